@@ -1,0 +1,117 @@
+import type { Logger } from 'pino';
+import type { Exchange } from '../gateway/exchange.ts';
+import type { Problem } from '../gateway/problems.ts';
+import type { EventSink } from '../monitor/events.ts';
+import type { ApiDocument, JsonObject, Operation } from '../openapi/types.ts';
+import type { Clock } from '../state/clock.ts';
+import type { StateStore } from '../state/store.ts';
+
+/** Pipeline stages, run in this order for requests (responses run `protect-response` then `observe`). */
+export const STAGES = [
+  'ban',
+  'authenticate',
+  'authorize',
+  'limit',
+  'validate',
+  'protect-response',
+  'observe',
+] as const;
+export type Stage = (typeof STAGES)[number];
+
+/** What every policy's config carries besides its own fields. */
+export interface PolicyConfigBase {
+  /** `enforce` rejects; `report` logs "would reject" and lets the request pass. */
+  mode: 'enforce' | 'report';
+}
+
+/** What a policy may do to a request: continue (undefined) or stop it with a problem. */
+export type RequestResult = Problem | undefined;
+
+/** Head of the upstream response, mutable by response-stage policies before it is sent. */
+export interface ResponseHead {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+/** The compiled, per-route form of a policy. Every member is optional; absent means "nothing to do". */
+export interface PolicyHandler {
+  /** Runs for every request on the route, in stage order. */
+  onRequest?(ex: Exchange): RequestResult | Promise<RequestResult>;
+  /** Buffer the request body (up to the route's limit) before `onRequest` runs. */
+  readonly needsRequestBody?: boolean;
+  /** May change status and headers of the upstream response before anything is sent. */
+  onResponseHead?(ex: Exchange, head: ResponseHead): void;
+  /**
+   * Whether this response's body must be buffered and handed to `transformResponseBody`
+   * (decided from the head, so streaming is kept whenever nothing needs the body).
+   */
+  wantsResponseBody?(ex: Exchange, head: ResponseHead): boolean;
+  /** Rewrites a buffered response body; may also edit the head. Return a problem to withhold it. */
+  transformResponseBody?(ex: Exchange, head: ResponseHead, body: Buffer): Buffer | Problem;
+  /** Runs once the exchange is over (response sent or client gone), whatever the outcome. */
+  onComplete?(ex: Exchange, outcome: ExchangeOutcome): void;
+}
+
+export interface ExchangeOutcome {
+  readonly status: number;
+  readonly durationMs: number;
+  /** `allow`, or the reason of the policy that stopped the request. */
+  readonly decision: string;
+  /** Name of the policy that stopped the request, if one did. */
+  readonly deniedBy?: string;
+}
+
+/** Everything `compile` may use; passed explicitly, never read from globals. */
+export interface CompileContext {
+  readonly apiName: string;
+  readonly spec: ApiDocument;
+  readonly operation: Operation;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly events: EventSink;
+  readonly store: StateStore;
+  /** Services shared by all routes of one config snapshot (JWKS caches, consumer registries, ...). */
+  readonly shared: SharedServices;
+}
+
+/**
+ * Per-snapshot registry of shared services, keyed by a name the policy chooses. A policy creates what it
+ * needs once (e.g. one JWKS cache per issuer) and reuses it across routes; `close` is called when the
+ * snapshot is retired.
+ */
+export interface SharedServices {
+  get<T>(key: string, create: () => T): T;
+  onClose(fn: () => void | Promise<void>): void;
+}
+
+/** A policy module: one folder, one definition. */
+export interface PolicyDefinition<C extends PolicyConfigBase = PolicyConfigBase> {
+  /** Config key under `policies:` (camelCase). */
+  readonly name: string;
+  readonly stage: Stage;
+  readonly description: string;
+  /** JSON Schema of the policy's config (without `mode`, which is added for every policy). */
+  readonly schema: JsonObject;
+  /**
+   * Config from the spec itself for this operation (e.g. an `x-portcullis-rate-limit` extension), merged
+   * under the config file's values. Optional.
+   */
+  fromSpec?(operation: Operation, spec: ApiDocument): Partial<C> | undefined;
+  /**
+   * Validates config against the operation and builds the handler. Throw `PolicyConfigError` for a config
+   * that is well-formed but wrong for this operation. Return null when there is nothing to do.
+   */
+  compile(config: C, ctx: CompileContext): PolicyHandler | null | Promise<PolicyHandler | null>;
+}
+
+/** A config problem found while compiling a policy for an operation. */
+export class PolicyConfigError extends Error {
+  readonly code = 'ERR_POLICY_CONFIG';
+  /** Config path relative to the policy block, e.g. `rules[0].expression`. */
+  readonly path: string;
+  constructor(path: string, message: string) {
+    super(message);
+    this.name = 'PolicyConfigError';
+    this.path = path;
+  }
+}

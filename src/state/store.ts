@@ -1,0 +1,18 @@
+/**
+ * Shared state for policies that must agree across requests and gateway instances: rate-limit counters,
+ * bans, DPoP `jti` replay cache, introspection cache. Two implementations: memory (embedded default,
+ * exact, bounded) and Redis (several instances).
+ */
+export interface StateStore {
+  readonly kind: 'memory' | 'redis';
+  /** Gets a value, or undefined when absent or expired. */
+  get(key: string): Promise<string | undefined>;
+  /** Sets a value with a time to live in milliseconds. */
+  set(key: string, value: string, ttlMs: number): Promise<void>;
+  /** Sets a value only when the key is absent; true when it was set (replay caches). */
+  setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
+  delete(key: string): Promise<void>;
+  /** Lists live keys under a prefix (bounded by `limit`). */
+  scan(prefix: string, limit: number): Promise<Array<{ key: string; value: string; ttlMs: number }>>;
+  close(): Promise<void>;
+}
