@@ -1,0 +1,46 @@
+/** What `audit` and `scan` report: one shape for both, so every reporter serves both commands. */
+
+export type Severity = 'info' | 'low' | 'medium' | 'high' | 'critical';
+export const SEVERITIES: readonly Severity[] = ['info', 'low', 'medium', 'high', 'critical'];
+
+/** OWASP API Security Top 10 (2023) category, e.g. `API1:2023`. */
+export type OwaspCategory =
+  | 'API1:2023'
+  | 'API2:2023'
+  | 'API3:2023'
+  | 'API4:2023'
+  | 'API5:2023'
+  | 'API6:2023'
+  | 'API7:2023'
+  | 'API8:2023'
+  | 'API9:2023'
+  | 'API10:2023';
+
+/** A rule or check, described once and referenced by its findings. */
+export interface RuleInfo {
+  /** Stable id, e.g. `audit/no-numeric-ids` or `scan/api1-bola`. */
+  readonly id: string;
+  readonly title: string;
+  /** What the rule checks and why it matters. */
+  readonly description: string;
+  /** How to fix what it finds. */
+  readonly remediation: string;
+  readonly owasp: OwaspCategory;
+  /** CWE numbers, e.g. [639, 285]. */
+  readonly cwe: readonly number[];
+  readonly severity: Severity;
+}
+
+export interface Finding {
+  readonly rule: RuleInfo;
+  /** Severity of this occurrence (defaults to the rule's). */
+  readonly severity: Severity;
+  readonly message: string;
+  /** Where in the spec: file, JSON pointer and 1-based line when known. */
+  readonly location: { readonly file: string; readonly pointer: string; readonly line?: number };
+  /** For scan findings: the operation and the request/response that showed it. */
+  readonly operation?: { readonly method: string; readonly path: string; readonly operationId?: string };
+  readonly evidence?: Readonly<Record<string, unknown>>;
+  /** Stable across runs: hash of rule id, method, route and parameter. */
+  readonly fingerprint: string;
+}
