@@ -1,0 +1,347 @@
+import type { JsonObject } from '../openapi/types.ts';
+import type { PolicyDefinition } from '../policies/policy.ts';
+import { policies as registeredPolicies } from '../policies/registry.ts';
+import { sections as registeredSections } from './sections.ts';
+
+/** A top-level config section contributed by a module (e.g. `events` from the monitor). */
+export interface ConfigSection {
+  readonly key: string;
+  readonly schema: JsonObject;
+}
+
+const ms = (description: string, dflt: number, minimum = 1): JsonObject => ({
+  type: 'integer',
+  minimum,
+  default: dflt,
+  description,
+});
+
+const tlsFiles = {
+  certFile: { type: 'string', description: 'PEM certificate chain file.' },
+  keyFile: { type: 'string', description: 'PEM private key file.' },
+};
+
+const listenerSchema: JsonObject = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['port'],
+  description: 'One listening socket. With `tls` it serves HTTPS, otherwise plain HTTP.',
+  properties: {
+    host: { type: 'string', default: '127.0.0.1', description: 'Address to bind.' },
+    port: { type: 'integer', minimum: 0, maximum: 65535, description: 'Port to bind (0 picks a free one).' },
+    tls: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['certFile', 'keyFile'],
+      description:
+        'Serve HTTPS with this certificate. TLS 1.2 minimum and the Mozilla intermediate cipher list; the files are watched and reloaded without dropping connections.',
+      properties: {
+        ...tlsFiles,
+        minVersion: {
+          enum: ['TLSv1.2', 'TLSv1.3'],
+          default: 'TLSv1.2',
+          description: 'Lowest TLS version accepted.',
+        },
+        clientAuth: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['caFile'],
+          description: 'Ask clients for a certificate (mTLS) and verify it against these CAs.',
+          properties: {
+            caFile: {
+              type: 'string',
+              description: 'PEM file of the CAs that client certificates must chain to.',
+            },
+            required: {
+              type: 'boolean',
+              default: false,
+              description: 'Refuse the TLS handshake without a valid client certificate.',
+            },
+          },
+        },
+      },
+    },
+    redirectToHttps: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 65535,
+      description: 'On a plain listener: answer every request with a 308 redirect to HTTPS on this port.',
+    },
+  },
+};
+
+const upstreamSchema: JsonObject = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['url'],
+  description: 'Where requests for this API go.',
+  properties: {
+    url: { type: 'string', pattern: '^https?://', description: 'Base URL of the upstream (http or https).' },
+    connections: {
+      type: 'integer',
+      minimum: 1,
+      default: 128,
+      description: 'Keep-alive connections in the pool.',
+    },
+    connectTimeoutMs: ms('Time to open a connection before answering 504.', 5000),
+    headersTimeoutMs: ms('Time to receive the response headers before answering 504.', 30000),
+    bodyTimeoutMs: ms('Longest pause between two body chunks of the response.', 30000),
+    keepAliveTimeoutMs: ms('How long an idle upstream connection is kept.', 4000),
+    tls: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'TLS to an https upstream: verified against the system CAs unless `caFile` is given.',
+      properties: {
+        caFile: {
+          type: 'string',
+          description: 'PEM CAs to verify the upstream with (replaces the system CAs).',
+        },
+        ...tlsFiles,
+        servername: {
+          type: 'string',
+          description: 'SNI name and name to verify (defaults to the URL host).',
+        },
+      },
+    },
+  },
+};
+
+function policiesSchema(defs: ReadonlyArray<PolicyDefinition>): JsonObject {
+  const properties: JsonObject = {};
+  for (const d of defs) {
+    const own = d.schema;
+    properties[d.name] = {
+      ...own,
+      type: 'object',
+      additionalProperties: false,
+      description: d.description,
+      properties: {
+        mode: {
+          enum: ['enforce', 'report'],
+          default: 'enforce',
+          description: '`enforce` rejects; `report` logs what would be rejected and lets the request pass.',
+        },
+        enabled: { type: 'boolean', default: true, description: 'Set false to switch the policy off here.' },
+        ...((own.properties as JsonObject | undefined) ?? {}),
+      },
+    };
+  }
+  return {
+    type: 'object',
+    additionalProperties: false,
+    description:
+      'Policies by name; each runs in its stage (ban, authenticate, authorize, limit, validate, ...).',
+    properties,
+  };
+}
+
+/** Builds the JSON Schema of the whole config file from the core and every registered policy and section. */
+export function buildConfigSchema(
+  defs: ReadonlyArray<PolicyDefinition> = registeredPolicies,
+  extra: ReadonlyArray<ConfigSection> = registeredSections,
+): JsonObject {
+  const policiesRef = { $ref: '#/definitions/policies' };
+  const sectionProps: JsonObject = {};
+  for (const s of extra) sectionProps[s.key] = s.schema;
+  return {
+    $schema: 'http://json-schema.org/draft-07/schema#',
+    $id: 'https://portcullis.dev/schema/config.json',
+    title: 'Portcullis gateway configuration',
+    type: 'object',
+    additionalProperties: false,
+    required: ['version', 'apis'],
+    definitions: { policies: policiesSchema(defs) },
+    properties: {
+      $schema: { type: 'string', description: 'Editor hint; ignored.' },
+      version: { const: 1, description: 'Config format version. Always 1.' },
+      server: {
+        type: 'object',
+        additionalProperties: false,
+        default: {},
+        description: 'The gateway listeners and their protections.',
+        properties: {
+          listen: {
+            type: 'array',
+            minItems: 1,
+            items: listenerSchema,
+            default: [{ host: '127.0.0.1', port: 8080 }],
+            description: 'Sockets to serve on.',
+          },
+          allowInsecurePublicHttp: {
+            type: 'boolean',
+            default: false,
+            description:
+              'Permit a plain-HTTP listener on a non-loopback address. Off: such a config is refused.',
+          },
+          trustedProxies: {
+            type: 'array',
+            items: { type: 'string' },
+            default: [],
+            description:
+              'CIDRs of proxies in front of the gateway. `Forwarded` and `X-Forwarded-*` are believed only from these.',
+          },
+          hsts: {
+            type: 'object',
+            additionalProperties: false,
+            default: {},
+            description: '`Strict-Transport-Security` on HTTPS responses (RFC 6797).',
+            properties: {
+              enabled: { type: 'boolean', default: true, description: 'Send HSTS on HTTPS responses.' },
+              maxAgeSeconds: { type: 'integer', minimum: 0, default: 63072000, description: 'max-age.' },
+              includeSubDomains: { type: 'boolean', default: true, description: 'Add includeSubDomains.' },
+            },
+          },
+          maxHeaderBytes: {
+            type: 'integer',
+            minimum: 1024,
+            default: 16384,
+            description: 'Largest request head (request line and headers); larger gets 431.',
+          },
+          maxBodyBytes: {
+            type: 'integer',
+            minimum: 0,
+            default: 10485760,
+            description: 'Largest request body accepted; larger gets 413. Operations may lower it.',
+          },
+          bufferBodyBelowBytes: {
+            type: 'integer',
+            minimum: 0,
+            default: 65536,
+            description:
+              'Bodies with a known length below this are buffered (cheaper); larger ones are streamed.',
+          },
+          headersTimeoutMs: ms('Time a client has to send the request head (slowloris guard).', 10000),
+          requestTimeoutMs: ms('Time a client has to send the whole request.', 60000),
+          keepAliveTimeoutMs: ms('How long an idle client connection is kept open.', 5000),
+          shutdownTimeoutMs: ms(
+            'On stop, how long in-flight requests may take before connections are cut.',
+            10000,
+          ),
+        },
+      },
+      admin: {
+        type: 'object',
+        additionalProperties: false,
+        default: {},
+        description: 'The admin listener: health, readiness, Prometheus metrics, admin API and dashboard.',
+        properties: {
+          enabled: { type: 'boolean', default: true, description: 'Serve the admin listener.' },
+          host: {
+            type: 'string',
+            default: '127.0.0.1',
+            description: 'Address to bind (loopback by default).',
+          },
+          port: { type: 'integer', minimum: 0, maximum: 65535, default: 9090, description: 'Port to bind.' },
+          token: {
+            type: 'string',
+            minLength: 16,
+            description:
+              'Bearer token for the admin API and dashboard. Without it only health and metrics are served.',
+          },
+        },
+      },
+      logging: {
+        type: 'object',
+        additionalProperties: false,
+        default: {},
+        description: 'Structured JSON logs (pino) on stdout.',
+        properties: {
+          level: {
+            enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+            default: 'info',
+            description: 'Lowest level written.',
+          },
+          accessLog: { type: 'boolean', default: true, description: 'One access line per request.' },
+        },
+      },
+      state: {
+        type: 'object',
+        additionalProperties: false,
+        default: {},
+        description: 'Where shared state (rate-limit counters, bans, replay caches) lives.',
+        properties: {
+          store: {
+            enum: ['memory', 'redis'],
+            default: 'memory',
+            description: '`memory` for one instance; `redis` to share state between instances.',
+          },
+          maxEntries: {
+            type: 'integer',
+            minimum: 1000,
+            default: 100000,
+            description: 'Memory store: most entries kept (oldest evicted first).',
+          },
+          redis: {
+            type: 'object',
+            additionalProperties: false,
+            description: 'Redis connection when `store` is `redis`.',
+            properties: {
+              url: { type: 'string', pattern: '^rediss?://', description: 'redis:// or rediss:// URL.' },
+              keyPrefix: { type: 'string', default: 'portcullis:', description: 'Prefix of every key.' },
+            },
+          },
+        },
+      },
+      apis: {
+        type: 'array',
+        minItems: 1,
+        description: 'The APIs behind the gateway, each described by its OpenAPI document.',
+        items: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['name', 'spec', 'upstream'],
+          properties: {
+            name: {
+              type: 'string',
+              pattern: '^[A-Za-z0-9_.-]+$',
+              description: 'Short name, used in logs and metrics.',
+            },
+            spec: {
+              type: 'string',
+              description: 'OpenAPI 3.0/3.1 or Swagger 2.0 file, relative to the config file.',
+            },
+            basePath: {
+              type: 'string',
+              pattern: '^(/[^/?#]+)*$',
+              default: '',
+              description:
+                'Prefix under which the gateway serves this API (stripped before matching and forwarding).',
+            },
+            hosts: {
+              type: 'array',
+              items: { type: 'string' },
+              default: [],
+              description: 'Host header values this API answers to (empty: any). Others get 421.',
+            },
+            upstream: upstreamSchema,
+            undeclared: {
+              enum: ['deny', 'report'],
+              default: 'deny',
+              description:
+                '`deny` answers 404/405 to anything the spec does not declare; `report` forwards it and logs it as undeclared (for rollout).',
+            },
+            policies: policiesRef,
+            operations: {
+              type: 'object',
+              default: {},
+              description: 'Per-operation overrides, keyed by operationId.',
+              additionalProperties: {
+                type: 'object',
+                additionalProperties: false,
+                properties: {
+                  maxBodyBytes: {
+                    type: 'integer',
+                    minimum: 0,
+                    description: 'Largest request body for this operation.',
+                  },
+                  policies: policiesRef,
+                },
+              },
+            },
+          },
+        },
+      },
+      ...sectionProps,
+    },
+  };
+}

@@ -1,0 +1,4 @@
+import type { ConfigSection } from './schema.ts';
+
+/** Top-level config sections contributed by modules outside the gateway core (one line each). */
+export const sections: ReadonlyArray<ConfigSection> = [];

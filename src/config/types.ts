@@ -1,0 +1,65 @@
+/** The validated config, defaults filled in (mirrors src/config/schema.ts). */
+
+export interface ListenerConfig {
+  host: string;
+  port: number;
+  tls?: {
+    certFile: string;
+    keyFile: string;
+    minVersion: 'TLSv1.2' | 'TLSv1.3';
+    clientAuth?: { caFile: string; required: boolean };
+  };
+  redirectToHttps?: number;
+}
+
+export interface UpstreamConfig {
+  url: string;
+  connections: number;
+  connectTimeoutMs: number;
+  headersTimeoutMs: number;
+  bodyTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  tls?: { caFile?: string; certFile?: string; keyFile?: string; servername?: string };
+}
+
+/** Policy blocks by policy name; each has at least `mode` and `enabled` after defaults. */
+export type PoliciesConfig = Record<
+  string,
+  { mode: 'enforce' | 'report'; enabled: boolean; [k: string]: unknown }
+>;
+
+export interface ApiConfig {
+  name: string;
+  spec: string;
+  basePath: string;
+  hosts: string[];
+  upstream: UpstreamConfig;
+  undeclared: 'deny' | 'report';
+  policies?: PoliciesConfig;
+  operations: Record<string, { maxBodyBytes?: number; policies?: PoliciesConfig }>;
+}
+
+export interface Config {
+  version: 1;
+  server: {
+    listen: ListenerConfig[];
+    allowInsecurePublicHttp: boolean;
+    trustedProxies: string[];
+    hsts: { enabled: boolean; maxAgeSeconds: number; includeSubDomains: boolean };
+    maxHeaderBytes: number;
+    maxBodyBytes: number;
+    bufferBodyBelowBytes: number;
+    headersTimeoutMs: number;
+    requestTimeoutMs: number;
+    keepAliveTimeoutMs: number;
+    shutdownTimeoutMs: number;
+  };
+  admin: { enabled: boolean; host: string; port: number; token?: string };
+  logging: { level: string; accessLog: boolean };
+  state: { store: 'memory' | 'redis'; maxEntries: number; redis?: { url: string; keyPrefix: string } };
+  apis: ApiConfig[];
+  /** Folder of the config file; relative paths were resolved against it. */
+  baseDir?: string;
+  /** Sections contributed by other modules (events, detectors, ...). */
+  [section: string]: unknown;
+}
