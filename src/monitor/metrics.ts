@@ -51,10 +51,12 @@ const MAX_SERIES = 10_000;
 
 class Series<T> {
   readonly byKey = new Map<string, { values: string[]; data: T }>();
-  constructor(
-    readonly labelNames: readonly string[],
-    readonly make: () => T,
-  ) {}
+  readonly labelNames: readonly string[];
+  readonly make: () => T;
+  constructor(labelNames: readonly string[], make: () => T) {
+    this.labelNames = labelNames;
+    this.make = make;
+  }
   get(labels: Labels | undefined): T {
     const values = this.labelNames.map((n) => labels?.[n] ?? '');
     const key = values.join('\u0000');
