@@ -22,3 +22,54 @@ export interface EventSink {
 
 /** A sink that keeps nothing, for tools that run without a store. */
 export const nullSink: EventSink = { emit() {} };
+
+/**
+ * The one access event the gateway emits per request (`event.category: 'web'`, `event.type: 'access'`,
+ * `event.action: 'http-request'`). Detectors and discovery read exactly these fields; absent optional fields
+ * switch off the checks that need them. Field names follow OpenTelemetry HTTP semantic conventions and ECS.
+ */
+export interface AccessEvent extends SecurityEvent {
+  'event.category': 'web';
+  'event.type': 'access';
+  'event.action': 'http-request';
+  /** Request id (the exchange id); alerts cite it as evidence. */
+  'http.request.id': string;
+  /** Upper-case method, `_OTHER` for unknown ones. */
+  'http.request.method': string;
+  /** Declared path template (`/users/{userId}`); absent when no declared operation matched. */
+  'http.route'?: string;
+  /** Request path as received, without the query string. */
+  'url.path': string;
+  /** Status sent to the client (the gateway's own problem status when a policy stopped the request). */
+  'http.response.status_code': number;
+  /** Client address after trusted-proxy resolution (`ex.clientIp`). */
+  'client.address': string;
+  /** Authenticated subject (`principal.subject`), absent when anonymous or not authenticated. */
+  'user.id'?: string;
+  /** Identity the caller tried to use when authentication failed (login name, token `sub`), if known. */
+  'user.name'?: string;
+  /** Consumer name (`principal.consumer`). */
+  'portcullis.consumer'?: string;
+  /** `credentialHash()` of the presented credential (bearer token or API key); never the credential. */
+  'portcullis.credential.hash'?: string;
+  /** API name from the gateway config. */
+  'portcullis.api'?: string;
+  /** Operation id of the matched route. */
+  'portcullis.operation_id'?: string;
+  /** Raw path parameter values of the matched route, by name. */
+  'portcullis.path_params'?: Readonly<Record<string, string>>;
+  /** Whether the matched operation is marked `deprecated` in the spec. */
+  'portcullis.deprecated'?: boolean;
+  /**
+   * `allow`, or the reason of the policy that stopped the request (ExchangeOutcome.decision). Routing failures
+   * use `no_route` (no declared operation for the path) and `method_not_allowed`.
+   */
+  'portcullis.decision': string;
+  /** Policy that stopped the request (ExchangeOutcome.deniedBy), e.g. `jwt`, `apiKey`, `ban`. */
+  'portcullis.policy'?: string;
+  /** Stage of that policy, e.g. `authenticate`; `authenticate` denials count as failed authentications. */
+  'portcullis.stage'?: string;
+  /** Duration in nanoseconds (ECS). */
+  'event.duration'?: number;
+  'user_agent.original'?: string;
+}

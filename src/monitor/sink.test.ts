@@ -1,0 +1,228 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import pino from 'pino';
+import type { SecurityEvent } from './events.ts';
+import { createEventSink } from './sink.ts';
+import type { EventPage, EventStore, StoredEvent } from './stores/event-store.ts';
+
+function event(i: number): SecurityEvent {
+  return {
+    '@timestamp': new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(),
+    'event.kind': 'event',
+    'event.category': 'web',
+    'event.type': 'access',
+    'event.action': 'http-request',
+    'http.request.id': `r${i}`,
+  };
+}
+
+/** An in-process EventStore whose availability the test switches; it keeps what it was given. */
+function switchableStore() {
+  const kept: StoredEvent[] = [];
+  let up = true;
+  let writes = 0;
+  const store: EventStore = {
+    kind: 'sqlite',
+    async write(batch) {
+      writes++;
+      await new Promise((r) => setImmediate(r));
+      if (!up) throw new Error('store down');
+      kept.push(...batch);
+    },
+    async query(): Promise<EventPage> {
+      return { events: kept };
+    },
+    async prune() {},
+    async close() {},
+  };
+  return {
+    store,
+    kept,
+    setUp(v: boolean) {
+      up = v;
+    },
+    writes: () => writes,
+  };
+}
+
+function captureLogger() {
+  const lines: Array<Record<string, unknown>> = [];
+  const logger = pino({ level: 'debug' }, { write: (s: string) => lines.push(JSON.parse(s)) });
+  return { logger, lines };
+}
+
+describe('event sink', () => {
+  test('writes emitted events to the store in batches of batchSize', async () => {
+    const s = switchableStore();
+    const { logger } = captureLogger();
+    const sink = createEventSink({
+      store: s.store,
+      queueSize: 100,
+      batchSize: 10,
+      flushIntervalMs: 5,
+      logger,
+    });
+    for (let i = 0; i < 35; i++) sink.emit(event(i));
+    await sink.flush();
+    assert.equal(s.kept.length, 35);
+    assert.deepEqual(
+      s.kept.map((e) => e['http.request.id']),
+      Array.from({ length: 35 }, (_, i) => `r${i}`),
+    );
+    assert.equal(s.writes(), 4);
+    assert.deepEqual(sink.stats(), {
+      emitted: 35,
+      written: 35,
+      dropped: 0,
+      buffered: 0,
+      writeErrors: 0,
+      storeHealthy: true,
+    });
+    await sink.close();
+  });
+
+  test('gives each event a unique event.id before it is written', async () => {
+    const s = switchableStore();
+    const sink = createEventSink({
+      store: s.store,
+      queueSize: 100,
+      batchSize: 10,
+      flushIntervalMs: 5,
+      logger: captureLogger().logger,
+    });
+    for (let i = 0; i < 20; i++) sink.emit(event(i));
+    await sink.close();
+    assert.equal(new Set(s.kept.map((e) => e['event.id'])).size, 20);
+  });
+
+  test('flushes a partial batch after flushIntervalMs', async () => {
+    const s = switchableStore();
+    const sink = createEventSink({
+      store: s.store,
+      queueSize: 100,
+      batchSize: 50,
+      flushIntervalMs: 10,
+      logger: captureLogger().logger,
+    });
+    sink.emit(event(1));
+    for (let i = 0; i < 100 && s.kept.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(s.kept.length, 1);
+    await sink.close();
+  });
+
+  test('keeps the newest queueSize events while the store is down, counts and logs the dropped oldest', async () => {
+    const s = switchableStore();
+    const { logger, lines } = captureLogger();
+    const sink = createEventSink({
+      store: s.store,
+      queueSize: 20,
+      batchSize: 5,
+      flushIntervalMs: 1,
+      retryInitialMs: 5,
+      retryMaxMs: 20,
+      logger,
+      dropLogIntervalMs: 0,
+    });
+    s.setUp(false);
+    for (let i = 0; i < 100; i++) sink.emit(event(i));
+    const st = sink.stats();
+    assert.equal(st.emitted, 100);
+    assert.equal(st.written + st.dropped + st.buffered, 100);
+    assert.ok(st.dropped >= 75, `dropped ${st.dropped}`);
+    s.setUp(true);
+    await sink.close();
+    const end = sink.stats();
+    assert.equal(end.written, s.kept.length);
+    assert.equal(end.written + end.dropped, 100);
+    assert.equal(end.buffered, 0);
+    // The newest events survived.
+    assert.equal(s.kept.at(-1)?.['http.request.id'], 'r99');
+    const dropLines = lines.filter((l) => l.droppedEvents !== undefined);
+    assert.equal(
+      dropLines.reduce((n, l) => n + (l.droppedEvents as number), 0),
+      end.dropped,
+    );
+  });
+
+  test('retries a failed batch with backoff and writes it once the store is back', async () => {
+    const s = switchableStore();
+    const { logger, lines } = captureLogger();
+    const sink = createEventSink({
+      store: s.store,
+      queueSize: 100,
+      batchSize: 10,
+      flushIntervalMs: 1,
+      retryInitialMs: 5,
+      retryMaxMs: 10,
+      logger,
+    });
+    s.setUp(false);
+    for (let i = 0; i < 10; i++) sink.emit(event(i));
+    for (let i = 0; i < 200 && s.writes() < 3; i++) await new Promise((r) => setTimeout(r, 2));
+    assert.ok(sink.stats().writeErrors >= 2);
+    assert.equal(sink.stats().storeHealthy, false);
+    s.setUp(true);
+    for (let i = 0; i < 200 && s.kept.length < 10; i++) await new Promise((r) => setTimeout(r, 2));
+    assert.equal(s.kept.length, 10);
+    assert.equal(sink.stats().storeHealthy, true);
+    assert.equal(sink.stats().dropped, 0);
+    assert.ok(lines.some((l) => l.msg === 'event store reachable again'));
+    await sink.close();
+  });
+
+  test('counts what is still buffered as dropped when closing with the store down', async () => {
+    const s = switchableStore();
+    const sink = createEventSink({
+      store: s.store,
+      queueSize: 50,
+      batchSize: 10,
+      flushIntervalMs: 1,
+      retryInitialMs: 5,
+      closeTimeoutMs: 30,
+      logger: captureLogger().logger,
+    });
+    s.setUp(false);
+    for (let i = 0; i < 30; i++) sink.emit(event(i));
+    await sink.close();
+    assert.deepEqual(
+      { written: sink.stats().written, dropped: sink.stats().dropped, buffered: sink.stats().buffered },
+      { written: 0, dropped: 30, buffered: 0 },
+    );
+  });
+
+  test('hands every event to subscribers and survives a subscriber that throws', async () => {
+    const { logger, lines } = captureLogger();
+    const sink = createEventSink({
+      store: undefined,
+      queueSize: 10,
+      batchSize: 5,
+      flushIntervalMs: 5,
+      logger,
+    });
+    const seen: string[] = [];
+    sink.subscribe(() => {
+      throw new Error('boom');
+    });
+    const off = sink.subscribe((e) => seen.push(e['http.request.id'] as string));
+    sink.emit(event(1));
+    off();
+    sink.emit(event(2));
+    assert.deepEqual(seen, ['r1']);
+    assert.equal(lines.filter((l) => l.msg === 'event subscriber failed').length, 2);
+    await sink.close();
+  });
+
+  test('counts events emitted after close as dropped', async () => {
+    const s = switchableStore();
+    const sink = createEventSink({
+      store: s.store,
+      queueSize: 10,
+      batchSize: 5,
+      flushIntervalMs: 5,
+      logger: captureLogger().logger,
+    });
+    await sink.close();
+    sink.emit(event(1));
+    assert.equal(sink.stats().dropped, 1);
+  });
+});

@@ -1,0 +1,121 @@
+import { Worker } from 'node:worker_threads';
+import type { EventPage, EventQuery, EventStore, StoredEvent } from './event-store.ts';
+import { EventStoreError } from './event-store.ts';
+import type { SqliteStoreOptions } from './sqlite.ts';
+
+interface Reply {
+  id: number;
+  ok: boolean;
+  result?: unknown;
+  message?: string;
+  code?: string;
+}
+
+/** Serialises a batch for the worker; an event that cannot be serialised is replaced by a marker event. */
+function serialiseBatch(batch: readonly StoredEvent[]): string {
+  try {
+    return JSON.stringify(batch);
+  } catch {
+    return JSON.stringify(
+      batch.map((e) => {
+        try {
+          JSON.stringify(e);
+          return e;
+        } catch {
+          return {
+            '@timestamp': e['@timestamp'],
+            'event.id': e['event.id'],
+            'event.kind': e['event.kind'],
+            'event.category': e['event.category'],
+            'event.type': e['event.type'],
+            'event.action': e['event.action'],
+            'error.message': 'event could not be serialised',
+          };
+        }
+      }),
+    );
+  }
+}
+
+/**
+ * The SQLite event store on a worker thread: the event loop only serialises each batch (about 2 µs per
+ * event) while the worker inserts it (about 10 µs per event with the indexes). Same behaviour as
+ * `createSqliteStore`; resolves once the database is open.
+ *
+ * @example
+ * const store = await createSqliteWorkerStore({ path: './data/events.db', retentionDays: 7, maxRows: 1e6, clock });
+ */
+export async function createSqliteWorkerStore(opts: SqliteStoreOptions): Promise<EventStore> {
+  const worker = new Worker(new URL('./sqlite-worker.ts', import.meta.url), {
+    workerData: { path: opts.path, retentionDays: opts.retentionDays, maxRows: opts.maxRows },
+  });
+  const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  let nextId = 1;
+  let dead: Error | undefined;
+
+  function failAll(err: Error): void {
+    dead = err;
+    for (const w of waiting.values()) w.reject(err);
+    waiting.clear();
+  }
+
+  const ready = new Promise<void>((resolve, reject) => {
+    waiting.set(0, { resolve: () => resolve(), reject });
+  });
+  worker.on('message', (r: Reply) => {
+    const w = waiting.get(r.id);
+    if (!w) return;
+    waiting.delete(r.id);
+    if (r.ok) w.resolve(r.result);
+    else {
+      const err =
+        r.code === 'ERR_EVENT_STORE_QUERY' || r.code === 'ERR_EVENT_STORE_CONFIG'
+          ? new EventStoreError(r.code, r.message ?? '')
+          : Object.assign(new Error(r.message), { code: r.code });
+      w.reject(err);
+    }
+  });
+  worker.on('error', (err) => failAll(err));
+  worker.on('exit', () => failAll(new Error('sqlite worker exited')));
+
+  function call(msg: Record<string, unknown>): Promise<unknown> {
+    if (dead) return Promise.reject(dead);
+    const id = nextId++;
+    return new Promise((resolve, reject) => {
+      waiting.set(id, { resolve, reject });
+      worker.postMessage({ id, ...msg });
+    });
+  }
+
+  await ready;
+  const timer =
+    opts.pruneIntervalMs && opts.pruneIntervalMs > 0
+      ? setInterval(() => {
+          call({ op: 'prune', now: opts.clock.now() }).catch(() => {});
+        }, opts.pruneIntervalMs)
+      : undefined;
+  timer?.unref();
+  let closing: Promise<void> | undefined;
+
+  return {
+    kind: 'sqlite',
+    async write(batch) {
+      if (batch.length === 0) return;
+      await call({ op: 'write', json: serialiseBatch(batch) });
+    },
+    async query(q: EventQuery) {
+      return (await call({ op: 'query', q })) as EventPage;
+    },
+    async prune() {
+      await call({ op: 'prune', now: opts.clock.now() });
+    },
+    close() {
+      closing ??= (async () => {
+        if (timer) clearInterval(timer);
+        if (!dead) await call({ op: 'close' }).catch(() => {});
+        await worker.terminate();
+      })();
+      return closing;
+    },
+  };
+}

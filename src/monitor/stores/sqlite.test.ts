@@ -1,0 +1,158 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { createManualClock } from '../../state/clock.ts';
+import type { EventStore, StoredEvent } from './event-store.ts';
+import { createSqliteStore, type SqliteStoreOptions } from './sqlite.ts';
+import { createSqliteWorkerStore } from './sqlite-worker-store.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'portcullis-sqlite-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const T0 = Date.UTC(2026, 0, 1);
+
+function access(i: number, more: Record<string, unknown> = {}): StoredEvent {
+  return {
+    '@timestamp': new Date(T0 + i * 1000).toISOString(),
+    'event.id': `e${i}`,
+    'event.kind': 'event',
+    'event.category': 'web',
+    'event.type': 'access',
+    'event.action': 'http-request',
+    'event.outcome': 'success',
+    'http.request.id': `r${i}`,
+    'http.request.method': 'GET',
+    'http.route': '/users/{id}',
+    'http.response.status_code': 200,
+    'client.address': i % 2 === 0 ? '10.0.0.1' : '10.0.0.2',
+    'user.id': i % 3 === 0 ? 'alice' : 'bob',
+    'portcullis.api': 'demo',
+    'portcullis.path_params': { id: String(i) },
+    ...more,
+  };
+}
+
+const variants: Array<[string, (o: SqliteStoreOptions) => Promise<EventStore>]> = [
+  ['in-thread', async (o) => createSqliteStore(o)],
+  ['worker-thread', createSqliteWorkerStore],
+];
+
+for (const [variant, open] of variants)
+  describe(`sqlite event store (${variant})`, () => {
+    test('returns written events newest first with every field restored', async () => {
+      const clock = createManualClock(T0);
+      const store = await open({
+        path: join(dir, variant, 'events.db'),
+        retentionDays: 0,
+        maxRows: 0,
+        clock,
+      });
+      await store.write([access(1), access(2)]);
+      const page = await store.query({});
+      assert.deepEqual(page.events, [access(2), access(1)]);
+      assert.equal(page.nextCursor, undefined);
+      await store.close();
+    });
+
+    test('filters by ip, principal, route, category and time range', async () => {
+      const clock = createManualClock(T0);
+      const store = await open({ path: ':memory:', retentionDays: 0, maxRows: 0, clock });
+      await store.write(Array.from({ length: 12 }, (_, i) => access(i)));
+      await store.write([
+        {
+          '@timestamp': new Date(T0 + 5500).toISOString(),
+          'event.id': 'alert1',
+          'event.kind': 'alert',
+          'event.category': 'intrusion_detection',
+          'event.type': 'indicator',
+          'event.action': 'bola-enumeration',
+          'client.address': '10.0.0.9',
+        },
+      ]);
+      const ids = async (q: Parameters<typeof store.query>[0]) =>
+        (await store.query(q)).events.map((e) => e['event.id']);
+      assert.deepEqual(await ids({ ip: '10.0.0.2', principal: 'alice' }), ['e9', 'e3']);
+      assert.deepEqual(await ids({ kind: 'alert' }), ['alert1']);
+      assert.deepEqual(await ids({ category: 'intrusion_detection', action: 'bola-enumeration' }), [
+        'alert1',
+      ]);
+      assert.deepEqual(await ids({ route: '/users/{id}', from: T0 + 10_000 }), ['e11', 'e10']);
+      assert.deepEqual(await ids({ from: new Date(T0 + 2000).toISOString(), to: T0 + 4000, api: 'demo' }), [
+        'e3',
+        'e2',
+      ]);
+      await store.close();
+    });
+
+    test('pages through events with a cursor without gaps or repeats', async () => {
+      const clock = createManualClock(T0);
+      const store = await open({ path: ':memory:', retentionDays: 0, maxRows: 0, clock });
+      // Same timestamp for several events: the cursor must break ties.
+      await store.write(
+        Array.from({ length: 25 }, (_, i) => ({ ...access(Math.floor(i / 4)), 'event.id': `x${i}` })),
+      );
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      let pages = 0;
+      do {
+        const page = await store.query({ limit: 7, cursor });
+        seen.push(...page.events.map((e) => e['event.id'] as string));
+        cursor = page.nextCursor;
+        pages++;
+      } while (cursor !== undefined);
+      assert.equal(pages, 4);
+      assert.equal(seen.length, 25);
+      assert.equal(new Set(seen).size, 25);
+      await store.close();
+    });
+
+    test('rejects a forged cursor and an out-of-range limit with ERR_EVENT_STORE_QUERY', async () => {
+      const store = await open({
+        path: ':memory:',
+        retentionDays: 0,
+        maxRows: 0,
+        clock: createManualClock(),
+      });
+      await assert.rejects(store.query({ cursor: 'nonsense' }), { code: 'ERR_EVENT_STORE_QUERY' });
+      await assert.rejects(store.query({ limit: 5000 }), { code: 'ERR_EVENT_STORE_QUERY' });
+      await store.close();
+    });
+
+    test('deletes events older than retentionDays', async () => {
+      const clock = createManualClock(T0);
+      const store = await open({ path: ':memory:', retentionDays: 1, maxRows: 0, clock });
+      await store.write([access(0), access(86_400 + 10), access(2 * 86_400)]);
+      clock.set(T0 + 2 * 86_400_000 + 5000);
+      await store.prune();
+      assert.deepEqual(
+        (await store.query({})).events.map((e) => e['event.id']),
+        ['e172800', 'e86410'],
+      );
+      await store.close();
+    });
+
+    test('keeps only the newest maxRows events', async () => {
+      const clock = createManualClock(T0);
+      const store = await open({ path: ':memory:', retentionDays: 0, maxRows: 10, clock });
+      for (let b = 0; b < 3; b++) await store.write(Array.from({ length: 6 }, (_, i) => access(b * 6 + i)));
+      await store.prune();
+      const events = (await store.query({ limit: 100 })).events;
+      assert.equal(events.length, 10);
+      assert.equal(events[0]['event.id'], 'e17');
+      assert.equal(events[9]['event.id'], 'e8');
+      await store.close();
+    });
+
+    test('keeps events across a reopen of the same file', async () => {
+      const path = join(dir, `reopen-${variant}.db`);
+      const clock = createManualClock(T0);
+      const a = await open({ path, retentionDays: 0, maxRows: 0, clock });
+      await a.write([access(1)]);
+      await a.close();
+      const b = await open({ path, retentionDays: 0, maxRows: 0, clock });
+      assert.deepEqual((await b.query({})).events, [access(1)]);
+      await b.close();
+    });
+  });

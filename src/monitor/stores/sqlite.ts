@@ -1,0 +1,256 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
+import type { Clock } from '../../state/clock.ts';
+import {
+  coreColumns,
+  decodeCursor,
+  type EventPage,
+  type EventQuery,
+  type EventStore,
+  encodeCursor,
+  normaliseQuery,
+  restJson,
+  restoreEvent,
+  type StoredEvent,
+} from './event-store.ts';
+
+export interface SqliteStoreOptions {
+  /** Database file (`:memory:` for tests); its folder is created. */
+  path: string;
+  /** Events older than this are deleted (0 keeps them). */
+  retentionDays: number;
+  /** At most this many events are kept; the oldest go first (0 = no cap). */
+  maxRows: number;
+  clock: Clock;
+  /** How often retention runs on its own (0 = only when `prune()` is called). */
+  pruneIntervalMs?: number;
+}
+
+const DELETE_CHUNK = 5000;
+/** Bounds the work of one prune run so it never holds the event loop for long. */
+const MAX_CHUNKS_PER_PRUNE = 20;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS events (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL,
+  ts INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  category TEXT NOT NULL,
+  type TEXT NOT NULL,
+  action TEXT NOT NULL,
+  outcome TEXT,
+  reason TEXT,
+  severity INTEGER,
+  ip TEXT,
+  principal TEXT,
+  api TEXT,
+  route TEXT,
+  method TEXT,
+  status INTEGER,
+  request_id TEXT,
+  data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
+CREATE INDEX IF NOT EXISTS events_category_ts ON events (category, ts);
+CREATE INDEX IF NOT EXISTS events_ip_ts ON events (ip, ts) WHERE ip IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_principal_ts ON events (principal, ts) WHERE principal IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_api_route_ts ON events (api, route, ts) WHERE api IS NOT NULL;
+`;
+
+/** The synchronous core shared by the in-thread store and the worker-thread store. */
+export interface SqliteEvents {
+  write(batch: readonly StoredEvent[]): void;
+  query(q: EventQuery): EventPage;
+  prune(nowMs: number): void;
+  close(): void;
+}
+
+/** Opens (and creates) the events database; every call on the result runs synchronously. */
+export function openSqliteEvents(opts: {
+  path: string;
+  retentionDays: number;
+  maxRows: number;
+}): SqliteEvents {
+  if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
+  const db = new DatabaseSync(opts.path);
+  db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 1000;');
+  db.exec(SCHEMA);
+  const insert = db.prepare(
+    `INSERT INTO events (id, ts, kind, category, type, action, outcome, reason, severity, ip, principal, api,
+       route, method, status, request_id, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const deleteOld = db.prepare(
+    `DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE ts < ? ORDER BY ts LIMIT ${DELETE_CHUNK})`,
+  );
+  const maxSeq = db.prepare('SELECT max(seq) AS m, min(seq) AS n FROM events');
+  const deleteBelow = db.prepare(
+    `DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE seq <= ? ORDER BY seq LIMIT ${DELETE_CHUNK})`,
+  );
+  const queries = new Map<string, StatementSync>();
+  let closed = false;
+
+  function statement(sql: string): StatementSync {
+    let s = queries.get(sql);
+    if (s === undefined) {
+      s = db.prepare(sql);
+      // The set of filter combinations is finite (one statement per combination of present filters).
+      queries.set(sql, s);
+    }
+    return s;
+  }
+
+  return {
+    write(batch) {
+      if (batch.length === 0 || closed) return;
+      db.exec('BEGIN');
+      try {
+        for (const e of batch) {
+          const c = coreColumns(e);
+          insert.run(
+            c.id,
+            c.ts,
+            c.kind,
+            c.category,
+            c.type,
+            c.action,
+            c.outcome,
+            c.reason,
+            c.severity,
+            c.ip,
+            c.principal,
+            c.api,
+            c.route,
+            c.method,
+            c.status,
+            c.requestId,
+            restJson(e),
+          );
+        }
+        db.exec('COMMIT');
+      } catch (err) {
+        db.exec('ROLLBACK');
+        throw err;
+      }
+    },
+    query(q) {
+      const { fromMs, toMs, limit } = normaliseQuery(q);
+      const where: string[] = [];
+      const args: SQLInputValue[] = [];
+      const eq = (col: string, v: string | undefined) => {
+        if (v === undefined) return;
+        where.push(`${col} = ?`);
+        args.push(v);
+      };
+      if (fromMs !== undefined) {
+        where.push('ts >= ?');
+        args.push(fromMs);
+      }
+      if (toMs !== undefined) {
+        where.push('ts < ?');
+        args.push(toMs);
+      }
+      eq('kind', q.kind);
+      eq('category', q.category);
+      eq('type', q.type);
+      eq('action', q.action);
+      eq('outcome', q.outcome);
+      eq('ip', q.ip);
+      eq('principal', q.principal);
+      eq('api', q.api);
+      eq('route', q.route);
+      if (q.cursor !== undefined) {
+        const [ts, seq] = decodeCursor<number>(q.cursor, 'number');
+        where.push('(ts < ? OR (ts = ? AND seq < ?))');
+        args.push(ts, ts, seq);
+      }
+      const sql =
+        'SELECT * FROM events' +
+        (where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '') +
+        ' ORDER BY ts DESC, seq DESC LIMIT ?';
+      args.push(limit + 1);
+      const rows = statement(sql).all(...args) as Array<Record<string, never>>;
+      const more = rows.length > limit;
+      if (more) rows.pop();
+      const events = rows.map((r) =>
+        restoreEvent(
+          {
+            id: r.id,
+            ts: r.ts,
+            kind: r.kind,
+            category: r.category,
+            type: r.type,
+            action: r.action,
+            outcome: r.outcome,
+            reason: r.reason,
+            severity: r.severity,
+            api: r.api,
+            route: r.route,
+            method: r.method,
+            status: r.status,
+            requestId: r.request_id,
+          },
+          JSON.parse(r.data),
+        ),
+      );
+      const last = rows.at(-1);
+      return more && last ? { events, nextCursor: encodeCursor(last.ts, last.seq) } : { events };
+    },
+    prune(nowMs) {
+      if (closed) return;
+      if (opts.retentionDays > 0) {
+        const cutoff = nowMs - opts.retentionDays * 86_400_000;
+        for (let i = 0; i < MAX_CHUNKS_PER_PRUNE; i++)
+          if (Number(deleteOld.run(cutoff).changes) < DELETE_CHUNK) break;
+      }
+      if (opts.maxRows > 0) {
+        const row = maxSeq.get() as { m: number | null; n: number | null };
+        if (row.m !== null && row.n !== null && row.m - row.n + 1 > opts.maxRows) {
+          // seq only grows, so "the newest maxRows" is every seq above max - maxRows.
+          const limit = row.m - opts.maxRows;
+          for (let i = 0; i < MAX_CHUNKS_PER_PRUNE; i++)
+            if (Number(deleteBelow.run(limit).changes) < DELETE_CHUNK) break;
+        }
+      }
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      db.close();
+    },
+  };
+}
+
+/**
+ * Embedded event store on `node:sqlite`, in this thread: one file in WAL mode, batched inserts in one
+ * transaction per batch with a prepared statement, keyset paging, retention by age and by row count.
+ * The gateway uses `createSqliteWorkerStore` (same store on a worker thread) to keep inserts off the event loop.
+ *
+ * @example
+ * const store = createSqliteStore({ path: './data/events.db', retentionDays: 7, maxRows: 1_000_000, clock });
+ */
+export function createSqliteStore(opts: SqliteStoreOptions): EventStore {
+  const db = openSqliteEvents(opts);
+  const timer =
+    opts.pruneIntervalMs && opts.pruneIntervalMs > 0
+      ? setInterval(() => db.prune(opts.clock.now()), opts.pruneIntervalMs)
+      : undefined;
+  timer?.unref();
+  return {
+    kind: 'sqlite',
+    async write(batch) {
+      db.write(batch);
+    },
+    async query(q) {
+      return db.query(q);
+    },
+    async prune() {
+      db.prune(opts.clock.now());
+    },
+    async close() {
+      if (timer) clearInterval(timer);
+      db.close();
+    },
+  };
+}
