@@ -1,3 +1,5 @@
+import type { ConsumeRequest, ConsumeResult, LeaseRef } from './limiter.ts';
+
 /**
  * Shared state for policies that must agree across requests and gateway instances: rate-limit counters,
  * bans, DPoP `jti` replay cache, introspection cache. Two implementations: memory (embedded default,
@@ -14,5 +16,13 @@ export interface StateStore {
   delete(key: string): Promise<void>;
   /** Lists live keys under a prefix (bounded by `limit`). */
   scan(prefix: string, limit: number): Promise<Array<{ key: string; value: string; ttlMs: number }>>;
+  /**
+   * Decides several limits at once, atomically: either all pass and all consume, or none consumes (except
+   * limits with `countRejected`). Memory answers synchronously; Redis in one round trip. Throws
+   * `StoreUnavailableError` or `StoreCapacityError` (see `limiter.ts`) when it cannot decide.
+   */
+  consume(request: ConsumeRequest): ConsumeResult | Promise<ConsumeResult>;
+  /** Gives back concurrency leases taken by `consume`; never throws. */
+  release(leases: readonly LeaseRef[]): void | Promise<void>;
   close(): Promise<void>;
 }

@@ -1,0 +1,277 @@
+/**
+ * Limiter algorithms shared by every state store. The memory store runs these functions directly; the Redis
+ * store runs the same arithmetic in one Lua script (`redis-limit-script.ts`), so both backends decide alike.
+ *
+ * Time is integer microseconds inside the algorithms (`now * 1000`), so GCRA is exact to 1 µs of emission
+ * interval without floating-point drift, in JavaScript and in Lua (doubles hold integers up to 2^53 exactly).
+ */
+
+/** Which algorithm a limit uses. */
+export type LimitAlgorithm = 'gcra' | 'sliding-window' | 'fixed-window' | 'concurrency';
+
+/** One limit to check as part of a decision; built by the policy at compile time except for `key`. */
+export interface LimitCheck {
+  /** State key (without the store's own prefix); never raw client input. */
+  readonly key: string;
+  readonly algorithm: LimitAlgorithm;
+  /** Units allowed per window (GCRA: per `windowMs` sustained; concurrency: requests in flight). */
+  readonly limit: number;
+  /**
+   * GCRA: time to earn `limit` units; sliding window: the window; fixed window: window length (the window
+   * itself is named in `key` and ends at `windowEndMs`); concurrency: lease time to live.
+   */
+  readonly windowMs: number;
+  /** GCRA bucket capacity in units (defaults to `limit`). Ignored by the others. */
+  readonly burst: number;
+  /** Fixed window: absolute end of the current window (ms since epoch). */
+  readonly windowEndMs: number;
+  /** Sliding window: number of sub-windows (precision). */
+  readonly subWindows: number;
+  /** Units this request uses (concurrency always uses 1). */
+  readonly cost: number;
+  /** Consume even when the decision as a whole is rejected. */
+  readonly countRejected: boolean;
+}
+
+/** What one limit says about one request. */
+export interface LimitResult {
+  /** This limit alone would admit the request. */
+  readonly allowed: boolean;
+  /** Units left after this decision (0 when exhausted). */
+  readonly remaining: number;
+  /** Milliseconds until this limit's quota is fully restored (0 when already full). */
+  readonly resetMs: number;
+  /** When this limit rejects: milliseconds until a request of the same cost could pass; else 0. */
+  readonly retryAfterMs: number;
+}
+
+/** Input of one decision: all limits must pass, or none consumes (unless `countRejected`). */
+export interface ConsumeRequest {
+  /** Gateway clock time of the decision (ms since epoch). */
+  readonly nowMs: number;
+  readonly limits: readonly LimitCheck[];
+  /** Identifies the leases taken by concurrency limits; pass the same value to `release`. */
+  readonly leaseId: string;
+}
+
+export interface ConsumeResult {
+  readonly allowed: boolean;
+  /** One result per limit, in request order. */
+  readonly results: readonly LimitResult[];
+}
+
+/** A concurrency lease to give back when the request completes. */
+export interface LeaseRef {
+  readonly key: string;
+  readonly leaseId: string;
+}
+
+/** The store could not be reached; the policy applies its `failMode`. */
+export class StoreUnavailableError extends Error {
+  readonly code = 'ERR_STORE_UNAVAILABLE';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+/**
+ * The memory limiter is full of live state and will not evict any of it (that would silently reset
+ * somebody's limit); the policy applies its `failMode`.
+ */
+export class StoreCapacityError extends Error {
+  readonly code = 'ERR_STORE_CAPACITY';
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreCapacityError';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Per-algorithm state kept by the memory store. Each evaluate function is pure: it reads the state, returns
+// the result and a commit function that applies the consumption. A state whose `expiresAtMs` has passed is
+// equivalent to no state at all, so dropping it is lossless.
+
+export interface GcraState {
+  /** Theoretical arrival time, µs. */
+  tatUs: number;
+}
+export interface CountState {
+  count: number;
+}
+export interface SlidingState {
+  /** Sub-window index → units used in it. */
+  buckets: Map<number, number>;
+}
+export interface ConcurrencyState {
+  /** Lease id → expiry (ms). */
+  leases: Map<string, number>;
+}
+export type LimitState = GcraState | CountState | SlidingState | ConcurrencyState;
+
+export interface Evaluation {
+  readonly result: LimitResult;
+  /** Applies the consumption and returns the state's new expiry (ms since epoch). */
+  commit(state: LimitState, rejected: boolean): number;
+}
+
+/** Emission interval in µs: the time to earn one unit. */
+export function emissionIntervalUs(limit: number, windowMs: number): number {
+  return Math.max(1, Math.round((windowMs * 1000) / limit));
+}
+
+/** Sub-window width in ms (rounded up so that `subWindows` sub-windows always cover the window). */
+export function subWindowMs(windowMs: number, subWindows: number): number {
+  return Math.ceil(windowMs / subWindows);
+}
+
+/** Creates the empty state for an algorithm. */
+export function emptyState(algorithm: LimitAlgorithm, nowMs: number): LimitState {
+  switch (algorithm) {
+    case 'gcra':
+      return { tatUs: nowMs * 1000 };
+    case 'fixed-window':
+      return { count: 0 };
+    case 'sliding-window':
+      return { buckets: new Map() };
+    case 'concurrency':
+      return { leases: new Map() };
+  }
+}
+
+/**
+ * GCRA (generic cell rate algorithm): token-bucket semantics with one number of state. A request of cost c is
+ * admitted when `max(tat, now) + c·T − τ ≤ now`, where T is the emission interval and τ = T·burst.
+ */
+export function evaluateGcra(check: LimitCheck, state: GcraState, nowMs: number): Evaluation {
+  const now = nowMs * 1000;
+  const T = emissionIntervalUs(check.limit, check.windowMs);
+  const tau = T * check.burst;
+  const tat = Math.max(state.tatUs, now);
+  const newTat = tat + check.cost * T;
+  const allowAt = newTat - tau;
+  const allowed = allowAt <= now;
+  const after = allowed ? newTat : tat;
+  const result: LimitResult = {
+    allowed,
+    remaining: Math.max(0, Math.floor((now + tau - after) / T)),
+    resetMs: Math.ceil((after - now) / 1000),
+    retryAfterMs: allowed ? 0 : Math.ceil((allowAt - now) / 1000),
+  };
+  return {
+    result,
+    commit(s, rejected) {
+      const g = s as GcraState;
+      // A rejected request that still counts keeps draining, capped at one extra bucket so the key expires.
+      g.tatUs = rejected ? Math.min(newTat, now + 2 * tau) : newTat;
+      return Math.ceil(g.tatUs / 1000);
+    },
+  };
+}
+
+/** Fixed window: one counter per window, named in the key; exact per window. */
+export function evaluateFixed(check: LimitCheck, state: CountState, nowMs: number): Evaluation {
+  const allowed = state.count + check.cost <= check.limit;
+  const used = allowed ? state.count + check.cost : state.count;
+  const untilEnd = Math.max(0, check.windowEndMs - nowMs);
+  const result: LimitResult = {
+    allowed,
+    remaining: Math.max(0, check.limit - used),
+    resetMs: used === 0 ? 0 : untilEnd,
+    retryAfterMs: allowed ? 0 : untilEnd,
+  };
+  return {
+    result,
+    commit(s) {
+      (s as CountState).count += check.cost;
+      return check.windowEndMs;
+    },
+  };
+}
+
+/**
+ * Sliding window over `subWindows` sub-windows of width b: it counts the current sub-window and the `subWindows`
+ * before it, a span of at least the window and at most window + b. So it never admits more than `limit` in any
+ * window-long interval, and a unit comes back between `windowMs` and `windowMs + b` after it was used.
+ */
+export function evaluateSliding(check: LimitCheck, state: SlidingState, nowMs: number): Evaluation {
+  const k = check.subWindows;
+  const b = subWindowMs(check.windowMs, k);
+  const idx = Math.floor(nowMs / b);
+  const oldest = idx - k;
+  let count = 0;
+  for (const [j, c] of state.buckets) if (j >= oldest) count += c;
+  const allowed = count + check.cost <= check.limit;
+  const used = allowed ? count + check.cost : count;
+  let retryAfterMs = 0;
+  if (!allowed) {
+    let need = count + check.cost - check.limit;
+    for (let j = oldest; j <= idx && need > 0; j++) {
+      need -= state.buckets.get(j) ?? 0;
+      if (need <= 0) retryAfterMs = (j + k + 1) * b - nowMs;
+    }
+    if (need > 0) retryAfterMs = (idx + k + 1) * b - nowMs;
+  }
+  let newest = -Infinity;
+  for (const [j, c] of state.buckets) if (j >= oldest && c > 0 && j > newest) newest = j;
+  if (allowed) newest = idx;
+  const result: LimitResult = {
+    allowed,
+    remaining: Math.max(0, check.limit - used),
+    resetMs: newest === -Infinity ? 0 : (newest + k + 1) * b - nowMs,
+    retryAfterMs,
+  };
+  return {
+    result,
+    commit(s) {
+      const buckets = (s as SlidingState).buckets;
+      for (const j of buckets.keys()) if (j < oldest) buckets.delete(j);
+      buckets.set(idx, (buckets.get(idx) ?? 0) + check.cost);
+      return (idx + k + 1) * b;
+    },
+  };
+}
+
+/** Concurrency: live leases per key; each lease expires after `windowMs` in case its release is lost. */
+export function evaluateConcurrency(
+  check: LimitCheck,
+  state: ConcurrencyState,
+  nowMs: number,
+  leaseId: string,
+): Evaluation {
+  let live = 0;
+  for (const exp of state.leases.values()) if (exp > nowMs) live++;
+  const allowed = live + 1 <= check.limit;
+  const result: LimitResult = {
+    allowed,
+    remaining: Math.max(0, check.limit - live - (allowed ? 1 : 0)),
+    resetMs: 0,
+    retryAfterMs: allowed ? 0 : 1000,
+  };
+  return {
+    result,
+    commit(s, rejected) {
+      const leases = (s as ConcurrencyState).leases;
+      for (const [id, exp] of leases) if (exp <= nowMs) leases.delete(id);
+      // A rejected request never runs, so it never holds a slot.
+      if (!rejected) leases.set(leaseId, nowMs + check.windowMs);
+      let max = nowMs;
+      for (const exp of leases.values()) if (exp > max) max = exp;
+      return max;
+    },
+  };
+}
+
+/** Evaluates one limit against its state. */
+export function evaluate(check: LimitCheck, state: LimitState, nowMs: number, leaseId: string): Evaluation {
+  switch (check.algorithm) {
+    case 'gcra':
+      return evaluateGcra(check, state as GcraState, nowMs);
+    case 'fixed-window':
+      return evaluateFixed(check, state as CountState, nowMs);
+    case 'sliding-window':
+      return evaluateSliding(check, state as SlidingState, nowMs);
+    case 'concurrency':
+      return evaluateConcurrency(check, state as ConcurrencyState, nowMs, leaseId);
+  }
+}

@@ -1,0 +1,168 @@
+import { createHash } from 'node:crypto';
+import { type Cluster, Redis, type RedisOptions } from 'ioredis';
+import {
+  type ConsumeRequest,
+  type ConsumeResult,
+  type LeaseRef,
+  type LimitResult,
+  StoreUnavailableError,
+} from './limiter.ts';
+import { ALGORITHM_CODES, LIMIT_SCRIPT } from './redis-limit-script.ts';
+import type { StateStore } from './store.ts';
+
+/** Options of the Redis store. */
+export interface RedisStoreOptions {
+  /** `redis://host:port/db` (ignored when `client` is given). */
+  url?: string;
+  /** An existing client, e.g. an ioredis `Cluster`; the store then does not own its lifetime options. */
+  client?: Redis | Cluster;
+  /** Prefix of every key this store writes (no `{`: limiter keys carry their own hash tags). */
+  keyPrefix?: string;
+  /** A command that takes longer fails with `StoreUnavailableError` (ms). */
+  commandTimeoutMs?: number;
+  /** Called when the connection becomes usable or stops being usable (for events and metrics). */
+  onStatus?(status: 'ready' | 'unavailable', detail?: string): void;
+}
+
+/**
+ * Redis-backed store for several gateway instances. Each limiter decision is one `EVALSHA` of
+ * `LIMIT_SCRIPT` (loaded with `EVAL` on `NOSCRIPT`, e.g. after a restart or `SCRIPT FLUSH`). Time comes from
+ * the gateway clock passed in the request, not from Redis `TIME`: both backends then share one time source
+ * and one code path for calendar windows, and tests can drive time; the cost is that instances must keep
+ * their clocks in sync (NTP), a skew of δ ms letting at most δ/T extra GCRA units through.
+ *
+ * The client never queues commands while disconnected (`enableOfflineQueue: false`), so an outage fails
+ * fast into the policy's fail mode, and it reconnects in the background without a restart.
+ *
+ * @example
+ * const store = createRedisStore({ url: 'redis://127.0.0.1:6379', keyPrefix: 'pc:' });
+ */
+export function createRedisStore(
+  opts: RedisStoreOptions,
+): StateStore & { readonly client: Redis | Cluster; isReady(): boolean } {
+  const prefix = opts.keyPrefix ?? 'pc:';
+  if (prefix.includes('{')) throw new TypeError('keyPrefix must not contain "{"');
+  const redisOptions: RedisOptions = {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    commandTimeout: opts.commandTimeoutMs ?? 250,
+    connectTimeout: 2000,
+    // Keep trying forever, at most once a second, so limits come back without a restart.
+    retryStrategy: (times) => Math.min(50 * times, 1000),
+  };
+  const client = opts.client ?? new Redis(opts.url ?? 'redis://127.0.0.1:6379', redisOptions);
+  const sha = createHash('sha1').update(LIMIT_SCRIPT).digest('hex');
+  let ready = client.status === 'ready';
+  client.on('ready', () => {
+    ready = true;
+    opts.onStatus?.('ready');
+  });
+  client.on('error', (err: Error) => {
+    // Must be handled, or Node would crash on a refused connection; the status change is what matters.
+    if (ready) opts.onStatus?.('unavailable', (err as { code?: string }).code ?? 'error');
+    ready = false;
+  });
+  client.on('close', () => {
+    if (ready) opts.onStatus?.('unavailable', 'closed');
+    ready = false;
+  });
+
+  async function call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw new StoreUnavailableError('state store unavailable', { cause: err });
+    }
+  }
+
+  function isNoScript(err: unknown): boolean {
+    // Redis error replies start with an error code; NOSCRIPT is that code, not free text.
+    return err instanceof Error && err.message.startsWith('NOSCRIPT');
+  }
+
+  async function runScript(keys: string[], args: Array<string | number>): Promise<unknown> {
+    try {
+      return await client.evalsha(sha, keys.length, ...keys, ...args);
+    } catch (err) {
+      if (!isNoScript(err)) throw err;
+      return await client.eval(LIMIT_SCRIPT, keys.length, ...keys, ...args);
+    }
+  }
+
+  async function consume(request: ConsumeRequest): Promise<ConsumeResult> {
+    const keys: string[] = [];
+    const args: Array<string | number> = [request.nowMs, request.leaseId];
+    for (const l of request.limits) {
+      keys.push(prefix + l.key);
+      args.push(
+        ALGORITHM_CODES[l.algorithm],
+        l.limit,
+        l.windowMs,
+        l.burst,
+        l.algorithm === 'sliding-window' ? l.subWindows : l.windowEndMs,
+        l.cost,
+        l.countRejected ? '1' : '0',
+      );
+    }
+    const out = (await call(() => runScript(keys, args))) as number[];
+    const results: LimitResult[] = [];
+    for (let i = 0; i < request.limits.length; i++) {
+      const o = 1 + i * 4;
+      results.push({
+        allowed: out[o] === 1,
+        remaining: out[o + 1],
+        resetMs: out[o + 2],
+        retryAfterMs: out[o + 3],
+      });
+    }
+    return { allowed: out[0] === 1, results };
+  }
+
+  return {
+    kind: 'redis',
+    client,
+    isReady: () => ready,
+    async get(key) {
+      const v = await call(() => client.get(prefix + key));
+      return v ?? undefined;
+    },
+    async set(key, value, ttlMs) {
+      await call(() => client.set(prefix + key, value, 'PX', Math.max(1, Math.ceil(ttlMs))));
+    },
+    async setIfAbsent(key, value, ttlMs) {
+      const r = await call(() => client.set(prefix + key, value, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX'));
+      return r === 'OK';
+    },
+    async delete(key) {
+      await call(() => client.del(prefix + key));
+    },
+    async scan(keyPrefix, limit) {
+      const match = `${(prefix + keyPrefix).replace(/[*?[\]\\]/g, '\\$&')}*`;
+      const out: Array<{ key: string; value: string; ttlMs: number }> = [];
+      let cursor = '0';
+      do {
+        const [next, found] = (await call(() =>
+          (client as Redis).scan(cursor, 'MATCH', match, 'COUNT', 200),
+        )) as [string, string[]];
+        cursor = next;
+        for (const k of found) {
+          if (out.length >= limit) break;
+          const [value, ttl] = await call(() => Promise.all([client.get(k), client.pttl(k)]));
+          if (value !== null && ttl !== -2) out.push({ key: k.slice(prefix.length), value, ttlMs: ttl });
+        }
+      } while (cursor !== '0' && out.length < limit);
+      return out;
+    },
+    consume,
+    async release(leases: readonly LeaseRef[]) {
+      try {
+        await Promise.all(leases.map((l) => client.zrem(prefix + l.key, l.leaseId)));
+      } catch {
+        // The lease expires by itself after its time to live; nothing else to do.
+      }
+    },
+    async close() {
+      if (opts.client === undefined) client.disconnect();
+    },
+  };
+}
