@@ -1,0 +1,430 @@
+/**
+ * Compiles OpenAPI schemas into ajv validators, once at load.
+ *
+ * - OpenAPI 3.0 (and converted Swagger 2.0) schemas are rewritten to JSON Schema: `nullable` becomes a
+ *   type array, boolean `exclusiveMinimum/Maximum` the numeric form, siblings of `$ref` are dropped (3.0
+ *   ignores them) and OpenAPI-only keywords (`discriminator`, `xml`, `example`, `externalDocs`) are removed.
+ *   They run on `Ajv2019`, the oldest ajv dialect with `unevaluatedProperties` (needed below); for the
+ *   subset OpenAPI 3.0 allows it validates as draft-07 does. 3.1 schemas run on `Ajv2020`.
+ * - Objects are closed where they are used: a schema in a value position (a body, a property, an array
+ *   item) that declares `properties` gets `unevaluatedProperties: false` unless the spec says
+ *   `additionalProperties` itself. Closing at the use site, not in each `allOf` branch, keeps
+ *   `allOf: [Pet, {properties: {bark}}]` working (mass assignment, OWASP API3:2023).
+ * - Direction: in requests a `readOnly` property is refused (its schema becomes `false`); in responses a
+ *   `writeOnly` property is undeclared, so the response filter strips it. Neither is then required.
+ * - Local `$ref`s to `#/components/schemas/*` resolve against one registered copy of the document's
+ *   schemas per direction; other local refs are inlined.
+ */
+import type { ErrorObject, ValidateFunction } from 'ajv';
+import { Ajv2019 } from 'ajv/dist/2019.js';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
+import type { CompileContext } from '../policies/policy.ts';
+import type { ApiDocument, JsonObject, JsonSchema } from './types.ts';
+
+/** Which way the data flows: requests refuse `readOnly`, responses hide `writeOnly`. */
+export type Direction = 'request' | 'response';
+
+/** One schema violation: a JSON pointer into the validated value and a message that never holds the value. */
+export interface SchemaViolation {
+  /** JSON pointer relative to the validated value, e.g. `/items/0/name` ('' for the value itself). */
+  readonly pointer: string;
+  readonly detail: string;
+}
+
+export interface CheckResult {
+  readonly violations: readonly SchemaViolation[];
+  /** How many undeclared properties were removed (only with `strip`). */
+  readonly stripped: number;
+}
+
+/** A compiled validator. */
+export interface CompiledSchema {
+  /**
+   * Validates `data`. With `strip`, undeclared properties are deleted from `data` in place and the value
+   * validated again; violations are what remains.
+   */
+  check(data: unknown, strip?: boolean): CheckResult;
+}
+
+/** Thrown at load when a schema cannot be compiled. */
+export class SchemaCompileError extends Error {
+  readonly code = 'ERR_SCHEMA_COMPILE';
+  constructor(message: string) {
+    super(message);
+    this.name = 'SchemaCompileError';
+  }
+}
+
+export interface SchemaCompiler {
+  compile(schema: JsonSchema | undefined, direction: Direction): CompiledSchema;
+}
+
+const MAX_VIOLATIONS = 20;
+const MAX_STRIP_ROUNDS = 3;
+const SCHEMA_MAPS = ['properties', 'patternProperties', 'dependentSchemas', '$defs', 'definitions'];
+const SCHEMA_LISTS = ['allOf', 'anyOf', 'oneOf', 'prefixItems'];
+const SCHEMA_SINGLE = [
+  'additionalProperties',
+  'unevaluatedProperties',
+  'items',
+  'additionalItems',
+  'unevaluatedItems',
+  'contains',
+  'propertyNames',
+  'not',
+  'if',
+  'then',
+  'else',
+];
+/** Keywords whose subschema describes a value of its own (where an object schema is closed). */
+const VALUE_POSITIONS = new Set([
+  'properties',
+  'patternProperties',
+  'additionalProperties',
+  'items',
+  'prefixItems',
+]);
+const OPENAPI_ONLY = ['discriminator', 'xml', 'example', 'externalDocs'];
+
+// OpenAPI data type formats (OpenAPI 3.0.4 §4.4; the 3.1 format registry).
+const INT32 = {
+  type: 'number' as const,
+  validate: (n: number) => Number.isInteger(n) && n >= -(2 ** 31) && n < 2 ** 31,
+};
+const INT64 = { type: 'number' as const, validate: (n: number) => Number.isInteger(n) };
+const ANY_NUMBER = { type: 'number' as const, validate: (n: number) => Number.isFinite(n) };
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+type AjvInstance = Ajv2019 | Ajv2020;
+
+function createAjv(version: ApiDocument['sourceVersion']): AjvInstance {
+  const options = {
+    strict: false,
+    allErrors: true,
+    logger: false as const,
+    allowUnionTypes: true,
+    validateFormats: true,
+  };
+  const ajv: AjvInstance = version === '3.1' ? new Ajv2020(options) : new Ajv2019(options);
+  addFormats.default(ajv);
+  ajv.addFormat('int32', INT32);
+  ajv.addFormat('int64', INT64);
+  ajv.addFormat('float', ANY_NUMBER);
+  ajv.addFormat('double', ANY_NUMBER);
+  ajv.addFormat('byte', BASE64);
+  ajv.addFormat('binary', true);
+  ajv.addFormat('password', true);
+  return ajv;
+}
+
+type Closure = 'open' | 'declared' | 'none';
+
+/** Schema rewriting for one document, direction and dialect. */
+class Rewriter {
+  readonly api: ApiDocument;
+  readonly direction: Direction;
+  readonly is30: boolean;
+  readonly base: string;
+  readonly closureCache = new Map<object, Closure>();
+
+  constructor(api: ApiDocument, direction: Direction, base: string) {
+    this.api = api;
+    this.direction = direction;
+    this.is30 = api.sourceVersion !== '3.1';
+    this.base = base;
+  }
+
+  target(ref: string): JsonSchema | undefined {
+    if (!ref.startsWith('#')) return undefined;
+    const t = this.api.resolve(ref);
+    return t !== null && (typeof t === 'object' || typeof t === 'boolean') ? (t as JsonSchema) : undefined;
+  }
+
+  /** Whether an object schema declares its properties (close it), is explicitly open, or says nothing. */
+  closure(schema: unknown, depth = 0): Closure {
+    if (schema === true) return 'open';
+    if (schema === null || typeof schema !== 'object' || depth > 32) return 'none';
+    const s = schema as JsonObject;
+    const cached = this.closureCache.get(s);
+    if (cached !== undefined) return cached;
+    this.closureCache.set(s, 'none'); // cycle guard
+    const result = this.computeClosure(s, depth);
+    this.closureCache.set(s, result);
+    return result;
+  }
+
+  private computeClosure(s: JsonObject, depth: number): Closure {
+    // An explicit answer of the spec wins: open (true/schema) or already closed (false).
+    if (s.additionalProperties !== undefined || s.unevaluatedProperties !== undefined) return 'open';
+    let declared = s.properties !== undefined || s.patternProperties !== undefined;
+    if (typeof s.$ref === 'string') {
+      const c = this.closure(this.target(s.$ref), depth + 1);
+      if (c === 'open') return 'open';
+      if (c === 'declared') declared = true;
+      if (this.is30) return declared ? 'declared' : 'none';
+    }
+    if (Array.isArray(s.allOf)) {
+      for (const sub of s.allOf) {
+        const c = this.closure(sub, depth + 1);
+        if (c === 'open') return 'open';
+        if (c === 'declared') declared = true;
+      }
+    }
+    for (const key of ['anyOf', 'oneOf']) {
+      const list = s[key];
+      if (!Array.isArray(list)) continue;
+      for (const sub of list) {
+        const c = this.closure(sub, depth + 1);
+        if (c === 'open' || (c === 'none' && this.mayBeObject(sub))) return 'open';
+        if (c === 'declared') declared = true;
+      }
+    }
+    return declared ? 'declared' : 'none';
+  }
+
+  private mayBeObject(schema: unknown): boolean {
+    if (schema === true) return true;
+    if (schema === null || typeof schema !== 'object') return false;
+    let s = schema as JsonObject;
+    for (let i = 0; i < 8 && typeof s.$ref === 'string'; i++) {
+      const t = this.target(s.$ref);
+      if (t === undefined || typeof t === 'boolean') return t === true;
+      s = t;
+    }
+    if (s.type === undefined) return s.allOf === undefined && s.anyOf === undefined && s.oneOf === undefined;
+    return s.type === 'object' || (Array.isArray(s.type) && s.type.includes('object'));
+  }
+
+  /** Whether a property schema carries `readOnly`/`writeOnly` (directly, via `$ref` or `allOf`). */
+  flag(schema: unknown, name: 'readOnly' | 'writeOnly', depth = 0): boolean {
+    if (schema === null || typeof schema !== 'object' || depth > 8) return false;
+    const s = schema as JsonObject;
+    if (s[name] === true) return true;
+    if (typeof s.$ref === 'string' && this.flag(this.target(s.$ref), name, depth + 1)) return true;
+    return Array.isArray(s.allOf) && s.allOf.some((sub) => this.flag(sub, name, depth + 1));
+  }
+
+  /** Rewrites one schema. `value` marks a value position, where declared objects are closed. */
+  rewrite(schema: unknown, value: boolean, inlining: readonly string[] = []): JsonSchema {
+    if (typeof schema === 'boolean') return schema;
+    if (schema === null || typeof schema !== 'object' || Array.isArray(schema)) return {};
+    const s = schema as JsonObject;
+    let out: JsonObject;
+    if (typeof s.$ref === 'string') {
+      out = this.is30 ? {} : this.rewriteKeywords(s, inlining);
+      const ref = s.$ref;
+      if (ref.startsWith('#/components/schemas/')) out.$ref = this.base + ref;
+      else if (ref.startsWith('#')) {
+        // Refs elsewhere in the document are inlined (bounded; a cycle outside components is refused).
+        if (inlining.includes(ref) || inlining.length > 32) {
+          throw new SchemaCompileError(`circular $ref ${ref} outside #/components/schemas`);
+        }
+        const t = this.target(ref);
+        if (t === undefined) throw new SchemaCompileError(`$ref ${ref} not found`);
+        const inlined = this.rewrite(t, false, [...inlining, ref]);
+        out =
+          Object.keys(out).length === 0 ? ({ allOf: [inlined] } as JsonObject) : { ...out, allOf: [inlined] };
+      } else out.$ref = ref;
+    } else out = this.rewriteKeywords(s, inlining);
+
+    if (this.is30) out = this.nullable(s, out);
+    if (value && this.closure(s) === 'declared') out.unevaluatedProperties = false;
+    return out;
+  }
+
+  private rewriteKeywords(s: JsonObject, inlining: readonly string[]): JsonObject {
+    const out: JsonObject = {};
+    for (const [k, v] of Object.entries(s)) {
+      if (k === '$ref' || OPENAPI_ONLY.includes(k)) continue;
+      if (k === '$schema' || (this.is30 && k === 'nullable')) continue;
+      if (SCHEMA_MAPS.includes(k) && v !== null && typeof v === 'object') {
+        const m: JsonObject = {};
+        for (const [name, sub] of Object.entries(v as JsonObject))
+          m[name] = this.rewrite(sub, VALUE_POSITIONS.has(k), inlining);
+        out[k] = m;
+      } else if (SCHEMA_LISTS.includes(k) && Array.isArray(v)) {
+        out[k] = v.map((sub) => this.rewrite(sub, VALUE_POSITIONS.has(k), inlining));
+      } else if (SCHEMA_SINGLE.includes(k)) {
+        if (Array.isArray(v)) out[k] = v.map((sub) => this.rewrite(sub, true, inlining));
+        else out[k] = this.rewrite(v, VALUE_POSITIONS.has(k), inlining);
+      } else out[k] = v;
+    }
+    if (this.is30) {
+      for (const [bool, bound] of [
+        ['exclusiveMinimum', 'minimum'],
+        ['exclusiveMaximum', 'maximum'],
+      ] as const) {
+        if (typeof out[bool] !== 'boolean') continue;
+        if (out[bool] === true && typeof out[bound] === 'number') {
+          out[bool] = out[bound];
+          delete out[bound];
+        } else delete out[bool];
+      }
+    }
+    this.applyDirection(s, out);
+    return out;
+  }
+
+  /** readOnly properties are refused in requests; writeOnly ones are undeclared in responses. */
+  private applyDirection(original: JsonObject, out: JsonObject): void {
+    const props = original.properties as JsonObject | undefined;
+    if (props === undefined || out.properties === undefined) return;
+    const flag = this.direction === 'request' ? 'readOnly' : 'writeOnly';
+    const hit = Object.keys(props).filter((k) => this.flag(props[k], flag));
+    if (hit.length === 0) return;
+    const rewritten = out.properties as JsonObject;
+    for (const k of hit) {
+      if (this.direction === 'request') rewritten[k] = false;
+      else delete rewritten[k];
+    }
+    if (Array.isArray(out.required)) out.required = out.required.filter((r) => !hit.includes(r as string));
+  }
+
+  /** OpenAPI 3.0 `nullable: true` (3.0.4 §4.8.24.1): null is allowed too. */
+  private nullable(original: JsonObject, out: JsonObject): JsonObject {
+    if (original.nullable !== true) return out;
+    if (typeof out.type === 'string') {
+      out.type = [out.type, 'null'];
+      if (Array.isArray(out.enum) && !out.enum.includes(null)) out.enum = [...out.enum, null];
+      return out;
+    }
+    if (out.type === undefined) return { anyOf: [{ type: 'null' }, out] };
+    return out;
+  }
+}
+
+/** Ajv error → violation: pointer of the offending member, a message that holds no data. */
+function toViolation(e: ErrorObject, direction: Direction): SchemaViolation {
+  const p = e.params as Record<string, unknown>;
+  const child = (name: unknown) =>
+    `${e.instancePath}/${String(name).replaceAll('~', '~0').replaceAll('/', '~1')}`;
+  switch (e.keyword) {
+    case 'required':
+      return { pointer: child(p.missingProperty), detail: 'is required' };
+    case 'unevaluatedProperties':
+      return { pointer: child(p.unevaluatedProperty), detail: 'is not a declared property' };
+    case 'additionalProperties':
+      return { pointer: child(p.additionalProperty), detail: 'is not a declared property' };
+    case 'false schema':
+      return {
+        pointer: e.instancePath,
+        detail: direction === 'request' ? 'is read-only or not allowed' : 'is not allowed',
+      };
+    default:
+      return { pointer: e.instancePath, detail: e.message ?? `fails ${e.keyword}` };
+  }
+}
+
+function unescapeToken(t: string): string {
+  return t.replaceAll('~1', '/').replaceAll('~0', '~');
+}
+
+/** Deletes the undeclared members that ajv reported; returns how many went. */
+function stripUndeclared(data: unknown, errors: readonly ErrorObject[]): number {
+  let removed = 0;
+  for (const e of errors) {
+    const name =
+      e.keyword === 'unevaluatedProperties'
+        ? (e.params as { unevaluatedProperty?: string }).unevaluatedProperty
+        : e.keyword === 'additionalProperties'
+          ? (e.params as { additionalProperty?: string }).additionalProperty
+          : undefined;
+    if (name === undefined) continue;
+    let node: unknown = data;
+    for (const t of e.instancePath === '' ? [] : e.instancePath.slice(1).split('/')) {
+      if (node === null || typeof node !== 'object') break;
+      node = (node as Record<string, unknown>)[unescapeToken(t)];
+    }
+    if (node !== null && typeof node === 'object' && Object.hasOwn(node, name)) {
+      delete (node as Record<string, unknown>)[name];
+      removed++;
+    }
+  }
+  return removed;
+}
+
+function compiled(validate: ValidateFunction, direction: Direction): CompiledSchema {
+  return {
+    check(data, strip = false) {
+      let stripped = 0;
+      for (let round = 0; ; round++) {
+        if (validate(data)) return { violations: [], stripped };
+        const errors = validate.errors ?? [];
+        const removed = strip && round < MAX_STRIP_ROUNDS ? stripUndeclared(data, errors) : 0;
+        if (removed === 0) {
+          const seen = new Set<string>();
+          const violations: SchemaViolation[] = [];
+          for (const e of errors) {
+            const v = toViolation(e, direction);
+            const key = `${v.pointer}\u0000${v.detail}`;
+            if (seen.has(key)) continue;
+            seen.add(key);
+            violations.push(v);
+            if (violations.length >= MAX_VIOLATIONS) break;
+          }
+          return { violations, stripped };
+        }
+        stripped += removed;
+      }
+    },
+  };
+}
+
+const ACCEPT_ANYTHING: CompiledSchema = { check: () => ({ violations: [], stripped: 0 }) };
+
+/**
+ * Creates the schema compiler of one document: one ajv instance (of the document's dialect) holding the
+ * document's component schemas, rewritten once per direction.
+ * @example
+ * const compiler = createSchemaCompiler(api);
+ * const body = compiler.compile(op.requestBody.content['application/json'].schema, 'request');
+ * const { violations } = body.check(JSON.parse(text));
+ */
+export function createSchemaCompiler(api: ApiDocument, id = 'api'): SchemaCompiler {
+  const ajv = createAjv(api.sourceVersion);
+  const rewriters = new Map<Direction, Rewriter>();
+  const rewriterFor = (direction: Direction): Rewriter => {
+    let r = rewriters.get(direction);
+    if (r === undefined) {
+      const base = `https://portcullis.invalid/${encodeURIComponent(id)}/${direction}.json`;
+      r = new Rewriter(api, direction, base);
+      const schemas = ((api.doc.components as JsonObject | undefined)?.schemas ?? {}) as JsonObject;
+      const rewritten: JsonObject = {};
+      for (const [name, s] of Object.entries(schemas)) rewritten[name] = r.rewrite(s, false);
+      try {
+        ajv.addSchema({ $id: base, components: { schemas: rewritten } });
+      } catch (e) {
+        throw new SchemaCompileError(`components.schemas: ${(e as Error).message}`);
+      }
+      rewriters.set(direction, r);
+    }
+    return r;
+  };
+  return {
+    compile(schema, direction) {
+      if (schema === undefined || schema === true) return ACCEPT_ANYTHING;
+      const r = rewriterFor(direction);
+      try {
+        return compiled(ajv.compile(r.rewrite(schema, true)), direction);
+      } catch (e) {
+        if (e instanceof SchemaCompileError) throw e;
+        throw new SchemaCompileError((e as Error).message);
+      }
+    },
+  };
+}
+
+/**
+ * The schema compiler of the route's document, shared by every route of the config snapshot (one ajv
+ * instance per document rather than one per route).
+ */
+export function schemaCompilerFor(ctx: Pick<CompileContext, 'shared' | 'spec'>): SchemaCompiler {
+  const byDoc = ctx.shared.get('openapi.schema-compilers', () => new WeakMap<ApiDocument, SchemaCompiler>());
+  let c = byDoc.get(ctx.spec);
+  if (c === undefined) {
+    c = createSchemaCompiler(ctx.spec, `api-${ctx.spec.file}`);
+    byDoc.set(ctx.spec, c);
+  }
+  return c;
+}
