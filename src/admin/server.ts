@@ -1,0 +1,93 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { MetricsRegistry } from '../monitor/metrics.ts';
+
+/** A handler for admin routes beyond health and metrics; returns false when the path is not its own. */
+export type AdminRoutes = (req: IncomingMessage, res: ServerResponse, url: URL) => boolean | Promise<boolean>;
+
+export interface AdminOptions {
+  readonly host: string;
+  readonly port: number;
+  /** Bearer token protecting everything but `/healthz`, `/readyz` and `/metrics`. */
+  readonly token: string | undefined;
+  readonly metrics: MetricsRegistry;
+  readonly logger: Logger;
+  /** Whether the gateway is ready to take traffic (config compiled, listeners open, not draining). */
+  readonly isReady: () => boolean;
+  /** Admin API and dashboard routes, served only with a valid token. */
+  readonly routes?: AdminRoutes;
+}
+
+export interface AdminServer {
+  readonly address: AddressInfo;
+  close(): Promise<void>;
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+  });
+  res.end(text);
+}
+
+/** Compares a presented bearer token with the configured one in constant time. */
+export function isAuthorized(req: IncomingMessage, token: string | undefined): boolean {
+  if (token === undefined) return false;
+  const header = req.headers.authorization ?? '';
+  const cookie = /(?:^|;\s*)portcullis_admin=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
+  const presented = header.startsWith('Bearer ') ? header.slice(7) : cookie ? decodeURIComponent(cookie) : '';
+  const a = createHash('sha256').update(presented).digest();
+  const b = createHash('sha256').update(token).digest();
+  return timingSafeEqual(a, b) && presented !== '';
+}
+
+/** Starts the admin listener: `/healthz`, `/readyz`, `/metrics`, then the token-protected admin routes. */
+export async function startAdminServer(opts: AdminOptions): Promise<AdminServer> {
+  const server = http.createServer(async (req, res) => {
+    try {
+      const url = new URL(req.url ?? '/', 'http://admin.local');
+      if (req.method === 'GET' && url.pathname === '/healthz') return sendJson(res, 200, { status: 'ok' });
+      if (req.method === 'GET' && url.pathname === '/readyz') {
+        const ready = opts.isReady();
+        return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready' });
+      }
+      if (req.method === 'GET' && url.pathname === '/metrics') {
+        const text = opts.metrics.render();
+        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+        return res.end(text);
+      }
+      if (opts.routes && (await opts.routes(req, res, url))) return;
+      sendJson(res, 404, {
+        type: 'https://portcullis.dev/problems/not-found',
+        title: 'Not found',
+        status: 404,
+      });
+    } catch (err) {
+      opts.logger.error({ err }, 'admin request failed');
+      if (!res.headersSent)
+        sendJson(res, 500, {
+          type: 'https://portcullis.dev/problems/internal',
+          title: 'Internal error',
+          status: 500,
+        });
+      else res.destroy();
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  return {
+    address: server.address() as AddressInfo,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

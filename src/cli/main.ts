@@ -1,0 +1,155 @@
+import { parseArgs } from 'node:util';
+import { buildConfigSchema } from '../config/schema.ts';
+import { createCert } from './commands/cert.ts';
+import { configCheck } from './commands/config-check.ts';
+import { serve } from './commands/serve.ts';
+import { CliError } from './errors.ts';
+
+/** Writes one line to stdout. */
+const out = (line: string) => process.stdout.write(`${line}\n`);
+
+interface Command {
+  readonly usage: string;
+  readonly summary: string;
+  /** Runs the command; resolves to an exit code, or to 'running' for long-lived commands. */
+  run(args: string[]): Promise<number | 'running'>;
+}
+
+function flags<
+  T extends Record<
+    string,
+    { type: 'string' | 'boolean'; short?: string; default?: string | boolean; multiple?: boolean }
+  >,
+>(args: string[], options: T) {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new CliError((err as Error).message.split('\n')[0]);
+  }
+}
+
+function stopOnSignal(close: () => Promise<void>): void {
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      process.exit(130);
+    }
+    stopping = true;
+    process.stderr.write(`\nportcullis: ${signal} received, draining in-flight requests...\n`);
+    close().then(
+      () => process.exit(0),
+      (err) => {
+        process.stderr.write(`portcullis: shutdown failed: ${(err as Error).message}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+}
+
+/** Every command, in the order `portcullis help` lists them. */
+const commands: Record<string, Command> = {
+  serve: {
+    usage: 'portcullis serve --config FILE [--no-watch]',
+    summary: 'run the gateway (reloads on SIGHUP and when the config file changes)',
+    async run(args) {
+      const { values } = flags(args, {
+        config: { type: 'string', short: 'c' },
+        'no-watch': { type: 'boolean' },
+      });
+      if (!values.config) throw new CliError('serve needs --config FILE');
+      const runtime = await serve({
+        configFile: values.config,
+        env: process.env,
+        watch: !values['no-watch'],
+        out,
+      });
+      stopOnSignal(() => runtime.close());
+      return 'running';
+    },
+  },
+  'config check': {
+    usage: 'portcullis config check FILE',
+    summary: 'validate a config file and compile its APIs and policies; exit 1 listing every problem',
+    async run(args) {
+      const { positionals } = flags(args, {});
+      if (positionals.length !== 1) throw new CliError('config check needs exactly one FILE');
+      return configCheck({ file: positionals[0], env: process.env, out });
+    },
+  },
+  'config schema': {
+    usage: 'portcullis config schema',
+    summary: 'print the JSON Schema of the config file (for editors)',
+    async run() {
+      out(JSON.stringify(buildConfigSchema(), null, 2));
+      return 0;
+    },
+  },
+  'cert create': {
+    usage: 'portcullis cert create [--out DIR] [--host NAME ...] [--days N]',
+    summary: 'make a self-signed certificate and key for trying HTTPS locally',
+    async run(args) {
+      const { values } = flags(args, {
+        out: { type: 'string', default: './certs' },
+        host: { type: 'string', multiple: true },
+        days: { type: 'string', default: '30' },
+      });
+      const days = Number(values.days);
+      if (!Number.isInteger(days) || days < 1 || days > 366)
+        throw new CliError('--days must be an integer from 1 to 366');
+      await createCert({
+        outDir: values.out as string,
+        hosts: (values.host as string[] | undefined) ?? ['localhost', '127.0.0.1'],
+        days,
+        out,
+      });
+      return 0;
+    },
+  },
+};
+
+/** Extra commands registered by other modules (demo, audit, scan, key), keeping this table the one index. */
+export function registerCommand(name: string, command: Command): void {
+  commands[name] = command;
+}
+
+function help(): string {
+  const width = Math.max(...Object.values(commands).map((c) => c.usage.length));
+  const lines = Object.values(commands).map((c) => `  ${c.usage.padEnd(width)}  ${c.summary}`);
+  return `Portcullis: API security gateway, monitor and scanner driven by OpenAPI.\n\nUsage:\n${lines.join('\n')}\n`;
+}
+
+/** Entry point: maps errors to one readable line and an exit code. Only this function exits. */
+export async function main(argv: string[]): Promise<void> {
+  await import('./commands/index.ts');
+  const two = argv.slice(0, 2).join(' ');
+  const name = commands[two] ? two : argv[0];
+  const rest = commands[two] ? argv.slice(2) : argv.slice(1);
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    process.stdout.write(help());
+    process.exitCode = name === undefined ? 2 : 0;
+    return;
+  }
+  const command = commands[name];
+  if (command === undefined) {
+    process.stderr.write(
+      `portcullis: unknown command "${argv.slice(0, 2).join(' ')}"; run "portcullis help"\n`,
+    );
+    process.exitCode = 2;
+    return;
+  }
+  try {
+    const code = await command.run(rest);
+    if (code !== 'running') process.exitCode = code;
+  } catch (err) {
+    if (err instanceof CliError) {
+      process.stderr.write(`portcullis: ${err.message}\n`);
+      process.exitCode = err.exitCode;
+      return;
+    }
+    const e = err as NodeJS.ErrnoException;
+    process.stderr.write(`portcullis: ${e.code ? `${e.code}: ` : ''}${e.message.split('\n')[0]}\n`);
+    process.exitCode = 2;
+  }
+}

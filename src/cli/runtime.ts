@@ -1,0 +1,122 @@
+import type { AddressInfo } from 'node:net';
+import { type Logger, pino } from 'pino';
+import { type AdminRoutes, startAdminServer } from '../admin/server.ts';
+import type { Config } from '../config/types.ts';
+import { type AccessRecord, createGateway, type Gateway } from '../gateway/gateway.ts';
+import { type Listeners, openListeners } from '../gateway/listener.ts';
+import { type EventSink, nullSink } from '../monitor/events.ts';
+import { createMetrics, type MetricsRegistry } from '../monitor/metrics.ts';
+import { policies } from '../policies/registry.ts';
+import { type Clock, systemClock } from '../state/clock.ts';
+import { createMemoryStore } from '../state/memory-store.ts';
+import { createRedisStore } from '../state/redis-store.ts';
+import type { StateStore } from '../state/store.ts';
+
+export interface RuntimeOptions {
+  readonly config: Config;
+  /** Defaults to JSON logs on stdout at the config's level. */
+  readonly logger?: Logger;
+  readonly clock?: Clock;
+  readonly accessLog?: (rec: AccessRecord) => void;
+  readonly events?: EventSink;
+  readonly adminRoutes?: (deps: {
+    gateway: Gateway;
+    metrics: MetricsRegistry;
+    store: StateStore;
+  }) => AdminRoutes;
+}
+
+/** A running Portcullis: gateway, listeners and admin server. */
+export interface Runtime {
+  readonly gateway: Gateway;
+  readonly listeners: Listeners;
+  readonly adminAddress: AddressInfo | undefined;
+  readonly metrics: MetricsRegistry;
+  readonly store: StateStore;
+  readonly logger: Logger;
+  /** `http://host:port` of each gateway listener, in config order. */
+  readonly urls: readonly string[];
+  reload(config: Config): Promise<void>;
+  /** Drains in-flight requests, then closes everything. */
+  close(): Promise<void>;
+}
+
+/** Creates the process logger: JSON on stdout, secrets redacted, written asynchronously. */
+export function createLogger(level: string): Logger {
+  return pino(
+    {
+      level,
+      base: { service: 'portcullis' },
+      redact: {
+        paths: ['*.authorization', '*.cookie', '*.token', '*.secret', '*.password'],
+        censor: '[redacted]',
+      },
+    },
+    pino.destination({ sync: false, minLength: 4096 }),
+  );
+}
+
+function urlOf(scheme: string, a: AddressInfo): string {
+  const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+  return `${scheme}://${host}:${a.port}`;
+}
+
+/** Builds every part from the config and starts serving. */
+export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
+  const { config } = opts;
+  const logger = opts.logger ?? createLogger(config.logging.level);
+  const clock = opts.clock ?? systemClock;
+  const metrics = createMetrics();
+  const store: StateStore =
+    config.state.store === 'redis'
+      ? createRedisStore({
+          url: config.state.redis!.url,
+          keyPrefix: config.state.redis!.keyPrefix,
+          onStatus: (status, detail) => logger.warn({ status, detail }, 'redis state store'),
+        })
+      : createMemoryStore({ clock, maxEntries: config.state.maxEntries });
+  const gateway = await createGateway(config, {
+    logger,
+    events: opts.events ?? nullSink,
+    metrics,
+    store,
+    clock,
+    policies,
+    accessLog: opts.accessLog,
+  });
+  let draining = false;
+  const listeners = await openListeners(config, gateway.handle, logger);
+  const admin = config.admin.enabled
+    ? await startAdminServer({
+        host: config.admin.host,
+        port: config.admin.port,
+        token: config.admin.token,
+        metrics,
+        logger,
+        isReady: () => !draining,
+        routes: opts.adminRoutes?.({ gateway, metrics, store }),
+      })
+    : undefined;
+  return {
+    gateway,
+    listeners,
+    adminAddress: admin?.address,
+    metrics,
+    store,
+    logger,
+    urls: listeners.listeners.map((l) => urlOf(l.scheme, l.address)),
+    async reload(next) {
+      const changed = JSON.stringify(next.server.listen) !== JSON.stringify(gateway.config.server.listen);
+      await gateway.reload(next);
+      if (changed) logger.warn('listener changes take effect after a restart; the other changes are live');
+    },
+    async close() {
+      draining = true;
+      await listeners.close(config.server.shutdownTimeoutMs, gateway.inFlight);
+      await admin?.close();
+      await gateway.close();
+      await store.close();
+      logger.flush();
+    },
+  };
+}

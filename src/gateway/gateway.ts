@@ -1,0 +1,747 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { type Readable, Transform, Writable } from 'node:stream';
+import type { Logger } from 'pino';
+import type { ApiConfig, Config } from '../config/types.ts';
+import type { EventSink, SecurityEvent } from '../monitor/events.ts';
+import type { MetricsRegistry } from '../monitor/metrics.ts';
+import { loadApiDocument } from '../openapi/load.ts';
+import type { ApiDocument, Operation } from '../openapi/types.ts';
+import {
+  PolicyConfigError,
+  type PolicyDefinition,
+  type ResponseHead,
+  type SharedServices,
+} from '../policies/policy.ts';
+import type { Clock } from '../state/clock.ts';
+import type { StateStore } from '../state/store.ts';
+import type { Exchange } from './exchange.ts';
+import {
+  continueTrace,
+  requestId,
+  resolveForwarding,
+  setForwardingHeaders,
+  stripResponseHopByHop,
+  upstreamRequestHeaders,
+} from './headers.ts';
+import { compileCidrMatcher } from './ip.ts';
+import {
+  compilePipeline,
+  type Denial,
+  type Pipeline,
+  runComplete,
+  runRequestHooks,
+  runResponseHead,
+  wantsResponseBody,
+} from './pipeline.ts';
+import { type Problem, problem, problemBody, problems } from './problems.ts';
+import { createRouter, normalizePath, type Router } from './router.ts';
+import { classifyUpstreamError, createUpstream, type Upstream } from './upstream.ts';
+
+/** What the gateway needs from the outside; built by the CLI (the composition root). */
+export interface GatewayDeps {
+  readonly logger: Logger;
+  readonly events: EventSink;
+  readonly metrics: MetricsRegistry;
+  readonly store: StateStore;
+  readonly clock: Clock;
+  readonly policies: ReadonlyArray<PolicyDefinition>;
+  /** Access lines go here (one JSON object per line); defaults to the logger. */
+  readonly accessLog?: (line: AccessRecord) => void;
+}
+
+/** The fields of one access record (OpenTelemetry HTTP names). */
+export interface AccessRecord {
+  readonly 'http.request.id': string;
+  readonly 'trace.id': string;
+  readonly 'http.request.method': string;
+  readonly 'url.path': string;
+  readonly 'http.route': string | undefined;
+  readonly 'http.response.status_code': number;
+  readonly 'client.address': string;
+  readonly 'event.duration_ms': number;
+  readonly 'portcullis.api': string | undefined;
+  readonly 'portcullis.operation_id': string | undefined;
+  readonly 'portcullis.decision': string;
+  readonly 'portcullis.denied_by': string | undefined;
+  readonly 'portcullis.reported': readonly string[] | undefined;
+  readonly 'user.id': string | undefined;
+}
+
+interface Route {
+  readonly api: ApiRuntime;
+  readonly operation: Operation;
+  readonly pipeline: Pipeline;
+  readonly maxBodyBytes: number;
+}
+
+interface ApiRuntime {
+  readonly config: ApiConfig;
+  readonly spec: ApiDocument;
+  readonly router: Router<Route>;
+  readonly upstream: Upstream;
+  readonly hosts: ReadonlySet<string> | null;
+}
+
+/** An immutable, fully compiled view of one config. Reload builds a new one and swaps one reference. */
+interface Snapshot {
+  readonly config: Config;
+  readonly apis: readonly ApiRuntime[];
+  readonly isTrustedProxy: (ip: string) => boolean;
+  readonly stripRequestHeaders: ReadonlySet<string>;
+  readonly hsts: string | undefined;
+  readonly shared: SharedServicesImpl;
+  inFlight: number;
+}
+
+class SharedServicesImpl implements SharedServices {
+  readonly #items = new Map<string, unknown>();
+  readonly #closers: Array<() => void | Promise<void>> = [];
+  get<T>(key: string, create: () => T): T {
+    if (!this.#items.has(key)) this.#items.set(key, create());
+    return this.#items.get(key) as T;
+  }
+  onClose(fn: () => void | Promise<void>): void {
+    this.#closers.push(fn);
+  }
+  async close(): Promise<void> {
+    await Promise.allSettled(this.#closers.map((fn) => fn()));
+  }
+}
+
+/** A config that loaded but cannot be compiled (bad spec, policy config wrong for an operation, ...). */
+export class GatewayBuildError extends Error {
+  readonly code = 'ERR_GATEWAY_BUILD';
+  readonly issues: readonly string[];
+  constructor(issues: readonly string[]) {
+    super(`the config cannot be applied:\n${issues.join('\n')}`);
+    this.name = 'GatewayBuildError';
+    this.issues = issues;
+  }
+}
+
+/** Names of request headers that policies own (identity forwarding); incoming copies are removed. */
+const BODY_TOO_LARGE = 'ERR_PORTCULLIS_BODY_TOO_LARGE';
+
+const GATEWAY_OWNED_HEADERS = [
+  'x-portcullis-subject',
+  'x-portcullis-consumer',
+  'x-portcullis-scopes',
+  'x-portcullis-roles',
+];
+
+async function buildSnapshot(config: Config, deps: GatewayDeps): Promise<Snapshot> {
+  const issues: string[] = [];
+  const shared = new SharedServicesImpl();
+  const apis: ApiRuntime[] = [];
+  const strip = new Set(GATEWAY_OWNED_HEADERS);
+  try {
+    for (const [i, apiConfig] of config.apis.entries()) {
+      let spec: ApiDocument;
+      try {
+        spec = await loadApiDocument(apiConfig.spec);
+      } catch (err) {
+        issues.push(`apis[${i}].spec: ${(err as Error).message}`);
+        continue;
+      }
+      for (const opId of Object.keys(apiConfig.operations)) {
+        if (!spec.operations.some((o) => o.id === opId)) {
+          issues.push(`apis[${i}].operations.${opId}: no operation with this operationId in ${spec.file}`);
+        }
+      }
+      const upstream = createUpstream(apiConfig.upstream);
+      shared.onClose(() => upstream.close());
+      const router = createRouter<Route>();
+      const api: ApiRuntime = {
+        config: apiConfig,
+        spec,
+        router,
+        upstream,
+        hosts: apiConfig.hosts.length ? new Set(apiConfig.hosts.map((h) => h.toLowerCase())) : null,
+      };
+      for (const operation of spec.operations) {
+        const logger = deps.logger.child({ api: apiConfig.name, operationId: operation.id });
+        let pipeline: Pipeline;
+        try {
+          pipeline = await compilePipeline(deps.policies, apiConfig, {
+            apiName: apiConfig.name,
+            spec,
+            operation,
+            clock: deps.clock,
+            logger,
+            events: deps.events,
+            store: deps.store,
+            shared,
+          });
+        } catch (err) {
+          if (err instanceof PolicyConfigError) {
+            issues.push(
+              `apis[${i}].policies (operation ${operation.id}): ${err.path ? `${err.path}: ` : ''}${err.message}`,
+            );
+            continue;
+          }
+          issues.push(`apis[${i}] (operation ${operation.id}): ${(err as Error).message}`);
+          continue;
+        }
+        try {
+          router.add(operation.method, operation.path, {
+            api,
+            operation,
+            pipeline,
+            maxBodyBytes: apiConfig.operations[operation.id]?.maxBodyBytes ?? config.server.maxBodyBytes,
+          });
+        } catch (err) {
+          issues.push(`apis[${i}].spec: ${operation.method} ${operation.path}: ${(err as Error).message}`);
+        }
+      }
+      apis.push(api);
+    }
+  } catch (err) {
+    await shared.close();
+    throw err;
+  }
+  if (issues.length > 0) {
+    await shared.close();
+    throw new GatewayBuildError(issues);
+  }
+  // Longest base path first, so `/api/v2` is tried before `/api`.
+  apis.sort((a, b) => b.config.basePath.length - a.config.basePath.length);
+  const h = config.server.hsts;
+  return {
+    config,
+    apis,
+    isTrustedProxy: compileCidrMatcher(config.server.trustedProxies),
+    stripRequestHeaders: strip,
+    hsts: h.enabled
+      ? `max-age=${h.maxAgeSeconds}${h.includeSubDomains ? '; includeSubDomains' : ''}`
+      : undefined,
+    shared,
+    inFlight: 0,
+  };
+}
+
+export interface Gateway {
+  /** Handles one request; `scheme` is the listener's own. Never throws. */
+  handle(req: IncomingMessage, res: ServerResponse, scheme: 'http' | 'https'): void;
+  /** Compiles a new config and swaps it in; on failure the old one keeps serving and the error is thrown. */
+  reload(config: Config): Promise<void>;
+  readonly config: Config;
+  /** Requests being handled now. */
+  inFlight(): number;
+  /** The operations currently served, for the admin API. */
+  inventory(): Array<{ api: string; operationId: string; method: string; path: string; policies: string[] }>;
+  close(): Promise<void>;
+}
+
+function hostOf(header: string | undefined): string {
+  if (header === undefined) return '';
+  // Strip the port, keeping IPv6 literals intact.
+  if (header.startsWith('[')) return header.slice(0, header.indexOf(']') + 1).toLowerCase();
+  const colon = header.indexOf(':');
+  return (colon === -1 ? header : header.slice(0, colon)).toLowerCase();
+}
+
+const VALID_HOST = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/;
+
+/**
+ * Creates the gateway: the request handler over an atomically swappable snapshot of compiled routes.
+ * @example
+ * const gw = await createGateway(config, deps);
+ * http.createServer((req, res) => gw.handle(req, res, 'http')).listen(8080);
+ */
+export async function createGateway(initial: Config, deps: GatewayDeps): Promise<Gateway> {
+  let snap = await buildSnapshot(initial, deps);
+  const { logger, events, metrics } = deps;
+  const duration = metrics.histogram(
+    'portcullis_http_server_request_duration_seconds',
+    'Duration of requests through the gateway (OpenTelemetry http.server.request.duration).',
+    ['api', 'route', 'method', 'status'],
+  );
+  let inFlightTotal = 0;
+  metrics.gauge(
+    'portcullis_http_server_active_requests',
+    'Requests being handled now.',
+    [],
+    () => inFlightTotal,
+  );
+  const upstreamErrors = metrics.counter(
+    'portcullis_upstream_errors_total',
+    'Upstream failures by API and kind (unreachable, timeouts, connection lost).',
+    ['api', 'reason'],
+  );
+  const decisions = metrics.counter(
+    'portcullis_decisions_total',
+    'Requests by final decision: allow, or the policy and reason that denied them.',
+    ['api', 'policy', 'reason'],
+  );
+  const accessLog =
+    deps.accessLog ??
+    (snap.config.logging.accessLog ? (rec: AccessRecord) => logger.info(rec, 'access') : undefined);
+
+  function sendProblem(
+    ex: { id: string; res: ServerResponse; responseHeaders?: Record<string, string | string[]> },
+    p: Problem,
+    hsts: string | undefined,
+  ) {
+    const res = ex.res;
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const body = problemBody(p, ex.id);
+    const headers: Record<string, string | string[]> = {
+      ...ex.responseHeaders,
+      ...p.headers,
+      'content-type': 'application/problem+json',
+      'content-length': String(Buffer.byteLength(body)),
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+      'x-request-id': ex.id,
+    };
+    if (hsts) headers['strict-transport-security'] = hsts;
+    res.writeHead(p.problem.status, headers);
+    res.end(ex.res.req.method === 'HEAD' ? undefined : body);
+  }
+
+  function handle(req: IncomingMessage, res: ServerResponse, scheme: 'http' | 'https'): void {
+    const s = snap;
+    const startedAt = performance.now();
+    s.inFlight++;
+    inFlightTotal++;
+    const peerIp = req.socket.remoteAddress ?? '';
+    const trustedPeer = s.isTrustedProxy(peerIp);
+    const fwd = resolveForwarding(req.headers, peerIp, scheme, s.isTrustedProxy);
+    const trace = continueTrace(req.headers.traceparent);
+    const id = requestId(req.headers['x-request-id'], trustedPeer, trace.traceId);
+    const hsts = scheme === 'https' ? s.hsts : undefined;
+    const method = req.method ?? 'GET';
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const rawPath = q === -1 ? url : url.slice(0, q);
+    const rawQuery = q === -1 ? '' : url.slice(q + 1);
+
+    let route: Route | undefined;
+    let ex: Exchange | undefined;
+    let finished = false;
+    let decision = 'allow';
+    let deniedBy: string | undefined;
+
+    const finish = () => {
+      if (finished) return;
+      finished = true;
+      s.inFlight--;
+      inFlightTotal--;
+      const status = res.headersSent ? res.statusCode : 499; // 499: the client went away first
+      const durationMs = performance.now() - startedAt;
+      const routeLabel = route ? route.operation.path : '_unmatched';
+      const apiName = route?.api.config.name ?? '';
+      duration.observe(durationMs / 1000, {
+        api: apiName,
+        route: routeLabel,
+        method,
+        status: String(status),
+      });
+      if (decision !== 'allow')
+        decisions.inc({ api: apiName, policy: deniedBy ?? 'gateway', reason: decision });
+      if (route && ex)
+        runComplete(route.pipeline, ex, { status, durationMs, decision, deniedBy }, (err) =>
+          logger.error({ err }, 'onComplete hook failed'),
+        );
+      const rec: AccessRecord = {
+        'http.request.id': id,
+        'trace.id': trace.traceId,
+        'http.request.method': method,
+        'url.path': rawPath,
+        'http.route': route?.operation.path,
+        'http.response.status_code': status,
+        'client.address': fwd.clientIp,
+        'event.duration_ms': Math.round(durationMs * 1000) / 1000,
+        'portcullis.api': route?.api.config.name,
+        'portcullis.operation_id': route?.operation.id,
+        'portcullis.decision': decision,
+        'portcullis.denied_by': deniedBy,
+        'portcullis.reported': ex && ex.reported.length > 0 ? ex.reported : undefined,
+        'user.id': ex?.principal?.subject,
+      };
+      accessLog?.(rec);
+      events.emit({
+        '@timestamp': new Date().toISOString(),
+        'event.kind': 'event',
+        'event.category': 'web',
+        'event.type': 'access',
+        'event.action': 'http-request',
+        'event.outcome': status < 400 ? 'success' : 'failure',
+        ...(decision !== 'allow' ? { 'event.reason': decision } : {}),
+        'portcullis.path_params': ex?.route.pathParams,
+        ...rec,
+      } as SecurityEvent);
+    };
+    res.once('close', finish);
+
+    const deny = (p: Problem, policy: string) => {
+      decision = p.reason ?? p.problem.type.slice(p.problem.type.lastIndexOf('/') + 1);
+      deniedBy = policy;
+      sendProblem({ id, res, responseHeaders: ex?.responseHeaders }, p, hsts);
+    };
+
+    // Host validation: HTTP/1.1 requires exactly one well-formed Host (RFC 9112 §3.2).
+    const hostHeader = req.headers.host;
+    if (
+      hostHeader === undefined
+        ? req.httpVersionMajor >= 1 && req.httpVersionMinor >= 1
+        : !VALID_HOST.test(hostHeader)
+    ) {
+      deny(
+        problem(problems.badRequest, 'missing or malformed Host header', { reason: 'bad_host' }),
+        'gateway',
+      );
+      return;
+    }
+    const host = hostOf(hostHeader);
+
+    let api: ApiRuntime | undefined;
+    let hostMatched = false;
+    for (const a of s.apis) {
+      if (a.hosts !== null && !a.hosts.has(host)) continue;
+      hostMatched = true;
+      const base = a.config.basePath;
+      if (base === '' || rawPath === base || rawPath.startsWith(`${base}/`)) {
+        api = a;
+        break;
+      }
+    }
+    if (api === undefined) {
+      if (!hostMatched)
+        deny(problem(problems.misdirectedRequest, undefined, { reason: 'unknown_host' }), 'gateway');
+      else deny(problem(problems.notFound, undefined, { reason: 'undeclared_route' }), 'gateway');
+      return;
+    }
+    const path = normalizePath(rawPath.slice(api.config.basePath.length) || '/');
+    if (path === undefined) {
+      deny(
+        problem(problems.badRequest, 'the path has dot segments, empty segments or forbidden characters', {
+          reason: 'bad_path',
+        }),
+        'gateway',
+      );
+      return;
+    }
+    const match = api.router.match(method, path);
+    if (match.kind !== 'found') {
+      if (api.config.undeclared === 'report') {
+        decision = 'undeclared_reported';
+        forward(undefined, api, path);
+        return;
+      }
+      if (match.kind === 'method-not-allowed') {
+        const allow =
+          match.allow.includes('GET') && !match.allow.includes('HEAD')
+            ? [...match.allow, 'HEAD']
+            : match.allow;
+        deny(
+          problem(problems.methodNotAllowed, `${method} is not declared for this path`, {
+            reason: 'undeclared_method',
+            headers: { allow: allow.join(', ') },
+          }),
+          'gateway',
+        );
+      } else deny(problem(problems.notFound, undefined, { reason: 'undeclared_route' }), 'gateway');
+      return;
+    }
+    route = match.value;
+    ex = {
+      id,
+      req,
+      res,
+      startedAt,
+      clientIp: fwd.clientIp,
+      scheme: fwd.proto,
+      host,
+      path,
+      rawQuery,
+      route: { api: api.config.name, spec: api.spec, operation: route.operation, pathParams: match.params },
+      upstreamHeaders: {},
+      responseHeaders: {},
+      reported: [],
+    };
+    const exchange = ex;
+    const r = route;
+
+    const onReport = (policy: string, p: Problem) => {
+      logger.warn(
+        { requestId: id, policy, reason: p.reason, type: p.problem.type },
+        'report mode: would reject',
+      );
+    };
+    const afterBody = () => {
+      if (r.pipeline.onRequest === null) return forward(exchange, api, path);
+      let result: Denial | undefined | Promise<Denial | undefined>;
+      try {
+        result = runRequestHooks(r.pipeline.onRequest, exchange, onReport);
+      } catch (err) {
+        return fail(err);
+      }
+      if (result === undefined) return forward(exchange, api, path);
+      if (result instanceof Promise) {
+        result.then((d) => (d ? deny(d.problem, d.policy) : forward(exchange, api, path)), fail);
+        return;
+      }
+      deny(result.problem, result.policy);
+    };
+    const fail = (err: unknown) => {
+      logger.error({ err, requestId: id }, 'policy failed');
+      deny(problem(problems.internal, undefined, { reason: 'policy_error' }), 'gateway');
+    };
+
+    // Body: refuse what is too large up front; buffer what a policy needs or what is small.
+    const lengthHeader = req.headers['content-length'];
+    const declaredLength = lengthHeader === undefined ? -1 : Number(lengthHeader);
+    if (declaredLength > r.maxBodyBytes) {
+      deny(
+        problem(problems.payloadTooLarge, `the body may be at most ${r.maxBodyBytes} bytes`, {
+          reason: 'body_too_large',
+        }),
+        'gateway',
+      );
+      req.resume();
+      return;
+    }
+    const hasBody = declaredLength > 0 || req.headers['transfer-encoding'] !== undefined;
+    if (
+      hasBody &&
+      (r.pipeline.needsRequestBody ||
+        (declaredLength >= 0 && declaredLength <= s.config.server.bufferBodyBelowBytes))
+    ) {
+      readBody(req, r.maxBodyBytes).then(
+        (body) => {
+          if (body === undefined) {
+            deny(
+              problem(problems.payloadTooLarge, `the body may be at most ${r.maxBodyBytes} bytes`, {
+                reason: 'body_too_large',
+              }),
+              'gateway',
+            );
+            return;
+          }
+          exchange.body = body;
+          afterBody();
+        },
+        () => {
+          decision = 'client_aborted';
+          if (!res.headersSent) res.destroy();
+        },
+      );
+      return;
+    }
+    afterBody();
+
+    function forward(fx: Exchange | undefined, a: ApiRuntime, matchedPath: string): void {
+      const up = a.upstream;
+      const headers = upstreamRequestHeaders(req.rawHeaders, req.headers.connection, s.stripRequestHeaders);
+      headers.host = up.host;
+      setForwardingHeaders(headers, req.headers, peerIp, trustedPeer, fwd);
+      headers.traceparent = trace.traceparent;
+      headers['x-request-id'] = id;
+      let body: Buffer | Readable | null = null;
+      if (fx?.body !== undefined) {
+        body = fx.body;
+        headers['content-length'] = String(fx.body.length);
+      } else if (declaredLength > 0 || req.headers['transfer-encoding'] !== undefined) {
+        body = limitStream(req, route?.maxBodyBytes ?? s.config.server.maxBodyBytes);
+        if (declaredLength >= 0) headers['content-length'] = String(declaredLength);
+      }
+      if (fx) Object.assign(headers, fx.upstreamHeaders);
+      const controller = new AbortController();
+      res.once('close', () => {
+        if (!res.writableFinished) controller.abort();
+      });
+      const pathAndQuery = up.basePath + matchedPath + (rawQuery ? `?${rawQuery}` : '');
+      up.pool
+        .stream(
+          {
+            path: pathAndQuery,
+            method: method as 'GET',
+            headers,
+            body,
+            signal: controller.signal,
+            opaque: fx,
+          },
+          ({ statusCode, headers: upHeaders }) => {
+            const head: ResponseHead = { status: statusCode, headers: upHeaders as ResponseHead['headers'] };
+            stripResponseHopByHop(head.headers);
+            if (fx) {
+              runResponseHead(r.pipeline, fx, head);
+              Object.assign(head.headers, fx.responseHeaders);
+            }
+            head.headers['x-request-id'] = id;
+            if (hsts) head.headers['strict-transport-security'] = hsts;
+            if (fx && route && wantsResponseBody(route.pipeline, fx, head))
+              return collectAndTransform(fx, route.pipeline, head);
+            res.writeHead(head.status, head.headers as Record<string, string | string[]>);
+            return res;
+          },
+        )
+        .catch((err: unknown) => {
+          if (controller.signal.aborted || res.destroyed) {
+            decision = 'client_aborted';
+            return;
+          }
+          if ((err as { code?: string }).code === BODY_TOO_LARGE) {
+            deny(
+              problem(problems.payloadTooLarge, 'the body is larger than allowed', {
+                reason: 'body_too_large',
+              }),
+              'gateway',
+            );
+            return;
+          }
+          const { problem: type, reason } = classifyUpstreamError(err);
+          upstreamErrors.inc({ api: a.config.name, reason });
+          logger.warn(
+            { requestId: id, api: a.config.name, reason, code: (err as { code?: string }).code },
+            'upstream failure',
+          );
+          decision = reason;
+          deniedBy = 'upstream';
+          if (res.headersSent) res.destroy();
+          else
+            sendProblem(
+              { id, res, responseHeaders: fx?.responseHeaders },
+              problem(type, undefined, { reason }),
+              hsts,
+            );
+        });
+    }
+
+    function collectAndTransform(fx: Exchange, pipeline: Pipeline, head: ResponseHead): Writable {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      const limit = 8 * 1024 * 1024;
+      return new Writable({
+        write(chunk: Buffer, _enc, cb) {
+          size += chunk.length;
+          if (size > limit) return cb(new Error('response body too large to inspect'));
+          chunks.push(chunk);
+          cb();
+        },
+        final(cb) {
+          let body: Buffer = Buffer.concat(chunks, size);
+          for (const p of pipeline.bodyTransformers ?? []) {
+            if (p.handler.wantsResponseBody && !p.handler.wantsResponseBody(fx, head)) continue;
+            const out = p.handler.transformResponseBody!(fx, head, body);
+            if (!Buffer.isBuffer(out)) {
+              deny(out, p.name);
+              return cb();
+            }
+            body = out;
+          }
+          delete head.headers['transfer-encoding'];
+          head.headers['content-length'] = String(body.length);
+          res.writeHead(head.status, head.headers as Record<string, string | string[]>);
+          res.end(body);
+          cb();
+        },
+      });
+    }
+  }
+
+  return {
+    handle(req, res, scheme) {
+      try {
+        handle(req, res, scheme);
+      } catch (err) {
+        logger.error({ err }, 'request handling failed');
+        if (!res.headersSent) {
+          const body = problemBody(problem(problems.internal), 'unknown');
+          res.writeHead(500, {
+            'content-type': 'application/problem+json',
+            'content-length': Buffer.byteLength(body),
+          });
+          res.end(body);
+        } else res.destroy();
+      }
+    },
+    async reload(config) {
+      const next = await buildSnapshot(config, deps);
+      const old = snap;
+      snap = next;
+      logger.info({ apis: next.apis.map((a) => a.config.name) }, 'config reloaded');
+      // Retire the old snapshot once its in-flight requests are done (pools close gracefully anyway).
+      const retire = () => (old.inFlight === 0 ? old.shared.close() : setTimeout(retire, 100).unref());
+      retire();
+    },
+    get config() {
+      return snap.config;
+    },
+    inFlight: () => inFlightTotal,
+    inventory() {
+      const out: Array<{
+        api: string;
+        operationId: string;
+        method: string;
+        path: string;
+        policies: string[];
+      }> = [];
+      for (const a of snap.apis) {
+        for (const op of a.spec.operations) {
+          const m = a.router.match(op.method, op.path.replace(/\{[^}]+\}/g, 'x'));
+          out.push({
+            api: a.config.name,
+            operationId: op.id,
+            method: op.method,
+            path: a.config.basePath + op.path,
+            policies:
+              m.kind === 'found'
+                ? m.value.pipeline.policies.map((p) => `${p.name}${p.mode === 'report' ? ' (report)' : ''}`)
+                : [],
+          });
+        }
+      }
+      return out;
+    },
+    async close() {
+      await snap.shared.close();
+    },
+  };
+}
+
+/** Reads a body fully; resolves undefined when it exceeds `max` bytes. */
+function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    req.on('data', (c: Buffer) => {
+      if (over) return;
+      size += c.length;
+      if (size > max) {
+        over = true;
+        chunks.length = 0;
+        return;
+      }
+      chunks.push(c);
+    });
+    req.once('end', () =>
+      resolve(over ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)),
+    );
+    req.once('error', reject);
+    req.once('close', () => {
+      if (!req.complete) reject(new Error('client aborted'));
+    });
+  });
+}
+
+/** Streams a chunked body to the upstream, failing it once more than `max` bytes arrive. */
+function limitStream(req: IncomingMessage, max: number): Readable {
+  if (req.headers['content-length'] !== undefined) return req; // Node enforces the declared length itself
+  let size = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      size += chunk.length;
+      if (size > max) return cb(Object.assign(new Error('request body too large'), { code: BODY_TOO_LARGE }));
+      cb(null, chunk);
+    },
+  });
+  req.once('error', (err) => counter.destroy(err));
+  return req.pipe(counter);
+}

@@ -1,0 +1,191 @@
+import { randomBytes } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+
+/** Connection-specific fields never forwarded (RFC 9110 §7.6.1), plus the legacy ones proxies still see. */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/** Fields the gateway sets itself towards the upstream; incoming values are dropped or rebuilt. */
+const REBUILT = new Set([
+  'host',
+  'forwarded',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-forwarded-port',
+  'x-real-ip',
+  'traceparent',
+  'x-request-id',
+  'content-length',
+]);
+
+/** Names listed in `Connection` are hop-by-hop too (RFC 9110 §7.6.1). */
+function connectionTokens(value: string | string[] | undefined): string[] {
+  if (value === undefined) return [];
+  const text = Array.isArray(value) ? value.join(',') : value;
+  return text
+    .split(',')
+    .map((t) => t.trim().toLowerCase())
+    .filter((t) => t !== '');
+}
+
+/**
+ * Copies request headers for the upstream, without hop-by-hop fields, fields the gateway rebuilds and
+ * `strip` (identity headers the gateway owns). Uses rawHeaders to keep repeated fields.
+ */
+export function upstreamRequestHeaders(
+  rawHeaders: readonly string[],
+  connection: string | string[] | undefined,
+  strip: ReadonlySet<string>,
+): Record<string, string | string[]> {
+  const extra = connectionTokens(connection);
+  const out: Record<string, string | string[]> = {};
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i].toLowerCase();
+    if (HOP_BY_HOP.has(name) || REBUILT.has(name) || strip.has(name)) continue;
+    if (extra.length > 0 && extra.includes(name)) continue;
+    const value = rawHeaders[i + 1];
+    const prev = out[name];
+    if (prev === undefined) out[name] = value;
+    else if (Array.isArray(prev)) prev.push(value);
+    else out[name] = [prev, value];
+  }
+  return out;
+}
+
+/** Removes hop-by-hop fields from an upstream response's headers, in place. */
+export function stripResponseHopByHop(headers: Record<string, string | string[] | undefined>): void {
+  const extra = connectionTokens(headers.connection);
+  for (const name of Object.keys(headers)) {
+    if (HOP_BY_HOP.has(name) || extra.includes(name)) delete headers[name];
+  }
+}
+
+/** Quotes a Forwarded parameter value when needed (RFC 7239 §4); IPv6 addresses are bracketed and quoted. */
+function forwardedNode(ip: string): string {
+  return ip.includes(':') ? `"[${ip}]"` : ip;
+}
+
+function forwardedToken(v: string): string {
+  return /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(v) ? v : `"${v.replace(/["\\]/g, '\\$&')}"`;
+}
+
+export interface ForwardingInfo {
+  /** The original client, after walking back through trusted proxies. */
+  readonly clientIp: string;
+  readonly proto: 'http' | 'https';
+  readonly host: string;
+}
+
+/**
+ * Works out the original client, scheme and host. `X-Forwarded-*`/`Forwarded` are only believed when the
+ * peer is a trusted proxy, and X-Forwarded-For is walked from the right, skipping trusted proxies, so a
+ * client cannot forge its address by sending the header itself.
+ */
+export function resolveForwarding(
+  headers: IncomingHttpHeaders,
+  peerIp: string,
+  ownProto: 'http' | 'https',
+  isTrusted: (ip: string) => boolean,
+): ForwardingInfo {
+  const host = headers.host ?? '';
+  if (!isTrusted(peerIp)) return { clientIp: peerIp, proto: ownProto, host };
+  let clientIp = peerIp;
+  const xff = headers['x-forwarded-for'];
+  const chain = (Array.isArray(xff) ? xff.join(',') : (xff ?? ''))
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  for (let i = chain.length - 1; i >= 0; i--) {
+    clientIp = chain[i];
+    if (!isTrusted(clientIp)) break;
+  }
+  const fproto = firstValue(headers['x-forwarded-proto']);
+  const fhost = firstValue(headers['x-forwarded-host']);
+  return {
+    clientIp,
+    proto: fproto === 'https' || fproto === 'http' ? fproto : ownProto,
+    host: fhost ?? host,
+  };
+}
+
+function firstValue(v: string | string[] | undefined): string | undefined {
+  const s = Array.isArray(v) ? v[0] : v;
+  return s?.split(',')[0].trim() || undefined;
+}
+
+/**
+ * Sets `Forwarded` (RFC 7239) and `X-Forwarded-*` for the upstream. Chains from a trusted proxy are
+ * extended; from anyone else they are replaced.
+ */
+export function setForwardingHeaders(
+  out: Record<string, string | string[]>,
+  incoming: IncomingHttpHeaders,
+  peerIp: string,
+  trustedPeer: boolean,
+  info: ForwardingInfo,
+): void {
+  const element = `for=${forwardedNode(peerIp)};proto=${info.proto}${info.host ? `;host=${forwardedToken(info.host)}` : ''}`;
+  const prevForwarded = trustedPeer ? incoming.forwarded : undefined;
+  out.forwarded = prevForwarded ? `${prevForwarded}, ${element}` : element;
+  const prevXff = trustedPeer ? incoming['x-forwarded-for'] : undefined;
+  out['x-forwarded-for'] = prevXff
+    ? `${Array.isArray(prevXff) ? prevXff.join(', ') : prevXff}, ${peerIp}`
+    : peerIp;
+  out['x-forwarded-proto'] = info.proto;
+  if (info.host) out['x-forwarded-host'] = info.host;
+}
+
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(?:-.*)?$/;
+const ZERO_TRACE = '0'.repeat(32);
+const ZERO_SPAN = '0'.repeat(16);
+
+export interface TraceContext {
+  readonly traceId: string;
+  /** The gateway's own span id, sent upstream as the new parent id. */
+  readonly spanId: string;
+  readonly flags: string;
+  /** The traceparent to send upstream. */
+  readonly traceparent: string;
+}
+
+/**
+ * Continues a W3C Trace Context (`traceparent`) or starts one. A malformed or all-zero header is
+ * ignored and a new trace begins (W3C Trace Context §3.2.2.x / §4.3).
+ */
+export function continueTrace(header: string | string[] | undefined): TraceContext {
+  const m = typeof header === 'string' ? TRACEPARENT.exec(header) : null;
+  const spanId = randomBytes(8).toString('hex');
+  if (
+    m &&
+    m[1] !== 'ff' &&
+    m[2] !== ZERO_TRACE &&
+    m[3] !== ZERO_SPAN &&
+    !(m[1] === '00' && header!.length !== 55)
+  ) {
+    return { traceId: m[2], spanId, flags: m[4], traceparent: `00-${m[2]}-${spanId}-${m[4]}` };
+  }
+  const traceId = randomBytes(16).toString('hex');
+  return { traceId, spanId, flags: '01', traceparent: `00-${traceId}-${spanId}-01` };
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
+
+/** Request id: a well-formed incoming `X-Request-Id` from a trusted proxy, otherwise a new one. */
+export function requestId(
+  incoming: string | string[] | undefined,
+  trustedPeer: boolean,
+  traceId: string,
+): string {
+  if (trustedPeer && typeof incoming === 'string' && REQUEST_ID.test(incoming)) return incoming;
+  return `${traceId.slice(0, 16)}${randomBytes(4).toString('hex')}`;
+}

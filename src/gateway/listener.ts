@@ -1,0 +1,200 @@
+import { type FSWatcher, readFileSync, watch } from 'node:fs';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { Config, ListenerConfig } from '../config/types.ts';
+import { problem, problemBody, problems } from './problems.ts';
+
+/**
+ * Mozilla "intermediate" TLS 1.2 ciphers (guidelines 6.0); TLS 1.3 suites are OpenSSL's defaults.
+ * The client's preference order is honoured (honorCipherOrder false), as the guidelines advise.
+ */
+export const INTERMEDIATE_CIPHERS = [
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
+
+/** Key exchange groups, post-quantum hybrid first (OpenSSL 3.5 in Node 24 has X25519MLKEM768). */
+export const GROUPS = 'X25519MLKEM768:X25519:prime256v1:secp384r1';
+
+export interface RunningListener {
+  readonly config: ListenerConfig;
+  readonly scheme: 'http' | 'https';
+  readonly server: http.Server | https.Server;
+  /** The bound address (the real port when 0 was asked for). */
+  readonly address: AddressInfo;
+}
+
+export interface Listeners {
+  readonly listeners: readonly RunningListener[];
+  /** Stops accepting, waits for in-flight requests up to `timeoutMs`, then cuts what is left. */
+  close(timeoutMs: number, inFlight: () => number): Promise<void>;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse, scheme: 'http' | 'https') => void;
+
+function tlsOptions(l: NonNullable<ListenerConfig['tls']>): https.ServerOptions {
+  return {
+    cert: readFileSync(l.certFile),
+    key: readFileSync(l.keyFile),
+    minVersion: l.minVersion,
+    ciphers: INTERMEDIATE_CIPHERS,
+    ecdhCurve: GROUPS,
+    honorCipherOrder: false,
+    ...(l.clientAuth
+      ? {
+          requestCert: true,
+          rejectUnauthorized: l.clientAuth.required,
+          ca: readFileSync(l.clientAuth.caFile),
+        }
+      : {}),
+  };
+}
+
+/** Key exchange groups this OpenSSL knows; falls back to classical groups on an older build. */
+function withSupportedGroups(opts: https.ServerOptions): https.ServerOptions {
+  try {
+    https.createServer(opts).close();
+    return opts;
+  } catch {
+    return { ...opts, ecdhCurve: 'X25519:prime256v1:secp384r1' };
+  }
+}
+
+function redirectHandler(
+  port: number,
+  hsts: string | undefined,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    const host = (req.headers.host ?? '').replace(/:\d+$/, '');
+    if (!/^[A-Za-z0-9.-]+$|^\[[0-9a-fA-F:.]+\]$/.test(host)) {
+      const body = problemBody(problem(problems.badRequest, 'missing or malformed Host header'), 'redirect');
+      res.writeHead(400, { 'content-type': 'application/problem+json' }).end(body);
+      return;
+    }
+    const target = `https://${host}${port === 443 ? '' : `:${port}`}${req.url ?? '/'}`;
+    res.writeHead(308, { location: target, 'content-length': '0', ...(hsts ? {} : {}) });
+    res.end();
+  };
+}
+
+/** Opens every configured listener; HTTPS ones reload their certificate when the files change. */
+export async function openListeners(config: Config, handler: Handler, logger: Logger): Promise<Listeners> {
+  const s = config.server;
+  const running: RunningListener[] = [];
+  const watchers: FSWatcher[] = [];
+  try {
+    for (const l of s.listen) {
+      let server: http.Server | https.Server;
+      const common = {
+        maxHeaderSize: s.maxHeaderBytes,
+        headersTimeout: s.headersTimeoutMs,
+        requestTimeout: s.requestTimeoutMs,
+        keepAliveTimeout: s.keepAliveTimeoutMs,
+        // Reject requests whose header section arrives too slowly even when it is within size.
+        connectionsCheckingInterval: Math.min(1000, s.headersTimeoutMs),
+      };
+      if (l.tls) {
+        const tls = l.tls;
+        const srv = https.createServer({ ...common, ...withSupportedGroups(tlsOptions(tls)) }, (req, res) =>
+          handler(req, res, 'https'),
+        );
+        server = srv;
+        watchers.push(...watchCertificate(tls, (opts) => srv.setSecureContext(opts), logger));
+      } else if (l.redirectToHttps !== undefined) {
+        server = http.createServer(common, redirectHandler(l.redirectToHttps, undefined));
+      } else {
+        server = http.createServer(common, (req, res) => handler(req, res, 'http'));
+      }
+      server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+        if (!socket.writable) return socket.destroy();
+        const status =
+          err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+        const p =
+          status === 431
+            ? problems.headersTooLarge
+            : status === 408
+              ? problems.requestTimeout
+              : problems.badRequest;
+        const body = problemBody(problem(p), 'client-error');
+        socket.end(
+          `HTTP/1.1 ${status} ${p.title}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+        );
+      });
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(l.port, l.host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      running.push({
+        config: l,
+        scheme: l.tls ? 'https' : 'http',
+        server,
+        address: server.address() as AddressInfo,
+      });
+    }
+  } catch (err) {
+    for (const r of running) r.server.close();
+    for (const w of watchers) w.close();
+    throw err;
+  }
+  return {
+    listeners: running,
+    async close(timeoutMs, inFlight) {
+      for (const w of watchers) w.close();
+      const closed = running.map((r) => new Promise<void>((resolve) => r.server.close(() => resolve())));
+      for (const r of running) r.server.closeIdleConnections();
+      const deadline = Date.now() + timeoutMs;
+      while (inFlight() > 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+        for (const l of running) l.server.closeIdleConnections();
+      }
+      for (const r of running) r.server.closeAllConnections();
+      await Promise.all(closed);
+    },
+  };
+}
+
+/**
+ * Watches a listener's certificate and key; on change, builds the new context first (a bad pair is
+ * logged and ignored) and then swaps it in. Established connections keep their session.
+ * The folder is watched, not the files, so atomic renames (Kubernetes `..data` swaps) are seen.
+ */
+function watchCertificate(
+  tls: NonNullable<ListenerConfig['tls']>,
+  apply: (opts: https.ServerOptions) => void,
+  logger: Logger,
+): FSWatcher[] {
+  const dirs = new Set([path.dirname(tls.certFile), path.dirname(tls.keyFile)]);
+  let timer: NodeJS.Timeout | undefined;
+  const reload = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      try {
+        const opts = withSupportedGroups(tlsOptions(tls));
+        https.createServer(opts).close(); // throws on a key that does not match the certificate
+        apply(opts);
+        logger.info({ certFile: tls.certFile }, 'TLS certificate reloaded');
+      } catch (err) {
+        logger.error(
+          { err: (err as Error).message, certFile: tls.certFile },
+          'TLS certificate reload failed; keeping the old one',
+        );
+      }
+    }, 100);
+    timer.unref();
+  };
+  return [...dirs].map((d) => {
+    const w = watch(d, { persistent: false }, reload);
+    w.on('error', () => {});
+    return w;
+  });
+}

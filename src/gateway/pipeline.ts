@@ -1,0 +1,168 @@
+import type { ApiConfig, PoliciesConfig } from '../config/types.ts';
+import type { Operation } from '../openapi/types.ts';
+import {
+  type CompileContext,
+  type ExchangeOutcome,
+  type PolicyConfigBase,
+  type PolicyDefinition,
+  type PolicyHandler,
+  type ResponseHead,
+  STAGES,
+} from '../policies/policy.ts';
+import type { Exchange } from './exchange.ts';
+import type { Problem } from './problems.ts';
+
+/** A compiled policy on one route. */
+export interface CompiledPolicy {
+  readonly name: string;
+  readonly mode: 'enforce' | 'report';
+  readonly handler: PolicyHandler;
+}
+
+/**
+ * The per-route pipeline: only what some policy asked for. Empty hook lists are `null`, so the request
+ * path checks one reference per hook kind and does nothing else.
+ */
+export interface Pipeline {
+  readonly policies: readonly CompiledPolicy[];
+  readonly onRequest: readonly CompiledPolicy[] | null;
+  readonly needsRequestBody: boolean;
+  readonly onResponseHead: readonly CompiledPolicy[] | null;
+  readonly bodyTransformers: readonly CompiledPolicy[] | null;
+  readonly onComplete: readonly CompiledPolicy[] | null;
+}
+
+/** A policy that stopped the request, and how. */
+export interface Denial {
+  readonly policy: string;
+  readonly problem: Problem;
+}
+
+function merge(base: Record<string, unknown> | undefined, over: Record<string, unknown> | undefined) {
+  if (base === undefined) return over;
+  if (over === undefined) return base;
+  return { ...base, ...over };
+}
+
+/**
+ * Config of one policy for one operation: spec extension < API-wide config < per-operation config.
+ * Shallow merge: an operation that sets a key replaces the API's value for that key.
+ */
+export function policyConfigFor(
+  def: PolicyDefinition,
+  api: ApiConfig,
+  operation: Operation,
+  fromSpec: Record<string, unknown> | undefined,
+): (PolicyConfigBase & { enabled: boolean }) | undefined {
+  const apiLevel = (api.policies as PoliciesConfig | undefined)?.[def.name];
+  const opLevel = api.operations[operation.id]?.policies?.[def.name];
+  const merged = merge(merge(fromSpec, apiLevel), opLevel);
+  if (merged === undefined) return undefined;
+  const withDefaults = { mode: 'enforce', enabled: true, ...merged } as PolicyConfigBase & {
+    enabled: boolean;
+  };
+  return withDefaults.enabled ? withDefaults : undefined;
+}
+
+/** Compiles every configured policy for one operation, ordered by stage, then by registry order. */
+export async function compilePipeline(
+  defs: ReadonlyArray<PolicyDefinition>,
+  api: ApiConfig,
+  ctx: CompileContext,
+): Promise<Pipeline> {
+  const ordered = [...defs].sort((a, b) => STAGES.indexOf(a.stage) - STAGES.indexOf(b.stage));
+  const compiled: CompiledPolicy[] = [];
+  for (const def of ordered) {
+    const fromSpec = def.fromSpec?.(ctx.operation, ctx.spec) as Record<string, unknown> | undefined;
+    const config = policyConfigFor(def, api, ctx.operation, fromSpec);
+    if (config === undefined) continue;
+    const handler = await def.compile(config, ctx);
+    if (handler !== null) compiled.push({ name: def.name, mode: config.mode, handler });
+  }
+  const having = (pick: (h: PolicyHandler) => unknown) => {
+    const list = compiled.filter((c) => pick(c.handler) !== undefined && pick(c.handler) !== false);
+    return list.length > 0 ? list : null;
+  };
+  return {
+    policies: compiled,
+    onRequest: having((h) => h.onRequest),
+    needsRequestBody: compiled.some((c) => c.handler.needsRequestBody === true),
+    // Response hooks run in reverse order of the request hooks (as Envoy's filter chain does).
+    onResponseHead: having((h) => h.onResponseHead)?.reverse() ?? null,
+    bodyTransformers: having((h) => h.transformResponseBody)?.reverse() ?? null,
+    onComplete: having((h) => h.onComplete),
+  };
+}
+
+/**
+ * Runs the request hooks in order. Stays synchronous until a hook returns a promise. Report-mode
+ * policies record what they would have done and let the request through.
+ */
+export function runRequestHooks(
+  hooks: readonly CompiledPolicy[],
+  ex: Exchange,
+  onReport: (policy: string, problem: Problem) => void,
+  start = 0,
+): Denial | undefined | Promise<Denial | undefined> {
+  for (let i = start; i < hooks.length; i++) {
+    const p = hooks[i];
+    const result = p.handler.onRequest!(ex);
+    if (result === undefined) continue;
+    if (typeof (result as Promise<unknown>).then === 'function') {
+      return (result as Promise<Problem | undefined>).then((r) => {
+        const denial = settle(p, r, ex, onReport);
+        return denial ?? runRequestHooks(hooks, ex, onReport, i + 1);
+      });
+    }
+    const denial = settle(p, result as Problem, ex, onReport);
+    if (denial) return denial;
+  }
+  return undefined;
+}
+
+function settle(
+  p: CompiledPolicy,
+  result: Problem | undefined,
+  ex: Exchange,
+  onReport: (policy: string, problem: Problem) => void,
+): Denial | undefined {
+  if (result === undefined) return undefined;
+  if (p.mode === 'report') {
+    ex.reported.push(`${p.name}:${result.reason ?? result.problem.type}`);
+    onReport(p.name, result);
+    return undefined;
+  }
+  return { policy: p.name, problem: result };
+}
+
+/** Lets response-head hooks edit status and headers. */
+export function runResponseHead(pipeline: Pipeline, ex: Exchange, head: ResponseHead): void {
+  if (pipeline.onResponseHead === null) return;
+  for (const p of pipeline.onResponseHead) p.handler.onResponseHead!(ex, head);
+}
+
+/** Whether any body transformer wants this response buffered. */
+export function wantsResponseBody(pipeline: Pipeline, ex: Exchange, head: ResponseHead): boolean {
+  if (pipeline.bodyTransformers === null) return false;
+  for (const p of pipeline.bodyTransformers) {
+    if (p.handler.wantsResponseBody === undefined || p.handler.wantsResponseBody(ex, head)) return true;
+  }
+  return false;
+}
+
+/** Runs the completion hooks; a throwing hook is a bug and must not take the others down. */
+export function runComplete(
+  pipeline: Pipeline,
+  ex: Exchange,
+  outcome: ExchangeOutcome,
+  onError: (e: unknown) => void,
+) {
+  if (pipeline.onComplete === null) return;
+  for (const p of pipeline.onComplete) {
+    try {
+      p.handler.onComplete!(ex, outcome);
+    } catch (err) {
+      onError(err);
+    }
+  }
+}

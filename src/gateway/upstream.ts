@@ -1,0 +1,84 @@
+import { readFileSync } from 'node:fs';
+import { Pool } from 'undici';
+import type { UpstreamConfig } from '../config/types.ts';
+import { type ProblemType, problems } from './problems.ts';
+
+/** An upstream: its keep-alive pool and where its path starts. */
+export interface Upstream {
+  readonly origin: string;
+  /** Path prefix of the upstream URL, without a trailing slash (`''` for none). */
+  readonly basePath: string;
+  /** Host header value for the upstream. */
+  readonly host: string;
+  readonly pool: Pool;
+  readonly headersTimeoutMs: number;
+  readonly bodyTimeoutMs: number;
+  close(): Promise<void>;
+}
+
+/** Builds the pool for one upstream. TLS upstreams are verified (system CAs or the configured ones). */
+export function createUpstream(config: UpstreamConfig): Upstream {
+  const url = new URL(config.url);
+  const tls = config.tls;
+  const connect: Record<string, unknown> = { timeout: config.connectTimeoutMs };
+  if (url.protocol === 'https:') {
+    connect.rejectUnauthorized = true;
+    connect.servername = tls?.servername ?? url.hostname;
+    if (tls?.caFile) connect.ca = readFileSync(tls.caFile);
+    if (tls?.certFile) connect.cert = readFileSync(tls.certFile);
+    if (tls?.keyFile) connect.key = readFileSync(tls.keyFile);
+  }
+  const pool = new Pool(url.origin, {
+    connections: config.connections,
+    pipelining: 1,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    keepAliveMaxTimeout: Math.max(config.keepAliveTimeoutMs, 600_000),
+    headersTimeout: config.headersTimeoutMs,
+    bodyTimeout: config.bodyTimeoutMs,
+    connect,
+  });
+  return {
+    origin: url.origin,
+    basePath: url.pathname.replace(/\/+$/, ''),
+    host: url.host,
+    pool,
+    headersTimeoutMs: config.headersTimeoutMs,
+    bodyTimeoutMs: config.bodyTimeoutMs,
+    async close() {
+      await pool.close();
+    },
+  };
+}
+
+/** Classifies an upstream failure: which problem the client gets, and a label for metrics and logs. */
+export function classifyUpstreamError(err: unknown): { problem: ProblemType; reason: string } {
+  const code = (err as { code?: string } | null)?.code ?? '';
+  switch (code) {
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return { problem: problems.gatewayTimeout, reason: 'upstream_connect_timeout' };
+    case 'UND_ERR_HEADERS_TIMEOUT':
+      return { problem: problems.gatewayTimeout, reason: 'upstream_headers_timeout' };
+    case 'UND_ERR_BODY_TIMEOUT':
+      return { problem: problems.gatewayTimeout, reason: 'upstream_body_timeout' };
+    case 'ECONNREFUSED':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return { problem: problems.badGateway, reason: 'upstream_unreachable' };
+    case 'ECONNRESET':
+    case 'UND_ERR_SOCKET':
+    case 'UND_ERR_CLOSED':
+      return { problem: problems.badGateway, reason: 'upstream_connection_lost' };
+    default:
+      if (
+        code.startsWith('ERR_TLS') ||
+        code.startsWith('CERT_') ||
+        code.includes('SELF_SIGNED') ||
+        code.startsWith('UNABLE_TO')
+      ) {
+        return { problem: problems.badGateway, reason: 'upstream_tls_error' };
+      }
+      return { problem: problems.badGateway, reason: 'upstream_error' };
+  }
+}
