@@ -41,6 +41,40 @@ export interface Finding {
   /** For scan findings: the operation and the request/response that showed it. */
   readonly operation?: { readonly method: string; readonly path: string; readonly operationId?: string };
   readonly evidence?: Readonly<Record<string, unknown>>;
+  /**
+   * For a grouped finding: every place it applies to (the first is `location`). Reporters expand these, e.g.
+   * one JUnit testcase per occurrence and SARIF `relatedLocations`.
+   */
+  readonly occurrences?: readonly FindingOccurrence[];
   /** Stable across runs: hash of rule id, method, route and parameter. */
   readonly fingerprint: string;
+}
+
+/** One place a grouped finding applies to: an operation, a property of a schema, a server... */
+export interface FindingOccurrence {
+  readonly pointer: string;
+  readonly line?: number;
+  readonly operation?: { readonly method: string; readonly path: string; readonly operationId?: string };
+  /** Short text naming the place, e.g. `GET /users` or `address.street`. */
+  readonly label?: string;
+}
+
+/** What `runAudit` returns and what the scanner hands to the reporters. */
+export interface FindingsResult {
+  readonly findings: readonly Finding[];
+  /** Every rule or check that ran, those without findings too (JUnit and SARIF list the passes). */
+  readonly rules: readonly RuleInfo[];
+  /** Counters for the summary, e.g. `{ operations: 42, durationMs: 12 }`. */
+  readonly stats: Readonly<Record<string, number | string>>;
+  /** The spec file the findings point into (SARIF locations are made relative to the working directory). */
+  readonly specFile?: string;
+  /** For scans: the base URL that was tested. */
+  readonly target?: string;
+  /** `audit` or `scan`: names the tool run in reports. */
+  readonly kind?: 'audit' | 'scan';
+}
+
+/** Position of a severity in SEVERITIES (info = 0 ... critical = 4). */
+export function severityRank(s: Severity): number {
+  return SEVERITIES.indexOf(s);
 }

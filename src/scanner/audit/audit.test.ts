@@ -1,0 +1,193 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { before, describe, test } from 'node:test';
+import type { Finding } from '../finding.ts';
+import {
+  AUDIT_RULES,
+  AuditOptionError,
+  type AuditResult,
+  auditText,
+  runAudit,
+  SpecSourceError,
+} from './index.ts';
+
+const dir = join(import.meta.dirname, '../../../test/fixtures/specs');
+const BAD = ['bad-3.0.yaml', 'bad-3.1.yaml', 'bad-2.0.yaml'];
+const CLEAN = ['clean-3.0.yaml', 'clean-2.0.json'];
+
+const results = new Map<string, AuditResult>();
+before(async () => {
+  for (const f of [...BAD, ...CLEAN]) results.set(f, await runAudit(join(dir, f)));
+});
+const of = (file: string, ruleId: string): Finding[] =>
+  results.get(file)!.findings.filter((f) => f.rule.id === ruleId);
+
+describe('audit rules: a true positive and a true negative each', () => {
+  for (const rule of AUDIT_RULES) {
+    test(`${rule.id} fires on a vulnerable fixture`, () => {
+      const hits = BAD.flatMap((f) => of(f, rule.id));
+      assert.ok(hits.length > 0, `${rule.id} found nothing in ${BAD.join(', ')}`);
+      for (const h of hits) {
+        assert.equal(h.rule.owasp, rule.owasp);
+        assert.ok(h.location.line !== undefined && h.location.line > 0, 'finding has a line');
+        assert.match(h.fingerprint, /^[0-9a-f]{32}$/);
+      }
+    });
+    test(`${rule.id} stays silent on the clean fixtures`, () => {
+      for (const f of CLEAN) assert.deepEqual(of(f, rule.id), [], `${rule.id} fired on ${f}`);
+    });
+  }
+});
+
+describe('audit', () => {
+  test('every rule has a unique id, an OWASP category, CWEs and a remediation', () => {
+    assert.equal(new Set(AUDIT_RULES.map((r) => r.id)).size, AUDIT_RULES.length);
+    for (const r of AUDIT_RULES) {
+      assert.match(r.id, /^audit\/[a-z0-9-]+$/);
+      assert.match(r.owasp, /^API(?:[1-9]|10):2023$/);
+      assert.ok(r.cwe.length > 0 && r.remediation.length > 0 && r.description.length > 0);
+    }
+  });
+
+  test('points Swagger 2.0 findings at lines of the original file', async () => {
+    const text = (await readFile(join(dir, 'bad-2.0.yaml'), 'utf8')).split('\n');
+    const [ids] = of('bad-2.0.yaml', 'audit/numeric-ids');
+    assert.equal(ids!.location.pointer, '/paths/~1pets~1{petId}/parameters/0');
+    assert.match(text[ids!.location.line! - 1]!, /- name: petId/);
+    const [http] = of('bad-2.0.yaml', 'audit/no-server-http');
+    assert.equal(http!.location.pointer, '/schemes');
+    assert.match(text[http!.location.line! - 1]!, /^schemes:/);
+  });
+
+  test('points a 3.0 schema finding at the schema line and lists the affected properties', async () => {
+    const text = (await readFile(join(dir, 'bad-3.0.yaml'), 'utf8')).split('\n');
+    const [f] = of('bad-3.0.yaml', 'audit/mass-assignment-risk');
+    assert.equal(f!.location.pointer, '/components/schemas/User');
+    assert.match(text[f!.location.line! - 1]!, /^ {4}User:/);
+    assert.deepEqual(
+      f!.occurrences!.map((o) => o.label),
+      ['id', 'role'],
+    );
+    assert.equal(f!.severity, 'high');
+  });
+
+  test('groups operations missing a 429 into one finding with one occurrence each', () => {
+    const found = of('bad-3.0.yaml', 'audit/rate-limit-responses-429');
+    assert.equal(found.length, 1);
+    assert.equal(found[0]!.occurrences!.length, 6);
+    assert.ok(found[0]!.occurrences!.every((o) => o.operation !== undefined && o.line !== undefined));
+  });
+
+  test('groups operations without any security under one finding at the root', () => {
+    const [f] = of('bad-2.0.yaml', 'audit/read-without-auth');
+    assert.equal(f!.location.pointer, '');
+    assert.match(f!.message, /no security is declared/);
+  });
+
+  test('reports an operation that opts out of security where it opts out', () => {
+    const [f] = of('bad-3.0.yaml', 'audit/write-without-auth');
+    assert.equal(f!.location.pointer, '/paths/~1v2~1orders/post/security');
+    assert.deepEqual(f!.operation, { method: 'POST', path: '/v2/orders', operationId: 'createOrder' });
+  });
+
+  test('rates unbounded arrays used only in responses as info', () => {
+    const sev = of('bad-3.0.yaml', 'audit/array-limit').map((f) => [f.location.pointer, f.severity]);
+    assert.deepEqual(sev, [
+      ['/components/schemas/User', 'medium'],
+      ['/paths/~1v2~1users/get/responses/200/content/application~1json/schema', 'info'],
+    ]);
+  });
+
+  test('never repeats credentials from a server URL in the message', () => {
+    const [f] = of('bad-3.0.yaml', 'audit/credentials-in-server-url');
+    assert.equal(f!.severity, 'critical');
+    assert.doesNotMatch(JSON.stringify(f), /hunter22/);
+  });
+
+  test('treats a server variable defaulting to http as plain HTTP', () => {
+    const urls = of('bad-3.0.yaml', 'audit/no-server-http').map((f) => f.location.pointer);
+    assert.deepEqual(urls, ['/servers/0/url', '/servers/2/url']);
+  });
+
+  test('raises CORS wildcards to high when credentials are allowed', () => {
+    const [f] = of('bad-3.0.yaml', 'audit/cors-permissive');
+    assert.equal(f!.severity, 'high');
+  });
+
+  test('accepts OpenAPI 3.1 exclusive bounds and type arrays', () => {
+    const ints = of('bad-3.1.yaml', 'audit/integer-limit');
+    assert.deepEqual(ints, []);
+    const [strings] = of('bad-3.1.yaml', 'audit/string-limit');
+    assert.deepEqual(
+      strings!.occurrences!.map((o) => o.label),
+      ['title', 'attachments[0]'],
+    );
+  });
+
+  test('skips pagination tokens but flags access tokens in the query', () => {
+    const names = of('bad-3.0.yaml', 'audit/no-credentials-in-url').map((f) => f.message);
+    assert.equal(names.length, 1);
+    assert.match(names[0]!, /access_token/);
+  });
+
+  test('finds a private key and a JWT in examples', () => {
+    const labels = of('bad-3.0.yaml', 'audit/secrets-in-examples').map((f) => f.occurrences![0]!.label);
+    assert.deepEqual(labels.sort(), ['JWT', 'private key', 'value of `password`']);
+  });
+
+  test('gives the same fingerprints on every run', async () => {
+    const again = await runAudit(join(dir, 'bad-3.0.yaml'));
+    assert.deepEqual(
+      again.findings.map((f) => f.fingerprint),
+      results.get('bad-3.0.yaml')!.findings.map((f) => f.fingerprint),
+    );
+  });
+
+  test('skips disabled rules and refuses unknown rule ids', async () => {
+    const r = await runAudit(join(dir, 'bad-3.0.yaml'), { disable: ['audit/string-restricted'] });
+    assert.equal(r.rules.length, AUDIT_RULES.length - 1);
+    assert.ok(!r.findings.some((f) => f.rule.id === 'audit/string-restricted'));
+    await assert.rejects(runAudit(join(dir, 'bad-3.0.yaml'), { disable: ['audit/nope'] }), AuditOptionError);
+  });
+
+  test('keeps only findings at or above minSeverity', async () => {
+    const r = await runAudit(join(dir, 'bad-3.0.yaml'), { minSeverity: 'high' });
+    assert.ok(r.findings.length > 0);
+    assert.ok(r.findings.every((f) => f.severity === 'high' || f.severity === 'critical'));
+  });
+
+  test('rejects a file that is not an OpenAPI document with a stable code', () => {
+    assert.throws(
+      () => auditText('x.yaml', 'hello: world\n'),
+      (e: unknown) => e instanceof SpecSourceError && e.code === 'ERR_SPEC_NOT_OPENAPI',
+    );
+    assert.throws(
+      () => auditText('x.yaml', 'openapi: [\n'),
+      (e: unknown) => e instanceof SpecSourceError && e.code === 'ERR_SPEC_PARSE',
+    );
+  });
+
+  test('survives circular schema references', () => {
+    const spec = `openapi: 3.0.3
+info: { title: t, version: '1' }
+paths:
+  /a:
+    post:
+      requestBody:
+        content:
+          application/json:
+            schema: { $ref: '#/components/schemas/Node' }
+      responses: { '200': { description: ok } }
+components:
+  schemas:
+    Node:
+      type: object
+      properties:
+        next: { $ref: '#/components/schemas/Node' }
+        role: { type: string, enum: [a] }
+`;
+    const r = auditText('loop.yaml', spec);
+    assert.ok(r.findings.some((f) => f.rule.id === 'audit/mass-assignment-risk'));
+  });
+});
