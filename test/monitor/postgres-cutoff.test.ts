@@ -1,0 +1,153 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import { createRequire } from 'node:module';
+import { connect, createServer as createTcpServer, type Server, type Socket } from 'node:net';
+import { after, test } from 'node:test';
+import pino from 'pino';
+import { Pool } from 'undici';
+import { createEventSink } from '../../src/monitor/sink.ts';
+import { createPostgresStore } from '../../src/monitor/stores/postgres.ts';
+import { systemClock } from '../../src/state/clock.ts';
+
+const pg = createRequire(import.meta.url)('pg') as {
+  Client: new (
+    url: string,
+  ) => {
+    connect(): Promise<void>;
+    query(sql: string): Promise<{ rows: Array<Record<string, unknown>> }>;
+    end(): Promise<void>;
+  };
+};
+const schema = `portcullis_cutoff_${randomBytes(5).toString('hex')}`;
+const admin = new pg.Client('postgres://postgres@127.0.0.1:5432/test');
+await admin.connect();
+after(async () => {
+  await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  await admin.end();
+});
+
+/** A TCP relay to PostgreSQL that the test can cut (every connection reset, port closed) and restore. */
+function relay() {
+  let server: Server | undefined;
+  const sockets = new Set<Socket>();
+  let port = 0;
+  async function up(): Promise<void> {
+    server = createTcpServer((client) => {
+      const upstream = connect(5432, '127.0.0.1');
+      for (const s of [client, upstream]) {
+        sockets.add(s);
+        s.on('close', () => sockets.delete(s));
+        s.on('error', () => {});
+      }
+      client.pipe(upstream);
+      upstream.pipe(client);
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+    });
+    await new Promise<void>((r) => server!.listen(port, '127.0.0.1', r));
+    port = (server.address() as { port: number }).port;
+  }
+  async function cut(): Promise<void> {
+    const s = server!;
+    server = undefined;
+    const closed = new Promise((r) => s.close(r));
+    for (const sock of sockets) sock.resetAndDestroy();
+    await closed;
+  }
+  return { up, cut, port: () => port };
+}
+
+test('PostgreSQL cut off mid-load: requests keep being served and written + dropped equals emitted exactly', async () => {
+  const proxy = relay();
+  await proxy.up();
+  const lines: Array<Record<string, unknown>> = [];
+  const logger = pino({ level: 'info' }, { write: (s: string) => lines.push(JSON.parse(s)) });
+  const store = await createPostgresStore({
+    url: `postgres://postgres@127.0.0.1:${proxy.port()}/test`,
+    schema,
+    retentionDays: 0,
+    clock: systemClock,
+    logger,
+    connectTimeoutMs: 500,
+  });
+  const sink = createEventSink({
+    store,
+    queueSize: 300,
+    batchSize: 100,
+    flushIntervalMs: 10,
+    retryInitialMs: 20,
+    retryMaxMs: 100,
+    dropLogIntervalMs: 50,
+    closeTimeoutMs: 10_000,
+    logger,
+  });
+
+  // The "gateway side": every request emits one access event and answers at once.
+  const gateway = createServer((req, res) => {
+    sink.emit({
+      '@timestamp': new Date().toISOString(),
+      'event.kind': 'event',
+      'event.category': 'web',
+      'event.type': 'access',
+      'event.action': 'http-request',
+      'http.request.method': req.method,
+      'url.path': req.url,
+      'http.response.status_code': 200,
+      'client.address': '127.0.0.1',
+    });
+    res.end('ok');
+  });
+  await new Promise<void>((r) => gateway.listen(0, '127.0.0.1', r));
+  const client = new Pool(`http://127.0.0.1:${(gateway.address() as { port: number }).port}`, {
+    connections: 16,
+  });
+
+  const N = 4000;
+  let ok = 0;
+  async function load(from: number, to: number): Promise<void> {
+    let next = from;
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (next < to) {
+          const i = next++;
+          const r = await client.request({ method: 'GET', path: `/items/${i}` });
+          await r.body.text();
+          if (r.statusCode === 200) ok++;
+        }
+      }),
+    );
+  }
+
+  await load(0, 1000);
+  await proxy.cut();
+  await load(1000, 3000); // 2000 events while the store is unreachable; the queue holds 300 + one batch
+  const during = sink.stats();
+  assert.equal(during.storeHealthy, false);
+  assert.ok(during.dropped > 0);
+  await proxy.up();
+  await load(3000, N);
+  await sink.close();
+
+  const stats = sink.stats();
+  const rows = await admin.query(`SELECT count(*)::int AS n FROM "${schema}".events`);
+  const stored = rows.rows[0].n as number;
+  assert.equal(ok, N);
+  assert.equal(stats.emitted, N);
+  assert.equal(stats.buffered, 0);
+  assert.equal(stored, stats.written);
+  assert.equal(stored + stats.dropped, N);
+  assert.ok(stats.dropped >= 2000 - 300 - 100, `dropped ${stats.dropped}`);
+  // The exact number lost is in the log.
+  const logged = lines.reduce((n, l) => n + (typeof l.droppedEvents === 'number' ? l.droppedEvents : 0), 0);
+  assert.equal(logged, stats.dropped);
+  const closing = lines.find((l) => l.msg === 'event sink closed');
+  assert.deepEqual(
+    { written: closing?.written, dropped: closing?.dropped },
+    { written: stored, dropped: stats.dropped },
+  );
+
+  await client.close();
+  await new Promise((r) => gateway.close(r));
+  await proxy.cut();
+});
