@@ -126,8 +126,8 @@ export function schemaTypes(schema: JsonSchema | undefined, resolve: RefResolver
   return out;
 }
 
-/** Property schemas of an object schema, gathered through `$ref` and `allOf`. */
-function propertySchemas(
+/** Property schemas of an object schema, gathered through `$ref` and composition. */
+export function propertySchemas(
   schema: JsonSchema | undefined,
   resolve: RefResolver,
   out: Map<string, JsonSchema> = new Map(),

@@ -1,0 +1,174 @@
+/**
+ * Request body parsing for validation: media type matching, `application/x-www-form-urlencoded` and
+ * `multipart/form-data` (RFC 7578) into plain records of strings, and the structural bounds every JSON
+ * body must respect whatever its schema says (depth, array length, string length, member count).
+ */
+
+/** The media type of a `Content-Type` value without parameters, lower-cased (`''` when absent). */
+export function mediaTypeOf(contentType: string | undefined): string {
+  if (contentType === undefined) return '';
+  const semi = contentType.indexOf(';');
+  return (semi === -1 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
+}
+
+/** A parameter of a `Content-Type` value (`boundary`, `charset`), unquoted. */
+export function mediaTypeParameter(contentType: string, name: string): string | undefined {
+  for (const part of contentType.split(';').slice(1)) {
+    const eq = part.indexOf('=');
+    if (eq === -1) continue;
+    if (part.slice(0, eq).trim().toLowerCase() !== name) continue;
+    const v = part.slice(eq + 1).trim();
+    return v.startsWith('"') && v.endsWith('"') && v.length >= 2 ? v.slice(1, -1) : v;
+  }
+  return undefined;
+}
+
+/**
+ * Picks the declared media type range for an actual media type: exact match first, then `type/*`,
+ * then `*\/*` (OpenAPI 3.1.2 §4.8.14: the most specific key applies).
+ */
+export function matchMediaType(declared: readonly string[], actual: string): string | undefined {
+  if (declared.includes(actual)) return actual;
+  const slash = actual.indexOf('/');
+  if (slash > 0) {
+    const range = `${actual.slice(0, slash)}/*`;
+    if (declared.includes(range)) return range;
+  }
+  return declared.includes('*/*') ? '*/*' : undefined;
+}
+
+/** Whether a media type is JSON (`application/json` or any `+json` suffix). */
+export function isJsonMediaType(mediaType: string): boolean {
+  return mediaType === 'application/json' || mediaType.endsWith('+json');
+}
+
+export class BodyFormatError extends Error {
+  readonly code = 'ERR_BODY_FORMAT';
+}
+
+/** Splits a form-urlencoded body into decoded pairs (WHATWG URL §5.1). */
+export function parseFormPairs(body: string): Array<[string, string]> {
+  const pairs: Array<[string, string]> = [];
+  for (const part of body.split('&')) {
+    if (part === '') continue;
+    const eq = part.indexOf('=');
+    const name = eq === -1 ? part : part.slice(0, eq);
+    const value = eq === -1 ? '' : part.slice(eq + 1);
+    try {
+      pairs.push([
+        decodeURIComponent(name.replaceAll('+', ' ')),
+        decodeURIComponent(value.replaceAll('+', ' ')),
+      ]);
+    } catch {
+      throw new BodyFormatError('malformed percent-encoding');
+    }
+  }
+  return pairs;
+}
+
+/** One part of a multipart body. */
+export interface FormPart {
+  readonly name: string;
+  readonly filename?: string;
+  readonly contentType?: string;
+  readonly data: Buffer;
+}
+
+const CRLF = Buffer.from('\r\n');
+const HEADER_END = Buffer.from('\r\n\r\n');
+
+/** Parses a `multipart/form-data` body (RFC 7578 §4, RFC 2046 §5.1.1); at most `maxParts` parts. */
+export function parseMultipart(body: Buffer, boundary: string, maxParts: number): FormPart[] {
+  if (boundary === '' || boundary.length > 70) throw new BodyFormatError('missing or invalid boundary');
+  const delimiter = Buffer.from(`--${boundary}`);
+  const parts: FormPart[] = [];
+  let pos = body.indexOf(delimiter);
+  if (pos === -1) throw new BodyFormatError('no multipart delimiter');
+  for (;;) {
+    pos += delimiter.length;
+    if (body[pos] === 0x2d && body[pos + 1] === 0x2d) return parts; // closing delimiter `--boundary--`
+    if (!body.subarray(pos, pos + 2).equals(CRLF)) throw new BodyFormatError('malformed multipart delimiter');
+    pos += 2;
+    const headerEnd = body.indexOf(HEADER_END, pos);
+    if (headerEnd === -1) throw new BodyFormatError('multipart part without headers end');
+    const next = body.indexOf(Buffer.concat([CRLF, delimiter]), headerEnd + 4);
+    if (next === -1) throw new BodyFormatError('multipart body not terminated');
+    if (parts.length >= maxParts) throw new BodyFormatError('too many multipart parts');
+    parts.push(partOf(body.subarray(pos, headerEnd).toString('latin1'), body.subarray(headerEnd + 4, next)));
+    pos = next + 2;
+  }
+}
+
+function partOf(headerText: string, data: Buffer): FormPart {
+  let name: string | undefined;
+  let filename: string | undefined;
+  let contentType: string | undefined;
+  for (const line of headerText.split('\r\n')) {
+    const colon = line.indexOf(':');
+    if (colon === -1) continue;
+    const field = line.slice(0, colon).trim().toLowerCase();
+    const value = line.slice(colon + 1).trim();
+    if (field === 'content-type') contentType = mediaTypeOf(value);
+    else if (field === 'content-disposition') {
+      if (mediaTypeOf(value) !== 'form-data') throw new BodyFormatError('part is not form-data');
+      name = mediaTypeParameter(value, 'name');
+      filename = mediaTypeParameter(value, 'filename');
+    }
+  }
+  if (name === undefined) throw new BodyFormatError('part without a name');
+  return { name: Buffer.from(name, 'latin1').toString('utf8'), filename, contentType, data };
+}
+
+/** Structural limits applied to every JSON body before schema validation. */
+export interface JsonBounds {
+  readonly maxDepth: number;
+  readonly maxArrayItems: number;
+  readonly maxStringLength: number;
+  readonly maxObjectProperties: number;
+}
+
+export interface BoundsViolation {
+  readonly pointer: string;
+  readonly detail: string;
+}
+
+function escapeToken(t: string): string {
+  return t.replaceAll('~', '~0').replaceAll('/', '~1');
+}
+
+/**
+ * Walks a parsed JSON value iteratively (no recursion, so depth cannot overflow the stack) and returns
+ * the first violation of the bounds, or undefined. Property names count as strings too.
+ */
+export function checkJsonBounds(value: unknown, bounds: JsonBounds): BoundsViolation | undefined {
+  const stack: Array<[unknown, string, number]> = [[value, '', 0]];
+  while (stack.length > 0) {
+    const [v, pointer, depth] = stack.pop()!;
+    if (typeof v === 'string') {
+      if (v.length > bounds.maxStringLength) {
+        return { pointer, detail: `must NOT have more than ${bounds.maxStringLength} characters` };
+      }
+      continue;
+    }
+    if (v === null || typeof v !== 'object') continue;
+    if (depth >= bounds.maxDepth) return { pointer, detail: `nests deeper than ${bounds.maxDepth} levels` };
+    if (Array.isArray(v)) {
+      if (v.length > bounds.maxArrayItems) {
+        return { pointer, detail: `must NOT have more than ${bounds.maxArrayItems} items` };
+      }
+      for (let i = v.length - 1; i >= 0; i--) stack.push([v[i], `${pointer}/${i}`, depth + 1]);
+      continue;
+    }
+    const keys = Object.keys(v);
+    if (keys.length > bounds.maxObjectProperties) {
+      return { pointer, detail: `must NOT have more than ${bounds.maxObjectProperties} properties` };
+    }
+    for (let i = keys.length - 1; i >= 0; i--) {
+      const k = keys[i];
+      if (k.length > bounds.maxStringLength)
+        return { pointer, detail: 'has a property name that is too long' };
+      stack.push([(v as Record<string, unknown>)[k], `${pointer}/${escapeToken(k)}`, depth + 1]);
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,56 @@
+import type { Exchange } from '../../gateway/exchange.ts';
+import type { SecurityEvent } from '../../monitor/events.ts';
+import type { CompileContext } from '../policy.ts';
+
+/** What a policy of the validate and protect-response stages found wrong with one exchange. */
+export interface Violation {
+  /** The policy that found it (`validateRequest`, `ssrfGuard`, ...). */
+  readonly policy: string;
+  /** Stable machine-readable reason (`schema`, `unsupported_media_type`, `private_address`, ...). */
+  readonly reason: string;
+  /** Whether the policy acted (`enforce`) or only reported (`report`). */
+  readonly mode: 'enforce' | 'report';
+  /** ECS event.action, e.g. `request-validation`. */
+  readonly action: string;
+  /** Where in the request or response, as JSON pointers; never the offending values. */
+  readonly pointers?: readonly string[];
+  /** ECS severity 1 (low) to 4 (critical). */
+  readonly severity?: number;
+  /** An alert (attack indicator) rather than a plain denial. */
+  readonly alert?: boolean;
+}
+
+/**
+ * Emits one security event for a violation, with ECS / OpenTelemetry field names. Never carries the
+ * rejected payload: only pointers to where it was.
+ */
+export function emitViolation(
+  ctx: Pick<CompileContext, 'events' | 'clock' | 'apiName'>,
+  ex: Exchange,
+  v: Violation,
+) {
+  const event: SecurityEvent = {
+    '@timestamp': new Date(ctx.clock.now()).toISOString(),
+    'event.kind': v.alert === true ? 'alert' : 'event',
+    'event.category': v.alert === true ? 'intrusion_detection' : 'web',
+    'event.type': v.mode === 'enforce' ? 'denied' : 'info',
+    'event.action': v.action,
+    'event.outcome': v.mode === 'enforce' ? 'failure' : 'unknown',
+    'event.reason': v.reason,
+    'event.severity': v.severity ?? 2,
+    'rule.name': v.policy,
+    'http.request.id': ex.id,
+    'http.request.method': ex.req.method,
+    'url.path': ex.path,
+    'http.route': ex.route.operation.path,
+    'source.ip': ex.clientIp,
+    'client.address': ex.clientIp,
+    'portcullis.api': ctx.apiName,
+    'portcullis.operation_id': ex.route.operation.id,
+    'portcullis.mode': v.mode,
+  };
+  if (v.pointers !== undefined && v.pointers.length > 0)
+    event['portcullis.pointers'] = v.pointers.slice(0, 20);
+  if (ex.principal !== undefined) event['user.id'] = ex.principal.subject;
+  ctx.events.emit(event);
+}
