@@ -1,3 +1,4 @@
+import { authenticatePolicy } from './authenticate/policy.ts';
 import type { PolicyDefinition } from './policy.ts';
 
 /**
@@ -5,4 +6,4 @@ import type { PolicyDefinition } from './policy.ts';
  * folder under `src/policies/` and one line here.
  */
 // biome-ignore lint/suspicious/noExplicitAny: definitions are heterogeneous in their config type
-export const policies: ReadonlyArray<PolicyDefinition<any>> = [];
+export const policies: ReadonlyArray<PolicyDefinition<any>> = [authenticatePolicy];

@@ -1,0 +1,153 @@
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { calculateJwkThumbprint, EmbeddedJWK, type JWK, jwtVerify } from 'jose';
+import type { Exchange } from '../../gateway/exchange.ts';
+import type { Clock } from '../../state/clock.ts';
+import type { StateStore } from '../../state/store.ts';
+import type { DpopConfig } from './schema.ts';
+
+export type DpopOutcome =
+  | { readonly ok: true; readonly jkt: string }
+  | { readonly ok: false; readonly reason: string; readonly detail: string; readonly nonce?: string };
+
+export interface DpopVerifier {
+  /** Checks the request's DPoP proof for `token` (RFC 9449 §4.3, §7.1) and its binding `cnf.jkt`. */
+  verify(ex: Exchange, token: string, boundJkt: unknown): Promise<DpopOutcome>;
+  /** Value of the `DPoP` challenge, without an error code. */
+  readonly challenge: string;
+  readonly required: boolean;
+}
+
+const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
+
+/**
+ * Builds the DPoP proof checker of one scheme. The `jti` replay cache lives in the state store, so it
+ * holds across gateway instances sharing Redis.
+ */
+export function createDpopVerifier(
+  cfg: DpopConfig,
+  deps: { clock: Clock; store: StateStore; scope: string },
+): DpopVerifier {
+  const { clock, store } = deps;
+  const algorithms = cfg.algorithms ?? ['ES256', 'PS256', 'RS256', 'EdDSA'];
+  const windowMs = (cfg.iatWindowSeconds ?? 300) * 1000;
+  const skewMs = (cfg.clockSkewSeconds ?? 30) * 1000;
+  const maxProofBytes = cfg.maxProofBytes ?? 4096;
+  const nonceKey = cfg.nonceSecret !== undefined ? Buffer.from(cfg.nonceSecret) : randomBytes(32);
+
+  function nonceFor(slot: number): string {
+    const mac = createHmac('sha256', nonceKey)
+      .update(String(slot))
+      .digest()
+      .subarray(0, 16)
+      .toString('base64url');
+    return `${slot.toString(36)}.${mac}`;
+  }
+  function currentNonce(): string {
+    return nonceFor(Math.floor(clock.now() / windowMs));
+  }
+  function nonceValid(nonce: unknown): boolean {
+    if (typeof nonce !== 'string' || nonce.length > 64) return false;
+    const slot = Number.parseInt(nonce.split('.')[0], 36);
+    const cur = Math.floor(clock.now() / windowMs);
+    if (slot !== cur && slot !== cur - 1) return false;
+    const want = Buffer.from(nonceFor(slot));
+    const got = Buffer.from(nonce);
+    return want.length === got.length && timingSafeEqual(want, got);
+  }
+
+  const bad = (reason: string, detail: string): DpopOutcome => ({ ok: false, reason, detail });
+
+  return {
+    challenge: `DPoP algs="${algorithms.join(' ')}"`,
+    required: cfg.required ?? false,
+    async verify(ex, token, boundJkt) {
+      // §4.3 (1): exactly one DPoP header.
+      const values = ex.req.headersDistinct.dpop;
+      if (values === undefined || values.length === 0) return bad('dpop_missing', 'DPoP proof required');
+      if (values.length !== 1) return bad('dpop_invalid', 'more than one DPoP header');
+      const proof = values[0];
+      if (proof.length > maxProofBytes) return bad('dpop_invalid', 'DPoP proof too large');
+      const parts = proof.split('.');
+      if (parts.length !== 3) return bad('dpop_invalid', 'DPoP proof is not a signed JWT');
+      let header: Record<string, unknown>;
+      try {
+        header = JSON.parse(Buffer.from(parts[0], 'base64url').toString('utf8'));
+      } catch {
+        return bad('dpop_invalid', 'undecodable DPoP proof');
+      }
+      // (4) typ, (5) asymmetric allowed alg, (6) a public jwk.
+      if (header === null || typeof header !== 'object') return bad('dpop_invalid', 'undecodable DPoP proof');
+      if (header.typ !== 'dpop+jwt') return bad('dpop_invalid', 'DPoP proof typ must be dpop+jwt');
+      if (typeof header.alg !== 'string' || !algorithms.includes(header.alg)) {
+        return bad('dpop_invalid', 'DPoP proof alg not allowed');
+      }
+      const jwk = header.jwk as Record<string, unknown> | undefined;
+      if (jwk === null || typeof jwk !== 'object' || Array.isArray(jwk)) {
+        return bad('dpop_invalid', 'DPoP proof has no jwk');
+      }
+      if (PRIVATE_JWK_MEMBERS.some((m) => m in jwk))
+        return bad('dpop_invalid', 'DPoP jwk holds a private key');
+      let claims: Record<string, unknown>;
+      try {
+        // (7) the signature verifies with the embedded public key.
+        const r = await jwtVerify(proof, EmbeddedJWK, {
+          typ: 'dpop+jwt',
+          algorithms,
+          currentDate: new Date(clock.now()),
+        });
+        claims = r.payload as Record<string, unknown>;
+      } catch {
+        return bad('dpop_bad_signature', 'DPoP proof signature does not verify');
+      }
+      // (3) required claims.
+      const { jti, htm, htu, iat } = claims;
+      if (typeof jti !== 'string' || jti === '' || jti.length > 256)
+        return bad('dpop_invalid', 'DPoP jti missing');
+      if (typeof htm !== 'string' || typeof htu !== 'string' || typeof iat !== 'number') {
+        return bad('dpop_invalid', 'DPoP proof lacks htm, htu or iat');
+      }
+      // (8) htm matches the method, (9) htu matches the URI without query and fragment.
+      if (htm !== ex.req.method) return bad('dpop_wrong_htm', 'DPoP htm does not match the request method');
+      if (!sameTarget(htu, ex)) return bad('dpop_wrong_htu', 'DPoP htu does not match the request URI');
+      // (11) iat within the acceptable window.
+      const now = clock.now();
+      if (iat * 1000 > now + skewMs || iat * 1000 < now - windowMs) {
+        return bad('dpop_stale', 'DPoP proof iat outside the accepted window');
+      }
+      // (10) nonce, when the server requires one (§8).
+      if (cfg.requireNonce === true && !nonceValid(claims.nonce)) {
+        return {
+          ok: false,
+          reason: 'dpop_nonce',
+          detail: 'use the provided DPoP nonce',
+          nonce: currentNonce(),
+        };
+      }
+      // (12) ath = base64url(SHA-256(access token)), and cnf.jkt = thumbprint of the proof key (§6.1, §7.1).
+      const ath = createHash('sha256').update(token).digest('base64url');
+      if (claims.ath !== ath) return bad('dpop_wrong_ath', 'DPoP ath does not match the access token');
+      const jkt = await calculateJwkThumbprint(jwk as JWK, 'sha256');
+      if (typeof boundJkt !== 'string' || boundJkt !== jkt) {
+        return bad('dpop_binding_mismatch', 'access token is not bound to the DPoP key');
+      }
+      // §11.1: a proof is used once. Keyed by key thumbprint and jti, kept for the iat window.
+      const replayKey = `dpop:${deps.scope}:${createHash('sha256').update(`${jkt}:${jti}`).digest('base64url')}`;
+      if (!(await store.setIfAbsent(replayKey, '1', windowMs + skewMs)))
+        return bad('replay', 'DPoP proof replayed');
+      return { ok: true, jkt };
+    },
+  };
+}
+
+/** Compares `htu` with the request URI by origin and path (RFC 9449 §4.3 (9): no query, no fragment). */
+function sameTarget(htu: string, ex: Exchange): boolean {
+  let claimed: URL;
+  let actual: URL;
+  try {
+    claimed = new URL(htu);
+    actual = new URL(ex.req.url ?? '/', `${ex.scheme}://${ex.host}`);
+  } catch {
+    return false;
+  }
+  return claimed.origin === actual.origin && claimed.pathname === actual.pathname;
+}

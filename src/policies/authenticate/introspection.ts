@@ -1,0 +1,123 @@
+import { createHash } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Clock } from '../../state/clock.ts';
+import { createBoundedCache } from './bounded-cache.ts';
+import { fetchJson } from './fetch-json.ts';
+import type { IntrospectionConfig } from './schema.ts';
+
+export type IntrospectionOutcome =
+  | { readonly ok: true; readonly claims: Record<string, unknown>; readonly rolesClaim: string }
+  | { readonly ok: false; readonly reason: string; readonly detail: string; readonly unavailable?: boolean };
+
+export interface Introspector {
+  introspect(token: string): Promise<IntrospectionOutcome>;
+  readonly cacheSize: number;
+}
+
+type Answer = { active: true; claims: Record<string, unknown> } | { active: false };
+
+/**
+ * OAuth 2.0 token introspection (RFC 7662) with client authentication. Answers are cached keyed by the
+ * SHA-256 of the token (never the token itself): active ones until `min(exp, cacheSeconds)` (§4: a
+ * response "MUST NOT be cached beyond" its exp), inactive ones for `negativeCacheSeconds`.
+ */
+export function createIntrospector(
+  cfg: IntrospectionConfig,
+  deps: { clock: Clock; logger: Logger },
+): Introspector {
+  const { clock } = deps;
+  const cacheMs = (cfg.cacheSeconds ?? 60) * 1000;
+  const negativeMs = (cfg.negativeCacheSeconds ?? 10) * 1000;
+  const maxTokenBytes = cfg.maxTokenBytes ?? 8192;
+  const timeoutMs = cfg.timeoutMs ?? 5000;
+  const rolesClaim = cfg.rolesClaim ?? 'roles';
+  const cache = createBoundedCache<Answer>(cfg.maxCacheEntries ?? 10000);
+  const inflight = new Map<string, Promise<Answer>>();
+  const basic =
+    'Basic ' +
+    Buffer.from(`${encodeURIComponent(cfg.clientId)}:${encodeURIComponent(cfg.clientSecret)}`).toString(
+      'base64',
+    );
+
+  async function call(token: string): Promise<Answer> {
+    const form = new URLSearchParams({ token, token_type_hint: 'access_token' });
+    const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
+    if ((cfg.authMethod ?? 'client_secret_basic') === 'client_secret_basic') headers.authorization = basic;
+    else {
+      form.set('client_id', cfg.clientId);
+      form.set('client_secret', cfg.clientSecret);
+    }
+    const res = await fetchJson(cfg.endpoint, {
+      method: 'POST',
+      headers,
+      body: form.toString(),
+      timeoutMs,
+      maxBytes: 64 * 1024,
+    });
+    if (res.status !== 200 || res.body === null || typeof res.body !== 'object') {
+      throw new Error(`introspection endpoint answered ${res.status}`);
+    }
+    const body = res.body as Record<string, unknown>;
+    // §2.2: `active` is REQUIRED and boolean; anything else is not an active token.
+    return body.active === true ? { active: true, claims: body } : { active: false };
+  }
+
+  function check(claims: Record<string, unknown>, now: number): IntrospectionOutcome {
+    if (typeof claims.exp === 'number' && claims.exp * 1000 <= now) return fail('expired', 'token expired');
+    if (typeof claims.nbf === 'number' && claims.nbf * 1000 > now)
+      return fail('not_yet_valid', 'token not yet valid');
+    if (cfg.issuer !== undefined && claims.iss !== undefined && claims.iss !== cfg.issuer) {
+      return fail('wrong_issuer', 'token issuer is not trusted');
+    }
+    if (cfg.audiences !== undefined && cfg.audiences.length > 0) {
+      const aud = claims.aud;
+      const list = typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud : [];
+      if (!list.some((a) => cfg.audiences!.includes(a as string))) {
+        return fail('wrong_audience', 'token is not meant for this API');
+      }
+    }
+    return { ok: true, claims, rolesClaim };
+  }
+
+  return {
+    get cacheSize() {
+      return cache.size;
+    },
+    async introspect(token) {
+      if (token.length > maxTokenBytes) return fail('oversized', `token longer than ${maxTokenBytes} bytes`);
+      const key = createHash('sha256').update(token).digest('base64url');
+      const now = clock.now();
+      let answer = cache.get(key, now);
+      if (answer === undefined) {
+        let pending = inflight.get(key);
+        if (pending === undefined) {
+          pending = call(token).finally(() => inflight.delete(key));
+          inflight.set(key, pending);
+        }
+        try {
+          answer = await pending;
+        } catch (err) {
+          deps.logger.warn({ err: (err as Error).message }, 'token introspection failed');
+          return {
+            ok: false,
+            reason: 'introspection_unavailable',
+            detail: 'cannot verify token',
+            unavailable: true,
+          };
+        }
+        const t = clock.now();
+        if (answer.active) {
+          const exp =
+            typeof answer.claims.exp === 'number' ? answer.claims.exp * 1000 : Number.POSITIVE_INFINITY;
+          cache.set(key, answer, Math.min(t + cacheMs, exp), t);
+        } else cache.set(key, answer, t + negativeMs, t);
+      }
+      if (!answer.active) return fail('inactive', 'token is not active');
+      return check(answer.claims, now);
+    },
+  };
+}
+
+function fail(reason: string, detail: string): IntrospectionOutcome {
+  return { ok: false, reason, detail };
+}

@@ -1,0 +1,193 @@
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Clock } from '../../state/clock.ts';
+import { fetchJson, IdentityFetchError } from './fetch-json.ts';
+
+/** One public key from a JWKS, imported once. */
+export interface VerificationKey {
+  readonly kid: string | undefined;
+  readonly kty: string;
+  readonly alg: string | undefined;
+  readonly key: KeyObject;
+}
+
+/** Raised when no key set could ever be loaded (fail closed). */
+export class KeySourceUnavailableError extends Error {
+  readonly code = 'ERR_KEY_SOURCE_UNAVAILABLE';
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'KeySourceUnavailableError';
+  }
+}
+
+export interface RemoteKeySetOptions {
+  /** Resolves the JWKS URL (fixed, or found by discovery on first use). */
+  readonly jwksUri: () => Promise<string>;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Keys are refetched after this long unless the response's `max-age` says sooner (bounded below by 60 s). */
+  readonly cacheMaxAgeSeconds: number;
+  /** Minimum time between two refetches caused by an unknown `kid`, and between retries while down. */
+  readonly cooldownSeconds: number;
+  readonly timeoutMs: number;
+}
+
+export interface RemoteKeySet {
+  /** Key for a token header; undefined when the set has no such key (after at most one rate-limited refetch). */
+  getKey(kid: string | undefined, alg: string): Promise<VerificationKey | undefined>;
+  /** Number of keys currently held. */
+  readonly size: number;
+  /** Registers a listener for `kid`s that left the set after a refresh (to flush tokens they verified). */
+  onKeysRemoved(listener: (kids: readonly string[]) => void): void;
+}
+
+/** Parses a JWKS body into imported public keys; private or unusable members are skipped. */
+export function importJwks(body: unknown): VerificationKey[] {
+  if (body === null || typeof body !== 'object' || !Array.isArray((body as { keys?: unknown }).keys)) {
+    throw new IdentityFetchError('JWKS document has no "keys" array');
+  }
+  const out: VerificationKey[] = [];
+  for (const jwk of (body as { keys: unknown[] }).keys) {
+    if (jwk === null || typeof jwk !== 'object') continue;
+    const k = jwk as Record<string, unknown>;
+    if (typeof k.kty !== 'string') continue;
+    // A JWKS endpoint must never publish private or symmetric keys; refusing them means a misconfigured
+    // provider cannot turn its "public" set into HMAC secrets (RS256 → HS256 confusion).
+    if (k.kty === 'oct' || 'd' in k) continue;
+    if (k.use !== undefined && k.use !== 'sig') continue;
+    if (Array.isArray(k.key_ops) && !k.key_ops.includes('verify')) continue;
+    try {
+      const key = createPublicKey({ key: k as import('node:crypto').JsonWebKey, format: 'jwk' });
+      out.push({
+        kid: typeof k.kid === 'string' ? k.kid : undefined,
+        kty: k.kty,
+        alg: typeof k.alg === 'string' ? k.alg : undefined,
+        key,
+      });
+    } catch {
+      // An unsupported curve or malformed member: skip this key, keep the others.
+    }
+  }
+  return out;
+}
+
+/** Key types that can verify a JWS `alg` (RFC 7518 §3.1). */
+export function keyTypeFor(alg: string): string | undefined {
+  if (/^(RS|PS)(256|384|512)$/.test(alg)) return 'RSA';
+  if (/^ES(256|384|512)$/.test(alg)) return 'EC';
+  if (alg === 'EdDSA' || alg === 'Ed25519') return 'OKP';
+  return undefined;
+}
+
+/** Picks the key for a token: by `kid`, else the only key of the right type. Never from the token itself. */
+export function selectKey(
+  keys: readonly VerificationKey[],
+  kid: string | undefined,
+  alg: string,
+): VerificationKey | undefined {
+  const kty = keyTypeFor(alg);
+  const candidates = keys.filter(
+    (k) => k.kty === kty && (k.alg === undefined || k.alg === alg) && (kid === undefined || k.kid === kid),
+  );
+  if (kid !== undefined) return candidates[0];
+  return candidates.length === 1 ? candidates[0] : undefined;
+}
+
+/**
+ * A remote JWKS kept fresh in the background: refreshed ahead of expiry, refetched at most once per
+ * cooldown when a token names an unknown `kid` (with a negative cache for such kids), and the last good
+ * keys kept while the endpoint is down.
+ */
+export function createRemoteKeySet(opts: RemoteKeySetOptions): RemoteKeySet {
+  const { clock, logger } = opts;
+  const cooldownMs = opts.cooldownSeconds * 1000;
+  let keys: VerificationKey[] = [];
+  let loaded = false;
+  let freshUntil = 0;
+  let lastFetchAttempt = Number.NEGATIVE_INFINITY;
+  let lastError: unknown;
+  let inflight: Promise<void> | undefined;
+  // kid → time until which it is known absent; bounded because kids come from tokens.
+  const unknownKids = new Map<string, number>();
+  const MAX_UNKNOWN = 1000;
+  const removalListeners = new Set<(kids: readonly string[]) => void>();
+
+  async function load(): Promise<void> {
+    lastFetchAttempt = clock.now();
+    try {
+      const uri = await opts.jwksUri();
+      const res = await fetchJson(uri, { timeoutMs: opts.timeoutMs, maxBytes: 512 * 1024 });
+      if (res.status !== 200) throw new IdentityFetchError(`JWKS endpoint answered ${res.status}`);
+      const next = importJwks(res.body);
+      const removed: string[] = [];
+      const nextKids = new Set(next.map((k) => k.kid));
+      for (const k of keys) if (k.kid !== undefined && !nextKids.has(k.kid)) removed.push(k.kid);
+      keys = next;
+      loaded = true;
+      unknownKids.clear();
+      const maxAge = Math.max(
+        60,
+        Math.min(res.maxAgeSeconds ?? opts.cacheMaxAgeSeconds, opts.cacheMaxAgeSeconds),
+      );
+      freshUntil = clock.now() + maxAge * 1000;
+      lastError = undefined;
+      if (removed.length > 0) for (const fn of removalListeners) fn(removed);
+    } catch (err) {
+      lastError = err;
+      // Keep the last good keys; retry after the cooldown rather than on every request.
+      logger.warn({ err: (err as Error).message }, 'JWKS refresh failed; keeping the last good keys');
+    }
+  }
+
+  function refresh(): Promise<void> {
+    inflight ??= load().finally(() => {
+      inflight = undefined;
+    });
+    return inflight;
+  }
+
+  function find(kid: string | undefined, alg: string): VerificationKey | undefined {
+    return selectKey(keys, kid, alg);
+  }
+
+  return {
+    get size() {
+      return keys.length;
+    },
+    onKeysRemoved(listener) {
+      removalListeners.add(listener);
+    },
+    async getKey(kid, alg) {
+      const now = clock.now();
+      if (!loaded) {
+        if (now - lastFetchAttempt >= cooldownMs || inflight !== undefined) await refresh();
+        if (!loaded) {
+          throw new KeySourceUnavailableError('no JWKS could be loaded', { cause: lastError });
+        }
+      } else if (
+        now >= freshUntil - Math.min(60_000, (opts.cacheMaxAgeSeconds * 1000) / 10) &&
+        now - lastFetchAttempt >= cooldownMs
+      ) {
+        // Refresh ahead of expiry in the background; requests keep using the current keys meanwhile.
+        void refresh();
+      }
+      const hit = find(kid, alg);
+      if (hit !== undefined || kid === undefined) return hit;
+      const negUntil = unknownKids.get(kid);
+      if (negUntil !== undefined && negUntil > now) return undefined;
+      if (now - lastFetchAttempt >= cooldownMs) {
+        // One refetch per cooldown for an unknown kid: a new signing key may just have been published.
+        await refresh();
+        const again = find(kid, alg);
+        if (again !== undefined) return again;
+      } else if (inflight !== undefined) {
+        await inflight;
+        const again = find(kid, alg);
+        if (again !== undefined) return again;
+      }
+      if (unknownKids.size >= MAX_UNKNOWN) unknownKids.clear();
+      unknownKids.set(kid.slice(0, 256), clock.now() + cooldownMs);
+      return undefined;
+    },
+  };
+}

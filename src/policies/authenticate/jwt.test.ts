@@ -1,0 +1,375 @@
+import assert from 'node:assert/strict';
+import { createPublicKey, sign as cryptoSign, KeyObject } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { exportJWK, generateKeyPair, type JWK, type JWTPayload, SignJWT } from 'jose';
+import { pino } from 'pino';
+import { createShared, type JwksServer, startJwksServer } from '../../../test/identity/support.ts';
+import { createManualClock } from '../../state/clock.ts';
+import { createJwtVerifier, JwtConfigError } from './jwt.ts';
+import type { JwtIssuerConfig } from './schema.ts';
+
+const ISS = 'https://issuer.test';
+const AUD = 'https://api.test';
+const logger = pino({ level: 'silent' });
+
+type Pair = Awaited<ReturnType<typeof generateKeyPair>>;
+
+async function keyPair(alg: string, kid: string): Promise<{ pair: Pair; jwk: JWK }> {
+  const pair = await generateKeyPair(alg, { extractable: true });
+  const jwk = { ...(await exportJWK(pair.publicKey)), kid, alg, use: 'sig' };
+  return { pair, jwk };
+}
+
+const b64 = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
+
+describe('JWT verifier', () => {
+  let jwks: JwksServer;
+  let rsaA: { pair: Pair; jwk: JWK };
+  let ec: { pair: Pair; jwk: JWK };
+  let attacker: { pair: Pair; jwk: JWK };
+  const clock = createManualClock(Date.UTC(2026, 0, 1));
+  const nowS = () => Math.floor(clock.now() / 1000);
+
+  before(async () => {
+    jwks = await startJwksServer();
+    rsaA = await keyPair('RS256', 'key-a');
+    ec = await keyPair('ES256', 'key-ec');
+    attacker = await keyPair('RS256', 'key-a');
+  });
+  after(() => jwks.close());
+
+  function claims(extra: JWTPayload = {}): JWTPayload {
+    return { iss: ISS, aud: AUD, sub: 'alice', iat: nowS(), exp: nowS() + 300, scope: 'read', ...extra };
+  }
+  function sign(k: { pair: Pair; jwk: JWK }, payload = claims(), header: Record<string, unknown> = {}) {
+    return new SignJWT(payload)
+      .setProtectedHeader({ alg: k.jwk.alg as string, kid: k.jwk.kid, ...header })
+      .sign(k.pair.privateKey);
+  }
+  function verifier(issuer: Partial<JwtIssuerConfig> = {}, extra: { maxTokenBytes?: number } = {}) {
+    return createJwtVerifier(
+      {
+        issuers: [{ issuer: ISS, jwksUri: jwks.url, audiences: [AUD], algorithms: ['RS256'], ...issuer }],
+        ...extra,
+      },
+      { clock, logger, shared: createShared() },
+    );
+  }
+
+  test('accepts a valid RS256 token from the JWKS and returns its claims', async () => {
+    jwks.setKeys([rsaA.jwk]);
+    const out = await verifier().verify(await sign(rsaA));
+    assert.equal(out.ok, true);
+    assert.equal(out.ok && out.claims.sub, 'alice');
+  });
+
+  test('refuses alg none in every casing before any key lookup', async () => {
+    const v = verifier();
+    for (const alg of ['none', 'None', 'NONE', 'nOnE']) {
+      const token = `${b64({ alg, typ: 'JWT' })}.${b64(claims())}.`;
+      const out = await v.verify(token);
+      assert.deepEqual(out.ok ? 'ok' : out.reason, 'alg_none', alg);
+    }
+  });
+
+  test('refuses an HS256 token signed with the RSA public key (key confusion)', async () => {
+    jwks.setKeys([rsaA.jwk]);
+    const pem = createPublicKey({ key: rsaA.jwk as import('node:crypto').JsonWebKey, format: 'jwk' }).export({
+      type: 'spki',
+      format: 'pem',
+    });
+    const forged = await new SignJWT(claims())
+      .setProtectedHeader({ alg: 'HS256', kid: 'key-a' })
+      .sign(new TextEncoder().encode(String(pem)));
+    const out = await verifier().verify(forged);
+    assert.equal(out.ok ? 'ok' : out.reason, 'alg_not_allowed');
+    // Even where HS256 is allowed, only the configured secret verifies it, never a JWKS key.
+    const withHmac = verifier({ algorithms: ['RS256', 'HS256'], secrets: [{ secret: 'x'.repeat(32) }] });
+    const out2 = await withHmac.verify(forged);
+    assert.equal(out2.ok ? 'ok' : out2.reason, 'bad_signature');
+  });
+
+  test('refuses tokens that carry their own key in jwk, jku, x5u or x5c', async () => {
+    jwks.setKeys([rsaA.jwk]);
+    const v = verifier();
+    const headers = [
+      { jwk: attacker.jwk },
+      { jku: `${jwks.origin}/evil-jwks` },
+      { x5u: `${jwks.origin}/evil.pem` },
+      { x5c: ['MIIB'] },
+    ];
+    for (const h of headers) {
+      const out = await v.verify(await sign(attacker, claims(), h));
+      assert.equal(out.ok ? 'ok' : out.reason, 'embedded_key', Object.keys(h)[0]);
+    }
+  });
+
+  test('treats an injected kid as unknown and does not refetch the JWKS for each attempt', async () => {
+    jwks.setKeys([rsaA.jwk]);
+    const v = verifier({ jwksCooldownSeconds: 30 });
+    assert.equal((await v.verify(await sign(rsaA))).ok, true);
+    const before = jwks.hits;
+    for (const kid of ['../../../../dev/null', "' OR '1'='1", 'key-a\u0000', 'x'.repeat(200)]) {
+      const out = await v.verify(await sign(attacker, claims(), { kid }));
+      assert.equal(out.ok ? 'ok' : out.reason, 'unknown_kid', kid);
+    }
+    assert.equal(jwks.hits, before, 'unknown kids inside the cooldown cause no fetch');
+  });
+
+  test('refuses an ES256 signature with r = s = 0', async () => {
+    jwks.setKeys([ec.jwk]);
+    const v = verifier({ algorithms: ['ES256'] });
+    const genuine = await sign(ec);
+    assert.equal((await v.verify(genuine)).ok, true);
+    const [h, p] = genuine.split('.');
+    const forged = `${h}.${b64(claims({ sub: 'mallory' }))}.${Buffer.alloc(64).toString('base64url')}`;
+    assert.equal(h.length > 0 && p.length > 0, true);
+    const out = await v.verify(forged);
+    assert.equal(out.ok ? 'ok' : out.reason, 'bad_signature');
+  });
+
+  test('refuses a token whose signature was made by another key with the same kid', async () => {
+    jwks.setKeys([rsaA.jwk]);
+    const out = await verifier().verify(await sign(attacker));
+    assert.equal(out.ok ? 'ok' : out.reason, 'bad_signature');
+  });
+
+  test('maps expired, future nbf, future iat, wrong issuer and wrong audience to their reasons', async () => {
+    jwks.setKeys([rsaA.jwk]);
+    const v = verifier({ clockSkewSeconds: 30 });
+    const cases: Array<[JWTPayload, string]> = [
+      [claims({ exp: nowS() - 31 }), 'expired'],
+      [claims({ nbf: nowS() + 120 }), 'not_yet_valid'],
+      [claims({ iat: nowS() + 120 }), 'bad_iat'],
+      [claims({ iss: 'https://evil.test' }), 'wrong_issuer'],
+      [claims({ aud: 'https://other-api.test' }), 'wrong_audience'],
+      [{ iss: ISS, aud: AUD, sub: 'alice' }, 'missing_claim'],
+    ];
+    for (const [payload, reason] of cases) {
+      const out = await v.verify(await sign(rsaA, payload));
+      assert.equal(out.ok ? 'ok' : out.reason, reason);
+    }
+  });
+
+  test('accepts a token expired by less than the clock skew', async () => {
+    jwks.setKeys([rsaA.jwk]);
+    const out = await verifier({ clockSkewSeconds: 30 }).verify(
+      await sign(rsaA, claims({ exp: nowS() - 10 })),
+    );
+    assert.equal(out.ok, true);
+  });
+
+  test('refuses an unknown critical header parameter', async () => {
+    jwks.setKeys([rsaA.jwk]);
+    // jose refuses to sign this, so the token is assembled and signed by hand.
+    const input = `${b64({ alg: 'RS256', kid: 'key-a', crit: ['urn:x:unknown'], 'urn:x:unknown': true })}.${b64(claims())}`;
+    const sig = cryptoSign(
+      'sha256',
+      Buffer.from(input),
+      KeyObject.from(rsaA.pair.privateKey as Parameters<typeof KeyObject.from>[0]),
+    );
+    const token = `${input}.${sig.toString('base64url')}`;
+    const out = await verifier().verify(token);
+    assert.equal(out.ok ? 'ok' : out.reason, 'unsupported_crit');
+  });
+
+  test('refuses an oversized token without parsing it', async () => {
+    jwks.setKeys([rsaA.jwk]);
+    const token = await sign(rsaA, claims({ pad: 'x'.repeat(9000) }));
+    const out = await verifier({}, { maxTokenBytes: 8192 }).verify(token);
+    assert.equal(out.ok ? 'ok' : out.reason, 'oversized');
+  });
+
+  test('requires typ at+jwt when configured, accepting the application/ prefix', async () => {
+    jwks.setKeys([rsaA.jwk]);
+    const v = verifier({ typ: 'at+jwt' });
+    assert.equal((await v.verify(await sign(rsaA, claims(), { typ: 'application/at+jwt' }))).ok, true);
+    const out = await v.verify(await sign(rsaA, claims(), { typ: 'JWT' }));
+    assert.equal(out.ok ? 'ok' : out.reason, 'wrong_typ');
+  });
+
+  test('verifies HS256 only with a configured secret', async () => {
+    const secret = 's'.repeat(40);
+    const v = verifier({ algorithms: ['HS256'], secrets: [{ secret }], jwksUri: undefined });
+    const good = await new SignJWT(claims())
+      .setProtectedHeader({ alg: 'HS256' })
+      .sign(new TextEncoder().encode(secret));
+    assert.equal((await v.verify(good)).ok, true);
+    const bad = await new SignJWT(claims())
+      .setProtectedHeader({ alg: 'HS256' })
+      .sign(new TextEncoder().encode('t'.repeat(40)));
+    const out = await v.verify(bad);
+    assert.equal(out.ok ? 'ok' : out.reason, 'bad_signature');
+  });
+
+  test('refuses configs that allow none or HMAC without secrets', () => {
+    const deps = { clock, logger, shared: createShared() };
+    assert.throws(
+      () =>
+        createJwtVerifier(
+          { issuers: [{ issuer: ISS, jwksUri: jwks.url, audiences: [AUD], algorithms: ['HS256'] }] },
+          deps,
+        ),
+      (e: unknown) => e instanceof JwtConfigError && e.path === 'issuers[0].algorithms',
+    );
+    assert.throws(
+      () =>
+        createJwtVerifier(
+          { issuers: [{ issuer: ISS, jwksUri: jwks.url, audiences: [AUD], algorithms: ['none'] }] },
+          deps,
+        ),
+      JwtConfigError,
+    );
+  });
+
+  test('selects the issuer by iss among several and checks each with its own keys', async () => {
+    const other = await keyPair('ES256', 'other');
+    jwks.setKeys([rsaA.jwk]);
+    const v = createJwtVerifier(
+      {
+        issuers: [
+          { issuer: ISS, jwksUri: jwks.url, audiences: [AUD], algorithms: ['RS256'] },
+          {
+            issuer: 'https://second.test',
+            keys: [other.jwk as Record<string, unknown>],
+            audiences: [AUD],
+            algorithms: ['ES256'],
+          },
+        ],
+      },
+      { clock, logger, shared: createShared() },
+    );
+    assert.equal((await v.verify(await sign(rsaA))).ok, true);
+    assert.equal((await v.verify(await sign(other, claims({ iss: 'https://second.test' })))).ok, true);
+    // A key of the second issuer cannot sign for the first.
+    const cross = await v.verify(await sign(other, claims()));
+    assert.equal(cross.ok ? 'ok' : cross.reason, 'alg_not_allowed');
+  });
+});
+
+describe('JWKS rotation and availability', () => {
+  let jwks: JwksServer;
+  before(async () => {
+    jwks = await startJwksServer();
+  });
+  after(() => jwks.close());
+
+  async function waitFor(cond: () => boolean): Promise<void> {
+    for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
+    assert.ok(cond(), 'condition not reached');
+  }
+
+  test('accepts a new kid after one rate-limited refetch and refuses a removed kid, flushing its cached tokens', async () => {
+    const clock = createManualClock(Date.UTC(2026, 0, 1));
+    const nowS = () => Math.floor(clock.now() / 1000);
+    const a = await keyPair('RS256', 'a');
+    const b = await keyPair('RS256', 'b');
+    const sign = (k: { pair: Pair; jwk: JWK }) =>
+      new SignJWT({ iss: ISS, aud: AUD, sub: 'u', iat: nowS(), exp: nowS() + 3600 })
+        .setProtectedHeader({ alg: 'RS256', kid: k.jwk.kid })
+        .sign(k.pair.privateKey);
+    jwks.setKeys([a.jwk]);
+    const v = createJwtVerifier(
+      { issuers: [{ issuer: ISS, jwksUri: jwks.url, audiences: [AUD], jwksCooldownSeconds: 30 }] },
+      { clock, logger, shared: createShared() },
+    );
+    const tokenA = await sign(a);
+    assert.equal((await v.verify(tokenA)).ok, true);
+    assert.equal(v.cacheSize, 1);
+
+    jwks.setKeys([a.jwk, b.jwk]);
+    const tokenB = await sign(b);
+    const early = await v.verify(tokenB);
+    assert.equal(
+      early.ok ? 'ok' : early.reason,
+      'unknown_kid',
+      'refetch is rate limited right after a fetch',
+    );
+    clock.advance(31_000);
+    const hits = jwks.hits;
+    assert.equal((await v.verify(tokenB)).ok, true, 'new kid accepted after the cooldown');
+    assert.equal(jwks.hits, hits + 1);
+
+    // Rotation: a leaves the set. Past the JWKS max-age (300 s), a request triggers a background refresh.
+    jwks.setKeys([b.jwk]);
+    clock.advance(300_000);
+    const before = jwks.hits;
+    await v.verify(await sign(b));
+    await waitFor(() => jwks.hits > before);
+    await new Promise((r) => setTimeout(r, 20));
+    const out = await v.verify(tokenA);
+    assert.equal(out.ok ? 'ok' : out.reason, 'unknown_kid', 'cached token of the removed key is refused');
+  });
+
+  test('keeps the last good keys while the JWKS endpoint is down', async () => {
+    const clock = createManualClock(Date.UTC(2026, 0, 1));
+    const nowS = () => Math.floor(clock.now() / 1000);
+    const a = await keyPair('RS256', 'a');
+    const sign = () =>
+      new SignJWT({ iss: ISS, aud: AUD, sub: 'u', iat: nowS(), exp: nowS() + 60, jti: String(Math.random()) })
+        .setProtectedHeader({ alg: 'RS256', kid: 'a' })
+        .sign(a.pair.privateKey);
+    jwks.setKeys([a.jwk]);
+    jwks.setDown(false);
+    const v = createJwtVerifier(
+      { issuers: [{ issuer: ISS, jwksUri: jwks.url, audiences: [AUD], jwksCooldownSeconds: 5 }] },
+      { clock, logger, shared: createShared() },
+    );
+    assert.equal((await v.verify(await sign())).ok, true);
+    jwks.setDown(true);
+    clock.advance(3_600_000);
+    const hits = jwks.hits;
+    assert.equal((await v.verify(await sign())).ok, true);
+    await waitFor(() => jwks.hits > hits);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal((await v.verify(await sign())).ok, true, 'still accepted after a failed refresh');
+    jwks.setDown(false);
+  });
+
+  test('fails closed as unavailable when no JWKS was ever loaded', async () => {
+    const clock = createManualClock(Date.UTC(2026, 0, 1));
+    const a = await keyPair('RS256', 'a');
+    jwks.setDown(true);
+    const v = createJwtVerifier(
+      { issuers: [{ issuer: ISS, jwksUri: jwks.url, audiences: [AUD] }] },
+      { clock, logger, shared: createShared() },
+    );
+    const t = await new SignJWT({ iss: ISS, aud: AUD, exp: Math.floor(clock.now() / 1000) + 60 })
+      .setProtectedHeader({ alg: 'RS256', kid: 'a' })
+      .sign(a.pair.privateKey);
+    const out = await v.verify(t);
+    assert.deepEqual(out.ok ? 'ok' : [out.reason, out.unavailable], ['key_source_unavailable', true]);
+    jwks.setDown(false);
+  });
+
+  test('finds the JWKS through OpenID Connect discovery and refuses metadata naming another issuer', async () => {
+    const clock = createManualClock(Date.UTC(2026, 0, 1));
+    const a = await keyPair('RS256', 'a');
+    jwks.setKeys([a.jwk]);
+    const issuer = `${jwks.origin}/tenant`;
+    jwks.serve('/tenant/.well-known/openid-configuration', { issuer, jwks_uri: jwks.url });
+    const t = await new SignJWT({ iss: issuer, aud: AUD, exp: Math.floor(clock.now() / 1000) + 60 })
+      .setProtectedHeader({ alg: 'RS256', kid: 'a' })
+      .sign(a.pair.privateKey);
+    const v = createJwtVerifier(
+      { issuers: [{ issuer, discovery: true, audiences: [AUD] }] },
+      { clock, logger, shared: createShared() },
+    );
+    assert.equal((await v.verify(t)).ok, true);
+
+    const liar = `${jwks.origin}/liar`;
+    jwks.serve('/liar/.well-known/openid-configuration', {
+      issuer: 'https://someone-else.test',
+      jwks_uri: jwks.url,
+    });
+    const t2 = await new SignJWT({ iss: liar, aud: AUD, exp: Math.floor(clock.now() / 1000) + 60 })
+      .setProtectedHeader({ alg: 'RS256', kid: 'a' })
+      .sign(a.pair.privateKey);
+    const v2 = createJwtVerifier(
+      { issuers: [{ issuer: liar, discovery: true, audiences: [AUD] }] },
+      { clock, logger, shared: createShared() },
+    );
+    const out = await v2.verify(t2);
+    assert.equal(out.ok ? 'ok' : out.reason, 'key_source_unavailable');
+  });
+});

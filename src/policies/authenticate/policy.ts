@@ -1,0 +1,316 @@
+import type { Exchange, Principal } from '../../gateway/exchange.ts';
+import { type Problem, problem, problems } from '../../gateway/problems.ts';
+import type { SecurityEvent } from '../../monitor/events.ts';
+import type { PolicyDefinition, PolicyHandler } from '../policy.ts';
+import { PolicyConfigError } from '../policy.ts';
+import type { CredentialResult, Identity } from './credential.ts';
+import { type AuthenticateConfig, authenticateSchema, type ForwardIdentityConfig } from './schema.ts';
+import { quote, type SchemeVerifier, schemeVerifier } from './schemes.ts';
+
+interface CompiledScheme {
+  readonly verifier: SchemeVerifier;
+  /** Scopes (OAuth schemes) or roles (other schemes) this requirement demands. */
+  readonly needs: readonly string[];
+}
+
+type Failure =
+  | { kind: 'missing' }
+  | { kind: 'invalid'; scheme: SchemeVerifier; result: Extract<CredentialResult, { kind: 'invalid' }> }
+  | { kind: 'unavailable'; scheme: SchemeVerifier; reason: string }
+  | { kind: 'insufficient'; scheme: SchemeVerifier; needs: readonly string[]; identity: Identity };
+
+const RANK = { missing: 0, insufficient: 1, unavailable: 2, invalid: 3 } as const;
+
+const DEFAULT_FORWARD: Required<ForwardIdentityConfig> = {
+  subjectHeader: 'X-Portcullis-Subject',
+  consumerHeader: 'X-Portcullis-Consumer',
+  scopesHeader: 'X-Portcullis-Scopes',
+  rolesHeader: 'X-Portcullis-Roles',
+  methodHeader: 'X-Portcullis-Auth-Method',
+  claimHeaders: {},
+};
+
+/**
+ * Names (lower case) of the identity headers this config sets upstream. The gateway (and this policy)
+ * remove incoming headers of these names, so a client can never forge them.
+ */
+export function identityHeaderNames(config: Pick<AuthenticateConfig, 'forwardIdentity'>): string[] {
+  const f = { ...DEFAULT_FORWARD, ...config.forwardIdentity };
+  return [
+    f.subjectHeader,
+    f.consumerHeader,
+    f.scopesHeader,
+    f.rolesHeader,
+    f.methodHeader,
+    ...Object.keys(f.claimHeaders),
+  ]
+    .filter((h) => h !== '')
+    .map((h) => h.toLowerCase());
+}
+
+const ANONYMOUS: Principal = Object.freeze({
+  subject: 'anonymous',
+  scopes: new Set<string>(),
+  roles: new Set<string>(),
+  claims: Object.freeze({}),
+  method: 'anonymous' as const,
+  schemes: Object.freeze([]) as readonly string[],
+});
+
+/**
+ * Enforces the operation's effective OpenAPI `security`: alternatives are OR'ed, the schemes of one
+ * requirement AND'ed, `{}` admits anonymous callers, `[]` declares none. OAuth scopes of the requirement
+ * are checked here (only this stage knows which requirement was satisfied); role lists of other scheme
+ * types (OAS 3.1) likewise. Attaches `ex.principal` and forwards identity headers upstream.
+ */
+export const authenticatePolicy: PolicyDefinition<AuthenticateConfig> = {
+  name: 'authenticate',
+  stage: 'authenticate',
+  description:
+    "Enforces the operation's OpenAPI security requirements (JWT, introspection, API keys, mTLS, DPoP).",
+  schema: authenticateSchema,
+  compile(config, ctx) {
+    const op = ctx.operation;
+    const realm = config.realm ?? ctx.apiName;
+    const forward = { ...DEFAULT_FORWARD, ...config.forwardIdentity };
+    const stripNames = identityHeaderNames(config);
+    const claimHeaders = Object.entries(forward.claimHeaders).map(([h, c]) => [h.toLowerCase(), c] as const);
+
+    const security = op.security;
+    if (security === undefined) {
+      if (config.allowUndeclaredSecurity !== true && !(config.public ?? []).includes(op.id)) {
+        throw new PolicyConfigError(
+          'public',
+          `operation ${op.id} (${op.method} ${op.path}) declares no security; declare it in the spec or list it in public`,
+        );
+      }
+    }
+    const requirements: CompiledScheme[][] = [];
+    let anonymousAllowed = security === undefined || security.length === 0;
+    const verifiers: SchemeVerifier[] = [];
+    for (const req of security ?? []) {
+      const names = Object.keys(req);
+      if (names.length === 0) {
+        anonymousAllowed = true;
+        continue;
+      }
+      const compiled: CompiledScheme[] = [];
+      for (const name of names) {
+        const scheme = ctx.spec.securitySchemes[name];
+        if (scheme === undefined) {
+          throw new PolicyConfigError(
+            'schemes',
+            `operation ${op.id} names security scheme ${name}, which the spec does not define`,
+          );
+        }
+        const binding = config.schemes[name];
+        if (binding === undefined) {
+          throw new PolicyConfigError(
+            `schemes.${name}`,
+            `operation ${op.id} needs scheme ${name}, but no verifier is bound to it`,
+          );
+        }
+        let verifier = verifiers.find((v) => v.name === name);
+        if (verifier === undefined) {
+          verifier = schemeVerifier(name, scheme, binding, realm, ctx);
+          verifiers.push(verifier);
+        }
+        compiled.push({ verifier, needs: req[name] ?? [] });
+      }
+      requirements.push(compiled);
+    }
+
+    const bearerChallenges = verifiers.filter((v) => v.kind === 'bearer').map((v) => v.challenge);
+    const baseChallenges = [
+      ...new Set([
+        ...(bearerChallenges.length > 0 ? bearerChallenges : verifiers.map((v) => v.challenge)),
+        ...verifiers.map((v) => v.dpopChallenge).filter((c): c is string => c !== undefined),
+      ]),
+    ];
+    const schemeIndex = new Map(verifiers.map((v, i) => [v, i]));
+
+    function emit(ex: Exchange, reason: string, detail: string, scheme?: string, subject?: string): void {
+      const event: SecurityEvent = {
+        '@timestamp': new Date(ctx.clock.now()).toISOString(),
+        'event.kind': 'event',
+        'event.category': 'authentication',
+        'event.type': 'denied',
+        'event.action': 'authenticate',
+        'event.outcome': 'failure',
+        'event.reason': reason,
+        message: detail,
+        'http.request.id': ex.id,
+        'http.request.method': ex.req.method,
+        'url.path': ex.path,
+        'source.ip': ex.clientIp,
+        'portcullis.api': ctx.apiName,
+        'portcullis.operation': op.id,
+        'portcullis.policy': 'authenticate',
+        'portcullis.mode': config.mode,
+      };
+      if (scheme !== undefined) event['portcullis.scheme'] = scheme;
+      if (subject !== undefined) event['user.id'] = subject;
+      ctx.events.emit(event);
+    }
+
+    function attach(ex: Exchange, principal: Principal): void {
+      ex.principal = principal;
+      if (principal.method === 'anonymous') return;
+      const h = ex.upstreamHeaders;
+      if (forward.subjectHeader !== '')
+        h[forward.subjectHeader.toLowerCase()] = headerValue(principal.subject);
+      if (forward.consumerHeader !== '' && principal.consumer !== undefined) {
+        h[forward.consumerHeader.toLowerCase()] = headerValue(principal.consumer);
+      }
+      if (forward.scopesHeader !== '' && principal.scopes.size > 0) {
+        h[forward.scopesHeader.toLowerCase()] = headerValue([...principal.scopes].join(' '));
+      }
+      if (forward.rolesHeader !== '' && principal.roles.size > 0) {
+        h[forward.rolesHeader.toLowerCase()] = headerValue([...principal.roles].join(' '));
+      }
+      if (forward.methodHeader !== '') h[forward.methodHeader.toLowerCase()] = principal.method;
+      for (const [header, claim] of claimHeaders) {
+        const v = principal.claims[claim];
+        if (v !== undefined && v !== null)
+          h[header] = headerValue(typeof v === 'string' ? v : JSON.stringify(v));
+      }
+    }
+
+    function deny(ex: Exchange, f: Failure): Problem {
+      if (f.kind === 'missing') {
+        emit(ex, 'missing_credentials', 'no credentials presented');
+        // RFC 6750 §3: without credentials the challenge carries no error code.
+        return problem(problems.unauthorized, 'This operation requires authentication.', {
+          headers: { 'www-authenticate': baseChallenges },
+          reason: 'missing_credentials',
+        });
+      }
+      if (f.kind === 'unavailable') {
+        emit(ex, f.reason, 'credential verification unavailable', f.scheme.name);
+        return problem(problems.serviceUnavailable, 'Credentials cannot be verified right now.', {
+          headers: { 'retry-after': '5' },
+          reason: f.reason,
+        });
+      }
+      if (f.kind === 'insufficient') {
+        if (f.scheme.listsScopes) {
+          const scope = f.needs.join(' ');
+          emit(ex, 'insufficient_scope', `missing scope among: ${scope}`, f.scheme.name, f.identity.subject);
+          return problem(problems.insufficientScope, `This operation requires the scope(s): ${scope}.`, {
+            headers: {
+              'www-authenticate': `Bearer realm=${quote(realm)}, error="insufficient_scope", scope=${quote(scope)}`,
+            },
+            extensions: { scope },
+            reason: 'insufficient_scope',
+          });
+        }
+        const roles = f.needs.join(' ');
+        emit(ex, 'insufficient_role', `missing role among: ${roles}`, f.scheme.name, f.identity.subject);
+        return problem(problems.forbidden, `This operation requires the role(s): ${roles}.`, {
+          reason: 'insufficient_role',
+        });
+      }
+      const r = f.result;
+      emit(ex, r.reason, r.detail, f.scheme.name);
+      const challenges: string[] = [];
+      const desc = `error_description=${quote(r.detail)}`;
+      if (r.dpop === true && f.scheme.dpopChallenge !== undefined) {
+        const code =
+          r.dpopNonce !== undefined
+            ? 'use_dpop_nonce'
+            : r.reason === 'dpop_required'
+              ? 'invalid_token'
+              : 'invalid_dpop_proof';
+        challenges.push(`${f.scheme.dpopChallenge}, error="${code}", ${desc}`);
+        for (const c of baseChallenges) if (c !== f.scheme.dpopChallenge) challenges.push(c);
+      } else {
+        for (const c of baseChallenges) {
+          challenges.push(
+            c === f.scheme.challenge || c === f.scheme.dpopChallenge
+              ? `${c}, error="invalid_token", ${desc}`
+              : c,
+          );
+        }
+      }
+      const headers: Record<string, string | string[]> = { 'www-authenticate': challenges };
+      if (r.dpopNonce !== undefined) headers['dpop-nonce'] = r.dpopNonce;
+      const type =
+        r.dpop === true && r.reason !== 'dpop_required' ? problems.invalidDpopProof : problems.invalidToken;
+      return problem(type, r.detail, { headers, reason: r.reason });
+    }
+
+    const handler: PolicyHandler = {
+      async onRequest(ex) {
+        const incoming = ex.req.headers;
+        for (const name of stripNames) if (name in incoming) delete incoming[name];
+        if (requirements.length === 0) {
+          ex.principal = ANONYMOUS;
+          return undefined;
+        }
+        const results: Array<CredentialResult | undefined> = new Array(verifiers.length);
+        let worst: Failure = { kind: 'missing' };
+        for (const req of requirements) {
+          const identities: Identity[] = [];
+          let failure: Failure | undefined;
+          for (const { verifier, needs } of req) {
+            const i = schemeIndex.get(verifier)!;
+            let result = results[i];
+            if (result === undefined) {
+              result = await verifier.verify(ex);
+              results[i] = result;
+            }
+            if (result.kind === 'missing') failure = { kind: 'missing' };
+            else if (result.kind === 'invalid') failure = { kind: 'invalid', scheme: verifier, result };
+            else if (result.kind === 'unavailable')
+              failure = { kind: 'unavailable', scheme: verifier, reason: result.reason };
+            else {
+              const have = verifier.listsScopes ? result.identity.scopes : result.identity.roles;
+              if (needs.some((n) => !have.has(n))) {
+                failure = { kind: 'insufficient', scheme: verifier, needs, identity: result.identity };
+              } else identities.push(result.identity);
+            }
+            if (failure !== undefined) break;
+          }
+          if (failure === undefined) {
+            attach(ex, merge(identities, req));
+            return undefined;
+          }
+          if (RANK[failure.kind] > RANK[worst.kind]) worst = failure;
+        }
+        if (anonymousAllowed && (worst.kind === 'missing' || worst.kind === 'insufficient')) {
+          ex.principal = ANONYMOUS;
+          return undefined;
+        }
+        return deny(ex, worst);
+      },
+    };
+    return handler;
+  },
+};
+
+function merge(identities: Identity[], req: readonly CompiledScheme[]): Principal {
+  const first = identities[0];
+  if (identities.length === 1) {
+    return { ...first, schemes: [req[0].verifier.name] };
+  }
+  const scopes = new Set<string>();
+  const roles = new Set<string>();
+  for (const id of identities) {
+    for (const s of id.scopes) scopes.add(s);
+    for (const r of id.roles) roles.add(r);
+  }
+  return {
+    subject: first.subject,
+    consumer: identities.find((i) => i.consumer !== undefined)?.consumer,
+    scopes,
+    roles,
+    claims: Object.assign({}, ...identities.map((i) => i.claims).reverse()),
+    method: first.method,
+    schemes: req.map((s) => s.verifier.name),
+  };
+}
+
+/** Header values from claims: printable ASCII only, bounded. */
+function headerValue(v: string): string {
+  return v.replace(/[^\x20-\x7e]/g, '?').slice(0, 1024);
+}

@@ -1,0 +1,439 @@
+import type { JsonObject } from '../../openapi/types.ts';
+import type { PolicyConfigBase } from '../policy.ts';
+
+/** One trusted token issuer of a `jwt` verifier. */
+export interface JwtIssuerConfig {
+  issuer: string;
+  discovery?: boolean;
+  jwksUri?: string;
+  keys?: JsonObject[];
+  secrets?: Array<{ kid?: string; secret: string }>;
+  audiences: string[];
+  algorithms?: string[];
+  clockSkewSeconds?: number;
+  requiredClaims?: string[];
+  typ?: string;
+  maxTokenAgeSeconds?: number;
+  rolesClaim?: string;
+  jwksCacheSeconds?: number;
+  jwksCooldownSeconds?: number;
+  timeoutMs?: number;
+}
+
+export interface JwtConfig {
+  issuers: JwtIssuerConfig[];
+  maxTokenBytes?: number;
+  tokenCacheMaxEntries?: number;
+}
+
+export interface IntrospectionConfig {
+  endpoint: string;
+  clientId: string;
+  clientSecret: string;
+  authMethod?: 'client_secret_basic' | 'client_secret_post';
+  issuer?: string;
+  audiences?: string[];
+  rolesClaim?: string;
+  cacheSeconds?: number;
+  negativeCacheSeconds?: number;
+  maxCacheEntries?: number;
+  maxTokenBytes?: number;
+  timeoutMs?: number;
+}
+
+export interface ConsumerConfig {
+  name: string;
+  roles?: string[];
+  metadata?: Record<string, unknown>;
+}
+
+export interface ApiKeyConfig {
+  consumers: Array<ConsumerConfig & { keys: string[] }>;
+}
+
+export interface MtlsConfig {
+  consumers?: Array<ConsumerConfig & { subject?: string; san?: string }>;
+  allowUnmapped?: boolean;
+}
+
+export interface DpopConfig {
+  required?: boolean;
+  algorithms?: string[];
+  iatWindowSeconds?: number;
+  clockSkewSeconds?: number;
+  requireNonce?: boolean;
+  nonceSecret?: string;
+  maxProofBytes?: number;
+}
+
+/** How one `securitySchemes` entry of the spec is verified. Exactly one verifier per scheme. */
+export interface SchemeBinding {
+  jwt?: JwtConfig;
+  introspection?: IntrospectionConfig;
+  apiKey?: ApiKeyConfig;
+  mtls?: MtlsConfig;
+  dpop?: DpopConfig;
+  certificateBound?: boolean;
+}
+
+export interface ForwardIdentityConfig {
+  subjectHeader?: string;
+  consumerHeader?: string;
+  scopesHeader?: string;
+  rolesHeader?: string;
+  methodHeader?: string;
+  claimHeaders?: Record<string, string>;
+}
+
+export interface AuthenticateConfig extends PolicyConfigBase {
+  realm?: string;
+  schemes: Record<string, SchemeBinding>;
+  public?: string[];
+  allowUndeclaredSecurity?: boolean;
+  forwardIdentity?: ForwardIdentityConfig;
+}
+
+const stringList = (description: string, dflt?: string[]): JsonObject => ({
+  type: 'array',
+  items: { type: 'string', minLength: 1 },
+  description,
+  ...(dflt === undefined ? {} : { default: dflt }),
+});
+
+const seconds = (description: string, dflt: number, minimum: number, maximum: number): JsonObject => ({
+  type: 'integer',
+  minimum,
+  maximum,
+  default: dflt,
+  description,
+});
+
+/** Asymmetric algorithms a JWT issuer or DPoP proof may use; HMAC is allowed only with `secrets`. */
+export const ASYMMETRIC_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'Ed25519',
+];
+export const HMAC_ALGORITHMS = ['HS256', 'HS384', 'HS512'];
+
+const consumerProps: JsonObject = {
+  name: { type: 'string', minLength: 1, description: 'Consumer name, used as the principal subject.' },
+  roles: stringList('Roles granted to this consumer.', []),
+  metadata: {
+    type: 'object',
+    description: 'Free-form data exposed to rules as `principal.claims`.',
+    default: {},
+  },
+};
+
+const issuerSchema: JsonObject = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['issuer', 'audiences'],
+  description:
+    'A trusted issuer. Keys come from discovery, `jwksUri`, static `keys` or HMAC `secrets` — never from the token.',
+  properties: {
+    issuer: { type: 'string', minLength: 1, description: 'Exact `iss` value (RFC 8725 §3.8).' },
+    discovery: {
+      type: 'boolean',
+      default: false,
+      description:
+        'Find `jwks_uri` from OpenID Connect discovery (or RFC 8414 metadata) of `issuer`; the metadata issuer must match exactly.',
+    },
+    jwksUri: { type: 'string', pattern: '^https?://', description: 'URL of the issuer JWKS.' },
+    keys: { type: 'array', items: { type: 'object' }, description: 'Static public JWKs.' },
+    secrets: {
+      type: 'array',
+      description: 'HMAC secrets (at least 32 bytes); only these make HS256/384/512 acceptable.',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['secret'],
+        properties: {
+          kid: { type: 'string', description: 'Key id the token header must name, if set.' },
+          secret: {
+            type: 'string',
+            minLength: 32,
+            description: 'The shared secret (use environment substitution).',
+          },
+        },
+      },
+    },
+    audiences: {
+      type: 'array',
+      minItems: 1,
+      items: { type: 'string', minLength: 1 },
+      description: 'Accepted `aud` values; the token must name at least one (RFC 8725 §3.9).',
+    },
+    algorithms: {
+      type: 'array',
+      minItems: 1,
+      items: { enum: [...ASYMMETRIC_ALGORITHMS, ...HMAC_ALGORITHMS] },
+      default: ['RS256'],
+      description: 'Accepted `alg` values (the allowlist; `none` can never be listed).',
+    },
+    clockSkewSeconds: seconds('Tolerance for `exp`, `nbf` and `iat`.', 30, 0, 300),
+    requiredClaims: stringList('Claims that must be present besides `exp`.', []),
+    typ: {
+      type: 'string',
+      description:
+        'Required `typ` header, e.g. `at+jwt` for RFC 9068 access tokens (`application/` prefix accepted).',
+    },
+    maxTokenAgeSeconds: {
+      type: 'integer',
+      minimum: 1,
+      description: 'Refuse tokens whose `iat` is older than this.',
+    },
+    rolesClaim: {
+      type: 'string',
+      default: 'roles',
+      description: 'Claim (dotted path) holding the caller roles.',
+    },
+    jwksCacheSeconds: seconds('Longest time a fetched JWKS is used before refreshing.', 600, 60, 86400),
+    jwksCooldownSeconds: seconds(
+      'Minimum time between refetches for an unknown `kid` or while down.',
+      30,
+      0,
+      3600,
+    ),
+    timeoutMs: {
+      type: 'integer',
+      minimum: 100,
+      default: 5000,
+      description: 'Deadline for discovery and JWKS fetches.',
+    },
+  },
+};
+
+const jwtSchema: JsonObject = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['issuers'],
+  description: 'Verify bearer tokens as JWTs (RFC 7519, RFC 9068, RFC 8725).',
+  properties: {
+    issuers: {
+      type: 'array',
+      minItems: 1,
+      items: issuerSchema,
+      description: 'Trusted issuers, matched by `iss`.',
+    },
+    maxTokenBytes: { type: 'integer', minimum: 256, default: 8192, description: 'Longest token accepted.' },
+    tokenCacheMaxEntries: {
+      type: 'integer',
+      minimum: 0,
+      default: 10000,
+      description: 'Verified tokens kept (until their `exp`); 0 disables the cache.',
+    },
+  },
+};
+
+const introspectionSchema: JsonObject = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['endpoint', 'clientId', 'clientSecret'],
+  description: 'Verify opaque bearer tokens with OAuth 2.0 token introspection (RFC 7662).',
+  properties: {
+    endpoint: { type: 'string', pattern: '^https?://', description: 'Introspection endpoint URL.' },
+    clientId: { type: 'string', minLength: 1, description: 'Client id the gateway authenticates with.' },
+    clientSecret: {
+      type: 'string',
+      minLength: 1,
+      description: 'Client secret (use environment substitution).',
+    },
+    authMethod: {
+      enum: ['client_secret_basic', 'client_secret_post'],
+      default: 'client_secret_basic',
+      description: 'How the gateway authenticates to the endpoint.',
+    },
+    issuer: { type: 'string', description: 'If set, an `iss` in the answer must equal it.' },
+    audiences: stringList('If set, the answer must carry an `aud` naming one of these.'),
+    rolesClaim: {
+      type: 'string',
+      default: 'roles',
+      description: 'Member (dotted path) holding the caller roles.',
+    },
+    cacheSeconds: seconds('How long an active answer is reused (never beyond its `exp`).', 60, 0, 3600),
+    negativeCacheSeconds: seconds('How long an inactive answer is reused.', 10, 0, 300),
+    maxCacheEntries: {
+      type: 'integer',
+      minimum: 0,
+      default: 10000,
+      description: 'Bound of the answer cache.',
+    },
+    maxTokenBytes: { type: 'integer', minimum: 16, default: 8192, description: 'Longest token accepted.' },
+    timeoutMs: {
+      type: 'integer',
+      minimum: 100,
+      default: 5000,
+      description: 'Deadline for the introspection call.',
+    },
+  },
+};
+
+const apiKeySchema: JsonObject = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['consumers'],
+  description:
+    'API keys, located as the spec `apiKey` scheme says (header, query or cookie); stored as hashes.',
+  properties: {
+    consumers: {
+      type: 'array',
+      description: 'Key holders. Several keys per consumer allow rotation without downtime.',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'keys'],
+        properties: {
+          ...consumerProps,
+          keys: {
+            type: 'array',
+            minItems: 1,
+            items: { type: 'string', pattern: '^sha256:[0-9a-f]{64}$' },
+            description: 'SHA-256 hashes of the live keys, as printed by `portcullis key create`.',
+          },
+        },
+      },
+    },
+  },
+};
+
+const mtlsSchema: JsonObject = {
+  type: 'object',
+  additionalProperties: false,
+  description: 'Client certificates verified by the TLS listener (`clientAuth`), mapped to consumers.',
+  properties: {
+    consumers: {
+      type: 'array',
+      default: [],
+      description: 'Certificate holders, matched by subject or subjectAltName.',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name'],
+        properties: {
+          ...consumerProps,
+          subject: {
+            type: 'string',
+            description: 'Subject attributes that must all match, e.g. `CN=billing,O=Example`.',
+          },
+          san: {
+            type: 'string',
+            description: 'A subjectAltName entry, e.g. `DNS:billing.internal` or `URI:spiffe://x/y`.',
+          },
+        },
+      },
+    },
+    allowUnmapped: {
+      type: 'boolean',
+      default: false,
+      description: 'Accept a valid certificate that maps to no consumer (subject = certificate CN).',
+    },
+  },
+};
+
+const dpopSchema: JsonObject = {
+  type: 'object',
+  additionalProperties: false,
+  description: 'Accept DPoP-bound tokens (RFC 9449) with `Authorization: DPoP`.',
+  properties: {
+    required: { type: 'boolean', default: false, description: 'Refuse tokens that are not DPoP-bound.' },
+    algorithms: {
+      type: 'array',
+      minItems: 1,
+      items: { enum: ASYMMETRIC_ALGORITHMS },
+      default: ['ES256', 'PS256', 'RS256', 'EdDSA'],
+      description: 'Accepted proof algorithms (asymmetric only).',
+    },
+    iatWindowSeconds: seconds('How old a proof may be.', 300, 1, 3600),
+    clockSkewSeconds: seconds('How far in the future a proof `iat` may be.', 30, 0, 300),
+    requireNonce: {
+      type: 'boolean',
+      default: false,
+      description: 'Require a server-provided nonce (RFC 9449 §8).',
+    },
+    nonceSecret: {
+      type: 'string',
+      minLength: 32,
+      description: 'Key deriving nonces; set the same on every instance (random per process otherwise).',
+    },
+    maxProofBytes: { type: 'integer', minimum: 256, default: 4096, description: 'Longest proof accepted.' },
+  },
+};
+
+const headerName = (description: string, dflt?: string): JsonObject => ({
+  type: 'string',
+  pattern: '^[A-Za-z0-9-]+$',
+  description,
+  ...(dflt === undefined ? {} : { default: dflt }),
+});
+
+export const authenticateSchema: JsonObject = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['schemes'],
+  description: "Enforces each operation's OpenAPI `security` with the verifiers bound to its schemes.",
+  properties: {
+    realm: {
+      type: 'string',
+      description: 'Realm of the `WWW-Authenticate` challenges (default: the API name).',
+    },
+    schemes: {
+      type: 'object',
+      description: 'Verifier for each `securitySchemes` name of the spec.',
+      additionalProperties: {
+        type: 'object',
+        additionalProperties: false,
+        description: 'Exactly one of `jwt`, `introspection`, `apiKey`, `mtls`.',
+        properties: {
+          jwt: jwtSchema,
+          introspection: introspectionSchema,
+          apiKey: apiKeySchema,
+          mtls: mtlsSchema,
+          dpop: dpopSchema,
+          certificateBound: {
+            type: 'boolean',
+            default: false,
+            description: 'Require tokens bound to the TLS client certificate (RFC 8705 `cnf.x5t#S256`).',
+          },
+        },
+      },
+    },
+    public: stringList('Operations (operationId) that may run with no declared `security`.', []),
+    allowUndeclaredSecurity: {
+      type: 'boolean',
+      default: false,
+      description: 'Let every operation without declared `security` through anonymously (not recommended).',
+    },
+    forwardIdentity: {
+      type: 'object',
+      additionalProperties: false,
+      description:
+        'Headers set on the upstream request; incoming headers of the same names are always removed first.',
+      properties: {
+        subjectHeader: headerName('Header carrying the principal subject.', 'X-Portcullis-Subject'),
+        consumerHeader: headerName('Header carrying the consumer name.', 'X-Portcullis-Consumer'),
+        scopesHeader: headerName(
+          'Header carrying the granted scopes, space-separated.',
+          'X-Portcullis-Scopes',
+        ),
+        rolesHeader: headerName('Header carrying the roles, space-separated.', 'X-Portcullis-Roles'),
+        methodHeader: headerName('Header carrying the authentication method.', 'X-Portcullis-Auth-Method'),
+        claimHeaders: {
+          type: 'object',
+          additionalProperties: { type: 'string' },
+          default: {},
+          description: 'Header name → claim name, e.g. `X-User-Email: email`.',
+        },
+      },
+    },
+  },
+};

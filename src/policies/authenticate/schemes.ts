@@ -1,0 +1,257 @@
+import { createHash } from 'node:crypto';
+import type { Exchange } from '../../gateway/exchange.ts';
+import type { SecurityScheme } from '../../openapi/types.ts';
+import type { CompileContext } from '../policy.ts';
+import { PolicyConfigError } from '../policy.ts';
+import { createApiKeyRegistry, readApiKey } from './api-key.ts';
+import { type CredentialResult, invalid, MISSING, rolesOf, scopesOf } from './credential.ts';
+import { createDpopVerifier, type DpopVerifier } from './dpop.ts';
+import { createIntrospector } from './introspection.ts';
+import { createJwtVerifier, JwtConfigError } from './jwt.ts';
+import { commonName, createCertificateMapper, createCertificateReader } from './mtls.ts';
+import type { SchemeBinding } from './schema.ts';
+
+/** The compiled verifier of one security scheme, shared by every route of the API. */
+export interface SchemeVerifier {
+  readonly name: string;
+  readonly kind: 'bearer' | 'apiKey' | 'mtls';
+  /** Requirement lists name OAuth scopes (oauth2, openIdConnect); for other types they name roles (OAS 3.1). */
+  readonly listsScopes: boolean;
+  /** Challenge (without error parameters) for `WWW-Authenticate`. */
+  readonly challenge: string;
+  /** DPoP challenge, when the scheme accepts DPoP. */
+  readonly dpopChallenge: string | undefined;
+  verify(ex: Exchange): CredentialResult | Promise<CredentialResult>;
+}
+
+const BEARER = /^(Bearer|DPoP) +([A-Za-z0-9\-._~+/]+=*) *$/i;
+
+/**
+ * Builds (once per API, scheme and binding, through `ctx.shared`) the verifier of a scheme.
+ * Throws PolicyConfigError when the binding does not fit the scheme type.
+ */
+export function schemeVerifier(
+  name: string,
+  scheme: SecurityScheme,
+  binding: SchemeBinding,
+  realm: string,
+  ctx: CompileContext,
+): SchemeVerifier {
+  const path = `schemes.${name}`;
+  const kinds = (['jwt', 'introspection', 'apiKey', 'mtls'] as const).filter((k) => binding[k] !== undefined);
+  if (kinds.length !== 1) {
+    throw new PolicyConfigError(path, `scheme ${name}: give exactly one of jwt, introspection, apiKey, mtls`);
+  }
+  const kind = kinds[0];
+  const raw = scheme.raw;
+  const httpBearer = scheme.type === 'http' && String(raw.scheme ?? '').toLowerCase() === 'bearer';
+  const tokenScheme = httpBearer || scheme.type === 'oauth2' || scheme.type === 'openIdConnect';
+  if ((kind === 'jwt' || kind === 'introspection') && !tokenScheme) {
+    throw new PolicyConfigError(
+      path,
+      `scheme ${name} (${scheme.type}) does not carry bearer tokens; ${kind} cannot verify it`,
+    );
+  }
+  if (kind === 'apiKey' && scheme.type !== 'apiKey') {
+    throw new PolicyConfigError(path, `scheme ${name} is of type ${scheme.type}, not apiKey`);
+  }
+  if (kind === 'mtls' && scheme.type !== 'mutualTLS') {
+    throw new PolicyConfigError(path, `scheme ${name} is of type ${scheme.type}, not mutualTLS`);
+  }
+  if (binding.dpop !== undefined && !tokenScheme) {
+    throw new PolicyConfigError(`${path}.dpop`, `scheme ${name}: DPoP applies to bearer token schemes only`);
+  }
+  const fingerprint = createHash('sha256').update(JSON.stringify(binding)).digest('base64url').slice(0, 16);
+  const key = `authenticate:scheme:${ctx.apiName}:${name}:${realm}:${fingerprint}`;
+  return ctx.shared.get(key, () => {
+    try {
+      return build(name, scheme, binding, kind, realm, ctx, tokenScheme && scheme.type !== 'http');
+    } catch (err) {
+      if (err instanceof PolicyConfigError) throw err;
+      const sub = err instanceof JwtConfigError ? `.${kind}.${err.path}` : `.${kind}`;
+      throw new PolicyConfigError(path + sub, `scheme ${name}: ${(err as Error).message}`);
+    }
+  });
+}
+
+function build(
+  name: string,
+  scheme: SecurityScheme,
+  binding: SchemeBinding,
+  kind: 'jwt' | 'introspection' | 'apiKey' | 'mtls',
+  realm: string,
+  ctx: CompileContext,
+  listsScopes: boolean,
+): SchemeVerifier {
+  const quotedRealm = quote(realm);
+  if (kind === 'apiKey') {
+    const where = scheme.raw.in;
+    const paramName = scheme.raw.name;
+    if ((where !== 'header' && where !== 'query' && where !== 'cookie') || typeof paramName !== 'string') {
+      throw new PolicyConfigError(
+        `schemes.${name}`,
+        `apiKey scheme ${name} needs "in" and "name" in the spec`,
+      );
+    }
+    const registry = createApiKeyRegistry(binding.apiKey!);
+    const loc = { in: where, name: paramName } as const;
+    return {
+      name,
+      kind: 'apiKey',
+      listsScopes: false,
+      challenge: `ApiKey realm=${quotedRealm}, in="${where}", name=${quote(paramName)}`,
+      dpopChallenge: undefined,
+      verify(ex) {
+        const presented = readApiKey(ex.req, ex.rawQuery, loc);
+        if (presented === undefined) return MISSING;
+        const consumer = registry.lookup(presented);
+        if (consumer === undefined) return invalid('unknown_api_key', 'API key not recognised');
+        return {
+          kind: 'ok',
+          identity: {
+            subject: consumer.name,
+            consumer: consumer.name,
+            scopes: new Set(),
+            roles: consumer.roles,
+            claims: consumer.metadata,
+            method: 'api-key',
+          },
+        };
+      },
+    };
+  }
+
+  const readCert = createCertificateReader();
+
+  if (kind === 'mtls') {
+    const cfg = binding.mtls!;
+    const mapCert = createCertificateMapper(cfg);
+    return {
+      name,
+      kind: 'mtls',
+      listsScopes: false,
+      challenge: `Mutual realm=${quotedRealm}`,
+      dpopChallenge: undefined,
+      verify(ex) {
+        const cert = readCert(ex.req);
+        if (cert === undefined) return MISSING;
+        if (!cert.authorized) return invalid('untrusted_certificate', 'client certificate not trusted');
+        const consumer = mapCert(cert.cert);
+        if (consumer === undefined && cfg.allowUnmapped !== true) {
+          return invalid('unmapped_certificate', 'client certificate maps to no consumer');
+        }
+        return {
+          kind: 'ok',
+          identity: {
+            subject: consumer?.name ?? commonName(cert.cert),
+            consumer: consumer?.name,
+            scopes: new Set(),
+            roles: consumer?.roles ?? new Set(),
+            claims: { ...consumer?.metadata, 'x5t#S256': cert.thumbprint },
+            method: 'mtls',
+          },
+        };
+      },
+    };
+  }
+
+  const deps = { clock: ctx.clock, logger: ctx.logger, shared: ctx.shared };
+  const check =
+    kind === 'jwt'
+      ? (() => {
+          const v = createJwtVerifier(binding.jwt!, deps);
+          return (t: string) => v.verify(t);
+        })()
+      : (() => {
+          const v = createIntrospector(binding.introspection!, deps);
+          return (t: string) => v.introspect(t);
+        })();
+  const dpop: DpopVerifier | undefined =
+    binding.dpop === undefined
+      ? undefined
+      : createDpopVerifier(binding.dpop, {
+          clock: ctx.clock,
+          store: ctx.store,
+          scope: `${ctx.apiName}:${name}`,
+        });
+  const certificateBound = binding.certificateBound === true;
+
+  return {
+    name,
+    kind: 'bearer',
+    listsScopes,
+    challenge: `Bearer realm=${quotedRealm}`,
+    dpopChallenge: dpop?.challenge,
+    async verify(ex) {
+      const header = ex.req.headers.authorization;
+      if (header === undefined) return MISSING;
+      const m = BEARER.exec(header);
+      if (m === null) {
+        // Another scheme (Basic, ...) is not a credential for this one.
+        return /^(bearer|dpop)\b/i.test(header)
+          ? invalid('malformed', 'malformed Authorization header')
+          : MISSING;
+      }
+      const isDpop = m[1].toLowerCase() === 'dpop';
+      const token = m[2];
+      if (isDpop && dpop === undefined)
+        return invalid('dpop_not_accepted', 'DPoP tokens are not accepted here');
+      const out = await check(token);
+      if (!out.ok) {
+        return out.unavailable === true
+          ? { kind: 'unavailable', reason: out.reason, detail: out.detail }
+          : invalid(out.reason, out.detail);
+      }
+      const claims = out.claims as Record<string, unknown>;
+      const cnf = (claims.cnf !== null && typeof claims.cnf === 'object' ? claims.cnf : {}) as Record<
+        string,
+        unknown
+      >;
+      if (isDpop) {
+        const proof = await dpop!.verify(ex, token, cnf.jkt);
+        if (!proof.ok) {
+          return {
+            kind: 'invalid',
+            reason: proof.reason,
+            detail: proof.detail,
+            dpop: true,
+            dpopNonce: proof.nonce,
+          };
+        }
+      } else if (cnf.jkt !== undefined || dpop?.required === true) {
+        // RFC 9449 §7.2: a DPoP-bound token presented as a plain bearer token is refused.
+        return {
+          kind: 'invalid',
+          reason: 'dpop_required',
+          detail: 'token must be used with a DPoP proof',
+          dpop: true,
+        };
+      }
+      const x5t = cnf['x5t#S256'];
+      if (x5t !== undefined || certificateBound) {
+        // RFC 8705 §3: the token is usable only over TLS with the certificate it is bound to.
+        const cert = readCert(ex.req);
+        if (cert === undefined || !cert.authorized || typeof x5t !== 'string' || cert.thumbprint !== x5t) {
+          return invalid('certificate_mismatch', 'token is not bound to the presented client certificate');
+        }
+      }
+      const sub = claims.sub ?? claims.client_id;
+      return {
+        kind: 'ok',
+        identity: {
+          subject: typeof sub === 'string' ? sub : 'unknown',
+          consumer: typeof claims.client_id === 'string' ? claims.client_id : undefined,
+          scopes: scopesOf(claims),
+          roles: rolesOf(claims, out.rolesClaim),
+          claims,
+          method: isDpop ? 'dpop' : kind === 'jwt' ? 'jwt' : 'introspection',
+        },
+      };
+    },
+  };
+}
+
+/** RFC 7235 quoted-string. */
+export function quote(s: string): string {
+  return `"${s.replace(/[\\"]/g, '\\$&').replace(/[\r\n]/g, ' ')}"`;
+}
