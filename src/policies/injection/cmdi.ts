@@ -1,0 +1,379 @@
+/**
+ * OS command injection: a shell separator (`;`, `|`, `&`, `&&`, `||`, newline, backticks, `$(...)`) followed
+ * by the name of a real command. Names that are also English words (`cat`, `sleep`, `find`) only count when
+ * what follows looks like shell arguments (`/etc/passwd`, `-la`, `5`), so "dogs; cat food" stays clean.
+ * Shell quoting tricks (`c''at`, `w\ho\am\i`, `${IFS}`, `$@`) are undone before the scan.
+ */
+
+import type { Paranoia } from './types.ts';
+
+/** Commands whose name alone, right after a separator, is enough. */
+const DISTINCT_COMMANDS = new Set([
+  'whoami',
+  'uname',
+  'ifconfig',
+  'ipconfig',
+  'netstat',
+  'wget',
+  'curl',
+  'nc',
+  'ncat',
+  'netcat',
+  'socat',
+  'bash',
+  'sh',
+  'zsh',
+  'ksh',
+  'csh',
+  'tcsh',
+  'dash',
+  'powershell',
+  'pwsh',
+  'cmd',
+  'certutil',
+  'bitsadmin',
+  'nslookup',
+  'systeminfo',
+  'python',
+  'python2',
+  'python3',
+  'perl',
+  'ruby',
+  'php',
+  'telnet',
+  'mkfifo',
+  'chmod',
+  'chown',
+  'useradd',
+  'usermod',
+  'crontab',
+  'base64',
+  'xxd',
+  'id',
+  'ls',
+  'pwd',
+  'printenv',
+  'hostname',
+  'tasklist',
+  'taskkill',
+  'sudo',
+  'busybox',
+  'nohup',
+  'rm',
+  'ping',
+  'tftp',
+  'xterm',
+  'awk',
+  'gawk',
+  'ps',
+  'env',
+  'lsb_release',
+  'getent',
+  'wmic',
+  'reg',
+  'regsvr32',
+  'rundll32',
+  'mshta',
+  'cscript',
+  'wscript',
+  'vssadmin',
+  'schtasks',
+  'icacls',
+  'sc',
+  'nmap',
+  'dig',
+  'ssh',
+  'scp',
+  'openssl',
+  'uptime',
+  'w',
+  'lsof',
+  'netsh',
+  'arp',
+  'ver',
+  'dir',
+  'cat',
+  'echo',
+]);
+
+/** Commands that are also ordinary words: they need shell-looking arguments to count. */
+const WORDY_COMMANDS = new Set([
+  'head',
+  'tail',
+  'more',
+  'less',
+  'type',
+  'find',
+  'net',
+  'kill',
+  'sleep',
+  'set',
+  'time',
+  'date',
+  'cp',
+  'mv',
+  'touch',
+  'sort',
+  'file',
+  'grep',
+  'sed',
+  'tar',
+  'who',
+  'which',
+  'ip',
+  'mail',
+  'exec',
+  'eval',
+  'expr',
+  'timeout',
+  'reboot',
+  'shutdown',
+  'halt',
+  'wc',
+  'cut',
+  'tr',
+  'od',
+  'strings',
+  'rev',
+  'nl',
+  'diff',
+  'host',
+  'whois',
+  'route',
+  'ftp',
+  'git',
+  'node',
+  'java',
+  'finger',
+  'last',
+  'dd',
+  'xargs',
+  'start',
+  'call',
+  'copy',
+  'del',
+  'move',
+  'print',
+  'read',
+  'export',
+  'source',
+  'kill',
+  'killall',
+  'pkill',
+  'chgrp',
+  'ln',
+  'mkdir',
+  'rmdir',
+  'unzip',
+  'zip',
+  'gzip',
+  'gunzip',
+  'install',
+  'apt',
+  'yum',
+  'apk',
+  'pip',
+  'npm',
+  'lynx',
+  'links',
+  'nice',
+  'at',
+  'history',
+]);
+
+/** Words that are so common in prose that even `cat`/`echo`/`dir` after `&` or a newline need arguments. */
+const PROSE_COMMON = new Set(['cat', 'echo', 'dir', 'w', 'ver', 'id', 'sc', 'reg', 'env', 'ps', 'dig', 'sh']);
+
+function isSpace(c: number): boolean {
+  return c === 32 || c === 9 || c === 11 || c === 12 || c === 13;
+}
+function isLetter(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90);
+}
+function isWordChar(c: number): boolean {
+  return isLetter(c) || (c >= 48 && c <= 57) || c === 95;
+}
+
+/**
+ * Undoes the shell's quoting games so that command names read plainly: `c''at` → `cat`, `w\ho` → `who`,
+ * `$@`/`$1` vanish, `${IFS}`/`$IFS$9` become a space, and brace lists `{cat,/etc/passwd}` become words.
+ */
+export function unshell(s: string): string {
+  let out = '';
+  const n = s.length;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 39 || c === 34 || c === 92) continue;
+    if (c === 36) {
+      const d = s.charCodeAt(i + 1);
+      if (d === 64 || d === 42 || (d >= 48 && d <= 57)) {
+        i++;
+        continue;
+      }
+      if (s.startsWith('{IFS}', i + 1) || s.startsWith('{ifs}', i + 1)) {
+        out += ' ';
+        i += 5;
+        continue;
+      }
+      if (s.startsWith('IFS', i + 1)) {
+        out += ' ';
+        i += 3;
+        continue;
+      }
+    }
+    if (c === 123 && isLetter(s.charCodeAt(i + 1))) {
+      // `{cat,/etc/passwd}` runs `cat /etc/passwd`: read the brace as a separator and commas as spaces.
+      let j = i + 1;
+      while (j < n && j - i < 64 && s.charCodeAt(j) !== 125 && s.charCodeAt(j) !== 32) j++;
+      if (s.charCodeAt(j) === 125 && s.slice(i, j).indexOf(',') > 0) {
+        out +=
+          ';' +
+          s
+            .slice(i + 1, j)
+            .split(',')
+            .join(' ');
+        i = j;
+        continue;
+      }
+    }
+    out += s[i];
+  }
+  return out;
+}
+
+interface CommandHit {
+  readonly name: string;
+  readonly distinct: boolean;
+  /** Whether the text after the name looks like shell arguments or ends the command. */
+  readonly shellArgs: boolean;
+  readonly glob: boolean;
+}
+
+/** Reads a command (with an optional directory) at `i` and what follows it. */
+function readCommand(s: string, i: number): CommandHit | undefined {
+  const n = s.length;
+  let j = i;
+  while (j < n && isSpace(s.charCodeAt(j))) j++;
+  const start = j;
+  let glob = false;
+  while (j < n && j - start < 48) {
+    const c = s.charCodeAt(j);
+    if (isWordChar(c) || c === 47 || c === 46 || c === 45) j++;
+    else if (c === 63 || c === 42) {
+      glob = true;
+      j++;
+    } else break;
+  }
+  if (j === start) return undefined;
+  let word = s.slice(start, j).toLowerCase();
+  const hasDir = word.indexOf('/') >= 0;
+  if (hasDir) word = word.slice(word.lastIndexOf('/') + 1);
+  if (word.endsWith('.exe')) word = word.slice(0, -4);
+  if (glob && hasDir && word.length > 0) return { name: word, distinct: true, shellArgs: true, glob };
+  const distinct = DISTINCT_COMMANDS.has(word);
+  if (!distinct && !WORDY_COMMANDS.has(word)) return undefined;
+  // What follows the name: end, another separator, or an argument shaped like a path, option or number.
+  let k = j;
+  while (k < n && isSpace(s.charCodeAt(k))) k++;
+  let shellArgs = false;
+  if (k >= n) shellArgs = true;
+  else {
+    const c = s.charCodeAt(k);
+    const sawSpace = k > j;
+    if (!sawSpace && isWordChar(c)) return undefined;
+    shellArgs =
+      c === 47 || // /path
+      c === 45 || // -option
+      c === 46 || // ./file
+      c === 36 || // $VAR
+      c === 126 || // ~
+      c === 92 || // \path
+      c === 37 || // %VAR%
+      (c >= 48 && c <= 57) ||
+      c === 60 ||
+      c === 62 ||
+      c === 124 ||
+      c === 59 ||
+      c === 38 ||
+      c === 96 ||
+      c === 41 ||
+      c === 42 ||
+      c === 10 ||
+      // `type C:\x`, `dir c:\`
+      (isLetter(c) &&
+        s.charCodeAt(k + 1) === 58 &&
+        (s.charCodeAt(k + 2) === 92 || s.charCodeAt(k + 2) === 47)) ||
+      (word === 'net' &&
+        /^(user|localgroup|view|share|use|start|stop|group|accounts|session)\b/i.test(s.slice(k, k + 12)));
+    if (!shellArgs && sawSpace && isLetter(c) && (word === 'echo' || word === 'eval' || word === 'exec')) {
+      shellArgs = true;
+    }
+  }
+  return { name: word, distinct: distinct || hasDir, shellArgs, glob };
+}
+
+/** Whether `s` (already decoded) reads as an OS command injection at paranoia `p`. */
+export function detectCmdi(input: string, p: Paranoia): boolean {
+  const s = unshell(input);
+  const lower = s.toLowerCase();
+  if (
+    lower.indexOf('/dev/tcp/') >= 0 ||
+    lower.indexOf('/dev/udp/') >= 0 ||
+    input.indexOf('$IFS') >= 0 ||
+    input.indexOf('{IFS}') >= 0
+  ) {
+    return true;
+  }
+  const n = s.length;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    let strongSeparator: boolean;
+    let next = i + 1;
+    if (c === 59)
+      strongSeparator = true; // ;
+    else if (c === 124) {
+      // | or ||
+      strongSeparator = true;
+      if (s.charCodeAt(next) === 124) next++;
+    } else if (c === 38) {
+      // & or &&
+      strongSeparator = s.charCodeAt(next) === 38;
+      if (strongSeparator) next++;
+    } else if (c === 10) strongSeparator = false;
+    else if (c === 96) {
+      // Backticks: markdown uses them for inline code too ("run `ls -la`"), so at level 1 only a backtick
+      // glued to the previous text or opening the value counts.
+      const prev = i > 0 ? s.charCodeAt(i - 1) : 32;
+      const glued = i === 0 || !(isSpace(prev) || prev === 40 || prev === 10 || prev === 34 || prev === 39);
+      if (!glued && p < 2) continue;
+      strongSeparator = true;
+    } else if (c === 36 && s.charCodeAt(next) === 40) {
+      // $( ... )
+      if (s.charCodeAt(next + 1) === 40) continue; // $(( arithmetic ))
+      next++;
+      strongSeparator = true;
+    } else if ((c === 60 || c === 62) && s.charCodeAt(next) === 40) {
+      next++;
+      strongSeparator = true;
+    } else if (i === 0 && p >= 2) strongSeparator = false;
+    else continue;
+    // Separators may repeat or open a group: `;;id`, `|(id)`, `&&{id}`, `; !id`.
+    while (next < n) {
+      const d = s.charCodeAt(next);
+      if (isSpace(d) || d === 40 || d === 123 || d === 33 || d === 59 || d === 38 || d === 124 || d === 10)
+        next++;
+      else break;
+    }
+    const hit = readCommand(s, i === 0 && p >= 2 && c !== 59 && c !== 124 ? i : next);
+    if (hit === undefined) continue;
+    if (hit.glob) return true;
+    if (strongSeparator) {
+      if (hit.distinct && !PROSE_COMMON.has(hit.name)) return true;
+      if (hit.shellArgs) return true;
+    } else {
+      if (hit.shellArgs && (hit.distinct || p >= 2)) return true;
+      if (p >= 3 && hit.distinct) return true;
+    }
+  }
+  return false;
+}

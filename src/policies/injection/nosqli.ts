@@ -1,0 +1,178 @@
+/**
+ * NoSQL (MongoDB) operator injection: query operators where the application expects a value, as JSON keys
+ * (`{"password": {"$ne": null}}`), as bracketed query names (`password[$ne]=`), or smuggled inside a string
+ * (`{"$gt": ""}`), plus the JavaScript that `$where` runs (`'; return true; //`, `this.password.match(...)`).
+ */
+
+import type { Paranoia } from './types.ts';
+
+/** Query and aggregation operators that change what a filter matches. */
+const OPERATORS = new Set([
+  'ne',
+  'eq',
+  'gt',
+  'gte',
+  'lt',
+  'lte',
+  'in',
+  'nin',
+  'regex',
+  'where',
+  'exists',
+  'expr',
+  'or',
+  'and',
+  'nor',
+  'not',
+  'elemmatch',
+  'function',
+  'accumulator',
+  'all',
+  'size',
+  'mod',
+  'jsonschema',
+  'text',
+  'lookup',
+  'merge',
+  'out',
+  'unionwith',
+  'options',
+  'graphlookup',
+  'facet',
+]);
+/** Update operators: injected into an update they rewrite other fields. */
+const UPDATE_OPERATORS = new Set([
+  'set',
+  'unset',
+  'inc',
+  'push',
+  'pull',
+  'rename',
+  'addtoset',
+  'setoninsert',
+  'type',
+]);
+/** Operators that run code or are never ordinary words: flagged wherever they stand. */
+const CODE_OPERATORS = ['$where', '$function', '$accumulator', '$expr'];
+
+function isWordChar(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95;
+}
+
+/** Whether an object key (or a bracketed query name such as `user[$ne]`) is a query operator. */
+export function detectNosqlKey(key: string, p: Paranoia): boolean {
+  const at = key.indexOf('$');
+  if (at < 0) return false;
+  for (let i = at; i >= 0 && i < key.length; i = key.indexOf('$', i + 1)) {
+    const prev = i === 0 ? 91 : key.charCodeAt(i - 1);
+    if (prev !== 91 && i !== 0 && prev !== 46) continue;
+    let j = i + 1;
+    while (j < key.length && isWordChar(key.charCodeAt(j))) j++;
+    const name = key.slice(i + 1, j).toLowerCase();
+    if (OPERATORS.has(name)) return true;
+    if (p >= 2 && UPDATE_OPERATORS.has(name)) return true;
+    if (p >= 3 && name.length > 0 && name !== 'schema' && name !== 'id' && name !== 'ref') return true;
+  }
+  return false;
+}
+
+/** Whether a string value reads as NoSQL injection at paranoia `p`. */
+export function detectNosqli(s: string, p: Paranoia): boolean {
+  const lower = s.toLowerCase();
+  const n = lower.length;
+  if (lower.indexOf('$') >= 0) {
+    for (const op of CODE_OPERATORS) {
+      const at = lower.indexOf(op);
+      if (
+        at >= 0 &&
+        !isWordChar(lower.charCodeAt(at + op.length)) &&
+        (at === 0 || !isWordChar(lower.charCodeAt(at - 1)))
+      ) {
+        return true;
+      }
+    }
+    // An operator as a key inside the string: `{"$ne": 1}`, `[$ne]`, `'$gt':`.
+    for (let i = lower.indexOf('$'); i >= 0; i = lower.indexOf('$', i + 1)) {
+      const prev = i === 0 ? 32 : lower.charCodeAt(i - 1);
+      if (!(prev === 123 || prev === 34 || prev === 39 || prev === 91 || prev === 44 || prev === 32))
+        continue;
+      let j = i + 1;
+      while (j < n && isWordChar(lower.charCodeAt(j))) j++;
+      const name = lower.slice(i + 1, j);
+      if (!OPERATORS.has(name) && !(p >= 2 && UPDATE_OPERATORS.has(name))) continue;
+      let k = j;
+      const closer = lower.charCodeAt(k);
+      if (closer === 34 || closer === 39 || closer === 93) k++;
+      while (k < n && lower.charCodeAt(k) === 32) k++;
+      const after = lower.charCodeAt(k);
+      if (
+        after === 58 ||
+        (closer === 93 && (after === 61 || k >= n || after === 91)) ||
+        (p >= 2 && prev !== 32)
+      )
+        return true;
+    }
+  }
+  // JavaScript for `$where`: a string breakout followed by `return`, comparisons that are always true,
+  // `this.<field>` probes, shell-database calls, busy loops.
+  for (let i = lower.indexOf(';'); i >= 0; i = lower.indexOf(';', i + 1)) {
+    let k = i + 1;
+    while (k < n && lower.charCodeAt(k) === 32) k++;
+    if (lower.startsWith('return', k) && !isWordChar(lower.charCodeAt(k + 6))) {
+      let m = k + 6;
+      while (m < n && lower.charCodeAt(m) === 32) m++;
+      const rest = lower.slice(m, m + 8);
+      if (/^(true|false|1|0|this|db|!|sleep|\d|'|")/.test(rest)) return true;
+    }
+  }
+  for (let i = lower.indexOf('this.'); i >= 0; i = lower.indexOf('this.', i + 1)) {
+    const prev = i === 0 ? 32 : lower.charCodeAt(i - 1);
+    if (isWordChar(prev) || prev === 46) continue;
+    let j = i + 5;
+    while (j < n && isWordChar(lower.charCodeAt(j))) j++;
+    const rest = lower.slice(j, j + 12);
+    if (
+      rest.startsWith('.match(') ||
+      rest.startsWith('.length') ||
+      /^\s*(==|!=|>|<)/.test(rest) ||
+      rest.startsWith('[')
+    ) {
+      const before = lower.slice(Math.max(0, i - 6), i);
+      if (i === 0 || /['";|&(]/.test(before) || p >= 2) return true;
+    }
+  }
+  for (let i = lower.indexOf('=='); i >= 0; i = lower.indexOf('==', i + 2)) {
+    // `'1'=='1`, `1==1` after `||`/`&&`
+    const before = lower.slice(Math.max(0, i - 12), i);
+    if (
+      (before.indexOf('||') >= 0 || before.indexOf('&&') >= 0) &&
+      (before.indexOf("'") >= 0 || before.indexOf('"') >= 0 || /\d\s*$/.test(before))
+    ) {
+      return true;
+    }
+  }
+  for (const m of [
+    'db.getcollection',
+    'db.dropdatabase',
+    'db.eval(',
+    'db.runcommand',
+    'while(true)',
+    'while (true)',
+    'while(1)',
+    'sleep(',
+    'tojson(',
+    'objectid(',
+  ]) {
+    const at = lower.indexOf(m);
+    if (at < 0) continue;
+    if (m === 'sleep(' && !/^\d/.test(lower.slice(at + 6, at + 7))) continue;
+    if ((m === 'tojson(' || m === 'objectid(') && p < 2) continue;
+    return true;
+  }
+  for (let i = lower.indexOf('db.'); i >= 0; i = lower.indexOf('db.', i + 1)) {
+    if (i > 0 && isWordChar(lower.charCodeAt(i - 1))) continue;
+    const rest = lower.slice(i + 3, i + 64);
+    if (/^\w+\.(find|insert|remove|update|drop|delete|aggregate|count)\w*\(/.test(rest)) return true;
+  }
+  return false;
+}

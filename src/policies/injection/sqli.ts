@@ -1,0 +1,825 @@
+/**
+ * SQL injection detection by lexing, in the spirit of libinjection: the value is cut into SQL tokens as a
+ * database would see it if pasted into a query (as is, or after an opening `'` or `"` it would close), and
+ * the token stream is checked for shapes that only make sense as SQL: a closed string followed by a boolean
+ * operator, a stacked statement, `UNION SELECT`, a comment cutting the query short, time-delay functions.
+ * The lexer is one pass; the rules look at a bounded number of tokens around each position.
+ */
+
+import type { Paranoia } from './types.ts';
+
+/** Token kinds, one letter each (as in a libinjection fingerprint). */
+type Kind =
+  | 's' // string literal
+  | 'n' // number or literal constant
+  | 'w' // bare word (identifier)
+  | 'f' // function name (a word followed by `(`)
+  | 'v' // variable (@x, @@x)
+  | 'k' // keyword
+  | 'E' // statement keyword (SELECT, DROP, ...)
+  | 'U' // set operator (UNION, INTERSECT, EXCEPT)
+  | '&' // boolean operator (AND, OR, XOR, &&, ||)
+  | 'o' // other operator
+  | 'c' // comment
+  | '(' // open parenthesis
+  | ')' // close parenthesis
+  | ',' // comma
+  | ';' // statement separator
+  | '.' // dot
+  | '?'; // anything SQL does not know
+
+interface Token {
+  readonly k: Kind;
+  /** Lower-cased text for words, keywords, operators and comments' opener; '' otherwise. */
+  readonly v: string;
+  /** For strings: whether the closing quote was found. For comments: whether the body holds a quote. */
+  readonly flag?: boolean;
+}
+
+const STATEMENTS = new Set([
+  'select',
+  'insert',
+  'update',
+  'delete',
+  'drop',
+  'create',
+  'alter',
+  'truncate',
+  'exec',
+  'execute',
+  'declare',
+  'shutdown',
+  'grant',
+  'revoke',
+  'merge',
+]);
+const SET_OPERATORS = new Set(['union', 'intersect', 'except']);
+const BOOLEANS = new Set(['and', 'or', 'xor']);
+const CONSTANTS = new Set(['null', 'true', 'false']);
+const WORD_OPERATORS = new Set(['like', 'rlike', 'regexp', 'sounds', 'is', 'div', 'mod', 'ilike', 'glob']);
+const KEYWORDS = new Set([
+  'from',
+  'where',
+  'into',
+  'values',
+  'table',
+  'tables',
+  'database',
+  'databases',
+  'schema',
+  'view',
+  'procedure',
+  'function',
+  'trigger',
+  'column',
+  'set',
+  'having',
+  'limit',
+  'offset',
+  'case',
+  'when',
+  'then',
+  'else',
+  'end',
+  'in',
+  'between',
+  'exists',
+  'waitfor',
+  'delay',
+  'outfile',
+  'dumpfile',
+  'top',
+  'with',
+  'nowait',
+  'order by',
+  'group by',
+  'analyse',
+  'begin',
+  'user',
+  'index',
+  'all',
+  'distinct',
+]);
+/** Words that are dropped: they never change whether a shape is SQL. */
+const NOISE = new Set(['not', 'binary']);
+
+/** Functions that have no business in ordinary input: time delays, file access, error-based extraction. */
+const STRONG_FUNCTIONS = new Set([
+  'sleep',
+  'benchmark',
+  'pg_sleep',
+  'load_file',
+  'extractvalue',
+  'updatexml',
+  'xp_cmdshell',
+  'sys_eval',
+  'sys_exec',
+  'dbms_pipe.receive_message',
+  'dbms_lock.sleep',
+  'utl_inaddr.get_host_address',
+  'utl_http.request',
+  'randomblob',
+  'pg_read_file',
+  'gtid_subset',
+  'name_const',
+  'geometrycollection',
+  'multipoint',
+  'polygon',
+  'linestring',
+  'exp',
+  'floor',
+  'rand',
+  'json_keys',
+  'make_set',
+  'elt',
+  'is_srvrolemember',
+  'db_name',
+  'convert',
+  'cast',
+  'ctxsys.drithsx.sn',
+  'char',
+  'chr',
+  'concat',
+  'concat_ws',
+  'group_concat',
+  'substring',
+  'substr',
+  'mid',
+  'ascii',
+  'ord',
+  'hex',
+  'unhex',
+  'version',
+  'database',
+  'user',
+  'current_user',
+  'system_user',
+  'session_user',
+  'schema',
+  'if',
+  'iif',
+  'length',
+  'count',
+]);
+/** Catalogue tables an attacker enumerates. */
+const CATALOGUES = [
+  'information_schema',
+  'sysobjects',
+  'syscolumns',
+  'sys.tables',
+  'sys.objects',
+  'mysql.user',
+  'pg_catalog',
+  'pg_shadow',
+  'pg_user',
+  'sqlite_master',
+  'sqlite_schema',
+  'all_tables',
+  'user_tables',
+  'dba_users',
+  'master..',
+  'msysobjects',
+];
+const SYSTEM_VARIABLES = new Set([
+  'version',
+  'datadir',
+  'hostname',
+  'basedir',
+  'servername',
+  'tmpdir',
+  'spid',
+  'language',
+  'version_compile_os',
+  'innodb_version',
+  'user',
+]);
+
+function isSpace(c: number): boolean {
+  return c <= 32 || c === 0xa0 || c === 0x2028 || c === 0x2029 || c === 0xfeff;
+}
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+function isWordStart(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || c === 36;
+}
+function isWordChar(c: number): boolean {
+  return isWordStart(c) || isDigit(c);
+}
+function isHexDigit(c: number): boolean {
+  return isDigit(c) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70);
+}
+
+/**
+ * Cuts `s` into tokens. With `quote`, the value is read as if it followed that opening quote: the text up to
+ * the first unescaped matching quote becomes one closed string token.
+ */
+function tokenize(s: string, quote: number): Token[] {
+  const out: Token[] = [];
+  const n = s.length;
+  let i = 0;
+  if (quote !== 0) {
+    const end = findQuoteEnd(s, 0, quote);
+    if (end < 0) return out;
+    out.push({ k: 's', v: '', flag: true });
+    i = end + 1;
+  }
+  while (i < n) {
+    const c = s.charCodeAt(i);
+    if (isSpace(c)) {
+      i++;
+      continue;
+    }
+    const c1 = i + 1 < n ? s.charCodeAt(i + 1) : 0;
+    // Block comments; MySQL runs the body of `/*! ... */`, so only its opener is skipped.
+    if (c === 47 && c1 === 42) {
+      if (s.charCodeAt(i + 2) === 33) {
+        i += 3;
+        while (i < n && isDigit(s.charCodeAt(i))) i++;
+        continue;
+      }
+      const end = s.indexOf('*/', i + 2);
+      if (end < 0) {
+        out.push({ k: 'c', v: '/*', flag: s.indexOf(String.fromCharCode(quote || 39), i) >= 0 });
+        break;
+      }
+      i = end + 2;
+      continue;
+    }
+    if (c === 42 && c1 === 47) {
+      i += 2;
+      continue;
+    }
+    if ((c === 45 && c1 === 45) || c === 35) {
+      let end = s.indexOf('\n', i);
+      if (end < 0) end = n;
+      const body = s.slice(i + (c === 35 ? 1 : 2), end);
+      out.push({ k: 'c', v: c === 35 ? '#' : '--', flag: body.indexOf("'") >= 0 || body.indexOf('"') >= 0 });
+      i = end + 1;
+      continue;
+    }
+    if (c === 39 || c === 34) {
+      const end = findQuoteEnd(s, i + 1, c);
+      out.push({ k: 's', v: '', flag: end >= 0 });
+      i = end < 0 ? n : end + 1;
+      continue;
+    }
+    if (c === 96) {
+      const end = s.indexOf('`', i + 1);
+      out.push({ k: 'w', v: '`' });
+      i = end < 0 ? n : end + 1;
+      continue;
+    }
+    const prev = out.length > 0 ? out[out.length - 1].k : '';
+    const unary =
+      (c === 45 || c === 43) &&
+      (isDigit(c1) || c1 === 46) &&
+      (prev === '' || prev === 'o' || prev === '&' || prev === '(' || prev === ',' || prev === 'k');
+    if (isDigit(c) || (c === 46 && isDigit(c1)) || unary) {
+      i = unary ? i + 1 : i;
+      if (s.charCodeAt(i) === 48 && (s.charCodeAt(i + 1) | 32) === 120) {
+        i += 2;
+        while (i < n && isHexDigit(s.charCodeAt(i))) i++;
+      } else {
+        while (i < n && (isDigit(s.charCodeAt(i)) || s.charCodeAt(i) === 46)) i++;
+        if ((s.charCodeAt(i) | 32) === 101 && (isDigit(s.charCodeAt(i + 1)) || s.charCodeAt(i + 1) === 45)) {
+          i += 2;
+          while (i < n && isDigit(s.charCodeAt(i))) i++;
+        }
+      }
+      out.push({ k: 'n', v: '' });
+      continue;
+    }
+    if (isWordStart(c)) {
+      let j = i + 1;
+      // Qualified names (`information_schema.tables`, `master..xp_cmdshell`) stay one word.
+      while (j < n) {
+        const d = s.charCodeAt(j);
+        if (isWordChar(d)) j++;
+        else if (d === 46 && (isWordStart(s.charCodeAt(j + 1)) || s.charCodeAt(j + 1) === 46)) j++;
+        else break;
+      }
+      const word = s.slice(i, j).toLowerCase();
+      i = j;
+      pushWord(out, word, s, i);
+      continue;
+    }
+    if (c === 64) {
+      let j = i + 1;
+      if (s.charCodeAt(j) === 64) j++;
+      const start = j;
+      while (j < n && (isWordChar(s.charCodeAt(j)) || s.charCodeAt(j) === 46)) j++;
+      if (j === start) {
+        out.push({ k: '?', v: '@' });
+        i = j;
+        continue;
+      }
+      out.push({ k: 'v', v: s.slice(i, j).toLowerCase() });
+      i = j;
+      continue;
+    }
+    if ((c === 124 && c1 === 124) || (c === 38 && c1 === 38)) {
+      out.push({ k: '&', v: c === 124 ? '||' : '&&' });
+      i += 2;
+      continue;
+    }
+    if (c === 61 || c === 60 || c === 62 || c === 33) {
+      let j = i + 1;
+      while (j < n && j - i < 3 && (s.charCodeAt(j) === 61 || s.charCodeAt(j) === 62)) j++;
+      const op = s.slice(i, j);
+      if (op === '!') {
+        i = j;
+        continue;
+      }
+      out.push({ k: 'o', v: op });
+      i = j;
+      continue;
+    }
+    if (
+      c === 43 ||
+      c === 45 ||
+      c === 42 ||
+      c === 47 ||
+      c === 37 ||
+      c === 94 ||
+      c === 124 ||
+      c === 38 ||
+      c === 126
+    ) {
+      out.push({ k: 'o', v: s[i] });
+      i++;
+      continue;
+    }
+    if (c === 58 && c1 === 61) {
+      out.push({ k: 'o', v: ':=' });
+      i += 2;
+      continue;
+    }
+    if (c === 40 || c === 41 || c === 44 || c === 59 || c === 46) {
+      out.push({ k: s[i] as Kind, v: '' });
+      i++;
+      continue;
+    }
+    out.push({ k: '?', v: '' });
+    i++;
+  }
+  return out;
+}
+
+function pushWord(out: Token[], word: string, s: string, after: number): void {
+  const last = out.length > 0 ? out[out.length - 1] : undefined;
+  if (NOISE.has(word)) return;
+  if (last !== undefined && word === 'by' && last.k === 'k' && (last.v === 'order' || last.v === 'group')) {
+    out[out.length - 1] = { k: 'k', v: last.v + ' by' };
+    return;
+  }
+  if (last !== undefined && last.k === 'U' && (word === 'all' || word === 'distinct')) return;
+  let j = after;
+  while (j < s.length && isSpace(s.charCodeAt(j))) j++;
+  // MySQL allows comments between a function name and its parenthesis.
+  if (s.charCodeAt(j) === 47 && s.charCodeAt(j + 1) === 42) {
+    const end = s.indexOf('*/', j + 2);
+    if (end > 0) {
+      j = end + 2;
+      while (j < s.length && isSpace(s.charCodeAt(j))) j++;
+    }
+  }
+  const call = s.charCodeAt(j) === 40;
+  if (STATEMENTS.has(word)) out.push({ k: 'E', v: word });
+  else if (SET_OPERATORS.has(word)) out.push({ k: 'U', v: word });
+  else if (BOOLEANS.has(word)) out.push({ k: '&', v: word });
+  else if (CONSTANTS.has(word)) out.push({ k: 'n', v: word });
+  else if (WORD_OPERATORS.has(word)) out.push({ k: 'o', v: word });
+  else if (call) out.push({ k: 'f', v: word });
+  else if (word === 'order' || word === 'group') out.push({ k: 'k', v: word });
+  else if (KEYWORDS.has(word)) out.push({ k: 'k', v: word });
+  else out.push({ k: 'w', v: word });
+}
+
+/** Index of the quote closing a string that starts at `from`, honouring `\` escapes and doubled quotes. */
+function findQuoteEnd(s: string, from: number, quote: number): number {
+  for (let i = from; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 92) {
+      i++;
+      continue;
+    }
+    if (c === quote) {
+      if (i > from && s.charCodeAt(i + 1) === quote) {
+        i++;
+        continue;
+      }
+      return i;
+    }
+  }
+  return -1;
+}
+
+const COMPARISONS = new Set([
+  '=',
+  '==',
+  '<',
+  '>',
+  '<=',
+  '>=',
+  '<>',
+  '!=',
+  '<=>',
+  'like',
+  'rlike',
+  'regexp',
+  'is',
+]);
+
+function isOperand(t: Token | undefined): boolean {
+  return t !== undefined && (t.k === 'n' || t.k === 's' || t.k === 'w' || t.k === 'v' || t.k === 'f');
+}
+
+function isLiteral(t: Token | undefined): boolean {
+  return t !== undefined && (t.k === 'n' || t.k === 's');
+}
+
+/** Index just after the operand at `i` (skips a function's argument list). */
+function afterOperand(t: Token[], i: number): number {
+  if (t[i].k !== 'f') return i + 1;
+  let depth = 0;
+  for (let j = i + 1; j < t.length && j < i + 64; j++) {
+    if (t[j].k === '(') depth++;
+    else if (t[j].k === ')') {
+      depth--;
+      if (depth <= 0) return j + 1;
+    }
+  }
+  return t.length;
+}
+
+/** Whether the tokens at `i` read as a condition: `x = y`, `f(...)`, `(select ...)`, `exists(...)`. */
+function isCondition(t: Token[], i: number, p: Paranoia): boolean {
+  const a = t[i];
+  if (a === undefined) return false;
+  if (a.k === 'f' || a.k === 'v') return true;
+  if (a.k === '(') {
+    const b = t[i + 1];
+    return b !== undefined && (b.k === 'E' || b.k === '(' || isCondition(t, i + 1, p));
+  }
+  if (a.k === 'k' && (a.v === 'exists' || a.v === 'case')) return true;
+  if (isOperand(a)) {
+    const j = afterOperand(t, i);
+    const op = t[j];
+    if (op === undefined) return a.k === 'n' && a.v !== '' && p >= 2;
+    if (op.k === 'o' && (COMPARISONS.has(op.v) || p >= 2)) {
+      const b = t[j + 1];
+      return isOperand(b) || b?.k === '(' || (p >= 2 && b === undefined);
+    }
+    if (op.k === 'k' && (op.v === 'in' || op.v === 'between')) return true;
+    if (op.k === 'c') return a.k !== 'w' || p >= 2;
+    return false;
+  }
+  return false;
+}
+
+/** Whether a statement keyword at `i` starts something shaped like a real statement. */
+function isStatement(t: Token[], i: number, p: Paranoia): boolean {
+  const e = t[i];
+  const a = t[i + 1];
+  const b = t[i + 2];
+  const c = t[i + 3];
+  if (a === undefined) return e.v === 'shutdown' || (p >= 3 && e.k === 'E');
+  switch (e.v) {
+    case 'select': {
+      if (a.k === 'n' || a.k === 's')
+        return (
+          b === undefined ||
+          b.k === ',' ||
+          b.k === 'c' ||
+          b.k === ';' ||
+          is(b, 'k', 'from') ||
+          b.k === 'U' ||
+          b.k === ')'
+        );
+      if (a.k === 'v' || a.k === 'f' || a.k === '(') return true;
+      if (a.k === 'o' && a.v === '*') return b === undefined || is(b, 'k', 'from');
+      if (a.k === 'k' && (a.v === 'all' || a.v === 'distinct' || a.v === 'top')) return true;
+      if (a.k === 'w') {
+        if (b?.k === ',') return true;
+        if (is(b, 'k', 'from') && (c?.k === 'w' || c?.k === '(')) {
+          const d = t[i + 4];
+          return (
+            d === undefined ||
+            d.k === 'c' ||
+            d.k === ';' ||
+            d.k === 'k' ||
+            d.k === ')' ||
+            d.k === 'U' ||
+            p >= 2
+          );
+        }
+      }
+      return false;
+    }
+    case 'drop':
+    case 'create':
+    case 'alter':
+    case 'truncate':
+      return (
+        a.k === 'k' &&
+        (a.v === 'table' ||
+          a.v === 'database' ||
+          a.v === 'schema' ||
+          a.v === 'view' ||
+          a.v === 'procedure' ||
+          a.v === 'function' ||
+          a.v === 'trigger' ||
+          a.v === 'user' ||
+          a.v === 'index') &&
+        b !== undefined &&
+        (b.k === 'w' || b.k === 's' || b.k === 'k')
+      );
+    case 'delete':
+      return (
+        is(a, 'k', 'from') &&
+        (b?.k === 'w' || b?.k === 'k') &&
+        (c === undefined || c.k === 'c' || c.k === ';' || is(c, 'k', 'where'))
+      );
+    case 'insert':
+      return (is(a, 'k', 'into') && b?.k === 'w') || (b?.k === 'f' && (c?.k === '(' || p >= 2));
+    case 'update':
+      return (a.k === 'w' || a.k === 'k') && is(b, 'k', 'set') && c?.k === 'w' && t[i + 4]?.k === 'o';
+    case 'exec':
+    case 'execute':
+      return (
+        (a.k === 'w' && (a.v.startsWith('xp_') || a.v.startsWith('sp_') || a.v.startsWith('master.'))) ||
+        a.k === '(' ||
+        a.k === 'f' ||
+        a.k === 'v' ||
+        a.k === 's'
+      );
+    case 'declare':
+      return a.k === 'v';
+    case 'shutdown':
+      return a.k === 'c' || a.k === ';' || is(a, 'k', 'with');
+    case 'grant':
+    case 'revoke':
+      return p >= 2;
+    default:
+      return p >= 3;
+  }
+}
+
+function is(t: Token | undefined, k: Kind, v: string): boolean {
+  return t !== undefined && t.k === k && t.v === v;
+}
+
+const CLAUSES = new Set(['order by', 'group by', 'having', 'limit', 'procedure', 'where']);
+
+/** Rules for a value read after an opening quote: `t[0]` is the string the attacker closed. */
+function quoteContext(t: Token[], p: Paranoia): boolean {
+  const a = t[1];
+  const b = t[2];
+  const c = t[3];
+  if (a === undefined) return false;
+  switch (a.k) {
+    case '&':
+      if (b === undefined) return p >= 3;
+      if (b.k === 'n' || b.k === 'v' || b.k === 'f' || b.k === '(' || b.k === 'E' || b.k === 'U') return true;
+      if (b.k === 's' || b.k === 'w') {
+        if (c === undefined) return p >= 2 && b.k === 'w';
+        return (
+          c.k === 'o' ||
+          c.k === 'c' ||
+          c.k === ';' ||
+          c.k === '&' ||
+          c.k === ')' ||
+          (c.k === 'k' && (c.v === 'in' || c.v === 'between'))
+        );
+      }
+      if (b.k === 'k') return b.v === 'exists' || b.v === 'case' || p >= 2;
+      return p >= 3;
+    case ';':
+      if (b === undefined) return p >= 3;
+      return b.k === 'E' || is(b, 'k', 'waitfor') || is(b, 'k', 'begin') || p >= 2;
+    case 'c':
+      // `'#'` in prose: the comment body holds the closing quote, so it is not cutting a query short.
+      return a.v !== '#' || !a.flag;
+    case ')':
+      if (b === undefined) return p >= 3;
+      return (
+        (b.k === '&' && isCondition(t, 3, p)) ||
+        b.k === ';' ||
+        b.k === 'U' ||
+        b.k === 'c' ||
+        b.k === ')' ||
+        (b.k === 'k' && CLAUSES.has(b.v))
+      );
+    case 'U':
+      return b !== undefined && (b.k === 'E' || b.k === '(');
+    case 'o':
+      if (b === undefined) return p >= 3;
+      if (b.k === '(' && c?.k === 'E') return true;
+      if (b.k === 'f') return true;
+      if (isOperand(b)) {
+        const d = t[afterOperand(t, 2)];
+        return d !== undefined && (d.k === '&' || d.k === 'c' || d.k === ';' || (p >= 2 && d.k === 'o'));
+      }
+      return p >= 3;
+    case 'k':
+      if (CLAUSES.has(a.v) && b !== undefined && (isOperand(b) || b.k === '(')) {
+        const d = t[afterOperand(t, 2)];
+        return (
+          d === undefined ||
+          d.k === 'c' ||
+          d.k === ';' ||
+          d.k === ',' ||
+          d.k === 'o' ||
+          d.k === '&' ||
+          d.k === ')' ||
+          (p >= 2 && b.k !== 'w')
+        );
+      }
+      return p >= 3 && a.v !== 'in';
+    case 'E':
+      return p >= 2 && isStatement(t, 1, p);
+    default:
+      return false;
+  }
+}
+
+/** Rules that hold wherever they appear in the token stream. */
+function anywhere(t: Token[], p: Paranoia): boolean {
+  const n = t.length;
+  for (let i = 0; i < n; i++) {
+    const x = t[i];
+    switch (x.k) {
+      case 'U': {
+        const y = t[i + 1];
+        if (y === undefined) break;
+        if (y.k === '(' && t[i + 2]?.k === 'E') return true;
+        if (y.k === 'E' && y.v === 'select') {
+          const prev = t[i - 1];
+          if (prev !== undefined && (prev.k === 'n' || prev.k === 's' || prev.k === ')' || prev.k === 'c')) {
+            return true;
+          }
+          if (isStatement(t, i + 1, p)) return true;
+        }
+        break;
+      }
+      case ';': {
+        const y = t[i + 1];
+        if (y !== undefined && y.k === 'E' && isStatement(t, i + 1, p)) return true;
+        if (is(y, 'k', 'waitfor') || is(y, 'k', 'declare')) return true;
+        break;
+      }
+      case 'E':
+        if (i === 0 && isStatement(t, 0, p)) return true;
+        if (p >= 2 && (t[i - 1]?.k === '(' || t[i - 1]?.k === '&') && isStatement(t, i, p)) return true;
+        break;
+      case 'f': {
+        if (
+          STRONG_FUNCTIONS.has(x.v) ||
+          x.v.startsWith('xp_') ||
+          x.v.startsWith('utl_') ||
+          x.v.startsWith('dbms_')
+        ) {
+          // The argument list must itself read as SQL: `sleep(5)`, `char(0x41)`, `extractvalue(1,concat(...))`.
+          const a = t[i + 2];
+          const b = t[i + 3];
+          if (a === undefined) break;
+          const sqlArg =
+            ((a.k === 'n' || a.k === 's' || a.k === 'v') && (b?.k === ')' || b?.k === ',' || b?.k === 'o')) ||
+            a.k === 'E' ||
+            (a.k === 'f' && STRONG_FUNCTIONS.has(a.v)) ||
+            (a.k === '(' && b?.k === 'E');
+          if (!sqlArg) break;
+          const strong =
+            x.v === 'sleep' ||
+            x.v === 'benchmark' ||
+            x.v === 'pg_sleep' ||
+            x.v === 'load_file' ||
+            x.v === 'extractvalue' ||
+            x.v === 'updatexml' ||
+            x.v === 'sys_eval' ||
+            x.v === 'sys_exec' ||
+            x.v === 'gtid_subset' ||
+            x.v === 'pg_read_file' ||
+            x.v.startsWith('xp_') ||
+            x.v.startsWith('utl_') ||
+            x.v.startsWith('dbms_');
+          const prev = t[i - 1];
+          if (strong) return true;
+          // Weaker functions count when they follow SQL syntax (an operator, a boolean, a clause).
+          if (
+            prev !== undefined &&
+            (prev.k === '&' || prev.k === 'E' || prev.k === ',' || prev.k === 'o' || prev.k === '(') &&
+            p >= 2
+          ) {
+            return true;
+          }
+          if (prev !== undefined && prev.k === '&' && a.k === 'f') return true;
+        }
+        break;
+      }
+      case 'k':
+        if (x.v === 'waitfor') {
+          const y = t[i + 1];
+          if (y !== undefined && (y.v === 'delay' || y.v === 'time' || y.v === '') && t[i + 2]?.k === 's')
+            return true;
+        }
+        if (x.v === 'into') {
+          const y = t[i + 1];
+          if (y !== undefined && (y.v === 'outfile' || y.v === 'dumpfile')) return true;
+        }
+        if (x.v === 'from' && t[i + 1]?.k === 'w') {
+          const name = t[i + 1].v;
+          for (const cat of CATALOGUES) if (name.startsWith(cat)) return true;
+        }
+        break;
+      case 'v':
+        if (x.v.startsWith('@@')) {
+          const name = x.v.slice(2);
+          const prev = t[i - 1];
+          if (
+            SYSTEM_VARIABLES.has(name) &&
+            (p >= 2 || (prev !== undefined && prev.k !== '?' && prev.k !== 'w'))
+          ) {
+            return true;
+          }
+        }
+        break;
+      case '&':
+        // A tautology or probe after a boolean: `or 1=1`, `and 'a'='a'`, `or 2>1`.
+        if (
+          isLiteral(t[i + 1]) &&
+          t[i + 2]?.k === 'o' &&
+          COMPARISONS.has(t[i + 2].v) &&
+          isLiteral(t[i + 3])
+        ) {
+          if (i > 0 || p >= 2) return true;
+        }
+        if (p >= 2 && isOperand(t[i - 1]) && isCondition(t, i + 1, p) && t[i + 1]?.k !== 'w') return true;
+        break;
+      default:
+        break;
+    }
+  }
+  return false;
+}
+
+/** Rules for a value that sits where a number would (`id=1 or 1=1`). */
+function numericContext(t: Token[], p: Paranoia): boolean {
+  let i = 0;
+  while (t[i]?.k === '(') i++;
+  const first = t[i];
+  if (first === undefined || !(first.k === 'n' || (p >= 2 && first.k === 'w'))) return false;
+  const a = t[i + 1];
+  if (a === undefined) return false;
+  switch (a.k) {
+    case '&':
+      return isCondition(t, i + 2, p) && t[i + 2].k !== 'w';
+    case ')': {
+      const b = t[i + 2];
+      return (
+        b !== undefined &&
+        ((b.k === '&' && isCondition(t, i + 3, p)) || b.k === 'U' || b.k === ';' || b.k === 'c')
+      );
+    }
+    case ';':
+      return t[i + 2] !== undefined && (t[i + 2].k === 'E' || is(t[i + 2], 'k', 'waitfor') || p >= 2);
+    case 'k': {
+      if (!CLAUSES.has(a.v)) return false;
+      const b = t[i + 2];
+      const c = t[i + 3];
+      return b !== undefined && b.k === 'n' && (c === undefined || c.k === 'c' || c.k === ',' || c.k === ';');
+    }
+    case 'c':
+      return p >= 2 && a.v !== '#';
+    default:
+      return false;
+  }
+}
+
+/** Whether `s` (already decoded) reads as SQL injection at paranoia `p`. */
+export function detectSqli(s: string, p: Paranoia): boolean {
+  if (!mayBeSql(s)) return false;
+  const plain = tokenize(s, 0);
+  if (anywhere(plain, p) || numericContext(plain, p)) return true;
+  for (const q of [39, 34]) {
+    if (s.indexOf(String.fromCharCode(q)) < 0) continue;
+    const t = tokenize(s, q);
+    if (t.length > 1 && (quoteContext(t, p) || anywhere(t, p))) return true;
+  }
+  if (p >= 3 && s.indexOf('`') >= 0) {
+    const t = tokenize(s, 96);
+    if (t.length > 1 && quoteContext(t, p)) return true;
+  }
+  return false;
+}
+
+/** Cheap pre-check: SQL injection needs at least one character that is not a letter, digit or space. */
+function mayBeSql(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (!(isWordChar(c) || c === 32)) return true;
+  }
+  // Pure words and spaces can still be `1 or true` / `1 union select ...`; the lexer decides.
+  return s.indexOf(' ') >= 0;
+}
