@@ -332,6 +332,7 @@ export async function createGateway(initial: Config, deps: GatewayDeps): Promise
       s.inFlight--;
       inFlightTotal--;
       const status = res.headersSent ? res.statusCode : 499; // 499: the client went away first
+      if (status === 499 && decision === 'allow') decision = 'client_aborted';
       const durationMs = performance.now() - startedAt;
       const routeLabel = route ? route.operation.path : '_unmatched';
       const apiName = route?.api.config.name ?? '';
