@@ -1,9 +1,14 @@
 import { authenticatePolicy } from './authenticate/policy.ts';
 import type { PolicyDefinition } from './policy.ts';
+import { ipRateLimitPolicy, rateLimitPolicy } from './rate-limit/policy.ts';
 
 /**
  * Every policy the gateway knows, in no particular order (stages order them). Adding a policy is one
  * folder under `src/policies/` and one line here.
  */
 // biome-ignore lint/suspicious/noExplicitAny: definitions are heterogeneous in their config type
-export const policies: ReadonlyArray<PolicyDefinition<any>> = [authenticatePolicy];
+export const policies: ReadonlyArray<PolicyDefinition<any>> = [
+  authenticatePolicy,
+  ipRateLimitPolicy,
+  rateLimitPolicy,
+];

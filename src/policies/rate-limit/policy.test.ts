@@ -1,0 +1,287 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { describe, test } from 'node:test';
+import { context, exchange, operation } from '../../../test/limits/context.ts';
+import { parseItemList } from '../../../test/limits/structured-fields.ts';
+import type { Exchange } from '../../gateway/exchange.ts';
+import { type Problem, problems } from '../../gateway/problems.ts';
+import { createManualClock } from '../../state/clock.ts';
+import { createMemoryStore } from '../../state/memory-store.ts';
+import type { StateStore } from '../../state/store.ts';
+import { PolicyConfigError, type PolicyHandler } from '../policy.ts';
+import { groupIp } from './keys.ts';
+import { ipRateLimitPolicy, rateLimitPolicy } from './policy.ts';
+import type { RateLimitConfig } from './schema.ts';
+
+const T0 = Date.UTC(2026, 0, 1, 0, 0, 0);
+
+async function compile(
+  config: Omit<RateLimitConfig, 'mode'>,
+  opts: { store?: StateStore; policy?: typeof rateLimitPolicy } = {},
+) {
+  const clock = createManualClock(T0);
+  const store = opts.store ?? createMemoryStore({ clock });
+  const c = context(store, clock);
+  const handler = (await (opts.policy ?? rateLimitPolicy).compile(
+    { mode: 'enforce', ...config },
+    c.ctx,
+  )) as PolicyHandler;
+  return { handler, clock, events: c.events, store, shared: c.shared };
+}
+
+async function call(handler: PolicyHandler, ex: Exchange = exchange()): Promise<Problem | undefined> {
+  return (await handler.onRequest!(ex)) ?? undefined;
+}
+
+async function countAdmitted(handler: PolicyHandler, n: number, make: () => Exchange = () => exchange()) {
+  let ok = 0;
+  for (let i = 0; i < n; i++) if ((await call(handler, make())) === undefined) ok++;
+  return ok;
+}
+
+describe('rateLimit config', () => {
+  test('rejects a cost that could never pass with the path of the cost', async () => {
+    await assert.rejects(
+      compile({ limits: [{ name: 'a', algorithm: 'gcra', limit: 10, burst: 2, cost: 3 }] }),
+      (e: unknown) => e instanceof PolicyConfigError && e.path === 'limits[0].cost',
+    );
+  });
+
+  test('rejects two limits with the same name', async () => {
+    await assert.rejects(
+      compile({
+        limits: [
+          { name: 'a', algorithm: 'gcra', limit: 10 },
+          { name: 'a', algorithm: 'fixed-window', limit: 10 },
+        ],
+      }),
+      (e: unknown) => e instanceof PolicyConfigError && e.path === 'limits[1].name',
+    );
+  });
+
+  test('ipRateLimit refuses keys that are only known after authentication', async () => {
+    await assert.rejects(
+      compile(
+        { limits: [{ name: 'a', algorithm: 'gcra', limit: 10, key: ['ip', 'consumer'] }] },
+        { policy: ipRateLimitPolicy },
+      ),
+      (e: unknown) => e instanceof PolicyConfigError && e.path === 'limits[0].key[1]',
+    );
+    assert.equal(ipRateLimitPolicy.stage, 'ban');
+    assert.equal(rateLimitPolicy.stage, 'limit');
+  });
+
+  test('compiles to nothing when no limit is configured', async () => {
+    const clock = createManualClock(T0);
+    const c = context(createMemoryStore({ clock }), clock);
+    assert.equal(await rateLimitPolicy.compile({ mode: 'enforce', limits: [] }, c.ctx), null);
+  });
+
+  test('reads limits from the x-portcullis-rate-limit extension of the operation, else of the document', () => {
+    const own = { limits: [{ name: 'op', algorithm: 'gcra', limit: 5 }] };
+    const root = { limits: [{ name: 'root', algorithm: 'gcra', limit: 9 }] };
+    const op = operation('x', { 'x-portcullis-rate-limit': own });
+    const c = context(createMemoryStore({ clock: createManualClock() }), createManualClock(), op);
+    assert.deepEqual(rateLimitPolicy.fromSpec!(op, c.ctx.spec), own);
+    const bare = operation('y');
+    const doc = { ...c.ctx.spec, doc: { openapi: '3.1.0', 'x-portcullis-rate-limit': root } };
+    assert.deepEqual(rateLimitPolicy.fromSpec!(bare, doc as typeof c.ctx.spec), root);
+  });
+});
+
+describe('rateLimit decisions (memory store)', () => {
+  test('admits exactly the GCRA burst, then answers 429 quota-exceeded naming the violated limit', async () => {
+    const { handler } = await compile({
+      limits: [{ name: 'per-ip', algorithm: 'gcra', limit: 5, windowSeconds: 10 }],
+    });
+    assert.equal(await countAdmitted(handler, 5), 5);
+    const p = await call(handler);
+    assert.equal(p?.problem, problems.quotaExceeded);
+    assert.deepEqual(p?.extensions, { 'violated-policies': ['per-ip'] });
+    assert.equal(p?.headers?.['retry-after'], '2');
+  });
+
+  test('sends RateLimit-Policy and RateLimit that parse as structured fields, with Retry-After not before t', async () => {
+    const { handler } = await compile({
+      limits: [
+        { name: 'burst', algorithm: 'gcra', limit: 10, windowSeconds: 60, burst: 2 },
+        { name: 'daily', algorithm: 'quota', limit: 1000, period: 'day' },
+        { name: 'monthly', algorithm: 'quota', limit: 5000, period: 'month' },
+        { name: 'inflight', algorithm: 'concurrency', limit: 4 },
+        { name: 'minute', algorithm: 'sliding-window', limit: 30, windowSeconds: 60 },
+      ],
+    });
+    const seen: Exchange[] = [];
+    for (let i = 0; i < 3; i++) {
+      const ex = exchange();
+      seen.push(ex);
+      const p = await call(handler, ex);
+      if (i < 2) assert.equal(p, undefined);
+      else {
+        assert.equal(p?.problem.status, 429);
+        const rl = parseItemList(p!.headers!.ratelimit as string);
+        const t = rl.find((x) => x.value === 'burst')!.params.get('t') as number;
+        assert.ok(Number(p!.headers!['retry-after']) >= t, 'Retry-After earlier than t');
+        assert.match(String(p!.headers!['retry-after']), /^[0-9]+$/);
+      }
+    }
+    for (const ex of seen) {
+      const policy = parseItemList(ex.responseHeaders['ratelimit-policy']);
+      assert.deepEqual(
+        policy.map((p) => [p.value, p.params.get('q'), p.params.get('w')]),
+        [
+          ['burst', 10, 60],
+          ['daily', 1000, 86400],
+          ['monthly', 5000, 31 * 86400],
+          ['inflight', 4, undefined],
+          ['minute', 30, 60],
+        ],
+      );
+      assert.equal(policy[0].params.get('portcullis-burst'), 2);
+      assert.equal(policy[3].params.get('qu'), 'concurrent-requests');
+      const rl = parseItemList(ex.responseHeaders.ratelimit);
+      assert.equal(rl.length, 5);
+      for (const item of rl) {
+        assert.equal(typeof item.params.get('r'), 'number');
+        assert.ok((item.params.get('pk') as Uint8Array).length === 8, 'pk is a short hash, never the key');
+      }
+    }
+    assert.equal(parseItemList(seen[0].responseHeaders.ratelimit)[0].params.get('r'), 1);
+    assert.equal(seen[0].responseHeaders['x-ratelimit-limit'], undefined);
+  });
+
+  test('sends X-RateLimit-* for the tightest limit only when legacyHeaders is on', async () => {
+    const { handler } = await compile({
+      legacyHeaders: true,
+      limits: [
+        { name: 'a', algorithm: 'fixed-window', limit: 100, windowSeconds: 60 },
+        { name: 'b', algorithm: 'fixed-window', limit: 3, windowSeconds: 10 },
+      ],
+    });
+    const ex = exchange();
+    await call(handler, ex);
+    assert.equal(ex.responseHeaders['x-ratelimit-limit'], '3');
+    assert.equal(ex.responseHeaders['x-ratelimit-remaining'], '2');
+    assert.equal(ex.responseHeaders['x-ratelimit-reset'], '10');
+  });
+
+  test('a request rejected by one limit does not use the quota of the others', async () => {
+    const { handler, clock } = await compile({
+      limits: [
+        { name: 'second', algorithm: 'gcra', limit: 1, windowSeconds: 1 },
+        { name: 'daily', algorithm: 'quota', limit: 10 },
+      ],
+    });
+    assert.equal(await countAdmitted(handler, 50), 1);
+    clock.advance(1000);
+    const ex = exchange();
+    assert.equal(await call(handler, ex), undefined);
+    const daily = parseItemList(ex.responseHeaders.ratelimit).find((i) => i.value === 'daily')!;
+    assert.equal(daily.params.get('r'), 8);
+  });
+
+  test('a quota resets at UTC midnight', async () => {
+    const { handler, clock } = await compile({ limits: [{ name: 'daily', algorithm: 'quota', limit: 3 }] });
+    clock.set(Date.UTC(2026, 0, 1, 23, 59, 0));
+    assert.equal(await countAdmitted(handler, 5), 3);
+    const p = await call(handler);
+    assert.equal(p?.headers?.['retry-after'], '60');
+    clock.set(Date.UTC(2026, 0, 2, 0, 0, 0));
+    assert.equal(await countAdmitted(handler, 5), 3);
+  });
+
+  test('keys by consumer, falling back to the client IP for anonymous calls', async () => {
+    const { handler } = await compile({
+      limits: [{ name: 'c', algorithm: 'fixed-window', limit: 2, key: 'consumer', fallbackKey: 'ip' }],
+    });
+    const alice = () => exchange({ principal: { consumer: 'alice' }, ip: '198.51.100.1' });
+    const bob = () => exchange({ principal: { consumer: 'bob' }, ip: '198.51.100.1' });
+    const anon = () => exchange({ ip: '198.51.100.1' });
+    assert.equal(await countAdmitted(handler, 4, alice), 2);
+    assert.equal(await countAdmitted(handler, 4, bob), 2);
+    assert.equal(await countAdmitted(handler, 4, anon), 2);
+  });
+
+  test('keys by a composite of a token claim and a header', async () => {
+    const { handler } = await compile({
+      limits: [{ name: 'c', algorithm: 'fixed-window', limit: 1, key: ['claim:tenant', 'header:x-app'] }],
+    });
+    const mk = (tenant: string, app: string) => () =>
+      exchange({ principal: { claims: { tenant } }, headers: { 'x-app': app } });
+    assert.equal(await countAdmitted(handler, 2, mk('t1', 'a')), 1);
+    assert.equal(await countAdmitted(handler, 2, mk('t1', 'b')), 1);
+    assert.equal(await countAdmitted(handler, 2, mk('t2', 'a')), 1);
+  });
+
+  test('groups IPv6 clients by the configured prefix and IPv4-mapped addresses as IPv4', async () => {
+    assert.equal(groupIp('2001:db8:1:2:aaaa::1', 32, 64), '2001:db8:1:2:0:0:0:0/64');
+    assert.equal(groupIp('2001:db8:1:2:ffff::9', 32, 48), '2001:db8:1:0:0:0:0:0/48');
+    assert.equal(groupIp('::ffff:192.0.2.9', 24, 64), '192.0.2.0/24');
+    assert.equal(groupIp('192.0.2.9', 32, 64), '192.0.2.9');
+    const { handler } = await compile({ limits: [{ name: 'ip', algorithm: 'fixed-window', limit: 2 }] });
+    const v6 = (ip: string) => () => exchange({ ip });
+    assert.equal(await countAdmitted(handler, 1, v6('2001:db8::1')), 1);
+    assert.equal(await countAdmitted(handler, 3, v6('2001:db8::ffff:2')), 1);
+    assert.equal(await countAdmitted(handler, 3, v6('2001:db8:0:1::1')), 2);
+  });
+
+  test('a rejection emits one event with the hashed key and never the raw key', async () => {
+    const { handler, events } = await compile({
+      limits: [{ name: 'c', algorithm: 'gcra', limit: 1, key: 'consumer' }],
+    });
+    const mk = () => exchange({ principal: { consumer: 'alice-secret-consumer' } });
+    await countAdmitted(handler, 3, mk);
+    assert.equal(events.length, 2);
+    const e = events[0];
+    assert.equal(e['event.action'], 'rate-limit-exceeded');
+    assert.equal(e['rule.name'], 'rateLimit');
+    assert.deepEqual(e['portcullis.ratelimit.limits'], ['c']);
+    const partition = `consumer=${'alice-secret-consumer'.length}:alice-secret-consumer|`;
+    assert.deepEqual(e['portcullis.ratelimit.key_hashes'], [
+      createHash('sha256').update(partition).digest('hex'),
+    ]);
+    assert.ok(!JSON.stringify(e).includes('alice-secret-consumer'));
+  });
+
+  test('applies an operation cost to every limit without its own cost', async () => {
+    const { handler } = await compile({
+      cost: 5,
+      limits: [{ name: 'a', algorithm: 'fixed-window', limit: 12 }],
+    });
+    assert.equal(await countAdmitted(handler, 5), 2);
+  });
+
+  test('holds a concurrency slot until the exchange completes', async () => {
+    const { handler } = await compile({ limits: [{ name: 'inflight', algorithm: 'concurrency', limit: 2 }] });
+    const a = exchange();
+    const b = exchange();
+    assert.equal(await call(handler, a), undefined);
+    assert.equal(await call(handler, b), undefined);
+    assert.equal((await call(handler))?.problem.status, 429);
+    handler.onComplete!(a, { status: 200, durationMs: 1, decision: 'allow' });
+    assert.equal(await call(handler), undefined);
+  });
+});
+
+describe('rateLimit when the memory limiter is full', () => {
+  const limits = [{ name: 'ip', algorithm: 'gcra' as const, limit: 5 }];
+  const full = () => createMemoryStore({ clock: createManualClock(T0), maxLimiterKeys: 2 });
+
+  test('failMode open lets a new key through and counts it', async () => {
+    const { handler } = await compile({ limits, failMode: 'open' }, { store: full() });
+    await call(handler, exchange({ ip: '192.0.2.1' }));
+    await call(handler, exchange({ ip: '192.0.2.2' }));
+    assert.equal(await call(handler, exchange({ ip: '192.0.2.3' })), undefined);
+  });
+
+  test('failMode closed answers 503 temporary-reduced-capacity with Retry-After', async () => {
+    const { handler } = await compile({ limits, failMode: 'closed' }, { store: full() });
+    await call(handler, exchange({ ip: '192.0.2.1' }));
+    await call(handler, exchange({ ip: '192.0.2.2' }));
+    const p = await call(handler, exchange({ ip: '192.0.2.3' }));
+    assert.equal(p?.problem, problems.temporaryReducedCapacity);
+    assert.equal(p?.headers?.['retry-after'], '1');
+    // Existing keys are still limited exactly.
+    assert.equal(await call(handler, exchange({ ip: '192.0.2.1' })), undefined);
+  });
+});

@@ -1,0 +1,509 @@
+import { hash, randomUUID } from 'node:crypto';
+import type { Exchange } from '../../gateway/exchange.ts';
+import { type Problem, problem, problems } from '../../gateway/problems.ts';
+import type { ApiDocument, JsonObject, Operation } from '../../openapi/types.ts';
+import {
+  type ConsumeResult,
+  type LeaseRef,
+  type LimitAlgorithm,
+  type LimitCheck,
+  StoreCapacityError,
+  StoreUnavailableError,
+} from '../../state/limiter.ts';
+import { createMemoryStore } from '../../state/memory-store.ts';
+import type { StateStore } from '../../state/store.ts';
+import { PolicyConfigError, type PolicyDefinition, type PolicyHandler, type Stage } from '../policy.ts';
+import { appendListField, limitItem, policyItem } from './headers.ts';
+import { compileKey, keyPartKind, PRE_AUTH_KEY_PARTS } from './keys.ts';
+import { createLimitMetrics, LIMIT_METRICS_KEY, type LimitMetrics } from './metrics.ts';
+import { type LimitConfig, type RateLimitConfig, rateLimitSchema } from './schema.ts';
+
+const ALGORITHMS = new Set(['gcra', 'sliding-window', 'fixed-window', 'quota', 'concurrency']);
+const KEY_RE = /^(ip|consumer|subject|apiKey|operation|global|claim:\S+|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$/;
+const DAY_MS = 86_400_000;
+
+/** A limit with its defaults applied and its key compiled. */
+interface CompiledLimit {
+  readonly name: string;
+  readonly kind: LimitConfig['algorithm'];
+  readonly algorithm: LimitAlgorithm;
+  readonly code: string;
+  readonly limit: number;
+  readonly windowMs: number;
+  readonly burst: number;
+  readonly subWindows: number;
+  readonly cost: number;
+  readonly countRejected: boolean;
+  readonly period: 'day' | 'month';
+  /** Index of this limit's key function in the policy's list of distinct keys. */
+  readonly keyIndex: number;
+  /** `RateLimit-Policy` item (undefined for monthly quotas, whose window length varies). */
+  readonly policyItem: string | undefined;
+}
+
+/** Health of the store as seen by the limit policies of one config snapshot. */
+interface StoreHealth {
+  degraded: boolean;
+  /** While degraded, the store is retried no sooner than this (ms), so an outage costs no time per request. */
+  retryAt: number;
+}
+
+const RETRY_STORE_AFTER_MS = 1000;
+
+function fail(path: string, message: string): never {
+  throw new PolicyConfigError(path, message);
+}
+
+function asKeyList(v: unknown, path: string, preAuthOnly: boolean): string[] {
+  const list = v === undefined ? ['ip'] : Array.isArray(v) ? v : [v];
+  if (list.length === 0) fail(path, 'must name at least one key part');
+  list.forEach((s, i) => {
+    const p = Array.isArray(v) ? `${path}[${i}]` : path;
+    if (typeof s !== 'string' || !KEY_RE.test(s)) fail(p, `unknown key part ${JSON.stringify(s)}`);
+    if (preAuthOnly && !PRE_AUTH_KEY_PARTS.has(keyPartKind(s)))
+      fail(p, `${s} is not known before authentication; use it in rateLimit, not ipRateLimit`);
+  });
+  return list as string[];
+}
+
+function int(v: unknown, path: string, min: number, max: number, fallback: number): number {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+    fail(path, `must be an integer from ${min} to ${max}`);
+  return v;
+}
+
+/** Checks one limit and applies its defaults (config from the spec extension is not schema-validated). */
+function compileLimit(
+  l: LimitConfig,
+  i: number,
+  policyCost: number,
+  preAuthOnly: boolean,
+): Omit<CompiledLimit, 'keyIndex'> & { key: string[]; fallback: string[] } {
+  const p = `limits[${i}]`;
+  if (typeof l !== 'object' || l === null) fail(p, 'must be an object');
+  if (typeof l.name !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(l.name))
+    fail(`${p}.name`, 'must be 1-64 letters, digits, _ . -');
+  if (!ALGORITHMS.has(l.algorithm))
+    fail(`${p}.algorithm`, `unknown algorithm ${JSON.stringify(l.algorithm)}`);
+  const limit = int(l.limit, `${p}.limit`, 1, 1_000_000_000, 0);
+  if (limit === 0) fail(`${p}.limit`, 'is required');
+  const windowSeconds = int(l.windowSeconds, `${p}.windowSeconds`, 1, 31_622_400, 60);
+  const burst = int(l.burst, `${p}.burst`, 1, 1_000_000_000, limit);
+  const subWindows = int(l.subWindows, `${p}.subWindows`, 2, 60, 10);
+  const leaseSeconds = int(l.leaseSeconds, `${p}.leaseSeconds`, 1, 3600, 300);
+  const cost = l.algorithm === 'concurrency' ? 1 : int(l.cost, `${p}.cost`, 1, 1_000_000_000, policyCost);
+  const capacity = l.algorithm === 'gcra' ? burst : limit;
+  if (cost > capacity) fail(`${p}.cost`, `a cost of ${cost} could never pass a capacity of ${capacity}`);
+  const period = l.period ?? 'day';
+  if (period !== 'day' && period !== 'month') fail(`${p}.period`, 'must be day or month');
+  const algorithm: LimitAlgorithm = l.algorithm === 'quota' ? 'fixed-window' : l.algorithm;
+  const windowMs =
+    l.algorithm === 'concurrency'
+      ? leaseSeconds * 1000
+      : l.algorithm === 'quota'
+        ? DAY_MS
+        : windowSeconds * 1000;
+  const code = { gcra: 'g', 'sliding-window': 's', 'fixed-window': 'f', quota: 'q', concurrency: 'c' }[
+    l.algorithm
+  ];
+  let item: string | undefined;
+  if (l.algorithm === 'concurrency')
+    item = policyItem({ name: l.name, quota: limit, unit: 'concurrent-requests' });
+  else if (l.algorithm === 'quota')
+    item = period === 'day' ? policyItem({ name: l.name, quota: limit, windowSeconds: 86_400 }) : undefined;
+  else
+    item = policyItem({
+      name: l.name,
+      quota: limit,
+      windowSeconds,
+      burst: l.algorithm === 'gcra' && burst !== limit ? burst : undefined,
+    });
+  return {
+    name: l.name,
+    kind: l.algorithm,
+    algorithm,
+    code,
+    limit,
+    windowMs,
+    burst,
+    subWindows,
+    cost,
+    countRejected: l.countRejected === true,
+    period,
+    policyItem: item,
+    key: asKeyList(l.key, `${p}.key`, preAuthOnly),
+    fallback: asKeyList(l.fallbackKey, `${p}.fallbackKey`, preAuthOnly),
+  };
+}
+
+/** Start and end (ms) of the UTC calendar period or epoch-aligned window containing `now`. */
+function windowOf(l: CompiledLimit, now: number): [number, number] {
+  if (l.kind === 'fixed-window') {
+    const start = now - (now % l.windowMs);
+    return [start, start + l.windowMs];
+  }
+  if (l.period === 'day') {
+    const start = now - (now % DAY_MS);
+    return [start, start + DAY_MS];
+  }
+  const d = new Date(now);
+  return [
+    Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1),
+    Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1),
+  ];
+}
+
+function extensionConfig(
+  name: string,
+  operation: Operation,
+  spec: ApiDocument,
+): Partial<RateLimitConfig> | undefined {
+  const own = operation.extensions[name];
+  const root = (spec.doc as JsonObject)[name];
+  const pick = own ?? root;
+  return typeof pick === 'object' && pick !== null && !Array.isArray(pick)
+    ? (pick as Partial<RateLimitConfig>)
+    : undefined;
+}
+
+/** Builds a limit policy definition; `rateLimit` and `ipRateLimit` differ in stage and allowed keys. */
+function defineLimitPolicy(opts: {
+  name: string;
+  stage: Stage;
+  description: string;
+  extension: string;
+  preAuthOnly: boolean;
+}): PolicyDefinition<RateLimitConfig> {
+  const { name: policyName, preAuthOnly } = opts;
+  return {
+    name: policyName,
+    stage: opts.stage,
+    description: opts.description,
+    schema: rateLimitSchema,
+    fromSpec: (operation, spec) => extensionConfig(opts.extension, operation, spec),
+    compile(config, ctx) {
+      const rawLimits = config.limits ?? [];
+      if (!Array.isArray(rawLimits)) fail('limits', 'must be a list');
+      if (rawLimits.length === 0) return null;
+      const policyCost = int(config.cost, 'cost', 1, 1_000_000_000, 1);
+      const failMode = config.failMode ?? 'open';
+      if (failMode !== 'open' && failMode !== 'closed') fail('failMode', 'must be open or closed');
+      const v4 = int(config.ipv4PrefixLength, 'ipv4PrefixLength', 8, 32, 32);
+      const v6 = int(config.ipv6PrefixLength, 'ipv6PrefixLength', 16, 128, 64);
+      const sendHeaders = config.headers !== false;
+      const legacy = config.legacyHeaders === true;
+      const reportOnly = config.mode === 'report';
+
+      const keyFns: Array<(ex: Exchange) => string> = [];
+      const keyIds: string[] = [];
+      const names = new Set<string>();
+      const limits: CompiledLimit[] = rawLimits.map((raw, i) => {
+        const c = compileLimit(raw, i, policyCost, preAuthOnly);
+        if (names.has(c.name)) fail(`limits[${i}].name`, `limit ${c.name} is defined twice`);
+        names.add(c.name);
+        const id = JSON.stringify([c.key, c.fallback]);
+        let keyIndex = keyIds.indexOf(id);
+        if (keyIndex === -1) {
+          keyIndex = keyIds.length;
+          keyIds.push(id);
+          keyFns.push(compileKey(c.key, c.fallback, v4, v6));
+        }
+        return { ...c, keyIndex };
+      });
+      const hasConcurrency = limits.some((l) => l.kind === 'concurrency');
+      const apiName = ctx.apiName;
+      // Redis Cluster: one decision's keys must share a hash slot. When all limits use the same key, the tag is
+      // that key's hash (state spreads over the cluster); otherwise the API name (one slot per API and policy).
+      const oneKey = keyFns.length === 1;
+
+      const { store, clock, events, shared } = ctx;
+      const metrics = shared.get<LimitMetrics>(LIMIT_METRICS_KEY, () => createLimitMetrics());
+      const fallbackStore = shared.get<StateStore>('portcullis.rateLimit.fallbackStore', () =>
+        createMemoryStore({ clock }),
+      );
+      const health = shared.get<StoreHealth>('portcullis.rateLimit.storeHealth', () => ({
+        degraded: false,
+        retryAt: 0,
+      }));
+      const count = {
+        allowed: metrics.decisions(apiName, policyName, 'allowed'),
+        rejected: metrics.decisions(apiName, policyName, reportOnly ? 'reported' : 'rejected'),
+        fallback: metrics.decisions(apiName, policyName, 'fallback'),
+        failOpen: metrics.decisions(apiName, policyName, 'fail_open'),
+        failClosed: metrics.decisions(apiName, policyName, 'fail_closed'),
+      };
+      const leases = new WeakMap<Exchange, { store: StateStore; refs: LeaseRef[] }>();
+      const completed = new WeakSet<Exchange>();
+      const allNames = limits.map((l) => l.name);
+
+      function keyHashes(ex: Exchange): string[] {
+        return keyFns.map((fn) => hash('sha256', fn(ex), 'hex'));
+      }
+
+      function checksFor(hashes: string[], now: number): { checks: LimitCheck[]; windows: number[] } {
+        const checks: LimitCheck[] = [];
+        const windows: number[] = [];
+        for (const l of limits) {
+          const h = hashes[l.keyIndex];
+          const base = oneKey
+            ? `rl:{${apiName}:${h}}:${policyName}:${l.name}:${l.code}`
+            : `rl:{${apiName}}:${policyName}:${l.name}:${l.code}:${h}`;
+          let key = base;
+          let windowEndMs = 0;
+          if (l.algorithm === 'fixed-window') {
+            const [start, end] = windowOf(l, now);
+            key = `${base}:${start / 1000}`;
+            windowEndMs = end;
+            windows.push(Math.round((end - start) / 1000));
+          } else windows.push(0);
+          checks.push({
+            key,
+            algorithm: l.algorithm,
+            limit: l.limit,
+            windowMs: l.windowMs,
+            burst: l.burst,
+            windowEndMs,
+            subWindows: l.subWindows,
+            cost: l.cost,
+            countRejected: l.countRejected,
+          });
+        }
+        return { checks, windows };
+      }
+
+      function emitStoreEvent(
+        action: 'rate-limit-store-unavailable' | 'rate-limit-store-recovered',
+        reason: string,
+      ) {
+        events.emit({
+          '@timestamp': new Date(clock.now()).toISOString(),
+          'event.kind': 'event',
+          'event.category': 'api',
+          'event.type': action === 'rate-limit-store-recovered' ? 'info' : 'error',
+          'event.action': action,
+          'event.outcome': action === 'rate-limit-store-recovered' ? 'success' : 'failure',
+          'event.reason': reason,
+          'rule.name': policyName,
+          'portcullis.api': apiName,
+          'portcullis.ratelimit.fail_mode': failMode,
+        });
+      }
+
+      function finish(
+        ex: Exchange,
+        result: ConsumeResult,
+        checks: LimitCheck[],
+        windows: number[],
+        hashes: string[],
+        now: number,
+        used: StateStore,
+        leaseId: string,
+      ): Problem | undefined {
+        const violated: string[] = [];
+        let retryAfter = 0;
+        const items: string[] = [];
+        let tightest = -1;
+        for (let i = 0; i < limits.length; i++) {
+          const l = limits[i];
+          const r = result.results[i];
+          let t: number | undefined;
+          if (l.kind !== 'concurrency') t = Math.ceil((r.allowed ? r.resetMs : r.retryAfterMs) / 1000);
+          if (!r.allowed) {
+            violated.push(l.name);
+            retryAfter = Math.max(retryAfter, Math.ceil(r.retryAfterMs / 1000), 1);
+          }
+          if (sendHeaders) {
+            const pk = Buffer.from(hashes[l.keyIndex].slice(0, 16), 'hex');
+            items.push(limitItem(l.name, r.remaining, t, pk));
+          }
+          if (tightest === -1 || r.remaining < result.results[tightest].remaining) tightest = i;
+        }
+        const headers = ex.responseHeaders;
+        if (sendHeaders) {
+          const policies = limits.map(
+            (l, i) => l.policyItem ?? policyItem({ name: l.name, quota: l.limit, windowSeconds: windows[i] }),
+          );
+          appendListField(headers, 'ratelimit-policy', policies.join(', '));
+          appendListField(headers, 'ratelimit', items.join(', '));
+        }
+        if (legacy) {
+          const l = limits[tightest];
+          const r = result.results[tightest];
+          headers['x-ratelimit-limit'] = String(l.limit);
+          headers['x-ratelimit-remaining'] = String(r.remaining);
+          headers['x-ratelimit-reset'] = String(Math.ceil((r.allowed ? r.resetMs : r.retryAfterMs) / 1000));
+        }
+        if (result.allowed) {
+          count.allowed.inc();
+          if (hasConcurrency) {
+            const refs = checks
+              .filter((c) => c.algorithm === 'concurrency')
+              .map((c) => ({ key: c.key, leaseId }));
+            if (completed.has(ex)) void used.release(refs);
+            else leases.set(ex, { store: used, refs });
+          }
+          return undefined;
+        }
+        count.rejected.inc();
+        for (const name of violated) metrics.violation(apiName, policyName, name);
+        events.emit({
+          '@timestamp': new Date(now).toISOString(),
+          'event.kind': 'event',
+          'event.category': 'api',
+          'event.type': reportOnly ? 'info' : 'denied',
+          'event.action': 'rate-limit-exceeded',
+          'event.outcome': reportOnly ? 'unknown' : 'failure',
+          'event.reason': 'quota_exceeded',
+          'rule.name': policyName,
+          'portcullis.api': apiName,
+          'portcullis.mode': reportOnly ? 'report' : 'enforce',
+          'portcullis.ratelimit.limits': violated,
+          // Partition keys are hashed (SHA-256 hex): the raw key may be an API consumer or a token claim.
+          'portcullis.ratelimit.key_hashes': violated.map(
+            (n) => hashes[limits[allNames.indexOf(n)].keyIndex],
+          ),
+          'client.address': ex.clientIp,
+          'http.request.id': ex.id,
+          'http.request.method': ex.route.operation.method,
+          'http.route': ex.route.operation.path,
+        });
+        const extra: Record<string, string | string[]> = { 'retry-after': String(retryAfter) };
+        for (const h of [
+          'ratelimit-policy',
+          'ratelimit',
+          'x-ratelimit-limit',
+          'x-ratelimit-remaining',
+          'x-ratelimit-reset',
+        ])
+          if (headers[h] !== undefined) extra[h] = headers[h];
+        return problem(problems.quotaExceeded, `Rate limit exceeded: ${violated.join(', ')}`, {
+          headers: extra,
+          extensions: { 'violated-policies': violated },
+          reason: 'quota_exceeded',
+        });
+      }
+
+      function onStoreError(
+        err: unknown,
+        ex: Exchange,
+        checks: LimitCheck[],
+        windows: number[],
+        hashes: string[],
+        now: number,
+        leaseId: string,
+      ): Problem | undefined {
+        if (!(err instanceof StoreUnavailableError) && !(err instanceof StoreCapacityError)) throw err;
+        metrics.storeError(policyName, err.code);
+        if (err instanceof StoreUnavailableError) {
+          health.retryAt = now + RETRY_STORE_AFTER_MS;
+          if (!health.degraded) {
+            health.degraded = true;
+            emitStoreEvent('rate-limit-store-unavailable', err.code);
+          }
+        }
+        return degrade(err, ex, checks, windows, hashes, now, leaseId);
+      }
+
+      function degrade(
+        err: StoreUnavailableError | StoreCapacityError | undefined,
+        ex: Exchange,
+        checks: LimitCheck[],
+        windows: number[],
+        hashes: string[],
+        now: number,
+        leaseId: string,
+      ): Problem | undefined {
+        if (failMode === 'closed') {
+          count.failClosed.inc();
+          return problem(problems.temporaryReducedCapacity, 'Rate limiting is temporarily unavailable', {
+            headers: { 'retry-after': '1' },
+            extensions: { 'violated-policies': allNames },
+            reason: err?.code === 'ERR_STORE_CAPACITY' ? 'limiter_full' : 'store_unavailable',
+          });
+        }
+        if (fallbackStore !== store && !(err instanceof StoreCapacityError)) {
+          try {
+            const local = fallbackStore.consume({ nowMs: now, limits: checks, leaseId }) as ConsumeResult;
+            count.fallback.inc();
+            return finish(ex, local, checks, windows, hashes, now, fallbackStore, leaseId);
+          } catch (e) {
+            if (!(e instanceof StoreCapacityError)) throw e;
+          }
+        }
+        count.failOpen.inc();
+        return undefined;
+      }
+
+      const handler: PolicyHandler = {
+        onRequest(ex) {
+          const now = clock.now();
+          const hashes = keyHashes(ex);
+          const { checks, windows } = checksFor(hashes, now);
+          const leaseId = hasConcurrency ? randomUUID() : '';
+          if (health.degraded && now < health.retryAt)
+            return degrade(undefined, ex, checks, windows, hashes, now, leaseId);
+          let pending: ReturnType<StateStore['consume']>;
+          try {
+            pending = store.consume({ nowMs: now, limits: checks, leaseId });
+          } catch (err) {
+            return onStoreError(err, ex, checks, windows, hashes, now, leaseId);
+          }
+          if (!(pending instanceof Promise))
+            return finish(ex, pending, checks, windows, hashes, now, store, leaseId);
+          return pending.then(
+            (result) => {
+              if (health.degraded) {
+                health.degraded = false;
+                emitStoreEvent('rate-limit-store-recovered', 'reconnected');
+              }
+              return finish(ex, result, checks, windows, hashes, now, store, leaseId);
+            },
+            (err) => onStoreError(err, ex, checks, windows, hashes, now, leaseId),
+          );
+        },
+      };
+      if (hasConcurrency) {
+        handler.onComplete = (ex) => {
+          completed.add(ex);
+          const held = leases.get(ex);
+          if (held === undefined) return;
+          leases.delete(ex);
+          void held.store.release(held.refs);
+        };
+      }
+      return handler;
+    },
+  };
+}
+
+/**
+ * `rateLimit` (stage `limit`, after authentication): named limits keyed by IP, consumer, subject, API key,
+ * claim, header, operation or a composite, all of which must pass.
+ *
+ * @example
+ * // apis[0].policies.rateLimit
+ * { limits: [{ name: 'per-consumer', algorithm: 'gcra', limit: 100, windowSeconds: 60, key: 'consumer' }] }
+ */
+export const rateLimitPolicy = defineLimitPolicy({
+  name: 'rateLimit',
+  stage: 'limit',
+  description:
+    'Rate limits, quotas and concurrency limits per API and operation (after authentication); all named limits must pass.',
+  extension: 'x-portcullis-rate-limit',
+  preAuthOnly: false,
+});
+
+/**
+ * `ipRateLimit` (stage `ban`, before authentication): the same limits restricted to keys known before
+ * authentication (ip, header, operation, global), so floods of unauthenticated or failing requests
+ * (credential stuffing) are throttled before they cost a token verification.
+ */
+export const ipRateLimitPolicy = defineLimitPolicy({
+  name: 'ipRateLimit',
+  stage: 'ban',
+  description:
+    'Rate limits that run before authentication, keyed by client IP (or header, operation, global), against floods and credential stuffing.',
+  extension: 'x-portcullis-ip-rate-limit',
+  preAuthOnly: true,
+});

@@ -1,0 +1,156 @@
+import type { PolicyConfigBase } from '../policy.ts';
+
+/** One named limit. */
+export interface LimitConfig {
+  name: string;
+  algorithm: 'gcra' | 'sliding-window' | 'fixed-window' | 'quota' | 'concurrency';
+  limit: number;
+  windowSeconds?: number;
+  burst?: number;
+  period?: 'day' | 'month';
+  subWindows?: number;
+  leaseSeconds?: number;
+  cost?: number;
+  key?: string | string[];
+  fallbackKey?: string | string[];
+  countRejected?: boolean;
+}
+
+/** Config of `rateLimit` and `ipRateLimit`. */
+export interface RateLimitConfig extends PolicyConfigBase {
+  limits?: LimitConfig[];
+  cost?: number;
+  failMode?: 'open' | 'closed';
+  headers?: boolean;
+  legacyHeaders?: boolean;
+  ipv4PrefixLength?: number;
+  ipv6PrefixLength?: number;
+}
+
+const KEY_PATTERN =
+  "^(ip|consumer|subject|apiKey|operation|global|claim:[^\\s]+|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$";
+
+const keySchema = (description: string) => ({
+  description,
+  oneOf: [
+    { type: 'string', pattern: KEY_PATTERN },
+    { type: 'array', minItems: 1, maxItems: 6, items: { type: 'string', pattern: KEY_PATTERN } },
+  ],
+});
+
+const limitSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'algorithm', 'limit'],
+  description: 'One named limit; every limit of the policy must pass for a request to go through.',
+  properties: {
+    name: {
+      type: 'string',
+      pattern: '^[A-Za-z0-9_.-]{1,64}$',
+      description:
+        'Policy name shown in the RateLimit headers and events; also names the counter, so two routes with a limit of the same name share one budget.',
+    },
+    algorithm: {
+      enum: ['gcra', 'sliding-window', 'fixed-window', 'quota', 'concurrency'],
+      description:
+        '`gcra` token bucket with burst (exact); `sliding-window` (never over the limit in any window, a unit may come back up to one sub-window late); `fixed-window` (exact per window, windows aligned to the epoch, i.e. to UTC midnight); `quota` per UTC calendar `period`; `concurrency` requests in flight.',
+    },
+    limit: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 1_000_000_000,
+      description: 'Units per window (gcra: sustained rate per window; concurrency: requests in flight).',
+    },
+    windowSeconds: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 31_622_400,
+      default: 60,
+      description: 'Window length in seconds (gcra, sliding-window, fixed-window).',
+    },
+    burst: {
+      type: 'integer',
+      minimum: 1,
+      description: 'gcra: bucket capacity, the most units usable at once (default: `limit`).',
+    },
+    period: { enum: ['day', 'month'], default: 'day', description: 'quota: UTC calendar day or month.' },
+    subWindows: {
+      type: 'integer',
+      minimum: 2,
+      maximum: 60,
+      default: 10,
+      description: 'sliding-window: precision; a unit comes back at most windowSeconds/subWindows late.',
+    },
+    leaseSeconds: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 3600,
+      default: 300,
+      description: 'concurrency: a slot whose release was lost (crashed instance) frees itself after this.',
+    },
+    cost: {
+      type: 'integer',
+      minimum: 1,
+      description:
+        'Units one request uses (default: the policy-level `cost`, else 1). Concurrency ignores it.',
+    },
+    key: keySchema(
+      'What partitions the limit: ip, consumer, subject, apiKey, operation, global, claim:<name>, header:<name>, or a list of these (composite). Default ip.',
+    ),
+    fallbackKey: keySchema(
+      'Key used when a part of `key` is missing (anonymous caller, absent claim or header). Default ip.',
+    ),
+    countRejected: {
+      type: 'boolean',
+      default: false,
+      description: 'Count requests against this limit even when another limit (or this one) rejects them.',
+    },
+  },
+};
+
+/** JSON Schema of the `rateLimit` / `ipRateLimit` config (without `mode`/`enabled`, added by the gateway). */
+export const rateLimitSchema = {
+  type: 'object',
+  properties: {
+    // No `default`s at this level: an operation's block is merged over the API's key by key, and a filled-in
+    // default would silently replace the API's value. Defaults are applied when compiling.
+    limits: {
+      type: 'array',
+      maxItems: 16,
+      items: limitSchema,
+      description: "Named limits, all of which must pass. An operation's list replaces the API's.",
+    },
+    cost: {
+      type: 'integer',
+      minimum: 1,
+      description: 'Units a request to this operation uses in every limit without its own cost (default 1).',
+    },
+    failMode: {
+      enum: ['open', 'closed'],
+      description:
+        'When the store cannot decide (Redis unreachable, memory limiter full): `open` decides with a local in-memory limiter (per instance), `closed` answers 503. Default open.',
+    },
+    headers: {
+      type: 'boolean',
+      description:
+        'Send RateLimit-Policy and RateLimit (draft-ietf-httpapi-ratelimit-headers-10). Default true.',
+    },
+    legacyHeaders: {
+      type: 'boolean',
+      description: 'Also send X-RateLimit-Limit/-Remaining/-Reset for the tightest limit. Default false.',
+    },
+    ipv4PrefixLength: {
+      type: 'integer',
+      minimum: 8,
+      maximum: 32,
+      description: 'Key `ip`: IPv4 clients are grouped by this prefix. Default 32.',
+    },
+    ipv6PrefixLength: {
+      type: 'integer',
+      minimum: 16,
+      maximum: 128,
+      description:
+        'Key `ip`: IPv6 clients are grouped by this prefix (one /64 is one subscriber). Default 64.',
+    },
+  },
+};
