@@ -1,0 +1,98 @@
+/**
+ * API1 Broken Object Level Authorization: identity B reads, changes and deletes objects identity A created.
+ * Judged by status and body similarity, and by A reading the object back after B's change or delete.
+ * PUT, PATCH and DELETE only ever go to objects the scan created itself.
+ */
+import type { Operation } from '../../../openapi/types.ts';
+import type { Check } from '../check.ts';
+import { evidenceOf, isSuccess, type ScanContext } from '../context.ts';
+import { isExcluded, jsonBodySchema, planRequest } from '../planner.ts';
+import { SCAN_RULES } from '../rules.ts';
+import { sampleValue } from '../schema.ts';
+import { similarity } from '../similarity.ts';
+
+const SAME_OBJECT = 0.8;
+
+function itemOperations(ctx: ScanContext, collection: string): Operation[] {
+  const re = new RegExp(`^${collection.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/\\{[^}]+\\}$`);
+  return ctx.spec.operations.filter((op) => re.test(op.path) && !isExcluded(op));
+}
+
+/** Marks every string field of a body so a change can be recognised when read back. */
+function markStrings(value: unknown, marker: string): unknown {
+  if (typeof value === 'string') return marker;
+  if (Array.isArray(value)) return value.map((v) => markStrings(v, marker));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, markStrings(v, marker)]));
+  }
+  return value;
+}
+
+export const api1: Check = {
+  id: 'API1',
+  title: 'Broken object level authorization',
+  rules: [SCAN_RULES.bolaRead, SCAN_RULES.bolaWrite, SCAN_RULES.bolaDelete],
+  async run(ctx) {
+    const [a, b] = ctx.identities;
+    if (!a || !b) return;
+    for (const object of ctx.objects.of(a.name)) {
+      const ops = itemOperations(ctx, object.collection);
+      const get = ops.find((op) => op.method === 'GET');
+      const update = ops.find((op) => op.method === 'PUT' || op.method === 'PATCH');
+      const remove = ops.find((op) => op.method === 'DELETE');
+      const readAsOwner = async () =>
+        get ? ctx.send(planRequest(ctx.spec, get, ctx.objects, { owner: a.name }), a) : undefined;
+
+      if (get) {
+        const req = planRequest(ctx.spec, get, ctx.objects, { owner: a.name });
+        const mine = await ctx.send(req, a);
+        const theirs = await ctx.send(req, b);
+        if (isSuccess(mine) && isSuccess(theirs)) {
+          const score = similarity(mine.json ?? mine.text, theirs.json ?? theirs.text);
+          if (score >= SAME_OBJECT) {
+            ctx.report(SCAN_RULES.bolaRead, {
+              operation: get,
+              message: `${b.name} read ${a.name}'s object at ${req.path} (similarity ${score.toFixed(2)}).`,
+              evidence: evidenceOf(theirs, { owner: a.name, attacker: b.name, similarity: score }),
+            });
+          }
+        }
+      }
+
+      if (update) {
+        const schema = jsonBodySchema(update);
+        const marker = `portcullis-bola-${Date.now().toString(36)}`;
+        const body = markStrings(schema ? sampleValue(ctx.spec, schema) : {}, marker);
+        const req = planRequest(ctx.spec, update, ctx.objects, { owner: a.name, body });
+        const res = await ctx.send(req, b);
+        if (isSuccess(res)) {
+          const after = await readAsOwner();
+          const changed = get ? isSuccess(after) && after.text.includes(marker) : true;
+          if (changed) {
+            ctx.report(SCAN_RULES.bolaWrite, {
+              operation: update,
+              message: `${b.name} changed ${a.name}'s object at ${req.path}${get ? ` and ${a.name} sees the change` : ''}.`,
+              evidence: evidenceOf(res, { owner: a.name, attacker: b.name }),
+            });
+          }
+        }
+      }
+
+      if (remove) {
+        const req = planRequest(ctx.spec, remove, ctx.objects, { owner: a.name });
+        const res = await ctx.send(req, b);
+        if (isSuccess(res)) {
+          const after = await readAsOwner();
+          const gone = get ? after !== undefined && (after.status === 404 || after.status === 410) : true;
+          if (gone) {
+            ctx.report(SCAN_RULES.bolaDelete, {
+              operation: remove,
+              message: `${b.name} deleted ${a.name}'s object at ${req.path}.`,
+              evidence: evidenceOf(res, { owner: a.name, attacker: b.name, ownerReadAfter: after?.status }),
+            });
+          }
+        }
+      }
+    }
+  },
+};

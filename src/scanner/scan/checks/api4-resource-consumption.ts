@@ -1,0 +1,110 @@
+/**
+ * API4 Unrestricted Resource Consumption: a page size of 100000, a 100000-character string in a create request,
+ * and one bounded burst of 50 requests to a cheap read (the only requests that skip the scan's rate limit).
+ */
+import type { Operation } from '../../../openapi/types.ts';
+import type { Check } from '../check.ts';
+import { evidenceOf, isSuccess, type ScanContext } from '../context.ts';
+import { isCreationOperation, isExcluded, jsonBodySchema, planRequest, requiresAuth } from '../planner.ts';
+import { SCAN_RULES } from '../rules.ts';
+import { propertiesOf, sampleValue, schemaType } from '../schema.ts';
+
+const PAGE_PARAM = /^(limit|page_?size|per_?page|size|count|max(_?results)?|top|first|take|\$top)$/i;
+const HUGE_PAGE = '100000';
+const HUGE_STRING = 100_000;
+const BURST = 50;
+const RATE_HEADER = /^(x-)?rate-?limit|^retry-after$/i;
+
+async function pageSize(ctx: ScanContext, op: Operation): Promise<void> {
+  const user = ctx.identities[0];
+  const param = op.parameters.find((p) => p.in === 'query' && PAGE_PARAM.test(p.name));
+  if (!param) return;
+  const req = planRequest(ctx.spec, op, ctx.objects, {
+    owner: user.name,
+    params: { [param.name]: HUGE_PAGE },
+  });
+  const res = await ctx.send(req, user);
+  if (!isSuccess(res)) return;
+  ctx.report(SCAN_RULES.unboundedPageSize, {
+    operation: op,
+    key: param.name,
+    message: `${op.method} ${op.path} accepted ${param.name}=${HUGE_PAGE}.`,
+    evidence: evidenceOf(res, { parameter: param.name }),
+  });
+}
+
+async function oversized(ctx: ScanContext, op: Operation): Promise<void> {
+  const user = ctx.identities[0];
+  const schema = jsonBodySchema(op);
+  const body = sampleValue(ctx.spec, schema);
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return;
+  const field = Object.entries(propertiesOf(ctx.spec, schema)).find(
+    ([name, s]) =>
+      schemaType(s) === 'string' && s.format === undefined && s.enum === undefined && name in body,
+  )?.[0];
+  if (!field) return;
+  const req = planRequest(ctx.spec, op, ctx.objects, {
+    owner: user.name,
+    body: { ...body, [field]: 'A'.repeat(HUGE_STRING) },
+  });
+  const res = await ctx.send(req, user);
+  if (!isSuccess(res)) return;
+  ctx.report(SCAN_RULES.oversizedInput, {
+    operation: op,
+    key: field,
+    message: `${op.method} ${op.path} accepted a ${HUGE_STRING}-character ${field}.`,
+    evidence: evidenceOf(res, { field, length: HUGE_STRING }),
+  });
+}
+
+async function burst(ctx: ScanContext): Promise<void> {
+  const user = ctx.identities[0];
+  // A cheap read that works for this identity: a GET without path parameters.
+  const candidates = ctx.spec.operations.filter(
+    (op) =>
+      op.method === 'GET' &&
+      !op.path.includes('{') &&
+      !isExcluded(op) &&
+      !op.parameters.some((p) => p.required),
+  );
+  candidates.sort((a, b) => Number(requiresAuth(b)) - Number(requiresAuth(a)));
+  for (const op of candidates) {
+    const req = planRequest(ctx.spec, op, ctx.objects, { owner: user.name });
+    const first = await ctx.send(req, user);
+    if (!isSuccess(first)) continue;
+    const results = await Promise.all(
+      Array.from({ length: BURST }, () => ctx.send(req, user, { burst: true })),
+    );
+    const answered = results.filter((r) => r !== undefined);
+    const limited = answered.some(
+      (r) => r.status === 429 || r.status === 503 || Object.keys(r.headers).some((h) => RATE_HEADER.test(h)),
+    );
+    if (!limited && answered.length === BURST && answered.every(isSuccess)) {
+      ctx.report(SCAN_RULES.noRateLimit, {
+        operation: op,
+        message: `${BURST} requests in a burst to ${op.method} ${op.path} all succeeded, without a 429 or rate-limit headers.`,
+        evidence: {
+          request: `${first.sent.method} ${first.sent.url}`,
+          requests: BURST,
+          statuses: [...new Set(answered.map((r) => r.status))],
+        },
+      });
+    }
+    return;
+  }
+}
+
+export const api4: Check = {
+  id: 'API4',
+  title: 'Unrestricted resource consumption',
+  rules: [SCAN_RULES.noRateLimit, SCAN_RULES.unboundedPageSize, SCAN_RULES.oversizedInput],
+  async run(ctx) {
+    if (!ctx.identities[0]) return;
+    for (const op of ctx.spec.operations) {
+      if (isExcluded(op)) continue;
+      if (op.method === 'GET') await pageSize(ctx, op);
+      if (isCreationOperation(ctx.spec, op)) await oversized(ctx, op);
+    }
+    await burst(ctx);
+  },
+};

@@ -1,0 +1,188 @@
+/** The scanner's HTTP client: bounded concurrency and rate, per-request timeouts, cookies per identity. */
+import { Agent, request } from 'undici';
+
+export interface ScanRequest {
+  readonly method: string;
+  /** Path (and optional `?query`) relative to the target URL, already filled in. */
+  readonly path: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  /** A string is sent as is; anything else as JSON. */
+  readonly body?: unknown;
+}
+
+export interface ScanResponse {
+  readonly status: number;
+  /** Lower-case names; repeated headers joined with `, ` (set-cookie kept apart in `cookies`). */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly text: string;
+  /** Parsed body when it is JSON, else undefined. */
+  readonly json: unknown;
+  readonly durationMs: number;
+  /** The request as sent, without credentials, for evidence. */
+  readonly sent: { readonly method: string; readonly url: string };
+}
+
+/** Who a request is sent as: headers to add and a cookie jar that collects `Set-Cookie`. */
+export interface Session {
+  readonly name: string;
+  readonly headers: Record<string, string>;
+  readonly cookies: Map<string, string>;
+}
+
+export interface ClientOptions {
+  readonly target: string;
+  readonly concurrency: number;
+  readonly ratePerSecond: number;
+  readonly timeoutMs: number;
+  /** Called after every response (passive checks read these). */
+  readonly onResponse?: (req: ScanRequest, res: ScanResponse) => void;
+}
+
+export interface SendOptions {
+  readonly session?: Session | undefined;
+  readonly signal?: AbortSignal;
+  /** Skip the rate limit (the one API4 burst); the concurrency bound still applies. */
+  readonly burst?: boolean;
+  readonly timeoutMs?: number;
+}
+
+export interface ScanClient {
+  send(req: ScanRequest, options?: SendOptions): Promise<ScanResponse>;
+  /** Like send, but a network error or timeout resolves to undefined. */
+  trySend(req: ScanRequest, options?: SendOptions): Promise<ScanResponse | undefined>;
+  readonly requests: () => number;
+  close(): Promise<void>;
+}
+
+const MAX_BODY_CHARS = 256 * 1024;
+const MAX_COOKIES = 50;
+
+/** Joins the target's base path and an operation path: `http://h/api` + `/v2/x` → `http://h/api/v2/x`. */
+export function joinUrl(target: string, path: string): string {
+  const base = target.endsWith('/') ? target.slice(0, -1) : target;
+  return base + (path.startsWith('/') ? path : `/${path}`);
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Creates the client; one per scan, closed at its end. */
+export function createScanClient(options: ClientOptions): ScanClient {
+  const agent = new Agent({ connections: options.concurrency, pipelining: 1 });
+  const interval = 1000 / options.ratePerSecond;
+  let nextSlot = 0;
+  let inFlight = 0;
+  let count = 0;
+  const waiting: (() => void)[] = [];
+
+  async function acquire(burst: boolean, signal?: AbortSignal): Promise<void> {
+    if (!burst) {
+      const now = performance.now();
+      const slot = Math.max(now, nextSlot);
+      nextSlot = slot + interval;
+      if (slot > now) await sleep(slot - now, signal);
+    }
+    if (inFlight >= options.concurrency) await new Promise<void>((resolve) => waiting.push(resolve));
+    inFlight++;
+  }
+
+  function release(): void {
+    inFlight--;
+    waiting.shift()?.();
+  }
+
+  async function send(req: ScanRequest, opts: SendOptions = {}): Promise<ScanResponse> {
+    const url = joinUrl(options.target, req.path);
+    const headers: Record<string, string> = { 'user-agent': 'portcullis-scan', ...opts.session?.headers };
+    for (const [k, v] of Object.entries(req.headers ?? {})) headers[k.toLowerCase()] = v;
+    if (opts.session && opts.session.cookies.size > 0 && !headers.cookie) {
+      headers.cookie = [...opts.session.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    }
+    let body: string | undefined;
+    if (req.body !== undefined) {
+      body = typeof req.body === 'string' ? req.body : JSON.stringify(req.body);
+      headers['content-type'] ??= 'application/json';
+    }
+    await acquire(opts.burst === true, opts.signal);
+    const timeout = AbortSignal.timeout(opts.timeoutMs ?? options.timeoutMs);
+    const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+    const started = performance.now();
+    count++;
+    try {
+      const res = await request(url, {
+        method: req.method as 'GET',
+        headers,
+        body,
+        dispatcher: agent,
+        signal,
+      });
+      let text = '';
+      for await (const chunk of res.body) {
+        if (text.length < MAX_BODY_CHARS) text += (chunk as Buffer).toString();
+      }
+      const durationMs = performance.now() - started;
+      const flat: Record<string, string> = {};
+      for (const [k, v] of Object.entries(res.headers)) {
+        if (v === undefined) continue;
+        flat[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
+      }
+      const setCookie = res.headers['set-cookie'];
+      if (opts.session && setCookie) {
+        for (const line of Array.isArray(setCookie) ? setCookie : [setCookie]) {
+          const pair = line.split(';', 1)[0];
+          const eq = pair.indexOf('=');
+          if (eq <= 0) continue;
+          if (opts.session.cookies.size < MAX_COOKIES || opts.session.cookies.has(pair.slice(0, eq).trim())) {
+            opts.session.cookies.set(pair.slice(0, eq).trim(), pair.slice(eq + 1).trim());
+          }
+        }
+      }
+      let json: unknown;
+      if (/json/i.test(flat['content-type'] ?? '') && text !== '') {
+        try {
+          json = JSON.parse(text);
+        } catch {
+          json = undefined;
+        }
+      }
+      const response: ScanResponse = {
+        status: res.statusCode,
+        headers: flat,
+        text,
+        json,
+        durationMs,
+        sent: { method: req.method, url },
+      };
+      options.onResponse?.(req, response);
+      return response;
+    } finally {
+      release();
+    }
+  }
+
+  return {
+    send,
+    async trySend(req, opts) {
+      try {
+        return await send(req, opts);
+      } catch (err) {
+        if (opts?.signal?.aborted) throw err;
+        return undefined;
+      }
+    },
+    requests: () => count,
+    close: () => agent.close(),
+  };
+}

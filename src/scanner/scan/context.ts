@@ -1,0 +1,94 @@
+/** What every check receives: the spec, the client, the identities, the objects the setup created. */
+import { createHash } from 'node:crypto';
+import type { ApiDocument, Operation } from '../../openapi/types.ts';
+import type { Finding, RuleInfo, Severity } from '../finding.ts';
+import type { Canary } from './canary.ts';
+import type { ScanClient, ScanRequest, ScanResponse, Session } from './client.ts';
+import type { ObjectRegistry } from './planner.ts';
+
+/** A logged-in identity: its session, and its raw token when it has one (for the token checks). */
+export interface Identity {
+  readonly name: string;
+  readonly session: Session;
+  readonly token?: string;
+  /** The login request that produced the session, when it came from a login flow. */
+  readonly login?: { readonly path: string; readonly body: Readonly<Record<string, unknown>> };
+}
+
+/** One response the scan saw, kept for the passive checks. */
+export interface Observation {
+  readonly request: ScanRequest;
+  readonly response: ScanResponse;
+  readonly operation?: Operation;
+  readonly identity?: string;
+}
+
+export interface FindingInput {
+  readonly operation?: Operation;
+  readonly message: string;
+  readonly severity?: Severity;
+  /** Distinguishes findings of one rule on one operation (a parameter, a path). */
+  readonly key?: string;
+  readonly evidence?: Record<string, unknown>;
+}
+
+export interface ScanContext {
+  readonly spec: ApiDocument;
+  readonly client: ScanClient;
+  /** Ordinary identities: [0] is A, [1] is B (when given). */
+  readonly identities: readonly Identity[];
+  readonly admin?: Identity;
+  readonly allowDestructive: boolean;
+  readonly objects: ObjectRegistry;
+  readonly canary: Canary;
+  /** Aborted when the check's time is up. */
+  readonly signal: AbortSignal;
+  /** Responses seen so far (bounded), for passive checks. */
+  readonly observations: readonly Observation[];
+  report(rule: RuleInfo, input: FindingInput): void;
+  /** Sends as an identity (or anonymously) and records the response for passive checks. */
+  send(
+    req: ScanRequest & { operation?: Operation },
+    as?: Identity | null,
+    options?: { readonly burst?: boolean },
+  ): Promise<ScanResponse | undefined>;
+}
+
+/** Stable id of a finding: hash of rule id, method, route and key. */
+export function fingerprint(ruleId: string, method: string, route: string, key: string): string {
+  return createHash('sha256').update(`${ruleId}\0${method}\0${route}\0${key}`).digest('hex').slice(0, 32);
+}
+
+export function makeFinding(spec: ApiDocument, rule: RuleInfo, input: FindingInput): Finding {
+  const op = input.operation;
+  const pointer = op?.pointer ?? '';
+  const line = spec.lineOf(pointer);
+  return {
+    rule,
+    severity: input.severity ?? rule.severity,
+    message: input.message,
+    location: line === undefined ? { file: spec.file, pointer } : { file: spec.file, pointer, line },
+    ...(op ? { operation: { method: op.method, path: op.path, operationId: op.id } } : {}),
+    ...(input.evidence ? { evidence: input.evidence } : {}),
+    fingerprint: fingerprint(rule.id, op?.method ?? '', op?.path ?? '', input.key ?? ''),
+  };
+}
+
+/** Request and response summary for evidence: no credentials, body cut short. */
+export function evidenceOf(res: ScanResponse, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    request: `${res.sent.method} ${res.sent.url}`,
+    status: res.status,
+    responseExcerpt: res.text.slice(0, 300),
+    ...extra,
+  };
+}
+
+export function isSuccess(res: ScanResponse | undefined): res is ScanResponse {
+  return res !== undefined && res.status >= 200 && res.status < 300;
+}
+
+/** Not a 2xx (plain boolean: no narrowing, unlike `isSuccess`). */
+export function isRefused(res: ScanResponse): boolean {
+  return res.status < 200 || res.status >= 300;
+}

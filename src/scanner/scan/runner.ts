@@ -1,0 +1,260 @@
+/** Runs a scan: load the spec, log in, create test objects, run the checks in a safe order, collect findings. */
+import { loadApiDocument } from '../../openapi/load.ts';
+import type { Finding, RuleInfo } from '../finding.ts';
+import { startCanary } from './canary.ts';
+import type { Check } from './check.ts';
+import { api1 } from './checks/api1-bola.ts';
+import { api2 } from './checks/api2-authentication.ts';
+import { api3 } from './checks/api3-property-authorization.ts';
+import { api4 } from './checks/api4-resource-consumption.ts';
+import { api5 } from './checks/api5-function-authorization.ts';
+import { api6 } from './checks/api6-business-flows.ts';
+import { api7 } from './checks/api7-ssrf.ts';
+import { api8 } from './checks/api8-misconfiguration.ts';
+import { api9 } from './checks/api9-inventory.ts';
+import { api10 } from './checks/api10-unsafe-consumption.ts';
+import { createScanClient, type Session } from './client.ts';
+import { type Identity, makeFinding, type Observation, type ScanContext } from './context.ts';
+import { SCAN_DEFAULTS, type ScanIdentity, type ScanOptions } from './options.ts';
+import { captureId, isCreationOperation, ObjectRegistry, planRequest } from './planner.ts';
+
+/** The order matters: the API4 burst may trip a rate limit, and API2 login attempts may trip a lockout. */
+export const CHECKS: readonly Check[] = [api1, api5, api3, api6, api7, api10, api8, api9, api2, api4];
+
+export interface ScanStats {
+  readonly requests: number;
+  readonly durationMs: number;
+  /** Checks that ran out of time (their findings so far are kept). */
+  readonly timedOut: readonly string[];
+  /** Checks that failed, with the reason. */
+  readonly errors: readonly { readonly check: string; readonly message: string }[];
+}
+
+export interface ScanResult {
+  readonly findings: readonly Finding[];
+  /** Every rule the scan ran, found or not (reporters list passes too). */
+  readonly rules: readonly RuleInfo[];
+  readonly stats: ScanStats;
+}
+
+/** A usage problem: bad options or an identity that cannot log in. */
+export class ScanError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = 'ScanError';
+    this.code = code;
+  }
+}
+
+const MAX_OBSERVATIONS = 5000;
+const TOKEN_POINTERS = ['/token', '/access_token', '/accessToken', '/jwt', '/id_token'];
+
+function atPointer(value: unknown, pointer: string): unknown {
+  let cur = value;
+  for (const raw of pointer.split('/').slice(1)) {
+    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[key];
+  }
+  return cur;
+}
+
+async function resolveIdentity(
+  client: ReturnType<typeof createScanClient>,
+  identity: ScanIdentity,
+): Promise<Identity> {
+  const session: Session = { name: identity.name, headers: {}, cookies: new Map() };
+  const kinds = [identity.headers, identity.bearer, identity.login].filter((k) => k !== undefined).length;
+  if (kinds !== 1) {
+    throw new ScanError(
+      'ERR_SCAN_IDENTITY',
+      `identity ${identity.name}: give exactly one of headers, bearer or login`,
+    );
+  }
+  if (identity.headers) {
+    for (const [k, v] of Object.entries(identity.headers)) session.headers[k.toLowerCase()] = v;
+    const auth = session.headers.authorization;
+    const token = auth?.startsWith('Bearer ') ? auth.slice(7) : undefined;
+    return token ? { name: identity.name, session, token } : { name: identity.name, session };
+  }
+  if (identity.bearer !== undefined) {
+    session.headers.authorization = `Bearer ${identity.bearer}`;
+    return { name: identity.name, session, token: identity.bearer };
+  }
+  const login = identity.login!;
+  const res = await client.trySend(
+    { method: login.method ?? 'POST', path: login.path, body: login.body },
+    { session },
+  );
+  if (!res || res.status >= 400) {
+    throw new ScanError(
+      'ERR_SCAN_LOGIN',
+      `identity ${identity.name}: login at ${login.path} failed (${res ? `status ${res.status}` : 'no response'})`,
+    );
+  }
+  const pointers = login.tokenPointer ? [login.tokenPointer] : TOKEN_POINTERS;
+  const token = pointers.map((p) => atPointer(res.json, p)).find((v) => typeof v === 'string') as
+    | string
+    | undefined;
+  if (token === undefined && session.cookies.size === 0) {
+    throw new ScanError(
+      'ERR_SCAN_LOGIN',
+      `identity ${identity.name}: the login response had no token and no cookie`,
+    );
+  }
+  if (token !== undefined) {
+    const header = (login.header ?? 'authorization').toLowerCase();
+    session.headers[header] = header === 'authorization' ? `Bearer ${token}` : token;
+  }
+  const loginInfo = { path: login.path, body: login.body };
+  return token !== undefined
+    ? { name: identity.name, session, token, login: loginInfo }
+    : { name: identity.name, session, login: loginInfo };
+}
+
+/**
+ * Scans a live API described by an OpenAPI document for the OWASP API Security Top 10 (2023).
+ *
+ * @example
+ * const result = await runScan({
+ *   spec: 'openapi.yaml',
+ *   target: 'http://127.0.0.1:8080',
+ *   identities: [{ name: 'alice', bearer: tokenA }, { name: 'bob', bearer: tokenB }],
+ * });
+ * console.log(result.findings.length, result.stats.requests, result.stats.durationMs);
+ */
+export async function runScan(options: ScanOptions): Promise<ScanResult> {
+  const started = performance.now();
+  if (options.identities.length === 0) {
+    throw new ScanError('ERR_SCAN_OPTIONS', 'give at least one identity (two for the authorization checks)');
+  }
+  try {
+    new URL(options.target);
+  } catch {
+    throw new ScanError('ERR_SCAN_OPTIONS', `target is not a URL: ${options.target}`);
+  }
+  const concurrency = Math.max(1, Math.floor(options.concurrency ?? SCAN_DEFAULTS.concurrency));
+  const ratePerSecond = Math.max(0.1, options.ratePerSecond ?? SCAN_DEFAULTS.ratePerSecond);
+  const timeoutMs = options.timeoutMs ?? SCAN_DEFAULTS.timeoutMs;
+  const checkTimeoutMs = options.checkTimeoutMs ?? SCAN_DEFAULTS.checkTimeoutMs;
+  const wanted = options.checks?.map((c) => c.toUpperCase());
+  const checks = CHECKS.filter((c) => !wanted || wanted.includes(c.id));
+
+  const spec = await loadApiDocument(options.spec);
+  const client = createScanClient({ target: options.target, concurrency, ratePerSecond, timeoutMs });
+  const canary = await startCanary();
+  const findings = new Map<string, Finding>();
+  const observations: Observation[] = [];
+  const timedOut: string[] = [];
+  const errors: { check: string; message: string }[] = [];
+  let checksDone = 0;
+  let current = 'setup';
+  const progress = () =>
+    options.onProgress?.({
+      check: current,
+      checksDone,
+      checksTotal: checks.length,
+      requests: client.requests(),
+    });
+
+  try {
+    const identities: Identity[] = [];
+    for (const i of options.identities) identities.push(await resolveIdentity(client, i));
+    const admin = options.admin ? await resolveIdentity(client, options.admin) : undefined;
+    const objects = new ObjectRegistry();
+
+    const makeContext = (signal: AbortSignal): ScanContext => ({
+      spec,
+      client,
+      identities,
+      ...(admin ? { admin } : {}),
+      allowDestructive: options.allowDestructive === true,
+      objects,
+      canary,
+      signal,
+      observations,
+      report(rule, input) {
+        const f = makeFinding(spec, rule, input);
+        if (!findings.has(f.fingerprint)) findings.set(f.fingerprint, f);
+      },
+      async send(req, as, sendOptions) {
+        const res = await client.trySend(req, {
+          session: as?.session,
+          signal,
+          burst: sendOptions?.burst === true,
+        });
+        progress();
+        if (res && observations.length < MAX_OBSERVATIONS) {
+          observations.push({
+            request: req,
+            response: res,
+            ...(req.operation ? { operation: req.operation } : {}),
+            ...(as ? { identity: as.name } : {}),
+          });
+        }
+        return res;
+      },
+    });
+
+    // Setup: each ordinary identity creates one object per creatable collection, parents before children.
+    const setup = makeContext(AbortSignal.timeout(checkTimeoutMs));
+    const creators = spec.operations
+      .filter((op) => isCreationOperation(spec, op))
+      .sort((a, b) => a.path.split('/').length - b.path.split('/').length);
+    for (const identity of identities) {
+      for (const op of creators) {
+        const req = planRequest(spec, op, objects, { owner: identity.name });
+        const res = await setup.send(req, identity);
+        if (!res || res.status < 200 || res.status >= 300) continue;
+        const id = captureId(spec, op, res);
+        if (id === undefined) continue;
+        const collectionPath = req.path.split('?')[0];
+        objects.add({
+          collection: op.path,
+          path: `${collectionPath}/${encodeURIComponent(id)}`,
+          id,
+          owner: identity.name,
+          body: res.json,
+          createdBy: op,
+        });
+      }
+    }
+
+    for (const check of checks) {
+      current = check.id;
+      progress();
+      const ctx = makeContext(AbortSignal.timeout(checkTimeoutMs));
+      try {
+        await check.run(ctx);
+      } catch (err) {
+        if (ctx.signal.aborted) timedOut.push(check.id);
+        else errors.push({ check: check.id, message: (err as Error).message });
+      }
+      checksDone++;
+      progress();
+    }
+    current = 'passive';
+    const passive = makeContext(new AbortController().signal);
+    for (const check of checks) {
+      try {
+        check.passive?.(passive);
+      } catch (err) {
+        errors.push({ check: check.id, message: (err as Error).message });
+      }
+    }
+  } finally {
+    await canary.close();
+    await client.close();
+  }
+  return {
+    findings: [...findings.values()],
+    rules: checks.flatMap((c) => c.rules),
+    stats: {
+      requests: client.requests(),
+      durationMs: Math.round(performance.now() - started),
+      timedOut,
+      errors,
+    },
+  };
+}

@@ -1,0 +1,149 @@
+/** Just enough JSON Schema for the scanner: resolve refs, sample valid values, list declared properties. */
+import { randomUUID } from 'node:crypto';
+import type { ApiDocument, JsonObject, JsonSchema } from '../../openapi/types.ts';
+
+const MAX_DEPTH = 6;
+
+/** Names whose values must be unique per request (sign-up forms). */
+const UNIQUE_NAME = /^(user_?name|login|handle|slug|nick(name)?|email|e_?mail)$/i;
+
+/** Follows local `$ref`s and merges `allOf`, so callers see one plain object schema. */
+export function resolveSchema(spec: ApiDocument, schema: JsonSchema | undefined, depth = 0): JsonObject {
+  if (schema === undefined || typeof schema === 'boolean' || depth > MAX_DEPTH) return {};
+  let s: JsonObject = schema;
+  for (let i = 0; i < 10 && typeof s.$ref === 'string'; i++) {
+    const target = spec.resolve(s.$ref);
+    if (target === null || typeof target !== 'object') return {};
+    s = target as JsonObject;
+  }
+  if (Array.isArray(s.allOf)) {
+    const merged: JsonObject = { ...s, properties: { ...(s.properties as JsonObject | undefined) } };
+    delete merged.allOf;
+    const required = new Set<string>(Array.isArray(s.required) ? (s.required as string[]) : []);
+    for (const part of s.allOf as JsonSchema[]) {
+      const r = resolveSchema(spec, part, depth + 1);
+      Object.assign(merged.properties as JsonObject, r.properties ?? {});
+      for (const name of (r.required as string[] | undefined) ?? []) required.add(name);
+      if (r.type !== undefined && merged.type === undefined) merged.type = r.type;
+      if (r.additionalProperties !== undefined) merged.additionalProperties = r.additionalProperties;
+    }
+    merged.required = [...required];
+    return merged;
+  }
+  const alt = (s.oneOf ?? s.anyOf) as JsonSchema[] | undefined;
+  if (Array.isArray(alt) && alt.length > 0 && s.properties === undefined)
+    return resolveSchema(spec, alt[0], depth + 1);
+  return s;
+}
+
+/** The schema's type, reading 3.1 type arrays (`[string, 'null']`) as their first non-null member. */
+export function schemaType(s: JsonObject): string | undefined {
+  if (typeof s.type === 'string') return s.type;
+  if (Array.isArray(s.type)) return (s.type as string[]).find((t) => t !== 'null');
+  if (s.properties !== undefined) return 'object';
+  if (s.items !== undefined) return 'array';
+  return undefined;
+}
+
+/** Declared properties of an object schema (empty when it declares none). */
+export function propertiesOf(spec: ApiDocument, schema: JsonSchema | undefined): Record<string, JsonObject> {
+  const s = resolveSchema(spec, schema);
+  const out: Record<string, JsonObject> = {};
+  for (const [name, sub] of Object.entries((s.properties as JsonObject | undefined) ?? {})) {
+    out[name] = resolveSchema(spec, sub as JsonSchema);
+  }
+  return out;
+}
+
+function firstExample(s: JsonObject): unknown {
+  if (s.example !== undefined) return s.example;
+  if (Array.isArray(s.examples) && s.examples.length > 0) return s.examples[0];
+  if (s.const !== undefined) return s.const;
+  if (s.default !== undefined) return s.default;
+  if (Array.isArray(s.enum) && s.enum.length > 0) return s.enum[0];
+  return undefined;
+}
+
+function sampleString(s: JsonObject, name: string): string {
+  const suffix = randomUUID().slice(0, 8);
+  switch (s.format) {
+    case 'email':
+    case 'idn-email':
+      return `pc${suffix}@example.com`;
+    case 'uri':
+    case 'url':
+    case 'iri':
+      return 'https://example.com/';
+    case 'uuid':
+      return randomUUID();
+    case 'date-time':
+      return new Date().toISOString();
+    case 'date':
+      return new Date().toISOString().slice(0, 10);
+    case 'ipv4':
+      return '192.0.2.1';
+    case 'ipv6':
+      return '2001:db8::1';
+    case 'hostname':
+      return 'example.com';
+    case 'password':
+      return `Pc-${suffix}-pw1!`;
+    default:
+      break;
+  }
+  const min = typeof s.minLength === 'number' ? s.minLength : 0;
+  const max = typeof s.maxLength === 'number' ? s.maxLength : 64;
+  let value = UNIQUE_NAME.test(name) ? `pc${suffix}` : `portcullis-${suffix}`;
+  while (value.length < min) value += 'x';
+  return value.slice(0, Math.max(max, 1));
+}
+
+/**
+ * A value that satisfies the schema as far as the scanner can tell: an example when one is given (except for
+ * names that must be unique), else one built from type, format and bounds. `readOnly` properties are left out.
+ */
+export function sampleValue(
+  spec: ApiDocument,
+  schema: JsonSchema | undefined,
+  name = '',
+  depth = 0,
+): unknown {
+  const s = resolveSchema(spec, schema, depth);
+  const example = firstExample(s);
+  if (example !== undefined && !UNIQUE_NAME.test(name)) return example;
+  const type = schemaType(s);
+  switch (type) {
+    case 'string':
+      return sampleString(s, name);
+    case 'integer':
+    case 'number': {
+      const min =
+        typeof s.minimum === 'number'
+          ? s.minimum
+          : typeof s.exclusiveMinimum === 'number'
+            ? s.exclusiveMinimum + 1
+            : 1;
+      return type === 'integer' ? Math.ceil(min) : min;
+    }
+    case 'boolean':
+      return true;
+    case 'array': {
+      if (depth >= MAX_DEPTH) return [];
+      const count = typeof s.minItems === 'number' ? Math.max(1, s.minItems) : 1;
+      return Array.from({ length: Math.min(count, 5) }, () =>
+        sampleValue(spec, s.items as JsonSchema, name, depth + 1),
+      );
+    }
+    case 'object': {
+      if (depth >= MAX_DEPTH) return {};
+      const out: Record<string, unknown> = {};
+      for (const [prop, sub] of Object.entries(propertiesOf(spec, s))) {
+        if (sub.readOnly === true) continue;
+        out[prop] = sampleValue(spec, sub, prop, depth + 1);
+      }
+      return out;
+    }
+    default:
+      return example ?? `portcullis-${randomUUID().slice(0, 8)}`;
+  }
+}

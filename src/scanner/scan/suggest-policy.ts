@@ -1,0 +1,3 @@
+export function suggestPolicy(): string {
+  return '';
+}
