@@ -39,7 +39,8 @@ describe('rateLimit schema in the gateway config', () => {
       'gw.yaml',
       {},
     );
-    const rl = (c.apis[0].policies as Record<string, { limits: Array<Record<string, unknown>> }>).rateLimit;
+    const rl = (c.apis[0].policies as unknown as Record<string, { limits: Array<Record<string, unknown>> }>)
+      .rateLimit;
     assert.equal(rl.limits[0].subWindows, 10);
     assert.equal(rl.limits[2].leaseSeconds, 300);
   });
