@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { problems } from '../../src/gateway/problems.ts';
+import type { PolicyHandler } from '../../src/policies/policy.ts';
+import { rateLimitPolicy } from '../../src/policies/rate-limit/policy.ts';
+import { createManualClock } from '../../src/state/clock.ts';
+import { createRedisStore } from '../../src/state/redis-store.ts';
+import { context, exchange } from './context.ts';
+import { freePort, PrivateRedis } from './redis-server.ts';
+
+async function until(cond: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 25));
+  assert.ok(cond(), `timed out waiting for ${what}`);
+}
+
+describe('rate limiting through a Redis outage', () => {
+  let redis: PrivateRedis;
+  let store: ReturnType<typeof createRedisStore>;
+  const clock = createManualClock(Date.UTC(2026, 0, 1));
+  const statuses: string[] = [];
+
+  before(async () => {
+    redis = new PrivateRedis(await freePort());
+    await redis.start();
+    store = createRedisStore({
+      url: redis.url,
+      keyPrefix: 'outage:',
+      onStatus: (s) => statuses.push(s),
+    });
+    await until(() => store.isReady(), 'redis ready');
+  });
+  after(async () => {
+    await store.close();
+    await redis.stop();
+  });
+
+  test('open falls back to a local limiter, closed answers 503, and Redis limits return after a restart', async () => {
+    const c = context(store, clock);
+    const limits = [{ name: 'per-ip', algorithm: 'gcra' as const, limit: 5, windowSeconds: 60 }];
+    const open = (await rateLimitPolicy.compile(
+      { mode: 'enforce', failMode: 'open', limits },
+      c.ctx,
+    )) as PolicyHandler;
+    const closed = (await rateLimitPolicy.compile(
+      { mode: 'enforce', failMode: 'closed', limits: [{ ...limits[0], name: 'strict' }] },
+      c.ctx,
+    )) as PolicyHandler;
+    const ask = async (h: PolicyHandler, ip = '192.0.2.10') =>
+      (await h.onRequest!(exchange({ ip }))) ?? undefined;
+    const admitted = async (h: PolicyHandler, n: number, ip?: string) => {
+      const all = await Promise.all(Array.from({ length: n }, () => ask(h, ip)));
+      return all.filter((p) => p === undefined).length;
+    };
+
+    // Redis decides: exactly the burst.
+    assert.equal(await admitted(open, 8), 5);
+    assert.equal(await admitted(closed, 8), 5);
+
+    // Stop Redis while requests are in flight: nothing throws, every answer is a decision.
+    const inFlight = Promise.all(Array.from({ length: 50 }, () => ask(open, '192.0.2.20')));
+    await redis.stop();
+    const during = await inFlight;
+    assert.ok(during.every((p) => p === undefined || p.problem.status === 429));
+    await until(() => !store.isReady(), 'client to notice the outage');
+
+    // open: the local fallback limiter enforces the same limit per instance.
+    assert.equal(await admitted(open, 8, '192.0.2.30'), 5);
+    // closed: 503 with Retry-After.
+    const refused = await ask(closed, '192.0.2.30');
+    assert.equal(refused?.problem, problems.temporaryReducedCapacity);
+    assert.equal(refused?.headers?.['retry-after'], '1');
+    const down = c.events.filter((e) => e['event.action'] === 'rate-limit-store-unavailable');
+    assert.equal(down.length, 1, 'one event per outage, not per request');
+
+    // Redis comes back (empty: no persistence); the client reconnects by itself, no restart.
+    await redis.start();
+    await until(() => store.isReady(), 'reconnect');
+    clock.advance(1001);
+    assert.equal(await admitted(open, 8, '192.0.2.40'), 5);
+    const up = c.events.filter((e) => e['event.action'] === 'rate-limit-store-recovered');
+    assert.equal(up.length, 1);
+    // Decisions go to Redis again: its key exists there.
+    const keys = await store.client.keys('outage:*');
+    assert.ok(keys.length > 0);
+    assert.ok(statuses.includes('unavailable') && statuses.at(-1) === 'ready');
+  });
+});

@@ -1,0 +1,61 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer, Socket } from 'node:net';
+
+/** A free TCP port on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const { port } = srv.address() as { port: number };
+  await new Promise((resolve) => srv.close(resolve));
+  return port;
+}
+
+async function ping(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = new Socket();
+    s.setTimeout(200);
+    s.once('error', () => resolve(false));
+    s.once('timeout', () => {
+      s.destroy();
+      resolve(false);
+    });
+    s.connect(port, '127.0.0.1', () => s.write('PING\r\n'));
+    s.once('data', (d) => {
+      s.destroy();
+      resolve(d.toString().startsWith('+PONG'));
+    });
+  });
+}
+
+/**
+ * A private redis-server (no persistence) that a test starts and stops itself; the shared one at 6379 is
+ * never touched.
+ */
+export class PrivateRedis {
+  readonly port: number;
+  #proc: ChildProcess | undefined;
+  constructor(port: number) {
+    this.port = port;
+  }
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+  async start(): Promise<void> {
+    this.#proc = spawn('redis-server', ['--port', String(this.port), '--save', '', '--appendonly', 'no'], {
+      stdio: 'ignore',
+    });
+    for (let i = 0; i < 100; i++) {
+      if (await ping(this.port)) return;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error(`redis-server on ${this.port} did not start`);
+  }
+  async stop(): Promise<void> {
+    const p = this.#proc;
+    if (p === undefined || p.exitCode !== null) return;
+    const exited = new Promise((resolve) => p.once('exit', resolve));
+    p.kill('SIGKILL');
+    await exited;
+    this.#proc = undefined;
+  }
+}
