@@ -155,7 +155,7 @@ function describe(e: ErrorObject): { tokens: string[]; message: string } {
     case 'pattern':
       return {
         tokens,
-        message: `does not match ${e.parentSchema?.description ? 'the expected form' : p.pattern}`,
+        message: `must be ${(e.parentSchema?.['x-expected'] as string | undefined) ?? `a string matching ${p.pattern}`}`,
       };
     default:
       return { tokens, message: e.message ?? 'is invalid' };

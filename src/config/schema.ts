@@ -76,7 +76,12 @@ const upstreamSchema: JsonObject = {
   required: ['url'],
   description: 'Where requests for this API go.',
   properties: {
-    url: { type: 'string', pattern: '^https?://', description: 'Base URL of the upstream (http or https).' },
+    url: {
+      type: 'string',
+      pattern: '^https?://[^/?#]+',
+      'x-expected': 'an http:// or https:// URL',
+      description: 'Base URL of the upstream (http or https).',
+    },
     connections: {
       type: 'integer',
       minimum: 1,
@@ -276,7 +281,12 @@ export function buildConfigSchema(
             additionalProperties: false,
             description: 'Redis connection when `store` is `redis`.',
             properties: {
-              url: { type: 'string', pattern: '^rediss?://', description: 'redis:// or rediss:// URL.' },
+              url: {
+                type: 'string',
+                pattern: '^rediss?://',
+                'x-expected': 'a redis:// or rediss:// URL',
+                description: 'redis:// or rediss:// URL.',
+              },
               keyPrefix: { type: 'string', default: 'portcullis:', description: 'Prefix of every key.' },
             },
           },
@@ -303,6 +313,7 @@ export function buildConfigSchema(
             basePath: {
               type: 'string',
               pattern: '^(/[^/?#]+)*$',
+              'x-expected': "a path like /api/v1 (no trailing slash), or ''",
               default: '',
               description:
                 'Prefix under which the gateway serves this API (stripped before matching and forwarding).',
