@@ -1,0 +1,170 @@
+/**
+ * Classification of destination addresses and URLs for the SSRF guard (OWASP API7:2023, CWE-918).
+ * Ranges from the IANA special-purpose registries (RFC 6890 and updates).
+ */
+import { BlockList, isIP } from 'node:net';
+
+/** Why a destination is refused. */
+export type DestinationProblem =
+  | 'malformed_url'
+  | 'scheme_not_allowed'
+  | 'userinfo'
+  | 'port_not_allowed'
+  | 'internal_name'
+  | 'host_not_allowed'
+  | 'internal_address'
+  | 'resolves_inward'
+  | 'unresolvable';
+
+const BLOCKED_V4: ReadonlyArray<readonly [string, number]> = [
+  ['0.0.0.0', 8], // "this network"
+  ['10.0.0.0', 8], // private
+  ['100.64.0.0', 10], // CGNAT shared address space (RFC 6598)
+  ['127.0.0.0', 8], // loopback
+  ['169.254.0.0', 16], // link-local, cloud metadata 169.254.169.254
+  ['172.16.0.0', 12], // private
+  ['192.0.0.0', 24], // IETF protocol assignments
+  ['192.0.2.0', 24], // TEST-NET-1
+  ['192.88.99.0', 24], // 6to4 relay anycast
+  ['192.168.0.0', 16], // private
+  ['198.18.0.0', 15], // benchmarking
+  ['198.51.100.0', 24], // TEST-NET-2
+  ['203.0.113.0', 24], // TEST-NET-3
+  ['224.0.0.0', 4], // multicast
+  ['240.0.0.0', 4], // reserved, broadcast
+];
+
+const BLOCKED_V6: ReadonlyArray<readonly [string, number]> = [
+  ['::', 128], // unspecified
+  ['::1', 128], // loopback
+  ['::', 96], // IPv4-compatible (deprecated) — embeds an IPv4 address
+  ['64:ff9b::', 96], // NAT64 — embeds an IPv4 address
+  ['64:ff9b:1::', 48], // local-use NAT64
+  ['100::', 64], // discard
+  ['2001::', 32], // Teredo — tunnels to an embedded IPv4 address
+  ['2001:db8::', 32], // documentation
+  ['2002::', 16], // 6to4 — embeds an IPv4 address
+  ['fc00::', 7], // unique local, includes AWS IMDS fd00:ec2::254
+  ['fe80::', 10], // link-local
+  ['fec0::', 10], // site-local (deprecated)
+  ['ff00::', 8], // multicast
+];
+
+/** Host names that name the machine itself or cloud metadata services, whatever DNS says. */
+const INTERNAL_NAMES = new Set([
+  'localhost',
+  'metadata',
+  'metadata.google.internal',
+  'metadata.goog',
+  'instance-data',
+  'instance-data.ec2.internal',
+]);
+const INTERNAL_SUFFIXES = [
+  '.localhost',
+  '.internal',
+  '.local',
+  '.localdomain',
+  '.home.arpa',
+  '.intranet',
+  '.corp',
+];
+
+/** Builds the block list of internal ranges; IPv4-mapped IPv6 addresses are checked against IPv4 rules. */
+export function createInternalRanges(): BlockList {
+  const list = new BlockList();
+  for (const [a, p] of BLOCKED_V4) list.addSubnet(a, p, 'ipv4');
+  for (const [a, p] of BLOCKED_V6) list.addSubnet(a, p, 'ipv6');
+  return list;
+}
+
+/** Parses `10.0.0.0/8` or `fd00::/8` entries into a block list (used for explicit allowances). */
+export function createCidrList(cidrs: readonly string[]): BlockList {
+  const list = new BlockList();
+  for (const c of cidrs) {
+    const [addr, bits] = c.split('/');
+    const family = isIP(addr);
+    if (family === 0) throw new Error(`not an IP range: ${c}`);
+    const max = family === 4 ? 32 : 128;
+    const prefix = bits === undefined ? max : Number(bits);
+    if (!Number.isInteger(prefix) || prefix < 0 || prefix > max) throw new Error(`bad prefix length: ${c}`);
+    list.addSubnet(addr, prefix, family === 4 ? 'ipv4' : 'ipv6');
+  }
+  return list;
+}
+
+/** IPv4 embedded in `::ffff:a.b.c.d` or `::ffff:XXXX:XXXX` (IPv4-mapped, RFC 4291 §2.5.5.2). */
+function mappedV4(address: string): string | undefined {
+  const m = /^::ffff:(?:0:)?(.+)$/i.exec(address);
+  if (m === null) return undefined;
+  if (isIP(m[1]) === 4) return m[1];
+  const hex = /^([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(m[1]);
+  if (hex === null) return undefined;
+  const hi = Number.parseInt(hex[1], 16);
+  const lo = Number.parseInt(hex[2], 16);
+  return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+}
+
+/** Whether an IP address (v4 or v6, no brackets) is internal according to `ranges`. */
+export function isInternalAddress(address: string, ranges: BlockList): boolean {
+  const family = isIP(address);
+  if (family === 4) return ranges.check(address, 'ipv4');
+  if (family !== 6) return true; // not an address: fail closed
+  const v4 = mappedV4(address);
+  if (v4 !== undefined) return ranges.check(v4, 'ipv4');
+  return ranges.check(address, 'ipv6');
+}
+
+/** Whether a (lower-case, dot-trimmed) host name names the machine itself or a metadata service. */
+export function isInternalName(host: string): boolean {
+  if (INTERNAL_NAMES.has(host)) return true;
+  if (!host.includes('.')) return true; // single-label names resolve through local search domains
+  return INTERNAL_SUFFIXES.some((s) => host.endsWith(s));
+}
+
+/** Matches a host against allowlist entries: exact names, or `*.example.com` for any subdomain. */
+export function compileHostAllowlist(entries: readonly string[]): ((host: string) => boolean) | undefined {
+  if (entries.length === 0) return undefined;
+  const exact = new Set<string>();
+  const suffixes: string[] = [];
+  for (const e of entries) {
+    const h = e.toLowerCase().replace(/\.$/, '');
+    if (h.startsWith('*.')) suffixes.push(h.slice(1));
+    else exact.add(h);
+  }
+  return (host) => exact.has(host) || suffixes.some((s) => host.endsWith(s) && host.length > s.length);
+}
+
+// Characters that no URL meant for a server-side fetch needs, and that parsers disagree on.
+const SUSPICIOUS = /[\u0000-\u0020\u007f\\]/;
+
+/** A URL parsed for the guard: either a problem, or the normalised host and its kind. */
+export type ParsedDestination =
+  | { readonly problem: DestinationProblem }
+  | { readonly host: string; readonly ip: boolean; readonly port: number };
+
+/**
+ * Parses a URL with the WHATWG parser, which normalises decimal, octal and hex IPv4 forms
+ * (`http://2130706433/`, `http://0177.0.0.1/`, `http://0x7f.1/` all become 127.0.0.1).
+ */
+export function parseDestination(
+  value: string,
+  schemes: ReadonlySet<string>,
+  maxLength: number,
+): ParsedDestination {
+  if (value.length > maxLength || SUSPICIOUS.test(value)) return { problem: 'malformed_url' };
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return { problem: 'malformed_url' };
+  }
+  const scheme = url.protocol.slice(0, -1);
+  if (!schemes.has(scheme)) return { problem: 'scheme_not_allowed' };
+  if (url.username !== '' || url.password !== '') return { problem: 'userinfo' };
+  let host = url.hostname.toLowerCase();
+  if (host === '') return { problem: 'malformed_url' };
+  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
+  host = host.replace(/\.$/, '');
+  const port = url.port === '' ? (scheme === 'https' ? 443 : scheme === 'http' ? 80 : 0) : Number(url.port);
+  return { host, ip: isIP(host) !== 0, port };
+}

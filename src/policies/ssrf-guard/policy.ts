@@ -1,0 +1,327 @@
+import type { Exchange } from '../../gateway/exchange.ts';
+import { type Problem, problem, problems } from '../../gateway/problems.ts';
+import {
+  compileParameterDecoder,
+  derefSchema,
+  type ParameterDecoder,
+  splitCookies,
+  splitQuery,
+} from '../../openapi/parameters.ts';
+import type { JsonObject, JsonSchema } from '../../openapi/types.ts';
+import type { CompileContext, PolicyDefinition, PolicyHandler } from '../policy.ts';
+import { isJsonMediaType, mediaTypeOf } from '../validate-request/body.ts';
+import { emitViolation } from '../validate-request/events.ts';
+import {
+  compileHostAllowlist,
+  createCidrList,
+  createInternalRanges,
+  type DestinationProblem,
+  isInternalAddress,
+  isInternalName,
+  parseDestination,
+} from './address.ts';
+import { type CachedResolve, createCachedResolver, type LookupAll, systemLookup } from './resolver.ts';
+import { defaults, type SsrfGuardConfig, schema } from './schema.ts';
+
+const URL_FORMATS = new Set(['uri', 'url', 'iri']);
+const REFERENCE_FORMATS = new Set(['uri-reference', 'iri-reference']);
+const EXTENSION = 'x-portcullis-ssrf';
+
+/** Path of a URL-valued member in a JSON body; `*` stands for every array item or object member. */
+type JsonPath = readonly string[];
+
+type UrlKind = 'absolute' | 'reference';
+
+function urlKind(schema: unknown, resolve: (ref: string) => unknown): UrlKind | undefined {
+  const s = derefSchema(schema as JsonSchema, resolve);
+  if (s === undefined) return undefined;
+  if (s[EXTENSION] === true) return 'absolute';
+  if (typeof s.format === 'string') {
+    if (URL_FORMATS.has(s.format)) return 'absolute';
+    if (REFERENCE_FORMATS.has(s.format)) return 'reference';
+  }
+  return undefined;
+}
+
+/** Finds every member of a body schema that holds a URL, through `$ref`, composition and arrays. */
+function collectUrlPaths(
+  schema: unknown,
+  resolve: (ref: string) => unknown,
+  path: string[],
+  out: Map<string, { path: JsonPath; kind: UrlKind }>,
+  refs: readonly string[] = [],
+): void {
+  if (schema === null || typeof schema !== 'object' || path.length > 16) return;
+  let s = schema as JsonObject;
+  let chain = refs;
+  for (let i = 0; i < 8 && typeof s.$ref === 'string'; i++) {
+    if (chain.includes(s.$ref)) return; // recursive schema: its URL members were found on the way in
+    chain = [...chain, s.$ref];
+    const t = resolve(s.$ref);
+    if (t === null || typeof t !== 'object') return;
+    s = t as JsonObject;
+  }
+  const kind = urlKind(s, resolve);
+  if (kind !== undefined) out.set(path.join('\u0000'), { path: [...path], kind });
+  for (const [k, v] of Object.entries((s.properties ?? {}) as JsonObject)) {
+    collectUrlPaths(v, resolve, [...path, k], out, chain);
+  }
+  if (s.items !== undefined && !Array.isArray(s.items))
+    collectUrlPaths(s.items, resolve, [...path, '*'], out, chain);
+  if (s.additionalProperties !== null && typeof s.additionalProperties === 'object') {
+    collectUrlPaths(s.additionalProperties, resolve, [...path, '*'], out, chain);
+  }
+  for (const key of ['allOf', 'anyOf', 'oneOf']) {
+    const list = s[key];
+    if (Array.isArray(list)) for (const sub of list) collectUrlPaths(sub, resolve, path, out, chain);
+  }
+}
+
+interface Candidate {
+  readonly pointer: string;
+  readonly value: string;
+  readonly kind: UrlKind;
+}
+
+function escapeToken(t: string): string {
+  return t.replaceAll('~', '~0').replaceAll('/', '~1');
+}
+
+/** Collects the strings found at `path` in a JSON value (bounded by `limit`). */
+function valuesAt(
+  value: unknown,
+  path: JsonPath,
+  at: number,
+  pointer: string,
+  kind: UrlKind,
+  out: Candidate[],
+  limit: number,
+): void {
+  if (out.length > limit) return;
+  if (at === path.length) {
+    if (typeof value === 'string') out.push({ pointer, value, kind });
+    return;
+  }
+  if (value === null || typeof value !== 'object') return;
+  const step = path[at];
+  if (step === '*') {
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++)
+        valuesAt(value[i], path, at + 1, `${pointer}/${i}`, kind, out, limit);
+    } else {
+      for (const [k, v] of Object.entries(value))
+        valuesAt(v, path, at + 1, `${pointer}/${escapeToken(k)}`, kind, out, limit);
+    }
+    return;
+  }
+  if (Object.hasOwn(value, step)) {
+    valuesAt(
+      (value as Record<string, unknown>)[step],
+      path,
+      at + 1,
+      `${pointer}/${escapeToken(step)}`,
+      kind,
+      out,
+      limit,
+    );
+  }
+}
+
+const DETAILS: Record<DestinationProblem | 'too_many_urls', string> = {
+  malformed_url: 'is not a well-formed absolute URL',
+  scheme_not_allowed: 'uses a URL scheme that is not allowed',
+  userinfo: 'must not carry credentials',
+  port_not_allowed: 'names a port that is not allowed',
+  internal_name: 'names an internal host',
+  host_not_allowed: 'names a host that is not allowed',
+  internal_address: 'points to an internal address',
+  resolves_inward: 'names a host that resolves to an internal address',
+  unresolvable: 'names a host that does not resolve',
+  too_many_urls: 'holds more URLs than allowed',
+};
+
+export interface SsrfGuardDeps {
+  /** Host name resolution; the system resolver by default. */
+  readonly lookup?: LookupAll;
+}
+
+/** Creates the `ssrfGuard` policy definition (with an injectable resolver for offline tests). */
+export function createSsrfGuard(deps: SsrfGuardDeps = {}): PolicyDefinition<SsrfGuardConfig> {
+  const lookup = deps.lookup ?? systemLookup;
+  return {
+    name: 'ssrfGuard',
+    stage: 'validate',
+    description:
+      'Refuses URL-valued parameters and body members (format uri/url or x-portcullis-ssrf) that point to ' +
+      'loopback, private, link-local or metadata addresses, or to hosts outside an allowlist.',
+    schema,
+    compile: (config, ctx) => compileSsrfGuard(config, ctx, lookup),
+  };
+}
+
+/** Compiles the SSRF guard for one operation; null when the operation takes no URL. */
+export function compileSsrfGuard(
+  config: SsrfGuardConfig,
+  ctx: CompileContext,
+  lookup: LookupAll = systemLookup,
+): PolicyHandler | null {
+  const c = { ...defaults, ...config };
+  const op = ctx.operation;
+  const resolve = (ref: string) => ctx.spec.resolve(ref);
+
+  const params: Array<{ pointer: string; decode: ParameterDecoder; kind: UrlKind }> = [];
+  for (const p of op.parameters) {
+    const s = derefSchema(p.schema, resolve);
+    const kind =
+      p.raw[EXTENSION] === true
+        ? 'absolute'
+        : (urlKind(s, resolve) ?? (s ? urlKind(s.items, resolve) : undefined));
+    if (kind !== undefined) {
+      params.push({
+        pointer: `#/${p.in}/${escapeToken(p.name)}`,
+        decode: compileParameterDecoder(p, resolve),
+        kind,
+      });
+    }
+  }
+  const bodyPaths = new Map<string, { path: JsonPath; kind: UrlKind }>();
+  for (const [type, media] of Object.entries(op.requestBody?.content ?? {})) {
+    if (isJsonMediaType(type)) collectUrlPaths(media.schema, resolve, [], bodyPaths);
+  }
+  if (params.length === 0 && bodyPaths.size === 0) return null;
+
+  const ranges = createInternalRanges();
+  const allowed = c.allowAddresses.length > 0 ? createCidrList(c.allowAddresses) : undefined;
+  const isForbidden = (address: string) =>
+    isInternalAddress(address, ranges) && !(allowed !== undefined && isAllowed(address, allowed));
+  const hostAllowed = compileHostAllowlist(c.allowHosts);
+  const schemes = new Set(c.allowSchemes);
+  const ports = c.allowPorts.length > 0 ? new Set(c.allowPorts) : undefined;
+  const resolver: CachedResolve | undefined = c.resolveDns
+    ? ctx.shared.get(`ssrfGuard.resolver:${c.dnsCacheSeconds}:${c.dnsCacheEntries}:${c.dnsTimeoutMs}`, () =>
+        createCachedResolver({
+          lookup,
+          clock: ctx.clock,
+          ttlMs: c.dnsCacheSeconds * 1000,
+          maxEntries: c.dnsCacheEntries,
+          timeoutMs: c.dnsTimeoutMs,
+        }),
+      )
+    : undefined;
+
+  /** Checks what can be checked without DNS; returns a problem, a host to resolve, or undefined (fine). */
+  const checkStatic = (cand: Candidate): DestinationProblem | { resolve: string } | undefined => {
+    if (cand.kind === 'reference' && !/^[A-Za-z][A-Za-z0-9+.-]*:/.test(cand.value)) return undefined;
+    const d = parseDestination(cand.value, schemes, c.maxUrlLength);
+    if ('problem' in d) return d.problem;
+    if (ports !== undefined && !ports.has(d.port)) return 'port_not_allowed';
+    if (d.ip)
+      return isForbidden(d.host)
+        ? 'internal_address'
+        : hostAllowed && !hostAllowed(d.host)
+          ? 'host_not_allowed'
+          : undefined;
+    if (isInternalName(d.host)) return 'internal_name';
+    if (hostAllowed && !hostAllowed(d.host)) return 'host_not_allowed';
+    return resolver ? { resolve: d.host } : undefined;
+  };
+
+  const refuse = (
+    ex: Exchange,
+    found: Array<{ pointer: string; reason: DestinationProblem | 'too_many_urls' }>,
+  ): Problem => {
+    const reason = found[0].reason;
+    emitViolation(ctx, ex, {
+      policy: 'ssrfGuard',
+      action: 'ssrf-attempt',
+      reason,
+      mode: c.mode,
+      pointers: found.map((f) => f.pointer),
+      severity: 3,
+      alert: reason !== 'malformed_url' && reason !== 'too_many_urls',
+    });
+    return problem(problems.ssrfBlocked, 'A URL in the request points to a forbidden destination.', {
+      extensions: { errors: found.map((f) => ({ pointer: f.pointer, detail: DETAILS[f.reason] })) },
+      reason,
+    });
+  };
+
+  const candidatesOf = (ex: Exchange): Candidate[] | undefined => {
+    const out: Candidate[] = [];
+    if (params.length > 0) {
+      const sources = {
+        path: ex.route.pathParams,
+        query: splitQuery(ex.rawQuery),
+        headers: ex.req.headers,
+        cookies: splitCookies(ex.req.headers.cookie),
+      };
+      for (const p of params) {
+        const r = p.decode(sources);
+        if (!r.present || 'error' in r) continue; // malformed parameters are validateRequest's to refuse
+        const values = Array.isArray(r.value) ? r.value : [r.value];
+        for (let i = 0; i < values.length; i++) {
+          if (typeof values[i] !== 'string') continue;
+          out.push({
+            pointer: Array.isArray(r.value) ? `${p.pointer}/${i}` : p.pointer,
+            value: values[i],
+            kind: p.kind,
+          });
+        }
+      }
+    }
+    if (bodyPaths.size > 0) {
+      let json = ex.json;
+      if (
+        json === undefined &&
+        ex.body !== undefined &&
+        isJsonMediaType(mediaTypeOf(ex.req.headers['content-type']))
+      ) {
+        try {
+          json = JSON.parse(ex.body.toString('utf8'));
+          ex.json = json;
+        } catch {
+          json = undefined; // not JSON: validateRequest refuses it
+        }
+      }
+      if (json !== undefined)
+        for (const { path, kind } of bodyPaths.values())
+          valuesAt(json, path, 0, '#/body', kind, out, c.maxUrls);
+    }
+    return out.length > c.maxUrls ? undefined : out;
+  };
+
+  return {
+    needsRequestBody: bodyPaths.size > 0,
+    onRequest(ex) {
+      const candidates = candidatesOf(ex);
+      if (candidates === undefined) return refuse(ex, [{ pointer: '#', reason: 'too_many_urls' }]);
+      const found: Array<{ pointer: string; reason: DestinationProblem }> = [];
+      const pending: Array<{ pointer: string; host: string }> = [];
+      for (const cand of candidates) {
+        const r = checkStatic(cand);
+        if (r === undefined) continue;
+        if (typeof r === 'string') found.push({ pointer: cand.pointer, reason: r });
+        else pending.push({ pointer: cand.pointer, host: r.resolve });
+      }
+      if (pending.length === 0 || resolver === undefined)
+        return found.length > 0 ? refuse(ex, found) : undefined;
+      return Promise.all(pending.map((p) => resolver(p.host))).then((answers) => {
+        for (let i = 0; i < pending.length; i++) {
+          const addresses = answers[i];
+          if (addresses === undefined) found.push({ pointer: pending[i].pointer, reason: 'unresolvable' });
+          // Any inward answer refuses the name: the upstream's own lookup may pick that one.
+          else if (addresses.some(isForbidden))
+            found.push({ pointer: pending[i].pointer, reason: 'resolves_inward' });
+        }
+        return found.length > 0 ? refuse(ex, found) : undefined;
+      });
+    },
+  };
+}
+
+function isAllowed(address: string, allowed: ReturnType<typeof createCidrList>): boolean {
+  return allowed.check(address, address.includes(':') ? 'ipv6' : 'ipv4');
+}
+
+/** `ssrfGuard` with the system resolver. */
+export const ssrfGuard = createSsrfGuard();
