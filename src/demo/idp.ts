@@ -1,0 +1,195 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { exportJWK, generateKeyPair } from 'jose';
+// @ts-expect-error oidc-provider ships no type declarations; the few members used are typed below.
+import ProviderImport from 'oidc-provider';
+
+/** The demo users: each is a confidential client whose client-credentials tokens carry its name and roles. */
+export const DEMO_USERS = {
+  alice: { roles: ['user'] },
+  bob: { roles: ['user'] },
+  admin: { roles: ['admin'] },
+} as const;
+export type DemoUser = keyof typeof DEMO_USERS;
+
+/** Client the gateway uses for token introspection. */
+export const GATEWAY_CLIENT = { clientId: 'portcullis-gateway', clientSecret: 'portcullis-gateway-secret' };
+
+/** Resource indicator of opaque tokens (verified by introspection instead of as JWTs). */
+export const OPAQUE_RESOURCE = 'urn:portcullis:opaque';
+
+export interface DemoIdpOptions {
+  readonly port?: number;
+  readonly host?: string;
+  /** Resource (audience) of the JWT access tokens: the protected API. */
+  readonly audience?: string;
+  /** Scopes a token may carry. */
+  readonly scopes?: readonly string[];
+  /** Lifetime of access tokens. */
+  readonly accessTokenSeconds?: number;
+}
+
+export interface DemoIdp {
+  readonly issuer: string;
+  readonly tokenEndpoint: string;
+  readonly introspectionEndpoint: string;
+  readonly jwksUri: string;
+  readonly audience: string;
+  /** Gets a JWT access token for a demo user (client credentials with the API as resource). */
+  tokenFor(user: DemoUser, opts?: { scope?: string; resource?: string; dpop?: string }): Promise<string>;
+  /** The `curl` command that gets a token for a user, for people trying the demo. */
+  curlFor(user: DemoUser): string;
+  close(): Promise<void>;
+}
+
+interface ProviderLike {
+  callback(): (req: unknown, res: unknown) => void;
+}
+const Provider = ProviderImport as new (issuer: string, config: Record<string, unknown>) => ProviderLike;
+
+/** Client secret of a demo user (the demo is local; these are not secrets). */
+export function demoSecret(user: DemoUser): string {
+  return `${user}-secret`;
+}
+
+/**
+ * Starts a real OAuth 2.0 / OpenID Connect provider (`oidc-provider`) for the demo and tests: users alice,
+ * bob (role user) and admin (role admin) get JWT access tokens (RFC 9068, RS256) with one curl each;
+ * tokens for the opaque resource are verified by introspection; DPoP-bound tokens are supported.
+ *
+ * @example
+ * const idp = await startDemoIdp({ port: 0 });
+ * const token = await idp.tokenFor('alice');
+ */
+export async function startDemoIdp(opts: DemoIdpOptions = {}): Promise<DemoIdp> {
+  const host = opts.host ?? '127.0.0.1';
+  const audience = opts.audience ?? 'http://localhost:8080';
+  const scopeList = opts.scopes ?? ['read', 'write'];
+  const scopes = scopeList.join(' ');
+  let handler: ((req: unknown, res: unknown) => void) | undefined;
+  const server: Server = createServer((req, res) => {
+    if (handler === undefined) res.writeHead(503).end();
+    else handler(req, res);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, host, resolve);
+  });
+  const port = (server.address() as AddressInfo).port;
+  const issuer = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+
+  const { privateKey } = await generateKeyPair('RS256', { extractable: true });
+  const signingKey = {
+    ...(await exportJWK(privateKey)),
+    kid: `demo-${Date.now().toString(36)}`,
+    alg: 'RS256',
+    use: 'sig',
+  };
+  const users = Object.keys(DEMO_USERS) as DemoUser[];
+  const clients = [
+    ...users.map((u) => ({
+      client_id: u,
+      client_secret: demoSecret(u),
+      grant_types: ['client_credentials'],
+      redirect_uris: [],
+      response_types: [],
+      scope: scopes,
+    })),
+    {
+      client_id: GATEWAY_CLIENT.clientId,
+      client_secret: GATEWAY_CLIENT.clientSecret,
+      grant_types: [],
+      redirect_uris: [],
+      response_types: [],
+    },
+  ];
+  const ttl = opts.accessTokenSeconds ?? 3600;
+  const provider = new Provider(issuer, {
+    clients,
+    scopes: ['openid', ...scopeList],
+    jwks: { keys: [signingKey] },
+    ttl: { ClientCredentials: ttl },
+    cookies: { keys: [Buffer.from(signingKey.kid).toString('base64url')] },
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      introspection: {
+        enabled: true,
+        // Only the gateway client (or the token's own client) may introspect (RFC 7662 §4).
+        allowedPolicy: (_ctx: unknown, client: { clientId: string }, token: { clientId?: string }) =>
+          client.clientId === GATEWAY_CLIENT.clientId || client.clientId === token.clientId,
+      },
+      dPoP: { enabled: true },
+      revocation: { enabled: true },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: () => audience,
+        useGrantedResource: () => true,
+        getResourceServerInfo: (_ctx: unknown, resource: string) => {
+          if (resource === OPAQUE_RESOURCE) {
+            return {
+              scope: scopes,
+              audience: OPAQUE_RESOURCE,
+              accessTokenFormat: 'opaque',
+              accessTokenTTL: ttl,
+            };
+          }
+          return {
+            scope: scopes,
+            audience: resource,
+            accessTokenFormat: 'jwt',
+            accessTokenTTL: ttl,
+            jwt: { sign: { alg: 'RS256' } },
+          };
+        },
+      },
+    },
+    extraTokenClaims: (_ctx: unknown, token: { clientId?: string }) => {
+      const user = DEMO_USERS[token.clientId as DemoUser];
+      return user === undefined ? undefined : { roles: [...user.roles] };
+    },
+  });
+  handler = provider.callback();
+
+  const tokenEndpoint = `${issuer}/token`;
+  return {
+    issuer,
+    tokenEndpoint,
+    introspectionEndpoint: `${issuer}/token/introspection`,
+    jwksUri: `${issuer}/jwks`,
+    audience,
+    async tokenFor(user, o = {}) {
+      const body = new URLSearchParams({
+        grant_type: 'client_credentials',
+        scope: o.scope ?? scopes,
+        resource: o.resource ?? audience,
+      });
+      const headers: Record<string, string> = {
+        authorization: `Basic ${Buffer.from(`${user}:${demoSecret(user)}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      };
+      if (o.dpop !== undefined) headers.dpop = o.dpop;
+      const res = await fetch(tokenEndpoint, { method: 'POST', headers, body });
+      const json = (await res.json()) as {
+        access_token?: string;
+        error?: string;
+        error_description?: string;
+      };
+      if (json.access_token === undefined) {
+        throw new Error(`token request for ${user} failed: ${json.error} ${json.error_description ?? ''}`);
+      }
+      return json.access_token;
+    },
+    curlFor(user) {
+      return (
+        `curl -s -u ${user}:${demoSecret(user)} -d grant_type=client_credentials ` +
+        `-d 'scope=${scopes}' -d resource=${audience} ${tokenEndpoint}`
+      );
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
