@@ -100,7 +100,7 @@ describe('ssrfGuard', () => {
       mirrors: ['http://2130706433/', 'https://public.example.com/', 'http://0x7f.1/'],
     });
     assert.deepEqual(
-      (d.problem?.extensions?.errors as Array<{ pointer: string }>).map((e) => e.pointer),
+      (d.problem!.extensions!.errors as Array<{ pointer: string }>).map((e) => e.pointer),
       ['#/body/mirrors/0', '#/body/mirrors/2'],
     );
   });
