@@ -1,0 +1,83 @@
+/**
+ * JUnit XML: one testsuite per OWASP category, one testcase per rule and place (operation, schema, server).
+ * Findings are failures; a rule with no finding is one passing testcase. Several findings on the same
+ * testcase are concatenated, since Jenkins keeps one failure per testcase.
+ */
+import { hostname } from 'node:os';
+import type { Finding, FindingsResult, OwaspCategory, RuleInfo } from '../finding.ts';
+import { OWASP_NAMES, OWASP_ORDER } from './owasp.ts';
+import { placeName, placesOf } from './summary.ts';
+import { escapeXml as x } from './xml.ts';
+
+export interface JunitOptions {
+  /** Timestamp of the run; default now. */
+  readonly now?: Date;
+}
+
+interface Case {
+  rule: RuleInfo;
+  name: string;
+  failures: { finding: Finding; where: string }[];
+}
+
+export function renderJunit(result: FindingsResult, options: JunitOptions = {}): string {
+  const timestamp = (options.now ?? new Date()).toISOString().replace(/\.\d{3}Z$/, '');
+  const seconds = typeof result.stats.durationMs === 'number' ? result.stats.durationMs / 1000 : 0;
+  const rules = new Map<string, RuleInfo>(result.rules.map((r) => [r.id, r]));
+  for (const f of result.findings) if (!rules.has(f.rule.id)) rules.set(f.rule.id, f.rule);
+
+  // Testcases keyed by rule and place name, in rule order.
+  const cases = new Map<string, Case>();
+  for (const f of result.findings) {
+    for (const p of placesOf(f)) {
+      const name = placeName(p);
+      const key = `${f.rule.id}\u0000${name}`;
+      let c = cases.get(key);
+      if (!c) {
+        c = { rule: f.rule, name, failures: [] };
+        cases.set(key, c);
+      }
+      const where = `${f.location.file}${p.line !== undefined ? `:${p.line}` : ''} ${p.pointer}`;
+      c.failures.push({ finding: f, where });
+    }
+  }
+  const failedRules = new Set(result.findings.map((f) => f.rule.id));
+  for (const r of rules.values()) {
+    if (!failedRules.has(r.id)) cases.set(`${r.id}\u0000`, { rule: r, name: r.title, failures: [] });
+  }
+
+  const byCategory = new Map<OwaspCategory, Case[]>();
+  for (const c of cases.values()) {
+    const list = byCategory.get(c.rule.owasp) ?? [];
+    list.push(c);
+    byCategory.set(c.rule.owasp, list);
+  }
+
+  const kind = result.kind ?? 'audit';
+  const suites: string[] = [];
+  let total = 0;
+  let failed = 0;
+  for (const cat of OWASP_ORDER) {
+    const list = byCategory.get(cat);
+    if (!list) continue;
+    const nFailed = list.filter((c) => c.failures.length > 0).length;
+    total += list.length;
+    failed += nFailed;
+    const body = list.map((c) => {
+      const open = `    <testcase classname="${x(c.rule.id)}" name="${x(c.name)}" time="0"`;
+      if (c.failures.length === 0) return `${open}/>`;
+      const worst = c.failures[0]!.finding;
+      const text = c.failures
+        .map(
+          ({ finding, where }) =>
+            `[${finding.severity}] ${finding.message}\nat ${where}\n${c.rule.owasp} ${OWASP_NAMES[c.rule.owasp]}; CWE-${c.rule.cwe.join(', CWE-')}\nfix: ${c.rule.remediation}`,
+        )
+        .join('\n\n');
+      return `${open}>\n      <failure message="${x(worst.message)}" type="${x(worst.severity)}">${x(text)}</failure>\n    </testcase>`;
+    });
+    suites.push(
+      `  <testsuite name="${x(`${cat} ${OWASP_NAMES[cat]}`)}" tests="${list.length}" failures="${nFailed}" errors="0" skipped="0" time="0" timestamp="${timestamp}" hostname="${x(hostname())}">\n${body.join('\n')}\n  </testsuite>`,
+    );
+  }
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="${x(`portcullis ${kind}`)}" tests="${total}" failures="${failed}" errors="0" skipped="0" time="${seconds}">\n${suites.join('\n')}\n</testsuites>\n`;
+}

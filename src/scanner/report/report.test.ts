@@ -1,0 +1,371 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import { type AuditResult, runAudit } from '../audit/index.ts';
+import type { Finding, FindingsResult, RuleInfo } from '../finding.ts';
+import {
+  exitCodeFor,
+  parseSeverity,
+  ReportFormatError,
+  renderHtml,
+  renderJson,
+  renderJunit,
+  renderSarif,
+  renderText,
+  writeReport,
+} from './index.ts';
+
+const root = join(import.meta.dirname, '../../..');
+const specs = join(root, 'test/fixtures/specs');
+let bad: AuditResult;
+let clean: AuditResult;
+let tmp: string;
+before(async () => {
+  bad = await runAudit(join(specs, 'bad-3.0.yaml'));
+  clean = await runAudit(join(specs, 'clean-3.0.yaml'));
+  tmp = await mkdtemp(join(tmpdir(), 'portcullis-report-'));
+});
+after(() => rm(tmp, { recursive: true, force: true }));
+
+/** A scan-style result: no occurrences, no line, hostile text everywhere. */
+function hostileResult(): FindingsResult {
+  const rule: RuleInfo = {
+    id: 'scan/api8-verbose-errors',
+    title: 'Verbose <b>errors</b> & "traces"',
+    description: 'Stack traces <script>alert("d")</script> leak internals.',
+    remediation: "Return problem details; don't echo input.",
+    owasp: 'API8:2023',
+    cwe: [209],
+    severity: 'medium',
+  };
+  const finding: Finding = {
+    rule,
+    severity: 'high',
+    message: 'GET /search echoed <script>alert(1)</script> in a 500 body',
+    location: { file: join(specs, 'bad-3.0.yaml'), pointer: '/paths/~1search/get' },
+    operation: { method: 'GET', path: '/search' },
+    evidence: { request: 'GET /search?q=<img src=x onerror=alert(2)>', status: 500 },
+    fingerprint: 'f'.repeat(32),
+  };
+  return {
+    kind: 'scan',
+    target: 'http://127.0.0.1:1',
+    findings: [finding],
+    rules: [rule],
+    stats: { requests: 3 },
+  };
+}
+
+// A small strict XML reader: enough to prove well-formedness and count elements.
+interface XmlElement {
+  name: string;
+  attrs: Record<string, string>;
+  children: XmlElement[];
+  text: string;
+}
+function parseXml(xml: string): XmlElement {
+  let i = 0;
+  const decode = (s: string): string => {
+    assert.doesNotMatch(
+      s,
+      /&(?!(?:amp|lt|gt|quot|apos|#\d+|#x[0-9a-f]+);)/i,
+      `bad entity in ${s.slice(0, 40)}`,
+    );
+    assert.doesNotMatch(s, /</, 'raw < in text or attribute');
+    return s
+      .replaceAll('&lt;', '<')
+      .replaceAll('&gt;', '>')
+      .replaceAll('&quot;', '"')
+      .replaceAll('&#39;', "'")
+      .replaceAll('&amp;', '&');
+  };
+  if (xml.startsWith('<?xml')) i = xml.indexOf('?>') + 2;
+  const parseElement = (): XmlElement => {
+    while (/\s/.test(xml[i]!)) i++;
+    assert.equal(xml[i], '<', `element expected at ${i}`);
+    const m = /^<([A-Za-z_][\w.-]*)((?:\s+[A-Za-z_][\w.-]*="[^"]*")*)\s*(\/?)>/.exec(xml.slice(i));
+    assert.ok(m, `malformed tag at ${i}: ${xml.slice(i, i + 60)}`);
+    const el: XmlElement = { name: m[1]!, attrs: {}, children: [], text: '' };
+    for (const a of m[2]!.matchAll(/([A-Za-z_][\w.-]*)="([^"]*)"/g)) {
+      assert.ok(!(a[1]! in el.attrs), `duplicate attribute ${a[1]}`);
+      el.attrs[a[1]!] = decode(a[2]!);
+    }
+    i += m[0].length;
+    if (m[3] === '/') return el;
+    for (;;) {
+      const next = xml.indexOf('<', i);
+      assert.ok(next >= 0, `unclosed <${el.name}>`);
+      el.text += decode(xml.slice(i, next));
+      i = next;
+      if (xml.startsWith('</', i)) {
+        const close = `</${el.name}>`;
+        assert.ok(xml.startsWith(close, i), `expected ${close} at ${i}`);
+        i += close.length;
+        return el;
+      }
+      el.children.push(parseElement());
+    }
+  };
+  const rootEl = parseElement();
+  assert.equal(xml.slice(i).trim(), '', 'content after the root element');
+  return rootEl;
+}
+
+describe('SARIF', () => {
+  test('has every field GitHub code scanning requires', () => {
+    const sarif = JSON.parse(renderSarif(bad, { baseDir: root, toolVersion: '0.1.0' }));
+    assert.equal(sarif.version, '2.1.0');
+    assert.equal(sarif.$schema, 'https://json.schemastore.org/sarif-2.1.0.json');
+    assert.equal(sarif.runs.length, 1);
+    const run = sarif.runs[0];
+    assert.equal(run.tool.driver.name, 'Portcullis');
+    assert.equal(run.tool.driver.semanticVersion, '0.1.0');
+    assert.match(run.automationDetails.id, /^portcullis\/audit\/$/);
+    const rules = run.tool.driver.rules;
+    assert.equal(rules.length, bad.rules.length);
+    for (const r of rules) {
+      for (const field of ['shortDescription', 'fullDescription', 'help']) {
+        assert.ok(typeof r[field].text === 'string' && r[field].text.length > 0, `${r.id} ${field}.text`);
+      }
+      assert.ok(['note', 'warning', 'error'].includes(r.defaultConfiguration.level));
+      const tags: string[] = r.properties.tags;
+      assert.ok(tags.includes('security'));
+      assert.ok(tags.length <= 20);
+      assert.ok(
+        tags.some((t) => /^external\/cwe\/cwe-\d{3,}$/.test(t)),
+        `${r.id} has a CWE tag`,
+      );
+      assert.ok(
+        tags.some((t) => /^owasp-api\/API\d+:2023$/.test(t)),
+        `${r.id} has an OWASP tag`,
+      );
+      if (r.properties['security-severity'] !== undefined) {
+        assert.equal(typeof r.properties['security-severity'], 'string');
+        const n = Number(r.properties['security-severity']);
+        assert.ok(n > 0 && n <= 10);
+      }
+    }
+    assert.equal(run.results.length, bad.findings.length);
+    assert.ok(run.results.length <= 25_000);
+    for (const res of run.results) {
+      assert.equal(rules[res.ruleIndex].id, res.ruleId);
+      assert.ok(['note', 'warning', 'error'].includes(res.level));
+      assert.ok(res.message.text.length > 0);
+      const loc = res.locations[0].physicalLocation;
+      assert.equal(loc.artifactLocation.uri, 'test/fixtures/specs/bad-3.0.yaml');
+      assert.ok(Number.isInteger(loc.region.startLine) && loc.region.startLine >= 1);
+      assert.match(res.partialFingerprints.primaryLocationLineHash, /^[0-9a-f]{32}$/);
+      assert.ok((res.relatedLocations ?? []).length <= 1000);
+    }
+  });
+
+  test('maps severities to levels and GitHub security-severity bands', () => {
+    const sarif = JSON.parse(renderSarif(bad, { baseDir: root }));
+    const byRule = new Map(sarif.runs[0].tool.driver.rules.map((r: { id: string }) => [r.id, r]));
+    const http = byRule.get('audit/no-server-http') as {
+      defaultConfiguration: { level: string };
+      properties: Record<string, unknown>;
+    };
+    assert.equal(http.defaultConfiguration.level, 'error');
+    assert.equal(http.properties['security-severity'], '8.0');
+    const critical = sarif.runs[0].results.find(
+      (r: { ruleId: string }) => r.ruleId === 'audit/credentials-in-server-url',
+    );
+    assert.equal(critical.properties['security-severity'], '9.5');
+    assert.ok(
+      Array.isArray(http.properties.tags) &&
+        (http.properties.tags as string[]).includes('external/cwe/cwe-319'),
+    );
+  });
+
+  test('keeps fingerprints identical across runs', async () => {
+    const again = await runAudit(join(specs, 'bad-3.0.yaml'));
+    const fp = (r: AuditResult) =>
+      JSON.parse(renderSarif(r, { baseDir: root })).runs[0].results.map(
+        (x: { partialFingerprints: Record<string, string> }) => x.partialFingerprints['portcullis/v1'],
+      );
+    assert.deepEqual(fp(again), fp(bad));
+  });
+
+  test('lists a grouped finding’s places as related locations with lines', () => {
+    const sarif = JSON.parse(renderSarif(bad, { baseDir: root }));
+    const res = sarif.runs[0].results.find(
+      (r: { ruleId: string }) => r.ruleId === 'audit/rate-limit-responses-429',
+    );
+    assert.equal(res.relatedLocations.length, 6);
+    assert.ok(
+      res.relatedLocations.every(
+        (l: { physicalLocation: { region: { startLine: number } } }) =>
+          l.physicalLocation.region.startLine > 0,
+      ),
+    );
+  });
+
+  test('writes a scan finding without a line and keeps its rule even if not listed', () => {
+    const result = hostileResult();
+    const sarif = JSON.parse(renderSarif({ ...result, rules: [] }, { baseDir: root }));
+    const res = sarif.runs[0].results[0];
+    assert.equal(sarif.runs[0].tool.driver.rules[res.ruleIndex].id, 'scan/api8-verbose-errors');
+    assert.equal(res.locations[0].physicalLocation.region, undefined);
+    assert.equal(res.properties.operation, 'GET /search');
+  });
+
+  test('uses an absolute file URI for a spec outside the base directory', () => {
+    const sarif = JSON.parse(renderSarif(bad, { baseDir: tmp }));
+    assert.match(sarif.runs[0].results[0].locations[0].physicalLocation.artifactLocation.uri, /^file:\/\/\//);
+  });
+});
+
+describe('JUnit', () => {
+  test('parses as XML with one testcase per rule and place and consistent counts', () => {
+    const doc = parseXml(renderJunit(bad, { now: new Date('2026-01-01T00:00:00Z') }));
+    assert.equal(doc.name, 'testsuites');
+    let tests = 0;
+    let failures = 0;
+    const cases: XmlElement[] = [];
+    for (const suite of doc.children) {
+      assert.equal(suite.name, 'testsuite');
+      const list = suite.children.filter((c) => c.name === 'testcase');
+      const failed = list.filter((c) => c.children.some((x) => x.name === 'failure'));
+      assert.equal(Number(suite.attrs.tests), list.length);
+      assert.equal(Number(suite.attrs.failures), failed.length);
+      assert.equal(suite.attrs.timestamp, '2026-01-01T00:00:00');
+      tests += list.length;
+      failures += failed.length;
+      cases.push(...list);
+    }
+    assert.equal(Number(doc.attrs.tests), tests);
+    assert.equal(Number(doc.attrs.failures), failures);
+    const rl = cases.filter((c) => c.attrs.classname === 'audit/rate-limit-responses-429');
+    assert.equal(rl.length, 6);
+    assert.ok(rl.every((c) => c.children[0]!.attrs.type === 'medium'));
+    const passing = cases.filter((c) => c.children.length === 0).map((c) => c.attrs.classname);
+    const fired = new Set(bad.findings.map((f) => f.rule.id));
+    assert.deepEqual(
+      passing.sort(),
+      bad.rules
+        .filter((r) => !fired.has(r.id))
+        .map((r) => r.id)
+        .sort(),
+    );
+  });
+
+  test('reports a clean spec as all passing testcases', () => {
+    const doc = parseXml(renderJunit(clean));
+    assert.equal(Number(doc.attrs.tests), clean.rules.length);
+    assert.equal(doc.attrs.failures, '0');
+  });
+
+  test('escapes markup in failure messages and bodies', () => {
+    const xml = renderJunit(hostileResult());
+    const doc = parseXml(xml);
+    const failure = doc.children[0]!.children[0]!.children[0]!;
+    assert.equal(failure.attrs.message, 'GET /search echoed <script>alert(1)</script> in a 500 body');
+    assert.match(failure.text, /<script>alert\(1\)<\/script>/);
+    assert.doesNotMatch(xml, /<script>/);
+  });
+});
+
+describe('HTML', () => {
+  test('escapes script tags and attribute breakers from findings', () => {
+    const html = renderHtml(hostileResult());
+    assert.doesNotMatch(html, /<script/i);
+    assert.doesNotMatch(html, /<img/i);
+    assert.match(html, /&lt;script&gt;alert\(1\)&lt;\/script&gt;/);
+    assert.match(html, /Verbose &lt;b&gt;errors&lt;\/b&gt; &amp; &quot;traces&quot;/);
+  });
+
+  test('is self-contained: inline CSS, no external stylesheet, script or image', () => {
+    const html = renderHtml(bad);
+    assert.doesNotMatch(html, /<link\b|<script\b|\bsrc=/i);
+    assert.match(html, /<style>/);
+    assert.match(html, /Content-Security-Policy" content="default-src 'none'/);
+    for (const f of bad.findings.slice(0, 5)) assert.ok(html.includes(f.fingerprint));
+  });
+});
+
+describe('text and JSON', () => {
+  test('groups the terminal summary by severity then OWASP category', () => {
+    const text = renderText(bad, { baseDir: root });
+    const critical = text.indexOf('CRITICAL (2)');
+    const high = text.indexOf('HIGH (');
+    const medium = text.indexOf('MEDIUM (');
+    assert.ok(critical >= 0 && critical < high && high < medium);
+    assert.match(text, /API2:2023 Broken Authentication/);
+    assert.match(text, /test\/fixtures\/specs\/bad-3\.0\.yaml:7/);
+    assert.match(text, new RegExp(`${bad.findings.length} findings: 2 critical`));
+    assert.doesNotMatch(text, /\u001b\[/);
+  });
+
+  test('uses colours only when asked', () => {
+    assert.match(renderText(bad, { color: true }), /\u001b\[1;31mHIGH/);
+  });
+
+  test('says so when there is nothing to report', () => {
+    assert.match(renderText(clean), /No findings \(44 rules checked\)/);
+  });
+
+  test('JSON lists rules once and findings by rule id', () => {
+    const doc = JSON.parse(renderJson(bad, { toolVersion: '0.1.0' }));
+    assert.equal(doc.findings.length, bad.findings.length);
+    assert.equal(doc.rules.length, bad.rules.length);
+    assert.equal(doc.summary.bySeverity.critical, 2);
+    assert.ok(
+      doc.findings.every((f: { ruleId: string }) => doc.rules.some((r: { id: string }) => r.id === f.ruleId)),
+    );
+  });
+});
+
+describe('writeReport and exit codes', () => {
+  test('writes to a file without colours', async () => {
+    const file = join(tmp, 'report.txt');
+    await writeReport('text', bad, file);
+    assert.doesNotMatch(await readFile(file, 'utf8'), /\u001b\[/);
+  });
+
+  test('colours text only on a TTY stream', async () => {
+    const capture = (isTTY: boolean) => {
+      let out = '';
+      const stream = Object.assign(
+        new Writable({
+          write(chunk, _enc, cb) {
+            out += chunk.toString();
+            cb();
+          },
+        }),
+        { isTTY },
+      );
+      return { stream, text: () => out };
+    };
+    const tty = capture(true);
+    await writeReport('text', bad, tty.stream);
+    assert.match(tty.text(), /\u001b\[/);
+    const pipe = capture(false);
+    await writeReport('text', bad, pipe.stream);
+    assert.doesNotMatch(pipe.text(), /\u001b\[/);
+  });
+
+  test('refuses an unknown format with a stable code', async () => {
+    await assert.rejects(
+      writeReport('pdf', bad, join(tmp, 'x')),
+      (e: unknown) => e instanceof ReportFormatError && e.code === 'ERR_REPORT_FORMAT',
+    );
+  });
+
+  test('exits 1 only when a finding reaches --fail-on (default high)', () => {
+    const medium = bad.findings.filter((f) => f.severity === 'medium');
+    assert.equal(exitCodeFor(medium), 0);
+    assert.equal(exitCodeFor(medium, 'medium'), 1);
+    assert.equal(exitCodeFor(bad.findings), 1);
+    assert.equal(exitCodeFor([], 'info'), 0);
+    assert.equal(exitCodeFor(clean.findings, 'info'), 0);
+  });
+
+  test('parses severities case-insensitively and rejects others', () => {
+    assert.equal(parseSeverity('HIGH'), 'high');
+    assert.equal(parseSeverity('severe'), undefined);
+  });
+});

@@ -1,0 +1,64 @@
+/** Counting and ordering helpers shared by the reporters. */
+import {
+  type Finding,
+  type FindingOccurrence,
+  type FindingsResult,
+  SEVERITIES,
+  type Severity,
+  severityRank,
+} from '../finding.ts';
+
+export const TOOL_NAME = 'Portcullis';
+
+/** Findings per severity, every severity present (zero when none). */
+export function countBySeverity(findings: readonly Finding[]): Record<Severity, number> {
+  const out = { info: 0, low: 0, medium: 0, high: 0, critical: 0 } as Record<Severity, number>;
+  for (const f of findings) out[f.severity]++;
+  return out;
+}
+
+/** Severities from the most to the least severe. */
+export const SEVERITIES_DESC: readonly Severity[] = [...SEVERITIES].reverse();
+
+/** Every place a finding applies to: its occurrences, or its own location when it has none. */
+export function placesOf(f: Finding): FindingOccurrence[] {
+  if (f.occurrences && f.occurrences.length > 0) return [...f.occurrences];
+  return [
+    {
+      pointer: f.location.pointer,
+      ...(f.location.line !== undefined ? { line: f.location.line } : {}),
+      ...(f.operation ? { operation: f.operation } : {}),
+    },
+  ];
+}
+
+/** `GET /users` for an operation, else the label, else the pointer. */
+export function placeName(p: FindingOccurrence): string {
+  if (p.operation) {
+    const op = `${p.operation.method} ${p.operation.path}`;
+    return p.label && p.label !== op ? `${op} (${p.label})` : op;
+  }
+  return p.label ?? (p.pointer === '' ? '(document)' : p.pointer);
+}
+
+/**
+ * The exit code of `audit` and `scan`: 1 when a finding is at or above `failOn`, else 0. (2, for usage and
+ * runtime errors, is the CLI's business.)
+ */
+export function exitCodeFor(findings: readonly Finding[], failOn: Severity = 'high'): 0 | 1 {
+  const min = severityRank(failOn);
+  return findings.some((f) => severityRank(f.severity) >= min) ? 1 : 0;
+}
+
+/** Parses a `--fail-on` value; undefined when it names no severity. */
+export function parseSeverity(value: string): Severity | undefined {
+  const v = value.toLowerCase();
+  return (SEVERITIES as readonly string[]).includes(v) ? (v as Severity) : undefined;
+}
+
+/** A one-line title for the run: `audit of openapi.yaml` or `scan of https://api.example.com`. */
+export function runTitle(result: FindingsResult): string {
+  const kind = result.kind ?? 'audit';
+  const subject = result.target ?? result.specFile;
+  return subject ? `${kind} of ${subject}` : kind;
+}
