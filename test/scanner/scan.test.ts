@@ -1,0 +1,174 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { parse } from 'yaml';
+import { loadApiDocument } from '../../src/openapi/load.ts';
+import type { OwaspCategory } from '../../src/scanner/finding.ts';
+import { runScan, type ScanIdentity, type ScanResult, suggestPolicy } from '../../src/scanner/scan/index.ts';
+import { FIXTURE_USERS, startVulnerableApi, type VulnerableApi } from '../fixtures/vulnerable-api/server.ts';
+
+function loginAs(index: number): ScanIdentity {
+  const { username, password } = FIXTURE_USERS[index];
+  return { name: username, login: { path: '/v2/auth/login', body: { username, password } } };
+}
+
+async function scan(api: VulnerableApi): Promise<ScanResult> {
+  return runScan({
+    spec: api.specFile,
+    target: api.url,
+    identities: [loginAs(0), loginAs(1)],
+    admin: loginAs(2),
+  });
+}
+
+/** Every active check's rule, each with a true positive on the vulnerable API. */
+const EXPECTED_RULES = [
+  'scan/api1-bola-read',
+  'scan/api1-bola-write',
+  'scan/api1-bola-delete',
+  'scan/api2-no-credentials',
+  'scan/api2-invalid-token-accepted',
+  'scan/api2-weak-hmac-secret',
+  'scan/api2-user-enumeration',
+  'scan/api2-no-brute-force-protection',
+  'scan/api3-mass-assignment',
+  'scan/api3-undeclared-response-fields',
+  'scan/api3-sensitive-data-exposure',
+  'scan/api4-no-rate-limit',
+  'scan/api4-unbounded-page-size',
+  'scan/api4-oversized-input',
+  'scan/api5-bfla',
+  'scan/api6-repeatable-business-flow',
+  'scan/api7-ssrf',
+  'scan/api8-cors-credentials',
+  'scan/api8-missing-security-headers',
+  'scan/api8-verbose-errors',
+  'scan/api8-version-banner',
+  'scan/api8-trace-enabled',
+  'scan/api8-sql-injection',
+  'scan/api8-nosql-injection',
+  'scan/api8-command-injection',
+  'scan/api9-undocumented-endpoint',
+  'scan/api10-unvalidated-third-party-data',
+];
+
+describe('portcullis scan against the deliberately vulnerable API and its fixed twin', () => {
+  let vulnerable: VulnerableApi;
+  let fixed: VulnerableApi;
+  let bad: ScanResult;
+  let good: ScanResult;
+
+  before(async () => {
+    vulnerable = await startVulnerableApi({ fixed: false });
+    fixed = await startVulnerableApi({ fixed: true });
+    // One after the other: the time-based injection checks compare against a baseline.
+    bad = await scan(vulnerable);
+    good = await scan(fixed);
+    console.log(
+      `vulnerable API: ${bad.findings.length} findings, ${bad.stats.requests} requests in ${bad.stats.durationMs} ms; ` +
+        `fixed twin: ${good.findings.length} findings, ${good.stats.requests} requests in ${good.stats.durationMs} ms`,
+    );
+  });
+
+  after(async () => {
+    await vulnerable?.close();
+    await fixed?.close();
+  });
+
+  test('finds at least one flaw in every category API1 to API10 on the vulnerable API', () => {
+    const categories = new Set(bad.findings.map((f) => f.rule.owasp));
+    for (let i = 1; i <= 10; i++)
+      assert.ok(categories.has(`API${i}:2023` as OwaspCategory), `no API${i} finding`);
+  });
+
+  test('every active check has a true positive on the vulnerable API', () => {
+    const found = new Set(bad.findings.map((f) => f.rule.id));
+    assert.deepEqual(
+      EXPECTED_RULES.filter((id) => !found.has(id)),
+      [],
+    );
+  });
+
+  test('reports nothing on the fixed twin', () => {
+    assert.deepEqual(
+      good.findings.map((f) => `${f.rule.id}: ${f.message}`),
+      [],
+    );
+  });
+
+  test('exercises the fixed twin as fully as the vulnerable API', () => {
+    assert.deepEqual(good.stats.errors, []);
+    assert.deepEqual(good.stats.timedOut, []);
+    assert.ok(good.stats.requests > 100, `only ${good.stats.requests} requests`);
+    assert.ok(fixed.createdNoteIds.size >= 2, 'the setup created no notes on the fixed twin');
+  });
+
+  test('completes the vulnerable scan without errors or timeouts', () => {
+    assert.deepEqual(bad.stats.errors, []);
+    assert.deepEqual(bad.stats.timedOut, []);
+    assert.ok(bad.stats.requests > 100 && bad.stats.requests < 1000, `${bad.stats.requests} requests`);
+  });
+
+  test('sends PUT, PATCH and DELETE only to objects the scan created', () => {
+    for (const api of [vulnerable, fixed]) {
+      const destructive = api.received.filter((r) => ['PUT', 'PATCH', 'DELETE'].includes(r.method));
+      assert.ok(destructive.length > 0);
+      for (const r of destructive) {
+        const id = /^\/v2\/notes\/([^/]+)$/.exec(r.path)?.[1];
+        assert.ok(
+          id !== undefined && api.createdNoteIds.has(decodeURIComponent(id)),
+          `${r.method} ${r.path}`,
+        );
+      }
+    }
+  });
+
+  test('locates findings at the operation in the spec with a line and a stable fingerprint', () => {
+    const bola = bad.findings.find((f) => f.rule.id === 'scan/api1-bola-read');
+    assert.ok(bola);
+    assert.equal(bola.location.file, vulnerable.specFile);
+    assert.equal(bola.location.pointer, '/paths/~1v2~1notes~1{noteId}/get');
+    assert.equal(typeof bola.location.line, 'number');
+    assert.deepEqual(bola.operation, { method: 'GET', path: '/v2/notes/{noteId}', operationId: 'getNote' });
+    assert.match(bola.fingerprint, /^[0-9a-f]{32}$/);
+    assert.equal(new Set(bad.findings.map((f) => f.fingerprint)).size, bad.findings.length);
+  });
+
+  test('keeps credentials and the guessed secret out of the findings', () => {
+    const text = JSON.stringify(bad.findings);
+    assert.doesNotMatch(text, /Bearer ey/);
+    assert.doesNotMatch(text, /alice-pass-1/);
+    const weak = bad.findings.find((f) => f.rule.id === 'scan/api2-weak-hmac-secret');
+    assert.ok(weak);
+    assert.doesNotMatch(JSON.stringify(weak), /"secret"|secret\)/);
+  });
+
+  test('suggests gateway policies that address what the vulnerable scan found', async () => {
+    const spec = await loadApiDocument(vulnerable.specFile);
+    const yaml = suggestPolicy(bad.findings, spec);
+    const config = parse(yaml) as {
+      policies: Record<string, Record<string, unknown>>;
+      operations: Record<string, { policies: Record<string, { rules?: string[] }> }>;
+    };
+    assert.deepEqual(Object.keys(config.policies).sort(), [
+      'authenticate',
+      'cors',
+      'protectResponse',
+      'rateLimit',
+      'validateRequest',
+    ]);
+    assert.deepEqual(config.operations.adminListUsers.policies.authorize.rules, [
+      "'admin' in principal.roles",
+    ]);
+    assert.ok(config.operations.redeemCoupon.policies.rateLimit);
+    assert.ok(config.operations.login.policies.rateLimit);
+    assert.ok(config.operations.getNote.policies.authorize);
+    assert.ok(config.operations.previewLink.policies.ssrfGuard);
+    assert.match(yaml, /^# /m);
+  });
+
+  test('suggests no policies for the fixed twin', async () => {
+    const spec = await loadApiDocument(fixed.specFile);
+    const config = parse(suggestPolicy(good.findings, spec)) as Record<string, unknown>;
+    assert.deepEqual(config, { policies: {} });
+  });
+});
