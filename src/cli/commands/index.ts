@@ -1,5 +1,5 @@
 /**
  * Commands that live outside main.ts register themselves here (one import each), so main.ts stays the
- * one table of the CLI without importing every subsystem eagerly.
+ * one table of the CLI.
  */
-export {};
+import './demo.ts';
