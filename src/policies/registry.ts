@@ -1,4 +1,5 @@
 import { authenticatePolicy } from './authenticate/policy.ts';
+import { concurrencyPolicy } from './concurrency/policy.ts';
 import type { PolicyDefinition } from './policy.ts';
 import { ipRateLimitPolicy, rateLimitPolicy } from './rate-limit/policy.ts';
 
@@ -11,4 +12,5 @@ export const policies: ReadonlyArray<PolicyDefinition<any>> = [
   authenticatePolicy,
   ipRateLimitPolicy,
   rateLimitPolicy,
+  concurrencyPolicy,
 ];

@@ -1,0 +1,166 @@
+import type { Exchange } from '../../gateway/exchange.ts';
+import { type Problem, problem, problems } from '../../gateway/problems.ts';
+import {
+  type PolicyConfigBase,
+  PolicyConfigError,
+  type PolicyDefinition,
+  type PolicyHandler,
+} from '../policy.ts';
+import { createLimitMetrics, LIMIT_METRICS_KEY, type LimitMetrics } from '../rate-limit/metrics.ts';
+import { createSemaphore, type RefusalReason, type Semaphore } from './semaphore.ts';
+
+/** One cap. */
+export interface CapConfig {
+  maxInFlight: number;
+  maxQueued?: number;
+  maxWaitMs?: number;
+}
+
+/** Config of `concurrency`. */
+export interface ConcurrencyConfig extends PolicyConfigBase {
+  global?: CapConfig;
+  upstream?: CapConfig;
+  operation?: CapConfig;
+  retryAfterSeconds?: number;
+}
+
+const capSchema = (description: string) => ({
+  type: 'object',
+  additionalProperties: false,
+  required: ['maxInFlight'],
+  description,
+  properties: {
+    maxInFlight: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 1_000_000,
+      description: 'Requests handled at once.',
+    },
+    maxQueued: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 100_000,
+      default: 0,
+      description: 'Requests that may wait for a slot (FIFO); beyond it they get 503 at once.',
+    },
+    maxWaitMs: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 60_000,
+      default: 1000,
+      description: 'Longest wait in the queue before 503.',
+    },
+  },
+});
+
+const SCOPES = ['global', 'upstream', 'operation'] as const;
+
+/**
+ * `concurrency` (stage `limit`): caps on requests in flight in this process, global, per upstream (API) and per
+ * operation, each with a bounded wait queue; beyond them, 503 temporary-reduced-capacity with Retry-After.
+ * Distributed per-client in-flight limits are the `concurrency` algorithm of `rateLimit`.
+ */
+export const concurrencyPolicy: PolicyDefinition<ConcurrencyConfig> = {
+  name: 'concurrency',
+  stage: 'limit',
+  description:
+    'Caps on requests in flight in this gateway process (global, per upstream, per operation) with a bounded wait queue; then 503 with Retry-After.',
+  schema: {
+    type: 'object',
+    properties: {
+      global: capSchema(
+        'Cap shared by every route of every API (the first API compiled defines it: configure it the same everywhere).',
+      ),
+      upstream: capSchema("Cap shared by every route of this API, i.e. in front of the API's upstream."),
+      operation: capSchema('Cap of this operation alone.'),
+      retryAfterSeconds: {
+        type: 'integer',
+        minimum: 1,
+        maximum: 3600,
+        description: 'Retry-After sent with the 503 (default 1).',
+      },
+    },
+  },
+  compile(config, ctx) {
+    const sems: Array<{ scope: string; sem: Semaphore }> = [];
+    for (const scope of SCOPES) {
+      const cap = config[scope];
+      if (cap === undefined) continue;
+      if (!Number.isInteger(cap.maxInFlight) || cap.maxInFlight < 1)
+        throw new PolicyConfigError(`${scope}.maxInFlight`, 'must be a positive integer');
+      const make = () =>
+        createSemaphore({
+          maxInFlight: cap.maxInFlight,
+          maxQueued: cap.maxQueued ?? 0,
+          maxWaitMs: cap.maxWaitMs ?? 1000,
+        });
+      const key =
+        scope === 'global'
+          ? 'portcullis.concurrency.global'
+          : scope === 'upstream'
+            ? `portcullis.concurrency.upstream:${ctx.apiName}`
+            : `portcullis.concurrency.operation:${ctx.apiName}:${ctx.operation.id}`;
+      sems.push({ scope, sem: ctx.shared.get(key, make) });
+    }
+    if (sems.length === 0) return null;
+    const retryAfter = String(config.retryAfterSeconds ?? 1);
+    const metrics = ctx.shared.get<LimitMetrics>(LIMIT_METRICS_KEY, () => createLimitMetrics());
+    const held = new WeakMap<Exchange, number>();
+    const completed = new WeakSet<Exchange>();
+
+    function releaseFirst(n: number): void {
+      for (let i = 0; i < n; i++) sems[i].sem.release();
+    }
+
+    function refuse(i: number, reason: RefusalReason): Problem {
+      releaseFirst(i);
+      const scope = sems[i].scope;
+      metrics.concurrencyRejected(scope, reason);
+      ctx.events.emit({
+        '@timestamp': new Date(ctx.clock.now()).toISOString(),
+        'event.kind': 'event',
+        'event.category': 'api',
+        'event.type': 'denied',
+        'event.action': 'concurrency-limit-exceeded',
+        'event.outcome': 'failure',
+        'event.reason': reason,
+        'rule.name': 'concurrency',
+        'portcullis.api': ctx.apiName,
+        'portcullis.concurrency.scope': scope,
+      });
+      return problem(problems.temporaryReducedCapacity, `Too many requests in flight (${scope})`, {
+        headers: { 'retry-after': retryAfter },
+        extensions: { 'violated-policies': [`concurrency.${scope}`] },
+        reason: reason,
+      });
+    }
+
+    function acquireFrom(ex: Exchange, start: number): Problem | undefined | Promise<Problem | undefined> {
+      for (let i = start; i < sems.length; i++) {
+        const r = sems[i].sem.acquire();
+        if (r === true) continue;
+        if (typeof r === 'string') return refuse(i, r);
+        return r.then((got) => {
+          if (got !== true) return refuse(i, got);
+          return acquireFrom(ex, i + 1);
+        });
+      }
+      // All slots taken; if the client already went away while we queued, give them back at once.
+      if (completed.has(ex)) releaseFirst(sems.length);
+      else held.set(ex, sems.length);
+      return undefined;
+    }
+
+    const handler: PolicyHandler = {
+      onRequest: (ex) => acquireFrom(ex, 0),
+      onComplete(ex) {
+        completed.add(ex);
+        const n = held.get(ex);
+        if (n === undefined) return;
+        held.delete(ex);
+        releaseFirst(n);
+      },
+    };
+    return handler;
+  },
+};
