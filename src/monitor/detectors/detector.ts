@@ -1,0 +1,250 @@
+import type { SecurityEvent } from '../events.ts';
+
+export type Severity = 'low' | 'medium' | 'high' | 'critical';
+
+/** ECS `event.severity` / risk-score style number for each level. */
+export const SEVERITY_SCORE: Readonly<Record<Severity, number>> = {
+  low: 21,
+  medium: 47,
+  high: 73,
+  critical: 99,
+};
+
+/** Who the alert is about; the responder bans the keys present here (never `target`). */
+export interface Offender {
+  ip?: string;
+  consumer?: string;
+  subject?: string;
+  /** `credentialHash()` of a bearer token or API key. */
+  tokenHash?: string;
+}
+
+/** What a detector raises: everything but the id and time, which the monitor adds. */
+export interface AlertDraft {
+  /** Detector name, e.g. `enumeration`. */
+  detector: string;
+  /** Machine-readable rule within the detector, e.g. `sequential-ids`. */
+  rule: string;
+  severity: Severity;
+  /** One line for people. */
+  summary: string;
+  offender: Offender;
+  /** Whom the attack aims at when that is not the offender (an account under credential stuffing). */
+  target?: { user?: string };
+  api?: string;
+  route?: string;
+  operationId?: string;
+  /** Counts, window and sample request ids that justify the alert. */
+  evidence: { windowSeconds: number; sampleRequestIds: string[]; [field: string]: unknown };
+}
+
+/** An alert as published: a draft with an id and the time of the event that triggered it. */
+export interface Alert extends AlertDraft {
+  id: string;
+  '@timestamp': string;
+}
+
+/**
+ * A detector is a pure function of the event stream plus its own bounded state: it is fed events in order
+ * and returns the alerts the latest event triggers. Time is the events' `@timestamp`, never the wall clock,
+ * so replaying a recorded sequence gives the same alerts.
+ */
+export interface Detector {
+  readonly name: string;
+  observe(event: SecurityEvent): readonly AlertDraft[];
+  /** Number of keys tracked now (for the bounded-state tests and metrics). */
+  size(): number;
+}
+
+export const NO_ALERTS: readonly AlertDraft[] = Object.freeze([]);
+
+/** Event time in ms, or NaN. */
+export function timeOf(e: SecurityEvent): number {
+  return Date.parse(e['@timestamp']);
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
+
+/** Who made a request: subject, else consumer, else client address. */
+export interface Actor {
+  /** Stable key, e.g. `sub:alice`, `consumer:acme`, `ip:10.0.0.1`. */
+  key: string;
+  offender: Offender;
+}
+
+export function actorOf(e: SecurityEvent): Actor | undefined {
+  const subject = str(e['user.id']);
+  const consumer = str(e['portcullis.consumer']);
+  const ip = str(e['client.address']);
+  const offender: Offender = {};
+  if (ip) offender.ip = ip;
+  if (consumer) offender.consumer = consumer;
+  if (subject) offender.subject = subject;
+  if (subject) return { key: `sub:${subject}`, offender };
+  if (consumer) return { key: `consumer:${consumer}`, offender };
+  if (ip) return { key: `ip:${ip}`, offender };
+  return undefined;
+}
+
+/** True for the per-request access event. */
+export function isAccess(e: SecurityEvent): boolean {
+  return e['event.type'] === 'access' && e['event.category'] === 'web';
+}
+
+export function statusOf(e: SecurityEvent): number {
+  const s = e['http.response.status_code'];
+  return typeof s === 'number' ? s : 0;
+}
+
+export function requestIdOf(e: SecurityEvent): string | undefined {
+  return str(e['http.request.id']);
+}
+
+export function stringField(e: SecurityEvent, field: string): string | undefined {
+  return str(e[field]);
+}
+
+/**
+ * A failed authentication: an access event answered 401, or stopped by a policy of the `authenticate` stage,
+ * or an `authentication` event with outcome `failure`.
+ */
+export function isFailedAuthentication(e: SecurityEvent): boolean {
+  if (e['event.category'] === 'authentication') return e['event.outcome'] === 'failure';
+  if (!isAccess(e)) return false;
+  if (statusOf(e) === 401) return true;
+  const decision = e['portcullis.decision'];
+  return e['portcullis.stage'] === 'authenticate' && typeof decision === 'string' && decision !== 'allow';
+}
+
+/**
+ * A Map with a cap on its keys, least recently used first out. Every detector keeps its per-key state in
+ * one of these, so memory stays bounded whatever the clients send.
+ */
+export class BoundedMap<V> {
+  readonly #map = new Map<string, V>();
+  readonly #max: number;
+  /** Keys evicted to respect the cap, since creation. */
+  evicted = 0;
+  constructor(maxKeys: number) {
+    this.#max = Math.max(1, maxKeys);
+  }
+  get size(): number {
+    return this.#map.size;
+  }
+  /** Gets the value (marking it recently used), creating it with `make` when absent. */
+  touch(key: string, make: () => V): V {
+    let v = this.#map.get(key);
+    if (v !== undefined) {
+      this.#map.delete(key);
+      this.#map.set(key, v);
+      return v;
+    }
+    if (this.#map.size >= this.#max) {
+      const oldest = this.#map.keys().next().value as string;
+      this.#map.delete(oldest);
+      this.evicted++;
+    }
+    v = make();
+    this.#map.set(key, v);
+    return v;
+  }
+  get(key: string): V | undefined {
+    return this.#map.get(key);
+  }
+  delete(key: string): void {
+    this.#map.delete(key);
+  }
+  values(): IterableIterator<V> {
+    return this.#map.values();
+  }
+}
+
+/**
+ * Count of occurrences in a sliding window, kept as `buckets` sub-windows (the window slides by one bucket
+ * at a time, so the count is exact to within one bucket's width).
+ */
+export class SlidingCount {
+  readonly #counts: Uint32Array;
+  readonly #bucketMs: number;
+  #bucket = -1; // index (time / bucketMs) of the newest bucket
+  #total = 0;
+  constructor(windowMs: number, buckets = 10) {
+    this.#counts = new Uint32Array(buckets);
+    this.#bucketMs = Math.max(1, Math.ceil(windowMs / buckets));
+  }
+  #advance(t: number): void {
+    const b = Math.floor(t / this.#bucketMs);
+    if (this.#bucket === -1) {
+      this.#bucket = b;
+      return;
+    }
+    if (b <= this.#bucket) return; // late events count in the newest bucket
+    const n = this.#counts.length;
+    const steps = Math.min(n, b - this.#bucket);
+    for (let i = 1; i <= steps; i++) {
+      const idx = (this.#bucket + i) % n;
+      this.#total -= this.#counts[idx];
+      this.#counts[idx] = 0;
+    }
+    this.#bucket = b;
+  }
+  add(t: number, n = 1): number {
+    this.#advance(t);
+    this.#counts[this.#bucket % this.#counts.length] += n;
+    this.#total += n;
+    return this.#total;
+  }
+  count(t: number): number {
+    this.#advance(t);
+    return this.#total;
+  }
+}
+
+/** The last few request ids, for evidence. */
+export class Samples {
+  readonly #ids: string[] = [];
+  readonly #max: number;
+  constructor(max = 5) {
+    this.#max = max;
+  }
+  add(id: string | undefined): void {
+    if (id === undefined) return;
+    if (this.#ids.length >= this.#max) this.#ids.shift();
+    this.#ids.push(id);
+  }
+  list(): string[] {
+    return [...this.#ids];
+  }
+}
+
+/** A set with a cap: once full, new members are counted as overflow instead of being kept. */
+export class CappedSet {
+  readonly #set = new Set<string>();
+  readonly #max: number;
+  constructor(max: number) {
+    this.#max = max;
+  }
+  /** Adds a member; true if it is new (overflowing members are treated as new). */
+  add(v: string): boolean {
+    if (this.#set.has(v)) return false;
+    if (this.#set.size < this.#max) this.#set.add(v);
+    else this.overflow++;
+    return true;
+  }
+  overflow = 0;
+  get size(): number {
+    return this.#set.size + this.overflow;
+  }
+  has(v: string): boolean {
+    return this.#set.has(v);
+  }
+  sample(n: number): string[] {
+    return [...this.#set].slice(0, n);
+  }
+  clear(): void {
+    this.#set.clear();
+    this.overflow = 0;
+  }
+}

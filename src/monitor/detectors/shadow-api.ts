@@ -1,0 +1,151 @@
+import { templatePath } from '../discovery/template.ts';
+import type { SecurityEvent } from '../events.ts';
+import {
+  type AlertDraft,
+  actorOf,
+  BoundedMap,
+  CappedSet,
+  type Detector,
+  isAccess,
+  NO_ALERTS,
+  requestIdOf,
+  Samples,
+  SlidingCount,
+  statusOf,
+  stringField,
+  timeOf,
+} from './detector.ts';
+
+export interface ShadowApiConfig {
+  enabled: boolean;
+  windowSeconds: number;
+  /** Requests to one undeclared endpoint (method + templated path) in the window. */
+  minHits: number;
+  /** Distinct undeclared endpoints one caller tries in the window (probing). */
+  maxUndeclaredPerCaller: number;
+  /** Endpoints and callers tracked at once, each. */
+  maxKeys: number;
+  cooldownSeconds: number;
+}
+
+export const shadowApiDefaults: ShadowApiConfig = {
+  enabled: true,
+  windowSeconds: 600,
+  minHits: 5,
+  maxUndeclaredPerCaller: 10,
+  maxKeys: 10_000,
+  cooldownSeconds: 3600,
+};
+
+interface EndpointState {
+  hits: SlidingCount;
+  callers: CappedSet;
+  served: number;
+  samples: Samples;
+  quietUntil: number;
+}
+
+interface CallerState {
+  endpoints: CappedSet;
+  since: number;
+  samples: Samples;
+  quietUntil: number;
+}
+
+/** True when no declared operation matched the request (`portcullis.decision` `no_route`). */
+export function isUndeclared(e: SecurityEvent): boolean {
+  return e['portcullis.decision'] === 'no_route';
+}
+
+/**
+ * Shadow API use: traffic to endpoints the API description does not declare (an endpoint someone knows of
+ * but the spec hides), and callers probing many undeclared paths. Ids in paths are templated so
+ * `/internal/users/1` and `/internal/users/2` are one endpoint.
+ */
+export function createShadowApiDetector(cfg: ShadowApiConfig): Detector {
+  const windowMs = cfg.windowSeconds * 1000;
+  const endpoints = new BoundedMap<EndpointState>(cfg.maxKeys);
+  const callers = new BoundedMap<CallerState>(cfg.maxKeys);
+
+  return {
+    name: 'shadow-api',
+    size: () => endpoints.size + callers.size,
+    observe(e: SecurityEvent) {
+      if (!isAccess(e) || !isUndeclared(e)) return NO_ALERTS;
+      const t = timeOf(e);
+      const path = stringField(e, 'url.path');
+      if (Number.isNaN(t) || path === undefined) return NO_ALERTS;
+      const method = stringField(e, 'http.request.method') ?? 'GET';
+      const api = stringField(e, 'portcullis.api');
+      const endpoint = `${method} ${templatePath(path)}`;
+      const actor = actorOf(e);
+      const id = requestIdOf(e);
+      const alerts: AlertDraft[] = [];
+
+      const s = endpoints.touch(`${api ?? ''}\u0000${endpoint}`, () => ({
+        hits: new SlidingCount(windowMs),
+        callers: new CappedSet(64),
+        served: 0,
+        samples: new Samples(),
+        quietUntil: 0,
+      }));
+      const hits = s.hits.add(t);
+      if (actor) s.callers.add(actor.key);
+      // In report mode the upstream still answers: an undeclared endpoint that serves data is worse.
+      if (statusOf(e) < 400) s.served++;
+      s.samples.add(id);
+      if (t >= s.quietUntil && hits >= cfg.minHits) {
+        s.quietUntil = t + cfg.cooldownSeconds * 1000;
+        alerts.push({
+          detector: 'shadow-api',
+          rule: 'undeclared-endpoint',
+          severity: s.served > 0 ? 'medium' : 'low',
+          summary: `${hits} requests to undeclared ${endpoint}`,
+          offender: {},
+          api,
+          route: endpoint,
+          evidence: {
+            windowSeconds: cfg.windowSeconds,
+            sampleRequestIds: s.samples.list(),
+            requests: hits,
+            callers: s.callers.size,
+            sampleCallers: s.callers.sample(5),
+            servedByUpstream: s.served,
+          },
+        });
+      }
+      if (actor) {
+        const c = callers.touch(actor.key, () => ({
+          endpoints: new CappedSet(256),
+          since: t,
+          samples: new Samples(),
+          quietUntil: 0,
+        }));
+        if (t - c.since > windowMs) {
+          c.endpoints.clear();
+          c.since = t;
+        }
+        c.endpoints.add(endpoint);
+        c.samples.add(id);
+        if (t >= c.quietUntil && c.endpoints.size >= cfg.maxUndeclaredPerCaller) {
+          c.quietUntil = t + cfg.cooldownSeconds * 1000;
+          alerts.push({
+            detector: 'shadow-api',
+            rule: 'endpoint-probing',
+            severity: 'medium',
+            summary: `${actor.key} tried ${c.endpoints.size} undeclared endpoints`,
+            offender: actor.offender,
+            api,
+            evidence: {
+              windowSeconds: cfg.windowSeconds,
+              sampleRequestIds: c.samples.list(),
+              endpoints: c.endpoints.size,
+              sampleEndpoints: c.endpoints.sample(10),
+            },
+          });
+        }
+      }
+      return alerts.length === 0 ? NO_ALERTS : alerts;
+    },
+  };
+}
