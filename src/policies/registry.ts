@@ -1,4 +1,5 @@
 import { authenticatePolicy } from './authenticate/policy.ts';
+import { authorizePolicy } from './authorize/policy.ts';
 import { concurrencyPolicy } from './concurrency/policy.ts';
 import type { PolicyDefinition } from './policy.ts';
 import { ipRateLimitPolicy, rateLimitPolicy } from './rate-limit/policy.ts';
@@ -10,6 +11,7 @@ import { ipRateLimitPolicy, rateLimitPolicy } from './rate-limit/policy.ts';
 // biome-ignore lint/suspicious/noExplicitAny: definitions are heterogeneous in their config type
 export const policies: ReadonlyArray<PolicyDefinition<any>> = [
   authenticatePolicy,
+  authorizePolicy,
   ipRateLimitPolicy,
   rateLimitPolicy,
   concurrencyPolicy,

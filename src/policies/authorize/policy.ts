@@ -1,0 +1,168 @@
+import type { Exchange, Principal } from '../../gateway/exchange.ts';
+import { type Problem, problem, problems } from '../../gateway/problems.ts';
+import type { SecurityEvent } from '../../monitor/events.ts';
+import type { Operation } from '../../openapi/types.ts';
+import type { PolicyDefinition, PolicyHandler } from '../policy.ts';
+import { PolicyConfigError } from '../policy.ts';
+import { type CompiledRule, compileRule, RuleSyntaxError } from './rule.ts';
+import { type AuthorizeConfig, type AuthzExtension, authorizeSchema } from './schema.ts';
+
+/**
+ * Function- and object-level authorization after `authenticate`: role rules and a CEL rule per
+ * operation, compiled at load. OAuth scopes are checked by `authenticate`, which knows which security
+ * requirement the caller satisfied.
+ */
+export const authorizePolicy: PolicyDefinition<AuthorizeConfig> = {
+  name: 'authorize',
+  stage: 'authorize',
+  description: 'Role rules and object-level CEL rules per operation (x-portcullis-authz or config).',
+  schema: authorizeSchema,
+  fromSpec(operation) {
+    return fromExtension(operation);
+  },
+  compile(config, ctx) {
+    const op = ctx.operation;
+    const anyOf = config.rolesAnyOf ?? [];
+    const allOf = config.rolesAllOf ?? [];
+    let rule: CompiledRule | undefined;
+    if (config.rule !== undefined) {
+      try {
+        rule = compileRule(config.rule);
+      } catch (err) {
+        if (err instanceof RuleSyntaxError) {
+          throw new PolicyConfigError('rule', `operation ${op.id}: ${err.message}`);
+        }
+        throw err;
+      }
+      const declared = new Set(op.parameters.filter((p) => p.in === 'path').map((p) => p.name));
+      const undeclared = [...rule.pathParams].filter((p) => !declared.has(p));
+      if (undeclared.length > 0) {
+        throw new PolicyConfigError(
+          'rule',
+          `operation ${op.id}: the rule reads path parameter(s) ${undeclared.join(', ')} that ${op.path} does not declare`,
+        );
+      }
+    }
+    if (anyOf.length === 0 && allOf.length === 0 && rule === undefined) return null;
+    const allowAnonymous = config.allowAnonymous === true;
+
+    function deny(ex: Exchange, reason: string, detail: string): Problem {
+      const event: SecurityEvent = {
+        '@timestamp': new Date(ctx.clock.now()).toISOString(),
+        'event.kind': 'event',
+        'event.category': 'api',
+        'event.type': 'denied',
+        'event.action': 'authorize',
+        'event.outcome': 'failure',
+        'event.reason': reason,
+        message: detail,
+        'http.request.id': ex.id,
+        'http.request.method': ex.req.method,
+        'url.path': ex.path,
+        'source.ip': ex.clientIp,
+        'portcullis.api': ctx.apiName,
+        'portcullis.operation': op.id,
+        'portcullis.policy': 'authorize',
+        'portcullis.mode': config.mode,
+      };
+      if (ex.principal !== undefined) event['user.id'] = ex.principal.subject;
+      ctx.events.emit(event);
+      return problem(problems.forbidden, detail, { reason });
+    }
+
+    const handler: PolicyHandler = {
+      needsRequestBody: rule?.requestFields.has('body') === true,
+      onRequest(ex) {
+        const principal = ex.principal;
+        if (principal === undefined || (principal.method === 'anonymous' && !allowAnonymous)) {
+          return deny(ex, 'no_principal', 'This operation requires an authenticated caller.');
+        }
+        if (anyOf.length > 0 && !anyOf.some((r) => principal.roles.has(r))) {
+          return deny(ex, 'insufficient_role', `Requires one of the roles: ${anyOf.join(', ')}.`);
+        }
+        if (allOf.length > 0 && !allOf.every((r) => principal.roles.has(r))) {
+          return deny(ex, 'insufficient_role', `Requires the roles: ${allOf.join(', ')}.`);
+        }
+        if (rule === undefined) return undefined;
+        const result = rule.evaluate({ request: requestVars(ex, rule), principal: principalVars(principal) });
+        if (result === true) return undefined;
+        if (result === false) return deny(ex, 'rule_denied', 'Access to this resource is denied.');
+        ctx.logger.warn({ operation: op.id, err: result.message }, 'authorization rule failed to evaluate');
+        return deny(ex, 'rule_error', 'Access to this resource is denied.');
+      },
+    };
+    return handler;
+  },
+};
+
+function fromExtension(operation: Operation): Partial<AuthorizeConfig> | undefined {
+  const ext = operation.extensions['x-portcullis-authz'] as AuthzExtension | undefined;
+  if (ext === undefined) return undefined;
+  if (typeof ext === 'string') return { rule: ext };
+  if (ext !== null && typeof ext === 'object') {
+    const out: Partial<AuthorizeConfig> = {};
+    if (typeof ext.rule === 'string') out.rule = ext.rule;
+    if (Array.isArray(ext.rolesAnyOf)) out.rolesAnyOf = ext.rolesAnyOf.map(String);
+    if (Array.isArray(ext.rolesAllOf)) out.rolesAllOf = ext.rolesAllOf.map(String);
+    if (typeof ext.allowAnonymous === 'boolean') out.allowAnonymous = ext.allowAnonymous;
+    return out;
+  }
+  return undefined;
+}
+
+function decode(v: string): string {
+  try {
+    return decodeURIComponent(v);
+  } catch {
+    return v;
+  }
+}
+
+/** Builds only the `request` fields the rule reads. */
+function requestVars(ex: Exchange, rule: CompiledRule): Record<string, unknown> {
+  const f = rule.requestFields;
+  const out: Record<string, unknown> = {};
+  if (f.has('method')) out.method = ex.req.method ?? '';
+  if (f.has('path')) {
+    const path: Record<string, string> = {};
+    for (const [k, v] of Object.entries(ex.route.pathParams)) path[k] = decode(v);
+    out.path = path;
+  }
+  if (f.has('query')) {
+    const query: Record<string, string> = {};
+    if (ex.rawQuery !== '')
+      for (const [k, v] of new URLSearchParams(ex.rawQuery)) if (!(k in query)) query[k] = v;
+    out.query = query;
+  }
+  if (f.has('headers')) {
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(ex.req.headers)) {
+      if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+    }
+    out.headers = headers;
+  }
+  if (f.has('body')) out.body = jsonBody(ex);
+  return out;
+}
+
+function jsonBody(ex: Exchange): unknown {
+  if (ex.json !== undefined) return ex.json;
+  if (ex.body === undefined || ex.body.length === 0) return null;
+  try {
+    ex.json = JSON.parse(ex.body.toString('utf8'));
+  } catch {
+    return null;
+  }
+  return ex.json;
+}
+
+function principalVars(p: Principal): Record<string, unknown> {
+  return {
+    sub: p.subject,
+    consumer: p.consumer ?? '',
+    scopes: [...p.scopes],
+    roles: [...p.roles],
+    claims: p.claims,
+    method: p.method,
+  };
+}
