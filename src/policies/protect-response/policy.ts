@@ -1,0 +1,295 @@
+import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
+import type { Exchange } from '../../gateway/exchange.ts';
+import { type Problem, problem, problems } from '../../gateway/problems.ts';
+import { derefSchema } from '../../openapi/parameters.ts';
+import { type CompiledSchema, schemaCompilerFor } from '../../openapi/schema.ts';
+import type { JsonObject, ResponseSpec } from '../../openapi/types.ts';
+import type { CompileContext, PolicyDefinition, PolicyHandler, ResponseHead } from '../policy.ts';
+import { isJsonMediaType, matchMediaType, mediaTypeOf } from '../validate-request/body.ts';
+import { emitViolation } from '../validate-request/events.ts';
+import { createLeakScanner, type DetectorName, type LeakScanner } from './data-leak.ts';
+import { defaults, type ProtectResponseConfig, schema } from './schema.ts';
+
+interface StatusSpec {
+  /** Declared media types (lower case), possibly ranges. */
+  readonly types: readonly string[];
+  readonly validators: ReadonlyMap<string, CompiledSchema>;
+}
+
+/** Why a response is withheld or changed. */
+type Finding =
+  | 'undeclared_status'
+  | 'undeclared_content_type'
+  | 'server_error'
+  | 'schema_mismatch'
+  | 'undeclared_properties'
+  | 'uninspectable'
+  | 'too_large_to_inspect'
+  | `data_leak_${DetectorName}`;
+
+/** Property names the response schemas declare as carrying a kind of sensitive value on purpose. */
+type Exemptions = ReadonlyMap<string, ReadonlySet<DetectorName>>;
+
+const NAME_HINTS: ReadonlyArray<readonly [RegExp, readonly DetectorName[]]> = [
+  [/e-?mail/i, ['email']],
+  [/token|jwt/i, ['jwt', 'apiKey']],
+  [/secret|api_?key|access_?key/i, ['apiKey']],
+];
+
+/** Collects, from response schemas, declared properties whose name or format says they hold such data. */
+function collectExemptions(
+  schema: unknown,
+  resolve: (ref: string) => unknown,
+  out: Map<string, Set<DetectorName>>,
+  seen: Set<object> = new Set(),
+): void {
+  const s = derefSchema(schema as JsonObject, resolve);
+  if (s === undefined || seen.has(s) || seen.size > 2000) return;
+  seen.add(s);
+  for (const [name, raw] of Object.entries((s.properties ?? {}) as JsonObject)) {
+    const p = derefSchema(raw as JsonObject, resolve);
+    const kinds = new Set<DetectorName>();
+    if (p?.['x-portcullis-sensitive'] === true) {
+      for (const k of ['privateKey', 'jwt', 'apiKey', 'cardNumber', 'email'] as const) kinds.add(k);
+    }
+    if (p?.format === 'email' || p?.format === 'idn-email') kinds.add('email');
+    for (const [re, ks] of NAME_HINTS) if (re.test(name)) for (const k of ks) kinds.add(k);
+    if (kinds.size > 0) {
+      const set = out.get(name) ?? new Set();
+      for (const k of kinds) set.add(k);
+      out.set(name, set);
+    }
+    collectExemptions(raw, resolve, out, seen);
+  }
+  for (const key of ['items', 'additionalProperties']) {
+    if (s[key] !== null && typeof s[key] === 'object') collectExemptions(s[key], resolve, out, seen);
+  }
+  for (const key of ['allOf', 'anyOf', 'oneOf']) {
+    const list = s[key];
+    if (Array.isArray(list)) for (const sub of list) collectExemptions(sub, resolve, out, seen);
+  }
+}
+
+/** Walks every string leaf of a JSON value; masks or reports what the scanner finds. Iterative. */
+function scanJson(
+  json: unknown,
+  scanner: LeakScanner,
+  exemptions: Exemptions,
+  found: Set<DetectorName>,
+): boolean {
+  let changed = false;
+  const stack: Array<[unknown, string | undefined]> = [[json, undefined]];
+  const visit = (
+    container: Record<string, unknown> | unknown[],
+    key: string | number,
+    parentKey: string | undefined,
+  ) => {
+    const v = (container as Record<string | number, unknown>)[key];
+    if (typeof v === 'string') {
+      const r = scanner.scan(v, parentKey === undefined ? undefined : exemptions.get(parentKey));
+      if (r !== undefined) {
+        for (const f of r.found) found.add(f);
+        (container as Record<string | number, unknown>)[key] = r.masked;
+        changed = true;
+      }
+    } else if (v !== null && typeof v === 'object') stack.push([v, parentKey]);
+  };
+  while (stack.length > 0) {
+    const [node, parentKey] = stack.pop()!;
+    if (Array.isArray(node)) for (let i = 0; i < node.length; i++) visit(node, i, parentKey);
+    else if (node !== null && typeof node === 'object') {
+      for (const k of Object.keys(node)) visit(node as Record<string, unknown>, k, k);
+    }
+  }
+  return changed;
+}
+
+function decode(body: Buffer, encoding: string | undefined, max: number): Buffer | undefined {
+  const e = (encoding ?? 'identity').trim().toLowerCase();
+  const opts = { maxOutputLength: max };
+  try {
+    if (e === 'identity' || e === '') return body;
+    if (e === 'gzip' || e === 'x-gzip') return gunzipSync(body, opts);
+    if (e === 'deflate') return inflateSync(body, opts);
+    if (e === 'br') return brotliDecompressSync(body, opts);
+  } catch {
+    return undefined;
+  }
+  return undefined;
+}
+
+/** Finds the response declared for a status: exact code, then `5XX`-style range, then `default`. */
+function specFor<T>(byStatus: ReadonlyMap<string, T>, status: number): T | undefined {
+  return (
+    byStatus.get(String(status)) ?? byStatus.get(`${Math.floor(status / 100)}XX`) ?? byStatus.get('DEFAULT')
+  );
+}
+
+/** The one header value as a string. */
+function headerOf(head: ResponseHead, name: string): string | undefined {
+  const v = head.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function serverErrorProblem(head: ResponseHead): Problem {
+  if (head.status === 503) {
+    const retry = headerOf(head, 'retry-after');
+    return problem(problems.serviceUnavailable, undefined, {
+      reason: 'server_error',
+      headers: retry !== undefined && /^\d{1,9}$/.test(retry) ? { 'retry-after': retry } : undefined,
+    });
+  }
+  if (head.status === 504) return problem(problems.gatewayTimeout, undefined, { reason: 'server_error' });
+  return problem(problems.upstreamError, undefined, { reason: 'server_error' });
+}
+
+/** Compiles response protection for one operation. */
+export function compileProtectResponse(config: ProtectResponseConfig, ctx: CompileContext): PolicyHandler {
+  const c = { ...defaults, ...config };
+  const enforce = c.mode === 'enforce';
+  const compiler = schemaCompilerFor(ctx);
+  const resolve = (ref: string) => ctx.spec.resolve(ref);
+  const statuses = new Map<string, StatusSpec>();
+  const exemptions = new Map<string, Set<DetectorName>>();
+  for (const [code, r] of Object.entries(ctx.operation.responses) as Array<[string, ResponseSpec]>) {
+    const validators = new Map<string, CompiledSchema>();
+    for (const [type, media] of Object.entries(r.content)) {
+      if (!isJsonMediaType(type) && type !== '*/*' && type !== 'application/*') continue;
+      if (media.schema !== undefined) validators.set(type, compiler.compile(media.schema, 'response'));
+      collectExemptions(media.schema, resolve, exemptions);
+    }
+    statuses.set(code.toUpperCase(), { types: Object.keys(r.content), validators });
+  }
+  const scanner = c.dataLeak === 'off' ? undefined : createLeakScanner(c.dataLeakDetectors);
+  const removeHeaders = c.removeHeaders.map((h) => h.toLowerCase());
+
+  const emit = (ex: Exchange, findings: readonly Finding[]) => {
+    emitViolation(ctx, ex, {
+      policy: 'protectResponse',
+      action: 'response-protection',
+      reason: findings.join(','),
+      mode: c.mode,
+      severity: findings.some((f) => f.startsWith('data_leak')) ? 3 : 2,
+      alert: findings.some((f) => f.startsWith('data_leak')),
+    });
+  };
+
+  const hasBody = (ex: Exchange, head: ResponseHead) =>
+    ex.req.method !== 'HEAD' && head.status !== 204 && head.status !== 304 && head.status >= 200;
+
+  /** What is wrong with the head alone: a status or media type the operation does not declare, or a 5xx. */
+  const judgeHead = (ex: Exchange, head: ResponseHead): Finding | undefined => {
+    if (head.status >= 500 && c.maskServerErrors) return 'server_error';
+    const declared = specFor(statuses, head.status);
+    if (declared === undefined) return c.undeclaredStatus === 'block' ? 'undeclared_status' : undefined;
+    if (!hasBody(ex, head)) return undefined;
+    const type = mediaTypeOf(headerOf(head, 'content-type'));
+    if (type === '') {
+      const len = headerOf(head, 'content-length');
+      return len === undefined || len === '0' || c.undeclaredContentType !== 'block'
+        ? undefined
+        : 'undeclared_content_type';
+    }
+    if (matchMediaType(declared.types, type) === undefined && c.undeclaredContentType === 'block') {
+      return 'undeclared_content_type';
+    }
+    return undefined;
+  };
+
+  /** The validator of a JSON response, if its body needs inspecting. */
+  const validatorFor = (head: ResponseHead): { schema?: CompiledSchema } | undefined => {
+    const type = mediaTypeOf(headerOf(head, 'content-type'));
+    if (!isJsonMediaType(type)) return undefined;
+    const declared = specFor(statuses, head.status);
+    const key = declared && matchMediaType([...declared.validators.keys()], type);
+    const v = key === undefined ? undefined : declared?.validators.get(key);
+    if (v === undefined && scanner === undefined) return undefined;
+    return { schema: v };
+  };
+
+  const tooLarge = (head: ResponseHead): boolean => {
+    const len = headerOf(head, 'content-length');
+    return len !== undefined && Number(len) > c.maxBodyBytes;
+  };
+
+  return {
+    onRequest(ex) {
+      // Ask for an uncompressed response so the body can be inspected without inflating it here.
+      ex.upstreamHeaders['accept-encoding'] = 'identity';
+      return undefined;
+    },
+    onResponseHead(ex, head) {
+      if (enforce) for (const h of removeHeaders) delete head.headers[h];
+      const f = judgeHead(ex, head);
+      if (!enforce && f !== undefined) emit(ex, [f]);
+      else if (f === undefined && hasBody(ex, head) && tooLarge(head) && validatorFor(head) !== undefined) {
+        emit(ex, ['too_large_to_inspect']);
+      }
+    },
+    wantsResponseBody(ex, head) {
+      if (enforce && judgeHead(ex, head) !== undefined) return true;
+      return hasBody(ex, head) && !tooLarge(head) && validatorFor(head) !== undefined;
+    },
+    transformResponseBody(ex, head, body) {
+      const verdict = enforce ? judgeHead(ex, head) : undefined;
+      if (verdict !== undefined) {
+        emit(ex, [verdict]);
+        return verdict === 'server_error'
+          ? serverErrorProblem(head)
+          : problem(problems.upstreamResponseRejected, undefined, { reason: verdict });
+      }
+      const v = validatorFor(head);
+      if (v === undefined) return body;
+      const findings: Finding[] = [];
+      const withhold = (f: Finding) => {
+        findings.push(f);
+        emit(ex, findings);
+        return enforce ? problem(problems.upstreamResponseRejected, undefined, { reason: f }) : body;
+      };
+      const plain = decode(body, headerOf(head, 'content-encoding'), c.maxBodyBytes);
+      if (plain === undefined) return withhold('uninspectable');
+      let json: unknown;
+      try {
+        json = JSON.parse(plain.toString('utf8'));
+      } catch {
+        return c.schemaMismatch === 'block' ? withhold('schema_mismatch') : body;
+      }
+      let changed = false;
+      if (v.schema !== undefined) {
+        const r = v.schema.check(json, true);
+        if (r.stripped > 0) {
+          findings.push('undeclared_properties');
+          changed = true;
+        }
+        if (r.violations.length > 0 && c.schemaMismatch === 'block') return withhold('schema_mismatch');
+      }
+      if (scanner !== undefined) {
+        const leaks = new Set<DetectorName>();
+        if (scanJson(json, scanner, exemptions, leaks)) {
+          for (const l of leaks) findings.push(`data_leak_${l}`);
+          if (c.dataLeak === 'block') return withhold(`data_leak_${[...leaks][0]}`);
+          changed = true;
+        }
+      }
+      if (findings.length > 0) emit(ex, findings);
+      if (!enforce || (!changed && plain === body)) return body;
+      delete head.headers['content-encoding'];
+      return changed ? Buffer.from(JSON.stringify(json)) : plain;
+    },
+  };
+}
+
+/**
+ * `protectResponse`: upstream responses checked against the operation's declared responses: undeclared
+ * status codes and media types withheld, JSON bodies filtered by their schema (undeclared and writeOnly
+ * members stripped), secrets and personal data masked, 5xx bodies replaced, revealing headers removed.
+ */
+export const protectResponse: PolicyDefinition<ProtectResponseConfig> = {
+  name: 'protectResponse',
+  stage: 'protect-response',
+  description:
+    'Filters upstream responses by the OpenAPI description: undeclared status, media types and members, ' +
+    'writeOnly members, secrets and personal data, 5xx details, Server and X-Powered-By headers.',
+  schema,
+  compile: compileProtectResponse,
+};
