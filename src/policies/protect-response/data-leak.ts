@@ -92,7 +92,7 @@ export function createLeakScanner(enabled: readonly DetectorName[]): LeakScanner
   return {
     scan(value, exempt) {
       let masked = value;
-      let found: DetectorName[] | undefined;
+      const found: DetectorName[] = [];
       for (const d of detectors) {
         if (exempt?.has(d.name) || !d.maybe(masked)) continue;
         let hit = false;
@@ -101,9 +101,9 @@ export function createLeakScanner(enabled: readonly DetectorName[]): LeakScanner
           hit = true;
           return REDACTED;
         });
-        if (hit) (found ??= []).push(d.name);
+        if (hit) found.push(d.name);
       }
-      return found === undefined ? undefined : { found, masked };
+      return found.length === 0 ? undefined : { found, masked };
     },
   };
 }
