@@ -2,7 +2,10 @@ import { authenticatePolicy } from './authenticate/policy.ts';
 import { authorizePolicy } from './authorize/policy.ts';
 import { concurrencyPolicy } from './concurrency/policy.ts';
 import type { PolicyDefinition } from './policy.ts';
+import { protectResponse } from './protect-response/policy.ts';
 import { ipRateLimitPolicy, rateLimitPolicy } from './rate-limit/policy.ts';
+import { ssrfGuard } from './ssrf-guard/policy.ts';
+import { validateRequest } from './validate-request/policy.ts';
 
 /**
  * Every policy the gateway knows, in no particular order (stages order them). Adding a policy is one
@@ -14,5 +17,8 @@ export const policies: ReadonlyArray<PolicyDefinition<any>> = [
   authorizePolicy,
   ipRateLimitPolicy,
   rateLimitPolicy,
+  validateRequest,
+  ssrfGuard,
+  protectResponse,
   concurrencyPolicy,
 ];
