@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { parse } from 'yaml';
 import { loadApiDocument } from '../../src/openapi/load.ts';
 import type { OwaspCategory } from '../../src/scanner/finding.ts';
+import { renderReport } from '../../src/scanner/report/index.ts';
 import { runScan, type ScanIdentity, type ScanResult, suggestPolicy } from '../../src/scanner/scan/index.ts';
 import { FIXTURE_USERS, startVulnerableApi, type VulnerableApi } from '../fixtures/vulnerable-api/server.ts';
 
@@ -96,15 +97,16 @@ describe('portcullis scan against the deliberately vulnerable API and its fixed 
   });
 
   test('exercises the fixed twin as fully as the vulnerable API', () => {
-    assert.deepEqual(good.stats.errors, []);
-    assert.deepEqual(good.stats.timedOut, []);
+    assert.deepEqual(good.errors, []);
+    assert.deepEqual(good.timedOut, []);
     assert.ok(good.stats.requests > 100, `only ${good.stats.requests} requests`);
-    assert.ok(fixed.createdNoteIds.size >= 2, 'the setup created no notes on the fixed twin');
+    assert.ok(good.stats.objectsCreated >= 2, 'the setup created no objects on the fixed twin');
+    assert.ok(fixed.createdNoteIds.size >= 2, 'no notes on the fixed twin');
   });
 
   test('completes the vulnerable scan without errors or timeouts', () => {
-    assert.deepEqual(bad.stats.errors, []);
-    assert.deepEqual(bad.stats.timedOut, []);
+    assert.deepEqual(bad.errors, []);
+    assert.deepEqual(bad.timedOut, []);
     assert.ok(bad.stats.requests > 100 && bad.stats.requests < 1000, `${bad.stats.requests} requests`);
   });
 
@@ -164,6 +166,11 @@ describe('portcullis scan against the deliberately vulnerable API and its fixed 
     assert.ok(config.operations.getNote.policies.authorize);
     assert.ok(config.operations.previewLink.policies.ssrfGuard);
     assert.match(yaml, /^# /m);
+  });
+
+  test('renders as SARIF with one result per finding', () => {
+    const sarif = JSON.parse(renderReport('sarif', bad)) as { runs: { results: unknown[] }[] };
+    assert.equal(sarif.runs[0].results.length, bad.findings.length);
   });
 
   test('suggests no policies for the fixed twin', async () => {

@@ -1,6 +1,6 @@
 /** Runs a scan: load the spec, log in, create test objects, run the checks in a safe order, collect findings. */
 import { loadApiDocument } from '../../openapi/load.ts';
-import type { Finding, RuleInfo } from '../finding.ts';
+import type { Finding, FindingsResult, RuleInfo } from '../finding.ts';
 import { startCanary } from './canary.ts';
 import type { Check } from './check.ts';
 import { api1 } from './checks/api1-bola.ts';
@@ -21,20 +21,30 @@ import { captureId, isCreationOperation, ObjectRegistry, planRequest } from './p
 /** The order matters: the API4 burst may trip a rate limit, and API2 login attempts may trip a lockout. */
 export const CHECKS: readonly Check[] = [api1, api5, api3, api6, api7, api10, api8, api9, api2, api4];
 
-export interface ScanStats {
+/** Counters for the summary line (all numbers, as reporters expect). */
+export type ScanStats = {
   readonly requests: number;
   readonly durationMs: number;
-  /** Checks that ran out of time (their findings so far are kept). */
-  readonly timedOut: readonly string[];
-  /** Checks that failed, with the reason. */
-  readonly errors: readonly { readonly check: string; readonly message: string }[];
-}
+  /** Operations in the document. */
+  readonly operations: number;
+  /** Objects the setup created (and the only ones PUT/PATCH/DELETE may touch by default). */
+  readonly objectsCreated: number;
+  readonly checks: number;
+};
 
-export interface ScanResult {
+/** What `runScan` returns; a `FindingsResult`, so every reporter takes it as is. */
+export interface ScanResult extends FindingsResult {
   readonly findings: readonly Finding[];
   /** Every rule the scan ran, found or not (reporters list passes too). */
   readonly rules: readonly RuleInfo[];
   readonly stats: ScanStats;
+  readonly kind: 'scan';
+  readonly specFile: string;
+  readonly target: string;
+  /** Checks that ran out of time (their findings so far are kept). */
+  readonly timedOut: readonly string[];
+  /** Checks that failed, with the reason. */
+  readonly errors: readonly { readonly check: string; readonly message: string }[];
 }
 
 /** A usage problem: bad options or an identity that cannot log in. */
@@ -149,6 +159,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
   const timedOut: string[] = [];
   const errors: { check: string; message: string }[] = [];
   let checksDone = 0;
+  let objectsCreated = 0;
   let current = 'setup';
   const progress = () =>
     options.onProgress?.({
@@ -210,6 +221,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
         const id = captureId(spec, op, res);
         if (id === undefined) continue;
         const collectionPath = req.path.split('?')[0];
+        objectsCreated++;
         objects.add({
           collection: op.path,
           path: `${collectionPath}/${encodeURIComponent(id)}`,
@@ -248,13 +260,19 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     await client.close();
   }
   return {
+    kind: 'scan',
+    specFile: spec.file,
+    target: options.target,
     findings: [...findings.values()],
     rules: checks.flatMap((c) => c.rules),
     stats: {
       requests: client.requests(),
       durationMs: Math.round(performance.now() - started),
-      timedOut,
-      errors,
+      operations: spec.operations.length,
+      objectsCreated,
+      checks: checks.length,
     },
+    timedOut,
+    errors,
   };
 }

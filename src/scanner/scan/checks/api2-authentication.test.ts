@@ -1,0 +1,22 @@
+import assert from 'node:assert/strict';
+import { createHmac, randomBytes } from 'node:crypto';
+import { test } from 'node:test';
+import { crackHmac } from './api2-authentication.ts';
+
+function hs256(secret: string | Buffer, payload: object): string {
+  const head = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).toString('base64url');
+  const body = Buffer.from(JSON.stringify(payload)).toString('base64url');
+  return `${head}.${body}.${createHmac('sha256', secret).update(`${head}.${body}`).digest('base64url')}`;
+}
+
+test('finds an HS256 secret from the built-in list offline', () => {
+  assert.equal(crackHmac(hs256('your-256-bit-secret', { sub: '1' })), 'your-256-bit-secret');
+  assert.equal(crackHmac(hs256('keyboard cat', { sub: '2' })), 'keyboard cat');
+});
+
+test('does not find a random secret, and ignores non-HMAC or malformed tokens', () => {
+  assert.equal(crackHmac(hs256(randomBytes(32), { sub: '1' })), undefined);
+  const rs = `${Buffer.from('{"alg":"RS256"}').toString('base64url')}.e30.c2ln`;
+  assert.equal(crackHmac(rs), undefined);
+  assert.equal(crackHmac('not-a-jwt'), undefined);
+});

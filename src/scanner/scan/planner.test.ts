@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { loadApiDocument } from '../../openapi/load.ts';
+import type { ApiDocument, Operation } from '../../openapi/types.ts';
+import type { ScanResponse } from './client.ts';
+import {
+  captureId,
+  isAdminOperation,
+  isBusinessFlow,
+  isCreationOperation,
+  isLoginOperation,
+  ObjectRegistry,
+  planRequest,
+  requiresAuth,
+} from './planner.ts';
+
+const SPEC = fileURLToPath(
+  new URL('../../../test/fixtures/vulnerable-api/vulnerable.openapi.yaml', import.meta.url),
+);
+
+function response(json: unknown, headers: Record<string, string> = {}): ScanResponse {
+  return {
+    status: 201,
+    headers,
+    text: JSON.stringify(json),
+    json,
+    durationMs: 1,
+    sent: { method: 'POST', url: 'x' },
+  };
+}
+
+describe('request planning', () => {
+  let spec: ApiDocument;
+  const op = (id: string): Operation => spec.operations.find((o) => o.id === id)!;
+  before(async () => {
+    spec = await loadApiDocument(SPEC);
+  });
+
+  test('classifies login, admin, business-flow, creation and secured operations', () => {
+    assert.deepEqual(
+      spec.operations.filter((o) => isLoginOperation(spec, o)).map((o) => o.id),
+      ['login'],
+    );
+    assert.deepEqual(
+      spec.operations.filter(isAdminOperation).map((o) => o.id),
+      ['adminListUsers'],
+    );
+    assert.deepEqual(
+      spec.operations.filter(isBusinessFlow).map((o) => o.id),
+      ['redeemCoupon'],
+    );
+    assert.deepEqual(
+      spec.operations.filter((o) => isCreationOperation(spec, o)).map((o) => o.id),
+      ['createNote'],
+    );
+    assert.equal(requiresAuth(op('login')), false);
+    assert.equal(requiresAuth(op('getNote')), true);
+  });
+
+  test('fills a path parameter with the id an identity captured from its own create response', () => {
+    const objects = new ObjectRegistry();
+    const id = captureId(spec, op('createNote'), response({ id: 'n-1', title: 't' }));
+    assert.equal(id, 'n-1');
+    objects.add({
+      collection: '/v2/notes',
+      path: '/v2/notes/n-1',
+      id: 'n-1',
+      owner: 'alice',
+      body: {},
+      createdBy: op('createNote'),
+    });
+    const mine = planRequest(spec, op('getNote'), objects, { owner: 'alice' });
+    assert.equal(mine.path, '/v2/notes/n-1');
+    assert.equal(mine.ownedPath, true);
+    const theirs = planRequest(spec, op('getNote'), objects, { owner: 'bob' });
+    assert.notEqual(theirs.path, '/v2/notes/n-1');
+    assert.equal(theirs.ownedPath, false);
+    assert.equal(objects.isScanCreated('/v2/notes/n-1'), true);
+    assert.equal(objects.isScanCreated('/v2/notes/other'), false);
+  });
+
+  test('captures an id from the Location header when the body has none', () => {
+    assert.equal(captureId(spec, op('createNote'), response(undefined, { location: '/v2/notes/77' })), '77');
+  });
+
+  test('sends required query parameters and those with examples, with their examples', () => {
+    assert.equal(
+      planRequest(spec, op('searchProducts'), new ObjectRegistry()).path,
+      '/v2/products?search=lamp',
+    );
+    assert.equal(planRequest(spec, op('listNotes'), new ObjectRegistry()).path, '/v2/notes');
+    assert.equal(
+      planRequest(spec, op('listNotes'), new ObjectRegistry(), { params: { limit: '5' } }).path,
+      '/v2/notes?limit=5',
+    );
+  });
+
+  test('samples a JSON body from the request schema', () => {
+    const req = planRequest(spec, op('redeemCoupon'), new ObjectRegistry());
+    assert.deepEqual(req.body, { code: 'WELCOME10' });
+    const signUp = planRequest(spec, op('signUp'), new ObjectRegistry()).body as Record<string, string>;
+    assert.deepEqual(Object.keys(signUp).sort(), ['email', 'password', 'username']);
+    assert.match(signUp.email, /@example\.com$/);
+  });
+});

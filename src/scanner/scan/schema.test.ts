@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { buildApiDocument } from '../../openapi/load.ts';
+import { propertiesOf, resolveSchema, sampleValue } from './schema.ts';
+
+const spec = buildApiDocument('/spec.yaml', '3.1', {
+  openapi: '3.1.0',
+  info: { title: 't', version: '1' },
+  paths: {},
+  components: {
+    schemas: {
+      Base: { type: 'object', required: ['id'], properties: { id: { type: 'integer', readOnly: true } } },
+      Pet: {
+        allOf: [
+          { $ref: '#/components/schemas/Base' },
+          {
+            type: 'object',
+            properties: { name: { type: 'string', example: 'Rex' }, kind: { enum: ['dog', 'cat'] } },
+          },
+        ],
+      },
+    },
+  },
+});
+
+describe('schema sampling', () => {
+  test('uses the example, the first enum value and the minimum', () => {
+    assert.equal(sampleValue(spec, { type: 'string', example: 'lamp' }), 'lamp');
+    assert.equal(sampleValue(spec, { type: 'string', enum: ['a', 'b'] }), 'a');
+    assert.equal(sampleValue(spec, { type: 'integer', minimum: 5 }), 5);
+    assert.equal(sampleValue(spec, { type: 'number', exclusiveMinimum: 0 }), 1);
+  });
+
+  test('builds strings that match their format and length bounds', () => {
+    assert.match(
+      String(sampleValue(spec, { type: 'string', format: 'email' })),
+      /^pc[0-9a-f]{8}@example\.com$/,
+    );
+    assert.match(String(sampleValue(spec, { type: 'string', format: 'uuid' })), /^[0-9a-f-]{36}$/);
+    assert.equal(String(sampleValue(spec, { type: 'string', minLength: 40 })).length, 40);
+    assert.ok(String(sampleValue(spec, { type: 'string', maxLength: 5 })).length <= 5);
+  });
+
+  test('makes unique values for user names even when an example is given', () => {
+    const a = sampleValue(spec, { type: 'string', example: 'alice' }, 'username');
+    const b = sampleValue(spec, { type: 'string', example: 'alice' }, 'username');
+    assert.notEqual(a, 'alice');
+    assert.notEqual(a, b);
+  });
+
+  test('follows refs, merges allOf and leaves readOnly properties out of request bodies', () => {
+    assert.deepEqual(sampleValue(spec, { $ref: '#/components/schemas/Pet' }), { name: 'Rex', kind: 'dog' });
+    assert.deepEqual(Object.keys(propertiesOf(spec, { $ref: '#/components/schemas/Pet' })), [
+      'id',
+      'name',
+      'kind',
+    ]);
+    assert.deepEqual(resolveSchema(spec, { $ref: '#/components/schemas/Pet' }).required, ['id']);
+  });
+
+  test('reads 3.1 type arrays by their non-null type', () => {
+    assert.equal(typeof sampleValue(spec, { type: ['null', 'integer'] }), 'number');
+  });
+});
