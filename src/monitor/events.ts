@@ -25,8 +25,8 @@ export const nullSink: EventSink = { emit() {} };
 
 /**
  * The one access event the gateway emits per request (`event.category: 'web'`, `event.type: 'access'`,
- * `event.action: 'http-request'`). Detectors and discovery read exactly these fields; absent optional fields
- * switch off the checks that need them. Field names follow OpenTelemetry HTTP semantic conventions and ECS.
+ * `event.action: 'http-request'`). Detectors and discovery read exactly these fields; an absent optional field
+ * switches off the checks that need it. Field names follow OpenTelemetry HTTP semantic conventions and ECS.
  */
 export interface AccessEvent extends SecurityEvent {
   'event.category': 'web';
@@ -34,7 +34,7 @@ export interface AccessEvent extends SecurityEvent {
   'event.action': 'http-request';
   /** Request id (the exchange id); alerts cite it as evidence. */
   'http.request.id': string;
-  /** Upper-case method, `_OTHER` for unknown ones. */
+  /** Upper-case method. */
   'http.request.method': string;
   /** Declared path template (`/users/{userId}`); absent when no declared operation matched. */
   'http.route'?: string;
@@ -46,30 +46,27 @@ export interface AccessEvent extends SecurityEvent {
   'client.address': string;
   /** Authenticated subject (`principal.subject`), absent when anonymous or not authenticated. */
   'user.id'?: string;
-  /** Identity the caller tried to use when authentication failed (login name, token `sub`), if known. */
+  /** Optional: identity the caller tried when authentication failed (a login name), if the gateway knows it. */
   'user.name'?: string;
-  /** Consumer name (`principal.consumer`). */
+  /** Optional: consumer name (`principal.consumer`). */
   'portcullis.consumer'?: string;
-  /** `credentialHash()` of the presented credential (bearer token or API key); never the credential. */
+  /**
+   * Optional: `credentialHash()` of the presented credential (bearer token or API key), never the credential;
+   * feeds the per-credential brute-force rule and token bans.
+   */
   'portcullis.credential.hash'?: string;
   /** API name from the gateway config. */
   'portcullis.api'?: string;
   /** Operation id of the matched route. */
   'portcullis.operation_id'?: string;
-  /** Raw path parameter values of the matched route, by name. */
+  /** Raw path parameter values of the matched route, by name (object-enumeration detector). */
   'portcullis.path_params'?: Readonly<Record<string, string>>;
-  /** Whether the matched operation is marked `deprecated` in the spec. */
-  'portcullis.deprecated'?: boolean;
   /**
    * `allow`, or the reason of the policy that stopped the request (ExchangeOutcome.decision). Routing failures
-   * use `no_route` (no declared operation for the path) and `method_not_allowed`.
+   * are `undeclared_route` and `undeclared_method` (shadow-API detector and discovery).
    */
   'portcullis.decision': string;
-  /** Policy that stopped the request (ExchangeOutcome.deniedBy), e.g. `jwt`, `apiKey`, `ban`. */
-  'portcullis.policy'?: string;
-  /** Stage of that policy, e.g. `authenticate`; `authenticate` denials count as failed authentications. */
-  'portcullis.stage'?: string;
-  /** Duration in nanoseconds (ECS). */
-  'event.duration'?: number;
-  'user_agent.original'?: string;
+  /** Policy that stopped the request (ExchangeOutcome.deniedBy); `authenticate` counts as a failed login. */
+  'portcullis.denied_by'?: string;
+  'event.duration_ms'?: number;
 }

@@ -25,7 +25,7 @@ function withToken(atMs: number, ip: string, hash: string, status: number) {
     'portcullis.credential.hash': hash,
     'http.response.status_code': status,
     'portcullis.decision': status === 401 ? 'expired' : 'allow',
-    'portcullis.stage': status === 401 ? 'authenticate' : undefined,
+    'portcullis.denied_by': status === 401 ? 'authenticate' : undefined,
   });
 }
 
@@ -106,10 +106,27 @@ describe('credential abuse detector', () => {
       access(i * 100, {
         'user.id': 'dave',
         'http.response.status_code': 403,
-        'portcullis.stage': 'authorize',
+        'portcullis.denied_by': 'authorize',
         'portcullis.decision': 'rule_denied',
       }),
     );
+    assert.deepEqual(replay(make(), events), []);
+  });
+
+  test('does not count the failure events of the authenticate policy a second time', () => {
+    const events = [];
+    for (let i = 0; i < 15; i++) {
+      events.push({
+        '@timestamp': new Date(Date.parse(access(0)['@timestamp']) + i * 1000).toISOString(),
+        'event.kind': 'event' as const,
+        'event.category': 'authentication',
+        'event.type': 'denied',
+        'event.action': 'authenticate',
+        'event.outcome': 'failure' as const,
+        'source.ip': '198.51.100.77',
+      });
+      events.push(login(i * 1000, '198.51.100.77', 'erin', 401));
+    }
     assert.deepEqual(replay(make(), events), []);
   });
 

@@ -55,9 +55,8 @@ interface Counter {
 
 /**
  * Credential stuffing and brute force: failed authentications per IP, per user name across IPs and per
- * presented credential (`portcullis.credential.hash`). Failures are access events answered 401 or stopped
- * in the `authenticate` stage, and `authentication` events with outcome `failure`; the attempted identity is
- * `user.name` when the gateway knows it.
+ * presented credential (`portcullis.credential.hash`). Failures are access events answered 401 or denied by
+ * the `authenticate` policy; the attempted identity is `user.name` when the gateway knows it.
  */
 export function createCredentialAbuseDetector(cfg: CredentialAbuseConfig): Detector {
   const windowMs = cfg.windowSeconds * 1000;

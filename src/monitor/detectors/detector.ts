@@ -107,15 +107,14 @@ export function stringField(e: SecurityEvent, field: string): string | undefined
 }
 
 /**
- * A failed authentication: an access event answered 401, or stopped by a policy of the `authenticate` stage,
- * or an `authentication` event with outcome `failure`.
+ * A failed authentication, read from the access event only (one per request; the `authentication` events
+ * that the authenticate policy also emits are not counted, or every failure would count twice): answered
+ * 401, or stopped by the `authenticate` policy (`portcullis.denied_by`).
  */
 export function isFailedAuthentication(e: SecurityEvent): boolean {
-  if (e['event.category'] === 'authentication') return e['event.outcome'] === 'failure';
   if (!isAccess(e)) return false;
   if (statusOf(e) === 401) return true;
-  const decision = e['portcullis.decision'];
-  return e['portcullis.stage'] === 'authenticate' && typeof decision === 'string' && decision !== 'allow';
+  return e['portcullis.denied_by'] === 'authenticate' || e['portcullis.stage'] === 'authenticate';
 }
 
 /**

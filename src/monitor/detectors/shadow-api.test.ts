@@ -13,7 +13,7 @@ function undeclared(atMs: number, path: string, ip = '203.0.113.50', status = 40
     'portcullis.operation_id': undefined,
     'client.address': ip,
     'http.response.status_code': status,
-    'portcullis.decision': 'no_route',
+    'portcullis.decision': 'undeclared_route',
   });
 }
 

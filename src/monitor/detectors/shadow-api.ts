@@ -52,9 +52,11 @@ interface CallerState {
   quietUntil: number;
 }
 
-/** True when no declared operation matched the request (`portcullis.decision` `no_route`). */
+const UNDECLARED = new Set(['undeclared_route', 'undeclared_method']);
+
+/** True when no declared operation matched the request (`portcullis.decision` `undeclared_route|method`). */
 export function isUndeclared(e: SecurityEvent): boolean {
-  return e['portcullis.decision'] === 'no_route';
+  return UNDECLARED.has(e['portcullis.decision'] as string);
 }
 
 /**
