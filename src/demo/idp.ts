@@ -6,9 +6,9 @@ import ProviderImport from 'oidc-provider';
 
 /** The demo users: each is a confidential client whose client-credentials tokens carry its name and roles. */
 export const DEMO_USERS = {
-  alice: { roles: ['user'] },
-  bob: { roles: ['user'] },
-  admin: { roles: ['admin'] },
+  alice: { roles: ['user'], scopes: ['shop:read', 'shop:write'] },
+  bob: { roles: ['user'], scopes: ['shop:read', 'shop:write'] },
+  admin: { roles: ['admin'], scopes: ['shop:read', 'shop:write', 'shop:admin'] },
 } as const;
 export type DemoUser = keyof typeof DEMO_USERS;
 
@@ -23,8 +23,6 @@ export interface DemoIdpOptions {
   readonly host?: string;
   /** Resource (audience) of the JWT access tokens: the protected API. */
   readonly audience?: string;
-  /** Scopes a token may carry. */
-  readonly scopes?: readonly string[];
   /** Lifetime of access tokens. */
   readonly accessTokenSeconds?: number;
 }
@@ -54,7 +52,8 @@ export function demoSecret(user: DemoUser): string {
 
 /**
  * Starts a real OAuth 2.0 / OpenID Connect provider (`oidc-provider`) for the demo and tests: users alice,
- * bob (role user) and admin (role admin) get JWT access tokens (RFC 9068, RS256) with one curl each;
+ * bob (role user, scopes shop:read shop:write) and admin (role admin, also shop:admin) get JWT access
+ * tokens (RFC 9068, RS256, `sub` = user name) with one curl each;
  * tokens for the opaque resource are verified by introspection; DPoP-bound tokens are supported.
  *
  * @example
@@ -64,8 +63,9 @@ export function demoSecret(user: DemoUser): string {
 export async function startDemoIdp(opts: DemoIdpOptions = {}): Promise<DemoIdp> {
   const host = opts.host ?? '127.0.0.1';
   const audience = opts.audience ?? 'http://localhost:8080';
-  const scopeList = opts.scopes ?? ['read', 'write'];
+  const scopeList = [...new Set(Object.values(DEMO_USERS).flatMap((u) => u.scopes))];
   const scopes = scopeList.join(' ');
+  const scopesOf = (u: DemoUser) => DEMO_USERS[u].scopes.join(' ');
   let handler: ((req: unknown, res: unknown) => void) | undefined;
   const server: Server = createServer((req, res) => {
     if (handler === undefined) res.writeHead(503).end();
@@ -93,7 +93,7 @@ export async function startDemoIdp(opts: DemoIdpOptions = {}): Promise<DemoIdp> 
       grant_types: ['client_credentials'],
       redirect_uris: [],
       response_types: [],
-      scope: scopes,
+      scope: scopesOf(u),
     })),
     {
       client_id: GATEWAY_CLIENT.clientId,
@@ -161,7 +161,7 @@ export async function startDemoIdp(opts: DemoIdpOptions = {}): Promise<DemoIdp> 
     async tokenFor(user, o = {}) {
       const body = new URLSearchParams({
         grant_type: 'client_credentials',
-        scope: o.scope ?? scopes,
+        scope: o.scope ?? scopesOf(user),
         resource: o.resource ?? audience,
       });
       const headers: Record<string, string> = {
@@ -183,7 +183,7 @@ export async function startDemoIdp(opts: DemoIdpOptions = {}): Promise<DemoIdp> 
     curlFor(user) {
       return (
         `curl -s -u ${user}:${demoSecret(user)} -d grant_type=client_credentials ` +
-        `-d 'scope=${scopes}' -d resource=${audience} ${tokenEndpoint}`
+        `-d 'scope=${scopesOf(user)}' -d resource=${audience} ${tokenEndpoint}`
       );
     },
     close: () =>

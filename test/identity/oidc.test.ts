@@ -31,14 +31,21 @@ describe('identity against a real oidc-provider', () => {
         oidc: { type: 'openIdConnect', openIdConnectUrl: `${idp.issuer}/.well-known/openid-configuration` },
         opaque: {
           type: 'oauth2',
-          flows: { clientCredentials: { tokenUrl: idp.tokenEndpoint, scopes: { read: 'r', write: 'w' } } },
+          flows: {
+            clientCredentials: {
+              tokenUrl: idp.tokenEndpoint,
+              scopes: { 'shop:read': 'r', 'shop:write': 'w' },
+            },
+          },
         },
       },
       paths: {
         '/accounts/{accountId}': {
-          get: { operationId: 'getAccount', security: [{ oidc: ['read'] }], responses: {} },
+          get: { operationId: 'getAccount', security: [{ oidc: ['shop:read'] }], responses: {} },
         },
-        '/opaque': { get: { operationId: 'opaqueRead', security: [{ opaque: ['read'] }], responses: {} } },
+        '/opaque': {
+          get: { operationId: 'opaqueRead', security: [{ opaque: ['shop:read'] }], responses: {} },
+        },
       },
     });
     const config: AuthenticateConfig = {
@@ -99,7 +106,7 @@ describe('identity against a real oidc-provider', () => {
     assert.equal(principal.subject, 'alice');
     assert.equal(principal.method, 'jwt');
     assert.deepEqual(principal.roles, ['user']);
-    assert.deepEqual(new Set(principal.scopes), new Set(['read', 'write']));
+    assert.deepEqual(new Set(principal.scopes), new Set(['shop:read', 'shop:write']));
   });
 
   test('refuses a provider token issued for another resource with 401 wrong_audience', async () => {
@@ -110,10 +117,10 @@ describe('identity against a real oidc-provider', () => {
   });
 
   test('refuses a provider token without the required scope with 403 insufficient_scope', async () => {
-    const token = await idp.tokenFor('bob', { scope: 'write' });
+    const token = await idp.tokenFor('bob', { scope: 'shop:write' });
     const res = await fetch(`${server.url}/accounts/bob`, { headers: { authorization: `Bearer ${token}` } });
     assert.equal(res.status, 403);
-    assert.match(res.headers.get('www-authenticate') ?? '', /error="insufficient_scope", scope="read"/);
+    assert.match(res.headers.get('www-authenticate') ?? '', /error="insufficient_scope", scope="shop:read"/);
   });
 
   test('accepts an active opaque token by introspection and refuses it once revoked', async () => {

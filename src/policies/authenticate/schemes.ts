@@ -15,7 +15,7 @@ import type { SchemeBinding } from './schema.ts';
 export interface SchemeVerifier {
   readonly name: string;
   readonly kind: 'bearer' | 'apiKey' | 'mtls';
-  /** Requirement lists name OAuth scopes (oauth2, openIdConnect); for other types they name roles (OAS 3.1). */
+  /** Requirement lists name scopes for token schemes (oauth2, openIdConnect, http bearer) and roles otherwise (OAS 3.1). */
   readonly listsScopes: boolean;
   /** Challenge (without error parameters) for `WWW-Authenticate`. */
   readonly challenge: string;
@@ -65,7 +65,7 @@ export function schemeVerifier(
   const key = `authenticate:scheme:${ctx.apiName}:${name}:${realm}:${fingerprint}`;
   return ctx.shared.get(key, () => {
     try {
-      return build(name, scheme, binding, kind, realm, ctx, tokenScheme && scheme.type !== 'http');
+      return build(name, scheme, binding, kind, realm, ctx, tokenScheme);
     } catch (err) {
       if (err instanceof PolicyConfigError) throw err;
       const sub = err instanceof JwtConfigError ? `.${kind}.${err.path}` : `.${kind}`;
