@@ -72,6 +72,37 @@ describe('audit', () => {
     assert.equal(f!.severity, 'high');
   });
 
+  test('groups size rules by property name across schemas, and parameters together', () => {
+    const spec = `openapi: 3.0.3
+info: { title: t, version: '1' }
+paths:
+  /a/{aId}:
+    parameters: [{ name: aId, in: path, required: true, schema: { type: integer } }]
+    put:
+      requestBody: { content: { application/json: { schema: { $ref: '#/components/schemas/A' } } } }
+      responses: { '200': { description: ok } }
+  /b/{bId}:
+    parameters: [{ name: bId, in: path, required: true, schema: { type: integer } }]
+    put:
+      requestBody: { content: { application/json: { schema: { $ref: '#/components/schemas/B' } } } }
+      responses: { '200': { description: ok } }
+components:
+  schemas:
+    A: { type: object, properties: { description: { type: string } } }
+    B: { type: object, properties: { description: { type: string } } }
+`;
+    const r = auditText('group.yaml', spec);
+    const strings = r.findings.filter((f) => f.rule.id === 'audit/string-limit');
+    assert.equal(strings.length, 1);
+    assert.match(strings[0]!.message, /`description`: schema A, schema B/);
+    const ints = r.findings.filter((f) => f.rule.id === 'audit/integer-limit');
+    assert.equal(ints.length, 1);
+    assert.equal(ints[0]!.occurrences!.length, 2);
+    const ids = r.findings.filter((f) => f.rule.id === 'audit/numeric-ids');
+    assert.equal(ids.length, 1);
+    assert.match(ids[0]!.message, /`aId` \(PUT \/a\/\{aId\}\), `bId` \(PUT \/b\/\{bId\}\)/);
+  });
+
   test('groups operations missing a 429 into one finding with one occurrence each', () => {
     const found = of('bad-3.0.yaml', 'audit/rate-limit-responses-429');
     assert.equal(found.length, 1);
@@ -94,7 +125,7 @@ describe('audit', () => {
   test('rates unbounded arrays used only in responses as info', () => {
     const sev = of('bad-3.0.yaml', 'audit/array-limit').map((f) => [f.location.pointer, f.severity]);
     assert.deepEqual(sev, [
-      ['/components/schemas/User', 'medium'],
+      ['/components/schemas/User/properties/tags', 'medium'],
       ['/paths/~1v2~1users/get/responses/200/content/application~1json/schema', 'info'],
     ]);
   });
@@ -118,10 +149,12 @@ describe('audit', () => {
   test('accepts OpenAPI 3.1 exclusive bounds and type arrays', () => {
     const ints = of('bad-3.1.yaml', 'audit/integer-limit');
     assert.deepEqual(ints, []);
-    const [strings] = of('bad-3.1.yaml', 'audit/string-limit');
     assert.deepEqual(
-      strings!.occurrences!.map((o) => o.label),
-      ['title', 'attachments[0]'],
+      of('bad-3.1.yaml', 'audit/string-limit').map((f) => f.location.pointer),
+      [
+        '/components/schemas/Note/properties/title',
+        '/components/schemas/Note/properties/attachments/prefixItems/0',
+      ],
     );
   });
 

@@ -155,14 +155,8 @@ export function checkOperations(model: AuditModel, emit: Emit): void {
       const s = schema && isMapValue(schema.node) ? schema.node : undefined;
       const at = schema?.pointer ?? p.pointer;
       if (s && ID_NAME.test(p.name) && (typeIs(s, 'integer') || typeIs(s, 'number')) && s.format !== 'uuid') {
-        emit(R.numericIds, {
-          key: `param:${p.name}`,
-          anchor: at,
-          subject: `parameter \`${p.name}\``,
-          pointer: at,
-          label: op.label,
-          op,
-        });
+        // One finding for the API: moving to random identifiers is one design decision.
+        emit(R.numericIds, { key: 'all', anchor: at, pointer: at, label: `\`${p.name}\` (${op.label})`, op });
       }
       if (
         (p.in === 'query' || p.in === 'path') &&

@@ -146,6 +146,8 @@ function checkOwner(owner: SchemaOwner, emit: Emit): void {
   const note = owner.pointer.startsWith('/paths/') ? undefined : usage;
   const base = { key: owner.pointer, anchor: owner.pointer, subject: owner.label, note };
   const limitSeverity = (s: Severity): Severity => (responseOnly ? 'info' : s);
+  const rootName = /^schema (\S+)/.exec(owner.label)?.[1];
+  const isParameter = owner.label.startsWith('parameter ');
 
   const stack: { node: Json; pointer: string; path: string; property?: string; depth: number }[] = [
     { node: owner.node, pointer: owner.pointer, path: '', depth: 0 },
@@ -155,6 +157,21 @@ function checkOwner(owner: SchemaOwner, emit: Emit): void {
     if (!isMapValue(node) || depth > 64) continue;
     const label = path === '' ? undefined : path;
     const hit = { ...base, pointer, label };
+    // Size and format rules are grouped by property name across schemas: "add maxLength to every
+    // \`description\`" is one decision, not sixty findings.
+    const leaf = label === undefined ? rootName : label.split('.').pop();
+    const limitHit =
+      label === undefined && isParameter
+        ? { key: 'parameters', anchor: pointer, subject: 'parameters', pointer, label: owner.label.slice(10) }
+        : leaf
+          ? {
+              key: `prop:${leaf}`,
+              anchor: pointer,
+              subject: `\`${leaf}\``,
+              pointer,
+              label: label && label !== leaf ? `${owner.label} (${label})` : owner.label,
+            }
+          : hit;
 
     if (typeIs(node, 'string') && node.type !== 'file') {
       const bounded =
@@ -162,34 +179,36 @@ function checkOwner(owner: SchemaOwner, emit: Emit): void {
         Array.isArray(node.enum) ||
         node.const !== undefined ||
         BOUNDED_FORMATS.has(String(node.format));
-      if (!bounded) emit(R.unboundedString, { ...hit, severity: limitSeverity(R.unboundedString.severity) });
+      if (!bounded)
+        emit(R.unboundedString, { ...limitHit, severity: limitSeverity(R.unboundedString.severity) });
       const restricted =
         node.format !== undefined ||
         node.pattern !== undefined ||
         Array.isArray(node.enum) ||
         node.const !== undefined;
       if (!restricted)
-        emit(R.unrestrictedString, { ...hit, severity: limitSeverity(R.unrestrictedString.severity) });
+        emit(R.unrestrictedString, { ...limitHit, severity: limitSeverity(R.unrestrictedString.severity) });
     }
     if (typeIs(node, 'array') && node.maxItems === undefined) {
-      emit(R.unboundedArray, { ...hit, severity: limitSeverity(R.unboundedArray.severity) });
+      emit(R.unboundedArray, { ...limitHit, severity: limitSeverity(R.unboundedArray.severity) });
     }
     if (typeIs(node, 'integer')) {
       const hasMin = node.minimum !== undefined || typeof node.exclusiveMinimum === 'number';
       const hasMax = node.maximum !== undefined || typeof node.exclusiveMaximum === 'number';
       if (!hasMin || !hasMax)
-        emit(R.unboundedInteger, { ...hit, severity: limitSeverity(R.unboundedInteger.severity) });
+        emit(R.unboundedInteger, { ...limitHit, severity: limitSeverity(R.unboundedInteger.severity) });
       if (node.format !== 'int32' && node.format !== 'int64') {
-        emit(R.integerFormat, { ...hit, severity: limitSeverity(R.integerFormat.severity) });
+        emit(R.integerFormat, { ...limitHit, severity: limitSeverity(R.integerFormat.severity) });
       }
     }
     for (const key of ['additionalProperties', 'unevaluatedProperties']) {
       const v = node[key];
       const keyHit = { ...hit, pointer: `${pointer}/${key}` };
+      const keyLimitHit = { ...limitHit, pointer: `${pointer}/${key}` };
       if (v === true || (isMapValue(v) && Object.keys(v).length === 0)) {
         emit(R.openAdditionalProperties, { ...keyHit, severity: responseOnly ? 'info' : undefined });
       } else if (isMapValue(v) && node.maxProperties === undefined) {
-        emit(R.unconstrainedAdditionalProperties, { ...keyHit, severity: limitSeverity('low') });
+        emit(R.unconstrainedAdditionalProperties, { ...keyLimitHit, severity: limitSeverity('low') });
       }
     }
     if (node.readOnly === true && node.writeOnly === true) emit(R.readOnlyConflict, hit);
