@@ -58,6 +58,7 @@ export class ScanError extends Error {
 }
 
 const MAX_OBSERVATIONS = 5000;
+const DESTRUCTIVE = new Set(['PUT', 'PATCH', 'DELETE']);
 const TOKEN_POINTERS = ['/token', '/access_token', '/accessToken', '/jwt', '/id_token'];
 
 function atPointer(value: unknown, pointer: string): unknown {
@@ -190,6 +191,15 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
         if (!findings.has(f.fingerprint)) findings.set(f.fingerprint, f);
       },
       async send(req, as, sendOptions) {
+        // The safety rule, enforced here for every check: PUT, PATCH and DELETE go only to objects the scan
+        // created, unless the user allowed destructive requests.
+        if (
+          DESTRUCTIVE.has(req.method) &&
+          !options.allowDestructive &&
+          !objects.isScanCreated(req.path.split('?')[0])
+        ) {
+          return undefined;
+        }
         const res = await client.trySend(req, {
           session: as?.session,
           signal,
