@@ -182,7 +182,7 @@ const WORDY_COMMANDS = new Set([
 ]);
 
 /** Words that are so common in prose that even `cat`/`echo`/`dir` after `&` or a newline need arguments. */
-const PROSE_COMMON = new Set(['cat', 'echo', 'dir', 'w', 'ver', 'id', 'sc', 'reg', 'env', 'ps', 'dig', 'sh']);
+const PROSE_COMMON = new Set(['cat', 'echo', 'dir', 'w', 'ver', 'id', 'sc', 'reg', 'env', 'dig', 'sh']);
 
 function isSpace(c: number): boolean {
   return c === 32 || c === 9 || c === 11 || c === 12 || c === 13;
@@ -203,7 +203,9 @@ export function unshell(s: string): string {
   const n = s.length;
   for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i);
-    if (c === 39 || c === 34 || c === 92) continue;
+    if (c === 39 || c === 34) continue;
+    // A backslash escapes the next character (`w\\ho`), except in a drive path (`C:\\`).
+    if (c === 92 && s.charCodeAt(i - 1) !== 58) continue;
     if (c === 36) {
       const d = s.charCodeAt(i + 1);
       if (d === 64 || d === 42 || (d >= 48 && d <= 57)) {
@@ -302,10 +304,13 @@ function readCommand(s: string, i: number): CommandHit | undefined {
       // `type C:\x`, `dir c:\`
       (isLetter(c) &&
         s.charCodeAt(k + 1) === 58 &&
-        (s.charCodeAt(k + 2) === 92 || s.charCodeAt(k + 2) === 47)) ||
+        (s.charCodeAt(k + 2) === 92 ||
+          s.charCodeAt(k + 2) === 47 ||
+          k + 2 >= n ||
+          isSpace(s.charCodeAt(k + 2)))) ||
       (word === 'net' &&
         /^(user|localgroup|view|share|use|start|stop|group|accounts|session)\b/i.test(s.slice(k, k + 12)));
-    if (!shellArgs && sawSpace && isLetter(c) && (word === 'echo' || word === 'eval' || word === 'exec')) {
+    if (!shellArgs && sawSpace && isLetter(c) && (word === 'echo' || word === 'eval')) {
       shellArgs = true;
     }
   }
@@ -344,7 +349,10 @@ export function detectCmdi(input: string, p: Paranoia): boolean {
       // Backticks: markdown uses them for inline code too ("run `ls -la`"), so at level 1 only a backtick
       // glued to the previous text or opening the value counts.
       const prev = i > 0 ? s.charCodeAt(i - 1) : 32;
-      const glued = i === 0 || !(isSpace(prev) || prev === 40 || prev === 10 || prev === 34 || prev === 39);
+      const close = s.indexOf('`', i + 1);
+      const wholeValue = i === 0 && (close < 0 || s.slice(close + 1).trim() === '');
+      const glued =
+        wholeValue || (i > 0 && !(isSpace(prev) || prev === 40 || prev === 10 || prev === 34 || prev === 39));
       if (!glued && p < 2) continue;
       strongSeparator = true;
     } else if (c === 36 && s.charCodeAt(next) === 40) {
@@ -355,8 +363,11 @@ export function detectCmdi(input: string, p: Paranoia): boolean {
     } else if ((c === 60 || c === 62) && s.charCodeAt(next) === 40) {
       next++;
       strongSeparator = true;
-    } else if (i === 0 && p >= 2) strongSeparator = false;
-    else continue;
+    } else if (i === 0 && p >= 2) {
+      // At level 2 the value itself may be a command line (`cat /etc/passwd`).
+      strongSeparator = false;
+      next = 0;
+    } else continue;
     // Separators may repeat or open a group: `;;id`, `|(id)`, `&&{id}`, `; !id`.
     while (next < n) {
       const d = s.charCodeAt(next);
@@ -364,14 +375,15 @@ export function detectCmdi(input: string, p: Paranoia): boolean {
         next++;
       else break;
     }
-    const hit = readCommand(s, i === 0 && p >= 2 && c !== 59 && c !== 124 ? i : next);
+    const hit = readCommand(s, next);
     if (hit === undefined) continue;
     if (hit.glob) return true;
     if (strongSeparator) {
       if (hit.distinct && !PROSE_COMMON.has(hit.name)) return true;
       if (hit.shellArgs) return true;
     } else {
-      if (hit.shellArgs && (hit.distinct || p >= 2)) return true;
+      if (hit.shellArgs && (hit.distinct || c === 10 || p >= 2)) return true;
+      if (c === 10 && hit.distinct && !PROSE_COMMON.has(hit.name)) return true;
       if (p >= 3 && hit.distinct) return true;
     }
   }

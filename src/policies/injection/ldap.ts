@@ -58,7 +58,7 @@ function filterAt(s: string, i: number, p: Paranoia, wellKnownOnly: boolean): bo
     let k = j + 1;
     while (k < n && isSpace(s.charCodeAt(k))) k++;
     const d = s.charCodeAt(k);
-    return d === 40 || d === 41 || (p >= 2 && k >= n);
+    return d === 40 || d === 41 || (k >= n && (!wellKnownOnly || p >= 2));
   }
   if (!isAttrStart(c)) return false;
   const start = j;
@@ -102,7 +102,11 @@ export function detectLdap(s: string, p: Paranoia): boolean {
       }
     } else if (c === 41) {
       close++;
-      if (i > 0 && s.charCodeAt(i - 1) === 42) starClose = true;
+      if (i > 0 && s.charCodeAt(i - 1) === 42) {
+        let k = i + 1;
+        while (k < n && isSpace(s.charCodeAt(k))) k++;
+        if (k >= n || s.charCodeAt(k) === 41 || s.charCodeAt(k) === 40) starClose = true;
+      }
     }
   }
   if (starClose && close > open) return true;

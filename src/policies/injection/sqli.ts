@@ -431,6 +431,8 @@ const COMPARISONS = new Set([
   'is',
 ]);
 
+const EQUALITIES = new Set(['=', '==', '<>', '!=', '<=>', 'like', 'rlike', 'regexp', 'is']);
+
 function isOperand(t: Token | undefined): boolean {
   return t !== undefined && (t.k === 'n' || t.k === 's' || t.k === 'w' || t.k === 'v' || t.k === 'f');
 }
@@ -457,7 +459,8 @@ function afterOperand(t: Token[], i: number): number {
 function isCondition(t: Token[], i: number, p: Paranoia): boolean {
   const a = t[i];
   if (a === undefined) return false;
-  if (a.k === 'f' || a.k === 'v') return true;
+  if (a.k === 'v') return true;
+  if (a.k === 'f') return STRONG_FUNCTIONS.has(a.v) || p >= 2;
   if (a.k === '(') {
     const b = t[i + 1];
     return b !== undefined && (b.k === 'E' || b.k === '(' || isCondition(t, i + 1, p));
@@ -505,12 +508,12 @@ function isStatement(t: Token[], i: number, p: Paranoia): boolean {
         if (is(b, 'k', 'from') && (c?.k === 'w' || c?.k === '(')) {
           const d = t[i + 4];
           return (
-            d === undefined ||
-            d.k === 'c' ||
-            d.k === ';' ||
-            d.k === 'k' ||
-            d.k === ')' ||
-            d.k === 'U' ||
+            (d === undefined && i > 0) ||
+            d?.k === 'c' ||
+            d?.k === ';' ||
+            d?.k === 'k' ||
+            d?.k === ')' ||
+            d?.k === 'U' ||
             p >= 2
           );
         }
@@ -533,7 +536,8 @@ function isStatement(t: Token[], i: number, p: Paranoia): boolean {
           a.v === 'user' ||
           a.v === 'index') &&
         b !== undefined &&
-        (b.k === 'w' || b.k === 's' || b.k === 'k')
+        (b.k === 'w' || b.k === 's' || b.k === 'k') &&
+        (c === undefined || c.k === 'c' || c.k === ';' || c.k === '(' || c.k === 'k' || c.k === ',' || p >= 2)
       );
     case 'delete':
       return (
@@ -633,6 +637,7 @@ function quoteContext(t: Token[], p: Paranoia): boolean {
           d.k === 'o' ||
           d.k === '&' ||
           d.k === ')' ||
+          d.k === 'k' ||
           (p >= 2 && b.k !== 'w')
         );
       }
@@ -671,6 +676,7 @@ function anywhere(t: Token[], p: Paranoia): boolean {
       }
       case 'E':
         if (i === 0 && isStatement(t, 0, p)) return true;
+        if (t[i - 1]?.k === '(' && x.v === 'select' && isStatement(t, i, p)) return true;
         if (p >= 2 && (t[i - 1]?.k === '(' || t[i - 1]?.k === '&') && isStatement(t, i, p)) return true;
         break;
       case 'f': {
@@ -750,7 +756,7 @@ function anywhere(t: Token[], p: Paranoia): boolean {
         if (
           isLiteral(t[i + 1]) &&
           t[i + 2]?.k === 'o' &&
-          COMPARISONS.has(t[i + 2].v) &&
+          (EQUALITIES.has(t[i + 2].v) || p >= 2) &&
           isLiteral(t[i + 3])
         ) {
           if (i > 0 || p >= 2) return true;
@@ -769,19 +775,28 @@ function numericContext(t: Token[], p: Paranoia): boolean {
   let i = 0;
   while (t[i]?.k === '(') i++;
   const first = t[i];
-  if (first === undefined || !(first.k === 'n' || (p >= 2 && first.k === 'w'))) return false;
+  if (
+    first === undefined ||
+    !((first.k === 'n' && (first.v === '' || p >= 2)) || (p >= 2 && first.k === 'w'))
+  ) {
+    return false;
+  }
   const a = t[i + 1];
   if (a === undefined) return false;
   switch (a.k) {
     case '&':
       return isCondition(t, i + 2, p) && t[i + 2].k !== 'w';
     case ')': {
-      const b = t[i + 2];
+      let j = i + 2;
+      while (t[j]?.k === ')') j++;
+      const b = t[j];
       return (
         b !== undefined &&
-        ((b.k === '&' && isCondition(t, i + 3, p)) || b.k === 'U' || b.k === ';' || b.k === 'c')
+        ((b.k === '&' && isCondition(t, j + 1, p)) || b.k === 'U' || b.k === ';' || b.k === 'c')
       );
     }
+    case 'o':
+      return (COMPARISONS.has(a.v) || p >= 2) && t[i + 2]?.k === '(' && t[i + 3]?.k === 'E';
     case ';':
       return t[i + 2] !== undefined && (t[i + 2].k === 'E' || is(t[i + 2], 'k', 'waitfor') || p >= 2);
     case 'k': {

@@ -159,7 +159,8 @@ export function detectTraversal(decoded: string, p: Paranoia, raw: string = deco
   // An absolute path to a sensitive file as the whole value, or behind `file://`.
   if (trimmed.startsWith('file:')) {
     const rest = trimmed.slice(5).replace(/^\/+/, '/');
-    if (p >= 2 || hasTarget(rest, 0) || rest.indexOf('/etc/') >= 0) return true;
+    // Clients have no business sending `file:` URLs to an API; a local path behind one is a read attempt.
+    if (rest.charCodeAt(0) === 47 || p >= 2) return true;
   }
   if (trimmed.charCodeAt(0) === 47 || (trimmed.charCodeAt(1) === 58 && trimmed.charCodeAt(2) === 47)) {
     const first = trimmed.indexOf(' ');

@@ -325,6 +325,14 @@ function scanTag(s: string, lt: number, p: Paranoia): { hit: boolean; end: numbe
           after.indexOf('=') >= 0 ||
           /^\s*[\w$.[\]]+\s*$/.test(after)));
   }
+  if (!hit && name === 'style') {
+    const css = s.slice(end + 1, end + 1 + 512);
+    hit =
+      css.indexOf('javascript:') >= 0 ||
+      css.indexOf('expression(') >= 0 ||
+      css.indexOf('-moz-binding') >= 0 ||
+      css.indexOf('behavior:') >= 0;
+  }
   if (!hit && ACTIVE_ELEMENTS.has(name) && (attributes > 0 || p >= 2)) hit = true;
   if (!hit && p >= 2 && ALWAYS_SUSPECT.has(name)) hit = true;
   if (
