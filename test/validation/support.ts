@@ -84,6 +84,40 @@ function pathParams(template: string, path: string): Record<string, string> {
   return out;
 }
 
+/** Builds an Exchange for a request received by a test server (raw path parameters, raw query). */
+export function exchangeFor(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  ctx: CompileContext,
+  opts: { principal?: Principal; scheme?: 'http' | 'https'; body?: Buffer } = {},
+): Exchange {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  const path = q === -1 ? url : url.slice(0, q);
+  return {
+    id: 'req-1',
+    req,
+    res,
+    startedAt: performance.now(),
+    clientIp: '127.0.0.1',
+    scheme: opts.scheme ?? 'http',
+    host: 'localhost',
+    path,
+    rawQuery: q === -1 ? '' : url.slice(q + 1),
+    route: {
+      api: 'test',
+      spec: ctx.spec,
+      operation: ctx.operation,
+      pathParams: pathParams(ctx.operation.path, path),
+    },
+    principal: opts.principal,
+    body: opts.body,
+    upstreamHeaders: {},
+    responseHeaders: {},
+    reported: [],
+  };
+}
+
 export interface HandlerServer {
   readonly url: string;
   close(): Promise<void>;
@@ -101,32 +135,11 @@ export async function serveHandler(
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', async () => {
-      const url = req.url ?? '/';
-      const q = url.indexOf('?');
-      const path = q === -1 ? url : url.slice(0, q);
       const body = Buffer.concat(chunks);
-      const ex: Exchange = {
-        id: 'req-1',
-        req,
-        res,
-        startedAt: performance.now(),
-        clientIp: '127.0.0.1',
-        scheme: opts.scheme ?? 'http',
-        host: 'localhost',
-        path,
-        rawQuery: q === -1 ? '' : url.slice(q + 1),
-        route: {
-          api: 'test',
-          spec: ctx.spec,
-          operation: ctx.operation,
-          pathParams: pathParams(ctx.operation.path, path),
-        },
-        principal: opts.principal,
+      const ex = exchangeFor(req, res, ctx, {
+        ...opts,
         body: handler.needsRequestBody && body.length > 0 ? body : undefined,
-        upstreamHeaders: {},
-        responseHeaders: {},
-        reported: [],
-      };
+      });
       let p: Problem | undefined;
       try {
         p = await handler.onRequest?.(ex);
