@@ -1,9 +1,11 @@
 import { authenticatePolicy } from './authenticate/policy.ts';
 import { authorizePolicy } from './authorize/policy.ts';
 import { concurrencyPolicy } from './concurrency/policy.ts';
+import { cors } from './cors/policy.ts';
 import type { PolicyDefinition } from './policy.ts';
 import { protectResponse } from './protect-response/policy.ts';
 import { ipRateLimitPolicy, rateLimitPolicy } from './rate-limit/policy.ts';
+import { securityHeaders } from './security-headers/policy.ts';
 import { ssrfGuard } from './ssrf-guard/policy.ts';
 import { validateRequest } from './validate-request/policy.ts';
 
@@ -20,5 +22,7 @@ export const policies: ReadonlyArray<PolicyDefinition<any>> = [
   validateRequest,
   ssrfGuard,
   protectResponse,
+  securityHeaders,
+  cors,
   concurrencyPolicy,
 ];

@@ -150,7 +150,7 @@ export function compileCors(config: CorsConfig, ctx: CompileContext): CorsHandle
       if (expose !== '') ex.responseHeaders['access-control-expose-headers'] = expose;
       return undefined;
     },
-    onResponseHead(ex, head) {
+    onResponseHead(_ex, head) {
       // Only the gateway speaks CORS: an upstream's own `Access-Control-Allow-Origin: *` must not leak out.
       for (const k of Object.keys(head.headers)) if (k.startsWith('access-control-')) delete head.headers[k];
       appendVary(head, 'Origin');
