@@ -1,7 +1,9 @@
 import { authenticatePolicy } from './authenticate/policy.ts';
 import { authorizePolicy } from './authorize/policy.ts';
+import { banPolicy, banPrincipalPolicy } from './ban/policy.ts';
 import { concurrencyPolicy } from './concurrency/policy.ts';
 import { cors } from './cors/policy.ts';
+import { injectionPolicy } from './injection/policy.ts';
 import type { PolicyDefinition } from './policy.ts';
 import { protectResponse } from './protect-response/policy.ts';
 import { ipRateLimitPolicy, rateLimitPolicy } from './rate-limit/policy.ts';
@@ -15,6 +17,8 @@ import { validateRequest } from './validate-request/policy.ts';
  */
 // biome-ignore lint/suspicious/noExplicitAny: definitions are heterogeneous in their config type
 export const policies: ReadonlyArray<PolicyDefinition<any>> = [
+  banPolicy,
+  banPrincipalPolicy,
   authenticatePolicy,
   authorizePolicy,
   ipRateLimitPolicy,
@@ -25,4 +29,5 @@ export const policies: ReadonlyArray<PolicyDefinition<any>> = [
   securityHeaders,
   cors,
   concurrencyPolicy,
+  injectionPolicy,
 ];
