@@ -1,0 +1,32 @@
+import { createHash } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+
+/**
+ * Short, stable fingerprint of a credential (bearer token, API key) for events and token bans: the first
+ * 128 bits of its SHA-256, hex. The credential itself is never logged or stored.
+ */
+export function credentialHash(credential: string): string {
+  return createHash('sha256').update(credential).digest('hex').slice(0, 32);
+}
+
+/**
+ * The credential a request presents: the `Authorization` value without its scheme (`Bearer`, `DPoP`,
+ * `Basic`...), else the first of `apiKeyHeaders` that is present. Undefined when there is none.
+ */
+export function presentedCredential(
+  headers: IncomingHttpHeaders,
+  apiKeyHeaders: readonly string[] = [],
+): string | undefined {
+  const auth = headers.authorization;
+  if (typeof auth === 'string' && auth !== '') {
+    const sp = auth.indexOf(' ');
+    const value = (sp === -1 ? auth : auth.slice(sp + 1)).trim();
+    if (value !== '') return value;
+  }
+  for (const h of apiKeyHeaders) {
+    const v = headers[h];
+    const s = Array.isArray(v) ? v[0] : v;
+    if (typeof s === 'string' && s !== '') return s;
+  }
+  return undefined;
+}

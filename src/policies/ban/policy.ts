@@ -1,0 +1,163 @@
+import type { Exchange } from '../../gateway/exchange.ts';
+import { type Problem, problem, problems } from '../../gateway/problems.ts';
+import { type Ban, type BanChecker, type BanKind, createBanChecker } from '../../monitor/bans.ts';
+import { credentialHash, presentedCredential } from '../../monitor/credential-hash.ts';
+import type { CompileContext, PolicyConfigBase, PolicyDefinition, RequestResult } from '../policy.ts';
+
+/** Config of `ban` (stage `ban`). */
+export interface BanConfig extends PolicyConfigBase {
+  checkIp?: boolean;
+  checkToken?: boolean;
+  apiKeyHeaders?: string[];
+  cacheMs?: number;
+}
+
+/** Config of `banPrincipal` (stage `authorize`). */
+export interface BanPrincipalConfig extends PolicyConfigBase {
+  checkSubject?: boolean;
+  checkConsumer?: boolean;
+  cacheMs?: number;
+}
+
+const cacheMsSchema = {
+  type: 'integer',
+  minimum: 0,
+  maximum: 60_000,
+  default: 1000,
+  description:
+    'How long this instance trusts its cached answer for one key; a ban or unban made elsewhere takes effect within it.',
+};
+
+function checkerFor(ctx: CompileContext, cacheMs: number): BanChecker {
+  return ctx.shared.get(`portcullis.ban.checker:${cacheMs}`, () =>
+    createBanChecker({
+      store: ctx.store,
+      clock: ctx.clock,
+      cacheMs,
+      onError: (err) => ctx.logger.warn({ err }, 'ban check failed; request let through'),
+    }),
+  );
+}
+
+function denial(ban: Ban, now: number): Problem {
+  const retryAfter = Math.max(1, Math.ceil((ban.expiresAt - now) / 1000));
+  return problem(problems.banned, `Retry after ${retryAfter} seconds`, {
+    headers: { 'retry-after': String(retryAfter) },
+    reason: `banned_${ban.kind}`,
+  });
+}
+
+/** Runs the checks in order; answers synchronously while every answer comes from the cache. */
+function firstBan(
+  checker: BanChecker,
+  checks: ReadonlyArray<[BanKind, string | undefined]>,
+  now: number,
+  from = 0,
+): RequestResult | Promise<RequestResult> {
+  for (let i = from; i < checks.length; i++) {
+    const [kind, value] = checks[i];
+    if (value === undefined || value === '') continue;
+    const r = checker.find(kind, value);
+    if (r instanceof Promise)
+      return r.then((ban) => (ban ? denial(ban, now) : firstBan(checker, checks, now, i + 1)));
+    if (r) return denial(r, now);
+  }
+  return undefined;
+}
+
+/**
+ * `ban` (stage `ban`, first in the pipeline): refuses clients under a temporary ban with 403 `banned` and
+ * `Retry-After`, by client address and by presented credential (the `credentialHash` of the Authorization
+ * value or an API-key header), before any authentication work. Bans on a consumer or token subject need
+ * the authenticated principal and are checked by `banPrincipal` in the `authorize` stage.
+ */
+export const banPolicy: PolicyDefinition<BanConfig> = {
+  name: 'ban',
+  stage: 'ban',
+  description:
+    'Refuses clients under a temporary ban (automatic from the detectors, or manual) by address and by presented credential, before authentication.',
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      checkIp: { type: 'boolean', default: true, description: 'Refuse banned client addresses.' },
+      checkToken: {
+        type: 'boolean',
+        default: true,
+        description: 'Refuse banned credentials (bearer tokens, API keys), compared by hash.',
+      },
+      apiKeyHeaders: {
+        type: 'array',
+        items: { type: 'string', pattern: '^[a-z0-9-]+$' },
+        maxItems: 10,
+        default: [],
+        description:
+          'Lower-case header names carrying API keys, checked when there is no Authorization header.',
+      },
+      cacheMs: cacheMsSchema,
+    },
+  },
+  compile(config, ctx) {
+    const checkIp = config.checkIp ?? true;
+    const checkToken = config.checkToken ?? true;
+    if (!checkIp && !checkToken) return null;
+    const apiKeyHeaders = config.apiKeyHeaders ?? [];
+    const checker = checkerFor(ctx, config.cacheMs ?? 1000);
+    return {
+      onRequest(ex: Exchange) {
+        let token: string | undefined;
+        if (checkToken) {
+          const credential = presentedCredential(ex.req.headers, apiKeyHeaders);
+          if (credential !== undefined) token = credentialHash(credential);
+        }
+        return firstBan(
+          checker,
+          [
+            ['ip', checkIp ? ex.clientIp : undefined],
+            ['token', token],
+          ],
+          ctx.clock.now(),
+        );
+      },
+    };
+  },
+};
+
+/**
+ * `banPrincipal` (stage `authorize`): refuses an authenticated caller whose consumer or token subject is
+ * under a temporary ban, with 403 `banned`. Place it first among the authorize-stage policies.
+ */
+export const banPrincipalPolicy: PolicyDefinition<BanPrincipalConfig> = {
+  name: 'banPrincipal',
+  stage: 'authorize',
+  description: 'Refuses authenticated callers whose consumer or token subject is under a temporary ban.',
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      checkSubject: { type: 'boolean', default: true, description: 'Refuse banned token subjects.' },
+      checkConsumer: { type: 'boolean', default: true, description: 'Refuse banned consumers.' },
+      cacheMs: cacheMsSchema,
+    },
+  },
+  compile(config, ctx) {
+    const checkSubject = config.checkSubject ?? true;
+    const checkConsumer = config.checkConsumer ?? true;
+    if (!checkSubject && !checkConsumer) return null;
+    const checker = checkerFor(ctx, config.cacheMs ?? 1000);
+    return {
+      onRequest(ex: Exchange) {
+        const p = ex.principal;
+        if (p === undefined || p.method === 'anonymous') return undefined;
+        return firstBan(
+          checker,
+          [
+            ['subject', checkSubject ? p.subject : undefined],
+            ['consumer', checkConsumer ? p.consumer : undefined],
+          ],
+          ctx.clock.now(),
+        );
+      },
+    };
+  },
+};
