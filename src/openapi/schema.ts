@@ -105,6 +105,7 @@ function createAjv(version: ApiDocument['sourceVersion']): AjvInstance {
     logger: false as const,
     allowUnionTypes: true,
     validateFormats: true,
+    validateSchema: false,
   };
   const ajv: AjvInstance = version === '3.1' ? new Ajv2020(options) : new Ajv2019(options);
   addFormats.default(ajv);
@@ -401,16 +402,24 @@ export function createSchemaCompiler(api: ApiDocument, id = 'api'): SchemaCompil
     }
     return r;
   };
+  // Many operations share schemas (`$ref: Problem` on every error response): compile each shape once.
+  const cache = new Map<string, CompiledSchema>();
   return {
     compile(schema, direction) {
       if (schema === undefined || schema === true) return ACCEPT_ANYTHING;
       const r = rewriterFor(direction);
+      const rewritten = r.rewrite(schema, true);
+      const key = `${direction}:${JSON.stringify(rewritten)}`;
+      let c = cache.get(key);
+      if (c !== undefined) return c;
       try {
-        return compiled(ajv.compile(r.rewrite(schema, true)), direction);
+        c = compiled(ajv.compile(rewritten), direction);
       } catch (e) {
         if (e instanceof SchemaCompileError) throw e;
         throw new SchemaCompileError((e as Error).message);
       }
+      cache.set(key, c);
+      return c;
     },
   };
 }
