@@ -172,3 +172,73 @@ export function checkJsonBounds(value: unknown, bounds: JsonBounds): BoundsViola
   }
   return undefined;
 }
+
+interface Frame {
+  readonly object: boolean;
+  readonly pointer: string;
+  readonly keys?: Set<string>;
+  index: number;
+  lastKey: string;
+  expectKey: boolean;
+}
+
+/**
+ * Finds a member name repeated within one object of a JSON text (already known to parse). `JSON.parse`
+ * keeps the last duplicate while other parsers keep the first, so a duplicate lets a body mean one thing
+ * to the gateway and another to the upstream (RFC 8259 §4: names SHOULD be unique). Linear, one pass.
+ * Returns the pointer of the duplicate member, or undefined.
+ */
+export function findDuplicateKey(text: string): string | undefined {
+  const stack: Frame[] = [];
+  const childPointer = () => {
+    const top = stack.at(-1);
+    if (top === undefined) return '';
+    return `${top.pointer}/${top.object ? escapeToken(top.lastKey) : top.index}`;
+  };
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const ch = text.charCodeAt(i);
+    if (ch === 0x22) {
+      let j = i + 1;
+      let escaped = false;
+      while (j < n) {
+        const c = text.charCodeAt(j);
+        if (c === 0x5c) {
+          escaped = true;
+          j += 2;
+          continue;
+        }
+        if (c === 0x22) break;
+        j++;
+      }
+      const top = stack.at(-1);
+      if (top?.object && top.expectKey) {
+        const raw = text.slice(i + 1, j);
+        const key = escaped ? (JSON.parse(`"${raw}"`) as string) : raw;
+        if (top.keys!.has(key)) return `${top.pointer}/${escapeToken(key)}`;
+        top.keys!.add(key);
+        top.lastKey = key;
+        top.expectKey = false;
+      }
+      i = j;
+    } else if (ch === 0x7b) {
+      stack.push({
+        object: true,
+        pointer: childPointer(),
+        keys: new Set(),
+        index: 0,
+        lastKey: '',
+        expectKey: true,
+      });
+    } else if (ch === 0x5b) {
+      stack.push({ object: false, pointer: childPointer(), index: 0, lastKey: '', expectKey: false });
+    } else if (ch === 0x7d || ch === 0x5d) {
+      stack.pop();
+    } else if (ch === 0x2c) {
+      const top = stack.at(-1);
+      if (top?.object) top.expectKey = true;
+      else if (top !== undefined) top.index++;
+    }
+  }
+  return undefined;
+}

@@ -160,6 +160,11 @@ describe('validateRequest on a JSON body', () => {
     assert.deepEqual(errorsOf(d), [{ pointer: '#/header/X-Trace', detail: 'is required' }]);
   });
 
+  test('rejects a member given twice, which parsers resolve differently', async () => {
+    const d = await put('/users/7', '{"name":"Ann","age":1,"age":2}');
+    assert.deepEqual(errorsOf(d), [{ pointer: '#/body/age', detail: 'is given more than once' }]);
+  });
+
   test('rejects malformed JSON without a parser message', async () => {
     const d = await put('/users/7', '{"name": "Ann",');
     assert.deepEqual(errorsOf(d), [{ pointer: '#/body', detail: 'is not valid JSON' }]);

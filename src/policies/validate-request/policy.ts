@@ -17,6 +17,7 @@ import type { CompileContext, PolicyDefinition, PolicyHandler } from '../policy.
 import {
   BodyFormatError,
   checkJsonBounds,
+  findDuplicateKey,
   isJsonMediaType,
   type JsonBounds,
   matchMediaType,
@@ -255,6 +256,11 @@ export function compileValidateRequest(
           return undefined;
         }
         ex.json = json;
+      }
+      const duplicate = c.rejectDuplicateKeys ? findDuplicateKey(text!) : undefined;
+      if (duplicate !== undefined) {
+        errors.push({ pointer: `#/body${duplicate}`, detail: 'is given more than once' });
+        return undefined;
       }
       const b = checkJsonBounds(json, bounds);
       if (b !== undefined) {

@@ -4,6 +4,7 @@ export interface ValidateRequestConfig extends PolicyConfigBase {
   additionalProperties: 'reject' | 'strip';
   unknownQueryParameters: 'reject' | 'allow';
   rejectUndeclaredBody: boolean;
+  rejectDuplicateKeys: boolean;
   maxBodyBytes: number;
   maxJsonDepth: number;
   maxArrayItems: number;
@@ -16,6 +17,7 @@ export const defaults: Omit<ValidateRequestConfig, 'mode'> = {
   additionalProperties: 'reject',
   unknownQueryParameters: 'reject',
   rejectUndeclaredBody: true,
+  rejectDuplicateKeys: true,
   maxBodyBytes: 1048576,
   maxJsonDepth: 32,
   maxArrayItems: 1000,
@@ -45,6 +47,12 @@ export const schema = {
       type: 'boolean',
       default: defaults.rejectUndeclaredBody,
       description: 'Refuse a request body on an operation that declares no `requestBody`.',
+    },
+    rejectDuplicateKeys: {
+      type: 'boolean',
+      default: defaults.rejectDuplicateKeys,
+      description:
+        'Refuse JSON bodies that repeat a member name in one object (parsers disagree on which copy wins).',
     },
     maxBodyBytes: {
       type: 'integer',
