@@ -164,6 +164,17 @@ describe('authenticate policy', () => {
     assert.equal(JSON.stringify(t.events).includes(bad.split('.')[2]), false);
   });
 
+  test('treats other Authorization schemes as no credentials and an empty Bearer as invalid', async () => {
+    const basic = await call('/read', { authorization: 'Basic YWxpY2U6c2VjcmV0' });
+    assert.equal(basic.status, 401);
+    assert.equal(basic.headers.get('www-authenticate'), 'Bearer realm="test-api"');
+    const empty = await call('/read', { authorization: 'Bearer ' });
+    assert.equal(empty.status, 401);
+    assert.match(empty.headers.get('www-authenticate') ?? '', /error="invalid_token"/);
+    const lower = await call('/read', { authorization: `bearer ${await token()}` });
+    assert.equal(lower.status, 200, 'the scheme name is case-insensitive');
+  });
+
   test('answers 403 insufficient_scope naming the scope when the token lacks it', async () => {
     t.events.length = 0;
     const r = await call('/read', { authorization: `Bearer ${await token({ scope: 'write' })}` });

@@ -153,27 +153,55 @@ export const authenticatePolicy: PolicyDefinition<AuthenticateConfig> = {
       ctx.events.emit(event);
     }
 
+    // Header values are computed once per principal; cached tokens yield the same principal object.
+    const forwardedValues = new WeakMap<Principal, Array<[string, string]>>();
+    function forwardedHeaders(principal: Principal): Array<[string, string]> {
+      let out = forwardedValues.get(principal);
+      if (out !== undefined) return out;
+      out = [];
+      if (forward.subjectHeader !== '')
+        out.push([forward.subjectHeader.toLowerCase(), headerValue(principal.subject)]);
+      if (forward.consumerHeader !== '' && principal.consumer !== undefined) {
+        out.push([forward.consumerHeader.toLowerCase(), headerValue(principal.consumer)]);
+      }
+      if (forward.scopesHeader !== '' && principal.scopes.size > 0) {
+        out.push([forward.scopesHeader.toLowerCase(), headerValue([...principal.scopes].join(' '))]);
+      }
+      if (forward.rolesHeader !== '' && principal.roles.size > 0) {
+        out.push([forward.rolesHeader.toLowerCase(), headerValue([...principal.roles].join(' '))]);
+      }
+      if (forward.methodHeader !== '') out.push([forward.methodHeader.toLowerCase(), principal.method]);
+      for (const [header, claim] of claimHeaders) {
+        const v = principal.claims[claim];
+        if (v !== undefined && v !== null)
+          out.push([header, headerValue(typeof v === 'string' ? v : JSON.stringify(v))]);
+      }
+      forwardedValues.set(principal, out);
+      return out;
+    }
+
     function attach(ex: Exchange, principal: Principal): void {
       ex.principal = principal;
       if (principal.method === 'anonymous') return;
       const h = ex.upstreamHeaders;
-      if (forward.subjectHeader !== '')
-        h[forward.subjectHeader.toLowerCase()] = headerValue(principal.subject);
-      if (forward.consumerHeader !== '' && principal.consumer !== undefined) {
-        h[forward.consumerHeader.toLowerCase()] = headerValue(principal.consumer);
+      for (const [name, value] of forwardedHeaders(principal)) h[name] = value;
+    }
+
+    // Principals of single-scheme requirements are memoised per identity (and so per cached token).
+    const principals = new Map<readonly CompiledScheme[], WeakMap<Identity, Principal>>();
+    function principalOf(identities: Identity[], req: readonly CompiledScheme[]): Principal {
+      if (identities.length !== 1) return merge(identities, req);
+      let memo = principals.get(req);
+      if (memo === undefined) {
+        memo = new WeakMap();
+        principals.set(req, memo);
       }
-      if (forward.scopesHeader !== '' && principal.scopes.size > 0) {
-        h[forward.scopesHeader.toLowerCase()] = headerValue([...principal.scopes].join(' '));
+      let p = memo.get(identities[0]);
+      if (p === undefined) {
+        p = merge(identities, req);
+        memo.set(identities[0], p);
       }
-      if (forward.rolesHeader !== '' && principal.roles.size > 0) {
-        h[forward.rolesHeader.toLowerCase()] = headerValue([...principal.roles].join(' '));
-      }
-      if (forward.methodHeader !== '') h[forward.methodHeader.toLowerCase()] = principal.method;
-      for (const [header, claim] of claimHeaders) {
-        const v = principal.claims[claim];
-        if (v !== undefined && v !== null)
-          h[header] = headerValue(typeof v === 'string' ? v : JSON.stringify(v));
-      }
+      return p;
     }
 
     function deny(ex: Exchange, f: Failure): Problem {
@@ -272,7 +300,7 @@ export const authenticatePolicy: PolicyDefinition<AuthenticateConfig> = {
             if (failure !== undefined) break;
           }
           if (failure === undefined) {
-            attach(ex, merge(identities, req));
+            attach(ex, principalOf(identities, req));
             return undefined;
           }
           if (RANK[failure.kind] > RANK[worst.kind]) worst = failure;

@@ -371,8 +371,8 @@ const dpopSchema: JsonObject = {
 
 const headerName = (description: string, dflt?: string): JsonObject => ({
   type: 'string',
-  pattern: '^[A-Za-z0-9-]+$',
-  description,
+  pattern: '^[A-Za-z0-9-]*$',
+  description: `${description} Empty: not forwarded.`,
   ...(dflt === undefined ? {} : { default: dflt }),
 });
 

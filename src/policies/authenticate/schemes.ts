@@ -24,7 +24,18 @@ export interface SchemeVerifier {
   verify(ex: Exchange): CredentialResult | Promise<CredentialResult>;
 }
 
-const BEARER = /^(Bearer|DPoP) +([A-Za-z0-9\-._~+/]+=*) *$/i;
+/**
+ * Splits `Authorization: Bearer|DPoP <token>` (scheme case-insensitive, RFC 9110 §11.1) without a regex:
+ * this runs on every request. Undefined for other schemes; '' for a Bearer/DPoP header without a token.
+ */
+function parseAuthorization(header: string): { dpop: boolean; token: string } | undefined {
+  const sp = header.indexOf(' ');
+  const scheme = (sp < 0 ? header : header.slice(0, sp)).toLowerCase();
+  if (scheme !== 'bearer' && scheme !== 'dpop') return undefined;
+  const token = sp < 0 ? '' : header.slice(sp + 1).trim();
+  // RFC 6750 §2.1 b64token: no whitespace inside; the verifiers check the rest of the syntax.
+  return { dpop: scheme === 'dpop', token: /\s/.test(token) ? '' : token };
+}
 
 /**
  * Builds (once per API, scheme and binding, through `ctx.shared`) the verifier of a scheme.
@@ -175,6 +186,8 @@ function build(
           scope: `${ctx.apiName}:${name}`,
         });
   const certificateBound = binding.certificateBound === true;
+  const bearerIdentities = new WeakMap<object, CredentialResult>();
+  const dpopIdentities = new WeakMap<object, CredentialResult>();
 
   return {
     name,
@@ -185,15 +198,12 @@ function build(
     async verify(ex) {
       const header = ex.req.headers.authorization;
       if (header === undefined) return MISSING;
-      const m = BEARER.exec(header);
-      if (m === null) {
-        // Another scheme (Basic, ...) is not a credential for this one.
-        return /^(bearer|dpop)\b/i.test(header)
-          ? invalid('malformed', 'malformed Authorization header')
-          : MISSING;
-      }
-      const isDpop = m[1].toLowerCase() === 'dpop';
-      const token = m[2];
+      const parsed = parseAuthorization(header);
+      // Another scheme (Basic, ...) is not a credential for this one.
+      if (parsed === undefined) return MISSING;
+      if (parsed.token === '') return invalid('malformed', 'malformed Authorization header');
+      const isDpop = parsed.dpop;
+      const token = parsed.token;
       if (isDpop && dpop === undefined)
         return invalid('dpop_not_accepted', 'DPoP tokens are not accepted here');
       const out = await check(token);
@@ -235,8 +245,13 @@ function build(
           return invalid('certificate_mismatch', 'token is not bound to the presented client certificate');
         }
       }
+      // Identities are memoised per verified claims object (the token cache returns the same object), so
+      // a cached token costs no claim parsing.
+      const memo = isDpop ? dpopIdentities : bearerIdentities;
+      const known = memo.get(claims);
+      if (known !== undefined) return known;
       const sub = claims.sub ?? claims.client_id;
-      return {
+      const result: CredentialResult = {
         kind: 'ok',
         identity: {
           subject: typeof sub === 'string' ? sub : 'unknown',
@@ -247,6 +262,8 @@ function build(
           method: isDpop ? 'dpop' : kind === 'jwt' ? 'jwt' : 'introspection',
         },
       };
+      memo.set(claims, result);
+      return result;
     },
   };
 }
