@@ -68,35 +68,52 @@ export function suggestPolicy(findings: readonly Finding[], spec: ApiDocument): 
   const api: string[] = [];
 
   if (has(findings, R.noCredentials.id, R.tokenAccepted.id, R.weakHmacSecret.id)) {
+    const schemes = Object.entries(spec.securitySchemes).filter(
+      ([, s]) =>
+        s.type === 'oauth2' ||
+        s.type === 'openIdConnect' ||
+        (s.type === 'http' && /bearer/i.test(String(s.raw.scheme))),
+    );
     api.push(
       '  # API2: tokens were accepted that should not be (no credentials, alg none, expired, forged, weak secret).',
       '  # The gateway verifies signature, algorithm allow-list, expiry, issuer and audience on every request.',
       ...(has(findings, R.weakHmacSecret.id)
         ? ['  # The HMAC secret was guessed: rotate it now and prefer asymmetric keys (JWKS).']
         : []),
+      '  # TODO: your issuer, its JWKS and your audience.',
       '  authenticate:',
       '    mode: enforce',
-      '    jwt:',
-      '      issuers:',
-      `        - issuer: ${scalar('TODO https://issuer.example')}`,
-      `          jwksUri: ${scalar('TODO https://issuer.example/.well-known/jwks.json')}`,
-      `          audiences: [${scalar('TODO')}]`,
-      `          algorithms: [${scalar('RS256')}, ${scalar('ES256')}]`,
+      ...(schemes.length > 0
+        ? ['    schemes:']
+        : ['    schemes: {} # TODO: the spec declares no bearer scheme']),
     );
+    for (const [name] of schemes) {
+      api.push(
+        `      ${/^[\w.-]+$/.test(name) ? name : scalar(name)}:`,
+        '        jwt:',
+        '          issuers:',
+        `            - issuer: ${scalar('https://TODO-issuer.example')}`,
+        `              jwksUri: ${scalar('https://TODO-issuer.example/.well-known/jwks.json')}`,
+        `              audiences: [${scalar('TODO-audience')}]`,
+        `              algorithms: [${scalar('RS256')}, ${scalar('ES256')}]`,
+      );
+    }
   }
   if (
     has(
       findings,
       R.massAssignment.id,
       R.oversizedInput.id,
+      R.unboundedPageSize.id,
       R.sqlInjection.id,
       R.nosqlInjection.id,
       R.commandInjection.id,
     )
   ) {
     api.push(
-      '  # API3 mass assignment, API4 oversized input, API8 injection: requests must match the API description.',
-      '  # Add `maxLength`, `maximum` and `additionalProperties: false` to the spec where the scan found none.',
+      '  # API3 mass assignment, API4 oversized input and page size, API8 injection: requests must match the',
+      '  # API description. Add `maxLength`, `maximum`, `pattern` and `additionalProperties: false` to the spec',
+      '  # where the scan found none: the gateway enforces what the spec declares.',
       '  validateRequest:',
       '    mode: enforce',
       `    additionalProperties: ${scalar('reject')}`,
@@ -106,57 +123,57 @@ export function suggestPolicy(findings: readonly Finding[], spec: ApiDocument): 
       '    maxArrayItems: 1000',
     );
   }
-  if (has(findings, R.noRateLimit.id, R.bruteForce.id, R.businessFlow.id)) {
+  if (has(findings, R.noRateLimit.id)) {
     api.push(
-      '  # API4: a burst of requests was answered in full. A per-consumer budget for the whole API:',
+      '  # API4: a burst of requests was answered in full. A budget per consumer (or client address):',
       '  rateLimit:',
       '    mode: enforce',
       '    limits:',
-      `      - name: ${scalar('per-consumer')}`,
+      `      - name: ${scalar('per-client')}`,
       `        algorithm: ${scalar('gcra')}`,
       '        limit: 100',
       '        windowSeconds: 60',
       '        burst: 20',
-      `        key: [${scalar('consumer')}, ${scalar('ip')}]`,
+      `        key: ${scalar('consumer')}`,
+      `        fallbackKey: ${scalar('ip')}`,
     );
   }
-  if (
-    has(
-      findings,
-      R.undeclaredFields.id,
-      R.sensitiveData.id,
-      R.verboseErrors.id,
-      R.versionBanner.id,
-      R.securityHeaders.id,
-    )
-  ) {
+  if (has(findings, R.undeclaredFields.id, R.sensitiveData.id, R.verboseErrors.id, R.versionBanner.id)) {
     const fields = exposedFields(findings);
     api.push(
-      '  # API3 excessive data, API8 verbose errors, banners and headers: responses are cut to their schema,',
-      '  # error details and version banners removed, security headers added. (Config shape: see the',
-      '  # protectResponse reference; these keys are the intent.)',
+      '  # API3 excessive data, API8 verbose errors and version banners: responses are cut to their schema,',
+      '  # secrets masked, 5xx details replaced, revealing headers removed.',
+      ...(fields.length > 0 ? [`  # Fields the scan saw leak: ${fields.join(', ')}`] : []),
       '  protectResponse:',
       '    mode: enforce',
-      '    removeUndeclaredFields: true',
-      ...(fields.length > 0 ? [`    # Fields the scan saw leak: ${fields.join(', ')}`] : []),
-      '    hideErrorDetails: true',
-      `    removeHeaders: [${scalar('Server')}, ${scalar('X-Powered-By')}]`,
-      '    securityHeaders: true',
+      `    schemaMismatch: ${scalar('block')}`,
+      '    maskServerErrors: true',
+      `    dataLeak: ${scalar('mask')}`,
+      `    removeHeaders: [${scalar('server')}, ${scalar('x-powered-by')}]`,
+    );
+  }
+  if (has(findings, R.securityHeaders.id)) {
+    api.push(
+      '  # API8: security headers missing (nosniff, no-store for authenticated callers, HSTS on https).',
+      '  securityHeaders:',
+      '    mode: enforce',
+      '    noStoreWhenAuthenticated: true',
     );
   }
   if (has(findings, R.corsCredentials.id)) {
     api.push(
-      '  # API8: CORS reflected any origin with credentials. Allow only your front ends:',
+      '  # API8: CORS reflected any origin. Allow only your front ends (TODO):',
       '  cors:',
       '    mode: enforce',
-      `    allowOrigins: [${scalar('TODO https://app.example.com')}]`,
+      `    allowOrigins: [${scalar('https://TODO-app.example')}]`,
       '    allowCredentials: false',
+      '    rejectUnlistedOrigins: true',
     );
   }
   if (has(findings, R.undocumentedEndpoint.id, R.traceEnabled.id)) {
     lines.push(
-      '# API9 / TRACE: the gateway routes only the operations the API description declares; undocumented',
-      '# paths, older versions and undeclared methods get 404/405 once traffic goes through it. No policy needed.',
+      '# API9 / TRACE: the gateway routes only the operations the API description declares (`undeclared: deny`);',
+      '# undocumented paths, older versions and undeclared methods get 404/405 through it. No policy needed.',
     );
   }
   lines.push(api.length > 0 ? 'policies:' : 'policies: {}', ...api);
@@ -169,24 +186,21 @@ export function suggestPolicy(findings: readonly Finding[], spec: ApiDocument): 
     list.push(...block);
     perOp.set(op.id, list);
   };
-  for (const op of operationsWith(findings, spec, [R.bolaRead.id, R.bolaWrite.id, R.bolaDelete.id])) {
-    const param = /\{([^}]+)\}$/.exec(op.path)?.[1] ?? 'id';
-    add(op, [
-      `      # API1: another identity reached this object. The gateway can check ownership only when the`,
-      `      # request or the token carries the owner; otherwise the API must check it (TODO).`,
-      '      authorize:',
-      '        mode: enforce',
-      '        rules:',
-      `          - ${scalar(`TODO: e.g. principal.subject == request.path.${param}Owner`)}`,
-    ]);
-  }
   for (const op of operationsWith(findings, spec, [R.bfla.id])) {
     add(op, [
       '      # API5: an ordinary identity called this privileged operation.',
       '      authorize:',
       '        mode: enforce',
-      '        rules:',
-      `          - ${scalar("'admin' in principal.roles")}`,
+      `        rolesAnyOf: [${scalar('admin')}]`,
+    ]);
+  }
+  for (const op of operationsWith(findings, spec, [R.bolaRead.id, R.bolaWrite.id, R.bolaDelete.id])) {
+    add(op, [
+      '      # API1: another identity reached this object. The gateway can check ownership only when the request',
+      '      # or the token names the owner, e.g. a path like /users/{userId}/...; otherwise fix it in the API.',
+      '      # authorize:',
+      '      #   mode: enforce',
+      `      #   rule: ${scalar('request.path.userId == principal.sub')}`,
     ]);
   }
   for (const op of operationsWith(findings, spec, [R.bruteForce.id, R.userEnumeration.id])) {
@@ -204,7 +218,7 @@ export function suggestPolicy(findings: readonly Finding[], spec: ApiDocument): 
   }
   for (const op of operationsWith(findings, spec, [R.businessFlow.id])) {
     add(op, [
-      '      # API6: this business action repeats without limit. One per consumer per day (adjust):',
+      '      # API6: this business action repeats without limit. Once per consumer per day (adjust):',
       '      rateLimit:',
       '        mode: enforce',
       '        limits:',
@@ -213,6 +227,7 @@ export function suggestPolicy(findings: readonly Finding[], spec: ApiDocument): 
       '            limit: 1',
       `            period: ${scalar('day')}`,
       `            key: ${scalar('consumer')}`,
+      `            fallbackKey: ${scalar('ip')}`,
     ]);
   }
   for (const op of operationsWith(findings, spec, [R.unboundedPageSize.id])) {
@@ -220,23 +235,27 @@ export function suggestPolicy(findings: readonly Finding[], spec: ApiDocument): 
     const param =
       typeof f?.evidence?.parameter === 'string' ? f.evidence.parameter : 'the page size parameter';
     add(op, [
-      `      # API4: no maximum page size. Declare \`maximum\` on ${param} in the spec; validateRequest enforces it.`,
-      '      validateRequest:',
-      '        mode: enforce',
+      `      # API4: no maximum page size: declare \`maximum\` on ${param} in the spec (validateRequest enforces it).`,
     ]);
   }
   for (const op of operationsWith(findings, spec, [R.ssrf.id, R.unvalidatedThirdParty.id])) {
     add(op, [
-      '      # API7/API10: this operation fetches URLs the client gives. Allow-list the destinations:',
+      '      # API7/API10: this operation fetches URLs the client gives. Internal addresses are refused; list',
+      '      # the hosts it may reach (TODO) in allowHosts, e.g. [api.partner.example].',
       '      ssrfGuard:',
       '        mode: enforce',
-      `        allowHosts: [${scalar('TODO api.partner.example')}]`,
-      '        blockPrivateAddresses: true',
+      '        allowHosts: []',
     ]);
   }
-  if (perOp.size > 0) {
+  const isPolicy = (l: string) => /^ {6}\w+:$/.test(l);
+  const withPolicies = [...perOp].filter(([, block]) => block.some(isPolicy));
+  const commentsOnly = [...perOp].filter(([, block]) => !block.some(isPolicy));
+  for (const [id, block] of commentsOnly) {
+    lines.push(`# ${id}:`, ...block.map((l) => l.replace(/^ {6}# ?|^ {6}/, '#   ')));
+  }
+  if (withPolicies.length > 0) {
     lines.push('operations:');
-    for (const [id, block] of perOp) {
+    for (const [id, block] of withPolicies) {
       lines.push(`  ${/^[\w.-]+$/.test(id) ? id : scalar(id)}:`, '    policies:', ...block);
     }
   }

@@ -43,9 +43,11 @@ export const api1: Check = {
       const readAsOwner = async () =>
         get ? ctx.send(planRequest(ctx.spec, get, ctx.objects, { owner: a.name }), a) : undefined;
 
+      let ownerCouldRead = false;
       if (get) {
         const req = planRequest(ctx.spec, get, ctx.objects, { owner: a.name });
         const mine = await ctx.send(req, a);
+        ownerCouldRead = isSuccess(mine);
         const theirs = await ctx.send(req, b);
         if (isSuccess(mine) && isSuccess(theirs)) {
           const score = similarity(mine.json ?? mine.text, theirs.json ?? theirs.text);
@@ -83,7 +85,10 @@ export const api1: Check = {
         const res = await ctx.send(req, b);
         if (isSuccess(res)) {
           const after = await readAsOwner();
-          const gone = get ? after !== undefined && (after.status === 404 || after.status === 410) : true;
+          // A read that worked before B's delete and fails after it (404, 410, or a gateway's 502 for an undeclared 404).
+          const gone = get
+            ? ownerCouldRead && after !== undefined && (after.status < 200 || after.status >= 300)
+            : true;
           if (gone) {
             ctx.report(SCAN_RULES.bolaDelete, {
               operation: remove,
