@@ -72,7 +72,7 @@ describe('audit', () => {
     assert.equal(f!.severity, 'high');
   });
 
-  test('groups size rules by property name across schemas, and parameters together', () => {
+  test('groups size rules by property name across schemas, and parameters together', async () => {
     const spec = `openapi: 3.0.3
 info: { title: t, version: '1' }
 paths:
@@ -91,7 +91,7 @@ components:
     A: { type: object, properties: { description: { type: string } } }
     B: { type: object, properties: { description: { type: string } } }
 `;
-    const r = auditText('group.yaml', spec);
+    const r = await auditText('group.yaml', spec);
     const strings = r.findings.filter((f) => f.rule.id === 'audit/string-limit');
     assert.equal(strings.length, 1);
     assert.match(strings[0]!.message, /`description`: schema A, schema B/);
@@ -190,18 +190,18 @@ components:
     assert.ok(r.findings.every((f) => f.severity === 'high' || f.severity === 'critical'));
   });
 
-  test('rejects a file that is not an OpenAPI document with a stable code', () => {
-    assert.throws(
-      () => auditText('x.yaml', 'hello: world\n'),
+  test('rejects a file that is not an OpenAPI document with a stable code', async () => {
+    await assert.rejects(
+      auditText('x.yaml', 'hello: world\n'),
       (e: unknown) => e instanceof SpecSourceError && e.code === 'ERR_SPEC_NOT_OPENAPI',
     );
-    assert.throws(
-      () => auditText('x.yaml', 'openapi: [\n'),
+    await assert.rejects(
+      auditText('x.yaml', 'openapi: [\n'),
       (e: unknown) => e instanceof SpecSourceError && e.code === 'ERR_SPEC_PARSE',
     );
   });
 
-  test('survives circular schema references', () => {
+  test('survives circular schema references', async () => {
     const spec = `openapi: 3.0.3
 info: { title: t, version: '1' }
 paths:
@@ -220,7 +220,7 @@ components:
         next: { $ref: '#/components/schemas/Node' }
         role: { type: string, enum: [a] }
 `;
-    const r = auditText('loop.yaml', spec);
+    const r = await auditText('loop.yaml', spec);
     assert.ok(r.findings.some((f) => f.rule.id === 'audit/mass-assignment-risk'));
   });
 });

@@ -35,9 +35,13 @@ export async function runAudit(file: string, options: AuditOptions = {}): Promis
 }
 
 /** Audits spec text already in memory (`file` names it in findings). */
-export function auditText(file: string, text: string, options: AuditOptions = {}): AuditResult {
+export async function auditText(
+  file: string,
+  text: string,
+  options: AuditOptions = {},
+): Promise<AuditResult> {
   const started = performance.now();
-  return auditSource(parseSpecSource(file, text), options, started);
+  return auditSource(await parseSpecSource(file, text), options, started);
 }
 
 function auditSource(source: SpecSource, options: AuditOptions, started: number): AuditResult {
@@ -68,6 +72,7 @@ function auditSource(source: SpecSource, options: AuditOptions, started: number)
     rules,
     stats: {
       specVersion: model.version,
+      parser: source.parser,
       operations: model.operations.length,
       schemas: model.owners.size,
       rules: rules.length,

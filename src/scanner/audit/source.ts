@@ -5,7 +5,8 @@
  * person has to edit, in Swagger 2.0 files as much as in OpenAPI 3.x ones.
  */
 import { readFile } from 'node:fs/promises';
-import { isAlias, isMap, isPair, isScalar, isSeq, type Node, parseDocument } from 'yaml';
+import type { Node } from 'yaml';
+import { fastParse, type LineIndex, UnsupportedYaml } from './fast-parse.ts';
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonMap = { [key: string]: Json };
@@ -22,6 +23,8 @@ export class SpecSourceError extends Error {
 export interface SpecSource {
   readonly file: string;
   readonly value: JsonMap;
+  /** Which parser read the file: the fast subset parser, or the full `yaml` package as a fallback. */
+  readonly parser: 'fast' | 'yaml';
   /** 1-based line of the member a JSON pointer names, or of its nearest existing ancestor. */
   lineOf(pointer: string): number | undefined;
 }
@@ -57,8 +60,54 @@ export async function readSpecSource(file: string): Promise<SpecSource> {
   return parseSpecSource(file, text);
 }
 
-/** Parses spec text (YAML 1.2 or JSON, which YAML 1.2 contains). */
-export function parseSpecSource(file: string, text: string): SpecSource {
+function checkOpenApi(file: string, value: unknown): asserts value is JsonMap {
+  if (!isMapValue(value) || (typeof value.openapi !== 'string' && value.swagger !== '2.0')) {
+    throw new SpecSourceError(
+      'ERR_SPEC_NOT_OPENAPI',
+      `${file}: not an OpenAPI 3.x or Swagger 2.0 document (no "openapi" or "swagger: 2.0" member)`,
+    );
+  }
+}
+
+/**
+ * Parses spec text (YAML 1.2 or JSON): with the fast subset parser when it can, else with the `yaml` package.
+ */
+export async function parseSpecSource(file: string, text: string): Promise<SpecSource> {
+  let fast: { value: Json; lines: LineIndex };
+  try {
+    fast = fastParse(text);
+  } catch (err) {
+    if (!(err instanceof UnsupportedYaml)) throw err;
+    return parseWithYaml(await import('yaml'), file, text);
+  }
+  const { value, lines } = fast;
+  checkOpenApi(file, value);
+  const lineOf = (pointer: string): number | undefined => {
+    let node: Json | undefined = value;
+    let line: number | undefined = 1;
+    if (pointer === '') return line;
+    for (const raw of pointer.slice(1).split('/')) {
+      const seg = unescapePointer(raw);
+      if (typeof node !== 'object' || node === null) break;
+      const idx = lines.get(node);
+      if (Array.isArray(node)) {
+        const i = Number(seg);
+        if (!(i >= 0 && i < node.length)) break;
+        line = (idx as number[] | undefined)?.[i] ?? line;
+        node = node[i];
+      } else {
+        if (!Object.hasOwn(node, seg)) break;
+        line = (idx as Map<string, number> | undefined)?.get(seg) ?? line;
+        node = node[seg];
+      }
+    }
+    return line;
+  };
+  return { file, value, parser: 'fast', lineOf };
+}
+
+function parseWithYaml(yaml: typeof import('yaml'), file: string, text: string): SpecSource {
+  const { isAlias, isMap, isPair, isScalar, isSeq, parseDocument } = yaml;
   const doc = parseDocument(text, { uniqueKeys: false, prettyErrors: false });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
@@ -70,12 +119,7 @@ export function parseSpecSource(file: string, text: string): SpecSource {
   } catch (err) {
     throw new SpecSourceError('ERR_SPEC_PARSE', `${file}: ${(err as Error).message}`);
   }
-  if (!isMapValue(value) || (typeof value.openapi !== 'string' && value.swagger !== '2.0')) {
-    throw new SpecSourceError(
-      'ERR_SPEC_NOT_OPENAPI',
-      `${file}: not an OpenAPI 3.x or Swagger 2.0 document (no "openapi" or "swagger: 2.0" member)`,
-    );
-  }
+  checkOpenApi(file, value);
   let lineStarts: Uint32Array | undefined;
   const lineAt = (offset: number): number => {
     if (!lineStarts) lineStarts = computeLineStarts(text);
@@ -110,7 +154,7 @@ export function parseSpecSource(file: string, text: string): SpecSource {
     }
     return offset === undefined ? undefined : lineAt(offset);
   };
-  return { file, value, lineOf };
+  return { file, value, parser: 'yaml', lineOf };
 }
 
 function computeLineStarts(text: string): Uint32Array {

@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { parse } from 'yaml';
+import { fastParse, UnsupportedYaml } from './fast-parse.ts';
+import { auditText } from './index.ts';
+
+const dir = join(import.meta.dirname, '../../../test/fixtures/specs');
+
+/** Snippets in the supported subset: the fast parser must read them exactly as the yaml package does. */
+const SUPPORTED: Record<string, string> = {
+  'plain scalars of every core-schema type': `a: 1\nb: -2.5\nc: 1e3\nd: .5\ne: true\nf: False\ng: null\nh: ~\ni:\nj: 0x1F\nk: 0o17\nl: .inf\nm: hello world\nn: 2024-01-01\no: '007'\np: +12\n`,
+  'quoted scalars with escapes': `a: "tab\\there \\u00e9 \\"q\\" \\\\"\nb: 'it''s'\nc: "#not a comment"\nd: 'x: y'\n`,
+  'comments everywhere': `# head\na: 1 # trailing\n# between\nb:\n  # inside\n  c: d#not-a-comment\n`,
+  'nested maps and sequences, compact and indented': `paths:\n  /pets/{id}:\n    get:\n      tags:\n        - pets\n        - read\n      parameters:\n      - name: id\n        in: path\n        schema: { type: integer, format: int64 }\n      - - nested\n        - seq\n`,
+  'flow collections over several lines': `a: { b: [1, 2, { c: 'd, e' }], f: "g" }\nh: [\n  one,\n  two,\n]\nk: {}\nl: []\n`,
+  'block scalars with chomping': `a: |\n  line 1\n    indented\n\n  line 3\nb: >\n  folded\n  text\n\n  para\nc: |-\n  strip\nd: |+\n  keep\n\ne: >-\n  x\n  y\nf: z\n`,
+  'multi-line plain scalars': `description: This is\n  a long description\n  on three lines\nnext: 1\n`,
+  'integer keys and urls': `responses:\n  200:\n    description: ok\n  '404':\n    description: nf\nurl: http://example.com:8080/x?y=1\n`,
+  'a JSON document': `{\n  "openapi": "3.0.3",\n  "info": {"title": "t", "version": "1"},\n  "paths": {"/a": {"get": {"responses": {"200": {"description": "ok"}}}}},\n  "x": [1, -2.5e3, true, null, "\\u00e9\\/"]\n}\n`,
+  'a document start marker and CRLF line ends': `---\r\na: 1\r\nb:\r\n  - x\r\n`,
+};
+
+/** Constructs outside the subset: the fast parser must refuse them (the yaml package takes over). */
+const UNSUPPORTED: Record<string, string> = {
+  anchors: `a: &x { b: 1 }\nc: *x\n`,
+  tags: `a: !!str 1\n`,
+  'merge keys': `a: { b: 1 }\nc:\n  <<: { d: 2 }\n`,
+  'complex keys': `? a\n: b\n`,
+  'several documents': `a: 1\n---\nb: 2\n`,
+  'tabs in indentation': `a:\n\tb: 1\n`,
+  'multi-line quoted scalars': `a: "one\n  two"\n`,
+};
+
+describe('fast YAML subset parser', () => {
+  for (const [name, text] of Object.entries(SUPPORTED)) {
+    test(`reads ${name} exactly as the yaml package does`, () => {
+      assert.deepEqual(fastParse(text).value, parse(text));
+    });
+  }
+  for (const [name, text] of Object.entries(UNSUPPORTED)) {
+    test(`refuses ${name}`, () => {
+      assert.throws(() => fastParse(text), UnsupportedYaml);
+    });
+  }
+
+  test('reads every spec fixture exactly as the yaml package does', async () => {
+    for (const f of await readdir(dir)) {
+      const text = await readFile(join(dir, f), 'utf8');
+      assert.deepEqual(fastParse(text).value, parse(text), f);
+    }
+  });
+
+  test('records the line of every key and sequence item', () => {
+    const { value, lines } = fastParse('a:\n  b: 1\n  c:\n    - x\n    - { d: 2 }\n');
+    const a = (value as Record<string, Record<string, unknown>>).a!;
+    assert.equal((lines.get(value as object) as Map<string, number>).get('a'), 1);
+    assert.equal((lines.get(a) as Map<string, number>).get('c'), 3);
+    assert.deepEqual(lines.get(a.c as object), [4, 5]);
+  });
+
+  test('gives the same findings and lines whichever parser reads the spec', async () => {
+    for (const f of ['bad-3.0.yaml', 'bad-2.0.yaml', 'bad-3.1.yaml']) {
+      const text = await readFile(join(dir, f), 'utf8');
+      const fast = await auditText(f, text);
+      // An anchor the fast parser refuses sends the same document through the yaml package.
+      const slow = await auditText(f, text.replace(/^info:/m, 'x-anchor: &unused 1\ninfo:'));
+      assert.equal(fast.stats.parser, 'fast');
+      assert.equal(slow.stats.parser, 'yaml');
+      const shift = (l: number | undefined) => (l === undefined ? l : l > 1 ? l + 1 : l);
+      const summary = (r: typeof fast, adjust: boolean) =>
+        r.findings
+          .filter((x) => !x.location.pointer.startsWith('/x-anchor'))
+          .map((x) => [x.rule.id, x.location.pointer, adjust ? shift(x.location.line) : x.location.line]);
+      assert.deepEqual(summary(slow, false), summary(fast, true), f);
+    }
+  });
+});
