@@ -51,12 +51,13 @@ function isAttrChar(c: number): boolean {
 function filterAt(s: string, i: number, p: Paranoia, wellKnownOnly: boolean): boolean {
   const n = s.length;
   let j = i;
-  while (j < n && (isSpace(s.charCodeAt(j)) || s.charCodeAt(j) === 40)) j++;
+  // Bounded lookahead keeps the whole scan linear on inputs such as 100 KB of `(`.
+  while (j < n && j - i < 16 && (isSpace(s.charCodeAt(j)) || s.charCodeAt(j) === 40)) j++;
   const c = s.charCodeAt(j);
   if (c === 124 || c === 38 || c === 33) {
     // `(|(`, `(&)` (the absolute true filter), `(!(`
     let k = j + 1;
-    while (k < n && isSpace(s.charCodeAt(k))) k++;
+    while (k < n && k - j < 16 && isSpace(s.charCodeAt(k))) k++;
     const d = s.charCodeAt(k);
     return d === 40 || d === 41 || (k >= n && (!wellKnownOnly || p >= 2));
   }
@@ -64,7 +65,7 @@ function filterAt(s: string, i: number, p: Paranoia, wellKnownOnly: boolean): bo
   const start = j;
   while (j < n && j - start < 64 && isAttrChar(s.charCodeAt(j))) j++;
   const attr = s.slice(start, j).toLowerCase();
-  while (j < n && isSpace(s.charCodeAt(j))) j++;
+  while (j < n && j - start < 80 && isSpace(s.charCodeAt(j))) j++;
   let op = s.charCodeAt(j);
   if (op === 126 || op === 62 || op === 60) op = s.charCodeAt(j + 1) === 61 ? 61 : 0;
   if (op !== 61) return false;
@@ -77,6 +78,7 @@ export function detectLdap(s: string, p: Paranoia): boolean {
   let open = 0;
   let close = 0;
   let starClose = false;
+  let nextClose = -1;
   for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i);
     if (c === 40) {
@@ -97,14 +99,15 @@ export function detectLdap(s: string, p: Paranoia): boolean {
       }
       if (p >= 2 && prev !== 41 && filterAt(s, i + 1, p, true)) {
         // `(uid=*)` style assertion with a wildcard inside.
-        const end = s.indexOf(')', i);
-        if (end > 0 && end - i < 128 && s.slice(i, end).indexOf('*') >= 0) return true;
+        if (nextClose < i) nextClose = s.indexOf(')', i);
+        if (nextClose < 0) nextClose = n;
+        if (nextClose < n && nextClose - i < 128 && s.slice(i, nextClose).indexOf('*') >= 0) return true;
       }
     } else if (c === 41) {
       close++;
       if (i > 0 && s.charCodeAt(i - 1) === 42) {
         let k = i + 1;
-        while (k < n && isSpace(s.charCodeAt(k))) k++;
+        while (k < n && k - i < 16 && isSpace(s.charCodeAt(k))) k++;
         if (k >= n || s.charCodeAt(k) === 41 || s.charCodeAt(k) === 40) starClose = true;
       }
     }

@@ -318,6 +318,15 @@ function tokenize(s: string, quote: number): Token[] {
       i = j;
       continue;
     }
+    if (c === 38 && (isWordStart(c1) || c1 === 35)) {
+      // An HTML character reference (`&lt;`, `&#39;`) is markup, not the `&` operator.
+      let j = i + 1;
+      while (j < n && j - i < 12 && (isWordChar(s.charCodeAt(j)) || s.charCodeAt(j) === 35)) j++;
+      if (s.charCodeAt(j) === 59) {
+        i = j + 1;
+        continue;
+      }
+    }
     if ((c === 124 && c1 === 124) || (c === 38 && c1 === 38)) {
       out.push({ k: '&', v: c === 124 ? '||' : '&&' });
       i += 2;
@@ -508,7 +517,7 @@ function isStatement(t: Token[], i: number, p: Paranoia): boolean {
         if (is(b, 'k', 'from') && (c?.k === 'w' || c?.k === '(')) {
           const d = t[i + 4];
           return (
-            (d === undefined && i > 0) ||
+            (d === undefined && p >= 2) ||
             d?.k === 'c' ||
             d?.k === ';' ||
             d?.k === 'k' ||

@@ -145,13 +145,17 @@ function scanDelimited(
   test: (body: string, p: Paranoia) => boolean = isExpression,
 ): boolean {
   let from = 0;
+  let end = -1;
   for (;;) {
     const at = s.indexOf(open, from);
     if (at < 0) return false;
-    const end = s.indexOf(close, at + open.length);
+    // The closing delimiter is found once for every opener before it, so the scan stays linear.
+    if (end < at + open.length) end = s.indexOf(close, at + open.length);
+    if (end < 0 && p < 2) return false;
     const bodyEnd = end < 0 || end - at > 512 ? Math.min(s.length, at + 512) : end;
-    if (test(s.slice(at + open.length, bodyEnd), p) && (end >= 0 || p >= 2)) return true;
-    from = at + open.length;
+    if (test(s.slice(at + open.length, bodyEnd), p)) return true;
+    // Openers inside a body already tested belong to it; continue after it.
+    from = Math.max(at + open.length, end < 0 || end - at > 512 ? bodyEnd : end);
   }
 }
 

