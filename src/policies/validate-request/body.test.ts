@@ -36,6 +36,12 @@ describe('duplicate JSON member names', () => {
     assert.equal(findDuplicateKey('{"role":1,"r\\u006fle":2}'), '/role');
   });
 
+  test('finds a duplicate among many members', () => {
+    const members = Array.from({ length: 5000 }, (_, i) => `"k${i}":${i}`);
+    assert.equal(findDuplicateKey(`{${members.join(',')}}`), undefined);
+    assert.equal(findDuplicateKey(`{${members.join(',')},"k4999":1}`), '/k4999');
+  });
+
   test('accepts the same name in different objects and names inside strings', () => {
     assert.equal(findDuplicateKey('{"a":{"x":1},"b":{"x":1},"c":"{\\"a\\":1}","d":["a","a"]}'), undefined);
   });

@@ -136,11 +136,36 @@ function escapeToken(t: string): string {
   return t.replaceAll('~', '~0').replaceAll('/', '~1');
 }
 
+/** Fast check without pointers: recursion is bounded by `maxDepth`, which the config schema caps. */
+function withinBounds(v: unknown, b: JsonBounds, depth: number): boolean {
+  if (typeof v === 'string') return v.length <= b.maxStringLength;
+  if (v === null || typeof v !== 'object') return true;
+  if (depth >= b.maxDepth) return false;
+  if (Array.isArray(v)) {
+    if (v.length > b.maxArrayItems) return false;
+    for (let i = 0; i < v.length; i++) if (!withinBounds(v[i], b, depth + 1)) return false;
+    return true;
+  }
+  let count = 0;
+  for (const k in v) {
+    if (!Object.hasOwn(v, k)) continue;
+    if (++count > b.maxObjectProperties || k.length > b.maxStringLength) return false;
+    if (!withinBounds((v as Record<string, unknown>)[k], b, depth + 1)) return false;
+  }
+  return true;
+}
+
 /**
- * Walks a parsed JSON value iteratively (no recursion, so depth cannot overflow the stack) and returns
- * the first violation of the bounds, or undefined. Property names count as strings too.
+ * Checks a parsed JSON value against the bounds and returns the first violation, or undefined. The
+ * common case (within bounds) runs a quick recursive pass; only a violation pays for the walk that
+ * names its pointer, which is iterative so that no depth can overflow the stack.
  */
 export function checkJsonBounds(value: unknown, bounds: JsonBounds): BoundsViolation | undefined {
+  if (bounds.maxDepth <= 1000 && withinBounds(value, bounds, 0)) return undefined;
+  return locateBoundsViolation(value, bounds);
+}
+
+function locateBoundsViolation(value: unknown, bounds: JsonBounds): BoundsViolation | undefined {
   const stack: Array<[unknown, string, number]> = [[value, '', 0]];
   while (stack.length > 0) {
     const [v, pointer, depth] = stack.pop()!;
@@ -175,69 +200,79 @@ export function checkJsonBounds(value: unknown, bounds: JsonBounds): BoundsViola
 
 interface Frame {
   readonly object: boolean;
-  readonly pointer: string;
-  readonly keys?: Set<string>;
+  readonly parent: Frame | undefined;
+  /** Member name or index of this container in its parent. */
+  readonly at: string | number;
+  keys: string[] | Set<string> | undefined;
   index: number;
   lastKey: string;
   expectKey: boolean;
 }
 
+function pointerOf(frame: Frame | undefined): string {
+  let p = '';
+  for (let f = frame; f?.parent !== undefined; f = f.parent) {
+    p = `/${typeof f.at === 'number' ? f.at : escapeToken(f.at)}${p}`;
+  }
+  return p;
+}
+
 /**
  * Finds a member name repeated within one object of a JSON text (already known to parse). `JSON.parse`
  * keeps the last duplicate while other parsers keep the first, so a duplicate lets a body mean one thing
- * to the gateway and another to the upstream (RFC 8259 §4: names SHOULD be unique). Linear, one pass.
- * Returns the pointer of the duplicate member, or undefined.
+ * to the gateway and another to the upstream (RFC 8259 §4: names SHOULD be unique). Linear, one pass;
+ * pointers are only built for a duplicate. Returns the pointer of the duplicate member, or undefined.
  */
 export function findDuplicateKey(text: string): string | undefined {
-  const stack: Frame[] = [];
-  const childPointer = () => {
-    const top = stack.at(-1);
-    if (top === undefined) return '';
-    return `${top.pointer}/${top.object ? escapeToken(top.lastKey) : top.index}`;
-  };
+  let top: Frame | undefined;
   const n = text.length;
   for (let i = 0; i < n; i++) {
     const ch = text.charCodeAt(i);
     if (ch === 0x22) {
-      let j = i + 1;
-      let escaped = false;
-      while (j < n) {
-        const c = text.charCodeAt(j);
-        if (c === 0x5c) {
-          escaped = true;
-          j += 2;
-          continue;
-        }
-        if (c === 0x22) break;
-        j++;
+      // The closing quote is the next one not preceded by an odd run of backslashes.
+      let j = text.indexOf('"', i + 1);
+      for (;;) {
+        if (j === -1) return undefined;
+        let slashes = 0;
+        while (text.charCodeAt(j - 1 - slashes) === 0x5c) slashes++;
+        if (slashes % 2 === 0) break;
+        j = text.indexOf('"', j + 1);
       }
-      const top = stack.at(-1);
-      if (top?.object && top.expectKey) {
+      if (top !== undefined && top.expectKey) {
         const raw = text.slice(i + 1, j);
-        const key = escaped ? (JSON.parse(`"${raw}"`) as string) : raw;
-        if (top.keys!.has(key)) return `${top.pointer}/${escapeToken(key)}`;
-        top.keys!.add(key);
+        const key = raw.includes('\\') ? (JSON.parse(`"${raw}"`) as string) : raw;
+        // Small objects are the rule: a linear scan of a short array beats hashing into a Set; past 16
+        // names a Set keeps the scan linear for objects with many members.
+        const keys = top.keys!;
+        if (Array.isArray(keys)) {
+          if (keys.includes(key)) return `${pointerOf(top)}/${escapeToken(key)}`;
+          keys.push(key);
+          if (keys.length > 16) top.keys = new Set(keys);
+        } else {
+          if (keys.has(key)) return `${pointerOf(top)}/${escapeToken(key)}`;
+          keys.add(key);
+        }
         top.lastKey = key;
         top.expectKey = false;
       }
       i = j;
-    } else if (ch === 0x7b) {
-      stack.push({
-        object: true,
-        pointer: childPointer(),
-        keys: new Set(),
+    } else if (ch === 0x7b || ch === 0x5b) {
+      const at = top === undefined ? '' : top.object ? top.lastKey : top.index;
+      const object = ch === 0x7b;
+      top = {
+        object,
+        parent: top,
+        at,
+        keys: object ? [] : undefined,
         index: 0,
         lastKey: '',
-        expectKey: true,
-      });
-    } else if (ch === 0x5b) {
-      stack.push({ object: false, pointer: childPointer(), index: 0, lastKey: '', expectKey: false });
+        expectKey: object,
+      };
     } else if (ch === 0x7d || ch === 0x5d) {
-      stack.pop();
-    } else if (ch === 0x2c) {
-      const top = stack.at(-1);
-      if (top?.object) top.expectKey = true;
-      else if (top !== undefined) top.index++;
+      top = top?.parent;
+    } else if (ch === 0x2c && top !== undefined) {
+      if (top.object) top.expectKey = true;
+      else top.index++;
     }
   }
   return undefined;

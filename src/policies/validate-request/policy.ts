@@ -257,14 +257,14 @@ export function compileValidateRequest(
         }
         ex.json = json;
       }
-      const duplicate = c.rejectDuplicateKeys ? findDuplicateKey(text!) : undefined;
-      if (duplicate !== undefined) {
-        errors.push({ pointer: `#/body${duplicate}`, detail: 'is given more than once' });
-        return undefined;
-      }
       const b = checkJsonBounds(json, bounds);
       if (b !== undefined) {
         errors.push({ pointer: `#/body${b.pointer}`, detail: b.detail });
+        return undefined;
+      }
+      const duplicate = c.rejectDuplicateKeys ? findDuplicateKey(text!) : undefined;
+      if (duplicate !== undefined) {
+        errors.push({ pointer: `#/body${duplicate}`, detail: 'is given more than once' });
         return undefined;
       }
       const r = check.schema.check(json, strip);

@@ -63,6 +63,7 @@ export const schema = {
     maxJsonDepth: {
       type: 'integer',
       minimum: 1,
+      maximum: 1000,
       default: defaults.maxJsonDepth,
       description: 'Deepest nesting of objects and arrays in a JSON body.',
     },
