@@ -238,7 +238,7 @@ export function findDuplicateKey(text: string): string | undefined {
         if (slashes % 2 === 0) break;
         j = text.indexOf('"', j + 1);
       }
-      if (top !== undefined && top.expectKey) {
+      if (top?.expectKey) {
         const raw = text.slice(i + 1, j);
         const key = raw.includes('\\') ? (JSON.parse(`"${raw}"`) as string) : raw;
         // Small objects are the rule: a linear scan of a short array beats hashing into a Set; past 16
