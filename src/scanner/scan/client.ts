@@ -34,6 +34,8 @@ export interface ClientOptions {
   readonly concurrency: number;
   readonly ratePerSecond: number;
   readonly timeoutMs: number;
+  readonly ca?: string;
+  readonly insecureTls?: boolean;
   /** Called after every response (passive checks read these). */
   readonly onResponse?: (req: ScanRequest, res: ScanResponse) => void;
 }
@@ -80,7 +82,11 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 
 /** Creates the client; one per scan, closed at its end. */
 export function createScanClient(options: ClientOptions): ScanClient {
-  const agent = new Agent({ connections: options.concurrency, pipelining: 1 });
+  const agent = new Agent({
+    connections: options.concurrency,
+    pipelining: 1,
+    connect: { ...(options.ca ? { ca: options.ca } : {}), rejectUnauthorized: options.insecureTls !== true },
+  });
   const interval = 1000 / options.ratePerSecond;
   let nextSlot = 0;
   let inFlight = 0;

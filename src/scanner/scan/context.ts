@@ -34,6 +34,10 @@ export interface FindingInput {
 
 export interface ScanContext {
   readonly spec: ApiDocument;
+  /** The base URL under test. */
+  readonly target: string;
+  /** Extra trusted CAs (PEM) and the request timeout, for checks that open their own connections. */
+  readonly tls: { readonly ca?: string; readonly timeoutMs: number };
   readonly client: ScanClient;
   /** Ordinary identities: [0] is A, [1] is B (when given). */
   readonly identities: readonly Identity[];

@@ -57,6 +57,10 @@ export interface ScanOptions {
   readonly timeoutMs?: number;
   /** Timeout of one check (API1 ... API10) in milliseconds. Default 30000. */
   readonly checkTimeoutMs?: number;
+  /** Extra CA certificates to trust (PEM text), e.g. a staging CA. */
+  readonly ca?: string;
+  /** Do not verify the target's certificate (self-signed staging). The API8 TLS check still reports it. */
+  readonly insecureTls?: boolean;
   /** Only these checks (`API1` ... `API10`); default all. */
   readonly checks?: readonly string[];
   readonly onProgress?: (progress: ScanProgress) => void;

@@ -153,7 +153,14 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
   const checks = CHECKS.filter((c) => !wanted || wanted.includes(c.id));
 
   const spec = await loadApiDocument(options.spec);
-  const client = createScanClient({ target: options.target, concurrency, ratePerSecond, timeoutMs });
+  const client = createScanClient({
+    target: options.target,
+    concurrency,
+    ratePerSecond,
+    timeoutMs,
+    ...(options.ca ? { ca: options.ca } : {}),
+    insecureTls: options.insecureTls === true,
+  });
   const canary = await startCanary();
   const findings = new Map<string, Finding>();
   const observations: Observation[] = [];
@@ -178,6 +185,8 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
 
     const makeContext = (signal: AbortSignal): ScanContext => ({
       spec,
+      target: options.target,
+      tls: options.ca ? { ca: options.ca, timeoutMs } : { timeoutMs },
       client,
       identities,
       ...(admin ? { admin } : {}),

@@ -16,6 +16,7 @@ import { evidenceOf, isRefused, isSuccess, type ScanContext } from '../context.t
 import { isExcluded, isLoginOperation, jsonBodySchema, planRequest, requiresAuth } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
 import { resolveSchema, sampleValue, schemaType } from '../schema.ts';
+import { probeTls } from './tls.ts';
 import { urlInputs } from './url-inputs.ts';
 
 const EVIL_ORIGIN = 'https://portcullis-evil.example';
@@ -228,11 +229,21 @@ export const api8: Check = {
     SCAN_RULES.verboseErrors,
     SCAN_RULES.versionBanner,
     SCAN_RULES.traceEnabled,
+    SCAN_RULES.weakTls,
+    SCAN_RULES.certificateProblem,
     SCAN_RULES.sqlInjection,
     SCAN_RULES.nosqlInjection,
     SCAN_RULES.commandInjection,
   ],
   async run(ctx) {
+    for (const problem of await probeTls(new URL(ctx.target), ctx.tls)) {
+      const protocol = problem.kind === 'protocol';
+      ctx.report(protocol ? SCAN_RULES.weakTls : SCAN_RULES.certificateProblem, {
+        key: problem.detail.split(' ')[0],
+        message: `${new URL(ctx.target).host}: ${problem.detail}.`,
+        evidence: { target: ctx.target, detail: problem.detail },
+      });
+    }
     if (!ctx.identities[0]) return;
     const reads = ctx.spec.operations.filter(
       (op) => op.method === 'GET' && !isExcluded(op) && !op.path.includes('{'),
