@@ -23,6 +23,9 @@ export interface SinkOptions {
   closeTimeoutMs?: number;
   /** At most one "events dropped" log line per this interval (the count is never lost, only summed). */
   dropLogIntervalMs?: number;
+  /** Told of every drop and every successful write (for metrics counters). */
+  onDrop?: (events: number) => void;
+  onWrite?: (events: number) => void;
 }
 
 /** Counters of the sink, for metrics and the admin API (with no store, only `emitted` moves). */
@@ -98,6 +101,7 @@ export function createEventSink(opts: SinkOptions): MonitorSink {
 
   function noteDrop(n: number): void {
     dropped += n;
+    opts.onDrop?.(n);
     droppedSinceLog += n;
     const now = Date.now();
     if (now - lastDropLog >= dropLogIntervalMs) logDrops(now);
@@ -140,6 +144,7 @@ export function createEventSink(opts: SinkOptions): MonitorSink {
       await store!.write(batch);
       written += batch.length;
       pending = undefined;
+      opts.onWrite?.(batch.length);
       if (!healthy) logger.info({ writeErrors }, 'event store reachable again');
       healthy = true;
       retryDelay = retryInitialMs;
