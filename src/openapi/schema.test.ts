@@ -122,6 +122,12 @@ describe('OpenAPI 3.0 schemas', () => {
     assert.equal(r.violations[0].detail.includes('xxxxxxxxxxx'), false);
   });
 
+  test('cuts long undeclared member names short in pointers', () => {
+    const long = 'x'.repeat(500);
+    const r = c.compile({ $ref: '#/components/schemas/Pet' }, 'request').check({ name: 'a', [long]: 1 });
+    assert.equal(r.violations[0].pointer, `/${'x'.repeat(64)}...`);
+  });
+
   test('validates OpenAPI formats int32 and byte', () => {
     assert.equal(
       c.compile({ type: 'integer', format: 'int32' }, 'request').check(2 ** 31).violations.length,

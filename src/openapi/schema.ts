@@ -295,11 +295,18 @@ class Rewriter {
   }
 }
 
+const MAX_NAME_IN_POINTER = 64;
+
+/** A member name as a pointer token; client-chosen names are cut short so a problem never carries much of them. */
+function pointerToken(name: string): string {
+  const n = name.length > MAX_NAME_IN_POINTER ? `${name.slice(0, MAX_NAME_IN_POINTER)}...` : name;
+  return n.replaceAll('~', '~0').replaceAll('/', '~1');
+}
+
 /** Ajv error → violation: pointer of the offending member, a message that holds no data. */
 function toViolation(e: ErrorObject, direction: Direction): SchemaViolation {
   const p = e.params as Record<string, unknown>;
-  const child = (name: unknown) =>
-    `${e.instancePath}/${String(name).replaceAll('~', '~0').replaceAll('/', '~1')}`;
+  const child = (name: unknown) => `${e.instancePath}/${pointerToken(String(name))}`;
   switch (e.keyword) {
     case 'required':
       return { pointer: child(p.missingProperty), detail: 'is required' };

@@ -144,6 +144,12 @@ describe('protectResponse through the gateway', () => {
     assert.equal(((await res.json()) as { type: string }).type, problems.upstreamResponseRejected.type);
   });
 
+  test('passes 304 Not Modified although the operation does not declare it', async () => {
+    responses.set('/users/11', { status: 304, headers: { etag: '"v1"' }, body: '' });
+    const res = await fetch(`${gw.url}/users/11`, { headers: { 'if-none-match': '"v1"' } });
+    assert.equal(res.status, 304);
+  });
+
   test('withholds a media type the status does not declare', async () => {
     answer('/users/6', 200, '<user/>', { 'content-type': 'text/html' });
     const res = await fetch(`${gw.url}/users/6`);

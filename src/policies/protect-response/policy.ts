@@ -180,6 +180,8 @@ export function compileProtectResponse(config: ProtectResponseConfig, ctx: Compi
   /** What is wrong with the head alone: a status or media type the operation does not declare, or a 5xx. */
   const judgeHead = (ex: Exchange, head: ResponseHead): Finding | undefined => {
     if (head.status >= 500 && c.maskServerErrors) return 'server_error';
+    // 304 answers a conditional request and carries no body: HTTP semantics, not part of the API contract.
+    if (head.status === 304) return undefined;
     const declared = specFor(statuses, head.status);
     if (declared === undefined) return c.undeclaredStatus === 'block' ? 'undeclared_status' : undefined;
     if (!hasBody(ex, head)) return undefined;
