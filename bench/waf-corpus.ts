@@ -1,0 +1,268 @@
+/**
+ * Side-by-side detection and false-positive rates on the labelled injection corpus
+ * (test/fixtures/corpus): Portcullis at paranoia 1, 2 and 3 against nginx + ModSecurity v3 + OWASP CRS at
+ * paranoia level 1 (blocking, anomaly threshold 5, the Debian packages' defaults otherwise).
+ *
+ * Run: `npx node bench/waf-corpus.ts` (root to install missing packages; `--no-modsecurity` skips the WAF).
+ * Query items are sent as `GET /?q=<value>`; body items as a JSON `POST /`. A 403 from the WAF counts as
+ * flagged. Portcullis runs its detector in-process on the same items, as the `injection` policy does.
+ */
+
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Pool } from 'undici';
+import {
+  type CorpusItem,
+  type CorpusScore,
+  isFlagged,
+  loadCorpus,
+  percent,
+  scoreCorpus,
+} from '../src/policies/injection/corpus.ts';
+import { compileDetector } from '../src/policies/injection/engine.ts';
+
+const CORPUS = join(import.meta.dirname, '../test/fixtures/corpus');
+const PACKAGES = ['nginx', 'libnginx-mod-http-modsecurity', 'modsecurity-crs'];
+const MODULE = '/usr/lib/nginx/modules/ngx_http_modsecurity_module.so';
+const CRS_SETUP = '/etc/modsecurity/crs/crs-setup.conf';
+const CRS_RULES = '/usr/share/modsecurity-crs/rules';
+const MODSEC_BASE = '/etc/nginx/modsecurity.conf';
+const UNICODE_MAP = '/etc/nginx/unicode.mapping';
+const CONCURRENCY = 16;
+
+function missingPackages(): string[] {
+  return PACKAGES.filter((p) => {
+    try {
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax
+      const out = execFileSync('dpkg-query', ['-W', '-f=${Status}', p], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
+      return !out.includes('install ok installed');
+    } catch {
+      return true;
+    }
+  });
+}
+
+function ensurePackages(): string[] {
+  let missing = missingPackages();
+  if (missing.length === 0) return [];
+  console.error(`installing ${missing.join(' ')} ...`);
+  try {
+    execFileSync('apt-get', ['update', '-qq'], { stdio: 'ignore' });
+    execFileSync('apt-get', ['install', '-y', '-qq', ...missing], {
+      stdio: 'ignore',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
+  } catch {
+    // Reported below.
+  }
+  missing = missingPackages();
+  return missing;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+interface Waf {
+  readonly url: string;
+  stop(): void;
+}
+
+/** Writes an nginx + ModSecurity + CRS PL1 config into a temp dir and starts nginx in the foreground. */
+async function startModSecurity(): Promise<Waf> {
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-waf-'));
+  const front = await freePort();
+  const back = await freePort();
+  const base = readFileSync(MODSEC_BASE, 'utf8')
+    .replace(/^SecRuleEngine .*$/m, 'SecRuleEngine On')
+    .replace(/^SecAuditEngine .*$/m, 'SecAuditEngine Off')
+    .replace(/^SecAuditLog .*$/m, `SecAuditLog ${join(dir, 'audit.log')}`)
+    .replace(/^SecResponseBodyAccess .*$/m, 'SecResponseBodyAccess Off')
+    .replace(/^SecTmpDir .*$/m, `SecTmpDir ${dir}`)
+    .replace(/^SecDataDir .*$/m, `SecDataDir ${dir}`)
+    .replace(/^SecStatusEngine .*$/m, 'SecStatusEngine Off')
+    .replace(/^SecUnicodeMapFile unicode\.mapping/m, `SecUnicodeMapFile ${UNICODE_MAP}`);
+  writeFileSync(
+    join(dir, 'modsec.conf'),
+    [
+      base,
+      `Include ${CRS_SETUP}`,
+      // CRS 3.3: paranoia level 1, anomaly scoring with the default inbound threshold (5) and blocking.
+      'SecAction "id:900000,phase:1,nolog,pass,t:none,setvar:tx.paranoia_level=1"',
+      `Include ${CRS_RULES}/*.conf`,
+      '',
+    ].join('\n'),
+  );
+  writeFileSync(
+    join(dir, 'nginx.conf'),
+    `load_module ${MODULE};
+worker_processes 1;
+pid ${join(dir, 'nginx.pid')};
+error_log ${join(dir, 'error.log')} error;
+events { worker_connections 256; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  client_max_body_size 1m;
+  upstream app { server 127.0.0.1:${back}; keepalive 16; }
+  server {
+    listen 127.0.0.1:${back};
+    location / { return 200 "ok"; }
+  }
+  server {
+    listen 127.0.0.1:${front};
+    modsecurity on;
+    modsecurity_rules_file ${join(dir, 'modsec.conf')};
+    location / {
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_pass http://app;
+    }
+  }
+}
+`,
+  );
+  const child: ChildProcess = spawn(
+    'nginx',
+    ['-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const url = `http://127.0.0.1:${front}`;
+  for (let i = 0; i < 100; i++) {
+    if (child.exitCode !== null) throw new Error(`nginx exited: ${stderr || readLog(dir)}`);
+    try {
+      const res = await fetch(`${url}/?q=hello`);
+      await res.arrayBuffer();
+      if (res.status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url,
+    stop() {
+      if (child.pid !== undefined && child.exitCode === null) child.kill('SIGQUIT');
+      setTimeout(() => rmSync(dir, { recursive: true, force: true }), 500).unref();
+    },
+  };
+}
+
+function readLog(dir: string): string {
+  const f = join(dir, 'error.log');
+  return existsSync(f) ? readFileSync(f, 'utf8').slice(-2000) : '';
+}
+
+/** Sends every item through the WAF; returns the items it blocked (403). */
+async function runThroughWaf(waf: Waf, items: readonly CorpusItem[]): Promise<Set<CorpusItem>> {
+  const pool = new Pool(waf.url, { connections: CONCURRENCY, pipelining: 1 });
+  const blocked = new Set<CorpusItem>();
+  let next = 0;
+  let unexpected = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++];
+      const res =
+        item.where === 'body'
+          ? await pool.request({
+              method: 'POST',
+              path: '/',
+              headers: {
+                'content-type': 'application/json',
+                accept: 'application/json',
+                'user-agent': 'portcullis-bench',
+              },
+              body: item.input,
+            })
+          : await pool.request({
+              method: 'GET',
+              path: `/?q=${encodeURIComponent(item.input)}`,
+              headers: { accept: 'application/json', 'user-agent': 'portcullis-bench' },
+            });
+      await res.body.dump();
+      if (res.statusCode === 403) blocked.add(item);
+      else if (res.statusCode !== 200) unexpected++;
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  await pool.close();
+  if (unexpected > 0)
+    console.error(`note: ${unexpected} WAF answers were neither 200 nor 403 (counted as passed)`);
+  return blocked;
+}
+
+function cell(s: CorpusScore): string {
+  return `${percent(s.detected, s.attacks)} / ${percent(s.falsePositives, s.benign)}`;
+}
+
+function total(scores: readonly CorpusScore[]): CorpusScore {
+  const t: CorpusScore = { class: 'sqli', attacks: 0, detected: 0, benign: 0, falsePositives: 0 };
+  for (const s of scores) {
+    t.attacks += s.attacks;
+    t.detected += s.detected;
+    t.benign += s.benign;
+    t.falsePositives += s.falsePositives;
+  }
+  return t;
+}
+
+async function main() {
+  const started = performance.now();
+  const items = loadCorpus(CORPUS);
+  const columns: Array<[string, CorpusScore[]]> = [];
+  for (const p of [1, 2, 3] as const) {
+    const detector = compileDetector({ paranoia: p });
+    columns.push([`Portcullis P${p}`, scoreCorpus(items, (item) => isFlagged(detector, item))]);
+  }
+  const skipWaf = process.argv.includes('--no-modsecurity');
+  let wafNote = '';
+  if (!skipWaf) {
+    const missing = ensurePackages();
+    if (missing.length > 0) {
+      wafNote = `ModSecurity column left out: packages not installed: ${missing.join(', ')}`;
+    } else {
+      const waf = await startModSecurity();
+      try {
+        const blocked = await runThroughWaf(waf, items);
+        columns.push(['ModSecurity CRS 3.3 PL1', scoreCorpus(items, (item) => blocked.has(item))]);
+      } finally {
+        waf.stop();
+      }
+    }
+  }
+  const header = `| class | ${columns.map(([name]) => name).join(' | ')} |`;
+  const rule = `| --- | ${columns.map(() => '---:').join(' | ')} |`;
+  const rows = columns[0][1].map(
+    (s, i) => `| ${s.class} | ${columns.map(([, c]) => cell(c[i])).join(' | ')} |`,
+  );
+  const all = `| **all** | ${columns.map(([, c]) => cell(total(c))).join(' | ')} |`;
+  console.log(`Detection / false-positive rate per class (${items.length} corpus items)\n`);
+  console.log([header, rule, ...rows, all].join('\n'));
+  if (wafNote !== '') console.log(`\n${wafNote}`);
+  console.log(`\n(${((performance.now() - started) / 1000).toFixed(1)} s)`);
+}
+
+await main();
