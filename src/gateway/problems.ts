@@ -52,6 +52,9 @@ export const problems = {
     title: 'Temporarily reduced capacity',
     status: 503,
   }),
+  // Admin API (src/admin/api.ts).
+  resourceNotFound: define('resource-not-found', 404, 'No such resource'),
+  configRejected: define('config-rejected', 422, 'Config rejected; the running config is unchanged'),
   internal: define('internal', 500, 'Internal gateway error'),
   upstreamError: define('upstream-error', 502, 'Upstream error'),
   badGateway: define('bad-gateway', 502, 'Upstream unreachable'),

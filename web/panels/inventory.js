@@ -1,0 +1,88 @@
+/** Declared operations with their policies and traffic, shadow endpoints, consumers and API keys. */
+import { api } from '../lib/api.js';
+import { byId, fmtNumber, fmtTime, h, render, table } from '../lib/dom.js';
+import { effect } from '../lib/reactive.js';
+import { messageOf } from './security.js';
+
+/** @param {import('../state.js').State} state */
+export async function loadInventory(state) {
+  const [inventory, consumers] = await Promise.allSettled([api('/api/inventory'), api('/api/consumers')]);
+  state.inventory.set(
+    inventory.status === 'fulfilled' ? inventory.value : { error: messageOf(inventory.reason, 'Inventory') },
+  );
+  state.consumers.set(
+    consumers.status === 'fulfilled' ? consumers.value : { error: messageOf(consumers.reason, 'Consumers') },
+  );
+}
+
+/** @param {import('../state.js').State} state */
+export function mountInventory(state) {
+  effect(() => {
+    const inv = state.inventory.get();
+    if (!inv) return;
+    if (inv.error) {
+      render(byId('operations'), h('p', { class: 'hint', text: inv.error }));
+      return;
+    }
+    render(
+      byId('operations'),
+      table({
+        caption: 'Declared operations',
+        columns: ['API', 'Method', 'Path', 'Operation', 'Policies', 'Requests', 'Denied', '5xx'],
+        empty: 'No operations are declared.',
+        rows: inv.operations.map((o) => [
+          o.api,
+          h('code', { text: o.method }),
+          h('code', { text: o.path }),
+          h('code', { text: o.operationId }),
+          o.policies.length
+            ? o.policies.map((p) => h('span', { class: 'chip', text: p }))
+            : h('span', { class: 'hint', text: 'none' }),
+          fmtNumber(o.traffic.requests),
+          fmtNumber(o.traffic.denied),
+          fmtNumber(o.traffic.errors),
+        ]),
+      }),
+    );
+    render(
+      byId('shadow'),
+      table({
+        caption: 'Shadow endpoints',
+        columns: ['Method', 'Path', 'Hits', 'First seen', 'Last seen'],
+        empty: 'No traffic to undeclared endpoints.',
+        rows: inv.shadow.map((s) => [
+          h('code', { text: s.method }),
+          h('code', { text: s.path }),
+          fmtNumber(s.count),
+          fmtTime(s.firstSeen),
+          fmtTime(s.lastSeen),
+        ]),
+      }),
+    );
+  });
+
+  effect(() => {
+    const c = state.consumers.get();
+    if (!c) return;
+    render(
+      byId('consumers'),
+      c.error
+        ? h('p', { class: 'hint', text: c.error })
+        : table({
+            caption: 'Consumers',
+            columns: ['Consumer', 'API / scheme', 'Roles', 'Keys', 'Requests', 'Denied'],
+            empty: 'No consumers are configured.',
+            rows: c.consumers.map((x) => [
+              x.name,
+              `${x.api} / ${x.scheme}`,
+              x.roles.map((r) => h('span', { class: 'chip', text: r })),
+              x.keyFingerprints
+                ? x.keyFingerprints.map((k) => h('code', { class: 'chip', text: `${k}…` }))
+                : x.type,
+              fmtNumber(x.traffic.requests),
+              fmtNumber(x.traffic.denied),
+            ]),
+          }),
+    );
+  });
+}

@@ -1,0 +1,189 @@
+/** Alerts and the security events browser (filters, paging, live additions). */
+import { api, query } from '../lib/api.js';
+import { byId, fmtDateTime, h, render, table } from '../lib/dom.js';
+import { effect } from '../lib/reactive.js';
+
+const TEXT_FILTERS = [
+  ['category', 'Category', 'web'],
+  ['type', 'Type', 'denied'],
+  ['action', 'Action', ''],
+  ['ip', 'Client IP', ''],
+  ['principal', 'Principal', ''],
+  ['api', 'API', ''],
+  ['route', 'Route', '/users/{id}'],
+];
+
+function severityLabel(sev) {
+  if (typeof sev !== 'number') return '–';
+  return sev >= 70 ? 'high' : sev >= 40 ? 'medium' : 'low';
+}
+
+function clip(text, max = 160) {
+  const s = String(text ?? '');
+  return s.length > max ? `${s.slice(0, max - 1)}…` : s;
+}
+
+/** Pulls the evidence fields of an alert into one short line of text. */
+function evidence(alert) {
+  const parts = [];
+  for (const [k, v] of Object.entries(alert)) {
+    if (!k.includes('evidence') && k !== 'threat.indicator.description') continue;
+    parts.push(
+      `${k.replace(/^.*evidence\.?/, '') || 'evidence'}: ${typeof v === 'string' ? v : JSON.stringify(v)}`,
+    );
+  }
+  return clip(parts.join('; '), 220);
+}
+
+/** @param {import('../state.js').State} state */
+export function mountSecurity(state) {
+  effect(() => {
+    const { items, error } = state.alerts.get();
+    render(
+      byId('alerts'),
+      error
+        ? h('p', { class: 'hint', text: error })
+        : table({
+            caption: 'Alerts',
+            columns: ['Time', 'Severity', 'Detector', 'What happened', 'Offender', 'Evidence'],
+            empty: 'No alerts.',
+            rows: items.map((a) => {
+              const sev = severityLabel(a['event.severity']);
+              return [
+                fmtDateTime(a['@timestamp']),
+                h('span', { class: `sev-${sev}`, text: sev }),
+                h('code', { text: a['rule.name'] ?? a['event.action'] ?? '' }),
+                clip(a.message ?? a['event.reason'] ?? ''),
+                h('code', {
+                  text:
+                    a['client.address'] ?? a['source.ip'] ?? a['user.id'] ?? a['portcullis.consumer'] ?? '',
+                }),
+                h('span', { class: 'mono', text: evidence(a) }),
+              ];
+            }),
+          }),
+    );
+  });
+
+  const form = /** @type {HTMLFormElement} */ (byId('event-filters'));
+  const initial = state.eventFilters.peek();
+  const select = (name, label, options) =>
+    h(
+      'label',
+      { class: 'field' },
+      label,
+      h(
+        'select',
+        { name },
+        options.map(([value, text]) =>
+          h('option', { value, text, selected: (initial[name] ?? '') === value }),
+        ),
+      ),
+    );
+  render(
+    form,
+    select('kind', 'Kind', [
+      ['', 'any'],
+      ['event', 'event'],
+      ['alert', 'alert'],
+    ]),
+    select('outcome', 'Outcome', [
+      ['', 'any'],
+      ['failure', 'failure'],
+      ['success', 'success'],
+      ['unknown', 'unknown'],
+    ]),
+    TEXT_FILTERS.map(([name, label, placeholder]) =>
+      h(
+        'label',
+        { class: 'field' },
+        label,
+        h('input', { name, class: 'narrow', placeholder, value: initial[name] ?? '', autocomplete: 'off' }),
+      ),
+    ),
+    h('button', { type: 'submit', text: 'Apply' }),
+  );
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const filters = {};
+    for (const [k, v] of new FormData(form))
+      if (typeof v === 'string' && v.trim() !== '') filters[k] = v.trim();
+    state.eventFilters.set(filters);
+    loadEvents(state, false);
+  });
+
+  const more = byId('events-more');
+  more.addEventListener('click', () => loadEvents(state, true));
+  effect(() => {
+    const { items, nextCursor, loading, error } = state.events.get();
+    more.hidden = !nextCursor;
+    more.disabled = loading;
+    render(
+      byId('events'),
+      error
+        ? h('p', { class: 'hint', text: error })
+        : table({
+            caption: 'Security events',
+            columns: [
+              'Time',
+              'Kind',
+              'Category / type',
+              'Action',
+              'Outcome',
+              'Reason',
+              'Client',
+              'Principal',
+              'Request',
+              'Status',
+            ],
+            empty: loading ? 'Loading…' : 'No events match.',
+            className: 'events',
+            rows: items.map((e) => [
+              fmtDateTime(e['@timestamp']),
+              e['event.kind'] ?? '',
+              `${e['event.category'] ?? ''} / ${e['event.type'] ?? ''}`,
+              h('code', { text: e['event.action'] ?? '' }),
+              e['event.outcome'] ?? '',
+              h('code', { text: e['event.reason'] ?? e['portcullis.decision'] ?? '' }),
+              h('code', { text: e['client.address'] ?? e['source.ip'] ?? '' }),
+              h('code', { text: e['user.id'] ?? e['portcullis.consumer'] ?? e['user.name'] ?? '' }),
+              h('code', {
+                text: clip(
+                  `${e['http.request.method'] ?? ''} ${e['url.path'] ?? e['http.route'] ?? ''}`,
+                  120,
+                ),
+              }),
+              String(e['http.response.status_code'] ?? ''),
+            ]),
+          }),
+    );
+  });
+}
+
+/** Loads the first page of events for the current filters, or the next page when `older`. */
+export async function loadEvents(state, older) {
+  const current = state.events.peek();
+  const cursor = older ? current.nextCursor : undefined;
+  state.events.set({ ...current, items: older ? current.items : [], loading: true, error: null });
+  try {
+    const page = await api(`/api/events${query({ ...state.eventFilters.peek(), limit: 50, cursor })}`);
+    const items = older ? [...state.events.peek().items, ...page.events] : page.events;
+    state.events.set({ items, nextCursor: page.nextCursor, loading: false, error: null });
+  } catch (err) {
+    state.events.set({ items: [], nextCursor: null, loading: false, error: messageOf(err, 'Events') });
+  }
+}
+
+export async function loadAlerts(state) {
+  try {
+    const { alerts } = await api('/api/alerts?limit=50');
+    state.alerts.set({ items: alerts, error: null });
+  } catch (err) {
+    state.alerts.set({ items: [], error: messageOf(err, 'Alerts') });
+  }
+}
+
+export function messageOf(err, what) {
+  if (err?.status === 503) return `${what} are not available: ${err.message}`;
+  return `${what} could not be loaded: ${err?.message ?? err}`;
+}
