@@ -50,6 +50,12 @@ describe('audit', () => {
     }
   });
 
+  test('covers all 32 rules of the Spectral OWASP ruleset 2.0.1', () => {
+    const covered = new Set(AUDIT_RULES.flatMap((r) => r.spectral ?? []));
+    assert.equal(covered.size, 32);
+    assert.ok([...covered].every((id) => /^owasp:api\d:2023-[a-zA-Z0-9-]+$/.test(id)));
+  });
+
   test('points Swagger 2.0 findings at lines of the original file', async () => {
     const text = (await readFile(join(dir, 'bad-2.0.yaml'), 'utf8')).split('\n');
     const [ids] = of('bad-2.0.yaml', 'audit/numeric-ids');
