@@ -44,6 +44,8 @@ export function createRedisStore(
   if (prefix.includes('{')) throw new TypeError('keyPrefix must not contain "{"');
   const redisOptions: RedisOptions = {
     enableOfflineQueue: false,
+    // Decisions issued in the same tick go out in one write: fewer syscalls per decision under load.
+    enableAutoPipelining: true,
     maxRetriesPerRequest: 0,
     commandTimeout: opts.commandTimeoutMs ?? 250,
     connectTimeout: 2000,

@@ -15,6 +15,8 @@ export function keyPartKind(spec: string): string {
 
 /** Groups a client address: IPv4 by `v4Prefix` bits, IPv6 by `v6Prefix` bits (IPv4-mapped IPv6 as IPv4). */
 export function groupIp(ip: string, v4Prefix: number, v6Prefix: number): string {
+  // The gateway hands over a valid address: a plain IPv4 one kept whole needs no parsing.
+  if (v4Prefix >= 32 && !ip.includes(':')) return ip;
   let addr = ip;
   if (addr.startsWith('::ffff:') && isIP(addr.slice(7)) === 4) addr = addr.slice(7);
   const kind = isIP(addr);

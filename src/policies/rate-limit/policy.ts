@@ -13,7 +13,7 @@ import {
 import { createMemoryStore } from '../../state/memory-store.ts';
 import type { StateStore } from '../../state/store.ts';
 import { PolicyConfigError, type PolicyDefinition, type PolicyHandler, type Stage } from '../policy.ts';
-import { appendListField, limitItem, policyItem } from './headers.ts';
+import { appendListField, policyItem, sfBytes, sfString } from './headers.ts';
 import { compileKey, keyPartKind, PRE_AUTH_KEY_PARTS } from './keys.ts';
 import { createLimitMetrics, LIMIT_METRICS_KEY, type LimitMetrics } from './metrics.ts';
 import { type LimitConfig, type RateLimitConfig, rateLimitSchema } from './schema.ts';
@@ -39,6 +39,8 @@ interface CompiledLimit {
   readonly keyIndex: number;
   /** `RateLimit-Policy` item (undefined for monthly quotas, whose window length varies). */
   readonly policyItem: string | undefined;
+  /** The name as a structured-field String, for the `RateLimit` item. */
+  readonly quoted: string;
 }
 
 /** Health of the store as seen by the limit policies of one config snapshot. */
@@ -49,6 +51,16 @@ interface StoreHealth {
 }
 
 const RETRY_STORE_AFTER_MS = 1000;
+
+/** A partition key's SHA-256 (hex, for store keys and events) and the `pk` parameter derived from it. */
+interface KeyHash {
+  readonly hex: string;
+  /** First 8 bytes of the hash as a structured-field Byte Sequence: names the partition, reveals nothing. */
+  readonly pk: string;
+}
+
+/** Hashes kept per policy handler; cleared when full (bounded: the keys come from client input). */
+const HASH_CACHE_ENTRIES = 10_000;
 
 function fail(path: string, message: string): never {
   throw new PolicyConfigError(path, message);
@@ -132,6 +144,7 @@ function compileLimit(
     countRejected: l.countRejected === true,
     period,
     policyItem: item,
+    quoted: sfString(l.name),
     key: asKeyList(l.key, `${p}.key`, preAuthOnly),
     fallback: asKeyList(l.fallbackKey, `${p}.fallbackKey`, preAuthOnly),
   };
@@ -237,15 +250,33 @@ function defineLimitPolicy(opts: {
       const completed = new WeakSet<Exchange>();
       const allNames = limits.map((l) => l.name);
 
-      function keyHashes(ex: Exchange): string[] {
-        return keyFns.map((fn) => hash('sha256', fn(ex), 'hex'));
+      const hashCache = new Map<string, KeyHash>();
+      const staticPolicyHeader = limits.every((l) => l.policyItem !== undefined)
+        ? limits.map((l) => l.policyItem).join(', ')
+        : undefined;
+
+      function hashOf(partition: string): KeyHash {
+        let h = hashCache.get(partition);
+        if (h === undefined) {
+          const hex = hash('sha256', partition, 'hex');
+          h = { hex, pk: sfBytes(Buffer.from(hex.slice(0, 16), 'hex')) };
+          if (hashCache.size >= HASH_CACHE_ENTRIES) hashCache.clear();
+          hashCache.set(partition, h);
+        }
+        return h;
       }
 
-      function checksFor(hashes: string[], now: number): { checks: LimitCheck[]; windows: number[] } {
+      function keyHashes(ex: Exchange): KeyHash[] {
+        const out: KeyHash[] = [];
+        for (const fn of keyFns) out.push(hashOf(fn(ex)));
+        return out;
+      }
+
+      function checksFor(hashes: KeyHash[], now: number): { checks: LimitCheck[]; windows: number[] } {
         const checks: LimitCheck[] = [];
         const windows: number[] = [];
         for (const l of limits) {
-          const h = hashes[l.keyIndex];
+          const h = hashes[l.keyIndex].hex;
           const base = oneKey
             ? `rl:{${apiName}:${h}}:${policyName}:${l.name}:${l.code}`
             : `rl:{${apiName}}:${policyName}:${l.name}:${l.code}:${h}`;
@@ -295,7 +326,7 @@ function defineLimitPolicy(opts: {
         result: ConsumeResult,
         checks: LimitCheck[],
         windows: number[],
-        hashes: string[],
+        hashes: KeyHash[],
         now: number,
         used: StateStore,
         leaseId: string,
@@ -313,18 +344,23 @@ function defineLimitPolicy(opts: {
             violated.push(l.name);
             retryAfter = Math.max(retryAfter, Math.ceil(r.retryAfterMs / 1000), 1);
           }
-          if (sendHeaders) {
-            const pk = Buffer.from(hashes[l.keyIndex].slice(0, 16), 'hex');
-            items.push(limitItem(l.name, r.remaining, t, pk));
-          }
+          if (sendHeaders)
+            items.push(
+              `${l.quoted};r=${r.remaining}${t === undefined ? '' : `;t=${t}`};pk=${hashes[l.keyIndex].pk}`,
+            );
           if (tightest === -1 || r.remaining < result.results[tightest].remaining) tightest = i;
         }
         const headers = ex.responseHeaders;
         if (sendHeaders) {
-          const policies = limits.map(
-            (l, i) => l.policyItem ?? policyItem({ name: l.name, quota: l.limit, windowSeconds: windows[i] }),
-          );
-          appendListField(headers, 'ratelimit-policy', policies.join(', '));
+          const policies =
+            staticPolicyHeader ??
+            limits
+              .map(
+                (l, i) =>
+                  l.policyItem ?? policyItem({ name: l.name, quota: l.limit, windowSeconds: windows[i] }),
+              )
+              .join(', ');
+          appendListField(headers, 'ratelimit-policy', policies);
           appendListField(headers, 'ratelimit', items.join(', '));
         }
         if (legacy) {
@@ -361,7 +397,7 @@ function defineLimitPolicy(opts: {
           'portcullis.ratelimit.limits': violated,
           // Partition keys are hashed (SHA-256 hex): the raw key may be an API consumer or a token claim.
           'portcullis.ratelimit.key_hashes': violated.map(
-            (n) => hashes[limits[allNames.indexOf(n)].keyIndex],
+            (n) => hashes[limits[allNames.indexOf(n)].keyIndex].hex,
           ),
           'client.address': ex.clientIp,
           'http.request.id': ex.id,
@@ -389,7 +425,7 @@ function defineLimitPolicy(opts: {
         ex: Exchange,
         checks: LimitCheck[],
         windows: number[],
-        hashes: string[],
+        hashes: KeyHash[],
         now: number,
         leaseId: string,
       ): Problem | undefined {
@@ -410,7 +446,7 @@ function defineLimitPolicy(opts: {
         ex: Exchange,
         checks: LimitCheck[],
         windows: number[],
-        hashes: string[],
+        hashes: KeyHash[],
         now: number,
         leaseId: string,
       ): Problem | undefined {
