@@ -37,6 +37,7 @@ export function passesLuhn(s: string): boolean {
 }
 
 const HAS_DIGIT_RUN = /\d{4}/;
+const API_KEY_PREFIX = /AKIA|ASIA|k_live_|gh[pousr]_|github_pat_|xox[abposr]-|AIza|glpat-/;
 
 const ALL: readonly Detector[] = [
   {
@@ -54,14 +55,14 @@ const ALL: readonly Detector[] = [
   },
   {
     name: 'apiKey',
-    maybe: (s) => s.length >= 20,
+    maybe: (s) => s.length >= 20 && API_KEY_PREFIX.test(s),
     // AWS access key ids, Stripe live keys, GitHub tokens, Slack tokens, Google API keys, GitLab PATs.
     pattern:
       /\b(?:(?:AKIA|ASIA)[0-9A-Z]{16}\b|[sr]k_live_[0-9A-Za-z]{16,128}|gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{40,255}|xox[abposr]-[A-Za-z0-9-]{10,255}|AIza[0-9A-Za-z_-]{35}|glpat-[A-Za-z0-9_-]{20,64})/g,
   },
   {
     name: 'cardNumber',
-    maybe: (s) => HAS_DIGIT_RUN.test(s),
+    maybe: (s) => s.length >= 13 && HAS_DIGIT_RUN.test(s),
     // 13 to 19 digits, optionally grouped by spaces or dashes, confirmed by the Luhn check.
     pattern: /\b\d(?:[ -]?\d){12,18}\b/g,
     confirm: passesLuhn,
@@ -95,6 +96,8 @@ export function createLeakScanner(enabled: readonly DetectorName[]): LeakScanner
       const found: DetectorName[] = [];
       for (const d of detectors) {
         if (exempt?.has(d.name) || !d.maybe(masked)) continue;
+        d.pattern.lastIndex = 0;
+        if (!d.pattern.test(masked)) continue;
         let hit = false;
         masked = masked.replace(d.pattern, (m) => {
           if (d.confirm !== undefined && !d.confirm(m)) return m;

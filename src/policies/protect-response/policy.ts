@@ -70,35 +70,52 @@ function collectExemptions(
   }
 }
 
-/** Walks every string leaf of a JSON value; masks or reports what the scanner finds. Iterative. */
+/** Shortest string any detector can match (`a@b.co`). */
+const MIN_SENSITIVE_LENGTH = 6;
+
+/**
+ * Walks every string leaf of a JSON value (recursion bounded by the JSON nesting, which the upstream
+ * produced and the buffer limit bounds); masks in place what the scanner finds. Returns whether anything
+ * was masked.
+ */
 function scanJson(
-  json: unknown,
+  node: unknown,
+  parentKey: string | undefined,
   scanner: LeakScanner,
   exemptions: Exemptions,
   found: Set<DetectorName>,
+  depth = 0,
 ): boolean {
+  if (depth > 256) return false;
   let changed = false;
-  const stack: Array<[unknown, string | undefined]> = [[json, undefined]];
-  const visit = (
-    container: Record<string, unknown> | unknown[],
-    key: string | number,
-    parentKey: string | undefined,
-  ) => {
-    const v = (container as Record<string | number, unknown>)[key];
-    if (typeof v === 'string') {
-      const r = scanner.scan(v, parentKey === undefined ? undefined : exemptions.get(parentKey));
-      if (r !== undefined) {
+  if (Array.isArray(node)) {
+    for (let i = 0; i < node.length; i++) {
+      const v = node[i];
+      if (typeof v === 'string') {
+        if (v.length < MIN_SENSITIVE_LENGTH) continue;
+        const r = scanner.scan(v, parentKey === undefined ? undefined : exemptions.get(parentKey));
+        if (r === undefined) continue;
         for (const f of r.found) found.add(f);
-        (container as Record<string | number, unknown>)[key] = r.masked;
+        node[i] = r.masked;
         changed = true;
+      } else if (v !== null && typeof v === 'object') {
+        if (scanJson(v, parentKey, scanner, exemptions, found, depth + 1)) changed = true;
       }
-    } else if (v !== null && typeof v === 'object') stack.push([v, parentKey]);
-  };
-  while (stack.length > 0) {
-    const [node, parentKey] = stack.pop()!;
-    if (Array.isArray(node)) for (let i = 0; i < node.length; i++) visit(node, i, parentKey);
-    else if (node !== null && typeof node === 'object') {
-      for (const k of Object.keys(node)) visit(node as Record<string, unknown>, k, k);
+    }
+    return changed;
+  }
+  const obj = node as Record<string, unknown>;
+  for (const k in obj) {
+    const v = obj[k];
+    if (typeof v === 'string') {
+      if (v.length < MIN_SENSITIVE_LENGTH) continue;
+      const r = scanner.scan(v, exemptions.get(k));
+      if (r === undefined) continue;
+      for (const f of r.found) found.add(f);
+      obj[k] = r.masked;
+      changed = true;
+    } else if (v !== null && typeof v === 'object') {
+      if (scanJson(v, k, scanner, exemptions, found, depth + 1)) changed = true;
     }
   }
   return changed;
@@ -267,7 +284,17 @@ export function compileProtectResponse(config: ProtectResponseConfig, ctx: Compi
       }
       if (scanner !== undefined) {
         const leaks = new Set<DetectorName>();
-        if (scanJson(json, scanner, exemptions, leaks)) {
+        let masked = false;
+        if (typeof json === 'string') {
+          const r = scanner.scan(json);
+          if (r !== undefined) {
+            for (const f of r.found) leaks.add(f);
+            json = r.masked;
+            masked = true;
+          }
+        } else if (json !== null && typeof json === 'object')
+          masked = scanJson(json, undefined, scanner, exemptions, leaks);
+        if (masked) {
           for (const l of leaks) findings.push(`data_leak_${l}`);
           if (c.dataLeak === 'block') return withhold(`data_leak_${[...leaks][0]}`);
           changed = true;
