@@ -32,7 +32,12 @@ const spec = apiDocument({
       post: {
         operationId: 'createHook',
         parameters: [{ name: 'next', in: 'query', schema: { type: 'string', format: 'uri' } }],
-        requestBody: { content: { 'application/json': { schema: { $ref: '#/components/schemas/Hook' } } } },
+        requestBody: {
+          content: {
+            'application/json': { schema: { $ref: '#/components/schemas/Hook' } },
+            'application/x-www-form-urlencoded': { schema: { $ref: '#/components/schemas/Hook' } },
+          },
+        },
         responses: { '201': { description: 'ok' } },
       },
     },
@@ -136,6 +141,17 @@ describe('ssrfGuard', () => {
     const d = await post(s, {}, `?next=${encodeURIComponent('file:///etc/passwd')}`);
     assert.deepEqual(d.problem?.extensions?.errors, [
       { pointer: '#/query/next', detail: 'uses a URL scheme that is not allowed' },
+    ]);
+  });
+
+  test('checks URL fields of a form body', async () => {
+    const d = await s.send('/hooks', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `note=x&callback=${encodeURIComponent('https://public.example.com/')}&mirrors=${encodeURIComponent('http://127.0.0.1/')}&mirrors=${encodeURIComponent('https://public.example.com/')}`,
+    });
+    assert.deepEqual(d.problem?.extensions?.errors, [
+      { pointer: '#/body/mirrors/0', detail: 'points to an internal address' },
     ]);
   });
 

@@ -9,7 +9,7 @@ import {
 } from '../../openapi/parameters.ts';
 import type { JsonObject, JsonSchema } from '../../openapi/types.ts';
 import type { CompileContext, PolicyDefinition, PolicyHandler } from '../policy.ts';
-import { isJsonMediaType, mediaTypeOf } from '../validate-request/body.ts';
+import { isJsonMediaType, mediaTypeOf, parseFormPairs } from '../validate-request/body.ts';
 import { emitViolation } from '../validate-request/events.ts';
 import {
   compileHostAllowlist,
@@ -185,10 +185,19 @@ export function compileSsrfGuard(
     }
   }
   const bodyPaths = new Map<string, { path: JsonPath; kind: UrlKind }>();
+  const formFields = new Map<string, UrlKind>();
   for (const [type, media] of Object.entries(op.requestBody?.content ?? {})) {
     if (isJsonMediaType(type)) collectUrlPaths(media.schema, resolve, [], bodyPaths);
+    else if (type === 'application/x-www-form-urlencoded') {
+      const found = new Map<string, { path: JsonPath; kind: UrlKind }>();
+      collectUrlPaths(media.schema, resolve, [], found);
+      // Form fields are flat: a URL field, or every item of a repeated URL field.
+      for (const { path, kind } of found.values()) {
+        if (path.length === 1 || (path.length === 2 && path[1] === '*')) formFields.set(path[0], kind);
+      }
+    }
   }
-  if (params.length === 0 && bodyPaths.size === 0) return null;
+  if (params.length === 0 && bodyPaths.size === 0 && formFields.size === 0) return null;
 
   const ranges = createInternalRanges();
   const allowed = c.allowAddresses.length > 0 ? createCidrList(c.allowAddresses) : undefined;
@@ -287,11 +296,33 @@ export function compileSsrfGuard(
         for (const { path, kind } of bodyPaths.values())
           valuesAt(json, path, 0, '#/body', kind, out, c.maxUrls);
     }
+    if (formFields.size > 0 && ex.body !== undefined) {
+      if (mediaTypeOf(ex.req.headers['content-type']) === 'application/x-www-form-urlencoded') {
+        let pairs: Array<[string, string]> = [];
+        try {
+          pairs = parseFormPairs(ex.body.toString('utf8'));
+        } catch {
+          pairs = []; // malformed: validateRequest refuses it
+        }
+        const counts = new Map<string, number>();
+        for (const [name] of pairs) if (formFields.has(name)) counts.set(name, (counts.get(name) ?? 0) + 1);
+        const index = new Map<string, number>();
+        for (const [name, value] of pairs) {
+          const kind = formFields.get(name);
+          if (kind === undefined) continue;
+          const i = index.get(name) ?? 0;
+          index.set(name, i + 1);
+          const repeated = (counts.get(name) ?? 0) > 1;
+          out.push({ pointer: `#/body/${escapeToken(name)}${repeated ? `/${i}` : ''}`, value, kind });
+          if (out.length > c.maxUrls) return undefined;
+        }
+      }
+    }
     return out.length > c.maxUrls ? undefined : out;
   };
 
   return {
-    needsRequestBody: bodyPaths.size > 0,
+    needsRequestBody: bodyPaths.size > 0 || formFields.size > 0,
     onRequest(ex) {
       const candidates = candidatesOf(ex);
       if (candidates === undefined) return refuse(ex, [{ pointer: '#', reason: 'too_many_urls' }]);
