@@ -24,6 +24,12 @@ export interface ScanIdentity {
   readonly headers?: Readonly<Record<string, string>>;
   readonly bearer?: string;
   readonly login?: LoginFlow;
+  /**
+   * Path parameter values that designate this identity's own data, e.g. `{ accountId: 'alice' }` for
+   * `/accounts/{accountId}/...`. API1 then tests the other identity on these paths (reads only, unless the
+   * objects were created by the scan or `allowDestructive` is set).
+   */
+  readonly params?: Readonly<Record<string, string>>;
 }
 
 export interface ScanProgress {

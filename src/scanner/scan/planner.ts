@@ -23,6 +23,16 @@ export interface CreatedObject {
 /** Objects created during the scan, per identity and collection template. Bounded by the number of operations. */
 export class ObjectRegistry {
   readonly #byOwner = new Map<string, Map<string, CreatedObject>>();
+  readonly #params = new Map<string, Readonly<Record<string, string>>>();
+
+  /** Path parameter values that designate an identity's own data (`{ accountId: 'alice' }`). */
+  setParams(owner: string, params: Readonly<Record<string, string>>): void {
+    this.#params.set(owner, params);
+  }
+
+  param(owner: string, name: string): string | undefined {
+    return this.#params.get(owner)?.[name];
+  }
 
   add(object: CreatedObject): void {
     let map = this.#byOwner.get(object.owner);
@@ -87,11 +97,21 @@ export function isAdminOperation(op: Operation): boolean {
   );
 }
 
-export function isBusinessFlow(op: Operation): boolean {
+/**
+ * A business action: marked `x-portcullis-business-flow: true`, or a POST whose path or id names one
+ * (coupon, referral, checkout, ...) and that is not the plain creation of a resource (`POST /orders` beside
+ * `/orders/{id}` is a resource, `POST /checkout` a flow).
+ */
+export function isBusinessFlow(spec: ApiDocument, op: Operation): boolean {
   const marker = op.extensions['x-portcullis-business-flow'];
   if (marker === true) return true;
   if (marker === false) return false;
-  return op.method === 'POST' && BUSINESS.test(`${op.path} ${op.id}`) && !/\{[^}]+\}$/.test(op.path);
+  return (
+    op.method === 'POST' &&
+    BUSINESS.test(`${op.path} ${op.id}`) &&
+    !/\{[^}]+\}$/.test(op.path) &&
+    itemParam(spec, op.path) === undefined
+  );
 }
 
 export function requiresAuth(op: Operation): boolean {
@@ -117,7 +137,7 @@ export function isCreationOperation(spec: ApiDocument, op: Operation): boolean {
     op.method === 'POST' &&
     !isExcluded(op) &&
     !isLoginOperation(spec, op) &&
-    !isBusinessFlow(op) &&
+    !isBusinessFlow(spec, op) &&
     !isAdminOperation(op) &&
     itemParam(spec, op.path) !== undefined
   );
@@ -143,7 +163,7 @@ export function captureId(spec: ApiDocument, op: Operation, res: ScanResponse): 
 
 export interface PlannedRequest extends ScanRequest {
   readonly operation: Operation;
-  /** True when every path parameter came from an object this identity created. */
+  /** True when the path has parameters and every one came from this identity (its objects or its params). */
   readonly ownedPath: boolean;
   /** The object the path points at, when there is one. */
   readonly object?: CreatedObject;
@@ -169,6 +189,7 @@ export function planRequest(
 ): PlannedRequest {
   const segments = op.path.split('/');
   let ownedPath = true;
+  let hasParams = false;
   let object: CreatedObject | undefined;
   const concrete: string[] = [];
   for (let i = 0; i < segments.length; i++) {
@@ -177,6 +198,7 @@ export function planRequest(
       concrete.push(segments[i]);
       continue;
     }
+    hasParams = true;
     const name = m[1];
     const collection = segments.slice(0, i).join('/');
     const owned = options.owner !== undefined ? objects.get(options.owner, collection) : undefined;
@@ -185,6 +207,7 @@ export function planRequest(
       value = owned.id;
       object = owned;
     }
+    if (value === undefined && options.owner !== undefined) value = objects.param(options.owner, name);
     if (value === undefined) {
       ownedPath = false;
       const param = op.parameters.find((p) => p.in === 'path' && p.name === name);
@@ -213,7 +236,7 @@ export function planRequest(
     headers,
     body,
     operation: op,
-    ownedPath: ownedPath && object !== undefined,
+    ownedPath: ownedPath && hasParams,
     object,
   };
 }

@@ -77,6 +77,7 @@ async function resolveIdentity(
 ): Promise<Identity> {
   const session: Session = { name: identity.name, headers: {}, cookies: new Map() };
   const kinds = [identity.headers, identity.bearer, identity.login].filter((k) => k !== undefined).length;
+  // (identity.params are registered with the object registry by runScan.)
   if (kinds !== 1) {
     throw new ScanError(
       'ERR_SCAN_IDENTITY',
@@ -182,6 +183,9 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     for (const i of options.identities) identities.push(await resolveIdentity(client, i));
     const admin = options.admin ? await resolveIdentity(client, options.admin) : undefined;
     const objects = new ObjectRegistry();
+    for (const i of [...options.identities, ...(options.admin ? [options.admin] : [])]) {
+      if (i.params) objects.setParams(i.name, i.params);
+    }
 
     const makeContext = (signal: AbortSignal): ScanContext => ({
       spec,

@@ -35,6 +35,7 @@ export const api1: Check = {
   async run(ctx) {
     const [a, b] = ctx.identities;
     if (!a || !b) return;
+    const readTested = new Set<string>();
     for (const object of ctx.objects.of(a.name)) {
       const ops = itemOperations(ctx, object.collection);
       const get = ops.find((op) => op.method === 'GET');
@@ -46,6 +47,7 @@ export const api1: Check = {
       let ownerCouldRead = false;
       if (get) {
         const req = planRequest(ctx.spec, get, ctx.objects, { owner: a.name });
+        readTested.add(req.path);
         const mine = await ctx.send(req, a);
         ownerCouldRead = isSuccess(mine);
         const theirs = await ctx.send(req, b);
@@ -98,6 +100,24 @@ export const api1: Check = {
           }
         }
       }
+    }
+
+    // Reads of every other path that A owns (its objects, or its identity params such as an account id).
+    for (const op of ctx.spec.operations) {
+      if (op.method !== 'GET' || !op.path.includes('{') || isExcluded(op)) continue;
+      const req = planRequest(ctx.spec, op, ctx.objects, { owner: a.name });
+      if (!req.ownedPath || readTested.has(req.path)) continue;
+      readTested.add(req.path);
+      const mine = await ctx.send(req, a);
+      const theirs = await ctx.send(req, b);
+      if (!isSuccess(mine) || !isSuccess(theirs)) continue;
+      const score = similarity(mine.json ?? mine.text, theirs.json ?? theirs.text);
+      if (score < SAME_OBJECT) continue;
+      ctx.report(SCAN_RULES.bolaRead, {
+        operation: op,
+        message: `${b.name} read ${a.name}'s data at ${req.path} (similarity ${score.toFixed(2)}).`,
+        evidence: evidenceOf(theirs, { owner: a.name, attacker: b.name, similarity: score }),
+      });
     }
   },
 };

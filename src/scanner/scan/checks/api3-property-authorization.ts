@@ -209,7 +209,7 @@ export const api3: Check = {
     if (!ctx.identities[0]) return;
     for (const op of ctx.spec.operations) {
       if (op.method !== 'POST' || isExcluded(op) || jsonBodySchema(op) === undefined) continue;
-      if (isLoginOperation(ctx.spec, op) || isBusinessFlow(op) || isAdminOperation(op)) continue;
+      if (isLoginOperation(ctx.spec, op) || isBusinessFlow(ctx.spec, op) || isAdminOperation(op)) continue;
       await massAssignment(ctx, op);
     }
   },

@@ -7,13 +7,22 @@ import type { Check } from '../check.ts';
 import { evidenceOf, isSuccess, type ScanContext } from '../context.ts';
 import { isCreationOperation, isExcluded, jsonBodySchema, planRequest, requiresAuth } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
-import { propertiesOf, sampleValue, schemaType } from '../schema.ts';
+import { propertiesOf, resolveSchema, sampleValue, schemaType } from '../schema.ts';
 
 const PAGE_PARAM = /^(limit|page_?size|per_?page|size|count|max(_?results)?|top|first|take|\$top)$/i;
 const HUGE_PAGE = '100000';
 const HUGE_STRING = 100_000;
 const BURST = 50;
 const RATE_HEADER = /^(x-)?rate-?limit|^retry-after$/i;
+
+/** Items in a page: the body itself when it is an array, else its `items`, `data` or `results` array. */
+function itemCount(body: unknown): number | undefined {
+  if (Array.isArray(body)) return body.length;
+  if (body === null || typeof body !== 'object') return undefined;
+  const record = body as Record<string, unknown>;
+  const list = [record.items, record.data, record.results, record.content].find(Array.isArray);
+  return list?.length;
+}
 
 async function pageSize(ctx: ScanContext, op: Operation): Promise<void> {
   const user = ctx.identities[0];
@@ -25,6 +34,10 @@ async function pageSize(ctx: ScanContext, op: Operation): Promise<void> {
   });
   const res = await ctx.send(req, user);
   if (!isSuccess(res)) return;
+  // A declared maximum and no more items than that: the API may well clamp the page; no finding.
+  const maximum = resolveSchema(ctx.spec, param.schema).maximum;
+  const count = itemCount(res.json);
+  if (typeof maximum === 'number' && count !== undefined && count <= maximum) return;
   ctx.report(SCAN_RULES.unboundedPageSize, {
     operation: op,
     key: param.name,

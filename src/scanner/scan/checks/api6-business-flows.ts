@@ -18,7 +18,7 @@ export const api6: Check = {
     const user = ctx.identities[0];
     if (!user) return;
     for (const op of ctx.spec.operations) {
-      if (!isBusinessFlow(op) || isExcluded(op)) continue;
+      if (!isBusinessFlow(ctx.spec, op) || isExcluded(op)) continue;
       const req = planRequest(ctx.spec, op, ctx.objects, { owner: user.name });
       const statuses: number[] = [];
       let last: Awaited<ReturnType<typeof ctx.send>>;

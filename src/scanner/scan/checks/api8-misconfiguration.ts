@@ -263,6 +263,7 @@ export const api8: Check = {
     const cacheable = new Set<string>();
     let first: Operation | undefined;
     const verbose = new Set<string>();
+    const unlisted = new Map<string, ScanResponse>();
     for (const { response: res, operation: op, identity } of ctx.observations) {
       const server = res.headers.server;
       const powered = res.headers['x-powered-by'];
@@ -274,17 +275,21 @@ export const api8: Check = {
             .join(', '),
         };
       }
-      if (res.status >= 400 || !isSuccess(res)) {
+      if (isRefused(res)) {
         const stack = STACK_TRACE.some((re) => re.test(res.text)) || /"stack"\s*:/.test(res.text);
-        const key = op?.id ?? res.sent.url.split('?')[0];
-        if ((stack || SQL_ERROR.test(res.text)) && !verbose.has(key)) {
-          verbose.add(key);
-          ctx.report(SCAN_RULES.verboseErrors, {
-            ...(op ? { operation: op } : {}),
-            key,
-            message: `${res.sent.method} ${op ? op.path : new URL(res.sent.url).pathname} answered ${res.status} with ${stack ? 'a stack trace' : 'a database error'}.`,
-            evidence: evidenceOf(res),
-          });
+        if (stack || SQL_ERROR.test(res.text)) {
+          const what = stack ? 'a stack trace' : 'a database error';
+          if (op && !verbose.has(op.id)) {
+            verbose.add(op.id);
+            ctx.report(SCAN_RULES.verboseErrors, {
+              operation: op,
+              message: `${res.sent.method} ${op.path} answered ${res.status} with ${what}.`,
+              evidence: evidenceOf(res),
+            });
+          } else if (!op && unlisted.size < 20) {
+            // Paths outside the document (probes, TRACE): one finding for all of them.
+            unlisted.set(`${res.sent.method} ${new URL(res.sent.url).pathname}`, res);
+          }
         }
       }
       if (!op || !isSuccess(res)) continue;
@@ -296,6 +301,14 @@ export const api8: Check = {
       if (identity && requiresAuth(op) && !/no-store|private/i.test(cache) && cacheable.size < 10) {
         cacheable.add(`${op.method} ${op.path}`);
       }
+    }
+    if (unlisted.size > 0) {
+      const [firstRes] = unlisted.values();
+      ctx.report(SCAN_RULES.verboseErrors, {
+        key: 'unlisted-paths',
+        message: `Requests outside the API description were answered with stack traces or database errors: ${[...unlisted.keys()].slice(0, 5).join(', ')}${unlisted.size > 5 ? ` and ${unlisted.size - 5} more` : ''}.`,
+        evidence: evidenceOf(firstRes, { requests: [...unlisted.keys()] }),
+      });
     }
     if (banner) {
       ctx.report(SCAN_RULES.versionBanner, {
