@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { apiDocument, exchangeFor, testContext } from '../../../test/validation/support.ts';
 import { problems } from '../../gateway/problems.ts';
 import type { ResponseHead } from '../policy.ts';
-import { type CorsConfig, compileCors, defaults } from './policy.ts';
+import { type CorsConfig, compileCors, defaults, isCorsHandler, isCorsPreflight } from './policy.ts';
 
 const spec = apiDocument({
   openapi: '3.1.0',
@@ -31,7 +31,7 @@ async function serve(config: Partial<CorsConfig>) {
   const ctx = t.context(spec, 'createOrder');
   const handler = compileCors({ ...defaults, mode: 'enforce', ...config }, ctx);
   const server = http.createServer((req, res) => {
-    if (req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined) {
+    if (isCorsPreflight(req) && isCorsHandler(handler)) {
       const r = handler.preflight(req);
       if ('problem' in r) res.writeHead(r.problem.status).end();
       else res.writeHead(r.status, r.headers).end();

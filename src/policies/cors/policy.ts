@@ -90,6 +90,20 @@ export interface CorsHandler extends PolicyHandler {
   preflight(req: IncomingMessage): PreflightAnswer | Problem;
 }
 
+/** Whether a request is a CORS preflight (Fetch standard §3.2.2): OPTIONS with Origin and a requested method. */
+export function isCorsPreflight(req: IncomingMessage): boolean {
+  return (
+    req.method === 'OPTIONS' &&
+    req.headers.origin !== undefined &&
+    typeof req.headers['access-control-request-method'] === 'string'
+  );
+}
+
+/** Whether a compiled handler is the CORS handler (so the gateway can ask it to answer a preflight). */
+export function isCorsHandler(handler: PolicyHandler): handler is CorsHandler {
+  return typeof (handler as Partial<CorsHandler>).preflight === 'function';
+}
+
 // Fetch standard §4.8 / §3.2.2: headers a page may send without a preflight need no allowance.
 const SAFELISTED = ['accept', 'accept-language', 'content-language', 'content-type', 'range'];
 
