@@ -156,7 +156,7 @@ export function checkOperations(model: AuditModel, emit: Emit): void {
       const at = schema?.pointer ?? p.pointer;
       if (s && ID_NAME.test(p.name) && (typeIs(s, 'integer') || typeIs(s, 'number')) && s.format !== 'uuid') {
         // One finding for the API: moving to random identifiers is one design decision.
-        emit(R.numericIds, { key: 'all', anchor: at, pointer: at, label: `\`${p.name}\` (${op.label})`, op });
+        emit(R.numericIds, { key: 'all', anchor: at, pointer: at, label: `\`${p.name}\``, op });
       }
       if (
         (p.in === 'query' || p.in === 'path') &&

@@ -215,16 +215,24 @@ function checkOwner(owner: SchemaOwner, emit: Emit): void {
 
     if (property !== undefined) {
       const name = normalise(property);
+      // Grouped by property name across schemas: one finding per field to fix, listing every schema.
+      const propHit = {
+        key: `prop:${name}`,
+        anchor: pointer,
+        subject: `\`${property}\``,
+        pointer,
+        label: label && label !== property ? `${owner.label} (${label})` : owner.label,
+      };
       if (inRequest && node.readOnly !== true && !adminOnly) {
-        if (PRIVILEGED.has(name)) emit(R.massAssignment, hit);
-        else if (SERVER_OWNED.has(name)) emit(R.massAssignment, { ...hit, severity: 'low' });
+        if (PRIVILEGED.has(name)) emit(R.massAssignment, { ...propHit, note: usage });
+        else if (SERVER_OWNED.has(name)) emit(R.massAssignment, { ...propHit, severity: 'low', note: usage });
       }
       if (inResponse && node.writeOnly !== true && SENSITIVE.has(name)) {
-        emit(R.sensitiveInResponse, { ...hit, note: `returned by ${listOps(owner.responseOps)}` });
+        emit(R.sensitiveInResponse, { ...propHit, note: `returned by ${listOps(owner.responseOps)}` });
       }
       if (anonymousReaders.length > 0 && node.writeOnly !== true && PERSONAL.has(name)) {
         emit(R.personalDataUnprotected, {
-          ...hit,
+          ...propHit,
           note: `returned without authentication by ${listOps(anonymousReaders)}`,
         });
       }
@@ -233,7 +241,7 @@ function checkOwner(owner: SchemaOwner, emit: Emit): void {
         node.readOnly !== true &&
         (URL_NAME.test(property) || URL_FORMATS.has(String(node.format)))
       ) {
-        emit(R.ssrfParameter, hit);
+        emit(R.ssrfParameter, propHit);
       }
     }
 
