@@ -50,6 +50,15 @@ effect(() => {
   noticeTimer = setTimeout(() => state.notice.set(''), 6000);
 });
 
+let inventoryTimer = 0;
+function inventorySoon() {
+  if (inventoryTimer) return;
+  inventoryTimer = setTimeout(() => {
+    inventoryTimer = 0;
+    loadInventory(state);
+  }, 1000);
+}
+
 async function refreshStatus() {
   try {
     state.status.set(await api('/api/status'));
@@ -88,7 +97,12 @@ function connectStream() {
     addPoint(state, m.point);
     state.inFlight.set(m.inFlight);
   });
-  on('access', (e) => pushLiveAccess(state, e));
+  on('access', (e) => {
+    pushLiveAccess(state, e);
+    pushEvent(state, e);
+    // A request to an undeclared path may be a new shadow endpoint: refresh the inventory soon.
+    if (!e['http.route']) inventorySoon();
+  });
   on('security', (e) => {
     pushEvent(state, e);
     if (String(e['event.action'] ?? '').includes('ban')) loadBans(state);
@@ -118,7 +132,7 @@ async function startDashboard() {
     loadInventory(state),
   ]);
   timers.push(
-    setInterval(refreshStatus, 5000),
+    setInterval(refreshStatus, 3000),
     setInterval(() => loadInventory(state), 15000),
   );
 }

@@ -93,6 +93,12 @@ const EVENT_FILTERS = [
 const ACCESS_FIELDS = [
   '@timestamp',
   'event.id',
+  'event.kind',
+  'event.category',
+  'event.type',
+  'event.action',
+  'event.outcome',
+  'event.reason',
   'http.request.id',
   'http.request.method',
   'url.path',

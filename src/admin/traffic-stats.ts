@@ -360,8 +360,10 @@ export function createTrafficStats(opts: TrafficStatsOptions): TrafficStats {
       // The series ends at the last complete second, so a chart never dips on a second still being counted.
       const last = Math.floor(clock.now() / 1000) - 1;
       const n = Math.max(1, Math.min(window, Math.trunc(seconds)));
+      // Nothing was counted before the start: the series begins there (at least one point).
+      const first = Math.min(last, Math.max(last - n + 1, Math.floor(startedAt / 1000)));
       const series: SeriesPoint[] = [];
-      for (let t = last - n + 1; t <= last; t++) series.push(toPoint(ring[t % window], t));
+      for (let t = first; t <= last; t++) series.push(toPoint(ring[t % window], t));
       const offenders = [...clients.entries()]
         .filter(([, c]) => c.denied > 0 || c.authFailures > 0 || c.alerts > 0)
         .sort(

@@ -269,7 +269,7 @@ describe('admin API', () => {
     await new Promise((r) => setTimeout(r, 1020 - (Date.now() % 1000)));
     const stats = await (await adminFetch(d, '/api/stats?seconds=60')).json();
     assert.equal(stats.totals.requests - before, 5);
-    assert.equal(stats.series.length, 60);
+    assert.ok(stats.series.length >= 1 && stats.series.length <= 60);
     const inSeries = stats.series.reduce((n: number, p: { requests: number }) => n + p.requests, 0);
     assert.ok(inSeries >= 5);
     assert.ok(stats.decisions.allow >= 4);

@@ -106,6 +106,14 @@ export function drawChart(canvas, data) {
       drawing = true;
     });
     ctx.stroke();
+    // A value with no neighbour would draw nothing as a line: mark it with a dot.
+    ctx.fillStyle = ctx.strokeStyle;
+    s.values.forEach((v, i) => {
+      if (v === null || (s.values[i - 1] ?? null) !== null || (s.values[i + 1] ?? null) !== null) return;
+      ctx.beginPath();
+      ctx.arc(x(i), y(v), 3, 0, Math.PI * 2);
+      ctx.fill();
+    });
   }
   ctx.setLineDash([]);
 
@@ -115,5 +123,11 @@ export function drawChart(canvas, data) {
       return `${s.label} ${v === undefined ? 'no data' : label(v, data.unit)}`;
     })
     .join(', ');
-  canvas.setAttribute('aria-label', `Last ${n} seconds. Latest: ${latest}.`);
+  const peak = data.series
+    .map((s) => {
+      const vs = s.values.filter((v) => v !== null);
+      return `${s.label} ${vs.length ? label(Math.max(...vs), data.unit) : 'no data'}`;
+    })
+    .join(', ');
+  canvas.setAttribute('aria-label', `Last ${n} seconds. Latest: ${latest}. Peak: ${peak}.`);
 }

@@ -131,10 +131,10 @@ export function mountOverview(state, actions) {
       byId('offenders'),
       table({
         caption: 'Top offenders',
-        columns: ['Client', 'Requests', 'Denied', 'Auth failures', 'Alerts', 'Last seen', ''],
+        columns: ['Client', 'Requests', 'Denied', 'Auth fail', 'Alerts', 'Last seen', ''],
         empty: 'No offenders.',
         rows: stats.offenders.map((o) => [
-          h('code', { text: o.ip }),
+          h('code', { class: 'nowrap', text: o.ip }),
           fmtNumber(o.requests),
           fmtNumber(o.denied),
           fmtNumber(o.authFailures),
@@ -163,7 +163,7 @@ export function mountOverview(state, actions) {
         className: 'live-requests',
         rows: rows.map((e) => [
           fmtTime(e['@timestamp']),
-          h('code', { text: e['client.address'] ?? '' }),
+          h('code', { class: 'nowrap', text: e['client.address'] ?? '' }),
           e['http.request.method'] ?? '',
           h('code', { text: e['url.path'] ?? '' }),
           h('span', {

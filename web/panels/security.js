@@ -4,13 +4,13 @@ import { byId, fmtDateTime, h, render, table } from '../lib/dom.js';
 import { effect } from '../lib/reactive.js';
 
 const TEXT_FILTERS = [
-  ['category', 'Category', 'web'],
-  ['type', 'Type', 'denied'],
-  ['action', 'Action', ''],
-  ['ip', 'Client IP', ''],
-  ['principal', 'Principal', ''],
-  ['api', 'API', ''],
-  ['route', 'Route', '/users/{id}'],
+  ['category', 'Category', 'any'],
+  ['type', 'Type', 'any'],
+  ['action', 'Action', 'any'],
+  ['ip', 'Client IP', 'any'],
+  ['principal', 'Principal', 'any'],
+  ['api', 'API', 'any'],
+  ['route', 'Route', 'any'],
 ];
 
 function severityLabel(sev) {
