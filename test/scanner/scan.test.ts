@@ -138,6 +138,8 @@ describe('portcullis scan against the deliberately vulnerable API and its fixed 
   test('keeps credentials and the guessed secret out of the findings', () => {
     const text = JSON.stringify(bad.findings);
     assert.doesNotMatch(text, /Bearer ey/);
+    assert.doesNotMatch(text, /eyJ[\w-]+\.[\w-]+\./, 'a JWT in the evidence');
+    assert.doesNotMatch(text, /JWT_SECRET=secret/);
     assert.doesNotMatch(text, /alice-pass-1/);
     const weak = bad.findings.find((f) => f.rule.id === 'scan/api2-weak-hmac-secret');
     assert.ok(weak);

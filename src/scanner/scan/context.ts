@@ -78,12 +78,26 @@ export function makeFinding(spec: ApiDocument, rule: RuleInfo, input: FindingInp
   };
 }
 
-/** Request and response summary for evidence: no credentials, body cut short. */
+const JWT = /\beyJ[\w-]*\.[\w-]+\.[\w-]*/g;
+const SECRET_MEMBER =
+  /("[\w-]*(?:password|passwd|secret|token|api_?key|private_?key|credential)[\w-]*"\s*:\s*")[^"]*"/gi;
+const SECRET_ASSIGNMENT =
+  /\b([\w-]*(?:PASSWORD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY)[\w-]*\s*[=:]\s*)[^\s"',;&]+/gi;
+
+/** Masks tokens and secret values in text that goes into a finding (findings end up in CI logs). */
+export function redact(text: string): string {
+  return text
+    .replace(JWT, '[redacted JWT]')
+    .replace(SECRET_MEMBER, '$1[redacted]"')
+    .replace(SECRET_ASSIGNMENT, '$1[redacted]');
+}
+
+/** Request and response summary for evidence: no credentials, secrets masked, body cut short. */
 export function evidenceOf(res: ScanResponse, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
-    request: `${res.sent.method} ${res.sent.url}`,
+    request: redact(`${res.sent.method} ${res.sent.url}`),
     status: res.status,
-    responseExcerpt: res.text.slice(0, 300),
+    responseExcerpt: redact(res.text.slice(0, 600)).slice(0, 300),
     ...extra,
   };
 }

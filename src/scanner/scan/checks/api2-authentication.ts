@@ -10,7 +10,7 @@ import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypt
 import type { Operation } from '../../../openapi/types.ts';
 import type { Check } from '../check.ts';
 import type { ScanResponse } from '../client.ts';
-import { evidenceOf, type Identity, isRefused, isSuccess, type ScanContext } from '../context.ts';
+import { evidenceOf, type Identity, isRefused, isSuccess, redact, type ScanContext } from '../context.ts';
 import { isExcluded, isLoginOperation, jsonBodySchema, planRequest, requiresAuth } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
 import { sampleValue } from '../schema.ts';
@@ -172,7 +172,7 @@ async function login(ctx: ScanContext): Promise<void> {
       if (shape(a, names) !== shape(b, names)) {
         ctx.report(SCAN_RULES.userEnumeration, {
           operation: op,
-          message: `${op.method} ${op.path} answers an unknown user (${a.status} ${a.text.slice(0, 60)}) differently from a wrong password (${b.status} ${b.text.slice(0, 60)}).`,
+          message: `${op.method} ${op.path} answers an unknown user (${a.status} ${redact(a.text.slice(0, 60))}) differently from a wrong password (${b.status} ${redact(b.text.slice(0, 60))}).`,
           evidence: {
             unknownUser: `${a.status} ${a.text.slice(0, 120)}`,
             wrongPassword: `${b.status} ${b.text.slice(0, 120)}`,
