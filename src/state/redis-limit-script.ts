@@ -1,25 +1,27 @@
 /**
- * One decision over several limits, atomically, in one round trip. It mirrors `limiter.ts` line for line
- * (same integer-µs arithmetic; Lua numbers are doubles like JavaScript's), so memory and Redis decide alike.
+ * Limiter decisions, each over several limits and each atomic (a script runs alone), one round trip for a
+ * batch of decisions. It mirrors `limiter.ts` line for line (same integer-µs arithmetic; Lua numbers are
+ * doubles like JavaScript's), so memory and Redis decide alike.
  *
- * KEYS[i]  state key of limit i (all keys of one call share a Redis Cluster hash tag)
- * ARGV[1]  gateway time in ms;  ARGV[2] lease id (concurrency)
- * then 7 per limit: algorithm (g|f|s|c), limit, windowMs, burst, windowEndMs|subWindows, cost, countRejected
- * Returns {allowedAll, then per limit: allowed, remaining, resetMs, retryAfterMs}.
+ * ARGV[1]  number of decisions D; then per decision: number of limits n, gateway time in ms, lease id,
+ *          and 7 per limit: algorithm (g|f|s|c), limit, windowMs, burst, windowEndMs|subWindows, cost,
+ *          countRejected
+ * KEYS     the state keys of every limit of every decision, in the same order (one call's keys share a
+ *          Redis Cluster hash tag, or the store sends one decision per call)
+ * Returns per decision {allowedAll, then per limit: allowed, remaining, resetMs, retryAfterMs}, concatenated.
  */
 export const LIMIT_SCRIPT = `
-local now = tonumber(ARGV[1])
-local lease = ARGV[2]
+local out = {}
+local function decide(kb, ab, n, now, lease)
 local nowUs = now * 1000
-local n = #KEYS
 local all = true
 local ev = {}
 for i = 1, n do
-  local b = 2 + (i - 1) * 7
+  local b = ab + (i - 1) * 7
   local e = {
     alg = ARGV[b + 1], limit = tonumber(ARGV[b + 2]), win = tonumber(ARGV[b + 3]),
     burst = tonumber(ARGV[b + 4]), param = tonumber(ARGV[b + 5]), cost = tonumber(ARGV[b + 6]),
-    cr = ARGV[b + 7] == '1', key = KEYS[i]
+    cr = ARGV[b + 7] == '1', key = KEYS[kb + i]
   }
   if e.alg == 'g' then
     local T = math.max(1, math.floor(e.win * 1000 / e.limit + 0.5))
@@ -105,8 +107,7 @@ for i = 1, n do
   ev[i] = e
 end
 
-local out = {0}
-if all then out[1] = 1 end
+if all then out[#out + 1] = 1 else out[#out + 1] = 0 end
 for i = 1, n do
   local e = ev[i]
   if all or e.cr then
@@ -133,6 +134,17 @@ for i = 1, n do
   out[#out + 1] = e.rem
   out[#out + 1] = e.reset
   out[#out + 1] = e.retry
+end
+end
+
+local d = tonumber(ARGV[1])
+local ab = 2
+local kb = 0
+for _ = 1, d do
+  local n = tonumber(ARGV[ab])
+  decide(kb, ab + 2, n, tonumber(ARGV[ab + 1]), ARGV[ab + 2])
+  kb = kb + n
+  ab = ab + 3 + n * 7
 end
 return out
 `;

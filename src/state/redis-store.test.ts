@@ -47,6 +47,39 @@ describe('redis store', () => {
     assert.equal((await store.consume({ nowMs: now, limits: [c], leaseId: '' })).allowed, false);
   });
 
+  test('decisions taken in one tick share a call yet each stays atomic and in order', async () => {
+    const now = Date.UTC(2026, 0, 1);
+    const g: LimitCheck = {
+      key: '{batch}:g',
+      algorithm: 'gcra',
+      limit: 10,
+      burst: 10,
+      windowMs: 60_000,
+      windowEndMs: 0,
+      subWindows: 10,
+      cost: 1,
+      countRejected: false,
+    };
+    const f: LimitCheck = {
+      ...g,
+      key: '{batch}:f',
+      algorithm: 'fixed-window',
+      limit: 100,
+      windowEndMs: now + 60_000,
+    };
+    const runs = Array.from({ length: 150 }, (_, i) =>
+      store.consume({ nowMs: now, limits: i % 2 === 0 ? [g, f] : [g], leaseId: '' }),
+    );
+    const results = await Promise.all(runs);
+    assert.deepEqual(
+      results.map((r) => r.allowed),
+      Array.from({ length: 150 }, (_, i) => i < 10),
+    );
+    // Only the 5 admitted two-limit decisions used the fixed window.
+    const last = await store.consume({ nowMs: now, limits: [f], leaseId: '' });
+    assert.equal(last.results[0].remaining, 100 - 5 - 1);
+  });
+
   test('writes limiter keys with a time to live and the hash tag of the check', async () => {
     const c: LimitCheck = {
       key: '{ttl}:f:1',

@@ -10,6 +10,9 @@ import {
 import { ALGORITHM_CODES, LIMIT_SCRIPT } from './redis-limit-script.ts';
 import type { StateStore } from './store.ts';
 
+/** Most decisions sent in one script call (bounds how long one call keeps Redis busy). */
+const MAX_BATCH = 64;
+
 /** Options of the Redis store. */
 export interface RedisStoreOptions {
   /** `redis://host:port/db` (ignored when `client` is given). */
@@ -25,8 +28,9 @@ export interface RedisStoreOptions {
 }
 
 /**
- * Redis-backed store for several gateway instances. Each limiter decision is one `EVALSHA` of
- * `LIMIT_SCRIPT` (loaded with `EVAL` on `NOSCRIPT`, e.g. after a restart or `SCRIPT FLUSH`). Time comes from
+ * Redis-backed store for several gateway instances. Each limiter decision is atomic inside one `EVALSHA` of
+ * `LIMIT_SCRIPT` (loaded with `EVAL` on `NOSCRIPT`, e.g. after a restart or `SCRIPT FLUSH`); decisions of one
+ * event-loop turn share the call. Time comes from
  * the gateway clock passed in the request, not from Redis `TIME`: both backends then share one time source
  * and one code path for calendar windows, and tests can drive time; the cost is that instances must keep
  * their clocks in sync (NTP), a skew of δ ms letting at most δ/T extra GCRA units through.
@@ -91,33 +95,71 @@ export function createRedisStore(
     }
   }
 
-  async function consume(request: ConsumeRequest): Promise<ConsumeResult> {
+  /** Sends decisions in one script call and splits the answer. */
+  async function decideAll(requests: readonly ConsumeRequest[]): Promise<ConsumeResult[]> {
     const keys: string[] = [];
-    const args: Array<string | number> = [request.nowMs, request.leaseId];
-    for (const l of request.limits) {
-      keys.push(prefix + l.key);
-      args.push(
-        ALGORITHM_CODES[l.algorithm],
-        l.limit,
-        l.windowMs,
-        l.burst,
-        l.algorithm === 'sliding-window' ? l.subWindows : l.windowEndMs,
-        l.cost,
-        l.countRejected ? '1' : '0',
-      );
+    const args: Array<string | number> = [requests.length];
+    for (const request of requests) {
+      args.push(request.limits.length, request.nowMs, request.leaseId);
+      for (const l of request.limits) {
+        keys.push(prefix + l.key);
+        args.push(
+          ALGORITHM_CODES[l.algorithm],
+          l.limit,
+          l.windowMs,
+          l.burst,
+          l.algorithm === 'sliding-window' ? l.subWindows : l.windowEndMs,
+          l.cost,
+          l.countRejected ? '1' : '0',
+        );
+      }
     }
     const out = (await call(() => runScript(keys, args))) as number[];
-    const results: LimitResult[] = [];
-    for (let i = 0; i < request.limits.length; i++) {
-      const o = 1 + i * 4;
-      results.push({
-        allowed: out[o] === 1,
-        remaining: out[o + 1],
-        resetMs: out[o + 2],
-        retryAfterMs: out[o + 3],
-      });
+    const all: ConsumeResult[] = [];
+    let o = 0;
+    for (const request of requests) {
+      const allowed = out[o++] === 1;
+      const results: LimitResult[] = [];
+      for (let i = 0; i < request.limits.length; i++, o += 4) {
+        results.push({
+          allowed: out[o] === 1,
+          remaining: out[o + 1],
+          resetMs: out[o + 2],
+          retryAfterMs: out[o + 3],
+        });
+      }
+      all.push({ allowed, results });
     }
-    return { allowed: out[0] === 1, results };
+    return all;
+  }
+
+  // Standalone Redis: decisions taken in the same event-loop turn share one script call (each decision stays
+  // atomic: a script runs alone). A Cluster gets one call per decision, since only one decision's keys are
+  // known to share a slot.
+  const batching = !(client as { isCluster?: boolean }).isCluster;
+  let queue: Array<{ request: ConsumeRequest; resolve(r: ConsumeResult): void; reject(e: unknown): void }> =
+    [];
+  function flush(): void {
+    const batch = queue;
+    queue = [];
+    for (let i = 0; i < batch.length; i += MAX_BATCH) {
+      const chunk = batch.slice(i, i + MAX_BATCH);
+      decideAll(chunk.map((q) => q.request)).then(
+        (results) => {
+          for (let j = 0; j < chunk.length; j++) chunk[j].resolve(results[j]);
+        },
+        (err) => {
+          for (const q of chunk) q.reject(err);
+        },
+      );
+    }
+  }
+
+  function consume(request: ConsumeRequest): Promise<ConsumeResult> {
+    if (!batching) return decideAll([request]).then((r) => r[0]);
+    return new Promise((resolve, reject) => {
+      if (queue.push({ request, resolve, reject }) === 1) setImmediate(flush);
+    });
   }
 
   return {
