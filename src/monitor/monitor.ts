@@ -11,6 +11,7 @@ import {
   type Detector,
   SEVERITY_SCORE,
   type Severity,
+  timeOf,
 } from './detectors/detector.ts';
 import { createDetectors } from './detectors/index.ts';
 import { createDiscovery, type Discovery } from './discovery/discovery.ts';
@@ -323,11 +324,18 @@ export async function createMonitor(
 
   const detectors: Detector[] = createDetectors(config.detectors);
   const discovery = createDiscovery(config.discovery);
+  // Events of one millisecond share their timestamp text: parse it once per distinct value.
+  let lastStamp = '';
+  let lastMs = Number.NaN;
   sink.subscribe((e) => {
     if (e['event.kind'] === 'alert') return;
     if (config.discovery.enabled) discovery.observe(e);
+    if (e['@timestamp'] !== lastStamp) {
+      lastStamp = e['@timestamp'];
+      lastMs = timeOf(e);
+    }
     for (const d of detectors) {
-      const drafts = d.observe(e);
+      const drafts = d.observe(e, lastMs);
       for (let i = 0; i < drafts.length; i++) publish(drafts[i], e['@timestamp']);
     }
   });

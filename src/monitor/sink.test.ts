@@ -19,6 +19,7 @@ function event(i: number): SecurityEvent {
 /** An in-process EventStore whose availability the test switches; it keeps what it was given. */
 function switchableStore() {
   const kept: StoredEvent[] = [];
+  const sizes: number[] = [];
   let up = true;
   let writes = 0;
   const store: EventStore = {
@@ -28,6 +29,7 @@ function switchableStore() {
       await new Promise((r) => setImmediate(r));
       if (!up) throw new Error('store down');
       kept.push(...batch);
+      sizes.push(batch.length);
     },
     async query(): Promise<EventPage> {
       return { events: kept };
@@ -38,6 +40,7 @@ function switchableStore() {
   return {
     store,
     kept,
+    sizes,
     setUp(v: boolean) {
       up = v;
     },
@@ -52,7 +55,7 @@ function captureLogger() {
 }
 
 describe('event sink', () => {
-  test('writes emitted events to the store in batches of batchSize', async () => {
+  test('writes emitted events to the store in order, in batches of batchSize', async () => {
     const s = switchableStore();
     const { logger } = captureLogger();
     const sink = createEventSink({
@@ -62,22 +65,37 @@ describe('event sink', () => {
       flushIntervalMs: 5,
       logger,
     });
-    for (let i = 0; i < 35; i++) sink.emit(event(i));
+    for (let i = 0; i < 15; i++) sink.emit(event(i));
     await sink.flush();
-    assert.equal(s.kept.length, 35);
+    assert.deepEqual(s.sizes, [10, 5]);
     assert.deepEqual(
       s.kept.map((e) => e['http.request.id']),
-      Array.from({ length: 35 }, (_, i) => `r${i}`),
+      Array.from({ length: 15 }, (_, i) => `r${i}`),
     );
-    assert.equal(s.writes(), 4);
     assert.deepEqual(sink.stats(), {
-      emitted: 35,
-      written: 35,
+      emitted: 15,
+      written: 15,
       dropped: 0,
       buffered: 0,
       writeErrors: 0,
       storeHealthy: true,
     });
+    await sink.close();
+  });
+
+  test('takes up to four batches per write while a backlog of two batches or more waits', async () => {
+    const s = switchableStore();
+    const sink = createEventSink({
+      store: s.store,
+      queueSize: 1000,
+      batchSize: 10,
+      flushIntervalMs: 5,
+      logger: captureLogger().logger,
+    });
+    for (let i = 0; i < 95; i++) sink.emit(event(i));
+    await sink.flush();
+    assert.deepEqual(s.sizes, [40, 40, 10, 5]);
+    assert.equal(s.kept.length, 95);
     await sink.close();
   });
 

@@ -11,7 +11,7 @@ export interface SinkOptions {
   store: EventStore | undefined;
   /** Events buffered while waiting for the store; past this the oldest are dropped and counted. */
   queueSize: number;
-  /** Events per store write. */
+  /** Events that trigger a write; under a backlog one write takes up to 4 × batchSize. */
   batchSize: number;
   /** Longest time an event waits before a write is started. */
   flushIntervalMs: number;
@@ -118,7 +118,9 @@ export function createEventSink(opts: SinkOptions): MonitorSink {
   }
 
   function take(): StoredEvent[] {
-    const n = Math.min(batchSize, count);
+    // Under a backlog a write takes up to 4 batches at once: one round trip per batch would cap the
+    // rate at one batch per event-loop turn when the store answers asynchronously (worker, PostgreSQL).
+    const n = Math.min(count >= 2 * batchSize ? 4 * batchSize : batchSize, count);
     const batch = new Array<StoredEvent>(n);
     for (let i = 0; i < n; i++) {
       batch[i] = ring[head]!;

@@ -10,7 +10,6 @@ import {
   Samples,
   SlidingCount,
   stringField,
-  timeOf,
 } from './detector.ts';
 
 export interface CredentialAbuseConfig {
@@ -85,9 +84,8 @@ export function createCredentialAbuseDetector(cfg: CredentialAbuseConfig): Detec
   return {
     name: 'credential-abuse',
     size: () => byIp.size + byUser.size + byCredential.size,
-    observe(e: SecurityEvent) {
+    observe(e: SecurityEvent, t: number) {
       if (!isFailedAuthentication(e)) return NO_ALERTS;
-      const t = timeOf(e);
       if (Number.isNaN(t)) return NO_ALERTS;
       const ip = stringField(e, 'client.address') ?? stringField(e, 'source.ip');
       const user = stringField(e, 'user.name');

@@ -51,41 +51,81 @@ export interface Alert extends AlertDraft {
  */
 export interface Detector {
   readonly name: string;
-  observe(event: SecurityEvent): readonly AlertDraft[];
+  /** `timeMs` is the event's `@timestamp` in ms (parsed once by the caller for every detector). */
+  observe(event: SecurityEvent, timeMs: number): readonly AlertDraft[];
   /** Number of keys tracked now (for the bounded-state tests and metrics). */
   size(): number;
 }
 
 export const NO_ALERTS: readonly AlertDraft[] = Object.freeze([]);
 
-/** Event time in ms, or NaN. */
+function digits(s: string, from: number, to: number): number {
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+/**
+ * Event time in ms, or NaN. The `toISOString()` form (`2026-01-01T00:00:00.000Z`) is read digit by digit,
+ * ten times cheaper than `Date.parse`, which remains the fallback for any other form.
+ */
 export function timeOf(e: SecurityEvent): number {
-  return Date.parse(e['@timestamp']);
+  const s = e['@timestamp'];
+  if (typeof s !== 'string') return Number.NaN;
+  if (s.length === 24 && s.charCodeAt(23) === 90 && s.charCodeAt(10) === 84 && s.charCodeAt(19) === 46) {
+    const y = digits(s, 0, 4);
+    const mo = digits(s, 5, 7);
+    const d = digits(s, 8, 10);
+    const h = digits(s, 11, 13);
+    const mi = digits(s, 14, 16);
+    const se = digits(s, 17, 19);
+    const ms = digits(s, 20, 23);
+    if (
+      (y | mo | d | h | mi | se | ms) >= 0 &&
+      mo >= 1 &&
+      mo <= 12 &&
+      d >= 1 &&
+      d <= 31 &&
+      h < 24 &&
+      mi < 60 &&
+      se < 61
+    )
+      return Date.UTC(y, mo - 1, d, h, mi, se, ms);
+  }
+  return Date.parse(s);
 }
 
 function str(v: unknown): string | undefined {
   return typeof v === 'string' && v !== '' ? v : undefined;
 }
 
-/** Who made a request: subject, else consumer, else client address. */
-export interface Actor {
-  /** Stable key, e.g. `sub:alice`, `consumer:acme`, `ip:10.0.0.1`. */
-  key: string;
-  offender: Offender;
+/** Who made a request, as a map key: `sub:<subject>`, else `consumer:<name>`, else `ip:<address>`. */
+export function actorKey(e: SecurityEvent): string | undefined {
+  const subject = e['user.id'];
+  if (typeof subject === 'string' && subject !== '') return `sub:${subject}`;
+  const consumer = e['portcullis.consumer'];
+  if (typeof consumer === 'string' && consumer !== '') return `consumer:${consumer}`;
+  const ip = e['client.address'];
+  if (typeof ip === 'string' && ip !== '') return `ip:${ip}`;
+  return undefined;
 }
 
-export function actorOf(e: SecurityEvent): Actor | undefined {
-  const subject = str(e['user.id']);
-  const consumer = str(e['portcullis.consumer']);
-  const ip = str(e['client.address']);
+/** The identities a request carries, for an alert's offender (built only when alerting). */
+export function offenderOf(e: SecurityEvent): Offender {
   const offender: Offender = {};
+  const ip = str(e['client.address']);
+  const consumer = str(e['portcullis.consumer']);
+  const subject = str(e['user.id']);
+  const token = str(e['portcullis.credential.hash']);
   if (ip) offender.ip = ip;
   if (consumer) offender.consumer = consumer;
   if (subject) offender.subject = subject;
-  if (subject) return { key: `sub:${subject}`, offender };
-  if (consumer) return { key: `consumer:${consumer}`, offender };
-  if (ip) return { key: `ip:${ip}`, offender };
-  return undefined;
+  if (token) offender.tokenHash = token;
+  return offender;
 }
 
 /** True for the per-request access event. */
@@ -122,8 +162,9 @@ export function isFailedAuthentication(e: SecurityEvent): boolean {
  * one of these, so memory stays bounded whatever the clients send.
  */
 export class BoundedMap<V> {
-  readonly #map = new Map<string, V>();
+  readonly #map = new Map<string, { v: V; stamp: number }>();
   readonly #max: number;
+  #ops = 0;
   /** Keys evicted to respect the cap, since creation. */
   evicted = 0;
   constructor(maxKeys: number) {
@@ -132,31 +173,39 @@ export class BoundedMap<V> {
   get size(): number {
     return this.#map.size;
   }
-  /** Gets the value (marking it recently used), creating it with `make` when absent. */
+  /**
+   * Gets the value, creating it with `make` when absent. Recency is refreshed lazily: an entry moves to the
+   * young end only when it has aged past half the map, so hot keys cost one lookup and the eviction order is
+   * still least-recently-used to within half the capacity.
+   */
   touch(key: string, make: () => V): V {
-    let v = this.#map.get(key);
-    if (v !== undefined) {
-      this.#map.delete(key);
-      this.#map.set(key, v);
-      return v;
+    const ops = ++this.#ops;
+    const e = this.#map.get(key);
+    if (e !== undefined) {
+      if (ops - e.stamp > this.#max >> 1) {
+        this.#map.delete(key);
+        this.#map.set(key, e);
+        e.stamp = ops;
+      }
+      return e.v;
     }
     if (this.#map.size >= this.#max) {
       const oldest = this.#map.keys().next().value as string;
       this.#map.delete(oldest);
       this.evicted++;
     }
-    v = make();
-    this.#map.set(key, v);
+    const v = make();
+    this.#map.set(key, { v, stamp: ops });
     return v;
   }
   get(key: string): V | undefined {
-    return this.#map.get(key);
+    return this.#map.get(key)?.v;
   }
   delete(key: string): void {
     this.#map.delete(key);
   }
-  values(): IterableIterator<V> {
-    return this.#map.values();
+  *values(): IterableIterator<V> {
+    for (const e of this.#map.values()) yield e.v;
   }
 }
 

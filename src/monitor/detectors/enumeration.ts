@@ -1,17 +1,17 @@
 import type { SecurityEvent } from '../events.ts';
 import {
   type AlertDraft,
-  actorOf,
+  actorKey,
   BoundedMap,
   CappedSet,
   type Detector,
   isAccess,
   NO_ALERTS,
+  offenderOf,
   requestIdOf,
   Samples,
   statusOf,
   stringField,
-  timeOf,
 } from './detector.ts';
 
 export interface EnumerationConfig {
@@ -66,19 +66,25 @@ export function createEnumerationDetector(cfg: EnumerationConfig): Detector {
   return {
     name: 'enumeration',
     size: () => states.size,
-    observe(e: SecurityEvent) {
+    observe(e: SecurityEvent, t: number) {
       if (!isAccess(e)) return NO_ALERTS;
       const params = e['portcullis.path_params'] as Record<string, unknown> | undefined;
       const op = stringField(e, 'portcullis.operation_id');
       if (!params || !op) return NO_ALERTS;
-      const values = Object.values(params).filter((v): v is string => typeof v === 'string');
-      if (values.length === 0) return NO_ALERTS;
-      const actor = actorOf(e);
-      const t = timeOf(e);
+      let id = '';
+      let last: string | undefined;
+      for (const k in params) {
+        const v = params[k];
+        if (typeof v !== 'string') continue;
+        id = last === undefined ? v : `${id}/${v}`;
+        last = v;
+      }
+      if (last === undefined) return NO_ALERTS;
+      const actor = actorKey(e);
       if (!actor || Number.isNaN(t)) return NO_ALERTS;
 
       const api = stringField(e, 'portcullis.api');
-      const s = states.touch(`${actor.key}\u0000${api ?? ''}\u0000${op}`, () => ({
+      const s = states.touch(`${actor}\u0000${api ?? ''}\u0000${op}`, () => ({
         start: t,
         ids: new CappedSet(MAX_IDS_PER_KEY),
         requests: 0,
@@ -99,10 +105,9 @@ export function createEnumerationDetector(cfg: EnumerationConfig): Detector {
       const status = statusOf(e);
       s.requests++;
       if (status === 403 || status === 404) s.failures++;
-      s.ids.add(values.join('/'));
+      s.ids.add(id);
       s.samples.add(requestIdOf(e));
       // An id walk looks at the last numeric path parameter (`/users/{uid}/orders/{id}` walks `id`).
-      const last = values.at(-1)!;
       if (NUMERIC.test(last)) {
         const n = Number(last);
         s.run = s.lastNumeric !== undefined && Math.abs(n - s.lastNumeric) === 1 ? s.run + 1 : 1;
@@ -114,13 +119,8 @@ export function createEnumerationDetector(cfg: EnumerationConfig): Detector {
       if (t < s.quietUntil) return NO_ALERTS;
 
       const ratio = s.failures / s.requests;
-      const base = {
-        detector: 'enumeration',
-        offender: actor.offender,
-        api,
-        route: stringField(e, 'http.route'),
-        operationId: op,
-      };
+      const walk = s.run >= cfg.minSequentialRun;
+      if (!walk && !(s.ids.size >= cfg.minDistinctIds && ratio >= cfg.minFailureRatio)) return NO_ALERTS;
       const evidence = {
         windowSeconds: cfg.windowSeconds,
         sampleRequestIds: s.samples.list(),
@@ -130,25 +130,26 @@ export function createEnumerationDetector(cfg: EnumerationConfig): Detector {
         failureRatio: Math.round(ratio * 1000) / 1000,
         sampleIds: s.ids.sample(5),
       };
-      let alert: AlertDraft | undefined;
-      if (s.run >= cfg.minSequentialRun) {
-        alert = {
-          ...base,
-          rule: 'sequential-ids',
-          severity: ratio >= cfg.minFailureRatio ? 'high' : 'medium',
-          summary: `${actor.key} walked ${s.run} sequential ids of ${op}`,
-          evidence: { ...evidence, sequentialRun: s.run },
-        };
-      } else if (s.ids.size >= cfg.minDistinctIds && ratio >= cfg.minFailureRatio) {
-        alert = {
-          ...base,
-          rule: 'distinct-ids',
-          severity: 'high',
-          summary: `${actor.key} touched ${s.ids.size} distinct ids of ${op}, ${s.failures} answered 403/404`,
-          evidence,
-        };
-      }
-      if (!alert) return NO_ALERTS;
+      const alert: AlertDraft = {
+        detector: 'enumeration',
+        offender: offenderOf(e),
+        api,
+        route: stringField(e, 'http.route'),
+        operationId: op,
+        ...(walk
+          ? {
+              rule: 'sequential-ids',
+              severity: ratio >= cfg.minFailureRatio ? 'high' : 'medium',
+              summary: `${actor} walked ${s.run} sequential ids of ${op}`,
+              evidence: { ...evidence, sequentialRun: s.run },
+            }
+          : {
+              rule: 'distinct-ids',
+              severity: 'high',
+              summary: `${actor} touched ${s.ids.size} distinct ids of ${op}, ${s.failures} answered 403/404`,
+              evidence,
+            }),
+      };
       s.quietUntil = t + cfg.cooldownSeconds * 1000;
       return [alert];
     },

@@ -9,7 +9,6 @@ import {
   SlidingCount,
   statusOf,
   stringField,
-  timeOf,
 } from './detector.ts';
 
 export interface ErrorSpikeConfig {
@@ -62,9 +61,8 @@ export function createErrorSpikeDetector(cfg: ErrorSpikeConfig): Detector {
   return {
     name: 'error-spike',
     size: () => routes.size,
-    observe(e: SecurityEvent) {
+    observe(e: SecurityEvent, t: number) {
       if (!isAccess(e)) return NO_ALERTS;
-      const t = timeOf(e);
       if (Number.isNaN(t)) return NO_ALERTS;
       const api = stringField(e, 'portcullis.api');
       const route = stringField(e, 'http.route');

@@ -5,7 +5,7 @@ import {
   createCredentialAbuseDetector,
   credentialAbuseDefaults,
 } from './credential-abuse.ts';
-import type { AlertDraft, Detector } from './detector.ts';
+import { type AlertDraft, type Detector, timeOf } from './detector.ts';
 import { createEnumerationDetector, type EnumerationConfig, enumerationDefaults } from './enumeration.ts';
 import { createErrorSpikeDetector, type ErrorSpikeConfig, errorSpikeDefaults } from './error-spike.ts';
 import { createShadowApiDetector, type ShadowApiConfig, shadowApiDefaults } from './shadow-api.ts';
@@ -50,7 +50,7 @@ export function createDetectors(
 /** Feeds a recorded sequence to a detector and collects every alert it raises, in order. */
 export function replay(detector: Detector, events: Iterable<SecurityEvent>): AlertDraft[] {
   const alerts: AlertDraft[] = [];
-  for (const e of events) alerts.push(...detector.observe(e));
+  for (const e of events) alerts.push(...detector.observe(e, timeOf(e)));
   return alerts;
 }
 

@@ -2,18 +2,18 @@ import { templatePath } from '../discovery/template.ts';
 import type { SecurityEvent } from '../events.ts';
 import {
   type AlertDraft,
-  actorOf,
+  actorKey,
   BoundedMap,
   CappedSet,
   type Detector,
   isAccess,
   NO_ALERTS,
+  offenderOf,
   requestIdOf,
   Samples,
   SlidingCount,
   statusOf,
   stringField,
-  timeOf,
 } from './detector.ts';
 
 export interface ShadowApiConfig {
@@ -72,15 +72,14 @@ export function createShadowApiDetector(cfg: ShadowApiConfig): Detector {
   return {
     name: 'shadow-api',
     size: () => endpoints.size + callers.size,
-    observe(e: SecurityEvent) {
+    observe(e: SecurityEvent, t: number) {
       if (!isAccess(e) || !isUndeclared(e)) return NO_ALERTS;
-      const t = timeOf(e);
       const path = stringField(e, 'url.path');
       if (Number.isNaN(t) || path === undefined) return NO_ALERTS;
       const method = stringField(e, 'http.request.method') ?? 'GET';
       const api = stringField(e, 'portcullis.api');
       const endpoint = `${method} ${templatePath(path)}`;
-      const actor = actorOf(e);
+      const actor = actorKey(e);
       const id = requestIdOf(e);
       const alerts: AlertDraft[] = [];
 
@@ -92,7 +91,7 @@ export function createShadowApiDetector(cfg: ShadowApiConfig): Detector {
         quietUntil: 0,
       }));
       const hits = s.hits.add(t);
-      if (actor) s.callers.add(actor.key);
+      if (actor) s.callers.add(actor);
       // In report mode the upstream still answers: an undeclared endpoint that serves data is worse.
       if (statusOf(e) < 400) s.served++;
       s.samples.add(id);
@@ -117,7 +116,7 @@ export function createShadowApiDetector(cfg: ShadowApiConfig): Detector {
         });
       }
       if (actor) {
-        const c = callers.touch(actor.key, () => ({
+        const c = callers.touch(actor, () => ({
           endpoints: new CappedSet(256),
           since: t,
           samples: new Samples(),
@@ -135,8 +134,8 @@ export function createShadowApiDetector(cfg: ShadowApiConfig): Detector {
             detector: 'shadow-api',
             rule: 'endpoint-probing',
             severity: 'medium',
-            summary: `${actor.key} tried ${c.endpoints.size} undeclared endpoints`,
-            offender: actor.offender,
+            summary: `${actor} tried ${c.endpoints.size} undeclared endpoints`,
+            offender: offenderOf(e),
             api,
             evidence: {
               windowSeconds: cfg.windowSeconds,

@@ -1,14 +1,14 @@
 import type { SecurityEvent } from '../events.ts';
 import {
-  actorOf,
+  actorKey,
   BoundedMap,
   type Detector,
   isAccess,
   NO_ALERTS,
+  offenderOf,
   requestIdOf,
   Samples,
   stringField,
-  timeOf,
 } from './detector.ts';
 
 export interface VolumetricConfig {
@@ -65,17 +65,16 @@ export function createVolumetricDetector(cfg: VolumetricConfig): Detector {
   return {
     name: 'volumetric',
     size: () => callers.size + operations.size,
-    observe(e: SecurityEvent) {
+    observe(e: SecurityEvent, t: number) {
       if (!isAccess(e)) return NO_ALERTS;
-      const actor = actorOf(e);
-      const t = timeOf(e);
+      const actor = actorKey(e);
       if (!actor || Number.isNaN(t)) return NO_ALERTS;
       const api = stringField(e, 'portcullis.api') ?? '';
       const op = stringField(e, 'portcullis.operation_id') ?? stringField(e, 'http.route') ?? '(undeclared)';
       const opKey = `${api}\u0000${op}`;
       const o = operations.touch(opKey, () => ({ baseline: 0, seen: 0 }));
       const b = Math.floor(t / bucketMs);
-      const s = callers.touch(`${actor.key}\u0000${opKey}`, () => ({
+      const s = callers.touch(`${actor}\u0000${opKey}`, () => ({
         bucket: b,
         count: 0,
         baseline: 0,
@@ -107,8 +106,8 @@ export function createVolumetricDetector(cfg: VolumetricConfig): Detector {
           detector: 'volumetric',
           rule: own ? 'above-own-baseline' : 'above-operation-baseline',
           severity: s.count > 10 * cfg.factor * Math.max(1, reference) ? 'high' : 'medium',
-          summary: `${actor.key} sent ${s.count} requests to ${op} in ${cfg.bucketSeconds}s (baseline ${reference.toFixed(1)})`,
-          offender: actor.offender,
+          summary: `${actor} sent ${s.count} requests to ${op} in ${cfg.bucketSeconds}s (baseline ${reference.toFixed(1)})`,
+          offender: offenderOf(e),
           api: api || undefined,
           route: stringField(e, 'http.route'),
           operationId: stringField(e, 'portcullis.operation_id'),
