@@ -22,7 +22,7 @@ header{padding:24px 32px;background:#1d2330;color:#fff}header h1{margin:0 0 4px;
 main{padding:24px 32px;max-width:1200px}
 .cards{display:flex;gap:12px;flex-wrap:wrap;margin-bottom:24px}
 .card{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:12px 16px;min-width:110px}
-.card b{display:block;font-size:24px}.card span{color:var(--muted);text-transform:uppercase;font-size:12px}
+.card b{display:block;font-size:24px}
 .sev{display:inline-block;padding:1px 8px;border-radius:10px;color:#fff;font-size:12px;font-weight:600;text-transform:uppercase}
 .sev.critical{background:var(--critical)}.sev.high{background:var(--high)}.sev.medium{background:var(--medium)}
 .sev.low{background:var(--low)}.sev.info{background:var(--info)}
