@@ -339,7 +339,10 @@ function defineLimitPolicy(opts: {
           const l = limits[i];
           const r = result.results[i];
           let t: number | undefined;
-          if (l.kind !== 'concurrency') t = Math.ceil((r.allowed ? r.resetMs : r.retryAfterMs) / 1000);
+          // t: when the quota is whole again; for a limit that rejects, when this request could pass. On a 429,
+          // limits that did not reject leave t out, so that Retry-After is never earlier than any t (draft-10 §5).
+          if (l.kind !== 'concurrency' && (result.allowed || !r.allowed))
+            t = Math.ceil((r.allowed ? r.resetMs : r.retryAfterMs) / 1000);
           if (!r.allowed) {
             violated.push(l.name);
             retryAfter = Math.max(retryAfter, Math.ceil(r.retryAfterMs / 1000), 1);
