@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { buildConfigSchema } from '../config/schema.ts';
 import { createCert } from './commands/cert.ts';
 import { configCheck } from './commands/config-check.ts';
-import { serve } from './commands/serve.ts';
+import { serve, superviseWorkers } from './commands/serve.ts';
 import { CliError } from './errors.ts';
 
 /** Writes one line to stdout. */
@@ -51,14 +51,20 @@ function stopOnSignal(close: () => Promise<void>): void {
 /** Every command, in the order `portcullis help` lists them. */
 const commands: Record<string, Command> = {
   serve: {
-    usage: 'portcullis serve --config FILE [--no-watch]',
+    usage: 'portcullis serve --config FILE [--workers N] [--no-watch]',
     summary: 'run the gateway (reloads on SIGHUP and when the config file changes)',
     async run(args) {
       const { values } = flags(args, {
         config: { type: 'string', short: 'c' },
         'no-watch': { type: 'boolean' },
+        workers: { type: 'string', default: '1' },
       });
       if (!values.config) throw new CliError('serve needs --config FILE');
+      const workers = Number(values.workers);
+      if (!Number.isInteger(workers) || workers < 1 || workers > 64) {
+        throw new CliError('--workers must be an integer from 1 to 64');
+      }
+      if (workers > 1 && (await superviseWorkers(workers, out))) return 'running';
       const runtime = await serve({
         configFile: values.config,
         env: process.env,

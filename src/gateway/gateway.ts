@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { type Readable, Transform, Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { ApiConfig, Config } from '../config/types.ts';
-import type { EventSink, SecurityEvent } from '../monitor/events.ts';
+import { type EventSink, nullSink, type SecurityEvent } from '../monitor/events.ts';
 import type { MetricsRegistry } from '../monitor/metrics.ts';
 import { loadApiDocument } from '../openapi/load.ts';
 import type { ApiDocument, Operation } from '../openapi/types.ts';
@@ -365,6 +365,7 @@ export async function createGateway(initial: Config, deps: GatewayDeps): Promise
         'user.id': ex?.principal?.subject,
       };
       accessLog?.(rec);
+      if (events === nullSink) return;
       events.emit({
         '@timestamp': new Date().toISOString(),
         'event.kind': 'event',

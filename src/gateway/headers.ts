@@ -1,5 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import { createIdSource } from './ids.ts';
+
+const randomHex = createIdSource();
 
 /** Connection-specific fields never forwarded (RFC 9110 §7.6.1), plus the legacy ones proxies still see. */
 const HOP_BY_HOP = new Set([
@@ -164,7 +166,7 @@ export interface TraceContext {
  */
 export function continueTrace(header: string | string[] | undefined): TraceContext {
   const m = typeof header === 'string' ? TRACEPARENT.exec(header) : null;
-  const spanId = randomBytes(8).toString('hex');
+  const spanId = randomHex(8);
   if (
     m &&
     m[1] !== 'ff' &&
@@ -174,7 +176,7 @@ export function continueTrace(header: string | string[] | undefined): TraceConte
   ) {
     return { traceId: m[2], spanId, flags: m[4], traceparent: `00-${m[2]}-${spanId}-${m[4]}` };
   }
-  const traceId = randomBytes(16).toString('hex');
+  const traceId = randomHex(16);
   return { traceId, spanId, flags: '01', traceparent: `00-${traceId}-${spanId}-01` };
 }
 
@@ -187,5 +189,5 @@ export function requestId(
   traceId: string,
 ): string {
   if (trustedPeer && typeof incoming === 'string' && REQUEST_ID.test(incoming)) return incoming;
-  return `${traceId.slice(0, 16)}${randomBytes(4).toString('hex')}`;
+  return `${traceId.slice(0, 16)}${randomHex(4)}`;
 }

@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import { watch } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, formatIssue, loadConfig } from '../../config/load.ts';
@@ -24,6 +25,8 @@ export async function serve(opts: ServeOptions): Promise<Runtime> {
   let runtime: Runtime;
   try {
     const config = await loadConfig(opts.configFile, opts.env);
+    // In multi-process mode only the first worker serves the admin listener.
+    if (cluster.isWorker && opts.env.PORTCULLIS_WORKER !== '0') config.admin.enabled = false;
     runtime = await startRuntime({ config });
   } catch (err) {
     if (err instanceof ConfigError || err instanceof GatewayBuildError) {
@@ -58,8 +61,46 @@ export async function serve(opts: ServeOptions): Promise<Runtime> {
       timer = setTimeout(() => reload('file change'), 200);
     });
   }
+  if (cluster.isWorker && opts.env.PORTCULLIS_WORKER !== '0') return runtime;
   for (const url of runtime.urls) opts.out(`portcullis: gateway listening on ${url}`);
   if (runtime.adminAddress)
     opts.out(`portcullis: admin on http://${runtime.adminAddress.address}:${runtime.adminAddress.port}`);
   return runtime;
+}
+
+/**
+ * Multi-process mode (`--workers N`): the primary forks N workers that share the listening sockets
+ * (node:cluster) and restarts any that dies. Each worker holds its own memory state: with more than one
+ * worker, use `state.store: redis` so limits and bans are shared. Returns true in the primary, which then
+ * only supervises; false in a worker, which goes on to serve.
+ */
+export async function superviseWorkers(count: number, out: (line: string) => void): Promise<boolean> {
+  if (cluster.isWorker) return false;
+  let stopping = false;
+  const fork = (index: number) => {
+    const worker = cluster.fork({ PORTCULLIS_WORKER: String(index) });
+    worker.on('exit', (code, signal) => {
+      if (stopping) return;
+      out(`portcullis: worker ${index} exited (${signal ?? code}); restarting it`);
+      setTimeout(() => fork(index), 500).unref();
+    });
+  };
+  for (let i = 0; i < count; i++) fork(i);
+  out(`portcullis: ${count} workers started`);
+  const stop = (signal: NodeJS.Signals) => {
+    stopping = true;
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill(signal);
+    let left = Object.keys(cluster.workers ?? {}).length;
+    if (left === 0) process.exit(0);
+    cluster.on('exit', () => {
+      left--;
+      if (left === 0) process.exit(0);
+    });
+  };
+  process.once('SIGINT', () => stop('SIGTERM'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGHUP', () => {
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGHUP');
+  });
+  return true;
 }

@@ -1,0 +1,340 @@
+/**
+ * `npm run bench`: Portcullis side by side with nginx and haproxy proxying the same upstream, driven by wrk.
+ *
+ * Setup (as in ../shared/PERFORMANCE.md): the upstream (nginx `return 200` with a 201-byte JSON body) and
+ * each proxy share core 0; wrk runs on core 1 with 64 connections. Contenders run one after another in
+ * interleaved rounds, and the table reports the median of the rounds and the ratio to nginx. Missing
+ * peers are installed with apt-get when possible, otherwise left out with a note.
+ *
+ * Environment: BENCH_SECONDS (per run, default 8), BENCH_ROUNDS (default 2), BENCH_ONLY (comma-separated
+ * scenario names).
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { stringify } from 'yaml';
+import { extraScenarios } from './scenarios.ts';
+
+const root = path.resolve(import.meta.dirname, '..');
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const ONLY = process.env.BENCH_ONLY?.split(',');
+const BODY_201 = JSON.stringify({
+  id: 12345,
+  name: 'portcullis benchmark item',
+  tags: ['a', 'b', 'c'],
+  price: 19.99,
+  stock: 42,
+  description: 'A small JSON document used as the upstream response body.',
+}).padEnd(201, ' ');
+
+export interface Scenario {
+  readonly name: string;
+  /** What runs the proxy. */
+  readonly kind: 'nginx' | 'haproxy' | 'portcullis';
+  /** Portcullis: extra config merged into the API entry (policies, ...), and the spec to serve. */
+  readonly api?: Record<string, unknown>;
+  readonly server?: Record<string, unknown>;
+  readonly root?: Record<string, unknown>;
+  readonly spec?: object;
+  readonly workers?: number;
+  readonly accessLog?: boolean;
+  readonly method?: 'GET' | 'POST';
+  readonly path?: string;
+  readonly headers?: Record<string, string>;
+  readonly body?: string;
+  /** Runs before the scenario starts (e.g. serving a JWKS); returns a cleanup function. */
+  setup?(): Promise<{
+    env?: Record<string, string>;
+    headers?: Record<string, string>;
+    cleanup(): Promise<void>;
+  }>;
+}
+
+export const BENCH_SPEC = {
+  openapi: '3.1.0',
+  info: { title: 'bench', version: '1' },
+  paths: {
+    '/bench': {
+      get: { operationId: 'getBench', responses: { '200': { description: 'ok' } } },
+      post: { operationId: 'postBench', responses: { '200': { description: 'ok' } } },
+    },
+  },
+};
+
+function have(cmd: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function ensure(pkgs: Record<string, string>): string[] {
+  const missing = Object.entries(pkgs).filter(([cmd]) => !have(cmd));
+  if (missing.length === 0) return [];
+  try {
+    process.stderr.write(`bench: installing ${missing.map(([, p]) => p).join(' ')} with apt-get...\n`);
+    execFileSync(
+      'sh',
+      [
+        '-c',
+        `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${missing.map(([, p]) => p).join(' ')}`,
+      ],
+      { stdio: 'ignore' },
+    );
+  } catch {
+    // Reported below.
+  }
+  return missing.filter(([cmd]) => !have(cmd)).map(([cmd]) => cmd);
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port: number, child?: ChildProcess): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (child && child.exitCode !== null) throw new Error(`process exited with ${child.exitCode}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    await sleep(50);
+  }
+  throw new Error(`nothing listens on ${port}`);
+}
+
+function start(cmd: string, args: string[], cores: string, env: Record<string, string> = {}): ChildProcess {
+  return spawn('taskset', ['-c', cores, cmd, ...args], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, ...env },
+  });
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await Promise.race([exited, sleep(5000)]);
+  if (child.exitCode === null) child.kill('SIGKILL');
+}
+
+async function nginxConf(dir: string, name: string, body: string): Promise<string> {
+  const file = path.join(dir, `${name}.conf`);
+  await writeFile(
+    file,
+    `worker_processes 1;\ndaemon off;\npid ${dir}/${name}.pid;\nerror_log /dev/null crit;\nevents { worker_connections 4096; }\nhttp {\n  access_log off;\n  client_body_temp_path ${dir}/${name}-body;\n  proxy_temp_path ${dir}/${name}-proxy;\n  fastcgi_temp_path ${dir}/${name}-fcgi;\n  uwsgi_temp_path ${dir}/${name}-uwsgi;\n  scgi_temp_path ${dir}/${name}-scgi;\n  keepalive_requests 1000000;\n${body}\n}\n`,
+  );
+  return file;
+}
+
+interface WrkResult {
+  rps: number;
+  p50: number;
+  p99: number;
+}
+
+function parseLatency(s: string): number {
+  const m = /([\d.]+)(us|ms|s)/.exec(s);
+  if (!m) return Number.NaN;
+  const v = Number(m[1]);
+  return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
+}
+
+async function wrk(
+  port: number,
+  sc: Scenario,
+  headers: Record<string, string>,
+  dir: string,
+): Promise<WrkResult> {
+  const script = path.join(dir, `wrk-${sc.name.replace(/\W+/g, '-')}.lua`);
+  const allHeaders = { ...sc.headers, ...headers };
+  await writeFile(
+    script,
+    [
+      `wrk.method = "${sc.method ?? 'GET'}"`,
+      sc.body ? `wrk.body = ${JSON.stringify(sc.body)}` : '',
+      ...Object.entries(allHeaders).map(
+        ([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}`,
+      ),
+    ].join('\n'),
+  );
+  const out = execFileSync(
+    'taskset',
+    [
+      '-c',
+      '1',
+      'wrk',
+      '-t1',
+      '-c64',
+      `-d${SECONDS}s`,
+      '--latency',
+      '-s',
+      script,
+      `http://127.0.0.1:${port}${sc.path ?? '/bench'}`,
+    ],
+    { encoding: 'utf8' },
+  );
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+  const p50 = parseLatency(/\s50%\s+(\S+)/.exec(out)?.[1] ?? '');
+  const p99 = parseLatency(/\s99%\s+(\S+)/.exec(out)?.[1] ?? '');
+  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
+  const errors = /Socket errors:.*/.exec(out)?.[0];
+  if (non2xx > 0 || errors)
+    process.stderr.write(`bench: ${sc.name}: ${non2xx} non-2xx responses${errors ? `; ${errors}` : ''}\n`);
+  return { rps, p50, p99 };
+}
+
+async function main() {
+  const missingWrk = ensure({ wrk: 'wrk' });
+  if (missingWrk.length) {
+    process.stderr.write('bench: wrk is not installed and could not be installed; nothing to measure with\n');
+    process.exit(1);
+  }
+  const missing = ensure({ nginx: 'nginx', haproxy: 'haproxy' });
+  const dir = await mkdtemp(path.join(tmpdir(), 'portcullis-bench-'));
+  const upstreamPort = await freePort();
+  const notes: string[] = [];
+
+  // The upstream: nginx returning a 201-byte JSON body, or a Node server when nginx is missing.
+  let upstream: ChildProcess;
+  if (have('nginx')) {
+    const conf = await nginxConf(
+      dir,
+      'upstream',
+      `  server { listen 127.0.0.1:${upstreamPort}; keepalive_timeout 600s; location / { default_type application/json; return 200 '${BODY_201}'; } }`,
+    );
+    upstream = start('nginx', ['-c', conf, '-p', dir], '0');
+  } else {
+    notes.push('nginx missing: the upstream is a Node server, and the nginx contender is left out');
+    const file = path.join(dir, 'upstream.mjs');
+    await writeFile(
+      file,
+      `import http from 'node:http'; const b = ${JSON.stringify(BODY_201)}; http.createServer((q, s) => { q.resume(); s.writeHead(200, {'content-type':'application/json','content-length':b.length}); s.end(b); }).listen(${upstreamPort}, '127.0.0.1');`,
+    );
+    upstream = start(process.execPath, [file], '0');
+  }
+  await waitForPort(upstreamPort, upstream);
+  if (missing.includes('haproxy')) notes.push('haproxy missing and not installable: left out');
+
+  const builtIn: Scenario[] = [
+    { name: 'nginx', kind: 'nginx' },
+    { name: 'haproxy', kind: 'haproxy' },
+    { name: 'portcullis pass-through', kind: 'portcullis' },
+    { name: 'portcullis pass-through, access log off', kind: 'portcullis', accessLog: false },
+    { name: 'portcullis pass-through, 2 workers', kind: 'portcullis', workers: 2 },
+    ...extraScenarios,
+  ];
+  const scenarios = builtIn
+    .filter((s) => (ONLY ? ONLY.includes(s.name) : true))
+    .filter((s) => s.kind === 'portcullis' || have(s.kind));
+
+  const results = new Map<string, WrkResult[]>();
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const sc of scenarios) {
+      const port = await freePort();
+      let proc: ChildProcess;
+      const setup = await sc.setup?.();
+      if (sc.kind === 'nginx') {
+        const conf = await nginxConf(
+          dir,
+          'proxy',
+          `  upstream up { server 127.0.0.1:${upstreamPort}; keepalive 64; }\n  server { listen 127.0.0.1:${port}; location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; } }`,
+        );
+        proc = start('nginx', ['-c', conf, '-p', dir], '0');
+      } else if (sc.kind === 'haproxy') {
+        const conf = path.join(dir, 'haproxy.cfg');
+        await writeFile(
+          conf,
+          `global\n  nbthread 1\n  maxconn 4096\ndefaults\n  mode http\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n  http-reuse always\nfrontend fe\n  bind 127.0.0.1:${port}\n  default_backend be\nbackend be\n  server up 127.0.0.1:${upstreamPort} maxconn 64\n`,
+        );
+        proc = start('haproxy', ['-f', conf], '0');
+      } else {
+        const specFile = path.join(dir, 'bench-openapi.yaml');
+        await writeFile(specFile, stringify(sc.spec ?? BENCH_SPEC));
+        const configFile = path.join(dir, 'bench-portcullis.yaml');
+        await writeFile(
+          configFile,
+          stringify({
+            version: 1,
+            server: { listen: [{ host: '127.0.0.1', port }], ...sc.server },
+            admin: { enabled: false },
+            logging: { level: 'info', accessLog: sc.accessLog ?? true },
+            apis: [
+              {
+                name: 'bench',
+                spec: specFile,
+                upstream: { url: `http://127.0.0.1:${upstreamPort}`, connections: 64 },
+                ...sc.api,
+              },
+            ],
+            ...sc.root,
+          }),
+        );
+        const args = [path.join(root, 'bin/portcullis.js'), 'serve', '--config', configFile, '--no-watch'];
+        if (sc.workers) args.push('--workers', String(sc.workers));
+        proc = start(process.execPath, args, sc.workers && sc.workers > 1 ? '0,1' : '0', setup?.env);
+      }
+      try {
+        await waitForPort(port, proc);
+        await wrk(port, { ...sc, name: `${sc.name}-warmup` }, setup?.headers ?? {}, dir).catch(
+          () => undefined,
+        );
+        const r = await wrk(port, sc, setup?.headers ?? {}, dir);
+        results.set(sc.name, [...(results.get(sc.name) ?? []), r]);
+        process.stderr.write(`bench: round ${round + 1} ${sc.name}: ${Math.round(r.rps)} req/s\n`);
+      } finally {
+        await stop(proc);
+        await setup?.cleanup();
+      }
+    }
+  }
+  await stop(upstream);
+
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+  const summary = [...results].map(([name, rs]) => ({
+    name,
+    rps: median(rs.map((r) => r.rps)),
+    p50: median(rs.map((r) => r.p50)),
+    p99: median(rs.map((r) => r.p99)),
+  }));
+  const nginx = summary.find((s) => s.name === 'nginx');
+  const pass = summary.find((s) => s.name === 'portcullis pass-through');
+  const fmt = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
+  const lines = [
+    `| scenario | req/s | p50 ms | p99 ms | × nginx | × pass-through | p99 × nginx |`,
+    `| --- | ---: | ---: | ---: | ---: | ---: | ---: |`,
+    ...summary.map(
+      (s) =>
+        `| ${s.name} | ${Math.round(s.rps)} | ${fmt(s.p50)} | ${fmt(s.p99)} | ${nginx ? fmt(s.rps / nginx.rps) : 'n/a'} | ${pass ? fmt(s.rps / pass.rps) : 'n/a'} | ${nginx ? fmt(s.p99 / nginx.p99) : 'n/a'} |`,
+    ),
+  ];
+  const node = execFileSync(process.execPath, ['--version'], { encoding: 'utf8' }).trim();
+  const header = `Run ${new Date().toISOString()} on ${execFileSync('nproc', { encoding: 'utf8' }).trim()} cores, Node ${node}; wrk -t1 -c64 -d${SECONDS}s on core 1, upstream and proxy on core 0 (2 workers: cores 0-1, sharing core 1 with wrk); median of ${ROUNDS} round(s).`;
+  const text = [header, '', ...lines, '', ...notes.map((n) => `- ${n}`)].join('\n');
+  process.stdout.write(`\n${text}\n`);
+  if (!ONLY) {
+    await writeFile(
+      path.join(root, 'bench/RESULTS.md'),
+      `# Benchmark results\n\nThe latest output of \`npm run bench\` (see bench/run.ts for the setup). Absolute numbers drift with the\nmachine's neighbours; compare the ratios, measured side by side in one run.\n\n${text}\n`,
+    );
+  }
+}
+
+if (!existsSync('/proc/self')) process.stderr.write('bench: needs Linux (taskset)\n');
+await main();
