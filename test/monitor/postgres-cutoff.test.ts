@@ -6,9 +6,11 @@ import { connect, createServer as createTcpServer, type Server, type Socket } fr
 import { after, test } from 'node:test';
 import pino from 'pino';
 import { Pool } from 'undici';
+import { createMonitor } from '../../src/monitor/monitor.ts';
 import { createEventSink } from '../../src/monitor/sink.ts';
 import { createPostgresStore } from '../../src/monitor/stores/postgres.ts';
 import { systemClock } from '../../src/state/clock.ts';
+import { createMemoryStore } from '../../src/state/memory-store.ts';
 
 const pg = createRequire(import.meta.url)('pg') as {
   Client: new (
@@ -20,10 +22,12 @@ const pg = createRequire(import.meta.url)('pg') as {
   };
 };
 const schema = `portcullis_cutoff_${randomBytes(5).toString('hex')}`;
+const lateSchema = `portcullis_late_${randomBytes(5).toString('hex')}`;
 const admin = new pg.Client('postgres://postgres@127.0.0.1:5432/test');
 await admin.connect();
 after(async () => {
   await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  await admin.query(`DROP SCHEMA IF EXISTS "${lateSchema}" CASCADE`);
   await admin.end();
 });
 
@@ -149,5 +153,50 @@ test('PostgreSQL cut off mid-load: requests keep being served and written + drop
 
   await client.close();
   await new Promise((r) => gateway.close(r));
+  await proxy.cut();
+});
+
+test('the monitor starts while PostgreSQL is unreachable, buffers, and stores everything once it answers', async () => {
+  const proxy = relay();
+  await proxy.up();
+  await proxy.cut(); // the port is known and refuses connections
+  const monitor = await createMonitor(
+    {
+      events: {
+        store: 'postgres',
+        postgres: { url: `postgres://postgres@127.0.0.1:${proxy.port()}/test`, schema: lateSchema },
+        flushIntervalMs: 10,
+      },
+    },
+    {
+      logger: pino({ level: 'silent' }),
+      clock: systemClock,
+      store: createMemoryStore({ clock: systemClock }),
+    },
+  );
+  for (let i = 0; i < 50; i++)
+    monitor.events.emit({
+      '@timestamp': new Date().toISOString(),
+      'event.kind': 'event',
+      'event.category': 'web',
+      'event.type': 'access',
+      'event.action': 'http-request',
+      'http.request.id': `late-${i}`,
+    });
+  for (let i = 0; i < 100 && monitor.stats().sink.writeErrors === 0; i++)
+    await new Promise((r) => setTimeout(r, 10));
+  assert.equal(monitor.stats().sink.storeHealthy, false);
+  assert.equal(monitor.stats().sink.buffered, 50);
+
+  await proxy.up();
+  for (let i = 0; i < 1000 && monitor.stats().sink.written < 50; i++)
+    await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(
+    { written: monitor.stats().sink.written, dropped: monitor.stats().sink.dropped },
+    { written: 50, dropped: 0 },
+  );
+  const page = await monitor.query({ limit: 100 });
+  assert.equal(page.events.length, 50);
+  await monitor.close();
   await proxy.cut();
 });
