@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { problems } from '../../src/gateway/problems.ts';
+import { createMetrics } from '../../src/monitor/metrics.ts';
 import type { PolicyHandler } from '../../src/policies/policy.ts';
+import { createLimitMetrics, LIMIT_METRICS_KEY } from '../../src/policies/rate-limit/metrics.ts';
 import { rateLimitPolicy } from '../../src/policies/rate-limit/policy.ts';
 import { createManualClock } from '../../src/state/clock.ts';
 import { createRedisStore } from '../../src/state/redis-store.ts';
@@ -36,6 +38,8 @@ describe('rate limiting through a Redis outage', () => {
 
   test('open falls back to a local limiter, closed answers 503, and Redis limits return after a restart', async () => {
     const c = context(store, clock);
+    const registry = createMetrics();
+    c.shared.get(LIMIT_METRICS_KEY, () => createLimitMetrics(registry));
     const limits = [{ name: 'per-ip', algorithm: 'gcra' as const, limit: 5, windowSeconds: 60 }];
     const open = (await rateLimitPolicy.compile(
       { mode: 'enforce', failMode: 'open', limits },
@@ -71,6 +75,19 @@ describe('rate limiting through a Redis outage', () => {
     assert.equal(refused?.headers?.['retry-after'], '1');
     const down = c.events.filter((e) => e['event.action'] === 'rate-limit-store-unavailable');
     assert.equal(down.length, 1, 'one event per outage, not per request');
+    const text = registry.render();
+    assert.match(
+      text,
+      /portcullis_ratelimit_store_errors_total\{policy="rateLimit",error="ERR_STORE_UNAVAILABLE"\} [1-9]/,
+    );
+    assert.match(
+      text,
+      /portcullis_ratelimit_decisions_total\{api="things",policy="rateLimit",outcome="fallback"\} [1-9]/,
+    );
+    assert.match(
+      text,
+      /portcullis_ratelimit_decisions_total\{api="things",policy="rateLimit",outcome="fail_closed"\} 1/,
+    );
 
     // Redis comes back (empty: no persistence); the client reconnects by itself, no restart.
     await redis.start();

@@ -269,6 +269,47 @@ describe('rateLimit decisions (memory store)', () => {
   });
 });
 
+describe('rateLimit keys in the store', () => {
+  async function keysOf(limits: NonNullable<RateLimitConfig['limits']>): Promise<string[]> {
+    const clock = createManualClock(T0);
+    const memory = createMemoryStore({ clock });
+    const seen: string[] = [];
+    const spy: StateStore = {
+      ...memory,
+      consume(req) {
+        seen.push(...req.limits.map((l) => l.key));
+        return memory.consume(req);
+      },
+    };
+    const { handler } = await compile({ limits }, { store: spy });
+    await call(handler, exchange({ principal: { consumer: 'alice' } }));
+    return seen;
+  }
+  const tag = (k: string) => k.slice(k.indexOf('{'), k.indexOf('}') + 1);
+
+  test('one decision uses a single Redis Cluster hash tag, the key hash when all limits share the key', async () => {
+    const same = await keysOf([
+      { name: 'a', algorithm: 'gcra', limit: 5, key: 'consumer' },
+      { name: 'b', algorithm: 'quota', limit: 5, key: 'consumer' },
+    ]);
+    assert.equal(new Set(same.map(tag)).size, 1);
+    assert.match(tag(same[0]), /^\{things:[0-9a-f]{64}\}$/);
+    const mixed = await keysOf([
+      { name: 'a', algorithm: 'gcra', limit: 5, key: 'consumer' },
+      { name: 'b', algorithm: 'gcra', limit: 5, key: 'ip' },
+    ]);
+    assert.deepEqual(mixed.map(tag), ['{things}', '{things}']);
+  });
+
+  test('never puts the raw key into a store key', async () => {
+    const keys = await keysOf([{ name: 'a', algorithm: 'gcra', limit: 5, key: ['consumer', 'ip'] }]);
+    assert.ok(
+      keys.every((k) => !k.includes('alice') && !k.includes('203.0.113.7')),
+      keys.join(),
+    );
+  });
+});
+
 describe('rateLimit when the memory limiter is full', () => {
   const limits = [{ name: 'ip', algorithm: 'gcra' as const, limit: 5 }];
   const full = () => createMemoryStore({ clock: createManualClock(T0), maxLimiterKeys: 2 });
