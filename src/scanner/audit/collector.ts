@@ -2,7 +2,6 @@
  * Groups rule hits into findings a person can act on: one finding per rule and group key (a schema, a
  * parameter name, "every operation missing a 429"), listing every place it applies to.
  */
-import { createHash } from 'node:crypto';
 import { type Finding, type FindingOccurrence, type Severity, severityRank } from '../finding.ts';
 import type { AuditOperation } from './model.ts';
 import type { AuditRuleInfo } from './rules.ts';
@@ -91,7 +90,8 @@ export function createCollector(file: string, lineOf: (pointer: string) => numbe
     out.sort(
       (a, b) =>
         severityRank(b.severity) - severityRank(a.severity) ||
-        a.rule.id.localeCompare(b.rule.id) ||
+        // Plain code-unit order: localeCompare would load ICU collation, which costs more than the audit.
+        (a.rule.id < b.rule.id ? -1 : a.rule.id > b.rule.id ? 1 : 0) ||
         (a.location.line ?? 0) - (b.location.line ?? 0),
     );
     return out;
@@ -103,7 +103,20 @@ function opRef(op: AuditOperation) {
   return { method: op.method, path: op.path, ...(op.id !== op.label ? { operationId: op.id } : {}) };
 }
 
-/** A stable fingerprint: the same rule and group key give the same value on every run. */
+/**
+ * A stable fingerprint: the same rule and group key give the same value on every run. Four FNV-1a 32-bit
+ * hashes with different offsets make 128 bits; it only has to be stable and spread, not cryptographic.
+ */
 export function fingerprint(...parts: string[]): string {
-  return createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 32);
+  const text = parts.join('\u0000');
+  let out = '';
+  for (const seed of [0x811c9dc5, 0x01000193, 0x2545f491, 0x9e3779b9]) {
+    let h = seed >>> 0;
+    for (let i = 0; i < text.length; i++) {
+      h ^= text.charCodeAt(i);
+      h = Math.imul(h, 0x01000193) >>> 0;
+    }
+    out += h.toString(16).padStart(8, '0');
+  }
+  return out;
 }

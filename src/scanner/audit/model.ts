@@ -477,8 +477,3 @@ export function* schemaChildren(
 export function typeIs(node: JsonMap, t: string): boolean {
   return node.type === t || (Array.isArray(node.type) && node.type.includes(t));
 }
-
-/** True when the operation's effective security has no anonymous alternative and names at least one scheme. */
-export function isSecured(op: AuditOperation): boolean {
-  return !op.isAnonymous;
-}
