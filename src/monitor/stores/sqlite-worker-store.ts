@@ -45,13 +45,16 @@ function serialiseBatch(batch: readonly StoredEvent[]): string {
  * @example
  * const store = await createSqliteWorkerStore({ path: './data/events.db', retentionDays: 7, maxRows: 1e6, clock });
  */
-export async function createSqliteWorkerStore(opts: SqliteStoreOptions): Promise<EventStore> {
-  const worker = new Worker(new URL('./sqlite-worker.ts', import.meta.url), {
-    workerData: { path: opts.path, retentionDays: opts.retentionDays, maxRows: opts.maxRows },
-  });
+export async function createSqliteWorkerStore(
+  opts: SqliteStoreOptions,
+): Promise<EventStore & { terminateWorker(): Promise<void> }> {
   const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   let nextId = 1;
+  let worker!: Worker;
+  let ready!: Promise<void>;
   let dead: Error | undefined;
+  let closed = false;
+  let lastSpawn = 0;
 
   function failAll(err: Error): void {
     dead = err;
@@ -59,27 +62,46 @@ export async function createSqliteWorkerStore(opts: SqliteStoreOptions): Promise
     waiting.clear();
   }
 
-  const ready = new Promise<void>((resolve, reject) => {
-    waiting.set(0, { resolve: () => resolve(), reject });
-  });
-  worker.on('message', (r: Reply) => {
-    const w = waiting.get(r.id);
-    if (!w) return;
-    waiting.delete(r.id);
-    if (r.ok) w.resolve(r.result);
-    else {
-      const err =
-        r.code === 'ERR_EVENT_STORE_QUERY' || r.code === 'ERR_EVENT_STORE_CONFIG'
-          ? new EventStoreError(r.code, r.message ?? '')
-          : Object.assign(new Error(r.message), { code: r.code });
-      w.reject(err);
-    }
-  });
-  worker.on('error', (err) => failAll(err));
-  worker.on('exit', () => failAll(new Error('sqlite worker exited')));
+  /** Starts a worker; a worker that dies (a crash, an out-of-memory) is replaced on the next call. */
+  function spawn(): void {
+    lastSpawn = Date.now();
+    dead = undefined;
+    const w = new Worker(new URL('./sqlite-worker.ts', import.meta.url), {
+      workerData: { path: opts.path, retentionDays: opts.retentionDays, maxRows: opts.maxRows },
+    });
+    worker = w;
+    const id0 = nextId++;
+    ready = new Promise<void>((resolve, reject) => {
+      waiting.set(id0, { resolve: () => resolve(), reject });
+    });
+    ready.catch(() => {});
+    w.postMessage({ id: id0, op: 'hello' });
+    w.on('message', (r: Reply) => {
+      const pending = waiting.get(r.id);
+      if (!pending) return;
+      waiting.delete(r.id);
+      if (r.ok) pending.resolve(r.result);
+      else {
+        const err =
+          r.code === 'ERR_EVENT_STORE_QUERY' || r.code === 'ERR_EVENT_STORE_CONFIG'
+            ? new EventStoreError(r.code, r.message ?? '')
+            : Object.assign(new Error(r.message), { code: r.code });
+        pending.reject(err);
+      }
+    });
+    w.on('error', (err) => {
+      if (worker === w) failAll(err);
+    });
+    w.on('exit', () => {
+      if (worker === w) failAll(new Error('sqlite worker exited'));
+    });
+  }
 
-  function call(msg: Record<string, unknown>): Promise<unknown> {
-    if (dead) return Promise.reject(dead);
+  async function call(msg: Record<string, unknown>): Promise<unknown> {
+    // Respawn at most once a second, so a database that cannot open does not spin.
+    if (dead && !closed && Date.now() - lastSpawn >= 1000) spawn();
+    if (dead) throw dead;
+    await ready;
     const id = nextId++;
     return new Promise((resolve, reject) => {
       waiting.set(id, { resolve, reject });
@@ -87,6 +109,7 @@ export async function createSqliteWorkerStore(opts: SqliteStoreOptions): Promise
     });
   }
 
+  spawn();
   await ready;
   const timer =
     opts.pruneIntervalMs && opts.pruneIntervalMs > 0
@@ -109,10 +132,16 @@ export async function createSqliteWorkerStore(opts: SqliteStoreOptions): Promise
     async prune() {
       await call({ op: 'prune', now: opts.clock.now() });
     },
+    /** Ends the worker thread as a crash would; the next call starts a new one (for tests). */
+    async terminateWorker() {
+      lastSpawn = 0;
+      await worker.terminate();
+    },
     close() {
       closing ??= (async () => {
         if (timer) clearInterval(timer);
         if (!dead) await call({ op: 'close' }).catch(() => {});
+        closed = true;
         await worker.terminate();
       })();
       return closing;

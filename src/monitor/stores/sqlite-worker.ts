@@ -7,7 +7,7 @@ import { openSqliteEvents } from './sqlite.ts';
 
 interface Request {
   id: number;
-  op: 'write' | 'query' | 'prune' | 'close';
+  op: 'hello' | 'write' | 'query' | 'prune' | 'close';
   json?: string;
   q?: Record<string, unknown>;
   now?: number;
@@ -19,7 +19,8 @@ const db = openSqliteEvents(workerData as { path: string; retentionDays: number;
 port.on('message', (m: Request) => {
   try {
     let result: unknown;
-    if (m.op === 'write') db.write(JSON.parse(m.json!));
+    if (m.op === 'hello') result = undefined;
+    else if (m.op === 'write') db.write(JSON.parse(m.json!));
     else if (m.op === 'query') result = db.query(m.q!);
     else if (m.op === 'prune') db.prune(m.now!);
     else {
@@ -34,4 +35,3 @@ port.on('message', (m: Request) => {
     port.postMessage({ id: m.id, ok: false, message: String(e?.message ?? err), code: e?.code });
   }
 });
-port.postMessage({ id: 0, ok: true });

@@ -156,3 +156,20 @@ for (const [variant, open] of variants)
       await b.close();
     });
   });
+
+test('the worker-thread store replaces a worker that died and keeps what was written', async () => {
+  const store = await createSqliteWorkerStore({
+    path: join(dir, 'restart.db'),
+    retentionDays: 0,
+    maxRows: 0,
+    clock: createManualClock(T0),
+  });
+  await store.write([access(1)]);
+  await store.terminateWorker();
+  await store.write([access(2)]);
+  assert.deepEqual(
+    (await store.query({})).events.map((e) => e['event.id']),
+    ['e2', 'e1'],
+  );
+  await store.close();
+});
