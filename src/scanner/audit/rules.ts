@@ -314,6 +314,15 @@ export const R = {
     'Validate URLs against an allow-list of schemes and hosts, resolve and block internal addresses, and do not follow redirects blindly.',
     ['owasp:api7:2023-concerning-url-parameter'],
   ),
+  callbackUrl: rule(
+    'callback-to-client-url',
+    'API7:2023',
+    [918],
+    'medium',
+    'Callbacks sent to URLs taken from the request',
+    'Callbacks whose URL is a runtime expression over the request (`{$request.body#/callbackUrl}`) make the server call any address a client names, internal ones included.',
+    'Register callback URLs out of band or validate them against an allow-list; block private and link-local addresses; time-box and size-limit the calls.',
+  ),
   corsOrigin: rule(
     'define-cors-origin',
     'API8:2023',

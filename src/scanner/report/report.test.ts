@@ -305,7 +305,7 @@ describe('text and JSON', () => {
   });
 
   test('says so when there is nothing to report', () => {
-    assert.match(renderText(clean), /No findings \(44 rules checked\)/);
+    assert.match(renderText(clean), new RegExp(`No findings \\(${clean.rules.length} rules checked\\)`));
   });
 
   test('JSON lists rules once and findings by rule id', () => {

@@ -221,6 +221,16 @@ export function checkOperations(model: AuditModel, emit: Emit): void {
         pointer: `${op.pointer}/deprecated`,
       });
     }
+    if (isMapValue(op.node.callbacks)) {
+      for (const [name, cb] of Object.entries(op.node.callbacks)) {
+        if (!isMapValue(cb)) continue;
+        for (const expression of Object.keys(cb)) {
+          if (!/\{\$request\./.test(expression)) continue;
+          const at = pointerJoin(op.pointer, 'callbacks', name, expression);
+          emit(R.callbackUrl, { key: at, anchor: at, pointer: at, label: `${op.label}: ${expression}`, op });
+        }
+      }
+    }
     if (op.method === 'TRACE') emit(R.traceMethod, { ...opHit, key: op.pointer, anchor: op.pointer });
     if (op.isWrite && SENSITIVE_FLOW.test(op.path) && !hasStatus(op, '429')) {
       emit(R.businessFlow, { ...opHit, key: 'all', anchor: op.pointer });
