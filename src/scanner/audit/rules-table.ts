@@ -2,6 +2,7 @@
  * Renders the audit rules as the Markdown table in docs/audit.md, between the `rules-table` markers.
  * Regenerate with `npx node src/scanner/audit/rules-table.ts --write`; a test fails when the docs drift.
  */
+import { execFileSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AUDIT_RULES } from './rules.ts';
@@ -40,6 +41,15 @@ export function withRulesTable(doc: string): string {
 
 export const DOC_PATH = join(import.meta.dirname, '../../../docs/audit.md');
 
+/** Biome pads Markdown tables; compare tables with the padding removed. */
+export function normaliseTables(doc: string): string {
+  return doc
+    .split('\n')
+    .map((l) => (l.startsWith('|') ? l.replace(/ {2,}/g, ' ').replace(/-{3,}/g, '---') : l))
+    .join('\n');
+}
+
 if (import.meta.main && process.argv.includes('--write')) {
   await writeFile(DOC_PATH, withRulesTable(await readFile(DOC_PATH, 'utf8')));
+  execFileSync('npx', ['biome', 'format', '--write', DOC_PATH], { stdio: 'inherit' });
 }
