@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { type DemoIdp, startDemoIdp } from '../../src/demo/idp.ts';
+import { type DemoIdp, demoAuthenticateConfig, startDemoIdp } from '../../src/demo/idp.ts';
 import { problems } from '../../src/gateway/problems.ts';
 import { echoHandler, startGateway, startServer, type TestGateway, type TestServer } from '../harness.ts';
 
@@ -28,19 +28,7 @@ describe('identity through the whole gateway (demo shop spec, real oidc-provider
             name: 'shop',
             spec: 'openapi.yaml',
             upstream: { url: upstream.url },
-            policies: {
-              authenticate: {
-                schemes: {
-                  bearer: {
-                    jwt: {
-                      issuers: [
-                        { issuer: idp.issuer, discovery: true, audiences: [AUDIENCE], typ: 'at+jwt' },
-                      ],
-                    },
-                  },
-                },
-              },
-            },
+            policies: { authenticate: demoAuthenticateConfig(idp) },
           },
         ],
       },

@@ -10,8 +10,9 @@ import {
   specOf,
 } from '../../../test/identity/support.ts';
 import { problems } from '../../gateway/problems.ts';
+import { createManualClock } from '../../state/clock.ts';
 import { PolicyConfigError, type PolicyHandler } from '../policy.ts';
-import { createApiKey, hashApiKey } from './api-key.ts';
+import { createApiKey, createRuntimeApiKeys, hashApiKey } from './api-key.ts';
 import { authenticatePolicy, identityHeaderNames } from './policy.ts';
 import { type AuthenticateConfig, authenticateSchema } from './schema.ts';
 
@@ -245,6 +246,31 @@ describe('authenticate policy', () => {
       assert.equal(t2.events.at(-1)?.['event.reason'], 'unknown_api_key');
       const current = await fetch(`${s2.url}/read`, { headers: { 'x-api-key': keyAlice2.key } });
       assert.equal(current.status, 200);
+    } finally {
+      await s2.close();
+    }
+  });
+
+  test('accepts keys registered at runtime in the state store and refuses them once revoked', async () => {
+    const cfg = configWith([keyAlice1.hash]);
+    cfg.schemes.apiKeyAuth = { apiKey: { consumers: [], runtimeKeys: true } };
+    const t2 = createTestContext(spec, { clock: createManualClock() });
+    const h = authenticatePolicy.compile(cfg, t2.ctx('readThings')) as PolicyHandler;
+    const s2 = await servePolicies(spec, (op) => (op.id === 'readThings' ? [h] : []));
+    const keys = createRuntimeApiKeys(t2.store, 'test-api');
+    const partner = createApiKey();
+    try {
+      const before = await fetch(`${s2.url}/read`, { headers: { 'x-api-key': partner.key } });
+      assert.equal(before.status, 401);
+      await keys.register({ name: 'partner-a', roles: ['partner'] }, partner.hash, 3600);
+      const ok = await fetch(`${s2.url}/read`, { headers: { 'x-api-key': partner.key } });
+      assert.equal(ok.status, 200);
+      assert.equal(((await ok.json()) as PassedBody).principal.consumer, 'partner-a');
+      assert.deepEqual(await keys.list(), [
+        { consumer: 'partner-a', hashPrefix: partner.hash.slice(7, 15), ttlMs: 3_600_000 },
+      ]);
+      await keys.revoke(partner.hash);
+      assert.equal((await fetch(`${s2.url}/read`, { headers: { 'x-api-key': partner.key } })).status, 401);
     } finally {
       await s2.close();
     }

@@ -49,6 +49,7 @@ export interface ConsumerConfig {
 
 export interface ApiKeyConfig {
   consumers: Array<ConsumerConfig & { keys: string[] }>;
+  runtimeKeys?: boolean;
 }
 
 export interface MtlsConfig {
@@ -302,6 +303,11 @@ const apiKeySchema: JsonObject = {
           },
         },
       },
+    },
+    runtimeKeys: {
+      type: 'boolean',
+      default: false,
+      description: 'Also accept keys registered at runtime in the state store (shared by all instances).',
     },
   },
 };

@@ -3,7 +3,7 @@ import type { Exchange } from '../../gateway/exchange.ts';
 import type { SecurityScheme } from '../../openapi/types.ts';
 import type { CompileContext } from '../policy.ts';
 import { PolicyConfigError } from '../policy.ts';
-import { createApiKeyRegistry, readApiKey } from './api-key.ts';
+import { type ApiKeyConsumer, createApiKeyRegistry, createRuntimeApiKeys, readApiKey } from './api-key.ts';
 import { type CredentialResult, invalid, MISSING, rolesOf, scopesOf } from './credential.ts';
 import { createDpopVerifier, type DpopVerifier } from './dpop.ts';
 import { createIntrospector } from './introspection.ts';
@@ -105,7 +105,21 @@ function build(
       );
     }
     const registry = createApiKeyRegistry(binding.apiKey!);
+    const runtime =
+      binding.apiKey!.runtimeKeys === true ? createRuntimeApiKeys(ctx.store, ctx.apiName) : undefined;
     const loc = { in: where, name: paramName } as const;
+    const ok = (consumer: ApiKeyConsumer): CredentialResult => ({
+      kind: 'ok',
+      identity: {
+        subject: consumer.name,
+        consumer: consumer.name,
+        scopes: new Set(),
+        roles: consumer.roles,
+        claims: consumer.metadata,
+        method: 'api-key',
+      },
+    });
+    const unknown = invalid('unknown_api_key', 'API key not recognised');
     return {
       name,
       kind: 'apiKey',
@@ -116,18 +130,16 @@ function build(
         const presented = readApiKey(ex.req, ex.rawQuery, loc);
         if (presented === undefined) return MISSING;
         const consumer = registry.lookup(presented);
-        if (consumer === undefined) return invalid('unknown_api_key', 'API key not recognised');
-        return {
-          kind: 'ok',
-          identity: {
-            subject: consumer.name,
-            consumer: consumer.name,
-            scopes: new Set(),
-            roles: consumer.roles,
-            claims: consumer.metadata,
-            method: 'api-key',
-          },
-        };
+        if (consumer !== undefined) return ok(consumer);
+        if (runtime === undefined) return unknown;
+        return runtime.lookup(presented).then(
+          (c) => (c === undefined ? unknown : ok(c)),
+          () => ({
+            kind: 'unavailable',
+            reason: 'key_store_unavailable',
+            detail: 'API keys cannot be checked',
+          }),
+        );
       },
     };
   }
