@@ -5,8 +5,9 @@
  */
 import type { Operation } from '../../../openapi/types.ts';
 import type { Check } from '../check.ts';
+import type { ScanResponse } from '../client.ts';
 import { evidenceOf, isSuccess, type ScanContext } from '../context.ts';
-import { isExcluded, jsonBodySchema, planRequest } from '../planner.ts';
+import { isExcluded, jsonBodySchema, type PlannedRequest, planRequest, requiresAuth } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
 import { sampleValue } from '../schema.ts';
 import { similarity } from '../similarity.ts';
@@ -26,6 +27,19 @@ function markStrings(value: unknown, marker: string): unknown {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, markStrings(v, marker)]));
   }
   return value;
+}
+
+/**
+ * Is what A sees worth protecting from B? Not when it is empty, and not when the operation declares no
+ * security and anyone gets the same without credentials (public by design).
+ */
+async function isPrivate(ctx: ScanContext, req: PlannedRequest, mine: ScanResponse): Promise<boolean> {
+  const body = mine.json ?? mine.text;
+  const empty = body === '' || (body !== null && typeof body === 'object' && Object.keys(body).length === 0);
+  if (empty) return false;
+  if (requiresAuth(req.operation)) return true;
+  const anonymous = await ctx.send(req, null);
+  return !isSuccess(anonymous) || similarity(body, anonymous.json ?? anonymous.text) < SAME_OBJECT;
 }
 
 export const api1: Check = {
@@ -53,7 +67,7 @@ export const api1: Check = {
         const theirs = await ctx.send(req, b);
         if (isSuccess(mine) && isSuccess(theirs)) {
           const score = similarity(mine.json ?? mine.text, theirs.json ?? theirs.text);
-          if (score >= SAME_OBJECT) {
+          if (score >= SAME_OBJECT && (await isPrivate(ctx, req, mine))) {
             ctx.report(SCAN_RULES.bolaRead, {
               operation: get,
               message: `${b.name} read ${a.name}'s object at ${req.path} (similarity ${score.toFixed(2)}).`,
@@ -112,7 +126,7 @@ export const api1: Check = {
       const theirs = await ctx.send(req, b);
       if (!isSuccess(mine) || !isSuccess(theirs)) continue;
       const score = similarity(mine.json ?? mine.text, theirs.json ?? theirs.text);
-      if (score < SAME_OBJECT) continue;
+      if (score < SAME_OBJECT || !(await isPrivate(ctx, req, mine))) continue;
       ctx.report(SCAN_RULES.bolaRead, {
         operation: op,
         message: `${b.name} read ${a.name}'s data at ${req.path} (similarity ${score.toFixed(2)}).`,
