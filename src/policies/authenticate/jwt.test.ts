@@ -63,6 +63,23 @@ describe('JWT verifier', () => {
     assert.equal(out.ok && out.claims.sub, 'alice');
   });
 
+  test('bounds the verified-token cache and serves repeated tokens from it', async () => {
+    jwks.setKeys([rsaA.jwk]);
+    const v = createJwtVerifier(
+      {
+        issuers: [{ issuer: ISS, jwksUri: jwks.url, audiences: [AUD], algorithms: ['RS256'] }],
+        tokenCacheMaxEntries: 2,
+      },
+      { clock, logger, shared: createShared() },
+    );
+    const tokens = await Promise.all([1, 2, 3, 4].map((n) => sign(rsaA, claims({ jti: `t${n}` }))));
+    for (const tok of tokens) assert.equal((await v.verify(tok)).ok, true);
+    assert.equal(v.cacheSize, 2);
+    const first = await v.verify(tokens[3]);
+    const again = await v.verify(tokens[3]);
+    assert.equal(first.ok && again.ok && first.claims === again.claims, true, 'same cached claims object');
+  });
+
   test('refuses alg none in every casing before any key lookup', async () => {
     const v = verifier();
     for (const alg of ['none', 'None', 'NONE', 'nOnE']) {

@@ -45,6 +45,16 @@ export const authorizePolicy: PolicyDefinition<AuthorizeConfig> = {
     }
     if (anyOf.length === 0 && allOf.length === 0 && rule === undefined) return null;
     const allowAnonymous = config.allowAnonymous === true;
+    // Principals of cached tokens are shared objects, so their CEL view is built once.
+    const principalViews = new WeakMap<Principal, Record<string, unknown>>();
+    const viewOf = (p: Principal) => {
+      let v = principalViews.get(p);
+      if (v === undefined) {
+        v = principalVars(p);
+        principalViews.set(p, v);
+      }
+      return v;
+    };
 
     function deny(ex: Exchange, reason: string, detail: string): Problem {
       const event: SecurityEvent = {
@@ -84,7 +94,7 @@ export const authorizePolicy: PolicyDefinition<AuthorizeConfig> = {
           return deny(ex, 'insufficient_role', `Requires the roles: ${allOf.join(', ')}.`);
         }
         if (rule === undefined) return undefined;
-        const result = rule.evaluate({ request: requestVars(ex, rule), principal: principalVars(principal) });
+        const result = rule.evaluate({ request: requestVars(ex, rule), principal: viewOf(principal) });
         if (result === true) return undefined;
         if (result === false) return deny(ex, 'rule_denied', 'Access to this resource is denied.');
         ctx.logger.warn({ operation: op.id, err: result.message }, 'authorization rule failed to evaluate');
