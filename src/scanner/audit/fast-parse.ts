@@ -442,10 +442,36 @@ function createFlowBalance() {
 
 /** Parses a flow collection (`{...}` or `[...]`), which may hold newlines (counted for line numbers). */
 function parseFlow(src: string, firstNo: number, index: LineIndex): Json {
-  let i = 0;
-  const breaks: number[] = [];
-  for (let j = src.indexOf('\n'); j >= 0; j = src.indexOf('\n', j + 1)) breaks.push(j);
-  const lineAt = (at: number): number => {
+  return new FlowParser(src, firstNo, index).parse();
+}
+
+/** One flow collection; a class rather than closures, since specs hold thousands of small `{ ... }`. */
+class FlowParser {
+  private i = 0;
+  private readonly src: string;
+  private readonly firstNo: number;
+  private readonly index: LineIndex;
+  private breaks: number[] | undefined;
+
+  constructor(src: string, firstNo: number, index: LineIndex) {
+    this.src = src;
+    this.firstNo = firstNo;
+    this.index = index;
+  }
+
+  parse(): Json {
+    const result = this.value();
+    this.ws();
+    if (this.i < this.src.length) this.fail('text after the collection');
+    return result;
+  }
+
+  private lineAt(at: number): number {
+    if (this.breaks === undefined) {
+      this.breaks = [];
+      for (let j = this.src.indexOf('\n'); j >= 0; j = this.src.indexOf('\n', j + 1)) this.breaks.push(j);
+    }
+    const breaks = this.breaks;
     let lo = 0;
     let hi = breaks.length;
     while (lo < hi) {
@@ -453,20 +479,30 @@ function parseFlow(src: string, firstNo: number, index: LineIndex): Json {
       if (breaks[mid]! < at) lo = mid + 1;
       else hi = mid;
     }
-    return firstNo + lo;
-  };
-  const fail = (what: string): never => {
-    throw new UnsupportedYaml(lineAt(i), `flow collection: ${what}`);
-  };
-  const ws = (): void => {
-    while (i < src.length && (src[i] === ' ' || src[i] === '\n' || src[i] === '\t' || src[i] === '\r')) i++;
-  };
-  const scalar = (inMapKey: boolean): Json => {
-    ws();
-    const c = src[i];
+    return this.firstNo + lo;
+  }
+
+  private fail(what: string): never {
+    throw new UnsupportedYaml(this.lineAt(this.i), `flow collection: ${what}`);
+  }
+
+  private ws(): void {
+    const src = this.src;
+    let i = this.i;
+    for (let c = src.charCodeAt(i); c === 32 || c === 10 || c === 9 || c === 13; c = src.charCodeAt(++i));
+    this.i = i;
+  }
+
+  private scalar(inMapKey: boolean): Json {
+    this.ws();
+    const src = this.src;
+    const c = src[this.i];
     if (c === '"' || c === "'") {
-      const [v, end] = c === '"' ? readDouble(src, i, lineAt(i)) : readSingle(src, i, lineAt(i));
-      i = end;
+      const [v, end] =
+        c === '"'
+          ? readDouble(src, this.i, this.lineAt(this.i))
+          : readSingle(src, this.i, this.lineAt(this.i));
+      this.i = end;
       return v;
     }
     if (
@@ -479,84 +515,94 @@ function parseFlow(src: string, firstNo: number, index: LineIndex): Json {
       c === '%' ||
       c === '@'
     ) {
-      fail(`indicator ${c}`);
+      this.fail(`indicator ${c}`);
     }
-    const startAt = i;
-    while (i < src.length) {
-      const ch = src[i]!;
-      if (ch === ',' || ch === ']' || ch === '}' || ch === '\n') break;
-      if (
-        ch === ':' &&
-        (src[i + 1] === ' ' || src[i + 1] === ',' || src[i + 1] === '}' || src[i + 1] === '\n')
-      )
-        break;
-      if (ch === '#' && src[i - 1] === ' ') fail('comment');
-      if (ch === '[' || ch === '{') fail('bracket in plain scalar');
-      i++;
+    const startAt = this.i;
+    let i = this.i;
+    for (; i < src.length; i++) {
+      const ch = src.charCodeAt(i);
+      // , ] } newline end the scalar; so does ': ' (or ':' before , } newline).
+      if (ch === 44 || ch === 93 || ch === 125 || ch === 10) break;
+      if (ch === 58) {
+        const n = src.charCodeAt(i + 1);
+        if (n === 32 || n === 44 || n === 125 || n === 10) break;
+      }
+      if (ch === 35 && src.charCodeAt(i - 1) === 32) {
+        this.i = i;
+        this.fail('comment');
+      }
+      if (ch === 91 || ch === 123) {
+        this.i = i;
+        this.fail('bracket in plain scalar');
+      }
     }
+    this.i = i;
     const text = src.slice(startAt, i).trim();
     if (inMapKey) {
       const r = resolvePlain(text);
       if (r === null || (typeof r === 'number' && !(INT.test(text) && String(r) === text)))
-        fail('unusual key');
+        this.fail('unusual key');
       return String(r);
     }
     return resolvePlain(text);
-  };
-  const value = (): Json => {
-    ws();
-    const c = src[i];
-    if (c === '{') return map();
-    if (c === '[') return seq();
-    return scalar(false);
-  };
-  const map = (): JsonMap => {
+  }
+
+  private value(): Json {
+    this.ws();
+    const c = this.src.charCodeAt(this.i);
+    if (c === 123) return this.map();
+    if (c === 91) return this.seq();
+    return this.scalar(false);
+  }
+
+  private map(): JsonMap {
     const out: JsonMap = {};
     const keyLines = new Map<string, number>();
-    index.set(out, keyLines);
-    i++;
+    this.index.set(out, keyLines);
+    const src = this.src;
+    this.i++;
     for (;;) {
-      ws();
-      if (src[i] === '}') {
-        i++;
+      this.ws();
+      if (src.charCodeAt(this.i) === 125) {
+        this.i++;
         return out;
       }
-      const at = i;
-      const key = scalar(true) as string;
-      ws();
-      if (src[i] !== ':') fail('key without value');
-      i++;
-      const v = value();
-      if (key === '__proto__') fail('__proto__ key');
+      const at = this.i;
+      const key = this.scalar(true) as string;
+      this.ws();
+      if (src.charCodeAt(this.i) !== 58) this.fail('key without value');
+      this.i++;
+      const v = this.value();
+      if (key === '__proto__') this.fail('__proto__ key');
       out[key] = v;
-      keyLines.set(key, lineAt(at));
-      ws();
-      if (src[i] === ',') i++;
-      else if (src[i] !== '}') fail('expected , or }');
+      keyLines.set(key, this.lineAt(at));
+      this.ws();
+      const c = src.charCodeAt(this.i);
+      if (c === 44) this.i++;
+      else if (c !== 125) this.fail('expected , or }');
     }
-  };
-  const seq = (): Json[] => {
+  }
+
+  private seq(): Json[] {
     const out: Json[] = [];
     const itemLines: number[] = [];
-    index.set(out, itemLines);
-    i++;
+    this.index.set(out, itemLines);
+    const src = this.src;
+    this.i++;
     for (;;) {
-      ws();
-      if (src[i] === ']') {
-        i++;
+      this.ws();
+      if (src.charCodeAt(this.i) === 93) {
+        this.i++;
         return out;
       }
-      itemLines.push(lineAt(i));
-      const v = value();
-      ws();
-      if (src[i] === ':') fail('single-pair mapping in a sequence');
+      itemLines.push(this.lineAt(this.i));
+      const v = this.value();
+      this.ws();
+      const c = src.charCodeAt(this.i);
+      if (c === 58) this.fail('single-pair mapping in a sequence');
       out.push(v);
-      if (src[i] === ',') i++;
-      else if (src[i] !== ']') fail('expected , or ]');
+      if (c === 44) this.i++;
+      else if (c !== 93) this.fail('expected , or ]');
     }
-  };
-  const result = value();
-  ws();
-  if (i < src.length) fail('text after the collection');
-  return result;
+  }
 }
