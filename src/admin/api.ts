@@ -375,7 +375,7 @@ export function createAdminRoutes(deps: AdminDeps): AdminApi {
 
   const tick = setInterval(() => {
     if (feed.clients() === 0) return;
-    feed.publish('tick', { point: stats.point(), inFlight: deps.gateway.inFlight() });
+    feed.publish('tick', { point: stats.point(), totals: stats.totals(), inFlight: deps.gateway.inFlight() });
   }, 1000);
   tick.unref();
 

@@ -177,6 +177,8 @@ export interface TrafficStats {
   record(event: SecurityEvent): void;
   /** Totals, breakdowns, the series of the last `seconds` (default: the whole window) and top offenders. */
   snapshot(seconds?: number, topOffenders?: number): TrafficSnapshot;
+  /** Requests and denials since the start, by status class. */
+  totals(): TrafficSnapshot['totals'];
   /** The point of one second (default: the last complete second). */
   point(t?: number): SeriesPoint;
   operation(api: string, operationId: string): TallyView | undefined;
@@ -327,6 +329,18 @@ export function createTrafficStats(opts: TrafficStatsOptions): TrafficStats {
     };
   }
 
+  const totals = () => ({
+    requests,
+    denied,
+    byStatus: {
+      '1xx': byStatus[0],
+      '2xx': byStatus[1],
+      '3xx': byStatus[2],
+      '4xx': byStatus[3],
+      '5xx': byStatus[4],
+    },
+  });
+
   const tallyView = (t: Tally | undefined): TallyView | undefined =>
     t && {
       requests: t.requests,
@@ -399,6 +413,7 @@ export function createTrafficStats(opts: TrafficStatsOptions): TrafficStats {
         offenders,
       };
     },
+    totals,
     point(t = Math.floor(clock.now() / 1000) - 1) {
       return toPoint(ring[t % window], t);
     },

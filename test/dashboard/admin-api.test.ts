@@ -168,7 +168,7 @@ describe('admin API', () => {
     const tag = `/orders?page-test=${Date.now()}`;
     for (let i = 0; i < 5; i++) assert.equal((await fetch(d.gw.url + tag)).status, 200);
     for (let i = 0; i < 2; i++) await (await fetch(`${d.gw.url}/users/${i + 1}`)).arrayBuffer();
-    await d.sink.flush();
+    await d.monitor.events.flush();
     const all = await (await adminFetch(d, '/api/events?limit=1000')).json();
     const seen: string[] = [];
     let cursor: string | null = '';

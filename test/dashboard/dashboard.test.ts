@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type Browser, chromium, type Page } from 'playwright-core';
+import { problems } from '../../src/gateway/problems.ts';
 import { ADMIN_TOKEN, adminFetch, type DashboardGateway, startDashboardGateway } from './support.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -25,6 +26,15 @@ function rawGet(base: string, rawPath: string): Promise<number> {
     req.on('error', reject);
     req.end();
   });
+}
+
+/** Polls `check` every 100 ms until it holds, for at most `ms`. */
+async function waitUntil(check: () => Promise<boolean>, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 describe('dashboard in headless Chromium', () => {
@@ -94,39 +104,50 @@ describe('dashboard in headless Chromium', () => {
   test('shows traffic live as it happens, with attacker input rendered as text', async () => {
     for (let i = 0; i < 6; i++) await (await fetch(`${d.gw.url}/orders`)).arrayBuffer();
     for (const id of [1, 2, 3]) await (await fetch(`${d.gw.url}/users/${id}`)).arrayBuffer();
-    for (const id of [41, 42]) await (await fetch(`${d.gw.url}/internal/export/${id}`)).arrayBuffer();
     await rawGet(d.gw.url, '/<img/src=x/onerror=alert(1)>');
     await page.locator('#live-requests td', { hasText: '/users/3' }).waitFor();
     await page.locator('#live-requests td', { hasText: '<img/src=x/onerror=alert(1)>' }).waitFor();
     assert.equal(await page.locator('#live-requests img').count(), 0);
-    // Denied requests arrive in the security events panel without a reload.
-    await page.locator('#events td', { hasText: '/internal/export/42' }).waitFor();
-    // The per-second chart and the breakdowns fill in within a few ticks.
-    await page.waitForFunction(
-      "/Peak: all [1-9]/.test(document.getElementById('rps-chart').getAttribute('aria-label') || '')",
+    // The chart's accessible summary names its peak once a second with traffic is complete.
+    await waitUntil(async () =>
+      /Peak: all [1-9]/.test((await page.getAttribute('#rps-chart', 'aria-label')) ?? ''),
     );
-    await page.locator('#decision-breakdown', { hasText: 'undeclared_route' }).waitFor({ timeout: 12_000 });
     await page.locator('#offenders td', { hasText: '127.0.0.1' }).waitFor();
     await page.locator('#operations td', { hasText: 'getUser' }).waitFor();
+  });
+
+  test('shows denied requests in the events panel and a detector alert in the alerts panel, live', async () => {
+    for (let id = 41; id <= 46; id++) await (await fetch(`${d.gw.url}/internal/export/${id}`)).arrayBuffer();
+    await page.locator('#events td', { hasText: '/internal/export/46' }).waitFor();
+    await page.locator('#decision-breakdown', { hasText: 'undeclared_route' }).waitFor();
+    const alert = page.locator('#alerts tr', { hasText: 'shadow-api' });
+    await alert.waitFor();
+    assert.match((await alert.textContent()) ?? '', /requests to undeclared GET \/internal\/export\/\{id\}/);
   });
 
   test('lists undeclared paths as shadow endpoints in the inventory', async () => {
     await page.locator('#shadow td', { hasText: '/internal/export/{id}' }).waitFor();
   });
 
-  test('takes a non-empty PNG screenshot of the whole dashboard', async (t) => {
+  test('takes non-empty PNG screenshots of the whole dashboard in light and dark colour schemes', async (t) => {
     const dir = await mkdtemp(path.join(tmpdir(), 'portcullis-dashboard-'));
-    const file = path.join(dir, 'dashboard.png');
-    await page.evaluate('window.scrollTo(0, 0)');
-    await page.screenshot({ path: file, fullPage: true });
-    const png = await readFile(file);
-    assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-    assert.ok(png.length > 20_000, `screenshot is only ${png.length} bytes`);
-    t.diagnostic(`screenshot: ${file}`);
+    for (const scheme of ['light', 'dark'] as const) {
+      await page.emulateMedia({ colorScheme: scheme });
+      await page.evaluate('window.scrollTo(0, 0)');
+      const file = path.join(dir, `dashboard-${scheme}.png`);
+      await page.screenshot({ path: file, fullPage: true });
+      const png = await readFile(file);
+      assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+      assert.ok(png.length > 20_000, `${scheme} screenshot is only ${png.length} bytes`);
+      t.diagnostic(`screenshot: ${file}`);
+    }
+    await page.locator('#traffic').screenshot({ path: path.join(dir, 'traffic.png') });
+    await page.emulateMedia({ colorScheme: 'light' });
   });
 
-  test('bans an IP from the form, shows it in the list, then lifts it with its Unban button', async () => {
-    const ip = '198.51.100.77';
+  test('bans an IP from the form, the gateway refuses it, and its Unban button lets it back in', async () => {
+    const ip = '127.0.0.1';
+    assert.equal((await fetch(`${d.gw.url}/orders`)).status, 200);
     await page.selectOption('#ban-kind', 'ip');
     await page.fill('#ban-value', ip);
     await page.selectOption('#ban-ttl', '300');
@@ -139,12 +160,15 @@ describe('dashboard in headless Chromium', () => {
     const ban = listed.bans.find((b: { value: string }) => b.value === ip);
     assert.equal(ban.kind, 'ip');
     assert.equal(Date.parse(ban.expiresAt) - Date.parse(ban.createdAt), 300_000);
+    const refused = await fetch(`${d.gw.url}/orders`);
+    assert.equal(refused.status, 403);
+    assert.equal(((await refused.json()) as { type: string }).type, problems.banned.type);
 
     await page.click(`button[aria-label="Unban ip ${ip}"]`);
     await row.waitFor({ state: 'detached' });
     await page.locator('#ban-list td', { hasText: 'No one is banned.' }).waitFor();
-    const after = await (await adminFetch(d, '/api/bans')).json();
-    assert.equal(after.bans.length, 0);
+    assert.equal((await (await adminFetch(d, '/api/bans')).json()).bans.length, 0);
+    assert.equal((await fetch(`${d.gw.url}/orders`)).status, 200);
   });
 
   test('ran without a script error or a Content Security Policy violation', () => {

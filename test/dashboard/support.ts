@@ -1,13 +1,13 @@
 /**
- * A real gateway for the dashboard tests: an echo upstream, the monitor's sink over an SQLite event store, the
- * monitor's ban list over the gateway's state store, and the admin API with a token.
+ * A real gateway for the dashboard tests: an echo upstream, the monitor (`createMonitor`: SQLite event store,
+ * detectors, alerts, bans over the gateway's state store) and the admin API with a token. The API enforces
+ * bans with the `ban` policy. Automatic bans are off so that detections in one test never lock the next out.
  */
 import { pino } from 'pino';
 import { type AdminApi, createAdminRoutes } from '../../src/admin/api.ts';
-import { banControlFrom } from '../../src/admin/monitor-port.ts';
-import { createBanList } from '../../src/monitor/bans.ts';
-import { createEventSink, type MonitorSink } from '../../src/monitor/sink.ts';
-import { createSqliteStore } from '../../src/monitor/stores/sqlite.ts';
+import { adminMonitorFrom } from '../../src/admin/monitor-port.ts';
+import type { SecurityEvent } from '../../src/monitor/events.ts';
+import { createMonitor, type Monitor } from '../../src/monitor/monitor.ts';
 import { systemClock } from '../../src/state/clock.ts';
 import {
   echoHandler,
@@ -24,7 +24,7 @@ export const ADMIN_TOKEN = 'dashboard-test-token-0123456789';
 export interface DashboardGateway {
   readonly gw: TestGateway;
   readonly upstream: TestServer;
-  readonly sink: MonitorSink;
+  readonly monitor: Monitor;
   readonly admin: AdminApi;
   /** Replaces the config that `POST /api/reload` applies. */
   setReloadConfig(config: Record<string, unknown>): void;
@@ -40,74 +40,78 @@ export const shopSpec = openapi({
   '/orders': { get: op('listOrders'), post: op('createOrder') },
 });
 
-/** Starts upstream, gateway, event sink and admin API; `reload` re-applies the same config. */
+/** Starts upstream, gateway, monitor and admin API; `POST /api/reload` re-applies the same config. */
 export async function startDashboardGateway(
-  opts: {
-    configExtra?: Record<string, unknown>;
-    live?: Parameters<typeof createAdminRoutes>[0]['live'];
-  } = {},
+  opts: { live?: Parameters<typeof createAdminRoutes>[0]['live'] } = {},
 ): Promise<DashboardGateway> {
   const upstream = await startServer(echoHandler);
   const logger = pino({ level: 'silent' });
-  const eventStore = createSqliteStore({
-    path: ':memory:',
-    retentionDays: 0,
-    maxRows: 0,
-    clock: systemClock,
-  });
-  const sink = createEventSink({
-    store: eventStore,
-    queueSize: 10_000,
-    batchSize: 200,
-    flushIntervalMs: 50,
-    logger,
-  });
+  // The monitor needs the gateway's state store, which the runtime creates: events go through a forwarder
+  // until the monitor exists (no traffic flows before the gateway has started).
+  let target: { emit(e: SecurityEvent): void } | undefined;
+  let monitor: Monitor | undefined;
   let admin: AdminApi | undefined;
+  let ready: Promise<AdminApi> | undefined;
+  let gw: TestGateway | undefined;
   const config: Record<string, unknown> = {
     admin: { token: ADMIN_TOKEN },
-    apis: [{ name: 'shop', spec: 'shop.yaml', upstream: { url: upstream.url } }],
-    ...opts.configExtra,
+    apis: [
+      {
+        name: 'shop',
+        spec: 'shop.yaml',
+        upstream: { url: upstream.url },
+        policies: { ban: { cacheMs: 0 } },
+      },
+    ],
   };
-  let gw: TestGateway | undefined;
   let reloadConfig = config;
   gw = await startGateway({
     specs: { 'shop.yaml': shopSpec },
     config,
     runtime: {
-      events: sink,
+      events: { emit: (e) => target?.emit(e) },
       adminRoutes: ({ gateway, metrics, store }) => {
-        admin = createAdminRoutes({
-          token: ADMIN_TOKEN,
-          gateway,
-          metrics,
-          store,
-          logger,
-          monitor: {
-            sinkStats: () => sink.stats(),
-            subscribe: (fn) => sink.subscribe(fn),
-            queryEvents: (q) => eventStore.query(q),
-            bans: banControlFrom(createBanList({ store, clock: systemClock })),
+        ready = createMonitor(
+          {
+            events: { store: 'sqlite', sqlite: { path: ':memory:', worker: false }, flushIntervalMs: 20 },
+            bans: { enabled: false },
           },
-          reload: () => gw!.reload(reloadConfig),
-          live: opts.live,
+          { logger, clock: systemClock, store, metrics },
+        ).then((m) => {
+          monitor = m;
+          target = m.events;
+          admin = createAdminRoutes({
+            token: ADMIN_TOKEN,
+            gateway,
+            metrics,
+            store,
+            logger,
+            monitor: adminMonitorFrom(m),
+            reload: () => gw!.reload(reloadConfig),
+            live: opts.live,
+          });
+          return admin;
         });
-        return admin;
+        const api = ready;
+        return async (req, res, url) => (await api)(req, res, url);
       },
     },
   });
+  admin = await ready!;
   const started = gw;
+  const m = monitor!;
   return {
     gw: started,
     upstream,
-    sink,
-    admin: admin!,
+    monitor: m,
+    admin,
     setReloadConfig(c) {
       reloadConfig = c;
     },
     async close() {
       admin?.close();
       await started.close();
-      await sink.close();
+      await m.close();
       await upstream.close();
     },
   };

@@ -4,7 +4,7 @@
  */
 
 /**
- * @typedef {{ label: string, colorVar: string, values: Array<number | null>, dashed?: boolean }} Series
+ * @typedef {{ label: string, colorVar: string, values: Array<number | null>, dashed?: boolean, width?: number }} Series
  * @typedef {{ times: number[], series: Series[], unit: string, minMax?: number }} ChartData
  */
 
@@ -90,9 +90,23 @@ export function drawChart(canvas, data) {
 
   const x = (i) => pad.left + (n > 1 ? (w * i) / (n - 1) : w);
   const y = (v) => pad.top + hgt - (hgt * v) / max;
-  for (const s of data.series) {
+  // The first series is also drawn as a faint area, so a series equal to it stays readable on top.
+  const area = data.series[0];
+  if (area && n > 1) {
+    ctx.fillStyle = cssVar(canvas, area.colorVar, '#36c');
+    ctx.globalAlpha = 0.14;
+    ctx.beginPath();
+    ctx.moveTo(x(0), y(0));
+    for (let i = 0; i < n; i++) ctx.lineTo(x(i), y(area.values[i] ?? 0));
+    ctx.lineTo(x(n - 1), y(0));
+    ctx.closePath();
+    ctx.fill();
+    ctx.globalAlpha = 1;
+  }
+  // Drawn last to first, so the first series is on top; a wider line underneath stays visible where equal.
+  for (const s of [...data.series].reverse()) {
     ctx.strokeStyle = cssVar(canvas, s.colorVar, '#36c');
-    ctx.lineWidth = 2;
+    ctx.lineWidth = s.width ?? 2;
     ctx.setLineDash(s.dashed ? [5, 4] : []);
     ctx.beginPath();
     let drawing = false;

@@ -87,7 +87,7 @@ export function mountOverview(state, actions) {
       minMax: 5,
       series: [
         { label: 'all', colorVar: '--series-1', values: series.map((p) => p.requests) },
-        { label: 'denied', colorVar: '--series-2', values: series.map((p) => p.denied) },
+        { label: 'denied', colorVar: '--series-2', values: series.map((p) => p.denied), width: 4 },
         { label: '5xx', colorVar: '--series-3', values: series.map((p) => p.s5xx), dashed: true },
       ],
     });
@@ -97,7 +97,7 @@ export function mountOverview(state, actions) {
       minMax: 10,
       series: [
         { label: 'p50', colorVar: '--series-1', values: series.map((p) => p.p50) },
-        { label: 'p95', colorVar: '--series-2', values: series.map((p) => p.p95) },
+        { label: 'p95', colorVar: '--series-2', values: series.map((p) => p.p95), width: 4 },
         { label: 'p99', colorVar: '--series-3', values: series.map((p) => p.p99), dashed: true },
       ],
     });

@@ -13,9 +13,12 @@ const TEXT_FILTERS = [
   ['route', 'Route', 'any'],
 ];
 
-function severityLabel(sev) {
-  if (typeof sev !== 'number') return '–';
-  return sev >= 70 ? 'high' : sev >= 40 ? 'medium' : 'low';
+function severityOf(alert) {
+  const named = alert['portcullis.alert']?.severity;
+  if (typeof named === 'string') return named;
+  const sev = alert['event.severity'];
+  if (typeof sev !== 'number') return 'unknown';
+  return sev >= 90 ? 'critical' : sev >= 70 ? 'high' : sev >= 40 ? 'medium' : 'low';
 }
 
 function clip(text, max = 160) {
@@ -23,16 +26,29 @@ function clip(text, max = 160) {
   return s.length > max ? `${s.slice(0, max - 1)}…` : s;
 }
 
-/** Pulls the evidence fields of an alert into one short line of text. */
+/** The evidence of an alert as one short line: counts first, then how many sample requests back it. */
 function evidence(alert) {
+  const ev = alert['portcullis.alert']?.evidence;
+  if (!ev || typeof ev !== 'object') return '';
   const parts = [];
-  for (const [k, v] of Object.entries(alert)) {
-    if (!k.includes('evidence') && k !== 'threat.indicator.description') continue;
-    parts.push(
-      `${k.replace(/^.*evidence\.?/, '') || 'evidence'}: ${typeof v === 'string' ? v : JSON.stringify(v)}`,
-    );
+  for (const [k, v] of Object.entries(ev)) {
+    if (k === 'sampleRequestIds') continue;
+    parts.push(`${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`);
   }
-  return clip(parts.join('; '), 220);
+  if (Array.isArray(ev.sampleRequestIds)) parts.push(`${ev.sampleRequestIds.length} sample requests`);
+  return clip(parts.join('; '), 240);
+}
+
+/** Who the alert is about: the offender's address or identity, else the endpoint it concerns. */
+function offender(alert) {
+  return (
+    alert['client.address'] ??
+    alert['user.id'] ??
+    alert['portcullis.consumer'] ??
+    alert['portcullis.credential.hash'] ??
+    alert['http.route'] ??
+    ''
+  );
 }
 
 /** @param {import('../state.js').State} state */
@@ -45,19 +61,16 @@ export function mountSecurity(state) {
         ? h('p', { class: 'hint', text: error })
         : table({
             caption: 'Alerts',
-            columns: ['Time', 'Severity', 'Detector', 'What happened', 'Offender', 'Evidence'],
+            columns: ['Time', 'Severity', 'Detector / rule', 'What happened', 'About', 'Evidence'],
             empty: 'No alerts.',
             rows: items.map((a) => {
-              const sev = severityLabel(a['event.severity']);
+              const sev = severityOf(a);
               return [
                 fmtDateTime(a['@timestamp']),
                 h('span', { class: `sev-${sev}`, text: sev }),
-                h('code', { text: a['rule.name'] ?? a['event.action'] ?? '' }),
+                h('code', { text: `${a['event.action'] ?? ''} / ${a['rule.name'] ?? ''}` }),
                 clip(a.message ?? a['event.reason'] ?? ''),
-                h('code', {
-                  text:
-                    a['client.address'] ?? a['source.ip'] ?? a['user.id'] ?? a['portcullis.consumer'] ?? '',
-                }),
+                h('code', { text: offender(a) }),
                 h('span', { class: 'mono', text: evidence(a) }),
               ];
             }),
