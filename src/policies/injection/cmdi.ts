@@ -94,6 +94,25 @@ const DISTINCT_COMMANDS = new Set([
   'dir',
   'cat',
   'echo',
+  'printf',
+]);
+
+/** Functions of scripting languages that run a shell command. */
+const CODE_FUNCTIONS = new Set([
+  'system',
+  'exec',
+  'passthru',
+  'shell_exec',
+  'popen',
+  'proc_open',
+  'pcntl_exec',
+  'eval',
+  'assert',
+  'os.system',
+  'os.popen',
+  'subprocess.call',
+  'subprocess.popen',
+  'runtime.exec',
 ]);
 
 /** Commands that are also ordinary words: they need shell-looking arguments to count. */
@@ -249,13 +268,15 @@ interface CommandHit {
   /** Whether the text after the name looks like shell arguments or ends the command. */
   readonly shellArgs: boolean;
   readonly glob: boolean;
+  /** Whether the first argument is an option or a path (`-c`, `/t`, `/etc`). */
+  readonly optionArgs?: boolean;
 }
 
 /** Reads a command (with an optional directory) at `i` and what follows it. */
 function readCommand(s: string, i: number): CommandHit | undefined {
   const n = s.length;
   let j = i;
-  while (j < n && isSpace(s.charCodeAt(j))) j++;
+  while (j < n && j - i < 64 && isSpace(s.charCodeAt(j))) j++;
   const start = j;
   let glob = false;
   while (j < n && j - start < 48) {
@@ -272,17 +293,38 @@ function readCommand(s: string, i: number): CommandHit | undefined {
   if (hasDir) word = word.slice(word.lastIndexOf('/') + 1);
   if (word.endsWith('.exe')) word = word.slice(0, -4);
   if (glob && hasDir && word.length > 0) return { name: word, distinct: true, shellArgs: true, glob };
+  if (CODE_FUNCTIONS.has(word) && s.charCodeAt(j) === 40) {
+    // `;system('id')`, `|passthru("ls")`: a language's own way to run a command.
+    return { name: word, distinct: true, shellArgs: true, glob };
+  }
   const distinct = DISTINCT_COMMANDS.has(word);
   if (!distinct && !WORDY_COMMANDS.has(word)) return undefined;
   // What follows the name: end, another separator, or an argument shaped like a path, option or number.
   let k = j;
-  while (k < n && isSpace(s.charCodeAt(k))) k++;
+  while (k < n && k - j < 64 && isSpace(s.charCodeAt(k))) k++;
   let shellArgs = false;
   if (k >= n) shellArgs = true;
   else {
     const c = s.charCodeAt(k);
     const sawSpace = k > j;
-    if (!sawSpace && isWordChar(c)) return undefined;
+    // A command name ends at a space or a shell metacharacter; `;base64,` in a data URL is not a command.
+    if (
+      !sawSpace &&
+      !(
+        c === 59 ||
+        c === 124 ||
+        c === 38 ||
+        c === 60 ||
+        c === 62 ||
+        c === 96 ||
+        c === 41 ||
+        c === 10 ||
+        c === 36 ||
+        c === 40
+      )
+    ) {
+      return undefined;
+    }
     shellArgs =
       c === 47 || // /path
       c === 45 || // -option
@@ -314,7 +356,9 @@ function readCommand(s: string, i: number): CommandHit | undefined {
       shellArgs = true;
     }
   }
-  return { name: word, distinct: distinct || hasDir, shellArgs, glob };
+  const a = s.charCodeAt(k);
+  const optionArgs = k > j && (a === 45 || a === 47 || a === 92) && isLetter(s.charCodeAt(k + 1));
+  return { name: word, distinct: distinct || hasDir, shellArgs, glob, optionArgs };
 }
 
 /** Whether `s` (already decoded) reads as an OS command injection at paranoia `p`. */
@@ -369,10 +413,13 @@ export function detectCmdi(input: string, p: Paranoia): boolean {
       next = 0;
     } else continue;
     // Separators may repeat or open a group: `;;id`, `|(id)`, `&&{id}`, `; !id`.
-    while (next < n) {
+    const skipLimit = next + 16;
+    while (next < n && next < skipLimit) {
       const d = s.charCodeAt(next);
       if (isSpace(d) || d === 40 || d === 123 || d === 33 || d === 59 || d === 38 || d === 124 || d === 10)
         next++;
+      else if ((d === 36 || d === 96) && (s.charCodeAt(next + 1) === 40 || d === 96))
+        next += d === 36 ? 2 : 1;
       else break;
     }
     const hit = readCommand(s, next);
@@ -382,7 +429,14 @@ export function detectCmdi(input: string, p: Paranoia): boolean {
       if (hit.distinct && !PROSE_COMMON.has(hit.name)) return true;
       if (hit.shellArgs) return true;
     } else {
+      if (next === 0 && i === 0 && c !== 10) {
+        // The value itself as a command line: level 2 takes distinct commands, level 3 any.
+        if (hit.shellArgs && (hit.distinct || p >= 3) && !PROSE_COMMON.has(hit.name)) return true;
+        continue;
+      }
       if (hit.shellArgs && (hit.distinct || c === 10 || p >= 2)) return true;
+      // `& timeout /t 5`: a known command with an option or path argument.
+      if (hit.optionArgs) return true;
       if (c === 10 && hit.distinct && !PROSE_COMMON.has(hit.name)) return true;
       if (p >= 3 && hit.distinct) return true;
     }

@@ -209,6 +209,10 @@ describe('pathological input', () => {
     ['100 KB of percent escapes', big('%25')],
     ['100 KB of SQL keywords', big(' or 1=1 union select')],
     ['100 KB of LDAP fragments', big(')(')],
+    ['100 KB of unclosed comments', big('a /* ')],
+    ['100 KB of entities', big('&lt;')],
+    ['100 KB of attribute openers', big('<a b="')],
+    ['100 KB of dunder walks', big('{{${__')],
   ] as const) {
     test(`scans ${name} to completion at every paranoia level`, () => {
       for (const p of [1, 2, 3] as const) {

@@ -171,6 +171,10 @@ export function detectNosqli(s: string, p: Paranoia): boolean {
   }
   for (let i = lower.indexOf('db.'); i >= 0; i = lower.indexOf('db.', i + 1)) {
     if (i > 0 && isWordChar(lower.charCodeAt(i - 1))) continue;
+    // Only as injected code: at the start or right after a breakout (`'; db.users.drop()`), not in a snippet.
+    let b = i - 1;
+    while (b >= 0 && lower.charCodeAt(b) === 32) b--;
+    if (b >= 0 && ';\'"|&{('.indexOf(lower[b]) < 0) continue;
     const rest = lower.slice(i + 3, i + 64);
     if (/^\w+\.(find|insert|remove|update|drop|delete|aggregate|count)\w*\(/.test(rest)) return true;
   }

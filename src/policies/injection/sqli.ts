@@ -383,14 +383,16 @@ function pushWord(out: Token[], word: string, s: string, after: number): void {
     return;
   }
   if (last !== undefined && last.k === 'U' && (word === 'all' || word === 'distinct')) return;
+  // Look ahead (boundedly, so the lexer stays linear) for the `(` that makes a word a function call.
+  const limit = Math.min(s.length, after + 128);
   let j = after;
-  while (j < s.length && isSpace(s.charCodeAt(j))) j++;
+  while (j < limit && isSpace(s.charCodeAt(j))) j++;
   // MySQL allows comments between a function name and its parenthesis.
   if (s.charCodeAt(j) === 47 && s.charCodeAt(j + 1) === 42) {
-    const end = s.indexOf('*/', j + 2);
-    if (end > 0) {
-      j = end + 2;
-      while (j < s.length && isSpace(s.charCodeAt(j))) j++;
+    const end = s.slice(j + 2, limit).indexOf('*/');
+    if (end >= 0) {
+      j = j + 2 + end + 2;
+      while (j < limit && isSpace(s.charCodeAt(j))) j++;
     }
   }
   const call = s.charCodeAt(j) === 40;
@@ -511,7 +513,17 @@ function isStatement(t: Token[], i: number, p: Paranoia): boolean {
         );
       if (a.k === 'v' || a.k === 'f' || a.k === '(') return true;
       if (a.k === 'o' && a.v === '*') return b === undefined || is(b, 'k', 'from');
-      if (a.k === 'k' && (a.v === 'all' || a.v === 'distinct' || a.v === 'top')) return true;
+      if (a.k === 'k' && (a.v === 'all' || a.v === 'distinct' || a.v === 'top')) {
+        // `select distinct x from`, `select top 1 *`: judge what follows as the select list.
+        return (
+          b !== undefined &&
+          (b.k === 'n' ||
+            b.k === 'f' ||
+            b.k === 'v' ||
+            (b.k === 'o' && b.v === '*') ||
+            (b.k === 'w' && (c?.k === ',' || is(c, 'k', 'from'))))
+        );
+      }
       if (a.k === 'w') {
         if (b?.k === ',') return true;
         if (is(b, 'k', 'from') && (c?.k === 'w' || c?.k === '(')) {
@@ -618,7 +630,7 @@ function quoteContext(t: Token[], p: Paranoia): boolean {
       if (b === undefined) return p >= 3;
       return (
         (b.k === '&' && isCondition(t, 3, p)) ||
-        b.k === ';' ||
+        (b.k === ';' && (c === undefined || c.k === 'E' || c.k === 'c' || is(c, 'k', 'waitfor') || p >= 2)) ||
         b.k === 'U' ||
         b.k === 'c' ||
         b.k === ')' ||
@@ -768,7 +780,10 @@ function anywhere(t: Token[], p: Paranoia): boolean {
           (EQUALITIES.has(t[i + 2].v) || p >= 2) &&
           isLiteral(t[i + 3])
         ) {
-          if (i > 0 || p >= 2) return true;
+          // At the very start (`or 1=1`) only when nothing but SQL follows.
+          const rest = t[i + 4];
+          if (i > 0 || p >= 2 || rest === undefined || rest.k === 'c' || rest.k === '&' || rest.k === ';')
+            return true;
         }
         if (p >= 2 && isOperand(t[i - 1]) && isCondition(t, i + 1, p) && t[i + 1]?.k !== 'w') return true;
         break;

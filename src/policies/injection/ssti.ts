@@ -180,7 +180,7 @@ export function detectSsti(input: string, p: Paranoia): boolean {
     return true;
   if (lower.indexOf('{if ') >= 0 && lower.indexOf('(', lower.indexOf('{if ')) >= 0) return true;
   if (p >= 2 && (lower.indexOf('$class.') >= 0 || (lower.indexOf('{{') >= 0 && lower.indexOf('}}') >= 0))) {
-    return scanDelimited(s, '{{', '}}', 3) || lower.indexOf('$class.') >= 0;
+    return scanDelimited(s, '{{', '}}', p) || lower.indexOf('$class.') >= 0;
   }
   return false;
 }
