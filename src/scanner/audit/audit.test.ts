@@ -66,6 +66,19 @@ describe('audit', () => {
     assert.match(text[http!.location.line! - 1]!, /^schemes:/);
   });
 
+  test('points JSON spec findings at lines of the JSON text', async () => {
+    const { parse } = await import('yaml');
+    const json = JSON.stringify(parse(await readFile(join(dir, 'bad-2.0.yaml'), 'utf8')), null, 2);
+    const r = await auditText('bad-2.0.json', json);
+    assert.equal(r.stats.parser, 'fast');
+    const lines = json.split('\n');
+    const [http] = r.findings.filter((f) => f.rule.id === 'audit/no-server-http');
+    assert.match(lines[http!.location.line! - 1]!, /^ {2}"schemes": \[/);
+    const [ids] = r.findings.filter((f) => f.rule.id === 'audit/numeric-ids');
+    assert.match(lines[ids!.location.line! - 1]!, /^ {8}\{$/);
+    assert.match(lines[ids!.location.line!]!, /"name": "petId"/);
+  });
+
   test('points a 3.0 schema finding at the property line, one finding per field to fix', async () => {
     const text = (await readFile(join(dir, 'bad-3.0.yaml'), 'utf8')).split('\n');
     const found = of('bad-3.0.yaml', 'audit/mass-assignment-risk');
