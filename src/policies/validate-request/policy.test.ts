@@ -68,6 +68,11 @@ const spec = apiDocument(
           },
           responses: { '200': { description: 'ok' } },
         },
+        post: {
+          operationId: 'postNote',
+          requestBody: { content: { 'text/plain': { schema: { type: 'string', maxLength: 5 } } } },
+          responses: { '200': { description: 'ok' } },
+        },
         get: {
           operationId: 'getUser',
           parameters: [{ name: 'limit', in: 'query', schema: { type: 'integer', maximum: 50 } }],
@@ -313,6 +318,23 @@ describe('validateRequest configuration', () => {
       assert.equal(d.body, body);
       assert.equal(d.problem?.type, problems.invalidRequest.type);
       assert.equal(events[0]['event.type'], 'info');
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('validates a text body as one string', async () => {
+    const { server } = await serve('postNote');
+    try {
+      const headers = { 'content-type': 'text/plain; charset=utf-8' };
+      assert.equal(
+        (await server.send('/users/7', { method: 'POST', headers, body: 'short' })).problem,
+        undefined,
+      );
+      assert.deepEqual(
+        errorsOf(await server.send('/users/7', { method: 'POST', headers, body: 'too long' })),
+        [{ pointer: '#/body', detail: 'must NOT have more than 5 characters' }],
+      );
     } finally {
       await server.close();
     }

@@ -41,7 +41,7 @@ interface LocationCheck {
   readonly schema: CompiledSchema;
 }
 
-type BodyKind = 'json' | 'form' | 'multipart' | 'other';
+type BodyKind = 'json' | 'form' | 'multipart' | 'text' | 'other';
 
 interface BodyCheck {
   readonly kind: BodyKind;
@@ -68,6 +68,7 @@ function bodyKind(mediaType: string): BodyKind {
   if (isJsonMediaType(mediaType)) return 'json';
   if (mediaType === 'application/x-www-form-urlencoded') return 'form';
   if (mediaType === 'multipart/form-data') return 'multipart';
+  if (mediaType.startsWith('text/')) return 'text';
   return 'other';
 }
 
@@ -245,6 +246,11 @@ export function compileValidateRequest(
         errors.push({ pointer: '#/body', detail: 'is not valid UTF-8' });
         return undefined;
       }
+    }
+    if (check.kind === 'text') {
+      // A text body is one string: its schema's maxLength, pattern, enum... apply to the whole of it.
+      report(errors, '#/body', check.schema.check(text).violations);
+      return undefined;
     }
     if (check.kind === 'json') {
       let json = ex.json;
