@@ -69,9 +69,15 @@ export interface LeaseRef {
 /** The store could not be reached; the policy applies its `failMode`. */
 export class StoreUnavailableError extends Error {
   readonly code = 'ERR_STORE_UNAVAILABLE';
-  constructor(message: string, options?: { cause?: unknown }) {
+  /**
+   * `disconnected`: no connection (fails at once); `timeout`: no answer in time (the store may be slow rather
+   * than gone, and may still apply the decision); `error`: anything else.
+   */
+  readonly reason: 'disconnected' | 'timeout' | 'error';
+  constructor(message: string, reason: 'disconnected' | 'timeout' | 'error', options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'StoreUnavailableError';
+    this.reason = reason;
   }
 }
 

@@ -132,7 +132,10 @@ describe('redis store without a server', () => {
             ],
             leaseId: '',
           }),
-        (e: unknown) => e instanceof StoreUnavailableError && e.code === 'ERR_STORE_UNAVAILABLE',
+        (e: unknown) =>
+          e instanceof StoreUnavailableError &&
+          e.code === 'ERR_STORE_UNAVAILABLE' &&
+          e.reason === 'disconnected',
       );
     } finally {
       await store.close();

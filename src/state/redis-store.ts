@@ -21,7 +21,7 @@ export interface RedisStoreOptions {
   client?: Redis | Cluster;
   /** Prefix of every key this store writes (no `{`: limiter keys carry their own hash tags). */
   keyPrefix?: string;
-  /** A command that takes longer fails with `StoreUnavailableError` (ms). */
+  /** A command that takes longer fails with `StoreUnavailableError` reason `timeout` (ms, default 500). */
   commandTimeoutMs?: number;
   /** Called when the connection becomes usable or stops being usable (for events and metrics). */
   onStatus?(status: 'ready' | 'unavailable', detail?: string): void;
@@ -46,12 +46,14 @@ export function createRedisStore(
 ): StateStore & { readonly client: Redis | Cluster; isReady(): boolean } {
   const prefix = opts.keyPrefix ?? 'pc:';
   if (prefix.includes('{')) throw new TypeError('keyPrefix must not contain "{"');
+  const timeoutMs = opts.commandTimeoutMs ?? 500;
   const redisOptions: RedisOptions = {
     enableOfflineQueue: false,
     // Decisions issued in the same tick go out in one write: fewer syscalls per decision under load.
     enableAutoPipelining: true,
     maxRetriesPerRequest: 0,
-    commandTimeout: opts.commandTimeoutMs ?? 250,
+    // Backstop only: `call` gives up much earlier; this frees a command that never gets an answer.
+    commandTimeout: 4 * timeoutMs,
     connectTimeout: 2000,
     // Keep trying forever, at most once a second, so limits come back without a restart.
     retryStrategy: (times) => Math.min(50 * times, 1000),
@@ -73,12 +75,29 @@ export function createRedisStore(
     ready = false;
   });
 
-  async function call<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      throw new StoreUnavailableError('state store unavailable', { cause: err });
-    }
+  /** Runs a command with a deadline; every failure becomes a `StoreUnavailableError` with its reason. */
+  function call<T>(fn: () => Promise<T>): Promise<T> {
+    if (!ready) return Promise.reject(new StoreUnavailableError('state store disconnected', 'disconnected'));
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new StoreUnavailableError(`state store gave no answer in ${timeoutMs} ms`, 'timeout')),
+        timeoutMs,
+      );
+      fn().then(
+        (v) => {
+          clearTimeout(timer);
+          resolve(v);
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          reject(
+            new StoreUnavailableError('state store unavailable', ready ? 'error' : 'disconnected', {
+              cause: err,
+            }),
+          );
+        },
+      );
+    });
   }
 
   function isNoScript(err: unknown): boolean {

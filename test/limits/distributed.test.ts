@@ -96,7 +96,13 @@ describe('limits shared by three gateway processes through Redis', () => {
   });
 
   after(async () => {
-    await Promise.all((gateways ?? []).map((g) => g.stop()));
+    const seen = await Promise.all((gateways ?? []).map((g) => g.stop()));
+    // Any fail-open decision would void the exactness claims above; say so if Redis was ever unavailable.
+    assert.deepEqual(
+      seen,
+      [{}, {}, {}],
+      'a gateway lost Redis during the run (see rate-limit-store-* counts)',
+    );
     await upstream?.close();
     const redis = new Redis('redis://127.0.0.1:6379');
     const keys = await redis.keys(`${prefix}*`);

@@ -102,3 +102,47 @@ describe('rate limiting through a Redis outage', () => {
     assert.ok(statuses.includes('unavailable') && statuses.at(-1) === 'ready');
   });
 });
+
+describe('rate limiting with a Redis that stops answering', () => {
+  let redis: PrivateRedis;
+  let store: ReturnType<typeof createRedisStore>;
+  const clock = createManualClock(Date.UTC(2026, 0, 1));
+
+  before(async () => {
+    redis = new PrivateRedis(await freePort());
+    await redis.start();
+    store = createRedisStore({ url: redis.url, keyPrefix: 'slow:', commandTimeoutMs: 100 });
+    await until(() => store.isReady(), 'redis ready');
+  });
+  after(async () => {
+    redis.resume();
+    await store.close();
+    await redis.stop();
+  });
+
+  test('a slow answer is decided by the fail mode, and only a few in a row degrade to the local limiter', async () => {
+    const c = context(store, clock);
+    const limits = [{ name: 'per-ip', algorithm: 'gcra' as const, limit: 3, windowSeconds: 60 }];
+    const h = (await rateLimitPolicy.compile(
+      { mode: 'enforce', failMode: 'open', limits },
+      c.ctx,
+    )) as PolicyHandler;
+    const ask = async () => (await h.onRequest!(exchange({ ip: '192.0.2.50' }))) ?? undefined;
+    assert.equal(await ask(), undefined);
+    redis.pause();
+    // Two timeouts: answered by the fallback limiter, no outage declared yet.
+    assert.equal(await ask(), undefined);
+    assert.equal(await ask(), undefined);
+    assert.equal(c.events.filter((e) => e['event.action'] === 'rate-limit-store-unavailable').length, 0);
+    // The third in a row declares it; then decisions stay local without waiting on Redis.
+    assert.equal(await ask(), undefined);
+    const down = c.events.filter((e) => e['event.action'] === 'rate-limit-store-unavailable');
+    assert.equal(down.length, 1);
+    assert.equal(down[0]['event.reason'], 'timeout');
+    assert.equal((await ask())?.problem.status, 429, 'the local limiter has used its 3 units');
+    redis.resume();
+    clock.advance(1001);
+    await ask();
+    assert.equal(c.events.filter((e) => e['event.action'] === 'rate-limit-store-recovered').length, 1);
+  });
+});

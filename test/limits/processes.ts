@@ -7,7 +7,8 @@ import { createInterface } from 'node:readline';
 /** A gateway running in its own Node process. */
 export interface ChildGateway {
   readonly url: string;
-  stop(): Promise<void>;
+  /** Stops the process; resolves with the store events it counted (e.g. rate-limit-store-unavailable). */
+  stop(): Promise<Record<string, number>>;
 }
 
 /** Starts `count` gateway processes from one config (each its own Redis connection, clock and memory). */
@@ -25,12 +26,18 @@ export async function startChildGateways(
         stdio: ['pipe', 'pipe', 'inherit'],
       });
       const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      const line = await new Promise<string>((resolve, reject) => {
-        const rl = createInterface({ input: child.stdout! });
-        rl.once('line', resolve);
+      const rl = createInterface({ input: child.stdout! });
+      const lines: string[] = [];
+      let onLine: (() => void) | undefined;
+      rl.on('line', (l) => {
+        lines.push(l);
+        onLine?.();
+      });
+      await new Promise<void>((resolve, reject) => {
+        onLine = resolve;
         child.once('exit', (code) => reject(new Error(`gateway child exited with ${code}`)));
       });
-      const { url } = JSON.parse(line) as { url: string };
+      const { url } = JSON.parse(lines[0]) as { url: string };
       return {
         url,
         async stop() {
@@ -38,6 +45,11 @@ export async function startChildGateways(
           const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
           await exited;
           clearTimeout(timer);
+          const last =
+            lines.length > 1
+              ? (JSON.parse(lines[lines.length - 1]) as { actions?: Record<string, number> })
+              : {};
+          return last.actions ?? {};
         },
       };
     }),

@@ -50,10 +50,18 @@ export class PrivateRedis {
     }
     throw new Error(`redis-server on ${this.port} did not start`);
   }
+  /** Freezes the server (SIGSTOP): connections stay open but nothing is answered. */
+  pause(): void {
+    this.#proc?.kill('SIGSTOP');
+  }
+  resume(): void {
+    this.#proc?.kill('SIGCONT');
+  }
   async stop(): Promise<void> {
     const p = this.#proc;
     if (p === undefined || p.exitCode !== null) return;
     const exited = new Promise((resolve) => p.once('exit', resolve));
+    p.kill('SIGCONT');
     p.kill('SIGKILL');
     await exited;
     this.#proc = undefined;

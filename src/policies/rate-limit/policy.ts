@@ -46,6 +46,8 @@ interface CompiledLimit {
 /** Health of the store as seen by the limit policies of one config snapshot. */
 interface StoreHealth {
   degraded: boolean;
+  /** Timeouts in a row. */
+  timeouts: number;
   /** While degraded, the store is retried no sooner than this (ms), so an outage costs no time per request. */
   retryAt: number;
 }
@@ -237,6 +239,7 @@ function defineLimitPolicy(opts: {
       );
       const health = shared.get<StoreHealth>('portcullis.rateLimit.storeHealth', () => ({
         degraded: false,
+        timeouts: 0,
         retryAt: 0,
       }));
       const count = {
@@ -434,11 +437,14 @@ function defineLimitPolicy(opts: {
       ): Problem | undefined {
         if (!(err instanceof StoreUnavailableError) && !(err instanceof StoreCapacityError)) throw err;
         metrics.storeError(policyName, err.code);
-        if (err instanceof StoreUnavailableError) {
+        // A lost connection degrades at once; a slow answer only after a few in a row (a loaded Redis is not a
+        // dead one, and switching every decision to the local limiters over-admits). Either way this request
+        // is decided by the fail mode.
+        if (err instanceof StoreUnavailableError && (err.reason !== 'timeout' || ++health.timeouts >= 3)) {
           health.retryAt = now + RETRY_STORE_AFTER_MS;
           if (!health.degraded) {
             health.degraded = true;
-            emitStoreEvent('rate-limit-store-unavailable', err.code);
+            emitStoreEvent('rate-limit-store-unavailable', err.reason);
           }
         }
         return degrade(err, ex, checks, windows, hashes, now, leaseId);
@@ -492,6 +498,7 @@ function defineLimitPolicy(opts: {
             return finish(ex, pending, checks, windows, hashes, now, store, leaseId);
           return pending.then(
             (result) => {
+              health.timeouts = 0;
               if (health.degraded) {
                 health.degraded = false;
                 emitStoreEvent('rate-limit-store-recovered', 'reconnected');
