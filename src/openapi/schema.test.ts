@@ -137,6 +137,12 @@ describe('OpenAPI 3.0 schemas', () => {
     assert.deepEqual(c.compile({ type: 'string', format: 'byte' }, 'request').check('aGk=').violations, []);
   });
 
+  test('accepts patterns with escapes that are only valid without the u flag', () => {
+    const v = c.compile({ type: 'string', pattern: '^[a-z\\_]+$' }, 'request');
+    assert.deepEqual(v.check('a_b').violations, []);
+    assert.equal(v.check('a-b').violations.length, 1);
+  });
+
   test('refuses at load a $ref that does not exist', () => {
     assert.throws(() => c.compile({ $ref: '#/components/schemas/Nope' }, 'request'), SchemaCompileError);
   });

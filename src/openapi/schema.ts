@@ -106,6 +106,9 @@ function createAjv(version: ApiDocument['sourceVersion']): AjvInstance {
     allowUnionTypes: true,
     validateFormats: true,
     validateSchema: false,
+    // Patterns in real specs are often written without the `u` flag in mind (`[\w\_]`); they must not
+    // stop the gateway from loading. Without `u`, an astral character counts as two in a pattern.
+    unicodeRegExp: false,
   };
   const ajv: AjvInstance = version === '3.1' ? new Ajv2020(options) : new Ajv2019(options);
   addFormats.default(ajv);
