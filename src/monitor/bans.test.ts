@@ -61,23 +61,35 @@ describe('ban list', () => {
     const { clock, bans } = setup();
     await bans.ban('ip', '198.51.100.1', { reason: 'a', source: 'manual', ttlSeconds: 10 });
     clock.advance(1000);
-    await bans.ban('token', 'ab12', { reason: 'b', source: 'manual', ttlSeconds: 100 });
+    await bans.ban('token', 'ab12'.repeat(8), { reason: 'b', source: 'manual', ttlSeconds: 100 });
     clock.advance(1000);
     await bans.ban('subject', 'eve', { reason: 'c', source: 'manual', ttlSeconds: 100 });
     clock.advance(9000);
     assert.deepEqual(
       (await bans.list()).map((b) => `${b.kind}:${b.value}`),
-      ['subject:eve', 'token:ab12'],
+      ['subject:eve', `token:${'ab12'.repeat(8)}`],
     );
   });
 
-  test('rejects an unknown kind and an empty value with ERR_BAN_INVALID', async () => {
+  test('rejects an unknown kind, an empty value, a non-address ip, a raw token and a zero ttl with ERR_BAN_INVALID', async () => {
     const { bans } = setup();
     // biome-ignore lint/suspicious/noExplicitAny: an invalid kind on purpose
     await assert.rejects(bans.ban('user' as any, 'x', { reason: 'r', source: 'manual', ttlSeconds: 1 }), {
       code: 'ERR_BAN_INVALID',
     });
     await assert.rejects(bans.unban('ip', ''), { code: 'ERR_BAN_INVALID' });
+    await assert.rejects(bans.ban('ip', 'not-an-ip', { reason: 'r', source: 'manual', ttlSeconds: 1 }), {
+      code: 'ERR_BAN_INVALID',
+    });
+    await assert.rejects(
+      bans.ban('token', 'eyJhbGciOi.raw.token', { reason: 'r', source: 'manual', ttlSeconds: 1 }),
+      {
+        code: 'ERR_BAN_INVALID',
+      },
+    );
+    await assert.rejects(bans.ban('ip', '192.0.2.1', { reason: 'r', source: 'manual', ttlSeconds: 0 }), {
+      code: 'ERR_BAN_INVALID',
+    });
   });
 });
 

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import type { Clock } from '../state/clock.ts';
 import type { StateStore } from '../state/store.ts';
 
@@ -56,10 +57,18 @@ export class BanError extends Error {
   }
 }
 
+/** Longest manual ban: one year. */
+const MAX_TTL_SECONDS = 365 * 86_400;
+const TOKEN_HASH = /^[0-9a-f]{32}$/;
+
 function check(kind: string, value: string): asserts kind is BanKind {
   if (!BAN_KINDS.includes(kind as BanKind)) throw new BanError(`unknown ban kind ${JSON.stringify(kind)}`);
-  if (value === '' || value.length > MAX_VALUE_LENGTH)
+  if (typeof value !== 'string' || value === '' || value.length > MAX_VALUE_LENGTH)
     throw new BanError('ban value must be 1..512 characters');
+  if (kind === 'ip' && isIP(value) === 0) throw new BanError('an ip ban needs an IPv4 or IPv6 address');
+  // Tokens are banned by fingerprint only, so a ban list never holds a usable credential.
+  if (kind === 'token' && !TOKEN_HASH.test(value))
+    throw new BanError('a token ban needs a credentialHash (32 hex)');
 }
 
 function parse(raw: string | undefined): Ban | undefined {
@@ -121,7 +130,8 @@ export function createBanList(opts: {
         const current = parse(await store.get(banKey(kind, value)));
         if (current && current.expiresAt - now > ttlSeconds * 1000) return current;
       }
-      if (!(ttlSeconds > 0)) throw new BanError('ttlSeconds must be positive');
+      if (!(ttlSeconds > 0 && ttlSeconds <= MAX_TTL_SECONDS))
+        throw new BanError('ttlSeconds must be 1..31536000');
       const ban: Ban = {
         kind,
         value,
