@@ -194,6 +194,27 @@ describe('postgres event store', () => {
     await store.close();
   });
 
+  test('recreates a partition that another instance dropped behind its back', async () => {
+    const schema = freshSchema();
+    const clock = createManualClock(T0);
+    const store = await createPostgresStore({
+      url: URL,
+      schema,
+      retentionDays: 0,
+      partitionsAhead: 0,
+      clock,
+      logger,
+    });
+    await store.write([access(1)]);
+    await admin.query(`DROP TABLE "${schema}".events_p20260110`);
+    await store.write([access(2)]);
+    assert.deepEqual(
+      (await store.query({})).events.map((e) => e['event.id']),
+      ['e2'],
+    );
+    await store.close();
+  });
+
   test('rejects a schema name that is not a plain identifier', async () => {
     await assert.rejects(
       createPostgresStore({

@@ -257,7 +257,16 @@ export async function createPostgresStore(opts: PostgresStoreOptions): Promise<E
         cols[16][i] = restJson(batch[i]);
       }
       for (const d of days) await ensurePartition(d);
-      await pool.query({ name: insertName, text: insertSql, values: cols });
+      try {
+        await pool.query({ name: insertName, text: insertSql, values: cols });
+      } catch (err) {
+        // 23514: no partition for a row. Another instance's retention dropped a day this one thought it had;
+        // forget what we know, recreate, and try once more.
+        if ((err as { code?: string }).code !== '23514') throw err;
+        for (const d of days) known.delete(d);
+        for (const d of days) await ensurePartition(d);
+        await pool.query({ name: insertName, text: insertSql, values: cols });
+      }
     },
     async query(q: EventQuery): Promise<EventPage> {
       const { fromMs, toMs, limit } = normaliseQuery(q);
