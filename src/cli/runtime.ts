@@ -6,6 +6,7 @@ import { type AccessRecord, createGateway, type Gateway } from '../gateway/gatew
 import { type Listeners, openListeners } from '../gateway/listener.ts';
 import { type EventSink, nullSink } from '../monitor/events.ts';
 import { createMetrics, type MetricsRegistry } from '../monitor/metrics.ts';
+import type { PolicyDefinition } from '../policies/policy.ts';
 import { policies } from '../policies/registry.ts';
 import { type Clock, systemClock } from '../state/clock.ts';
 import { createMemoryStore } from '../state/memory-store.ts';
@@ -19,6 +20,8 @@ export interface RuntimeOptions {
   readonly clock?: Clock;
   readonly accessLog?: (rec: AccessRecord) => void;
   readonly events?: EventSink;
+  /** Policy definitions; defaults to every registered policy. */
+  readonly policies?: ReadonlyArray<PolicyDefinition>;
   readonly adminRoutes?: (deps: {
     gateway: Gateway;
     metrics: MetricsRegistry;
@@ -97,7 +100,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     metrics,
     store,
     clock,
-    policies,
+    policies: opts.policies ?? policies,
     accessLog: opts.accessLog ?? (config.logging.accessLog ? createAccessLog(destination) : () => {}),
   });
   let draining = false;

@@ -319,6 +319,8 @@ export async function createGateway(initial: Config, deps: GatewayDeps): Promise
     const q = url.indexOf('?');
     const rawPath = q === -1 ? url : url.slice(0, q);
     const rawQuery = q === -1 ? '' : url.slice(q + 1);
+    const lengthHeader = req.headers['content-length'];
+    const declaredLength = lengthHeader === undefined ? -1 : Number(lengthHeader);
 
     let route: Route | undefined;
     let ex: Exchange | undefined;
@@ -496,8 +498,6 @@ export async function createGateway(initial: Config, deps: GatewayDeps): Promise
     };
 
     // Body: refuse what is too large up front; buffer what a policy needs or what is small.
-    const lengthHeader = req.headers['content-length'];
-    const declaredLength = lengthHeader === undefined ? -1 : Number(lengthHeader);
     if (declaredLength > r.maxBodyBytes) {
       deny(
         problem(problems.payloadTooLarge, `the body may be at most ${r.maxBodyBytes} bytes`, {
