@@ -215,6 +215,32 @@ describe('postgres event store', () => {
     await store.close();
   });
 
+  test('stores events carrying NUL characters and lone surrogates instead of failing the batch', async () => {
+    const schema = freshSchema();
+    const store = await createPostgresStore({
+      url: URL,
+      schema,
+      retentionDays: 0,
+      clock: createManualClock(T0),
+      logger,
+    });
+    await store.write([
+      access(1, {
+        'user.id': 'eve\u0000admin',
+        'user_agent.original': 'x\ud800y',
+        'portcullis.claims': { n: 'a\u0000' },
+      }),
+      access(2),
+    ]);
+    const [second, first] = (await store.query({})).events;
+    assert.equal(second['event.id'], 'e2');
+    assert.equal(first['user.id'], 'eve\ufffdadmin');
+    assert.equal(first['user_agent.original'], 'x\ufffdy');
+    assert.deepEqual(first['portcullis.claims'], { n: 'a\ufffd' });
+    assert.equal((await store.query({ principal: 'eve\ufffdadmin' })).events.length, 1);
+    await store.close();
+  });
+
   test('rejects a schema name that is not a plain identifier', async () => {
     await assert.rejects(
       createPostgresStore({

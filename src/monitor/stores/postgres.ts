@@ -95,6 +95,26 @@ CREATE INDEX events_api_route_ts ON $S.events (api, route, ts);`,
 
 const DAY_MS = 86_400_000;
 
+/**
+ * PostgreSQL text and jsonb refuse NUL characters and lone surrogates, which a client can smuggle into an
+ * event (a token `sub`, a header): one such event would fail its whole batch on every retry. They become
+ * U+FFFD here.
+ */
+function clean(s: string): string {
+  return s.isWellFormed() && !s.includes('\0') ? s : s.toWellFormed().replaceAll('\0', '\uFFFD');
+}
+
+function pgText(s: string | null): string | null {
+  return s === null ? null : clean(s);
+}
+
+function pgJson(e: StoredEvent): string {
+  const json = restJson(e);
+  // JSON.stringify writes NUL as \u0000 and a lone surrogate as \udXXX; only then is the slow path needed.
+  if (!json.includes('\\u0000') && !/\\ud[89a-f]/i.test(json)) return json;
+  return JSON.stringify(JSON.parse(json), (_k, v) => (typeof v === 'string' ? clean(v) : v));
+}
+
 function dayKey(ms: number): string {
   return new Date(ms - (ms % DAY_MS)).toISOString().slice(0, 10).replaceAll('-', '');
 }
@@ -238,23 +258,23 @@ export async function createPostgresStore(opts: PostgresStoreOptions): Promise<E
       for (let i = 0; i < batch.length; i++) {
         const c = coreColumns(batch[i]);
         days.add(dayKey(c.ts));
-        cols[0][i] = c.id;
+        cols[0][i] = pgText(c.id);
         cols[1][i] = new Date(c.ts).toISOString();
-        cols[2][i] = c.kind;
-        cols[3][i] = c.category;
-        cols[4][i] = c.type;
-        cols[5][i] = c.action;
-        cols[6][i] = c.outcome;
-        cols[7][i] = c.reason;
+        cols[2][i] = pgText(c.kind);
+        cols[3][i] = pgText(c.category);
+        cols[4][i] = pgText(c.type);
+        cols[5][i] = pgText(c.action);
+        cols[6][i] = pgText(c.outcome);
+        cols[7][i] = pgText(c.reason);
         cols[8][i] = c.severity === null ? null : Math.round(c.severity);
-        cols[9][i] = c.ip;
-        cols[10][i] = c.principal;
-        cols[11][i] = c.api;
-        cols[12][i] = c.route;
-        cols[13][i] = c.method;
+        cols[9][i] = pgText(c.ip);
+        cols[10][i] = pgText(c.principal);
+        cols[11][i] = pgText(c.api);
+        cols[12][i] = pgText(c.route);
+        cols[13][i] = pgText(c.method);
         cols[14][i] = c.status === null ? null : Math.round(c.status);
-        cols[15][i] = c.requestId;
-        cols[16][i] = restJson(batch[i]);
+        cols[15][i] = pgText(c.requestId);
+        cols[16][i] = pgJson(batch[i]);
       }
       for (const d of days) await ensurePartition(d);
       try {
