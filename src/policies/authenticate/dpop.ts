@@ -7,7 +7,14 @@ import type { DpopConfig } from './schema.ts';
 
 export type DpopOutcome =
   | { readonly ok: true; readonly jkt: string }
-  | { readonly ok: false; readonly reason: string; readonly detail: string; readonly nonce?: string };
+  | {
+      readonly ok: false;
+      readonly reason: string;
+      readonly detail: string;
+      readonly nonce?: string;
+      /** The replay cache could not be reached: fail closed with 503, not 401. */
+      readonly unavailable?: boolean;
+    };
 
 export interface DpopVerifier {
   /** Checks the request's DPoP proof for `token` (RFC 9449 §4.3, §7.1) and its binding `cnf.jkt`. */
@@ -126,14 +133,29 @@ export function createDpopVerifier(
       // (12) ath = base64url(SHA-256(access token)), and cnf.jkt = thumbprint of the proof key (§6.1, §7.1).
       const ath = createHash('sha256').update(token).digest('base64url');
       if (claims.ath !== ath) return bad('dpop_wrong_ath', 'DPoP ath does not match the access token');
-      const jkt = await calculateJwkThumbprint(jwk as JWK, 'sha256');
+      let jkt: string;
+      try {
+        jkt = await calculateJwkThumbprint(jwk as JWK, 'sha256');
+      } catch {
+        return bad('dpop_invalid', 'DPoP jwk is not a usable public key');
+      }
       if (typeof boundJkt !== 'string' || boundJkt !== jkt) {
         return bad('dpop_binding_mismatch', 'access token is not bound to the DPoP key');
       }
       // §11.1: a proof is used once. Keyed by key thumbprint and jti, kept for the iat window.
       const replayKey = `dpop:${deps.scope}:${createHash('sha256').update(`${jkt}:${jti}`).digest('base64url')}`;
-      if (!(await store.setIfAbsent(replayKey, '1', windowMs + skewMs)))
-        return bad('replay', 'DPoP proof replayed');
+      let fresh: boolean;
+      try {
+        fresh = await store.setIfAbsent(replayKey, '1', windowMs + skewMs);
+      } catch {
+        return {
+          ok: false,
+          reason: 'replay_cache_unavailable',
+          detail: 'DPoP proofs cannot be checked',
+          unavailable: true,
+        };
+      }
+      if (!fresh) return bad('replay', 'DPoP proof replayed');
       return { ok: true, jkt };
     },
   };

@@ -14,6 +14,8 @@ export interface Introspector {
   readonly cacheSize: number;
 }
 
+const MAX_INFLIGHT = 1000;
+
 type Answer = { active: true; claims: Record<string, unknown> } | { active: false };
 
 /**
@@ -91,6 +93,15 @@ export function createIntrospector(
       if (answer === undefined) {
         let pending = inflight.get(key);
         if (pending === undefined) {
+          // Distinct tokens in flight are bounded too: each one is a call to the authorization server.
+          if (inflight.size >= MAX_INFLIGHT) {
+            return {
+              ok: false,
+              reason: 'introspection_overloaded',
+              detail: 'cannot verify token',
+              unavailable: true,
+            };
+          }
           pending = call(token).finally(() => inflight.delete(key));
           inflight.set(key, pending);
         }

@@ -232,6 +232,8 @@ function build(
       if (isDpop) {
         const proof = await dpop!.verify(ex, token, cnf.jkt);
         if (!proof.ok) {
+          if (proof.unavailable === true)
+            return { kind: 'unavailable', reason: proof.reason, detail: proof.detail };
           return {
             kind: 'invalid',
             reason: proof.reason,
