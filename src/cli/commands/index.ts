@@ -3,3 +3,4 @@
  * one table of the CLI.
  */
 import './demo.ts';
+import './scanner.ts';

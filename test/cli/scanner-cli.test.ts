@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { parse } from 'yaml';
+import { parseIdentity } from '../../src/cli/commands/scanner.ts';
+import { FIXTURE_USERS, startVulnerableApi } from '../fixtures/vulnerable-api/server.ts';
+import { tempFiles } from '../harness.ts';
+
+const run = promisify(execFile);
+const bin = path.resolve(import.meta.dirname, '../../bin/portcullis.js');
+const demoSpec = path.resolve(import.meta.dirname, '../../src/demo/openapi.yaml');
+
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await run(process.execPath, [bin, ...args], { maxBuffer: 64 * 1024 * 1024 });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('portcullis audit', () => {
+  test('exits by --fail-on and writes SARIF to --output', async () => {
+    const dir = await tempFiles({});
+    const out = path.join(dir, 'audit.sarif');
+    const strict = await cli(['audit', demoSpec, '--format', 'sarif', '--output', out, '--fail-on', 'low']);
+    assert.equal(strict.code, 1);
+    const sarif = JSON.parse(await readFile(out, 'utf8'));
+    assert.equal(sarif.version, '2.1.0');
+    assert.ok(sarif.runs[0].results.length > 0);
+    assert.ok(sarif.runs[0].results.every((r: { ruleId: string }) => r.ruleId.startsWith('audit/')));
+    const lenient = await cli(['audit', demoSpec, '--format', 'json', '--fail-on', 'critical']);
+    assert.equal(lenient.code, 0);
+    assert.ok(JSON.parse(lenient.stdout).findings.length > 0);
+  });
+
+  test('answers a usage error with one line and exit 2', async () => {
+    const r = await cli(['audit', demoSpec, '--format', 'pdf']);
+    assert.equal(r.code, 2);
+    assert.equal(r.stderr, 'portcullis: --format must be one of text, json, sarif, junit, html\n');
+    const missing = await cli(['audit', '/nope/openapi.yaml']);
+    assert.equal(missing.code, 2);
+    assert.equal(missing.stderr.trim().split('\n').length, 1);
+  });
+});
+
+describe('portcullis scan', () => {
+  test('parses identities from the command line', () => {
+    assert.deepEqual(parseIdentity('alice:bearer:abc:def'), { name: 'alice', bearer: 'abc:def' });
+    assert.deepEqual(parseIdentity('bob;accountId=bob:header:X-Api-Key=k1'), {
+      name: 'bob',
+      params: { accountId: 'bob' },
+      headers: { 'X-Api-Key': 'k1' },
+    });
+    assert.deepEqual(parseIdentity('carol:login:/auth/login:{"username":"carol"}'), {
+      name: 'carol',
+      login: { path: '/auth/login', body: { username: 'carol' } },
+    });
+    assert.throws(() => parseIdentity('nobody'), /NAME:bearer:TOKEN/);
+  });
+
+  test('scans the vulnerable API, reports JUnit and suggests gateway policies', async () => {
+    const api = await startVulnerableApi({ fixed: false });
+    const dir = await tempFiles({});
+    try {
+      const login = (i: number) =>
+        `${FIXTURE_USERS[i].username}:login:/v2/auth/login:${JSON.stringify({ username: FIXTURE_USERS[i].username, password: FIXTURE_USERS[i].password })}`;
+      const junit = path.join(dir, 'scan.xml');
+      const policy = path.join(dir, 'policy.yaml');
+      const r = await cli([
+        'scan',
+        '--spec',
+        api.specFile,
+        '--target',
+        api.url,
+        '--identity',
+        login(0),
+        '--identity',
+        login(1),
+        '--admin',
+        login(2),
+        '--checks',
+        'API1,API5',
+        '--format',
+        'junit',
+        '--output',
+        junit,
+        '--suggest-policy',
+        policy,
+        '--rate',
+        '200',
+      ]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /portcullis: \d+ requests in [\d.]+ s, \d+ findings/);
+      const xml = await readFile(junit, 'utf8');
+      assert.match(xml, /<testsuites[^>]* failures="[1-9]\d*"/);
+      assert.match(xml, /API1:2023/);
+      const suggested = parse(await readFile(policy, 'utf8'));
+      assert.equal(typeof suggested, 'object');
+    } finally {
+      await api.close();
+    }
+  });
+});
