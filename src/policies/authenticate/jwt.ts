@@ -21,6 +21,8 @@ export type JwtOutcome =
 
 export interface JwtVerifier {
   verify(token: string): Promise<JwtOutcome>;
+  /** The outcome for a token in the verified-token cache, synchronously; undefined on a miss. */
+  peek(token: string): JwtOutcome | undefined;
   /** Verified tokens currently cached. */
   readonly cacheSize: number;
 }
@@ -153,6 +155,12 @@ export function createJwtVerifier(cfg: JwtConfig, deps: JwtVerifierDeps): JwtVer
   return {
     get cacheSize() {
       return cache.size;
+    },
+    peek(token) {
+      const hit = cache.get(token, clock.now());
+      return hit === undefined
+        ? undefined
+        : { ok: true, claims: hit.claims, rolesClaim: rolesClaimByIndex[hit.issuer] };
     },
     async verify(token) {
       const now = clock.now();

@@ -1,7 +1,7 @@
 import type { Exchange, Principal } from '../../gateway/exchange.ts';
 import { type Problem, problem, problems } from '../../gateway/problems.ts';
 import type { SecurityEvent } from '../../monitor/events.ts';
-import type { PolicyDefinition, PolicyHandler } from '../policy.ts';
+import type { PolicyDefinition, PolicyHandler, RequestResult } from '../policy.ts';
 import { PolicyConfigError } from '../policy.ts';
 import type { CredentialResult, Identity } from './credential.ts';
 import { type AuthenticateConfig, authenticateSchema, type ForwardIdentityConfig } from './schema.ts';
@@ -267,49 +267,79 @@ export const authenticatePolicy: PolicyDefinition<AuthenticateConfig> = {
       return problem(type, r.detail, { headers, reason: r.reason });
     }
 
+    /** Where the evaluation of one request stands; kept so it can resume after an asynchronous check. */
+    interface Progress {
+      readonly results: Array<CredentialResult | undefined>;
+      req: number;
+      scheme: number;
+      identities: Identity[];
+      worst: Failure;
+    }
+
+    /**
+     * Walks the requirements in order (OR), each one's schemes in order (AND), checking each scheme at most
+     * once per request. Runs synchronously until a check returns a promise (a token not yet cached, a
+     * DPoP proof, ...), then resumes where it stopped.
+     */
+    function evaluate(ex: Exchange, p: Progress): RequestResult | Promise<RequestResult> {
+      for (; p.req < requirements.length; p.req++, p.scheme = 0, p.identities = []) {
+        const req = requirements[p.req];
+        let failure: Failure | undefined;
+        for (; p.scheme < req.length; p.scheme++) {
+          const { verifier, needs } = req[p.scheme];
+          const i = schemeIndex.get(verifier)!;
+          let result = p.results[i];
+          if (result === undefined) {
+            const pending = verifier.verify(ex);
+            if (pending instanceof Promise) {
+              return pending.then((r) => {
+                p.results[i] = r;
+                return evaluate(ex, p);
+              });
+            }
+            result = pending;
+            p.results[i] = result;
+          }
+          if (result.kind === 'missing') failure = { kind: 'missing' };
+          else if (result.kind === 'invalid') failure = { kind: 'invalid', scheme: verifier, result };
+          else if (result.kind === 'unavailable') {
+            failure = { kind: 'unavailable', scheme: verifier, reason: result.reason };
+          } else {
+            const have = verifier.listsScopes ? result.identity.scopes : result.identity.roles;
+            if (needs.some((n) => !have.has(n))) {
+              failure = { kind: 'insufficient', scheme: verifier, needs, identity: result.identity };
+            } else p.identities.push(result.identity);
+          }
+          if (failure !== undefined) break;
+        }
+        if (failure === undefined) {
+          attach(ex, principalOf(p.identities, req));
+          return undefined;
+        }
+        if (RANK[failure.kind] > RANK[p.worst.kind]) p.worst = failure;
+      }
+      if (anonymousAllowed && (p.worst.kind === 'missing' || p.worst.kind === 'insufficient')) {
+        ex.principal = ANONYMOUS;
+        return undefined;
+      }
+      return deny(ex, p.worst);
+    }
+
     const handler: PolicyHandler = {
-      async onRequest(ex) {
+      onRequest(ex) {
         const incoming = ex.req.headers;
         for (const name of stripNames) if (name in incoming) delete incoming[name];
         if (requirements.length === 0) {
           ex.principal = ANONYMOUS;
           return undefined;
         }
-        const results: Array<CredentialResult | undefined> = new Array(verifiers.length);
-        let worst: Failure = { kind: 'missing' };
-        for (const req of requirements) {
-          const identities: Identity[] = [];
-          let failure: Failure | undefined;
-          for (const { verifier, needs } of req) {
-            const i = schemeIndex.get(verifier)!;
-            let result = results[i];
-            if (result === undefined) {
-              result = await verifier.verify(ex);
-              results[i] = result;
-            }
-            if (result.kind === 'missing') failure = { kind: 'missing' };
-            else if (result.kind === 'invalid') failure = { kind: 'invalid', scheme: verifier, result };
-            else if (result.kind === 'unavailable')
-              failure = { kind: 'unavailable', scheme: verifier, reason: result.reason };
-            else {
-              const have = verifier.listsScopes ? result.identity.scopes : result.identity.roles;
-              if (needs.some((n) => !have.has(n))) {
-                failure = { kind: 'insufficient', scheme: verifier, needs, identity: result.identity };
-              } else identities.push(result.identity);
-            }
-            if (failure !== undefined) break;
-          }
-          if (failure === undefined) {
-            attach(ex, principalOf(identities, req));
-            return undefined;
-          }
-          if (RANK[failure.kind] > RANK[worst.kind]) worst = failure;
-        }
-        if (anonymousAllowed && (worst.kind === 'missing' || worst.kind === 'insufficient')) {
-          ex.principal = ANONYMOUS;
-          return undefined;
-        }
-        return deny(ex, worst);
+        return evaluate(ex, {
+          results: new Array(verifiers.length),
+          req: 0,
+          scheme: 0,
+          identities: [],
+          worst: { kind: 'missing' },
+        });
       },
     };
     return handler;

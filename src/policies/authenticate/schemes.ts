@@ -179,16 +179,19 @@ function build(
   }
 
   const deps = { clock: ctx.clock, logger: ctx.logger, shared: ctx.shared };
-  const check =
-    kind === 'jwt'
-      ? (() => {
-          const v = createJwtVerifier(binding.jwt!, deps);
-          return (t: string) => v.verify(t);
-        })()
-      : (() => {
-          const v = createIntrospector(binding.introspection!, deps);
-          return (t: string) => v.introspect(t);
-        })();
+  type Outcome =
+    | { ok: true; claims: unknown; rolesClaim: string }
+    | { ok: false; reason: string; detail: string; unavailable?: boolean };
+  let check: (token: string) => Promise<Outcome>;
+  let peek: (token: string) => Outcome | undefined = () => undefined;
+  if (kind === 'jwt') {
+    const v = createJwtVerifier(binding.jwt!, deps);
+    check = (t) => v.verify(t);
+    peek = (t) => v.peek(t);
+  } else {
+    const v = createIntrospector(binding.introspection!, deps);
+    check = (t) => v.introspect(t);
+  }
   const dpop: DpopVerifier | undefined =
     binding.dpop === undefined
       ? undefined
@@ -207,7 +210,7 @@ function build(
     listsScopes,
     challenge: `Bearer realm=${quotedRealm}`,
     dpopChallenge: dpop?.challenge,
-    async verify(ex) {
+    verify(ex) {
       const header = ex.req.headers.authorization;
       if (header === undefined) return MISSING;
       const parsed = parseAuthorization(header);
@@ -218,68 +221,91 @@ function build(
       const token = parsed.token;
       if (isDpop && dpop === undefined)
         return invalid('dpop_not_accepted', 'DPoP tokens are not accepted here');
-      const out = await check(token);
-      if (!out.ok) {
-        return out.unavailable === true
-          ? { kind: 'unavailable', reason: out.reason, detail: out.detail }
-          : invalid(out.reason, out.detail);
-      }
-      const claims = out.claims as Record<string, unknown>;
-      const cnf = (claims.cnf !== null && typeof claims.cnf === 'object' ? claims.cnf : {}) as Record<
-        string,
-        unknown
-      >;
-      if (isDpop) {
-        const proof = await dpop!.verify(ex, token, cnf.jkt);
-        if (!proof.ok) {
-          if (proof.unavailable === true)
-            return { kind: 'unavailable', reason: proof.reason, detail: proof.detail };
-          return {
-            kind: 'invalid',
-            reason: proof.reason,
-            detail: proof.detail,
-            dpop: true,
-            dpopNonce: proof.nonce,
-          };
-        }
-      } else if (cnf.jkt !== undefined || dpop?.required === true) {
-        // RFC 9449 §7.2: a DPoP-bound token presented as a plain bearer token is refused.
-        return {
-          kind: 'invalid',
-          reason: 'dpop_required',
-          detail: 'token must be used with a DPoP proof',
-          dpop: true,
-        };
-      }
-      const x5t = cnf['x5t#S256'];
-      if (x5t !== undefined || certificateBound) {
-        // RFC 8705 §3: the token is usable only over TLS with the certificate it is bound to.
-        const cert = readCert(ex.req);
-        if (cert === undefined || !cert.authorized || typeof x5t !== 'string' || cert.thumbprint !== x5t) {
-          return invalid('certificate_mismatch', 'token is not bound to the presented client certificate');
-        }
-      }
-      // Identities are memoised per verified claims object (the token cache returns the same object), so
-      // a cached token costs no claim parsing.
-      const memo = isDpop ? dpopIdentities : bearerIdentities;
-      const known = memo.get(claims);
-      if (known !== undefined) return known;
-      const sub = claims.sub ?? claims.client_id;
-      const result: CredentialResult = {
-        kind: 'ok',
-        identity: {
-          subject: typeof sub === 'string' ? sub : 'unknown',
-          consumer: typeof claims.client_id === 'string' ? claims.client_id : undefined,
-          scopes: scopesOf(claims),
-          roles: rolesOf(claims, out.rolesClaim),
-          claims,
-          method: isDpop ? 'dpop' : kind === 'jwt' ? 'jwt' : 'introspection',
-        },
-      };
-      memo.set(claims, result);
-      return result;
+      // A cached token is finished synchronously, so the pipeline need not go asynchronous for it.
+      const cached = peek(token);
+      if (cached !== undefined) return finish(ex, token, isDpop, cached);
+      return check(token).then((out) => finish(ex, token, isDpop, out));
     },
   };
+
+  function finish(
+    ex: Exchange,
+    token: string,
+    isDpop: boolean,
+    out: Outcome,
+  ): CredentialResult | Promise<CredentialResult> {
+    if (!out.ok) {
+      return out.unavailable === true
+        ? { kind: 'unavailable', reason: out.reason, detail: out.detail }
+        : invalid(out.reason, out.detail);
+    }
+    const claims = out.claims as Record<string, unknown>;
+    const cnf = (claims.cnf !== null && typeof claims.cnf === 'object' ? claims.cnf : {}) as Record<
+      string,
+      unknown
+    >;
+    if (isDpop) {
+      return dpop!.verify(ex, token, cnf.jkt).then((proof): CredentialResult => {
+        if (proof.ok) return bound(ex, claims, cnf, true, out.rolesClaim);
+        if (proof.unavailable === true)
+          return { kind: 'unavailable', reason: proof.reason, detail: proof.detail };
+        return {
+          kind: 'invalid',
+          reason: proof.reason,
+          detail: proof.detail,
+          dpop: true,
+          dpopNonce: proof.nonce,
+        };
+      });
+    }
+    if (cnf.jkt !== undefined || dpop?.required === true) {
+      // RFC 9449 §7.2: a DPoP-bound token presented as a plain bearer token is refused.
+      return {
+        kind: 'invalid',
+        reason: 'dpop_required',
+        detail: 'token must be used with a DPoP proof',
+        dpop: true,
+      };
+    }
+    return bound(ex, claims, cnf, false, out.rolesClaim);
+  }
+
+  /** Checks certificate binding, then returns the (memoised) identity of the claims. */
+  function bound(
+    ex: Exchange,
+    claims: Record<string, unknown>,
+    cnf: Record<string, unknown>,
+    isDpop: boolean,
+    rolesClaim: string,
+  ): CredentialResult {
+    const x5t = cnf['x5t#S256'];
+    if (x5t !== undefined || certificateBound) {
+      // RFC 8705 §3: the token is usable only over TLS with the certificate it is bound to.
+      const cert = readCert(ex.req);
+      if (cert === undefined || !cert.authorized || typeof x5t !== 'string' || cert.thumbprint !== x5t) {
+        return invalid('certificate_mismatch', 'token is not bound to the presented client certificate');
+      }
+    }
+    // Identities are memoised per verified claims object (the token cache returns the same object), so a
+    // cached token costs no claim parsing.
+    const memo = isDpop ? dpopIdentities : bearerIdentities;
+    const known = memo.get(claims);
+    if (known !== undefined) return known;
+    const sub = claims.sub ?? claims.client_id;
+    const result: CredentialResult = {
+      kind: 'ok',
+      identity: {
+        subject: typeof sub === 'string' ? sub : 'unknown',
+        consumer: typeof claims.client_id === 'string' ? claims.client_id : undefined,
+        scopes: scopesOf(claims),
+        roles: rolesOf(claims, rolesClaim),
+        claims,
+        method: isDpop ? 'dpop' : kind === 'jwt' ? 'jwt' : 'introspection',
+      },
+    };
+    memo.set(claims, result);
+    return result;
+  }
 }
 
 /** RFC 7235 quoted-string. */
