@@ -45,6 +45,60 @@ interface ProviderLike {
 }
 const Provider = ProviderImport as new (issuer: string, config: Record<string, unknown>) => ProviderLike;
 
+/**
+ * A small per-provider storage adapter for oidc-provider: bounded maps with expiry, so the demo keeps no
+ * module-level state and prints no warning about the development adapter.
+ */
+function createMemoryAdapter() {
+  const MAX = 10_000;
+  const models = new Map<string, Map<string, { payload: Record<string, unknown>; expiresAt: number }>>();
+  return class MemoryAdapter {
+    readonly store: Map<string, { payload: Record<string, unknown>; expiresAt: number }>;
+    constructor(name: string) {
+      let m = models.get(name);
+      if (m === undefined) {
+        m = new Map();
+        models.set(name, m);
+      }
+      this.store = m;
+    }
+    async upsert(id: string, payload: Record<string, unknown>, expiresIn?: number) {
+      if (this.store.size >= MAX) this.store.delete(this.store.keys().next().value as string);
+      this.store.set(id, {
+        payload,
+        expiresAt: expiresIn ? Date.now() + expiresIn * 1000 : Number.POSITIVE_INFINITY,
+      });
+    }
+    async find(id: string) {
+      const e = this.store.get(id);
+      if (e === undefined) return undefined;
+      if (e.expiresAt <= Date.now()) {
+        this.store.delete(id);
+        return undefined;
+      }
+      return e.payload;
+    }
+    async findByUid(uid: string) {
+      for (const [id, e] of this.store) if (e.payload.uid === uid) return this.find(id);
+      return undefined;
+    }
+    async findByUserCode(code: string) {
+      for (const [id, e] of this.store) if (e.payload.userCode === code) return this.find(id);
+      return undefined;
+    }
+    async consume(id: string) {
+      const e = this.store.get(id);
+      if (e !== undefined) e.payload.consumed = Math.floor(Date.now() / 1000);
+    }
+    async destroy(id: string) {
+      this.store.delete(id);
+    }
+    async revokeByGrantId(grantId: string) {
+      for (const [id, e] of this.store) if (e.payload.grantId === grantId) this.store.delete(id);
+    }
+  };
+}
+
 /** Client secret of a demo user (the demo is local; these are not secrets). */
 export function demoSecret(user: DemoUser): string {
   return `${user}-secret`;
@@ -105,6 +159,7 @@ export async function startDemoIdp(opts: DemoIdpOptions = {}): Promise<DemoIdp> 
   ];
   const ttl = opts.accessTokenSeconds ?? 3600;
   const provider = new Provider(issuer, {
+    adapter: createMemoryAdapter(),
     clients,
     scopes: ['openid', ...scopeList],
     jwks: { keys: [signingKey] },
@@ -120,7 +175,11 @@ export async function startDemoIdp(opts: DemoIdpOptions = {}): Promise<DemoIdp> 
           client.clientId === GATEWAY_CLIENT.clientId || client.clientId === token.clientId,
       },
       dPoP: { enabled: true },
-      revocation: { enabled: true },
+      revocation: {
+        enabled: true,
+        allowedPolicy: (_ctx: unknown, client: { clientId: string }, token: { clientId?: string }) =>
+          client.clientId === token.clientId,
+      },
       resourceIndicators: {
         enabled: true,
         defaultResource: () => audience,
