@@ -61,7 +61,7 @@ interface KeyHash {
   readonly pk: string;
 }
 
-/** Hashes kept per policy handler; cleared when full (bounded: the keys come from client input). */
+/** Hashes kept per config snapshot; cleared when full (bounded: the keys come from client input). */
 const HASH_CACHE_ENTRIES = 10_000;
 
 function fail(path: string, message: string): never {
@@ -253,7 +253,8 @@ function defineLimitPolicy(opts: {
       const completed = new WeakSet<Exchange>();
       const allNames = limits.map((l) => l.name);
 
-      const hashCache = new Map<string, KeyHash>();
+      // One cache for every route of the snapshot: partition strings do not depend on the route.
+      const hashCache = shared.get('portcullis.rateLimit.hashCache', () => new Map<string, KeyHash>());
       const staticPolicyHeader = limits.every((l) => l.policyItem !== undefined)
         ? limits.map((l) => l.policyItem).join(', ')
         : undefined;
