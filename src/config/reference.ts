@@ -23,7 +23,7 @@ export function renderConfigReference(schema: JsonObject): string {
     if (seen.has(s) && path.includes('operations')) return;
     const description = (s0.description ?? s.description ?? '') as string;
     if (path) {
-      const dflt = s0.default ?? s.default;
+      const dflt = s0.default ?? s.default ?? s0['x-default'] ?? s['x-default'];
       const d = dflt === undefined ? '' : `\`${JSON.stringify(dflt)}\``;
       rows.push(`| \`${path}\` | ${cell(typeOf(s))} | ${d} | ${cell(description)} |`);
     }

@@ -111,31 +111,49 @@ const upstreamSchema: JsonObject = {
   },
 };
 
+/** The JSON Schema of one policy's config block: its own fields plus `mode` and `enabled`. */
+export function policyConfigSchema(d: PolicyDefinition): JsonObject {
+  const own = d.schema;
+  return {
+    ...own,
+    type: 'object',
+    additionalProperties: false,
+    description: d.description,
+    properties: {
+      mode: {
+        enum: ['enforce', 'report'],
+        default: 'enforce',
+        description: '`enforce` rejects; `report` logs what would be rejected and lets the request pass.',
+      },
+      enabled: { type: 'boolean', default: true, description: 'Set false to switch the policy off here.' },
+      ...((own.properties as JsonObject | undefined) ?? {}),
+    },
+  };
+}
+
+/**
+ * A copy of a schema whose `default`s are kept as `x-default` annotations: loading a config must not write
+ * defaults into policy blocks, or an API-level default would override the spec's `x-portcullis-*` value
+ * and a per-operation block would reset the API's settings. The gateway fills defaults after merging
+ * spec, API and operation (src/gateway/pipeline.ts).
+ */
+function deferDefaults(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(deferDefaults);
+  if (value === null || typeof value !== 'object') return value;
+  const out: JsonObject = {};
+  for (const [k, v] of Object.entries(value as JsonObject))
+    out[k === 'default' ? 'x-default' : k] = deferDefaults(v);
+  return out;
+}
+
 function policiesSchema(defs: ReadonlyArray<PolicyDefinition>): JsonObject {
   const properties: JsonObject = {};
-  for (const d of defs) {
-    const own = d.schema;
-    properties[d.name] = {
-      ...own,
-      type: 'object',
-      additionalProperties: false,
-      description: d.description,
-      properties: {
-        mode: {
-          enum: ['enforce', 'report'],
-          default: 'enforce',
-          description: '`enforce` rejects; `report` logs what would be rejected and lets the request pass.',
-        },
-        enabled: { type: 'boolean', default: true, description: 'Set false to switch the policy off here.' },
-        ...((own.properties as JsonObject | undefined) ?? {}),
-      },
-    };
-  }
+  for (const d of defs) properties[d.name] = deferDefaults(policyConfigSchema(d));
   return {
     type: 'object',
     additionalProperties: false,
     description:
-      'Policies by name; each runs in its stage (ban, authenticate, authorize, limit, validate, ...).',
+      'Policies by name; each runs in its stage (ban, authenticate, authorize, limit, validate, ...). Per operation, each key given replaces the API-level value of that key and the rest is inherited.',
     properties,
   };
 }

@@ -1,9 +1,12 @@
+import { Ajv, type ValidateFunction } from 'ajv';
+import { policyConfigSchema } from '../config/schema.ts';
 import type { ApiConfig, PoliciesConfig } from '../config/types.ts';
 import type { Operation } from '../openapi/types.ts';
 import {
   type CompileContext,
   type ExchangeOutcome,
   type PolicyConfigBase,
+  PolicyConfigError,
   type PolicyDefinition,
   type PolicyHandler,
   type ResponseHead,
@@ -44,9 +47,37 @@ function merge(base: Record<string, unknown> | undefined, over: Record<string, u
   return { ...base, ...over };
 }
 
+const validators = new WeakMap<PolicyDefinition, ValidateFunction>();
+
+/** Validates a merged policy block against the policy's schema and fills its defaults. */
+function withDefaults(def: PolicyDefinition, config: Record<string, unknown>): Record<string, unknown> {
+  let validate = validators.get(def);
+  if (validate === undefined) {
+    validate = new Ajv({ allErrors: true, useDefaults: true, strict: false }).compile(
+      policyConfigSchema(def),
+    );
+    validators.set(def, validate);
+  }
+  const copy = structuredClone(config);
+  if (!validate(copy)) {
+    const e = validate.errors?.[0];
+    const at = e ? e.instancePath.slice(1).replace(/\//g, '.') : '';
+    const key =
+      e?.keyword === 'additionalProperties'
+        ? (e.params as { additionalProperty: string }).additionalProperty
+        : '';
+    throw new PolicyConfigError(
+      [at, key].filter(Boolean).join('.'),
+      `${def.name}: ${e?.message ?? 'invalid'}`,
+    );
+  }
+  return copy;
+}
+
 /**
- * Config of one policy for one operation: spec extension < API-wide config < per-operation config.
- * Shallow merge: an operation that sets a key replaces the API's value for that key.
+ * Config of one policy for one operation: spec extension < API-wide config < per-operation config, then
+ * the schema's defaults for whatever none of them set. Shallow merge: an operation that sets a key
+ * replaces the API's value for that key and inherits the others.
  */
 export function policyConfigFor(
   def: PolicyDefinition,
@@ -58,10 +89,8 @@ export function policyConfigFor(
   const opLevel = api.operations[operation.id]?.policies?.[def.name];
   const merged = merge(merge(fromSpec, apiLevel), opLevel);
   if (merged === undefined) return undefined;
-  const withDefaults = { mode: 'enforce', enabled: true, ...merged } as PolicyConfigBase & {
-    enabled: boolean;
-  };
-  return withDefaults.enabled ? withDefaults : undefined;
+  const config = withDefaults(def, merged) as unknown as PolicyConfigBase & { enabled: boolean };
+  return config.enabled ? config : undefined;
 }
 
 /** Compiles every configured policy for one operation, ordered by stage, then by registry order. */
