@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { fastParse, UnsupportedYaml } from './fast-parse.ts';
 import { auditText } from './index.ts';
 
@@ -16,6 +16,12 @@ const SUPPORTED: Record<string, string> = {
   'nested maps and sequences, compact and indented': `paths:\n  /pets/{id}:\n    get:\n      tags:\n        - pets\n        - read\n      parameters:\n      - name: id\n        in: path\n        schema: { type: integer, format: int64 }\n      - - nested\n        - seq\n`,
   'flow collections over several lines': `a: { b: [1, 2, { c: 'd, e' }], f: "g" }\nh: [\n  one,\n  two,\n]\nk: {}\nl: []\n`,
   'block scalars with chomping': `a: |\n  line 1\n    indented\n\n  line 3\nb: >\n  folded\n  text\n\n  para\nc: |-\n  strip\nd: |+\n  keep\n\ne: >-\n  x\n  y\nf: z\n`,
+  'block scalars inside compact maps in sequences':
+    `a:\n  - description: |\n      text\n      more\n    name: x\n  - b: >-\n      folded\n      line\n    c: 2\n- |\n  ignored\n`.replace(
+      '- |\n  ignored\n',
+      '',
+    ),
+  'block scalars as sequence items': `- |\n  block item\n- plain\n- >\n  f1\n  f2\n- - |\n    deep\n  - y\n`,
   'multi-line plain scalars': `description: This is\n  a long description\n  on three lines\nnext: 1\n`,
   'integer keys and urls': `responses:\n  200:\n    description: ok\n  '404':\n    description: nf\nurl: http://example.com:8080/x?y=1\n`,
   'a JSON document': `{\n  "openapi": "3.0.3",\n  "info": {"title": "t", "version": "1"},\n  "paths": {"/a": {"get": {"responses": {"200": {"description": "ok"}}}}},\n  "x": [1, -2.5e3, true, null, "\\u00e9\\/"]\n}\n`,
@@ -50,6 +56,98 @@ describe('fast YAML subset parser', () => {
       const text = await readFile(join(dir, f), 'utf8');
       assert.deepEqual(fastParse(text).value, parse(text), f);
     }
+  });
+
+  test('reads 500 random documents written in every YAML style as the yaml package does, or refuses them', () => {
+    let seed = 42;
+    const rnd = (): number => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed / 0x7fffffff;
+    };
+    const pick = <T>(a: readonly T[]): T => a[Math.floor(rnd() * a.length)]!;
+    const words = [
+      'a',
+      'b c',
+      'x: y',
+      '#x',
+      'y #z',
+      "it's",
+      '"q"',
+      'http://h/p?q=1',
+      '- d',
+      '1',
+      '1.5',
+      'true',
+      'null',
+      '',
+      ' lead',
+      'trail ',
+      'multi\nline',
+      'multi\nline\n',
+      'tab\there',
+      '{x}',
+      '[y]',
+      '*',
+      '&a',
+      '|',
+      '>',
+      '%',
+      '@',
+      'é',
+      'a\\b',
+      '0x1f',
+      '.inf',
+      '~',
+      'Yes',
+      '2024-01-01',
+      '-',
+      '?',
+      ':',
+      'k:',
+      'a  b',
+      'x\n\ny',
+    ];
+    const gen = (depth: number): unknown => {
+      const r = rnd();
+      if (depth > 4 || r < 0.35)
+        return pick<unknown>([pick(words), Math.floor(rnd() * 1000), rnd(), true, null, -3]);
+      if (r < 0.7) {
+        const o: Record<string, unknown> = {};
+        for (let i = Math.floor(rnd() * 4); i > 0; i--)
+          o[pick(words) + (rnd() < 0.5 ? String(i) : '')] = gen(depth + 1);
+        return o;
+      }
+      return Array.from({ length: Math.floor(rnd() * 4) }, () => gen(depth + 1));
+    };
+    let read = 0;
+    for (let i = 0; i < 500; i++) {
+      const text = stringify(
+        { root: gen(0), other: gen(0) },
+        {
+          lineWidth: pick([0, 20, 80]),
+          minContentWidth: 0,
+          collectionStyle: pick(['any', 'block', 'flow'] as const),
+          defaultStringType: pick([
+            'PLAIN',
+            'BLOCK_LITERAL',
+            'BLOCK_FOLDED',
+            'QUOTE_DOUBLE',
+            'QUOTE_SINGLE',
+          ] as const),
+          indentSeq: rnd() < 0.5,
+        },
+      );
+      let value: unknown;
+      try {
+        value = fastParse(text).value;
+      } catch (err) {
+        assert.ok(err instanceof UnsupportedYaml, `crash on:\n${text}`);
+        continue;
+      }
+      assert.deepEqual(value, parse(text), text);
+      read++;
+    }
+    assert.ok(read > 450, `only ${read} of 500 read without falling back`);
   });
 
   test('records the line of every key and sequence item', () => {

@@ -329,11 +329,28 @@ export function fastParse(text: string): FastParseResult {
       blank = false;
       // A block scalar header: the deeper lines that follow belong to it.
       if (/(?:^|:\s|^-\s)\s*[|>][-+]?$/.test(stripped) || /^-\s+[|>][-+]?$/.test(stripped)) {
-        inBlockScalarAbove = indent;
+        inBlockScalarAbove = ownerColumn(indent, stripped);
       }
     }
     return out;
   }
+}
+
+/**
+ * The column a block scalar's content must be deeper than: the key's column for `- key: |` (a compact map in a
+ * sequence), the dash's column for `- |`.
+ */
+function ownerColumn(indent: number, text: string): number {
+  let col = indent;
+  let t = text;
+  while (t.startsWith('- ')) {
+    const after = t.slice(1);
+    const rest = after.trimStart();
+    if (rest[0] === '|' || rest[0] === '>') break;
+    col += 1 + (after.length - rest.length);
+    t = rest;
+  }
+  return col;
 }
 
 /** Removes a trailing comment (` #...`) outside quotes. */
