@@ -197,6 +197,7 @@ export async function createMonitor(
       path,
       retentionDays: ev.sqlite.retentionDays,
       maxRows: ev.sqlite.maxRows,
+      maxMegabytes: ev.sqlite.maxMegabytes,
       clock,
       pruneIntervalMs: 60_000,
     };

@@ -9,7 +9,7 @@ import { type ResponderConfig, responderDefaults } from './responder.ts';
 export interface MonitorConfig {
   events: {
     store: 'sqlite' | 'postgres' | 'none';
-    sqlite: { path: string; retentionDays: number; maxRows: number; worker: boolean };
+    sqlite: { path: string; retentionDays: number; maxRows: number; maxMegabytes: number; worker: boolean };
     postgres?: { url: string; schema: string; retentionDays: number; partitionsAhead: number };
     queueSize: number;
     batchSize: number;
@@ -43,7 +43,13 @@ export type MonitorConfigInput = {
 
 export const eventsDefaults: MonitorConfig['events'] = {
   store: 'sqlite',
-  sqlite: { path: './data/events.db', retentionDays: 7, maxRows: 1_000_000, worker: true },
+  sqlite: {
+    path: './data/events.db',
+    retentionDays: 7,
+    maxRows: 1_000_000,
+    maxMegabytes: 1024,
+    worker: true,
+  },
   queueSize: 10_000,
   batchSize: 500,
   flushIntervalMs: 1000,

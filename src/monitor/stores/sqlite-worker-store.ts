@@ -67,8 +67,15 @@ export async function createSqliteWorkerStore(
     lastSpawn = Date.now();
     dead = undefined;
     const w = new Worker(new URL('./sqlite-worker.ts', import.meta.url), {
-      workerData: { path: opts.path, retentionDays: opts.retentionDays, maxRows: opts.maxRows },
+      workerData: {
+        path: opts.path,
+        retentionDays: opts.retentionDays,
+        maxRows: opts.maxRows,
+        maxMegabytes: opts.maxMegabytes,
+      },
     });
+    // An unclosed store must not keep the process alive; `close()` drains it properly.
+    w.unref();
     worker = w;
     const id0 = nextId++;
     ready = new Promise<void>((resolve, reject) => {

@@ -14,7 +14,9 @@ interface Request {
 }
 
 const port = parentPort!;
-const db = openSqliteEvents(workerData as { path: string; retentionDays: number; maxRows: number });
+const db = openSqliteEvents(
+  workerData as { path: string; retentionDays: number; maxRows: number; maxMegabytes?: number },
+);
 
 port.on('message', (m: Request) => {
   try {

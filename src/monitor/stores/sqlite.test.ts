@@ -145,6 +145,28 @@ for (const [variant, open] of variants)
       await store.close();
     });
 
+    test('deletes the oldest events until they use at most maxMegabytes', async () => {
+      const clock = createManualClock(T0);
+      const store = await open({
+        path: join(dir, `size-${variant}.db`),
+        retentionDays: 0,
+        maxRows: 0,
+        maxMegabytes: 1,
+        clock,
+      });
+      const pad = 'x'.repeat(2000);
+      for (let b = 0; b < 10; b++)
+        await store.write(
+          Array.from({ length: 100 }, (_, i) => access(b * 100 + i, { 'portcullis.pad': pad })),
+        );
+      await store.prune();
+      const left = (await store.query({ limit: 1000 })).events;
+      // About 1000 events of ~2 kB is ~2 MB: roughly half had to go, the newest stay.
+      assert.ok(left.length < 600 && left.length > 200, `kept ${left.length}`);
+      assert.equal(left[0]['event.id'], 'e999');
+      await store.close();
+    });
+
     test('keeps events across a reopen of the same file', async () => {
       const path = join(dir, `reopen-${variant}.db`);
       const clock = createManualClock(T0);

@@ -22,6 +22,8 @@ export interface SqliteStoreOptions {
   retentionDays: number;
   /** At most this many events are kept; the oldest go first (0 = no cap). */
   maxRows: number;
+  /** The events may use at most this many megabytes of the file (pages in use); oldest go first (0 = no cap). */
+  maxMegabytes?: number;
   clock: Clock;
   /** How often retention runs on its own (0 = only when `prune()` is called). */
   pruneIntervalMs?: number;
@@ -72,6 +74,7 @@ export function openSqliteEvents(opts: {
   path: string;
   retentionDays: number;
   maxRows: number;
+  maxMegabytes?: number;
 }): SqliteEvents {
   if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
   const db = new DatabaseSync(opts.path);
@@ -87,6 +90,12 @@ export function openSqliteEvents(opts: {
   const maxSeq = db.prepare('SELECT max(seq) AS m, min(seq) AS n FROM events');
   const deleteBelow = db.prepare(
     `DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE seq <= ? ORDER BY seq LIMIT ${DELETE_CHUNK})`,
+  );
+  const usedBytes = db.prepare(
+    'SELECT (page_count - freelist_count) * page_size AS used FROM pragma_page_count(), pragma_freelist_count(), pragma_page_size()',
+  );
+  const deleteOldest = db.prepare(
+    'DELETE FROM events WHERE seq IN (SELECT seq FROM events ORDER BY seq LIMIT ?)',
   );
   const queries = new Map<string, StatementSync>();
   let closed = false;
@@ -211,6 +220,20 @@ export function openSqliteEvents(opts: {
           const limit = row.m - opts.maxRows;
           for (let i = 0; i < MAX_CHUNKS_PER_PRUNE; i++)
             if (Number(deleteBelow.run(limit).changes) < DELETE_CHUNK) break;
+        }
+      }
+      const maxBytes = (opts.maxMegabytes ?? 0) * 1_048_576;
+      if (maxBytes > 0) {
+        // Freed pages are reused by later inserts, so the file stops growing once under the cap.
+        for (let i = 0; i < MAX_CHUNKS_PER_PRUNE; i++) {
+          const used = (usedBytes.get() as { used: number }).used;
+          if (used <= maxBytes) break;
+          const row = maxSeq.get() as { m: number | null; n: number | null };
+          if (row.m === null || row.n === null) break;
+          // Delete the share of rows that is over the cap (pages free up unevenly, so re-measure each time).
+          const rows = row.m - row.n + 1;
+          const n = Math.min(DELETE_CHUNK, Math.max(1, Math.ceil((rows * (used - maxBytes)) / used)));
+          if (Number(deleteOldest.run(n).changes) === 0) break;
         }
       }
     },
