@@ -388,6 +388,26 @@ export async function createGateway(initial: Config, deps: GatewayDeps): Promise
       sendProblem({ id, res, responseHeaders: ex?.responseHeaders }, p, hsts);
     };
 
+    /** A CORS preflight for a declared operation is answered by that operation's CORS policy, if any. */
+    const answerPreflight = (a: ApiRuntime, p: string): boolean => {
+      const requested = req.headers['access-control-request-method'];
+      if (req.headers.origin === undefined || typeof requested !== 'string') return false;
+      const target = a.router.match(requested.toUpperCase(), p);
+      if (target.kind !== 'found') return false;
+      const cors = target.value.pipeline.policies.find((c) => c.handler.preflight !== undefined);
+      if (cors === undefined) return false;
+      route = target.value;
+      const answer = cors.handler.preflight!(req);
+      if ('problem' in answer) {
+        deny(answer, cors.name);
+        return true;
+      }
+      decision = 'allow';
+      res.writeHead(answer.status, { ...answer.headers, 'content-length': '0', 'x-request-id': id });
+      res.end();
+      return true;
+    };
+
     // Host validation: HTTP/1.1 requires exactly one well-formed Host (RFC 9112 §3.2).
     const hostHeader = req.headers.host;
     if (
@@ -431,6 +451,7 @@ export async function createGateway(initial: Config, deps: GatewayDeps): Promise
       return;
     }
     const match = api.router.match(method, path);
+    if (match.kind !== 'found' && method === 'OPTIONS' && answerPreflight(api, path)) return;
     if (match.kind !== 'found') {
       if (api.config.undeclared === 'report') {
         decision = 'undeclared_reported';

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import type { Exchange } from '../gateway/exchange.ts';
 import type { Problem } from '../gateway/problems.ts';
@@ -48,6 +49,13 @@ export interface PolicyHandler {
   wantsResponseBody?(ex: Exchange, head: ResponseHead): boolean;
   /** Rewrites a buffered response body; may also edit the head. Return a problem to withhold it. */
   transformResponseBody?(ex: Exchange, head: ResponseHead, body: Buffer): Buffer | Problem;
+  /**
+   * Answers a CORS preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`) for this
+   * route, which the gateway matched by the requested method. Only the CORS policy has it.
+   */
+  preflight?(
+    req: IncomingMessage,
+  ): { readonly status: number; readonly headers: Readonly<Record<string, string>> } | Problem;
   /** Runs once the exchange is over (response sent or client gone), whatever the outcome. */
   onComplete?(ex: Exchange, outcome: ExchangeOutcome): void;
 }
