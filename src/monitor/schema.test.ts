@@ -16,10 +16,12 @@ describe('monitor config schema', () => {
     assert.equal(validate(cfg), true, JSON.stringify(validate.errors));
     const d = resolveMonitorConfig();
     const c = cfg as unknown as typeof d;
+    assert.deepEqual(c.events.sqlite, d.events.sqlite);
     assert.deepEqual(c.events.sqlite, {
       path: d.events.sqlite.path,
       retentionDays: 7,
       maxRows: 1_000_000,
+      maxMegabytes: 1024,
       worker: true,
     });
     assert.equal(c.events.store, 'sqlite');

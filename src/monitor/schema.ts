@@ -131,6 +131,11 @@ export const monitorConfigSchema: JsonObject = {
               1_000_000,
               0,
             ),
+            maxMegabytes: int(
+              'Space the events may use in the file, oldest deleted first (0 = no cap).',
+              1024,
+              0,
+            ),
             worker: {
               type: 'boolean',
               default: true,
