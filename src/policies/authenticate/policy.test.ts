@@ -97,7 +97,10 @@ describe('authenticate policy', () => {
         cookieKey: { apiKey: { consumers } },
       },
       public: ['undeclared'],
-      forwardIdentity: { claimHeaders: { 'X-User-Sub-Claim': 'sub' } },
+      forwardIdentity: {
+        methodHeader: 'X-Portcullis-Auth-Method',
+        claimHeaders: { 'X-User-Sub-Claim': 'sub' },
+      },
     };
   }
 

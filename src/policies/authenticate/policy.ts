@@ -26,7 +26,7 @@ const DEFAULT_FORWARD: Required<ForwardIdentityConfig> = {
   consumerHeader: 'X-Portcullis-Consumer',
   scopesHeader: 'X-Portcullis-Scopes',
   rolesHeader: 'X-Portcullis-Roles',
-  methodHeader: 'X-Portcullis-Auth-Method',
+  methodHeader: '',
   claimHeaders: {},
 };
 

@@ -432,7 +432,10 @@ export const authenticateSchema: JsonObject = {
           'X-Portcullis-Scopes',
         ),
         rolesHeader: headerName('Header carrying the roles, space-separated.', 'X-Portcullis-Roles'),
-        methodHeader: headerName('Header carrying the authentication method.', 'X-Portcullis-Auth-Method'),
+        methodHeader: headerName(
+          'Header carrying the authentication method, e.g. X-Portcullis-Auth-Method.',
+          '',
+        ),
         claimHeaders: {
           type: 'object',
           additionalProperties: { type: 'string' },
