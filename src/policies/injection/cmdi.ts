@@ -218,6 +218,15 @@ function isWordChar(c: number): boolean {
  * `$@`/`$1` vanish, `${IFS}`/`$IFS$9` become a space, and brace lists `{cat,/etc/passwd}` become words.
  */
 export function unshell(s: string): string {
+  if (
+    s.indexOf("'") < 0 &&
+    s.indexOf('"') < 0 &&
+    s.indexOf('\\') < 0 &&
+    s.indexOf('$') < 0 &&
+    s.indexOf('{') < 0
+  ) {
+    return s;
+  }
   let out = '';
   const n = s.length;
   for (let i = 0; i < n; i++) {
@@ -364,10 +373,9 @@ function readCommand(s: string, i: number): CommandHit | undefined {
 /** Whether `s` (already decoded) reads as an OS command injection at paranoia `p`. */
 export function detectCmdi(input: string, p: Paranoia): boolean {
   const s = unshell(input);
-  const lower = s.toLowerCase();
   if (
-    lower.indexOf('/dev/tcp/') >= 0 ||
-    lower.indexOf('/dev/udp/') >= 0 ||
+    s.indexOf('/dev/tcp/') >= 0 ||
+    s.indexOf('/dev/udp/') >= 0 ||
     input.indexOf('$IFS') >= 0 ||
     input.indexOf('{IFS}') >= 0
   ) {

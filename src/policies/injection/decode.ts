@@ -152,14 +152,14 @@ function isAlnum(c: number): boolean {
  * or without `;` and with leading zeros, and the named references that matter for markup and URLs.
  */
 export function htmlEntityDecode(s: string): string {
-  if (s.indexOf('&') < 0) return s;
+  let i = s.indexOf('&');
+  if (i < 0) return s;
+  // Unchanged runs are copied as slices; only references are rebuilt.
   let out = '';
-  for (let i = 0; i < s.length; i++) {
-    if (s.charCodeAt(i) !== 38) {
-      out += s[i];
-      continue;
-    }
+  let last = 0;
+  for (; i >= 0 && i < s.length; i = s.indexOf('&', i + 1)) {
     let j = i + 1;
+    let ch: string | undefined;
     if (s.charCodeAt(j) === 35) {
       j++;
       const isHex = s.charCodeAt(j) === 120 || s.charCodeAt(j) === 88;
@@ -174,32 +174,33 @@ export function htmlEntityDecode(s: string): string {
         j++;
         digits++;
       }
-      if (digits === 0) {
-        out += '&';
-        continue;
-      }
+      if (digits === 0) continue;
       if (s.charCodeAt(j) === 59) j++;
-      if (v > 0 && v <= 0x10ffff) out += String.fromCodePoint(v);
-      i = j - 1;
-      continue;
+      ch = v > 0 && v <= 0x10ffff ? String.fromCodePoint(v) : '';
+    } else {
+      let k = j;
+      while (k < s.length && k - j < 10 && isAlnum(s.charCodeAt(k))) k++;
+      if (k === j) continue;
+      const name = s.slice(j, k).toLowerCase();
+      const named = NAMED_ENTITIES.get(name);
+      if (
+        named === undefined ||
+        !(s.charCodeAt(k) === 59 || name === 'lt' || name === 'gt' || name === 'amp')
+      )
+        continue;
+      ch = named;
+      j = s.charCodeAt(k) === 59 ? k + 1 : k;
     }
-    let k = j;
-    while (k < s.length && k - j < 10 && isAlnum(s.charCodeAt(k))) k++;
-    const name = s.slice(j, k).toLowerCase();
-    const ch = NAMED_ENTITIES.get(name);
-    if (ch !== undefined && (s.charCodeAt(k) === 59 || name === 'lt' || name === 'gt' || name === 'amp')) {
-      out += ch;
-      i = s.charCodeAt(k) === 59 ? k : k - 1;
-      continue;
-    }
-    out += '&';
+    out += s.slice(last, i) + ch;
+    last = j;
+    i = j - 1;
   }
-  return out;
+  return last === 0 ? s : out + s.slice(last);
 }
 
 /** Decodes JavaScript/JSON-style escapes: `\uXXXX`, `\u{...}`, `\xXX`. Other backslashes are kept. */
 export function escapeDecode(s: string): string {
-  if (s.indexOf('\\') < 0) return s;
+  if (s.indexOf('\\u') < 0 && s.indexOf('\\x') < 0) return s;
   let out = '';
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);

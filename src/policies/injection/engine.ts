@@ -45,6 +45,148 @@ const SCANNERS: Readonly<Record<InjectionClass, Scanner>> = {
   ssti: detectSsti,
 };
 
+// Character census of a value, one bit per family of characters the detectors key on.
+const QUOTE = 1;
+const SEMI = 2;
+const PAREN = 4;
+const ANGLE = 8;
+const EQUALS = 16;
+const PIPE_AMP = 32;
+const DOLLAR = 64;
+const BRACE = 128;
+const SLASH = 256;
+const PERCENT = 512;
+const HASH = 1024;
+const AT = 2048;
+const COLON = 4096;
+const DOTS = 8192;
+const NEWLINE = 16384;
+const BACKTICK = 32768;
+const DASHES = 65536;
+const STAR = 131072;
+const UNDERSCORES = 262144;
+
+function census(s: string): number {
+  let m = 0;
+  let prev = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    switch (c) {
+      case 39:
+      case 34:
+        m |= QUOTE;
+        break;
+      case 96:
+        m |= QUOTE | BACKTICK;
+        break;
+      case 59:
+        m |= SEMI;
+        break;
+      case 40:
+      case 41:
+        m |= PAREN;
+        break;
+      case 60:
+      case 62:
+        m |= ANGLE;
+        break;
+      case 61:
+        m |= EQUALS;
+        break;
+      case 124:
+      case 38:
+        m |= PIPE_AMP;
+        break;
+      case 36:
+        m |= DOLLAR;
+        break;
+      case 123:
+      case 125:
+        m |= BRACE;
+        break;
+      case 47:
+      case 92:
+      case 0x2215:
+      case 0x2044:
+        m |= SLASH;
+        break;
+      case 37:
+        m |= PERCENT;
+        break;
+      case 35:
+        m |= HASH;
+        break;
+      case 64:
+        m |= AT;
+        break;
+      case 58:
+        m |= COLON;
+        break;
+      case 46:
+      case 0xff0e:
+        if (prev === 46 || prev === 0xff0e) m |= DOTS;
+        break;
+      case 10:
+      case 13:
+        m |= NEWLINE;
+        break;
+      case 45:
+        if (prev === 45) m |= DASHES;
+        break;
+      case 42:
+        m |= STAR;
+        break;
+      case 95:
+        if (prev === 95) m |= UNDERSCORES;
+        break;
+    }
+    prev = c;
+  }
+  return m;
+}
+
+const SQL_WORDS = [
+  'union',
+  'select',
+  'drop',
+  'delete',
+  'insert',
+  'update',
+  'create',
+  'alter',
+  'truncate',
+  'exec',
+  'declare',
+  'shutdown',
+  'grant',
+  'revoke',
+  'merge',
+  'intersect',
+  'except',
+  'waitfor',
+];
+
+/**
+ * Whether a class can possibly match at paranoia 1, from the characters present: every level-1 rule of a
+ * class needs at least one of these families (checked against the rules, and by the corpus test).
+ */
+const GATES: Readonly<Record<InjectionClass, (mask: number, s: string) => boolean>> = {
+  sqli: (m, s) => {
+    if ((m & (QUOTE | SEMI | PAREN | ANGLE | EQUALS | PIPE_AMP | HASH | AT | DASHES | STAR)) !== 0)
+      return true;
+    const lower = s.toLowerCase();
+    for (const w of SQL_WORDS) if (lower.indexOf(w) >= 0) return true;
+    return false;
+  },
+  nosqli: (m) => (m & (DOLLAR | SEMI | EQUALS | PAREN | ANGLE)) !== 0,
+  cmdi: (m, s) =>
+    (m & (SEMI | PIPE_AMP | NEWLINE | BACKTICK | DOLLAR | ANGLE | BRACE)) !== 0 || s.indexOf('/dev/') >= 0,
+  'path-traversal': (m) => (m & (DOTS | SLASH | PERCENT | COLON)) !== 0,
+  xss: (m) => (m & (ANGLE | COLON | QUOTE | EQUALS)) !== 0,
+  ldap: (m) => (m & PAREN) !== 0,
+  ssti: (m) => (m & (BRACE | PERCENT | AT | HASH | DOLLAR | ANGLE | UNDERSCORES)) !== 0,
+};
+
 /** Values made only of letters, digits and `-_` cannot carry any of the attacks: skip them outright. */
 function isPlain(s: string): boolean {
   for (let i = 0; i < s.length; i++) {
@@ -70,10 +212,21 @@ export function compileDetector(options: DetectorOptions): Detector {
     if (value.length < 2 || isPlain(value)) return undefined;
     const forms = decodedForms(value);
     const raw = forms[0];
+    const decoded = forms.length > 1 ? forms[1] : undefined;
+    const rawMask = paranoia === 1 ? census(raw) : -1;
+    const decodedMask = paranoia === 1 && decoded !== undefined ? census(decoded) : -1;
     for (const cls of ordered) {
       if (only !== undefined && !only.has(cls)) continue;
       const scan = SCANNERS[cls];
-      for (const form of forms) if (scan(form, paranoia, raw)) return cls;
+      const gate = GATES[cls];
+      if ((rawMask < 0 || gate(rawMask, raw)) && scan(raw, paranoia, raw)) return cls;
+      if (
+        decoded !== undefined &&
+        (decodedMask < 0 || gate(decodedMask, decoded)) &&
+        scan(decoded, paranoia, raw)
+      ) {
+        return cls;
+      }
     }
     return undefined;
   };

@@ -24,30 +24,40 @@ export function scanJson(
   max = 8,
 ): JsonFinding[] {
   const findings: JsonFinding[] = [];
-  const stack: Array<[unknown, string]> = [[root, '']];
+  // Entries are [value, pointer of the parent, key]; a leaf's own pointer is only built when it is needed.
+  const stack: Array<[unknown, string, string | null]> = [[root, '', null]];
   while (stack.length > 0 && findings.length < max) {
-    const [value, pointer] = stack.pop()!;
+    const [value, parent, key] = stack.pop()!;
+    const isRoot = key === null;
     if (typeof value === 'string') {
-      const only = classesAt?.(pointer);
-      if (only !== undefined && only.size === 0) continue;
+      const pointer = isRoot ? '' : undefined;
+      let only: ReadonlySet<InjectionClass> | undefined;
+      if (classesAt !== undefined) {
+        only = classesAt(pointer ?? `${parent}/${key}`);
+        if (only !== undefined && only.size === 0) continue;
+      }
       const cls = detector.scanValue(value, only);
-      if (cls !== undefined) findings.push({ pointer, class: cls });
-    } else if (Array.isArray(value)) {
-      for (let i = value.length - 1; i >= 0; i--) stack.push([value[i], `${pointer}/${i}`]);
+      if (cls !== undefined) findings.push({ pointer: pointer ?? `${parent}/${key}`, class: cls });
     } else if (value !== null && typeof value === 'object') {
+      const here = isRoot ? '' : `${parent}/${key}`;
+      if (Array.isArray(value)) {
+        for (let i = value.length - 1; i >= 0; i--) stack.push([value[i], here, String(i)]);
+        continue;
+      }
       const keys = Object.keys(value);
       for (let i = keys.length - 1; i >= 0; i--) {
-        const key = keys[i];
-        const child = `${pointer}/${escapePointer(key)}`;
-        const only = classesAt?.(child);
+        const name = keys[i];
+        const token = escapePointer(name);
+        let only: ReadonlySet<InjectionClass> | undefined;
+        if (classesAt !== undefined) only = classesAt(`${here}/${token}`);
         if (only === undefined || only.size > 0) {
-          const cls = detector.scanKey(key, only);
+          const cls = detector.scanKey(name, only);
           if (cls !== undefined) {
-            findings.push({ pointer: child, class: cls });
+            findings.push({ pointer: `${here}/${token}`, class: cls });
             continue;
           }
         }
-        stack.push([(value as Record<string, unknown>)[key], child]);
+        stack.push([(value as Record<string, unknown>)[name], here, token]);
       }
     }
   }

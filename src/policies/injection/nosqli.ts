@@ -151,18 +151,8 @@ export function detectNosqli(s: string, p: Paranoia): boolean {
       return true;
     }
   }
-  for (const m of [
-    'db.getcollection',
-    'db.dropdatabase',
-    'db.eval(',
-    'db.runcommand',
-    'while(true)',
-    'while (true)',
-    'while(1)',
-    'sleep(',
-    'tojson(',
-    'objectid(',
-  ]) {
+  if (lower.indexOf('(') < 0) return false;
+  for (const m of ['while(true)', 'while (true)', 'while(1)', 'sleep(', 'tojson(', 'objectid(']) {
     const at = lower.indexOf(m);
     if (at < 0) continue;
     if (m === 'sleep(' && !/^\d/.test(lower.slice(at + 6, at + 7))) continue;
@@ -176,7 +166,9 @@ export function detectNosqli(s: string, p: Paranoia): boolean {
     while (b >= 0 && lower.charCodeAt(b) === 32) b--;
     if (b >= 0 && ';\'"|&{('.indexOf(lower[b]) < 0) continue;
     const rest = lower.slice(i + 3, i + 64);
-    if (/^\w+\.(find|insert|remove|update|drop|delete|aggregate|count)\w*\(/.test(rest)) return true;
+    if (/^\w+\.(find|insert|remove|update|drop|delete|aggregate|count|mapreduce)\w*\(/.test(rest))
+      return true;
+    if (/^(getcollection|dropdatabase|eval|runcommand|getsiblingdb|version)\w*\(/.test(rest)) return true;
   }
   return false;
 }

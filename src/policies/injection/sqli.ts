@@ -383,6 +383,11 @@ function pushWord(out: Token[], word: string, s: string, after: number): void {
     return;
   }
   if (last !== undefined && last.k === 'U' && (word === 'all' || word === 'distinct')) return;
+  const known = WORD_KINDS.get(word);
+  if (known !== undefined && known !== 'k') {
+    out.push({ k: known, v: word });
+    return;
+  }
   // Look ahead (boundedly, so the lexer stays linear) for the `(` that makes a word a function call.
   const limit = Math.min(s.length, after + 128);
   let j = after;
@@ -395,17 +400,18 @@ function pushWord(out: Token[], word: string, s: string, after: number): void {
       while (j < limit && isSpace(s.charCodeAt(j))) j++;
     }
   }
-  const call = s.charCodeAt(j) === 40;
-  if (STATEMENTS.has(word)) out.push({ k: 'E', v: word });
-  else if (SET_OPERATORS.has(word)) out.push({ k: 'U', v: word });
-  else if (BOOLEANS.has(word)) out.push({ k: '&', v: word });
-  else if (CONSTANTS.has(word)) out.push({ k: 'n', v: word });
-  else if (WORD_OPERATORS.has(word)) out.push({ k: 'o', v: word });
-  else if (call) out.push({ k: 'f', v: word });
-  else if (word === 'order' || word === 'group') out.push({ k: 'k', v: word });
-  else if (KEYWORDS.has(word)) out.push({ k: 'k', v: word });
-  else out.push({ k: 'w', v: word });
+  out.push({ k: s.charCodeAt(j) === 40 ? 'f' : (known ?? 'w'), v: word });
 }
+
+/** Every reserved word with its token kind, looked up once per word. */
+const WORD_KINDS: ReadonlyMap<string, Kind> = new Map<string, Kind>([
+  ...[...KEYWORDS, 'order', 'group'].map((w) => [w, 'k'] as [string, Kind]),
+  ...[...WORD_OPERATORS].map((w) => [w, 'o'] as [string, Kind]),
+  ...[...CONSTANTS].map((w) => [w, 'n'] as [string, Kind]),
+  ...[...BOOLEANS].map((w) => [w, '&'] as [string, Kind]),
+  ...[...SET_OPERATORS].map((w) => [w, 'U'] as [string, Kind]),
+  ...[...STATEMENTS].map((w) => [w, 'E'] as [string, Kind]),
+]);
 
 /** Index of the quote closing a string that starts at `from`, honouring `\` escapes and doubled quotes. */
 function findQuoteEnd(s: string, from: number, quote: number): number {
@@ -842,7 +848,7 @@ export function detectSqli(s: string, p: Paranoia): boolean {
   const plain = tokenize(s, 0);
   if (anywhere(plain, p) || numericContext(plain, p)) return true;
   for (const q of [39, 34]) {
-    if (s.indexOf(String.fromCharCode(q)) < 0) continue;
+    if (!hasBreakingQuote(s, q)) continue;
     const t = tokenize(s, q);
     if (t.length > 1 && (quoteContext(t, p) || anywhere(t, p))) return true;
   }
@@ -851,6 +857,23 @@ export function detectSqli(s: string, p: Paranoia): boolean {
     if (t.length > 1 && quoteContext(t, p)) return true;
   }
   return false;
+}
+
+/**
+ * Whether `s` holds a quote that could close a string: one not sitting between two letters the way an
+ * apostrophe does (`O'Brien`, `it's`). Those cannot be followed by SQL without a space or symbol.
+ */
+function hasBreakingQuote(s: string, q: number): boolean {
+  for (let i = s.indexOf(String.fromCharCode(q)); i >= 0; i = s.indexOf(String.fromCharCode(q), i + 1)) {
+    const before = i > 0 ? s.charCodeAt(i - 1) : 0;
+    const after = i + 1 < s.length ? s.charCodeAt(i + 1) : 0;
+    if (!(isLetter(before) && isLetter(after))) return true;
+  }
+  return false;
+}
+
+function isLetter(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c >= 0xc0;
 }
 
 /** Cheap pre-check: SQL injection needs at least one character that is not a letter, digit or space. */

@@ -93,6 +93,20 @@ const MARKERS = [
   'registerundefinedfiltercallback',
 ];
 
+/** Markers that mean template or expression injection even outside delimiters (object graph walks). */
+const OUTSIDE_MARKERS = [
+  '__class__',
+  '__mro__',
+  '__subclasses__',
+  '__globals__',
+  '__builtins__',
+  '.getclass().forname(',
+  'freemarker.template.utility',
+  'registerundefinedfiltercallback',
+  '$class.inspect(',
+  '.getruntime().exec(',
+];
+
 function isDigit(c: number): boolean {
   return c >= 48 && c <= 57;
 }
@@ -163,7 +177,7 @@ function scanDelimited(
 export function detectSsti(input: string, p: Paranoia): boolean {
   const s = input;
   const lower = s.toLowerCase();
-  for (const m of MARKERS) if (lower.indexOf(m) >= 0 && m !== '.exec(') return true;
+  for (const m of OUTSIDE_MARKERS) if (lower.indexOf(m) >= 0) return true;
   if (lower.indexOf('${jndi:') >= 0 || lower.indexOf('${${') >= 0) return true;
   if (s.indexOf('{{') >= 0 && scanDelimited(s, '{{', '}}', p)) return true;
   if (s.indexOf('{%') >= 0 && scanDelimited(lower, '{%', '%}', p, isStatementBlock)) return true;
