@@ -246,7 +246,9 @@ export function buildApiDocument(
       style,
       explode: typeof p.explode === 'boolean' ? p.explode : style === 'form',
       allowReserved: p.allowReserved === true,
-      schema: (contentType ? (content?.[contentType] as JsonObject).schema : p.schema) as Parameter['schema'],
+      schema: (contentType
+        ? (content?.[contentType] as JsonObject | undefined)?.schema
+        : p.schema) as Parameter['schema'],
       contentType,
       deprecated: p.deprecated === true,
       raw: p,
