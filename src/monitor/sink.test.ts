@@ -226,8 +226,24 @@ describe('event sink', () => {
     off();
     sink.emit(event(2));
     assert.deepEqual(seen, ['r1']);
-    assert.equal(lines.filter((l) => l.msg === 'event subscriber failed').length, 2);
+    // Two failures, one log line within the interval.
+    assert.equal(lines.filter((l) => l.msg === 'event subscriber failed').length, 1);
     await sink.close();
+  });
+
+  test('counts a non-object passed to emit as dropped instead of throwing', async () => {
+    const s = switchableStore();
+    const sink = createEventSink({
+      store: s.store,
+      queueSize: 10,
+      batchSize: 5,
+      flushIntervalMs: 5,
+      logger: captureLogger().logger,
+    });
+    sink.emit(null as unknown as SecurityEvent);
+    sink.emit(event(1));
+    await sink.close();
+    assert.deepEqual([sink.stats().emitted, sink.stats().written, sink.stats().dropped], [2, 1, 1]);
   });
 
   test('counts events emitted after close as dropped', async () => {

@@ -90,7 +90,9 @@ export function createEventSink(opts: SinkOptions): MonitorSink {
   let healthy = true;
   let retryDelay = retryInitialMs;
   let droppedSinceLog = 0;
-  let lastDropLog = 0;
+  let subscriberErrors = 0;
+  let lastSubscriberLog = Number.NEGATIVE_INFINITY;
+  let lastDropLog = Number.NEGATIVE_INFINITY;
   let writing: Promise<void> | undefined;
   let wakeTimer: NodeJS.Timeout | undefined;
   let immediate: NodeJS.Immediate | undefined;
@@ -176,13 +178,23 @@ export function createEventSink(opts: SinkOptions): MonitorSink {
   return {
     emit(event: SecurityEvent): void {
       emitted++;
+      if (typeof event !== 'object' || event === null) {
+        noteDrop(1); // a caller's bug, counted rather than thrown
+        return;
+      }
       const e = event as StoredEvent;
       if (e['event.id'] === undefined) e['event.id'] = idPrefix + (seq++).toString(36);
       for (let i = 0; i < subscribers.length; i++) {
         try {
           subscribers[i](e);
         } catch (err) {
-          logger.error({ err }, 'event subscriber failed');
+          subscriberErrors++;
+          // One line per interval at most: a subscriber failing on every event must not flood the log.
+          const now = Date.now();
+          if (now - lastSubscriberLog >= dropLogIntervalMs) {
+            logger.error({ err, subscriberErrors }, 'event subscriber failed');
+            lastSubscriberLog = now;
+          }
         }
       }
       if (!store) return;
