@@ -146,6 +146,18 @@ describe('authenticate policy', () => {
     );
   });
 
+  test('refuses at load a binding for a scheme the spec lacks and a public operation it lacks', () => {
+    const typo = { ...config, schemes: { ...config.schemes, oauht: config.schemes.oauth } };
+    assert.throws(
+      () => authenticatePolicy.compile(typo, t.ctx('readThings')),
+      (e: unknown) => e instanceof PolicyConfigError && e.path === 'schemes.oauht',
+    );
+    assert.throws(
+      () => authenticatePolicy.compile({ ...config, public: ['undeclared', 'nope'] }, t.ctx('readThings')),
+      (e: unknown) => e instanceof PolicyConfigError && e.path === 'public[1]',
+    );
+  });
+
   test('answers 401 with a bare Bearer challenge when no credentials are sent', async () => {
     t.events.length = 0;
     const r = await call('/read');

@@ -76,6 +76,21 @@ export const authenticatePolicy: PolicyDefinition<AuthenticateConfig> = {
     const stripNames = identityHeaderNames(config);
     const claimHeaders = Object.entries(forward.claimHeaders).map(([h, c]) => [h.toLowerCase(), c] as const);
 
+    // Typos fail the load: every bound scheme must exist in the spec, every public operation too.
+    for (const name of Object.keys(config.schemes)) {
+      if (ctx.spec.securitySchemes[name] === undefined) {
+        const known = Object.keys(ctx.spec.securitySchemes).join(', ') || 'none';
+        throw new PolicyConfigError(
+          `schemes.${name}`,
+          `the spec defines no security scheme ${name} (it has: ${known})`,
+        );
+      }
+    }
+    for (const [i, id] of (config.public ?? []).entries()) {
+      if (!ctx.spec.operations.some((o) => o.id === id)) {
+        throw new PolicyConfigError(`public[${i}]`, `the spec has no operation ${id}`);
+      }
+    }
     const security = op.security;
     if (security === undefined) {
       if (config.allowUndeclaredSecurity !== true && !(config.public ?? []).includes(op.id)) {
