@@ -112,3 +112,52 @@ describe('limits in one gateway process (memory store)', () => {
     assert.deepEqual(events[0]['portcullis.ratelimit.limits'], ['per-ip']);
   });
 });
+
+describe('limits configured per API and overridden per operation', () => {
+  let upstream: TestServer;
+  let gw: TestGateway;
+  before(async () => {
+    upstream = await startServer(echoHandler);
+    gw = await startGateway({
+      specs: { 'openapi.yaml': openapi({ '/light': { get: op('light') }, '/heavy': { get: op('heavy') } }) },
+      config: {
+        apis: [
+          {
+            name: 'cost',
+            spec: './openapi.yaml',
+            upstream: { url: upstream.url },
+            policies: {
+              rateLimit: {
+                limits: [{ name: 'budget', algorithm: 'fixed-window', limit: 10, windowSeconds: 3600 }],
+              },
+            },
+            operations: { heavy: { policies: { rateLimit: { cost: 4 } } } },
+          },
+        ],
+      },
+    });
+  });
+  after(async () => {
+    await gw?.close();
+    await upstream?.close();
+  });
+
+  test('an operation that only sets a cost keeps the API limits and draws from the same budget', async () => {
+    const heavy = await runLoad({
+      urls: [gw.url],
+      path: '/heavy',
+      clients: 1,
+      durationMs: 4000,
+      maxRequests: 3,
+    });
+    assert.equal(heavy.byStatus.get(200), 2);
+    const light = await runLoad({
+      urls: [gw.url],
+      path: '/light',
+      clients: 1,
+      durationMs: 4000,
+      maxRequests: 3,
+    });
+    assert.equal(light.byStatus.get(200), 2);
+  });
+});

@@ -112,8 +112,8 @@ const limitSchema = {
 export const rateLimitSchema = {
   type: 'object',
   properties: {
-    // No `default`s at this level: an operation's block is merged over the API's key by key, and a filled-in
-    // default would silently replace the API's value. Defaults are applied when compiling.
+    // The gateway fills these defaults after merging spec, API and operation blocks; `compile` applies the
+    // same defaults itself for blocks that come from elsewhere.
     limits: {
       type: 'array',
       maxItems: 16,
@@ -123,12 +123,14 @@ export const rateLimitSchema = {
     cost: {
       type: 'integer',
       minimum: 1,
-      description: 'Units a request to this operation uses in every limit without its own cost (default 1).',
+      default: 1,
+      description: 'Units a request to this operation uses in every limit without its own cost.',
     },
     failMode: {
       enum: ['open', 'closed'],
       description:
-        'When the store cannot decide (Redis unreachable, memory limiter full): `open` decides with a local in-memory limiter (per instance), `closed` answers 503. Default open.',
+        'When the store cannot decide (Redis unreachable, memory limiter full): `open` decides with a local in-memory limiter (per instance), `closed` answers 503.',
+      default: 'open',
     },
     headers: {
       type: 'boolean',
@@ -137,13 +139,15 @@ export const rateLimitSchema = {
     },
     legacyHeaders: {
       type: 'boolean',
-      description: 'Also send X-RateLimit-Limit/-Remaining/-Reset for the tightest limit. Default false.',
+      default: false,
+      description: 'Also send X-RateLimit-Limit/-Remaining/-Reset for the tightest limit.',
     },
     ipv4PrefixLength: {
       type: 'integer',
       minimum: 8,
       maximum: 32,
-      description: 'Key `ip`: IPv4 clients are grouped by this prefix. Default 32.',
+      default: 32,
+      description: 'Key `ip`: IPv4 clients are grouped by this prefix.',
     },
     ipv6PrefixLength: {
       type: 'integer',
