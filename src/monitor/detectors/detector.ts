@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { SecurityEvent } from '../events.ts';
 
 export type Severity = 'low' | 'medium' | 'high' | 'critical';
@@ -157,6 +158,17 @@ export function isFailedAuthentication(e: SecurityEvent): boolean {
   return e['portcullis.denied_by'] === 'authenticate' || e['portcullis.stage'] === 'authenticate';
 }
 
+const MAX_KEY_LENGTH = 512;
+
+/**
+ * Caps the length of a key built from client input (a user name, a path): a long key keeps its first 400
+ * characters and a hash of the whole, so memory per key stays bounded and distinct keys stay distinct.
+ */
+export function boundKey(key: string): string {
+  if (key.length <= MAX_KEY_LENGTH) return key;
+  return `${key.slice(0, 400)}#${createHash('sha256').update(key).digest('base64url')}`;
+}
+
 /**
  * A Map with a cap on its keys, least recently used first out. Every detector keeps its per-key state in
  * one of these, so memory stays bounded whatever the clients send.
@@ -178,7 +190,8 @@ export class BoundedMap<V> {
    * young end only when it has aged past half the map, so hot keys cost one lookup and the eviction order is
    * still least-recently-used to within half the capacity.
    */
-  touch(key: string, make: () => V): V {
+  touch(rawKey: string, make: () => V): V {
+    const key = boundKey(rawKey);
     const ops = ++this.#ops;
     const e = this.#map.get(key);
     if (e !== undefined) {
@@ -199,10 +212,10 @@ export class BoundedMap<V> {
     return v;
   }
   get(key: string): V | undefined {
-    return this.#map.get(key)?.v;
+    return this.#map.get(boundKey(key))?.v;
   }
   delete(key: string): void {
-    this.#map.delete(key);
+    this.#map.delete(boundKey(key));
   }
   *values(): IterableIterator<V> {
     for (const e of this.#map.values()) yield e.v;
@@ -275,7 +288,8 @@ export class CappedSet {
     this.#max = max;
   }
   /** Adds a member; true if it is new (overflowing members are treated as new). */
-  add(v: string): boolean {
+  add(member: string): boolean {
+    const v = boundKey(member);
     if (this.#set.has(v)) return false;
     if (this.#set.size < this.#max) this.#set.add(v);
     else this.overflow++;
@@ -286,7 +300,7 @@ export class CappedSet {
     return this.#set.size + this.overflow;
   }
   has(v: string): boolean {
-    return this.#set.has(v);
+    return this.#set.has(boundKey(v));
   }
   sample(n: number): string[] {
     return [...this.#set].slice(0, n);

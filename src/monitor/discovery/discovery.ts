@@ -1,4 +1,5 @@
 import type { ApiDocument, JsonObject } from '../../openapi/types.ts';
+import { boundKey } from '../detectors/detector.ts';
 import type { SecurityEvent } from '../events.ts';
 import { createShape, mergeShape, type Shape, shapeToSchema } from './shape.ts';
 import { templatePath } from './template.ts';
@@ -75,7 +76,7 @@ export interface Discovery {
 const UNDECLARED = new Set(['undeclared_route', 'undeclared_method']);
 
 function endpointKey(api: string, method: string, path: string): string {
-  return `${api}\u0000${method}\u0000${path}`;
+  return boundKey(`${api}\u0000${method}\u0000${path}`);
 }
 
 /**

@@ -50,7 +50,9 @@ export function mergeShape(shape: Shape, value: unknown, maxDepth: number, maxPr
   if (t === 'object') {
     shape.objects++;
     shape.properties ??= new Map();
-    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    for (const [name, v] of Object.entries(value as Record<string, unknown>)) {
+      // Member names come from clients: keep them short.
+      const k = name.length > 200 ? `${name.slice(0, 200)}…` : name;
       let p = shape.properties.get(k);
       if (p === undefined) {
         if (shape.properties.size >= maxProperties) {
