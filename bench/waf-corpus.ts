@@ -248,6 +248,12 @@ async function main() {
       try {
         const blocked = await runThroughWaf(waf, items);
         columns.push(['ModSecurity CRS 3.3 PL1', scoreCorpus(items, (item) => blocked.has(item))]);
+        // `--show=<class>`: list the WAF's misses and false positives for one class.
+        const show = process.argv.find((a) => a.startsWith('--show='))?.slice(7);
+        for (const item of items) {
+          if (item.class !== show || blocked.has(item) === (item.label === 'attack')) continue;
+          console.log(`${item.label === 'attack' ? 'WAF MISS' : 'WAF FP  '} ${JSON.stringify(item.input)}`);
+        }
       } finally {
         waf.stop();
       }
