@@ -1,11 +1,15 @@
 import type { AddressInfo } from 'node:net';
 import { type Logger, pino } from 'pino';
+import { createAdminRoutes } from '../admin/api.ts';
+import { adminMonitorFrom } from '../admin/monitor-port.ts';
 import { type AdminRoutes, startAdminServer } from '../admin/server.ts';
 import type { Config } from '../config/types.ts';
 import { type AccessRecord, createGateway, type Gateway } from '../gateway/gateway.ts';
 import { type Listeners, openListeners } from '../gateway/listener.ts';
 import { type EventSink, nullSink } from '../monitor/events.ts';
 import { createMetrics, type MetricsRegistry } from '../monitor/metrics.ts';
+import { createMonitor } from '../monitor/monitor.ts';
+import type { MonitorConfigInput } from '../monitor/schema.ts';
 import type { PolicyDefinition } from '../policies/policy.ts';
 import { policies } from '../policies/registry.ts';
 import { type Clock, systemClock } from '../state/clock.ts';
@@ -22,6 +26,8 @@ export interface RuntimeOptions {
   readonly events?: EventSink;
   /** Policy definitions; defaults to every registered policy. */
   readonly policies?: ReadonlyArray<PolicyDefinition>;
+  /** Re-reads the config for `POST /api/reload` (serve passes the file loader). */
+  readonly loadConfig?: () => Promise<Config>;
   readonly adminRoutes?: (deps: {
     gateway: Gateway;
     metrics: MetricsRegistry;
@@ -94,9 +100,20 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
           onStatus: (status, detail) => logger.warn({ status, detail }, 'redis state store'),
         })
       : createMemoryStore({ clock, maxEntries: config.state.maxEntries });
+  // The watch loop (event store, detectors, bans, alerts) runs unless the caller brings its own sink.
+  const monitor =
+    opts.events === undefined
+      ? await createMonitor(config.monitor as MonitorConfigInput | undefined, {
+          logger,
+          clock,
+          store,
+          metrics,
+          baseDir: config.baseDir,
+        })
+      : undefined;
   const gateway = await createGateway(config, {
     logger,
-    events: opts.events ?? nullSink,
+    events: opts.events ?? monitor?.events ?? nullSink,
     metrics,
     store,
     clock,
@@ -104,6 +121,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     accessLog: opts.accessLog ?? (config.logging.accessLog ? createAccessLog(destination) : () => {}),
   });
   let draining = false;
+  let adminApi: AdminRoutes | undefined;
   const listeners = await openListeners(config, gateway.handle, logger);
   const admin = config.admin.enabled
     ? await startAdminServer({
@@ -113,7 +131,18 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
         metrics,
         logger,
         isReady: () => !draining,
-        routes: opts.adminRoutes?.({ gateway, metrics, store }),
+        routes: (adminApi = opts.adminRoutes
+          ? opts.adminRoutes({ gateway, metrics, store })
+          : createAdminRoutes({
+              token: config.admin.token,
+              gateway,
+              metrics,
+              store,
+              clock,
+              logger,
+              monitor: monitor ? adminMonitorFrom(monitor) : undefined,
+              reload: opts.loadConfig ? async () => gateway.reload(await opts.loadConfig!()) : undefined,
+            })),
       })
     : undefined;
   return {
@@ -133,7 +162,9 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       draining = true;
       await listeners.close(config.server.shutdownTimeoutMs, gateway.inFlight);
       await admin?.close();
+      (adminApi as { close?: () => void } | undefined)?.close?.();
       await gateway.close();
+      await monitor?.close();
       await store.close();
       logger.flush();
     },

@@ -1,4 +1,5 @@
+import { monitorConfigSchema } from '../monitor/schema.ts';
 import type { ConfigSection } from './schema.ts';
 
 /** Top-level config sections contributed by modules outside the gateway core (one line each). */
-export const sections: ReadonlyArray<ConfigSection> = [];
+export const sections: ReadonlyArray<ConfigSection> = [{ key: 'monitor', schema: monitorConfigSchema }];

@@ -15,6 +15,7 @@ export async function demo(opts: { port: number; adminPort: number; out: (line: 
     PORTCULLIS_PORT: String(opts.port),
     PORTCULLIS_ADMIN_PORT: String(opts.adminPort),
     DEMO_UPSTREAM: api.url,
+    DEMO_DATA_DIR: path.resolve('data'),
   };
   const config = resolvePaths(parseConfig(await readFile(CONFIG, 'utf8'), CONFIG, env), path.dirname(CONFIG));
   const runtime = await startRuntime({ config });

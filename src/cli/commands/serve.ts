@@ -27,7 +27,7 @@ export async function serve(opts: ServeOptions): Promise<Runtime> {
     const config = await loadConfig(opts.configFile, opts.env);
     // In multi-process mode only the first worker serves the admin listener.
     if (cluster.isWorker && opts.env.PORTCULLIS_WORKER !== '0') config.admin.enabled = false;
-    runtime = await startRuntime({ config });
+    runtime = await startRuntime({ config, loadConfig: () => loadConfig(opts.configFile, opts.env) });
   } catch (err) {
     if (err instanceof ConfigError || err instanceof GatewayBuildError) {
       throw new CliError(`${opts.configFile}: ${describeError(err)}`, 1);
