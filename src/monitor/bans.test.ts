@@ -57,6 +57,17 @@ describe('ban list', () => {
     assert.deepEqual(auto, manual);
   });
 
+  test('alerts during a ban in force do not escalate it (one burst seen by two instances is one offence)', async () => {
+    const { bans, clock } = setup();
+    const first = await bans.ban('subject', 'mallory', { reason: 'a', source: 'auto' });
+    clock.advance(1000);
+    const again = await bans.ban('subject', 'mallory', { reason: 'b', source: 'auto' });
+    assert.deepEqual(again, first);
+    clock.advance(60_000);
+    const next = await bans.ban('subject', 'mallory', { reason: 'c', source: 'auto' });
+    assert.deepEqual([next.level, (next.expiresAt - next.createdAt) / 1000], [2, 240]);
+  });
+
   test('lists live bans newest first', async () => {
     const { clock, bans } = setup();
     await bans.ban('ip', '198.51.100.1', { reason: 'a', source: 'manual', ttlSeconds: 10 });

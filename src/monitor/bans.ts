@@ -120,16 +120,17 @@ export function createBanList(opts: {
     async ban(kind, value, o) {
       check(kind, value);
       const now = clock.now();
+      if (o.ttlSeconds === undefined) {
+        // A ban in force is kept as it is: alerts raised during it (several instances seeing one burst, or
+        // the tail of the burst itself) are one offence, not repeat offences to escalate.
+        const current = parse(await store.get(banKey(kind, value)));
+        if (current && current.expiresAt > now) return current;
+      }
       const offenceKey = `${OFFENCE_PREFIX}${kind}:${value}`;
       const previous = Number((await store.get(offenceKey)) ?? '0') || 0;
       const level = previous + 1;
-      let ttlSeconds = o.ttlSeconds;
-      if (ttlSeconds === undefined) {
-        ttlSeconds = Math.min(policy.maxSeconds, policy.baseSeconds * policy.multiplier ** (level - 1));
-        // An existing longer ban is never shortened by a new automatic one.
-        const current = parse(await store.get(banKey(kind, value)));
-        if (current && current.expiresAt - now > ttlSeconds * 1000) return current;
-      }
+      const ttlSeconds =
+        o.ttlSeconds ?? Math.min(policy.maxSeconds, policy.baseSeconds * policy.multiplier ** (level - 1));
       if (!(ttlSeconds > 0 && ttlSeconds <= MAX_TTL_SECONDS))
         throw new BanError('ttlSeconds must be 1..31536000');
       const ban: Ban = {
