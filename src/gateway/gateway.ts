@@ -171,6 +171,7 @@ async function buildSnapshot(config: Config, deps: GatewayDeps): Promise<Snapsho
             logger,
             events: deps.events,
             store: deps.store,
+            metrics: deps.metrics,
             shared,
           });
         } catch (err) {

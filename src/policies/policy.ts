@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Exchange } from '../gateway/exchange.ts';
 import type { Problem } from '../gateway/problems.ts';
 import type { EventSink } from '../monitor/events.ts';
+import type { MetricsRegistry } from '../monitor/metrics.ts';
 import type { ApiDocument, JsonObject, Operation } from '../openapi/types.ts';
 import type { Clock } from '../state/clock.ts';
 import type { StateStore } from '../state/store.ts';
@@ -78,6 +79,8 @@ export interface CompileContext {
   readonly logger: Logger;
   readonly events: EventSink;
   readonly store: StateStore;
+  /** The process's Prometheus registry: policies register their counters here (names are deduplicated). */
+  readonly metrics: MetricsRegistry;
   /** Services shared by all routes of one config snapshot (JWKS caches, consumer registries, ...). */
   readonly shared: SharedServices;
 }

@@ -11,6 +11,7 @@ import { pino } from 'pino';
 import type { Exchange } from '../../src/gateway/exchange.ts';
 import { type Problem, problemBody } from '../../src/gateway/problems.ts';
 import type { SecurityEvent } from '../../src/monitor/events.ts';
+import { createMetrics } from '../../src/monitor/metrics.ts';
 import { buildApiDocument } from '../../src/openapi/load.ts';
 import type { ApiDocument, JsonObject, Operation } from '../../src/openapi/types.ts';
 import type { CompileContext, PolicyHandler, SharedServices } from '../../src/policies/policy.ts';
@@ -74,6 +75,7 @@ export function createTestContext(
   const shared = createShared();
   const store = opts.store ?? createMemoryStore({ clock });
   const logger = pino({ level: 'silent' });
+  const metrics = createMetrics();
   return {
     events,
     shared,
@@ -86,6 +88,7 @@ export function createTestContext(
       logger,
       events: { emit: (e) => events.push(e) },
       store,
+      metrics,
       shared,
     }),
   };

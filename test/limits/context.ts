@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pino } from 'pino';
 import type { Exchange, Principal } from '../../src/gateway/exchange.ts';
 import type { SecurityEvent } from '../../src/monitor/events.ts';
+import { createMetrics } from '../../src/monitor/metrics.ts';
 import type { ApiDocument, Operation } from '../../src/openapi/types.ts';
 import type { CompileContext, SharedServices } from '../../src/policies/policy.ts';
 import type { Clock } from '../../src/state/clock.ts';
@@ -68,6 +69,7 @@ export function context(store: StateStore, clock: Clock, op: Operation = operati
     logger: pino({ level: 'silent' }),
     events: { emit: (e) => events.push(e) },
     store,
+    metrics: createMetrics(),
     shared,
   };
   return { ctx, events, shared };

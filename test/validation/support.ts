@@ -9,6 +9,7 @@ import { pino } from 'pino';
 import type { Exchange, Principal } from '../../src/gateway/exchange.ts';
 import type { Problem } from '../../src/gateway/problems.ts';
 import type { SecurityEvent } from '../../src/monitor/events.ts';
+import { createMetrics } from '../../src/monitor/metrics.ts';
 import { buildApiDocument } from '../../src/openapi/load.ts';
 import type { ApiDocument, JsonObject, SpecVersion } from '../../src/openapi/types.ts';
 import type { CompileContext, PolicyHandler, SharedServices } from '../../src/policies/policy.ts';
@@ -48,6 +49,7 @@ export function testContext(): TestContext {
         operation,
         clock: systemClock,
         logger: pino({ level: 'silent' }),
+        metrics: createMetrics(),
         events: { emit: (e) => events.push(e) },
         store,
         shared,

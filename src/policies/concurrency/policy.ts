@@ -105,7 +105,7 @@ export const concurrencyPolicy: PolicyDefinition<ConcurrencyConfig> = {
     }
     if (sems.length === 0) return null;
     const retryAfter = String(config.retryAfterSeconds ?? 1);
-    const metrics = ctx.shared.get<LimitMetrics>(LIMIT_METRICS_KEY, () => createLimitMetrics());
+    const metrics = ctx.shared.get<LimitMetrics>(LIMIT_METRICS_KEY, () => createLimitMetrics(ctx.metrics));
     const held = new WeakMap<Exchange, number>();
     const completed = new WeakSet<Exchange>();
 

@@ -233,7 +233,7 @@ function defineLimitPolicy(opts: {
       const oneKey = keyFns.length === 1;
 
       const { store, clock, events, shared } = ctx;
-      const metrics = shared.get<LimitMetrics>(LIMIT_METRICS_KEY, () => createLimitMetrics());
+      const metrics = shared.get<LimitMetrics>(LIMIT_METRICS_KEY, () => createLimitMetrics(ctx.metrics));
       const fallbackStore = shared.get<StateStore>('portcullis.rateLimit.fallbackStore', () =>
         createMemoryStore({ clock }),
       );
