@@ -116,7 +116,8 @@ function lazyStore(kind: 'sqlite' | 'postgres', open: () => Promise<EventStore>,
   };
 }
 
-function alertEvent(a: Alert): SecurityEvent {
+/** An alert in the flat event form (`event.kind: alert`) that the store and the live feed carry. */
+export function alertEvent(a: Alert): SecurityEvent {
   const e: SecurityEvent = {
     '@timestamp': a['@timestamp'],
     'event.id': a.id,
