@@ -125,6 +125,16 @@ describe('DPoP proofs (RFC 9449)', () => {
     }
   });
 
+  test('refuses a proof whose ES256 signature is r = s = 0', async () => {
+    const tok = await token(true);
+    const url = `${server.url}/strict`;
+    const [h, p] = (await proof(url, tok)).split('.');
+    const forged = `${h}.${p}.${Buffer.alloc(64).toString('base64url')}`;
+    const res = await fetch(url, { headers: { authorization: `DPoP ${tok}`, dpop: forged } });
+    assert.equal(res.status, 401);
+    assert.equal(t.events.at(-1)?.['event.reason'], 'dpop_bad_signature');
+  });
+
   test('refuses a request carrying two DPoP headers', async () => {
     const tok = await token(true);
     const url = `${server.url}/strict`;
