@@ -92,6 +92,50 @@ const upstreamSchema: JsonObject = {
     headersTimeoutMs: ms('Time to receive the response headers before answering 504.', 30000),
     bodyTimeoutMs: ms('Longest pause between two body chunks of the response.', 30000),
     keepAliveTimeoutMs: ms('How long an idle upstream connection is kept.', 4000),
+    circuitBreaker: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description:
+        'Stops sending to an upstream that fails or is slow (503 circuit-open with Retry-After), then lets a few trial calls through before closing again.',
+      properties: {
+        enabled: { type: 'boolean', default: true, description: 'Use a circuit breaker for this upstream.' },
+        windowSeconds: {
+          type: 'integer',
+          minimum: 1,
+          default: 30,
+          description: 'Rolling window for the rates.',
+        },
+        minCalls: {
+          type: 'integer',
+          minimum: 1,
+          default: 20,
+          description: 'Calls in the window before it may open.',
+        },
+        failureRatePercent: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 100,
+          default: 50,
+          description: 'Open when this share of calls failed (5xx, connection errors, timeouts).',
+        },
+        slowCallMs: ms('A call slower than this counts as slow.', 10000),
+        slowCallRatePercent: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 100,
+          default: 100,
+          description: 'Open when this share of calls was slow.',
+        },
+        openSeconds: { type: 'integer', minimum: 1, default: 10, description: 'How long it stays open.' },
+        halfOpenCalls: {
+          type: 'integer',
+          minimum: 1,
+          default: 3,
+          description: 'Trial calls when half-open.',
+        },
+      },
+    },
     tls: {
       type: 'object',
       additionalProperties: false,

@@ -19,6 +19,16 @@ export interface UpstreamConfig {
   headersTimeoutMs: number;
   bodyTimeoutMs: number;
   keepAliveTimeoutMs: number;
+  circuitBreaker: {
+    enabled: boolean;
+    windowSeconds: number;
+    minCalls: number;
+    failureRatePercent: number;
+    slowCallMs: number;
+    slowCallRatePercent: number;
+    openSeconds: number;
+    halfOpenCalls: number;
+  };
   tls?: { caFile?: string; certFile?: string; keyFile?: string; servername?: string };
 }
 

@@ -15,6 +15,7 @@ import {
 } from '../policies/policy.ts';
 import type { Clock } from '../state/clock.ts';
 import type { StateStore } from '../state/store.ts';
+import type { CircuitPermit } from './circuit-breaker.ts';
 import type { Exchange } from './exchange.ts';
 import {
   continueTrace,
@@ -149,7 +150,20 @@ async function buildSnapshot(config: Config, deps: GatewayDeps): Promise<Snapsho
           issues.push(`apis[${i}].operations.${opId}: no operation with this operationId in ${spec.file}`);
         }
       }
-      const upstream = createUpstream(apiConfig.upstream);
+      const upstream = createUpstream(apiConfig.upstream, deps.clock, (from, to, reason) => {
+        deps.logger.warn({ api: apiConfig.name, from, to, reason }, 'upstream circuit breaker');
+        deps.events.emit({
+          '@timestamp': new Date(deps.clock.now()).toISOString(),
+          'event.kind': 'event',
+          'event.category': 'web',
+          'event.type': 'change',
+          'event.action': 'circuit-breaker',
+          'event.reason': reason,
+          'portcullis.api': apiConfig.name,
+          'portcullis.circuit.from': from,
+          'portcullis.circuit.to': to,
+        });
+      });
       shared.onClose(() => upstream.close());
       const router = createRouter<Route>();
       const api: ApiRuntime = {
@@ -575,6 +589,27 @@ export async function createGateway(initial: Config, deps: GatewayDeps): Promise
         if (declaredLength >= 0) headers['content-length'] = String(declaredLength);
       }
       if (fx) Object.assign(headers, fx.upstreamHeaders);
+      let permit: CircuitPermit | undefined;
+      if (up.breaker !== null) {
+        permit = up.breaker.acquire();
+        if (permit === undefined) {
+          upstreamErrors.inc({ api: a.config.name, reason: 'circuit_open' });
+          const retry = String(Math.max(1, Math.ceil(up.breaker.retryAfterMs() / 1000)));
+          deny(
+            problem(problems.circuitOpen, undefined, {
+              reason: 'circuit_open',
+              headers: { 'retry-after': retry },
+            }),
+            'upstream',
+          );
+          return;
+        }
+      }
+      const dispatchedAt = performance.now();
+      const settlePermit = (ok: boolean) => {
+        permit?.done(ok, performance.now() - dispatchedAt);
+        permit = undefined;
+      };
       const controller = new AbortController();
       res.once('close', () => {
         if (!res.writableFinished) controller.abort();
@@ -591,6 +626,7 @@ export async function createGateway(initial: Config, deps: GatewayDeps): Promise
             opaque: fx,
           },
           ({ statusCode, headers: upHeaders }) => {
+            settlePermit(statusCode < 500);
             const head: ResponseHead = { status: statusCode, headers: upHeaders as ResponseHead['headers'] };
             stripResponseHopByHop(head.headers);
             if (fx) {
@@ -607,10 +643,13 @@ export async function createGateway(initial: Config, deps: GatewayDeps): Promise
         )
         .catch((err: unknown) => {
           if (controller.signal.aborted || res.destroyed) {
+            settlePermit(true); // the client left: says nothing about the upstream
             decision = 'client_aborted';
             return;
           }
-          if ((err as { code?: string }).code === BODY_TOO_LARGE) {
+          const clientFault = (err as { code?: string }).code === BODY_TOO_LARGE;
+          settlePermit(clientFault);
+          if (clientFault) {
             deny(
               problem(problems.payloadTooLarge, 'the body is larger than allowed', {
                 reason: 'body_too_large',

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { Pool } from 'undici';
 import type { UpstreamConfig } from '../config/types.ts';
+import type { Clock } from '../state/clock.ts';
+import { type CircuitBreaker, type CircuitState, createCircuitBreaker } from './circuit-breaker.ts';
 import { type ProblemType, problems } from './problems.ts';
 
 /** An upstream: its keep-alive pool and where its path starts. */
@@ -13,11 +15,17 @@ export interface Upstream {
   readonly pool: Pool;
   readonly headersTimeoutMs: number;
   readonly bodyTimeoutMs: number;
+  /** Null when the breaker is switched off for this upstream. */
+  readonly breaker: CircuitBreaker | null;
   close(): Promise<void>;
 }
 
 /** Builds the pool for one upstream. TLS upstreams are verified (system CAs or the configured ones). */
-export function createUpstream(config: UpstreamConfig): Upstream {
+export function createUpstream(
+  config: UpstreamConfig,
+  clock: Clock,
+  onStateChange: (from: CircuitState, to: CircuitState, reason: string) => void,
+): Upstream {
   const url = new URL(config.url);
   const tls = config.tls;
   const connect: Record<string, unknown> = { timeout: config.connectTimeoutMs };
@@ -28,6 +36,7 @@ export function createUpstream(config: UpstreamConfig): Upstream {
     if (tls?.certFile) connect.cert = readFileSync(tls.certFile);
     if (tls?.keyFile) connect.key = readFileSync(tls.keyFile);
   }
+  const cb = config.circuitBreaker;
   const pool = new Pool(url.origin, {
     connections: config.connections,
     pipelining: 1,
@@ -44,6 +53,19 @@ export function createUpstream(config: UpstreamConfig): Upstream {
     pool,
     headersTimeoutMs: config.headersTimeoutMs,
     bodyTimeoutMs: config.bodyTimeoutMs,
+    breaker: cb.enabled
+      ? createCircuitBreaker({
+          clock,
+          windowMs: cb.windowSeconds * 1000,
+          minCalls: cb.minCalls,
+          failureRateThreshold: cb.failureRatePercent / 100,
+          slowCallMs: cb.slowCallMs,
+          slowCallRateThreshold: cb.slowCallRatePercent / 100,
+          openMs: cb.openSeconds * 1000,
+          halfOpenCalls: cb.halfOpenCalls,
+          onStateChange,
+        })
+      : null,
     async close() {
       await pool.close();
     },

@@ -321,3 +321,46 @@ describe('gateway with a dead upstream', () => {
     }
   });
 });
+
+describe('circuit breaker', () => {
+  test('opens after repeated upstream failures, answers 503 with Retry-After, and closes after trial calls succeed', async () => {
+    let failing = true;
+    const upstream = await startServer((_req, res) => {
+      res.writeHead(failing ? 500 : 200).end(failing ? 'boom' : 'fine');
+    });
+    const gw = await startGateway({
+      specs: { 'api.yaml': spec },
+      config: {
+        apis: [
+          {
+            name: 'items',
+            spec: 'api.yaml',
+            upstream: {
+              url: upstream.url,
+              circuitBreaker: { minCalls: 5, failureRatePercent: 50, openSeconds: 1, halfOpenCalls: 1 },
+            },
+          },
+        ],
+      },
+    });
+    try {
+      for (let i = 0; i < 5; i++) assert.equal((await request(gw.url, { path: '/items/1' })).status, 500);
+      const open = await request(gw.url, { path: '/items/1' });
+      assert.equal(open.status, 503);
+      assert.equal(JSON.parse(open.body).type, problems.circuitOpen.type);
+      assert.ok(Number(open.headers['retry-after']) >= 1);
+      assert.ok(
+        gw.events.some(
+          (e) => e['event.action'] === 'circuit-breaker' && e['portcullis.circuit.to'] === 'open',
+        ),
+      );
+      failing = false;
+      await sleep(1100);
+      assert.equal((await request(gw.url, { path: '/items/1' })).status, 200);
+      assert.equal((await request(gw.url, { path: '/items/1' })).status, 200);
+    } finally {
+      await gw.close();
+      await upstream.close();
+    }
+  });
+});
