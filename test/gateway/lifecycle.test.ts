@@ -67,7 +67,7 @@ describe('reload', () => {
       await agent.close();
       assert.equal(errors, 0);
       assert.deepEqual([...statuses.keys()], [200]);
-      assert.ok((statuses.get(200) ?? 0) > 100, `only ${statuses.get(200)} requests made it`);
+      assert.ok((statuses.get(200) ?? 0) >= 20, `only ${statuses.get(200)} requests made it`);
       // The last reload (i = 9) applied a.yaml: /a is served, /b is gone.
       assert.equal((await fetch(`${gw.url}/a`)).status, 200);
       assert.equal((await fetch(`${gw.url}/b`)).status, 404);

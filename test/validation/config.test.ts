@@ -5,6 +5,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ConfigError, formatIssue, parseConfig } from '../../src/config/load.ts';
+import { policyConfigFor } from '../../src/gateway/pipeline.ts';
+import type { Operation } from '../../src/openapi/types.ts';
+import { policies } from '../../src/policies/registry.ts';
 
 function parse(policies: string): { issues: string[]; config?: ReturnType<typeof parseConfig> } {
   const yaml = `version: 1
@@ -38,7 +41,18 @@ describe('validation policy config', () => {
         allowOrigins: ['https://app.example.com']
         allowCredentials: true`);
     assert.deepEqual(issues, []);
-    const p = config!.apis[0].policies as Record<string, Record<string, unknown>>;
+    // Defaults are filled when a policy is compiled for an operation (after spec, API and operation merge).
+    const api = config!.apis[0];
+    const byName = new Map(policies.map((d) => [d.name, d]));
+    const p = Object.fromEntries(
+      Object.keys(api.policies ?? {}).map((name) => [
+        name,
+        policyConfigFor(byName.get(name)!, api, { id: 'anyOperation' } as Operation, undefined) as Record<
+          string,
+          unknown
+        >,
+      ]),
+    );
     assert.equal(p.validateRequest.maxArrayItems, 1000);
     assert.equal(p.validateRequest.mode, 'enforce');
     assert.deepEqual(p.ssrfGuard.allowSchemes, ['https', 'http']);
