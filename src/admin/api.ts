@@ -488,7 +488,12 @@ export function createAdminRoutes(deps: AdminDeps): AdminApi {
       }
       case 'POST /api/bans': {
         if (!monitor.bans) throw unavailable('the ban responder');
-        const ban = await monitor.bans.ban(validateBan(await readJson(req)));
+        const ban = await monitor.bans.ban(validateBan(await readJson(req))).catch((err: unknown) => {
+          // The ban list checks values further (a token ban takes a credential hash, never a credential).
+          if ((err as { code?: unknown }).code === 'ERR_BAN_INVALID')
+            throw new AdminRequestError(problems.badRequest, (err as Error).message);
+          throw err;
+        });
         deps.logger?.info({ kind: ban.kind, value: ban.value, expiresAt: ban.expiresAt }, 'manual ban');
         feed.publish('bans', { action: 'ban', ban });
         return sendJson(res, 201, { ban });

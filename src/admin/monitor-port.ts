@@ -4,9 +4,8 @@
  * The composition root (`src/cli/runtime.ts`) adapts the monitor's own objects to this shape.
  */
 import { BAN_KINDS, type BanKind, type BanList } from '../monitor/bans.ts';
-import { type Alert, SEVERITY_SCORE } from '../monitor/detectors/detector.ts';
 import type { SecurityEvent } from '../monitor/events.ts';
-import type { Monitor } from '../monitor/monitor.ts';
+import { alertEvent, type Monitor } from '../monitor/monitor.ts';
 import type { SinkStats } from '../monitor/sink.ts';
 import type { EventPage, EventQuery } from '../monitor/stores/event-store.ts';
 
@@ -91,35 +90,6 @@ export function banControlFrom(list: BanList): BanControl {
   };
 }
 
-/** An alert in the flat event form the live stream carries (`event.kind: alert`), so both read alike. */
-export function alertView(a: Alert): SecurityEvent {
-  const e: SecurityEvent = {
-    '@timestamp': a['@timestamp'],
-    'event.id': a.id,
-    'event.kind': 'alert',
-    'event.category': 'intrusion_detection',
-    'event.type': 'indicator',
-    'event.action': a.detector,
-    'event.severity': SEVERITY_SCORE[a.severity],
-    'rule.name': a.rule,
-    message: a.summary,
-    'portcullis.alert': {
-      severity: a.severity,
-      offender: a.offender,
-      ...(a.target ? { target: a.target } : {}),
-      evidence: a.evidence,
-    },
-  };
-  if (a.offender.ip) e['client.address'] = a.offender.ip;
-  if (a.offender.subject) e['user.id'] = a.offender.subject;
-  if (a.offender.consumer) e['portcullis.consumer'] = a.offender.consumer;
-  if (a.offender.tokenHash) e['portcullis.credential.hash'] = a.offender.tokenHash;
-  if (a.api) e['portcullis.api'] = a.api;
-  if (a.route) e['http.route'] = a.route;
-  if (a.operationId) e['portcullis.operation_id'] = a.operationId;
-  return e;
-}
-
 /**
  * Adapts the monitor (`createMonitor`) to what the admin API reads: sink counters, the live feed, stored
  * events, recent alerts, bans, and the undeclared endpoints that discovery learned.
@@ -132,7 +102,7 @@ export function adminMonitorFrom(m: Monitor): AdminMonitor {
     sinkStats: () => m.events.stats(),
     subscribe: (fn) => m.subscribe(fn),
     ...(m.config.events.store === 'none' ? {} : { queryEvents: (q: EventQuery) => m.query(q) }),
-    alerts: async (limit) => m.alerts({ limit }).map(alertView),
+    alerts: async (limit) => m.alerts({ limit }).map(alertEvent),
     bans: banControlFrom(m.bans),
     ...(m.config.discovery.enabled
       ? {

@@ -230,12 +230,13 @@ describe('admin API', () => {
     assert.equal((await json(again)).type, problems.resourceNotFound.type);
   });
 
-  test('rejects a ban with a malformed IP, an unknown kind or a zero TTL with 400', async () => {
+  test('rejects a ban with a malformed IP, an unknown kind, a zero TTL or a raw token with 400', async () => {
     for (const body of [
       { kind: 'ip', value: '999.1.1.1', ttlSeconds: 60 },
       { kind: 'planet', value: 'mars', ttlSeconds: 60 },
       { kind: 'ip', value: '192.0.2.1', ttlSeconds: 0 },
       { kind: 'consumer', value: 'has space', ttlSeconds: 60 },
+      { kind: 'token', value: 'Bearer-eyJhbGciOi-a-real-token', ttlSeconds: 60 },
     ]) {
       const res = await adminFetch(d, '/api/bans', { method: 'POST', body });
       assert.equal(res.status, 400, JSON.stringify(body));

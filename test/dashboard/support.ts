@@ -45,7 +45,7 @@ export async function startDashboardGateway(
   opts: { live?: Parameters<typeof createAdminRoutes>[0]['live'] } = {},
 ): Promise<DashboardGateway> {
   const upstream = await startServer(echoHandler);
-  const logger = pino({ level: 'silent' });
+  const logger = pino({ level: process.env.DEBUG_ADMIN ?? 'silent' });
   // The monitor needs the gateway's state store, which the runtime creates: events go through a forwarder
   // until the monitor exists (no traffic flows before the gateway has started).
   let target: { emit(e: SecurityEvent): void } | undefined;
@@ -69,6 +69,7 @@ export async function startDashboardGateway(
     specs: { 'shop.yaml': shopSpec },
     config,
     runtime: {
+      logger,
       events: { emit: (e) => target?.emit(e) },
       adminRoutes: ({ gateway, metrics, store }) => {
         ready = createMonitor(

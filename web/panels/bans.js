@@ -80,6 +80,16 @@ export function mountBans(state) {
     h('button', { id: 'ban-submit', type: 'submit', class: 'danger', text: 'Ban' }),
   );
 
+  const placeholders = {
+    ip: '203.0.113.7',
+    consumer: 'consumer name',
+    subject: 'token subject (sub)',
+    token: 'credential hash (32 hex)',
+  };
+  byId('ban-kind').addEventListener('change', (ev) => {
+    byId('ban-value').setAttribute('placeholder', placeholders[ev.target.value] ?? '');
+  });
+
   async function ban(kind, value, ttlSeconds, reason) {
     errorEl.textContent = '';
     try {
