@@ -352,6 +352,7 @@ function readCommand(s: string, i: number): CommandHit | undefined {
       c === 41 ||
       c === 42 ||
       c === 10 ||
+      c === 35 || // `; id #` (the rest of the line commented out)
       // `type C:\x`, `dir c:\`
       (isLetter(c) &&
         s.charCodeAt(k + 1) === 58 &&
@@ -362,7 +363,21 @@ function readCommand(s: string, i: number): CommandHit | undefined {
       (word === 'net' &&
         /^(user|localgroup|view|share|use|start|stop|group|accounts|session)\b/i.test(s.slice(k, k + 12)));
     if (!shellArgs && sawSpace && isLetter(c) && (word === 'echo' || word === 'eval')) {
-      shellArgs = true;
+      // `;echo vulnerable` (one word, then the end or a metacharacter), not "; echo chamber effects".
+      let w = k;
+      while (w < n && w - k < 64 && isWordChar(s.charCodeAt(w))) w++;
+      while (w < n && w - k < 80 && isSpace(s.charCodeAt(w))) w++;
+      const d = s.charCodeAt(w);
+      shellArgs =
+        w >= n ||
+        d === 59 ||
+        d === 124 ||
+        d === 38 ||
+        d === 62 ||
+        d === 60 ||
+        d === 96 ||
+        d === 10 ||
+        d === 35;
     }
   }
   const a = s.charCodeAt(k);
@@ -377,7 +392,9 @@ export function detectCmdi(input: string, p: Paranoia): boolean {
     s.indexOf('/dev/tcp/') >= 0 ||
     s.indexOf('/dev/udp/') >= 0 ||
     input.indexOf('$IFS') >= 0 ||
-    input.indexOf('{IFS}') >= 0
+    input.indexOf('{IFS}') >= 0 ||
+    // Server-side includes: `<!--#exec cmd="..."-->`.
+    input.indexOf('<!--#exec') >= 0
   ) {
     return true;
   }

@@ -73,6 +73,10 @@ function decodeUtf8Lenient(bytes: number[]): string {
     }
     let need = 0;
     let cp = 0;
+    if ((b === 0xc0 || b === 0xc1) && i + 1 < bytes.length && bytes[i + 1] < 0x80) {
+      // `%c0%2e`: a broken overlong prefix before an ASCII byte; lenient decoders kept only the ASCII.
+      continue;
+    }
     if (b >= 0xc0 && b < 0xe0) {
       need = 1;
       cp = b & 0x1f;

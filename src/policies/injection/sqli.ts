@@ -612,7 +612,20 @@ function quoteContext(t: Token[], p: Paranoia): boolean {
   switch (a.k) {
     case '&':
       if (b === undefined) return p >= 3;
-      if (b.k === 'n' || b.k === 'v' || b.k === 'f' || b.k === '(' || b.k === 'E' || b.k === 'U') return true;
+      if (b.k === 'f' || b.k === '(' || b.k === 'E' || b.k === 'U') return true;
+      if (b.k === 'n' || b.k === 'v') {
+        // `' or 1=1`, `' or 1--`, `' and @x`; not `5'11" and 180 lbs`.
+        return (
+          c === undefined ||
+          c.k === 'o' ||
+          c.k === 'c' ||
+          c.k === ';' ||
+          c.k === ')' ||
+          c.k === '&' ||
+          c.k === 'k' ||
+          p >= 2
+        );
+      }
       if (b.k === 's' || b.k === 'w') {
         if (c === undefined) return p >= 2 && b.k === 'w';
         return (

@@ -181,6 +181,7 @@ export function detectSsti(input: string, p: Paranoia): boolean {
   if (lower.indexOf('${jndi:') >= 0 || lower.indexOf('${${') >= 0) return true;
   if (s.indexOf('{{') >= 0 && scanDelimited(s, '{{', '}}', p)) return true;
   if (s.indexOf('{%') >= 0 && scanDelimited(lower, '{%', '%}', p, isStatementBlock)) return true;
+  if (s.indexOf('[%') >= 0 && scanDelimited(s, '[%', '%]', p)) return true;
   for (const open of ['${', '#{', '*{', '@{', '~{']) {
     if (s.indexOf(open) >= 0 && scanDelimited(s, open, '}', p)) return true;
   }
