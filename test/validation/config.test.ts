@@ -47,10 +47,12 @@ describe('validation policy config', () => {
     const p = Object.fromEntries(
       Object.keys(api.policies ?? {}).map((name) => [
         name,
-        policyConfigFor(byName.get(name)!, api, { id: 'anyOperation' } as Operation, undefined) as Record<
-          string,
-          unknown
-        >,
+        policyConfigFor(
+          byName.get(name)!,
+          api,
+          { id: 'anyOperation' } as Operation,
+          undefined,
+        ) as unknown as Record<string, unknown>,
       ]),
     );
     assert.equal(p.validateRequest.maxArrayItems, 1000);
