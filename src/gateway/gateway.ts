@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { type Readable, Transform, Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { ApiConfig, Config } from '../config/types.ts';
+import { credentialHash, presentedCredential } from '../monitor/credential-hash.ts';
 import { type EventSink, nullSink, type SecurityEvent } from '../monitor/events.ts';
 import type { MetricsRegistry } from '../monitor/metrics.ts';
 import { loadApiDocument } from '../openapi/load.ts';
@@ -82,6 +83,8 @@ interface ApiRuntime {
   readonly router: Router<Route>;
   readonly upstream: Upstream;
   readonly hosts: ReadonlySet<string> | null;
+  /** Headers the spec's apiKey schemes read credentials from (for the credential fingerprint in events). */
+  readonly apiKeyHeaders: readonly string[];
 }
 
 /** An immutable, fully compiled view of one config. Reload builds a new one and swaps one reference. */
@@ -172,6 +175,9 @@ async function buildSnapshot(config: Config, deps: GatewayDeps): Promise<Snapsho
         router,
         upstream,
         hosts: apiConfig.hosts.length ? new Set(apiConfig.hosts.map((h) => h.toLowerCase())) : null,
+        apiKeyHeaders: Object.values(spec.securitySchemes)
+          .filter((sc) => sc.type === 'apiKey' && sc.raw.in === 'header' && typeof sc.raw.name === 'string')
+          .map((sc) => (sc.raw.name as string).toLowerCase()),
       };
       for (const operation of spec.operations) {
         const logger = deps.logger.child({ api: apiConfig.name, operationId: operation.id });
@@ -392,11 +398,18 @@ export async function createGateway(initial: Config, deps: GatewayDeps): Promise
         'event.outcome': status < 400 ? 'success' : 'failure',
         ...(decision !== 'allow' ? { 'event.reason': decision } : {}),
         'portcullis.path_params': ex?.route.pathParams,
+        'portcullis.consumer': ex?.principal?.consumer,
+        // A refused credential's fingerprint lets the detectors see one token or key replayed (never the value).
+        'portcullis.credential.hash': status === 401 || status === 403 ? fingerprint(route?.api) : undefined,
         ...rec,
       } as SecurityEvent);
     };
     res.once('close', finish);
 
+    const fingerprint = (a: ApiRuntime | undefined) => {
+      const credential = presentedCredential(req.headers, a?.apiKeyHeaders);
+      return credential === undefined ? undefined : credentialHash(credential);
+    };
     const deny = (p: Problem, policy: string) => {
       decision = p.reason ?? p.problem.type.slice(p.problem.type.lastIndexOf('/') + 1);
       deniedBy = policy;

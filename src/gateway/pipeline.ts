@@ -87,7 +87,7 @@ export function policyConfigFor(
 ): (PolicyConfigBase & { enabled: boolean }) | undefined {
   const apiLevel = (api.policies as PoliciesConfig | undefined)?.[def.name];
   const opLevel = api.operations[operation.id]?.policies?.[def.name];
-  const merged = merge(merge(fromSpec, apiLevel), opLevel);
+  const merged = merge(merge(fromSpec, apiLevel), opLevel) ?? (def.enabledByDefault ? {} : undefined);
   if (merged === undefined) return undefined;
   const config = withDefaults(def, merged) as unknown as PolicyConfigBase & { enabled: boolean };
   return config.enabled ? config : undefined;

@@ -101,6 +101,11 @@ export interface PolicyDefinition<C extends PolicyConfigBase = PolicyConfigBase>
   readonly name: string;
   readonly stage: Stage;
   readonly description: string;
+  /**
+   * Runs on every operation unless a config block says `enabled: false` (for protections that must not
+   * depend on someone remembering to switch them on, like enforcing bans).
+   */
+  readonly enabledByDefault?: boolean;
   /** JSON Schema of the policy's config (without `mode`, which is added for every policy). */
   readonly schema: JsonObject;
   /**

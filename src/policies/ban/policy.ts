@@ -74,6 +74,7 @@ function firstBan(
 export const banPolicy: PolicyDefinition<BanConfig> = {
   name: 'ban',
   stage: 'ban',
+  enabledByDefault: true,
   description:
     'Refuses clients under a temporary ban (automatic from the detectors, or manual) by address and by presented credential, before authentication.',
   schema: {
@@ -130,6 +131,7 @@ export const banPolicy: PolicyDefinition<BanConfig> = {
 export const banPrincipalPolicy: PolicyDefinition<BanPrincipalConfig> = {
   name: 'banPrincipal',
   stage: 'authorize',
+  enabledByDefault: true,
   description: 'Refuses authenticated callers whose consumer or token subject is under a temporary ban.',
   schema: {
     type: 'object',
