@@ -83,6 +83,9 @@ function census(s: string): number {
         m |= SEMI;
         break;
       case 40:
+        m |= PAREN;
+        if (prev === 64) m |= AT; // Razor `@(`
+        break;
       case 41:
         m |= PAREN;
         break;
@@ -117,7 +120,8 @@ function census(s: string): number {
         m |= HASH;
         break;
       case 64:
-        m |= AT;
+        // Only `@@` (`@@version`) and `@(` (Razor) matter at level 1; a single `@` is every e-mail address.
+        if (prev === 64) m |= AT;
         break;
       case 58:
         m |= COLON;
