@@ -13,12 +13,13 @@ function cssVar(el, name, fallback) {
   return v || fallback;
 }
 
-/** Rounds a maximum up to 1, 2 or 5 times a power of ten, for readable axis ticks. */
+/** The smallest axis maximum at or above `max` whose four ticks are round: steps of 1, 2, 2.5 or 5 × 10^k. */
 export function niceMax(max) {
   if (!(max > 0)) return 1;
-  const p = 10 ** Math.floor(Math.log10(max));
-  for (const m of [1, 2, 5, 10]) if (m * p >= max) return m * p;
-  return 10 * p;
+  const raw = max / 4;
+  const p = 10 ** Math.floor(Math.log10(raw));
+  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= raw) return 4 * m * p;
+  return 40 * p;
 }
 
 function label(value, unit) {
@@ -81,9 +82,10 @@ export function drawChart(canvas, data) {
   }
   if (n > 1) {
     ctx.textBaseline = 'top';
-    const marks = [0, Math.floor((n - 1) / 2), n - 1];
+    // A middle time label only where there is room for three.
+    const marks = n >= 5 && w >= 360 ? [0, Math.floor((n - 1) / 2), n - 1] : [0, n - 1];
     marks.forEach((idx, k) => {
-      ctx.textAlign = k === 0 ? 'left' : k === 1 ? 'center' : 'right';
+      ctx.textAlign = k === 0 ? 'left' : k === marks.length - 1 ? 'right' : 'center';
       ctx.fillText(clock(data.times[idx]), pad.left + (w * idx) / (n - 1), pad.top + hgt + 6);
     });
   }
