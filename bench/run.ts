@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
+import { runLimitBench } from './limits.ts';
 import { extraScenarios } from './scenarios.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -283,6 +284,8 @@ async function main() {
                 ...sc.api,
               },
             ],
+            // The watch loop is off unless a scenario measures it.
+            monitor: { enabled: false },
             ...sc.root,
           }),
         );
@@ -326,7 +329,8 @@ async function main() {
   ];
   const node = execFileSync(process.execPath, ['--version'], { encoding: 'utf8' }).trim();
   const header = `Run ${new Date().toISOString()} on ${execFileSync('nproc', { encoding: 'utf8' }).trim()} cores, Node ${node}; wrk -t1 -c64 -d${SECONDS}s on core 1, upstream and proxy on core 0 (2 workers: cores 0-1, sharing core 1 with wrk); median of ${ROUNDS} round(s).`;
-  const text = [header, '', ...lines, '', ...notes.map((n) => `- ${n}`)].join('\n');
+  const limits = ONLY ? '' : `\n## Rate-limit decision cost, in process\n\n${await runLimitBench()}`;
+  const text = [header, '', ...lines, '', ...notes.map((n) => `- ${n}`), limits].join('\n');
   process.stdout.write(`\n${text}\n`);
   if (!ONLY) {
     await writeFile(

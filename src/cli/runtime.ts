@@ -101,9 +101,13 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
         })
       : createMemoryStore({ clock, maxEntries: config.state.maxEntries });
   // The watch loop (event store, detectors, bans, alerts) runs unless the caller brings its own sink.
+  const { enabled: monitorEnabled = true, ...monitorConfig } = (config.monitor ??
+    {}) as MonitorConfigInput & {
+    enabled?: boolean;
+  };
   const monitor =
-    opts.events === undefined
-      ? await createMonitor(config.monitor as MonitorConfigInput | undefined, {
+    opts.events === undefined && monitorEnabled
+      ? await createMonitor(monitorConfig, {
           logger,
           clock,
           store,

@@ -101,6 +101,12 @@ export const monitorConfigSchema: JsonObject = {
   additionalProperties: false,
   description: 'Watch loop: event store, attack detectors, automatic bans, alerts and API discovery.',
   properties: {
+    enabled: {
+      type: 'boolean',
+      default: true,
+      description:
+        'Run the watch loop. false: no events, detectors, automatic bans or alerts (access log and metrics stay).',
+    },
     events: {
       type: 'object',
       additionalProperties: false,
