@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
+  buildConfig,
   echoHandler,
   startGateway,
   startServer,
   type TestGateway,
   type TestServer,
+  tempFiles,
 } from '../../../test/harness.ts';
 import { problems } from '../../gateway/problems.ts';
 
@@ -21,6 +23,17 @@ const spec = {
           { name: 'q', in: 'query', schema: { type: 'string' } },
           { name: 'filter', in: 'query', schema: { type: 'object' }, style: 'deepObject' },
         ],
+        responses: { '200': { description: 'ok' } },
+      },
+      post: {
+        operationId: 'postNoteForm',
+        requestBody: {
+          content: {
+            'application/x-www-form-urlencoded': {
+              schema: { type: 'object', properties: { title: { type: 'string' } } },
+            },
+          },
+        },
         responses: { '200': { description: 'ok' } },
       },
       put: {
@@ -62,7 +75,10 @@ describe('injection policy (gateway with a real upstream)', () => {
     gw = await startGateway({
       specs: { 'openapi.yaml': spec },
       config: config({
-        exclusions: [{ operations: ['putNote'], location: 'body', pointer: '/comment', classes: ['xss'] }],
+        exclusions: [
+          { operations: ['putNote'], location: 'body', pointer: '/comment', classes: ['xss'] },
+          { location: 'query', name: 'sql' },
+        ],
       }),
     });
     report = await startGateway({ specs: { 'openapi.yaml': spec }, config: config({ mode: 'report' }) });
@@ -157,6 +173,42 @@ describe('injection policy (gateway with a real upstream)', () => {
     assert.deepEqual(event['portcullis.pointers'], ['#/query/q']);
     assert.equal(JSON.stringify(event).includes('document.cookie'), false);
     assert.equal(typeof event['portcullis.payload_hash'], 'string');
+  });
+
+  test('inspects form fields of a urlencoded body', async () => {
+    const res = await fetch(`${gw.url}/notes/7`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'title=' + encodeURIComponent('{{config.items()}}'),
+    });
+    assert.equal(res.status, 400);
+    assert.deepEqual(await errorsOf(res), [{ pointer: '#/body/title', class: 'ssti' }]);
+  });
+
+  test('inspects a body that claims JSON but does not parse as one text value', async () => {
+    const res = await fetch(`${gw.url}/notes/7`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: '{"title": "x", <script>alert(1)</script>',
+    });
+    assert.equal(res.status, 400);
+    assert.deepEqual(await errorsOf(res), [{ pointer: '#/body', class: 'xss' }]);
+  });
+
+  test('skips a query parameter excluded for every class', async () => {
+    const res = await fetch(`${gw.url}/notes/7?sql=${encodeURIComponent("' or 1=1--")}`);
+    assert.equal(res.status, 200);
+    await res.arrayBuffer();
+  });
+
+  test('refuses a config with an unknown paranoia level or class at load', async () => {
+    const dir = await tempFiles({ 'openapi.yaml': spec });
+    const config = (injection: Record<string, unknown>) => ({
+      apis: [{ name: 'notes', spec: 'openapi.yaml', upstream: { url: up.url }, policies: { injection } }],
+    });
+    assert.throws(() => buildConfig(config({ paranoia: 4 }), dir), { code: 'ERR_CONFIG' });
+    assert.throws(() => buildConfig(config({ classes: ['csrf'] }), dir), { code: 'ERR_CONFIG' });
+    assert.doesNotThrow(() => buildConfig(config({ paranoia: 2, classes: ['sqli'] }), dir));
   });
 
   test('lets the request through in report mode and records the decision', async () => {
