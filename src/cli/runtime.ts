@@ -5,6 +5,7 @@ import { adminMonitorFrom } from '../admin/monitor-port.ts';
 import { type AdminRoutes, startAdminServer } from '../admin/server.ts';
 import type { Config } from '../config/types.ts';
 import { type AccessRecord, createGateway, type Gateway } from '../gateway/gateway.ts';
+import { compileCidrMatcher } from '../gateway/ip.ts';
 import { type Listeners, openListeners } from '../gateway/listener.ts';
 import { type EventSink, nullSink } from '../monitor/events.ts';
 import { createMetrics, type MetricsRegistry } from '../monitor/metrics.ts';
@@ -126,7 +127,12 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   });
   let draining = false;
   let adminApi: AdminRoutes | undefined;
-  const listeners = await openListeners(config, gateway.handle, logger);
+  const listeners = await openListeners(
+    config,
+    gateway.handle,
+    logger,
+    compileCidrMatcher(config.server.trustedProxies),
+  );
   const admin = config.admin.enabled
     ? await startAdminServer({
         host: config.admin.host,

@@ -277,6 +277,19 @@ export function buildConfigSchema(
             description:
               'Bodies with a known length below this are buffered (cheaper); larger ones are streamed.',
           },
+          maxConnectionsPerIp: {
+            type: 'integer',
+            minimum: 1,
+            default: 256,
+            description:
+              'Open connections one client address may hold; more are closed at once. Trusted proxies are exempt.',
+          },
+          maxConnections: {
+            type: 'integer',
+            minimum: 1,
+            default: 16384,
+            description: 'Open connections per listener; more are refused.',
+          },
           headersTimeoutMs: ms('Time a client has to send the request head (slowloris guard).', 10000),
           requestTimeoutMs: ms('Time a client has to send the whole request.', 60000),
           keepAliveTimeoutMs: ms('How long an idle client connection is kept open.', 5000),

@@ -59,6 +59,8 @@ export interface Config {
     maxHeaderBytes: number;
     maxBodyBytes: number;
     bufferBodyBelowBytes: number;
+    maxConnectionsPerIp: number;
+    maxConnections: number;
     headersTimeoutMs: number;
     requestTimeoutMs: number;
     keepAliveTimeoutMs: number;

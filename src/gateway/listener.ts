@@ -85,7 +85,12 @@ function redirectHandler(
 }
 
 /** Opens every configured listener; HTTPS ones reload their certificate when the files change. */
-export async function openListeners(config: Config, handler: Handler, logger: Logger): Promise<Listeners> {
+export async function openListeners(
+  config: Config,
+  handler: Handler,
+  logger: Logger,
+  isTrustedProxy: (ip: string) => boolean = () => false,
+): Promise<Listeners> {
   const s = config.server;
   const running: RunningListener[] = [];
   const watchers: FSWatcher[] = [];
@@ -112,6 +117,8 @@ export async function openListeners(config: Config, handler: Handler, logger: Lo
       } else {
         server = http.createServer(common, (req, res) => handler(req, res, 'http'));
       }
+      server.maxConnections = s.maxConnections;
+      limitConnectionsPerIp(server, s.maxConnectionsPerIp, isTrustedProxy, logger);
       server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
         if (!socket.writable) return socket.destroy();
         const status =
@@ -196,5 +203,42 @@ function watchCertificate(
     const w = watch(d, { persistent: false }, reload);
     w.on('error', () => {});
     return w;
+  });
+}
+
+/**
+ * Caps the connections one client address may hold open (a single client must not exhaust the sockets).
+ * The map holds only addresses with open connections, so it is bounded by `maxConnections`.
+ */
+function limitConnectionsPerIp(
+  server: http.Server,
+  max: number,
+  isTrustedProxy: (ip: string) => boolean,
+  logger: Logger,
+): void {
+  const open = new Map<string, number>();
+  let lastWarning = 0;
+  server.on('connection', (socket) => {
+    const ip = socket.remoteAddress ?? '';
+    if (isTrustedProxy(ip)) return;
+    const n = (open.get(ip) ?? 0) + 1;
+    if (n > max) {
+      socket.destroy();
+      const now = Date.now();
+      if (now - lastWarning > 10_000) {
+        lastWarning = now;
+        logger.warn(
+          { 'client.address': ip, max },
+          'connection refused: too many connections from one address',
+        );
+      }
+      return;
+    }
+    open.set(ip, n);
+    socket.once('close', () => {
+      const left = (open.get(ip) ?? 1) - 1;
+      if (left <= 0) open.delete(ip);
+      else open.set(ip, left);
+    });
   });
 }
