@@ -35,6 +35,11 @@ export interface RemoteKeySetOptions {
 export interface RemoteKeySet {
   /** Key for a token header; undefined when the set has no such key (after at most one rate-limited refetch). */
   getKey(kid: string | undefined, alg: string): Promise<VerificationKey | undefined>;
+  /**
+   * The key from the keys already held, synchronously (starting a background refresh when they are due);
+   * undefined when `getKey` must be asked (nothing loaded yet, or an unknown kid).
+   */
+  peekKey(kid: string | undefined, alg: string): VerificationKey | undefined;
   /** Number of keys currently held. */
   readonly size: number;
   /** Registers a listener for `kid`s that left the set after a refresh (to flush tokens they verified). */
@@ -146,6 +151,14 @@ export function createRemoteKeySet(opts: RemoteKeySetOptions): RemoteKeySet {
     return inflight;
   }
 
+  function refreshIfDue(now: number): void {
+    const aheadMs = Math.min(60_000, (opts.cacheMaxAgeSeconds * 1000) / 10);
+    if (now >= freshUntil - aheadMs && now - lastFetchAttempt >= cooldownMs) {
+      // Refresh ahead of expiry in the background; requests keep using the current keys meanwhile.
+      void refresh();
+    }
+  }
+
   function find(kid: string | undefined, alg: string): VerificationKey | undefined {
     return selectKey(keys, kid, alg);
   }
@@ -157,6 +170,11 @@ export function createRemoteKeySet(opts: RemoteKeySetOptions): RemoteKeySet {
     onKeysRemoved(listener) {
       removalListeners.add(listener);
     },
+    peekKey(kid, alg) {
+      if (!loaded) return undefined;
+      refreshIfDue(clock.now());
+      return find(kid, alg);
+    },
     async getKey(kid, alg) {
       const now = clock.now();
       if (!loaded) {
@@ -164,13 +182,7 @@ export function createRemoteKeySet(opts: RemoteKeySetOptions): RemoteKeySet {
         if (!loaded) {
           throw new KeySourceUnavailableError('no JWKS could be loaded', { cause: lastError });
         }
-      } else if (
-        now >= freshUntil - Math.min(60_000, (opts.cacheMaxAgeSeconds * 1000) / 10) &&
-        now - lastFetchAttempt >= cooldownMs
-      ) {
-        // Refresh ahead of expiry in the background; requests keep using the current keys meanwhile.
-        void refresh();
-      }
+      } else refreshIfDue(now);
       const hit = find(kid, alg);
       if (hit !== undefined || kid === undefined) return hit;
       const negUntil = unknownKids.get(kid);

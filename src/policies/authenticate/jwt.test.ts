@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createPublicKey, sign as cryptoSign, KeyObject } from 'node:crypto';
+import { createPublicKey, sign as cryptoSign, generateKeyPairSync, KeyObject } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { exportJWK, generateKeyPair, type JWK, type JWTPayload, SignJWT } from 'jose';
 import { pino } from 'pino';
@@ -217,6 +217,64 @@ describe('JWT verifier', () => {
       .sign(new TextEncoder().encode('t'.repeat(40)));
     const out = await v.verify(bad);
     assert.equal(out.ok ? 'ok' : out.reason, 'bad_signature');
+  });
+
+  test('accepts HMAC tokens signed with any configured secret during rotation', async () => {
+    const old = 'o'.repeat(40);
+    const next = 'n'.repeat(40);
+    const v = verifier({
+      algorithms: ['HS256'],
+      secrets: [{ secret: old }, { secret: next }],
+      jwksUri: undefined,
+    });
+    for (const secret of [old, next]) {
+      const tok = await new SignJWT(claims())
+        .setProtectedHeader({ alg: 'HS256' })
+        .sign(new TextEncoder().encode(secret));
+      assert.equal((await v.verify(tok)).ok, true);
+    }
+  });
+
+  test('accepts PS256 and EdDSA tokens when allowed', async () => {
+    const ps = await keyPair('PS256', 'ps');
+    const ed = await keyPair('EdDSA', 'ed');
+    jwks.setKeys([ps.jwk, ed.jwk]);
+    const v = verifier({ algorithms: ['PS256', 'EdDSA'] });
+    assert.equal((await v.verify(await sign(ps))).ok, true);
+    assert.equal((await v.verify(await sign(ed))).ok, true);
+  });
+
+  test('refuses a kid that names a key of another family than the alg', async () => {
+    jwks.setKeys([rsaA.jwk, ec.jwk]);
+    const v = verifier({ algorithms: ['RS256', 'ES256'] });
+    const out = await v.verify(await sign(rsaA, claims(), { kid: 'key-ec' }));
+    assert.equal(out.ok ? 'ok' : out.reason, 'unknown_kid');
+  });
+
+  test('refuses RS256 signatures from RSA keys shorter than 2048 bits', async () => {
+    // jose will not make such a key, so it is made and used with node:crypto.
+    const small = generateKeyPairSync('rsa', { modulusLength: 1024 });
+    jwks.setKeys([{ ...small.publicKey.export({ format: 'jwk' }), kid: 'small', alg: 'RS256' }]);
+    const input = `${b64({ alg: 'RS256', kid: 'small' })}.${b64(claims())}`;
+    const sig = cryptoSign('sha256', Buffer.from(input), small.privateKey).toString('base64url');
+    const out = await verifier().verify(`${input}.${sig}`);
+    assert.equal(out.ok ? 'ok' : out.reason, 'bad_signature');
+  });
+
+  test('checks audiences in an array, NumericDate types and the maximum token age', async () => {
+    jwks.setKeys([rsaA.jwk]);
+    const v = verifier({ maxTokenAgeSeconds: 60 });
+    assert.equal((await v.verify(await sign(rsaA, claims({ aud: ['other', AUD] })))).ok, true);
+    const cases: Array<[JWTPayload, string]> = [
+      [claims({ aud: undefined }), 'missing_claim'],
+      [claims({ exp: String(nowS() + 60) as unknown as number }), 'invalid_claim'],
+      [claims({ iat: nowS() - 600 }), 'too_old'],
+      [claims({ iat: undefined }), 'missing_claim'],
+    ];
+    for (const [payload, reason] of cases) {
+      const out = await v.verify(await sign(rsaA, payload));
+      assert.equal(out.ok ? 'ok' : out.reason, reason);
+    }
   });
 
   test('refuses configs that allow none or HMAC without secrets', () => {

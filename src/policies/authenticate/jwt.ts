@@ -1,5 +1,4 @@
-import { createSecretKey, type KeyObject } from 'node:crypto';
-import { errors, type JWTPayload, jwtVerify } from 'jose';
+import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Clock } from '../../state/clock.ts';
 import type { SharedServices } from '../policy.ts';
@@ -11,18 +10,25 @@ import {
   KeySourceUnavailableError,
   type RemoteKeySet,
   selectKey,
+  type VerificationKey,
 } from './jwks.ts';
+import { verifyJwsSignature } from './jws-signature.ts';
 import { HMAC_ALGORITHMS, type JwtConfig, type JwtIssuerConfig } from './schema.ts';
+
+/** Verified JWT claims. */
+export type JwtClaims = Readonly<Record<string, unknown>>;
 
 /** Outcome of verifying one JWT. */
 export type JwtOutcome =
-  | { readonly ok: true; readonly claims: JWTPayload; readonly rolesClaim: string }
+  | { readonly ok: true; readonly claims: JwtClaims; readonly rolesClaim: string }
   | { readonly ok: false; readonly reason: string; readonly detail: string; readonly unavailable?: boolean };
 
 export interface JwtVerifier {
-  verify(token: string): Promise<JwtOutcome>;
-  /** The outcome for a token in the verified-token cache, synchronously; undefined on a miss. */
-  peek(token: string): JwtOutcome | undefined;
+  /**
+   * Verifies a token: synchronously when it is cached or its key is already held, asynchronously when
+   * the key set must be fetched first.
+   */
+  verify(token: string): JwtOutcome | Promise<JwtOutcome>;
   /** Verified tokens currently cached. */
   readonly cacheSize: number;
 }
@@ -46,13 +52,9 @@ interface IssuerRuntime {
 }
 
 interface CachedToken {
-  readonly claims: JWTPayload;
+  readonly claims: JwtClaims;
   readonly issuer: number;
   readonly kid: string | undefined;
-}
-
-class UnknownKeyError extends Error {
-  readonly code = 'ERR_UNKNOWN_KID';
 }
 
 /** Header parameters that would let a token choose its own verification key (RFC 8725 §3.10). */
@@ -72,7 +74,8 @@ export class JwtConfigError extends Error {
 /**
  * Builds a JWT verifier for a set of trusted issuers. Keys are imported once; remote key sets are shared
  * per issuer through `deps.shared`; verified tokens are cached until `exp`, bounded in number, and
- * flushed when their key leaves the issuer JWKS.
+ * flushed when their key leaves the issuer JWKS. Signatures are checked synchronously with node:crypto
+ * (PERFORMANCE.md: RS256 +46 µs against +81 µs for WebCrypto), the key family pinned to the `alg`.
  *
  * @example
  * const v = createJwtVerifier({ issuers: [{ issuer, jwksUri, audiences: ['api'] }] }, deps);
@@ -140,29 +143,42 @@ export function createJwtVerifier(cfg: JwtConfig, deps: JwtVerifierDeps): JwtVer
   });
   const rolesClaimByIndex = [...byIssuer.values()].map((r) => r.rolesClaim);
 
-  async function resolveKey(rt: IssuerRuntime, kid: string | undefined, alg: string) {
-    if (HMAC_ALGORITHMS.includes(alg)) {
-      const candidates = rt.secrets.filter((s) => s.kid === undefined || kid === undefined || s.kid === kid);
-      if (candidates.length === 0) throw new UnknownKeyError('no secret for this kid');
-      return candidates[0].key;
+  /** Signature, then claims; the token's own header never chooses the key (RFC 8725 §3.10). */
+  function complete(
+    rt: IssuerRuntime,
+    key: VerificationKey | undefined,
+    t: { token: string; alg: string; kid: string | undefined; header: Claims; payload: Claims },
+  ): JwtOutcome {
+    if (key === undefined) return fail('unknown_kid', 'no trusted key matches the token kid');
+    const dot = t.token.lastIndexOf('.');
+    const signature = Buffer.from(t.token.slice(dot + 1), 'base64url');
+    if (!verifyJwsSignature(t.alg, key.key, t.token.slice(0, dot), signature)) {
+      return fail('bad_signature', 'signature does not verify');
     }
-    const key =
-      rt.keySet === undefined ? selectKey(rt.staticKeys, kid, alg) : await rt.keySet.getKey(kid, alg);
-    if (key === undefined) throw new UnknownKeyError('no key for this kid');
-    return key.key;
+    return accept(rt, t);
+  }
+
+  function accept(
+    rt: IssuerRuntime,
+    t: { token: string; kid: string | undefined; header: Claims; payload: Claims },
+  ): JwtOutcome {
+    const now = clock.now();
+    const rejected = checkClaims(rt, t.header, t.payload, now);
+    if (rejected !== undefined) return rejected;
+    const claims = t.payload;
+    let expiresAt = (claims.exp as number) * 1000 + rt.skewSeconds * 1000;
+    if (rt.cfg.maxTokenAgeSeconds !== undefined) {
+      expiresAt = Math.min(expiresAt, ((claims.iat as number) + rt.cfg.maxTokenAgeSeconds) * 1000);
+    }
+    cache.set(t.token, { claims, issuer: rt.index, kid: t.kid }, expiresAt, now);
+    return { ok: true, claims, rolesClaim: rt.rolesClaim };
   }
 
   return {
     get cacheSize() {
       return cache.size;
     },
-    peek(token) {
-      const hit = cache.get(token, clock.now());
-      return hit === undefined
-        ? undefined
-        : { ok: true, claims: hit.claims, rolesClaim: rolesClaimByIndex[hit.issuer] };
-    },
-    async verify(token) {
+    verify(token) {
       const now = clock.now();
       const hit = cache.get(token, now);
       if (hit !== undefined)
@@ -182,6 +198,8 @@ export function createJwtVerifier(cfg: JwtConfig, deps: JwtVerifierDeps): JwtVer
         if (h in header)
           return fail('embedded_key', `JWT header "${h}" is not accepted; keys come from config`);
       }
+      // RFC 7515 §4.1.11: no extension is understood here, so any critical one is refused.
+      if ('crit' in header) return fail('unsupported_crit', 'unsupported critical header parameter');
       const kid = header.kid;
       if (kid !== undefined && (typeof kid !== 'string' || kid.length > 256))
         return fail('malformed', 'bad kid');
@@ -190,34 +208,97 @@ export function createJwtVerifier(cfg: JwtConfig, deps: JwtVerifierDeps): JwtVer
       if (rt === undefined) return fail('wrong_issuer', 'token issuer is not trusted');
       if (!rt.algorithms.includes(alg))
         return fail('alg_not_allowed', `alg ${alg.slice(0, 16)} is not allowed`);
+      if (!B64URL.test(parts[2])) return fail('malformed', 'undecodable JWT signature');
+      const t = { token, alg, kid: kid as string | undefined, header, payload };
 
-      let claims: JWTPayload;
-      try {
-        const result = await jwtVerify(token, (h) => resolveKey(rt, h.kid, h.alg), {
-          issuer: rt.cfg.issuer,
-          audience: rt.cfg.audiences,
-          algorithms: rt.algorithms as string[],
-          clockTolerance: rt.skewSeconds,
-          typ: rt.cfg.typ,
-          requiredClaims: rt.requiredClaims,
-          maxTokenAge: rt.cfg.maxTokenAgeSeconds,
-          currentDate: new Date(now),
+      if (HMAC_ALGORITHMS.includes(alg)) {
+        // Only configured secrets verify HMAC tokens; each candidate is tried (rotation), in constant time.
+        const dot = token.lastIndexOf('.');
+        const input = token.slice(0, dot);
+        const signature = Buffer.from(token.slice(dot + 1), 'base64url');
+        const candidates = rt.secrets.filter(
+          (x) => x.kid === undefined || t.kid === undefined || x.kid === t.kid,
+        );
+        if (candidates.length === 0) return fail('unknown_kid', 'no trusted key matches the token kid');
+        const hash = `sha${alg.slice(2)}`;
+        const good = candidates.some((c) => {
+          const mac = createHmac(hash, c.key).update(input).digest();
+          return mac.length === signature.length && timingSafeEqual(mac, signature);
         });
-        claims = result.payload;
-      } catch (err) {
-        return mapError(err, header);
+        return good ? accept(rt, t) : fail('bad_signature', 'signature does not verify');
       }
-      if (typeof claims.iat === 'number' && claims.iat * 1000 > now + rt.skewSeconds * 1000) {
-        return fail('bad_iat', 'token issued in the future');
-      }
-      let expiresAt = (claims.exp as number) * 1000 + rt.skewSeconds * 1000;
-      if (rt.cfg.maxTokenAgeSeconds !== undefined && typeof claims.iat === 'number') {
-        expiresAt = Math.min(expiresAt, (claims.iat + rt.cfg.maxTokenAgeSeconds) * 1000);
-      }
-      cache.set(token, { claims, issuer: rt.index, kid: kid as string | undefined }, expiresAt, now);
-      return { ok: true, claims, rolesClaim: rt.rolesClaim };
+      if (rt.keySet === undefined) return complete(rt, selectKey(rt.staticKeys, t.kid, alg), t);
+      const held = rt.keySet.peekKey(t.kid, alg);
+      if (held !== undefined) return complete(rt, held, t);
+      return rt.keySet.getKey(t.kid, alg).then(
+        (key) => complete(rt, key, t),
+        (err: unknown): JwtOutcome =>
+          err instanceof KeySourceUnavailableError
+            ? {
+                ok: false,
+                reason: 'key_source_unavailable',
+                detail: 'issuer keys unavailable',
+                unavailable: true,
+              }
+            : fail('key_source_unavailable', 'issuer keys unavailable'),
+      );
     },
   };
+}
+
+type Claims = Record<string, unknown>;
+
+const B64URL = /^[A-Za-z0-9_-]+$/;
+const NUMERIC_DATES = ['exp', 'nbf', 'iat'];
+
+function normalizeTyp(typ: string): string {
+  return typ.toLowerCase().replace(/^application\//, '');
+}
+
+/** RFC 7519 §4.1 and RFC 9068 §4 claim checks, with the issuer's clock skew. */
+function checkClaims(
+  rt: IssuerRuntime,
+  header: Claims,
+  payload: Claims,
+  now: number,
+): JwtOutcome | undefined {
+  // RFC 8725 §3.11 / RFC 9068 §2.1: explicit typing, `application/` prefix optional.
+  if (rt.cfg.typ !== undefined) {
+    if (typeof header.typ !== 'string' || normalizeTyp(header.typ) !== normalizeTyp(rt.cfg.typ)) {
+      return fail('wrong_typ', 'unexpected typ header');
+    }
+  }
+  for (const c of rt.requiredClaims) {
+    if (payload[c] === undefined) return fail('missing_claim', `required claim "${c}" is missing`);
+  }
+  for (const c of NUMERIC_DATES) {
+    const v = payload[c];
+    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v))) {
+      return fail('invalid_claim', `claim "${c}" is not a NumericDate`);
+    }
+  }
+  // RFC 8725 §3.9: the token must be meant for this API.
+  const aud = payload.aud;
+  if (aud === undefined) return fail('missing_claim', 'required claim "aud" is missing');
+  const auds = typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud : [];
+  if (!auds.some((a) => typeof a === 'string' && rt.cfg.audiences.includes(a))) {
+    return fail('wrong_audience', 'token is not meant for this API');
+  }
+  const skewMs = rt.skewSeconds * 1000;
+  if ((payload.exp as number) * 1000 <= now - skewMs) return fail('expired', 'token expired');
+  if (typeof payload.nbf === 'number' && payload.nbf * 1000 > now + skewMs) {
+    return fail('not_yet_valid', 'token not yet valid');
+  }
+  if (typeof payload.iat === 'number' && payload.iat * 1000 > now + skewMs) {
+    return fail('bad_iat', 'token issued in the future');
+  }
+  if (rt.cfg.maxTokenAgeSeconds !== undefined) {
+    if (typeof payload.iat !== 'number') return fail('missing_claim', 'required claim "iat" is missing');
+    if (now - payload.iat * 1000 - skewMs > rt.cfg.maxTokenAgeSeconds * 1000) {
+      return fail('too_old', 'token is older than allowed');
+    }
+  }
+  return undefined;
 }
 
 function fail(reason: string, detail: string): JwtOutcome {
@@ -234,47 +315,6 @@ function decodeSegment(segment: string): Record<string, unknown> | undefined {
   } catch {
     return undefined;
   }
-}
-
-const CLAIM_REASONS: Record<string, string> = {
-  iss: 'wrong_issuer',
-  aud: 'wrong_audience',
-  nbf: 'not_yet_valid',
-  iat: 'bad_iat',
-  typ: 'wrong_typ',
-};
-
-/** Maps jose errors (by their stable `code`) to event reasons; details never echo the token. */
-function mapError(err: unknown, header: Record<string, unknown>): JwtOutcome {
-  if (err instanceof UnknownKeyError) return fail('unknown_kid', 'no trusted key matches the token kid');
-  if (err instanceof KeySourceUnavailableError) {
-    return {
-      ok: false,
-      reason: 'key_source_unavailable',
-      detail: 'issuer keys unavailable',
-      unavailable: true,
-    };
-  }
-  if (err instanceof errors.JWTExpired) {
-    return err.claim === 'iat'
-      ? fail('too_old', 'token is older than allowed')
-      : fail('expired', 'token expired');
-  }
-  if (err instanceof errors.JWTClaimValidationFailed) {
-    if (err.reason === 'missing') return fail('missing_claim', `required claim "${err.claim}" is missing`);
-    return fail(CLAIM_REASONS[err.claim] ?? 'invalid_claim', `claim "${err.claim}" check failed`);
-  }
-  if (err instanceof errors.JWSSignatureVerificationFailed)
-    return fail('bad_signature', 'signature does not verify');
-  if (err instanceof errors.JOSEAlgNotAllowed) return fail('alg_not_allowed', 'alg not allowed');
-  if (err instanceof errors.JOSENotSupported) {
-    return 'crit' in header
-      ? fail('unsupported_crit', 'unsupported critical header parameter')
-      : fail('unsupported', 'unsupported token');
-  }
-  if (err instanceof errors.JOSEError) return fail('malformed', 'malformed token');
-  // A key of the wrong type for the alg, an invalid signature encoding, ...: still a bad token, never a 500.
-  return fail('bad_signature', 'token cannot be verified');
 }
 
 /** Discovers `jwks_uri` once (retried on the next fetch if it failed). */

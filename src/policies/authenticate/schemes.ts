@@ -182,12 +182,10 @@ function build(
   type Outcome =
     | { ok: true; claims: unknown; rolesClaim: string }
     | { ok: false; reason: string; detail: string; unavailable?: boolean };
-  let check: (token: string) => Promise<Outcome>;
-  let peek: (token: string) => Outcome | undefined = () => undefined;
+  let check: (token: string) => Outcome | Promise<Outcome>;
   if (kind === 'jwt') {
     const v = createJwtVerifier(binding.jwt!, deps);
     check = (t) => v.verify(t);
-    peek = (t) => v.peek(t);
   } else {
     const v = createIntrospector(binding.introspection!, deps);
     check = (t) => v.introspect(t);
@@ -221,10 +219,11 @@ function build(
       const token = parsed.token;
       if (isDpop && dpop === undefined)
         return invalid('dpop_not_accepted', 'DPoP tokens are not accepted here');
-      // A cached token is finished synchronously, so the pipeline need not go asynchronous for it.
-      const cached = peek(token);
-      if (cached !== undefined) return finish(ex, token, isDpop, cached);
-      return check(token).then((out) => finish(ex, token, isDpop, out));
+      // A cached token (or one whose key is held) is finished synchronously: the pipeline stays synchronous.
+      const out = check(token);
+      return out instanceof Promise
+        ? out.then((o) => finish(ex, token, isDpop, o))
+        : finish(ex, token, isDpop, out);
     },
   };
 
