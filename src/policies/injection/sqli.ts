@@ -573,7 +573,8 @@ function isStatement(t: Token[], i: number, p: Paranoia): boolean {
         (c === undefined || c.k === 'c' || c.k === ';' || is(c, 'k', 'where'))
       );
     case 'insert':
-      return (is(a, 'k', 'into') && b?.k === 'w') || (b?.k === 'f' && (c?.k === '(' || p >= 2));
+      // `insert into users values (...)`, `insert into users(a, b) ...` (the table then reads as a call).
+      return is(a, 'k', 'into') && (b?.k === 'w' || b?.k === 'f');
     case 'update':
       return (a.k === 'w' || a.k === 'k') && is(b, 'k', 'set') && c?.k === 'w' && t[i + 4]?.k === 'o';
     case 'exec':
