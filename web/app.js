@@ -96,8 +96,8 @@ function connectStream() {
   on('tick', (m) => {
     addPoint(state, m.point);
     state.inFlight.set(m.inFlight);
-    // Totals move every second; breakdowns and offenders follow with the next /api/stats poll.
-    state.stats.update((s) => (s ? { ...s, totals: m.totals } : s));
+    // Totals and decisions move every second; offenders follow with the next /api/stats poll.
+    state.stats.update((s) => (s ? { ...s, totals: m.totals, decisions: m.decisions } : s));
   });
   on('access', (e) => {
     pushLiveAccess(state, e);

@@ -294,6 +294,28 @@ function configuredConsumers(config: Config, stats: TrafficStats): ConsumerView[
   return [...out.values()];
 }
 
+/**
+ * The config of each running policy of an operation as written in the gateway config: the API-level block
+ * with the operation's override on top (the gateway's own shallow merge), secrets redacted. Settings that come
+ * from the spec (`x-portcullis-*`) and schema defaults are not shown.
+ */
+function configuredPolicies(
+  config: Config,
+  apiName: string,
+  operationId: string,
+  names: readonly string[],
+): Record<string, unknown> {
+  const api = config.apis.find((a) => a.name === apiName);
+  const apiLevel = (api?.policies ?? {}) as Record<string, Record<string, unknown> | undefined>;
+  const opLevel = (api?.operations[operationId]?.policies ?? {}) as Record<
+    string,
+    Record<string, unknown> | undefined
+  >;
+  const out: Record<string, unknown> = {};
+  for (const name of names) out[name] = redactConfig({ ...apiLevel[name], ...opLevel[name] });
+  return out;
+}
+
 function eventQuery(url: URL): EventQuery {
   const q: EventQuery = {};
   for (const name of EVENT_FILTERS) {
@@ -375,7 +397,12 @@ export function createAdminRoutes(deps: AdminDeps): AdminApi {
 
   const tick = setInterval(() => {
     if (feed.clients() === 0) return;
-    feed.publish('tick', { point: stats.point(), totals: stats.totals(), inFlight: deps.gateway.inFlight() });
+    feed.publish('tick', {
+      point: stats.point(),
+      totals: stats.totals(),
+      decisions: stats.decisions(),
+      inFlight: deps.gateway.inFlight(),
+    });
   }, 1000);
   tick.unref();
 
@@ -409,8 +436,10 @@ export function createAdminRoutes(deps: AdminDeps): AdminApi {
   }
 
   function inventory() {
+    const config = deps.gateway.config;
     const ops = deps.gateway.inventory().map((o) => ({
       ...o,
+      policyConfig: configuredPolicies(config, o.api, o.operationId, o.policies),
       traffic: stats.operation(o.api, o.operationId) ?? { requests: 0, denied: 0, errors: 0, lastSeen: null },
     }));
     return { operations: ops, shadow: monitor.shadowEndpoints?.() ?? stats.shadowEndpoints() };

@@ -179,6 +179,8 @@ export interface TrafficStats {
   snapshot(seconds?: number, topOffenders?: number): TrafficSnapshot;
   /** Requests and denials since the start, by status class. */
   totals(): TrafficSnapshot['totals'];
+  /** Requests by decision since the start. */
+  decisions(): Record<string, number>;
   /** The point of one second (default: the last complete second). */
   point(t?: number): SeriesPoint;
   operation(api: string, operationId: string): TallyView | undefined;
@@ -414,6 +416,7 @@ export function createTrafficStats(opts: TrafficStatsOptions): TrafficStats {
       };
     },
     totals,
+    decisions: () => Object.fromEntries(decisions),
     point(t = Math.floor(clock.now() / 1000) - 1) {
       return toPoint(ring[t % window], t);
     },

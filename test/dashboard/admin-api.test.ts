@@ -257,7 +257,8 @@ describe('admin API', () => {
     assert.equal(create.method, 'POST');
     assert.equal(create.path, '/orders');
     assert.ok(create.traffic.requests >= 1);
-    assert.ok(Array.isArray(create.policies));
+    assert.ok(create.policies.includes('ban'));
+    assert.deepEqual(create.policyConfig.ban, { cacheMs: 0 });
     const shadow = inv.shadow.find((s: { path: string }) => s.path === '/internal/debug/{id}');
     assert.deepEqual([shadow.method, shadow.count], ['GET', 3]);
   });

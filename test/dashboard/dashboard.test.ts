@@ -116,6 +116,21 @@ describe('dashboard in headless Chromium', () => {
     await page.locator('#operations td', { hasText: 'getUser' }).waitFor();
   });
 
+  test('shows the policies of each operation, with their configured settings on demand', async () => {
+    const row = page.locator('#operations tr', { hasText: 'getUser' });
+    await row.locator('summary', { hasText: 'ban' }).click();
+    await row.locator('pre', { hasText: '"cacheMs": 0' }).waitFor();
+  });
+
+  test('keeps unfolded policy settings open when the inventory refreshes', async () => {
+    await (await fetch(`${d.gw.url}/internal/refresh-me`)).arrayBuffer();
+    await page.locator('#shadow td', { hasText: '/internal/refresh-me' }).waitFor();
+    await page
+      .locator('#operations tr', { hasText: 'getUser' })
+      .locator('pre', { hasText: 'cacheMs' })
+      .waitFor();
+  });
+
   test('shows denied requests in the events panel and a detector alert in the alerts panel, live', async () => {
     for (let id = 41; id <= 46; id++) await (await fetch(`${d.gw.url}/internal/export/${id}`)).arrayBuffer();
     await page.locator('#events td', { hasText: '/internal/export/46' }).waitFor();

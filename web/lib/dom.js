@@ -18,7 +18,8 @@ export function h(tag, attrs = {}, ...children) {
     if (k === 'text') el.textContent = String(v);
     else if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
     else if (k === 'value') el.value = String(v);
-    else if (k === 'hidden' || k === 'disabled' || k === 'checked' || k === 'selected') el[k] = Boolean(v);
+    else if (k === 'hidden' || k === 'disabled' || k === 'checked' || k === 'selected' || k === 'open')
+      el[k] = Boolean(v);
     else el.setAttribute(k, v === true ? '' : String(v));
   }
   append(el, children);

@@ -15,6 +15,32 @@ export async function loadInventory(state) {
   );
 }
 
+/** Operations whose policy settings are unfolded; kept across the periodic re-renders. */
+const unfolded = new Set();
+
+/** The policies of an operation as chips (marked when in report mode), with their config on demand. */
+function policies(op) {
+  if (op.policies.length === 0) return h('span', { class: 'hint', text: 'none' });
+  const cfg = op.policyConfig ?? {};
+  const chips = op.policies.map((p) =>
+    h('span', { class: 'chip', text: cfg[p]?.mode === 'report' ? `${p} · report` : p }),
+  );
+  const configured = Object.entries(cfg).filter(([, c]) => c && Object.keys(c).length > 0);
+  if (configured.length === 0) return chips;
+  const key = `${op.api} ${op.operationId}`;
+  const details = h(
+    'details',
+    { class: 'policies', open: unfolded.has(key) },
+    h('summary', {}, chips),
+    h('pre', { class: 'mono', text: JSON.stringify(Object.fromEntries(configured), null, 2) }),
+  );
+  details.addEventListener('toggle', () => {
+    if (details.open) unfolded.add(key);
+    else unfolded.delete(key);
+  });
+  return details;
+}
+
 /** @param {import('../state.js').State} state */
 export function mountInventory(state) {
   effect(() => {
@@ -35,9 +61,7 @@ export function mountInventory(state) {
           h('code', { text: o.method }),
           h('code', { text: o.path }),
           h('code', { text: o.operationId }),
-          o.policies.length
-            ? o.policies.map((p) => h('span', { class: 'chip', text: p }))
-            : h('span', { class: 'hint', text: 'none' }),
+          policies(o),
           fmtNumber(o.traffic.requests),
           fmtNumber(o.traffic.denied),
           fmtNumber(o.traffic.errors),
