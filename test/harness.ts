@@ -42,6 +42,53 @@ export async function startServer(
   };
 }
 
+export interface HttpResult {
+  readonly status: number;
+  readonly headers: http.IncomingHttpHeaders;
+  readonly body: string;
+}
+
+/**
+ * Sends one HTTP/1.1 request on its own connection (node:http, so any Host and hop-by-hop header can be
+ * set, which fetch forbids) and resolves with the whole response.
+ */
+export function httpRequest(
+  url: string,
+  opts: {
+    method?: string;
+    path: string;
+    headers?: Record<string, string | string[]>;
+    body?: Buffer | string;
+  },
+): Promise<HttpResult> {
+  return new Promise((resolve, reject) => {
+    const u = new URL(url);
+    const req = http.request(
+      {
+        host: u.hostname,
+        port: u.port,
+        method: opts.method ?? 'GET',
+        path: opts.path,
+        headers: opts.headers,
+        agent: false,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString(),
+          }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
+
 /** An upstream that answers every request with a JSON echo of what it received. */
 export function echoHandler(req: IncomingMessage, res: ServerResponse): void {
   const chunks: Buffer[] = [];

@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { problems } from '../../src/gateway/problems.ts';
 import {
   echoHandler,
+  httpRequest,
   op,
   openapi,
   startGateway,
@@ -23,43 +24,7 @@ const spec = openapi({
   '/hop': { get: op('hop') },
 });
 
-/** Sends one raw HTTP/1.1 request and resolves with the parsed response. */
-function request(
-  url: string,
-  opts: {
-    method?: string;
-    path: string;
-    headers?: Record<string, string | string[]>;
-    body?: Buffer | string;
-  },
-): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
-  return new Promise((resolve, reject) => {
-    const u = new URL(url);
-    const req = http.request(
-      {
-        host: u.hostname,
-        port: u.port,
-        method: opts.method ?? 'GET',
-        path: opts.path,
-        headers: opts.headers,
-        agent: false,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body: Buffer.concat(chunks).toString(),
-          }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(opts.body);
-  });
-}
+const request = httpRequest;
 
 describe('gateway proxy', () => {
   let upstream: TestServer;

@@ -16,6 +16,7 @@ import type { PolicyDefinition } from '../../src/policies/policy.ts';
 import {
   buildConfig,
   echoHandler,
+  httpRequest,
   op,
   openapi,
   startGateway,
@@ -26,22 +27,8 @@ import {
 
 const run = promisify(execFile);
 
-function get(url: string, path: string, headers: Record<string, string> = {}) {
-  return new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }>(
-    (resolve, reject) => {
-      const u = new URL(url);
-      http
-        .get({ host: u.hostname, port: u.port, path, headers, agent: false }, (res) => {
-          let body = '';
-          res.on('data', (c) => {
-            body += c;
-          });
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-        })
-        .on('error', reject);
-    },
-  );
-}
+const get = (url: string, path: string, headers: Record<string, string> = {}) =>
+  httpRequest(url, { path, headers });
 
 describe('routing', () => {
   let upstream: TestServer;
