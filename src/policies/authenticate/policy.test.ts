@@ -177,6 +177,8 @@ describe('authenticate policy', () => {
     const event = t.events.at(-1)!;
     assert.equal(event['event.reason'], 'wrong_audience');
     assert.equal(event['portcullis.scheme'], 'oauth');
+    assert.match(String(event['portcullis.credential.hash']), /^[0-9a-f]{32}$/);
+    assert.equal(event['portcullis.operation_id'], 'readThings');
     assert.equal(JSON.stringify(t.events).includes(bad.split('.')[2]), false);
   });
 

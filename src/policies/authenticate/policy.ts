@@ -1,5 +1,6 @@
 import type { Exchange, Principal } from '../../gateway/exchange.ts';
 import { type Problem, problem, problems } from '../../gateway/problems.ts';
+import { credentialHash, presentedCredential } from '../../monitor/credential-hash.ts';
 import type { SecurityEvent } from '../../monitor/events.ts';
 import type { PolicyDefinition, PolicyHandler, RequestResult } from '../policy.ts';
 import { PolicyConfigError } from '../policy.ts';
@@ -48,8 +49,9 @@ export function identityHeaderNames(config: Pick<AuthenticateConfig, 'forwardIde
     .map((h) => h.toLowerCase());
 }
 
+/** The caller of an operation that admits anonymous access; subject '' so logs and detectors see no user. */
 const ANONYMOUS: Principal = Object.freeze({
-  subject: 'anonymous',
+  subject: '',
   scopes: new Set<string>(),
   roles: new Set<string>(),
   claims: Object.freeze({}),
@@ -143,28 +145,37 @@ export const authenticatePolicy: PolicyDefinition<AuthenticateConfig> = {
       ]),
     ];
     const schemeIndex = new Map(verifiers.map((v, i) => [v, i]));
+    const apiKeyHeaders = verifiers
+      .map((v) => ctx.spec.securitySchemes[v.name].raw)
+      .filter((raw) => raw.type === 'apiKey' && raw.in === 'header' && typeof raw.name === 'string')
+      .map((raw) => (raw.name as string).toLowerCase());
 
     function emit(ex: Exchange, reason: string, detail: string, scheme?: string, subject?: string): void {
       const event: SecurityEvent = {
         '@timestamp': new Date(ctx.clock.now()).toISOString(),
         'event.kind': 'event',
         'event.category': 'authentication',
-        'event.type': 'denied',
+        'event.type': config.mode === 'enforce' ? 'denied' : 'info',
         'event.action': 'authenticate',
         'event.outcome': 'failure',
         'event.reason': reason,
         message: detail,
+        'rule.name': 'authenticate',
         'http.request.id': ex.id,
         'http.request.method': ex.req.method,
         'url.path': ex.path,
+        'http.route': op.path,
         'source.ip': ex.clientIp,
+        'client.address': ex.clientIp,
         'portcullis.api': ctx.apiName,
-        'portcullis.operation': op.id,
-        'portcullis.policy': 'authenticate',
+        'portcullis.operation_id': op.id,
         'portcullis.mode': config.mode,
       };
       if (scheme !== undefined) event['portcullis.scheme'] = scheme;
       if (subject !== undefined) event['user.id'] = subject;
+      // A fingerprint of the presented credential (never the credential) for per-token detectors and bans.
+      const credential = presentedCredential(ex.req.headers, apiKeyHeaders);
+      if (credential !== undefined) event['portcullis.credential.hash'] = credentialHash(credential);
       ctx.events.emit(event);
     }
 

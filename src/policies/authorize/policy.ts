@@ -61,21 +61,24 @@ export const authorizePolicy: PolicyDefinition<AuthorizeConfig> = {
         '@timestamp': new Date(ctx.clock.now()).toISOString(),
         'event.kind': 'event',
         'event.category': 'api',
-        'event.type': 'denied',
+        'event.type': config.mode === 'enforce' ? 'denied' : 'info',
         'event.action': 'authorize',
         'event.outcome': 'failure',
         'event.reason': reason,
         message: detail,
+        'rule.name': 'authorize',
         'http.request.id': ex.id,
         'http.request.method': ex.req.method,
         'url.path': ex.path,
+        'http.route': op.path,
         'source.ip': ex.clientIp,
+        'client.address': ex.clientIp,
         'portcullis.api': ctx.apiName,
-        'portcullis.operation': op.id,
-        'portcullis.policy': 'authorize',
+        'portcullis.operation_id': op.id,
         'portcullis.mode': config.mode,
       };
-      if (ex.principal !== undefined) event['user.id'] = ex.principal.subject;
+      if (ex.principal !== undefined && ex.principal.subject !== '') event['user.id'] = ex.principal.subject;
+      if (ex.principal?.consumer !== undefined) event['portcullis.consumer'] = ex.principal.consumer;
       ctx.events.emit(event);
       return problem(problems.forbidden, detail, { reason });
     }
