@@ -374,6 +374,15 @@ export function createAdminRoutes(deps: AdminDeps): AdminApi {
     maxBufferedBytes: deps.live?.maxBufferedBytes ?? 256 * 1024,
     heartbeatMs: deps.live?.heartbeatMs ?? 15_000,
   });
+  deps.metrics.gauge('portcullis_admin_live_clients', 'Dashboards connected to the live stream.', [], () =>
+    feed.clients(),
+  );
+  deps.metrics.gauge(
+    'portcullis_admin_live_dropped_clients',
+    'Live-stream clients disconnected since start for reading too slowly.',
+    [],
+    () => feed.dropped(),
+  );
   const accessPerSecond = deps.live?.accessEventsPerSecond ?? 25;
   const monitor = deps.monitor ?? {};
   let accessSecond = 0;

@@ -313,6 +313,12 @@ describe('admin API', () => {
     assert.equal((await fetch(`${d.gw.url}/orders`)).status, 200);
   });
 
+  test('exports the number of live-stream clients on /metrics', async () => {
+    const text = await (await fetch(`${d.gw.adminUrl}/metrics`)).text();
+    assert.match(text, /^portcullis_admin_live_clients \d+$/m);
+    assert.match(text, /^portcullis_admin_live_dropped_clients 0$/m);
+  });
+
   test('answers 405 for a wrong method and 404 for an unknown API path', async () => {
     assert.equal((await adminFetch(d, '/api/status', { method: 'DELETE' })).status, 405);
     assert.equal((await adminFetch(d, '/api/nothing')).status, 404);
