@@ -10,11 +10,17 @@ const CONFIG = path.join(import.meta.dirname, '../../demo/portcullis.yaml');
 /** `portcullis demo`: the demo shop behind the gateway, everything on 127.0.0.1. */
 export async function demo(opts: { port: number; adminPort: number; out: (line: string) => void }) {
   const api = await startDemoApi();
+  // oidc-provider is a development dependency: loaded only when the demo runs.
+  const { startDemoIdp, demoInstructions } = await import('../../demo/idp.ts');
+  const audience = `http://127.0.0.1:${opts.port}`;
+  const idp = await startDemoIdp({ audience });
   const env = {
     ...process.env,
     PORTCULLIS_PORT: String(opts.port),
     PORTCULLIS_ADMIN_PORT: String(opts.adminPort),
     DEMO_UPSTREAM: api.url,
+    DEMO_ISSUER: idp.issuer,
+    DEMO_AUDIENCE: audience,
     DEMO_DATA_DIR: path.resolve('data'),
   };
   const config = resolvePaths(parseConfig(await readFile(CONFIG, 'utf8'), CONFIG, env), path.dirname(CONFIG));
@@ -30,17 +36,29 @@ export async function demo(opts: { port: number; adminPort: number; out: (line: 
   o(`  upstream    ${api.url}  (the unprotected demo API; it trusts the gateway)`);
   o(`  config      ${CONFIG}`);
   o('');
-  o('  Try:');
-  o(`    curl -i ${gw}/products                 # public operation: forwarded`);
-  o(`    curl -i ${gw}/internal/debug           # not in the spec: 404 problem, never reaches the API`);
-  o(`    curl -i -X DELETE ${gw}/products       # wrong method: 405 problem with Allow`);
-  if (admin) o(`    curl -s http://127.0.0.1:${admin.port}/metrics | grep portcullis_http`);
+  for (const line of demoInstructions(idp, gw)) o(line);
+  o('');
+  o('  More to try:');
+  o(`    curl -i ${gw}/products                           # public operation: forwarded`);
+  o(`    curl -i ${gw}/internal/debug                     # not in the spec: 404, never reaches the API`);
+  o(`    curl -i "${gw}/products?q=1'%20OR%201=1--"        # injection guard: 400`);
+  o(`    curl -i "${gw}/products?limit=5000"              # schema: limit is at most 50: 400`);
+  o(`    for i in $(seq 300); do curl -s -o /dev/null -w '%{http_code} ' ${gw}/products; done   # 429s`);
+  if (admin) {
+    o(
+      `    npx portcullis demo attack --port ${opts.port}   # replay an id walk and a credential-stuffing burst`,
+    );
+    o('');
+    o(`  dashboard   http://127.0.0.1:${admin.port}/  (log in with the admin token)`);
+    o(`  metrics     curl -s http://127.0.0.1:${admin.port}/metrics | grep portcullis_`);
+  }
   o('');
   o('  Ctrl-C stops it.');
   return {
     runtime,
     async close() {
       await runtime.close();
+      await idp.close();
       await api.close();
     },
   };
