@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { problems } from '../../src/gateway/problems.ts';
-import { ADMIN_TOKEN, adminFetch, type DashboardGateway, json, startDashboardGateway } from './support.ts';
+import {
+  ADMIN_TOKEN,
+  ALICE,
+  adminFetch,
+  type DashboardGateway,
+  json,
+  startDashboardGateway,
+} from './support.ts';
 
 const PROTECTED_GETS = [
   '/api/status',
@@ -249,7 +256,9 @@ describe('admin API', () => {
   });
 
   test('lists declared operations with their traffic, and undeclared paths as shadow endpoints', async () => {
-    await (await fetch(`${d.gw.url}/orders`, { method: 'POST' })).arrayBuffer();
+    const post = await fetch(`${d.gw.url}/orders`, { method: 'POST', headers: { 'x-api-key': ALICE.key } });
+    assert.equal(post.status, 200);
+    await post.arrayBuffer();
     for (const id of [17, 18, 19])
       assert.equal((await fetch(`${d.gw.url}/internal/debug/${id}`)).status, 404);
     const inv = await (await adminFetch(d, '/api/inventory')).json();
@@ -261,6 +270,38 @@ describe('admin API', () => {
     assert.deepEqual(create.policyConfig.ban, { cacheMs: 0 });
     const shadow = inv.shadow.find((s: { path: string }) => s.path === '/internal/debug/{id}');
     assert.deepEqual([shadow.method, shadow.count], ['GET', 3]);
+  });
+
+  test('lists API-key consumers with roles, key fingerprints and their traffic, never the key or its hash', async () => {
+    const ok = await fetch(`${d.gw.url}/orders`, { method: 'POST', headers: { 'x-api-key': ALICE.key } });
+    assert.equal(ok.status, 200);
+    await ok.arrayBuffer();
+    const wrong = await fetch(`${d.gw.url}/orders`, {
+      method: 'POST',
+      headers: { 'x-api-key': 'pck_wrong' },
+    });
+    assert.equal(wrong.status, 401);
+    await wrong.arrayBuffer();
+    const res = await adminFetch(d, '/api/consumers');
+    const text = await res.text();
+    const hex = ALICE.hash.slice('sha256:'.length);
+    assert.ok(!text.includes(ALICE.key) && !text.includes(hex));
+    const [alice] = JSON.parse(text).consumers;
+    assert.deepEqual(
+      { ...alice, traffic: undefined },
+      {
+        name: 'alice-app',
+        api: 'shop',
+        scheme: 'keyAuth',
+        type: 'apiKey',
+        roles: ['writer'],
+        keyFingerprints: [hex.slice(0, 12)],
+        traffic: undefined,
+      },
+    );
+    assert.ok(alice.traffic.requests >= 1);
+    const config = await (await adminFetch(d, '/api/config')).text();
+    assert.ok(!config.includes(hex));
   });
 
   test('reports per-second traffic, status classes and decisions in /api/stats', async () => {

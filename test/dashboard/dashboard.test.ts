@@ -11,7 +11,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { problems } from '../../src/gateway/problems.ts';
-import { ADMIN_TOKEN, adminFetch, type DashboardGateway, startDashboardGateway } from './support.ts';
+import { ADMIN_TOKEN, ALICE, adminFetch, type DashboardGateway, startDashboardGateway } from './support.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 
@@ -114,6 +114,18 @@ describe('dashboard in headless Chromium', () => {
     );
     await page.locator('#offenders td', { hasText: '127.0.0.1' }).waitFor();
     await page.locator('#operations td', { hasText: 'getUser' }).waitFor();
+  });
+
+  test('lists the API-key consumer with its traffic', async () => {
+    const res = await fetch(`${d.gw.url}/orders`, { method: 'POST', headers: { 'x-api-key': ALICE.key } });
+    assert.equal(res.status, 200);
+    await res.arrayBuffer();
+    await page.reload();
+    const row = page.locator('#consumers tr', { hasText: 'alice-app' });
+    await row.waitFor();
+    assert.match((await row.textContent()) ?? '', /writer/);
+    assert.ok(!((await page.locator('#consumers').textContent()) ?? '').includes(ALICE.key));
+    await page.locator('#connection', { hasText: 'Live' }).waitFor();
   });
 
   test('shows the policies of each operation, with their configured settings on demand', async () => {

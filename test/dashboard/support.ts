@@ -8,6 +8,7 @@ import { type AdminApi, createAdminRoutes } from '../../src/admin/api.ts';
 import { adminMonitorFrom } from '../../src/admin/monitor-port.ts';
 import type { SecurityEvent } from '../../src/monitor/events.ts';
 import { createMonitor, type Monitor } from '../../src/monitor/monitor.ts';
+import { createApiKey } from '../../src/policies/authenticate/api-key.ts';
 import { systemClock } from '../../src/state/clock.ts';
 import {
   echoHandler,
@@ -31,14 +32,33 @@ export interface DashboardGateway {
   close(): Promise<void>;
 }
 
-export const shopSpec = openapi({
-  '/users/{userId}': {
-    get: op('getUser', {
-      parameters: [{ name: 'userId', in: 'path', required: true, schema: { type: 'integer' } }],
-    }),
+export const shopSpec = openapi(
+  {
+    '/users/{userId}': {
+      get: op('getUser', {
+        parameters: [{ name: 'userId', in: 'path', required: true, schema: { type: 'integer' } }],
+      }),
+    },
+    '/orders': { get: op('listOrders'), post: op('createOrder', { security: [{ keyAuth: [] }] }) },
   },
-  '/orders': { get: op('listOrders'), post: op('createOrder') },
-});
+  { components: { securitySchemes: { keyAuth: { type: 'apiKey', in: 'header', name: 'X-API-Key' } } } },
+);
+
+/** The API key of the consumer `alice-app`, who may create orders. */
+export const ALICE = createApiKey();
+
+/** `createOrder` takes an API key; the other operations are open. */
+export const shopOperations = {
+  createOrder: {
+    policies: {
+      authenticate: {
+        schemes: {
+          keyAuth: { apiKey: { consumers: [{ name: 'alice-app', roles: ['writer'], keys: [ALICE.hash] }] } },
+        },
+      },
+    },
+  },
+};
 
 /** Starts upstream, gateway, monitor and admin API; `POST /api/reload` re-applies the same config. */
 export async function startDashboardGateway(
@@ -61,6 +81,7 @@ export async function startDashboardGateway(
         spec: 'shop.yaml',
         upstream: { url: upstream.url },
         policies: { ban: { cacheMs: 0 } },
+        operations: shopOperations,
       },
     ],
   };
