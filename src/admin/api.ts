@@ -574,8 +574,14 @@ export function createAdminRoutes(deps: AdminDeps): AdminApi {
     const ban = /^\/api\/bans\/([^/]+)\/([^/]+)$/.exec(p);
     if (ban && method === 'DELETE') {
       if (!monitor.bans) throw unavailable('the ban responder');
-      const kind = decodeURIComponent(ban[1]);
-      const value = decodeURIComponent(ban[2]);
+      let kind: string;
+      let value: string;
+      try {
+        kind = decodeURIComponent(ban[1]);
+        value = decodeURIComponent(ban[2]);
+      } catch {
+        throw new AdminRequestError(problems.badRequest, 'the ban path is not valid percent-encoding');
+      }
       if (!(BAN_KINDS as readonly string[]).includes(kind))
         throw new AdminRequestError(problems.badRequest, `kind must be one of ${BAN_KINDS.join(', ')}`);
       if (!(await monitor.bans.unban(kind as BanKind, value)))

@@ -35,12 +35,21 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+/** A malformed percent-encoding is a wrong credential (401), not a server error. */
+function decodeCookie(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return '';
+  }
+}
+
 /** Compares a presented bearer token with the configured one in constant time. */
 export function isAuthorized(req: IncomingMessage, token: string | undefined): boolean {
   if (token === undefined) return false;
   const header = req.headers.authorization ?? '';
   const cookie = /(?:^|;\s*)portcullis_admin=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
-  const presented = header.startsWith('Bearer ') ? header.slice(7) : cookie ? decodeURIComponent(cookie) : '';
+  const presented = header.startsWith('Bearer ') ? header.slice(7) : cookie ? decodeCookie(cookie) : '';
   const a = createHash('sha256').update(presented).digest();
   const b = createHash('sha256').update(token).digest();
   return timingSafeEqual(a, b) && presented !== '';

@@ -131,6 +131,16 @@ describe('admin API', () => {
     assert.match(out.headers.get('set-cookie') ?? '', /^portcullis_admin=; .*Max-Age=0/);
   });
 
+  test('treats a malformed cookie or ban path as a client error, not a server error', async () => {
+    const cookie = await adminFetch(d, '/api/status', {
+      token: null,
+      headers: { cookie: 'portcullis_admin=%E0%A4%A' },
+    });
+    assert.equal(cookie.status, 401);
+    const path = await adminFetch(d, '/api/bans/ip/%E0%A4%A', { method: 'DELETE' });
+    assert.equal(path.status, 400);
+  });
+
   test('refuses a state-changing call from another origin even with a valid token', async () => {
     const res = await adminFetch(d, '/api/bans', {
       method: 'POST',
