@@ -66,6 +66,9 @@ export function matchesFilters(event, filters) {
     event['portcullis.consumer'] !== filters.principal
   )
     return false;
+  const t = Date.parse(event['@timestamp']);
+  if (filters.from && !(t >= Date.parse(filters.from))) return false;
+  if (filters.to && !(t < Date.parse(filters.to))) return false;
   return true;
 }
 

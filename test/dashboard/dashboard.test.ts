@@ -152,6 +152,21 @@ describe('dashboard in headless Chromium', () => {
     assert.match((await alert.textContent()) ?? '', /requests to undeclared GET \/internal\/export\/\{id\}/);
   });
 
+  test('filters the events panel through the server, by client IP and time', async () => {
+    const form = page.locator('#event-filters');
+    await form.locator('input[name=ip]').fill('192.0.2.99');
+    await form.locator('button[type=submit]').click();
+    await page.locator('#events td', { hasText: 'No events match.' }).waitFor();
+    await form.locator('input[name=ip]').fill('127.0.0.1');
+    await form.locator('input[name=from]').fill('2000-01-01T00:00:00');
+    await form.locator('button[type=submit]').click();
+    await page.locator('#events td', { hasText: '/internal/export/46' }).waitFor();
+    await form.locator('input[name=ip]').fill('');
+    await form.locator('input[name=from]').fill('');
+    await form.locator('button[type=submit]').click();
+    await page.locator('#events td', { hasText: '/internal/export/46' }).waitFor();
+  });
+
   test('lists undeclared paths as shadow endpoints in the inventory', async () => {
     await page.locator('#shadow td', { hasText: '/internal/export/{id}' }).waitFor();
   });

@@ -114,13 +114,24 @@ export function mountSecurity(state) {
         h('input', { name, class: 'narrow', placeholder, value: initial[name] ?? '', autocomplete: 'off' }),
       ),
     ),
+    ['from', 'to'].map((name) =>
+      h(
+        'label',
+        { class: 'field' },
+        name === 'from' ? 'From' : 'Until',
+        h('input', { name, type: 'datetime-local', step: 1 }),
+      ),
+    ),
     h('button', { type: 'submit', text: 'Apply' }),
   );
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
     const filters = {};
-    for (const [k, v] of new FormData(form))
-      if (typeof v === 'string' && v.trim() !== '') filters[k] = v.trim();
+    for (const [k, v] of new FormData(form)) {
+      if (typeof v !== 'string' || v.trim() === '') continue;
+      // datetime-local is the browser's local time; the API takes ISO-8601 instants.
+      filters[k] = k === 'from' || k === 'to' ? new Date(v).toISOString() : v.trim();
+    }
     state.eventFilters.set(filters);
     loadEvents(state, false);
   });
