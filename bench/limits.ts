@@ -17,7 +17,7 @@ import type { LimitCheck } from '../src/state/limiter.ts';
 import { createMemoryStore } from '../src/state/memory-store.ts';
 import { createRedisStore } from '../src/state/redis-store.ts';
 import type { StateStore } from '../src/state/store.ts';
-import type { Scenario } from './run.ts';
+import type { Scenario } from './scenario.ts';
 
 const MS = Number(process.env.BENCH_LIMITS_MS ?? 1000);
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';

@@ -18,6 +18,8 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import { runLimitBench } from './limits.ts';
+import { MODSEC_MODULE, MODSEC_PACKAGES, writeModSecurityRules } from './modsecurity.ts';
+import { BENCH_SPEC, JSON_POST, type Scenario } from './scenario.ts';
 import { extraScenarios } from './scenarios.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -32,40 +34,6 @@ const BODY_201 = JSON.stringify({
   stock: 42,
   description: 'A small JSON document used as the upstream response body.',
 }).padEnd(201, ' ');
-
-export interface Scenario {
-  readonly name: string;
-  /** What runs the proxy. */
-  readonly kind: 'nginx' | 'haproxy' | 'portcullis';
-  /** Portcullis: extra config merged into the API entry (policies, ...), and the spec to serve. */
-  readonly api?: Record<string, unknown>;
-  readonly server?: Record<string, unknown>;
-  readonly root?: Record<string, unknown>;
-  readonly spec?: object;
-  readonly workers?: number;
-  readonly accessLog?: boolean;
-  readonly method?: 'GET' | 'POST';
-  readonly path?: string;
-  readonly headers?: Record<string, string>;
-  readonly body?: string;
-  /** Runs before the scenario starts (e.g. serving a JWKS); returns a cleanup function. */
-  setup?(): Promise<{
-    env?: Record<string, string>;
-    headers?: Record<string, string>;
-    cleanup(): Promise<void>;
-  }>;
-}
-
-export const BENCH_SPEC = {
-  openapi: '3.1.0',
-  info: { title: 'bench', version: '1' },
-  paths: {
-    '/bench': {
-      get: { operationId: 'getBench', responses: { '200': { description: 'ok' } } },
-      post: { operationId: 'postBench', responses: { '200': { description: 'ok' } } },
-    },
-  },
-};
 
 function have(cmd: string): boolean {
   try {
@@ -135,11 +103,11 @@ async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode === null) child.kill('SIGKILL');
 }
 
-async function nginxConf(dir: string, name: string, body: string): Promise<string> {
+async function nginxConf(dir: string, name: string, body: string, preamble = ''): Promise<string> {
   const file = path.join(dir, `${name}.conf`);
   await writeFile(
     file,
-    `worker_processes 1;\ndaemon off;\npid ${dir}/${name}.pid;\nerror_log /dev/null crit;\nevents { worker_connections 4096; }\nhttp {\n  access_log off;\n  client_body_temp_path ${dir}/${name}-body;\n  proxy_temp_path ${dir}/${name}-proxy;\n  fastcgi_temp_path ${dir}/${name}-fcgi;\n  uwsgi_temp_path ${dir}/${name}-uwsgi;\n  scgi_temp_path ${dir}/${name}-scgi;\n  keepalive_requests 1000000;\n${body}\n}\n`,
+    `${preamble}worker_processes 1;\ndaemon off;\npid ${dir}/${name}.pid;\nerror_log /dev/null crit;\nevents { worker_connections 4096; }\nhttp {\n  access_log off;\n  client_body_temp_path ${dir}/${name}-body;\n  proxy_temp_path ${dir}/${name}-proxy;\n  fastcgi_temp_path ${dir}/${name}-fcgi;\n  uwsgi_temp_path ${dir}/${name}-uwsgi;\n  scgi_temp_path ${dir}/${name}-scgi;\n  keepalive_requests 1000000;\n${body}\n}\n`,
   );
   return file;
 }
@@ -208,6 +176,22 @@ async function main() {
     process.exit(1);
   }
   const missing = ensure({ nginx: 'nginx', haproxy: 'haproxy' });
+  if (!existsSync(MODSEC_MODULE) && have('apt-get')) {
+    process.stderr.write(`bench: installing ${MODSEC_PACKAGES.join(' ')} with apt-get...\n`);
+    try {
+      execFileSync(
+        'sh',
+        [
+          '-c',
+          `DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${MODSEC_PACKAGES.join(' ')}`,
+        ],
+        { stdio: 'ignore' },
+      );
+    } catch {
+      // Reported below.
+    }
+  }
+  const hasModSecurity = existsSync(MODSEC_MODULE);
   const dir = await mkdtemp(path.join(tmpdir(), 'portcullis-bench-'));
   const upstreamPort = await freePort();
   const notes: string[] = [];
@@ -232,6 +216,8 @@ async function main() {
   }
   await waitForPort(upstreamPort, upstream);
   if (missing.includes('haproxy')) notes.push('haproxy missing and not installable: left out');
+  if (!hasModSecurity)
+    notes.push(`ModSecurity missing (${MODSEC_PACKAGES.join(', ')}): its contender is left out`);
 
   const builtIn: Scenario[] = [
     { name: 'nginx', kind: 'nginx' },
@@ -239,11 +225,16 @@ async function main() {
     { name: 'portcullis pass-through', kind: 'portcullis' },
     { name: 'portcullis pass-through, access log off', kind: 'portcullis', accessLog: false },
     { name: 'portcullis pass-through, 2 workers', kind: 'portcullis', workers: 2 },
+    { name: 'nginx, JSON POST', kind: 'nginx', ...JSON_POST },
+    { name: 'nginx + ModSecurity CRS PL1, JSON POST', kind: 'nginx-modsecurity', ...JSON_POST },
+    { name: 'portcullis pass-through, JSON POST', kind: 'portcullis', ...JSON_POST },
     ...extraScenarios,
   ];
   const scenarios = builtIn
     .filter((s) => (ONLY ? ONLY.includes(s.name) : true))
-    .filter((s) => s.kind === 'portcullis' || have(s.kind));
+    .filter(
+      (s) => s.kind === 'portcullis' || (s.kind === 'nginx-modsecurity' ? hasModSecurity : have(s.kind)),
+    );
 
   const results = new Map<string, WrkResult[]>();
   for (let round = 0; round < ROUNDS; round++) {
@@ -251,11 +242,13 @@ async function main() {
       const port = await freePort();
       let proc: ChildProcess;
       const setup = await sc.setup?.();
-      if (sc.kind === 'nginx') {
+      if (sc.kind === 'nginx' || sc.kind === 'nginx-modsecurity') {
+        const waf = sc.kind === 'nginx-modsecurity';
         const conf = await nginxConf(
           dir,
           'proxy',
-          `  upstream up { server 127.0.0.1:${upstreamPort}; keepalive 64; }\n  server { listen 127.0.0.1:${port}; location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; } }`,
+          `  client_max_body_size 1m;\n  upstream up { server 127.0.0.1:${upstreamPort}; keepalive 64; }\n  server { listen 127.0.0.1:${port};${waf ? ` modsecurity on; modsecurity_rules_file ${writeModSecurityRules(dir)};` : ''} location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; } }`,
+          waf ? `load_module ${MODSEC_MODULE};\n` : '',
         );
         proc = start('nginx', ['-c', conf, '-p', dir], '0');
       } else if (sc.kind === 'haproxy') {

@@ -23,20 +23,15 @@ import {
   scoreCorpus,
 } from '../src/policies/injection/corpus.ts';
 import { compileDetector } from '../src/policies/injection/engine.ts';
+import { MODSEC_MODULE, MODSEC_PACKAGES, writeModSecurityRules } from './modsecurity.ts';
 
 const CORPUS = join(import.meta.dirname, '../test/fixtures/corpus');
-const PACKAGES = ['nginx', 'libnginx-mod-http-modsecurity', 'modsecurity-crs'];
-const MODULE = '/usr/lib/nginx/modules/ngx_http_modsecurity_module.so';
-const CRS_SETUP = '/etc/modsecurity/crs/crs-setup.conf';
-const CRS_RULES = '/usr/share/modsecurity-crs/rules';
-const MODSEC_BASE = '/etc/nginx/modsecurity.conf';
-const UNICODE_MAP = '/etc/nginx/unicode.mapping';
 const CONCURRENCY = 16;
 /** dpkg-query's own `${field}` syntax, spelt out so it is not mistaken for a template literal. */
 const DPKG_STATUS_FORMAT = '-f=$' + '{Status}';
 
 function missingPackages(): string[] {
-  return PACKAGES.filter((p) => {
+  return MODSEC_PACKAGES.filter((p) => {
     try {
       const out = execFileSync('dpkg-query', ['-W', DPKG_STATUS_FORMAT, p], {
         encoding: 'utf8',
@@ -87,29 +82,10 @@ async function startModSecurity(): Promise<Waf> {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-waf-'));
   const front = await freePort();
   const back = await freePort();
-  const base = readFileSync(MODSEC_BASE, 'utf8')
-    .replace(/^SecRuleEngine .*$/m, 'SecRuleEngine On')
-    .replace(/^SecAuditEngine .*$/m, 'SecAuditEngine Off')
-    .replace(/^SecAuditLog .*$/m, `SecAuditLog ${join(dir, 'audit.log')}`)
-    .replace(/^SecResponseBodyAccess .*$/m, 'SecResponseBodyAccess Off')
-    .replace(/^SecTmpDir .*$/m, `SecTmpDir ${dir}`)
-    .replace(/^SecDataDir .*$/m, `SecDataDir ${dir}`)
-    .replace(/^SecStatusEngine .*$/m, 'SecStatusEngine Off')
-    .replace(/^SecUnicodeMapFile unicode\.mapping/m, `SecUnicodeMapFile ${UNICODE_MAP}`);
-  writeFileSync(
-    join(dir, 'modsec.conf'),
-    [
-      base,
-      `Include ${CRS_SETUP}`,
-      // CRS 3.3: paranoia level 1, anomaly scoring with the default inbound threshold (5) and blocking.
-      'SecAction "id:900000,phase:1,nolog,pass,t:none,setvar:tx.paranoia_level=1"',
-      `Include ${CRS_RULES}/*.conf`,
-      '',
-    ].join('\n'),
-  );
+  writeModSecurityRules(dir);
   writeFileSync(
     join(dir, 'nginx.conf'),
-    `load_module ${MODULE};
+    `load_module ${MODSEC_MODULE};
 worker_processes 1;
 pid ${join(dir, 'nginx.pid')};
 error_log ${join(dir, 'error.log')} error;

@@ -178,9 +178,12 @@ export async function startGateway(opts: GatewayOptions): Promise<TestGateway> {
   };
 }
 
-/** A minimal OpenAPI 3.1 document with the given paths and no security requirements. */
+/**
+ * A minimal OpenAPI 3.1 document with the given paths. Unless `extra` says otherwise it declares
+ * `security: []` (explicitly public), since the gateway refuses operations whose security is undeclared.
+ */
 export function openapi(paths: Record<string, unknown>, extra: Record<string, unknown> = {}): object {
-  return { openapi: '3.1.0', info: { title: 'Test API', version: '1.0.0' }, paths, ...extra };
+  return { openapi: '3.1.0', info: { title: 'Test API', version: '1.0.0' }, security: [], paths, ...extra };
 }
 
 /** Shorthand for an operation that answers 200 with any body. */

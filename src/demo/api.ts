@@ -58,6 +58,15 @@ export async function startDemoApi(opts: { host?: string; port?: number } = {}):
     res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
     res.end(text);
   };
+  // Errors as RFC 9457 problems, as the spec declares them.
+  const fail = (res: ServerResponse, status: number, title: string) => {
+    const text = JSON.stringify({ type: 'about:blank', title, status });
+    res.writeHead(status, {
+      'content-type': 'application/problem+json',
+      'content-length': Buffer.byteLength(text),
+    });
+    res.end(text);
+  };
   const readJson = (req: IncomingMessage) =>
     new Promise<unknown>((resolve) => {
       const chunks: Buffer[] = [];
@@ -83,7 +92,7 @@ export async function startDemoApi(opts: { host?: string; port?: number } = {}):
     }
     if (parts[0] === 'accounts' && parts[1]) {
       const account = accounts.get(parts[1]);
-      if (!account) return json(res, 404, { title: 'no such account', status: 404 });
+      if (!account) return fail(res, 404, 'no such account');
       if (parts.length === 2 && method === 'GET') return json(res, 200, account); // leaks passwordHash
       const list = orders.get(account.id) ?? [];
       if (parts[2] === 'orders' && parts.length === 3 && method === 'GET') {
@@ -91,8 +100,7 @@ export async function startDemoApi(opts: { host?: string; port?: number } = {}):
       }
       if (parts[2] === 'orders' && parts.length === 3 && method === 'POST') {
         const body = (await readJson(req)) as Partial<Order> | undefined;
-        if (!body || typeof body.productId !== 'number')
-          return json(res, 400, { title: 'bad order', status: 400 });
+        if (!body || typeof body.productId !== 'number') return fail(res, 400, 'bad order');
         const order: Order = { ...body, id: nextOrderId++, status: 'placed' } as Order;
         list.push(order);
         orders.set(account.id, list);
@@ -100,20 +108,20 @@ export async function startDemoApi(opts: { host?: string; port?: number } = {}):
       }
       if (parts[2] === 'orders' && parts.length === 4 && method === 'GET') {
         const order = list.find((o) => o.id === Number(parts[3]));
-        return order ? json(res, 200, order) : json(res, 404, { title: 'no such order', status: 404 });
+        return order ? json(res, 200, order) : fail(res, 404, 'no such order');
       }
     }
     if (method === 'POST' && url.pathname === '/coupons/redeem') {
       const body = (await readJson(req)) as { code?: string } | undefined;
       const who = String(req.headers['x-portcullis-subject'] ?? 'anonymous');
-      if (body?.code !== 'WELCOME10') return json(res, 400, { title: 'unknown coupon', status: 400 });
-      if (redeemed.has(who)) return json(res, 400, { title: 'already redeemed', status: 400 });
+      if (body?.code !== 'WELCOME10') return fail(res, 400, 'unknown coupon');
+      if (redeemed.has(who)) return fail(res, 400, 'already redeemed');
       redeemed.add(who);
       return json(res, 200, { discountPercent: 10 });
     }
     if (method === 'GET' && url.pathname === '/admin/users') return json(res, 200, [...accounts.values()]);
     if (method === 'DELETE' && parts[0] === 'admin' && parts[1] === 'users' && parts[2]) {
-      if (!accounts.delete(parts[2])) return json(res, 404, { title: 'no such user', status: 404 });
+      if (!accounts.delete(parts[2])) return fail(res, 404, 'no such user');
       res.writeHead(204).end();
       return;
     }

@@ -148,6 +148,10 @@ async function buildSnapshot(config: Config, deps: GatewayDeps): Promise<Snapsho
         issues.push(`apis[${i}].spec: ${(err as Error).message}`);
         continue;
       }
+      for (const def of deps.policies) {
+        const owned = def.ownedRequestHeaders?.(apiConfig.policies?.[def.name] as never);
+        for (const h of owned ?? []) strip.add(h.toLowerCase());
+      }
       for (const opId of Object.keys(apiConfig.operations)) {
         if (!spec.operations.some((o) => o.id === opId)) {
           issues.push(`apis[${i}].operations.${opId}: no operation with this operationId in ${spec.file}`);
@@ -385,7 +389,7 @@ export async function createGateway(initial: Config, deps: GatewayDeps): Promise
         'portcullis.decision': decision,
         'portcullis.denied_by': deniedBy,
         'portcullis.reported': ex && ex.reported.length > 0 ? ex.reported : undefined,
-        'user.id': ex?.principal?.subject,
+        'user.id': ex?.principal?.method === 'anonymous' ? undefined : ex?.principal?.subject || undefined,
       };
       accessLog?.(rec);
       if (events === nullSink) return;

@@ -106,6 +106,11 @@ export interface PolicyDefinition<C extends PolicyConfigBase = PolicyConfigBase>
    * depend on someone remembering to switch them on, like enforcing bans).
    */
   readonly enabledByDefault?: boolean;
+  /**
+   * Request headers this policy sets towards the upstream (identity forwarding), given its API-level
+   * config: the gateway removes any incoming copies before a request is forwarded.
+   */
+  ownedRequestHeaders?(config: Partial<C> | undefined): readonly string[];
   /** JSON Schema of the policy's config (without `mode`, which is added for every policy). */
   readonly schema: JsonObject;
   /**

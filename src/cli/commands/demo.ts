@@ -1,11 +1,13 @@
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseConfig, resolvePaths } from '../../config/load.ts';
 import { startDemoApi } from '../../demo/api.ts';
 import { registerCommand } from '../main.ts';
 import { startRuntime } from '../runtime.ts';
+import { type DemoState, demoAttack } from './demo-attack.ts';
 
 const CONFIG = path.join(import.meta.dirname, '../../demo/portcullis.yaml');
+const DEMO_STATE = path.resolve('data/demo-state.json');
 
 /** `portcullis demo`: the demo shop behind the gateway, everything on 127.0.0.1. */
 export async function demo(opts: { port: number; adminPort: number; out: (line: string) => void }) {
@@ -27,6 +29,15 @@ export async function demo(opts: { port: number; adminPort: number; out: (line: 
   const runtime = await startRuntime({ config });
   const gw = runtime.urls[0];
   const admin = runtime.adminAddress;
+  const state: DemoState = {
+    gateway: gw,
+    admin: admin ? `http://127.0.0.1:${admin.port}` : undefined,
+    adminToken: config.admin.token,
+    tokenEndpoint: idp.tokenEndpoint,
+    audience,
+  };
+  await mkdir(env.DEMO_DATA_DIR, { recursive: true });
+  await writeFile(DEMO_STATE, `${JSON.stringify(state, null, 2)}\n`);
   const o = opts.out;
   o('');
   o('  Portcullis demo: the demo shop API, protected by its OpenAPI document');
@@ -58,6 +69,7 @@ export async function demo(opts: { port: number; adminPort: number; out: (line: 
     runtime,
     async close() {
       await runtime.close();
+      await rm(DEMO_STATE, { force: true });
       await idp.close();
       await api.close();
     },
@@ -91,5 +103,13 @@ registerCommand('demo', {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
     return 'running';
+  },
+});
+
+registerCommand('demo attack', {
+  usage: 'portcullis demo attack',
+  summary: 'replay an id walk and a credential-stuffing burst against the running demo',
+  async run() {
+    return demoAttack({ stateFile: DEMO_STATE, out: (l) => process.stdout.write(`${l}\n`) });
   },
 });

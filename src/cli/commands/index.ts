@@ -4,3 +4,4 @@
  */
 import './demo.ts';
 import './scanner.ts';
+import './key.ts';

@@ -71,6 +71,15 @@ export const authenticatePolicy: PolicyDefinition<AuthenticateConfig> = {
   description:
     "Enforces the operation's OpenAPI security requirements (JWT, introspection, API keys, mTLS, DPoP).",
   schema: authenticateSchema,
+  // Nothing is anonymous by accident. An operation whose spec requires credentials, or declares no
+  // security at all, gets this policy even without an `authenticate` block; the load then fails naming
+  // the unbound scheme or the undeclared operation. Only `security: []` or `{}` in the spec, or the
+  // API's `public` list, makes an operation anonymous.
+  fromSpec: (op) =>
+    op.security === undefined || op.security.some((r) => Object.keys(r).length > 0)
+      ? { schemes: {} }
+      : undefined,
+  ownedRequestHeaders: (config) => (config ? identityHeaderNames(config) : []),
   compile(config, ctx) {
     const op = ctx.operation;
     const realm = config.realm ?? ctx.apiName;

@@ -1,0 +1,37 @@
+import { createApiKey } from '../../policies/authenticate/api-key.ts';
+import { CliError } from '../errors.ts';
+import { registerCommand } from '../main.ts';
+
+registerCommand('key create', {
+  usage: 'portcullis key create [--consumer NAME]',
+  summary: 'make a new API key: shows the key once, and the hash to put in the config',
+  async run(args) {
+    const { parseArgs } = await import('node:util');
+    let consumer = 'my-consumer';
+    try {
+      const { values } = parseArgs({ args, options: { consumer: { type: 'string' } }, strict: true });
+      if (values.consumer !== undefined) consumer = values.consumer;
+    } catch (err) {
+      throw new CliError((err as Error).message.split('\n')[0]);
+    }
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(consumer))
+      throw new CliError('--consumer: letters, digits, _ . - only');
+    const { key, hash } = createApiKey();
+    const out = (l: string) => process.stdout.write(`${l}\n`);
+    out(`API key (shown once; give it to ${consumer}, Portcullis keeps only the hash):`);
+    out('');
+    out(`  ${key}`);
+    out('');
+    out('Add the hash to the consumer in your config (several keys per consumer allow rotation):');
+    out('');
+    out('  policies:');
+    out('    authenticate:');
+    out('      schemes:');
+    out('        <your apiKey scheme>:');
+    out('          apiKey:');
+    out('            consumers:');
+    out(`              - name: ${consumer}`);
+    out(`                keys: ['${hash}']`);
+    return 0;
+  },
+});
