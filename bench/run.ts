@@ -222,6 +222,7 @@ async function main() {
   const builtIn: Scenario[] = [
     { name: 'nginx', kind: 'nginx' },
     { name: 'haproxy', kind: 'haproxy' },
+    { name: 'node minimal proxy (undici Pool.stream, no gateway work)', kind: 'node-minimal' },
     { name: 'portcullis pass-through', kind: 'portcullis' },
     { name: 'portcullis pass-through, access log off', kind: 'portcullis', accessLog: false },
     { name: 'portcullis pass-through, 2 workers', kind: 'portcullis', workers: 2 },
@@ -233,7 +234,10 @@ async function main() {
   const scenarios = builtIn
     .filter((s) => (ONLY ? ONLY.includes(s.name) : true))
     .filter(
-      (s) => s.kind === 'portcullis' || (s.kind === 'nginx-modsecurity' ? hasModSecurity : have(s.kind)),
+      (s) =>
+        s.kind === 'portcullis' ||
+        s.kind === 'node-minimal' ||
+        (s.kind === 'nginx-modsecurity' ? hasModSecurity : have(s.kind)),
     );
 
   const results = new Map<string, WrkResult[]>();
@@ -251,6 +255,12 @@ async function main() {
           waf ? `load_module ${MODSEC_MODULE};\n` : '',
         );
         proc = start('nginx', ['-c', conf, '-p', dir], '0');
+      } else if (sc.kind === 'node-minimal') {
+        proc = start(
+          process.execPath,
+          [path.join(root, 'bench/minimal-proxy.ts'), String(port), `http://127.0.0.1:${upstreamPort}`],
+          '0',
+        );
       } else if (sc.kind === 'haproxy') {
         const conf = path.join(dir, 'haproxy.cfg');
         await writeFile(

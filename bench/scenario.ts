@@ -3,7 +3,7 @@
 export interface Scenario {
   readonly name: string;
   /** What runs the proxy. */
-  readonly kind: 'nginx' | 'nginx-modsecurity' | 'haproxy' | 'portcullis';
+  readonly kind: 'nginx' | 'nginx-modsecurity' | 'haproxy' | 'node-minimal' | 'portcullis';
   /** Portcullis: extra config merged into the API entry (policies, ...), and the spec to serve. */
   readonly api?: Record<string, unknown>;
   readonly server?: Record<string, unknown>;

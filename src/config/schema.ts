@@ -157,9 +157,16 @@ const upstreamSchema: JsonObject = {
 
 /** The JSON Schema of one policy's config block: its own fields plus `mode` and `enabled`. */
 export function policyConfigSchema(d: PolicyDefinition): JsonObject {
-  const own = d.schema;
+  const { required, ...own } = d.schema;
   return {
     ...own,
+    // A block that only says `enabled: false` needs none of the policy's required fields.
+    ...(Array.isArray(required) && required.length > 0
+      ? {
+          if: { not: { required: ['enabled'], properties: { enabled: { const: false } } } },
+          then: { required },
+        }
+      : {}),
     type: 'object',
     additionalProperties: false,
     description: d.description,

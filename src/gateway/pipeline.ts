@@ -88,7 +88,7 @@ export function policyConfigFor(
   const apiLevel = (api.policies as PoliciesConfig | undefined)?.[def.name];
   const opLevel = api.operations[operation.id]?.policies?.[def.name];
   const merged = merge(merge(fromSpec, apiLevel), opLevel) ?? (def.enabledByDefault ? {} : undefined);
-  if (merged === undefined) return undefined;
+  if (merged === undefined || merged.enabled === false) return undefined;
   const config = withDefaults(def, merged) as unknown as PolicyConfigBase & { enabled: boolean };
   return config.enabled ? config : undefined;
 }

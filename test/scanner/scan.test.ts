@@ -205,8 +205,9 @@ describe('portcullis scan against the deliberately vulnerable API and its fixed 
       fragment = parse(suggestPolicy(bad.findings, await loadApiDocument(vulnerable.specFile)));
       const policies = fragment.policies as Record<string, unknown>;
       // The fixture's tokens carry no issuer or audience, so the suggested `authenticate` (TODO issuer) cannot
-      // apply here; the API-wide budget is raised so that the scan's own pace (20/s) passes and only the burst trips.
-      delete policies.authenticate;
+      // apply here: it is switched off explicitly (the gateway refuses to serve declared security without it).
+      // The API-wide budget is raised so that the scan's own pace (20/s) passes and only the burst trips.
+      policies.authenticate = { enabled: false };
       policies.rateLimit = {
         mode: 'enforce',
         limits: [

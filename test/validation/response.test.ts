@@ -22,6 +22,7 @@ const user = {
 
 const spec = {
   openapi: '3.1.0',
+  security: [],
   info: { title: 'Users', version: '1' },
   components: { schemas: { User: user } },
   paths: {

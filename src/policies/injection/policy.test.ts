@@ -13,6 +13,7 @@ import { problems } from '../../gateway/problems.ts';
 
 const spec = {
   openapi: '3.1.0',
+  security: [],
   info: { title: 'Notes', version: '1' },
   paths: {
     '/notes/{noteId}': {
