@@ -126,13 +126,26 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     accessLog: opts.accessLog ?? (config.logging.accessLog ? createAccessLog(destination) : () => {}),
   });
   let draining = false;
-  let adminApi: AdminRoutes | undefined;
   const listeners = await openListeners(
     config,
     gateway.handle,
     logger,
     compileCidrMatcher(config.server.trustedProxies),
   );
+  const adminApi: AdminRoutes | undefined = config.admin.enabled
+    ? opts.adminRoutes
+      ? opts.adminRoutes({ gateway, metrics, store })
+      : createAdminRoutes({
+          token: config.admin.token,
+          gateway,
+          metrics,
+          store,
+          clock,
+          logger,
+          monitor: monitor ? adminMonitorFrom(monitor) : undefined,
+          reload: opts.loadConfig ? async () => gateway.reload(await opts.loadConfig!()) : undefined,
+        })
+    : undefined;
   const admin = config.admin.enabled
     ? await startAdminServer({
         host: config.admin.host,
@@ -141,18 +154,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
         metrics,
         logger,
         isReady: () => !draining,
-        routes: (adminApi = opts.adminRoutes
-          ? opts.adminRoutes({ gateway, metrics, store })
-          : createAdminRoutes({
-              token: config.admin.token,
-              gateway,
-              metrics,
-              store,
-              clock,
-              logger,
-              monitor: monitor ? adminMonitorFrom(monitor) : undefined,
-              reload: opts.loadConfig ? async () => gateway.reload(await opts.loadConfig!()) : undefined,
-            })),
+        routes: adminApi,
       })
     : undefined;
   return {

@@ -163,7 +163,9 @@ export function policyConfigSchema(d: PolicyDefinition): JsonObject {
     // A block that only says `enabled: false` needs none of the policy's required fields.
     ...(Array.isArray(required) && required.length > 0
       ? {
+          // `then` is the JSON Schema keyword here, not a thenable.
           if: { not: { required: ['enabled'], properties: { enabled: { const: false } } } },
+          // biome-ignore lint/suspicious/noThenProperty: JSON Schema if/then
           then: { required },
         }
       : {}),
