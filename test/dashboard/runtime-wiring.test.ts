@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { problems } from '../../src/gateway/problems.ts';
 import { echoHandler, startGateway, startServer, type TestGateway, type TestServer } from '../harness.ts';
-import { ADMIN_TOKEN, shopSpec } from './support.ts';
+import { ADMIN_TOKEN, shopOperations, shopSpec } from './support.ts';
 
 describe('admin API wired by the runtime', () => {
   let upstream: TestServer;
@@ -36,6 +36,7 @@ describe('admin API wired by the runtime', () => {
             spec: 'shop.yaml',
             upstream: { url: upstream.url },
             policies: { ban: { cacheMs: 0 } },
+            operations: shopOperations,
           },
         ],
       },

@@ -9,6 +9,7 @@ import { echoHandler, startGateway, startServer, type TestGateway, type TestServ
 
 const spec = {
   openapi: '3.0.3',
+  security: [],
   info: { title: 'Accounts', version: '1' },
   components: {
     schemas: {
