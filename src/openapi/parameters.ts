@@ -440,6 +440,8 @@ function queryReader(
 /** Names of query parameters a form+explode object parameter claims (its declared properties). */
 export function claimedQueryNames(param: Parameter, resolve: RefResolver): string[] {
   if (param.in !== 'query') return [];
+  // deepObject claims every `name[...]` key: a name ending in `[` is a prefix.
+  if (param.style === 'deepObject') return [`${param.name}[`];
   if (param.contentType === undefined && param.style === 'form' && param.explode) {
     const types = schemaTypes(param.schema, resolve);
     if (types.has('object') && !types.has('array')) return [...propertySchemas(param.schema, resolve).keys()];

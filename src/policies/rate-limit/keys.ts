@@ -72,9 +72,10 @@ export function compileKeyPart(spec: string, v4Prefix: number, v6Prefix: number)
     case 'ip':
       return (ex) => groupIp(ex.clientIp, v4Prefix, v6Prefix);
     case 'consumer':
-      return (ex) => ex.principal?.consumer;
+      return (ex) => ex.principal?.consumer || undefined;
     case 'subject':
-      return (ex) => ex.principal?.subject;
+      // An anonymous caller has no subject: the fallback key applies, not one bucket shared by everyone.
+      return (ex) => (ex.principal?.method === 'anonymous' ? undefined : ex.principal?.subject || undefined);
     case 'apiKey':
       // The API key verifier names the consumer the key belongs to; the key itself never reaches us.
       return (ex) =>

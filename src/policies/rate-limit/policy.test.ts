@@ -208,6 +208,17 @@ describe('rateLimit decisions (memory store)', () => {
     assert.equal(await countAdmitted(handler, 4, anon), 2);
   });
 
+  test('gives anonymous callers (an anonymous principal) a bucket per address when keyed by subject', async () => {
+    const { handler } = await compile({
+      limits: [{ name: 's', algorithm: 'fixed-window', limit: 2, key: 'subject', fallbackKey: 'ip' }],
+    });
+    const anonymousFrom = (ip: string) => () =>
+      exchange({ principal: { subject: '', method: 'anonymous' }, ip });
+    assert.equal(await countAdmitted(handler, 4, anonymousFrom('198.51.100.1')), 2);
+    // Another address is not starved by the first one.
+    assert.equal(await countAdmitted(handler, 4, anonymousFrom('198.51.100.2')), 2);
+  });
+
   test('keys by a composite of a token claim and a header', async () => {
     const { handler } = await compile({
       limits: [{ name: 'c', algorithm: 'fixed-window', limit: 1, key: ['claim:tenant', 'header:x-app'] }],

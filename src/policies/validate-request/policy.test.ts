@@ -75,7 +75,16 @@ const spec = apiDocument(
         },
         get: {
           operationId: 'getUser',
-          parameters: [{ name: 'limit', in: 'query', schema: { type: 'integer', maximum: 50 } }],
+          parameters: [
+            { name: 'limit', in: 'query', schema: { type: 'integer', maximum: 50 } },
+            {
+              name: 'filter',
+              in: 'query',
+              style: 'deepObject',
+              explode: true,
+              schema: { type: 'object', properties: { role: { type: 'string', enum: ['admin', 'user'] } } },
+            },
+          ],
           responses: { '200': { description: 'ok' } },
         },
       },
@@ -277,6 +286,19 @@ describe('validateRequest configuration', () => {
       assert.equal((await server.send('/users/7?utm=1&limit=5')).problem, undefined);
       assert.deepEqual(errorsOf(await server.send('/users/7?limit=51')), [
         { pointer: '#/query/limit', detail: 'must be <= 50' },
+      ]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('accepts deepObject members of a declared parameter and still rejects undeclared names', async () => {
+    const { server } = await serve('getUser');
+    try {
+      assert.equal((await server.send('/users/7?filter%5Brole%5D=admin&limit=5')).problem, undefined);
+      assert.equal((await server.send('/users/7?filter[role]=user')).problem, undefined);
+      assert.deepEqual(errorsOf(await server.send('/users/7?filter[role]=admin&utm=1')), [
+        { pointer: '#/query/utm', detail: 'is not a declared parameter' },
       ]);
     } finally {
       await server.close();

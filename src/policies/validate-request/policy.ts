@@ -173,6 +173,7 @@ export function compileValidateRequest(
   const strip = c.additionalProperties === 'strip' && c.mode === 'enforce';
   const utf8 = new TextDecoder('utf-8', { fatal: true });
   const checkQuery = c.unknownQueryParameters === 'reject';
+  const knownPrefixes = [...knownQuery].filter((n) => n.endsWith('['));
 
   const fail = (ex: Exchange, p: Problem, reason: string, errors?: RequestError[]): Problem => {
     emitViolation(ctx, ex, {
@@ -361,6 +362,7 @@ export function compileValidateRequest(
         const seen = new Set<string>();
         for (const [name] of query) {
           if (knownQuery.has(name) || seen.has(name)) continue;
+          if (knownPrefixes.length > 0 && knownPrefixes.some((p) => name.startsWith(p))) continue;
           seen.add(name);
           errors.push({ pointer: `#/query/${token(name)}`, detail: 'is not a declared parameter' });
         }
