@@ -62,3 +62,15 @@ test('leaves a config without secrets unchanged and does not modify its input', 
   assert.deepEqual(redactConfig(input), copy);
   assert.deepEqual(input, copy);
 });
+
+test('keeps a rate-limit key name (a setting, not a secret) while redacting key lists', () => {
+  const out = redactConfig({
+    limits: [{ name: 'per-ip', key: 'ip' }],
+    consumers: [{ name: 'a', keys: ['sha256:ab'] }],
+  }) as {
+    limits: Array<{ key: string }>;
+    consumers: Array<{ keys: unknown }>;
+  };
+  assert.equal(out.limits[0].key, 'ip');
+  assert.equal(out.consumers[0].keys, REDACTED);
+});
