@@ -6,7 +6,7 @@
  * interleaved rounds, and the table reports the median of the rounds and the ratio to nginx. Missing
  * peers are installed with apt-get when possible, otherwise left out with a note.
  *
- * Environment: BENCH_SECONDS (per run, default 8), BENCH_ROUNDS (default 2), BENCH_ONLY (comma-separated
+ * Environment: BENCH_SECONDS (per run, default 8), BENCH_ROUNDS (default 2), BENCH_ONLY (semicolon-separated
  * scenario names).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
@@ -25,7 +25,7 @@ import { extraScenarios } from './scenarios.ts';
 const root = path.resolve(import.meta.dirname, '..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
-const ONLY = process.env.BENCH_ONLY?.split(',');
+const ONLY = process.env.BENCH_ONLY?.split(';');
 const BODY_201 = JSON.stringify({
   id: 12345,
   name: 'portcullis benchmark item',
@@ -270,7 +270,7 @@ async function main() {
         proc = start('haproxy', ['-f', conf], '0');
       } else {
         const specFile = path.join(dir, 'bench-openapi.yaml');
-        await writeFile(specFile, stringify(sc.spec ?? BENCH_SPEC));
+        await writeFile(specFile, stringify({ ...(sc.spec ?? BENCH_SPEC), ...sc.specPatch }));
         const configFile = path.join(dir, 'bench-portcullis.yaml');
         await writeFile(
           configFile,

@@ -9,6 +9,8 @@ export interface Scenario {
   readonly server?: Record<string, unknown>;
   readonly root?: Record<string, unknown>;
   readonly spec?: object;
+  /** Merged into the root of the bench spec (security schemes, root `security`). */
+  readonly specPatch?: Record<string, unknown>;
   readonly workers?: number;
   readonly accessLog?: boolean;
   readonly method?: 'GET' | 'POST';
