@@ -9,13 +9,14 @@
  * Environment: BENCH_SECONDS (per run, default 8), BENCH_ROUNDS (default 2), BENCH_ONLY (semicolon-separated
  * scenario names).
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { runLimitBench } from './limits.ts';
 import { MODSEC_MODULE, MODSEC_PACKAGES, writeModSecurityRules } from './modsecurity.ts';
@@ -23,6 +24,7 @@ import { BENCH_SPEC, JSON_POST, type Scenario } from './scenario.ts';
 import { extraScenarios } from './scenarios.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
+const execFileAsync = promisify(execFile);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const ONLY = process.env.BENCH_ONLY?.split(';');
@@ -143,7 +145,8 @@ async function wrk(
       ),
     ].join('\n'),
   );
-  const out = execFileSync(
+  // Asynchronous on purpose: a scenario's helpers (a JWKS server) live in this process and must answer.
+  const { stdout: out } = await execFileAsync(
     'taskset',
     [
       '-c',
@@ -164,8 +167,20 @@ async function wrk(
   const p99 = parseLatency(/\s99%\s+(\S+)/.exec(out)?.[1] ?? '');
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
   const errors = /Socket errors:.*/.exec(out)?.[0];
-  if (non2xx > 0 || errors)
-    process.stderr.write(`bench: ${sc.name}: ${non2xx} non-2xx responses${errors ? `; ${errors}` : ''}\n`);
+  if (non2xx > 0 || errors) {
+    // Show what the failures were, so a broken scenario is never reported as a fast one.
+    const probe = await fetch(`http://127.0.0.1:${port}${sc.path ?? '/bench'}`, {
+      method: sc.method ?? 'GET',
+      headers: allHeaders,
+      body: sc.body,
+    }).then(
+      async (r) => `${r.status} ${(await r.text()).slice(0, 160)}`,
+      (e: Error) => e.message,
+    );
+    process.stderr.write(
+      `bench: ${sc.name}: ${non2xx} non-2xx responses${errors ? `; ${errors}` : ''}; e.g. ${probe}\n`,
+    );
+  }
   return { rps, p50, p99 };
 }
 

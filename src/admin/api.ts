@@ -12,6 +12,8 @@
  * | DELETE | /api/bans/:kind/:value | lift a ban |
  * | GET | /api/consumers | configured consumers and API keys (fingerprints only) with their traffic |
  * | GET | /api/inventory | declared operations with policies and traffic; shadow endpoints |
+ * | GET | /api/discovery/openapi?api= | endpoints learned from traffic, as an OpenAPI 3.1 document |
+ * | GET | /api/discovery/drift?api= | drift of observed traffic against the declared spec |
  * | GET | /api/stats | per-second series, status and decision breakdown, top offenders |
  * | POST | /api/reload | reload the config file (validated first; the old config keeps serving on failure) |
  * | GET | /api/stream | Server-Sent Events: access (sampled), security events, alerts, bans, one tick a second |
@@ -28,6 +30,7 @@ import { type Problem, type ProblemType, problem, problemBody, problems } from '
 import type { SecurityEvent } from '../monitor/events.ts';
 import type { MetricsRegistry } from '../monitor/metrics.ts';
 import type { EventQuery } from '../monitor/stores/event-store.ts';
+import type { ApiDocument } from '../openapi/types.ts';
 import { type Clock, systemClock } from '../state/clock.ts';
 import type { StateStore } from '../state/store.ts';
 import { createLiveFeed, type LiveFeedOptions } from './live-feed.ts';
@@ -42,6 +45,8 @@ export interface AdminGateway {
   readonly config: Config;
   inFlight(): number;
   inventory(): Array<{ api: string; operationId: string; method: string; path: string; policies: string[] }>;
+  /** The loaded OpenAPI document of one API (for the drift report). */
+  spec?(api: string): ApiDocument | undefined;
 }
 
 export interface AdminDeps {
@@ -540,6 +545,22 @@ export function createAdminRoutes(deps: AdminDeps): AdminApi {
         return sendJson(res, 200, { consumers: configuredConsumers(deps.gateway.config, stats) });
       case 'GET /api/inventory':
         return sendJson(res, 200, inventory());
+      case 'GET /api/discovery/openapi': {
+        if (!monitor.discoveredOpenApi)
+          throw new AdminRequestError(problems.resourceNotFound, 'discovery is off');
+        return sendJson(res, 200, monitor.discoveredOpenApi(url.searchParams.get('api') ?? undefined));
+      }
+      case 'GET /api/discovery/drift': {
+        const api = url.searchParams.get('api') ?? deps.gateway.config.apis[0]?.name ?? '';
+        const spec = deps.gateway.spec?.(api);
+        if (!monitor.drift || spec === undefined) {
+          throw new AdminRequestError(
+            problems.resourceNotFound,
+            spec === undefined ? `no API named ${api}` : 'discovery is off',
+          );
+        }
+        return sendJson(res, 200, { api, drift: monitor.drift(api, spec) });
+      }
       case 'GET /api/stats':
         return sendJson(res, 200, {
           ...stats.snapshot(intParam(url, 'seconds', 300, 1, 600), intParam(url, 'top', 10, 1, 100)),
@@ -598,6 +619,8 @@ export function createAdminRoutes(deps: AdminDeps): AdminApi {
       '/api/bans',
       '/api/consumers',
       '/api/inventory',
+      '/api/discovery/openapi',
+      '/api/discovery/drift',
       '/api/stats',
       '/api/reload',
       '/api/stream',

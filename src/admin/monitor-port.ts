@@ -8,6 +8,7 @@ import type { SecurityEvent } from '../monitor/events.ts';
 import { alertEvent, type Monitor } from '../monitor/monitor.ts';
 import type { SinkStats } from '../monitor/sink.ts';
 import type { EventPage, EventQuery } from '../monitor/stores/event-store.ts';
+import type { ApiDocument } from '../openapi/types.ts';
 
 export { BAN_KINDS, type BanKind };
 
@@ -63,6 +64,10 @@ export interface AdminMonitor {
   readonly bans?: BanControl;
   /** Shadow endpoints learned by discovery; without it the admin API keeps its own bounded tally. */
   readonly shadowEndpoints?: () => readonly ShadowEndpointView[];
+  /** The endpoints learned from traffic as an OpenAPI 3.1 document (API discovery). */
+  readonly discoveredOpenApi?: (api?: string) => Record<string, unknown>;
+  /** Drift between what the traffic shows and the declared spec of one API. */
+  readonly drift?: (api: string, spec: ApiDocument) => unknown;
 }
 
 /** Adapts the monitor's ban list (epoch-ms times) to the admin API's view (ISO-8601 times). */
@@ -106,6 +111,8 @@ export function adminMonitorFrom(m: Monitor): AdminMonitor {
     bans: banControlFrom(m.bans),
     ...(m.config.discovery.enabled
       ? {
+          discoveredOpenApi: (api?: string) => m.discovery.toOpenApi({ api }),
+          drift: (api: string, spec: ApiDocument) => m.discovery.drift(api, spec),
           shadowEndpoints: () =>
             m.discovery
               .endpoints()

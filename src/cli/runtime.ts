@@ -13,6 +13,7 @@ import { createMonitor } from '../monitor/monitor.ts';
 import type { MonitorConfigInput } from '../monitor/schema.ts';
 import type { PolicyDefinition } from '../policies/policy.ts';
 import { policies } from '../policies/registry.ts';
+import { type ScanScheduler, type ScheduledJob, startScanScheduler } from '../scanner/schedule.ts';
 import { type Clock, systemClock } from '../state/clock.ts';
 import { createMemoryStore } from '../state/memory-store.ts';
 import { createRedisStore } from '../state/redis-store.ts';
@@ -44,6 +45,8 @@ export interface Runtime {
   readonly metrics: MetricsRegistry;
   readonly store: StateStore;
   readonly logger: Logger;
+  /** Scheduled audits and scans (`scans:` in the config). */
+  readonly scans: ScanScheduler;
   /** `http://host:port` of each gateway listener, in config order. */
   readonly urls: readonly string[];
   reload(config: Config): Promise<void>;
@@ -157,9 +160,17 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
         routes: adminApi,
       })
     : undefined;
+  const scans = startScanScheduler({
+    jobs: (config.scans ?? []) as ScheduledJob[],
+    specFile: (api) => gateway.config.apis.find((a) => a.name === api)?.spec,
+    events: monitor?.events ?? opts.events ?? nullSink,
+    logger,
+    clock,
+  });
   return {
     gateway,
     listeners,
+    scans,
     adminAddress: admin?.address,
     metrics,
     store,
@@ -172,6 +183,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     },
     async close() {
       draining = true;
+      scans.stop();
       await listeners.close(config.server.shutdownTimeoutMs, gateway.inFlight);
       await admin?.close();
       (adminApi as { close?: () => void } | undefined)?.close?.();

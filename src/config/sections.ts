@@ -1,5 +1,9 @@
 import { monitorConfigSchema } from '../monitor/schema.ts';
+import { scansConfigSchema } from '../scanner/schedule.ts';
 import type { ConfigSection } from './schema.ts';
 
 /** Top-level config sections contributed by modules outside the gateway core (one line each). */
-export const sections: ReadonlyArray<ConfigSection> = [{ key: 'monitor', schema: monitorConfigSchema }];
+export const sections: ReadonlyArray<ConfigSection> = [
+  { key: 'monitor', schema: monitorConfigSchema },
+  { key: 'scans', schema: scansConfigSchema },
+];

@@ -253,6 +253,8 @@ export interface Gateway {
   readonly config: Config;
   /** Requests being handled now. */
   inFlight(): number;
+  /** The loaded OpenAPI document of one API of the live config. */
+  spec(api: string): ApiDocument | undefined;
   /** The operations currently served, for the admin API. */
   inventory(): Array<{ api: string; operationId: string; method: string; path: string; policies: string[] }>;
   close(): Promise<void>;
@@ -348,6 +350,8 @@ export async function createGateway(initial: Config, deps: GatewayDeps): Promise
     const declaredLength = lengthHeader === undefined ? -1 : Number(lengthHeader);
 
     let route: Route | undefined;
+    /** The API a request was addressed to, even when no operation of it matched (for shadow-API events). */
+    let matchedApi: ApiRuntime | undefined;
     let ex: Exchange | undefined;
     let finished = false;
     let decision = 'allow';
@@ -362,7 +366,7 @@ export async function createGateway(initial: Config, deps: GatewayDeps): Promise
       if (status === 499 && decision === 'allow') decision = 'client_aborted';
       const durationMs = performance.now() - startedAt;
       const routeLabel = route ? route.operation.path : '_unmatched';
-      const apiName = route?.api.config.name ?? '';
+      const apiName = route?.api.config.name ?? matchedApi?.config.name ?? '';
       duration.observe(durationMs / 1000, {
         api: apiName,
         route: routeLabel,
@@ -384,7 +388,7 @@ export async function createGateway(initial: Config, deps: GatewayDeps): Promise
         'http.response.status_code': status,
         'client.address': fwd.clientIp,
         'event.duration_ms': Math.round(durationMs * 1000) / 1000,
-        'portcullis.api': route?.api.config.name,
+        'portcullis.api': route?.api.config.name ?? matchedApi?.config.name,
         'portcullis.operation_id': route?.operation.id,
         'portcullis.decision': decision,
         'portcullis.denied_by': deniedBy,
@@ -472,6 +476,7 @@ export async function createGateway(initial: Config, deps: GatewayDeps): Promise
       else deny(problem(problems.notFound, undefined, { reason: 'undeclared_route' }), 'gateway');
       return;
     }
+    matchedApi = api;
     const path = normalizePath(rawPath.slice(api.config.basePath.length) || '/');
     if (path === undefined) {
       deny(
@@ -754,6 +759,7 @@ export async function createGateway(initial: Config, deps: GatewayDeps): Promise
       return snap.config;
     },
     inFlight: () => inFlightTotal,
+    spec: (api) => snap.apis.find((a) => a.config.name === api)?.spec,
     inventory() {
       const out: Array<{
         api: string;

@@ -76,4 +76,29 @@ describe('admin API wired by the runtime', () => {
     assert.equal((await api('/api/bans/ip/127.0.0.1', { method: 'DELETE' })).status, 204);
     assert.equal((await fetch(`${gw.url}/orders`)).status, 200);
   });
+
+  test('exports what discovery learned as OpenAPI and reports drift against the declared spec', async () => {
+    await (await fetch(`${gw.url}/internal/debug/42`)).arrayBuffer();
+    await (await fetch(`${gw.url}/internal/debug/43`)).arrayBuffer();
+    let doc: { paths?: Record<string, unknown> } = {};
+    for (
+      let i = 0;
+      i < 100 && !Object.keys(doc.paths ?? {}).some((p) => p.startsWith('/internal/debug'));
+      i++
+    ) {
+      doc = (await (await api('/api/discovery/openapi?api=shop')).json()) as typeof doc;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(
+      Object.keys(doc.paths ?? {}).some((p) => p.startsWith('/internal/debug/')),
+      JSON.stringify(doc.paths),
+    );
+    const drift = (await (await api('/api/discovery/drift?api=shop')).json()) as {
+      api: string;
+      drift: unknown;
+    };
+    assert.equal(drift.api, 'shop');
+    assert.match(JSON.stringify(drift.drift), /\/internal\/debug/);
+    assert.equal((await api('/api/discovery/drift?api=nope')).status, 404);
+  });
 });

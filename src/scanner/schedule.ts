@@ -1,0 +1,219 @@
+/**
+ * Regular audits and scans of the gateway's own APIs. Each job runs on its interval, off the request path;
+ * every finding becomes a security event (ECS `event.category: vulnerability`), so it lands in the event
+ * store and the dashboard beside the traffic it concerns.
+ */
+import type { Logger } from 'pino';
+import type { EventSink, SecurityEvent } from '../monitor/events.ts';
+import type { JsonObject } from '../openapi/types.ts';
+import type { Clock } from '../state/clock.ts';
+import { runAudit } from './audit/index.ts';
+import type { Finding, FindingsResult } from './finding.ts';
+import { runScan, type ScanIdentity } from './scan/index.ts';
+
+export interface ScheduledJob {
+  /** Name shown in events and logs. */
+  readonly name: string;
+  /** Name of the API (in `apis`) whose OpenAPI document is audited or scanned. */
+  readonly api: string;
+  readonly everyMinutes: number;
+  /** Delay before the first run, so a restart does not scan at once. */
+  readonly initialDelaySeconds: number;
+  readonly audit: boolean;
+  readonly scan?: {
+    readonly target: string;
+    readonly identities: readonly ScanIdentity[];
+    readonly admin?: ScanIdentity;
+    readonly checks?: readonly string[];
+    readonly ratePerSecond?: number;
+  };
+}
+
+const identitySchema: JsonObject = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name'],
+  properties: {
+    name: { type: 'string', description: 'Name of the identity in findings.' },
+    bearer: { type: 'string', writeOnly: true, description: 'A bearer token (use ${VAR}).' },
+    headers: {
+      type: 'object',
+      additionalProperties: { type: 'string' },
+      writeOnly: true,
+      description: 'Headers that authenticate this identity (e.g. an API key).',
+    },
+    params: {
+      type: 'object',
+      additionalProperties: { type: 'string' },
+      description: "Path parameter values that name this identity's own data (for BOLA checks).",
+    },
+  },
+};
+
+/** The `scans` config section. */
+export const scansConfigSchema: JsonObject = {
+  type: 'array',
+  default: [],
+  description:
+    "Regular audits and active scans of this gateway's APIs; every finding becomes a security event (event.category vulnerability), visible in the event store and the dashboard.",
+  items: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['name', 'api', 'everyMinutes'],
+    properties: {
+      name: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$', description: 'Job name.' },
+      api: { type: 'string', description: 'Name of the API (in apis) to audit or scan.' },
+      everyMinutes: { type: 'integer', minimum: 1, description: 'Interval between runs.' },
+      initialDelaySeconds: {
+        type: 'integer',
+        minimum: 0,
+        default: 60,
+        description: 'Delay before the first run after start.',
+      },
+      audit: { type: 'boolean', default: true, description: 'Run the static audit of the spec.' },
+      scan: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['target', 'identities'],
+        description: 'Also run the active OWASP scan against a live target (use a staging URL).',
+        properties: {
+          target: { type: 'string', pattern: '^https?://', description: 'Base URL to scan.' },
+          identities: {
+            type: 'array',
+            minItems: 1,
+            items: identitySchema,
+            description: 'Two ordinary identities.',
+          },
+          admin: { ...identitySchema, description: 'An administrator identity (optional).' },
+          checks: {
+            type: 'array',
+            items: { type: 'string' },
+            description: 'Only these checks (API1 ... API10).',
+          },
+          ratePerSecond: {
+            type: 'integer',
+            minimum: 1,
+            default: 20,
+            description: 'Requests per second at most.',
+          },
+        },
+      },
+    },
+  },
+};
+
+const SEVERITY_SCORE = { info: 1, low: 21, medium: 47, high: 73, critical: 99 } as const;
+
+/** One finding as a security event: rule, OWASP category, CWE, severity and where in the spec. */
+export function findingEvent(
+  job: string,
+  api: string,
+  kind: 'audit' | 'scan',
+  f: Finding,
+  at: Date,
+): SecurityEvent {
+  return {
+    '@timestamp': at.toISOString(),
+    'event.kind': 'alert',
+    'event.category': 'vulnerability',
+    'event.type': 'info',
+    'event.action': `${kind}-finding`,
+    'event.severity': SEVERITY_SCORE[f.severity],
+    'rule.id': f.rule.id,
+    'rule.name': f.rule.title,
+    'rule.category': f.rule.owasp,
+    'vulnerability.severity': f.severity,
+    'vulnerability.classification': f.rule.cwe.map((c) => `CWE-${c}`).join(','),
+    message: f.message,
+    'portcullis.api': api,
+    'portcullis.scan.job': job,
+    'portcullis.finding.fingerprint': f.fingerprint,
+    ...(f.operation
+      ? {
+          'http.request.method': f.operation.method,
+          'http.route': f.operation.path,
+          'portcullis.operation_id': f.operation.operationId,
+        }
+      : {}),
+    'portcullis.finding.location': `${f.location.file}${f.location.line ? `:${f.location.line}` : ''}`,
+  };
+}
+
+export interface ScanScheduler {
+  /** Runs one job now (tests, admin); resolves with what it found. */
+  runNow(name: string): Promise<FindingsResult[]>;
+  stop(): void;
+}
+
+/** Starts the timers of every job; `specFile(api)` names the OpenAPI file of a configured API. */
+export function startScanScheduler(deps: {
+  jobs: readonly ScheduledJob[];
+  specFile: (api: string) => string | undefined;
+  events: EventSink;
+  logger: Logger;
+  clock: Clock;
+}): ScanScheduler {
+  const timers: NodeJS.Timeout[] = [];
+  const running = new Set<string>();
+
+  async function run(job: ScheduledJob): Promise<FindingsResult[]> {
+    const file = deps.specFile(job.api);
+    if (file === undefined) throw new Error(`scan job ${job.name}: no API named ${job.api}`);
+    if (running.has(job.name)) return []; // a slow run is never overlapped by the next one
+    running.add(job.name);
+    const results: FindingsResult[] = [];
+    try {
+      if (job.audit) results.push(await runAudit(file));
+      if (job.scan) {
+        results.push(
+          await runScan({
+            spec: file,
+            target: job.scan.target,
+            identities: job.scan.identities,
+            admin: job.scan.admin,
+            checks: job.scan.checks,
+            ratePerSecond: job.scan.ratePerSecond,
+          }),
+        );
+      }
+      const at = new Date(deps.clock.now());
+      for (const r of results) {
+        for (const f of r.findings)
+          deps.events.emit(findingEvent(job.name, job.api, r.kind ?? 'audit', f, at));
+      }
+      deps.logger.info(
+        { job: job.name, api: job.api, findings: results.reduce((n, r) => n + r.findings.length, 0) },
+        'scheduled scan finished',
+      );
+      return results;
+    } finally {
+      running.delete(job.name);
+    }
+  }
+
+  const safeRun = (job: ScheduledJob) => {
+    run(job).catch((err: unknown) =>
+      deps.logger.error({ job: job.name, err: (err as Error).message }, 'scheduled scan failed'),
+    );
+  };
+  for (const job of deps.jobs) {
+    const first = setTimeout(() => {
+      safeRun(job);
+      const every = setInterval(() => safeRun(job), job.everyMinutes * 60_000);
+      every.unref();
+      timers.push(every);
+    }, job.initialDelaySeconds * 1000);
+    first.unref();
+    timers.push(first);
+  }
+  return {
+    runNow(name) {
+      const job = deps.jobs.find((j) => j.name === name);
+      if (job === undefined) return Promise.reject(new Error(`no scan job named ${name}`));
+      return run(job);
+    },
+    stop() {
+      for (const t of timers) clearTimeout(t);
+    },
+  };
+}
