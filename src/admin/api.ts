@@ -10,6 +10,8 @@
  * | GET | /api/alerts | recent alerts |
  * | GET, POST | /api/bans | live bans; manual ban |
  * | DELETE | /api/bans/:kind/:value | lift a ban |
+ * | GET, POST | /api/keys | runtime API keys of an API (list; create: the key is shown once) |
+ * | DELETE | /api/keys/:api/:hash | revoke a runtime API key |
  * | GET | /api/consumers | configured consumers and API keys (fingerprints only) with their traffic |
  * | GET | /api/inventory | declared operations with policies and traffic; shadow endpoints |
  * | GET | /api/discovery/openapi?api= | endpoints learned from traffic, as an OpenAPI 3.1 document |
@@ -31,6 +33,7 @@ import type { SecurityEvent } from '../monitor/events.ts';
 import type { MetricsRegistry } from '../monitor/metrics.ts';
 import type { EventQuery } from '../monitor/stores/event-store.ts';
 import type { ApiDocument } from '../openapi/types.ts';
+import { createApiKey, createRuntimeApiKeys } from '../policies/authenticate/api-key.ts';
 import { type Clock, systemClock } from '../state/clock.ts';
 import type { StateStore } from '../state/store.ts';
 import { createLiveFeed, type LiveFeedOptions } from './live-feed.ts';
@@ -541,6 +544,26 @@ export function createAdminRoutes(deps: AdminDeps): AdminApi {
         feed.publish('bans', { action: 'ban', ban });
         return sendJson(res, 201, { ban });
       }
+      case 'GET /api/keys': {
+        const api = runtimeKeyApi(url.searchParams.get('api'));
+        return sendJson(res, 200, { api, keys: await createRuntimeApiKeys(deps.store, api).list() });
+      }
+      case 'POST /api/keys': {
+        // Runtime API keys (authenticate `apiKey.runtimeKeys: true`): the key is shown once, only its hash is kept.
+        const body = await readJson(req);
+        const api = runtimeKeyApi(typeof body.api === 'string' ? body.api : null);
+        const consumer = body.consumer;
+        if (typeof consumer !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(consumer))
+          throw new AdminRequestError(problems.badRequest, 'consumer: letters, digits, _ . - (at most 64)');
+        const roles = Array.isArray(body.roles)
+          ? body.roles.filter((r): r is string => typeof r === 'string')
+          : [];
+        const ttl = typeof body.ttlSeconds === 'number' && body.ttlSeconds > 0 ? body.ttlSeconds : undefined;
+        const { key, hash } = createApiKey();
+        await createRuntimeApiKeys(deps.store, api).register({ name: consumer, roles }, hash, ttl);
+        deps.logger?.info({ api, consumer }, 'runtime API key created');
+        return sendJson(res, 201, { api, consumer, key, hash });
+      }
       case 'GET /api/consumers':
         return sendJson(res, 200, { consumers: configuredConsumers(deps.gateway.config, stats) });
       case 'GET /api/inventory':
@@ -592,6 +615,13 @@ export function createAdminRoutes(deps: AdminDeps): AdminApi {
         return;
       }
     }
+    const revoke = /^\/api\/keys\/([^/]+)\/(sha256:[0-9a-f]{64})$/.exec(p);
+    if (revoke && method === 'DELETE') {
+      const api = runtimeKeyApi(decodeURIComponent(revoke[1]));
+      await createRuntimeApiKeys(deps.store, api).revoke(revoke[2]);
+      deps.logger?.info({ api }, 'runtime API key revoked');
+      return noContent(res);
+    }
     const ban = /^\/api\/bans\/([^/]+)\/([^/]+)$/.exec(p);
     if (ban && method === 'DELETE') {
       if (!monitor.bans) throw unavailable('the ban responder');
@@ -618,6 +648,7 @@ export function createAdminRoutes(deps: AdminDeps): AdminApi {
       '/api/alerts',
       '/api/bans',
       '/api/consumers',
+      '/api/keys',
       '/api/inventory',
       '/api/discovery/openapi',
       '/api/discovery/drift',
@@ -628,6 +659,16 @@ export function createAdminRoutes(deps: AdminDeps): AdminApi {
     if (known.includes(p) || ban)
       throw new AdminRequestError(problems.methodNotAllowed, `${method} is not allowed on ${p}`);
     throw new AdminRequestError(problems.resourceNotFound, `no admin API route ${p}`);
+  }
+
+  /** The API whose runtime keys are managed: named, or the only one. */
+  function runtimeKeyApi(name: string | null): string {
+    const apis = deps.gateway.config.apis.map((a) => a.name);
+    const api = name ?? (apis.length === 1 ? apis[0] : undefined);
+    if (api === undefined || !apis.includes(api)) {
+      throw new AdminRequestError(problems.badRequest, `api must name one of ${apis.join(', ')}`);
+    }
+    return api;
   }
 
   const routes = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> => {
