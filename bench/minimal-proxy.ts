@@ -7,6 +7,7 @@ import http from 'node:http';
 import { Pool } from 'undici';
 
 const [port, upstream] = process.argv.slice(2);
+process.on('SIGINT', () => process.exit(0)); // lets --cpu-prof write its profile
 const pool = new Pool(upstream, { connections: 64, pipelining: 1 });
 http
   .createServer((req, res) => {

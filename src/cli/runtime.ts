@@ -75,13 +75,31 @@ export function createLogger(level: string, destination = stdoutDestination()): 
 }
 
 /**
- * The access log: one JSON line per request on stdout, buffered and written asynchronously. Its records
- * are built by the gateway from known fields (no headers, no bodies, no tokens), so it skips the
- * redaction pass that general log lines get.
+ * The access log: one JSON line per request on stdout, in pino's line format, buffered and written
+ * asynchronously by the shared destination. Its records hold known fields only (no headers, bodies or
+ * tokens), so the line is built from a fixed template instead of going through pino's generic
+ * serializer and redaction (measured: the generic path was about 8% of a pass-through request's CPU).
  */
 export function createAccessLog(destination: pino.DestinationStream): (rec: AccessRecord) => void {
-  const log = pino({ base: { service: 'portcullis' } }, destination);
-  return (rec) => log.info(rec, 'access');
+  return (rec) => destination.write(formatAccessLine(rec, Date.now()));
+}
+
+const q = JSON.stringify;
+
+/** One access record as a pino-compatible JSON line (`level` 30 = info, `msg` "access"). */
+export function formatAccessLine(r: AccessRecord, time: number): string {
+  let line = `{"level":30,"time":${time},"service":"portcullis","http.request.id":${q(r['http.request.id'])},"trace.id":"${r['trace.id']}","http.request.method":${q(r['http.request.method'])},"url.path":${q(r['url.path'])}`;
+  if (r['http.route'] !== undefined) line += `,"http.route":${q(r['http.route'])}`;
+  line += `,"http.response.status_code":${r['http.response.status_code']},"client.address":${q(r['client.address'])},"event.duration_ms":${r['event.duration_ms']}`;
+  if (r['portcullis.api'] !== undefined) line += `,"portcullis.api":${q(r['portcullis.api'])}`;
+  if (r['portcullis.operation_id'] !== undefined)
+    line += `,"portcullis.operation_id":${q(r['portcullis.operation_id'])}`;
+  line += `,"portcullis.decision":${q(r['portcullis.decision'])}`;
+  if (r['portcullis.denied_by'] !== undefined)
+    line += `,"portcullis.denied_by":${q(r['portcullis.denied_by'])}`;
+  if (r['portcullis.reported'] !== undefined) line += `,"portcullis.reported":${q(r['portcullis.reported'])}`;
+  if (r['user.id'] !== undefined) line += `,"user.id":${q(r['user.id'])}`;
+  return `${line},"msg":"access"}\n`;
 }
 
 function urlOf(scheme: string, a: AddressInfo): string {

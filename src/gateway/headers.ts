@@ -66,11 +66,13 @@ export function upstreamRequestHeaders(
 
 /** Removes hop-by-hop fields from an upstream response's headers, in place. */
 export function stripResponseHopByHop(headers: Record<string, string | string[] | undefined>): void {
-  const extra = connectionTokens(headers.connection);
-  for (const name of Object.keys(headers)) {
-    if (HOP_BY_HOP.has(name) || extra.includes(name)) delete headers[name];
-  }
+  // Header names from undici are lower-case: look the few hop-by-hop names up instead of walking them all.
+  const connection = headers.connection;
+  if (connection !== undefined) for (const name of connectionTokens(connection)) delete headers[name];
+  for (const name of HOP_BY_HOP_LIST) if (headers[name] !== undefined) delete headers[name];
 }
+
+const HOP_BY_HOP_LIST = [...HOP_BY_HOP];
 
 /** Quotes a Forwarded parameter value when needed (RFC 7239 §4); IPv6 addresses are bracketed and quoted. */
 function forwardedNode(ip: string): string {
