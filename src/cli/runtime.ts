@@ -56,7 +56,7 @@ export interface Runtime {
 
 /** Stdout, buffered and written asynchronously; shared by the logger and the access log so lines never interleave. */
 export function stdoutDestination() {
-  return pino.destination({ sync: false, minLength: 4096 });
+  return pino.destination({ sync: false, minLength: 8192 });
 }
 
 /** Creates the process logger: JSON on stdout, secrets redacted, written asynchronously. */
@@ -111,6 +111,9 @@ function urlOf(scheme: string, a: AddressInfo): string {
 export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const { config } = opts;
   const destination = stdoutDestination();
+  // Lines wait in the destination's buffer until it holds 8 KiB; at low traffic, flush once a second.
+  const flusher = setInterval(() => destination.flush?.(), 1000);
+  flusher.unref();
   const logger = opts.logger ?? createLogger(config.logging.level, destination);
   const clock = opts.clock ?? systemClock;
   const metrics = createMetrics();
@@ -208,7 +211,9 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       await gateway.close();
       await monitor?.close();
       await store.close();
+      clearInterval(flusher);
       logger.flush();
+      destination.flush?.();
     },
   };
 }
