@@ -171,6 +171,36 @@ export function restJson(e: StoredEvent): string {
   return JSON.stringify(rest);
 }
 
+/**
+ * Rebuilds the flat event from a stored row: both stores name their columns alike (`request_id` in SQL),
+ * only the time column differs, so the caller passes the row's time in epoch milliseconds.
+ */
+export function restoreRow(
+  r: Record<string, unknown>,
+  tsMs: number,
+  rest: Record<string, unknown>,
+): StoredEvent {
+  return restoreEvent(
+    {
+      id: r.id as string,
+      ts: tsMs,
+      kind: r.kind as string,
+      category: r.category as string,
+      type: r.type as string,
+      action: r.action as string,
+      outcome: r.outcome as string | null,
+      reason: r.reason as string | null,
+      severity: r.severity as number | null,
+      api: r.api as string | null,
+      route: r.route as string | null,
+      method: r.method as string | null,
+      status: r.status as number | null,
+      requestId: r.request_id as string | null,
+    },
+    rest,
+  );
+}
+
 /** Rebuilds the flat event from its columns and JSON document. */
 export function restoreEvent(
   c: Omit<CoreColumns, 'ip' | 'principal'>,

@@ -11,7 +11,7 @@ import {
   encodeCursor,
   normaliseQuery,
   restJson,
-  restoreEvent,
+  restoreRow,
   type StoredEvent,
 } from './event-store.ts';
 
@@ -182,27 +182,7 @@ export function openSqliteEvents(opts: {
       const rows = statement(sql).all(...args) as Array<Record<string, never>>;
       const more = rows.length > limit;
       if (more) rows.pop();
-      const events = rows.map((r) =>
-        restoreEvent(
-          {
-            id: r.id,
-            ts: r.ts,
-            kind: r.kind,
-            category: r.category,
-            type: r.type,
-            action: r.action,
-            outcome: r.outcome,
-            reason: r.reason,
-            severity: r.severity,
-            api: r.api,
-            route: r.route,
-            method: r.method,
-            status: r.status,
-            requestId: r.request_id,
-          },
-          JSON.parse(r.data),
-        ),
-      );
+      const events = rows.map((r) => restoreRow(r, r.ts, JSON.parse(r.data)));
       const last = rows.at(-1);
       return more && last ? { events, nextCursor: encodeCursor(last.ts, last.seq) } : { events };
     },
