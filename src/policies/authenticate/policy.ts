@@ -2,6 +2,7 @@ import type { Exchange, Principal } from '../../gateway/exchange.ts';
 import { type Problem, problem, problems } from '../../gateway/problems.ts';
 import { credentialHash, presentedCredential } from '../../monitor/credential-hash.ts';
 import type { SecurityEvent } from '../../monitor/events.ts';
+import { requestEventFields } from '../event-fields.ts';
 import type { PolicyDefinition, PolicyHandler, RequestResult } from '../policy.ts';
 import { PolicyConfigError } from '../policy.ts';
 import type { CredentialResult, Identity } from './credential.ts';
@@ -170,14 +171,7 @@ export const authenticatePolicy: PolicyDefinition<AuthenticateConfig> = {
         'event.reason': reason,
         message: detail,
         'rule.name': 'authenticate',
-        'http.request.id': ex.id,
-        'http.request.method': ex.req.method,
-        'url.path': ex.path,
-        'http.route': op.path,
-        'source.ip': ex.clientIp,
-        'client.address': ex.clientIp,
-        'portcullis.api': ctx.apiName,
-        'portcullis.operation_id': op.id,
+        ...requestEventFields(ex),
         'portcullis.mode': config.mode,
       };
       if (scheme !== undefined) event['portcullis.scheme'] = scheme;

@@ -2,6 +2,7 @@ import type { Exchange, Principal } from '../../gateway/exchange.ts';
 import { type Problem, problem, problems } from '../../gateway/problems.ts';
 import type { SecurityEvent } from '../../monitor/events.ts';
 import type { Operation } from '../../openapi/types.ts';
+import { requestEventFields } from '../event-fields.ts';
 import type { PolicyDefinition, PolicyHandler } from '../policy.ts';
 import { PolicyConfigError } from '../policy.ts';
 import { type CompiledRule, compileRule, RuleSyntaxError } from './rule.ts';
@@ -67,14 +68,7 @@ export const authorizePolicy: PolicyDefinition<AuthorizeConfig> = {
         'event.reason': reason,
         message: detail,
         'rule.name': 'authorize',
-        'http.request.id': ex.id,
-        'http.request.method': ex.req.method,
-        'url.path': ex.path,
-        'http.route': op.path,
-        'source.ip': ex.clientIp,
-        'client.address': ex.clientIp,
-        'portcullis.api': ctx.apiName,
-        'portcullis.operation_id': op.id,
+        ...requestEventFields(ex),
         'portcullis.mode': config.mode,
       };
       if (ex.principal !== undefined && ex.principal.subject !== '') event['user.id'] = ex.principal.subject;

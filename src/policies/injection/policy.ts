@@ -3,6 +3,7 @@ import type { Exchange } from '../../gateway/exchange.ts';
 import { type Problem, problem, problems } from '../../gateway/problems.ts';
 import type { SecurityEvent } from '../../monitor/events.ts';
 import type { JsonObject } from '../../openapi/types.ts';
+import { requestEventFields } from '../event-fields.ts';
 import type { CompileContext, PolicyDefinition, PolicyHandler } from '../policy.ts';
 import { PolicyConfigError } from '../policy.ts';
 import { percentDecode } from './decode.ts';
@@ -281,14 +282,7 @@ function createHandler(
         'rule.name': 'injection',
         'rule.category': classes.join(','),
         'threat.technique.name': classes,
-        'http.request.id': ex.id,
-        'http.request.method': ex.req.method,
-        'url.path': ex.path,
-        'http.route': ex.route.operation.path,
-        'source.ip': ex.clientIp,
-        'client.address': ex.clientIp,
-        'portcullis.api': ctx.apiName,
-        'portcullis.operation_id': ex.route.operation.id,
+        ...requestEventFields(ex),
         'portcullis.mode': c.mode,
         'portcullis.paranoia': c.paranoia,
         'portcullis.pointers': findings.map((f) => f.pointer),

@@ -1,5 +1,6 @@
 import type { Exchange } from '../../gateway/exchange.ts';
 import type { SecurityEvent } from '../../monitor/events.ts';
+import { requestEventFields } from '../event-fields.ts';
 import type { CompileContext } from '../policy.ts';
 
 /** What a policy of the validate and protect-response stages found wrong with one exchange. */
@@ -39,14 +40,7 @@ export function emitViolation(
     'event.reason': v.reason,
     'event.severity': v.severity ?? 2,
     'rule.name': v.policy,
-    'http.request.id': ex.id,
-    'http.request.method': ex.req.method,
-    'url.path': ex.path,
-    'http.route': ex.route.operation.path,
-    'source.ip': ex.clientIp,
-    'client.address': ex.clientIp,
-    'portcullis.api': ctx.apiName,
-    'portcullis.operation_id': ex.route.operation.id,
+    ...requestEventFields(ex),
     'portcullis.mode': v.mode,
   };
   if (v.pointers !== undefined && v.pointers.length > 0)
