@@ -9,12 +9,8 @@ import { type EventSink, nullSink, type SecurityEvent } from '../monitor/events.
 import type { MetricsRegistry } from '../monitor/metrics.ts';
 import { loadApiDocument } from '../openapi/load.ts';
 import type { ApiDocument, Operation } from '../openapi/types.ts';
-import {
-  PolicyConfigError,
-  type PolicyDefinition,
-  type ResponseHead,
-  type SharedServices,
-} from '../policies/policy.ts';
+import { PolicyConfigError, type PolicyDefinition, type ResponseHead } from '../policies/policy.ts';
+import { type ClosableSharedServices, createSharedServices } from '../policies/shared-services.ts';
 import type { Clock } from '../state/clock.ts';
 import type { StateStore } from '../state/store.ts';
 import type { CircuitPermit } from './circuit-breaker.ts';
@@ -95,23 +91,8 @@ interface Snapshot {
   readonly isTrustedProxy: (ip: string) => boolean;
   readonly stripRequestHeaders: ReadonlySet<string>;
   readonly hsts: string | undefined;
-  readonly shared: SharedServicesImpl;
+  readonly shared: ClosableSharedServices;
   inFlight: number;
-}
-
-class SharedServicesImpl implements SharedServices {
-  readonly #items = new Map<string, unknown>();
-  readonly #closers: Array<() => void | Promise<void>> = [];
-  get<T>(key: string, create: () => T): T {
-    if (!this.#items.has(key)) this.#items.set(key, create());
-    return this.#items.get(key) as T;
-  }
-  onClose(fn: () => void | Promise<void>): void {
-    this.#closers.push(fn);
-  }
-  async close(): Promise<void> {
-    await Promise.allSettled(this.#closers.map((fn) => fn()));
-  }
 }
 
 /** A config that loaded but cannot be compiled (bad spec, policy config wrong for an operation, ...). */
@@ -137,7 +118,7 @@ const GATEWAY_OWNED_HEADERS = [
 
 async function buildSnapshot(config: Config, deps: GatewayDeps): Promise<Snapshot> {
   const issues: string[] = [];
-  const shared = new SharedServicesImpl();
+  const shared = createSharedServices();
   const apis: ApiRuntime[] = [];
   const strip = new Set(GATEWAY_OWNED_HEADERS);
   try {

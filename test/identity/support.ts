@@ -14,7 +14,8 @@ import type { SecurityEvent } from '../../src/monitor/events.ts';
 import { createMetrics } from '../../src/monitor/metrics.ts';
 import { buildApiDocument } from '../../src/openapi/load.ts';
 import type { ApiDocument, JsonObject, Operation } from '../../src/openapi/types.ts';
-import type { CompileContext, PolicyHandler, SharedServices } from '../../src/policies/policy.ts';
+import type { CompileContext, PolicyHandler } from '../../src/policies/policy.ts';
+import { createSharedServices } from '../../src/policies/shared-services.ts';
 import { type Clock, systemClock } from '../../src/state/clock.ts';
 import { createMemoryStore } from '../../src/state/memory-store.ts';
 import type { StateStore } from '../../src/state/store.ts';
@@ -40,23 +41,8 @@ export function operation(spec: ApiDocument, id: string): Operation {
   return op;
 }
 
-/** A per-snapshot shared registry like the gateway's. */
-export function createShared(): SharedServices & { close(): Promise<void> } {
-  const map = new Map<string, unknown>();
-  const closers: Array<() => void | Promise<void>> = [];
-  return {
-    get<T>(key: string, create: () => T): T {
-      if (!map.has(key)) map.set(key, create());
-      return map.get(key) as T;
-    },
-    onClose(fn) {
-      closers.push(fn);
-    },
-    async close() {
-      for (const fn of closers) await fn();
-    },
-  };
-}
+/** A per-snapshot shared registry: the gateway's own. */
+export const createShared = createSharedServices;
 
 export interface TestContext {
   readonly events: SecurityEvent[];

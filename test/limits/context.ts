@@ -4,27 +4,13 @@ import type { Exchange, Principal } from '../../src/gateway/exchange.ts';
 import type { SecurityEvent } from '../../src/monitor/events.ts';
 import { createMetrics } from '../../src/monitor/metrics.ts';
 import type { ApiDocument, Operation } from '../../src/openapi/types.ts';
-import type { CompileContext, SharedServices } from '../../src/policies/policy.ts';
+import type { CompileContext } from '../../src/policies/policy.ts';
+import { createSharedServices } from '../../src/policies/shared-services.ts';
 import type { Clock } from '../../src/state/clock.ts';
 import type { StateStore } from '../../src/state/store.ts';
 
-/** A per-snapshot shared registry like the gateway's. */
-export function createShared(): SharedServices & { close(): Promise<void> } {
-  const map = new Map<string, unknown>();
-  const closers: Array<() => void | Promise<void>> = [];
-  return {
-    get<T>(key: string, create: () => T): T {
-      if (!map.has(key)) map.set(key, create());
-      return map.get(key) as T;
-    },
-    onClose(fn) {
-      closers.push(fn);
-    },
-    async close() {
-      for (const fn of closers) await fn();
-    },
-  };
-}
+/** A per-snapshot shared registry: the gateway's own. */
+export const createShared = createSharedServices;
 
 export function operation(id = 'getThing', extensions: Record<string, unknown> = {}): Operation {
   return {
