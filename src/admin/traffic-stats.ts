@@ -399,17 +399,7 @@ export function createTrafficStats(opts: TrafficStatsOptions): TrafficStats {
         }));
       return {
         since: new Date(startedAt).toISOString(),
-        totals: {
-          requests,
-          denied,
-          byStatus: {
-            '1xx': byStatus[0],
-            '2xx': byStatus[1],
-            '3xx': byStatus[2],
-            '4xx': byStatus[3],
-            '5xx': byStatus[4],
-          },
-        },
+        totals: totals(),
         decisions: Object.fromEntries(decisions),
         series,
         offenders,
