@@ -4,9 +4,10 @@ import { createAdminRoutes } from '../admin/api.ts';
 import { adminMonitorFrom } from '../admin/monitor-port.ts';
 import { type AdminRoutes, startAdminServer } from '../admin/server.ts';
 import type { Config } from '../config/types.ts';
-import { type AccessRecord, createGateway, type Gateway } from '../gateway/gateway.ts';
+import { type AccessRecord, type BodyObserver, createGateway, type Gateway } from '../gateway/gateway.ts';
 import { compileCidrMatcher } from '../gateway/ip.ts';
 import { type Listeners, openListeners } from '../gateway/listener.ts';
+import type { Discovery } from '../monitor/discovery/discovery.ts';
 import { type EventSink, nullSink } from '../monitor/events.ts';
 import { createMetrics, type MetricsRegistry } from '../monitor/metrics.ts';
 import { createMonitor } from '../monitor/monitor.ts';
@@ -107,6 +108,15 @@ function urlOf(scheme: string, a: AddressInfo): string {
   return `${scheme}://${host}:${a.port}`;
 }
 
+/** Feeds sampled request and response bodies to API discovery, which learns their JSON shapes. */
+function learnBodies(discovery: Discovery): BodyObserver {
+  return (endpoint, request, response, status) => {
+    const at = { ...endpoint, declared: true };
+    if (request !== undefined) discovery.observeBody(at, 'request', request);
+    if (response !== undefined) discovery.observeBody(at, 'response', response, status);
+  };
+}
+
 /** Builds every part from the config and starts serving. */
 export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const { config } = opts;
@@ -148,6 +158,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     clock,
     policies: opts.policies ?? policies,
     accessLog: opts.accessLog ?? (config.logging.accessLog ? createAccessLog(destination) : () => {}),
+    observeBodies: monitor?.config.discovery.enabled ? learnBodies(monitor.discovery) : undefined,
   });
   let draining = false;
   const listeners = await openListeners(

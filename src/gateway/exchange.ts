@@ -52,6 +52,8 @@ export interface Exchange {
   body?: Buffer;
   /** Parsed JSON body, cached by whoever parsed it first. */
   json?: unknown;
+  /** Parsed JSON of the upstream response, when a response policy parsed it (as sent to the client). */
+  responseJson?: unknown;
   /** Headers to add to the upstream request (identity forwarding, ...). */
   readonly upstreamHeaders: Record<string, string>;
   /** Headers to add to the client response. */

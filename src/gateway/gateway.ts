@@ -47,7 +47,24 @@ export interface GatewayDeps {
   readonly policies: ReadonlyArray<PolicyDefinition>;
   /** Access lines go here (one JSON object per line); defaults to the logger. */
   readonly accessLog?: (line: AccessRecord) => void;
+  /**
+   * Receives a sample of the JSON bodies that policies parsed anyway (request validation, response
+   * filtering) on allowed requests to declared operations: API discovery learns their shapes from it.
+   */
+  readonly observeBodies?: BodyObserver;
 }
+
+/** See `GatewayDeps.observeBodies`; `request`/`response` are undefined when that side was not parsed. */
+export type BodyObserver = (
+  endpoint: { api: string; method: string; path: string; operationId: string },
+  request: unknown,
+  response: unknown,
+  status: number,
+) => void;
+
+/** Bodies of one operation handed to `observeBodies`: every one of the first ones, then one in 64. */
+const BODY_SAMPLES_ALL = 100;
+const BODY_SAMPLE_EVERY = 64;
 
 /** The fields of one access record (OpenTelemetry HTTP names). */
 export interface AccessRecord {
@@ -72,6 +89,8 @@ interface Route {
   readonly operation: Operation;
   readonly pipeline: Pipeline;
   readonly maxBodyBytes: number;
+  /** Parsed bodies seen on this route so far (for the sampling of `observeBodies`). */
+  bodiesSeen: number;
 }
 
 interface ApiRuntime {
@@ -196,6 +215,7 @@ async function buildSnapshot(config: Config, deps: GatewayDeps): Promise<Snapsho
             operation,
             pipeline,
             maxBodyBytes: apiConfig.operations[operation.id]?.maxBodyBytes ?? config.server.maxBodyBytes,
+            bodiesSeen: 0,
           });
         } catch (err) {
           issues.push(`apis[${i}].spec: ${operation.method} ${operation.path}: ${(err as Error).message}`);
@@ -298,6 +318,28 @@ export async function createGateway(initial: Config, deps: GatewayDeps): Promise
   const accessLog =
     deps.accessLog ??
     (snap.config.logging.accessLog ? (rec: AccessRecord) => logger.info(rec, 'access') : undefined);
+  const observeBodies = deps.observeBodies;
+
+  function sampleBodies(route: Route, ex: Exchange, status: number) {
+    if (ex.json === undefined && ex.responseJson === undefined) return;
+    const n = ++route.bodiesSeen;
+    if (n > BODY_SAMPLES_ALL && n % BODY_SAMPLE_EVERY !== 0) return;
+    try {
+      observeBodies!(
+        {
+          api: route.api.config.name,
+          method: route.operation.method,
+          path: route.operation.path,
+          operationId: route.operation.id,
+        },
+        ex.json,
+        ex.responseJson,
+        status,
+      );
+    } catch (err) {
+      logger.error({ err }, 'body observer failed');
+    }
+  }
 
   function sendProblem(
     ex: { id: string; res: ServerResponse; responseHeaders?: Record<string, string | string[]> },
@@ -388,6 +430,8 @@ export async function createGateway(initial: Config, deps: GatewayDeps): Promise
         'user.id': ex?.principal?.method === 'anonymous' ? undefined : ex?.principal?.subject || undefined,
       };
       accessLog?.(rec);
+      if (observeBodies && route && ex && decision === 'allow' && status < 400)
+        sampleBodies(route, ex, status);
       if (events === nullSink) return;
       events.emit({
         '@timestamp': new Date().toISOString(),

@@ -301,6 +301,7 @@ export function compileProtectResponse(config: ProtectResponseConfig, ctx: Compi
         }
       }
       if (findings.length > 0) emit(ex, findings);
+      ex.responseJson = json;
       if (!enforce || (!changed && plain === body)) return body;
       delete head.headers['content-encoding'];
       return changed ? Buffer.from(JSON.stringify(json)) : plain;
