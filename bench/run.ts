@@ -7,7 +7,8 @@
  * peers are installed with apt-get when possible, otherwise left out with a note.
  *
  * Environment: BENCH_SECONDS (per run, default 8), BENCH_ROUNDS (default 2), BENCH_ONLY (semicolon-separated
- * scenario names).
+ * scenario names), BENCH_NODE_ARGS (extra Node flags for the Portcullis process, e.g.
+ * `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile a scenario).
  */
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -307,7 +308,15 @@ async function main() {
             ...sc.root,
           }),
         );
-        const args = [path.join(root, 'bin/portcullis.js'), 'serve', '--config', configFile, '--no-watch'];
+        const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+        const args = [
+          ...nodeArgs,
+          path.join(root, 'bin/portcullis.js'),
+          'serve',
+          '--config',
+          configFile,
+          '--no-watch',
+        ];
         if (sc.workers) args.push('--workers', String(sc.workers));
         proc = start(process.execPath, args, sc.workers && sc.workers > 1 ? '0,1' : '0', setup?.env);
       }
