@@ -6,8 +6,25 @@ import type { IncomingHttpHeaders } from 'node:http';
  * 128 bits of its SHA-256, hex. The credential itself is never logged or stored.
  */
 export function credentialHash(credential: string): string {
+  if (credential.length > MEMO_MAX_LENGTH) return hash(credential);
+  let h = memo.get(credential);
+  if (h === undefined) {
+    h = hash(credential);
+    if (memo.size >= MEMO_ENTRIES) memo.delete(memo.keys().next().value!);
+    memo.set(credential, h);
+  }
+  return h;
+}
+
+function hash(credential: string): string {
   return createHash('sha256').update(credential).digest('hex').slice(0, 32);
 }
+
+// The ban check fingerprints the credential of every request; a client presents the same token for many
+// requests, so recent fingerprints are kept (bounded: oldest evicted first, long credentials not kept).
+const MEMO_ENTRIES = 4096;
+const MEMO_MAX_LENGTH = 4096;
+const memo = new Map<string, string>();
 
 /**
  * The credential a request presents: the `Authorization` value without its scheme (`Bearer`, `DPoP`,

@@ -1,0 +1,26 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { test } from 'node:test';
+import { credentialHash, presentedCredential } from './credential-hash.ts';
+
+const sha = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 32);
+
+test('credentialHash is the first 128 bits of SHA-256, the same on every call, however many were seen', () => {
+  const token = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl';
+  assert.equal(credentialHash(token), sha(token));
+  assert.equal(credentialHash(token), sha(token));
+  // Past the memo's bound, old and new credentials still hash right (evicted entries are recomputed).
+  for (let i = 0; i < 10_000; i++) assert.equal(credentialHash(`key-${i}`), sha(`key-${i}`));
+  assert.equal(credentialHash(token), sha(token));
+  const long = 'x'.repeat(10_000);
+  assert.equal(credentialHash(long), sha(long));
+  assert.notEqual(credentialHash('a'), credentialHash('b'));
+});
+
+test('presentedCredential takes the Authorization value without its scheme, else an API-key header', () => {
+  assert.equal(presentedCredential({ authorization: 'Bearer abc.def' }), 'abc.def');
+  assert.equal(presentedCredential({ authorization: 'DPoP  tok ' }), 'tok');
+  assert.equal(presentedCredential({ 'x-api-key': 'k1' }, ['x-api-key']), 'k1');
+  assert.equal(presentedCredential({ 'x-api-key': 'k1' }), undefined);
+  assert.equal(presentedCredential({}), undefined);
+});
