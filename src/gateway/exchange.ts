@@ -39,6 +39,11 @@ export interface Exchange {
   readonly startedAt: number;
   /** Client address after trusted-proxy resolution. */
   readonly clientIp: string;
+  /**
+   * The TCP peer is one of `server.trustedProxies`: fields a proxy asserts about the client (forwarding,
+   * RFC 9440 `Client-Cert`) may be believed. Absent means no.
+   */
+  readonly fromTrustedProxy?: boolean;
   readonly scheme: 'http' | 'https';
   readonly host: string;
   /** Path without the API base path, not decoded. */

@@ -17,6 +17,7 @@ import type { CircuitPermit } from './circuit-breaker.ts';
 import type { Exchange } from './exchange.ts';
 import {
   continueTrace,
+  PROXY_ASSERTED_HEADERS,
   requestId,
   resolveForwarding,
   setForwardingHeaders,
@@ -36,6 +37,13 @@ import {
 import { type Problem, problem, problemBody, problems } from './problems.ts';
 import { createRouter, normalizePath, type Router } from './router.ts';
 import { classifyUpstreamError, createUpstream, type Upstream } from './upstream.ts';
+import {
+  answerWellKnown,
+  compileWellKnown,
+  WELL_KNOWN_PREFIX,
+  type WellKnownEntry,
+  type WellKnownTable,
+} from './well-known.ts';
 
 /** What the gateway needs from the outside; built by the CLI (the composition root). */
 export interface GatewayDeps {
@@ -109,6 +117,10 @@ interface Snapshot {
   readonly apis: readonly ApiRuntime[];
   readonly isTrustedProxy: (ip: string) => boolean;
   readonly stripRequestHeaders: ReadonlySet<string>;
+  /** `stripRequestHeaders` plus what only a trusted proxy may assert (RFC 9440 `Client-Cert`). */
+  readonly stripUntrustedRequestHeaders: ReadonlySet<string>;
+  /** Documents policies publish under `/.well-known/` (RFC 9728 metadata); null when none. */
+  readonly wellKnown: WellKnownTable<ApiRuntime> | null;
   readonly hsts: string | undefined;
   readonly shared: ClosableSharedServices;
   inFlight: number;
@@ -140,6 +152,7 @@ async function buildSnapshot(config: Config, deps: GatewayDeps): Promise<Snapsho
   const shared = createSharedServices();
   const apis: ApiRuntime[] = [];
   const strip = new Set(GATEWAY_OWNED_HEADERS);
+  const wellKnown: WellKnownEntry<ApiRuntime>[] = [];
   try {
     for (const [i, apiConfig] of config.apis.entries()) {
       let spec: ApiDocument;
@@ -221,11 +234,26 @@ async function buildSnapshot(config: Config, deps: GatewayDeps): Promise<Snapsho
           issues.push(`apis[${i}].spec: ${operation.method} ${operation.path}: ${(err as Error).message}`);
         }
       }
+      for (const def of deps.policies) {
+        try {
+          const docs = def.wellKnown?.(apiConfig.policies?.[def.name] as never, apiConfig, spec) ?? [];
+          for (const doc of docs) wellKnown.push({ api, hosts: api.hosts, doc });
+        } catch (err) {
+          const at = err instanceof PolicyConfigError && err.path ? `${err.path}: ` : '';
+          issues.push(`apis[${i}].policies.${def.name}: ${at}${(err as Error).message}`);
+        }
+      }
       apis.push(api);
     }
   } catch (err) {
     await shared.close();
     throw err;
+  }
+  let wellKnownTable: WellKnownTable<ApiRuntime> | null = null;
+  try {
+    wellKnownTable = compileWellKnown(wellKnown, (a) => a.config.name);
+  } catch (err) {
+    issues.push(`apis: ${(err as Error).message}`);
   }
   if (issues.length > 0) {
     await shared.close();
@@ -239,6 +267,8 @@ async function buildSnapshot(config: Config, deps: GatewayDeps): Promise<Snapsho
     apis,
     isTrustedProxy: compileCidrMatcher(config.server.trustedProxies),
     stripRequestHeaders: strip,
+    stripUntrustedRequestHeaders: new Set([...strip, ...PROXY_ASSERTED_HEADERS]),
+    wellKnown: wellKnownTable,
     hsts: h.enabled
       ? `max-age=${h.maxAgeSeconds}${h.includeSubDomains ? '; includeSubDomains' : ''}`
       : undefined,
@@ -495,6 +525,17 @@ export async function createGateway(initial: Config, deps: GatewayDeps): Promise
     }
     const host = hostOf(hostHeader);
 
+    // Documents published under /.well-known/ (exact paths only) are answered before routing.
+    if (s.wellKnown !== null && rawPath.startsWith(WELL_KNOWN_PREFIX)) {
+      const known = s.wellKnown.find(rawPath, host);
+      if (known !== undefined) {
+        matchedApi = known.entry.api;
+        const refused = answerWellKnown(known, req, res, id, hsts);
+        if (refused !== undefined) deny(refused, 'gateway');
+        return;
+      }
+    }
+
     let api: ApiRuntime | undefined;
     let hostMatched = false;
     for (const a of s.apis) {
@@ -553,6 +594,7 @@ export async function createGateway(initial: Config, deps: GatewayDeps): Promise
       res,
       startedAt,
       clientIp: fwd.clientIp,
+      fromTrustedProxy: trustedPeer,
       scheme: fwd.proto,
       host,
       path,
@@ -633,7 +675,8 @@ export async function createGateway(initial: Config, deps: GatewayDeps): Promise
 
     function forward(fx: Exchange | undefined, a: ApiRuntime, matchedPath: string): void {
       const up = a.upstream;
-      const headers = upstreamRequestHeaders(req.rawHeaders, req.headers.connection, s.stripRequestHeaders);
+      const strip = trustedPeer ? s.stripRequestHeaders : s.stripUntrustedRequestHeaders;
+      const headers = upstreamRequestHeaders(req.rawHeaders, req.headers.connection, strip);
       headers.host = up.host;
       setForwardingHeaders(headers, req.headers, peerIp, trustedPeer, fwd);
       headers.traceparent = trace.traceparent;

@@ -30,6 +30,12 @@ const REBUILT = new Set([
   'content-length',
 ]);
 
+/**
+ * Fields in which a TLS-terminating proxy vouches for the client (RFC 9440 client certificates). They are
+ * believed only from a trusted proxy, and removed from requests of any other peer before forwarding.
+ */
+export const PROXY_ASSERTED_HEADERS: readonly string[] = ['client-cert', 'client-cert-chain'];
+
 /** Names listed in `Connection` are hop-by-hop too (RFC 9110 §7.6.1). */
 function connectionTokens(value: string | string[] | undefined): string[] {
   if (value === undefined) return [];

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
+import type { ApiConfig } from '../config/types.ts';
 import type { Exchange } from '../gateway/exchange.ts';
 import type { Problem } from '../gateway/problems.ts';
 import type { EventSink } from '../monitor/events.ts';
@@ -111,6 +112,13 @@ export interface PolicyDefinition<C extends PolicyConfigBase = PolicyConfigBase>
    * config: the gateway removes any incoming copies before a request is forwarded.
    */
   ownedRequestHeaders?(config: Partial<C> | undefined): readonly string[];
+  /**
+   * Documents this policy publishes under `/.well-known/` (RFC 8615) for an API, given its API-level
+   * config (validated, defaults not filled in). The gateway answers GET and HEAD on exactly these paths,
+   * before routing and without running any policy. Throw `PolicyConfigError` for a config that cannot be
+   * published.
+   */
+  wellKnown?(config: Partial<C> | undefined, api: ApiConfig, spec: ApiDocument): readonly WellKnownDocument[];
   /** JSON Schema of the policy's config (without `mode`, which is added for every policy). */
   readonly schema: JsonObject;
   /**
@@ -123,6 +131,16 @@ export interface PolicyDefinition<C extends PolicyConfigBase = PolicyConfigBase>
    * that is well-formed but wrong for this operation. Return null when there is nothing to do.
    */
   compile(config: C, ctx: CompileContext): PolicyHandler | null | Promise<PolicyHandler | null>;
+}
+
+/** A static document the gateway serves for an API under `/.well-known/`. */
+export interface WellKnownDocument {
+  /** Exact request path, starting with `/.well-known/`. */
+  readonly path: string;
+  readonly contentType: string;
+  readonly body: string;
+  /** `Cache-Control: public, max-age=` this many seconds. */
+  readonly maxAgeSeconds: number;
 }
 
 /** A config problem found while compiling a policy for an operation. */
