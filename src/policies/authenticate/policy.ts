@@ -6,6 +6,7 @@ import { requestEventFields } from '../event-fields.ts';
 import type { PolicyDefinition, PolicyHandler, RequestResult } from '../policy.ts';
 import { PolicyConfigError } from '../policy.ts';
 import type { CredentialResult, Identity } from './credential.ts';
+import { metadataLocation, resourceMetadataDocuments } from './resource-metadata.ts';
 import { type AuthenticateConfig, authenticateSchema, type ForwardIdentityConfig } from './schema.ts';
 import { quote, type SchemeVerifier, schemeVerifier } from './schemes.ts';
 
@@ -81,9 +82,20 @@ export const authenticatePolicy: PolicyDefinition<AuthenticateConfig> = {
       ? { schemes: {} }
       : undefined,
   ownedRequestHeaders: (config) => (config ? identityHeaderNames(config) : []),
+  // RFC 9728 protected resource metadata, when `resourceMetadata` is set for the API.
+  wellKnown: resourceMetadataDocuments,
   compile(config, ctx) {
     const op = ctx.operation;
     const realm = config.realm ?? ctx.apiName;
+    // RFC 9728 §5.1: every Bearer and DPoP challenge names the metadata document.
+    const metadataParam =
+      config.resourceMetadata === undefined
+        ? undefined
+        : `resource_metadata=${quote(metadataLocation(config.resourceMetadata.resource).url)}`;
+    const withMetadata = (challenge: string): string =>
+      metadataParam !== undefined && (challenge.startsWith('Bearer ') || challenge.startsWith('DPoP '))
+        ? `${challenge}, ${metadataParam}`
+        : challenge;
     const forward = { ...DEFAULT_FORWARD, ...config.forwardIdentity };
     const stripNames = identityHeaderNames(config);
     const claimHeaders = Object.entries(forward.claimHeaders).map(([h, c]) => [h.toLowerCase(), c] as const);
@@ -154,6 +166,7 @@ export const authenticatePolicy: PolicyDefinition<AuthenticateConfig> = {
         ...verifiers.map((v) => v.dpopChallenge).filter((c): c is string => c !== undefined),
       ]),
     ];
+    const missingChallenges = baseChallenges.map(withMetadata);
     const schemeIndex = new Map(verifiers.map((v, i) => [v, i]));
     const apiKeyHeaders = verifiers
       .map((v) => ctx.spec.securitySchemes[v.name].raw)
@@ -238,7 +251,7 @@ export const authenticatePolicy: PolicyDefinition<AuthenticateConfig> = {
         emit(ex, 'missing_credentials', 'no credentials presented');
         // RFC 6750 §3: without credentials the challenge carries no error code.
         return problem(problems.unauthorized, 'This operation requires authentication.', {
-          headers: { 'www-authenticate': baseChallenges },
+          headers: { 'www-authenticate': missingChallenges },
           reason: 'missing_credentials',
         });
       }
@@ -255,7 +268,9 @@ export const authenticatePolicy: PolicyDefinition<AuthenticateConfig> = {
           emit(ex, 'insufficient_scope', `missing scope among: ${scope}`, f.scheme.name, f.identity.subject);
           return problem(problems.insufficientScope, `This operation requires the scope(s): ${scope}.`, {
             headers: {
-              'www-authenticate': `Bearer realm=${quote(realm)}, error="insufficient_scope", scope=${quote(scope)}`,
+              'www-authenticate': withMetadata(
+                `Bearer realm=${quote(realm)}, error="insufficient_scope", scope=${quote(scope)}`,
+              ),
             },
             extensions: { scope },
             reason: 'insufficient_scope',
@@ -289,7 +304,9 @@ export const authenticatePolicy: PolicyDefinition<AuthenticateConfig> = {
           );
         }
       }
-      const headers: Record<string, string | string[]> = { 'www-authenticate': challenges };
+      const headers: Record<string, string | string[]> = {
+        'www-authenticate': metadataParam === undefined ? challenges : challenges.map(withMetadata),
+      };
       if (r.dpopNonce !== undefined) headers['dpop-nonce'] = r.dpopNonce;
       const type =
         r.dpop === true && r.reason !== 'dpop_required' ? problems.invalidDpopProof : problems.invalidToken;

@@ -86,12 +86,28 @@ export interface ForwardIdentityConfig {
   claimHeaders?: Record<string, string>;
 }
 
+/** RFC 9728 OAuth 2.0 Protected Resource Metadata of the API. */
+export interface ResourceMetadataConfig {
+  resource: string;
+  authorizationServers?: string[];
+  scopesSupported?: string[];
+  bearerMethodsSupported?: Array<'header'>;
+  resourceName?: string;
+  resourceDocumentation?: string;
+  resourcePolicyUri?: string;
+  resourceTosUri?: string;
+  tlsClientCertificateBoundAccessTokens?: boolean;
+  dpopBoundAccessTokensRequired?: boolean;
+  cacheMaxAgeSeconds?: number;
+}
+
 export interface AuthenticateConfig extends PolicyConfigBase {
   realm?: string;
   schemes: Record<string, SchemeBinding>;
   public?: string[];
   allowUndeclaredSecurity?: boolean;
   forwardIdentity?: ForwardIdentityConfig;
+  resourceMetadata?: ResourceMetadataConfig;
 }
 
 const stringList = (description: string, dflt?: string[]): JsonObject => ({
@@ -375,6 +391,55 @@ const dpopSchema: JsonObject = {
   },
 };
 
+const httpsUrl = (description: string): JsonObject => ({
+  type: 'string',
+  pattern: '^https://[^#]+$',
+  description,
+});
+
+const resourceMetadataSchema: JsonObject = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['resource'],
+  description:
+    'Publish OAuth 2.0 Protected Resource Metadata (RFC 9728) for this API at `/.well-known/oauth-protected-resource` + the resource path, and name it in every Bearer and DPoP challenge (`resource_metadata`). API level only.',
+  properties: {
+    resource: httpsUrl(
+      'The resource identifier clients use, e.g. `https://api.example.com/orders` (https, no query or fragment). Its path decides where the metadata is served.',
+    ),
+    authorizationServers: {
+      type: 'array',
+      items: { type: 'string', pattern: '^https?://' },
+      description:
+        'Issuer identifiers of the authorization servers (default: the `issuer` of every `jwt` issuer and `introspection` verifier that is a URL).',
+    },
+    scopesSupported: stringList(
+      'Scopes advertised (default: every scope named in the security requirements of the spec for token schemes).',
+    ),
+    bearerMethodsSupported: {
+      type: 'array',
+      items: { enum: ['header'] },
+      description:
+        'How bearer tokens may be sent (default `[header]`, the only way the gateway reads them; `[]` says none).',
+    },
+    resourceName: { type: 'string', minLength: 1, description: 'Human-readable name of the API.' },
+    resourceDocumentation: httpsUrl('URL of the API documentation for developers.'),
+    resourcePolicyUri: httpsUrl('URL of the data-use policy of the API.'),
+    resourceTosUri: httpsUrl('URL of the terms of service of the API.'),
+    tlsClientCertificateBoundAccessTokens: {
+      type: 'boolean',
+      description:
+        'Advertise RFC 8705 certificate-bound tokens (default: true when a scheme sets `certificateBound`).',
+    },
+    dpopBoundAccessTokensRequired: {
+      type: 'boolean',
+      description:
+        'Advertise that DPoP-bound tokens are always required (default: true when every token scheme sets `dpop.required`).',
+    },
+    cacheMaxAgeSeconds: seconds('`Cache-Control: max-age` of the metadata document.', 3600, 0, 86400),
+  },
+};
+
 const headerName = (description: string, dflt?: string): JsonObject => ({
   type: 'string',
   pattern: '^[A-Za-z0-9-]*$',
@@ -444,5 +509,6 @@ export const authenticateSchema: JsonObject = {
         },
       },
     },
+    resourceMetadata: resourceMetadataSchema,
   },
 };
