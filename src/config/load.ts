@@ -289,6 +289,12 @@ export function resolvePaths(config: Config, dir: string): Config {
       t.certFile = r(t.certFile);
       t.keyFile = r(t.keyFile);
     }
+    // The one file a policy block names: the CAs of RFC 9440 client certificates (authenticate).
+    for (const policies of [a.policies, ...Object.values(a.operations).map((o) => o.policies)]) {
+      const cc = (policies?.authenticate as { clientCertHeader?: { caFile?: string } } | undefined)
+        ?.clientCertHeader;
+      if (cc?.caFile !== undefined) cc.caFile = r(cc.caFile);
+    }
   }
   config.baseDir = dir;
   return config;

@@ -73,5 +73,44 @@ export function makePki(dir: string) {
     );
     return read(name);
   }
-  return { caNamed, leaf };
+  /** An intermediate CA named `name`, issued by the CA `issuer`. */
+  function intermediate(name: string, issuer: string): Pem {
+    run(
+      'req',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-subj',
+      `/CN=${name}`,
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.csr`,
+    );
+    writeFileSync(
+      join(dir, `${name}.ext`),
+      'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n',
+    );
+    run(
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      `${issuer}.crt`,
+      '-CAkey',
+      `${issuer}.key`,
+      '-CAcreateserial',
+      '-days',
+      '2',
+      '-out',
+      `${name}.crt`,
+      '-extfile',
+      `${name}.ext`,
+    );
+    return read(name);
+  }
+  return { caNamed, leaf, intermediate };
 }

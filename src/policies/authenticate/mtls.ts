@@ -1,46 +1,79 @@
-import { createHash } from 'node:crypto';
+import { createHash, type X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
-import type { MtlsConfig } from './schema.ts';
+import type { Exchange } from '../../gateway/exchange.ts';
+import type { Clock } from '../../state/clock.ts';
+import {
+  createClientCertHeaderReader,
+  type PresentedCertificate,
+  readPemCertificates,
+} from './client-cert-header.ts';
+import type { ClientCertHeaderConfig, MtlsConfig } from './schema.ts';
 
-/** The client certificate of a request, as verified by the TLS listener. */
-export interface ClientCertificate {
-  /** The listener verified the chain against its configured CAs. */
-  readonly authorized: boolean;
-  readonly cert: PeerCertificate;
-  /** base64url SHA-256 of the DER certificate (RFC 8705 §3.1 `x5t#S256`). */
-  readonly thumbprint: string;
+/**
+ * Where the client certificate of a request comes from: the TLS socket (verified by the listener), or,
+ * when `clientCertHeader` is configured and the peer is a trusted proxy, the RFC 9440 `Client-Cert` header
+ * (verified here). A trusted proxy's own TLS certificate is never taken for the client's.
+ */
+export type CertificateSource = (ex: Exchange) => PresentedCertificate | undefined;
+
+/**
+ * Creates the certificate source of one API. Socket certificates are read and hashed once per socket
+ * (keep-alive connections send many requests).
+ * @throws Error when the configured CA certificates cannot be read.
+ */
+export function createCertificateSource(
+  headerCfg: ClientCertHeaderConfig | undefined,
+  clock: Clock,
+): CertificateSource {
+  const perSocket = new WeakMap<object, PresentedCertificate | null>();
+  const fromSocket = (req: IncomingMessage): PresentedCertificate | undefined => {
+    const socket = req.socket as TLSSocket;
+    if (typeof socket.getPeerCertificate !== 'function') return undefined;
+    const known = perSocket.get(socket);
+    if (known !== undefined) return known ?? undefined;
+    const cert = socket.getPeerCertificate();
+    let out: PresentedCertificate | null = null;
+    if (cert !== null && cert.raw !== undefined && Object.keys(cert).length > 0) {
+      out =
+        socket.authorized === true
+          ? { ok: true, cert, thumbprint: createHash('sha256').update(cert.raw).digest('base64url') }
+          : { ok: false, reason: 'untrusted_certificate', detail: 'client certificate not trusted' };
+    }
+    perSocket.set(socket, out);
+    return out ?? undefined;
+  };
+  if (headerCfg === undefined) return (ex) => fromSocket(ex.req);
+  const fromHeader = createClientCertHeaderReader(headerCfg, trustAnchors(headerCfg), clock);
+  return (ex) => (ex.fromTrustedProxy === true ? fromHeader(ex.req.headers) : fromSocket(ex.req));
+}
+
+function trustAnchors(cfg: ClientCertHeaderConfig): X509Certificate[] {
+  if ((cfg.ca === undefined) === (cfg.caFile === undefined))
+    throw new Error('give exactly one of caFile, ca');
+  let pem: string;
+  if (cfg.ca !== undefined) pem = cfg.ca;
+  else {
+    try {
+      pem = readFileSync(cfg.caFile!, 'utf8');
+    } catch (err) {
+      throw new Error(
+        `caFile ${cfg.caFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      );
+    }
+  }
+  try {
+    return readPemCertificates(pem);
+  } catch (err) {
+    throw new Error(`${cfg.ca !== undefined ? 'ca' : `caFile ${cfg.caFile}`}: ${(err as Error).message}`);
+  }
 }
 
 export interface MtlsConsumer {
   readonly name: string;
   readonly roles: ReadonlySet<string>;
   readonly metadata: Readonly<Record<string, unknown>>;
-}
-
-/**
- * Reads the client certificate of the request's TLS socket; undefined on plain HTTP or when the client sent
- * none. Thumbprints are memoised per socket (keep-alive connections send many requests).
- */
-export function createCertificateReader(): (req: IncomingMessage) => ClientCertificate | undefined {
-  const perSocket = new WeakMap<object, ClientCertificate | null>();
-  return (req) => {
-    const socket = req.socket as TLSSocket;
-    if (typeof socket.getPeerCertificate !== 'function') return undefined;
-    const known = perSocket.get(socket);
-    if (known !== undefined) return known ?? undefined;
-    const cert = socket.getPeerCertificate();
-    let out: ClientCertificate | null = null;
-    if (cert !== null && cert.raw !== undefined && Object.keys(cert).length > 0) {
-      out = {
-        authorized: socket.authorized === true,
-        cert,
-        thumbprint: createHash('sha256').update(cert.raw).digest('base64url'),
-      };
-    }
-    perSocket.set(socket, out);
-    return out ?? undefined;
-  };
 }
 
 /** Splits `CN=a,O=b` into attribute pairs; commas inside values may be escaped as `\,`. */

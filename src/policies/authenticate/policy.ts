@@ -8,7 +8,7 @@ import { PolicyConfigError } from '../policy.ts';
 import type { CredentialResult, Identity } from './credential.ts';
 import { metadataLocation, resourceMetadataDocuments } from './resource-metadata.ts';
 import { type AuthenticateConfig, authenticateSchema, type ForwardIdentityConfig } from './schema.ts';
-import { quote, type SchemeVerifier, schemeVerifier } from './schemes.ts';
+import { certificateSource, quote, type SchemeVerifier, schemeVerifier } from './schemes.ts';
 
 interface CompiledScheme {
   readonly verifier: SchemeVerifier;
@@ -96,6 +96,8 @@ export const authenticatePolicy: PolicyDefinition<AuthenticateConfig> = {
       metadataParam !== undefined && (challenge.startsWith('Bearer ') || challenge.startsWith('DPoP '))
         ? `${challenge}, ${metadataParam}`
         : challenge;
+    // A CA file that cannot be read fails the load even before a scheme needs it.
+    if (config.clientCertHeader !== undefined) certificateSource(config.clientCertHeader, ctx);
     const forward = { ...DEFAULT_FORWARD, ...config.forwardIdentity };
     const stripNames = identityHeaderNames(config);
     const claimHeaders = Object.entries(forward.claimHeaders).map(([h, c]) => [h.toLowerCase(), c] as const);
@@ -151,7 +153,7 @@ export const authenticatePolicy: PolicyDefinition<AuthenticateConfig> = {
         }
         let verifier = verifiers.find((v) => v.name === name);
         if (verifier === undefined) {
-          verifier = schemeVerifier(name, scheme, binding, realm, ctx);
+          verifier = schemeVerifier(name, scheme, binding, realm, ctx, config.clientCertHeader);
           verifiers.push(verifier);
         }
         compiled.push({ verifier, needs: req[name] ?? [] });

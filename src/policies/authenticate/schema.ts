@@ -101,6 +101,14 @@ export interface ResourceMetadataConfig {
   cacheMaxAgeSeconds?: number;
 }
 
+/** RFC 9440 client certificates passed on by a trusted TLS-terminating proxy. */
+export interface ClientCertHeaderConfig {
+  caFile?: string;
+  ca?: string;
+  maxChainCertificates?: number;
+  maxHeaderBytes?: number;
+}
+
 export interface AuthenticateConfig extends PolicyConfigBase {
   realm?: string;
   schemes: Record<string, SchemeBinding>;
@@ -108,6 +116,7 @@ export interface AuthenticateConfig extends PolicyConfigBase {
   allowUndeclaredSecurity?: boolean;
   forwardIdentity?: ForwardIdentityConfig;
   resourceMetadata?: ResourceMetadataConfig;
+  clientCertHeader?: ClientCertHeaderConfig;
 }
 
 const stringList = (description: string, dflt?: string[]): JsonObject => ({
@@ -331,7 +340,8 @@ const apiKeySchema: JsonObject = {
 const mtlsSchema: JsonObject = {
   type: 'object',
   additionalProperties: false,
-  description: 'Client certificates verified by the TLS listener (`clientAuth`), mapped to consumers.',
+  description:
+    'Client certificates verified by the TLS listener (`clientAuth`), or taken from a trusted proxy with `clientCertHeader`, mapped to consumers.',
   properties: {
     consumers: {
       type: 'array',
@@ -440,6 +450,36 @@ const resourceMetadataSchema: JsonObject = {
   },
 };
 
+const clientCertHeaderSchema: JsonObject = {
+  type: 'object',
+  additionalProperties: false,
+  description:
+    'Accept client certificates from a TLS-terminating proxy in the RFC 9440 `Client-Cert` (and `Client-Cert-Chain`) header, only from peers in `server.trustedProxies`; the gateway verifies the chain itself. Used by `mtls` schemes and certificate-bound tokens. Give `caFile` or `ca`.',
+  properties: {
+    caFile: {
+      type: 'string',
+      minLength: 1,
+      description:
+        'PEM file of the CA certificates client certificates must chain to (relative to the config file).',
+    },
+    ca: { type: 'string', minLength: 1, description: 'The same CA certificates as inline PEM.' },
+    maxChainCertificates: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 10,
+      default: 4,
+      description: 'Most intermediate certificates read from `Client-Cert-Chain`; more is refused.',
+    },
+    maxHeaderBytes: {
+      type: 'integer',
+      minimum: 1024,
+      maximum: 65536,
+      default: 16384,
+      description: 'Longest `Client-Cert` (and, separately, `Client-Cert-Chain`) value accepted.',
+    },
+  },
+};
+
 const headerName = (description: string, dflt?: string): JsonObject => ({
   type: 'string',
   pattern: '^[A-Za-z0-9-]*$',
@@ -510,5 +550,6 @@ export const authenticateSchema: JsonObject = {
       },
     },
     resourceMetadata: resourceMetadataSchema,
+    clientCertHeader: clientCertHeaderSchema,
   },
 };

@@ -8,8 +8,13 @@ import { type CredentialResult, invalid, MISSING, rolesOf, scopesOf } from './cr
 import { createDpopVerifier, type DpopVerifier } from './dpop.ts';
 import { createIntrospector } from './introspection.ts';
 import { createJwtVerifier, JwtConfigError } from './jwt.ts';
-import { commonName, createCertificateMapper, createCertificateReader } from './mtls.ts';
-import type { SchemeBinding } from './schema.ts';
+import {
+  type CertificateSource,
+  commonName,
+  createCertificateMapper,
+  createCertificateSource,
+} from './mtls.ts';
+import type { ClientCertHeaderConfig, SchemeBinding } from './schema.ts';
 
 /** The compiled verifier of one security scheme, shared by every route of the API. */
 export interface SchemeVerifier {
@@ -39,6 +44,7 @@ function parseAuthorization(header: string): { dpop: boolean; token: string } | 
 
 /**
  * Builds (once per API, scheme and binding, through `ctx.shared`) the verifier of a scheme.
+ * `clientCertHeader` is the API's RFC 9440 setting, for client certificates and certificate-bound tokens.
  * Throws PolicyConfigError when the binding does not fit the scheme type.
  */
 export function schemeVerifier(
@@ -47,6 +53,7 @@ export function schemeVerifier(
   binding: SchemeBinding,
   realm: string,
   ctx: CompileContext,
+  clientCertHeader?: ClientCertHeaderConfig,
 ): SchemeVerifier {
   const path = `schemes.${name}`;
   const kinds = (['jwt', 'introspection', 'apiKey', 'mtls'] as const).filter((k) => binding[k] !== undefined);
@@ -72,11 +79,15 @@ export function schemeVerifier(
   if (binding.dpop !== undefined && !tokenScheme) {
     throw new PolicyConfigError(`${path}.dpop`, `scheme ${name}: DPoP applies to bearer token schemes only`);
   }
-  const fingerprint = createHash('sha256').update(JSON.stringify(binding)).digest('base64url').slice(0, 16);
+  const fingerprint = createHash('sha256')
+    .update(JSON.stringify([binding, clientCertHeader ?? null]))
+    .digest('base64url')
+    .slice(0, 16);
   const key = `authenticate:scheme:${ctx.apiName}:${name}:${realm}:${fingerprint}`;
   return ctx.shared.get(key, () => {
     try {
-      return build(name, scheme, binding, kind, realm, ctx, tokenScheme);
+      const certificates = certificateSource(clientCertHeader, ctx);
+      return build(name, scheme, binding, kind, realm, ctx, tokenScheme, certificates);
     } catch (err) {
       if (err instanceof PolicyConfigError) throw err;
       const sub = err instanceof JwtConfigError ? `.${kind}.${err.path}` : `.${kind}`;
@@ -93,6 +104,7 @@ function build(
   realm: string,
   ctx: CompileContext,
   listsScopes: boolean,
+  certificates: CertificateSource,
 ): SchemeVerifier {
   const quotedRealm = quote(realm);
   if (kind === 'apiKey') {
@@ -144,8 +156,6 @@ function build(
     };
   }
 
-  const readCert = createCertificateReader();
-
   if (kind === 'mtls') {
     const cfg = binding.mtls!;
     const mapCert = createCertificateMapper(cfg);
@@ -156,9 +166,9 @@ function build(
       challenge: `Mutual realm=${quotedRealm}`,
       dpopChallenge: undefined,
       verify(ex) {
-        const cert = readCert(ex.req);
+        const cert = certificates(ex);
         if (cert === undefined) return MISSING;
-        if (!cert.authorized) return invalid('untrusted_certificate', 'client certificate not trusted');
+        if (!cert.ok) return invalid(cert.reason, cert.detail);
         const consumer = mapCert(cert.cert);
         if (consumer === undefined && cfg.allowUnmapped !== true) {
           return invalid('unmapped_certificate', 'client certificate maps to no consumer');
@@ -280,8 +290,8 @@ function build(
     const x5t = cnf['x5t#S256'];
     if (x5t !== undefined || certificateBound) {
       // RFC 8705 §3: the token is usable only over TLS with the certificate it is bound to.
-      const cert = readCert(ex.req);
-      if (cert === undefined || !cert.authorized || typeof x5t !== 'string' || cert.thumbprint !== x5t) {
+      const cert = certificates(ex);
+      if (cert === undefined || !cert.ok || typeof x5t !== 'string' || cert.thumbprint !== x5t) {
         return invalid('certificate_mismatch', 'token is not bound to the presented client certificate');
       }
     }
@@ -305,6 +315,27 @@ function build(
     memo.set(claims, result);
     return result;
   }
+}
+
+/**
+ * The API's one certificate source (one socket memo, one verdict cache), shared by its schemes.
+ * Throws PolicyConfigError when the CA certificates of `clientCertHeader` cannot be read.
+ */
+export function certificateSource(
+  cfg: ClientCertHeaderConfig | undefined,
+  ctx: CompileContext,
+): CertificateSource {
+  const fingerprint = createHash('sha256')
+    .update(JSON.stringify(cfg ?? null))
+    .digest('base64url')
+    .slice(0, 16);
+  return ctx.shared.get(`authenticate:certificates:${ctx.apiName}:${fingerprint}`, () => {
+    try {
+      return createCertificateSource(cfg, ctx.clock);
+    } catch (err) {
+      throw new PolicyConfigError('clientCertHeader', (err as Error).message);
+    }
+  });
 }
 
 /** RFC 7235 quoted-string. */
