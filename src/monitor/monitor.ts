@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { Clock } from '../state/clock.ts';
@@ -203,7 +204,8 @@ export async function createMonitor(
       pruneIntervalMs: 60_000,
     };
     // SQLite is local: a failure to open it is a config error, reported at start.
-    store = ev.sqlite.worker ? await createSqliteWorkerStore(opts) : createSqliteStore(opts);
+    const worker = ev.sqlite.worker === 'auto' ? availableParallelism() > 1 : ev.sqlite.worker;
+    store = worker ? await createSqliteWorkerStore(opts) : createSqliteStore(opts);
     await store.prune();
   } else if (ev.store === 'postgres') {
     const pg = ev.postgres;

@@ -9,7 +9,13 @@ import { type ResponderConfig, responderDefaults } from './responder.ts';
 export interface MonitorConfig {
   events: {
     store: 'sqlite' | 'postgres' | 'none';
-    sqlite: { path: string; retentionDays: number; maxRows: number; maxMegabytes: number; worker: boolean };
+    sqlite: {
+      path: string;
+      retentionDays: number;
+      maxRows: number;
+      maxMegabytes: number;
+      worker: boolean | 'auto';
+    };
     postgres?: { url: string; schema: string; retentionDays: number; partitionsAhead: number };
     queueSize: number;
     batchSize: number;
@@ -48,7 +54,7 @@ export const eventsDefaults: MonitorConfig['events'] = {
     retentionDays: 7,
     maxRows: 1_000_000,
     maxMegabytes: 1024,
-    worker: true,
+    worker: 'auto',
   },
   queueSize: 10_000,
   batchSize: 500,
@@ -143,9 +149,10 @@ export const monitorConfigSchema: JsonObject = {
               0,
             ),
             worker: {
-              type: 'boolean',
-              default: true,
-              description: 'Insert on a worker thread, keeping the event loop free for requests.',
+              enum: [true, false, 'auto'],
+              default: 'auto',
+              description:
+                'Insert on a worker thread, keeping the event loop free for requests. `auto`: on a worker when the process may run on more than one CPU; with one CPU a thread adds only copying and context switches, so inserts run in small transactions on the event loop.',
             },
           },
         },

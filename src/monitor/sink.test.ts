@@ -3,7 +3,12 @@ import { describe, test } from 'node:test';
 import pino from 'pino';
 import type { SecurityEvent } from './events.ts';
 import { createEventSink } from './sink.ts';
-import type { EventPage, EventStore, StoredEvent } from './stores/event-store.ts';
+import {
+  type EventPage,
+  type EventStore,
+  PartialWriteError,
+  type StoredEvent,
+} from './stores/event-store.ts';
 
 function event(i: number): SecurityEvent {
   return {
@@ -185,6 +190,46 @@ describe('event sink', () => {
     assert.equal(sink.stats().storeHealthy, true);
     assert.equal(sink.stats().dropped, 0);
     assert.ok(lines.some((l) => l.msg === 'event store reachable again'));
+    await sink.close();
+  });
+
+  test('after a partial write, retries only the events the store did not keep', async () => {
+    const kept: StoredEvent[] = [];
+    let failOnce = true;
+    const store: EventStore = {
+      kind: 'sqlite',
+      async write(batch) {
+        if (failOnce) {
+          failOnce = false;
+          kept.push(...batch.slice(0, 4));
+          throw new PartialWriteError(4, new Error('disk full'));
+        }
+        kept.push(...batch);
+      },
+      async query(): Promise<EventPage> {
+        return { events: kept };
+      },
+      async prune() {},
+      async close() {},
+    };
+    const sink = createEventSink({
+      store,
+      queueSize: 100,
+      batchSize: 10,
+      flushIntervalMs: 1,
+      retryInitialMs: 2,
+      retryMaxMs: 4,
+      logger: pino({ level: 'silent' }),
+    });
+    for (let i = 0; i < 10; i++) sink.emit(event(i));
+    for (let i = 0; i < 200 && kept.length < 10; i++) await new Promise((r) => setTimeout(r, 2));
+    await sink.flush();
+    assert.deepEqual(
+      kept.map((e) => e['@timestamp']),
+      Array.from({ length: 10 }, (_, i) => event(i)['@timestamp']),
+    );
+    assert.equal(sink.stats().written, 10);
+    assert.equal(sink.stats().writeErrors, 1);
     await sink.close();
   });
 

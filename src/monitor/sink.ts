@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { EventSink, SecurityEvent } from './events.ts';
-import type { EventStore, StoredEvent } from './stores/event-store.ts';
+import { type EventStore, PartialWriteError, type StoredEvent } from './stores/event-store.ts';
 
 /** Receives every emitted event synchronously; must be cheap and must not keep the event beyond its needs. */
 export type EventSubscriber = (event: SecurityEvent) => void;
@@ -153,6 +153,11 @@ export function createEventSink(opts: SinkOptions): MonitorSink {
       healthy = true;
       retryDelay = retryInitialMs;
     } catch (err) {
+      if (err instanceof PartialWriteError && err.written > 0) {
+        written += err.written;
+        opts.onWrite?.(err.written);
+        pending = batch.slice(err.written);
+      }
       writeErrors++;
       if (healthy)
         logger.error({ err, batch: batch.length }, 'event store write failed; buffering and retrying');

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { createManualClock } from '../../state/clock.ts';
-import type { EventStore, StoredEvent } from './event-store.ts';
+import { type EventStore, PartialWriteError, type StoredEvent } from './event-store.ts';
 import { createSqliteStore, type SqliteStoreOptions } from './sqlite.ts';
 import { createSqliteWorkerStore } from './sqlite-worker-store.ts';
 
@@ -194,4 +194,32 @@ test('the worker-thread store replaces a worker that died and keeps what was wri
     ['e2', 'e1'],
   );
   await store.close();
+});
+
+describe('in-thread SQLite store, large batches', () => {
+  test('writes a batch in small transactions and reports how much was stored when a later one fails', async () => {
+    const store = createSqliteStore({
+      path: ':memory:',
+      retentionDays: 0,
+      maxRows: 0,
+      clock: createManualClock(T0),
+    });
+    const good = Array.from({ length: 250 }, (_, i) => access(i));
+    await store.write(good);
+    assert.equal((await store.query({ limit: 1000 })).events.length, 250);
+
+    // An event without its kind breaks the NOT NULL column: the transaction holding it fails.
+    const batch = Array.from({ length: 250 }, (_, i) => access(1000 + i));
+    delete (batch[150] as Record<string, unknown>)['event.kind'];
+    const err = await store.write(batch).then(
+      () => assert.fail('the write should fail'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof PartialWriteError, String(err));
+    assert.equal(err.written, 100);
+    const ids = new Set((await store.query({ limit: 1000 })).events.map((e) => e['event.id']));
+    assert.equal(ids.size, 350);
+    assert.ok(ids.has('e1099') && !ids.has('e1100'));
+    await store.close();
+  });
 });

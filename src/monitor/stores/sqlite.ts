@@ -10,6 +10,7 @@ import {
   type EventStore,
   encodeCursor,
   normaliseQuery,
+  PartialWriteError,
   restJson,
   restoreRow,
   type StoredEvent,
@@ -225,10 +226,13 @@ export function openSqliteEvents(opts: {
   };
 }
 
+/** Events per transaction when inserting on the event loop. */
+const IN_THREAD_CHUNK = 100;
+
 /**
  * Embedded event store on `node:sqlite`, in this thread: one file in WAL mode, batched inserts in one
  * transaction per batch with a prepared statement, keyset paging, retention by age and by row count.
- * The gateway uses `createSqliteWorkerStore` (same store on a worker thread) to keep inserts off the event loop.
+ * With more than one CPU the gateway uses `createSqliteWorkerStore` (the same store on a worker thread).
  *
  * @example
  * const store = createSqliteStore({ path: './data/events.db', retentionDays: 7, maxRows: 1_000_000, clock });
@@ -243,7 +247,16 @@ export function createSqliteStore(opts: SqliteStoreOptions): EventStore {
   return {
     kind: 'sqlite',
     async write(batch) {
-      db.write(batch);
+      // Small transactions with a turn of the event loop between them: a large batch never holds
+      // requests up for more than about a millisecond.
+      for (let i = 0; i < batch.length; i += IN_THREAD_CHUNK) {
+        if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+        try {
+          db.write(batch.length <= IN_THREAD_CHUNK ? batch : batch.slice(i, i + IN_THREAD_CHUNK));
+        } catch (err) {
+          throw i > 0 ? new PartialWriteError(i, err) : err;
+        }
+      }
     },
     async query(q) {
       return db.query(q);
