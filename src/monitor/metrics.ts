@@ -8,8 +8,52 @@ type Labels = Readonly<Record<string, string>>;
 
 interface Metric {
   readonly name: string;
-  render(out: string[]): void;
+  snapshot(): MetricFamily;
 }
+
+/**
+ * How one gauge of several processes (`serve --workers N`) combines into one value: `sum` for amounts
+ * that add up (requests in flight, events waiting), `min` for all-is-well flags (1 only when every
+ * process says 1), `max` for high-water marks.
+ */
+export type GaugeMerge = 'sum' | 'min' | 'max';
+
+/** One labelled value of a counter or gauge; `labels` are in the order of the family's `labelNames`. */
+export interface ValueSeries {
+  readonly labels: readonly string[];
+  readonly value: number;
+}
+
+/** One labelled histogram: `buckets[i]` counts observations `<= bounds[i]` (cumulative, as exposed). */
+export interface HistogramSeries {
+  readonly labels: readonly string[];
+  readonly buckets: readonly number[];
+  readonly sum: number;
+  readonly count: number;
+}
+
+interface FamilyHead {
+  readonly name: string;
+  readonly help: string;
+  readonly labelNames: readonly string[];
+}
+
+/**
+ * A metric family as plain data (JSON-safe but for NaN and infinities): what a process sends to be
+ * merged with the others, and what {@link renderFamilies} turns into exposition text.
+ */
+export type MetricFamily =
+  | (FamilyHead & { readonly type: 'counter'; readonly series: readonly ValueSeries[] })
+  | (FamilyHead & {
+      readonly type: 'gauge';
+      readonly merge: GaugeMerge;
+      readonly series: readonly ValueSeries[];
+    })
+  | (FamilyHead & {
+      readonly type: 'histogram';
+      readonly bounds: readonly number[];
+      readonly series: readonly HistogramSeries[];
+    });
 
 function escapeLabel(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
@@ -73,7 +117,17 @@ class Series<T> {
 
 export interface MetricsRegistry {
   counter(name: string, help: string, labelNames?: readonly string[]): Counter;
-  gauge(name: string, help: string, labelNames?: readonly string[], collect?: () => number): Gauge;
+  /**
+   * A gauge; `collect`, when given, is called at each render for the unlabelled value. `merge` says how
+   * the values of several worker processes combine (default `sum`).
+   */
+  gauge(
+    name: string,
+    help: string,
+    labelNames?: readonly string[],
+    collect?: () => number,
+    merge?: GaugeMerge,
+  ): Gauge;
   histogram(
     name: string,
     help: string,
@@ -82,6 +136,32 @@ export interface MetricsRegistry {
   ): Histogram;
   /** The whole registry in Prometheus text format. */
   render(): string;
+  /** The whole registry as plain data, in registration order, for merging across processes. */
+  snapshot(): MetricFamily[];
+}
+
+/** Renders metric families in the Prometheus text format (0.0.4), each family's lines together. */
+export function renderFamilies(families: readonly MetricFamily[]): string {
+  const out: string[] = [];
+  for (const f of families) {
+    out.push(`# HELP ${f.name} ${f.help}`, `# TYPE ${f.name} ${f.type}`);
+    if (f.type === 'histogram') {
+      for (const s of f.series) {
+        for (let i = 0; i < f.bounds.length; i++) {
+          out.push(
+            `${f.name}_bucket${labelText(f.labelNames, s.labels, `le="${f.bounds[i]}"`)} ${s.buckets[i]}`,
+          );
+        }
+        out.push(`${f.name}_bucket${labelText(f.labelNames, s.labels, 'le="+Inf"')} ${s.count}`);
+        out.push(`${f.name}_sum${labelText(f.labelNames, s.labels)} ${formatNumber(s.sum)}`);
+        out.push(`${f.name}_count${labelText(f.labelNames, s.labels)} ${s.count}`);
+      }
+    } else {
+      for (const s of f.series)
+        out.push(`${f.name}${labelText(f.labelNames, s.labels)} ${formatNumber(s.value)}`);
+    }
+  }
+  return `${out.join('\n')}\n`;
 }
 
 /** OpenTelemetry's recommended buckets for `http.server.request.duration`, in seconds. */
@@ -96,6 +176,7 @@ export function createMetrics(): MetricsRegistry {
     metrics.set(m.name, m);
     return m;
   };
+  const snapshot = () => Array.from(metrics.values(), (m) => m.snapshot());
 
   return {
     counter(name, help, labelNames = []) {
@@ -113,16 +194,15 @@ export function createMetrics(): MetricsRegistry {
             },
           };
         },
-        render(out) {
-          out.push(`# HELP ${name} ${help}`, `# TYPE ${name} counter`);
-          for (const { values, data } of series.byKey.values()) {
-            out.push(`${name}${labelText(labelNames, values)} ${formatNumber(data.v)}`);
-          }
+        snapshot() {
+          const out: ValueSeries[] = [];
+          for (const { values, data } of series.byKey.values()) out.push({ labels: values, value: data.v });
+          return { type: 'counter', name, help, labelNames, series: out };
         },
       };
       return register(c);
     },
-    gauge(name, help, labelNames = [], collect) {
+    gauge(name, help, labelNames = [], collect, merge = 'sum') {
       const series = new Series(labelNames, () => ({ v: 0 }));
       const g: Gauge & Metric = {
         name,
@@ -135,12 +215,11 @@ export function createMetrics(): MetricsRegistry {
         dec(labels, by = 1) {
           series.get(labels).v -= by;
         },
-        render(out) {
-          out.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`);
+        snapshot() {
           if (collect) series.get(undefined).v = collect();
-          for (const { values, data } of series.byKey.values()) {
-            out.push(`${name}${labelText(labelNames, values)} ${formatNumber(data.v)}`);
-          }
+          const out: ValueSeries[] = [];
+          for (const { values, data } of series.byKey.values()) out.push({ labels: values, value: data.v });
+          return { type: 'gauge', name, help, labelNames, merge, series: out };
         },
       };
       return register(g);
@@ -171,26 +250,23 @@ export function createMetrics(): MetricsRegistry {
           const cell = series.get(labels);
           return { observe: (value: number) => observeInto(cell, value) };
         },
-        render(out) {
-          out.push(`# HELP ${name} ${help}`, `# TYPE ${name} histogram`);
+        snapshot() {
+          const out: HistogramSeries[] = [];
           for (const { values, data } of series.byKey.values()) {
+            const buckets = new Array<number>(bounds.length);
             let cumulative = 0;
             for (let i = 0; i < bounds.length; i++) {
               cumulative += data.counts[i];
-              out.push(`${name}_bucket${labelText(labelNames, values, `le="${bounds[i]}"`)} ${cumulative}`);
+              buckets[i] = cumulative;
             }
-            out.push(`${name}_bucket${labelText(labelNames, values, 'le="+Inf"')} ${data.count}`);
-            out.push(`${name}_sum${labelText(labelNames, values)} ${formatNumber(data.sum)}`);
-            out.push(`${name}_count${labelText(labelNames, values)} ${data.count}`);
+            out.push({ labels: values, buckets, sum: data.sum, count: data.count });
           }
+          return { type: 'histogram', name, help, labelNames, bounds, series: out };
         },
       };
       return register(h);
     },
-    render() {
-      const out: string[] = [];
-      for (const m of metrics.values()) m.render(out);
-      return `${out.join('\n')}\n`;
-    },
+    render: () => renderFamilies(snapshot()),
+    snapshot,
   };
 }
