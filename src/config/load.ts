@@ -289,11 +289,21 @@ export function resolvePaths(config: Config, dir: string): Config {
       t.certFile = r(t.certFile);
       t.keyFile = r(t.keyFile);
     }
-    // The one file a policy block names: the CAs of RFC 9440 client certificates (authenticate).
+    // The files an authenticate block names: the CAs of RFC 9440 client certificates, and the private
+    // keys of private_key_jwt introspection clients.
     for (const policies of [a.policies, ...Object.values(a.operations).map((o) => o.policies)]) {
-      const cc = (policies?.authenticate as { clientCertHeader?: { caFile?: string } } | undefined)
-        ?.clientCertHeader;
+      const auth = policies?.authenticate as
+        | {
+            clientCertHeader?: { caFile?: string };
+            schemes?: Record<string, { introspection?: { privateKeyJwt?: { keyFile?: string } } } | null>;
+          }
+        | undefined;
+      const cc = auth?.clientCertHeader;
       if (cc?.caFile !== undefined) cc.caFile = r(cc.caFile);
+      for (const binding of Object.values(auth?.schemes ?? {})) {
+        const pkj = binding?.introspection?.privateKeyJwt;
+        if (pkj?.keyFile !== undefined) pkj.keyFile = r(pkj.keyFile);
+      }
     }
   }
   config.baseDir = dir;

@@ -25,6 +25,11 @@ export interface DemoIdpOptions {
   readonly audience?: string;
   /** Lifetime of access tokens. */
   readonly accessTokenSeconds?: number;
+  /**
+   * More clients allowed to introspect every token besides the gateway client, as oidc-provider client
+   * metadata (e.g. one with `token_endpoint_auth_method: private_key_jwt` and its public `jwks`).
+   */
+  readonly introspectionClients?: ReadonlyArray<Record<string, unknown>>;
 }
 
 export interface DemoIdp {
@@ -156,7 +161,17 @@ export async function startDemoIdp(opts: DemoIdpOptions = {}): Promise<DemoIdp> 
       redirect_uris: [],
       response_types: [],
     },
+    ...(opts.introspectionClients ?? []).map((c) => ({
+      grant_types: [],
+      redirect_uris: [],
+      response_types: [],
+      ...c,
+    })),
   ];
+  const introspectors = new Set([
+    GATEWAY_CLIENT.clientId,
+    ...(opts.introspectionClients ?? []).map((c) => String(c.client_id)),
+  ]);
   const ttl = opts.accessTokenSeconds ?? 3600;
   const provider = new Provider(issuer, {
     adapter: createMemoryAdapter(),
@@ -170,9 +185,9 @@ export async function startDemoIdp(opts: DemoIdpOptions = {}): Promise<DemoIdp> 
       clientCredentials: { enabled: true },
       introspection: {
         enabled: true,
-        // Only the gateway client (or the token's own client) may introspect (RFC 7662 §4).
+        // Only the gateway clients (or the token's own client) may introspect (RFC 7662 §4).
         allowedPolicy: (_ctx: unknown, client: { clientId: string }, token: { clientId?: string }) =>
-          client.clientId === GATEWAY_CLIENT.clientId || client.clientId === token.clientId,
+          introspectors.has(client.clientId) || client.clientId === token.clientId,
       },
       dPoP: { enabled: true },
       revocation: {

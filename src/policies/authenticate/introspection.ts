@@ -2,6 +2,12 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Clock } from '../../state/clock.ts';
 import { createBoundedCache } from './bounded-cache.ts';
+import {
+  ClientAssertionConfigError,
+  type ClientAssertionSigner,
+  createClientAssertionSigner,
+  JWT_BEARER_ASSERTION_TYPE,
+} from './client-assertion.ts';
 import { fetchJson } from './fetch-json.ts';
 import type { IntrospectionConfig } from './schema.ts';
 
@@ -18,8 +24,77 @@ const MAX_INFLIGHT = 1000;
 
 type Answer = { active: true; claims: Record<string, unknown> } | { active: false };
 
+/** An introspection block that cannot be used; `path` is relative to it. */
+export class IntrospectionConfigError extends Error {
+  readonly code = 'ERR_INTROSPECTION_CONFIG';
+  readonly path: string;
+  constructor(path: string, message: string) {
+    super(message);
+    this.name = 'IntrospectionConfigError';
+    this.path = path;
+  }
+}
+
 /**
- * OAuth 2.0 token introspection (RFC 7662) with client authentication. Answers are cached keyed by the
+ * How the gateway authenticates to the endpoint (RFC 7662 §2.1 requires it): adds its credentials to
+ * the form or headers of one call. Built once; throws IntrospectionConfigError for a wrong combination.
+ */
+function createClientAuthentication(
+  cfg: IntrospectionConfig,
+  clock: Clock,
+): (form: URLSearchParams, headers: Record<string, string>) => void | Promise<void> {
+  const method = cfg.authMethod ?? 'client_secret_basic';
+  if (method === 'private_key_jwt') {
+    if (cfg.privateKeyJwt === undefined) {
+      throw new IntrospectionConfigError('privateKeyJwt', 'is required with authMethod private_key_jwt');
+    }
+    if (cfg.clientSecret !== undefined) {
+      throw new IntrospectionConfigError('clientSecret', 'is not used with authMethod private_key_jwt');
+    }
+    let signer: ClientAssertionSigner;
+    try {
+      signer = createClientAssertionSigner(cfg.privateKeyJwt, {
+        clientId: cfg.clientId,
+        audience: cfg.privateKeyJwt.audience ?? cfg.endpoint,
+        clock,
+      });
+    } catch (err) {
+      if (!(err instanceof ClientAssertionConfigError)) throw err;
+      throw new IntrospectionConfigError(
+        err.path === '' ? 'privateKeyJwt' : `privateKeyJwt.${err.path}`,
+        err.message,
+      );
+    }
+    return async (form) => {
+      // RFC 7523 §2.2; client_id is optional there, sent because some servers look the client up by it.
+      form.set('client_id', cfg.clientId);
+      form.set('client_assertion_type', JWT_BEARER_ASSERTION_TYPE);
+      form.set('client_assertion', await signer.sign());
+    };
+  }
+  if (cfg.privateKeyJwt !== undefined) {
+    throw new IntrospectionConfigError('privateKeyJwt', `is not used with authMethod ${method}`);
+  }
+  const secret = cfg.clientSecret;
+  if (secret === undefined) {
+    throw new IntrospectionConfigError('clientSecret', `is required with authMethod ${method}`);
+  }
+  if (method === 'client_secret_post') {
+    return (form) => {
+      form.set('client_id', cfg.clientId);
+      form.set('client_secret', secret);
+    };
+  }
+  // RFC 6749 §2.3.1: id and secret are form-urlencoded before they are joined and base64-encoded.
+  const basic = `Basic ${Buffer.from(`${encodeURIComponent(cfg.clientId)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+  return (_form, headers) => {
+    headers.authorization = basic;
+  };
+}
+
+/**
+ * OAuth 2.0 token introspection (RFC 7662) with client authentication (`client_secret_basic`,
+ * `client_secret_post` or `private_key_jwt`). Answers are cached keyed by the
  * SHA-256 of the token (never the token itself): active ones until `min(exp, cacheSeconds)` (§4: a
  * response "MUST NOT be cached beyond" its exp), inactive ones for `negativeCacheSeconds`.
  */
@@ -35,20 +110,12 @@ export function createIntrospector(
   const rolesClaim = cfg.rolesClaim ?? 'roles';
   const cache = createBoundedCache<Answer>(cfg.maxCacheEntries ?? 10000);
   const inflight = new Map<string, Promise<Answer>>();
-  const basic =
-    'Basic ' +
-    Buffer.from(`${encodeURIComponent(cfg.clientId)}:${encodeURIComponent(cfg.clientSecret)}`).toString(
-      'base64',
-    );
+  const authenticateClient = createClientAuthentication(cfg, clock);
 
   async function call(token: string): Promise<Answer> {
     const form = new URLSearchParams({ token, token_type_hint: 'access_token' });
     const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
-    if ((cfg.authMethod ?? 'client_secret_basic') === 'client_secret_basic') headers.authorization = basic;
-    else {
-      form.set('client_id', cfg.clientId);
-      form.set('client_secret', cfg.clientSecret);
-    }
+    await authenticateClient(form, headers);
     const res = await fetchJson(cfg.endpoint, {
       method: 'POST',
       headers,
@@ -56,6 +123,10 @@ export function createIntrospector(
       timeoutMs,
       maxBytes: 64 * 1024,
     });
+    if (res.status === 401) {
+      // RFC 6749 §5.2 invalid_client: a configuration problem of the gateway, not of the caller's token.
+      throw new Error('introspection endpoint refused the client authentication of the gateway (401)');
+    }
     if (res.status !== 200 || res.body === null || typeof res.body !== 'object') {
       throw new Error(`introspection endpoint answered ${res.status}`);
     }

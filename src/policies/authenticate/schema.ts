@@ -26,11 +26,22 @@ export interface JwtConfig {
   tokenCacheMaxEntries?: number;
 }
 
+/** RFC 7523 §2.2 client authentication with a signed assertion (`private_key_jwt`). */
+export interface PrivateKeyJwtConfig {
+  keyFile?: string;
+  key?: JsonObject;
+  kid?: string;
+  alg: 'RS256' | 'PS256' | 'ES256' | 'EdDSA';
+  audience?: string;
+  assertionLifetimeSeconds?: number;
+}
+
 export interface IntrospectionConfig {
   endpoint: string;
   clientId: string;
-  clientSecret: string;
-  authMethod?: 'client_secret_basic' | 'client_secret_post';
+  clientSecret?: string;
+  authMethod?: 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
+  privateKeyJwt?: PrivateKeyJwtConfig;
   issuer?: string;
   audiences?: string[];
   rolesClaim?: string;
@@ -261,10 +272,50 @@ const jwtSchema: JsonObject = {
   },
 };
 
+/** Algorithms of `private_key_jwt` client assertions. */
+export const CLIENT_ASSERTION_ALGORITHMS = ['RS256', 'PS256', 'ES256', 'EdDSA'] as const;
+
+const privateKeyJwtSchema: JsonObject = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['alg'],
+  description:
+    'The signing key of `private_key_jwt` (RFC 7523 §2.2, OpenID Connect Core §9): each introspection call sends a fresh assertion signed with it. Give `keyFile` or `key`.',
+  properties: {
+    keyFile: {
+      type: 'string',
+      minLength: 1,
+      description: 'PEM file of the private key (PKCS#8, or PKCS#1/SEC1), relative to the config file.',
+    },
+    key: {
+      type: 'object',
+      description: 'The private key as a JWK (use environment substitution for its private members).',
+    },
+    kid: {
+      type: 'string',
+      minLength: 1,
+      description:
+        'Key id put in the assertion header, as registered with the authorization server (default: the `kid` of `key`, if any).',
+    },
+    alg: {
+      enum: [...CLIENT_ASSERTION_ALGORITHMS],
+      description:
+        'Signature algorithm; it must fit the key (RSA for RS256/PS256, P-256 for ES256, Ed25519 for EdDSA).',
+    },
+    audience: {
+      type: 'string',
+      pattern: '^https?://',
+      description:
+        'The assertion `aud` (default: the introspection endpoint URL). Set the issuer identifier for servers that expect it.',
+    },
+    assertionLifetimeSeconds: seconds('Lifetime of each assertion (`exp` - `iat`).', 60, 10, 300),
+  },
+};
+
 const introspectionSchema: JsonObject = {
   type: 'object',
   additionalProperties: false,
-  required: ['endpoint', 'clientId', 'clientSecret'],
+  required: ['endpoint', 'clientId'],
   description: 'Verify opaque bearer tokens with OAuth 2.0 token introspection (RFC 7662).',
   properties: {
     endpoint: { type: 'string', pattern: '^https?://', description: 'Introspection endpoint URL.' },
@@ -272,13 +323,15 @@ const introspectionSchema: JsonObject = {
     clientSecret: {
       type: 'string',
       minLength: 1,
-      description: 'Client secret (use environment substitution).',
+      description:
+        'Client secret (use environment substitution); required with `client_secret_basic` and `client_secret_post`.',
     },
     authMethod: {
-      enum: ['client_secret_basic', 'client_secret_post'],
+      enum: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
       default: 'client_secret_basic',
       description: 'How the gateway authenticates to the endpoint.',
     },
+    privateKeyJwt: privateKeyJwtSchema,
     issuer: { type: 'string', description: 'If set, an `iss` in the answer must equal it.' },
     audiences: stringList('If set, the answer must carry an `aud` naming one of these.'),
     rolesClaim: {

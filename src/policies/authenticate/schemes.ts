@@ -6,7 +6,7 @@ import { PolicyConfigError } from '../policy.ts';
 import { type ApiKeyConsumer, createApiKeyRegistry, createRuntimeApiKeys, readApiKey } from './api-key.ts';
 import { type CredentialResult, invalid, MISSING, rolesOf, scopesOf } from './credential.ts';
 import { createDpopVerifier, type DpopVerifier } from './dpop.ts';
-import { createIntrospector } from './introspection.ts';
+import { createIntrospector, IntrospectionConfigError } from './introspection.ts';
 import { createJwtVerifier, JwtConfigError } from './jwt.ts';
 import {
   type CertificateSource,
@@ -90,7 +90,10 @@ export function schemeVerifier(
       return build(name, scheme, binding, kind, realm, ctx, tokenScheme, certificates);
     } catch (err) {
       if (err instanceof PolicyConfigError) throw err;
-      const sub = err instanceof JwtConfigError ? `.${kind}.${err.path}` : `.${kind}`;
+      const sub =
+        err instanceof JwtConfigError || err instanceof IntrospectionConfigError
+          ? `.${kind}.${err.path}`
+          : `.${kind}`;
       throw new PolicyConfigError(path + sub, `scheme ${name}: ${(err as Error).message}`);
     }
   });
