@@ -66,11 +66,12 @@ test('leaves a config without secrets unchanged and does not modify its input', 
 test('keeps a rate-limit key name (a setting, not a secret) while redacting key lists', () => {
   const out = redactConfig({
     limits: [{ name: 'per-ip', key: 'ip' }],
-    consumers: [{ name: 'a', keys: ['sha256:ab'] }],
+    consumers: [{ name: 'a', keys: ['sha256:ab'], passwordHashes: ['scrypt$32768$8$3$salt$key'] }],
   }) as {
     limits: Array<{ key: string }>;
-    consumers: Array<{ keys: unknown }>;
+    consumers: Array<{ keys: unknown; passwordHashes: unknown }>;
   };
   assert.equal(out.limits[0].key, 'ip');
   assert.equal(out.consumers[0].keys, REDACTED);
+  assert.equal(out.consumers[0].passwordHashes, REDACTED, 'scrypt hashes can be attacked offline');
 });

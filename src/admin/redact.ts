@@ -6,7 +6,7 @@ export const REDACTED = '[redacted]';
  * credentials, and header names that carry credentials.
  */
 const SECRET_NAME =
-  /^(tokens?|secrets?|passwords?|passphrase|keys|privateKey|clientSecret|apiKeys?|authorization|cookie|x-api-key|credentials?)$/i;
+  /^(tokens?|secrets?|passwords?|passwordHashes|passphrase|keys|privateKey|clientSecret|apiKeys?|authorization|cookie|x-api-key|credentials?)$/i;
 /** camelCase names ending in a secret word: `accessToken`, `nonceSecret`, `hmacSecrets`, `clientPrivateKey`. */
 const SECRET_SUFFIX = /[a-z](Token|Secrets?|Password|Passphrase|PrivateKey|ApiKey)$/;
 

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ApiDocument, Operation } from '../openapi/types.ts';
 
 /** How the caller proved who they are. */
-export type AuthMethod = 'jwt' | 'introspection' | 'api-key' | 'mtls' | 'dpop' | 'anonymous';
+export type AuthMethod = 'jwt' | 'introspection' | 'api-key' | 'basic' | 'mtls' | 'dpop' | 'anonymous';
 
 /** The authenticated caller, attached by the authenticate stage. */
 export interface Principal {

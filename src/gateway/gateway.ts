@@ -9,6 +9,7 @@ import { type EventSink, nullSink, type SecurityEvent } from '../monitor/events.
 import type { MetricsRegistry } from '../monitor/metrics.ts';
 import { loadApiDocument } from '../openapi/load.ts';
 import type { ApiDocument, Operation } from '../openapi/types.ts';
+import { basicUserId } from '../policies/authenticate/basic.ts';
 import { PolicyConfigError, type PolicyDefinition, type ResponseHead } from '../policies/policy.ts';
 import { type ClosableSharedServices, createSharedServices } from '../policies/shared-services.ts';
 import type { Clock } from '../state/clock.ts';
@@ -475,6 +476,8 @@ export async function createGateway(initial: Config, deps: GatewayDeps): Promise
         'portcullis.consumer': ex?.principal?.consumer,
         // A refused credential's fingerprint lets the detectors see one token or key replayed (never the value).
         'portcullis.credential.hash': status === 401 || status === 403 ? fingerprint(route?.api) : undefined,
+        // The user-id of refused Basic credentials: the credential-abuse detector counts failures per user name.
+        'user.name': status === 401 ? basicUserId(req.headers.authorization) : undefined,
         ...rec,
       } as SecurityEvent);
     };

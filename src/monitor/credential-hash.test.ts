@@ -17,10 +17,15 @@ test('credentialHash is the first 128 bits of SHA-256, the same on every call, h
   assert.notEqual(credentialHash('a'), credentialHash('b'));
 });
 
-test('presentedCredential takes the Authorization value without its scheme, else an API-key header', () => {
+test('presentedCredential takes the Authorization value without its scheme (never Basic), else an API-key header', () => {
   assert.equal(presentedCredential({ authorization: 'Bearer abc.def' }), 'abc.def');
   assert.equal(presentedCredential({ authorization: 'DPoP  tok ' }), 'tok');
   assert.equal(presentedCredential({ 'x-api-key': 'k1' }, ['x-api-key']), 'k1');
   assert.equal(presentedCredential({ 'x-api-key': 'k1' }), undefined);
   assert.equal(presentedCredential({}), undefined);
+  assert.equal(presentedCredential({ authorization: 'Basic YWxpY2U6c2VjcmV0' }), undefined);
+  assert.equal(
+    presentedCredential({ authorization: 'basic YWxpY2U6c2VjcmV0', 'x-api-key': 'k1' }, ['x-api-key']),
+    'k1',
+  );
 });

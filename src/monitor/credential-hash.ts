@@ -27,8 +27,10 @@ const MEMO_MAX_LENGTH = 4096;
 const memo = new Map<string, string>();
 
 /**
- * The credential a request presents: the `Authorization` value without its scheme (`Bearer`, `DPoP`,
- * `Basic`...), else the first of `apiKeyHeaders` that is present. Undefined when there is none.
+ * The credential a request presents: the `Authorization` value without its scheme (`Bearer`, `DPoP`...),
+ * else the first of `apiKeyHeaders` that is present. Undefined when there is none. `Basic` credentials
+ * are never fingerprinted: a fast unsalted hash of a user-id and password in the event store could be
+ * reversed by guessing passwords offline.
  */
 export function presentedCredential(
   headers: IncomingHttpHeaders,
@@ -38,7 +40,7 @@ export function presentedCredential(
   if (typeof auth === 'string' && auth !== '') {
     const sp = auth.indexOf(' ');
     const value = (sp === -1 ? auth : auth.slice(sp + 1)).trim();
-    if (value !== '') return value;
+    if (value !== '' && !(sp === 5 && auth.slice(0, 5).toLowerCase() === 'basic')) return value;
   }
   for (const h of apiKeyHeaders) {
     const v = headers[h];

@@ -5,3 +5,4 @@
 import './demo.ts';
 import './scanner.ts';
 import './key.ts';
+import './password.ts';

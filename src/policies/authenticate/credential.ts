@@ -25,6 +25,8 @@ export type CredentialResult =
       readonly dpop?: boolean;
       /** RFC 9449 §8: the client must retry with this server-provided nonce. */
       readonly dpopNonce?: string;
+      /** The login name the caller tried (Basic user-id), for `user.name` in the event; never the secret. */
+      readonly userName?: string;
     }
   | { readonly kind: 'unavailable'; readonly reason: string; readonly detail: string }
   | { readonly kind: 'ok'; readonly identity: Identity };

@@ -71,7 +71,7 @@ export const authenticatePolicy: PolicyDefinition<AuthenticateConfig> = {
   name: 'authenticate',
   stage: 'authenticate',
   description:
-    "Enforces the operation's OpenAPI security requirements (JWT, introspection, API keys, mTLS, DPoP).",
+    "Enforces the operation's OpenAPI security requirements (JWT, introspection, API keys, HTTP Basic, mTLS, DPoP).",
   schema: authenticateSchema,
   // Nothing is anonymous by accident. An operation whose spec requires credentials, or declares no
   // security at all, gets this policy even without an `authenticate` block; the load then fails naming
@@ -161,10 +161,14 @@ export const authenticatePolicy: PolicyDefinition<AuthenticateConfig> = {
       requirements.push(compiled);
     }
 
-    const bearerChallenges = verifiers.filter((v) => v.kind === 'bearer').map((v) => v.challenge);
+    // Standard HTTP challenges (Bearer, Basic) are listed when the operation has any; the non-standard
+    // ApiKey and Mutual ones only when it has nothing else to offer.
+    const standardChallenges = verifiers
+      .filter((v) => v.kind === 'bearer' || v.kind === 'basic')
+      .map((v) => v.challenge);
     const baseChallenges = [
       ...new Set([
-        ...(bearerChallenges.length > 0 ? bearerChallenges : verifiers.map((v) => v.challenge)),
+        ...(standardChallenges.length > 0 ? standardChallenges : verifiers.map((v) => v.challenge)),
         ...verifiers.map((v) => v.dpopChallenge).filter((c): c is string => c !== undefined),
       ]),
     ];
@@ -175,7 +179,14 @@ export const authenticatePolicy: PolicyDefinition<AuthenticateConfig> = {
       .filter((raw) => raw.type === 'apiKey' && raw.in === 'header' && typeof raw.name === 'string')
       .map((raw) => (raw.name as string).toLowerCase());
 
-    function emit(ex: Exchange, reason: string, detail: string, scheme?: string, subject?: string): void {
+    function emit(
+      ex: Exchange,
+      reason: string,
+      detail: string,
+      scheme?: string,
+      subject?: string,
+      userName?: string,
+    ): void {
       const event: SecurityEvent = {
         '@timestamp': new Date(ctx.clock.now()).toISOString(),
         'event.kind': 'event',
@@ -191,6 +202,8 @@ export const authenticatePolicy: PolicyDefinition<AuthenticateConfig> = {
       };
       if (scheme !== undefined) event['portcullis.scheme'] = scheme;
       if (subject !== undefined) event['user.id'] = subject;
+      // The login name tried (Basic user-id): the credential-abuse detector counts failures per user name.
+      if (userName !== undefined) event['user.name'] = userName;
       // A fingerprint of the presented credential (never the credential) for per-token detectors and bans.
       const credential = presentedCredential(ex.req.headers, apiKeyHeaders);
       if (credential !== undefined) event['portcullis.credential.hash'] = credentialHash(credential);
@@ -285,7 +298,7 @@ export const authenticatePolicy: PolicyDefinition<AuthenticateConfig> = {
         });
       }
       const r = f.result;
-      emit(ex, r.reason, r.detail, f.scheme.name);
+      emit(ex, r.reason, r.detail, f.scheme.name, undefined, r.userName);
       const challenges: string[] = [];
       const desc = `error_description=${quote(r.detail)}`;
       if (r.dpop === true && f.scheme.dpopChallenge !== undefined) {
@@ -298,9 +311,11 @@ export const authenticatePolicy: PolicyDefinition<AuthenticateConfig> = {
         challenges.push(`${f.scheme.dpopChallenge}, error="${code}", ${desc}`);
         for (const c of baseChallenges) if (c !== f.scheme.dpopChallenge) challenges.push(c);
       } else {
+        // RFC 7617 defines no error parameters: a refused Basic credential gets the plain challenge again.
+        const withError = f.scheme.kind !== 'basic';
         for (const c of baseChallenges) {
           challenges.push(
-            c === f.scheme.challenge || c === f.scheme.dpopChallenge
+            withError && (c === f.scheme.challenge || c === f.scheme.dpopChallenge)
               ? `${c}, error="invalid_token", ${desc}`
               : c,
           );

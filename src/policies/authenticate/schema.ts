@@ -63,6 +63,15 @@ export interface ApiKeyConfig {
   runtimeKeys?: boolean;
 }
 
+export interface BasicConfig {
+  consumers: Array<ConsumerConfig & { passwordHashes: string[] }>;
+  allowPlainHttp?: boolean;
+  cacheSeconds?: number;
+  cacheMaxEntries?: number;
+  maxConcurrentHashes?: number;
+  maxQueuedHashes?: number;
+}
+
 export interface MtlsConfig {
   consumers?: Array<ConsumerConfig & { subject?: string; san?: string }>;
   allowUnmapped?: boolean;
@@ -83,6 +92,7 @@ export interface SchemeBinding {
   jwt?: JwtConfig;
   introspection?: IntrospectionConfig;
   apiKey?: ApiKeyConfig;
+  basic?: BasicConfig;
   mtls?: MtlsConfig;
   dpop?: DpopConfig;
   certificateBound?: boolean;
@@ -390,6 +400,76 @@ const apiKeySchema: JsonObject = {
   },
 };
 
+const basicSchema: JsonObject = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['consumers'],
+  description:
+    'HTTP Basic authentication (RFC 7617) for `type: http, scheme: basic` schemes. Passwords are stored as scrypt hashes only.',
+  properties: {
+    consumers: {
+      type: 'array',
+      description: 'Users. Several hashes per consumer allow rotating a password without downtime.',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'passwordHashes'],
+        properties: {
+          ...consumerProps,
+          name: {
+            type: 'string',
+            minLength: 1,
+            maxLength: 256,
+            pattern: '^[^:\\u0000-\\u001f\\u007f-\\u009f]+$',
+            description:
+              'The user-id of the Basic credentials (no `:` or control characters; compared after NFC normalisation), used as the principal subject.',
+          },
+          passwordHashes: {
+            type: 'array',
+            minItems: 1,
+            maxItems: 4,
+            items: { type: 'string', pattern: '^scrypt\\$' },
+            description: 'scrypt hashes of the live passwords, as printed by `portcullis password hash`.',
+          },
+        },
+      },
+    },
+    allowPlainHttp: {
+      type: 'boolean',
+      default: false,
+      description:
+        'Accept Basic credentials on requests that did not arrive over HTTPS (directly or per a trusted proxy). Only for local trials.',
+    },
+    cacheSeconds: seconds(
+      'How long a verified user-id and password pair is remembered, so repeat requests skip scrypt; 0 disables.',
+      60,
+      0,
+      600,
+    ),
+    cacheMaxEntries: {
+      type: 'integer',
+      minimum: 0,
+      default: 10000,
+      description: 'Bound of the cache of verified credentials (failures are never cached).',
+    },
+    maxConcurrentHashes: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 64,
+      default: 2,
+      description:
+        'scrypt verifications running at once (they use the libuv thread pool, 4 threads by default, shared with file and DNS work).',
+    },
+    maxQueuedHashes: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 10000,
+      default: 64,
+      description: 'Verifications waiting for a slot; past this the request gets 503 (`basic_overloaded`).',
+    },
+  },
+};
+
 const mtlsSchema: JsonObject = {
   type: 'object',
   additionalProperties: false,
@@ -556,11 +636,12 @@ export const authenticateSchema: JsonObject = {
       additionalProperties: {
         type: 'object',
         additionalProperties: false,
-        description: 'Exactly one of `jwt`, `introspection`, `apiKey`, `mtls`.',
+        description: 'Exactly one of `jwt`, `introspection`, `apiKey`, `basic`, `mtls`.',
         properties: {
           jwt: jwtSchema,
           introspection: introspectionSchema,
           apiKey: apiKeySchema,
+          basic: basicSchema,
           mtls: mtlsSchema,
           dpop: dpopSchema,
           certificateBound: {

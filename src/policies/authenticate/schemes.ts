@@ -4,6 +4,7 @@ import type { SecurityScheme } from '../../openapi/types.ts';
 import type { CompileContext } from '../policy.ts';
 import { PolicyConfigError } from '../policy.ts';
 import { type ApiKeyConsumer, createApiKeyRegistry, createRuntimeApiKeys, readApiKey } from './api-key.ts';
+import { BasicConfigError, createBasicAuthenticator } from './basic.ts';
 import { type CredentialResult, invalid, MISSING, rolesOf, scopesOf } from './credential.ts';
 import { createDpopVerifier, type DpopVerifier } from './dpop.ts';
 import { createIntrospector, IntrospectionConfigError } from './introspection.ts';
@@ -19,7 +20,7 @@ import type { ClientCertHeaderConfig, SchemeBinding } from './schema.ts';
 /** The compiled verifier of one security scheme, shared by every route of the API. */
 export interface SchemeVerifier {
   readonly name: string;
-  readonly kind: 'bearer' | 'apiKey' | 'mtls';
+  readonly kind: 'bearer' | 'apiKey' | 'basic' | 'mtls';
   /** Requirement lists name scopes for token schemes (oauth2, openIdConnect, http bearer) and roles otherwise (OAS 3.1). */
   readonly listsScopes: boolean;
   /** Challenge (without error parameters) for `WWW-Authenticate`. */
@@ -56,9 +57,14 @@ export function schemeVerifier(
   clientCertHeader?: ClientCertHeaderConfig,
 ): SchemeVerifier {
   const path = `schemes.${name}`;
-  const kinds = (['jwt', 'introspection', 'apiKey', 'mtls'] as const).filter((k) => binding[k] !== undefined);
+  const kinds = (['jwt', 'introspection', 'apiKey', 'basic', 'mtls'] as const).filter(
+    (k) => binding[k] !== undefined,
+  );
   if (kinds.length !== 1) {
-    throw new PolicyConfigError(path, `scheme ${name}: give exactly one of jwt, introspection, apiKey, mtls`);
+    throw new PolicyConfigError(
+      path,
+      `scheme ${name}: give exactly one of jwt, introspection, apiKey, basic, mtls`,
+    );
   }
   const kind = kinds[0];
   const raw = scheme.raw;
@@ -72,6 +78,10 @@ export function schemeVerifier(
   }
   if (kind === 'apiKey' && scheme.type !== 'apiKey') {
     throw new PolicyConfigError(path, `scheme ${name} is of type ${scheme.type}, not apiKey`);
+  }
+  const httpBasic = scheme.type === 'http' && String(raw.scheme ?? '').toLowerCase() === 'basic';
+  if (kind === 'basic' && !httpBasic) {
+    throw new PolicyConfigError(path, `scheme ${name} is not of type http with scheme basic`);
   }
   if (kind === 'mtls' && scheme.type !== 'mutualTLS') {
     throw new PolicyConfigError(path, `scheme ${name} is of type ${scheme.type}, not mutualTLS`);
@@ -91,7 +101,9 @@ export function schemeVerifier(
     } catch (err) {
       if (err instanceof PolicyConfigError) throw err;
       const sub =
-        err instanceof JwtConfigError || err instanceof IntrospectionConfigError
+        err instanceof JwtConfigError ||
+        err instanceof BasicConfigError ||
+        err instanceof IntrospectionConfigError
           ? `.${kind}.${err.path}`
           : `.${kind}`;
       throw new PolicyConfigError(path + sub, `scheme ${name}: ${(err as Error).message}`);
@@ -103,7 +115,7 @@ function build(
   name: string,
   scheme: SecurityScheme,
   binding: SchemeBinding,
-  kind: 'jwt' | 'introspection' | 'apiKey' | 'mtls',
+  kind: 'jwt' | 'introspection' | 'apiKey' | 'basic' | 'mtls',
   realm: string,
   ctx: CompileContext,
   listsScopes: boolean,
@@ -156,6 +168,19 @@ function build(
           }),
         );
       },
+    };
+  }
+
+  if (kind === 'basic') {
+    const basic = createBasicAuthenticator(binding.basic!, { clock: ctx.clock });
+    return {
+      name,
+      kind: 'basic',
+      listsScopes: false,
+      // RFC 7617 §2.1: the charset parameter tells clients to send the credentials as UTF-8.
+      challenge: `Basic realm=${quotedRealm}, charset="UTF-8"`,
+      dpopChallenge: undefined,
+      verify: (ex) => basic.authenticate(ex.req.headers.authorization, ex.scheme === 'https'),
     };
   }
 

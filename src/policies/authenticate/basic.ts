@@ -1,0 +1,294 @@
+import { createHmac, randomBytes } from 'node:crypto';
+import type { Clock } from '../../state/clock.ts';
+import { createBoundedCache } from './bounded-cache.ts';
+import { type CredentialResult, type Identity, invalid, MISSING } from './credential.ts';
+import { type PasswordHash, parsePasswordHash, passwordBytes, verifyPassword } from './password-hash.ts';
+import type { BasicConfig } from './schema.ts';
+
+/** The two halves of `Authorization: Basic`, NFC-normalised. */
+export interface BasicCredentials {
+  readonly userId: string;
+  readonly password: string;
+}
+
+/** Longest base64 credential read; longer values are malformed (no user-id and password need 3 kB). */
+const MAX_TOKEN_CHARS = 4096;
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+/** RFC 7617 §2: "The user-id and password MUST NOT contain any control characters" (Unicode Cc). */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * Parses `Authorization: Basic <base64(user-id ":" password)>` strictly (RFC 7617 §2): the scheme name is
+ * case-insensitive, the token is canonical padded base64, its bytes valid UTF-8, the user-id non-empty.
+ * Undefined for another scheme (not a Basic credential at all); 'malformed' for a broken one.
+ */
+export function parseBasicCredentials(header: string): BasicCredentials | 'malformed' | undefined {
+  const sp = header.indexOf(' ');
+  const scheme = sp < 0 ? header : header.slice(0, sp);
+  if (scheme.toLowerCase() !== 'basic') return undefined;
+  const token = sp < 0 ? '' : header.slice(sp + 1).replace(/^ +/, '');
+  if (token.length === 0 || token.length > MAX_TOKEN_CHARS || token.length % 4 !== 0) return 'malformed';
+  if (!BASE64.test(token)) return 'malformed';
+  const bytes = Buffer.from(token, 'base64');
+  // Non-canonical spellings (stray bits in the last character) are refused, so one credential has one form.
+  if (bytes.toString('base64') !== token) return 'malformed';
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    return 'malformed';
+  }
+  // §2: the user-id cannot contain ':', so the first colon separates it from the password.
+  const colon = text.indexOf(':');
+  if (colon <= 0) return 'malformed';
+  const userId = text.slice(0, colon);
+  const password = text.slice(colon + 1);
+  if (CONTROL.test(userId) || CONTROL.test(password)) return 'malformed';
+  return { userId: userId.normalize('NFC'), password: password.normalize('NFC') };
+}
+
+/**
+ * The user-id a request's `Authorization: Basic` header names, for the access event of a refused request
+ * (`user.name`, read by the credential-abuse detector); undefined when there is none or it is malformed.
+ */
+export function basicUserId(header: string | undefined): string | undefined {
+  if (header === undefined || header.length < 6) return undefined;
+  const c = parseBasicCredentials(header);
+  return c === undefined || c === 'malformed' ? undefined : eventUserName(c.userId);
+}
+
+/** User-ids in events are bounded like config names (256 characters). */
+function eventUserName(userId: string): string {
+  return userId.length <= 256 ? userId : userId.slice(0, 256);
+}
+
+interface BasicConsumer {
+  readonly identity: Identity;
+  readonly hashes: readonly PasswordHash[];
+}
+
+/** Checks Basic credentials of requests; see `createBasicAuthenticator`. */
+export interface BasicAuthenticator {
+  /**
+   * `header` is the request's Authorization value, `secure` whether it came over HTTPS. Synchronous for
+   * what needs no scrypt (no or malformed credentials, a cached success).
+   */
+  authenticate(header: string | undefined, secure: boolean): CredentialResult | Promise<CredentialResult>;
+  /** Verifications running and waiting (for tests and metrics). */
+  readonly pending: number;
+}
+
+/** Thrown at load for a consumer list that cannot be used; `path` is relative to the `basic` block. */
+export class BasicConfigError extends Error {
+  readonly code = 'ERR_BASIC_CONFIG';
+  readonly path: string;
+  constructor(path: string, message: string) {
+    super(message);
+    this.name = 'BasicConfigError';
+    this.path = path;
+  }
+}
+
+/** The same answer for an unknown user and a wrong password: the wire never says which user-ids exist. */
+const REFUSED = 'invalid user-id or password';
+
+/**
+ * HTTP Basic authentication against consumers with scrypt password hashes.
+ *
+ * - Every failed check runs the same number of scrypt derivations (the most hashes any consumer has; an
+ *   unknown user-id is checked against dummy hashes of the most used cost), so timing does not tell
+ *   whether a user-id exists.
+ * - scrypt runs on the thread pool, at most `maxConcurrentHashes` at once with `maxQueuedHashes` waiting;
+ *   beyond that the request is answered 503 (`basic_overloaded`), never a 401 that would look like a
+ *   wrong password to the client and to the detectors.
+ * - Successes are cached for `cacheSeconds`, keyed by an HMAC-SHA-256 (per-process key) of the whole
+ *   credential, bounded by `cacheMaxEntries`. Failures are never cached; identical credentials in flight
+ *   share one verification.
+ *
+ * @example
+ * const basic = createBasicAuthenticator({ consumers: [{ name: 'ops', passwordHashes: [hash] }] }, { clock });
+ * await basic.authenticate(req.headers.authorization, true); // { kind: 'ok', identity: { subject: 'ops', ... } }
+ */
+export function createBasicAuthenticator(cfg: BasicConfig, deps: { clock: Clock }): BasicAuthenticator {
+  const { clock } = deps;
+  const byName = new Map<string, BasicConsumer>();
+  cfg.consumers.forEach((c, i) => {
+    const name = c.name.normalize('NFC');
+    if (name.includes(':') || CONTROL.test(name)) {
+      throw new BasicConfigError(
+        `consumers[${i}].name`,
+        'a user-id cannot contain ":" or control characters',
+      );
+    }
+    if (byName.has(name))
+      throw new BasicConfigError(`consumers[${i}].name`, `consumer ${name} is listed twice`);
+    const hashes = c.passwordHashes.map((h, j) => {
+      try {
+        return parsePasswordHash(h);
+      } catch (err) {
+        throw new BasicConfigError(`consumers[${i}].passwordHashes[${j}]`, (err as Error).message);
+      }
+    });
+    const identity: Identity = {
+      subject: name,
+      consumer: name,
+      scopes: new Set(),
+      roles: new Set(c.roles ?? []),
+      claims: Object.freeze({ ...(c.metadata ?? {}) }),
+      method: 'basic',
+    };
+    byName.set(name, { identity, hashes });
+  });
+  const rounds = Math.max(1, ...[...byName.values()].map((c) => c.hashes.length));
+  const dummies = dummyHashes(
+    [...byName.values()].flatMap((c) => c.hashes),
+    rounds,
+  );
+  const cacheMs = (cfg.cacheSeconds ?? 60) * 1000;
+  const cache = createBoundedCache<Identity>(cacheMs > 0 ? (cfg.cacheMaxEntries ?? 10000) : 0);
+  const cacheKey = randomBytes(32);
+  const inflight = new Map<string, Promise<CredentialResult>>();
+  const slots = createSlots(cfg.maxConcurrentHashes ?? 2, cfg.maxQueuedHashes ?? 64);
+  const allowPlainHttp = cfg.allowPlainHttp === true;
+
+  async function check(c: BasicCredentials): Promise<CredentialResult> {
+    const consumer = byName.get(c.userId);
+    const password = passwordBytes(c.password);
+    const hashes = consumer?.hashes ?? [];
+    let matched = false;
+    for (let i = 0; i < rounds && !matched; i++) {
+      // Past a consumer's own hashes (or for an unknown user-id), dummies keep the cost of a failure fixed.
+      const real = i < hashes.length;
+      const ok = await verifyPassword(password, real ? hashes[i] : dummies[i]);
+      matched = ok && real;
+    }
+    if (matched && consumer !== undefined) return { kind: 'ok', identity: consumer.identity };
+    return {
+      kind: 'invalid',
+      reason: consumer === undefined ? 'unknown_user' : 'bad_credentials',
+      detail: REFUSED,
+      userName: eventUserName(c.userId),
+    };
+  }
+
+  function verify(key: string, c: BasicCredentials): CredentialResult | Promise<CredentialResult> {
+    const slot = slots.acquire();
+    if (slot === false) {
+      return {
+        kind: 'unavailable',
+        reason: 'basic_overloaded',
+        detail: 'too many password verifications in progress',
+      };
+    }
+    const run = async (): Promise<CredentialResult> => {
+      if (slot !== true) await slot;
+      try {
+        return await check(c);
+      } finally {
+        slots.release();
+      }
+    };
+    const pending = run().then(
+      (result) => {
+        if (result.kind === 'ok') {
+          const now = clock.now();
+          cache.set(key, result.identity, now + cacheMs, now);
+        }
+        return result;
+      },
+      (): CredentialResult => ({
+        kind: 'unavailable',
+        reason: 'basic_unavailable',
+        detail: 'password verification failed',
+      }),
+    );
+    inflight.set(key, pending);
+    void pending.finally(() => inflight.delete(key));
+    return pending;
+  }
+
+  return {
+    get pending() {
+      return slots.size;
+    },
+    authenticate(header, secure) {
+      if (header === undefined) return MISSING;
+      const c = parseBasicCredentials(header);
+      if (c === undefined) return MISSING;
+      if (c === 'malformed') return invalid('malformed_credentials', 'malformed Basic credentials');
+      if (!secure && !allowPlainHttp) {
+        // The password has crossed the network in the clear: refuse it without spending scrypt on it.
+        return {
+          kind: 'invalid',
+          reason: 'insecure_transport',
+          detail: 'Basic credentials are accepted only over HTTPS',
+          userName: eventUserName(c.userId),
+        };
+      }
+      // The user-id cannot contain ':', so `user-id:password` identifies the credential unambiguously.
+      const key = createHmac('sha256', cacheKey).update(`${c.userId}:${c.password}`).digest('base64url');
+      const known = cache.get(key, clock.now());
+      if (known !== undefined) return { kind: 'ok', identity: known };
+      return inflight.get(key) ?? verify(key, c);
+    },
+  };
+}
+
+/**
+ * Hashes nobody's password matches (random salt and key), one per round, with the cost most configured
+ * hashes use: an unknown user-id then costs what a known one does.
+ */
+function dummyHashes(hashes: readonly PasswordHash[], rounds: number): PasswordHash[] {
+  const counts = new Map<string, { n: number; h: PasswordHash }>();
+  for (const h of hashes) {
+    const k = `${h.N}/${h.r}/${h.p}/${h.key.length}`;
+    const e = counts.get(k);
+    if (e === undefined) counts.set(k, { n: 1, h });
+    else e.n++;
+  }
+  let model: PasswordHash | undefined;
+  let best = 0;
+  for (const { n, h } of counts.values()) {
+    if (n > best) {
+      best = n;
+      model = h;
+    }
+  }
+  const params = model ?? { N: 2 ** 15, r: 8, p: 3, key: Buffer.alloc(32) };
+  return Array.from({ length: rounds }, () => ({
+    N: params.N,
+    r: params.r,
+    p: params.p,
+    salt: randomBytes(16),
+    key: randomBytes(params.key.length),
+  }));
+}
+
+/**
+ * A counting semaphore with a bounded wait list. `acquire` answers true (a slot is taken), a promise (a
+ * slot will be handed over), or false (saturated: nothing was taken).
+ */
+function createSlots(max: number, maxWaiting: number) {
+  let running = 0;
+  const waiting: Array<() => void> = [];
+  return {
+    get size() {
+      return running + waiting.length;
+    },
+    acquire(): true | false | Promise<void> {
+      if (running < max) {
+        running++;
+        return true;
+      }
+      if (waiting.length >= maxWaiting) return false;
+      return new Promise<void>((resolve) => waiting.push(resolve));
+    },
+    release(): void {
+      const next = waiting.shift();
+      // The slot passes straight to the next waiter; `running` only drops when nobody waits.
+      if (next !== undefined) next();
+      else running--;
+    },
+  };
+}

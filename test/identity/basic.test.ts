@@ -1,0 +1,357 @@
+/**
+ * HTTP Basic authentication (RFC 7617) through the whole gateway: scrypt hashes from config, the
+ * challenge, the same answer for unknown users and wrong passwords, the HTTPS rule, the scrypt work
+ * limit, and the credential-abuse detector seeing stuffing against Basic.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { Agent, request } from 'undici';
+import { problems } from '../../src/gateway/problems.ts';
+import { hashPassword } from '../../src/policies/authenticate/password-hash.ts';
+import {
+  echoHandler,
+  op,
+  openapi,
+  startGateway,
+  startServer,
+  type TestGateway,
+  type TestServer,
+} from '../harness.ts';
+import { makePki } from './pki.ts';
+
+/** The cheapest cost the config accepts, so the tests stay quick. */
+const FAST = { N: 2 ** 14, r: 8, p: 1 };
+const basic = (user: string, password: string) =>
+  `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
+
+const spec = openapi(
+  {
+    '/ops': { get: op('runOps', { security: [{ basicAuth: ['operator'] }] }) },
+    '/reports': { get: op('readReports', { security: [{ basicAuth: [] }] }) },
+  },
+  { components: { securitySchemes: { basicAuth: { type: 'http', scheme: 'basic' } } } },
+);
+
+interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+}
+
+describe('HTTP Basic through the whole gateway', () => {
+  let upstream: TestServer;
+  let gw: TestGateway;
+  let lastUpstream: Record<string, unknown> = {};
+
+  before(async () => {
+    const [opsOld, opsNew, audit, slow] = await Promise.all([
+      hashPassword('old ops password', FAST),
+      hashPassword('new ops pässword', FAST),
+      hashPassword('audit password', FAST),
+      hashPassword('slow password', { N: 2 ** 16, r: 8, p: 1 }),
+    ]);
+    upstream = await startServer((req, res) => {
+      lastUpstream = req.headers;
+      echoHandler(req, res);
+    });
+    gw = await startGateway({
+      specs: { 'api.yaml': spec },
+      config: {
+        apis: [
+          {
+            name: 'ops-api',
+            spec: 'api.yaml',
+            upstream: { url: upstream.url },
+            policies: {
+              authenticate: {
+                forwardIdentity: { methodHeader: 'X-Portcullis-Auth-Method' },
+                schemes: {
+                  basicAuth: {
+                    basic: {
+                      allowPlainHttp: true, // the test listener is plain HTTP on loopback
+                      consumers: [
+                        {
+                          name: 'ops',
+                          roles: ['operator'],
+                          metadata: { team: 'sre' },
+                          passwordHashes: [opsOld, opsNew],
+                        },
+                        { name: 'audit', passwordHashes: [audit] },
+                      ],
+                    },
+                  },
+                },
+              },
+            },
+          },
+          {
+            name: 'busy',
+            basePath: '/busy',
+            spec: 'api.yaml',
+            upstream: { url: upstream.url },
+            policies: {
+              authenticate: {
+                schemes: {
+                  basicAuth: {
+                    basic: {
+                      allowPlainHttp: true,
+                      maxConcurrentHashes: 1,
+                      maxQueuedHashes: 0,
+                      consumers: [{ name: 'slow', passwordHashes: [slow] }],
+                    },
+                  },
+                },
+              },
+            },
+          },
+        ],
+      },
+    });
+  });
+  after(async () => {
+    await gw.close();
+    await upstream.close();
+  });
+
+  const get = async (path: string, headers: Record<string, string> = {}) => {
+    const res = await fetch(gw.url + path, { headers });
+    const text = await res.text();
+    return { status: res.status, headers: res.headers, text };
+  };
+  const authEvents = () => gw.events.filter((e) => e['event.action'] === 'authenticate');
+  const accessEvents = () => gw.events.filter((e) => e['event.type'] === 'access');
+
+  test('answers 401 with a Basic challenge in the API realm, charset UTF-8, when no credentials are sent', async () => {
+    const res = await get('/reports');
+    assert.equal(res.status, 401);
+    assert.equal(res.headers.get('www-authenticate'), 'Basic realm="ops-api", charset="UTF-8"');
+    assert.equal((JSON.parse(res.text) as Problem).type, problems.unauthorized.type);
+  });
+
+  test('forwards a consumer with either of its live passwords, naming it and its method upstream', async () => {
+    for (const password of ['old ops password', 'new ops pässword']) {
+      const res = await get('/ops', { authorization: basic('ops', password) });
+      assert.equal(res.status, 200, password);
+      assert.equal(lastUpstream['x-portcullis-subject'], 'ops');
+      assert.equal(lastUpstream['x-portcullis-consumer'], 'ops');
+      assert.equal(lastUpstream['x-portcullis-roles'], 'operator');
+      assert.equal(lastUpstream['x-portcullis-auth-method'], 'basic');
+    }
+    // A cached success answers the same.
+    assert.equal((await get('/ops', { authorization: basic('ops', 'old ops password') })).status, 200);
+  });
+
+  test('answers an unknown user exactly like a wrong password, telling them apart only in events', async () => {
+    const before = gw.events.length;
+    const wrong = await get('/reports', { authorization: basic('audit', 'guess-1') });
+    const unknown = await get('/reports', { authorization: basic('mallory', 'guess-1') });
+    for (const res of [wrong, unknown]) {
+      assert.equal(res.status, 401);
+      assert.equal(res.headers.get('www-authenticate'), 'Basic realm="ops-api", charset="UTF-8"');
+    }
+    const [pw, user] = [JSON.parse(wrong.text) as Problem, JSON.parse(unknown.text) as Problem];
+    assert.deepEqual(
+      { type: pw.type, title: pw.title, status: pw.status, detail: pw.detail },
+      { type: user.type, title: user.title, status: user.status, detail: user.detail },
+    );
+    assert.equal(pw.type, problems.invalidToken.type);
+    const events = authEvents().slice(-2);
+    assert.deepEqual(
+      events.map((e) => [e['event.reason'], e['user.name'], e['portcullis.scheme']]),
+      [
+        ['bad_credentials', 'audit', 'basicAuth'],
+        ['unknown_user', 'mallory', 'basicAuth'],
+      ],
+    );
+    // The access events carry the user-id too (the credential-abuse detector reads them), and no
+    // fingerprint of the password.
+    const access = accessEvents().slice(-2);
+    assert.deepEqual(
+      access.map((e) => [e['http.response.status_code'], e['user.name'], e['portcullis.credential.hash']]),
+      [
+        [401, 'audit', undefined],
+        [401, 'mallory', undefined],
+      ],
+    );
+    assert.equal(JSON.stringify(gw.events.slice(before)).includes('guess-1'), false);
+  });
+
+  test('refuses malformed credentials with 401 malformed_credentials', async () => {
+    const res = await get('/reports', { authorization: 'Basic bm8tY29sb24=' }); // "no-colon"
+    assert.equal(res.status, 401);
+    assert.equal(authEvents().at(-1)?.['event.reason'], 'malformed_credentials');
+  });
+
+  test('refuses a consumer without the role the requirement lists with 403', async () => {
+    const res = await get('/ops', { authorization: basic('audit', 'audit password') });
+    assert.equal(res.status, 403);
+    assert.equal((JSON.parse(res.text) as Problem).type, problems.forbidden.type);
+    assert.equal(authEvents().at(-1)?.['event.reason'], 'insufficient_role');
+  });
+
+  test('answers 503 with Retry-After when scrypt work is saturated, and 401 for the checks it ran', async () => {
+    const results = await Promise.all(
+      ['a', 'b', 'c', 'd'].map((pw) => get('/busy/reports', { authorization: basic('slow', pw) })),
+    );
+    const statuses = results.map((r) => r.status).sort();
+    assert.ok(statuses.includes(401), statuses.join());
+    assert.ok(statuses.includes(503), statuses.join());
+    const busy = results.find((r) => r.status === 503)!;
+    assert.equal(busy.headers.get('retry-after'), '5');
+    assert.equal((JSON.parse(busy.text) as Problem).type, problems.serviceUnavailable.type);
+    assert.ok(authEvents().some((e) => e['event.reason'] === 'basic_overloaded'));
+    assert.equal((await get('/busy/reports', { authorization: basic('slow', 'slow password') })).status, 200);
+  });
+});
+
+describe('HTTP Basic is refused over plain HTTP unless allowPlainHttp is set', () => {
+  let dir: string;
+  let upstream: TestServer;
+  let gw: TestGateway;
+  let ca: string;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'portcullis-basic-tls-'));
+    const pki = makePki(dir);
+    ca = pki.caNamed('ca').cert;
+    const server = pki.leaf('server', '/CN=127.0.0.1', 'IP:127.0.0.1', 'ca', 'serverAuth');
+    upstream = await startServer(echoHandler);
+    gw = await startGateway({
+      specs: { 'api.yaml': spec, 'server.crt': server.cert, 'server.key': server.key },
+      config: {
+        server: {
+          listen: [
+            { host: '127.0.0.1', port: 0, tls: { certFile: 'server.crt', keyFile: 'server.key' } },
+            { host: '127.0.0.1', port: 0 },
+          ],
+        },
+        apis: [
+          {
+            name: 'ops-api',
+            spec: 'api.yaml',
+            upstream: { url: upstream.url },
+            policies: {
+              authenticate: {
+                schemes: {
+                  basicAuth: {
+                    basic: {
+                      consumers: [
+                        { name: 'audit', passwordHashes: [await hashPassword('audit password', FAST)] },
+                      ],
+                    },
+                  },
+                },
+              },
+            },
+          },
+        ],
+      },
+    });
+  });
+  after(async () => {
+    await gw.close();
+    await upstream.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('accepts the credentials over HTTPS', async () => {
+    const https = gw.runtime.urls.find((u) => u.startsWith('https:'))!;
+    const dispatcher = new Agent({ connect: { ca } });
+    try {
+      const res = await request(`${https}/reports`, {
+        dispatcher,
+        headers: { authorization: basic('audit', 'audit password') },
+      });
+      await res.body.text();
+      assert.equal(res.statusCode, 200);
+    } finally {
+      await dispatcher.close();
+    }
+  });
+
+  test('refuses the same credentials over plain HTTP with 401 insecure_transport, without checking them', async () => {
+    const plain = gw.runtime.urls.find((u) => u.startsWith('http:'))!;
+    const res = await fetch(`${plain}/reports`, {
+      headers: { authorization: basic('audit', 'audit password') },
+    });
+    assert.equal(res.status, 401);
+    const body = (await res.json()) as Problem;
+    assert.equal(body.detail, 'Basic credentials are accepted only over HTTPS');
+    const event = gw.events.findLast((e) => e['event.action'] === 'authenticate');
+    assert.deepEqual([event?.['event.reason'], event?.['user.name']], ['insecure_transport', 'audit']);
+  });
+});
+
+describe('credential stuffing against HTTP Basic', () => {
+  const ADMIN_TOKEN = 'basic-stuffing-admin-token-0123456789';
+  let upstream: TestServer;
+  let gw: TestGateway;
+
+  before(async () => {
+    upstream = await startServer(echoHandler);
+    gw = await startGateway({
+      specs: { 'api.yaml': spec },
+      config: {
+        admin: { token: ADMIN_TOKEN },
+        monitor: {
+          events: { store: 'sqlite', sqlite: { path: ':memory:', worker: false }, flushIntervalMs: 20 },
+        },
+        apis: [
+          {
+            name: 'ops-api',
+            spec: 'api.yaml',
+            upstream: { url: upstream.url },
+            policies: {
+              authenticate: {
+                schemes: {
+                  basicAuth: {
+                    basic: {
+                      allowPlainHttp: true,
+                      consumers: [
+                        { name: 'audit', passwordHashes: [await hashPassword('audit password', FAST)] },
+                      ],
+                    },
+                  },
+                },
+              },
+            },
+          },
+        ],
+      },
+      // No sink from the test: the runtime runs the monitor and its detectors.
+      runtime: { events: undefined },
+    });
+  });
+  after(async () => {
+    await gw.close();
+    await upstream.close();
+  });
+
+  test('raises the credential-abuse stuffing-from-ip alert for one address trying ten user names', async () => {
+    for (let i = 0; i < 10; i++) {
+      const res = await fetch(`${gw.url}/reports`, {
+        headers: { authorization: basic(`user${i}`, 'Summer2024!') },
+      });
+      await res.arrayBuffer();
+      assert.equal(res.status, 401);
+    }
+    let alerts: Array<Record<string, unknown>> = [];
+    for (let i = 0; i < 100 && !alerts.some((a) => a['rule.name'] === 'stuffing-from-ip'); i++) {
+      const res = await fetch(`${gw.adminUrl}/api/alerts`, {
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      });
+      alerts = ((await res.json()) as { alerts: typeof alerts }).alerts;
+      if (!alerts.some((a) => a['rule.name'] === 'stuffing-from-ip'))
+        await new Promise((r) => setTimeout(r, 20));
+    }
+    const alert = alerts.find((a) => a['rule.name'] === 'stuffing-from-ip');
+    assert.ok(alert, JSON.stringify(alerts));
+    assert.equal(alert['event.action'], 'credential-abuse');
+    assert.equal(alert['client.address'], '127.0.0.1');
+    assert.match(String(alert.message), /as 10 different users/);
+  });
+});
