@@ -13,6 +13,11 @@ export interface AdminOptions {
   /** Bearer token protecting everything but `/healthz`, `/readyz` and `/metrics`. */
   readonly token: string | undefined;
   readonly metrics: MetricsRegistry;
+  /**
+   * Renders `/metrics` instead of `metrics.render()`: under `serve --workers N`, the merged metrics of
+   * every worker. Must not reject.
+   */
+  readonly renderMetrics?: () => Promise<string>;
   readonly logger: Logger;
   /** Whether the gateway is ready to take traffic (config compiled, listeners open, not draining). */
   readonly isReady: () => boolean;
@@ -66,7 +71,7 @@ export async function startAdminServer(opts: AdminOptions): Promise<AdminServer>
         return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready' });
       }
       if (req.method === 'GET' && url.pathname === '/metrics') {
-        const text = opts.metrics.render();
+        const text = opts.renderMetrics ? await opts.renderMetrics() : opts.metrics.render();
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
         return res.end(text);
       }

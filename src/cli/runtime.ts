@@ -24,6 +24,10 @@ import { createLineWriter, type LineWriter } from './line-writer.ts';
 
 export interface RuntimeOptions {
   readonly config: Config;
+  /** The process's metrics registry; defaults to a new one. */
+  readonly metrics?: MetricsRegistry;
+  /** Renders the admin `/metrics` (`serve --workers`: all workers' merged); defaults to the registry's. */
+  readonly renderMetrics?: () => Promise<string>;
   /** Defaults to JSON logs on stdout at the config's level. */
   readonly logger?: Logger;
   readonly clock?: Clock;
@@ -125,7 +129,7 @@ function learnBodies(discovery: Discovery): BodyObserver {
 /** Builds every part from the config and starts serving. */
 export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const { config } = opts;
-  const metrics = createMetrics();
+  const metrics = opts.metrics ?? createMetrics();
   const droppedLines = metrics.counter(
     'portcullis_log_lines_dropped_total',
     'Log and access lines dropped because stdout could not keep up (16 MiB were waiting) or was closed.',
@@ -196,6 +200,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
         port: config.admin.port,
         token: config.admin.token,
         metrics,
+        renderMetrics: opts.renderMetrics,
         logger,
         isReady: () => !draining,
         routes: adminApi,

@@ -247,8 +247,13 @@ export async function createMonitor(
     [],
     () => sink.stats().buffered,
   );
-  metrics?.gauge('portcullis_event_store_healthy', '1 when the last event store write succeeded.', [], () =>
-    sink.stats().storeHealthy ? 1 : 0,
+  // Under --workers each process writes its own events: the merged flag is 1 only when all are healthy.
+  metrics?.gauge(
+    'portcullis_event_store_healthy',
+    '1 when the last event store write succeeded.',
+    [],
+    () => (sink.stats().storeHealthy ? 1 : 0),
+    'min',
   );
   const alertsTotal = metrics?.counter('portcullis_alerts_total', 'Alerts raised by the detectors.', [
     'detector',

@@ -3,6 +3,8 @@ import { watch } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, formatIssue, loadConfig } from '../../config/load.ts';
 import { GatewayBuildError } from '../../gateway/gateway.ts';
+import { createMetrics } from '../../monitor/metrics.ts';
+import { answerMetricsCollection, createClusterScrape, createMetricsGatherer } from '../cluster-metrics.ts';
 import { CliError } from '../errors.ts';
 import { type Runtime, startRuntime } from '../runtime.ts';
 
@@ -27,7 +29,19 @@ export async function serve(opts: ServeOptions): Promise<Runtime> {
     const config = await loadConfig(opts.configFile, opts.env);
     // In multi-process mode only the first worker serves the admin listener.
     if (cluster.isWorker && opts.env.PORTCULLIS_WORKER !== '0') config.admin.enabled = false;
-    runtime = await startRuntime({ config, loadConfig: () => loadConfig(opts.configFile, opts.env) });
+    // Every worker answers the primary's metric collection; worker 0's /metrics merges them all.
+    const metrics = cluster.isWorker ? createMetrics() : undefined;
+    if (metrics) answerMetricsCollection(metrics);
+    const renderMetrics =
+      metrics && opts.env.PORTCULLIS_WORKER === '0'
+        ? createClusterScrape(metrics, { index: 0, workers: Number(opts.env.PORTCULLIS_WORKERS) || 1 })
+        : undefined;
+    runtime = await startRuntime({
+      config,
+      metrics,
+      renderMetrics,
+      loadConfig: () => loadConfig(opts.configFile, opts.env),
+    });
   } catch (err) {
     if (err instanceof ConfigError || err instanceof GatewayBuildError) {
       throw new CliError(`${opts.configFile}: ${describeError(err)}`, 1);
@@ -71,15 +85,19 @@ export async function serve(opts: ServeOptions): Promise<Runtime> {
 /**
  * Multi-process mode (`--workers N`): the primary forks N workers that share the listening sockets
  * (node:cluster) and restarts any that dies. Each worker holds its own memory state: with more than one
- * worker, use `state.store: redis` so limits and bans are shared. Returns true in the primary, which then
- * only supervises; false in a worker, which goes on to serve.
+ * worker, use `state.store: redis` so limits and bans are shared. The primary also gathers the workers'
+ * metrics for worker 0's `/metrics` (cluster-metrics.ts). Returns true in the primary, which then only
+ * supervises; false in a worker, which goes on to serve.
  */
 export async function superviseWorkers(count: number, out: (line: string) => void): Promise<boolean> {
   if (cluster.isWorker) return false;
   let stopping = false;
+  const metrics = createMetricsGatherer({ workers: count });
   const fork = (index: number) => {
-    const worker = cluster.fork({ PORTCULLIS_WORKER: String(index) });
+    const worker = cluster.fork({ PORTCULLIS_WORKER: String(index), PORTCULLIS_WORKERS: String(count) });
+    metrics.attach(index, worker);
     worker.on('exit', (code, signal) => {
+      metrics.detach(index);
       if (stopping) return;
       out(`portcullis: worker ${index} exited (${signal ?? code}); restarting it`);
       setTimeout(() => fork(index), 500).unref();

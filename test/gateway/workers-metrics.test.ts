@@ -1,0 +1,220 @@
+/**
+ * `portcullis serve --workers 2` as its own process: worker 0's `/metrics` answers for every worker, and
+ * a worker that is stopped or killed neither blocks the scrape nor makes the totals go down.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { stringify } from 'yaml';
+import {
+  echoHandler,
+  httpRequest,
+  op,
+  openapi,
+  startServer,
+  type TestServer,
+  tempFiles,
+} from '../harness.ts';
+
+const bin = path.resolve(import.meta.dirname, '../../bin/portcullis.js');
+const REQUESTS = 200;
+
+/** The pid of the child of `parent` whose environment says it is cluster worker `index`. */
+async function workerPid(parent: number, index: number): Promise<number> {
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
+      // Field 4 (after the parenthesised command name) is the parent pid.
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== parent) continue;
+      const env = (await readFile(`/proc/${entry}/environ`, 'utf8')).split('\0');
+      if (env.includes(`PORTCULLIS_WORKER=${index}`)) return Number(entry);
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  throw new Error(`no worker ${index} under ${parent}`);
+}
+
+interface Scrape {
+  readonly text: string;
+  /** Sum of every series of a sample name (e.g. `x_count` over all label sets). */
+  total(sample: string): number;
+  /** The value of one sample line, labels included (`x{worker="1"}`). */
+  value(line: string): number | undefined;
+}
+
+function parse(text: string): Scrape {
+  const samples = text
+    .split('\n')
+    .filter((l) => l !== '' && !l.startsWith('#'))
+    .map((l) => {
+      const at = l.lastIndexOf(' ');
+      return { series: l.slice(0, at), value: Number(l.slice(at + 1)) };
+    });
+  return {
+    text,
+    total: (sample) =>
+      samples
+        .filter((s) => s.series === sample || s.series.startsWith(`${sample}{`))
+        .reduce((sum, s) => sum + s.value, 0),
+    value: (line) => samples.find((s) => s.series === line)?.value,
+  };
+}
+
+describe('metrics of a multi-worker gateway', () => {
+  let upstream: TestServer;
+  let child: ChildProcess;
+  let exited: Promise<unknown>;
+  let gatewayUrl: string;
+  let adminUrl: string;
+  let output = '';
+
+  const scrape = async (): Promise<Scrape> => {
+    const res = await fetch(`${adminUrl}/metrics`, { signal: AbortSignal.timeout(5000) });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+    return parse(await res.text());
+  };
+
+  /** Sends `n` requests, each on a new connection so the cluster spreads them over the workers. */
+  const send = async (n: number) => {
+    let next = 0;
+    const lane = async () => {
+      while (next < n) {
+        next++;
+        const res = await httpRequest(gatewayUrl, { path: '/items' });
+        assert.equal(res.status, 200);
+      }
+    };
+    await Promise.all([lane(), lane(), lane(), lane()]);
+  };
+
+  before(async () => {
+    upstream = await startServer(echoHandler);
+    const dir = await tempFiles({ 'api.yaml': openapi({ '/items': { get: op('listItems') } }) });
+    const configFile = path.join(dir, 'portcullis.yaml');
+    await writeFile(
+      configFile,
+      stringify({
+        version: 1,
+        server: { listen: [{ host: '127.0.0.1', port: 0 }] },
+        admin: { enabled: true, host: '127.0.0.1', port: 0, token: 'workers-metrics-test-token-0123456789' },
+        logging: { level: 'warn', accessLog: false },
+        monitor: { enabled: false },
+        apis: [{ name: 'shop', spec: 'api.yaml', upstream: { url: upstream.url } }],
+      }),
+    );
+    child = spawn(process.execPath, [bin, 'serve', '--config', configFile, '--workers', '2', '--no-watch'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    exited = new Promise((resolve) => child.once('exit', resolve));
+    child.stdout?.on('data', (c) => {
+      output += c;
+    });
+    child.stderr?.on('data', (c) => {
+      output += c;
+    });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setInterval(() => {
+        const gw = /gateway listening on (\S+)/.exec(output);
+        const admin = /admin on (\S+)/.exec(output);
+        if (gw && admin) {
+          clearInterval(timer);
+          gatewayUrl = gw[1];
+          adminUrl = admin[1];
+          resolve();
+        }
+      }, 20);
+      child.once('exit', (code) => {
+        clearInterval(timer);
+        reject(new Error(`serve exited with ${code}: ${output}`));
+      });
+    });
+  });
+
+  after(async () => {
+    if (child?.exitCode === null && child.signalCode === null) {
+      // Wake every worker first, so a test that failed with one stopped cannot stall the shutdown.
+      for (const index of [0, 1]) {
+        try {
+          process.kill(await workerPid(child.pid!, index), 'SIGCONT');
+        } catch {
+          // Not there (restarting): nothing to wake.
+        }
+      }
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    await upstream?.close();
+  });
+
+  test('worker 0 reports the requests of both workers, exactly', async () => {
+    await send(REQUESTS);
+    const m = await scrape();
+    // Worker 0 alone served about half of them: only the merged count can reach the exact total.
+    assert.equal(m.total('portcullis_http_server_request_duration_seconds_count'), REQUESTS);
+    assert.equal(m.value('portcullis_workers'), 2);
+    assert.equal(m.value('portcullis_workers_reporting'), 2);
+    assert.equal(m.value('portcullis_worker_up{worker="0"}'), 1);
+    assert.equal(m.value('portcullis_worker_up{worker="1"}'), 1);
+    assert.equal(m.value('portcullis_http_server_active_requests'), 0);
+    // One HELP and one TYPE line per family, and each family's samples right under its TYPE line.
+    const types = [...m.text.matchAll(/^# TYPE (\S+) /gm)].map((x) => x[1]);
+    assert.equal(new Set(types).size, types.length);
+    assert.equal(m.text.match(/^# HELP /gm)?.length, types.length);
+    let family = '';
+    for (const line of m.text.trimEnd().split('\n')) {
+      if (line.startsWith('# TYPE ')) family = line.split(' ')[2];
+      else if (!line.startsWith('# HELP ')) {
+        const name = /^[a-z_]+/.exec(line)?.[0];
+        assert.ok(
+          [family, `${family}_bucket`, `${family}_sum`, `${family}_count`].includes(name ?? ''),
+          `${line} is under # TYPE ${family}`,
+        );
+      }
+    }
+  });
+
+  test('a stopped worker does not block the scrape: it is reported missing and its last counts stay', async () => {
+    const pid = await workerPid(child.pid!, 1);
+    process.kill(pid, 'SIGSTOP');
+    try {
+      const m = await scrape();
+      assert.equal(m.value('portcullis_workers_reporting'), 1);
+      assert.equal(m.value('portcullis_worker_up{worker="0"}'), 1);
+      assert.equal(m.value('portcullis_worker_up{worker="1"}'), 0);
+      assert.equal(m.total('portcullis_http_server_request_duration_seconds_count'), REQUESTS);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    const again = await scrape();
+    assert.equal(again.value('portcullis_workers_reporting'), 2);
+  });
+
+  test('a killed worker is restarted and the merged totals never go down', async () => {
+    const pid = await workerPid(child.pid!, 1);
+    process.kill(pid, 'SIGKILL');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const during = await scrape();
+    assert.equal(during.value('portcullis_worker_up{worker="1"}'), 0);
+    assert.equal(during.total('portcullis_http_server_request_duration_seconds_count'), REQUESTS);
+
+    let back = during;
+    for (let i = 0; i < 100 && back.value('portcullis_workers_reporting') !== 2; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      back = await scrape();
+    }
+    assert.equal(back.value('portcullis_workers_reporting'), 2, 'the restarted worker reports');
+    assert.notEqual(await workerPid(child.pid!, 1), pid);
+    assert.equal(back.total('portcullis_http_server_request_duration_seconds_count'), REQUESTS);
+
+    await send(20);
+    const after = await scrape();
+    assert.equal(after.total('portcullis_http_server_request_duration_seconds_count'), REQUESTS + 20);
+  });
+});
