@@ -22,7 +22,7 @@ describe('monitor config schema', () => {
       retentionDays: 7,
       maxRows: 1_000_000,
       maxMegabytes: 1024,
-      worker: true,
+      worker: 'auto',
     });
     assert.equal(c.events.store, 'sqlite');
     assert.deepEqual(c.detectors, d.detectors);
