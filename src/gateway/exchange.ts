@@ -61,6 +61,8 @@ export interface Exchange {
   responseJson?: unknown;
   /** Headers to add to the upstream request (identity forwarding, ...). */
   readonly upstreamHeaders: Record<string, string>;
+  /** Incoming headers (lower-case) not to forward upstream, e.g. a password the gateway has verified. */
+  dropUpstreamHeaders?: string[];
   /** Headers to add to the client response. */
   readonly responseHeaders: Record<string, string | string[]>;
   /** Decisions taken in report mode: what would have been rejected, and why. */

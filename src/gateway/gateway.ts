@@ -729,7 +729,10 @@ export async function createGateway(initial: Config, deps: GatewayDeps): Promise
         body = limitStream(req, route?.maxBodyBytes ?? s.config.server.maxBodyBytes);
         if (declaredLength >= 0) headers['content-length'] = String(declaredLength);
       }
-      if (fx) Object.assign(headers, fx.upstreamHeaders);
+      if (fx) {
+        Object.assign(headers, fx.upstreamHeaders);
+        if (fx.dropUpstreamHeaders !== undefined) for (const h of fx.dropUpstreamHeaders) delete headers[h];
+      }
       let permit: CircuitPermit | undefined;
       if (up.breaker !== null) {
         permit = up.breaker.acquire();

@@ -89,6 +89,25 @@ describe('HTTP Basic through the whole gateway', () => {
             },
           },
           {
+            name: 'legacy',
+            basePath: '/legacy',
+            spec: 'api.yaml',
+            upstream: { url: upstream.url },
+            policies: {
+              authenticate: {
+                schemes: {
+                  basicAuth: {
+                    basic: {
+                      allowPlainHttp: true,
+                      forwardAuthorization: true,
+                      consumers: [{ name: 'audit', roles: ['operator'], passwordHashes: [audit] }],
+                    },
+                  },
+                },
+              },
+            },
+          },
+          {
             name: 'busy',
             basePath: '/busy',
             spec: 'api.yaml',
@@ -140,9 +159,19 @@ describe('HTTP Basic through the whole gateway', () => {
       assert.equal(lastUpstream['x-portcullis-consumer'], 'ops');
       assert.equal(lastUpstream['x-portcullis-roles'], 'operator');
       assert.equal(lastUpstream['x-portcullis-auth-method'], 'basic');
+      // The verified password stops at the gateway.
+      assert.equal(lastUpstream.authorization, undefined);
     }
     // A cached success answers the same.
     assert.equal((await get('/ops', { authorization: basic('ops', 'old ops password') })).status, 200);
+    assert.equal(lastUpstream.authorization, undefined);
+  });
+
+  test('forwards the Authorization header only where forwardAuthorization says so', async () => {
+    const res = await get('/legacy/ops', { authorization: basic('audit', 'audit password') });
+    assert.equal(res.status, 200);
+    assert.equal(lastUpstream.authorization, basic('audit', 'audit password'));
+    assert.equal(lastUpstream['x-portcullis-subject'], 'audit');
   });
 
   test('answers an unknown user exactly like a wrong password, telling them apart only in events', async () => {

@@ -66,6 +66,7 @@ export interface ApiKeyConfig {
 export interface BasicConfig {
   consumers: Array<ConsumerConfig & { passwordHashes: string[] }>;
   allowPlainHttp?: boolean;
+  forwardAuthorization?: boolean;
   cacheSeconds?: number;
   cacheMaxEntries?: number;
   maxConcurrentHashes?: number;
@@ -439,6 +440,12 @@ const basicSchema: JsonObject = {
       default: false,
       description:
         'Accept Basic credentials on requests that did not arrive over HTTPS (directly or per a trusted proxy). Only for local trials.',
+    },
+    forwardAuthorization: {
+      type: 'boolean',
+      default: false,
+      description:
+        'Forward the `Authorization: Basic` header, password included, to the upstream. By default it is removed once verified; the upstream learns who called from the identity headers.',
     },
     cacheSeconds: seconds(
       'How long a verified user-id and password pair is remembered, so repeat requests skip scrypt; 0 disables.',

@@ -180,7 +180,16 @@ function build(
       // RFC 7617 §2.1: the charset parameter tells clients to send the credentials as UTF-8.
       challenge: `Basic realm=${quotedRealm}, charset="UTF-8"`,
       dpopChallenge: undefined,
-      verify: (ex) => basic.authenticate(ex.req.headers.authorization, ex.scheme === 'https'),
+      verify(ex) {
+        const r = basic.authenticate(ex.req.headers.authorization, ex.scheme === 'https');
+        if (binding.basic!.forwardAuthorization === true) return r;
+        // The verified password stops here: the upstream never sees it.
+        const drop = (v: CredentialResult) => {
+          if (v.kind === 'ok') (ex.dropUpstreamHeaders ??= []).push('authorization');
+          return v;
+        };
+        return r instanceof Promise ? r.then(drop) : drop(r);
+      },
     };
   }
 
