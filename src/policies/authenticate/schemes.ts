@@ -185,7 +185,10 @@ function build(
         if (binding.basic!.forwardAuthorization === true) return r;
         // The verified password stops here: the upstream never sees it.
         const drop = (v: CredentialResult) => {
-          if (v.kind === 'ok') (ex.dropUpstreamHeaders ??= []).push('authorization');
+          if (v.kind === 'ok') {
+            ex.dropUpstreamHeaders ??= [];
+            ex.dropUpstreamHeaders.push('authorization');
+          }
           return v;
         };
         return r instanceof Promise ? r.then(drop) : drop(r);
