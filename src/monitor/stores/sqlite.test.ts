@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -221,5 +221,27 @@ describe('in-thread SQLite store, large batches', () => {
     assert.equal(ids.size, 350);
     assert.ok(ids.has('e1099') && !ids.has('e1100'));
     await store.close();
+  });
+});
+
+describe('in-thread SQLite store, write-ahead log', () => {
+  test('a separate thread checkpoints the log into the database, and closing empties the log', async () => {
+    const path = join(dir, 'checkpointed.db');
+    const store = createSqliteStore({ path, retentionDays: 0, maxRows: 0, clock: createManualClock(T0) });
+    const empty = statSync(path).size;
+    await store.write(Array.from({ length: 1000 }, (_, i) => access(i)));
+    // SQLite's own checkpoint would wait for 16384 frames; these 1000 events make a few hundred, so only
+    // the checkpointing thread (every second) moves them into the database file.
+    let size = statSync(path).size;
+    for (let i = 0; i < 60 && size <= empty + 100_000; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      size = statSync(path).size;
+    }
+    assert.ok(size > empty + 100_000, `database file still ${size} bytes`);
+    await store.close();
+    assert.equal(statSync(`${path}-wal`, { throwIfNoEntry: false })?.size ?? 0, 0);
+    const reopened = createSqliteStore({ path, retentionDays: 0, maxRows: 0, clock: createManualClock(T0) });
+    assert.equal((await reopened.query({ limit: 1000 })).events.length, 1000);
+    await reopened.close();
   });
 });

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
+import { Worker } from 'node:worker_threads';
 import type { Clock } from '../../state/clock.ts';
 import {
   coreColumns,
@@ -68,6 +69,8 @@ export interface SqliteEvents {
   query(q: EventQuery): EventPage;
   prune(nowMs: number): void;
   close(): void;
+  /** Turns SQLite's own checkpoints after commits back on (when the checkpointing thread is gone). */
+  resumeAutoCheckpoint(): void;
 }
 
 /** Opens (and creates) the events database; every call on the result runs synchronously. */
@@ -76,10 +79,17 @@ export function openSqliteEvents(opts: {
   retentionDays: number;
   maxRows: number;
   maxMegabytes?: number;
+  /** False when another connection checkpoints the log (see `createSqliteStore`). */
+  autoCheckpoint?: boolean;
 }): SqliteEvents {
   if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
   const db = new DatabaseSync(opts.path);
   db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 1000;');
+  // Another thread checkpoints every second; SQLite's own checkpoint after a commit stays as a safety net
+  // for a log that thread cannot catch up with (writes that never pause). After a burst, the log file is
+  // cut back to 64 MiB.
+  if (opts.autoCheckpoint === false) db.exec('PRAGMA wal_autocheckpoint = 16384;');
+  db.exec('PRAGMA journal_size_limit = 67108864;');
   db.exec(SCHEMA);
   const insert = db.prepare(
     `INSERT INTO events (id, ts, kind, category, type, action, outcome, reason, severity, ip, principal, api,
@@ -223,8 +233,14 @@ export function openSqliteEvents(opts: {
       closed = true;
       db.close();
     },
+    resumeAutoCheckpoint() {
+      if (!closed) db.exec('PRAGMA wal_autocheckpoint = 1000;');
+    },
   };
 }
+
+/** How often the checkpointing thread of an in-thread store checkpoints the log. */
+const CHECKPOINT_INTERVAL_MS = 1000;
 
 /** Events per transaction when inserting on the event loop. */
 const IN_THREAD_CHUNK = 100;
@@ -238,7 +254,9 @@ const IN_THREAD_CHUNK = 100;
  * const store = createSqliteStore({ path: './data/events.db', retentionDays: 7, maxRows: 1_000_000, clock });
  */
 export function createSqliteStore(opts: SqliteStoreOptions): EventStore {
-  const db = openSqliteEvents(opts);
+  const file = opts.path !== ':memory:';
+  const db = openSqliteEvents({ ...opts, autoCheckpoint: !file });
+  const checkpointer = file ? startCheckpointer(opts.path, () => db.resumeAutoCheckpoint()) : undefined;
   const timer =
     opts.pruneIntervalMs && opts.pruneIntervalMs > 0
       ? setInterval(() => db.prune(opts.clock.now()), opts.pruneIntervalMs)
@@ -266,7 +284,39 @@ export function createSqliteStore(opts: SqliteStoreOptions): EventStore {
     },
     async close() {
       if (timer) clearInterval(timer);
+      await checkpointer?.close();
       db.close();
+    },
+  };
+}
+
+/**
+ * Starts the thread that checkpoints the write-ahead log of an in-thread store, every second: the
+ * event loop then never waits for the fsync that ends a checkpoint. If the thread fails or exits,
+ * `fallback` hands checkpoints back to SQLite, so the log never grows without end.
+ */
+function startCheckpointer(path: string, fallback: () => void): { close(): Promise<void> } {
+  const worker = new Worker(new URL('./sqlite-checkpointer.ts', import.meta.url), {
+    workerData: { path, intervalMs: CHECKPOINT_INTERVAL_MS },
+  });
+  worker.unref();
+  let closing = false;
+  const gone = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  worker.on('message', (m: { error?: string }) => {
+    if (m.error !== undefined) fallback();
+  });
+  worker.on('error', () => fallback());
+  void gone.then(() => {
+    if (!closing) fallback();
+  });
+  return {
+    async close() {
+      closing = true;
+      // Keep the process up until the last checkpoint is done.
+      worker.ref();
+      worker.postMessage('close');
+      await Promise.race([gone, new Promise((r) => setTimeout(r, 5000).unref())]);
+      await worker.terminate();
     },
   };
 }
