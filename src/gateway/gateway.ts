@@ -461,28 +461,6 @@ export async function createGateway(initial: Config, deps: GatewayDeps): Promise
       const reported = ex && ex.reported.length > 0 ? ex.reported : undefined;
       const apiLabel = route?.api.config.name ?? matchedApi?.config.name;
       const duration = Math.round(durationMs * 1000) / 1000;
-      if (events === nullSink) {
-        const rec: AccessRecord = {
-          'http.request.id': id,
-          'trace.id': trace.traceId,
-          'http.request.method': method,
-          'url.path': rawPath,
-          'http.route': route?.operation.path,
-          'http.response.status_code': status,
-          'client.address': fwd.clientIp,
-          'event.duration_ms': duration,
-          'portcullis.api': apiLabel,
-          'portcullis.operation_id': route?.operation.id,
-          'portcullis.decision': decision,
-          'portcullis.denied_by': deniedBy,
-          'portcullis.reported': reported,
-          'user.id': userId,
-        };
-        accessLog?.(rec);
-        if (observeBodies && route && ex && decision === 'allow' && status < 400)
-          sampleBodies(route, ex, status);
-        return;
-      }
       // One object serves as the access record and the access event (one literal: one shape for V8).
       const event = {
         '@timestamp': isoNow(),
@@ -516,7 +494,7 @@ export async function createGateway(initial: Config, deps: GatewayDeps): Promise
       accessLog?.(event);
       if (observeBodies && route && ex && decision === 'allow' && status < 400)
         sampleBodies(route, ex, status);
-      events.emit(event as SecurityEvent);
+      if (events !== nullSink) events.emit(event as SecurityEvent);
     };
     res.once('close', finish);
 
