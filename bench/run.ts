@@ -38,6 +38,56 @@ const BODY_201 = JSON.stringify({
   description: 'A small JSON document used as the upstream response body.',
 }).padEnd(201, ' ');
 
+/** The ratios the issues set bars on: [label, numerator scenario, denominator scenario]. */
+const BAR_PAIRS: ReadonlyArray<readonly [string, string, string]> = [
+  ['pass-through ÷ nginx', 'portcullis pass-through', 'nginx'],
+  ['rate limit, memory ÷ pass-through', 'rate limit (memory)', 'portcullis pass-through'],
+  ['rate limit, Redis ÷ pass-through', 'rate limit (redis)', 'portcullis pass-through'],
+  [
+    'JWT cached ÷ same requests unverified',
+    'JWT RS256 via JWKS + scope, cached',
+    'pass-through, same requests with the bearer header',
+  ],
+  [
+    'JWT uncached ÷ same requests unverified',
+    'JWT RS256 via JWKS + scope, uncached',
+    'pass-through, same requests with the bearer header',
+  ],
+  [
+    'full pipeline ÷ nginx',
+    'full pipeline (JWT, limits, validation, injection P1, response filter), JSON POST',
+    'nginx',
+  ],
+  [
+    'full pipeline ÷ nginx + ModSecurity CRS PL1',
+    'full pipeline (JWT, limits, validation, injection P1, response filter), JSON POST',
+    'nginx + ModSecurity CRS PL1, JSON POST',
+  ],
+  [
+    'full pipeline, events to SQLite ÷ events off',
+    'full pipeline, JSON POST, events to SQLite',
+    'full pipeline (JWT, limits, validation, injection P1, response filter), JSON POST',
+  ],
+];
+
+/** Per-round ratios of each bar pair whose two scenarios both ran, with their median. */
+function pairedRatios(
+  results: ReadonlyMap<string, ReadonlyArray<{ rps: number }>>,
+): Array<{ label: string; rounds: number[]; median: number }> {
+  const out: Array<{ label: string; rounds: number[]; median: number }> = [];
+  for (const [label, a, b] of BAR_PAIRS) {
+    const ra = results.get(a);
+    const rb = results.get(b);
+    if (!ra || !rb) continue;
+    const rounds = ra.slice(0, rb.length).map((r, i) => r.rps / rb[i].rps);
+    const sorted = [...rounds].sort((x, y) => x - y);
+    const mid = sorted.length >> 1;
+    const median = sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+    out.push({ label, rounds, median });
+  }
+  return out;
+}
+
 function have(cmd: string): boolean {
   try {
     execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
@@ -354,6 +404,20 @@ async function main() {
         `| ${s.name} | ${Math.round(s.rps)} | ${fmt(s.p50)} | ${fmt(s.p99)} | ${nginx ? fmt(s.rps / nginx.rps) : 'n/a'} | ${pass ? fmt(s.rps / pass.rps) : 'n/a'} | ${nginx ? fmt(s.p99 / nginx.p99) : 'n/a'} |`,
     ),
   ];
+  const paired = pairedRatios(results).map(
+    (p) => `| ${p.label} | ${p.rounds.map((r) => fmt(r)).join(', ')} | ${fmt(p.median)} |`,
+  );
+  if (paired.length > 0) {
+    lines.push(
+      '',
+      'Ratios of the bars, paired by round (the two runs of a pair follow each other, so a slow spell of the',
+      'machine weighs on both); the median of the per-round ratios is the figure to quote:',
+      '',
+      '| ratio | per round | median |',
+      '| --- | --- | ---: |',
+      ...paired,
+    );
+  }
   const node = execFileSync(process.execPath, ['--version'], { encoding: 'utf8' }).trim();
   const header = `Run ${new Date().toISOString()} on ${execFileSync('nproc', { encoding: 'utf8' }).trim()} cores, Node ${node}; wrk -t1 -c64 -d${SECONDS}s on core 1, upstream and proxy on core 0 (2 workers: cores 0-1, sharing core 1 with wrk); median of ${ROUNDS} round(s).`;
   const limits = ONLY ? '' : `\n## Rate-limit decision cost, in process\n\n${await runLimitBench()}`;
