@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
-import { credentialHash, presentedCredential } from './credential-hash.ts';
+import { authorizationCredential, credentialHash, presentedCredential } from './credential-hash.ts';
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 32);
 
@@ -28,4 +28,15 @@ test('presentedCredential takes the Authorization value without its scheme (neve
     presentedCredential({ authorization: 'basic YWxpY2U6c2VjcmV0', 'x-api-key': 'k1' }, ['x-api-key']),
     'k1',
   );
+});
+
+test('authorizationCredential gives back the same string for the same value, and the right one for another', () => {
+  const a = `Bearer ${'a'.repeat(800)}`;
+  const b = `DPoP ${'b'.repeat(800)} `;
+  const first = authorizationCredential(a);
+  assert.equal(first, 'a'.repeat(800));
+  assert.equal(authorizationCredential(b), 'b'.repeat(800));
+  assert.equal(authorizationCredential(`Bearer ${'a'.repeat(800)}`), first);
+  assert.equal(authorizationCredential('Bearer'), '');
+  assert.equal(presentedCredential({ authorization: a }), first);
 });

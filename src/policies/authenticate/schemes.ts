@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Exchange } from '../../gateway/exchange.ts';
+import { authorizationCredential } from '../../monitor/credential-hash.ts';
 import type { SecurityScheme } from '../../openapi/types.ts';
 import type { CompileContext } from '../policy.ts';
 import { PolicyConfigError } from '../policy.ts';
@@ -34,14 +35,23 @@ export interface SchemeVerifier {
  * Splits `Authorization: Bearer|DPoP <token>` (scheme case-insensitive, RFC 9110 §11.1) without a regex:
  * this runs on every request. Undefined for other schemes; '' for a Bearer/DPoP header without a token.
  */
-function parseAuthorization(header: string): { dpop: boolean; token: string } | undefined {
+function parseAuthorization(header: string): Readonly<{ dpop: boolean; token: string }> | undefined {
+  // The same value is parsed once, whichever verifiers of the request (or the next requests) ask.
+  if (header === lastHeader) return lastParsed;
   const sp = header.indexOf(' ');
   const scheme = (sp < 0 ? header : header.slice(0, sp)).toLowerCase();
-  if (scheme !== 'bearer' && scheme !== 'dpop') return undefined;
-  const token = sp < 0 ? '' : header.slice(sp + 1).trim();
-  // RFC 6750 §2.1 b64token: no whitespace inside; the verifiers check the rest of the syntax.
-  return { dpop: scheme === 'dpop', token: /\s/.test(token) ? '' : token };
+  let parsed: { dpop: boolean; token: string } | undefined;
+  if (scheme === 'bearer' || scheme === 'dpop') {
+    const token = authorizationCredential(header);
+    // RFC 6750 §2.1 b64token: no whitespace inside; the verifiers check the rest of the syntax.
+    parsed = { dpop: scheme === 'dpop', token: /\s/.test(token) ? '' : token };
+  }
+  lastHeader = header;
+  lastParsed = parsed;
+  return parsed;
 }
+let lastHeader: string | undefined;
+let lastParsed: Readonly<{ dpop: boolean; token: string }> | undefined;
 
 /**
  * Builds (once per API, scheme and binding, through `ctx.shared`) the verifier of a scheme.
