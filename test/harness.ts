@@ -59,6 +59,8 @@ export function httpRequest(
     path: string;
     headers?: Record<string, string | string[]>;
     body?: Buffer | string;
+    /** Local address to send from (any 127.x.y.z on loopback), e.g. to be a trusted proxy or not. */
+    localAddress?: string;
   },
 ): Promise<HttpResult> {
   return new Promise((resolve, reject) => {
@@ -70,6 +72,7 @@ export function httpRequest(
         method: opts.method ?? 'GET',
         path: opts.path,
         headers: opts.headers,
+        localAddress: opts.localAddress,
         agent: false,
       },
       (res) => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash, X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import http from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -10,6 +10,7 @@ import { createManualClock } from '../../src/state/clock.ts';
 import {
   echoHandler,
   type HttpResult,
+  httpRequest,
   op,
   openapi,
   startGateway,
@@ -34,7 +35,7 @@ describe('RFC 9440 Client-Cert from a trusted TLS-terminating proxy, through the
   let serverOnly: Pem;
   let upstream: TestServer;
   let gw: TestGateway;
-  let lastUpstream: http.IncomingHttpHeaders = {};
+  let lastUpstream: IncomingHttpHeaders = {};
   const clock = createManualClock(Date.now());
   let signer: Awaited<ReturnType<typeof generateKeyPair>>;
   let jwk: JWK;
@@ -138,25 +139,7 @@ describe('RFC 9440 Client-Cert from a trusted TLS-terminating proxy, through the
 
   /** One request from a chosen loopback address: 127.0.0.1 is the trusted proxy, 127.0.0.2 is not. */
   function send(path: string, headers: Record<string, string>, from = '127.0.0.1'): Promise<HttpResult> {
-    const u = new URL(gw.url);
-    return new Promise((resolve, reject) => {
-      const req = http.request(
-        { host: u.hostname, port: u.port, path, headers, localAddress: from, agent: false },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () =>
-            resolve({
-              status: res.statusCode ?? 0,
-              headers: res.headers,
-              body: Buffer.concat(chunks).toString(),
-            }),
-          );
-        },
-      );
-      req.on('error', reject);
-      req.end();
-    });
+    return httpRequest(gw.url, { path, headers, localAddress: from });
   }
 
   const lastReason = () => gw.events.findLast((e) => e['event.action'] === 'authenticate')?.['event.reason'];

@@ -38,7 +38,8 @@ export function makePki(dir: string) {
     );
     return read(name);
   }
-  function leaf(name: string, subject: string, san: string, issuer: string, usage: string): Pem {
+  /** A P-256 key and certificate `name` for `subject`, signed by the CA `issuer` with the given extensions. */
+  function issue(name: string, subject: string, issuer: string, extensions: string): Pem {
     run(
       'req',
       '-newkey',
@@ -53,7 +54,7 @@ export function makePki(dir: string) {
       '-out',
       `${name}.csr`,
     );
-    writeFileSync(join(dir, `${name}.ext`), `subjectAltName=${san}\nextendedKeyUsage=${usage}\n`);
+    writeFileSync(join(dir, `${name}.ext`), extensions);
     run(
       'x509',
       '-req',
@@ -73,44 +74,17 @@ export function makePki(dir: string) {
     );
     return read(name);
   }
+  function leaf(name: string, subject: string, san: string, issuer: string, usage: string): Pem {
+    return issue(name, subject, issuer, `subjectAltName=${san}\nextendedKeyUsage=${usage}\n`);
+  }
   /** An intermediate CA named `name`, issued by the CA `issuer`. */
   function intermediate(name: string, issuer: string): Pem {
-    run(
-      'req',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-subj',
+    return issue(
+      name,
       `/CN=${name}`,
-      '-keyout',
-      `${name}.key`,
-      '-out',
-      `${name}.csr`,
-    );
-    writeFileSync(
-      join(dir, `${name}.ext`),
+      issuer,
       'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n',
     );
-    run(
-      'x509',
-      '-req',
-      '-in',
-      `${name}.csr`,
-      '-CA',
-      `${issuer}.crt`,
-      '-CAkey',
-      `${issuer}.key`,
-      '-CAcreateserial',
-      '-days',
-      '2',
-      '-out',
-      `${name}.crt`,
-      '-extfile',
-      `${name}.ext`,
-    );
-    return read(name);
   }
   return { caNamed, leaf, intermediate };
 }
