@@ -3,12 +3,7 @@ import { describe, test } from 'node:test';
 import pino from 'pino';
 import type { SecurityEvent } from './events.ts';
 import { createEventSink } from './sink.ts';
-import {
-  type EventPage,
-  type EventStore,
-  PartialWriteError,
-  type StoredEvent,
-} from './stores/event-store.ts';
+import type { EventPage, EventStore, StoredEvent } from './stores/event-store.ts';
 
 function event(i: number): SecurityEvent {
   return {
@@ -193,46 +188,6 @@ describe('event sink', () => {
     await sink.close();
   });
 
-  test('after a partial write, retries only the events the store did not keep', async () => {
-    const kept: StoredEvent[] = [];
-    let failOnce = true;
-    const store: EventStore = {
-      kind: 'sqlite',
-      async write(batch) {
-        if (failOnce) {
-          failOnce = false;
-          kept.push(...batch.slice(0, 4));
-          throw new PartialWriteError(4, new Error('disk full'));
-        }
-        kept.push(...batch);
-      },
-      async query(): Promise<EventPage> {
-        return { events: kept };
-      },
-      async prune() {},
-      async close() {},
-    };
-    const sink = createEventSink({
-      store,
-      queueSize: 100,
-      batchSize: 10,
-      flushIntervalMs: 1,
-      retryInitialMs: 2,
-      retryMaxMs: 4,
-      logger: pino({ level: 'silent' }),
-    });
-    for (let i = 0; i < 10; i++) sink.emit(event(i));
-    for (let i = 0; i < 200 && kept.length < 10; i++) await new Promise((r) => setTimeout(r, 2));
-    await sink.flush();
-    assert.deepEqual(
-      kept.map((e) => e['@timestamp']),
-      Array.from({ length: 10 }, (_, i) => event(i)['@timestamp']),
-    );
-    assert.equal(sink.stats().written, 10);
-    assert.equal(sink.stats().writeErrors, 1);
-    await sink.close();
-  });
-
   test('counts what is still buffered as dropped when closing with the store down', async () => {
     const s = switchableStore();
     const sink = createEventSink({
@@ -289,6 +244,32 @@ describe('event sink', () => {
     sink.emit(event(1));
     await sink.close();
     assert.deepEqual([sink.stats().emitted, sink.stats().written, sink.stats().dropped], [2, 1, 1]);
+  });
+
+  test('drops and counts an event without a field the stores require, so it never blocks a batch', async () => {
+    const s = switchableStore();
+    const { logger, lines } = captureLogger();
+    const seen: unknown[] = [];
+    const sink = createEventSink({ store: s.store, queueSize: 10, batchSize: 3, flushIntervalMs: 1, logger });
+    sink.subscribe((e) => seen.push(e['http.request.id']));
+    for (const field of ['@timestamp', 'event.kind', 'event.category', 'event.type', 'event.action']) {
+      const bad: Record<string, unknown> = { ...event(9) };
+      delete bad[field];
+      sink.emit(bad as SecurityEvent);
+    }
+    sink.emit({ ...event(8), 'event.kind': 42 } as unknown as SecurityEvent);
+    for (let i = 0; i < 3; i++) sink.emit(event(i));
+    await sink.close();
+    assert.deepEqual(
+      s.kept.map((e) => e['http.request.id']),
+      ['r0', 'r1', 'r2'],
+    );
+    assert.deepEqual(seen, ['r0', 'r1', 'r2']);
+    assert.deepEqual([sink.stats().emitted, sink.stats().written, sink.stats().dropped], [9, 3, 6]);
+    // One line within the interval, with the running count.
+    const logged = lines.filter((l) => String(l.msg).startsWith('event dropped: it lacks one of @timestamp'));
+    assert.equal(logged.length, 1);
+    assert.equal(logged[0].malformed, 1);
   });
 
   test('counts events emitted after close as dropped', async () => {

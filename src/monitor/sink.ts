@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { EventSink, SecurityEvent } from './events.ts';
-import { type EventStore, PartialWriteError, type StoredEvent } from './stores/event-store.ts';
+import type { EventStore, StoredEvent } from './stores/event-store.ts';
 
 /** Receives every emitted event synchronously; must be cheap and must not keep the event beyond its needs. */
 export type EventSubscriber = (event: SecurityEvent) => void;
@@ -51,6 +51,21 @@ export interface MonitorSink extends EventSink {
   close(): Promise<void>;
 }
 
+/** The fields every event has (the stores keep them in NOT NULL columns). */
+const REQUIRED_FIELDS = ['@timestamp', 'event.kind', 'event.category', 'event.type', 'event.action'] as const;
+
+function wellFormed(e: unknown): boolean {
+  if (typeof e !== 'object' || e === null) return false;
+  const r = e as Record<string, unknown>;
+  return (
+    typeof r['@timestamp'] === 'string' &&
+    typeof r['event.kind'] === 'string' &&
+    typeof r['event.category'] === 'string' &&
+    typeof r['event.type'] === 'string' &&
+    typeof r['event.action'] === 'string'
+  );
+}
+
 /**
  * Creates the bounded, batched sink between the request path and the event store.
  *
@@ -92,6 +107,8 @@ export function createEventSink(opts: SinkOptions): MonitorSink {
   let droppedSinceLog = 0;
   let subscriberErrors = 0;
   let lastSubscriberLog = Number.NEGATIVE_INFINITY;
+  let malformed = 0;
+  let lastMalformedLog = Number.NEGATIVE_INFINITY;
   let lastDropLog = Number.NEGATIVE_INFINITY;
   let writing: Promise<void> | undefined;
   let wakeTimer: NodeJS.Timeout | undefined;
@@ -153,11 +170,6 @@ export function createEventSink(opts: SinkOptions): MonitorSink {
       healthy = true;
       retryDelay = retryInitialMs;
     } catch (err) {
-      if (err instanceof PartialWriteError && err.written > 0) {
-        written += err.written;
-        opts.onWrite?.(err.written);
-        pending = batch.slice(err.written);
-      }
       writeErrors++;
       if (healthy)
         logger.error({ err, batch: batch.length }, 'event store write failed; buffering and retrying');
@@ -183,8 +195,16 @@ export function createEventSink(opts: SinkOptions): MonitorSink {
   return {
     emit(event: SecurityEvent): void {
       emitted++;
-      if (typeof event !== 'object' || event === null) {
-        noteDrop(1); // a caller's bug, counted rather than thrown
+      if (!wellFormed(event)) {
+        // A caller's bug, counted rather than thrown, and never queued: a store would refuse the event
+        // (NOT NULL columns) and retry its batch forever.
+        malformed++;
+        const now = Date.now();
+        if (now - lastMalformedLog >= dropLogIntervalMs) {
+          logger.error({ malformed }, `event dropped: it lacks one of ${REQUIRED_FIELDS.join(', ')}`);
+          lastMalformedLog = now;
+        }
+        noteDrop(1);
         return;
       }
       const e = event as StoredEvent;

@@ -59,19 +59,6 @@ export class EventStoreError extends Error {
   }
 }
 
-/**
- * A write that stored the first `written` events of its batch and then failed: the sink keeps only the
- * rest for its retry, so nothing is stored twice.
- */
-export class PartialWriteError extends Error {
-  readonly written: number;
-  constructor(written: number, cause: unknown) {
-    super(`event store write failed after ${written} events`, { cause });
-    this.name = 'PartialWriteError';
-    this.written = written;
-  }
-}
-
 export const MAX_PAGE = 1000;
 
 /** Normalised query bounds and page size shared by both stores. */
