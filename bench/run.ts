@@ -8,7 +8,8 @@
  *
  * Environment: BENCH_SECONDS (per run, default 8), BENCH_ROUNDS (default 2), BENCH_ONLY (semicolon-separated
  * scenario names), BENCH_NODE_ARGS (extra Node flags for the Portcullis process, e.g.
- * `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile a scenario).
+ * `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile a scenario), BENCH_DUEL_PAIRS (pairs of runs per bar
+ * duel, default 10; 0 skips the duels) and BENCH_DUEL_SECONDS (per duel run, default 2).
  */
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -29,6 +30,8 @@ const execFileAsync = promisify(execFile);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const ONLY = process.env.BENCH_ONLY?.split(';');
+const DUEL_PAIRS = Number(process.env.BENCH_DUEL_PAIRS ?? 10);
+const DUEL_SECONDS = Number(process.env.BENCH_DUEL_SECONDS ?? 2);
 const BODY_201 = JSON.stringify({
   id: 12345,
   name: 'portcullis benchmark item',
@@ -70,20 +73,53 @@ const BAR_PAIRS: ReadonlyArray<readonly [string, string, string]> = [
   ],
 ];
 
-/** Per-round ratios of each bar pair whose two scenarios both ran, with their median. */
-function pairedRatios(
-  results: ReadonlyMap<string, ReadonlyArray<{ rps: number }>>,
-): Array<{ label: string; rounds: number[]; median: number }> {
-  const out: Array<{ label: string; rounds: number[]; median: number }> = [];
-  for (const [label, a, b] of BAR_PAIRS) {
-    const ra = results.get(a);
-    const rb = results.get(b);
-    if (!ra || !rb) continue;
-    const rounds = ra.slice(0, rb.length).map((r, i) => r.rps / rb[i].rps);
-    const sorted = [...rounds].sort((x, y) => x - y);
-    const mid = sorted.length >> 1;
-    const median = sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-    out.push({ label, rounds, median });
+/**
+ * The bars, measured as duels: both contenders of a pair run at once (idle in turn), and short wrk runs
+ * alternate between them, A B B A ..., so a slow spell of this shared machine, which lasts seconds, weighs
+ * on both sides of a ratio. Each adjacent pair of runs gives one ratio; the median is the figure to quote.
+ */
+async function runDuels(
+  scenarios: readonly Scenario[],
+  dir: string,
+  upstreamPort: number,
+): Promise<Array<{ label: string; ratios: number[]; median: number }>> {
+  const byName = new Map(scenarios.map((sc) => [sc.name, sc]));
+  const out: Array<{ label: string; ratios: number[]; median: number }> = [];
+  for (const [label, an, bn] of BAR_PAIRS) {
+    const a = byName.get(an);
+    const b = byName.get(bn);
+    if (!a || !b || DUEL_PAIRS === 0) continue;
+    const ca = await launch(a, dir, upstreamPort);
+    const cb = await launch(b, dir, upstreamPort).catch(async (err) => {
+      await ca.stop();
+      throw err;
+    });
+    try {
+      const run = (sc: Scenario, c: Contender) => wrk(c.port, sc, c.headers, dir, DUEL_SECONDS);
+      await run(a, ca).catch(() => undefined); // warm-up
+      await run(b, cb).catch(() => undefined);
+      const ratios: number[] = [];
+      for (let i = 0; i < DUEL_PAIRS; i++) {
+        let ra: WrkResult;
+        let rb: WrkResult;
+        if (i % 2 === 0) {
+          ra = await run(a, ca);
+          rb = await run(b, cb);
+        } else {
+          rb = await run(b, cb);
+          ra = await run(a, ca);
+        }
+        ratios.push(ra.rps / rb.rps);
+      }
+      const sorted = [...ratios].sort((x, y) => x - y);
+      const mid = sorted.length >> 1;
+      const median = sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+      out.push({ label, ratios, median });
+      process.stderr.write(`bench: duel ${label}: median ${median.toFixed(2)}\n`);
+    } finally {
+      await ca.stop();
+      await cb.stop();
+    }
   }
   return out;
 }
@@ -183,6 +219,7 @@ async function wrk(
   sc: Scenario,
   headers: Record<string, string>,
   dir: string,
+  seconds = SECONDS,
 ): Promise<WrkResult> {
   const script = path.join(dir, `wrk-${sc.name.replace(/\W+/g, '-')}.lua`);
   const allHeaders = { ...sc.headers, ...headers };
@@ -205,7 +242,7 @@ async function wrk(
       'wrk',
       '-t1',
       '-c64',
-      `-d${SECONDS}s`,
+      `-d${seconds}s`,
       '--latency',
       '-s',
       script,
@@ -233,6 +270,90 @@ async function wrk(
     );
   }
   return { rps, p50, p99 };
+}
+
+interface Contender {
+  port: number;
+  headers: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+/** Starts one scenario's proxy (and its helpers, such as a JWKS server) and waits for it to listen. */
+async function launch(sc: Scenario, dir: string, upstreamPort: number): Promise<Contender> {
+  const port = await freePort();
+  const setup = await sc.setup?.();
+  // Each contender has its own files: two of them may run at once (see runDuels).
+  const tag = sc.name.replace(/\W+/g, '-');
+  let proc: ChildProcess;
+  if (sc.kind === 'nginx' || sc.kind === 'nginx-modsecurity') {
+    const waf = sc.kind === 'nginx-modsecurity';
+    const conf = await nginxConf(
+      dir,
+      `proxy-${tag}`,
+      `  client_max_body_size 1m;\n  upstream up { server 127.0.0.1:${upstreamPort}; keepalive 64; }\n  server { listen 127.0.0.1:${port};${waf ? ` modsecurity on; modsecurity_rules_file ${writeModSecurityRules(dir)};` : ''} location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; } }`,
+      waf ? `load_module ${MODSEC_MODULE};\n` : '',
+    );
+    proc = start('nginx', ['-c', conf, '-p', dir], '0');
+  } else if (sc.kind === 'node-minimal') {
+    proc = start(
+      process.execPath,
+      [path.join(root, 'bench/minimal-proxy.ts'), String(port), `http://127.0.0.1:${upstreamPort}`],
+      '0',
+    );
+  } else if (sc.kind === 'haproxy') {
+    const conf = path.join(dir, `haproxy-${tag}.cfg`);
+    await writeFile(
+      conf,
+      `global\n  nbthread 1\n  maxconn 4096\ndefaults\n  mode http\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n  http-reuse always\nfrontend fe\n  bind 127.0.0.1:${port}\n  default_backend be\nbackend be\n  server up 127.0.0.1:${upstreamPort} maxconn 64\n`,
+    );
+    proc = start('haproxy', ['-f', conf], '0');
+  } else {
+    const specFile = path.join(dir, `bench-openapi-${tag}.yaml`);
+    await writeFile(specFile, stringify({ ...(sc.spec ?? BENCH_SPEC), ...sc.specPatch }));
+    const configFile = path.join(dir, `bench-portcullis-${tag}.yaml`);
+    await writeFile(
+      configFile,
+      stringify({
+        version: 1,
+        server: { listen: [{ host: '127.0.0.1', port }], ...sc.server },
+        admin: { enabled: false },
+        logging: { level: 'info', accessLog: sc.accessLog ?? true },
+        apis: [
+          {
+            name: 'bench',
+            spec: specFile,
+            upstream: { url: `http://127.0.0.1:${upstreamPort}`, connections: 64 },
+            ...sc.api,
+          },
+        ],
+        // The watch loop is off unless a scenario measures it.
+        monitor: { enabled: false },
+        ...sc.root,
+      }),
+    );
+    const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+    const args = [
+      ...nodeArgs,
+      path.join(root, 'bin/portcullis.js'),
+      'serve',
+      '--config',
+      configFile,
+      '--no-watch',
+    ];
+    if (sc.workers) args.push('--workers', String(sc.workers));
+    proc = start(process.execPath, args, sc.workers && sc.workers > 1 ? '0,1' : '0', setup?.env);
+  }
+  const stopAll = async () => {
+    await stop(proc);
+    await setup?.cleanup();
+  };
+  try {
+    await waitForPort(port, proc);
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+  return { port, headers: setup?.headers ?? {}, stop: stopAll };
 }
 
 async function main() {
@@ -309,81 +430,18 @@ async function main() {
   const results = new Map<string, WrkResult[]>();
   for (let round = 0; round < ROUNDS; round++) {
     for (const sc of scenarios) {
-      const port = await freePort();
-      let proc: ChildProcess;
-      const setup = await sc.setup?.();
-      if (sc.kind === 'nginx' || sc.kind === 'nginx-modsecurity') {
-        const waf = sc.kind === 'nginx-modsecurity';
-        const conf = await nginxConf(
-          dir,
-          'proxy',
-          `  client_max_body_size 1m;\n  upstream up { server 127.0.0.1:${upstreamPort}; keepalive 64; }\n  server { listen 127.0.0.1:${port};${waf ? ` modsecurity on; modsecurity_rules_file ${writeModSecurityRules(dir)};` : ''} location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; } }`,
-          waf ? `load_module ${MODSEC_MODULE};\n` : '',
-        );
-        proc = start('nginx', ['-c', conf, '-p', dir], '0');
-      } else if (sc.kind === 'node-minimal') {
-        proc = start(
-          process.execPath,
-          [path.join(root, 'bench/minimal-proxy.ts'), String(port), `http://127.0.0.1:${upstreamPort}`],
-          '0',
-        );
-      } else if (sc.kind === 'haproxy') {
-        const conf = path.join(dir, 'haproxy.cfg');
-        await writeFile(
-          conf,
-          `global\n  nbthread 1\n  maxconn 4096\ndefaults\n  mode http\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n  http-reuse always\nfrontend fe\n  bind 127.0.0.1:${port}\n  default_backend be\nbackend be\n  server up 127.0.0.1:${upstreamPort} maxconn 64\n`,
-        );
-        proc = start('haproxy', ['-f', conf], '0');
-      } else {
-        const specFile = path.join(dir, 'bench-openapi.yaml');
-        await writeFile(specFile, stringify({ ...(sc.spec ?? BENCH_SPEC), ...sc.specPatch }));
-        const configFile = path.join(dir, 'bench-portcullis.yaml');
-        await writeFile(
-          configFile,
-          stringify({
-            version: 1,
-            server: { listen: [{ host: '127.0.0.1', port }], ...sc.server },
-            admin: { enabled: false },
-            logging: { level: 'info', accessLog: sc.accessLog ?? true },
-            apis: [
-              {
-                name: 'bench',
-                spec: specFile,
-                upstream: { url: `http://127.0.0.1:${upstreamPort}`, connections: 64 },
-                ...sc.api,
-              },
-            ],
-            // The watch loop is off unless a scenario measures it.
-            monitor: { enabled: false },
-            ...sc.root,
-          }),
-        );
-        const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-        const args = [
-          ...nodeArgs,
-          path.join(root, 'bin/portcullis.js'),
-          'serve',
-          '--config',
-          configFile,
-          '--no-watch',
-        ];
-        if (sc.workers) args.push('--workers', String(sc.workers));
-        proc = start(process.execPath, args, sc.workers && sc.workers > 1 ? '0,1' : '0', setup?.env);
-      }
+      const c = await launch(sc, dir, upstreamPort);
       try {
-        await waitForPort(port, proc);
-        await wrk(port, { ...sc, name: `${sc.name}-warmup` }, setup?.headers ?? {}, dir).catch(
-          () => undefined,
-        );
-        const r = await wrk(port, sc, setup?.headers ?? {}, dir);
+        await wrk(c.port, { ...sc, name: `${sc.name}-warmup` }, c.headers, dir).catch(() => undefined);
+        const r = await wrk(c.port, sc, c.headers, dir);
         results.set(sc.name, [...(results.get(sc.name) ?? []), r]);
         process.stderr.write(`bench: round ${round + 1} ${sc.name}: ${Math.round(r.rps)} req/s\n`);
       } finally {
-        await stop(proc);
-        await setup?.cleanup();
+        await c.stop();
       }
     }
   }
+  const duels = await runDuels(scenarios, dir, upstreamPort);
   await stop(upstream);
 
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
@@ -404,18 +462,16 @@ async function main() {
         `| ${s.name} | ${Math.round(s.rps)} | ${fmt(s.p50)} | ${fmt(s.p99)} | ${nginx ? fmt(s.rps / nginx.rps) : 'n/a'} | ${pass ? fmt(s.rps / pass.rps) : 'n/a'} | ${nginx ? fmt(s.p99 / nginx.p99) : 'n/a'} |`,
     ),
   ];
-  const paired = pairedRatios(results).map(
-    (p) => `| ${p.label} | ${p.rounds.map((r) => fmt(r)).join(', ')} | ${fmt(p.median)} |`,
-  );
-  if (paired.length > 0) {
+  if (duels.length > 0) {
     lines.push(
       '',
-      'Ratios of the bars, paired by round (the two runs of a pair follow each other, so a slow spell of the',
-      'machine weighs on both); the median of the per-round ratios is the figure to quote:',
+      `The bars, as duels: both contenders run at once and ${DUEL_SECONDS}-second wrk runs alternate between them`,
+      '(A B B A ...), so a slow spell of the machine weighs on both; one ratio per adjacent pair of runs, and',
+      'their median is the figure to quote:',
       '',
-      '| ratio | per round | median |',
+      '| ratio | per pair of runs | median |',
       '| --- | --- | ---: |',
-      ...paired,
+      ...duels.map((d) => `| ${d.label} | ${d.ratios.map((r) => fmt(r)).join(', ')} | ${fmt(d.median)} |`),
     );
   }
   const node = execFileSync(process.execPath, ['--version'], { encoding: 'utf8' }).trim();
