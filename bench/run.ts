@@ -57,9 +57,10 @@ const BAR_PAIRS: ReadonlyArray<readonly [string, string, string]> = [
     'pass-through, same requests with the bearer header',
   ],
   [
-    'full pipeline ÷ nginx',
+    // The same 1 KB JSON POST on both sides.
+    'full pipeline ÷ nginx, JSON POST',
     'full pipeline (JWT, limits, validation, injection P1, response filter), JSON POST',
-    'nginx',
+    'nginx, JSON POST',
   ],
   [
     'full pipeline ÷ nginx + ModSecurity CRS PL1',
@@ -73,18 +74,22 @@ const BAR_PAIRS: ReadonlyArray<readonly [string, string, string]> = [
   ],
 ];
 
+interface Duel {
+  label: string;
+  ratios: number[];
+  median: number;
+  /** Length of each run. */
+  seconds: number;
+}
+
 /**
  * The bars, measured as duels: both contenders of a pair run at once (idle in turn), and short wrk runs
  * alternate between them, A B B A ..., so a slow spell of this shared machine, which lasts seconds, weighs
  * on both sides of a ratio. Each adjacent pair of runs gives one ratio; the median is the figure to quote.
  */
-async function runDuels(
-  scenarios: readonly Scenario[],
-  dir: string,
-  upstreamPort: number,
-): Promise<Array<{ label: string; ratios: number[]; median: number }>> {
+async function runDuels(scenarios: readonly Scenario[], dir: string, upstreamPort: number): Promise<Duel[]> {
   const byName = new Map(scenarios.map((sc) => [sc.name, sc]));
-  const out: Array<{ label: string; ratios: number[]; median: number }> = [];
+  const out: Duel[] = [];
   for (const [label, an, bn] of BAR_PAIRS) {
     const a = byName.get(an);
     const b = byName.get(bn);
@@ -95,9 +100,14 @@ async function runDuels(
       throw err;
     });
     try {
-      const run = (sc: Scenario, c: Contender) => wrk(c.port, sc, c.headers, dir, DUEL_SECONDS);
-      await run(a, ca).catch(() => undefined); // warm-up
-      await run(b, cb).catch(() => undefined);
+      const warmA = await wrk(ca.port, a, ca.headers, dir, DUEL_SECONDS);
+      const warmB = await wrk(cb.port, b, cb.headers, dir, DUEL_SECONDS);
+      // A run counts the requests completed within it, so the requests still in flight at its end are
+      // lost: each connection must complete many in one run (40 at the slower side's median latency),
+      // or the slower contender is under-counted (nginx + ModSecurity answers in about 250 ms).
+      const slowest = Math.max(warmA.p50, warmB.p50) / 1000;
+      const seconds = Math.min(15, Math.max(DUEL_SECONDS, Math.ceil(40 * slowest)));
+      const run = (sc: Scenario, c: Contender) => wrk(c.port, sc, c.headers, dir, seconds);
       const ratios: number[] = [];
       for (let i = 0; i < DUEL_PAIRS; i++) {
         let ra: WrkResult;
@@ -114,7 +124,7 @@ async function runDuels(
       const sorted = [...ratios].sort((x, y) => x - y);
       const mid = sorted.length >> 1;
       const median = sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-      out.push({ label, ratios, median });
+      out.push({ label, ratios, median, seconds });
       process.stderr.write(`bench: duel ${label}: median ${median.toFixed(2)}\n`);
     } finally {
       await ca.stop();
@@ -465,13 +475,16 @@ async function main() {
   if (duels.length > 0) {
     lines.push(
       '',
-      `The bars, as duels: both contenders run at once and ${DUEL_SECONDS}-second wrk runs alternate between them`,
-      '(A B B A ...), so a slow spell of the machine weighs on both; one ratio per adjacent pair of runs, and',
-      'their median is the figure to quote:',
+      'The bars, as duels: both contenders run at once and wrk runs alternate between them (A B B A ...), so',
+      'a slow spell of the machine weighs on both; one ratio per adjacent pair of runs, and their median is',
+      `the figure to quote. Runs last ${DUEL_SECONDS} s, longer when a contender is slow (40 × its median latency).`,
       '',
-      '| ratio | per pair of runs | median |',
-      '| --- | --- | ---: |',
-      ...duels.map((d) => `| ${d.label} | ${d.ratios.map((r) => fmt(r)).join(', ')} | ${fmt(d.median)} |`),
+      '| ratio | per pair of runs | median | run |',
+      '| --- | --- | ---: | ---: |',
+      ...duels.map(
+        (d) =>
+          `| ${d.label} | ${d.ratios.map((r) => fmt(r)).join(', ')} | ${fmt(d.median)} | ${d.seconds} s |`,
+      ),
     );
   }
   const node = execFileSync(process.execPath, ['--version'], { encoding: 'utf8' }).trim();
