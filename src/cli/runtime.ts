@@ -126,6 +126,9 @@ function learnBodies(discovery: Discovery): BodyObserver {
   };
 }
 
+/** How long the start waits for the Redis state store before serving without it. */
+const REDIS_START_WAIT_MS = 3000;
+
 /** Builds every part from the config and starts serving. */
 export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const { config } = opts;
@@ -140,14 +143,22 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   flusher.unref();
   const logger = opts.logger ?? createLogger(config.logging.level, destination);
   const clock = opts.clock ?? systemClock;
-  const store: StateStore =
-    config.state.store === 'redis'
-      ? createRedisStore({
-          url: config.state.redis!.url,
-          keyPrefix: config.state.redis!.keyPrefix,
-          onStatus: (status, detail) => logger.warn({ status, detail }, 'redis state store'),
-        })
-      : createMemoryStore({ clock, maxEntries: config.state.maxEntries });
+  let store: StateStore;
+  if (config.state.store === 'redis') {
+    const redis = createRedisStore({
+      url: config.state.redis!.url,
+      keyPrefix: config.state.redis!.keyPrefix,
+      onStatus: (status, detail) => logger.warn({ status, detail }, 'redis state store'),
+    });
+    // Traffic waits for the connection (a few milliseconds, normally), so a starting instance does not
+    // answer its first requests with the fail mode; a Redis that is down only delays the start.
+    if (!(await redis.whenReady(REDIS_START_WAIT_MS)))
+      logger.warn(
+        { waitedMs: REDIS_START_WAIT_MS },
+        "redis state store not reachable at start; serving with the policies' fail modes until it is",
+      );
+    store = redis;
+  } else store = createMemoryStore({ clock, maxEntries: config.state.maxEntries });
   // The watch loop (event store, detectors, bans, alerts) runs unless the caller brings its own sink.
   const { enabled: monitorEnabled = true, ...monitorConfig } = (config.monitor ??
     {}) as MonitorConfigInput & {

@@ -41,9 +41,12 @@ export interface RedisStoreOptions {
  * @example
  * const store = createRedisStore({ url: 'redis://127.0.0.1:6379', keyPrefix: 'pc:' });
  */
-export function createRedisStore(
-  opts: RedisStoreOptions,
-): StateStore & { readonly client: Redis | Cluster; isReady(): boolean } {
+export function createRedisStore(opts: RedisStoreOptions): StateStore & {
+  readonly client: Redis | Cluster;
+  isReady(): boolean;
+  /** Resolves true once the connection is usable, or false after `ms` without it. */
+  whenReady(ms: number): Promise<boolean>;
+} {
   const prefix = opts.keyPrefix ?? 'pc:';
   if (prefix.includes('{')) throw new TypeError('keyPrefix must not contain "{"');
   const timeoutMs = opts.commandTimeoutMs ?? 500;
@@ -185,6 +188,19 @@ export function createRedisStore(
     kind: 'redis',
     client,
     isReady: () => ready,
+    whenReady(ms) {
+      if (ready) return Promise.resolve(true);
+      return new Promise<boolean>((resolve) => {
+        const done = (v: boolean) => {
+          clearTimeout(timer);
+          client.off('ready', onReady);
+          resolve(v);
+        };
+        const onReady = () => done(true);
+        const timer = setTimeout(() => done(false), ms);
+        client.on('ready', onReady);
+      });
+    },
     async get(key) {
       const v = await call(() => client.get(prefix + key));
       return v ?? undefined;

@@ -99,6 +99,8 @@ describe('DPoP replay cache shared through Redis', () => {
     const a = createRedisStore({ url: 'redis://127.0.0.1:6379', keyPrefix: prefix });
     const b = createRedisStore({ url: 'redis://127.0.0.1:6379', keyPrefix: prefix });
     stores.push(a, b);
+    // The stores never queue a command before their connection is up (that would answer 503).
+    assert.deepEqual(await Promise.all([a.whenReady(5000), b.whenReady(5000)]), [true, true]);
     const first = await instance(a);
     const second = await instance(b);
     const token = await boundToken();
