@@ -152,7 +152,7 @@ export const monitorConfigSchema: JsonObject = {
               enum: [true, false, 'auto'],
               default: 'auto',
               description:
-                'Insert on a worker thread, keeping the event loop free for requests. `auto`: on a worker when the process may run on more than one CPU; with one CPU a thread adds only copying and context switches, so inserts run in small transactions on the event loop.',
+                'Insert on a worker thread, keeping the event loop free for requests. `auto`: on a worker when the process may run on more than one CPU; with one CPU a thread adds only copying and context switches, so inserts run on the event loop, one transaction per batch, 100 rows per turn of the loop.',
             },
           },
         },
