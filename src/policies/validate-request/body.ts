@@ -136,23 +136,33 @@ function escapeToken(t: string): string {
   return t.replaceAll('~', '~0').replaceAll('/', '~1');
 }
 
-/** Fast check without pointers: recursion is bounded by `maxDepth`, which the config schema caps. */
-function withinBounds(v: unknown, b: JsonBounds, depth: number): boolean {
-  if (typeof v === 'string') return v.length <= b.maxStringLength;
-  if (v === null || typeof v !== 'object') return true;
-  if (depth >= b.maxDepth) return false;
+/**
+ * Fast check without pointers: the number of object members in `v` (nested ones included), or -1 when a
+ * bound is crossed. Recursion is bounded by `maxDepth`, which the config schema caps.
+ */
+function membersWithinBounds(v: unknown, b: JsonBounds, depth: number): number {
+  if (typeof v === 'string') return v.length <= b.maxStringLength ? 0 : -1;
+  if (v === null || typeof v !== 'object') return 0;
+  if (depth >= b.maxDepth) return -1;
+  let members = 0;
   if (Array.isArray(v)) {
-    if (v.length > b.maxArrayItems) return false;
-    for (let i = 0; i < v.length; i++) if (!withinBounds(v[i], b, depth + 1)) return false;
-    return true;
+    if (v.length > b.maxArrayItems) return -1;
+    for (let i = 0; i < v.length; i++) {
+      const m = membersWithinBounds(v[i], b, depth + 1);
+      if (m < 0) return -1;
+      members += m;
+    }
+    return members;
   }
   let count = 0;
   for (const k in v) {
     if (!Object.hasOwn(v, k)) continue;
-    if (++count > b.maxObjectProperties || k.length > b.maxStringLength) return false;
-    if (!withinBounds((v as Record<string, unknown>)[k], b, depth + 1)) return false;
+    if (++count > b.maxObjectProperties || k.length > b.maxStringLength) return -1;
+    const m = membersWithinBounds((v as Record<string, unknown>)[k], b, depth + 1);
+    if (m < 0) return -1;
+    members += m;
   }
-  return true;
+  return members + count;
 }
 
 /**
@@ -161,8 +171,73 @@ function withinBounds(v: unknown, b: JsonBounds, depth: number): boolean {
  * names its pointer, which is iterative so that no depth can overflow the stack.
  */
 export function checkJsonBounds(value: unknown, bounds: JsonBounds): BoundsViolation | undefined {
-  if (bounds.maxDepth <= 1000 && withinBounds(value, bounds, 0)) return undefined;
+  if (bounds.maxDepth <= 1000 && membersWithinBounds(value, bounds, 0) >= 0) return undefined;
   return locateBoundsViolation(value, bounds);
+}
+
+/**
+ * Checks a JSON body: its parsed `value` against the bounds, then (with `rejectDuplicates`) its `text`
+ * for a member name given twice in one object (see `findDuplicateKey`). Returns the first problem, or
+ * undefined. `value` must be `JSON.parse(text)`.
+ *
+ * The common case pays for one walk of the value and one `indexOf` skim of the text: `JSON.parse` keeps
+ * one member per name, so the text repeats a name exactly when its objects have more members (a `:`
+ * outside strings is one member) than the parsed objects hold. Only then is the text lexed for the
+ * pointer of the duplicate. A text with a backslash is always lexed: V8's `JSON.parse` (Node 24) can
+ * give an escaped name the wrong value (`{"a":1,"\u0061":2}` read as `{"a":1,"\\":2}` once a
+ * previous body made `\` the expected next name), and the count would then miss the duplicate.
+ */
+export function checkJsonBody(
+  value: unknown,
+  text: string,
+  bounds: JsonBounds,
+  rejectDuplicates: boolean,
+): BoundsViolation | undefined {
+  const members = bounds.maxDepth <= 1000 ? membersWithinBounds(value, bounds, 0) : -1;
+  if (members < 0) {
+    const b = locateBoundsViolation(value, bounds);
+    if (b !== undefined) return b;
+  }
+  if (!rejectDuplicates) return undefined;
+  if (members >= 0 && text.indexOf('\\') === -1 && countMemberSeparators(text) === members) return undefined;
+  const duplicate = findDuplicateKey(text);
+  return duplicate === undefined ? undefined : { pointer: duplicate, detail: 'is given more than once' };
+}
+
+/** Index of the quote closing the string that opens at `open`: the next one not escaped by a backslash. */
+function closingQuote(text: string, open: number): number {
+  let j = text.indexOf('"', open + 1);
+  for (;;) {
+    if (j === -1) return -1;
+    let slashes = 0;
+    while (text.charCodeAt(j - 1 - slashes) === 0x5c) slashes++;
+    if (slashes % 2 === 0) return j;
+    j = text.indexOf('"', j + 1);
+  }
+}
+
+/**
+ * Counts the `:` outside strings of a JSON text: in valid JSON, one per object member (RFC 8259 §4).
+ * Linear: both searches only move forward, and a colon found beyond the next string is kept for later.
+ */
+function countMemberSeparators(text: string): number {
+  let count = 0;
+  let from = 0;
+  let colon = text.indexOf(':');
+  while (colon !== -1) {
+    const open = text.indexOf('"', from);
+    const end = open === -1 ? text.length : open;
+    while (colon !== -1 && colon < end) {
+      count++;
+      colon = text.indexOf(':', colon + 1);
+    }
+    if (open === -1) break;
+    const close = closingQuote(text, open);
+    if (close === -1) break;
+    from = close + 1;
+    if (colon !== -1 && colon < from) colon = text.indexOf(':', from);
+  }
+  return count;
 }
 
 function locateBoundsViolation(value: unknown, bounds: JsonBounds): BoundsViolation | undefined {
@@ -229,15 +304,8 @@ export function findDuplicateKey(text: string): string | undefined {
   for (let i = 0; i < n; i++) {
     const ch = text.charCodeAt(i);
     if (ch === 0x22) {
-      // The closing quote is the next one not preceded by an odd run of backslashes.
-      let j = text.indexOf('"', i + 1);
-      for (;;) {
-        if (j === -1) return undefined;
-        let slashes = 0;
-        while (text.charCodeAt(j - 1 - slashes) === 0x5c) slashes++;
-        if (slashes % 2 === 0) break;
-        j = text.indexOf('"', j + 1);
-      }
+      const j = closingQuote(text, i);
+      if (j === -1) return undefined;
       if (top?.expectKey) {
         const raw = text.slice(i + 1, j);
         const key = raw.includes('\\') ? (JSON.parse(`"${raw}"`) as string) : raw;

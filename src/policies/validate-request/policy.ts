@@ -16,8 +16,8 @@ import type { JsonObject, JsonSchema, MediaType, ParameterLocation } from '../..
 import type { CompileContext, PolicyDefinition, PolicyHandler } from '../policy.ts';
 import {
   BodyFormatError,
+  checkJsonBody,
   checkJsonBounds,
-  findDuplicateKey,
   isJsonMediaType,
   type JsonBounds,
   matchMediaType,
@@ -264,14 +264,9 @@ export function compileValidateRequest(
         }
         ex.json = json;
       }
-      const b = checkJsonBounds(json, bounds);
+      const b = checkJsonBody(json, text!, bounds, c.rejectDuplicateKeys);
       if (b !== undefined) {
         errors.push({ pointer: `#/body${b.pointer}`, detail: b.detail });
-        return undefined;
-      }
-      const duplicate = c.rejectDuplicateKeys ? findDuplicateKey(text!) : undefined;
-      if (duplicate !== undefined) {
-        errors.push({ pointer: `#/body${duplicate}`, detail: 'is given more than once' });
         return undefined;
       }
       const r = check.schema.check(json, strip);
