@@ -302,16 +302,40 @@ describe('HTTP Basic is refused over plain HTTP unless allowPlainHttp is set', (
     }
   });
 
-  test('refuses the same credentials over plain HTTP with 401 insecure_transport, without checking them', async () => {
+  test('refuses the same credentials over plain HTTP with 403 insecure_transport, without checking them', async () => {
     const plain = gw.runtime.urls.find((u) => u.startsWith('http:'))!;
     const res = await fetch(`${plain}/reports`, {
       headers: { authorization: basic('audit', 'audit password') },
     });
-    assert.equal(res.status, 401);
+    // No Basic challenge over plain HTTP: a browser would ask for the password and send it in the clear.
+    assert.equal(res.status, 403);
+    assert.equal(res.headers.get('www-authenticate'), null);
     const body = (await res.json()) as Problem;
     assert.equal(body.detail, 'Basic credentials are accepted only over HTTPS');
     const event = gw.events.findLast((e) => e['event.action'] === 'authenticate');
     assert.deepEqual([event?.['event.reason'], event?.['user.name']], ['insecure_transport', 'audit']);
+  });
+
+  test('challenges for Basic over HTTPS only: without credentials, plain HTTP gets 403 and no challenge', async () => {
+    const plain = gw.runtime.urls.find((u) => u.startsWith('http:'))!;
+    const res = await fetch(`${plain}/reports`);
+    assert.equal(res.status, 403);
+    assert.equal(res.headers.get('www-authenticate'), null);
+    assert.equal(
+      ((await res.json()) as Problem).detail,
+      'This operation accepts credentials only over HTTPS.',
+    );
+
+    const https = gw.runtime.urls.find((u) => u.startsWith('https:'))!;
+    const dispatcher = new Agent({ connect: { ca } });
+    try {
+      const secure = await request(`${https}/reports`, { dispatcher });
+      await secure.body.text();
+      assert.equal(secure.statusCode, 401);
+      assert.equal(secure.headers['www-authenticate'], 'Basic realm="ops-api", charset="UTF-8"');
+    } finally {
+      await dispatcher.close();
+    }
   });
 });
 

@@ -136,3 +136,47 @@ describe('authenticate policy with HTTP Basic beside Bearer', () => {
     );
   });
 });
+
+describe('authenticate policy with HTTPS-only Basic beside Bearer, over plain HTTP', () => {
+  let server: PolicyServer;
+  let t: ReturnType<typeof createTestContext>;
+
+  before(async () => {
+    const config: AuthenticateConfig = {
+      mode: 'enforce',
+      realm: 'shop',
+      schemes: {
+        bearer: {
+          jwt: { issuers: [{ issuer: ISS, jwksUri: 'https://issuer.test/jwks', audiences: [AUD] }] },
+        },
+        basicAuth: {
+          basic: {
+            consumers: [
+              {
+                name: 'ops',
+                passwordHashes: [await hashPassword('ops password', { N: 2 ** 14, r: 8, p: 1 })],
+              },
+            ],
+          },
+        },
+      },
+    };
+    t = createTestContext(spec);
+    server = await servePolicies(spec, (op) => [
+      authenticatePolicy.compile(config, t.ctx(op.id)) as PolicyHandler,
+    ]);
+  });
+  after(() => server.close());
+
+  test('offers only the Bearer challenge, with or without refused Basic credentials', async () => {
+    const none = await fetch(`${server.url}/either`);
+    assert.equal(none.status, 401);
+    assert.equal(none.headers.get('www-authenticate'), 'Bearer realm="shop"');
+    const plain = await fetch(`${server.url}/either`, {
+      headers: { authorization: basic('ops', 'ops password') },
+    });
+    assert.equal(plain.status, 401);
+    assert.equal(plain.headers.get('www-authenticate'), 'Bearer realm="shop"');
+    assert.equal(t.events.at(-1)?.['event.reason'], 'insecure_transport');
+  });
+});

@@ -172,7 +172,11 @@ export const authenticatePolicy: PolicyDefinition<AuthenticateConfig> = {
         ...verifiers.map((v) => v.dpopChallenge).filter((c): c is string => c !== undefined),
       ]),
     ];
-    const missingChallenges = baseChallenges.map(withMetadata);
+    // Over plain HTTP, a challenge for credentials that would be refused there (Basic) is left out: it would
+    // make a browser ask for a password and send it in the clear.
+    const httpsOnly = new Set(verifiers.filter((v) => v.httpsOnly === true).map((v) => v.challenge));
+    const plainChallenges = baseChallenges.filter((c) => !httpsOnly.has(c));
+    const offered = (ex: Exchange) => (ex.scheme === 'https' ? baseChallenges : plainChallenges);
     const schemeIndex = new Map(verifiers.map((v, i) => [v, i]));
     const apiKeyHeaders = verifiers
       .map((v) => ctx.spec.securitySchemes[v.name].raw)
@@ -262,11 +266,25 @@ export const authenticatePolicy: PolicyDefinition<AuthenticateConfig> = {
     }
 
     function deny(ex: Exchange, f: Failure): Problem {
+      const available = offered(ex);
+      if (available.length === 0 && (f.kind === 'missing' || f.kind === 'invalid')) {
+        // Every scheme of the operation needs HTTPS: a 401 must carry a challenge (RFC 9110 §15.5.2), and
+        // none can be offered here.
+        if (f.kind === 'invalid') {
+          const r = f.result;
+          emit(ex, r.reason, r.detail, f.scheme.name, undefined, r.userName);
+          return problem(problems.forbidden, r.detail, { reason: r.reason });
+        }
+        emit(ex, 'insecure_transport', 'no credentials presented over plain HTTP');
+        return problem(problems.forbidden, 'This operation accepts credentials only over HTTPS.', {
+          reason: 'insecure_transport',
+        });
+      }
       if (f.kind === 'missing') {
         emit(ex, 'missing_credentials', 'no credentials presented');
         // RFC 6750 §3: without credentials the challenge carries no error code.
         return problem(problems.unauthorized, 'This operation requires authentication.', {
-          headers: { 'www-authenticate': missingChallenges },
+          headers: { 'www-authenticate': available.map(withMetadata) },
           reason: 'missing_credentials',
         });
       }
@@ -309,11 +327,11 @@ export const authenticatePolicy: PolicyDefinition<AuthenticateConfig> = {
               ? 'invalid_token'
               : 'invalid_dpop_proof';
         challenges.push(`${f.scheme.dpopChallenge}, error="${code}", ${desc}`);
-        for (const c of baseChallenges) if (c !== f.scheme.dpopChallenge) challenges.push(c);
+        for (const c of available) if (c !== f.scheme.dpopChallenge) challenges.push(c);
       } else {
         // RFC 7617 defines no error parameters: a refused Basic credential gets the plain challenge again.
         const withError = f.scheme.kind !== 'basic';
-        for (const c of baseChallenges) {
+        for (const c of available) {
           challenges.push(
             withError && (c === f.scheme.challenge || c === f.scheme.dpopChallenge)
               ? `${c}, error="invalid_token", ${desc}`

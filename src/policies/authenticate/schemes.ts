@@ -28,6 +28,8 @@ export interface SchemeVerifier {
   readonly challenge: string;
   /** DPoP challenge, when the scheme accepts DPoP. */
   readonly dpopChallenge: string | undefined;
+  /** True when the credentials are refused over plain HTTP (Basic): no challenge invites them there. */
+  readonly httpsOnly?: boolean;
   verify(ex: Exchange): CredentialResult | Promise<CredentialResult>;
 }
 
@@ -190,6 +192,7 @@ function build(
       // RFC 7617 §2.1: the charset parameter tells clients to send the credentials as UTF-8.
       challenge: `Basic realm=${quotedRealm}, charset="UTF-8"`,
       dpopChallenge: undefined,
+      httpsOnly: binding.basic!.allowPlainHttp !== true,
       verify(ex) {
         const r = basic.authenticate(ex.req.headers.authorization, ex.scheme === 'https');
         if (binding.basic!.forwardAuthorization === true) return r;
