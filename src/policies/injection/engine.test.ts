@@ -174,6 +174,14 @@ describe('detector options', () => {
     assert.equal(p1.scanKey('$schema'), undefined);
     assert.equal(p1.scanKey('price'), undefined);
   });
+  test('SQL keywords between letters and spaces only are found in any case and beside non-ASCII text', () => {
+    // Nothing but the keywords themselves lets these values past the paranoia 1 pre-check.
+    assert.equal(p1.scanValue('1 UnIoN SeLeCt username FROM users'), 'sqli');
+    assert.equal(p1.scanValue('1 union select username from users über'), 'sqli');
+    assert.equal(p1.scanValue('über 1 union select username from users'), 'sqli');
+    assert.equal(p1.scanValue('x union\tselect 2'), 'sqli');
+    assert.equal(p1.scanValue('Union Station, platform 3 über'), undefined);
+  });
   test('higher paranoia flags more ambiguous input', () => {
     assert.equal(p1.scanValue('alert(document.cookie)'), undefined);
     assert.equal(p3.scanValue('alert(document.cookie)'), 'xss');

@@ -170,18 +170,51 @@ const SQL_WORDS = [
   'waitfor',
 ];
 
+/** `SQL_WORDS` by their first letter (`a` = 0), for the one-pass search below. */
+const SQL_WORDS_BY_LETTER: ReadonlyArray<readonly string[]> = Array.from({ length: 26 }, (_, i) =>
+  SQL_WORDS.filter((w) => w.charCodeAt(0) === 97 + i),
+);
+
+/**
+ * Whether `s.toLowerCase()` contains one of `SQL_WORDS` (anywhere, not only as a word). ASCII text is
+ * searched in one pass, case-insensitively; other text takes `toLowerCase`, which maps some non-ASCII
+ * characters to ASCII letters (the Kelvin sign to `k`).
+ */
+function hasSqlWord(s: string): boolean {
+  const n = s.length;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 128) return hasSqlWordLowerCased(s);
+    // `| 32` lower-cases an ASCII letter and maps no other ASCII character to a lower-case letter.
+    const first = (c | 32) - 97;
+    if (first < 0 || first >= 26) continue;
+    const words = SQL_WORDS_BY_LETTER[first];
+    for (let w = 0; w < words.length; w++) {
+      const word = words[w];
+      const len = word.length;
+      if (i + len > n) continue;
+      let k = 1;
+      while (k < len && (s.charCodeAt(i + k) | 32) === word.charCodeAt(k)) k++;
+      if (k === len) return true;
+    }
+  }
+  return false;
+}
+
+function hasSqlWordLowerCased(s: string): boolean {
+  const lower = s.toLowerCase();
+  for (const w of SQL_WORDS) if (lower.indexOf(w) >= 0) return true;
+  return false;
+}
+
 /**
  * Whether a class can possibly match at paranoia 1, from the characters present: every level-1 rule of a
  * class needs at least one of these families (checked against the rules, and by the corpus test).
  */
 const GATES: Readonly<Record<InjectionClass, (mask: number, s: string) => boolean>> = {
-  sqli: (m, s) => {
-    if ((m & (QUOTE | SEMI | PAREN | ANGLE | EQUALS | PIPE_AMP | HASH | AT | DASHES | STAR)) !== 0)
-      return true;
-    const lower = s.toLowerCase();
-    for (const w of SQL_WORDS) if (lower.indexOf(w) >= 0) return true;
-    return false;
-  },
+  sqli: (m, s) =>
+    (m & (QUOTE | SEMI | PAREN | ANGLE | EQUALS | PIPE_AMP | HASH | AT | DASHES | STAR)) !== 0 ||
+    hasSqlWord(s),
   nosqli: (m) => (m & (DOLLAR | SEMI | EQUALS | PAREN | ANGLE)) !== 0,
   cmdi: (m, s) =>
     (m & (SEMI | PIPE_AMP | NEWLINE | BACKTICK | DOLLAR | ANGLE | BRACE)) !== 0 || s.indexOf('/dev/') >= 0,
