@@ -1,4 +1,5 @@
 import type { Exchange, Principal } from '../../gateway/exchange.ts';
+import { parseJson } from '../../gateway/json.ts';
 import { type Problem, problem, problems } from '../../gateway/problems.ts';
 import type { SecurityEvent } from '../../monitor/events.ts';
 import type { Operation } from '../../openapi/types.ts';
@@ -156,7 +157,7 @@ function jsonBody(ex: Exchange): unknown {
   if (ex.json !== undefined) return ex.json;
   if (ex.body === undefined || ex.body.length === 0) return null;
   try {
-    ex.json = JSON.parse(ex.body.toString('utf8'));
+    ex.json = parseJson(ex.body.toString('utf8'));
   } catch {
     return null;
   }

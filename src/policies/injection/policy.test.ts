@@ -135,6 +135,21 @@ describe('injection policy (gateway with a real upstream)', () => {
     assert.deepEqual(await errorsOf(res), [{ pointer: '#/body/owner/id/$ne', class: 'nosqli' }]);
   });
 
+  test('sees the operator an escaped key spells, even after a request set V8 up to misread it', async () => {
+    const raw = (text: string) =>
+      fetch(`${gw.url}/notes/7`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: text,
+      });
+    // This member name teaches Node 24's JSON.parse a shape under which `"\u0024ne"` reads as `\u0`.
+    const primer = await raw(String.raw`{"owner":{"id":1,"\\u0":2}}`);
+    await primer.arrayBuffer();
+    const res = await raw(String.raw`{"owner":{"id":1,"\u0024ne":null}}`);
+    assert.equal(res.status, 400);
+    assert.deepEqual(await errorsOf(res), [{ pointer: '#/body/owner/$ne', class: 'nosqli' }]);
+  });
+
   test('rejects XSS in a JSON array leaf', async () => {
     const res = await put(gw, { tags: ['ok', '<img src=x onerror=alert(1)>'] });
     assert.equal(res.status, 400);

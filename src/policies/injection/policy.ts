@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Exchange } from '../../gateway/exchange.ts';
+import { parseJson } from '../../gateway/json.ts';
 import { type Problem, problem, problems } from '../../gateway/problems.ts';
 import type { SecurityEvent } from '../../monitor/events.ts';
 import type { JsonObject } from '../../openapi/types.ts';
@@ -231,7 +232,7 @@ function createHandler(
         let json = ex.json;
         if (json === undefined) {
           try {
-            json = JSON.parse(ex.body.toString('utf8'));
+            json = parseJson(ex.body.toString('utf8'));
             ex.json = json;
           } catch {
             // Not JSON after all: inspect the text as one value (request validation reports the syntax).

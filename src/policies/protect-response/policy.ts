@@ -1,5 +1,6 @@
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import type { Exchange } from '../../gateway/exchange.ts';
+import { parseJson } from '../../gateway/json.ts';
 import { type Problem, problem, problems } from '../../gateway/problems.ts';
 import { derefSchema } from '../../openapi/parameters.ts';
 import { type CompiledSchema, schemaCompilerFor } from '../../openapi/schema.ts';
@@ -269,7 +270,7 @@ export function compileProtectResponse(config: ProtectResponseConfig, ctx: Compi
       if (plain === undefined) return withhold('uninspectable');
       let json: unknown;
       try {
-        json = JSON.parse(plain.toString('utf8'));
+        json = parseJson(plain.toString('utf8'));
       } catch {
         return c.schemaMismatch === 'block' ? withhold('schema_mismatch') : body;
       }

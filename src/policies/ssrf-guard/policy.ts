@@ -1,4 +1,5 @@
 import type { Exchange } from '../../gateway/exchange.ts';
+import { parseJson } from '../../gateway/json.ts';
 import { type Problem, problem, problems } from '../../gateway/problems.ts';
 import {
   compileParameterDecoder,
@@ -286,7 +287,7 @@ export function compileSsrfGuard(
         isJsonMediaType(mediaTypeOf(ex.req.headers['content-type']))
       ) {
         try {
-          json = JSON.parse(ex.body.toString('utf8'));
+          json = parseJson(ex.body.toString('utf8'));
           ex.json = json;
         } catch {
           json = undefined; // not JSON: validateRequest refuses it

@@ -1,4 +1,5 @@
 import type { Exchange } from '../../gateway/exchange.ts';
+import { parseJson } from '../../gateway/json.ts';
 import { type Problem, problem, problems } from '../../gateway/problems.ts';
 import {
   claimedQueryNames,
@@ -257,7 +258,7 @@ export function compileValidateRequest(
       let json = ex.json;
       if (json === undefined) {
         try {
-          json = JSON.parse(text!);
+          json = parseJson(text!);
         } catch {
           errors.push({ pointer: '#/body', detail: 'is not valid JSON' });
           return undefined;
