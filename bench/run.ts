@@ -41,7 +41,7 @@ const BODY_201 = JSON.stringify({
   description: 'A small JSON document used as the upstream response body.',
 }).padEnd(201, ' ');
 
-/** The ratios the issues set bars on: [label, numerator scenario, denominator scenario]. */
+/** The ratios the issues set bars on (and one reference): [label, numerator scenario, denominator scenario]. */
 const BAR_PAIRS: ReadonlyArray<readonly [string, string, string]> = [
   ['pass-through ÷ nginx', 'portcullis pass-through', 'nginx'],
   ['rate limit, memory ÷ pass-through', 'rate limit (memory)', 'portcullis pass-through'],
@@ -60,6 +60,12 @@ const BAR_PAIRS: ReadonlyArray<readonly [string, string, string]> = [
     // The same 1 KB JSON POST on both sides.
     'full pipeline ÷ nginx, JSON POST',
     'full pipeline (JWT, limits, validation, injection P1, response filter), JSON POST',
+    'nginx, JSON POST',
+  ],
+  [
+    // Not a bar: the ceiling of any Node proxy here, for the bar above.
+    'node minimal proxy ÷ nginx, JSON POST (the Node floor)',
+    'node minimal proxy, JSON POST',
     'nginx, JSON POST',
   ],
   [
@@ -425,6 +431,7 @@ async function main() {
     { name: 'portcullis pass-through, 2 workers', kind: 'portcullis', workers: 2 },
     { name: 'nginx, JSON POST', kind: 'nginx', ...JSON_POST },
     { name: 'nginx + ModSecurity CRS PL1, JSON POST', kind: 'nginx-modsecurity', ...JSON_POST },
+    { name: 'node minimal proxy, JSON POST', kind: 'node-minimal', ...JSON_POST },
     { name: 'portcullis pass-through, JSON POST', kind: 'portcullis', ...JSON_POST },
     ...extraScenarios,
   ];
