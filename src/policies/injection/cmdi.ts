@@ -200,6 +200,21 @@ const WORDY_COMMANDS = new Set([
   'history',
 ]);
 
+/**
+ * Windows administration commands and the sub-commands that make them an action (`net user x /add`,
+ * `reg add HKLM\...`, `netsh firewall set ...`): with one of these the command has shell arguments.
+ */
+const SUBCOMMANDS: ReadonlyMap<string, ReadonlySet<string>> = new Map([
+  [
+    'net',
+    new Set(['user', 'localgroup', 'view', 'share', 'use', 'start', 'stop', 'group', 'accounts', 'session']),
+  ],
+  ['reg', new Set(['add', 'query', 'delete', 'save', 'export', 'import', 'load', 'copy', 'restore'])],
+  ['netsh', new Set(['firewall', 'advfirewall', 'interface', 'wlan', 'http', 'winhttp', 'portproxy', 'int'])],
+  ['sc', new Set(['query', 'queryex', 'create', 'config', 'start', 'stop', 'delete', 'qc'])],
+  ['wmic', new Set(['process', 'useraccount', 'service', 'os', 'shadowcopy', 'qfe', 'startup', 'nicconfig'])],
+]);
+
 /** Words that are so common in prose that even `cat`/`echo`/`dir` after `&` or a newline need arguments. */
 const PROSE_COMMON = new Set(['cat', 'echo', 'dir', 'w', 'ver', 'id', 'sc', 'reg', 'env', 'dig', 'sh']);
 
@@ -271,11 +286,30 @@ export function unshell(s: string): string {
   return out;
 }
 
+/** Whether `s` at `k` holds one of the sub-commands that `word` takes (`net user`, `reg add`). */
+function hasSubcommand(s: string, word: string, k: number): boolean {
+  const verbs = SUBCOMMANDS.get(word);
+  if (verbs === undefined) return false;
+  let e = k;
+  while (e < s.length && e - k < 16 && isLetter(s.charCodeAt(e))) e++;
+  const after = s.charCodeAt(e);
+  return (e >= s.length || !isWordChar(after)) && verbs.has(s.slice(k, e).toLowerCase());
+}
+
+/** Whether `s` at `k` starts a URL with a scheme (`http://`, `ftp://`), read boundedly. */
+function isUrlAt(s: string, k: number): boolean {
+  let e = k;
+  while (e < s.length && e - k < 12 && isLetter(s.charCodeAt(e))) e++;
+  return e > k && s.charCodeAt(e) === 58 && s.charCodeAt(e + 1) === 47 && s.charCodeAt(e + 2) === 47;
+}
+
 interface CommandHit {
   readonly name: string;
   readonly distinct: boolean;
   /** Whether the text after the name looks like shell arguments or ends the command. */
   readonly shellArgs: boolean;
+  /** Whether the value ends right after the name (no arguments at all). */
+  readonly bare?: boolean;
   readonly glob: boolean;
   /** Whether the first argument is an option or a path (`-c`, `/t`, `/etc`). */
   readonly optionArgs?: boolean;
@@ -360,8 +394,9 @@ function readCommand(s: string, i: number): CommandHit | undefined {
           s.charCodeAt(k + 2) === 47 ||
           k + 2 >= n ||
           isSpace(s.charCodeAt(k + 2)))) ||
-      (word === 'net' &&
-        /^(user|localgroup|view|share|use|start|stop|group|accounts|session)\b/i.test(s.slice(k, k + 12)));
+      hasSubcommand(s, word, k) ||
+      // `wget http://…`, `curl https://…`: a URL for a command that fetches or connects.
+      (distinct && isUrlAt(s, k));
     if (!shellArgs && sawSpace && isLetter(c) && (word === 'echo' || word === 'eval')) {
       // `;echo vulnerable` (one word, then the end or a metacharacter), not "; echo chamber effects".
       let w = k;
@@ -382,7 +417,7 @@ function readCommand(s: string, i: number): CommandHit | undefined {
   }
   const a = s.charCodeAt(k);
   const optionArgs = k > j && (a === 45 || a === 47 || a === 92) && isLetter(s.charCodeAt(k + 1));
-  return { name: word, distinct: distinct || hasDir, shellArgs, glob, optionArgs };
+  return { name: word, distinct: distinct || hasDir, shellArgs, glob, optionArgs, bare: k >= n };
 }
 
 /** Whether `s` (already decoded) reads as an OS command injection at paranoia `p`. */
@@ -399,6 +434,14 @@ export function detectCmdi(input: string, p: Paranoia): boolean {
     return true;
   }
   const n = s.length;
+  let first = 0;
+  while (first < n && isSpace(s.charCodeAt(first))) first++;
+  // Shellshock: an environment variable (a header under CGI) that bash imports as a function, `() { :;};`.
+  if (s.charCodeAt(first) === 40 && s.charCodeAt(first + 1) === 41) {
+    let b = first + 2;
+    while (b < n && b - first < 8 && isSpace(s.charCodeAt(b))) b++;
+    if (s.charCodeAt(b) === 123) return true;
+  }
   for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i);
     let strongSeparator: boolean;
@@ -410,9 +453,9 @@ export function detectCmdi(input: string, p: Paranoia): boolean {
       strongSeparator = true;
       if (s.charCodeAt(next) === 124) next++;
     } else if (c === 38) {
-      // & or &&
-      strongSeparator = s.charCodeAt(next) === 38;
-      if (strongSeparator) next++;
+      // & or &&; a lone `&` opening the value is no conjunction ("Tom & Jerry") but a separator.
+      strongSeparator = s.charCodeAt(next) === 38 || i === first;
+      if (s.charCodeAt(next) === 38) next++;
     } else if (c === 10) strongSeparator = false;
     else if (c === 96) {
       // Backticks: markdown uses them for inline code too ("run `ls -la`"), so at level 1 only a backtick
@@ -450,10 +493,14 @@ export function detectCmdi(input: string, p: Paranoia): boolean {
     const hit = readCommand(s, next);
     if (hit === undefined) continue;
     if (hit.glob) return true;
+    // A lone `&` opening the value is read as a separator, but a prose word after it (`& more`) needs
+    // real arguments; otherwise it is judged like any other `&`.
+    const loneAmpersand = c === 38 && s.charCodeAt(i + 1) !== 38;
     if (strongSeparator) {
       if (hit.distinct && !PROSE_COMMON.has(hit.name)) return true;
-      if (hit.shellArgs) return true;
-    } else {
+      if (hit.shellArgs && (!loneAmpersand || !hit.bare)) return true;
+    }
+    if (!strongSeparator || loneAmpersand) {
       if (next === 0 && i === 0 && c !== 10) {
         // The value itself as a command line: level 2 takes distinct commands, level 3 any.
         if (hit.shellArgs && (hit.distinct || p >= 3) && !PROSE_COMMON.has(hit.name)) return true;

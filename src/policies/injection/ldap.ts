@@ -59,7 +59,9 @@ function filterAt(s: string, i: number, p: Paranoia, wellKnownOnly: boolean): bo
     let k = j + 1;
     while (k < n && k - j < 16 && isSpace(s.charCodeAt(k))) k++;
     const d = s.charCodeAt(k);
-    return d === 40 || d === 41 || (k >= n && (!wellKnownOnly || p >= 2));
+    if (d === 40 || d === 41 || (k >= n && (!wellKnownOnly || p >= 2))) return true;
+    // `)((|userpassword=*)`: a combinator glued to an assertion on a well-known attribute.
+    return isAttrStart(d) && filterAt(s, k, p, true);
   }
   if (!isAttrStart(c)) return false;
   const start = j;

@@ -121,6 +121,8 @@ export function detectNosqli(s: string, p: Paranoia): boolean {
     if (lower.startsWith('return', k) && !isWordChar(lower.charCodeAt(k + 6))) {
       let m = k + 6;
       while (m < n && lower.charCodeAt(m) === 32) m++;
+      // `;return(true);`: the value in parentheses.
+      if (lower.charCodeAt(m) === 40) m++;
       const rest = lower.slice(m, m + 8);
       if (/^(true|false|1|0|this|db|!|sleep|\d|'|")/.test(rest)) return true;
     }
@@ -152,6 +154,21 @@ export function detectNosqli(s: string, p: Paranoia): boolean {
     }
   }
   if (lower.indexOf('(') < 0) return false;
+  // A busy wait on the clock (`do{...}while(new Date()-d<5000)`): the time-based probe for `$where`.
+  if (
+    (lower.indexOf('new date(') >= 0 || lower.indexOf('date.now(') >= 0) &&
+    (lower.indexOf('while(') >= 0 || lower.indexOf('while (') >= 0)
+  ) {
+    return true;
+  }
+  // `require('os').endianness()=='LE'`: a Node module loaded and used by injected code, at the start
+  // of the value or right after a breakout.
+  for (let i = lower.indexOf('require('); i >= 0; i = lower.indexOf('require(', i + 1)) {
+    let b = i - 1;
+    while (b >= 0 && lower.charCodeAt(b) === 32) b--;
+    if (b >= 0 && ';\'"|&{('.indexOf(lower[b]) < 0) continue;
+    if (/^require\(\s*['"`][\w./-]{1,40}['"`]\s*\)\s*\./.test(lower.slice(i, i + 64))) return true;
+  }
   for (const m of ['while(true)', 'while (true)', 'while(1)', 'sleep(', 'tojson(', 'objectid(']) {
     const at = lower.indexOf(m);
     if (at < 0) continue;

@@ -157,6 +157,8 @@ const STRONG_FUNCTIONS = new Set([
   'session_user',
   'schema',
   'if',
+  'isnull',
+  'ifnull',
   'iif',
   'length',
   'count',
@@ -449,6 +451,9 @@ const COMPARISONS = new Set([
 ]);
 
 const EQUALITIES = new Set(['=', '==', '<>', '!=', '<=>', 'like', 'rlike', 'regexp', 'is']);
+const ARITHMETIC = new Set(['*', '+', '-', '/', '%']);
+/** Functions that choose between their arguments on a condition. */
+const BRANCHING = new Set(['if', 'iif', 'elt', 'make_set']);
 
 function isOperand(t: Token | undefined): boolean {
   return t !== undefined && (t.k === 'n' || t.k === 's' || t.k === 'w' || t.k === 'v' || t.k === 'f');
@@ -472,6 +477,51 @@ function afterOperand(t: Token[], i: number): number {
   return t.length;
 }
 
+/** Whether `t` is the `IN` of `x in (...)` (lexed as a keyword, or as a call when `(` follows). */
+function isIn(t: Token | undefined): boolean {
+  return t !== undefined && (t.k === 'k' || t.k === 'f') && t.v === 'in';
+}
+
+/**
+ * Whether the tokens at `i` form an expression that is always true (or a probe), written so that it holds
+ * whatever the row: two identical names (`x=x`), parenthesised literals (`('x')=('x')`), a literal in a
+ * list holding a literal (`'a' in ('a')`), a literal between two literals, `x is null`, a column compared
+ * with a character function (`name like char(37)`). Used after a boolean operator that follows a closed
+ * quote or a number. Returns the index after the expression, or -1.
+ */
+function tautologyEnd(t: Token[], i: number): number {
+  let a = t[i];
+  let j = i + 1;
+  // A parenthesised literal: `('x')=('x'`.
+  if (a?.k === '(' && isLiteral(t[i + 1]) && t[i + 2]?.k === ')') {
+    a = t[i + 1];
+    j = i + 3;
+  }
+  if (!isOperand(a) || a.k === 'f') return -1;
+  const op = t[j];
+  const b = t[j + 1];
+  if (op === undefined || b === undefined) return -1;
+  if (op.k === 'o' && EQUALITIES.has(op.v)) {
+    if (op.v === 'is') return b.k === 'n' && b.v === 'null' ? j + 2 : -1;
+    if (a.k === 'w' && b.k === 'w' && a.v === b.v) return j + 2;
+    if (isLiteral(a) && b.k === '(' && isLiteral(t[j + 2])) return j + 3;
+    return a.k === 'w' && b.k === 'f' && STRONG_FUNCTIONS.has(b.v) && t[j + 2]?.k === '(' ? j + 2 : -1;
+  }
+  if (!isLiteral(a)) return -1;
+  if (isIn(op)) return b.k === '(' && isLiteral(t[j + 2]) ? j + 3 : -1;
+  if (op.k === 'k' && op.v === 'between' && isLiteral(b) && t[j + 2]?.k === '&' && isLiteral(t[j + 3])) {
+    // `between 9 and 5` is also prose: only when nothing but SQL follows.
+    const rest = t[j + 4];
+    return rest === undefined || rest.k === 'c' || rest.k === ';' || rest.k === ')' ? j + 4 : -1;
+  }
+  return -1;
+}
+
+/** Whether `t` at `i` starts an always-true expression (see `tautologyEnd`). */
+function isTautology(t: Token[], i: number): boolean {
+  return tautologyEnd(t, i) >= 0;
+}
+
 /** Whether the tokens at `i` read as a condition: `x = y`, `f(...)`, `(select ...)`, `exists(...)`. */
 function isCondition(t: Token[], i: number, p: Paranoia): boolean {
   const a = t[i];
@@ -480,7 +530,7 @@ function isCondition(t: Token[], i: number, p: Paranoia): boolean {
   if (a.k === 'f') return STRONG_FUNCTIONS.has(a.v) || p >= 2;
   if (a.k === '(') {
     const b = t[i + 1];
-    return b !== undefined && (b.k === 'E' || b.k === '(' || isCondition(t, i + 1, p));
+    return b !== undefined && (b.k === 'E' || b.k === '(' || isCondition(t, i + 1, p) || isTautology(t, i));
   }
   if (a.k === 'k' && (a.v === 'exists' || a.v === 'case')) return true;
   if (isOperand(a)) {
@@ -580,11 +630,7 @@ function isStatement(t: Token[], i: number, p: Paranoia): boolean {
     case 'exec':
     case 'execute':
       return (
-        (a.k === 'w' && (a.v.startsWith('xp_') || a.v.startsWith('sp_') || a.v.startsWith('master.'))) ||
-        a.k === '(' ||
-        a.k === 'f' ||
-        a.k === 'v' ||
-        a.k === 's'
+        (a.k === 'w' && isSystemProcedure(a.v)) || a.k === '(' || a.k === 'f' || a.k === 'v' || a.k === 's'
       );
     case 'declare':
       return a.k === 'v';
@@ -596,6 +642,11 @@ function isStatement(t: Token[], i: number, p: Paranoia): boolean {
     default:
       return p >= 3;
   }
+}
+
+/** MSSQL extended and system procedures (`xp_cmdshell`, `sp_configure`, `master..xp_dirtree`). */
+function isSystemProcedure(name: string): boolean {
+  return name.startsWith('xp_') || name.startsWith('sp_') || name.startsWith('master.');
 }
 
 function is(t: Token | undefined, k: Kind, v: string): boolean {
@@ -613,7 +664,7 @@ function quoteContext(t: Token[], p: Paranoia): boolean {
   switch (a.k) {
     case '&':
       if (b === undefined) return p >= 3;
-      if (b.k === 'f' || b.k === '(' || b.k === 'E' || b.k === 'U') return true;
+      if (b.k === 'f' || b.k === '(' || b.k === 'E' || b.k === 'U' || isTautology(t, 2)) return true;
       if (b.k === 'n' || b.k === 'v') {
         // `' or 1=1`, `' or 1--`, `' and @x`; not `5'11" and 180 lbs`.
         return (
@@ -649,7 +700,7 @@ function quoteContext(t: Token[], p: Paranoia): boolean {
     case ')':
       if (b === undefined) return p >= 3;
       return (
-        (b.k === '&' && isCondition(t, 3, p)) ||
+        (b.k === '&' && (isCondition(t, 3, p) || isTautology(t, 3))) ||
         (b.k === ';' && (c === undefined || c.k === 'E' || c.k === 'c' || is(c, 'k', 'waitfor') || p >= 2)) ||
         b.k === 'U' ||
         b.k === 'c' ||
@@ -684,6 +735,8 @@ function quoteContext(t: Token[], p: Paranoia): boolean {
       }
       return p >= 3 && a.v !== 'in';
     case 'E':
+      // `x'exec master..xp_cmdshell 'dir'--`: a system procedure runs without `;` in MSSQL.
+      if ((a.v === 'exec' || a.v === 'execute') && b?.k === 'w' && isSystemProcedure(b.v)) return true;
       return p >= 2 && isStatement(t, 1, p);
     default:
       return false;
@@ -753,6 +806,17 @@ function anywhere(t: Token[], p: Paranoia): boolean {
             x.v.startsWith('dbms_');
           const prev = t[i - 1];
           if (strong) return true;
+          // `iif(1=1,1,1/0)`, `elt(4521=4521,1)`: a branch on a comparison of two literals (sqlmap's probes).
+          if (
+            BRANCHING.has(x.v) &&
+            isLiteral(a) &&
+            b?.k === 'o' &&
+            EQUALITIES.has(b.v) &&
+            isLiteral(t[i + 4]) &&
+            (t[i + 5]?.k === ',' || t[i + 5]?.k === ')')
+          ) {
+            return true;
+          }
           // Weaker functions count when they follow SQL syntax (an operator, a boolean, a clause).
           if (
             prev !== undefined &&
@@ -766,6 +830,10 @@ function anywhere(t: Token[], p: Paranoia): boolean {
         break;
       }
       case 'k':
+        // `case when 1=1 then`: a conditional written in SQL.
+        if (x.v === 'case' && is(t[i + 1], 'k', 'when') && isCondition(t, i + 2, p)) {
+          for (let j = i + 3; j < n && j < i + 12; j++) if (is(t[j], 'k', 'then')) return true;
+        }
         if (x.v === 'waitfor') {
           const y = t[i + 1];
           if (y !== undefined && (y.v === 'delay' || y.v === 'time' || y.v === '') && t[i + 2]?.k === 's')
@@ -806,6 +874,31 @@ function anywhere(t: Token[], p: Paranoia): boolean {
             return true;
         }
         if (p >= 2 && isOperand(t[i - 1]) && isCondition(t, i + 1, p) && t[i + 1]?.k !== 'w') return true;
+        // The same name on both sides (`hi or a=a`, `or x=x--`), when nothing but SQL follows.
+        if (
+          t[i + 1]?.k === 'w' &&
+          t[i + 3]?.k === 'w' &&
+          t[i + 1].v === t[i + 3].v &&
+          isTautology(t, i + 1)
+        ) {
+          const rest = t[i + 4];
+          if (rest === undefined || rest.k === 'c' || rest.k === '&' || rest.k === ';' || rest.k === ')')
+            return true;
+        }
+        break;
+      case '(':
+        // `(4521=4521)*4522`: a parenthesised comparison of two literals used as a number.
+        if (
+          isLiteral(t[i + 1]) &&
+          t[i + 2]?.k === 'o' &&
+          EQUALITIES.has(t[i + 2].v) &&
+          isLiteral(t[i + 3]) &&
+          t[i + 4]?.k === ')' &&
+          t[i + 5]?.k === 'o' &&
+          ARITHMETIC.has(t[i + 5].v)
+        ) {
+          return true;
+        }
         break;
       default:
         break;
@@ -817,6 +910,11 @@ function anywhere(t: Token[], p: Paranoia): boolean {
 /** Rules for a value that sits where a number would (`id=1 or 1=1`). */
 function numericContext(t: Token[], p: Paranoia): boolean {
   let i = 0;
+  if (t[0]?.k === ')') {
+    // `) or ('a'='a`, `) or (a=a`: the value closes the application's parenthesis first.
+    while (t[i]?.k === ')') i++;
+    return t[i]?.k === '&' && (isCondition(t, i + 1, p) || isTautology(t, i + 1));
+  }
   while (t[i]?.k === '(') i++;
   const first = t[i];
   if (
@@ -829,14 +927,17 @@ function numericContext(t: Token[], p: Paranoia): boolean {
   if (a === undefined) return false;
   switch (a.k) {
     case '&':
-      return isCondition(t, i + 2, p) && t[i + 2].k !== 'w';
+      return (isCondition(t, i + 2, p) && t[i + 2].k !== 'w') || isTautology(t, i + 2);
     case ')': {
       let j = i + 2;
       while (t[j]?.k === ')') j++;
       const b = t[j];
       return (
         b !== undefined &&
-        ((b.k === '&' && isCondition(t, j + 1, p)) || b.k === 'U' || b.k === ';' || b.k === 'c')
+        ((b.k === '&' && (isCondition(t, j + 1, p) || isTautology(t, j + 1))) ||
+          b.k === 'U' ||
+          b.k === ';' ||
+          b.k === 'c')
       );
     }
     case 'o':
@@ -845,6 +946,12 @@ function numericContext(t: Token[], p: Paranoia): boolean {
       return t[i + 2] !== undefined && (t[i + 2].k === 'E' || is(t[i + 2], 'k', 'waitfor') || p >= 2);
     case 'k': {
       if (!CLAUSES.has(a.v)) return false;
+      let k = i + 2;
+      // `1 group by userid having 1=1--`: a grouping, then the condition on it.
+      if (a.v === 'group by' && isOperand(t[k]) && is(t[k + 1], 'k', 'having')) k += 2;
+      else if (a.v !== 'having') k = -1;
+      // `1 having 1=1`: a condition on a clause that only SQL has.
+      if (k > 0 && (isCondition(t, k, p) || isTautology(t, k))) return true;
       const b = t[i + 2];
       const c = t[i + 3];
       return b !== undefined && b.k === 'n' && (c === undefined || c.k === 'c' || c.k === ',' || c.k === ';');

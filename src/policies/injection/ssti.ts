@@ -136,9 +136,53 @@ function isExpression(body: string, p: Paranoia): boolean {
   while (j < b.length && /[a-z0-9_$@#]/.test(b[j])) j++;
   const head = b.slice(0, j).replace(/^[#@$]/, '');
   if (ENGINE_OBJECTS.has(head)) return true;
+  if (walksToSecret(b)) return true;
   if (b.startsWith('#with') && (b.indexOf('"') >= 0 || b.indexOf("'") >= 0)) return true;
   if (p >= 2 && (b.indexOf("'") >= 0 || b.indexOf('"') >= 0 || b.indexOf('|') >= 0)) return true;
   if (p >= 3 && b.indexOf('.') >= 0) return true;
+  return false;
+}
+
+/** Members that hold secrets: reaching one through a dotted walk reads them (`messages.storages.0.signer.key`). */
+const SECRET_MEMBERS = new Set([
+  'signer',
+  'secret_key',
+  'secret',
+  'password',
+  'passwd',
+  'settings',
+  'environ',
+  'config',
+]);
+
+/** Whether a (lower-cased) expression walks a dotted path through a member in `SECRET_MEMBERS`. */
+function walksToSecret(b: string): boolean {
+  if (b.indexOf('.') < 0) return false;
+  let start = 0;
+  let dotted = false;
+  for (let i = 0; i <= b.length && i < 512; i++) {
+    const c = i < b.length ? b.charCodeAt(i) : 32;
+    if ((c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 95) continue;
+    if (i > start && dotted && SECRET_MEMBERS.has(b.slice(start, i))) return true;
+    // Only names after a dot count: `{{ password }}` is a placeholder, `{{ e.user.password }}` a walk.
+    dotted = c === 46;
+    start = i + 1;
+  }
+  return false;
+}
+
+/** An engine object used as an object (`config.items()`, `self._TemplateReference__context`). */
+function usesEngineObject(body: string): boolean {
+  let start = 0;
+  for (let i = 0; i < body.length && i < 512; i++) {
+    const c = body.charCodeAt(i);
+    if ((c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 95) continue;
+    if (i > start && (c === 46 || c === 40 || c === 91) && ENGINE_OBJECTS.has(body.slice(start, i))) {
+      const before = start > 0 ? body.charCodeAt(start - 1) : 32;
+      if (before !== 46) return true;
+    }
+    start = i + 1;
+  }
   return false;
 }
 
@@ -147,6 +191,7 @@ const BLOCK_MARKERS = ['import', 'popen', 'system(', 'eval(', 'exec(', 'os.', '_
 /** A `{% ... %}` statement block that imports, executes or walks dunders (a plain `{% if x %}` passes). */
 function isStatementBlock(body: string, p: Paranoia): boolean {
   for (const m of BLOCK_MARKERS) if (body.indexOf(m) >= 0) return true;
+  if (usesEngineObject(body)) return true;
   return p >= 2 && isExpression(body, p);
 }
 
@@ -182,6 +227,8 @@ export function detectSsti(input: string, p: Paranoia): boolean {
   if (s.indexOf('{{') >= 0 && scanDelimited(s, '{{', '}}', p)) return true;
   if (s.indexOf('{%') >= 0 && scanDelimited(lower, '{%', '%}', p, isStatementBlock)) return true;
   if (s.indexOf('[%') >= 0 && scanDelimited(s, '[%', '%]', p)) return true;
+  // FreeMarker's square-bracket interpolation syntax: `[=7*7]`.
+  if (s.indexOf('[=') >= 0 && scanDelimited(s, '[=', ']', p)) return true;
   for (const open of ['${', '#{', '*{', '@{', '~{']) {
     if (s.indexOf(open) >= 0 && scanDelimited(s, open, '}', p)) return true;
   }

@@ -42,6 +42,13 @@ const TARGETS = [
   'authorized_keys',
   '.bash_history',
   '.bashrc',
+  '.bash_profile',
+  '.cshrc',
+  '.forward',
+  '.rhosts',
+  '.netrc',
+  '.mysql_history',
+  '.zsh_history',
   '.htaccess',
   '.htpasswd',
   '.env',
@@ -56,6 +63,12 @@ const TARGETS = [
   'win.ini',
   'system.ini',
   'windows/system32',
+  'system32/',
+  'inetsrv/',
+  'logs/access',
+  'logs/error',
+  'access_log',
+  'error_log',
   'windows/repair',
   'windows/panther',
   'winnt/',
@@ -70,6 +83,12 @@ const TARGETS = [
   'server.xml',
   'tomcat-users.xml',
 ];
+
+/**
+ * System directories whose every file is a target when the value is an absolute path into them
+ * (`/etc/inetd.conf`, `/boot/grub/grub.conf`): no application takes such a path from a client.
+ */
+const SYSTEM_ROOTS = ['/etc/', '/boot/', '/proc/', '/root/', '/var/log/', '/var/mail/', '/var/spool/'];
 
 const WRAPPERS = [
   'php://',
@@ -101,6 +120,10 @@ const ENCODED_MARKERS = [
   '%uff0e',
   '0x2e0x2e',
 ];
+
+function isAsciiLetter(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90);
+}
 
 function hasTarget(path: string, from: number): boolean {
   for (const t of TARGETS) {
@@ -162,10 +185,18 @@ export function detectTraversal(decoded: string, p: Paranoia, raw: string = deco
     // Clients have no business sending `file:` URLs to an API; a local path behind one is a read attempt.
     if (rest.charCodeAt(0) === 47 || p >= 2) return true;
   }
-  if (trimmed.charCodeAt(0) === 47 || (trimmed.charCodeAt(1) === 58 && trimmed.charCodeAt(2) === 47)) {
+  if (trimmed.charCodeAt(0) === 47) {
     const first = trimmed.indexOf(' ');
     const head = first < 0 ? trimmed : trimmed.slice(0, first);
     if (hasTarget(head, 0)) return true;
+    if (first < 0) {
+      for (const root of SYSTEM_ROOTS) if (head.startsWith(root) && head.length > root.length) return true;
+    }
+  } else if (trimmed.charCodeAt(1) === 58 && isAsciiLetter(trimmed.charCodeAt(0))) {
+    // A drive path (`c:\apache\logs\access.log`, `c:windows/system32/`); `Program Files` has a space.
+    const line = trimmed.indexOf('\n');
+    const head = (line < 0 ? trimmed : trimmed.slice(0, line)).slice(2, 260);
+    if (hasTarget(head.charCodeAt(0) === 47 ? head.slice(1) : head, 0)) return true;
   }
   if (p >= 2 && hasTarget(path, 0)) {
     // Anywhere in text, but only as a path (`/etc/passwd`, `c:/windows/win.ini`), not the word `.env`.

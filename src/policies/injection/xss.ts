@@ -152,6 +152,34 @@ function isEventName(name: string, p: Paranoia): boolean {
   return p >= 2;
 }
 
+/**
+ * Whether an attribute named like an event handler (`on` and three or more letters, known or not:
+ * `onorientationchange`) is given code at `from` (just after its `=`): a name, optionally dotted, called
+ * with `(` or a backtick (`alert(1)`, `top.x\`1\``). Browsers add handlers faster than any list.
+ */
+function isHandlerWithCode(name: string, s: string, from: number): boolean {
+  if (name.length < 5 || name.charCodeAt(0) !== 111 || name.charCodeAt(1) !== 110) return false;
+  for (let i = 2; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c < 97 || c > 122) return false;
+  }
+  let i = from;
+  const n = s.length;
+  while (
+    i < n &&
+    i - from < 8 &&
+    (isSpace(s.charCodeAt(i)) || s.charCodeAt(i) === 34 || s.charCodeAt(i) === 39)
+  )
+    i++;
+  const start = i;
+  while (i < n && i - start < 64) {
+    const c = s.charCodeAt(i);
+    if ((c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 95 || c === 36 || c === 46) i++;
+    else break;
+  }
+  return i > start && (s.charCodeAt(i) === 40 || s.charCodeAt(i) === 96);
+}
+
 function isSpace(c: number): boolean {
   return c === 32 || c === 9 || c === 10 || c === 12 || c === 13;
 }
@@ -281,6 +309,7 @@ function scanTag(s: string, lt: number, p: Paranoia): { hit: boolean; end: numbe
     while (k < limit && isSpace(s.charCodeAt(k))) k++;
     const hasValue = s.charCodeAt(k) === 61;
     if (isEventName(attr, p) && (hasValue || p >= 2)) hit = true;
+    if (hasValue && isHandlerWithCode(attr, s, k + 1)) hit = true;
     if (hasValue) {
       k++;
       if (URL_ATTRIBUTES.has(attr) && scriptScheme(s, k, p)) hit = true;
@@ -389,10 +418,11 @@ export function detectXss(input: string, p: Paranoia): boolean {
       continue;
     }
     if (c === 34 || c === 39 || c === 96) {
-      // Attribute breakout: `" onfocus=...`, `' autofocus onfocus='...`
+      // Attribute breakout: `" onfocus=...`, `' autofocus onfocus='...`, `"onmouseover=...`; the first name
+      // may follow the quote directly (the browser ends the value at the quote), later ones need a gap.
       let j = i + 1;
       const limit = Math.min(n, i + 128);
-      let sawGap = false;
+      let sawGap = true;
       while (j < limit) {
         const d = s.charCodeAt(j);
         if (isSpace(d) || d === 47) {
@@ -408,7 +438,8 @@ export function detectXss(input: string, p: Paranoia): boolean {
         let k = j;
         while (k < limit && isSpace(s.charCodeAt(k))) k++;
         if (s.charCodeAt(k) === 61) {
-          if (isEventName(attr, 1)) return true;
+          // Directly after the quote, only with code as the value: `"onclick=handler"` is documentation.
+          if ((aStart > i + 1 && isEventName(attr, 1)) || isHandlerWithCode(attr, s, k + 1)) return true;
           if (URL_ATTRIBUTES.has(attr) && scriptScheme(s, k + 1, p)) return true;
           break;
         }
