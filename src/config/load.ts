@@ -278,7 +278,10 @@ export function resolvePaths(config: Config, dir: string): Config {
     if (l.tls) {
       l.tls.certFile = r(l.tls.certFile)!;
       l.tls.keyFile = r(l.tls.keyFile)!;
-      if (l.tls.clientAuth) l.tls.clientAuth.caFile = r(l.tls.clientAuth.caFile)!;
+      if (l.tls.clientAuth) {
+        l.tls.clientAuth.caFile = r(l.tls.clientAuth.caFile)!;
+        if (l.tls.clientAuth.crlFile !== undefined) l.tls.clientAuth.crlFile = r(l.tls.clientAuth.crlFile);
+      }
     }
   }
   for (const a of config.apis) {

@@ -57,6 +57,11 @@ const listenerSchema: JsonObject = {
               default: false,
               description: 'Refuse the TLS handshake without a valid client certificate.',
             },
+            crlFile: {
+              type: 'string',
+              description:
+                'PEM file of certificate revocation lists, one from every CA of the client chains (a chain with a CA whose list is missing is refused). A revoked certificate is not valid; the file is watched and reloaded like the certificate.',
+            },
           },
         },
       },

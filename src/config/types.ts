@@ -7,7 +7,7 @@ export interface ListenerConfig {
     certFile: string;
     keyFile: string;
     minVersion: 'TLSv1.2' | 'TLSv1.3';
-    clientAuth?: { caFile: string; required: boolean };
+    clientAuth?: { caFile: string; required: boolean; crlFile?: string };
   };
   redirectToHttps?: number;
 }

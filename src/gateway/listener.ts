@@ -39,10 +39,23 @@ export interface Listeners {
 
 type Handler = (req: IncomingMessage, res: ServerResponse, scheme: 'http' | 'https') => void;
 
-function tlsOptions(l: NonNullable<ListenerConfig['tls']>): https.ServerOptions {
-  return {
-    cert: readFileSync(l.certFile),
-    key: readFileSync(l.keyFile),
+/** Reads one of a listener's TLS files; a failure names the config field and the file. */
+function readTlsFile(file: string, field: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new Error(`${field}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+}
+
+/**
+ * The HTTPS options of a listener, checked: `at` names the listener in errors (`server.listen[0].tls`),
+ * so a file that cannot be read or parsed is reported by its config field.
+ */
+function tlsOptions(l: NonNullable<ListenerConfig['tls']>, at: string): https.ServerOptions {
+  const opts: https.ServerOptions = {
+    cert: readTlsFile(l.certFile, `${at}.certFile`),
+    key: readTlsFile(l.keyFile, `${at}.keyFile`),
     minVersion: l.minVersion,
     ciphers: INTERMEDIATE_CIPHERS,
     ecdhCurve: GROUPS,
@@ -51,10 +64,21 @@ function tlsOptions(l: NonNullable<ListenerConfig['tls']>): https.ServerOptions 
       ? {
           requestCert: true,
           rejectUnauthorized: l.clientAuth.required,
-          ca: readFileSync(l.clientAuth.caFile),
+          ca: readTlsFile(l.clientAuth.caFile, `${at}.clientAuth.caFile`),
+          // OpenSSL then checks every certificate of a client chain against its CA's list.
+          ...(l.clientAuth.crlFile !== undefined
+            ? { crl: readTlsFile(l.clientAuth.crlFile, `${at}.clientAuth.crlFile`) }
+            : {}),
         }
       : {}),
   };
+  try {
+    const checked = withSupportedGroups(opts);
+    https.createServer(checked).close(); // throws on a key that does not match, or a file that does not parse
+    return checked;
+  } catch (err) {
+    throw new Error(`${at}: ${(err as Error).message}`);
+  }
 }
 
 /** Key exchange groups this OpenSSL knows; falls back to classical groups on an older build. */
@@ -107,11 +131,12 @@ export async function openListeners(
       };
       if (l.tls) {
         const tls = l.tls;
-        const srv = https.createServer({ ...common, ...withSupportedGroups(tlsOptions(tls)) }, (req, res) =>
+        const at = `server.listen[${running.length}].tls`;
+        const srv = https.createServer({ ...common, ...tlsOptions(tls, at) }, (req, res) =>
           handler(req, res, 'https'),
         );
         server = srv;
-        watchers.push(...watchCertificate(tls, (opts) => srv.setSecureContext(opts), logger));
+        watchers.push(...watchCertificate(tls, at, (opts) => srv.setSecureContext(opts), logger));
       } else if (l.redirectToHttps !== undefined) {
         server = http.createServer(common, redirectHandler(l.redirectToHttps, undefined));
       } else {
@@ -171,24 +196,25 @@ export async function openListeners(
 }
 
 /**
- * Watches a listener's certificate and key; on change, builds the new context first (a bad pair is
- * logged and ignored) and then swaps it in. Established connections keep their session.
+ * Watches a listener's certificate, key, client CAs and revocation lists; on change, builds the new
+ * context first (a bad pair or an unreadable file is logged and ignored) and then swaps it in.
+ * Established connections keep their session.
  * The folder is watched, not the files, so atomic renames (Kubernetes `..data` swaps) are seen.
  */
 function watchCertificate(
   tls: NonNullable<ListenerConfig['tls']>,
+  at: string,
   apply: (opts: https.ServerOptions) => void,
   logger: Logger,
 ): FSWatcher[] {
-  const dirs = new Set([path.dirname(tls.certFile), path.dirname(tls.keyFile)]);
+  const files = [tls.certFile, tls.keyFile, tls.clientAuth?.caFile, tls.clientAuth?.crlFile];
+  const dirs = new Set(files.filter((f): f is string => f !== undefined).map((f) => path.dirname(f)));
   let timer: NodeJS.Timeout | undefined;
   const reload = () => {
     clearTimeout(timer);
     timer = setTimeout(() => {
       try {
-        const opts = withSupportedGroups(tlsOptions(tls));
-        https.createServer(opts).close(); // throws on a key that does not match the certificate
-        apply(opts);
+        apply(tlsOptions(tls, at));
         logger.info({ certFile: tls.certFile }, 'TLS certificate reloaded');
       } catch (err) {
         logger.error(

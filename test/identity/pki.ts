@@ -34,7 +34,7 @@ export function makePki(dir: string) {
       '-addext',
       'basicConstraints=critical,CA:TRUE',
       '-addext',
-      'keyUsage=critical,keyCertSign',
+      'keyUsage=critical,keyCertSign,cRLSign',
     );
     return read(name);
   }
@@ -83,8 +83,22 @@ export function makePki(dir: string) {
       name,
       `/CN=${name}`,
       issuer,
-      'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n',
+      'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n',
     );
   }
-  return { caNamed, leaf, intermediate };
+  /** A PEM revocation list of the CA `issuer` that revokes the certificates `revoked` (file names). */
+  function crl(issuer: string, revoked: readonly string[]): string {
+    const db = `${issuer}-index.txt`;
+    writeFileSync(join(dir, db), '');
+    writeFileSync(join(dir, `${issuer}-crlnumber`), '1000\n');
+    writeFileSync(
+      join(dir, `${issuer}-ca.cnf`),
+      `[ca]\ndefault_ca = own\n[own]\ndatabase = ${db}\ncrlnumber = ${issuer}-crlnumber\ndefault_md = sha256\ndefault_crl_days = 2\n`,
+    );
+    const ca = ['-config', `${issuer}-ca.cnf`, '-keyfile', `${issuer}.key`, '-cert', `${issuer}.crt`];
+    for (const name of revoked) run('ca', ...ca, '-revoke', `${name}.crt`);
+    run('ca', ...ca, '-gencrl', '-out', `${issuer}.crl`);
+    return readFileSync(join(dir, `${issuer}.crl`), 'utf8');
+  }
+  return { caNamed, leaf, intermediate, crl };
 }
