@@ -155,7 +155,9 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     const e = err as NodeJS.ErrnoException;
-    process.stderr.write(`portcullis: ${e.code ? `${e.code}: ` : ''}${e.message.split('\n')[0]}\n`);
+    const message = e.message.split('\n')[0];
+    const prefix = e.code && !message.startsWith(e.code) ? `${e.code}: ` : '';
+    process.stderr.write(`portcullis: ${prefix}${message}\n`);
     process.exitCode = 2;
   }
 }

@@ -143,115 +143,140 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   flusher.unref();
   const logger = opts.logger ?? createLogger(config.logging.level, destination);
   const clock = opts.clock ?? systemClock;
-  let store: StateStore;
-  if (config.state.store === 'redis') {
-    const redis = createRedisStore({
-      url: config.state.redis!.url,
-      keyPrefix: config.state.redis!.keyPrefix,
-      onStatus: (status, detail) => logger.warn({ status, detail }, 'redis state store'),
+  // What has been started so far, stopped again (newest first) if a later step fails: a start that fails
+  // must leave nothing running, or the process would not exit after reporting the error.
+  const undo: Array<() => unknown> = [];
+  try {
+    let store: StateStore;
+    if (config.state.store === 'redis') {
+      const redis = createRedisStore({
+        url: config.state.redis!.url,
+        keyPrefix: config.state.redis!.keyPrefix,
+        onStatus: (status, detail) => logger.warn({ status, detail }, 'redis state store'),
+      });
+      // Traffic waits for the connection (a few milliseconds, normally), so a starting instance does not
+      // answer its first requests with the fail mode; a Redis that is down only delays the start.
+      if (!(await redis.whenReady(REDIS_START_WAIT_MS)))
+        logger.warn(
+          { waitedMs: REDIS_START_WAIT_MS },
+          "redis state store not reachable at start; serving with the policies' fail modes until it is",
+        );
+      store = redis;
+    } else store = createMemoryStore({ clock, maxEntries: config.state.maxEntries });
+    undo.push(() => store.close());
+    // The watch loop (event store, detectors, bans, alerts) runs unless the caller brings its own sink.
+    const { enabled: monitorEnabled = true, ...monitorConfig } = (config.monitor ??
+      {}) as MonitorConfigInput & {
+      enabled?: boolean;
+    };
+    const monitor =
+      opts.events === undefined && monitorEnabled
+        ? await createMonitor(monitorConfig, {
+            logger,
+            clock,
+            store,
+            metrics,
+            baseDir: config.baseDir,
+          })
+        : undefined;
+    if (monitor) undo.push(() => monitor.close());
+    const gateway = await createGateway(config, {
+      logger,
+      events: opts.events ?? monitor?.events ?? nullSink,
+      metrics,
+      store,
+      clock,
+      policies: opts.policies ?? policies,
+      accessLog: opts.accessLog ?? (config.logging.accessLog ? createAccessLog(destination) : () => {}),
+      observeBodies: monitor?.config.discovery.enabled ? learnBodies(monitor.discovery) : undefined,
     });
-    // Traffic waits for the connection (a few milliseconds, normally), so a starting instance does not
-    // answer its first requests with the fail mode; a Redis that is down only delays the start.
-    if (!(await redis.whenReady(REDIS_START_WAIT_MS)))
-      logger.warn(
-        { waitedMs: REDIS_START_WAIT_MS },
-        "redis state store not reachable at start; serving with the policies' fail modes until it is",
-      );
-    store = redis;
-  } else store = createMemoryStore({ clock, maxEntries: config.state.maxEntries });
-  // The watch loop (event store, detectors, bans, alerts) runs unless the caller brings its own sink.
-  const { enabled: monitorEnabled = true, ...monitorConfig } = (config.monitor ??
-    {}) as MonitorConfigInput & {
-    enabled?: boolean;
-  };
-  const monitor =
-    opts.events === undefined && monitorEnabled
-      ? await createMonitor(monitorConfig, {
-          logger,
-          clock,
-          store,
+    undo.push(() => gateway.close());
+    let draining = false;
+    const listeners = await openListeners(
+      config,
+      gateway.handle,
+      logger,
+      compileCidrMatcher(config.server.trustedProxies),
+    );
+    undo.push(() => listeners.close(0, () => 0));
+    const adminApi: AdminRoutes | undefined = config.admin.enabled
+      ? opts.adminRoutes
+        ? opts.adminRoutes({ gateway, metrics, store })
+        : createAdminRoutes({
+            token: config.admin.token,
+            gateway,
+            metrics,
+            store,
+            clock,
+            logger,
+            monitor: monitor ? adminMonitorFrom(monitor) : undefined,
+            reload: opts.loadConfig ? async () => gateway.reload(await opts.loadConfig!()) : undefined,
+          })
+      : undefined;
+    undo.push(() => (adminApi as { close?: () => void } | undefined)?.close?.());
+    const admin = config.admin.enabled
+      ? await startAdminServer({
+          host: config.admin.host,
+          port: config.admin.port,
+          token: config.admin.token,
           metrics,
-          baseDir: config.baseDir,
+          renderMetrics: opts.renderMetrics,
+          logger,
+          isReady: () => !draining,
+          routes: adminApi,
         })
       : undefined;
-  const gateway = await createGateway(config, {
-    logger,
-    events: opts.events ?? monitor?.events ?? nullSink,
-    metrics,
-    store,
-    clock,
-    policies: opts.policies ?? policies,
-    accessLog: opts.accessLog ?? (config.logging.accessLog ? createAccessLog(destination) : () => {}),
-    observeBodies: monitor?.config.discovery.enabled ? learnBodies(monitor.discovery) : undefined,
-  });
-  let draining = false;
-  const listeners = await openListeners(
-    config,
-    gateway.handle,
-    logger,
-    compileCidrMatcher(config.server.trustedProxies),
-  );
-  const adminApi: AdminRoutes | undefined = config.admin.enabled
-    ? opts.adminRoutes
-      ? opts.adminRoutes({ gateway, metrics, store })
-      : createAdminRoutes({
-          token: config.admin.token,
-          gateway,
-          metrics,
-          store,
-          clock,
-          logger,
-          monitor: monitor ? adminMonitorFrom(monitor) : undefined,
-          reload: opts.loadConfig ? async () => gateway.reload(await opts.loadConfig!()) : undefined,
-        })
-    : undefined;
-  const admin = config.admin.enabled
-    ? await startAdminServer({
-        host: config.admin.host,
-        port: config.admin.port,
-        token: config.admin.token,
-        metrics,
-        renderMetrics: opts.renderMetrics,
-        logger,
-        isReady: () => !draining,
-        routes: adminApi,
-      })
-    : undefined;
-  const scans = startScanScheduler({
-    jobs: (config.scans ?? []) as ScheduledJob[],
-    specFile: (api) => gateway.config.apis.find((a) => a.name === api)?.spec,
-    events: monitor?.events ?? opts.events ?? nullSink,
-    logger,
-    clock,
-  });
-  return {
-    gateway,
-    listeners,
-    scans,
-    adminAddress: admin?.address,
-    metrics,
-    store,
-    logger,
-    urls: listeners.listeners.map((l) => urlOf(l.scheme, l.address)),
-    async reload(next) {
-      const changed = JSON.stringify(next.server.listen) !== JSON.stringify(gateway.config.server.listen);
-      await gateway.reload(next);
-      if (changed) logger.warn('listener changes take effect after a restart; the other changes are live');
-    },
-    async close() {
-      draining = true;
-      scans.stop();
-      await listeners.close(config.server.shutdownTimeoutMs, gateway.inFlight);
-      await admin?.close();
-      (adminApi as { close?: () => void } | undefined)?.close?.();
-      await gateway.close();
-      await monitor?.close();
-      await store.close();
-      clearInterval(flusher);
-      await new Promise<unknown>((resolve) => {
-        destination.flush(resolve);
-        setTimeout(resolve, 2000).unref();
-      });
-    },
-  };
+    undo.push(() => admin?.close());
+    const scans = startScanScheduler({
+      jobs: (config.scans ?? []) as ScheduledJob[],
+      specFile: (api) => gateway.config.apis.find((a) => a.name === api)?.spec,
+      events: monitor?.events ?? opts.events ?? nullSink,
+      logger,
+      clock,
+    });
+    return {
+      gateway,
+      listeners,
+      scans,
+      adminAddress: admin?.address,
+      metrics,
+      store,
+      logger,
+      urls: listeners.listeners.map((l) => urlOf(l.scheme, l.address)),
+      async reload(next) {
+        const changed = JSON.stringify(next.server.listen) !== JSON.stringify(gateway.config.server.listen);
+        await gateway.reload(next);
+        if (changed) logger.warn('listener changes take effect after a restart; the other changes are live');
+      },
+      async close() {
+        draining = true;
+        scans.stop();
+        await listeners.close(config.server.shutdownTimeoutMs, gateway.inFlight);
+        await admin?.close();
+        (adminApi as { close?: () => void } | undefined)?.close?.();
+        await gateway.close();
+        await monitor?.close();
+        await store.close();
+        clearInterval(flusher);
+        await new Promise<unknown>((resolve) => {
+          destination.flush(resolve);
+          setTimeout(resolve, 2000).unref();
+        });
+      },
+    };
+  } catch (err) {
+    for (const stop of undo.reverse()) {
+      try {
+        await stop();
+      } catch {
+        // Already failing: the first error is the one to report.
+      }
+    }
+    clearInterval(flusher);
+    await new Promise<unknown>((resolve) => {
+      destination.flush(resolve);
+      setTimeout(resolve, 2000).unref();
+    });
+    throw err;
+  }
 }

@@ -303,6 +303,47 @@ describe('portcullis config check', () => {
     assert.match(err.stdout, /^apis\[0\]\.spec: .*nope\.yaml: cannot read the file \(ENOENT\)$/m);
   });
 
+  test('serve exits 2 with the config field named when a listener file is missing, leaving nothing running', async () => {
+    const dir = await tempFiles({ 'api.yaml': openapi({ '/a': { get: op('getA') } }) });
+    const cert = await createCert({ outDir: dir, hosts: ['127.0.0.1'], days: 1, out: () => {} });
+    await writeFile(
+      path.join(dir, 'portcullis.yaml'),
+      stringify({
+        version: 1,
+        server: {
+          listen: [
+            {
+              host: '127.0.0.1',
+              port: 0,
+              tls: {
+                certFile: cert.certFile,
+                keyFile: cert.keyFile,
+                clientAuth: { caFile: cert.certFile, crlFile: 'revoked.crl' },
+              },
+            },
+          ],
+        },
+        admin: { port: 0 },
+        monitor: { events: { store: 'sqlite', sqlite: { path: './events.db' } } },
+        apis: [{ name: 'x', spec: 'api.yaml', upstream: { url: 'http://127.0.0.1:9' } }],
+      }),
+    );
+    // The monitor (SQLite, its checkpointing thread) has started by then: it must be stopped again, or the
+    // process would never exit; the test's timeout would catch that.
+    const err = await run(process.execPath, [bin, 'serve', '--config', path.join(dir, 'portcullis.yaml')], {
+      timeout: 60_000,
+    }).then(
+      () => assert.fail('expected exit 2'),
+      (e: { code: number; killed: boolean; stderr: string }) => e,
+    );
+    assert.equal(err.killed, false);
+    assert.equal(err.code, 2);
+    assert.equal(
+      err.stderr,
+      `portcullis: server.listen[0].tls.clientAuth.crlFile: cannot read ${path.join(dir, 'revoked.crl')} (ENOENT)\n`,
+    );
+  });
+
   test('prints one readable line and exits 2 for an unknown command', async () => {
     const err = await run(process.execPath, [bin, 'frobnicate']).then(
       () => assert.fail('expected exit 2'),
