@@ -474,8 +474,12 @@ export async function createGateway(initial: Config, deps: GatewayDeps): Promise
         'portcullis.consumer': principal?.consumer,
         // A refused credential's fingerprint lets the detectors see one token or key replayed (never the value).
         'portcullis.credential.hash': status === 401 || status === 403 ? fingerprint(route?.api) : undefined,
-        // The user-id of refused Basic credentials: the credential-abuse detector counts failures per user name.
-        'user.name': status === 401 ? basicUserId(req.headers.authorization) : undefined,
+        // The user-id of refused Basic credentials: the credential-abuse detector counts failures per user name
+        // (a 403 from authenticate: Basic sent over plain HTTP).
+        'user.name':
+          status === 401 || (status === 403 && deniedBy === 'authenticate')
+            ? basicUserId(req.headers.authorization)
+            : undefined,
         'http.request.id': id,
         'trace.id': trace.traceId,
         'http.request.method': method,

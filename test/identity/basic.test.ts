@@ -314,6 +314,9 @@ describe('HTTP Basic is refused over plain HTTP unless allowPlainHttp is set', (
     assert.equal(body.detail, 'Basic credentials are accepted only over HTTPS');
     const event = gw.events.findLast((e) => e['event.action'] === 'authenticate');
     assert.deepEqual([event?.['event.reason'], event?.['user.name']], ['insecure_transport', 'audit']);
+    // The access record names the user too: the credential-abuse detector counts failures per user name.
+    const access = gw.access.at(-1);
+    assert.deepEqual([access?.['http.response.status_code'], access?.['user.name']], [403, 'audit']);
   });
 
   test('challenges for Basic over HTTPS only: without credentials, plain HTTP gets 403 and no challenge', async () => {
