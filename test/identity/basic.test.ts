@@ -315,7 +315,7 @@ describe('HTTP Basic is refused over plain HTTP unless allowPlainHttp is set', (
     const event = gw.events.findLast((e) => e['event.action'] === 'authenticate');
     assert.deepEqual([event?.['event.reason'], event?.['user.name']], ['insecure_transport', 'audit']);
     // The access record names the user too: the credential-abuse detector counts failures per user name.
-    const access = gw.access.at(-1);
+    const access = gw.access.at(-1) as Record<string, unknown> | undefined;
     assert.deepEqual([access?.['http.response.status_code'], access?.['user.name']], [403, 'audit']);
   });
 
