@@ -54,6 +54,8 @@ export interface Runtime {
   readonly logger: Logger;
   /** Scheduled audits and scans (`scans:` in the config). */
   readonly scans: ScanScheduler;
+  /** Where events go: the monitor's sink, the caller's, or none. */
+  readonly events: EventSink;
   /** `http://host:port` of each gateway listener, in config order. */
   readonly urls: readonly string[];
   reload(config: Config): Promise<void>;
@@ -238,6 +240,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       gateway,
       listeners,
       scans,
+      events: monitor?.events ?? opts.events ?? nullSink,
       adminAddress: admin?.address,
       metrics,
       store,

@@ -3,7 +3,7 @@
  * a worker that is stopped or killed neither blocks the scrape nor makes the totals go down.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -17,8 +17,8 @@ import {
   type TestServer,
   tempFiles,
 } from '../harness.ts';
+import { startServeProcess } from './serve-process.ts';
 
-const bin = path.resolve(import.meta.dirname, '../../bin/portcullis.js');
 const REQUESTS = 200;
 
 /** The pid of the child of `parent` whose environment says it is cluster worker `index`. */
@@ -70,7 +70,6 @@ describe('metrics of a multi-worker gateway', () => {
   let exited: Promise<unknown>;
   let gatewayUrl: string;
   let adminUrl: string;
-  let output = '';
 
   const scrape = async (): Promise<Scrape> => {
     const res = await fetch(`${adminUrl}/metrics`, { signal: AbortSignal.timeout(5000) });
@@ -107,32 +106,11 @@ describe('metrics of a multi-worker gateway', () => {
         apis: [{ name: 'shop', spec: 'api.yaml', upstream: { url: upstream.url } }],
       }),
     );
-    child = spawn(process.execPath, [bin, 'serve', '--config', configFile, '--workers', '2', '--no-watch'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    exited = new Promise((resolve) => child.once('exit', resolve));
-    child.stdout?.on('data', (c) => {
-      output += c;
-    });
-    child.stderr?.on('data', (c) => {
-      output += c;
-    });
-    await new Promise<void>((resolve, reject) => {
-      const timer = setInterval(() => {
-        const gw = /gateway listening on (\S+)/.exec(output);
-        const admin = /admin on (\S+)/.exec(output);
-        if (gw && admin) {
-          clearInterval(timer);
-          gatewayUrl = gw[1];
-          adminUrl = admin[1];
-          resolve();
-        }
-      }, 20);
-      child.once('exit', (code) => {
-        clearInterval(timer);
-        reject(new Error(`serve exited with ${code}: ${output}`));
-      });
-    });
+    const serve = await startServeProcess(configFile, ['--workers', '2']);
+    child = serve.child;
+    exited = serve.exited;
+    gatewayUrl = serve.gatewayUrl;
+    adminUrl = serve.adminUrl;
   });
 
   after(async () => {

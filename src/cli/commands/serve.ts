@@ -1,9 +1,10 @@
-import cluster from 'node:cluster';
+import cluster, { type Worker } from 'node:cluster';
 import { watch } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, formatIssue, loadConfig } from '../../config/load.ts';
 import { GatewayBuildError } from '../../gateway/gateway.ts';
 import { createMetrics } from '../../monitor/metrics.ts';
+import { createEventRelay, receiveRelayedEvents, relayToFirstWorker } from '../cluster-events.ts';
 import { answerMetricsCollection, createClusterScrape, createMetricsGatherer } from '../cluster-metrics.ts';
 import { CliError } from '../errors.ts';
 import { type Runtime, startRuntime } from '../runtime.ts';
@@ -25,10 +26,16 @@ function describeError(err: unknown): string {
 /** `portcullis serve --config FILE`: runs the gateway until SIGINT/SIGTERM, reloading on SIGHUP. */
 export async function serve(opts: ServeOptions): Promise<Runtime> {
   let runtime: Runtime;
+  let relay: ReturnType<typeof createEventRelay> | undefined;
   try {
     const config = await loadConfig(opts.configFile, opts.env);
-    // In multi-process mode only the first worker serves the admin listener.
-    if (cluster.isWorker && opts.env.PORTCULLIS_WORKER !== '0') config.admin.enabled = false;
+    // In multi-process mode worker 0 alone serves the admin listener, runs the scheduled scans and the
+    // watch loop; the other workers relay their events to it.
+    const secondary = cluster.isWorker && opts.env.PORTCULLIS_WORKER !== '0';
+    if (secondary) {
+      config.admin.enabled = false;
+      config.scans = [];
+    }
     // Every worker answers the primary's metric collection; worker 0's /metrics merges them all.
     const metrics = cluster.isWorker ? createMetrics() : undefined;
     if (metrics) answerMetricsCollection(metrics);
@@ -36,12 +43,22 @@ export async function serve(opts: ServeOptions): Promise<Runtime> {
       metrics && opts.env.PORTCULLIS_WORKER === '0'
         ? createClusterScrape(metrics, { index: 0, workers: Number(opts.env.PORTCULLIS_WORKERS) || 1 })
         : undefined;
+    const watchLoop = (config.monitor as { enabled?: boolean } | undefined)?.enabled !== false;
+    if (secondary && watchLoop) {
+      const dropped = metrics!.counter(
+        'portcullis_events_relay_dropped_total',
+        'Events a worker could not hand to worker 0, whose monitor stores and inspects every event (serve --workers).',
+      );
+      relay = createEventRelay({ onDrop: (n) => dropped.inc(undefined, n) });
+    }
     runtime = await startRuntime({
       config,
       metrics,
       renderMetrics,
+      events: relay,
       loadConfig: () => loadConfig(opts.configFile, opts.env),
     });
+    if (cluster.isWorker && !secondary) receiveRelayedEvents(runtime.events);
   } catch (err) {
     if (err instanceof ConfigError || err instanceof GatewayBuildError) {
       throw new CliError(`${opts.configFile}: ${describeError(err)}`, 1);
@@ -75,6 +92,12 @@ export async function serve(opts: ServeOptions): Promise<Runtime> {
       timer = setTimeout(() => reload('file change'), 200);
     });
   }
+  if (relay !== undefined) {
+    // The events of the last requests go out after the drain.
+    const close = runtime.close;
+    const flush = relay.close;
+    runtime = { ...runtime, close: () => close().then(flush) };
+  }
   if (cluster.isWorker && opts.env.PORTCULLIS_WORKER !== '0') return runtime;
   for (const url of runtime.urls) opts.out(`portcullis: gateway listening on ${url}`);
   if (runtime.adminAddress)
@@ -86,16 +109,28 @@ export async function serve(opts: ServeOptions): Promise<Runtime> {
  * Multi-process mode (`--workers N`): the primary forks N workers that share the listening sockets
  * (node:cluster) and restarts any that dies. Each worker holds its own memory state: with more than one
  * worker, use `state.store: redis` so limits and bans are shared. The primary also gathers the workers'
- * metrics for worker 0's `/metrics` (cluster-metrics.ts). Returns true in the primary, which then only
+ * metrics for worker 0's `/metrics` (cluster-metrics.ts) and passes the other workers' events to worker
+ * 0's monitor (cluster-events.ts). Returns true in the primary, which then only
  * supervises; false in a worker, which goes on to serve.
  */
 export async function superviseWorkers(count: number, out: (line: string) => void): Promise<boolean> {
   if (cluster.isWorker) return false;
   let stopping = false;
   const metrics = createMetricsGatherer({ workers: count });
+  const current = new Map<number, Worker>();
+  let relayDropped = 0;
+  let lastDropLine = 0;
+  const noteDrop = (n: number) => {
+    relayDropped += n;
+    if (Date.now() - lastDropLine < 10_000) return;
+    lastDropLine = Date.now();
+    out(`portcullis: ${relayDropped} events could not reach worker 0's monitor (it was restarting)`);
+  };
   const fork = (index: number) => {
     const worker = cluster.fork({ PORTCULLIS_WORKER: String(index), PORTCULLIS_WORKERS: String(count) });
+    current.set(index, worker);
     metrics.attach(index, worker);
+    if (index > 0) relayToFirstWorker(worker, () => current.get(0), noteDrop);
     worker.on('exit', (code, signal) => {
       metrics.detach(index);
       if (stopping) return;
