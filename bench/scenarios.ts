@@ -118,6 +118,16 @@ export const extraScenarios: Scenario[] = [
     setup: jwtSetup,
   },
   {
+    // The watch loop (detectors, discovery) on, but no event store: the cost of storing alone.
+    name: 'full pipeline, JSON POST, watch loop on, events not stored',
+    kind: 'portcullis',
+    ...JSON_POST,
+    specPatch: bearerSpec,
+    api: { policies: fullPipeline },
+    root: { monitor: { enabled: true, events: { store: 'none' } } },
+    setup: jwtSetup,
+  },
+  {
     name: 'full pipeline, JSON POST, events to SQLite',
     kind: 'portcullis',
     ...JSON_POST,
