@@ -57,13 +57,8 @@ const REQUIRED_FIELDS = ['@timestamp', 'event.kind', 'event.category', 'event.ty
 function wellFormed(e: unknown): boolean {
   if (typeof e !== 'object' || e === null) return false;
   const r = e as Record<string, unknown>;
-  return (
-    typeof r['@timestamp'] === 'string' &&
-    typeof r['event.kind'] === 'string' &&
-    typeof r['event.category'] === 'string' &&
-    typeof r['event.type'] === 'string' &&
-    typeof r['event.action'] === 'string'
-  );
+  for (const field of REQUIRED_FIELDS) if (typeof r[field] !== 'string') return false;
+  return true;
 }
 
 /**

@@ -71,7 +71,7 @@ export interface SqliteEvents {
   write(batch: readonly StoredEvent[]): void;
   /**
    * The same in steps, for a caller that yields between slices of a batch: `begin`, `insert` any number
-   * of times, then `commit` (or `rollback`). Retention waits for the commit.
+   * of times, then `commit` (or `rollback`). A retention run during the batch is skipped.
    */
   begin(): void;
   insert(batch: readonly StoredEvent[], from: number, to: number): void;
@@ -136,7 +136,6 @@ export function openSqliteEvents(opts: {
   }
 
   let inBatch = false;
-  let pruneAt: number | undefined; // a retention run that waited for the open batch
 
   function insertRows(batch: readonly StoredEvent[], from: number, to: number): void {
     for (let i = from; i < to; i++) {
@@ -170,27 +169,20 @@ export function openSqliteEvents(opts: {
       events.begin();
       try {
         insertRows(batch, 0, batch.length);
+        events.commit();
       } catch (err) {
         events.rollback();
         throw err;
       }
-      events.commit();
     },
     begin() {
       db.exec('BEGIN');
       inBatch = true;
     },
-    insert(batch, from, to) {
-      insertRows(batch, from, to);
-    },
+    insert: insertRows,
     commit() {
       db.exec('COMMIT');
       inBatch = false;
-      if (pruneAt !== undefined) {
-        const at = pruneAt;
-        pruneAt = undefined;
-        events.prune(at);
-      }
     },
     rollback() {
       inBatch = false;
@@ -243,10 +235,8 @@ export function openSqliteEvents(opts: {
     },
     prune(nowMs) {
       if (closed) return;
-      if (inBatch) {
-        pruneAt = nowMs;
-        return;
-      }
+      // Never inside an open batch: its failure would undo the retention too. The next run does the work.
+      if (inBatch) return;
       if (opts.retentionDays > 0) {
         const cutoff = nowMs - opts.retentionDays * 86_400_000;
         for (let i = 0; i < MAX_CHUNKS_PER_PRUNE; i++)
@@ -311,7 +301,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): EventStore {
       ? setInterval(() => db.prune(opts.clock.now()), opts.pruneIntervalMs)
       : undefined;
   timer?.unref();
-  let writing: Promise<void> | undefined; // the batch being inserted, awaited by close
+  let writing: Promise<void> | undefined; // the batch being inserted, awaited by prune and close
   return {
     kind: 'sqlite',
     async write(batch) {
@@ -339,6 +329,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): EventStore {
       return db.query(q);
     },
     async prune() {
+      await writing;
       db.prune(opts.clock.now());
     },
     async close() {
