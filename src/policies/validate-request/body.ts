@@ -178,14 +178,13 @@ export function checkJsonBounds(value: unknown, bounds: JsonBounds): BoundsViola
 /**
  * Checks a JSON body: its parsed `value` against the bounds, then (with `rejectDuplicates`) its `text`
  * for a member name given twice in one object (see `findDuplicateKey`). Returns the first problem, or
- * undefined. `value` must be `JSON.parse(text)`.
+ * undefined. `value` must be `parseJson(text)` (src/gateway/json.ts, which reads escaped member names
+ * right where V8's `JSON.parse` may not).
  *
- * The common case pays for one walk of the value and one `indexOf` skim of the text: `JSON.parse` keeps
+ * The common case pays for one walk of the value and one `indexOf` skim of the text: a JSON reader keeps
  * one member per name, so the text repeats a name exactly when its objects have more members (a `:`
  * outside strings is one member) than the parsed objects hold. Only then is the text lexed for the
- * pointer of the duplicate. A text with a backslash is always lexed: V8's `JSON.parse` (Node 24) can
- * give an escaped name the wrong value (`{"a":1,"\u0061":2}` read as `{"a":1,"\\":2}` once a
- * previous body made `\` the expected next name), and the count would then miss the duplicate.
+ * pointer of the duplicate.
  */
 export function checkJsonBody(
   value: unknown,
@@ -199,7 +198,7 @@ export function checkJsonBody(
     if (b !== undefined) return b;
   }
   if (!rejectDuplicates) return undefined;
-  if (members >= 0 && text.indexOf('\\') === -1 && countMemberSeparators(text) === members) return undefined;
+  if (members >= 0 && countMemberSeparators(text) === members) return undefined;
   const duplicate = findDuplicateKey(text);
   return duplicate === undefined ? undefined : { pointer: duplicate, detail: 'is given more than once' };
 }
