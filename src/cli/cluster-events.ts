@@ -35,8 +35,6 @@ export interface EventRelayOptions {
   readonly flushMs?: number;
   /** Messages sent but not yet handed to the channel; past this, events are dropped (default 64). */
   readonly maxPending?: number;
-  /** Sends one message; defaults to `process.send`. */
-  readonly send?: (message: EventBatch, done: (err: Error | null) => void) => boolean;
   /** Told of every event that could not be relayed. */
   readonly onDrop: (events: number) => void;
 }
@@ -46,10 +44,6 @@ export function createEventRelay(opts: EventRelayOptions): EventSink & { close()
   const batchSize = opts.batch ?? 256;
   const flushMs = opts.flushMs ?? 50;
   const maxPending = opts.maxPending ?? 64;
-  const send =
-    opts.send ??
-    ((message: EventBatch, done: (err: Error | null) => void) =>
-      process.send !== undefined && process.connected ? process.send(message, undefined, {}, done) : false);
   let buffer: SecurityEvent[] = [];
   let pending = 0;
   let timer: NodeJS.Timeout | undefined;
@@ -72,9 +66,13 @@ export function createEventRelay(opts: EventRelayOptions): EventSink & { close()
       pending--;
       if (err) opts.onDrop(events.length);
     };
+    if (process.send === undefined || !process.connected) {
+      done(new Error('IPC channel closed'));
+      return;
+    }
     try {
-      // false: the channel is closed (the message was not taken); otherwise `done` reports the outcome.
-      if (!send({ kind: KIND, events }, done) && !process.connected) done(new Error('IPC channel closed'));
+      // `done` reports the outcome, also when the message waits in the channel's backlog.
+      process.send({ kind: KIND, events } satisfies EventBatch, undefined, {}, done);
     } catch (err) {
       done(err as Error);
     }
@@ -112,12 +110,9 @@ export function relayToFirstWorker(
   });
 }
 
-/** In worker 0: emits every relayed event into this worker's monitor. Returns the unsubscribe function. */
-export function receiveRelayedEvents(sink: EventSink): () => void {
-  const onMessage = (m: unknown) => {
-    if (!isEventBatch(m)) return;
-    for (const e of m.events) sink.emit(e);
-  };
-  process.on('message', onMessage);
-  return () => process.off('message', onMessage);
+/** In worker 0: emits every relayed event into this worker's monitor. */
+export function receiveRelayedEvents(sink: EventSink): void {
+  process.on('message', (m: unknown) => {
+    if (isEventBatch(m)) for (const e of m.events) sink.emit(e);
+  });
 }

@@ -145,6 +145,14 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   flusher.unref();
   const logger = opts.logger ?? createLogger(config.logging.level, destination);
   const clock = opts.clock ?? systemClock;
+  /** Stops the periodic flush and writes what is buffered (2 s at most). */
+  const stopOutput = async () => {
+    clearInterval(flusher);
+    await new Promise<unknown>((resolve) => {
+      destination.flush(resolve);
+      setTimeout(resolve, 2000).unref();
+    });
+  };
   // What has been started so far, stopped again (newest first) if a later step fails: a start that fails
   // must leave nothing running, or the process would not exit after reporting the error.
   const undo: Array<() => unknown> = [];
@@ -182,9 +190,10 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
           })
         : undefined;
     if (monitor) undo.push(() => monitor.close());
+    const events = opts.events ?? monitor?.events ?? nullSink;
     const gateway = await createGateway(config, {
       logger,
-      events: opts.events ?? monitor?.events ?? nullSink,
+      events,
       metrics,
       store,
       clock,
@@ -232,7 +241,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     const scans = startScanScheduler({
       jobs: (config.scans ?? []) as ScheduledJob[],
       specFile: (api) => gateway.config.apis.find((a) => a.name === api)?.spec,
-      events: monitor?.events ?? opts.events ?? nullSink,
+      events,
       logger,
       clock,
     });
@@ -240,7 +249,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       gateway,
       listeners,
       scans,
-      events: monitor?.events ?? opts.events ?? nullSink,
+      events,
       adminAddress: admin?.address,
       metrics,
       store,
@@ -260,11 +269,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
         await gateway.close();
         await monitor?.close();
         await store.close();
-        clearInterval(flusher);
-        await new Promise<unknown>((resolve) => {
-          destination.flush(resolve);
-          setTimeout(resolve, 2000).unref();
-        });
+        await stopOutput();
       },
     };
   } catch (err) {
@@ -275,11 +280,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
         // Already failing: the first error is the one to report.
       }
     }
-    clearInterval(flusher);
-    await new Promise<unknown>((resolve) => {
-      destination.flush(resolve);
-      setTimeout(resolve, 2000).unref();
-    });
+    await stopOutput();
     throw err;
   }
 }

@@ -466,7 +466,7 @@ export async function createGateway(initial: Config, deps: GatewayDeps): Promise
       const principal = ex?.principal;
       const userId = principal?.method === 'anonymous' ? undefined : principal?.subject || undefined;
       const reported = ex && ex.reported.length > 0 ? ex.reported : undefined;
-      const apiLabel = route?.api.config.name ?? matchedApi?.config.name;
+      const apiLabel = apiName === '' ? undefined : apiName;
       const duration = Math.round(durationMs * 1000) / 1000;
       // One object serves as the access record and the access event (one literal: one shape for V8).
       const event = {

@@ -27,11 +27,12 @@ function describeError(err: unknown): string {
 export async function serve(opts: ServeOptions): Promise<Runtime> {
   let runtime: Runtime;
   let relay: ReturnType<typeof createEventRelay> | undefined;
+  const first = cluster.isWorker && opts.env.PORTCULLIS_WORKER === '0';
+  const secondary = cluster.isWorker && !first;
   try {
     const config = await loadConfig(opts.configFile, opts.env);
     // In multi-process mode worker 0 alone serves the admin listener, runs the scheduled scans and the
     // watch loop; the other workers relay their events to it.
-    const secondary = cluster.isWorker && opts.env.PORTCULLIS_WORKER !== '0';
     if (secondary) {
       config.admin.enabled = false;
       config.scans = [];
@@ -40,7 +41,7 @@ export async function serve(opts: ServeOptions): Promise<Runtime> {
     const metrics = cluster.isWorker ? createMetrics() : undefined;
     if (metrics) answerMetricsCollection(metrics);
     const renderMetrics =
-      metrics && opts.env.PORTCULLIS_WORKER === '0'
+      first && metrics
         ? createClusterScrape(metrics, { index: 0, workers: Number(opts.env.PORTCULLIS_WORKERS) || 1 })
         : undefined;
     const watchLoop = (config.monitor as { enabled?: boolean } | undefined)?.enabled !== false;
@@ -58,7 +59,7 @@ export async function serve(opts: ServeOptions): Promise<Runtime> {
       events: relay,
       loadConfig: () => loadConfig(opts.configFile, opts.env),
     });
-    if (cluster.isWorker && !secondary) receiveRelayedEvents(runtime.events);
+    if (first) receiveRelayedEvents(runtime.events);
   } catch (err) {
     if (err instanceof ConfigError || err instanceof GatewayBuildError) {
       throw new CliError(`${opts.configFile}: ${describeError(err)}`, 1);
@@ -98,7 +99,7 @@ export async function serve(opts: ServeOptions): Promise<Runtime> {
     const flush = relay.close;
     runtime = { ...runtime, close: () => close().then(flush) };
   }
-  if (cluster.isWorker && opts.env.PORTCULLIS_WORKER !== '0') return runtime;
+  if (secondary) return runtime;
   for (const url of runtime.urls) opts.out(`portcullis: gateway listening on ${url}`);
   if (runtime.adminAddress)
     opts.out(`portcullis: admin on http://${runtime.adminAddress.address}:${runtime.adminAddress.port}`);
