@@ -4,7 +4,6 @@ import { after, before, describe, test } from 'node:test';
 import { type LimitCheck, StoreUnavailableError } from './limiter.ts';
 import { limiterSuite } from './limiter-suite.ts';
 import { createRedisStore } from './redis-store.ts';
-import type { StateStore } from './store.ts';
 
 const URL = 'redis://127.0.0.1:6379';
 const runPrefix = `pctest:${randomBytes(6).toString('hex')}:`;
@@ -13,7 +12,7 @@ describe('redis store', () => {
   let store: ReturnType<typeof createRedisStore>;
   before(async () => {
     store = createRedisStore({ url: URL, keyPrefix: runPrefix });
-    await waitReady(store);
+    assert.equal(await store.whenReady(2000), true, 'redis at 127.0.0.1:6379 not ready');
   });
   after(async () => {
     const keys = await store.client.keys(`${runPrefix}*`);
@@ -142,8 +141,3 @@ describe('redis store without a server', () => {
     }
   });
 });
-
-async function waitReady(store: StateStore & { isReady(): boolean }): Promise<void> {
-  for (let i = 0; i < 100 && !store.isReady(); i++) await new Promise((r) => setTimeout(r, 20));
-  assert.ok(store.isReady(), 'redis at 127.0.0.1:6379 not ready');
-}

@@ -29,7 +29,7 @@ describe('rate limiting through a Redis outage', () => {
       keyPrefix: 'outage:',
       onStatus: (s) => statuses.push(s),
     });
-    await until(() => store.isReady(), 'redis ready');
+    assert.equal(await store.whenReady(2000), true, 'redis ready');
   });
   after(async () => {
     await store.close();
@@ -112,7 +112,7 @@ describe('rate limiting with a Redis that stops answering', () => {
     redis = new PrivateRedis(await freePort());
     await redis.start();
     store = createRedisStore({ url: redis.url, keyPrefix: 'slow:', commandTimeoutMs: 100 });
-    await until(() => store.isReady(), 'redis ready');
+    assert.equal(await store.whenReady(2000), true, 'redis ready');
   });
   after(async () => {
     redis.resume();
