@@ -35,6 +35,22 @@ const spec = openapi(
   { components: { securitySchemes: { basicAuth: { type: 'http', scheme: 'basic' } } } },
 );
 
+/** One API of the test gateways: the spec above, its `basicAuth` scheme bound to `basic`. */
+function basicApi(
+  name: string,
+  upstreamUrl: string,
+  basic: Record<string, unknown>,
+  extra: { basePath?: string; authenticate?: Record<string, unknown> } = {},
+) {
+  return {
+    name,
+    ...(extra.basePath ? { basePath: extra.basePath } : {}),
+    spec: 'api.yaml',
+    upstream: { url: upstreamUrl },
+    policies: { authenticate: { ...extra.authenticate, schemes: { basicAuth: { basic } } } },
+  };
+}
+
 interface Problem {
   type: string;
   title: string;
@@ -62,71 +78,44 @@ describe('HTTP Basic through the whole gateway', () => {
       specs: { 'api.yaml': spec },
       config: {
         apis: [
-          {
-            name: 'ops-api',
-            spec: 'api.yaml',
-            upstream: { url: upstream.url },
-            policies: {
-              authenticate: {
-                forwardIdentity: { methodHeader: 'X-Portcullis-Auth-Method' },
-                schemes: {
-                  basicAuth: {
-                    basic: {
-                      allowPlainHttp: true, // the test listener is plain HTTP on loopback
-                      consumers: [
-                        {
-                          name: 'ops',
-                          roles: ['operator'],
-                          metadata: { team: 'sre' },
-                          passwordHashes: [opsOld, opsNew],
-                        },
-                        { name: 'audit', passwordHashes: [audit] },
-                      ],
-                    },
-                  },
+          basicApi(
+            'ops-api',
+            upstream.url,
+            {
+              allowPlainHttp: true, // the test listener is plain HTTP on loopback
+              consumers: [
+                {
+                  name: 'ops',
+                  roles: ['operator'],
+                  metadata: { team: 'sre' },
+                  passwordHashes: [opsOld, opsNew],
                 },
-              },
+                { name: 'audit', passwordHashes: [audit] },
+              ],
             },
-          },
-          {
-            name: 'legacy',
-            basePath: '/legacy',
-            spec: 'api.yaml',
-            upstream: { url: upstream.url },
-            policies: {
-              authenticate: {
-                schemes: {
-                  basicAuth: {
-                    basic: {
-                      allowPlainHttp: true,
-                      forwardAuthorization: true,
-                      consumers: [{ name: 'audit', roles: ['operator'], passwordHashes: [audit] }],
-                    },
-                  },
-                },
-              },
+            { authenticate: { forwardIdentity: { methodHeader: 'X-Portcullis-Auth-Method' } } },
+          ),
+          basicApi(
+            'legacy',
+            upstream.url,
+            {
+              allowPlainHttp: true,
+              forwardAuthorization: true,
+              consumers: [{ name: 'audit', roles: ['operator'], passwordHashes: [audit] }],
             },
-          },
-          {
-            name: 'busy',
-            basePath: '/busy',
-            spec: 'api.yaml',
-            upstream: { url: upstream.url },
-            policies: {
-              authenticate: {
-                schemes: {
-                  basicAuth: {
-                    basic: {
-                      allowPlainHttp: true,
-                      maxConcurrentHashes: 1,
-                      maxQueuedHashes: 0,
-                      consumers: [{ name: 'slow', passwordHashes: [slow] }],
-                    },
-                  },
-                },
-              },
+            { basePath: '/legacy' },
+          ),
+          basicApi(
+            'busy',
+            upstream.url,
+            {
+              allowPlainHttp: true,
+              maxConcurrentHashes: 1,
+              maxQueuedHashes: 0,
+              consumers: [{ name: 'slow', passwordHashes: [slow] }],
             },
-          },
+            { basePath: '/busy' },
+          ),
         ],
       },
     });
@@ -259,24 +248,9 @@ describe('HTTP Basic is refused over plain HTTP unless allowPlainHttp is set', (
           ],
         },
         apis: [
-          {
-            name: 'ops-api',
-            spec: 'api.yaml',
-            upstream: { url: upstream.url },
-            policies: {
-              authenticate: {
-                schemes: {
-                  basicAuth: {
-                    basic: {
-                      consumers: [
-                        { name: 'audit', passwordHashes: [await hashPassword('audit password', FAST)] },
-                      ],
-                    },
-                  },
-                },
-              },
-            },
-          },
+          basicApi('ops-api', upstream.url, {
+            consumers: [{ name: 'audit', passwordHashes: [await hashPassword('audit password', FAST)] }],
+          }),
         ],
       },
     });
@@ -357,25 +331,10 @@ describe('credential stuffing against HTTP Basic', () => {
           events: { store: 'sqlite', sqlite: { path: ':memory:', worker: false }, flushIntervalMs: 20 },
         },
         apis: [
-          {
-            name: 'ops-api',
-            spec: 'api.yaml',
-            upstream: { url: upstream.url },
-            policies: {
-              authenticate: {
-                schemes: {
-                  basicAuth: {
-                    basic: {
-                      allowPlainHttp: true,
-                      consumers: [
-                        { name: 'audit', passwordHashes: [await hashPassword('audit password', FAST)] },
-                      ],
-                    },
-                  },
-                },
-              },
-            },
-          },
+          basicApi('ops-api', upstream.url, {
+            allowPlainHttp: true,
+            consumers: [{ name: 'audit', passwordHashes: [await hashPassword('audit password', FAST)] }],
+          }),
         ],
       },
       // No sink from the test: the runtime runs the monitor and its detectors.
