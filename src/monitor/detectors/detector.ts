@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { SecurityEvent } from '../events.ts';
+import { isoMillis, type SecurityEvent } from '../events.ts';
 
 export type Severity = 'low' | 'medium' | 'high' | 'critical';
 
@@ -60,44 +60,10 @@ export interface Detector {
 
 export const NO_ALERTS: readonly AlertDraft[] = Object.freeze([]);
 
-function digits(s: string, from: number, to: number): number {
-  let n = 0;
-  for (let i = from; i < to; i++) {
-    const d = s.charCodeAt(i) - 48;
-    if (d < 0 || d > 9) return -1;
-    n = n * 10 + d;
-  }
-  return n;
-}
-
-/**
- * Event time in ms, or NaN. The `toISOString()` form (`2026-01-01T00:00:00.000Z`) is read digit by digit,
- * ten times cheaper than `Date.parse`, which remains the fallback for any other form.
- */
+/** Event time in ms, or NaN. */
 export function timeOf(e: SecurityEvent): number {
   const s = e['@timestamp'];
-  if (typeof s !== 'string') return Number.NaN;
-  if (s.length === 24 && s.charCodeAt(23) === 90 && s.charCodeAt(10) === 84 && s.charCodeAt(19) === 46) {
-    const y = digits(s, 0, 4);
-    const mo = digits(s, 5, 7);
-    const d = digits(s, 8, 10);
-    const h = digits(s, 11, 13);
-    const mi = digits(s, 14, 16);
-    const se = digits(s, 17, 19);
-    const ms = digits(s, 20, 23);
-    if (
-      (y | mo | d | h | mi | se | ms) >= 0 &&
-      mo >= 1 &&
-      mo <= 12 &&
-      d >= 1 &&
-      d <= 31 &&
-      h < 24 &&
-      mi < 60 &&
-      se < 61
-    )
-      return Date.UTC(y, mo - 1, d, h, mi, se, ms);
-  }
-  return Date.parse(s);
+  return typeof s === 'string' ? isoMillis(s) : Number.NaN;
 }
 
 function str(v: unknown): string | undefined {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { after, describe, test } from 'node:test';
 import { createManualClock } from '../../state/clock.ts';
 import type { EventStore, StoredEvent } from './event-store.ts';
@@ -179,6 +180,140 @@ for (const [variant, open] of variants)
     });
   });
 
+describe('sqlite event store layout', () => {
+  test('a late event of a millisecond whose counter slot is taken gets the next slot', async () => {
+    const store = createSqliteStore({
+      path: ':memory:',
+      retentionDays: 0,
+      maxRows: 0,
+      clock: createManualClock(T0),
+    });
+    // 1024 writes bring the counter back to the slot the first event took in its millisecond.
+    await store.write([access(0)]);
+    await store.write(Array.from({ length: 1023 }, (_, i) => access(10 + i)));
+    await store.write([{ ...access(0), 'event.id': 'late' }]);
+    const first = await store.query({ to: T0 + 1 });
+    assert.deepEqual(
+      first.events.map((e) => e['event.id']),
+      ['late', 'e0'],
+    );
+    await store.close();
+  });
+
+  test('a keyed query walks buckets newest first across many pages of buckets', async () => {
+    const store = createSqliteStore({
+      path: ':memory:',
+      retentionDays: 0,
+      maxRows: 0,
+      clock: createManualClock(T0),
+    });
+    // 300 events 5 s apart: each in its own bucket, the address of every third one is 10.0.0.7.
+    const events = Array.from({ length: 300 }, (_, i) =>
+      access(i * 5, { 'event.id': `s${i}`, 'client.address': i % 3 === 0 ? '10.0.0.7' : '10.0.0.8' }),
+    );
+    await store.write(events);
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await store.query({ ip: '10.0.0.7', limit: 9, cursor });
+      seen.push(...page.events.map((e) => e['event.id'] as string));
+      cursor = page.nextCursor;
+    } while (cursor !== undefined);
+    const expected = events
+      .filter((e) => e['client.address'] === '10.0.0.7')
+      .map((e) => e['event.id'])
+      .reverse();
+    assert.deepEqual(seen, expected);
+    // One bucket read per turn of the event loop: a query over 100 buckets lets others run in between.
+    let turns = 0;
+    let querying = true;
+    const tick = () => {
+      turns++;
+      if (querying) setImmediate(tick);
+    };
+    setImmediate(tick);
+    assert.equal((await store.query({ ip: '10.0.0.7', limit: 1000 })).events.length, 100);
+    querying = false;
+    assert.ok(turns >= 90, `the event loop turned ${turns} times`);
+    // Two keys at once, and a time range inside the walk.
+    assert.deepEqual(
+      (
+        await store.query({ ip: '10.0.0.7', principal: 'alice', from: T0 + 1_000_000, to: T0 + 1_200_000 })
+      ).events.map((e) => e['event.id']),
+      // access(i * 5) is alice's when i * 5, so i, is a multiple of 3: the same events as the address.
+      events
+        .filter((_e, i) => i % 3 === 0 && i * 5 * 1000 >= 1_000_000 && i * 5 * 1000 < 1_200_000)
+        .map((e) => e['event.id'])
+        .reverse(),
+    );
+    await store.close();
+  });
+
+  test('an event stored after retention emptied the store is found by its keys', async () => {
+    const clock = createManualClock(T0);
+    const store = createSqliteStore({ path: ':memory:', retentionDays: 1, maxRows: 0, clock });
+    await store.write([access(0)]);
+    clock.set(T0 + 3 * 86_400_000);
+    await store.prune();
+    assert.equal((await store.query({})).events.length, 0);
+    // Same bucket as the pruned event: its key row must be written again.
+    await store.write([{ ...access(0), 'event.id': 'again' }]);
+    assert.deepEqual(
+      (await store.query({ ip: '10.0.0.1' })).events.map((e) => e['event.id']),
+      ['again'],
+    );
+    await store.close();
+  });
+
+  test('opens a file of the version-1 layout and rewrites it in place, keeping every event', async () => {
+    const path = join(dir, 'v1.db');
+    const old = new DatabaseSync(path);
+    old.exec(`CREATE TABLE events (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, ts INTEGER NOT NULL, kind TEXT NOT NULL,
+      category TEXT NOT NULL, type TEXT NOT NULL, action TEXT NOT NULL, outcome TEXT, reason TEXT, severity INTEGER,
+      ip TEXT, principal TEXT, api TEXT, route TEXT, method TEXT, status INTEGER, request_id TEXT, data TEXT NOT NULL);
+      CREATE INDEX events_ts ON events (ts);
+      CREATE INDEX events_ip_ts ON events (ip, ts) WHERE ip IS NOT NULL;
+      CREATE INDEX events_principal_ts ON events (principal, ts) WHERE principal IS NOT NULL;`);
+    const insert = old.prepare(
+      `INSERT INTO events (id, ts, kind, category, type, action, outcome, ip, principal, api, route, method, status, request_id, data)
+       VALUES (?, ?, 'event', 'web', 'access', 'http-request', 'success', ?, ?, 'demo', '/users/{id}', 'GET', 200, ?, ?)`,
+    );
+    // Six events, two of them in one millisecond, written out of time order.
+    const rows: Array<[string, number, string]> = [
+      ['o1', T0 + 1000, '10.0.0.1'],
+      ['o2', T0 + 9000, '10.0.0.2'],
+      ['o3', T0 + 5000, '10.0.0.1'],
+      ['o4', T0 + 5000, '10.0.0.2'],
+      ['o5', T0 + 20_000, '10.0.0.1'],
+      ['o6', T0 + 30_000, '10.0.0.3'],
+    ];
+    for (const [id, ts, ip] of rows)
+      insert.run(id, ts, ip, 'alice', `r-${id}`, JSON.stringify({ 'client.address': ip }));
+    old.close();
+
+    const store = createSqliteStore({ path, retentionDays: 0, maxRows: 4, clock: createManualClock(T0) });
+    const ids = async (q: Parameters<typeof store.query>[0]) =>
+      (await store.query(q)).events.map((e) => e['event.id']);
+    assert.deepEqual(await ids({}), ['o6', 'o5', 'o2', 'o4', 'o3', 'o1']);
+    assert.deepEqual(await ids({ ip: '10.0.0.1' }), ['o5', 'o3', 'o1']);
+    assert.deepEqual(await ids({ ip: '10.0.0.2', from: T0 + 5000, to: T0 + 9000 }), ['o4']);
+    // The row count came across: maxRows 4 keeps the newest four.
+    await store.prune();
+    assert.deepEqual(await ids({}), ['o6', 'o5', 'o2', 'o4']);
+    await store.close();
+
+    const check = new DatabaseSync(path);
+    assert.equal((check.prepare('PRAGMA user_version').get() as { user_version: number }).user_version, 2);
+    const indexes = (
+      check
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'")
+        .all() as Array<{ name: string }>
+    ).map((r) => r.name);
+    assert.deepEqual(indexes, []);
+    check.close();
+  });
+});
+
 test('the worker-thread store replaces a worker that died and keeps what was written', async () => {
   const store = await createSqliteWorkerStore({
     path: join(dir, 'restart.db'),
@@ -229,6 +364,9 @@ describe('in-thread SQLite store, large batches', () => {
     const after = (await store.query({ limit: 1000, from: T0 + 2_000_000 })).events.map((e) => e['event.id']);
     assert.equal(after.length, 250);
     assert.equal(new Set(after).size, 250);
+    // The key rows written by the failed attempt were rolled back with it, and written again by the retry.
+    const byIp = await store.query({ limit: 1000, from: T0 + 2_000_000, ip: '10.0.0.2' });
+    assert.equal(byIp.events.length, 125);
     await store.close();
   });
 });

@@ -31,13 +31,46 @@ export interface SqliteStoreOptions {
 }
 
 const DELETE_CHUNK = 5000;
+/** SQLite's extended result code for a primary key already taken. */
+const SQLITE_CONSTRAINT_PRIMARYKEY = 1555;
+/** Above every `seq` (the year 2248 in ms × 1024 stays below 2^53). */
+const MAX_SEQ = Number.MAX_SAFE_INTEGER;
+/** Buckets fetched per step of a keyed query. */
+const BUCKET_PAGE = 64;
+
+type Row = Record<string, unknown> & { seq: number; ts: number; data: string };
 /** Bounds the work of one prune run so it never holds the event loop for long. */
 const MAX_CHUNKS_PER_PRUNE = 20;
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS events (
-  seq INTEGER PRIMARY KEY,
-  id TEXT NOT NULL,
+/**
+ * Layout (version 2). Writing an event costs an append to the `events` table and, now and then, a key
+ * row: no secondary index of `events` is written per event. Those indexes, whose inserts land at random
+ * pages, made storing dear: 8.4-9.6 µs per event with four of them and one client, 13-19 µs with
+ * thousands of client addresses; this layout costs 6.2-6.9 µs and 7-11 µs (measured in process).
+ *
+ * - `seq` is the event time in ms × 1024 plus a counter, so the table itself is in time order: newest
+ *   first, a time range and a cursor are all ranges of `seq`, and an insert appends.
+ * - `event_keys` says which values of the filterable fields (address, principal, API, route, and the
+ *   rare kinds and categories) occur in which 4.096-second bucket of time, one row per value and bucket.
+ *   A query by one of them visits only the buckets where the value occurs, newest first, and reads each
+ *   bucket's slice of `events`. A key row is written the first time a value is seen in a bucket, so one
+ *   client making many requests costs one key row per 4 seconds.
+ * - `event_meta` keeps the row count, for the `maxRows` cap.
+ */
+const SCHEMA_VERSION = 2;
+/** `seq` = time in ms × SEQ_PER_MS + counter: 1024 events per millisecond and per store, up to year 2248. */
+const SEQ_PER_MS = 1024;
+const MAX_MS = Math.floor(MAX_SEQ / SEQ_PER_MS) - 1;
+/**
+ * A key bucket spans 4096 ms, so its events are the `seq` range [bucket × SEQ_PER_BUCKET, + SEQ_PER_BUCKET).
+ * Wider buckets mean fewer key rows and more rows read per visited bucket: with 5000 client addresses at
+ * 3000 events/s, 1-second buckets cost 12 µs per event written, 4-second ones 7 µs (16-second ones 6 µs),
+ * while a visited bucket holds about 12 000 events at that rate.
+ */
+const MS_PER_BUCKET = 4096;
+const SEQ_PER_BUCKET = SEQ_PER_MS * MS_PER_BUCKET;
+
+const EVENT_COLUMNS = `id TEXT NOT NULL,
   ts INTEGER NOT NULL,
   kind TEXT NOT NULL,
   category TEXT NOT NULL,
@@ -53,17 +86,83 @@ CREATE TABLE IF NOT EXISTS events (
   method TEXT,
   status INTEGER,
   request_id TEXT,
-  data TEXT NOT NULL
+  data TEXT NOT NULL`;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS events (
+  seq INTEGER PRIMARY KEY,
+  ${EVENT_COLUMNS}
 );
-CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
--- Category lookups are for the rare events (security, iam, ...): access events ('web', nearly every row)
--- are found through events_ts, so they skip this index. Replaces the full index of earlier versions.
-DROP INDEX IF EXISTS events_category_ts;
-CREATE INDEX IF NOT EXISTS events_rare_category_ts ON events (category, ts) WHERE category <> 'web';
-CREATE INDEX IF NOT EXISTS events_ip_ts ON events (ip, ts) WHERE ip IS NOT NULL;
-CREATE INDEX IF NOT EXISTS events_principal_ts ON events (principal, ts) WHERE principal IS NOT NULL;
-CREATE INDEX IF NOT EXISTS events_api_route_ts ON events (api, route, ts) WHERE api IS NOT NULL;
+CREATE TABLE IF NOT EXISTS event_keys (
+  bucket INTEGER NOT NULL,
+  field INTEGER NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (bucket, field, value)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS event_keys_value ON event_keys (field, value, bucket);
+CREATE TABLE IF NOT EXISTS event_meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+INSERT OR IGNORE INTO event_meta (name, value) VALUES ('rows', 0);
 `;
+
+/** The keyed fields: their number in `event_keys.field`, and the column that holds them. */
+const KEY_FIELDS = [
+  { field: 0, column: 'ip' },
+  { field: 1, column: 'principal' },
+  { field: 2, column: 'api' },
+  { field: 3, column: 'route' },
+  { field: 4, column: 'kind' },
+  { field: 5, column: 'category' },
+] as const;
+type KeyColumn = (typeof KEY_FIELDS)[number]['column'];
+/** Kinds and categories that nearly every event has are not keyed: a filter on them scans. */
+const COMMON_VALUE: Partial<Record<KeyColumn, string>> = { kind: 'event', category: 'web' };
+/** Values remembered per field as already keyed in their bucket; past this the memory starts over. */
+const KEY_MEMO_SIZE = 10_000;
+
+/**
+ * Rewrites a version-1 file (an autoincrement `seq` and five indexes) into version 2, in one transaction.
+ * Events that share a millisecond keep their order.
+ */
+function migrate(db: DatabaseSync): void {
+  const version = (db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version;
+  if (version === SCHEMA_VERSION) return;
+  const hasEvents =
+    db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'").get() !== undefined;
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    if (hasEvents) {
+      if (version !== 0)
+        throw new Error(
+          `events database has layout version ${version}; this Portcullis reads ${SCHEMA_VERSION}`,
+        );
+      db.exec(`ALTER TABLE events RENAME TO events_v1;
+        DROP INDEX IF EXISTS events_ts; DROP INDEX IF EXISTS events_category_ts;
+        DROP INDEX IF EXISTS events_rare_category_ts; DROP INDEX IF EXISTS events_ip_ts;
+        DROP INDEX IF EXISTS events_principal_ts; DROP INDEX IF EXISTS events_api_route_ts;`);
+    }
+    db.exec(SCHEMA);
+    if (hasEvents) {
+      const columns =
+        'id, ts, kind, category, type, action, outcome, reason, severity, ip, principal, api, route, method, status, request_id, data';
+      db.exec(`INSERT INTO events (seq, ${columns})
+        SELECT ts * ${SEQ_PER_MS} + row_number() OVER (PARTITION BY ts ORDER BY seq) - 1, ${columns}
+        FROM events_v1 ORDER BY ts, seq;
+        DROP TABLE events_v1;`);
+      for (const k of KEY_FIELDS) {
+        const common = COMMON_VALUE[k.column];
+        db.exec(`INSERT OR IGNORE INTO event_keys (bucket, field, value)
+          SELECT DISTINCT seq / ${SEQ_PER_BUCKET}, ${k.field}, ${k.column} FROM events
+          WHERE ${k.column} IS NOT NULL${common ? ` AND ${k.column} <> '${common}'` : ''}`);
+      }
+      db.exec("UPDATE event_meta SET value = (SELECT count(*) FROM events) WHERE name = 'rows'");
+    }
+    db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+    db.exec('COMMIT');
+  } catch (err) {
+    db.exec('ROLLBACK');
+    throw err;
+  }
+}
 
 /** The synchronous core shared by the in-thread store and the worker-thread store. */
 export interface SqliteEvents {
@@ -78,6 +177,8 @@ export interface SqliteEvents {
   commit(): void;
   rollback(): void;
   query(q: EventQuery): EventPage;
+  /** The same query in steps: it yields after each bucket it reads, so a caller can let others run. */
+  queryInSteps(q: EventQuery): Generator<void, EventPage>;
   prune(nowMs: number): void;
   close(): void;
   /** Turns SQLite's own checkpoints after commits back on (when the checkpointing thread is gone). */
@@ -104,24 +205,29 @@ export function openSqliteEvents(opts: {
   // cut back to 64 MiB.
   if (opts.autoCheckpoint === false) db.exec('PRAGMA wal_autocheckpoint = 16384;');
   db.exec('PRAGMA journal_size_limit = 67108864;');
-  db.exec(SCHEMA);
+  migrate(db);
   const insert = db.prepare(
-    `INSERT INTO events (id, ts, kind, category, type, action, outcome, reason, severity, ip, principal, api,
-       route, method, status, request_id, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO events (seq, id, ts, kind, category, type, action, outcome, reason, severity, ip, principal,
+       api, route, method, status, request_id, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
-  const deleteOld = db.prepare(
-    `DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE ts < ? ORDER BY ts LIMIT ${DELETE_CHUNK})`,
-  );
-  const maxSeq = db.prepare('SELECT max(seq) AS m, min(seq) AS n FROM events');
+  const insertKey = db.prepare('INSERT OR IGNORE INTO event_keys (bucket, field, value) VALUES (?, ?, ?)');
+  const addRows = db.prepare("UPDATE event_meta SET value = max(0, value + ?) WHERE name = 'rows'");
+  const rowCount = db.prepare("SELECT value FROM event_meta WHERE name = 'rows'");
+  const oldestSeq = db.prepare('SELECT min(seq) AS s FROM events');
   const deleteBelow = db.prepare(
-    `DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE seq <= ? ORDER BY seq LIMIT ${DELETE_CHUNK})`,
-  );
-  const usedBytes = db.prepare(
-    'SELECT (page_count - freelist_count) * page_size AS used FROM pragma_page_count(), pragma_freelist_count(), pragma_page_size()',
+    `DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE seq < ? ORDER BY seq LIMIT ${DELETE_CHUNK})`,
   );
   const deleteOldest = db.prepare(
     'DELETE FROM events WHERE seq IN (SELECT seq FROM events ORDER BY seq LIMIT ?)',
   );
+  const deleteKeysBelow = db.prepare('DELETE FROM event_keys WHERE bucket < ?');
+  const usedBytes = db.prepare(
+    'SELECT (page_count - freelist_count) * page_size AS used FROM pragma_page_count(), pragma_freelist_count(), pragma_page_size()',
+  );
+  const bucketsOf = db.prepare(
+    'SELECT bucket FROM event_keys WHERE field = ? AND value = ? AND bucket >= ? AND bucket <= ? ORDER BY bucket DESC LIMIT ?',
+  );
+  const hasKey = db.prepare('SELECT 1 AS x FROM event_keys WHERE bucket = ? AND field = ? AND value = ?');
   const queries = new Map<string, StatementSync>();
   let closed = false;
 
@@ -136,31 +242,89 @@ export function openSqliteEvents(opts: {
   }
 
   let inBatch = false;
+  /** Counter in the low bits of `seq`: consecutive events of one millisecond stay in order. */
+  let counter = 0;
+  /** Per keyed field, the bucket each value was last keyed in during this process (a cache of event_keys). */
+  const keyed = KEY_FIELDS.map(() => new Map<string, number>());
+
+  function key(i: number, value: string | null, bucket: number): void {
+    if (value === null) return;
+    const memo = keyed[i];
+    if (memo.get(value) === bucket) return;
+    const k = KEY_FIELDS[i];
+    if (COMMON_VALUE[k.column] === value) return;
+    insertKey.run(bucket, k.field, value);
+    if (memo.size >= KEY_MEMO_SIZE) memo.clear();
+    memo.set(value, bucket);
+  }
 
   function insertRows(batch: readonly StoredEvent[], from: number, to: number): void {
     for (let i = from; i < to; i++) {
       const e = batch[i];
       const c = coreColumns(e);
-      insert.run(
-        c.id,
-        c.ts,
-        c.kind,
-        c.category,
-        c.type,
-        c.action,
-        c.outcome,
-        c.reason,
-        c.severity,
-        c.ip,
-        c.principal,
-        c.api,
-        c.route,
-        c.method,
-        c.status,
-        c.requestId,
-        restJson(e),
-      );
+      // A time outside 1970..2248 (a broken clock, an unparsable stamp) is filed at the nearer end.
+      const ms = Math.min(Math.max(c.ts, 0), MAX_MS);
+      let seq = ms * SEQ_PER_MS + counter;
+      counter = (counter + 1) % SEQ_PER_MS;
+      for (let tries = 0; ; tries++) {
+        try {
+          insert.run(
+            seq,
+            c.id,
+            c.ts,
+            c.kind,
+            c.category,
+            c.type,
+            c.action,
+            c.outcome,
+            c.reason,
+            c.severity,
+            c.ip,
+            c.principal,
+            c.api,
+            c.route,
+            c.method,
+            c.status,
+            c.requestId,
+            restJson(e),
+          );
+          break;
+        } catch (err) {
+          // A late event can meet one of its millisecond that took the same counter: take the next slot.
+          if ((err as { errcode?: number }).errcode !== SQLITE_CONSTRAINT_PRIMARYKEY || tries >= SEQ_PER_MS)
+            throw err;
+          seq = ms * SEQ_PER_MS + ((seq + 1) % SEQ_PER_MS);
+        }
+      }
+      const bucket = Math.floor(ms / MS_PER_BUCKET);
+      key(0, c.ip, bucket);
+      key(1, c.principal, bucket);
+      key(2, c.api, bucket);
+      key(3, c.route, bucket);
+      key(4, c.kind, bucket);
+      key(5, c.category, bucket);
     }
+    addRows.run(to - from);
+  }
+
+  function forgetKeys(): void {
+    for (const memo of keyed) memo.clear();
+  }
+
+  /** Rows matching `where` in the `seq` range [lo, hi), newest first. */
+  function scan(where: string[], args: SQLInputValue[], lo: number, hi: number, limit: number): Row[] {
+    const sql = `SELECT * FROM events WHERE seq >= ? AND seq < ?${where.map((w) => ` AND ${w}`).join('')} ORDER BY seq DESC LIMIT ?`;
+    return statement(sql).all(lo, hi, ...args, limit) as Row[];
+  }
+
+  /** Removes events below `seq` in bounded chunks; false when the bound of chunks per run was reached. */
+  function deleteBefore(seq: number): boolean {
+    for (let i = 0; i < MAX_CHUNKS_PER_PRUNE; i++) {
+      const n = Number(deleteBelow.run(seq).changes);
+      addRows.run(-n);
+      if (n < DELETE_CHUNK) return true;
+    }
+    return false;
   }
 
   const events: SqliteEvents = {
@@ -186,29 +350,34 @@ export function openSqliteEvents(opts: {
     },
     rollback() {
       inBatch = false;
+      // The key rows of the batch are undone with it.
+      forgetKeys();
       if (db.isTransaction) db.exec('ROLLBACK');
     },
     query(q) {
+      const steps = events.queryInSteps(q);
+      for (;;) {
+        const step = steps.next();
+        if (step.done) return step.value;
+      }
+    },
+    *queryInSteps(q) {
       const { fromMs, toMs, limit } = normaliseQuery(q);
+      const lo = fromMs === undefined ? 0 : Math.max(0, Math.ceil(fromMs)) * SEQ_PER_MS;
+      let hi = toMs === undefined ? MAX_SEQ : Math.max(0, Math.ceil(toMs)) * SEQ_PER_MS;
+      if (q.cursor !== undefined) hi = Math.min(hi, decodeCursor<number>(q.cursor, 'number')[1]);
       const where: string[] = [];
       const args: SQLInputValue[] = [];
+      const keys: Array<[number, string]> = [];
       const eq = (col: string, v: string | undefined) => {
         if (v === undefined) return;
         where.push(`${col} = ?`);
         args.push(v);
+        const k = KEY_FIELDS.find((f) => f.column === col);
+        if (k !== undefined && COMMON_VALUE[k.column] !== v) keys.push([k.field, v]);
       };
-      if (fromMs !== undefined) {
-        where.push('ts >= ?');
-        args.push(fromMs);
-      }
-      if (toMs !== undefined) {
-        where.push('ts < ?');
-        args.push(toMs);
-      }
       eq('kind', q.kind);
       eq('category', q.category);
-      // Lets SQLite use the partial index (its WHERE must appear in the query's).
-      if (q.category !== undefined && q.category !== 'web') where.push("category <> 'web'");
       eq('type', q.type);
       eq('action', q.action);
       eq('outcome', q.outcome);
@@ -216,19 +385,40 @@ export function openSqliteEvents(opts: {
       eq('principal', q.principal);
       eq('api', q.api);
       eq('route', q.route);
-      if (q.cursor !== undefined) {
-        const [ts, seq] = decodeCursor<number>(q.cursor, 'number');
-        where.push('(ts < ? OR (ts = ? AND seq < ?))');
-        args.push(ts, ts, seq);
+      let rows: Row[] = [];
+      if (lo < hi) {
+        if (keys.length === 0) rows = scan(where, args, lo, hi, limit + 1);
+        else {
+          // The buckets where the first keyed value occurs, newest first, a page of them at a time; each is
+          // read only if every other keyed value occurs in it too.
+          const [[field, value], ...others] = keys;
+          let top = Math.floor((hi - 1) / SEQ_PER_BUCKET);
+          const bottom = Math.floor(lo / SEQ_PER_BUCKET);
+          outer: while (top >= bottom) {
+            const buckets = bucketsOf.all(field, value, bottom, top, BUCKET_PAGE) as Array<{
+              bucket: number;
+            }>;
+            for (const { bucket } of buckets) {
+              if (others.some(([f, v]) => hasKey.get(bucket, f, v) === undefined)) continue;
+              const start = bucket * SEQ_PER_BUCKET;
+              const found = scan(
+                where,
+                args,
+                Math.max(lo, start),
+                Math.min(hi, start + SEQ_PER_BUCKET),
+                limit + 1 - rows.length,
+              );
+              rows = rows.length === 0 ? found : rows.concat(found);
+              yield;
+              if (rows.length > limit) break outer;
+            }
+            if (buckets.length < BUCKET_PAGE) break;
+            top = buckets[buckets.length - 1].bucket - 1;
+          }
+        }
       }
-      const sql =
-        'SELECT * FROM events' +
-        (where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '') +
-        ' ORDER BY ts DESC, seq DESC LIMIT ?';
-      args.push(limit + 1);
-      const rows = statement(sql).all(...args) as Array<Record<string, never>>;
       const more = rows.length > limit;
-      if (more) rows.pop();
+      if (more) rows.length = limit;
       const events = rows.map((r) => restoreRow(r, r.ts, JSON.parse(r.data)));
       const last = rows.at(-1);
       return more && last ? { events, nextCursor: encodeCursor(last.ts, last.seq) } : { events };
@@ -239,16 +429,15 @@ export function openSqliteEvents(opts: {
       if (inBatch) return;
       if (opts.retentionDays > 0) {
         const cutoff = nowMs - opts.retentionDays * 86_400_000;
-        for (let i = 0; i < MAX_CHUNKS_PER_PRUNE; i++)
-          if (Number(deleteOld.run(cutoff).changes) < DELETE_CHUNK) break;
+        if (cutoff > 0) deleteBefore(cutoff * SEQ_PER_MS);
       }
       if (opts.maxRows > 0) {
-        const row = maxSeq.get() as { m: number | null; n: number | null };
-        if (row.m !== null && row.n !== null && row.m - row.n + 1 > opts.maxRows) {
-          // seq only grows, so "the newest maxRows" is every seq above max - maxRows.
-          const limit = row.m - opts.maxRows;
-          for (let i = 0; i < MAX_CHUNKS_PER_PRUNE; i++)
-            if (Number(deleteBelow.run(limit).changes) < DELETE_CHUNK) break;
+        for (let i = 0; i < MAX_CHUNKS_PER_PRUNE; i++) {
+          const over = (rowCount.get() as { value: number }).value - opts.maxRows;
+          if (over <= 0) break;
+          const n = Number(deleteOldest.run(Math.min(DELETE_CHUNK, over)).changes);
+          addRows.run(-n);
+          if (n === 0) break;
         }
       }
       const maxBytes = (opts.maxMegabytes ?? 0) * 1_048_576;
@@ -257,14 +446,20 @@ export function openSqliteEvents(opts: {
         for (let i = 0; i < MAX_CHUNKS_PER_PRUNE; i++) {
           const used = (usedBytes.get() as { used: number }).used;
           if (used <= maxBytes) break;
-          const row = maxSeq.get() as { m: number | null; n: number | null };
-          if (row.m === null || row.n === null) break;
+          const rows = (rowCount.get() as { value: number }).value;
+          if (rows === 0) break;
           // Delete the share of rows that is over the cap (pages free up unevenly, so re-measure each time).
-          const rows = row.m - row.n + 1;
           const n = Math.min(DELETE_CHUNK, Math.max(1, Math.ceil((rows * (used - maxBytes)) / used)));
-          if (Number(deleteOldest.run(n).changes) === 0) break;
+          const deleted = Number(deleteOldest.run(n).changes);
+          addRows.run(-deleted);
+          if (deleted === 0) break;
         }
       }
+      // Key rows of buckets that no longer hold any event.
+      const oldest = (oldestSeq.get() as { s: number | null }).s;
+      const gone = deleteKeysBelow.run(oldest === null ? MAX_SEQ : Math.floor(oldest / SEQ_PER_BUCKET));
+      // The memory of keyed values may name a bucket whose key rows just went.
+      if (Number(gone.changes) > 0) forgetKeys();
     },
     close() {
       if (closed) return;
@@ -326,7 +521,13 @@ export function createSqliteStore(opts: SqliteStoreOptions): EventStore {
       await done;
     },
     async query(q) {
-      return db.query(q);
+      // A keyed query reads one bucket (about 12 000 events at 3000 per second, 2 ms) per turn of the loop.
+      const steps = db.queryInSteps(q);
+      for (;;) {
+        const step = steps.next();
+        if (step.done) return step.value;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
     },
     async prune() {
       await writing;
