@@ -12,7 +12,7 @@
  * duel, default 10; 0 skips the duels) and BENCH_DUEL_SECONDS (per duel run, default 2).
  */
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -32,6 +32,8 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const ONLY = process.env.BENCH_ONLY?.split(';');
 const DUEL_PAIRS = Number(process.env.BENCH_DUEL_PAIRS ?? 10);
 const DUEL_SECONDS = Number(process.env.BENCH_DUEL_SECONDS ?? 2);
+/** Warm-up runs per contender before a duel's pairs. */
+const DUEL_WARMUPS = 3;
 const BODY_201 = JSON.stringify({
   id: 12345,
   name: 'portcullis benchmark item',
@@ -90,8 +92,20 @@ interface Duel {
   label: string;
   ratios: number[];
   median: number;
+  /**
+   * Median of B's CPU time per request ÷ A's, per pair (Portcullis contenders without workers only): the
+   * same comparison as `median` read from the processes' own CPU clocks, which a noisy neighbour moves
+   * far less than it moves throughput.
+   */
+  cpuMedian?: number;
   /** Length of each run. */
   seconds: number;
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /**
@@ -112,18 +126,34 @@ async function runDuels(scenarios: readonly Scenario[], dir: string, upstreamPor
       throw err;
     });
     try {
-      const warmA = await wrk(ca.port, a, ca.headers, dir, DUEL_SECONDS);
-      const warmB = await wrk(cb.port, b, cb.headers, dir, DUEL_SECONDS);
+      // Warm-up, alternating: a new Node process is still compiling its hot paths for several seconds
+      // (its compiler threads took 3-4 times their later CPU per request in the first runs), and one
+      // short run each left the first pairs to whichever side had settled first.
+      let warmA = await wrk(ca.port, a, ca.headers, dir, DUEL_SECONDS);
+      let warmB = await wrk(cb.port, b, cb.headers, dir, DUEL_SECONDS);
+      for (let i = 1; i < DUEL_WARMUPS; i++) {
+        warmA = await wrk(ca.port, a, ca.headers, dir, DUEL_SECONDS);
+        warmB = await wrk(cb.port, b, cb.headers, dir, DUEL_SECONDS);
+      }
       // A run counts the requests completed within it, so the requests still in flight at its end are
       // lost: each connection must complete many in one run (40 at the slower side's median latency),
       // or the slower contender is under-counted (nginx + ModSecurity answers in about 250 ms).
       const slowest = Math.max(warmA.p50, warmB.p50) / 1000;
       const seconds = Math.min(15, Math.max(DUEL_SECONDS, Math.ceil(40 * slowest)));
-      const run = (sc: Scenario, c: Contender) => wrk(c.port, sc, c.headers, dir, seconds);
+      /** A run, with the contender's CPU time per completed request when its clock can be read. */
+      const run = async (sc: Scenario, c: Contender) => {
+        const cpu0 = c.cpuMs();
+        const r = await wrk(c.port, sc, c.headers, dir, seconds);
+        const cpu1 = c.cpuMs();
+        const cpuPerRequest =
+          cpu0 !== undefined && cpu1 !== undefined && r.requests > 0 ? (cpu1 - cpu0) / r.requests : undefined;
+        return { ...r, cpuPerRequest };
+      };
       const ratios: number[] = [];
+      const cpuRatios: number[] = [];
       for (let i = 0; i < DUEL_PAIRS; i++) {
-        let ra: WrkResult;
-        let rb: WrkResult;
+        let ra: Awaited<ReturnType<typeof run>>;
+        let rb: Awaited<ReturnType<typeof run>>;
         if (i % 2 === 0) {
           ra = await run(a, ca);
           rb = await run(b, cb);
@@ -132,12 +162,14 @@ async function runDuels(scenarios: readonly Scenario[], dir: string, upstreamPor
           ra = await run(a, ca);
         }
         ratios.push(ra.rps / rb.rps);
+        if (ra.cpuPerRequest && rb.cpuPerRequest) cpuRatios.push(rb.cpuPerRequest / ra.cpuPerRequest);
       }
-      const sorted = [...ratios].sort((x, y) => x - y);
-      const mid = sorted.length >> 1;
-      const median = sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-      out.push({ label, ratios, median, seconds });
-      process.stderr.write(`bench: duel ${label}: median ${median.toFixed(2)}\n`);
+      const duel: Duel = { label, ratios, median: median(ratios), seconds };
+      if (cpuRatios.length === ratios.length) duel.cpuMedian = median(cpuRatios);
+      out.push(duel);
+      process.stderr.write(
+        `bench: duel ${label}: median ${duel.median.toFixed(2)}${duel.cpuMedian ? `, CPU per request ${duel.cpuMedian.toFixed(2)}` : ''}\n`,
+      );
     } finally {
       await ca.stop();
       await cb.stop();
@@ -225,6 +257,8 @@ async function nginxConf(dir: string, name: string, body: string, preamble = '')
 
 interface WrkResult {
   rps: number;
+  /** Requests completed in the run. */
+  requests: number;
   p50: number;
   p99: number;
 }
@@ -273,6 +307,7 @@ async function wrk(
     { encoding: 'utf8' },
   );
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
   const p50 = parseLatency(/\s50%\s+(\S+)/.exec(out)?.[1] ?? '');
   const p99 = parseLatency(/\s99%\s+(\S+)/.exec(out)?.[1] ?? '');
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
@@ -291,14 +326,36 @@ async function wrk(
       `bench: ${sc.name}: ${non2xx} non-2xx responses${errors ? `; ${errors}` : ''}; e.g. ${probe}\n`,
     );
   }
-  return { rps, p50, p99 };
+  return { rps, requests, p50, p99 };
 }
 
 interface Contender {
   port: number;
   headers: Record<string, string>;
+  /** CPU time used so far by a single-process Portcullis (all its threads), else undefined. */
+  cpuMs(): number | undefined;
   stop(): Promise<void>;
 }
+
+/** User plus system CPU time of a process and its threads, in ms (Linux /proc; clock ticks of 10 ms). */
+function processCpuMs(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces) start at its closing parenthesis.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * (1000 / CLOCK_TICKS);
+  } catch {
+    return undefined;
+  }
+}
+
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
 
 /** Starts one scenario's proxy (and its helpers, such as a JWKS server) and waits for it to listen. */
 async function launch(sc: Scenario, dir: string, upstreamPort: number): Promise<Contender> {
@@ -375,7 +432,13 @@ async function launch(sc: Scenario, dir: string, upstreamPort: number): Promise<
     await stopAll();
     throw err;
   }
-  return { port, headers: setup?.headers ?? {}, stop: stopAll };
+  const single = sc.kind === 'portcullis' && !(sc.workers && sc.workers > 1) && proc.pid !== undefined;
+  return {
+    port,
+    headers: setup?.headers ?? {},
+    cpuMs: () => (single ? processCpuMs(proc.pid!) : undefined),
+    stop: stopAll,
+  };
 }
 
 async function main() {
@@ -492,11 +555,14 @@ async function main() {
       'a slow spell of the machine weighs on both; one ratio per adjacent pair of runs, and their median is',
       `the figure to quote. Runs last ${DUEL_SECONDS} s, longer when a contender is slow (40 × its median latency).`,
       '',
-      '| ratio | per pair of runs | median | run |',
-      '| --- | --- | ---: | ---: |',
+      'Where both sides are one Portcullis process, the last column reads the same comparison from the',
+      "processes' CPU clocks: the median of B's CPU time per request ÷ A's.",
+      '',
+      '| ratio | per pair of runs | median | run | CPU per request, B ÷ A |',
+      '| --- | --- | ---: | ---: | ---: |',
       ...duels.map(
         (d) =>
-          `| ${d.label} | ${d.ratios.map((r) => fmt(r)).join(', ')} | ${fmt(d.median)} | ${d.seconds} s |`,
+          `| ${d.label} | ${d.ratios.map((r) => fmt(r)).join(', ')} | ${fmt(d.median)} | ${d.seconds} s | ${d.cpuMedian === undefined ? '' : fmt(d.cpuMedian)} |`,
       ),
     );
   }
