@@ -46,6 +46,10 @@ export interface MonitorStats {
   discovery: { endpoints: number; overflow: number };
 }
 
+/** Longest wait of an event for the detectors, and the batch that is handed over at once. */
+const OBSERVE_DELAY_MS = 20;
+const OBSERVE_BATCH = 256;
+
 /** Filters of the recent-alerts view. */
 export interface AlertQuery {
   limit?: number;
@@ -336,8 +340,7 @@ export async function createMonitor(
   // Events of one millisecond share their timestamp text: parse it once per distinct value.
   let lastStamp = '';
   let lastMs = Number.NaN;
-  sink.subscribe((e) => {
-    if (e['event.kind'] === 'alert') return;
+  function observe(e: SecurityEvent): void {
     if (config.discovery.enabled) discovery.observe(e);
     if (e['@timestamp'] !== lastStamp) {
       lastStamp = e['@timestamp'];
@@ -347,12 +350,57 @@ export async function createMonitor(
       const drafts = d.observe(e, lastMs);
       for (let i = 0; i < drafts.length; i++) publish(drafts[i], e['@timestamp']);
     }
+  }
+
+  // Detectors and discovery take the events in batches, within OBSERVE_DELAY_MS of their emission, not
+  // one at a time inside each request's completion: between two requests the gateway's own work pushes
+  // their state out of the CPU caches, and one event at a time cost 7-10 µs in the running gateway
+  // against under 1 µs for the same events in a row (measured with per-call timers in both).
+  let observing: SecurityEvent[] = [];
+  let observeTimer: NodeJS.Timeout | undefined;
+  function observePending(): void {
+    if (observeTimer !== undefined) {
+      clearTimeout(observeTimer);
+      observeTimer = undefined;
+    }
+    const batch = observing;
+    observing = [];
+    for (let i = 0; i < batch.length; i++) {
+      try {
+        observe(batch[i]);
+      } catch (err) {
+        log.error({ err }, 'detector failed on an event');
+      }
+    }
+  }
+  sink.subscribe((e) => {
+    if (e['event.kind'] === 'alert') return;
+    observing.push(e);
+    if (observing.length >= OBSERVE_BATCH) observePending();
+    else if (observeTimer === undefined) {
+      observeTimer = setTimeout(observePending, OBSERVE_DELAY_MS);
+      observeTimer.unref();
+    }
   });
+  /** The gateway's sink, with `flush` first handing the detectors what they have not seen yet. */
+  const events: MonitorSink = {
+    emit: sink.emit,
+    subscribe: (fn) => sink.subscribe(fn),
+    stats: () => sink.stats(),
+    flush() {
+      observePending();
+      return sink.flush();
+    },
+    close() {
+      observePending();
+      return sink.close();
+    },
+  };
 
   let closing: Promise<void> | undefined;
   return {
     config,
-    events: sink,
+    events,
     bans,
     discovery,
     async query(q) {
@@ -391,6 +439,7 @@ export async function createMonitor(
     },
     close() {
       closing ??= (async () => {
+        observePending();
         await webhook?.close();
         await sink.close(); // drains, then closes the store
       })();
