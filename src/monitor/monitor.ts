@@ -209,7 +209,13 @@ export async function createMonitor(
     };
     // SQLite is local: a failure to open it is a config error, reported at start.
     const worker = ev.sqlite.worker === 'auto' ? availableParallelism() > 1 : ev.sqlite.worker;
-    store = worker ? await createSqliteWorkerStore(opts) : createSqliteStore(opts);
+    const sqlite = worker ? await createSqliteWorkerStore(opts) : createSqliteStore(opts);
+    if (sqlite.migrated)
+      log.info(
+        { path, ...sqlite.migrated },
+        `events database rewritten to layout ${sqlite.migrated.toVersion} (${sqlite.migrated.events} events, ${sqlite.migrated.ms} ms)`,
+      );
+    store = sqlite;
     await store.prune();
   } else if (ev.store === 'postgres') {
     const pg = ev.postgres;
@@ -382,6 +388,27 @@ export async function createMonitor(
       observeTimer.unref();
     }
   });
+  /** Discovery as the admin API reads it: every event emitted before a read is counted in it. */
+  const discoveryView: Discovery = {
+    observe: (e) => discovery.observe(e),
+    observeBody: (input, direction, body, status) => discovery.observeBody(input, direction, body, status),
+    endpoints(api) {
+      observePending();
+      return discovery.endpoints(api);
+    },
+    overflow() {
+      observePending();
+      return discovery.overflow();
+    },
+    toOpenApi(opts) {
+      observePending();
+      return discovery.toOpenApi(opts);
+    },
+    drift(api, spec) {
+      observePending();
+      return discovery.drift(api, spec);
+    },
+  };
   /** The gateway's sink, with `flush` first handing the detectors what they have not seen yet. */
   const events: MonitorSink = {
     emit: sink.emit,
@@ -402,12 +429,13 @@ export async function createMonitor(
     config,
     events,
     bans,
-    discovery,
+    discovery: discoveryView,
     async query(q) {
       if (!store) return { events: [] };
       return store.query(q);
     },
     alerts(q = {}) {
+      observePending();
       const out: Alert[] = [];
       const limit = Math.max(1, Math.min(q.limit ?? 100, config.alerts.recent));
       for (let i = recent.length - 1; i >= 0 && out.length < limit; i--) {
@@ -428,6 +456,7 @@ export async function createMonitor(
     },
     subscribe: (fn) => sink.subscribe(fn),
     stats() {
+      observePending();
       return {
         sink: sink.stats(),
         store: ev.store,

@@ -37,28 +37,39 @@ function undeclared(i: number) {
   });
 }
 
-test('detectors take events in batches: soon after emission on their own, at once on flush or a full batch', async () => {
+test('detectors take events in batches: soon after emission on their own, at once on a read or a full batch', async () => {
   const monitor = await shadowOnlyMonitor();
-  // Five undeclared hits: the batch waits for its timer, so nothing is judged yet within the same turn.
+  const heard: string[] = [];
+  monitor.onAlert((a) => heard.push(a.detector));
+  // Five undeclared hits: the batch waits for its timer, so nothing is judged within the same turn.
   for (let i = 0; i < 5; i++) monitor.events.emit(undeclared(i));
-  assert.equal(monitor.alerts().length, 0);
-  // Within the batching delay (20 ms) the detector has seen them and alerted, with no flush.
-  for (let i = 0; i < 50 && monitor.alerts().length === 0; i++) await new Promise((r) => setTimeout(r, 10));
-  assert.equal(monitor.alerts().length, 1);
-  assert.equal(monitor.alerts()[0].detector, 'shadow-api');
+  assert.deepEqual(heard, []);
+  // Within the batching delay (20 ms) the detector has seen them and alerted, with nobody asking.
+  for (let i = 0; i < 50 && heard.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(heard, ['shadow-api']);
   await monitor.close();
 
-  // flush() hands the pending events over before it returns.
+  // A read sees every event emitted before it: alerts(), the inventory, flush().
+  const read = await shadowOnlyMonitor();
+  for (let i = 0; i < 5; i++) read.events.emit(undeclared(i));
+  assert.equal(read.alerts().length, 1);
+  read.events.emit(undeclared(10));
+  assert.equal(read.discovery.endpoints().find((e) => e.path.startsWith('/internal'))?.requests, 6);
+  await read.close();
   const flushed = await shadowOnlyMonitor();
+  const flushHeard: string[] = [];
+  flushed.onAlert((a) => flushHeard.push(a.detector));
   for (let i = 0; i < 5; i++) flushed.events.emit(undeclared(i));
   await flushed.events.flush();
-  assert.equal(flushed.alerts().length, 1);
+  assert.deepEqual(flushHeard, ['shadow-api']);
   await flushed.close();
 
   // A full batch (256 events) is judged in the emitting call itself.
   const full = await shadowOnlyMonitor();
+  const fullHeard: string[] = [];
+  full.onAlert((a) => fullHeard.push(a.detector));
   for (let i = 0; i < 251; i++) full.events.emit(access(i));
   for (let i = 0; i < 5; i++) full.events.emit(undeclared(300 + i));
-  assert.equal(full.alerts().length, 1);
+  assert.deepEqual(fullHeard, ['shadow-api']);
   await full.close();
 });

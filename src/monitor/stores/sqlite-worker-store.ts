@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
-import type { EventPage, EventQuery, EventStore, StoredEvent } from './event-store.ts';
+import type { EventPage, EventQuery, StoredEvent } from './event-store.ts';
 import { EventStoreError } from './event-store.ts';
-import type { SqliteStoreOptions } from './sqlite.ts';
+import type { SqliteMigration, SqliteStore, SqliteStoreOptions } from './sqlite.ts';
 
 interface Reply {
   id: number;
@@ -47,11 +47,12 @@ function serialiseBatch(batch: readonly StoredEvent[]): string {
  */
 export async function createSqliteWorkerStore(
   opts: SqliteStoreOptions,
-): Promise<EventStore & { terminateWorker(): Promise<void> }> {
+): Promise<SqliteStore & { terminateWorker(): Promise<void> }> {
   const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   let nextId = 1;
   let worker!: Worker;
   let ready!: Promise<void>;
+  let migrated: SqliteMigration | undefined;
   let dead: Error | undefined;
   let closed = false;
   let lastSpawn = 0;
@@ -79,7 +80,13 @@ export async function createSqliteWorkerStore(
     worker = w;
     const id0 = nextId++;
     ready = new Promise<void>((resolve, reject) => {
-      waiting.set(id0, { resolve: () => resolve(), reject });
+      waiting.set(id0, {
+        resolve: (info) => {
+          migrated ??= info as SqliteMigration | undefined;
+          resolve();
+        },
+        reject,
+      });
     });
     ready.catch(() => {});
     w.postMessage({ id: id0, op: 'hello' });
@@ -129,6 +136,7 @@ export async function createSqliteWorkerStore(
 
   return {
     kind: 'sqlite',
+    migrated,
     async write(batch) {
       if (batch.length === 0) return;
       await call({ op: 'write', json: serialiseBatch(batch) });

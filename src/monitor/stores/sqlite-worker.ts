@@ -21,7 +21,7 @@ const db = openSqliteEvents(
 port.on('message', (m: Request) => {
   try {
     let result: unknown;
-    if (m.op === 'hello') result = undefined;
+    if (m.op === 'hello') result = db.migrated;
     else if (m.op === 'write') db.write(JSON.parse(m.json!));
     else if (m.op === 'query') result = db.query(m.q!);
     else if (m.op === 'prune') db.prune(m.now!);

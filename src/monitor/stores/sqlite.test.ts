@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, describe, test } from 'node:test';
+import { writeVersion1File } from '../../../test/monitor/version1-file.ts';
 import { createManualClock } from '../../state/clock.ts';
 import type { EventStore, StoredEvent } from './event-store.ts';
 import { createSqliteStore, type SqliteStoreOptions } from './sqlite.ts';
@@ -180,14 +181,14 @@ for (const [variant, open] of variants)
     });
   });
 
+/** An in-thread store in memory, with no retention. */
+function inMemoryStore() {
+  return createSqliteStore({ path: ':memory:', retentionDays: 0, maxRows: 0, clock: createManualClock(T0) });
+}
+
 describe('sqlite event store layout', () => {
   test('a late event of a millisecond whose counter slot is taken gets the next slot', async () => {
-    const store = createSqliteStore({
-      path: ':memory:',
-      retentionDays: 0,
-      maxRows: 0,
-      clock: createManualClock(T0),
-    });
+    const store = inMemoryStore();
     // 1024 writes bring the counter back to the slot the first event took in its millisecond.
     await store.write([access(0)]);
     await store.write(Array.from({ length: 1023 }, (_, i) => access(10 + i)));
@@ -201,12 +202,7 @@ describe('sqlite event store layout', () => {
   });
 
   test('a keyed query walks buckets newest first across many pages of buckets', async () => {
-    const store = createSqliteStore({
-      path: ':memory:',
-      retentionDays: 0,
-      maxRows: 0,
-      clock: createManualClock(T0),
-    });
+    const store = inMemoryStore();
     // 300 events 5 s apart: each in its own bucket, the address of every third one is 10.0.0.7.
     const events = Array.from({ length: 300 }, (_, i) =>
       access(i * 5, { 'event.id': `s${i}`, 'client.address': i % 3 === 0 ? '10.0.0.7' : '10.0.0.8' }),
@@ -267,31 +263,9 @@ describe('sqlite event store layout', () => {
 
   test('opens a file of the version-1 layout and rewrites it in place, keeping every event', async () => {
     const path = join(dir, 'v1.db');
-    const old = new DatabaseSync(path);
-    old.exec(`CREATE TABLE events (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, ts INTEGER NOT NULL, kind TEXT NOT NULL,
-      category TEXT NOT NULL, type TEXT NOT NULL, action TEXT NOT NULL, outcome TEXT, reason TEXT, severity INTEGER,
-      ip TEXT, principal TEXT, api TEXT, route TEXT, method TEXT, status INTEGER, request_id TEXT, data TEXT NOT NULL);
-      CREATE INDEX events_ts ON events (ts);
-      CREATE INDEX events_ip_ts ON events (ip, ts) WHERE ip IS NOT NULL;
-      CREATE INDEX events_principal_ts ON events (principal, ts) WHERE principal IS NOT NULL;`);
-    const insert = old.prepare(
-      `INSERT INTO events (id, ts, kind, category, type, action, outcome, ip, principal, api, route, method, status, request_id, data)
-       VALUES (?, ?, 'event', 'web', 'access', 'http-request', 'success', ?, ?, 'demo', '/users/{id}', 'GET', 200, ?, ?)`,
-    );
-    // Six events, two of them in one millisecond, written out of time order.
-    const rows: Array<[string, number, string]> = [
-      ['o1', T0 + 1000, '10.0.0.1'],
-      ['o2', T0 + 9000, '10.0.0.2'],
-      ['o3', T0 + 5000, '10.0.0.1'],
-      ['o4', T0 + 5000, '10.0.0.2'],
-      ['o5', T0 + 20_000, '10.0.0.1'],
-      ['o6', T0 + 30_000, '10.0.0.3'],
-    ];
-    for (const [id, ts, ip] of rows)
-      insert.run(id, ts, ip, 'alice', `r-${id}`, JSON.stringify({ 'client.address': ip }));
-    old.close();
-
+    writeVersion1File(path);
     const store = createSqliteStore({ path, retentionDays: 0, maxRows: 4, clock: createManualClock(T0) });
+    assert.deepEqual({ ...store.migrated, ms: 0 }, { fromVersion: 1, toVersion: 2, events: 6, ms: 0 });
     const ids = async (q: Parameters<typeof store.query>[0]) =>
       (await store.query(q)).events.map((e) => e['event.id']);
     assert.deepEqual(await ids({}), ['o6', 'o5', 'o2', 'o4', 'o3', 'o1']);
@@ -314,6 +288,32 @@ describe('sqlite event store layout', () => {
   });
 });
 
+test('the worker-thread store rewrites a version-1 file too, and says so once', async () => {
+  const path = join(dir, 'v1-worker.db');
+  writeVersion1File(path);
+  const store = await createSqliteWorkerStore({
+    path,
+    retentionDays: 0,
+    maxRows: 0,
+    clock: createManualClock(T0),
+  });
+  assert.equal(store.migrated?.events, 6);
+  assert.deepEqual(
+    (await store.query({ ip: '10.0.0.2' })).events.map((e) => e['event.id']),
+    ['o2', 'o4'],
+  );
+  await store.close();
+  const again = await createSqliteWorkerStore({
+    path,
+    retentionDays: 0,
+    maxRows: 0,
+    clock: createManualClock(T0),
+  });
+  assert.equal(again.migrated, undefined);
+  assert.equal((await again.query({})).events.length, 6);
+  await again.close();
+});
+
 test('the worker-thread store replaces a worker that died and keeps what was written', async () => {
   const store = await createSqliteWorkerStore({
     path: join(dir, 'restart.db'),
@@ -333,12 +333,7 @@ test('the worker-thread store replaces a worker that died and keeps what was wri
 
 describe('in-thread SQLite store, large batches', () => {
   test('writes a batch in one transaction, in slices with the event loop free between them', async () => {
-    const store = createSqliteStore({
-      path: ':memory:',
-      retentionDays: 0,
-      maxRows: 0,
-      clock: createManualClock(T0),
-    });
+    const store = inMemoryStore();
     await store.write(Array.from({ length: 250 }, (_, i) => access(i)));
     assert.equal((await store.query({ limit: 1000 })).events.length, 250);
 

@@ -30,6 +30,12 @@ export interface SqliteStoreOptions {
   pruneIntervalMs?: number;
 }
 
+/** The SQLite event store (in this thread or on a worker thread). */
+export interface SqliteStore extends EventStore {
+  /** Set when the file had an earlier layout and was rewritten on open. */
+  readonly migrated: SqliteMigration | undefined;
+}
+
 const DELETE_CHUNK = 5000;
 /** SQLite's extended result code for a primary key already taken. */
 const SQLITE_CONSTRAINT_PRIMARYKEY = 1555;
@@ -119,13 +125,22 @@ const COMMON_VALUE: Partial<Record<KeyColumn, string>> = { kind: 'event', catego
 /** Values remembered per field as already keyed in their bucket; past this the memory starts over. */
 const KEY_MEMO_SIZE = 10_000;
 
+/** What opening a file of an earlier layout did. */
+export interface SqliteMigration {
+  fromVersion: number;
+  toVersion: number;
+  events: number;
+  ms: number;
+}
+
 /**
  * Rewrites a version-1 file (an autoincrement `seq` and five indexes) into version 2, in one transaction.
- * Events that share a millisecond keep their order.
+ * Events that share a millisecond keep their order. Returns what it did, if anything.
  */
-function migrate(db: DatabaseSync): void {
+function migrate(db: DatabaseSync): SqliteMigration | undefined {
   const version = (db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version;
-  if (version === SCHEMA_VERSION) return;
+  if (version === SCHEMA_VERSION) return undefined;
+  const started = performance.now();
   const hasEvents =
     db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'").get() !== undefined;
   db.exec('BEGIN IMMEDIATE');
@@ -162,10 +177,16 @@ function migrate(db: DatabaseSync): void {
     db.exec('ROLLBACK');
     throw err;
   }
+  if (!hasEvents) return undefined;
+  const events = (db.prepare("SELECT value FROM event_meta WHERE name = 'rows'").get() as { value: number })
+    .value;
+  return { fromVersion: 1, toVersion: SCHEMA_VERSION, events, ms: Math.round(performance.now() - started) };
 }
 
 /** The synchronous core shared by the in-thread store and the worker-thread store. */
 export interface SqliteEvents {
+  /** Set when the file had an earlier layout and was rewritten on open. */
+  readonly migrated: SqliteMigration | undefined;
   /** Writes the batch in one transaction. */
   write(batch: readonly StoredEvent[]): void;
   /**
@@ -205,7 +226,7 @@ export function openSqliteEvents(opts: {
   // cut back to 64 MiB.
   if (opts.autoCheckpoint === false) db.exec('PRAGMA wal_autocheckpoint = 16384;');
   db.exec('PRAGMA journal_size_limit = 67108864;');
-  migrate(db);
+  const migrated = migrate(db);
   const insert = db.prepare(
     `INSERT INTO events (seq, id, ts, kind, category, type, action, outcome, reason, severity, ip, principal,
        api, route, method, status, request_id, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -328,6 +349,7 @@ export function openSqliteEvents(opts: {
   }
 
   const events: SqliteEvents = {
+    migrated,
     write(batch) {
       if (batch.length === 0 || closed) return;
       events.begin();
@@ -487,7 +509,7 @@ const IN_THREAD_SLICE = 100;
  * @example
  * const store = createSqliteStore({ path: './data/events.db', retentionDays: 7, maxRows: 1_000_000, clock });
  */
-export function createSqliteStore(opts: SqliteStoreOptions): EventStore {
+export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
   const file = opts.path !== ':memory:';
   const db = openSqliteEvents({ ...opts, autoCheckpoint: !file });
   const checkpointer = file ? startCheckpointer(opts.path, () => db.resumeAutoCheckpoint()) : undefined;
@@ -499,6 +521,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): EventStore {
   let writing: Promise<void> | undefined; // the batch being inserted, awaited by prune and close
   return {
     kind: 'sqlite',
+    migrated: db.migrated,
     async write(batch) {
       if (batch.length === 0) return;
       // One transaction per batch: its commit writes each page it touched once, so a larger batch costs
