@@ -71,6 +71,9 @@ export interface AccessEvent extends SecurityEvent {
   'event.duration_ms'?: number;
 }
 
+/** Days of each month (index 1..12) in a common year. */
+const DAYS_IN_MONTH = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
 function digits(s: string, from: number, to: number): number {
   let n = 0;
   for (let i = from; i < to; i++) {
@@ -95,15 +98,18 @@ export function isoMillis(s: string): number {
     const mi = digits(s, 14, 16);
     const se = digits(s, 17, 19);
     const ms = digits(s, 20, 23);
+    // Years below 100 are left to Date.parse (Date.UTC would read them as 19xx); a day past the end of
+    // its month, or a 60th second, is invalid for Date.parse too.
     if (
       (y | mo | d | h | mi | se | ms) >= 0 &&
+      y >= 100 &&
       mo >= 1 &&
       mo <= 12 &&
       d >= 1 &&
-      d <= 31 &&
+      (d <= DAYS_IN_MONTH[mo] || (mo === 2 && d === 29 && y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0))) &&
       h < 24 &&
       mi < 60 &&
-      se < 61
+      se < 60
     )
       return Date.UTC(y, mo - 1, d, h, mi, se, ms);
   }

@@ -365,6 +365,8 @@ export async function createMonitor(
   // (measured with per-call timers).
   let observing: SecurityEvent[] = [];
   let observeTimer: NodeJS.Timeout | undefined;
+  let observeErrors = 0;
+  let lastObserveErrorLog = Number.NEGATIVE_INFINITY;
   function observePending(): void {
     if (observeTimer !== undefined) {
       clearTimeout(observeTimer);
@@ -376,7 +378,13 @@ export async function createMonitor(
       try {
         observe(batch[i]);
       } catch (err) {
-        log.error({ err }, 'detector failed on an event');
+        // One line per 10 s at most: a detector failing on every event must not flood the log.
+        observeErrors++;
+        const now = Date.now();
+        if (now - lastObserveErrorLog >= 10_000) {
+          log.error({ err, observeErrors }, 'detector failed on an event');
+          lastObserveErrorLog = now;
+        }
       }
     }
   }

@@ -3,8 +3,11 @@ import { DatabaseSync } from 'node:sqlite';
 /** Start of the events in the file. */
 export const V1_T0 = Date.UTC(2026, 0, 1);
 
-/** Writes a file of the version-1 layout (autoincrement seq, per-event indexes) with six events. */
-export function writeVersion1File(path: string): void {
+/**
+ * Writes a file of the version-1 layout (autoincrement seq, per-event indexes) with six events, then
+ * `extra` ones ([id, ts, ip]).
+ */
+export function writeVersion1File(path: string, extra: Array<[string, number, string]> = []): void {
   const old = new DatabaseSync(path);
   old.exec(`CREATE TABLE events (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, ts INTEGER NOT NULL, kind TEXT NOT NULL,
     category TEXT NOT NULL, type TEXT NOT NULL, action TEXT NOT NULL, outcome TEXT, reason TEXT, severity INTEGER,
@@ -25,7 +28,7 @@ export function writeVersion1File(path: string): void {
     ['o5', V1_T0 + 20_000, '10.0.0.1'],
     ['o6', V1_T0 + 30_000, '10.0.0.3'],
   ];
-  for (const [id, ts, ip] of rows)
+  for (const [id, ts, ip] of [...rows, ...extra])
     insert.run(id, ts, ip, 'alice', `r-${id}`, JSON.stringify({ 'client.address': ip }));
   old.close();
 }

@@ -6,7 +6,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { after, describe, test } from 'node:test';
 import { writeVersion1File } from '../../../test/monitor/version1-file.ts';
 import { createManualClock } from '../../state/clock.ts';
-import type { EventStore, StoredEvent } from './event-store.ts';
+import { type EventStore, encodeCursor, type StoredEvent } from './event-store.ts';
 import { createSqliteStore, type SqliteStoreOptions } from './sqlite.ts';
 import { createSqliteWorkerStore } from './sqlite-worker-store.ts';
 
@@ -187,18 +187,44 @@ function inMemoryStore() {
 }
 
 describe('sqlite event store layout', () => {
-  test('a late event of a millisecond whose counter slot is taken gets the next slot', async () => {
+  test('a millisecond of more than 1024 events runs on into the next; a late event follows its own', async () => {
     const store = inMemoryStore();
-    // 1024 writes bring the counter back to the slot the first event took in its millisecond.
-    await store.write([access(0)]);
-    await store.write(Array.from({ length: 1023 }, (_, i) => access(10 + i)));
-    await store.write([{ ...access(0), 'event.id': 'late' }]);
-    const first = await store.query({ to: T0 + 1 });
+    // 1100 events of one millisecond in one batch, then one of the next millisecond.
+    const crowd = Array.from({ length: 1100 }, (_, i) => ({ ...access(0), 'event.id': `c${i}` }));
+    await store.write(crowd);
+    await store.write([{ ...access(0), '@timestamp': new Date(T0 + 1).toISOString(), 'event.id': 'next' }]);
+    // A late event of an earlier, quiet millisecond, and another of the crowded one (its slots are taken).
+    await store.write([
+      { ...access(0), '@timestamp': new Date(T0 - 5).toISOString(), 'event.id': 'late' },
+      { ...access(0), 'event.id': 'late-crowded' },
+    ]);
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await store.query({ limit: 1000, cursor });
+      seen.push(...page.events.map((e) => e['event.id'] as string));
+      cursor = page.nextCursor;
+    } while (cursor !== undefined);
+    assert.equal(seen.length, 1103);
+    assert.equal(new Set(seen).size, 1103);
+    // Newest first: the crowded millisecond in its order (the late one of it at the end, filed after the
+    // spill), then the quiet late one last.
+    assert.deepEqual(seen.slice(0, 3), ['late-crowded', 'next', 'c1099']);
+    assert.deepEqual(seen.slice(-2), ['c0', 'late']);
     assert.deepEqual(
-      first.events.map((e) => e['event.id']),
-      ['late', 'e0'],
+      (await store.query({ to: T0 })).events.map((e) => e['event.id']),
+      ['late'],
     );
     await store.close();
+  });
+
+  test('a query running in steps finishes before close() closes the database', async () => {
+    const store = inMemoryStore();
+    await store.write(Array.from({ length: 100 }, (_, i) => access(i * 5, { 'event.id': `q${i}` })));
+    const pending = store.query({ ip: '10.0.0.1', limit: 1000 });
+    await store.close();
+    assert.equal((await pending).events.length, 50);
+    await assert.rejects(store.query({}), { code: 'ERR_EVENT_STORE_QUERY' });
   });
 
   test('a keyed query walks buckets newest first across many pages of buckets', async () => {
@@ -263,17 +289,39 @@ describe('sqlite event store layout', () => {
 
   test('opens a file of the version-1 layout and rewrites it in place, keeping every event', async () => {
     const path = join(dir, 'v1.db');
-    writeVersion1File(path);
+    // Besides the six events: a time before 1970, and 1100 events of one millisecond followed by one more.
+    writeVersion1File(path, [
+      ['neg', -5, '10.0.0.4'],
+      ...Array.from({ length: 1100 }, (_, i): [string, number, string] => [`p${i}`, T0 + 40_000, '10.0.0.5']),
+      ['after', T0 + 40_001, '10.0.0.5'],
+    ]);
     const store = createSqliteStore({ path, retentionDays: 0, maxRows: 4, clock: createManualClock(T0) });
-    assert.deepEqual({ ...store.migrated, ms: 0 }, { fromVersion: 1, toVersion: 2, events: 6, ms: 0 });
+    assert.deepEqual({ ...store.migrated, ms: 0 }, { fromVersion: 1, toVersion: 2, events: 1108, ms: 0 });
     const ids = async (q: Parameters<typeof store.query>[0]) =>
       (await store.query(q)).events.map((e) => e['event.id']);
-    assert.deepEqual(await ids({}), ['o6', 'o5', 'o2', 'o4', 'o3', 'o1']);
+    assert.deepEqual(await ids({ ip: '10.0.0.4' }), ['neg']);
+    const crowd = await ids({ ip: '10.0.0.5', limit: 1000 });
+    assert.deepEqual(crowd.slice(0, 2), ['after', 'p1099']);
+    assert.equal(
+      (
+        await store.query({
+          ip: '10.0.0.5',
+          limit: 1000,
+          cursor: (await store.query({ ip: '10.0.0.5', limit: 1000 })).nextCursor,
+        })
+      ).events.length,
+      101,
+    );
+    // A cursor of the version-1 layout (a small autoincrement seq) is refused, not read as a position.
+    await assert.rejects(store.query({ cursor: encodeCursor(T0 + 9000, 2) }), {
+      code: 'ERR_EVENT_STORE_QUERY',
+    });
+    assert.deepEqual(await ids({ to: T0 + 40_000 }), ['o6', 'o5', 'o2', 'o4', 'o3', 'o1', 'neg']);
     assert.deepEqual(await ids({ ip: '10.0.0.1' }), ['o5', 'o3', 'o1']);
     assert.deepEqual(await ids({ ip: '10.0.0.2', from: T0 + 5000, to: T0 + 9000 }), ['o4']);
     // The row count came across: maxRows 4 keeps the newest four.
     await store.prune();
-    assert.deepEqual(await ids({}), ['o6', 'o5', 'o2', 'o4']);
+    assert.deepEqual(await ids({}), ['after', 'p1099', 'p1098', 'p1097']);
     await store.close();
 
     const check = new DatabaseSync(path);

@@ -9,6 +9,7 @@ import {
   type EventPage,
   type EventQuery,
   type EventStore,
+  EventStoreError,
   encodeCursor,
   normaliseQuery,
   restJson,
@@ -37,8 +38,6 @@ export interface SqliteStore extends EventStore {
 }
 
 const DELETE_CHUNK = 5000;
-/** SQLite's extended result code for a primary key already taken. */
-const SQLITE_CONSTRAINT_PRIMARYKEY = 1555;
 /** Above every `seq` (the year 2248 in ms × 1024 stays below 2^53). */
 const MAX_SEQ = Number.MAX_SAFE_INTEGER;
 /** Buckets fetched per step of a keyed query. */
@@ -125,6 +124,36 @@ const COMMON_VALUE: Partial<Record<KeyColumn, string>> = { kind: 'event', catego
 /** Values remembered per field as already keyed in their bucket; past this the memory starts over. */
 const KEY_MEMO_SIZE = 10_000;
 
+/**
+ * Hands out `seq` values. In time order (the usual case) an event takes the first slot of its millisecond
+ * after the last one given, so events keep their order, and a millisecond with more than 1024 events
+ * runs on into the next one's slots. A late event (older than the newest stored) takes the slot after
+ * the last one used in its millisecond, or, when that millisecond is full, the next slot at the end.
+ * No two events ever get the same slot, so an insert never fails for it.
+ */
+function createSeqAllocator(db: DatabaseSync): (ms: number) => number {
+  const newest = db.prepare('SELECT max(seq) AS s FROM events');
+  const lastInMs = db.prepare('SELECT max(seq) AS s FROM events WHERE seq >= ? AND seq < ?');
+  let next = ((newest.get() as { s: number | null }).s ?? -1) + 1;
+  return (ms) => {
+    const first = ms * SEQ_PER_MS;
+    if (first + SEQ_PER_MS > next) {
+      const seq = Math.max(first, next);
+      next = seq + 1;
+      return seq;
+    }
+    const last = (lastInMs.get(first, first + SEQ_PER_MS) as { s: number | null }).s;
+    if (last === null) return first;
+    if (last + 1 < first + SEQ_PER_MS) return last + 1;
+    return next++;
+  };
+}
+
+/** A time outside 1970..2248 (a broken clock, an unparsable stamp) is filed at the nearer end. */
+function fileMs(ts: number): number {
+  return Math.min(Math.max(Number.isFinite(ts) ? Math.trunc(ts) : 0, 0), MAX_MS);
+}
+
 /** What opening a file of an earlier layout did. */
 export interface SqliteMigration {
   fromVersion: number;
@@ -157,12 +186,18 @@ function migrate(db: DatabaseSync): SqliteMigration | undefined {
     }
     db.exec(SCHEMA);
     if (hasEvents) {
+      // Copied in time order through the allocator of new events, so every event gets a slot (events
+      // piled on one millisecond run on into the next ones; times outside 1970..2248 are filed at the ends).
       const columns =
         'id, ts, kind, category, type, action, outcome, reason, severity, ip, principal, api, route, method, status, request_id, data';
-      db.exec(`INSERT INTO events (seq, ${columns})
-        SELECT ts * ${SEQ_PER_MS} + row_number() OVER (PARTITION BY ts ORDER BY seq) - 1, ${columns}
-        FROM events_v1 ORDER BY ts, seq;
-        DROP TABLE events_v1;`);
+      const copy = db.prepare(
+        `INSERT INTO events (seq, ${columns}) SELECT ?, ${columns} FROM events_v1 WHERE seq = ?`,
+      );
+      const seqFor = createSeqAllocator(db);
+      const old = db.prepare(`SELECT seq, ts FROM events_v1 ORDER BY max(0, min(ts, ${MAX_MS})), seq`);
+      for (const row of old.iterate() as Iterable<{ seq: number; ts: number }>)
+        copy.run(seqFor(fileMs(row.ts)), row.seq);
+      db.exec('DROP TABLE events_v1;');
       for (const k of KEY_FIELDS) {
         const common = COMMON_VALUE[k.column];
         db.exec(`INSERT OR IGNORE INTO event_keys (bucket, field, value)
@@ -263,8 +298,7 @@ export function openSqliteEvents(opts: {
   }
 
   let inBatch = false;
-  /** Counter in the low bits of `seq`: consecutive events of one millisecond stay in order. */
-  let counter = 0;
+  const seqFor = createSeqAllocator(db);
   /** Per keyed field, the bucket each value was last keyed in during this process (a cache of event_keys). */
   const keyed = KEY_FIELDS.map(() => new Map<string, number>());
 
@@ -283,41 +317,28 @@ export function openSqliteEvents(opts: {
     for (let i = from; i < to; i++) {
       const e = batch[i];
       const c = coreColumns(e);
-      // A time outside 1970..2248 (a broken clock, an unparsable stamp) is filed at the nearer end.
-      const ms = Math.min(Math.max(c.ts, 0), MAX_MS);
-      let seq = ms * SEQ_PER_MS + counter;
-      counter = (counter + 1) % SEQ_PER_MS;
-      for (let tries = 0; ; tries++) {
-        try {
-          insert.run(
-            seq,
-            c.id,
-            c.ts,
-            c.kind,
-            c.category,
-            c.type,
-            c.action,
-            c.outcome,
-            c.reason,
-            c.severity,
-            c.ip,
-            c.principal,
-            c.api,
-            c.route,
-            c.method,
-            c.status,
-            c.requestId,
-            restJson(e),
-          );
-          break;
-        } catch (err) {
-          // A late event can meet one of its millisecond that took the same counter: take the next slot.
-          if ((err as { errcode?: number }).errcode !== SQLITE_CONSTRAINT_PRIMARYKEY || tries >= SEQ_PER_MS)
-            throw err;
-          seq = ms * SEQ_PER_MS + ((seq + 1) % SEQ_PER_MS);
-        }
-      }
-      const bucket = Math.floor(ms / MS_PER_BUCKET);
+      const seq = seqFor(fileMs(c.ts));
+      insert.run(
+        seq,
+        c.id,
+        c.ts,
+        c.kind,
+        c.category,
+        c.type,
+        c.action,
+        c.outcome,
+        c.reason,
+        c.severity,
+        c.ip,
+        c.principal,
+        c.api,
+        c.route,
+        c.method,
+        c.status,
+        c.requestId,
+        restJson(e),
+      );
+      const bucket = Math.floor(seq / SEQ_PER_BUCKET);
       key(0, c.ip, bucket);
       key(1, c.principal, bucket);
       key(2, c.api, bucket);
@@ -338,12 +359,24 @@ export function openSqliteEvents(opts: {
     return statement(sql).all(lo, hi, ...args, limit) as Row[];
   }
 
+  /** Runs one delete and moves the row count by what it removed, in one transaction. */
+  function deleting(run: () => { changes: number | bigint }): number {
+    db.exec('BEGIN');
+    try {
+      const n = Number(run().changes);
+      addRows.run(-n);
+      db.exec('COMMIT');
+      return n;
+    } catch (err) {
+      if (db.isTransaction) db.exec('ROLLBACK');
+      throw err;
+    }
+  }
+
   /** Removes events below `seq` in bounded chunks; false when the bound of chunks per run was reached. */
   function deleteBefore(seq: number): boolean {
     for (let i = 0; i < MAX_CHUNKS_PER_PRUNE; i++) {
-      const n = Number(deleteBelow.run(seq).changes);
-      addRows.run(-n);
-      if (n < DELETE_CHUNK) return true;
+      if (deleting(() => deleteBelow.run(seq)) < DELETE_CHUNK) return true;
     }
     return false;
   }
@@ -387,7 +420,13 @@ export function openSqliteEvents(opts: {
       const { fromMs, toMs, limit } = normaliseQuery(q);
       const lo = fromMs === undefined ? 0 : Math.max(0, Math.ceil(fromMs)) * SEQ_PER_MS;
       let hi = toMs === undefined ? MAX_SEQ : Math.max(0, Math.ceil(toMs)) * SEQ_PER_MS;
-      if (q.cursor !== undefined) hi = Math.min(hi, decodeCursor<number>(q.cursor, 'number')[1]);
+      if (q.cursor !== undefined) {
+        const [ts, seq] = decodeCursor<number>(q.cursor, 'number');
+        // Every slot is at or after its event's millisecond; a cursor from before the layout change is not.
+        if (!(Number.isSafeInteger(seq) && seq >= fileMs(ts) * SEQ_PER_MS))
+          throw new EventStoreError('ERR_EVENT_STORE_QUERY', 'invalid cursor');
+        hi = Math.min(hi, seq);
+      }
       const where: string[] = [];
       const args: SQLInputValue[] = [];
       const keys: Array<[number, string]> = [];
@@ -457,9 +496,8 @@ export function openSqliteEvents(opts: {
         for (let i = 0; i < MAX_CHUNKS_PER_PRUNE; i++) {
           const over = (rowCount.get() as { value: number }).value - opts.maxRows;
           if (over <= 0) break;
-          const n = Number(deleteOldest.run(Math.min(DELETE_CHUNK, over)).changes);
-          addRows.run(-n);
-          if (n === 0) break;
+          const limit = Math.min(DELETE_CHUNK, over);
+          if (deleting(() => deleteOldest.run(limit)) === 0) break;
         }
       }
       const maxBytes = (opts.maxMegabytes ?? 0) * 1_048_576;
@@ -472,13 +510,13 @@ export function openSqliteEvents(opts: {
           if (rows === 0) break;
           // Delete the share of rows that is over the cap (pages free up unevenly, so re-measure each time).
           const n = Math.min(DELETE_CHUNK, Math.max(1, Math.ceil((rows * (used - maxBytes)) / used)));
-          const deleted = Number(deleteOldest.run(n).changes);
-          addRows.run(-deleted);
-          if (deleted === 0) break;
+          if (deleting(() => deleteOldest.run(n)) === 0) break;
         }
       }
       // Key rows of buckets that no longer hold any event.
       const oldest = (oldestSeq.get() as { s: number | null }).s;
+      // An empty table also resets the row count, should it ever have drifted.
+      if (oldest === null) addRows.run(-Number.MAX_SAFE_INTEGER);
       const gone = deleteKeysBelow.run(oldest === null ? MAX_SEQ : Math.floor(oldest / SEQ_PER_BUCKET));
       // The memory of keyed values may name a bucket whose key rows just went.
       if (Number(gone.changes) > 0) forgetKeys();
@@ -519,6 +557,8 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
       : undefined;
   timer?.unref();
   let writing: Promise<void> | undefined; // the batch being inserted, awaited by prune and close
+  const querying = new Set<Promise<void>>(); // queries in steps, awaited by close
+  let closing = false;
   return {
     kind: 'sqlite',
     migrated: db.migrated,
@@ -544,21 +584,34 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
       await done;
     },
     async query(q) {
+      if (closing) throw new EventStoreError('ERR_EVENT_STORE_QUERY', 'the event store is closed');
       // A keyed query reads one bucket (about 12 000 events at 3000 per second, 2 ms) per turn of the loop.
       const steps = db.queryInSteps(q);
-      for (;;) {
-        const step = steps.next();
-        if (step.done) return step.value;
-        await new Promise<void>((resolve) => setImmediate(resolve));
-      }
+      const run = (async () => {
+        for (;;) {
+          const step = steps.next();
+          if (step.done) return step.value;
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
+      })();
+      const settled = run.then(
+        () => undefined,
+        () => undefined,
+      );
+      querying.add(settled);
+      void settled.then(() => querying.delete(settled));
+      return run;
     },
     async prune() {
       await writing;
       db.prune(opts.clock.now());
     },
     async close() {
+      closing = true;
       if (timer) clearInterval(timer);
       await writing;
+      // A query in steps finishes before the database goes.
+      await Promise.all(querying);
       await checkpointer?.close();
       db.close();
     },
