@@ -1,5 +1,9 @@
+import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { stringify } from 'yaml';
+import { httpRequest, op, openapi, tempFiles } from '../harness.ts';
 
 const bin = path.resolve(import.meta.dirname, '../../bin/portcullis.js');
 
@@ -11,6 +15,32 @@ export interface ServeProcess {
   readonly adminUrl: string;
   /** Everything printed on stdout and stderr so far. */
   output(): string;
+  /** SIGTERM, then SIGKILL after 10 s if it is still there; resolves once it has exited. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Writes the config of a one-API gateway (`shop`, GET /items) in front of `upstreamUrl`, with the admin
+ * listener on (`token`) and the given `monitor` block; returns the config file's path.
+ */
+export async function writeShopConfig(
+  upstreamUrl: string,
+  opts: { token: string; monitor: Record<string, unknown> },
+): Promise<string> {
+  const dir = await tempFiles({ 'api.yaml': openapi({ '/items': { get: op('listItems') } }) });
+  const configFile = path.join(dir, 'portcullis.yaml');
+  await writeFile(
+    configFile,
+    stringify({
+      version: 1,
+      server: { listen: [{ host: '127.0.0.1', port: 0 }] },
+      admin: { enabled: true, host: '127.0.0.1', port: 0, token: opts.token },
+      logging: { level: 'warn', accessLog: false },
+      monitor: opts.monitor,
+      apis: [{ name: 'shop', spec: 'api.yaml', upstream: { url: upstreamUrl } }],
+    }),
+  );
+  return configFile;
 }
 
 export async function startServeProcess(
@@ -42,5 +72,33 @@ export async function startServeProcess(
       reject(new Error(`serve exited with ${code}: ${output}`));
     });
   });
-  return { child, exited, gatewayUrl, adminUrl, output: () => output };
+  return {
+    child,
+    exited,
+    gatewayUrl,
+    adminUrl,
+    output: () => output,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/**
+ * Sends `n` GET /items over four lanes, each request on a new connection, so the cluster hands them to
+ * its workers in turn; every answer must be 200.
+ */
+export async function sendSpread(gatewayUrl: string, n: number): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < n) {
+      next++;
+      assert.equal((await httpRequest(gatewayUrl, { path: '/items' })).status, 200);
+    }
+  };
+  await Promise.all([lane(), lane(), lane(), lane()]);
 }

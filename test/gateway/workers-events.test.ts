@@ -3,20 +3,9 @@
  * so its store, detectors and admin API see every request, not worker 0's share.
  */
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { stringify } from 'yaml';
-import {
-  echoHandler,
-  httpRequest,
-  op,
-  openapi,
-  startServer,
-  type TestServer,
-  tempFiles,
-} from '../harness.ts';
-import { type ServeProcess, startServeProcess } from './serve-process.ts';
+import { echoHandler, startServer, type TestServer } from '../harness.ts';
+import { type ServeProcess, sendSpread, startServeProcess, writeShopConfig } from './serve-process.ts';
 
 const TOKEN = 'workers-events-test-token-0123456789';
 const REQUESTS = 60;
@@ -36,42 +25,20 @@ describe('watch loop of a multi-worker gateway', () => {
 
   before(async () => {
     upstream = await startServer(echoHandler);
-    const dir = await tempFiles({ 'api.yaml': openapi({ '/items': { get: op('listItems') } }) });
-    const configFile = path.join(dir, 'portcullis.yaml');
-    await writeFile(
-      configFile,
-      stringify({
-        version: 1,
-        server: { listen: [{ host: '127.0.0.1', port: 0 }] },
-        admin: { enabled: true, host: '127.0.0.1', port: 0, token: TOKEN },
-        logging: { level: 'warn', accessLog: false },
-        monitor: { events: { store: 'sqlite', sqlite: { path: './events.db' }, flushIntervalMs: 20 } },
-        apis: [{ name: 'shop', spec: 'api.yaml', upstream: { url: upstream.url } }],
-      }),
-    );
+    const configFile = await writeShopConfig(upstream.url, {
+      token: TOKEN,
+      monitor: { events: { store: 'sqlite', sqlite: { path: './events.db' }, flushIntervalMs: 20 } },
+    });
     serve = await startServeProcess(configFile, ['--workers', '2']);
   });
 
   after(async () => {
-    if (serve?.child.exitCode === null && serve.child.signalCode === null) {
-      serve.child.kill('SIGTERM');
-      const timer = setTimeout(() => serve.child.kill('SIGKILL'), 10_000);
-      await serve.exited;
-      clearTimeout(timer);
-    }
+    await serve?.stop();
     await upstream?.close();
   });
 
   test('worker 0 counts, stores and can query the requests of both workers', async () => {
-    // Each request on a new connection: the cluster hands connections to the workers in turn.
-    let next = 0;
-    const lane = async () => {
-      while (next < REQUESTS) {
-        next++;
-        assert.equal((await httpRequest(serve.gatewayUrl, { path: '/items' })).status, 200);
-      }
-    };
-    await Promise.all([lane(), lane(), lane(), lane()]);
+    await sendSpread(serve.gatewayUrl, REQUESTS);
 
     const requests = async () => {
       const inv = (await admin('/api/inventory')) as { operations: Array<{ traffic: { requests: number } }> };

@@ -3,21 +3,10 @@
  * a worker that is stopped or killed neither blocks the scrape nor makes the totals go down.
  */
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
-import path from 'node:path';
+import { readdir, readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
-import { stringify } from 'yaml';
-import {
-  echoHandler,
-  httpRequest,
-  op,
-  openapi,
-  startServer,
-  type TestServer,
-  tempFiles,
-} from '../harness.ts';
-import { startServeProcess } from './serve-process.ts';
+import { echoHandler, startServer, type TestServer } from '../harness.ts';
+import { type ServeProcess, sendSpread, startServeProcess, writeShopConfig } from './serve-process.ts';
 
 const REQUESTS = 200;
 
@@ -66,73 +55,41 @@ function parse(text: string): Scrape {
 
 describe('metrics of a multi-worker gateway', () => {
   let upstream: TestServer;
-  let child: ChildProcess;
-  let exited: Promise<unknown>;
-  let gatewayUrl: string;
-  let adminUrl: string;
+  let serve: ServeProcess;
 
   const scrape = async (): Promise<Scrape> => {
-    const res = await fetch(`${adminUrl}/metrics`, { signal: AbortSignal.timeout(5000) });
+    const res = await fetch(`${serve.adminUrl}/metrics`, { signal: AbortSignal.timeout(5000) });
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
     return parse(await res.text());
   };
 
-  /** Sends `n` requests, each on a new connection so the cluster spreads them over the workers. */
-  const send = async (n: number) => {
-    let next = 0;
-    const lane = async () => {
-      while (next < n) {
-        next++;
-        const res = await httpRequest(gatewayUrl, { path: '/items' });
-        assert.equal(res.status, 200);
-      }
-    };
-    await Promise.all([lane(), lane(), lane(), lane()]);
-  };
-
   before(async () => {
     upstream = await startServer(echoHandler);
-    const dir = await tempFiles({ 'api.yaml': openapi({ '/items': { get: op('listItems') } }) });
-    const configFile = path.join(dir, 'portcullis.yaml');
-    await writeFile(
-      configFile,
-      stringify({
-        version: 1,
-        server: { listen: [{ host: '127.0.0.1', port: 0 }] },
-        admin: { enabled: true, host: '127.0.0.1', port: 0, token: 'workers-metrics-test-token-0123456789' },
-        logging: { level: 'warn', accessLog: false },
-        monitor: { enabled: false },
-        apis: [{ name: 'shop', spec: 'api.yaml', upstream: { url: upstream.url } }],
-      }),
-    );
-    const serve = await startServeProcess(configFile, ['--workers', '2']);
-    child = serve.child;
-    exited = serve.exited;
-    gatewayUrl = serve.gatewayUrl;
-    adminUrl = serve.adminUrl;
+    const configFile = await writeShopConfig(upstream.url, {
+      token: 'workers-metrics-test-token-0123456789',
+      monitor: { enabled: false },
+    });
+    serve = await startServeProcess(configFile, ['--workers', '2']);
   });
 
   after(async () => {
-    if (child?.exitCode === null && child.signalCode === null) {
+    if (serve?.child.exitCode === null && serve.child.signalCode === null) {
       // Wake every worker first, so a test that failed with one stopped cannot stall the shutdown.
       for (const index of [0, 1]) {
         try {
-          process.kill(await workerPid(child.pid!, index), 'SIGCONT');
+          process.kill(await workerPid(serve.child.pid!, index), 'SIGCONT');
         } catch {
           // Not there (restarting): nothing to wake.
         }
       }
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
     }
+    await serve?.stop();
     await upstream?.close();
   });
 
   test('worker 0 reports the requests of both workers, exactly', async () => {
-    await send(REQUESTS);
+    await sendSpread(serve.gatewayUrl, REQUESTS);
     const m = await scrape();
     // Worker 0 alone served about half of them: only the merged count can reach the exact total.
     assert.equal(m.total('portcullis_http_server_request_duration_seconds_count'), REQUESTS);
@@ -159,7 +116,7 @@ describe('metrics of a multi-worker gateway', () => {
   });
 
   test('a stopped worker does not block the scrape: it is reported missing and its last counts stay', async () => {
-    const pid = await workerPid(child.pid!, 1);
+    const pid = await workerPid(serve.child.pid!, 1);
     process.kill(pid, 'SIGSTOP');
     try {
       const m = await scrape();
@@ -175,7 +132,7 @@ describe('metrics of a multi-worker gateway', () => {
   });
 
   test('a killed worker is restarted and the merged totals never go down', async () => {
-    const pid = await workerPid(child.pid!, 1);
+    const pid = await workerPid(serve.child.pid!, 1);
     process.kill(pid, 'SIGKILL');
     await new Promise((resolve) => setTimeout(resolve, 100));
     const during = await scrape();
@@ -188,10 +145,10 @@ describe('metrics of a multi-worker gateway', () => {
       back = await scrape();
     }
     assert.equal(back.value('portcullis_workers_reporting'), 2, 'the restarted worker reports');
-    assert.notEqual(await workerPid(child.pid!, 1), pid);
+    assert.notEqual(await workerPid(serve.child.pid!, 1), pid);
     assert.equal(back.total('portcullis_http_server_request_duration_seconds_count'), REQUESTS);
 
-    await send(20);
+    await sendSpread(serve.gatewayUrl, 20);
     const after = await scrape();
     assert.equal(after.total('portcullis_http_server_request_duration_seconds_count'), REQUESTS + 20);
   });
