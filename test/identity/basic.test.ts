@@ -20,7 +20,7 @@ import {
   type TestGateway,
   type TestServer,
 } from '../harness.ts';
-import { makePki } from './pki.ts';
+import { makePki, tlsListener } from './pki.ts';
 
 /** The cheapest cost the config accepts, so the tests stay quick. */
 const FAST = { N: 2 ** 14, r: 8, p: 1 };
@@ -242,10 +242,7 @@ describe('HTTP Basic is refused over plain HTTP unless allowPlainHttp is set', (
       specs: { 'api.yaml': spec, 'server.crt': server.cert, 'server.key': server.key },
       config: {
         server: {
-          listen: [
-            { host: '127.0.0.1', port: 0, tls: { certFile: 'server.crt', keyFile: 'server.key' } },
-            { host: '127.0.0.1', port: 0 },
-          ],
+          listen: [tlsListener(), { host: '127.0.0.1', port: 0 }],
         },
         apis: [
           basicApi('ops-api', upstream.url, {

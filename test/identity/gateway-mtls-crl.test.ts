@@ -13,7 +13,7 @@ import {
   type TestGateway,
   type TestServer,
 } from '../harness.ts';
-import { makePki, type Pem } from './pki.ts';
+import { makePki, type Pem, tlsListener } from './pki.ts';
 
 describe('mTLS listener with a certificate revocation list', () => {
   let dir: string;
@@ -47,17 +47,7 @@ describe('mTLS listener with a certificate revocation list', () => {
       },
       config: {
         server: {
-          listen: [
-            {
-              host: '127.0.0.1',
-              port: 0,
-              tls: {
-                certFile: 'server.crt',
-                keyFile: 'server.key',
-                clientAuth: { caFile: 'ca.crt', required: false, crlFile: 'revoked.crl' },
-              },
-            },
-          ],
+          listen: [tlsListener({ crlFile: 'revoked.crl' })],
         },
         apis: [
           {

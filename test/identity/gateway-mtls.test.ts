@@ -14,7 +14,7 @@ import {
   type TestGateway,
   type TestServer,
 } from '../harness.ts';
-import { makePki, type Pem } from './pki.ts';
+import { makePki, type Pem, tlsListener } from './pki.ts';
 
 describe('mTLS and API keys through the whole gateway (TLS listener with clientAuth)', () => {
   let dir: string;
@@ -74,17 +74,7 @@ describe('mTLS and API keys through the whole gateway (TLS listener with clientA
       },
       config: {
         server: {
-          listen: [
-            {
-              host: '127.0.0.1',
-              port: 0,
-              tls: {
-                certFile: 'server.crt',
-                keyFile: 'server.key',
-                clientAuth: { caFile: 'ca.crt', required: false },
-              },
-            },
-          ],
+          listen: [tlsListener({})],
         },
         apis: [
           {

@@ -102,3 +102,19 @@ export function makePki(dir: string) {
   }
   return { caNamed, leaf, intermediate, crl };
 }
+
+/**
+ * A TLS listener on 127.0.0.1 (any port) serving `server.crt`/`server.key`; with `clientAuth`, it asks for
+ * client certificates issued by `ca.crt` (not required unless `clientAuth` says so).
+ */
+export function tlsListener(clientAuth?: Record<string, unknown>) {
+  return {
+    host: '127.0.0.1',
+    port: 0,
+    tls: {
+      certFile: 'server.crt',
+      keyFile: 'server.key',
+      ...(clientAuth ? { clientAuth: { caFile: 'ca.crt', required: false, ...clientAuth } } : {}),
+    },
+  };
+}

@@ -30,6 +30,18 @@ const spec = specOf({
   },
 });
 
+/** The Basic scheme's config: one consumer, `ops`, whose password is `ops password`. */
+async function opsBasic(more: { allowPlainHttp?: boolean }) {
+  return {
+    basic: {
+      ...more,
+      consumers: [
+        { name: 'ops', passwordHashes: [await hashPassword('ops password', { N: 2 ** 14, r: 8, p: 1 })] },
+      ],
+    },
+  };
+}
+
 describe('authenticate policy with HTTP Basic beside Bearer', () => {
   let server: PolicyServer;
   let t: ReturnType<typeof createTestContext>;
@@ -50,17 +62,7 @@ describe('authenticate policy with HTTP Basic beside Bearer', () => {
         bearer: {
           jwt: { issuers: [{ issuer: ISS, keys: [jwk], audiences: [AUD], algorithms: ['ES256'] }] },
         },
-        basicAuth: {
-          basic: {
-            allowPlainHttp: true,
-            consumers: [
-              {
-                name: 'ops',
-                passwordHashes: [await hashPassword('ops password', { N: 2 ** 14, r: 8, p: 1 })],
-              },
-            ],
-          },
-        },
+        basicAuth: await opsBasic({ allowPlainHttp: true }),
       },
     };
     t = createTestContext(spec);
@@ -149,16 +151,7 @@ describe('authenticate policy with HTTPS-only Basic beside Bearer, over plain HT
         bearer: {
           jwt: { issuers: [{ issuer: ISS, jwksUri: 'https://issuer.test/jwks', audiences: [AUD] }] },
         },
-        basicAuth: {
-          basic: {
-            consumers: [
-              {
-                name: 'ops',
-                passwordHashes: [await hashPassword('ops password', { N: 2 ** 14, r: 8, p: 1 })],
-              },
-            ],
-          },
-        },
+        basicAuth: await opsBasic({}),
       },
     };
     t = createTestContext(spec);
