@@ -43,9 +43,11 @@ const MAX_SEQ = Number.MAX_SAFE_INTEGER;
 /** Buckets fetched per step of a keyed query. */
 const BUCKET_PAGE = 64;
 
-type Row = Record<string, unknown> & { seq: number; ts: number; data: string };
 /** Bounds the work of one prune run so it never holds the event loop for long. */
 const MAX_CHUNKS_PER_PRUNE = 20;
+
+/** A row of `events` as read back. */
+type Row = Record<string, unknown> & { seq: number; ts: number; data: string };
 
 /**
  * Layout (version 2). Writing an event costs an append to the `events` table and, now and then, a key
@@ -53,8 +55,9 @@ const MAX_CHUNKS_PER_PRUNE = 20;
  * pages, made storing dear: 8.4-9.6 µs per event with four of them and one client, 37 µs with 2000
  * addresses and users after a million events; this layout costs 5.4-5.9 µs and 9.4 µs (in process).
  *
- * - `seq` is the event time in ms × 1024 plus a counter, so the table itself is in time order: newest
- *   first, a time range and a cursor are all ranges of `seq`, and an insert appends.
+ * - `seq` is the event time in ms × 1024 plus the event's place among those of its millisecond (see
+ *   `createSeqAllocator`), so the table itself is in time order: newest first, a time range and a cursor
+ *   are all ranges of `seq`, and an insert appends.
  * - `event_keys` says which values of the filterable fields (address, principal, API, route, and the
  *   rare kinds and categories) occur in which 4.096-second bucket of time, one row per value and bucket.
  *   A query by one of them visits only the buckets where the value occurs, newest first, and reads each
@@ -63,7 +66,7 @@ const MAX_CHUNKS_PER_PRUNE = 20;
  * - `event_meta` keeps the row count, for the `maxRows` cap.
  */
 const SCHEMA_VERSION = 2;
-/** `seq` = time in ms × SEQ_PER_MS + counter: 1024 events per millisecond and per store, up to year 2248. */
+/** `seq` = time in ms × SEQ_PER_MS + place in that millisecond (more run on into the next); up to year 2248. */
 const SEQ_PER_MS = 1024;
 const MAX_MS = Math.floor(MAX_SEQ / SEQ_PER_MS) - 1;
 /**
@@ -303,11 +306,10 @@ export function openSqliteEvents(opts: {
   const keyed = KEY_FIELDS.map(() => new Map<string, number>());
 
   function key(i: number, value: string | null, bucket: number): void {
-    if (value === null) return;
+    const k = KEY_FIELDS[i];
+    if (value === null || COMMON_VALUE[k.column] === value) return;
     const memo = keyed[i];
     if (memo.get(value) === bucket) return;
-    const k = KEY_FIELDS[i];
-    if (COMMON_VALUE[k.column] === value) return;
     insertKey.run(bucket, k.field, value);
     if (memo.size >= KEY_MEMO_SIZE) memo.clear();
     memo.set(value, bucket);
