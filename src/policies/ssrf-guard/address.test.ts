@@ -7,6 +7,7 @@ import {
   isInternalAddress,
   isInternalName,
   parseDestination,
+  referenceTargets,
 } from './address.ts';
 import { createCachedResolver, systemLookup } from './resolver.ts';
 
@@ -94,6 +95,31 @@ describe('URL parsing', () => {
     assert.equal(allowed('a.cdn.example.net'), true);
     assert.equal(allowed('cdn.example.net'), false);
     assert.equal(allowed('evilhooks.example.com'), false);
+  });
+});
+
+describe('URI references', () => {
+  test('resolves a network-path reference to the host it names under an http and an https base', () => {
+    assert.deepEqual(referenceTargets('//169.254.169.254/latest'), [
+      'http://169.254.169.254/latest',
+      'https://169.254.169.254/latest',
+    ]);
+  });
+
+  test('reads a same-scheme reference as relative under its own scheme only', () => {
+    assert.deepEqual(referenceTargets('http:10.0.0.1'), ['http://10.0.0.1/']);
+  });
+
+  test('finds no target in a reference that stays on its base', () => {
+    for (const v of ['/a/b', 'a/b', '../x', '?q=1', '#f', '']) assert.deepEqual(referenceTargets(v), [], v);
+  });
+
+  test('reads a reference trimmed of Unicode white space as well', () => {
+    assert.deepEqual(referenceTargets('\u2003//10.0.0.1/'), ['http://10.0.0.1/', 'https://10.0.0.1/']);
+  });
+
+  test('returns undefined for a reference no parser accepts', () => {
+    assert.equal(referenceTargets('//[::1/'), undefined);
   });
 });
 

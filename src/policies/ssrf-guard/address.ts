@@ -137,6 +137,46 @@ export function compileHostAllowlist(entries: readonly string[]): ((host: string
 // Characters that no URL meant for a server-side fetch needs, and that parsers disagree on.
 const SUSPICIOUS = /[\u0000-\u0020\u007f\\]/;
 
+/** Whether a URL holds characters that parsers read differently (controls, spaces, backslashes). */
+export function hasAmbiguousCharacters(value: string): boolean {
+  return SUSPICIOUS.test(value);
+}
+
+/**
+ * Two bases that differ in scheme and host. A reference that resolves to its base's own scheme and host
+ * under both stays where its reader is; any other result names a destination of its own. Two schemes
+ * because WHATWG reads `http:10.0.0.1` as relative only against an `http:` base.
+ */
+const REFERENCE_BASES: ReadonlyArray<URL> = [
+  new URL('http://reference-base-a.invalid/'),
+  new URL('https://reference-base-b.invalid/'),
+];
+
+/**
+ * The absolute URLs a URI reference (RFC 3986 §4.1) reaches once a client resolves it against a base, for
+ * every reading that leaves the base: a scheme of its own, or an authority — `//169.254.169.254/x`, and the
+ * spellings WHATWG URL parsers accept for it (`\\host`, `/\host`, controls and spaces stripped or
+ * removed, `http:host` against an https base). The value is read as is and trimmed of Unicode white space
+ * (as code that calls `trim()` first would). `[]`: the reference stays on its base (a path, a query, a
+ * fragment); `undefined`: no parser would accept it.
+ */
+export function referenceTargets(value: string): string[] | undefined {
+  const readings = value.trim() === value ? [value] : [value, value.trim()];
+  const targets = new Set<string>();
+  for (const reading of readings) {
+    for (const base of REFERENCE_BASES) {
+      let url: URL;
+      try {
+        url = new URL(reading, base);
+      } catch {
+        return undefined;
+      }
+      if (url.protocol !== base.protocol || url.host !== base.host) targets.add(url.href);
+    }
+  }
+  return [...targets];
+}
+
 /** A URL parsed for the guard: either a problem, or the normalised host and its kind. */
 export type ParsedDestination =
   | { readonly problem: DestinationProblem }

@@ -23,6 +23,7 @@ const spec = apiDocument({
           callback: { type: 'string', format: 'uri' },
           mirrors: { type: 'array', items: { type: 'string', format: 'url' } },
           avatar: { type: 'string', 'x-portcullis-ssrf': true },
+          link: { type: 'string', format: 'uri-reference' },
           note: { type: 'string' },
         },
       },
@@ -32,7 +33,10 @@ const spec = apiDocument({
     '/hooks': {
       post: {
         operationId: 'createHook',
-        parameters: [{ name: 'next', in: 'query', schema: { type: 'string', format: 'uri' } }],
+        parameters: [
+          { name: 'next', in: 'query', schema: { type: 'string', format: 'uri' } },
+          { name: 'back', in: 'query', schema: { type: 'string', format: 'iri-reference' } },
+        ],
         requestBody: {
           content: {
             'application/json': { schema: { $ref: '#/components/schemas/Hook' } },
@@ -154,6 +158,67 @@ describe('ssrfGuard', () => {
     assert.deepEqual(d.problem?.extensions?.errors, [
       { pointer: '#/body/mirrors/0', detail: 'points to an internal address' },
     ]);
+  });
+
+  test('refuses a network-path reference to the metadata address as an absolute URL would be', async () => {
+    const d = await post(s, { link: '//169.254.169.254/latest/meta-data' });
+    assert.deepEqual(d.problem?.extensions?.errors, [
+      { pointer: '#/body/link', detail: 'points to an internal address' },
+    ]);
+  });
+
+  test('refuses the spellings of a reference that URL parsers resolve to an internal host', async () => {
+    const spellings = [
+      '\\\\169.254.169.254/latest/meta-data',
+      '/\\169.254.169.254/',
+      '\\/169.254.169.254/',
+      '///10.0.0.1/',
+      '\t//10.0.0.1/',
+      '/\n/10.0.0.1/',
+      '\u0000//10.0.0.1/',
+      ' http://127.0.0.1/',
+      '\u00a0//127.0.0.1/',
+      'HtTp://169.254.169.254/',
+      'HTTP:\\\\10.0.0.1/',
+      'http:10.0.0.1',
+      'https:10.0.0.1',
+      '//[::ffff:127.0.0.1]/',
+    ];
+    for (const link of spellings) {
+      const d = await post(s, { link });
+      assert.equal(d.problem?.type, problems.ssrfBlocked.type, JSON.stringify(link));
+      assert.equal(d.problem?.reason, 'internal_address', JSON.stringify(link));
+    }
+  });
+
+  test('refuses a network-path reference to localhost, and one in a query parameter', async () => {
+    assert.equal((await post(s, { link: '//localhost:6379/' })).problem?.reason, 'internal_name');
+    const d = await post(s, {}, `?back=${encodeURIComponent('//169.254.169.254/')}`);
+    assert.deepEqual(d.problem?.extensions?.errors, [
+      { pointer: '#/query/back', detail: 'points to an internal address' },
+    ]);
+  });
+
+  test('checks the host of a network-path reference against DNS', async () => {
+    assert.equal((await post(s, { link: '//rebind.example.com/x' })).problem?.reason, 'resolves_inward');
+    assert.equal((await post(s, { link: '//public.example.com/x' })).problem, undefined);
+  });
+
+  test('refuses a reference that parsers split into different hosts', async () => {
+    const d = await post(s, { link: '//public.example.com\\@10.0.0.1/' });
+    assert.equal(d.problem?.reason, 'malformed_url');
+  });
+
+  test('lets a reference without an authority of its own through', async () => {
+    for (const link of ['/images/a.png', 'images/a.png', '../up', '?page=2', '#top', '', '/%2F10.0.0.1']) {
+      assert.equal((await post(s, { link })).problem, undefined, JSON.stringify(link));
+    }
+  });
+
+  test('refuses a reference with a scheme outside allowSchemes', async () => {
+    for (const link of ['file:///etc/passwd', ' FILE:///etc/passwd', 'gopher://public.example.com/']) {
+      assert.equal((await post(s, { link })).problem?.reason, 'scheme_not_allowed', JSON.stringify(link));
+    }
   });
 
   test('emits an alert without the URL', async () => {

@@ -17,9 +17,11 @@ import {
   createCidrList,
   createInternalRanges,
   type DestinationProblem,
+  hasAmbiguousCharacters,
   isInternalAddress,
   isInternalName,
   parseDestination,
+  referenceTargets,
 } from './address.ts';
 import { type CachedResolve, createCachedResolver, type LookupAll, systemLookup } from './resolver.ts';
 import { defaults, type SsrfGuardConfig, schema } from './schema.ts';
@@ -219,10 +221,9 @@ export function compileSsrfGuard(
       )
     : undefined;
 
-  /** Checks what can be checked without DNS; returns a problem, a host to resolve, or undefined (fine). */
-  const checkStatic = (cand: Candidate): DestinationProblem | { resolve: string } | undefined => {
-    if (cand.kind === 'reference' && !/^[A-Za-z][A-Za-z0-9+.-]*:/.test(cand.value)) return undefined;
-    const d = parseDestination(cand.value, schemes, c.maxUrlLength);
+  /** Checks one absolute URL without DNS: a problem, a host to resolve, or undefined (fine). */
+  const checkUrl = (value: string): DestinationProblem | { resolve: string } | undefined => {
+    const d = parseDestination(value, schemes, c.maxUrlLength);
     if ('problem' in d) return d.problem;
     if (ports !== undefined && !ports.has(d.port)) return 'port_not_allowed';
     if (d.ip)
@@ -234,6 +235,29 @@ export function compileSsrfGuard(
     if (isInternalName(d.host)) return 'internal_name';
     if (hostAllowed && !hostAllowed(d.host)) return 'host_not_allowed';
     return resolver ? { resolve: d.host } : undefined;
+  };
+
+  /** Checks what can be checked without DNS; returns a problem, hosts to resolve, or undefined (fine). */
+  const checkStatic = (cand: Candidate): DestinationProblem | { resolve: string[] } | undefined => {
+    if (cand.kind === 'absolute') {
+      const r = checkUrl(cand.value);
+      return r === undefined || typeof r === 'string' ? r : { resolve: [r.resolve] };
+    }
+    // A reference is checked where a client resolving it would go: `//169.254.169.254/` is as absolute
+    // as `http://169.254.169.254/` to any fetch with a base (RFC 3986 §5.2, WHATWG URL).
+    if (cand.value.length > c.maxUrlLength) return 'malformed_url';
+    const targets = referenceTargets(cand.value);
+    if (targets === undefined) return 'malformed_url';
+    if (targets.length === 0) return undefined; // a path, query or fragment: stays on its base
+    const hosts = new Set<string>();
+    for (const target of targets) {
+      const r = checkUrl(target);
+      if (typeof r === 'string') return r;
+      if (r !== undefined) hosts.add(r.resolve);
+    }
+    // The targets are WHATWG's reading; an RFC 3986 parser reads `//a.example\@10.0.0.1/` elsewhere.
+    if (hasAmbiguousCharacters(cand.value)) return 'malformed_url';
+    return hosts.size > 0 ? { resolve: [...hosts] } : undefined;
   };
 
   const refuse = (
@@ -333,17 +357,27 @@ export function compileSsrfGuard(
         const r = checkStatic(cand);
         if (r === undefined) continue;
         if (typeof r === 'string') found.push({ pointer: cand.pointer, reason: r });
-        else pending.push({ pointer: cand.pointer, host: r.resolve });
+        else for (const host of r.resolve) pending.push({ pointer: cand.pointer, host });
       }
       if (pending.length === 0 || resolver === undefined)
         return found.length > 0 ? refuse(ex, found) : undefined;
       return Promise.all(pending.map((p) => resolver(p.host))).then((answers) => {
+        const refused = new Set<string>();
         for (let i = 0; i < pending.length; i++) {
+          const { pointer } = pending[i];
+          if (refused.has(pointer)) continue; // one reason per value, even for a reference read two ways
           const addresses = answers[i];
-          if (addresses === undefined) found.push({ pointer: pending[i].pointer, reason: 'unresolvable' });
-          // Any inward answer refuses the name: the upstream's own lookup may pick that one.
-          else if (addresses.some(isForbidden))
-            found.push({ pointer: pending[i].pointer, reason: 'resolves_inward' });
+          const reason =
+            addresses === undefined
+              ? 'unresolvable'
+              : // Any inward answer refuses the name: the upstream's own lookup may pick that one.
+                addresses.some(isForbidden)
+                ? 'resolves_inward'
+                : undefined;
+          if (reason !== undefined) {
+            refused.add(pointer);
+            found.push({ pointer, reason });
+          }
         }
         return found.length > 0 ? refuse(ex, found) : undefined;
       });
