@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import type { Clock } from '../state/clock.ts';
+import { StoreUnavailableError } from '../state/limiter.ts';
 import type { StateStore } from '../state/store.ts';
 
 /** What a ban applies to: a client address, a consumer, a token subject, or one credential (`credentialHash`). */
@@ -172,7 +173,8 @@ export function createBanList(opts: {
 /**
  * The request-path view of the ban list: `find` answers from a small local cache (bounded, entries live
  * `cacheMs`) so most requests never wait for Redis; a ban or unban made on another instance takes effect
- * here within `cacheMs`. A store error is treated as "not banned" (a ban is a reaction, not the gate).
+ * here within `cacheMs`. A store error is treated as "not banned" (a ban is a reaction, not the gate); an
+ * unavailable store is reported by the store, once per outage, and `onError` hears only other failures.
  */
 export interface BanChecker {
   find(kind: BanKind, value: string): Ban | undefined | Promise<Ban | undefined>;
@@ -195,7 +197,9 @@ export function createBanChecker(opts: {
     try {
       ban = parse(await store.get(key));
     } catch (err) {
-      opts.onError?.(err);
+      // A store that does not answer reports it once per outage itself (see `availability.ts`); a line per
+      // request here was a flood, named after whichever route compiled the shared checker first.
+      if (!(err instanceof StoreUnavailableError)) opts.onError?.(err);
       return undefined;
     }
     if (cacheMs > 0) {

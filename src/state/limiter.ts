@@ -71,10 +71,15 @@ export class StoreUnavailableError extends Error {
   readonly code = 'ERR_STORE_UNAVAILABLE';
   /**
    * `disconnected`: no connection (fails at once); `timeout`: no answer in time (the store may be slow rather
-   * than gone, and may still apply the decision); `error`: anything else.
+   * than gone, and may still apply the decision); `error`: anything else; `outage`: the store is in its
+   * outage state and was not asked (fails at once, see `availability.ts`).
    */
-  readonly reason: 'disconnected' | 'timeout' | 'error';
-  constructor(message: string, reason: 'disconnected' | 'timeout' | 'error', options?: { cause?: unknown }) {
+  readonly reason: 'disconnected' | 'timeout' | 'error' | 'outage';
+  constructor(
+    message: string,
+    reason: 'disconnected' | 'timeout' | 'error' | 'outage',
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
     this.name = 'StoreUnavailableError';
     this.reason = reason;

@@ -1,5 +1,10 @@
 import { createHash } from 'node:crypto';
 import { type Cluster, Redis, type RedisOptions } from 'ioredis';
+import type { Logger } from 'pino';
+import type { EventSink } from '../monitor/events.ts';
+import type { MetricsRegistry } from '../monitor/metrics.ts';
+import { type AvailabilityTransition, createAvailability } from './availability.ts';
+import { type Clock, systemClock } from './clock.ts';
 import {
   type ConsumeRequest,
   type ConsumeResult,
@@ -23,8 +28,23 @@ export interface RedisStoreOptions {
   keyPrefix?: string;
   /** A command that takes longer fails with `StoreUnavailableError` reason `timeout` (ms, default 500). */
   commandTimeoutMs?: number;
-  /** Called when the connection becomes usable or stops being usable (for events and metrics). */
-  onStatus?(status: 'ready' | 'unavailable', detail?: string): void;
+  /**
+   * Timeouts or errors in a row that open an outage (default 3): every caller is then refused at once
+   * (`StoreUnavailableError` reason `outage`) and decides by its fail mode, until a probe answers.
+   */
+  failureThreshold?: number;
+  /** During an outage, one `PING` (with the command timeout) this often (ms, default 1000). */
+  probeIntervalMs?: number;
+  /** One warning per outage and one line when it ends; nothing per request. */
+  logger?: Logger;
+  /** `state-store-unavailable` and `state-store-recovered`, one per transition. */
+  events?: EventSink;
+  /** `portcullis_state_store_*` counters and the availability gauge. */
+  metrics?: MetricsRegistry;
+  /** Timestamps of the events (default: the system clock). */
+  clock?: Clock;
+  /** Called once per transition, after the log line and the event. */
+  onStatus?(status: 'ready' | 'unavailable', transition: AvailabilityTransition): void;
 }
 
 /**
@@ -35,8 +55,12 @@ export interface RedisStoreOptions {
  * and one code path for calendar windows, and tests can drive time; the cost is that instances must keep
  * their clocks in sync (NTP), a skew of δ ms letting at most δ/T extra GCRA units through.
  *
- * The client never queues commands while disconnected (`enableOfflineQueue: false`), so an outage fails
- * fast into the policy's fail mode, and it reconnects in the background without a restart.
+ * The client never queues commands while disconnected (`enableOfflineQueue: false`), never retries or
+ * resends a command after a reconnect (an answer a caller gave up on must not be applied later), and
+ * reconnects in the background without a restart. A store that stops answering with the connection still
+ * open (a frozen process, a silent partition) opens an outage after `failureThreshold` failures in a row:
+ * callers are then refused without a round trip, and one background `PING` decides when it is back
+ * (see `availability.ts`).
  *
  * @example
  * const store = createRedisStore({ url: 'redis://127.0.0.1:6379', keyPrefix: 'pc:' });
@@ -44,19 +68,27 @@ export interface RedisStoreOptions {
 export function createRedisStore(opts: RedisStoreOptions): StateStore & {
   readonly client: Redis | Cluster;
   isReady(): boolean;
+  /** False during an outage (callers are refused without asking Redis) or while disconnected. */
+  isAvailable(): boolean;
   /** Resolves true once the connection is usable, or false after `ms` without it. */
   whenReady(ms: number): Promise<boolean>;
 } {
   const prefix = opts.keyPrefix ?? 'pc:';
   if (prefix.includes('{')) throw new TypeError('keyPrefix must not contain "{"');
   const timeoutMs = opts.commandTimeoutMs ?? 500;
+  const failureThreshold = opts.failureThreshold ?? 3;
+  const probeIntervalMs = opts.probeIntervalMs ?? 1000;
+  const clock = opts.clock ?? systemClock;
   const redisOptions: RedisOptions = {
     enableOfflineQueue: false,
     // Decisions issued in the same tick go out in one write: fewer syscalls per decision under load.
     enableAutoPipelining: true,
+    // A command is never retried on another connection, nor resent after a reconnect: its caller has
+    // already been answered by the fail mode, and a late decision would consume quota twice.
     maxRetriesPerRequest: 0,
-    // Backstop only: `call` gives up much earlier; this frees a command that never gets an answer.
-    commandTimeout: 4 * timeoutMs,
+    autoResendUnfulfilledCommands: false,
+    // Backstop only: `call` gives up at `timeoutMs`; this settles ioredis's own promise soon after.
+    commandTimeout: 2 * timeoutMs,
     connectTimeout: 2000,
     // Keep trying forever, at most once a second, so limits come back without a restart.
     retryStrategy: (times) => Math.min(50 * times, 1000),
@@ -64,40 +96,158 @@ export function createRedisStore(opts: RedisStoreOptions): StateStore & {
   const client = opts.client ?? new Redis(opts.url ?? 'redis://127.0.0.1:6379', redisOptions);
   const sha = createHash('sha1').update(LIMIT_SCRIPT).digest('hex');
   let ready = client.status === 'ready';
+
+  const refusedReasons = ['timeout', 'error', 'disconnected', 'outage'] as const;
+  const callErrors = opts.metrics?.counter(
+    'portcullis_state_store_errors_total',
+    'State store calls that got no answer, by reason: timeout, error, disconnected, or outage (refused at once, without asking the store, while it is unavailable).',
+    ['reason'],
+  );
+  const callError = Object.fromEntries(
+    refusedReasons.map((r) => [r, callErrors?.bind({ reason: r }) ?? { inc() {} }]),
+  ) as Record<(typeof refusedReasons)[number], { inc(): void }>;
+  const outages = opts.metrics?.counter(
+    'portcullis_state_store_unavailable_total',
+    'Outages of the state store (each counted once, when it is declared), by reason.',
+    ['reason'],
+  );
+
+  const availability = createAvailability({
+    failureThreshold,
+    probeIntervalMs,
+    now: () => clock.now(),
+    probe,
+    onTransition(t) {
+      if (!t.available) outages?.inc({ reason: t.reason });
+      report(t);
+      opts.onStatus?.(t.available ? 'ready' : 'unavailable', t);
+    },
+  });
+  opts.metrics?.gauge(
+    'portcullis_state_store_available',
+    '1 while the state store answers; 0 during an outage or while disconnected (callers use their fail modes).',
+    [],
+    () => (ready && availability.isAvailable() ? 1 : 0),
+    'min',
+  );
+
+  /** One log line and one event per transition. */
+  function report(t: AvailabilityTransition): void {
+    const fields = {
+      store: 'redis',
+      reason: t.reason,
+      operation: t.operation,
+      ...(t.keyspace === undefined ? {} : { keyspace: t.keyspace }),
+    };
+    if (t.available)
+      opts.logger?.warn(
+        { ...fields, outageMs: t.outageMs, refused: t.refused },
+        'state store available again; callers use it again',
+      );
+    else
+      opts.logger?.warn(
+        { ...fields, failures: t.failures, failureThreshold, probeIntervalMs, commandTimeoutMs: timeoutMs },
+        'state store unavailable; callers use their fail modes without asking it until a probe answers',
+      );
+    opts.events?.emit({
+      '@timestamp': new Date(clock.now()).toISOString(),
+      'event.kind': 'event',
+      'event.category': 'database',
+      'event.type': t.available ? 'info' : 'error',
+      'event.action': t.available ? 'state-store-recovered' : 'state-store-unavailable',
+      'event.outcome': t.available ? 'success' : 'failure',
+      'event.reason': t.reason,
+      'portcullis.state_store.kind': 'redis',
+      'portcullis.state_store.operation': t.operation,
+      ...(t.keyspace === undefined ? {} : { 'portcullis.state_store.keyspace': t.keyspace }),
+      ...(t.available
+        ? { 'portcullis.state_store.outage_ms': t.outageMs, 'portcullis.state_store.refused': t.refused }
+        : { 'portcullis.state_store.failures': t.failures }),
+    });
+  }
+
+  /** One `PING` with the command timeout; true when answered. Only while the connection is up. */
+  function probe(): Promise<boolean> {
+    if (!ready) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      client.ping().then(
+        (pong) => {
+          clearTimeout(timer);
+          resolve(pong === 'PONG');
+        },
+        () => {
+          clearTimeout(timer);
+          resolve(false);
+        },
+      );
+    });
+  }
+
   client.on('ready', () => {
     ready = true;
-    opts.onStatus?.('ready');
+    // The connection's ready check (INFO) was answered: Redis is back, whatever opened the outage.
+    availability.restored();
   });
-  client.on('error', (err: Error) => {
-    // Must be handled, or Node would crash on a refused connection; the status change is what matters.
-    if (ready) opts.onStatus?.('unavailable', (err as { code?: string }).code ?? 'error');
-    ready = false;
+  client.on('error', () => {
+    // Must be handled, or Node would crash on a refused connection. A failed first connection opens an
+    // outage too (reported once), so a Redis that is down at start is visible the same way.
+    if (!ready) availability.lost('connect');
   });
   client.on('close', () => {
-    if (ready) opts.onStatus?.('unavailable', 'closed');
-    ready = false;
+    if (ready) {
+      ready = false;
+      availability.lost('connection');
+    }
   });
 
-  /** Runs a command with a deadline; every failure becomes a `StoreUnavailableError` with its reason. */
-  function call<T>(fn: () => Promise<T>): Promise<T> {
-    if (!ready) return Promise.reject(new StoreUnavailableError('state store disconnected', 'disconnected'));
+  /** Answers a call during an outage, without a round trip. */
+  function refuse(): Promise<never> {
+    availability.refuse();
+    callError.outage.inc();
+    return Promise.reject(
+      new StoreUnavailableError('state store unavailable; not asked until a probe answers', 'outage'),
+    );
+  }
+
+  /**
+   * Runs a command with a deadline; every failure becomes a `StoreUnavailableError` with its reason. During
+   * an outage the command is not sent at all.
+   */
+  function call<T>(operation: string, key: string | undefined, fn: () => Promise<T>): Promise<T> {
+    if (!availability.isAvailable()) return refuse();
+    if (!ready) {
+      callError.disconnected.inc();
+      return Promise.reject(new StoreUnavailableError('state store disconnected', 'disconnected'));
+    }
+    const epoch = availability.epoch();
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new StoreUnavailableError(`state store gave no answer in ${timeoutMs} ms`, 'timeout')),
-        timeoutMs,
-      );
+      // The first outcome counts, once: ioredis settles a command we gave up on later (its own
+      // `commandTimeout`, or a late reply), and that must not count as a second failure or as a success.
+      let settled = false;
+      const timer = setTimeout(() => {
+        settled = true;
+        callError.timeout.inc();
+        availability.failed(epoch, 'timeout', operation, key);
+        reject(new StoreUnavailableError(`state store gave no answer in ${timeoutMs} ms`, 'timeout'));
+      }, timeoutMs);
       fn().then(
         (v) => {
+          if (settled) return;
+          settled = true;
           clearTimeout(timer);
+          availability.succeeded(epoch);
           resolve(v);
         },
         (err: unknown) => {
+          if (settled) return;
+          settled = true;
           clearTimeout(timer);
-          reject(
-            new StoreUnavailableError('state store unavailable', ready ? 'error' : 'disconnected', {
-              cause: err,
-            }),
-          );
+          const reason = ready ? 'error' : 'disconnected';
+          callError[reason].inc();
+          // A lost connection is reported by its `close` event; an error reply counts towards an outage.
+          if (reason === 'error') availability.failed(epoch, 'error', operation, key);
+          reject(new StoreUnavailableError('state store unavailable', reason, { cause: err }));
         },
       );
     });
@@ -136,7 +286,7 @@ export function createRedisStore(opts: RedisStoreOptions): StateStore & {
         );
       }
     }
-    const out = (await call(() => runScript(keys, args))) as number[];
+    const out = (await call('consume', requests[0].limits[0]?.key, () => runScript(keys, args))) as number[];
     const all: ConsumeResult[] = [];
     let o = 0;
     for (const request of requests) {
@@ -178,6 +328,8 @@ export function createRedisStore(opts: RedisStoreOptions): StateStore & {
   }
 
   function consume(request: ConsumeRequest): Promise<ConsumeResult> {
+    // Refused at once during an outage, without waiting for the batch of this turn.
+    if (!availability.isAvailable()) return refuse();
     if (!batching) return decideAll([request]).then((r) => r[0]);
     return new Promise((resolve, reject) => {
       if (queue.push({ request, resolve, reject }) === 1) setImmediate(flush);
@@ -188,6 +340,7 @@ export function createRedisStore(opts: RedisStoreOptions): StateStore & {
     kind: 'redis',
     client,
     isReady: () => ready,
+    isAvailable: () => ready && availability.isAvailable(),
     whenReady(ms) {
       if (ready) return Promise.resolve(true);
       return new Promise<boolean>((resolve) => {
@@ -202,31 +355,35 @@ export function createRedisStore(opts: RedisStoreOptions): StateStore & {
       });
     },
     async get(key) {
-      const v = await call(() => client.get(prefix + key));
+      const v = await call('get', key, () => client.get(prefix + key));
       return v ?? undefined;
     },
     async set(key, value, ttlMs) {
-      await call(() => client.set(prefix + key, value, 'PX', Math.max(1, Math.ceil(ttlMs))));
+      await call('set', key, () => client.set(prefix + key, value, 'PX', Math.max(1, Math.ceil(ttlMs))));
     },
     async setIfAbsent(key, value, ttlMs) {
-      const r = await call(() => client.set(prefix + key, value, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX'));
+      const r = await call('setIfAbsent', key, () =>
+        client.set(prefix + key, value, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX'),
+      );
       return r === 'OK';
     },
     async delete(key) {
-      await call(() => client.del(prefix + key));
+      await call('delete', key, () => client.del(prefix + key));
     },
     async scan(keyPrefix, limit) {
       const match = `${(prefix + keyPrefix).replace(/[*?[\]\\]/g, '\\$&')}*`;
       const out: Array<{ key: string; value: string; ttlMs: number }> = [];
       let cursor = '0';
       do {
-        const [next, found] = (await call(() =>
+        const [next, found] = (await call('scan', keyPrefix, () =>
           (client as Redis).scan(cursor, 'MATCH', match, 'COUNT', 200),
         )) as [string, string[]];
         cursor = next;
         for (const k of found) {
           if (out.length >= limit) break;
-          const [value, ttl] = await call(() => Promise.all([client.get(k), client.pttl(k)]));
+          const [value, ttl] = await call('scan', keyPrefix, () =>
+            Promise.all([client.get(k), client.pttl(k)]),
+          );
           if (value !== null && ttl !== -2) out.push({ key: k.slice(prefix.length), value, ttlMs: ttl });
         }
       } while (cursor !== '0' && out.length < limit);
@@ -235,12 +392,15 @@ export function createRedisStore(opts: RedisStoreOptions): StateStore & {
     consume,
     async release(leases: readonly LeaseRef[]) {
       try {
-        await Promise.all(leases.map((l) => client.zrem(prefix + l.key, l.leaseId)));
+        await Promise.all(
+          leases.map((l) => call('release', l.key, () => client.zrem(prefix + l.key, l.leaseId))),
+        );
       } catch {
         // The lease expires by itself after its time to live; nothing else to do.
       }
     },
     async close() {
+      availability.close();
       if (opts.client === undefined) client.disconnect();
     },
   };

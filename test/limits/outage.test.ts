@@ -111,7 +111,12 @@ describe('rate limiting with a Redis that stops answering', () => {
   before(async () => {
     redis = new PrivateRedis(await freePort());
     await redis.start();
-    store = createRedisStore({ url: redis.url, keyPrefix: 'slow:', commandTimeoutMs: 100 });
+    store = createRedisStore({
+      url: redis.url,
+      keyPrefix: 'slow:',
+      commandTimeoutMs: 100,
+      probeIntervalMs: 50,
+    });
     assert.equal(await store.whenReady(2000), true, 'redis ready');
   });
   after(async () => {
@@ -141,6 +146,8 @@ describe('rate limiting with a Redis that stops answering', () => {
     assert.equal(down[0]['event.reason'], 'timeout');
     assert.equal((await ask())?.problem.status, 429, 'the local limiter has used its 3 units');
     redis.resume();
+    // The store's probe decides when Redis is back; until then decisions stay local without asking it.
+    await until(() => store.isAvailable(), "the store's probe to see Redis again");
     clock.advance(1001);
     await ask();
     assert.equal(c.events.filter((e) => e['event.action'] === 'rate-limit-store-recovered').length, 1);
