@@ -158,11 +158,20 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const undo: Array<() => unknown> = [];
   try {
     let store: StateStore;
+    // The store reports its outages as events, but the event sink is built later (the monitor needs the store).
+    let storeEvents: EventSink = nullSink;
     if (config.state.store === 'redis') {
+      const { url, keyPrefix, commandTimeoutMs, failureThreshold, probeIntervalMs } = config.state.redis!;
       const redis = createRedisStore({
-        url: config.state.redis!.url,
-        keyPrefix: config.state.redis!.keyPrefix,
-        onStatus: (status, detail) => logger.warn({ status, detail }, 'redis state store'),
+        url,
+        keyPrefix,
+        commandTimeoutMs,
+        failureThreshold,
+        probeIntervalMs,
+        logger,
+        metrics,
+        clock,
+        events: { emit: (e) => storeEvents.emit(e) },
       });
       // Traffic waits for the connection (a few milliseconds, normally), so a starting instance does not
       // answer its first requests with the fail mode; a Redis that is down only delays the start.
@@ -191,6 +200,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
         : undefined;
     if (monitor) undo.push(() => monitor.close());
     const events = opts.events ?? monitor?.events ?? nullSink;
+    storeEvents = events;
     const gateway = await createGateway(config, {
       logger,
       events,

@@ -377,6 +377,29 @@ export function buildConfigSchema(
                 description: 'redis:// or rediss:// URL.',
               },
               keyPrefix: { type: 'string', default: 'portcullis:', description: 'Prefix of every key.' },
+              commandTimeoutMs: {
+                type: 'integer',
+                minimum: 10,
+                maximum: 10_000,
+                default: 500,
+                description: 'A Redis call without an answer after this long counts as a failure (ms).',
+              },
+              failureThreshold: {
+                type: 'integer',
+                minimum: 1,
+                maximum: 100,
+                default: 3,
+                description:
+                  'Failures in a row (timeouts or errors) that declare Redis unavailable: until a probe answers, every caller (bans, limits, quotas, DPoP replay) decides by its fail mode without asking it. A lost connection counts at once.',
+              },
+              probeIntervalMs: {
+                type: 'integer',
+                minimum: 50,
+                maximum: 60_000,
+                default: 1000,
+                description:
+                  'While Redis is unavailable, one PING is sent this often (ms); its answer ends the outage. No request waits for it.',
+              },
             },
           },
         },

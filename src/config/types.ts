@@ -68,7 +68,17 @@ export interface Config {
   };
   admin: { enabled: boolean; host: string; port: number; token?: string };
   logging: { level: string; accessLog: boolean };
-  state: { store: 'memory' | 'redis'; maxEntries: number; redis?: { url: string; keyPrefix: string } };
+  state: {
+    store: 'memory' | 'redis';
+    maxEntries: number;
+    redis?: {
+      url: string;
+      keyPrefix: string;
+      commandTimeoutMs?: number;
+      failureThreshold?: number;
+      probeIntervalMs?: number;
+    };
+  };
   apis: ApiConfig[];
   /** Folder of the config file; relative paths were resolved against it. */
   baseDir?: string;
