@@ -28,6 +28,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.ts';
+import { resolveForwarding } from '../gateway/headers.ts';
+import { compileCidrMatcher } from '../gateway/ip.ts';
 import { type Problem, type ProblemType, problem, problemBody, problems } from '../gateway/problems.ts';
 import type { SecurityEvent } from '../monitor/events.ts';
 import type { MetricsRegistry } from '../monitor/metrics.ts';
@@ -36,6 +38,7 @@ import type { ApiDocument } from '../openapi/types.ts';
 import { createApiKey, createRuntimeApiKeys } from '../policies/authenticate/api-key.ts';
 import { type Clock, systemClock } from '../state/clock.ts';
 import type { StateStore } from '../state/store.ts';
+import { createAuthLockout } from './auth-lockout.ts';
 import { createLiveFeed, type LiveFeedOptions } from './live-feed.ts';
 import { type AdminMonitor, BAN_KINDS, type BanKind } from './monitor-port.ts';
 import { redactConfig } from './redact.ts';
@@ -82,8 +85,10 @@ const COOKIE = 'portcullis_admin';
 const MAX_BODY_BYTES = 16 * 1024;
 const MAX_FILTER_CHARS = 256;
 const MAX_BAN_SECONDS = 30 * 24 * 3600;
-/** Failed logins accepted per minute (all clients together) before `/api/login` answers 429. */
-const LOGIN_FAILURES_PER_MINUTE = 20;
+/** Failed sign-ins and wrong tokens accepted per client and minute before its credentials answer 429. */
+const AUTH_FAILURES_PER_MINUTE = 20;
+/** Clients whose failures are tracked one by one; the others share one allowance. */
+const AUTH_LOCKOUT_CLIENTS = 4096;
 const EVENT_FILTERS = [
   'kind',
   'category',
@@ -220,6 +225,14 @@ function isSameOrigin(req: IncomingMessage): boolean {
   if (origin === undefined) return req.headers['sec-fetch-site'] !== 'cross-site';
   const host = req.headers.host;
   return host !== undefined && (origin === `http://${host}` || origin === `https://${host}`);
+}
+
+/** Whether the request presents an admin credential at all (an Authorization header or the cookie). */
+function hasCredentials(req: IncomingMessage): boolean {
+  return (
+    (req.headers.authorization ?? '') !== '' ||
+    /(?:^|;\s*)portcullis_admin=[^;]/.test(req.headers.cookie ?? '')
+  );
 }
 
 function cookieHeader(req: IncomingMessage, value: string, maxAgeSeconds: number): string {
@@ -395,8 +408,42 @@ export function createAdminRoutes(deps: AdminDeps): AdminApi {
   const monitor = deps.monitor ?? {};
   let accessSecond = 0;
   let accessSent = 0;
-  let loginMinute = 0;
-  let loginFailures = 0;
+  const lockout = createAuthLockout({
+    clock,
+    maxFailures: AUTH_FAILURES_PER_MINUTE,
+    windowMs: 60_000,
+    maxClients: AUTH_LOCKOUT_CLIENTS,
+  });
+  let trusted = { cidrs: [] as readonly string[], isTrusted: compileCidrMatcher([]) };
+
+  /** The client as the gateway sees it: the peer, or what a trusted proxy (`server.trustedProxies`) says. */
+  function clientOf(req: IncomingMessage): string {
+    const cidrs = deps.gateway.config.server?.trustedProxies ?? [];
+    if (cidrs !== trusted.cidrs) trusted = { cidrs, isTrusted: compileCidrMatcher(cidrs) };
+    const peer = req.socket.remoteAddress ?? '';
+    const proto = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
+    return resolveForwarding(req.headers, peer, proto, trusted.isTrusted).clientIp;
+  }
+
+  /** Refuses a client whose failed attempts used up its allowance, before its credential is compared. */
+  function refuseLockedOut(client: string): void {
+    const retry = lockout.retryAfterSeconds(client);
+    if (retry !== undefined)
+      throw new AdminRequestError(
+        problems.quotaExceeded,
+        'too many failed admin credentials from this client; try again later',
+        { 'retry-after': String(retry) },
+      );
+  }
+
+  function countFailure(client: string, how: string): void {
+    const failures = lockout.fail(client);
+    if (failures === 1 || failures === AUTH_FAILURES_PER_MINUTE)
+      deps.logger?.warn(
+        { client, failures, lockedOut: failures >= AUTH_FAILURES_PER_MINUTE },
+        `admin ${how} failed`,
+      );
+  }
 
   const unsubscribe = monitor.subscribe?.((e) => {
     stats.record(e);
@@ -463,24 +510,14 @@ export function createAdminRoutes(deps: AdminDeps): AdminApi {
   }
 
   async function login(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const minute = Math.floor(clock.now() / 60_000);
-    if (minute !== loginMinute) {
-      loginMinute = minute;
-      loginFailures = 0;
-    }
-    if (loginFailures >= LOGIN_FAILURES_PER_MINUTE) {
-      const retry = String(60 - Math.floor((clock.now() / 1000) % 60));
-      throw new AdminRequestError(problems.quotaExceeded, 'too many failed logins; try again later', {
-        'retry-after': retry,
-      });
-    }
+    const client = clientOf(req);
+    refuseLockedOut(client);
     const body = await readJson(req);
     const token = typeof body.token === 'string' ? body.token : '';
     // Reuse the server's constant-time check by presenting the token as a bearer credential.
     const probe = { headers: { authorization: `Bearer ${token}` } } as IncomingMessage;
     if (token === '' || token.length > 1024 || !isAuthorized(probe, deps.token)) {
-      loginFailures++;
-      deps.logger?.warn({ client: req.socket.remoteAddress }, 'admin login failed');
+      countFailure(client, 'login');
       sendProblem(
         res,
         problem(problems.invalidToken, 'the admin token is wrong', {
@@ -501,11 +538,24 @@ export function createAdminRoutes(deps: AdminDeps): AdminApi {
     if (p === '/api/login' && method === 'POST') return login(req, res);
     if (p === '/api/logout' && method === 'POST')
       return noContent(res, { 'set-cookie': cookieHeader(req, '', 0) });
+    // A wrong bearer token or cookie counts like a failed sign-in; without the lockout here, a guesser
+    // would simply move from /api/login to the Authorization header.
+    const presented = hasCredentials(req);
+    const client = presented ? clientOf(req) : '';
+    if (presented) refuseLockedOut(client);
     if (!isAuthorized(req, deps.token)) {
+      if (!presented)
+        return sendProblem(
+          res,
+          problem(problems.unauthorized, 'an admin token is required (Authorization: Bearer <token>)', {
+            headers: { 'www-authenticate': 'Bearer realm="portcullis-admin"' },
+          }),
+        );
+      countFailure(client, 'token');
       return sendProblem(
         res,
-        problem(problems.unauthorized, 'an admin token is required (Authorization: Bearer <token>)', {
-          headers: { 'www-authenticate': 'Bearer realm="portcullis-admin"' },
+        problem(problems.invalidToken, 'the admin token is wrong', {
+          headers: { 'www-authenticate': 'Bearer realm="portcullis-admin", error="invalid_token"' },
         }),
       );
     }

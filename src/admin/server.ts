@@ -1,8 +1,10 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { problem, problemBody, problems } from '../gateway/problems.ts';
 import type { MetricsRegistry } from '../monitor/metrics.ts';
+import { compileAdminHostCheck } from './host-check.ts';
 
 /** A handler for admin routes beyond health and metrics; returns false when the path is not its own. */
 export type AdminRoutes = (req: IncomingMessage, res: ServerResponse, url: URL) => boolean | Promise<boolean>;
@@ -10,6 +12,11 @@ export type AdminRoutes = (req: IncomingMessage, res: ServerResponse, url: URL) 
 export interface AdminOptions {
   readonly host: string;
   readonly port: number;
+  /**
+   * `Host` values answered besides `localhost`, `127.0.0.1`, `[::1]` and `host` (DNS rebinding
+   * protection): names or addresses, `*.example.com` for subdomains. Others get 421.
+   */
+  readonly allowedHosts?: readonly string[];
   /** Bearer token protecting everything but `/healthz`, `/readyz` and `/metrics`. */
   readonly token: string | undefined;
   readonly metrics: MetricsRegistry;
@@ -40,6 +47,48 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+function sendProblem(res: ServerResponse, status: 400 | 421, detail: string): void {
+  const type = status === 421 ? problems.misdirectedRequest : problems.badRequest;
+  const text = problemBody(problem(type, detail), randomUUID());
+  res.writeHead(status, {
+    'content-type': 'application/problem+json',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+  });
+  res.end(text);
+}
+
+/**
+ * Why a request is not for this listener, if it is not: a `Host` (or absolute request target, which
+ * takes its place: RFC 9112 §3.2.2) outside the allowed names, as a DNS-rebinding page sends; or two
+ * `Host` fields, which readers would pick from differently.
+ */
+function misdirected(
+  req: IncomingMessage,
+  isAllowedHost: (host: string | undefined) => boolean,
+): { status: 400 | 421; detail: string } | undefined {
+  let hosts = 0;
+  for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i].toLowerCase() === 'host') hosts++;
+  if (hosts > 1) return { status: 400, detail: 'the request has more than one Host field' };
+  const target = req.url ?? '/';
+  if (!target.startsWith('/')) {
+    let authority: string | undefined;
+    try {
+      authority = new URL(target).host;
+    } catch {
+      authority = undefined;
+    }
+    if (!isAllowedHost(authority))
+      return { status: 421, detail: 'this admin listener does not answer for that host' };
+  }
+  if (!isAllowedHost(req.headers.host))
+    return {
+      status: 421,
+      detail: 'this admin listener does not answer for that host (see admin.allowedHosts)',
+    };
+  return undefined;
+}
+
 /** A malformed percent-encoding is a wrong credential (401), not a server error. */
 function decodeCookie(value: string): string {
   try {
@@ -62,8 +111,14 @@ export function isAuthorized(req: IncomingMessage, token: string | undefined): b
 
 /** Starts the admin listener: `/healthz`, `/readyz`, `/metrics`, then the token-protected admin routes. */
 export async function startAdminServer(opts: AdminOptions): Promise<AdminServer> {
+  const isAllowedHost = compileAdminHostCheck(opts.allowedHosts ?? [], opts.host);
   const server = http.createServer(async (req, res) => {
     try {
+      const refusal = misdirected(req, isAllowedHost);
+      if (refusal !== undefined) {
+        opts.logger.warn({ client: req.socket.remoteAddress }, 'admin request for an unknown host refused');
+        return sendProblem(res, refusal.status, refusal.detail);
+      }
       const url = new URL(req.url ?? '/', 'http://admin.local');
       if (req.method === 'GET' && url.pathname === '/healthz') return sendJson(res, 200, { status: 'ok' });
       if (req.method === 'GET' && url.pathname === '/readyz') {

@@ -239,6 +239,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       ? await startAdminServer({
           host: config.admin.host,
           port: config.admin.port,
+          allowedHosts: config.admin.allowedHosts,
           token: config.admin.token,
           metrics,
           renderMetrics: opts.renderMetrics,

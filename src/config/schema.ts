@@ -326,6 +326,18 @@ export function buildConfigSchema(
             description: 'Address to bind (loopback by default).',
           },
           port: { type: 'integer', minimum: 0, maximum: 65535, default: 9090, description: 'Port to bind.' },
+          allowedHosts: {
+            type: 'array',
+            items: {
+              type: 'string',
+              pattern: '^(?:(?:\\*\\.)?[A-Za-z0-9._-]+|\\[[0-9A-Fa-f:.]+\\]|[0-9A-Fa-f:.]+)$',
+            },
+            default: [],
+            description:
+              'Host names the admin listener answers to besides localhost, 127.0.0.1, [::1] and its own bind ' +
+              'address (DNS rebinding protection): names or IP addresses without a port, `*.example.com` for ' +
+              'subdomains. A request with any other Host gets 421.',
+          },
           token: {
             type: 'string',
             minLength: 16,

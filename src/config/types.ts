@@ -66,7 +66,7 @@ export interface Config {
     keepAliveTimeoutMs: number;
     shutdownTimeoutMs: number;
   };
-  admin: { enabled: boolean; host: string; port: number; token?: string };
+  admin: { enabled: boolean; host: string; port: number; allowedHosts?: string[]; token?: string };
   logging: { level: string; accessLog: boolean };
   state: {
     store: 'memory' | 'redis';
