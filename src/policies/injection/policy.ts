@@ -5,8 +5,17 @@ import { type Problem, problem, problems } from '../../gateway/problems.ts';
 import type { SecurityEvent } from '../../monitor/events.ts';
 import type { JsonObject } from '../../openapi/types.ts';
 import { requestEventFields } from '../event-fields.ts';
+import {
+  type BodyKind,
+  bodyKindOf,
+  hasContentCoding,
+  parseMediaType,
+  unreadableCharset,
+} from '../media-type.ts';
 import type { CompileContext, PolicyDefinition, PolicyHandler } from '../policy.ts';
 import { PolicyConfigError } from '../policy.ts';
+import { BodyFormatError, parseMultipart } from '../validate-request/body.ts';
+import { emitViolation } from '../validate-request/events.ts';
 import { percentDecode } from './decode.ts';
 import { compileDetector, type Detector, type InjectionClass } from './engine.ts';
 import { scanJson } from './json-walk.ts';
@@ -21,8 +30,10 @@ import { INJECTION_CLASSES } from './types.ts';
 
 /** Findings reported per request at most (the problem lists where, never what). */
 const MAX_FINDINGS = 8;
-/** Query parameters, form fields and cookies inspected per request at most; the rest is inspected as one. */
+/** Query parameters and form fields inspected per request one by one; the rest is inspected as one value. */
 const MAX_PAIRS = 512;
+/** Multipart parts read per request at most; a body with more is refused (each part is inspected). */
+const MAX_PARTS = 512;
 
 export interface InjectionFinding {
   /** `#/query/id`, `#/header/user-agent`, `#/cookie/session`, `#/path/id`, `#/body/comment`. */
@@ -104,18 +115,30 @@ function decodeFormPart(s: string): string {
   return percentDecode(s.indexOf('+') < 0 ? s : s.split('+').join(' '));
 }
 
-function isJsonType(mediaType: string): boolean {
-  return mediaType === 'application/json' || mediaType.endsWith('+json') || mediaType === 'text/json';
-}
-
-function mediaTypeOf(header: string | string[] | undefined): string {
-  const h = Array.isArray(header) ? header[0] : header;
-  if (h === undefined) return '';
-  const semi = h.indexOf(';');
-  return (semi < 0 ? h : h.slice(0, semi)).trim().toLowerCase();
-}
-
 /** A short, non-reversible tag of the offending value, so repeated payloads can be correlated in events. */
+/** The JSON value a text holds, when it is a JSON object or array (undefined otherwise). */
+function sniffJson(text: string): unknown {
+  let i = 0;
+  while (i < text.length && (text[i] === ' ' || text[i] === '\t' || text[i] === '\r' || text[i] === '\n'))
+    i++;
+  if (text[i] !== '{' && text[i] !== '[') return undefined;
+  try {
+    return parseJson(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * How a multipart part is read: RFC 7578 §4.4 makes a part without Content-Type text/plain; a nested
+ * multipart (or a malformed type) is read as bytes.
+ */
+function partKind(contentType: string | undefined): BodyKind {
+  if (contentType === undefined) return 'text';
+  const kind = bodyKindOf(parseMediaType(contentType));
+  return kind === 'multipart' ? 'bytes' : kind;
+}
+
 function fingerprint(value: string): string {
   return createHash('sha256').update(value).digest('base64url').slice(0, 12);
 }
@@ -150,13 +173,9 @@ export const injectionPolicy: PolicyDefinition<InjectionConfig> = {
         c.headers.map((h) => h.toLowerCase()).filter((h) => h !== 'authorization' && h !== 'cookie'),
       ),
     ];
-    const bodyTypes = Object.keys(op.requestBody?.content ?? {}).map((t) => t.toLowerCase());
-    const wantsBody =
-      c.body &&
-      bodyTypes.some(
-        (t) =>
-          isJsonType(t) || t === 'application/x-www-form-urlencoded' || t === '*/*' || t.startsWith('text/'),
-      );
+    // Every body is inspected, declared or not, under the media type it is forwarded with: a route that
+    // would otherwise stream its body unread buffers it (docs/injection.md, "Bodies").
+    const wantsBody = c.body;
     return createHandler(c, ctx, detector, exclusions, headerNames, wantsBody);
   },
 };
@@ -185,7 +204,127 @@ function createHandler(
     if (cls) findings.push({ pointer, class: cls });
   }
 
-  function inspect(ex: Exchange): { findings: InjectionFinding[]; sample?: string } {
+  /** Scans one string of the body at `pointer`; a string that is JSON is also walked as JSON. */
+  function scanText(findings: InjectionFinding[], text: string, pointer: string) {
+    const only = at('body', pointer);
+    if (only === undefined || only.size > 0) {
+      const cls = detector.scanValue(text, only);
+      if (cls !== undefined) {
+        findings.push({ pointer: `#/body${pointer}`, class: cls });
+        return;
+      }
+    }
+    // An upstream that sniffs (or ignores the media type) reads JSON here: judge its keys and leaves too.
+    const json = sniffJson(text);
+    if (json !== undefined) walkJson(findings, json, pointer);
+  }
+
+  function walkJson(findings: InjectionFinding[], json: unknown, pointer: string) {
+    const left = MAX_FINDINGS - findings.length;
+    if (left <= 0) return;
+    const classesAt = exclusions && ((p: string) => exclusions.classesAt('body', pointer + p));
+    for (const f of scanJson(detector, json, classesAt, left)) {
+      findings.push({ pointer: `#/body${pointer}${f.pointer}`, class: f.class });
+    }
+  }
+
+  /** Inspects bytes of one reading (a whole body, or one multipart part at `pointer`). */
+  function inspectBytes(
+    findings: InjectionFinding[],
+    kind: BodyKind,
+    bytes: Buffer,
+    pointer: string,
+    ex?: Exchange,
+  ) {
+    const text = bytes.toString('utf8');
+    if (kind === 'json') {
+      let json = ex?.json;
+      if (json === undefined) {
+        try {
+          json = parseJson(text);
+          if (ex !== undefined) ex.json = json;
+        } catch {
+          // Not JSON after all: inspect the text as one value (request validation reports the syntax).
+          scanText(findings, text, pointer);
+          return;
+        }
+      }
+      walkJson(findings, json, pointer);
+    } else if (kind === 'form') {
+      for (const [name, value] of formPairs(text)) {
+        if (findings.length >= MAX_FINDINGS) break;
+        const p = `${pointer}/${escapeToken(name)}`;
+        const only = at('body', p);
+        if (only !== undefined && only.size === 0) continue;
+        const cls = detector.scanKey(name, only) ?? detector.scanValue(value, only);
+        if (cls !== undefined) findings.push({ pointer: `#/body${p}`, class: cls });
+      }
+    } else scanText(findings, text, pointer);
+  }
+
+  /** Inspects the body under the media type it is forwarded with; a problem when it cannot be read. */
+  function inspectBody(ex: Exchange, body: Buffer, findings: InjectionFinding[]): Problem | undefined {
+    if (hasContentCoding(ex.req.headers['content-encoding'])) {
+      return uninspectable(ex, 'unsupported_content_coding', 'Send the body without a Content-Encoding.', {
+        'accept-encoding': 'identity',
+      });
+    }
+    const contentType = ex.req.headers['content-type'];
+    // No or a malformed Content-Type: the body is inspected as bytes (text), whatever the upstream makes of it.
+    const media = contentType === undefined ? undefined : parseMediaType(contentType);
+    const kind = bodyKindOf(media);
+    const badCharset = unreadableCharset(kind, media, body);
+    if (badCharset !== undefined) return uninspectable(ex, 'unsupported_charset', `${badCharset}.`);
+    if (kind !== 'multipart') {
+      inspectBytes(findings, kind, body, '', ex);
+      return undefined;
+    }
+    let parts: ReturnType<typeof parseMultipart>;
+    try {
+      parts = parseMultipart(body, media?.parameters.get('boundary') ?? '', MAX_PARTS);
+    } catch (e) {
+      if (!(e instanceof BodyFormatError)) throw e;
+      return uninspectable(ex, 'unreadable_body', `The multipart body cannot be read: ${e.message}.`);
+    }
+    for (const part of parts) {
+      if (findings.length >= MAX_FINDINGS) break;
+      const pointer = `/${escapeToken(part.name)}`;
+      const only = at('body', pointer);
+      if (only !== undefined && only.size === 0) continue;
+      const cls =
+        detector.scanKey(part.name, only) ??
+        (part.filename === undefined ? undefined : detector.scanValue(part.filename, only));
+      if (cls !== undefined) {
+        findings.push({ pointer: `#/body${pointer}`, class: cls });
+        continue;
+      }
+      inspectBytes(findings, partKind(part.contentType), part.data, pointer);
+    }
+    return undefined;
+  }
+
+  function uninspectable(
+    ex: Exchange,
+    reason: string,
+    detail: string,
+    headers?: Record<string, string>,
+  ): Problem {
+    emitViolation(ctx, ex, {
+      policy: 'injection',
+      action: 'injection-uninspectable',
+      reason,
+      mode: c.mode,
+      pointers: ['#/body'],
+    });
+    return reason === 'unreadable_body'
+      ? problem(problems.invalidRequest, detail, {
+          reason,
+          extensions: { errors: [{ pointer: '#/body', detail }] },
+        })
+      : problem(problems.unsupportedMediaType, detail, { reason, headers });
+  }
+
+  function inspect(ex: Exchange): { findings: InjectionFinding[]; sample?: string; refusal?: Problem } {
     const findings: InjectionFinding[] = [];
     let sample: string | undefined;
     const note = (value: string) => {
@@ -213,63 +352,32 @@ function createHandler(
     }
     const cookie = ex.req.headers.cookie;
     if (c.cookies && cookie !== undefined) {
-      let count = 0;
+      // Every cookie, however many: the Cookie header is bounded by server.maxHeaderBytes, and a cookie
+      // left uninspected would reach the upstream unjudged.
       for (const part of cookie.split(';')) {
-        if (findings.length >= MAX_FINDINGS || ++count > MAX_PAIRS) break;
+        if (findings.length >= MAX_FINDINGS) break;
         const eq = part.indexOf('=');
-        if (eq < 0) continue;
-        const name = part.slice(0, eq).trim();
-        let value = part.slice(eq + 1).trim();
+        // RFC 6265bis §5.6: a pair without `=` is a cookie with an empty name and this value.
+        const name = eq < 0 ? '' : part.slice(0, eq).trim();
+        let value = (eq < 0 ? part : part.slice(eq + 1)).trim();
         if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
         const before = findings.length;
         scanPair(findings, 'cookie', name, value, '#/cookie/');
         if (findings.length > before) note(value);
       }
     }
+    let refusal: Problem | undefined;
     if (wantsBody && ex.body !== undefined && ex.body.length > 0 && findings.length < MAX_FINDINGS) {
-      const type = mediaTypeOf(ex.req.headers['content-type']);
-      if (isJsonType(type)) {
-        let json = ex.json;
-        if (json === undefined) {
-          try {
-            json = parseJson(ex.body.toString('utf8'));
-            ex.json = json;
-          } catch {
-            // Not JSON after all: inspect the text as one value (request validation reports the syntax).
-            json = ex.body.toString('utf8');
-          }
-        }
-        const left = MAX_FINDINGS - findings.length;
-        for (const f of scanJson(
-          detector,
-          json,
-          exclusions && ((p) => exclusions.classesAt('body', p)),
-          left,
-        )) {
-          findings.push({ pointer: `#/body${f.pointer}`, class: f.class });
-        }
-      } else if (type === 'application/x-www-form-urlencoded') {
-        for (const [name, value] of formPairs(ex.body.toString('utf8'))) {
-          if (findings.length >= MAX_FINDINGS) break;
-          const only = at('body', `/${escapeToken(name)}`);
-          if (only !== undefined && only.size === 0) continue;
-          const cls = detector.scanKey(name, only) ?? detector.scanValue(value, only);
-          if (cls !== undefined) findings.push({ pointer: `#/body/${escapeToken(name)}`, class: cls });
-        }
-      } else if (type.startsWith('text/')) {
-        const only = at('body', '');
-        const cls = only?.size === 0 ? undefined : detector.scanValue(ex.body.toString('utf8'), only);
-        if (cls !== undefined) findings.push({ pointer: '#/body', class: cls });
-      }
+      refusal = inspectBody(ex, ex.body, findings);
     }
-    return { findings, sample };
+    return { findings, sample, refusal };
   }
 
   return {
     needsRequestBody: wantsBody,
     onRequest(ex): Problem | undefined {
-      const { findings, sample } = inspect(ex);
-      if (findings.length === 0) return undefined;
+      const { findings, sample, refusal } = inspect(ex);
+      if (findings.length === 0) return refusal;
       const classes = [...new Set(findings.map((f) => f.class))];
       const event: SecurityEvent = {
         '@timestamp': new Date(ctx.clock.now()).toISOString(),

@@ -4,6 +4,13 @@
  * body must respect whatever its schema says (depth, array length, string length, member count).
  */
 
+import {
+  compileMediaTypeMatcher,
+  isJsonEssence,
+  type MediaTypeMatcher,
+  parseMediaType,
+} from '../media-type.ts';
+
 /** The media type of a `Content-Type` value without parameters, lower-cased (`''` when absent). */
 export function mediaTypeOf(contentType: string | undefined): string {
   if (contentType === undefined) return '';
@@ -13,33 +20,28 @@ export function mediaTypeOf(contentType: string | undefined): string {
 
 /** A parameter of a `Content-Type` value (`boundary`, `charset`), unquoted. */
 export function mediaTypeParameter(contentType: string, name: string): string | undefined {
-  for (const part of contentType.split(';').slice(1)) {
-    const eq = part.indexOf('=');
-    if (eq === -1) continue;
-    if (part.slice(0, eq).trim().toLowerCase() !== name) continue;
-    const v = part.slice(eq + 1).trim();
-    return v.startsWith('"') && v.endsWith('"') && v.length >= 2 ? v.slice(1, -1) : v;
-  }
-  return undefined;
+  return parseMediaType(contentType)?.parameters.get(name);
 }
+
+const matchers = new WeakMap<readonly string[], MediaTypeMatcher>();
 
 /**
- * Picks the declared media type range for an actual media type: exact match first, then `type/*`,
- * then `*\/*` (OpenAPI 3.1.2 §4.8.14: the most specific key applies).
+ * Picks the declared media type key for an actual media type: exact match first, then `type/*`,
+ * then `*\/*` (OpenAPI 3.1.2 §4.8.14: the most specific key applies). Keys may carry parameters
+ * (`application/json; charset=utf-8`); see `compileMediaTypeMatcher`. Returns the key as declared.
  */
 export function matchMediaType(declared: readonly string[], actual: string): string | undefined {
-  if (declared.includes(actual)) return actual;
-  const slash = actual.indexOf('/');
-  if (slash > 0) {
-    const range = `${actual.slice(0, slash)}/*`;
-    if (declared.includes(range)) return range;
+  let match = matchers.get(declared);
+  if (match === undefined) {
+    match = compileMediaTypeMatcher(declared);
+    matchers.set(declared, match);
   }
-  return declared.includes('*/*') ? '*/*' : undefined;
+  return match(actual === '' ? undefined : parseMediaType(actual));
 }
 
-/** Whether a media type is JSON (`application/json` or any `+json` suffix). */
+/** Whether a media type is JSON (`application/json`, any `+json` suffix, `text/json`). */
 export function isJsonMediaType(mediaType: string): boolean {
-  return mediaType === 'application/json' || mediaType.endsWith('+json');
+  return isJsonEssence(mediaType);
 }
 
 export class BodyFormatError extends Error {
@@ -70,6 +72,7 @@ export function parseFormPairs(body: string): Array<[string, string]> {
 export interface FormPart {
   readonly name: string;
   readonly filename?: string;
+  /** The part's `Content-Type` value as sent (with parameters), when it has one. */
   readonly contentType?: string;
   readonly data: Buffer;
 }
@@ -108,15 +111,57 @@ function partOf(headerText: string, data: Buffer): FormPart {
     if (colon === -1) continue;
     const field = line.slice(0, colon).trim().toLowerCase();
     const value = line.slice(colon + 1).trim();
-    if (field === 'content-type') contentType = mediaTypeOf(value);
+    if (field === 'content-type') contentType = value;
     else if (field === 'content-disposition') {
-      if (mediaTypeOf(value) !== 'form-data') throw new BodyFormatError('part is not form-data');
-      name = mediaTypeParameter(value, 'name');
-      filename = mediaTypeParameter(value, 'filename');
+      const d = dispositionOf(value);
+      if (d.type !== 'form-data') throw new BodyFormatError('part is not form-data');
+      name = d.parameters.get('name');
+      filename = d.parameters.get('filename');
+      if (d.parameters.has('filename*')) filename = d.parameters.get('filename*');
+    } else if (field === 'content-transfer-encoding') {
+      // RFC 7578 §4.7: senders SHOULD NOT use it. A part in base64 or quoted-printable would be judged in
+      // its encoded form and read decoded by an upstream that honours it.
+      const cte = value.toLowerCase();
+      if (cte !== '7bit' && cte !== '8bit' && cte !== 'binary') {
+        throw new BodyFormatError('part uses a Content-Transfer-Encoding');
+      }
     }
   }
   if (name === undefined) throw new BodyFormatError('part without a name');
   return { name: Buffer.from(name, 'latin1').toString('utf8'), filename, contentType, data };
+}
+
+/**
+ * Reads a `Content-Disposition` value (RFC 6266 §4.1, RFC 7578 §4.2): the type, lower-cased, and its
+ * parameters. `;` inside quotes does not split; a backslash stays in the value (browsers do not escape
+ * with it: a Windows path keeps its separators for the injection guard to see), but `\"` does not
+ * close the quote. A parameter given twice is refused.
+ */
+export function dispositionOf(value: string): { type: string; parameters: Map<string, string> } {
+  const pieces: string[] = [];
+  let start = 0;
+  let quoted = false;
+  for (let i = 0; i < value.length; i++) {
+    const ch = value.charCodeAt(i);
+    if (quoted && ch === 0x5c && value.charCodeAt(i + 1) === 0x22) i++;
+    else if (ch === 0x22) quoted = !quoted;
+    else if (ch === 0x3b && !quoted) {
+      pieces.push(value.slice(start, i));
+      start = i + 1;
+    }
+  }
+  pieces.push(value.slice(start));
+  const parameters = new Map<string, string>();
+  for (const piece of pieces.slice(1)) {
+    const eq = piece.indexOf('=');
+    if (eq === -1) continue;
+    const name = piece.slice(0, eq).trim().toLowerCase();
+    let v = piece.slice(eq + 1).trim();
+    if (v.length >= 2 && v.startsWith('"') && v.endsWith('"')) v = v.slice(1, -1);
+    if (parameters.has(name)) throw new BodyFormatError(`part gives ${name} more than once`);
+    parameters.set(name, v);
+  }
+  return { type: pieces[0].trim().toLowerCase(), parameters };
 }
 
 /** Structural limits applied to every JSON body before schema validation. */

@@ -5,6 +5,7 @@ import {
   claimedQueryNames,
   compileCoercer,
   compileParameterDecoder,
+  derefSchema,
   type ParameterDecoder,
   type ParameterSources,
   propertySchemas,
@@ -14,16 +15,21 @@ import {
 } from '../../openapi/parameters.ts';
 import { type CompiledSchema, schemaCompilerFor } from '../../openapi/schema.ts';
 import type { JsonObject, JsonSchema, MediaType, ParameterLocation } from '../../openapi/types.ts';
+import {
+  bodyKindOf,
+  compileMediaTypeMatcher,
+  hasContentCoding,
+  parseMediaType,
+  unreadableCharset,
+} from '../media-type.ts';
 import type { CompileContext, PolicyDefinition, PolicyHandler } from '../policy.ts';
 import {
   BodyFormatError,
   checkJsonBody,
   checkJsonBounds,
-  isJsonMediaType,
   type JsonBounds,
   matchMediaType,
   mediaTypeOf,
-  mediaTypeParameter,
   parseFormPairs,
   parseMultipart,
 } from './body.ts';
@@ -42,17 +48,23 @@ interface LocationCheck {
   readonly schema: CompiledSchema;
 }
 
-type BodyKind = 'json' | 'form' | 'multipart' | 'text' | 'other';
-
 interface BodyCheck {
-  readonly kind: BodyKind;
+  /** The key's schema; accepts anything when the key declares none. */
   readonly schema: CompiledSchema;
+  readonly hasSchema: boolean;
+  /**
+   * The schema describes the body as raw bytes (`format: binary`, `contentMediaType`, `contentEncoding`):
+   * whatever its media type, the bytes are checked as one string (one latin1 character per byte).
+   */
+  readonly bytes: boolean;
+  /** The schema can describe a string: a text or bytes body can be checked against it as one. */
+  readonly acceptsString: boolean;
   /** Form and multipart: coerces field strings to the schema's types. */
-  readonly coerce?: (value: unknown) => unknown;
+  readonly coerce: (value: unknown) => unknown;
   /** Form and multipart: fields the schema declares as arrays (may repeat). */
-  readonly arrayFields?: ReadonlySet<string>;
+  readonly arrayFields: ReadonlySet<string>;
   /** Multipart: allowed content types per field (`encoding.<field>.contentType`). */
-  readonly partTypes?: ReadonlyMap<string, readonly string[]>;
+  readonly partTypes: ReadonlyMap<string, readonly string[]>;
 }
 
 // OpenAPI 3.1.2 §4.8.12.1: header parameters named Accept, Content-Type or Authorization are ignored.
@@ -65,23 +77,13 @@ function token(name: string): string {
   return n.replaceAll('~', '~0').replaceAll('/', '~1');
 }
 
-function bodyKind(mediaType: string): BodyKind {
-  if (isJsonMediaType(mediaType)) return 'json';
-  if (mediaType === 'application/x-www-form-urlencoded') return 'form';
-  if (mediaType === 'multipart/form-data') return 'multipart';
-  if (mediaType.startsWith('text/')) return 'text';
-  return 'other';
-}
-
 function compileBody(
-  mediaType: string,
   media: MediaType,
   compile: (s: JsonSchema | undefined) => CompiledSchema,
   resolve: (ref: string) => unknown,
 ): BodyCheck {
-  const kind = bodyKind(mediaType);
-  const check: BodyCheck = { kind, schema: compile(kind === 'other' ? undefined : media.schema) };
-  if (kind !== 'form' && kind !== 'multipart') return check;
+  const top = derefSchema(media.schema, resolve);
+  const types = schemaTypes(media.schema, resolve);
   const arrayFields = new Set<string>();
   for (const [name, s] of propertySchemas(media.schema, resolve)) {
     if (schemaTypes(s, resolve).has('array')) arrayFields.add(name);
@@ -95,7 +97,17 @@ function compileBody(
         ct.split(',').map((t) => mediaTypeOf(t)),
       );
   }
-  return { ...check, coerce: compileCoercer(media.schema, resolve), arrayFields, partTypes };
+  return {
+    schema: compile(media.schema),
+    hasSchema: media.schema !== undefined && media.schema !== true,
+    bytes:
+      top !== undefined &&
+      (top.format === 'binary' || top.contentMediaType !== undefined || top.contentEncoding !== undefined),
+    acceptsString: types.size === 0 || types.has('string'),
+    coerce: compileCoercer(media.schema, resolve),
+    arrayFields,
+    partTypes,
+  };
 }
 
 /** Fields of a form or multipart body as a record: repeated fields become arrays where declared so. */
@@ -168,8 +180,9 @@ export function compileValidateRequest(
 
   const content = op.requestBody?.content ?? {};
   const declaredTypes = Object.keys(content);
+  const matchBody = compileMediaTypeMatcher(declaredTypes);
   const bodies = new Map<string, BodyCheck>();
-  for (const t of declaredTypes) bodies.set(t, compileBody(t, content[t], compile, resolve));
+  for (const t of declaredTypes) bodies.set(t, compileBody(content[t], compile, resolve));
   const bodyRequired = op.requestBody?.required === true;
   const strip = c.additionalProperties === 'strip' && c.mode === 'enforce';
   const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -226,22 +239,41 @@ export function compileValidateRequest(
         'body_too_large',
       );
     }
-    const contentType = ex.req.headers['content-type'];
-    const declared = matchMediaType(declaredTypes, mediaTypeOf(contentType));
-    if (declared === undefined) {
-      return fail(
+    const unsupported = (detail: string, reason: string, headers?: Record<string, string>) =>
+      fail(
         ex,
-        problem(problems.unsupportedMediaType, `Send one of: ${declaredTypes.join(', ')}.`, {
-          reason: 'unsupported_media_type',
-          headers: { 'accept-post': declaredTypes.join(', ') },
+        problem(problems.unsupportedMediaType, detail, {
+          reason,
+          headers: { 'accept-post': declaredTypes.join(', '), ...headers },
         }),
-        'unsupported_media_type',
+        reason,
       );
+    // Every body is judged as the media type it is forwarded with (docs/validation.md, "Bodies").
+    const contentType = ex.req.headers['content-type'];
+    const media = contentType === undefined ? undefined : parseMediaType(contentType);
+    if (contentType !== undefined && media === undefined) {
+      return unsupported('The Content-Type header is not a valid media type.', 'malformed_content_type');
     }
+    const declared = matchBody(media);
+    if (declared === undefined) {
+      return unsupported(`Send one of: ${declaredTypes.join(', ')}.`, 'unsupported_media_type');
+    }
+    if (hasContentCoding(ex.req.headers['content-encoding'])) {
+      // RFC 7694 §3: 415 with Accept-Encoding naming the codings the resource takes.
+      return unsupported('Send the body without a Content-Encoding.', 'unsupported_content_coding', {
+        'accept-encoding': 'identity',
+      });
+    }
+    const kind = bodyKindOf(media);
+    const badCharset = unreadableCharset(kind, media, body);
+    if (badCharset !== undefined) return unsupported(`${badCharset}.`, 'unsupported_charset');
     const check = bodies.get(declared)!;
-    if (check.kind === 'other') return undefined;
+
+    // First read the body as its media type says: a body that does not parse is refused whatever the schema.
+    let value: unknown;
+    let pairs: Array<[string, string]> | undefined;
     let text: string | undefined;
-    if (check.kind !== 'multipart') {
+    if (kind === 'json' || kind === 'form' || kind === 'text') {
       try {
         text = utf8.decode(body);
       } catch {
@@ -249,75 +281,96 @@ export function compileValidateRequest(
         return undefined;
       }
     }
-    if (check.kind === 'text') {
-      // A text body is one string: its schema's maxLength, pattern, enum... apply to the whole of it.
-      report(errors, '#/body', check.schema.check(text).violations);
-      return undefined;
-    }
-    if (check.kind === 'json') {
-      let json = ex.json;
-      if (json === undefined) {
-        try {
-          json = parseJson(text!);
-        } catch {
-          errors.push({ pointer: '#/body', detail: 'is not valid JSON' });
+    try {
+      if (kind === 'json') {
+        let json = ex.json;
+        if (json === undefined) {
+          try {
+            json = parseJson(text!);
+          } catch {
+            errors.push({ pointer: '#/body', detail: 'is not valid JSON' });
+            return undefined;
+          }
+          ex.json = json;
+        }
+        const b = checkJsonBody(json, text!, bounds, c.rejectDuplicateKeys);
+        if (b !== undefined) {
+          errors.push({ pointer: `#/body${b.pointer}`, detail: b.detail });
           return undefined;
         }
-        ex.json = json;
-      }
-      const b = checkJsonBody(json, text!, bounds, c.rejectDuplicateKeys);
-      if (b !== undefined) {
-        errors.push({ pointer: `#/body${b.pointer}`, detail: b.detail });
-        return undefined;
-      }
-      const r = check.schema.check(json, strip);
-      report(errors, '#/body', r.violations);
-      if (r.stripped > 0 && r.violations.length === 0) ex.body = Buffer.from(JSON.stringify(json));
-      return undefined;
-    }
-    try {
-      if (check.kind === 'form') {
-        const pairs = parseFormPairs(text!);
+        value = json;
+      } else if (kind === 'form') {
+        pairs = parseFormPairs(text!);
         if (pairs.length > c.maxParameters) {
           errors.push({ pointer: '#/body', detail: `has more than ${c.maxParameters} fields` });
           return undefined;
         }
-        const fields = check.coerce!(fieldsOf(pairs, check.arrayFields!, errors)) as Record<string, unknown>;
-        const b = checkJsonBounds(fields, bounds);
+        value = check.coerce(fieldsOf(pairs, check.arrayFields, errors));
+        const b = checkJsonBounds(value, bounds);
         if (b !== undefined) errors.push({ pointer: `#/body${b.pointer}`, detail: b.detail });
-        const r = check.schema.check(fields, strip);
-        report(errors, '#/body', r.violations);
-        if (r.stripped > 0 && r.violations.length === 0 && errors.length === 0) {
-          ex.body = Buffer.from(encodeForm(pairs.filter(([n]) => Object.hasOwn(fields, n))));
+      } else if (kind === 'multipart') {
+        const boundary = media?.parameters.get('boundary') ?? '';
+        const parts = parseMultipart(body, boundary, c.maxParameters);
+        for (const part of parts) {
+          const allowed = check.partTypes.get(part.name);
+          const actual =
+            part.contentType === undefined
+              ? part.filename === undefined
+                ? 'text/plain'
+                : 'application/octet-stream'
+              : mediaTypeOf(part.contentType);
+          if (allowed !== undefined && matchMediaType(allowed, actual) === undefined) {
+            errors.push({
+              pointer: `#/body/${token(part.name)}`,
+              detail: 'has a content type the API does not accept',
+            });
+          }
         }
-        return undefined;
-      }
-      const boundary = mediaTypeParameter(contentType ?? '', 'boundary') ?? '';
-      const parts = parseMultipart(body, boundary, c.maxParameters);
-      for (const part of parts) {
-        const allowed = check.partTypes!.get(part.name);
-        const actual =
-          part.contentType ?? (part.filename === undefined ? 'text/plain' : 'application/octet-stream');
-        if (allowed !== undefined && matchMediaType(allowed, actual) === undefined) {
-          errors.push({
-            pointer: `#/body/${token(part.name)}`,
-            detail: 'has a content type the API does not accept',
-          });
-        }
-      }
-      // Text fields are compared as text; files as bytes (one latin1 character per byte for maxLength).
-      const entries = parts.map(
-        (p) => [p.name, p.data.toString(p.filename === undefined ? 'utf8' : 'latin1')] as const,
-      );
-      const fields = check.coerce!(fieldsOf(entries, check.arrayFields!, errors)) as Record<string, unknown>;
-      // Multipart bodies are not rewritten: undeclared parts are refused even in strip mode.
-      report(errors, '#/body', check.schema.check(fields).violations);
-      return undefined;
+        // Text fields are compared as text; files as bytes (one latin1 character per byte for maxLength).
+        const entries = parts.map(
+          (p) => [p.name, p.data.toString(p.filename === undefined ? 'utf8' : 'latin1')] as const,
+        );
+        value = check.coerce(fieldsOf(entries, check.arrayFields, errors));
+      } else value = kind === 'text' ? text : body.toString('latin1');
     } catch (e) {
       if (!(e instanceof BodyFormatError)) throw e;
       errors.push({ pointer: '#/body', detail: e.message });
       return undefined;
     }
+
+    // Then check it against the schema of the key it matched, where that key has one.
+    if (!check.hasSchema) return undefined;
+    if (check.bytes) {
+      report(errors, '#/body', check.schema.check(body.toString('latin1')).violations);
+      return undefined;
+    }
+    if ((kind === 'text' || kind === 'bytes') && !check.acceptsString) {
+      // An object schema for application/xml, say: Portcullis has no reader for it and forwards nothing
+      // it could not judge. Describing the body as `type: string` forwards it as text.
+      return unsupported(
+        `Bodies of type ${media?.essence ?? '(none)'} cannot be checked against the schema the API declares for ${declared}.`,
+        'unreadable_media_type',
+      );
+    }
+    if (kind === 'json') {
+      const r = check.schema.check(value, strip);
+      report(errors, '#/body', r.violations);
+      if (r.stripped > 0 && r.violations.length === 0) ex.body = Buffer.from(JSON.stringify(value));
+      return undefined;
+    }
+    if (kind === 'form') {
+      const fields = value as Record<string, unknown>;
+      const r = check.schema.check(fields, strip);
+      report(errors, '#/body', r.violations);
+      if (r.stripped > 0 && r.violations.length === 0 && errors.length === 0) {
+        ex.body = Buffer.from(encodeForm(pairs!.filter(([n]) => Object.hasOwn(fields, n))));
+      }
+      return undefined;
+    }
+    // Multipart bodies are not rewritten: undeclared parts are refused even in strip mode. A text body
+    // is one string: its schema's maxLength, pattern, enum... apply to the whole of it.
+    report(errors, '#/body', check.schema.check(value).violations);
+    return undefined;
   }
 
   return {
