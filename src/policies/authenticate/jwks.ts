@@ -2,6 +2,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Clock } from '../../state/clock.ts';
 import { fetchJson, IdentityFetchError } from './fetch-json.ts';
+import { weakKeyReason } from './key-strength.ts';
 
 /** One public key from a JWKS, imported once. */
 export interface VerificationKey {
@@ -46,34 +47,111 @@ export interface RemoteKeySet {
   onKeysRemoved(listener: (kids: readonly string[]) => void): void;
 }
 
-/** Parses a JWKS body into imported public keys; private or unusable members are skipped. */
-export function importJwks(body: unknown): VerificationKey[] {
+/** A member of a JWKS that was not imported, and why. */
+export interface RefusedKey {
+  /** Position in the `keys` array. */
+  readonly index: number;
+  readonly kid: string | undefined;
+  readonly reason: string;
+  /**
+   * True when the member claims to be a signature key but is unsafe or unusable (weak, private,
+   * symmetric, malformed, sharing its `kid` with another key); false for members that are simply not
+   * signature keys (`use: enc`, `key_ops` without `verify`).
+   */
+  readonly unsafe: boolean;
+}
+
+/** The keys of a JWKS that may verify signatures, and the members refused. */
+export interface ImportedJwks {
+  readonly keys: VerificationKey[];
+  readonly refused: RefusedKey[];
+}
+
+/**
+ * Parses a JWKS body into imported public keys. Private, symmetric, weak (key-strength.ts) and
+ * malformed members are refused, and so is every key of a `kid` that names two different keys: a token
+ * naming that `kid` could not say which one it means (RFC 7517 §4.5).
+ */
+export function importJwks(body: unknown): ImportedJwks {
   if (body === null || typeof body !== 'object' || !Array.isArray((body as { keys?: unknown }).keys)) {
     throw new IdentityFetchError('JWKS document has no "keys" array');
   }
-  const out: VerificationKey[] = [];
-  for (const jwk of (body as { keys: unknown[] }).keys) {
-    if (jwk === null || typeof jwk !== 'object') continue;
-    const k = jwk as Record<string, unknown>;
-    if (typeof k.kty !== 'string') continue;
-    // A JWKS endpoint must never publish private or symmetric keys; refusing them means a misconfigured
-    // provider cannot turn its "public" set into HMAC secrets (RS256 → HS256 confusion).
-    if (k.kty === 'oct' || 'd' in k) continue;
-    if (k.use !== undefined && k.use !== 'sig') continue;
-    if (Array.isArray(k.key_ops) && !k.key_ops.includes('verify')) continue;
-    try {
-      const key = createPublicKey({ key: k as import('node:crypto').JsonWebKey, format: 'jwk' });
-      out.push({
-        kid: typeof k.kid === 'string' ? k.kid : undefined,
-        kty: k.kty,
-        alg: typeof k.alg === 'string' ? k.alg : undefined,
-        key,
-      });
-    } catch {
-      // An unsupported curve or malformed member: skip this key, keep the others.
+  const imported: Array<VerificationKey & { index: number }> = [];
+  const refused: RefusedKey[] = [];
+  const members = (body as { keys: unknown[] }).keys;
+  for (let index = 0; index < members.length; index++) {
+    const jwk = members[index];
+    if (jwk === null || typeof jwk !== 'object' || Array.isArray(jwk)) {
+      refused.push({ index, kid: undefined, reason: 'not a JWK object', unsafe: true });
+      continue;
     }
+    const k = jwk as Record<string, unknown>;
+    const kid = typeof k.kid === 'string' ? k.kid : undefined;
+    const reason = refusal(k);
+    if (reason !== undefined) {
+      refused.push({ index, kid, reason: reason.text, unsafe: reason.unsafe });
+      continue;
+    }
+    let key: KeyObject;
+    try {
+      key = createPublicKey({ key: k as import('node:crypto').JsonWebKey, format: 'jwk' });
+    } catch {
+      refused.push({ index, kid, reason: `malformed ${String(k.kty)} key`, unsafe: true });
+      continue;
+    }
+    const weak = weakKeyReason(key);
+    if (weak !== undefined) {
+      refused.push({ index, kid, reason: weak, unsafe: true });
+      continue;
+    }
+    imported.push({
+      index,
+      kid,
+      kty: k.kty as string,
+      alg: typeof k.alg === 'string' ? k.alg : undefined,
+      key,
+    });
   }
-  return out;
+  // Two different keys under one kid: neither is used. The same key listed twice is kept once.
+  const byKid = new Map<string, Array<VerificationKey & { index: number }>>();
+  for (const k of imported) {
+    if (k.kid === undefined) continue;
+    const list = byKid.get(k.kid);
+    if (list === undefined) byKid.set(k.kid, [k]);
+    else list.push(k);
+  }
+  const keys: VerificationKey[] = [];
+  for (const k of imported) {
+    const same = k.kid === undefined ? undefined : byKid.get(k.kid);
+    if (same === undefined || same.length === 1) {
+      keys.push(withoutIndex(k));
+      continue;
+    }
+    if (same.some((o) => o.kty !== k.kty || o.alg !== k.alg || !o.key.equals(k.key))) {
+      refused.push({ index: k.index, kid: k.kid, reason: 'another key has the same kid', unsafe: true });
+    } else if (same[0] === k) keys.push(withoutIndex(k));
+  }
+  refused.sort((a, b) => a.index - b.index);
+  return { keys, refused };
+}
+
+/** Why a JWK member is not even imported, before its key material is read. */
+function refusal(k: Record<string, unknown>): { text: string; unsafe: boolean } | undefined {
+  if (typeof k.kty !== 'string') return { text: 'no kty', unsafe: true };
+  if (k.kid !== undefined && typeof k.kid !== 'string') return { text: 'kid is not a string', unsafe: true };
+  if (k.use !== undefined && k.use !== 'sig') return { text: 'not a signature key (use)', unsafe: false };
+  if (Array.isArray(k.key_ops) && !k.key_ops.includes('verify'))
+    return { text: 'not a signature key (key_ops)', unsafe: false };
+  // A JWKS endpoint must never publish private or symmetric keys; refusing them means a misconfigured
+  // provider cannot turn its "public" set into HMAC secrets (RS256 → HS256 confusion).
+  if (k.kty === 'oct') return { text: 'symmetric (oct) key', unsafe: true };
+  if ('d' in k) return { text: 'private key', unsafe: true };
+  if (k.kty !== 'RSA' && k.kty !== 'EC' && k.kty !== 'OKP') return { text: 'unsupported kty', unsafe: false };
+  return undefined;
+}
+
+function withoutIndex(k: VerificationKey & { index: number }): VerificationKey {
+  return { kid: k.kid, kty: k.kty, alg: k.alg, key: k.key };
 }
 
 /** Key types that can verify a JWS `alg` (RFC 7518 §3.1). */
@@ -123,7 +201,15 @@ export function createRemoteKeySet(opts: RemoteKeySetOptions): RemoteKeySet {
       const uri = await opts.jwksUri();
       const res = await fetchJson(uri, { timeoutMs: opts.timeoutMs, maxBytes: 512 * 1024 });
       if (res.status !== 200) throw new IdentityFetchError(`JWKS endpoint answered ${res.status}`);
-      const next = importJwks(res.body);
+      const { keys: next, refused } = importJwks(res.body);
+      for (const r of refused) {
+        // A key that fails the checks is never used; the operator hears of it on every fetch that serves it.
+        if (r.unsafe)
+          logger.warn(
+            { jwksUri: uri, kid: r.kid, index: r.index, reason: r.reason },
+            'JWKS key refused; tokens it signed are not accepted',
+          );
+      }
       const removed: string[] = [];
       const nextKids = new Set(next.map((k) => k.kid));
       for (const k of keys) if (k.kid !== undefined && !nextKids.has(k.kid)) removed.push(k.kid);

@@ -5,7 +5,7 @@ import { exportJWK, generateKeyPair, type JWK, type JWTPayload, SignJWT } from '
 import { pino } from 'pino';
 import { createShared, type JwksServer, startJwksServer } from '../../../test/identity/support.ts';
 import { createManualClock } from '../../state/clock.ts';
-import { createJwtVerifier, JwtConfigError } from './jwt.ts';
+import { createJwtVerifier, JwtConfigError, type JwtOutcome } from './jwt.ts';
 import type { JwtIssuerConfig } from './schema.ts';
 
 const ISS = 'https://issuer.test';
@@ -258,7 +258,8 @@ describe('JWT verifier', () => {
     const input = `${b64({ alg: 'RS256', kid: 'small' })}.${b64(claims())}`;
     const sig = cryptoSign('sha256', Buffer.from(input), small.privateKey).toString('base64url');
     const out = await verifier().verify(`${input}.${sig}`);
-    assert.equal(out.ok ? 'ok' : out.reason, 'bad_signature');
+    // The short key never enters the key set (key-strength.ts), so its kid is unknown.
+    assert.equal(out.ok ? 'ok' : out.reason, 'unknown_kid');
   });
 
   test('checks audiences in an array, NumericDate types and the maximum token age', async () => {
@@ -446,5 +447,251 @@ describe('JWKS rotation and availability', () => {
     );
     const out = await v2.verify(t2);
     assert.equal(out.ok ? 'ok' : out.reason, 'key_source_unavailable');
+  });
+});
+
+describe('JWT keys refused at load (RFC 7518 §3.2, §3.3; RFC 8725 §3.5)', () => {
+  const clock = createManualClock(Date.UTC(2026, 0, 1));
+  const deps = () => ({ clock, logger, shared: createShared() });
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const rsaJwk = { ...rsa.publicKey.export({ format: 'jwk' }), kid: 'k', alg: 'RS256' } as Record<
+    string,
+    unknown
+  >;
+  const issuerWith = (extra: Partial<JwtIssuerConfig>) =>
+    createJwtVerifier(
+      { issuers: [{ issuer: ISS, audiences: [AUD], algorithms: ['RS256'], ...extra }] },
+      deps(),
+    );
+  const refusedAt = (path: string, message: RegExp) => (e: unknown) =>
+    e instanceof JwtConfigError && e.path === path && message.test(e.message);
+
+  test('refuses a static RSA key whose public exponent is 1, 3 or even, naming its config path', () => {
+    for (const e of ['AQ', 'Aw', 'AQAA']) {
+      assert.throws(
+        () =>
+          issuerWith({
+            keys: [
+              { ...rsaJwk, kid: 'good' },
+              { ...rsaJwk, e },
+            ],
+          }),
+        refusedAt('issuers[0].keys[1]', /public exponent/),
+        e,
+      );
+    }
+  });
+
+  test('refuses a static RSA key with a modulus under 2048 bits', () => {
+    const small = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ format: 'jwk' });
+    assert.throws(
+      () => issuerWith({ keys: [{ ...small, kid: 'small' }] }),
+      refusedAt('issuers[0].keys[0]', /1024 bits/),
+    );
+  });
+
+  test('refuses two different static keys under one kid and accepts the same key listed twice', () => {
+    const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'jwk' });
+    assert.throws(
+      () => issuerWith({ keys: [rsaJwk, { ...other, kid: 'k', alg: 'RS256' }] }),
+      refusedAt('issuers[0].keys[0]', /same kid/),
+    );
+    assert.doesNotThrow(() => issuerWith({ keys: [rsaJwk, { ...rsaJwk }] }));
+  });
+
+  test('refuses HMAC secrets shorter than the hash of the longest HMAC algorithm allowed', () => {
+    const hmac = (algorithms: string[], secret: string) =>
+      issuerWith({ algorithms, secrets: [{ kid: 'a', secret: 'a'.repeat(64) }, { secret }] });
+    assert.throws(
+      () => hmac(['HS384'], 'x'.repeat(47)),
+      refusedAt('issuers[0].secrets[1].secret', /HS384 needs a secret of at least 48 bytes; this one has 47/),
+    );
+    assert.throws(
+      () => hmac(['HS256', 'HS512'], 'x'.repeat(63)),
+      refusedAt('issuers[0].secrets[1].secret', /HS512 needs a secret of at least 64 bytes/),
+    );
+    assert.throws(() => hmac(['HS256'], 'x'.repeat(31)), refusedAt('issuers[0].secrets[1].secret', /HS256/));
+    assert.doesNotThrow(() => hmac(['HS384'], 'x'.repeat(48)));
+    assert.doesNotThrow(() => hmac(['HS512'], 'x'.repeat(64)));
+  });
+
+  test('refuses two different HMAC secrets, or a secret and a key, under one kid', () => {
+    assert.throws(
+      () =>
+        issuerWith({
+          algorithms: ['HS256'],
+          secrets: [
+            { kid: 'h', secret: 'a'.repeat(32) },
+            { kid: 'h', secret: 'b'.repeat(32) },
+          ],
+        }),
+      refusedAt('issuers[0].secrets[1].kid', /two different secrets/),
+    );
+    assert.throws(
+      () =>
+        issuerWith({
+          algorithms: ['RS256', 'HS256'],
+          keys: [rsaJwk],
+          secrets: [{ kid: 'k', secret: 'a'.repeat(32) }],
+        }),
+      refusedAt('issuers[0].secrets[0].kid', /also names a key/),
+    );
+  });
+});
+
+describe('JWT encodings refused (RFC 7515 §2, RFC 7519 §2, RFC 8259 §8)', () => {
+  const clock = createManualClock(Date.UTC(2026, 0, 1));
+  const nowS = Math.floor(clock.now() / 1000);
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const v = createJwtVerifier(
+    {
+      issuers: [
+        {
+          issuer: ISS,
+          audiences: [AUD],
+          algorithms: ['RS256'],
+          keys: [{ ...rsa.publicKey.export({ format: 'jwk' }), kid: 'k', alg: 'RS256' }],
+        },
+      ],
+    },
+    { clock, logger, shared: createShared() },
+  );
+  const HEADER = '{"alg":"RS256","kid":"k"}';
+  /** Claims as JSON text: each member's value is written raw, so any spelling can be tested. */
+  const claimsText = (over: Record<string, string> = {}, extra = '') => {
+    const members = {
+      iss: JSON.stringify(ISS),
+      aud: JSON.stringify(AUD),
+      sub: '"alice"',
+      iat: String(nowS),
+      exp: String(nowS + 300),
+      ...over,
+    };
+    return `{${Object.entries(members)
+      .map(([k, val]) => `"${k}":${val}`)
+      .join(',')}${extra}}`;
+  };
+  /** Signs the given segments exactly as written (jose would re-encode them). */
+  const signSegments = (h: string, p: string) =>
+    `${h}.${p}.${cryptoSign('sha256', Buffer.from(`${h}.${p}`), rsa.privateKey).toString('base64url')}`;
+  const token = (payload: string | Buffer, header: string | Buffer = HEADER) =>
+    signSegments(Buffer.from(header).toString('base64url'), Buffer.from(payload).toString('base64url'));
+  const reason = (t: string) => {
+    const out = v.verify(t) as JwtOutcome;
+    return out.ok ? 'ok' : out.reason;
+  };
+  /** Sets a spare low bit of the last character, which base64url decoders ignore. */
+  const withTrailingBits = (segment: string) => {
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    assert.notEqual(segment.length % 4, 0, 'the segment must leave spare bits');
+    return segment.slice(0, -1) + alphabet[alphabet.indexOf(segment.at(-1) as string) | 1];
+  };
+
+  test('accepts the hand-made reference token', () => {
+    assert.equal(reason(token(claimsText())), 'ok');
+  });
+
+  test('refuses a signature segment with non-zero trailing bits that decodes to the valid signature', () => {
+    const [h, p, sig] = token(claimsText()).split('.');
+    const forged = `${h}.${p}.${withTrailingBits(sig)}`;
+    assert.deepEqual(Buffer.from(forged.split('.')[2], 'base64url'), Buffer.from(sig, 'base64url'));
+    assert.equal(reason(forged), 'malformed');
+  });
+
+  test('refuses a header or claims segment with trailing bits, padding or an impossible length', () => {
+    const h = b64(HEADER);
+    const p = [claimsText(), claimsText({}, ',"a":1'), claimsText({}, ',"ab":1')]
+      .map(b64)
+      .find((x) => x.length % 4 !== 0) as string;
+    assert.equal(reason(signSegments(withTrailingBits(h), p)), 'malformed', 'header trailing bits');
+    assert.equal(reason(signSegments(h, withTrailingBits(p))), 'malformed', 'claims trailing bits');
+    assert.equal(reason(signSegments(h, `${p}${'='.repeat(4 - (p.length % 4))}`)), 'malformed', 'padding');
+    assert.equal(reason(signSegments(h, `${p}${'A'.repeat(5 - (p.length % 4))}`)), 'malformed', '4n+1 long');
+    assert.equal(reason(signSegments(h, `${p.slice(0, 4)} ${p.slice(4)}`)), 'malformed', 'a space');
+  });
+
+  test('refuses a header or claims segment that is not valid UTF-8', () => {
+    const inString = (text: string, bytes: number[]) =>
+      Buffer.concat([
+        Buffer.from(text.slice(0, -1)),
+        Buffer.from(',"x":"a'),
+        Buffer.from(bytes),
+        Buffer.from('"}'),
+      ]);
+    assert.equal(reason(token(inString(claimsText(), [0xff]))), 'malformed', 'claims: 0xff');
+    assert.equal(reason(token(inString(claimsText(), [0xc3]))), 'malformed', 'claims: truncated sequence');
+    assert.equal(
+      reason(token(inString(claimsText(), [0xed, 0xa0, 0x80]))),
+      'malformed',
+      'claims: CESU surrogate',
+    );
+    assert.equal(reason(token(claimsText(), inString(HEADER, [0xfe]))), 'malformed', 'header');
+    assert.equal(reason(token(inString(claimsText(), [0xc3, 0xa9]))), 'ok', 'valid UTF-8 é');
+    const bom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(claimsText())]);
+    assert.equal(reason(token(bom)), 'malformed', 'byte order mark');
+  });
+
+  test('refuses a lone surrogate escape in a claim value, a claim name or the header', () => {
+    assert.equal(reason(token(claimsText({ name: String.raw`"x\\ud800y"` }))), 'ok', 'an escaped backslash');
+    assert.equal(reason(token(claimsText({ name: String.raw`"\ud83d\ude00"` }))), 'ok', 'a surrogate pair');
+    assert.equal(
+      reason(token(claimsText({ sub: String.raw`"\ud800"` }))),
+      'malformed',
+      'lone high surrogate',
+    );
+    assert.equal(reason(token(claimsText({ roles: String.raw`["a","\udc00"]` }))), 'malformed', 'lone low');
+    assert.equal(
+      reason(token(claimsText({ name: String.raw`"\ude00\ud83d"` }))),
+      'malformed',
+      'reversed pair',
+    );
+    assert.equal(reason(token(claimsText({}, String.raw`,"\ud800":1`))), 'malformed', 'in a name');
+    assert.equal(
+      reason(token(claimsText(), String.raw`{"alg":"RS256","kid":"k","x":"\uD800"}`)),
+      'malformed',
+      'header',
+    );
+  });
+
+  test('refuses a typ header that is present but not a string', () => {
+    assert.equal(reason(token(claimsText(), '{"alg":"RS256","kid":"k","typ":"JWT"}')), 'ok');
+    for (const typ of ['1', 'null', 'true', '["JWT"]', '{}']) {
+      assert.equal(reason(token(claimsText(), `{"alg":"RS256","kid":"k","typ":${typ}}`)), 'malformed', typ);
+    }
+  });
+
+  test('refuses an aud that holds a non-string, and sub, jti or client_id that are not strings', () => {
+    assert.equal(reason(token(claimsText({ aud: `["x","${AUD}"]` }))), 'ok');
+    for (const aud of [`["${AUD}",1]`, `["${AUD}",null]`, `[["${AUD}"]]`, `{"0":"${AUD}"}`, '42']) {
+      assert.equal(reason(token(claimsText({ aud }))), 'invalid_claim', aud);
+    }
+    const nonStrings: Array<Record<string, string>> = [
+      { sub: '42' },
+      { sub: 'null' },
+      { jti: '7' },
+      { client_id: '{}' },
+    ];
+    for (const over of nonStrings) {
+      assert.equal(reason(token(claimsText(over))), 'invalid_claim', JSON.stringify(over));
+    }
+  });
+
+  test('refuses exp, nbf and iat that are negative, beyond year 9999 or not finite', () => {
+    assert.equal(reason(token(claimsText({ exp: '253402300799' }))), 'ok', 'the last second of 9999');
+    assert.equal(reason(token(claimsText({ exp: `${nowS + 300.5}` }))), 'ok', 'a fractional NumericDate');
+    assert.equal(reason(token(claimsText({ nbf: '0' }))), 'ok', 'the epoch');
+    const refused: Array<Record<string, string>> = [
+      { exp: '253402300800' },
+      { exp: '1e12' },
+      { exp: '1e999' },
+      { iat: '-1' },
+      { iat: '-1e999' },
+      { nbf: '-5' },
+      { nbf: '1e400' },
+      { exp: '"never"' },
+    ];
+    for (const over of refused) {
+      assert.equal(reason(token(claimsText(over))), 'invalid_claim', JSON.stringify(over));
+    }
   });
 });

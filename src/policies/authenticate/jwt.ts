@@ -1,5 +1,6 @@
 import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
+import type { JsonObject } from '../../openapi/types.ts';
 import type { Clock } from '../../state/clock.ts';
 import type { SharedServices } from '../policy.ts';
 import { createBoundedCache } from './bounded-cache.ts';
@@ -12,7 +13,9 @@ import {
   selectKey,
   type VerificationKey,
 } from './jwks.ts';
+import { decodeJsonSegment, isCanonicalBase64url } from './jws-segments.ts';
 import { verifyJwsSignature } from './jws-signature.ts';
+import { hmacKeyBytes } from './key-strength.ts';
 import { HMAC_ALGORITHMS, type JwtConfig, type JwtIssuerConfig } from './schema.ts';
 
 /** Verified JWT claims. */
@@ -47,7 +50,7 @@ interface IssuerRuntime {
   readonly requiredClaims: string[];
   readonly rolesClaim: string;
   readonly keySet: RemoteKeySet | undefined;
-  readonly staticKeys: ReturnType<typeof importJwks>;
+  readonly staticKeys: readonly VerificationKey[];
   readonly secrets: ReadonlyArray<{ kid: string | undefined; key: KeyObject }>;
 }
 
@@ -106,10 +109,8 @@ export function createJwtVerifier(cfg: JwtConfig, deps: JwtVerifierDeps): JwtVer
     if (asymmetric && sources !== 1) {
       throw new JwtConfigError(path, 'give exactly one key source: discovery, jwksUri or keys');
     }
-    const secrets = (ic.secrets ?? []).map((s) => ({
-      kid: s.kid,
-      key: createSecretKey(Buffer.from(s.secret)),
-    }));
+    const staticKeys = ic.keys === undefined ? [] : importStaticKeys(ic.keys, `${path}.keys`);
+    const secrets = importSecrets(ic.secrets ?? [], hmac, staticKeys, `${path}.secrets`);
     let keySet: RemoteKeySet | undefined;
     if (asymmetric && ic.keys === undefined) {
       const uri = ic.jwksUri;
@@ -137,7 +138,7 @@ export function createJwtVerifier(cfg: JwtConfig, deps: JwtVerifierDeps): JwtVer
       requiredClaims: [...new Set(['exp', ...(ic.requiredClaims ?? [])])],
       rolesClaim: ic.rolesClaim ?? 'roles',
       keySet,
-      staticKeys: ic.keys === undefined ? [] : importJwks({ keys: ic.keys }),
+      staticKeys,
       secrets,
     });
   });
@@ -187,9 +188,20 @@ export function createJwtVerifier(cfg: JwtConfig, deps: JwtVerifierDeps): JwtVer
       if (token.length > maxTokenBytes) return fail('oversized', `token longer than ${maxTokenBytes} bytes`);
       const parts = token.split('.');
       if (parts.length !== 3) return fail('malformed', 'not a signed JWT (three segments expected)');
-      const header = decodeSegment(parts[0]);
-      const payload = decodeSegment(parts[1]);
-      if (header === undefined || payload === undefined) return fail('malformed', 'undecodable JWT');
+      // RFC 7515 §2, §7.1: each segment is base64url without padding; only its one canonical spelling is read.
+      if (
+        !isCanonicalBase64url(parts[0]) ||
+        !isCanonicalBase64url(parts[1]) ||
+        !isCanonicalBase64url(parts[2])
+      )
+        return fail('malformed', 'JWT segments must be canonical base64url');
+      const header = decodeJsonSegment(parts[0]);
+      const payload = decodeJsonSegment(parts[1]);
+      if (header === undefined || payload === undefined)
+        return fail(
+          'malformed',
+          'JWT header and claims must be JSON objects in UTF-8, without lone surrogates',
+        );
       const alg = header.alg;
       if (typeof alg !== 'string') return fail('malformed', 'JWT header has no alg');
       // RFC 8725 §3.1: "none" in any spelling is refused before anything else.
@@ -203,12 +215,15 @@ export function createJwtVerifier(cfg: JwtConfig, deps: JwtVerifierDeps): JwtVer
       const kid = header.kid;
       if (kid !== undefined && (typeof kid !== 'string' || kid.length > 256))
         return fail('malformed', 'bad kid');
+      // RFC 7515 §4.1.9: typ is a string whenever it is present, checked or not.
+      if (header.typ !== undefined && typeof header.typ !== 'string')
+        return fail('malformed', 'JWT header typ is not a string');
       const iss = payload.iss;
       const rt = typeof iss === 'string' ? byIssuer.get(iss) : undefined;
       if (rt === undefined) return fail('wrong_issuer', 'token issuer is not trusted');
       if (!rt.algorithms.includes(alg))
         return fail('alg_not_allowed', `alg ${alg.slice(0, 16)} is not allowed`);
-      if (!B64URL.test(parts[2])) return fail('malformed', 'undecodable JWT signature');
+      if (parts[2] === '') return fail('malformed', 'JWT has no signature');
       const t = { token, alg, kid: kid as string | undefined, header, payload };
 
       if (HMAC_ALGORITHMS.includes(alg)) {
@@ -248,8 +263,11 @@ export function createJwtVerifier(cfg: JwtConfig, deps: JwtVerifierDeps): JwtVer
 
 type Claims = Record<string, unknown>;
 
-const B64URL = /^[A-Za-z0-9_-]+$/;
 const NUMERIC_DATES = ['exp', 'nbf', 'iat'];
+/** 9999-12-31T23:59:59Z in seconds. */
+const MAX_NUMERIC_DATE = 253402300799;
+/** Claims that name someone (RFC 7519 §4.1, RFC 8693 §4.3): a non-string would be read as nobody. */
+const STRING_CLAIMS = ['sub', 'jti', 'client_id'];
 
 function normalizeTyp(typ: string): string {
   return typ.toLowerCase().replace(/^application\//, '');
@@ -273,15 +291,25 @@ function checkClaims(
   }
   for (const c of NUMERIC_DATES) {
     const v = payload[c];
-    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v))) {
-      return fail('invalid_claim', `claim "${c}" is not a NumericDate`);
+    // RFC 7519 §2 NumericDate, between 1970 and the end of year 9999: a date no clock will reach is not a date.
+    if (v !== undefined && (typeof v !== 'number' || !(v >= 0 && v <= MAX_NUMERIC_DATE))) {
+      return fail('invalid_claim', `claim "${c}" is not a NumericDate between 1970 and 9999`);
+    }
+  }
+  for (const c of STRING_CLAIMS) {
+    if (payload[c] !== undefined && typeof payload[c] !== 'string') {
+      return fail('invalid_claim', `claim "${c}" is not a string`);
     }
   }
   // RFC 8725 §3.9: the token must be meant for this API.
   const aud = payload.aud;
   if (aud === undefined) return fail('missing_claim', 'required claim "aud" is missing');
-  const auds = typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud : [];
-  if (!auds.some((a) => typeof a === 'string' && rt.cfg.audiences.includes(a))) {
+  // RFC 7519 §4.1.3: one StringOrURI or an array of them; anything else is not read at all.
+  const auds = typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud : undefined;
+  if (auds === undefined || !auds.every((a) => typeof a === 'string')) {
+    return fail('invalid_claim', 'claim "aud" is not a string or an array of strings');
+  }
+  if (!auds.some((a) => rt.cfg.audiences.includes(a))) {
     return fail('wrong_audience', 'token is not meant for this API');
   }
   const skewMs = rt.skewSeconds * 1000;
@@ -305,16 +333,66 @@ function fail(reason: string, detail: string): JwtOutcome {
   return { ok: false, reason, detail };
 }
 
-function decodeSegment(segment: string): Record<string, unknown> | undefined {
-  if (!/^[A-Za-z0-9_-]*$/.test(segment)) return undefined;
-  try {
-    const v: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
-    return v !== null && typeof v === 'object' && !Array.isArray(v)
-      ? (v as Record<string, unknown>)
-      : undefined;
-  } catch {
-    return undefined;
+/**
+ * Imports the issuer's static `keys`. Every member must be a usable public signature key: a weak,
+ * private, symmetric or malformed key, or a second key under one `kid`, fails the load at its path.
+ */
+function importStaticKeys(keys: readonly JsonObject[], path: string): VerificationKey[] {
+  const { keys: imported, refused } = importJwks({ keys });
+  const first = refused[0];
+  if (first !== undefined) {
+    const named = first.kid === undefined ? '' : ` (kid ${JSON.stringify(first.kid)})`;
+    throw new JwtConfigError(`${path}[${first.index}]`, `key refused${named}: ${first.reason}`);
   }
+  return imported;
+}
+
+/**
+ * Imports the HMAC secrets. RFC 7518 §3.2: "A key of the same size as the hash output (for instance, 256
+ * bits for HS256) or larger MUST be used", so each secret is as long as the longest hash among the
+ * issuer's HMAC algorithms. A `kid` names one key: two different secrets, or a secret and a public key,
+ * under one `kid` fail the load.
+ */
+function importSecrets(
+  secrets: ReadonlyArray<{ kid?: string; secret: string }>,
+  hmacAlgorithms: readonly string[],
+  staticKeys: readonly VerificationKey[],
+  path: string,
+): Array<{ kid: string | undefined; key: KeyObject }> {
+  const longest = hmacAlgorithms.reduce(
+    (m, a) => (hmacKeyBytes(a) > m.bytes ? { alg: a, bytes: hmacKeyBytes(a) } : m),
+    {
+      alg: 'HS256',
+      bytes: hmacKeyBytes('HS256'),
+    },
+  );
+  const byKid = new Map<string, Buffer>();
+  return secrets.map((s, i) => {
+    const bytes = Buffer.from(s.secret);
+    if (bytes.length < longest.bytes) {
+      throw new JwtConfigError(
+        `${path}[${i}].secret`,
+        `${longest.alg} needs a secret of at least ${longest.bytes} bytes; this one has ${bytes.length}`,
+      );
+    }
+    if (s.kid !== undefined) {
+      const other = byKid.get(s.kid);
+      if (other !== undefined && !other.equals(bytes)) {
+        throw new JwtConfigError(
+          `${path}[${i}].kid`,
+          `kid ${JSON.stringify(s.kid)} names two different secrets`,
+        );
+      }
+      if (staticKeys.some((k) => k.kid === s.kid)) {
+        throw new JwtConfigError(
+          `${path}[${i}].kid`,
+          `kid ${JSON.stringify(s.kid)} also names a key of keys`,
+        );
+      }
+      byKid.set(s.kid, bytes);
+    }
+    return { kid: s.kid, key: createSecretKey(bytes) };
+  });
 }
 
 /** Discovers `jwks_uri` once (retried on the next fetch if it failed). */
