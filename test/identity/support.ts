@@ -149,7 +149,8 @@ export async function servePolicies(
       startedAt: performance.now(),
       clientIp: req.socket.remoteAddress ?? '',
       scheme: opts.https === undefined ? 'http' : 'https',
-      host: req.headers.host ?? '',
+      // As the gateway does: the host for routing, without the port (the DPoP check reads the port from Host).
+      host: (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase(),
       path: url.pathname,
       rawQuery: url.search.slice(1),
       route: { api: 'test-api', spec, operation: match.op, pathParams: match.params },

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
@@ -164,5 +164,56 @@ describe('DPoP proofs (RFC 9449)', () => {
     });
     assert.equal(res.status, 401);
     assert.equal(t.events.at(-1)?.['event.reason'], 'dpop_binding_mismatch');
+  });
+  test('refuses a proof whose signature segment has non-zero trailing bits', async () => {
+    const tok = await token(true);
+    const url = `${server.url}/strict`;
+    const [h, p, sig] = (await proof(url, tok)).split('.');
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const loose = sig.slice(0, -1) + alphabet[alphabet.indexOf(sig.at(-1) as string) | 1];
+    assert.deepEqual(Buffer.from(loose, 'base64url'), Buffer.from(sig, 'base64url'), 'same bytes');
+    const res = await fetch(url, { headers: { authorization: `DPoP ${tok}`, dpop: `${h}.${p}.${loose}` } });
+    assert.equal(res.status, 401);
+    assert.equal(t.events.at(-1)?.['event.reason'], 'dpop_invalid');
+  });
+
+  test('refuses a proof made without a private key for an RSA jwk whose public exponent is 1', async () => {
+    const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const jwk = { kty: 'RSA', n: publicKey.export({ format: 'jwk' }).n as string, e: 'AQ' };
+    const now = Math.floor(Date.now() / 1000);
+    const tok = await new SignJWT({
+      iss: 'https://as.test',
+      aud: 'api',
+      sub: 'alice',
+      exp: now + 60,
+      cnf: { jkt: await calculateJwkThumbprint(jwk, 'sha256') },
+    })
+      .setProtectedHeader({ alg: 'ES256', kid: 'as' })
+      .sign(issuerKey.privateKey);
+    const url = `${server.url}/strict`;
+    const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+    const input = `${b64({ alg: 'RS256', typ: 'dpop+jwt', jwk })}.${b64({
+      htm: 'GET',
+      htu: url,
+      jti: randomUUID(),
+      iat: now,
+      ath: createHash('sha256').update(tok).digest('base64url'),
+    })}`;
+    // With e = 1 the PKCS #1 v1.5 encoded message is its own signature (RFC 8017 §9.2).
+    const digestInfo = Buffer.concat([
+      Buffer.from('3031300d060960864801650304020105000420', 'hex'),
+      createHash('sha256').update(input).digest(),
+    ]);
+    const encoded = Buffer.concat([
+      Buffer.from([0, 1]),
+      Buffer.alloc(256 - 3 - digestInfo.length, 0xff),
+      Buffer.from([0]),
+      digestInfo,
+    ]);
+    const res = await fetch(url, {
+      headers: { authorization: `DPoP ${tok}`, dpop: `${input}.${encoded.toString('base64url')}` },
+    });
+    assert.equal(res.status, 401);
+    assert.equal(t.events.at(-1)?.['event.reason'], 'dpop_invalid');
   });
 });

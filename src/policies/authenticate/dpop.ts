@@ -10,7 +10,9 @@ import {
 import type { Exchange } from '../../gateway/exchange.ts';
 import type { Clock } from '../../state/clock.ts';
 import type { StateStore } from '../../state/store.ts';
+import { decodeJsonSegment, isCanonicalBase64url } from './jws-segments.ts';
 import { jwkThumbprint, verifyJwsSignature } from './jws-signature.ts';
+import { weakKeyReason } from './key-strength.ts';
 import type { DpopConfig } from './schema.ts';
 
 export type DpopOutcome =
@@ -33,7 +35,6 @@ export interface DpopVerifier {
 }
 
 const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
-const B64URL = /^[A-Za-z0-9_-]+$/;
 /** Proof keys imported, by thumbprint (clients reuse one key for many proofs). */
 const MAX_KEYS = 1000;
 
@@ -88,14 +89,13 @@ export function createDpopVerifier(
       if (proof.length > maxProofBytes) return bad('dpop_invalid', 'DPoP proof too large');
       const parts = proof.split('.');
       if (parts.length !== 3) return bad('dpop_invalid', 'DPoP proof is not a signed JWT');
-      let header: Record<string, unknown>;
-      try {
-        header = JSON.parse(Buffer.from(parts[0], 'base64url').toString('utf8'));
-      } catch {
-        return bad('dpop_invalid', 'undecodable DPoP proof');
-      }
+      // (2) a well-formed JWT: canonical base64url segments of UTF-8 JSON objects (RFC 7515 §2, §5.2).
+      if (!parts.every(isCanonicalBase64url) || parts[2] === '')
+        return bad('dpop_invalid', 'DPoP proof segments must be canonical base64url');
+      const header = decodeJsonSegment(parts[0]);
+      const claims = decodeJsonSegment(parts[1]);
+      if (header === undefined || claims === undefined) return bad('dpop_invalid', 'undecodable DPoP proof');
       // (4) typ, (5) asymmetric allowed alg, (6) a public jwk.
-      if (header === null || typeof header !== 'object') return bad('dpop_invalid', 'undecodable DPoP proof');
       if (header.typ !== 'dpop+jwt') return bad('dpop_invalid', 'DPoP proof typ must be dpop+jwt');
       if (typeof header.alg !== 'string' || !algorithms.includes(header.alg)) {
         return bad('dpop_invalid', 'DPoP proof alg not allowed');
@@ -117,24 +117,15 @@ export function createDpopVerifier(
         } catch {
           return bad('dpop_invalid', 'DPoP jwk is not a usable public key');
         }
+        // An RSA key with e = 1 or a short modulus signs nothing: anyone could make its proofs.
+        if (weakKeyReason(key) !== undefined) return bad('dpop_invalid', 'DPoP jwk is too weak');
         if (keys.size >= MAX_KEYS) keys.delete(keys.keys().next().value as string);
         keys.set(jkt, key);
       }
       // (7) the signature verifies with the embedded public key.
-      if (!B64URL.test(parts[1]) || !B64URL.test(parts[2]))
-        return bad('dpop_invalid', 'undecodable DPoP proof');
       const signature = Buffer.from(parts[2], 'base64url');
       if (!verifyJwsSignature(header.alg, key, `${parts[0]}.${parts[1]}`, signature)) {
         return bad('dpop_bad_signature', 'DPoP proof signature does not verify');
-      }
-      let claims: Record<string, unknown>;
-      try {
-        claims = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
-      } catch {
-        return bad('dpop_invalid', 'undecodable DPoP proof');
-      }
-      if (claims === null || typeof claims !== 'object' || Array.isArray(claims)) {
-        return bad('dpop_invalid', 'undecodable DPoP proof');
       }
       // (3) required claims.
       const { jti, htm, htu, iat } = claims;
@@ -185,15 +176,27 @@ export function createDpopVerifier(
   };
 }
 
-/** Compares `htu` with the request URI by origin and path (RFC 9449 §4.3 (9): no query, no fragment). */
+/**
+ * Compares `htu` with the request URI by origin and path (RFC 9449 §4.3 (9): no query, no fragment),
+ * after the scheme-based normalisation of RFC 3986 §6.2.3 the WHATWG URL parser applies: scheme and host
+ * case-folded, a default port (80 for http, 443 for https) the same as none. The authority is the `Host`
+ * the client sent, port included (`ex.host` has the port stripped for routing), so a proof made for
+ * another port of the same host is refused.
+ */
 function sameTarget(htu: string, ex: Exchange): boolean {
+  const target = ex.req.url ?? '/';
+  const authority = ex.req.headers.host;
+  // Only origin-form targets reach a route; anything else cannot be compared, so it is refused.
+  if (!target.startsWith('/') || authority === undefined) return false;
   let claimed: URL;
   let actual: URL;
   try {
     claimed = new URL(htu);
-    actual = new URL(ex.req.url ?? '/', `${ex.scheme}://${ex.host}`);
+    actual = new URL(`${ex.scheme}://${authority}${target}`);
   } catch {
     return false;
   }
+  if (claimed.protocol !== 'http:' && claimed.protocol !== 'https:') return false;
+  if (claimed.username !== '' || claimed.password !== '') return false;
   return claimed.origin === actual.origin && claimed.pathname === actual.pathname;
 }
