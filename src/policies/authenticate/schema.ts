@@ -197,10 +197,16 @@ const issuerSchema: JsonObject = {
         'Find `jwks_uri` from OpenID Connect discovery (or RFC 8414 metadata) of `issuer`; the metadata issuer must match exactly.',
     },
     jwksUri: { type: 'string', pattern: '^https?://', description: 'URL of the issuer JWKS.' },
-    keys: { type: 'array', items: { type: 'object' }, description: 'Static public JWKs.' },
+    keys: {
+      type: 'array',
+      items: { type: 'object' },
+      description:
+        'Static public JWKs. RSA keys need at least 2048 bits and an odd exponent of at least 65537; one key per `kid`.',
+    },
     secrets: {
       type: 'array',
-      description: 'HMAC secrets (at least 32 bytes); only these make HS256/384/512 acceptable.',
+      description:
+        'HMAC secrets; only these make HS256/384/512 acceptable. Each is at least as long as the hash of the longest HS algorithm allowed: 32 bytes for HS256, 48 for HS384, 64 for HS512 (RFC 7518 §3.2).',
       items: {
         type: 'object',
         additionalProperties: false,
