@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
+import { documentBase, indexSchemas } from './refs.ts';
 import { convertSwagger2 } from './swagger2.ts';
 import {
   type ApiDocument,
@@ -79,7 +80,8 @@ export function toPointer(tokens: readonly (string | number)[]): string {
 function getAt(root: unknown, tokens: readonly string[]): unknown {
   let cur = root;
   for (const t of tokens) {
-    if (cur === null || typeof cur !== 'object') return undefined;
+    // Own members only: `#/components/schemas/constructor` must not name Object's constructor.
+    if (cur === null || typeof cur !== 'object' || !Object.hasOwn(cur, t)) return undefined;
     cur = (cur as Record<string, unknown>)[t];
   }
   return cur;
@@ -108,7 +110,11 @@ function lineOfNode(parsed: ParsedFile, pointer: string): number | undefined {
  * Replaces every `$ref` that points into another file with the referenced content, so the result only
  * holds local refs. Refs inside the pulled-in content are resolved against their own file.
  */
-async function bundle(file: string, root: JsonObject): Promise<JsonObject> {
+async function bundle(file: string, root: JsonObject, version: SpecVersion): Promise<JsonObject> {
+  // OpenAPI 3.1: a ref that names a schema resource of the document itself (`$ref: pet.json` beside a
+  // schema with `$id: pet.json`, JSON Schema 2020-12 §8.2.1) stays; only the others name files.
+  const own = version === '3.1' ? indexSchemas(root, '3.1', file) : undefined;
+  const fileBase = documentBase(file);
   const cache = new Map<string, Promise<ParsedFile>>();
   const load = (f: string) => {
     let p = cache.get(f);
@@ -133,6 +139,8 @@ async function bundle(file: string, root: JsonObject): Promise<JsonObject> {
       const filePart = hash === -1 ? ref : ref.slice(0, hash);
       const fragment = hash === -1 ? '' : ref.slice(hash);
       if (filePart === '' && currentFile === file) return obj; // local to the main document: keep as is
+      if (own !== undefined && currentFile === file && own.resolve(ref, own.baseAt(obj) ?? fileBase))
+        return obj;
       if (/^[a-z][a-z0-9+.-]*:/i.test(filePart)) {
         throw new SpecError(
           file,
@@ -179,7 +187,7 @@ export async function loadApiDocument(file: string): Promise<ApiDocument> {
   const abs = path.resolve(file);
   const parsed = await parseFile(abs);
   const sourceVersion = specVersion(abs, parsed.value);
-  let doc = await bundle(abs, parsed.value);
+  let doc = await bundle(abs, parsed.value, sourceVersion);
   if (sourceVersion === '2.0') doc = convertSwagger2(doc);
   return buildApiDocument(abs, sourceVersion, doc, (p) => lineOfNode(parsed, p));
 }
@@ -191,8 +199,20 @@ export function buildApiDocument(
   doc: JsonObject,
   lineOf: (pointer: string) => number | undefined = () => undefined,
 ): ApiDocument {
+  const schemas = indexSchemas(doc, sourceVersion === '3.1' ? '3.1' : '3.0', file);
+  const unresolved = schemas.unresolved[0];
+  if (unresolved !== undefined) {
+    throw new SpecError(
+      file,
+      `$ref ${JSON.stringify(unresolved.ref)} names nothing in the document`,
+      unresolved.pointer,
+    );
+  }
   const resolve = (ref: string): unknown => {
     if (!ref.startsWith('#')) throw new SpecError(file, `unresolved external $ref ${JSON.stringify(ref)}`);
+    // A JSON pointer into the document; in 3.1 also a plain-name fragment (`#Size`) declared by `$anchor`
+    // at the document's level. Anything else names nothing (`#Size` used to read as the whole document).
+    if (ref !== '#' && !ref.startsWith('#/')) return schemas.resolve(ref, schemas.base)?.value;
     return getAt(doc, pointerTokens(ref));
   };
   /** Follows `$ref` chains on non-schema objects (parameters, bodies, responses). */

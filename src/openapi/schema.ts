@@ -12,14 +12,23 @@
  *   `allOf: [Pet, {properties: {bark}}]` working (mass assignment, OWASP API3:2023).
  * - Direction: in requests a `readOnly` property is refused (its schema becomes `false`); in responses a
  *   `writeOnly` property is undeclared, so the response filter strips it. Neither is then required.
- * - Local `$ref`s to `#/components/schemas/*` resolve against one registered copy of the document's
- *   schemas per direction; other local refs are inlined.
+ * - Every `$ref` is resolved here, by the rules of the document's dialect (src/openapi/refs.ts: JSON
+ *   Schema 2020-12 `$id`, `$anchor` and `$defs` in 3.1; JSON pointers in 3.0), and points to a copy of its
+ *   target registered once per direction under an id of its own; `$id` and `$anchor` are then dropped, so
+ *   ajv has no second reading of the document to make. A `$ref` that names nothing is a load error.
+ * - `pattern` and `patternProperties` run on RE2 (src/openapi/pattern.ts), in linear time; a pattern RE2
+ *   cannot run is refused at load with its JSON pointer. Objects are read through own members only
+ *   (`constructor`, `toString` and `__proto__` are ordinary property names).
+ * - An integer must be exact: `type: integer` and `format: int64` refuse values beyond ±(2^53−1), which
+ *   a double cannot hold (two different ids would read as one).
  */
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { Ajv2019 } from 'ajv/dist/2019.js';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import type { CompileContext } from '../policies/policy.ts';
+import { linearRegExp, patternRefusal } from './pattern.ts';
+import { indexSchemas, type SchemaIndex } from './refs.ts';
 import type { ApiDocument, JsonObject, JsonSchema } from './types.ts';
 
 /** Which way the data flows: requests refuse `readOnly`, responses hide `writeOnly`. */
@@ -62,7 +71,31 @@ export interface SchemaCompiler {
 
 const MAX_VIOLATIONS = 20;
 const MAX_STRIP_ROUNDS = 3;
-const SCHEMA_MAPS = ['properties', 'patternProperties', 'dependentSchemas', '$defs', 'definitions'];
+const SCHEMA_MAPS = ['properties', 'patternProperties', 'dependentSchemas'];
+/**
+ * Dropped from the rewritten schemas: identifiers and definitions are reached through the registered copies
+ * of `$ref` targets instead. `$dynamicRef` is read as `$ref` (its target without dynamic scope).
+ */
+const DROPPED = new Set([
+  '$id',
+  '$anchor',
+  '$dynamicAnchor',
+  '$recursiveAnchor',
+  '$recursiveRef',
+  '$schema',
+  '$vocabulary',
+  '$defs',
+  'definitions',
+]);
+/**
+ * ajv cannot declare a property named `__proto__` (its generated code reads the name as the prototype), so
+ * the rewritten schemas spell it with this alias, and a checked value has its own `__proto__` members renamed
+ * for the time of the check (see `compiled`).
+ */
+const PROTO = '__proto__';
+const PROTO_ALIAS = '__proto__\u0000';
+/** Custom keyword: the number is an integer a double holds exactly. */
+const SAFE_INTEGER = 'portcullisSafeInteger';
 const SCHEMA_LISTS = ['allOf', 'anyOf', 'oneOf', 'prefixItems'];
 const SCHEMA_SINGLE = [
   'additionalProperties',
@@ -92,7 +125,8 @@ const INT32 = {
   type: 'number' as const,
   validate: (n: number) => Number.isInteger(n) && n >= -(2 ** 31) && n < 2 ** 31,
 };
-const INT64 = { type: 'number' as const, validate: (n: number) => Number.isInteger(n) };
+// Beyond ±(2^53−1) a double no longer tells neighbouring int64 values apart: refused, not rounded.
+const INT64 = { type: 'number' as const, validate: (n: number) => Number.isSafeInteger(n) };
 const ANY_NUMBER = { type: 'number' as const, validate: (n: number) => Number.isFinite(n) };
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
@@ -106,11 +140,21 @@ function createAjv(version: ApiDocument['sourceVersion']): AjvInstance {
     allowUnionTypes: true,
     validateFormats: true,
     validateSchema: false,
-    // Patterns in real specs are often written without the `u` flag in mind (`[\w\_]`); they must not
-    // stop the gateway from loading. Without `u`, an astral character counts as two in a pattern.
-    unicodeRegExp: false,
+    // `required`, `properties` and friends look at own members only: without it, `{}` has a `constructor`.
+    ownProperties: true,
+    // Patterns run on RE2 (linear time, by code point as with the `u` flag); src/openapi/pattern.ts reads
+    // them with the `u` grammar first and falls back to the no-flag grammar real specs rely on (`[\w\_]`).
+    unicodeRegExp: true,
+    code: { regExp: linearRegExp },
   };
   const ajv: AjvInstance = version === '3.1' ? new Ajv2020(options) : new Ajv2019(options);
+  ajv.addKeyword({
+    keyword: SAFE_INTEGER,
+    type: 'number',
+    schemaType: 'boolean',
+    errors: false,
+    validate: (on: boolean, n: number) => !on || !Number.isInteger(n) || Number.isSafeInteger(n),
+  });
   addFormats.default(ajv);
   ajv.addFormat('int32', INT32);
   ajv.addFormat('int64', INT64);
@@ -124,24 +168,38 @@ function createAjv(version: ApiDocument['sourceVersion']): AjvInstance {
 
 type Closure = 'open' | 'declared' | 'none';
 
+/** Sets a member as an own property, even one named `__proto__`. */
+function setOwn(o: JsonObject, key: string, value: unknown): void {
+  Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 /** Schema rewriting for one document, direction and dialect. */
 class Rewriter {
   readonly api: ApiDocument;
   readonly direction: Direction;
   readonly is30: boolean;
-  readonly base: string;
+  readonly index: SchemaIndex;
+  readonly ajv: AjvInstance;
+  /** Prefix of the ids under which `$ref` targets are registered with ajv. */
+  readonly prefix: string;
+  /** Registered `$ref` targets: JSON pointer in the document → ajv id. */
+  readonly targets = new Map<string, string>();
   readonly closureCache = new Map<object, Closure>();
+  /** Whether some rewritten schema declares a `__proto__` property (under its alias). */
+  usesProto = false;
 
-  constructor(api: ApiDocument, direction: Direction, base: string) {
+  constructor(api: ApiDocument, direction: Direction, index: SchemaIndex, ajv: AjvInstance, prefix: string) {
     this.api = api;
     this.direction = direction;
     this.is30 = api.sourceVersion !== '3.1';
-    this.base = base;
+    this.index = index;
+    this.ajv = ajv;
+    this.prefix = prefix;
   }
 
-  target(ref: string): JsonSchema | undefined {
-    if (!ref.startsWith('#')) return undefined;
-    const t = this.api.resolve(ref);
+  /** The schema a `$ref` member of `s` names (undefined when it names nothing). */
+  target(s: JsonObject, base?: string): JsonSchema | undefined {
+    const t = this.index.resolve(s.$ref as string, base ?? this.index.baseAt(s) ?? this.index.base)?.value;
     return t !== null && (typeof t === 'object' || typeof t === 'boolean') ? (t as JsonSchema) : undefined;
   }
 
@@ -163,7 +221,7 @@ class Rewriter {
     if (s.additionalProperties !== undefined || s.unevaluatedProperties !== undefined) return 'open';
     let declared = s.properties !== undefined || s.patternProperties !== undefined;
     if (typeof s.$ref === 'string') {
-      const c = this.closure(this.target(s.$ref), depth + 1);
+      const c = this.closure(this.target(s), depth + 1);
       if (c === 'open') return 'open';
       if (c === 'declared') declared = true;
       if (this.is30) return declared ? 'declared' : 'none';
@@ -192,7 +250,7 @@ class Rewriter {
     if (schema === null || typeof schema !== 'object') return false;
     let s = schema as JsonObject;
     for (let i = 0; i < 8 && typeof s.$ref === 'string'; i++) {
-      const t = this.target(s.$ref);
+      const t = this.target(s);
       if (t === undefined || typeof t === 'boolean') return t === true;
       s = t;
     }
@@ -205,54 +263,89 @@ class Rewriter {
     if (schema === null || typeof schema !== 'object' || depth > 8) return false;
     const s = schema as JsonObject;
     if (s[name] === true) return true;
-    if (typeof s.$ref === 'string' && this.flag(this.target(s.$ref), name, depth + 1)) return true;
+    if (typeof s.$ref === 'string' && this.flag(this.target(s), name, depth + 1)) return true;
     return Array.isArray(s.allOf) && s.allOf.some((sub) => this.flag(sub, name, depth + 1));
   }
 
+  /** Where a schema sits in the document, for load errors. */
+  private where(s: JsonObject): string {
+    const at = this.index.pointerOf(s);
+    return at === undefined ? this.api.file : `${this.api.file} at ${at === '' ? '/' : at}`;
+  }
+
+  /**
+   * The ajv id of a `$ref` target: its rewritten copy is registered once, as a schema of its own, so
+   * targets under another `$id`, anchors and `$defs` all end up as one plain reference.
+   */
+  private refId(ref: string, s: JsonObject, base: string): string {
+    const t = this.index.resolve(ref, base);
+    if (t === undefined)
+      throw new SchemaCompileError(`${this.where(s)}: $ref ${JSON.stringify(ref)} names nothing`);
+    let id = this.targets.get(t.pointer);
+    if (id !== undefined) return id;
+    id = `${this.prefix}${this.targets.size}`;
+    this.targets.set(t.pointer, id); // set first: a target may refer to itself
+    try {
+      const targetBase =
+        t.value !== null && typeof t.value === 'object' ? this.index.baseAt(t.value) : undefined;
+      const rewritten = this.rewrite(t.value, false, targetBase ?? base);
+      const copy =
+        typeof rewritten === 'boolean' ? { $id: id, allOf: [rewritten] } : { ...rewritten, $id: id };
+      this.ajv.addSchema(copy);
+    } catch (e) {
+      this.targets.delete(t.pointer);
+      if (e instanceof SchemaCompileError) throw e;
+      throw new SchemaCompileError(`${this.where(s)}: $ref ${JSON.stringify(ref)}: ${(e as Error).message}`);
+    }
+    return id;
+  }
+
   /** Rewrites one schema. `value` marks a value position, where declared objects are closed. */
-  rewrite(schema: unknown, value: boolean, inlining: readonly string[] = []): JsonSchema {
+  rewrite(schema: unknown, value: boolean, inherited: string = this.index.base): JsonSchema {
     if (typeof schema === 'boolean') return schema;
     if (schema === null || typeof schema !== 'object' || Array.isArray(schema)) return {};
     const s = schema as JsonObject;
+    const base = this.index.baseAt(s) ?? inherited;
     let out: JsonObject;
-    if (typeof s.$ref === 'string') {
-      out = this.is30 ? {} : this.rewriteKeywords(s, inlining);
-      const ref = s.$ref;
-      if (ref.startsWith('#/components/schemas/')) out.$ref = this.base + ref;
-      else if (ref.startsWith('#')) {
-        // Refs elsewhere in the document are inlined (bounded; a cycle outside components is refused).
-        if (inlining.includes(ref) || inlining.length > 32) {
-          throw new SchemaCompileError(`circular $ref ${ref} outside #/components/schemas`);
-        }
-        const t = this.target(ref);
-        if (t === undefined) throw new SchemaCompileError(`$ref ${ref} not found`);
-        const inlined = this.rewrite(t, false, [...inlining, ref]);
-        out =
-          Object.keys(out).length === 0 ? ({ allOf: [inlined] } as JsonObject) : { ...out, allOf: [inlined] };
-      } else out.$ref = ref;
-    } else out = this.rewriteKeywords(s, inlining);
+    const ref =
+      typeof s.$ref === 'string'
+        ? s.$ref
+        : !this.is30 && typeof s.$dynamicRef === 'string'
+          ? s.$dynamicRef
+          : undefined;
+    if (ref !== undefined) {
+      // OpenAPI 3.0 ignores the siblings of `$ref`; 2020-12 applies them.
+      out = this.is30 ? {} : this.rewriteKeywords(s, base);
+      out.$ref = this.refId(ref, s, base);
+    } else out = this.rewriteKeywords(s, base);
 
     if (this.is30) out = this.nullable(s, out);
     if (value && this.closure(s) === 'declared') out.unevaluatedProperties = false;
     return out;
   }
 
-  private rewriteKeywords(s: JsonObject, inlining: readonly string[]): JsonObject {
+  private rewriteKeywords(s: JsonObject, base: string): JsonObject {
     const out: JsonObject = {};
     for (const [k, v] of Object.entries(s)) {
-      if (k === '$ref' || OPENAPI_ONLY.includes(k)) continue;
-      if (k === '$schema' || (this.is30 && k === 'nullable')) continue;
+      if (k === '$ref' || k === '$dynamicRef' || DROPPED.has(k) || OPENAPI_ONLY.includes(k)) continue;
+      if (this.is30 && k === 'nullable') continue;
+      if (k === 'pattern' && typeof v === 'string') this.checkPattern(s, v, '/pattern');
       if (SCHEMA_MAPS.includes(k) && v !== null && typeof v === 'object') {
         const m: JsonObject = {};
-        for (const [name, sub] of Object.entries(v as JsonObject))
-          m[name] = this.rewrite(sub, VALUE_POSITIONS.has(k), inlining);
+        for (const [name, sub] of Object.entries(v as JsonObject)) {
+          if (k === 'patternProperties')
+            this.checkPattern(s, name, `/patternProperties/${pointerToken(name)}`);
+          setOwn(m, this.alias(name, k), this.rewrite(sub, VALUE_POSITIONS.has(k), base));
+        }
         out[k] = m;
       } else if (SCHEMA_LISTS.includes(k) && Array.isArray(v)) {
-        out[k] = v.map((sub) => this.rewrite(sub, VALUE_POSITIONS.has(k), inlining));
+        out[k] = v.map((sub) => this.rewrite(sub, VALUE_POSITIONS.has(k), base));
       } else if (SCHEMA_SINGLE.includes(k)) {
-        if (Array.isArray(v)) out[k] = v.map((sub) => this.rewrite(sub, true, inlining));
-        else out[k] = this.rewrite(v, VALUE_POSITIONS.has(k), inlining);
-      } else out[k] = v;
+        if (Array.isArray(v)) out[k] = v.map((sub) => this.rewrite(sub, true, base));
+        else out[k] = this.rewrite(v, VALUE_POSITIONS.has(k), base);
+      } else if (k === 'required' && Array.isArray(v)) {
+        out[k] = v.map((name) => (typeof name === 'string' ? this.alias(name, 'properties') : name));
+      } else setOwn(out, k, v);
     }
     if (this.is30) {
       for (const [bool, bound] of [
@@ -266,8 +359,26 @@ class Rewriter {
         } else delete out[bool];
       }
     }
+    const types = Array.isArray(s.type) ? s.type : [s.type];
+    if (types.includes('integer') && !types.includes('number')) out[SAFE_INTEGER] = true;
     this.applyDirection(s, out);
     return out;
+  }
+
+  /** A declared property name as ajv can read it (`__proto__` becomes its alias). */
+  private alias(name: string, keyword: string): string {
+    if (name !== PROTO || keyword === 'patternProperties') return name;
+    this.usesProto = true;
+    return PROTO_ALIAS;
+  }
+
+  /** Refuses at load a pattern RE2 cannot run, naming where it is (issue 13 item 6). */
+  private checkPattern(s: JsonObject, pattern: string, member: string): void {
+    const why = patternRefusal(pattern);
+    if (why === undefined) return;
+    const at = this.index.pointerOf(s);
+    const where = at === undefined ? this.api.file : `${this.api.file} at ${at}${member}`;
+    throw new SchemaCompileError(`${where}: ${why}`);
   }
 
   /** readOnly properties are refused in requests; writeOnly ones are undeclared in responses. */
@@ -317,6 +428,11 @@ function toViolation(e: ErrorObject, direction: Direction): SchemaViolation {
       return { pointer: child(p.unevaluatedProperty), detail: 'is not a declared property' };
     case 'additionalProperties':
       return { pointer: child(p.additionalProperty), detail: 'is not a declared property' };
+    case SAFE_INTEGER:
+      return {
+        pointer: e.instancePath,
+        detail: 'is an integer beyond ±(2^53−1), which cannot be compared exactly (send it as a string)',
+      };
     case 'false schema':
       return {
         pointer: e.instancePath,
@@ -355,31 +471,72 @@ function stripUndeclared(data: unknown, errors: readonly ErrorObject[]): number 
   return removed;
 }
 
-function compiled(validate: ValidateFunction, direction: Direction): CompiledSchema {
-  return {
-    check(data, strip = false) {
-      let stripped = 0;
-      for (let round = 0; ; round++) {
-        if (validate(data)) return { violations: [], stripped };
-        const errors = validate.errors ?? [];
-        const removed = strip && round < MAX_STRIP_ROUNDS ? stripUndeclared(data, errors) : 0;
-        if (removed === 0) {
-          const seen = new Set<string>();
-          const violations: SchemaViolation[] = [];
-          for (const e of errors) {
-            const v = toViolation(e, direction);
-            const key = `${v.pointer}\u0000${v.detail}`;
-            if (seen.has(key)) continue;
-            seen.add(key);
-            violations.push(v);
-            if (violations.length >= MAX_VIOLATIONS) break;
-          }
-          return { violations, stripped };
-        }
-        stripped += removed;
-      }
-    },
+/** Renames every own `__proto__` member of a value to its alias; returns the objects renamed. */
+function hideProto(data: unknown): Record<string, unknown>[] {
+  const renamed: Record<string, unknown>[] = [];
+  const stack: unknown[] = [data];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (node === null || typeof node !== 'object') continue;
+    if (Array.isArray(node)) {
+      for (const item of node) stack.push(item);
+      continue;
+    }
+    const o = node as Record<string, unknown>;
+    if (Object.hasOwn(o, PROTO) && !Object.hasOwn(o, PROTO_ALIAS)) {
+      setOwn(o, PROTO_ALIAS, o[PROTO]);
+      delete o[PROTO];
+      renamed.push(o);
+    }
+    for (const v of Object.values(o)) stack.push(v);
+  }
+  return renamed;
+}
+
+/** Undoes `hideProto` (a member that `strip` removed stays removed). */
+function restoreProto(renamed: readonly Record<string, unknown>[]): void {
+  for (const o of renamed) {
+    if (!Object.hasOwn(o, PROTO_ALIAS)) continue;
+    setOwn(o, PROTO, o[PROTO_ALIAS]);
+    delete o[PROTO_ALIAS];
+  }
+}
+
+function compiled(validate: ValidateFunction, direction: Direction, usesProto: boolean): CompiledSchema {
+  const run: CompiledSchema['check'] = (data, strip) => {
+    const renamed = hideProto(data);
+    try {
+      const r = check(data, strip);
+      if (renamed.length === 0) return r;
+      const unalias = (p: string) => p.replaceAll(PROTO_ALIAS, PROTO);
+      return { ...r, violations: r.violations.map((v) => ({ ...v, pointer: unalias(v.pointer) })) };
+    } finally {
+      restoreProto(renamed);
+    }
   };
+  const check: CompiledSchema['check'] = (data, strip = false) => {
+    let stripped = 0;
+    for (let round = 0; ; round++) {
+      if (validate(data)) return { violations: [], stripped };
+      const errors = validate.errors ?? [];
+      const removed = strip && round < MAX_STRIP_ROUNDS ? stripUndeclared(data, errors) : 0;
+      if (removed === 0) {
+        const seen = new Set<string>();
+        const violations: SchemaViolation[] = [];
+        for (const e of errors) {
+          const v = toViolation(e, direction);
+          const key = `${v.pointer}\u0000${v.detail}`;
+          if (seen.has(key)) continue;
+          seen.add(key);
+          violations.push(v);
+          if (violations.length >= MAX_VIOLATIONS) break;
+        }
+        return { violations, stripped };
+      }
+      stripped += removed;
+    }
+  };
+  return { check: usesProto ? run : check };
 }
 
 const ACCEPT_ANYTHING: CompiledSchema = { check: () => ({ violations: [], stripped: 0 }) };
@@ -394,20 +551,13 @@ const ACCEPT_ANYTHING: CompiledSchema = { check: () => ({ violations: [], stripp
  */
 export function createSchemaCompiler(api: ApiDocument, id = 'api'): SchemaCompiler {
   const ajv = createAjv(api.sourceVersion);
+  const index = indexSchemas(api.doc, api.sourceVersion === '3.1' ? '3.1' : '3.0', api.file);
   const rewriters = new Map<Direction, Rewriter>();
   const rewriterFor = (direction: Direction): Rewriter => {
     let r = rewriters.get(direction);
     if (r === undefined) {
-      const base = `https://portcullis.invalid/${encodeURIComponent(id)}/${direction}.json`;
-      r = new Rewriter(api, direction, base);
-      const schemas = ((api.doc.components as JsonObject | undefined)?.schemas ?? {}) as JsonObject;
-      const rewritten: JsonObject = {};
-      for (const [name, s] of Object.entries(schemas)) rewritten[name] = r.rewrite(s, false);
-      try {
-        ajv.addSchema({ $id: base, components: { schemas: rewritten } });
-      } catch (e) {
-        throw new SchemaCompileError(`components.schemas: ${(e as Error).message}`);
-      }
+      const prefix = `https://portcullis.invalid/${encodeURIComponent(id)}/${direction}/`;
+      r = new Rewriter(api, direction, index, ajv, prefix);
       rewriters.set(direction, r);
     }
     return r;
@@ -423,10 +573,10 @@ export function createSchemaCompiler(api: ApiDocument, id = 'api'): SchemaCompil
       let c = cache.get(key);
       if (c !== undefined) return c;
       try {
-        c = compiled(ajv.compile(rewritten), direction);
+        c = compiled(ajv.compile(rewritten), direction, r.usesProto);
       } catch (e) {
         if (e instanceof SchemaCompileError) throw e;
-        throw new SchemaCompileError((e as Error).message);
+        throw new SchemaCompileError(`${api.file}: ${(e as Error).message}`);
       }
       cache.set(key, c);
       return c;
