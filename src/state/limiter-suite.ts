@@ -40,7 +40,7 @@ export function limiterSuite(getStore: () => StateStore, keyPrefix: () => string
     assert.equal(await admitted(T0 + 5000, 10, c), 4);
   });
 
-  test('GCRA reports remaining units, full-restore time and an exact retry-after', async () => {
+  test('GCRA reports remaining units, the time until one more unit and an exact retry-after', async () => {
     const c = check({ algorithm: 'gcra', limit: 3, burst: 3, windowMs: 3000 });
     const first = await run(T0, c);
     assert.deepEqual(first.results[0], { allowed: true, remaining: 2, resetMs: 1000, retryAfterMs: 0 });
@@ -48,9 +48,34 @@ export function limiterSuite(getStore: () => StateStore, keyPrefix: () => string
     await run(T0, c);
     const rejected = await run(T0 + 200, c);
     assert.equal(rejected.allowed, false);
-    assert.deepEqual(rejected.results[0], { allowed: false, remaining: 0, resetMs: 2800, retryAfterMs: 800 });
+    assert.deepEqual(rejected.results[0], { allowed: false, remaining: 0, resetMs: 800, retryAfterMs: 800 });
     assert.equal((await run(T0 + 999, c)).allowed, false);
     assert.equal((await run(T0 + 1000, c)).allowed, true);
+  });
+
+  test('GCRA says when the next unit is earned, not when the bucket is full again', async () => {
+    // T = 1 s per unit, bucket of 10: after 5 units at once, 5 remain and the 6th comes back in 1 s (the
+    // bucket is full only in 5 s).
+    const c = check({ algorithm: 'gcra', limit: 10, burst: 10, windowMs: 10_000 });
+    let last = await run(T0, c);
+    for (let i = 1; i < 5; i++) last = await run(T0, c);
+    assert.deepEqual(last.results[0], { allowed: true, remaining: 5, resetMs: 1000, retryAfterMs: 0 });
+    // 300 ms later one unit is part earned: 4.3 units of credit after this request, the 5th in 700 ms.
+    const next = await run(T0 + 300, c);
+    assert.deepEqual(next.results[0], { allowed: true, remaining: 4, resetMs: 700, retryAfterMs: 0 });
+    const sub = check({ algorithm: 'gcra', limit: 3, burst: 2, windowMs: 1000 });
+    const one = await run(T0, sub);
+    assert.deepEqual(one.results[0], { allowed: true, remaining: 1, resetMs: 334, retryAfterMs: 0 });
+  });
+
+  test('GCRA reports no wait on a bucket that is already full', async () => {
+    const c = check({ algorithm: 'gcra', limit: 10, burst: 4, cost: 0 });
+    assert.deepEqual((await run(T0, c)).results[0], {
+      allowed: true,
+      remaining: 4,
+      resetMs: 0,
+      retryAfterMs: 0,
+    });
   });
 
   test('GCRA with a cost consumes that many units', async () => {
@@ -107,6 +132,48 @@ export function limiterSuite(getStore: () => StateStore, keyPrefix: () => string
     assert.equal(r.results[0].retryAfterMs, 600);
     assert.equal((await run(T0 + 1099, c)).allowed, false);
     assert.equal(await admitted(T0 + 1100, 3, c), 2);
+  });
+
+  test('sliding window says when the oldest counted unit leaves the window, not the newest', async () => {
+    const c = check({ algorithm: 'sliding-window', limit: 5, windowMs: 1000, subWindows: 10 });
+    assert.equal(await admitted(T0 + 50, 2, c), 2);
+    const r = await run(T0 + 350, c);
+    // Units in sub-window 0 count until 1100 ms; the one just taken, in sub-window 3, until 1400 ms.
+    assert.deepEqual(r.results[0], { allowed: true, remaining: 2, resetMs: 750, retryAfterMs: 0 });
+    const first = check({ algorithm: 'sliding-window', limit: 5, windowMs: 1000, subWindows: 10 });
+    assert.deepEqual((await run(T0 + 420, first)).results[0], {
+      allowed: true,
+      remaining: 4,
+      resetMs: 1080,
+      retryAfterMs: 0,
+    });
+  });
+
+  test('sliding window past its limit says when remaining grows, not when the first unit leaves', async () => {
+    const c = check({
+      algorithm: 'sliding-window',
+      limit: 2,
+      windowMs: 1000,
+      subWindows: 10,
+      countRejected: true,
+    });
+    assert.equal(await admitted(T0 + 50, 2, c), 2);
+    assert.equal(await admitted(T0 + 250, 1, c), 0); // refused, and still counted: 3 units, one over the limit
+    const r = await run(T0 + 260, c);
+    assert.equal(r.allowed, false);
+    assert.equal(r.results[0].remaining, 0);
+    // Two units must leave for one to be free: both of sub-window 0 leave at 1100 ms.
+    assert.equal(r.results[0].resetMs, 840);
+  });
+
+  test('fixed window says its end as the time until more quota', async () => {
+    const c = check({ algorithm: 'fixed-window', limit: 4, windowEndMs: T0 + 10_000 });
+    assert.deepEqual((await run(T0 + 2500, c)).results[0], {
+      allowed: true,
+      remaining: 3,
+      resetMs: 7500,
+      retryAfterMs: 0,
+    });
   });
 
   test('concurrency admits up to the limit in flight and a release frees a slot', async () => {

@@ -39,7 +39,12 @@ export interface LimitResult {
   readonly allowed: boolean;
   /** Units left after this decision (0 when exhausted). */
   readonly remaining: number;
-  /** Milliseconds until this limit's quota is fully restored (0 when already full). */
+  /**
+   * Milliseconds until more quota becomes available, i.e. until `remaining` grows by at least one unit (the
+   * `t` of draft-ietf-httpapi-ratelimit-headers-10): for GCRA the next emission interval, not the time until
+   * the bucket is full; for a sliding window when the oldest counted unit leaves it; for a fixed window
+   * its end. 0 when the quota is already whole.
+   */
   readonly resetMs: number;
   /** When this limit rejects: milliseconds until a request of the same cost could pass; else 0. */
   readonly retryAfterMs: number;
@@ -163,10 +168,14 @@ export function evaluateGcra(check: LimitCheck, state: GcraState, nowMs: number)
   const allowAt = newTat - tau;
   const allowed = allowAt <= now;
   const after = allowed ? newTat : tat;
+  // Credit left in the bucket, µs: `remaining` is how many whole units it holds; one more unit is earned
+  // when the credit reaches (remaining + 1)·T. A full bucket (remaining = burst) earns nothing more.
+  const credit = now + tau - after;
+  const remaining = Math.max(0, Math.floor(credit / T));
   const result: LimitResult = {
     allowed,
-    remaining: Math.max(0, Math.floor((now + tau - after) / T)),
-    resetMs: Math.ceil((after - now) / 1000),
+    remaining,
+    resetMs: remaining >= check.burst ? 0 : Math.ceil(((remaining + 1) * T - credit) / 1000),
     retryAfterMs: allowed ? 0 : Math.ceil((allowAt - now) / 1000),
   };
   return {
@@ -223,15 +232,19 @@ export function evaluateSliding(check: LimitCheck, state: SlidingState, nowMs: n
     }
     if (need > 0) retryAfterMs = (idx + k + 1) * b - nowMs;
   }
-  let newest = -Infinity;
-  for (const [j, c] of state.buckets) if (j >= oldest && c > 0 && j > newest) newest = j;
-  if (allowed) newest = idx;
-  const result: LimitResult = {
-    allowed,
-    remaining: Math.max(0, check.limit - used),
-    resetMs: newest === -Infinity ? 0 : (newest + k + 1) * b - nowMs,
-    retryAfterMs,
-  };
+  // More quota comes when enough of the oldest counted units leave the window for `remaining` to grow by
+  // one: one unit while under the limit; past it (countRejected), everything above the limit and one more.
+  const remaining = Math.max(0, check.limit - used);
+  let resetMs = 0;
+  if (remaining < check.limit) {
+    let need = used - (check.limit - remaining - 1);
+    for (let j = oldest; j <= idx && need > 0; j++) {
+      need -= (state.buckets.get(j) ?? 0) + (allowed && j === idx ? check.cost : 0);
+      if (need <= 0) resetMs = (j + k + 1) * b - nowMs;
+    }
+    if (need > 0) resetMs = (idx + k + 1) * b - nowMs;
+  }
+  const result: LimitResult = { allowed, remaining, resetMs, retryAfterMs };
   return {
     result,
     commit(s) {

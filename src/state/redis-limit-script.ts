@@ -8,7 +8,8 @@
  *          countRejected
  * KEYS     the state keys of every limit of every decision, in the same order (one call's keys share a
  *          Redis Cluster hash tag, or the store sends one decision per call)
- * Returns per decision {allowedAll, then per limit: allowed, remaining, resetMs, retryAfterMs}, concatenated.
+ * Returns per decision {allowedAll, then per limit: allowed, remaining, resetMs, retryAfterMs}, concatenated;
+ * resetMs is the time until more quota (see `LimitResult`).
  */
 export const LIMIT_SCRIPT = `
 local out = {}
@@ -34,8 +35,10 @@ for i = 1, n do
     e.ok = allowAt <= nowUs
     local after = tat
     if e.ok then after = newTat end
-    e.rem = math.max(0, math.floor((nowUs + tau - after) / T))
-    e.reset = math.ceil((after - nowUs) / 1000)
+    local credit = nowUs + tau - after
+    e.rem = math.max(0, math.floor(credit / T))
+    e.reset = 0
+    if e.rem < e.burst then e.reset = math.ceil(((e.rem + 1) * T - credit) / 1000) end
     e.retry = 0
     if not e.ok then e.retry = math.ceil((allowAt - nowUs) / 1000) end
     e.newTat = newTat
@@ -60,7 +63,6 @@ for i = 1, n do
     local buckets = {}
     local stale = {}
     local count = 0
-    local newest = nil
     for j = 1, #flat, 2 do
       local bi = tonumber(flat[j])
       local c = tonumber(flat[j + 1])
@@ -69,12 +71,11 @@ for i = 1, n do
       else
         buckets[bi] = c
         count = count + c
-        if c > 0 and (newest == nil or bi > newest) then newest = bi end
       end
     end
     e.ok = count + e.cost <= e.limit
     local used = count
-    if e.ok then used = count + e.cost; newest = idx end
+    if e.ok then used = count + e.cost end
     e.retry = 0
     if not e.ok then
       local need = count + e.cost - e.limit
@@ -88,7 +89,18 @@ for i = 1, n do
     end
     e.rem = math.max(0, e.limit - used)
     e.reset = 0
-    if newest ~= nil then e.reset = (newest + k + 1) * w - now end
+    if e.rem < e.limit then
+      local need = used - (e.limit - e.rem - 1)
+      local j = oldest
+      while j <= idx and need > 0 do
+        local c = buckets[j] or 0
+        if e.ok and j == idx then c = c + e.cost end
+        need = need - c
+        if need <= 0 then e.reset = (j + k + 1) * w - now end
+        j = j + 1
+      end
+      if need > 0 then e.reset = (idx + k + 1) * w - now end
+    end
     e.idx = idx
     e.w = w
     e.stale = stale

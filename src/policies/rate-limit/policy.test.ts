@@ -156,6 +156,41 @@ describe('rateLimit decisions (memory store)', () => {
     assert.equal(seen[0].responseHeaders['x-ratelimit-limit'], undefined);
   });
 
+  test('sends t on a 2xx of a GCRA limit as the seconds until one more request is available', async () => {
+    const { handler, clock } = await compile({
+      limits: [{ name: 'slow', algorithm: 'gcra', limit: 10, windowSeconds: 100 }],
+    });
+    const item = (ex: Exchange) => parseItemList(ex.responseHeaders.ratelimit)[0].params;
+    let ex = exchange();
+    for (let i = 0; i < 3; i++) {
+      ex = exchange();
+      assert.equal(await call(handler, ex), undefined);
+    }
+    // One unit per 10 s: after 3 at once, 7 remain and the 8th comes in 10 s (the bucket is full in 30 s).
+    assert.equal(item(ex).get('r'), 7);
+    assert.equal(item(ex).get('t'), 10);
+    clock.advance(4000);
+    ex = exchange();
+    assert.equal(await call(handler, ex), undefined);
+    // 6.4 units of credit after this request: the 7th is earned in 6 s.
+    assert.equal(item(ex).get('r'), 6);
+    assert.equal(item(ex).get('t'), 6);
+  });
+
+  test('sends t on a 2xx of a sliding window as the seconds until its oldest counted request leaves', async () => {
+    const { handler, clock } = await compile({
+      limits: [{ name: 'minute', algorithm: 'sliding-window', limit: 30, windowSeconds: 60, subWindows: 6 }],
+    });
+    assert.equal(await call(handler), undefined);
+    clock.advance(25_000);
+    const ex = exchange();
+    assert.equal(await call(handler, ex), undefined);
+    const rl = parseItemList(ex.responseHeaders.ratelimit)[0].params;
+    assert.equal(rl.get('r'), 28);
+    // Sub-windows of 10 s: the first request counts until 70 s, the second until 90 s; 25 s have passed.
+    assert.equal(rl.get('t'), 45);
+  });
+
   test('sends X-RateLimit-* for the tightest limit only when legacyHeaders is on', async () => {
     const { handler } = await compile({
       legacyHeaders: true,

@@ -343,8 +343,10 @@ function defineLimitPolicy(opts: {
           const l = limits[i];
           const r = result.results[i];
           let t: number | undefined;
-          // t: when the quota is whole again; for a limit that rejects, when this request could pass. On a 429,
-          // limits that did not reject leave t out, so that Retry-After is never earlier than any t (draft-10 §5).
+          // t: when more quota becomes available (draft-10), i.e. `r` grows by one: for GCRA the next unit
+          // earned, not the whole bucket; 0 when the quota is whole. For a limit that rejects, when this request
+          // could pass. On a 429, limits that did not reject leave t out, so that Retry-After is never earlier
+          // than any t (draft-10 §5).
           if (l.kind !== 'concurrency' && (result.allowed || !r.allowed))
             t = Math.ceil((r.allowed ? r.resetMs : r.retryAfterMs) / 1000);
           if (!r.allowed) {
