@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { gzipSync } from 'node:zlib';
+import { deflateSync, gzipSync } from 'node:zlib';
 import { problems } from '../../src/gateway/problems.ts';
 import {
   httpRequest,
@@ -166,6 +166,45 @@ describe('bodies are judged under the media type they are forwarded with', () =>
       const r = await send(full, 'POST', '/items', { 'content-type': 'application/octet-stream' }, bytes);
       assert.equal(r.status, 200);
       assert.deepEqual(r.reached[0]?.body, bytes);
+    });
+  });
+
+  describe('bodies that are not UTF-8 text', () => {
+    const octet = { 'content-type': 'application/octet-stream' };
+
+    test('forwards compressed bytes that carry no text attack', async () => {
+      const text = Array.from({ length: 40_000 }, (_, i) => `${(i * 7919) % 104729}:${i.toString(36)}`).join(
+        ',',
+      );
+      const bytes = deflateSync(Buffer.from(text), { level: 9 });
+      assert.ok(bytes.length > 100_000);
+      const r = await send(full, 'POST', '/items', octet, bytes);
+      assert.equal(r.status, 200);
+      assert.deepEqual(r.reached[0]?.body, bytes);
+    });
+
+    test('inspects a run of text inside binary bytes', async () => {
+      const body = Buffer.concat([
+        Buffer.from([0xff, 0xfe, 0x00, 0x81]),
+        Buffer.from("x'; DROP TABLE users; --"),
+        Buffer.from([0xc3, 0x28, 0x90]),
+      ]);
+      const r = await send(guard, 'POST', '/items', octet, body);
+      assert.equal(r.status, 400);
+      assert.deepEqual(r.problem?.errors, [{ pointer: '#/body', class: 'sqli' }]);
+      assert.equal(r.reached.length, 0);
+    });
+
+    test('reads JSON holding a byte that is not UTF-8 as a lenient decoder would', async () => {
+      const body = Buffer.concat([
+        Buffer.from('{"a":"'),
+        Buffer.from([0xff]),
+        Buffer.from('","b":{"$ne":1}}'),
+      ]);
+      const r = await send(guard, 'POST', '/items', octet, body);
+      assert.equal(r.status, 400);
+      assert.deepEqual(r.problem?.errors, [{ pointer: '#/body/b/$ne', class: 'nosqli' }]);
+      assert.equal(r.reached.length, 0);
     });
   });
 

@@ -32,6 +32,12 @@ import { INJECTION_CLASSES } from './types.ts';
 const MAX_FINDINGS = 8;
 /** Query parameters and form fields inspected per request one by one; the rest is inspected as one value. */
 const MAX_PAIRS = 512;
+/**
+ * Shortest run of text inspected inside a body that is not UTF-8. Measured on 10 MiB of random bytes, five
+ * PNG and WOFF2 files and 21 MB of an executable: runs of 8 gave 20 chance findings in the random bytes
+ * and 1–2 per image, runs of 16 none.
+ */
+const MIN_TEXT_RUN = 16;
 /** Multipart parts read per request at most; a body with more is refused (each part is inspected). */
 const MAX_PARTS = 512;
 
@@ -126,6 +132,37 @@ function sniffJson(text: string): unknown {
     return parseJson(text);
   } catch {
     return undefined;
+  }
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function isUtf8(bytes: Buffer): boolean {
+  try {
+    utf8.decode(bytes);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The stretches of text in a leniently decoded binary body: split at U+FFFD (a byte that is not UTF-8),
+ * C0 and C1 controls other than tab, line feed and carriage return, and DEL; NUL is kept, as the
+ * detectors drop it. Only runs of at least `min` characters.
+ */
+function* textRuns(text: string, min: number): Generator<string> {
+  let start = 0;
+  for (let i = 0; i <= text.length; i++) {
+    const c = i === text.length ? -1 : text.charCodeAt(i);
+    const separator =
+      c === -1 ||
+      c === 0xfffd ||
+      (c < 0x20 && c !== 0 && c !== 0x09 && c !== 0x0a && c !== 0x0d) ||
+      (c >= 0x7f && c < 0xa0);
+    if (!separator) continue;
+    if (i - start >= min) yield text.slice(start, i);
+    start = i + 1;
   }
 }
 
@@ -259,7 +296,31 @@ function createHandler(
         const cls = detector.scanKey(name, only) ?? detector.scanValue(value, only);
         if (cls !== undefined) findings.push({ pointer: `#/body${p}`, class: cls });
       }
-    } else scanText(findings, text, pointer);
+    } else if (kind === 'bytes' && !isUtf8(bytes)) scanBinary(findings, text, pointer);
+    else scanText(findings, text, pointer);
+  }
+
+  /**
+   * Bytes that are not UTF-8 (images, archives): a text detector run over compressed data finds "attacks"
+   * by chance (measured: one to two per 200 KB PNG with runs of 8 characters), so what an upstream could
+   * read as text is judged instead: the JSON such a body holds (read with U+FFFD for bad bytes, as
+   * lenient decoders do) and every run of at least `MIN_TEXT_RUN` text characters.
+   */
+  function scanBinary(findings: InjectionFinding[], lenient: string, pointer: string) {
+    const json = sniffJson(lenient);
+    if (json !== undefined) {
+      walkJson(findings, json, pointer);
+      return;
+    }
+    const only = at('body', pointer);
+    if (only !== undefined && only.size === 0) return;
+    for (const run of textRuns(lenient, MIN_TEXT_RUN)) {
+      const cls = detector.scanValue(run, only);
+      if (cls !== undefined) {
+        findings.push({ pointer: `#/body${pointer}`, class: cls });
+        return;
+      }
+    }
   }
 
   /** Inspects the body under the media type it is forwarded with; a problem when it cannot be read. */
