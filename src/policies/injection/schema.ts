@@ -69,12 +69,15 @@ export const schema = {
     cookies: {
       type: 'boolean',
       default: defaults.cookies,
-      description: 'Inspect each cookie value of the Cookie header.',
+      description: 'Inspect each cookie value of the Cookie header (every cookie, however many).',
     },
     body: {
       type: 'boolean',
       default: defaults.body,
-      description: 'Inspect every key and string leaf of JSON bodies and every field of form bodies.',
+      description:
+        'Inspect every request body under the media type it is sent with (JSON keys and leaves, form and ' +
+        'multipart fields, text; bytes by the text they hold), buffering it even where the operation ' +
+        'declares none. `false` lets bodies stream uninspected.',
     },
     exclusions: {
       type: 'array',

@@ -5,6 +5,7 @@ import {
   BodyFormatError,
   checkJsonBody,
   checkJsonBounds,
+  dispositionOf,
   findDuplicateKey,
   matchMediaType,
   mediaTypeParameter,
@@ -154,5 +155,28 @@ describe('multipart bodies', () => {
     );
     const many = `${'--b\nContent-Disposition: form-data; name="a"\n\nx\n'.repeat(3)}--b--`;
     assert.throws(() => parseMultipart(body(many), 'b', 2), /too many/);
+  });
+
+  test('refuses a part in base64 or quoted-printable, which would be judged encoded', () => {
+    for (const cte of ['base64', 'quoted-printable']) {
+      const text = `--b\nContent-Disposition: form-data; name="a"\nContent-Transfer-Encoding: ${cte}\n\nPHNjcmlwdD4=\n--b--`;
+      assert.throws(() => parseMultipart(body(text), 'b', 10), BodyFormatError);
+    }
+    const binary =
+      '--b\nContent-Disposition: form-data; name="a"\nContent-Transfer-Encoding: binary\n\nx\n--b--';
+    assert.equal(parseMultipart(body(binary), 'b', 10).length, 1);
+  });
+});
+
+describe('Content-Disposition of a part', () => {
+  test('keeps a quoted semicolon and a backslash inside the file name', () => {
+    const d = dispositionOf('form-data; name="file"; filename="a;b\\..\\..\\win.ini"');
+    assert.equal(d.type, 'form-data');
+    assert.equal(d.parameters.get('name'), 'file');
+    assert.equal(d.parameters.get('filename'), 'a;b\\..\\..\\win.ini');
+  });
+
+  test('refuses a parameter given twice', () => {
+    assert.throws(() => dispositionOf('form-data; name="a"; name="b"'), BodyFormatError);
   });
 });
