@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer, Socket } from 'node:net';
+import { Redis } from 'ioredis';
 
 /** A free TCP port on 127.0.0.1. */
 export async function freePort(): Promise<number> {
@@ -66,4 +67,30 @@ export class PrivateRedis {
     await exited;
     this.#proc = undefined;
   }
+}
+
+/** Commands a redis-server ran for its clients, as MONITOR reports them (commands inside scripts left out). */
+export interface CommandLog {
+  readonly commands: ReadonlyArray<{ readonly name: string; readonly args: readonly string[] }>;
+  stop(): void;
+}
+
+/**
+ * Watches every command the redis-server on `port` runs from now on (MONITOR, on a connection of its own).
+ * Commands a Lua script issues are left out: they are part of the script call the client sent.
+ */
+export async function watchCommands(port: number): Promise<CommandLog> {
+  const client = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 0 });
+  const monitor = await client.monitor();
+  const commands: Array<{ name: string; args: string[] }> = [];
+  monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    if (source !== 'lua') commands.push({ name: args[0].toLowerCase(), args: args.slice(1) });
+  });
+  return {
+    commands,
+    stop() {
+      monitor.disconnect();
+      client.disconnect();
+    },
+  };
 }
