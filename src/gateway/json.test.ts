@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { parseJson, readValidJson } from './json.ts';
+import { parseJson, readValidJson, unsafeIntegerAt } from './json.ts';
 
 /** Random values whose member names and strings are full of what JSON must escape. */
 function randomValue(seed: { s: number }, depth = 0): unknown {
@@ -74,5 +74,19 @@ describe('parseJson', () => {
     assert.throws(() => parseJson('{"a":01}'), SyntaxError);
     assert.deepEqual(parseJson('"\\u00e9"'), 'é');
     assert.deepEqual(parseJson(' [1, -0, 2.5e3, true, null, "\\\\"] '), [1, -0, 2500, true, null, '\\']);
+  });
+});
+
+describe('unsafeIntegerAt', () => {
+  test('points at the first integer literal beyond 2^53 - 1, through objects, arrays and escaped names', () => {
+    assert.equal(unsafeIntegerAt('{"from":9007199254740993,"to":1}'), '/from');
+    assert.equal(unsafeIntegerAt(String.raw`[1,{"a/b":[0, -9007199254740993]}]`), '/1/a~1b/1');
+    assert.equal(unsafeIntegerAt('12345678901234567890'), '');
+  });
+
+  test('passes safe integers, doubles and digits inside strings', () => {
+    assert.equal(unsafeIntegerAt('{"a":9007199254740991,"b":-9007199254740991}'), undefined);
+    assert.equal(unsafeIntegerAt('{"a":1.2345678901234567e300,"b":12345678901234567.5}'), undefined);
+    assert.equal(unsafeIntegerAt('{"s":"12345678901234567890","12345678901234567890":true}'), undefined);
   });
 });

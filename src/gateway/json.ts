@@ -107,3 +107,82 @@ export function readValidJson(text: string): unknown {
   }
   return root;
 }
+
+/** Sixteen digits in a row: the shortest integer a double may not hold exactly (2^53 has sixteen). */
+const LONG_DIGITS = /\d{16}/;
+const MAX_NAME_IN_POINTER = 64;
+
+interface Frame {
+  readonly array: boolean;
+  /** Array: index of the current item. Object: name of the current member (undefined before it is read). */
+  at: number | string | undefined;
+}
+
+/**
+ * The JSON pointer of the first integer literal in a valid JSON text that a double cannot hold exactly
+ * (beyond ±(2^53−1)), or `undefined`. `JSON.parse` rounds such a literal: `9007199254740993` and
+ * `9007199254740992` read as one number, while an upstream reading int64 or BigInt tells them apart, so
+ * two account ids would collapse into one for every rule the gateway applies (issue 13 item 5). Only
+ * plain integer literals count; a number written with a fraction or exponent is a double for everyone.
+ */
+export function unsafeIntegerAt(text: string): string | undefined {
+  if (!LONG_DIGITS.test(text)) return undefined;
+  const stack: Frame[] = [];
+  const n = text.length;
+  let i = 0;
+  while (i < n) {
+    const c = text.charCodeAt(i);
+    if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      stack.push({ array: c === 0x5b, at: c === 0x5b ? 0 : undefined });
+      i++;
+      continue;
+    }
+    if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
+      stack.pop();
+      i++;
+      continue;
+    }
+    if (c === 0x2c /* , */) {
+      const top = stack.at(-1);
+      if (top !== undefined) top.at = top.array ? (top.at as number) + 1 : undefined;
+      i++;
+      continue;
+    }
+    if (c === QUOTE) {
+      let j = i + 1;
+      let escaped = false;
+      while (text.charCodeAt(j) !== QUOTE) {
+        if (text.charCodeAt(j) === BACKSLASH) {
+          escaped = true;
+          j += 2;
+        } else j++;
+      }
+      const top = stack.at(-1);
+      if (top !== undefined && !top.array && top.at === undefined) {
+        top.at = escaped ? (JSON.parse(text.slice(i, j + 1)) as string) : text.slice(i + 1, j);
+      }
+      i = j + 1;
+      continue;
+    }
+    if (c === 0x2d /* - */ || (c >= 0x30 && c <= 0x39)) {
+      let j = i + 1;
+      while (j < n && /[0-9.eE+-]/.test(text[j])) j++;
+      const literal = text.slice(i, j);
+      if (/^-?\d{16,}$/.test(literal) && !Number.isSafeInteger(Number(literal))) return pointerOf(stack);
+      i = j;
+      continue;
+    }
+    i++; // whitespace, ':', true, false, null
+  }
+  return undefined;
+}
+
+function pointerOf(stack: readonly Frame[]): string {
+  let out = '';
+  for (const f of stack) {
+    const name = String(f.at);
+    const cut = name.length > MAX_NAME_IN_POINTER ? `${name.slice(0, MAX_NAME_IN_POINTER)}...` : name;
+    out += `/${cut.replaceAll('~', '~0').replaceAll('/', '~1')}`;
+  }
+  return out;
+}

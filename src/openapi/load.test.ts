@@ -176,3 +176,44 @@ paths:
     await assert.rejects(loadApiDocument(file), /not an OpenAPI document/);
   });
 });
+
+describe('schema $ref at load', () => {
+  test('keeps a 3.1 $ref that names an $id of the document instead of reading it as a file', async () => {
+    const file = await tempSpec({
+      'api.yaml': `openapi: 3.1.0
+info: { title: t, version: '1' }
+paths: {}
+components:
+  schemas:
+    Pet: { $id: 'schemas/pet.json', type: object, properties: { name: { type: string } } }
+    Owner: { type: object, properties: { pet: { $ref: 'schemas/pet.json' } } }
+`,
+    });
+    const api = await loadApiDocument(file);
+    const owner = (api.doc.components as { schemas: Record<string, { properties: { pet: unknown } }> })
+      .schemas.Owner;
+    assert.deepEqual(owner.properties.pet, { $ref: 'schemas/pet.json' });
+  });
+
+  test('refuses a document with a $ref that names nothing, giving the file and the pointer', async () => {
+    const file = await tempSpec({
+      'api.yaml': `openapi: 3.1.0
+info: { title: t, version: '1' }
+paths: {}
+components:
+  schemas:
+    Shirt:
+      type: object
+      properties:
+        size: { $ref: '#Size' }
+`,
+    });
+    await assert.rejects(loadApiDocument(file), (e: unknown) => {
+      assert.ok(e instanceof SpecError);
+      assert.equal(e.file, file);
+      assert.equal(e.pointer, '/components/schemas/Shirt/properties/size/$ref');
+      assert.match(e.message, /"#Size" names nothing/);
+      return true;
+    });
+  });
+});

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
   claimedQueryNames,
+  coerceScalar,
   compileParameterDecoder,
   type ParameterSources,
   ParameterStyleError,
@@ -228,5 +229,15 @@ describe('header and cookie parameters', () => {
       () => compileParameterDecoder(param({ name: 'x', in: 'header', style: 'form' }), resolve),
       ParameterStyleError,
     );
+  });
+});
+
+describe('coerceScalar', () => {
+  test('keeps as a string an integer a double cannot hold, so the type check refuses it', () => {
+    const integer = new Set(['integer', 'number']);
+    assert.equal(coerceScalar('9007199254740991', integer), 9007199254740991);
+    assert.equal(coerceScalar('9007199254740993', integer), '9007199254740993');
+    assert.equal(coerceScalar('-9007199254740993', integer), '-9007199254740993');
+    assert.equal(coerceScalar('1.5e300', new Set(['number'])), 1.5e300);
   });
 });

@@ -155,7 +155,10 @@ export function coerceScalar(value: string, types: ReadonlySet<string>): unknown
   if (types.size === 0 || types.has('string')) return value;
   if (types.has('number') && value.length <= 64 && NUMBER.test(value)) {
     const n = Number(value);
-    if (Number.isFinite(n)) return n;
+    // Digits a double cannot hold exactly stay a string (and fail the type): the upstream would read the
+    // exact value, the gateway a rounded one (issue 13 item 5).
+    const inexact = !Number.isSafeInteger(n) && /^-?\d+$/.test(value);
+    if (Number.isFinite(n) && !inexact) return n;
   }
   if (types.has('boolean')) {
     if (value === 'true') return true;
@@ -426,7 +429,13 @@ function queryReader(
         if (values.length === 0) continue;
         if (values.length > 1) throw new MalformedParameter(`member ${k} given more than once`);
         out ??= {};
-        out[k] = dec(values[0]);
+        // defineProperty: a declared property named `__proto__` stays a member
+        Object.defineProperty(out, k, {
+          value: dec(values[0]),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
       }
       return out;
     };

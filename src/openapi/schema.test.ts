@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { buildApiDocument } from './load.ts';
+import { buildApiDocument, SpecError } from './load.ts';
 import { createSchemaCompiler, SchemaCompileError } from './schema.ts';
 import type { JsonObject, SpecVersion } from './types.ts';
 
@@ -181,5 +181,297 @@ describe('OpenAPI 3.1 schemas', () => {
     const v = c.compile({ type: 'array', prefixItems: [{ const: 'a' }, { type: 'integer' }] }, 'request');
     assert.deepEqual(v.check(['a', 1]).violations, []);
     assert.equal(v.check(['b', 1]).violations[0].pointer, '/0');
+  });
+});
+
+/** A 3.1 compiler over these component schemas; `paths` may add operations. */
+function compiler31(schemas: JsonObject, paths: JsonObject = {}) {
+  return createSchemaCompiler(
+    buildApiDocument('/specs/shop.yaml', '3.1', {
+      openapi: '3.1.0',
+      info: { title: 't', version: '1' },
+      paths,
+      components: { schemas },
+    }),
+  );
+}
+const errorsOf = (v: { check(d: unknown): { violations: readonly { pointer: string }[] } }, data: unknown) =>
+  v.check(data).violations.map((x) => x.pointer);
+
+// Cases written from JSON Schema 2020-12 Core §8.2 (base URI, $id, $anchor, $defs) and §8.2.3 ($ref).
+describe('OpenAPI 3.1 schema identifiers (JSON Schema 2020-12)', () => {
+  test('resolves a plain-name fragment to the $anchor of the document', () => {
+    const c = compiler31({
+      Size: { $anchor: 'Size', type: 'string', enum: ['S', 'M', 'L'] },
+      Shirt: { type: 'object', properties: { size: { $ref: '#Size' } } },
+    });
+    const v = c.compile({ $ref: '#/components/schemas/Shirt' }, 'request');
+    assert.deepEqual(errorsOf(v, { size: 'M' }), []);
+    assert.deepEqual(errorsOf(v, { size: 'XXL' }), ['/size']);
+    assert.deepEqual(errorsOf(v, { size: 'M', extra: 1 }), ['/extra']);
+  });
+
+  test('compiles every other schema of a document that declares an $anchor', () => {
+    const c = compiler31({
+      Size: { $anchor: 'Size', type: 'string' },
+      Pet: { type: 'object', properties: { name: { type: 'string' } } },
+    });
+    assert.deepEqual(errorsOf(c.compile({ $ref: '#/components/schemas/Pet' }, 'request'), { name: 'a' }), []);
+    assert.deepEqual(errorsOf(c.compile({ $ref: '#Size' }, 'response'), 1), ['']);
+  });
+
+  test('resolves a $ref to $defs against the nearest $id, not the OpenAPI document', () => {
+    const c = compiler31({
+      Order: {
+        $id: 'https://example.com/schemas/order',
+        type: 'object',
+        properties: { qty: { $ref: '#/$defs/quantity' } },
+        $defs: { quantity: { type: 'integer', minimum: 1 } },
+      },
+    });
+    const v = c.compile({ $ref: '#/components/schemas/Order' }, 'request');
+    assert.deepEqual(errorsOf(v, { qty: 2 }), []);
+    assert.deepEqual(errorsOf(v, { qty: 0 }), ['/qty']);
+    assert.deepEqual(errorsOf(v, { qty: 2, admin: true }), ['/admin']);
+  });
+
+  test('resolves a relative $id against the base URI of its parent', () => {
+    const c = compiler31({
+      Root: {
+        $id: 'https://example.com/root/main.json',
+        $defs: { Code: { $id: 'types/code.json', type: 'string', maxLength: 3 } },
+        type: 'object',
+        properties: { code: { $ref: 'types/code.json' } },
+      },
+      // The same resource, named by its absolute URI from elsewhere in the document.
+      Other: { $ref: 'https://example.com/root/types/code.json' },
+    });
+    assert.deepEqual(
+      errorsOf(c.compile({ $ref: '#/components/schemas/Root' }, 'request'), { code: 'abcd' }),
+      ['/code'],
+    );
+    assert.deepEqual(errorsOf(c.compile({ $ref: '#/components/schemas/Other' }, 'request'), 'abcd'), ['']);
+  });
+
+  test('resolves a relative $id of a component against the document, and a $ref naming it', () => {
+    const c = compiler31({
+      Id: { $id: 'id.json', type: 'integer' },
+      Ref: { type: 'object', properties: { id: { $ref: 'id.json' } } },
+    });
+    assert.deepEqual(errorsOf(c.compile({ $ref: '#/components/schemas/Ref' }, 'request'), { id: 'x' }), [
+      '/id',
+    ]);
+  });
+
+  test('scopes an $anchor to the resource of its $id', () => {
+    const c = compiler31({
+      Money: {
+        $id: 'https://example.com/money',
+        type: 'object',
+        properties: { currency: { $ref: '#currency' } },
+        $defs: { c: { $anchor: 'currency', type: 'string', pattern: '^[A-Z]{3}$' } },
+      },
+      Price: { $ref: 'https://example.com/money#currency' },
+    });
+    assert.deepEqual(
+      errorsOf(c.compile({ $ref: '#/components/schemas/Money' }, 'request'), { currency: 'eur' }),
+      ['/currency'],
+    );
+    assert.deepEqual(errorsOf(c.compile({ $ref: '#/components/schemas/Price' }, 'request'), 'EUR'), []);
+  });
+
+  test('refuses an anchor that exists only inside another resource', () => {
+    assert.throws(
+      () =>
+        compiler31({
+          Money: { $id: 'https://example.com/money', $defs: { c: { $anchor: 'currency', type: 'string' } } },
+          Price: { $ref: '#currency' },
+        }),
+      (e: Error) => e instanceof SpecError && e.pointer === '/components/schemas/Price/$ref',
+    );
+  });
+
+  test('closes an object reached through an $anchor at the use site', () => {
+    const c = compiler31({
+      User: { $anchor: 'User', type: 'object', properties: { name: { type: 'string' } } },
+    });
+    assert.deepEqual(errorsOf(c.compile({ $ref: '#User' }, 'request'), { name: 'a', role: 'admin' }), [
+      '/role',
+    ]);
+  });
+});
+
+describe('unresolvable $ref', () => {
+  test('refuses at load a plain-name fragment with no such $anchor, naming the file and pointer', () => {
+    assert.throws(
+      () => compiler31({ Shirt: { type: 'object', properties: { size: { $ref: '#Size' } } } }),
+      (e: Error) =>
+        e instanceof SpecError &&
+        e.pointer === '/components/schemas/Shirt/properties/size/$ref' &&
+        e.message.startsWith('/specs/shop.yaml at /components/schemas/Shirt/properties/size/$ref:') &&
+        e.message.includes('"#Size"'),
+    );
+  });
+
+  test('refuses at load a pointer to a missing component in an operation schema', () => {
+    assert.throws(
+      () =>
+        compiler31(
+          {},
+          {
+            '/pets': {
+              post: {
+                requestBody: {
+                  content: { 'application/json': { schema: { $ref: '#/components/schemas/Missing' } } },
+                },
+                responses: { '200': { description: 'ok' } },
+              },
+            },
+          },
+        ),
+      (e: Error) =>
+        e instanceof SpecError &&
+        e.pointer === '/paths/~1pets/post/requestBody/content/application~1json/schema/$ref',
+    );
+  });
+
+  test('refuses a pointer to an inherited member such as constructor', () => {
+    assert.throws(
+      () => compiler31({ A: { $ref: '#/components/schemas/constructor' } }),
+      (e: Error) => e instanceof SpecError && e.pointer === '/components/schemas/A/$ref',
+    );
+  });
+
+  test('keeps OpenAPI 3.0 rules: $anchor means nothing and a plain-name fragment is refused', () => {
+    assert.throws(
+      () => api('3.0', { Size: { $anchor: 'Size', type: 'string' }, Shirt: { $ref: '#Size' } }),
+      (e: Error) => e instanceof SpecError && e.pointer === '/components/schemas/Shirt/$ref',
+    );
+  });
+});
+
+describe('property names that are Object.prototype members', () => {
+  const schema = JSON.parse(
+    '{"type":"object","required":["constructor","toString","__proto__"],"properties":{"__proto__":{"type":"integer"},"constructor":{"type":"string"},"toString":{"type":"boolean"}}}',
+  ) as JsonObject;
+  for (const version of ['3.0', '3.1'] as const) {
+    const c = createSchemaCompiler(api(version, {}));
+    const v = c.compile(schema, 'request');
+
+    test(`validates members named __proto__, constructor and toString (${version})`, () => {
+      assert.deepEqual(
+        v.check(JSON.parse('{"__proto__":1,"constructor":"a","toString":true}')).violations,
+        [],
+      );
+      assert.deepEqual(errorsOf(v, JSON.parse('{"__proto__":"x","constructor":1,"toString":"no"}')).sort(), [
+        '/__proto__',
+        '/constructor',
+        '/toString',
+      ]);
+    });
+
+    test(`finds inherited members missing, not present (${version})`, () => {
+      assert.deepEqual(errorsOf(v, {}).sort(), ['/__proto__', '/constructor', '/toString']);
+    });
+  }
+
+  test('refuses an undeclared __proto__ member and strips it without touching the prototype', () => {
+    const v = createSchemaCompiler(api('3.1', {})).compile(
+      { type: 'object', properties: { a: { type: 'integer' } } },
+      'request',
+    );
+    const data = JSON.parse('{"a":1,"__proto__":{"admin":true}}');
+    assert.deepEqual(errorsOf(v, data), ['/__proto__']);
+    assert.deepEqual(v.check(data, true), { violations: [], stripped: 1 });
+    assert.deepEqual(Object.keys(data), ['a']);
+    assert.equal(Object.getPrototypeOf(data), Object.prototype);
+  });
+
+  test('keeps a declared __proto__ member in place after a check', () => {
+    const c = createSchemaCompiler(api('3.1', {}));
+    const v = c.compile(schema, 'request');
+    const data = JSON.parse('{"__proto__":1,"constructor":"a","toString":true}');
+    v.check(data, true);
+    assert.equal(Object.hasOwn(data, '__proto__'), true);
+    assert.equal(Object.getPrototypeOf(data), Object.prototype);
+  });
+});
+
+describe('patterns', () => {
+  const c = createSchemaCompiler(api('3.1', {}));
+
+  test('matches a pattern by code point, as the u flag does', () => {
+    const v = c.compile({ type: 'string', pattern: '^.$' }, 'request');
+    assert.deepEqual(v.check('😀').violations, []);
+    assert.equal(v.check('ab').violations.length, 1);
+  });
+
+  test('applies patternProperties keys by code point too', () => {
+    const v = c.compile(
+      { type: 'object', patternProperties: { '^.$': { type: 'integer' } }, additionalProperties: false },
+      'request',
+    );
+    assert.deepEqual(v.check({ '😀': 1 }).violations, []);
+    assert.equal(v.check({ ab: 1 }).violations.length, 1);
+  });
+
+  test('refuses at load a pattern with a backreference, naming it and its pointer', () => {
+    const bad = createSchemaCompiler(
+      api('3.1', { Tag: { type: 'object', properties: { code: { type: 'string', pattern: '^(a+)\\1$' } } } }),
+    );
+    assert.throws(
+      () => bad.compile({ $ref: '#/components/schemas/Tag' }, 'request'),
+      (e: Error) =>
+        e instanceof SchemaCompileError &&
+        e.message.includes('/spec.yaml at /components/schemas/Tag/properties/code/pattern') &&
+        e.message.includes('"^(a+)\\\\1$"'),
+    );
+  });
+
+  test('refuses at load a patternProperties key with a lookahead, naming its pointer', () => {
+    const bad = createSchemaCompiler(
+      api('3.1', { Map: { type: 'object', patternProperties: { '^(?!x)': { type: 'string' } } } }),
+    );
+    assert.throws(
+      () => bad.compile({ $ref: '#/components/schemas/Map' }, 'request'),
+      (e: Error) =>
+        e instanceof SchemaCompileError &&
+        e.message.includes('/components/schemas/Map/patternProperties/^(?!x)'),
+    );
+  });
+
+  test('answers a backtracking e-mail pattern on a crafted value', () => {
+    // On a backtracking engine this value takes longer than the age of the universe; RE2 reads it once.
+    const v = c.compile(
+      {
+        type: 'string',
+        pattern:
+          '^([a-zA-Z0-9])(([\\-.]|[_]+)?([a-zA-Z0-9]+))*(@){1}[a-z0-9]+[.]{1}(([a-z]{2,3})|([a-z]{2,3}[.]{1}[a-z]{2,3}))$',
+      },
+      'request',
+    );
+    assert.equal(v.check(`${'a'.repeat(100)}!`).violations.length, 1);
+    assert.deepEqual(v.check('ann.lee@example.com').violations, []);
+  });
+});
+
+describe('integers a double cannot hold', () => {
+  const c = createSchemaCompiler(api('3.1', {}));
+  test('refuses an integer beyond 2^53 - 1 and accepts the largest safe one', () => {
+    for (const schema of [
+      { type: 'integer' },
+      { type: 'integer', format: 'int64' },
+      { type: ['integer', 'null'] },
+    ]) {
+      const v = c.compile(schema, 'request');
+      assert.deepEqual(v.check(2 ** 53 - 1).violations, []);
+      assert.deepEqual(v.check(-(2 ** 53 - 1)).violations, []);
+      assert.equal(v.check(2 ** 53).violations.length > 0, true);
+      assert.equal(v.check(1e300).violations.length > 0, true);
+    }
+  });
+
+  test('leaves large doubles alone where the schema says number', () => {
+    assert.deepEqual(c.compile({ type: 'number' }, 'request').check(1e300).violations, []);
   });
 });

@@ -507,7 +507,7 @@ function compiled(validate: ValidateFunction, direction: Direction, usesProto: b
     const renamed = hideProto(data);
     try {
       const r = check(data, strip);
-      if (renamed.length === 0) return r;
+      if (r.violations.length === 0) return r;
       const unalias = (p: string) => p.replaceAll(PROTO_ALIAS, PROTO);
       return { ...r, violations: r.violations.map((v) => ({ ...v, pointer: unalias(v.pointer) })) };
     } finally {

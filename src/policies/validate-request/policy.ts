@@ -1,5 +1,5 @@
 import type { Exchange } from '../../gateway/exchange.ts';
-import { parseJson } from '../../gateway/json.ts';
+import { parseJson, unsafeIntegerAt } from '../../gateway/json.ts';
 import { type Problem, problem, problems } from '../../gateway/problems.ts';
 import {
   claimedQueryNames,
@@ -71,6 +71,8 @@ interface BodyCheck {
 const IGNORED_HEADERS = new Set(['accept', 'content-type', 'authorization']);
 const LOCATIONS: readonly ParameterLocation[] = ['path', 'query', 'header', 'cookie'];
 const MAX_NAME_IN_POINTER = 64;
+const INEXACT_INTEGER =
+  'is an integer beyond ±(2^53−1), which cannot be compared exactly (send it as a string)';
 
 function token(name: string): string {
   const n = name.length > MAX_NAME_IN_POINTER ? `${name.slice(0, MAX_NAME_IN_POINTER)}...` : name;
@@ -296,6 +298,12 @@ export function compileValidateRequest(
         const b = checkJsonBody(json, text!, bounds, c.rejectDuplicateKeys);
         if (b !== undefined) {
           errors.push({ pointer: `#/body${b.pointer}`, detail: b.detail });
+          return undefined;
+        }
+        // Exact or refused: a rounded integer lets two different ids pass as one (issue 13 item 5).
+        const inexact = unsafeIntegerAt(text!);
+        if (inexact !== undefined) {
+          errors.push({ pointer: `#/body${inexact}`, detail: INEXACT_INTEGER });
           return undefined;
         }
         value = json;
