@@ -182,6 +182,13 @@ components:
     );
   });
 
+  test('names a pattern that needs backtracking and where it is', () => {
+    const [f] = of('bad-3.1.yaml', 'audit/pattern-not-linear');
+    assert.equal(f.location.pointer, '/components/schemas/Note/properties/slug/pattern');
+    assert.ok(f.message.includes(`${JSON.stringify('^(\\w+)-\\1$')} cannot run on the linear-time engine`));
+    assert.match(f.message, /uses a backreference/);
+  });
+
   test('skips pagination tokens but flags access tokens in the query', () => {
     const names = of('bad-3.0.yaml', 'audit/no-credentials-in-url').map((f) => f.message);
     assert.equal(names.length, 1);

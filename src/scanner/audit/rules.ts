@@ -266,6 +266,15 @@ export const R = {
     'Add `minimum` and `maximum` (or their exclusive forms).',
     ['owasp:api4:2023-integer-limit', 'owasp:api4:2023-integer-limit-legacy'],
   ),
+  patternNotLinear: rule(
+    'pattern-not-linear',
+    'API4:2023',
+    [1333],
+    'high',
+    'Patterns that need a backtracking regular expression engine',
+    'A `pattern` or `patternProperties` key with a backreference or lookaround cannot run on a linear-time engine; on a backtracking one a crafted value of a few dozen bytes can hold a validator for seconds (ReDoS). Portcullis runs spec patterns on RE2 and refuses to load such a spec.',
+    'Rewrite the pattern without backreferences, lookahead or lookbehind (check the rest in the application), or remove it.',
+  ),
   integerFormat: rule(
     'integer-format',
     'API4:2023',

@@ -2,6 +2,7 @@
  * Schema rules, run in one walk over every schema owner (named schema or inline operation schema). Findings
  * are grouped per owner and rule, listing the affected properties.
  */
+import { patternRefusal } from '../../../openapi/pattern.ts';
 import type { Severity } from '../../finding.ts';
 import type { Emit } from '../collector.ts';
 import { type AuditModel, type AuditOperation, type SchemaOwner, schemaChildren, typeIs } from '../model.ts';
@@ -188,6 +189,29 @@ function checkOwner(owner: SchemaOwner, emit: Emit): void {
         node.const !== undefined;
       if (!restricted)
         emit(R.unrestrictedString, { ...limitHit, severity: limitSeverity(R.unrestrictedString.severity) });
+    }
+    // Spec patterns run on client input: one that needs backtracking is refused by the gateway (issue 13 item 6).
+    const patterns: [string, string][] = [];
+    if (typeof node.pattern === 'string') patterns.push([node.pattern, `${pointer}/pattern`]);
+    if (isMapValue(node.patternProperties)) {
+      for (const key of Object.keys(node.patternProperties))
+        patterns.push([
+          key,
+          `${pointer}/patternProperties/${key.replaceAll('~', '~0').replaceAll('/', '~1')}`,
+        ]);
+    }
+    for (const [source, at] of patterns) {
+      const why = patternRefusal(source);
+      if (why !== undefined) {
+        emit(R.patternNotLinear, {
+          ...hit,
+          key: at,
+          anchor: at,
+          pointer: at,
+          note: why,
+          evidence: { pattern: source },
+        });
+      }
     }
     if (typeIs(node, 'array') && node.maxItems === undefined) {
       emit(R.unboundedArray, { ...limitHit, severity: limitSeverity(R.unboundedArray.severity) });
