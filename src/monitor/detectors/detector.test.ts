@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { BoundedMap, boundKey, CappedSet, SlidingCount, timeOf } from './detector.ts';
+import { BoundedMap, boundKey, CappedSet, Samples, SlidingCount, timeOf } from './detector.ts';
 
 const at = (s: unknown) =>
   timeOf({
@@ -55,5 +55,71 @@ describe('detector building blocks', () => {
     assert.equal(c.count(10_000), 9);
     assert.equal(c.count(15_500), 4);
     assert.equal(c.count(60_000), 0);
+  });
+
+  test('SlidingCount counts as a plain ring of buckets would, wherever the events fall', () => {
+    // The reference: every event kept with its bucket; the count is what lies in the last `buckets` buckets.
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const c = new SlidingCount(10_000, 10);
+    const seen: number[] = [];
+    let newest = -1;
+    let t = 5_000;
+    for (let i = 0; i < 2000; i++) {
+      t += Math.floor(random() ** 3 * 30_000);
+      const late = random() < 0.1 ? t - 3000 : t;
+      const bucket = Math.max(newest, Math.floor(late / 1000));
+      newest = bucket;
+      const n = 1 + Math.floor(random() * 3);
+      for (let k = 0; k < n; k++) seen.push(bucket);
+      const expected = seen.filter((b) => b > bucket - 10).length;
+      assert.equal(c.add(late, n), expected, `event ${i}`);
+      if (random() < 0.3) {
+        const later = t + Math.floor(random() * 12_000);
+        const now = Math.max(newest, Math.floor(later / 1000));
+        assert.equal(c.count(later), seen.filter((b) => b > now - 10).length, `count after event ${i}`);
+        newest = now;
+        t = Math.max(t, later);
+      }
+    }
+  });
+
+  test('Samples keeps the last five request ids in order, and ids of any case', () => {
+    const s = new Samples();
+    assert.deepEqual(s.list(), []);
+    s.add(undefined);
+    s.add('A1b2C3d4e5f6a7b8c9d0e1f2');
+    assert.deepEqual(s.list(), ['A1b2C3d4e5f6a7b8c9d0e1f2']);
+    for (let i = 0; i < 7; i++) s.add(`id-${i}`);
+    assert.deepEqual(s.list(), ['id-2', 'id-3', 'id-4', 'id-5', 'id-6']);
+    const two = new Samples(2);
+    for (const id of ['x', 'y', 'z']) two.add(id);
+    assert.deepEqual(two.list(), ['y', 'z']);
+  });
+
+  test('CappedSet answers the same with one member as with many, and after clear', () => {
+    const s = new CappedSet(3);
+    assert.equal(s.add('a'), true);
+    assert.equal(s.add('a'), false);
+    assert.equal(s.has('a'), true);
+    assert.equal(s.has('b'), false);
+    assert.deepEqual(s.sample(5), ['a']);
+    assert.equal(s.add('b'), true);
+    assert.equal(s.add('a'), false);
+    assert.deepEqual(s.sample(1), ['a']);
+    assert.deepEqual(s.sample(5), ['a', 'b']);
+    s.clear();
+    assert.equal(s.size, 0);
+    assert.equal(s.has('a'), false);
+    assert.deepEqual(s.sample(5), []);
+    assert.equal(s.add('c'), true);
+    assert.deepEqual(s.sample(5), ['c']);
+    const none = new CappedSet(0);
+    assert.equal(none.add('x'), true);
+    assert.equal(none.size, 1);
+    assert.deepEqual(none.sample(5), []);
   });
 });

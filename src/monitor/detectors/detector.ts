@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { flatString } from '../../state/flat-string.ts';
 import { isoMillis, type SecurityEvent } from '../events.ts';
 
 export type Severity = 'low' | 'medium' | 'high' | 'critical';
@@ -137,7 +138,8 @@ export function boundKey(key: string): string {
 
 /**
  * A Map with a cap on its keys, least recently used first out. Every detector keeps its per-key state in
- * one of these, so memory stays bounded whatever the clients send.
+ * one of these, so memory stays bounded whatever the clients send. Keys are kept as flat strings
+ * (`flatString`): a key built from parts would otherwise keep every part.
  */
 export class BoundedMap<V> {
   readonly #map = new Map<string, { v: V; stamp: number }>();
@@ -163,7 +165,7 @@ export class BoundedMap<V> {
     if (e !== undefined) {
       if (ops - e.stamp > this.#max >> 1) {
         this.#map.delete(key);
-        this.#map.set(key, e);
+        this.#map.set(flatString(key), e);
         e.stamp = ops;
       }
       return e.v;
@@ -174,7 +176,7 @@ export class BoundedMap<V> {
       this.evicted++;
     }
     const v = make();
-    this.#map.set(key, { v, stamp: ops });
+    this.#map.set(flatString(key), { v, stamp: ops });
     return v;
   }
   get(key: string): V | undefined {
@@ -191,14 +193,20 @@ export class BoundedMap<V> {
 /**
  * Count of occurrences in a sliding window, kept as `buckets` sub-windows (the window slides by one bucket
  * at a time, so the count is exact to within one bucket's width).
+ *
+ * The per-bucket counts exist only while the window holds counts in more than one bucket: a key seen in one
+ * bucket only (most keys: a client that sent one request) keeps its count in `#total` alone. Plain numbers,
+ * not a typed array, which costs three objects per key.
  */
 export class SlidingCount {
-  readonly #counts: Uint32Array;
+  /** Counts per bucket (ring of `#size`), or undefined while every count is in the newest bucket. */
+  #counts: number[] | undefined = undefined;
+  readonly #size: number;
   readonly #bucketMs: number;
   #bucket = -1; // index (time / bucketMs) of the newest bucket
   #total = 0;
   constructor(windowMs: number, buckets = 10) {
-    this.#counts = new Uint32Array(buckets);
+    this.#size = buckets;
     this.#bucketMs = Math.max(1, Math.ceil(windowMs / buckets));
   }
   #advance(t: number): void {
@@ -208,18 +216,30 @@ export class SlidingCount {
       return;
     }
     if (b <= this.#bucket) return; // late events count in the newest bucket
-    const n = this.#counts.length;
+    const n = this.#size;
     const steps = Math.min(n, b - this.#bucket);
-    for (let i = 1; i <= steps; i++) {
-      const idx = (this.#bucket + i) % n;
-      this.#total -= this.#counts[idx];
-      this.#counts[idx] = 0;
+    if (steps === n || this.#total === 0) {
+      // Everything left the window (or nothing was in it).
+      this.#counts = undefined;
+      this.#total = 0;
+    } else {
+      let counts = this.#counts;
+      if (counts === undefined) {
+        counts = this.#counts = new Array<number>(n).fill(0);
+        counts[this.#bucket % n] = this.#total;
+      }
+      for (let i = 1; i <= steps; i++) {
+        const idx = (this.#bucket + i) % n;
+        this.#total -= counts[idx];
+        counts[idx] = 0;
+      }
+      if (this.#total === 0) this.#counts = undefined;
     }
     this.#bucket = b;
   }
   add(t: number, n = 1): number {
     this.#advance(t);
-    this.#counts[this.#bucket % this.#counts.length] += n;
+    if (this.#counts !== undefined) this.#counts[this.#bucket % this.#size] += n;
     this.#total += n;
     return this.#total;
   }
@@ -229,50 +249,78 @@ export class SlidingCount {
   }
 }
 
-/** The last few request ids, for evidence. */
+/** Separates ids in `Samples`; a header value cannot hold it, so no request id does. */
+const SAMPLE_SEPARATOR = '\u0000';
+
+/**
+ * The last few request ids, for evidence. Kept as one flat string of the ids (a client that sent one
+ * request costs one short string, not an array and the id's parts: 48 bytes instead of 250).
+ */
 export class Samples {
-  readonly #ids: string[] = [];
+  #ids = '';
+  #count = 0;
   readonly #max: number;
   constructor(max = 5) {
     this.#max = max;
   }
   add(id: string | undefined): void {
-    if (id === undefined) return;
-    if (this.#ids.length >= this.#max) this.#ids.shift();
-    this.#ids.push(id);
+    if (id === undefined || this.#max <= 0 || id.includes(SAMPLE_SEPARATOR)) return;
+    if (this.#count === 0) {
+      this.#ids = flatString(id);
+      this.#count = 1;
+      return;
+    }
+    let kept = this.#ids;
+    if (this.#count >= this.#max) kept = kept.slice(kept.indexOf(SAMPLE_SEPARATOR) + 1);
+    else this.#count++;
+    this.#ids = flatString(`${kept}${SAMPLE_SEPARATOR}${id}`);
   }
   list(): string[] {
-    return [...this.#ids];
+    return this.#count === 0 ? [] : this.#ids.split(SAMPLE_SEPARATOR);
   }
 }
 
-/** A set with a cap: once full, new members are counted as overflow instead of being kept. */
+/**
+ * A set with a cap: once full, new members are counted as overflow instead of being kept. The first member
+ * is held as it is; a Set is made only for a second one (most keys never see one).
+ */
 export class CappedSet {
-  readonly #set = new Set<string>();
+  #first: string | undefined = undefined;
+  #set: Set<string> | undefined = undefined;
   readonly #max: number;
   constructor(max: number) {
     this.#max = max;
   }
+  get #kept(): number {
+    return this.#set !== undefined ? this.#set.size : this.#first !== undefined ? 1 : 0;
+  }
   /** Adds a member; true if it is new (overflowing members are treated as new). */
   add(member: string): boolean {
     const v = boundKey(member);
-    if (this.#set.has(v)) return false;
-    if (this.#set.size < this.#max) this.#set.add(v);
-    else this.overflow++;
+    if (this.#set !== undefined ? this.#set.has(v) : this.#first === v) return false;
+    if (this.#kept >= this.#max) this.overflow++;
+    else if (this.#first === undefined) this.#first = flatString(v);
+    else {
+      this.#set ??= new Set([this.#first]);
+      this.#set.add(flatString(v));
+    }
     return true;
   }
   overflow = 0;
   get size(): number {
-    return this.#set.size + this.overflow;
+    return this.#kept + this.overflow;
   }
   has(v: string): boolean {
-    return this.#set.has(boundKey(v));
+    const key = boundKey(v);
+    return this.#set !== undefined ? this.#set.has(key) : this.#first === key;
   }
   sample(n: number): string[] {
-    return [...this.#set].slice(0, n);
+    if (this.#set !== undefined) return [...this.#set].slice(0, n);
+    return this.#first !== undefined && n > 0 ? [this.#first] : [];
   }
   clear(): void {
-    this.#set.clear();
+    this.#first = undefined;
+    this.#set = undefined;
     this.overflow = 0;
   }
 }
