@@ -35,6 +35,12 @@ export interface RedisStoreOptions {
   failureThreshold?: number;
   /** During an outage, one `PING` (with the command timeout) this often (ms, default 1000). */
   probeIntervalMs?: number;
+  /**
+   * During an outage, a connection that has answered nothing for this long is replaced by a new one (ms,
+   * default 10 000; only for a client the store owns): the kernel may take many minutes to give up on a
+   * black-holed connection, and the commands and PINGs waiting on it are dropped with it (never resent).
+   */
+  reconnectAfterMs?: number;
   /** One warning per outage and one line when it ends; nothing per request. */
   logger?: Logger;
   /** `state-store-unavailable` and `state-store-recovered`, one per transition. */
@@ -78,6 +84,7 @@ export function createRedisStore(opts: RedisStoreOptions): StateStore & {
   const timeoutMs = opts.commandTimeoutMs ?? 500;
   const failureThreshold = opts.failureThreshold ?? 3;
   const probeIntervalMs = opts.probeIntervalMs ?? 1000;
+  const reconnectAfterMs = opts.reconnectAfterMs ?? 10_000;
   const clock = opts.clock ?? systemClock;
   const redisOptions: RedisOptions = {
     enableOfflineQueue: false,
@@ -118,6 +125,7 @@ export function createRedisStore(opts: RedisStoreOptions): StateStore & {
     now: () => clock.now(),
     probe,
     onTransition(t) {
+      silentSince = performance.now();
       if (!t.available) outages?.inc({ reason: t.reason });
       report(t);
       opts.onStatus?.(t.available ? 'ready' : 'unavailable', t);
@@ -166,8 +174,30 @@ export function createRedisStore(opts: RedisStoreOptions): StateStore & {
     });
   }
 
-  /** One `PING` with the command timeout; true when answered. Only while the connection is up. */
+  /** Since when (performance.now) the current connection has answered nothing during the outage. */
+  let silentSince = 0;
+  const reconnects = opts.metrics?.counter(
+    'portcullis_state_store_reconnects_total',
+    'Connections to the state store replaced during an outage because they answered nothing for reconnectAfterMs.',
+  );
+
+  /**
+   * One `PING` with the command timeout; true when answered. Only while the connection is up; a connection
+   * (or connection attempt) silent for `reconnectAfterMs` is replaced instead.
+   */
   function probe(): Promise<boolean> {
+    const owned = opts.client === undefined;
+    const status = (client as Redis).status;
+    if (
+      owned &&
+      (status === 'ready' || status === 'connect') &&
+      performance.now() - silentSince >= reconnectAfterMs
+    ) {
+      silentSince = performance.now();
+      reconnects?.inc();
+      (client as Redis).disconnect(true);
+      return Promise.resolve(false);
+    }
     if (!ready) return Promise.resolve(false);
     return new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => resolve(false), timeoutMs);

@@ -139,6 +139,53 @@ describe('the Redis store through a frozen redis-server', () => {
   });
 });
 
+describe('the Redis store on a connection that stays silent', () => {
+  test('replaces the connection after reconnectAfterMs without an answer, and recovers on the new one', async () => {
+    const redis = new PrivateRedis(await freePort());
+    await redis.start();
+    const transitions: AvailabilityTransition[] = [];
+    const metrics = createMetrics();
+    const store = createRedisStore({
+      url: redis.url,
+      keyPrefix: 'so:',
+      commandTimeoutMs: 100,
+      failureThreshold: 1,
+      probeIntervalMs: 50,
+      reconnectAfterMs: 300,
+      metrics,
+      onStatus: (_s, t) => transitions.push(t),
+    });
+    let closes = 0;
+    store.client.on('close', () => closes++);
+    try {
+      assert.equal(await store.whenReady(2000), true);
+      redis.pause();
+      await assert.rejects(store.get('kv:a'), isReason('timeout'));
+      assert.equal(store.isAvailable(), false);
+      // The open connection answers nothing: it is dropped and a new one is opened (whose ready check
+      // then waits for the frozen server); the outage is not reported again.
+      await until(() => closes >= 1, 'the silent connection to be replaced');
+      assert.match(metrics.render(), /^portcullis_state_store_reconnects_total [1-9]/m);
+      assert.equal(transitions.length, 1);
+      redis.resume();
+      await until(() => store.isAvailable(), 'the new connection to be ready');
+      assert.deepEqual(
+        transitions.map((x) => [x.available, x.reason]),
+        [
+          [false, 'timeout'],
+          [true, 'reconnected'],
+        ],
+      );
+      await store.set('kv:a', '1', 1000);
+      assert.equal(await store.get('kv:a'), '1');
+    } finally {
+      redis.resume();
+      await store.close();
+      await redis.stop();
+    }
+  });
+});
+
 describe('the Redis store when Redis is down at start', () => {
   test('reports one outage however many reconnection attempts fail, and recovers when Redis starts', async () => {
     const port = await freePort();
