@@ -22,6 +22,7 @@ import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { runLimitBench } from './limits.ts';
 import { MODSEC_MODULE, MODSEC_PACKAGES, writeModSecurityRules } from './modsecurity.ts';
+import { runStateMemoryBench } from './state-memory.ts';
 import { BENCH_SPEC, JSON_POST, type Scenario } from './scenario.ts';
 import { extraScenarios } from './scenarios.ts';
 
@@ -575,7 +576,8 @@ async function main() {
   const node = execFileSync(process.execPath, ['--version'], { encoding: 'utf8' }).trim();
   const header = `Run ${new Date().toISOString()} on ${execFileSync('nproc', { encoding: 'utf8' }).trim()} cores, Node ${node}; wrk -t1 -c64 -d${SECONDS}s on core 1, upstream and proxy on core 0 (2 workers: cores 0-1, sharing core 1 with wrk); median of ${ROUNDS} round(s).`;
   const limits = ONLY ? '' : `\n## Rate-limit decision cost, in process\n\n${await runLimitBench()}`;
-  const text = [header, '', ...lines, '', ...notes.map((n) => `- ${n}`), limits].join('\n');
+  const memory = ONLY ? '' : `\n## Memory per client key\n\n${await runStateMemoryBench()}`;
+  const text = [header, '', ...lines, '', ...notes.map((n) => `- ${n}`), limits, memory].join('\n');
   process.stdout.write(`\n${text}\n`);
   if (!ONLY) {
     await writeFile(

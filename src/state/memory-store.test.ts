@@ -105,6 +105,16 @@ describe('memory store bounds', () => {
     assert.equal(store.limiterSize(), 0);
   });
 
+  test('bounds the limiter by maxEntries when it has no bound of its own', () => {
+    const store = createMemoryStore({ clock: createManualClock(), maxEntries: 2 });
+    store.consume({ nowMs: T0, limits: [gcra('a')], leaseId: '' });
+    store.consume({ nowMs: T0, limits: [gcra('b')], leaseId: '' });
+    assert.throws(
+      () => store.consume({ nowMs: T0, limits: [gcra('c')], leaseId: '' }),
+      (e: unknown) => e instanceof StoreCapacityError,
+    );
+  });
+
   test('answers a decision synchronously', () => {
     const store = createMemoryStore({ clock: createManualClock() });
     const r = store.consume({ nowMs: T0, limits: [gcra('s')], leaseId: '' });

@@ -165,12 +165,16 @@ class LimiterTable {
 /** Options of the memory store. */
 export interface MemoryStoreOptions {
   clock: Clock;
-  /** Bound of the key/value part (bans, replay caches); the oldest entries are evicted past it. */
+  /**
+   * Bound of the key/value part (bans, replay caches; the oldest entries are evicted past it), and of the
+   * limiter part unless `maxLimiterKeys` is given. Default 100 000.
+   */
   maxEntries?: number;
   /**
    * Bound of the limiter part. Limiter state is never evicted while live (that would silently reset a limit):
    * when full, expired state is swept (at most once per `sweepIntervalMs`) and, if still full, a decision that
-   * needs a new key throws `StoreCapacityError`, which the policy turns into its fail mode.
+   * needs a new key throws `StoreCapacityError`, which the policy turns into its fail mode. Default
+   * `maxEntries`.
    */
   maxLimiterKeys?: number;
   sweepIntervalMs?: number;
@@ -184,7 +188,8 @@ export interface MemoryStoreOptions {
 export function createMemoryStore(opts: MemoryStoreOptions): StateStore & { limiterSize(): number } {
   const { clock } = opts;
   const maxEntries = opts.maxEntries ?? 100_000;
-  const maxLimiterKeys = opts.maxLimiterKeys ?? 100_000;
+  // `state.maxEntries` bounds both parts unless the limiter has its own bound (docs/limits.md: memory).
+  const maxLimiterKeys = opts.maxLimiterKeys ?? maxEntries;
   const sweepIntervalMs = opts.sweepIntervalMs ?? 1000;
   const map = new Map<string, Entry>();
   const limiter = new LimiterTable();
