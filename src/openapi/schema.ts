@@ -19,8 +19,8 @@
  * - `pattern` and `patternProperties` run on RE2 (src/openapi/pattern.ts), in linear time; a pattern RE2
  *   cannot run is refused at load with its JSON pointer. Objects are read through own members only
  *   (`constructor`, `toString` and `__proto__` are ordinary property names).
- * - An integer must be exact: `type: integer` and `format: int64` refuse values beyond ±(2^53−1), which
- *   a double cannot hold (two different ids would read as one).
+ * - A request integer must be exact: `type: integer` and `format: int64` refuse values beyond ±(2^53−1),
+ *   which a double cannot hold (two different ids would read as one).
  */
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { Ajv2019 } from 'ajv/dist/2019.js';
@@ -125,8 +125,8 @@ const INT32 = {
   type: 'number' as const,
   validate: (n: number) => Number.isInteger(n) && n >= -(2 ** 31) && n < 2 ** 31,
 };
-// Beyond ±(2^53−1) a double no longer tells neighbouring int64 values apart: refused, not rounded.
-const INT64 = { type: 'number' as const, validate: (n: number) => Number.isSafeInteger(n) };
+// Requests also get SAFE_INTEGER on every integer schema (see rewriteKeywords).
+const INT64 = { type: 'number' as const, validate: (n: number) => Number.isInteger(n) };
 const ANY_NUMBER = { type: 'number' as const, validate: (n: number) => Number.isFinite(n) };
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
@@ -359,8 +359,11 @@ class Rewriter {
         } else delete out[bool];
       }
     }
+    // Requests: beyond ±(2^53−1) a double no longer tells neighbouring int64 values apart, so such an
+    // integer is refused, not rounded. Responses are the upstream's own values and pass as before.
     const types = Array.isArray(s.type) ? s.type : [s.type];
-    if (types.includes('integer') && !types.includes('number')) out[SAFE_INTEGER] = true;
+    const integer = (types.includes('integer') && !types.includes('number')) || s.format === 'int64';
+    if (integer && this.direction === 'request') out[SAFE_INTEGER] = true;
     this.applyDirection(s, out);
     return out;
   }
