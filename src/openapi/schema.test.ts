@@ -472,7 +472,10 @@ describe('integers a double cannot hold', () => {
   });
 
   test('lets a response carry large integers of the upstream, as before', () => {
-    assert.deepEqual(c.compile({ type: 'integer', format: 'int64' }, 'response').check(2 ** 60).violations, []);
+    assert.deepEqual(
+      c.compile({ type: 'integer', format: 'int64' }, 'response').check(2 ** 60).violations,
+      [],
+    );
   });
 
   test('leaves large doubles alone where the schema says number', () => {
