@@ -119,6 +119,8 @@ export function createRedisStore(opts: RedisStoreOptions): StateStore & {
     ['reason'],
   );
 
+  /** Since when (performance.now) the current connection has answered nothing during the outage. */
+  let silentSince = 0;
   const availability = createAvailability({
     failureThreshold,
     probeIntervalMs,
@@ -174,8 +176,6 @@ export function createRedisStore(opts: RedisStoreOptions): StateStore & {
     });
   }
 
-  /** Since when (performance.now) the current connection has answered nothing during the outage. */
-  let silentSince = 0;
   const reconnects = opts.metrics?.counter(
     'portcullis_state_store_reconnects_total',
     'Connections to the state store replaced during an outage because they answered nothing for reconnectAfterMs.',
