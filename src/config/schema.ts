@@ -375,7 +375,8 @@ export function buildConfigSchema(
             type: 'integer',
             minimum: 1000,
             default: 100000,
-            description: 'Memory store: most entries kept (oldest evicted first).',
+            description:
+              "Memory store: most live rate-limit keys (a new key past it gets the limit's `failMode`), and most ban and replay-cache entries (oldest evicted first). One key per client and limit; heap ≈ maxEntries × 230 bytes at most (docs/limits.md, memory per client key).",
           },
           redis: {
             type: 'object',
