@@ -17,13 +17,16 @@ import type { StateStore } from '../state/store.ts';
 import type { CircuitPermit } from './circuit-breaker.ts';
 import type { Exchange } from './exchange.ts';
 import {
+  compileSingleValueFields,
   continueTrace,
+  HeaderFault,
   PROXY_ASSERTED_HEADERS,
+  readRequestHeaders,
   requestId,
   resolveForwarding,
+  type SingleValueFields,
   setForwardingHeaders,
   stripResponseHopByHop,
-  upstreamRequestHeaders,
 } from './headers.ts';
 import { compileCidrMatcher } from './ip.ts';
 import {
@@ -117,6 +120,9 @@ interface ApiRuntime {
   readonly hosts: ReadonlySet<string> | null;
   /** Headers the spec's apiKey schemes read credentials from (for the credential fingerprint in events). */
   readonly apiKeyHeaders: readonly string[];
+  /** Query parameters and cookies the spec's apiKey schemes read: each may appear once in a request. */
+  readonly apiKeyQuery: readonly string[];
+  readonly apiKeyCookies: readonly string[];
 }
 
 /** An immutable, fully compiled view of one config. Reload builds a new one and swaps one reference. */
@@ -127,6 +133,8 @@ interface Snapshot {
   readonly stripRequestHeaders: ReadonlySet<string>;
   /** `stripRequestHeaders` plus what only a trusted proxy may assert (RFC 9440 `Client-Cert`). */
   readonly stripUntrustedRequestHeaders: ReadonlySet<string>;
+  /** Fields a request may carry once (the static list plus every configured credential header). */
+  readonly singleValueFields: SingleValueFields;
   /** Documents policies publish under `/.well-known/` (RFC 9728 metadata); null when none. */
   readonly wellKnown: WellKnownTable<ApiRuntime> | null;
   readonly hsts: string | undefined;
@@ -160,6 +168,7 @@ async function buildSnapshot(config: Config, deps: GatewayDeps): Promise<Snapsho
   const shared = createSharedServices();
   const apis: ApiRuntime[] = [];
   const strip = new Set(GATEWAY_OWNED_HEADERS);
+  const singleValue = new Set<string>();
   const wellKnown: WellKnownEntry<ApiRuntime>[] = [];
   try {
     for (const [i, apiConfig] of config.apis.entries()) {
@@ -170,9 +179,18 @@ async function buildSnapshot(config: Config, deps: GatewayDeps): Promise<Snapsho
         issues.push(`apis[${i}].spec: ${(err as Error).message}`);
         continue;
       }
+      // Identity headers named anywhere in the API, per-operation blocks included, are stripped on every
+      // route of every API: a name set for one operation is no less forgeable on the others.
       for (const def of deps.policies) {
-        const owned = def.ownedRequestHeaders?.(apiConfig.policies?.[def.name] as never);
-        for (const h of owned ?? []) strip.add(h.toLowerCase());
+        const apiLevel = apiConfig.policies?.[def.name] as Record<string, unknown> | undefined;
+        const blocks = [apiLevel];
+        for (const op of Object.values(apiConfig.operations)) {
+          const opLevel = op.policies?.[def.name] as Record<string, unknown> | undefined;
+          if (opLevel !== undefined) blocks.push({ ...apiLevel, ...opLevel });
+        }
+        for (const block of blocks) {
+          for (const h of def.ownedRequestHeaders?.(block as never) ?? []) strip.add(h.toLowerCase());
+        }
       }
       for (const opId of Object.keys(apiConfig.operations)) {
         if (!spec.operations.some((o) => o.id === opId)) {
@@ -201,10 +219,11 @@ async function buildSnapshot(config: Config, deps: GatewayDeps): Promise<Snapsho
         router,
         upstream,
         hosts: apiConfig.hosts.length ? new Set(apiConfig.hosts.map((h) => h.toLowerCase())) : null,
-        apiKeyHeaders: Object.values(spec.securitySchemes)
-          .filter((sc) => sc.type === 'apiKey' && sc.raw.in === 'header' && typeof sc.raw.name === 'string')
-          .map((sc) => (sc.raw.name as string).toLowerCase()),
+        apiKeyHeaders: apiKeyNames(spec, 'header').map((n) => n.toLowerCase()),
+        apiKeyQuery: apiKeyNames(spec, 'query'),
+        apiKeyCookies: apiKeyNames(spec, 'cookie'),
       };
+      for (const h of api.apiKeyHeaders) singleValue.add(h);
       for (const operation of spec.operations) {
         const logger = deps.logger.child({ api: apiConfig.name, operationId: operation.id });
         let pipeline: Pipeline;
@@ -276,6 +295,7 @@ async function buildSnapshot(config: Config, deps: GatewayDeps): Promise<Snapsho
     isTrustedProxy: compileCidrMatcher(config.server.trustedProxies),
     stripRequestHeaders: strip,
     stripUntrustedRequestHeaders: new Set([...strip, ...PROXY_ASSERTED_HEADERS]),
+    singleValueFields: compileSingleValueFields(singleValue),
     wellKnown: wellKnownTable,
     hsts: h.enabled
       ? `max-age=${h.maxAgeSeconds}${h.includeSubDomains ? '; includeSubDomains' : ''}`
@@ -298,6 +318,63 @@ export interface Gateway {
   /** The operations currently served, for the admin API. */
   inventory(): Array<{ api: string; operationId: string; method: string; path: string; policies: string[] }>;
   close(): Promise<void>;
+}
+
+/** Names of the spec's apiKey credentials read from one place. */
+function apiKeyNames(spec: ApiDocument, where: 'header' | 'query' | 'cookie'): string[] {
+  return Object.values(spec.securitySchemes)
+    .filter((sc) => sc.type === 'apiKey' && sc.raw.in === where && typeof sc.raw.name === 'string')
+    .map((sc) => sc.raw.name as string);
+}
+
+/** How many times the query string names parameter `name` (raw comparison of the undecoded name). */
+function countQueryParam(rawQuery: string, name: string): number {
+  let n = 0;
+  for (const pair of rawQuery.split('&')) {
+    const eq = pair.indexOf('=');
+    const key = eq === -1 ? pair : pair.slice(0, eq);
+    if (key === name || (key.includes('%') || key.includes('+') ? safeDecode(key) === name : false)) n++;
+  }
+  return n;
+}
+
+/** How many cookies of the Cookie field are named `name`. */
+function countCookie(cookie: string | undefined, name: string): number {
+  if (cookie === undefined) return 0;
+  let n = 0;
+  for (const part of cookie.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) n++;
+  }
+  return n;
+}
+
+/**
+ * Says why a request carries a credential more than once, or undefined: an apiKey query parameter or
+ * cookie repeated, or a bearer token both in `Authorization` and in the `access_token` query parameter
+ * (RFC 6750 §2: one method per request). The gateway would judge one copy and the upstream may read the other.
+ */
+function repeatedCredential(api: ApiRuntime, req: IncomingMessage, rawQuery: string): string | undefined {
+  if (rawQuery !== '') {
+    for (const name of api.apiKeyQuery) {
+      if (countQueryParam(rawQuery, name) > 1) return `the credential parameter ${name} may appear only once`;
+    }
+    if (req.headers.authorization !== undefined && countQueryParam(rawQuery, 'access_token') > 0)
+      return 'a bearer token may be sent in the Authorization header or the query, not both (RFC 6750 §2)';
+  }
+  for (const name of api.apiKeyCookies) {
+    if (countCookie(req.headers.cookie, name) > 1)
+      return `the credential cookie ${name} may appear only once`;
+  }
+  return undefined;
+}
+
+function safeDecode(s: string): string | undefined {
+  try {
+    return decodeURIComponent(s.replace(/\+/g, ' '));
+  } catch {
+    return undefined;
+  }
 }
 
 function hostOf(header: string | undefined): string {
@@ -445,10 +522,11 @@ export async function createGateway(initial: Config, deps: GatewayDeps): Promise
 
     /** Set when a request is dispatched upstream: fired if the client leaves before the response is done. */
     let clientGone: ClientGone | undefined;
+    /** The upstream exchange, from dispatch until it is settled (its outcome is known); never rejects. */
+    let dispatch: Promise<void> | undefined;
     const finish = () => {
       if (finished) return;
       finished = true;
-      if (clientGone !== undefined && !res.writableFinished) clientGone.fire();
       s.inFlight--;
       inFlightTotal--;
       const status = res.headersSent ? res.statusCode : 499; // 499: the client went away first
@@ -475,7 +553,7 @@ export async function createGateway(initial: Config, deps: GatewayDeps): Promise
         'event.category': 'web',
         'event.type': 'access',
         'event.action': 'http-request',
-        'event.outcome': status < 400 ? 'success' : 'failure',
+        'event.outcome': status < 400 && deniedBy !== 'upstream' ? 'success' : 'failure',
         'event.reason': decision !== 'allow' ? decision : undefined,
         'portcullis.path_params': ex?.route.pathParams,
         'portcullis.consumer': principal?.consumer,
@@ -507,7 +585,18 @@ export async function createGateway(initial: Config, deps: GatewayDeps): Promise
         sampleBodies(route, ex, status);
       if (events !== nullSink) events.emit(event as SecurityEvent);
     };
-    res.once('close', finish);
+    // A response that closes before it is complete was cut short by the client or by the upstream: the
+    // record waits until the dispatch has said which (an upstream cut is an upstream failure).
+    res.once('close', () => {
+      if (clientGone !== undefined && !res.writableFinished) {
+        clientGone.fire();
+        if (dispatch !== undefined) {
+          dispatch.then(finish);
+          return;
+        }
+      }
+      finish();
+    });
 
     const fingerprint = (a: ApiRuntime | undefined) => {
       const credential = presentedCredential(req.headers, a?.apiKeyHeaders);
@@ -538,6 +627,22 @@ export async function createGateway(initial: Config, deps: GatewayDeps): Promise
       res.end();
       return true;
     };
+
+    // One reading of the header section: what policies read is what the upstream receives.
+    const upstreamHeaders = readRequestHeaders(
+      req.rawHeaders,
+      req.headers.connection,
+      trustedPeer ? s.stripRequestHeaders : s.stripUntrustedRequestHeaders,
+      s.singleValueFields,
+    );
+    if (upstreamHeaders instanceof HeaderFault) {
+      const detail =
+        upstreamHeaders.fault === 'repeated_header'
+          ? `the ${upstreamHeaders.name} header field may appear only once`
+          : `header field names may not contain '_' (${upstreamHeaders.name})`;
+      deny(problem(problems.badRequest, detail, { reason: upstreamHeaders.fault }), 'gateway');
+      return;
+    }
 
     // Host validation: HTTP/1.1 requires exactly one well-formed Host (RFC 9112 §3.2).
     const hostHeader = req.headers.host;
@@ -583,6 +688,11 @@ export async function createGateway(initial: Config, deps: GatewayDeps): Promise
       return;
     }
     matchedApi = api;
+    const credentialRepeat = repeatedCredential(api, req, rawQuery);
+    if (credentialRepeat !== undefined) {
+      deny(problem(problems.badRequest, credentialRepeat, { reason: 'repeated_credential' }), 'gateway');
+      return;
+    }
     const path = normalizePath(rawPath.slice(api.config.basePath.length) || '/');
     if (path === undefined) {
       deny(
@@ -704,8 +814,7 @@ export async function createGateway(initial: Config, deps: GatewayDeps): Promise
 
     function forward(fx: Exchange | undefined, a: ApiRuntime, matchedPath: string): void {
       const up = a.upstream;
-      const strip = trustedPeer ? s.stripRequestHeaders : s.stripUntrustedRequestHeaders;
-      const headers = upstreamRequestHeaders(req.rawHeaders, req.headers.connection, strip);
+      const headers = upstreamHeaders as Record<string, string | string[]>;
       headers.host = up.host;
       setForwardingHeaders(headers, req.headers, peerIp, trustedPeer, fwd);
       headers.traceparent = trace.traceparent;
@@ -739,14 +848,18 @@ export async function createGateway(initial: Config, deps: GatewayDeps): Promise
         }
       }
       const dispatchedAt = performance.now();
+      let headersAfterMs = -1;
+      let upstreamStatus = 0;
+      /** Tells the breaker how the call went, once: `ok` unless the upstream failed or answered 5xx. */
       const settlePermit = (ok: boolean) => {
-        permit?.done(ok, performance.now() - dispatchedAt);
+        if (permit === undefined) return;
+        permit.done(ok, headersAfterMs >= 0 ? headersAfterMs : performance.now() - dispatchedAt);
         permit = undefined;
       };
       const gone = new ClientGone();
       clientGone = gone;
       const pathAndQuery = up.basePath + matchedPath + (rawQuery ? `?${rawQuery}` : '');
-      up.pool
+      dispatch = up.pool
         .stream(
           {
             path: pathAndQuery,
@@ -757,7 +870,8 @@ export async function createGateway(initial: Config, deps: GatewayDeps): Promise
             opaque: fx,
           },
           ({ statusCode, headers: upHeaders }) => {
-            settlePermit(statusCode < 500);
+            headersAfterMs = performance.now() - dispatchedAt;
+            upstreamStatus = statusCode;
             const head: ResponseHead = { status: statusCode, headers: upHeaders as ResponseHead['headers'] };
             stripResponseHopByHop(head.headers);
             if (fx) {
@@ -766,45 +880,59 @@ export async function createGateway(initial: Config, deps: GatewayDeps): Promise
             }
             head.headers['x-request-id'] = id;
             if (hsts) head.headers['strict-transport-security'] = hsts;
-            if (fx && route && wantsResponseBody(route.pipeline, fx, head))
+            if (method === 'HEAD') {
+              // HEAD has no body to filter: the upstream's length is that of the body unfiltered.
+              if (route?.pipeline.bodyTransformers != null) delete head.headers['content-length'];
+            } else if (fx && route && wantsResponseBody(route.pipeline, fx, head)) {
               return collectAndTransform(fx, route.pipeline, head);
+            }
             res.writeHead(head.status, head.headers as Record<string, string | string[]>);
             return res;
           },
         )
-        .catch((err: unknown) => {
-          if (gone.fired || res.destroyed) {
-            settlePermit(true); // the client left: says nothing about the upstream
-            decision = 'client_aborted';
-            return;
-          }
-          const clientFault = (err as { code?: string }).code === BODY_TOO_LARGE;
-          settlePermit(clientFault);
-          if (clientFault) {
-            deny(
-              problem(problems.payloadTooLarge, 'the body is larger than allowed', {
-                reason: 'body_too_large',
-              }),
-              'gateway',
+        .then(
+          () => settlePermit(upstreamStatus < 500),
+          (err: unknown) => {
+            const cause = dispatchFailure(err, gone.fired);
+            if (cause === 'client') {
+              settlePermit(true); // the client left or sent a broken body: says nothing about the upstream
+              if (gone.fired || res.destroyed) {
+                decision = 'client_aborted';
+                return;
+              }
+              const tooLarge = (err as { code?: string }).code === BODY_TOO_LARGE;
+              deny(
+                tooLarge
+                  ? problem(problems.payloadTooLarge, 'the body is larger than allowed', {
+                      reason: 'body_too_large',
+                    })
+                  : problem(problems.badRequest, 'the request body could not be forwarded as sent', {
+                      reason: 'bad_request_body',
+                    }),
+                'gateway',
+              );
+              return;
+            }
+            settlePermit(false);
+            const { problem: type, reason } = classifyUpstreamError(err);
+            const cut = upstreamStatus !== 0;
+            const why = cut ? 'upstream_response_incomplete' : reason;
+            upstreamErrors.inc({ api: a.config.name, reason: why });
+            logger.warn(
+              { requestId: id, api: a.config.name, reason: why, code: (err as { code?: string }).code },
+              cut ? 'upstream response cut short' : 'upstream failure',
             );
-            return;
-          }
-          const { problem: type, reason } = classifyUpstreamError(err);
-          upstreamErrors.inc({ api: a.config.name, reason });
-          logger.warn(
-            { requestId: id, api: a.config.name, reason, code: (err as { code?: string }).code },
-            'upstream failure',
-          );
-          decision = reason;
-          deniedBy = 'upstream';
-          if (res.headersSent) res.destroy();
-          else
-            sendProblem(
-              { id, res, responseHeaders: fx?.responseHeaders },
-              problem(type, undefined, { reason }),
-              hsts,
-            );
-        });
+            decision = why;
+            deniedBy = 'upstream';
+            if (res.headersSent || res.destroyed) res.destroy();
+            else
+              sendProblem(
+                { id, res, responseHeaders: fx?.responseHeaders },
+                problem(type, undefined, { reason }),
+                hsts,
+              );
+          },
+        );
     }
 
     function collectAndTransform(fx: Exchange, pipeline: Pipeline, head: ResponseHead): Writable {
@@ -898,6 +1026,35 @@ export async function createGateway(initial: Config, deps: GatewayDeps): Promise
       await snap.shared.close();
     },
   };
+}
+
+/**
+ * Error codes by which a dispatch fails because of the client's side of the exchange: it went away, or
+ * its request cannot be sent as it is (a body shorter than its Content-Length, a field undici refuses).
+ */
+const CLIENT_SIDE_CODES = new Set([
+  'UND_ERR_ABORTED',
+  'ABORT_ERR',
+  'ERR_STREAM_PREMATURE_CLOSE',
+  'ERR_STREAM_DESTROYED',
+  'ERR_STREAM_WRITE_AFTER_END',
+  'EPIPE',
+  'UND_ERR_INVALID_ARG',
+  'UND_ERR_NOT_SUPPORTED',
+  'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH',
+  BODY_TOO_LARGE,
+]);
+
+/**
+ * Whose failure a rejected dispatch is. Upstream codes win even when the client also left (the
+ * response was cut first, and the client's close followed from it); any other error after the client
+ * left is the client's.
+ */
+function dispatchFailure(err: unknown, clientLeft: boolean): 'client' | 'upstream' {
+  const code = (err as { code?: string } | null)?.code ?? '';
+  if (CLIENT_SIDE_CODES.has(code) || (err as Error | null)?.name === 'AbortError') return 'client';
+  if (clientLeft && classifyUpstreamError(err).reason === 'upstream_error') return 'client';
+  return 'upstream';
 }
 
 /**

@@ -28,13 +28,57 @@ const REBUILT = new Set([
   'traceparent',
   'x-request-id',
   'content-length',
+  // Node answers `Expect: 100-continue` itself before the request reaches the gateway; the upstream
+  // gets a request whose body is already on its way (undici refuses the field outright).
+  'expect',
+  // The method was judged as sent: an upstream must not be told to treat the request as another one.
+  'x-http-method-override',
+  'x-http-method',
+  'x-method-override',
 ]);
 
 /**
- * Fields in which a TLS-terminating proxy vouches for the client (RFC 9440 client certificates). They are
- * believed only from a trusted proxy, and removed from requests of any other peer before forwarding.
+ * Fields in which a TLS-terminating proxy vouches for the client (RFC 9440 client certificates, the
+ * client-address fields of CDNs and load balancers). They are believed only from a trusted proxy, and
+ * removed from requests of any other peer before forwarding.
  */
-export const PROXY_ASSERTED_HEADERS: readonly string[] = ['client-cert', 'client-cert-chain'];
+export const PROXY_ASSERTED_HEADERS: readonly string[] = [
+  'client-cert',
+  'client-cert-chain',
+  'true-client-ip',
+  'x-client-ip',
+  'client-ip',
+  'cf-connecting-ip',
+  'x-cluster-client-ip',
+  'fastly-client-ip',
+  'x-originating-ip',
+];
+
+/**
+ * Fields some policy reads as one value. A request that repeats one is refused: Node keeps the first
+ * copy in `req.headers` while the upstream would see them all, and may believe another one.
+ */
+export const SINGLE_VALUE_HEADERS: readonly string[] = [
+  'authorization',
+  'proxy-authorization',
+  'content-type',
+  'content-length',
+  'content-encoding',
+  'transfer-encoding',
+  'host',
+  'user-agent',
+  'referer',
+  'cookie',
+  'origin',
+  'dpop',
+  'x-api-key',
+  'client-cert',
+  'client-cert-chain',
+  'expect',
+  'traceparent',
+  'x-request-id',
+  'access-control-request-method',
+];
 
 /** Names listed in `Connection` are hop-by-hop too (RFC 9110 §7.6.1). */
 function connectionTokens(value: string | string[] | undefined): string[] {
@@ -46,21 +90,69 @@ function connectionTokens(value: string | string[] | undefined): string[] {
     .filter((t) => t !== '');
 }
 
+/** Why a request's header section has no single reading. */
+export class HeaderFault {
+  readonly fault: 'repeated_header' | 'underscore_header';
+  /** The offending field name, lower case (a name, never a value). */
+  readonly name: string;
+  constructor(fault: HeaderFault['fault'], name: string) {
+    this.fault = fault;
+    this.name = name;
+  }
+}
+
 /**
- * Copies request headers for the upstream, without hop-by-hop fields, fields the gateway rebuilds and
- * `strip` (identity headers the gateway owns). Uses rawHeaders to keep repeated fields.
+ * The set of single-value field names, compiled once per config: each name gets a bit, so a request
+ * finds its repeats with one integer and no allocation.
  */
-export function upstreamRequestHeaders(
+export interface SingleValueFields {
+  readonly bits: ReadonlyMap<string, number>;
+}
+
+export function compileSingleValueFields(extra: Iterable<string>): SingleValueFields {
+  const names = new Set(SINGLE_VALUE_HEADERS);
+  for (const n of extra) names.add(n.toLowerCase());
+  const bits = new Map<string, number>();
+  let i = 0;
+  for (const n of names) bits.set(n, i++);
+  return { bits };
+}
+
+/**
+ * Reads a request's header section once, into the fields to forward upstream: hop-by-hop fields, fields
+ * the gateway rebuilds and `strip` (identity headers it owns) are left out; repeated fields are kept.
+ * Returns a fault instead when the section has no single reading: a single-value field repeated, or a
+ * name with `_`, which CGI, WSGI and PHP upstreams fold into the same variable as its `-` spelling
+ * (`X_Portcullis_Subject` would arrive as the gateway's own identity header).
+ */
+export function readRequestHeaders(
   rawHeaders: readonly string[],
   connection: string | string[] | undefined,
   strip: ReadonlySet<string>,
-): Record<string, string | string[]> {
-  const extra = connectionTokens(connection);
-  const out: Record<string, string | string[]> = {};
+  single: SingleValueFields,
+): Record<string, string | string[]> | HeaderFault {
+  const extra = connection === undefined ? undefined : connectionTokens(connection);
+  // No prototype: a field named `constructor` or `toString` is a field like any other.
+  const out: Record<string, string | string[]> = Object.create(null);
+  let seen = 0;
+  let seenMore: Set<string> | undefined;
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i].toLowerCase();
+    if (name.includes('_')) return new HeaderFault('underscore_header', name);
+    const bit = single.bits.get(name);
+    if (bit !== undefined) {
+      if (bit < 31) {
+        const mask = 1 << bit;
+        if ((seen & mask) !== 0) return new HeaderFault('repeated_header', name);
+        seen |= mask;
+      } else {
+        seenMore ??= new Set();
+        if (seenMore.has(name)) return new HeaderFault('repeated_header', name);
+        seenMore.add(name);
+      }
+    }
     if (HOP_BY_HOP.has(name) || REBUILT.has(name) || strip.has(name)) continue;
-    if (extra.length > 0 && extra.includes(name)) continue;
+    if (extra?.includes(name)) continue;
     const value = rawHeaders[i + 1];
     const prev = out[name];
     if (prev === undefined) out[name] = value;

@@ -126,6 +126,8 @@ export async function openListeners(
         headersTimeout: s.headersTimeoutMs,
         requestTimeout: s.requestTimeoutMs,
         keepAliveTimeout: s.keepAliveTimeoutMs,
+        // A request without Host gets the gateway's own problem (with a request id), not Node's bare 400.
+        requireHostHeader: false,
         // Reject requests whose header section arrives too slowly even when it is within size.
         connectionsCheckingInterval: Math.min(1000, s.headersTimeoutMs),
       };

@@ -134,22 +134,35 @@ export function createRouter<T>(): Router<T> {
 
 const UNRESERVED = /%(4[1-9A-F]|5[0-9A]|6[1-9A-F]|7[0-9A]|3[0-9]|2D|2E|5F|7E)/gi;
 
+/** Encoded separators and NUL, once or twice encoded (`%2F`, `%252F`): an upstream may decode them to `/`, `\\`. */
+const ENCODED_SEPARATOR = /%(?:25)?(?:2f|5c|00)/i;
+/** A percent-encoded dot, encoded twice (`%252e`): the once-encoded spelling is decoded below. */
+const DOUBLE_ENCODED_DOT = /%252e/i;
+
 /**
  * Normalises a request path for matching (RFC 3986 §6.2.2): percent-encoded unreserved characters are
- * decoded. Returns undefined for paths a proxy must not forward: dot segments (plain or encoded), empty
- * segments, backslashes, NUL, or a path not starting with `/`.
+ * decoded. Returns undefined for paths a proxy must not forward, because some upstream would resolve
+ * them to another resource than the one matched: dot segments in any spelling (`..`, `%2e%2e`, and the
+ * `..;`/`.;` forms that Tomcat and Spring read as dot segments), encoded `/` or `\\` inside a segment
+ * (WSGI, nginx `proxy_pass …/` decode them), empty segments, backslashes, NUL, or a path not starting
+ * with `/`.
  */
 export function normalizePath(raw: string): string | undefined {
   if (raw.charCodeAt(0) !== 47 /* / */) return undefined;
-  const path = raw.includes('%')
-    ? raw.replace(UNRESERVED, (m) => String.fromCharCode(Number.parseInt(m.slice(1), 16)))
-    : raw;
-  if (path.includes('\\') || path.includes('%00') || path.includes('%5C') || path.includes('%5c'))
-    return undefined;
+  let path = raw;
+  if (raw.includes('%')) {
+    if (ENCODED_SEPARATOR.test(raw) || DOUBLE_ENCODED_DOT.test(raw)) return undefined;
+    path = raw.replace(UNRESERVED, (m) => String.fromCharCode(Number.parseInt(m.slice(1), 16)));
+  }
+  if (path.includes('\\')) return undefined;
   if (path.includes('//')) return undefined;
   if (path.includes('/.')) {
-    for (const seg of path.split('/')) if (seg === '.' || seg === '..') return undefined;
+    for (const seg of path.split('/')) {
+      if (seg.charCodeAt(0) !== 46 /* . */) continue;
+      const semi = seg.indexOf(';');
+      const name = semi === -1 ? seg : seg.slice(0, semi);
+      if (name === '.' || name === '..') return undefined;
+    }
   }
-  if (/%2e/i.test(path) && path.split('/').some((s) => /^(\.|%2e){1,2}$/i.test(s))) return undefined;
   return path;
 }

@@ -77,7 +77,8 @@ export function createErrorSpikeDetector(cfg: ErrorSpikeConfig): Detector {
         samples: new Samples(),
         quietUntil: 0,
       }));
-      const isError = statusOf(e) >= 500;
+      // A response cut short after its headers went out carries the upstream's status, but failed.
+      const isError = statusOf(e) >= 500 || e['portcullis.decision'] === 'upstream_response_incomplete';
       const requests = s.requests.add(t);
       const errors = isError ? s.errors.add(t) : s.errors.count(t);
       if (isError) s.samples.add(requestIdOf(e));
