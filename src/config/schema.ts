@@ -291,6 +291,20 @@ export function buildConfigSchema(
             description:
               'Bodies with a known length below this are buffered (cheaper); larger ones are streamed.',
           },
+          minBodyBytesPerSecond: {
+            type: 'integer',
+            minimum: 0,
+            default: 1024,
+            description:
+              'Slowest average rate at which a body streamed to the upstream may arrive, after a grace of 5 s; slower gets 408 and the upstream request is cancelled (0: no minimum).',
+          },
+          streamedBodiesPerClient: {
+            type: 'integer',
+            minimum: 1,
+            default: 16,
+            description:
+              'Request bodies one client address may be streaming to upstreams at once (each holds an upstream connection); more get 429. Counted per client address as resolved through trusted proxies.',
+          },
           maxConnectionsPerIp: {
             type: 'integer',
             minimum: 1,

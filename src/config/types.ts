@@ -59,6 +59,8 @@ export interface Config {
     maxHeaderBytes: number;
     maxBodyBytes: number;
     bufferBodyBelowBytes: number;
+    minBodyBytesPerSecond: number;
+    streamedBodiesPerClient: number;
     maxConnectionsPerIp: number;
     maxConnections: number;
     headersTimeoutMs: number;

@@ -155,6 +155,9 @@ export class GatewayBuildError extends Error {
 
 /** Names of request headers that policies own (identity forwarding); incoming copies are removed. */
 const BODY_TOO_LARGE = 'ERR_PORTCULLIS_BODY_TOO_LARGE';
+const BODY_TOO_SLOW = 'ERR_PORTCULLIS_BODY_TOO_SLOW';
+/** A streamed body must keep up `server.minBodyBytesPerSecond` on average once this grace has passed. */
+const BODY_GRACE_MS = 5000;
 
 const GATEWAY_OWNED_HEADERS = [
   'x-portcullis-subject',
@@ -446,6 +449,7 @@ export async function createGateway(initial: Config, deps: GatewayDeps): Promise
     deps.accessLog ??
     (snap.config.logging.accessLog ? (rec: AccessRecord) => logger.info(rec, 'access') : undefined);
   const observeBodies = deps.observeBodies;
+  const streamedBodies = new StreamedBodies();
 
   function sampleBodies(route: Route, ex: Exchange, status: number) {
     if (ex.json === undefined && ex.responseJson === undefined) return;
@@ -824,7 +828,24 @@ export async function createGateway(initial: Config, deps: GatewayDeps): Promise
         body = fx.body;
         headers['content-length'] = String(fx.body.length);
       } else if (declaredLength > 0 || req.headers['transfer-encoding'] !== undefined) {
-        body = limitStream(req, route?.maxBodyBytes ?? s.config.server.maxBodyBytes);
+        // A streamed body holds an upstream connection while it arrives: a client may stream only so many
+        // at once, and each must keep up a minimum rate.
+        if (!streamedBodies.admit(fwd.clientIp, req, s.config.server.streamedBodiesPerClient)) {
+          deny(
+            problem(problems.quotaExceeded, 'too many request bodies in flight from this client', {
+              reason: 'streamed_bodies_per_client',
+              headers: { 'retry-after': '1', connection: 'close' },
+            }),
+            'gateway',
+          );
+          req.resume();
+          return;
+        }
+        body = streamBody(
+          req,
+          route?.maxBodyBytes ?? s.config.server.maxBodyBytes,
+          s.config.server.minBodyBytesPerSecond,
+        );
         if (declaredLength >= 0) headers['content-length'] = String(declaredLength);
       }
       if (fx) {
@@ -900,17 +921,24 @@ export async function createGateway(initial: Config, deps: GatewayDeps): Promise
                 decision = 'client_aborted';
                 return;
               }
-              const tooLarge = (err as { code?: string }).code === BODY_TOO_LARGE;
+              const code = (err as { code?: string }).code;
               deny(
-                tooLarge
+                code === BODY_TOO_LARGE
                   ? problem(problems.payloadTooLarge, 'the body is larger than allowed', {
                       reason: 'body_too_large',
                     })
-                  : problem(problems.badRequest, 'the request body could not be forwarded as sent', {
-                      reason: 'bad_request_body',
-                    }),
+                  : code === BODY_TOO_SLOW
+                    ? problem(problems.requestTimeout, 'the request body arrived too slowly', {
+                        reason: 'body_too_slow',
+                        headers: { connection: 'close' },
+                      })
+                    : problem(problems.badRequest, 'the request body could not be forwarded as sent', {
+                        reason: 'bad_request_body',
+                      }),
                 'gateway',
               );
+              // What is left of the body is not worth reading.
+              if (code === BODY_TOO_SLOW) res.once('finish', () => req.socket.destroy());
               return;
             }
             settlePermit(false);
@@ -1043,6 +1071,7 @@ const CLIENT_SIDE_CODES = new Set([
   'UND_ERR_NOT_SUPPORTED',
   'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH',
   BODY_TOO_LARGE,
+  BODY_TOO_SLOW,
 ]);
 
 /**
@@ -1109,9 +1138,37 @@ function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined
   });
 }
 
-/** Streams a chunked body to the upstream, failing it once more than `max` bytes arrive. */
-function limitStream(req: IncomingMessage, max: number): Readable {
-  if (req.headers['content-length'] !== undefined) return req; // Node enforces the declared length itself
+/**
+ * Request bodies being streamed to upstreams, per client address. Entries live only while a body is
+ * arriving, so the map is bounded by the open connections.
+ */
+class StreamedBodies {
+  readonly #inFlight = new Map<string, number>();
+  /** Counts one more body for `client` until `req` ends or closes; false when the client is at `max`. */
+  admit(client: string, req: IncomingMessage, max: number): boolean {
+    const n = this.#inFlight.get(client) ?? 0;
+    if (n >= max) return false;
+    this.#inFlight.set(client, n + 1);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      const left = (this.#inFlight.get(client) ?? 1) - 1;
+      if (left <= 0) this.#inFlight.delete(client);
+      else this.#inFlight.set(client, left);
+    };
+    req.once('end', release);
+    req.once('close', release);
+    return true;
+  }
+}
+
+/**
+ * Streams a body to the upstream, failing it once more than `max` bytes arrive or once it falls below
+ * `minBytesPerSecond` on average after a grace period (Apache's mod_reqtimeout MinRate, in effect): a
+ * slow sender must not hold an upstream connection for as long as it likes.
+ */
+function streamBody(req: IncomingMessage, max: number, minBytesPerSecond: number): Readable {
   let size = 0;
   const counter = new Transform({
     transform(chunk: Buffer, _enc, cb) {
@@ -1121,5 +1178,21 @@ function limitStream(req: IncomingMessage, max: number): Readable {
     },
   });
   req.once('error', (err) => counter.destroy(err));
+  if (minBytesPerSecond > 0) {
+    const startedAt = performance.now();
+    const check = () => {
+      if (req.complete) return;
+      const elapsed = performance.now() - startedAt;
+      const due = BODY_GRACE_MS + (size / minBytesPerSecond) * 1000;
+      if (elapsed >= due) {
+        counter.destroy(Object.assign(new Error('request body too slow'), { code: BODY_TOO_SLOW }));
+        return;
+      }
+      timer = setTimeout(check, Math.max(50, due - elapsed));
+    };
+    let timer = setTimeout(check, BODY_GRACE_MS);
+    counter.once('close', () => clearTimeout(timer));
+    req.once('end', () => clearTimeout(timer));
+  }
   return req.pipe(counter);
 }
