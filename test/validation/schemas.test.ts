@@ -226,3 +226,57 @@ describe('spec schemas the gateway refuses at load', () => {
     assert.match(issues[0], /backreference/);
   });
 });
+
+describe('authorization rules over body integers', () => {
+  test('denies a rule that would compare a body integer a double cannot hold, instead of rounding it', async () => {
+    const up = await startServer(echoHandler);
+    try {
+      const gw = await startGateway({
+        specs: {
+          'openapi.yaml': openapi({
+            '/transfers': {
+              post: op('transfer', {
+                requestBody: { content: { 'application/json': { schema: { type: 'object' } } } },
+              }),
+            },
+          }),
+        },
+        config: {
+          apis: [
+            {
+              name: 'bank',
+              spec: 'openapi.yaml',
+              upstream: { url: up.url },
+              // Accounts 7 and 2^53 may transfer; validateRequest is off, so the rule alone decides.
+              policies: {
+                authenticate: { schemes: {} },
+                authorize: {
+                  allowAnonymous: true,
+                  rule: 'request.body.from == 7 || request.body.from == 9007199254740992',
+                },
+              },
+            },
+          ],
+        },
+      });
+      try {
+        const send = (body: string) =>
+          fetch(`${gw.url}/transfers`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body,
+          });
+        assert.equal((await send('{"from":7}')).status, 200);
+        assert.equal((await send('{"from":1}')).status, 403);
+        // 2^53 + 1 is another account, which a double reads as 2^53: no body integer beyond ±(2^53−1)
+        // reaches a rule, so both are denied.
+        assert.equal((await send('{"from":9007199254740993}')).status, 403);
+        assert.equal((await send('{"from":9007199254740992}')).status, 403);
+      } finally {
+        await gw.close();
+      }
+    } finally {
+      await up.close();
+    }
+  });
+});

@@ -1,5 +1,5 @@
 import type { Exchange, Principal } from '../../gateway/exchange.ts';
-import { parseJson } from '../../gateway/json.ts';
+import { parseJson, unsafeIntegerAt } from '../../gateway/json.ts';
 import { type Problem, problem, problems } from '../../gateway/problems.ts';
 import type { SecurityEvent } from '../../monitor/events.ts';
 import type { Operation } from '../../openapi/types.ts';
@@ -156,8 +156,12 @@ function requestVars(ex: Exchange, rule: CompiledRule): Record<string, unknown> 
 function jsonBody(ex: Exchange): unknown {
   if (ex.json !== undefined) return ex.json;
   if (ex.body === undefined || ex.body.length === 0) return null;
+  const text = ex.body.toString('utf8');
+  // An integer a double cannot hold would be compared rounded, two ids as one (issue 13 item 5): the
+  // rule sees no body, so a rule reading it fails and denies.
+  if (unsafeIntegerAt(text) !== undefined) return null;
   try {
-    ex.json = parseJson(ex.body.toString('utf8'));
+    ex.json = parseJson(text);
   } catch {
     return null;
   }
