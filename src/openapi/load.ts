@@ -139,7 +139,7 @@ async function bundle(file: string, root: JsonObject, version: SpecVersion): Pro
       const filePart = hash === -1 ? ref : ref.slice(0, hash);
       const fragment = hash === -1 ? '' : ref.slice(hash);
       if (filePart === '' && currentFile === file) return obj; // local to the main document: keep as is
-      if (own !== undefined && currentFile === file && own.resolve(ref, own.baseAt(obj) ?? fileBase))
+      if (own !== undefined && currentFile === file && own.resolve(ref, own.baseAt(obj) ?? fileBase, obj))
         return obj;
       if (/^[a-z][a-z0-9+.-]*:/i.test(filePart)) {
         throw new SpecError(

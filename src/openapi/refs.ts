@@ -36,8 +36,11 @@ export interface SchemaIndex {
   baseAt(schema: object): string | undefined;
   /** The JSON pointer of a schema of the document (the first place it appears). */
   pointerOf(schema: object): string | undefined;
-  /** Resolves a `$ref` written where `base` is in effect. */
-  resolve(ref: string, base: string): RefTarget | undefined;
+  /**
+   * Resolves a `$ref` written where `base` is in effect. `from`, the schema holding the `$ref`, enables
+   * the fallback of a 3.1 JSON pointer that names nothing in the document (see `indexSchemas`).
+   */
+  resolve(ref: string, base: string, from?: object): RefTarget | undefined;
   /** Every schema `$ref` of the document that names nothing, in document order. */
   readonly unresolved: readonly UnresolvedRef[];
 }
@@ -118,12 +121,22 @@ export function indexSchemas(doc: JsonObject, version: SpecVersion, file: string
   const anchors = new Map<string, RefTarget>();
   const bases = new WeakMap<object, string>();
   const pointers = new WeakMap<object, string>();
-  const refs: { ref: string; base: string; pointer: string }[] = [];
+  /** The top schema (a component, a media type's or a parameter's schema) each schema sits in. */
+  const roots = new WeakMap<object, RefTarget>();
+  const refs: { ref: string; base: string; pointer: string; from: object }[] = [];
 
-  const walkSchema = (node: unknown, pointer: string, inherited: string, depth: number): void => {
+  const walkSchema = (
+    node: unknown,
+    pointer: string,
+    inherited: string,
+    depth: number,
+    top?: RefTarget,
+  ): void => {
     if (node === null || typeof node !== 'object' || depth > 256) return;
+    const root = top ?? { value: node, pointer };
     if (Array.isArray(node)) {
-      for (let i = 0; i < node.length; i++) walkSchema(node[i], pointer + token(i), inherited, depth + 1);
+      for (let i = 0; i < node.length; i++)
+        walkSchema(node[i], pointer + token(i), inherited, depth + 1, root);
       return;
     }
     const s = node as JsonObject;
@@ -138,6 +151,7 @@ export function indexSchemas(doc: JsonObject, version: SpecVersion, file: string
     if (!bases.has(s)) {
       bases.set(s, here);
       pointers.set(s, pointer);
+      roots.set(s, root);
     }
     if (is2020) {
       for (const key of ['$anchor', '$dynamicAnchor']) {
@@ -150,15 +164,15 @@ export function indexSchemas(doc: JsonObject, version: SpecVersion, file: string
     for (const key of ['$ref', '$dynamicRef']) {
       const ref = s[key];
       if (typeof ref === 'string' && (key === '$ref' || is2020)) {
-        refs.push({ ref, base: here, pointer: pointer + token(key) });
+        refs.push({ ref, base: here, pointer: pointer + token(key), from: s });
       }
     }
     for (const [key, value] of Object.entries(s)) {
       if (DATA_KEYWORDS.has(key) || value === null || typeof value !== 'object') continue;
       if (NAME_MAPS.has(key) && !Array.isArray(value)) {
         for (const [name, sub] of Object.entries(value as JsonObject))
-          walkSchema(sub, pointer + token(key) + token(name), here, depth + 1);
-      } else walkSchema(value, pointer + token(key), here, depth + 1);
+          walkSchema(sub, pointer + token(key) + token(name), here, depth + 1, root);
+      } else walkSchema(value, pointer + token(key), here, depth + 1, root);
     }
   };
 
@@ -186,13 +200,16 @@ export function indexSchemas(doc: JsonObject, version: SpecVersion, file: string
   };
   walkDocument(doc, '', false, 0);
 
-  const resolve = (ref: string, from: string): RefTarget | undefined => {
+  const resolve = (ref: string, from: string, holder?: object): RefTarget | undefined => {
     if (!is2020) {
       // OpenAPI 3.0: only a JSON pointer into this document (external files were bundled in at load).
       if (ref !== '#' && !ref.startsWith('#/')) return undefined;
       const tokens = tokensOf(safeDecode(ref.slice(1)) ?? '\u0000');
       const value = getAt(doc, tokens);
-      return value === undefined ? undefined : { value, pointer: tokens.map(token).join('') };
+      // The OpenAPI document itself (`#`) is no schema: read as one, it would accept anything.
+      return value === undefined || value === doc
+        ? undefined
+        : { value, pointer: tokens.map(token).join('') };
     }
     const u = resolveUri(ref, from);
     if (u === undefined) return undefined;
@@ -202,16 +219,26 @@ export function indexSchemas(doc: JsonObject, version: SpecVersion, file: string
     if (fragment === '' || fragment.startsWith('/')) {
       const tokens = tokensOf(fragment);
       const value = getAt(resource.value, tokens);
-      return value === undefined
+      if (value !== undefined && value !== doc) {
+        return { value, pointer: resource.pointer + tokens.map(token).join('') };
+      }
+      // The OpenAPI document itself is no schema (read as one it would accept anything), and a pointer
+      // may name nothing in it. Leniency: such a pointer is read against the top schema it is written in,
+      // as in the standalone JSON Schema it was likely copied from (`#/$defs/x` beside a root `$defs`,
+      // `#` for recursion). It only gives a meaning where the standard reading has none.
+      const root = holder === undefined || resource.value !== doc ? undefined : roots.get(holder);
+      if (root === undefined) return undefined;
+      const inRoot = getAt(root.value, tokens);
+      return inRoot === undefined
         ? undefined
-        : { value, pointer: resource.pointer + tokens.map(token).join('') };
+        : { value: inRoot, pointer: root.pointer + tokens.map(token).join('') };
     }
     return anchors.get(`${withoutFragment(u)}#${fragment}`);
   };
 
   const unresolved: UnresolvedRef[] = [];
   for (const r of refs)
-    if (resolve(r.ref, r.base) === undefined) unresolved.push({ ref: r.ref, pointer: r.pointer });
+    if (resolve(r.ref, r.base, r.from) === undefined) unresolved.push({ ref: r.ref, pointer: r.pointer });
 
   return {
     base,

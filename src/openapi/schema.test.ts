@@ -291,6 +291,33 @@ describe('OpenAPI 3.1 schema identifiers (JSON Schema 2020-12)', () => {
     );
   });
 
+  test('reads a pointer that names nothing in the document against the top schema it is written in', () => {
+    // As in a standalone JSON Schema pasted into the spec: `#/$defs/n` means the body schema's `$defs`.
+    const body = {
+      type: 'object',
+      properties: { n: { $ref: '#/$defs/n' } },
+      $defs: { n: { type: 'integer', maximum: 9 } },
+    };
+    const c = compiler31(
+      { Tree: { type: 'object', properties: { kids: { type: 'array', items: { $ref: '#' } } } } },
+      {
+        '/n': {
+          post: {
+            requestBody: { content: { 'application/json': { schema: body } } },
+            responses: { '200': { description: 'ok' } },
+          },
+        },
+      },
+    );
+    const v = c.compile(body, 'request');
+    assert.deepEqual(errorsOf(v, { n: 3 }), []);
+    assert.deepEqual(errorsOf(v, { n: 10 }), ['/n']);
+    // `#` would name the OpenAPI document, which is no schema: it names the top schema instead.
+    const tree = c.compile({ $ref: '#/components/schemas/Tree' }, 'request');
+    assert.deepEqual(errorsOf(tree, { kids: [{ kids: [] }] }), []);
+    assert.deepEqual(errorsOf(tree, { kids: [1] }), ['/kids/0']);
+  });
+
   test('closes an object reached through an $anchor at the use site', () => {
     const c = compiler31({
       User: { $anchor: 'User', type: 'object', properties: { name: { type: 'string' } } },
@@ -339,6 +366,14 @@ describe('unresolvable $ref', () => {
     assert.throws(
       () => compiler31({ A: { $ref: '#/components/schemas/constructor' } }),
       (e: Error) => e instanceof SpecError && e.pointer === '/components/schemas/A/$ref',
+    );
+  });
+
+  test('keeps OpenAPI 3.0 rules: a pointer is read against the document only', () => {
+    assert.throws(
+      () =>
+        api('3.0', { N: { properties: { n: { $ref: '#/$defs/n' } }, $defs: { n: { type: 'integer' } } } }),
+      (e: Error) => e instanceof SpecError && e.pointer === '/components/schemas/N/properties/n/$ref',
     );
   });
 

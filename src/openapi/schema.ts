@@ -199,7 +199,7 @@ class Rewriter {
 
   /** The schema a `$ref` member of `s` names (undefined when it names nothing). */
   target(s: JsonObject, base?: string): JsonSchema | undefined {
-    const t = this.index.resolve(s.$ref as string, base ?? this.index.baseAt(s) ?? this.index.base)?.value;
+    const t = this.index.resolve(s.$ref as string, base ?? this.index.baseAt(s) ?? this.index.base, s)?.value;
     return t !== null && (typeof t === 'object' || typeof t === 'boolean') ? (t as JsonSchema) : undefined;
   }
 
@@ -278,7 +278,7 @@ class Rewriter {
    * targets under another `$id`, anchors and `$defs` all end up as one plain reference.
    */
   private refId(ref: string, s: JsonObject, base: string): string {
-    const t = this.index.resolve(ref, base);
+    const t = this.index.resolve(ref, base, s);
     if (t === undefined)
       throw new SchemaCompileError(`${this.where(s)}: $ref ${JSON.stringify(ref)} names nothing`);
     let id = this.targets.get(t.pointer);
