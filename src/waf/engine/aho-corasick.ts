@@ -1,0 +1,90 @@
+/**
+ * One keyword automaton (Aho–Corasick) for many phrases at once: the `@pm` operators and the literal
+ * prefilters of `@rx` rules are answered in one pass over a value, in time linear in its length
+ * (issue 17 item 5). Phrases and input are compared in ASCII lower case, as `@pm` does.
+ */
+
+/** A compiled set of phrases. */
+export interface KeywordAutomaton {
+  /** The index of the first phrase found in `input` (leftmost end), or -1. */
+  findFirst(input: string): { index: number; end: number } | undefined;
+  /** Marks in `found` (indexed by phrase) every phrase that occurs in `input`. */
+  findAll(input: string, found: Uint8Array): void;
+  readonly size: number;
+}
+
+function lowerCode(c: number): number {
+  return c >= 0x41 && c <= 0x5a ? c + 32 : c;
+}
+
+/** Builds the automaton; characters are byte values (0–255) after ASCII lower-casing. */
+export function compileKeywords(phrases: readonly string[]): KeywordAutomaton {
+  // Goto function as per-state maps; output lists as arrays of phrase indexes.
+  const next: Map<number, number>[] = [new Map()];
+  const out: number[][] = [[]];
+  const depthOf: number[] = [0];
+  phrases.forEach((phrase, index) => {
+    let s = 0;
+    for (let i = 0; i < phrase.length; i++) {
+      const c = lowerCode(phrase.charCodeAt(i) & 0xffff);
+      let t = next[s].get(c);
+      if (t === undefined) {
+        t = next.length;
+        next.push(new Map());
+        out.push([]);
+        depthOf.push(depthOf[s] + 1);
+        next[s].set(c, t);
+      }
+      s = t;
+    }
+    out[s].push(index);
+  });
+  const fail = new Int32Array(next.length);
+  const queue: number[] = [];
+  for (const t of next[0].values()) queue.push(t);
+  for (let qi = 0; qi < queue.length; qi++) {
+    const s = queue[qi];
+    for (const [c, t] of next[s]) {
+      queue.push(t);
+      let f = fail[s];
+      while (f !== 0 && !next[f].has(c)) f = fail[f];
+      const ft = next[f].get(c);
+      fail[t] = ft !== undefined && ft !== t ? ft : 0;
+      if (out[fail[t]].length > 0) out[t] = out[t].concat(out[fail[t]]);
+    }
+  }
+  const emptyPhrase = phrases.findIndex((p) => p.length === 0);
+  const step = (s: number, c: number): number => {
+    let st = s;
+    for (;;) {
+      const t = next[st].get(c);
+      if (t !== undefined) return t;
+      if (st === 0) return 0;
+      st = fail[st];
+    }
+  };
+  return {
+    size: phrases.length,
+    findFirst(input) {
+      if (emptyPhrase >= 0) return { index: emptyPhrase, end: 0 };
+      let s = 0;
+      for (let i = 0; i < input.length; i++) {
+        s = step(s, lowerCode(input.charCodeAt(i)));
+        if (out[s].length > 0) {
+          // The longest phrase ending here is the one the state spells.
+          return { index: out[s][0], end: i + 1 };
+        }
+      }
+      return undefined;
+    },
+    findAll(input, found) {
+      if (emptyPhrase >= 0) found[emptyPhrase] = 1;
+      let s = 0;
+      for (let i = 0; i < input.length; i++) {
+        s = step(s, lowerCode(input.charCodeAt(i)));
+        const o = out[s];
+        for (let k = 0; k < o.length; k++) found[o[k]] = 1;
+      }
+    },
+  };
+}

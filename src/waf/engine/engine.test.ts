@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { compileSecLang } from '../load.ts';
+import type { WafRequest } from '../types.ts';
+import { compileKeywords } from './aho-corasick.ts';
+import { compileRegex, requiredFactors } from './regex.ts';
+import { cmdLine, htmlEntityDecode, normalizePath, urlDecodeUni, utf8toUnicode } from './transforms.ts';
+
+function get(uri: string, headers: [string, string][] = []): WafRequest {
+  return {
+    method: 'GET',
+    uri,
+    protocol: 'HTTP/1.1',
+    headers: [['Host', 'x'], ...headers],
+    remoteAddr: '127.0.0.1',
+  };
+}
+
+const SCORING = `
+SecDefaultAction "phase:2,log,pass"
+SecAction "id:1,phase:1,nolog,pass,setvar:tx.anomaly_score=0"
+SecRule ARGS "@rx (?i)union\\s+select" "id:10,phase:2,block,capture,t:none,t:urlDecodeUni,msg:'sqli',logdata:'%{TX.0}',tag:'attack-sqli',setvar:'tx.anomaly_score=+5'"
+SecRule ARGS_NAMES "@pm evil bad" "id:11,phase:2,block,setvar:'tx.anomaly_score=+3'"
+SecRule TX:ANOMALY_SCORE "@ge 5" "id:20,phase:2,deny,msg:'blocked %{tx.anomaly_score}'"
+`;
+
+test('scores each matching value and blocks at the threshold rule', () => {
+  const { ruleSet, issues } = compileSecLang(SCORING);
+  assert.deepEqual(issues, []);
+  const v = ruleSet.evaluate(get('/?a=1%20UNION%20SELECT%20x&b=union+select'));
+  assert.equal(v.anomalyScore, 10);
+  assert.equal(v.blocked, true);
+  assert.deepEqual(
+    v.matches.map((m) => m.id),
+    [10, 20],
+  );
+  assert.equal(v.matches[0].variable, 'ARGS:b');
+  assert.equal(v.matches[1].msg, 'blocked 10');
+});
+
+test('lets a benign request through with no match', () => {
+  const { ruleSet } = compileSecLang(SCORING);
+  const v = ruleSet.evaluate(get('/?q=hello'));
+  assert.equal(v.blocked, false);
+  assert.deepEqual(v.matches, []);
+});
+
+test('removes a rule or one of its targets by exclusion', () => {
+  const { ruleSet } = compileSecLang(SCORING);
+  const r = get('/?a=union%20select');
+  assert.equal(ruleSet.evaluate(r, { removeIds: new Set([10]) }).anomalyScore, 0);
+  assert.equal(ruleSet.evaluate(r, { removeTargets: new Map([[10, ['ARGS:a']]]) }).anomalyScore, 0);
+  assert.equal(ruleSet.evaluate(r, { removeTags: new Set(['attack-sqli']) }).anomalyScore, 0);
+  assert.equal(ruleSet.evaluate(r).anomalyScore, 5);
+});
+
+test('follows chains, skipAfter markers and ctl exclusions', () => {
+  const { ruleSet, issues } = compileSecLang(`
+SecRule REQUEST_HEADERS:X-Skip "@streq 1" "id:1,phase:1,pass,nolog,skipAfter:END"
+SecRule REQUEST_HEADERS:X-Off "@streq 1" "id:2,phase:1,pass,nolog,ctl:ruleRemoveById=4"
+SecRule REQUEST_METHOD "@streq GET" "id:3,phase:1,pass,chain"
+  SecRule &REQUEST_HEADERS:X-Need "@eq 0" "setvar:tx.missing=1"
+SecRule ARGS "@contains x" "id:4,phase:2,pass"
+SecMarker END
+SecRule ARGS "@contains y" "id:5,phase:2,pass"
+`);
+  assert.deepEqual(issues, []);
+  const ids = (r: WafRequest) => ruleSet.evaluate(r).matches.map((m) => m.id);
+  assert.deepEqual(ids(get('/?a=xy')), [3, 4, 5]);
+  assert.deepEqual(ids(get('/?a=xy', [['X-Need', '1']])), [4, 5]);
+  assert.deepEqual(ids(get('/?a=xy', [['X-Off', '1']])), [3, 5]);
+  assert.deepEqual(ids(get('/?a=y', [['X-Skip', '1']])), [5]);
+});
+
+test('names JSON body arguments as libmodsecurity does', () => {
+  const { ruleSet } = compileSecLang(`SecRule ARGS_NAMES "@rx ^json\\.c\\.array_1$" "id:3,phase:2,pass"
+SecRule ARGS_NAMES "@streq json.a.b" "id:4,phase:2,pass"
+SecRule ARGS:json.d "@streq x" "id:5,phase:2,pass"`);
+  const body = Buffer.from('{"a":{"b":1},"c":[true,null],"d":"x"}');
+  const req: WafRequest = {
+    ...get('/'),
+    method: 'POST',
+    headers: [['Content-Type', 'application/json']],
+    body,
+  };
+  assert.deepEqual(
+    ruleSet.evaluate(req).matches.map((m) => m.id),
+    [3, 4, 5],
+  );
+});
+
+test('reports an unknown operator by file and line and never matches with it', () => {
+  const { ruleSet, issues } = compileSecLang('\nSecRule ARGS "@frob x" "id:9,phase:2,deny"');
+  assert.equal(issues.length, 1);
+  assert.equal(issues[0].line, 2);
+  assert.match(issues[0].message, /unknown operator @frob/);
+  assert.equal(ruleSet.evaluate(get('/?a=x')).blocked, false);
+});
+
+test('decodes as the CRS transformations do', () => {
+  assert.equal(urlDecodeUni('%u0041%uff1c%3c+'), 'A<< ');
+  assert.equal(htmlEntityDecode('&lt;&#x41;&#66&quot;'), '<AB"');
+  assert.equal(cmdLine('C^A"T  /etc ,x;Y'), 'cat/etc x y');
+  assert.equal(normalizePath('/a/./b/../c//d'), '/a/c/d');
+  assert.equal(utf8toUnicode(Buffer.from('é', 'utf8').toString('latin1')), '%u00e9');
+});
+
+test('finds phrases with one automaton, case-insensitively', () => {
+  const ac = compileKeywords(['he', 'she', 'HERS']);
+  const found = new Uint8Array(3);
+  ac.findAll('uSHErs', found);
+  assert.deepEqual([...found], [1, 1, 1]);
+  assert.equal(ac.findFirst('xxhe')?.index, 0);
+  assert.equal(ac.findFirst('nothing'), undefined);
+});
+
+test('gives regex prefilter factors that every match contains', () => {
+  assert.deepEqual(requiredFactors('(?i)union\\s+select')?.sort(), ['select']);
+  assert.deepEqual(requiredFactors('(?:foo|bar)\\d+')?.sort(), ['bar', 'foo']);
+  assert.equal(requiredFactors('^.*$'), undefined);
+  const re = compileRegex('(?i)(?:sleep|benchmark)\\s*\\(');
+  for (const s of ['SLEEP(1)', 'benchmark (', 'x sleep(']) {
+    assert.ok(re.test(s));
+    assert.ok(re.factors?.some((f) => s.toLowerCase().includes(f)));
+  }
+});
+
+test('runs possessive quantifiers and keeps linear time on a long hostile input', () => {
+  const re = compileRegex('^(?:a++)*+b');
+  assert.equal(re.test('aaab'), true);
+  assert.equal(re.test(`${'a'.repeat(65536)}c`), false);
+});

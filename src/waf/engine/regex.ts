@@ -1,0 +1,424 @@
+/**
+ * `@rx` patterns (PCRE, as libmodsecurity compiles them: DOTALL and MULTILINE) run on RE2 (re2js), a
+ * linear-time engine, so no request can make a rule backtrack (issue 17 item 5; the project's approach,
+ * see src/openapi/pattern.ts). PCRE spellings RE2 lacks are rewritten where the meaning is kept:
+ * possessive quantifiers and atomic groups (RE2 never backtracks, so they change nothing but the rare
+ * match that needed the backtracking they forbid), `\s` gains the vertical tab PCRE includes, `\e`, `\Z`.
+ * A negative lookahead of a literal at the end of a pattern is expanded into alternatives. What RE2 cannot
+ * express (backreferences, other lookaround) is refused here and reported by the loader.
+ *
+ * Each pattern also yields a literal prefilter: a set of lower-case strings of which every match contains
+ * at least one. One keyword automaton over all prefilters tells which rules can match a value at all.
+ */
+import { RE2JS } from 're2js';
+
+/** A compiled `@rx` pattern. */
+export interface CompiledRegex {
+  readonly source: string;
+  /** Whether the pattern matches anywhere in the input. */
+  test(input: string): boolean;
+  /** The first match and its groups (group 0 first), or undefined. */
+  exec(input: string): string[] | undefined;
+  /** Strings (lower case) of which every match contains one; undefined when no such set was found. */
+  readonly factors: readonly string[] | undefined;
+}
+
+/** Thrown for a pattern RE2 cannot run. */
+export class RegexUnsupportedError extends Error {
+  readonly code = 'ERR_WAF_REGEX_UNSUPPORTED';
+}
+
+const PCRE_SPACE = '\\t\\n\\x0B\\f\\r ';
+
+/** Rewrites PCRE syntax into RE2 syntax; throws RegexUnsupportedError for what cannot be kept. */
+export function toRe2(source: string): string {
+  let out = '';
+  let inClass = false;
+  const n = source.length;
+  for (let i = 0; i < n; i++) {
+    const c = source[i];
+    if (c === '\\') {
+      const e = source[i + 1] ?? '';
+      i++;
+      if (e === 's') out += inClass ? PCRE_SPACE : `[${PCRE_SPACE}]`;
+      else if (e === 'S') out += inClass ? '\\S' : `[^${PCRE_SPACE}]`;
+      else if (e === 'e') out += '\\x1B';
+      else if (e === 'Z' && !inClass) out += '(?:\\n?\\z)';
+      else if (e === 'h') out += inClass ? '\\t \\xA0' : '[\\t \\xA0]';
+      else if (e === 'v' && !inClass) out += '[\\n\\x0B\\f\\r\\x85]';
+      else if (!inClass && /[1-9]/.test(e)) throw new RegexUnsupportedError('uses a backreference');
+      else if (e === '/') out += '/';
+      else out += `\\${e}`;
+      continue;
+    }
+    if (inClass) {
+      if (c === '[' && source[i + 1] === ':') {
+        const end = source.indexOf(':]', i + 2);
+        if (end > 0) {
+          out += source.slice(i, end + 2);
+          i = end + 1;
+          continue;
+        }
+      }
+      if (c === ']') inClass = false;
+      out += c;
+      continue;
+    }
+    if (c === '[') {
+      inClass = true;
+      out += c;
+      // A `]` first in a class (or after `^`) is a literal.
+      if (source[i + 1] === '^') {
+        out += '^';
+        i++;
+      }
+      if (source[i + 1] === ']') {
+        out += '\\]';
+        i++;
+      }
+      continue;
+    }
+    if ((c === '+' || c === '*' || c === '?' || c === '}') && source[i + 1] === '+') {
+      // Possessive quantifier: RE2 does not backtrack, a plain greedy one matches the same strings here.
+      out += c;
+      i++;
+      continue;
+    }
+    if (c === '(' && source[i + 1] === '?') {
+      if (source[i + 2] === '>') {
+        out += '(?:';
+        i += 2;
+        continue;
+      }
+      const k = source[i + 2];
+      if (k === '=' || k === '!' || (k === '<' && (source[i + 3] === '=' || source[i + 3] === '!'))) {
+        throw new RegexUnsupportedError('uses lookahead or lookbehind');
+      }
+    }
+    out += c;
+  }
+  return out;
+}
+
+/**
+ * `X(?!lit)` at the very end of a pattern, with `lit` a plain literal: the lookahead becomes
+ * "end of input, or a character that leaves the literal" (matching the same inputs).
+ */
+function expandTrailingNegativeLookahead(source: string): string | undefined {
+  const m = /\(\?!([A-Za-z0-9_\-. ]+)\)$/.exec(source);
+  if (!m) return undefined;
+  const lit = m[1];
+  const esc = (ch: string) => (/[A-Za-z0-9_ ]/.test(ch) ? ch : `\\${ch}`);
+  // Build the alternatives explicitly: end, or one of the literal's prefixes followed by a different char.
+  const options: string[] = ['\\z'];
+  for (let k = 0; k < lit.length; k++) {
+    const prefix = lit.slice(0, k).split('').map(esc).join('');
+    options.push(`${prefix}[^${esc(lit[k])}]`);
+    if (k > 0) options.push(`${prefix}\\z`);
+  }
+  return `${source.slice(0, m.index)}(?:${options.join('|')})`;
+}
+
+/** Compiles a pattern with libmodsecurity's flags (DOTALL, MULTILINE). */
+export function compileRegex(source: string): CompiledRegex {
+  let re2Source: string;
+  try {
+    re2Source = toRe2(source);
+  } catch (e) {
+    const expanded = expandTrailingNegativeLookahead(source);
+    if (expanded === undefined) throw e;
+    re2Source = toRe2(expanded);
+  }
+  let re: RE2JS;
+  try {
+    re = RE2JS.compile(re2Source, RE2JS.DOTALL | RE2JS.MULTILINE);
+  } catch (e) {
+    throw new RegexUnsupportedError(`cannot run on RE2: ${(e as Error).message}`);
+  }
+  let factors: string[] | undefined;
+  try {
+    factors = requiredFactors(source);
+  } catch {
+    factors = undefined;
+  }
+  const groups = re.groupCount();
+  return {
+    source,
+    factors,
+    test: (input) => re.test(input),
+    exec(input) {
+      const m = re.matcher(input);
+      if (!m.find()) return undefined;
+      const out: string[] = [];
+      for (let g = 0; g <= groups; g++) out.push(m.group(g) ?? '');
+      return out;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Literal prefilter: a small reader of the pattern's structure that computes, for each part, either the
+// exact (finite, small) set of strings it matches, or a set of factors one of which every match contains.
+
+interface Info {
+  /** Every string the part can match, when finite and small (lower case). */
+  exact?: Set<string>;
+  /** Factors: every match contains one of them (lower case). */
+  any?: Set<string>;
+}
+
+const MAX_SET = 256;
+const MAX_LEN = 24;
+
+function minLen(set: Set<string>): number {
+  let m = Number.POSITIVE_INFINITY;
+  for (const s of set) m = Math.min(m, s.length);
+  return m;
+}
+
+/** How useful a factor set is: longer shortest factor, then fewer factors. */
+function score(set: Set<string> | undefined): number {
+  if (!set || set.size === 0) return -1;
+  const m = minLen(set);
+  if (m === 0) return -1;
+  return m * 1000 - set.size;
+}
+
+function best(a: Set<string> | undefined, b: Set<string> | undefined): Set<string> | undefined {
+  return score(b) > score(a) ? b : a;
+}
+
+function lower(s: string): string {
+  return s.replace(/[A-Z]/g, (c) => c.toLowerCase());
+}
+
+class FactorReader {
+  private i = 0;
+  private readonly s: string;
+  constructor(s: string) {
+    this.s = s;
+  }
+
+  read(): Info {
+    const info = this.alternation();
+    if (this.i < this.s.length) throw new Error('unbalanced');
+    return info;
+  }
+
+  private alternation(): Info {
+    const branches: Info[] = [this.sequence()];
+    while (this.s[this.i] === '|') {
+      this.i++;
+      branches.push(this.sequence());
+    }
+    if (branches.length === 1) return branches[0];
+    let exact: Set<string> | undefined = new Set();
+    let any: Set<string> | undefined = new Set();
+    for (const b of branches) {
+      if (exact && b.exact) for (const x of b.exact) exact.add(x);
+      else exact = undefined;
+      const f = b.exact ?? b.any;
+      if (any && f && score(f) > 0) for (const x of f) any.add(x);
+      else any = undefined;
+    }
+    if (exact && exact.size > MAX_SET) exact = undefined;
+    return { exact, any };
+  }
+
+  private sequence(): Info {
+    // `run` is the product of the current run of finite parts; every match contains one of its strings.
+    let run: Set<string> = new Set(['']);
+    let allFinite = true;
+    let any: Set<string> | undefined;
+    while (this.i < this.s.length && this.s[this.i] !== '|' && this.s[this.i] !== ')') {
+      const atom = this.quantified();
+      if (atom.exact) {
+        const prod = new Set<string>();
+        for (const a of run) for (const b of atom.exact) prod.add(a + b);
+        if (prod.size > MAX_SET || [...prod].some((p) => p.length > MAX_LEN)) {
+          any = best(any, run);
+          run = new Set(atom.exact);
+          allFinite = false;
+        } else run = prod;
+      } else {
+        any = best(any, run);
+        any = best(any, atom.any);
+        run = new Set(['']);
+        allFinite = false;
+      }
+    }
+    any = best(any, run);
+    return { exact: allFinite ? run : undefined, any };
+  }
+
+  private quantified(): Info {
+    const atom = this.atom();
+    const c = this.s[this.i];
+    let min = 1;
+    let max = 1;
+    if (c === '*' || c === '+' || c === '?') {
+      this.i++;
+      min = c === '+' ? 1 : 0;
+      max = c === '?' ? 1 : Number.POSITIVE_INFINITY;
+    } else if (c === '{') {
+      const m = /^\{(\d*)(,?)(\d*)\}/.exec(this.s.slice(this.i));
+      if (m) {
+        this.i += m[0].length;
+        min = m[1] === '' ? 0 : Number(m[1]);
+        max = m[2] === '' ? min : m[3] === '' ? Number.POSITIVE_INFINITY : Number(m[3]);
+      }
+    } else return atom;
+    if (this.s[this.i] === '?' || this.s[this.i] === '+') this.i++;
+    if (max === 1 && min === 0 && atom.exact) return { exact: new Set([...atom.exact, '']) };
+    if (min === 0) return {};
+    return { any: atom.exact ?? atom.any };
+  }
+
+  private atom(): Info {
+    const s = this.s;
+    const c = s[this.i];
+    if (c === '(') {
+      this.i++;
+      if (s[this.i] === '?') {
+        this.i++;
+        const k = s[this.i];
+        if (k === ':' || k === '>') this.i++;
+        else if (k === '=' || k === '!' || k === '<') {
+          // Lookaround: matches no text of its own.
+          this.skipGroup();
+          return { exact: new Set(['']) };
+        } else {
+          // Inline flags `(?i)` or `(?i:`.
+          const m = /^[a-zA-Z-]*/.exec(s.slice(this.i));
+          this.i += m ? m[0].length : 0;
+          if (s[this.i] === ')') {
+            this.i++;
+            return { exact: new Set(['']) };
+          }
+          this.i++;
+        }
+      }
+      const inner = this.alternation();
+      if (s[this.i] !== ')') throw new Error('unbalanced');
+      this.i++;
+      return inner;
+    }
+    if (c === '[') return this.charClass();
+    if (c === '.') {
+      this.i++;
+      return {};
+    }
+    if (c === '^' || c === '$') {
+      this.i++;
+      return { exact: new Set(['']) };
+    }
+    if (c === '\\') {
+      const e = s[this.i + 1];
+      this.i += 2;
+      if (e === 'x') {
+        let hex: string;
+        if (s[this.i] === '{') {
+          const end = s.indexOf('}', this.i);
+          hex = s.slice(this.i + 1, end);
+          this.i = end + 1;
+        } else {
+          hex = s.slice(this.i, this.i + 2);
+          this.i += 2;
+        }
+        return { exact: new Set([lower(String.fromCharCode(Number.parseInt(hex, 16)))]) };
+      }
+      if ('bBAzZG'.includes(e)) return { exact: new Set(['']) };
+      if ('dDwWsShHvVRXNpPQEk'.includes(e) || /[0-9]/.test(e)) {
+        if (e === 'p' || e === 'P') {
+          if (s[this.i] === '{') this.i = s.indexOf('}', this.i) + 1;
+          else this.i++;
+        }
+        return {};
+      }
+      const map: Record<string, string> = { n: '\n', r: '\r', t: '\t', f: '\f', e: '\x1b', a: '\x07' };
+      return { exact: new Set([lower(map[e] ?? e)]) };
+    }
+    this.i++;
+    return { exact: new Set([lower(c)]) };
+  }
+
+  private skipGroup(): void {
+    let depth = 1;
+    while (this.i < this.s.length && depth > 0) {
+      const c = this.s[this.i];
+      if (c === '\\') this.i += 2;
+      else if (c === '[') this.charClass();
+      else {
+        if (c === '(') depth++;
+        else if (c === ')') depth--;
+        this.i++;
+      }
+    }
+  }
+
+  private charClass(): Info {
+    const s = this.s;
+    this.i++;
+    let negated = false;
+    if (s[this.i] === '^') {
+      negated = true;
+      this.i++;
+    }
+    const chars = new Set<string>();
+    let big = false;
+    let first = true;
+    while (this.i < s.length && (s[this.i] !== ']' || first)) {
+      first = false;
+      let ch = s[this.i];
+      if (ch === '[' && s[this.i + 1] === ':') {
+        this.i = s.indexOf(':]', this.i) + 2;
+        big = true;
+        continue;
+      }
+      if (ch === '\\') {
+        const e = s[this.i + 1];
+        this.i += 2;
+        if (e === 'x') {
+          const hex = s.slice(this.i, this.i + 2);
+          this.i += 2;
+          ch = String.fromCharCode(Number.parseInt(hex, 16));
+        } else if ('dDwWsShHvV'.includes(e)) {
+          big = true;
+          continue;
+        } else {
+          const map: Record<string, string> = { n: '\n', r: '\r', t: '\t', f: '\f' };
+          ch = map[e] ?? e;
+        }
+      } else this.i++;
+      if (s[this.i] === '-' && s[this.i + 1] !== ']' && this.i + 1 < s.length) {
+        this.i++;
+        let to = s[this.i];
+        if (to === '\\') {
+          const e = s[this.i + 1];
+          this.i += 2;
+          if (e === 'x') {
+            to = String.fromCharCode(Number.parseInt(s.slice(this.i, this.i + 2), 16));
+            this.i += 2;
+          } else to = e;
+        } else this.i++;
+        const a = ch.charCodeAt(0);
+        const b = to.charCodeAt(0);
+        if (b - a > 12) big = true;
+        else for (let k = a; k <= b; k++) chars.add(lower(String.fromCharCode(k)));
+        continue;
+      }
+      chars.add(lower(ch));
+    }
+    this.i++;
+    if (negated || big || chars.size > 12) return {};
+    return { exact: chars };
+  }
+}
+
+/** The prefilter factors of a pattern, or undefined when every input may match. */
+export function requiredFactors(source: string): string[] | undefined {
+  const info = new FactorReader(source).read();
+  const set = best(info.any, info.exact);
+  if (!set || score(set) <= 0) return undefined;
+  return [...set];
+}

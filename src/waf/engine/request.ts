@@ -1,0 +1,312 @@
+/**
+ * The variables and collections of one request, read the way libmodsecurity reads them (issue 17):
+ * values are byte strings (latin1), the query string and url-encoded bodies are split on `&` and `=`
+ * and decoded leniently (`+` is a space), cookies split on `;`, JSON bodies named `json.a.b` and
+ * `json.list.array_0`, multipart parts into ARGS_POST, FILES and FILES_NAMES.
+ */
+import type { WafRequest } from '../types.ts';
+import { trimRight, uriDecode, urlDecode } from './transforms.ts';
+
+/** One member of a collection. */
+export interface Entry {
+  readonly key: string;
+  readonly value: string;
+}
+
+/** Collections by upper-case name; single-valued variables hold one entry with an empty key. */
+export type Collections = Map<string, Entry[]>;
+
+/** The body processors libmodsecurity knows. */
+export type BodyProcessor = 'URLENCODED' | 'MULTIPART' | 'JSON' | 'XML' | undefined;
+
+function latin1(s: string): string {
+  // Header values reach us as JavaScript strings; characters above 0xFF (never sent as such by HTTP/1)
+  // are re-read as their UTF-8 bytes.
+  for (let i = 0; i < s.length; i++) {
+    if (s.charCodeAt(i) > 0xff) return Buffer.from(s, 'utf8').toString('latin1');
+  }
+  return s;
+}
+
+function set(c: Collections, name: string, value: string): void {
+  c.set(name, [{ key: '', value }]);
+}
+
+function add(c: Collections, name: string, key: string, value: string): void {
+  let list = c.get(name);
+  if (!list) {
+    list = [];
+    c.set(name, list);
+  }
+  list.push({ key, value });
+}
+
+/** Splits like std::getline on a separator: empty pieces kept, except a trailing one. */
+function splitKeep(s: string, sep: string): string[] {
+  const parts = s.split(sep);
+  if (parts.length > 0 && parts[parts.length - 1] === '') parts.pop();
+  return parts;
+}
+
+/** Adds arguments from `a=1&b=2` text. Returns whether some `%` escape was invalid. */
+function addArguments(c: Collections, origin: 'GET' | 'POST', text: string, limit: number): boolean {
+  let invalid = false;
+  for (const piece of splitKeep(text, '&')) {
+    const eq = piece.indexOf('=');
+    const rawKey = eq < 0 ? piece : piece.slice(0, eq);
+    const rawValue = eq < 0 ? '' : piece.slice(eq + 1);
+    if (/%(?![0-9a-fA-F]{2})/.test(rawKey) || /%(?![0-9a-fA-F]{2})/.test(rawValue)) invalid = true;
+    addArgument(c, origin, urlDecode(rawKey), urlDecode(rawValue), limit);
+  }
+  return invalid;
+}
+
+function addArgument(
+  c: Collections,
+  origin: 'GET' | 'POST' | 'JSON',
+  key: string,
+  value: string,
+  limit: number,
+): void {
+  if ((c.get('ARGS')?.length ?? 0) >= limit) return;
+  add(c, 'ARGS', key, value);
+  add(c, 'ARGS_NAMES', key, key);
+  if (origin === 'GET') {
+    add(c, 'ARGS_GET', key, value);
+    add(c, 'ARGS_GET_NAMES', key, key);
+  } else if (origin === 'POST') {
+    add(c, 'ARGS_POST', key, value);
+    add(c, 'ARGS_POST_NAMES', key, key);
+  }
+}
+
+/** Options of request reading (SecArgumentsLimit, SecRequestBodyJsonDepthLimit). */
+export interface RequestReadOptions {
+  readonly argumentsLimit: number;
+  readonly jsonDepthLimit: number;
+}
+
+/** Reads the phase-1 variables: request line, URI, query arguments, headers, cookies. */
+export function readRequestHeaders(
+  req: WafRequest,
+  options: RequestReadOptions,
+): { collections: Collections; bodyProcessor: BodyProcessor } {
+  const c: Collections = new Map();
+  const uri = latin1(req.uri);
+  const method = latin1(req.method);
+  const protocol = req.protocol;
+  const decoded = uriDecode(uri);
+  set(c, 'REQUEST_METHOD', method);
+  set(c, 'REQUEST_PROTOCOL', protocol);
+  set(c, 'REQUEST_LINE', `${method} ${uri} ${protocol}`);
+  set(c, 'REQUEST_URI_RAW', uri);
+  // REQUEST_URI is the decoded target; an absolute-form target keeps only its path.
+  let parsedUri = decoded;
+  if (decoded !== '' && decoded[0] !== '/') {
+    const m = /^[^:/?#]*:\/\/[^/]*(\/.*)$/s.exec(decoded);
+    if (m) parsedUri = m[1];
+  }
+  set(c, 'REQUEST_URI', parsedUri);
+  const qRaw = uri.indexOf('?');
+  const qDec = decoded.indexOf('?');
+  const path = qDec < 0 ? decoded : decoded.slice(0, qDec);
+  set(c, 'REQUEST_FILENAME', path);
+  set(c, 'PATH_INFO', path);
+  const slash = Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\'));
+  if (slash >= 0 && path.length > slash + 1) set(c, 'REQUEST_BASENAME', path.slice(slash + 1));
+  const query = qRaw < 0 ? '' : uri.slice(qRaw + 1);
+  set(c, 'QUERY_STRING', query);
+  set(c, 'REMOTE_ADDR', req.remoteAddr);
+  set(c, 'REMOTE_HOST', req.remoteAddr);
+  set(c, 'UNIQUE_ID', '');
+  set(c, 'DURATION', '0');
+  set(c, 'URLENCODED_ERROR', '0');
+  set(c, 'INBOUND_DATA_ERROR', '0');
+  c.set('ARGS', []);
+  c.set('ARGS_NAMES', []);
+  c.set('ARGS_GET', []);
+  c.set('ARGS_GET_NAMES', []);
+  c.set('ARGS_POST', []);
+  c.set('ARGS_POST_NAMES', []);
+  c.set('REQUEST_HEADERS', []);
+  c.set('REQUEST_HEADERS_NAMES', []);
+  c.set('REQUEST_COOKIES', []);
+  c.set('REQUEST_COOKIES_NAMES', []);
+  c.set('FILES', []);
+  c.set('FILES_NAMES', []);
+  c.set('FILES_SIZES', []);
+  c.set('MULTIPART_PART_HEADERS', []);
+  c.set('XML', []);
+  if (query !== '' && addArguments(c, 'GET', query, options.argumentsLimit)) set(c, 'URLENCODED_ERROR', '1');
+  let bodyProcessor: BodyProcessor;
+  for (const [rawName, rawValue] of req.headers) {
+    const name = latin1(rawName);
+    const value = latin1(rawValue);
+    add(c, 'REQUEST_HEADERS_NAMES', name, name);
+    add(c, 'REQUEST_HEADERS', name, value);
+    const lname = name.toLowerCase();
+    if (lname === 'cookie') readCookies(c, value);
+    else if (lname === 'content-type') {
+      const l = value.toLowerCase();
+      if (l.startsWith('multipart/form-data')) bodyProcessor = 'MULTIPART';
+      if (l.startsWith('application/x-www-form-urlencoded')) bodyProcessor = 'URLENCODED';
+    }
+  }
+  if (bodyProcessor) set(c, 'REQBODY_PROCESSOR', bodyProcessor);
+  let combined = 0;
+  for (const e of c.get('ARGS') ?? []) combined += e.key.length + e.value.length;
+  set(c, 'ARGS_COMBINED_SIZE', String(combined));
+  return { collections: c, bodyProcessor };
+}
+
+function readCookies(c: Collections, value: string): void {
+  const cookies = splitKeep(value, ';');
+  if (cookies.length > 0) cookies[cookies.length - 1] = trimRight(cookies[cookies.length - 1]);
+  for (const piece of cookies) {
+    if (piece === '') continue;
+    const eq = piece.indexOf('=');
+    let key = eq < 0 ? piece : piece.slice(0, eq);
+    const val = eq < 0 ? '' : piece.slice(eq + 1);
+    let k = 0;
+    while (k < key.length && /[\t\n\v\f\r ]/.test(key[k])) k++;
+    key = key.slice(k);
+    if (key === '') continue;
+    add(c, 'REQUEST_COOKIES_NAMES', key, key);
+    add(c, 'REQUEST_COOKIES', key, val);
+  }
+}
+
+/** Reads the body with the processor in force (set by Content-Type or `ctl:requestBodyProcessor`). */
+export function readRequestBody(
+  c: Collections,
+  req: WafRequest,
+  processor: BodyProcessor,
+  options: RequestReadOptions,
+): void {
+  const body = req.body;
+  set(c, 'REQBODY_ERROR', '0');
+  set(c, 'REQBODY_PROCESSOR_ERROR', '0');
+  set(c, 'MULTIPART_STRICT_ERROR', '0');
+  set(c, 'MULTIPART_UNMATCHED_BOUNDARY', '0');
+  if (processor) set(c, 'REQBODY_PROCESSOR', processor);
+  if (!body || body.length === 0) return;
+  const text = body.toString('latin1');
+  set(c, 'REQUEST_BODY', text);
+  set(c, 'REQUEST_BODY_LENGTH', String(body.length));
+  if (processor === 'URLENCODED') {
+    if (addArguments(c, 'POST', text, options.argumentsLimit)) set(c, 'URLENCODED_ERROR', '1');
+  } else if (processor === 'JSON') {
+    if (!readJson(c, body, options)) {
+      set(c, 'REQBODY_ERROR', '1');
+      set(c, 'REQBODY_PROCESSOR_ERROR', '1');
+      set(c, 'REQBODY_ERROR_MSG', 'JSON parsing error');
+    }
+  } else if (processor === 'MULTIPART') {
+    const ct =
+      (c.get('REQUEST_HEADERS') ?? []).find((e) => e.key.toLowerCase() === 'content-type')?.value ?? '';
+    if (!readMultipart(c, text, ct, options)) {
+      set(c, 'REQBODY_ERROR', '1');
+      set(c, 'REQBODY_PROCESSOR_ERROR', '1');
+      set(c, 'MULTIPART_STRICT_ERROR', '1');
+    }
+  }
+  let combined = 0;
+  for (const e of c.get('ARGS') ?? []) combined += e.key.length + e.value.length;
+  set(c, 'ARGS_COMBINED_SIZE', String(combined));
+}
+
+/** JSON body → ARGS named as libmodsecurity names them; false when the body is not JSON. */
+function readJson(c: Collections, body: Buffer, options: RequestReadOptions): boolean {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(body.toString('utf8'));
+  } catch {
+    return false;
+  }
+  const bytes = (s: string) => latin1(s);
+  // Containers: name and, for arrays, the element counter; the current key persists across containers
+  // exactly like libmodsecurity's parser state.
+  const containers: { name: string; array: boolean; counter: number }[] = [];
+  let currentKey = '';
+  const keyFor = () => (containers.length === 0 ? 'json' : currentKey === '' ? 'empty-key' : currentKey);
+  const emit = (value: string) => {
+    if (containers.length === 0) return;
+    let path = '';
+    for (const k of containers) path += k.array ? `${k.name}.array_${k.counter}` : `${k.name}.`;
+    const last = containers[containers.length - 1];
+    let data = '';
+    if (last.array) last.counter++;
+    else data = currentKey;
+    addArgument(c, 'JSON', path + data, value, options.argumentsLimit);
+  };
+  const closeContainer = () => {
+    containers.pop();
+    const parent = containers[containers.length - 1];
+    if (parent?.array) parent.counter++;
+  };
+  const walk = (v: unknown, depth: number): boolean => {
+    if (depth > options.jsonDepthLimit) return false;
+    if (Array.isArray(v)) {
+      containers.push({ name: keyFor(), array: true, counter: 0 });
+      for (const item of v) if (!walk(item, depth + 1)) return false;
+      closeContainer();
+    } else if (v !== null && typeof v === 'object') {
+      containers.push({ name: keyFor(), array: false, counter: 0 });
+      for (const [k, item] of Object.entries(v)) {
+        currentKey = bytes(k);
+        if (!walk(item, depth + 1)) return false;
+      }
+      closeContainer();
+    } else if (v === null) emit('');
+    else if (typeof v === 'string') emit(bytes(v));
+    else emit(String(v));
+    return true;
+  };
+  return walk(doc, 0);
+}
+
+/** multipart/form-data → ARGS_POST for fields, FILES/FILES_NAMES for files; false on a malformed body. */
+function readMultipart(
+  c: Collections,
+  text: string,
+  contentType: string,
+  options: RequestReadOptions,
+): boolean {
+  const m = /boundary\s*=\s*(?:"([^"]+)"|([^;\s]+))/i.exec(contentType);
+  if (!m) return false;
+  const boundary = `--${m[1] ?? m[2]}`;
+  const parts = text.split(boundary);
+  if (parts.length < 2) return false;
+  let filesSize = 0;
+  for (let i = 1; i < parts.length; i++) {
+    let part = parts[i];
+    if (part.startsWith('--')) break;
+    part = part.replace(/^\r?\n/, '');
+    const sep = part.indexOf('\r\n\r\n') >= 0 ? '\r\n\r\n' : '\n\n';
+    const split = part.indexOf(sep);
+    if (split < 0) return false;
+    const headerText = part.slice(0, split);
+    let value = part.slice(split + sep.length);
+    value = value.replace(/\r?\n$/, '');
+    let name = '';
+    let filename: string | undefined;
+    for (const line of headerText.split(/\r?\n/)) {
+      if (line === '') continue;
+      add(c, 'MULTIPART_PART_HEADERS', '', line);
+      if (/^content-disposition\s*:/i.test(line)) {
+        const n = /;\s*name\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]+))/i.exec(line);
+        if (n) name = n[1] ?? n[2];
+        const f = /;\s*filename\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]+))/i.exec(line);
+        if (f) filename = f[1] ?? f[2];
+      }
+    }
+    if (filename !== undefined) {
+      add(c, 'FILES', name, filename);
+      add(c, 'FILES_NAMES', name, name);
+      add(c, 'FILES_SIZES', name, String(value.length));
+      filesSize += value.length;
+    } else addArgument(c, 'POST', name, value, options.argumentsLimit);
+  }
+  set(c, 'FILES_COMBINED_SIZE', String(filesSize));
+  return true;
+}

@@ -1,0 +1,568 @@
+/**
+ * The transformations (`t:` actions) the Core Rule Set uses, written after libmodsecurity's documented
+ * behaviour. Values are byte strings: one JavaScript character per byte (latin1), as ModSecurity works
+ * on bytes; `utf8toUnicode` is what turns multi-byte UTF-8 into `%uXXXX` text.
+ */
+import { createHash } from 'node:crypto';
+
+/** One transformation: byte string in, byte string out. */
+export type Transform = (input: string) => string;
+
+const HEX = '0123456789abcdef';
+
+function isHex(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
+}
+
+function hexValue(c: number): number {
+  if (c <= 0x39) return c - 0x30;
+  if (c <= 0x46) return c - 0x37;
+  return c - 0x57;
+}
+
+function isSpace(c: number): boolean {
+  // C isspace(): space, \t, \n, \v, \f, \r.
+  return c === 0x20 || (c >= 0x09 && c <= 0x0d);
+}
+
+/** `%XX` decoding; `+` becomes a space; invalid escapes stay as written. */
+export function urlDecode(input: string): string {
+  if (input.indexOf('%') < 0 && input.indexOf('+') < 0) return input;
+  let out = '';
+  const n = input.length;
+  for (let i = 0; i < n; i++) {
+    const c = input.charCodeAt(i);
+    if (c === 0x25 && i + 2 < n && isHex(input.charCodeAt(i + 1)) && isHex(input.charCodeAt(i + 2))) {
+      out += String.fromCharCode(hexValue(input.charCodeAt(i + 1)) * 16 + hexValue(input.charCodeAt(i + 2)));
+      i += 2;
+    } else if (c === 0x2b) out += ' ';
+    else out += input[i];
+  }
+  return out;
+}
+
+/** Like urlDecode, without turning `+` into a space (how ModSecurity decodes the request path). */
+export function uriDecode(input: string): string {
+  if (input.indexOf('%') < 0) return input;
+  let out = '';
+  const n = input.length;
+  for (let i = 0; i < n; i++) {
+    const c = input.charCodeAt(i);
+    if (c === 0x25 && i + 2 < n && isHex(input.charCodeAt(i + 1)) && isHex(input.charCodeAt(i + 2))) {
+      out += String.fromCharCode(hexValue(input.charCodeAt(i + 1)) * 16 + hexValue(input.charCodeAt(i + 2)));
+      i += 2;
+    } else out += input[i];
+  }
+  return out;
+}
+
+/** A 16-bit code unit reduced to one byte: its low byte, with full-width ASCII (U+FF01–FF5E) folded to ASCII. */
+function unicodeToByte(code: number): number {
+  const low = code & 0xff;
+  if ((code & 0xff00) === 0xff00 && low > 0x00 && low < 0x5f) return low + 0x20;
+  return low;
+}
+
+/** `%XX` and IIS-style `%uXXXX` decoding; `+` becomes a space. */
+export function urlDecodeUni(input: string): string {
+  if (input.indexOf('%') < 0 && input.indexOf('+') < 0) return input;
+  let out = '';
+  const n = input.length;
+  for (let i = 0; i < n; i++) {
+    const c = input.charCodeAt(i);
+    if (c === 0x25) {
+      const u = input.charCodeAt(i + 1);
+      if (
+        (u === 0x75 || u === 0x55) &&
+        i + 5 < n &&
+        isHex(input.charCodeAt(i + 2)) &&
+        isHex(input.charCodeAt(i + 3)) &&
+        isHex(input.charCodeAt(i + 4)) &&
+        isHex(input.charCodeAt(i + 5))
+      ) {
+        const code =
+          (hexValue(input.charCodeAt(i + 2)) << 12) |
+          (hexValue(input.charCodeAt(i + 3)) << 8) |
+          (hexValue(input.charCodeAt(i + 4)) << 4) |
+          hexValue(input.charCodeAt(i + 5));
+        out += String.fromCharCode(unicodeToByte(code));
+        i += 5;
+        continue;
+      }
+      if (i + 2 < n && isHex(u) && isHex(input.charCodeAt(i + 2))) {
+        out += String.fromCharCode(hexValue(u) * 16 + hexValue(input.charCodeAt(i + 2)));
+        i += 2;
+        continue;
+      }
+      out += '%';
+    } else if (c === 0x2b) out += ' ';
+    else out += input[i];
+  }
+  return out;
+}
+
+const NAMED_ENTITIES: Record<string, number> = {
+  quot: 0x22,
+  amp: 0x26,
+  lt: 0x3c,
+  gt: 0x3e,
+  nbsp: 0xa0,
+  apos: 0x27,
+};
+
+/** `&#DD;`, `&#xHH;` and the common named entities; the semicolon is optional, as in ModSecurity. */
+export function htmlEntityDecode(input: string): string {
+  if (input.indexOf('&') < 0) return input;
+  let out = '';
+  const n = input.length;
+  let i = 0;
+  while (i < n) {
+    if (input.charCodeAt(i) !== 0x26 || i + 1 >= n) {
+      out += input[i++];
+      continue;
+    }
+    let j = i + 1;
+    if (input[j] === '#') {
+      j++;
+      const hex = input[j] === 'x' || input[j] === 'X';
+      if (hex) j++;
+      const start = j;
+      while (
+        j < n &&
+        (hex ? isHex(input.charCodeAt(j)) : input.charCodeAt(j) >= 0x30 && input.charCodeAt(j) <= 0x39)
+      )
+        j++;
+      if (j > start) {
+        const code = Number.parseInt(input.slice(start, j), hex ? 16 : 10);
+        out += String.fromCharCode(code & 0xff);
+        if (input[j] === ';') j++;
+        i = j;
+        continue;
+      }
+      out += input[i++];
+      continue;
+    }
+    const start = j;
+    while (j < n && /[A-Za-z0-9]/.test(input[j])) j++;
+    const name = input.slice(start, j).toLowerCase();
+    const code = NAMED_ENTITIES[name];
+    if (code !== undefined) {
+      out += String.fromCharCode(code);
+      if (input[j] === ';') j++;
+      i = j;
+      continue;
+    }
+    out += input[i++];
+  }
+  return out;
+}
+
+/** JavaScript escapes: `\xHH`, `\uHHHH`, `\OOO`, `\n` and friends, `\c` → `c`. */
+export function jsDecode(input: string): string {
+  if (input.indexOf('\\') < 0) return input;
+  let out = '';
+  const n = input.length;
+  let i = 0;
+  while (i < n) {
+    if (input[i] !== '\\' || i + 1 >= n) {
+      out += input[i++];
+      continue;
+    }
+    const e = input[i + 1];
+    if (e === 'u' && i + 5 < n && [2, 3, 4, 5].every((k) => isHex(input.charCodeAt(i + k)))) {
+      out += String.fromCharCode(unicodeToByte(Number.parseInt(input.slice(i + 2, i + 6), 16)));
+      i += 6;
+    } else if (e === 'x' && i + 3 < n && isHex(input.charCodeAt(i + 2)) && isHex(input.charCodeAt(i + 3))) {
+      out += String.fromCharCode(Number.parseInt(input.slice(i + 2, i + 4), 16));
+      i += 4;
+    } else if (e >= '0' && e <= '7') {
+      let j = i + 1;
+      while (j < n && j < i + 4 && input[j] >= '0' && input[j] <= '7') j++;
+      out += String.fromCharCode(Number.parseInt(input.slice(i + 1, j), 8) & 0xff);
+      i = j;
+    } else {
+      const map: Record<string, string> = { a: '\x07', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v' };
+      out += map[e] ?? e;
+      i += 2;
+    }
+  }
+  return out;
+}
+
+/** CSS escapes: a backslash and 1–6 hex digits (one optional white space after), `\` newline removed, `\c` → `c`. */
+export function cssDecode(input: string): string {
+  if (input.indexOf('\\') < 0) return input;
+  let out = '';
+  const n = input.length;
+  let i = 0;
+  while (i < n) {
+    if (input[i] !== '\\') {
+      out += input[i++];
+      continue;
+    }
+    if (i + 1 >= n) {
+      i++;
+      continue;
+    }
+    let j = i + 1;
+    while (j < n && j < i + 7 && isHex(input.charCodeAt(j))) j++;
+    if (j > i + 1) {
+      const digits = input.slice(i + 1, j);
+      let code = Number.parseInt(digits, 16);
+      if (digits.length > 2) code = unicodeToByte(code & 0xffff);
+      out += String.fromCharCode(code & 0xff);
+      if (j < n && isSpace(input.charCodeAt(j))) j++;
+      i = j;
+      continue;
+    }
+    if (input[i + 1] === '\n') {
+      i += 2;
+      continue;
+    }
+    out += input[i + 1];
+    i += 2;
+  }
+  return out;
+}
+
+/** Multi-byte UTF-8 sequences become `%uXXXX`; everything else is kept. */
+export function utf8toUnicode(input: string): string {
+  let hasHigh = false;
+  for (let i = 0; i < input.length; i++) {
+    if (input.charCodeAt(i) >= 0x80) {
+      hasHigh = true;
+      break;
+    }
+  }
+  if (!hasHigh) return input;
+  let out = '';
+  const n = input.length;
+  let i = 0;
+  while (i < n) {
+    const c = input.charCodeAt(i);
+    let len = 0;
+    let cp = 0;
+    if (c >= 0xc2 && c <= 0xdf) {
+      len = 2;
+      cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      len = 3;
+      cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      len = 4;
+      cp = c & 0x07;
+    }
+    let ok = len > 0 && i + len <= n;
+    for (let k = 1; ok && k < len; k++) {
+      const cc = input.charCodeAt(i + k);
+      if ((cc & 0xc0) !== 0x80) ok = false;
+      else cp = (cp << 6) | (cc & 0x3f);
+    }
+    if (!ok) {
+      out += input[i++];
+      continue;
+    }
+    out += `%u${(cp & 0xffff).toString(16).padStart(4, '0')}`;
+    i += len;
+  }
+  return out;
+}
+
+/** Removes NUL bytes. */
+export function removeNulls(input: string): string {
+  return input.indexOf('\0') < 0 ? input : input.replaceAll('\0', '');
+}
+
+/** Removes white space, the no-break space (0xA0) included. */
+export function removeWhitespace(input: string): string {
+  let out = '';
+  for (let i = 0; i < input.length; i++) {
+    const c = input.charCodeAt(i);
+    if (!isSpace(c) && c !== 0xa0) out += input[i];
+  }
+  return out;
+}
+
+/** Runs of white space (and 0xA0) become one space. */
+export function compressWhitespace(input: string): string {
+  let out = '';
+  let inSpace = false;
+  for (let i = 0; i < input.length; i++) {
+    const c = input.charCodeAt(i);
+    if (isSpace(c) || c === 0xa0) {
+      if (!inSpace) out += ' ';
+      inSpace = true;
+    } else {
+      out += input[i];
+      inSpace = false;
+    }
+  }
+  return out;
+}
+
+/** Command-line normalisation: drops `\ " ' ^`, spaces before `/` and `(`, `,` and `;` become spaces, white space runs compressed, lower case. */
+export function cmdLine(input: string): string {
+  let out = '';
+  let space = false;
+  for (let i = 0; i < input.length; i++) {
+    const ch = input[i];
+    const c = input.charCodeAt(i);
+    if (ch === '"' || ch === "'" || ch === '\\' || ch === '^') continue;
+    if (isSpace(c) || ch === ',' || ch === ';') {
+      if (!space) {
+        out += ' ';
+        space = true;
+      }
+      continue;
+    }
+    if ((ch === '/' || ch === '(') && space) out = out.slice(0, -1);
+    space = false;
+    out += ch >= 'A' && ch <= 'Z' ? String.fromCharCode(c + 32) : ch;
+  }
+  return out;
+}
+
+/** ASCII lower case (bytes above 0x7F untouched, as C tolower in the C locale). */
+export function lowercase(input: string): string {
+  let has = false;
+  for (let i = 0; i < input.length; i++) {
+    const c = input.charCodeAt(i);
+    if (c >= 0x41 && c <= 0x5a) {
+      has = true;
+      break;
+    }
+  }
+  if (!has) return input;
+  let out = '';
+  for (let i = 0; i < input.length; i++) {
+    const c = input.charCodeAt(i);
+    out += c >= 0x41 && c <= 0x5a ? String.fromCharCode(c + 32) : input[i];
+  }
+  return out;
+}
+
+/** ASCII upper case. */
+export function uppercase(input: string): string {
+  let out = '';
+  for (let i = 0; i < input.length; i++) {
+    const c = input.charCodeAt(i);
+    out += c >= 0x61 && c <= 0x7a ? String.fromCharCode(c - 32) : input[i];
+  }
+  return out;
+}
+
+/** Resolves `.` and `..` segments and collapses repeated slashes. */
+export function normalizePath(input: string): string {
+  if (input === '') return input;
+  const absolute = input.startsWith('/');
+  const trailing = input.endsWith('/') || input.endsWith('/.') || input.endsWith('/..');
+  const parts = input.split('/');
+  const out: string[] = [];
+  for (const p of parts) {
+    if (p === '' || p === '.') continue;
+    if (p === '..') {
+      if (out.length > 0 && out[out.length - 1] !== '..') out.pop();
+      else if (!absolute) out.push('..');
+      continue;
+    }
+    out.push(p);
+  }
+  let s = (absolute ? '/' : '') + out.join('/');
+  if (trailing && out.length > 0) s += '/';
+  return s;
+}
+
+/** normalizePath after turning backslashes into slashes. */
+export function normalizePathWin(input: string): string {
+  return normalizePath(input.replaceAll('\\', '/'));
+}
+
+/** C-style comments `/* … *\/` become one space (an unterminated one runs to the end). */
+export function replaceComments(input: string): string {
+  if (input.indexOf('/*') < 0) return input;
+  let out = '';
+  let i = 0;
+  while (i < input.length) {
+    if (input[i] === '/' && input[i + 1] === '*') {
+      const end = input.indexOf('*/', i + 2);
+      out += ' ';
+      if (end < 0) break;
+      i = end + 2;
+      continue;
+    }
+    out += input[i++];
+  }
+  return out;
+}
+
+/** Removes comment characters: `/*`, `*\/`, `--`, `#`. */
+export function removeCommentsChar(input: string): string {
+  let out = '';
+  let i = 0;
+  while (i < input.length) {
+    const two = input.slice(i, i + 2);
+    if (two === '/*' || two === '*/' || two === '--') {
+      i += 2;
+      continue;
+    }
+    if (input[i] === '#') {
+      i++;
+      continue;
+    }
+    out += input[i++];
+  }
+  return out;
+}
+
+/** Removes comments: `/* *\/`, `<!-- -->`, and `--`/`#` to the end of the input. */
+export function removeComments(input: string): string {
+  let out = '';
+  let i = 0;
+  while (i < input.length) {
+    if (input.startsWith('/*', i)) {
+      const end = input.indexOf('*/', i + 2);
+      if (end < 0) break;
+      i = end + 2;
+      continue;
+    }
+    if (input.startsWith('<!--', i)) {
+      const end = input.indexOf('-->', i + 4);
+      if (end < 0) break;
+      i = end + 3;
+      continue;
+    }
+    if (input.startsWith('--', i) || input[i] === '#') break;
+    out += input[i++];
+  }
+  return out;
+}
+
+/** ANSI C escape sequences. */
+export function escapeSeqDecode(input: string): string {
+  if (input.indexOf('\\') < 0) return input;
+  let out = '';
+  const n = input.length;
+  let i = 0;
+  const map: Record<string, string> = {
+    a: '\x07',
+    b: '\b',
+    f: '\f',
+    n: '\n',
+    r: '\r',
+    t: '\t',
+    v: '\v',
+    '\\': '\\',
+    '?': '?',
+    "'": "'",
+    '"': '"',
+  };
+  while (i < n) {
+    if (input[i] !== '\\' || i + 1 >= n) {
+      out += input[i++];
+      continue;
+    }
+    const e = input[i + 1];
+    if (map[e] !== undefined) {
+      out += map[e];
+      i += 2;
+    } else if (
+      (e === 'x' || e === 'X') &&
+      i + 3 < n &&
+      isHex(input.charCodeAt(i + 2)) &&
+      isHex(input.charCodeAt(i + 3))
+    ) {
+      out += String.fromCharCode(Number.parseInt(input.slice(i + 2, i + 4), 16));
+      i += 4;
+    } else if (e >= '0' && e <= '7') {
+      let j = i + 1;
+      while (j < n && j < i + 4 && input[j] >= '0' && input[j] <= '7') j++;
+      out += String.fromCharCode(Number.parseInt(input.slice(i + 1, j), 8) & 0xff);
+      i = j;
+    } else {
+      out += input[i] + e;
+      i += 2;
+    }
+  }
+  return out;
+}
+
+/** Base64 decoding of the leading valid part (bytes, latin1). */
+export function base64Decode(input: string): string {
+  const m = /^[A-Za-z0-9+/]*={0,2}/.exec(input);
+  return Buffer.from(m ? m[0] : '', 'base64').toString('latin1');
+}
+
+/** Base64 decoding that skips characters outside the alphabet. */
+export function base64DecodeExt(input: string): string {
+  return Buffer.from(input.replace(/[^A-Za-z0-9+/]/g, ''), 'base64').toString('latin1');
+}
+
+/** Hex encoding of the bytes. */
+export function hexEncode(input: string): string {
+  let out = '';
+  for (let i = 0; i < input.length; i++) {
+    const c = input.charCodeAt(i) & 0xff;
+    out += HEX[c >> 4] + HEX[c & 15];
+  }
+  return out;
+}
+
+/** Hex decoding (pairs of hex digits). */
+export function hexDecode(input: string): string {
+  return Buffer.from(input.replace(/[^0-9a-fA-F]/g, ''), 'hex').toString('latin1');
+}
+
+/** Removes leading white space (a loop, not a regular expression: linear on any input). */
+export function trimLeft(input: string): string {
+  let i = 0;
+  while (i < input.length && isSpace(input.charCodeAt(i))) i++;
+  return input.slice(i);
+}
+
+/** Removes trailing white space. */
+export function trimRight(input: string): string {
+  let i = input.length;
+  while (i > 0 && isSpace(input.charCodeAt(i - 1))) i--;
+  return input.slice(0, i);
+}
+
+/** Every transformation by its SecLang name (lower case). */
+export const TRANSFORMS: ReadonlyMap<string, Transform> = new Map<string, Transform>([
+  ['urldecode', urlDecode],
+  ['urldecodeuni', urlDecodeUni],
+  ['htmlentitydecode', htmlEntityDecode],
+  ['jsdecode', jsDecode],
+  ['cssdecode', cssDecode],
+  ['utf8tounicode', utf8toUnicode],
+  ['removenulls', removeNulls],
+  ['replacenulls', (s) => s.replaceAll('\0', ' ')],
+  ['removewhitespace', removeWhitespace],
+  ['compresswhitespace', compressWhitespace],
+  ['cmdline', cmdLine],
+  ['lowercase', lowercase],
+  ['uppercase', uppercase],
+  ['normalizepath', normalizePath],
+  ['normalisepath', normalizePath],
+  ['normalizepathwin', normalizePathWin],
+  ['normalisepathwin', normalizePathWin],
+  ['replacecomments', replaceComments],
+  ['removecommentschar', removeCommentsChar],
+  ['removecomments', removeComments],
+  ['escapeseqdecode', escapeSeqDecode],
+  ['base64decode', base64Decode],
+  ['base64decodeext', base64DecodeExt],
+  ['base64encode', (s) => Buffer.from(s, 'latin1').toString('base64')],
+  ['hexencode', hexEncode],
+  ['hexdecode', hexDecode],
+  [
+    'sqlhexdecode',
+    (s) => s.replace(/0x((?:[0-9a-fA-F]{2})+)/g, (_m, h: string) => Buffer.from(h, 'hex').toString('latin1')),
+  ],
+  ['sha1', (s) => createHash('sha1').update(Buffer.from(s, 'latin1')).digest().toString('latin1')],
+  ['md5', (s) => createHash('md5').update(Buffer.from(s, 'latin1')).digest().toString('latin1')],
+  ['length', (s) => String(s.length)],
+  ['trim', (s) => trimRight(trimLeft(s))],
+  ['trimleft', trimLeft],
+  ['trimright', trimRight],
+  ['urlencode', (s) => encodeURIComponent(s)],
+]);
