@@ -8,7 +8,8 @@
  *
  * A worker that does not answer in time (busy, hung, restarting) never fails the scrape: it is reported
  * as `portcullis_worker_up{worker} 0`, and its last reported counters and histograms still count, so the
- * merged totals never go down. The primary keeps that state because it outlives every worker.
+ * merged totals never go down. The primary keeps that state because it outlives every worker; its own
+ * metrics (the events it holds for a restarting worker 0, cluster-events.ts) are merged in as well.
  */
 import type { Worker } from 'node:cluster';
 import type { MetricFamily, MetricsRegistry } from '../monitor/metrics.ts';
@@ -82,6 +83,8 @@ export interface MetricsGatherer {
 export function createMetricsGatherer(opts: {
   readonly workers: number;
   readonly timeoutMs?: number;
+  /** The primary's own registry (the relay buffer it holds for worker 0), merged in at every gather. */
+  readonly local?: MetricsRegistry;
 }): MetricsGatherer {
   const timeoutMs = opts.timeoutMs ?? COLLECT_TIMEOUT_MS;
   const live = new Map<number, Worker>();
@@ -130,6 +133,7 @@ export function createMetricsGatherer(opts: {
       }
     }
     sources.push(retired);
+    if (opts.local) sources.push(opts.local.snapshot());
     return [...mergeFamilies(sources), ...workerFamilies(up)];
   }
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import http from 'node:http';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { httpRequest, op, openapi, tempFiles } from '../harness.ts';
@@ -15,6 +16,10 @@ export interface ServeProcess {
   readonly adminUrl: string;
   /** Everything printed on stdout and stderr so far. */
   output(): string;
+  /** The admin URL worker 0 printed last: a restarted worker 0 listens on a new port when it was 0. */
+  latestAdminUrl(): string;
+  /** The pid of worker `index` of `--workers N` now (read from /proc: Linux only). */
+  workerPid(index: number): Promise<number>;
   /** SIGTERM, then SIGKILL after 10 s if it is still there; resolves once it has exited. */
   stop(): Promise<void>;
 }
@@ -78,6 +83,16 @@ export async function startServeProcess(
     gatewayUrl,
     adminUrl,
     output: () => output,
+    latestAdminUrl: () => [...output.matchAll(/admin on (\S+)/g)].at(-1)![1],
+    async workerPid(index) {
+      const pid = child.pid!;
+      const children = (await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8')).trim().split(/\s+/);
+      for (const c of children) {
+        const env = await readFile(`/proc/${c}/environ`, 'utf8').catch(() => '');
+        if (env.split('\0').includes(`PORTCULLIS_WORKER=${index}`)) return Number(c);
+      }
+      throw new Error(`no worker ${index} among ${children.join(', ')}`);
+    },
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
@@ -101,4 +116,48 @@ export async function sendSpread(gatewayUrl: string, n: number): Promise<void> {
     }
   };
   await Promise.all([lane(), lane(), lane(), lane()]);
+}
+
+/** Load that runs until stopped: four lanes of GET /items, each request on a new connection. */
+export interface Load {
+  /** Answers with status 200 so far. */
+  ok(): number;
+  /** Stops sending; resolves once the requests under way are answered, with the final counts. */
+  stop(): Promise<{ ok: number; failed: number }>;
+}
+
+/**
+ * Starts sending GET /items to `gatewayUrl` over four lanes. A request whose connection fails (a worker
+ * killed under it) counts as failed: its event was never made.
+ */
+export function startLoad(gatewayUrl: string): Load {
+  let ok = 0;
+  let failed = 0;
+  let running = true;
+  // A connection handed to a worker as it is killed may never be answered: give up on it after 5 s.
+  const once = () =>
+    new Promise<boolean>((resolve) => {
+      const req = http.get(`${gatewayUrl}/items`, { agent: false, timeout: 5000 }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode === 200));
+        res.on('error', () => resolve(false));
+      });
+      req.on('timeout', () => req.destroy());
+      req.on('error', () => resolve(false));
+    });
+  const lane = async () => {
+    while (running) {
+      if (await once()) ok++;
+      else failed++;
+    }
+  };
+  const lanes = Promise.all([lane(), lane(), lane(), lane()]);
+  return {
+    ok: () => ok,
+    async stop() {
+      running = false;
+      await lanes;
+      return { ok, failed };
+    },
+  };
 }

@@ -1,10 +1,16 @@
-import cluster, { type Worker } from 'node:cluster';
+import cluster from 'node:cluster';
 import { watch } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, formatIssue, loadConfig } from '../../config/load.ts';
 import { GatewayBuildError } from '../../gateway/gateway.ts';
-import { createMetrics } from '../../monitor/metrics.ts';
-import { createEventRelay, receiveRelayedEvents, relayToFirstWorker } from '../cluster-events.ts';
+import { createMetrics, type MetricsRegistry } from '../../monitor/metrics.ts';
+import {
+  createEventRelay,
+  createFirstWorkerFeed,
+  RELAY_BUFFER_MAX_BYTES,
+  RELAY_BUFFER_MAX_EVENTS,
+  receiveRelayedEvents,
+} from '../cluster-events.ts';
 import { answerMetricsCollection, createClusterScrape, createMetricsGatherer } from '../cluster-metrics.ts';
 import { CliError } from '../errors.ts';
 import { type Runtime, startRuntime } from '../runtime.ts';
@@ -21,6 +27,15 @@ function describeError(err: unknown): string {
   if (err instanceof ConfigError) return err.issues.map(formatIssue).join('; ');
   if (err instanceof GatewayBuildError) return err.issues.join('; ');
   return (err as Error).message;
+}
+
+/** Events relayed towards worker 0's monitor and lost, by reason (declared alike in workers and primary). */
+function relayDroppedCounter(metrics: MetricsRegistry) {
+  return metrics.counter(
+    'portcullis_events_relay_dropped_total',
+    "Events relayed towards worker 0's monitor (serve --workers) and dropped: reason channel (a worker's channel to the primary was closed or behind), buffer-full (the primary's buffer for worker 0 was full) or first-worker-exited (worker 0 exited before taking them).",
+    ['reason'],
+  );
 }
 
 /** `portcullis serve --config FILE`: runs the gateway until SIGINT/SIGTERM, reloading on SIGHUP. */
@@ -46,11 +61,13 @@ export async function serve(opts: ServeOptions): Promise<Runtime> {
         : undefined;
     const watchLoop = (config.monitor as { enabled?: boolean } | undefined)?.enabled !== false;
     if (secondary && watchLoop) {
-      const dropped = metrics!.counter(
-        'portcullis_events_relay_dropped_total',
-        'Events a worker could not hand to worker 0, whose monitor stores and inspects every event (serve --workers).',
+      const dropped = relayDroppedCounter(metrics!).bind({ reason: 'channel' });
+      const sent = metrics!.counter(
+        'portcullis_events_relayed_total',
+        "Events a worker handed to the primary for worker 0's monitor (serve --workers).",
       );
-      relay = createEventRelay({ onDrop: (n) => dropped.inc(undefined, n) });
+      sent.inc(undefined, 0);
+      relay = createEventRelay({ onDrop: (n) => dropped.inc(n), onSent: (n) => sent.inc(undefined, n) });
     }
     runtime = await startRuntime({
       config,
@@ -59,6 +76,8 @@ export async function serve(opts: ServeOptions): Promise<Runtime> {
       events: relay,
       loadConfig: () => loadConfig(opts.configFile, opts.env),
     });
+    // Only now, serving, does worker 0 take the events held for it: a backlog arriving while it starts
+    // would compete with its start (issue 14).
     if (first) receiveRelayedEvents(runtime.events);
   } catch (err) {
     if (err instanceof ConfigError || err instanceof GatewayBuildError) {
@@ -111,27 +130,46 @@ export async function serve(opts: ServeOptions): Promise<Runtime> {
  * (node:cluster) and restarts any that dies. Each worker holds its own memory state: with more than one
  * worker, use `state.store: redis` so limits and bans are shared. The primary also gathers the workers'
  * metrics for worker 0's `/metrics` (cluster-metrics.ts) and passes the other workers' events to worker
- * 0's monitor (cluster-events.ts). Returns true in the primary, which then only
- * supervises; false in a worker, which goes on to serve.
+ * 0's monitor, holding them while worker 0 restarts (cluster-events.ts). Returns true in the primary,
+ * which then only supervises; false in a worker, which goes on to serve.
  */
 export async function superviseWorkers(count: number, out: (line: string) => void): Promise<boolean> {
   if (cluster.isWorker) return false;
   let stopping = false;
-  const metrics = createMetricsGatherer({ workers: count });
-  const current = new Map<number, Worker>();
+  // The primary's own metrics (the relay buffer it holds for worker 0), merged into worker 0's /metrics.
+  const own = createMetrics();
+  const metrics = createMetricsGatherer({ workers: count, local: own });
+  const dropped = relayDroppedCounter(own);
+  const delivered = own.counter(
+    'portcullis_events_relay_delivered_total',
+    'Relayed events worker 0 acknowledged: handed to its monitor (serve --workers).',
+  );
+  delivered.inc(undefined, 0);
   let relayDropped = 0;
   let lastDropLine = 0;
-  const noteDrop = (n: number) => {
-    relayDropped += n;
-    if (Date.now() - lastDropLine < 10_000) return;
-    lastDropLine = Date.now();
-    out(`portcullis: ${relayDropped} events could not reach worker 0's monitor (it was restarting)`);
-  };
+  const feed = createFirstWorkerFeed({
+    onDeliver: (n) => delivered.inc(undefined, n),
+    onDrop: (n, reason) => {
+      dropped.inc({ reason }, n);
+      relayDropped += n;
+      if (Date.now() - lastDropLine < 10_000) return;
+      lastDropLine = Date.now();
+      out(
+        `portcullis: ${relayDropped} events could not reach worker 0's monitor (${reason === 'buffer-full' ? `more than ${RELAY_BUFFER_MAX_EVENTS} events or ${RELAY_BUFFER_MAX_BYTES} bytes waited for it` : 'it exited before taking them'}); counted in portcullis_events_relay_dropped_total`,
+      );
+    },
+  });
+  own.gauge(
+    'portcullis_events_relay_buffered',
+    'Relayed events the primary holds until worker 0 takes them (it restarts or is catching up).',
+    [],
+    () => feed.buffered().events,
+  );
   const fork = (index: number) => {
     const worker = cluster.fork({ PORTCULLIS_WORKER: String(index), PORTCULLIS_WORKERS: String(count) });
-    current.set(index, worker);
     metrics.attach(index, worker);
-    if (index > 0) relayToFirstWorker(worker, () => current.get(0), noteDrop);
+    if (index === 0) feed.setFirst(worker);
+    else feed.relayFrom(worker);
     worker.on('exit', (code, signal) => {
       metrics.detach(index);
       if (stopping) return;
