@@ -85,17 +85,22 @@ function lazyStore(kind: 'sqlite' | 'postgres', open: () => Promise<EventStore>,
   let store: EventStore | undefined;
   let opening: Promise<EventStore> | undefined;
   let closed = false;
+  // The sink retries often while the database is down: one error line per outage, not one per try.
+  let failing = false;
   function get(): Promise<EventStore> {
     if (store) return Promise.resolve(store);
     opening ??= open().then(
       (s) => {
         store = s;
+        failing = false;
         logger.info({ store: kind }, 'event store open');
         return s;
       },
       (err) => {
         opening = undefined;
-        logger.error({ err, store: kind }, 'event store cannot be opened; events are buffered meanwhile');
+        if (!failing)
+          logger.error({ err, store: kind }, 'event store cannot be opened; events are buffered meanwhile');
+        failing = true;
         throw err;
       },
     );

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import pino from 'pino';
+import { createManualClock } from '../state/clock.ts';
 import type { SecurityEvent } from './events.ts';
-import { createEventSink } from './sink.ts';
+import { createEventSink, RETRY_MAX_MS } from './sink.ts';
 import type { EventPage, EventStore, StoredEvent } from './stores/event-store.ts';
 
 function event(i: number): SecurityEvent {
@@ -185,6 +186,42 @@ describe('event sink', () => {
     assert.equal(sink.stats().storeHealthy, true);
     assert.equal(sink.stats().dropped, 0);
     assert.ok(lines.some((l) => l.msg === 'event store reachable again'));
+    await sink.close();
+  });
+
+  test('retries a failed batch once the clock passes its delay, which stops growing at RETRY_MAX_MS', async () => {
+    const s = switchableStore();
+    const clock = createManualClock();
+    const sink = createEventSink({
+      store: s.store,
+      queueSize: 100,
+      batchSize: 10,
+      flushIntervalMs: 1,
+      clock,
+      logger: captureLogger().logger,
+    });
+    const waitFor = async (done: () => boolean) => {
+      for (let i = 0; i < 500 && !done(); i++) await new Promise((r) => setTimeout(r, 2));
+      return done();
+    };
+    s.setUp(false);
+    sink.emit(event(1));
+    // Twelve failures, each retried once an hour of clock time has passed: far past any doubling cap.
+    for (let i = 1; i <= 12; i++) {
+      assert.ok(await waitFor(() => sink.stats().writeErrors === i), `failure ${i}`);
+      clock.advance(3_600_000);
+    }
+    assert.ok(await waitFor(() => sink.stats().writeErrors === 13));
+    s.setUp(true);
+    clock.advance(RETRY_MAX_MS * 1.25);
+    assert.ok(await waitFor(() => s.kept.length === 1), 'written within RETRY_MAX_MS (+25% jitter)');
+    // A clock stepped back does not hold a retry up either.
+    s.setUp(false);
+    sink.emit(event(2));
+    assert.ok(await waitFor(() => sink.stats().writeErrors === 14));
+    s.setUp(true);
+    clock.advance(-86_400_000);
+    assert.ok(await waitFor(() => s.kept.length === 2));
     await sink.close();
   });
 

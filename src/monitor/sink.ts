@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
+import { type Clock, systemClock } from '../state/clock.ts';
 import type { EventSink, SecurityEvent } from './events.ts';
 import type { EventStore, StoredEvent } from './stores/event-store.ts';
 
@@ -16,9 +17,16 @@ export interface SinkOptions {
   /** Longest time an event waits before a write is started. */
   flushIntervalMs: number;
   logger: Logger;
-  /** First retry delay after a failed write; doubles up to `retryMaxMs`. */
+  /**
+   * First retry delay after a failed write (default 100 ms); doubles up to `retryMaxMs` (default
+   * {@link RETRY_MAX_MS}). The retry is the probe: while the store is down, the failed batch stays
+   * buffered and is tried again at least every `retryMaxMs` (±25%), so writes resume within a second of
+   * the store answering again (issue 14), and a failing write never runs beside another.
+   */
   retryInitialMs?: number;
   retryMaxMs?: number;
+  /** Times the retries (default the system clock); a test may move it by hand. */
+  clock?: Clock;
   /** How long `close()` keeps trying to write what is buffered before counting it as dropped. */
   closeTimeoutMs?: number;
   /** At most one "events dropped" log line per this interval (the count is never lost, only summed). */
@@ -51,6 +59,13 @@ export interface MonitorSink extends EventSink {
   close(): Promise<void>;
 }
 
+/**
+ * Longest wait between two tries of a failed write. Low on purpose: a store that is down refuses a try
+ * at once (one failed connection), and a slow one is never tried twice at a time, so trying often costs
+ * little, whereas a long backoff kept dropping events for up to 10 s after PostgreSQL was back.
+ */
+export const RETRY_MAX_MS = 500;
+
 /** The fields every event has (the stores keep them in NOT NULL columns). */
 const REQUIRED_FIELDS = ['@timestamp', 'event.kind', 'event.category', 'event.type', 'event.action'] as const;
 
@@ -80,7 +95,8 @@ export function createEventSink(opts: SinkOptions): MonitorSink {
   const capacity = Math.max(1, Math.trunc(opts.queueSize));
   const batchSize = Math.max(1, Math.trunc(opts.batchSize));
   const retryInitialMs = opts.retryInitialMs ?? 100;
-  const retryMaxMs = opts.retryMaxMs ?? 10_000;
+  const retryMaxMs = opts.retryMaxMs ?? RETRY_MAX_MS;
+  const clock = opts.clock ?? systemClock;
   const closeTimeoutMs = opts.closeTimeoutMs ?? 5000;
   const dropLogIntervalMs = opts.dropLogIntervalMs ?? 10_000;
   const idPrefix = randomBytes(6).toString('base64url') + '-';
@@ -155,6 +171,29 @@ export function createEventSink(opts: SinkOptions): MonitorSink {
     writing = writeOnce(pending);
   }
 
+  /**
+   * Tries the pending batch again once `delay` ms have passed on the clock, looking at it at least every
+   * 100 ms (a clock moved by hand is noticed, and the timers stay few).
+   */
+  function retryAfter(delay: number): void {
+    const failedAt = clock.now();
+    const due = failedAt + delay;
+    const wake = () => {
+      wakeTimer = setTimeout(
+        () => {
+          const now = clock.now();
+          // A clock that went back (a wall-clock step) does not hold the retry up either.
+          if (now < due && now >= failedAt) return wake();
+          wakeTimer = undefined;
+          kick();
+        },
+        Math.min(Math.max(1, due - clock.now()), 100),
+      );
+      wakeTimer.unref();
+    };
+    wake();
+  }
+
   async function writeOnce(batch: StoredEvent[]): Promise<void> {
     try {
       await store!.write(batch);
@@ -169,18 +208,9 @@ export function createEventSink(opts: SinkOptions): MonitorSink {
       if (healthy)
         logger.error({ err, batch: batch.length }, 'event store write failed; buffering and retrying');
       healthy = false;
-      const delay = retryDelay;
+      const delay = retryDelay * (0.75 + Math.random() * 0.5);
       retryDelay = Math.min(retryMaxMs, retryDelay * 2);
-      if (!closed) {
-        wakeTimer = setTimeout(
-          () => {
-            wakeTimer = undefined;
-            kick();
-          },
-          delay * (0.75 + Math.random() * 0.5),
-        );
-        wakeTimer.unref();
-      }
+      if (!closed) retryAfter(delay);
     } finally {
       writing = undefined;
     }

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
-import { connect, createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import { after, test } from 'node:test';
 import pino from 'pino';
 import { Pool } from 'undici';
@@ -11,6 +10,7 @@ import { createEventSink } from '../../src/monitor/sink.ts';
 import { createPostgresStore } from '../../src/monitor/stores/postgres.ts';
 import { systemClock } from '../../src/state/clock.ts';
 import { createMemoryStore } from '../../src/state/memory-store.ts';
+import { postgresRelay as relay } from './postgres-relay.ts';
 
 const pg = createRequire(import.meta.url)('pg') as {
   Client: new (
@@ -30,37 +30,6 @@ after(async () => {
   await admin.query(`DROP SCHEMA IF EXISTS "${lateSchema}" CASCADE`);
   await admin.end();
 });
-
-/** A TCP relay to PostgreSQL that the test can cut (every connection reset, port closed) and restore. */
-function relay() {
-  let server: Server | undefined;
-  const sockets = new Set<Socket>();
-  let port = 0;
-  async function up(): Promise<void> {
-    server = createTcpServer((client) => {
-      const upstream = connect(5432, '127.0.0.1');
-      for (const s of [client, upstream]) {
-        sockets.add(s);
-        s.on('close', () => sockets.delete(s));
-        s.on('error', () => {});
-      }
-      client.pipe(upstream);
-      upstream.pipe(client);
-      client.on('close', () => upstream.destroy());
-      upstream.on('close', () => client.destroy());
-    });
-    await new Promise<void>((r) => server!.listen(port, '127.0.0.1', r));
-    port = (server.address() as { port: number }).port;
-  }
-  async function cut(): Promise<void> {
-    const s = server!;
-    server = undefined;
-    const closed = new Promise((r) => s.close(r));
-    for (const sock of sockets) sock.resetAndDestroy();
-    await closed;
-  }
-  return { up, cut, port: () => port };
-}
 
 test('PostgreSQL cut off mid-load: requests keep being served and written + dropped equals emitted exactly', async () => {
   const proxy = relay();
