@@ -1,0 +1,111 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import type { EventSink } from '../monitor/events.ts';
+import type { CircuitPermit } from './circuit-breaker.ts';
+import type { AccessRecord, BodyObserver } from './deps.ts';
+import type { Exchange } from './exchange.ts';
+import {
+  continueTrace,
+  type ForwardingInfo,
+  requestId,
+  resolveForwarding,
+  type TraceContext,
+} from './headers.ts';
+import type { ApiRuntime, Route, Snapshot } from './snapshot.ts';
+import type { ClientGone, StreamedBodies } from './streams.ts';
+
+/** A counter of the metrics registry, as the request path uses it. */
+interface Counter {
+  inc(labels: Record<string, string>): void;
+}
+
+/** What every request of one gateway shares: outputs, metrics and the tables that outlive a snapshot. */
+export interface GatewayContext {
+  readonly logger: Logger;
+  readonly events: EventSink;
+  readonly accessLog: ((rec: AccessRecord) => void) | undefined;
+  readonly observeBodies: BodyObserver | undefined;
+  /** The duration histogram's child for these labels (one Map lookup per request). */
+  durationCell(api: string, route: string, method: string, status: number): { observe(v: number): void };
+  readonly upstreamErrors: Counter;
+  readonly decisions: Counter;
+  readonly streamedBodies: StreamedBodies;
+  /** Requests being handled now, across snapshots. */
+  inFlight: number;
+}
+
+/**
+ * One request on its way through the gateway: what was read of it on arrival, and what each step of
+ * the lifecycle (src/gateway/lifecycle.ts) found out. Policies see the `Exchange` made from it once an
+ * operation matched; the rest is the gateway's own bookkeeping. All fields exist from the start, so
+ * every flight has one shape.
+ */
+export class Flight {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  /** The snapshot the request started on; a reload does not change it mid-request. */
+  readonly snap: Snapshot;
+  readonly startedAt: number;
+  readonly peerIp: string;
+  /** The TCP peer is one of `server.trustedProxies`. */
+  readonly trustedPeer: boolean;
+  readonly fwd: ForwardingInfo;
+  readonly trace: TraceContext;
+  readonly id: string;
+  /** The Strict-Transport-Security value to send, on HTTPS only. */
+  readonly hsts: string | undefined;
+  readonly method: string;
+  readonly rawPath: string;
+  readonly rawQuery: string;
+  /** Content-Length, or -1 when the request has none. */
+  readonly declaredLength: number;
+
+  /** The header fields to forward, read once on arrival (receive step). */
+  upstreamHeaders: Record<string, string | string[]> | undefined = undefined;
+  /** Host without port, lower case. */
+  host = '';
+  /** The API the request was addressed to, even when no operation of it matched (shadow-API events). */
+  api: ApiRuntime | undefined = undefined;
+  /** The path below the API's base path, normalised. */
+  path = '';
+  route: Route | undefined = undefined;
+  ex: Exchange | undefined = undefined;
+  decision = 'allow';
+  deniedBy: string | undefined = undefined;
+
+  /** Set when the request is dispatched upstream: fired if the client leaves before the response is done. */
+  clientGone: ClientGone | undefined = undefined;
+  /** The upstream exchange, from dispatch until its outcome is known; never rejects. */
+  dispatch: Promise<void> | undefined = undefined;
+  permit: CircuitPermit | undefined = undefined;
+  dispatchedAt = 0;
+  headersAfterMs = -1;
+  upstreamStatus = 0;
+  finished = false;
+
+  constructor(snap: Snapshot, req: IncomingMessage, res: ServerResponse, scheme: 'http' | 'https') {
+    this.req = req;
+    this.res = res;
+    this.snap = snap;
+    this.startedAt = performance.now();
+    this.peerIp = req.socket.remoteAddress ?? '';
+    this.trustedPeer = snap.isTrustedProxy(this.peerIp);
+    this.fwd = resolveForwarding(req.headers, this.peerIp, scheme, snap.isTrustedProxy);
+    this.trace = continueTrace(req.headers.traceparent);
+    this.id = requestId(req.headers['x-request-id'], this.trustedPeer, this.trace.traceId);
+    this.hsts = scheme === 'https' ? snap.hsts : undefined;
+    this.method = req.method ?? 'GET';
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    this.rawPath = q === -1 ? url : url.slice(0, q);
+    this.rawQuery = q === -1 ? '' : url.slice(q + 1);
+    const length = req.headers['content-length'];
+    this.declaredLength = length === undefined ? -1 : Number(length);
+  }
+
+  /** The request carries a body (a positive length, or chunked). */
+  get hasBody(): boolean {
+    return this.declaredLength > 0 || this.req.headers['transfer-encoding'] !== undefined;
+  }
+}

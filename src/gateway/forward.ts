@@ -1,0 +1,233 @@
+import type { EventEmitter } from 'node:events';
+import { performance } from 'node:perf_hooks';
+import { type Readable, Writable } from 'node:stream';
+import type { ResponseHead } from '../policies/policy.ts';
+import type { Exchange } from './exchange.ts';
+import type { Flight, GatewayContext } from './flight.ts';
+import { setForwardingHeaders, stripResponseHopByHop } from './headers.ts';
+import { type Pipeline, runResponseHead, wantsResponseBody } from './pipeline.ts';
+import { problem, problems } from './problems.ts';
+import { deny, sendProblem } from './reply.ts';
+import type { ApiRuntime } from './snapshot.ts';
+import { BODY_TOO_LARGE, BODY_TOO_SLOW, ClientGone, streamBody } from './streams.ts';
+import { classifyUpstreamError } from './upstream.ts';
+
+/** Largest upstream response body a response policy may ask to see whole. */
+const MAX_INSPECTED_RESPONSE_BYTES = 8 * 1024 * 1024;
+
+/**
+ * The forward step: sends the request as it was judged (the header fields read on arrival, the policies'
+ * additions, the buffered or streamed body) to the API's upstream pool, then runs the response step on
+ * its head. `f.ex` is undefined for an undeclared request forwarded in `undeclared: report` mode.
+ */
+export function forward(ctx: GatewayContext, f: Flight, a: ApiRuntime): void {
+  const { req, ex } = f;
+  const up = a.upstream;
+  const headers = f.upstreamHeaders!;
+  headers.host = up.host;
+  setForwardingHeaders(headers, req.headers, f.peerIp, f.trustedPeer, f.fwd);
+  headers.traceparent = f.trace.traceparent;
+  headers['x-request-id'] = f.id;
+  let body: Buffer | Readable | null = null;
+  if (ex?.body !== undefined) {
+    body = ex.body;
+    headers['content-length'] = String(ex.body.length);
+  } else if (f.hasBody) {
+    body = openStreamedBody(ctx, f);
+    if (body === null) return;
+  }
+  if (ex) {
+    Object.assign(headers, ex.upstreamHeaders);
+    if (ex.dropUpstreamHeaders !== undefined) for (const h of ex.dropUpstreamHeaders) delete headers[h];
+  }
+  if (up.breaker !== null) {
+    f.permit = up.breaker.acquire();
+    if (f.permit === undefined) {
+      ctx.upstreamErrors.inc({ api: a.config.name, reason: 'circuit_open' });
+      const retry = String(Math.max(1, Math.ceil(up.breaker.retryAfterMs() / 1000)));
+      const p = problem(problems.circuitOpen, undefined, {
+        reason: 'circuit_open',
+        headers: { 'retry-after': retry },
+      });
+      deny(f, p, 'upstream');
+      return;
+    }
+  }
+  f.dispatchedAt = performance.now();
+  const gone = new ClientGone();
+  f.clientGone = gone;
+  f.dispatch = up.pool
+    .stream(
+      {
+        path: up.basePath + f.path + (f.rawQuery ? `?${f.rawQuery}` : ''),
+        method: f.method as 'GET',
+        headers,
+        body,
+        signal: gone as unknown as EventEmitter,
+        opaque: f,
+      },
+      onUpstreamHead,
+    )
+    .then(
+      () => settlePermit(f, f.upstreamStatus < 500),
+      (err: unknown) => onDispatchFailed(ctx, f, a, err),
+    );
+}
+
+/**
+ * A streamed body holds an upstream connection while it arrives: a client may stream only so many at
+ * once, and each must keep up a minimum rate. Null when the request was refused.
+ */
+function openStreamedBody(ctx: GatewayContext, f: Flight): Readable | null {
+  const server = f.snap.config.server;
+  if (!ctx.streamedBodies.admit(f.fwd.clientIp, f.req, server.streamedBodiesPerClient)) {
+    const p = problem(problems.quotaExceeded, 'too many request bodies in flight from this client', {
+      reason: 'streamed_bodies_per_client',
+      headers: { 'retry-after': '1', connection: 'close' },
+    });
+    deny(f, p, 'gateway');
+    f.req.resume();
+    return null;
+  }
+  const body = streamBody(f.req, f.route?.maxBodyBytes ?? server.maxBodyBytes, server.minBodyBytesPerSecond);
+  if (f.declaredLength >= 0) f.upstreamHeaders!['content-length'] = String(f.declaredLength);
+  return body;
+}
+
+/**
+ * The response step, on the upstream's head: response-stage policies run on the head, then the body
+ * streams to the client, or is collected for the policies that transform it.
+ */
+function onUpstreamHead(data: { statusCode: number; headers: Record<string, unknown>; opaque: unknown }) {
+  const f = data.opaque as Flight;
+  f.headersAfterMs = performance.now() - f.dispatchedAt;
+  f.upstreamStatus = data.statusCode;
+  const { ex, route, res } = f;
+  const head: ResponseHead = { status: data.statusCode, headers: data.headers as ResponseHead['headers'] };
+  stripResponseHopByHop(head.headers);
+  if (ex && route) {
+    runResponseHead(route.pipeline, ex, head);
+    Object.assign(head.headers, ex.responseHeaders);
+  }
+  head.headers['x-request-id'] = f.id;
+  if (f.hsts) head.headers['strict-transport-security'] = f.hsts;
+  if (f.method === 'HEAD') {
+    // HEAD has no body to filter: the upstream's length is that of the body unfiltered.
+    if (route?.pipeline.bodyTransformers != null) delete head.headers['content-length'];
+  } else if (ex && route && wantsResponseBody(route.pipeline, ex, head)) {
+    return collectAndTransform(f, ex, route.pipeline, head);
+  }
+  res.writeHead(head.status, head.headers as Record<string, string | string[]>);
+  return res;
+}
+
+/** Collects the upstream body, runs the body transformers on it, and sends what they leave. */
+function collectAndTransform(f: Flight, ex: Exchange, pipeline: Pipeline, head: ResponseHead): Writable {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  return new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      size += chunk.length;
+      if (size > MAX_INSPECTED_RESPONSE_BYTES) return cb(new Error('response body too large to inspect'));
+      chunks.push(chunk);
+      cb();
+    },
+    final(cb) {
+      let body: Buffer = Buffer.concat(chunks, size);
+      for (const p of pipeline.bodyTransformers ?? []) {
+        if (p.handler.wantsResponseBody && !p.handler.wantsResponseBody(ex, head)) continue;
+        const out = p.handler.transformResponseBody!(ex, head, body);
+        if (!Buffer.isBuffer(out)) {
+          deny(f, out, p.name);
+          return cb();
+        }
+        body = out;
+      }
+      delete head.headers['transfer-encoding'];
+      head.headers['content-length'] = String(body.length);
+      f.res.writeHead(head.status, head.headers as Record<string, string | string[]>);
+      f.res.end(body);
+      cb();
+    },
+  });
+}
+
+/** Tells the breaker how the call went, once: `ok` unless the upstream failed or answered 5xx. */
+function settlePermit(f: Flight, ok: boolean): void {
+  if (f.permit === undefined) return;
+  f.permit.done(ok, f.headersAfterMs >= 0 ? f.headersAfterMs : performance.now() - f.dispatchedAt);
+  f.permit = undefined;
+}
+
+/** The dispatch failed: the client's doing (it left, its body broke off or crawled) or the upstream's. */
+function onDispatchFailed(ctx: GatewayContext, f: Flight, a: ApiRuntime, err: unknown): void {
+  const { res } = f;
+  const code = (err as { code?: string } | null)?.code;
+  if (dispatchFailure(err, f.clientGone!.fired) === 'client') {
+    settlePermit(f, true); // says nothing about the upstream
+    if (f.clientGone!.fired || res.destroyed) {
+      f.decision = 'client_aborted';
+      return;
+    }
+    deny(f, clientBodyProblem(code), 'gateway');
+    // What is left of a crawling body is not worth reading.
+    if (code === BODY_TOO_SLOW) res.once('finish', () => f.req.socket.destroy());
+    return;
+  }
+  settlePermit(f, false);
+  const { problem: type, reason } = classifyUpstreamError(err);
+  const cut = f.upstreamStatus !== 0;
+  const why = cut ? 'upstream_response_incomplete' : reason;
+  ctx.upstreamErrors.inc({ api: a.config.name, reason: why });
+  ctx.logger.warn(
+    { requestId: f.id, api: a.config.name, reason: why, code },
+    cut ? 'upstream response cut short' : 'upstream failure',
+  );
+  f.decision = why;
+  f.deniedBy = 'upstream';
+  if (res.headersSent || res.destroyed) res.destroy();
+  else sendProblem(res, f.id, problem(type, undefined, { reason }), f.hsts, f.ex?.responseHeaders);
+}
+
+function clientBodyProblem(code: string | undefined) {
+  if (code === BODY_TOO_LARGE)
+    return problem(problems.payloadTooLarge, 'the body is larger than allowed', { reason: 'body_too_large' });
+  if (code === BODY_TOO_SLOW)
+    return problem(problems.requestTimeout, 'the request body arrived too slowly', {
+      reason: 'body_too_slow',
+      headers: { connection: 'close' },
+    });
+  return problem(problems.badRequest, 'the request body could not be forwarded as sent', {
+    reason: 'bad_request_body',
+  });
+}
+
+/**
+ * Error codes by which a dispatch fails because of the client's side of the exchange: it went away, or
+ * its request cannot be sent as it is (a body shorter than its Content-Length, a field undici refuses).
+ */
+const CLIENT_SIDE_CODES = new Set([
+  'UND_ERR_ABORTED',
+  'ABORT_ERR',
+  'ERR_STREAM_PREMATURE_CLOSE',
+  'ERR_STREAM_DESTROYED',
+  'ERR_STREAM_WRITE_AFTER_END',
+  'EPIPE',
+  'UND_ERR_INVALID_ARG',
+  'UND_ERR_NOT_SUPPORTED',
+  'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH',
+  BODY_TOO_LARGE,
+  BODY_TOO_SLOW,
+]);
+
+/**
+ * Whose failure a rejected dispatch is. Upstream codes win even when the client also left (the
+ * response was cut first, and the client's close followed from it); any other error after the client
+ * left is the client's.
+ */
+function dispatchFailure(err: unknown, clientLeft: boolean): 'client' | 'upstream' {
+  const code = (err as { code?: string } | null)?.code ?? '';
+  if (CLIENT_SIDE_CODES.has(code) || (err as Error | null)?.name === 'AbortError') return 'client';
+  if (clientLeft && classifyUpstreamError(err).reason === 'upstream_error') return 'client';
+  return 'upstream';
+}

@@ -1,0 +1,297 @@
+/**
+ * The request lifecycle, one named step per function, in the order they happen:
+ *
+ *   receive → route → read body → request policies → forward → response (forward.ts) → finish (finish.ts)
+ *
+ * Each step either hands the flight to the next one or answers the request itself (a problem, a
+ * preflight, a well-known document). What a step learns is written on the `Flight`; nothing is shared
+ * through closures.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { finish } from './finish.ts';
+import { Flight, type GatewayContext } from './flight.ts';
+import { forward } from './forward.ts';
+import { HeaderFault, readRequestHeaders } from './headers.ts';
+import type { Denial } from './pipeline.ts';
+import { runRequestHooks } from './pipeline.ts';
+import { type Problem, problem, problems } from './problems.ts';
+import { deny } from './reply.ts';
+import { hostOf, repeatedCredential, VALID_HOST } from './request-checks.ts';
+import { normalizePath } from './router.ts';
+import type { ApiRuntime, Snapshot } from './snapshot.ts';
+import { readBody } from './streams.ts';
+import { answerWellKnown, WELL_KNOWN_PREFIX } from './well-known.ts';
+
+/** Handles one request on snapshot `snap`. */
+export function handleRequest(
+  ctx: GatewayContext,
+  snap: Snapshot,
+  req: IncomingMessage,
+  res: ServerResponse,
+  scheme: 'http' | 'https',
+): void {
+  const f = receive(ctx, snap, req, res, scheme);
+  if (f !== undefined) route(ctx, f);
+}
+
+/**
+ * Receive: counts the request in flight, arranges for `finish` when its response closes, and reads the
+ * header section once, into what will be forwarded. Refuses a section without a single reading (a
+ * repeated single-value field, a name with `_`) and a missing or malformed Host.
+ */
+function receive(
+  ctx: GatewayContext,
+  snap: Snapshot,
+  req: IncomingMessage,
+  res: ServerResponse,
+  scheme: 'http' | 'https',
+): Flight | undefined {
+  const f = new Flight(snap, req, res, scheme);
+  snap.inFlight++;
+  ctx.inFlight++;
+  res.once('close', () => onResponseClosed(ctx, f));
+  const read = readRequestHeaders(
+    req.rawHeaders,
+    req.headers.connection,
+    f.trustedPeer ? snap.stripRequestHeaders : snap.stripUntrustedRequestHeaders,
+    snap.singleValueFields,
+  );
+  if (read instanceof HeaderFault) {
+    const detail =
+      read.fault === 'repeated_header'
+        ? `the ${read.name} header field may appear only once`
+        : `header field names may not contain '_' (${read.name})`;
+    deny(f, problem(problems.badRequest, detail, { reason: read.fault }), 'gateway');
+    return undefined;
+  }
+  f.upstreamHeaders = read;
+  // HTTP/1.1 requires exactly one well-formed Host (RFC 9112 §3.2).
+  const hostHeader = req.headers.host;
+  if (
+    hostHeader === undefined
+      ? req.httpVersionMajor >= 1 && req.httpVersionMinor >= 1
+      : !VALID_HOST.test(hostHeader)
+  ) {
+    deny(
+      f,
+      problem(problems.badRequest, 'missing or malformed Host header', { reason: 'bad_host' }),
+      'gateway',
+    );
+    return undefined;
+  }
+  f.host = hostOf(hostHeader);
+  return f;
+}
+
+/**
+ * A response that closes before it is complete was cut short by the client or by the upstream: the
+ * record waits until the dispatch has said which (an upstream cut is an upstream failure).
+ */
+function onResponseClosed(ctx: GatewayContext, f: Flight): void {
+  if (f.clientGone !== undefined && !f.res.writableFinished) {
+    f.clientGone.fire();
+    if (f.dispatch !== undefined) {
+      f.dispatch.then(() => finish(ctx, f));
+      return;
+    }
+  }
+  finish(ctx, f);
+}
+
+/**
+ * Route: a published well-known document, else the API (by Host and base path), the path (normalised,
+ * refused when an upstream could read it otherwise), and the operation. An undeclared request is
+ * refused (404/405), answered as a CORS preflight, or forwarded unjudged in `undeclared: report` mode.
+ */
+function route(ctx: GatewayContext, f: Flight): void {
+  const { snap, rawPath } = f;
+  if (snap.wellKnown !== null && rawPath.startsWith(WELL_KNOWN_PREFIX)) {
+    const known = snap.wellKnown.find(rawPath, f.host);
+    if (known !== undefined) {
+      f.api = known.entry.api;
+      const refused = answerWellKnown(known, f.req, f.res, f.id, f.hsts);
+      if (refused !== undefined) deny(f, refused, 'gateway');
+      return;
+    }
+  }
+  const api = findApi(f);
+  if (api === undefined) return;
+  f.api = api;
+  const credentialRepeat = repeatedCredential(api, f.req, f.rawQuery);
+  if (credentialRepeat !== undefined) {
+    deny(f, problem(problems.badRequest, credentialRepeat, { reason: 'repeated_credential' }), 'gateway');
+    return;
+  }
+  const path = normalizePath(rawPath.slice(api.config.basePath.length) || '/');
+  if (path === undefined) {
+    const detail = 'the path has dot segments, empty segments or forbidden characters';
+    deny(f, problem(problems.badRequest, detail, { reason: 'bad_path' }), 'gateway');
+    return;
+  }
+  f.path = path;
+  const match = api.router.match(f.method, path);
+  if (match.kind !== 'found') {
+    undeclared(ctx, f, api, match);
+    return;
+  }
+  const r = match.value;
+  f.route = r;
+  f.ex = {
+    id: f.id,
+    req: f.req,
+    res: f.res,
+    startedAt: f.startedAt,
+    clientIp: f.fwd.clientIp,
+    fromTrustedProxy: f.trustedPeer,
+    scheme: f.fwd.proto,
+    host: f.host,
+    path,
+    rawQuery: f.rawQuery,
+    route: { api: api.config.name, spec: api.spec, operation: r.operation, pathParams: match.params },
+    upstreamHeaders: {},
+    responseHeaders: {},
+    reported: [],
+  };
+  readRequestBody(ctx, f);
+}
+
+/** The API serving the request's Host and path; refuses (421 or 404) when there is none. */
+function findApi(f: Flight): ApiRuntime | undefined {
+  let hostMatched = false;
+  for (const a of f.snap.apis) {
+    if (a.hosts !== null && !a.hosts.has(f.host)) continue;
+    hostMatched = true;
+    const base = a.config.basePath;
+    if (base === '' || f.rawPath === base || f.rawPath.startsWith(`${base}/`)) return a;
+  }
+  if (!hostMatched)
+    deny(f, problem(problems.misdirectedRequest, undefined, { reason: 'unknown_host' }), 'gateway');
+  else deny(f, problem(problems.notFound, undefined, { reason: 'undeclared_route' }), 'gateway');
+  return undefined;
+}
+
+/** A request no operation declares. */
+function undeclared(
+  ctx: GatewayContext,
+  f: Flight,
+  api: ApiRuntime,
+  match: { kind: 'not-found' } | { kind: 'method-not-allowed'; allow: readonly string[] },
+): void {
+  if (f.method === 'OPTIONS' && answerPreflight(f, api)) return;
+  if (api.config.undeclared === 'report') {
+    f.decision = 'undeclared_reported';
+    forward(ctx, f, api);
+    return;
+  }
+  if (match.kind === 'not-found') {
+    deny(f, problem(problems.notFound, undefined, { reason: 'undeclared_route' }), 'gateway');
+    return;
+  }
+  const allow =
+    match.allow.includes('GET') && !match.allow.includes('HEAD') ? [...match.allow, 'HEAD'] : match.allow;
+  const p = problem(problems.methodNotAllowed, `${f.method} is not declared for this path`, {
+    reason: 'undeclared_method',
+    headers: { allow: allow.join(', ') },
+  });
+  deny(f, p, 'gateway');
+}
+
+/** A CORS preflight for a declared operation is answered by that operation's CORS policy, if any. */
+function answerPreflight(f: Flight, api: ApiRuntime): boolean {
+  const { req, res } = f;
+  const requested = req.headers['access-control-request-method'];
+  if (req.headers.origin === undefined || typeof requested !== 'string') return false;
+  const target = api.router.match(requested.toUpperCase(), f.path);
+  if (target.kind !== 'found') return false;
+  const cors = target.value.pipeline.policies.find((c) => c.handler.preflight !== undefined);
+  if (cors === undefined) return false;
+  f.route = target.value;
+  const answer = cors.handler.preflight!(req);
+  if ('problem' in answer) {
+    deny(f, answer, cors.name);
+    return true;
+  }
+  f.decision = 'allow';
+  res.writeHead(answer.status, { ...answer.headers, 'content-length': '0', 'x-request-id': f.id });
+  res.end();
+  return true;
+}
+
+/**
+ * Read body: refuses what is too large up front; buffers what a policy needs or what is small (the rest
+ * streams in the forward step).
+ */
+function readRequestBody(ctx: GatewayContext, f: Flight): void {
+  const r = f.route!;
+  const tooLarge = () =>
+    problem(problems.payloadTooLarge, `the body may be at most ${r.maxBodyBytes} bytes`, {
+      reason: 'body_too_large',
+    });
+  if (f.declaredLength > r.maxBodyBytes) {
+    deny(f, tooLarge(), 'gateway');
+    f.req.resume();
+    return;
+  }
+  const buffer =
+    f.hasBody &&
+    (r.pipeline.needsRequestBody ||
+      (f.declaredLength >= 0 && f.declaredLength <= f.snap.config.server.bufferBodyBelowBytes));
+  if (!buffer) {
+    runRequestPolicies(ctx, f);
+    return;
+  }
+  readBody(f.req, r.maxBodyBytes).then(
+    (body) => {
+      if (body === undefined) {
+        deny(f, tooLarge(), 'gateway');
+        return;
+      }
+      f.ex!.body = body;
+      runRequestPolicies(ctx, f);
+    },
+    () => {
+      f.decision = 'client_aborted';
+      if (!f.res.headersSent) f.res.destroy();
+    },
+  );
+}
+
+/** Request policies: the route's request hooks in stage order; the first refusal answers. */
+function runRequestPolicies(ctx: GatewayContext, f: Flight): void {
+  const hooks = f.route!.pipeline.onRequest;
+  if (hooks === null) {
+    forward(ctx, f, f.api!);
+    return;
+  }
+  let result: Denial | undefined | Promise<Denial | undefined>;
+  try {
+    result = runRequestHooks(hooks, f.ex!, (policy, p) => reportWouldReject(ctx, f, policy, p));
+  } catch (err) {
+    policyFailed(ctx, f, err);
+    return;
+  }
+  if (result === undefined) {
+    forward(ctx, f, f.api!);
+    return;
+  }
+  if (result instanceof Promise) {
+    result.then(
+      (d) => (d ? deny(f, d.problem, d.policy) : forward(ctx, f, f.api!)),
+      (err) => policyFailed(ctx, f, err),
+    );
+    return;
+  }
+  deny(f, result.problem, result.policy);
+}
+
+function reportWouldReject(ctx: GatewayContext, f: Flight, policy: string, p: Problem): void {
+  ctx.logger.warn(
+    { requestId: f.id, policy, reason: p.reason, type: p.problem.type },
+    'report mode: would reject',
+  );
+}
+
+function policyFailed(ctx: GatewayContext, f: Flight, err: unknown): void {
+  ctx.logger.error({ err, requestId: f.id }, 'policy failed');
+  deny(f, problem(problems.internal, undefined, { reason: 'policy_error' }), 'gateway');
+}

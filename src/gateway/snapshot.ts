@@ -1,0 +1,225 @@
+import type { ApiConfig, Config } from '../config/types.ts';
+import { loadApiDocument } from '../openapi/load.ts';
+import type { ApiDocument, Operation } from '../openapi/types.ts';
+import { PolicyConfigError } from '../policies/policy.ts';
+import { type ClosableSharedServices, createSharedServices } from '../policies/shared-services.ts';
+import type { GatewayDeps } from './deps.ts';
+import { compileSingleValueFields, PROXY_ASSERTED_HEADERS, type SingleValueFields } from './headers.ts';
+import { compileCidrMatcher } from './ip.ts';
+import { compilePipeline, type Pipeline } from './pipeline.ts';
+import { createRouter, type Router } from './router.ts';
+import { createUpstream, type Upstream } from './upstream.ts';
+import { compileWellKnown, type WellKnownEntry, type WellKnownTable } from './well-known.ts';
+
+/**
+ * The compiled form of one config: APIs, their routes and pipelines, and what the request path needs to
+ * know about the whole config. Reload builds a new snapshot and swaps one reference.
+ */
+
+export interface Route {
+  readonly api: ApiRuntime;
+  readonly operation: Operation;
+  readonly pipeline: Pipeline;
+  readonly maxBodyBytes: number;
+  /** Parsed bodies seen on this route so far (for the sampling of `observeBodies`). */
+  bodiesSeen: number;
+}
+
+export interface ApiRuntime {
+  readonly config: ApiConfig;
+  readonly spec: ApiDocument;
+  readonly router: Router<Route>;
+  readonly upstream: Upstream;
+  readonly hosts: ReadonlySet<string> | null;
+  /** Headers the spec's apiKey schemes read credentials from (for the credential fingerprint in events). */
+  readonly apiKeyHeaders: readonly string[];
+  /** Query parameters and cookies the spec's apiKey schemes read: each may appear once in a request. */
+  readonly apiKeyQuery: readonly string[];
+  readonly apiKeyCookies: readonly string[];
+}
+
+/** An immutable, fully compiled view of one config. Reload builds a new one and swaps one reference. */
+export interface Snapshot {
+  readonly config: Config;
+  readonly apis: readonly ApiRuntime[];
+  readonly isTrustedProxy: (ip: string) => boolean;
+  readonly stripRequestHeaders: ReadonlySet<string>;
+  /** `stripRequestHeaders` plus what only a trusted proxy may assert (RFC 9440 `Client-Cert`). */
+  readonly stripUntrustedRequestHeaders: ReadonlySet<string>;
+  /** Fields a request may carry once (the static list plus every configured credential header). */
+  readonly singleValueFields: SingleValueFields;
+  /** Documents policies publish under `/.well-known/` (RFC 9728 metadata); null when none. */
+  readonly wellKnown: WellKnownTable<ApiRuntime> | null;
+  readonly hsts: string | undefined;
+  readonly shared: ClosableSharedServices;
+  inFlight: number;
+}
+
+/** A config that loaded but cannot be compiled (bad spec, policy config wrong for an operation, ...). */
+export class GatewayBuildError extends Error {
+  readonly code = 'ERR_GATEWAY_BUILD';
+  readonly issues: readonly string[];
+  constructor(issues: readonly string[]) {
+    super(`the config cannot be applied:\n${issues.join('\n')}`);
+    this.name = 'GatewayBuildError';
+    this.issues = issues;
+  }
+}
+
+/** Names of request headers that policies own (identity forwarding); incoming copies are removed. */
+
+const GATEWAY_OWNED_HEADERS = [
+  'x-portcullis-subject',
+  'x-portcullis-consumer',
+  'x-portcullis-scopes',
+  'x-portcullis-roles',
+];
+
+export async function buildSnapshot(config: Config, deps: GatewayDeps): Promise<Snapshot> {
+  const issues: string[] = [];
+  const shared = createSharedServices();
+  const apis: ApiRuntime[] = [];
+  const strip = new Set(GATEWAY_OWNED_HEADERS);
+  const singleValue = new Set<string>();
+  const wellKnown: WellKnownEntry<ApiRuntime>[] = [];
+  try {
+    for (const [i, apiConfig] of config.apis.entries()) {
+      let spec: ApiDocument;
+      try {
+        spec = await loadApiDocument(apiConfig.spec);
+      } catch (err) {
+        issues.push(`apis[${i}].spec: ${(err as Error).message}`);
+        continue;
+      }
+      // Identity headers named anywhere in the API, per-operation blocks included, are stripped on every
+      // route of every API: a name set for one operation is no less forgeable on the others.
+      for (const def of deps.policies) {
+        const apiLevel = apiConfig.policies?.[def.name] as Record<string, unknown> | undefined;
+        const blocks = [apiLevel];
+        for (const op of Object.values(apiConfig.operations)) {
+          const opLevel = op.policies?.[def.name] as Record<string, unknown> | undefined;
+          if (opLevel !== undefined) blocks.push({ ...apiLevel, ...opLevel });
+        }
+        for (const block of blocks) {
+          for (const h of def.ownedRequestHeaders?.(block as never) ?? []) strip.add(h.toLowerCase());
+        }
+      }
+      for (const opId of Object.keys(apiConfig.operations)) {
+        if (!spec.operations.some((o) => o.id === opId)) {
+          issues.push(`apis[${i}].operations.${opId}: no operation with this operationId in ${spec.file}`);
+        }
+      }
+      const upstream = createUpstream(apiConfig.upstream, deps.clock, (from, to, reason) => {
+        deps.logger.warn({ api: apiConfig.name, from, to, reason }, 'upstream circuit breaker');
+        deps.events.emit({
+          '@timestamp': new Date(deps.clock.now()).toISOString(),
+          'event.kind': 'event',
+          'event.category': 'web',
+          'event.type': 'change',
+          'event.action': 'circuit-breaker',
+          'event.reason': reason,
+          'portcullis.api': apiConfig.name,
+          'portcullis.circuit.from': from,
+          'portcullis.circuit.to': to,
+        });
+      });
+      shared.onClose(() => upstream.close());
+      const router = createRouter<Route>();
+      const api: ApiRuntime = {
+        config: apiConfig,
+        spec,
+        router,
+        upstream,
+        hosts: apiConfig.hosts.length ? new Set(apiConfig.hosts.map((h) => h.toLowerCase())) : null,
+        apiKeyHeaders: apiKeyNames(spec, 'header').map((n) => n.toLowerCase()),
+        apiKeyQuery: apiKeyNames(spec, 'query'),
+        apiKeyCookies: apiKeyNames(spec, 'cookie'),
+      };
+      for (const h of api.apiKeyHeaders) singleValue.add(h);
+      for (const operation of spec.operations) {
+        const logger = deps.logger.child({ api: apiConfig.name, operationId: operation.id });
+        let pipeline: Pipeline;
+        try {
+          pipeline = await compilePipeline(deps.policies, apiConfig, {
+            apiName: apiConfig.name,
+            spec,
+            operation,
+            clock: deps.clock,
+            logger,
+            events: deps.events,
+            store: deps.store,
+            metrics: deps.metrics,
+            shared,
+          });
+        } catch (err) {
+          if (err instanceof PolicyConfigError) {
+            issues.push(
+              `apis[${i}].policies (operation ${operation.id}): ${err.path ? `${err.path}: ` : ''}${err.message}`,
+            );
+            continue;
+          }
+          issues.push(`apis[${i}] (operation ${operation.id}): ${(err as Error).message}`);
+          continue;
+        }
+        try {
+          router.add(operation.method, operation.path, {
+            api,
+            operation,
+            pipeline,
+            maxBodyBytes: apiConfig.operations[operation.id]?.maxBodyBytes ?? config.server.maxBodyBytes,
+            bodiesSeen: 0,
+          });
+        } catch (err) {
+          issues.push(`apis[${i}].spec: ${operation.method} ${operation.path}: ${(err as Error).message}`);
+        }
+      }
+      for (const def of deps.policies) {
+        try {
+          const docs = def.wellKnown?.(apiConfig.policies?.[def.name] as never, apiConfig, spec) ?? [];
+          for (const doc of docs) wellKnown.push({ api, hosts: api.hosts, doc });
+        } catch (err) {
+          const at = err instanceof PolicyConfigError && err.path ? `${err.path}: ` : '';
+          issues.push(`apis[${i}].policies.${def.name}: ${at}${(err as Error).message}`);
+        }
+      }
+      apis.push(api);
+    }
+  } catch (err) {
+    await shared.close();
+    throw err;
+  }
+  let wellKnownTable: WellKnownTable<ApiRuntime> | null = null;
+  try {
+    wellKnownTable = compileWellKnown(wellKnown, (a) => a.config.name);
+  } catch (err) {
+    issues.push(`apis: ${(err as Error).message}`);
+  }
+  if (issues.length > 0) {
+    await shared.close();
+    throw new GatewayBuildError(issues);
+  }
+  // Longest base path first, so `/api/v2` is tried before `/api`.
+  apis.sort((a, b) => b.config.basePath.length - a.config.basePath.length);
+  const h = config.server.hsts;
+  return {
+    config,
+    apis,
+    isTrustedProxy: compileCidrMatcher(config.server.trustedProxies),
+    stripRequestHeaders: strip,
+    stripUntrustedRequestHeaders: new Set([...strip, ...PROXY_ASSERTED_HEADERS]),
+    singleValueFields: compileSingleValueFields(singleValue),
+    wellKnown: wellKnownTable,
+    hsts: h.enabled
+      ? `max-age=${h.maxAgeSeconds}${h.includeSubDomains ? '; includeSubDomains' : ''}`
+      : undefined,
+    shared,
+    inFlight: 0,
+  };
+}
+
+/** Names of the spec's apiKey credentials read from one place. */
+function apiKeyNames(spec: ApiDocument, where: 'header' | 'query' | 'cookie'): string[] {
+  return Object.values(spec.securitySchemes)
+    .filter((sc) => sc.type === 'apiKey' && sc.raw.in === where && typeof sc.raw.name === 'string')
+    .map((sc) => sc.raw.name as string);
+}
