@@ -12,7 +12,7 @@ const DEMO_STATE = path.resolve('data/demo-state.json');
 /** `portcullis demo`: the demo shop behind the gateway, everything on 127.0.0.1. */
 export async function demo(opts: { port: number; adminPort: number; out: (line: string) => void }) {
   const api = await startDemoApi();
-  // oidc-provider is a development dependency: loaded only when the demo runs.
+  // The identity provider (oidc-provider) is loaded only when the demo runs.
   const { startDemoIdp, demoInstructions } = await import('../../demo/idp.ts');
   const audience = `http://127.0.0.1:${opts.port}`;
   const idp = await startDemoIdp({ audience });
