@@ -122,7 +122,7 @@ function step(state: State, t: string, afterKeywordOperand: boolean): State {
 }
 
 /** Whether the fingerprint is a well-formed SQL continuation from `from` (rules 2 and 3). */
-function continues(fp: string, from: number, start: State, needConnector = true): boolean {
+function continues(fp: string, from: number, start: State, needConnector = true, oneKeyword = true): boolean {
   let state = start;
   let connector = !needConnector;
   let keywordSeen = false;
@@ -132,7 +132,7 @@ function continues(fp: string, from: number, start: State, needConnector = true)
     const t = fp[i];
     const before = state;
     if (CONNECTORS.has(t)) connector = true;
-    state = step(state, t, operandAfterKeyword);
+    state = step(state, t, oneKeyword && operandAfterKeyword);
     if (state === 'reject') return false;
     if (t === '(') depth++;
     else if (t === ')' && depth > 0) depth--;
@@ -179,15 +179,15 @@ function decide(fp: string): boolean {
     case 'v':
       // `' or name(...)`: a call of an unknown word after AND/OR is script code more often than SQL.
       if (/&n\(/.test(fp)) return false;
+      // Calibrated against ModSecurity: after a closing parenthesis, a second ORDER/GROUP/HAVING or a
+      // bare INTO with nothing after its target are not taken.
+      if (/\)B.B|\)ksc?$/.test(fp)) return false;
       return continues(fp, 1, 'after');
     case 'n':
       // Words start ordinary text: only a comment right after, a union, a new statement, or a complete
       // statement ended by `;` counts.
       if (fp === 'nc') return true;
       return (/U[E(]|;[ET]/.test(fp) || (fp.includes('o') && fp.endsWith(';'))) && continues(fp, 1, 'after');
-    case ')':
-      // A value that only closes parentheses: only UNION SELECT after it.
-      return fp.startsWith(')U') && continues(fp, 1, 'after');
     case 'U':
       // UNION SELECT at the start; a selected string literal first is how text quoting SQL reads.
       return fp[1] === 'E' && fp[2] !== 's' && continues(fp, 0, 'after');
@@ -199,8 +199,12 @@ function decide(fp: string): boolean {
       // without sub-queries, argument lists or calls of unknown words (`|| system('...')`).
       return fp.length === 5 && !/[E,]|n\(/.test(fp) && continues(fp, 1, 'operand', false);
     case 'E':
-      // A leading statement word is common text: take only a full five-token fragment.
-      return fp.length === 5 && continues(fp, 0, 'statement');
+      // A leading statement word is common text: take only a full five-token fragment, in which a whole
+      // statement (SELECT a FROM b WHERE c) may have several keywords, but no call of an unknown word.
+      return fp.length === 5 && !fp.includes('n(') && continues(fp, 0, 'statement', true, false);
+    case 'T':
+      // EXEC/DROP/DECLARE at the start: only with arguments and an end (`;`) or a full fragment.
+      return (fp.length === 5 || (fp.length >= 3 && fp.endsWith(';'))) && continues(fp, 0, 'statement');
     default:
       return false;
   }
