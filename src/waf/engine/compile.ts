@@ -21,7 +21,7 @@ import type {
   WafVerdict,
 } from '../types.ts';
 import { compileKeywords, type KeywordAutomaton } from './aho-corasick.ts';
-import { type CompiledOperator, compileOperator, OperatorError } from './operators.ts';
+import { type CompiledOperator, compileOperator, OperatorError, type OperatorResult } from './operators.ts';
 import { compileRegex } from './regex.ts';
 import {
   type BodyProcessor,
@@ -446,6 +446,8 @@ interface Transaction {
   matchedVar: string;
   matchedVarName: string;
   matchedVars: Entry[];
+  /** Captures of the last match not yet written into TX.0–TX.9. */
+  pendingCaptures: (() => readonly string[]) | undefined;
   readonly matches: WafMatch[];
   readonly matchedIds: Set<number>;
   disrupted: boolean;
@@ -513,6 +515,7 @@ class Engine {
       matchedVar: '',
       matchedVarName: '',
       matchedVars: [],
+      pendingCaptures: undefined,
       matches: [],
       matchedIds: new Set(),
       disrupted: false,
@@ -601,6 +604,7 @@ class Engine {
     }
     if (rule.log && !t.matchedIds.has(rule.id)) {
       t.matchedIds.add(rule.id);
+      this.settleCaptures(t);
       const data = rule.logdata ? this.expand(rule.logdata, t) : undefined;
       t.matches.push({
         id: rule.id,
@@ -660,8 +664,9 @@ class Engine {
   }
 
   private isTargetRemoved(rule: Rule, head: Rule, name: string, t: Transaction): boolean {
-    const lname = name.toLowerCase();
     const byId = t.removedTargetsById.get(head.id);
+    if (byId === undefined && t.removedTargetsByTag.size === 0) return false;
+    const lname = name.toLowerCase();
     if (byId?.includes(lname)) return true;
     if (t.removedTargetsByTag.size > 0) {
       for (const [tag, list] of t.removedTargetsByTag) {
@@ -676,8 +681,15 @@ class Engine {
   private resolve(target: Target, rule: Rule, t: Transaction): Entry[] {
     const coll = target.collection;
     let entries: Entry[];
-    if (coll === 'TX') entries = [...t.tx].map(([key, value]) => ({ key, value }));
-    else if (coll === 'MATCHED_VAR') entries = [{ key: '', value: t.matchedVar }];
+    if (coll === 'TX') {
+      this.settleCaptures(t);
+      if (target.keyLower !== undefined) {
+        const v = t.tx.get(target.keyLower);
+        entries = v === undefined ? [] : [{ key: target.keyLower, value: v }];
+        return rule.exclusions.length === 0 ? entries : this.exclude(entries, coll, rule);
+      }
+      entries = [...t.tx].map(([key, value]) => ({ key, value }));
+    } else if (coll === 'MATCHED_VAR') entries = [{ key: '', value: t.matchedVar }];
     else if (coll === 'MATCHED_VAR_NAME') entries = [{ key: '', value: t.matchedVarName }];
     else if (coll === 'MATCHED_VARS') entries = t.matchedVars.slice();
     else if (coll === 'MATCHED_VARS_NAMES')
@@ -697,21 +709,22 @@ class Engine {
       const re = target.keyRegex;
       entries = entries.filter((e) => re.test(e.key));
     }
-    if (rule.exclusions.length > 0) {
-      entries = entries.filter(
-        (e) =>
-          !rule.exclusions.some(
-            (x) =>
-              x.collection === coll &&
-              (x.keyLower === undefined && !x.keyRegex
-                ? true
-                : x.keyLower !== undefined
-                  ? e.key.toLowerCase() === x.keyLower
-                  : (x.keyRegex?.test(e.key) ?? false)),
-          ),
-      );
-    }
-    return entries;
+    return rule.exclusions.length === 0 ? entries : this.exclude(entries, coll, rule);
+  }
+
+  private exclude(entries: Entry[], coll: string, rule: Rule): Entry[] {
+    return entries.filter(
+      (e) =>
+        !rule.exclusions.some(
+          (x) =>
+            x.collection === coll &&
+            (x.keyLower === undefined && !x.keyRegex
+              ? true
+              : x.keyLower !== undefined
+                ? e.key.toLowerCase() === x.keyLower
+                : (x.keyRegex?.test(e.key) ?? false)),
+        ),
+    );
   }
 
   private transformed(value: string, rule: Rule, t: Transaction): string {
@@ -759,7 +772,7 @@ class Engine {
         const r = op.run(String(entries.length), (s) => this.expand(s, t), wantCaptures);
         if (r.matched !== op.negated) {
           any = true;
-          this.onValueMatch(rule, name, String(entries.length), r.captures, t, newMatched);
+          this.onValueMatch(rule, name, String(entries.length), r, t, newMatched);
         }
         continue;
       }
@@ -793,7 +806,7 @@ class Engine {
           const r = op.run(v, (s) => this.expand(s, t), wantCaptures);
           if (r.matched === op.negated) continue;
           any = true;
-          this.onValueMatch(rule, displayName, v, r.captures, t, newMatched);
+          this.onValueMatch(rule, displayName, v, r, t, newMatched);
         }
       }
     }
@@ -805,19 +818,30 @@ class Engine {
     rule: Rule,
     name: string,
     value: string,
-    captures: readonly string[] | undefined,
+    r: OperatorResult,
     t: Transaction,
     newMatched: Entry[],
   ): void {
-    if (rule.capture && captures) {
-      for (let g = 0; g < 10; g++) {
-        if (g < captures.length) t.tx.set(String(g), captures[g]);
-      }
-    }
+    if (rule.capture && r.captures) {
+      t.pendingCaptures = undefined;
+      this.writeCaptures(r.captures, t);
+    } else if (rule.capture && r.lazyCaptures) t.pendingCaptures = r.lazyCaptures;
     t.matchedVar = value;
     t.matchedVarName = name;
     newMatched.push({ key: name, value });
     this.runSetvars(rule, t);
+  }
+
+  private writeCaptures(captures: readonly string[], t: Transaction): void {
+    for (let g = 0; g < 10 && g < captures.length; g++) t.tx.set(String(g), captures[g]);
+  }
+
+  /** Writes pending captures into TX before anything reads TX. */
+  private settleCaptures(t: Transaction): void {
+    const pending = t.pendingCaptures;
+    if (!pending) return;
+    t.pendingCaptures = undefined;
+    this.writeCaptures(pending(), t);
   }
 
   private runSetvars(rule: Rule, t: Transaction): void {
@@ -850,6 +874,7 @@ class Engine {
   /** Macro expansion: `%{tx.name}`, `%{MATCHED_VAR}`, `%{REQUEST_HEADERS.host}`... */
   private expand(s: string, t: Transaction): string {
     if (!s.includes('%{')) return s;
+    this.settleCaptures(t);
     return s.replace(/%\{([^}]{1,200})\}/g, (_m, ref: string) => {
       const dot = ref.indexOf('.');
       const coll = (dot < 0 ? ref : ref.slice(0, dot)).toUpperCase();

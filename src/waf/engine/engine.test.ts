@@ -130,3 +130,28 @@ test('runs possessive quantifiers and keeps linear time on a long hostile input'
   assert.equal(re.test('aaab'), true);
   assert.equal(re.test(`${'a'.repeat(65536)}c`), false);
 });
+
+test('runs a backreference pattern on the backtracking engine for short inputs only, and says so', () => {
+  const { ruleSet, issues } = compileSecLang(
+    `SecRule ARGS "@rx (?i:\\b(\\w+)[\\s']*=[\\s']*\\1\\b)" "id:7,phase:2,pass"`,
+  );
+  assert.equal(issues.length, 1);
+  assert.match(issues[0].message, /backtracking engine for inputs up to 1024 bytes/);
+  assert.deepEqual(
+    ruleSet.evaluate(get("/?q=x'%20or%20a%20=%20a")).matches.map((m) => m.id),
+    [7],
+  );
+  assert.deepEqual(ruleSet.evaluate(get(`/?q=${'b'.repeat(2000)}%20a=a`)).matches, []);
+});
+
+test('expands setup values into an @rx pattern', () => {
+  const { ruleSet, issues } =
+    compileSecLang(`SecAction "id:1,phase:1,pass,nolog,setvar:'tx.cs=utf-8|iso-8859-1'"
+SecRule REQUEST_HEADERS:X-Charset "!@rx ^%{tx.cs}$" "id:2,phase:1,pass"`);
+  assert.deepEqual(issues, []);
+  assert.deepEqual(
+    ruleSet.evaluate(get('/', [['X-Charset', 'utf-7']])).matches.map((m) => m.id),
+    [2],
+  );
+  assert.deepEqual(ruleSet.evaluate(get('/', [['X-Charset', 'utf-8']])).matches, []);
+});

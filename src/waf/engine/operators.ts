@@ -12,6 +12,8 @@ export interface OperatorResult {
   readonly matched: boolean;
   /** Capture groups (TX.0 … TX.9) when the operator produces them. */
   readonly captures?: readonly string[];
+  /** Capture groups computed on demand (a regex's groups cost a second, slower pass). */
+  readonly lazyCaptures?: () => readonly string[];
 }
 
 /** A compiled operator; `param` is the macro-expanded parameter when the parameter has macros. */
@@ -68,7 +70,7 @@ function v8Fallback(source: string): RegExp | undefined {
     s = `(?:${s.slice(4)}`;
     flags += 'i';
   }
-  s = s.replace(/\\s/g, '[\\t\\n\\x0B\\f\\r ]');
+  // V8's `\s` is PCRE's plus 0xA0 and Unicode spaces (byte strings hold only 0xA0 of those): kept as is.
   try {
     return new RegExp(s, flags);
   } catch {
@@ -97,10 +99,26 @@ export function compileOperator(
   });
   switch (lname) {
     case 'rx': {
-      if (dynamic)
-        throw new OperatorError(
-          '@rx with a macro in its pattern is not supported (it would compile per request)',
-        );
+      if (dynamic) {
+        // CRS expands setup values into a few patterns (920480: `^%{tx.allowed_request_content_type_charset}$`):
+        // each distinct expansion is compiled once and kept, in a bounded cache.
+        const cache = new Map<string, CompiledRegex | undefined>();
+        return op((input, x, want) => {
+          const source = x(param);
+          let regex = cache.get(source);
+          if (!cache.has(source)) {
+            try {
+              regex = compileRegex(source);
+            } catch {
+              regex = undefined;
+            }
+            if (cache.size < 64) cache.set(source, regex);
+          }
+          if (!regex?.test(input)) return NO;
+          const r = regex;
+          return want ? { matched: true, lazyCaptures: () => r.exec(input) ?? [] } : YES;
+        });
+      }
       let regex: CompiledRegex;
       try {
         regex = compileRegex(param);
@@ -119,9 +137,8 @@ export function compileOperator(
         });
       }
       return op((input, _x, want) => {
-        if (!want) return regex.test(input) ? YES : NO;
-        const groups = regex.exec(input);
-        return groups ? { matched: true, captures: groups } : NO;
+        if (!regex.test(input)) return NO;
+        return want ? { matched: true, lazyCaptures: () => regex.exec(input) ?? [] } : YES;
       }, regex);
     }
     case 'pm':
