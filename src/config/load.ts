@@ -301,6 +301,9 @@ export function resolvePaths(config: Config, dir: string): Config {
             schemes?: Record<string, { introspection?: { privateKeyJwt?: { keyFile?: string } } } | null>;
           }
         | undefined;
+      // The Core Rule Set folder of the injection policy's CRS mode.
+      const crs = (policies?.injection as { crs?: { path?: string } } | undefined)?.crs;
+      if (crs?.path !== undefined) crs.path = r(crs.path);
       const cc = auth?.clientCertHeader;
       if (cc?.caFile !== undefined) cc.caFile = r(cc.caFile);
       for (const binding of Object.values(auth?.schemes ?? {})) {

@@ -65,6 +65,8 @@ export interface Exchange {
   dropUpstreamHeaders?: string[];
   /** Headers to add to the client response. */
   readonly responseHeaders: Record<string, string | string[]>;
+  /** What the Core Rule Set matched on this request (the injection policy's CRS mode), for the access record. */
+  waf?: { readonly score: number; readonly ruleIds: readonly number[] };
   /** Decisions taken in report mode: what would have been rejected, and why. */
   readonly reported: string[];
 }

@@ -4,6 +4,7 @@ import { parseJson } from '../../gateway/json.ts';
 import { type Problem, problem, problems } from '../../gateway/problems.ts';
 import type { SecurityEvent } from '../../monitor/events.ts';
 import type { JsonObject } from '../../openapi/types.ts';
+import { loadCoreRuleSet } from '../../waf/index.ts';
 import { requestEventFields } from '../event-fields.ts';
 import {
   type BodyKind,
@@ -12,10 +13,22 @@ import {
   parseMediaType,
   unreadableCharset,
 } from '../media-type.ts';
-import type { CompileContext, PolicyDefinition, PolicyHandler } from '../policy.ts';
+import type { CompileContext, PolicyDefinition, PolicyHandler, RequestResult } from '../policy.ts';
 import { PolicyConfigError } from '../policy.ts';
 import { BodyFormatError, parseMultipart } from '../validate-request/body.ts';
 import { emitViolation } from '../validate-request/events.ts';
+import {
+  compileCrsExclusions,
+  compileTypedArgs,
+  crsSettings,
+  eventMatches,
+  exclusionProblem,
+  type LoadedRuleSet,
+  ruleSetKey,
+  type TypedArgTable,
+  typedArgsOf,
+  wafRequestOf,
+} from './crs.ts';
 import { percentDecode } from './decode.ts';
 import { compileDetector, type Detector, type InjectionClass } from './engine.ts';
 import { scanJson } from './json-walk.ts';
@@ -192,30 +205,171 @@ export const injectionPolicy: PolicyDefinition<InjectionConfig> = {
   description:
     'Detects SQL, NoSQL, OS command, path traversal, XSS, LDAP and template injection in parameters, headers and bodies.',
   schema: schema as unknown as JsonObject,
-  compile(config, ctx) {
+  async compile(config, ctx) {
     const c = { ...defaults, ...config };
     if (![1, 2, 3].includes(c.paranoia)) throw new PolicyConfigError('paranoia', 'must be 1, 2 or 3');
     for (const [i, cls] of c.classes.entries()) {
       if (!INJECTION_CLASSES.includes(cls))
         throw new PolicyConfigError(`classes[${i}]`, `unknown class ${cls}`);
     }
-    if (c.classes.length === 0) return null;
-    const detector = ctx.shared.get(`injection:${c.paranoia}:${[...c.classes].sort().join(',')}`, () =>
-      compileDetector({ paranoia: c.paranoia, classes: c.classes }),
-    );
-    const op = ctx.operation;
-    const exclusions = compileExclusions(c.exclusions, op.id, detector.classes);
-    const headerNames = [
-      ...new Set(
-        c.headers.map((h) => h.toLowerCase()).filter((h) => h !== 'authorization' && h !== 'cookie'),
-      ),
-    ];
-    // Every body is inspected, declared or not, under the media type it is forwarded with: a route that
-    // would otherwise stream its body unread buffers it (docs/injection.md, "Bodies").
-    const wantsBody = c.body;
-    return createHandler(c, ctx, detector, exclusions, headerNames, wantsBody);
+    const builtin = c.crs !== undefined && c.crs.builtinDetectors === false ? null : compileBuiltin(c, ctx);
+    if (c.crs === undefined) return builtin;
+    return createCrsHandler(c, ctx, await compileCrs(c, ctx), builtin);
   },
 };
+
+/** The built-in detectors (the first-generation guard), or null when no class is enabled. */
+function compileBuiltin(c: InjectionConfig, ctx: CompileContext): PolicyHandler | null {
+  if (c.classes.length === 0) return null;
+  const detector = ctx.shared.get(`injection:${c.paranoia}:${[...c.classes].sort().join(',')}`, () =>
+    compileDetector({ paranoia: c.paranoia, classes: c.classes }),
+  );
+  const op = ctx.operation;
+  const exclusions = compileExclusions(c.exclusions, op.id, detector.classes);
+  const headerNames = [
+    ...new Set(c.headers.map((h) => h.toLowerCase()).filter((h) => h !== 'authorization' && h !== 'cookie')),
+  ];
+  // Every body is inspected, declared or not, under the media type it is forwarded with: a route that
+  // would otherwise stream its body unread buffers it (docs/injection.md, "Bodies").
+  const wantsBody = c.body;
+  return createHandler(c, ctx, detector, exclusions, headerNames, wantsBody);
+}
+
+/** What the CRS mode compiled for one operation. */
+interface CompiledCrs {
+  readonly loaded: LoadedRuleSet;
+  readonly exclusions: ReturnType<typeof compileCrsExclusions>;
+  readonly typed: TypedArgTable | undefined;
+}
+
+async function compileCrs(c: InjectionConfig, ctx: CompileContext): Promise<CompiledCrs> {
+  const crs = c.crs!;
+  if (crs.detectionParanoiaLevel !== undefined && crs.detectionParanoiaLevel < (crs.paranoiaLevel ?? 1))
+    throw new PolicyConfigError('crs.detectionParanoiaLevel', 'must be at least crs.paranoiaLevel');
+  for (const [i, e] of (crs.exclusions ?? []).entries()) {
+    const bad = exclusionProblem(e, i);
+    if (bad !== undefined) throw new PolicyConfigError(`crs.${bad[0]}`, bad[1]);
+  }
+  // One load per config load, shared by every operation (and by every API naming the same rules).
+  const loading = ctx.shared.get(ruleSetKey(crs), () => {
+    const p = Promise.resolve()
+      .then(() => loadCoreRuleSet(crs.path, crsSettings(crs)))
+      .then(({ ruleSet, issues }): LoadedRuleSet => ({ rules: ruleSet, issues }))
+      .then((loaded) => {
+        for (const issue of loaded.issues)
+          ctx.logger.warn({ file: issue.file, line: issue.line }, `crs: ${issue.message}`);
+        ctx.logger.info(
+          { path: crs.path, version: loaded.rules.version, rules: loaded.rules.ruleCount },
+          'crs: rule set loaded',
+        );
+        return loaded;
+      });
+    // A failed load is reported per operation below, not as an unhandled rejection.
+    p.catch(() => {});
+    return p;
+  });
+  let loaded: LoadedRuleSet;
+  try {
+    loaded = await loading;
+  } catch (e) {
+    throw new PolicyConfigError('crs.path', `cannot load the Core Rule Set: ${(e as Error).message}`);
+  }
+  if (loaded.rules.ruleCount === 0) throw new PolicyConfigError('crs.path', `no rules found in ${crs.path}`);
+  return {
+    loaded,
+    exclusions: compileCrsExclusions(crs.exclusions ?? [], ctx.operation.id),
+    typed: crs.schemaAware === false ? undefined : compileTypedArgs(ctx.operation, ctx.spec),
+  };
+}
+
+/**
+ * The CRS mode: the rule set judges the request as the client sent it (request target, header fields in
+ * order, body), then the built-in detectors, when kept, judge what the CRS let through. Answers 400
+ * `injection-detected` listing the rule ids, never the payload.
+ */
+function createCrsHandler(
+  c: InjectionConfig,
+  ctx: CompileContext,
+  compiled: CompiledCrs,
+  builtin: PolicyHandler | null,
+): PolicyHandler {
+  const { loaded, exclusions, typed } = compiled;
+  const crs = c.crs!;
+  const paranoiaLevel = crs.paranoiaLevel ?? 1;
+  const ruleSet = `OWASP CRS ${loaded.rules.version ?? '(version unknown)'}`;
+  const judge = (ex: Exchange): RequestResult => {
+    if (ex.body !== undefined && ex.body.length > 0 && hasContentCoding(ex.req.headers['content-encoding'])) {
+      emitViolation(ctx, ex, {
+        policy: 'injection',
+        action: 'injection-uninspectable',
+        reason: 'unsupported_content_coding',
+        mode: c.mode,
+        pointers: ['#/body'],
+      });
+      return problem(problems.unsupportedMediaType, 'Send the body without a Content-Encoding.', {
+        reason: 'unsupported_content_coding',
+        headers: { 'accept-encoding': 'identity' },
+      });
+    }
+    const typedArgs =
+      typed === undefined
+        ? undefined
+        : typedArgsOf(typed, ex.rawQuery, ex.req.headers['content-type'], ex.body, () => {
+            if (ex.json === undefined && ex.body !== undefined) {
+              try {
+                ex.json = parseJson(ex.body.toString('utf8'));
+              } catch {
+                return undefined;
+              }
+            }
+            return ex.json;
+          });
+    const verdict = loaded.rules.evaluate(wafRequestOf(ex, typedArgs), exclusions);
+    if (verdict.matches.length > 0)
+      ex.waf = { score: verdict.anomalyScore, ruleIds: verdict.matches.map((m) => m.id) };
+    if (!verdict.blocked) return undefined;
+    const ids = [...new Set(verdict.matches.map((m) => m.id))];
+    const event: SecurityEvent = {
+      '@timestamp': new Date(ctx.clock.now()).toISOString(),
+      'event.kind': 'alert',
+      'event.category': 'intrusion_detection',
+      'event.type': c.mode === 'report' ? 'info' : 'denied',
+      'event.action': 'injection-detected',
+      'event.outcome': c.mode === 'report' ? 'unknown' : 'failure',
+      'event.reason': 'crs',
+      'event.severity': 3,
+      'rule.name': 'crs',
+      'rule.id': ids.join(','),
+      'rule.ruleset': ruleSet,
+      'rule.category': [
+        ...new Set(verdict.matches.flatMap((m) => m.tags.filter((t) => t.startsWith('attack-')))),
+      ].join(','),
+      ...requestEventFields(ex),
+      'portcullis.mode': c.mode,
+      'portcullis.paranoia': paranoiaLevel,
+      'portcullis.crs': {
+        score: verdict.anomalyScore,
+        threshold: crs.inboundAnomalyThreshold ?? 5,
+        paranoiaLevel,
+        matches: eventMatches(verdict),
+      },
+    };
+    if (ex.principal !== undefined) event['user.id'] = ex.principal.subject;
+    ctx.events.emit(event);
+    return problem(problems.injectionDetected, 'The request matched rules of the Core Rule Set.', {
+      reason: 'injection_crs',
+      extensions: { rules: ids, score: verdict.anomalyScore },
+    });
+  };
+  if (builtin === null) return { needsRequestBody: true, onRequest: judge };
+  const next = builtin.onRequest!;
+  return {
+    needsRequestBody: true,
+    onRequest(ex) {
+      return judge(ex) ?? next(ex);
+    },
+  };
+}
 
 function createHandler(
   c: InjectionConfig,

@@ -17,7 +17,36 @@ export interface InjectionExclusion {
   readonly classes?: readonly InjectionClass[];
 }
 
+/** Rule exclusions of the Core Rule Set, as `ctl:ruleRemoveById` / `ruleRemoveTargetByTag` would say them. */
+export interface CrsExclusion {
+  /** Operation ids this exclusion is limited to; every operation of the API when absent. */
+  readonly operations?: readonly string[];
+  /** Rule ids (`942100`) or ranges (`942000-942999`). */
+  readonly ids?: ReadonlyArray<number | string>;
+  /** Rule tags (`attack-sqli`, `paranoia-level/2`). */
+  readonly tags?: readonly string[];
+  /** Variables taken out of those rules (`ARGS:comment`, `REQUEST_COOKIES:session`); the whole rules when absent. */
+  readonly targets?: readonly string[];
+}
+
+/** The OWASP Core Rule Set mode of the injection policy. */
+export interface CrsConfig {
+  /** Folder holding the CRS `rules/` (`*.conf` and `*.data`). */
+  readonly path: string;
+  readonly paranoiaLevel?: number;
+  readonly detectionParanoiaLevel?: number;
+  readonly inboundAnomalyThreshold?: number;
+  readonly allowedMethods?: readonly string[];
+  readonly allowedContentTypes?: readonly string[];
+  /** Argument values the OpenAPI document types (integers, booleans, enums, uuids, dates) skip the rules. */
+  readonly schemaAware?: boolean;
+  /** Also run the built-in detectors (the `paranoia`/`classes` settings) after the CRS. */
+  readonly builtinDetectors?: boolean;
+  readonly exclusions?: readonly CrsExclusion[];
+}
+
 export interface InjectionConfig extends PolicyConfigBase {
+  crs?: CrsConfig;
   paranoia: Paranoia;
   classes: InjectionClass[];
   headers: string[];
@@ -46,6 +75,120 @@ export const schema = {
   type: 'object',
   additionalProperties: false,
   properties: {
+    crs: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['path'],
+      description:
+        'Run the OWASP Core Rule Set (CRS 3.3 as Debian installs it, or CRS 4) on every request, with anomaly ' +
+        'scoring as crs-setup.conf configures it; these settings replace crs-setup.conf. The rules are loaded ' +
+        'once per config load and shared by every operation (docs/injection.md, "Core Rule Set").',
+      properties: {
+        path: {
+          type: 'string',
+          minLength: 1,
+          description:
+            'Folder of the CRS rule files (*.conf, *.data), e.g. /usr/share/modsecurity-crs/rules (Debian ' +
+            'modsecurity-crs) or the rules/ folder of a CRS 4 release; relative to the config file.',
+        },
+        paranoiaLevel: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 4,
+          default: 1,
+          description:
+            'Blocking paranoia level (tx.paranoia_level / tx.blocking_paranoia_level): higher levels add rules ' +
+            'that catch more and also match more benign input.',
+        },
+        detectionParanoiaLevel: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 4,
+          description:
+            'Detection paranoia level (tx.executing_paranoia_level / tx.detection_paranoia_level), at least ' +
+            'paranoiaLevel: rules above paranoiaLevel run and are reported but do not add to the blocking score. ' +
+            'Default: paranoiaLevel.',
+        },
+        inboundAnomalyThreshold: {
+          type: 'integer',
+          minimum: 1,
+          default: 5,
+          description:
+            'Inbound anomaly score at which a request is refused (tx.inbound_anomaly_score_threshold); a ' +
+            'critical rule adds 5, an error 4, a warning 3, a notice 2.',
+        },
+        allowedMethods: {
+          type: 'array',
+          items: { type: 'string', pattern: '^[A-Z]+$' },
+          description:
+            'Methods rule 911100 lets through (tx.allowed_methods). CRS default: GET HEAD POST OPTIONS — an API ' +
+            'with PUT, PATCH or DELETE operations must list them.',
+        },
+        allowedContentTypes: {
+          type: 'array',
+          items: { type: 'string', minLength: 1 },
+          description:
+            'Request media types rule 920420 lets through (tx.allowed_request_content_type), e.g. ' +
+            'application/json. Default: the list of the rule set.',
+        },
+        schemaAware: {
+          type: 'boolean',
+          default: true,
+          description:
+            'Query, form and JSON arguments whose value the OpenAPI document types as integer, number, boolean, ' +
+            'enum or a uuid/date/date-time format, and whose value in this request is of that type, are not fed ' +
+            'to the rules (they cannot carry an attack).',
+        },
+        builtinDetectors: {
+          type: 'boolean',
+          default: true,
+          description:
+            'Also run the built-in detectors (paranoia, classes, exclusions above) on requests the CRS lets ' +
+            'through: they catch NoSQL operators, template and LDAP injection the CRS misses.',
+        },
+        exclusions: {
+          type: 'array',
+          default: [],
+          description:
+            'Rule exclusions (as ctl:ruleRemoveById / ruleRemoveByTag / ruleRemoveTargetById / ' +
+            'ruleRemoveTargetByTag would): rules by id or tag removed, or only some of their variables.',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            anyOf: [{ required: ['ids'] }, { required: ['tags'] }],
+            properties: {
+              operations: {
+                type: 'array',
+                items: { type: 'string' },
+                description: 'Operation ids this exclusion is limited to (all of the API when absent).',
+              },
+              ids: {
+                type: 'array',
+                items: {
+                  anyOf: [
+                    { type: 'integer', minimum: 1 },
+                    { type: 'string', pattern: '^[0-9]+(-[0-9]+)?$' },
+                  ],
+                },
+                description: 'Rule ids (942100) or id ranges ("942000-942999").',
+              },
+              tags: {
+                type: 'array',
+                items: { type: 'string', minLength: 1 },
+                description: 'Rule tags, e.g. attack-sqli or paranoia-level/2.',
+              },
+              targets: {
+                type: 'array',
+                items: { type: 'string', pattern: '^[A-Z_]+(:.+)?$' },
+                description:
+                  'Variables removed from those rules, e.g. ARGS:comment, ARGS:json.bio, REQUEST_COOKIES:session, ' +
+                  'REQUEST_HEADERS:User-Agent. The rules are removed whole when absent.',
+              },
+            },
+          },
+        },
+      },
+    },
     paranoia: {
       enum: [1, 2, 3],
       default: defaults.paranoia,
