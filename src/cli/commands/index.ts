@@ -6,3 +6,4 @@ import './demo.ts';
 import './scanner.ts';
 import './key.ts';
 import './password.ts';
+import './crs.ts';
