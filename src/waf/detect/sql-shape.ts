@@ -184,10 +184,12 @@ function decide(fp: string): boolean {
       if (/\)B.B|\)ksc?$/.test(fp)) return false;
       return continues(fp, 1, 'after');
     case 'n':
-      // Words start ordinary text: only a comment right after, a union, a new statement, or a complete
-      // statement ended by `;` counts.
+      // Words start ordinary text: only a comment right after, a union, a new statement, a comparison
+      // with a sub-query, or a complete statement ended by `;` counts.
       if (fp === 'nc') return true;
-      return (/U[E(]|;[ET]/.test(fp) || (fp.includes('o') && fp.endsWith(';'))) && continues(fp, 1, 'after');
+      return (
+        (/U[E(]|;[ET]|o\(E/.test(fp) || (fp.includes('o') && fp.endsWith(';'))) && continues(fp, 1, 'after')
+      );
     case 'U':
       // UNION SELECT at the start; a selected string literal first is how text quoting SQL reads.
       return fp[1] === 'E' && fp[2] !== 's' && continues(fp, 0, 'after');

@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { readSql } from './sql-fold.ts';
+import { detectSQLi, sqlReadings } from './sqli.ts';
+
+describe('SQL folding', () => {
+  test('folds arithmetic, lists and unary signs into one operand', () => {
+    assert.equal(readSql('1+2-3 or 1,2,3', '', 'ansi').fingerprint, '1&1');
+    assert.equal(readSql('select -1', '', 'ansi').fingerprint, 'E1');
+  });
+
+  test('merges two-word phrases such as UNION ALL and ORDER BY', () => {
+    assert.equal(readSql('1 union all select 1 order by 1', '', 'ansi').fingerprint, '1UE1B');
+  });
+
+  test('skips leading comments, parentheses and unary signs', () => {
+    assert.equal(readSql('/* x */ ((-1 or 1', '', 'ansi').fingerprint, '1&1');
+  });
+
+  test('keeps a final comment when fewer than five tokens remain', () => {
+    assert.equal(readSql("a' or 1=1 -- x", "'", 'ansi').fingerprint, 's&1c');
+  });
+
+  test('reads IN followed by a parenthesis as an operator and a lone IN as a word', () => {
+    assert.equal(readSql('x in (select 1)', '', 'ansi').fingerprint, 'no(E1');
+    assert.equal(readSql('x in y', '', 'ansi').fingerprint, 'nnn');
+  });
+
+  test('collapses a fingerprint with an unreadable part to X', () => {
+    assert.equal(readSql('1 /*!union*/ select', '', 'ansi').fingerprint, 'X');
+  });
+});
+
+describe('detectSQLi', () => {
+  test('detects a tautology that breaks out of a single-quoted string', () => {
+    assert.deepEqual(detectSQLi("1' or '1'='1"), { match: true, fingerprint: 's&sos' });
+  });
+
+  test('detects UNION SELECT, stacked statements, time delays and comment truncation', () => {
+    assert.equal(detectSQLi('1 union select 1,2--').fingerprint, '1UE1c');
+    assert.equal(detectSQLi('1; drop table users').fingerprint, '1;Tnn');
+    assert.equal(detectSQLi("' || pg_sleep(5)--").fingerprint, 's&f(1');
+    assert.equal(detectSQLi("' waitfor delay '0:0:5'--").fingerprint, 'sEsc');
+    assert.equal(detectSQLi("admin'--").fingerprint, 'sc');
+  });
+
+  test('detects a double-quote break-out with parentheses', () => {
+    assert.equal(detectSQLi('") or ("a"="a').fingerprint, 's)&(s');
+  });
+
+  test('detects MySQL executable comments', () => {
+    assert.equal(detectSQLi('/*!50000union*/ select 1').match, true);
+  });
+
+  test('does not flag names, sentences with apostrophes, e-mails or short phrases with SQL words', () => {
+    for (const v of [
+      "O'Brien",
+      "it's a nice day, isn't it?",
+      'john@example.com',
+      '1 or 2',
+      'select a plan',
+      'order by 1--',
+      'Drop me a line',
+      'I like it and you?',
+      '',
+    ]) {
+      assert.equal(detectSQLi(v).match, false, v);
+    }
+  });
+
+  test('does not flag a number run into a word before a comment', () => {
+    assert.equal(detectSQLi('12abc-- x').match, false);
+  });
+
+  test('detects a word compared with a sub-query', () => {
+    assert.equal(detectSQLi('x in (select 1)').fingerprint, 'no(E1');
+  });
+
+  test('flags a number followed by a space and a comment', () => {
+    assert.equal(detectSQLi('1234 --').match, true);
+  });
+
+  test('reads the input again in MySQL comment rules only when it holds # or --x', () => {
+    assert.equal(sqlReadings('1 or 2').length, 1);
+    assert.equal(sqlReadings('1 # x').length, 2);
+  });
+
+  test('reads UTF-16 text as its UTF-8 bytes', () => {
+    assert.equal(detectSQLi("é' or '1'='1").match, true);
+  });
+});
