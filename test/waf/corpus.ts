@@ -207,10 +207,10 @@ function multipart(boundary: string, fields: ReadonlyArray<readonly [string, str
 
 type Typed = Map<string, 'number' | 'boolean' | 'enum' | 'format'>;
 
-/** One benign request of a randomly chosen shape. */
+/** One benign request of a randomly chosen shape (13 shapes). */
 function benign(r: () => number, n: number): Omit<CorpusRequest, 'id' | 'label'> {
   const res = pick(r, RESOURCES);
-  const shape = Math.floor(r() * 12);
+  const shape = Math.floor(r() * 13);
   const typed: Typed = new Map();
   switch (shape) {
     case 0: {
@@ -382,6 +382,35 @@ function benign(r: () => number, n: number): Omit<CorpusRequest, 'id' | 'label'>
         uri: `/api/v1/users/${uuid(r)}/settings`,
         headers: [...baseHeaders(r), ['Content-Type', 'application/json']],
         body: json(body),
+      };
+    }
+    case 11: {
+      // A devops API whose enums name shell modes: harmless values a spec pins down, which CRS rules read
+      // as commands (what schema awareness is for).
+      const mode = pick(r, ['tail -f', 'ls -l', 'sh -c', 'bin/sh', 'head']);
+      if (r() < 0.5) {
+        typed.set('mode', 'enum').set('lines', 'number');
+        return {
+          family: 'ops-query',
+          method: 'GET',
+          uri: `/api/v1/jobs/${int(r, 999)}/logs?mode=${q(r, mode)}&lines=${int(r, 500)}`,
+          headers: baseHeaders(r),
+          typedArgs: typed,
+        };
+      }
+      typed.set('json.shell', 'enum').set('json.timeoutSeconds', 'number');
+      return {
+        family: 'ops-json',
+        method: 'POST',
+        uri: '/api/v1/jobs',
+        headers: [...baseHeaders(r), ['Content-Type', 'application/json']],
+        body: json({
+          name: `build-${int(r, 99)}`,
+          shell: mode,
+          script: 'npm ci && npm test',
+          timeoutSeconds: int(r, 600),
+        }),
+        typedArgs: typed,
       };
     }
     default: {
