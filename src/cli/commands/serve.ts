@@ -125,6 +125,9 @@ export async function serve(opts: ServeOptions): Promise<Runtime> {
   return runtime;
 }
 
+/** A worker that dies later than this after its start is restarted without delay. */
+const STABLE_MS = 10_000;
+
 /**
  * Multi-process mode (`--workers N`): the primary forks N workers that share the listening sockets
  * (node:cluster) and restarts any that dies. Each worker holds its own memory state: with more than one
@@ -165,16 +168,24 @@ export async function superviseWorkers(count: number, out: (line: string) => voi
     [],
     () => feed.buffered().events,
   );
+  /** Deaths in a row of each worker within STABLE_MS of its start. */
+  const quickDeaths = new Map<number, number>();
   const fork = (index: number) => {
     const worker = cluster.fork({ PORTCULLIS_WORKER: String(index), PORTCULLIS_WORKERS: String(count) });
+    const startedAt = Date.now();
     metrics.attach(index, worker);
     if (index === 0) feed.setFirst(worker);
     else feed.relayFrom(worker);
     worker.on('exit', (code, signal) => {
       metrics.detach(index);
       if (stopping) return;
+      // A worker that had been running is replaced at once (worker 0's restart is the watch loop's gap);
+      // one that keeps dying young waits 0.5 s, then 1 s, 2 s ... up to 30 s, so a crash loop cannot spin.
+      const n = Date.now() - startedAt < STABLE_MS ? (quickDeaths.get(index) ?? 0) + 1 : 0;
+      quickDeaths.set(index, n);
+      const delay = n === 0 ? 0 : Math.min(30_000, 500 * 2 ** (n - 1));
       out(`portcullis: worker ${index} exited (${signal ?? code}); restarting it`);
-      setTimeout(() => fork(index), 500).unref();
+      setTimeout(() => fork(index), delay).unref();
     });
   };
   for (let i = 0; i < count; i++) fork(i);
