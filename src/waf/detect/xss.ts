@@ -89,10 +89,11 @@ function readsAsXss(s: string, context: HtmlContext): boolean {
       case 'doctype':
         return true;
       case 'tagOpen':
-        if (isDangerousTag(lexer.value)) return true;
+        // Names shorter than three characters are never dangerous: skip the copy.
+        if (lexer.length >= 3 && isDangerousTag(lexer.value)) return true;
         break;
       case 'attrName':
-        risk = attributeRisk(lexer.value);
+        risk = lexer.length >= 2 ? attributeRisk(lexer.value) : 'none';
         break;
       case 'attrValue': {
         const value = lexer.value;
