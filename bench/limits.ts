@@ -8,11 +8,11 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pino } from 'pino';
-import type { Exchange } from '../src/gateway/exchange.ts';
-import type { CompileContext, PolicyHandler } from '../src/policies/policy.ts';
+import { systemClock } from '../src/core/clock.ts';
+import type { Exchange } from '../src/core/exchange.ts';
+import type { CompileContext, PolicyHandler } from '../src/core/policy.ts';
 import { rateLimitPolicy } from '../src/policies/rate-limit/policy.ts';
 import type { RateLimitConfig } from '../src/policies/rate-limit/schema.ts';
-import { systemClock } from '../src/state/clock.ts';
 import type { LimitCheck } from '../src/state/limiter.ts';
 import { createMemoryStore } from '../src/state/memory-store.ts';
 import { createRedisStore } from '../src/state/redis-store.ts';

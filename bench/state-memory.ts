@@ -18,6 +18,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
+import { createManualClock } from '../src/core/clock.ts';
+import type { SecurityEvent } from '../src/core/events.ts';
 import { createBanList } from '../src/monitor/bans.ts';
 import {
   createCredentialAbuseDetector,
@@ -28,8 +30,6 @@ import { createEnumerationDetector, enumerationDefaults } from '../src/monitor/d
 import { createErrorSpikeDetector, errorSpikeDefaults } from '../src/monitor/detectors/error-spike.ts';
 import { createShadowApiDetector, shadowApiDefaults } from '../src/monitor/detectors/shadow-api.ts';
 import { createVolumetricDetector, volumetricDefaults } from '../src/monitor/detectors/volumetric.ts';
-import type { SecurityEvent } from '../src/monitor/events.ts';
-import { createManualClock } from '../src/state/clock.ts';
 import type { LimitAlgorithm, LimitCheck } from '../src/state/limiter.ts';
 import { createMemoryStore } from '../src/state/memory-store.ts';
 import { jwtSetup } from './scenarios.ts';

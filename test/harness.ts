@@ -11,9 +11,9 @@ import { pino } from 'pino';
 import { stringify } from 'yaml';
 import { type Runtime, type RuntimeOptions, startRuntime } from '../src/cli/runtime.ts';
 import { parseConfig, resolvePaths } from '../src/config/load.ts';
-import type { Config } from '../src/config/types.ts';
+import type { Config } from '../src/core/config.ts';
+import type { SecurityEvent } from '../src/core/events.ts';
 import type { AccessRecord } from '../src/gateway/gateway.ts';
-import type { SecurityEvent } from '../src/monitor/events.ts';
 
 export interface TestServer {
   readonly url: string;

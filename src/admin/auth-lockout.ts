@@ -4,7 +4,7 @@
  * client, so that one guesser locks out itself and not the operator on another machine.
  */
 import { isIP } from 'node:net';
-import type { Clock } from '../state/clock.ts';
+import type { Clock } from '../core/clock.ts';
 
 export interface AuthLockoutOptions {
   readonly clock: Clock;

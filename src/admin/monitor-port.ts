@@ -3,12 +3,13 @@
  * feature whose part is not running (no event store, no responder), and the rest keeps working.
  * The composition root (`src/cli/runtime.ts`) adapts the monitor's own objects to this shape.
  */
+
+import type { ApiDocument } from '../core/api-document.ts';
+import type { SecurityEvent } from '../core/events.ts';
 import { BAN_KINDS, type BanKind, type BanList } from '../monitor/bans.ts';
-import type { SecurityEvent } from '../monitor/events.ts';
 import { alertEvent, type Monitor } from '../monitor/monitor.ts';
 import type { SinkStats } from '../monitor/sink.ts';
 import type { EventPage, EventQuery } from '../monitor/stores/event-store.ts';
-import type { ApiDocument } from '../openapi/types.ts';
 
 export { BAN_KINDS, type BanKind };
 

@@ -2,8 +2,8 @@ import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { problem, problemBody, problems } from '../gateway/problems.ts';
-import type { MetricsRegistry } from '../monitor/metrics.ts';
+import type { MetricsRegistry } from '../core/metrics.ts';
+import { problem, problemBody, problems } from '../core/problems.ts';
 import { compileAdminHostCheck } from './host-check.ts';
 
 /** A handler for admin routes beyond health and metrics; returns false when the path is not its own. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { SecurityEvent } from '../monitor/events.ts';
-import { createManualClock } from '../state/clock.ts';
+import { createManualClock } from '../core/clock.ts';
+import type { SecurityEvent } from '../core/events.ts';
 import { createTrafficStats, templatePath } from './traffic-stats.ts';
 
 function access(fields: Record<string, unknown>): SecurityEvent {

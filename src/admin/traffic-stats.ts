@@ -3,8 +3,9 @@
  * and latency histograms, totals by status class and decision, top offenders, traffic per operation and per
  * consumer, and undeclared (shadow) endpoints. Every map keyed by client input is bounded.
  */
-import type { SecurityEvent } from '../monitor/events.ts';
-import type { Clock } from '../state/clock.ts';
+
+import type { Clock } from '../core/clock.ts';
+import type { SecurityEvent } from '../core/events.ts';
 
 /** Upper bounds (ms) of the latency buckets kept per second; the last bucket is open. */
 export const LATENCY_BOUNDS_MS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000];

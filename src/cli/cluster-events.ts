@@ -17,7 +17,7 @@
  * dropped and counted, or still buffered.
  */
 import type { Worker } from 'node:cluster';
-import type { EventSink, SecurityEvent } from '../monitor/events.ts';
+import type { EventSink, SecurityEvent } from '../core/events.ts';
 
 /** Events the primary holds for worker 0 (while it restarts or catches up) before it drops the oldest. */
 export const RELAY_BUFFER_MAX_EVENTS = 50_000;

@@ -12,8 +12,8 @@
  * metrics (the events it holds for a restarting worker 0, cluster-events.ts) are merged in as well.
  */
 import type { Worker } from 'node:cluster';
-import type { MetricFamily, MetricsRegistry } from '../monitor/metrics.ts';
-import { renderFamilies } from '../monitor/metrics.ts';
+import type { MetricFamily, MetricsRegistry } from '../core/metrics.ts';
+import { renderFamilies } from '../core/metrics.ts';
 import { mergeFamilies, monotonicFamilies } from '../monitor/metrics-merge.ts';
 
 /** How long the primary waits for the workers' snapshots. */

@@ -1,10 +1,10 @@
 import { pino } from 'pino';
-import type { Config } from '../config/types.ts';
+import { systemClock } from '../core/clock.ts';
+import type { Config } from '../core/config.ts';
+import { nullSink } from '../core/events.ts';
+import { createMetrics } from '../core/metrics.ts';
 import { createGateway } from '../gateway/gateway.ts';
-import { nullSink } from '../monitor/events.ts';
-import { createMetrics } from '../monitor/metrics.ts';
 import { policies } from '../policies/registry.ts';
-import { systemClock } from '../state/clock.ts';
 import { createMemoryStore } from '../state/memory-store.ts';
 
 /** Compiles a config exactly as `serve` would, without opening any socket; throws GatewayBuildError. */

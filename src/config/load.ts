@@ -2,10 +2,10 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
-import { parseCidr } from '../gateway/ip.ts';
-import type { JsonObject } from '../openapi/types.ts';
+import type { JsonObject } from '../core/api-document.ts';
+import type { Config } from '../core/config.ts';
+import { parseCidr } from '../shared/ip.ts';
 import { buildConfigSchema } from './schema.ts';
-import type { Config } from './types.ts';
 
 /** One problem in a config file: a path like `apis[0].upstream.url` and what is wrong there. */
 export interface ConfigIssue {

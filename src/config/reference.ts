@@ -1,4 +1,4 @@
-import type { JsonObject } from '../openapi/types.ts';
+import type { JsonObject } from '../core/api-document.ts';
 
 /**
  * Renders the config reference (Markdown) from the JSON Schema: one table row per setting, with its

@@ -1,5 +1,5 @@
-import type { JsonObject } from '../openapi/types.ts';
-import type { PolicyDefinition } from '../policies/policy.ts';
+import type { JsonObject } from '../core/api-document.ts';
+import type { PolicyDefinition } from '../core/policy.ts';
 import { policies as registeredPolicies } from '../policies/registry.ts';
 import { sections as registeredSections } from './sections.ts';
 

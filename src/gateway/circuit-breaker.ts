@@ -1,4 +1,4 @@
-import type { Clock } from '../state/clock.ts';
+import type { Clock } from '../core/clock.ts';
 
 /** Where a breaker stands. */
 export type CircuitState = 'closed' | 'open' | 'half-open';

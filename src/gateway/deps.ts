@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
-import type { EventSink } from '../monitor/events.ts';
-import type { MetricsRegistry } from '../monitor/metrics.ts';
-import type { PolicyDefinition } from '../policies/policy.ts';
-import type { Clock } from '../state/clock.ts';
+import type { Clock } from '../core/clock.ts';
+import type { EventSink } from '../core/events.ts';
+import type { MetricsRegistry } from '../core/metrics.ts';
+import type { PolicyDefinition } from '../core/policy.ts';
 import type { StateStore } from '../state/store.ts';
 
 /** What the gateway needs from the outside; built by the CLI (the composition root). */

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
-import { credentialHash, presentedCredential } from '../monitor/credential-hash.ts';
-import { nullSink, type SecurityEvent } from '../monitor/events.ts';
+import { nullSink, type SecurityEvent } from '../core/events.ts';
 import { basicUserId } from '../policies/authenticate/basic.ts';
+import { credentialHash, presentedCredential } from '../shared/credential-hash.ts';
 import type { Flight, GatewayContext } from './flight.ts';
 import { runComplete } from './pipeline.ts';
 import type { Route } from './snapshot.ts';

@@ -1,10 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import type { EventSink } from '../monitor/events.ts';
+import type { EventSink } from '../core/events.ts';
+import type { Exchange } from '../core/exchange.ts';
 import type { CircuitPermit } from './circuit-breaker.ts';
 import type { AccessRecord, BodyObserver } from './deps.ts';
-import type { Exchange } from './exchange.ts';
 import {
   continueTrace,
   type ForwardingInfo,

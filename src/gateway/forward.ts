@@ -1,12 +1,12 @@
 import type { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { type Readable, Writable } from 'node:stream';
-import type { ResponseHead } from '../policies/policy.ts';
-import type { Exchange } from './exchange.ts';
+import type { Exchange } from '../core/exchange.ts';
+import type { ResponseHead } from '../core/policy.ts';
+import { problem, problems } from '../core/problems.ts';
 import type { Flight, GatewayContext } from './flight.ts';
 import { setForwardingHeaders, stripResponseHopByHop } from './headers.ts';
 import { type Pipeline, runResponseHead, wantsResponseBody } from './pipeline.ts';
-import { problem, problems } from './problems.ts';
 import { deny, sendProblem } from './reply.ts';
 import type { ApiRuntime } from './snapshot.ts';
 import { BODY_TOO_LARGE, BODY_TOO_SLOW, ClientGone, streamBody } from './streams.ts';

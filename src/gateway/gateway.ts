@@ -1,10 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Config } from '../config/types.ts';
-import type { ApiDocument } from '../openapi/types.ts';
+import type { ApiDocument } from '../core/api-document.ts';
+import type { Config } from '../core/config.ts';
+import { problem, problemBody, problems } from '../core/problems.ts';
 import type { AccessRecord, GatewayDeps } from './deps.ts';
 import type { GatewayContext } from './flight.ts';
 import { handleRequest } from './lifecycle.ts';
-import { problem, problemBody, problems } from './problems.ts';
 import { buildSnapshot } from './snapshot.ts';
 import { StreamedBodies } from './streams.ts';
 

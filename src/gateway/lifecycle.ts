@@ -8,13 +8,13 @@
  * through closures.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type Problem, problem, problems } from '../core/problems.ts';
 import { finish } from './finish.ts';
 import { Flight, type GatewayContext } from './flight.ts';
 import { forward } from './forward.ts';
 import { HeaderFault, readRequestHeaders } from './headers.ts';
 import type { Denial } from './pipeline.ts';
 import { runRequestHooks } from './pipeline.ts';
-import { type Problem, problem, problems } from './problems.ts';
 import { deny } from './reply.ts';
 import { hostOf, repeatedCredential, VALID_HOST } from './request-checks.ts';
 import { normalizePath } from './router.ts';

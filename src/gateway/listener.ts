@@ -4,8 +4,8 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { Config, ListenerConfig } from '../config/types.ts';
-import { problem, problemBody, problems } from './problems.ts';
+import type { Config, ListenerConfig } from '../core/config.ts';
+import { problem, problemBody, problems } from '../core/problems.ts';
 
 /**
  * Mozilla "intermediate" TLS 1.2 ciphers (guidelines 6.0); TLS 1.3 suites are OpenSSL's defaults.

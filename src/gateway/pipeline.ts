@@ -1,7 +1,8 @@
 import { Ajv, type ValidateFunction } from 'ajv';
 import { policyConfigSchema } from '../config/schema.ts';
-import type { ApiConfig, PoliciesConfig } from '../config/types.ts';
-import type { Operation } from '../openapi/types.ts';
+import type { Operation } from '../core/api-document.ts';
+import type { ApiConfig, PoliciesConfig } from '../core/config.ts';
+import type { Exchange } from '../core/exchange.ts';
 import {
   type CompileContext,
   type ExchangeOutcome,
@@ -11,9 +12,8 @@ import {
   type PolicyHandler,
   type ResponseHead,
   STAGES,
-} from '../policies/policy.ts';
-import type { Exchange } from './exchange.ts';
-import type { Problem } from './problems.ts';
+} from '../core/policy.ts';
+import type { Problem } from '../core/problems.ts';
 
 /** A compiled policy on one route. */
 export interface CompiledPolicy {

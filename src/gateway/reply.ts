@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
+import { type Problem, problemBody } from '../core/problems.ts';
 import type { Flight } from './flight.ts';
-import { type Problem, problemBody } from './problems.ts';
 
 /**
  * Writes a problem (RFC 9457) as the response: the one writer of gateway problems. A response whose

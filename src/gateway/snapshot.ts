@@ -1,11 +1,11 @@
-import type { ApiConfig, Config } from '../config/types.ts';
+import type { ApiDocument, Operation } from '../core/api-document.ts';
+import type { ApiConfig, Config } from '../core/config.ts';
+import { PolicyConfigError } from '../core/policy.ts';
 import { loadApiDocument } from '../openapi/load.ts';
-import type { ApiDocument, Operation } from '../openapi/types.ts';
-import { PolicyConfigError } from '../policies/policy.ts';
 import { type ClosableSharedServices, createSharedServices } from '../policies/shared-services.ts';
+import { compileCidrMatcher } from '../shared/ip.ts';
 import type { GatewayDeps } from './deps.ts';
 import { compileSingleValueFields, PROXY_ASSERTED_HEADERS, type SingleValueFields } from './headers.ts';
-import { compileCidrMatcher } from './ip.ts';
 import { compilePipeline, type Pipeline } from './pipeline.ts';
 import { createRouter, type Router } from './router.ts';
 import { createUpstream, type Upstream } from './upstream.ts';

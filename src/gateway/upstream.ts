@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { Pool } from 'undici';
-import type { UpstreamConfig } from '../config/types.ts';
-import type { Clock } from '../state/clock.ts';
+import type { Clock } from '../core/clock.ts';
+import type { UpstreamConfig } from '../core/config.ts';
+import { type ProblemType, problems } from '../core/problems.ts';
 import { type CircuitBreaker, type CircuitState, createCircuitBreaker } from './circuit-breaker.ts';
-import { type ProblemType, problems } from './problems.ts';
 
 /** An upstream: its keep-alive pool and where its path starts. */
 export interface Upstream {

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { WellKnownDocument } from '../policies/policy.ts';
-import { type Problem, problem, problems } from './problems.ts';
+import type { WellKnownDocument } from '../core/policy.ts';
+import { type Problem, problem, problems } from '../core/problems.ts';
 
 /** Paths the gateway may answer itself before routing (RFC 8615). */
 export const WELL_KNOWN_PREFIX = '/.well-known/';

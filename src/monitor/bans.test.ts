@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { createManualClock } from '../state/clock.ts';
+import { createManualClock } from '../core/clock.ts';
 import { createMemoryStore } from '../state/memory-store.ts';
 import { createBanChecker, createBanList } from './bans.ts';
 

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import type { Clock } from '../state/clock.ts';
+import type { Clock } from '../core/clock.ts';
 import { StoreUnavailableError } from '../state/limiter.ts';
 import type { StateStore } from '../state/store.ts';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createMetrics, type MetricFamily, type MetricsRegistry, renderFamilies } from './metrics.ts';
+import { createMetrics, type MetricFamily, type MetricsRegistry, renderFamilies } from '../core/metrics.ts';
 import { mergeFamilies, monotonicFamilies } from './metrics-merge.ts';
 
 /** A worker's registry with the shapes the gateway uses. */

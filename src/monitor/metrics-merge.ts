@@ -3,7 +3,7 @@
  * exposition: a series is identified by family name and label values, and the same series of different
  * processes is combined by the family's type.
  */
-import type { GaugeMerge, HistogramSeries, MetricFamily, ValueSeries } from './metrics.ts';
+import type { GaugeMerge, HistogramSeries, MetricFamily, ValueSeries } from '../core/metrics.ts';
 
 /** Same bound as the registry's: past it, new label combinations of a family fold into `_other`. */
 const MAX_SERIES = 10_000;

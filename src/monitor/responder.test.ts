@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import pino from 'pino';
-import { createManualClock } from '../state/clock.ts';
+import { createManualClock } from '../core/clock.ts';
 import { createMemoryStore } from '../state/memory-store.ts';
 import { createBanList } from './bans.ts';
 import type { Alert } from './detectors/detector.ts';

@@ -1,4 +1,4 @@
-import type { JsonObject } from '../openapi/types.ts';
+import type { JsonObject } from '../core/api-document.ts';
 import { type WebhookConfig, webhookDefaults } from './alerts.ts';
 import { type BanPolicyConfig, banPolicyDefaults } from './bans.ts';
 import { type DetectorsConfig, detectorDefaults, detectorsSchema } from './detectors/index.ts';

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import pino from 'pino';
-import { createManualClock } from '../state/clock.ts';
-import type { SecurityEvent } from './events.ts';
+import { createManualClock } from '../core/clock.ts';
+import type { SecurityEvent } from '../core/events.ts';
 import { createEventSink, RETRY_MAX_MS } from './sink.ts';
 import type { EventPage, EventStore, StoredEvent } from './stores/event-store.ts';
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { type Clock, systemClock } from '../state/clock.ts';
-import type { EventSink, SecurityEvent } from './events.ts';
+import { type Clock, systemClock } from '../core/clock.ts';
+import type { EventSink, SecurityEvent } from '../core/events.ts';
 import type { EventStore, StoredEvent } from './stores/event-store.ts';
 
 /** Receives every emitted event synchronously; must be cheap and must not keep the event beyond its needs. */

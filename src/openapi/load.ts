@@ -1,8 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
-import { documentBase, indexSchemas } from './refs.ts';
-import { convertSwagger2 } from './swagger2.ts';
 import {
   type ApiDocument,
   HTTP_METHODS,
@@ -17,7 +15,9 @@ import {
   type SecurityRequirement,
   type SecurityScheme,
   type SpecVersion,
-} from './types.ts';
+} from '../core/api-document.ts';
+import { documentBase, indexSchemas } from './refs.ts';
+import { convertSwagger2 } from './swagger2.ts';
 
 /** A document that cannot be used, with the JSON pointer of the offending part when there is one. */
 export class SpecError extends Error {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import type { JsonObject, Parameter } from '../core/api-document.ts';
 import {
   claimedQueryNames,
   coerceScalar,
@@ -9,7 +10,6 @@ import {
   splitCookies,
   splitQuery,
 } from './parameters.ts';
-import type { JsonObject, Parameter } from './types.ts';
 
 const components: Record<string, JsonObject> = {
   '#/components/schemas/Id': { type: 'integer' },

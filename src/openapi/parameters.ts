@@ -3,7 +3,7 @@
  * coercion of the decoded strings to the types their schema declares, so a JSON Schema validator can
  * check them. Delimiters are split before percent-decoding, so an encoded `%2C` stays inside a value.
  */
-import type { JsonObject, JsonSchema, Parameter } from './types.ts';
+import type { JsonObject, JsonSchema, Parameter } from '../core/api-document.ts';
 
 /** A query string or cookie header split into pairs: names decoded, values still raw. */
 export type RawPairs = ReadonlyArray<readonly [name: string, rawValue: string]>;

@@ -13,7 +13,7 @@
  * reported with the JSON pointer where it is written, and the document is refused at load.
  */
 import { pathToFileURL } from 'node:url';
-import type { JsonObject, SpecVersion } from './types.ts';
+import type { JsonObject, SpecVersion } from '../core/api-document.ts';
 
 /** A `$ref` target: the schema, and the JSON pointer where it sits in the document. */
 export interface RefTarget {

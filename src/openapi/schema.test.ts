@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import type { JsonObject, SpecVersion } from '../core/api-document.ts';
 import { buildApiDocument, SpecError } from './load.ts';
 import { createSchemaCompiler, SchemaCompileError } from './schema.ts';
-import type { JsonObject, SpecVersion } from './types.ts';
 
 function api(version: SpecVersion, schemas: JsonObject) {
   return buildApiDocument('/spec.yaml', version, {

@@ -26,10 +26,10 @@ import type { ErrorObject, ValidateFunction } from 'ajv';
 import { Ajv2019 } from 'ajv/dist/2019.js';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
-import type { CompileContext } from '../policies/policy.ts';
+import type { ApiDocument, JsonObject, JsonSchema } from '../core/api-document.ts';
+import type { CompileContext } from '../core/policy.ts';
 import { linearRegExp, patternRefusal } from './pattern.ts';
 import { indexSchemas, type SchemaIndex } from './refs.ts';
-import type { ApiDocument, JsonObject, JsonSchema } from './types.ts';
 
 /** Which way the data flows: requests refuse `readOnly`, responses hide `writeOnly`. */
 export type Direction = 'request' | 'response';

@@ -1,4 +1,4 @@
-import type { JsonObject } from './types.ts';
+import type { JsonObject } from '../core/api-document.ts';
 
 /**
  * Converts a Swagger 2.0 document to OpenAPI 3.0.3, keeping what a gateway and a scanner need: servers,

@@ -1,4 +1,4 @@
-import type { Exchange } from '../gateway/exchange.ts';
+import type { Exchange } from '../core/exchange.ts';
 
 /**
  * The request fields every policy's security event carries (ECS / OpenTelemetry names), so events from

@@ -1,10 +1,10 @@
+import type { PolicyDefinition } from '../core/policy.ts';
 import { authenticatePolicy } from './authenticate/policy.ts';
 import { authorizePolicy } from './authorize/policy.ts';
 import { banPolicy, banPrincipalPolicy } from './ban/policy.ts';
 import { concurrencyPolicy } from './concurrency/policy.ts';
 import { cors } from './cors/policy.ts';
 import { injectionPolicy } from './injection/policy.ts';
-import type { PolicyDefinition } from './policy.ts';
 import { protectResponse } from './protect-response/policy.ts';
 import { ipRateLimitPolicy, rateLimitPolicy } from './rate-limit/policy.ts';
 import { securityHeaders } from './security-headers/policy.ts';

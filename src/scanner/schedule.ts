@@ -4,9 +4,9 @@
  * store and the dashboard beside the traffic it concerns.
  */
 import type { Logger } from 'pino';
-import type { EventSink, SecurityEvent } from '../monitor/events.ts';
-import type { JsonObject } from '../openapi/types.ts';
-import type { Clock } from '../state/clock.ts';
+import type { JsonObject } from '../core/api-document.ts';
+import type { Clock } from '../core/clock.ts';
+import type { EventSink, SecurityEvent } from '../core/events.ts';
 import { runAudit } from './audit/index.ts';
 import type { Finding, FindingsResult } from './finding.ts';
 import { runScan, type ScanIdentity } from './scan/index.ts';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { createManualClock } from './clock.ts';
+import { createManualClock } from '../core/clock.ts';
 import { type ConsumeResult, type LimitCheck, StoreCapacityError } from './limiter.ts';
 import { limiterSuite } from './limiter-suite.ts';
 import { createMemoryStore } from './memory-store.ts';

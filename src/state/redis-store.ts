@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { type Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
-import type { EventSink } from '../monitor/events.ts';
-import type { MetricsRegistry } from '../monitor/metrics.ts';
+import { type Clock, systemClock } from '../core/clock.ts';
+import type { EventSink } from '../core/events.ts';
+import type { MetricsRegistry } from '../core/metrics.ts';
 import { type AvailabilityTransition, createAvailability } from './availability.ts';
-import { type Clock, systemClock } from './clock.ts';
 import {
   type ConsumeRequest,
   type ConsumeResult,

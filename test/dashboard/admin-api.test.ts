@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { problems } from '../../src/gateway/problems.ts';
+import { problems } from '../../src/core/problems.ts';
 import {
   ADMIN_TOKEN,
   ALICE,

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { problems } from '../../src/gateway/problems.ts';
+import { problems } from '../../src/core/problems.ts';
 import { echoHandler, startGateway, startServer, type TestGateway, type TestServer } from '../harness.ts';
 import { ADMIN_TOKEN, shopOperations, shopSpec } from './support.ts';
 

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type Browser, chromium, type Page } from 'playwright-core';
-import { problems } from '../../src/gateway/problems.ts';
+import { problems } from '../../src/core/problems.ts';
 import { ADMIN_TOKEN, ALICE, adminFetch, type DashboardGateway, startDashboardGateway } from './support.ts';
 
 const CHROMIUM = '/usr/bin/chromium';

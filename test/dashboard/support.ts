@@ -6,10 +6,10 @@
 import { pino } from 'pino';
 import { type AdminApi, createAdminRoutes } from '../../src/admin/api.ts';
 import { adminMonitorFrom } from '../../src/admin/monitor-port.ts';
-import type { SecurityEvent } from '../../src/monitor/events.ts';
+import { systemClock } from '../../src/core/clock.ts';
+import type { SecurityEvent } from '../../src/core/events.ts';
 import { createMonitor, type Monitor } from '../../src/monitor/monitor.ts';
 import { createApiKey } from '../../src/policies/authenticate/api-key.ts';
-import { systemClock } from '../../src/state/clock.ts';
 import {
   echoHandler,
   op,

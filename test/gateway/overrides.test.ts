@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { pino } from 'pino';
 import { startRuntime } from '../../src/cli/runtime.ts';
-import type { PolicyDefinition } from '../../src/policies/policy.ts';
+import type { PolicyDefinition } from '../../src/core/policy.ts';
 import { buildConfig, echoHandler, op, openapi, startServer, tempFiles } from '../harness.ts';
 
 test('a per-operation override replaces only the keys it sets; defaults fill the rest', async () => {

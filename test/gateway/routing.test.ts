@@ -9,9 +9,9 @@ import type { TLSSocket } from 'node:tls';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { startRuntime } from '../../src/cli/runtime.ts';
+import type { PolicyDefinition } from '../../src/core/policy.ts';
+import { problem, problems } from '../../src/core/problems.ts';
 import type { AccessRecord } from '../../src/gateway/gateway.ts';
-import { problem, problems } from '../../src/gateway/problems.ts';
-import type { PolicyDefinition } from '../../src/policies/policy.ts';
 import {
   buildConfig,
   echoHandler,

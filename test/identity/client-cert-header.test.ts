@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
-import { createManualClock } from '../../src/state/clock.ts';
+import { createManualClock } from '../../src/core/clock.ts';
 import {
   echoHandler,
   type HttpResult,

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
+import { problems } from '../../src/core/problems.ts';
 import { type DemoIdp, demoAuthenticateConfig, startDemoIdp } from '../../src/demo/idp.ts';
-import { problems } from '../../src/gateway/problems.ts';
 import { echoHandler, startGateway, startServer, type TestGateway, type TestServer } from '../harness.ts';
 
 const DEMO_SPEC = readFileSync(new URL('../../src/demo/openapi.yaml', import.meta.url), 'utf8');

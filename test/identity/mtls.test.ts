@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import { Agent, request } from 'undici';
+import type { PolicyHandler } from '../../src/core/policy.ts';
 import { authenticatePolicy } from '../../src/policies/authenticate/policy.ts';
 import type { AuthenticateConfig } from '../../src/policies/authenticate/schema.ts';
-import type { PolicyHandler } from '../../src/policies/policy.ts';
 import { makePki, type Pem } from './pki.ts';
 import { createTestContext, type PassedBody, type PolicyServer, servePolicies, specOf } from './support.ts';
 

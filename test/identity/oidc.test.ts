@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
+import type { PolicyHandler } from '../../src/core/policy.ts';
+import { problems } from '../../src/core/problems.ts';
 import {
   type DemoIdp,
   demoSecret,
@@ -9,10 +11,8 @@ import {
   OPAQUE_RESOURCE,
   startDemoIdp,
 } from '../../src/demo/idp.ts';
-import { problems } from '../../src/gateway/problems.ts';
 import { authenticatePolicy } from '../../src/policies/authenticate/policy.ts';
 import type { AuthenticateConfig } from '../../src/policies/authenticate/schema.ts';
-import type { PolicyHandler } from '../../src/policies/policy.ts';
 import { createTestContext, type PassedBody, type PolicyServer, servePolicies, specOf } from './support.ts';
 
 const AUDIENCE = 'http://api.portcullis.test';

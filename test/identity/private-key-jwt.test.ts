@@ -6,11 +6,11 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
+import { systemClock } from '../../src/core/clock.ts';
+import { problems } from '../../src/core/problems.ts';
 import { type DemoIdp, demoSecret, OPAQUE_RESOURCE, startDemoIdp } from '../../src/demo/idp.ts';
-import { problems } from '../../src/gateway/problems.ts';
 import { createIntrospector } from '../../src/policies/authenticate/introspection.ts';
 import type { PrivateKeyJwtConfig } from '../../src/policies/authenticate/schema.ts';
-import { systemClock } from '../../src/state/clock.ts';
 import {
   echoHandler,
   op,

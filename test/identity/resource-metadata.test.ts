@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
-import { problems } from '../../src/gateway/problems.ts';
+import { problems } from '../../src/core/problems.ts';
 import {
   echoHandler,
   httpRequest,

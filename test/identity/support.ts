@@ -8,15 +8,15 @@ import {
 import { createServer as createHttpsServer, type ServerOptions } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
-import type { Exchange } from '../../src/gateway/exchange.ts';
-import { type Problem, problemBody } from '../../src/gateway/problems.ts';
-import type { SecurityEvent } from '../../src/monitor/events.ts';
-import { createMetrics } from '../../src/monitor/metrics.ts';
+import type { ApiDocument, JsonObject, Operation } from '../../src/core/api-document.ts';
+import { type Clock, systemClock } from '../../src/core/clock.ts';
+import type { SecurityEvent } from '../../src/core/events.ts';
+import type { Exchange } from '../../src/core/exchange.ts';
+import { createMetrics } from '../../src/core/metrics.ts';
+import type { CompileContext, PolicyHandler } from '../../src/core/policy.ts';
+import { type Problem, problemBody } from '../../src/core/problems.ts';
 import { buildApiDocument } from '../../src/openapi/load.ts';
-import type { ApiDocument, JsonObject, Operation } from '../../src/openapi/types.ts';
-import type { CompileContext, PolicyHandler } from '../../src/policies/policy.ts';
 import { createSharedServices } from '../../src/policies/shared-services.ts';
-import { type Clock, systemClock } from '../../src/state/clock.ts';
 import { createMemoryStore } from '../../src/state/memory-store.ts';
 import type { StateStore } from '../../src/state/store.ts';
 

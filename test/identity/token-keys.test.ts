@@ -8,9 +8,9 @@ import {
 } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
-import { problems } from '../../src/gateway/problems.ts';
+import { createManualClock } from '../../src/core/clock.ts';
+import { problems } from '../../src/core/problems.ts';
 import { createJwtVerifier, type JwtOutcome } from '../../src/policies/authenticate/jwt.ts';
-import { createManualClock } from '../../src/state/clock.ts';
 import { op, openapi, startGateway, startServer, type TestGateway, type TestServer } from '../harness.ts';
 import { createShared, type JwksServer, startJwksServer } from './support.ts';
 

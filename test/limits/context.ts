@@ -1,12 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pino } from 'pino';
-import type { Exchange, Principal } from '../../src/gateway/exchange.ts';
-import type { SecurityEvent } from '../../src/monitor/events.ts';
-import { createMetrics } from '../../src/monitor/metrics.ts';
-import type { ApiDocument, Operation } from '../../src/openapi/types.ts';
-import type { CompileContext } from '../../src/policies/policy.ts';
+import type { ApiDocument, Operation } from '../../src/core/api-document.ts';
+import type { Clock } from '../../src/core/clock.ts';
+import type { SecurityEvent } from '../../src/core/events.ts';
+import type { Exchange, Principal } from '../../src/core/exchange.ts';
+import { createMetrics } from '../../src/core/metrics.ts';
+import type { CompileContext } from '../../src/core/policy.ts';
 import { createSharedServices } from '../../src/policies/shared-services.ts';
-import type { Clock } from '../../src/state/clock.ts';
 import type { StateStore } from '../../src/state/store.ts';
 
 /** A per-snapshot shared registry: the gateway's own. */

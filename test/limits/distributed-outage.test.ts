@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Agent, request } from 'undici';
-import { problems } from '../../src/gateway/problems.ts';
+import { problems } from '../../src/core/problems.ts';
 import { echoHandler, op, openapi, startServer, type TestServer } from '../harness.ts';
 import { runLoad } from './load.ts';
 import { type ChildGateway, startChildGateways } from './processes.ts';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { problems } from '../../src/gateway/problems.ts';
+import { problems } from '../../src/core/problems.ts';
 import { echoHandler, op, openapi, startServer, type TestServer } from '../harness.ts';
 import type { LoadResult } from './load.ts';
 import { runLoad } from './load.ts';

@@ -3,8 +3,8 @@ import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
 import { Agent, request } from 'undici';
-import { problems } from '../../src/gateway/problems.ts';
-import { createMetrics, type MetricsRegistry } from '../../src/monitor/metrics.ts';
+import { createMetrics, type MetricsRegistry } from '../../src/core/metrics.ts';
+import { problems } from '../../src/core/problems.ts';
 import {
   echoHandler,
   op,

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { problems } from '../../src/gateway/problems.ts';
-import { createMetrics } from '../../src/monitor/metrics.ts';
-import type { PolicyHandler } from '../../src/policies/policy.ts';
+import { createManualClock } from '../../src/core/clock.ts';
+import { createMetrics } from '../../src/core/metrics.ts';
+import type { PolicyHandler } from '../../src/core/policy.ts';
+import { problems } from '../../src/core/problems.ts';
 import { createLimitMetrics, LIMIT_METRICS_KEY } from '../../src/policies/rate-limit/metrics.ts';
 import { rateLimitPolicy } from '../../src/policies/rate-limit/policy.ts';
-import { createManualClock } from '../../src/state/clock.ts';
 import { createRedisStore } from '../../src/state/redis-store.ts';
 import { context, exchange } from './context.ts';
 import { freePort, PrivateRedis } from './redis-server.ts';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { SecurityEvent } from '../../src/monitor/events.ts';
-import { createMetrics } from '../../src/monitor/metrics.ts';
+import type { SecurityEvent } from '../../src/core/events.ts';
+import { createMetrics } from '../../src/core/metrics.ts';
 import type { AvailabilityTransition } from '../../src/state/availability.ts';
 import { type LimitCheck, StoreUnavailableError } from '../../src/state/limiter.ts';
 import { createRedisStore } from '../../src/state/redis-store.ts';

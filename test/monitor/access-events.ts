@@ -1,4 +1,4 @@
-import type { AccessEvent } from '../../src/monitor/events.ts';
+import type { AccessEvent } from '../../src/core/events.ts';
 
 export const T0 = Date.UTC(2026, 2, 1, 10, 0, 0);
 let n = 0;

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { problems } from '../../src/gateway/problems.ts';
+import { systemClock } from '../../src/core/clock.ts';
+import { problems } from '../../src/core/problems.ts';
 import { createBanList } from '../../src/monitor/bans.ts';
-import { systemClock } from '../../src/state/clock.ts';
 import { createRedisStore } from '../../src/state/redis-store.ts';
 import {
   echoHandler,

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pino from 'pino';
+import { systemClock } from '../../src/core/clock.ts';
 import { createMonitor } from '../../src/monitor/monitor.ts';
-import { systemClock } from '../../src/state/clock.ts';
 import { createMemoryStore } from '../../src/state/memory-store.ts';
 import { access } from './access-events.ts';
 

@@ -5,10 +5,10 @@ import { createRequire } from 'node:module';
 import { after, test } from 'node:test';
 import pino from 'pino';
 import { Pool } from 'undici';
+import { systemClock } from '../../src/core/clock.ts';
 import { createMonitor } from '../../src/monitor/monitor.ts';
 import { createEventSink } from '../../src/monitor/sink.ts';
 import { createPostgresStore } from '../../src/monitor/stores/postgres.ts';
-import { systemClock } from '../../src/state/clock.ts';
 import { createMemoryStore } from '../../src/state/memory-store.ts';
 import { postgresRelay as relay } from './postgres-relay.ts';
 

@@ -9,10 +9,10 @@ import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { after, test } from 'node:test';
 import pino from 'pino';
-import type { SecurityEvent } from '../../src/monitor/events.ts';
+import { createManualClock } from '../../src/core/clock.ts';
+import type { SecurityEvent } from '../../src/core/events.ts';
 import { createEventSink, type MonitorSink } from '../../src/monitor/sink.ts';
 import { createPostgresStore } from '../../src/monitor/stores/postgres.ts';
-import { createManualClock } from '../../src/state/clock.ts';
 import { postgresRelay } from './postgres-relay.ts';
 
 const pg = createRequire(import.meta.url)('pg') as {

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import pino from 'pino';
+import { systemClock } from '../../src/core/clock.ts';
 import { createMonitor } from '../../src/monitor/monitor.ts';
-import { systemClock } from '../../src/state/clock.ts';
 import { createMemoryStore } from '../../src/state/memory-store.ts';
 import { writeVersion1File } from './version1-file.ts';
 

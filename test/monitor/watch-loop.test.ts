@@ -5,12 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
-import { problems } from '../../src/gateway/problems.ts';
+import { systemClock } from '../../src/core/clock.ts';
+import type { EventSink, SecurityEvent } from '../../src/core/events.ts';
+import { problems } from '../../src/core/problems.ts';
 import { SIGNATURE_HEADER, verifySignature } from '../../src/monitor/alerts.ts';
 import type { Alert } from '../../src/monitor/detectors/detector.ts';
-import type { EventSink, SecurityEvent } from '../../src/monitor/events.ts';
 import { createMonitor, type Monitor } from '../../src/monitor/monitor.ts';
-import { systemClock } from '../../src/state/clock.ts';
 import { op, openapi, startGateway, startServer, type TestGateway, type TestServer } from '../harness.ts';
 
 const SECRET = 'watch-loop-webhook-secret';

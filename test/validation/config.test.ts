@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ConfigError, formatIssue, parseConfig } from '../../src/config/load.ts';
+import type { Operation } from '../../src/core/api-document.ts';
 import { policyConfigFor } from '../../src/gateway/pipeline.ts';
-import type { Operation } from '../../src/openapi/types.ts';
 import { policies } from '../../src/policies/registry.ts';
 
 function parse(policies: string): { issues: string[]; config?: ReturnType<typeof parseConfig> } {

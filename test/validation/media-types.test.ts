@@ -8,11 +8,11 @@ import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { deflateSync, gzipSync } from 'node:zlib';
-import { problems } from '../../src/gateway/problems.ts';
+import { problems } from '../../src/core/problems.ts';
 import {
   httpRequest,
-  openapi,
   op,
+  openapi,
   startGateway,
   startServer,
   type TestGateway,

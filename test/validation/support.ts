@@ -6,14 +6,14 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
-import type { Exchange, Principal } from '../../src/gateway/exchange.ts';
-import type { Problem } from '../../src/gateway/problems.ts';
-import type { SecurityEvent } from '../../src/monitor/events.ts';
-import { createMetrics } from '../../src/monitor/metrics.ts';
+import type { ApiDocument, JsonObject, SpecVersion } from '../../src/core/api-document.ts';
+import { systemClock } from '../../src/core/clock.ts';
+import type { SecurityEvent } from '../../src/core/events.ts';
+import type { Exchange, Principal } from '../../src/core/exchange.ts';
+import { createMetrics } from '../../src/core/metrics.ts';
+import type { CompileContext, PolicyHandler, SharedServices } from '../../src/core/policy.ts';
+import type { Problem } from '../../src/core/problems.ts';
 import { buildApiDocument } from '../../src/openapi/load.ts';
-import type { ApiDocument, JsonObject, SpecVersion } from '../../src/openapi/types.ts';
-import type { CompileContext, PolicyHandler, SharedServices } from '../../src/policies/policy.ts';
-import { systemClock } from '../../src/state/clock.ts';
 import { createMemoryStore } from '../../src/state/memory-store.ts';
 
 /** Builds an in-memory API document from a plain OpenAPI object. */

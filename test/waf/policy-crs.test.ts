@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { problems } from '../../src/gateway/problems.ts';
+import { problems } from '../../src/core/problems.ts';
 import {
   buildConfig,
   startGateway,

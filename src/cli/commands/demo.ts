@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseConfig, resolvePaths } from '../../config/load.ts';
@@ -8,6 +9,20 @@ import { type DemoState, demoAttack } from './demo-attack.ts';
 
 const CONFIG = path.join(import.meta.dirname, '../../demo/portcullis.yaml');
 const DEMO_STATE = path.resolve('data/demo-state.json');
+/** Where Debian's modsecurity-crs package installs the OWASP Core Rule Set. */
+const DEBIAN_CRS = '/usr/share/modsecurity-crs/rules';
+
+/**
+ * The Core Rule Set the demo runs, when it finds one: `PORTCULLIS_CRS_PATH`, else Debian's package. Its
+ * version is read from the initialization rules (`ver:'OWASP_CRS/x.y.z'`).
+ */
+function findCoreRuleSet(env: NodeJS.ProcessEnv): { path: string; version: string } | undefined {
+  const dir = env.PORTCULLIS_CRS_PATH ?? DEBIAN_CRS;
+  const init = path.join(dir, 'REQUEST-901-INITIALIZATION.conf');
+  if (!existsSync(init)) return undefined;
+  const version = /OWASP_CRS\/(\d+\.\d+\.\d+)/.exec(readFileSync(init, 'latin1'))?.[1] ?? 'unknown version';
+  return { path: dir, version };
+}
 
 /** `portcullis demo`: the demo shop behind the gateway, everything on 127.0.0.1. */
 export async function demo(opts: { port: number; adminPort: number; out: (line: string) => void }) {
@@ -26,6 +41,19 @@ export async function demo(opts: { port: number; adminPort: number; out: (line: 
     DEMO_DATA_DIR: path.resolve('data'),
   };
   const config = resolvePaths(parseConfig(await readFile(CONFIG, 'utf8'), CONFIG, env), path.dirname(CONFIG));
+  // The injection policy runs the OWASP Core Rule Set when one is installed (the built-in detectors after it).
+  const crs = findCoreRuleSet(process.env);
+  if (crs !== undefined) {
+    for (const a of config.apis) {
+      const injection = a.policies?.injection as Record<string, unknown> | undefined;
+      if (injection !== undefined)
+        injection.crs = {
+          path: crs.path,
+          paranoiaLevel: 1,
+          allowedMethods: ['GET', 'HEAD', 'POST', 'DELETE', 'OPTIONS'],
+        };
+    }
+  }
   const runtime = await startRuntime({ config });
   const gw = runtime.urls[0];
   const admin = runtime.adminAddress;
@@ -46,6 +74,11 @@ export async function demo(opts: { port: number; adminPort: number; out: (line: 
   if (admin) o(`  admin       http://127.0.0.1:${admin.port}  (token: ${config.admin.token})`);
   o(`  upstream    ${api.url}  (the unprotected demo API; it trusts the gateway)`);
   o(`  config      ${CONFIG}`);
+  o(
+    crs === undefined
+      ? '  injection   built-in detectors (no OWASP Core Rule Set found: apt-get install modsecurity-crs, or set PORTCULLIS_CRS_PATH)'
+      : `  injection   OWASP Core Rule Set ${crs.version} at paranoia level 1 (${crs.path}), then the built-in detectors`,
+  );
   o('');
   for (const line of demoInstructions(idp, gw)) o(line);
   o('');

@@ -2,8 +2,8 @@ import cluster from 'node:cluster';
 import { watch } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, formatIssue, loadConfig } from '../../config/load.ts';
+import { createMetrics, type MetricsRegistry } from '../../core/metrics.ts';
 import { GatewayBuildError } from '../../gateway/gateway.ts';
-import { createMetrics, type MetricsRegistry } from '../../monitor/metrics.ts';
 import {
   createEventRelay,
   createFirstWorkerFeed,

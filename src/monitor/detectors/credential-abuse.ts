@@ -1,4 +1,4 @@
-import type { SecurityEvent } from '../events.ts';
+import type { SecurityEvent } from '../../core/events.ts';
 import {
   type AlertDraft,
   BoundedMap,

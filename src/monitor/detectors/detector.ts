@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
+import { isoMillis, type SecurityEvent } from '../../core/events.ts';
 import { flatString } from '../../state/flat-string.ts';
-import { isoMillis, type SecurityEvent } from '../events.ts';
 
 export type Severity = 'low' | 'medium' | 'high' | 'critical';
 

@@ -1,5 +1,5 @@
-import type { JsonObject } from '../../openapi/types.ts';
-import type { SecurityEvent } from '../events.ts';
+import type { JsonObject } from '../../core/api-document.ts';
+import type { SecurityEvent } from '../../core/events.ts';
 import {
   type CredentialAbuseConfig,
   createCredentialAbuseDetector,

@@ -1,5 +1,5 @@
+import type { SecurityEvent } from '../../core/events.ts';
 import { templatePath } from '../discovery/template.ts';
-import type { SecurityEvent } from '../events.ts';
 import {
   type AlertDraft,
   actorKey,

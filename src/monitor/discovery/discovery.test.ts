@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { operation, spec } from '../../../test/limits/context.ts';
 import { access } from '../../../test/monitor/access-events.ts';
-import type { Operation } from '../../openapi/types.ts';
+import type { Operation } from '../../core/api-document.ts';
 import { createDiscovery, discoveryDefaults } from './discovery.ts';
 
 function undeclared(path: string, method = 'GET', status = 404) {

@@ -1,6 +1,6 @@
-import type { ApiDocument, JsonObject } from '../../openapi/types.ts';
+import type { ApiDocument, JsonObject } from '../../core/api-document.ts';
+import type { SecurityEvent } from '../../core/events.ts';
 import { boundKey } from '../detectors/detector.ts';
-import type { SecurityEvent } from '../events.ts';
 import { createShape, mergeShape, type Shape, shapeToSchema } from './shape.ts';
 import { templatePath } from './template.ts';
 

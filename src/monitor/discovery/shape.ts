@@ -1,4 +1,4 @@
-import type { JsonObject } from '../../openapi/types.ts';
+import type { JsonObject } from '../../core/api-document.ts';
 
 type JsonType = 'object' | 'array' | 'string' | 'integer' | 'number' | 'boolean' | 'null';
 

@@ -1,4 +1,4 @@
-import { isoMillis, type SecurityEvent } from '../events.ts';
+import { isoMillis, type SecurityEvent } from '../../core/events.ts';
 
 /** An event as stored: the sink gives every event an `event.id` before its first write attempt. */
 export type StoredEvent = SecurityEvent & { 'event.id': string };

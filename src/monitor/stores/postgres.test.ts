@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { after, describe, test } from 'node:test';
 import pino from 'pino';
-import { createManualClock } from '../../state/clock.ts';
+import { createManualClock } from '../../core/clock.ts';
 import type { StoredEvent } from './event-store.ts';
 import { createPostgresStore } from './postgres.ts';
 

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import type { Logger } from 'pino';
-import type { Clock } from '../../state/clock.ts';
+import type { Clock } from '../../core/clock.ts';
 import {
   coreColumns,
   decodeCursor,

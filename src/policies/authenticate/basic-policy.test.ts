@@ -8,7 +8,7 @@ import {
   servePolicies,
   specOf,
 } from '../../../test/identity/support.ts';
-import { PolicyConfigError, type PolicyHandler } from '../policy.ts';
+import { PolicyConfigError, type PolicyHandler } from '../../core/policy.ts';
 import { hashPassword } from './password-hash.ts';
 import { authenticatePolicy } from './policy.ts';
 import type { AuthenticateConfig } from './schema.ts';

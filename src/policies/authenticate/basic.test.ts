@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { createManualClock } from '../../state/clock.ts';
+import { createManualClock } from '../../core/clock.ts';
 import { BasicConfigError, basicUserId, createBasicAuthenticator, parseBasicCredentials } from './basic.ts';
 import type { CredentialResult } from './credential.ts';
 import { hashPassword } from './password-hash.ts';

@@ -1,5 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import type { Clock } from '../../state/clock.ts';
+import type { Clock } from '../../core/clock.ts';
 import { createBoundedCache } from './bounded-cache.ts';
 import { type CredentialResult, type Identity, invalid, MISSING } from './credential.ts';
 import { type PasswordHash, parsePasswordHash, passwordBytes, verifyPassword } from './password-hash.ts';

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { decodeProtectedHeader, jwtVerify } from 'jose';
 import { pino } from 'pino';
-import { createManualClock } from '../../state/clock.ts';
+import { createManualClock } from '../../core/clock.ts';
 import { ClientAssertionConfigError, createClientAssertionSigner } from './client-assertion.ts';
 import { createIntrospector, IntrospectionConfigError } from './introspection.ts';
 import type { PrivateKeyJwtConfig } from './schema.ts';

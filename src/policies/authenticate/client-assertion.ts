@@ -1,7 +1,7 @@
 import { createPrivateKey, type JsonWebKey, type KeyObject, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { SignJWT } from 'jose';
-import type { Clock } from '../../state/clock.ts';
+import type { Clock } from '../../core/clock.ts';
 import type { PrivateKeyJwtConfig } from './schema.ts';
 
 /** RFC 7523 §2.2: the `client_assertion_type` of a JWT client assertion. */

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { makePki, type Pem } from '../../../test/identity/pki.ts';
-import { createManualClock } from '../../state/clock.ts';
+import { createManualClock } from '../../core/clock.ts';
 import {
   createClientCertHeaderReader,
   parseClientCertHeaders,

@@ -1,4 +1,4 @@
-import type { AuthMethod } from '../../gateway/exchange.ts';
+import type { AuthMethod } from '../../core/exchange.ts';
 
 /** What one verifier learned about the caller. */
 export interface Identity {

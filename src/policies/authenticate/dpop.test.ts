@@ -9,7 +9,7 @@ import {
   servePolicies,
   specOf,
 } from '../../../test/identity/support.ts';
-import type { PolicyHandler } from '../policy.ts';
+import type { PolicyHandler } from '../../core/policy.ts';
 import { authenticatePolicy } from './policy.ts';
 import type { AuthenticateConfig } from './schema.ts';
 

@@ -7,8 +7,8 @@ import {
   randomBytes,
   timingSafeEqual,
 } from 'node:crypto';
-import type { Exchange } from '../../gateway/exchange.ts';
-import type { Clock } from '../../state/clock.ts';
+import type { Clock } from '../../core/clock.ts';
+import type { Exchange } from '../../core/exchange.ts';
 import type { StateStore } from '../../state/store.ts';
 import { decodeJsonSegment, isCanonicalBase64url } from './jws-segments.ts';
 import { jwkThumbprint, verifyJwsSignature } from './jws-signature.ts';

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
-import { createManualClock } from '../../state/clock.ts';
+import { createManualClock } from '../../core/clock.ts';
 import { createIntrospector } from './introspection.ts';
 import type { IntrospectionConfig } from './schema.ts';
 

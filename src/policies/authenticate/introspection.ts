@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Clock } from '../../state/clock.ts';
+import type { Clock } from '../../core/clock.ts';
 import { createBoundedCache } from './bounded-cache.ts';
 import {
   ClientAssertionConfigError,

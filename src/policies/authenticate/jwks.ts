@@ -1,6 +1,6 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Clock } from '../../state/clock.ts';
+import type { Clock } from '../../core/clock.ts';
 import { fetchJson, IdentityFetchError } from './fetch-json.ts';
 import { weakKeyReason } from './key-strength.ts';
 

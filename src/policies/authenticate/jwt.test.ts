@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { exportJWK, generateKeyPair, type JWK, type JWTPayload, SignJWT } from 'jose';
 import { pino } from 'pino';
 import { createShared, type JwksServer, startJwksServer } from '../../../test/identity/support.ts';
-import { createManualClock } from '../../state/clock.ts';
+import { createManualClock } from '../../core/clock.ts';
 import { createJwtVerifier, JwtConfigError, type JwtOutcome } from './jwt.ts';
 import type { JwtIssuerConfig } from './schema.ts';
 

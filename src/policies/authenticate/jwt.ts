@@ -1,8 +1,8 @@
 import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { JsonObject } from '../../openapi/types.ts';
-import type { Clock } from '../../state/clock.ts';
-import type { SharedServices } from '../policy.ts';
+import type { JsonObject } from '../../core/api-document.ts';
+import type { Clock } from '../../core/clock.ts';
+import type { SharedServices } from '../../core/policy.ts';
 import { createBoundedCache } from './bounded-cache.ts';
 import { discoverJwksUri } from './discovery.ts';
 import {

@@ -2,8 +2,8 @@ import { createHash, type X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
-import type { Exchange } from '../../gateway/exchange.ts';
-import type { Clock } from '../../state/clock.ts';
+import type { Clock } from '../../core/clock.ts';
+import type { Exchange } from '../../core/exchange.ts';
 import {
   createClientCertHeaderReader,
   type PresentedCertificate,

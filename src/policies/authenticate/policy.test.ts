@@ -9,9 +9,9 @@ import {
   servePolicies,
   specOf,
 } from '../../../test/identity/support.ts';
-import { problems } from '../../gateway/problems.ts';
-import { createManualClock } from '../../state/clock.ts';
-import { PolicyConfigError, type PolicyHandler } from '../policy.ts';
+import { createManualClock } from '../../core/clock.ts';
+import { PolicyConfigError, type PolicyHandler } from '../../core/policy.ts';
+import { problems } from '../../core/problems.ts';
 import { createApiKey, createRuntimeApiKeys, hashApiKey } from './api-key.ts';
 import { authenticatePolicy, identityHeaderNames } from './policy.ts';
 import { type AuthenticateConfig, authenticateSchema } from './schema.ts';

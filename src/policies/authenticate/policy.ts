@@ -1,10 +1,10 @@
-import type { Exchange, Principal } from '../../gateway/exchange.ts';
-import { type Problem, problem, problems } from '../../gateway/problems.ts';
-import { credentialHash, presentedCredential } from '../../monitor/credential-hash.ts';
-import type { SecurityEvent } from '../../monitor/events.ts';
+import type { SecurityEvent } from '../../core/events.ts';
+import type { Exchange, Principal } from '../../core/exchange.ts';
+import type { PolicyDefinition, PolicyHandler, RequestResult } from '../../core/policy.ts';
+import { PolicyConfigError } from '../../core/policy.ts';
+import { type Problem, problem, problems } from '../../core/problems.ts';
+import { credentialHash, presentedCredential } from '../../shared/credential-hash.ts';
 import { requestEventFields } from '../event-fields.ts';
-import type { PolicyDefinition, PolicyHandler, RequestResult } from '../policy.ts';
-import { PolicyConfigError } from '../policy.ts';
 import type { CredentialResult, Identity } from './credential.ts';
 import { metadataLocation, resourceMetadataDocuments } from './resource-metadata.ts';
 import { type AuthenticateConfig, authenticateSchema, type ForwardIdentityConfig } from './schema.ts';

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { specOf } from '../../../test/identity/support.ts';
-import type { ApiConfig } from '../../config/types.ts';
-import { PolicyConfigError } from '../policy.ts';
+import type { ApiConfig } from '../../core/config.ts';
+import { PolicyConfigError } from '../../core/policy.ts';
 import {
   metadataLocation,
   protectedResourceMetadata,

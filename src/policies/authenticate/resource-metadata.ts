@@ -1,6 +1,6 @@
-import type { ApiConfig } from '../../config/types.ts';
-import type { ApiDocument } from '../../openapi/types.ts';
-import { PolicyConfigError, type WellKnownDocument } from '../policy.ts';
+import type { ApiDocument } from '../../core/api-document.ts';
+import type { ApiConfig } from '../../core/config.ts';
+import { PolicyConfigError, type WellKnownDocument } from '../../core/policy.ts';
 import type { AuthenticateConfig, ResourceMetadataConfig } from './schema.ts';
 
 /** RFC 9728 §3: the well-known URI suffix of protected resource metadata. */

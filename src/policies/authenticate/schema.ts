@@ -1,5 +1,5 @@
-import type { JsonObject } from '../../openapi/types.ts';
-import type { PolicyConfigBase } from '../policy.ts';
+import type { JsonObject } from '../../core/api-document.ts';
+import type { PolicyConfigBase } from '../../core/policy.ts';
 
 /** One trusted token issuer of a `jwt` verifier. */
 export interface JwtIssuerConfig {

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import type { Exchange } from '../../gateway/exchange.ts';
-import { authorizationCredential } from '../../monitor/credential-hash.ts';
-import type { SecurityScheme } from '../../openapi/types.ts';
-import type { CompileContext } from '../policy.ts';
-import { PolicyConfigError } from '../policy.ts';
+import type { SecurityScheme } from '../../core/api-document.ts';
+import type { Exchange } from '../../core/exchange.ts';
+import type { CompileContext } from '../../core/policy.ts';
+import { PolicyConfigError } from '../../core/policy.ts';
+import { authorizationCredential } from '../../shared/credential-hash.ts';
 import { type ApiKeyConsumer, createApiKeyRegistry, createRuntimeApiKeys, readApiKey } from './api-key.ts';
 import { BasicConfigError, createBasicAuthenticator } from './basic.ts';
 import { type CredentialResult, invalid, MISSING, rolesOf, scopesOf } from './credential.ts';

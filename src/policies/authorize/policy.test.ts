@@ -6,11 +6,11 @@ import {
   servePolicies,
   specOf,
 } from '../../../test/identity/support.ts';
-import { problems } from '../../gateway/problems.ts';
+import { PolicyConfigError, type PolicyHandler } from '../../core/policy.ts';
+import { problems } from '../../core/problems.ts';
 import { createApiKey } from '../authenticate/api-key.ts';
 import { authenticatePolicy } from '../authenticate/policy.ts';
 import type { AuthenticateConfig } from '../authenticate/schema.ts';
-import { PolicyConfigError, type PolicyHandler } from '../policy.ts';
 import { authorizePolicy } from './policy.ts';
 import { compileRule } from './rule.ts';
 import type { AuthorizeConfig } from './schema.ts';

@@ -1,11 +1,11 @@
-import type { Exchange, Principal } from '../../gateway/exchange.ts';
-import { parseJson, unsafeIntegerAt } from '../../gateway/json.ts';
-import { type Problem, problem, problems } from '../../gateway/problems.ts';
-import type { SecurityEvent } from '../../monitor/events.ts';
-import type { Operation } from '../../openapi/types.ts';
+import type { Operation } from '../../core/api-document.ts';
+import type { SecurityEvent } from '../../core/events.ts';
+import type { Exchange, Principal } from '../../core/exchange.ts';
+import type { PolicyDefinition, PolicyHandler } from '../../core/policy.ts';
+import { PolicyConfigError } from '../../core/policy.ts';
+import { type Problem, problem, problems } from '../../core/problems.ts';
+import { parseJson, unsafeIntegerAt } from '../../shared/json.ts';
 import { requestEventFields } from '../event-fields.ts';
-import type { PolicyDefinition, PolicyHandler } from '../policy.ts';
-import { PolicyConfigError } from '../policy.ts';
 import { type CompiledRule, compileRule, RuleSyntaxError } from './rule.ts';
 import { type AuthorizeConfig, type AuthzExtension, authorizeSchema } from './schema.ts';
 

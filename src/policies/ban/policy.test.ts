@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { context, exchange } from '../../../test/limits/context.ts';
-import { type Problem, problems } from '../../gateway/problems.ts';
+import { createManualClock } from '../../core/clock.ts';
+import type { PolicyHandler } from '../../core/policy.ts';
+import { type Problem, problems } from '../../core/problems.ts';
 import { createBanList } from '../../monitor/bans.ts';
-import { credentialHash } from '../../monitor/credential-hash.ts';
-import { createManualClock } from '../../state/clock.ts';
+import { credentialHash } from '../../shared/credential-hash.ts';
 import { createMemoryStore } from '../../state/memory-store.ts';
-import type { PolicyHandler } from '../policy.ts';
 import { banPolicy, banPrincipalPolicy } from './policy.ts';
 
 function setup() {

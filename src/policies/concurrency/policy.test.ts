@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { context, exchange, operation } from '../../../test/limits/context.ts';
-import type { Exchange } from '../../gateway/exchange.ts';
-import { type Problem, problems } from '../../gateway/problems.ts';
-import { createManualClock } from '../../state/clock.ts';
+import { createManualClock } from '../../core/clock.ts';
+import type { Exchange } from '../../core/exchange.ts';
+import type { CompileContext, PolicyHandler } from '../../core/policy.ts';
+import { type Problem, problems } from '../../core/problems.ts';
 import { createMemoryStore } from '../../state/memory-store.ts';
-import type { CompileContext, PolicyHandler } from '../policy.ts';
 import { type ConcurrencyConfig, concurrencyPolicy } from './policy.ts';
 import { createSemaphore } from './semaphore.ts';
 

@@ -1,11 +1,11 @@
-import type { Exchange } from '../../gateway/exchange.ts';
-import { type Problem, problem, problems } from '../../gateway/problems.ts';
+import type { Exchange } from '../../core/exchange.ts';
 import {
   type PolicyConfigBase,
   PolicyConfigError,
   type PolicyDefinition,
   type PolicyHandler,
-} from '../policy.ts';
+} from '../../core/policy.ts';
+import { type Problem, problem, problems } from '../../core/problems.ts';
 import { createLimitMetrics, LIMIT_METRICS_KEY, type LimitMetrics } from '../rate-limit/metrics.ts';
 import { createSemaphore, type RefusalReason, type Semaphore } from './semaphore.ts';
 

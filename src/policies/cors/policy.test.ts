@@ -3,8 +3,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { apiDocument, exchangeFor, testContext } from '../../../test/validation/support.ts';
-import { problems } from '../../gateway/problems.ts';
-import type { ResponseHead } from '../policy.ts';
+import type { ResponseHead } from '../../core/policy.ts';
+import { problems } from '../../core/problems.ts';
 import { type CorsConfig, compileCors, defaults, isCorsHandler, isCorsPreflight } from './policy.ts';
 
 const spec = apiDocument({

@@ -1,13 +1,13 @@
 import type { IncomingMessage } from 'node:http';
-import type { Exchange } from '../../gateway/exchange.ts';
-import { type Problem, problem, problems } from '../../gateway/problems.ts';
+import type { Exchange } from '../../core/exchange.ts';
 import type {
   CompileContext,
   PolicyConfigBase,
   PolicyDefinition,
   PolicyHandler,
   ResponseHead,
-} from '../policy.ts';
+} from '../../core/policy.ts';
+import { type Problem, problem, problems } from '../../core/problems.ts';
 import { emitViolation } from '../validate-request/events.ts';
 
 export interface CorsConfig extends PolicyConfigBase {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { ApiDocument, Operation, Parameter } from '../../openapi/types.ts';
+import type { ApiDocument, Operation, Parameter } from '../../core/api-document.ts';
 import {
   compileCrsExclusions,
   compileTypedArgs,

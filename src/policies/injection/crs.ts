@@ -3,8 +3,9 @@
  * (src/waf) and how it reads the answer. The rule set is loaded once per config load and shared by every
  * operation; exclusions and the schema-typed arguments are compiled per operation.
  */
-import type { Exchange } from '../../gateway/exchange.ts';
-import type { ApiDocument, JsonSchema, Operation } from '../../openapi/types.ts';
+
+import type { ApiDocument, JsonSchema, Operation } from '../../core/api-document.ts';
+import type { Exchange } from '../../core/exchange.ts';
 import type {
   CompiledRuleSet,
   CrsSettings,

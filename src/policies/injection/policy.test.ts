@@ -9,7 +9,7 @@ import {
   type TestServer,
   tempFiles,
 } from '../../../test/harness.ts';
-import { problems } from '../../gateway/problems.ts';
+import { problems } from '../../core/problems.ts';
 
 const spec = {
   openapi: '3.1.0',

@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
-import type { Exchange } from '../../gateway/exchange.ts';
-import { parseJson } from '../../gateway/json.ts';
-import { type Problem, problem, problems } from '../../gateway/problems.ts';
-import type { SecurityEvent } from '../../monitor/events.ts';
-import type { JsonObject } from '../../openapi/types.ts';
+import type { JsonObject } from '../../core/api-document.ts';
+import type { SecurityEvent } from '../../core/events.ts';
+import type { Exchange } from '../../core/exchange.ts';
+import type { CompileContext, PolicyDefinition, PolicyHandler, RequestResult } from '../../core/policy.ts';
+import { PolicyConfigError } from '../../core/policy.ts';
+import { type Problem, problem, problems } from '../../core/problems.ts';
+import { parseJson } from '../../shared/json.ts';
 import { loadCoreRuleSet } from '../../waf/index.ts';
 import { requestEventFields } from '../event-fields.ts';
 import {
@@ -13,8 +15,6 @@ import {
   parseMediaType,
   unreadableCharset,
 } from '../media-type.ts';
-import type { CompileContext, PolicyDefinition, PolicyHandler, RequestResult } from '../policy.ts';
-import { PolicyConfigError } from '../policy.ts';
 import { BodyFormatError, parseMultipart } from '../validate-request/body.ts';
 import { emitViolation } from '../validate-request/events.ts';
 import {

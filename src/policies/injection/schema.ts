@@ -1,4 +1,4 @@
-import type { PolicyConfigBase } from '../policy.ts';
+import type { PolicyConfigBase } from '../../core/policy.ts';
 import { INJECTION_CLASSES, type InjectionClass, type Paranoia } from './types.ts';
 
 /** Where in the request an exclusion applies. */

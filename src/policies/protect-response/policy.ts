@@ -1,11 +1,11 @@
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
-import type { Exchange } from '../../gateway/exchange.ts';
-import { parseJson } from '../../gateway/json.ts';
-import { type Problem, problem, problems } from '../../gateway/problems.ts';
+import type { JsonObject, ResponseSpec } from '../../core/api-document.ts';
+import type { Exchange } from '../../core/exchange.ts';
+import type { CompileContext, PolicyDefinition, PolicyHandler, ResponseHead } from '../../core/policy.ts';
+import { type Problem, problem, problems } from '../../core/problems.ts';
 import { derefSchema } from '../../openapi/parameters.ts';
 import { type CompiledSchema, schemaCompilerFor } from '../../openapi/schema.ts';
-import type { JsonObject, ResponseSpec } from '../../openapi/types.ts';
-import type { CompileContext, PolicyDefinition, PolicyHandler, ResponseHead } from '../policy.ts';
+import { parseJson } from '../../shared/json.ts';
 import { isJsonMediaType, matchMediaType, mediaTypeOf } from '../validate-request/body.ts';
 import { emitViolation } from '../validate-request/events.ts';
 import { createLeakScanner, type DetectorName, type LeakScanner } from './data-leak.ts';

@@ -1,4 +1,4 @@
-import type { PolicyConfigBase } from '../policy.ts';
+import type { PolicyConfigBase } from '../../core/policy.ts';
 import { DETECTORS, type DetectorName } from './data-leak.ts';
 
 export interface ProtectResponseConfig extends PolicyConfigBase {

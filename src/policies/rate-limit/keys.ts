@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import type { Exchange } from '../../gateway/exchange.ts';
+import type { Exchange } from '../../core/exchange.ts';
 
 /** Reads one part of a limit key from the exchange; undefined when the request has no such part. */
 export type KeyPart = (ex: Exchange) => string | undefined;

@@ -1,7 +1,13 @@
 import { hash, randomUUID } from 'node:crypto';
-import type { Exchange } from '../../gateway/exchange.ts';
-import { type Problem, problem, problems } from '../../gateway/problems.ts';
-import type { ApiDocument, JsonObject, Operation } from '../../openapi/types.ts';
+import type { ApiDocument, JsonObject, Operation } from '../../core/api-document.ts';
+import type { Exchange } from '../../core/exchange.ts';
+import {
+  PolicyConfigError,
+  type PolicyDefinition,
+  type PolicyHandler,
+  type Stage,
+} from '../../core/policy.ts';
+import { type Problem, problem, problems } from '../../core/problems.ts';
 import {
   type ConsumeResult,
   type LeaseRef,
@@ -12,7 +18,6 @@ import {
 } from '../../state/limiter.ts';
 import { createMemoryStore } from '../../state/memory-store.ts';
 import type { StateStore } from '../../state/store.ts';
-import { PolicyConfigError, type PolicyDefinition, type PolicyHandler, type Stage } from '../policy.ts';
 import { appendListField, policyItem, sfBytes, sfString } from './headers.ts';
 import { compileKey, keyPartKind, PRE_AUTH_KEY_PARTS } from './keys.ts';
 import { createLimitMetrics, LIMIT_METRICS_KEY, type LimitMetrics } from './metrics.ts';

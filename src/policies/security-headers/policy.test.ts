@@ -3,8 +3,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import { apiDocument, exchangeFor, testContext } from '../../../test/validation/support.ts';
-import type { Principal } from '../../gateway/exchange.ts';
-import type { ResponseHead } from '../policy.ts';
+import type { Principal } from '../../core/exchange.ts';
+import type { ResponseHead } from '../../core/policy.ts';
 import { compileSecurityHeaders, defaults, type SecurityHeadersConfig } from './policy.ts';
 
 const spec = apiDocument({

@@ -1,4 +1,4 @@
-import type { PolicyConfigBase, PolicyDefinition, PolicyHandler } from '../policy.ts';
+import type { PolicyConfigBase, PolicyDefinition, PolicyHandler } from '../../core/policy.ts';
 
 export interface SecurityHeadersConfig extends PolicyConfigBase {
   hstsMaxAgeSeconds: number;

@@ -6,7 +6,7 @@ import {
   serveHandler,
   testContext,
 } from '../../../test/validation/support.ts';
-import { problems } from '../../gateway/problems.ts';
+import { problems } from '../../core/problems.ts';
 import { compileSsrfGuard } from './policy.ts';
 import type { LookupAll } from './resolver.ts';
 import { defaults, type SsrfGuardConfig } from './schema.ts';

@@ -1,6 +1,7 @@
-import type { Exchange } from '../../gateway/exchange.ts';
-import { parseJson } from '../../gateway/json.ts';
-import { type Problem, problem, problems } from '../../gateway/problems.ts';
+import type { JsonObject, JsonSchema } from '../../core/api-document.ts';
+import type { Exchange } from '../../core/exchange.ts';
+import type { CompileContext, PolicyDefinition, PolicyHandler } from '../../core/policy.ts';
+import { type Problem, problem, problems } from '../../core/problems.ts';
 import {
   compileParameterDecoder,
   derefSchema,
@@ -8,8 +9,7 @@ import {
   splitCookies,
   splitQuery,
 } from '../../openapi/parameters.ts';
-import type { JsonObject, JsonSchema } from '../../openapi/types.ts';
-import type { CompileContext, PolicyDefinition, PolicyHandler } from '../policy.ts';
+import { parseJson } from '../../shared/json.ts';
 import { isJsonMediaType, mediaTypeOf, parseFormPairs } from '../validate-request/body.ts';
 import { emitViolation } from '../validate-request/events.ts';
 import {

@@ -1,5 +1,5 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
-import type { Clock } from '../../state/clock.ts';
+import type { Clock } from '../../core/clock.ts';
 
 /** Resolves a host name to every address it has (A and AAAA), as the OS resolver would for a fetch. */
 export type LookupAll = (host: string) => Promise<string[]>;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { parseJson } from '../../gateway/json.ts';
+import { parseJson } from '../../shared/json.ts';
 import {
   BodyFormatError,
   checkJsonBody,
@@ -87,7 +87,7 @@ describe('JSON body check (bounds, then duplicate names)', () => {
   });
 
   test('finds a duplicate with an escaped name even after V8 was set up to misread it', () => {
-    // On Node 24 this parse primes V8 so that JSON.parse reads the name `\u0061` as `\` (see gateway/json.ts).
+    // On Node 24 this parse primes V8 so that JSON.parse reads the name `\u0061` as `\` (see shared/json.ts).
     JSON.parse('{"a:":{"\\u0061":60,"\\\\":1}}');
     assert.equal(check('{"a:":{"a":1,"\\u0061":2}}')?.pointer, '/a:/a');
   });

@@ -223,7 +223,7 @@ export function checkJsonBounds(value: unknown, bounds: JsonBounds): BoundsViola
 /**
  * Checks a JSON body: its parsed `value` against the bounds, then (with `rejectDuplicates`) its `text`
  * for a member name given twice in one object (see `findDuplicateKey`). Returns the first problem, or
- * undefined. `value` must be `parseJson(text)` (src/gateway/json.ts, which reads escaped member names
+ * undefined. `value` must be `parseJson(text)` (src/shared/json.ts, which reads escaped member names
  * right where V8's `JSON.parse` may not).
  *
  * The common case pays for one walk of the value and one `indexOf` skim of the text: a JSON reader keeps

@@ -6,8 +6,8 @@ import {
   serveHandler,
   testContext,
 } from '../../../test/validation/support.ts';
-import { problems } from '../../gateway/problems.ts';
-import type { JsonObject } from '../../openapi/types.ts';
+import type { JsonObject } from '../../core/api-document.ts';
+import { problems } from '../../core/problems.ts';
 import { compileValidateRequest } from './policy.ts';
 import { defaults, type ValidateRequestConfig } from './schema.ts';
 

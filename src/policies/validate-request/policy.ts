@@ -1,6 +1,7 @@
-import type { Exchange } from '../../gateway/exchange.ts';
-import { parseJson, unsafeIntegerAt } from '../../gateway/json.ts';
-import { type Problem, problem, problems } from '../../gateway/problems.ts';
+import type { JsonObject, JsonSchema, MediaType, ParameterLocation } from '../../core/api-document.ts';
+import type { Exchange } from '../../core/exchange.ts';
+import type { CompileContext, PolicyDefinition, PolicyHandler } from '../../core/policy.ts';
+import { type Problem, problem, problems } from '../../core/problems.ts';
 import {
   claimedQueryNames,
   compileCoercer,
@@ -14,7 +15,7 @@ import {
   splitQuery,
 } from '../../openapi/parameters.ts';
 import { type CompiledSchema, schemaCompilerFor } from '../../openapi/schema.ts';
-import type { JsonObject, JsonSchema, MediaType, ParameterLocation } from '../../openapi/types.ts';
+import { parseJson, unsafeIntegerAt } from '../../shared/json.ts';
 import {
   bodyKindOf,
   compileMediaTypeMatcher,
@@ -22,7 +23,6 @@ import {
   parseMediaType,
   unreadableCharset,
 } from '../media-type.ts';
-import type { CompileContext, PolicyDefinition, PolicyHandler } from '../policy.ts';
 import {
   BodyFormatError,
   checkJsonBody,

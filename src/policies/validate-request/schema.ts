@@ -1,4 +1,4 @@
-import type { PolicyConfigBase } from '../policy.ts';
+import type { PolicyConfigBase } from '../../core/policy.ts';
 
 export interface ValidateRequestConfig extends PolicyConfigBase {
   additionalProperties: 'reject' | 'strip';

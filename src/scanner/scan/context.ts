@@ -1,6 +1,6 @@
 /** What every check receives: the spec, the client, the identities, the objects the setup created. */
 import { createHash } from 'node:crypto';
-import type { ApiDocument, Operation } from '../../openapi/types.ts';
+import type { ApiDocument, Operation } from '../../core/api-document.ts';
 import type { Finding, RuleInfo, Severity } from '../finding.ts';
 import type { Canary } from './canary.ts';
 import type { ScanClient, ScanRequest, ScanResponse, Session } from './client.ts';

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import type { ApiDocument, Operation } from '../../core/api-document.ts';
 import { loadApiDocument } from '../../openapi/load.ts';
-import type { ApiDocument, Operation } from '../../openapi/types.ts';
 import type { ScanResponse } from './client.ts';
 import {
   captureId,

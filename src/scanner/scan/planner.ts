@@ -2,7 +2,7 @@
  * Plans requests from the spec: fills parameters and bodies with valid values and chains operations through
  * ids captured from responses (POST /things → id → GET /things/{id}).
  */
-import type { ApiDocument, JsonSchema, Operation } from '../../openapi/types.ts';
+import type { ApiDocument, JsonSchema, Operation } from '../../core/api-document.ts';
 import type { ScanRequest, ScanResponse } from './client.ts';
 import { sampleValue } from './schema.ts';
 

@@ -1,6 +1,6 @@
 /** Just enough JSON Schema for the scanner: resolve refs, sample valid values, list declared properties. */
 import { randomUUID } from 'node:crypto';
-import type { ApiDocument, JsonObject, JsonSchema } from '../../openapi/types.ts';
+import type { ApiDocument, JsonObject, JsonSchema } from '../../core/api-document.ts';
 
 const MAX_DEPTH = 6;
 

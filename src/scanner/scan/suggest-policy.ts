@@ -3,7 +3,7 @@
  * Plain YAML text with comments, conservative on purpose: it names the policies and the operations, uses
  * only config keys the policy schemas define, and marks with TODO what only the API's owner knows.
  */
-import type { ApiDocument, Operation } from '../../openapi/types.ts';
+import type { ApiDocument, Operation } from '../../core/api-document.ts';
 import type { Finding } from '../finding.ts';
 import { SCAN_RULES } from './rules.ts';
 

@@ -3,7 +3,7 @@
  * Judged by status and body similarity, and by A reading the object back after B's change or delete.
  * PUT, PATCH and DELETE only ever go to objects the scan created itself.
  */
-import type { Operation } from '../../../openapi/types.ts';
+import type { Operation } from '../../../core/api-document.ts';
 import type { Check } from '../check.ts';
 import type { ScanResponse } from '../client.ts';
 import { evidenceOf, isSuccess, type ScanContext } from '../context.ts';

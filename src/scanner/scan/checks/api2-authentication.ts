@@ -7,7 +7,7 @@
  *   meet a lockout, a 429 or a delay. (The scan uses identity A's account, so expect it locked afterwards.)
  */
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import type { Operation } from '../../../openapi/types.ts';
+import type { Operation } from '../../../core/api-document.ts';
 import type { Check } from '../check.ts';
 import type { ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, isRefused, isSuccess, redact, type ScanContext } from '../context.ts';

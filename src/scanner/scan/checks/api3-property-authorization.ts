@@ -7,7 +7,7 @@
  * secrets and personal data.
  */
 import { randomUUID } from 'node:crypto';
-import type { ApiDocument, JsonObject, JsonSchema, Operation } from '../../../openapi/types.ts';
+import type { ApiDocument, JsonObject, JsonSchema, Operation } from '../../../core/api-document.ts';
 import type { Check } from '../check.ts';
 import { evidenceOf, isSuccess, type ScanContext } from '../context.ts';
 import {

@@ -2,7 +2,7 @@
  * API4 Unrestricted Resource Consumption: a page size of 100000, a 100000-character string in a create request,
  * and one bounded burst of 50 requests to a cheap read (the only requests that skip the scan's rate limit).
  */
-import type { Operation } from '../../../openapi/types.ts';
+import type { Operation } from '../../../core/api-document.ts';
 import type { Check } from '../check.ts';
 import { evidenceOf, isSuccess, type ScanContext } from '../context.ts';
 import { isCreationOperation, isExcluded, jsonBodySchema, planRequest, requiresAuth } from '../planner.ts';

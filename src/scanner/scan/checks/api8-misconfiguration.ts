@@ -9,7 +9,7 @@
  * by DELAY_MS * 0.8 is repeated once, and only a second slow answer counts.
  */
 import { randomUUID } from 'node:crypto';
-import type { Operation } from '../../../openapi/types.ts';
+import type { Operation } from '../../../core/api-document.ts';
 import type { Check } from '../check.ts';
 import type { ScanResponse } from '../client.ts';
 import { evidenceOf, isRefused, isSuccess, type ScanContext } from '../context.ts';

@@ -1,5 +1,5 @@
 /** Where an operation takes a URL from the client: query parameters and top-level JSON body fields. */
-import type { ApiDocument, Operation } from '../../../openapi/types.ts';
+import type { ApiDocument, Operation } from '../../../core/api-document.ts';
 import { isExcluded, isLoginOperation, jsonBodySchema } from '../planner.ts';
 import { propertiesOf, resolveSchema } from '../schema.ts';
 

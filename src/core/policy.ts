@@ -1,13 +1,13 @@
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
-import type { ApiConfig } from '../config/types.ts';
-import type { Exchange } from '../gateway/exchange.ts';
-import type { Problem } from '../gateway/problems.ts';
-import type { EventSink } from '../monitor/events.ts';
-import type { MetricsRegistry } from '../monitor/metrics.ts';
-import type { ApiDocument, JsonObject, Operation } from '../openapi/types.ts';
-import type { Clock } from '../state/clock.ts';
 import type { StateStore } from '../state/store.ts';
+import type { ApiDocument, JsonObject, Operation } from './api-document.ts';
+import type { Clock } from './clock.ts';
+import type { ApiConfig } from './config.ts';
+import type { EventSink } from './events.ts';
+import type { Exchange } from './exchange.ts';
+import type { MetricsRegistry } from './metrics.ts';
+import type { Problem } from './problems.ts';
 
 /** Pipeline stages, run in this order for requests (responses run `protect-response` then `observe`). */
 export const STAGES = [

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ApiDocument, Operation } from '../openapi/types.ts';
+import type { ApiDocument, Operation } from './api-document.ts';
 
 /** How the caller proved who they are. */
 export type AuthMethod = 'jwt' | 'introspection' | 'api-key' | 'basic' | 'mtls' | 'dpop' | 'anonymous';
