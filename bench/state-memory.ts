@@ -20,7 +20,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import { createManualClock } from '../src/core/clock.ts';
 import type { SecurityEvent } from '../src/core/events.ts';
-import { createBanList } from '../src/monitor/bans.ts';
 import {
   createCredentialAbuseDetector,
   credentialAbuseDefaults,
@@ -30,6 +29,7 @@ import { createEnumerationDetector, enumerationDefaults } from '../src/monitor/d
 import { createErrorSpikeDetector, errorSpikeDefaults } from '../src/monitor/detectors/error-spike.ts';
 import { createShadowApiDetector, shadowApiDefaults } from '../src/monitor/detectors/shadow-api.ts';
 import { createVolumetricDetector, volumetricDefaults } from '../src/monitor/detectors/volumetric.ts';
+import { createBanList } from '../src/state/bans.ts';
 import type { LimitAlgorithm, LimitCheck } from '../src/state/limiter.ts';
 import { createMemoryStore } from '../src/state/memory-store.ts';
 import { jwtSetup } from './scenarios.ts';

@@ -6,10 +6,10 @@
 
 import type { ApiDocument } from '../core/api-document.ts';
 import type { SecurityEvent } from '../core/events.ts';
-import { BAN_KINDS, type BanKind, type BanList } from '../monitor/bans.ts';
 import { alertEvent, type Monitor } from '../monitor/monitor.ts';
 import type { SinkStats } from '../monitor/sink.ts';
 import type { EventPage, EventQuery } from '../monitor/stores/event-store.ts';
+import { BAN_KINDS, type BanKind, type BanList } from '../state/bans.ts';
 
 export { BAN_KINDS, type BanKind };
 

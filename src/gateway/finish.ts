@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { nullSink, type SecurityEvent } from '../core/events.ts';
-import { basicUserId } from '../policies/authenticate/basic.ts';
+import { basicUserId } from '../shared/basic-credentials.ts';
 import { credentialHash, presentedCredential } from '../shared/credential-hash.ts';
 import type { Flight, GatewayContext } from './flight.ts';
 import { runComplete } from './pipeline.ts';

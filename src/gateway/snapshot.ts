@@ -1,8 +1,8 @@
 import type { ApiDocument, Operation } from '../core/api-document.ts';
 import type { ApiConfig, Config } from '../core/config.ts';
 import { PolicyConfigError } from '../core/policy.ts';
+import { type ClosableSharedServices, createSharedServices } from '../core/shared-services.ts';
 import { loadApiDocument } from '../openapi/load.ts';
-import { type ClosableSharedServices, createSharedServices } from '../policies/shared-services.ts';
 import { compileCidrMatcher } from '../shared/ip.ts';
 import type { GatewayDeps } from './deps.ts';
 import { compileSingleValueFields, PROXY_ASSERTED_HEADERS, type SingleValueFields } from './headers.ts';

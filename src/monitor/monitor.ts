@@ -5,9 +5,9 @@ import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.ts';
 import type { SecurityEvent } from '../core/events.ts';
 import type { MetricsRegistry } from '../core/metrics.ts';
+import { type Ban, type BanKind, type BanList, createBanList } from '../state/bans.ts';
 import type { StateStore } from '../state/store.ts';
 import { createWebhookNotifier, type WebhookNotifier, type WebhookStats } from './alerts.ts';
-import { type Ban, type BanKind, type BanList, createBanList } from './bans.ts';
 import {
   type Alert,
   type AlertDraft,

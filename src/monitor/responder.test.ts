@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import pino from 'pino';
 import { createManualClock } from '../core/clock.ts';
+import { createBanList } from '../state/bans.ts';
 import { createMemoryStore } from '../state/memory-store.ts';
-import { createBanList } from './bans.ts';
 import type { Alert } from './detectors/detector.ts';
 import { createResponder, type ResponderConfig, responderDefaults } from './responder.ts';
 

@@ -1,6 +1,12 @@
 import { BlockList, isIP } from 'node:net';
 import type { Logger } from 'pino';
-import { type Ban, type BanKind, type BanList, type BanPolicyConfig, banPolicyDefaults } from './bans.ts';
+import {
+  type Ban,
+  type BanKind,
+  type BanList,
+  type BanPolicyConfig,
+  banPolicyDefaults,
+} from '../state/bans.ts';
 import type { Alert, Severity } from './detectors/detector.ts';
 
 export interface ResponderConfig extends BanPolicyConfig {

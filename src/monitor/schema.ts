@@ -1,6 +1,6 @@
 import type { JsonObject } from '../core/api-document.ts';
+import { type BanPolicyConfig, banPolicyDefaults } from '../state/bans.ts';
 import { type WebhookConfig, webhookDefaults } from './alerts.ts';
-import { type BanPolicyConfig, banPolicyDefaults } from './bans.ts';
 import { type DetectorsConfig, detectorDefaults, detectorsSchema } from './detectors/index.ts';
 import { type DiscoveryConfig, discoveryDefaults } from './discovery/discovery.ts';
 import { type ResponderConfig, responderDefaults } from './responder.ts';

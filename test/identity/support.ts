@@ -15,8 +15,8 @@ import type { Exchange } from '../../src/core/exchange.ts';
 import { createMetrics } from '../../src/core/metrics.ts';
 import type { CompileContext, PolicyHandler } from '../../src/core/policy.ts';
 import { type Problem, problemBody } from '../../src/core/problems.ts';
+import { createSharedServices } from '../../src/core/shared-services.ts';
 import { buildApiDocument } from '../../src/openapi/load.ts';
-import { createSharedServices } from '../../src/policies/shared-services.ts';
 import { createMemoryStore } from '../../src/state/memory-store.ts';
 import type { StateStore } from '../../src/state/store.ts';
 

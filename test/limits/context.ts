@@ -6,7 +6,7 @@ import type { SecurityEvent } from '../../src/core/events.ts';
 import type { Exchange, Principal } from '../../src/core/exchange.ts';
 import { createMetrics } from '../../src/core/metrics.ts';
 import type { CompileContext } from '../../src/core/policy.ts';
-import { createSharedServices } from '../../src/policies/shared-services.ts';
+import { createSharedServices } from '../../src/core/shared-services.ts';
 import type { StateStore } from '../../src/state/store.ts';
 
 /** A per-snapshot shared registry: the gateway's own. */

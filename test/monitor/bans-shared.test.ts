@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { systemClock } from '../../src/core/clock.ts';
 import { problems } from '../../src/core/problems.ts';
-import { createBanList } from '../../src/monitor/bans.ts';
+import { createBanList } from '../../src/state/bans.ts';
 import { createRedisStore } from '../../src/state/redis-store.ts';
 import {
   echoHandler,

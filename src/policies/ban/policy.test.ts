@@ -4,8 +4,8 @@ import { context, exchange } from '../../../test/limits/context.ts';
 import { createManualClock } from '../../core/clock.ts';
 import type { PolicyHandler } from '../../core/policy.ts';
 import { type Problem, problems } from '../../core/problems.ts';
-import { createBanList } from '../../monitor/bans.ts';
 import { credentialHash } from '../../shared/credential-hash.ts';
+import { createBanList } from '../../state/bans.ts';
 import { createMemoryStore } from '../../state/memory-store.ts';
 import { banPolicy, banPrincipalPolicy } from './policy.ts';
 

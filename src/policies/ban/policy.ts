@@ -1,8 +1,8 @@
 import type { Exchange } from '../../core/exchange.ts';
 import type { CompileContext, PolicyConfigBase, PolicyDefinition, RequestResult } from '../../core/policy.ts';
 import { type Problem, problem, problems } from '../../core/problems.ts';
-import { type Ban, type BanChecker, type BanKind, createBanChecker } from '../../monitor/bans.ts';
 import { credentialHash, presentedCredential } from '../../shared/credential-hash.ts';
+import { type Ban, type BanChecker, type BanKind, createBanChecker } from '../../state/bans.ts';
 
 /** Config of `ban` (stage `ban`). */
 export interface BanConfig extends PolicyConfigBase {

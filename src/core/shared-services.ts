@@ -1,4 +1,4 @@
-import type { SharedServices } from '../core/policy.ts';
+import type { SharedServices } from './policy.ts';
 
 /** The per-snapshot registry of shared services, with `close` for when the snapshot is retired. */
 export interface ClosableSharedServices extends SharedServices {

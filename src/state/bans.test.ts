@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createManualClock } from '../core/clock.ts';
-import { createMemoryStore } from '../state/memory-store.ts';
 import { createBanChecker, createBanList } from './bans.ts';
+import { createMemoryStore } from './memory-store.ts';
 
 function setup() {
   const clock = createManualClock();

@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import type { Clock } from '../core/clock.ts';
-import { StoreUnavailableError } from '../state/limiter.ts';
-import type { StateStore } from '../state/store.ts';
+import { StoreUnavailableError } from './limiter.ts';
+import type { StateStore } from './store.ts';
 
 /** What a ban applies to: a client address, a consumer, a token subject, or one credential (`credentialHash`). */
 export type BanKind = 'ip' | 'consumer' | 'subject' | 'token';
