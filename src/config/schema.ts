@@ -1,13 +1,12 @@
 import type { JsonObject } from '../core/api-document.ts';
+import type { ConfigSection } from '../core/config.ts';
 import type { PolicyDefinition } from '../core/policy.ts';
 import { policies as registeredPolicies } from '../policies/registry.ts';
 import { sections as registeredSections } from './sections.ts';
 
+export type { ConfigSection };
+
 /** A top-level config section contributed by a module (e.g. `events` from the monitor). */
-export interface ConfigSection {
-  readonly key: string;
-  readonly schema: JsonObject;
-}
 
 const ms = (description: string, dflt: number, minimum = 1): JsonObject => ({
   type: 'integer',
@@ -223,7 +222,7 @@ export function buildConfigSchema(
 ): JsonObject {
   const policiesRef = { $ref: '#/definitions/policies' };
   const sectionProps: JsonObject = {};
-  for (const s of extra) sectionProps[s.key] = s.schema;
+  for (const s of extra) sectionProps[s.key] = s.schema as JsonObject;
   return {
     $schema: 'http://json-schema.org/draft-07/schema#',
     $id: 'https://portcullis.dev/schema/config.json',

@@ -1,6 +1,6 @@
+import type { ConfigSection } from '../core/config.ts';
 import { monitorConfigSchema } from '../monitor/schema.ts';
 import { scansConfigSchema } from '../scanner/schedule.ts';
-import type { ConfigSection } from './schema.ts';
 
 /** Top-level config sections contributed by modules outside the gateway core (one line each). */
 export const sections: ReadonlyArray<ConfigSection> = [

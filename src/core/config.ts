@@ -87,3 +87,9 @@ export interface Config {
   /** Sections contributed by other modules (events, detectors, ...). */
   [section: string]: unknown;
 }
+
+/** A top-level config section contributed by a part outside the gateway (monitor, scans): its key and schema. */
+export interface ConfigSection {
+  readonly key: string;
+  readonly schema: Readonly<Record<string, unknown>>;
+}

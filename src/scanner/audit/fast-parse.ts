@@ -7,7 +7,9 @@
  * indentation...) by throwing `UnsupportedYaml`; the caller then falls back to the full `yaml` package. Scalars
  * resolve as in the YAML 1.2 core schema, like the `yaml` package's default.
  */
-import type { Json, JsonMap } from './source.ts';
+/** A JSON value as the spec readers produce it. */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type JsonMap = { [key: string]: Json };
 
 export class UnsupportedYaml extends Error {
   constructor(line: number, what: string) {

@@ -6,10 +6,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Node } from 'yaml';
-import { fastParse, type LineIndex, UnsupportedYaml } from './fast-parse.ts';
+import { fastParse, type Json, type JsonMap, type LineIndex, UnsupportedYaml } from './fast-parse.ts';
 
-export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-export type JsonMap = { [key: string]: Json };
+export type { Json, JsonMap } from './fast-parse.ts';
 
 export class SpecSourceError extends Error {
   readonly code: 'ERR_SPEC_READ' | 'ERR_SPEC_PARSE' | 'ERR_SPEC_NOT_OPENAPI';
