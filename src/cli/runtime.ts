@@ -110,6 +110,8 @@ export function formatAccessLine(r: AccessRecord, time: number): string {
   if (r['portcullis.denied_by'] !== undefined)
     line += `,"portcullis.denied_by":${q(r['portcullis.denied_by'])}`;
   if (r['portcullis.reported'] !== undefined) line += `,"portcullis.reported":${q(r['portcullis.reported'])}`;
+  if (r['portcullis.waf.rule_ids'] !== undefined)
+    line += `,"portcullis.waf.rule_ids":${q(r['portcullis.waf.rule_ids'])},"portcullis.waf.score":${r['portcullis.waf.score']}`;
   if (r['user.id'] !== undefined) line += `,"user.id":${q(r['user.id'])}`;
   return `${line},"msg":"access"}\n`;
 }

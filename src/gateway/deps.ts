@@ -45,5 +45,9 @@ export interface AccessRecord {
   readonly 'portcullis.decision': string;
   readonly 'portcullis.denied_by': string | undefined;
   readonly 'portcullis.reported': readonly string[] | undefined;
+  /** Ids of the Core Rule Set rules that matched (the injection policy's CRS mode), when any did. */
+  readonly 'portcullis.waf.rule_ids'?: readonly number[];
+  /** The CRS inbound anomaly score, when any rule matched. */
+  readonly 'portcullis.waf.score'?: number;
   readonly 'user.id': string | undefined;
 }

@@ -129,6 +129,8 @@ describe('injection policy, CRS mode', () => {
     assert.ok(crs.matches.every((m) => (m.data?.length ?? 0) <= 121));
     const record = gw.access.findLast((r) => r['url.path'].startsWith('/jobs/7/logs'));
     assert.equal(record?.['portcullis.decision'], 'injection_crs');
+    assert.deepEqual(record?.['portcullis.waf.rule_ids'], body.rules);
+    assert.equal(record?.['portcullis.waf.score'], body.score);
   });
 
   test('lets a benign request through to the upstream', async () => {

@@ -325,10 +325,10 @@ function createCrsHandler(
             return ex.json;
           });
     const verdict = loaded.rules.evaluate(wafRequestOf(ex, typedArgs), exclusions);
-    if (verdict.matches.length > 0)
-      ex.waf = { score: verdict.anomalyScore, ruleIds: verdict.matches.map((m) => m.id) };
-    if (!verdict.blocked) return undefined;
     const ids = [...new Set(verdict.matches.map((m) => m.id))];
+    // The access record lists what matched, blocked or not (rules above the blocking level, low scores).
+    if (ids.length > 0) ex.waf = { score: verdict.anomalyScore, ruleIds: ids };
+    if (!verdict.blocked) return undefined;
     const event: SecurityEvent = {
       '@timestamp': new Date(ctx.clock.now()).toISOString(),
       'event.kind': 'alert',
