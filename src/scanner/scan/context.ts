@@ -4,6 +4,7 @@ import type { ApiDocument, Operation } from '../../core/api-document.ts';
 import type { Finding, RuleInfo, Severity } from '../finding.ts';
 import type { Canary } from './canary.ts';
 import type { ScanClient, ScanRequest, ScanResponse, Session } from './client.ts';
+import type { LoginInfo } from './login.ts';
 import type { ObjectRegistry } from './planner.ts';
 
 /** A logged-in identity: its session, and its raw token when it has one (for the token checks). */
@@ -12,7 +13,7 @@ export interface Identity {
   readonly session: Session;
   readonly token?: string;
   /** The login request that produced the session, when it came from a login flow. */
-  readonly login?: { readonly path: string; readonly body: Readonly<Record<string, unknown>> };
+  readonly login?: LoginInfo;
 }
 
 /** One response the scan saw, kept for the passive checks. */

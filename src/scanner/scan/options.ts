@@ -1,21 +1,40 @@
 /** The typed options of `runScan` and the identities it acts as. */
 
-/** How the scanner logs in through the API itself: one JSON request whose response carries a token or cookie. */
+/**
+ * How the scanner logs in through the API itself: one request whose answer carries a token (in the JSON body,
+ * a header or a cookie) or sets a session cookie. A login counts only when a credential comes back: a
+ * `200 {"error": "wrong password"}` is a failed login.
+ */
 export interface LoginFlow {
-  /** Path relative to the target URL, e.g. `/v2/auth/login`. */
+  /** Path relative to the target URL, e.g. `/v2/auth/login` or `/token`. */
   readonly path: string;
   /** Defaults to POST. */
   readonly method?: 'POST' | 'PUT';
-  /** JSON body sent as is, e.g. `{ username: 'alice', password: '...' }`. */
+  /** The fields sent, e.g. `{ username: 'alice', password: '...' }`: as JSON, or form-encoded (`encoding`). */
   readonly body: Readonly<Record<string, unknown>>;
+  /** `json` (default) or `form` (`application/x-www-form-urlencoded`). */
+  readonly encoding?: 'json' | 'form';
   /**
-   * JSON pointer of the token in the response (`/token`). When absent the scanner tries `/token`,
-   * `/access_token`, `/accessToken`, `/jwt` and `/id_token`; when none is there, cookies set by the response
-   * are the session.
+   * `password`: an OAuth2 resource owner password grant (RFC 6749 section 4.3): the body is form-encoded and
+   * gets `grant_type=password` unless it has a `grant_type`; put `username`, `password` and, when the server
+   * wants them, `client_id`, `client_secret` and `scope` in `body`.
+   */
+  readonly grantType?: 'password';
+  /**
+   * JSON pointer of the token in the answer (`/data/auth/token`). When no token place is given, the scanner
+   * looks for a member named `access_token`, `token`, `jwt`, `id_token`... at any depth, then for any string
+   * shaped like a JWT, then for a token in the `Authorization`, `X-Auth-Token` or `X-Access-Token` header;
+   * when there is none, the cookies the answer sets are the session.
    */
   readonly tokenPointer?: string;
-  /** Header that carries the token; default `authorization` with the `Bearer ` prefix. */
+  /** Response header that carries the token (e.g. `x-auth-token`); a `Bearer ` prefix is dropped. */
+  readonly tokenHeader?: string;
+  /** Cookie that carries the token (it stays in the identity's cookie jar and is sent as a cookie). */
+  readonly tokenCookie?: string;
+  /** Request header that carries the token; default `authorization`. */
   readonly header?: string;
+  /** Prefix of the token in that header; default `Bearer` for `authorization`, none for other headers. */
+  readonly scheme?: string;
 }
 
 /** A test identity: exactly one of `headers`, `bearer` or `login`. */

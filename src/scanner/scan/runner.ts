@@ -13,8 +13,9 @@ import { api7 } from './checks/api7-ssrf.ts';
 import { api8 } from './checks/api8-misconfiguration.ts';
 import { api9 } from './checks/api9-inventory.ts';
 import { api10 } from './checks/api10-unsafe-consumption.ts';
-import { createScanClient, type Session } from './client.ts';
+import { createScanClient } from './client.ts';
 import { type Identity, makeFinding, type Observation, type ScanContext } from './context.ts';
+import { LoginError, resolveIdentity as logIn } from './login.ts';
 import { SCAN_DEFAULTS, type ScanIdentity, type ScanOptions } from './options.ts';
 import { captureId, isCreationOperation, ObjectRegistry, planRequest } from './planner.ts';
 
@@ -59,72 +60,19 @@ export class ScanError extends Error {
 
 const MAX_OBSERVATIONS = 5000;
 const DESTRUCTIVE = new Set(['PUT', 'PATCH', 'DELETE']);
-const TOKEN_POINTERS = ['/token', '/access_token', '/accessToken', '/jwt', '/id_token'];
 
-function atPointer(value: unknown, pointer: string): unknown {
-  let cur = value;
-  for (const raw of pointer.split('/').slice(1)) {
-    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
-    if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<string, unknown>)[key];
-  }
-  return cur;
-}
-
+/** Logs in (login.ts); a failure is a ScanError with the same code. */
 async function resolveIdentity(
   client: ReturnType<typeof createScanClient>,
-  identity: ScanIdentity,
+  i: ScanIdentity,
 ): Promise<Identity> {
-  const session: Session = { name: identity.name, headers: {}, cookies: new Map() };
-  const kinds = [identity.headers, identity.bearer, identity.login].filter((k) => k !== undefined).length;
-  // (identity.params are registered with the object registry by runScan.)
-  if (kinds !== 1) {
-    throw new ScanError(
-      'ERR_SCAN_IDENTITY',
-      `identity ${identity.name}: give exactly one of headers, bearer or login`,
-    );
+  try {
+    return await logIn(client, i);
+  } catch (err) {
+    if (err instanceof LoginError) throw new ScanError(err.code, err.message);
+    throw err;
   }
-  if (identity.headers) {
-    for (const [k, v] of Object.entries(identity.headers)) session.headers[k.toLowerCase()] = v;
-    const auth = session.headers.authorization;
-    const token = auth?.startsWith('Bearer ') ? auth.slice(7) : undefined;
-    return token ? { name: identity.name, session, token } : { name: identity.name, session };
-  }
-  if (identity.bearer !== undefined) {
-    session.headers.authorization = `Bearer ${identity.bearer}`;
-    return { name: identity.name, session, token: identity.bearer };
-  }
-  const login = identity.login!;
-  const res = await client.trySend(
-    { method: login.method ?? 'POST', path: login.path, body: login.body },
-    { session },
-  );
-  if (!res || res.status >= 400) {
-    throw new ScanError(
-      'ERR_SCAN_LOGIN',
-      `identity ${identity.name}: login at ${login.path} failed (${res ? `status ${res.status}` : 'no response'})`,
-    );
-  }
-  const pointers = login.tokenPointer ? [login.tokenPointer] : TOKEN_POINTERS;
-  const token = pointers.map((p) => atPointer(res.json, p)).find((v) => typeof v === 'string') as
-    | string
-    | undefined;
-  if (token === undefined && session.cookies.size === 0) {
-    throw new ScanError(
-      'ERR_SCAN_LOGIN',
-      `identity ${identity.name}: the login response had no token and no cookie`,
-    );
-  }
-  if (token !== undefined) {
-    const header = (login.header ?? 'authorization').toLowerCase();
-    session.headers[header] = header === 'authorization' ? `Bearer ${token}` : token;
-  }
-  const loginInfo = { path: login.path, body: login.body };
-  return token !== undefined
-    ? { name: identity.name, session, token, login: loginInfo }
-    : { name: identity.name, session, login: loginInfo };
 }
-
 /**
  * Scans a live API described by an OpenAPI document for the OWASP API Security Top 10 (2023).
  *

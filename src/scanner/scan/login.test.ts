@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { ScanResponse } from './client.ts';
+import { findToken, loginOutcome, loginRequest, signedIn } from './login.ts';
+
+function response(status: number, json: unknown, headers: Record<string, string> = {}): ScanResponse {
+  return {
+    status,
+    headers: { 'content-type': 'application/json', ...headers },
+    text: JSON.stringify(json),
+    json,
+    durationMs: 1,
+    sent: { method: 'POST', url: 'http://127.0.0.1/login' },
+  };
+}
+
+test('a token under a nested member is found without a pointer', () => {
+  assert.equal(findToken({ data: { auth: { auth_token: 'abcdefgh123' } } }), 'abcdefgh123');
+});
+
+test('access_token wins over a refresh token and an id_token', () => {
+  assert.equal(
+    findToken({ refresh_token: 'r'.repeat(20), id_token: 'i'.repeat(20), access_token: 'a'.repeat(20) }),
+    'a'.repeat(20),
+  );
+});
+
+test('a JWT-shaped string under any name is taken when no member is named like a token', () => {
+  assert.equal(findToken({ result: { value: 'eyJhbGciOi.eyJzdWIi.sig' } }), 'eyJhbGciOi.eyJzdWIi.sig');
+});
+
+test('a failed login answered 200 with an error message is not a login', () => {
+  const flow = { path: '/login', body: { username: 'a', password: 'b' } };
+  assert.equal(signedIn(flow, response(200, { status: 'fail', message: 'Password is not correct' })), false);
+  assert.equal(signedIn(flow, response(200, { status: 'success', auth_token: 'tok-123456789' })), true);
+});
+
+test('an error status carrying a token-like member is not a login', () => {
+  const flow = { path: '/login', body: {} };
+  assert.equal(signedIn(flow, response(401, { token: 'not-a-real-token' })), false);
+});
+
+test('the token pointer, header and cookie places are read when given', () => {
+  const body = { username: 'a', password: 'b' };
+  const res = response(
+    200,
+    { d: { t: 'from-pointer' } },
+    { 'x-auth-token': 'Bearer from-header', 'set-cookie': 'jwt=from-cookie; Path=/' },
+  );
+  assert.equal(loginOutcome({ path: '/l', body, tokenPointer: '/d/t' }, res).token, 'from-pointer');
+  assert.equal(loginOutcome({ path: '/l', body, tokenHeader: 'X-Auth-Token' }, res).token, 'from-header');
+  assert.equal(loginOutcome({ path: '/l', body, tokenCookie: 'jwt' }, res).token, 'from-cookie');
+});
+
+test('an OAuth2 password grant is posted form-encoded with grant_type=password', () => {
+  const req = loginRequest({
+    path: '/token',
+    grantType: 'password',
+    body: { username: 'al ice', password: 'p&w' },
+  });
+  assert.equal(req.headers?.['content-type'], 'application/x-www-form-urlencoded');
+  const params = new URLSearchParams(String(req.body));
+  assert.equal(params.get('grant_type'), 'password');
+  assert.equal(params.get('username'), 'al ice');
+  assert.equal(params.get('password'), 'p&w');
+});
+
+test('overrides replace login fields (for failed-login probes) and JSON stays the default', () => {
+  const req = loginRequest({ path: '/l', body: { email: 'a@x', password: 'right' } }, { password: 'wrong' });
+  assert.deepEqual(req.body, { email: 'a@x', password: 'wrong' });
+  assert.equal(req.headers, undefined);
+});
