@@ -22,9 +22,9 @@ import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { runLimitBench } from './limits.ts';
 import { MODSEC_MODULE, MODSEC_PACKAGES, writeModSecurityRules } from './modsecurity.ts';
-import { runStateMemoryBench } from './state-memory.ts';
 import { BENCH_SPEC, JSON_POST, type Scenario } from './scenario.ts';
 import { extraScenarios } from './scenarios.ts';
+import { runStateMemoryBench } from './state-memory.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 const execFileAsync = promisify(execFile);
