@@ -76,6 +76,16 @@ const fullPipeline = {
   protectResponse: {},
 };
 
+/** Debian's modsecurity-crs rules: the same rules nginx + ModSecurity runs in the bench (bench/modsecurity.ts). */
+export const CRS_RULES = '/usr/share/modsecurity-crs/rules';
+
+/** The full pipeline with the injection policy in its Core Rule Set mode at paranoia level 1 (issue 17). */
+const crsPipeline = { ...fullPipeline, injection: { crs: { path: CRS_RULES, paranoiaLevel: 1 } } };
+
+/** The name of the CRS full-pipeline scenario (a bar of issue 17 compares it). */
+export const CRS_FULL_PIPELINE =
+  'full pipeline with CRS PL1 (JWT, limits, validation, injection CRS PL1, response filter), JSON POST';
+
 /**
  * Policy scenarios measured beside pass-through. Each is a Portcullis config; see bench/run.ts for the
  * harness. `specPatch` is merged into the bench spec's root.
@@ -115,6 +125,14 @@ export const extraScenarios: Scenario[] = [
     ...JSON_POST,
     specPatch: bearerSpec,
     api: { policies: fullPipeline },
+    setup: jwtSetup,
+  },
+  {
+    name: CRS_FULL_PIPELINE,
+    kind: 'portcullis',
+    ...JSON_POST,
+    specPatch: bearerSpec,
+    api: { policies: crsPipeline },
     setup: jwtSetup,
   },
   {
