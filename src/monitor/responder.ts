@@ -1,5 +1,5 @@
-import { BlockList, isIP } from 'node:net';
 import type { Logger } from 'pino';
+import { createCidrList, inCidrList } from '../shared/ip.ts';
 import {
   type Ban,
   type BanKind,
@@ -47,13 +47,7 @@ export interface Responder {
 
 export function createResponder(opts: { bans: BanList; config: ResponderConfig; logger: Logger }): Responder {
   const { bans, config, logger } = opts;
-  const exempt = new BlockList();
-  for (const entry of config.exemptIps) {
-    const [addr, bits] = entry.split('/');
-    const type = isIP(addr) === 6 ? 'ipv6' : 'ipv4';
-    if (bits === undefined) exempt.addAddress(addr, type);
-    else exempt.addSubnet(addr, Number(bits), type);
-  }
+  const exempt = createCidrList(config.exemptIps);
   const detectors = new Set(config.detectors);
   const kinds = new Set(config.kinds);
 
@@ -68,8 +62,8 @@ export function createResponder(opts: { bans: BanList; config: ResponderConfig; 
       if (o.tokenHash && kinds.has('token')) targets.push(['token', o.tokenHash]);
       const authenticated = o.subject !== undefined || o.consumer !== undefined || o.tokenHash !== undefined;
       if (o.ip && kinds.has('ip') && (!authenticated || config.banIpOfAuthenticated)) {
-        const type = isIP(o.ip) === 6 ? 'ipv6' : 'ipv4';
-        if (isIP(o.ip) !== 0 && !exempt.check(o.ip, type)) targets.push(['ip', o.ip]);
+        // An exempt address is never banned, written as IPv4 or as IPv4-mapped IPv6.
+        if (inCidrList(exempt, o.ip) === false) targets.push(['ip', o.ip]);
       }
       const made: Ban[] = [];
       for (const [kind, value] of targets) {

@@ -1,4 +1,7 @@
-import { isIP } from 'node:net';
+import { groupIp } from '../../shared/ip.ts';
+
+export { groupIp };
+
 import type { Exchange } from '../../core/exchange.ts';
 
 /** Reads one part of a limit key from the exchange; undefined when the request has no such part. */
@@ -11,51 +14,6 @@ export const PRE_AUTH_KEY_PARTS = new Set(['ip', 'operation', 'global', 'header'
 export function keyPartKind(spec: string): string {
   const colon = spec.indexOf(':');
   return colon === -1 ? spec : spec.slice(0, colon);
-}
-
-/** Groups a client address: IPv4 by `v4Prefix` bits, IPv6 by `v6Prefix` bits (IPv4-mapped IPv6 as IPv4). */
-export function groupIp(ip: string, v4Prefix: number, v6Prefix: number): string {
-  // The gateway hands over a valid address: a plain IPv4 one kept whole needs no parsing.
-  if (v4Prefix >= 32 && !ip.includes(':')) return ip;
-  let addr = ip;
-  if (addr.startsWith('::ffff:') && isIP(addr.slice(7)) === 4) addr = addr.slice(7);
-  const kind = isIP(addr);
-  if (kind === 4) {
-    if (v4Prefix >= 32) return addr;
-    const n = addr.split('.').reduce((acc, o) => acc * 256 + Number(o), 0);
-    const masked = n - (n % 2 ** (32 - v4Prefix));
-    return `${[24, 16, 8, 0].map((s) => Math.floor(masked / 2 ** s) % 256).join('.')}/${v4Prefix}`;
-  }
-  if (kind !== 6) return addr;
-  const zone = addr.indexOf('%');
-  if (zone !== -1) addr = addr.slice(0, zone);
-  const groups = expandIpv6(addr);
-  const out: string[] = [];
-  for (let i = 0; i < 8; i++) {
-    const bits = Math.min(16, Math.max(0, v6Prefix - i * 16));
-    const mask = bits === 0 ? 0 : (0xffff << (16 - bits)) & 0xffff;
-    out.push((groups[i] & mask).toString(16));
-  }
-  return `${out.join(':')}/${v6Prefix}`;
-}
-
-function expandIpv6(addr: string): number[] {
-  let text = addr;
-  const lastColon = text.lastIndexOf(':');
-  if (text.includes('.', lastColon)) {
-    const o = text
-      .slice(lastColon + 1)
-      .split('.')
-      .map(Number);
-    text = `${text.slice(0, lastColon + 1)}${((o[0] << 8) | o[1]).toString(16)}:${((o[2] << 8) | o[3]).toString(16)}`;
-  }
-  const double = text.indexOf('::');
-  const head = double === -1 ? text : text.slice(0, double);
-  const tail = double === -1 ? '' : text.slice(double + 2);
-  const h = head === '' ? [] : head.split(':');
-  const t = tail === '' ? [] : tail.split(':');
-  const groups = [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
-  return groups.map((g) => Number.parseInt(g, 16));
 }
 
 function claimValue(v: unknown): string | undefined {

@@ -3,6 +3,9 @@
  * Ranges from the IANA special-purpose registries (RFC 6890 and updates).
  */
 import { BlockList, isIP } from 'node:net';
+import { inCidrList } from '../../shared/ip.ts';
+
+export { createCidrList } from '../../shared/ip.ts';
 
 /** Why a destination is refused. */
 export type DestinationProblem =
@@ -77,41 +80,9 @@ export function createInternalRanges(): BlockList {
   return list;
 }
 
-/** Parses `10.0.0.0/8` or `fd00::/8` entries into a block list (used for explicit allowances). */
-export function createCidrList(cidrs: readonly string[]): BlockList {
-  const list = new BlockList();
-  for (const c of cidrs) {
-    const [addr, bits] = c.split('/');
-    const family = isIP(addr);
-    if (family === 0) throw new Error(`not an IP range: ${c}`);
-    const max = family === 4 ? 32 : 128;
-    const prefix = bits === undefined ? max : Number(bits);
-    if (!Number.isInteger(prefix) || prefix < 0 || prefix > max) throw new Error(`bad prefix length: ${c}`);
-    list.addSubnet(addr, prefix, family === 4 ? 'ipv4' : 'ipv6');
-  }
-  return list;
-}
-
-/** IPv4 embedded in `::ffff:a.b.c.d` or `::ffff:XXXX:XXXX` (IPv4-mapped, RFC 4291 §2.5.5.2). */
-function mappedV4(address: string): string | undefined {
-  const m = /^::ffff:(?:0:)?(.+)$/i.exec(address);
-  if (m === null) return undefined;
-  if (isIP(m[1]) === 4) return m[1];
-  const hex = /^([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(m[1]);
-  if (hex === null) return undefined;
-  const hi = Number.parseInt(hex[1], 16);
-  const lo = Number.parseInt(hex[2], 16);
-  return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
-}
-
 /** Whether an IP address (v4 or v6, no brackets) is internal according to `ranges`. */
 export function isInternalAddress(address: string, ranges: BlockList): boolean {
-  const family = isIP(address);
-  if (family === 4) return ranges.check(address, 'ipv4');
-  if (family !== 6) return true; // not an address: fail closed
-  const v4 = mappedV4(address);
-  if (v4 !== undefined) return ranges.check(v4, 'ipv4');
-  return ranges.check(address, 'ipv6');
+  return inCidrList(ranges, address) ?? true; // not an address: fail closed
 }
 
 /** Whether a (lower-case, dot-trimmed) host name names the machine itself or a metadata service. */
