@@ -24,9 +24,9 @@ function access(fields: Record<string, unknown>): SecurityEvent {
   };
 }
 
-test('templates numeric, UUID and long token path segments as {id}', () => {
-  assert.equal(templatePath('/users/42/orders/7'), '/users/{id}/orders/{id}');
-  assert.equal(templatePath('/files/3f2b8c1e-9d4a-4b7e-8f00-0123456789ab'), '/files/{id}');
+test('templates shadow paths the way API discovery does: ids by their shape', () => {
+  assert.equal(templatePath('/users/42/orders/7'), '/users/{id}/orders/{id2}');
+  assert.equal(templatePath('/files/3f2b8c1e-9d4a-4b7e-8f00-0123456789ab'), '/files/{uuid}');
   assert.equal(templatePath('/admin/config'), '/admin/config');
 });
 

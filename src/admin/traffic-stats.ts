@@ -6,6 +6,7 @@
 
 import type { Clock } from '../core/clock.ts';
 import type { SecurityEvent } from '../core/events.ts';
+import { templatePath } from '../monitor/discovery/template.ts';
 
 /** Upper bounds (ms) of the latency buckets kept per second; the last bucket is open. */
 export const LATENCY_BOUNDS_MS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000];
@@ -133,18 +134,6 @@ class BoundedTally<V> {
   get size(): number {
     return this.#map.size;
   }
-}
-
-const ID_SEGMENT =
-  /^(\d+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{16,}|[A-Za-z0-9_-]{24,})$/i;
-
-/** Replaces id-like path segments (numbers, UUIDs, long hex or base64 tokens) with `{id}`. */
-export function templatePath(path: string): string {
-  const clipped = path.length > 256 ? path.slice(0, 256) : path;
-  return clipped
-    .split('/')
-    .map((s) => (ID_SEGMENT.test(s) ? '{id}' : s))
-    .join('/');
 }
 
 /** Decisions meaning "no declared operation": the gateway's own and the names the event contract lists. */
@@ -429,3 +418,5 @@ export function createTrafficStats(opts: TrafficStatsOptions): TrafficStats {
     },
   };
 }
+
+export { templatePath };
