@@ -14,13 +14,13 @@ const DEBIAN_CRS = '/usr/share/modsecurity-crs/rules';
 
 /**
  * The Core Rule Set the demo runs, when it finds one: `PORTCULLIS_CRS_PATH`, else Debian's package. Its
- * version is read from the initialization rules (`ver:'OWASP_CRS/x.y.z'`).
+ * version is read from the `ver:'OWASP_CRS/x.y.z'` action of the initialization rules.
  */
 function findCoreRuleSet(env: NodeJS.ProcessEnv): { path: string; version: string } | undefined {
   const dir = env.PORTCULLIS_CRS_PATH ?? DEBIAN_CRS;
   const init = path.join(dir, 'REQUEST-901-INITIALIZATION.conf');
   if (!existsSync(init)) return undefined;
-  const version = /OWASP_CRS\/(\d+\.\d+\.\d+)/.exec(readFileSync(init, 'latin1'))?.[1] ?? 'unknown version';
+  const version = /ver:'OWASP_CRS\/(\d+\.\d+\.\d+)/.exec(readFileSync(init, 'latin1'))?.[1] ?? 'unknown version';
   return { path: dir, version };
 }
 
