@@ -32,7 +32,8 @@ import { type Clock, systemClock } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
 import type { SecurityEvent } from '../core/events.ts';
 import type { MetricsRegistry } from '../core/metrics.ts';
-import { type Problem, type ProblemType, problem, problemBody, problems } from '../core/problems.ts';
+import { type Problem, type ProblemType, problem, problems } from '../core/problems.ts';
+import { writeJson, writeProblem } from '../core/reply.ts';
 import { resolveForwarding } from '../gateway/headers.ts';
 import type { EventQuery } from '../monitor/stores/event-store.ts';
 import { createApiKey, createRuntimeApiKeys } from '../policies/authenticate/api-key.ts';
@@ -155,27 +156,11 @@ function sendJson(
   body: unknown,
   headers: Record<string, string> = {},
 ): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    ...SECURITY_HEADERS,
-    ...headers,
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': String(Buffer.byteLength(text)),
-    'cache-control': 'no-store',
-  });
-  res.end(text);
+  writeJson(res, status, body, { ...SECURITY_HEADERS, ...headers });
 }
 
 function sendProblem(res: ServerResponse, p: Problem): void {
-  const text = problemBody(p, randomUUID());
-  res.writeHead(p.problem.status, {
-    ...SECURITY_HEADERS,
-    ...p.headers,
-    'content-type': 'application/problem+json',
-    'content-length': String(Buffer.byteLength(text)),
-    'cache-control': 'no-store',
-  });
-  res.end(text);
+  writeProblem(res, p, randomUUID(), SECURITY_HEADERS);
 }
 
 function noContent(res: ServerResponse, headers: Record<string, string> = {}): void {

@@ -3,7 +3,8 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { MetricsRegistry } from '../core/metrics.ts';
-import { problem, problemBody, problems } from '../core/problems.ts';
+import { problem, problems } from '../core/problems.ts';
+import { writeJson, writeProblem } from '../core/reply.ts';
 import { compileAdminHostCheck } from './host-check.ts';
 
 /** A handler for admin routes beyond health and metrics; returns false when the path is not its own. */
@@ -38,24 +39,12 @@ export interface AdminServer {
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-    'cache-control': 'no-store',
-  });
-  res.end(text);
+  writeJson(res, status, body, {}, 'application/json');
 }
 
 function sendProblem(res: ServerResponse, status: 400 | 421, detail: string): void {
   const type = status === 421 ? problems.misdirectedRequest : problems.badRequest;
-  const text = problemBody(problem(type, detail), randomUUID());
-  res.writeHead(status, {
-    'content-type': 'application/problem+json',
-    'content-length': Buffer.byteLength(text),
-    'cache-control': 'no-store',
-  });
-  res.end(text);
+  writeProblem(res, problem(type, detail), randomUUID());
 }
 
 /**

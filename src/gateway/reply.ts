@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
-import { type Problem, problemBody } from '../core/problems.ts';
+import type { Problem } from '../core/problems.ts';
+import { writeProblem } from '../core/reply.ts';
 import type { Flight } from './flight.ts';
 
 /**
@@ -17,19 +18,9 @@ export function sendProblem(
     res.destroy();
     return;
   }
-  const body = problemBody(p, id);
-  const headers: Record<string, string | string[]> = {
-    ...responseHeaders,
-    ...p.headers,
-    'content-type': 'application/problem+json',
-    'content-length': String(Buffer.byteLength(body)),
-    'cache-control': 'no-store',
-    'x-content-type-options': 'nosniff',
-    'x-request-id': id,
-  };
+  const headers: Record<string, string | string[]> = { ...responseHeaders, 'x-request-id': id };
   if (hsts) headers['strict-transport-security'] = hsts;
-  res.writeHead(p.problem.status, headers);
-  res.end(res.req.method === 'HEAD' ? undefined : body);
+  writeProblem(res, p, id, headers);
 }
 
 /** Refuses the request: records the decision and who took it, and answers with the problem. */
