@@ -20,7 +20,8 @@ function findCoreRuleSet(env: NodeJS.ProcessEnv): { path: string; version: strin
   const dir = env.PORTCULLIS_CRS_PATH ?? DEBIAN_CRS;
   const init = path.join(dir, 'REQUEST-901-INITIALIZATION.conf');
   if (!existsSync(init)) return undefined;
-  const version = /ver:'OWASP_CRS\/(\d+\.\d+\.\d+)/.exec(readFileSync(init, 'latin1'))?.[1] ?? 'unknown version';
+  const version =
+    /ver:'OWASP_CRS\/(\d+\.\d+\.\d+)/.exec(readFileSync(init, 'latin1'))?.[1] ?? 'unknown version';
   return { path: dir, version };
 }
 
