@@ -2,63 +2,12 @@
  * Plans requests from the spec: fills parameters and bodies with valid values and chains operations through
  * ids captured from responses (POST /things → id → GET /things/{id}).
  */
-import type { ApiDocument, JsonSchema, Operation } from '../../core/api-document.ts';
+import type { ApiDocument, JsonObject, JsonSchema, Operation } from '../../core/api-document.ts';
 import type { ScanRequest, ScanResponse } from './client.ts';
-import { sampleValue } from './schema.ts';
+import type { CreatedObject, ObjectRegistry } from './objects.ts';
+import { propertiesOf, resolveSchema, sampleValue, schemaType } from './schema.ts';
 
-/** An object the scan created in its setup, so it may also change and delete it. */
-export interface CreatedObject {
-  /** Path template of the collection, e.g. `/v2/notes`. */
-  readonly collection: string;
-  /** Concrete path of the object, e.g. `/v2/notes/42`. */
-  readonly path: string;
-  readonly id: string;
-  /** Identity that created it. */
-  readonly owner: string;
-  /** The owner's view of the object as the creating response returned it. */
-  readonly body: unknown;
-  readonly createdBy: Operation;
-}
-
-/** Objects created during the scan, per identity and collection template. Bounded by the number of operations. */
-export class ObjectRegistry {
-  readonly #byOwner = new Map<string, Map<string, CreatedObject>>();
-  readonly #params = new Map<string, Readonly<Record<string, string>>>();
-
-  /** Path parameter values that designate an identity's own data (`{ accountId: 'alice' }`). */
-  setParams(owner: string, params: Readonly<Record<string, string>>): void {
-    this.#params.set(owner, params);
-  }
-
-  param(owner: string, name: string): string | undefined {
-    return this.#params.get(owner)?.[name];
-  }
-
-  add(object: CreatedObject): void {
-    let map = this.#byOwner.get(object.owner);
-    if (!map) {
-      map = new Map();
-      this.#byOwner.set(object.owner, map);
-    }
-    map.set(object.collection, object);
-  }
-
-  get(owner: string, collection: string): CreatedObject | undefined {
-    return this.#byOwner.get(owner)?.get(collection);
-  }
-
-  of(owner: string): CreatedObject[] {
-    return [...(this.#byOwner.get(owner)?.values() ?? [])];
-  }
-
-  /** Is this concrete path an object the scan created (or below one)? */
-  isScanCreated(path: string): boolean {
-    for (const map of this.#byOwner.values()) {
-      for (const o of map.values()) if (path === o.path || path.startsWith(`${o.path}/`)) return true;
-    }
-    return false;
-  }
-}
+export { type CreatedObject, ObjectRegistry } from './objects.ts';
 
 const LOGIN = /(^|[/_-])(log_?in|sign_?in|auth(enticate)?|token|session)s?($|[/_-])/i;
 const PASSWORD_FIELD = /pass(word)?|secret|pin$/i;
@@ -167,6 +116,8 @@ export interface PlannedRequest extends ScanRequest {
   readonly ownedPath: boolean;
   /** The object the path points at, when there is one. */
   readonly object?: CreatedObject;
+  /** Path parameters the planner had to invent (no object, identity param, harvested value or example). */
+  readonly invented: readonly string[];
 }
 
 export interface PlanOptions {
@@ -192,6 +143,7 @@ export function planRequest(
   let hasParams = false;
   let object: CreatedObject | undefined;
   const concrete: string[] = [];
+  const invented: string[] = [];
   for (let i = 0; i < segments.length; i++) {
     const m = /^\{([^}]+)\}$/.exec(segments[i]);
     if (!m) {
@@ -208,9 +160,25 @@ export function planRequest(
       object = owned;
     }
     if (value === undefined && options.owner !== undefined) value = objects.param(options.owner, name);
+    const param = op.parameters.find((p) => p.in === 'path' && p.name === name);
+    if (value === undefined) {
+      // A value the API itself gave out, matched by name, entity and schema (producer → consumer).
+      const previous = segments[i - 1] ?? '';
+      const context = previous.startsWith('{') ? '' : previous;
+      const found = objects.harvest.best(
+        { name, context, schema: resolveSchema(spec, param?.schema) },
+        options.owner,
+      );
+      if (found) {
+        value = String(found.value);
+        if (options.owner === undefined || !objects.harvest.exclusiveTo(options.owner, found.value)) {
+          ownedPath = false;
+        }
+      }
+    }
     if (value === undefined) {
       ownedPath = false;
-      const param = op.parameters.find((p) => p.in === 'path' && p.name === name);
+      if (param?.raw.example === undefined) invented.push(name);
       value = String(param?.raw.example ?? sampleValue(spec, param?.schema, name));
     }
     concrete.push(encodeURIComponent(value));
@@ -222,13 +190,22 @@ export function planRequest(
     const given = options.params?.[p.name];
     const hasExample = p.raw.example !== undefined || p.raw.examples !== undefined;
     if (given === undefined && !p.required && !hasExample && !options.allQuery) continue;
-    const value = given ?? String(p.raw.example ?? sampleValue(spec, p.schema, p.name));
+    const value =
+      given ??
+      (p.raw.example !== undefined
+        ? String(p.raw.example)
+        : harvested(objects, p.name, resolveSchema(spec, p.schema), options.owner, 3)) ??
+      String(sampleValue(spec, p.schema, p.name));
     if (p.in === 'query') query.set(p.name, value);
     else if (p.in === 'header') headers[p.name.toLowerCase()] = value;
   }
   const schema = jsonBodySchema(op);
   const body =
-    options.body !== undefined ? options.body : schema !== undefined ? sampleValue(spec, schema) : undefined;
+    options.body !== undefined
+      ? options.body
+      : schema !== undefined
+        ? withForeignKeys(spec, schema, sampleValue(spec, schema), objects, options.owner, op.path)
+        : undefined;
   const qs = query.toString();
   return {
     method: op.method,
@@ -238,5 +215,58 @@ export function planRequest(
     operation: op,
     ownedPath: ownedPath && hasParams,
     object,
+    invented,
   };
+}
+
+/** A harvested value for a parameter or field, as a string (`undefined` when nothing fits well enough). */
+function harvested(
+  objects: ObjectRegistry,
+  name: string,
+  schema: JsonObject,
+  owner: string | undefined,
+  minScore: number,
+  context = '',
+): string | undefined {
+  const found = objects.harvest.best({ name, context, schema }, owner, minScore);
+  return found === undefined ? undefined : String(found.value);
+}
+
+/** A field that refers to another object: `product_id`, `ownerId`, `categoryIds` (not the object's own `id`). */
+const FOREIGN_KEY = /^(?!id$)[a-z0-9]*?(?:_?id|Id|ID|_?ids|Ids)$/;
+
+/**
+ * Replaces sampled foreign keys in a body with ids the API gave out (the owner's first): a sampled `1` or a
+ * random string names no object, so the request would fail for the wrong reason.
+ */
+export function withForeignKeys(
+  spec: ApiDocument,
+  schema: JsonSchema,
+  body: unknown,
+  objects: ObjectRegistry,
+  owner: string | undefined,
+  path: string,
+): unknown {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return body;
+  const props = propertiesOf(spec, schema);
+  const out: Record<string, unknown> = { ...(body as Record<string, unknown>) };
+  for (const [name, prop] of Object.entries(props)) {
+    if (!(name in out) || !FOREIGN_KEY.test(name)) continue;
+    const type = schemaType(prop);
+    const itemSchema = type === 'array' ? resolveSchema(spec, prop.items as JsonSchema) : prop;
+    const value = harvested(objects, name.replace(/s$/, ''), itemSchema, owner, 3, entityHint(path));
+    if (value === undefined) continue;
+    const typed = /^(integer|number)$/.test(String(schemaType(itemSchema))) ? Number(value) : value;
+    out[name] = type === 'array' ? [typed] : typed;
+  }
+  return out;
+}
+
+function entityHint(path: string): string {
+  return (
+    path
+      .split('/')
+      .filter((s) => s !== '' && !s.startsWith('{'))
+      .pop() ?? ''
+  );
 }

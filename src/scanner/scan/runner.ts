@@ -15,9 +15,10 @@ import { api9 } from './checks/api9-inventory.ts';
 import { api10 } from './checks/api10-unsafe-consumption.ts';
 import { createScanClient } from './client.ts';
 import { type Identity, makeFinding, type Observation, type ScanContext } from './context.ts';
+import { discover } from './discover.ts';
 import { LoginError, resolveIdentity as logIn } from './login.ts';
 import { SCAN_DEFAULTS, type ScanIdentity, type ScanOptions } from './options.ts';
-import { captureId, isCreationOperation, ObjectRegistry, planRequest } from './planner.ts';
+import { ObjectRegistry } from './planner.ts';
 
 /** The order matters: the API4 burst may trip a rate limit, and API2 login attempts may trip a lockout. */
 export const CHECKS: readonly Check[] = [api1, api5, api3, api6, api7, api10, api8, api9, api2, api4];
@@ -167,6 +168,14 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
           burst: sendOptions?.burst === true,
         });
         progress();
+        if (res && (res.json !== undefined || res.headers.location)) {
+          objects.harvest.record(
+            as?.name ?? '',
+            req.operation?.path ?? req.path,
+            res.json,
+            res.headers.location,
+          );
+        }
         if (res && observations.length < MAX_OBSERVATIONS) {
           observations.push({
             request: req,
@@ -179,29 +188,13 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
       },
     });
 
-    // Setup: each ordinary identity creates one object per creatable collection, parents before children.
-    const setup = makeContext(AbortSignal.timeout(checkTimeoutMs));
-    const creators = spec.operations
-      .filter((op) => isCreationOperation(spec, op))
-      .sort((a, b) => a.path.split('/').length - b.path.split('/').length);
-    for (const identity of identities) {
-      for (const op of creators) {
-        const req = planRequest(spec, op, objects, { owner: identity.name });
-        const res = await setup.send(req, identity);
-        if (!res || res.status < 200 || res.status >= 300) continue;
-        const id = captureId(spec, op, res);
-        if (id === undefined) continue;
-        const collectionPath = req.path.split('?')[0];
-        objectsCreated++;
-        objects.add({
-          collection: op.path,
-          path: `${collectionPath}/${encodeURIComponent(id)}`,
-          id,
-          owner: identity.name,
-          body: res.json,
-          createdBy: op,
-        });
-      }
+    // Discovery: every identity calls the documented operations, harvesting values and creating objects.
+    const discoveryContext = makeContext(AbortSignal.timeout(checkTimeoutMs));
+    try {
+      objectsCreated = (await discover(discoveryContext)).objectsCreated;
+    } catch (err) {
+      if (discoveryContext.signal.aborted) timedOut.push('discovery');
+      else errors.push({ check: 'discovery', message: (err as Error).message });
     }
 
     for (const check of checks) {

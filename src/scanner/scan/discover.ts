@@ -1,0 +1,277 @@
+/**
+ * Discovery: before any attack, every identity (the ordinary ones, the admin and an anonymous caller) calls
+ * the documented operations with values the API itself gave out, so that the checks have objects to test,
+ * foreign keys that exist and responses to read:
+ *
+ * 1. reads without path parameters (lists, profiles, lookups), for every identity and anonymously;
+ * 2. creations (`POST /things` beside `/things/{id}`), once per ordinary identity, parents before children; the
+ *    new object's id comes from the answer, the `Location` header, or — when the answer is only a message —
+ *    from the collection's list, where the new item is the one that carries the values just sent;
+ * 3. reads with path parameters, filled from each identity's own objects and harvested values (two rounds,
+ *    so that an object found in round one feeds round two);
+ * 4. other POSTs (actions) as the first identity, and anonymously when they declare no security; updates
+ *    (PUT, PATCH) by each identity of its own scan-created objects only. DELETE is left to API1, which needs
+ *    the objects alive first; privileged-looking operations other than reads are left to API5.
+ *
+ * Every answer feeds the harvest (runner.ts records them), so each step fills the next one's parameters.
+ */
+import type { Operation } from '../../core/api-document.ts';
+import type { ScanResponse } from './client.ts';
+import { type Identity, isSuccess, type ScanContext } from './context.ts';
+import { entityOfPath } from './harvest.ts';
+import {
+  isAdminOperation,
+  isBusinessFlow,
+  isCreationOperation,
+  isExcluded,
+  isLoginOperation,
+  type PlannedRequest,
+  planRequest,
+  requiresAuth,
+} from './planner.ts';
+
+export interface DiscoveryStats {
+  /** Objects created (or found through a list after a create that returned no id). */
+  readonly objectsCreated: number;
+  /** Distinct (identity, method, path) requests sent. */
+  readonly requests: number;
+  /** Creations that succeeded but whose object could not be found. */
+  readonly objectsLost: number;
+}
+
+const ID_KEYS = ['id', '_id', 'uuid', 'key', 'slug'];
+const PASSWORDISH = /pass|secret|otp|pin|code|grant|client/i;
+
+/** The id of a record, by the item parameter's name, the usual id keys or `<entity>_id`. */
+export function idOf(record: unknown, param: string | undefined, entity: string): string | undefined {
+  if (record === null || typeof record !== 'object' || Array.isArray(record)) return undefined;
+  const r = record as Record<string, unknown>;
+  const keys = [param, ...ID_KEYS, `${entity}_id`, `${entity}Id`].filter((k): k is string => k !== undefined);
+  for (const key of keys) {
+    const v = r[key];
+    if (typeof v === 'string' || typeof v === 'number') return String(v);
+  }
+  return undefined;
+}
+
+/** The id in a create answer: top level, under `data`, or in a single nested object (`{message, note: {...}}`). */
+export function createdId(res: ScanResponse, param: string | undefined, entity: string): string | undefined {
+  const body = res.json;
+  const direct = idOf(body, param, entity);
+  if (direct !== undefined) return direct;
+  if (body !== null && typeof body === 'object' && !Array.isArray(body)) {
+    for (const v of Object.values(body as Record<string, unknown>)) {
+      const nested = idOf(v, param, entity);
+      if (nested !== undefined) return nested;
+    }
+  }
+  const location = res.headers.location;
+  return location
+    ? decodeURIComponent(location.split('?')[0].split('/').filter(Boolean).pop() ?? '')
+    : undefined;
+}
+
+/** Items of a list answer: the array itself or the first array under a wrapper. */
+export function itemsOf(json: unknown): unknown[] {
+  if (Array.isArray(json)) return json;
+  if (json !== null && typeof json === 'object') {
+    for (const v of Object.values(json as Record<string, unknown>)) if (Array.isArray(v)) return v;
+  }
+  return [];
+}
+
+/** String leaves of a body we sent (the sampled values are unique: `portcullis-1a2b3c4d`, `pc1a2b3c4d`). */
+function markers(body: unknown, out: string[] = [], depth = 0): string[] {
+  if (depth > 4) return out;
+  if (typeof body === 'string' && /^(portcullis-|pc)[0-9a-f]{8}/.test(body)) out.push(body);
+  else if (Array.isArray(body)) for (const v of body) markers(v, out, depth + 1);
+  else if (body !== null && typeof body === 'object') {
+    for (const v of Object.values(body)) markers(v, out, depth + 1);
+  }
+  return out;
+}
+
+/**
+ * Finds the object a create made when its answer carried no id: in the collection's list after the create,
+ * the item carrying a value we sent, or else the one item that was not there before.
+ */
+export function findCreated(
+  before: unknown,
+  after: unknown,
+  sent: unknown,
+  param: string | undefined,
+  entity: string,
+): { id: string; item: unknown } | undefined {
+  const items = itemsOf(after);
+  const wanted = markers(sent);
+  for (const item of items) {
+    const text = JSON.stringify(item);
+    if (wanted.length > 0 && wanted.some((m) => text.includes(m))) {
+      const id = idOf(item, param, entity);
+      if (id !== undefined) return { id, item };
+    }
+  }
+  const old = new Set(itemsOf(before).map((i) => idOf(i, param, entity)));
+  const fresh = items.filter((i) => {
+    const id = idOf(i, param, entity);
+    return id !== undefined && !old.has(id);
+  });
+  if (fresh.length === 1) return { id: idOf(fresh[0], param, entity)!, item: fresh[0] };
+  return undefined;
+}
+
+/** Claims of a JWT payload (no verification: this is our own identity's token). */
+function jwtClaims(token: string | undefined): Record<string, unknown> | undefined {
+  const part = token?.split('.')[1];
+  if (!part) return undefined;
+  try {
+    const claims = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+    return claims !== null && typeof claims === 'object' ? claims : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What each identity says about itself: its login fields (not the password) and its token's claims. */
+export function seedIdentity(ctx: ScanContext, identity: Identity): void {
+  const add = (key: string, value: unknown) => {
+    if (typeof value !== 'string' && typeof value !== 'number') return;
+    ctx.objects.harvest.add({ key, value, entity: 'user', source: 'login', identity: identity.name });
+  };
+  for (const [key, value] of Object.entries(identity.login?.body ?? {})) {
+    if (!PASSWORDISH.test(key)) add(key, value);
+  }
+  const claims = jwtClaims(identity.token);
+  for (const [key, value] of Object.entries(claims ?? {})) {
+    if (!/^(iat|exp|nbf|iss|aud|jti|typ|type|scope|scopes|role|roles|fresh)$/i.test(key)) add(key, value);
+  }
+}
+
+function itemParam(op: Operation, spec: ScanContext['spec']): string | undefined {
+  for (const other of spec.operations) {
+    const m = /^(.*)\/\{([^}]+)\}$/.exec(other.path);
+    if (m && m[1] === op.path) return m[2];
+  }
+  return undefined;
+}
+
+/** Runs the discovery phase; the checks run after it on what it found. */
+export async function discover(ctx: ScanContext): Promise<DiscoveryStats> {
+  const { spec, objects } = ctx;
+  const ordinary = ctx.identities;
+  objects.harvest.setOrdinary(ordinary.map((i) => i.name));
+  for (const i of [...ordinary, ...(ctx.admin ? [ctx.admin] : [])]) seedIdentity(ctx, i);
+  const actors: (Identity | null)[] = [...ordinary, ...(ctx.admin ? [ctx.admin] : []), null];
+  const sent = new Set<string>();
+  let objectsCreated = 0;
+  let objectsLost = 0;
+  const usable = spec.operations.filter((op) => !isExcluded(op) && !isLoginOperation(spec, op));
+
+  const call = async (req: PlannedRequest, as: Identity | null): Promise<ScanResponse | undefined> => {
+    const key = `${as?.name ?? ''}\0${req.method}\0${req.path}`;
+    if (sent.has(key) || ctx.signal.aborted) return undefined;
+    sent.add(key);
+    return ctx.send(req, as);
+  };
+  const plan = (op: Operation, as: Identity | null) =>
+    planRequest(spec, op, objects, as ? { owner: as.name } : {});
+
+  const readsWithoutParams = async (who: readonly (Identity | null)[]) => {
+    for (const op of usable) {
+      if (op.method !== 'GET' || op.path.includes('{')) continue;
+      for (const as of who) await call(plan(op, as), as);
+    }
+  };
+
+  const created = new Set<string>();
+  const creators = usable
+    .filter((op) => isCreationOperation(spec, op))
+    .sort((a, b) => a.path.split('/').length - b.path.split('/').length);
+  const creations = async () => {
+    for (const as of ordinary) {
+      for (const op of creators) {
+        const key = `${as.name}\0${op.path}`;
+        if (created.has(key) || ctx.signal.aborted) continue;
+        const req = plan(op, as);
+        if (req.invented.length > 0) continue; // its parent does not exist yet
+        created.add(key);
+        const collectionPath = req.path.split('?')[0];
+        const list = spec.operations.find((o) => o.method === 'GET' && o.path === op.path && !isExcluded(o));
+        const listReq = list ? planRequest(spec, list, objects, { owner: as.name }) : undefined;
+        const before = listReq ? await ctx.send(listReq, as) : undefined;
+        const res = await ctx.send(req, as);
+        if (!isSuccess(res)) continue;
+        const param = itemParam(op, spec);
+        const entity = entityOfPath(op.path);
+        let id = createdId(res, param, entity);
+        let body: unknown = res.json;
+        if (id === undefined && listReq) {
+          const after = await ctx.send(listReq, as);
+          const found = isSuccess(after)
+            ? findCreated(before?.json, after.json, req.body, param, entity)
+            : undefined;
+          if (found) {
+            id = found.id;
+            body = found.item;
+          }
+        }
+        if (id === undefined || id === '') {
+          objectsLost++;
+          continue;
+        }
+        objectsCreated++;
+        objects.add({
+          collection: op.path,
+          path: `${collectionPath}/${encodeURIComponent(id)}`,
+          id,
+          owner: as.name,
+          body,
+          createdBy: op,
+        });
+        objects.harvest.add({ key: 'id', value: id, entity, source: op.path, identity: as.name });
+      }
+    }
+  };
+
+  const readsWithParams = async () => {
+    for (const op of usable) {
+      if (op.method !== 'GET' || !op.path.includes('{')) continue;
+      for (const as of actors) {
+        const req = plan(op, as);
+        if (req.invented.length === 0) await call(req, as);
+      }
+    }
+  };
+
+  await readsWithoutParams(actors);
+  await creations();
+  await readsWithoutParams(ordinary);
+  await readsWithParams();
+  await creations(); // children whose parents were found in the reads
+  await readsWithParams();
+
+  // Actions and updates of our own objects.
+  for (const op of usable) {
+    if (op.method === 'POST' && !isCreationOperation(spec, op) && !isBusinessFlow(spec, op)) {
+      if (isAdminOperation(op)) continue;
+      const first = ordinary[0];
+      if (first) {
+        const req = plan(op, first);
+        if (req.invented.length === 0) await call(req, first);
+      }
+      if (!requiresAuth(op)) {
+        const req = plan(op, null);
+        if (req.invented.length === 0) await call(req, null);
+      }
+    } else if (op.method === 'PUT' || op.method === 'PATCH') {
+      for (const as of ordinary) {
+        const req = plan(op, as);
+        const target = req.path.split('?')[0];
+        if (req.invented.length === 0 && objects.of(as.name).some((o) => o.path === target)) {
+          await call(req, as);
+        }
+      }
+    }
+  }
+  return { objectsCreated, requests: sent.size, objectsLost };
+}

@@ -1,0 +1,236 @@
+/**
+ * Values harvested from the API's own answers (ids, codes, names, links), so that later requests fill their
+ * parameters and foreign keys with values the API knows instead of invented ones: RESTler's producer/consumer
+ * idea. Every value remembers who saw it, under which property name, inside which entity (the enclosing
+ * property, or the collection the response came from) and which operation produced it.
+ */
+import type { JsonObject } from '../../core/api-document.ts';
+
+/** One value seen in a response. */
+export interface Harvested {
+  /** Property name the value was found under (`id`, `username`, `product_id`). */
+  readonly key: string;
+  readonly value: string | number;
+  /** Entity the value belongs to: the enclosing property (`owner` in `{owner: {id}}`) or the collection. */
+  readonly entity: string;
+  /** Path template of the operation that produced it. */
+  readonly source: string;
+  /** Identity that saw it; `''` for anonymous requests. */
+  readonly identity: string;
+  /** Insertion order (newer values win ties). */
+  readonly order: number;
+}
+
+/** What a consumer needs: a parameter's name, the collection it follows in the path, and its schema. */
+export interface Wanted {
+  readonly name: string;
+  /** The literal path segment before the parameter (`notes` in `/notes/{id}`), or the body's entity. */
+  readonly context?: string;
+  readonly schema?: JsonObject;
+}
+
+export interface Candidate {
+  readonly value: string | number;
+  readonly score: number;
+  /** Seen only by this identity among the ordinary ones (admin and anonymous ignored). */
+  readonly exclusive: boolean;
+  readonly record: Harvested;
+}
+
+const MAX_RECORDS = 20_000;
+const MAX_DEPTH = 6;
+const MAX_ARRAY_ITEMS = 50;
+const MAX_STRING = 200;
+/** Wrappers that hold the real payload: their items belong to the collection, not to `data`. */
+const WRAPPERS = new Set([
+  'data',
+  'items',
+  'results',
+  'result',
+  'records',
+  'content',
+  'rows',
+  'list',
+  'payload',
+]);
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const INTEGER = /^-?\d{1,15}$/;
+
+/** `Product_ID` → `productid`. */
+export function normalise(name: string): string {
+  return name.toLowerCase().replace(/[^a-z0-9]/g, '');
+}
+
+/** `products` → `product`, `categories` → `category`, `addresses` → `address`. */
+export function singular(word: string): string {
+  const w = normalise(word);
+  if (w.endsWith('ies') && w.length > 4) return `${w.slice(0, -3)}y`;
+  if (/(ss|sh|ch|x|z)es$/.test(w)) return w.slice(0, -2);
+  if (w.endsWith('s') && !w.endsWith('ss') && w.length > 3) return w.slice(0, -1);
+  return w;
+}
+
+/** The entity a path is about: its last literal segment that is not a version or `me`. */
+export function entityOfPath(path: string): string {
+  const parts = path
+    .split('?')[0]
+    .split('/')
+    .filter(
+      (s) => s !== '' && !s.startsWith('{') && !/^v\d+$/i.test(s) && !/^(api|me|self|current)$/i.test(s),
+    );
+  return parts.length > 0 ? singular(parts[parts.length - 1]) : '';
+}
+
+/** Does a harvested value fit the parameter's schema (type, format, enum, pattern, bounds)? */
+export function fits(value: string | number, schema: JsonObject | undefined): boolean {
+  if (!schema) return true;
+  const type = Array.isArray(schema.type) ? (schema.type as string[]).find((t) => t !== 'null') : schema.type;
+  const text = String(value);
+  if (type === 'integer' && !INTEGER.test(text)) return false;
+  if (type === 'number' && !Number.isFinite(Number(text))) return false;
+  if (type === 'boolean' || type === 'object' || type === 'array') return false;
+  if (schema.format === 'uuid' && !UUID.test(text)) return false;
+  if (Array.isArray(schema.enum) && !schema.enum.some((e) => String(e) === text)) return false;
+  if (typeof schema.maxLength === 'number' && text.length > schema.maxLength) return false;
+  if (typeof schema.minLength === 'number' && text.length < schema.minLength) return false;
+  if (typeof schema.pattern === 'string') {
+    try {
+      if (!new RegExp(schema.pattern, 'u').test(text)) return false;
+    } catch {
+      // A pattern JavaScript cannot compile says nothing either way.
+    }
+  }
+  return true;
+}
+
+/**
+ * How well a harvested value answers a wanted parameter; 0 is no match.
+ * 4: same name in the right entity (`id` of a `note` for `/notes/{id}`, `noteId` inside `{note: {...}}`);
+ * 3: the entity-qualified name matches (`product_id` ← `id` of a `product`; `noteId` ← `id` of a note);
+ * 2: the same name with no entity evidence (`username` anywhere);
+ * 1: a bare `id` from another entity (last resort).
+ */
+export function score(wanted: Wanted, record: Harvested): number {
+  const name = normalise(wanted.name);
+  const key = normalise(record.key);
+  const context = wanted.context ? singular(wanted.context) : '';
+  const entity = record.entity;
+  const qualified = new Set([`${entity}${key}`]);
+  if (key === 'id' || key === 'uuid' || key === 'key') qualified.add(`${entity}id`);
+  if (key === name && context !== '' && entity === context) return 4;
+  if (qualified.has(name) || (context !== '' && qualified.has(`${context}${name}`) && entity === context)) {
+    return 3;
+  }
+  // `{id}` after `/users` and a harvested `userId` / `user_id`.
+  if (context !== '' && (name === 'id' || name === 'uuid') && key === `${context}id`) return 3;
+  if (key === name && name !== 'id') return 2;
+  if (key === name) return 1;
+  return 0;
+}
+
+/** Harvested values, bounded; one per (identity, key, entity, value). */
+export class Harvest {
+  readonly #records: Harvested[] = [];
+  readonly #seen = new Set<string>();
+  /** value → identities that saw it. */
+  readonly #viewers = new Map<string, Set<string>>();
+  #order = 0;
+  #ordinary = new Set<string>();
+
+  /** The ordinary identities (A, B, ...): exclusivity is judged among them only. */
+  setOrdinary(names: readonly string[]): void {
+    this.#ordinary = new Set(names);
+  }
+
+  add(record: Omit<Harvested, 'order'>): void {
+    const text = String(record.value);
+    const id = `${record.identity}\0${record.key}\0${record.entity}\0${text}`;
+    let viewers = this.#viewers.get(text);
+    if (!viewers && this.#viewers.size < MAX_RECORDS) {
+      viewers = new Set();
+      this.#viewers.set(text, viewers);
+    }
+    viewers?.add(record.identity);
+    if (this.#seen.has(id) || this.#records.length >= MAX_RECORDS) return;
+    this.#seen.add(id);
+    this.#records.push({ ...record, order: this.#order++ });
+  }
+
+  /** Walks a JSON answer and records its scalar values. */
+  record(identity: string, source: string, json: unknown, location?: string): void {
+    const collection = entityOfPath(source);
+    if (location) {
+      const last = location.split('?')[0].split('/').filter(Boolean).pop();
+      if (last)
+        this.add({ key: 'id', value: decodeURIComponent(last), entity: collection, source, identity });
+    }
+    const walk = (value: unknown, entity: string, depth: number): void => {
+      if (depth > MAX_DEPTH || value === null || typeof value !== 'object') return;
+      if (Array.isArray(value)) {
+        for (const item of value.slice(0, MAX_ARRAY_ITEMS)) walk(item, entity, depth + 1);
+        return;
+      }
+      for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
+        if (v !== null && typeof v === 'object') {
+          walk(v, WRAPPERS.has(key.toLowerCase()) ? entity : singular(key), depth + 1);
+        } else if (typeof v === 'number' && Number.isFinite(v)) {
+          this.add({ key, value: v, entity, source, identity });
+        } else if (typeof v === 'string' && v !== '' && v.length <= MAX_STRING) {
+          this.add({ key, value: v, entity, source, identity });
+        }
+      }
+    };
+    walk(json, collection, 0);
+  }
+
+  /** Is this value seen by `identity` and by no other ordinary identity? */
+  exclusiveTo(identity: string, value: string | number): boolean {
+    const viewers = this.#viewers.get(String(value));
+    if (!viewers?.has(identity)) return false;
+    for (const v of viewers) if (v !== identity && this.#ordinary.has(v)) return false;
+    return true;
+  }
+
+  /** Did anyone other than `identity` among the ordinary identities see this value? */
+  seenBy(identity: string, value: string | number): boolean {
+    return this.#viewers.get(String(value))?.has(identity) === true;
+  }
+
+  /**
+   * Candidate values for a parameter, best first: higher score, then seen by `identity` (its own values
+   * before shared ones), then newest. With `identity` undefined any viewer counts.
+   */
+  candidates(wanted: Wanted, identity?: string, minScore = 1): Candidate[] {
+    const out: Candidate[] = [];
+    const done = new Set<string>();
+    for (let i = this.#records.length - 1; i >= 0; i--) {
+      const r = this.#records[i];
+      if (identity !== undefined && r.identity !== identity) continue;
+      const s = score(wanted, r);
+      if (s < minScore || !fits(r.value, wanted.schema)) continue;
+      const text = String(r.value);
+      if (done.has(text)) continue;
+      done.add(text);
+      out.push({
+        value: r.value,
+        score: s,
+        exclusive: identity !== undefined && this.exclusiveTo(identity, r.value),
+        record: r,
+      });
+    }
+    return out.sort((a, b) => b.score - a.score || Number(b.exclusive) - Number(a.exclusive));
+  }
+
+  /** The best value for a parameter as `identity` would use it (its own first, then anyone's). */
+  best(wanted: Wanted, identity?: string, minScore = 2): Candidate | undefined {
+    if (identity !== undefined) {
+      const own = this.candidates(wanted, identity, minScore)[0];
+      if (own) return own;
+    }
+    return this.candidates(wanted, undefined, minScore)[0];
+  }
+
+  get size(): number {
+    return this.#records.length;
+  }
+}

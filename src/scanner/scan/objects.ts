@@ -1,0 +1,84 @@
+/**
+ * What the scan knows about the API's objects: the ones it created (per identity and collection, the only
+ * ones PUT, PATCH and DELETE may touch by default), the path parameters that designate each identity's own
+ * data, and every value harvested from the answers (see harvest.ts).
+ */
+import type { Operation } from '../../core/api-document.ts';
+import { Harvest } from './harvest.ts';
+
+/** An object the scan created, so it may also change and delete it. */
+export interface CreatedObject {
+  /** Path template of the collection, e.g. `/v2/notes`. */
+  readonly collection: string;
+  /** Concrete path of the object, e.g. `/v2/notes/42`. */
+  readonly path: string;
+  readonly id: string;
+  /** Identity that created it. */
+  readonly owner: string;
+  /** The owner's view of the object as the creating response (or the list that found it) returned it. */
+  readonly body: unknown;
+  readonly createdBy: Operation;
+}
+
+/** Bounded: at most this many objects per identity and collection. */
+const MAX_PER_COLLECTION = 8;
+
+/** Objects created during the scan, per identity and collection template, and the harvested values. */
+export class ObjectRegistry {
+  readonly #byOwner = new Map<string, Map<string, CreatedObject[]>>();
+  readonly #params = new Map<string, Readonly<Record<string, string>>>();
+  readonly #paths = new Set<string>();
+  /** Values seen in the answers, for filling parameters and foreign keys. */
+  readonly harvest = new Harvest();
+
+  /** Path parameter values that designate an identity's own data (`{ accountId: 'alice' }`). */
+  setParams(owner: string, params: Readonly<Record<string, string>>): void {
+    this.#params.set(owner, params);
+  }
+
+  param(owner: string, name: string): string | undefined {
+    return this.#params.get(owner)?.[name];
+  }
+
+  add(object: CreatedObject): void {
+    let map = this.#byOwner.get(object.owner);
+    if (!map) {
+      map = new Map();
+      this.#byOwner.set(object.owner, map);
+    }
+    const list = map.get(object.collection) ?? [];
+    if (list.length >= MAX_PER_COLLECTION || list.some((o) => o.path === object.path)) return;
+    list.push(object);
+    map.set(object.collection, list);
+    this.#paths.add(object.path);
+  }
+
+  /** The first object this identity created in the collection. */
+  get(owner: string, collection: string): CreatedObject | undefined {
+    return this.#byOwner.get(owner)?.get(collection)?.[0];
+  }
+
+  /** Every object this identity created, one per collection first, then the others. */
+  of(owner: string): CreatedObject[] {
+    const lists = [...(this.#byOwner.get(owner)?.values() ?? [])];
+    return [...lists.map((l) => l[0]), ...lists.flatMap((l) => l.slice(1))];
+  }
+
+  /** Every object created by anyone. */
+  all(): CreatedObject[] {
+    return [...this.#byOwner.values()].flatMap((m) => [...m.values()].flat());
+  }
+
+  /** Is this concrete path an object the scan created (or below one)? */
+  isScanCreated(path: string): boolean {
+    if (this.#paths.has(path)) return true;
+    for (const p of this.#paths) if (path.startsWith(`${p}/`)) return true;
+    return false;
+  }
+
+  /** Is this id (any path segment) one of the objects the scan created? */
+  isCreatedId(id: string): boolean {
+    for (const o of this.all()) if (o.id === id) return true;
+    return false;
+  }
+}
