@@ -10,6 +10,12 @@ export interface KeywordAutomaton {
   findFirst(input: string): { index: number; end: number } | undefined;
   /** Marks in `found` (indexed by phrase) every phrase that occurs in `input`. */
   findAll(input: string, found: Uint8Array): void;
+  /**
+   * Appends to `out` the index of every phrase that occurs in `input`, each once: a phrase is new when
+   * `seen[index] !== mark`, and is then stamped with `mark` (the caller picks a fresh mark per call, so
+   * `seen` never needs clearing).
+   */
+  collect(input: string, seen: Int32Array, mark: number, out: number[]): void;
   readonly size: number;
 }
 
@@ -54,6 +60,34 @@ export function compileKeywords(phrases: readonly string[]): KeywordAutomaton {
     }
   }
   const emptyPhrase = phrases.findIndex((p) => p.length === 0);
+  // A dense transition table over the byte classes the phrases use (every other byte is one class), with
+  // failure links folded in: one array read per input character. Phrases beyond one byte per character
+  // keep the map walk.
+  const wide = phrases.some((p) => {
+    for (let i = 0; i < p.length; i++) if (p.charCodeAt(i) > 0xff) return true;
+    return false;
+  });
+  const classOf = new Uint8Array(256);
+  let classes = 1;
+  let delta: Int32Array | undefined;
+  if (!wide) {
+    for (const p of phrases) {
+      for (let i = 0; i < p.length; i++) {
+        const c = lowerCode(p.charCodeAt(i));
+        if (classOf[c] === 0) classOf[c] = classes++;
+      }
+    }
+    // Upper-case letters read as their lower-case class.
+    for (let c = 0x41; c <= 0x5a; c++) classOf[c] = classOf[c + 32];
+    if (classes <= 255) {
+      delta = new Int32Array(next.length * classes);
+      const order = [0, ...queue];
+      for (const s of order) {
+        for (let k = 0; k < classes; k++) delta[s * classes + k] = s === 0 ? 0 : delta[fail[s] * classes + k];
+        for (const [c, t] of next[s]) delta[s * classes + classOf[c]] = t;
+      }
+    }
+  }
   const step = (s: number, c: number): number => {
     let st = s;
     for (;;) {
@@ -63,6 +97,7 @@ export function compileKeywords(phrases: readonly string[]): KeywordAutomaton {
       st = fail[st];
     }
   };
+  const outputs = out.map((o) => Int32Array.from(o));
   return {
     size: phrases.length,
     findFirst(input) {
@@ -84,6 +119,28 @@ export function compileKeywords(phrases: readonly string[]): KeywordAutomaton {
         s = step(s, lowerCode(input.charCodeAt(i)));
         const o = out[s];
         for (let k = 0; k < o.length; k++) found[o[k]] = 1;
+      }
+    },
+    collect(input, seen, mark, found) {
+      if (emptyPhrase >= 0 && seen[emptyPhrase] !== mark) {
+        seen[emptyPhrase] = mark;
+        found.push(emptyPhrase);
+      }
+      const n = input.length;
+      let s = 0;
+      for (let i = 0; i < n; i++) {
+        if (delta !== undefined) {
+          const c = input.charCodeAt(i);
+          s = delta[s * classes + (c <= 0xff ? classOf[c] : 0)];
+        } else s = step(s, lowerCode(input.charCodeAt(i)));
+        const o = outputs[s];
+        for (let k = 0; k < o.length; k++) {
+          const x = o[k];
+          if (seen[x] !== mark) {
+            seen[x] = mark;
+            found.push(x);
+          }
+        }
       }
     },
   };

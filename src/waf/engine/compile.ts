@@ -27,6 +27,8 @@ import {
   type BodyProcessor,
   type Collections,
   type Entry,
+  entry,
+  type PrefilterHits,
   readRequestBody,
   readRequestHeaders,
 } from './request.ts';
@@ -50,15 +52,68 @@ interface Exclusion {
 
 interface SetVar {
   readonly collection: string;
-  readonly name: string;
+  readonly name: Macro;
   readonly op: '=' | '+' | '-' | 'unset';
-  readonly value: string;
+  readonly value: Macro;
 }
 
 interface Ctl {
   readonly name: string;
-  readonly value: string;
+  readonly value: Macro;
 }
+
+/** One `%{COLLECTION.key}` reference of a macro. */
+interface MacroRef {
+  /** Upper case. */
+  readonly collection: string;
+  readonly key: string | undefined;
+}
+
+/** A text with macros, split once at load: literal pieces and references (`parts` undefined: no macro). */
+interface Macro {
+  readonly text: string;
+  readonly parts: ReadonlyArray<string | MacroRef> | undefined;
+}
+
+/** Splits `%{tx.a}/%{MATCHED_VAR}` into literals and references, as the per-request expansion reads them. */
+export function compileMacro(text: string): Macro {
+  if (!text.includes('%{')) return { text, parts: undefined };
+  const parts: Array<string | MacroRef> = [];
+  const re = /%\{([^}]{1,200})\}/g;
+  let last = 0;
+  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+    if (m.index > last) parts.push(text.slice(last, m.index));
+    const ref = m[1];
+    const dot = ref.indexOf('.');
+    parts.push({
+      collection: (dot < 0 ? ref : ref.slice(0, dot)).toUpperCase(),
+      key: dot < 0 ? undefined : ref.slice(dot + 1),
+    });
+    last = re.lastIndex;
+  }
+  // A `%{` that is no macro still expands (to itself), as the per-request expansion always did.
+  if (last < text.length) parts.push(text.slice(last));
+  return { text, parts };
+}
+
+/** Collections that change while a phase runs or are not the request's: rules reading them are never skipped. */
+const LIVE_COLLECTIONS = new Set([
+  'TX',
+  'MATCHED_VAR',
+  'MATCHED_VAR_NAME',
+  'MATCHED_VARS',
+  'MATCHED_VARS_NAMES',
+  'IP',
+  'GLOBAL',
+  'SESSION',
+  'USER',
+  'RESOURCE',
+]);
+
+const PERSISTENT_COLLECTIONS = new Set(['IP', 'GLOBAL', 'SESSION', 'USER', 'RESOURCE']);
+
+/** An empty entry list that is never written to. */
+const NO_ENTRIES: Entry[] = [];
 
 /** One compiled rule (a chain link). */
 interface Rule {
@@ -70,13 +125,14 @@ interface Rule {
   readonly exclusions: Exclusion[];
   readonly operator: CompiledOperator | undefined;
   readonly transforms: readonly Transform[];
-  readonly transformKey: string;
+  /** The transformation chain's id (chains are interned as a tree of prefixes; 0 is no transformation). */
+  readonly chainId: number;
   readonly multiMatch: boolean;
   readonly capture: boolean;
   readonly setvars: readonly SetVar[];
   readonly ctls: readonly Ctl[];
-  readonly msg?: string;
-  readonly logdata?: string;
+  readonly msg?: Macro;
+  readonly logdata?: Macro;
   readonly severity?: string;
   readonly tags: readonly string[];
   readonly tagSet: ReadonlySet<string>;
@@ -86,8 +142,14 @@ interface Rule {
   readonly skip: number;
   readonly chained?: Rule;
   readonly paranoiaLevel?: number;
-  /** Index into the prefilter bit set of this rule's @rx factors, or -1. */
+  /** Index of this rule's literal prefilter (the factors of its @rx, the phrases of its @pm), or -1. */
   prefilter: number;
+  /**
+   * Whether a request can skip this (head) rule when none of the values its targets name holds one of its
+   * prefilter strings after its transformations: only rules whose every target is a request collection
+   * (never TX, MATCHED_*, counts or persistent collections) and that run no multiMatch.
+   */
+  skippable: boolean;
   /** Rule is an attack rule (tag attack-*), skipped on schema-typed arguments. */
   readonly attack: boolean;
 }
@@ -136,7 +198,12 @@ function parseSetVar(value: string): SetVar {
   let s = value;
   if (s.startsWith('!')) {
     const [coll, ...rest] = s.slice(1).split('.');
-    return { collection: coll.toLowerCase(), name: rest.join('.'), op: 'unset', value: '' };
+    return {
+      collection: coll.toLowerCase(),
+      name: compileMacro(rest.join('.')),
+      op: 'unset',
+      value: compileMacro(''),
+    };
   }
   const eq = s.indexOf('=');
   let op: SetVar['op'] = '=';
@@ -154,7 +221,12 @@ function parseSetVar(value: string): SetVar {
   }
   const dot = s.indexOf('.');
   if (dot < 0) throw new Error(`setvar ${JSON.stringify(value)} names no collection`);
-  return { collection: s.slice(0, dot).toLowerCase(), name: s.slice(dot + 1), op, value: val };
+  return {
+    collection: s.slice(0, dot).toLowerCase(),
+    name: compileMacro(s.slice(dot + 1)),
+    op,
+    value: compileMacro(val),
+  };
 }
 
 /** Compiles a rule list; issues are collected by file and line. */
@@ -200,7 +272,25 @@ export function compileRules(
     }
   }
 
-  const regexRules: Rule[] = [];
+  // Transformation chains as a tree of prefixes: chain k applies chainTransform[k] to chainParent[k]'s result.
+  const chainParent: number[] = [-1];
+  const chainTransform: Transform[] = [(s) => s];
+  const chainIds = new Map<string, number>();
+  const chainOf = (names: readonly string[], fns: readonly Transform[]): number => {
+    let id = 0;
+    for (let i = 0; i < names.length; i++) {
+      const key = `${id}/${names[i]}`;
+      let k = chainIds.get(key);
+      if (k === undefined) {
+        k = chainParent.length;
+        chainParent.push(id);
+        chainTransform.push(fns[i]);
+        chainIds.set(key, k);
+      }
+      id = k;
+    }
+    return id;
+  };
   const compileOne = (
     p: ParsedRule,
     head: ParsedRule | undefined,
@@ -262,7 +352,7 @@ export function compileRules(
           break;
         case 'ctl': {
           const eq = v.indexOf('=');
-          ctls.push({ name: v.slice(0, eq).toLowerCase(), value: v.slice(eq + 1) });
+          ctls.push({ name: v.slice(0, eq).toLowerCase(), value: compileMacro(v.slice(eq + 1)) });
           break;
         }
         case 'tag':
@@ -359,13 +449,13 @@ export function compileRules(
       exclusions,
       operator,
       transforms,
-      transformKey: transformNames.join(','),
+      chainId: chainOf(transformNames, transforms),
       multiMatch,
       capture,
       setvars,
       ctls,
-      msg,
-      logdata,
+      msg: msg ? compileMacro(msg) : undefined,
+      logdata: logdata ? compileMacro(logdata) : undefined,
       severity,
       tags,
       tagSet: new Set(tags),
@@ -376,9 +466,9 @@ export function compileRules(
       chained,
       paranoiaLevel: plTag ? Number(plTag.slice('paranoia-level/'.length)) : undefined,
       prefilter: -1,
+      skippable: false,
       attack: tags.some((t) => t.startsWith('attack-')),
     };
-    if (operator?.regex?.factors && !operator.negated) regexRules.push(rule);
     return rule;
   };
 
@@ -399,27 +489,84 @@ export function compileRules(
     phases.get(rule.phase)?.push({ kind: 'rule', rule });
   }
 
-  // One automaton over the literal factors of every @rx: a value's pass marks the factors it holds.
+  // One automaton over the literal factors of every @rx and the phrases of every @pm: one pass over a value
+  // tells which rules can match it at all.
   const factorList: string[] = [];
   const factorIndex = new Map<string, number>();
-  const ruleFactors: number[][] = [];
-  for (const r of regexRules) {
-    const ids: number[] = [];
-    for (const f of r.operator?.regex?.factors ?? []) {
-      let k = factorIndex.get(f);
+  const factorRules: number[][] = [];
+  let prefilters = 0;
+  const withPrefilter = (r: Rule) => {
+    const op = r.operator;
+    if (!op || op.negated) return;
+    const strings = op.regex?.factors ?? op.phrases;
+    if (!strings || strings.length === 0) return;
+    r.prefilter = prefilters++;
+    for (const f of strings) {
+      const lower = f.replace(/[A-Z]/g, (c) => c.toLowerCase());
+      let k = factorIndex.get(lower);
       if (k === undefined) {
         k = factorList.length;
-        factorList.push(f);
-        factorIndex.set(f, k);
+        factorList.push(lower);
+        factorIndex.set(lower, k);
+        factorRules.push([]);
       }
-      ids.push(k);
+      const list = factorRules[k];
+      if (list[list.length - 1] !== r.prefilter) list.push(r.prefilter);
     }
-    r.prefilter = ruleFactors.length;
-    ruleFactors.push(ids);
+  };
+  const skipPlans = new Map<number, SkipPlan>();
+  for (const [phase, steps] of phases) {
+    const byChain = new Map<number, Set<string>>();
+    for (const step of steps) {
+      if (step.kind !== 'rule') continue;
+      for (let link: Rule | undefined = step.rule; link; link = link.chained) withPrefilter(link);
+      const r = step.rule;
+      if (
+        r.prefilter < 0 ||
+        r.multiMatch ||
+        r.targets.length === 0 ||
+        r.targets.some((x) => x.count || LIVE_COLLECTIONS.has(x.collection))
+      )
+        continue;
+      r.skippable = true;
+      let colls = byChain.get(r.chainId);
+      if (!colls) {
+        colls = new Set();
+        byChain.set(r.chainId, colls);
+      }
+      for (const x of r.targets) colls.add(x.collection);
+    }
+    skipPlans.set(
+      phase,
+      [...byChain].map(([chainId, colls]) => ({ chainId, collections: [...colls] })),
+    );
+  }
+  // Per prefilter: the chain and the collections of a skippable rule (what its hits may vouch for).
+  const prefilterChain = new Int32Array(prefilters).fill(-1);
+  const prefilterCollections: Array<ReadonlySet<string> | undefined> = new Array(prefilters);
+  for (const steps of phases.values()) {
+    for (const step of steps) {
+      if (step.kind !== 'rule' || !step.rule.skippable) continue;
+      const r = step.rule;
+      prefilterChain[r.prefilter] = r.chainId;
+      prefilterCollections[r.prefilter] = new Set(r.targets.map((x) => x.collection));
+    }
   }
   const automaton = factorList.length > 0 ? compileKeywords(factorList) : undefined;
 
-  const engine = new Engine(phases, defaultDisruptive, options, automaton, factorList.length, ruleFactors);
+  const engine = new Engine({
+    phases,
+    defaultDisruptive,
+    options,
+    automaton,
+    factorRules: factorRules.map((l) => Int32Array.from(l)),
+    prefilters,
+    prefilterChain,
+    prefilterCollections,
+    skipPlans,
+    chainParent: Int32Array.from(chainParent),
+    chainTransform,
+  });
   const files = [...new Set(parsed.rules.map((r) => r.file))];
   return {
     ruleSet: {
@@ -431,6 +578,32 @@ export function compileRules(
     issues,
   };
 }
+
+/** What one phase computes before its rules run: per transformation chain, the collections to scan. */
+type SkipPlan = ReadonlyArray<{ readonly chainId: number; readonly collections: readonly string[] }>;
+
+/** The prefilter answer for one value: which prefilters (rules) it can satisfy. */
+type Hits = PrefilterHits;
+
+/** Everything the engine needs, compiled once. */
+interface EngineParts {
+  readonly phases: Map<number, Step[]>;
+  readonly defaultDisruptive: Map<number, Rule['disruptive']>;
+  readonly options: EngineOptions;
+  readonly automaton: KeywordAutomaton | undefined;
+  /** Per factor of the automaton: the prefilters (rules) it belongs to. */
+  readonly factorRules: readonly Int32Array[];
+  readonly prefilters: number;
+  /** Per prefilter of a skippable rule: its chain (-1 for others) and its target collections. */
+  readonly prefilterChain: Int32Array;
+  readonly prefilterCollections: ReadonlyArray<ReadonlySet<string> | undefined>;
+  readonly skipPlans: ReadonlyMap<number, SkipPlan>;
+  readonly chainParent: Int32Array;
+  readonly chainTransform: readonly Transform[];
+}
+
+/** Characters of transformed values a request may keep memoized (beyond, they are recomputed). */
+const TRANSFORM_MEMO_CHARS = 4_000_000;
 
 /** The per-request state of one evaluation. */
 interface Transaction {
@@ -452,9 +625,14 @@ interface Transaction {
   readonly matchedIds: Set<number>;
   disrupted: boolean;
   allowed: boolean;
-  /** Prefilter results per transformed value. */
-  readonly factorCache: Map<string, Uint8Array>;
-  readonly transformCache: Map<string, string>;
+  /** Prefilter answers per distinct value (bounded). */
+  readonly hitsCache: Map<string, Hits>;
+  /** Characters of transformed values memoized on entries so far. */
+  memoChars: number;
+  /** Per prefilter: whether some value the rule reads, transformed, holds one of its strings (this phase). */
+  candidates: Uint8Array;
+  /** Macro expansion bound to this transaction, handed to operators. */
+  readonly expander: (s: string) => string;
 }
 
 class Engine {
@@ -462,28 +640,42 @@ class Engine {
   private readonly defaultDisruptive: Map<number, Rule['disruptive']>;
   private readonly options: Required<EngineOptions>;
   private readonly automaton: KeywordAutomaton | undefined;
-  private readonly factorCount: number;
-  private readonly ruleFactors: number[][];
+  private readonly factorRules: readonly Int32Array[];
+  private readonly prefilters: number;
+  private readonly prefilterChain: Int32Array;
+  private readonly prefilterCollections: ReadonlyArray<ReadonlySet<string> | undefined>;
+  private readonly skipPlans: ReadonlyMap<number, SkipPlan>;
+  private readonly chainParent: Int32Array;
+  private readonly chainTransform: readonly Transform[];
+  /** The answer for a value that holds no prefilter string. */
+  private readonly noHits: Hits;
+  /** Scratch of one automaton pass (evaluation is synchronous, one at a time). */
+  private readonly seen: Int32Array;
+  private mark = 0;
+  private readonly found: number[] = [];
+  /** Macros met only at run time (operator parameters), split once. */
+  private readonly macros = new Map<string, Macro>();
 
-  constructor(
-    phases: Map<number, Step[]>,
-    defaultDisruptive: Map<number, Rule['disruptive']>,
-    options: EngineOptions,
-    automaton: KeywordAutomaton | undefined,
-    factorCount: number,
-    ruleFactors: number[][],
-  ) {
-    this.phases = phases;
-    this.defaultDisruptive = defaultDisruptive;
+  constructor(parts: EngineParts) {
+    this.phases = parts.phases;
+    this.defaultDisruptive = parts.defaultDisruptive;
+    const options = parts.options;
     this.options = {
       argumentsLimit: options.argumentsLimit ?? 1000,
       jsonDepthLimit: options.jsonDepthLimit ?? 512,
       jsonBodies: options.jsonBodies ?? true,
       requestBodyLimit: options.requestBodyLimit ?? 131072,
     };
-    this.automaton = automaton;
-    this.factorCount = factorCount;
-    this.ruleFactors = ruleFactors;
+    this.automaton = parts.automaton;
+    this.factorRules = parts.factorRules;
+    this.prefilters = parts.prefilters;
+    this.prefilterChain = parts.prefilterChain;
+    this.prefilterCollections = parts.prefilterCollections;
+    this.skipPlans = parts.skipPlans;
+    this.chainParent = parts.chainParent;
+    this.chainTransform = parts.chainTransform;
+    this.noHits = { bits: new Uint8Array(parts.prefilters), list: [] };
+    this.seen = new Int32Array(parts.factorRules.length);
   }
 
   evaluate(request: WafRequest, exclusions?: WafExclusions): WafVerdict {
@@ -514,14 +706,16 @@ class Engine {
       bodyProcessor,
       matchedVar: '',
       matchedVarName: '',
-      matchedVars: [],
+      matchedVars: NO_ENTRIES,
       pendingCaptures: undefined,
       matches: [],
       matchedIds: new Set(),
       disrupted: false,
       allowed: false,
-      factorCache: new Map(),
-      transformCache: new Map(),
+      hitsCache: new Map(),
+      memoChars: 0,
+      candidates: this.noHits.bits,
+      expander: (s) => this.expand(s, t),
     };
     if (this.options.jsonBodies && !t.bodyProcessor) {
       const ct =
@@ -548,11 +742,40 @@ class Engine {
     return { anomalyScore: score, blocked: t.disrupted, matches: t.matches };
   }
 
+  /**
+   * Which skippable rules of a phase some value could match: every value of the collections such rules
+   * read goes once through each of their transformation chains and once through the automaton; a rule
+   * none of whose strings turned up cannot match (its operator needs one) and is skipped.
+   */
+  private findCandidates(phase: number, t: Transaction): void {
+    const plan = this.skipPlans.get(phase);
+    if (!plan || plan.length === 0 || !this.automaton) return;
+    const candidates = new Uint8Array(this.prefilters);
+    for (const { chainId, collections } of plan) {
+      for (const coll of collections) {
+        const entries = t.c.get(coll);
+        if (!entries) continue;
+        for (let i = 0; i < entries.length; i++) {
+          const hits = this.hitsOf(entries[i], chainId, t);
+          const list = hits.list;
+          for (let k = 0; k < list.length; k++) {
+            const p = list[k];
+            if (this.prefilterChain[p] === chainId && this.prefilterCollections[p]?.has(coll))
+              candidates[p] = 1;
+          }
+        }
+      }
+    }
+    t.candidates = candidates;
+  }
+
   private runPhase(phase: number, t: Transaction): void {
     const steps = this.phases.get(phase) ?? [];
+    this.findCandidates(phase, t);
     let skipTo: string | undefined;
     let skipCount = 0;
-    for (const step of steps) {
+    for (let i = 0; i < steps.length; i++) {
+      const step = steps[i];
       if (step.kind === 'marker') {
         if (skipTo !== undefined && step.name === skipTo) skipTo = undefined;
         continue;
@@ -565,9 +788,11 @@ class Engine {
       const rule = step.rule;
       if (t.removedIds.has(rule.id)) continue;
       if (t.removedTags.size > 0 && rule.tags.some((tag) => t.removedTags.has(tag))) continue;
-      t.matchedVars = [];
+      t.matchedVars = NO_ENTRIES;
       t.matchedVar = '';
       t.matchedVarName = '';
+      // No value it reads holds a string its operator needs: the rule cannot match.
+      if (rule.skippable && t.candidates[rule.prefilter] !== 1) continue;
       if (!this.evaluateRule(rule, rule, t)) continue;
       if (rule.skipAfter) skipTo = rule.skipAfter;
       if (rule.skip > 0) skipCount = rule.skip;
@@ -605,10 +830,10 @@ class Engine {
     if (rule.log && !t.matchedIds.has(rule.id)) {
       t.matchedIds.add(rule.id);
       this.settleCaptures(t);
-      const data = rule.logdata ? this.expand(rule.logdata, t) : undefined;
+      const data = rule.logdata ? this.expandMacro(rule.logdata, t) : undefined;
       t.matches.push({
         id: rule.id,
-        msg: rule.msg ? this.expand(rule.msg, t) : undefined,
+        msg: rule.msg ? this.expandMacro(rule.msg, t) : undefined,
         variable: t.matchedVarName || undefined,
         data: (t.tx.get('0') ?? data ?? t.matchedVar)?.slice(0, 200),
         severity: rule.severity,
@@ -623,7 +848,7 @@ class Engine {
   }
 
   private runCtl(ctl: Ctl, t: Transaction): void {
-    const value = this.expand(ctl.value, t);
+    const value = this.expandMacro(ctl.value, t);
     switch (ctl.name) {
       case 'ruleremovebyid':
         for (const part of value.split(/[\s,]+/)) {
@@ -663,7 +888,7 @@ class Engine {
     }
   }
 
-  private isTargetRemoved(rule: Rule, head: Rule, name: string, t: Transaction): boolean {
+  private isTargetRemoved(head: Rule, name: string, t: Transaction): boolean {
     const byId = t.removedTargetsById.get(head.id);
     if (byId === undefined && t.removedTargetsByTag.size === 0) return false;
     const lname = name.toLowerCase();
@@ -673,11 +898,10 @@ class Engine {
         if (head.tagSet.has(tag) && list.includes(lname)) return true;
       }
     }
-    void rule;
     return false;
   }
 
-  /** The values of one target (after exclusions), as [name, value] pairs. */
+  /** The values of one target (after exclusions). */
   private resolve(target: Target, rule: Rule, t: Transaction): Entry[] {
     const coll = target.collection;
     let entries: Entry[];
@@ -685,27 +909,24 @@ class Engine {
       this.settleCaptures(t);
       if (target.keyLower !== undefined) {
         const v = t.tx.get(target.keyLower);
-        entries = v === undefined ? [] : [{ key: target.keyLower, value: v }];
+        entries = v === undefined ? [] : [entry(target.keyLower, v)];
         return rule.exclusions.length === 0 ? entries : this.exclude(entries, coll, rule);
       }
-      entries = [...t.tx].map(([key, value]) => ({ key, value }));
-    } else if (coll === 'MATCHED_VAR') entries = [{ key: '', value: t.matchedVar }];
-    else if (coll === 'MATCHED_VAR_NAME') entries = [{ key: '', value: t.matchedVarName }];
+      entries = [];
+      for (const [key, value] of t.tx) entries.push(entry(key, value));
+    } else if (coll === 'MATCHED_VAR') entries = [entry('', t.matchedVar)];
+    else if (coll === 'MATCHED_VAR_NAME') entries = [entry('', t.matchedVarName)];
     else if (coll === 'MATCHED_VARS') entries = t.matchedVars.slice();
-    else if (coll === 'MATCHED_VARS_NAMES')
-      entries = t.matchedVars.map((e) => ({ key: e.key, value: e.key }));
-    else if (
-      coll === 'IP' ||
-      coll === 'GLOBAL' ||
-      coll === 'SESSION' ||
-      coll === 'USER' ||
-      coll === 'RESOURCE'
-    ) {
-      entries = [...(t.other.get(coll.toLowerCase()) ?? new Map())].map(([key, value]) => ({ key, value }));
-    } else entries = t.c.get(coll) ?? [];
-    if (target.keyLower !== undefined)
-      entries = entries.filter((e) => e.key.toLowerCase() === target.keyLower);
-    else if (target.keyRegex) {
+    else if (coll === 'MATCHED_VARS_NAMES') entries = t.matchedVars.map((e) => entry(e.key, e.key));
+    else if (PERSISTENT_COLLECTIONS.has(coll)) {
+      entries = [];
+      for (const [key, value] of t.other.get(coll.toLowerCase()) ?? new Map<string, string>())
+        entries.push(entry(key, value));
+    } else entries = t.c.get(coll) ?? NO_ENTRIES;
+    if (target.keyLower !== undefined) {
+      const lk = target.keyLower;
+      entries = entries.filter((e) => e.key.toLowerCase() === lk);
+    } else if (target.keyRegex) {
       const re = target.keyRegex;
       entries = entries.filter((e) => re.test(e.key));
     }
@@ -727,90 +948,145 @@ class Engine {
     );
   }
 
-  private transformed(value: string, rule: Rule, t: Transaction): string {
-    if (rule.transforms.length === 0) return value;
-    // Values repeat across rules with the same transformation chain; cache by chain and value.
-    if (value.length > 256) {
-      let v = value;
-      for (const tr of rule.transforms) v = tr(v);
-      return v;
+  /** An entry's value through transformation chain `chainId`, memoized on the entry per chain prefix. */
+  private transformedEntry(e: Entry, chainId: number, t: Transaction): string {
+    if (chainId === 0) return e.value;
+    let memo = e.tv;
+    if (memo === undefined) {
+      memo = [];
+      e.tv = memo;
     }
-    const key = `${rule.transformKey}\u0000${value}`;
-    let v = t.transformCache.get(key);
-    if (v === undefined) {
-      v = value;
-      for (const tr of rule.transforms) v = tr(v);
-      t.transformCache.set(key, v);
+    const known = memo[chainId];
+    if (known !== undefined) return known;
+    const before = this.transformedEntry(e, this.chainParent[chainId], t);
+    const v = this.chainTransform[chainId](before);
+    if (v !== before) {
+      if (t.memoChars + v.length > TRANSFORM_MEMO_CHARS) return v;
+      t.memoChars += v.length;
     }
+    memo[chainId] = v;
     return v;
   }
 
-  private prefilterPasses(rule: Rule, value: string, t: Transaction): boolean {
-    if (rule.prefilter < 0 || !this.automaton) return true;
-    let bits = t.factorCache.get(value);
-    if (!bits) {
-      bits = new Uint8Array(this.factorCount);
-      this.automaton.findAll(value, bits);
-      if (t.factorCache.size < 4096) t.factorCache.set(value, bits);
+  /** Which prefilters a value can satisfy (one automaton pass per distinct value). */
+  private hitsOfValue(value: string, t: Transaction): Hits {
+    const automaton = this.automaton;
+    if (!automaton) return this.noHits;
+    let hits = t.hitsCache.get(value);
+    if (hits !== undefined) return hits;
+    const found = this.found;
+    found.length = 0;
+    this.mark = (this.mark + 1) | 0;
+    if (this.mark === 0) {
+      this.seen.fill(0);
+      this.mark = 1;
     }
-    for (const k of this.ruleFactors[rule.prefilter]) if (bits[k]) return true;
-    return false;
+    automaton.collect(value, this.seen, this.mark, found);
+    if (found.length === 0) hits = this.noHits;
+    else {
+      const bits = new Uint8Array(this.prefilters);
+      const list: number[] = [];
+      for (let i = 0; i < found.length; i++) {
+        const rules = this.factorRules[found[i]];
+        for (let k = 0; k < rules.length; k++) {
+          const p = rules[k];
+          if (bits[p] === 0) {
+            bits[p] = 1;
+            list.push(p);
+          }
+        }
+      }
+      hits = { bits, list };
+    }
+    if (t.hitsCache.size < 4096) t.hitsCache.set(value, hits);
+    return hits;
+  }
+
+  /** The prefilter answer for an entry through chain `chainId`, memoized on the entry. */
+  private hitsOf(e: Entry, chainId: number, t: Transaction): Hits {
+    let memo = e.pf;
+    if (memo === undefined) {
+      memo = [];
+      e.pf = memo;
+    }
+    let hits = memo[chainId];
+    if (hits === undefined) {
+      hits = this.hitsOfValue(this.transformedEntry(e, chainId, t), t);
+      memo[chainId] = hits;
+    }
+    return hits;
+  }
+
+  /** The variable name of an entry of collection `coll` (`ARGS:q`, `REQUEST_URI`). */
+  private nameOf(coll: string, e: Entry): string {
+    if (e.nameOf === coll && e.name !== undefined) return e.name;
+    const name =
+      e.key === '' && coll !== 'TX' && coll !== 'ARGS' && coll !== 'ARGS_NAMES' ? coll : `${coll}:${e.key}`;
+    e.name = name;
+    e.nameOf = coll;
+    return name;
   }
 
   private matchTargets(rule: Rule, head: Rule, t: Transaction): boolean {
     const op = rule.operator;
     if (!op) return false;
     let any = false;
-    const newMatched: Entry[] = [];
+    let newMatched: Entry[] | undefined;
     const wantCaptures = rule.capture;
     const skipTyped = head.attack && t.request.typedArgs !== undefined;
+    const removals = t.removedTargetsById.size > 0 || t.removedTargetsByTag.size > 0;
+    const prefilter = !op.negated && rule.prefilter >= 0 && this.automaton !== undefined;
     for (const target of rule.targets) {
-      if (this.isTargetRemoved(rule, head, target.fullName, t)) continue;
+      if (removals && this.isTargetRemoved(head, target.fullName, t)) continue;
       const entries = this.resolve(target, rule, t);
+      const coll = target.collection;
       if (target.count) {
         const name = target.fullName.startsWith('&') ? target.fullName : `&${target.fullName}`;
-        const r = op.run(String(entries.length), (s) => this.expand(s, t), wantCaptures);
+        const r = op.run(String(entries.length), t.expander, wantCaptures);
         if (r.matched !== op.negated) {
           any = true;
+          newMatched ??= [];
           this.onValueMatch(rule, name, String(entries.length), r, t, newMatched);
         }
         continue;
       }
-      for (const e of entries) {
-        const name =
-          e.key === '' && !['TX', 'ARGS', 'ARGS_NAMES'].includes(target.collection)
-            ? target.collection
-            : `${target.collection}:${e.key}`;
-        if (target.collection !== 'MATCHED_VARS' && this.isTargetRemoved(rule, head, name, t)) continue;
-        if (
-          skipTyped &&
-          (target.collection === 'ARGS' ||
-            target.collection === 'ARGS_GET' ||
-            target.collection === 'ARGS_POST') &&
-          t.request.typedArgs?.has(e.key)
-        )
-          continue;
-        const displayName = target.collection === 'MATCHED_VARS' ? e.key : name;
-        const values: string[] = [];
+      const matchedVars = coll === 'MATCHED_VARS';
+      const typed =
+        skipTyped && (coll === 'ARGS' || coll === 'ARGS_GET' || coll === 'ARGS_POST')
+          ? t.request.typedArgs
+          : undefined;
+      for (let i = 0; i < entries.length; i++) {
+        const e = entries[i];
+        if (!matchedVars && removals && this.isTargetRemoved(head, this.nameOf(coll, e), t)) continue;
+        if (typed?.has(e.key)) continue;
         if (rule.multiMatch) {
           let v = e.value;
-          values.push(v);
+          const values = [v];
           for (const tr of rule.transforms) {
             const nv = tr(v);
             if (nv !== v) values.push(nv);
             v = nv;
           }
-        } else values.push(this.transformed(e.value, rule, t));
-        for (const v of values) {
-          if (!op.negated && !this.prefilterPasses(rule, v, t)) continue;
-          const r = op.run(v, (s) => this.expand(s, t), wantCaptures);
-          if (r.matched === op.negated) continue;
-          any = true;
-          this.onValueMatch(rule, displayName, v, r, t, newMatched);
+          for (const value of values) {
+            if (prefilter && this.hitsOfValue(value, t).bits[rule.prefilter] !== 1) continue;
+            const r = op.run(value, t.expander, wantCaptures);
+            if (r.matched === op.negated) continue;
+            any = true;
+            newMatched ??= [];
+            this.onValueMatch(rule, matchedVars ? e.key : this.nameOf(coll, e), value, r, t, newMatched);
+          }
+          continue;
         }
+        if (prefilter && this.hitsOf(e, rule.chainId, t).bits[rule.prefilter] !== 1) continue;
+        const value = this.transformedEntry(e, rule.chainId, t);
+        const r = op.run(value, t.expander, wantCaptures);
+        if (r.matched === op.negated) continue;
+        any = true;
+        newMatched ??= [];
+        this.onValueMatch(rule, matchedVars ? e.key : this.nameOf(coll, e), value, r, t, newMatched);
       }
     }
-    if (any) t.matchedVars = newMatched;
+    if (any && newMatched) t.matchedVars = newMatched;
     return any;
   }
 
@@ -828,7 +1104,7 @@ class Engine {
     } else if (rule.capture && r.lazyCaptures) t.pendingCaptures = r.lazyCaptures;
     t.matchedVar = value;
     t.matchedVarName = name;
-    newMatched.push({ key: name, value });
+    newMatched.push(entry(name, value));
     this.runSetvars(rule, t);
   }
 
@@ -846,13 +1122,13 @@ class Engine {
 
   private runSetvars(rule: Rule, t: Transaction): void {
     for (const sv of rule.setvars) {
-      const name = this.expand(sv.name, t).toLowerCase();
+      const name = this.expandMacro(sv.name, t).toLowerCase();
       const store = sv.collection === 'tx' ? t.tx : this.otherCollection(sv.collection, t);
       if (sv.op === 'unset') {
         store.delete(name);
         continue;
       }
-      const value = this.expand(sv.value, t);
+      const value = this.expandMacro(sv.value, t);
       if (sv.op === '=') store.set(name, value);
       else {
         const cur = Number.parseInt(store.get(name) ?? '0', 10) || 0;
@@ -871,25 +1147,43 @@ class Engine {
     return m;
   }
 
-  /** Macro expansion: `%{tx.name}`, `%{MATCHED_VAR}`, `%{REQUEST_HEADERS.host}`... */
+  /** Macro expansion of a text only known at run time (an operator's parameter). */
   private expand(s: string, t: Transaction): string {
     if (!s.includes('%{')) return s;
+    let macro = this.macros.get(s);
+    if (macro === undefined) {
+      macro = compileMacro(s);
+      if (this.macros.size < 4096) this.macros.set(s, macro);
+    }
+    return this.expandMacro(macro, t);
+  }
+
+  /** Macro expansion: `%{tx.name}`, `%{MATCHED_VAR}`, `%{REQUEST_HEADERS.host}`... */
+  private expandMacro(macro: Macro, t: Transaction): string {
+    const parts = macro.parts;
+    if (parts === undefined) return macro.text;
     this.settleCaptures(t);
-    return s.replace(/%\{([^}]{1,200})\}/g, (_m, ref: string) => {
-      const dot = ref.indexOf('.');
-      const coll = (dot < 0 ? ref : ref.slice(0, dot)).toUpperCase();
-      const key = dot < 0 ? undefined : ref.slice(dot + 1);
-      if (coll === 'TX') return key === undefined ? '' : (t.tx.get(key.toLowerCase()) ?? '');
-      if (coll === 'MATCHED_VAR') return t.matchedVar;
-      if (coll === 'MATCHED_VAR_NAME') return t.matchedVarName;
-      if (coll === 'RULE') return '';
-      if (['IP', 'GLOBAL', 'SESSION', 'USER', 'RESOURCE'].includes(coll))
-        return key === undefined ? '' : (t.other.get(coll.toLowerCase())?.get(key.toLowerCase()) ?? '');
-      const entries = t.c.get(coll);
-      if (!entries) return '';
-      if (key === undefined) return entries[0]?.value ?? '';
-      const lk = key.toLowerCase();
-      return entries.find((e) => e.key.toLowerCase() === lk)?.value ?? '';
-    });
+    let out = '';
+    for (let i = 0; i < parts.length; i++) {
+      const part = parts[i];
+      out += typeof part === 'string' ? part : this.macroValue(part, t);
+    }
+    return out;
+  }
+
+  private macroValue(ref: MacroRef, t: Transaction): string {
+    const coll = ref.collection;
+    const key = ref.key;
+    if (coll === 'TX') return key === undefined ? '' : (t.tx.get(key.toLowerCase()) ?? '');
+    if (coll === 'MATCHED_VAR') return t.matchedVar;
+    if (coll === 'MATCHED_VAR_NAME') return t.matchedVarName;
+    if (coll === 'RULE') return '';
+    if (PERSISTENT_COLLECTIONS.has(coll))
+      return key === undefined ? '' : (t.other.get(coll.toLowerCase())?.get(key.toLowerCase()) ?? '');
+    const entries = t.c.get(coll);
+    if (!entries) return '';
+    if (key === undefined) return entries[0]?.value ?? '';
+    const lk = key.toLowerCase();
+    return entries.find((e) => e.key.toLowerCase() === lk)?.value ?? '';
   }
 }

@@ -22,6 +22,8 @@ export interface CompiledOperator {
   readonly negated: boolean;
   /** The regex behind an `@rx`, for its prefilter. */
   readonly regex?: CompiledRegex;
+  /** The phrases of an `@pm`/`@pmFromFile`: the operator matches exactly when one occurs (ASCII case-insensitive). */
+  readonly phrases?: readonly string[];
   /** Evaluates the operator (without negation). `wantCaptures` asks for TX.0… */
   run(input: string, expand: (s: string) => string, wantCaptures: boolean): OperatorResult;
 }
@@ -91,11 +93,16 @@ export function compileOperator(
 ): CompiledOperator {
   const lname = name.toLowerCase();
   const dynamic = hasMacro(param);
-  const op = (run: CompiledOperator['run'], regex?: CompiledRegex): CompiledOperator => ({
+  const op = (
+    run: CompiledOperator['run'],
+    regex?: CompiledRegex,
+    phrases?: readonly string[],
+  ): CompiledOperator => ({
     name,
     negated,
     run,
     regex,
+    phrases,
   });
   switch (lname) {
     case 'rx': {
@@ -153,13 +160,17 @@ export function compileOperator(
       }
       if (phrases.length === 0) throw new OperatorError(`@${name} has no phrases`);
       const ac = compileKeywords(phrases);
-      return op((input, _x, want) => {
-        const hit = ac.findFirst(input);
-        if (!hit) return NO;
-        return want
-          ? { matched: true, captures: [input.slice(hit.end - phrases[hit.index].length, hit.end)] }
-          : YES;
-      });
+      return op(
+        (input, _x, want) => {
+          const hit = ac.findFirst(input);
+          if (!hit) return NO;
+          return want
+            ? { matched: true, captures: [input.slice(hit.end - phrases[hit.index].length, hit.end)] }
+            : YES;
+        },
+        undefined,
+        phrases,
+      );
     }
     case 'contains':
       return op((input, x) =>

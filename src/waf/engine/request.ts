@@ -11,6 +11,28 @@ import { trimRight, uriDecode, urlDecode } from './transforms.ts';
 export interface Entry {
   readonly key: string;
   readonly value: string;
+  /**
+   * The engine's per-request memo of this value (entries never change once made): transformed values by
+   * transformation-chain id, and the prefilter answer for each of them.
+   */
+  tv?: Array<string | undefined>;
+  pf?: Array<PrefilterHits | undefined>;
+  /** The variable name (`ARGS:q`) of this entry in collection `nameOf`. */
+  name?: string;
+  nameOf?: string;
+}
+
+/** Which rules' literal prefilters a value satisfies. */
+export interface PrefilterHits {
+  /** Indexed by prefilter: 1 when the value holds one of that rule's strings. */
+  readonly bits: Uint8Array;
+  /** The prefilters set in `bits`. */
+  readonly list: readonly number[];
+}
+
+/** Makes an entry with all its memo fields present, so every entry has the same shape. */
+export function entry(key: string, value: string): Entry {
+  return { key, value, tv: undefined, pf: undefined, name: undefined, nameOf: undefined };
 }
 
 /** Collections by upper-case name; single-valued variables hold one entry with an empty key. */
@@ -29,7 +51,7 @@ function latin1(s: string): string {
 }
 
 function set(c: Collections, name: string, value: string): void {
-  c.set(name, [{ key: '', value }]);
+  c.set(name, [entry('', value)]);
 }
 
 function add(c: Collections, name: string, key: string, value: string): void {
@@ -38,7 +60,7 @@ function add(c: Collections, name: string, key: string, value: string): void {
     list = [];
     c.set(name, list);
   }
-  list.push({ key, value });
+  list.push(entry(key, value));
 }
 
 /** Splits like std::getline on a separator: empty pieces kept, except a trailing one. */

@@ -1,0 +1,168 @@
+/**
+ * Cost of one CRS evaluation in this process (issue 17 item 5): microseconds of CPU per request for a few
+ * request shapes (the bench's 1 KB JSON POST, a GET with a query string, a form POST, an attack in the query)
+ * at paranoia levels 1 and 2, on Debian's CRS 3.3 and, when CRS4_RULES names a CRS 4 `rules/` directory, on
+ * CRS 4 too. Only `ruleSet.evaluate` is timed: no HTTP, no gateway.
+ *
+ * Run: `npx node bench/crs-engine.ts` (BENCH_CRS_MS per measurement, default 400; CRS_RULES overrides the
+ * Debian path). `--profile` runs the JSON POST at PL1 in a loop for a CPU profile (`node --cpu-prof`).
+ * BENCH_CRS_BASELINE names the `src/waf/index.ts` of another checkout (an older engine, e.g. extracted with
+ * `git archive <commit> src/waf | tar x -C /tmp/old`): both engines are then measured on the same rules,
+ * batches alternating, so a busy machine slows both alike, and the table gains a before/after column.
+ */
+import { existsSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { pathToFileURL } from 'node:url';
+import { loadCoreRuleSet } from '../src/waf/index.ts';
+import type { CompiledRuleSet, WafRequest } from '../src/waf/types.ts';
+import { JSON_1K } from './scenario.ts';
+
+const MS = Number(process.env.BENCH_CRS_MS ?? 400);
+const BATCHES = 5;
+const CRS3 = process.env.CRS_RULES ?? '/usr/share/modsecurity-crs/rules';
+const CRS4 = process.env.CRS4_RULES;
+const BASELINE = process.env.BENCH_CRS_BASELINE;
+
+type Load = typeof loadCoreRuleSet;
+
+const COMMON: Array<[string, string]> = [
+  ['Host', 'api.example.test'],
+  [
+    'User-Agent',
+    'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36',
+  ],
+  ['Accept', 'application/json'],
+  ['Accept-Encoding', 'gzip, deflate, br'],
+  ['Accept-Language', 'en-GB,en;q=0.9'],
+  [
+    'Authorization',
+    'Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJjLTEwMjkzODQ3NTYiLCJzY29wZSI6Im9yZGVyczp3cml0ZSJ9.c2ln',
+  ],
+];
+
+function request(method: string, uri: string, headers: Array<[string, string]>, body?: string): WafRequest {
+  const buf = body === undefined ? undefined : Buffer.from(body, 'utf8');
+  const all: Array<[string, string]> = [...COMMON, ...headers];
+  if (buf) all.push(['Content-Length', String(buf.length)]);
+  return { method, uri, protocol: 'HTTP/1.1', headers: all, body: buf, remoteAddr: '203.0.113.7' };
+}
+
+/** The request shapes measured. */
+export const SHAPES: ReadonlyArray<readonly [string, WafRequest]> = [
+  ['1 KB JSON POST', request('POST', '/orders', [['Content-Type', 'application/json']], JSON_1K)],
+  [
+    'GET with query',
+    request(
+      'GET',
+      '/products?q=blue%20running%20shoes&sort=-created_at&page=2&limit=50&status=active&fields=id,name,price',
+      [['Cookie', 'session=2f9c1e7a4b; theme=dark; consent=yes']],
+    ),
+  ],
+  [
+    'form POST',
+    request(
+      'POST',
+      '/account/profile',
+      [['Content-Type', 'application/x-www-form-urlencoded']],
+      'name=Dana+O%27Brien&email=dana.obrien%40example.com&city=London&bio=I+like+tea%2C+moats+and+drawbridges.&newsletter=on',
+    ),
+  ],
+  [
+    'attack in the query',
+    request('GET', "/products?q=1'%20UNION%20SELECT%20password%20FROM%20users--&page=1", []),
+  ],
+];
+
+/** CPU microseconds per evaluation of `req` over one batch of about `ms` milliseconds. */
+function batch(ruleSet: CompiledRuleSet, req: WafRequest, ms: number): number {
+  let n = 0;
+  const start = process.cpuUsage();
+  const wallEnd = performance.now() + ms;
+  while (performance.now() < wallEnd) {
+    for (let i = 0; i < 20; i++) ruleSet.evaluate(req);
+    n += 20;
+  }
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / n;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+/**
+ * Median CPU microseconds per evaluation of `req` for each rule set given, over BATCHES batches each,
+ * the rule sets taking turns batch by batch.
+ */
+export function measure(ruleSets: readonly CompiledRuleSet[], req: WafRequest, ms = MS): number[] {
+  for (const r of ruleSets) for (let i = 0; i < 50; i++) r.evaluate(req);
+  const per = ruleSets.map(() => [] as number[]);
+  for (let b = 0; b < BATCHES; b++) {
+    ruleSets.forEach((r, k) => {
+      per[k].push(batch(r, req, ms));
+    });
+  }
+  return per.map(median);
+}
+
+async function main(): Promise<void> {
+  const sets: Array<[string, string]> = [['CRS 3.3 (Debian)', CRS3]];
+  if (CRS4 !== undefined) sets.push(['CRS 4', CRS4]);
+  if (process.argv.includes('--profile')) {
+    const { ruleSet } = loadCoreRuleSet(CRS3, { paranoiaLevel: 1 });
+    const req = SHAPES[0][1];
+    const end = performance.now() + 10_000;
+    let n = 0;
+    while (performance.now() < end) {
+      ruleSet.evaluate(req);
+      n++;
+    }
+    console.log(`${n} evaluations`);
+    return;
+  }
+  const baseline: Load | undefined =
+    BASELINE === undefined
+      ? undefined
+      : ((await import(pathToFileURL(BASELINE).href)) as { loadCoreRuleSet: Load }).loadCoreRuleSet;
+  console.log(`CRS engine, CPU µs per request (median of ${BATCHES} × ${MS} ms), ${cpus()[0]?.model ?? ''}`);
+  if (baseline) console.log(`baseline: ${BASELINE}`);
+  console.log('');
+  console.log(
+    baseline
+      ? '| rule set | PL | shape | baseline µs | µs/request | speed-up | score | blocked | same verdict |'
+      : '| rule set | PL | shape | µs/request | score | blocked |',
+  );
+  console.log(
+    baseline
+      ? '| --- | ---: | --- | ---: | ---: | ---: | ---: | --- | --- |'
+      : '| --- | ---: | --- | ---: | ---: | --- |',
+  );
+  for (const [name, path] of sets) {
+    if (!existsSync(path)) {
+      console.log(`| ${name} | | ${path} missing | | | |`);
+      continue;
+    }
+    for (const pl of [1, 2]) {
+      const { ruleSet } = loadCoreRuleSet(path, { paranoiaLevel: pl });
+      const old = baseline?.(path, { paranoiaLevel: pl }).ruleSet;
+      for (const [shape, req] of SHAPES) {
+        const verdict = ruleSet.evaluate(req);
+        if (old) {
+          const same = JSON.stringify(old.evaluate(req)) === JSON.stringify(verdict);
+          const [before, after] = measure([old, ruleSet], req);
+          console.log(
+            `| ${name} | ${pl} | ${shape} | ${before.toFixed(1)} | ${after.toFixed(1)} | ${(before / after).toFixed(1)}× | ${verdict.anomalyScore} | ${verdict.blocked} | ${same} |`,
+          );
+        } else {
+          const [us] = measure([ruleSet], req);
+          console.log(
+            `| ${name} | ${pl} | ${shape} | ${us.toFixed(1)} | ${verdict.anomalyScore} | ${verdict.blocked} |`,
+          );
+        }
+      }
+    }
+  }
+}
+
+if (import.meta.main) await main();
