@@ -9,7 +9,9 @@
 import { randomUUID } from 'node:crypto';
 import type { ApiDocument, JsonObject, JsonSchema, Operation } from '../../../core/api-document.ts';
 import type { Check } from '../check.ts';
-import { evidenceOf, isSuccess, type ScanContext } from '../context.ts';
+import type { ScanResponse } from '../client.ts';
+import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
+import { resolveIdentity } from '../login.ts';
 import {
   captureId,
   isAdminOperation,
@@ -17,7 +19,10 @@ import {
   isExcluded,
   isLoginOperation,
   jsonBodySchema,
+  type PlannedRequest,
   planRequest,
+  requiresAuth,
+  withForeignKeys,
 } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, resolveSchema, sampleValue, schemaType } from '../schema.ts';
@@ -29,15 +34,32 @@ const PRIVILEGED: Readonly<Record<string, unknown>> = {
   isAdmin: true,
   is_admin: true,
   admin: true,
+  is_superuser: true,
+  is_staff: true,
   verified: true,
   isVerified: true,
+  is_verified: true,
+  email_verified: true,
+  approved: true,
   permissions: ['*'],
   scope: 'admin',
+  balance: 999999,
+  credit: 999999,
+  credits: 999999,
+  plan: 'enterprise',
+  tier: 'premium',
 };
+/** Enum values that name a privilege (`role: [user, vet, admin]` → `admin`). */
+const PRIVILEGED_VALUE = /admin|super|root|owner|staff|manager|premium|enterprise/i;
+/** The fields that mean "this object belongs to": set to the other identity's value. */
+const OWNER_FIELD =
+  /^(user_?id|userId|owner_?id|ownerId|owner|author_?id|authorId|account_?id|accountId|created_?by)$/;
 
 /** Secrets, keys and personal data, by field name. */
 const SENSITIVE_KEY =
   /^(password|passwd|pass_?hash|password_?hash|hash|salt|secret|client_?secret|api_?key|private_?key|ssn|social_?security(_?number)?|tax_?id|credit_?card|card_?number|cvv|cvc|pin|otp_?secret|mfa_?secret|totp_?secret)$/i;
+/** Never legitimately returned, declared or not. */
+const ALWAYS_SECRET = /pass|hash|salt|ssn|social|tax|card|cvv|cvc|private|api_?key|otp|mfa|totp/i;
 /** Personal data that is legitimate when declared, but not when it leaks through an undeclared field. */
 const PERSONAL_KEY = /(e_?mail|phone|address|birth|dob|national_?id|passport)/i;
 const SENSITIVE_VALUE: readonly [string, RegExp][] = [
@@ -96,22 +118,29 @@ function sensitive(
   pointer: string,
   declared: (p: string) => boolean,
   out: string[],
+  own: ReadonlySet<string>,
   depth = 0,
 ): void {
   if (depth > 8 || out.length > 20) return;
   if (Array.isArray(value)) {
-    for (const item of value.slice(0, 20)) sensitive(item, `${pointer}/*`, declared, out, depth + 1);
+    for (const item of value.slice(0, 20)) sensitive(item, `${pointer}/*`, declared, out, own, depth + 1);
     return;
   }
   if (value === null || typeof value !== 'object') return;
   for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
     const p = `${pointer}/${key}`;
     if (v !== null && typeof v === 'object') {
-      sensitive(v, p, declared, out, depth + 1);
+      sensitive(v, p, declared, out, own, depth + 1);
       continue;
     }
     if (v === null || v === '' || v === undefined) continue;
     if (SENSITIVE_KEY.test(key)) {
+      // What this caller wrote itself (the secret note of its own book) is its data, not a leak; a password
+      // never comes back, whoever sent it.
+      if (typeof v === 'string' && own.has(v) && !/pass|hash|salt/i.test(key)) continue;
+      // A declared `secret` or `pin` is part of the API's contract (the secret note of a book); declared
+      // passwords, hashes, card data and national ids are leaks all the same.
+      if (declared(p) && !ALWAYS_SECRET.test(key)) continue;
       out.push(`${p} (secret or identifier by name)`);
       continue;
     }
@@ -124,14 +153,6 @@ function sensitive(
       if (hit) out.push(`${p} (${hit[0]})`);
     }
   }
-}
-
-function readBack(body: unknown, field: string): unknown {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) return undefined;
-  const record = body as Record<string, unknown>;
-  if (field in record) return record[field];
-  const data = record.data;
-  return data !== null && typeof data === 'object' ? (data as Record<string, unknown>)[field] : undefined;
 }
 
 function probeValue(s: JsonObject, marker: string): unknown {
@@ -148,11 +169,180 @@ function probeValue(s: JsonObject, marker: string): unknown {
   }
 }
 
-async function massAssignment(ctx: ScanContext, op: Operation): Promise<void> {
-  const user = ctx.identities[0];
+/** The privileged value to try for a declared property with an enum, if one of its values names a privilege. */
+function privilegedEnum(s: JsonObject): unknown {
+  const values = Array.isArray(s.enum)
+    ? s.enum
+    : Array.isArray(s.items && (s.items as JsonObject).enum)
+      ? ((s.items as JsonObject).enum as unknown[])
+      : [];
+  const hit = values.find((v) => typeof v === 'string' && PRIVILEGED_VALUE.test(v));
+  if (hit === undefined) return undefined;
+  return schemaType(s) === 'array' ? [hit] : hit;
+}
+
+/** Objects (at any depth) that carry one of the marker values, and the top-level record itself. */
+function recordsOf(view: unknown, markers: readonly string[], direct = true): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  const walk = (v: unknown, depth: number, top: boolean) => {
+    if (depth > 5 || v === null || typeof v !== 'object' || out.length > 20) return;
+    if (Array.isArray(v)) {
+      for (const item of v.slice(0, 100)) walk(item, depth + 1, false);
+      return;
+    }
+    const record = v as Record<string, unknown>;
+    const values = Object.values(record);
+    if (top || values.some((x) => typeof x === 'string' && markers.includes(x))) out.push(record);
+    for (const [k, x] of Object.entries(record))
+      walk(x, depth + 1, top && /^(data|user|item|result|profile)$/i.test(k));
+  };
+  walk(view, 0, direct);
+  return out;
+}
+
+/**
+ * Views of our record: `direct` ones are about it as a whole (the answer, its GET, the profile of the user
+ * it is), `listed` ones hold it among others (lists), where only the item carrying our values counts.
+ */
+interface Views {
+  readonly direct: unknown[];
+  readonly listed: unknown[];
+}
+
+/** The values the views show for a field of our record. */
+function valueIn(views: Views, markers: readonly string[], field: string): unknown[] {
+  const out: unknown[] = [];
+  for (const [list, direct] of [
+    [views.direct, true],
+    [views.listed, false],
+  ] as const) {
+    for (const view of list) {
+      for (const record of recordsOf(view, markers, direct)) if (field in record) out.push(record[field]);
+    }
+  }
+  return out;
+}
+
+/** Unique strings of a body we sent: how our record is recognised in a list. */
+function uniqueStrings(body: unknown): string[] {
+  if (body === null || typeof body !== 'object') return [];
+  return Object.values(body as Record<string, unknown>).filter(
+    (v): v is string => typeof v === 'string' && /(^pc[0-9a-f]{8})|(portcullis-[0-9a-f]{8})|pcma-/.test(v),
+  );
+}
+
+const REGISTER_USER = /^(user_?name|login|email|e_?mail|handle)$/i;
+const PASSWORD = /pass(word)?$/i;
+
+/**
+ * Signs in as a user the probe just registered, with the first identity's login flow and the registered
+ * user name and password, and reads its profiles (every GET without path parameters). Nothing when the
+ * operation does not look like a registration or the login does not work.
+ */
+async function readAsRegistered(ctx: ScanContext, sent: Record<string, unknown>): Promise<unknown[]> {
+  const flow = ctx.identities[0]?.login?.flow;
+  if (!flow) return [];
+  const body: Record<string, unknown> = { ...flow.body };
+  let user = false;
+  let password = false;
+  for (const key of Object.keys(flow.body)) {
+    if (PASSWORD.test(key)) {
+      const given = Object.entries(sent).find(([k, v]) => PASSWORD.test(k) && typeof v === 'string');
+      if (given) {
+        body[key] = given[1];
+        password = true;
+      }
+    } else if (REGISTER_USER.test(key)) {
+      const given = sent[key] ?? Object.entries(sent).find(([k]) => REGISTER_USER.test(k))?.[1];
+      if (typeof given === 'string') {
+        body[key] = given;
+        user = true;
+      }
+    }
+  }
+  if (!user || !password) return [];
+  let identity: Awaited<ReturnType<typeof resolveIdentity>>;
+  try {
+    identity = await resolveIdentity(ctx.client, { name: 'registered', login: { ...flow, body } });
+  } catch {
+    return [];
+  }
+  const views: unknown[] = [];
+  for (const op of ctx.spec.operations) {
+    if (op.method !== 'GET' || op.path.includes('{') || isExcluded(op) || !requiresAuth(op)) continue;
+    const res = await ctx.send(planRequest(ctx.spec, op, ctx.objects), identity);
+    if (isSuccess(res) && res.json !== undefined) views.push(res.json);
+  }
+  return views;
+}
+
+interface Probe {
+  readonly op: Operation;
+  /** Who sends it. */
+  readonly as: Identity;
+  /** The body without the probe fields; the control request sends it as is. */
+  readonly base: Record<string, unknown>;
+  /** The planned update of an existing object (PUT/PATCH); creations are planned afresh each time. */
+  readonly target?: PlannedRequest;
+  /** A read of the changed object (the update's own GET), when there is one. */
+  readonly read?: PlannedRequest;
+}
+
+/** Every view of our record after a request: the answer, its GET, the collection's list, the profiles, the admin's lists. */
+async function viewsAfter(
+  ctx: ScanContext,
+  probe: Probe,
+  res: ScanResponse,
+  sent: Record<string, unknown>,
+): Promise<Views> {
+  const { op, as } = probe;
+  const views: Views = { direct: [res.json], listed: [] };
+  if (probe.read) {
+    const again = await ctx.send(probe.read, as);
+    if (isSuccess(again)) views.direct.push(again.json);
+  } else {
+    const id = captureId(ctx.spec, op, res);
+    const get = ctx.spec.operations.find(
+      (o) =>
+        o.method === 'GET' &&
+        o.path.startsWith(`${op.path}/{`) &&
+        /^\{[^}]+\}$/.test(o.path.slice(op.path.length + 1)),
+    );
+    if (id !== undefined && get) {
+      const param = /\{([^}]+)\}$/.exec(get.path)![1];
+      const again = await ctx.send(
+        planRequest(ctx.spec, get, ctx.objects, { owner: as.name, params: { [param]: id } }),
+        as,
+      );
+      if (isSuccess(again)) views.direct.push(again.json);
+    }
+  }
+  // Lists and profiles without path parameters, as the sender and as the admin. The sender's own profile is
+  // a direct view when the sender changed itself (an update without path parameters).
+  for (const reader of [as, ...(ctx.admin ? [ctx.admin] : [])]) {
+    for (const o of ctx.spec.operations) {
+      if (o.method !== 'GET' || o.path.includes('{') || isExcluded(o)) continue;
+      if (o.parameters.some((p) => p.required && p.in === 'query')) continue;
+      const again = await ctx.send(planRequest(ctx.spec, o, ctx.objects, { owner: reader.name }), reader);
+      if (!isSuccess(again) || again.json === undefined) continue;
+      const selfUpdate = reader === as && probe.target !== undefined && !op.path.includes('{');
+      (selfUpdate && o.path === op.path ? views.direct : views.listed).push(again.json);
+    }
+  }
+  if (op.method === 'POST' && Object.keys(sent).some((k) => PASSWORD.test(k))) {
+    views.direct.push(...(await readAsRegistered(ctx, sent)));
+  }
+  return views;
+}
+
+/**
+ * Sends the body twice: as planned (the control) and with privileged, read-only and undeclared fields added;
+ * a field counts as stored when a view of the probe's record shows the injected value and the control's
+ * does not (a default of `verified: true` is no finding).
+ */
+async function massAssignment(ctx: ScanContext, probe: Probe): Promise<void> {
+  const { op, as } = probe;
   const schema = jsonBodySchema(op);
-  const base = sampleValue(ctx.spec, schema);
-  if (base === null || typeof base !== 'object' || Array.isArray(base)) return;
   const writable = propertiesOf(ctx.spec, schema);
   const marker = `pcma-${randomUUID().slice(0, 8)}`;
   const injected: Record<string, unknown> = {};
@@ -167,6 +357,13 @@ async function massAssignment(ctx: ScanContext, op: Operation): Promise<void> {
       }
     }
   }
+  for (const [name, prop] of Object.entries(writable)) {
+    const value = privilegedEnum(prop);
+    if (value !== undefined && !(name in injected)) {
+      injected[name] = value;
+      why[name] = 'privileged value';
+    }
+  }
   for (const [name, value] of Object.entries(PRIVILEGED)) {
     if (name in writable || name in injected) continue;
     injected[name] = value;
@@ -174,31 +371,57 @@ async function massAssignment(ctx: ScanContext, op: Operation): Promise<void> {
   }
   injected.portcullisProbe = marker;
   why.portcullisProbe = 'undeclared';
-  const req = planRequest(ctx.spec, op, ctx.objects, { owner: user.name, body: { ...base, ...injected } });
-  const res = await ctx.send(req, user);
-  if (!isSuccess(res)) return;
-  const views: unknown[] = [res.json];
-  const id = captureId(ctx.spec, op, res);
-  const get = ctx.spec.operations.find(
-    (o) => o.method === 'GET' && new RegExp(`^${op.path}/\\{[^}]+\\}$`).test(o.path),
-  );
-  if (id !== undefined && get) {
-    const param = /\{([^}]+)\}$/.exec(get.path)![1];
-    const again = await ctx.send(
-      planRequest(ctx.spec, get, ctx.objects, { owner: user.name, params: { [param]: id } }),
-      user,
+
+  const send = async (body: Record<string, unknown>) => {
+    const req = probe.target
+      ? { ...probe.target, body }
+      : planRequest(ctx.spec, op, ctx.objects, { owner: as.name, body });
+    const res = await ctx.send(req, as);
+    if (!isSuccess(res) || looksRefused(res)) return undefined;
+    return { res, views: await viewsAfter(ctx, probe, res, body), body };
+  };
+  // A creation gets a new sample each time (unique user names), with foreign keys the API gave out.
+  const fresh = (b: Record<string, unknown>) =>
+    probe.target
+      ? b
+      : (withForeignKeys(
+          ctx.spec,
+          schema ?? {},
+          sampleValue(ctx.spec, schema),
+          ctx.objects,
+          as.name,
+          op.path,
+        ) as Record<string, unknown>);
+  const control = await send(fresh(probe.base));
+  const probeBase = fresh(probe.base);
+  const attempt = await send({ ...probeBase, ...injected });
+  if (!attempt) return;
+  const markersOf = (body: Record<string, unknown>) => [...uniqueStrings(body), marker];
+  const stored = Object.keys(injected).filter((name) => {
+    const want = JSON.stringify(injected[name]);
+    const seen = valueIn(attempt.views, markersOf(attempt.body), name).some(
+      (v) => JSON.stringify(v) === want,
     );
-    if (isSuccess(again)) views.push(again.json);
-  }
-  const stored = Object.keys(injected).filter((name) =>
-    views.some((view) => JSON.stringify(readBack(view, name)) === JSON.stringify(injected[name])),
-  );
+    if (!seen) return false;
+    if (!control) return true;
+    return !valueIn(control.views, markersOf(control.body), name).some((v) => JSON.stringify(v) === want);
+  });
   if (stored.length === 0) return;
   ctx.report(SCAN_RULES.massAssignment, {
     operation: op,
     message: `${op.method} ${op.path} stored fields a client must not set: ${stored.map((n) => `${n} (${why[n]})`).join(', ')}.`,
-    evidence: evidenceOf(res, { fields: stored }),
+    evidence: evidenceOf(attempt.res, { fields: stored, identity: as.name }),
   });
+}
+
+/** A 2xx whose body says the request failed (`{"status": "fail", ...}`, `{"error": ...}`). */
+function looksRefused(res: ScanResponse): boolean {
+  const body = res.json;
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return false;
+  const r = body as Record<string, unknown>;
+  if (r.success === false || r.ok === false) return true;
+  if (typeof r.status === 'string' && /^(fail|failed|failure|error)$/i.test(r.status)) return true;
+  return typeof r.error === 'string' && Object.keys(r).length <= 3;
 }
 
 export const api3: Check = {
@@ -206,17 +429,62 @@ export const api3: Check = {
   title: 'Broken object property level authorization',
   rules: [SCAN_RULES.massAssignment, SCAN_RULES.undeclaredFields, SCAN_RULES.sensitiveData],
   async run(ctx) {
-    if (!ctx.identities[0]) return;
+    const first = ctx.identities[0];
+    if (!first) return;
+    // The last ordinary identity changes its own objects and profile (it may become an admin on a vulnerable
+    // API: API1 and API5 have run before).
+    const last = ctx.identities[ctx.identities.length - 1];
     for (const op of ctx.spec.operations) {
-      if (op.method !== 'POST' || isExcluded(op) || jsonBodySchema(op) === undefined) continue;
+      if (isExcluded(op) || jsonBodySchema(op) === undefined) continue;
       if (isLoginOperation(ctx.spec, op) || isBusinessFlow(ctx.spec, op) || isAdminOperation(op)) continue;
-      await massAssignment(ctx, op);
+      const base = sampleValue(ctx.spec, jsonBodySchema(op));
+      if (base === null || typeof base !== 'object' || Array.isArray(base)) continue;
+      if (op.method === 'POST') {
+        await massAssignment(ctx, { op, as: first, base: base as Record<string, unknown> });
+      } else if (op.method === 'PUT' || op.method === 'PATCH') {
+        const req = planRequest(ctx.spec, op, ctx.objects, { owner: last.name });
+        if (req.invented.length > 0) continue;
+        // Our own object, or our own profile (a path of our own values, or none at all).
+        const own =
+          !op.path.includes('{') || req.ownedPath || ctx.objects.isScanCreated(req.path.split('?')[0]);
+        if (!own) continue;
+        const get = ctx.spec.operations.find(
+          (o) => o.method === 'GET' && o.path === op.path && !isExcluded(o),
+        );
+        const read = get ? planRequest(ctx.spec, get, ctx.objects, { owner: last.name }) : undefined;
+        const current = read ? await ctx.send(read, last) : undefined;
+        // PUT replaces: start from what the object holds now, so the control changes nothing.
+        const holds = isSuccess(current) ? recordsOf(current.json, [])[0] : undefined;
+        const body: Record<string, unknown> = {};
+        for (const name of Object.keys(propertiesOf(ctx.spec, jsonBodySchema(op)))) {
+          if (holds && name in holds && typeof holds[name] !== 'object') body[name] = holds[name];
+        }
+        const plannedBody = Object.keys(body).length > 0 ? body : (base as Record<string, unknown>);
+        await massAssignment(ctx, {
+          op,
+          as: last,
+          base: plannedBody,
+          target: req,
+          ...(read ? { read } : {}),
+        });
+      }
     }
   },
   passive(ctx) {
     const doneExtra = new Set<string>();
     const doneSensitive = new Set<string>();
-    for (const { operation: op, response } of ctx.observations) {
+    // String values each identity sent in request bodies: its own data when they come back.
+    const sent = new Map<string, Set<string>>();
+    for (const { request, identity } of ctx.observations) {
+      if (identity === undefined || request.body === null || typeof request.body !== 'object') continue;
+      const set = sent.get(identity) ?? new Set<string>();
+      sent.set(identity, set);
+      for (const v of Object.values(request.body as Record<string, unknown>)) {
+        if (typeof v === 'string' && set.size < 10_000) set.add(v);
+      }
+    }
+    const none = new Set<string>();
+    for (const { operation: op, response, identity } of ctx.observations) {
       if (!op || response.status < 200 || response.status >= 300 || response.json === undefined) continue;
       const schema = responseSchema(op, response.status);
       const extras: Extra[] = [];
@@ -231,7 +499,8 @@ export const api3: Check = {
         });
       }
       const found: string[] = [];
-      sensitive(response.json, '', (p) => schema !== undefined && !extraPointers.has(p), found);
+      const own = (identity !== undefined ? sent.get(identity) : undefined) ?? none;
+      sensitive(response.json, '', (p) => schema !== undefined && !extraPointers.has(p), found, own);
       const unique = [...new Set(found)];
       if (unique.length > 0 && !doneSensitive.has(op.id)) {
         doneSensitive.add(op.id);
