@@ -1,3 +1,4 @@
+import { isUndeclaredDecision } from '../core/decisions.ts';
 /**
  * Live traffic figures for the dashboard, computed from the event stream: a per-second ring of request counts
  * and latency histograms, totals by status class and decision, top offenders, traffic per operation and per
@@ -136,9 +137,6 @@ class BoundedTally<V> {
   }
 }
 
-/** Decisions meaning "no declared operation": the gateway's own and the names the event contract lists. */
-const SHADOW_DECISIONS = new Set(['undeclared_route', 'undeclared_method', 'no_route', 'method_not_allowed']);
-
 function str(v: unknown): string | undefined {
   return typeof v === 'string' && v !== '' ? v : undefined;
 }
@@ -276,7 +274,7 @@ export function createTrafficStats(opts: TrafficStatsOptions): TrafficStats {
     if (api !== undefined && opId !== undefined) bump(operations, `${api}\u0000${opId}`);
     const consumer = str(e['portcullis.consumer']) ?? str(e['user.id']);
     if (consumer !== undefined) bump(consumers, consumer);
-    if (e['http.route'] === undefined && SHADOW_DECISIONS.has(decision)) {
+    if (e['http.route'] === undefined && isUndeclaredDecision(decision)) {
       const method = (str(e['http.request.method']) ?? 'GET').slice(0, 16);
       const path = templatePath(str(e['url.path']) ?? '/');
       const s = shadow.get(`${method} ${path}`, () => ({

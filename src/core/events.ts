@@ -63,7 +63,8 @@ export interface AccessEvent extends SecurityEvent {
   'portcullis.path_params'?: Readonly<Record<string, string>>;
   /**
    * `allow`, or the reason of the policy that stopped the request (ExchangeOutcome.decision). Routing failures
-   * are `undeclared_route` and `undeclared_method` (shadow-API detector and discovery).
+   * are `undeclared_route` and `undeclared_method`, or `undeclared_reported` when forwarded in report mode
+   * (src/core/decisions.ts).
    */
   'portcullis.decision': string;
   /** Policy that stopped the request (ExchangeOutcome.deniedBy); `authenticate` counts as a failed login. */

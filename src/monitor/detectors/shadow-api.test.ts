@@ -7,13 +7,14 @@ import { createShadowApiDetector, shadowApiDefaults } from './shadow-api.ts';
 const make = () => createShadowApiDetector(shadowApiDefaults);
 
 function undeclared(atMs: number, path: string, ip = '203.0.113.50', status = 404) {
+  // The gateway refuses an undeclared request (404/405), or forwards it in `undeclared: report` mode.
   return access(atMs, {
     'url.path': path,
     'http.route': undefined,
     'portcullis.operation_id': undefined,
     'client.address': ip,
     'http.response.status_code': status,
-    'portcullis.decision': 'undeclared_route',
+    'portcullis.decision': status === 404 ? 'undeclared_route' : 'undeclared_reported',
   });
 }
 
@@ -35,7 +36,7 @@ describe('shadow API detector', () => {
     );
   });
 
-  test('raises the severity when the upstream served the undeclared endpoint (report mode)', () => {
+  test('raises the severity when the upstream served the undeclared endpoint (decision undeclared_reported)', () => {
     const events = Array.from({ length: 5 }, (_, i) =>
       undeclared(i * 1000, '/v0/debug', '198.51.100.1', 200),
     );

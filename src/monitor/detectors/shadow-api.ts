@@ -1,3 +1,4 @@
+import { isUndeclaredDecision } from '../../core/decisions.ts';
 import type { SecurityEvent } from '../../core/events.ts';
 import { templatePath } from '../discovery/template.ts';
 import {
@@ -52,11 +53,9 @@ interface CallerState {
   quietUntil: number;
 }
 
-const UNDECLARED = new Set(['undeclared_route', 'undeclared_method']);
-
-/** True when no declared operation matched the request (`portcullis.decision` `undeclared_route|method`). */
+/** True when no declared operation matched the request, refused or forwarded in report mode. */
 export function isUndeclared(e: SecurityEvent): boolean {
-  return UNDECLARED.has(e['portcullis.decision'] as string);
+  return isUndeclaredDecision(e['portcullis.decision']);
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { ApiDocument, JsonObject } from '../../core/api-document.ts';
+import { isUndeclaredDecision } from '../../core/decisions.ts';
 import type { SecurityEvent } from '../../core/events.ts';
 import { boundKey } from '../detectors/detector.ts';
 import { createShape, mergeShape, type Shape, shapeToSchema } from './shape.ts';
@@ -73,8 +74,6 @@ export interface Discovery {
   drift(api: string, spec: ApiDocument): DriftReport;
 }
 
-const UNDECLARED = new Set(['undeclared_route', 'undeclared_method']);
-
 function endpointKey(api: string, method: string, path: string): string {
   return boundKey(`${api}\u0000${method}\u0000${path}`);
 }
@@ -139,7 +138,7 @@ export function createDiscovery(cfg: DiscoveryConfig): Discovery {
       const method = typeof e['http.request.method'] === 'string' ? e['http.request.method'] : 'GET';
       const api = typeof e['portcullis.api'] === 'string' ? e['portcullis.api'] : '';
       const route = e['http.route'];
-      const declared = typeof route === 'string' && !UNDECLARED.has(e['portcullis.decision'] as string);
+      const declared = typeof route === 'string' && !isUndeclaredDecision(e['portcullis.decision']);
       let path: string;
       if (declared) path = route as string;
       else if (typeof e['url.path'] === 'string') path = templatePath(e['url.path']);
