@@ -230,13 +230,22 @@ export const SCAN_RULES = {
     'The certificate failed verification against the trusted CAs, or expires within 14 days.',
     'Serve a certificate from a trusted CA that matches the host name, and renew it automatically.',
   ),
+  configurationExposure: rule(
+    'api8-configuration-exposure',
+    'API8:2023',
+    [215, 200],
+    'high',
+    'Debug output or configuration secrets exposed',
+    'A successful answer carried configuration secrets (a secret key, a database or mail password, a connection string with credentials): a debug or status route dumps the settings.',
+    'Remove debug and configuration dumps from production; keep secrets out of any response; rotate the exposed ones.',
+  ),
   sqlInjection: rule(
     'api8-sql-injection',
     'API8:2023',
     [89],
     'critical',
     'SQL injection',
-    'A quote or a time-delay payload in a parameter produced a database error or a measurable delay.',
+    'A quote, a boolean condition or a time-delay payload in an input produced a database error, a different result set or a measurable delay.',
     'Use parameterised queries; validate inputs against the schema.',
   ),
   nosqlInjection: rule(

@@ -1,58 +1,110 @@
 /**
  * API8 Security Misconfiguration.
- * Active: CORS with a foreign Origin, TRACE, a malformed JSON body, and injection in string query parameters
- * (SQL and command: error/output-based, then time-based against a baseline; NoSQL operators at the login).
- * Passive, over every response of the scan: stack traces and database errors, version banners, missing
- * security headers.
- *
- * Time-based rule: the payload delays by DELAY_MS; a response slower than the slowest of two baseline requests
- * by DELAY_MS * 0.8 is repeated once, and only a second slow answer counts.
+ * Active: CORS with several crafted origins (an attacker's, `null`, look-alikes of the target's own host), on a
+ * secured and a public operation and in a preflight; TRACE; a malformed JSON body; injection in every input
+ * (injection.ts); NoSQL operators at the login. Documented GETs without parameters that no one called yet are
+ * called once, anonymously, so the passive checks see them.
+ * Passive, over every response of the scan: stack traces and database errors, version banners, configuration
+ * secrets and debug dumps in successful answers, missing security headers.
  */
 import { randomUUID } from 'node:crypto';
 import type { Operation } from '../../../core/api-document.ts';
 import type { Check } from '../check.ts';
 import type { ScanResponse } from '../client.ts';
 import { evidenceOf, isRefused, isSuccess, type ScanContext } from '../context.ts';
-import { isExcluded, isLoginOperation, jsonBodySchema, planRequest, requiresAuth } from '../planner.ts';
+import { loginRequest, signedIn } from '../login.ts';
+import { isExcluded, jsonBodySchema, planRequest, requiresAuth } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
-import { resolveSchema, sampleValue, schemaType } from '../schema.ts';
+import { findLoginTarget } from './api2-authentication.ts';
+import { injection, NOSQL_ERROR, SQL_ERROR } from './injection.ts';
 import { probeTls } from './tls.ts';
-import { urlInputs } from './url-inputs.ts';
-
-const EVIL_ORIGIN = 'https://portcullis-evil.example';
-const DELAY_MS = 1000;
-const PAGE_PARAM = /^(limit|offset|page|page_?size|per_?page|size|count|cursor)$/i;
 
 export const STACK_TRACE: readonly RegExp[] = [
   /\n\s+at [\w$.<>[\] ]+ \(?[^)\n]*:\d+:\d+\)?/, // Node.js / JavaScript
   /Traceback \(most recent call last\)/, // Python
+  /File "[^"\n]+\.py", line \d+/, // Python frames
   /\bat [\w$.]+\([\w]+\.java:\d+\)/, // Java
   /\.(php|rb|py|go|cs):\d+/, // source file and line
   /Exception in thread|System\.\w+Exception|java\.lang\.\w+/,
 ];
-const SQL_ERROR =
-  /SQLITE_ERROR|ERR_SQLITE|unrecognized token|near ".{0,40}": syntax error|SQL syntax|syntax error at or near|unterminated quoted string at or near|ORA-\d{5}|SQLSTATE|PG::|pg_query|mysql_fetch|ODBC|JDBC|Microsoft OLE DB/i;
-const NOSQL_ERROR = /MongoError|MongoServerError|CastError|BSONError|\$where|E11000/;
-const CMD_OUTPUT = 'pcx42z';
 
-function responseText(res: ScanResponse): string {
-  return res.text;
+/** Configuration members that hold secrets (`SECRET_KEY`, `db_password`, `SMTP_PASS`...), not a user's password. */
+const CONFIG_SECRET =
+  /^(secret_?key|app_?secret|session_?secret|jwt_?secret(_?key)?|token_?secret|signing_?key|private_?key|encryption_?key|api_?secret|client_?secret|aws_?secret(_?access)?(_?key)?|\w*(db|database|mysql|postgres|pg|redis|mongo|smtp|mail|email|admin|root|ldap|ftp)_?(pass(word)?|pwd|secret))$/i;
+/** A connection string with a password in it: `postgresql://user:pass@host/db`. */
+const CREDENTIAL_URI = /\b[a-z][\w+.-]*:\/\/[^\s:/@"']+:[^\s@/"']+@[\w.-]+/i;
+
+/** Origins a careless allow-list lets through: an attacker's, `null`, and look-alikes of the target's host. */
+export function craftedOrigins(target: string): string[] {
+  const host = new URL(target).hostname;
+  const base = host.replace(/^www\./, '');
+  return [
+    'https://portcullis-evil.example',
+    'null',
+    `https://${base}.portcullis-evil.example`,
+    `https://portcullis-evil${base}`,
+    `http://${base}:1`,
+  ];
 }
 
-async function cors(ctx: ScanContext, op: Operation): Promise<void> {
+async function cors(ctx: ScanContext, ops: readonly Operation[]): Promise<void> {
   const user = ctx.identities[0];
-  const req = planRequest(ctx.spec, op, ctx.objects, { owner: user.name });
-  const res = await ctx.send({ ...req, headers: { ...req.headers, origin: EVIL_ORIGIN } }, user);
-  if (!res) return;
-  const allowOrigin = res.headers['access-control-allow-origin'];
-  const credentials = res.headers['access-control-allow-credentials'] === 'true';
-  if (allowOrigin === EVIL_ORIGIN || (allowOrigin === 'null' && credentials)) {
+  for (const op of ops) {
+    const secured = requiresAuth(op);
+    const as = secured ? user : null;
+    const req = planRequest(ctx.spec, op, ctx.objects, as ? { owner: user.name } : {});
+    const allowed: string[] = [];
+    let credentials = false;
+    let evidence: ScanResponse | undefined;
+    for (const origin of craftedOrigins(ctx.target)) {
+      const res = await ctx.send({ ...req, headers: { ...req.headers, origin } }, as);
+      if (!res) continue;
+      const allowOrigin = res.headers['access-control-allow-origin'];
+      const creds = res.headers['access-control-allow-credentials'] === 'true';
+      // `*` without credentials is how public APIs are meant to work; an echoed crafted origin is not.
+      if (allowOrigin === origin || (allowOrigin === '*' && creds)) {
+        allowed.push(origin);
+        credentials ||= creds;
+        evidence ??= res;
+      }
+    }
+    // The preflight, for browsers' non-simple requests.
+    const origin = craftedOrigins(ctx.target)[0];
+    const pre = await ctx.send(
+      {
+        method: 'OPTIONS',
+        path: req.path,
+        headers: {
+          origin,
+          'access-control-request-method': 'PUT',
+          'access-control-request-headers': 'authorization',
+        },
+        operation: op,
+      },
+      null,
+    );
+    if (
+      pre &&
+      pre.headers['access-control-allow-origin'] === origin &&
+      !allowed.includes(`${origin} (preflight)`)
+    ) {
+      allowed.push(`${origin} (preflight)`);
+      credentials ||= pre.headers['access-control-allow-credentials'] === 'true';
+      evidence ??= pre;
+    }
+    if (allowed.length === 0 || !evidence) continue;
     ctx.report(SCAN_RULES.corsCredentials, {
       operation: op,
+      key: 'cors',
       severity: credentials ? 'high' : 'medium',
-      message: `${op.method} ${op.path} allowed the foreign origin ${EVIL_ORIGIN}${credentials ? ' with credentials' : ''}.`,
-      evidence: evidenceOf(res, { allowOrigin, allowCredentials: credentials }),
+      message: `${op.method} ${op.path} allowed crafted origins in CORS${credentials ? ' with credentials' : ''}: ${allowed.join(', ')}.`,
+      evidence: evidenceOf(evidence, {
+        allowOrigin: evidence.headers['access-control-allow-origin'],
+        allowCredentials: credentials,
+        originsAllowed: allowed,
+      }),
     });
+    return; // one operation shows it; the policy is usually global
   }
 }
 
@@ -80,144 +132,67 @@ async function malformedBody(ctx: ScanContext): Promise<void> {
   // judged by the passive stack-trace check
 }
 
-interface StringParam {
-  readonly op: Operation;
-  readonly name: string;
-  readonly value: string;
-}
-
-function injectableParams(ctx: ScanContext): StringParam[] {
-  const urls = new Set(urlInputs(ctx.spec).map((u) => `${u.operation.id}\0${u.name}`));
-  const out: StringParam[] = [];
-  for (const op of ctx.spec.operations) {
-    if (op.method !== 'GET' || isExcluded(op)) continue;
-    for (const p of op.parameters) {
-      if (p.in !== 'query' || PAGE_PARAM.test(p.name) || urls.has(`${op.id}\0${p.name}`)) continue;
-      const s = resolveSchema(ctx.spec, p.schema);
-      if (schemaType(s) !== 'string' || s.enum !== undefined || s.format !== undefined) continue;
-      out.push({ op, name: p.name, value: String(p.raw.example ?? sampleValue(ctx.spec, p.schema, p.name)) });
-    }
-  }
-  return out;
-}
-
-async function probe(ctx: ScanContext, p: StringParam, value: string): Promise<ScanResponse | undefined> {
-  const user = ctx.identities[0];
-  return ctx.send(
-    planRequest(ctx.spec, p.op, ctx.objects, { owner: user.name, params: { [p.name]: value } }),
-    user,
-  );
-}
-
-/** Time-based: slower than the baseline by most of the delay, twice. */
-async function delayed(
-  ctx: ScanContext,
-  p: StringParam,
-  payload: string,
-  baselineMs: number,
-): Promise<ScanResponse | undefined> {
-  const threshold = baselineMs + DELAY_MS * 0.8;
-  const first = await probe(ctx, p, payload);
-  if (!first || first.durationMs < threshold) return undefined;
-  const second = await probe(ctx, p, payload);
-  return second && second.durationMs >= threshold ? second : undefined;
-}
-
-async function injection(ctx: ScanContext, p: StringParam): Promise<void> {
-  const baseline = await probe(ctx, p, p.value);
-  if (!baseline) return;
-  const baseline2 = await probe(ctx, p, p.value);
-  const baselineMs = Math.max(baseline.durationMs, baseline2?.durationMs ?? 0);
-  const report = (rule: typeof SCAN_RULES.sqlInjection, how: string, res: ScanResponse, payload: string) =>
-    ctx.report(rule, {
-      operation: p.op,
-      key: p.name,
-      message: `${p.op.method} ${p.op.path}: parameter ${p.name} is injectable (${how}).`,
-      evidence: evidenceOf(res, {
-        parameter: p.name,
-        payload,
-        baselineMs: Math.round(baselineMs),
-        ms: Math.round(res.durationMs),
-      }),
-    });
-
-  // SQL, error-based.
-  if (!SQL_ERROR.test(responseText(baseline))) {
-    for (const payload of [`${p.value}'`, `${p.value}"`]) {
-      const res = await probe(ctx, p, payload);
-      if (res && SQL_ERROR.test(responseText(res))) {
-        report(SCAN_RULES.sqlInjection, 'database error on a quote', res, payload);
-        return;
-      }
-    }
-  }
-  // Command, time-based first, then by output.
-  const seconds = DELAY_MS / 1000;
-  for (const payload of [
-    `${p.value};sleep ${seconds};`,
-    `${p.value}|sleep ${seconds}`,
-    `${p.value}$(sleep ${seconds})`,
-  ]) {
-    const res = await delayed(ctx, p, payload, baselineMs);
-    if (res) {
-      report(SCAN_RULES.commandInjection, `sleep ${seconds} delayed the answer`, res, payload);
-      return;
-    }
-  }
-  for (const payload of [`${p.value};echo pcx$((6*7))z`, `${p.value}$(echo pcx$((6*7))z)`]) {
-    const res = await probe(ctx, p, payload);
-    if (res?.text.includes(CMD_OUTPUT)) {
-      report(SCAN_RULES.commandInjection, 'injected command output in the response', res, payload);
-      return;
-    }
-  }
-  // SQL, time-based (MySQL, PostgreSQL, SQL Server).
-  for (const payload of [
-    `${p.value}' AND SLEEP(${seconds})-- `,
-    `${p.value}';SELECT pg_sleep(${seconds})-- `,
-    `${p.value}';WAITFOR DELAY '0:0:${seconds}'-- `,
-  ]) {
-    const res = await delayed(ctx, p, payload, baselineMs);
-    if (res) {
-      report(SCAN_RULES.sqlInjection, 'a database sleep delayed the answer', res, payload);
-      return;
-    }
-  }
-}
-
 /** NoSQL operators in place of the password: a login that fails with a wrong password must not pass. */
 async function nosqlLogin(ctx: ScanContext): Promise<void> {
-  const login = ctx.spec.operations.find((op) => isLoginOperation(ctx.spec, op) && !isExcluded(op));
-  if (!login) return;
-  const known = ctx.identities.find((i) => i.login !== undefined)?.login?.body;
-  const base = (known ?? sampleValue(ctx.spec, jsonBodySchema(login))) as Record<string, unknown>;
-  const passwordField = Object.keys(base).find((k) => /pass/i.test(k));
-  if (!passwordField) return;
+  const t = findLoginTarget(ctx);
+  if (!t || t.flow.encoding === 'form' || t.flow.grantType === 'password') return;
   const wrong = `pc-wrong-${randomUUID().slice(0, 8)}`;
-  const baseline = await ctx.send(
-    planRequest(ctx.spec, login, ctx.objects, { body: { ...base, [passwordField]: wrong } }),
-    null,
-  );
-  if (!baseline || !isRefused(baseline)) return;
-  const payload = { ...base, [passwordField]: { $ne: wrong } };
-  const res = await ctx.send(planRequest(ctx.spec, login, ctx.objects, { body: payload }), null);
+  const send = (password: unknown) =>
+    ctx.send(
+      { ...loginRequest(t.flow, { [t.passwordField]: password }), ...(t.op ? { operation: t.op } : {}) },
+      null,
+    );
+  const baseline = await send(wrong);
+  if (!baseline || signedIn(t.flow, baseline)) return;
+  const res = await send({ $ne: wrong });
   if (!res) return;
-  if (!isRefused(res)) {
+  const where = `${t.flow.method ?? 'POST'} ${t.flow.path}`;
+  if (signedIn(t.flow, res)) {
     ctx.report(SCAN_RULES.nosqlInjection, {
-      operation: login,
-      key: passwordField,
-      message: `${login.method} ${login.path} signed in with {"$ne": ...} as the ${passwordField}, while a wrong ${passwordField} fails (${baseline.status}).`,
-      evidence: evidenceOf(res, { field: passwordField, baselineStatus: baseline.status }),
+      ...(t.op ? { operation: t.op } : {}),
+      key: t.passwordField,
+      message: `${where} signed in with {"$ne": ...} as the ${t.passwordField}, while a wrong ${t.passwordField} fails (${baseline.status}).`,
+      evidence: evidenceOf(res, { field: t.passwordField, baselineStatus: baseline.status }),
     });
-  } else if (NOSQL_ERROR.test(res.text)) {
+  } else if (NOSQL_ERROR.test(res.text) && !NOSQL_ERROR.test(baseline.text)) {
     ctx.report(SCAN_RULES.nosqlInjection, {
-      operation: login,
-      key: passwordField,
+      ...(t.op ? { operation: t.op } : {}),
+      key: t.passwordField,
       severity: 'high',
-      message: `${login.method} ${login.path} answered an operator object with a database error.`,
-      evidence: evidenceOf(res, { field: passwordField }),
+      message: `${where} answered an operator object with a database error.`,
+      evidence: evidenceOf(res, { field: t.passwordField }),
     });
   }
+}
+
+/** Documented GETs without path parameters that the scan has not called yet: once, anonymously. */
+async function visitUnseen(ctx: ScanContext): Promise<void> {
+  const seen = new Set(ctx.observations.map((o) => o.operation?.id));
+  for (const op of ctx.spec.operations) {
+    if (op.method !== 'GET' || isExcluded(op) || op.path.includes('{') || seen.has(op.id)) continue;
+    await ctx.send(planRequest(ctx.spec, op, ctx.objects), null);
+  }
+}
+
+/** Configuration secrets in a successful answer: names like SECRET_KEY or db_password, or a credential URI. */
+export function configSecrets(json: unknown, text: string): string[] {
+  const names: string[] = [];
+  const walk = (v: unknown, depth: number) => {
+    if (depth > 6 || v === null || typeof v !== 'object' || names.length >= 8) return;
+    for (const [k, child] of Object.entries(v as Record<string, unknown>)) {
+      if (
+        typeof child === 'string' &&
+        child.length >= 4 &&
+        CONFIG_SECRET.test(k) &&
+        !/^\*+$|redacted|hidden/i.test(child)
+      )
+        names.push(k);
+      else walk(child, depth + 1);
+    }
+  };
+  walk(json, 0);
+  if (CREDENTIAL_URI.test(text)) names.push('a connection string with a password');
+  return names;
 }
 
 export const api8: Check = {
@@ -231,11 +206,13 @@ export const api8: Check = {
     SCAN_RULES.traceEnabled,
     SCAN_RULES.weakTls,
     SCAN_RULES.certificateProblem,
+    SCAN_RULES.configurationExposure,
     SCAN_RULES.sqlInjection,
     SCAN_RULES.nosqlInjection,
     SCAN_RULES.commandInjection,
   ],
   async run(ctx) {
+    const started = performance.now();
     for (const problem of await probeTls(new URL(ctx.target), ctx.tls)) {
       const protocol = problem.kind === 'protocol';
       ctx.report(protocol ? SCAN_RULES.weakTls : SCAN_RULES.certificateProblem, {
@@ -245,17 +222,22 @@ export const api8: Check = {
       });
     }
     if (!ctx.identities[0]) return;
+    await visitUnseen(ctx);
     const reads = ctx.spec.operations.filter(
       (op) => op.method === 'GET' && !isExcluded(op) && !op.path.includes('{'),
     );
-    const probeOp = reads.find((op) => requiresAuth(op)) ?? reads[0];
-    if (probeOp) {
-      await cors(ctx, probeOp);
-      await trace(ctx, probeOp);
-    }
+    const secured = reads.find((op) => requiresAuth(op));
+    const open = reads.find((op) => !requiresAuth(op));
+    await cors(
+      ctx,
+      [secured, open].filter((o): o is Operation => o !== undefined),
+    );
+    const probeOp = secured ?? reads[0];
+    if (probeOp) await trace(ctx, probeOp);
     await malformedBody(ctx);
-    for (const p of injectableParams(ctx)) await injection(ctx, p);
     await nosqlLogin(ctx);
+    // Last: it uses what is left of the check's time and records what it could not reach.
+    await injection(ctx, Math.max(3000, 20_000 - (performance.now() - started)));
   },
   passive(ctx) {
     let banner: { res: ScanResponse; value: string } | undefined;
@@ -264,6 +246,7 @@ export const api8: Check = {
     let first: Operation | undefined;
     const verbose = new Set<string>();
     const unlisted = new Map<string, ScanResponse>();
+    const exposed = new Set<string>();
     for (const { response: res, operation: op, identity } of ctx.observations) {
       const server = res.headers.server;
       const powered = res.headers['x-powered-by'];
@@ -294,6 +277,18 @@ export const api8: Check = {
       }
       if (!op || !isSuccess(res)) continue;
       first ??= op;
+      if (!exposed.has(op.id) && exposed.size < 10) {
+        const secrets = configSecrets(res.json, res.text);
+        if (secrets.length > 0) {
+          exposed.add(op.id);
+          ctx.report(SCAN_RULES.configurationExposure, {
+            operation: op,
+            key: 'configuration',
+            message: `${op.method} ${op.path} exposes configuration secrets${identity ? '' : ' without credentials'}: ${secrets.join(', ')}.`,
+            evidence: evidenceOf(res, { members: secrets }),
+          });
+        }
+      }
       if (res.headers['x-content-type-options']?.toLowerCase() !== 'nosniff' && noNosniff.size < 10) {
         noNosniff.add(`${op.method} ${op.path}`);
       }

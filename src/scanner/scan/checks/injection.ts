@@ -1,0 +1,398 @@
+/**
+ * Injection in every location an operation takes a string from the client: path, query, header and cookie
+ * parameters, JSON body fields (top level and one level down) and form fields. Each input is probed as the
+ * first identity (A, B, the admin, then anonymous) whose unaltered request gets a 2xx: the baseline comes
+ * first, and every judgement has a control.
+ *
+ * - SQL, error-based: a quote raises a database error that the baseline and a doubled quote (the control) do not.
+ * - SQL, boolean-based: two different tautologies (`' OR '1'='1`, `' OR 'b'='b`) answer alike and unlike a
+ *   contradiction, which answers like a value that matches nothing. Echoes of the payload are removed first.
+ * - Command, output-based: `;echo pcx$((6*7))z` and `$(echo ...)`: only a shell turns it into `pcx42z`.
+ * - Time-based (command `sleep 1`, SQL `SLEEP(1)`/`pg_sleep(1)`/`WAITFOR`): slower than the slower of two
+ *   baselines by 800 ms, twice in a row. Only on inputs whose name or operation suggests a sink, to bound time.
+ * - NoSQL: `{"$ne": ...}` in a JSON string field (or `name[$ne]=` in a query) must not widen the answer
+ *   compared with the same value as a plain string and with `{"$eq": ...}` (the control).
+ *
+ * Inputs are probed a few at a time within a time budget; inputs left over are listed in the coverage as
+ * skipped (`budget`), never reported as passing.
+ */
+import { randomUUID } from 'node:crypto';
+import type { JsonObject, Operation } from '../../../core/api-document.ts';
+import type { ScanResponse } from '../client.ts';
+import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
+import { isExcluded, jsonBodySchema, planRequest } from '../planner.ts';
+import { SCAN_RULES } from '../rules.ts';
+import { propertiesOf, resolveSchema, sampleValue, schemaType } from '../schema.ts';
+import { urlInputs } from './url-inputs.ts';
+
+const DELAY_MS = 1000;
+const PAGE_PARAM = /^(limit|offset|page|page_?size|per_?page|size|count|cursor|sort|order(_?by)?|fields)$/i;
+/** Names and paths that suggest a sink worth the slower time-based probes. */
+const LIKELY_SINK =
+  /search|query|^q$|filter|find|lookup|name|title|host|domain|ip|addr|file|path|dir|cmd|command|exec|ping|export|report|convert|template|format|where|sql|term|keyword/i;
+export const SQL_ERROR =
+  /SQLITE_ERROR|ERR_SQLITE|unrecognized token|near ".{0,40}": syntax error|SQL syntax|syntax error at or near|unterminated quoted string|quoted string not properly terminated|ORA-\d{5}|SQLSTATE|PG::|pg_query|psycopg2?\.|sqlalchemy\.exc|mysql_fetch|MySqlException|SqlException|ODBC|JDBC|Microsoft OLE DB|Unclosed quotation mark|sqlite3\.OperationalError/i;
+export const NOSQL_ERROR = /MongoError|MongoServerError|CastError|BSONError|unknown operator|\$where|E11000/;
+const CMD_OUTPUT = 'pcx42z';
+const CONCURRENCY = 3;
+/** Share of the check's time the injection probes may use. */
+const BUDGET_MS = 18_000;
+
+export type InputLocation = 'path' | 'query' | 'header' | 'cookie' | 'json' | 'form';
+
+export interface InjectionPoint {
+  readonly op: Operation;
+  readonly in: InputLocation;
+  /** Parameter name, or body member (`a.b` one level down). */
+  readonly name: string;
+  readonly value: string;
+  readonly likely: boolean;
+}
+
+/** A skipped or probed input, for the coverage matrix. */
+export interface PointOutcome {
+  readonly point: InjectionPoint;
+  readonly status: 'tested' | 'skipped' | 'finding';
+  readonly reason?: string;
+}
+
+function stringInput(s: JsonObject): boolean {
+  const type = schemaType(s);
+  if (type !== undefined && type !== 'string') return false;
+  if (s.enum !== undefined || s.const !== undefined) return false;
+  return !['uuid', 'date', 'date-time', 'uri', 'url', 'binary', 'byte', 'email', 'password'].includes(
+    String(s.format),
+  );
+}
+
+function formSchema(op: Operation) {
+  for (const [type, media] of Object.entries(op.requestBody?.content ?? {})) {
+    if (/x-www-form-urlencoded/i.test(type)) return media.schema ?? {};
+  }
+  return undefined;
+}
+
+/** Every string input of every operation (not DELETE: its baseline would delete the object). */
+export function injectionPoints(ctx: ScanContext): InjectionPoint[] {
+  const urls = new Set(urlInputs(ctx.spec).map((u) => `${u.operation.id}\0${u.name}`));
+  const out: InjectionPoint[] = [];
+  for (const op of ctx.spec.operations) {
+    if (isExcluded(op) || op.method === 'DELETE' || op.method === 'HEAD' || op.method === 'OPTIONS') continue;
+    const opLikely = LIKELY_SINK.test(op.path);
+    const add = (where: InputLocation, name: string, value: unknown) => {
+      if (urls.has(`${op.id}\0${name}`) || PAGE_PARAM.test(name.split('.').pop() ?? name)) return;
+      out.push({
+        op,
+        in: where,
+        name,
+        value: typeof value === 'string' ? value : `pc${randomUUID().slice(0, 6)}`,
+        likely: opLikely || LIKELY_SINK.test(name),
+      });
+    };
+    for (const p of op.parameters) {
+      const s = resolveSchema(ctx.spec, p.schema);
+      const type = schemaType(s);
+      // Path parameters are probed even when typed integer: many APIs pass them to a query as text.
+      if (!stringInput(s) && !(p.in === 'path' && (type === 'integer' || type === undefined))) continue;
+      if (p.in !== 'path' && p.in !== 'query' && p.in !== 'header' && p.in !== 'cookie') continue;
+      add(p.in, p.name, p.raw.example ?? sampleValue(ctx.spec, p.schema, p.name));
+    }
+    const json = jsonBodySchema(op);
+    const form = json === undefined ? formSchema(op) : undefined;
+    const body = json ?? form;
+    if (body === undefined) continue;
+    const sample = sampleValue(ctx.spec, body) as Record<string, unknown> | null;
+    if (sample === null || typeof sample !== 'object') continue;
+    for (const [name, s] of Object.entries(propertiesOf(ctx.spec, body))) {
+      if (s.readOnly === true) continue;
+      if (json && schemaType(s) === 'object') {
+        const inner = sample[name] as Record<string, unknown> | undefined;
+        for (const [sub, ss] of Object.entries(propertiesOf(ctx.spec, s))) {
+          if (stringInput(ss)) add('json', `${name}.${sub}`, inner?.[sub]);
+        }
+        continue;
+      }
+      if (stringInput(s)) add(json ? 'json' : 'form', name, sample[name]);
+    }
+  }
+  return out;
+}
+
+/** A probe of one input: the planned request with the input set to `value` (a string or, in JSON, any value). */
+interface Prober {
+  readonly point: InjectionPoint;
+  readonly as: Identity | null;
+  send(value: unknown): Promise<ScanResponse | undefined>;
+}
+
+function setMember(body: Record<string, unknown>, name: string, value: unknown): Record<string, unknown> {
+  const dot = name.indexOf('.');
+  if (dot < 0) return { ...body, [name]: value };
+  const head = name.slice(0, dot);
+  const inner = (body[head] ?? {}) as Record<string, unknown>;
+  return { ...body, [head]: { ...inner, [name.slice(dot + 1)]: value } };
+}
+
+function makeProber(ctx: ScanContext, point: InjectionPoint, as: Identity | null): Prober {
+  const { op } = point;
+  const owner = as?.name;
+  const json = jsonBodySchema(op);
+  const form = json === undefined ? formSchema(op) : undefined;
+  // One body sample for all probes of this input, so answers differ only by the probe.
+  const sample =
+    (json ?? form) !== undefined
+      ? (sampleValue(ctx.spec, json ?? form) as Record<string, unknown>)
+      : undefined;
+  return {
+    point,
+    as,
+    send(value) {
+      const opts = owner !== undefined ? { owner } : {};
+      let req: ReturnType<typeof planRequest>;
+      if (point.in === 'json' || point.in === 'form') {
+        const body = setMember(sample ?? {}, point.name, value);
+        req = planRequest(ctx.spec, op, ctx.objects, {
+          ...opts,
+          body: point.in === 'form' ? new URLSearchParams(body as Record<string, string>).toString() : body,
+        });
+        if (point.in === 'form')
+          req = { ...req, headers: { ...req.headers, 'content-type': 'application/x-www-form-urlencoded' } };
+      } else if (point.in === 'cookie') {
+        req = planRequest(ctx.spec, op, ctx.objects, { ...opts, ...(sample ? { body: sample } : {}) });
+        const jar = as ? [...as.session.cookies].map(([k, v]) => `${k}=${v}`) : [];
+        const cookie = [...jar, `${point.name}=${encodeURIComponent(String(value))}`].join('; ');
+        req = { ...req, headers: { ...req.headers, cookie } };
+      } else if (point.in === 'query' && typeof value === 'object' && value !== null) {
+        // `name[$ne]=x`: how query parsers (qs) build operator objects.
+        req = planRequest(ctx.spec, op, ctx.objects, { ...opts, ...(sample ? { body: sample } : {}) });
+        const [op0, v0] = Object.entries(value as Record<string, unknown>)[0];
+        const [path, qs = ''] = req.path.split('?');
+        const params = new URLSearchParams(qs);
+        params.delete(point.name);
+        params.set(`${point.name}[${op0}]`, String(v0));
+        req = { ...req, path: `${path}?${params}` };
+      } else {
+        req = planRequest(ctx.spec, op, ctx.objects, {
+          ...opts,
+          params: { [point.name]: String(value) },
+          ...(sample ? { body: sample } : {}),
+          allQuery: false,
+        });
+      }
+      return ctx.send(req, as);
+    },
+  };
+}
+
+/** The answer as text with echoes of the probe and volatile values removed, for comparisons. */
+function normalised(res: ScanResponse, echoes: readonly string[]): string {
+  let text = res.text;
+  for (const e of echoes) {
+    if (e.length < 3) continue;
+    for (const form of new Set([e, JSON.stringify(e).slice(1, -1), encodeURIComponent(e)])) {
+      text = text.split(form).join('{probe}');
+    }
+  }
+  text = text
+    .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi, '{uuid}')
+    .replace(/\b[0-9a-f]{24}\b/gi, '{oid}')
+    .replace(/\d{4}-\d\d-\d\dT[\d:.]+(Z|[+-]\d\d:?\d\d)?/g, '{time}')
+    .replace(/"(duration|took|elapsed|time|timestamp)(_?ms)?"\s*:\s*[\d.]+/gi, '"$1":0');
+  return `${res.status} ${text}`;
+}
+
+async function delayed(p: Prober, payload: string, baselineMs: number): Promise<ScanResponse | undefined> {
+  const threshold = baselineMs + DELAY_MS * 0.8;
+  const first = await p.send(payload);
+  if (!first || first.durationMs < threshold) return undefined;
+  const second = await p.send(payload);
+  return second && second.durationMs >= threshold ? second : undefined;
+}
+
+/** Probes one input; reports what it finds. Returns true when something was found. */
+async function probeInput(ctx: ScanContext, p: Prober, baseline: ScanResponse): Promise<boolean> {
+  const { point } = p;
+  const v = point.value;
+  const where = `${point.in} ${point.in === 'json' || point.in === 'form' ? 'field' : 'parameter'} ${point.name}`;
+  const report = (
+    rule: typeof SCAN_RULES.sqlInjection,
+    how: string,
+    res: ScanResponse,
+    payload: unknown,
+    extra = {},
+  ) => {
+    ctx.report(rule, {
+      operation: point.op,
+      key: `${point.in}:${point.name}`,
+      message: `${point.op.method} ${point.op.path}: ${where} is injectable (${how})${p.as ? ` as ${p.as.name}` : ' without credentials'}.`,
+      evidence: evidenceOf(res, { location: point.in, parameter: point.name, payload, ...extra }),
+    });
+    return true;
+  };
+
+  // SQL, error-based, with a doubled quote as the control.
+  if (!SQL_ERROR.test(baseline.text)) {
+    for (const q of ["'", '"']) {
+      const res = await p.send(`${v}${q}`);
+      if (!res || !SQL_ERROR.test(res.text)) continue;
+      const control = await p.send(`${v}${q}${q}`);
+      if (control && !SQL_ERROR.test(control.text))
+        return report(
+          SCAN_RULES.sqlInjection,
+          'a quote raised a database error, two quotes did not',
+          res,
+          `${v}${q}`,
+        );
+    }
+  }
+  // Command, output-based: only a shell computes 6*7.
+  for (const payload of [`${v};echo pcx$((6*7))z;`, `${v}$(echo pcx$((6*7))z)`, `${v}|echo pcx$((6*7))z`]) {
+    const res = await p.send(payload);
+    if (res?.text.includes(CMD_OUTPUT) && !baseline.text.includes(CMD_OUTPUT))
+      return report(
+        SCAN_RULES.commandInjection,
+        'an injected echo ran in a shell: its computed output came back',
+        res,
+        payload,
+      );
+  }
+  // SQL, boolean-based, against a value that matches nothing.
+  const none = `zq${randomUUID().slice(0, 6)}`;
+  const t1 = `${none}' OR '1'='1`;
+  const t2 = `${none}' OR 'b'='b`;
+  const f1 = `${none}' OR '1'='2`;
+  const rt1 = await p.send(t1);
+  if (rt1 && isSuccess(rt1)) {
+    const rf = await p.send(f1);
+    const rt2 = await p.send(t2);
+    const plain = await p.send(none);
+    if (rf && rt2 && plain) {
+      const n = (r: ScanResponse, probe: string) => normalised(r, [probe, none]);
+      if (n(rt1, t1) === n(rt2, t2) && n(rf, f1) === n(plain, none) && n(rt1, t1) !== n(rf, f1)) {
+        return report(
+          SCAN_RULES.sqlInjection,
+          'boolean-based: two tautologies answered alike and unlike a contradiction, which answered like no match',
+          rt1,
+          t1,
+          {
+            contradictionStatus: rf.status,
+            tautologyLength: rt1.text.length,
+            contradictionLength: rf.text.length,
+          },
+        );
+      }
+    }
+  }
+  // NoSQL operator objects (JSON fields and query parameters).
+  if (point.in === 'json' || point.in === 'query') {
+    const ne = await p.send({ $ne: none });
+    if (ne && NOSQL_ERROR.test(ne.text) && !NOSQL_ERROR.test(baseline.text))
+      return report(SCAN_RULES.nosqlInjection, 'an operator object raised a MongoDB error', ne, {
+        $ne: none,
+      });
+    if (ne && isSuccess(ne)) {
+      const plain = await p.send(none);
+      const eq = await p.send({ $eq: none });
+      if (plain && eq) {
+        const n = (r: ScanResponse) => normalised(r, [none]);
+        if (n(eq) === n(plain) && n(ne) !== n(plain) && ne.text.length > plain.text.length)
+          return report(
+            SCAN_RULES.nosqlInjection,
+            '{"$ne": ...} widened the answer while {"$eq": ...} answered like the plain value',
+            ne,
+            { $ne: none },
+          );
+      }
+    }
+  }
+  if (!point.likely) return false;
+  // Time-based: command first, then SQL.
+  const baseline2 = await p.send(v);
+  const baselineMs = Math.max(baseline.durationMs, baseline2?.durationMs ?? 0);
+  const s = DELAY_MS / 1000;
+  for (const payload of [`${v};sleep ${s};`, `${v}$(sleep ${s})`, `${v}|sleep ${s}`]) {
+    const res = await delayed(p, payload, baselineMs);
+    if (res)
+      return report(
+        SCAN_RULES.commandInjection,
+        `time-based: sleep ${s} delayed the answer twice`,
+        res,
+        payload,
+        {
+          baselineMs: Math.round(baselineMs),
+          ms: Math.round(res.durationMs),
+        },
+      );
+  }
+  for (const payload of [
+    `${v}' AND SLEEP(${s})-- `,
+    `${v}';SELECT pg_sleep(${s})-- `,
+    `${v}';WAITFOR DELAY '0:0:${s}'-- `,
+  ]) {
+    const res = await delayed(p, payload, baselineMs);
+    if (res)
+      return report(
+        SCAN_RULES.sqlInjection,
+        'time-based: a database sleep delayed the answer twice',
+        res,
+        payload,
+        {
+          baselineMs: Math.round(baselineMs),
+          ms: Math.round(res.durationMs),
+        },
+      );
+  }
+  return false;
+}
+
+/** Runs the injection probes over every input; returns what was tested and skipped, for the coverage. */
+export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise<PointOutcome[]> {
+  const points = injectionPoints(ctx).sort((a, b) => Number(b.likely) - Number(a.likely));
+  const outcomes: PointOutcome[] = [];
+  const deadline = performance.now() + budgetMs;
+  const who: (Identity | null)[] = [
+    ...ctx.identities.slice(0, 1),
+    ...(ctx.admin ? [ctx.admin] : []),
+    ...ctx.identities.slice(1, 2),
+    null,
+  ];
+  // The identity that reaches an operation, found once per operation.
+  const reach = new Map<string, Promise<{ as: Identity | null; baseline: ScanResponse } | undefined>>();
+  const reaching = (point: InjectionPoint) => {
+    let found = reach.get(point.op.id);
+    if (!found) {
+      found = (async () => {
+        for (const as of who) {
+          const p = makeProber(ctx, point, as);
+          const res = await p.send(point.value);
+          if (isSuccess(res)) return { as, baseline: res };
+        }
+        return undefined;
+      })();
+      reach.set(point.op.id, found);
+    }
+    return found;
+  };
+  let next = 0;
+  const worker = async () => {
+    while (next < points.length) {
+      const point = points[next++];
+      if (performance.now() > deadline || ctx.signal.aborted) {
+        outcomes.push({ point, status: 'skipped', reason: 'time budget of the injection probes used up' });
+        continue;
+      }
+      const r = await reaching(point);
+      if (!r) {
+        outcomes.push({ point, status: 'skipped', reason: 'no identity got a 2xx baseline' });
+        continue;
+      }
+      const p = makeProber(ctx, point, r.as);
+      // A fresh baseline for this input (the reaching one may have used another input's request).
+      const baseline = (await p.send(point.value)) ?? r.baseline;
+      const found = await probeInput(ctx, p, baseline);
+      outcomes.push({ point, status: found ? 'finding' : 'tested' });
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  return outcomes;
+}
