@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { GATEWAY_DECISIONS } from '../core/decisions.ts';
 import { nullSink, type SecurityEvent } from '../core/events.ts';
 import { basicUserId } from '../shared/basic-credentials.ts';
 import { credentialHash, presentedCredential } from '../shared/credential-hash.ts';
@@ -17,7 +18,7 @@ export function finish(ctx: GatewayContext, f: Flight): void {
   ctx.inFlight--;
   const { res, route, ex } = f;
   const status = res.headersSent ? res.statusCode : 499; // 499: the client went away first
-  if (status === 499 && f.decision === 'allow') f.decision = 'client_aborted';
+  if (status === 499 && f.decision === 'allow') f.decision = GATEWAY_DECISIONS.clientAborted;
   const { decision, deniedBy } = f;
   const durationMs = performance.now() - f.startedAt;
   const apiName = route?.api.config.name ?? f.api?.config.name ?? '';

@@ -1,6 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { type Readable, Writable } from 'node:stream';
+import { GATEWAY_DECISIONS } from '../core/decisions.ts';
 import type { Exchange } from '../core/exchange.ts';
 import type { ResponseHead } from '../core/policy.ts';
 import { problem, problems } from '../core/problems.ts';
@@ -43,10 +44,10 @@ export function forward(ctx: GatewayContext, f: Flight, a: ApiRuntime): void {
   if (up.breaker !== null) {
     f.permit = up.breaker.acquire();
     if (f.permit === undefined) {
-      ctx.upstreamErrors.inc({ api: a.config.name, reason: 'circuit_open' });
+      ctx.upstreamErrors.inc({ api: a.config.name, reason: GATEWAY_DECISIONS.circuitOpen });
       const retry = String(Math.max(1, Math.ceil(up.breaker.retryAfterMs() / 1000)));
       const p = problem(problems.circuitOpen, undefined, {
-        reason: 'circuit_open',
+        reason: GATEWAY_DECISIONS.circuitOpen,
         headers: { 'retry-after': retry },
       });
       deny(f, p, 'upstream');
@@ -82,7 +83,7 @@ function openStreamedBody(ctx: GatewayContext, f: Flight): Readable | null {
   const server = f.snap.config.server;
   if (!ctx.streamedBodies.admit(f.fwd.clientIp, f.req, server.streamedBodiesPerClient)) {
     const p = problem(problems.quotaExceeded, 'too many request bodies in flight from this client', {
-      reason: 'streamed_bodies_per_client',
+      reason: GATEWAY_DECISIONS.streamedBodiesPerClient,
       headers: { 'retry-after': '1', connection: 'close' },
     });
     deny(f, p, 'gateway');
@@ -166,7 +167,7 @@ function onDispatchFailed(ctx: GatewayContext, f: Flight, a: ApiRuntime, err: un
   if (dispatchFailure(err, f.clientGone!.fired) === 'client') {
     settlePermit(f, true); // says nothing about the upstream
     if (f.clientGone!.fired || res.destroyed) {
-      f.decision = 'client_aborted';
+      f.decision = GATEWAY_DECISIONS.clientAborted;
       return;
     }
     deny(f, clientBodyProblem(code), 'gateway');
@@ -177,7 +178,7 @@ function onDispatchFailed(ctx: GatewayContext, f: Flight, a: ApiRuntime, err: un
   settlePermit(f, false);
   const { problem: type, reason } = classifyUpstreamError(err);
   const cut = f.upstreamStatus !== 0;
-  const why = cut ? 'upstream_response_incomplete' : reason;
+  const why = cut ? GATEWAY_DECISIONS.upstreamResponseIncomplete : reason;
   ctx.upstreamErrors.inc({ api: a.config.name, reason: why });
   ctx.logger.warn(
     { requestId: f.id, api: a.config.name, reason: why, code },
@@ -191,14 +192,16 @@ function onDispatchFailed(ctx: GatewayContext, f: Flight, a: ApiRuntime, err: un
 
 function clientBodyProblem(code: string | undefined) {
   if (code === BODY_TOO_LARGE)
-    return problem(problems.payloadTooLarge, 'the body is larger than allowed', { reason: 'body_too_large' });
+    return problem(problems.payloadTooLarge, 'the body is larger than allowed', {
+      reason: GATEWAY_DECISIONS.bodyTooLarge,
+    });
   if (code === BODY_TOO_SLOW)
     return problem(problems.requestTimeout, 'the request body arrived too slowly', {
-      reason: 'body_too_slow',
+      reason: GATEWAY_DECISIONS.bodyTooSlow,
       headers: { connection: 'close' },
     });
   return problem(problems.badRequest, 'the request body could not be forwarded as sent', {
-    reason: 'bad_request_body',
+    reason: GATEWAY_DECISIONS.badRequestBody,
   });
 }
 

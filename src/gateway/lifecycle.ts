@@ -8,6 +8,7 @@
  * through closures.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { GATEWAY_DECISIONS } from '../core/decisions.ts';
 import { type Problem, problem, problems } from '../core/problems.ts';
 import { finish } from './finish.ts';
 import { Flight, type GatewayContext } from './flight.ts';
@@ -74,7 +75,7 @@ function receive(
   ) {
     deny(
       f,
-      problem(problems.badRequest, 'missing or malformed Host header', { reason: 'bad_host' }),
+      problem(problems.badRequest, 'missing or malformed Host header', { reason: GATEWAY_DECISIONS.badHost }),
       'gateway',
     );
     return undefined;
@@ -119,13 +120,17 @@ function route(ctx: GatewayContext, f: Flight): void {
   f.api = api;
   const credentialRepeat = repeatedCredential(api, f.req, f.rawQuery);
   if (credentialRepeat !== undefined) {
-    deny(f, problem(problems.badRequest, credentialRepeat, { reason: 'repeated_credential' }), 'gateway');
+    deny(
+      f,
+      problem(problems.badRequest, credentialRepeat, { reason: GATEWAY_DECISIONS.repeatedCredential }),
+      'gateway',
+    );
     return;
   }
   const path = normalizePath(rawPath.slice(api.config.basePath.length) || '/');
   if (path === undefined) {
     const detail = 'the path has dot segments, empty segments or forbidden characters';
-    deny(f, problem(problems.badRequest, detail, { reason: 'bad_path' }), 'gateway');
+    deny(f, problem(problems.badRequest, detail, { reason: GATEWAY_DECISIONS.badPath }), 'gateway');
     return;
   }
   f.path = path;
@@ -165,8 +170,13 @@ function findApi(f: Flight): ApiRuntime | undefined {
     if (base === '' || f.rawPath === base || f.rawPath.startsWith(`${base}/`)) return a;
   }
   if (!hostMatched)
-    deny(f, problem(problems.misdirectedRequest, undefined, { reason: 'unknown_host' }), 'gateway');
-  else deny(f, problem(problems.notFound, undefined, { reason: 'undeclared_route' }), 'gateway');
+    deny(
+      f,
+      problem(problems.misdirectedRequest, undefined, { reason: GATEWAY_DECISIONS.unknownHost }),
+      'gateway',
+    );
+  else
+    deny(f, problem(problems.notFound, undefined, { reason: GATEWAY_DECISIONS.undeclaredRoute }), 'gateway');
   return undefined;
 }
 
@@ -179,18 +189,18 @@ function undeclared(
 ): void {
   if (f.method === 'OPTIONS' && answerPreflight(f, api)) return;
   if (api.config.undeclared === 'report') {
-    f.decision = 'undeclared_reported';
+    f.decision = GATEWAY_DECISIONS.undeclaredReported;
     forward(ctx, f, api);
     return;
   }
   if (match.kind === 'not-found') {
-    deny(f, problem(problems.notFound, undefined, { reason: 'undeclared_route' }), 'gateway');
+    deny(f, problem(problems.notFound, undefined, { reason: GATEWAY_DECISIONS.undeclaredRoute }), 'gateway');
     return;
   }
   const allow =
     match.allow.includes('GET') && !match.allow.includes('HEAD') ? [...match.allow, 'HEAD'] : match.allow;
   const p = problem(problems.methodNotAllowed, `${f.method} is not declared for this path`, {
-    reason: 'undeclared_method',
+    reason: GATEWAY_DECISIONS.undeclaredMethod,
     headers: { allow: allow.join(', ') },
   });
   deny(f, p, 'gateway');
@@ -225,7 +235,7 @@ function readRequestBody(ctx: GatewayContext, f: Flight): void {
   const r = f.route!;
   const tooLarge = () =>
     problem(problems.payloadTooLarge, `the body may be at most ${r.maxBodyBytes} bytes`, {
-      reason: 'body_too_large',
+      reason: GATEWAY_DECISIONS.bodyTooLarge,
     });
   if (f.declaredLength > r.maxBodyBytes) {
     deny(f, tooLarge(), 'gateway');
@@ -250,7 +260,7 @@ function readRequestBody(ctx: GatewayContext, f: Flight): void {
       runRequestPolicies(ctx, f);
     },
     () => {
-      f.decision = 'client_aborted';
+      f.decision = GATEWAY_DECISIONS.clientAborted;
       if (!f.res.headersSent) f.res.destroy();
     },
   );
@@ -293,5 +303,5 @@ function reportWouldReject(ctx: GatewayContext, f: Flight, policy: string, p: Pr
 
 function policyFailed(ctx: GatewayContext, f: Flight, err: unknown): void {
   ctx.logger.error({ err, requestId: f.id }, 'policy failed');
-  deny(f, problem(problems.internal, undefined, { reason: 'policy_error' }), 'gateway');
+  deny(f, problem(problems.internal, undefined, { reason: GATEWAY_DECISIONS.policyError }), 'gateway');
 }
