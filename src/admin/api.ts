@@ -30,6 +30,7 @@ import type { Logger } from 'pino';
 import type { ApiDocument } from '../core/api-document.ts';
 import { type Clock, systemClock } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
+import { PortcullisError } from '../core/errors.ts';
 import type { SecurityEvent } from '../core/events.ts';
 import type { MetricsRegistry } from '../core/metrics.ts';
 import { type Problem, type ProblemType, problem, problems } from '../core/problems.ts';
@@ -130,7 +131,7 @@ const ACCESS_FIELDS = [
 ];
 
 /** A client error found while reading a request, turned into a problem in one place. */
-class AdminRequestError extends Error {
+class AdminRequestError extends PortcullisError {
   readonly code = 'ERR_ADMIN_REQUEST';
   readonly type: ProblemType;
   readonly headers?: Record<string, string>;

@@ -4,6 +4,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
 import type { JsonObject } from '../core/api-document.ts';
 import type { Config } from '../core/config.ts';
+import { PortcullisError } from '../core/errors.ts';
 import { parseCidr } from '../shared/ip.ts';
 import { buildConfigSchema } from './schema.ts';
 
@@ -15,7 +16,7 @@ export interface ConfigIssue {
 }
 
 /** A config that cannot be used; carries every problem found, not just the first. */
-export class ConfigError extends Error {
+export class ConfigError extends PortcullisError {
   readonly code = 'ERR_CONFIG';
   readonly file: string;
   readonly issues: readonly ConfigIssue[];

@@ -4,6 +4,7 @@ import type { StateStore } from '../state/store.ts';
 import type { ApiDocument, JsonObject, Operation } from './api-document.ts';
 import type { Clock } from './clock.ts';
 import type { ApiConfig } from './config.ts';
+import { PortcullisError } from './errors.ts';
 import type { EventSink } from './events.ts';
 import type { Exchange } from './exchange.ts';
 import type { MetricsRegistry } from './metrics.ts';
@@ -144,7 +145,7 @@ export interface WellKnownDocument {
 }
 
 /** A config problem found while compiling a policy for an operation. */
-export class PolicyConfigError extends Error {
+export class PolicyConfigError extends PortcullisError {
   readonly code = 'ERR_POLICY_CONFIG';
   /** Config path relative to the policy block, e.g. `rules[0].expression`. */
   readonly path: string;

@@ -1,5 +1,6 @@
 import type { ApiDocument, Operation } from '../core/api-document.ts';
 import type { ApiConfig, Config } from '../core/config.ts';
+import { PortcullisError } from '../core/errors.ts';
 import { PolicyConfigError } from '../core/policy.ts';
 import { type ClosableSharedServices, createSharedServices } from '../core/shared-services.ts';
 import { loadApiDocument } from '../openapi/load.ts';
@@ -56,7 +57,7 @@ export interface Snapshot {
 }
 
 /** A config that loaded but cannot be compiled (bad spec, policy config wrong for an operation, ...). */
-export class GatewayBuildError extends Error {
+export class GatewayBuildError extends PortcullisError {
   readonly code = 'ERR_GATEWAY_BUILD';
   readonly issues: readonly string[];
   constructor(issues: readonly string[]) {

@@ -16,11 +16,12 @@ import {
   type SecurityScheme,
   type SpecVersion,
 } from '../core/api-document.ts';
+import { PortcullisError } from '../core/errors.ts';
 import { documentBase, indexSchemas } from './refs.ts';
 import { convertSwagger2 } from './swagger2.ts';
 
 /** A document that cannot be used, with the JSON pointer of the offending part when there is one. */
-export class SpecError extends Error {
+export class SpecError extends PortcullisError {
   readonly code = 'ERR_SPEC';
   readonly file: string;
   readonly pointer: string | undefined;

@@ -4,6 +4,7 @@
  * check them. Delimiters are split before percent-decoding, so an encoded `%2C` stays inside a value.
  */
 import type { JsonObject, JsonSchema, Parameter } from '../core/api-document.ts';
+import { PortcullisError } from '../core/errors.ts';
 
 /** A query string or cookie header split into pairs: names decoded, values still raw. */
 export type RawPairs = ReadonlyArray<readonly [name: string, rawValue: string]>;
@@ -30,7 +31,7 @@ export type ParameterDecoder = (sources: ParameterSources) => DecodedParameter;
 export type RefResolver = (ref: string) => unknown;
 
 /** Thrown at load for a parameter whose style does not fit its location or schema. */
-export class ParameterStyleError extends Error {
+export class ParameterStyleError extends PortcullisError {
   readonly code = 'ERR_PARAMETER_STYLE';
   constructor(message: string) {
     super(message);

@@ -13,9 +13,10 @@
  * lookbehind) is refused when the spec loads, naming the pattern.
  */
 import { RE2JS } from 're2js';
+import { PortcullisError } from '../core/errors.ts';
 
 /** Thrown for a pattern that is not a regular expression or needs backtracking. */
-export class PatternError extends Error {
+export class PatternError extends PortcullisError {
   readonly code = 'ERR_SPEC_PATTERN';
   readonly pattern: string;
   constructor(pattern: string, reason: string) {

@@ -27,6 +27,7 @@ import { Ajv2019 } from 'ajv/dist/2019.js';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import type { ApiDocument, JsonObject, JsonSchema } from '../core/api-document.ts';
+import { PortcullisError } from '../core/errors.ts';
 import type { CompileContext } from '../core/policy.ts';
 import { linearRegExp, patternRefusal } from './pattern.ts';
 import { indexSchemas, type SchemaIndex } from './refs.ts';
@@ -57,7 +58,7 @@ export interface CompiledSchema {
 }
 
 /** Thrown at load when a schema cannot be compiled. */
-export class SchemaCompileError extends Error {
+export class SchemaCompileError extends PortcullisError {
   readonly code = 'ERR_SCHEMA_COMPILE';
   constructor(message: string) {
     super(message);

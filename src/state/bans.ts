@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import type { Clock } from '../core/clock.ts';
+import { PortcullisError } from '../core/errors.ts';
 import { StoreUnavailableError } from './limiter.ts';
 import type { StateStore } from './store.ts';
 
@@ -49,7 +50,7 @@ function banKey(kind: BanKind, value: string): string {
 }
 
 /** A ban-list error with a stable code. */
-export class BanError extends Error {
+export class BanError extends PortcullisError {
   readonly code: 'ERR_BAN_INVALID';
   constructor(message: string) {
     super(message);

@@ -1,3 +1,4 @@
+import { PortcullisError } from '../core/errors.ts';
 /**
  * Limiter algorithms shared by every state store. The memory store runs these functions directly; the Redis
  * store runs the same arithmetic in one Lua script (`redis-limit-script.ts`), so both backends decide alike.
@@ -72,7 +73,7 @@ export interface LeaseRef {
 }
 
 /** The store could not be reached; the policy applies its `failMode`. */
-export class StoreUnavailableError extends Error {
+export class StoreUnavailableError extends PortcullisError {
   readonly code = 'ERR_STORE_UNAVAILABLE';
   /**
    * `disconnected`: no connection (fails at once); `timeout`: no answer in time (the store may be slow rather
@@ -95,7 +96,7 @@ export class StoreUnavailableError extends Error {
  * The memory limiter is full of live state and will not evict any of it (that would silently reset
  * somebody's limit); the policy applies its `failMode`.
  */
-export class StoreCapacityError extends Error {
+export class StoreCapacityError extends PortcullisError {
   readonly code = 'ERR_STORE_CAPACITY';
   constructor(message: string) {
     super(message);

@@ -1,3 +1,4 @@
+import { PortcullisError } from '../../core/errors.ts';
 import { isoMillis, type SecurityEvent } from '../../core/events.ts';
 
 /** An event as stored: the sink gives every event an `event.id` before its first write attempt. */
@@ -50,7 +51,7 @@ export interface EventStore {
 }
 
 /** A store error with a stable code. */
-export class EventStoreError extends Error {
+export class EventStoreError extends PortcullisError {
   readonly code: 'ERR_EVENT_STORE_QUERY' | 'ERR_EVENT_STORE_CONFIG';
   constructor(code: EventStoreError['code'], message: string) {
     super(message);

@@ -1,5 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Clock } from '../../core/clock.ts';
+import { PortcullisError } from '../../core/errors.ts';
 import {
   type BasicCredentials,
   CONTROL,
@@ -30,7 +31,7 @@ export interface BasicAuthenticator {
 }
 
 /** Thrown at load for a consumer list that cannot be used; `path` is relative to the `basic` block. */
-export class BasicConfigError extends Error {
+export class BasicConfigError extends PortcullisError {
   readonly code = 'ERR_BASIC_CONFIG';
   readonly path: string;
   constructor(path: string, message: string) {

@@ -2,13 +2,14 @@ import { createPrivateKey, type JsonWebKey, type KeyObject, randomBytes } from '
 import { readFileSync } from 'node:fs';
 import { SignJWT } from 'jose';
 import type { Clock } from '../../core/clock.ts';
+import { PortcullisError } from '../../core/errors.ts';
 import type { PrivateKeyJwtConfig } from './schema.ts';
 
 /** RFC 7523 §2.2: the `client_assertion_type` of a JWT client assertion. */
 export const JWT_BEARER_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
 /** A `privateKeyJwt` block that cannot be used; `path` is relative to it ('' for the block itself). */
-export class ClientAssertionConfigError extends Error {
+export class ClientAssertionConfigError extends PortcullisError {
   readonly code = 'ERR_CLIENT_ASSERTION_CONFIG';
   readonly path: string;
   constructor(path: string, message: string) {

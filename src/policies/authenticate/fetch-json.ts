@@ -1,4 +1,5 @@
 import { request } from 'undici';
+import { PortcullisError } from '../../core/errors.ts';
 
 /** A JSON document fetched from an identity provider, with the freshness it was served with. */
 export interface FetchedJson {
@@ -9,7 +10,7 @@ export interface FetchedJson {
 }
 
 /** Raised when an identity provider endpoint cannot be reached or answers with something unusable. */
-export class IdentityFetchError extends Error {
+export class IdentityFetchError extends PortcullisError {
   readonly code = 'ERR_IDENTITY_FETCH';
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Clock } from '../../core/clock.ts';
+import { PortcullisError } from '../../core/errors.ts';
 import { createBoundedCache } from './bounded-cache.ts';
 import {
   ClientAssertionConfigError,
@@ -25,7 +26,7 @@ const MAX_INFLIGHT = 1000;
 type Answer = { active: true; claims: Record<string, unknown> } | { active: false };
 
 /** An introspection block that cannot be used; `path` is relative to it. */
-export class IntrospectionConfigError extends Error {
+export class IntrospectionConfigError extends PortcullisError {
   readonly code = 'ERR_INTROSPECTION_CONFIG';
   readonly path: string;
   constructor(path: string, message: string) {

@@ -1,6 +1,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Clock } from '../../core/clock.ts';
+import { PortcullisError } from '../../core/errors.ts';
 import { fetchJson, IdentityFetchError } from './fetch-json.ts';
 import { weakKeyReason } from './key-strength.ts';
 
@@ -13,7 +14,7 @@ export interface VerificationKey {
 }
 
 /** Raised when no key set could ever be loaded (fail closed). */
-export class KeySourceUnavailableError extends Error {
+export class KeySourceUnavailableError extends PortcullisError {
   readonly code = 'ERR_KEY_SOURCE_UNAVAILABLE';
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);

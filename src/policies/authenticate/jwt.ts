@@ -2,6 +2,7 @@ import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'no
 import type { Logger } from 'pino';
 import type { JsonObject } from '../../core/api-document.ts';
 import type { Clock } from '../../core/clock.ts';
+import { PortcullisError } from '../../core/errors.ts';
 import type { SharedServices } from '../../core/policy.ts';
 import { createBoundedCache } from './bounded-cache.ts';
 import { discoverJwksUri } from './discovery.ts';
@@ -64,7 +65,7 @@ interface CachedToken {
 const KEY_CARRYING_HEADERS = ['jku', 'x5u', 'jwk', 'x5c'];
 
 /** Thrown by `createJwtVerifier` for configs that cannot be made safe. */
-export class JwtConfigError extends Error {
+export class JwtConfigError extends PortcullisError {
   readonly code = 'ERR_JWT_CONFIG';
   readonly path: string;
   constructor(path: string, message: string) {

@@ -1,4 +1,5 @@
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import { PortcullisError } from '../../core/errors.ts';
 
 /** scrypt cost parameters (RFC 7914 §2): N (CPU/memory cost, a power of two), r (block size), p (parallelism). */
 export interface ScryptParams {
@@ -32,7 +33,7 @@ const FORMAT = new RegExp(
 );
 
 /** A stored hash that is not `scrypt$N$r$p$salt$key` within the accepted bounds. */
-export class PasswordHashError extends Error {
+export class PasswordHashError extends PortcullisError {
   readonly code = 'ERR_PASSWORD_HASH';
   constructor(message: string) {
     super(message);

@@ -1,4 +1,5 @@
 import { CelScalar, celEnv, isCelError, mapType, parse, plan } from '@bufbuild/cel';
+import { PortcullisError } from '../../core/errors.ts';
 
 /** Variables a rule may use. */
 export const RULE_VARIABLES = ['request', 'principal'] as const;
@@ -19,7 +20,7 @@ export interface CompiledRule {
 }
 
 /** A rule that does not parse or uses unknown names. `message` says what and where. */
-export class RuleSyntaxError extends Error {
+export class RuleSyntaxError extends PortcullisError {
   readonly code = 'ERR_RULE_SYNTAX';
 }
 

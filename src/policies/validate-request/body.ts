@@ -1,3 +1,4 @@
+import { PortcullisError } from '../../core/errors.ts';
 /**
  * Request body parsing for validation: media type matching, `application/x-www-form-urlencoded` and
  * `multipart/form-data` (RFC 7578) into plain records of strings, and the structural bounds every JSON
@@ -44,7 +45,7 @@ export function isJsonMediaType(mediaType: string): boolean {
   return isJsonEssence(mediaType);
 }
 
-export class BodyFormatError extends Error {
+export class BodyFormatError extends PortcullisError {
   readonly code = 'ERR_BODY_FORMAT';
 }
 

@@ -2,6 +2,7 @@
  * `portcullis audit`: static security rules over an OpenAPI 3.0 / 3.1 or Swagger 2.0 document.
  */
 import { performance } from 'node:perf_hooks';
+import { PortcullisError } from '../../core/errors.ts';
 import type { FindingsResult, Severity } from '../finding.ts';
 import { checkSecrets, checkSecuritySchemes, checkServers } from './checks/document.ts';
 import { checkOperations } from './checks/operations.ts';
@@ -82,7 +83,7 @@ function auditSource(source: SpecSource, options: AuditOptions, started: number)
   };
 }
 
-export class AuditOptionError extends Error {
+export class AuditOptionError extends PortcullisError {
   readonly code = 'ERR_AUDIT_OPTION';
   constructor(message: string) {
     super(message);

@@ -6,11 +6,12 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Node } from 'yaml';
+import { PortcullisError } from '../../core/errors.ts';
 import { fastParse, type Json, type JsonMap, type LineIndex, UnsupportedYaml } from './fast-parse.ts';
 
 export type { Json, JsonMap } from './fast-parse.ts';
 
-export class SpecSourceError extends Error {
+export class SpecSourceError extends PortcullisError {
   readonly code: 'ERR_SPEC_READ' | 'ERR_SPEC_PARSE' | 'ERR_SPEC_NOT_OPENAPI';
   constructor(code: SpecSourceError['code'], message: string) {
     super(message);
