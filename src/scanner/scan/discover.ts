@@ -25,6 +25,7 @@ import {
   isCreationOperation,
   isExcluded,
   isLoginOperation,
+  itemParam,
   type PlannedRequest,
   planRequest,
   requiresAuth,
@@ -147,14 +148,6 @@ export function seedIdentity(ctx: ScanContext, identity: Identity): void {
   }
 }
 
-function itemParam(op: Operation, spec: ScanContext['spec']): string | undefined {
-  for (const other of spec.operations) {
-    const m = /^(.*)\/\{([^}]+)\}$/.exec(other.path);
-    if (m && m[1] === op.path) return m[2];
-  }
-  return undefined;
-}
-
 /** Runs the discovery phase; the checks run after it on what it found. */
 export async function discover(ctx: ScanContext): Promise<DiscoveryStats> {
   const { spec, objects } = ctx;
@@ -195,13 +188,13 @@ export async function discover(ctx: ScanContext): Promise<DiscoveryStats> {
         const req = plan(op, as);
         if (req.invented.length > 0) continue; // its parent does not exist yet
         created.add(key);
-        const collectionPath = req.path.split('?')[0];
+        const collectionPath = req.path.split('?')[0].replace(/\/$/, '');
         const list = spec.operations.find((o) => o.method === 'GET' && o.path === op.path && !isExcluded(o));
         const listReq = list ? planRequest(spec, list, objects, { owner: as.name }) : undefined;
         const before = listReq ? await ctx.send(listReq, as) : undefined;
         const res = await ctx.send(req, as);
         if (!isSuccess(res)) continue;
-        const param = itemParam(op, spec);
+        const param = itemParam(spec, op.path);
         const entity = entityOfPath(op.path);
         let id = createdId(res, param, entity);
         let body: unknown = res.json;
@@ -221,7 +214,7 @@ export async function discover(ctx: ScanContext): Promise<DiscoveryStats> {
         }
         objectsCreated++;
         objects.add({
-          collection: op.path,
+          collection: op.path.replace(/\/$/, ''),
           path: `${collectionPath}/${encodeURIComponent(id)}`,
           id,
           owner: as.name,

@@ -72,10 +72,11 @@ export function requiresAuth(op: Operation): boolean {
 }
 
 /** Collection templates that have an item template below them (`/notes` → `/notes/{noteId}`): param name. */
-function itemParam(spec: ApiDocument, collection: string): string | undefined {
+export function itemParam(spec: ApiDocument, collection: string): string | undefined {
+  const base = collection.replace(/\/$/, '');
   for (const op of spec.operations) {
     const m = /^(.*)\/\{([^}]+)\}$/.exec(op.path);
-    if (m && m[1] === collection) return m[2];
+    if (m && m[1] === base) return m[2];
   }
   return undefined;
 }

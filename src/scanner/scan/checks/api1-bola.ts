@@ -1,30 +1,52 @@
 /**
- * API1 Broken Object Level Authorization: identity B reads, changes and deletes objects identity A created.
- * Judged by status and body similarity, and by A reading the object back after B's change or delete.
- * PUT, PATCH and DELETE only ever go to objects the scan created itself.
+ * API1 Broken Object Level Authorization: each ordinary identity reads, changes and deletes the objects of
+ * the other (the ones the scan created for it, and any path made only of its own harvested values), and
+ * creates objects naming the other as owner (`owner_id`, `user_id`, ... in the body).
+ * Judged by status and body similarity, and by the owner reading the object back after the change or
+ * delete. PUT, PATCH and DELETE only ever go to objects the scan created itself (unless allowDestructive).
  */
-import type { Operation } from '../../../core/api-document.ts';
+import type { ApiDocument, JsonSchema, Operation } from '../../../core/api-document.ts';
 import type { Check } from '../check.ts';
 import type { ScanResponse } from '../client.ts';
-import { evidenceOf, isSuccess, type ScanContext } from '../context.ts';
-import { isExcluded, jsonBodySchema, type PlannedRequest, planRequest, requiresAuth } from '../planner.ts';
+import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
+import {
+  isCreationOperation,
+  isExcluded,
+  jsonBodySchema,
+  type PlannedRequest,
+  planRequest,
+  requiresAuth,
+  withForeignKeys,
+} from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
-import { sampleValue } from '../schema.ts';
+import { propertiesOf, resolveSchema, sampleValue } from '../schema.ts';
 import { similarity } from '../similarity.ts';
 
 const SAME_OBJECT = 0.8;
 
-function itemOperations(ctx: ScanContext, collection: string): Operation[] {
-  const re = new RegExp(`^${collection.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/\\{[^}]+\\}$`);
-  return ctx.spec.operations.filter((op) => re.test(op.path) && !isExcluded(op));
-}
-
-/** Marks every string field of a body so a change can be recognised when read back. */
-function markStrings(value: unknown, marker: string): unknown {
-  if (typeof value === 'string') return marker;
-  if (Array.isArray(value)) return value.map((v) => markStrings(v, marker));
+/**
+ * Marks the free-text string fields of a body (no enum, format or pattern; within maxLength) so a change can
+ * be recognised when read back, and keeps every other value valid.
+ */
+export function markBody(
+  spec: ApiDocument,
+  schema: JsonSchema | undefined,
+  value: unknown,
+  marker: string,
+): unknown {
+  const s = resolveSchema(spec, schema);
+  if (typeof value === 'string') {
+    if (s.enum !== undefined || s.format !== undefined || s.pattern !== undefined || s.const !== undefined)
+      return value;
+    const max = typeof s.maxLength === 'number' ? s.maxLength : Number.POSITIVE_INFINITY;
+    return max >= marker.length ? marker : value;
+  }
+  if (Array.isArray(value)) return value.map((v) => markBody(spec, s.items as JsonSchema, v, marker));
   if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, markStrings(v, marker)]));
+    const props = propertiesOf(spec, s);
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, k in props ? markBody(spec, props[k], v, marker) : v]),
+    );
   }
   return value;
 }
@@ -42,6 +64,181 @@ async function isPrivate(ctx: ScanContext, req: PlannedRequest, mine: ScanRespon
   return !isSuccess(anonymous) || similarity(body, anonymous.json ?? anonymous.text) < SAME_OBJECT;
 }
 
+/** The fields that say whose an object is. */
+const OWNER_FIELD =
+  /^(user_?id|userId|owner_?id|ownerId|owner|author_?id|authorId|account_?id|accountId|customer_?id|customerId|member_?id|memberId|created_?by|createdBy|user_?name|username)$/;
+
+/**
+ * An identity's own value for an ownership field: the field in the objects the scan created for it, else a
+ * value only it has seen, else the id or name of its own profile (`/me`-like reads).
+ */
+function ownValue(ctx: ScanContext, who: Identity, field: string, schema: JsonSchema | undefined) {
+  for (const object of ctx.objects.of(who.name)) {
+    const body = object.body as Record<string, unknown> | null;
+    const record =
+      body && typeof body === 'object' ? ((body.data as Record<string, unknown>) ?? body) : undefined;
+    const v = record?.[field] ?? body?.[field];
+    if (typeof v === 'string' || typeof v === 'number') return v;
+  }
+  const s = resolveSchema(ctx.spec, schema);
+  const harvest = ctx.objects.harvest;
+  const same = harvest.candidates({ name: field, schema: s }, who.name, 2).find((c) => c.exclusive);
+  if (same) return same.value;
+  const key = /name/i.test(field) ? 'username' : 'id';
+  const profile = harvest
+    .candidates({ name: key, schema: s }, who.name, 1)
+    .find(
+      (c) =>
+        c.record.key === key &&
+        /\/(me|profile|account|self|whoami|current)(\/|$)|^login$/.test(c.record.source),
+    );
+  return profile?.value;
+}
+
+/** Does any record in the view carry `field: value` (top level, under `data`, or one level down)? */
+function shows(view: unknown, field: string, value: string | number): boolean {
+  const check = (r: unknown) =>
+    r !== null && typeof r === 'object' && String((r as Record<string, unknown>)[field]) === String(value);
+  if (check(view)) return true;
+  if (view === null || typeof view !== 'object' || Array.isArray(view)) return false;
+  return Object.values(view as Record<string, unknown>).some(check);
+}
+
+async function replayReads(
+  ctx: ScanContext,
+  owner: Identity,
+  attacker: Identity,
+  tested: Set<string>,
+): Promise<void> {
+  for (const op of ctx.spec.operations) {
+    if (op.method !== 'GET' || !op.path.includes('{') || isExcluded(op)) continue;
+    const req = planRequest(ctx.spec, op, ctx.objects, { owner: owner.name });
+    if (!req.ownedPath || tested.has(req.path)) continue;
+    tested.add(req.path);
+    const mine = await ctx.send(req, owner);
+    if (!isSuccess(mine)) continue;
+    const theirs = await ctx.send(req, attacker);
+    if (!isSuccess(theirs)) continue;
+    const score = similarity(mine.json ?? mine.text, theirs.json ?? theirs.text);
+    if (score < SAME_OBJECT || !(await isPrivate(ctx, req, mine))) continue;
+    ctx.report(SCAN_RULES.bolaRead, {
+      operation: op,
+      message: `${attacker.name} read ${owner.name}'s ${req.object ? 'object' : 'data'} at ${req.path} (similarity ${score.toFixed(2)}).`,
+      evidence: evidenceOf(theirs, { owner: owner.name, attacker: attacker.name, similarity: score }),
+    });
+  }
+}
+
+/** A PUT/PATCH/DELETE of the owner's object: only scan-created objects unless destructive tests are allowed. */
+function mayTouch(ctx: ScanContext, req: PlannedRequest): boolean {
+  const path = req.path.split('?')[0];
+  return req.ownedPath && (ctx.allowDestructive || ctx.objects.isScanCreated(path));
+}
+
+function readerOf(ctx: ScanContext, op: Operation): Operation | undefined {
+  return ctx.spec.operations.find((o) => o.method === 'GET' && o.path === op.path && !isExcluded(o));
+}
+
+async function replayWrites(ctx: ScanContext, owner: Identity, attacker: Identity): Promise<void> {
+  for (const op of ctx.spec.operations) {
+    if ((op.method !== 'PUT' && op.method !== 'PATCH') || isExcluded(op)) continue;
+    const target = planRequest(ctx.spec, op, ctx.objects, { owner: owner.name });
+    if (!mayTouch(ctx, target)) continue;
+    const schema = jsonBodySchema(op);
+    const marker = `pcbola${Date.now().toString(36)}`;
+    const sample = schema
+      ? withForeignKeys(ctx.spec, schema, sampleValue(ctx.spec, schema), ctx.objects, owner.name, op.path)
+      : {};
+    const body = markBody(ctx.spec, schema, sample, marker);
+    const res = await ctx.send({ ...target, body }, attacker);
+    if (!isSuccess(res)) continue;
+    const get = readerOf(ctx, op);
+    const after = get
+      ? await ctx.send(planRequest(ctx.spec, get, ctx.objects, { owner: owner.name }), owner)
+      : undefined;
+    const changed = get
+      ? isSuccess(after) && after.text.includes(marker)
+      : !JSON.stringify(body).includes(marker) || res.text.includes(marker);
+    if (!changed) continue;
+    ctx.report(SCAN_RULES.bolaWrite, {
+      operation: op,
+      message: `${attacker.name} changed ${owner.name}'s object at ${target.path}${get ? ` and ${owner.name} sees the change` : ''}.`,
+      evidence: evidenceOf(res, { owner: owner.name, attacker: attacker.name }),
+    });
+  }
+}
+
+async function replayDeletes(ctx: ScanContext, owner: Identity, attacker: Identity): Promise<void> {
+  // Deepest first: a card is deleted before the board that holds it.
+  const deletes = ctx.spec.operations
+    .filter((op) => op.method === 'DELETE' && !isExcluded(op))
+    .sort((a, b) => b.path.split('/').length - a.path.split('/').length);
+  for (const op of deletes) {
+    const req = planRequest(ctx.spec, op, ctx.objects, { owner: owner.name });
+    if (!mayTouch(ctx, req)) continue;
+    const get = readerOf(ctx, op);
+    const read = get ? planRequest(ctx.spec, get, ctx.objects, { owner: owner.name }) : undefined;
+    const before = read ? await ctx.send(read, owner) : undefined;
+    const res = await ctx.send(req, attacker);
+    if (!isSuccess(res)) continue;
+    const after = read ? await ctx.send(read, owner) : undefined;
+    // A read that worked before the delete and fails after it (404, 410, or a gateway's 502 for an undeclared 404).
+    const gone = read ? isSuccess(before) && after !== undefined && !isSuccess(after) : true;
+    if (!gone) continue;
+    ctx.report(SCAN_RULES.bolaDelete, {
+      operation: op,
+      message: `${attacker.name} deleted ${owner.name}'s object at ${req.path}.`,
+      evidence: evidenceOf(res, {
+        owner: owner.name,
+        attacker: attacker.name,
+        ownerReadAfter: after?.status,
+      }),
+    });
+  }
+}
+
+/**
+ * Creations that name an owner in the body: the attacker creates an object with the victim's id in the
+ * ownership field; the object is then the victim's (the answer or its read-back says so).
+ */
+async function ownershipFields(ctx: ScanContext, victim: Identity, attacker: Identity): Promise<void> {
+  for (const op of ctx.spec.operations) {
+    if (!isCreationOperation(ctx.spec, op)) continue;
+    const schema = jsonBodySchema(op);
+    const props = propertiesOf(ctx.spec, schema);
+    const field = Object.keys(props).find((k) => OWNER_FIELD.test(k));
+    if (!schema || field === undefined) continue;
+    const value = ownValue(ctx, victim, field, props[field]);
+    const mine = ownValue(ctx, attacker, field, props[field]);
+    if (value === undefined || String(value) === String(mine)) continue;
+    const sample = withForeignKeys(
+      ctx.spec,
+      schema,
+      sampleValue(ctx.spec, schema),
+      ctx.objects,
+      attacker.name,
+      op.path,
+    );
+    if (sample === null || typeof sample !== 'object') continue;
+    const typed =
+      typeof value === 'number' || resolveSchema(ctx.spec, props[field]).type !== 'integer'
+        ? value
+        : Number(value);
+    const req = planRequest(ctx.spec, op, ctx.objects, {
+      owner: attacker.name,
+      body: { ...(sample as Record<string, unknown>), [field]: typed },
+    });
+    const res = await ctx.send(req, attacker);
+    if (!isSuccess(res) || !shows(res.json, field, value)) continue;
+    ctx.report(SCAN_RULES.bolaWrite, {
+      operation: op,
+      key: `owner-field:${field}`,
+      message: `${attacker.name} created an object in ${victim.name}'s name at ${req.path} by setting ${field} in the body.`,
+      evidence: evidenceOf(res, { owner: victim.name, attacker: attacker.name, field }),
+    });
+  }
+}
+
 export const api1: Check = {
   id: 'API1',
   title: 'Broken object level authorization',
@@ -49,89 +246,13 @@ export const api1: Check = {
   async run(ctx) {
     const [a, b] = ctx.identities;
     if (!a || !b) return;
-    const readTested = new Set<string>();
-    for (const object of ctx.objects.of(a.name)) {
-      const ops = itemOperations(ctx, object.collection);
-      const get = ops.find((op) => op.method === 'GET');
-      const update = ops.find((op) => op.method === 'PUT' || op.method === 'PATCH');
-      const remove = ops.find((op) => op.method === 'DELETE');
-      const readAsOwner = async () =>
-        get ? ctx.send(planRequest(ctx.spec, get, ctx.objects, { owner: a.name }), a) : undefined;
-
-      let ownerCouldRead = false;
-      if (get) {
-        const req = planRequest(ctx.spec, get, ctx.objects, { owner: a.name });
-        readTested.add(req.path);
-        const mine = await ctx.send(req, a);
-        ownerCouldRead = isSuccess(mine);
-        const theirs = await ctx.send(req, b);
-        if (isSuccess(mine) && isSuccess(theirs)) {
-          const score = similarity(mine.json ?? mine.text, theirs.json ?? theirs.text);
-          if (score >= SAME_OBJECT && (await isPrivate(ctx, req, mine))) {
-            ctx.report(SCAN_RULES.bolaRead, {
-              operation: get,
-              message: `${b.name} read ${a.name}'s object at ${req.path} (similarity ${score.toFixed(2)}).`,
-              evidence: evidenceOf(theirs, { owner: a.name, attacker: b.name, similarity: score }),
-            });
-          }
-        }
-      }
-
-      if (update) {
-        const schema = jsonBodySchema(update);
-        const marker = `portcullis-bola-${Date.now().toString(36)}`;
-        const body = markStrings(schema ? sampleValue(ctx.spec, schema) : {}, marker);
-        const req = planRequest(ctx.spec, update, ctx.objects, { owner: a.name, body });
-        const res = await ctx.send(req, b);
-        if (isSuccess(res)) {
-          const after = await readAsOwner();
-          const changed = get ? isSuccess(after) && after.text.includes(marker) : true;
-          if (changed) {
-            ctx.report(SCAN_RULES.bolaWrite, {
-              operation: update,
-              message: `${b.name} changed ${a.name}'s object at ${req.path}${get ? ` and ${a.name} sees the change` : ''}.`,
-              evidence: evidenceOf(res, { owner: a.name, attacker: b.name }),
-            });
-          }
-        }
-      }
-
-      if (remove) {
-        const req = planRequest(ctx.spec, remove, ctx.objects, { owner: a.name });
-        const res = await ctx.send(req, b);
-        if (isSuccess(res)) {
-          const after = await readAsOwner();
-          // A read that worked before B's delete and fails after it (404, 410, or a gateway's 502 for an undeclared 404).
-          const gone = get
-            ? ownerCouldRead && after !== undefined && (after.status < 200 || after.status >= 300)
-            : true;
-          if (gone) {
-            ctx.report(SCAN_RULES.bolaDelete, {
-              operation: remove,
-              message: `${b.name} deleted ${a.name}'s object at ${req.path}.`,
-              evidence: evidenceOf(res, { owner: a.name, attacker: b.name, ownerReadAfter: after?.status }),
-            });
-          }
-        }
-      }
-    }
-
-    // Reads of every other path that A owns (its objects, or its identity params such as an account id).
-    for (const op of ctx.spec.operations) {
-      if (op.method !== 'GET' || !op.path.includes('{') || isExcluded(op)) continue;
-      const req = planRequest(ctx.spec, op, ctx.objects, { owner: a.name });
-      if (!req.ownedPath || readTested.has(req.path)) continue;
-      readTested.add(req.path);
-      const mine = await ctx.send(req, a);
-      const theirs = await ctx.send(req, b);
-      if (!isSuccess(mine) || !isSuccess(theirs)) continue;
-      const score = similarity(mine.json ?? mine.text, theirs.json ?? theirs.text);
-      if (score < SAME_OBJECT || !(await isPrivate(ctx, req, mine))) continue;
-      ctx.report(SCAN_RULES.bolaRead, {
-        operation: op,
-        message: `${b.name} read ${a.name}'s data at ${req.path} (similarity ${score.toFixed(2)}).`,
-        evidence: evidenceOf(theirs, { owner: a.name, attacker: b.name, similarity: score }),
-      });
-    }
+    const tested = new Set<string>();
+    await replayReads(ctx, a, b, tested);
+    await replayReads(ctx, b, a, tested);
+    await ownershipFields(ctx, b, a);
+    await replayWrites(ctx, a, b);
+    await replayWrites(ctx, b, a);
+    // B deletes A's objects only: B's stay for the checks that follow.
+    await replayDeletes(ctx, a, b);
   },
 };

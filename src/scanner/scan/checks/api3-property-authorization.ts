@@ -302,11 +302,12 @@ async function viewsAfter(
     if (isSuccess(again)) views.direct.push(again.json);
   } else {
     const id = captureId(ctx.spec, op, res);
+    const collection = op.path.replace(/\/$/, '');
     const get = ctx.spec.operations.find(
       (o) =>
         o.method === 'GET' &&
-        o.path.startsWith(`${op.path}/{`) &&
-        /^\{[^}]+\}$/.test(o.path.slice(op.path.length + 1)),
+        o.path.startsWith(`${collection}/{`) &&
+        /^\{[^}]+\}$/.test(o.path.slice(collection.length + 1)),
     );
     if (id !== undefined && get) {
       const param = /\{([^}]+)\}$/.exec(get.path)![1];
