@@ -1,8 +1,4 @@
 import { parseArgs } from 'node:util';
-import { buildConfigSchema } from '../config/schema.ts';
-import { createCert } from './commands/cert.ts';
-import { configCheck } from './commands/config-check.ts';
-import { serve, superviseWorkers } from './commands/serve.ts';
 import { CliError } from './errors.ts';
 
 /** Writes one line to stdout. */
@@ -64,6 +60,8 @@ const commands: Record<string, Command> = {
       if (!Number.isInteger(workers) || workers < 1 || workers > 64) {
         throw new CliError('--workers must be an integer from 1 to 64');
       }
+      // Each command loads what it runs on use, so `audit` never loads the gateway (and the reverse).
+      const { serve, superviseWorkers } = await import('./commands/serve.ts');
       if (workers > 1 && (await superviseWorkers(workers, out))) return 'running';
       const runtime = await serve({
         configFile: values.config,
@@ -81,6 +79,7 @@ const commands: Record<string, Command> = {
     async run(args) {
       const { positionals } = flags(args, {});
       if (positionals.length !== 1) throw new CliError('config check needs exactly one FILE');
+      const { configCheck } = await import('./commands/config-check.ts');
       return configCheck({ file: positionals[0], env: process.env, out });
     },
   },
@@ -88,6 +87,7 @@ const commands: Record<string, Command> = {
     usage: 'portcullis config schema',
     summary: 'print the JSON Schema of the config file (for editors)',
     async run() {
+      const { buildConfigSchema } = await import('../config/schema.ts');
       out(JSON.stringify(buildConfigSchema(), null, 2));
       return 0;
     },
@@ -104,6 +104,7 @@ const commands: Record<string, Command> = {
       const days = Number(values.days);
       if (!Number.isInteger(days) || days < 1 || days > 366)
         throw new CliError('--days must be an integer from 1 to 366');
+      const { createCert } = await import('./commands/cert.ts');
       await createCert({
         outDir: values.out as string,
         hosts: (values.host as string[] | undefined) ?? ['localhost', '127.0.0.1'],

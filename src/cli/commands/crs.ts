@@ -4,7 +4,6 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { loadCoreRuleSet } from '../../waf/index.ts';
 import type { CrsSettings, WafRequest, WafVerdict } from '../../waf/types.ts';
 import { CliError } from '../errors.ts';
 import { registerCommand } from '../main.ts';
@@ -170,8 +169,9 @@ registerCommand('crs test', {
         ? {}
         : { allowedMethods: values['allowed-methods'].split(/[\s,]+/).filter((m) => m !== '') }),
     };
-    let loaded: Awaited<ReturnType<typeof loadCoreRuleSet>>;
+    let loaded: Awaited<ReturnType<typeof import('../../waf/index.ts').loadCoreRuleSet>>;
     try {
+      const { loadCoreRuleSet } = await import('../../waf/index.ts');
       loaded = await loadCoreRuleSet(rules, settings);
     } catch (err) {
       throw new CliError(`cannot load the rule set in ${rules}: ${(err as Error).message}`);

@@ -1,11 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseConfig, resolvePaths } from '../../config/load.ts';
-import { startDemoApi } from '../../demo/api.ts';
 import { registerCommand } from '../main.ts';
-import { startRuntime } from '../runtime.ts';
-import { type DemoState, demoAttack } from './demo-attack.ts';
+import type { DemoState } from './demo-attack.ts';
 
 const CONFIG = path.join(import.meta.dirname, '../../demo/portcullis.yaml');
 const DEMO_STATE = path.resolve('data/demo-state.json');
@@ -27,6 +24,10 @@ function findCoreRuleSet(env: NodeJS.ProcessEnv): { path: string; version: strin
 
 /** `portcullis demo`: the demo shop behind the gateway, everything on 127.0.0.1. */
 export async function demo(opts: { port: number; adminPort: number; out: (line: string) => void }) {
+  // Loaded on use, so other commands do not load the demo, the gateway and the policies.
+  const { startDemoApi } = await import('../../demo/api.ts');
+  const { parseConfig, resolvePaths } = await import('../../config/load.ts');
+  const { startRuntime } = await import('../runtime.ts');
   const api = await startDemoApi();
   // The identity provider (oidc-provider) is loaded only when the demo runs.
   const { startDemoIdp, demoInstructions } = await import('../../demo/idp.ts');
@@ -144,6 +145,7 @@ registerCommand('demo attack', {
   usage: 'portcullis demo attack',
   summary: 'replay an id walk and a credential-stuffing burst against the running demo',
   async run() {
+    const { demoAttack } = await import('./demo-attack.ts');
     return demoAttack({ stateFile: DEMO_STATE, out: (l) => process.stdout.write(`${l}\n`) });
   },
 });

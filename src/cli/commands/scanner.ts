@@ -1,7 +1,5 @@
 import { writeFile } from 'node:fs/promises';
 import { type ParseArgsOptionsConfig, parseArgs } from 'node:util';
-import { loadApiDocument, SpecError } from '../../openapi/load.ts';
-import { runAudit } from '../../scanner/audit/index.ts';
 import type { FindingsResult, Severity } from '../../scanner/finding.ts';
 import {
   exitCodeFor,
@@ -10,7 +8,7 @@ import {
   REPORT_FORMATS,
   writeReport,
 } from '../../scanner/report/index.ts';
-import { runScan, type ScanIdentity, suggestPolicy } from '../../scanner/scan/index.ts';
+import type { ScanIdentity } from '../../scanner/scan/index.ts';
 import { CliError } from '../errors.ts';
 import { registerCommand } from '../main.ts';
 
@@ -92,6 +90,8 @@ registerCommand('audit', {
     if (positionals.length !== 1) throw new CliError('audit needs exactly one SPEC file');
     const settings = reportSettings(values);
     try {
+      // Loaded on use: `audit` never loads the scanner, the gateway or the policies.
+      const { runAudit } = await import('../../scanner/audit/index.ts');
       const result = await runAudit(positionals[0], { disable: values.disable as string[] | undefined });
       return report(result, settings);
     } catch (err) {
@@ -136,6 +136,8 @@ registerCommand('scan', {
     };
     const showProgress = !values.quiet && process.stderr.isTTY;
     try {
+      const { runScan, suggestPolicy } = await import('../../scanner/scan/index.ts');
+      const { loadApiDocument } = await import('../../openapi/load.ts');
       const result = await runScan({
         spec: values.spec as string,
         target: values.target as string,
@@ -169,7 +171,7 @@ registerCommand('scan', {
       return report(result, settings);
     } catch (err) {
       const e = err as Error & { code?: string };
-      if (err instanceof SpecError || e.code?.startsWith('ERR_SCAN'))
+      if (e.code === 'ERR_SPEC' || e.code?.startsWith('ERR_SCAN'))
         throw new CliError(e.message.split('\n')[0]);
       throw err;
     }
