@@ -122,8 +122,8 @@ export function registerCommand(name: string, command: Command): void {
 }
 
 function help(): string {
-  const width = Math.max(...Object.values(commands).map((c) => c.usage.length));
-  const lines = Object.values(commands).map((c) => `  ${c.usage.padEnd(width)}  ${c.summary}`);
+  // Each command's usage, with its summary on the next line: usages vary too much in length for columns.
+  const lines = Object.values(commands).map((c) => `  ${c.usage}\n      ${c.summary}`);
   return `Portcullis: API security gateway, monitor and scanner driven by OpenAPI.\n\nUsage:\n${lines.join('\n')}\n`;
 }
 
