@@ -69,7 +69,7 @@ export function compileKeywords(phrases: readonly string[]): KeywordAutomaton {
   });
   const classOf = new Uint8Array(256);
   let classes = 1;
-  let delta: Int32Array | undefined;
+  let delta: Int32Array | Uint16Array | undefined;
   if (!wide) {
     for (const p of phrases) {
       for (let i = 0; i < p.length; i++) {
@@ -80,7 +80,11 @@ export function compileKeywords(phrases: readonly string[]): KeywordAutomaton {
     // Upper-case letters read as their lower-case class.
     for (let c = 0x41; c <= 0x5a; c++) classOf[c] = classOf[c + 32];
     if (classes <= 255) {
-      delta = new Int32Array(next.length * classes);
+      // Two bytes a cell when state numbers fit (they do for CRS's phrase lists).
+      delta =
+        next.length <= 0xffff
+          ? new Uint16Array(next.length * classes)
+          : new Int32Array(next.length * classes);
       const order = [0, ...queue];
       for (const s of order) {
         for (let k = 0; k < classes; k++) delta[s * classes + k] = s === 0 ? 0 : delta[fail[s] * classes + k];
@@ -104,7 +108,10 @@ export function compileKeywords(phrases: readonly string[]): KeywordAutomaton {
       if (emptyPhrase >= 0) return { index: emptyPhrase, end: 0 };
       let s = 0;
       for (let i = 0; i < input.length; i++) {
-        s = step(s, lowerCode(input.charCodeAt(i)));
+        if (delta !== undefined) {
+          const c = input.charCodeAt(i);
+          s = delta[s * classes + (c <= 0xff ? classOf[c] : 0)];
+        } else s = step(s, lowerCode(input.charCodeAt(i)));
         if (out[s].length > 0) {
           // The longest phrase ending here is the one the state spells.
           return { index: out[s][0], end: i + 1 };

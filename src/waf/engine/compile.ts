@@ -110,6 +110,9 @@ const LIVE_COLLECTIONS = new Set([
   'RESOURCE',
 ]);
 
+/** @pm operators with at most this many phrases join the shared prefilter automaton. */
+const PM_PREFILTER_MAX = 64;
+
 const PERSISTENT_COLLECTIONS = new Set(['IP', 'GLOBAL', 'SESSION', 'USER', 'RESOURCE']);
 
 /** An empty entry list that is never written to. */
@@ -127,6 +130,8 @@ interface Rule {
   readonly transforms: readonly Transform[];
   /** The transformation chain's id (chains are interned as a tree of prefixes; 0 is no transformation). */
   readonly chainId: number;
+  /** The chain ids of every prefix of the chain, no transformation first (what multiMatch tries). */
+  readonly chainPrefixes: readonly number[];
   readonly multiMatch: boolean;
   readonly capture: boolean;
   readonly setvars: readonly SetVar[];
@@ -145,11 +150,11 @@ interface Rule {
   /** Index of this rule's literal prefilter (the factors of its @rx, the phrases of its @pm), or -1. */
   prefilter: number;
   /**
-   * Whether a request can skip this (head) rule when none of the values its targets name holds one of its
-   * prefilter strings after its transformations: only rules whose every target is a request collection
-   * (never TX, MATCHED_*, counts or persistent collections) and that run no multiMatch.
+   * For a head rule a request may skip when no value of these collections, through the rule's
+   * transformations, holds one of its prefilter strings: only rules whose every target is a request
+   * collection (never TX, MATCHED_*, counts or persistent collections) and that run no multiMatch.
    */
-  skippable: boolean;
+  skipCollections: readonly string[] | undefined;
   /** Rule is an attack rule (tag attack-*), skipped on schema-typed arguments. */
   readonly attack: boolean;
 }
@@ -450,6 +455,9 @@ export function compileRules(
       operator,
       transforms,
       chainId: chainOf(transformNames, transforms),
+      chainPrefixes: transformNames
+        .map((_, k) => chainOf(transformNames.slice(0, k), transforms))
+        .concat(chainOf(transformNames, transforms)),
       multiMatch,
       capture,
       setvars,
@@ -466,7 +474,7 @@ export function compileRules(
       chained,
       paranoiaLevel: plTag ? Number(plTag.slice('paranoia-level/'.length)) : undefined,
       prefilter: -1,
-      skippable: false,
+      skipCollections: undefined,
       attack: tags.some((t) => t.startsWith('attack-')),
     };
     return rule;
@@ -498,7 +506,9 @@ export function compileRules(
   const withPrefilter = (r: Rule) => {
     const op = r.operator;
     if (!op || op.negated) return;
-    const strings = op.regex?.factors ?? op.phrases;
+    // Long phrase lists (@pmFromFile data) stay out: they would make the shared table too big to stay in cache.
+    const strings =
+      op.regex?.factors ?? (op.phrases && op.phrases.length <= PM_PREFILTER_MAX ? op.phrases : undefined);
     if (!strings || strings.length === 0) return;
     r.prefilter = prefilters++;
     for (const f of strings) {
@@ -514,9 +524,7 @@ export function compileRules(
       if (list[list.length - 1] !== r.prefilter) list.push(r.prefilter);
     }
   };
-  const skipPlans = new Map<number, SkipPlan>();
-  for (const [phase, steps] of phases) {
-    const byChain = new Map<number, Set<string>>();
+  for (const steps of phases.values()) {
     for (const step of steps) {
       if (step.kind !== 'rule') continue;
       for (let link: Rule | undefined = step.rule; link; link = link.chained) withPrefilter(link);
@@ -528,28 +536,7 @@ export function compileRules(
         r.targets.some((x) => x.count || LIVE_COLLECTIONS.has(x.collection))
       )
         continue;
-      r.skippable = true;
-      let colls = byChain.get(r.chainId);
-      if (!colls) {
-        colls = new Set();
-        byChain.set(r.chainId, colls);
-      }
-      for (const x of r.targets) colls.add(x.collection);
-    }
-    skipPlans.set(
-      phase,
-      [...byChain].map(([chainId, colls]) => ({ chainId, collections: [...colls] })),
-    );
-  }
-  // Per prefilter: the chain and the collections of a skippable rule (what its hits may vouch for).
-  const prefilterChain = new Int32Array(prefilters).fill(-1);
-  const prefilterCollections: Array<ReadonlySet<string> | undefined> = new Array(prefilters);
-  for (const steps of phases.values()) {
-    for (const step of steps) {
-      if (step.kind !== 'rule' || !step.rule.skippable) continue;
-      const r = step.rule;
-      prefilterChain[r.prefilter] = r.chainId;
-      prefilterCollections[r.prefilter] = new Set(r.targets.map((x) => x.collection));
+      r.skipCollections = [...new Set(r.targets.map((x) => x.collection))];
     }
   }
   const automaton = factorList.length > 0 ? compileKeywords(factorList) : undefined;
@@ -561,9 +548,6 @@ export function compileRules(
     automaton,
     factorRules: factorRules.map((l) => Int32Array.from(l)),
     prefilters,
-    prefilterChain,
-    prefilterCollections,
-    skipPlans,
     chainParent: Int32Array.from(chainParent),
     chainTransform,
   });
@@ -579,9 +563,6 @@ export function compileRules(
   };
 }
 
-/** What one phase computes before its rules run: per transformation chain, the collections to scan. */
-type SkipPlan = ReadonlyArray<{ readonly chainId: number; readonly collections: readonly string[] }>;
-
 /** The prefilter answer for one value: which prefilters (rules) it can satisfy. */
 type Hits = PrefilterHits;
 
@@ -594,10 +575,6 @@ interface EngineParts {
   /** Per factor of the automaton: the prefilters (rules) it belongs to. */
   readonly factorRules: readonly Int32Array[];
   readonly prefilters: number;
-  /** Per prefilter of a skippable rule: its chain (-1 for others) and its target collections. */
-  readonly prefilterChain: Int32Array;
-  readonly prefilterCollections: ReadonlyArray<ReadonlySet<string> | undefined>;
-  readonly skipPlans: ReadonlyMap<number, SkipPlan>;
   readonly chainParent: Int32Array;
   readonly chainTransform: readonly Transform[];
 }
@@ -629,8 +606,6 @@ interface Transaction {
   readonly hitsCache: Map<string, Hits>;
   /** Characters of transformed values memoized on entries so far. */
   memoChars: number;
-  /** Per prefilter: whether some value the rule reads, transformed, holds one of its strings (this phase). */
-  candidates: Uint8Array;
   /** Macro expansion bound to this transaction, handed to operators. */
   readonly expander: (s: string) => string;
 }
@@ -642,9 +617,6 @@ class Engine {
   private readonly automaton: KeywordAutomaton | undefined;
   private readonly factorRules: readonly Int32Array[];
   private readonly prefilters: number;
-  private readonly prefilterChain: Int32Array;
-  private readonly prefilterCollections: ReadonlyArray<ReadonlySet<string> | undefined>;
-  private readonly skipPlans: ReadonlyMap<number, SkipPlan>;
   private readonly chainParent: Int32Array;
   private readonly chainTransform: readonly Transform[];
   /** The answer for a value that holds no prefilter string. */
@@ -669,9 +641,6 @@ class Engine {
     this.automaton = parts.automaton;
     this.factorRules = parts.factorRules;
     this.prefilters = parts.prefilters;
-    this.prefilterChain = parts.prefilterChain;
-    this.prefilterCollections = parts.prefilterCollections;
-    this.skipPlans = parts.skipPlans;
     this.chainParent = parts.chainParent;
     this.chainTransform = parts.chainTransform;
     this.noHits = { bits: new Uint8Array(parts.prefilters), list: [] };
@@ -714,7 +683,6 @@ class Engine {
       allowed: false,
       hitsCache: new Map(),
       memoChars: 0,
-      candidates: this.noHits.bits,
       expander: (s) => this.expand(s, t),
     };
     if (this.options.jsonBodies && !t.bodyProcessor) {
@@ -743,35 +711,25 @@ class Engine {
   }
 
   /**
-   * Which skippable rules of a phase some value could match: every value of the collections such rules
-   * read goes once through each of their transformation chains and once through the automaton; a rule
-   * none of whose strings turned up cannot match (its operator needs one) and is skipped.
+   * Whether some value a skippable rule reads, through its transformations, holds one of its prefilter
+   * strings (each value's transformations and automaton pass are memoized for the whole request). When
+   * none does, the rule cannot match: its operator needs one of those strings.
    */
-  private findCandidates(phase: number, t: Transaction): void {
-    const plan = this.skipPlans.get(phase);
-    if (!plan || plan.length === 0 || !this.automaton) return;
-    const candidates = new Uint8Array(this.prefilters);
-    for (const { chainId, collections } of plan) {
-      for (const coll of collections) {
-        const entries = t.c.get(coll);
-        if (!entries) continue;
-        for (let i = 0; i < entries.length; i++) {
-          const hits = this.hitsOf(entries[i], chainId, t);
-          const list = hits.list;
-          for (let k = 0; k < list.length; k++) {
-            const p = list[k];
-            if (this.prefilterChain[p] === chainId && this.prefilterCollections[p]?.has(coll))
-              candidates[p] = 1;
-          }
-        }
+  private mayMatch(rule: Rule, colls: readonly string[], t: Transaction): boolean {
+    const p = rule.prefilter;
+    const chainId = rule.chainId;
+    for (let j = 0; j < colls.length; j++) {
+      const entries = t.c.get(colls[j]);
+      if (entries === undefined) continue;
+      for (let i = 0; i < entries.length; i++) {
+        if (this.hitsOf(entries[i], chainId, t).bits[p] === 1) return true;
       }
     }
-    t.candidates = candidates;
+    return false;
   }
 
   private runPhase(phase: number, t: Transaction): void {
     const steps = this.phases.get(phase) ?? [];
-    this.findCandidates(phase, t);
     let skipTo: string | undefined;
     let skipCount = 0;
     for (let i = 0; i < steps.length; i++) {
@@ -792,7 +750,8 @@ class Engine {
       t.matchedVar = '';
       t.matchedVarName = '';
       // No value it reads holds a string its operator needs: the rule cannot match.
-      if (rule.skippable && t.candidates[rule.prefilter] !== 1) continue;
+      const skip = rule.skipCollections;
+      if (skip !== undefined && !this.mayMatch(rule, skip, t)) continue;
       if (!this.evaluateRule(rule, rule, t)) continue;
       if (rule.skipAfter) skipTo = rule.skipAfter;
       if (rule.skip > 0) skipCount = rule.skip;
@@ -953,7 +912,7 @@ class Engine {
     if (chainId === 0) return e.value;
     let memo = e.tv;
     if (memo === undefined) {
-      memo = [];
+      memo = new Array<string | undefined>(this.chainParent.length).fill(undefined);
       e.tv = memo;
     }
     const known = memo[chainId];
@@ -1006,12 +965,18 @@ class Engine {
   private hitsOf(e: Entry, chainId: number, t: Transaction): Hits {
     let memo = e.pf;
     if (memo === undefined) {
-      memo = [];
+      memo = new Array<Hits | undefined>(this.chainParent.length).fill(undefined);
       e.pf = memo;
     }
     let hits = memo[chainId];
     if (hits === undefined) {
-      hits = this.hitsOfValue(this.transformedEntry(e, chainId, t), t);
+      const value = this.transformedEntry(e, chainId, t);
+      const parent = this.chainParent[chainId];
+      // A transformation that changed nothing leaves the answer of the shorter chain.
+      hits =
+        chainId !== 0 && value === this.transformedEntry(e, parent, t)
+          ? this.hitsOf(e, parent, t)
+          : this.hitsOfValue(value, t);
       memo[chainId] = hits;
     }
     return hits;
@@ -1060,15 +1025,14 @@ class Engine {
         if (!matchedVars && removals && this.isTargetRemoved(head, this.nameOf(coll, e), t)) continue;
         if (typed?.has(e.key)) continue;
         if (rule.multiMatch) {
-          let v = e.value;
-          const values = [v];
-          for (const tr of rule.transforms) {
-            const nv = tr(v);
-            if (nv !== v) values.push(nv);
-            v = nv;
-          }
-          for (const value of values) {
-            if (prefilter && this.hitsOfValue(value, t).bits[rule.prefilter] !== 1) continue;
+          // The value after each step of the chain that changed it, the untransformed value first.
+          const prefixes = rule.chainPrefixes;
+          let previous: string | undefined;
+          for (let k = 0; k < prefixes.length; k++) {
+            const value = this.transformedEntry(e, prefixes[k], t);
+            if (k > 0 && value === previous) continue;
+            previous = value;
+            if (prefilter && this.hitsOf(e, prefixes[k], t).bits[rule.prefilter] !== 1) continue;
             const r = op.run(value, t.expander, wantCaptures);
             if (r.matched === op.negated) continue;
             any = true;

@@ -115,13 +115,30 @@ test('finds phrases with one automaton, case-insensitively', () => {
 });
 
 test('gives regex prefilter factors that every match contains', () => {
-  assert.deepEqual(requiredFactors('(?i)union\\s+select')?.sort(), ['select']);
-  assert.deepEqual(requiredFactors('(?:foo|bar)\\d+')?.sort(), ['bar', 'foo']);
+  // `\\s` and `\\d` are small character sets: a word and the space after it, a word and its first digit.
+  assert.deepEqual(
+    requiredFactors('(?i)union\\s+select')?.sort(),
+    ['\tselect', '\nselect', '\x0bselect', '\fselect', '\rselect', ' select'].sort(),
+  );
+  assert.deepEqual(
+    requiredFactors('(?:foo|bar)\\d+')?.sort(),
+    ['bar', 'foo'].flatMap((w) => [...'0123456789'].map((d) => w + d)).sort(),
+  );
   assert.equal(requiredFactors('^.*$'), undefined);
   const re = compileRegex('(?i)(?:sleep|benchmark)\\s*\\(');
   for (const s of ['SLEEP(1)', 'benchmark (', 'x sleep(']) {
     assert.ok(re.test(s));
     assert.ok(re.factors?.some((f) => s.toLowerCase().includes(f)));
+  }
+});
+
+test('a prefilter factor keeps the white space a verb must be followed by, so a word that only starts with it does not pass', () => {
+  const re = compileRegex('(?:get|post|put)\\s+(?:\\/|\\w)[^\\s]*(?:\\s+http\\/\\d|[\\r\\n])');
+  const holds = (s: string) => re.factors?.some((f) => s.toLowerCase().includes(f)) ?? true;
+  assert.equal(holds('{"postcode":"NW1","url":"https://x/posts/1"}'), false);
+  for (const s of ['post /a http/1.1', 'get\t/x\n', 'put  /y http/1']) {
+    assert.ok(re.test(s), s);
+    assert.ok(holds(s), s);
   }
 });
 

@@ -165,7 +165,13 @@ interface Info {
   exact?: Set<string>;
   /** Factors: every match contains one of them (lower case). */
   any?: Set<string>;
+  /** For a part repeated at least once: the strings each repetition is one of (`\s+`, `(?:a|b){2,}`). */
+  plus?: Set<string>;
 }
+
+/** What PCRE's `\s` and `\d` match (as toRe2 spells them). */
+const SPACES = ['\t', '\n', '\x0b', '\f', '\r', ' '];
+const DIGITS = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
 
 const MAX_SET = 256;
 const MAX_LEN = 24;
@@ -240,6 +246,16 @@ class FactorReader {
           run = new Set(atom.exact);
           allFinite = false;
         } else run = prod;
+      } else if (atom.plus) {
+        // The first repetition follows the run; the text after it follows the last repetition.
+        const prod = new Set<string>();
+        for (const a of run) for (const b of atom.plus) prod.add(a + b);
+        if (prod.size > MAX_SET || [...prod].some((p) => p.length > MAX_LEN)) {
+          any = best(any, run);
+          any = best(any, atom.plus);
+        } else any = best(any, prod);
+        run = new Set(atom.plus);
+        allFinite = false;
       } else {
         any = best(any, run);
         any = best(any, atom.any);
@@ -271,7 +287,8 @@ class FactorReader {
     if (this.s[this.i] === '?' || this.s[this.i] === '+') this.i++;
     if (max === 1 && min === 0 && atom.exact) return { exact: new Set([...atom.exact, '']) };
     if (min === 0) return {};
-    return { any: atom.exact ?? atom.any };
+    if (atom.exact) return { any: atom.exact, plus: atom.exact };
+    return { any: atom.any };
   }
 
   private atom(): Info {
@@ -328,6 +345,8 @@ class FactorReader {
         return { exact: new Set([lower(String.fromCharCode(Number.parseInt(hex, 16)))]) };
       }
       if ('bBAzZG'.includes(e)) return { exact: new Set(['']) };
+      if (e === 's') return { exact: new Set(SPACES) };
+      if (e === 'd') return { exact: new Set(DIGITS) };
       if ('dDwWsShHvVRXNpPQEk'.includes(e) || /[0-9]/.test(e)) {
         if (e === 'p' || e === 'P') {
           if (s[this.i] === '{') this.i = s.indexOf('}', this.i) + 1;
@@ -382,6 +401,9 @@ class FactorReader {
           const hex = s.slice(this.i, this.i + 2);
           this.i += 2;
           ch = String.fromCharCode(Number.parseInt(hex, 16));
+        } else if (e === 's' || e === 'd') {
+          for (const x of e === 's' ? SPACES : DIGITS) chars.add(x);
+          continue;
         } else if ('dDwWsShHvV'.includes(e)) {
           big = true;
           continue;

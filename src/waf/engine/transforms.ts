@@ -275,6 +275,12 @@ export function removeNulls(input: string): string {
 
 /** Removes white space, the no-break space (0xA0) included. */
 export function removeWhitespace(input: string): string {
+  let any = false;
+  for (let i = 0; i < input.length && !any; i++) {
+    const c = input.charCodeAt(i);
+    any = isSpace(c) || c === 0xa0;
+  }
+  if (!any) return input;
   let out = '';
   for (let i = 0; i < input.length; i++) {
     const c = input.charCodeAt(i);
@@ -285,6 +291,7 @@ export function removeWhitespace(input: string): string {
 
 /** Runs of white space (and 0xA0) become one space. */
 export function compressWhitespace(input: string): string {
+  if (!hasWhitespaceToCompress(input)) return input;
   let out = '';
   let inSpace = false;
   for (let i = 0; i < input.length; i++) {
@@ -300,8 +307,35 @@ export function compressWhitespace(input: string): string {
   return out;
 }
 
+/** Whether compressWhitespace changes anything: a white space other than a lone ` `. */
+function hasWhitespaceToCompress(input: string): boolean {
+  for (let i = 0; i < input.length; i++) {
+    const c = input.charCodeAt(i);
+    if (c === 0x20) {
+      const d = input.charCodeAt(i + 1);
+      if (isSpace(d) || d === 0xa0) return true;
+    } else if (isSpace(c) || c === 0xa0) return true;
+  }
+  return false;
+}
+
+/** Whether cmdLine leaves the input as it is: nothing to drop, lower-case, lone spaces not before `/` or `(`. */
+function cmdLineKeeps(input: string): boolean {
+  for (let i = 0; i < input.length; i++) {
+    const c = input.charCodeAt(i);
+    if (c === 0x22 || c === 0x27 || c === 0x5c || c === 0x5e || c === 0x2c || c === 0x3b) return false;
+    if (c >= 0x41 && c <= 0x5a) return false;
+    if (c === 0x20) {
+      const d = input.charCodeAt(i + 1);
+      if (d === 0x20 || d === 0x2f || d === 0x28 || (d >= 0x09 && d <= 0x0d)) return false;
+    } else if (c >= 0x09 && c <= 0x0d) return false;
+  }
+  return true;
+}
+
 /** Command-line normalisation: drops `\ " ' ^`, spaces before `/` and `(`, `,` and `;` become spaces, white space runs compressed, lower case. */
 export function cmdLine(input: string): string {
+  if (cmdLineKeeps(input)) return input;
   let out = '';
   let space = false;
   for (let i = 0; i < input.length; i++) {
@@ -333,12 +367,19 @@ export function lowercase(input: string): string {
     }
   }
   if (!has) return input;
+  // Plain ASCII: the built-in lower-casing is the same and much faster.
+  if (isAscii(input)) return input.toLowerCase();
   let out = '';
   for (let i = 0; i < input.length; i++) {
     const c = input.charCodeAt(i);
     out += c >= 0x41 && c <= 0x5a ? String.fromCharCode(c + 32) : input[i];
   }
   return out;
+}
+
+function isAscii(input: string): boolean {
+  for (let i = 0; i < input.length; i++) if (input.charCodeAt(i) >= 0x80) return false;
+  return true;
 }
 
 /** ASCII upper case. */
@@ -354,6 +395,8 @@ export function uppercase(input: string): string {
 /** Resolves `.` and `..` segments and collapses repeated slashes. */
 export function normalizePath(input: string): string {
   if (input === '') return input;
+  // No dot and no empty segment inside: every segment is kept as it is.
+  if (input.indexOf('.') < 0 && input.indexOf('//') < 0) return input;
   const absolute = input.startsWith('/');
   const trailing = input.endsWith('/') || input.endsWith('/.') || input.endsWith('/..');
   const parts = input.split('/');
@@ -374,7 +417,7 @@ export function normalizePath(input: string): string {
 
 /** normalizePath after turning backslashes into slashes. */
 export function normalizePathWin(input: string): string {
-  return normalizePath(input.replaceAll('\\', '/'));
+  return normalizePath(input.indexOf('\\') < 0 ? input : input.replaceAll('\\', '/'));
 }
 
 /** C-style comments `/* … *\/` become one space (an unterminated one runs to the end). */
