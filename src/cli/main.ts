@@ -87,8 +87,8 @@ const commands: Record<string, Command> = {
     usage: 'portcullis config schema',
     summary: 'print the JSON Schema of the config file (for editors)',
     async run() {
-      const { buildConfigSchema } = await import('../config/schema.ts');
-      out(JSON.stringify(buildConfigSchema(), null, 2));
+      const { configSchema } = await import('./config.ts');
+      out(JSON.stringify(configSchema(), null, 2));
       return 0;
     },
   },

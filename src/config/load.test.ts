@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ConfigError, formatIssue, parseConfig } from './load.ts';
+import { parseConfig } from '../cli/config.ts';
+import { ConfigError, formatIssue } from './load.ts';
 
 const minimal = `version: 1
 apis:

@@ -6,7 +6,6 @@ import type { JsonObject } from '../core/api-document.ts';
 import type { Config } from '../core/config.ts';
 import { PortcullisError } from '../core/errors.ts';
 import { parseCidr } from '../shared/ip.ts';
-import { buildConfigSchema } from './schema.ts';
 
 /** One problem in a config file: a path like `apis[0].upstream.url` and what is wrong there. */
 export interface ConfigIssue {
@@ -163,20 +162,46 @@ function describe(e: ErrorObject): { tokens: string[]; message: string } {
   }
 }
 
-let cachedValidator: ReturnType<Ajv['compile']> | undefined;
-function validator() {
-  if (cachedValidator === undefined) {
-    const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true });
-    cachedValidator = ajv.compile(buildConfigSchema());
-  }
-  return cachedValidator;
+/** Reads config files against one schema, compiled on first use. */
+export interface ConfigReader {
+  /**
+   * Parses, substitutes and validates a config text. Returns the config with defaults filled in, or
+   * throws a ConfigError listing every problem.
+   */
+  parseConfig(text: string, file: string, env: Env): Config;
+  /** Reads a config file and resolves relative file paths against its folder. */
+  loadConfig(file: string, env: Env): Promise<Config>;
 }
 
-/**
- * Parses, substitutes and validates a config text. Returns the config with defaults filled in, or
- * throws a ConfigError listing every problem.
- */
-export function parseConfig(text: string, file: string, env: Env): Config {
+/** A config reader for the schema `schema()` builds (called once, on first use). */
+export function createConfigReader(schema: () => Record<string, unknown>): ConfigReader {
+  let compiled: ReturnType<Ajv['compile']> | undefined;
+  const validator = () => {
+    if (compiled === undefined) {
+      const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true });
+      compiled = ajv.compile(schema());
+    }
+    return compiled;
+  };
+  const parseConfig = (text: string, file: string, env: Env) => parseWith(validator(), text, file, env);
+  return {
+    parseConfig,
+    async loadConfig(file, env) {
+      const abs = path.resolve(file);
+      let text: string;
+      try {
+        text = await readFile(abs, 'utf8');
+      } catch (err) {
+        throw new ConfigError(abs, [
+          { path: '', message: `cannot read the file (${(err as NodeJS.ErrnoException).code})` },
+        ]);
+      }
+      return resolvePaths(parseConfig(text, abs, env), path.dirname(abs));
+    },
+  };
+}
+
+function parseWith(validate: ReturnType<Ajv['compile']>, text: string, file: string, env: Env): Config {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -192,7 +217,6 @@ export function parseConfig(text: string, file: string, env: Env): Config {
   const issues: ConfigIssue[] = [];
   const value = substitute(raw, env, [], issues) as JsonObject;
   const lineOf = lineFinder(doc.contents, lines);
-  const validate = validator();
   if (!validate(value)) {
     const seen = new Set<string>();
     for (const e of validate.errors ?? []) {
@@ -255,21 +279,6 @@ function checkSemantics(c: Config, issues: ConfigIssue[]): void {
       issues.push({ path: `server.trustedProxies[${i}]`, message: `${cidr} is not an IP address or CIDR` });
     }
   });
-}
-
-/** Reads a config file and resolves relative file paths against its folder. */
-export async function loadConfig(file: string, env: Env): Promise<Config> {
-  const abs = path.resolve(file);
-  let text: string;
-  try {
-    text = await readFile(abs, 'utf8');
-  } catch (err) {
-    throw new ConfigError(abs, [
-      { path: '', message: `cannot read the file (${(err as NodeJS.ErrnoException).code})` },
-    ]);
-  }
-  const config = parseConfig(text, abs, env);
-  return resolvePaths(config, path.dirname(abs));
 }
 
 /** Makes every file path in the config absolute, relative to `dir`. */

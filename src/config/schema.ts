@@ -1,8 +1,6 @@
 import type { JsonObject } from '../core/api-document.ts';
 import type { ConfigSection } from '../core/config.ts';
 import type { PolicyDefinition } from '../core/policy.ts';
-import { policies as registeredPolicies } from '../policies/registry.ts';
-import { sections as registeredSections } from './sections.ts';
 
 export type { ConfigSection };
 
@@ -215,10 +213,13 @@ function policiesSchema(defs: ReadonlyArray<PolicyDefinition>): JsonObject {
   };
 }
 
-/** Builds the JSON Schema of the whole config file from the core and every registered policy and section. */
+/**
+ * Builds the JSON Schema of the whole config file from the core and the policies and sections it is given
+ * (the CLI hands it the registry: src/cli/config.ts).
+ */
 export function buildConfigSchema(
-  defs: ReadonlyArray<PolicyDefinition> = registeredPolicies,
-  extra: ReadonlyArray<ConfigSection> = registeredSections,
+  defs: ReadonlyArray<PolicyDefinition>,
+  extra: ReadonlyArray<ConfigSection>,
 ): JsonObject {
   const policiesRef = { $ref: '#/definitions/policies' };
   const sectionProps: JsonObject = {};

@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ConfigError, formatIssue, parseConfig } from '../../src/config/load.ts';
+import { parseConfig } from '../../src/cli/config.ts';
+import { ConfigError, formatIssue } from '../../src/config/load.ts';
 import type { Operation } from '../../src/core/api-document.ts';
 import { policyConfigFor } from '../../src/gateway/pipeline.ts';
 import { policies } from '../../src/policies/registry.ts';

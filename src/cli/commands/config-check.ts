@@ -1,6 +1,7 @@
-import { ConfigError, formatIssue, loadConfig } from '../../config/load.ts';
+import { ConfigError, formatIssue } from '../../config/load.ts';
 import { GatewayBuildError } from '../../gateway/gateway.ts';
 import { checkCompiles } from '../compile-check.ts';
+import { loadConfig } from '../config.ts';
 
 export interface ConfigCheckOptions {
   readonly file: string;

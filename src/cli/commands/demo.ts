@@ -26,7 +26,8 @@ function findCoreRuleSet(env: NodeJS.ProcessEnv): { path: string; version: strin
 export async function demo(opts: { port: number; adminPort: number; out: (line: string) => void }) {
   // Loaded on use, so other commands do not load the demo, the gateway and the policies.
   const { startDemoApi } = await import('../../demo/api.ts');
-  const { parseConfig, resolvePaths } = await import('../../config/load.ts');
+  const { parseConfig } = await import('../config.ts');
+  const { resolvePaths } = await import('../../config/load.ts');
   const { startRuntime } = await import('../runtime.ts');
   const api = await startDemoApi();
   // The identity provider (oidc-provider) is loaded only when the demo runs.

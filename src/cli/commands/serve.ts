@@ -1,7 +1,7 @@
 import cluster from 'node:cluster';
 import { watch } from 'node:fs';
 import path from 'node:path';
-import { ConfigError, formatIssue, loadConfig } from '../../config/load.ts';
+import { ConfigError, formatIssue } from '../../config/load.ts';
 import { createMetrics, type MetricsRegistry } from '../../core/metrics.ts';
 import { GatewayBuildError } from '../../gateway/gateway.ts';
 import {
@@ -12,6 +12,7 @@ import {
   receiveRelayedEvents,
 } from '../cluster-events.ts';
 import { answerMetricsCollection, createClusterScrape, createMetricsGatherer } from '../cluster-metrics.ts';
+import { loadConfig } from '../config.ts';
 import { CliError } from '../errors.ts';
 import { type Runtime, startRuntime } from '../runtime.ts';
 

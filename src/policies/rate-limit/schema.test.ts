@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ConfigError, formatIssue, parseConfig } from '../../config/load.ts';
+import { parseConfig } from '../../cli/config.ts';
+import { ConfigError, formatIssue } from '../../config/load.ts';
 
 const config = (policies: string) => `version: 1
 apis:
