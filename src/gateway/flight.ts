@@ -3,15 +3,10 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { EventSink } from '../core/events.ts';
 import type { Exchange } from '../core/exchange.ts';
+import { type ForwardingInfo, resolveForwarding } from '../shared/forwarding.ts';
 import type { CircuitPermit } from './circuit-breaker.ts';
 import type { AccessRecord, BodyObserver } from './deps.ts';
-import {
-  continueTrace,
-  type ForwardingInfo,
-  requestId,
-  resolveForwarding,
-  type TraceContext,
-} from './headers.ts';
+import { continueTrace, requestId, type TraceContext } from './headers.ts';
 import type { ApiRuntime, Route, Snapshot } from './snapshot.ts';
 import type { ClientGone, StreamedBodies } from './streams.ts';
 
