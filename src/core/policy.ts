@@ -1,6 +1,5 @@
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
-import type { StateStore } from '../state/store.ts';
 import type { ApiDocument, JsonObject, Operation } from './api-document.ts';
 import type { Clock } from './clock.ts';
 import type { ApiConfig } from './config.ts';
@@ -9,6 +8,7 @@ import type { EventSink } from './events.ts';
 import type { Exchange } from './exchange.ts';
 import type { MetricsRegistry } from './metrics.ts';
 import type { Problem } from './problems.ts';
+import type { StateStore } from './store.ts';
 
 /** Pipeline stages, run in this order for requests (responses run `protect-response` then `observe`). */
 export const STAGES = [

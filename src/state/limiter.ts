@@ -1,4 +1,5 @@
-import { PortcullisError } from '../core/errors.ts';
+import type { LimitAlgorithm, LimitCheck, LimitResult } from '../core/store.ts';
+
 /**
  * Limiter algorithms shared by every state store. The memory store runs these functions directly; the Redis
  * store runs the same arithmetic in one Lua script (`redis-limit-script.ts`), so both backends decide alike.
@@ -7,104 +8,17 @@ import { PortcullisError } from '../core/errors.ts';
  * interval without floating-point drift, in JavaScript and in Lua (doubles hold integers up to 2^53 exactly).
  */
 
-/** Which algorithm a limit uses. */
-export type LimitAlgorithm = 'gcra' | 'sliding-window' | 'fixed-window' | 'concurrency';
+export {
+  type ConsumeRequest,
+  type ConsumeResult,
+  type LeaseRef,
+  type LimitAlgorithm,
+  type LimitCheck,
+  type LimitResult,
+  StoreCapacityError,
+  StoreUnavailableError,
+} from '../core/store.ts';
 
-/** One limit to check as part of a decision; built by the policy at compile time except for `key`. */
-export interface LimitCheck {
-  /** State key (without the store's own prefix); never raw client input. */
-  readonly key: string;
-  readonly algorithm: LimitAlgorithm;
-  /** Units allowed per window (GCRA: per `windowMs` sustained; concurrency: requests in flight). */
-  readonly limit: number;
-  /**
-   * GCRA: time to earn `limit` units; sliding window: the window; fixed window: window length (the window
-   * itself is named in `key` and ends at `windowEndMs`); concurrency: lease time to live.
-   */
-  readonly windowMs: number;
-  /** GCRA bucket capacity in units (defaults to `limit`). Ignored by the others. */
-  readonly burst: number;
-  /** Fixed window: absolute end of the current window (ms since epoch). */
-  readonly windowEndMs: number;
-  /** Sliding window: number of sub-windows (precision). */
-  readonly subWindows: number;
-  /** Units this request uses (concurrency always uses 1). */
-  readonly cost: number;
-  /** Consume even when the decision as a whole is rejected. */
-  readonly countRejected: boolean;
-}
-
-/** What one limit says about one request. */
-export interface LimitResult {
-  /** This limit alone would admit the request. */
-  readonly allowed: boolean;
-  /** Units left after this decision (0 when exhausted). */
-  readonly remaining: number;
-  /**
-   * Milliseconds until more quota becomes available, i.e. until `remaining` grows by at least one unit (the
-   * `t` of draft-ietf-httpapi-ratelimit-headers-10): for GCRA the next emission interval, not the time until
-   * the bucket is full; for a sliding window when the oldest counted unit leaves it; for a fixed window
-   * its end. 0 when the quota is already whole.
-   */
-  readonly resetMs: number;
-  /** When this limit rejects: milliseconds until a request of the same cost could pass; else 0. */
-  readonly retryAfterMs: number;
-}
-
-/** Input of one decision: all limits must pass, or none consumes (unless `countRejected`). */
-export interface ConsumeRequest {
-  /** Gateway clock time of the decision (ms since epoch). */
-  readonly nowMs: number;
-  readonly limits: readonly LimitCheck[];
-  /** Identifies the leases taken by concurrency limits; pass the same value to `release`. */
-  readonly leaseId: string;
-}
-
-export interface ConsumeResult {
-  readonly allowed: boolean;
-  /** One result per limit, in request order. */
-  readonly results: readonly LimitResult[];
-}
-
-/** A concurrency lease to give back when the request completes. */
-export interface LeaseRef {
-  readonly key: string;
-  readonly leaseId: string;
-}
-
-/** The store could not be reached; the policy applies its `failMode`. */
-export class StoreUnavailableError extends PortcullisError {
-  readonly code = 'ERR_STORE_UNAVAILABLE';
-  /**
-   * `disconnected`: no connection (fails at once); `timeout`: no answer in time (the store may be slow rather
-   * than gone, and may still apply the decision); `error`: anything else; `outage`: the store is in its
-   * outage state and was not asked (fails at once, see `availability.ts`).
-   */
-  readonly reason: 'disconnected' | 'timeout' | 'error' | 'outage';
-  constructor(
-    message: string,
-    reason: 'disconnected' | 'timeout' | 'error' | 'outage',
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'StoreUnavailableError';
-    this.reason = reason;
-  }
-}
-
-/**
- * The memory limiter is full of live state and will not evict any of it (that would silently reset
- * somebody's limit); the policy applies its `failMode`.
- */
-export class StoreCapacityError extends PortcullisError {
-  readonly code = 'ERR_STORE_CAPACITY';
-  constructor(message: string) {
-    super(message);
-    this.name = 'StoreCapacityError';
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------
 // Per-algorithm state kept by the memory store. Each evaluate function is pure: it reads the state, returns
 // the result and a commit function that applies the consumption. A state whose `expiresAtMs` has passed is
 // equivalent to no state at all, so dropping it is lossless.
