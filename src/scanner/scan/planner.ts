@@ -11,6 +11,7 @@ export { type CreatedObject, ObjectRegistry } from './objects.ts';
 
 const LOGIN = /(^|[/_-])(log_?in|sign_?in|auth(enticate)?|token|session)s?($|[/_-])/i;
 const PASSWORD_FIELD = /pass(word)?|secret|pin$/i;
+const NOT_LOGIN = /regist|sign_?up|join|forgot|reset|change|update|verify|logout|refresh|invite/i;
 const BUSINESS =
   /coupon|voucher|promo|referral|redeem|invite|order|checkout|purchase|transfer|vote|like|reward|gift/i;
 const ADMIN = /(^|[/_-])(admin|administrator|internal|manage(ment)?|staff|superuser)($|[/_-])/i;
@@ -30,6 +31,8 @@ export function isExcluded(op: Operation): boolean {
 
 export function isLoginOperation(spec: ApiDocument, op: Operation): boolean {
   if (op.method !== 'POST' || (!LOGIN.test(op.path) && !/log_?in|sign_?in/i.test(op.id))) return false;
+  // `/auth/register`, `/auth/forgot-password`: beside the login, not the login.
+  if (NOT_LOGIN.test(`${op.path} ${op.hasDeclaredId ? op.id : ''}`)) return false;
   const body = jsonBodySchema(op);
   if (body === undefined) return false;
   const sample = sampleValue(spec, body);

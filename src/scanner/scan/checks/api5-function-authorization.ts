@@ -1,37 +1,301 @@
 /**
- * API5 Broken Function Level Authorization: an ordinary identity calls operations that look privileged
- * (`x-portcullis-admin: true`, an `admin`-like path segment or tag, or an admin scope). With an admin identity
- * the scanner first confirms the operation works for the admin. Only GET and HEAD unless `allowDestructive`.
+ * API5 Broken Function Level Authorization: what the admin can do, replayed as each ordinary identity and
+ * judged by comparing the answers.
+ *
+ * - Reads without path parameters: an ordinary identity that gets what the admin gets (same content, not just
+ *   the same shape), where anonymous callers are refused, is a finding when the operation looks privileged
+ *   (`x-portcullis-admin`, an admin path segment, tag, scope or summary) or when the answer holds other
+ *   identities' data (their user names, e-mails, ids): a directory of users is an admin function.
+ * - Privileged operations that change state (POST, PUT, PATCH, DELETE): sent as the first ordinary identity
+ *   against an account the scan registered for the purpose (never someone else's data unless
+ *   `allowDestructive`); a finding when the change shows (the account is gone from the admin's view, or carries
+ *   the new value). A 200 whose body says "forbidden" or `status: fail` is a refusal, not a success.
  */
+import type { Operation } from '../../../core/api-document.ts';
 import type { Check } from '../check.ts';
-import { evidenceOf, isSuccess } from '../context.ts';
-import { isAdminOperation, isExcluded, planRequest } from '../planner.ts';
+import type { ScanResponse } from '../client.ts';
+import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
+import { singular } from '../harvest.ts';
+import {
+  isAdminOperation,
+  isExcluded,
+  isLoginOperation,
+  jsonBodySchema,
+  planRequest,
+  requiresAuth,
+  withForeignKeys,
+} from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
+import { propertiesOf, resolveSchema, sampleValue } from '../schema.ts';
+import { similarity } from '../similarity.ts';
 
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
+const ADMIN_WORDS = /\b(admins?|administrators?|staff only|superusers?|privileged)\b/i;
+const REFUSAL =
+  /forbidden|not allowed|not permitted|permission|unauthori[sz]ed|access denied|admins? only|administrators? only|insufficient|not an admin/i;
+const PASSWORD = /pass(word)?$/i;
+const USER_FIELD = /^(user_?name|login|email|e_?mail|handle)$/i;
+const SAME_CONTENT = 0.9;
+const PRIVILEGED_VALUE = /admin|super|root|owner|staff|manager/i;
+
+/** Privileged by its description: marker, path, tag, scope, or a summary that says admin. */
+export function looksPrivileged(op: Operation): boolean {
+  if (isAdminOperation(op)) return true;
+  return ADMIN_WORDS.test(op.summary ?? '');
+}
+
+/** A 2xx that refuses all the same (`{"status": "fail", "message": "Admins only"}`). */
+export function refusedIn200(res: ScanResponse): boolean {
+  const body = res.json;
+  if (body !== null && typeof body === 'object' && !Array.isArray(body)) {
+    const r = body as Record<string, unknown>;
+    if (r.success === false || r.ok === false) return true;
+    if (typeof r.status === 'string' && /^(fail|failed|failure|error|denied)$/i.test(r.status)) return true;
+    const text = [r.error, r.message, r.detail, r.msg].filter((v) => typeof v === 'string').join(' ');
+    if (text !== '' && Object.keys(r).length <= 4 && REFUSAL.test(text)) return true;
+    return false;
+  }
+  return res.text.length < 200 && REFUSAL.test(res.text);
+}
+
+/** Values that identify the other identities (user names, e-mails, ids they alone have seen). */
+function othersValues(ctx: ScanContext, caller: Identity): string[] {
+  const out = new Set<string>();
+  for (const other of [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])]) {
+    if (other.name === caller.name) continue;
+    for (const [key, value] of Object.entries(other.login?.body ?? {})) {
+      if (!PASSWORD.test(key) && typeof value === 'string' && value.length >= 3) out.add(value);
+    }
+  }
+  return [...out];
+}
+
+function holdsAny(res: ScanResponse, values: readonly string[]): boolean {
+  return values.some((v) => res.text.includes(JSON.stringify(v)));
+}
+
+async function replayReads(ctx: ScanContext): Promise<void> {
+  const admin = ctx.admin;
+  for (const op of ctx.spec.operations) {
+    if (!SAFE.has(op.method) || op.method !== 'GET' || isExcluded(op)) continue;
+    if (isLoginOperation(ctx.spec, op)) continue;
+    const named = looksPrivileged(op);
+    // Data-based candidates: function-level reads (no object in the path) only.
+    if (!named && op.path.includes('{')) continue;
+    for (const user of ctx.identities) {
+      const req = planRequest(ctx.spec, op, ctx.objects, { owner: user.name });
+      const mine = await ctx.send(req, user);
+      if (!isSuccess(mine) || refusedIn200(mine)) continue;
+      let asAdmin: ScanResponse | undefined;
+      if (admin) {
+        asAdmin = await ctx.send(req, admin);
+        if (!isSuccess(asAdmin) || refusedIn200(asAdmin)) continue;
+        const score = similarity(asAdmin.json ?? asAdmin.text, mine.json ?? mine.text);
+        if (score < SAME_CONTENT) continue; // the user gets its own view, not the admin's
+      }
+      if (!named) {
+        if (!holdsAny(mine, othersValues(ctx, user))) continue;
+        if (!requiresAuth(op)) continue; // a public directory is a design choice, not a privilege
+      }
+      const anonymous = await ctx.send(req, null);
+      if (
+        isSuccess(anonymous) &&
+        !refusedIn200(anonymous) &&
+        similarity(anonymous.json ?? anonymous.text, mine.json ?? mine.text) >= SAME_CONTENT
+      ) {
+        continue; // anyone gets it: public, not a function of the admin
+      }
+      ctx.report(SCAN_RULES.bfla, {
+        operation: op,
+        message: `${user.name} (an ordinary identity) called the privileged operation ${op.method} ${op.path}${
+          admin ? ` and got what ${admin.name} gets` : ' (not confirmed with an admin identity)'
+        }${named ? '' : ", other users' data included"}.`,
+        evidence: evidenceOf(mine, { identity: user.name }),
+      });
+      break;
+    }
+  }
+}
+
+/** A registration: a POST with a password and a user name field that is not the login. */
+function registration(ctx: ScanContext): Operation | undefined {
+  return ctx.spec.operations.find((op) => {
+    if (op.method !== 'POST' || isExcluded(op) || isLoginOperation(ctx.spec, op) || op.path.includes('{')) {
+      return false;
+    }
+    const props = Object.keys(propertiesOf(ctx.spec, jsonBodySchema(op)));
+    return props.some((k) => PASSWORD.test(k)) && props.some((k) => USER_FIELD.test(k));
+  });
+}
+
+/** Admin reads without parameters, for finding the registered account and seeing changes to it. */
+async function adminViews(ctx: ScanContext): Promise<ScanResponse[]> {
+  const admin = ctx.admin;
+  if (!admin) return [];
+  const out: ScanResponse[] = [];
+  for (const op of ctx.spec.operations) {
+    if (op.method !== 'GET' || op.path.includes('{') || isExcluded(op)) continue;
+    if (op.parameters.some((p) => p.required && p.in === 'query')) continue;
+    const res = await ctx.send(planRequest(ctx.spec, op, ctx.objects, { owner: admin.name }), admin);
+    if (isSuccess(res) && res.json !== undefined) out.push(res);
+  }
+  return out;
+}
+
+/** The record that carries a value, anywhere in a view. */
+function recordWith(view: unknown, value: string, depth = 0): Record<string, unknown> | undefined {
+  if (depth > 5 || view === null || typeof view !== 'object') return undefined;
+  if (Array.isArray(view)) {
+    for (const item of view.slice(0, 500)) {
+      const hit = recordWith(item, value, depth + 1);
+      if (hit) return hit;
+    }
+    return undefined;
+  }
+  const record = view as Record<string, unknown>;
+  if (Object.values(record).some((v) => v === value)) return record;
+  for (const v of Object.values(record)) {
+    const hit = recordWith(v, value, depth + 1);
+    if (hit) return hit;
+  }
+  return undefined;
+}
+
+function idIn(record: Record<string, unknown> | undefined, param: string): string | undefined {
+  if (!record) return undefined;
+  for (const key of [param, 'id', '_id', 'uuid', 'user_id', 'userId']) {
+    const v = record[key];
+    if (typeof v === 'string' || typeof v === 'number') return String(v);
+  }
+  return undefined;
+}
+
+interface Account {
+  readonly name: string;
+  readonly id?: string;
+}
+
+/** Registers a throwaway account for the state-changing replays: the scan's own, so it may be changed. */
+async function registerAccount(ctx: ScanContext): Promise<Account | undefined> {
+  const op = registration(ctx);
+  if (!op) return undefined;
+  const schema = jsonBodySchema(op);
+  const body = sampleValue(ctx.spec, schema) as Record<string, unknown>;
+  const nameKey = Object.keys(body).find((k) => USER_FIELD.test(k) && typeof body[k] === 'string');
+  if (!nameKey) return undefined;
+  const name = String(body[nameKey]);
+  const res = await ctx.send(planRequest(ctx.spec, op, ctx.objects, { body }), null);
+  if (!isSuccess(res) || refusedIn200(res)) return undefined;
+  const fromAnswer = idIn(recordWith(res.json, name), 'id');
+  if (fromAnswer !== undefined) return { name, id: fromAnswer };
+  for (const view of await adminViews(ctx)) {
+    const id = idIn(recordWith(view.json, name), 'id');
+    if (id !== undefined) return { name, id };
+  }
+  return { name };
+}
+
+/** The parameter of a path that designates a user (`/users/{user_id}/role` → `user_id`). */
+function userParam(op: Operation): string | undefined {
+  const segments = op.path.split('/');
+  for (let i = 1; i < segments.length; i++) {
+    const m = /^\{([^}]+)\}$/.exec(segments[i]);
+    if (!m) continue;
+    const context = singular(segments[i - 1]);
+    if (/^(user|account|member|customer|profile)$/.test(context) || /^user(_?id|name)?$/i.test(m[1]))
+      return m[1];
+  }
+  return undefined;
+}
+
+/** A body that exercises the operation: privileged enum values where the schema has them. */
+function privilegedBody(ctx: ScanContext, op: Operation): unknown {
+  const schema = jsonBodySchema(op);
+  if (!schema) return undefined;
+  const body = withForeignKeys(
+    ctx.spec,
+    schema,
+    sampleValue(ctx.spec, schema),
+    ctx.objects,
+    undefined,
+    op.path,
+  );
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return body;
+  const out: Record<string, unknown> = { ...(body as Record<string, unknown>) };
+  for (const [name, prop] of Object.entries(propertiesOf(ctx.spec, schema))) {
+    const values = Array.isArray(resolveSchema(ctx.spec, prop).enum) ? (prop.enum as unknown[]) : [];
+    const hit = values.find((v) => typeof v === 'string' && PRIVILEGED_VALUE.test(v));
+    if (hit !== undefined) out[name] = hit;
+  }
+  return out;
+}
+
+async function replayChanges(ctx: ScanContext): Promise<void> {
+  const user = ctx.identities[0];
+  const ops = ctx.spec.operations.filter(
+    (op) => !SAFE.has(op.method) && !isExcluded(op) && !isLoginOperation(ctx.spec, op) && looksPrivileged(op),
+  );
+  if (!user || ops.length === 0) return;
+  // Deletes last: the account must live through the other changes.
+  ops.sort((a, b) => Number(a.method === 'DELETE') - Number(b.method === 'DELETE'));
+  let account: Account | undefined;
+  for (const op of ops) {
+    const param = userParam(op);
+    const params: Record<string, string> = {};
+    if (param !== undefined) {
+      account ??= await registerAccount(ctx);
+      const value = /name/i.test(param) ? account?.name : account?.id;
+      if (value === undefined) continue;
+      params[param] = value;
+    }
+    const req = planRequest(ctx.spec, op, ctx.objects, {
+      owner: user.name,
+      params,
+      ...(jsonBodySchema(op) ? { body: privilegedBody(ctx, op) } : {}),
+    });
+    if (req.invented.length > 0) continue;
+    const path = req.path.split('?')[0];
+    if (param !== undefined && account) {
+      // The account is the scan's own: register it so the one safety rule lets the request through.
+      const collection = path.slice(0, path.indexOf(`/${encodeURIComponent(params[param])}`));
+      ctx.objects.add({
+        collection: op.path.slice(0, op.path.indexOf(`/{${param}}`)),
+        path: `${collection}/${encodeURIComponent(params[param])}`,
+        id: params[param],
+        owner: `${user.name}:api5`,
+        body: undefined,
+        createdBy: op,
+      });
+    } else if (!ctx.allowDestructive && op.method !== 'POST') {
+      continue; // nothing of ours to change
+    }
+    const before = account && op.method === 'DELETE' ? await adminViews(ctx) : [];
+    const res = await ctx.send(req, user);
+    if (!isSuccess(res) || refusedIn200(res)) continue;
+    let confirmed = true;
+    if (account && op.method === 'DELETE') {
+      const after = await adminViews(ctx);
+      const had = before.some((v) => recordWith(v.json, account!.name) !== undefined);
+      confirmed = !had || !after.some((v) => recordWith(v.json, account!.name) !== undefined);
+    }
+    if (!confirmed) continue;
+    ctx.report(SCAN_RULES.bfla, {
+      operation: op,
+      message: `${user.name} (an ordinary identity) called the privileged operation ${op.method} ${op.path}${
+        account && param !== undefined ? ` on an account the scan registered (${account.name})` : ''
+      } and it succeeded.`,
+      evidence: evidenceOf(res, { identity: user.name }),
+    });
+  }
+}
 
 export const api5: Check = {
   id: 'API5',
   title: 'Broken function level authorization',
   rules: [SCAN_RULES.bfla],
   async run(ctx) {
-    const user = ctx.identities[0];
-    if (!user) return;
-    for (const op of ctx.spec.operations) {
-      if (!isAdminOperation(op) || isExcluded(op)) continue;
-      if (!SAFE.has(op.method) && !ctx.allowDestructive) continue;
-      const req = planRequest(ctx.spec, op, ctx.objects, { owner: user.name });
-      if (ctx.admin) {
-        const asAdmin = await ctx.send(req, ctx.admin);
-        if (!isSuccess(asAdmin)) continue; // the operation does not work at all with these values
-      }
-      const res = await ctx.send(req, user);
-      if (!isSuccess(res)) continue;
-      ctx.report(SCAN_RULES.bfla, {
-        operation: op,
-        message: `${user.name} (an ordinary identity) called the privileged operation ${op.method} ${op.path}${ctx.admin ? '' : ' (not confirmed with an admin identity)'}.`,
-        evidence: evidenceOf(res, { identity: user.name }),
-      });
-    }
+    if (!ctx.identities[0]) return;
+    await replayReads(ctx);
+    if (ctx.admin || ctx.allowDestructive) await replayChanges(ctx);
   },
 };
