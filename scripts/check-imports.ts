@@ -1,6 +1,7 @@
 /**
  * Checks the import graph of src/ against the direction shared/DESIGN.md draws: no cycle between files,
- * and no import from one top-level folder to another that the table below does not allow. Imports of
+ * no import from one top-level folder to another that the table below does not allow, and no policy
+ * importing another policy's files (shared policy helpers sit at the root of src/policies/). Imports of
  * `type` only count too: a type import is still a dependency a reader must follow.
  *
  * Known violations are listed in KNOWN, each with the issue that removes it; the check fails on any
@@ -42,7 +43,7 @@ const KNOWN = new Set<string>(
 );
 
 const IMPORT =
-  /(?:^|\n)\s*(?:import|export)\s[^'";]*?from\s+'(\.{1,2}\/[^']+)'|import\(\s*'(\.{1,2}\/[^']+)'\s*\)/g;
+  /(?:^|\n)\s*(?:import|export)\s[^'";]*?from\s+'(\.{1,2}\/[^']+)'|import\(\s*'(\.{1,2}\/[^']+)'\s*\)|(?:^|\n)\s*import\s+'(\.{1,2}\/[^']+)'/g;
 
 function sourceFiles(dir: string): string[] {
   const out: string[] = [];
@@ -65,11 +66,26 @@ for (const file of files) {
   const text = readFileSync(file, 'utf8');
   const targets: string[] = [];
   for (const m of text.matchAll(IMPORT)) {
-    const target = path.resolve(path.dirname(file), m[1] ?? m[2]);
+    const target = path.resolve(path.dirname(file), m[1] ?? m[2] ?? m[3]);
     if (!target.startsWith(root)) continue;
     targets.push(target);
     const from = folderOf(file);
     const to = folderOf(target);
+    const policyOf = (f: string) => (from === 'policies' ? rel(f).split(path.sep)[1] : undefined);
+    const fromPolicy = policyOf(file);
+    const toPolicy = to === 'policies' ? rel(target).split(path.sep)[1] : undefined;
+    // A policy folder may use the helpers at the root of policies/, never another policy's files.
+    if (
+      fromPolicy !== undefined &&
+      toPolicy !== undefined &&
+      !fromPolicy.endsWith('.ts') &&
+      !toPolicy.endsWith('.ts') &&
+      fromPolicy !== toPolicy
+    ) {
+      const key = `policies/${fromPolicy} -> policies/${toPolicy}: ${rel(file)} imports ${rel(target)}`;
+      if (KNOWN.has(key)) seenKnown.add(key);
+      else findings.push(`import of another policy's internals: ${key}`);
+    }
     if (from === to || from.endsWith('.ts') || to.endsWith('.ts')) continue;
     const allowed = ALLOWED[from];
     if (allowed?.includes('*') || allowed?.includes(to)) continue;

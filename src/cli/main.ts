@@ -1,15 +1,9 @@
 import { parseArgs } from 'node:util';
+import { type Command, commands, registerCommand } from './command-table.ts';
 import { CliError } from './errors.ts';
 
 /** Writes one line to stdout. */
 const out = (line: string) => process.stdout.write(`${line}\n`);
-
-interface Command {
-  readonly usage: string;
-  readonly summary: string;
-  /** Runs the command; resolves to an exit code, or to 'running' for long-lived commands. */
-  run(args: string[]): Promise<number | 'running'>;
-}
 
 function flags<
   T extends Record<
@@ -45,7 +39,7 @@ function stopOnSignal(close: () => Promise<void>): void {
 }
 
 /** Every command, in the order `portcullis help` lists them. */
-const commands: Record<string, Command> = {
+const builtIn: Record<string, Command> = {
   serve: {
     usage: 'portcullis serve --config FILE [--workers N] [--no-watch]',
     summary: 'run the gateway (reloads on SIGHUP and when the config file changes)',
@@ -116,10 +110,7 @@ const commands: Record<string, Command> = {
   },
 };
 
-/** Extra commands registered by other modules (demo, audit, scan, key), keeping this table the one index. */
-export function registerCommand(name: string, command: Command): void {
-  commands[name] = command;
-}
+for (const [name, command] of Object.entries(builtIn)) registerCommand(name, command);
 
 function help(): string {
   // Each command's usage, with its summary on the next line: usages vary too much in length for columns.

@@ -4,7 +4,7 @@ import { createManualClock } from '../../src/core/clock.ts';
 import { createMetrics } from '../../src/core/metrics.ts';
 import type { PolicyHandler } from '../../src/core/policy.ts';
 import { problems } from '../../src/core/problems.ts';
-import { createLimitMetrics, LIMIT_METRICS_KEY } from '../../src/policies/rate-limit/metrics.ts';
+import { createLimitMetrics, LIMIT_METRICS_KEY } from '../../src/policies/limit-metrics.ts';
 import { rateLimitPolicy } from '../../src/policies/rate-limit/policy.ts';
 import { createRedisStore } from '../../src/state/redis-store.ts';
 import { context, exchange } from './context.ts';

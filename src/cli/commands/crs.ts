@@ -5,8 +5,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { CrsSettings, WafRequest, WafVerdict } from '../../waf/types.ts';
+import { registerCommand } from '../command-table.ts';
 import { CliError } from '../errors.ts';
-import { registerCommand } from '../main.ts';
 
 /** Where Debian's modsecurity-crs package puts the rules (the default of --rules when present). */
 const DEBIAN_RULES = '/usr/share/modsecurity-crs/rules';

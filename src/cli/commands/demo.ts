@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { registerCommand } from '../main.ts';
+import { registerCommand } from '../command-table.ts';
 import type { DemoState } from './demo-attack.ts';
 
 const CONFIG = path.join(import.meta.dirname, '../../demo/portcullis.yaml');

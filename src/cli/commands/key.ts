@@ -1,6 +1,6 @@
 import { createApiKey } from '../../policies/authenticate/api-key.ts';
+import { registerCommand } from '../command-table.ts';
 import { CliError } from '../errors.ts';
-import { registerCommand } from '../main.ts';
 
 registerCommand('key create', {
   usage: 'portcullis key create [--consumer NAME]',

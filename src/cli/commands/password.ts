@@ -4,8 +4,8 @@ import {
   PasswordHashError,
   type ScryptParams,
 } from '../../policies/authenticate/password-hash.ts';
+import { registerCommand } from '../command-table.ts';
 import { CliError } from '../errors.ts';
-import { registerCommand } from '../main.ts';
 
 /** Longest password read; a longer stdin is almost certainly the wrong file. */
 const MAX_PASSWORD_BYTES = 1024;

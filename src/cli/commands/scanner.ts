@@ -9,8 +9,8 @@ import {
   writeReport,
 } from '../../scanner/report/index.ts';
 import type { ScanIdentity } from '../../scanner/scan/index.ts';
+import { registerCommand } from '../command-table.ts';
 import { CliError } from '../errors.ts';
-import { registerCommand } from '../main.ts';
 
 const reportFlags = {
   format: { type: 'string', short: 'f', default: 'text' },

@@ -6,7 +6,7 @@ import {
   type PolicyHandler,
 } from '../../core/policy.ts';
 import { type Problem, problem, problems } from '../../core/problems.ts';
-import { createLimitMetrics, LIMIT_METRICS_KEY, type LimitMetrics } from '../rate-limit/metrics.ts';
+import { createLimitMetrics, LIMIT_METRICS_KEY, type LimitMetrics } from '../limit-metrics.ts';
 import { createSemaphore, type RefusalReason, type Semaphore } from './semaphore.ts';
 
 /** One cap. */

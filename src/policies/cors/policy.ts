@@ -8,7 +8,7 @@ import type {
   ResponseHead,
 } from '../../core/policy.ts';
 import { type Problem, problem, problems } from '../../core/problems.ts';
-import { emitViolation } from '../validate-request/events.ts';
+import { emitViolation } from '../violation-events.ts';
 
 export interface CorsConfig extends PolicyConfigBase {
   allowOrigins: string[];

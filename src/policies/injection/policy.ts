@@ -15,8 +15,8 @@ import {
   parseMediaType,
   unreadableCharset,
 } from '../media-type.ts';
-import { BodyFormatError, parseMultipart } from '../validate-request/body.ts';
-import { emitViolation } from '../validate-request/events.ts';
+import { BodyFormatError, parseMultipart } from '../request-body.ts';
+import { emitViolation } from '../violation-events.ts';
 import {
   compileCrsExclusions,
   compileTypedArgs,

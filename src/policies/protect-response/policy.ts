@@ -6,8 +6,8 @@ import { type Problem, problem, problems } from '../../core/problems.ts';
 import { derefSchema } from '../../openapi/parameters.ts';
 import { type CompiledSchema, schemaCompilerFor } from '../../openapi/schema.ts';
 import { parseJson } from '../../shared/json.ts';
-import { isJsonMediaType, matchMediaType, mediaTypeOf } from '../validate-request/body.ts';
-import { emitViolation } from '../validate-request/events.ts';
+import { isJsonMediaType, matchMediaType, mediaTypeOf } from '../request-body.ts';
+import { emitViolation } from '../violation-events.ts';
 import { createLeakScanner, type DetectorName, type LeakScanner } from './data-leak.ts';
 import { defaults, type ProtectResponseConfig, schema } from './schema.ts';
 

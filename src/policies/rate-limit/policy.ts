@@ -18,9 +18,9 @@ import {
 } from '../../state/limiter.ts';
 import { createMemoryStore } from '../../state/memory-store.ts';
 import type { StateStore } from '../../state/store.ts';
+import { createLimitMetrics, LIMIT_METRICS_KEY, type LimitMetrics } from '../limit-metrics.ts';
 import { appendListField, policyItem, sfBytes, sfString } from './headers.ts';
 import { compileKey, keyPartKind, PRE_AUTH_KEY_PARTS } from './keys.ts';
-import { createLimitMetrics, LIMIT_METRICS_KEY, type LimitMetrics } from './metrics.ts';
 import { type LimitConfig, type RateLimitConfig, rateLimitSchema } from './schema.ts';
 
 const ALGORITHMS = new Set(['gcra', 'sliding-window', 'fixed-window', 'quota', 'concurrency']);

@@ -10,8 +10,8 @@ import {
   splitQuery,
 } from '../../openapi/parameters.ts';
 import { parseJson } from '../../shared/json.ts';
-import { isJsonMediaType, mediaTypeOf, parseFormPairs } from '../validate-request/body.ts';
-import { emitViolation } from '../validate-request/events.ts';
+import { isJsonMediaType, mediaTypeOf, parseFormPairs } from '../request-body.ts';
+import { emitViolation } from '../violation-events.ts';
 import {
   compileHostAllowlist,
   createCidrList,

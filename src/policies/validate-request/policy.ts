@@ -32,8 +32,8 @@ import {
   mediaTypeOf,
   parseFormPairs,
   parseMultipart,
-} from './body.ts';
-import { emitViolation } from './events.ts';
+} from '../request-body.ts';
+import { emitViolation } from '../violation-events.ts';
 import { defaults, schema, type ValidateRequestConfig } from './schema.ts';
 
 /** One `errors` entry of the problem (RFC 9457 §3 example): where, and what is wrong; never the value. */

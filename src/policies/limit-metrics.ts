@@ -1,4 +1,4 @@
-import { createMetrics, type MetricsRegistry } from '../../core/metrics.ts';
+import { createMetrics, type MetricsRegistry } from '../core/metrics.ts';
 
 /** How a limiter decision ended. */
 export type LimitOutcome = 'allowed' | 'rejected' | 'reported' | 'fallback' | 'fail_open' | 'fail_closed';

@@ -1,4 +1,4 @@
-import { PortcullisError } from '../../core/errors.ts';
+import { PortcullisError } from '../core/errors.ts';
 /**
  * Request body parsing for validation: media type matching, `application/x-www-form-urlencoded` and
  * `multipart/form-data` (RFC 7578) into plain records of strings, and the structural bounds every JSON
@@ -10,7 +10,7 @@ import {
   isJsonEssence,
   type MediaTypeMatcher,
   parseMediaType,
-} from '../media-type.ts';
+} from './media-type.ts';
 
 /** The media type of a `Content-Type` value without parameters, lower-cased (`''` when absent). */
 export function mediaTypeOf(contentType: string | undefined): string {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { parseJson } from '../../shared/json.ts';
+import { parseJson } from '../shared/json.ts';
 import {
   BodyFormatError,
   checkJsonBody,
@@ -10,7 +10,7 @@ import {
   matchMediaType,
   mediaTypeParameter,
   parseMultipart,
-} from './body.ts';
+} from './request-body.ts';
 
 describe('media types', () => {
   test('prefers the exact declared type, then the range, then */*', () => {

@@ -1,7 +1,7 @@
-import type { SecurityEvent } from '../../core/events.ts';
-import type { Exchange } from '../../core/exchange.ts';
-import type { CompileContext } from '../../core/policy.ts';
-import { requestEventFields } from '../event-fields.ts';
+import type { SecurityEvent } from '../core/events.ts';
+import type { Exchange } from '../core/exchange.ts';
+import type { CompileContext } from '../core/policy.ts';
+import { requestEventFields } from './event-fields.ts';
 
 /** What a policy of the validate and protect-response stages found wrong with one exchange. */
 export interface Violation {
