@@ -8,7 +8,7 @@ import { CANARY_BODY_MARKER } from '../canary.ts';
 import type { Check } from '../check.ts';
 import { evidenceOf } from '../context.ts';
 import { SCAN_RULES } from '../rules.ts';
-import { sendWithUrl } from './api7-ssrf.ts';
+import { reachWithUrl } from './api7-ssrf.ts';
 import { urlInputs } from './url-inputs.ts';
 
 const WAIT_MS = 1500;
@@ -19,29 +19,35 @@ export const api10: Check = {
   rules: [SCAN_RULES.unvalidatedThirdParty],
   async run(ctx) {
     if (!ctx.identities[0]) return;
-    for (const input of urlInputs(ctx.spec)) {
-      const { url, token } = ctx.canary.url();
-      const res = await sendWithUrl(ctx, input, `${url}/redirect`);
-      const followed = await ctx.canary.waitFor(`/c/${token}/redirected`, WAIT_MS);
-      const text = res?.text ?? '';
-      const verbatim = text.includes(`${CANARY_BODY_MARKER}:${token}`) && text.includes('<script>');
-      if (!followed && !verbatim) continue;
-      const what = [
-        followed ? 'followed a redirect from it' : '',
-        verbatim ? 'returned its markup verbatim' : '',
-      ]
-        .filter(Boolean)
-        .join(' and ');
-      ctx.report(SCAN_RULES.unvalidatedThirdParty, {
-        operation: input.operation,
-        key: input.name,
-        message: `${input.operation.method} ${input.operation.path} consumed a third party (the canary) unsafely: it ${what}.`,
-        evidence: {
-          ...(res ? evidenceOf(res) : {}),
-          followedRedirect: followed !== undefined,
-          passedThroughMarkup: verbatim,
-        },
-      });
-    }
+    await Promise.all(
+      urlInputs(ctx.spec).map(async (input) => {
+        let token = '';
+        const { res } = await reachWithUrl(ctx, input, () => {
+          const c = ctx.canary.url();
+          token = c.token;
+          return `${c.url}/redirect`;
+        });
+        const followed = await ctx.canary.waitFor(`/c/${token}/redirected`, WAIT_MS);
+        const text = res?.text ?? '';
+        const verbatim = text.includes(`${CANARY_BODY_MARKER}:${token}`) && text.includes('<script>');
+        if (!followed && !verbatim) return;
+        const what = [
+          followed ? 'followed a redirect from it' : '',
+          verbatim ? 'returned its markup verbatim' : '',
+        ]
+          .filter(Boolean)
+          .join(' and ');
+        ctx.report(SCAN_RULES.unvalidatedThirdParty, {
+          operation: input.operation,
+          key: input.name,
+          message: `${input.operation.method} ${input.operation.path} consumed a third party (the canary) unsafely: it ${what}.`,
+          evidence: {
+            ...(res ? evidenceOf(res) : {}),
+            followedRedirect: followed !== undefined,
+            passedThroughMarkup: verbatim,
+          },
+        });
+      }),
+    );
   },
 };

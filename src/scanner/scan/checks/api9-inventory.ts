@@ -1,51 +1,173 @@
 /**
- * API9 Improper Inventory Management: a small built-in list of paths that should not answer (debug consoles,
- * configuration files, framework endpoints, API documents) and older versions of documented paths (`/v1/...`
- * beside `/v2/...`). A success that the document does not list, and that differs from what a random path
- * returns (catch-all routes), is reported.
+ * API9 Improper Inventory Management: paths that should not answer (debug consoles, configuration files,
+ * framework endpoints, backups, API documents), at the root and under the API's own base path, and variants
+ * of documented paths: older and unversioned versions (`/v1/notes` beside `/v2/notes`, `/api/v1/users` beside
+ * `/api/users`) and `admin`/`internal`/`debug` siblings. A success that the document does not list, and that
+ * differs from what a random path returns (catch-all routes), is reported, at the undocumented path.
  */
 import { randomUUID } from 'node:crypto';
+import type { Operation } from '../../../core/api-document.ts';
 import type { Severity } from '../../finding.ts';
 import type { Check } from '../check.ts';
-import { evidenceOf, isSuccess, type ScanContext } from '../context.ts';
+import type { ScanResponse } from '../client.ts';
+import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
 import { isExcluded, planRequest } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
 import { similarity } from '../similarity.ts';
 
-/** Built-in probe list: path and how bad an answer is. */
+/** Built-in probe list: path and how bad an answer is. Tried at the root and under the API's base path. */
 export const PROBES: readonly (readonly [string, Severity])[] = [
   ['/.env', 'critical'],
+  ['/.env.local', 'critical'],
+  ['/.env.production', 'critical'],
   ['/.git/config', 'critical'],
+  ['/.git/HEAD', 'critical'],
+  ['/.svn/entries', 'high'],
+  ['/.DS_Store', 'low'],
+  ['/config.json', 'high'],
+  ['/config.yml', 'high'],
+  ['/settings.json', 'high'],
+  ['/appsettings.json', 'high'],
+  ['/application.properties', 'high'],
+  ['/web.config', 'high'],
+  ['/backup.zip', 'critical'],
+  ['/backup.sql', 'critical'],
+  ['/dump.sql', 'critical'],
+  ['/db.sqlite', 'critical'],
   ['/debug', 'high'],
   ['/debug/vars', 'high'],
   ['/debug/pprof/', 'high'],
+  ['/debug/config', 'high'],
+  ['/_debug', 'high'],
+  ['/__debug__', 'high'],
+  ['/console', 'high'],
+  ['/env', 'high'],
+  ['/environment', 'high'],
+  ['/config', 'high'],
+  ['/configuration', 'high'],
+  ['/settings', 'medium'],
+  ['/info', 'low'],
+  ['/status', 'low'],
+  ['/health/details', 'medium'],
   ['/actuator', 'high'],
   ['/actuator/env', 'critical'],
   ['/actuator/heapdump', 'critical'],
+  ['/actuator/configprops', 'high'],
+  ['/actuator/mappings', 'medium'],
   ['/admin', 'high'],
-  ['/console', 'high'],
+  ['/admin/users', 'high'],
+  ['/administrator', 'high'],
+  ['/internal', 'high'],
+  ['/private', 'high'],
+  ['/test', 'medium'],
+  ['/dev', 'medium'],
   ['/server-status', 'medium'],
+  ['/server-info', 'medium'],
   ['/metrics', 'medium'],
-  ['/config.json', 'high'],
+  ['/prometheus', 'medium'],
   ['/phpinfo.php', 'medium'],
+  ['/info.php', 'medium'],
   ['/graphql', 'medium'],
+  ['/graphiql', 'medium'],
   ['/swagger.json', 'low'],
+  ['/swagger.yaml', 'low'],
   ['/openapi.json', 'low'],
+  ['/openapi.yaml', 'low'],
   ['/swagger-ui.html', 'low'],
+  ['/swagger-ui/', 'low'],
   ['/api-docs', 'low'],
+  ['/docs', 'low'],
+  ['/redoc', 'low'],
+  ['/v1/api-docs', 'low'],
   ['/v2/api-docs', 'low'],
   ['/v3/api-docs', 'low'],
 ];
 
+/** Under the API's base path, only the probes that matter most (the rest are root-level files). */
+const UNDER_BASE = new Set([
+  '/debug',
+  '/debug/vars',
+  '/debug/config',
+  '/env',
+  '/config',
+  '/admin',
+  '/admin/users',
+  '/internal',
+  '/test',
+  '/metrics',
+  '/swagger.json',
+  '/openapi.json',
+  '/docs',
+]);
+
+const SIBLINGS: readonly (readonly [string, Severity])[] = [
+  ['admin', 'high'],
+  ['internal', 'high'],
+  ['debug', 'high'],
+  ['all', 'medium'],
+  ['export', 'medium'],
+];
+
+function templateRegex(template: string): RegExp {
+  return new RegExp(
+    `^${template.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\\?\{[^}]+\\?\}/g, '[^/]+')}/?$`,
+  );
+}
+
 /** Does the document declare a path template that matches this concrete path? */
 function documented(ctx: ScanContext, path: string): boolean {
   const clean = path.split('?')[0];
-  return ctx.spec.operations.some((op) => {
-    const re = new RegExp(
-      `^${op.path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\\?\{[^}]+\\?\}/g, '[^/]+')}/?$`,
-    );
-    return re.test(clean);
-  });
+  return ctx.spec.operations.some((op) => templateRegex(op.path).test(clean));
+}
+
+/** The longest leading run of literal segments every documented path shares (`/api/v2`), or ''. */
+export function basePath(paths: readonly string[]): string {
+  if (paths.length === 0) return '';
+  const split = paths.map((p) => p.split('/').filter(Boolean));
+  const out: string[] = [];
+  for (let i = 0; ; i++) {
+    const seg = split[0][i];
+    if (seg === undefined || seg.includes('{') || split.some((s) => s[i] !== seg || s.length === i + 1))
+      break;
+    out.push(seg);
+  }
+  return out.length > 0 ? `/${out.join('/')}` : '';
+}
+
+/**
+ * Version variants of a path template: older versions (`/v3/x` → `/v2/x`, `/v1/x`), and for an unversioned
+ * path, `v1` and `v2` after a leading `api`/`rest` segment or at the front (`/api/users` → `/api/v1/users`).
+ */
+export function versionVariants(template: string): string[] {
+  const m = /\/v(\d+)(?=\/|$)/.exec(template);
+  if (m) {
+    const n = Number(m[1]);
+    const out: string[] = [];
+    for (let v = n - 1; v >= Math.max(0, n - 3); v--) out.push(template.replace(`/v${n}`, `/v${v}`));
+    out.push(template.replace(`/v${n}`, ''));
+    return out.filter((p) => p !== '' && p !== template);
+  }
+  const segs = template.split('/');
+  const at = /^(api|rest)$/i.test(segs[1] ?? '') ? 2 : 1;
+  return ['v1', 'v2'].map((v) => [...segs.slice(0, at), v, ...segs.slice(at)].join('/'));
+}
+
+/** An operation-shaped place for a finding at a path the document does not have. */
+function undocumentedOperation(path: string, near?: Operation): Operation {
+  return {
+    id: `GET ${path}`,
+    hasDeclaredId: false,
+    method: 'GET',
+    path,
+    tags: [],
+    deprecated: false,
+    parameters: [],
+    requestBody: undefined,
+    responses: {},
+    security: undefined,
+    extensions: {},
+    pointer: near?.pointer ?? '',
+  };
 }
 
 export const api9: Check = {
@@ -57,38 +179,93 @@ export const api9: Check = {
     if (!user) return;
     const random = await ctx.send({ method: 'GET', path: `/portcullis-${randomUUID()}` }, user);
     const catchAll = isSuccess(random) ? random : undefined;
-    const looksReal = (res: Awaited<ReturnType<typeof ctx.send>>) =>
-      isSuccess(res) && (!catchAll || similarity(catchAll.json ?? catchAll.text, res.json ?? res.text) < 0.9);
+    const base = basePath(ctx.spec.operations.map((o) => o.path));
+    const randomUnderBase = base
+      ? await ctx.send({ method: 'GET', path: `${base}/portcullis-${randomUUID()}` }, user)
+      : undefined;
+    const catchAllBase = isSuccess(randomUnderBase) ? randomUnderBase : undefined;
+    const looksReal = (res: ScanResponse | undefined): res is ScanResponse =>
+      isSuccess(res) &&
+      [catchAll, catchAllBase].every((c) => !c || similarity(c.json ?? c.text, res.json ?? res.text) < 0.9);
+    const tried = new Set<string>();
+    const probe = async (path: string, as: Identity | null) => {
+      const key = `${as ? 'A' : '-'} ${path}`;
+      if (tried.has(key) || documented(ctx, path)) return undefined;
+      tried.add(key);
+      const res = await ctx.send({ method: 'GET', path }, as);
+      return { res, real: looksReal(res) };
+    };
 
     for (const [path, severity] of PROBES) {
-      if (documented(ctx, path)) continue;
-      const res = await ctx.send({ method: 'GET', path }, user);
-      if (!looksReal(res) || !res) continue;
-      ctx.report(SCAN_RULES.undocumentedEndpoint, {
-        severity,
-        key: path,
-        message: `GET ${path} answered ${res.status} but is not in the API description.`,
-        evidence: evidenceOf(res),
-      });
+      const paths = [path, ...(base && UNDER_BASE.has(path) ? [`${base}${path}`] : [])];
+      for (const p of paths) {
+        const res = (await probe(p, user))?.res;
+        if (!looksReal(res)) continue;
+        ctx.report(SCAN_RULES.undocumentedEndpoint, {
+          operation: undocumentedOperation(p),
+          severity,
+          key: p,
+          message: `GET ${p} answered ${res.status} but is not in the API description.`,
+          evidence: evidenceOf(res),
+        });
+      }
     }
 
-    // Older versions beside the documented ones: /v2/notes → /v1/notes.
-    const tried = new Set<string>();
+    // Variants of documented GET paths: other versions, and admin/internal/debug siblings of collections.
     for (const op of ctx.spec.operations) {
       if (op.method !== 'GET' || isExcluded(op)) continue;
-      const m = /\/v(\d+)(?=\/|$)/.exec(op.path);
-      if (!m || Number(m[1]) < 2) continue;
-      const planned = planRequest(ctx.spec, op, ctx.objects, { owner: user.name });
-      for (let v = Number(m[1]) - 1; v >= Math.max(0, Number(m[1]) - 2); v--) {
-        const path = planned.path.replace(`/v${m[1]}`, `/v${v}`);
-        if (tried.has(path) || documented(ctx, path)) continue;
-        tried.add(path);
-        const res = await ctx.send({ method: 'GET', path }, user);
-        if (!looksReal(res) || !res) continue;
+      // Values for the path parameters: A's objects first, then the others' (A's may be deleted by now).
+      const owners = [user, ...ctx.identities.slice(1), ...(ctx.admin ? [ctx.admin] : [])];
+      const fills = [
+        ...new Set(
+          owners.map((o) => planRequest(ctx.spec, op, ctx.objects, { owner: o.name }).path.split('?')[0]),
+        ),
+      ].slice(0, op.path.includes('{') ? 3 : 1);
+      const templateSegs = op.path.split('/');
+      /** Fills a variant template with a planned request's values for the same parameters. */
+      const fill = (variant: string, concrete: string) => {
+        const concreteSegs = concrete.split('/');
+        return variant
+          .split('/')
+          .map((seg) => {
+            const i = templateSegs.indexOf(seg);
+            return seg.startsWith('{') && i >= 0 ? concreteSegs[i] : seg;
+          })
+          .join('/');
+      };
+      const variants: [string, Severity][] = versionVariants(op.path).map((v) => [v, 'medium']);
+      if (!op.path.includes('{')) {
+        for (const [s, sev] of SIBLINGS) variants.push([`${op.path.replace(/\/$/, '')}/${s}`, sev]);
+      }
+      for (const [template, severity] of variants) {
+        if (tried.size > 400) break;
+        let res: ScanResponse | undefined;
+        let anonymous = false;
+        for (const concrete of fills) {
+          const path = fill(template, concrete);
+          // Old versions often skip authentication: ask as A, and anonymously when A is refused.
+          const asA = await probe(path, user);
+          if (!asA) break;
+          if (asA.real) {
+            res = asA.res;
+            break;
+          }
+          if (asA.res && (asA.res.status === 401 || asA.res.status === 403)) {
+            const anon = await probe(path, null);
+            if (anon?.real) {
+              res = anon.res;
+              anonymous = true;
+            }
+            break;
+          }
+          if (asA.res?.status !== 404) break; // only a missing object is worth another id
+        }
+        if (!res) continue;
         ctx.report(SCAN_RULES.undocumentedEndpoint, {
-          operation: op,
-          key: path.split('?')[0],
-          message: `An older version GET ${path.split('?')[0]} answers beside the documented ${op.path}.`,
+          operation: undocumentedOperation(template, op),
+          severity,
+          key: template,
+          message: `GET ${template} answers${anonymous ? ' without credentials' : ''} beside the documented ${op.path}, but is not in the API description.`,
           evidence: evidenceOf(res, { documented: op.path }),
         });
       }

@@ -4,9 +4,11 @@
  * first identity (A, B, the admin, then anonymous) whose unaltered request gets a 2xx: the baseline comes
  * first, and every judgement has a control.
  *
- * - SQL, error-based: a quote raises a database error that the baseline and a doubled quote (the control) do not.
- * - SQL, boolean-based: two different tautologies (`' OR '1'='1`, `' OR 'b'='b`) answer alike and unlike a
- *   contradiction, which answers like a value that matches nothing. Echoes of the payload are removed first.
+ * - Error-based: a quote raises a database (or server-side JavaScript) error that the baseline and a doubled
+ *   quote (the control) do not.
+ * - Boolean-based, when a quote and a doubled quote answer differently: two different tautologies
+ *   (`' OR '1'='1`, `' OR 'b'='b`; `' || '1'=='1` for `$where`) answer alike and unlike a contradiction, which
+ *   answers like a value that matches nothing. Echoes of the payload are removed first.
  * - Command, output-based: `;echo pcx$((6*7))z` and `$(echo ...)`: only a shell turns it into `pcx42z`.
  * - Time-based (command `sleep 1`, SQL `SLEEP(1)`/`pg_sleep(1)`/`WAITFOR`): slower than the slower of two
  *   baselines by 800 ms, twice in a row. Only on inputs whose name or operation suggests a sink, to bound time.
@@ -33,6 +35,9 @@ const LIKELY_SINK =
 export const SQL_ERROR =
   /SQLITE_ERROR|ERR_SQLITE|unrecognized token|near ".{0,40}": syntax error|SQL syntax|syntax error at or near|unterminated quoted string|quoted string not properly terminated|ORA-\d{5}|SQLSTATE|PG::|pg_query|psycopg2?\.|sqlalchemy\.exc|mysql_fetch|MySqlException|SqlException|ODBC|JDBC|Microsoft OLE DB|Unclosed quotation mark|sqlite3\.OperationalError/i;
 export const NOSQL_ERROR = /MongoError|MongoServerError|CastError|BSONError|unknown operator|\$where|E11000/;
+/** A MongoDB error, or a JavaScript syntax error from code the server evaluates (`$where`, `eval`). */
+const JS_ERROR =
+  /MongoError|MongoServerError|BSONError|SyntaxError: (missing|unexpected|unterminated|invalid or unexpected)/i;
 const CMD_OUTPUT = 'pcx42z';
 const CONCURRENCY = 3;
 /** Share of the check's time the injection probes may use. */
@@ -230,21 +235,27 @@ async function probeInput(ctx: ScanContext, p: Prober, baseline: ScanResponse): 
     return true;
   };
 
-  // SQL, error-based, with a doubled quote as the control.
-  if (!SQL_ERROR.test(baseline.text)) {
-    for (const q of ["'", '"']) {
-      const res = await p.send(`${v}${q}`);
-      if (!res || !SQL_ERROR.test(res.text)) continue;
-      const control = await p.send(`${v}${q}${q}`);
-      if (control && !SQL_ERROR.test(control.text))
-        return report(
-          SCAN_RULES.sqlInjection,
-          'a quote raised a database error, two quotes did not',
-          res,
-          `${v}${q}`,
-        );
-    }
+  // A quote and its escaped form (the control): a parser that breaks on one and not the other is injectable.
+  const q = await p.send(`${v}'`);
+  const qq = await p.send(`${v}''`);
+  if (q && qq) {
+    if (SQL_ERROR.test(q.text) && !SQL_ERROR.test(qq.text) && !SQL_ERROR.test(baseline.text))
+      return report(
+        SCAN_RULES.sqlInjection,
+        'a quote raised a database error, two quotes did not',
+        q,
+        `${v}'`,
+      );
+    if (JS_ERROR.test(q.text) && !JS_ERROR.test(qq.text) && !JS_ERROR.test(baseline.text))
+      return report(
+        SCAN_RULES.nosqlInjection,
+        'a quote broke a server-side JavaScript ($where) or MongoDB query, two quotes did not',
+        q,
+        `${v}'`,
+      );
   }
+  const quoteMatters =
+    q !== undefined && qq !== undefined && normalised(q, [`${v}'`]) !== normalised(qq, [`${v}''`]);
   // Command, output-based: only a shell computes 6*7.
   for (const payload of [`${v};echo pcx$((6*7))z;`, `${v}$(echo pcx$((6*7))z)`, `${v}|echo pcx$((6*7))z`]) {
     const res = await p.send(payload);
@@ -256,22 +267,27 @@ async function probeInput(ctx: ScanContext, p: Prober, baseline: ScanResponse): 
         payload,
       );
   }
-  // SQL, boolean-based, against a value that matches nothing.
-  const none = `zq${randomUUID().slice(0, 6)}`;
-  const t1 = `${none}' OR '1'='1`;
-  const t2 = `${none}' OR 'b'='b`;
-  const f1 = `${none}' OR '1'='2`;
-  const rt1 = await p.send(t1);
-  if (rt1 && isSuccess(rt1)) {
-    const rf = await p.send(f1);
-    const rt2 = await p.send(t2);
-    const plain = await p.send(none);
-    if (rf && rt2 && plain) {
+  // Boolean-based, against a value that matches nothing, in SQL and in server-side JavaScript.
+  if (quoteMatters) {
+    for (const [dialect, rule, op, eq] of [
+      ['SQL', SCAN_RULES.sqlInjection, 'OR', '='],
+      ['server-side JavaScript', SCAN_RULES.nosqlInjection, '||', '=='],
+    ] as const) {
+      const none = `zq${randomUUID().slice(0, 6)}`;
+      const t1 = `${none}' ${op} '1'${eq}'1`;
+      const t2 = `${none}' ${op} 'b'${eq}'b`;
+      const f1 = `${none}' ${op} '1'${eq}'2`;
+      const rt1 = await p.send(t1);
+      if (!rt1 || !isSuccess(rt1)) continue;
+      const rf = await p.send(f1);
+      const rt2 = await p.send(t2);
+      const plain = await p.send(none);
+      if (!rf || !rt2 || !plain) continue;
       const n = (r: ScanResponse, probe: string) => normalised(r, [probe, none]);
       if (n(rt1, t1) === n(rt2, t2) && n(rf, f1) === n(plain, none) && n(rt1, t1) !== n(rf, f1)) {
         return report(
-          SCAN_RULES.sqlInjection,
-          'boolean-based: two tautologies answered alike and unlike a contradiction, which answered like no match',
+          rule,
+          `${dialect} boolean-based: two tautologies answered alike and unlike a contradiction, which answered like no match`,
           rt1,
           t1,
           {
@@ -283,6 +299,7 @@ async function probeInput(ctx: ScanContext, p: Prober, baseline: ScanResponse): 
       }
     }
   }
+  const none = `zq${randomUUID().slice(0, 6)}`;
   // NoSQL operator objects (JSON fields and query parameters).
   if (point.in === 'json' || point.in === 'query') {
     const ne = await p.send({ $ne: none });
