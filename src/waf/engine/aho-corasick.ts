@@ -11,7 +11,8 @@ export interface KeywordAutomaton {
   /** Marks in `found` (indexed by phrase) every phrase that occurs in `input`. */
   findAll(input: string, found: Uint8Array): void;
   /**
-   * Appends to `out` the index of every phrase that occurs in `input`, each once: a phrase is new when
+   * Appends to `out` the index of every phrase that occurs in `input` (or, when the automaton was built
+   * with groups, of every group such a phrase belongs to), each once: an index is new when
    * `seen[index] !== mark`, and is then stamped with `mark` (the caller picks a fresh mark per call, so
    * `seen` never needs clearing).
    */
@@ -23,8 +24,14 @@ function lowerCode(c: number): number {
   return c >= 0x41 && c <= 0x5a ? c + 32 : c;
 }
 
-/** Builds the automaton; characters are byte values (0–255) after ASCII lower-casing. */
-export function compileKeywords(phrases: readonly string[]): KeywordAutomaton {
+/**
+ * Builds the automaton; characters are byte values (0–255) after ASCII lower-casing. `groups`, when given,
+ * lists for each phrase the groups (e.g. rules) it belongs to: `collect` then reports groups, not phrases.
+ */
+export function compileKeywords(
+  phrases: readonly string[],
+  groups?: ReadonlyArray<readonly number[]>,
+): KeywordAutomaton {
   // Goto function as per-state maps; output lists as arrays of phrase indexes.
   const next: Map<number, number>[] = [new Map()];
   const out: number[][] = [[]];
@@ -101,7 +108,10 @@ export function compileKeywords(phrases: readonly string[]): KeywordAutomaton {
       st = fail[st];
     }
   };
-  const outputs = out.map((o) => Int32Array.from(o));
+  const reported = (o: readonly number[]): Int32Array =>
+    groups === undefined ? Int32Array.from(o) : Int32Array.from(new Set(o.flatMap((k) => groups[k])));
+  const outputs = out.map(reported);
+  const emptyOutputs = emptyPhrase >= 0 ? reported([emptyPhrase]) : new Int32Array(0);
   return {
     size: phrases.length,
     findFirst(input) {
@@ -129,9 +139,12 @@ export function compileKeywords(phrases: readonly string[]): KeywordAutomaton {
       }
     },
     collect(input, seen, mark, found) {
-      if (emptyPhrase >= 0 && seen[emptyPhrase] !== mark) {
-        seen[emptyPhrase] = mark;
-        found.push(emptyPhrase);
+      for (let k = 0; k < emptyOutputs.length; k++) {
+        const x = emptyOutputs[k];
+        if (seen[x] !== mark) {
+          seen[x] = mark;
+          found.push(x);
+        }
       }
       const n = input.length;
       let s = 0;

@@ -28,7 +28,6 @@ import {
   type Collections,
   type Entry,
   entry,
-  type PrefilterHits,
   readRequestBody,
   readRequestHeaders,
 } from './request.ts';
@@ -53,6 +52,8 @@ interface Exclusion {
 interface SetVar {
   readonly collection: string;
   readonly name: Macro;
+  /** The name in lower case when it has no macro. */
+  readonly nameLower: string | undefined;
   readonly op: '=' | '+' | '-' | 'unset';
   readonly value: Macro;
 }
@@ -203,9 +204,11 @@ function parseSetVar(value: string): SetVar {
   let s = value;
   if (s.startsWith('!')) {
     const [coll, ...rest] = s.slice(1).split('.');
+    const name = compileMacro(rest.join('.'));
     return {
       collection: coll.toLowerCase(),
-      name: compileMacro(rest.join('.')),
+      name,
+      nameLower: name.parts === undefined ? name.text.toLowerCase() : undefined,
       op: 'unset',
       value: compileMacro(''),
     };
@@ -226,9 +229,11 @@ function parseSetVar(value: string): SetVar {
   }
   const dot = s.indexOf('.');
   if (dot < 0) throw new Error(`setvar ${JSON.stringify(value)} names no collection`);
+  const name = compileMacro(s.slice(dot + 1));
   return {
     collection: s.slice(0, dot).toLowerCase(),
-    name: compileMacro(s.slice(dot + 1)),
+    name,
+    nameLower: name.parts === undefined ? name.text.toLowerCase() : undefined,
     op,
     value: compileMacro(val),
   };
@@ -280,6 +285,8 @@ export function compileRules(
   // Transformation chains as a tree of prefixes: chain k applies chainTransform[k] to chainParent[k]'s result.
   const chainParent: number[] = [-1];
   const chainTransform: Transform[] = [(s) => s];
+  // Steps that only change ASCII letter case: the prefilter automaton, which folds case, answers alike.
+  const chainCaseOnly: boolean[] = [false];
   const chainIds = new Map<string, number>();
   const chainOf = (names: readonly string[], fns: readonly Transform[]): number => {
     let id = 0;
@@ -290,6 +297,7 @@ export function compileRules(
         k = chainParent.length;
         chainParent.push(id);
         chainTransform.push(fns[i]);
+        chainCaseOnly.push(names[i] === 'lowercase' || names[i] === 'uppercase');
         chainIds.set(key, k);
       }
       id = k;
@@ -539,17 +547,18 @@ export function compileRules(
       r.skipCollections = [...new Set(r.targets.map((x) => x.collection))];
     }
   }
-  const automaton = factorList.length > 0 ? compileKeywords(factorList) : undefined;
+  // The automaton reports rules (prefilters), not factors: one step less per value.
+  const automaton = factorList.length > 0 ? compileKeywords(factorList, factorRules) : undefined;
 
   const engine = new Engine({
     phases,
     defaultDisruptive,
     options,
     automaton,
-    factorRules: factorRules.map((l) => Int32Array.from(l)),
     prefilters,
     chainParent: Int32Array.from(chainParent),
     chainTransform,
+    chainCaseOnly: Uint8Array.from(chainCaseOnly, (x) => (x ? 1 : 0)),
   });
   const files = [...new Set(parsed.rules.map((r) => r.file))];
   return {
@@ -563,8 +572,11 @@ export function compileRules(
   };
 }
 
-/** The prefilter answer for one value: which prefilters (rules) it can satisfy. */
-type Hits = PrefilterHits;
+/** Rows of the hit table one evaluation may fill; past them, values count as holding every string. */
+const MAX_HIT_ROWS = 8192;
+/** Hit-table rows that are always there: nothing found, everything found. */
+const NO_HITS = 0;
+const ALL_HITS = 1;
 
 /** Everything the engine needs, compiled once. */
 interface EngineParts {
@@ -572,11 +584,10 @@ interface EngineParts {
   readonly defaultDisruptive: Map<number, Rule['disruptive']>;
   readonly options: EngineOptions;
   readonly automaton: KeywordAutomaton | undefined;
-  /** Per factor of the automaton: the prefilters (rules) it belongs to. */
-  readonly factorRules: readonly Int32Array[];
   readonly prefilters: number;
   readonly chainParent: Int32Array;
   readonly chainTransform: readonly Transform[];
+  readonly chainCaseOnly: Uint8Array;
 }
 
 /** Characters of transformed values a request may keep memoized (beyond, they are recomputed). */
@@ -602,8 +613,6 @@ interface Transaction {
   readonly matchedIds: Set<number>;
   disrupted: boolean;
   allowed: boolean;
-  /** Prefilter answers per distinct value (bounded). */
-  readonly hitsCache: Map<string, Hits>;
   /** Characters of transformed values memoized on entries so far. */
   memoChars: number;
   /** Macro expansion bound to this transaction, handed to operators. */
@@ -615,12 +624,16 @@ class Engine {
   private readonly defaultDisruptive: Map<number, Rule['disruptive']>;
   private readonly options: Required<EngineOptions>;
   private readonly automaton: KeywordAutomaton | undefined;
-  private readonly factorRules: readonly Int32Array[];
   private readonly prefilters: number;
   private readonly chainParent: Int32Array;
   private readonly chainTransform: readonly Transform[];
-  /** The answer for a value that holds no prefilter string. */
-  private readonly noHits: Hits;
+  private readonly chainCaseOnly: Uint8Array;
+  /**
+   * The prefilter answers of the current evaluation, one row of `prefilters` bytes per scanned value (1: the
+   * value holds one of that rule's strings); rows are handed out afresh by each evaluation.
+   */
+  private hitRows: Uint8Array;
+  private hitRowCount = 2;
   /** Scratch of one automaton pass (evaluation is synchronous, one at a time). */
   private readonly seen: Int32Array;
   private mark = 0;
@@ -639,12 +652,13 @@ class Engine {
       requestBodyLimit: options.requestBodyLimit ?? 131072,
     };
     this.automaton = parts.automaton;
-    this.factorRules = parts.factorRules;
     this.prefilters = parts.prefilters;
     this.chainParent = parts.chainParent;
     this.chainTransform = parts.chainTransform;
-    this.noHits = { bits: new Uint8Array(parts.prefilters), list: [] };
-    this.seen = new Int32Array(parts.factorRules.length);
+    this.chainCaseOnly = parts.chainCaseOnly;
+    this.hitRows = new Uint8Array(64 * parts.prefilters);
+    this.hitRows.fill(1, ALL_HITS * parts.prefilters, (ALL_HITS + 1) * parts.prefilters);
+    this.seen = new Int32Array(parts.prefilters);
   }
 
   evaluate(request: WafRequest, exclusions?: WafExclusions): WafVerdict {
@@ -653,6 +667,7 @@ class Engine {
         ? { ...request, body: request.body.subarray(0, this.options.requestBodyLimit) }
         : request;
     const { collections, bodyProcessor } = readRequestHeaders(limited, this.options);
+    this.hitRowCount = 2;
     const t: Transaction = {
       request: limited,
       c: collections,
@@ -681,7 +696,6 @@ class Engine {
       matchedIds: new Set(),
       disrupted: false,
       allowed: false,
-      hitsCache: new Map(),
       memoChars: 0,
       expander: (s) => this.expand(s, t),
     };
@@ -722,7 +736,7 @@ class Engine {
       const entries = t.c.get(colls[j]);
       if (entries === undefined) continue;
       for (let i = 0; i < entries.length; i++) {
-        if (this.hitsOf(entries[i], chainId, t).bits[p] === 1) return true;
+        if (this.holds(entries[i], chainId, p, t)) return true;
       }
     }
     return false;
@@ -884,7 +898,13 @@ class Engine {
     } else entries = t.c.get(coll) ?? NO_ENTRIES;
     if (target.keyLower !== undefined) {
       const lk = target.keyLower;
-      entries = entries.filter((e) => e.key.toLowerCase() === lk);
+      const all = entries;
+      entries = [];
+      for (let i = 0; i < all.length; i++) {
+        const e = all[i];
+        if (e.lkey === undefined) e.lkey = e.key.toLowerCase();
+        if (e.lkey === lk) entries.push(e);
+      }
     } else if (target.keyRegex) {
       const re = target.keyRegex;
       entries = entries.filter((e) => re.test(e.key));
@@ -893,6 +913,9 @@ class Engine {
   }
 
   private exclude(entries: Entry[], coll: string, rule: Rule): Entry[] {
+    let applies = false;
+    for (const x of rule.exclusions) if (x.collection === coll) applies = true;
+    if (!applies) return entries;
     return entries.filter(
       (e) =>
         !rule.exclusions.some(
@@ -927,12 +950,10 @@ class Engine {
     return v;
   }
 
-  /** Which prefilters a value can satisfy (one automaton pass per distinct value). */
-  private hitsOfValue(value: string, t: Transaction): Hits {
+  /** Which prefilters a value can satisfy (one automaton pass): a row of the hit table. */
+  private hitsOfValue(value: string): number {
     const automaton = this.automaton;
-    if (!automaton) return this.noHits;
-    let hits = t.hitsCache.get(value);
-    if (hits !== undefined) return hits;
+    if (!automaton) return NO_HITS;
     const found = this.found;
     found.length = 0;
     this.mark = (this.mark + 1) | 0;
@@ -941,42 +962,48 @@ class Engine {
       this.mark = 1;
     }
     automaton.collect(value, this.seen, this.mark, found);
-    if (found.length === 0) hits = this.noHits;
-    else {
-      const bits = new Uint8Array(this.prefilters);
-      const list: number[] = [];
-      for (let i = 0; i < found.length; i++) {
-        const rules = this.factorRules[found[i]];
-        for (let k = 0; k < rules.length; k++) {
-          const p = rules[k];
-          if (bits[p] === 0) {
-            bits[p] = 1;
-            list.push(p);
-          }
-        }
-      }
-      hits = { bits, list };
+    if (found.length === 0) return NO_HITS;
+    const width = this.prefilters;
+    if (this.hitRowCount >= MAX_HIT_ROWS) return ALL_HITS;
+    if ((this.hitRowCount + 1) * width > this.hitRows.length) {
+      const grown = new Uint8Array(Math.min(this.hitRows.length * 2, MAX_HIT_ROWS * width));
+      grown.set(this.hitRows);
+      this.hitRows = grown;
     }
-    if (t.hitsCache.size < 4096) t.hitsCache.set(value, hits);
-    return hits;
+    const row = this.hitRowCount++;
+    const base = row * width;
+    const rows = this.hitRows;
+    rows.fill(0, base, base + width);
+    for (let i = 0; i < found.length; i++) rows[base + found[i]] = 1;
+    return row;
   }
 
   /** The prefilter answer for an entry through chain `chainId`, memoized on the entry. */
-  private hitsOf(e: Entry, chainId: number, t: Transaction): Hits {
+  /** Whether an entry, through chain `chainId`, holds one of the strings of prefilter `p`. */
+  private holds(e: Entry, chainId: number, p: number, t: Transaction): boolean {
+    // The row first: finding it may grow the table.
+    const row = this.hitsOf(e, chainId, t);
+    return this.hitRows[row * this.prefilters + p] === 1;
+  }
+
+  private hitsOf(e: Entry, chainId: number, t: Transaction): number {
     let memo = e.pf;
     if (memo === undefined) {
-      memo = new Array<Hits | undefined>(this.chainParent.length).fill(undefined);
+      memo = new Array<number | undefined>(this.chainParent.length).fill(undefined);
       e.pf = memo;
     }
     let hits = memo[chainId];
     if (hits === undefined) {
-      const value = this.transformedEntry(e, chainId, t);
       const parent = this.chainParent[chainId];
-      // A transformation that changed nothing leaves the answer of the shorter chain.
-      hits =
-        chainId !== 0 && value === this.transformedEntry(e, parent, t)
-          ? this.hitsOf(e, parent, t)
-          : this.hitsOfValue(value, t);
+      // A change of letter case, or a transformation that changed nothing, leaves the shorter chain's answer.
+      if (chainId !== 0 && this.chainCaseOnly[chainId] === 1) hits = this.hitsOf(e, parent, t);
+      else {
+        const value = this.transformedEntry(e, chainId, t);
+        hits =
+          chainId !== 0 && value === this.transformedEntry(e, parent, t)
+            ? this.hitsOf(e, parent, t)
+            : this.hitsOfValue(value);
+      }
       memo[chainId] = hits;
     }
     return hits;
@@ -1032,7 +1059,7 @@ class Engine {
             const value = this.transformedEntry(e, prefixes[k], t);
             if (k > 0 && value === previous) continue;
             previous = value;
-            if (prefilter && this.hitsOf(e, prefixes[k], t).bits[rule.prefilter] !== 1) continue;
+            if (prefilter && !this.holds(e, prefixes[k], rule.prefilter, t)) continue;
             const r = op.run(value, t.expander, wantCaptures);
             if (r.matched === op.negated) continue;
             any = true;
@@ -1041,7 +1068,7 @@ class Engine {
           }
           continue;
         }
-        if (prefilter && this.hitsOf(e, rule.chainId, t).bits[rule.prefilter] !== 1) continue;
+        if (prefilter && !this.holds(e, rule.chainId, rule.prefilter, t)) continue;
         const value = this.transformedEntry(e, rule.chainId, t);
         const r = op.run(value, t.expander, wantCaptures);
         if (r.matched === op.negated) continue;
@@ -1086,7 +1113,7 @@ class Engine {
 
   private runSetvars(rule: Rule, t: Transaction): void {
     for (const sv of rule.setvars) {
-      const name = this.expandMacro(sv.name, t).toLowerCase();
+      const name = sv.nameLower ?? this.expandMacro(sv.name, t).toLowerCase();
       const store = sv.collection === 'tx' ? t.tx : this.otherCollection(sv.collection, t);
       if (sv.op === 'unset') {
         store.delete(name);

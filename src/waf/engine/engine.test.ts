@@ -172,3 +172,13 @@ SecRule REQUEST_HEADERS:X-Charset "!@rx ^%{tx.cs}$" "id:2,phase:1,pass"`);
   );
   assert.deepEqual(ruleSet.evaluate(get('/', [['X-Charset', 'utf-8']])).matches, []);
 });
+
+test('every value is matched when a request has more values than the prefilter table first holds', () => {
+  const { ruleSet, issues } = compileSecLang(`
+SecAction "id:1,phase:1,nolog,pass,setvar:tx.anomaly_score=0"
+SecRule ARGS "@rx (?i)union\\s+select" "id:10,phase:2,pass,t:none,t:urlDecodeUni,setvar:'tx.anomaly_score=+1'"
+`);
+  assert.deepEqual(issues, []);
+  const query = Array.from({ length: 300 }, (_, i) => `a${i}=${i}%20union%20select%20${i}`).join('&');
+  assert.equal(ruleSet.evaluate(get(`/?${query}`)).anomalyScore, 300);
+});

@@ -174,6 +174,8 @@ const SPACES = ['\t', '\n', '\x0b', '\f', '\r', ' '];
 const DIGITS = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
 
 const MAX_SET = 256;
+/** A character class of at most this many characters is read as that many one-character strings. */
+const MAX_CLASS = 32;
 const MAX_LEN = 24;
 
 function minLen(set: Set<string>): number {
@@ -182,12 +184,20 @@ function minLen(set: Set<string>): number {
   return m;
 }
 
-/** How useful a factor set is: longer shortest factor, then fewer factors. */
+/** A one-character factor that nearly every value holds (a letter, a digit, a space). */
+const COMMON_CHAR = /^[a-z0-9 ]$/;
+
+/**
+ * How useful a factor set is: longer shortest factor, then fewer common one-character factors (a set of
+ * letters lets nearly every value through), then fewer factors. Not above 0: no use.
+ */
 function score(set: Set<string> | undefined): number {
   if (!set || set.size === 0) return -1;
   const m = minLen(set);
   if (m === 0) return -1;
-  return m * 1000 - set.size;
+  let common = 0;
+  if (m === 1) for (const s of set) if (COMMON_CHAR.test(s)) common++;
+  return m * 1000 - common * 200 - set.size;
 }
 
 function best(a: Set<string> | undefined, b: Set<string> | undefined): Set<string> | undefined {
@@ -432,7 +442,7 @@ class FactorReader {
       chars.add(lower(ch));
     }
     this.i++;
-    if (negated || big || chars.size > 12) return {};
+    if (negated || big || chars.size > MAX_CLASS) return {};
     return { exact: chars };
   }
 }

@@ -13,26 +13,20 @@ export interface Entry {
   readonly value: string;
   /**
    * The engine's per-request memo of this value (entries never change once made): transformed values by
-   * transformation-chain id, and the prefilter answer for each of them.
+   * transformation-chain id, and the prefilter answer for each of them (a row of the engine's hit table).
    */
   tv?: Array<string | undefined>;
-  pf?: Array<PrefilterHits | undefined>;
+  pf?: Array<number | undefined>;
+  /** The key in ASCII lower case (targets such as `REQUEST_HEADERS:User-Agent` compare it). */
+  lkey?: string;
   /** The variable name (`ARGS:q`) of this entry in collection `nameOf`. */
   name?: string;
   nameOf?: string;
 }
 
-/** Which rules' literal prefilters a value satisfies. */
-export interface PrefilterHits {
-  /** Indexed by prefilter: 1 when the value holds one of that rule's strings. */
-  readonly bits: Uint8Array;
-  /** The prefilters set in `bits`. */
-  readonly list: readonly number[];
-}
-
 /** Makes an entry with all its memo fields present, so every entry has the same shape. */
 export function entry(key: string, value: string): Entry {
-  return { key, value, tv: undefined, pf: undefined, name: undefined, nameOf: undefined };
+  return { key, value, tv: undefined, pf: undefined, lkey: undefined, name: undefined, nameOf: undefined };
 }
 
 /** Collections by upper-case name; single-valued variables hold one entry with an empty key. */

@@ -395,8 +395,8 @@ export function uppercase(input: string): string {
 /** Resolves `.` and `..` segments and collapses repeated slashes. */
 export function normalizePath(input: string): string {
   if (input === '') return input;
-  // No dot and no empty segment inside: every segment is kept as it is.
-  if (input.indexOf('.') < 0 && input.indexOf('//') < 0) return input;
+  // No `.` or `..` segment and no empty one inside: every segment is kept as it is.
+  if (!/(?:^|\/)\.\.?(?:\/|$)|\/\//.test(input)) return input;
   const absolute = input.startsWith('/');
   const trailing = input.endsWith('/') || input.endsWith('/.') || input.endsWith('/..');
   const parts = input.split('/');
