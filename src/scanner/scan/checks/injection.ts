@@ -33,7 +33,7 @@ const PAGE_PARAM = /^(limit|offset|page|page_?size|per_?page|size|count|cursor|s
 const LIKELY_SINK =
   /search|query|^q$|filter|find|lookup|name|title|host|domain|ip|addr|file|path|dir|cmd|command|exec|ping|export|report|convert|template|format|where|sql|term|keyword/i;
 export const SQL_ERROR =
-  /SQLITE_ERROR|ERR_SQLITE|unrecognized token|near ".{0,40}": syntax error|SQL syntax|syntax error at or near|unterminated quoted string|quoted string not properly terminated|ORA-\d{5}|SQLSTATE|PG::|pg_query|psycopg2?\.|sqlalchemy\.exc|mysql_fetch|MySqlException|SqlException|ODBC|JDBC|Microsoft OLE DB|Unclosed quotation mark|sqlite3\.OperationalError/i;
+  /SQLITE_ERROR|ERR_SQLITE|unrecognized token|near ".{0,40}": syntax error|SQL syntax|syntax error at or near|unterminated quoted string at or near|quoted string not properly terminated|ORA-\d{5}|SQLSTATE|PG::|pg_query|psycopg2?\.|sqlalchemy\.exc|mysql_fetch|MySqlException|SqlException|ODBC|JDBC|Microsoft OLE DB|Unclosed quotation mark|sqlite3\.OperationalError/i;
 export const NOSQL_ERROR = /MongoError|MongoServerError|CastError|BSONError|unknown operator|\$where|E11000/;
 /** A MongoDB error, or a JavaScript syntax error from code the server evaluates (`$where`, `eval`). */
 const JS_ERROR =
