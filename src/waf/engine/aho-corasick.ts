@@ -77,6 +77,7 @@ export function compileKeywords(
   const classOf = new Uint8Array(256);
   let classes = 1;
   let delta: Int32Array | Uint16Array | undefined;
+  let rank: Int32Array | undefined;
   if (!wide) {
     for (const p of phrases) {
       for (let i = 0; i < p.length; i++) {
@@ -92,11 +93,18 @@ export function compileKeywords(
         next.length <= 0xffff
           ? new Uint16Array(next.length * classes)
           : new Int32Array(next.length * classes);
+      // States renumbered breadth first: the shallow states most input characters visit share few rows.
       const order = [0, ...queue];
+      const ranks = new Int32Array(next.length);
+      order.forEach((s, r) => {
+        ranks[s] = r;
+      });
       for (const s of order) {
-        for (let k = 0; k < classes; k++) delta[s * classes + k] = s === 0 ? 0 : delta[fail[s] * classes + k];
-        for (const [c, t] of next[s]) delta[s * classes + classOf[c]] = t;
+        const row = ranks[s] * classes;
+        for (let k = 0; k < classes; k++) delta[row + k] = s === 0 ? 0 : delta[ranks[fail[s]] * classes + k];
+        for (const [c, t] of next[s]) delta[row + classOf[c]] = ranks[t];
       }
+      rank = ranks;
     }
   }
   const step = (s: number, c: number): number => {
@@ -110,7 +118,15 @@ export function compileKeywords(
   };
   const reported = (o: readonly number[]): Int32Array =>
     groups === undefined ? Int32Array.from(o) : Int32Array.from(new Set(o.flatMap((k) => groups[k])));
-  const outputs = out.map(reported);
+  const sparseOutputs = out.map(reported);
+  // Per state as the walk numbers them (breadth-first rank when the table is dense).
+  const outputs: Int32Array[] = new Array(next.length);
+  const firstOut = new Int32Array(next.length);
+  for (let s = 0; s < next.length; s++) {
+    const r = rank === undefined ? s : rank[s];
+    outputs[r] = sparseOutputs[s];
+    firstOut[r] = out[s].length > 0 ? out[s][0] : -1;
+  }
   const emptyOutputs = emptyPhrase >= 0 ? reported([emptyPhrase]) : new Int32Array(0);
   return {
     size: phrases.length,
@@ -122,9 +138,9 @@ export function compileKeywords(
           const c = input.charCodeAt(i);
           s = delta[s * classes + (c <= 0xff ? classOf[c] : 0)];
         } else s = step(s, lowerCode(input.charCodeAt(i)));
-        if (out[s].length > 0) {
+        if (firstOut[s] >= 0) {
           // The longest phrase ending here is the one the state spells.
-          return { index: out[s][0], end: i + 1 };
+          return { index: firstOut[s], end: i + 1 };
         }
       }
       return undefined;
@@ -133,6 +149,7 @@ export function compileKeywords(
       if (emptyPhrase >= 0) found[emptyPhrase] = 1;
       let s = 0;
       for (let i = 0; i < input.length; i++) {
+        // The map walk numbers states as they were built.
         s = step(s, lowerCode(input.charCodeAt(i)));
         const o = out[s];
         for (let k = 0; k < o.length; k++) found[o[k]] = 1;

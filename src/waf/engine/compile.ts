@@ -174,11 +174,29 @@ export interface EngineOptions {
 
 const SEVERITIES = ['EMERGENCY', 'ALERT', 'CRITICAL', 'ERROR', 'WARNING', 'NOTICE', 'INFO', 'DEBUG'];
 
+/** Names a key regex has answered for, per regex (TX names repeat on every request). */
+const KEY_MEMO_SIZE = 1024;
+
+/** A regex test on variable names, remembering up to KEY_MEMO_SIZE answers (then testing afresh). */
+function memoizedTest(re: { test(s: string): boolean }): { test(s: string): boolean } {
+  const memo = new Map<string, boolean>();
+  return {
+    test(s) {
+      let r = memo.get(s);
+      if (r === undefined) {
+        r = re.test(s);
+        if (memo.size < KEY_MEMO_SIZE) memo.set(s, r);
+      }
+      return r;
+    },
+  };
+}
+
 function parseTargets(vars: readonly VariableRef[]): { targets: Target[]; exclusions: Exclusion[] } {
   const targets: Target[] = [];
   const exclusions: Exclusion[] = [];
   for (const v of vars) {
-    const keyRegex = v.keyRegex !== undefined ? compileRegex(`(?i)${v.keyRegex}`) : undefined;
+    const keyRegex = v.keyRegex !== undefined ? memoizedTest(compileRegex(`(?i)${v.keyRegex}`)) : undefined;
     if (v.exclude) exclusions.push({ collection: v.collection, keyLower: v.key?.toLowerCase(), keyRegex });
     else {
       const fullName =
@@ -886,7 +904,9 @@ class Engine {
         return rule.exclusions.length === 0 ? entries : this.exclude(entries, coll, rule);
       }
       entries = [];
-      for (const [key, value] of t.tx) entries.push(entry(key, value));
+      const re = target.keyRegex;
+      for (const [key, value] of t.tx) if (re === undefined || re.test(key)) entries.push(entry(key, value));
+      return rule.exclusions.length === 0 ? entries : this.exclude(entries, coll, rule);
     } else if (coll === 'MATCHED_VAR') entries = [entry('', t.matchedVar)];
     else if (coll === 'MATCHED_VAR_NAME') entries = [entry('', t.matchedVarName)];
     else if (coll === 'MATCHED_VARS') entries = t.matchedVars.slice();

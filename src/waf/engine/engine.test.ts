@@ -182,3 +182,40 @@ SecRule ARGS "@rx (?i)union\\s+select" "id:10,phase:2,pass,t:none,t:urlDecodeUni
   const query = Array.from({ length: 300 }, (_, i) => `a${i}=${i}%20union%20select%20${i}`).join('&');
   assert.equal(ruleSet.evaluate(get(`/?${query}`)).anomalyScore, 300);
 });
+
+test('the dense keyword table reports the same phrases and groups as the map walk', () => {
+  let seed = 7;
+  const rand = (n: number) => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return (seed >>> 16) % n;
+  };
+  const alphabet = 'abcAB<( ;/';
+  const word = (len: number) => Array.from({ length: len }, () => alphabet[rand(alphabet.length)]).join('');
+  const phrases = Array.from({ length: 60 }, () => word(1 + rand(4)));
+  const groups = phrases.map((_, i) => [i % 7, 7 + (i % 3)]);
+  const plain = compileKeywords(phrases);
+  const grouped = compileKeywords(phrases, groups);
+  const seen = new Int32Array(phrases.length);
+  for (let k = 1; k <= 200; k++) {
+    const input = word(rand(30));
+    const expected = new Uint8Array(phrases.length);
+    plain.findAll(input, expected);
+    const found: number[] = [];
+    plain.collect(input, seen, k, found);
+    assert.deepEqual(
+      found.sort((a, b) => a - b),
+      [...expected.keys()].filter((i) => expected[i] === 1),
+      input,
+    );
+    const expectedGroups = new Set(
+      [...expected.keys()].filter((i) => expected[i] === 1).flatMap((i) => groups[i]),
+    );
+    const foundGroups: number[] = [];
+    grouped.collect(input, new Int32Array(10), 1, foundGroups);
+    assert.deepEqual(new Set(foundGroups), expectedGroups, input);
+    const first = plain.findFirst(input);
+    assert.equal(first === undefined, found.length === 0, input);
+    if (first)
+      assert.ok(input.toLowerCase().slice(0, first.end).endsWith(phrases[first.index].toLowerCase()));
+  }
+});
