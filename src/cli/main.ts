@@ -1,5 +1,12 @@
 import { parseArgs } from 'node:util';
-import { type Command, commands, registerCommand } from './command-table.ts';
+import {
+  asksForHelp,
+  type Command,
+  commandHelp,
+  commands,
+  registerCommand,
+  subcommandsOf,
+} from './command-table.ts';
 import { CliError } from './errors.ts';
 
 /** Writes one line to stdout. */
@@ -43,6 +50,13 @@ const builtIn: Record<string, Command> = {
   serve: {
     usage: 'portcullis serve --config FILE [--workers N] [--no-watch]',
     summary: 'run the gateway (reloads on SIGHUP and when the config file changes)',
+    help: `Options:
+  -c, --config FILE   the config file (YAML or JSON); \${VAR} and \${VAR:-default} are read from the environment
+  --workers N         worker processes sharing the listeners, 1 to 64 (default 1); the admin port merges their metrics
+  --no-watch          do not reload when the config file changes (SIGHUP still reloads)
+
+Health: GET /healthz (alive) and GET /readyz (config compiled, listeners open, not draining) on the admin port.
+SIGINT or SIGTERM drains in-flight requests (server.shutdownTimeoutMs), then exits 0.`,
     async run(args) {
       const { values } = flags(args, {
         config: { type: 'string', short: 'c' },
@@ -70,6 +84,11 @@ const builtIn: Record<string, Command> = {
   'config check': {
     usage: 'portcullis config check FILE',
     summary: 'validate a config file and compile its APIs and policies; exit 1 listing every problem',
+    help: `Arguments:
+  FILE                the config file to check; its specs and referenced files are loaded too
+
+Each problem is printed as "config.path: message (line N)". Exit codes: 0 valid, 1 problems found,
+2 usage error. Environment variables referenced as \${VAR} must be set, as for serve.`,
     async run(args) {
       const { positionals } = flags(args, {});
       if (positionals.length !== 1) throw new CliError('config check needs exactly one FILE');
@@ -80,6 +99,8 @@ const builtIn: Record<string, Command> = {
   'config schema': {
     usage: 'portcullis config schema',
     summary: 'print the JSON Schema of the config file (for editors)',
+    help: `No options. The same schema is shipped as schema/portcullis.schema.json; point your editor's YAML
+support at it (# yaml-language-server: $schema=...) for completion and checking as you type.`,
     async run() {
       const { configSchema } = await import('./config.ts');
       out(JSON.stringify(configSchema(), null, 2));
@@ -89,6 +110,13 @@ const builtIn: Record<string, Command> = {
   'cert create': {
     usage: 'portcullis cert create [--out DIR] [--host NAME ...] [--days N]',
     summary: 'make a self-signed certificate and key for trying HTTPS locally',
+    help: `Options:
+  --out DIR           where to write cert.pem and key.pem (default ./certs)
+  --host NAME         a DNS name or IP address the certificate is valid for; repeat for several
+                      (default localhost and 127.0.0.1)
+  --days N            validity in days, 1 to 366 (default 30)
+
+For local testing only: clients must be told to trust it. Use a certificate from your CA in production.`,
     async run(args) {
       const { values } = flags(args, {
         out: { type: 'string', default: './certs' },
@@ -115,7 +143,12 @@ for (const [name, command] of Object.entries(builtIn)) registerCommand(name, com
 function help(): string {
   // Each command's usage, with its summary on the next line: usages vary too much in length for columns.
   const lines = Object.values(commands).map((c) => `  ${c.usage}\n      ${c.summary}`);
-  return `Portcullis: API security gateway, monitor and scanner driven by OpenAPI.\n\nUsage:\n${lines.join('\n')}\n`;
+  return `Portcullis: API security gateway, monitor and scanner driven by OpenAPI.\n\nUsage:\n${lines.join('\n')}\n\nRun "portcullis COMMAND --help" for a command's options.\n`;
+}
+
+function unknownCommand(text: string): void {
+  process.stderr.write(`portcullis: unknown command "${text}"; run "portcullis help"\n`);
+  process.exitCode = 2;
 }
 
 /** Entry point: maps errors to one readable line and an exit code. Only this function exits. */
@@ -124,17 +157,36 @@ export async function main(argv: string[]): Promise<void> {
   const two = argv.slice(0, 2).join(' ');
   const name = commands[two] ? two : argv[0];
   const rest = commands[two] ? argv.slice(2) : argv.slice(1);
-  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+  if (name === undefined || name === '--help' || name === '-h') {
     process.stdout.write(help());
     process.exitCode = name === undefined ? 2 : 0;
     return;
   }
+  if (name === 'help') {
+    // `portcullis help` lists every command; `portcullis help config check` is `config check --help`.
+    const topic = argv.slice(1).join(' ');
+    if (topic === '') process.stdout.write(help());
+    else if (commands[topic] !== undefined || subcommandsOf(topic).length > 0)
+      process.stdout.write(commandHelp(topic));
+    else return unknownCommand(topic);
+    process.exitCode = 0;
+    return;
+  }
   const command = commands[name];
   if (command === undefined) {
-    process.stderr.write(
-      `portcullis: unknown command "${argv.slice(0, 2).join(' ')}"; run "portcullis help"\n`,
-    );
-    process.exitCode = 2;
+    // A group name alone (`portcullis config`) lists its subcommands: on stdout for --help, else as an error.
+    if (subcommandsOf(name).length > 0 && (rest.length === 0 || rest[0] === '--help' || rest[0] === '-h')) {
+      const asked = rest.length > 0;
+      (asked ? process.stdout : process.stderr).write(commandHelp(name));
+      process.exitCode = asked ? 0 : 2;
+      return;
+    }
+    return unknownCommand(argv.slice(0, 2).join(' '));
+  }
+  // `--help` or `-h` on any command prints its usage and options, before it parses or runs anything.
+  if (asksForHelp(rest)) {
+    process.stdout.write(commandHelp(name));
+    process.exitCode = 0;
     return;
   }
   try {

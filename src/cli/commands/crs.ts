@@ -128,6 +128,21 @@ export function formatVerdict(v: WafVerdict, threshold: number): string {
 registerCommand('crs test', {
   usage: USAGE,
   summary: 'replay a request through the OWASP Core Rule Set: which rules fire, the score, the decision',
+  help: `Options:
+  --rules DIR                  the CRS rules/ folder (default Debian's ${DEBIAN_RULES} when installed)
+  --paranoia N                 blocking paranoia level, 1 to 4 (default 1)
+  --detection-paranoia N       also run (and print, without scoring) rules up to this level
+  --threshold N                inbound anomaly score that blocks (default 5)
+  --allowed-methods "GET ..."  methods the rule set allows (the injection policy's crs.allowedMethods)
+  -X, --method METHOD          request method (default GET, or POST with a body)
+  -H, --header "Name: value"   a request header field; repeat for several
+  -d, --data BODY              request body
+  --data-file FILE             request body read from a file
+  --request FILE               the whole raw HTTP/1.1 request from a file, instead of URL, -d and -H
+  --json                       print the verdict as JSON
+
+URL is absolute (http://host/path?query) or a path (/path?query). Exit codes: 0 the request passes,
+1 the rule set blocks it, 2 usage error.`,
   async run(args) {
     let parsed: ReturnType<typeof parseFlags>;
     try {

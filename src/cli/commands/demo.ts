@@ -115,6 +115,13 @@ export async function demo(opts: { port: number; adminPort: number; out: (line: 
 registerCommand('demo', {
   usage: 'portcullis demo [--port N] [--admin-port N]',
   summary: 'run the bundled demo API behind the gateway (what `npm start` does)',
+  help: `Options:
+  --port N            the gateway's port on 127.0.0.1 (default 8080)
+  --admin-port N      the admin listener's port: dashboard, metrics, health (default 9090)
+
+Starts the demo shop API, a local OAuth2/OIDC provider and the gateway, all on 127.0.0.1, then prints
+what to try. The OWASP Core Rule Set runs when found (PORTCULLIS_CRS_PATH, or Debian's modsecurity-crs).
+Events go to ./data/events.db. Ctrl-C stops it.`,
   async run(args) {
     const { parseArgs } = await import('node:util');
     const { values } = parseArgs({
@@ -145,6 +152,8 @@ registerCommand('demo', {
 registerCommand('demo attack', {
   usage: 'portcullis demo attack',
   summary: 'replay an id walk and a credential-stuffing burst against the running demo',
+  help: `No options. Reads the running demo's addresses from ./data/demo-state.json (written by
+portcullis demo, so run it from the same folder), then prints the alerts and bans it caused.`,
   async run() {
     const { demoAttack } = await import('./demo-attack.ts');
     return demoAttack({ stateFile: DEMO_STATE, out: (l) => process.stdout.write(`${l}\n`) });

@@ -5,6 +5,12 @@ import { CliError } from '../errors.ts';
 registerCommand('key create', {
   usage: 'portcullis key create [--consumer NAME]',
   summary: 'make a new API key: shows the key once, and the hash to put in the config',
+  help: `Options:
+  --consumer NAME     the consumer the key is for, shown in the config snippet: letters, digits, _ . -
+                      (default my-consumer)
+
+The key is random (256 bits) and printed once; the config keeps only its SHA-256 hash, so a leaked
+config does not leak keys. Keys can also be made at run time: POST /api/keys on the admin port (docs/identity.md).`,
   async run(args) {
     const { parseArgs } = await import('node:util');
     let consumer = 'my-consumer';

@@ -66,6 +66,14 @@ function promptHidden(prompt: string): Promise<string> {
 registerCommand('password hash', {
   usage: 'portcullis password hash [--log-n N] < FILE',
   summary: 'hash a password (read from stdin) for an HTTP Basic consumer; prints the scrypt hash',
+  help: `Options:
+  --log-n N           scrypt cost as a power of two, 14 to 20 (default 15: N = 32768)
+  --block-size N      scrypt block size r, 8 to 32 (default 8)
+  --parallelism N     scrypt parallelism p, 1 to 16 (default 3)
+
+The password is read from stdin (the whole input when piped, one trailing newline removed), or typed
+twice without echo on a terminal; never from the command line, where other users could read it.
+The hash alone goes to stdout, how to use it to stderr.`,
   async run(args) {
     const { parseArgs } = await import('node:util');
     let params: ScryptParams = DEFAULT_SCRYPT;
