@@ -288,15 +288,39 @@ interface Probe {
   readonly read?: PlannedRequest;
 }
 
-/** Every view of our record after a request: the answer, its GET, the collection's list, the profiles, the admin's lists. */
+/** The costly views: lists and profiles as the sender and the admin, and the registered user's profile. */
+async function widerViews(ctx: ScanContext, probe: Probe, sent: Record<string, unknown>): Promise<Views> {
+  const { op, as } = probe;
+  const views: Views = { direct: [], listed: [] };
+  // Lists and profiles without path parameters, as the sender and as the admin. The sender's own profile is
+  // a direct view when the sender changed itself (an update without path parameters).
+  for (const reader of [as, ...(ctx.admin ? [ctx.admin] : [])]) {
+    for (const o of ctx.spec.operations) {
+      if (o.method !== 'GET' || o.path.includes('{') || isExcluded(o)) continue;
+      if (o.parameters.some((p) => p.required && p.in === 'query')) continue;
+      const again = await ctx.send(planRequest(ctx.spec, o, ctx.objects, { owner: reader.name }), reader);
+      if (!isSuccess(again) || again.json === undefined) continue;
+      const selfUpdate = reader === as && probe.target !== undefined && !op.path.includes('{');
+      (selfUpdate && o.path === op.path ? views.direct : views.listed).push(again.json);
+    }
+  }
+  if (op.method === 'POST' && Object.keys(sent).some((k) => PASSWORD.test(k))) {
+    views.direct.push(...(await readAsRegistered(ctx, sent)));
+  }
+  return views;
+}
+
+/** The views of our record after a request: cheap (the answer, the object's GET) or the costly ones. */
 async function viewsAfter(
   ctx: ScanContext,
   probe: Probe,
   res: ScanResponse,
   sent: Record<string, unknown>,
+  full: boolean,
 ): Promise<Views> {
   const { op, as } = probe;
   const views: Views = { direct: [res.json], listed: [] };
+  if (full) return widerViews(ctx, probe, sent);
   if (probe.read) {
     const again = await ctx.send(probe.read, as);
     if (isSuccess(again)) views.direct.push(again.json);
@@ -317,21 +341,6 @@ async function viewsAfter(
       );
       if (isSuccess(again)) views.direct.push(again.json);
     }
-  }
-  // Lists and profiles without path parameters, as the sender and as the admin. The sender's own profile is
-  // a direct view when the sender changed itself (an update without path parameters).
-  for (const reader of [as, ...(ctx.admin ? [ctx.admin] : [])]) {
-    for (const o of ctx.spec.operations) {
-      if (o.method !== 'GET' || o.path.includes('{') || isExcluded(o)) continue;
-      if (o.parameters.some((p) => p.required && p.in === 'query')) continue;
-      const again = await ctx.send(planRequest(ctx.spec, o, ctx.objects, { owner: reader.name }), reader);
-      if (!isSuccess(again) || again.json === undefined) continue;
-      const selfUpdate = reader === as && probe.target !== undefined && !op.path.includes('{');
-      (selfUpdate && o.path === op.path ? views.direct : views.listed).push(again.json);
-    }
-  }
-  if (op.method === 'POST' && Object.keys(sent).some((k) => PASSWORD.test(k))) {
-    views.direct.push(...(await readAsRegistered(ctx, sent)));
   }
   return views;
 }
@@ -373,13 +382,26 @@ async function massAssignment(ctx: ScanContext, probe: Probe): Promise<void> {
   injected.portcullisProbe = marker;
   why.portcullisProbe = 'undeclared';
 
-  const send = async (body: Record<string, unknown>) => {
+  interface Sent {
+    readonly res: ScanResponse;
+    readonly body: Record<string, unknown>;
+    readonly views: Map<boolean, Promise<Views>>;
+  }
+  const send = async (body: Record<string, unknown>): Promise<Sent | undefined> => {
     const req = probe.target
       ? { ...probe.target, body }
       : planRequest(ctx.spec, op, ctx.objects, { owner: as.name, body });
     const res = await ctx.send(req, as);
     if (!isSuccess(res) || looksRefused(res)) return undefined;
-    return { res, views: await viewsAfter(ctx, probe, res, body), body };
+    return { res, body, views: new Map() };
+  };
+  const viewsOf = (sent: Sent, full: boolean) => {
+    let views = sent.views.get(full);
+    if (!views) {
+      views = viewsAfter(ctx, probe, sent.res, sent.body, full);
+      sent.views.set(full, views);
+    }
+    return views;
   };
   // A creation gets a new sample each time (unique user names), with foreign keys the API gave out.
   const fresh = (b: Record<string, unknown>) =>
@@ -393,20 +415,35 @@ async function massAssignment(ctx: ScanContext, probe: Probe): Promise<void> {
           as.name,
           op.path,
         ) as Record<string, unknown>);
-  const control = await send(fresh(probe.base));
-  const probeBase = fresh(probe.base);
-  const attempt = await send({ ...probeBase, ...injected });
+  // An update's control goes first (it must not undo the probe); a creation's only when needed.
+  let control: Promise<Sent | undefined> | undefined = probe.target
+    ? Promise.resolve(send(fresh(probe.base)))
+    : undefined;
+  if (control) {
+    // The same object is read back after the probe: the control's views must be taken before it.
+    const c = await control;
+    if (c) await Promise.all([viewsOf(c, false), viewsOf(c, true)]);
+  }
+  const attempt = await send({ ...fresh(probe.base), ...injected });
   if (!attempt) return;
-  const markersOf = (body: Record<string, unknown>) => [...uniqueStrings(body), marker];
-  const stored = Object.keys(injected).filter((name) => {
-    const want = JSON.stringify(injected[name]);
-    const seen = valueIn(attempt.views, markersOf(attempt.body), name).some(
-      (v) => JSON.stringify(v) === want,
+  // Our record is the one carrying the unique values of its own body (the control's never has the marker).
+  const markersOf = (body: Record<string, unknown>) => uniqueStrings(body);
+  const shown = (sent: Sent, views: Views, name: string) =>
+    valueIn(views, markersOf(sent.body), name).some(
+      (v) => JSON.stringify(v) === JSON.stringify(injected[name]),
     );
-    if (!seen) return false;
-    if (!control) return true;
-    return !valueIn(control.views, markersOf(control.body), name).some((v) => JSON.stringify(v) === want);
-  });
+  // Cheap views first (the answer, the object's GET); lists, profiles and a login only when those show nothing.
+  let stored: string[] = [];
+  for (const full of [false, true]) {
+    const views = await viewsOf(attempt, full);
+    const seen = Object.keys(injected).filter((name) => shown(attempt, views, name));
+    if (seen.length === 0) continue;
+    control ??= send(fresh(probe.base));
+    const c: Sent | undefined = await control;
+    const controlViews = c ? await viewsOf(c, full) : undefined;
+    stored = seen.filter((name) => !c || !controlViews || !shown(c, controlViews, name));
+    if (stored.length > 0) break;
+  }
   if (stored.length === 0) return;
   ctx.report(SCAN_RULES.massAssignment, {
     operation: op,
