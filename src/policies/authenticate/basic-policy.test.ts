@@ -7,7 +7,7 @@ import {
   type PolicyServer,
   servePolicies,
   specOf,
-} from '../../../test/identity/support.ts';
+} from '../../../test/policies/authenticate/support.ts';
 import { PolicyConfigError, type PolicyHandler } from '../../core/policy.ts';
 import { hashPassword } from './password-hash.ts';
 import { authenticatePolicy } from './policy.ts';

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { makePki, type Pem } from '../../../test/identity/pki.ts';
+import { makePki, type Pem } from '../../../test/policies/authenticate/pki.ts';
 import { createManualClock } from '../../core/clock.ts';
 import {
   createClientCertHeaderReader,

@@ -8,7 +8,7 @@ import {
   type PolicyServer,
   servePolicies,
   specOf,
-} from '../../../test/identity/support.ts';
+} from '../../../test/policies/authenticate/support.ts';
 import type { PolicyHandler } from '../../core/policy.ts';
 import { authenticatePolicy } from './policy.ts';
 import type { AuthenticateConfig } from './schema.ts';

@@ -3,7 +3,11 @@ import { createPublicKey, sign as cryptoSign, generateKeyPairSync, KeyObject } f
 import { after, before, describe, test } from 'node:test';
 import { exportJWK, generateKeyPair, type JWK, type JWTPayload, SignJWT } from 'jose';
 import { pino } from 'pino';
-import { createShared, type JwksServer, startJwksServer } from '../../../test/identity/support.ts';
+import {
+  createShared,
+  type JwksServer,
+  startJwksServer,
+} from '../../../test/policies/authenticate/support.ts';
 import { createManualClock } from '../../core/clock.ts';
 import { createJwtVerifier, JwtConfigError, type JwtOutcome } from './jwt.ts';
 import type { JwtIssuerConfig } from './schema.ts';

@@ -8,7 +8,7 @@ import {
   type PolicyServer,
   servePolicies,
   specOf,
-} from '../../../test/identity/support.ts';
+} from '../../../test/policies/authenticate/support.ts';
 import { createManualClock } from '../../core/clock.ts';
 import { PolicyConfigError, type PolicyHandler } from '../../core/policy.ts';
 import { problems } from '../../core/problems.ts';

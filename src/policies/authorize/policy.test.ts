@@ -5,7 +5,7 @@ import {
   type PolicyServer,
   servePolicies,
   specOf,
-} from '../../../test/identity/support.ts';
+} from '../../../test/policies/authenticate/support.ts';
 import { PolicyConfigError, type PolicyHandler } from '../../core/policy.ts';
 import { problems } from '../../core/problems.ts';
 import { createApiKey } from '../authenticate/api-key.ts';

@@ -5,7 +5,7 @@ import {
   type HandlerServer,
   serveHandler,
   testContext,
-} from '../../../test/validation/support.ts';
+} from '../../../test/policies/validate-request/support.ts';
 import { problems } from '../../core/problems.ts';
 import { compileSsrfGuard } from './policy.ts';
 import type { LookupAll } from './resolver.ts';

@@ -5,7 +5,7 @@ import {
   type HandlerServer,
   serveHandler,
   testContext,
-} from '../../../test/validation/support.ts';
+} from '../../../test/policies/validate-request/support.ts';
 import type { JsonObject } from '../../core/api-document.ts';
 import { problems } from '../../core/problems.ts';
 import { compileValidateRequest } from './policy.ts';

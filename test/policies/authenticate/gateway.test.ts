@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import { problems } from '../../../src/core/problems.ts';
+import { type DemoIdp, demoAuthenticateConfig, startDemoIdp } from '../../../src/demo/idp.ts';
+import { echoHandler, startGateway, startServer, type TestGateway, type TestServer } from '../../harness.ts';
+
+const DEMO_SPEC = readFileSync(new URL('../../../src/demo/openapi.yaml', import.meta.url), 'utf8');
+const AUDIENCE = 'http://shop.portcullis.test';
+
+describe('identity through the whole gateway (demo shop spec, real oidc-provider)', () => {
+  let idp: DemoIdp;
+  let upstream: TestServer;
+  let gw: TestGateway;
+  let lastUpstream: Record<string, unknown> = {};
+
+  before(async () => {
+    idp = await startDemoIdp({ port: 0, audience: AUDIENCE });
+    upstream = await startServer((req, res) => {
+      lastUpstream = req.headers;
+      echoHandler(req, res);
+    });
+    gw = await startGateway({
+      specs: { 'openapi.yaml': DEMO_SPEC },
+      config: {
+        apis: [
+          {
+            name: 'shop',
+            spec: 'openapi.yaml',
+            upstream: { url: upstream.url },
+            policies: { authenticate: demoAuthenticateConfig(idp) },
+          },
+        ],
+      },
+    });
+  });
+  after(async () => {
+    await gw.close();
+    await upstream.close();
+    await idp.close();
+  });
+
+  const get = (path: string, headers: Record<string, string> = {}) => fetch(gw.url + path, { headers });
+  const bearer = async (user: 'alice' | 'bob' | 'admin') => ({
+    authorization: `Bearer ${await idp.tokenFor(user)}`,
+  });
+
+  test('answers 401 with a Bearer challenge for the API realm when no token is sent', async () => {
+    const res = await get('/accounts/alice');
+    assert.equal(res.status, 401);
+    assert.equal(res.headers.get('www-authenticate'), 'Bearer realm="shop"');
+    assert.equal(((await res.json()) as { type: string }).type, problems.unauthorized.type);
+  });
+
+  test('forwards a user reading their own account with the subject header set by the gateway', async () => {
+    const res = await get('/accounts/alice', { ...(await bearer('alice')), 'x-portcullis-subject': 'admin' });
+    assert.equal(res.status, 200);
+    assert.equal(lastUpstream['x-portcullis-subject'], 'alice');
+    assert.equal(lastUpstream['x-portcullis-roles'], 'user');
+  });
+
+  test("refuses a user reading another user's account by the object-level rule", async () => {
+    const res = await get('/accounts/bob', await bearer('alice'));
+    assert.equal(res.status, 403);
+    assert.equal(((await res.json()) as { type: string }).type, problems.forbidden.type);
+    const event = gw.events.findLast((e) => e['event.action'] === 'authorize');
+    assert.equal(event?.['event.reason'], 'rule_denied');
+  });
+
+  test("lets the admin read another user's account", async () => {
+    assert.equal((await get('/accounts/bob', await bearer('admin'))).status, 200);
+  });
+
+  test('refuses an ordinary user on an admin operation with 403 insufficient_scope', async () => {
+    const res = await get('/admin/users', await bearer('bob'));
+    assert.equal(res.status, 403);
+    assert.match(res.headers.get('www-authenticate') ?? '', /error="insufficient_scope", scope="shop:admin"/);
+  });
+
+  test('forwards public operations without a token', async () => {
+    assert.equal((await get('/products')).status, 200);
+  });
+});

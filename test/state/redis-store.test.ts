@@ -1,0 +1,143 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { type LimitCheck, StoreUnavailableError } from '../../src/state/limiter.ts';
+import { limiterSuite } from '../../src/state/limiter-suite.ts';
+import { createRedisStore } from '../../src/state/redis-store.ts';
+
+const URL = 'redis://127.0.0.1:6379';
+const runPrefix = `pctest:${randomBytes(6).toString('hex')}:`;
+
+describe('redis store', () => {
+  let store: ReturnType<typeof createRedisStore>;
+  before(async () => {
+    store = createRedisStore({ url: URL, keyPrefix: runPrefix });
+    assert.equal(await store.whenReady(2000), true, 'redis at 127.0.0.1:6379 not ready');
+  });
+  after(async () => {
+    const keys = await store.client.keys(`${runPrefix}*`);
+    if (keys.length > 0) await store.client.del(...keys);
+    await store.close();
+  });
+
+  limiterSuite(
+    () => store,
+    () => '',
+  );
+
+  test('decides correctly after the script cache was flushed (NOSCRIPT falls back to EVAL)', async () => {
+    const c: LimitCheck = {
+      key: '{noscript}:g',
+      algorithm: 'gcra',
+      limit: 2,
+      burst: 2,
+      windowMs: 1000,
+      windowEndMs: 0,
+      subWindows: 10,
+      cost: 1,
+      countRejected: false,
+    };
+    const now = Date.UTC(2026, 0, 1);
+    await store.consume({ nowMs: now, limits: [c], leaseId: '' });
+    await store.client.script('FLUSH');
+    const r = await store.consume({ nowMs: now, limits: [c], leaseId: '' });
+    assert.equal(r.allowed, true);
+    assert.equal(r.results[0].remaining, 0);
+    assert.equal((await store.consume({ nowMs: now, limits: [c], leaseId: '' })).allowed, false);
+  });
+
+  test('decisions taken in one tick share a call yet each stays atomic and in order', async () => {
+    const now = Date.UTC(2026, 0, 1);
+    const g: LimitCheck = {
+      key: '{batch}:g',
+      algorithm: 'gcra',
+      limit: 10,
+      burst: 10,
+      windowMs: 60_000,
+      windowEndMs: 0,
+      subWindows: 10,
+      cost: 1,
+      countRejected: false,
+    };
+    const f: LimitCheck = {
+      ...g,
+      key: '{batch}:f',
+      algorithm: 'fixed-window',
+      limit: 100,
+      windowEndMs: now + 60_000,
+    };
+    const runs = Array.from({ length: 150 }, (_, i) =>
+      store.consume({ nowMs: now, limits: i % 2 === 0 ? [g, f] : [g], leaseId: '' }),
+    );
+    const results = await Promise.all(runs);
+    assert.deepEqual(
+      results.map((r) => r.allowed),
+      Array.from({ length: 150 }, (_, i) => i < 10),
+    );
+    // Only the 5 admitted two-limit decisions used the fixed window.
+    const last = await store.consume({ nowMs: now, limits: [f], leaseId: '' });
+    assert.equal(last.results[0].remaining, 100 - 5 - 1);
+  });
+
+  test('writes limiter keys with a time to live and the hash tag of the check', async () => {
+    const c: LimitCheck = {
+      key: '{ttl}:f:1',
+      algorithm: 'fixed-window',
+      limit: 5,
+      burst: 5,
+      windowMs: 60_000,
+      windowEndMs: Date.now() + 60_000,
+      subWindows: 10,
+      cost: 1,
+      countRejected: false,
+    };
+    await store.consume({ nowMs: Date.now(), limits: [c], leaseId: '' });
+    const ttl = await store.client.pttl(`${runPrefix}{ttl}:f:1`);
+    assert.ok(ttl > 50_000 && ttl <= 60_000, `ttl ${ttl}`);
+  });
+
+  test('keeps key/value entries with a time to live and set-if-absent semantics', async () => {
+    await store.set('kv:a', 'one', 60_000);
+    assert.equal(await store.get('kv:a'), 'one');
+    assert.equal(await store.setIfAbsent('kv:a', 'two', 60_000), false);
+    assert.equal(await store.setIfAbsent('kv:b', 'two', 60_000), true);
+    const listed = await store.scan('kv:', 10);
+    assert.deepEqual(listed.map((e) => e.key).sort(), ['kv:a', 'kv:b']);
+    await store.delete('kv:a');
+    assert.equal(await store.get('kv:a'), undefined);
+  });
+});
+
+describe('redis store without a server', () => {
+  test('fails fast with StoreUnavailableError when Redis cannot be reached', async () => {
+    const store = createRedisStore({ url: 'redis://127.0.0.1:1', keyPrefix: runPrefix });
+    try {
+      await assert.rejects(
+        async () =>
+          store.consume({
+            nowMs: Date.now(),
+            limits: [
+              {
+                key: '{x}:g',
+                algorithm: 'gcra',
+                limit: 1,
+                burst: 1,
+                windowMs: 1000,
+                windowEndMs: 0,
+                subWindows: 10,
+                cost: 1,
+                countRejected: false,
+              },
+            ],
+            leaseId: '',
+          }),
+        (e: unknown) =>
+          e instanceof StoreUnavailableError &&
+          e.code === 'ERR_STORE_UNAVAILABLE' &&
+          e.reason === 'disconnected',
+      );
+    } finally {
+      await store.close();
+    }
+  });
+});

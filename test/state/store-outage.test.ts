@@ -1,0 +1,220 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { SecurityEvent } from '../../src/core/events.ts';
+import { createMetrics } from '../../src/core/metrics.ts';
+import type { AvailabilityTransition } from '../../src/state/availability.ts';
+import { type LimitCheck, StoreUnavailableError } from '../../src/state/limiter.ts';
+import { createRedisStore } from '../../src/state/redis-store.ts';
+import { freePort, PrivateRedis, watchCommands } from '../policies/rate-limit/redis-server.ts';
+
+const check: LimitCheck = {
+  key: '{o}:g',
+  algorithm: 'gcra',
+  limit: 5,
+  burst: 5,
+  windowMs: 1000,
+  windowEndMs: 0,
+  subWindows: 10,
+  cost: 1,
+  countRejected: false,
+};
+
+async function until(cond: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 400 && !cond(); i++) await new Promise((r) => setTimeout(r, 25));
+  assert.ok(cond(), `timed out waiting for ${what}`);
+}
+
+const isReason = (reason: string) => (e: unknown) =>
+  e instanceof StoreUnavailableError && e.reason === reason;
+
+describe('the Redis store through a frozen redis-server', () => {
+  let redis: PrivateRedis;
+  let store: ReturnType<typeof createRedisStore>;
+  const transitions: AvailabilityTransition[] = [];
+  const events: SecurityEvent[] = [];
+  const metrics = createMetrics();
+
+  before(async () => {
+    redis = new PrivateRedis(await freePort());
+    await redis.start();
+    store = createRedisStore({
+      url: redis.url,
+      keyPrefix: 'so:',
+      commandTimeoutMs: 100,
+      failureThreshold: 2,
+      probeIntervalMs: 50,
+      metrics,
+      events: { emit: (e) => events.push(e) },
+      onStatus: (_s, t) => transitions.push(t),
+    });
+    assert.equal(await store.whenReady(2000), true);
+    await store.set('kv:a', '1', 60_000);
+  });
+  after(async () => {
+    redis.resume();
+    await store.close();
+    await redis.stop();
+  });
+
+  test('every operation is refused at once during an outage and none reaches Redis; the probe ends it', async (t) => {
+    const sent = await watchCommands(redis.port);
+    t.after(() => sent.stop());
+    redis.pause();
+    // Two timeouts in a row (the threshold) open the outage.
+    await assert.rejects(store.get('kv:a'), isReason('timeout'));
+    await assert.rejects(store.setIfAbsent('dpop:x', '1', 1000), isReason('timeout'));
+    assert.equal(store.isAvailable(), false);
+    assert.deepEqual(
+      transitions.map((x) => [x.available, x.reason, x.operation, x.keyspace]),
+      [[false, 'timeout', 'setIfAbsent', 'dpop']],
+    );
+
+    // Refused without a round trip: every kind of call, many times over.
+    for (let i = 0; i < 20; i++) {
+      await assert.rejects(store.get('ban:ip:192.0.2.1'), isReason('outage'));
+      await assert.rejects(store.set('kv:b', '1', 1000), isReason('outage'));
+      await assert.rejects(store.setIfAbsent('dpop:y', '1', 1000), isReason('outage'));
+      await assert.rejects(store.delete('kv:a'), isReason('outage'));
+      await assert.rejects(store.scan('kv:', 10), isReason('outage'));
+      await assert.rejects(
+        Promise.resolve(store.consume({ nowMs: Date.now(), limits: [check], leaseId: '' })),
+        isReason('outage'),
+      );
+      await store.release([{ key: '{o}:c', leaseId: 'l' }]);
+    }
+    assert.match(metrics.render(), /^portcullis_state_store_errors_total\{reason="outage"\} 140$/m);
+    assert.match(metrics.render(), /^portcullis_state_store_errors_total\{reason="timeout"\} 2$/m);
+
+    redis.resume();
+    await until(() => store.isAvailable(), 'the probe to see Redis again');
+    assert.deepEqual(
+      transitions.map((x) => [x.available, x.reason]),
+      [
+        [false, 'timeout'],
+        [true, 'probe'],
+      ],
+    );
+    assert.equal(transitions[1].refused, 140);
+    // Redis got the two commands that timed out, then PINGs only.
+    await until(() => sent.commands.some((c) => c.name === 'ping'), 'the probe in the command log');
+    assert.deepEqual(
+      sent.commands.filter((c) => c.name !== 'ping').map((c) => c.name),
+      ['get', 'set'],
+    );
+    assert.equal(await store.get('kv:a'), '1');
+    assert.deepEqual(
+      events.map((e) => [e['event.action'], e['event.reason']]),
+      [
+        ['state-store-unavailable', 'timeout'],
+        ['state-store-recovered', 'probe'],
+      ],
+    );
+  });
+
+  test('a killed redis-server is an outage at once, and the reconnection ends it', async () => {
+    transitions.length = 0;
+    const port = redis.port;
+    await redis.stop();
+    await until(() => transitions.length > 0, 'the lost connection');
+    assert.deepEqual(
+      transitions.map((x) => [x.available, x.reason, x.operation]),
+      [[false, 'disconnected', 'connection']],
+    );
+    await assert.rejects(store.get('kv:a'), isReason('outage'));
+    // Reconnection attempts that fail report nothing more.
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(transitions.length, 1);
+    redis = new PrivateRedis(port);
+    await redis.start();
+    await until(() => store.isAvailable(), 'the reconnection');
+    assert.deepEqual(
+      transitions.map((x) => [x.available, x.reason]),
+      [
+        [false, 'disconnected'],
+        [true, 'reconnected'],
+      ],
+    );
+    await store.set('kv:c', '2', 1000);
+    assert.equal(await store.get('kv:c'), '2');
+  });
+});
+
+describe('the Redis store on a connection that stays silent', () => {
+  test('replaces the connection after reconnectAfterMs without an answer, and recovers on the new one', async () => {
+    const redis = new PrivateRedis(await freePort());
+    await redis.start();
+    const transitions: AvailabilityTransition[] = [];
+    const metrics = createMetrics();
+    const store = createRedisStore({
+      url: redis.url,
+      keyPrefix: 'so:',
+      commandTimeoutMs: 100,
+      failureThreshold: 1,
+      probeIntervalMs: 50,
+      reconnectAfterMs: 300,
+      metrics,
+      onStatus: (_s, t) => transitions.push(t),
+    });
+    let closes = 0;
+    store.client.on('close', () => closes++);
+    try {
+      assert.equal(await store.whenReady(2000), true);
+      redis.pause();
+      await assert.rejects(store.get('kv:a'), isReason('timeout'));
+      assert.equal(store.isAvailable(), false);
+      // The open connection answers nothing: it is dropped and a new one is opened (whose ready check
+      // then waits for the frozen server); the outage is not reported again.
+      await until(() => closes >= 1, 'the silent connection to be replaced');
+      assert.match(metrics.render(), /^portcullis_state_store_reconnects_total [1-9]/m);
+      assert.equal(transitions.length, 1);
+      redis.resume();
+      await until(() => store.isAvailable(), 'the new connection to be ready');
+      assert.deepEqual(
+        transitions.map((x) => [x.available, x.reason]),
+        [
+          [false, 'timeout'],
+          [true, 'reconnected'],
+        ],
+      );
+      await store.set('kv:a', '1', 1000);
+      assert.equal(await store.get('kv:a'), '1');
+    } finally {
+      redis.resume();
+      await store.close();
+      await redis.stop();
+    }
+  });
+});
+
+describe('the Redis store when Redis is down at start', () => {
+  test('reports one outage however many reconnection attempts fail, and recovers when Redis starts', async () => {
+    const port = await freePort();
+    const transitions: AvailabilityTransition[] = [];
+    const store = createRedisStore({
+      url: `redis://127.0.0.1:${port}`,
+      keyPrefix: 'so:',
+      onStatus: (_s, t) => transitions.push(t),
+    });
+    const redis = new PrivateRedis(port);
+    try {
+      assert.equal(await store.whenReady(600), false);
+      assert.deepEqual(
+        transitions.map((x) => [x.available, x.reason, x.operation]),
+        [[false, 'disconnected', 'connect']],
+      );
+      await assert.rejects(store.get('kv:a'), isReason('outage'));
+      await redis.start();
+      assert.equal(await store.whenReady(5000), true);
+      assert.deepEqual(
+        transitions.map((x) => [x.available, x.reason]),
+        [
+          [false, 'disconnected'],
+          [true, 'reconnected'],
+        ],
+      );
+    } finally {
+      await store.close();
+      await redis.stop();
+    }
+  });
+});
