@@ -104,3 +104,40 @@ describe('request planning', () => {
     assert.match(signUp.email, /@example\.com$/);
   });
 });
+
+describe('request planning with harvested values (a MongoDB-style API)', () => {
+  const KANBAN = fileURLToPath(
+    new URL('../../../test/fixtures/scan-targets/express-kanban/openapi.yaml', import.meta.url),
+  );
+  let spec: ApiDocument;
+  const op = (method: string, path: string): Operation =>
+    spec.operations.find((o) => o.method === method && o.path === path)!;
+  before(async () => {
+    spec = await loadApiDocument(KANBAN);
+  });
+
+  test('takes a registration beside the login under /auth for no login', () => {
+    assert.equal(isLoginOperation(spec, op('POST', '/api/auth/login')), true);
+    assert.equal(isLoginOperation(spec, op('POST', '/api/auth/register')), false);
+  });
+
+  test('fills path parameters with ids the identity saw, and says when it had to invent one', () => {
+    const objects = new ObjectRegistry();
+    objects.harvest.setOrdinary(['alice', 'bob']);
+    objects.harvest.record('alice', '/api/boards', {
+      success: true,
+      data: [{ _id: '6b15910c1c0c4d10d278a075', title: 'Roadmap' }],
+    });
+    const mine = planRequest(spec, op('GET', '/api/boards/{boardId}'), objects, { owner: 'alice' });
+    assert.equal(mine.path, '/api/boards/6b15910c1c0c4d10d278a075');
+    assert.deepEqual([mine.ownedPath, mine.invented], [true, []]);
+    // Bob has seen no board: he gets Alice's (a value the API gave out), which is not his own.
+    const theirs = planRequest(spec, op('GET', '/api/boards/{boardId}'), objects, { owner: 'bob' });
+    assert.equal(theirs.path, '/api/boards/6b15910c1c0c4d10d278a075');
+    assert.equal(theirs.ownedPath, false);
+    const card = planRequest(spec, op('DELETE', '/api/boards/{boardId}/cards/{cardId}'), objects, {
+      owner: 'alice',
+    });
+    assert.deepEqual(card.invented, ['cardId']);
+  });
+});

@@ -83,3 +83,21 @@ describe('API1 on public and private objects', () => {
     );
   });
 });
+
+describe('the update body API1 sends', () => {
+  test('marks free-text strings only, so enums, dates and bounded fields stay valid', async () => {
+    const { markBody } = await import('./api1-bola.ts');
+    const { loadApiDocument } = await import('../../../openapi/load.ts');
+    const { fileURLToPath } = await import('node:url');
+    const spec = await loadApiDocument(
+      fileURLToPath(
+        new URL('../../../../test/fixtures/scan-targets/fastapi-petclinic/openapi.yaml', import.meta.url),
+      ),
+    );
+    const schema = { $ref: '#/components/schemas/PetUpdate' };
+    const body = markBody(spec, schema, { name: 'Rex', species: 'dog', birth_date: '2020-01-01' }, 'pcbola1');
+    assert.deepEqual(body, { name: 'pcbola1', species: 'dog', birth_date: '2020-01-01' });
+    const short = markBody(spec, { type: 'string', maxLength: 3 }, 'abc', 'pcbola1');
+    assert.equal(short, 'abc');
+  });
+});

@@ -55,7 +55,7 @@ export function refusedIn200(res: ScanResponse): boolean {
     if (text !== '' && Object.keys(r).length <= 4 && REFUSAL.test(text)) return true;
     return false;
   }
-  return res.text.length < 200 && REFUSAL.test(res.text);
+  return body === undefined && res.text.length < 200 && REFUSAL.test(res.text);
 }
 
 /** Values that identify the other identities (user names, e-mails, ids they alone have seen). */

@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { entityOfPath, fits, Harvest, score, singular } from './harvest.ts';
+
+describe('harvested values', () => {
+  test('names the entity of a path by its last literal segment, singular, without versions or me', () => {
+    assert.equal(entityOfPath('/api/v2/books'), 'book');
+    assert.equal(entityOfPath('/v3/users/me'), 'user');
+    assert.equal(entityOfPath('/boards/{boardId}/cards'), 'card');
+    assert.equal(singular('categories'), 'category');
+    assert.equal(singular('addresses'), 'address');
+  });
+
+  test('scores the id of the entity a path parameter follows above a same-named value elsewhere', () => {
+    const record = { key: 'id', value: 7, entity: 'pet', source: '/pets', identity: 'a', order: 0 };
+    assert.equal(score({ name: 'id', context: 'pets' }, record), 4);
+    assert.equal(score({ name: 'pet_id', context: 'pets' }, record), 3);
+    assert.equal(score({ name: 'petId' }, record), 3);
+    assert.equal(score({ name: 'id', context: 'owners' }, record), 1);
+    assert.equal(score({ name: 'owner_id' }, record), 0);
+  });
+
+  test('rejects values that do not fit the parameter schema', () => {
+    assert.equal(fits('bk-1', { type: 'integer' }), false);
+    assert.equal(fits('12', { type: 'integer' }), true);
+    assert.equal(fits('abc', { type: 'string', format: 'uuid' }), false);
+    assert.equal(fits('6b15910c1c0c4d10d278a075', { type: 'string', pattern: '^[0-9a-f]{24}$' }), true);
+    assert.equal(fits('x', { enum: ['dog', 'cat'] }), false);
+  });
+
+  test('records list items under the collection and nested objects under their property', () => {
+    const h = new Harvest();
+    h.record('alice', '/api/boards', { success: true, data: [{ _id: 'b1', owner: { id: 'u1' } }] });
+    // MongoDB's `_id` is the board's id.
+    assert.equal(h.best({ name: 'boardId', context: 'boards' }, 'alice')?.value, 'b1');
+    assert.equal(h.best({ name: 'ownerId' }, 'alice')?.value, 'u1');
+  });
+
+  test('tells values only one ordinary identity saw from shared ones', () => {
+    const h = new Harvest();
+    h.setOrdinary(['alice', 'bob']);
+    h.record('alice', '/notes', [{ id: 1 }, { id: 2 }]);
+    h.record('bob', '/notes', [{ id: 2 }]);
+    h.record('admin', '/notes', [{ id: 1 }]);
+    assert.equal(h.exclusiveTo('alice', 1), true); // the admin does not count
+    assert.equal(h.exclusiveTo('alice', 2), false);
+    const best = h.best({ name: 'id', context: 'notes' }, 'alice');
+    assert.deepEqual([best?.value, best?.exclusive], [1, true]);
+  });
+
+  test('takes the last segment of a Location header as an id', () => {
+    const h = new Harvest();
+    h.record('a', '/things', undefined, '/things/t-9');
+    assert.equal(h.best({ name: 'thingId', context: 'things' }, 'a')?.value, 't-9');
+  });
+});
