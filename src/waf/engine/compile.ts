@@ -160,7 +160,8 @@ interface Rule {
   readonly attack: boolean;
 }
 
-type Step = { kind: 'rule'; rule: Rule } | { kind: 'marker'; name: string };
+/** A rule, with where its skipAfter lands (the index of the next marker of that name, or the end). */
+type Step = { kind: 'rule'; rule: Rule; skipTo: number } | { kind: 'marker'; name: string };
 
 /** Engine options: the body and argument limits CRS deployments set (modsecurity.conf). */
 export interface EngineOptions {
@@ -520,7 +521,17 @@ export function compileRules(
     const rule = compileOne(p, undefined, 0, 2);
     if (removedIds.has(rule.id) || rule.tags.some((t) => removedTags.has(t))) continue;
     ruleCount++;
-    phases.get(rule.phase)?.push({ kind: 'rule', rule });
+    phases.get(rule.phase)?.push({ kind: 'rule', rule, skipTo: -1 });
+  }
+
+  // skipAfter resolved once: the first marker of that name after the rule, or the end of the phase.
+  for (const steps of phases.values()) {
+    steps.forEach((step, i) => {
+      if (step.kind !== 'rule' || !step.rule.skipAfter) return;
+      const name = step.rule.skipAfter;
+      const at = steps.findIndex((m, k) => k > i && m.kind === 'marker' && m.name === name);
+      step.skipTo = at < 0 ? steps.length : at;
+    });
   }
 
   // One automaton over the literal factors of every @rx and the phrases of every @pm: one pass over a value
@@ -762,15 +773,10 @@ class Engine {
 
   private runPhase(phase: number, t: Transaction): void {
     const steps = this.phases.get(phase) ?? [];
-    let skipTo: string | undefined;
     let skipCount = 0;
     for (let i = 0; i < steps.length; i++) {
       const step = steps[i];
-      if (step.kind === 'marker') {
-        if (skipTo !== undefined && step.name === skipTo) skipTo = undefined;
-        continue;
-      }
-      if (skipTo !== undefined) continue;
+      if (step.kind === 'marker') continue;
       if (skipCount > 0) {
         skipCount--;
         continue;
@@ -785,7 +791,8 @@ class Engine {
       const skip = rule.skipCollections;
       if (skip !== undefined && !this.mayMatch(rule, skip, t)) continue;
       if (!this.evaluateRule(rule, rule, t)) continue;
-      if (rule.skipAfter) skipTo = rule.skipAfter;
+      // Jumps to the marker (the loop then steps past it).
+      if (rule.skipAfter) i = step.skipTo;
       if (rule.skip > 0) skipCount = rule.skip;
       if (t.disrupted || t.allowed) {
         if (phase !== 5) return;
