@@ -72,6 +72,45 @@ export interface FindingsResult {
   readonly target?: string;
   /** `audit` or `scan`: names the tool run in reports. */
   readonly kind?: 'audit' | 'scan';
+  /** Scans: problems every report shows loudly (setup that created nothing, checks that could not run). */
+  readonly warnings?: readonly string[];
+  /** Scans: checks that failed, with the reason. */
+  readonly errors?: readonly { readonly check: string; readonly message: string }[];
+  /** Scans: checks that ran out of time. */
+  readonly timedOut?: readonly string[];
+  /** Scans: what was tested, found or skipped, per check and operation. */
+  readonly coverage?: ScanCoverage;
+}
+
+export type CoverageStatus = 'finding' | 'tested' | 'skipped';
+
+/** One cell of a scan's coverage matrix: one check on one operation. */
+export interface CoverageCell {
+  readonly check: string;
+  /** `GET /users/{id}`. */
+  readonly operation: string;
+  readonly status: CoverageStatus;
+  /** Requests the check sent to this operation. */
+  readonly requests: number;
+  /** Why it was skipped. */
+  readonly reason?: string;
+}
+
+/** Per check: how many operations it tested, found something on, or skipped. */
+export interface CheckCoverage {
+  readonly check: string;
+  readonly tested: number;
+  readonly findings: number;
+  readonly skipped: number;
+  /** Requests the check sent in all (to documented operations and elsewhere). */
+  readonly requests: number;
+  /** Rules of the check that tested nothing, with the reason (they are not listed as passing). */
+  readonly untestedRules: readonly { readonly rule: string; readonly reason: string }[];
+}
+
+export interface ScanCoverage {
+  readonly checks: readonly CheckCoverage[];
+  readonly matrix: readonly CoverageCell[];
 }
 
 /** Position of a severity in SEVERITIES (info = 0 ... critical = 4). */

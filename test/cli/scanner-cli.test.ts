@@ -63,6 +63,40 @@ describe('portcullis scan', () => {
     assert.throws(() => parseIdentity('nobody'), /NAME:bearer:TOKEN/);
   });
 
+  test('parses form and OAuth2 password-grant logins from the command line', () => {
+    assert.deepEqual(parseIdentity('dan:form:/login:user=dan&password=a%26b'), {
+      name: 'dan',
+      login: { path: '/login', body: { user: 'dan', password: 'a&b' }, encoding: 'form' },
+    });
+    assert.deepEqual(parseIdentity('eve:oauth2:/token:eve:pa:ss'), {
+      name: 'eve',
+      login: { path: '/token', grantType: 'password', body: { username: 'eve', password: 'pa:ss' } },
+    });
+  });
+
+  test('prints its options on --help and exits 0 without scanning', async () => {
+    const r = await cli(['scan', '--help']);
+    assert.equal(r.code, 0, r.stderr);
+    for (const flag of [
+      '--spec',
+      '--target',
+      '--identity',
+      '--identities',
+      '--format FORMAT[:FILE]',
+      'oauth2',
+    ])
+      assert.ok(r.stdout.includes(flag), `${flag} in --help`);
+    const audit = await cli(['audit', '--help']);
+    assert.equal(audit.code, 0);
+    assert.match(audit.stdout, /--fail-on/);
+  });
+
+  test('refuses two reports on stdout with one usage line', async () => {
+    const r = await cli(['audit', demoSpec, '-f', 'json', '-f', 'text']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /only one report can go to stdout/);
+  });
+
   test('scans the vulnerable API, reports JUnit and suggests gateway policies', async () => {
     const api = await startVulnerableApi({ fixed: false });
     const dir = await tempFiles({});
@@ -70,6 +104,7 @@ describe('portcullis scan', () => {
       const login = (i: number) =>
         `${FIXTURE_USERS[i].username}:login:/v2/auth/login:${JSON.stringify({ username: FIXTURE_USERS[i].username, password: FIXTURE_USERS[i].password })}`;
       const junit = path.join(dir, 'scan.xml');
+      const json = path.join(dir, 'scan.json');
       const policy = path.join(dir, 'policy.yaml');
       const r = await cli([
         'scan',
@@ -89,6 +124,10 @@ describe('portcullis scan', () => {
         'junit',
         '--output',
         junit,
+        '--format',
+        `json:${json}`,
+        '--format',
+        'text:/dev/null',
         '--suggest-policy',
         policy,
         '--rate',
@@ -99,6 +138,16 @@ describe('portcullis scan', () => {
       const xml = await readFile(junit, 'utf8');
       assert.match(xml, /<testsuites[^>]* failures="[1-9]\d*"/);
       assert.match(xml, /API1:2023/);
+      // Several formats in one run; the JSON report carries errors, timeouts, warnings and the coverage.
+      const doc = JSON.parse(await readFile(json, 'utf8'));
+      assert.deepEqual(doc.errors, []);
+      assert.deepEqual(doc.timedOut, []);
+      assert.ok(Array.isArray(doc.warnings));
+      assert.ok(doc.coverage.checks.some((c: { check: string; tested: number }) => c.check === 'API1'));
+      assert.ok(
+        doc.findings.every((f: { evidence?: { curl?: string } }) => f.evidence?.curl?.startsWith('curl ')),
+      );
+      assert.ok(!JSON.stringify(doc).includes(FIXTURE_USERS[0].password));
       const suggested = parse(await readFile(policy, 'utf8'));
       assert.equal(typeof suggested, 'object');
     } finally {

@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { type ParseArgsOptionsConfig, parseArgs } from 'node:util';
 import type { FindingsResult, Severity } from '../../scanner/finding.ts';
 import {
@@ -13,7 +13,7 @@ import { registerCommand } from '../command-table.ts';
 import { CliError } from '../errors.ts';
 
 const reportFlags = {
-  format: { type: 'string', short: 'f', default: 'text' },
+  format: { type: 'string', short: 'f', multiple: true },
   output: { type: 'string', short: 'o' },
   'fail-on': { type: 'string', default: 'high' },
 } as const;
@@ -26,30 +26,66 @@ function parse<T extends ParseArgsOptionsConfig>(args: string[], options: T) {
   }
 }
 
-function reportSettings(values: Record<string, unknown>): {
-  format: string;
-  output?: string;
-  failOn: Severity;
-} {
-  const format = String(values.format);
-  if (!isReportFormat(format)) throw new CliError(`--format must be one of ${REPORT_FORMATS.join(', ')}`);
-  const failOn = parseSeverity(String(values['fail-on']));
-  if (failOn === undefined) throw new CliError('--fail-on must be one of info, low, medium, high, critical');
-  return { format, output: values.output as string | undefined, failOn };
+/** One report to write: a format and where (a file, or stdout when none). */
+interface ReportTarget {
+  readonly format: string;
+  readonly output?: string;
 }
 
-async function report(
-  result: FindingsResult,
-  s: { format: string; output?: string; failOn: Severity },
-): Promise<number> {
-  await writeReport(s.format, result, s.output ?? process.stdout);
-  if (s.output) process.stderr.write(`portcullis: wrote ${s.format} report to ${s.output}\n`);
-  return exitCodeFor(result.findings, s.failOn);
+interface ReportSettings {
+  readonly targets: readonly ReportTarget[];
+  readonly failOn: Severity;
 }
 
 /**
- * Parses `--identity NAME:bearer:TOKEN`, `NAME:header:Name=Value` or
- * `NAME:login:PATH:{"username":"..."}` (a JSON body posted to PATH; the token is read from the answer).
+ * `--format` may be repeated, each `FORMAT` or `FORMAT:FILE` (`-f text -f sarif:out.sarif -f json:out.json`).
+ * At most one report goes to stdout; `--output FILE` is the file of a single format without one.
+ */
+export function reportSettings(values: Record<string, unknown>): ReportSettings {
+  const given = (values.format as string[] | undefined) ?? [];
+  const formats = given.length > 0 ? given : ['text'];
+  const targets: ReportTarget[] = formats.map((spec) => {
+    const colon = spec.indexOf(':');
+    const format = colon < 0 ? spec : spec.slice(0, colon);
+    const file = colon < 0 ? undefined : spec.slice(colon + 1);
+    if (!isReportFormat(format)) throw new CliError(`--format must be one of ${REPORT_FORMATS.join(', ')}`);
+    if (file === '') throw new CliError(`--format ${format}: give a file after the colon`);
+    return file ? { format, output: file } : { format };
+  });
+  const output = values.output as string | undefined;
+  const toStdout = targets.filter((t) => t.output === undefined);
+  if (output !== undefined) {
+    if (toStdout.length !== 1)
+      throw new CliError('--output names the file of one format; with several, write --format FORMAT:FILE');
+    const i = targets.indexOf(toStdout[0]);
+    targets[i] = { ...targets[i], output };
+  } else if (toStdout.length > 1) {
+    throw new CliError('only one report can go to stdout; give the others a file: --format FORMAT:FILE');
+  }
+  const failOn = parseSeverity(String(values['fail-on']));
+  if (failOn === undefined) throw new CliError('--fail-on must be one of info, low, medium, high, critical');
+  return { targets, failOn };
+}
+
+async function report(result: FindingsResult, s: ReportSettings): Promise<number> {
+  for (const t of s.targets) {
+    await writeReport(t.format, result, t.output ?? process.stdout);
+    if (t.output) process.stderr.write(`portcullis: wrote ${t.format} report to ${t.output}\n`);
+  }
+  return exitCodeFor(result.findings, s.failOn);
+}
+
+const REPORT_HELP = `  -f, --format FORMAT[:FILE]  text (default), json, sarif, junit or html; repeat for several reports in
+                              one run, each to its FILE (at most one to stdout)
+  -o, --output FILE           file of the single report (default: stdout)
+      --fail-on SEVERITY      exit 1 when a finding is at or above it: info, low, medium, high (default),
+                              critical; exit 2 on a usage or runtime error`;
+
+/**
+ * Parses `--identity NAME:bearer:TOKEN`, `NAME:header:Name=Value`, `NAME:login:PATH:{"username":"..."}` (a
+ * JSON body posted to PATH; the token is read from the answer), `NAME:form:PATH:username=a&password=b` (the
+ * same, form-encoded) or `NAME:oauth2:TOKEN_PATH:USER:PASSWORD` (an OAuth2 password grant). Token places and
+ * other login options: `--identities FILE`.
  * `;param=value` pairs after the name give the identity's own path values (`alice;accountId=alice:bearer:T`).
  */
 export function parseIdentity(text: string): ScanIdentity {
@@ -76,12 +112,54 @@ export function parseIdentity(text: string): ScanIdentity {
       throw new CliError(`identity ${name}: login must be PATH:{json body}`);
     }
   }
-  throw new CliError(`identity ${name}: kind must be bearer, header or login`);
+  if (kind === 'form') {
+    const colon = rest.indexOf(':');
+    if (colon < 1) throw new CliError(`identity ${name}: form must be PATH:field=value&field=value`);
+    const body = Object.fromEntries(new URLSearchParams(rest.slice(colon + 1)));
+    return { ...base, login: { path: rest.slice(0, colon), body, encoding: 'form' } };
+  }
+  if (kind === 'oauth2') {
+    // PATH:USER:PASSWORD (the password may hold colons).
+    const [path, user, ...password] = rest.split(':');
+    if (!path || !user || password.length === 0)
+      throw new CliError(`identity ${name}: oauth2 must be TOKEN_PATH:USER:PASSWORD`);
+    return {
+      ...base,
+      login: { path, grantType: 'password', body: { username: user, password: password.join(':') } },
+    };
+  }
+  throw new CliError(`identity ${name}: kind must be bearer, header, login, form or oauth2`);
+}
+
+/** Reads `--identities FILE`: `{ identities: [...], admin: {...} }` or a plain array, as JSON or YAML. */
+async function readIdentities(file: string): Promise<{ identities: ScanIdentity[]; admin?: ScanIdentity }> {
+  let doc: unknown;
+  try {
+    const text = await readFile(file, 'utf8');
+    const { parse: parseYaml } = await import('yaml');
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new CliError(`--identities ${file}: ${(err as Error).message.split('\n')[0]}`);
+  }
+  const root = Array.isArray(doc) ? { identities: doc } : (doc as Record<string, unknown> | null);
+  const list = root?.identities;
+  if (
+    !Array.isArray(list) ||
+    list.some((i) => i === null || typeof i !== 'object' || typeof i.name !== 'string')
+  )
+    throw new CliError(`--identities ${file}: identities must be a list of objects with a name`);
+  const admin = root?.admin;
+  if (admin !== undefined && (admin === null || typeof admin !== 'object'))
+    throw new CliError(`--identities ${file}: admin must be an object`);
+  return { identities: list as ScanIdentity[], ...(admin ? { admin: admin as ScanIdentity } : {}) };
 }
 
 registerCommand('audit', {
   usage: 'portcullis audit SPEC [--format text|json|sarif|junit|html] [--output FILE] [--fail-on SEVERITY]',
   summary: 'check an OpenAPI document against OWASP API Top 10 rules (no traffic sent)',
+  help: `Options:
+${REPORT_HELP}
+      --disable RULE          skip a rule (repeatable), e.g. audit/no-numeric-ids`,
   async run(args) {
     const { values, positionals } = parse(args, {
       ...reportFlags,
@@ -104,14 +182,41 @@ registerCommand('audit', {
 
 registerCommand('scan', {
   usage:
-    'portcullis scan --spec SPEC --target URL --identity NAME:bearer:TOKEN ... [--admin ID] [--suggest-policy FILE] [report flags]',
+    'portcullis scan --spec SPEC --target URL --identity ID ... [--admin ID] [--identities FILE] [report flags]',
   summary: 'test a live API for the OWASP API Security Top 10 (2023) from its spec',
+  help: `Options:
+      --spec FILE             the OpenAPI document (3.0, 3.1 or Swagger 2.0); its servers are ignored
+      --target URL            base URL the paths are appended to (a staging deployment you may attack)
+      --identity ID           an ordinary identity; give two (A and B) for the authorization checks:
+                                NAME:bearer:TOKEN
+                                NAME:header:Name=Value
+                                NAME:login:PATH:{"username":"u","password":"p"}   (JSON login)
+                                NAME:form:PATH:username=u&password=p              (form login)
+                                NAME:oauth2:TOKEN_PATH:USER:PASSWORD              (OAuth2 password grant)
+                              NAME;param=value:... names the identity's own path values
+      --admin ID              an administrator, same forms, to confirm privileged operations
+      --identities FILE       identities as JSON or YAML ({identities: [...], admin: {...}}), for login
+                              options the flags cannot say: tokenPointer (/data/auth/token), tokenHeader,
+                              tokenCookie, header, scheme, encoding, grantType (see docs/scan.md)
+      --allow-destructive     send PUT, PATCH and DELETE to objects the scan did not create
+      --checks LIST           only these checks, e.g. API1,API2
+      --concurrency N         requests in flight (default 4)
+      --rate N                requests per second at most (default 20)
+      --timeout-ms N          timeout of one request (default 5000)
+      --insecure-tls          do not verify the target's certificate (API8 still reports it)
+      --suggest-policy FILE   write gateway policies that address the findings (YAML)
+  -q, --quiet                 no progress bar
+${REPORT_HELP}
+
+Scan only APIs you own or may test, with test accounts: the scan creates objects, fails logins on purpose
+(identity A's account may end up locked) and sends harmless injection payloads.`,
   async run(args) {
     const { values } = parse(args, {
       ...reportFlags,
       spec: { type: 'string' },
       target: { type: 'string' },
       identity: { type: 'string', multiple: true },
+      identities: { type: 'string' },
       admin: { type: 'string' },
       'allow-destructive': { type: 'boolean' },
       concurrency: { type: 'string' },
@@ -123,7 +228,12 @@ registerCommand('scan', {
       quiet: { type: 'boolean', short: 'q' },
     });
     if (!values.spec || !values.target) throw new CliError('scan needs --spec SPEC and --target URL');
-    const identities = ((values.identity as string[] | undefined) ?? []).map(parseIdentity);
+    const fromFile = values.identities ? await readIdentities(values.identities as string) : undefined;
+    const identities = [
+      ...(fromFile?.identities ?? []),
+      ...((values.identity as string[] | undefined) ?? []).map(parseIdentity),
+    ];
+    const admin = values.admin ? parseIdentity(values.admin as string) : fromFile?.admin;
     if (identities.length === 0)
       throw new CliError('scan needs at least one --identity (two for the authorization checks)');
     const settings = reportSettings(values);
@@ -142,7 +252,7 @@ registerCommand('scan', {
         spec: values.spec as string,
         target: values.target as string,
         identities,
-        admin: values.admin ? parseIdentity(values.admin as string) : undefined,
+        admin,
         allowDestructive: values['allow-destructive'] === true,
         concurrency: num('concurrency'),
         ratePerSecond: num('rate'),
@@ -163,6 +273,7 @@ registerCommand('scan', {
       process.stderr.write(
         `portcullis: ${result.stats.requests} requests in ${(result.stats.durationMs / 1000).toFixed(1)} s, ${result.findings.length} findings\n`,
       );
+      for (const w of result.warnings) process.stderr.write(`portcullis: WARNING: ${w}\n`);
       if (values['suggest-policy']) {
         const spec = await loadApiDocument(values.spec as string);
         await writeFile(values['suggest-policy'] as string, suggestPolicy(result.findings, spec));

@@ -13,6 +13,9 @@ export function renderJson(result: FindingsResult, options: JsonOptions = {}): s
     target: result.target,
     stats: result.stats,
     summary: { total: result.findings.length, bySeverity: countBySeverity(result.findings) },
+    ...(result.warnings ? { warnings: result.warnings } : {}),
+    ...(result.errors ? { errors: result.errors } : {}),
+    ...(result.timedOut ? { timedOut: result.timedOut } : {}),
     rules: result.rules,
     findings: result.findings.map((f) => ({
       ruleId: f.rule.id,
@@ -26,6 +29,7 @@ export function renderJson(result: FindingsResult, options: JsonOptions = {}): s
       evidence: f.evidence,
       fingerprint: f.fingerprint,
     })),
+    ...(result.coverage ? { coverage: result.coverage } : {}),
   };
   return JSON.stringify(doc, null, 2) + '\n';
 }

@@ -18,6 +18,8 @@ interface Case {
   rule: RuleInfo;
   name: string;
   failures: { finding: Finding; where: string }[];
+  /** A scan rule that could not run: a skipped testcase, never a pass. */
+  skipped?: string;
 }
 
 export function renderJunit(result: FindingsResult, options: JunitOptions = {}): string {
@@ -46,6 +48,16 @@ export function renderJunit(result: FindingsResult, options: JunitOptions = {}):
     if (!failedRules.has(r.id)) cases.set(`${r.id}\u0000`, { rule: r, name: r.title, failures: [] });
   }
 
+  for (const check of result.coverage?.checks ?? []) {
+    for (const u of check.untestedRules) {
+      const m = /api(\d+)-/.exec(u.rule);
+      if (!m) continue;
+      const owasp = `API${m[1]}:2023` as OwaspCategory;
+      const rule = { id: u.rule, title: u.rule, owasp } as RuleInfo;
+      cases.set(`${u.rule}\u0000`, { rule, name: u.rule, failures: [], skipped: u.reason });
+    }
+  }
+
   const byCategory = new Map<OwaspCategory, Case[]>();
   for (const c of cases.values()) {
     const list = byCategory.get(c.rule.owasp) ?? [];
@@ -57,14 +69,19 @@ export function renderJunit(result: FindingsResult, options: JunitOptions = {}):
   const suites: string[] = [];
   let total = 0;
   let failed = 0;
+  let skippedTotal = 0;
   for (const cat of OWASP_ORDER) {
     const list = byCategory.get(cat);
     if (!list) continue;
     const nFailed = list.filter((c) => c.failures.length > 0).length;
+    const nSkipped = list.filter((c) => c.skipped !== undefined).length;
     total += list.length;
     failed += nFailed;
+    skippedTotal += nSkipped;
     const body = list.map((c) => {
       const open = `    <testcase classname="${x(c.rule.id)}" name="${x(c.name)}" time="0"`;
+      if (c.skipped !== undefined)
+        return `${open}>\n      <skipped message="${x(`not tested: ${c.skipped}`)}"/>\n    </testcase>`;
       if (c.failures.length === 0) return `${open}/>`;
       const worst = c.failures[0]!.finding;
       const text = c.failures
@@ -76,8 +93,8 @@ export function renderJunit(result: FindingsResult, options: JunitOptions = {}):
       return `${open}>\n      <failure message="${x(worst.message)}" type="${x(worst.severity)}">${x(text)}</failure>\n    </testcase>`;
     });
     suites.push(
-      `  <testsuite name="${x(`${cat} ${OWASP_NAMES[cat]}`)}" tests="${list.length}" failures="${nFailed}" errors="0" skipped="0" time="0" timestamp="${timestamp}" hostname="${x(hostname())}">\n${body.join('\n')}\n  </testsuite>`,
+      `  <testsuite name="${x(`${cat} ${OWASP_NAMES[cat]}`)}" tests="${list.length}" failures="${nFailed}" errors="0" skipped="${nSkipped}" time="0" timestamp="${timestamp}" hostname="${x(hostname())}">\n${body.join('\n')}\n  </testsuite>`,
     );
   }
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="${x(`portcullis ${kind}`)}" tests="${total}" failures="${failed}" errors="0" skipped="0" time="${seconds}">\n${suites.join('\n')}\n</testsuites>\n`;
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="${x(`portcullis ${kind}`)}" tests="${total}" failures="${failed}" errors="0" skipped="${skippedTotal}" time="${seconds}">\n${suites.join('\n')}\n</testsuites>\n`;
 }

@@ -127,6 +127,22 @@ export function renderSarif(result: FindingsResult, options: SarifOptions = {}):
           },
         },
         automationDetails: { id: `portcullis/${result.kind ?? 'audit'}/` },
+        ...(result.warnings || result.errors
+          ? {
+              invocations: [
+                {
+                  executionSuccessful: (result.errors ?? []).length === 0,
+                  toolExecutionNotifications: [
+                    ...(result.errors ?? []).map((e) => ({
+                      level: 'error',
+                      message: { text: `${e.check} failed: ${e.message}` },
+                    })),
+                    ...(result.warnings ?? []).map((w) => ({ level: 'warning', message: { text: w } })),
+                  ],
+                },
+              ],
+            }
+          : {}),
         results,
         properties: { stats: result.stats, ...(result.target ? { target: result.target } : {}) },
       },

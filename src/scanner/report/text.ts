@@ -45,6 +45,11 @@ export function renderText(result: FindingsResult, options: TextOptions = {}): s
   );
   if (stats) lines.push(paint('dim', stats));
   lines.push('');
+  if (result.warnings && result.warnings.length > 0) {
+    lines.push(paint('high', `WARNING: this scan did not test everything (${result.warnings.length})`));
+    for (const w of result.warnings) lines.push(`  ${paint('high', '!')} ${w}`);
+    lines.push('');
+  }
 
   const bySeverity = new Map<Severity, Finding[]>();
   for (const f of result.findings) {
@@ -78,14 +83,38 @@ export function renderText(result: FindingsResult, options: TextOptions = {}): s
             lines.push(`      ${paint('dim', `- and ${places.length - maxPlaces} more`)}`);
         }
         lines.push(`      ${paint('dim', `fix: ${f.rule.remediation}`)}`);
+        const curl = f.evidence?.curl;
+        if (typeof curl === 'string') lines.push(`      ${paint('dim', `repro: ${curl}`)}`);
       }
+    }
+    lines.push('');
+  }
+  if (result.coverage && result.coverage.checks.length > 0) {
+    lines.push(paint('bold', 'Coverage (operations per check: with findings / tested without / skipped)'));
+    for (const c of result.coverage.checks) {
+      const skippedWhy = new Map<string, number>();
+      for (const cell of result.coverage.matrix) {
+        if (cell.check === c.check && cell.status === 'skipped' && cell.reason)
+          skippedWhy.set(cell.reason, (skippedWhy.get(cell.reason) ?? 0) + 1);
+      }
+      const top = [...skippedWhy].sort((a, b) => b[1] - a[1]).slice(0, 2);
+      lines.push(
+        `  ${c.check.padEnd(6)} ${c.findings} / ${c.tested} / ${c.skipped}, ${c.requests} requests${top.length ? paint('dim', ` (skipped: ${top.map(([r, n]) => `${n} ${r}`).join('; ')})`) : ''}`,
+      );
     }
     lines.push('');
   }
   const counts = countBySeverity(result.findings);
   const parts = SEVERITIES_DESC.filter((s) => counts[s] > 0).map((s) => paint(s, `${counts[s]} ${s}`));
   if (result.findings.length === 0) {
-    lines.push(paint('green', `No findings (${result.rules.length} rules checked).`));
+    lines.push(
+      result.warnings && result.warnings.length > 0
+        ? paint(
+            'high',
+            `No findings (${result.rules.length} rules checked), but see the warnings above: a clean scan proves little.`,
+          )
+        : paint('green', `No findings (${result.rules.length} rules checked).`),
+    );
   } else {
     lines.push(
       `${result.findings.length} finding${result.findings.length === 1 ? '' : 's'}: ${parts.join(', ')} (${result.rules.length} rules checked).`,

@@ -19,7 +19,19 @@ export interface ScanResponse {
   readonly json: unknown;
   readonly durationMs: number;
   /** The request as sent, without credentials, for evidence. */
-  readonly sent: { readonly method: string; readonly url: string };
+  readonly sent: SentRequest;
+}
+
+/** The request as it went out, for evidence and a reproducible curl line (credentials named, never copied). */
+export interface SentRequest {
+  readonly method: string;
+  readonly url: string;
+  /** Headers sent, credentials included: only curl.ts reads them, and it masks those in `credentials`. */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Names of the headers that came from the identity (its token, its cookie jar). */
+  readonly credentials?: readonly string[];
+  /** The body as sent (cut at 4 KiB). */
+  readonly body?: string;
 }
 
 /** Who a request is sent as: headers to add and a cookie jar that collects `Set-Cookie`. */
@@ -169,7 +181,16 @@ export function createScanClient(options: ClientOptions): ScanClient {
         text,
         json,
         durationMs,
-        sent: { method: req.method, url },
+        sent: {
+          method: req.method,
+          url,
+          headers,
+          credentials: [
+            ...Object.keys(opts.session?.headers ?? {}),
+            ...(opts.session && opts.session.cookies.size > 0 ? ['cookie'] : []),
+          ],
+          ...(body !== undefined ? { body: body.slice(0, 4096) } : {}),
+        },
       };
       options.onResponse?.(req, response);
       return response;

@@ -4,6 +4,7 @@ import type { ApiDocument, Operation } from '../../core/api-document.ts';
 import type { Finding, RuleInfo, Severity } from '../finding.ts';
 import type { Canary } from './canary.ts';
 import type { ScanClient, ScanRequest, ScanResponse, Session } from './client.ts';
+import { curlFor } from './curl.ts';
 import type { LoginInfo } from './login.ts';
 import type { ObjectRegistry } from './planner.ts';
 
@@ -22,6 +23,8 @@ export interface Observation {
   readonly response: ScanResponse;
   readonly operation?: Operation;
   readonly identity?: string;
+  /** The check (or `discovery`) that sent it, for the coverage matrix. */
+  readonly check?: string;
 }
 
 export interface FindingInput {
@@ -51,6 +54,8 @@ export interface ScanContext {
   /** Responses seen so far (bounded), for passive checks. */
   readonly observations: readonly Observation[];
   report(rule: RuleInfo, input: FindingInput): void;
+  /** Records what could not be tested and why (an operation, a rule, or both), for the coverage matrix. */
+  note?(entry: { readonly operation?: Operation; readonly rule?: RuleInfo; readonly reason: string }): void;
   /** Sends as an identity (or anonymously) and records the response for passive checks. */
   send(
     req: ScanRequest & { operation?: Operation },
@@ -99,6 +104,7 @@ export function evidenceOf(res: ScanResponse, extra: Record<string, unknown> = {
     request: redact(`${res.sent.method} ${res.sent.url}`),
     status: res.status,
     responseExcerpt: redact(res.text.slice(0, 600)).slice(0, 300),
+    curl: curlFor(res.sent),
     ...extra,
   };
 }

@@ -15,6 +15,7 @@ import { api9 } from './checks/api9-inventory.ts';
 import { api10 } from './checks/api10-unsafe-consumption.ts';
 import { createScanClient } from './client.ts';
 import { type Identity, makeFinding, type Observation, type ScanContext } from './context.ts';
+import { buildCoverage, type CoverageNote, type ScanCoverage, withReproduction } from './coverage.ts';
 import { discover } from './discover.ts';
 import { LoginError, resolveIdentity as logIn } from './login.ts';
 import { SCAN_DEFAULTS, type ScanIdentity, type ScanOptions } from './options.ts';
@@ -47,6 +48,10 @@ export interface ScanResult extends FindingsResult {
   readonly timedOut: readonly string[];
   /** Checks that failed, with the reason. */
   readonly errors: readonly { readonly check: string; readonly message: string }[];
+  /** Check × operation: finding, tested, or skipped and why; and the rules that could not run. */
+  readonly coverage: ScanCoverage;
+  /** Problems a report must show loudly: setup that created nothing, checks that tested nothing. */
+  readonly warnings: readonly string[];
 }
 
 /** A usage problem: bad options or an identity that cannot log in. */
@@ -116,6 +121,8 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
   const observations: Observation[] = [];
   const timedOut: string[] = [];
   const errors: { check: string; message: string }[] = [];
+  const notes: CoverageNote[] = [];
+  let loggedIn: { identities: Identity[]; admin?: Identity } = { identities: [] };
   let checksDone = 0;
   let objectsCreated = 0;
   let current = 'setup';
@@ -131,6 +138,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     const identities: Identity[] = [];
     for (const i of options.identities) identities.push(await resolveIdentity(client, i));
     const admin = options.admin ? await resolveIdentity(client, options.admin) : undefined;
+    loggedIn = admin ? { identities, admin } : { identities };
     const objects = new ObjectRegistry();
     for (const i of [...options.identities, ...(options.admin ? [options.admin] : [])]) {
       if (i.params) objects.setParams(i.name, i.params);
@@ -149,8 +157,11 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
       signal,
       observations,
       report(rule, input) {
-        const f = makeFinding(spec, rule, input);
+        const f = makeFinding(spec, rule, withReproduction(input, observations, current));
         if (!findings.has(f.fingerprint)) findings.set(f.fingerprint, f);
+      },
+      note(entry) {
+        if (notes.length < 5000) notes.push({ check: current, ...entry });
       },
       async send(req, as, sendOptions) {
         // The safety rule, enforced here for every check: PUT, PATCH and DELETE go only to objects the scan
@@ -182,6 +193,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
             response: res,
             ...(req.operation ? { operation: req.operation } : {}),
             ...(as ? { identity: as.name } : {}),
+            check: current,
           });
         }
         return res;
@@ -223,12 +235,24 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     await canary.close();
     await client.close();
   }
+  const findingList = [...findings.values()];
+  const covered = buildCoverage({
+    spec,
+    checks,
+    observations,
+    findings: findingList,
+    notes,
+    timedOut,
+    errors,
+    objectsCreated,
+    ...loggedIn,
+  });
   return {
     kind: 'scan',
     specFile: spec.file,
     target: options.target,
-    findings: [...findings.values()],
-    rules: checks.flatMap((c) => c.rules),
+    findings: findingList,
+    rules: covered.rules,
     stats: {
       requests: client.requests(),
       durationMs: Math.round(performance.now() - started),
@@ -238,5 +262,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     },
     timedOut,
     errors,
+    coverage: covered.coverage,
+    warnings: covered.warnings,
   };
 }

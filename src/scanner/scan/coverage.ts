@@ -1,0 +1,175 @@
+/**
+ * What the scan tested, and what it could not: the coverage matrix (check × operation: finding, tested, or
+ * skipped and why), the rules that actually ran (reporters list those as passing, and only those), and the
+ * warnings a report must show loudly (no object created, a class of checks that tested nothing, timeouts).
+ */
+import type { ApiDocument, Operation } from '../../core/api-document.ts';
+import type { CheckCoverage, CoverageCell, Finding, RuleInfo, ScanCoverage } from '../finding.ts';
+import type { Check } from './check.ts';
+import type { FindingInput, Observation } from './context.ts';
+import { curlFor } from './curl.ts';
+
+/** Something a check could not test, recorded through `ctx.note`. */
+export interface CoverageNote {
+  readonly check: string;
+  readonly operation?: Operation;
+  /** The rule that could not run; none when the whole check or operation is meant. */
+  readonly rule?: RuleInfo;
+  readonly reason: string;
+}
+
+export type { CheckCoverage, CoverageCell, CoverageStatus, ScanCoverage } from '../finding.ts';
+
+export interface CoverageInput {
+  readonly spec: ApiDocument;
+  readonly checks: readonly Check[];
+  readonly observations: readonly Observation[];
+  readonly findings: readonly Finding[];
+  readonly notes: readonly CoverageNote[];
+  readonly timedOut: readonly string[];
+  readonly errors: readonly { readonly check: string; readonly message: string }[];
+  readonly objectsCreated: number;
+  /** Identities that logged in, and whether each has a token the token checks can alter. */
+  readonly identities: readonly { readonly name: string; readonly token?: string }[];
+  readonly admin?: { readonly name: string };
+}
+
+export interface CoverageResult {
+  readonly coverage: ScanCoverage;
+  /** Rules that tested something (a pass means something): the reporters' `rules`. */
+  readonly rules: readonly RuleInfo[];
+  /** Loud problems for the summary. */
+  readonly warnings: readonly string[];
+}
+
+const opName = (op: { method: string; path: string }) => `${op.method} ${op.path}`;
+
+/** Builds the matrix, the tested rules and the warnings from what the scan recorded. */
+export function buildCoverage(input: CoverageInput): CoverageResult {
+  const { spec, checks, observations, findings, notes } = input;
+  const matrix: CoverageCell[] = [];
+  const perCheck: CheckCoverage[] = [];
+  const rules: RuleInfo[] = [];
+  const warnings: string[] = [];
+  const documented = new Set(spec.operations.map(opName));
+
+  for (const check of checks) {
+    const ruleIds = new Set(check.rules.map((r) => r.id));
+    const sent = new Map<string, number>();
+    let requests = 0;
+    for (const o of observations) {
+      if (o.check !== check.id) continue;
+      requests++;
+      if (o.operation) sent.set(opName(o.operation), (sent.get(opName(o.operation)) ?? 0) + 1);
+    }
+    // Passive checks judge every response the scan saw: an operation any check called was tested by them.
+    if (check.passive) {
+      for (const o of observations) {
+        if (o.operation && !sent.has(opName(o.operation))) sent.set(opName(o.operation), 0);
+      }
+    }
+    const found = new Map<string, number>();
+    for (const f of findings) {
+      if (!ruleIds.has(f.rule.id)) continue;
+      const name = f.operation && documented.has(opName(f.operation)) ? opName(f.operation) : '(api)';
+      found.set(name, (found.get(name) ?? 0) + 1);
+    }
+    const checkNotes = notes.filter((n) => n.check === check.id);
+    const failed = input.errors.find((e) => e.check === check.id);
+    const timedOut = input.timedOut.includes(check.id);
+    let tested = 0;
+    let withFindings = 0;
+    let skipped = 0;
+    for (const op of spec.operations) {
+      const name = opName(op);
+      const n = sent.get(name) ?? 0;
+      if (found.has(name)) {
+        withFindings++;
+        matrix.push({ check: check.id, operation: name, status: 'finding', requests: n });
+      } else if (sent.has(name)) {
+        tested++;
+        matrix.push({ check: check.id, operation: name, status: 'tested', requests: n });
+      } else {
+        skipped++;
+        const note = checkNotes.find(
+          (x) => x.operation === op || (x.operation && opName(x.operation) === name),
+        );
+        const reason =
+          note?.reason ??
+          (failed
+            ? `the check failed: ${failed.message}`
+            : timedOut
+              ? 'the check ran out of time'
+              : 'no request of this check applies to this operation');
+        matrix.push({ check: check.id, operation: name, status: 'skipped', requests: 0, reason });
+      }
+    }
+    // A rule "passes" only if its check sent something, and no note says the rule itself could not run.
+    const untestedRules: { rule: string; reason: string }[] = [];
+    for (const rule of check.rules) {
+      const ruleFound = findings.some((f) => f.rule.id === rule.id);
+      const note = checkNotes.find((x) => x.rule?.id === rule.id && x.operation === undefined);
+      if (ruleFound) rules.push(rule);
+      else if (requests === 0 && !(check.passive && observations.length > 0))
+        untestedRules.push({
+          rule: rule.id,
+          reason: failed ? `the check failed: ${failed.message}` : 'the check sent no request',
+        });
+      else if (note) untestedRules.push({ rule: rule.id, reason: note.reason });
+      else rules.push(rule);
+    }
+    perCheck.push({ check: check.id, tested, findings: withFindings, skipped, requests, untestedRules });
+    if (failed) warnings.push(`${check.id} failed: ${failed.message}`);
+    if (timedOut)
+      warnings.push(`${check.id} ran out of time: it kept its findings, but did not test everything`);
+    if (!failed && requests === 0 && !check.passive)
+      warnings.push(`${check.id} sent no request: it tested nothing`);
+    for (const u of untestedRules) warnings.push(`${u.rule} was not tested: ${u.reason}`);
+  }
+
+  for (const e of input.errors) {
+    if (!checks.some((c) => c.id === e.check)) warnings.unshift(`${e.check} failed: ${e.message}`);
+  }
+  for (const t of input.timedOut) {
+    if (!checks.some((c) => c.id === t))
+      warnings.unshift(`${t} ran out of time: later checks had less to work with`);
+  }
+  const creators = spec.operations.filter((op) => op.method === 'POST').length;
+  if (input.objectsCreated === 0 && creators > 0) {
+    warnings.unshift(
+      'SETUP CREATED NO OBJECT: the object-level checks (API1 reads, updates and deletes of scan-created objects, API3 read-back) had nothing of their own to test',
+    );
+  }
+  if (input.identities.length < 2) {
+    warnings.push('only one ordinary identity: API1 (one identity against the other) was not tested');
+  }
+  if (!input.admin) {
+    warnings.push('no admin identity: API5 judged privileged operations by their names alone');
+  }
+  if (!input.identities.some((i) => i.token)) {
+    warnings.push(
+      'no identity has a token: the token checks of API2 (altered, unsigned, expired tokens) did not run',
+    );
+  }
+  return { coverage: { checks: perCheck, matrix }, rules, warnings };
+}
+
+/**
+ * Gives a finding a reproducible request when its check did not attach one: the last request the same check
+ * sent to the same operation (or, for passive findings, any request to it), as a curl line.
+ */
+export function withReproduction(
+  input: FindingInput,
+  observations: readonly Observation[],
+  check: string,
+): FindingInput {
+  if (input.evidence?.curl !== undefined || !input.operation) return input;
+  const id = input.operation.id;
+  let match: Observation | undefined;
+  for (let i = observations.length - 1; i >= 0 && !match; i--) {
+    const o = observations[i];
+    if (o.operation?.id === id && (o.check === check || check === 'passive')) match = o;
+  }
+  if (!match) return input;
+  return { ...input, evidence: { ...input.evidence, curl: curlFor(match.response.sent) } };
+}
