@@ -24,9 +24,12 @@ const GOAL = { foundRatio: 0.7, falsePositives: 0 } as const;
  * measure; never lower a minimum to make a regression pass.
  */
 const MINIMUMS: Readonly<Record<string, { found: number; twinFindings: number }>> = {
-  'flask-bookshelf': { found: 0, twinFindings: 1000 },
-  'fastapi-petclinic': { found: 0, twinFindings: 1000 },
-  'express-kanban': { found: 0, twinFindings: 1000 },
+  // Measured (issue 16, after the explore and attack work): 17/17, 21/21, 21/21, no finding on any twin. The
+  // scanner before issue 16 (422773c) found 8/17, 0/21 (it could not log in) and 9/21, one twin finding. One
+  // flaw of margin per target for checks whose outcome depends on timing or order on a loaded machine.
+  'flask-bookshelf': { found: 16, twinFindings: 0 },
+  'fastapi-petclinic': { found: 20, twinFindings: 0 },
+  'express-kanban': { found: 20, twinFindings: 0 },
 };
 
 interface Run {
@@ -119,6 +122,26 @@ for (const target of SCAN_TARGETS) {
         m.score.found.length >= MINIMUMS[target.name].found,
         `found ${m.score.found.length}: ${m.score.found.map(flawLabel).join(', ')}`,
       );
+    });
+
+    test('scans the fixed twin as fully as the vulnerable API: no failure, no check error, as many requests', () => {
+      assert.equal(m.twin.failure, undefined);
+      assert.equal(m.vulnerable.failure, undefined);
+      assert.deepEqual(m.twin.result?.errors, []);
+      const twinRequests = m.twin.result?.stats.requests ?? 0;
+      const vulnerableRequests = m.vulnerable.result?.stats.requests ?? 0;
+      assert.ok(
+        twinRequests >= vulnerableRequests / 2,
+        `twin ${twinRequests}, vulnerable ${vulnerableRequests} requests`,
+      );
+    });
+
+    test('meets the bar of issue 16: at least 70% of the known flaws found, no finding on the fixed twin', () => {
+      assert.ok(
+        m.score.found.length >= GOAL.foundRatio * target.flaws.length,
+        `${m.score.found.length}/${target.flaws.length}`,
+      );
+      assert.ok((m.twin.result?.findings.length ?? 0) <= GOAL.falsePositives);
     });
 
     test(`reports at most ${MINIMUMS[target.name].twinFindings} findings on the fixed twin`, () => {
