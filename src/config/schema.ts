@@ -69,6 +69,18 @@ const listenerSchema: JsonObject = {
       maximum: 65535,
       description: 'On a plain listener: answer every request with a 308 redirect to HTTPS on this port.',
     },
+    http2: {
+      enum: ['alpn', 'h2c', 'off'],
+      description:
+        'HTTP/2 on this listener. `alpn` (the default with `tls`): TLS ALPN offers `h2` and `http/1.1` on the same port and each client picks. `h2c` (plain listeners only, opt-in): HTTP/2 with prior knowledge (RFC 9113 §3.3), for clients and load balancers that know the port speaks it; such a listener speaks no HTTP/1.1. `off` (the default without `tls`): HTTP/1.1 only. Every policy, limit and event works alike on both protocols.',
+    },
+  },
+  // alpn needs TLS to negotiate in; h2c is cleartext by definition.
+  if: { required: ['tls'] },
+  // biome-ignore lint/suspicious/noThenProperty: JSON Schema if/then
+  then: { properties: { http2: { enum: ['alpn', 'off'] } } },
+  else: {
+    properties: { http2: { enum: ['h2c', 'off'] } },
   },
 };
 
@@ -94,6 +106,12 @@ const upstreamSchema: JsonObject = {
     headersTimeoutMs: ms('Time to receive the response headers before answering 504.', 30000),
     bodyTimeoutMs: ms('Longest pause between two body chunks of the response.', 30000),
     keepAliveTimeoutMs: ms('How long an idle upstream connection is kept.', 4000),
+    http2: {
+      enum: ['alpn', 'h2c', 'off'],
+      default: 'off',
+      description:
+        'HTTP/2 towards this upstream (opt-in). `alpn`: an https upstream is offered `h2` before `http/1.1` and HTTP/2 is used when it picks it, many requests sharing each connection. `h2c`: an http upstream is spoken to in HTTP/2 with prior knowledge (it must speak nothing else on that port). `off`: HTTP/1.1 only.',
+    },
     circuitBreaker: {
       type: 'object',
       additionalProperties: false,
@@ -155,6 +173,11 @@ const upstreamSchema: JsonObject = {
       },
     },
   },
+  // ALPN is negotiated in TLS; h2c is HTTP/2 without it.
+  if: { properties: { url: { pattern: '^https:' } } },
+  // biome-ignore lint/suspicious/noThenProperty: JSON Schema if/then
+  then: { properties: { http2: { enum: ['alpn', 'off'] } } },
+  else: { properties: { http2: { enum: ['h2c', 'off'] } } },
 };
 
 /** The JSON Schema of one policy's config block: its own fields plus `mode` and `enabled`. */

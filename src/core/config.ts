@@ -10,6 +10,12 @@ export interface ListenerConfig {
     clientAuth?: { caFile: string; required: boolean; crlFile?: string };
   };
   redirectToHttps?: number;
+  /**
+   * HTTP/2 on this listener: `alpn` offers h2 beside http/1.1 through TLS ALPN (the default with `tls`),
+   * `h2c` speaks HTTP/2 with prior knowledge on a plain listener, `off` speaks HTTP/1.1 only. Absent: `alpn`
+   * with `tls`, otherwise `off`.
+   */
+  http2?: 'alpn' | 'h2c' | 'off';
 }
 
 export interface UpstreamConfig {
@@ -19,6 +25,8 @@ export interface UpstreamConfig {
   headersTimeoutMs: number;
   bodyTimeoutMs: number;
   keepAliveTimeoutMs: number;
+  /** HTTP/2 towards the upstream: `alpn` (https, h2 offered first), `h2c` (http, prior knowledge), `off`. */
+  http2: 'alpn' | 'h2c' | 'off';
   circuitBreaker: {
     enabled: boolean;
     windowSeconds: number;

@@ -99,8 +99,13 @@ export class Flight {
     this.declaredLength = length === undefined ? -1 : Number(length);
   }
 
-  /** The request carries a body (a positive length, or chunked). */
+  /** The request carries a body (a positive length, chunked, or an HTTP/2 stream open after its headers). */
   get hasBody(): boolean {
-    return this.declaredLength > 0 || this.req.headers['transfer-encoding'] !== undefined;
+    return (
+      this.declaredLength > 0 ||
+      this.req.headers['transfer-encoding'] !== undefined ||
+      (this.declaredLength === -1 &&
+        (this.req as { stream?: { endAfterHeaders: boolean } }).stream?.endAfterHeaders === false)
+    );
   }
 }

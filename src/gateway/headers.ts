@@ -15,6 +15,8 @@ const HOP_BY_HOP = new Set([
   'trailer',
   'transfer-encoding',
   'upgrade',
+  // The h2c upgrade's settings belong to the connection that sent them (RFC 7540 §3.2.1).
+  'http2-settings',
 ]);
 
 /** Fields the gateway sets itself towards the upstream; incoming values are dropped or rebuilt. */
@@ -159,6 +161,45 @@ export function readRequestHeaders(
     if (prev === undefined) out[name] = value;
     else if (Array.isArray(prev)) prev.push(value);
     else out[name] = [prev, value];
+  }
+  return out;
+}
+
+/**
+ * The header section of an HTTP/2 request as an HTTP/1.1 request would carry it, for every reader of
+ * `rawHeaders` (the receive step, the WAF): pseudo-header fields are left out, `:authority` becomes
+ * `host` where it stood (RFC 9113 §8.3.1), and the `cookie` fields a client may split for compression
+ * are joined with `; ` into one (RFC 9113 §8.2.3). A `host` field that disagrees with `:authority` is
+ * kept beside it, so the section names its host twice and is refused as a repeated Host: the gateway
+ * would route on one and the upstream might read the other. A `host` that agrees is dropped as a copy.
+ */
+export function http2RawHeaders(raw: readonly string[]): string[] {
+  let authority: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i] === ':authority') {
+      authority = raw[i + 1];
+      break;
+    }
+  }
+  const out: string[] = [];
+  let cookieAt = -1;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    const value = raw[i + 1];
+    if (name.charCodeAt(0) === 58 /* ':' */) {
+      if (name === ':authority') out.push('host', value);
+      continue;
+    }
+    if (name === 'host' && authority !== undefined && value.toLowerCase() === authority.toLowerCase())
+      continue;
+    if (name === 'cookie') {
+      if (cookieAt !== -1) {
+        out[cookieAt] = `${out[cookieAt]}; ${value}`;
+        continue;
+      }
+      cookieAt = out.length + 1;
+    }
+    out.push(name, value);
   }
   return out;
 }

@@ -36,6 +36,12 @@ export function createUpstream(
     if (tls?.certFile) connect.cert = readFileSync(tls.certFile);
     if (tls?.keyFile) connect.key = readFileSync(tls.keyFile);
   }
+  // undici offers h2 to every https origin unless told otherwise: HTTP/2 upstream is opt-in here, so
+  // `off` pins HTTP/1.1, and `alpn` puts h2 first so an upstream that speaks both picks it.
+  const http2 = config.http2 ?? 'off';
+  if (http2 === 'alpn') connect.preferH2 = true;
+  // On the connector: undici's Pool builds its own and reads `useH2c` there, not from `h2Options`.
+  if (http2 === 'h2c') connect.useH2c = true;
   const cb = config.circuitBreaker;
   const pool = new Pool(url.origin, {
     connections: config.connections,
@@ -44,6 +50,7 @@ export function createUpstream(
     keepAliveMaxTimeout: Math.max(config.keepAliveTimeoutMs, 600_000),
     headersTimeout: config.headersTimeoutMs,
     bodyTimeout: config.bodyTimeoutMs,
+    allowH2: http2 !== 'off',
     connect,
   });
   return {
