@@ -1,4 +1,5 @@
 import cluster from 'node:cluster';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { type Logger, pino } from 'pino';
 import { createAdminRoutes } from '../admin/api.ts';
@@ -9,11 +10,14 @@ import type { Config } from '../core/config.ts';
 import { type EventSink, nullSink } from '../core/events.ts';
 import { createMetrics, type MetricsRegistry } from '../core/metrics.ts';
 import type { PolicyDefinition } from '../core/policy.ts';
+import type { Tracer } from '../core/tracing.ts';
 import { type AccessRecord, type BodyObserver, createGateway, type Gateway } from '../gateway/gateway.ts';
 import { type Listeners, openListeners } from '../gateway/listener.ts';
 import type { Discovery } from '../monitor/discovery/discovery.ts';
 import { createMonitor } from '../monitor/monitor.ts';
 import type { MonitorConfigInput } from '../monitor/schema.ts';
+import { resolveTracingConfig, type TracingConfigInput } from '../monitor/tracing/schema.ts';
+import { createTracer } from '../monitor/tracing/tracer.ts';
 import { policies } from '../policies/registry.ts';
 import { type ScanScheduler, type ScheduledJob, startScanScheduler } from '../scanner/schedule.ts';
 import { compileCidrMatcher } from '../shared/ip.ts';
@@ -130,6 +134,23 @@ function learnBodies(discovery: Discovery): BodyObserver {
   };
 }
 
+/** The package's version, for the traces' `service.version`. */
+function packageVersion(): string | undefined {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+    return typeof pkg.version === 'string' ? pkg.version : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The tracer of a `tracing:` section that is enabled, else undefined. */
+function tracerFor(config: Config, logger: Logger, metrics: MetricsRegistry): Tracer | undefined {
+  const tracing = resolveTracingConfig(config.tracing as TracingConfigInput | undefined);
+  if (!tracing.enabled) return undefined;
+  return createTracer(tracing, { logger, metrics, version: packageVersion() });
+}
+
 /** How long the start waits for the Redis state store before serving without it. */
 const REDIS_START_WAIT_MS = 3000;
 
@@ -203,6 +224,8 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     if (monitor) undo.push(() => monitor.close());
     const events = opts.events ?? monitor?.events ?? nullSink;
     storeEvents = events;
+    const tracer = tracerFor(config, logger, metrics);
+    if (tracer) undo.push(() => tracer.close());
     const gateway = await createGateway(config, {
       logger,
       events,
@@ -212,6 +235,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       policies: opts.policies ?? policies,
       accessLog: opts.accessLog ?? (config.logging.accessLog ? createAccessLog(destination) : () => {}),
       observeBodies: monitor?.config.discovery.enabled ? learnBodies(monitor.discovery) : undefined,
+      tracer,
     });
     undo.push(() => gateway.close());
     let draining = false;
@@ -280,6 +304,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
         await admin?.close();
         (adminApi as { close?: () => void } | undefined)?.close?.();
         await gateway.close();
+        await tracer?.close();
         await monitor?.close();
         await store.close();
         await stopOutput();

@@ -3,6 +3,7 @@ import type { Clock } from '../core/clock.ts';
 import type { EventSink } from '../core/events.ts';
 import type { MetricsRegistry } from '../core/metrics.ts';
 import type { PolicyDefinition } from '../core/policy.ts';
+import type { Tracer } from '../core/tracing.ts';
 import type { StateStore } from '../state/store.ts';
 
 /** What the gateway needs from the outside; built by the CLI (the composition root). */
@@ -20,6 +21,8 @@ export interface GatewayDeps {
    * filtering) on allowed requests to declared operations: API discovery learns their shapes from it.
    */
   readonly observeBodies?: BodyObserver;
+  /** Records the spans of sampled requests (`tracing:`); absent, requests pay one null check. */
+  readonly tracer?: Tracer;
 }
 
 /** See `GatewayDeps.observeBodies`; `request`/`response` are undefined when that side was not parsed. */

@@ -6,6 +6,7 @@ import { credentialHash, presentedCredential } from '../shared/credential-hash.t
 import type { Flight, GatewayContext } from './flight.ts';
 import { runComplete } from './pipeline.ts';
 import type { Route } from './snapshot.ts';
+import { endServerSpan } from './tracing.ts';
 
 /**
  * The last step of every request, once its response is closed: metrics, the completion hooks of its
@@ -25,6 +26,7 @@ export function finish(ctx: GatewayContext, f: Flight): void {
   ctx
     .durationCell(apiName, route ? route.operation.path : '_unmatched', f.method, status)
     .observe(durationMs / 1000);
+  if (f.span !== null) endServerSpan(f, status, f.startedAt + durationMs);
   if (decision !== 'allow')
     ctx.decisions.inc({ api: apiName, policy: deniedBy ?? 'gateway', reason: decision });
   if (route && ex)

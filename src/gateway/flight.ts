@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { EventSink } from '../core/events.ts';
 import type { Exchange } from '../core/exchange.ts';
+import type { RequestSpan, Tracer } from '../core/tracing.ts';
 import { type ForwardingInfo, resolveForwarding } from '../shared/forwarding.ts';
 import type { CircuitPermit } from './circuit-breaker.ts';
 import type { AccessRecord, BodyObserver } from './deps.ts';
@@ -21,6 +22,8 @@ export interface GatewayContext {
   readonly events: EventSink;
   readonly accessLog: ((rec: AccessRecord) => void) | undefined;
   readonly observeBodies: BodyObserver | undefined;
+  /** Null when tracing is off. */
+  readonly tracer: Tracer | null;
   /** The duration histogram's child for these labels (one Map lookup per request). */
   durationCell(api: string, route: string, method: string, status: number): { observe(v: number): void };
   readonly upstreamErrors: Counter;
@@ -47,6 +50,10 @@ export class Flight {
   readonly trustedPeer: boolean;
   readonly fwd: ForwardingInfo;
   readonly trace: TraceContext;
+  /** The traceparent sent upstream (tracing may clear its sampled flag, or name the upstream call's span). */
+  traceparent: string;
+  /** The request's SERVER span when it is traced and sampled. */
+  span: RequestSpan | null = null;
   readonly id: string;
   /** The Strict-Transport-Security value to send, on HTTPS only. */
   readonly hsts: string | undefined;
@@ -74,6 +81,8 @@ export class Flight {
   /** The upstream exchange, from dispatch until its outcome is known; never rejects. */
   dispatch: Promise<void> | undefined = undefined;
   permit: CircuitPermit | undefined = undefined;
+  /** The upstream call's span id while that call is traced and not yet settled. */
+  upstreamSpanId: string | undefined = undefined;
   dispatchedAt = 0;
   headersAfterMs = -1;
   upstreamStatus = 0;
@@ -88,6 +97,7 @@ export class Flight {
     this.trustedPeer = snap.isTrustedProxy(this.peerIp);
     this.fwd = resolveForwarding(req.headers, this.peerIp, scheme, snap.isTrustedProxy);
     this.trace = continueTrace(req.headers.traceparent);
+    this.traceparent = this.trace.traceparent;
     this.id = requestId(req.headers['x-request-id'], this.trustedPeer, this.trace.traceId);
     this.hsts = scheme === 'https' ? snap.hsts : undefined;
     this.method = req.method ?? 'GET';

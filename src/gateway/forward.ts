@@ -11,6 +11,7 @@ import { type Pipeline, runResponseHead, wantsResponseBody } from './pipeline.ts
 import { deny, sendProblem } from './reply.ts';
 import type { ApiRuntime } from './snapshot.ts';
 import { BODY_TOO_LARGE, BODY_TOO_SLOW, ClientGone, streamBody } from './streams.ts';
+import { endClientSpan, startClientSpan } from './tracing.ts';
 import { classifyUpstreamError } from './upstream.ts';
 
 /** Largest upstream response body a response policy may ask to see whole. */
@@ -27,7 +28,7 @@ export function forward(ctx: GatewayContext, f: Flight, a: ApiRuntime): void {
   const headers = f.upstreamHeaders!;
   headers.host = up.host;
   setForwardingHeaders(headers, req.headers, f.peerIp, f.trustedPeer, f.fwd);
-  headers.traceparent = f.trace.traceparent;
+  headers.traceparent = f.traceparent;
   headers['x-request-id'] = f.id;
   let body: Buffer | Readable | null = null;
   if (ex?.body !== undefined) {
@@ -54,6 +55,7 @@ export function forward(ctx: GatewayContext, f: Flight, a: ApiRuntime): void {
       return;
     }
   }
+  if (f.span !== null) startClientSpan(f, headers);
   f.dispatchedAt = performance.now();
   const gone = new ClientGone();
   f.clientGone = gone;
@@ -70,8 +72,14 @@ export function forward(ctx: GatewayContext, f: Flight, a: ApiRuntime): void {
       onUpstreamHead,
     )
     .then(
-      () => settlePermit(f, f.upstreamStatus < 500),
-      (err: unknown) => onDispatchFailed(ctx, f, a, err),
+      () => {
+        settlePermit(f, f.upstreamStatus < 500);
+        if (f.span !== null) endClientSpan(f, a);
+      },
+      (err: unknown) => {
+        if (f.span !== null) endClientSpan(f, a, err);
+        onDispatchFailed(ctx, f, a, err);
+      },
     );
 }
 

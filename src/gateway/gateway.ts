@@ -123,6 +123,7 @@ function createContext(deps: GatewayDeps, config: Config): GatewayContext {
       deps.accessLog ??
       (config.logging.accessLog ? (rec: AccessRecord) => logger.info(rec, 'access') : undefined),
     observeBodies: deps.observeBodies,
+    tracer: deps.tracer ?? null,
     durationCell(api, route, method, status) {
       const key = `${api} ${route} ${method} ${status}`;
       let cell = durationCells.get(key);

@@ -15,12 +15,13 @@ import { Flight, type GatewayContext } from './flight.ts';
 import { forward } from './forward.ts';
 import { HeaderFault, readRequestHeaders } from './headers.ts';
 import type { Denial } from './pipeline.ts';
-import { runRequestHooks } from './pipeline.ts';
+import { runRequestHooks, runRequestHooksTraced } from './pipeline.ts';
 import { deny } from './reply.ts';
 import { hostOf, repeatedCredential, VALID_HOST } from './request-checks.ts';
 import { normalizePath } from './router.ts';
 import type { ApiRuntime, Snapshot } from './snapshot.ts';
 import { readBody } from './streams.ts';
+import { startServerSpan } from './tracing.ts';
 import { answerWellKnown, WELL_KNOWN_PREFIX } from './well-known.ts';
 
 /** Handles one request on snapshot `snap`. */
@@ -48,6 +49,7 @@ function receive(
   scheme: 'http' | 'https',
 ): Flight | undefined {
   const f = new Flight(snap, req, res, scheme);
+  if (ctx.tracer !== null) startServerSpan(ctx.tracer, f);
   snap.inFlight++;
   ctx.inFlight++;
   res.once('close', () => onResponseClosed(ctx, f));
@@ -275,7 +277,11 @@ function runRequestPolicies(ctx: GatewayContext, f: Flight): void {
   }
   let result: Denial | undefined | Promise<Denial | undefined>;
   try {
-    result = runRequestHooks(hooks, f.ex!, (policy, p) => reportWouldReject(ctx, f, policy, p));
+    const onReport = (policy: string, p: Problem) => reportWouldReject(ctx, f, policy, p);
+    result =
+      f.span === null
+        ? runRequestHooks(hooks, f.ex!, onReport)
+        : runRequestHooksTraced(hooks, f.ex!, onReport, f.span);
   } catch (err) {
     policyFailed(ctx, f, err);
     return;

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { policyConfigSchema } from '../config/schema.ts';
 import type { Operation } from '../core/api-document.ts';
@@ -12,14 +13,19 @@ import {
   type PolicyHandler,
   type ResponseHead,
   STAGES,
+  type Stage,
 } from '../core/policy.ts';
 import type { Problem } from '../core/problems.ts';
+import { type RequestSpan, SPAN_KIND } from '../core/tracing.ts';
 
 /** A compiled policy on one route. */
 export interface CompiledPolicy {
   readonly name: string;
+  readonly stage: Stage;
   readonly mode: 'enforce' | 'report';
   readonly handler: PolicyHandler;
+  /** The name of its trace span, made once. */
+  readonly spanName: string;
 }
 
 /**
@@ -106,7 +112,14 @@ export async function compilePipeline(
     const config = policyConfigFor(def, api, ctx.operation, fromSpec);
     if (config === undefined) continue;
     const handler = await def.compile(config, ctx);
-    if (handler !== null) compiled.push({ name: def.name, mode: config.mode, handler });
+    if (handler !== null)
+      compiled.push({
+        name: def.name,
+        stage: def.stage,
+        mode: config.mode,
+        handler,
+        spanName: `${def.stage} ${def.name}`,
+      });
   }
   const having = (pick: (h: PolicyHandler) => unknown) => {
     const list = compiled.filter((c) => pick(c.handler) !== undefined && pick(c.handler) !== false);
@@ -147,6 +160,71 @@ export function runRequestHooks(
     if (denial) return denial;
   }
   return undefined;
+}
+
+/**
+ * `runRequestHooks` for a traced request: each hook becomes a child span of the request's (INTERNAL,
+ * named `{stage} {policy}`), from its call until its answer, async or not.
+ */
+export function runRequestHooksTraced(
+  hooks: readonly CompiledPolicy[],
+  ex: Exchange,
+  onReport: (policy: string, problem: Problem) => void,
+  span: RequestSpan,
+  start = 0,
+): Denial | undefined | Promise<Denial | undefined> {
+  for (let i = start; i < hooks.length; i++) {
+    const p = hooks[i];
+    const t0 = performance.now();
+    let result: Problem | undefined | Promise<Problem | undefined>;
+    try {
+      result = p.handler.onRequest!(ex);
+    } catch (err) {
+      policySpan(span, p, t0, undefined, err);
+      throw err;
+    }
+    if (result === undefined) {
+      policySpan(span, p, t0, undefined);
+      continue;
+    }
+    if (typeof (result as Promise<unknown>).then === 'function') {
+      return (result as Promise<Problem | undefined>).then(
+        (r) => {
+          policySpan(span, p, t0, r);
+          const denial = settle(p, r, ex, onReport);
+          return denial ?? runRequestHooksTraced(hooks, ex, onReport, span, i + 1);
+        },
+        (err: unknown) => {
+          policySpan(span, p, t0, undefined, err);
+          throw err;
+        },
+      );
+    }
+    policySpan(span, p, t0, result as Problem);
+    const denial = settle(p, result as Problem, ex, onReport);
+    if (denial) return denial;
+  }
+  return undefined;
+}
+
+/** The span of one request hook: its outcome (pass, deny, report) and the reason of a refusal. */
+function policySpan(span: RequestSpan, p: CompiledPolicy, t0: number, r: Problem | undefined, err?: unknown) {
+  const outcome =
+    err !== undefined ? 'error' : r === undefined ? 'pass' : p.mode === 'report' ? 'report' : 'deny';
+  span.child(
+    p.spanName,
+    SPAN_KIND.internal,
+    t0,
+    performance.now(),
+    {
+      'portcullis.policy.name': p.name,
+      'portcullis.policy.stage': p.stage,
+      'portcullis.policy.mode': p.mode,
+      'portcullis.policy.outcome': outcome,
+      'portcullis.policy.reason': r === undefined ? undefined : (r.reason ?? r.problem.type),
+    },
+    err === undefined ? undefined : err instanceof Error ? err.name : 'error',
+  );
 }
 
 function settle(
