@@ -142,6 +142,13 @@ test('a prefilter factor keeps the white space a verb must be followed by, so a 
   }
 });
 
+test('a prefilter prefers a rare character to a letter that nearly every value holds', () => {
+  assert.deepEqual(requiredFactors('s\\w*\\$'), ['$']);
+  assert.deepEqual(requiredFactors('(?:;|\\|)\\s*(?:s|t)\\w+'), [';', '|']);
+  // A short run of rare characters beats a longer common word.
+  assert.deepEqual(requiredFactors('and\\w*\\$\\('), ['$(']);
+});
+
 test('runs possessive quantifiers and keeps linear time on a long hostile input', () => {
   const re = compileRegex('^(?:a++)*+b');
   assert.equal(re.test('aaab'), true);

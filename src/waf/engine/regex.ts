@@ -178,26 +178,32 @@ const MAX_SET = 256;
 const MAX_CLASS = 32;
 const MAX_LEN = 24;
 
-function minLen(set: Set<string>): number {
-  let m = Number.POSITIVE_INFINITY;
-  for (const s of set) m = Math.min(m, s.length);
-  return m;
+/**
+ * How rare a factor is in ordinary values, summed over its characters: letters, digits and the space are
+ * everywhere (1), the punctuation of names, numbers and URLs is common (2), the rest is rare (3).
+ */
+function rarity(factor: string): number {
+  let r = 0;
+  for (let i = 0; i < factor.length; i++) {
+    const c = factor.charCodeAt(i);
+    if ((c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x20) r += 1;
+    else if (c === 0x2e || c === 0x2c || c === 0x2d || c === 0x5f || c === 0x2f || c === 0x3a || c === 0x40)
+      r += 2;
+    else r += 3;
+  }
+  return r;
 }
 
-/** A one-character factor that nearly every value holds (a letter, a digit, a space). */
-const COMMON_CHAR = /^[a-z0-9 ]$/;
-
 /**
- * How useful a factor set is: longer shortest factor, then fewer common one-character factors (a set of
- * letters lets nearly every value through), then fewer factors. Not above 0: no use.
+ * How useful a factor set is: the rarer its commonest factor (a set of letters lets nearly every value
+ * through, a `$` few), then the fewer factors. Not above 0: no use.
  */
 function score(set: Set<string> | undefined): number {
   if (!set || set.size === 0) return -1;
-  const m = minLen(set);
-  if (m === 0) return -1;
-  let common = 0;
-  if (m === 1) for (const s of set) if (COMMON_CHAR.test(s)) common++;
-  return m * 1000 - common * 200 - set.size;
+  let least = Number.POSITIVE_INFINITY;
+  for (const f of set) least = Math.min(least, rarity(f));
+  if (least === 0) return -1;
+  return least * 1000 - set.size;
 }
 
 function best(a: Set<string> | undefined, b: Set<string> | undefined): Set<string> | undefined {
