@@ -121,6 +121,7 @@ interface Container {
     readonly capabilities: { readonly drop: string[] };
   };
   readonly volumeMounts: VolumeMount[];
+  readonly env?: ReadonlyArray<{ readonly name: string }>;
 }
 interface Deployment {
   readonly kind: string;
@@ -302,6 +303,32 @@ describe('deployment files', () => {
     const pkg = JSON.parse(await readFile(path.join(root, 'package.json'), 'utf8'));
     const arg = all(stages[0], 'ARG').find((i) => i.args.startsWith('NODE_VERSION='));
     assert.equal(arg?.args, `NODE_VERSION=${pkg.devDependencies.node}`);
+  });
+
+  test("the scale-out overlay's config is the base's with Redis state and PostgreSQL events, from the Secret's variables", async () => {
+    const file = path.join(root, 'deploy/kubernetes/scale-out/portcullis.yaml');
+    const env = {
+      PORTCULLIS_ADMIN_TOKEN: 'a-test-admin-token-0123456789',
+      UPSTREAM_URL: 'http://127.0.0.1:1',
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      DATABASE_URL: 'postgres://127.0.0.1:5432/test',
+    };
+    const scaled = parseConfig(await readFile(file, 'utf8'), file, env) as Record<string, unknown>;
+    const single = (await configMapConfig(env)) as Record<string, unknown>;
+    const state = scaled.state as { store: string; redis: { url: string } };
+    const events = (scaled.monitor as { events: { store: string; postgres: { url: string } } }).events;
+    assert.equal(state.store, 'redis');
+    assert.equal(state.redis.url, env.REDIS_URL);
+    assert.equal(events.store, 'postgres');
+    assert.equal(events.postgres.url, env.DATABASE_URL);
+    for (const key of Object.keys(single).filter((k) => k !== 'state' && k !== 'monitor'))
+      assert.deepEqual(scaled[key], single[key], `${key} is the base's`);
+    // The variables it needs are the ones the overlay's Deployment patch brings from the Secret.
+    const [patch] = parseAllDocuments(
+      await readFile(path.join(root, 'deploy/kubernetes/scale-out/deployment-patch.yaml'), 'utf8'),
+    ).map((d) => d.toJS() as Deployment);
+    const names = patch.spec.template.spec.containers[0].env?.map((e) => e.name);
+    assert.deepEqual(names?.sort(), ['DATABASE_URL', 'REDIS_URL']);
   });
 
   describe('the image layout serving the ConfigMap config', () => {
