@@ -124,7 +124,8 @@ export function buildCoverage(input: CoverageInput): CoverageResult {
       warnings.push(`${check.id} ran out of time: it kept its findings, but did not test everything`);
     if (!failed && requests === 0 && !check.passive)
       warnings.push(`${check.id} sent no request: it tested nothing`);
-    for (const u of untestedRules) warnings.push(`${u.rule} was not tested: ${u.reason}`);
+    if (requests > 0 || check.passive)
+      for (const u of untestedRules) warnings.push(`${u.rule} was not tested: ${u.reason}`);
   }
 
   for (const e of input.errors) {

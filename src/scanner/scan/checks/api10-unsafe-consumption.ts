@@ -19,6 +19,11 @@ export const api10: Check = {
   rules: [SCAN_RULES.unvalidatedThirdParty],
   async run(ctx) {
     if (!ctx.identities[0]) return;
+    if (urlInputs(ctx.spec).length === 0)
+      ctx.note?.({
+        rule: SCAN_RULES.unvalidatedThirdParty,
+        reason: 'no URL input (format uri, or a name like url, callback, webhook) in the document',
+      });
     await Promise.all(
       urlInputs(ctx.spec).map(async (input) => {
         let token = '';

@@ -177,7 +177,19 @@ async function tokens(ctx: ScanContext, a: Identity, loginOp: Operation | undefi
       evidence: { alg: jwt.header.alg, secretLength: secret.length },
     });
   }
-  if (!reference || !op) return;
+  // A pass means an HMAC token was there to crack; without one the rule tested nothing.
+  if (!capturedTokens(ctx).some((t) => HMAC[String(decodeJwt(t)?.header.alg)] !== undefined))
+    ctx.note?.({
+      rule: SCAN_RULES.weakHmacSecret,
+      reason: 'no HMAC-signed JWT (HS256/384/512) was captured',
+    });
+  if (!reference || !op) {
+    ctx.note?.({
+      rule: SCAN_RULES.tokenAccepted,
+      reason: 'no GET that identity A passes and an anonymous caller does not, to try altered tokens on',
+    });
+    return;
+  }
   const variants: [string, string][] = [['a malformed token', 'portcullis.malformed']];
   const jwt = a.token ? decodeJwt(a.token) : undefined;
   const jkuHits: { kind: string; token: string }[] = [];
@@ -543,6 +555,23 @@ export const api2: Check = {
     const a = ctx.identities[0];
     if (!a) return;
     const target = findLoginTarget(ctx);
+    if (!target) {
+      for (const rule of [SCAN_RULES.userEnumeration, SCAN_RULES.bruteForce])
+        ctx.note?.({
+          rule,
+          reason: 'no login: no identity logs in through the API and no login operation was recognised',
+        });
+    } else if (!target.known) {
+      ctx.note?.({
+        rule: SCAN_RULES.userEnumeration,
+        reason: 'no identity logs in through the API, so no known user name to compare',
+      });
+    }
+    if (!ctx.spec.operations.some((op) => op.method === 'GET' && requiresAuth(op)))
+      ctx.note?.({
+        rule: SCAN_RULES.noCredentials,
+        reason: 'the document declares security on no GET operation',
+      });
     await noCredentials(ctx, a);
     await tokens(ctx, a, target?.op);
     if (target) await enumeration(ctx, target);

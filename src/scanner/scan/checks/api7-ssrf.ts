@@ -84,6 +84,11 @@ export const api7: Check = {
   rules: [SCAN_RULES.ssrf],
   async run(ctx) {
     if (!ctx.identities[0]) return;
+    if (urlInputs(ctx.spec).length === 0)
+      ctx.note?.({
+        rule: SCAN_RULES.ssrf,
+        reason: 'no URL input (format uri, or a name like url, callback, webhook) in the document',
+      });
     // All inputs at once: the waits for the canary overlap (the client still bounds the rate).
     await Promise.all(
       urlInputs(ctx.spec).map(async (input) => {
@@ -96,7 +101,7 @@ export const api7: Check = {
         tries[tries.length - 1].res = first.res;
         const others = HOSTS.slice(1).map((host) => ({ host, ...ctx.canary.url(host) }));
         const responses = await Promise.all(others.map((t) => sendWithUrl(ctx, input, t.url, first.as)));
-        others.forEach((t, i) => tries.push({ ...t, res: responses[i] }));
+        for (const [i, t] of others.entries()) tries.push({ ...t, res: responses[i] });
         const hits = await Promise.all(
           tries.map((t, i) => ctx.canary.waitFor(t.token, i < tries.length - 2 ? 200 : WAIT_MS)),
         );

@@ -237,7 +237,25 @@ export const api8: Check = {
     await malformedBody(ctx);
     await nosqlLogin(ctx);
     // Last: it uses what is left of the check's time and records what it could not reach.
-    await injection(ctx, Math.max(3000, 20_000 - (performance.now() - started)));
+    const outcomes = await injection(ctx, Math.max(3000, 20_000 - (performance.now() - started)));
+    const skippedOps = new Map<string, { op: Operation; reason: string }>();
+    for (const o of outcomes) {
+      if (
+        o.status === 'skipped' &&
+        !outcomes.some((x) => x.point.op === o.point.op && x.status !== 'skipped')
+      )
+        skippedOps.set(o.point.op.id, { op: o.point.op, reason: `injection not probed: ${o.reason}` });
+    }
+    for (const { op, reason } of skippedOps.values()) ctx.note?.({ operation: op, reason });
+    if (outcomes.length === 0)
+      for (const rule of [SCAN_RULES.sqlInjection, SCAN_RULES.commandInjection])
+        ctx.note?.({ rule, reason: 'no string input in any operation' });
+    if (!outcomes.some((o) => o.status !== 'skipped'))
+      for (const rule of [SCAN_RULES.sqlInjection, SCAN_RULES.commandInjection])
+        ctx.note?.({
+          rule,
+          reason: 'no input could be probed (no identity got a 2xx baseline, or no time was left)',
+        });
   },
   passive(ctx) {
     let banner: { res: ScanResponse; value: string } | undefined;

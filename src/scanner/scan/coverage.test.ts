@@ -1,0 +1,117 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { ApiDocument, Operation } from '../../core/api-document.ts';
+import type { Check } from './check.ts';
+import type { ScanResponse } from './client.ts';
+import type { Observation } from './context.ts';
+import { buildCoverage, withReproduction } from './coverage.ts';
+import { SCAN_RULES } from './rules.ts';
+
+function op(method: string, path: string): Operation {
+  return {
+    id: `${method} ${path}`,
+    hasDeclaredId: false,
+    method: method as Operation['method'],
+    path,
+    tags: [],
+    deprecated: false,
+    parameters: [],
+    requestBody: undefined,
+    responses: {},
+    security: undefined,
+    extensions: {},
+    pointer: '',
+  };
+}
+
+const list = op('GET', '/things');
+const item = op('GET', '/things/{id}');
+const spec = { operations: [list, item] } as unknown as ApiDocument;
+const check = (id: string, rules: Check['rules']): Check => ({ id, title: id, rules, run: async () => {} });
+
+function seen(operation: Operation, checkId: string): Observation {
+  const response: ScanResponse = {
+    status: 200,
+    headers: {},
+    text: '',
+    json: undefined,
+    durationMs: 1,
+    sent: {
+      method: operation.method,
+      url: `http://h${operation.path}`,
+      headers: { authorization: 'Bearer x' },
+      credentials: ['authorization'],
+    },
+  };
+  return { request: { method: operation.method, path: operation.path }, response, operation, check: checkId };
+}
+
+const base = {
+  spec,
+  findings: [],
+  timedOut: [],
+  errors: [],
+  objectsCreated: 1,
+  identities: [{ name: 'a', token: 't' }, { name: 'b' }],
+  admin: { name: 'root' },
+};
+
+test('an operation is tested only by the checks that sent it something, and skipped by the others with a reason', () => {
+  const r = buildCoverage({
+    ...base,
+    checks: [check('API7', [SCAN_RULES.ssrf]), check('API9', [SCAN_RULES.undocumentedEndpoint])],
+    observations: [seen(list, 'API9')],
+    notes: [{ check: 'API7', operation: item, reason: 'no URL input' }],
+  });
+  const cell = (c: string, o: string) => r.coverage.matrix.find((m) => m.check === c && m.operation === o);
+  assert.equal(cell('API9', 'GET /things')?.status, 'tested');
+  assert.equal(cell('API9', 'GET /things/{id}')?.status, 'skipped');
+  assert.equal(cell('API7', 'GET /things/{id}')?.reason, 'no URL input');
+});
+
+test('a rule passes only when its check sent something, and the summary says loudly when it did not', () => {
+  const r = buildCoverage({
+    ...base,
+    checks: [check('API7', [SCAN_RULES.ssrf]), check('API9', [SCAN_RULES.undocumentedEndpoint])],
+    observations: [seen(list, 'API9')],
+    notes: [],
+  });
+  assert.deepEqual(
+    r.rules.map((x) => x.id),
+    [SCAN_RULES.undocumentedEndpoint.id],
+  );
+  assert.ok(r.warnings.includes('API7 sent no request: it tested nothing'));
+  assert.equal(r.coverage.checks.find((c) => c.check === 'API7')?.untestedRules[0]?.rule, SCAN_RULES.ssrf.id);
+});
+
+test('a rule noted as untested is not listed as passing even though its check sent requests', () => {
+  const r = buildCoverage({
+    ...base,
+    checks: [check('API2', [SCAN_RULES.noCredentials, SCAN_RULES.weakHmacSecret])],
+    observations: [seen(list, 'API2')],
+    notes: [{ check: 'API2', rule: SCAN_RULES.weakHmacSecret, reason: 'no HMAC-signed JWT was captured' }],
+  });
+  assert.deepEqual(
+    r.rules.map((x) => x.id),
+    [SCAN_RULES.noCredentials.id],
+  );
+  assert.ok(r.warnings.some((w) => w.includes('no HMAC-signed JWT')));
+});
+
+test('setup that created no object is the first warning', () => {
+  const post = op('POST', '/things');
+  const r = buildCoverage({
+    ...base,
+    spec: { operations: [list, post] } as unknown as ApiDocument,
+    objectsCreated: 0,
+    checks: [],
+    observations: [],
+    notes: [],
+  });
+  assert.match(r.warnings[0], /^SETUP CREATED NO OBJECT/);
+});
+
+test('a finding without a request of its own gets the curl line of its check’s last request to the operation', () => {
+  const input = withReproduction({ operation: list, message: 'm' }, [seen(list, 'API2')], 'API2');
+  assert.equal(input.evidence?.curl, "curl 'http://h/things' -H 'Authorization: Bearer $TOKEN'");
+});
