@@ -7,6 +7,47 @@ if (major < 24) {
   );
   process.exit(2);
 }
+
+/**
+ * V8 heap settings for `serve` (docs/limits.md, "Resident memory"): a young generation of 16 MB instead
+ * of the up to 128 MB Node 24 grows to, and an old generation collected when it reaches 1.3 times what
+ * was live after the last full collection (V8 otherwise lets it reach about three times). A gateway with
+ * 100 000 client keys then stays near 230 MB resident instead of 480 MB, for more CPU spent in the
+ * collector. PORTCULLIS_NODE_FLAGS replaces the list (empty: Node's own defaults).
+ */
+const HEAP_FLAGS = '--max-semi-space-size=8 --heap-growing-percent=30';
+
+/** The flags to restart `serve` with: none already given on the command line or in NODE_OPTIONS. */
+function heapFlags() {
+  const wanted = (process.env.PORTCULLIS_NODE_FLAGS ?? HEAP_FLAGS).split(/\s+/).filter(Boolean);
+  const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].map((f) =>
+    f.split('=')[0].replaceAll('_', '-'),
+  );
+  return wanted.filter((f) => !given.includes(f.split('=')[0].replaceAll('_', '-')));
+}
+
+// V8 reads these sizes when the process starts, so `serve` replaces itself (execve: same pid, same
+// stdio) with a Node started with them, once. Cluster workers inherit them from the primary's
+// execArgv. Where execve does not exist (Windows), Node's defaults stay.
+if (
+  process.argv[2] === 'serve' &&
+  process.env.PORTCULLIS_HEAP_FLAGS_APPLIED === undefined &&
+  process.env.NODE_UNIQUE_ID === undefined &&
+  typeof process.execve === 'function'
+) {
+  const flags = heapFlags();
+  if (flags.length > 0) {
+    process.execve(
+      process.execPath,
+      [process.execPath, ...flags, ...process.execArgv, ...process.argv.slice(1)],
+      {
+        ...process.env,
+        PORTCULLIS_HEAP_FLAGS_APPLIED: flags.join(' '),
+      },
+    );
+  }
+}
+
 // Cache the compiled (type-stripped) modules between runs: start-up drops from ~0.2 s to ~0.06 s of CPU.
 const { enableCompileCache } = await import('node:module');
 enableCompileCache?.();

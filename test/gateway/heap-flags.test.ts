@@ -1,0 +1,175 @@
+/**
+ * `portcullis serve` restarts itself in place (execve: same pid) with the V8 heap flags of
+ * bin/portcullis.js, unless the operator chose other flags (docs/limits.md, "Resident memory").
+ * Reads /proc (Linux).
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { stringify } from 'yaml';
+
+const bin = path.resolve(import.meta.dirname, '../../bin/portcullis.js');
+const DEFAULT_FLAGS = ['--max-semi-space-size=8', '--heap-growing-percent=30'];
+
+let upstream: http.Server;
+let configDir: string;
+
+before(async () => {
+  upstream = http.createServer((_req, res) => res.end('{}'));
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+  configDir = await mkdtemp(path.join(tmpdir(), 'portcullis-heap-flags-'));
+  await writeFile(
+    path.join(configDir, 'api.yaml'),
+    stringify({
+      openapi: '3.1.0',
+      info: { title: 't', version: '1' },
+      security: [],
+      paths: { '/items': { get: { operationId: 'listItems', responses: { '200': { description: 'ok' } } } } },
+    }),
+  );
+  await writeFile(
+    path.join(configDir, 'portcullis.yaml'),
+    stringify({
+      version: 1,
+      server: { listen: [{ host: '127.0.0.1', port: 0 }] },
+      admin: { enabled: false },
+      logging: { level: 'info', accessLog: false },
+      monitor: { enabled: false },
+      apis: [
+        {
+          name: 'shop',
+          spec: 'api.yaml',
+          upstream: { url: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}` },
+        },
+      ],
+    }),
+  );
+});
+
+after(() => new Promise<void>((r) => upstream.close(() => r())));
+
+/** The arguments a process runs with now (after any execve), from /proc. */
+async function cmdline(pid: number): Promise<string[]> {
+  return (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').filter(Boolean);
+}
+
+/** The pids of a process's children (Linux /proc). */
+async function childrenOf(pid: number): Promise<number[]> {
+  const text = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8');
+  return text.split(' ').filter(Boolean).map(Number);
+}
+
+/**
+ * Starts `serve` with `env` added to this process's environment (PORTCULLIS_NODE_FLAGS and
+ * NODE_OPTIONS removed unless given) and waits until a request through it is answered.
+ */
+async function startServe(
+  env: Record<string, string>,
+  args: string[] = [],
+): Promise<{ child: ChildProcess; stop(): Promise<void> }> {
+  const base = { ...process.env };
+  delete base.PORTCULLIS_NODE_FLAGS;
+  delete base.PORTCULLIS_HEAP_FLAGS_APPLIED;
+  delete base.NODE_OPTIONS;
+  const child = spawn(
+    process.execPath,
+    [bin, 'serve', '--config', path.join(configDir, 'portcullis.yaml'), '--no-watch', ...args],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...base, ...env } },
+  );
+  let output = '';
+  child.stdout?.on('data', (c) => {
+    output += c;
+  });
+  child.stderr?.on('data', (c) => {
+    output += c;
+  });
+  const exited = new Promise((r) => child.once('exit', r));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setInterval(() => {
+      const m = /gateway listening on (\S+)/.exec(output);
+      if (m) {
+        clearInterval(timer);
+        resolve(m[1]);
+      }
+    }, 20);
+    child.once('exit', (code) => {
+      clearInterval(timer);
+      reject(new Error(`serve exited with ${code}: ${output}`));
+    });
+  });
+  const res = await fetch(`${url}/items`);
+  assert.equal(res.status, 200);
+  return {
+    child,
+    async stop() {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+test('serve runs, under the pid it was started with, with the V8 heap flags', async () => {
+  const gw = await startServe({});
+  try {
+    const args = await cmdline(gw.child.pid!);
+    for (const flag of DEFAULT_FLAGS) assert.ok(args.includes(flag), `${flag} in ${args.join(' ')}`);
+    // One process: the flags came by execve, not by a child Node.
+    assert.deepEqual(await childrenOf(gw.child.pid!), []);
+  } finally {
+    await gw.stop();
+  }
+});
+
+test('an empty PORTCULLIS_NODE_FLAGS leaves Node with its own heap defaults', async () => {
+  const gw = await startServe({ PORTCULLIS_NODE_FLAGS: '' });
+  try {
+    const args = await cmdline(gw.child.pid!);
+    assert.ok(!args.some((a) => a.startsWith('--max-semi-space-size') || a.startsWith('--heap-growing')));
+  } finally {
+    await gw.stop();
+  }
+});
+
+test('PORTCULLIS_NODE_FLAGS replaces the heap flags serve restarts with', async () => {
+  const gw = await startServe({ PORTCULLIS_NODE_FLAGS: '--max-semi-space-size=16' });
+  try {
+    const args = await cmdline(gw.child.pid!);
+    assert.ok(args.includes('--max-semi-space-size=16'));
+    assert.ok(!args.some((a) => a.startsWith('--heap-growing')));
+  } finally {
+    await gw.stop();
+  }
+});
+
+test('a heap flag the operator gave in NODE_OPTIONS is not overridden', async () => {
+  const gw = await startServe({ NODE_OPTIONS: '--max-semi-space-size=32' });
+  try {
+    const args = await cmdline(gw.child.pid!);
+    assert.ok(!args.some((a) => a.startsWith('--max-semi-space-size')), args.join(' '));
+    assert.ok(args.includes('--heap-growing-percent=30'));
+  } finally {
+    await gw.stop();
+  }
+});
+
+test('the workers of serve --workers run with the heap flags too', async () => {
+  const gw = await startServe({}, ['--workers', '2']);
+  try {
+    const workers = await childrenOf(gw.child.pid!);
+    assert.equal(workers.length, 2);
+    for (const pid of workers) {
+      const args = await cmdline(pid);
+      for (const flag of DEFAULT_FLAGS)
+        assert.ok(args.includes(flag), `worker: ${flag} in ${args.join(' ')}`);
+    }
+  } finally {
+    await gw.stop();
+  }
+});
