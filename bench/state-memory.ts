@@ -7,6 +7,8 @@
  * Environment: BENCH_STATE_KEYS (keys per structure, default 100000), BENCH_STATE_CLIENTS (distinct clients
  * sent through the gateway, default 100000; 0 skips that part), BENCH_STATE_NODE_ARGS (extra Node flags
  * for the gateway process, e.g. `--heapsnapshot-signal=SIGUSR2` or `--max-semi-space-size=16`).
+ * The gateway is measured twice: as `serve` runs it (with the V8 heap flags of bin/portcullis.js) and
+ * with Node's own heap defaults (PORTCULLIS_NODE_FLAGS empty), with the CPU time each spent on the load.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
@@ -229,6 +231,13 @@ function rssOf(pid: number): { rss: number; peak: number } {
   return { rss: kb('VmRSS'), peak: kb('VmHWM') };
 }
 
+/** User plus system CPU time of a process (all its threads) in ms (Linux /proc, clock ticks of 10 ms). */
+function cpuMsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
     const s = net.createServer().listen(0, '127.0.0.1', () => {
@@ -303,7 +312,8 @@ const POLICIES = {
  */
 export async function measureGatewayRss(
   clients = CLIENTS,
-): Promise<{ idle: number; rss: number; peak: number }> {
+  env: Record<string, string> = {},
+): Promise<{ idle: number; rss: number; peak: number; cpuMs: number }> {
   const dir = await mkdtemp(path.join(tmpdir(), 'portcullis-state-memory-'));
   const upstream = http.createServer((req, res) => {
     req.resume();
@@ -343,7 +353,7 @@ export async function measureGatewayRss(
       configFile,
       '--no-watch',
     ],
-    { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...jwt.env } },
+    { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...jwt.env, ...env } },
   );
   try {
     for (let i = 0; ; i++) {
@@ -358,6 +368,7 @@ export async function measureGatewayRss(
     }
     await sleep(500);
     const idle = rssOf(proc.pid!).rss;
+    const cpu0 = cpuMsOf(proc.pid!);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
     const bearer = jwt.headers.authorization;
     let next = 0;
@@ -384,8 +395,9 @@ export async function measureGatewayRss(
     // Let the watch loop take the last batches, then read what stays.
     await sleep(2000);
     const { rss, peak } = rssOf(proc.pid!);
+    const cpuMs = cpuMsOf(proc.pid!) - cpu0;
     process.stderr.write(`bench: state memory: statuses ${JSON.stringify(Object.fromEntries(statuses))}\n`);
-    return { idle, rss, peak };
+    return { idle, rss, peak, cpuMs };
   } finally {
     const exited = new Promise((r) => proc.once('exit', r));
     proc.kill('SIGTERM');
@@ -415,13 +427,21 @@ export async function runStateMemoryBench(): Promise<string> {
     ...rows.map((r) => `| ${r.name} | ${Math.round(r.bytesPerKey)} | ${r.bound} |`),
   ];
   if (CLIENTS > 0) {
-    const r = await measureGatewayRss(CLIENTS);
     const mb = (n: number) => `${(n / 1024 / 1024).toFixed(0)} MB`;
+    const served = await measureGatewayRss(CLIENTS);
+    const nodeDefaults = await measureGatewayRss(CLIENTS, { PORTCULLIS_NODE_FLAGS: '' });
+    const row = (label: string, r: typeof served) =>
+      `| ${label} | ${mb(r.idle)} | ${mb(r.rss)} | ${mb(r.peak)} | ${(r.cpuMs / 1000).toFixed(1)} s |`;
     lines.push(
       '',
       `Full-pipeline gateway (JWT, ban checks, GCRA per IP, sliding and fixed window per IP, validation, injection,`,
       `response filter, watch loop with every detector and discovery, events not stored), one request from each`,
-      `of ${CLIENTS.toLocaleString('en')} client addresses: RSS ${mb(r.idle)} at start, ${mb(r.rss)} after the last request, peak ${mb(r.peak)}.`,
+      `of ${CLIENTS.toLocaleString('en')} client addresses (RSS at start, after the last request, peak; CPU time of the load):`,
+      '',
+      '| V8 heap settings | RSS at start | RSS after | peak | CPU |',
+      '| --- | ---: | ---: | ---: | ---: |',
+      row('as `serve` starts Node (bin/portcullis.js)', served),
+      row("Node's defaults (`PORTCULLIS_NODE_FLAGS=`)", nodeDefaults),
     );
   }
   return lines.join('\n');
