@@ -42,6 +42,53 @@ const identitySchema: JsonObject = {
       writeOnly: true,
       description: 'Headers that authenticate this identity (e.g. an API key).',
     },
+    login: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['path', 'body'],
+      description:
+        'Log in through the API: the token comes from the answer (a JSON member found by name at any depth, or the place given), or its cookies are the session.',
+      properties: {
+        path: {
+          type: 'string',
+          pattern: '^/',
+          description: 'Login path relative to the target, e.g. /token.',
+        },
+        method: { type: 'string', enum: ['POST', 'PUT'], default: 'POST', description: 'Login method.' },
+        body: {
+          type: 'object',
+          writeOnly: true,
+          description: 'Fields sent (user name, password, client_id...); use ${VAR} for secrets.',
+        },
+        encoding: {
+          type: 'string',
+          enum: ['json', 'form'],
+          default: 'json',
+          description: 'Send the fields as JSON or form-encoded.',
+        },
+        grantType: {
+          type: 'string',
+          enum: ['password'],
+          description: 'OAuth2 password grant: form-encoded, grant_type=password added.',
+        },
+        tokenPointer: {
+          type: 'string',
+          pattern: '^(/.*)?$',
+          description: 'JSON pointer of the token in the answer, e.g. /auth/auth_token.',
+        },
+        tokenHeader: { type: 'string', description: 'Answer header carrying the token.' },
+        tokenCookie: { type: 'string', description: 'Cookie carrying the token.' },
+        header: {
+          type: 'string',
+          default: 'authorization',
+          description: 'Request header the token is sent in.',
+        },
+        scheme: {
+          type: 'string',
+          description: 'Prefix of the token in that header; default Bearer for authorization.',
+        },
+      },
+    },
     params: {
       type: 'object',
       additionalProperties: { type: 'string' },
