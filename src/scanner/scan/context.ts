@@ -5,7 +5,7 @@ import type { Finding, RuleInfo, Severity } from '../finding.ts';
 import type { Canary } from './canary.ts';
 import type { ScanClient, ScanRequest, ScanResponse, Session } from './client.ts';
 import { curlFor } from './curl.ts';
-import type { LoginInfo } from './login.ts';
+import type { LoginInfo } from './options.ts';
 import type { ObjectRegistry } from './planner.ts';
 
 /** A logged-in identity: its session, and its raw token when it has one (for the token checks). */

@@ -8,7 +8,9 @@
  */
 import type { ScanClient, ScanRequest, ScanResponse, Session } from './client.ts';
 import type { Identity } from './context.ts';
-import type { LoginFlow, ScanIdentity } from './options.ts';
+import type { LoginFlow, LoginInfo, ScanIdentity } from './options.ts';
+
+export type { LoginInfo } from './options.ts';
 
 /** A usage problem: bad options or an identity that cannot log in. */
 export class LoginError extends Error {
@@ -169,14 +171,6 @@ export function signedIn(flow: LoginFlow, res: ScanResponse | undefined): boolea
   if (!res) return false;
   const o = loginOutcome(flow, res);
   return o.token !== undefined || o.sessionCookies.length > 0;
-}
-
-/** Logged-in identity details the API2 checks need beyond the session. */
-export interface LoginInfo {
-  readonly path: string;
-  /** The fields the login sends (user name, password...), whatever the encoding. */
-  readonly body: Readonly<Record<string, unknown>>;
-  readonly flow: LoginFlow;
 }
 
 function checkFlow(name: string, flow: LoginFlow): void {

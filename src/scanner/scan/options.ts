@@ -97,3 +97,11 @@ export const SCAN_DEFAULTS = {
   timeoutMs: 5000,
   checkTimeoutMs: 30_000,
 } as const;
+
+/** Logged-in identity details the API2 checks need beyond the session. */
+export interface LoginInfo {
+  readonly path: string;
+  /** The fields the login sends (user name, password...), whatever the encoding. */
+  readonly body: Readonly<Record<string, unknown>>;
+  readonly flow: LoginFlow;
+}
