@@ -782,7 +782,7 @@ class Engine {
         continue;
       }
       const rule = step.rule;
-      if (t.removedIds.has(rule.id)) continue;
+      if (t.removedIds.size > 0 && t.removedIds.has(rule.id)) continue;
       if (t.removedTags.size > 0 && rule.tags.some((tag) => t.removedTags.has(tag))) continue;
       t.matchedVars = NO_ENTRIES;
       t.matchedVar = '';

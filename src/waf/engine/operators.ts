@@ -38,8 +38,22 @@ const YES: OperatorResult = { matched: true };
 
 /** C atoi: optional sign and leading digits, 0 otherwise. */
 function atoi(s: string): number {
-  const m = /^[\t\n\v\f\r ]*([+-]?\d+)/.exec(s);
-  return m ? Number.parseInt(m[1], 10) : 0;
+  const n = s.length;
+  let i = 0;
+  while (i < n) {
+    const c = s.charCodeAt(i);
+    if (c === 0x20 || (c >= 0x09 && c <= 0x0d)) i++;
+    else break;
+  }
+  const start = i;
+  if (i < n && (s.charCodeAt(i) === 0x2b || s.charCodeAt(i) === 0x2d)) i++;
+  const digits = i;
+  while (i < n) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x30 && c <= 0x39) i++;
+    else break;
+  }
+  return i === digits ? 0 : Number.parseInt(s.slice(start, i), 10);
 }
 
 function hasMacro(s: string): boolean {
