@@ -158,7 +158,7 @@ describe('admin API', () => {
     assert.match(body.version, /^\d+\.\d+\.\d+/);
     assert.equal(typeof body.uptimeSeconds, 'number');
     assert.equal(body.inFlight, 0);
-    assert.equal(body.operations, 3);
+    assert.equal(body.operations, 4);
     assert.equal(body.stateStore, 'memory');
     assert.deepEqual(Object.keys(body.sink).sort(), [
       'buffered',

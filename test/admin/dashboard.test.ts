@@ -152,6 +152,12 @@ describe('dashboard in headless Chromium', () => {
     assert.match((await alert.textContent()) ?? '', /requests to undeclared GET \/internal\/export\/\{id\}/);
   });
 
+  test('shows the Core Rule Set rules and score of a blocked request in the events panel', async () => {
+    const q = encodeURIComponent("1' UNION SELECT password FROM users--");
+    assert.equal((await fetch(`${d.gw.url}/search?q=${q}`)).status, 400);
+    await page.locator('#events code.rules', { hasText: /942\d{3}.*\(score \d+\)/ }).waitFor();
+  });
+
   test('filters the events panel through the server, by client IP and time', async () => {
     const form = page.locator('#event-filters');
     await form.locator('input[name=ip]').fill('192.0.2.99');

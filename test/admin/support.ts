@@ -19,6 +19,7 @@ import {
   type TestGateway,
   type TestServer,
 } from '../harness.ts';
+import { DEBIAN_CRS_RULES } from '../waf/oracle.ts';
 
 export const ADMIN_TOKEN = 'dashboard-test-token-0123456789';
 
@@ -40,6 +41,9 @@ export const shopSpec = openapi(
       }),
     },
     '/orders': { get: op('listOrders'), post: op('createOrder', { security: [{ keyAuth: [] }] }) },
+    '/search': {
+      get: op('search', { parameters: [{ name: 'q', in: 'query', schema: { type: 'string' } }] }),
+    },
   },
   { components: { securitySchemes: { keyAuth: { type: 'apiKey', in: 'header', name: 'X-API-Key' } } } },
 );
@@ -47,8 +51,9 @@ export const shopSpec = openapi(
 /** The API key of the consumer `alice-app`, who may create orders. */
 export const ALICE = createApiKey();
 
-/** `createOrder` takes an API key; the other operations are open. */
+/** `createOrder` takes an API key; `search` runs the OWASP Core Rule Set (Debian's); the rest are open. */
 export const shopOperations = {
+  search: { policies: { injection: { crs: { path: DEBIAN_CRS_RULES } } } },
   createOrder: {
     policies: {
       authenticate: {

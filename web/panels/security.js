@@ -155,6 +155,7 @@ export function mountSecurity(state) {
               'Action',
               'Outcome',
               'Reason',
+              'Rules',
               'Client',
               'Principal',
               'Request',
@@ -169,6 +170,7 @@ export function mountSecurity(state) {
               h('code', { text: e['event.action'] ?? '' }),
               e['event.outcome'] ?? '',
               h('code', { text: e['event.reason'] ?? e['portcullis.decision'] ?? '' }),
+              h('code', { class: 'rules', text: rulesOf(e) }),
               h('code', { text: e['client.address'] ?? e['source.ip'] ?? '' }),
               h('code', { text: e['user.id'] ?? e['portcullis.consumer'] ?? e['user.name'] ?? '' }),
               h('code', {
@@ -210,4 +212,18 @@ export async function loadAlerts(state) {
 export function messageOf(err, what) {
   if (err?.status === 503) return `${what} are not available: ${err.message}`;
   return `${what} could not be loaded: ${err?.message ?? err}`;
+}
+
+/**
+ * The rules an event names: the Core Rule Set ids and anomaly score of the injection guard's CRS mode
+ * (security event `rule.id` with `portcullis.crs.score`, or the access record's `portcullis.waf.*`).
+ * @param {Record<string, any>} e
+ */
+function rulesOf(e) {
+  const ids =
+    e['rule.id'] ??
+    (Array.isArray(e['portcullis.waf.rule_ids']) ? e['portcullis.waf.rule_ids'].join(',') : '');
+  if (!ids) return '';
+  const score = e['portcullis.crs']?.score ?? e['portcullis.waf.score'];
+  return clip(score === undefined ? String(ids) : `${ids} (score ${score})`, 120);
 }
