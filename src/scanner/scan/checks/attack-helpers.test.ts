@@ -52,7 +52,7 @@ async function context(): Promise<ScanContext> {
   return { spec: await loadApiDocument(file) } as unknown as ScanContext;
 }
 
-test('injection inputs cover path, query, header, cookie, nested JSON and form fields, but not enums, page sizes or DELETE', async () => {
+test('injection inputs cover path, query, header, cookie, nested JSON, enum and form fields, but not page sizes or DELETE', async () => {
   const ctx = await context();
   const names = injectionPoints(ctx).map((p) => `${p.op.method} ${p.in} ${p.name}`);
   assert.deepEqual(names.sort(), [
@@ -61,6 +61,7 @@ test('injection inputs cover path, query, header, cookie, nested JSON and form f
     'GET path itemId',
     'GET query q',
     'PATCH json meta.note',
+    'PATCH json status',
     'PATCH json title',
     'PATCH path itemId',
     'POST form filename',

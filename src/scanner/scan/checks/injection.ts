@@ -28,7 +28,9 @@ import { propertiesOf, resolveSchema, sampleValue, schemaType } from '../schema.
 import { urlInputs } from './url-inputs.ts';
 
 const DELAY_MS = 1000;
-const PAGE_PARAM = /^(limit|offset|page|page_?size|per_?page|size|count|cursor|sort|order(_?by)?|fields)$/i;
+const PAGE_PARAM = /^(limit|offset|page|page_?size|per_?page|size|count|cursor)$/i;
+/** Sort inputs: a column name is the value that works (`ORDER BY id`), a random string breaks the baseline. */
+const SORT_PARAM = /^(sort(_?by)?|order(ing|_?by)?|sort_?field|column)$/i;
 /** Names and paths that suggest a sink worth the slower time-based probes. */
 const LIKELY_SINK =
   /search|query|^q$|filter|find|lookup|name|title|host|domain|ip|addr|file|path|dir|cmd|command|exec|ping|export|report|convert|template|format|where|sql|term|keyword/i;
@@ -61,10 +63,14 @@ export interface PointOutcome {
   readonly reason?: string;
 }
 
+/**
+ * A string the client may set. Enums count: a document that lists the allowed values does not prove the API
+ * checks them (`format: [pdf, html]` pasted into a shell command).
+ */
 function stringInput(s: JsonObject): boolean {
   const type = schemaType(s);
   if (type !== undefined && type !== 'string') return false;
-  if (s.enum !== undefined || s.const !== undefined) return false;
+  if (s.const !== undefined) return false;
   return !['uuid', 'date', 'date-time', 'uri', 'url', 'binary', 'byte', 'email', 'password'].includes(
     String(s.format),
   );
@@ -90,7 +96,11 @@ export function injectionPoints(ctx: ScanContext): InjectionPoint[] {
         op,
         in: where,
         name,
-        value: typeof value === 'string' ? value : `pc${randomUUID().slice(0, 6)}`,
+        value: SORT_PARAM.test(name)
+          ? 'id'
+          : typeof value === 'string'
+            ? value
+            : `pc${randomUUID().slice(0, 6)}`,
         likely: opLikely || LIKELY_SINK.test(name),
       });
     };
