@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -105,6 +105,13 @@ describe('portcullis scan', () => {
         `${FIXTURE_USERS[i].username}:login:/v2/auth/login:${JSON.stringify({ username: FIXTURE_USERS[i].username, password: FIXTURE_USERS[i].password })}`;
       const junit = path.join(dir, 'scan.xml');
       const json = path.join(dir, 'scan.json');
+      // Alice from an identities file, with the token place spelled out as a JSON pointer.
+      const identitiesFile = path.join(dir, 'identities.yaml');
+      const { username, password } = FIXTURE_USERS[0];
+      await writeFile(
+        identitiesFile,
+        `identities:\n  - { name: ${username}, login: { path: /v2/auth/login, body: { username: ${username}, password: ${password} }, tokenPointer: /token } }\n`,
+      );
       const policy = path.join(dir, 'policy.yaml');
       const r = await cli([
         'scan',
@@ -112,8 +119,8 @@ describe('portcullis scan', () => {
         api.specFile,
         '--target',
         api.url,
-        '--identity',
-        login(0),
+        '--identities',
+        identitiesFile,
         '--identity',
         login(1),
         '--admin',
