@@ -51,10 +51,6 @@ const PRIVILEGED: Readonly<Record<string, unknown>> = {
 };
 /** Enum values that name a privilege (`role: [user, vet, admin]` → `admin`). */
 const PRIVILEGED_VALUE = /admin|super|root|owner|staff|manager|premium|enterprise/i;
-/** The fields that mean "this object belongs to": set to the other identity's value. */
-const OWNER_FIELD =
-  /^(user_?id|userId|owner_?id|ownerId|owner|author_?id|authorId|account_?id|accountId|created_?by)$/;
-
 /** Secrets, keys and personal data, by field name. */
 const SENSITIVE_KEY =
   /^(password|passwd|pass_?hash|password_?hash|hash|salt|secret|client_?secret|api_?key|private_?key|ssn|social_?security(_?number)?|tax_?id|credit_?card|card_?number|cvv|cvc|pin|otp_?secret|mfa_?secret|totp_?secret)$/i;
