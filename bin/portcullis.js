@@ -9,13 +9,12 @@ if (major < 24) {
 }
 
 /**
- * V8 heap settings for `serve` (docs/limits.md, "Resident memory"): a young generation of 16 MB instead
- * of the up to 128 MB Node 24 grows to, and an old generation collected when it reaches 1.3 times what
- * was live after the last full collection (V8 otherwise lets it reach about three times). A gateway with
- * 100 000 client keys then stays near 230 MB resident instead of 480 MB, for more CPU spent in the
- * collector. PORTCULLIS_NODE_FLAGS replaces the list (empty: Node's own defaults).
+ * V8 heap settings for `serve`, opt-in through PORTCULLIS_NODE_FLAGS (docs/limits.md, "Resident memory").
+ * The low-memory setting `--max-semi-space-size=8 --heap-growing-percent=30` keeps a gateway with 100 000
+ * client keys near 240 MB resident instead of about 500 MB, but it cost 39% of pass-through throughput
+ * and 26% of the full pipeline's in one quiet run of the bench, so Node's own defaults stay the default.
  */
-const HEAP_FLAGS = '--max-semi-space-size=8 --heap-growing-percent=30';
+const HEAP_FLAGS = '';
 
 /** The flags to restart `serve` with: none already given on the command line or in NODE_OPTIONS. */
 function heapFlags() {
