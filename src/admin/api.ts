@@ -23,7 +23,6 @@
  * Errors are RFC 9457 problems; a missing or wrong token is 401 with `WWW-Authenticate: Bearer`.
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
@@ -38,6 +37,7 @@ import { writeJson, writeProblem } from '../core/reply.ts';
 import type { EventQuery } from '../monitor/stores/event-store.ts';
 import { resolveForwarding } from '../shared/forwarding.ts';
 import { compileCidrMatcher } from '../shared/ip.ts';
+import { packageVersion } from '../shared/package-version.ts';
 import { createApiKey, createRuntimeApiKeys } from '../state/api-keys.ts';
 import type { StateStore } from '../state/store.ts';
 import { createAuthLockout } from './auth-lockout.ts';
@@ -139,15 +139,6 @@ class AdminRequestError extends PortcullisError {
     super(detail);
     this.type = type;
     this.headers = headers;
-  }
-}
-
-function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
-    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
-  } catch {
-    return 'unknown';
   }
 }
 
@@ -373,7 +364,7 @@ function liveAccessView(e: SecurityEvent): Record<string, unknown> {
 export function createAdminRoutes(deps: AdminDeps): AdminApi {
   const clock = deps.clock ?? systemClock;
   const startedAt = clock.now();
-  const version = deps.version ?? packageVersion();
+  const version = deps.version ?? packageVersion() ?? 'unknown';
   const site = createStaticSite(deps.webRoot);
   const stats = createTrafficStats({ clock });
   const feed = createLiveFeed({

@@ -1,5 +1,4 @@
 import cluster from 'node:cluster';
-import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { type Logger, pino } from 'pino';
 import { createAdminRoutes } from '../admin/api.ts';
@@ -21,6 +20,7 @@ import { createTracer } from '../monitor/tracing/tracer.ts';
 import { policies } from '../policies/registry.ts';
 import { type ScanScheduler, type ScheduledJob, startScanScheduler } from '../scanner/schedule.ts';
 import { compileCidrMatcher } from '../shared/ip.ts';
+import { packageVersion } from '../shared/package-version.ts';
 import { createMemoryStore } from '../state/memory-store.ts';
 import { createRedisStore } from '../state/redis-store.ts';
 import type { StateStore } from '../state/store.ts';
@@ -132,16 +132,6 @@ function learnBodies(discovery: Discovery): BodyObserver {
     if (request !== undefined) discovery.observeBody(at, 'request', request);
     if (response !== undefined) discovery.observeBody(at, 'response', response, status);
   };
-}
-
-/** The package's version, for the traces' `service.version`. */
-function packageVersion(): string | undefined {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
-    return typeof pkg.version === 'string' ? pkg.version : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** The tracer of a `tracing:` section that is enabled, else undefined. */

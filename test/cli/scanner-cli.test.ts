@@ -31,6 +31,8 @@ describe('portcullis audit', () => {
     assert.equal(strict.code, 1);
     const sarif = JSON.parse(await readFile(out, 'utf8'));
     assert.equal(sarif.version, '2.1.0');
+    // The CLI names the tool's version, so code scanning can tell runs of different releases apart.
+    assert.match(sarif.runs[0].tool.driver.semanticVersion, /^\d+\.\d+\.\d+/);
     assert.ok(sarif.runs[0].results.length > 0);
     assert.ok(sarif.runs[0].results.every((r: { ruleId: string }) => r.ruleId.startsWith('audit/')));
     const lenient = await cli(['audit', demoSpec, '--format', 'json', '--fail-on', 'critical']);

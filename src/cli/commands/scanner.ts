@@ -9,6 +9,7 @@ import {
   writeReport,
 } from '../../scanner/report/index.ts';
 import type { ScanIdentity } from '../../scanner/scan/index.ts';
+import { packageVersion } from '../../shared/package-version.ts';
 import { registerCommand } from '../command-table.ts';
 import { CliError } from '../errors.ts';
 
@@ -69,7 +70,7 @@ export function reportSettings(values: Record<string, unknown>): ReportSettings 
 
 async function report(result: FindingsResult, s: ReportSettings): Promise<number> {
   for (const t of s.targets) {
-    await writeReport(t.format, result, t.output ?? process.stdout);
+    await writeReport(t.format, result, t.output ?? process.stdout, { toolVersion: packageVersion() });
     if (t.output) process.stderr.write(`portcullis: wrote ${t.format} report to ${t.output}\n`);
   }
   return exitCodeFor(result.findings, s.failOn);

@@ -123,6 +123,7 @@ describe('SARIF', () => {
     const run = sarif.runs[0];
     assert.equal(run.tool.driver.name, 'Portcullis');
     assert.equal(run.tool.driver.semanticVersion, '0.1.0');
+    assert.equal(run.tool.driver.informationUri, 'https://portcullis.dev');
     assert.match(run.automationDetails.id, /^portcullis\/audit\/$/);
     const rules = run.tool.driver.rules;
     assert.equal(rules.length, bad.rules.length);

@@ -120,6 +120,7 @@ export function renderSarif(result: FindingsResult, options: SarifOptions = {}):
         tool: {
           driver: {
             name: TOOL_NAME,
+            informationUri: 'https://portcullis.dev',
             ...(options.toolVersion
               ? { semanticVersion: options.toolVersion, version: options.toolVersion }
               : {}),
