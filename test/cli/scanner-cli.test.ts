@@ -163,4 +163,28 @@ describe('portcullis scan', () => {
       await api.close();
     }
   });
+
+  test('audit --min-severity reports only findings at or above it', async () => {
+    const all = JSON.parse(
+      (await cli(['audit', demoSpec, '--format', 'json', '--fail-on', 'critical'])).stdout,
+    );
+    const high = JSON.parse(
+      (
+        await cli([
+          'audit',
+          demoSpec,
+          '--format',
+          'json',
+          '--fail-on',
+          'critical',
+          '--min-severity',
+          'medium',
+        ])
+      ).stdout,
+    );
+    const rank = ['info', 'low', 'medium', 'high', 'critical'];
+    assert.ok(high.findings.length > 0 && high.findings.length < all.findings.length);
+    for (const f of high.findings) assert.ok(rank.indexOf(f.severity) >= 2, f.severity);
+    assert.equal((await cli(['audit', demoSpec, '--min-severity', 'urgent'])).code, 2);
+  });
 });

@@ -1,6 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { type ParseArgsOptionsConfig, parseArgs } from 'node:util';
-import type { FindingsResult, Severity } from '../../scanner/finding.ts';
+import { type FindingsResult, type Severity, severityRank } from '../../scanner/finding.ts';
 import {
   exitCodeFor,
   isReportFormat,
@@ -17,6 +17,7 @@ const reportFlags = {
   format: { type: 'string', short: 'f', multiple: true },
   output: { type: 'string', short: 'o' },
   'fail-on': { type: 'string', default: 'high' },
+  'min-severity': { type: 'string', default: 'info' },
 } as const;
 
 function parse<T extends ParseArgsOptionsConfig>(args: string[], options: T) {
@@ -36,6 +37,8 @@ interface ReportTarget {
 interface ReportSettings {
   readonly targets: readonly ReportTarget[];
   readonly failOn: Severity;
+  /** Findings below this severity are left out of the reports (and so of the exit code). */
+  readonly minSeverity: Severity;
 }
 
 /**
@@ -65,10 +68,22 @@ export function reportSettings(values: Record<string, unknown>): ReportSettings 
   }
   const failOn = parseSeverity(String(values['fail-on']));
   if (failOn === undefined) throw new CliError('--fail-on must be one of info, low, medium, high, critical');
-  return { targets, failOn };
+  const minSeverity = parseSeverity(String(values['min-severity'] ?? 'info'));
+  if (minSeverity === undefined)
+    throw new CliError('--min-severity must be one of info, low, medium, high, critical');
+  return { targets, failOn, minSeverity };
 }
 
-async function report(result: FindingsResult, s: ReportSettings): Promise<number> {
+async function report(all: FindingsResult, s: ReportSettings): Promise<number> {
+  const floor = severityRank(s.minSeverity);
+  const result =
+    floor === severityRank('info')
+      ? all
+      : {
+          ...all,
+          findings: all.findings.filter((f) => severityRank(f.severity) >= floor),
+          stats: { ...all.stats, minSeverity: s.minSeverity },
+        };
   for (const t of s.targets) {
     await writeReport(t.format, result, t.output ?? process.stdout, { toolVersion: packageVersion() });
     if (t.output) process.stderr.write(`portcullis: wrote ${t.format} report to ${t.output}\n`);
@@ -80,7 +95,8 @@ const REPORT_HELP = `  -f, --format FORMAT[:FILE]  text (default), json, sarif, 
                               one run, each to its FILE (at most one to stdout)
   -o, --output FILE           file of the single report (default: stdout)
       --fail-on SEVERITY      exit 1 when a finding is at or above it: info, low, medium, high (default),
-                              critical; exit 2 on a usage or runtime error`;
+                              critical; exit 2 on a usage or runtime error
+      --min-severity SEVERITY report only findings at or above it (default info: all)`;
 
 /**
  * Parses `--identity NAME:bearer:TOKEN`, `NAME:header:Name=Value`, `NAME:login:PATH:{"username":"..."}` (a
@@ -156,7 +172,8 @@ async function readIdentities(file: string): Promise<{ identities: ScanIdentity[
 }
 
 registerCommand('audit', {
-  usage: 'portcullis audit SPEC [--format text|json|sarif|junit|html] [--output FILE] [--fail-on SEVERITY]',
+  usage:
+    'portcullis audit SPEC [--format text|json|sarif|junit|html] [--output FILE] [--fail-on SEVERITY] [--min-severity SEVERITY]',
   summary: 'check an OpenAPI document against OWASP API Top 10 rules (no traffic sent)',
   help: `Options:
 ${REPORT_HELP}
