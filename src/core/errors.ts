@@ -7,10 +7,7 @@ export type ErrorCode =
   | 'ERR_CONFIG'
   | 'ERR_GATEWAY_BUILD'
   | 'ERR_POLICY_CONFIG'
-  | 'ERR_BASIC_CONFIG'
-  | 'ERR_INTROSPECTION_CONFIG'
-  | 'ERR_CLIENT_ASSERTION_CONFIG'
-  | 'ERR_JWT_CONFIG'
+  | 'ERR_CONFIG_VALUE'
   | 'ERR_RULE_SYNTAX'
   | 'ERR_PASSWORD_HASH'
   | 'ERR_SPEC'
@@ -49,5 +46,18 @@ export abstract class PortcullisError extends Error {
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = new.target.name;
+  }
+}
+
+/**
+ * A config value a factory refused, with its path relative to the block that factory was given
+ * (`issuers[0].keys[1]`, `consumers[0].passwordHashes[0]`); whoever handed it the block prefixes the rest.
+ */
+export class ConfigPathError extends PortcullisError {
+  readonly code = 'ERR_CONFIG_VALUE';
+  readonly path: string;
+  constructor(path: string, message: string) {
+    super(message);
+    this.path = path;
   }
 }

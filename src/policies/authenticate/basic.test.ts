@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { createManualClock } from '../../core/clock.ts';
-import { BasicConfigError, basicUserId, createBasicAuthenticator, parseBasicCredentials } from './basic.ts';
+import { ConfigPathError } from '../../core/errors.ts';
+import { basicUserId, createBasicAuthenticator, parseBasicCredentials } from './basic.ts';
 import type { CredentialResult } from './credential.ts';
 import { hashPassword } from './password-hash.ts';
 
@@ -202,7 +203,7 @@ describe('Basic authenticator', () => {
             clock: createManualClock(0),
           },
         ),
-      (err: Error) => err instanceof BasicConfigError && err.path === 'consumers[0].passwordHashes[0]',
+      (err: Error) => err instanceof ConfigPathError && err.path === 'consumers[0].passwordHashes[0]',
     );
     assert.throws(
       () =>
@@ -215,7 +216,7 @@ describe('Basic authenticator', () => {
           },
           { clock: createManualClock(0) },
         ),
-      (err: Error) => err instanceof BasicConfigError && err.path === 'consumers[1].name',
+      (err: Error) => err instanceof ConfigPathError && err.path === 'consumers[1].name',
     );
   });
 });

@@ -1,6 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Clock } from '../../core/clock.ts';
-import { PortcullisError } from '../../core/errors.ts';
+import { ConfigPathError } from '../../core/errors.ts';
 import {
   type BasicCredentials,
   CONTROL,
@@ -30,17 +30,6 @@ export interface BasicAuthenticator {
   readonly pending: number;
 }
 
-/** Thrown at load for a consumer list that cannot be used; `path` is relative to the `basic` block. */
-export class BasicConfigError extends PortcullisError {
-  readonly code = 'ERR_BASIC_CONFIG';
-  readonly path: string;
-  constructor(path: string, message: string) {
-    super(message);
-    this.name = 'BasicConfigError';
-    this.path = path;
-  }
-}
-
 /** The same answer for an unknown user and a wrong password: the wire never says which user-ids exist. */
 const REFUSED = 'invalid user-id or password';
 
@@ -67,18 +56,15 @@ export function createBasicAuthenticator(cfg: BasicConfig, deps: { clock: Clock 
   cfg.consumers.forEach((c, i) => {
     const name = c.name.normalize('NFC');
     if (name.includes(':') || CONTROL.test(name)) {
-      throw new BasicConfigError(
-        `consumers[${i}].name`,
-        'a user-id cannot contain ":" or control characters',
-      );
+      throw new ConfigPathError(`consumers[${i}].name`, 'a user-id cannot contain ":" or control characters');
     }
     if (byName.has(name))
-      throw new BasicConfigError(`consumers[${i}].name`, `consumer ${name} is listed twice`);
+      throw new ConfigPathError(`consumers[${i}].name`, `consumer ${name} is listed twice`);
     const hashes = c.passwordHashes.map((h, j) => {
       try {
         return parsePasswordHash(h);
       } catch (err) {
-        throw new BasicConfigError(`consumers[${i}].passwordHashes[${j}]`, (err as Error).message);
+        throw new ConfigPathError(`consumers[${i}].passwordHashes[${j}]`, (err as Error).message);
       }
     });
     const identity: Identity = {

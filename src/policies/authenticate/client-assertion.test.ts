@@ -7,8 +7,9 @@ import { describe, test } from 'node:test';
 import { decodeProtectedHeader, jwtVerify } from 'jose';
 import { pino } from 'pino';
 import { createManualClock } from '../../core/clock.ts';
-import { ClientAssertionConfigError, createClientAssertionSigner } from './client-assertion.ts';
-import { createIntrospector, IntrospectionConfigError } from './introspection.ts';
+import { ConfigPathError } from '../../core/errors.ts';
+import { createClientAssertionSigner } from './client-assertion.ts';
+import { createIntrospector } from './introspection.ts';
 import type { PrivateKeyJwtConfig } from './schema.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'portcullis-assertion-'));
@@ -101,8 +102,7 @@ describe('private_key_jwt client assertions (RFC 7523 §2.2)', () => {
     for (const [cfg, where, message] of cases) {
       assert.throws(
         () => createClientAssertionSigner(cfg, opts),
-        (err: Error) =>
-          err instanceof ClientAssertionConfigError && err.path === where && message.test(err.message),
+        (err: Error) => err instanceof ConfigPathError && err.path === where && message.test(err.message),
         JSON.stringify(cfg),
       );
     }
@@ -125,7 +125,7 @@ describe('private_key_jwt client assertions (RFC 7523 §2.2)', () => {
     for (const [cfg, where] of cases) {
       assert.throws(
         () => createIntrospector(cfg, deps),
-        (err: Error) => err instanceof IntrospectionConfigError && err.path === where,
+        (err: Error) => err instanceof ConfigPathError && err.path === where,
         where,
       );
     }

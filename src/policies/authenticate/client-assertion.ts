@@ -2,22 +2,11 @@ import { createPrivateKey, type JsonWebKey, type KeyObject, randomBytes } from '
 import { readFileSync } from 'node:fs';
 import { SignJWT } from 'jose';
 import type { Clock } from '../../core/clock.ts';
-import { PortcullisError } from '../../core/errors.ts';
+import { ConfigPathError } from '../../core/errors.ts';
 import type { PrivateKeyJwtConfig } from './schema.ts';
 
 /** RFC 7523 §2.2: the `client_assertion_type` of a JWT client assertion. */
 export const JWT_BEARER_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
-
-/** A `privateKeyJwt` block that cannot be used; `path` is relative to it ('' for the block itself). */
-export class ClientAssertionConfigError extends PortcullisError {
-  readonly code = 'ERR_CLIENT_ASSERTION_CONFIG';
-  readonly path: string;
-  constructor(path: string, message: string) {
-    super(message);
-    this.name = 'ClientAssertionConfigError';
-    this.path = path;
-  }
-}
 
 /** Signs a fresh client assertion for each call to the authorization server. */
 export interface ClientAssertionSigner {
@@ -74,7 +63,7 @@ const WEBCRYPTO_ALGORITHMS = {
 
 function loadKey(cfg: PrivateKeyJwtConfig): KeyObject {
   if ((cfg.keyFile === undefined) === (cfg.key === undefined)) {
-    throw new ClientAssertionConfigError('', 'give exactly one of keyFile and key');
+    throw new ConfigPathError('', 'give exactly one of keyFile and key');
   }
   if (cfg.keyFile !== undefined) {
     let pem: string;
@@ -82,18 +71,18 @@ function loadKey(cfg: PrivateKeyJwtConfig): KeyObject {
       pem = readFileSync(cfg.keyFile, 'utf8');
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? 'error';
-      throw new ClientAssertionConfigError('keyFile', `cannot read ${cfg.keyFile} (${code})`);
+      throw new ConfigPathError('keyFile', `cannot read ${cfg.keyFile} (${code})`);
     }
     try {
       return createPrivateKey(pem);
     } catch {
-      throw new ClientAssertionConfigError('keyFile', `${cfg.keyFile} holds no PEM private key`);
+      throw new ConfigPathError('keyFile', `${cfg.keyFile} holds no PEM private key`);
     }
   }
   try {
     return createPrivateKey({ key: cfg.key as JsonWebKey, format: 'jwk' });
   } catch {
-    throw new ClientAssertionConfigError('key', 'not a private JWK (it needs the private members, e.g. d)');
+    throw new ConfigPathError('key', 'not a private JWK (it needs the private members, e.g. d)');
   }
 }
 
@@ -111,10 +100,10 @@ function checkKeyFitsAlg(key: KeyObject, alg: PrivateKeyJwtConfig['alg']): void 
           : type === 'ed25519';
   if (!fits) {
     const what = type === 'ec' ? `an EC key on ${details.namedCurve}` : `a ${type} key`;
-    throw new ClientAssertionConfigError('alg', `${alg} cannot be used with ${what}`);
+    throw new ConfigPathError('alg', `${alg} cannot be used with ${what}`);
   }
   // RFC 7518 §3.3: RSA keys of 2048 bits or more.
   if (type === 'rsa' && (details.modulusLength ?? 0) < 2048) {
-    throw new ClientAssertionConfigError('alg', 'RSA keys must have at least 2048 bits');
+    throw new ConfigPathError('alg', 'RSA keys must have at least 2048 bits');
   }
 }

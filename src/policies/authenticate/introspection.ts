@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Clock } from '../../core/clock.ts';
-import { PortcullisError } from '../../core/errors.ts';
+import { ConfigPathError } from '../../core/errors.ts';
 import { createBoundedCache } from './bounded-cache.ts';
 import {
-  ClientAssertionConfigError,
   type ClientAssertionSigner,
   createClientAssertionSigner,
   JWT_BEARER_ASSERTION_TYPE,
@@ -25,20 +24,9 @@ const MAX_INFLIGHT = 1000;
 
 type Answer = { active: true; claims: Record<string, unknown> } | { active: false };
 
-/** An introspection block that cannot be used; `path` is relative to it. */
-export class IntrospectionConfigError extends PortcullisError {
-  readonly code = 'ERR_INTROSPECTION_CONFIG';
-  readonly path: string;
-  constructor(path: string, message: string) {
-    super(message);
-    this.name = 'IntrospectionConfigError';
-    this.path = path;
-  }
-}
-
 /**
  * How the gateway authenticates to the endpoint (RFC 7662 §2.1 requires it): adds its credentials to
- * the form or headers of one call. Built once; throws IntrospectionConfigError for a wrong combination.
+ * the form or headers of one call. Built once; throws ConfigPathError for a wrong combination.
  */
 function createClientAuthentication(
   cfg: IntrospectionConfig,
@@ -47,10 +35,10 @@ function createClientAuthentication(
   const method = cfg.authMethod ?? 'client_secret_basic';
   if (method === 'private_key_jwt') {
     if (cfg.privateKeyJwt === undefined) {
-      throw new IntrospectionConfigError('privateKeyJwt', 'is required with authMethod private_key_jwt');
+      throw new ConfigPathError('privateKeyJwt', 'is required with authMethod private_key_jwt');
     }
     if (cfg.clientSecret !== undefined) {
-      throw new IntrospectionConfigError('clientSecret', 'is not used with authMethod private_key_jwt');
+      throw new ConfigPathError('clientSecret', 'is not used with authMethod private_key_jwt');
     }
     let signer: ClientAssertionSigner;
     try {
@@ -60,11 +48,8 @@ function createClientAuthentication(
         clock,
       });
     } catch (err) {
-      if (!(err instanceof ClientAssertionConfigError)) throw err;
-      throw new IntrospectionConfigError(
-        err.path === '' ? 'privateKeyJwt' : `privateKeyJwt.${err.path}`,
-        err.message,
-      );
+      if (!(err instanceof ConfigPathError)) throw err;
+      throw new ConfigPathError(err.path === '' ? 'privateKeyJwt' : `privateKeyJwt.${err.path}`, err.message);
     }
     return async (form) => {
       // RFC 7523 §2.2; client_id is optional there, sent because some servers look the client up by it.
@@ -74,11 +59,11 @@ function createClientAuthentication(
     };
   }
   if (cfg.privateKeyJwt !== undefined) {
-    throw new IntrospectionConfigError('privateKeyJwt', `is not used with authMethod ${method}`);
+    throw new ConfigPathError('privateKeyJwt', `is not used with authMethod ${method}`);
   }
   const secret = cfg.clientSecret;
   if (secret === undefined) {
-    throw new IntrospectionConfigError('clientSecret', `is required with authMethod ${method}`);
+    throw new ConfigPathError('clientSecret', `is required with authMethod ${method}`);
   }
   if (method === 'client_secret_post') {
     return (form) => {

@@ -9,7 +9,8 @@ import {
   startJwksServer,
 } from '../../../test/policies/authenticate/support.ts';
 import { createManualClock } from '../../core/clock.ts';
-import { createJwtVerifier, JwtConfigError, type JwtOutcome } from './jwt.ts';
+import { ConfigPathError } from '../../core/errors.ts';
+import { createJwtVerifier, type JwtOutcome } from './jwt.ts';
 import type { JwtIssuerConfig } from './schema.ts';
 
 const ISS = 'https://issuer.test';
@@ -290,7 +291,7 @@ describe('JWT verifier', () => {
           { issuers: [{ issuer: ISS, jwksUri: jwks.url, audiences: [AUD], algorithms: ['HS256'] }] },
           deps,
         ),
-      (e: unknown) => e instanceof JwtConfigError && e.path === 'issuers[0].algorithms',
+      (e: unknown) => e instanceof ConfigPathError && e.path === 'issuers[0].algorithms',
     );
     assert.throws(
       () =>
@@ -298,7 +299,7 @@ describe('JWT verifier', () => {
           { issuers: [{ issuer: ISS, jwksUri: jwks.url, audiences: [AUD], algorithms: ['none'] }] },
           deps,
         ),
-      JwtConfigError,
+      ConfigPathError,
     );
   });
 
@@ -468,7 +469,7 @@ describe('JWT keys refused at load (RFC 7518 §3.2, §3.3; RFC 8725 §3.5)', () 
       deps(),
     );
   const refusedAt = (path: string, message: RegExp) => (e: unknown) =>
-    e instanceof JwtConfigError && e.path === path && message.test(e.message);
+    e instanceof ConfigPathError && e.path === path && message.test(e.message);
 
   test('refuses a static RSA key whose public exponent is 1, 3 or even, naming its config path', () => {
     for (const e of ['AQ', 'Aw', 'AQAA']) {

@@ -2,7 +2,7 @@ import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'no
 import type { Logger } from 'pino';
 import type { JsonObject } from '../../core/api-document.ts';
 import type { Clock } from '../../core/clock.ts';
-import { PortcullisError } from '../../core/errors.ts';
+import { ConfigPathError } from '../../core/errors.ts';
 import type { SharedServices } from '../../core/policy.ts';
 import { createBoundedCache } from './bounded-cache.ts';
 import { discoverJwksUri } from './discovery.ts';
@@ -64,17 +64,6 @@ interface CachedToken {
 /** Header parameters that would let a token choose its own verification key (RFC 8725 §3.10). */
 const KEY_CARRYING_HEADERS = ['jku', 'x5u', 'jwk', 'x5c'];
 
-/** Thrown by `createJwtVerifier` for configs that cannot be made safe. */
-export class JwtConfigError extends PortcullisError {
-  readonly code = 'ERR_JWT_CONFIG';
-  readonly path: string;
-  constructor(path: string, message: string) {
-    super(message);
-    this.name = 'JwtConfigError';
-    this.path = path;
-  }
-}
-
 /**
  * Builds a JWT verifier for a set of trusted issuers. Keys are imported once; remote key sets are shared
  * per issuer through `deps.shared`; verified tokens are cached until `exp`, bounded in number, and
@@ -94,21 +83,21 @@ export function createJwtVerifier(cfg: JwtConfig, deps: JwtVerifierDeps): JwtVer
   cfg.issuers.forEach((ic, index) => {
     const path = `issuers[${index}]`;
     if (byIssuer.has(ic.issuer))
-      throw new JwtConfigError(`${path}.issuer`, `issuer ${ic.issuer} is listed twice`);
+      throw new ConfigPathError(`${path}.issuer`, `issuer ${ic.issuer} is listed twice`);
     const algorithms = ic.algorithms ?? ['RS256'];
     const hmac = algorithms.filter((a) => HMAC_ALGORITHMS.includes(a));
     if (algorithms.some((a) => a.toLowerCase() === 'none')) {
-      throw new JwtConfigError(`${path}.algorithms`, 'alg "none" can never be accepted');
+      throw new ConfigPathError(`${path}.algorithms`, 'alg "none" can never be accepted');
     }
     if (hmac.length > 0 && (ic.secrets === undefined || ic.secrets.length === 0)) {
-      throw new JwtConfigError(`${path}.algorithms`, `${hmac.join(', ')} needs configured secrets`);
+      throw new ConfigPathError(`${path}.algorithms`, `${hmac.join(', ')} needs configured secrets`);
     }
     const asymmetric = algorithms.length > hmac.length;
     const sources = [ic.discovery === true, ic.jwksUri !== undefined, ic.keys !== undefined].filter(
       Boolean,
     ).length;
     if (asymmetric && sources !== 1) {
-      throw new JwtConfigError(path, 'give exactly one key source: discovery, jwksUri or keys');
+      throw new ConfigPathError(path, 'give exactly one key source: discovery, jwksUri or keys');
     }
     const staticKeys = ic.keys === undefined ? [] : importStaticKeys(ic.keys, `${path}.keys`);
     const secrets = importSecrets(ic.secrets ?? [], hmac, staticKeys, `${path}.secrets`);
@@ -343,7 +332,7 @@ function importStaticKeys(keys: readonly JsonObject[], path: string): Verificati
   const first = refused[0];
   if (first !== undefined) {
     const named = first.kid === undefined ? '' : ` (kid ${JSON.stringify(first.kid)})`;
-    throw new JwtConfigError(`${path}[${first.index}]`, `key refused${named}: ${first.reason}`);
+    throw new ConfigPathError(`${path}[${first.index}]`, `key refused${named}: ${first.reason}`);
   }
   return imported;
 }
@@ -371,7 +360,7 @@ function importSecrets(
   return secrets.map((s, i) => {
     const bytes = Buffer.from(s.secret);
     if (bytes.length < longest.bytes) {
-      throw new JwtConfigError(
+      throw new ConfigPathError(
         `${path}[${i}].secret`,
         `${longest.alg} needs a secret of at least ${longest.bytes} bytes; this one has ${bytes.length}`,
       );
@@ -379,13 +368,13 @@ function importSecrets(
     if (s.kid !== undefined) {
       const other = byKid.get(s.kid);
       if (other !== undefined && !other.equals(bytes)) {
-        throw new JwtConfigError(
+        throw new ConfigPathError(
           `${path}[${i}].kid`,
           `kid ${JSON.stringify(s.kid)} names two different secrets`,
         );
       }
       if (staticKeys.some((k) => k.kid === s.kid)) {
-        throw new JwtConfigError(
+        throw new ConfigPathError(
           `${path}[${i}].kid`,
           `kid ${JSON.stringify(s.kid)} also names a key of keys`,
         );

@@ -1,15 +1,16 @@
 import { createHash } from 'node:crypto';
 import type { SecurityScheme } from '../../core/api-document.ts';
+import { ConfigPathError } from '../../core/errors.ts';
 import type { Exchange } from '../../core/exchange.ts';
 import type { CompileContext } from '../../core/policy.ts';
 import { PolicyConfigError } from '../../core/policy.ts';
 import { authorizationCredential } from '../../shared/credential-hash.ts';
 import { type ApiKeyConsumer, createApiKeyRegistry, createRuntimeApiKeys, readApiKey } from './api-key.ts';
-import { BasicConfigError, createBasicAuthenticator } from './basic.ts';
+import { createBasicAuthenticator } from './basic.ts';
 import { type CredentialResult, invalid, MISSING, rolesOf, scopesOf } from './credential.ts';
 import { createDpopVerifier, type DpopVerifier } from './dpop.ts';
-import { createIntrospector, IntrospectionConfigError } from './introspection.ts';
-import { createJwtVerifier, JwtConfigError } from './jwt.ts';
+import { createIntrospector } from './introspection.ts';
+import { createJwtVerifier } from './jwt.ts';
 import {
   type CertificateSource,
   commonName,
@@ -112,12 +113,7 @@ export function schemeVerifier(
       return build(name, scheme, binding, kind, realm, ctx, tokenScheme, certificates);
     } catch (err) {
       if (err instanceof PolicyConfigError) throw err;
-      const sub =
-        err instanceof JwtConfigError ||
-        err instanceof BasicConfigError ||
-        err instanceof IntrospectionConfigError
-          ? `.${kind}.${err.path}`
-          : `.${kind}`;
+      const sub = err instanceof ConfigPathError ? `.${kind}.${err.path}` : `.${kind}`;
       throw new PolicyConfigError(path + sub, `scheme ${name}: ${(err as Error).message}`);
     }
   });
