@@ -6,6 +6,7 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { PortcullisError } from '../core/errors.ts';
 import { compileRules, type EngineOptions } from './engine/compile.ts';
 import { parseSecLang } from './seclang/parse.ts';
 import type { CompiledRuleSet, CrsSettings, RuleLoadIssue } from './types.ts';
@@ -17,7 +18,7 @@ export interface LoadedRuleSet {
 }
 
 /** Thrown when the path holds no rule files. */
-export class RuleSetLoadError extends Error {
+export class RuleSetLoadError extends PortcullisError {
   readonly code = 'ERR_WAF_RULESET';
 }
 

@@ -1,5 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { type ParseArgsOptionsConfig, parseArgs } from 'node:util';
+import { PortcullisError } from '../../core/errors.ts';
 import { type FindingsResult, type Severity, severityRank } from '../../scanner/finding.ts';
 import {
   exitCodeFor,
@@ -191,8 +192,8 @@ ${REPORT_HELP}
       const result = await runAudit(positionals[0], { disable: values.disable as string[] | undefined });
       return report(result, settings);
     } catch (err) {
-      const e = err as Error & { code?: string };
-      if (e.code?.startsWith('ERR_')) throw new CliError(e.message.split('\n')[0]);
+      // The project's own errors are one readable line; anything else is a bug and keeps its stack.
+      if (err instanceof PortcullisError) throw new CliError(err.message.split('\n')[0]);
       throw err;
     }
   },
@@ -299,9 +300,7 @@ Scan only APIs you own or may test, with test accounts: the scan creates objects
       }
       return report(result, settings);
     } catch (err) {
-      const e = err as Error & { code?: string };
-      if (e.code === 'ERR_SPEC' || e.code?.startsWith('ERR_SCAN'))
-        throw new CliError(e.message.split('\n')[0]);
+      if (err instanceof PortcullisError) throw new CliError(err.message.split('\n')[0]);
       throw err;
     }
   },

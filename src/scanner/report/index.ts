@@ -6,6 +6,7 @@
  * process.exitCode = exitCodeFor(result.findings, 'high');
  */
 import { writeFile } from 'node:fs/promises';
+import { PortcullisError } from '../../core/errors.ts';
 import type { FindingsResult } from '../finding.ts';
 import { renderHtml } from './html.ts';
 import { renderJson } from './json.ts';
@@ -45,7 +46,7 @@ export interface ReportStream {
   readonly isTTY?: boolean;
 }
 
-export class ReportFormatError extends Error {
+export class ReportFormatError extends PortcullisError {
   readonly code = 'ERR_REPORT_FORMAT';
   constructor(format: string) {
     super(`unknown report format "${format}" (expected one of ${REPORT_FORMATS.join(', ')})`);

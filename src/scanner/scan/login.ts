@@ -1,3 +1,4 @@
+import { type ErrorCode, PortcullisError } from '../../core/errors.ts';
 /**
  * Logging in through the API itself, as a new user would configure it: one request (JSON or form-encoded,
  * OAuth2 password grant included) whose answer carries a token (at a JSON pointer, in a response header or a
@@ -13,9 +14,9 @@ import type { LoginFlow, LoginInfo, ScanIdentity } from './options.ts';
 export type { LoginInfo } from './options.ts';
 
 /** A usage problem: bad options or an identity that cannot log in. */
-export class LoginError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
+export class LoginError extends PortcullisError {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string) {
     super(message);
     this.name = 'LoginError';
     this.code = code;

@@ -1,3 +1,4 @@
+import { type ErrorCode, PortcullisError } from '../../core/errors.ts';
 /** Runs a scan: load the spec, log in, create test objects, run the checks in a safe order, collect findings. */
 import { loadApiDocument } from '../../openapi/load.ts';
 import type { Finding, FindingsResult, RuleInfo } from '../finding.ts';
@@ -55,9 +56,9 @@ export interface ScanResult extends FindingsResult {
 }
 
 /** A usage problem: bad options or an identity that cannot log in. */
-export class ScanError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
+export class ScanError extends PortcullisError {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string) {
     super(message);
     this.name = 'ScanError';
     this.code = code;

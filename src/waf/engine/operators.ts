@@ -3,6 +3,7 @@
  * automaton, string and numeric comparisons, validations, `@detectSQLi`/`@detectXSS` from ../detect.
  */
 import { isIP } from 'node:net';
+import { PortcullisError } from '../../core/errors.ts';
 import { detectSQLi, detectXSS } from '../detect/index.ts';
 import { compileKeywords } from './aho-corasick.ts';
 import { type CompiledRegex, compileRegex, RegexUnsupportedError } from './regex.ts';
@@ -29,7 +30,7 @@ export interface CompiledOperator {
 }
 
 /** Raised when an operator cannot be compiled; the loader reports it by file and line. */
-export class OperatorError extends Error {
+export class OperatorError extends PortcullisError {
   readonly code = 'ERR_WAF_OPERATOR';
 }
 

@@ -11,6 +11,7 @@
  * at least one. One keyword automaton over all prefilters tells which rules can match a value at all.
  */
 import { RE2JS } from 're2js';
+import { PortcullisError } from '../../core/errors.ts';
 
 /** A compiled `@rx` pattern. */
 export interface CompiledRegex {
@@ -24,7 +25,7 @@ export interface CompiledRegex {
 }
 
 /** Thrown for a pattern RE2 cannot run. */
-export class RegexUnsupportedError extends Error {
+export class RegexUnsupportedError extends PortcullisError {
   readonly code = 'ERR_WAF_REGEX_UNSUPPORTED';
 }
 
