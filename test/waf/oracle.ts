@@ -1,24 +1,11 @@
-/**
- * The oracle of the differential test (issue 17): Debian's nginx + libnginx-mod-http-modsecurity
- * (libmodsecurity 3) running the Core Rule Set that `modsecurity-crs` installs. nginx runs as a
- * non-daemon child on free loopback ports with a temp prefix and a config of ours; every request is
- * answered by a second server block of the same nginx (ModSecurity off there) so the request phases run as
- * they would in front of an API. The JSON audit log (parts A, B, H, Z) gives per request the ids of the
- * rules that logged a match; the status line gives the decision (403 = blocked).
- *
- * Requests are sent as raw bytes on their own connection, so the URI, the header order and spelling and
- * the body reach ModSecurity exactly as the corpus wrote them, and exactly as our engine is handed them.
- */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { type AuditEntry, MODSECURITY_MODULE, startNginxModSecurity } from './nginx-modsecurity.ts';
 
 /** Where Debian puts what the oracle needs. */
 export const DEBIAN_CRS_RULES = '/usr/share/modsecurity-crs/rules';
-export const MODSECURITY_MODULE = '/usr/lib/nginx/modules/ngx_http_modsecurity_module.so';
 const UNICODE_MAP = '/etc/nginx/unicode.mapping';
 /** The header that ties a request to its audit-log entry (sent to the engine too, so both see it). */
 export const CORRELATION_HEADER = 'x-corpus-id';
@@ -69,17 +56,6 @@ export interface Oracle {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 /** The whole ModSecurity configuration of the oracle: the engine on, JSON audit log, CRS with our settings. */
 export function modSecurityConfig(dir: string, s: OracleSettings): string {
   const rules = s.rulesPath ?? DEBIAN_CRS_RULES;
@@ -125,43 +101,6 @@ export function modSecurityConfig(dir: string, s: OracleSettings): string {
   ].join('\n');
 }
 
-function nginxConfig(dir: string, front: number, back: number): string {
-  return `load_module ${MODSECURITY_MODULE};
-worker_processes 1;
-pid ${join(dir, 'nginx.pid')};
-error_log ${join(dir, 'error.log')} error;
-events { worker_connections 512; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  client_max_body_size 1m;
-  large_client_header_buffers 8 32k;
-  underscores_in_headers on;
-  ignore_invalid_headers off;
-  merge_slashes off;
-  upstream app { server 127.0.0.1:${back}; keepalive 8; }
-  server {
-    listen 127.0.0.1:${back};
-    location / { return 200 "ok"; }
-  }
-  server {
-    listen 127.0.0.1:${front};
-    modsecurity on;
-    modsecurity_rules_file ${join(dir, 'modsec.conf')};
-    location / {
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_pass http://app;
-    }
-  }
-}
-`;
-}
-
 /** Why the oracle cannot run here, or undefined when it can. */
 export function oracleUnavailable(rulesPath = DEBIAN_CRS_RULES): string | undefined {
   if (!existsSync(MODSECURITY_MODULE))
@@ -170,55 +109,19 @@ export function oracleUnavailable(rulesPath = DEBIAN_CRS_RULES): string | undefi
   return undefined;
 }
 
-interface AuditEntry {
-  transaction?: {
-    request?: { headers?: Record<string, string> };
-    response?: { http_code?: number };
-    messages?: Array<{ message?: string; details?: { ruleId?: string; data?: string } }>;
-  };
-}
-
 /** Starts nginx + ModSecurity + CRS with `settings`; resolves once it answers. */
 export async function startOracle(settings: OracleSettings): Promise<Oracle> {
   const why = oracleUnavailable(settings.rulesPath);
   if (why !== undefined) throw new Error(why);
-  const dir = mkdtempSync(join(tmpdir(), 'portcullis-oracle-'));
-  const front = await freePort();
-  const back = await freePort();
-  writeFileSync(join(dir, 'modsec.conf'), modSecurityConfig(dir, settings));
-  writeFileSync(join(dir, 'nginx.conf'), nginxConfig(dir, front, back));
-  const child: ChildProcess = spawn(
-    'nginx',
-    ['-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'],
-    {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    },
-  );
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => {
-    stderr += d.toString();
+  const nginx = await startNginxModSecurity({
+    prefix: 'portcullis-oracle-',
+    modSecurity: (dir) => modSecurityConfig(dir, settings),
   });
-  const auditFile = join(dir, 'audit.log');
-  /** Audit entries read so far, by correlation id; the file is read from where the last read stopped. */
+  const { front } = nginx;
+  /** Audit entries read so far, by correlation id. */
   const entries = new Map<string, AuditEntry>();
-  let readOffset = 0;
-  let partial = '';
   const readAudit = () => {
-    if (!existsSync(auditFile)) return;
-    const buf = readFileSync(auditFile);
-    if (buf.length <= readOffset) return;
-    const text = partial + buf.subarray(readOffset).toString('utf8');
-    readOffset = buf.length;
-    const lines = text.split('\n');
-    partial = lines.pop() ?? '';
-    for (const line of lines) {
-      if (line.trim() === '') continue;
-      let entry: AuditEntry;
-      try {
-        entry = JSON.parse(line) as AuditEntry;
-      } catch {
-        continue;
-      }
+    for (const entry of nginx.readAudit()) {
       const headers = entry.transaction?.request?.headers ?? {};
       for (const [name, value] of Object.entries(headers)) {
         if (name.toLowerCase() === CORRELATION_HEADER) entries.set(value, entry);
@@ -301,33 +204,9 @@ export async function startOracle(settings: OracleSettings): Promise<Oracle> {
       await Promise.all(Array.from({ length: concurrency }, worker));
       return out;
     },
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGQUIT');
-        await Promise.race([exited, sleep(5000)]);
-        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
+    stop: () => nginx.stop(),
   };
 
-  for (let i = 0; ; i++) {
-    if (child.exitCode !== null) {
-      const log = existsSync(join(dir, 'error.log')) ? readFileSync(join(dir, 'error.log'), 'utf8') : '';
-      rmSync(dir, { recursive: true, force: true });
-      throw new Error(`nginx exited: ${stderr}${log.slice(-2000)}`);
-    }
-    try {
-      await rawSend({ method: 'GET', uri: '/ready', headers: [] }, `ready-${i}`);
-      break;
-    } catch (e) {
-      if (i > 200) {
-        await oracle.stop();
-        throw e;
-      }
-      await sleep(50);
-    }
-  }
+  await nginx.ready(() => rawSend({ method: 'GET', uri: '/ready', headers: [] }, 'ready'));
   return oracle;
 }
