@@ -37,7 +37,12 @@ export function repeatedCredential(
     for (const name of api.apiKeyQuery) {
       if (countQueryParam(rawQuery, name) > 1) return `the credential parameter ${name} may appear only once`;
     }
-    if (req.headers.authorization !== undefined && countQueryParam(rawQuery, 'access_token') > 0)
+    // Read the query only when it could name access_token: literally, or percent-encoded.
+    if (
+      req.headers.authorization !== undefined &&
+      (rawQuery.includes('access_token') || rawQuery.includes('%')) &&
+      countQueryParam(rawQuery, 'access_token') > 0
+    )
       return 'a bearer token may be sent in the Authorization header or the query, not both (RFC 6750 §2)';
   }
   for (const name of api.apiKeyCookies) {

@@ -233,6 +233,7 @@ describe('single reading of a request', () => {
 
   test('refuses a bearer token sent both in Authorization and in access_token (RFC 6750 §2)', async () => {
     await refused('/items/1?access_token=forged', { authorization: 'Bearer x' }, 'repeated_credential');
+    await refused('/items/1?acc%65ss_token=forged', { authorization: 'Bearer x' }, 'repeated_credential');
   });
 
   test('refuses an apiKey query parameter or cookie given twice', async () => {
