@@ -98,9 +98,13 @@ export async function startNginxModSecurity(opts: {
   const auditFile = join(dir, 'audit.log');
   writeFileSync(join(dir, 'modsec.conf'), opts.modSecurity(dir, auditFile));
   writeFileSync(join(dir, 'nginx.conf'), nginxConfig(dir, front, back, opts.maxBodyBytes ?? 1024 * 1024));
-  const child: ChildProcess = spawn('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child: ChildProcess = spawn(
+    'nginx',
+    ['-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => {
     stderr += d.toString();
