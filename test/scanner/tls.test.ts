@@ -6,8 +6,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { createScanClient } from '../client.ts';
-import { probeTls } from './tls.ts';
+import { probeTls } from '../../src/scanner/scan/checks/tls.ts';
+import { createScanClient } from '../../src/scanner/scan/client.ts';
 
 /** A self-signed certificate for 127.0.0.1, made with the openssl CLI. */
 async function certificate(dir: string, days: number): Promise<{ key: string; cert: string }> {

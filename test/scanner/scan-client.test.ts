@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { createScanClient, joinUrl, type Session } from './client.ts';
+import { createScanClient, joinUrl, type Session } from '../../src/scanner/scan/client.ts';
 
 describe('scan HTTP client', () => {
   let server: Server;
