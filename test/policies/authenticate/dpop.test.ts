@@ -3,15 +3,10 @@ import { createHash, generateKeyPairSync, randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
-import {
-  createTestContext,
-  type PolicyServer,
-  servePolicies,
-  specOf,
-} from '../../../test/policies/authenticate/support.ts';
-import type { PolicyHandler } from '../../core/policy.ts';
-import { authenticatePolicy } from './policy.ts';
-import type { AuthenticateConfig } from './schema.ts';
+import type { PolicyHandler } from '../../../src/core/policy.ts';
+import { authenticatePolicy } from '../../../src/policies/authenticate/policy.ts';
+import type { AuthenticateConfig } from '../../../src/policies/authenticate/schema.ts';
+import { createTestContext, type PolicyServer, servePolicies, specOf } from './support.ts';
 
 const spec = specOf({
   securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, strict: { type: 'http', scheme: 'bearer' } },

@@ -1,15 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import {
-  apiDocument,
-  type HandlerServer,
-  serveHandler,
-  testContext,
-} from '../../../test/policies/validate-request/support.ts';
-import type { JsonObject } from '../../core/api-document.ts';
-import { problems } from '../../core/problems.ts';
-import { compileValidateRequest } from './policy.ts';
-import { defaults, type ValidateRequestConfig } from './schema.ts';
+import type { JsonObject } from '../../../src/core/api-document.ts';
+import { problems } from '../../../src/core/problems.ts';
+import { compileValidateRequest } from '../../../src/policies/validate-request/policy.ts';
+import { defaults, type ValidateRequestConfig } from '../../../src/policies/validate-request/schema.ts';
+import { apiDocument, type HandlerServer, serveHandler, testContext } from './support.ts';
 
 const user = {
   type: 'object',

@@ -4,14 +4,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { makePki, type Pem } from '../../../test/policies/authenticate/pki.ts';
-import { createManualClock } from '../../core/clock.ts';
+import { createManualClock } from '../../../src/core/clock.ts';
 import {
   createClientCertHeaderReader,
   parseClientCertHeaders,
   readPemCertificates,
   verifyClientChain,
-} from './client-cert-header.ts';
+} from '../../../src/policies/authenticate/client-cert-header.ts';
+import { makePki, type Pem } from './pki.ts';
 
 const LIMITS = { maxHeaderBytes: 16384, maxChainCertificates: 4 };
 const x509 = (pem: Pem) => new X509Certificate(pem.cert);

@@ -2,19 +2,17 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Ajv } from 'ajv';
 import { exportJWK, generateKeyPair, type JWK, type JWTPayload, SignJWT } from 'jose';
+import { createManualClock } from '../../../src/core/clock.ts';
+import { PolicyConfigError, type PolicyHandler } from '../../../src/core/policy.ts';
+import { problems } from '../../../src/core/problems.ts';
 import {
-  createTestContext,
-  type PassedBody,
-  type PolicyServer,
-  servePolicies,
-  specOf,
-} from '../../../test/policies/authenticate/support.ts';
-import { createManualClock } from '../../core/clock.ts';
-import { PolicyConfigError, type PolicyHandler } from '../../core/policy.ts';
-import { problems } from '../../core/problems.ts';
-import { createApiKey, createRuntimeApiKeys, hashApiKey } from './api-key.ts';
-import { authenticatePolicy, identityHeaderNames } from './policy.ts';
-import { type AuthenticateConfig, authenticateSchema } from './schema.ts';
+  createApiKey,
+  createRuntimeApiKeys,
+  hashApiKey,
+} from '../../../src/policies/authenticate/api-key.ts';
+import { authenticatePolicy, identityHeaderNames } from '../../../src/policies/authenticate/policy.ts';
+import { type AuthenticateConfig, authenticateSchema } from '../../../src/policies/authenticate/schema.ts';
+import { createTestContext, type PassedBody, type PolicyServer, servePolicies, specOf } from './support.ts';
 
 const ISS = 'https://issuer.test';
 const AUD = 'https://api.test';

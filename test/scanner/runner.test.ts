@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startVulnerableApi, type VulnerableApi } from '../../../test/fixtures/vulnerable-api/server.ts';
-import { runScan } from './runner.ts';
+import { runScan } from '../../src/scanner/scan/runner.ts';
+import { startVulnerableApi, type VulnerableApi } from '../fixtures/vulnerable-api/server.ts';
 
 describe('runScan options and failures', () => {
   let api: VulnerableApi;

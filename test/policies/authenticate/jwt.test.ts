@@ -3,15 +3,11 @@ import { createPublicKey, sign as cryptoSign, generateKeyPairSync, KeyObject } f
 import { after, before, describe, test } from 'node:test';
 import { exportJWK, generateKeyPair, type JWK, type JWTPayload, SignJWT } from 'jose';
 import { pino } from 'pino';
-import {
-  createShared,
-  type JwksServer,
-  startJwksServer,
-} from '../../../test/policies/authenticate/support.ts';
-import { createManualClock } from '../../core/clock.ts';
-import { ConfigPathError } from '../../core/errors.ts';
-import { createJwtVerifier, type JwtOutcome } from './jwt.ts';
-import type { JwtIssuerConfig } from './schema.ts';
+import { createManualClock } from '../../../src/core/clock.ts';
+import { ConfigPathError } from '../../../src/core/errors.ts';
+import { createJwtVerifier, type JwtOutcome } from '../../../src/policies/authenticate/jwt.ts';
+import type { JwtIssuerConfig } from '../../../src/policies/authenticate/schema.ts';
+import { createShared, type JwksServer, startJwksServer } from './support.ts';
 
 const ISS = 'https://issuer.test';
 const AUD = 'https://api.test';

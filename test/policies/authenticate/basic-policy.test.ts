@@ -1,17 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
-import {
-  createTestContext,
-  type PassedBody,
-  type PolicyServer,
-  servePolicies,
-  specOf,
-} from '../../../test/policies/authenticate/support.ts';
-import { PolicyConfigError, type PolicyHandler } from '../../core/policy.ts';
-import { hashPassword } from './password-hash.ts';
-import { authenticatePolicy } from './policy.ts';
-import type { AuthenticateConfig } from './schema.ts';
+import { PolicyConfigError, type PolicyHandler } from '../../../src/core/policy.ts';
+import { hashPassword } from '../../../src/policies/authenticate/password-hash.ts';
+import { authenticatePolicy } from '../../../src/policies/authenticate/policy.ts';
+import type { AuthenticateConfig } from '../../../src/policies/authenticate/schema.ts';
+import { createTestContext, type PassedBody, type PolicyServer, servePolicies, specOf } from './support.ts';
 
 const ISS = 'https://issuer.test';
 const AUD = 'https://api.test';

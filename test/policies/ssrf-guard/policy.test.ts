@@ -1,15 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import {
-  apiDocument,
-  type HandlerServer,
-  serveHandler,
-  testContext,
-} from '../../../test/policies/validate-request/support.ts';
-import { problems } from '../../core/problems.ts';
-import { compileSsrfGuard } from './policy.ts';
-import type { LookupAll } from './resolver.ts';
-import { defaults, type SsrfGuardConfig } from './schema.ts';
+import { problems } from '../../../src/core/problems.ts';
+import { compileSsrfGuard } from '../../../src/policies/ssrf-guard/policy.ts';
+import type { LookupAll } from '../../../src/policies/ssrf-guard/resolver.ts';
+import { defaults, type SsrfGuardConfig } from '../../../src/policies/ssrf-guard/schema.ts';
+import { apiDocument, type HandlerServer, serveHandler, testContext } from '../validate-request/support.ts';
 
 const spec = apiDocument({
   openapi: '3.1.0',

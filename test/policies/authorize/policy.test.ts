@@ -1,19 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import {
-  createTestContext,
-  type PolicyServer,
-  servePolicies,
-  specOf,
-} from '../../../test/policies/authenticate/support.ts';
-import { PolicyConfigError, type PolicyHandler } from '../../core/policy.ts';
-import { problems } from '../../core/problems.ts';
-import { createApiKey } from '../authenticate/api-key.ts';
-import { authenticatePolicy } from '../authenticate/policy.ts';
-import type { AuthenticateConfig } from '../authenticate/schema.ts';
-import { authorizePolicy } from './policy.ts';
-import { compileRule } from './rule.ts';
-import type { AuthorizeConfig } from './schema.ts';
+import { PolicyConfigError, type PolicyHandler } from '../../../src/core/policy.ts';
+import { problems } from '../../../src/core/problems.ts';
+import { createApiKey } from '../../../src/policies/authenticate/api-key.ts';
+import { authenticatePolicy } from '../../../src/policies/authenticate/policy.ts';
+import type { AuthenticateConfig } from '../../../src/policies/authenticate/schema.ts';
+import { authorizePolicy } from '../../../src/policies/authorize/policy.ts';
+import { compileRule } from '../../../src/policies/authorize/rule.ts';
+import type { AuthorizeConfig } from '../../../src/policies/authorize/schema.ts';
+import { createTestContext, type PolicyServer, servePolicies, specOf } from '../authenticate/support.ts';
 
 const OWNER_RULE = "request.path.accountId == principal.sub || 'admin' in principal.roles";
 
