@@ -9,7 +9,10 @@
  * Environment: BENCH_SECONDS (per run, default 8), BENCH_ROUNDS (default 2), BENCH_ONLY (semicolon-separated
  * scenario names), BENCH_NODE_ARGS (extra Node flags for the Portcullis process, e.g.
  * `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile a scenario), BENCH_DUEL_PAIRS (pairs of runs per bar
- * duel, default 10; 0 skips the duels) and BENCH_DUEL_SECONDS (per duel run, default 2).
+ * duel, default 10; 0 skips the duels), BENCH_DUEL_SECONDS (per duel run, default 2), BENCH_NICE (a
+ * niceness for every measured process, the load generators included, e.g. -10 to put them ahead of the
+ * machine's other work; default 0) and the tail section's BENCH_TAIL_ROUNDS, BENCH_TAIL_SECONDS and
+ * BENCH_TAIL_LOAD (bench/tail.ts). BENCH_ROUNDS=0 BENCH_DUEL_PAIRS=0 leaves only the tail table.
  */
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -25,6 +28,7 @@ import { MODSEC_MODULE, MODSEC_PACKAGES, writeModSecurityRules } from './modsecu
 import { BENCH_SPEC, JSON_POST, type Scenario } from './scenario.ts';
 import { CRS_FULL_PIPELINE, CRS_RULES, extraScenarios } from './scenarios.ts';
 import { runStateMemoryBench } from './state-memory.ts';
+import { runTail, type TailRow } from './tail.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 const execFileAsync = promisify(execFile);
@@ -33,6 +37,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const ONLY = process.env.BENCH_ONLY?.split(';');
 const DUEL_PAIRS = Number(process.env.BENCH_DUEL_PAIRS ?? 10);
 const DUEL_SECONDS = Number(process.env.BENCH_DUEL_SECONDS ?? 2);
+const NICE = Number(process.env.BENCH_NICE ?? 0);
 /** Warm-up runs per contender before a duel's pairs. */
 const DUEL_WARMUPS = 3;
 const BODY_201 = JSON.stringify({
@@ -44,8 +49,15 @@ const BODY_201 = JSON.stringify({
   description: 'A small JSON document used as the upstream response body.',
 }).padEnd(201, ' ');
 
+const NODE_FLOOR = 'node minimal proxy (undici Pool.stream, no gateway work)';
+const NODE_FLOOR_POST = 'node minimal proxy, JSON POST';
+const FULL_PIPELINE = 'full pipeline (JWT, limits, validation, injection P1, response filter), JSON POST';
+
 /** The ratios the issues set bars on (and one reference): [label, numerator scenario, denominator scenario]. */
 const BAR_PAIRS: ReadonlyArray<readonly [string, string, string]> = [
+  // Issue 18: pass-through ≥ 0.8× the Node floor, the full pipeline ≥ 0.5× (same requests on both sides).
+  ['pass-through ÷ node floor', 'portcullis pass-through', NODE_FLOOR],
+  ['full pipeline ÷ node floor, JSON POST', FULL_PIPELINE, NODE_FLOOR_POST],
   ['pass-through ÷ nginx', 'portcullis pass-through', 'nginx'],
   ['rate limit, memory ÷ pass-through', 'rate limit (memory)', 'portcullis pass-through'],
   ['rate limit, Redis ÷ pass-through', 'rate limit (redis)', 'portcullis pass-through'],
@@ -62,20 +74,16 @@ const BAR_PAIRS: ReadonlyArray<readonly [string, string, string]> = [
   [
     // The same 1 KB JSON POST on both sides.
     'full pipeline ÷ nginx, JSON POST',
-    'full pipeline (JWT, limits, validation, injection P1, response filter), JSON POST',
+    FULL_PIPELINE,
     'nginx, JSON POST',
   ],
   [
     // Not a bar: the ceiling of any Node proxy here, for the bar above.
     'node minimal proxy ÷ nginx, JSON POST (the Node floor)',
-    'node minimal proxy, JSON POST',
+    NODE_FLOOR_POST,
     'nginx, JSON POST',
   ],
-  [
-    'full pipeline ÷ nginx + ModSecurity CRS PL1',
-    'full pipeline (JWT, limits, validation, injection P1, response filter), JSON POST',
-    'nginx + ModSecurity CRS PL1, JSON POST',
-  ],
+  ['full pipeline ÷ nginx + ModSecurity CRS PL1', FULL_PIPELINE, 'nginx + ModSecurity CRS PL1, JSON POST'],
   [
     // Issue 17: the CRS at Node speed, ≥ 10× nginx + ModSecurity running the same rules (Debian's CRS 3.3).
     'full pipeline with CRS PL1 ÷ nginx + ModSecurity CRS PL1',
@@ -86,12 +94,12 @@ const BAR_PAIRS: ReadonlyArray<readonly [string, string, string]> = [
     // Issue 17: the CRS mode costs at most 1/0.6 of today's guard in the full pipeline (≥ 0.6×).
     'full pipeline with CRS PL1 ÷ full pipeline with the built-in guard',
     CRS_FULL_PIPELINE,
-    'full pipeline (JWT, limits, validation, injection P1, response filter), JSON POST',
+    FULL_PIPELINE,
   ],
   [
     'full pipeline, events to SQLite ÷ events off',
     'full pipeline, JSON POST, events to SQLite',
-    'full pipeline (JWT, limits, validation, injection P1, response filter), JSON POST',
+    FULL_PIPELINE,
   ],
   [
     // The narrower reading of that bar: the watch loop runs on both sides, only storing differs.
@@ -103,9 +111,26 @@ const BAR_PAIRS: ReadonlyArray<readonly [string, string, string]> = [
     // Not a bar: the other factor of it, the watch loop (detectors, discovery) without storing.
     'full pipeline, watch loop on, events not stored ÷ events off',
     'full pipeline, JSON POST, watch loop on, events not stored',
-    'full pipeline (JWT, limits, validation, injection P1, response filter), JSON POST',
+    FULL_PIPELINE,
   ],
 ];
+
+/** The tail table's rows (issue 18: Portcullis p99 ≤ 2× the floor's at half load). */
+const TAIL_ROWS: readonly TailRow[] = [
+  ['nginx', 'nginx', 'node floor'],
+  ['node floor', NODE_FLOOR, 'node floor'],
+  ['portcullis pass-through', 'portcullis pass-through', 'node floor'],
+  ['nginx, JSON POST', 'nginx, JSON POST', 'node floor, JSON POST'],
+  ['node floor, JSON POST', NODE_FLOOR_POST, 'node floor, JSON POST'],
+  ['full pipeline, JSON POST', FULL_PIPELINE, 'node floor, JSON POST'],
+];
+
+/** Runs a command on `cores` at the bench's niceness. */
+function pinned(cores: string, cmd: string, args: string[]): [string, string[]] {
+  return NICE === 0
+    ? ['taskset', ['-c', cores, cmd, ...args]]
+    : ['nice', ['-n', String(NICE), 'taskset', '-c', cores, cmd, ...args]];
+}
 
 interface Duel {
   label: string;
@@ -251,7 +276,8 @@ async function waitForPort(port: number, child?: ChildProcess): Promise<void> {
 }
 
 function start(cmd: string, args: string[], cores: string, env: Record<string, string> = {}): ChildProcess {
-  return spawn('taskset', ['-c', cores, cmd, ...args], {
+  const [prefix, all] = pinned(cores, cmd, args);
+  return spawn(prefix, all, {
     stdio: ['ignore', 'ignore', 'inherit'],
     env: { ...process.env, ...env },
   });
@@ -310,11 +336,7 @@ async function wrk(
   );
   // Asynchronous on purpose: a scenario's helpers (a JWKS server) live in this process and must answer.
   const { stdout: out } = await execFileAsync(
-    'taskset',
-    [
-      '-c',
-      '1',
-      'wrk',
+    ...pinned('1', 'wrk', [
       '-t1',
       '-c64',
       `-d${seconds}s`,
@@ -322,7 +344,7 @@ async function wrk(
       '-s',
       script,
       `http://127.0.0.1:${port}${sc.path ?? '/bench'}`,
-    ],
+    ]),
     { encoding: 'utf8' },
   );
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
@@ -451,7 +473,11 @@ async function launch(sc: Scenario, dir: string, upstreamPort: number): Promise<
     await stopAll();
     throw err;
   }
-  const single = sc.kind === 'portcullis' && !(sc.workers && sc.workers > 1) && proc.pid !== undefined;
+  // One Node process (Portcullis without workers, or the floor): its CPU clock can be read.
+  const single =
+    (sc.kind === 'portcullis' || sc.kind === 'node-minimal') &&
+    !(sc.workers && sc.workers > 1) &&
+    proc.pid !== undefined;
   return {
     port,
     headers: setup?.headers ?? {},
@@ -483,6 +509,7 @@ async function main() {
     }
   }
   const hasModSecurity = existsSync(MODSEC_MODULE);
+  const loadAtStart = loadAverage();
   const dir = await mkdtemp(path.join(tmpdir(), 'portcullis-bench-'));
   const upstreamPort = await freePort();
   const notes: string[] = [];
@@ -551,6 +578,16 @@ async function main() {
     }
   }
   const duels = await runDuels(scenarios, dir, upstreamPort);
+  const tail = await runTail(
+    TAIL_ROWS,
+    scenarios,
+    {
+      launch: (sc) => launch(sc, dir, upstreamPort),
+      maxRate: async (port, sc, headers, seconds) => (await wrk(port, sc, headers, dir, seconds)).rps,
+      loadCore: (cmd, args) => pinned('1', cmd, args),
+    },
+    dir,
+  );
   await stop(upstream);
 
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
@@ -590,16 +627,25 @@ async function main() {
     );
   }
   const node = execFileSync(process.execPath, ['--version'], { encoding: 'utf8' }).trim();
-  const header = `Run ${new Date().toISOString()} on ${execFileSync('nproc', { encoding: 'utf8' }).trim()} cores, Node ${node}; wrk -t1 -c64 -d${SECONDS}s on core 1, upstream and proxy on core 0 (2 workers: cores 0-1, sharing core 1 with wrk); median of ${ROUNDS} round(s).`;
+  const header = `Run ${new Date().toISOString()} on ${execFileSync('nproc', { encoding: 'utf8' }).trim()} cores, Node ${node}; wrk -t1 -c64 -d${SECONDS}s on core 1, upstream and proxy on core 0 (2 workers: cores 0-1, sharing core 1 with wrk); median of ${ROUNDS} round(s); measured processes at niceness ${NICE}; load average (1, 5, 15 min) ${loadAtStart} at the start, ${loadAverage()} at the end.`;
   const limits = ONLY ? '' : `\n## Rate-limit decision cost, in process\n\n${await runLimitBench()}`;
   const memory = ONLY ? '' : `\n## Memory per client key\n\n${await runStateMemoryBench()}`;
-  const text = [header, '', ...lines, '', ...notes.map((n) => `- ${n}`), limits, memory].join('\n');
+  const text = [header, '', ...lines, '', ...notes.map((n) => `- ${n}`), tail, limits, memory].join('\n');
   process.stdout.write(`\n${text}\n`);
   if (!ONLY) {
     await writeFile(
       path.join(root, 'bench/RESULTS.md'),
       `# Benchmark results\n\nThe latest output of \`npm run bench\` (see bench/run.ts for the setup). Absolute numbers drift with the\nmachine's neighbours; compare the ratios, measured side by side in one run.\n\n${text}\n`,
     );
+  }
+}
+
+/** The 1, 5 and 15 minute load averages (other work on the machine), as `uptime` shows them. */
+function loadAverage(): string {
+  try {
+    return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  } catch {
+    return 'n/a';
   }
 }
 
