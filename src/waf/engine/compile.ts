@@ -31,7 +31,7 @@ import {
   readRequestBody,
   readRequestHeaders,
 } from './request.ts';
-import { TRANSFORMS, type Transform } from './transforms.ts';
+import { ALL_CHARS, charClasses, TRANSFORM_TRIGGERS, TRANSFORMS, type Transform } from './transforms.ts';
 
 interface Target {
   readonly collection: string;
@@ -306,6 +306,10 @@ export function compileRules(
   const chainTransform: Transform[] = [(s) => s];
   // Steps that only change ASCII letter case: the prefilter automaton, which folds case, answers alike.
   const chainCaseOnly: boolean[] = [false];
+  // The character classes chain k's last step acts on, and those of all its steps: a value holding none of
+  // them comes out of the step (of the chain) unchanged.
+  const stepTrigger: number[] = [0];
+  const chainTrigger: number[] = [0];
   const chainIds = new Map<string, number>();
   const chainOf = (names: readonly string[], fns: readonly Transform[]): number => {
     let id = 0;
@@ -317,6 +321,9 @@ export function compileRules(
         chainParent.push(id);
         chainTransform.push(fns[i]);
         chainCaseOnly.push(names[i] === 'lowercase' || names[i] === 'uppercase');
+        const trigger = TRANSFORM_TRIGGERS.get(names[i]) ?? ALL_CHARS;
+        stepTrigger.push(trigger);
+        chainTrigger.push(chainTrigger[id] | trigger);
         chainIds.set(key, k);
       }
       id = k;
@@ -588,6 +595,8 @@ export function compileRules(
     chainParent: Int32Array.from(chainParent),
     chainTransform,
     chainCaseOnly: Uint8Array.from(chainCaseOnly, (x) => (x ? 1 : 0)),
+    stepTrigger: Int32Array.from(stepTrigger),
+    chainTrigger: Int32Array.from(chainTrigger),
   });
   const files = [...new Set(parsed.rules.map((r) => r.file))];
   return {
@@ -617,6 +626,8 @@ interface EngineParts {
   readonly chainParent: Int32Array;
   readonly chainTransform: readonly Transform[];
   readonly chainCaseOnly: Uint8Array;
+  readonly stepTrigger: Int32Array;
+  readonly chainTrigger: Int32Array;
 }
 
 /** Characters of transformed values a request may keep memoized (beyond, they are recomputed). */
@@ -657,6 +668,8 @@ class Engine {
   private readonly chainParent: Int32Array;
   private readonly chainTransform: readonly Transform[];
   private readonly chainCaseOnly: Uint8Array;
+  private readonly stepTrigger: Int32Array;
+  private readonly chainTrigger: Int32Array;
   /**
    * The prefilter answers of the current evaluation, one row of `prefilters` bytes per scanned value (1: the
    * value holds one of that rule's strings); rows are handed out afresh by each evaluation.
@@ -685,6 +698,8 @@ class Engine {
     this.chainParent = parts.chainParent;
     this.chainTransform = parts.chainTransform;
     this.chainCaseOnly = parts.chainCaseOnly;
+    this.stepTrigger = parts.stepTrigger;
+    this.chainTrigger = parts.chainTrigger;
     this.hitRows = new Uint8Array(64 * parts.prefilters);
     this.hitRows.fill(1, ALL_HITS * parts.prefilters, (ALL_HITS + 1) * parts.prefilters);
     this.seen = new Int32Array(parts.prefilters);
@@ -960,6 +975,9 @@ class Engine {
   /** An entry's value through transformation chain `chainId`, memoized on the entry per chain prefix. */
   private transformedEntry(e: Entry, chainId: number, t: Transaction): string {
     if (chainId === 0) return e.value;
+    const classes = this.classesOf(e);
+    // No step of the chain acts on a character of the value: it comes out as it went in.
+    if ((classes & this.chainTrigger[chainId]) === 0) return e.value;
     let memo = e.tv;
     if (memo === undefined) {
       memo = new Array<string | undefined>(this.chainParent.length).fill(undefined);
@@ -968,7 +986,10 @@ class Engine {
     const known = memo[chainId];
     if (known !== undefined) return known;
     const before = this.transformedEntry(e, this.chainParent[chainId], t);
-    const v = this.chainTransform[chainId](before);
+    const v =
+      before === e.value && (classes & this.stepTrigger[chainId]) === 0
+        ? before
+        : this.chainTransform[chainId](before);
     if (v !== before) {
       if (t.memoChars + v.length > TRANSFORM_MEMO_CHARS) return v;
       t.memoChars += v.length;
@@ -1005,7 +1026,16 @@ class Engine {
     return row;
   }
 
-  /** The prefilter answer for an entry through chain `chainId`, memoized on the entry. */
+  /** The character classes of an entry's value, computed once. */
+  private classesOf(e: Entry): number {
+    let classes = e.classes;
+    if (classes < 0) {
+      classes = charClasses(e.value);
+      e.classes = classes;
+    }
+    return classes;
+  }
+
   /** Whether an entry, through chain `chainId`, holds one of the strings of prefilter `p`. */
   private holds(e: Entry, chainId: number, p: number, t: Transaction): boolean {
     // The row first: finding it may grow the table.
@@ -1014,6 +1044,16 @@ class Engine {
   }
 
   private hitsOf(e: Entry, chainId: number, t: Transaction): number {
+    // The value goes through the chain unchanged (no step acts on its characters): the untransformed
+    // value's answer, kept apart from the per-chain memo, which most values then never need.
+    if (chainId === 0 || (this.classesOf(e) & this.chainTrigger[chainId]) === 0) {
+      let hits0 = e.pf0;
+      if (hits0 < 0) {
+        hits0 = this.hitsOfValue(e.value);
+        e.pf0 = hits0;
+      }
+      return hits0;
+    }
     let memo = e.pf;
     if (memo === undefined) {
       memo = new Array<number | undefined>(this.chainParent.length).fill(undefined);
@@ -1023,13 +1063,11 @@ class Engine {
     if (hits === undefined) {
       const parent = this.chainParent[chainId];
       // A change of letter case, or a transformation that changed nothing, leaves the shorter chain's answer.
-      if (chainId !== 0 && this.chainCaseOnly[chainId] === 1) hits = this.hitsOf(e, parent, t);
+      if (this.chainCaseOnly[chainId] === 1) hits = this.hitsOf(e, parent, t);
       else {
         const value = this.transformedEntry(e, chainId, t);
         hits =
-          chainId !== 0 && value === this.transformedEntry(e, parent, t)
-            ? this.hitsOf(e, parent, t)
-            : this.hitsOfValue(value);
+          value === this.transformedEntry(e, parent, t) ? this.hitsOf(e, parent, t) : this.hitsOfValue(value);
       }
       memo[chainId] = hits;
     }

@@ -17,6 +17,10 @@ export interface Entry {
    */
   tv?: Array<string | undefined>;
   pf?: Array<number | undefined>;
+  /** The prefilter answer of the untransformed value (a hit-table row), -1 until known. */
+  pf0: number;
+  /** The character classes of the value (transforms.ts charClasses), -1 until the engine needs them. */
+  classes: number;
   /** The key in ASCII lower case (targets such as `REQUEST_HEADERS:User-Agent` compare it). */
   lkey?: string;
   /** The variable name (`ARGS:q`) of this entry in collection `nameOf`. */
@@ -26,7 +30,17 @@ export interface Entry {
 
 /** Makes an entry with all its memo fields present, so every entry has the same shape. */
 export function entry(key: string, value: string): Entry {
-  return { key, value, tv: undefined, pf: undefined, lkey: undefined, name: undefined, nameOf: undefined };
+  return {
+    key,
+    value,
+    tv: undefined,
+    pf: undefined,
+    pf0: -1,
+    classes: -1,
+    lkey: undefined,
+    name: undefined,
+    nameOf: undefined,
+  };
 }
 
 /** Collections by upper-case name; single-valued variables hold one entry with an empty key. */

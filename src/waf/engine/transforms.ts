@@ -609,3 +609,114 @@ export const TRANSFORMS: ReadonlyMap<string, Transform> = new Map<string, Transf
   ['trimright', trimRight],
   ['urlencode', (s) => encodeURIComponent(s)],
 ]);
+
+// ---------------------------------------------------------------------------------------------------
+// Which characters a transformation acts on: a value holding none of a transformation's trigger
+// characters comes out of it unchanged, so the engine need not run it (nor re-scan the value).
+
+/** Character classes, one bit each, of a value's characters. */
+export const CHAR = {
+  upper: 1 << 0,
+  lower: 1 << 1,
+  digit: 1 << 2,
+  percent: 1 << 3,
+  plus: 1 << 4,
+  amp: 1 << 5,
+  backslash: 1 << 6,
+  nul: 1 << 7,
+  /** 0x80 and above (the no-break space 0xA0 included). */
+  high: 1 << 8,
+  space: 1 << 9,
+  /** `\t \n \v \f \r`. */
+  controlSpace: 1 << 10,
+  slash: 1 << 11,
+  dot: 1 << 12,
+  quote: 1 << 13,
+  caret: 1 << 14,
+  comma: 1 << 15,
+  semicolon: 1 << 16,
+  star: 1 << 17,
+  dash: 1 << 18,
+  hash: 1 << 19,
+  lt: 1 << 20,
+  /** Every other character. */
+  other: 1 << 21,
+} as const;
+
+/** Every class: what a transformation that may change any value triggers on. */
+export const ALL_CHARS = (1 << 22) - 1;
+
+const CLASS_OF_BYTE = (() => {
+  const t = new Int32Array(256).fill(CHAR.other);
+  for (let c = 0x41; c <= 0x5a; c++) t[c] = CHAR.upper;
+  for (let c = 0x61; c <= 0x7a; c++) t[c] = CHAR.lower;
+  for (let c = 0x30; c <= 0x39; c++) t[c] = CHAR.digit;
+  for (let c = 0x80; c <= 0xff; c++) t[c] = CHAR.high;
+  for (let c = 0x09; c <= 0x0d; c++) t[c] = CHAR.controlSpace;
+  const one: Array<[string, number]> = [
+    ['%', CHAR.percent],
+    ['+', CHAR.plus],
+    ['&', CHAR.amp],
+    ['\\', CHAR.backslash],
+    ['\0', CHAR.nul],
+    [' ', CHAR.space],
+    ['/', CHAR.slash],
+    ['.', CHAR.dot],
+    ["'", CHAR.quote],
+    ['"', CHAR.quote],
+    ['^', CHAR.caret],
+    [',', CHAR.comma],
+    [';', CHAR.semicolon],
+    ['*', CHAR.star],
+    ['-', CHAR.dash],
+    ['#', CHAR.hash],
+    ['<', CHAR.lt],
+  ];
+  for (const [ch, bit] of one) t[ch.charCodeAt(0)] = bit;
+  return t;
+})();
+
+/** The classes of the characters of `s` (one pass; code units above 0xFF count as `high`). */
+export function charClasses(s: string): number {
+  let m = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    m |= c <= 0xff ? CLASS_OF_BYTE[c] : CHAR.high;
+  }
+  return m;
+}
+
+const WHITE = CHAR.space | CHAR.controlSpace;
+
+/**
+ * For each transformation (by SecLang name, lower case): the character classes it acts on. A value with
+ * none of them is returned unchanged (transforms.test.ts checks each on generated values). Names not listed
+ * act on every value.
+ */
+export const TRANSFORM_TRIGGERS: ReadonlyMap<string, number> = new Map<string, number>([
+  ['urldecode', CHAR.percent | CHAR.plus],
+  ['urldecodeuni', CHAR.percent | CHAR.plus],
+  ['htmlentitydecode', CHAR.amp],
+  ['jsdecode', CHAR.backslash],
+  ['cssdecode', CHAR.backslash],
+  ['utf8tounicode', CHAR.high],
+  ['removenulls', CHAR.nul],
+  ['replacenulls', CHAR.nul],
+  ['removewhitespace', WHITE | CHAR.high],
+  ['compresswhitespace', WHITE | CHAR.high],
+  ['cmdline', CHAR.quote | CHAR.backslash | CHAR.caret | CHAR.comma | CHAR.semicolon | CHAR.upper | WHITE],
+  ['lowercase', CHAR.upper],
+  ['uppercase', CHAR.lower],
+  ['normalizepath', CHAR.dot | CHAR.slash],
+  ['normalisepath', CHAR.dot | CHAR.slash],
+  ['normalizepathwin', CHAR.dot | CHAR.slash | CHAR.backslash],
+  ['normalisepathwin', CHAR.dot | CHAR.slash | CHAR.backslash],
+  ['replacecomments', CHAR.slash],
+  ['removecommentschar', CHAR.slash | CHAR.star | CHAR.dash | CHAR.hash],
+  ['removecomments', CHAR.slash | CHAR.lt | CHAR.dash | CHAR.hash],
+  ['escapeseqdecode', CHAR.backslash],
+  ['sqlhexdecode', CHAR.digit],
+  ['trim', WHITE],
+  ['trimleft', WHITE],
+  ['trimright', WHITE],
+]);

@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ALL_CHARS, CHAR, charClasses, TRANSFORM_TRIGGERS, TRANSFORMS } from './transforms.ts';
+
+/** A small deterministic generator (tests must repeat exactly). */
+function random(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 0x1_0000_0000;
+  };
+}
+
+/** Every byte, and a few code units above 0xFF, with its class. */
+const UNITS: ReadonlyArray<readonly [string, number]> = [
+  ...Array.from({ length: 256 }, (_, c) => String.fromCharCode(c)),
+  '\u0100',
+  '\u20ac',
+  '\uff1c',
+].map((ch) => [ch, charClasses(ch)] as const);
+
+test('charClasses names the class of every byte', () => {
+  assert.equal(charClasses(''), 0);
+  assert.equal(charClasses('aZ9'), CHAR.lower | CHAR.upper | CHAR.digit);
+  assert.equal(charClasses('%+&\\\0'), CHAR.percent | CHAR.plus | CHAR.amp | CHAR.backslash | CHAR.nul);
+  assert.equal(charClasses('\xa0\u20ac'), CHAR.high);
+  assert.equal(charClasses(' \t\v'), CHAR.space | CHAR.controlSpace);
+  assert.equal(charClasses(`/."'^,;*-#<`), charClasses('/."^,;*-#<'));
+  assert.equal(charClasses('~'), CHAR.other);
+  for (const [ch, cls] of UNITS) {
+    assert.equal(cls & (cls - 1), 0, `one class for ${JSON.stringify(ch)}`);
+    assert.notEqual(cls & ALL_CHARS, 0);
+  }
+});
+
+test('a value holding none of a transformation’s trigger characters comes out unchanged', () => {
+  const next = random(0x5eed);
+  for (const [name, trigger] of TRANSFORM_TRIGGERS) {
+    const fn = TRANSFORMS.get(name);
+    assert.ok(fn, name);
+    const allowed = UNITS.filter(([, cls]) => (cls & trigger) === 0).map(([ch]) => ch);
+    assert.ok(allowed.length > 0, name);
+    // Every allowed character alone and in pairs, then random strings of them.
+    for (const a of allowed) {
+      assert.equal(fn(a), a, `${name}(${JSON.stringify(a)})`);
+      for (const b of ['', ' ', '.', '/', '-', 'A', '0', '\0'])
+        if (allowed.includes(b))
+          assert.equal(fn(a + b + a), a + b + a, `${name}(${JSON.stringify(a + b + a)})`);
+    }
+    for (let k = 0; k < 3000; k++) {
+      let s = '';
+      const len = Math.floor(next() * 24);
+      for (let i = 0; i < len; i++) s += allowed[Math.floor(next() * allowed.length)];
+      assert.equal(fn(s), s, `${name}(${JSON.stringify(s)})`);
+    }
+  }
+});
+
+test('the triggers are tight enough to matter and wide enough to be true', () => {
+  // A trigger character present: the transformation may change the value (one witness each).
+  const witnesses: Record<string, string> = {
+    urldecode: 'a%41',
+    urldecodeuni: 'a+b',
+    htmlentitydecode: '&lt;',
+    jsdecode: '\\x41',
+    cssdecode: '\\41',
+    utf8tounicode: '\xc3\xa9',
+    removenulls: 'a\0',
+    replacenulls: 'a\0',
+    removewhitespace: 'a b',
+    compresswhitespace: 'a\tb',
+    cmdline: 'A',
+    lowercase: 'A',
+    uppercase: 'a',
+    normalizepath: '/a/../b',
+    normalizepathwin: '\\a\\..\\b',
+    replacecomments: 'a/*b*/',
+    removecommentschar: 'a--',
+    removecomments: 'a<!--b-->',
+    escapeseqdecode: '\\n',
+    sqlhexdecode: '0x41',
+    trim: ' a',
+  };
+  for (const [name, input] of Object.entries(witnesses)) {
+    const fn = TRANSFORMS.get(name);
+    assert.ok(fn);
+    assert.notEqual(fn(input), input, name);
+    const trigger = TRANSFORM_TRIGGERS.get(name) ?? ALL_CHARS;
+    assert.notEqual(charClasses(input) & trigger, 0, `${name}: its witness holds a trigger`);
+  }
+  // Transformations that may change any value are not listed.
+  for (const name of ['base64decode', 'hexencode', 'length', 'md5', 'sha1', 'urlencode'])
+    assert.equal(TRANSFORM_TRIGGERS.has(name), false, name);
+});
