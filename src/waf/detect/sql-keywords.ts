@@ -165,8 +165,36 @@ const OPERATORS: ReadonlyMap<string, WordClass> = new Map<string, WordClass>([
   ].map((op): [string, WordClass] => [op, 'o']),
 ]);
 
+/** Lengths the signature table covers (longer words are looked up only when some known word is as long). */
+const SIGNATURE_LENGTHS = 64;
+
+/** Index of a word's signature: its length and its first and last characters, ASCII case folded (5 bits). */
+function signature(length: number, first: number, last: number): number {
+  return (length << 10) | ((first & 0x1f) << 5) | (last & 0x1f);
+}
+
+const SIGNATURES = (() => {
+  const t = new Uint8Array(SIGNATURE_LENGTHS << 10);
+  for (const w of WORDS.keys()) {
+    if (w.length >= SIGNATURE_LENGTHS) throw new Error(`SQL word longer than the signature table: ${w}`);
+    // The low five bits of a character's code: lower and upper case letters share them (and so do other
+    // characters, which only makes the table let more words through to the exact lookup).
+    t[signature(w.length, w.charCodeAt(0), w.charCodeAt(w.length - 1))] = 1;
+  }
+  return t;
+})();
+
 /** Class of a word (case-insensitive), or undefined when it is no SQL word. */
 export function classifyWord(word: string): WordClass | undefined {
+  const n = word.length;
+  // Most words are no SQL word: a table of (length, first letter, last letter) of the known words rejects
+  // them without upper-casing a copy.
+  if (
+    n === 0 ||
+    n >= SIGNATURE_LENGTHS ||
+    SIGNATURES[signature(n, word.charCodeAt(0), word.charCodeAt(n - 1))] === 0
+  )
+    return undefined;
   return WORDS.get(upperAscii(word));
 }
 
@@ -178,7 +206,14 @@ export function classifyOperator(pair: string): WordClass | undefined {
 /** ASCII upper case only: SQL words are ASCII, and other bytes must not fold into them. */
 export function upperAscii(s: string): string {
   // Fast path: plain ASCII upper-cases the same either way.
-  if (!/[^\x00-\x7f]/.test(s)) return s.toUpperCase();
+  let ascii = true;
+  for (let i = 0; i < s.length; i++) {
+    if (s.charCodeAt(i) > 0x7f) {
+      ascii = false;
+      break;
+    }
+  }
+  if (ascii) return s.toUpperCase();
   let out = '';
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);

@@ -86,6 +86,12 @@ export type Dialect = 'ansi' | 'mysql';
 
 // Bytes that end a bare word, and those that end a variable name after `@`.
 const WORD_END = new Set(' []{}<>:\\?=@!#~+-*/&|^%(),\';\t\n\v\f\r"\u00a0\u0000');
+/** WORD_END by character code (bytes only: code units above 0xFF never end a word). */
+const WORD_END_CODE = (() => {
+  const t = new Uint8Array(256);
+  for (const c of WORD_END) t[c.charCodeAt(0)] = 1;
+  return t;
+})();
 const VAR_END = new Set(" <>:\\?=@!#~+-*/&|^%(),';\t\n\v\f\r'`\"");
 const WHITE = new Set(' \t\n\v\f\r\u00a0\u0000');
 
@@ -526,7 +532,11 @@ export class SqlLexer {
   private readWord(t: SqlToken, pos: number): number {
     const s = this.s;
     let end = pos;
-    while (end < s.length && !WORD_END.has(s[end])) end++;
+    while (end < s.length) {
+      const c = s.charCodeAt(end);
+      if (c <= 0xff && WORD_END_CODE[c] === 1) break;
+      end++;
+    }
     assign(t, T.bareword, pos, s.slice(pos, end));
     // `SELECT.1` or SELECT`col`: a keyword glued to what follows by a dot or a backtick ends there.
     for (let i = 0; i < t.len; i++) {

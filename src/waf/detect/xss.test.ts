@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { type HtmlContext, HtmlLexer } from './html-lexer.ts';
-import { detectXSS } from './xss.ts';
+import { detectXSS, readsAsXssInSomeContext } from './xss.ts';
 
 function tokens(s: string, context: HtmlContext = 'text'): string[] {
   const lexer = new HtmlLexer(s, context);
@@ -86,5 +86,63 @@ describe('detectXSS', () => {
     ]) {
       assert.equal(detectXSS(v), false, v);
     }
+  });
+});
+
+describe('the quick answer of detectXSS', () => {
+  // Pieces of markup and script; the generated values are joined from them, with `<` and `=` removed.
+  const PIECES = [
+    '<',
+    '=',
+    'script',
+    'svg',
+    'onerror',
+    'onload',
+    'style',
+    'href',
+    'src',
+    'javascript:',
+    'data:',
+    'alert(1)',
+    '!--',
+    '!DOCTYPE',
+    '?xml',
+    '%',
+    '/',
+    '>',
+    ' ',
+    '\t',
+    '"',
+    "'",
+    '`',
+    '&#106;',
+    '\u0000',
+    'x',
+    '\u00e9',
+    '\u20ac',
+  ];
+  let seed = 7;
+  const next = () => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed / 0x80000000;
+  };
+  const generate = () => {
+    let out = '';
+    const n = 1 + Math.floor(next() * 12);
+    for (let i = 0; i < n; i++) out += PIECES[Math.floor(next() * PIECES.length)];
+    return out;
+  };
+
+  test('a value without `<` and `=` never reads as XSS, in any context', () => {
+    let withMarkup = 0;
+    for (let k = 0; k < 20_000; k++) {
+      const full = generate();
+      if (readsAsXssInSomeContext(full)) withMarkup++;
+      const bare = full.replaceAll('<', '').replaceAll('=', '');
+      assert.equal(readsAsXssInSomeContext(bare), false, JSON.stringify(bare));
+      assert.equal(detectXSS(full), readsAsXssInSomeContext(full), JSON.stringify(full));
+    }
+    // The generator does make XSS when `<` and `=` are kept: the check above is not vacuous.
+    assert.ok(withMarkup > 500, `${withMarkup} generated values read as XSS`);
   });
 });

@@ -74,6 +74,15 @@ const DANGEROUS_SCHEMES = ['DATA', 'VIEW-SOURCE', 'JAVA', 'VBSCRIPT'];
 
 /** Tells whether `input` reads as cross-site scripting, the way libinjection's `libinjection_xss` decides. */
 export function detectXSS(input: string): boolean {
+  // Every reading that can answer true needs a `<` (a tag, comment or doctype in text) or an `=` (an
+  // attribute's value after its name, in the attribute contexts): a value with neither is no XSS. The
+  // UTF-8 bytes of characters above 0xFF are all ≥ 0x80, so the original string tells.
+  if (input.indexOf('<') < 0 && input.indexOf('=') < 0) return false;
+  return readsAsXssInSomeContext(input);
+}
+
+/** The readings alone, without the quick answer of detectXSS (exported for its test). */
+export function readsAsXssInSomeContext(input: string): boolean {
   const s = toByteString(input);
   for (const context of CONTEXTS) if (readsAsXss(s, context)) return true;
   return false;
