@@ -1,10 +1,10 @@
 /**
- * Whole-system test helpers: real servers on 127.0.0.1 port 0, a real gateway built from a config object
- * exactly as `portcullis serve` builds it.
+ * The front door of the test kit for whole-system tests: a real gateway built from specs and a config
+ * object exactly as `portcullis serve` builds it, plus the servers of test/kit/server.ts (upstreams, raw
+ * requests, waits). Redis and PostgreSQL handles are in test/kit/redis.ts and test/kit/postgres.ts, a
+ * policy's compile context and exchange in test/kit/policy.ts; the clock is src/core/clock.ts's manual one.
  */
 import { mkdtemp, writeFile } from 'node:fs/promises';
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
@@ -16,98 +16,14 @@ import type { Config } from '../src/core/config.ts';
 import type { SecurityEvent } from '../src/core/events.ts';
 import type { AccessRecord } from '../src/gateway/gateway.ts';
 
-export interface TestServer {
-  readonly url: string;
-  readonly port: number;
-  readonly server: http.Server;
-  close(): Promise<void>;
-}
-
-/** Starts a real HTTP server on 127.0.0.1 with a free port. */
-export async function startServer(
-  handler: (req: IncomingMessage, res: ServerResponse) => void,
-): Promise<TestServer> {
-  const server = http.createServer(handler);
-  server.keepAliveTimeout = 10_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    server,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
-}
-
-export interface HttpResult {
-  readonly status: number;
-  readonly headers: http.IncomingHttpHeaders;
-  readonly body: string;
-}
-
-/**
- * Sends one HTTP/1.1 request on its own connection (node:http, so any Host and hop-by-hop header can be
- * set, which fetch forbids) and resolves with the whole response.
- */
-export function httpRequest(
-  url: string,
-  opts: {
-    method?: string;
-    path: string;
-    headers?: Record<string, string | string[]>;
-    body?: Buffer | string;
-    /** Local address to send from (any 127.x.y.z on loopback), e.g. to be a trusted proxy or not. */
-    localAddress?: string;
-  },
-): Promise<HttpResult> {
-  return new Promise((resolve, reject) => {
-    const u = new URL(url);
-    const req = http.request(
-      {
-        host: u.hostname,
-        port: u.port,
-        method: opts.method ?? 'GET',
-        path: opts.path,
-        headers: opts.headers,
-        localAddress: opts.localAddress,
-        agent: false,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body: Buffer.concat(chunks).toString(),
-          }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(opts.body);
-  });
-}
-
-/** An upstream that answers every request with a JSON echo of what it received. */
-export function echoHandler(req: IncomingMessage, res: ServerResponse): void {
-  const chunks: Buffer[] = [];
-  req.on('data', (c: Buffer) => chunks.push(c));
-  req.on('end', () => {
-    const body = JSON.stringify({
-      method: req.method,
-      url: req.url,
-      headers: req.headers,
-      body: Buffer.concat(chunks).toString('utf8'),
-    });
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-    res.end(body);
-  });
-}
+export {
+  echoHandler,
+  type HttpResult,
+  httpRequest,
+  startServer,
+  type TestServer,
+  until,
+} from './kit/server.ts';
 
 /** Writes text files into a fresh temporary folder; returns the folder. */
 export async function tempFiles(files: Record<string, string | object>): Promise<string> {

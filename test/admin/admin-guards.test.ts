@@ -5,18 +5,19 @@
  * whole of 127.0.0.0/8 is the machine's own, so each test client connects from its own loopback address.
  */
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { problems } from '../../src/core/problems.ts';
-import { echoHandler, startGateway, startServer, type TestGateway, type TestServer } from '../harness.ts';
+import {
+  echoHandler,
+  type HttpResult,
+  httpRequest,
+  startGateway,
+  startServer,
+  type TestGateway,
+  type TestServer,
+} from '../harness.ts';
 import { ADMIN_TOKEN, shopOperations, shopSpec } from './support.ts';
-
-interface Answer {
-  readonly status: number;
-  readonly headers: http.IncomingHttpHeaders;
-  readonly body: string;
-}
 
 /** One admin request from `from` (a loopback source address) with exactly the headers given. */
 function send(
@@ -29,36 +30,17 @@ function send(
     headers?: Record<string, string>;
     body?: unknown;
   } = {},
-): Promise<Answer> {
+): Promise<HttpResult> {
   const port = Number(new URL(gw.adminUrl).port);
   const headers: Record<string, string> = { host: opts.host ?? `127.0.0.1:${port}`, ...opts.headers };
   const body = opts.body === undefined ? undefined : JSON.stringify(opts.body);
   if (body !== undefined) headers['content-type'] = 'application/json';
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      {
-        host: '127.0.0.1',
-        port,
-        path,
-        method: opts.method ?? 'GET',
-        headers,
-        agent: false,
-        localAddress: opts.from ?? '127.0.0.1',
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body: Buffer.concat(chunks).toString(),
-          }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
+  return httpRequest(gw.adminUrl, {
+    method: opts.method,
+    path,
+    headers,
+    body,
+    localAddress: opts.from ?? '127.0.0.1',
   });
 }
 

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { problems } from '../../src/core/problems.ts';
+import { until } from '../kit/server.ts';
 import { ADMIN_TOKEN, ALICE, adminFetch, type DashboardGateway, startDashboardGateway } from './support.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -29,14 +30,6 @@ function rawGet(base: string, rawPath: string): Promise<number> {
 }
 
 /** Polls `check` every 100 ms until it holds, for at most `ms`. */
-async function waitUntil(check: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 describe('dashboard in headless Chromium', () => {
   let d: DashboardGateway;
   let browser: Browser;
@@ -109,8 +102,10 @@ describe('dashboard in headless Chromium', () => {
     await page.locator('#live-requests td', { hasText: '<img/src=x/onerror=alert(1)>' }).waitFor();
     assert.equal(await page.locator('#live-requests img').count(), 0);
     // The chart's accessible summary names its peak once a second with traffic is complete.
-    await waitUntil(async () =>
-      /Peak: all [1-9]/.test((await page.getAttribute('#rps-chart', 'aria-label')) ?? ''),
+    await until(
+      async () => /Peak: all [1-9]/.test((await page.getAttribute('#rps-chart', 'aria-label')) ?? ''),
+      'the chart to name its peak',
+      { everyMs: 100 },
     );
     await page.locator('#offenders td', { hasText: '127.0.0.1' }).waitFor();
     await page.locator('#operations td', { hasText: 'getUser' }).waitFor();

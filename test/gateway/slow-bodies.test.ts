@@ -17,6 +17,7 @@ import {
   type TestGateway,
   type TestServer,
 } from '../harness.ts';
+import { until } from '../kit/server.ts';
 
 const spec = openapi({ '/upload': { post: op('upload') } });
 
@@ -58,14 +59,6 @@ function trickle(url: string, length: number, first: number, localAddress = '127
   return { socket, answer };
 }
 
-const until = async (what: () => boolean, ms = 10_000) => {
-  const end = Date.now() + ms;
-  while (!what()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
-
 describe('slow request bodies', () => {
   let up: TestServer;
   let gw: TestGateway;
@@ -87,7 +80,7 @@ describe('slow request bodies', () => {
   test('a client streams at most streamedBodiesPerClient bodies at once; others still get through', async () => {
     const a = trickle(gw.url, 100_000, 10);
     const b = trickle(gw.url, 100_000, 10);
-    await until(() => holding === 2);
+    await until(() => holding === 2, 'two bodies held');
     const third = trickle(gw.url, 10, 10);
     const refused = await third.answer;
     assert.match(refused, /^HTTP\/1\.1 429 /);
@@ -103,18 +96,18 @@ describe('slow request bodies', () => {
     assert.equal(other.status, 200);
     a.socket.destroy();
     b.socket.destroy();
-    await until(() => holding === 0);
+    await until(() => holding === 0, 'no body held');
   });
 
   test('a body that falls below the minimum rate gets 408 and frees its upstream request', async () => {
     const before = aborted;
     const slow = trickle(gw.url, 100_000, 100, '127.0.0.3');
-    await until(() => holding === 1);
+    await until(() => holding === 1, 'one body held');
     const out = await slow.answer; // the gateway answers and closes after the 5 s grace
     assert.match(out, /^HTTP\/1\.1 408 /);
     const body = JSON.parse(out.slice(out.indexOf('\r\n\r\n') + 4));
     assert.equal(body.type, problems.requestTimeout.type);
-    await until(() => holding === 0);
+    await until(() => holding === 0, 'no body held');
     assert.equal(aborted, before + 1, 'the upstream request was cut off');
     const rec = gw.access.find((r) => r['portcullis.decision'] === 'body_too_slow');
     assert.equal(rec?.['http.response.status_code'], 408);

@@ -14,6 +14,7 @@ import {
   type TestGateway,
   type TestServer,
 } from '../harness.ts';
+import { REDIS_URL } from '../kit/redis.ts';
 
 const prefix = `portcullis-test-bans-${randomBytes(4).toString('hex')}:`;
 
@@ -21,13 +22,13 @@ describe('bans shared by two gateway instances through Redis', () => {
   let upstream: TestServer;
   let a: TestGateway;
   let b: TestGateway;
-  const admin = createRedisStore({ url: 'redis://127.0.0.1:6379', keyPrefix: prefix });
+  const admin = createRedisStore({ url: REDIS_URL, keyPrefix: prefix });
   const bans = createBanList({ store: admin, clock: systemClock });
 
   before(async () => {
     upstream = await startServer(echoHandler);
     const config = {
-      state: { store: 'redis', redis: { url: 'redis://127.0.0.1:6379', keyPrefix: prefix } },
+      state: { store: 'redis', redis: { url: REDIS_URL, keyPrefix: prefix } },
       apis: [
         {
           name: 'shop',

@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
-import { createRequire } from 'node:module';
 import { after, test } from 'node:test';
 import pino from 'pino';
 import { Pool } from 'undici';
@@ -10,26 +8,12 @@ import { createMonitor } from '../../src/monitor/monitor.ts';
 import { createEventSink } from '../../src/monitor/sink.ts';
 import { createPostgresStore } from '../../src/monitor/stores/postgres.ts';
 import { createMemoryStore } from '../../src/state/memory-store.ts';
-import { postgresRelay as relay } from './postgres-relay.ts';
+import { connectPostgres, postgresRelay as relay } from '../kit/postgres.ts';
 
-const pg = createRequire(import.meta.url)('pg') as {
-  Client: new (
-    url: string,
-  ) => {
-    connect(): Promise<void>;
-    query(sql: string): Promise<{ rows: Array<Record<string, unknown>> }>;
-    end(): Promise<void>;
-  };
-};
-const schema = `portcullis_cutoff_${randomBytes(5).toString('hex')}`;
-const lateSchema = `portcullis_late_${randomBytes(5).toString('hex')}`;
-const admin = new pg.Client('postgres://postgres@127.0.0.1:5432/test');
-await admin.connect();
-after(async () => {
-  await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  await admin.query(`DROP SCHEMA IF EXISTS "${lateSchema}" CASCADE`);
-  await admin.end();
-});
+const admin = await connectPostgres();
+const schema = admin.freshSchema('portcullis_cutoff');
+const lateSchema = admin.freshSchema('portcullis_late');
+after(() => admin.close());
 
 test('PostgreSQL cut off mid-load: requests keep being served and written + dropped equals emitted exactly', async () => {
   const proxy = relay();

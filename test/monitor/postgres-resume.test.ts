@@ -5,32 +5,17 @@
  * is moved by hand, so a 15-minute outage takes a few seconds.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { after, test } from 'node:test';
 import pino from 'pino';
 import { createManualClock } from '../../src/core/clock.ts';
 import type { SecurityEvent } from '../../src/core/events.ts';
 import { createEventSink, type MonitorSink } from '../../src/monitor/sink.ts';
 import { createPostgresStore } from '../../src/monitor/stores/postgres.ts';
-import { postgresRelay } from './postgres-relay.ts';
+import { connectPostgres, postgresRelay } from '../kit/postgres.ts';
 
-const pg = createRequire(import.meta.url)('pg') as {
-  Client: new (
-    url: string,
-  ) => {
-    connect(): Promise<void>;
-    query(sql: string): Promise<{ rows: Array<Record<string, unknown>> }>;
-    end(): Promise<void>;
-  };
-};
-const schema = `portcullis_resume_${randomBytes(5).toString('hex')}`;
-const admin = new pg.Client('postgres://postgres@127.0.0.1:5432/test');
-await admin.connect();
-after(async () => {
-  await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  await admin.end();
-});
+const admin = await connectPostgres();
+const schema = admin.freshSchema('portcullis_resume');
+after(() => admin.close());
 
 /** Waits (polling every 10 ms, at most `ms` of real time) until `done()` holds; returns whether it did. */
 async function until(done: () => boolean, ms: number): Promise<boolean> {

@@ -1,35 +1,15 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { after, describe, test } from 'node:test';
 import pino from 'pino';
 import { createManualClock } from '../../src/core/clock.ts';
 import type { StoredEvent } from '../../src/monitor/stores/event-store.ts';
 import { createPostgresStore } from '../../src/monitor/stores/postgres.ts';
+import { connectPostgres, POSTGRES_URL } from '../kit/postgres.ts';
 
-const URL = 'postgres://postgres@127.0.0.1:5432/test';
-const pg = createRequire(import.meta.url)('pg') as {
-  Client: new (
-    url: string,
-  ) => {
-    connect(): Promise<void>;
-    query(sql: string, v?: unknown[]): Promise<{ rows: Array<Record<string, unknown>> }>;
-    end(): Promise<void>;
-  };
-};
-const admin = new pg.Client(URL);
-await admin.connect();
-const schemas: string[] = [];
-after(async () => {
-  for (const s of schemas) await admin.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
-  await admin.end();
-});
-
-function freshSchema(): string {
-  const s = `portcullis_test_${randomBytes(5).toString('hex')}`;
-  schemas.push(s);
-  return s;
-}
+const URL = POSTGRES_URL;
+const admin = await connectPostgres();
+after(() => admin.close());
+const freshSchema = () => admin.freshSchema();
 
 const logger = pino({ level: 'silent' });
 const T0 = Date.UTC(2026, 0, 10, 12);

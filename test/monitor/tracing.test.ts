@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import type http from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   echoHandler,
   httpRequest,
@@ -12,6 +11,7 @@ import {
   type TestGateway,
   type TestServer,
 } from '../harness.ts';
+import { until } from '../kit/server.ts';
 
 /** One span as an OTLP/JSON receiver sees it, with its resource's attributes beside it. */
 interface ReceivedSpan {
@@ -71,15 +71,6 @@ async function startReceiver() {
 }
 
 /** Waits (bounded) until `find` returns something. */
-async function until<T>(find: () => T | undefined, what: string): Promise<T> {
-  for (let i = 0; i < 500; i++) {
-    const v = find();
-    if (v !== undefined) return v;
-    await sleep(20);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 const spec = openapi({
   '/items/{id}': { get: op('getItem') },
   '/fail': { get: op('fail') },

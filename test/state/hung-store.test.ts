@@ -14,8 +14,9 @@ import {
   type TestGateway,
   type TestServer,
 } from '../harness.ts';
+import { freePort, PrivateRedis, watchCommands } from '../kit/redis.ts';
+import { until } from '../kit/server.ts';
 import { runLoad } from '../policies/rate-limit/load.ts';
-import { freePort, PrivateRedis, watchCommands } from '../policies/rate-limit/redis-server.ts';
 
 /**
  * A gateway on its own redis-server, which the test freezes with SIGSTOP (the connection stays open, nothing
@@ -35,11 +36,6 @@ const limit = (failMode: 'open' | 'closed') => ({
 /** Commands that carry a decision or a lookup (all but the probe's PING). */
 const dataCommands = (log: { commands: ReadonlyArray<{ name: string }> }) =>
   log.commands.filter((c) => c.name !== 'ping');
-
-async function until(cond: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 400 && !cond(); i++) await new Promise((r) => setTimeout(r, 25));
-  assert.ok(cond(), `timed out waiting for ${what}`);
-}
 
 describe('a gateway whose Redis stops answering (SIGSTOP)', () => {
   let redis: PrivateRedis;

@@ -4,8 +4,9 @@ import { after, before, describe, test } from 'node:test';
 import { type LimitCheck, StoreUnavailableError } from '../../src/state/limiter.ts';
 import { limiterSuite } from '../../src/state/limiter-suite.ts';
 import { createRedisStore } from '../../src/state/redis-store.ts';
+import { REDIS_URL } from '../kit/redis.ts';
 
-const URL = 'redis://127.0.0.1:6379';
+const URL = REDIS_URL;
 const runPrefix = `pctest:${randomBytes(6).toString('hex')}:`;
 
 describe('redis store', () => {

@@ -5,7 +5,8 @@ import { createMetrics } from '../../src/core/metrics.ts';
 import type { AvailabilityTransition } from '../../src/state/availability.ts';
 import { type LimitCheck, StoreUnavailableError } from '../../src/state/limiter.ts';
 import { createRedisStore } from '../../src/state/redis-store.ts';
-import { freePort, PrivateRedis, watchCommands } from '../policies/rate-limit/redis-server.ts';
+import { freePort, PrivateRedis, watchCommands } from '../kit/redis.ts';
+import { until } from '../kit/server.ts';
 
 const check: LimitCheck = {
   key: '{o}:g',
@@ -18,11 +19,6 @@ const check: LimitCheck = {
   cost: 1,
   countRejected: false,
 };
-
-async function until(cond: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 400 && !cond(); i++) await new Promise((r) => setTimeout(r, 25));
-  assert.ok(cond(), `timed out waiting for ${what}`);
-}
 
 const isReason = (reason: string) => (e: unknown) =>
   e instanceof StoreUnavailableError && e.reason === reason;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { specOf } from '../../../test/policies/authenticate/support.ts';
+import { specOf } from '../../../test/kit/policy.ts';
 import type { ApiConfig } from '../../core/config.ts';
 import { PolicyConfigError } from '../../core/policy.ts';
 import {

@@ -20,12 +20,13 @@ import type { ScanResponse } from './client.ts';
 import { type Identity, isSuccess, type ScanContext } from './context.ts';
 import { entityOfPath } from './harvest.ts';
 import {
+  creationCollection,
   isAdminOperation,
   isBusinessFlow,
   isCreationOperation,
   isExcluded,
   isLoginOperation,
-  itemParam,
+  memberParam,
   type PlannedRequest,
   planRequest,
   requiresAuth,
@@ -142,6 +143,9 @@ export function seedIdentity(ctx: ScanContext, identity: Identity): void {
   for (const [key, value] of Object.entries(identity.login?.body ?? {})) {
     if (!PASSWORDISH.test(key)) add(key, value);
   }
+  // The login's answer describes the identity (its account number, its id): its own values.
+  if (identity.login?.answer !== undefined)
+    ctx.objects.harvest.record(identity.name, 'login', identity.login.answer);
   const claims = jwtClaims(identity.token);
   for (const [key, value] of Object.entries(claims ?? {})) {
     if (!/^(iat|exp|nbf|iss|aud|jti|typ|type|scope|scopes|role|roles|fresh)$/i.test(key)) add(key, value);
@@ -188,14 +192,19 @@ export async function discover(ctx: ScanContext): Promise<DiscoveryStats> {
         const req = plan(op, as);
         if (req.invented.length > 0) continue; // its parent does not exist yet
         created.add(key);
-        const collectionPath = req.path.split('?')[0].replace(/\/$/, '');
-        const list = spec.operations.find((o) => o.method === 'GET' && o.path === op.path && !isExcluded(o));
+        const collection = creationCollection(spec, op) ?? op.path.replace(/\/$/, '');
+        // `/cards/create` creates in `/cards`: the concrete collection drops the verb.
+        const depth = collection.split('/').length;
+        const collectionPath = req.path.split('?')[0].replace(/\/$/, '').split('/').slice(0, depth).join('/');
+        const list = spec.operations.find(
+          (o) => o.method === 'GET' && o.path.replace(/\/$/, '') === collection && !isExcluded(o),
+        );
         const listReq = list ? planRequest(spec, list, objects, { owner: as.name }) : undefined;
         const before = listReq ? await ctx.send(listReq, as) : undefined;
         const res = await ctx.send(req, as);
         if (!isSuccess(res)) continue;
-        const param = itemParam(spec, op.path);
-        const entity = entityOfPath(op.path);
+        const param = memberParam(spec, collection);
+        const entity = entityOfPath(collection);
         let id = createdId(res, param, entity);
         let body: unknown = res.json;
         if (id === undefined && listReq) {
@@ -214,14 +223,14 @@ export async function discover(ctx: ScanContext): Promise<DiscoveryStats> {
         }
         objectsCreated++;
         objects.add({
-          collection: op.path.replace(/\/$/, ''),
+          collection,
           path: `${collectionPath}/${encodeURIComponent(id)}`,
           id,
           owner: as.name,
           body,
           createdBy: op,
         });
-        objects.harvest.add({ key: 'id', value: id, entity, source: op.path, identity: as.name });
+        objects.harvest.add({ key: 'id', value: id, entity, source: collection, identity: as.name });
       }
     }
   };

@@ -242,7 +242,7 @@ export async function resolveIdentity(client: ScanClient, identity: ScanIdentity
     const scheme = flow.scheme ?? (header === 'authorization' ? 'Bearer' : '');
     session.headers[header] = scheme ? `${scheme} ${outcome.token}` : outcome.token;
   }
-  const login: LoginInfo = { path: flow.path, body: flow.body, flow };
+  const login: LoginInfo = { path: flow.path, body: flow.body, flow, answer: res.json };
   return outcome.token !== undefined
     ? { name: identity.name, session, token: outcome.token, login }
     : { name: identity.name, session, login };

@@ -104,4 +104,6 @@ export interface LoginInfo {
   /** The fields the login sends (user name, password...), whatever the encoding. */
   readonly body: Readonly<Record<string, unknown>>;
   readonly flow: LoginFlow;
+  /** The login's JSON answer (account number, user id...): what the API told this identity about itself. */
+  readonly answer?: unknown;
 }

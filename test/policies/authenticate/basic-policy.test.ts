@@ -5,7 +5,8 @@ import { PolicyConfigError, type PolicyHandler } from '../../../src/core/policy.
 import { hashPassword } from '../../../src/policies/authenticate/password-hash.ts';
 import { authenticatePolicy } from '../../../src/policies/authenticate/policy.ts';
 import type { AuthenticateConfig } from '../../../src/policies/authenticate/schema.ts';
-import { createTestContext, type PassedBody, type PolicyServer, servePolicies, specOf } from './support.ts';
+import { createTestContext, specOf } from '../../kit/policy.ts';
+import { type PassedBody, type PolicyServer, servePolicies } from '../../kit/policy-server.ts';
 
 const ISS = 'https://issuer.test';
 const AUD = 'https://api.test';

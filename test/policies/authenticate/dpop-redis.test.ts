@@ -9,7 +9,9 @@ import { authenticatePolicy } from '../../../src/policies/authenticate/policy.ts
 import type { AuthenticateConfig } from '../../../src/policies/authenticate/schema.ts';
 import { createRedisStore } from '../../../src/state/redis-store.ts';
 import type { StateStore } from '../../../src/state/store.ts';
-import { createTestContext, type PolicyServer, servePolicies, specOf } from './support.ts';
+import { createTestContext, specOf } from '../../kit/policy.ts';
+import { type PolicyServer, servePolicies } from '../../kit/policy-server.ts';
+import { REDIS_URL } from '../../kit/redis.ts';
 
 const spec = specOf({
   securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
@@ -96,8 +98,8 @@ describe('DPoP replay cache shared through Redis', () => {
   }
 
   test('refuses on a second gateway instance a proof already used on the first', async () => {
-    const a = createRedisStore({ url: 'redis://127.0.0.1:6379', keyPrefix: prefix });
-    const b = createRedisStore({ url: 'redis://127.0.0.1:6379', keyPrefix: prefix });
+    const a = createRedisStore({ url: REDIS_URL, keyPrefix: prefix });
+    const b = createRedisStore({ url: REDIS_URL, keyPrefix: prefix });
     stores.push(a, b);
     // The stores never queue a command before their connection is up (that would answer 503).
     assert.deepEqual(await Promise.all([a.whenReady(5000), b.whenReady(5000)]), [true, true]);

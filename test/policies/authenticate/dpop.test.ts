@@ -6,7 +6,8 @@ import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK, SignJWT }
 import type { PolicyHandler } from '../../../src/core/policy.ts';
 import { authenticatePolicy } from '../../../src/policies/authenticate/policy.ts';
 import type { AuthenticateConfig } from '../../../src/policies/authenticate/schema.ts';
-import { createTestContext, type PolicyServer, servePolicies, specOf } from './support.ts';
+import { createTestContext, specOf } from '../../kit/policy.ts';
+import { type PolicyServer, servePolicies } from '../../kit/policy-server.ts';
 
 const spec = specOf({
   securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, strict: { type: 'http', scheme: 'bearer' } },

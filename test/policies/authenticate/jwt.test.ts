@@ -5,9 +5,11 @@ import { exportJWK, generateKeyPair, type JWK, type JWTPayload, SignJWT } from '
 import { pino } from 'pino';
 import { createManualClock } from '../../../src/core/clock.ts';
 import { ConfigPathError } from '../../../src/core/errors.ts';
+import { createSharedServices } from '../../../src/core/shared-services.ts';
 import { createJwtVerifier, type JwtOutcome } from '../../../src/policies/authenticate/jwt.ts';
 import type { JwtIssuerConfig } from '../../../src/policies/authenticate/schema.ts';
-import { createShared, type JwksServer, startJwksServer } from './support.ts';
+import { until } from '../../kit/server.ts';
+import { type JwksServer, startJwksServer } from './support.ts';
 
 const ISS = 'https://issuer.test';
 const AUD = 'https://api.test';
@@ -53,7 +55,7 @@ describe('JWT verifier', () => {
         issuers: [{ issuer: ISS, jwksUri: jwks.url, audiences: [AUD], algorithms: ['RS256'], ...issuer }],
         ...extra,
       },
-      { clock, logger, shared: createShared() },
+      { clock, logger, shared: createSharedServices() },
     );
   }
 
@@ -71,7 +73,7 @@ describe('JWT verifier', () => {
         issuers: [{ issuer: ISS, jwksUri: jwks.url, audiences: [AUD], algorithms: ['RS256'] }],
         tokenCacheMaxEntries: 2,
       },
-      { clock, logger, shared: createShared() },
+      { clock, logger, shared: createSharedServices() },
     );
     const tokens = await Promise.all([1, 2, 3, 4].map((n) => sign(rsaA, claims({ jti: `t${n}` }))));
     for (const tok of tokens) assert.equal((await v.verify(tok)).ok, true);
@@ -280,7 +282,7 @@ describe('JWT verifier', () => {
   });
 
   test('refuses configs that allow none or HMAC without secrets', () => {
-    const deps = { clock, logger, shared: createShared() };
+    const deps = { clock, logger, shared: createSharedServices() };
     assert.throws(
       () =>
         createJwtVerifier(
@@ -314,7 +316,7 @@ describe('JWT verifier', () => {
           },
         ],
       },
-      { clock, logger, shared: createShared() },
+      { clock, logger, shared: createSharedServices() },
     );
     assert.equal((await v.verify(await sign(rsaA))).ok, true);
     assert.equal((await v.verify(await sign(other, claims({ iss: 'https://second.test' })))).ok, true);
@@ -331,11 +333,6 @@ describe('JWKS rotation and availability', () => {
   });
   after(() => jwks.close());
 
-  async function waitFor(cond: () => boolean): Promise<void> {
-    for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
-    assert.ok(cond(), 'condition not reached');
-  }
-
   test('accepts a new kid after one rate-limited refetch and refuses a removed kid, flushing its cached tokens', async () => {
     const clock = createManualClock(Date.UTC(2026, 0, 1));
     const nowS = () => Math.floor(clock.now() / 1000);
@@ -348,7 +345,7 @@ describe('JWKS rotation and availability', () => {
     jwks.setKeys([a.jwk]);
     const v = createJwtVerifier(
       { issuers: [{ issuer: ISS, jwksUri: jwks.url, audiences: [AUD], jwksCooldownSeconds: 30 }] },
-      { clock, logger, shared: createShared() },
+      { clock, logger, shared: createSharedServices() },
     );
     const tokenA = await sign(a);
     assert.equal((await v.verify(tokenA)).ok, true);
@@ -372,7 +369,7 @@ describe('JWKS rotation and availability', () => {
     clock.advance(300_000);
     const before = jwks.hits;
     await v.verify(await sign(b));
-    await waitFor(() => jwks.hits > before);
+    await until(() => jwks.hits > before, 'a JWKS refetch', { ms: 1000, everyMs: 5 });
     await new Promise((r) => setTimeout(r, 20));
     const out = await v.verify(tokenA);
     assert.equal(out.ok ? 'ok' : out.reason, 'unknown_kid', 'cached token of the removed key is refused');
@@ -390,14 +387,14 @@ describe('JWKS rotation and availability', () => {
     jwks.setDown(false);
     const v = createJwtVerifier(
       { issuers: [{ issuer: ISS, jwksUri: jwks.url, audiences: [AUD], jwksCooldownSeconds: 5 }] },
-      { clock, logger, shared: createShared() },
+      { clock, logger, shared: createSharedServices() },
     );
     assert.equal((await v.verify(await sign())).ok, true);
     jwks.setDown(true);
     clock.advance(3_600_000);
     const hits = jwks.hits;
     assert.equal((await v.verify(await sign())).ok, true);
-    await waitFor(() => jwks.hits > hits);
+    await until(() => jwks.hits > hits, 'a JWKS refetch', { ms: 1000, everyMs: 5 });
     await new Promise((r) => setTimeout(r, 20));
     assert.equal((await v.verify(await sign())).ok, true, 'still accepted after a failed refresh');
     jwks.setDown(false);
@@ -409,7 +406,7 @@ describe('JWKS rotation and availability', () => {
     jwks.setDown(true);
     const v = createJwtVerifier(
       { issuers: [{ issuer: ISS, jwksUri: jwks.url, audiences: [AUD] }] },
-      { clock, logger, shared: createShared() },
+      { clock, logger, shared: createSharedServices() },
     );
     const t = await new SignJWT({ iss: ISS, aud: AUD, exp: Math.floor(clock.now() / 1000) + 60 })
       .setProtectedHeader({ alg: 'RS256', kid: 'a' })
@@ -430,7 +427,7 @@ describe('JWKS rotation and availability', () => {
       .sign(a.pair.privateKey);
     const v = createJwtVerifier(
       { issuers: [{ issuer, discovery: true, audiences: [AUD] }] },
-      { clock, logger, shared: createShared() },
+      { clock, logger, shared: createSharedServices() },
     );
     assert.equal((await v.verify(t)).ok, true);
 
@@ -444,7 +441,7 @@ describe('JWKS rotation and availability', () => {
       .sign(a.pair.privateKey);
     const v2 = createJwtVerifier(
       { issuers: [{ issuer: liar, discovery: true, audiences: [AUD] }] },
-      { clock, logger, shared: createShared() },
+      { clock, logger, shared: createSharedServices() },
     );
     const out = await v2.verify(t2);
     assert.equal(out.ok ? 'ok' : out.reason, 'key_source_unavailable');
@@ -453,7 +450,7 @@ describe('JWKS rotation and availability', () => {
 
 describe('JWT keys refused at load (RFC 7518 §3.2, §3.3; RFC 8725 §3.5)', () => {
   const clock = createManualClock(Date.UTC(2026, 0, 1));
-  const deps = () => ({ clock, logger, shared: createShared() });
+  const deps = () => ({ clock, logger, shared: createSharedServices() });
   const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const rsaJwk = { ...rsa.publicKey.export({ format: 'jwk' }), kid: 'k', alg: 'RS256' } as Record<
     string,
@@ -555,7 +552,7 @@ describe('JWT encodings refused (RFC 7515 §2, RFC 7519 §2, RFC 8259 §8)', () 
         },
       ],
     },
-    { clock, logger, shared: createShared() },
+    { clock, logger, shared: createSharedServices() },
   );
   const HEADER = '{"alg":"RS256","kid":"k"}';
   /** Claims as JSON text: each member's value is written raw, so any spelling can be tested. */

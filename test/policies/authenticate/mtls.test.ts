@@ -9,8 +9,9 @@ import { Agent, request } from 'undici';
 import type { PolicyHandler } from '../../../src/core/policy.ts';
 import { authenticatePolicy } from '../../../src/policies/authenticate/policy.ts';
 import type { AuthenticateConfig } from '../../../src/policies/authenticate/schema.ts';
+import { createTestContext, specOf } from '../../kit/policy.ts';
+import { type PassedBody, type PolicyServer, servePolicies } from '../../kit/policy-server.ts';
 import { makePki, type Pem } from './pki.ts';
-import { createTestContext, type PassedBody, type PolicyServer, servePolicies, specOf } from './support.ts';
 
 describe('mTLS client certificates', () => {
   let dir: string;

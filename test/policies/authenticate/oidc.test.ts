@@ -13,7 +13,8 @@ import {
 } from '../../../src/demo/idp.ts';
 import { authenticatePolicy } from '../../../src/policies/authenticate/policy.ts';
 import type { AuthenticateConfig } from '../../../src/policies/authenticate/schema.ts';
-import { createTestContext, type PassedBody, type PolicyServer, servePolicies, specOf } from './support.ts';
+import { createTestContext, specOf } from '../../kit/policy.ts';
+import { type PassedBody, type PolicyServer, servePolicies } from '../../kit/policy-server.ts';
 
 const AUDIENCE = 'http://api.portcullis.test';
 

@@ -12,7 +12,8 @@ import {
 } from '../../../src/policies/authenticate/api-key.ts';
 import { authenticatePolicy, identityHeaderNames } from '../../../src/policies/authenticate/policy.ts';
 import { type AuthenticateConfig, authenticateSchema } from '../../../src/policies/authenticate/schema.ts';
-import { createTestContext, type PassedBody, type PolicyServer, servePolicies, specOf } from './support.ts';
+import { createTestContext, specOf } from '../../kit/policy.ts';
+import { type PassedBody, type PolicyServer, servePolicies } from '../../kit/policy-server.ts';
 
 const ISS = 'https://issuer.test';
 const AUD = 'https://api.test';

@@ -10,9 +10,10 @@ import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
 import { createManualClock } from '../../../src/core/clock.ts';
 import { problems } from '../../../src/core/problems.ts';
+import { createSharedServices } from '../../../src/core/shared-services.ts';
 import { createJwtVerifier, type JwtOutcome } from '../../../src/policies/authenticate/jwt.ts';
 import { op, openapi, startGateway, startServer, type TestGateway, type TestServer } from '../../harness.ts';
-import { createShared, type JwksServer, startJwksServer } from './support.ts';
+import { type JwksServer, startJwksServer } from './support.ts';
 
 const ISS = 'https://issuer.test';
 const AUD = 'https://api.test';
@@ -83,7 +84,7 @@ describe('JWKS keys refused at runtime (RFC 8725 §3.5, RFC 7518 §3.3)', () => 
     const { logger, lines } = capturedLogger();
     const v = createJwtVerifier(
       { issuers: [{ issuer: ISS, jwksUri: jwks.url, audiences: [AUD], algorithms: ['RS256'] }] },
-      { clock, logger, shared: createShared() },
+      { clock, logger, shared: createSharedServices() },
     );
     const verify = async (token: string) => {
       const out: JwtOutcome = await v.verify(token);

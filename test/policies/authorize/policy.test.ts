@@ -8,7 +8,8 @@ import type { AuthenticateConfig } from '../../../src/policies/authenticate/sche
 import { authorizePolicy } from '../../../src/policies/authorize/policy.ts';
 import { compileRule } from '../../../src/policies/authorize/rule.ts';
 import type { AuthorizeConfig } from '../../../src/policies/authorize/schema.ts';
-import { createTestContext, type PolicyServer, servePolicies, specOf } from '../authenticate/support.ts';
+import { createTestContext, specOf } from '../../kit/policy.ts';
+import { type PolicyServer, servePolicies } from '../../kit/policy-server.ts';
 
 const OWNER_RULE = "request.path.accountId == principal.sub || 'admin' in principal.roles";
 

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { ResponseHead } from '../../../src/core/policy.ts';
 import { problems } from '../../../src/core/problems.ts';
@@ -11,7 +10,8 @@ import {
   isCorsHandler,
   isCorsPreflight,
 } from '../../../src/policies/cors/policy.ts';
-import { apiDocument, exchangeFor, testContext } from '../validate-request/support.ts';
+import { apiDocument, createTestContext, exchangeOf } from '../../kit/policy.ts';
+import { startServer } from '../../kit/server.ts';
 
 const spec = apiDocument({
   openapi: '3.1.0',
@@ -34,17 +34,17 @@ const spec = apiDocument({
  * `onResponseHead`.
  */
 async function serve(config: Partial<CorsConfig>) {
-  const t = testContext();
-  const ctx = t.context(spec, 'createOrder');
+  const t = createTestContext(spec);
+  const ctx = t.ctx('createOrder');
   const handler = compileCors({ ...defaults, mode: 'enforce', ...config }, ctx);
-  const server = http.createServer((req, res) => {
+  const server = await startServer((req, res) => {
     if (isCorsPreflight(req) && isCorsHandler(handler)) {
       const r = handler.preflight(req);
       if ('problem' in r) res.writeHead(r.problem.status).end();
       else res.writeHead(r.status, r.headers).end();
       return;
     }
-    const ex = exchangeFor(req, res, ctx);
+    const ex = exchangeOf(ctx, { req, res, clientIp: '127.0.0.1' });
     const p = handler.onRequest!(ex);
     if (p !== undefined && !(p instanceof Promise)) {
       res.writeHead(p.problem.status, ex.responseHeaders).end();
@@ -62,13 +62,7 @@ async function serve(config: Partial<CorsConfig>) {
     Object.assign(head.headers, ex.responseHeaders);
     res.writeHead(head.status, head.headers as http.OutgoingHttpHeaders).end();
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
-    url,
-    events: t.events,
-    close: () => new Promise<void>((r) => server.close(() => r())),
-  };
+  return { url: server.url, events: t.events, close: server.close };
 }
 
 /** Raw request (fetch would refuse to set Origin). */

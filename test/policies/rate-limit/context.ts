@@ -1,16 +1,13 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pino } from 'pino';
+/**
+ * Hand-made operations and API documents for the limit policies (rate-limit, concurrency, ban), whose
+ * tests set operation extensions directly; the compile context and exchange are the kit's
+ * (test/kit/policy.ts).
+ */
 import type { ApiDocument, Operation } from '../../../src/core/api-document.ts';
 import type { Clock } from '../../../src/core/clock.ts';
-import type { SecurityEvent } from '../../../src/core/events.ts';
 import type { Exchange, Principal } from '../../../src/core/exchange.ts';
-import { createMetrics } from '../../../src/core/metrics.ts';
-import type { CompileContext } from '../../../src/core/policy.ts';
-import { createSharedServices } from '../../../src/core/shared-services.ts';
 import type { StateStore } from '../../../src/state/store.ts';
-
-/** A per-snapshot shared registry: the gateway's own. */
-export const createShared = createSharedServices;
+import { createTestContext, exchangeOf } from '../../kit/policy.ts';
 
 export function operation(id = 'getThing', extensions: Record<string, unknown> = {}): Operation {
   return {
@@ -43,26 +40,13 @@ export function spec(ops: Operation[] = [operation()], root: Record<string, unkn
   };
 }
 
-/** A compile context over a real store, recording emitted events. */
+/** A compile context over a real store for one hand-made operation, recording emitted events. */
 export function context(store: StateStore, clock: Clock, op: Operation = operation()) {
-  const events: SecurityEvent[] = [];
-  const shared = createShared();
-  const ctx: CompileContext = {
-    apiName: 'things',
-    spec: spec([op]),
-    operation: op,
-    clock,
-    logger: pino({ level: 'silent' }),
-    events: { emit: (e) => events.push(e) },
-    store,
-    metrics: createMetrics(),
-    shared,
-  };
-  return { ctx, events, shared };
+  const t = createTestContext(spec([op]), { store, clock, apiName: 'things' });
+  return { ctx: t.ctx(op.id), events: t.events, shared: t.shared };
 }
 
-let seq = 0;
-/** An exchange as the gateway builds it, for driving a handler directly. */
+/** An exchange for `op` (default: GET /things/1) as the gateway builds it, for driving a handler directly. */
 export function exchange(
   opts: {
     ip?: string;
@@ -72,31 +56,8 @@ export function exchange(
   } = {},
 ): Exchange {
   const op = opts.op ?? operation();
-  return {
-    id: `req-${++seq}`,
-    req: { headers: opts.headers ?? {} } as IncomingMessage,
-    res: {} as ServerResponse,
-    startedAt: 0,
-    clientIp: opts.ip ?? '203.0.113.7',
-    scheme: 'http',
-    host: 'localhost',
-    path: '/things/1',
-    rawQuery: '',
-    route: { api: 'things', spec: spec([op]), operation: op, pathParams: { id: '1' } },
-    principal:
-      opts.principal === undefined
-        ? undefined
-        : {
-            subject: 'sub-1',
-            scopes: new Set(),
-            roles: new Set(),
-            claims: {},
-            method: 'jwt',
-            schemes: [],
-            ...opts.principal,
-          },
-    upstreamHeaders: {},
-    responseHeaders: {},
-    reported: [],
-  };
+  return exchangeOf(
+    { apiName: 'things', spec: spec([op]), operation: op },
+    { url: '/things/1', headers: opts.headers, clientIp: opts.ip, principal: opts.principal, startedAt: 0 },
+  );
 }

@@ -3,9 +3,9 @@ import { after, before, describe, test } from 'node:test';
 import { Agent, request } from 'undici';
 import { problems } from '../../../src/core/problems.ts';
 import { echoHandler, op, openapi, startServer, type TestServer } from '../../harness.ts';
+import { freePort, PrivateRedis } from '../../kit/redis.ts';
 import { runLoad } from './load.ts';
 import { type ChildGateway, startChildGateways } from './processes.ts';
-import { freePort, PrivateRedis } from './redis-server.ts';
 
 /**
  * Three gateway processes share a private redis-server that the test stops under load and starts again.

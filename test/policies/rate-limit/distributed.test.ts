@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { problems } from '../../../src/core/problems.ts';
 import { echoHandler, op, openapi, startServer, type TestServer } from '../../harness.ts';
+import { REDIS_URL } from '../../kit/redis.ts';
 import type { LoadResult } from './load.ts';
 import { runLoad } from './load.ts';
 import { type ChildGateway, startChildGateways } from './processes.ts';
@@ -75,7 +76,7 @@ describe('limits shared by three gateway processes through Redis', () => {
       3,
       { 'openapi.yaml': spec },
       {
-        state: { store: 'redis', redis: { url: 'redis://127.0.0.1:6379', keyPrefix: prefix } },
+        state: { store: 'redis', redis: { url: REDIS_URL, keyPrefix: prefix } },
         apis: [
           {
             name: 'lim',
@@ -104,7 +105,7 @@ describe('limits shared by three gateway processes through Redis', () => {
       'a gateway lost Redis during the run (see rate-limit-store-* counts)',
     );
     await upstream?.close();
-    const redis = new Redis('redis://127.0.0.1:6379');
+    const redis = new Redis(REDIS_URL);
     const keys = await redis.keys(`${prefix}*`);
     if (keys.length > 0) await redis.del(...keys);
     redis.disconnect();

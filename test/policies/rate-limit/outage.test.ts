@@ -7,13 +7,9 @@ import { problems } from '../../../src/core/problems.ts';
 import { createLimitMetrics, LIMIT_METRICS_KEY } from '../../../src/policies/limit-metrics.ts';
 import { rateLimitPolicy } from '../../../src/policies/rate-limit/policy.ts';
 import { createRedisStore } from '../../../src/state/redis-store.ts';
+import { freePort, PrivateRedis } from '../../kit/redis.ts';
+import { until } from '../../kit/server.ts';
 import { context, exchange } from './context.ts';
-import { freePort, PrivateRedis } from './redis-server.ts';
-
-async function until(cond: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 25));
-  assert.ok(cond(), `timed out waiting for ${what}`);
-}
 
 describe('rate limiting through a Redis outage', () => {
   let redis: PrivateRedis;

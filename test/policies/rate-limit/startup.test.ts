@@ -11,7 +11,7 @@ import {
   type TestGateway,
   type TestServer,
 } from '../../harness.ts';
-import { freePort, PrivateRedis } from './redis-server.ts';
+import { freePort, PrivateRedis } from '../../kit/redis.ts';
 
 /**
  * A gateway whose limits live in Redis waits, at start, for its connection: the first requests of a new

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
 import { describe, test } from 'node:test';
 import type { Principal } from '../../../src/core/exchange.ts';
 import type { ResponseHead } from '../../../src/core/policy.ts';
@@ -9,7 +8,8 @@ import {
   defaults,
   type SecurityHeadersConfig,
 } from '../../../src/policies/security-headers/policy.ts';
-import { apiDocument, exchangeFor, testContext } from '../validate-request/support.ts';
+import { apiDocument, createTestContext, exchangeOf } from '../../kit/policy.ts';
+import { startServer } from '../../kit/server.ts';
 
 const spec = apiDocument({
   openapi: '3.1.0',
@@ -32,9 +32,9 @@ async function headersFor(
   opts: { principal?: Principal; scheme?: 'http' | 'https' } = {},
 ): Promise<Headers> {
   const handler = compileSecurityHeaders({ ...defaults, mode: 'enforce', ...config });
-  const ctx = testContext().context(spec, 'me');
-  const server = http.createServer((req, res) => {
-    const ex = exchangeFor(req, res, ctx, opts);
+  const ctx = createTestContext(spec).ctx('me');
+  const server = await startServer((req, res) => {
+    const ex = exchangeOf(ctx, { req, res, clientIp: '127.0.0.1', ...opts });
     const head: ResponseHead = {
       status: 200,
       headers: { 'cache-control': 'public, max-age=3600', 'content-type': 'application/json' },
@@ -42,13 +42,12 @@ async function headersFor(
     handler?.onResponseHead?.(ex, head);
     res.writeHead(head.status, head.headers as http.OutgoingHttpHeaders).end('{}');
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   try {
-    const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/me`);
+    const res = await fetch(`${server.url}/me`);
     await res.arrayBuffer();
     return res.headers;
   } finally {
-    await new Promise<void>((r) => server.close(() => r()));
+    await server.close();
   }
 }
 

@@ -4,7 +4,8 @@ import { problems } from '../../../src/core/problems.ts';
 import { compileSsrfGuard } from '../../../src/policies/ssrf-guard/policy.ts';
 import type { LookupAll } from '../../../src/policies/ssrf-guard/resolver.ts';
 import { defaults, type SsrfGuardConfig } from '../../../src/policies/ssrf-guard/schema.ts';
-import { apiDocument, type HandlerServer, serveHandler, testContext } from '../validate-request/support.ts';
+import { apiDocument, createTestContext } from '../../kit/policy.ts';
+import { type HandlerServer, serveHandler } from '../../kit/policy-server.ts';
 
 const spec = apiDocument({
   openapi: '3.1.0',
@@ -63,8 +64,8 @@ const lookup: LookupAll = async (host) => {
 };
 
 async function serve(config: Partial<SsrfGuardConfig> = {}) {
-  const t = testContext();
-  const ctx = t.context(spec, 'createHook');
+  const t = createTestContext(spec);
+  const ctx = t.ctx('createHook');
   const handler = compileSsrfGuard({ ...defaults, mode: 'enforce', ...config }, ctx, lookup);
   assert.ok(handler);
   return { server: await serveHandler(handler, ctx), events: t.events };
@@ -265,7 +266,7 @@ describe('ssrfGuard configuration', () => {
   });
 
   test('compiles to nothing for an operation without URL members', () => {
-    const t = testContext();
-    assert.equal(compileSsrfGuard({ ...defaults, mode: 'enforce' }, t.context(spec, 'plain'), lookup), null);
+    const t = createTestContext(spec);
+    assert.equal(compileSsrfGuard({ ...defaults, mode: 'enforce' }, t.ctx('plain'), lookup), null);
   });
 });

@@ -18,7 +18,7 @@ import { defaults as ssrfDefaults } from '../../../src/policies/ssrf-guard/schem
 import { compileValidateRequest } from '../../../src/policies/validate-request/policy.ts';
 import { defaults as validateDefaults } from '../../../src/policies/validate-request/schema.ts';
 import { runAudit } from '../../../src/scanner/audit/index.ts';
-import { testContext } from './support.ts';
+import { createTestContext } from '../../kit/policy.ts';
 
 const root = path.resolve(import.meta.dirname, '..', '..', '..');
 
@@ -49,11 +49,11 @@ describe('policies compile for every shipped OpenAPI document', async () => {
         if ((e as Error).name === 'SpecError') return;
         throw e;
       }
-      const t = testContext();
+      const t = createTestContext(spec);
       assert.ok(spec.operations.length > 0);
       const refusedPatterns = new Set<string>();
       for (const op of spec.operations) {
-        const ctx = t.context(spec, op.id);
+        const ctx = t.ctx(op.id);
         try {
           compileValidateRequest({ ...validateDefaults, mode: 'enforce' }, ctx);
           compileSsrfGuard({ ...ssrfDefaults, mode: 'enforce' }, ctx, async () => []);

@@ -4,7 +4,8 @@ import type { JsonObject } from '../../../src/core/api-document.ts';
 import { problems } from '../../../src/core/problems.ts';
 import { compileValidateRequest } from '../../../src/policies/validate-request/policy.ts';
 import { defaults, type ValidateRequestConfig } from '../../../src/policies/validate-request/schema.ts';
-import { apiDocument, type HandlerServer, serveHandler, testContext } from './support.ts';
+import { apiDocument, createTestContext } from '../../kit/policy.ts';
+import { type HandlerServer, serveHandler } from '../../kit/policy-server.ts';
 
 const user = {
   type: 'object',
@@ -91,13 +92,10 @@ const spec = apiDocument(
 const HEADERS = { 'x-trace': 'deadbeef', 'content-type': 'application/json' };
 
 async function serve(operationId: string, config: Partial<ValidateRequestConfig> = {}) {
-  const t = testContext();
-  const handler = compileValidateRequest(
-    { ...defaults, mode: 'enforce', ...config },
-    t.context(spec, operationId),
-  );
+  const t = createTestContext(spec);
+  const handler = compileValidateRequest({ ...defaults, mode: 'enforce', ...config }, t.ctx(operationId));
   assert.ok(handler);
-  return { server: await serveHandler(handler, t.context(spec, operationId)), events: t.events };
+  return { server: await serveHandler(handler, t.ctx(operationId)), events: t.events };
 }
 
 function errorsOf(d: { problem?: { extensions?: Record<string, unknown> } }) {
@@ -322,8 +320,8 @@ describe('validateRequest configuration', () => {
   });
 
   test('does not ask for the body of an operation without one', () => {
-    const t = testContext();
-    const h = compileValidateRequest({ ...defaults, mode: 'enforce' }, t.context(spec, 'getUser'));
+    const t = createTestContext(spec);
+    const h = compileValidateRequest({ ...defaults, mode: 'enforce' }, t.ctx('getUser'));
     assert.equal(h?.needsRequestBody, false);
   });
 

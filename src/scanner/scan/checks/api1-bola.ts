@@ -9,9 +9,13 @@ import type { ApiDocument, JsonSchema, Operation } from '../../../core/api-docum
 import type { Check } from '../check.ts';
 import type { ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
+import type { CreatedObject } from '../objects.ts';
 import {
+  isAdminOperation,
+  isBusinessFlow,
   isCreationOperation,
   isExcluded,
+  isLoginOperation,
   jsonBodySchema,
   type PlannedRequest,
   planRequest,
@@ -55,13 +59,51 @@ export function markBody(
  * Is what A sees worth protecting from B? Not when it is empty, and not when the operation declares no
  * security and anyone gets the same without credentials (public by design).
  */
-async function isPrivate(ctx: ScanContext, req: PlannedRequest, mine: ScanResponse): Promise<boolean> {
+async function isPrivate(
+  ctx: ScanContext,
+  req: PlannedRequest,
+  mine: ScanResponse,
+  ownerOnly: boolean,
+): Promise<boolean> {
   const body = mine.json ?? mine.text;
   const empty = body === '' || (body !== null && typeof body === 'object' && Object.keys(body).length === 0);
   if (empty) return false;
   if (requiresAuth(req.operation)) return true;
   const anonymous = await ctx.send(req, null);
-  return !isSuccess(anonymous) || similarity(body, anonymous.json ?? anonymous.text) < SAME_OBJECT;
+  if (!isSuccess(anonymous) || similarity(body, anonymous.json ?? anonymous.text) < SAME_OBJECT) return true;
+  // Anyone gets it: public by design, unless the path names the owner by a value the API gave only to the
+  // owner (an account number, an id from its own answers) — then it is the owner's data, open to all.
+  return ownerOnly;
+}
+
+/** The values a concrete path puts where its template has parameters (`v{version}` → the version). */
+export function pathValues(template: string, concrete: string): string[] {
+  const t = template.split('/');
+  const c = concrete.split('?')[0].split('/');
+  const out: string[] = [];
+  for (let i = 0; i < t.length && i < c.length; i++) {
+    const m = /^([^{}]*)\{[^{}]+\}([^{}]*)$/.exec(t[i]);
+    if (!m) continue;
+    const value = c[i].slice(m[1].length, c[i].length - m[2].length);
+    try {
+      out.push(decodeURIComponent(value));
+    } catch {
+      out.push(value);
+    }
+  }
+  return out;
+}
+
+/**
+ * Every path value was seen by the owner alone among the ordinary identities, and none is one of the
+ * owner's login fields (a user name or e-mail: public profiles are named by those).
+ */
+function namesOwnerPrivately(ctx: ScanContext, req: PlannedRequest, owner: Identity): boolean {
+  const values = pathValues(req.operation.path, req.path);
+  const login = new Set(Object.values(owner.login?.body ?? {}).map(String));
+  return (
+    values.length > 0 && values.every((v) => !login.has(v) && ctx.objects.harvest.exclusiveTo(owner.name, v))
+  );
 }
 
 /** The fields that say whose an object is. */
@@ -115,12 +157,14 @@ async function replayReads(
     const req = planRequest(ctx.spec, op, ctx.objects, { owner: owner.name });
     if (!req.ownedPath || tested.has(req.path)) continue;
     tested.add(req.path);
+    // Judged before anyone else reads the path (their answers make its values theirs too).
+    const ownerOnly = namesOwnerPrivately(ctx, req, owner);
     const mine = await ctx.send(req, owner);
     if (!isSuccess(mine)) continue;
     const theirs = await ctx.send(req, attacker);
     if (!isSuccess(theirs)) continue;
     const score = similarity(mine.json ?? mine.text, theirs.json ?? theirs.text);
-    if (score < SAME_OBJECT || !(await isPrivate(ctx, req, mine))) continue;
+    if (score < SAME_OBJECT || !(await isPrivate(ctx, req, mine, ownerOnly))) continue;
     ctx.report(SCAN_RULES.bolaRead, {
       operation: op,
       message: `${attacker.name} read ${owner.name}'s ${req.object ? 'object' : 'data'} at ${req.path} (similarity ${score.toFixed(2)}).`,
@@ -163,6 +207,102 @@ async function replayWrites(ctx: ScanContext, owner: Identity, attacker: Identit
     ctx.report(SCAN_RULES.bolaWrite, {
       operation: op,
       message: `${attacker.name} changed ${owner.name}'s object at ${target.path}${get ? ` and ${owner.name} sees the change` : ''}.`,
+      evidence: evidenceOf(res, { owner: owner.name, attacker: attacker.name }),
+    });
+  }
+}
+
+/** Numbers of a body moved to a value the owner's view will show if it is stored (4242 when the bounds allow). */
+export function markNumbers(spec: ApiDocument, schema: JsonSchema | undefined, value: unknown): unknown {
+  const s = resolveSchema(spec, schema);
+  if (typeof value === 'number') {
+    if (s.enum !== undefined || s.const !== undefined) return value;
+    const min = typeof s.minimum === 'number' ? s.minimum : Number.NEGATIVE_INFINITY;
+    const max = typeof s.maximum === 'number' ? s.maximum : Number.POSITIVE_INFINITY;
+    const wanted = 4242;
+    if (wanted >= min && wanted <= max && wanted !== value) return wanted;
+    return Number.isFinite(min) && min + 1 <= max && min + 1 !== value ? min + 1 : value;
+  }
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const props = propertiesOf(spec, s);
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, k in props ? markNumbers(spec, props[k], v) : v]),
+    );
+  }
+  return value;
+}
+
+/**
+ * The owner's view of one of its objects: the item read (`GET /cards/{id}`) when the API has one, else its
+ * entry in the collection's list, found by id.
+ */
+async function viewOf(ctx: ScanContext, object: CreatedObject, owner: Identity): Promise<string | undefined> {
+  const item = ctx.spec.operations.find(
+    (o) =>
+      o.method === 'GET' &&
+      !isExcluded(o) &&
+      /^\{[^}]+\}$/.test(o.path.slice(object.collection.length + 1)) &&
+      o.path.startsWith(`${object.collection}/`),
+  );
+  if (item) {
+    const res = await ctx.send(planRequest(ctx.spec, item, ctx.objects, { owner: owner.name }), owner);
+    return isSuccess(res) ? res.text : undefined;
+  }
+  const list = ctx.spec.operations.find(
+    (o) => o.method === 'GET' && !isExcluded(o) && o.path.replace(/\/$/, '') === object.collection,
+  );
+  if (!list) return undefined;
+  const res = await ctx.send(planRequest(ctx.spec, list, ctx.objects, { owner: owner.name }), owner);
+  if (!isSuccess(res)) return undefined;
+  const json = res.json;
+  const items = Array.isArray(json)
+    ? json
+    : json !== null && typeof json === 'object'
+      ? (Object.values(json).find(Array.isArray) ?? [])
+      : [];
+  const mine = (items as unknown[]).find(
+    (i) =>
+      i !== null &&
+      typeof i === 'object' &&
+      ['id', '_id', 'uuid'].some((k) => String((i as Record<string, unknown>)[k]) === object.id),
+  );
+  return mine === undefined ? undefined : JSON.stringify(mine);
+}
+
+/**
+ * Actions on an object (`POST /cards/{card_id}/freeze`, `/update-limit`): the attacker calls the owner's
+ * scan-created object; a 2xx after which the owner's view of the object changed (it was stable before) is a
+ * change of another's object.
+ */
+async function replayActions(ctx: ScanContext, owner: Identity, attacker: Identity): Promise<void> {
+  for (const op of ctx.spec.operations) {
+    if (
+      op.method !== 'POST' ||
+      isExcluded(op) ||
+      isCreationOperation(ctx.spec, op) ||
+      isBusinessFlow(ctx.spec, op) ||
+      isAdminOperation(op) ||
+      isLoginOperation(ctx.spec, op)
+    )
+      continue;
+    const target = planRequest(ctx.spec, op, ctx.objects, { owner: owner.name });
+    const object = target.object;
+    if (!object || !target.ownedPath) continue;
+    const before = await viewOf(ctx, object, owner);
+    if (before === undefined || (await viewOf(ctx, object, owner)) !== before) continue;
+    const schema = jsonBodySchema(op);
+    const marker = `pcbola${Date.now().toString(36)}`;
+    const body =
+      schema === undefined
+        ? target.body
+        : markNumbers(ctx.spec, schema, markBody(ctx.spec, schema, target.body, marker));
+    const res = await ctx.send({ ...target, body }, attacker);
+    if (!isSuccess(res)) continue;
+    const after = await viewOf(ctx, object, owner);
+    if (after === undefined || after === before) continue;
+    ctx.report(SCAN_RULES.bolaWrite, {
+      operation: op,
+      message: `${attacker.name} called ${op.method} ${target.path} on ${owner.name}'s object and ${owner.name}'s view of it changed.`,
       evidence: evidenceOf(res, { owner: owner.name, attacker: attacker.name }),
     });
   }
@@ -252,6 +392,8 @@ export const api1: Check = {
     await ownershipFields(ctx, b, a);
     await replayWrites(ctx, a, b);
     await replayWrites(ctx, b, a);
+    await replayActions(ctx, a, b);
+    await replayActions(ctx, b, a);
     // B deletes A's objects only: B's stay for the checks that follow.
     await replayDeletes(ctx, a, b);
   },

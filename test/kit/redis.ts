@@ -1,6 +1,14 @@
+/**
+ * The Redis part of the test kit: the shared server at 127.0.0.1:6379 (tests use a key prefix of their
+ * own on it and never flush it), private redis-server processes a test may freeze or stop, and a log of
+ * the commands a server ran.
+ */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer, Socket } from 'node:net';
 import { Redis } from 'ioredis';
+
+/** The shared Redis every test may use, under a key prefix of its own. */
+export const REDIS_URL = 'redis://127.0.0.1:6379';
 
 /** A free TCP port on 127.0.0.1. */
 export async function freePort(): Promise<number> {
