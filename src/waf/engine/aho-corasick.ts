@@ -52,7 +52,11 @@ export function compileKeywords(
     }
     out[s].push(index);
   });
+  // The phrases ending exactly at each state (before the failure links add their suffixes' phrases).
+  const own = out.map((o) => o.slice());
   const fail = new Int32Array(next.length);
+  // Per state, the nearest state along its failure links that ends a phrase itself (-1: none).
+  const dictLink = new Int32Array(next.length).fill(-1);
   const queue: number[] = [];
   for (const t of next[0].values()) queue.push(t);
   for (let qi = 0; qi < queue.length; qi++) {
@@ -63,6 +67,7 @@ export function compileKeywords(
       while (f !== 0 && !next[f].has(c)) f = fail[f];
       const ft = next[f].get(c);
       fail[t] = ft !== undefined && ft !== t ? ft : 0;
+      dictLink[t] = own[fail[t]].length > 0 ? fail[t] : dictLink[fail[t]];
       if (out[fail[t]].length > 0) out[t] = out[t].concat(out[fail[t]]);
     }
   }
@@ -118,15 +123,21 @@ export function compileKeywords(
   };
   const reported = (o: readonly number[]): Int32Array =>
     groups === undefined ? Int32Array.from(o) : Int32Array.from(new Set(o.flatMap((k) => groups[k])));
-  const sparseOutputs = out.map(reported);
-  // Per state as the walk numbers them (breadth-first rank when the table is dense).
+  // Per state as the walk numbers them (breadth-first rank when the table is dense): what it reports
+  // itself, and where its suffixes' reports continue.
   const outputs: Int32Array[] = new Array(next.length);
+  const suffixOutputs = new Int32Array(next.length);
   const firstOut = new Int32Array(next.length);
   for (let s = 0; s < next.length; s++) {
     const r = rank === undefined ? s : rank[s];
-    outputs[r] = sparseOutputs[s];
+    outputs[r] = reported(own[s]);
+    const d = dictLink[s];
+    suffixOutputs[r] = d < 0 ? -1 : rank === undefined ? d : rank[d];
     firstOut[r] = out[s].length > 0 ? out[s][0] : -1;
   }
+  // Per state, the last collect pass that visited it.
+  const visited = new Int32Array(next.length);
+  let epoch = 0;
   const emptyOutputs = emptyPhrase >= 0 ? reported([emptyPhrase]) : new Int32Array(0);
   return {
     size: phrases.length,
@@ -164,18 +175,30 @@ export function compileKeywords(
         }
       }
       const n = input.length;
+      // A state's own outputs, then those along its chain of suffix states, are reported on its first visit in
+      // this pass; a state met again (directly or as a suffix) was reported with its whole chain already.
+      // So a pass costs the input's length plus each distinct output once, however many states share a
+      // suffix such as a one-character phrase of many groups.
+      epoch = (epoch + 1) | 0;
+      if (epoch === 0) {
+        visited.fill(0);
+        epoch = 1;
+      }
       let s = 0;
       for (let i = 0; i < n; i++) {
         if (delta !== undefined) {
           const c = input.charCodeAt(i);
           s = delta[s * classes + (c <= 0xff ? classOf[c] : 0)];
         } else s = step(s, lowerCode(input.charCodeAt(i)));
-        const o = outputs[s];
-        for (let k = 0; k < o.length; k++) {
-          const x = o[k];
-          if (seen[x] !== mark) {
-            seen[x] = mark;
-            found.push(x);
+        for (let u = s; u >= 0 && visited[u] !== epoch; u = suffixOutputs[u]) {
+          visited[u] = epoch;
+          const o = outputs[u];
+          for (let k = 0; k < o.length; k++) {
+            const x = o[k];
+            if (seen[x] !== mark) {
+              seen[x] = mark;
+              found.push(x);
+            }
           }
         }
       }

@@ -41,6 +41,73 @@ interface Target {
   readonly count: boolean;
   /** `ARGS` or `ARGS:foo` as written, for ctl target removal. */
   readonly fullName: string;
+  /** The variable name a count reports (`&TX:foo`). */
+  readonly countName: string;
+  /** For `TX:name`: the variable name its value reports (`TX:name`, lower case as TX keys are). */
+  readonly txName: string | undefined;
+}
+
+/**
+ * Collection names as string literals: the engine compares them and looks them up in the request's
+ * collections on every rule, and a literal (an internalized string) compares by pointer.
+ */
+const COLLECTION_NAMES = [
+  'ARGS',
+  'ARGS_COMBINED_SIZE',
+  'ARGS_GET',
+  'ARGS_GET_NAMES',
+  'ARGS_NAMES',
+  'ARGS_POST',
+  'ARGS_POST_NAMES',
+  'DURATION',
+  'FILES',
+  'FILES_COMBINED_SIZE',
+  'FILES_NAMES',
+  'FILES_SIZES',
+  'INBOUND_DATA_ERROR',
+  'MULTIPART_PART_HEADERS',
+  'MULTIPART_STRICT_ERROR',
+  'MULTIPART_UNMATCHED_BOUNDARY',
+  'PATH_INFO',
+  'QUERY_STRING',
+  'REMOTE_ADDR',
+  'REMOTE_HOST',
+  'REQBODY_ERROR',
+  'REQBODY_ERROR_MSG',
+  'REQBODY_PROCESSOR',
+  'REQBODY_PROCESSOR_ERROR',
+  'REQUEST_BASENAME',
+  'REQUEST_BODY',
+  'REQUEST_BODY_LENGTH',
+  'REQUEST_COOKIES',
+  'REQUEST_COOKIES_NAMES',
+  'REQUEST_FILENAME',
+  'REQUEST_HEADERS',
+  'REQUEST_HEADERS_NAMES',
+  'REQUEST_LINE',
+  'REQUEST_METHOD',
+  'REQUEST_PROTOCOL',
+  'REQUEST_URI',
+  'REQUEST_URI_RAW',
+  'UNIQUE_ID',
+  'URLENCODED_ERROR',
+  'XML',
+  'TX',
+  'MATCHED_VAR',
+  'MATCHED_VAR_NAME',
+  'MATCHED_VARS',
+  'MATCHED_VARS_NAMES',
+  'IP',
+  'GLOBAL',
+  'SESSION',
+  'USER',
+  'RESOURCE',
+];
+const CANONICAL_COLLECTIONS = new Map(COLLECTION_NAMES.map((n) => [n, n]));
+
+/** The literal spelling of a collection name when it is a known one. */
+function canonicalCollection(name: string): string {
+  return CANONICAL_COLLECTIONS.get(name) ?? name;
 }
 
 interface Exclusion {
@@ -198,7 +265,8 @@ function parseTargets(vars: readonly VariableRef[]): { targets: Target[]; exclus
   const exclusions: Exclusion[] = [];
   for (const v of vars) {
     const keyRegex = v.keyRegex !== undefined ? memoizedTest(compileRegex(`(?i)${v.keyRegex}`)) : undefined;
-    if (v.exclude) exclusions.push({ collection: v.collection, keyLower: v.key?.toLowerCase(), keyRegex });
+    const collection = canonicalCollection(v.collection);
+    if (v.exclude) exclusions.push({ collection, keyLower: v.key?.toLowerCase(), keyRegex });
     else {
       const fullName =
         v.key !== undefined
@@ -207,12 +275,14 @@ function parseTargets(vars: readonly VariableRef[]): { targets: Target[]; exclus
             ? `${v.collection}:/${v.keyRegex}/`
             : v.collection;
       targets.push({
-        collection: v.collection,
+        collection,
         key: v.key,
         keyLower: v.key?.toLowerCase(),
         keyRegex,
         count: v.count,
         fullName,
+        countName: fullName.startsWith('&') ? fullName : `&${fullName}`,
+        txName: collection === 'TX' && v.key !== undefined ? `TX:${v.key.toLowerCase()}` : undefined,
       });
     }
   }
@@ -998,6 +1068,12 @@ class Engine {
     return v;
   }
 
+  /** A value (not a request entry: nothing to memoize on) through transformation chain `chainId`. */
+  private applyChain(value: string, chainId: number): string {
+    if (chainId === 0) return value;
+    return this.chainTransform[chainId](this.applyChain(value, this.chainParent[chainId]));
+  }
+
   /** Which prefilters a value can satisfy (one automaton pass): a row of the hit table. */
   private hitsOfValue(value: string): number {
     const automaton = this.automaton;
@@ -1093,12 +1169,36 @@ class Engine {
     const skipTyped = head.attack && t.request.typedArgs !== undefined;
     const removals = t.removedTargetsById.size > 0 || t.removedTargetsByTag.size > 0;
     const prefilter = !op.negated && rule.prefilter >= 0 && this.automaton !== undefined;
-    for (const target of rule.targets) {
+    const targets = rule.targets;
+    for (let ti = 0; ti < targets.length; ti++) {
+      const target = targets[ti];
       if (removals && this.isTargetRemoved(head, target.fullName, t)) continue;
+      const txName = target.txName;
+      if (txName !== undefined && !removals && !rule.multiMatch && rule.exclusions.length === 0) {
+        // `TX:name` (most of CRS's bookkeeping rules): its one value, without building entries.
+        this.settleCaptures(t);
+        const v = t.tx.get(target.keyLower as string);
+        let value: string;
+        let name: string;
+        if (target.count) {
+          value = v === undefined ? '0' : '1';
+          name = target.countName;
+        } else {
+          if (v === undefined) continue;
+          value = this.applyChain(v, rule.chainId);
+          name = txName;
+        }
+        const r = op.run(value, t.expander, wantCaptures);
+        if (r.matched === op.negated) continue;
+        any = true;
+        newMatched ??= [];
+        this.onValueMatch(rule, name, value, r, t, newMatched);
+        continue;
+      }
       const entries = this.resolve(target, rule, t);
       const coll = target.collection;
       if (target.count) {
-        const name = target.fullName.startsWith('&') ? target.fullName : `&${target.fullName}`;
+        const name = target.countName;
         const r = op.run(String(entries.length), t.expander, wantCaptures);
         if (r.matched !== op.negated) {
           any = true;

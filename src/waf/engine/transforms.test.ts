@@ -94,3 +94,15 @@ test('the triggers are tight enough to matter and wide enough to be true', () =>
   for (const name of ['base64decode', 'hexencode', 'length', 'md5', 'sha1', 'urlencode'])
     assert.equal(TRANSFORM_TRIGGERS.has(name), false, name);
 });
+
+test('sha1 and md5 give the digest bytes of the byte string', () => {
+  const hex = (s: string) => Buffer.from(s, 'latin1').toString('hex');
+  assert.equal(hex(TRANSFORMS.get('sha1')?.('abc') ?? ''), 'a9993e364706816aba3e25717850c26c9cd0d89d');
+  assert.equal(hex(TRANSFORMS.get('md5')?.('abc') ?? ''), '900150983cd24fb0d6963f7d28e17f72');
+  // Bytes above 0x7F are hashed as single bytes (latin1), not as UTF-8.
+  assert.equal(hex(TRANSFORMS.get('md5')?.('\xe9') ?? ''), '3406877694691ddd1dfb0aca54681407');
+  assert.notEqual(
+    hex(TRANSFORMS.get('sha1')?.('\xe9') ?? ''),
+    hex(TRANSFORMS.get('sha1')?.('\xc3\xa9') ?? ''),
+  );
+});

@@ -3,7 +3,7 @@
  * behaviour. Values are byte strings: one JavaScript character per byte (latin1), as ModSecurity works
  * on bytes; `utf8toUnicode` is what turns multi-byte UTF-8 into `%uXXXX` text.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** One transformation: byte string in, byte string out. */
 export type Transform = (input: string) => string;
@@ -601,8 +601,9 @@ export const TRANSFORMS: ReadonlyMap<string, Transform> = new Map<string, Transf
     'sqlhexdecode',
     (s) => s.replace(/0x((?:[0-9a-fA-F]{2})+)/g, (_m, h: string) => Buffer.from(h, 'hex').toString('latin1')),
   ],
-  ['sha1', (s) => createHash('sha1').update(Buffer.from(s, 'latin1')).digest().toString('latin1')],
-  ['md5', (s) => createHash('md5').update(Buffer.from(s, 'latin1')).digest().toString('latin1')],
+  // One-shot hashing: no Hash object per value (CRS hashes the User-Agent of every request).
+  ['sha1', (s) => hash('sha1', Buffer.from(s, 'latin1'), 'latin1')],
+  ['md5', (s) => hash('md5', Buffer.from(s, 'latin1'), 'latin1')],
   ['length', (s) => String(s.length)],
   ['trim', (s) => trimRight(trimLeft(s))],
   ['trimleft', trimLeft],
