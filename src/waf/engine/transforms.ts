@@ -602,8 +602,8 @@ export const TRANSFORMS: ReadonlyMap<string, Transform> = new Map<string, Transf
     (s) => s.replace(/0x((?:[0-9a-fA-F]{2})+)/g, (_m, h: string) => Buffer.from(h, 'hex').toString('latin1')),
   ],
   // One-shot hashing: no Hash object per value (CRS hashes the User-Agent of every request).
-  ['sha1', (s) => hash('sha1', Buffer.from(s, 'latin1'), 'latin1')],
-  ['md5', (s) => hash('md5', Buffer.from(s, 'latin1'), 'latin1')],
+  ['sha1', (s) => hash('sha1', Buffer.from(s, 'latin1'), 'binary')],
+  ['md5', (s) => hash('md5', Buffer.from(s, 'latin1'), 'binary')],
   ['length', (s) => String(s.length)],
   ['trim', (s) => trimRight(trimLeft(s))],
   ['trimleft', trimLeft],
