@@ -232,3 +232,15 @@ test('the dense keyword table reports the same phrases and groups as the map wal
       assert.ok(input.toLowerCase().slice(0, first.end).endsWith(phrases[first.index].toLowerCase()));
   }
 });
+
+test('^.*$ answered without the regex engine matches as RE2 with DOTALL and MULTILINE does', async () => {
+  const { RE2JS } = await import('re2js');
+  const re2 = RE2JS.compile('^.*$', RE2JS.DOTALL | RE2JS.MULTILINE);
+  const fast = compileRegex('^.*$');
+  for (const input of ['', 'a', 'Mozilla/5.0', 'two\nlines', '\n', 'a\r\nb\n', '\0\xff']) {
+    assert.equal(fast.test(input), re2.test(input), JSON.stringify(input));
+    const m = re2.matcher(input);
+    assert.ok(m.find());
+    assert.deepEqual(fast.exec(input), [m.group(0)], JSON.stringify(input));
+  }
+});

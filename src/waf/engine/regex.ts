@@ -120,8 +120,20 @@ function expandTrailingNegativeLookahead(source: string): string | undefined {
   return `${source.slice(0, m.index)}(?:${options.join('|')})`;
 }
 
+/**
+ * `^.*$` (CRS's "any value", used to capture a whole value: the User-Agent hash, header names): under DOTALL
+ * it matches every input, entirely. Answered without the regex engine, whose per-call cost dominates here.
+ */
+const MATCH_ALL: CompiledRegex = {
+  source: '^.*$',
+  factors: undefined,
+  test: () => true,
+  exec: (input) => [input],
+};
+
 /** Compiles a pattern with libmodsecurity's flags (DOTALL, MULTILINE). */
 export function compileRegex(source: string): CompiledRegex {
+  if (source === MATCH_ALL.source) return MATCH_ALL;
   let re2Source: string;
   try {
     re2Source = toRe2(source);
