@@ -135,6 +135,9 @@ export function compileKeywords(
     suffixOutputs[r] = d < 0 ? -1 : rank === undefined ? d : rank[d];
     firstOut[r] = out[s].length > 0 ? out[s][0] : -1;
   }
+  // Per state, the first state of its suffix chain (itself included) that reports something, or -1.
+  const firstReporting = new Int32Array(next.length);
+  for (let r = 0; r < next.length; r++) firstReporting[r] = outputs[r].length > 0 ? r : suffixOutputs[r];
   // Per state, the last collect pass that visited it.
   const visited = new Int32Array(next.length);
   let epoch = 0;
@@ -184,13 +187,8 @@ export function compileKeywords(
         visited.fill(0);
         epoch = 1;
       }
-      let s = 0;
-      for (let i = 0; i < n; i++) {
-        if (delta !== undefined) {
-          const c = input.charCodeAt(i);
-          s = delta[s * classes + (c <= 0xff ? classOf[c] : 0)];
-        } else s = step(s, lowerCode(input.charCodeAt(i)));
-        for (let u = s; u >= 0 && visited[u] !== epoch; u = suffixOutputs[u]) {
+      const report = (from: number): void => {
+        for (let u = from; u >= 0 && visited[u] !== epoch; u = suffixOutputs[u]) {
           visited[u] = epoch;
           const o = outputs[u];
           for (let k = 0; k < o.length; k++) {
@@ -200,6 +198,22 @@ export function compileKeywords(
               found.push(x);
             }
           }
+        }
+      };
+      let s = 0;
+      if (delta !== undefined) {
+        // The hot loop: one table read per character, and one more to learn the state reports nothing.
+        for (let i = 0; i < n; i++) {
+          const c = input.charCodeAt(i);
+          s = delta[s * classes + (c <= 0xff ? classOf[c] : 0)];
+          const r = firstReporting[s];
+          if (r >= 0) report(r);
+        }
+      } else {
+        for (let i = 0; i < n; i++) {
+          s = step(s, lowerCode(input.charCodeAt(i)));
+          const r = firstReporting[s];
+          if (r >= 0) report(r);
         }
       }
     },
