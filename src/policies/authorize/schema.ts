@@ -1,17 +1,9 @@
-import type { JsonObject } from '../../core/api-document.ts';
-import type { PolicyConfigBase } from '../../core/policy.ts';
-
-export interface AuthorizeConfig extends PolicyConfigBase {
-  rolesAnyOf?: string[];
-  rolesAllOf?: string[];
-  rule?: string;
-  allowAnonymous?: boolean;
-}
+import type { SparseConfigOf } from '../../core/policy-config.ts';
 
 /** Shape of the `x-portcullis-authz` operation extension: a CEL rule, or an object like the config. */
 export type AuthzExtension = string | Omit<AuthorizeConfig, 'mode'>;
 
-export const authorizeSchema: JsonObject = {
+export const authorizeSchema = {
   type: 'object',
   additionalProperties: false,
   description:
@@ -40,4 +32,10 @@ export const authorizeSchema: JsonObject = {
         'Evaluate the rules for anonymous callers too (otherwise they are denied when rules exist).',
     },
   },
-};
+} as const;
+
+/**
+ * The `authorize` config. Every field may be absent: the block may also come from the operation's
+ * `x-portcullis-authz` extension, which no defaults fill (a missing `allowAnonymous` is false).
+ */
+export type AuthorizeConfig = SparseConfigOf<typeof authorizeSchema>;

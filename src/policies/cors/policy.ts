@@ -1,32 +1,9 @@
 import type { IncomingMessage } from 'node:http';
 import type { Exchange } from '../../core/exchange.ts';
-import type {
-  CompileContext,
-  PolicyConfigBase,
-  PolicyDefinition,
-  PolicyHandler,
-  ResponseHead,
-} from '../../core/policy.ts';
+import type { CompileContext, PolicyDefinition, PolicyHandler, ResponseHead } from '../../core/policy.ts';
+import { type ConfigOf, defaultsOf } from '../../core/policy-config.ts';
 import { type Problem, problem, problems } from '../../core/problems.ts';
 import { emitViolation } from '../violation-events.ts';
-
-export interface CorsConfig extends PolicyConfigBase {
-  allowOrigins: string[];
-  allowCredentials: boolean;
-  allowHeaders: string[];
-  exposeHeaders: string[];
-  maxAgeSeconds: number;
-  rejectUnlistedOrigins: boolean;
-}
-
-export const defaults: Omit<CorsConfig, 'mode'> = {
-  allowOrigins: [],
-  allowCredentials: false,
-  allowHeaders: ['authorization', 'content-type'],
-  exposeHeaders: [],
-  maxAgeSeconds: 600,
-  rejectUnlistedOrigins: true,
-};
 
 /** JSON Schema of the `cors` config block. */
 export const schema = {
@@ -36,44 +13,48 @@ export const schema = {
     allowOrigins: {
       type: 'array',
       items: { type: 'string', pattern: '^https?://[^/?#*]+$' },
-      default: defaults.allowOrigins,
+      default: [],
       description:
         'Origins (scheme://host[:port], exact, no wildcards) that may call the API from a browser. Others are ' +
         'never reflected.',
     },
     allowCredentials: {
       type: 'boolean',
-      default: defaults.allowCredentials,
+      default: false,
       description: 'Send Access-Control-Allow-Credentials: true (only ever to listed origins).',
     },
     allowHeaders: {
       type: 'array',
       items: { type: 'string', pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$" },
-      default: defaults.allowHeaders,
+      default: ['authorization', 'content-type'],
       description:
         'Request headers a preflight may ask for, besides the header parameters the operation declares.',
     },
     exposeHeaders: {
       type: 'array',
       items: { type: 'string', pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$" },
-      default: defaults.exposeHeaders,
+      default: [],
       description: 'Response headers scripts may read (Access-Control-Expose-Headers).',
     },
     maxAgeSeconds: {
       type: 'integer',
       minimum: 0,
-      default: defaults.maxAgeSeconds,
+      default: 600,
       description: 'How long browsers may cache a preflight answer (Access-Control-Max-Age).',
     },
     rejectUnlistedOrigins: {
       type: 'boolean',
-      default: defaults.rejectUnlistedOrigins,
+      default: true,
       description:
         'Answer 403 to requests whose Origin is not listed (cross-site request forgery from other sites); ' +
         'false only withholds the CORS headers.',
     },
   },
-};
+} as const;
+
+export type CorsConfig = ConfigOf<typeof schema>;
+
+export const defaults = defaultsOf<CorsConfig>(schema);
 
 /** The gateway's answer to a CORS preflight (`OPTIONS` with `Access-Control-Request-Method`). */
 export interface PreflightAnswer {

@@ -1,28 +1,5 @@
-import type { PolicyConfigBase, PolicyDefinition, PolicyHandler } from '../../core/policy.ts';
-
-export interface SecurityHeadersConfig extends PolicyConfigBase {
-  hstsMaxAgeSeconds: number;
-  hstsIncludeSubDomains: boolean;
-  hstsPreload: boolean;
-  contentSecurityPolicy: string;
-  referrerPolicy: string;
-  frameOptions: string;
-  crossOriginResourcePolicy: string;
-  noStoreWhenAuthenticated: boolean;
-}
-
-export const defaults: Omit<SecurityHeadersConfig, 'mode'> = {
-  // Mozilla server-side TLS guidelines: at least two years.
-  hstsMaxAgeSeconds: 63072000,
-  hstsIncludeSubDomains: true,
-  hstsPreload: false,
-  // An API answers data, never documents: nothing may load, nothing may frame it.
-  contentSecurityPolicy: "default-src 'none'; frame-ancestors 'none'",
-  referrerPolicy: 'no-referrer',
-  frameOptions: 'DENY',
-  crossOriginResourcePolicy: 'same-origin',
-  noStoreWhenAuthenticated: true,
-};
+import type { PolicyDefinition, PolicyHandler } from '../../core/policy.ts';
+import { type ConfigOf, defaultsOf } from '../../core/policy-config.ts';
 
 /** JSON Schema of the `securityHeaders` config block. */
 export const schema = {
@@ -32,49 +9,55 @@ export const schema = {
     hstsMaxAgeSeconds: {
       type: 'integer',
       minimum: 0,
-      default: defaults.hstsMaxAgeSeconds,
+      // Mozilla server-side TLS guidelines: at least two years.
+      default: 63072000,
       description:
         'Strict-Transport-Security max-age, sent on TLS responses only (RFC 6797 §7.2). 0 omits it.',
     },
     hstsIncludeSubDomains: {
       type: 'boolean',
-      default: defaults.hstsIncludeSubDomains,
+      default: true,
       description: 'Add includeSubDomains to Strict-Transport-Security.',
     },
     hstsPreload: {
       type: 'boolean',
-      default: defaults.hstsPreload,
+      default: false,
       description:
         'Add preload to Strict-Transport-Security (only once the domain is meant for the preload list).',
     },
     contentSecurityPolicy: {
       type: 'string',
-      default: defaults.contentSecurityPolicy,
+      // An API answers data, never documents: nothing may load, nothing may frame it.
+      default: "default-src 'none'; frame-ancestors 'none'",
       description: 'Content-Security-Policy of API responses; empty omits it.',
     },
     referrerPolicy: {
       type: 'string',
-      default: defaults.referrerPolicy,
+      default: 'no-referrer',
       description: 'Referrer-Policy; empty omits it.',
     },
     frameOptions: {
       type: 'string',
-      default: defaults.frameOptions,
+      default: 'DENY',
       description: 'X-Frame-Options for browsers without CSP frame-ancestors; empty omits it.',
     },
     crossOriginResourcePolicy: {
       enum: ['same-origin', 'same-site', 'cross-origin', ''],
-      default: defaults.crossOriginResourcePolicy,
+      default: 'same-origin',
       description: 'Cross-Origin-Resource-Policy (does not affect CORS requests); empty omits it.',
     },
     noStoreWhenAuthenticated: {
       type: 'boolean',
-      default: defaults.noStoreWhenAuthenticated,
+      default: true,
       description:
         'Send Cache-Control: no-store on responses to authenticated callers, whatever the upstream said.',
     },
   },
-};
+} as const;
+
+export type SecurityHeadersConfig = ConfigOf<typeof schema>;
+
+export const defaults = defaultsOf<SecurityHeadersConfig>(schema);
 
 /** Compiles the header set once; the handler only assigns precomputed strings. */
 export function compileSecurityHeaders(config: SecurityHeadersConfig): PolicyHandler | null {
