@@ -106,3 +106,24 @@ test('sha1 and md5 give the digest bytes of the byte string', () => {
     hex(TRANSFORMS.get('sha1')?.('\xc3\xa9') ?? ''),
   );
 });
+
+test('base64Decode reads the leading base64 part as Node does', () => {
+  const fn = TRANSFORMS.get('base64decode');
+  assert.ok(fn);
+  const reference = (s: string) => {
+    const m = /^[A-Za-z0-9+/]*={0,2}/.exec(s);
+    return Buffer.from(m ? m[0] : '', 'base64').toString('latin1');
+  };
+  const next = random(0xba5e);
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_ .%\xe9\u20ac';
+  for (const s of ['', 'QQ', 'QUI', 'QUJD', 'Q', 'QQ==', 'QUI=x', 'Zm9vYmFy', '====', 'a=b'])
+    assert.equal(fn(s), reference(s), s);
+  for (let k = 0; k < 20_000; k++) {
+    let s = '';
+    const len = Math.floor(next() * 20);
+    // Mostly alphabet characters, so that long valid prefixes occur.
+    for (let i = 0; i < len; i++)
+      s += next() < 0.85 ? alphabet[Math.floor(next() * 64)] : alphabet[Math.floor(next() * alphabet.length)];
+    assert.equal(fn(s), reference(s), JSON.stringify(s));
+  }
+});
