@@ -4,20 +4,10 @@
  * to take PostgreSQL away from whoever uses it without disturbing other tests.
  */
 import { randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import pg from 'pg';
 
 export const POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/test';
-
-const pg = createRequire(import.meta.url)('pg') as {
-  Client: new (
-    url: string,
-  ) => {
-    connect(): Promise<void>;
-    query(sql: string, values?: unknown[]): Promise<{ rows: Array<Record<string, unknown>> }>;
-    end(): Promise<void>;
-  };
-};
 
 /** An administrative connection to the shared PostgreSQL. */
 export interface PostgresAdmin {

@@ -1,4 +1,4 @@
-import { createRequire } from 'node:module';
+import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Clock } from '../../core/clock.ts';
 import {
@@ -14,29 +14,6 @@ import {
   restoreRow,
   type StoredEvent,
 } from './event-store.ts';
-
-// `pg` ships no type declarations; this is the small part of its API the store uses.
-interface PgResult {
-  rows: Array<Record<string, unknown>>;
-  rowCount: number | null;
-}
-interface PgClient {
-  query(text: string, values?: unknown[]): Promise<PgResult>;
-  release(err?: Error | boolean): void;
-}
-interface PgPool {
-  query(
-    text: string | { name: string; text: string; values: unknown[] },
-    values?: unknown[],
-  ): Promise<PgResult>;
-  connect(): Promise<PgClient>;
-  end(): Promise<void>;
-  on(event: 'error', fn: (err: Error) => void): void;
-}
-interface PgModule {
-  Pool: new (config: Record<string, unknown>) => PgPool;
-}
-const pg = createRequire(import.meta.url)('pg') as PgModule;
 
 export interface PostgresStoreOptions {
   /** `postgres://user@host:port/db`. */
