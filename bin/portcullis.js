@@ -9,16 +9,17 @@ if (major < 24) {
 }
 
 /**
- * V8 heap settings for `serve`, opt-in through PORTCULLIS_NODE_FLAGS (docs/limits.md, "Resident memory").
- * The low-memory setting `--max-semi-space-size=8 --heap-growing-percent=30` keeps a gateway with 100 000
- * client keys near 240 MB resident instead of about 500 MB, but it cost 39% of pass-through throughput
- * and 26% of the full pipeline's in one quiet run of the bench, so Node's own defaults stay the default.
+ * V8 heap settings for `serve` are opt-in through PORTCULLIS_NODE_FLAGS (docs/limits.md, "Resident
+ * memory"); Node's own defaults stay the default. The low-memory setting
+ * `--max-semi-space-size=8 --heap-growing-percent=30` keeps a gateway with 100 000 client keys near 240 MB
+ * resident instead of about 500 MB, but it cost 39% of pass-through throughput and 26% of the full
+ * pipeline's in one quiet run of the bench.
+ *
+ * Returns the flags to restart `serve` with: those asked for and not already given on the command line
+ * or in NODE_OPTIONS.
  */
-const HEAP_FLAGS = '';
-
-/** The flags to restart `serve` with: none already given on the command line or in NODE_OPTIONS. */
 function heapFlags() {
-  const wanted = (process.env.PORTCULLIS_NODE_FLAGS ?? HEAP_FLAGS).split(/\s+/).filter(Boolean);
+  const wanted = (process.env.PORTCULLIS_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
   const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].map((f) =>
     f.split('=')[0].replaceAll('_', '-'),
   );
