@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { readSql } from './sql-fold.ts';
-import { detectSQLi, sqlReadings } from './sqli.ts';
+import { detectSQLi, detectSQLiByReading, isOneToken, sqlReadings } from './sqli.ts';
 
 describe('SQL folding', () => {
   test('folds arithmetic, lists and unary signs into one operand', () => {
@@ -87,5 +87,78 @@ describe('detectSQLi', () => {
 
   test('reads UTF-16 text as its UTF-8 bytes', () => {
     assert.equal(detectSQLi("é' or '1'='1").match, true);
+  });
+});
+
+describe('the quick answer of detectSQLi', () => {
+  // SQL words of every class, prefixes of the quoted-string forms, digits: joined into words and numbers.
+  const PIECES = [
+    'select',
+    'union',
+    'or',
+    'and',
+    'not',
+    'null',
+    'sleep',
+    'benchmark',
+    'exec',
+    'drop',
+    'order',
+    'by',
+    'true',
+    'x',
+    'b',
+    'e',
+    'n',
+    'q',
+    'u',
+    'nq',
+    '0',
+    '1',
+    '9',
+    '0x',
+    '0b',
+    'E5',
+    'f',
+    'd',
+    '_',
+    'A',
+    'Z',
+    'current_user',
+    'waitfor',
+    'delay',
+    'collate',
+    'utl_http',
+    'version',
+    'char',
+    'concat',
+    'if',
+  ];
+  let seed = 11;
+  const next = () => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed / 0x80000000;
+  };
+
+  test('words and numbers read as one token and never as injection', () => {
+    let checked = 0;
+    for (let k = 0; k < 30_000; k++) {
+      let s = '';
+      const n = 1 + Math.floor(next() * 4);
+      for (let i = 0; i < n; i++) s += PIECES[Math.floor(next() * PIECES.length)];
+      if (next() < 0.2) s = s.replace(/[^0-9]/g, '') || '0';
+      if (!isOneToken(s)) continue;
+      checked++;
+      for (const r of sqlReadings(s)) assert.ok(r.fingerprint.length <= 1, `${s}: ${r.fingerprint}`);
+      assert.equal(detectSQLiByReading(s).match, false, s);
+    }
+    assert.ok(checked > 20_000, `${checked} words checked`);
+  });
+
+  test('what is not one word or number is read in full', () => {
+    for (const s of ['1 union select 1', "a'", '1a', '9e9', 'a.b', 'a b', '', 'é', 'a-b', '#', '0x1f or 1'])
+      assert.equal(isOneToken(s), false, s);
+    for (const s of ["1' or '1'='1", '1 union select password from users--'])
+      assert.equal(detectSQLi(s).match, true, s);
   });
 });

@@ -18,6 +18,36 @@ export interface SqliDetection {
 
 /** Tells whether `input` reads as SQL injection, the way libinjection's `libinjection_sqli` decides. */
 export function detectSQLi(input: string): SqliDetection {
+  if (isOneToken(input)) return { match: false };
+  return detectSQLiByReading(input);
+}
+
+/**
+ * Whether `input` is a word (an ASCII letter or `_`, then letters, digits, `_`) or a run of digits. Such an
+ * input holds no quote (so only the plain reading is tried), no `#` or `--` (so no MySQL reading), and the
+ * lexer reads it as one token: a word start is read to the first character that ends a word (the prefixed
+ * string forms b'', x'', e'', n'', q'', u&'' all need a quote or `&` after the letter, else they read a word
+ * too), digits to the end. A fingerprint of one token is never injection (sql-shape.ts: only the `X` of an
+ * executable comment is, which needs `/*!` or `{`). So detectSQLi answers no at once (most argument values
+ * and names are such words or numbers); sqli.test.ts checks this against the full reading.
+ */
+export function isOneToken(input: string): boolean {
+  const n = input.length;
+  if (n === 0) return false;
+  const first = input.charCodeAt(0);
+  const digits = first >= 0x30 && first <= 0x39;
+  for (let i = 0; i < n; i++) {
+    const c = input.charCodeAt(i);
+    const digit = c >= 0x30 && c <= 0x39;
+    if (digits) {
+      if (!digit) return false;
+    } else if (!(digit || (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x5f)) return false;
+  }
+  return true;
+}
+
+/** The readings alone, without the quick answer of detectSQLi (exported for its test). */
+export function detectSQLiByReading(input: string): SqliDetection {
   const s = toByteString(input);
   if (s.length === 0) return { match: false };
   const plain = readSql(s, '', 'ansi');
