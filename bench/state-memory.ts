@@ -12,7 +12,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
@@ -67,11 +67,13 @@ function accessEvent(i: number, fields: Record<string, unknown>): SecurityEvent 
   } as unknown as SecurityEvent;
 }
 
-/** A limiter check keyed the way the rate-limit policy keys one (SHA-256 of the partition). */
+/** A limiter check keyed the way the rate-limit policy keys one (128 bits of the partition's SHA-256). */
 function limitCheck(i: number, algorithm: LimitAlgorithm, code: string): LimitCheck {
   const h = createHash('sha256')
-    .update(`ip:${ipOf(i)}`)
-    .digest('hex');
+    .update(`ip=${ipOf(i).length}:${ipOf(i)}|`)
+    .digest()
+    .subarray(0, 16)
+    .toString('base64url');
   return {
     key: `rl:{shop:${h}}:rateLimit:per-client:${code}${algorithm === 'fixed-window' ? `:${T0 / 1000}` : ''}`,
     algorithm,
@@ -255,7 +257,7 @@ const OK = {
 };
 
 /** The spec of the full-pipeline gateway: a bearer-protected operation, a public one with an id, nothing else. */
-const SPEC = {
+export const GATEWAY_SPEC = {
   openapi: '3.1.0',
   info: { title: 'state-memory', version: '1' },
   components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
@@ -275,7 +277,7 @@ const SPEC = {
 
 /** Limits that never reject (the state is what is measured): one per algorithm that keeps per-client state. */
 const HIGH = 1_000_000_000;
-const POLICIES = {
+export const GATEWAY_POLICIES = {
   authenticate: {
     schemes: {
       bearer: {
@@ -324,7 +326,7 @@ export async function measureGatewayRss(
   const port = await freePort();
   const specFile = path.join(dir, 'openapi.yaml');
   const configFile = path.join(dir, 'portcullis.yaml');
-  await writeFile(specFile, stringify(SPEC));
+  await writeFile(specFile, stringify(GATEWAY_SPEC));
   await writeFile(
     configFile,
     stringify({
@@ -338,7 +340,7 @@ export async function measureGatewayRss(
           name: 'bench',
           spec: specFile,
           upstream: { url: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`, connections: 64 },
-          policies: POLICIES,
+          policies: GATEWAY_POLICIES,
         },
       ],
     }),
@@ -347,6 +349,9 @@ export async function measureGatewayRss(
     process.execPath,
     [
       ...(process.env.BENCH_STATE_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+      ...(process.env.BENCH_STATE_SNAPSHOT
+        ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${process.env.BENCH_STATE_SNAPSHOT}`]
+        : []),
       path.join(root, 'bin/portcullis.js'),
       'serve',
       '--config',
@@ -367,6 +372,7 @@ export async function measureGatewayRss(
       await sleep(50);
     }
     await sleep(500);
+    await snapshot(proc, 'idle');
     const idle = rssOf(proc.pid!).rss;
     const cpu0 = cpuMsOf(proc.pid!);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
@@ -395,6 +401,7 @@ export async function measureGatewayRss(
     // Let the watch loop take the last batches, then read what stays.
     await sleep(2000);
     const { rss, peak } = rssOf(proc.pid!);
+    await snapshot(proc, 'loaded');
     const cpuMs = cpuMsOf(proc.pid!) - cpu0;
     process.stderr.write(`bench: state memory: statuses ${JSON.stringify(Object.fromEntries(statuses))}\n`);
     return { idle, rss, peak, cpuMs };
@@ -406,6 +413,26 @@ export async function measureGatewayRss(
     await jwt.cleanup();
     await new Promise((r) => upstream.close(r));
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * With BENCH_STATE_SNAPSHOT naming a folder (and `--heapsnapshot-signal=SIGUSR2` in BENCH_STATE_NODE_ARGS,
+ * which this adds), writes a heap snapshot of the gateway there at idle and after the load.
+ */
+async function snapshot(proc: ChildProcess, label: string): Promise<void> {
+  const dir = process.env.BENCH_STATE_SNAPSHOT;
+  if (!dir) return;
+  const before = new Set(readdirSync(dir));
+  proc.kill('SIGUSR2');
+  for (let i = 0; i < 600; i++) {
+    await sleep(100);
+    const made = readdirSync(dir).find((f) => !before.has(f) && f.endsWith('.heapsnapshot'));
+    if (made && statSync(path.join(dir, made)).size > 0) {
+      await sleep(1000);
+      process.stderr.write(`bench: state memory: ${label} heap snapshot ${path.join(dir, made)}\n`);
+      return;
+    }
   }
 }
 

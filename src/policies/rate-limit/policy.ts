@@ -59,9 +59,14 @@ interface StoreHealth {
 
 const RETRY_STORE_AFTER_MS = 1000;
 
-/** A partition key's SHA-256 (hex, for store keys and events) and the `pk` parameter derived from it. */
+/** A partition key's SHA-256 (hex, for events), its store form and the `pk` parameter derived from it. */
 interface KeyHash {
   readonly hex: string;
+  /**
+   * The first 128 bits as base64url (22 characters) for store keys: a limiter key of the in-memory store costs
+   * about 40 bytes less than with the 64 hex characters (issue 14 item 7), and 128 bits keep partitions apart.
+   */
+  readonly store: string;
   /** First 8 bytes of the hash as a structured-field Byte Sequence: names the partition, reveals nothing. */
   readonly pk: string;
 }
@@ -267,8 +272,12 @@ function defineLimitPolicy(opts: {
       function hashOf(partition: string): KeyHash {
         let h = hashCache.get(partition);
         if (h === undefined) {
-          const hex = hash('sha256', partition, 'hex');
-          h = { hex, pk: sfBytes(Buffer.from(hex.slice(0, 16), 'hex')) };
+          const digest = hash('sha256', partition, 'buffer');
+          h = {
+            hex: digest.toString('hex'),
+            store: digest.subarray(0, 16).toString('base64url'),
+            pk: sfBytes(digest.subarray(0, 8)),
+          };
           if (hashCache.size >= HASH_CACHE_ENTRIES) hashCache.clear();
           hashCache.set(partition, h);
         }
@@ -285,7 +294,7 @@ function defineLimitPolicy(opts: {
         const checks: LimitCheck[] = [];
         const windows: number[] = [];
         for (const l of limits) {
-          const h = hashes[l.keyIndex].hex;
+          const h = hashes[l.keyIndex].store;
           const base = oneKey
             ? `rl:{${apiName}:${h}}:${policyName}:${l.name}:${l.code}`
             : `rl:{${apiName}}:${policyName}:${l.name}:${l.code}:${h}`;
