@@ -8,10 +8,7 @@
  * flagged. Portcullis runs its detector in-process on the same items, as the `injection` policy does.
  */
 
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Pool } from 'undici';
 import {
@@ -23,7 +20,8 @@ import {
   scoreCorpus,
 } from '../src/policies/injection/corpus.ts';
 import { compileDetector } from '../src/policies/injection/engine.ts';
-import { MODSEC_MODULE, MODSEC_PACKAGES, writeModSecurityRules } from './modsecurity.ts';
+import { startNginxModSecurity } from '../test/waf/nginx-modsecurity.ts';
+import { MODSEC_PACKAGES, modSecurityRules } from './modsecurity.ts';
 
 const CORPUS = join(import.meta.dirname, '../test/fixtures/corpus');
 const CONCURRENCY = 16;
@@ -61,96 +59,21 @@ function ensurePackages(): string[] {
   return missing;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 interface Waf {
   readonly url: string;
-  stop(): void;
+  stop(): Promise<void>;
 }
 
-/** Writes an nginx + ModSecurity + CRS PL1 config into a temp dir and starts nginx in the foreground. */
+/** nginx + ModSecurity + CRS PL1 (test/waf/nginx-modsecurity.ts runs the nginx), once it answers. */
 async function startModSecurity(): Promise<Waf> {
-  const dir = mkdtempSync(join(tmpdir(), 'portcullis-waf-'));
-  const front = await freePort();
-  const back = await freePort();
-  writeModSecurityRules(dir);
-  writeFileSync(
-    join(dir, 'nginx.conf'),
-    `load_module ${MODSEC_MODULE};
-worker_processes 1;
-pid ${join(dir, 'nginx.pid')};
-error_log ${join(dir, 'error.log')} error;
-events { worker_connections 256; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  client_max_body_size 1m;
-  upstream app { server 127.0.0.1:${back}; keepalive 16; }
-  server {
-    listen 127.0.0.1:${back};
-    location / { return 200 "ok"; }
-  }
-  server {
-    listen 127.0.0.1:${front};
-    modsecurity on;
-    modsecurity_rules_file ${join(dir, 'modsec.conf')};
-    location / {
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_pass http://app;
-    }
-  }
-}
-`,
-  );
-  const child: ChildProcess = spawn(
-    'nginx',
-    ['-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'],
-    {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    },
-  );
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => {
-    stderr += d.toString();
+  const nginx = await startNginxModSecurity({ prefix: 'portcullis-waf-', modSecurity: modSecurityRules });
+  const url = `http://127.0.0.1:${nginx.front}`;
+  await nginx.ready(async () => {
+    const res = await fetch(`${url}/?q=hello`);
+    await res.arrayBuffer();
+    if (res.status !== 200) throw new Error(`nginx answered ${res.status}`);
   });
-  const url = `http://127.0.0.1:${front}`;
-  for (let i = 0; i < 100; i++) {
-    if (child.exitCode !== null) throw new Error(`nginx exited: ${stderr || readLog(dir)}`);
-    try {
-      const res = await fetch(`${url}/?q=hello`);
-      await res.arrayBuffer();
-      if (res.status === 200) break;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return {
-    url,
-    stop() {
-      if (child.pid !== undefined && child.exitCode === null) child.kill('SIGQUIT');
-      setTimeout(() => rmSync(dir, { recursive: true, force: true }), 500).unref();
-    },
-  };
-}
-
-function readLog(dir: string): string {
-  const f = join(dir, 'error.log');
-  return existsSync(f) ? readFileSync(f, 'utf8').slice(-2000) : '';
+  return { url, stop: () => nginx.stop() };
 }
 
 /** Sends every item through the WAF; returns the items it blocked (403). */
@@ -232,7 +155,7 @@ async function main() {
           console.log(`${item.label === 'attack' ? 'WAF MISS' : 'WAF FP  '} ${JSON.stringify(item.input)}`);
         }
       } finally {
-        waf.stop();
+        await waf.stop();
       }
     }
   }
