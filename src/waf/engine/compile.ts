@@ -753,6 +753,13 @@ class Engine {
   private readonly seen: Int32Array;
   private mark = 0;
   private readonly found: number[] = [];
+  /**
+   * Memo of the current evaluation, one row of cells (one per transformation chain) per entry slot: the
+   * prefilter answer (hit-table row + 1, 0 unknown) and the transformed value of each (entry, chain).
+   */
+  private pfTable: Int32Array;
+  private tvTable: Array<string | undefined>;
+  private slots = 0;
   /** Macros met only at run time (operator parameters), split once. */
   private readonly macros = new Map<string, Macro>();
 
@@ -776,6 +783,8 @@ class Engine {
     this.hitRows = new Uint8Array(64 * parts.prefilters);
     this.hitRows.fill(1, ALL_HITS * parts.prefilters, (ALL_HITS + 1) * parts.prefilters);
     this.seen = new Int32Array(parts.prefilters);
+    this.pfTable = new Int32Array(64 * parts.chainParent.length);
+    this.tvTable = new Array<string | undefined>(64 * parts.chainParent.length).fill(undefined);
   }
 
   evaluate(request: WafRequest, exclusions?: WafExclusions): WafVerdict {
@@ -825,12 +834,16 @@ class Engine {
       if (ct.startsWith('application/json') || /^application\/[a-z0-9.+-]*\+json/.test(ct))
         t.bodyProcessor = 'JSON';
     }
-    this.runPhase(1, t);
-    if (!t.disrupted && !t.allowed) {
-      readRequestBody(t.c, limited, t.bodyProcessor, this.options);
-      this.runPhase(2, t);
+    try {
+      this.runPhase(1, t);
+      if (!t.disrupted && !t.allowed) {
+        readRequestBody(t.c, limited, t.bodyProcessor, this.options);
+        this.runPhase(2, t);
+      }
+      this.runPhase(5, t);
+    } finally {
+      this.clearSlots();
     }
-    this.runPhase(5, t);
     const score =
       Number(
         t.tx.get('blocking_inbound_anomaly_score') ??
@@ -1051,12 +1064,8 @@ class Engine {
     const classes = this.classesOf(e);
     // No step of the chain acts on a character of the value: it comes out as it went in.
     if ((classes & this.chainTrigger[chainId]) === 0) return e.value;
-    let memo = e.tv;
-    if (memo === undefined) {
-      memo = new Array<string | undefined>(this.chainParent.length).fill(undefined);
-      e.tv = memo;
-    }
-    const known = memo[chainId];
+    const cell = this.slotOf(e) * this.chainParent.length + chainId;
+    const known = this.tvTable[cell];
     if (known !== undefined) return known;
     const before = this.transformedEntry(e, this.chainParent[chainId], t);
     const v =
@@ -1067,8 +1076,39 @@ class Engine {
       if (t.memoChars + v.length > TRANSFORM_MEMO_CHARS) return v;
       t.memoChars += v.length;
     }
-    memo[chainId] = v;
+    this.tvTable[cell] = v;
     return v;
+  }
+
+  /**
+   * An entry's row in the evaluation's memo tables (one cell per transformation chain), given on first
+   * need: entries are made afresh by each request, and the tables are cleared when an evaluation ends.
+   */
+  private slotOf(e: Entry): number {
+    let slot = e.slot;
+    if (slot < 0) {
+      slot = this.slots++;
+      e.slot = slot;
+      const need = this.slots * this.chainParent.length;
+      if (need > this.pfTable.length) {
+        const size = Math.max(need, this.pfTable.length * 2);
+        const pf = new Int32Array(size);
+        pf.set(this.pfTable);
+        this.pfTable = pf;
+        const tv = new Array<string | undefined>(size).fill(undefined);
+        for (let k = 0; k < this.tvTable.length; k++) tv[k] = this.tvTable[k];
+        this.tvTable = tv;
+      }
+    }
+    return slot;
+  }
+
+  /** Clears the memo cells the evaluation used (nothing of a request stays referenced after it). */
+  private clearSlots(): void {
+    const used = this.slots * this.chainParent.length;
+    this.pfTable.fill(0, 0, used);
+    this.tvTable.fill(undefined, 0, used);
+    this.slots = 0;
   }
 
   /** A value (not a request entry: nothing to memoize on) through transformation chain `chainId`. */
@@ -1133,13 +1173,10 @@ class Engine {
       }
       return hits0;
     }
-    let memo = e.pf;
-    if (memo === undefined) {
-      memo = new Array<number | undefined>(this.chainParent.length).fill(undefined);
-      e.pf = memo;
-    }
-    let hits = memo[chainId];
-    if (hits === undefined) {
+    const cell = this.slotOf(e) * this.chainParent.length + chainId;
+    // Stored as row + 1: 0 is "not known yet".
+    let hits = this.pfTable[cell] - 1;
+    if (hits < 0) {
       const parent = this.chainParent[chainId];
       // A change of letter case, or a transformation that changed nothing, leaves the shorter chain's answer.
       if (this.chainCaseOnly[chainId] === 1) hits = this.hitsOf(e, parent, t);
@@ -1148,7 +1185,7 @@ class Engine {
         hits =
           value === this.transformedEntry(e, parent, t) ? this.hitsOf(e, parent, t) : this.hitsOfValue(value);
       }
-      memo[chainId] = hits;
+      this.pfTable[cell] = hits + 1;
     }
     return hits;
   }

@@ -12,11 +12,10 @@ export interface Entry {
   readonly key: string;
   readonly value: string;
   /**
-   * The engine's per-request memo of this value (entries never change once made): transformed values by
-   * transformation-chain id, and the prefilter answer for each of them (a row of the engine's hit table).
+   * The entry's row in the engine's per-evaluation memo of transformed values and prefilter answers by
+   * transformation chain (entries never change once made); -1 until the engine needs one.
    */
-  tv?: Array<string | undefined>;
-  pf?: Array<number | undefined>;
+  slot: number;
   /** The prefilter answer of the untransformed value (a hit-table row), -1 until known. */
   pf0: number;
   /** The character classes of the value (transforms.ts charClasses), -1 until the engine needs them. */
@@ -33,8 +32,7 @@ export function entry(key: string, value: string): Entry {
   return {
     key,
     value,
-    tv: undefined,
-    pf: undefined,
+    slot: -1,
     pf0: -1,
     classes: -1,
     lkey: undefined,
