@@ -6,6 +6,7 @@
  */
 import { toByteString } from './bytes.ts';
 import { readSql, type SqlReading } from './sql-fold.ts';
+import { classifyWord } from './sql-keywords.ts';
 import { T } from './sql-lexer.ts';
 import { isInjectionShape } from './sql-shape.ts';
 
@@ -23,27 +24,42 @@ export function detectSQLi(input: string): SqliDetection {
 }
 
 /**
- * Whether `input` is a word (an ASCII letter or `_`, then letters, digits, `_`) or a run of digits. Such an
+ * Whether `input` is a run of digits, or a word (an ASCII letter or `_`, then letters, digits, `_`), or
+ * words joined by dots (`json.customer.id`) none of whose leading parts before a dot is a SQL word. Such an
  * input holds no quote (so only the plain reading is tried), no `#` or `--` (so no MySQL reading), and the
- * lexer reads it as one token: a word start is read to the first character that ends a word (the prefixed
- * string forms b'', x'', e'', n'', q'', u&'' all need a quote or `&` after the letter, else they read a word
- * too), digits to the end. A fingerprint of one token is never injection (sql-shape.ts: only the `X` of an
- * executable comment is, which needs `/*!` or `{`). So detectSQLi answers no at once (most argument values
- * and names are such words or numbers); sqli.test.ts checks this against the full reading.
+ * lexer reads it as one token: digits to the end; a word start to the first character that ends a word
+ * (the prefixed string forms b'', x'', e'', n'', q'', u&'' all need a quote or `&` after the letter, else
+ * they read a word too; a dot does not end a word, and the word is only cut at a dot when the part before
+ * it is a SQL word, as in `SELECT.1`). A fingerprint of one token is never injection (sql-shape.ts: only
+ * the `X` of an executable comment is, which needs `/*!` or `{`). So detectSQLi answers no at once (most
+ * argument values and names are such); sqli.test.ts checks this against the full reading.
  */
 export function isOneToken(input: string): boolean {
   const n = input.length;
   if (n === 0) return false;
   const first = input.charCodeAt(0);
-  const digits = first >= 0x30 && first <= 0x39;
+  if (first >= 0x30 && first <= 0x39) {
+    for (let i = 1; i < n; i++) {
+      const c = input.charCodeAt(i);
+      if (c < 0x30 || c > 0x39) return false;
+    }
+    return true;
+  }
+  let segmentStart = true;
   for (let i = 0; i < n; i++) {
     const c = input.charCodeAt(i);
-    const digit = c >= 0x30 && c <= 0x39;
-    if (digits) {
-      if (!digit) return false;
-    } else if (!(digit || (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x5f)) return false;
+    const letter = (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x5f;
+    if (segmentStart) {
+      if (!letter) return false;
+      segmentStart = false;
+    } else if (c === 0x2e) {
+      // The lexer cuts the word here when what precedes is a SQL word (other than a plain name).
+      const cls = classifyWord(input.slice(0, i));
+      if (cls !== undefined && cls !== 'n') return false;
+      segmentStart = true;
+    } else if (!letter && !(c >= 0x30 && c <= 0x39)) return false;
   }
-  return true;
+  return !segmentStart;
 }
 
 /** The readings alone, without the quick answer of detectSQLi (exported for its test). */
