@@ -208,9 +208,14 @@ export function http2RawHeaders(raw: readonly string[]): string[] {
 export function stripResponseHopByHop(headers: Record<string, string | string[] | undefined>): void {
   // Header names from undici are lower-case: look the few hop-by-hop names up instead of walking them all.
   const connection = headers.connection;
-  if (connection !== undefined) for (const name of connectionTokens(connection)) delete headers[name];
+  // `keep-alive`, by far the usual value, names a field removed below anyway: no split needed.
+  if (connection !== undefined && !ONLY_HOP_BY_HOP.test(typeof connection === 'string' ? connection : ''))
+    for (const name of connectionTokens(connection)) delete headers[name];
   for (const name of HOP_BY_HOP_LIST) if (headers[name] !== undefined) delete headers[name];
 }
+
+/** A Connection value naming one field that is always removed. */
+const ONLY_HOP_BY_HOP = /^\s*(?:keep-alive|upgrade)\s*$/i;
 
 const HOP_BY_HOP_LIST = [...HOP_BY_HOP];
 
