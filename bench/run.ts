@@ -12,7 +12,8 @@
  * duel, default 10; 0 skips the duels), BENCH_DUEL_SECONDS (per duel run, default 2), BENCH_NICE (a
  * niceness for every measured process, the load generators included, e.g. -10 to put them ahead of the
  * machine's other work; default 0) and the tail section's BENCH_TAIL_ROUNDS, BENCH_TAIL_SECONDS and
- * BENCH_TAIL_LOAD (bench/tail.ts). BENCH_ROUNDS=0 BENCH_DUEL_PAIRS=0 leaves only the tail table.
+ * BENCH_TAIL_LOAD (bench/tail.ts), and the allocation section's BENCH_GC_ROUNDS and BENCH_GC_SECONDS
+ * (bench/gc.ts). BENCH_ROUNDS=0 BENCH_DUEL_PAIRS=0 leaves only those two tables.
  */
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -23,6 +24,8 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
+import { type GcRow, runGc } from './gc.ts';
+import type { GcWindow } from './gc-probe.ts';
 import { runLimitBench } from './limits.ts';
 import { MODSEC_MODULE, MODSEC_PACKAGES, writeModSecurityRules } from './modsecurity.ts';
 import { BENCH_SPEC, JSON_POST, type Scenario } from './scenario.ts';
@@ -123,6 +126,15 @@ const TAIL_ROWS: readonly TailRow[] = [
   ['nginx, JSON POST', 'nginx, JSON POST', 'node floor, JSON POST'],
   ['node floor, JSON POST', NODE_FLOOR_POST, 'node floor, JSON POST'],
   ['full pipeline, JSON POST', FULL_PIPELINE, 'node floor, JSON POST'],
+];
+
+/** The allocation table's rows: [label, scenario]. */
+const GC_ROWS: readonly GcRow[] = [
+  ['node floor', NODE_FLOOR],
+  ['portcullis pass-through', 'portcullis pass-through'],
+  ['portcullis pass-through, access log off', 'portcullis pass-through, access log off'],
+  ['node floor, JSON POST', NODE_FLOOR_POST],
+  ['full pipeline, JSON POST', FULL_PIPELINE],
 ];
 
 /** Runs a command on `cores` at the bench's niceness. */
@@ -373,9 +385,19 @@ async function wrk(
 interface Contender {
   port: number;
   headers: Record<string, string>;
-  /** CPU time used so far by a single-process Portcullis (all its threads), else undefined. */
+  /** CPU time used so far by a single Node process (all its threads), else undefined. */
   cpuMs(): number | undefined;
+  /** With a GC file: closes the probe's window (bench/gc-probe.ts) and returns it. */
+  gcWindow(): Promise<GcWindow | undefined>;
   stop(): Promise<void>;
+}
+
+function readGcWindow(file: string): GcWindow | undefined {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as GcWindow;
+  } catch {
+    return undefined;
+  }
 }
 
 /** User plus system CPU time of a process and its threads, in ms (Linux /proc; clock ticks of 10 ms). */
@@ -399,9 +421,12 @@ const CLOCK_TICKS = (() => {
 })();
 
 /** Starts one scenario's proxy (and its helpers, such as a JWKS server) and waits for it to listen. */
-async function launch(sc: Scenario, dir: string, upstreamPort: number): Promise<Contender> {
+async function launch(sc: Scenario, dir: string, upstreamPort: number, gcFile?: string): Promise<Contender> {
   const port = await freePort();
   const setup = await sc.setup?.();
+  // A Node contender may carry bench/gc-probe.ts, which reports its collector's work per window.
+  const probe = gcFile === undefined ? [] : ['--import', path.join(root, 'bench/gc-probe.ts')];
+  const probeEnv: Record<string, string> = gcFile === undefined ? {} : { BENCH_GC_FILE: gcFile };
   // Each contender has its own files: two of them may run at once (see runDuels).
   const tag = sc.name.replace(/\W+/g, '-');
   let proc: ChildProcess;
@@ -417,8 +442,9 @@ async function launch(sc: Scenario, dir: string, upstreamPort: number): Promise<
   } else if (sc.kind === 'node-minimal') {
     proc = start(
       process.execPath,
-      [path.join(root, 'bench/minimal-proxy.ts'), String(port), `http://127.0.0.1:${upstreamPort}`],
+      [...probe, path.join(root, 'bench/minimal-proxy.ts'), String(port), `http://127.0.0.1:${upstreamPort}`],
       '0',
+      probeEnv,
     );
   } else if (sc.kind === 'haproxy') {
     const conf = path.join(dir, `haproxy-${tag}.cfg`);
@@ -454,6 +480,7 @@ async function launch(sc: Scenario, dir: string, upstreamPort: number): Promise<
     const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
     const args = [
       ...nodeArgs,
+      ...probe,
       path.join(root, 'bin/portcullis.js'),
       'serve',
       '--config',
@@ -461,7 +488,10 @@ async function launch(sc: Scenario, dir: string, upstreamPort: number): Promise<
       '--no-watch',
     ];
     if (sc.workers) args.push('--workers', String(sc.workers));
-    proc = start(process.execPath, args, sc.workers && sc.workers > 1 ? '0,1' : '0', setup?.env);
+    proc = start(process.execPath, args, sc.workers && sc.workers > 1 ? '0,1' : '0', {
+      ...setup?.env,
+      ...probeEnv,
+    });
   }
   const stopAll = async () => {
     await stop(proc);
@@ -482,6 +512,17 @@ async function launch(sc: Scenario, dir: string, upstreamPort: number): Promise<
     port,
     headers: setup?.headers ?? {},
     cpuMs: () => (single ? processCpuMs(proc.pid!) : undefined),
+    async gcWindow() {
+      if (gcFile === undefined || proc.pid === undefined) return undefined;
+      const seq = readGcWindow(gcFile)?.seq ?? 0;
+      proc.kill('SIGUSR2');
+      for (let i = 0; i < 200; i++) {
+        const w = readGcWindow(gcFile);
+        if (w !== undefined && w.seq > seq) return w;
+        await sleep(10);
+      }
+      return undefined;
+    },
     stop: stopAll,
   };
 }
@@ -578,6 +619,15 @@ async function main() {
     }
   }
   const duels = await runDuels(scenarios, dir, upstreamPort);
+  const gc = await runGc(
+    GC_ROWS,
+    scenarios,
+    {
+      launch: (sc, gcFile) => launch(sc, dir, upstreamPort, gcFile),
+      wrk: (port, sc, headers, seconds) => wrk(port, sc, headers, dir, seconds),
+    },
+    dir,
+  );
   const tail = await runTail(
     TAIL_ROWS,
     scenarios,
@@ -630,7 +680,7 @@ async function main() {
   const header = `Run ${new Date().toISOString()} on ${execFileSync('nproc', { encoding: 'utf8' }).trim()} cores, Node ${node}; wrk -t1 -c64 -d${SECONDS}s on core 1, upstream and proxy on core 0 (2 workers: cores 0-1, sharing core 1 with wrk); median of ${ROUNDS} round(s); measured processes at niceness ${NICE}; load average (1, 5, 15 min) ${loadAtStart} at the start, ${loadAverage()} at the end.`;
   const limits = ONLY ? '' : `\n## Rate-limit decision cost, in process\n\n${await runLimitBench()}`;
   const memory = ONLY ? '' : `\n## Memory per client key\n\n${await runStateMemoryBench()}`;
-  const text = [header, '', ...lines, '', ...notes.map((n) => `- ${n}`), tail, limits, memory].join('\n');
+  const text = [header, '', ...lines, '', ...notes.map((n) => `- ${n}`), gc, tail, limits, memory].join('\n');
   process.stdout.write(`\n${text}\n`);
   if (!ONLY) {
     await writeFile(
