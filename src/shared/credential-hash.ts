@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import { BoundedCache } from './bounded-cache.ts';
 
 /**
  * Short, stable fingerprint of a credential (bearer token, API key) for events and token bans: the first
@@ -10,7 +11,6 @@ export function credentialHash(credential: string): string {
   let h = memo.get(credential);
   if (h === undefined) {
     h = hash(credential);
-    if (memo.size >= MEMO_ENTRIES) memo.delete(memo.keys().next().value!);
     memo.set(credential, h);
   }
   return h;
@@ -24,7 +24,7 @@ function hash(credential: string): string {
 // requests, so recent fingerprints are kept (bounded: oldest evicted first, long credentials not kept).
 const MEMO_ENTRIES = 4096;
 const MEMO_MAX_LENGTH = 4096;
-const memo = new Map<string, string>();
+const memo = new BoundedCache<string, string>(MEMO_ENTRIES);
 
 /**
  * The credential a request presents: the `Authorization` value without its scheme (`Bearer`, `DPoP`...),

@@ -3,7 +3,9 @@
  * IPv4-mapped IPv6 address (`::ffff:10.0.0.1`, RFC 4291 §2.5.5.2) is read as the IPv4 address it carries,
  * and IPv6 text is expanded to its eight groups by one function.
  */
+
 import { BlockList, isIP } from 'node:net';
+import { BoundedCache } from './bounded-cache.ts';
 
 /** A range as written in config: `10.0.0.0/8`, `2001:db8::/32`, or a bare address (/32, /128). */
 export interface Cidr {
@@ -71,12 +73,11 @@ export function compileCidrMatcher(cidrs: readonly string[]): (ip: string) => bo
   const valid = cidrs.filter((c) => parseCidr(c) !== undefined);
   if (valid.length === 0) return () => false;
   const list = createCidrList(valid);
-  const cache = new Map<string, boolean>();
+  const cache = new BoundedCache<string, boolean>(1024);
   return (ip: string) => {
     const hit = cache.get(ip);
     if (hit !== undefined) return hit;
     const ok = inCidrList(list, ip) === true;
-    if (cache.size >= 1024) cache.clear();
     cache.set(ip, ok);
     return ok;
   };

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { isoMillis, type SecurityEvent } from '../../core/events.ts';
+import { BoundedCache } from '../../shared/bounded-cache.ts';
 import { flatString } from '../../state/flat-string.ts';
 
 export type Severity = 'low' | 'medium' | 'high' | 'critical';
@@ -137,56 +138,35 @@ export function boundKey(key: string): string {
 }
 
 /**
- * A Map with a cap on its keys, least recently used first out. Every detector keeps its per-key state in
- * one of these, so memory stays bounded whatever the clients send. Keys are kept as flat strings
- * (`flatString`): a key built from parts would otherwise keep every part.
+ * A map with a cap on its keys, least recently used first out (to within half the cap: see `BoundedCache`),
+ * keys bounded in length (`boundKey`). Every detector keeps its per-key state in one of these, so memory
+ * stays bounded whatever the clients send. Keys are kept as flat strings (`flatString`): a key built from
+ * parts would otherwise keep every part.
  */
 export class BoundedMap<V> {
-  readonly #map = new Map<string, { v: V; stamp: number }>();
-  readonly #max: number;
-  #ops = 0;
-  /** Keys evicted to respect the cap, since creation. */
-  evicted = 0;
+  readonly #cache: BoundedCache<string, V>;
   constructor(maxKeys: number) {
-    this.#max = Math.max(1, maxKeys);
+    this.#cache = new BoundedCache(Math.max(1, maxKeys), { refreshOnRead: true, storedKey: flatString });
   }
   get size(): number {
-    return this.#map.size;
+    return this.#cache.size;
   }
-  /**
-   * Gets the value, creating it with `make` when absent. Recency is refreshed lazily: an entry moves to the
-   * young end only when it has aged past half the map, so hot keys cost one lookup and the eviction order is
-   * still least-recently-used to within half the capacity.
-   */
+  /** Keys evicted to respect the cap, since creation. */
+  get evicted(): number {
+    return this.#cache.evicted;
+  }
+  /** Gets the value, creating it with `make` when absent. */
   touch(rawKey: string, make: () => V): V {
-    const key = boundKey(rawKey);
-    const ops = ++this.#ops;
-    const e = this.#map.get(key);
-    if (e !== undefined) {
-      if (ops - e.stamp > this.#max >> 1) {
-        this.#map.delete(key);
-        this.#map.set(flatString(key), e);
-        e.stamp = ops;
-      }
-      return e.v;
-    }
-    if (this.#map.size >= this.#max) {
-      const oldest = this.#map.keys().next().value as string;
-      this.#map.delete(oldest);
-      this.evicted++;
-    }
-    const v = make();
-    this.#map.set(flatString(key), { v, stamp: ops });
-    return v;
+    return this.#cache.getOrSet(boundKey(rawKey), make);
   }
   get(key: string): V | undefined {
-    return this.#map.get(boundKey(key))?.v;
+    return this.#cache.get(boundKey(key));
   }
   delete(key: string): void {
-    this.#map.delete(boundKey(key));
+    this.#cache.delete(boundKey(key));
   }
-  *values(): IterableIterator<V> {
-    for (const e of this.#map.values()) yield e.v;
+  values(): IterableIterator<V> {
+    return this.#cache.values();
   }
 }
 

@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { Worker } from 'node:worker_threads';
 import type { Clock } from '../../core/clock.ts';
+import { BoundedCache } from '../../shared/bounded-cache.ts';
 import {
   coreColumns,
   decodeCursor,
@@ -303,7 +304,7 @@ export function openSqliteEvents(opts: {
   let inBatch = false;
   const seqFor = createSeqAllocator(db);
   /** Per keyed field, the bucket each value was last keyed in during this process (a cache of event_keys). */
-  const keyed = KEY_FIELDS.map(() => new Map<string, number>());
+  const keyed = KEY_FIELDS.map(() => new BoundedCache<string, number>(KEY_MEMO_SIZE));
 
   function key(i: number, value: string | null, bucket: number): void {
     const k = KEY_FIELDS[i];
@@ -311,7 +312,6 @@ export function openSqliteEvents(opts: {
     const memo = keyed[i];
     if (memo.get(value) === bucket) return;
     insertKey.run(bucket, k.field, value);
-    if (memo.size >= KEY_MEMO_SIZE) memo.clear();
     memo.set(value, bucket);
   }
 

@@ -7,7 +7,7 @@ import {
   eventUserName,
   parseBasicCredentials,
 } from '../../shared/basic-credentials.ts';
-import { createBoundedCache } from './bounded-cache.ts';
+import { BoundedCache } from '../../shared/bounded-cache.ts';
 import { type CredentialResult, type Identity, invalid, MISSING } from './credential.ts';
 import { type PasswordHash, parsePasswordHash, passwordBytes, verifyPassword } from './password-hash.ts';
 import type { BasicConfig } from './schema.ts';
@@ -83,7 +83,7 @@ export function createBasicAuthenticator(cfg: BasicConfig, deps: { clock: Clock 
     rounds,
   );
   const cacheMs = (cfg.cacheSeconds ?? 60) * 1000;
-  const cache = createBoundedCache<Identity>(cacheMs > 0 ? (cfg.cacheMaxEntries ?? 10000) : 0);
+  const cache = new BoundedCache<string, Identity>(cacheMs > 0 ? (cfg.cacheMaxEntries ?? 10000) : 0);
   const cacheKey = randomBytes(32);
   const inflight = new Map<string, Promise<CredentialResult>>();
   const slots = createSlots(cfg.maxConcurrentHashes ?? 2, cfg.maxQueuedHashes ?? 64);

@@ -2,7 +2,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { PeerCertificate } from 'node:tls';
 import type { Clock } from '../../core/clock.ts';
-import { createBoundedCache } from './bounded-cache.ts';
+import { BoundedCache } from '../../shared/bounded-cache.ts';
 import type { ClientCertHeaderConfig } from './schema.ts';
 
 /** A client certificate as the authenticate policy sees it: verified, refused (and why), or none. */
@@ -164,7 +164,7 @@ export function createClientCertHeaderReader(
     maxHeaderBytes: cfg.maxHeaderBytes ?? 16384,
     maxChainCertificates: cfg.maxChainCertificates ?? 4,
   };
-  const cache = createBoundedCache<{ result: PresentedCertificate; notBefore: number }>(CACHE_ENTRIES);
+  const cache = new BoundedCache<string, { result: PresentedCertificate; notBefore: number }>(CACHE_ENTRIES);
   return (headers) => {
     const certValue = headers['client-cert'];
     if (certValue === undefined) return undefined;

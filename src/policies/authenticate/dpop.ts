@@ -9,6 +9,7 @@ import {
 } from 'node:crypto';
 import type { Clock } from '../../core/clock.ts';
 import type { Exchange } from '../../core/exchange.ts';
+import { BoundedCache } from '../../shared/bounded-cache.ts';
 import type { StateStore } from '../../state/store.ts';
 import { decodeJsonSegment, isCanonicalBase64url } from './jws-segments.ts';
 import { jwkThumbprint, verifyJwsSignature } from './jws-signature.ts';
@@ -52,7 +53,7 @@ export function createDpopVerifier(
   const skewMs = (cfg.clockSkewSeconds ?? 30) * 1000;
   const maxProofBytes = cfg.maxProofBytes ?? 4096;
   const nonceKey = cfg.nonceSecret !== undefined ? Buffer.from(cfg.nonceSecret) : randomBytes(32);
-  const keys = new Map<string, KeyObject>();
+  const keys = new BoundedCache<string, KeyObject>(MAX_KEYS);
 
   function nonceFor(slot: number): string {
     const mac = createHmac('sha256', nonceKey)
@@ -119,7 +120,6 @@ export function createDpopVerifier(
         }
         // An RSA key with e = 1 or a short modulus signs nothing: anyone could make its proofs.
         if (weakKeyReason(key) !== undefined) return bad('dpop_invalid', 'DPoP jwk is too weak');
-        if (keys.size >= MAX_KEYS) keys.delete(keys.keys().next().value as string);
         keys.set(jkt, key);
       }
       // (7) the signature verifies with the embedded public key.

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Clock } from '../../core/clock.ts';
 import { ConfigPathError } from '../../core/errors.ts';
-import { createBoundedCache } from './bounded-cache.ts';
+import { BoundedCache } from '../../shared/bounded-cache.ts';
 import {
   type ClientAssertionSigner,
   createClientAssertionSigner,
@@ -94,7 +94,7 @@ export function createIntrospector(
   const maxTokenBytes = cfg.maxTokenBytes ?? 8192;
   const timeoutMs = cfg.timeoutMs ?? 5000;
   const rolesClaim = cfg.rolesClaim ?? 'roles';
-  const cache = createBoundedCache<Answer>(cfg.maxCacheEntries ?? 10000);
+  const cache = new BoundedCache<string, Answer>(cfg.maxCacheEntries ?? 10000);
   const inflight = new Map<string, Promise<Answer>>();
   const authenticateClient = createClientAuthentication(cfg, clock);
 

@@ -2,6 +2,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Clock } from '../../core/clock.ts';
 import { PortcullisError } from '../../core/errors.ts';
+import { BoundedCache } from '../../shared/bounded-cache.ts';
 import { fetchJson, IdentityFetchError } from './fetch-json.ts';
 import { weakKeyReason } from './key-strength.ts';
 
@@ -191,9 +192,9 @@ export function createRemoteKeySet(opts: RemoteKeySetOptions): RemoteKeySet {
   let lastFetchAttempt = Number.NEGATIVE_INFINITY;
   let lastError: unknown;
   let inflight: Promise<void> | undefined;
-  // kid → time until which it is known absent; bounded because kids come from tokens.
-  const unknownKids = new Map<string, number>();
+  // Kids known absent, each until its cooldown ends; bounded because kids come from tokens.
   const MAX_UNKNOWN = 1000;
+  const unknownKids = new BoundedCache<string, true>(MAX_UNKNOWN);
   const removalListeners = new Set<(kids: readonly string[]) => void>();
 
   async function load(): Promise<void> {
@@ -272,8 +273,7 @@ export function createRemoteKeySet(opts: RemoteKeySetOptions): RemoteKeySet {
       } else refreshIfDue(now);
       const hit = find(kid, alg);
       if (hit !== undefined || kid === undefined) return hit;
-      const negUntil = unknownKids.get(kid);
-      if (negUntil !== undefined && negUntil > now) return undefined;
+      if (unknownKids.has(kid.slice(0, 256), now)) return undefined;
       if (now - lastFetchAttempt >= cooldownMs) {
         // One refetch per cooldown for an unknown kid: a new signing key may just have been published.
         await refresh();
@@ -284,8 +284,8 @@ export function createRemoteKeySet(opts: RemoteKeySetOptions): RemoteKeySet {
         const again = find(kid, alg);
         if (again !== undefined) return again;
       }
-      if (unknownKids.size >= MAX_UNKNOWN) unknownKids.clear();
-      unknownKids.set(kid.slice(0, 256), clock.now() + cooldownMs);
+      const later = clock.now();
+      unknownKids.set(kid.slice(0, 256), true, later + cooldownMs, later);
       return undefined;
     },
   };

@@ -4,7 +4,7 @@ import type { JsonObject } from '../../core/api-document.ts';
 import type { Clock } from '../../core/clock.ts';
 import { ConfigPathError } from '../../core/errors.ts';
 import type { SharedServices } from '../../core/policy.ts';
-import { createBoundedCache } from './bounded-cache.ts';
+import { BoundedCache } from '../../shared/bounded-cache.ts';
 import { discoverJwksUri } from './discovery.ts';
 import {
   createRemoteKeySet,
@@ -77,7 +77,7 @@ const KEY_CARRYING_HEADERS = ['jku', 'x5u', 'jwk', 'x5c'];
 export function createJwtVerifier(cfg: JwtConfig, deps: JwtVerifierDeps): JwtVerifier {
   const { clock } = deps;
   const maxTokenBytes = cfg.maxTokenBytes ?? 8192;
-  const cache = createBoundedCache<CachedToken>(cfg.tokenCacheMaxEntries ?? 10000);
+  const cache = new BoundedCache<string, CachedToken>(cfg.tokenCacheMaxEntries ?? 10000);
   const byIssuer = new Map<string, IssuerRuntime>();
 
   cfg.issuers.forEach((ic, index) => {

@@ -8,6 +8,7 @@ import {
   type Stage,
 } from '../../core/policy.ts';
 import { type Problem, problem, problems } from '../../core/problems.ts';
+import { BoundedCache } from '../../shared/bounded-cache.ts';
 import {
   type ConsumeResult,
   type LeaseRef,
@@ -71,7 +72,7 @@ interface KeyHash {
   readonly pk: string;
 }
 
-/** Hashes kept per config snapshot; cleared when full (bounded: the keys come from client input). */
+/** Hashes kept per config snapshot (bounded: the keys come from client input). */
 const HASH_CACHE_ENTRIES = 10_000;
 
 function fail(path: string, message: string): never {
@@ -264,7 +265,10 @@ function defineLimitPolicy(opts: {
       const allNames = limits.map((l) => l.name);
 
       // One cache for every route of the snapshot: partition strings do not depend on the route.
-      const hashCache = shared.get('portcullis.rateLimit.hashCache', () => new Map<string, KeyHash>());
+      const hashCache = shared.get(
+        'portcullis.rateLimit.hashCache',
+        () => new BoundedCache<string, KeyHash>(HASH_CACHE_ENTRIES),
+      );
       const staticPolicyHeader = limits.every((l) => l.policyItem !== undefined)
         ? limits.map((l) => l.policyItem).join(', ')
         : undefined;
@@ -278,7 +282,6 @@ function defineLimitPolicy(opts: {
             store: digest.subarray(0, 16).toString('base64url'),
             pk: sfBytes(digest.subarray(0, 8)),
           };
-          if (hashCache.size >= HASH_CACHE_ENTRIES) hashCache.clear();
           hashCache.set(partition, h);
         }
         return h;

@@ -1,5 +1,6 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
 import type { Clock } from '../../core/clock.ts';
+import { BoundedCache } from '../../shared/bounded-cache.ts';
 
 /** Resolves a host name to every address it has (A and AAAA), as the OS resolver would for a fetch. */
 export type LookupAll = (host: string) => Promise<string[]>;
@@ -25,16 +26,16 @@ export type CachedResolve = (host: string) => Promise<readonly string[] | undefi
  * each and cannot grow memory.
  */
 export function createCachedResolver(opts: ResolverOptions): CachedResolve {
-  const cache = new Map<string, { addresses: readonly string[] | undefined; expiresAt: number }>();
+  const cache = new BoundedCache<string, { addresses: readonly string[] | undefined }>(opts.maxEntries);
   const inFlight = new Map<string, Promise<readonly string[] | undefined>>();
   const remember = (host: string, addresses: readonly string[] | undefined) => {
-    if (cache.size >= opts.maxEntries) cache.delete(cache.keys().next().value as string);
     const ttl = addresses === undefined ? Math.min(opts.ttlMs, 5000) : opts.ttlMs;
-    cache.set(host, { addresses, expiresAt: opts.clock.now() + ttl });
+    const now = opts.clock.now();
+    cache.set(host, { addresses }, now + ttl, now);
   };
   return (host) => {
-    const hit = cache.get(host);
-    if (hit !== undefined && hit.expiresAt > opts.clock.now()) return Promise.resolve(hit.addresses);
+    const hit = cache.get(host, opts.clock.now());
+    if (hit !== undefined) return Promise.resolve(hit.addresses);
     const pending = inFlight.get(host);
     if (pending !== undefined) return pending;
     if (inFlight.size >= opts.maxEntries) return Promise.resolve(undefined); // fail closed under a flood
