@@ -15,7 +15,7 @@
  *
  * Every answer feeds the harvest (runner.ts records them), so each step fills the next one's parameters.
  */
-import type { Operation } from '../../core/api-document.ts';
+import type { ApiDocument, Operation } from '../../core/api-document.ts';
 import type { ScanResponse } from './client.ts';
 import { type Identity, isSuccess, type ScanContext } from './context.ts';
 import { entityOfPath } from './harvest.ts';
@@ -26,11 +26,14 @@ import {
   isCreationOperation,
   isExcluded,
   isLoginOperation,
+  jsonBodySchema,
+  listedValue,
   memberParam,
   type PlannedRequest,
   planRequest,
   requiresAuth,
 } from './planner.ts';
+import { propertiesOf, resolveSchema } from './schema.ts';
 
 export interface DiscoveryStats {
   /** Objects created (or found through a list after a create that returned no id). */
@@ -152,6 +155,35 @@ export function seedIdentity(ctx: ScanContext, identity: Identity): void {
   }
 }
 
+/** At most this many other listed values of a path's enum parameters are called in discovery. */
+const MAX_LISTED_VARIANTS = 4;
+
+/** The other values the document lists for the path's enum parameters, one parameter changed at a time. */
+export function listedVariants(spec: ApiDocument, op: Operation): Record<string, string>[] {
+  const out: Record<string, string>[] = [];
+  for (const p of op.parameters) {
+    if (p.in !== 'path') continue;
+    const s = resolveSchema(spec, p.schema);
+    const first = listedValue(spec, p.schema);
+    if (first === undefined || !Array.isArray(s.enum)) continue;
+    for (const v of s.enum) {
+      if (String(v) !== first && out.length < MAX_LISTED_VARIANTS) out.push({ [p.name]: String(v) });
+    }
+  }
+  return out;
+}
+
+/** The request with the identity's own login fields (its user name, not its password) where the body has them. */
+export function ownFields(spec: ApiDocument, req: PlannedRequest, as: Identity): PlannedRequest {
+  const schema = jsonBodySchema(req.operation);
+  const body = req.body;
+  if (!as.login || schema === undefined || body === null || typeof body !== 'object' || Array.isArray(body))
+    return req;
+  const props = propertiesOf(spec, schema);
+  const own = Object.entries(as.login.body).filter(([k]) => k in props && !PASSWORDISH.test(k));
+  return own.length === 0 ? req : { ...req, body: { ...body, ...Object.fromEntries(own) } };
+}
+
 /** Runs the discovery phase; the checks run after it on what it found. */
 export async function discover(ctx: ScanContext): Promise<DiscoveryStats> {
   const { spec, objects } = ctx;
@@ -257,13 +289,16 @@ export async function discover(ctx: ScanContext): Promise<DiscoveryStats> {
     if (op.method === 'POST' && !isCreationOperation(spec, op) && !isBusinessFlow(spec, op)) {
       if (isAdminOperation(op)) continue;
       const first = ordinary[0];
-      if (first) {
-        const req = plan(op, first);
-        if (req.invented.length === 0) await call(req, first);
-      }
-      if (!requiresAuth(op)) {
-        const req = plan(op, null);
-        if (req.invented.length === 0) await call(req, null);
+      // Every version or kind the document lists for the path (`/api/v{version}/...`: 1, 2, 3).
+      for (const params of [undefined, ...listedVariants(spec, op)]) {
+        if (first) {
+          const req = ownFields(spec, planRequest(spec, op, objects, { owner: first.name, params }), first);
+          if (req.invented.length === 0) await call(req, first);
+        }
+        if (!requiresAuth(op)) {
+          const req = planRequest(spec, op, objects, params ? { params } : {});
+          if (req.invented.length === 0) await call(req, null);
+        }
       }
     } else if (op.method === 'PUT' || op.method === 'PATCH') {
       for (const as of ordinary) {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { entityOfPath, fits, Harvest, score, singular } from './harvest.ts';
+import { entityOfPath, fits, Harvest, score, singular, urlValues } from './harvest.ts';
 
 describe('harvested values', () => {
   test('names the entity of a path by its last literal segment, singular, without versions or me', () => {
@@ -52,5 +52,17 @@ describe('harvested values', () => {
     const h = new Harvest();
     h.record('a', '/things', undefined, '/things/t-9');
     assert.equal(h.best({ name: 'thingId', context: 'things' }, 'a')?.value, 't-9');
+  });
+});
+
+describe('echoes of the request', () => {
+  test('takes the values of a URL (path segments and query) as echoes, and does not record them', () => {
+    const echoes = urlValues('/api/transactions/acc%201?account_number=x-1&page=');
+    assert.deepEqual([...echoes].sort(), ['acc 1', 'api', 'transactions', 'x-1']);
+    const h = new Harvest();
+    h.record('alice', '/api/transactions', { account_number: 'x-1', id: 9 }, undefined, echoes);
+    const values = h.candidates({ name: 'account_number', context: '', schema: {} }, 'alice', 0);
+    assert.ok(!values.some((c) => c.value === 'x-1'), JSON.stringify(values));
+    assert.equal(h.exclusiveTo('alice', 9), true);
   });
 });

@@ -156,8 +156,17 @@ export class Harvest {
     this.#records.push({ ...record, order: this.#order++ });
   }
 
-  /** Walks a JSON answer and records its scalar values. */
-  record(identity: string, source: string, json: unknown, location?: string): void {
+  /**
+   * Walks a JSON answer and records its scalar values, but not `echoes`: what the request itself put in its
+   * URL (`?account_number=x` answered `{"account_number": "x"}` is no value the API gave out).
+   */
+  record(
+    identity: string,
+    source: string,
+    json: unknown,
+    location?: string,
+    echoes: ReadonlySet<string> = new Set(),
+  ): void {
     const collection = entityOfPath(source);
     if (location) {
       const last = location.split('?')[0].split('/').filter(Boolean).pop();
@@ -174,8 +183,8 @@ export class Harvest {
         if (v !== null && typeof v === 'object') {
           walk(v, WRAPPERS.has(key.toLowerCase()) ? entity : singular(key), depth + 1);
         } else if (typeof v === 'number' && Number.isFinite(v)) {
-          this.add({ key, value: v, entity, source, identity });
-        } else if (typeof v === 'string' && v !== '' && v.length <= MAX_STRING) {
+          if (!echoes.has(String(v))) this.add({ key, value: v, entity, source, identity });
+        } else if (typeof v === 'string' && v !== '' && v.length <= MAX_STRING && !echoes.has(v)) {
           this.add({ key, value: v, entity, source, identity });
         }
       }
@@ -233,4 +242,20 @@ export class Harvest {
   get size(): number {
     return this.#records.length;
   }
+}
+
+/** The values a request put in its URL (path segments and query values), decoded: echoes, not data. */
+export function urlValues(path: string): Set<string> {
+  const [p, q = ''] = path.split('?');
+  const out = new Set<string>();
+  for (const seg of p.split('/')) {
+    if (seg === '') continue;
+    try {
+      out.add(decodeURIComponent(seg));
+    } catch {
+      out.add(seg);
+    }
+  }
+  for (const [, v] of new URLSearchParams(q)) if (v !== '') out.add(v);
+  return out;
 }

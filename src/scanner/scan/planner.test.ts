@@ -2,14 +2,17 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { ApiDocument, Operation } from '../../core/api-document.ts';
-import { loadApiDocument } from '../../openapi/load.ts';
+import { buildApiDocument, loadApiDocument } from '../../openapi/load.ts';
 import type { ScanResponse } from './client.ts';
 import {
   captureId,
+  creationCollection,
   isAdminOperation,
   isBusinessFlow,
   isCreationOperation,
   isLoginOperation,
+  listedValue,
+  memberParam,
   ObjectRegistry,
   planRequest,
   requiresAuth,
@@ -139,5 +142,70 @@ describe('request planning with harvested values (a MongoDB-style API)', () => {
       owner: 'alice',
     });
     assert.deepEqual(card.invented, ['cardId']);
+  });
+});
+
+describe('request planning for RPC-style paths', () => {
+  const ok = { responses: { '200': { description: 'ok' } } };
+  const rpc = buildApiDocument('/rpc.yaml', '3.1', {
+    openapi: '3.1.0',
+    info: { title: 't', version: '1' },
+    paths: {
+      '/cards': { get: ok },
+      '/cards/create': { post: ok },
+      '/cards/{card_id}/freeze': {
+        post: {
+          ...ok,
+          parameters: [{ name: 'card_id', in: 'path', required: true, schema: { type: 'integer' } }],
+        },
+      },
+      '/api/v{version}/members/{member_no}': {
+        get: {
+          ...ok,
+          parameters: [
+            {
+              name: 'version',
+              in: 'path',
+              required: true,
+              schema: { type: 'integer', enum: [1, 2, 3], default: 3 },
+            },
+            { name: 'member_no', in: 'path', required: true, schema: { type: 'string' } },
+          ],
+        },
+      },
+      '/tools/add': { post: ok },
+    },
+  });
+  const op = (method: string, path: string) =>
+    rpc.operations.find((o) => o.method === method && o.path === path)!;
+
+  test('takes POST /cards/create for a creation in /cards, whose members have only actions below them', () => {
+    assert.equal(memberParam(rpc, '/cards'), 'card_id');
+    assert.equal(creationCollection(rpc, op('POST', '/cards/create')), '/cards');
+    assert.equal(isCreationOperation(rpc, op('POST', '/cards/create')), true);
+    // A verb beside nothing that has members is no creation.
+    assert.equal(isCreationOperation(rpc, op('POST', '/tools/add')), false);
+    assert.equal(captureId(rpc, op('POST', '/cards/create'), response({ card_id: 9 })), '9');
+  });
+
+  test('fills a parameter inside a segment, and a listed version without making it anyone’s data', () => {
+    const objects = new ObjectRegistry();
+    objects.harvest.add({
+      key: 'member_no',
+      value: 'M-1',
+      entity: 'login',
+      source: 'login',
+      identity: 'alice',
+    });
+    objects.harvest.setOrdinary(['alice', 'bob']);
+    const req = planRequest(rpc, op('GET', '/api/v{version}/members/{member_no}'), objects, {
+      owner: 'alice',
+    });
+    assert.equal(req.path, '/api/v3/members/M-1');
+    assert.deepEqual(req.invented, []);
+    assert.equal(req.ownedPath, true);
+    assert.equal(listedValue(rpc, { type: 'string', enum: ['a', 'b'] }), 'a');
+    assert.equal(listedValue(rpc, { const: 'v2' }), 'v2');
+    assert.equal(listedValue(rpc, { type: 'string' }), undefined);
   });
 });

@@ -84,6 +84,34 @@ export function itemParam(spec: ApiDocument, collection: string): string | undef
   return undefined;
 }
 
+/** The last segment of an RPC-style creation beside a collection: `POST /cards/create`, `/cards/new`. */
+const CREATE_VERB = /^(create|new|add)$/i;
+
+/**
+ * The collection a POST creates in: its own path when items live below it (`POST /notes` beside
+ * `/notes/{id}`), or the parent of a create verb (`POST /cards/create` beside `/cards/{card_id}/...`).
+ */
+export function creationCollection(spec: ApiDocument, op: Operation): string | undefined {
+  const path = op.path.replace(/\/$/, '');
+  if (itemParam(spec, path) !== undefined) return path;
+  const m = /^(.*)\/([^/{}]+)$/.exec(path);
+  return m && CREATE_VERB.test(m[2]) && memberParam(spec, m[1]) !== undefined ? m[1] : undefined;
+}
+
+/** The parameter that names a member of a collection, with or without a read of the member itself
+ * (`/cards/{card_id}`, or only actions below it: `/cards/{card_id}/freeze`). */
+export function memberParam(spec: ApiDocument, collection: string): string | undefined {
+  const item = itemParam(spec, collection);
+  if (item !== undefined) return item;
+  const base = `${collection.replace(/\/$/, '')}/`;
+  for (const op of spec.operations) {
+    if (!op.path.startsWith(base)) continue;
+    const m = /^\{([^{}]+)\}(\/|$)/.exec(op.path.slice(base.length));
+    if (m) return m[1];
+  }
+  return undefined;
+}
+
 /** POSTs on a collection that has items: the setup creates one object per identity with each. */
 export function isCreationOperation(spec: ApiDocument, op: Operation): boolean {
   return (
@@ -92,7 +120,7 @@ export function isCreationOperation(spec: ApiDocument, op: Operation): boolean {
     !isLoginOperation(spec, op) &&
     !isBusinessFlow(spec, op) &&
     !isAdminOperation(op) &&
-    itemParam(spec, op.path) !== undefined
+    creationCollection(spec, op) !== undefined
   );
 }
 
@@ -103,7 +131,7 @@ export function captureId(spec: ApiDocument, op: Operation, res: ScanResponse): 
     const loc = res.headers.location;
     return loc ? loc.split('/').pop() : undefined;
   }
-  const param = itemParam(spec, op.path);
+  const param = memberParam(spec, creationCollection(spec, op) ?? op.path);
   const record = body as Record<string, unknown>;
   const data = (record.data ?? record) as Record<string, unknown>;
   for (const key of [param, 'id', '_id', 'uuid', 'key']) {
@@ -135,6 +163,35 @@ export interface PlanOptions {
   readonly allQuery?: boolean;
 }
 
+/** The value of a parameter whose schema lists its values (an enum or a const): the default when listed, else the first. */
+export function listedValue(spec: ApiDocument, schema: JsonSchema | undefined): string | undefined {
+  if (schema === undefined) return undefined;
+  const s = resolveSchema(spec, schema);
+  if (s.const !== undefined) return String(s.const);
+  if (!Array.isArray(s.enum) || s.enum.length === 0) return undefined;
+  return String(s.enum.includes(s.default as never) ? s.default : s.enum[0]);
+}
+
+/** The values a concrete path puts where its template has parameters (`v{version}` → the version), by name. */
+export function pathValues(template: string, concrete: string): { name: string; value: string }[] {
+  const t = template.split('/');
+  const c = concrete.split('?')[0].split('/');
+  const out: { name: string; value: string }[] = [];
+  for (let i = 0; i < t.length && i < c.length; i++) {
+    const m = /^([^{}]*)\{([^{}]+)\}([^{}]*)$/.exec(t[i]);
+    if (!m) continue;
+    const raw = c[i].slice(m[1].length, c[i].length - m[3].length);
+    let value = raw;
+    try {
+      value = decodeURIComponent(raw);
+    } catch {
+      // keep it as sent
+    }
+    out.push({ name: m[2], value });
+  }
+  return out;
+}
+
 /** Builds one concrete request for an operation. */
 export function planRequest(
   spec: ApiDocument,
@@ -149,13 +206,21 @@ export function planRequest(
   const concrete: string[] = [];
   const invented: string[] = [];
   for (let i = 0; i < segments.length; i++) {
-    const m = /^\{([^}]+)\}$/.exec(segments[i]);
+    // `{id}`, and a parameter inside a segment: `v{version}`, `{name}.json`.
+    const m = /^([^{}]*)\{([^{}]+)\}([^{}]*)$/.exec(segments[i]);
     if (!m) {
       concrete.push(segments[i]);
       continue;
     }
+    const [, prefix, name, suffix] = m;
+    const param = op.parameters.find((p) => p.in === 'path' && p.name === name);
+    const listed = listedValue(spec, param?.schema);
+    if (listed !== undefined && options.params?.[name] === undefined) {
+      // A version or a kind from the document's own list: nobody's data, and not invented.
+      concrete.push(prefix + encodeURIComponent(listed) + suffix);
+      continue;
+    }
     hasParams = true;
-    const name = m[1];
     const collection = segments.slice(0, i).join('/');
     const owned = options.owner !== undefined ? objects.get(options.owner, collection) : undefined;
     let value = options.params?.[name];
@@ -164,7 +229,6 @@ export function planRequest(
       object = owned;
     }
     if (value === undefined && options.owner !== undefined) value = objects.param(options.owner, name);
-    const param = op.parameters.find((p) => p.in === 'path' && p.name === name);
     if (value === undefined) {
       // A value the API itself gave out, matched by name, entity and schema (producer → consumer).
       const previous = segments[i - 1] ?? '';
@@ -185,7 +249,7 @@ export function planRequest(
       if (param?.raw.example === undefined) invented.push(name);
       value = String(param?.raw.example ?? sampleValue(spec, param?.schema, name));
     }
-    concrete.push(encodeURIComponent(value));
+    concrete.push(prefix + encodeURIComponent(value) + suffix);
   }
   const query = new URLSearchParams();
   const headers: Record<string, string> = {};

@@ -59,6 +59,15 @@ export const SCAN_RULES = {
     'A malformed, unsigned (`alg: none`), expired or re-signed token was accepted.',
     'Verify signature, algorithm (allow-list), expiry, issuer and audience of every token.',
   ),
+  tokenInQuery: rule(
+    'api2-token-in-query',
+    'API2:2023',
+    [598],
+    'medium',
+    'Token accepted in the URL',
+    'A bearer token sent as a query parameter (`?access_token=`, `?token=`) authenticated the request: URLs end up in logs, browser history and Referer headers.',
+    'Accept tokens in the Authorization header (or a secure cookie) only.',
+  ),
   weakHmacSecret: rule(
     'api2-weak-hmac-secret',
     'API2:2023',

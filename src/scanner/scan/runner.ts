@@ -18,6 +18,7 @@ import { createScanClient } from './client.ts';
 import { type Identity, makeFinding, type Observation, type ScanContext } from './context.ts';
 import { buildCoverage, type CoverageNote, type ScanCoverage, withReproduction } from './coverage.ts';
 import { discover } from './discover.ts';
+import { urlValues } from './harvest.ts';
 import { LoginError, resolveIdentity as logIn } from './login.ts';
 import { SCAN_DEFAULTS, type ScanIdentity, type ScanOptions } from './options.ts';
 import { ObjectRegistry } from './planner.ts';
@@ -186,6 +187,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
             req.operation?.path ?? req.path,
             res.json,
             res.headers.location,
+            urlValues(req.path),
           );
         }
         if (res && observations.length < MAX_OBSERVATIONS) {

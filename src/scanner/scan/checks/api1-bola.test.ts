@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { loadApiDocument } from '../../../openapi/load.ts';
-import { markBody } from './api1-bola.ts';
+import { pathValues } from '../planner.ts';
+import { markBody, markNumbers } from './api1-bola.ts';
 
 describe('the update body API1 sends', () => {
   test('marks free-text strings only, so enums, dates and bounded fields stay valid', async () => {
@@ -14,5 +15,36 @@ describe('the update body API1 sends', () => {
     assert.deepEqual(body, { name: 'pcbola1', species: 'dog', birth_date: '2020-01-01' });
     const short = markBody(spec, { type: 'string', maxLength: 3 }, 'abc', 'pcbola1');
     assert.equal(short, 'abc');
+  });
+});
+
+describe('the action body API1 sends and the path values it judges', () => {
+  test('moves numbers to a value the owner will see, within bounds, and leaves enums alone', async () => {
+    const spec = await loadApiDocument(
+      path.join(import.meta.dirname, '../../../../test/fixtures/scan-targets/fastapi-petclinic/openapi.yaml'),
+    );
+    const schema = {
+      type: 'object',
+      properties: {
+        limit: { type: 'number' },
+        small: { type: 'integer', minimum: 1, maximum: 10 },
+        level: { type: 'integer', enum: [1, 2] },
+      },
+    };
+    assert.deepEqual(markNumbers(spec, schema, { limit: 1000, small: 1, level: 1 }), {
+      limit: 4242,
+      small: 2,
+      level: 1,
+    });
+  });
+
+  test('reads the values of a concrete path by parameter, inside segments too', () => {
+    assert.deepEqual(
+      pathValues('/api/v{version}/members/{member_no}/card', '/api/v2/members/M-1%2Fx/card?a=1'),
+      [
+        { name: 'version', value: '2' },
+        { name: 'member_no', value: 'M-1/x' },
+      ],
+    );
   });
 });

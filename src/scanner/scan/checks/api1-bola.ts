@@ -17,7 +17,9 @@ import {
   isExcluded,
   isLoginOperation,
   jsonBodySchema,
+  listedValue,
   type PlannedRequest,
+  pathValues,
   planRequest,
   requiresAuth,
   withForeignKeys,
@@ -76,30 +78,17 @@ async function isPrivate(
   return ownerOnly;
 }
 
-/** The values a concrete path puts where its template has parameters (`v{version}` → the version). */
-export function pathValues(template: string, concrete: string): string[] {
-  const t = template.split('/');
-  const c = concrete.split('?')[0].split('/');
-  const out: string[] = [];
-  for (let i = 0; i < t.length && i < c.length; i++) {
-    const m = /^([^{}]*)\{[^{}]+\}([^{}]*)$/.exec(t[i]);
-    if (!m) continue;
-    const value = c[i].slice(m[1].length, c[i].length - m[2].length);
-    try {
-      out.push(decodeURIComponent(value));
-    } catch {
-      out.push(value);
-    }
-  }
-  return out;
-}
-
 /**
- * Every path value was seen by the owner alone among the ordinary identities, and none is one of the
- * owner's login fields (a user name or e-mail: public profiles are named by those).
+ * Every path value (but versions and kinds the document lists) was seen by the owner alone among the
+ * ordinary identities, and none is one of the owner's login fields (a user name or e-mail: public profiles
+ * are named by those).
  */
 function namesOwnerPrivately(ctx: ScanContext, req: PlannedRequest, owner: Identity): boolean {
-  const values = pathValues(req.operation.path, req.path);
+  const schemaOf = (name: string) =>
+    req.operation.parameters.find((p) => p.in === 'path' && p.name === name)?.schema;
+  const values = pathValues(req.operation.path, req.path)
+    .filter((v) => listedValue(ctx.spec, schemaOf(v.name)) === undefined)
+    .map((v) => v.value);
   const login = new Set(Object.values(owner.login?.body ?? {}).map(String));
   return (
     values.length > 0 && values.every((v) => !login.has(v) && ctx.objects.harvest.exclusiveTo(owner.name, v))

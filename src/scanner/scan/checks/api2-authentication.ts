@@ -22,6 +22,7 @@ import type { LoginFlow } from '../options.ts';
 import { isExcluded, jsonBodySchema, planRequest, requiresAuth } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, sampleValue } from '../schema.ts';
+import { similarity } from '../similarity.ts';
 import { secretsFromWords, weakHmacSecrets } from './weak-secrets.ts';
 
 const ATTEMPTS = 12;
@@ -31,7 +32,7 @@ const USER_FIELD = /user|email|e_?mail|login|name|account|phone|mobile/i;
 const LOGIN_PATH = /(^|[/_-])(log_?in|sign_?in|auth(enticate)?|token|session)s?($|[/_.-])/i;
 const RESET_PATH = /forgot|reset|recover|password[/_-]?(reset|forgot)/i;
 const OTP_FIELD =
-  /^(otp|pin|totp|mfa|2fa|mfa_?code|otp_?code|pin_?code|verification_?code|one_?time_?(code|password)|sms_?code|code)$/i;
+  /^((reset|login|auth|email|sms|phone|mfa|2fa|security|verify|confirm(ation)?)_?)?(otp|pin|totp|mfa|2fa|mfa_?code|otp_?code|pin_?code|verification_?code|one_?time_?(code|password)|sms_?code|code)$/i;
 const OTP_PATH = /otp|pin|mfa|2fa|totp|verify|verification|confirm|reset|code/i;
 
 interface Jwt {
@@ -126,6 +127,35 @@ async function referenceRequest(ctx: ScanContext, a: Identity) {
     if (anon && isRefused(anon)) return req;
   }
   return undefined;
+}
+
+/** Query parameters that carry a token in URLs (RFC 6750 §2.3 names `access_token`). */
+const TOKEN_QUERY = ['access_token', 'token', 'jwt', 'auth_token'];
+
+/**
+ * A's token as a query parameter, without any header or cookie, on a request only A passes: a 2xx that shows
+ * what A sees means the API takes tokens from URLs.
+ */
+async function tokenInQuery(ctx: ScanContext, a: Identity): Promise<void> {
+  if (a.token === undefined) return;
+  const req = await referenceRequest(ctx, a);
+  if (!req) return;
+  const mine = await ctx.send(req, a);
+  if (!isSuccess(mine)) return;
+  for (const name of TOKEN_QUERY) {
+    const sep = req.path.includes('?') ? '&' : '?';
+    const res = await ctx.send(
+      { ...req, path: `${req.path}${sep}${name}=${encodeURIComponent(a.token)}` },
+      null,
+    );
+    if (!isSuccess(res) || similarity(mine.json ?? mine.text, res.json ?? res.text) < 0.8) continue;
+    ctx.report(SCAN_RULES.tokenInQuery, {
+      operation: req.operation,
+      message: `${req.method} ${req.operation.path} accepted ${a.name}'s token in the query parameter ${name}, without any header.`,
+      evidence: evidenceOf(res, { parameter: name }),
+    });
+    return;
+  }
 }
 
 async function noCredentials(ctx: ScanContext, a: Identity): Promise<void> {
@@ -547,6 +577,7 @@ export const api2: Check = {
   rules: [
     SCAN_RULES.noCredentials,
     SCAN_RULES.tokenAccepted,
+    SCAN_RULES.tokenInQuery,
     SCAN_RULES.weakHmacSecret,
     SCAN_RULES.userEnumeration,
     SCAN_RULES.bruteForce,
@@ -574,6 +605,7 @@ export const api2: Check = {
       });
     await noCredentials(ctx, a);
     await tokens(ctx, a, target?.op);
+    await tokenInQuery(ctx, a);
     if (target) await enumeration(ctx, target);
     await resetEnumeration(ctx, a, target);
     await otpGuessing(ctx, a, target?.op);

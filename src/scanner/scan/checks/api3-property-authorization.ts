@@ -53,9 +53,10 @@ const PRIVILEGED: Readonly<Record<string, unknown>> = {
 const PRIVILEGED_VALUE = /admin|super|root|owner|staff|manager|premium|enterprise/i;
 /** Secrets, keys and personal data, by field name. */
 const SENSITIVE_KEY =
-  /^(password|passwd|pass_?hash|password_?hash|hash|salt|secret|client_?secret|api_?key|private_?key|ssn|social_?security(_?number)?|tax_?id|credit_?card|card_?number|cvv|cvc|pin|otp_?secret|mfa_?secret|totp_?secret)$/i;
+  /^(password|passwd|pass_?hash|password_?hash|hash|salt|secret|client_?secret|api_?key|private_?key|ssn|social_?security(_?number)?|tax_?id|credit_?card|card_?number|cvv|cvc|pin|otp_?secret|mfa_?secret|totp_?secret|reset_?(pin|code|token))$/i;
 /** Never legitimately returned, declared or not. */
-const ALWAYS_SECRET = /pass|hash|salt|ssn|social|tax|card|cvv|cvc|private|api_?key|otp|mfa|totp/i;
+const ALWAYS_SECRET =
+  /pass|hash|salt|ssn|social|tax|card|cvv|cvc|private|api_?key|otp|mfa|totp|^pin$|reset_?(pin|code|token)/i;
 /** Personal data that is legitimate when declared, but not when it leaks through an undeclared field. */
 const PERSONAL_KEY = /(e_?mail|phone|address|birth|dob|national_?id|passport)/i;
 const SENSITIVE_VALUE: readonly [string, RegExp][] = [
@@ -189,8 +190,9 @@ function recordsOf(view: unknown, markers: readonly string[], direct = true): Re
     const record = v as Record<string, unknown>;
     const values = Object.values(record);
     if (top || values.some((x) => typeof x === 'string' && markers.includes(x))) out.push(record);
+    // A direct view's wrappers describe the record too (`data`, `user`; a create's `loan`, `card_details`).
     for (const [k, x] of Object.entries(record))
-      walk(x, depth + 1, top && /^(data|user|item|result|profile)$/i.test(k));
+      walk(x, depth + 1, top && (depth === 0 || /^(data|user|item|result|profile)$/i.test(k)));
   };
   walk(view, 0, direct);
   return out;
@@ -315,7 +317,7 @@ async function viewsAfter(
   full: boolean,
 ): Promise<Views> {
   const { op, as } = probe;
-  const views: Views = { direct: [res.json], listed: [] };
+  const views: Views = { direct: [withoutEcho(res.json, sent)], listed: [] };
   if (full) return widerViews(ctx, probe, sent);
   if (probe.read) {
     const again = await ctx.send(probe.read, as);
@@ -340,6 +342,47 @@ async function viewsAfter(
   }
   return views;
 }
+
+/**
+ * The answer without the objects that echo our request: they carry the undeclared probe field we sent, or
+ * are the body we sent itself. `{"debug": {"raw_request": {...}}}` shows what we sent, not what was stored;
+ * a read-back must confirm those.
+ */
+export function withoutEcho(view: unknown, sent: Readonly<Record<string, unknown>>, depth = 0): unknown {
+  if (depth > 6 || view === null || typeof view !== 'object') return view;
+  if (Array.isArray(view)) return view.map((v) => withoutEcho(v, sent, depth + 1));
+  const record = view as Record<string, unknown>;
+  const probe = sent.portcullisProbe;
+  if (probe !== undefined && record.portcullisProbe === probe) return null;
+  if (sameRecord(record, sent)) return null;
+  return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, withoutEcho(v, sent, depth + 1)]));
+}
+
+function sameRecord(a: Readonly<Record<string, unknown>>, b: Readonly<Record<string, unknown>>): boolean {
+  const keys = Object.keys(b);
+  return (
+    keys.length > 0 &&
+    Object.keys(a).length === keys.length &&
+    keys.every((k) => JSON.stringify(a[k]) === JSON.stringify(b[k]))
+  );
+}
+
+/** Every property name in an answer (any depth, bounded): the fields the record is known to have. */
+export function fieldNames(view: unknown, out = new Set<string>(), depth = 0): Set<string> {
+  if (depth > 5 || view === null || typeof view !== 'object' || out.size > 500) return out;
+  if (Array.isArray(view)) {
+    for (const v of view.slice(0, 20)) fieldNames(v, out, depth + 1);
+    return out;
+  }
+  for (const [k, v] of Object.entries(view as Record<string, unknown>)) {
+    out.add(k);
+    fieldNames(v, out, depth + 1);
+  }
+  return out;
+}
+
+/** At most this many fields are tried one by one when the whole set is refused. */
+const MAX_SINGLE_PROBES = 6;
 
 /**
  * Sends the body twice: as planned (the control) and with privileged, read-only and undeclared fields added;
@@ -420,8 +463,6 @@ async function massAssignment(ctx: ScanContext, probe: Probe): Promise<void> {
     const c = await control;
     if (c) await Promise.all([viewsOf(c, false), viewsOf(c, true)]);
   }
-  const attempt = await send({ ...fresh(probe.base), ...injected });
-  if (!attempt) return;
   // Our record is the one carrying the unique values of its own body (the control's never has the marker).
   const markersOf = (body: Record<string, unknown>) => uniqueStrings(body);
   const shown = (sent: Sent, views: Views, name: string) =>
@@ -429,22 +470,47 @@ async function massAssignment(ctx: ScanContext, probe: Probe): Promise<void> {
       (v) => JSON.stringify(v) === JSON.stringify(injected[name]),
     );
   // Cheap views first (the answer, the object's GET); lists, profiles and a login only when those show nothing.
+  const storedBy = async (attempt: Sent, names: readonly string[]): Promise<string[]> => {
+    for (const full of [false, true]) {
+      const views = await viewsOf(attempt, full);
+      const seen = names.filter((name) => shown(attempt, views, name));
+      if (seen.length === 0) continue;
+      control ??= send(fresh(probe.base));
+      const c: Sent | undefined = await control;
+      const controlViews = c ? await viewsOf(c, full) : undefined;
+      const stored = seen.filter((name) => !c || !controlViews || !shown(c, controlViews, name));
+      if (stored.length > 0) return stored;
+    }
+    return [];
+  };
   let stored: string[] = [];
-  for (const full of [false, true]) {
-    const views = await viewsOf(attempt, full);
-    const seen = Object.keys(injected).filter((name) => shown(attempt, views, name));
-    if (seen.length === 0) continue;
+  let evidence = await send({ ...fresh(probe.base), ...injected });
+  if (evidence) {
+    stored = await storedBy(evidence, Object.keys(injected));
+  } else {
+    // The whole set was refused (an unknown column fails the insert): the fields the record is known to have
+    // (the control's answer shows them), one at a time.
     control ??= send(fresh(probe.base));
-    const c: Sent | undefined = await control;
-    const controlViews = c ? await viewsOf(c, full) : undefined;
-    stored = seen.filter((name) => !c || !controlViews || !shown(c, controlViews, name));
-    if (stored.length > 0) break;
+    const c = await control;
+    if (!c) return;
+    const known = fieldNames(c.res.json);
+    const singles = Object.keys(injected)
+      .filter((name) => name !== 'portcullisProbe' && known.has(name))
+      .slice(0, MAX_SINGLE_PROBES);
+    for (const name of singles) {
+      const single = await send({ ...fresh(probe.base), [name]: injected[name] });
+      if (!single) continue;
+      const found = await storedBy(single, [name]);
+      if (found.length === 0) continue;
+      stored.push(...found);
+      evidence ??= single;
+    }
   }
-  if (stored.length === 0) return;
+  if (stored.length === 0 || !evidence) return;
   ctx.report(SCAN_RULES.massAssignment, {
     operation: op,
     message: `${op.method} ${op.path} stored fields a client must not set: ${stored.map((n) => `${n} (${why[n]})`).join(', ')}.`,
-    evidence: evidenceOf(attempt.res, { fields: stored, identity: as.name }),
+    evidence: evidenceOf(evidence.res, { fields: stored, identity: as.name }),
   });
 }
 

@@ -22,7 +22,7 @@ import { randomUUID } from 'node:crypto';
 import type { JsonObject, Operation } from '../../../core/api-document.ts';
 import type { ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
-import { isExcluded, jsonBodySchema, planRequest } from '../planner.ts';
+import { isExcluded, jsonBodySchema, pathValues, planRequest } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, resolveSchema, sampleValue, schemaType } from '../schema.ts';
 import { urlInputs } from './url-inputs.ts';
@@ -148,16 +148,22 @@ function setMember(body: Record<string, unknown>, name: string, value: unknown):
   return { ...body, [head]: { ...inner, [name.slice(dot + 1)]: value } };
 }
 
-function makeProber(ctx: ScanContext, point: InjectionPoint, as: Identity | null): Prober {
+function makeProber(
+  ctx: ScanContext,
+  point: InjectionPoint,
+  as: Identity | null,
+  base?: Readonly<Record<string, unknown>>,
+): Prober {
   const { op } = point;
   const owner = as?.name;
   const json = jsonBodySchema(op);
   const form = json === undefined ? formSchema(op) : undefined;
   // One body sample for all probes of this input, so answers differ only by the probe.
-  const sample =
+  const sampled =
     (json ?? form) !== undefined
       ? (sampleValue(ctx.spec, json ?? form) as Record<string, unknown>)
       : undefined;
+  const sample = base !== undefined ? { ...(sampled ?? {}), ...base } : sampled;
   return {
     point,
     as,
@@ -372,6 +378,36 @@ async function probeInput(ctx: ScanContext, p: Prober, baseline: ScanResponse): 
   return false;
 }
 
+/** The identity's login fields (not its password) that the operation's body also has: its own user name. */
+function ownFields(
+  ctx: ScanContext,
+  op: Operation,
+  as: Identity | null,
+): Record<string, unknown> | undefined {
+  const body = jsonBodySchema(op) ?? formSchema(op);
+  if (!as?.login || body === undefined) return undefined;
+  const props = propertiesOf(ctx.spec, body);
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(as.login.body)) {
+    if (k in props && !/pass|secret|pin|otp|code/i.test(k)) out[k] = v;
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+/** The path and query values the planner gives this identity (its objects, its harvested values). */
+function plannedValues(
+  ctx: ScanContext,
+  op: Operation,
+  as: Identity | null,
+): Record<string, string> | undefined {
+  const req = planRequest(ctx.spec, op, ctx.objects, as ? { owner: as.name } : {});
+  if (req.invented.length > 0) return undefined;
+  const out: Record<string, string> = {};
+  for (const { name, value } of pathValues(op.path, req.path)) out[name] = value;
+  for (const [name, value] of new URLSearchParams(req.path.split('?')[1] ?? '')) out[name] = value;
+  return out;
+}
+
 /** Runs the injection probes over every input; returns what was tested and skipped, for the coverage. */
 export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise<PointOutcome[]> {
   const points = injectionPoints(ctx).sort((a, b) => Number(b.likely) - Number(a.likely));
@@ -384,15 +420,53 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
     null,
   ];
   // The identity that reaches an operation, found once per operation.
-  const reach = new Map<string, Promise<{ as: Identity | null; baseline: ScanResponse } | undefined>>();
+  interface Reach {
+    readonly as: Identity | null;
+    readonly baseline: ScanResponse;
+    /** Path and query values of the identity's own planned request, when only those got the 2xx. */
+    readonly planned?: Readonly<Record<string, string>>;
+    /** The identity's own login fields, when the operation is its login (a sampled user never logs in). */
+    readonly body?: Readonly<Record<string, unknown>>;
+  }
+  const reach = new Map<string, Promise<Reach | undefined>>();
   const reaching = (point: InjectionPoint) => {
     let found = reach.get(point.op.id);
     if (!found) {
       found = (async () => {
-        for (const as of who) {
+        // A login is probed with the last ordinary identity's own credentials (the API2 checks use A's).
+        const login = (as: Identity | null) =>
+          as?.login &&
+          as.login.path === point.op.path &&
+          point.op.method === (as.login.flow.method ?? 'POST');
+        const order = who.some(login)
+          ? [...who.filter(login).reverse(), ...who.filter((w) => !login(w))]
+          : who;
+        for (const as of order) {
+          if (login(as)) {
+            const body = as!.login!.body;
+            const pl = makeProber(ctx, point, as, body);
+            const named = body[point.name];
+            const res = await pl.send(typeof named === 'string' ? named : point.value);
+            if (isSuccess(res)) return { as, baseline: res, body };
+            continue;
+          }
           const p = makeProber(ctx, point, as);
           const res = await p.send(point.value);
           if (isSuccess(res)) return { as, baseline: res };
+          // A sampled user name names nobody (`forgot-password` → 404): the identity's own does.
+          const mine = ownFields(ctx, point.op, as);
+          if (mine) {
+            const named = mine[point.name];
+            const again = await makeProber(ctx, point, as, mine).send(
+              typeof named === 'string' ? named : point.value,
+            );
+            if (isSuccess(again)) return { as, baseline: again, body: mine };
+          }
+          // The sampled value names nothing (`/accounts/{number}` → 404): the identity's own values do.
+          const own = plannedValues(ctx, point.op, as);
+          const pp = own?.[point.name] !== undefined ? makeProber(ctx, point, as) : undefined;
+          const again = pp ? await pp.send(own![point.name]) : undefined;
+          if (isSuccess(again)) return { as, baseline: again, planned: own };
         }
         return undefined;
       })();
@@ -413,9 +487,16 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
         outcomes.push({ point, status: 'skipped', reason: 'no identity got a 2xx baseline' });
         continue;
       }
-      const p = makeProber(ctx, point, r.as);
+      const own =
+        (point.in === 'path' || point.in === 'query') && r.planned?.[point.name]
+          ? r.planned[point.name]
+          : typeof r.body?.[point.name] === 'string'
+            ? (r.body[point.name] as string)
+            : undefined;
+      const at = own !== undefined ? { ...point, value: own } : point;
+      const p = makeProber(ctx, at, r.as, r.body);
       // A fresh baseline for this input (the reaching one may have used another input's request).
-      const baseline = (await p.send(point.value)) ?? r.baseline;
+      const baseline = (await p.send(at.value)) ?? r.baseline;
       const found = await probeInput(ctx, p, baseline);
       outcomes.push({ point, status: found ? 'finding' : 'tested' });
     }
