@@ -987,17 +987,21 @@ class Engine {
     }
   }
 
-  private isTargetRemoved(head: Rule, name: string, t: Transaction): boolean {
+  /**
+   * The variable names (lower case) `ctl:ruleRemoveTargetById/ByTag` removed from this rule, or undefined
+   * when none apply to it: asked once per rule, so that a removal for some tag (CRS 4 removes
+   * REQUEST_FILENAME from its xss-perf-disable rules on most requests) costs the other rules nothing.
+   */
+  private removedTargetsOf(head: Rule, t: Transaction): readonly string[] | undefined {
     const byId = t.removedTargetsById.get(head.id);
-    if (byId === undefined && t.removedTargetsByTag.size === 0) return false;
-    const lname = name.toLowerCase();
-    if (byId?.includes(lname)) return true;
-    if (t.removedTargetsByTag.size > 0) {
-      for (const [tag, list] of t.removedTargetsByTag) {
-        if (head.tagSet.has(tag) && list.includes(lname)) return true;
+    let names: string[] | undefined = byId === undefined ? undefined : [...byId];
+    for (const [tag, list] of t.removedTargetsByTag) {
+      if (head.tagSet.has(tag)) {
+        names ??= [];
+        names.push(...list);
       }
     }
-    return false;
+    return names;
   }
 
   /** The values of one target (after exclusions). */
@@ -1207,12 +1211,16 @@ class Engine {
     let newMatched: Entry[] | undefined;
     const wantCaptures = rule.capture;
     const skipTyped = head.attack && t.request.typedArgs !== undefined;
-    const removals = t.removedTargetsById.size > 0 || t.removedTargetsByTag.size > 0;
+    const removed =
+      t.removedTargetsById.size > 0 || t.removedTargetsByTag.size > 0
+        ? this.removedTargetsOf(head, t)
+        : undefined;
+    const removals = removed !== undefined;
     const prefilter = !op.negated && rule.prefilter >= 0 && this.automaton !== undefined;
     const targets = rule.targets;
     for (let ti = 0; ti < targets.length; ti++) {
       const target = targets[ti];
-      if (removals && this.isTargetRemoved(head, target.fullName, t)) continue;
+      if (removed?.includes(target.fullName.toLowerCase())) continue;
       const txName = target.txName;
       if (txName !== undefined && !removals && !rule.multiMatch && rule.exclusions.length === 0) {
         // `TX:name` (most of CRS's bookkeeping rules): its one value, without building entries.
@@ -1254,7 +1262,7 @@ class Engine {
           : undefined;
       for (let i = 0; i < entries.length; i++) {
         const e = entries[i];
-        if (!matchedVars && removals && this.isTargetRemoved(head, this.nameOf(coll, e), t)) continue;
+        if (!matchedVars && removed?.includes(this.nameOf(coll, e).toLowerCase())) continue;
         if (typed?.has(e.key)) continue;
         if (rule.multiMatch && (this.classesOf(e) & this.chainTrigger[rule.chainId]) !== 0) {
           // The value after each step of the chain that changed it, the untransformed value first (when no

@@ -244,3 +244,21 @@ test('^.*$ answered without the regex engine matches as RE2 with DOTALL and MULT
     assert.deepEqual(fast.exec(input), [m.group(0)], JSON.stringify(input));
   }
 });
+
+test('ctl:ruleRemoveTargetByTag and ById take a variable from the rules they name only', () => {
+  const { ruleSet, issues } = compileSecLang(`
+SecRule REQUEST_HEADERS:X-Ctl "@streq tag" "id:1,phase:1,pass,nolog,ctl:ruleRemoveTargetByTag=perf;ARGS:q"
+SecRule REQUEST_HEADERS:X-Ctl "@streq id" "id:2,phase:1,pass,nolog,ctl:ruleRemoveTargetById=10;ARGS:q"
+SecRule ARGS "@rx evil" "id:10,phase:2,pass,log,tag:'perf'"
+SecRule ARGS "@rx evil" "id:11,phase:2,pass,log,tag:'other'"
+`);
+  assert.deepEqual(issues, []);
+  const ids = (headers: [string, string][], uri = '/?q=evil') =>
+    ruleSet.evaluate(get(uri, headers)).matches.map((m) => `${m.id}:${m.variable}`);
+  assert.deepEqual(ids([]), ['10:ARGS:q', '11:ARGS:q']);
+  // Rule 10 (tag perf, id 10) loses ARGS:q; rule 11 keeps it; other arguments stay.
+  assert.deepEqual(ids([['X-Ctl', 'tag']]), ['11:ARGS:q']);
+  assert.deepEqual(ids([['X-Ctl', 'id']]), ['11:ARGS:q']);
+  assert.deepEqual(ids([['X-Ctl', 'tag']], '/?r=evil'), ['10:ARGS:r', '11:ARGS:r']);
+  assert.deepEqual(ids([['X-Ctl', 'tag']], '/?Q=evil'), ['11:ARGS:Q']);
+});

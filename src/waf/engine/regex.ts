@@ -180,6 +180,29 @@ interface Info {
   any?: Set<string>;
   /** For a part repeated at least once: the strings each repetition is one of (`\s+`, `(?:a|b){2,}`). */
   plus?: Set<string>;
+  /**
+   * The smallest useful factor set found (fewest strings): what an alternation unites across its
+   * branches, where sets of many strings each would add up to a useless union (`wget["']?[\s&|]` gives
+   * `wget"\t`, `wget' `... 33 strings; `wget` alone is one).
+   */
+  small?: Set<string>;
+}
+
+/**
+ * How compact a factor set is: rarity counts up to that of four letters (a set of such strings already
+ * lets few ordinary values through), then the fewer strings the better.
+ */
+function compactness(set: Set<string> | undefined): number {
+  if (!set || set.size === 0) return -1;
+  let least = Number.POSITIVE_INFINITY;
+  for (const f of set) least = Math.min(least, rarity(f));
+  if (least === 0) return -1;
+  return Math.min(least, 4) * 1_000_000 - set.size;
+}
+
+/** Of two factor sets, the more compact one (see compactness). */
+function smaller(a: Set<string> | undefined, b: Set<string> | undefined): Set<string> | undefined {
+  return compactness(b) > compactness(a) ? b : a;
 }
 
 /** What PCRE's `\s` and `\d` match (as toRe2 spells them). */
@@ -249,15 +272,20 @@ class FactorReader {
     if (branches.length === 1) return branches[0];
     let exact: Set<string> | undefined = new Set();
     let any: Set<string> | undefined = new Set();
+    let small: Set<string> | undefined = new Set();
     for (const b of branches) {
       if (exact && b.exact) for (const x of b.exact) exact.add(x);
       else exact = undefined;
       const f = b.exact ?? b.any;
       if (any && f && score(f) > 0) for (const x of f) any.add(x);
       else any = undefined;
+      // Each branch's smallest set: every match of the alternation is a match of one branch.
+      const g = smaller(smaller(b.small, b.any), b.exact);
+      if (small && g && score(g) > 0) for (const x of g) small.add(x);
+      else small = undefined;
     }
     if (exact && exact.size > MAX_SET) exact = undefined;
-    return { exact, any };
+    return { exact, any: best(any, small), small: smaller(any, small) };
   }
 
   private sequence(): Info {
@@ -265,12 +293,24 @@ class FactorReader {
     let run: Set<string> = new Set(['']);
     let allFinite = true;
     let any: Set<string> | undefined;
+    let small: Set<string> | undefined;
     while (this.i < this.s.length && this.s[this.i] !== '|' && this.s[this.i] !== ')') {
       const atom = this.quantified();
+      // Every candidate below is a set one of whose strings each match holds: the run so far (a prefix of
+      // the consecutive finite parts is in every match as much as the whole product), or a part's own.
+      small = smaller(small, run);
+      small = smaller(small, atom.small);
+      small = smaller(small, atom.any);
       if (atom.exact) {
         const prod = new Set<string>();
         for (const a of run) for (const b of atom.exact) prod.add(a + b);
-        if (prod.size > MAX_SET || [...prod].some((p) => p.length > MAX_LEN)) {
+        // A class of single characters after a word (`wget["']?[\s&|]`) multiplies the run's strings by its
+        // size and adds little: the run ends before it (the word is the factor, not 33 spellings of it).
+        const classAfterWord =
+          atom.exact.size > 2 &&
+          [...atom.exact].every((x) => x.length <= 1) &&
+          [...run].every((x) => x.length >= 2);
+        if (classAfterWord || prod.size > MAX_SET || [...prod].some((p) => p.length > MAX_LEN)) {
           any = best(any, run);
           run = new Set(atom.exact);
           allFinite = false;
@@ -293,7 +333,9 @@ class FactorReader {
       }
     }
     any = best(any, run);
-    return { exact: allFinite ? run : undefined, any };
+    any = best(any, small);
+    small = smaller(small, run);
+    return { exact: allFinite ? run : undefined, any, small };
   }
 
   private quantified(): Info {
@@ -317,7 +359,7 @@ class FactorReader {
     if (max === 1 && min === 0 && atom.exact) return { exact: new Set([...atom.exact, '']) };
     if (min === 0) return {};
     if (atom.exact) return { any: atom.exact, plus: atom.exact };
-    return { any: atom.any };
+    return { any: atom.any, small: atom.small };
   }
 
   private atom(): Info {
