@@ -48,7 +48,7 @@ export function createDpopVerifier(
   deps: { clock: Clock; store: StateStore; scope: string },
 ): DpopVerifier {
   const { clock, store } = deps;
-  const algorithms = cfg.algorithms ?? ['ES256', 'PS256', 'RS256', 'EdDSA'];
+  const algorithms: readonly string[] = cfg.algorithms ?? ['ES256', 'PS256', 'RS256', 'EdDSA'];
   const windowMs = (cfg.iatWindowSeconds ?? 300) * 1000;
   const skewMs = (cfg.clockSkewSeconds ?? 30) * 1000;
   const maxProofBytes = cfg.maxProofBytes ?? 4096;

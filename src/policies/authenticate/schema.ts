@@ -1,160 +1,29 @@
-import type { JsonObject } from '../../core/api-document.ts';
-import type { PolicyConfigBase } from '../../core/policy.ts';
+import type { SparseConfigOf } from '../../core/policy-config.ts';
 
-/** One trusted token issuer of a `jwt` verifier. */
-export interface JwtIssuerConfig {
-  issuer: string;
-  discovery?: boolean;
-  jwksUri?: string;
-  keys?: JsonObject[];
-  secrets?: Array<{ kid?: string; secret: string }>;
-  audiences: string[];
-  algorithms?: string[];
-  clockSkewSeconds?: number;
-  requiredClaims?: string[];
-  typ?: string;
-  maxTokenAgeSeconds?: number;
-  rolesClaim?: string;
-  jwksCacheSeconds?: number;
-  jwksCooldownSeconds?: number;
-  timeoutMs?: number;
+const stringItems = { type: 'string', minLength: 1 } as const;
+
+interface StringList {
+  readonly type: 'array';
+  readonly items: typeof stringItems;
+  readonly description: string;
+}
+function stringList(description: string): StringList;
+function stringList<const D extends readonly string[]>(
+  description: string,
+  dflt: D,
+): StringList & { readonly default: D };
+function stringList(description: string, dflt?: readonly string[]): StringList {
+  return { type: 'array', items: stringItems, description, ...(dflt === undefined ? {} : { default: dflt }) };
 }
 
-export interface JwtConfig {
-  issuers: JwtIssuerConfig[];
-  maxTokenBytes?: number;
-  tokenCacheMaxEntries?: number;
-}
-
-/** RFC 7523 §2.2 client authentication with a signed assertion (`private_key_jwt`). */
-export interface PrivateKeyJwtConfig {
-  keyFile?: string;
-  key?: JsonObject;
-  kid?: string;
-  alg: 'RS256' | 'PS256' | 'ES256' | 'EdDSA';
-  audience?: string;
-  assertionLifetimeSeconds?: number;
-}
-
-export interface IntrospectionConfig {
-  endpoint: string;
-  clientId: string;
-  clientSecret?: string;
-  authMethod?: 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
-  privateKeyJwt?: PrivateKeyJwtConfig;
-  issuer?: string;
-  audiences?: string[];
-  rolesClaim?: string;
-  cacheSeconds?: number;
-  negativeCacheSeconds?: number;
-  maxCacheEntries?: number;
-  maxTokenBytes?: number;
-  timeoutMs?: number;
-}
-
-export interface ConsumerConfig {
-  name: string;
-  roles?: string[];
-  metadata?: Record<string, unknown>;
-}
-
-export interface ApiKeyConfig {
-  consumers: Array<ConsumerConfig & { keys: string[] }>;
-  runtimeKeys?: boolean;
-}
-
-export interface BasicConfig {
-  consumers: Array<ConsumerConfig & { passwordHashes: string[] }>;
-  allowPlainHttp?: boolean;
-  forwardAuthorization?: boolean;
-  cacheSeconds?: number;
-  cacheMaxEntries?: number;
-  maxConcurrentHashes?: number;
-  maxQueuedHashes?: number;
-}
-
-export interface MtlsConfig {
-  consumers?: Array<ConsumerConfig & { subject?: string; san?: string }>;
-  allowUnmapped?: boolean;
-}
-
-export interface DpopConfig {
-  required?: boolean;
-  algorithms?: string[];
-  iatWindowSeconds?: number;
-  clockSkewSeconds?: number;
-  requireNonce?: boolean;
-  nonceSecret?: string;
-  maxProofBytes?: number;
-}
-
-/** How one `securitySchemes` entry of the spec is verified. Exactly one verifier per scheme. */
-export interface SchemeBinding {
-  jwt?: JwtConfig;
-  introspection?: IntrospectionConfig;
-  apiKey?: ApiKeyConfig;
-  basic?: BasicConfig;
-  mtls?: MtlsConfig;
-  dpop?: DpopConfig;
-  certificateBound?: boolean;
-}
-
-export interface ForwardIdentityConfig {
-  subjectHeader?: string;
-  consumerHeader?: string;
-  scopesHeader?: string;
-  rolesHeader?: string;
-  methodHeader?: string;
-  claimHeaders?: Record<string, string>;
-}
-
-/** RFC 9728 OAuth 2.0 Protected Resource Metadata of the API. */
-export interface ResourceMetadataConfig {
-  resource: string;
-  authorizationServers?: string[];
-  scopesSupported?: string[];
-  bearerMethodsSupported?: Array<'header'>;
-  resourceName?: string;
-  resourceDocumentation?: string;
-  resourcePolicyUri?: string;
-  resourceTosUri?: string;
-  tlsClientCertificateBoundAccessTokens?: boolean;
-  dpopBoundAccessTokensRequired?: boolean;
-  cacheMaxAgeSeconds?: number;
-}
-
-/** RFC 9440 client certificates passed on by a trusted TLS-terminating proxy. */
-export interface ClientCertHeaderConfig {
-  caFile?: string;
-  ca?: string;
-  maxChainCertificates?: number;
-  maxHeaderBytes?: number;
-}
-
-export interface AuthenticateConfig extends PolicyConfigBase {
-  realm?: string;
-  schemes: Record<string, SchemeBinding>;
-  public?: string[];
-  allowUndeclaredSecurity?: boolean;
-  forwardIdentity?: ForwardIdentityConfig;
-  resourceMetadata?: ResourceMetadataConfig;
-  clientCertHeader?: ClientCertHeaderConfig;
-}
-
-const stringList = (description: string, dflt?: string[]): JsonObject => ({
-  type: 'array',
-  items: { type: 'string', minLength: 1 },
-  description,
-  ...(dflt === undefined ? {} : { default: dflt }),
-});
-
-const seconds = (description: string, dflt: number, minimum: number, maximum: number): JsonObject => ({
-  type: 'integer',
-  minimum,
-  maximum,
-  default: dflt,
-  description,
-});
+const seconds = (description: string, dflt: number, minimum: number, maximum: number) =>
+  ({
+    type: 'integer',
+    minimum,
+    maximum,
+    default: dflt,
+    description,
+  }) as const;
 
 /** Asymmetric algorithms a JWT issuer or DPoP proof may use; HMAC is allowed only with `secrets`. */
 export const ASYMMETRIC_ALGORITHMS = [
@@ -169,10 +38,12 @@ export const ASYMMETRIC_ALGORITHMS = [
   'ES512',
   'EdDSA',
   'Ed25519',
-];
-export const HMAC_ALGORITHMS = ['HS256', 'HS384', 'HS512'];
+] as const;
+const HMAC = ['HS256', 'HS384', 'HS512'] as const;
+/** The HMAC algorithms, allowed only for an issuer with `secrets`. */
+export const HMAC_ALGORITHMS: readonly string[] = HMAC;
 
-const consumerProps: JsonObject = {
+const consumerProps = {
   name: { type: 'string', minLength: 1, description: 'Consumer name, used as the principal subject.' },
   roles: stringList('Roles granted to this consumer.', []),
   metadata: {
@@ -180,9 +51,9 @@ const consumerProps: JsonObject = {
     description: 'Free-form data exposed to rules as `principal.claims`.',
     default: {},
   },
-};
+} as const;
 
-const issuerSchema: JsonObject = {
+const issuerSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['issuer', 'audiences'],
@@ -230,7 +101,7 @@ const issuerSchema: JsonObject = {
     algorithms: {
       type: 'array',
       minItems: 1,
-      items: { enum: [...ASYMMETRIC_ALGORITHMS, ...HMAC_ALGORITHMS] },
+      items: { enum: [...ASYMMETRIC_ALGORITHMS, ...HMAC] },
       default: ['RS256'],
       description: 'Accepted `alg` values (the allowlist; `none` can never be listed).',
     },
@@ -265,9 +136,9 @@ const issuerSchema: JsonObject = {
       description: 'Deadline for discovery and JWKS fetches.',
     },
   },
-};
+} as const;
 
-const jwtSchema: JsonObject = {
+const jwtSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['issuers'],
@@ -287,12 +158,12 @@ const jwtSchema: JsonObject = {
       description: 'Verified tokens kept (until their `exp`); 0 disables the cache.',
     },
   },
-};
+} as const;
 
 /** Algorithms of `private_key_jwt` client assertions. */
 export const CLIENT_ASSERTION_ALGORITHMS = ['RS256', 'PS256', 'ES256', 'EdDSA'] as const;
 
-const privateKeyJwtSchema: JsonObject = {
+const privateKeyJwtSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['alg'],
@@ -327,9 +198,9 @@ const privateKeyJwtSchema: JsonObject = {
     },
     assertionLifetimeSeconds: seconds('Lifetime of each assertion (`exp` - `iat`).', 60, 10, 300),
   },
-};
+} as const;
 
-const introspectionSchema: JsonObject = {
+const introspectionSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['endpoint', 'clientId'],
@@ -372,9 +243,9 @@ const introspectionSchema: JsonObject = {
       description: 'Deadline for the introspection call.',
     },
   },
-};
+} as const;
 
-const apiKeySchema: JsonObject = {
+const apiKeySchema = {
   type: 'object',
   additionalProperties: false,
   required: ['consumers'],
@@ -405,9 +276,9 @@ const apiKeySchema: JsonObject = {
       description: 'Also accept keys registered at runtime in the state store (shared by all instances).',
     },
   },
-};
+} as const;
 
-const basicSchema: JsonObject = {
+const basicSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['consumers'],
@@ -481,9 +352,9 @@ const basicSchema: JsonObject = {
       description: 'Verifications waiting for a slot; past this the request gets 503 (`basic_overloaded`).',
     },
   },
-};
+} as const;
 
-const mtlsSchema: JsonObject = {
+const mtlsSchema = {
   type: 'object',
   additionalProperties: false,
   description:
@@ -516,9 +387,9 @@ const mtlsSchema: JsonObject = {
       description: 'Accept a valid certificate that maps to no consumer (subject = certificate CN).',
     },
   },
-};
+} as const;
 
-const dpopSchema: JsonObject = {
+const dpopSchema = {
   type: 'object',
   additionalProperties: false,
   description: 'Accept DPoP-bound tokens (RFC 9449) with `Authorization: DPoP`.',
@@ -545,15 +416,16 @@ const dpopSchema: JsonObject = {
     },
     maxProofBytes: { type: 'integer', minimum: 256, default: 4096, description: 'Longest proof accepted.' },
   },
-};
+} as const;
 
-const httpsUrl = (description: string): JsonObject => ({
-  type: 'string',
-  pattern: '^https://[^#]+$',
-  description,
-});
+const httpsUrl = (description: string) =>
+  ({
+    type: 'string',
+    pattern: '^https://[^#]+$',
+    description,
+  }) as const;
 
-const resourceMetadataSchema: JsonObject = {
+const resourceMetadataSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['resource'],
@@ -594,9 +466,9 @@ const resourceMetadataSchema: JsonObject = {
     },
     cacheMaxAgeSeconds: seconds('`Cache-Control: max-age` of the metadata document.', 3600, 0, 86400),
   },
-};
+} as const;
 
-const clientCertHeaderSchema: JsonObject = {
+const clientCertHeaderSchema = {
   type: 'object',
   additionalProperties: false,
   description:
@@ -624,16 +496,17 @@ const clientCertHeaderSchema: JsonObject = {
       description: 'Longest `Client-Cert` (and, separately, `Client-Cert-Chain`) value accepted.',
     },
   },
-};
+} as const;
 
-const headerName = (description: string, dflt?: string): JsonObject => ({
-  type: 'string',
-  pattern: '^[A-Za-z0-9-]*$',
-  description: `${description} Empty: not forwarded.`,
-  ...(dflt === undefined ? {} : { default: dflt }),
-});
+const headerName = (description: string, dflt: string) =>
+  ({
+    type: 'string',
+    pattern: '^[A-Za-z0-9-]*$',
+    description: `${description} Empty: not forwarded.`,
+    default: dflt,
+  }) as const;
 
-export const authenticateSchema: JsonObject = {
+export const authenticateSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['schemes'],
@@ -699,4 +572,30 @@ export const authenticateSchema: JsonObject = {
     resourceMetadata: resourceMetadataSchema,
     clientCertHeader: clientCertHeaderSchema,
   },
-};
+} as const;
+
+// The types below are read from the schemas above (src/core/policy-config.ts). A field with a default may
+// be absent in all of them: `wellKnown` and `ownedRequestHeaders` see blocks before defaults are filled,
+// and each verifier applies its defaults itself.
+
+/** The `authenticate` config. */
+export type AuthenticateConfig = SparseConfigOf<typeof authenticateSchema>;
+/** How one `securitySchemes` entry of the spec is verified. Exactly one verifier per scheme. */
+export type SchemeBinding = AuthenticateConfig['schemes'][string];
+export type JwtConfig = NonNullable<SchemeBinding['jwt']>;
+/** One trusted token issuer of a `jwt` verifier. */
+export type JwtIssuerConfig = JwtConfig['issuers'][number];
+export type IntrospectionConfig = NonNullable<SchemeBinding['introspection']>;
+/** RFC 7523 §2.2 client authentication with a signed assertion (`private_key_jwt`). */
+export type PrivateKeyJwtConfig = NonNullable<IntrospectionConfig['privateKeyJwt']>;
+export type ApiKeyConfig = NonNullable<SchemeBinding['apiKey']>;
+export type BasicConfig = NonNullable<SchemeBinding['basic']>;
+export type MtlsConfig = NonNullable<SchemeBinding['mtls']>;
+export type DpopConfig = NonNullable<SchemeBinding['dpop']>;
+/** What every kind of consumer has: a name, roles and free-form metadata. */
+export type ConsumerConfig = Pick<ApiKeyConfig['consumers'][number], 'name' | 'roles' | 'metadata'>;
+export type ForwardIdentityConfig = NonNullable<AuthenticateConfig['forwardIdentity']>;
+/** RFC 9728 OAuth 2.0 Protected Resource Metadata of the API. */
+export type ResourceMetadataConfig = NonNullable<AuthenticateConfig['resourceMetadata']>;
+/** RFC 9440 client certificates passed on by a trusted TLS-terminating proxy. */
+export type ClientCertHeaderConfig = NonNullable<AuthenticateConfig['clientCertHeader']>;

@@ -1,23 +1,9 @@
 import type { Exchange } from '../../core/exchange.ts';
-import type { CompileContext, PolicyConfigBase, PolicyDefinition, RequestResult } from '../../core/policy.ts';
+import type { CompileContext, PolicyDefinition, RequestResult } from '../../core/policy.ts';
+import { type ConfigOf, defaultsOf, type SparseConfigOf } from '../../core/policy-config.ts';
 import { type Problem, problem, problems } from '../../core/problems.ts';
 import { credentialHash, presentedCredential } from '../../shared/credential-hash.ts';
 import { type Ban, type BanChecker, type BanKind, createBanChecker } from '../../state/bans.ts';
-
-/** Config of `ban` (stage `ban`). */
-export interface BanConfig extends PolicyConfigBase {
-  checkIp?: boolean;
-  checkToken?: boolean;
-  apiKeyHeaders?: string[];
-  cacheMs?: number;
-}
-
-/** Config of `banPrincipal` (stage `authorize`). */
-export interface BanPrincipalConfig extends PolicyConfigBase {
-  checkSubject?: boolean;
-  checkConsumer?: boolean;
-  cacheMs?: number;
-}
 
 const cacheMsSchema = {
   type: 'integer',
@@ -26,7 +12,49 @@ const cacheMsSchema = {
   default: 1000,
   description:
     'How long this instance trusts its cached answer for one key; a ban or unban made elsewhere takes effect within it.',
-};
+} as const;
+
+/** JSON Schema of the `ban` config block. */
+const banSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    checkIp: { type: 'boolean', default: true, description: 'Refuse banned client addresses.' },
+    checkToken: {
+      type: 'boolean',
+      default: true,
+      description: 'Refuse banned credentials (bearer tokens, API keys), compared by hash.',
+    },
+    apiKeyHeaders: {
+      type: 'array',
+      items: { type: 'string', pattern: '^[a-z0-9-]+$' },
+      maxItems: 10,
+      default: [],
+      description:
+        'Lower-case header names carrying API keys, checked when there is no Authorization header.',
+    },
+    cacheMs: cacheMsSchema,
+  },
+} as const;
+
+/** Config of `ban` (stage `ban`); `compile` fills in the defaults of fields left out. */
+export type BanConfig = SparseConfigOf<typeof banSchema>;
+const banDefaults = defaultsOf<ConfigOf<typeof banSchema>>(banSchema);
+
+/** JSON Schema of the `banPrincipal` config block. */
+const banPrincipalSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    checkSubject: { type: 'boolean', default: true, description: 'Refuse banned token subjects.' },
+    checkConsumer: { type: 'boolean', default: true, description: 'Refuse banned consumers.' },
+    cacheMs: cacheMsSchema,
+  },
+} as const;
+
+/** Config of `banPrincipal` (stage `authorize`); `compile` fills in the defaults of fields left out. */
+export type BanPrincipalConfig = SparseConfigOf<typeof banPrincipalSchema>;
+const banPrincipalDefaults = defaultsOf<ConfigOf<typeof banPrincipalSchema>>(banPrincipalSchema);
 
 function checkerFor(ctx: CompileContext, cacheMs: number): BanChecker {
   return ctx.shared.get(`portcullis.ban.checker:${cacheMs}`, () =>
@@ -77,33 +105,11 @@ export const banPolicy: PolicyDefinition<BanConfig> = {
   enabledByDefault: true,
   description:
     'Refuses clients under a temporary ban (automatic from the detectors, or manual) by address and by presented credential, before authentication.',
-  schema: {
-    type: 'object',
-    additionalProperties: false,
-    properties: {
-      checkIp: { type: 'boolean', default: true, description: 'Refuse banned client addresses.' },
-      checkToken: {
-        type: 'boolean',
-        default: true,
-        description: 'Refuse banned credentials (bearer tokens, API keys), compared by hash.',
-      },
-      apiKeyHeaders: {
-        type: 'array',
-        items: { type: 'string', pattern: '^[a-z0-9-]+$' },
-        maxItems: 10,
-        default: [],
-        description:
-          'Lower-case header names carrying API keys, checked when there is no Authorization header.',
-      },
-      cacheMs: cacheMsSchema,
-    },
-  },
+  schema: banSchema,
   compile(config, ctx) {
-    const checkIp = config.checkIp ?? true;
-    const checkToken = config.checkToken ?? true;
+    const { checkIp, checkToken, apiKeyHeaders, cacheMs } = { ...banDefaults, ...config };
     if (!checkIp && !checkToken) return null;
-    const apiKeyHeaders = config.apiKeyHeaders ?? [];
-    const checker = checkerFor(ctx, config.cacheMs ?? 1000);
+    const checker = checkerFor(ctx, cacheMs);
     return {
       onRequest(ex: Exchange) {
         let token: string | undefined;
@@ -133,20 +139,11 @@ export const banPrincipalPolicy: PolicyDefinition<BanPrincipalConfig> = {
   stage: 'authorize',
   enabledByDefault: true,
   description: 'Refuses authenticated callers whose consumer or token subject is under a temporary ban.',
-  schema: {
-    type: 'object',
-    additionalProperties: false,
-    properties: {
-      checkSubject: { type: 'boolean', default: true, description: 'Refuse banned token subjects.' },
-      checkConsumer: { type: 'boolean', default: true, description: 'Refuse banned consumers.' },
-      cacheMs: cacheMsSchema,
-    },
-  },
+  schema: banPrincipalSchema,
   compile(config, ctx) {
-    const checkSubject = config.checkSubject ?? true;
-    const checkConsumer = config.checkConsumer ?? true;
+    const { checkSubject, checkConsumer, cacheMs } = { ...banPrincipalDefaults, ...config };
     if (!checkSubject && !checkConsumer) return null;
-    const checker = checkerFor(ctx, config.cacheMs ?? 1000);
+    const checker = checkerFor(ctx, cacheMs);
     return {
       onRequest(ex: Exchange) {
         const p = ex.principal;

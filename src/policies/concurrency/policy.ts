@@ -1,57 +1,68 @@
 import type { Exchange } from '../../core/exchange.ts';
-import {
-  type PolicyConfigBase,
-  PolicyConfigError,
-  type PolicyDefinition,
-  type PolicyHandler,
-} from '../../core/policy.ts';
+import { PolicyConfigError, type PolicyDefinition, type PolicyHandler } from '../../core/policy.ts';
+import { type ConfigOf, defaultsOf, type SparseConfigOf } from '../../core/policy-config.ts';
 import { type Problem, problem, problems } from '../../core/problems.ts';
 import { createLimitMetrics, LIMIT_METRICS_KEY, type LimitMetrics } from '../limit-metrics.ts';
 import { createSemaphore, type RefusalReason, type Semaphore } from './semaphore.ts';
 
-/** One cap. */
-export interface CapConfig {
-  maxInFlight: number;
-  maxQueued?: number;
-  maxWaitMs?: number;
-}
+/** The settings of one cap; `maxInFlight` has no default. */
+const capProperties = {
+  maxInFlight: {
+    type: 'integer',
+    minimum: 1,
+    maximum: 1_000_000,
+    description: 'Requests handled at once.',
+  },
+  maxQueued: {
+    type: 'integer',
+    minimum: 0,
+    maximum: 100_000,
+    default: 0,
+    description: 'Requests that may wait for a slot (FIFO); beyond it they get 503 at once.',
+  },
+  maxWaitMs: {
+    type: 'integer',
+    minimum: 0,
+    maximum: 60_000,
+    default: 1000,
+    description: 'Longest wait in the queue before 503.',
+  },
+} as const;
 
-/** Config of `concurrency`. */
-export interface ConcurrencyConfig extends PolicyConfigBase {
-  global?: CapConfig;
-  upstream?: CapConfig;
-  operation?: CapConfig;
-  retryAfterSeconds?: number;
-}
+const capSchema = (description: string) =>
+  ({
+    type: 'object',
+    additionalProperties: false,
+    required: ['maxInFlight'],
+    description,
+    properties: capProperties,
+  }) as const;
 
-const capSchema = (description: string) => ({
+/** JSON Schema of the `concurrency` config block. */
+const schema = {
   type: 'object',
-  additionalProperties: false,
-  required: ['maxInFlight'],
-  description,
   properties: {
-    maxInFlight: {
+    global: capSchema(
+      'Cap shared by every route of every API (the first API compiled defines it: configure it the same everywhere).',
+    ),
+    upstream: capSchema("Cap shared by every route of this API, i.e. in front of the API's upstream."),
+    operation: capSchema('Cap of this operation alone.'),
+    retryAfterSeconds: {
       type: 'integer',
       minimum: 1,
-      maximum: 1_000_000,
-      description: 'Requests handled at once.',
-    },
-    maxQueued: {
-      type: 'integer',
-      minimum: 0,
-      maximum: 100_000,
-      default: 0,
-      description: 'Requests that may wait for a slot (FIFO); beyond it they get 503 at once.',
-    },
-    maxWaitMs: {
-      type: 'integer',
-      minimum: 0,
-      maximum: 60_000,
-      default: 1000,
-      description: 'Longest wait in the queue before 503.',
+      maximum: 3600,
+      default: 1,
+      description: 'Retry-After sent with the 503.',
     },
   },
-});
+  // Last, where the config schema puts its own (it closes every policy block): the JSON stays the same.
+  additionalProperties: false,
+} as const;
+
+/** Config of `concurrency`; `compile` fills in the defaults of fields left out, also inside each cap. */
+export type ConcurrencyConfig = SparseConfigOf<typeof schema>;
+const defaults = defaultsOf<ConfigOf<typeof schema>>(schema);
+const capDefaults = defaultsOf<ConfigOf<ReturnType<typeof capSchema>>>({ properties: capProperties });
 
 const SCOPES = ['global', 'upstream', 'operation'] as const;
 
@@ -65,35 +76,19 @@ export const concurrencyPolicy: PolicyDefinition<ConcurrencyConfig> = {
   stage: 'limit',
   description:
     'Caps on requests in flight in this gateway process (global, per upstream, per operation) with a bounded wait queue; then 503 with Retry-After.',
-  schema: {
-    type: 'object',
-    properties: {
-      global: capSchema(
-        'Cap shared by every route of every API (the first API compiled defines it: configure it the same everywhere).',
-      ),
-      upstream: capSchema("Cap shared by every route of this API, i.e. in front of the API's upstream."),
-      operation: capSchema('Cap of this operation alone.'),
-      retryAfterSeconds: {
-        type: 'integer',
-        minimum: 1,
-        maximum: 3600,
-        default: 1,
-        description: 'Retry-After sent with the 503.',
-      },
-    },
-  },
+  schema,
   compile(config, ctx) {
     const sems: Array<{ scope: string; sem: Semaphore }> = [];
     for (const scope of SCOPES) {
-      const cap = config[scope];
-      if (cap === undefined) continue;
+      if (config[scope] === undefined) continue;
+      const cap = { ...capDefaults, ...config[scope] };
       if (!Number.isInteger(cap.maxInFlight) || cap.maxInFlight < 1)
         throw new PolicyConfigError(`${scope}.maxInFlight`, 'must be a positive integer');
       const make = () =>
         createSemaphore({
           maxInFlight: cap.maxInFlight,
-          maxQueued: cap.maxQueued ?? 0,
-          maxWaitMs: cap.maxWaitMs ?? 1000,
+          maxQueued: cap.maxQueued,
+          maxWaitMs: cap.maxWaitMs,
         });
       const key =
         scope === 'global'
@@ -104,7 +99,7 @@ export const concurrencyPolicy: PolicyDefinition<ConcurrencyConfig> = {
       sems.push({ scope, sem: ctx.shared.get(key, make) });
     }
     if (sems.length === 0) return null;
-    const retryAfter = String(config.retryAfterSeconds ?? 1);
+    const retryAfter = String(config.retryAfterSeconds ?? defaults.retryAfterSeconds);
     const metrics = ctx.shared.get<LimitMetrics>(LIMIT_METRICS_KEY, () => createLimitMetrics(ctx.metrics));
     const held = new WeakMap<Exchange, number>();
     const completed = new WeakSet<Exchange>();

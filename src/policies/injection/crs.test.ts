@@ -102,7 +102,7 @@ describe('CRS exclusions', () => {
   test('a reversed or oversized id range and an exclusion naming no rule are config errors', () => {
     assert.equal(exclusionProblem({ ids: ['942999-942000'] }, 0)?.[0], 'exclusions[0].ids[0]');
     assert.equal(exclusionProblem({ ids: ['1-900000'] }, 1)?.[0], 'exclusions[1].ids[0]');
-    assert.equal(exclusionProblem({ targets: ['ARGS:a'] }, 2)?.[0], 'exclusions[2]');
+    assert.equal(exclusionProblem({ ids: [], targets: ['ARGS:a'] }, 2)?.[0], 'exclusions[2]');
     assert.equal(exclusionProblem({ ids: [942100] }, 0), undefined);
   });
 });

@@ -29,9 +29,9 @@ export interface LoadedRuleSet {
 /** The engine settings a `crs` block stands for (what crs-setup.conf would set). */
 export function crsSettings(c: CrsConfig): CrsSettings {
   return {
-    paranoiaLevel: c.paranoiaLevel ?? 1,
-    detectionParanoiaLevel: c.detectionParanoiaLevel ?? c.paranoiaLevel ?? 1,
-    inboundAnomalyThreshold: c.inboundAnomalyThreshold ?? 5,
+    paranoiaLevel: c.paranoiaLevel,
+    detectionParanoiaLevel: c.detectionParanoiaLevel ?? c.paranoiaLevel,
+    inboundAnomalyThreshold: c.inboundAnomalyThreshold,
     ...(c.allowedMethods === undefined ? {} : { allowedMethods: c.allowedMethods }),
     ...(c.allowedContentTypes === undefined ? {} : { allowedRequestContentTypes: c.allowedContentTypes }),
   };

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import type { JsonObject } from '../../core/api-document.ts';
 import type { SecurityEvent } from '../../core/events.ts';
 import type { Exchange } from '../../core/exchange.ts';
 import type { CompileContext, PolicyDefinition, PolicyHandler, RequestResult } from '../../core/policy.ts';
@@ -204,7 +203,7 @@ export const injectionPolicy: PolicyDefinition<InjectionConfig> = {
   stage: 'validate',
   description:
     'Detects SQL, NoSQL, OS command, path traversal, XSS, LDAP and template injection in parameters, headers and bodies.',
-  schema: schema as unknown as JsonObject,
+  schema,
   async compile(config, ctx) {
     const c = { ...defaults, ...config };
     if (![1, 2, 3].includes(c.paranoia)) throw new PolicyConfigError('paranoia', 'must be 1, 2 or 3');
@@ -212,7 +211,7 @@ export const injectionPolicy: PolicyDefinition<InjectionConfig> = {
       if (!INJECTION_CLASSES.includes(cls))
         throw new PolicyConfigError(`classes[${i}]`, `unknown class ${cls}`);
     }
-    const builtin = c.crs !== undefined && c.crs.builtinDetectors === false ? null : compileBuiltin(c, ctx);
+    const builtin = c.crs !== undefined && !c.crs.builtinDetectors ? null : compileBuiltin(c, ctx);
     if (c.crs === undefined) return builtin;
     return createCrsHandler(c, ctx, await compileCrs(c, ctx), builtin);
   },
@@ -244,9 +243,9 @@ interface CompiledCrs {
 
 async function compileCrs(c: InjectionConfig, ctx: CompileContext): Promise<CompiledCrs> {
   const crs = c.crs!;
-  if (crs.detectionParanoiaLevel !== undefined && crs.detectionParanoiaLevel < (crs.paranoiaLevel ?? 1))
+  if (crs.detectionParanoiaLevel !== undefined && crs.detectionParanoiaLevel < crs.paranoiaLevel)
     throw new PolicyConfigError('crs.detectionParanoiaLevel', 'must be at least crs.paranoiaLevel');
-  for (const [i, e] of (crs.exclusions ?? []).entries()) {
+  for (const [i, e] of crs.exclusions.entries()) {
     const bad = exclusionProblem(e, i);
     if (bad !== undefined) throw new PolicyConfigError(`crs.${bad[0]}`, bad[1]);
   }
@@ -277,8 +276,8 @@ async function compileCrs(c: InjectionConfig, ctx: CompileContext): Promise<Comp
   if (loaded.rules.ruleCount === 0) throw new PolicyConfigError('crs.path', `no rules found in ${crs.path}`);
   return {
     loaded,
-    exclusions: compileCrsExclusions(crs.exclusions ?? [], ctx.operation.id),
-    typed: crs.schemaAware === false ? undefined : compileTypedArgs(ctx.operation, ctx.spec),
+    exclusions: compileCrsExclusions(crs.exclusions, ctx.operation.id),
+    typed: !crs.schemaAware ? undefined : compileTypedArgs(ctx.operation, ctx.spec),
   };
 }
 
@@ -295,7 +294,7 @@ function createCrsHandler(
 ): PolicyHandler {
   const { loaded, exclusions, typed } = compiled;
   const crs = c.crs!;
-  const paranoiaLevel = crs.paranoiaLevel ?? 1;
+  const paranoiaLevel = crs.paranoiaLevel;
   const ruleSet = `OWASP CRS ${loaded.rules.version ?? '(version unknown)'}`;
   const judge = (ex: Exchange): RequestResult => {
     if (ex.body !== undefined && ex.body.length > 0 && hasContentCoding(ex.req.headers['content-encoding'])) {
@@ -349,7 +348,7 @@ function createCrsHandler(
       'portcullis.paranoia': paranoiaLevel,
       'portcullis.crs': {
         score: verdict.anomalyScore,
-        threshold: crs.inboundAnomalyThreshold ?? 5,
+        threshold: crs.inboundAnomalyThreshold,
         paranoiaLevel,
         matches: eventMatches(verdict),
       },

@@ -1,74 +1,11 @@
-import type { PolicyConfigBase } from '../../core/policy.ts';
-import { INJECTION_CLASSES, type InjectionClass, type Paranoia } from './types.ts';
-
-/** Where in the request an exclusion applies. */
-export type InjectionLocation = 'path' | 'query' | 'header' | 'cookie' | 'body';
-
-/** A place where some (or all) classes are not looked for, because the API legitimately accepts them there. */
-export interface InjectionExclusion {
-  /** Operation ids this exclusion is limited to; every operation when absent. */
-  readonly operations?: readonly string[];
-  readonly location: InjectionLocation;
-  /** Parameter, header or cookie name (case-insensitive for headers); all of that location when absent. */
-  readonly name?: string;
-  /** JSON pointer in the body (`/comment`, `/items/0/text`); it and everything below it. */
-  readonly pointer?: string;
-  /** Classes not looked for there; all classes when absent. */
-  readonly classes?: readonly InjectionClass[];
-}
-
-/** Rule exclusions of the Core Rule Set, as `ctl:ruleRemoveById` / `ruleRemoveTargetByTag` would say them. */
-export interface CrsExclusion {
-  /** Operation ids this exclusion is limited to; every operation of the API when absent. */
-  readonly operations?: readonly string[];
-  /** Rule ids (`942100`) or ranges (`942000-942999`). */
-  readonly ids?: ReadonlyArray<number | string>;
-  /** Rule tags (`attack-sqli`, `paranoia-level/2`). */
-  readonly tags?: readonly string[];
-  /** Variables taken out of those rules (`ARGS:comment`, `REQUEST_COOKIES:session`); the whole rules when absent. */
-  readonly targets?: readonly string[];
-}
-
-/** The OWASP Core Rule Set mode of the injection policy. */
-export interface CrsConfig {
-  /** Folder holding the CRS `rules/` (`*.conf` and `*.data`). */
-  readonly path: string;
-  readonly paranoiaLevel?: number;
-  readonly detectionParanoiaLevel?: number;
-  readonly inboundAnomalyThreshold?: number;
-  readonly allowedMethods?: readonly string[];
-  readonly allowedContentTypes?: readonly string[];
-  /** Argument values the OpenAPI document types (integers, booleans, enums, uuids, dates) skip the rules. */
-  readonly schemaAware?: boolean;
-  /** Also run the built-in detectors (the `paranoia`/`classes` settings) after the CRS. */
-  readonly builtinDetectors?: boolean;
-  readonly exclusions?: readonly CrsExclusion[];
-}
-
-export interface InjectionConfig extends PolicyConfigBase {
-  crs?: CrsConfig;
-  paranoia: Paranoia;
-  classes: InjectionClass[];
-  headers: string[];
-  cookies: boolean;
-  body: boolean;
-  exclusions: InjectionExclusion[];
-}
-
-export const defaults: Omit<InjectionConfig, 'mode'> = {
-  paranoia: 1,
-  classes: [...INJECTION_CLASSES],
-  headers: ['user-agent', 'referer', 'x-forwarded-host', 'x-original-url', 'x-rewrite-url'],
-  cookies: true,
-  body: true,
-  exclusions: [],
-};
+import { type ConfigOf, defaultsOf } from '../../core/policy-config.ts';
+import { INJECTION_CLASSES } from './types.ts';
 
 const classList = {
   type: 'array',
-  items: { enum: [...INJECTION_CLASSES] },
+  items: { enum: INJECTION_CLASSES },
   uniqueItems: true,
-};
+} as const;
 
 /** JSON Schema of the `injection` config block. */
 export const schema = {
@@ -191,32 +128,32 @@ export const schema = {
     },
     paranoia: {
       enum: [1, 2, 3],
-      default: defaults.paranoia,
+      default: 1,
       description:
         '1 catches unambiguous attacks with almost no false positives; 2 and 3 add rules that also match ' +
         'unusual benign text (see docs/injection.md for measured rates).',
     },
     classes: {
       ...classList,
-      default: defaults.classes,
+      default: INJECTION_CLASSES,
       description: 'Attack classes to look for: sqli, nosqli, cmdi, path-traversal, xss, ldap, ssti.',
     },
     headers: {
       type: 'array',
       items: { type: 'string', minLength: 1 },
-      default: defaults.headers,
+      default: ['user-agent', 'referer', 'x-forwarded-host', 'x-original-url', 'x-rewrite-url'],
       description:
         'Request headers whose values are inspected (case-insensitive). Authorization and Cookie are never ' +
         'inspected wholesale; cookie values are inspected one by one when `cookies` is true.',
     },
     cookies: {
       type: 'boolean',
-      default: defaults.cookies,
+      default: true,
       description: 'Inspect each cookie value of the Cookie header (every cookie, however many).',
     },
     body: {
       type: 'boolean',
-      default: defaults.body,
+      default: true,
       description:
         'Inspect every request body under the media type it is sent with (JSON keys and leaves, form and ' +
         'multipart fields, text; bytes by the text they hold), buffering it even where the operation ' +
@@ -252,3 +189,20 @@ export const schema = {
     },
   },
 } as const;
+
+/**
+ * The `injection` config, as the gateway compiles it: defaults filled in, also inside `crs` (its
+ * `detectionParanoiaLevel`, `allowedMethods` and `allowedContentTypes` have none: absent means the rule
+ * set's own).
+ */
+export type InjectionConfig = ConfigOf<typeof schema>;
+/** The OWASP Core Rule Set mode of the injection policy. */
+export type CrsConfig = NonNullable<InjectionConfig['crs']>;
+/** Rule exclusions of the Core Rule Set, as `ctl:ruleRemoveById` / `ruleRemoveTargetByTag` would say them. */
+export type CrsExclusion = CrsConfig['exclusions'][number];
+/** A place where some (or all) classes are not looked for, because the API legitimately accepts them there. */
+export type InjectionExclusion = InjectionConfig['exclusions'][number];
+/** Where in the request an exclusion applies. */
+export type InjectionLocation = InjectionExclusion['location'];
+
+export const defaults = defaultsOf<InjectionConfig>(schema);

@@ -1,42 +1,16 @@
-import type { PolicyConfigBase } from '../../core/policy.ts';
-
-/** One named limit. */
-export interface LimitConfig {
-  name: string;
-  algorithm: 'gcra' | 'sliding-window' | 'fixed-window' | 'quota' | 'concurrency';
-  limit: number;
-  windowSeconds?: number;
-  burst?: number;
-  period?: 'day' | 'month';
-  subWindows?: number;
-  leaseSeconds?: number;
-  cost?: number;
-  key?: string | string[];
-  fallbackKey?: string | string[];
-  countRejected?: boolean;
-}
-
-/** Config of `rateLimit` and `ipRateLimit`. */
-export interface RateLimitConfig extends PolicyConfigBase {
-  limits?: LimitConfig[];
-  cost?: number;
-  failMode?: 'open' | 'closed';
-  headers?: boolean;
-  legacyHeaders?: boolean;
-  ipv4PrefixLength?: number;
-  ipv6PrefixLength?: number;
-}
+import type { SparseConfigOf } from '../../core/policy-config.ts';
 
 const KEY_PATTERN =
   "^(ip|consumer|subject|apiKey|operation|global|claim:[^\\s]+|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$";
 
-const keySchema = (description: string) => ({
-  description,
-  oneOf: [
-    { type: 'string', pattern: KEY_PATTERN },
-    { type: 'array', minItems: 1, maxItems: 6, items: { type: 'string', pattern: KEY_PATTERN } },
-  ],
-});
+const keySchema = (description: string) =>
+  ({
+    description,
+    oneOf: [
+      { type: 'string', pattern: KEY_PATTERN },
+      { type: 'array', minItems: 1, maxItems: 6, items: { type: 'string', pattern: KEY_PATTERN } },
+    ],
+  }) as const;
 
 const limitSchema = {
   type: 'object',
@@ -106,7 +80,7 @@ const limitSchema = {
       description: 'Count requests against this limit even when another limit (or this one) rejects them.',
     },
   },
-};
+} as const;
 
 /** JSON Schema of the `rateLimit` / `ipRateLimit` config (without `mode`/`enabled`, added by the gateway). */
 export const rateLimitSchema = {
@@ -157,4 +131,15 @@ export const rateLimitSchema = {
         'Key `ip`: IPv6 clients are grouped by this prefix (one /64 is one subscriber). Default 64.',
     },
   },
-};
+  // Last, where the config schema puts its own (it closes every policy block): the JSON stays the same.
+  additionalProperties: false,
+} as const;
+
+/**
+ * Config of `rateLimit` and `ipRateLimit`. Every field may be absent: `compile` applies the defaults itself
+ * (`headers` and `ipv6PrefixLength` have theirs only there: true and 64).
+ */
+export type RateLimitConfig = SparseConfigOf<typeof rateLimitSchema>;
+
+/** One named limit. */
+export type LimitConfig = NonNullable<RateLimitConfig['limits']>[number];

@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import type { PolicyHandler } from '../../../src/core/policy.ts';
 import { authenticatePolicy } from '../../../src/policies/authenticate/policy.ts';
-import type { AuthenticateConfig } from '../../../src/policies/authenticate/schema.ts';
+import type { AuthenticateConfig, JwtConfig } from '../../../src/policies/authenticate/schema.ts';
 import { createTestContext, specOf } from '../../kit/policy.ts';
 import { type PolicyServer, servePolicies } from '../../kit/policy-server.ts';
 
@@ -28,7 +28,7 @@ describe('DPoP proofs (RFC 9449)', () => {
     issuerKey = await generateKeyPair('ES256', { extractable: true });
     holder = await generateKeyPair('ES256', { extractable: true });
     holderJwk = await exportJWK(holder.publicKey);
-    const jwt = {
+    const jwt: JwtConfig = {
       issuers: [
         {
           issuer: 'https://as.test',
