@@ -26,6 +26,8 @@ const SUPPORTED: Record<string, string> = {
   'integer keys and urls': `responses:\n  200:\n    description: ok\n  '404':\n    description: nf\nurl: http://example.com:8080/x?y=1\n`,
   'a JSON document': `{\n  "openapi": "3.0.3",\n  "info": {"title": "t", "version": "1"},\n  "paths": {"/a": {"get": {"responses": {"200": {"description": "ok"}}}}},\n  "x": [1, -2.5e3, true, null, "\\u00e9\\/"]\n}\n`,
   'a document start marker and CRLF line ends': `---\r\na: 1\r\nb:\r\n  - x\r\n`,
+  'quoted scalars over several lines': `a: 'one\n  two  \n\n  three''s'\nb: "x\n    y \\t\n  z"\nc:\n  - "folded\\\n    escaped break"\n  - 'k': 'v\n      w' # comment\nd: 1\n`,
+  'quotes inside multi-line plain scalars': `description: for example '"language" ==\n  "spanish"' if no worker\n  matches # note\nnext: true\n`,
 };
 
 /** Constructs outside the subset: the fast parser must refuse them (the yaml package takes over). */
@@ -36,7 +38,8 @@ const UNSUPPORTED: Record<string, string> = {
   'complex keys': `? a\n: b\n`,
   'several documents': `a: 1\n---\nb: 2\n`,
   'tabs in indentation': `a:\n\tb: 1\n`,
-  'multi-line quoted scalars': `a: "one\n  two"\n`,
+  'a quoted scalar continued at its key column': `a: 'one\nb: two'\n`,
+  'an unterminated quoted scalar': `a: "one\n  two\n`,
 };
 
 describe('fast YAML subset parser', () => {
@@ -148,6 +151,14 @@ describe('fast YAML subset parser', () => {
       read++;
     }
     assert.ok(read > 450, `only ${read} of 500 read without falling back`);
+  });
+
+  test('counts lines through quoted scalars that span several', () => {
+    const { value, lines } = fastParse('a: \'x\n  y\'\nb:\n  c: "1\n\n    2"\n  d: 3\n');
+    const b = (value as Record<string, Record<string, unknown>>).b!;
+    assert.equal((lines.get(value as object) as Map<string, number>).get('b'), 3);
+    assert.equal((lines.get(b) as Map<string, number>).get('d'), 7);
+    assert.equal(b.c, '1\n2');
   });
 
   test('records the line of every key and sequence item', () => {

@@ -326,8 +326,36 @@ export function fastParse(text: string): FastParseResult {
       }
       if (content === '---' || content === '...' || content.startsWith('--- '))
         fail(i + 1, 'several documents');
-      const stripped = stripComment(content, i + 1);
-      out.push({ no: i + 1, indent, text: stripped, raw: line, blankBefore: blank && out.length > 0 });
+      const no = i + 1;
+      let logical = content;
+      let scan = scanLine(logical);
+      // A quoted scalar that goes on over the next lines: fold them into this one (YAML 1.2 §7.3).
+      while (scan.openQuote !== '') {
+        let empties = 0;
+        while (i + 1 < raw.length && raw[i + 1]!.trim() === '') {
+          empties++;
+          i++;
+        }
+        if (++i >= raw.length) fail(no, 'unterminated quoted scalar');
+        const next = raw[i]!;
+        const nextContent = next.replace(/^[ \t]+/, '');
+        if (next.length - nextContent.length <= indent || nextContent.startsWith('#'))
+          fail(i + 1, 'quoted scalar continued at or left of its key');
+        if (scan.escapedBreak) {
+          // `\` at the end of a double-quoted line: the break and the next line's indentation vanish.
+          if (empties > 0) fail(i + 1, 'escaped line break before blank lines');
+          logical = `${logical.slice(0, -1)}${nextContent}`;
+        } else {
+          // A break between two lines folds to a space, and each blank line between them to a newline.
+          const kept = logical.replace(/[ \t]+$/, '');
+          if (scan.openQuote === '"' && kept.endsWith('\\'))
+            fail(no, 'escaped white space before a line break');
+          logical = `${kept}${empties > 0 ? '\n'.repeat(empties) : ' '}${nextContent}`;
+        }
+        scan = scanLine(logical);
+      }
+      const stripped = stripComment(logical, scan);
+      out.push({ no, indent, text: stripped, raw: line, blankBefore: blank && out.length > 0 });
       blank = false;
       // A block scalar header: the deeper lines that follow belong to it.
       if (/(?:^|:\s|^-\s)\s*[|>][-+]?$/.test(stripped) || /^-\s+[|>][-+]?$/.test(stripped)) {
@@ -355,23 +383,47 @@ function ownerColumn(indent: number, text: string): number {
   return col;
 }
 
-/** Removes a trailing comment (` #...`) outside quotes. */
-function stripComment(s: string, no: number): string {
+interface LineScan {
+  /** Where a trailing comment starts, or -1. */
+  readonly commentAt: number;
+  /** The quote the line ends inside (`'` or `"`), or '' when every quote is closed. */
+  readonly openQuote: string;
+  /** The line ends inside a double-quoted scalar with an unescaped `\\` (an escaped line break). */
+  readonly escapedBreak: boolean;
+}
+
+/** Finds, outside quotes, where a trailing comment (` #...`) starts, and whether a quote is left open. */
+function scanLine(s: string): LineScan {
   let quote = '';
+  // The last character outside quotes that is not white space: a quote opens a scalar only where a value
+  // can start (line start, after `:`, `-`, `[`, `{` or `,`); elsewhere it is part of a plain scalar.
+  let last = '';
   for (let i = 0; i < s.length; i++) {
     const c = s[i]!;
     if (quote) {
-      if (quote === '"' && c === '\\') i++;
-      else if (c === quote) {
+      if (quote === '"' && c === '\\') {
+        if (i === s.length - 1) return { commentAt: -1, openQuote: quote, escapedBreak: true };
+        i++;
+      } else if (c === quote) {
         if (quote === "'" && s[i + 1] === "'") i++;
         else quote = '';
       }
-    } else if ((c === '"' || c === "'") && (i === 0 || /[\s[{,:]/.test(s[i - 1]!))) quote = c;
-    else if (c === '#' && (i === 0 || s[i - 1] === ' ' || s[i - 1] === '\t')) return s.slice(0, i).trimEnd();
+    } else if ((c === '"' || c === "'") && (i === 0 || /[\s[{,:]/.test(s[i - 1]!)) && opensValue(last)) {
+      quote = c;
+    } else if (c === '#' && (i === 0 || s[i - 1] === ' ' || s[i - 1] === '\t'))
+      return { commentAt: i, openQuote: '', escapedBreak: false };
+    if (c !== ' ' && c !== '\t') last = c;
   }
-  if (quote === '"') throw new UnsupportedYaml(no, 'multi-line double-quoted scalar');
-  if (quote === "'") throw new UnsupportedYaml(no, 'multi-line single-quoted scalar');
-  return s.trimEnd();
+  return { commentAt: -1, openQuote: quote, escapedBreak: false };
+}
+
+function opensValue(last: string): boolean {
+  return last === '' || last === ':' || last === '-' || last === '[' || last === '{' || last === ',';
+}
+
+/** Removes a trailing comment (` #...`) outside quotes. */
+function stripComment(s: string, scan: LineScan): string {
+  return scan.commentAt >= 0 ? s.slice(0, scan.commentAt).trimEnd() : s.trimEnd();
 }
 
 /** Splits `key: rest` (or `key:`); undefined when the text is not a mapping entry. */
@@ -418,8 +470,7 @@ function readDouble(s: string, start: number, no: number): [string, number] {
         i += len;
       } else if (e in ESCAPES) out += ESCAPES[e];
       else throw new UnsupportedYaml(no, 'bad escape');
-    } else if (c === '\n') throw new UnsupportedYaml(no, 'multi-line double-quoted scalar');
-    else out += c;
+    } else out += c;
   }
   throw new UnsupportedYaml(no, 'unterminated double-quoted scalar');
 }
@@ -433,8 +484,7 @@ function readSingle(s: string, start: number, no: number): [string, number] {
         out += "'";
         i++;
       } else return [out, i + 1];
-    } else if (c === '\n') throw new UnsupportedYaml(no, 'multi-line single-quoted scalar');
-    else out += c;
+    } else out += c;
   }
   throw new UnsupportedYaml(no, 'unterminated single-quoted scalar');
 }
