@@ -86,4 +86,11 @@ describe('compileSpecPattern', () => {
   test('refuses what is not a regular expression', () => {
     assert.match(patternRefusal('[') ?? '', /is not a valid regular expression/);
   });
+
+  test('answers a repeated pattern the same way (refusals are remembered per pattern)', () => {
+    for (let i = 0; i < 3; i++) {
+      assert.equal(patternRefusal('^AC[0-9a-fA-F]{32}$'), undefined);
+      assert.match(patternRefusal('a(?=b)') ?? '', /RE2/);
+    }
+  });
 });

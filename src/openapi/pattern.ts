@@ -14,6 +14,7 @@
  */
 import { RE2JS } from 're2js';
 import { PortcullisError } from '../core/errors.ts';
+import { BoundedCache } from '../shared/bounded-cache.ts';
 
 /** Thrown for a pattern that is not a regular expression or needs backtracking. */
 export class PatternError extends PortcullisError {
@@ -121,15 +122,24 @@ export function compileSpecPattern(source: string): LinearPattern {
   };
 }
 
+/** Refusal reasons by pattern, and the mark of an accepted pattern. */
+const refusals = new BoundedCache<string, string>(2048);
+const ACCEPTED = '';
+
 /** Why a pattern is refused, or `undefined` when it runs in linear time. */
 export function patternRefusal(source: string): string | undefined {
+  // Real specs repeat the same few patterns hundreds of times (ids, phone numbers); compile each once.
+  const known = refusals.get(source);
+  if (known !== undefined) return known === ACCEPTED ? undefined : known;
+  let why: string | undefined;
   try {
     compileSpecPattern(source);
-    return undefined;
   } catch (e) {
-    if (e instanceof PatternError) return e.message;
-    throw e;
+    if (!(e instanceof PatternError)) throw e;
+    why = e.message;
   }
+  refusals.set(source, why ?? ACCEPTED);
+  return why;
 }
 
 /**
