@@ -5,6 +5,8 @@ import { CliError } from '../errors.ts';
 /** Where a running demo says where it is (written by `portcullis demo`, read by `demo attack`). */
 export interface DemoState {
   readonly gateway: string;
+  /** The same gateway over HTTP/2 with prior knowledge (h2c). */
+  readonly gatewayHttp2?: string;
   readonly admin: string | undefined;
   readonly adminToken: string | undefined;
   readonly tokenEndpoint: string;

@@ -23,7 +23,13 @@ function findCoreRuleSet(env: NodeJS.ProcessEnv): { path: string; version: strin
 }
 
 /** `portcullis demo`: the demo shop behind the gateway, everything on 127.0.0.1. */
-export async function demo(opts: { port: number; adminPort: number; out: (line: string) => void }) {
+export async function demo(opts: {
+  port: number;
+  adminPort: number;
+  /** The HTTP/2 (h2c) listener's port; default the gateway's port + 1. */
+  http2Port?: number;
+  out: (line: string) => void;
+}) {
   // Loaded on use, so other commands do not load the demo, the gateway and the policies.
   const { startDemoApi } = await import('../../demo/api.ts');
   const { parseConfig } = await import('../config.ts');
@@ -38,6 +44,7 @@ export async function demo(opts: { port: number; adminPort: number; out: (line: 
     ...process.env,
     PORTCULLIS_PORT: String(opts.port),
     PORTCULLIS_ADMIN_PORT: String(opts.adminPort),
+    PORTCULLIS_H2C_PORT: String(opts.http2Port ?? opts.port + 1),
     DEMO_UPSTREAM: api.url,
     DEMO_ISSUER: idp.issuer,
     DEMO_AUDIENCE: audience,
@@ -58,10 +65,11 @@ export async function demo(opts: { port: number; adminPort: number; out: (line: 
     }
   }
   const runtime = await startRuntime({ config });
-  const gw = runtime.urls[0];
+  const [gw, gwHttp2] = runtime.urls;
   const admin = runtime.adminAddress;
   const state: DemoState = {
     gateway: gw,
+    gatewayHttp2: gwHttp2,
     admin: admin ? `http://127.0.0.1:${admin.port}` : undefined,
     adminToken: config.admin.token,
     tokenEndpoint: idp.tokenEndpoint,
@@ -74,6 +82,7 @@ export async function demo(opts: { port: number; adminPort: number; out: (line: 
   o('  Portcullis demo: the demo shop API, protected by its OpenAPI document');
   o('');
   o(`  gateway     ${gw}`);
+  o(`  HTTP/2      ${gwHttp2}  (h2c: curl --http2-prior-knowledge ${gwHttp2}/products)`);
   if (admin) o(`  admin       http://127.0.0.1:${admin.port}  (token: ${config.admin.token})`);
   o(`  upstream    ${api.url}  (the unprotected demo API; it trusts the gateway)`);
   o(`  config      ${CONFIG}`);
@@ -113,10 +122,11 @@ export async function demo(opts: { port: number; adminPort: number; out: (line: 
 }
 
 registerCommand('demo', {
-  usage: 'portcullis demo [--port N] [--admin-port N]',
+  usage: 'portcullis demo [--port N] [--http2-port N] [--admin-port N]',
   summary: 'run the bundled demo API behind the gateway (what `npm start` does)',
   help: `Options:
   --port N            the gateway's port on 127.0.0.1 (default 8080)
+  --http2-port N      the same gateway over HTTP/2 with prior knowledge, h2c (default the port + 1)
   --admin-port N      the admin listener's port: dashboard, metrics, health (default 9090)
 
 Starts the demo shop API, a local OAuth2/OIDC provider and the gateway, all on 127.0.0.1, then prints
@@ -128,12 +138,14 @@ Events go to ./data/events.db. Ctrl-C stops it.`,
       args,
       options: {
         port: { type: 'string', default: '8080' },
+        'http2-port': { type: 'string' },
         'admin-port': { type: 'string', default: '9090' },
       },
     });
     const running = await demo({
       port: Number(values.port),
       adminPort: Number(values['admin-port']),
+      http2Port: values['http2-port'] === undefined ? undefined : Number(values['http2-port']),
       out: (l) => process.stdout.write(`${l}\n`),
     });
     let stopping = false;
