@@ -238,7 +238,10 @@ type Step = { kind: 'rule'; rule: Rule; skipTo: number } | { kind: 'marker'; nam
 export interface EngineOptions {
   readonly argumentsLimit?: number;
   readonly jsonDepthLimit?: number;
-  /** Inspect JSON bodies (the `ctl:requestBodyProcessor=JSON` rule of modsecurity.conf); default true. */
+  /**
+   * Inspect JSON and XML bodies (the `ctl:requestBodyProcessor=JSON` and `=XML` rules of
+   * modsecurity.conf); default true.
+   */
   readonly jsonBodies?: boolean;
   /** Body bytes inspected (SecRequestBodyNoFilesLimit); default 131072. */
   readonly requestBodyLimit?: number;
@@ -833,6 +836,8 @@ class Engine {
           ?.value.toLowerCase() ?? '';
       if (ct.startsWith('application/json') || /^application\/[a-z0-9.+-]*\+json/.test(ct))
         t.bodyProcessor = 'JSON';
+      // modsecurity.conf's rule 200000: XML bodies go to the XML processor.
+      else if (/^(?:application(?:\/soap\+|\/)|text\/)xml/.test(ct)) t.bodyProcessor = 'XML';
     }
     try {
       this.runPhase(1, t);

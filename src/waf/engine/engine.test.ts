@@ -89,6 +89,59 @@ SecRule ARGS:json.d "@streq x" "id:5,phase:2,pass"`);
   );
 });
 
+test('reads a JSON member named twice as two arguments, in order, numbers as spelled (libmodsecurity 3.0.9)', () => {
+  const { ruleSet } = compileSecLang(`SecRule ARGS:json.a "@streq <script>" "id:1,phase:2,pass"
+SecRule ARGS:json.a "@streq x" "id:2,phase:2,pass"
+SecRule &ARGS:json.a "@eq 2" "id:3,phase:2,pass"
+SecRule ARGS:json.2 "@streq 1.50e0" "id:4,phase:2,pass"
+SecRule ARGS:json.b.array_1 "@streq true" "id:5,phase:2,pass"
+SecRule ARGS_NAMES "@rx ^json\\.2$" "id:6,phase:2,pass"`);
+  const body = Buffer.from('{"a":"<script>","a":"x","2":1.50e0,"b":[null,true]}');
+  const v = ruleSet.evaluate({
+    ...get('/'),
+    method: 'POST',
+    headers: [['Content-Type', 'application/json']],
+    body,
+  });
+  assert.deepEqual(
+    v.matches.map((m) => m.id),
+    [1, 2, 3, 4, 5, 6],
+  );
+});
+
+test('JSON strings reach the rules as UTF-8 bytes, so @validateUtf8Encoding passes valid text', () => {
+  const { ruleSet } = compileSecLang(`SecRule ARGS "@validateUtf8Encoding" "id:1,phase:2,pass"
+SecRule ARGS "@rx ^S\xc3\xa3o \xc3\xa9" "id:2,phase:2,pass"`);
+  const body = Buffer.from('{"city":"São \\u00e9"}');
+  const v = ruleSet.evaluate({
+    ...get('/'),
+    method: 'POST',
+    headers: [['Content-Type', 'application/json']],
+    body,
+  });
+  assert.deepEqual(
+    v.matches.map((m) => m.id),
+    [2],
+  );
+});
+
+test('an XML body goes to the XML processor by its Content-Type: XML:/* and XML://@*', () => {
+  const { ruleSet } = compileSecLang(`SecRule XML:/* "@contains <script>" "id:1,phase:2,pass"
+SecRule XML://@* "@streq evil" "id:2,phase:2,pass"
+SecRule REQBODY_PROCESSOR "@streq XML" "id:3,phase:2,pass"
+SecRule REQBODY_ERROR "@eq 1" "id:4,phase:2,pass"`);
+  const post = (type: string, xml: string) =>
+    ruleSet
+      .evaluate({ ...get('/'), method: 'POST', headers: [['Content-Type', type]], body: Buffer.from(xml) })
+      .matches.map((m) => m.id);
+  assert.deepEqual(post('application/xml', '<r k="evil"><a>&lt;script&gt;</a></r>'), [1, 2, 3]);
+  assert.deepEqual(post('text/xml; charset=utf-8', '<r><![CDATA[<script>]]></r>'), [1, 3]);
+  assert.deepEqual(post('application/soap+xml', '<r>x</r>'), [3]);
+  // Not well-formed: REQBODY_ERROR, and the rules still see the text read before the error.
+  assert.deepEqual(post('application/xml', '<r><a>&lt;script&gt;</a>'), [1, 3, 4]);
+  assert.deepEqual(post('application/xhtml+xml', '<r>&lt;script&gt;</r>'), []);
+});
+
 test('reports an unknown operator by file and line and never matches with it', () => {
   const { ruleSet, issues } = compileSecLang('\nSecRule ARGS "@frob x" "id:9,phase:2,deny"');
   assert.equal(issues.length, 1);

@@ -6,6 +6,7 @@
  */
 import type { WafRequest } from '../types.ts';
 import { trimRight, uriDecode, urlDecode } from './transforms.ts';
+import { readXml } from './xml.ts';
 
 /** One member of a collection. */
 export interface Entry {
@@ -229,6 +230,18 @@ export function readRequestBody(
       set(c, 'REQBODY_PROCESSOR_ERROR', '1');
       set(c, 'REQBODY_ERROR_MSG', 'JSON parsing error');
     }
+  } else if (processor === 'XML') {
+    const xml = readXml(text);
+    if (xml?.wellFormed !== true) {
+      set(c, 'REQBODY_ERROR', '1');
+      set(c, 'REQBODY_PROCESSOR_ERROR', '1');
+      set(c, 'REQBODY_ERROR_MSG', 'XML parsing error');
+    }
+    if (xml !== undefined) {
+      // The two XPath targets CRS reads, `XML:/*` and `XML://@*`, on the tree as far as it was read.
+      add(c, 'XML', '/*', xml.text);
+      for (const value of xml.attributes) add(c, 'XML', '//@*', value);
+    }
   } else if (processor === 'MULTIPART') {
     const ct =
       (c.get('REQUEST_HEADERS') ?? []).find((e) => e.key.toLowerCase() === 'content-type')?.value ?? '';
@@ -243,15 +256,22 @@ export function readRequestBody(
   set(c, 'ARGS_COMBINED_SIZE', String(combined));
 }
 
-/** JSON body → ARGS named as libmodsecurity names them; false when the body is not JSON. */
+/**
+ * JSON body → ARGS named as libmodsecurity names them; false when the body is not JSON. The document is
+ * walked token by token as yajl reports it, not through an object: a member name given twice yields two
+ * arguments (`{"a":"<script>","a":"x"}` hides nothing), members keep their order, and numbers keep their
+ * spelling (`1.50`, `1e3`).
+ */
 function readJson(c: Collections, body: Buffer, options: RequestReadOptions): boolean {
-  let doc: unknown;
+  const src = body.toString('utf8');
   try {
-    doc = JSON.parse(body.toString('utf8'));
+    // Validation only (native and strict); the walk below may then assume well-formed JSON.
+    JSON.parse(src);
   } catch {
     return false;
   }
-  const bytes = (s: string) => latin1(s);
+  // The rules see the UTF-8 bytes of strings, as yajl gives them.
+  const bytes = (s: string) => (/[^\u0000-\u007f]/.test(s) ? Buffer.from(s, 'utf8').toString('latin1') : s);
   // Containers: name and, for arrays, the element counter; the current key persists across containers
   // exactly like libmodsecurity's parser state.
   const containers: { name: string; array: boolean; counter: number }[] = [];
@@ -272,25 +292,59 @@ function readJson(c: Collections, body: Buffer, options: RequestReadOptions): bo
     const parent = containers[containers.length - 1];
     if (parent?.array) parent.counter++;
   };
-  const walk = (v: unknown, depth: number): boolean => {
+  const n = src.length;
+  let i = 0;
+  const space = () => {
+    for (let ch = src.charCodeAt(i); ch === 0x20 || ch === 0x09 || ch === 0x0a || ch === 0x0d; )
+      ch = src.charCodeAt(++i);
+  };
+  /** The string token at `i` (an opening quote), decoded. */
+  const string = (): string => {
+    const start = i;
+    for (;;) {
+      const q = src.indexOf('"', i + 1);
+      let k = q - 1;
+      while (src.charCodeAt(k) === 0x5c) k--;
+      i = q;
+      if ((q - 1 - k) % 2 === 0) break;
+    }
+    i++;
+    const raw = src.slice(start, i);
+    return raw.includes('\\') ? (JSON.parse(raw) as string) : raw.slice(1, -1);
+  };
+  const walk = (depth: number): boolean => {
     if (depth > options.jsonDepthLimit) return false;
-    if (Array.isArray(v)) {
-      containers.push({ name: keyFor(), array: true, counter: 0 });
-      for (const item of v) if (!walk(item, depth + 1)) return false;
-      closeContainer();
-    } else if (v !== null && typeof v === 'object') {
-      containers.push({ name: keyFor(), array: false, counter: 0 });
-      for (const [k, item] of Object.entries(v)) {
-        currentKey = bytes(k);
-        if (!walk(item, depth + 1)) return false;
+    space();
+    const ch = src[i];
+    if (ch === '[' || ch === '{') {
+      const array = ch === '[';
+      containers.push({ name: keyFor(), array, counter: 0 });
+      i++;
+      space();
+      if (src[i] === (array ? ']' : '}')) i++;
+      else {
+        for (;;) {
+          if (!array) {
+            currentKey = bytes(string());
+            space();
+            i++; // the colon
+          }
+          if (!walk(depth + 1)) return false;
+          space();
+          if (src[i++] !== ',') break;
+        }
       }
       closeContainer();
-    } else if (v === null) emit('');
-    else if (typeof v === 'string') emit(bytes(v));
-    else emit(String(v));
+    } else if (ch === '"') emit(bytes(string()));
+    else {
+      const start = i;
+      while (i < n && !/[,\]}\s]/.test(src[i])) i++;
+      const token = src.slice(start, i);
+      emit(token === 'null' ? '' : token);
+    }
     return true;
   };
-  return walk(doc, 0);
+  return walk(0);
 }
 
 /** multipart/form-data → ARGS_POST for fields, FILES/FILES_NAMES for files; false on a malformed body. */
