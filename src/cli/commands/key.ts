@@ -1,4 +1,3 @@
-import { createApiKey } from '../../policies/authenticate/api-key.ts';
 import { registerCommand } from '../command-table.ts';
 import { CliError } from '../errors.ts';
 
@@ -22,6 +21,7 @@ config does not leak keys. Keys can also be made at run time: POST /api/keys on 
     }
     if (!/^[A-Za-z0-9_.-]{1,64}$/.test(consumer))
       throw new CliError('--consumer: letters, digits, _ . - only');
+    const { createApiKey } = await import('../../policies/authenticate/api-key.ts');
     const { key, hash } = createApiKey();
     const out = (l: string) => process.stdout.write(`${l}\n`);
     out(`API key (shown once; give it to ${consumer}, Portcullis keeps only the hash):`);

@@ -2,13 +2,9 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { type ParseArgsOptionsConfig, parseArgs } from 'node:util';
 import { PortcullisError } from '../../core/errors.ts';
 import { type FindingsResult, type Severity, severityRank } from '../../scanner/finding.ts';
-import {
-  exitCodeFor,
-  isReportFormat,
-  parseSeverity,
-  REPORT_FORMATS,
-  writeReport,
-} from '../../scanner/report/index.ts';
+// The renderers load only when a report is written: `--help` and argument errors need only these.
+import { isReportFormat, REPORT_FORMATS } from '../../scanner/report/formats.ts';
+import { exitCodeFor, parseSeverity } from '../../scanner/report/summary.ts';
 import type { ScanIdentity } from '../../scanner/scan/index.ts';
 import { packageVersion } from '../../shared/package-version.ts';
 import { registerCommand } from '../command-table.ts';
@@ -86,6 +82,7 @@ async function report(all: FindingsResult, s: ReportSettings): Promise<number> {
           stats: { ...all.stats, minSeverity: s.minSeverity },
         };
   for (const t of s.targets) {
+    const { writeReport } = await import('../../scanner/report/index.ts');
     await writeReport(t.format, result, t.output ?? process.stdout, { toolVersion: packageVersion() });
     if (t.output) process.stderr.write(`portcullis: wrote ${t.format} report to ${t.output}\n`);
   }

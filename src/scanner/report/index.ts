@@ -8,12 +8,14 @@
 import { writeFile } from 'node:fs/promises';
 import { PortcullisError } from '../../core/errors.ts';
 import type { FindingsResult } from '../finding.ts';
+import { isReportFormat, REPORT_FORMATS, type ReportFormat } from './formats.ts';
 import { renderHtml } from './html.ts';
 import { renderJson } from './json.ts';
 import { renderJunit } from './junit.ts';
 import { renderSarif } from './sarif.ts';
 import { renderText } from './text.ts';
 
+export { isReportFormat, REPORT_FORMATS, type ReportFormat } from './formats.ts';
 export { renderHtml } from './html.ts';
 export { renderJson } from './json.ts';
 export { renderJunit } from './junit.ts';
@@ -21,13 +23,6 @@ export { OWASP_NAMES, owaspUrl } from './owasp.ts';
 export { renderSarif, sarifLevel } from './sarif.ts';
 export { countBySeverity, exitCodeFor, parseSeverity } from './summary.ts';
 export { renderText } from './text.ts';
-
-export const REPORT_FORMATS = ['text', 'json', 'sarif', 'junit', 'html'] as const;
-export type ReportFormat = (typeof REPORT_FORMATS)[number];
-
-export function isReportFormat(value: string): value is ReportFormat {
-  return (REPORT_FORMATS as readonly string[]).includes(value);
-}
 
 export interface ReportOptions {
   /** Text only: ANSI colours. Default: true when `out` is a TTY stream, false for files. */
