@@ -27,11 +27,13 @@ const MINIMUMS: Readonly<Record<string, { found: number; twinFindings: number }>
   // Measured (issue 16, after the explore and attack work): 17/17, 21/21, 21/21, no finding on any twin. The
   // scanner before issue 16 (422773c) found 8/17, 0/21 (it could not log in) and 9/21, one twin finding. One
   // flaw of margin per target for checks whose outcome depends on timing or order on a loaded machine.
+  // 25 flaws since the shapes Vulnerable Bank showed were added (RPC loans, member card, reset PIN...).
   'flask-bookshelf': { found: 24, twinFindings: 0 },
   'fastapi-petclinic': { found: 20, twinFindings: 0 },
   'express-kanban': { found: 20, twinFindings: 0 },
   // Added last and measured before the scanner was tuned to it: 12/18 (67%), below the bar; no twin finding.
-  'django-helpdesk': { found: 11, twinFindings: 0 },
+  // After the Vulnerable Bank work (Django's `/tickets/{id}/` items, the profile PATCH): 17/18.
+  'django-helpdesk': { found: 16, twinFindings: 0 },
 };
 
 interface Run {

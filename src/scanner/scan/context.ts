@@ -60,7 +60,11 @@ export interface ScanContext {
   send(
     req: ScanRequest & { operation?: Operation },
     as?: Identity | null,
-    options?: { readonly burst?: boolean },
+    /**
+     * `burst`: past the rate limit (API4). `ownProfile`: a PUT/PATCH of the sender's own profile
+     * (`/users/me`), which the safety rule lets through for the mass-assignment probe only.
+     */
+    options?: { readonly burst?: boolean; readonly ownProfile?: boolean },
   ): Promise<ScanResponse | undefined>;
 }
 

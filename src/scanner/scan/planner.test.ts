@@ -11,6 +11,7 @@ import {
   isBusinessFlow,
   isCreationOperation,
   isLoginOperation,
+  itemParam,
   listedValue,
   memberParam,
   ObjectRegistry,
@@ -174,6 +175,10 @@ describe('request planning for RPC-style paths', () => {
         },
       },
       '/tools/add': { post: ok },
+      '/tickets/': { post: ok },
+      '/tickets/{id}/': {
+        get: { ...ok, parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }] },
+      },
     },
   });
   const op = (method: string, path: string) =>
@@ -186,6 +191,11 @@ describe('request planning for RPC-style paths', () => {
     // A verb beside nothing that has members is no creation.
     assert.equal(isCreationOperation(rpc, op('POST', '/tools/add')), false);
     assert.equal(captureId(rpc, op('POST', '/cards/create'), response({ card_id: 9 })), '9');
+  });
+
+  test('takes Django-style item paths with a trailing slash for the members of a collection', () => {
+    assert.equal(itemParam(rpc, '/tickets/'), 'id');
+    assert.equal(isCreationOperation(rpc, op('POST', '/tickets/')), true);
   });
 
   test('fills a parameter inside a segment, and a listed version without making it anyone’s data', () => {

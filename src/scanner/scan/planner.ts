@@ -78,7 +78,8 @@ export function requiresAuth(op: Operation): boolean {
 export function itemParam(spec: ApiDocument, collection: string): string | undefined {
   const base = collection.replace(/\/$/, '');
   for (const op of spec.operations) {
-    const m = /^(.*)\/\{([^}]+)\}$/.exec(op.path);
+    // `/tickets/{id}`, and Django's `/tickets/{id}/`.
+    const m = /^(.*)\/\{([^}]+)\}\/?$/.exec(op.path);
     if (m && m[1] === base) return m[2];
   }
   return undefined;

@@ -69,6 +69,11 @@ export class ScanError extends PortcullisError {
 const MAX_OBSERVATIONS = 5000;
 const DESTRUCTIVE = new Set(['PUT', 'PATCH', 'DELETE']);
 
+/** The caller's own profile: a path that names no object, ending in `me`, `self`, `profile`... */
+export function isOwnProfile(path: string): boolean {
+  return /(^|\/)(me|self|profile|my_?profile|current_?user|whoami)\/?$/i.test(path.split('?')[0]);
+}
+
 /** Logs in (login.ts); a failure is a ScanError with the same code. */
 async function resolveIdentity(
   client: ReturnType<typeof createScanClient>,
@@ -168,10 +173,19 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
       async send(req, as, sendOptions) {
         // The safety rule, enforced here for every check: PUT, PATCH and DELETE go only to objects the scan
         // created, unless the user allowed destructive requests.
+        // One exception: the mass-assignment probe of an ordinary identity may PUT or PATCH its own profile
+        // (`/users/me`), never DELETE it; no other check (injection payloads!) may touch the profile.
         if (
           DESTRUCTIVE.has(req.method) &&
           !options.allowDestructive &&
-          !objects.isScanCreated(req.path.split('?')[0])
+          !objects.isScanCreated(req.path.split('?')[0]) &&
+          !(
+            sendOptions?.ownProfile === true &&
+            req.method !== 'DELETE' &&
+            as &&
+            identities.includes(as) &&
+            isOwnProfile(req.path)
+          )
         ) {
           return undefined;
         }

@@ -430,7 +430,7 @@ async function massAssignment(ctx: ScanContext, probe: Probe): Promise<void> {
     const req = probe.target
       ? { ...probe.target, body }
       : planRequest(ctx.spec, op, ctx.objects, { owner: as.name, body });
-    const res = await ctx.send(req, as);
+    const res = await ctx.send(req, as, { ownProfile: !op.path.includes('{') });
     if (!isSuccess(res) || looksRefused(res)) return undefined;
     return { res, body, views: new Map() };
   };
