@@ -17,6 +17,7 @@ import {
   type SpecVersion,
 } from '../core/api-document.ts';
 import { PortcullisError } from '../core/errors.ts';
+import { escapeToken, unescapeToken, valueAt } from './pointer.ts';
 import { documentBase, indexSchemas } from './refs.ts';
 import { convertSwagger2 } from './swagger2.ts';
 
@@ -70,22 +71,12 @@ export function pointerTokens(pointer: string): string[] {
   return p
     .split('/')
     .slice(1)
-    .map((t) => decodeURIComponent(t).replace(/~1/g, '/').replace(/~0/g, '~'));
+    .map((t) => unescapeToken(decodeURIComponent(t)));
 }
 
 /** Builds a JSON pointer from tokens. */
 export function toPointer(tokens: readonly (string | number)[]): string {
-  return tokens.map((t) => `/${String(t).replace(/~/g, '~0').replace(/\//g, '~1')}`).join('');
-}
-
-function getAt(root: unknown, tokens: readonly string[]): unknown {
-  let cur = root;
-  for (const t of tokens) {
-    // Own members only: `#/components/schemas/constructor` must not name Object's constructor.
-    if (cur === null || typeof cur !== 'object' || !Object.hasOwn(cur, t)) return undefined;
-    cur = (cur as Record<string, unknown>)[t];
-  }
-  return cur;
+  return tokens.map(escapeToken).join('');
 }
 
 function lineOfNode(parsed: ParsedFile, pointer: string): number | undefined {
@@ -152,7 +143,7 @@ async function bundle(file: string, root: JsonObject, version: SpecVersion): Pro
       const key = `${target}${fragment}`;
       if (stack.includes(key)) throw new SpecError(file, `circular external $ref ${JSON.stringify(ref)}`);
       const parsed = target === file ? { value: root } : await load(target);
-      const resolved = getAt(parsed.value, pointerTokens(fragment));
+      const resolved = valueAt(parsed.value, pointerTokens(fragment));
       if (resolved === undefined)
         throw new SpecError(target, `$ref target ${JSON.stringify(fragment)} not found`);
       return walk(resolved, target, parsed.value, [...stack, key]);
@@ -214,7 +205,7 @@ export function buildApiDocument(
     // A JSON pointer into the document; in 3.1 also a plain-name fragment (`#Size`) declared by `$anchor`
     // at the document's level. Anything else names nothing (`#Size` used to read as the whole document).
     if (ref !== '#' && !ref.startsWith('#/')) return schemas.resolve(ref, schemas.base)?.value;
-    return getAt(doc, pointerTokens(ref));
+    return valueAt(doc, pointerTokens(ref));
   };
   /** Follows `$ref` chains on non-schema objects (parameters, bodies, responses). */
   const deref = <T>(value: unknown, at: string): T => {

@@ -14,6 +14,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import type { JsonObject, SpecVersion } from '../core/api-document.ts';
+import { escapeToken, unescapeToken, valueAt } from './pointer.ts';
 
 /** A `$ref` target: the schema, and the JSON pointer where it sits in the document. */
 export interface RefTarget {
@@ -68,23 +69,7 @@ const OAS_NAME_MAPS = new Set([
 
 /** Splits a JSON pointer (`/a/b~1c`, already percent-decoded) into tokens. */
 function tokensOf(pointer: string): string[] {
-  return pointer
-    .split('/')
-    .slice(1)
-    .map((t) => t.replaceAll('~1', '/').replaceAll('~0', '~'));
-}
-
-function token(t: string | number): string {
-  return `/${String(t).replaceAll('~', '~0').replaceAll('/', '~1')}`;
-}
-
-function getAt(root: unknown, tokens: readonly string[]): unknown {
-  let cur = root;
-  for (const t of tokens) {
-    if (cur === null || typeof cur !== 'object' || !Object.hasOwn(cur, t)) return undefined;
-    cur = (cur as Record<string, unknown>)[t];
-  }
-  return cur;
+  return pointer.split('/').slice(1).map(unescapeToken);
 }
 
 /** Resolves `ref` against `base`; undefined when it is not a URI reference. */
@@ -136,7 +121,7 @@ export function indexSchemas(doc: JsonObject, version: SpecVersion, file: string
     const root = top ?? { value: node, pointer };
     if (Array.isArray(node)) {
       for (let i = 0; i < node.length; i++)
-        walkSchema(node[i], pointer + token(i), inherited, depth + 1, root);
+        walkSchema(node[i], pointer + escapeToken(i), inherited, depth + 1, root);
       return;
     }
     const s = node as JsonObject;
@@ -164,15 +149,15 @@ export function indexSchemas(doc: JsonObject, version: SpecVersion, file: string
     for (const key of ['$ref', '$dynamicRef']) {
       const ref = s[key];
       if (typeof ref === 'string' && (key === '$ref' || is2020)) {
-        refs.push({ ref, base: here, pointer: pointer + token(key), from: s });
+        refs.push({ ref, base: here, pointer: pointer + escapeToken(key), from: s });
       }
     }
     for (const [key, value] of Object.entries(s)) {
       if (DATA_KEYWORDS.has(key) || value === null || typeof value !== 'object') continue;
       if (NAME_MAPS.has(key) && !Array.isArray(value)) {
         for (const [name, sub] of Object.entries(value as JsonObject))
-          walkSchema(sub, pointer + token(key) + token(name), here, depth + 1, root);
-      } else walkSchema(value, pointer + token(key), here, depth + 1, root);
+          walkSchema(sub, pointer + escapeToken(key) + escapeToken(name), here, depth + 1, root);
+      } else walkSchema(value, pointer + escapeToken(key), here, depth + 1, root);
     }
   };
 
@@ -180,11 +165,11 @@ export function indexSchemas(doc: JsonObject, version: SpecVersion, file: string
   const walkDocument = (node: unknown, pointer: string, names: boolean, depth: number): void => {
     if (node === null || typeof node !== 'object' || depth > 256) return;
     if (Array.isArray(node)) {
-      for (let i = 0; i < node.length; i++) walkDocument(node[i], pointer + token(i), false, depth + 1);
+      for (let i = 0; i < node.length; i++) walkDocument(node[i], pointer + escapeToken(i), false, depth + 1);
       return;
     }
     for (const [key, value] of Object.entries(node as JsonObject)) {
-      const at = pointer + token(key);
+      const at = pointer + escapeToken(key);
       if (!names && (key === 'example' || key === 'examples')) continue;
       if (!names && key === 'schema') walkSchema(value, at, base, depth + 1);
       else if (
@@ -194,7 +179,7 @@ export function indexSchemas(doc: JsonObject, version: SpecVersion, file: string
         typeof value === 'object'
       ) {
         for (const [name, sub] of Object.entries(value as JsonObject))
-          walkSchema(sub, at + token(name), base, depth + 1);
+          walkSchema(sub, at + escapeToken(name), base, depth + 1);
       } else walkDocument(value, at, !names && OAS_NAME_MAPS.has(key), depth + 1);
     }
   };
@@ -205,11 +190,11 @@ export function indexSchemas(doc: JsonObject, version: SpecVersion, file: string
       // OpenAPI 3.0: only a JSON pointer into this document (external files were bundled in at load).
       if (ref !== '#' && !ref.startsWith('#/')) return undefined;
       const tokens = tokensOf(safeDecode(ref.slice(1)) ?? '\u0000');
-      const value = getAt(doc, tokens);
+      const value = valueAt(doc, tokens);
       // The OpenAPI document itself (`#`) is no schema: read as one, it would accept anything.
       return value === undefined || value === doc
         ? undefined
-        : { value, pointer: tokens.map(token).join('') };
+        : { value, pointer: tokens.map(escapeToken).join('') };
     }
     const u = resolveUri(ref, from);
     if (u === undefined) return undefined;
@@ -218,9 +203,9 @@ export function indexSchemas(doc: JsonObject, version: SpecVersion, file: string
     if (resource === undefined || fragment === undefined) return undefined;
     if (fragment === '' || fragment.startsWith('/')) {
       const tokens = tokensOf(fragment);
-      const value = getAt(resource.value, tokens);
+      const value = valueAt(resource.value, tokens);
       if (value !== undefined && value !== doc) {
-        return { value, pointer: resource.pointer + tokens.map(token).join('') };
+        return { value, pointer: resource.pointer + tokens.map(escapeToken).join('') };
       }
       // The OpenAPI document itself is no schema (read as one it would accept anything), and a pointer
       // may name nothing in it. Leniency: such a pointer is read against the top schema it is written in,
@@ -228,10 +213,10 @@ export function indexSchemas(doc: JsonObject, version: SpecVersion, file: string
       // `#` for recursion). It only gives a meaning where the standard reading has none.
       const root = holder === undefined || resource.value !== doc ? undefined : roots.get(holder);
       if (root === undefined) return undefined;
-      const inRoot = getAt(root.value, tokens);
+      const inRoot = valueAt(root.value, tokens);
       return inRoot === undefined
         ? undefined
-        : { value: inRoot, pointer: root.pointer + tokens.map(token).join('') };
+        : { value: inRoot, pointer: root.pointer + tokens.map(escapeToken).join('') };
     }
     return anchors.get(`${withoutFragment(u)}#${fragment}`);
   };
