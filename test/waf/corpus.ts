@@ -20,7 +20,7 @@ export interface CorpusRequest extends RawRequest {
 }
 
 /** mulberry32: a small seeded generator, so the corpus is the same on every run. */
-function random(seed: number): () => number {
+export function random(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -131,7 +131,7 @@ function baseHeaders(r: () => number, accept = 'application/json'): Array<[strin
   return h;
 }
 
-function pick<T>(r: () => number, list: readonly T[]): T {
+export function pick<T>(r: () => number, list: readonly T[]): T {
   return list[Math.floor(r() * list.length)];
 }
 
@@ -196,7 +196,10 @@ function form(pairs: ReadonlyArray<readonly [string, string]>): Buffer {
   );
 }
 
-function multipart(boundary: string, fields: ReadonlyArray<readonly [string, string, string?]>): Buffer {
+export function multipart(
+  boundary: string,
+  fields: ReadonlyArray<readonly [string, string, string?]>,
+): Buffer {
   const parts = fields.map(([name, value, filename]) => {
     const disp = `form-data; name="${name}"${filename === undefined ? '' : `; filename="${filename}"`}`;
     const type = filename === undefined ? '' : 'Content-Type: text/plain\r\n';

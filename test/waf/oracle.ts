@@ -1,7 +1,8 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { detectVersion } from '../../src/waf/load.ts';
 import { type AuditEntry, MODSECURITY_MODULE, startNginxModSecurity } from './nginx-modsecurity.ts';
 
 /** Where Debian puts what the oracle needs. */
@@ -56,12 +57,39 @@ export interface Oracle {
   stop(): Promise<void>;
 }
 
+/** The CRS version the rule files of `rulesPath` declare (`3.3.4`, `4.28.0`), read from the files. */
+export function ruleSetVersion(rulesPath: string): string | undefined {
+  const files = statSync(rulesPath).isDirectory()
+    ? readdirSync(rulesPath)
+        .filter((f) => f.endsWith('.conf'))
+        .map((f) => join(rulesPath, f))
+    : [rulesPath];
+  return detectVersion(files.map((f) => readFileSync(f, 'latin1')));
+}
+
+/**
+ * The `setvar`s crs-setup.conf would make for `s`, by CRS generation: CRS 3 names the levels
+ * `paranoia_level` / `executing_paranoia_level` and its setup version `334`; CRS 4 names them
+ * `blocking_paranoia_level` / `detection_paranoia_level` and its setup version `4280` (4.28.0).
+ */
+export function setupVariables(version: string | undefined, s: OracleSettings): string[] {
+  const [major, minor, patch] = (version ?? '3.3.4').split('.').map((x) => Number.parseInt(x, 10) || 0);
+  const crs4 = major >= 4;
+  const setvars = [
+    `setvar:tx.crs_setup_version=${crs4 ? major * 1000 + minor * 10 + patch : major * 100 + minor * 10 + patch}`,
+    `setvar:tx.${crs4 ? 'blocking_paranoia_level' : 'paranoia_level'}=${s.paranoiaLevel}`,
+  ];
+  if (s.detectionParanoiaLevel !== undefined)
+    setvars.push(
+      `setvar:tx.${crs4 ? 'detection_paranoia_level' : 'executing_paranoia_level'}=${s.detectionParanoiaLevel}`,
+    );
+  return setvars;
+}
+
 /** The whole ModSecurity configuration of the oracle: the engine on, JSON audit log, CRS with our settings. */
 export function modSecurityConfig(dir: string, s: OracleSettings): string {
   const rules = s.rulesPath ?? DEBIAN_CRS_RULES;
-  const setvars = [`setvar:tx.paranoia_level=${s.paranoiaLevel}`];
-  if (s.detectionParanoiaLevel !== undefined)
-    setvars.push(`setvar:tx.executing_paranoia_level=${s.detectionParanoiaLevel}`);
+  const setvars = setupVariables(ruleSetVersion(rules), s);
   if (s.inboundAnomalyThreshold !== undefined)
     setvars.push(`setvar:tx.inbound_anomaly_score_threshold=${s.inboundAnomalyThreshold}`);
   return [
@@ -91,11 +119,10 @@ export function modSecurityConfig(dir: string, s: OracleSettings): string {
     'SecAuditLogType Serial',
     'SecAuditLogParts ABHZ',
     `SecAuditLog ${join(dir, 'audit.log')}`,
-    // crs-setup.conf as Debian ships it, with our settings.
+    // crs-setup.conf as the rule set's release ships it, with our settings.
     'SecDefaultAction "phase:1,log,auditlog,pass"',
     'SecDefaultAction "phase:2,log,auditlog,pass"',
-    'SecAction "id:900990,phase:1,nolog,pass,t:none,setvar:tx.crs_setup_version=334"',
-    `SecAction "id:900000,phase:1,nolog,pass,t:none,${setvars.join(',')}"`,
+    `SecAction "id:900990,phase:1,nolog,pass,t:none,${setvars.join(',')}"`,
     `Include ${rules}/*.conf`,
     '',
   ].join('\n');
