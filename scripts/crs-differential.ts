@@ -12,10 +12,16 @@
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { loadCoreRuleSet } from '../src/waf/index.ts';
+import { loadCoreRuleSet, readUnicodeMapFile } from '../src/waf/index.ts';
 import { type CorpusRequest, generateCorpus } from '../test/waf/corpus.ts';
 import { formatReport, runDifferential } from '../test/waf/differential.ts';
-import { DEBIAN_CRS_RULES, oracleUnavailable, ruleSetVersion, startOracle } from '../test/waf/oracle.ts';
+import {
+  DEBIAN_CRS_RULES,
+  oracleUnavailable,
+  ruleSetVersion,
+  startOracle,
+  UNICODE_MAP,
+} from '../test/waf/oracle.ts';
 import { deriveRequests } from '../test/waf/rule-derived.ts';
 
 const { values } = parseArgs({
@@ -52,7 +58,11 @@ const details: string[] = [];
 for (const paranoiaLevel of levels) {
   const oracle = await startOracle({ paranoiaLevel, rulesPath });
   try {
-    const { ruleSet } = loadCoreRuleSet(rulesPath, { paranoiaLevel });
+    const { ruleSet } = loadCoreRuleSet(
+      rulesPath,
+      { paranoiaLevel },
+      { unicodeMap: readUnicodeMapFile(UNICODE_MAP) },
+    );
     for (const [name, requests] of sets) {
       const report = await runDifferential(requests, oracle, ruleSet);
       console.log(formatReport(`PL${paranoiaLevel} ${name} (${requests.length} requests)`, report));

@@ -8,6 +8,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { PortcullisError } from '../core/errors.ts';
 import { compileRules, type EngineOptions } from './engine/compile.ts';
+import { readUnicodeMap } from './engine/transforms.ts';
 import { parseSecLang } from './seclang/parse.ts';
 import type { CompiledRuleSet, CrsSettings, RuleLoadIssue } from './types.ts';
 
@@ -112,6 +113,20 @@ export function loadCoreRuleSet(
   };
   const { ruleSet, issues } = compileRules(parsed, readData, options, version);
   return { ruleSet, issues };
+}
+
+/**
+ * Reads a ModSecurity unicode mapping file (SecUnicodeMapFile) for `EngineOptions.unicodeMap`: Debian's
+ * modsecurity.conf uses `/etc/modsecurity/unicode.mapping` (nginx's module ships
+ * `/etc/nginx/unicode.mapping`) with code page 20127.
+ * @throws RuleSetLoadError naming the file when it cannot be read or lacks the code page.
+ */
+export function readUnicodeMapFile(path: string, codePage = 20127): Uint8Array {
+  try {
+    return readUnicodeMap(readFileSync(path, 'latin1'), codePage);
+  } catch (e) {
+    throw new RuleSetLoadError(`unicode mapping ${path}: ${(e as Error).message}`);
+  }
 }
 
 /** Compiles SecLang text directly (tests, `portcullis crs test` on a snippet). */

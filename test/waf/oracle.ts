@@ -7,7 +7,8 @@ import { type AuditEntry, MODSECURITY_MODULE, startNginxModSecurity } from './ng
 
 /** Where Debian puts what the oracle needs. */
 export const DEBIAN_CRS_RULES = '/usr/share/modsecurity-crs/rules';
-const UNICODE_MAP = '/etc/nginx/unicode.mapping';
+/** The unicode mapping the oracle's SecUnicodeMapFile names (code page 20127); our engine is given it too. */
+export const UNICODE_MAP = '/etc/nginx/unicode.mapping';
 /** The header that ties a request to its audit-log entry (sent to the engine too, so both see it). */
 export const CORRELATION_HEADER = 'x-corpus-id';
 /** Host sent when a corpus request names none (a numeric one would fire 920350 on every request). */

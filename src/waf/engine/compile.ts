@@ -31,7 +31,14 @@ import {
   readRequestBody,
   readRequestHeaders,
 } from './request.ts';
-import { ALL_CHARS, charClasses, TRANSFORM_TRIGGERS, TRANSFORMS, type Transform } from './transforms.ts';
+import {
+  ALL_CHARS,
+  charClasses,
+  TRANSFORM_TRIGGERS,
+  TRANSFORMS,
+  type Transform,
+  urlDecodeUni,
+} from './transforms.ts';
 
 interface Target {
   readonly collection: string;
@@ -245,6 +252,11 @@ export interface EngineOptions {
   readonly jsonBodies?: boolean;
   /** Body bytes inspected (SecRequestBodyNoFilesLimit); default 131072. */
   readonly requestBodyLimit?: number;
+  /**
+   * SecUnicodeMapFile: the best-fit byte of each code point `t:urlDecodeUni` gives for `%uXXXX`
+   * (transforms.ts readUnicodeMap); without it, the low byte, as libmodsecurity does without the file.
+   */
+  readonly unicodeMap?: Uint8Array;
 }
 
 const SEVERITIES = ['EMERGENCY', 'ALERT', 'CRITICAL', 'ERROR', 'WARNING', 'NOTICE', 'INFO', 'DEBUG'];
@@ -444,7 +456,11 @@ export function compileRules(
             transformNames.length = 0;
             break;
           }
-          const t = TRANSFORMS.get(v.toLowerCase());
+          const map = options.unicodeMap;
+          const t =
+            map !== undefined && v.toLowerCase() === 'urldecodeuni'
+              ? (s: string) => urlDecodeUni(s, map)
+              : TRANSFORMS.get(v.toLowerCase());
           if (!t)
             issues.push({ file: p.file, line: p.line, message: `unknown transformation t:${v} (ignored)` });
           else {
@@ -738,7 +754,7 @@ interface Transaction {
 class Engine {
   private readonly phases: Map<number, Step[]>;
   private readonly defaultDisruptive: Map<number, Rule['disruptive']>;
-  private readonly options: Required<EngineOptions>;
+  private readonly options: Required<Omit<EngineOptions, 'unicodeMap'>>;
   private readonly automaton: KeywordAutomaton | undefined;
   private readonly prefilters: number;
   private readonly chainParent: Int32Array;

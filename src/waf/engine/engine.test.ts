@@ -4,7 +4,14 @@ import { compileSecLang } from '../load.ts';
 import type { WafRequest } from '../types.ts';
 import { compileKeywords } from './aho-corasick.ts';
 import { compileRegex, requiredFactors } from './regex.ts';
-import { cmdLine, htmlEntityDecode, normalizePath, urlDecodeUni, utf8toUnicode } from './transforms.ts';
+import {
+  cmdLine,
+  htmlEntityDecode,
+  normalizePath,
+  readUnicodeMap,
+  urlDecodeUni,
+  utf8toUnicode,
+} from './transforms.ts';
 
 function get(uri: string, headers: [string, string][] = []): WafRequest {
   return {
@@ -140,6 +147,20 @@ SecRule REQBODY_ERROR "@eq 1" "id:4,phase:2,pass"`);
   // Not well-formed: REQBODY_ERROR, and the rules still see the text read before the error.
   assert.deepEqual(post('application/xml', '<r><a>&lt;script&gt;</a>'), [1, 3, 4]);
   assert.deepEqual(post('application/xhtml+xml', '<r>&lt;script&gt;</r>'), []);
+});
+
+test('t:urlDecodeUni reads %uXXXX through the unicode mapping when given one (SecUnicodeMapFile)', () => {
+  const rules = `SecRule ARGS "@rx ^cafe$" "id:1,phase:2,pass,t:none,t:urlDecodeUni"
+SecRule ARGS "@rx ^caf\\xe9$" "id:2,phase:2,pass,t:none,t:urlDecodeUni"`;
+  const map = readUnicodeMap('1252 (ANSI - Latin I)\n00e9:e9\n\n20127 (US-ASCII)\n00a0:20 00e9:65\n', 20127);
+  const mapped = compileSecLang(rules, { unicodeMap: map }).ruleSet;
+  const plain = compileSecLang(rules).ruleSet;
+  const ids = (rs: typeof plain, uri: string) => rs.evaluate(get(uri)).matches.map((m) => m.id);
+  assert.deepEqual(ids(mapped, '/?q=caf%u00e9'), [1]);
+  // Without the file, libmodsecurity keeps the low byte; full-width forms fold to ASCII either way.
+  assert.deepEqual(ids(plain, '/?q=caf%u00e9'), [2]);
+  assert.deepEqual(ids(mapped, '/?q=caf%uff45'), [1]);
+  assert.throws(() => readUnicodeMap('20127 (US-ASCII)\n', 1252), /no code page 1252/);
 });
 
 test('reports an unknown operator by file and line and never matches with it', () => {

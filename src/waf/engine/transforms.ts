@@ -63,8 +63,29 @@ function unicodeToByte(code: number): number {
   return low;
 }
 
-/** `%XX` and IIS-style `%uXXXX` decoding; `+` becomes a space. */
-export function urlDecodeUni(input: string): string {
+/**
+ * Best-fit bytes by code point from a ModSecurity unicode mapping file (`SecUnicodeMapFile FILE 20127`):
+ * the line after the code page's heading lists `hhhh:hh` pairs; 0 marks a code point the page leaves
+ * unmapped. @throws Error when the file has no such code page.
+ */
+export function readUnicodeMap(text: string, codePage: number): Uint8Array {
+  const lines = text.split(/\r?\n/);
+  const at = lines.findIndex((l) => l.trim().split(/\s/)[0] === String(codePage));
+  if (at < 0) throw new Error(`no code page ${codePage} in the unicode mapping file`);
+  const map = new Uint8Array(0x10000);
+  for (const pair of (lines[at + 1] ?? '').trim().split(/\s+/)) {
+    const m = /^([0-9a-fA-F]{1,4}):([0-9a-fA-F]{1,2})$/.exec(pair);
+    if (m) map[Number.parseInt(m[1], 16)] = Number.parseInt(m[2], 16);
+  }
+  return map;
+}
+
+/**
+ * `%XX` and IIS-style `%uXXXX` decoding; `+` becomes a space. A `%uXXXX` becomes the byte `unicodeMap`
+ * gives its code point when it gives one (libmodsecurity with SecUnicodeMapFile: `%u00e9` reads `e` on
+ * code page 20127), else its low byte, full-width ASCII folded.
+ */
+export function urlDecodeUni(input: string, unicodeMap?: Uint8Array): string {
   if (input.indexOf('%') < 0 && input.indexOf('+') < 0) return input;
   let out = '';
   const n = input.length;
@@ -85,7 +106,7 @@ export function urlDecodeUni(input: string): string {
           (hexValue(input.charCodeAt(i + 3)) << 8) |
           (hexValue(input.charCodeAt(i + 4)) << 4) |
           hexValue(input.charCodeAt(i + 5));
-        out += String.fromCharCode(unicodeToByte(code));
+        out += String.fromCharCode(unicodeMap?.[code] || unicodeToByte(code));
         i += 5;
         continue;
       }
