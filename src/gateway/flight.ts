@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { EventSink } from '../core/events.ts';
-import type { Exchange } from '../core/exchange.ts';
+import type { Exchange, RouteMatch } from '../core/exchange.ts';
 import type { RequestSpan, Tracer } from '../core/tracing.ts';
 import { type ForwardingInfo, resolveForwarding } from '../shared/forwarding.ts';
 import type { CircuitPermit } from './circuit-breaker.ts';
@@ -117,5 +117,43 @@ export class Flight {
       (this.declaredLength === -1 &&
         (this.req as { stream?: { endAfterHeaders: boolean } }).stream?.endAfterHeaders === false)
     );
+  }
+}
+
+/**
+ * The `Exchange` policies see, made from a flight once an operation matched. A class, not an object
+ * literal: V8 may decide to allocate a literal's objects straight in the old generation ("pretenuring",
+ * when its objects looked long-lived while the young generation was still small at start-up), and a dead
+ * old object pointing at the request's young ones (req, res, and through them the whole request) keeps
+ * them alive through young collections until the next full one.
+ */
+export class FlightExchange implements Exchange {
+  readonly id: string;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly startedAt: number;
+  readonly clientIp: string;
+  readonly fromTrustedProxy: boolean;
+  readonly scheme: 'http' | 'https';
+  readonly host: string;
+  readonly path: string;
+  readonly rawQuery: string;
+  readonly route: RouteMatch;
+  readonly upstreamHeaders: Record<string, string> = {};
+  readonly responseHeaders: Record<string, string | string[]> = {};
+  readonly reported: string[] = [];
+
+  constructor(f: Flight, path: string, route: RouteMatch) {
+    this.id = f.id;
+    this.req = f.req;
+    this.res = f.res;
+    this.startedAt = f.startedAt;
+    this.clientIp = f.fwd.clientIp;
+    this.fromTrustedProxy = f.trustedPeer;
+    this.scheme = f.fwd.proto;
+    this.host = f.host;
+    this.path = path;
+    this.rawQuery = f.rawQuery;
+    this.route = route;
   }
 }

@@ -11,7 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GATEWAY_DECISIONS } from '../core/decisions.ts';
 import { type Problem, problem, problems } from '../core/problems.ts';
 import { finish } from './finish.ts';
-import { Flight, type GatewayContext } from './flight.ts';
+import { Flight, FlightExchange, type GatewayContext } from './flight.ts';
 import { forward } from './forward.ts';
 import { HeaderFault, readRequestHeaders } from './headers.ts';
 import type { Denial } from './pipeline.ts';
@@ -143,22 +143,12 @@ function route(ctx: GatewayContext, f: Flight): void {
   }
   const r = match.value;
   f.route = r;
-  f.ex = {
-    id: f.id,
-    req: f.req,
-    res: f.res,
-    startedAt: f.startedAt,
-    clientIp: f.fwd.clientIp,
-    fromTrustedProxy: f.trustedPeer,
-    scheme: f.fwd.proto,
-    host: f.host,
-    path,
-    rawQuery: f.rawQuery,
-    route: { api: api.config.name, spec: api.spec, operation: r.operation, pathParams: match.params },
-    upstreamHeaders: {},
-    responseHeaders: {},
-    reported: [],
-  };
+  f.ex = new FlightExchange(f, path, {
+    api: api.config.name,
+    spec: api.spec,
+    operation: r.operation,
+    pathParams: match.params,
+  });
   readRequestBody(ctx, f);
 }
 
