@@ -1,6 +1,7 @@
 import cluster from 'node:cluster';
 import { watch } from 'node:fs';
 import path from 'node:path';
+import v8 from 'node:v8';
 import { ConfigError, formatIssue } from '../../config/load.ts';
 import { createMetrics, type MetricsRegistry } from '../../core/metrics.ts';
 import { GatewayBuildError } from '../../gateway/gateway.ts';
@@ -39,8 +40,27 @@ function relayDroppedCounter(metrics: MetricsRegistry) {
   );
 }
 
+/**
+ * Turns off V8's allocation-site pretenuring for the gateway process. At start-up the young generation is
+ * 1 MB and 64 requests may be in flight, so the object literals of the request path look long-lived and
+ * V8 starts allocating them straight in the old generation, for good. Such an object, dead once its
+ * request is over, still points at that request's young objects, and the young collector counts it as a
+ * root until the next full collection: every request's objects were promoted (1.6-5 KB per request, young
+ * pauses of 10-200 ms against 2 ms). Without pretenuring the gateway promotes as little as the bare undici
+ * proxy (about 25 bytes per request). Only where the runtime offers the switch (V8's node:v8).
+ */
+function keepRequestsYoung(): void {
+  try {
+    if (typeof v8.setFlagsFromString === 'function')
+      v8.setFlagsFromString('--no-allocation-site-pretenuring');
+  } catch {
+    // another runtime: its own collector, its own heuristics
+  }
+}
+
 /** `portcullis serve --config FILE`: runs the gateway until SIGINT/SIGTERM, reloading on SIGHUP. */
 export async function serve(opts: ServeOptions): Promise<Runtime> {
+  keepRequestsYoung();
   let runtime: Runtime;
   let relay: ReturnType<typeof createEventRelay> | undefined;
   const first = cluster.isWorker && opts.env.PORTCULLIS_WORKER === '0';
