@@ -1,10 +1,13 @@
 /**
  * The front door of the test kit for whole-system tests: a real gateway built from specs and a config
  * object exactly as `portcullis serve` builds it, plus the servers of test/kit/server.ts (upstreams, raw
- * requests, waits). Redis and PostgreSQL handles are in test/kit/redis.ts and test/kit/postgres.ts, a
- * policy's compile context and exchange in test/kit/policy.ts; the clock is src/core/clock.ts's manual one.
+ * requests, waits), and `startProxy` for the usual upstream-plus-gateway pair. Redis and PostgreSQL handles
+ * are in test/kit/redis.ts and test/kit/postgres.ts, a policy's compile context and exchange in
+ * test/kit/policy.ts, the CLI and `portcullis serve` as child processes in test/kit/process.ts; the clock
+ * is src/core/clock.ts's manual one.
  */
 import { mkdtemp, writeFile } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
@@ -15,6 +18,8 @@ import { resolvePaths } from '../src/config/load.ts';
 import type { Config } from '../src/core/config.ts';
 import type { SecurityEvent } from '../src/core/events.ts';
 import type { AccessRecord } from '../src/gateway/gateway.ts';
+
+import { startServer, type TestServer } from './kit/server.ts';
 
 export {
   echoHandler,
@@ -95,6 +100,65 @@ export async function startGateway(opts: GatewayOptions): Promise<TestGateway> {
     events,
     reload: (overrides) => runtime.reload(buildConfig(overrides, dir, opts.env)),
     close: () => runtime.close(),
+  };
+}
+
+/** An upstream and one API of a gateway in front of it, the setup most whole-system tests begin with. */
+export interface TestProxy extends TestGateway {
+  readonly upstream: TestServer;
+  /** Closes the gateway, then the upstream. */
+  close(): Promise<void>;
+}
+
+export interface ProxyOptions {
+  /** What the upstream answers. */
+  readonly upstream: (req: IncomingMessage, res: ServerResponse) => void;
+  /** The API's OpenAPI document (written as api.yaml). */
+  readonly spec: string | object;
+  /**
+   * The rest of the API block: `name` (default `api`), `policies`, `operations`, and `upstream` settings
+   * besides its URL (a circuit breaker, timeouts).
+   */
+  readonly api?: Record<string, unknown>;
+  /** The rest of the config: `server`, `monitor`, `admin` ... */
+  readonly config?: Record<string, unknown>;
+  readonly env?: Record<string, string>;
+  readonly runtime?: Partial<RuntimeOptions>;
+}
+
+/** Starts an upstream running `opts.upstream` and a gateway with one API (`opts.spec`) in front of it. */
+export async function startProxy(opts: ProxyOptions): Promise<TestProxy> {
+  const upstream = await startServer(opts.upstream);
+  const { upstream: upstreamSettings, ...api } = opts.api ?? {};
+  let gw: TestGateway;
+  try {
+    gw = await startGateway({
+      specs: { 'api.yaml': opts.spec },
+      config: {
+        ...opts.config,
+        apis: [
+          {
+            name: 'api',
+            spec: 'api.yaml',
+            ...api,
+            upstream: { url: upstream.url, ...(upstreamSettings as Record<string, unknown> | undefined) },
+          },
+        ],
+      },
+      ...(opts.env === undefined ? {} : { env: opts.env }),
+      ...(opts.runtime === undefined ? {} : { runtime: opts.runtime }),
+    });
+  } catch (err) {
+    await upstream.close();
+    throw err;
+  }
+  return {
+    ...gw,
+    upstream,
+    async close() {
+      await gw.close();
+      await upstream.close();
+    },
   };
 }
 

@@ -5,12 +5,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { problems } from '../../src/core/problems.ts';
-import { echoHandler, startGateway, startServer, type TestGateway, type TestServer } from '../harness.ts';
+import { echoHandler, startProxy, type TestProxy } from '../harness.ts';
 import { ADMIN_TOKEN, shopOperations, shopSpec } from './support.ts';
 
 describe('admin API wired by the runtime', () => {
-  let upstream: TestServer;
-  let gw: TestGateway;
+  let gw: TestProxy;
   const api = (path: string, init: RequestInit = {}) =>
     fetch(gw.adminUrl + path, {
       ...init,
@@ -22,32 +21,21 @@ describe('admin API wired by the runtime', () => {
     });
 
   before(async () => {
-    upstream = await startServer(echoHandler);
-    gw = await startGateway({
-      specs: { 'shop.yaml': shopSpec },
+    gw = await startProxy({
+      upstream: echoHandler,
+      spec: shopSpec,
+      api: { name: 'shop', policies: { ban: { cacheMs: 0 } }, operations: shopOperations },
       config: {
         admin: { token: ADMIN_TOKEN },
         monitor: {
           events: { store: 'sqlite', sqlite: { path: ':memory:', worker: false }, flushIntervalMs: 20 },
         },
-        apis: [
-          {
-            name: 'shop',
-            spec: 'shop.yaml',
-            upstream: { url: upstream.url },
-            policies: { ban: { cacheMs: 0 } },
-            operations: shopOperations,
-          },
-        ],
       },
       // No sink from the test: the runtime builds the monitor itself.
       runtime: { events: undefined },
     });
   });
-  after(async () => {
-    await gw.close();
-    await upstream.close();
-  });
+  after(() => gw.close());
 
   test('reports every feature running: event store, alerts, bans, live feed', async () => {
     const status = (await (await api('/api/status')).json()) as { features: Record<string, boolean> };

@@ -3,35 +3,14 @@
  * opened, no required flag asked for).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { describe, test } from 'node:test';
-
-const bin = path.resolve(import.meta.dirname, '../../bin/portcullis.js');
+import { runCli } from '../kit/process.ts';
 
 /**
  * Runs the CLI with stdin left open (a command that read it would wait): killed after 60 s, so a command
  * that runs instead of printing its help fails the test rather than hanging it.
  */
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => {
-      stdout += c;
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      stderr += c;
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[]) => runCli(args, { stdinOpen: true, killAfterMs: 60_000 });
 
 /** The command names `portcullis help` lists: one or two lower-case words (`demo`, `config check`). */
 async function listedCommands(): Promise<string[]> {

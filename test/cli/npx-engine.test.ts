@@ -5,11 +5,11 @@
  * warning is both noise and wrong.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import { run } from '../kit/process.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 
@@ -21,26 +21,6 @@ function machinePath(): string {
     .join(path.delimiter);
 }
 
-function run(
-  cmd: string,
-  args: string[],
-  env: NodeJS.ProcessEnv,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => {
-      stdout += c;
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      stderr += c;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
 test('npx portcullis prints no EBADENGINE warning on its first run, under the machine Node', async () => {
   const cache = await mkdtemp(path.join(tmpdir(), 'portcullis-npx-'));
   try {
@@ -48,9 +28,12 @@ test('npx portcullis prints no EBADENGINE warning on its first run, under the ma
     // npm's own variables (set when this test runs under npm) would point it at the project's cache.
     for (const [k, v] of Object.entries(process.env)) if (!/^npm_/i.test(k)) env[k] = v;
     env.PATH = machinePath();
-    const machineNode = await run('node', ['--version'], env);
+    const machineNode = await run('node', ['--version'], { cwd: root, env });
     // A fresh cache: npm links the project into it, the step that checks `engines`.
-    const r = await run('npm', ['exec', '--offline', '--cache', cache, '--', 'portcullis', 'help'], env);
+    const r = await run('npm', ['exec', '--offline', '--cache', cache, '--', 'portcullis', 'help'], {
+      cwd: root,
+      env,
+    });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^Portcullis: /);
     assert.doesNotMatch(r.stderr, /EBADENGINE/, `npm on ${machineNode.stdout.trim()} warned:\n${r.stderr}`);

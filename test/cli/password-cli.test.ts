@@ -1,32 +1,14 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { describe, test } from 'node:test';
 import {
   parsePasswordHash,
   passwordBytes,
   verifyPassword,
 } from '../../src/policies/authenticate/password-hash.ts';
-
-const bin = path.resolve(import.meta.dirname, '../../bin/portcullis.js');
+import { runCli } from '../kit/process.ts';
 
 /** Runs the CLI with `input` on stdin (a pipe, not a terminal). */
-function cli(args: string[], input: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => {
-      stdout += c;
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      stderr += c;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(input);
-  });
-}
+const cli = (args: string[], input: string) => runCli(args, { input });
 
 describe('portcullis password hash', () => {
   test('hashes the password read from stdin, printing only the hash on stdout', async () => {

@@ -1,27 +1,16 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { parseIdentity } from '../../src/cli/commands/scanner.ts';
 import { FIXTURE_USERS, startVulnerableApi } from '../fixtures/vulnerable-api/server.ts';
 import { tempFiles } from '../harness.ts';
+import { runCli } from '../kit/process.ts';
 
-const run = promisify(execFile);
-const bin = path.resolve(import.meta.dirname, '../../bin/portcullis.js');
 const demoSpec = path.resolve(import.meta.dirname, '../../src/demo/openapi.yaml');
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run(process.execPath, [bin, ...args], { maxBuffer: 64 * 1024 * 1024 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cli = (args: string[]) => runCli(args);
 
 describe('portcullis audit', () => {
   test('exits by --fail-on and writes SARIF to --output', async () => {

@@ -3,14 +3,12 @@
  * of it written out when the process stops.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { stringify } from 'yaml';
 import { echoHandler, op, openapi, startServer, type TestServer, tempFiles } from '../harness.ts';
-
-const bin = path.resolve(import.meta.dirname, '../../bin/portcullis.js');
+import { startServeProcess } from '../kit/process.ts';
 
 describe('access log of a gateway process', () => {
   let upstream: TestServer;
@@ -42,36 +40,17 @@ describe('access log of a gateway process', () => {
   after(() => upstream.close());
 
   test('writes one line per request, every one of them, by the time the process has stopped', async () => {
-    const child = spawn(process.execPath, [bin, 'serve', '--config', configFile, '--no-watch'], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    child.stdout.on('data', (c) => {
-      out += c;
-    });
-    const exited = new Promise((resolve) => child.once('close', resolve));
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setInterval(() => {
-        const m = /gateway listening on (\S+)/.exec(out);
-        if (m) {
-          clearInterval(timer);
-          resolve(m[1]);
-        }
-      }, 10);
-      child.once('exit', (code) => {
-        clearInterval(timer);
-        reject(new Error(`gateway exited with ${code}`));
-      });
-    });
+    const serve = await startServeProcess(configFile);
     const N = 300;
     for (let i = 1; i <= N; i++) {
-      const res = await fetch(`${url}/items/${i % 7 === 0 ? 'abc' : i}`);
+      const res = await fetch(`${serve.gatewayUrl}/items/${i % 7 === 0 ? 'abc' : i}`);
       await res.arrayBuffer();
     }
-    child.kill('SIGTERM');
-    assert.equal(await exited, 0);
+    serve.child.kill('SIGTERM');
+    assert.equal(await serve.closed, 0);
 
-    const access = out
+    const access = serve
+      .stdout()
       .split('\n')
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as Record<string, unknown>)

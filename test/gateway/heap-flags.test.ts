@@ -4,7 +4,6 @@
  * Reads /proc (Linux).
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,8 +11,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { stringify } from 'yaml';
+import { type ServeProcess, startServeProcess } from '../kit/process.ts';
 
-const bin = path.resolve(import.meta.dirname, '../../bin/portcullis.js');
 /** The low-memory setting docs/limits.md recommends. */
 const LOW_MEMORY = '--max-semi-space-size=8 --heap-growing-percent=30';
 const DEFAULT_FLAGS = LOW_MEMORY.split(' ');
@@ -70,51 +69,18 @@ async function childrenOf(pid: number): Promise<number[]> {
  * Starts `serve` with `env` added to this process's environment (PORTCULLIS_NODE_FLAGS and
  * NODE_OPTIONS removed unless given) and waits until a request through it is answered.
  */
-async function startServe(
-  env: Record<string, string>,
-  args: string[] = [],
-): Promise<{ child: ChildProcess; stop(): Promise<void> }> {
+async function startServe(env: Record<string, string>, args: string[] = []): Promise<ServeProcess> {
   const base = { ...process.env };
   delete base.PORTCULLIS_NODE_FLAGS;
   delete base.PORTCULLIS_HEAP_FLAGS_APPLIED;
   delete base.NODE_OPTIONS;
-  const child = spawn(
-    process.execPath,
-    [bin, 'serve', '--config', path.join(configDir, 'portcullis.yaml'), '--no-watch', ...args],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...base, ...env } },
-  );
-  let output = '';
-  child.stdout?.on('data', (c) => {
-    output += c;
+  const serve = await startServeProcess(path.join(configDir, 'portcullis.yaml'), {
+    args,
+    env: { ...base, ...env },
   });
-  child.stderr?.on('data', (c) => {
-    output += c;
-  });
-  const exited = new Promise((r) => child.once('exit', r));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setInterval(() => {
-      const m = /gateway listening on (\S+)/.exec(output);
-      if (m) {
-        clearInterval(timer);
-        resolve(m[1]);
-      }
-    }, 20);
-    child.once('exit', (code) => {
-      clearInterval(timer);
-      reject(new Error(`serve exited with ${code}: ${output}`));
-    });
-  });
-  const res = await fetch(`${url}/items`);
+  const res = await fetch(`${serve.gatewayUrl}/items`);
   assert.equal(res.status, 200);
-  return {
-    child,
-    async stop() {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
+  return serve;
 }
 
 test('serve runs, under the pid it was started with, with the V8 heap flags it is given', async () => {

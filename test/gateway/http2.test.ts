@@ -23,9 +23,9 @@ import {
   op,
   openapi,
   startGateway,
-  startServer,
+  startProxy,
   type TestGateway,
-  type TestServer,
+  type TestProxy,
   tempFiles,
 } from '../harness.ts';
 
@@ -207,19 +207,18 @@ const spec = openapi(
 );
 
 describe('HTTP/2 clients', () => {
-  let up: TestServer;
-  let gw: TestGateway;
+  let gw: TestProxy;
   let ca: Buffer;
   let tlsPort: number;
   let h2cPort: number;
   let plainPort: number;
   before(async () => {
-    up = await startServer(recorder);
     const dir = await tempFiles({});
     const pki = makeCertificates(dir);
     ca = readFileSync(pki.ca);
-    gw = await startGateway({
-      specs: { 'api.yaml': spec },
+    gw = await startProxy({
+      upstream: recorder,
+      spec,
       config: {
         server: {
           listen: [
@@ -229,36 +228,29 @@ describe('HTTP/2 clients', () => {
             { host: '127.0.0.1', port: 0 },
           ],
         },
-        apis: [
-          {
-            name: 'shop',
-            spec: 'api.yaml',
-            upstream: { url: up.url },
+      },
+      api: {
+        name: 'shop',
+        policies: {
+          authenticate: {
+            schemes: { partnerKey: { apiKey: { consumers: [{ name: 'p', keys: [key.hash] }] } } },
+          },
+        },
+        operations: {
+          getLimited: {
             policies: {
-              authenticate: {
-                schemes: { partnerKey: { apiKey: { consumers: [{ name: 'p', keys: [key.hash] }] } } },
-              },
-            },
-            operations: {
-              getLimited: {
-                policies: {
-                  rateLimit: {
-                    limits: [{ name: 'per-ip', algorithm: 'fixed-window', limit: 3, windowSeconds: 3600 }],
-                  },
-                },
+              rateLimit: {
+                limits: [{ name: 'per-ip', algorithm: 'fixed-window', limit: 3, windowSeconds: 3600 }],
               },
             },
           },
-        ],
+        },
       },
     });
     const ports = gw.runtime.urls.map((u) => Number(new URL(u).port));
     [tlsPort, h2cPort, plainPort] = ports;
   });
-  after(async () => {
-    await gw.close();
-    await up.close();
-  });
+  after(() => gw.close());
 
   function connectTls(): Promise<http2.ClientHttp2Session> {
     return new Promise((resolve, reject) => {
@@ -345,7 +337,7 @@ describe('HTTP/2 clients', () => {
       [],
       'no pseudo-header field reaches the upstream',
     );
-    assert.deepEqual(fields.get('host'), [`127.0.0.1:${up.port}`]);
+    assert.deepEqual(fields.get('host'), [`127.0.0.1:${gw.upstream.port}`]);
     assert.deepEqual(fields.get('cookie'), ['a=1; b=2']);
     assert.deepEqual(fields.get('x-trace-me'), ['yes']);
     assert.deepEqual(fields.get('x-forwarded-proto'), ['https']);
@@ -471,7 +463,7 @@ describe('HTTP/2 clients', () => {
     ]);
     assert.equal(same, 'response');
     assert.equal(lastRecord(gw)['http.response.status_code'], 200);
-    assert.deepEqual(fieldsOf(seen.at(-1)!.raw).get('host'), [`127.0.0.1:${up.port}`]);
+    assert.deepEqual(fieldsOf(seen.at(-1)!.raw).get('host'), [`127.0.0.1:${gw.upstream.port}`]);
   });
 
   test('never serves an h2 request with neither :authority nor Host', async () => {

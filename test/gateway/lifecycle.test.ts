@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import http from 'node:http';
@@ -7,7 +6,6 @@ import https from 'node:https';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import tls from 'node:tls';
-import { promisify } from 'node:util';
 import { Agent, request } from 'undici';
 import { stringify } from 'yaml';
 import { createCert } from '../../src/cli/commands/cert.ts';
@@ -21,9 +19,7 @@ import {
   type TestServer,
   tempFiles,
 } from '../harness.ts';
-
-const run = promisify(execFile);
-const bin = path.resolve(import.meta.dirname, '../../bin/portcullis.js');
+import { runCli } from '../kit/process.ts';
 
 describe('reload', () => {
   let upstream: TestServer;
@@ -266,7 +262,8 @@ describe('portcullis config check', () => {
         apis: [{ name: 'x', spec: 'api.yaml', upstream: { url: 'http://127.0.0.1:1' } }],
       }),
     );
-    const ok = await run(process.execPath, [bin, 'config', 'check', good]);
+    const ok = await runCli(['config', 'check', good]);
+    assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout, /good\.yaml: OK \(1 API\)/);
 
     const bad = path.join(dir, 'bad.yaml');
@@ -274,10 +271,7 @@ describe('portcullis config check', () => {
       bad,
       'version: 1\nadmin:\n  prot: 9090\napis:\n  - name: x\n    spec: api.yaml\n    upstream: { url: ftp://nope }\n    operations: { missing: {} }\n',
     );
-    const err = await run(process.execPath, [bin, 'config', 'check', bad]).then(
-      () => assert.fail('expected exit 1'),
-      (e: { code: number; stdout: string }) => e,
-    );
+    const err = await runCli(['config', 'check', bad]);
     assert.equal(err.code, 1);
     assert.deepEqual(err.stdout.trim().split('\n').sort(), [
       'admin.prot: unknown key (did you mean port?) (line 3)',
@@ -295,10 +289,7 @@ describe('portcullis config check', () => {
         apis: [{ name: 'x', spec: 'nope.yaml', upstream: { url: 'http://127.0.0.1:1' } }],
       }),
     );
-    const err = await run(process.execPath, [bin, 'config', 'check', file]).then(
-      () => assert.fail('expected exit 1'),
-      (e: { code: number; stdout: string }) => e,
-    );
+    const err = await runCli(['config', 'check', file]);
     assert.equal(err.code, 1);
     assert.match(err.stdout, /^apis\[0\]\.spec: .*nope\.yaml: cannot read the file \(ENOENT\)$/m);
   });
@@ -330,13 +321,10 @@ describe('portcullis config check', () => {
     );
     // The monitor (SQLite, its checkpointing thread) has started by then: it must be stopped again, or the
     // process would never exit; the test's timeout would catch that.
-    const err = await run(process.execPath, [bin, 'serve', '--config', path.join(dir, 'portcullis.yaml')], {
-      timeout: 60_000,
-    }).then(
-      () => assert.fail('expected exit 2'),
-      (e: { code: number; killed: boolean; stderr: string }) => e,
-    );
-    assert.equal(err.killed, false);
+    const err = await runCli(['serve', '--config', path.join(dir, 'portcullis.yaml')], {
+      killAfterMs: 60_000,
+    });
+    assert.equal(err.signal, null);
     assert.equal(err.code, 2);
     assert.equal(
       err.stderr,
@@ -345,10 +333,7 @@ describe('portcullis config check', () => {
   });
 
   test('prints one readable line and exits 2 for an unknown command', async () => {
-    const err = await run(process.execPath, [bin, 'frobnicate']).then(
-      () => assert.fail('expected exit 2'),
-      (e: { code: number; stderr: string }) => e,
-    );
+    const err = await runCli(['frobnicate']);
     assert.equal(err.code, 2);
     assert.equal(err.stderr, 'portcullis: unknown command "frobnicate"; run "portcullis help"\n');
   });

@@ -9,9 +9,9 @@ import {
   op,
   openapi,
   startGateway,
+  startProxy,
   startServer,
-  type TestGateway,
-  type TestServer,
+  type TestProxy,
 } from '../harness.ts';
 
 const spec = openapi({
@@ -24,13 +24,12 @@ const spec = openapi({
 const request = httpRequest;
 
 describe('gateway proxy', () => {
-  let upstream: TestServer;
-  let gw: TestGateway;
+  let gw: TestProxy;
   let lastUpstreamHeaders: http.IncomingHttpHeaders = {};
   let slowAborted = false;
 
   before(async () => {
-    upstream = await startServer((req, res) => {
+    const upstream = (req: http.IncomingMessage, res: http.ServerResponse) => {
       lastUpstreamHeaders = req.headers;
       if (req.url === '/slow') {
         res.on('close', () => {
@@ -50,20 +49,16 @@ describe('gateway proxy', () => {
         return;
       }
       echoHandler(req, res);
-    });
-    gw = await startGateway({
-      specs: { 'api.yaml': spec },
-      config: {
-        server: { trustedProxies: ['10.0.0.0/8', '127.0.0.2'] },
-        apis: [{ name: 'items', spec: 'api.yaml', upstream: { url: upstream.url, headersTimeoutMs: 300 } }],
-      },
+    };
+    gw = await startProxy({
+      upstream,
+      spec,
+      api: { name: 'items', upstream: { headersTimeoutMs: 300 } },
+      config: { server: { trustedProxies: ['10.0.0.0/8', '127.0.0.2'] } },
     });
   });
 
-  after(async () => {
-    await gw.close();
-    await upstream.close();
-  });
+  after(() => gw.close());
 
   test('forwards a declared operation with path, query and a small buffered body', async () => {
     const r = await request(gw.url, {
@@ -161,7 +156,7 @@ describe('gateway proxy', () => {
     // Our socket comes from 127.0.0.1: make it a trusted proxy for this test.
     await gw.reload({
       server: { trustedProxies: ['127.0.0.1/32', '10.0.0.0/8'] },
-      apis: [{ name: 'items', spec: 'api.yaml', upstream: { url: upstream.url, headersTimeoutMs: 300 } }],
+      apis: [{ name: 'items', spec: 'api.yaml', upstream: { url: gw.upstream.url, headersTimeoutMs: 300 } }],
     });
     try {
       const r = await request(gw.url, {
@@ -180,7 +175,9 @@ describe('gateway proxy', () => {
     } finally {
       await gw.reload({
         server: { trustedProxies: ['10.0.0.0/8', '127.0.0.2'] },
-        apis: [{ name: 'items', spec: 'api.yaml', upstream: { url: upstream.url, headersTimeoutMs: 300 } }],
+        apis: [
+          { name: 'items', spec: 'api.yaml', upstream: { url: gw.upstream.url, headersTimeoutMs: 300 } },
+        ],
       });
     }
   });
@@ -197,7 +194,7 @@ describe('gateway proxy', () => {
   test('cancels the upstream request when the client goes away', async () => {
     slowAborted = false;
     await gw.reload({
-      apis: [{ name: 'items', spec: 'api.yaml', upstream: { url: upstream.url, headersTimeoutMs: 5000 } }],
+      apis: [{ name: 'items', spec: 'api.yaml', upstream: { url: gw.upstream.url, headersTimeoutMs: 5000 } }],
     });
     const u = new URL(gw.url);
     const req = http.request({ host: u.hostname, port: u.port, path: '/slow', agent: false });
@@ -258,22 +255,16 @@ describe('gateway with a dead upstream', () => {
 describe('circuit breaker', () => {
   test('opens after repeated upstream failures, answers 503 with Retry-After, and closes after trial calls succeed', async () => {
     let failing = true;
-    const upstream = await startServer((_req, res) => {
-      res.writeHead(failing ? 500 : 200).end(failing ? 'boom' : 'fine');
-    });
-    const gw = await startGateway({
-      specs: { 'api.yaml': spec },
-      config: {
-        apis: [
-          {
-            name: 'items',
-            spec: 'api.yaml',
-            upstream: {
-              url: upstream.url,
-              circuitBreaker: { minCalls: 5, failureRatePercent: 50, openSeconds: 1, halfOpenCalls: 1 },
-            },
-          },
-        ],
+    const gw = await startProxy({
+      upstream: (_req, res) => {
+        res.writeHead(failing ? 500 : 200).end(failing ? 'boom' : 'fine');
+      },
+      spec,
+      api: {
+        name: 'items',
+        upstream: {
+          circuitBreaker: { minCalls: 5, failureRatePercent: 50, openSeconds: 1, halfOpenCalls: 1 },
+        },
       },
     });
     try {
@@ -293,7 +284,6 @@ describe('circuit breaker', () => {
       assert.equal((await request(gw.url, { path: '/items/1' })).status, 200);
     } finally {
       await gw.close();
-      await upstream.close();
     }
   });
 });

@@ -1,28 +1,13 @@
+/**
+ * What the multi-worker tests (workers-events, workers-metrics) share: the config of a one-API gateway
+ * and load spread over the workers. The `serve` process itself is test/kit/process.ts's.
+ */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { httpRequest, op, openapi, tempFiles } from '../harness.ts';
-
-const bin = path.resolve(import.meta.dirname, '../../bin/portcullis.js');
-
-/** `portcullis serve` as its own process, once it has printed its gateway and admin URLs. */
-export interface ServeProcess {
-  readonly child: ChildProcess;
-  readonly exited: Promise<unknown>;
-  readonly gatewayUrl: string;
-  readonly adminUrl: string;
-  /** Everything printed on stdout and stderr so far. */
-  output(): string;
-  /** The admin URL worker 0 printed last: a restarted worker 0 listens on a new port when it was 0. */
-  latestAdminUrl(): string;
-  /** The pid of worker `index` of `--workers N` now (read from /proc: Linux only). */
-  workerPid(index: number): Promise<number>;
-  /** SIGTERM, then SIGKILL after 10 s if it is still there; resolves once it has exited. */
-  stop(): Promise<void>;
-}
 
 /**
  * Writes the config of a one-API gateway (`shop`, GET /items) in front of `upstreamUrl`, with the admin
@@ -46,61 +31,6 @@ export async function writeShopConfig(
     }),
   );
   return configFile;
-}
-
-export async function startServeProcess(
-  configFile: string,
-  args: readonly string[] = [],
-): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [bin, 'serve', '--config', configFile, '--no-watch', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  let output = '';
-  child.stdout?.on('data', (c) => {
-    output += c;
-  });
-  child.stderr?.on('data', (c) => {
-    output += c;
-  });
-  const [gatewayUrl, adminUrl] = await new Promise<[string, string]>((resolve, reject) => {
-    const timer = setInterval(() => {
-      const gw = /gateway listening on (\S+)/.exec(output);
-      const admin = /admin on (\S+)/.exec(output);
-      if (gw && admin) {
-        clearInterval(timer);
-        resolve([gw[1], admin[1]]);
-      }
-    }, 20);
-    child.once('exit', (code) => {
-      clearInterval(timer);
-      reject(new Error(`serve exited with ${code}: ${output}`));
-    });
-  });
-  return {
-    child,
-    exited,
-    gatewayUrl,
-    adminUrl,
-    output: () => output,
-    latestAdminUrl: () => [...output.matchAll(/admin on (\S+)/g)].at(-1)![1],
-    async workerPid(index) {
-      const pid = child.pid!;
-      const children = (await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8')).trim().split(/\s+/);
-      for (const c of children) {
-        const env = await readFile(`/proc/${c}/environ`, 'utf8').catch(() => '');
-        if (env.split('\0').includes(`PORTCULLIS_WORKER=${index}`)) return Number(c);
-      }
-      throw new Error(`no worker ${index} among ${children.join(', ')}`);
-    },
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
 }
 
 /**

@@ -14,9 +14,9 @@ import {
   op,
   openapi,
   startGateway,
+  startProxy,
   startServer,
-  type TestGateway,
-  type TestServer,
+  type TestProxy,
 } from '../harness.ts';
 
 /** What reached the upstream, newest last. */
@@ -93,48 +93,38 @@ const plainSpec = openapi({
 const consumers = { consumers: [{ name: 'partner-a', keys: [key.hash] }] };
 
 describe('single reading of a request', () => {
-  let up: TestServer;
-  let gw: TestGateway;
+  let gw: TestProxy;
   before(async () => {
-    up = await startServer(recorder);
-    gw = await startGateway({
-      specs: { 'api.yaml': spec },
-      config: {
-        apis: [
-          {
-            name: 'shop',
-            spec: 'api.yaml',
-            upstream: { url: up.url },
+    gw = await startProxy({
+      upstream: recorder,
+      spec,
+      api: {
+        name: 'shop',
+        policies: {
+          authenticate: {
+            schemes: {
+              partnerKey: { apiKey: consumers },
+              queryKey: { apiKey: consumers },
+              cookieKey: { apiKey: consumers },
+            },
+          },
+        },
+        // An identity header configured for one operation only is still the gateway's on every route.
+        operations: {
+          getUser: { policies: { protectResponse: { mode: 'enforce' } } },
+          getAdmin: {
             policies: {
               authenticate: {
-                schemes: {
-                  partnerKey: { apiKey: consumers },
-                  queryKey: { apiKey: consumers },
-                  cookieKey: { apiKey: consumers },
-                },
-              },
-            },
-            // An identity header configured for one operation only is still the gateway's on every route.
-            operations: {
-              getUser: { policies: { protectResponse: { mode: 'enforce' } } },
-              getAdmin: {
-                policies: {
-                  authenticate: {
-                    schemes: { partnerKey: { apiKey: consumers } },
-                    forwardIdentity: { subjectHeader: 'X-Tenant-User' },
-                  },
-                },
+                schemes: { partnerKey: { apiKey: consumers } },
+                forwardIdentity: { subjectHeader: 'X-Tenant-User' },
               },
             },
           },
-        ],
+        },
       },
     });
   });
-  after(async () => {
-    await gw.close();
-    await up.close();
-  });
+  after(() => gw.close());
 
   async function refused(
     path: string,
@@ -321,19 +311,11 @@ function rawExchange(url: string, text: string): Promise<string> {
 }
 
 describe('Host', () => {
-  let up: TestServer;
-  let gw: TestGateway;
+  let gw: TestProxy;
   before(async () => {
-    up = await startServer(recorder);
-    gw = await startGateway({
-      specs: { 'api.yaml': plainSpec },
-      config: { apis: [{ name: 'shop', spec: 'api.yaml', upstream: { url: up.url } }] },
-    });
+    gw = await startProxy({ upstream: recorder, spec: plainSpec, api: { name: 'shop' } });
   });
-  after(async () => {
-    await gw.close();
-    await up.close();
-  });
+  after(() => gw.close());
 
   test('answers a request without Host with the gateway problem and a request id', async () => {
     const out = await rawExchange(gw.url, 'GET /items/1 HTTP/1.1\r\nConnection: close\r\n\r\n');
@@ -370,23 +352,14 @@ function cutShort(url: string, path: string): Promise<boolean> {
 }
 
 describe('upstream failures', () => {
+  /** The API `shop` behind a circuit breaker that opens after 5 calls, half of them failed. */
+  const breakingApi = {
+    name: 'shop',
+    upstream: { circuitBreaker: { minCalls: 5, failureRatePercent: 50, openSeconds: 30, halfOpenCalls: 1 } },
+  };
+
   test('Expect: 100-continue from anonymous clients never opens the circuit breaker', async () => {
-    const up = await startServer(recorder);
-    const gw = await startGateway({
-      specs: { 'api.yaml': plainSpec },
-      config: {
-        apis: [
-          {
-            name: 'shop',
-            spec: 'api.yaml',
-            upstream: {
-              url: up.url,
-              circuitBreaker: { minCalls: 5, failureRatePercent: 50, openSeconds: 30, halfOpenCalls: 1 },
-            },
-          },
-        ],
-      },
-    });
+    const gw = await startProxy({ upstream: recorder, spec: plainSpec, api: breakingApi });
     try {
       for (let i = 0; i < 20; i++) {
         const res = await httpRequest(gw.url, {
@@ -400,31 +373,19 @@ describe('upstream failures', () => {
       assert.equal((await httpRequest(gw.url, { path: '/items/1' })).status, 200);
     } finally {
       await gw.close();
-      await up.close();
     }
   });
 
   test('a response cut short after its headers is an upstream failure: record, metric and breaker', async () => {
     // Headers and half the declared body, then the connection is destroyed.
-    const up = await startServer((_req, res) => {
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
-      res.write('{"id":');
-      setTimeout(() => res.socket?.destroy(), 20);
-    });
-    const gw = await startGateway({
-      specs: { 'api.yaml': plainSpec },
-      config: {
-        apis: [
-          {
-            name: 'shop',
-            spec: 'api.yaml',
-            upstream: {
-              url: up.url,
-              circuitBreaker: { minCalls: 5, failureRatePercent: 50, openSeconds: 30, halfOpenCalls: 1 },
-            },
-          },
-        ],
+    const gw = await startProxy({
+      upstream: (_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+        res.write('{"id":');
+        setTimeout(() => res.socket?.destroy(), 20);
       },
+      spec: plainSpec,
+      api: breakingApi,
     });
     try {
       for (let i = 0; i < 5; i++) assert.equal(await cutShort(gw.url, '/items/1'), true);
@@ -444,7 +405,6 @@ describe('upstream failures', () => {
       );
     } finally {
       await gw.close();
-      await up.close();
     }
   });
 

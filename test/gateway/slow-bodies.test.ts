@@ -8,15 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { problems } from '../../src/core/problems.ts';
-import {
-  httpRequest,
-  op,
-  openapi,
-  startGateway,
-  startServer,
-  type TestGateway,
-  type TestServer,
-} from '../harness.ts';
+import { httpRequest, op, openapi, startProxy, type TestProxy } from '../harness.ts';
 import { until } from '../kit/server.ts';
 
 const spec = openapi({ '/upload': { post: op('upload') } });
@@ -60,22 +52,18 @@ function trickle(url: string, length: number, first: number, localAddress = '127
 }
 
 describe('slow request bodies', () => {
-  let up: TestServer;
-  let gw: TestGateway;
+  let gw: TestProxy;
   before(async () => {
-    up = await startServer(upstream);
-    gw = await startGateway({
-      specs: { 'api.yaml': spec },
+    gw = await startProxy({
+      upstream,
+      spec,
+      api: { name: 'files' },
       config: {
         server: { bufferBodyBelowBytes: 0, minBodyBytesPerSecond: 1000, streamedBodiesPerClient: 2 },
-        apis: [{ name: 'files', spec: 'api.yaml', upstream: { url: up.url } }],
       },
     });
   });
-  after(async () => {
-    await gw.close();
-    await up.close();
-  });
+  after(() => gw.close());
 
   test('a client streams at most streamedBodiesPerClient bodies at once; others still get through', async () => {
     const a = trickle(gw.url, 100_000, 10);

@@ -2,15 +2,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  echoHandler,
-  op,
-  openapi,
-  startGateway,
-  startServer,
-  type TestGateway,
-  type TestServer,
-} from '../harness.ts';
+import { echoHandler, op, openapi, startProxy, type TestProxy } from '../harness.ts';
 
 function connect(url: string): Promise<net.Socket> {
   const u = new URL(url);
@@ -21,22 +13,16 @@ function connect(url: string): Promise<net.Socket> {
 }
 
 describe('slow and greedy clients', () => {
-  let upstream: TestServer;
-  let gw: TestGateway;
+  let gw: TestProxy;
   before(async () => {
-    upstream = await startServer(echoHandler);
-    gw = await startGateway({
-      specs: { 'a.yaml': openapi({ '/a': { get: op('getA') } }) },
-      config: {
-        server: { headersTimeoutMs: 1000, requestTimeoutMs: 2000, maxConnectionsPerIp: 5 },
-        apis: [{ name: 'a', spec: 'a.yaml', upstream: { url: upstream.url } }],
-      },
+    gw = await startProxy({
+      upstream: echoHandler,
+      spec: openapi({ '/a': { get: op('getA') } }),
+      api: { name: 'a' },
+      config: { server: { headersTimeoutMs: 1000, requestTimeoutMs: 2000, maxConnectionsPerIp: 5 } },
     });
   });
-  after(async () => {
-    await gw.close();
-    await upstream.close();
-  });
+  after(() => gw.close());
 
   test('cuts off a slowloris client after the header timeout while others are served', async () => {
     const slow = await connect(gw.url);

@@ -3,7 +3,6 @@
  * memory (VmHWM) can be read from /proc without the client and upstream in the way.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
@@ -11,6 +10,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { stringify } from 'yaml';
 import { op, openapi, startServer, type TestServer, tempFiles } from '../harness.ts';
+import { type ServeProcess, startServeProcess } from '../kit/process.ts';
 
 const MB = 1024 * 1024;
 /**
@@ -25,42 +25,9 @@ async function memoryKiB(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number>
   return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1]);
 }
 
-/** Starts `portcullis serve` and resolves with its gateway URL once it listens. */
-export async function spawnGateway(
-  configFile: string,
-): Promise<{ child: ChildProcess; url: string; stop(): Promise<void> }> {
-  const bin = path.resolve(import.meta.dirname, '../../bin/portcullis.js');
-  const child = spawn(process.execPath, [bin, 'serve', '--config', configFile, '--no-watch'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr?.on('data', (c) => {
-    stderr += c;
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout?.on('data', (c) => {
-      out += c;
-      const m = /gateway listening on (\S+)/.exec(out);
-      if (m) resolve(m[1]);
-    });
-    child.once('exit', (code) => reject(new Error(`gateway exited with ${code}: ${stderr}`)));
-  });
-  return {
-    child,
-    url,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
-}
-
 describe('large bodies through a gateway process', () => {
   let upstream: TestServer;
-  let gateway: Awaited<ReturnType<typeof spawnGateway>>;
+  let gateway: ServeProcess;
   const chunk = Buffer.alloc(MB, 5);
 
   before(async () => {
@@ -100,7 +67,7 @@ describe('large bodies through a gateway process', () => {
         apis: [{ name: 'big', spec: 'api.yaml', upstream: { url: upstream.url } }],
       }),
     );
-    gateway = await spawnGateway(configFile);
+    gateway = await startServeProcess(configFile);
   });
 
   after(async () => {
@@ -114,7 +81,7 @@ describe('large bodies through a gateway process', () => {
     const expected = createHash('sha256');
     for (let i = 0; i < TOTAL / MB; i++) expected.update(chunk);
     const uploaded = await new Promise<string>((resolve, reject) => {
-      const u = new URL(gateway.url);
+      const u = new URL(gateway.gatewayUrl);
       const req = http.request(
         {
           host: u.hostname,
@@ -148,7 +115,7 @@ describe('large bodies through a gateway process', () => {
     assert.equal(sha256, expected.digest('hex'));
 
     const downloaded = await new Promise<number>((resolve, reject) => {
-      const u = new URL(gateway.url);
+      const u = new URL(gateway.gatewayUrl);
       http
         .get({ host: u.hostname, port: u.port, path: '/download', agent: false }, (res) => {
           let n = 0;

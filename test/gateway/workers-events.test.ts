@@ -8,13 +8,8 @@ import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, test } from 'node:test';
 import { echoHandler, startServer, type TestServer } from '../harness.ts';
-import {
-  type ServeProcess,
-  sendSpread,
-  startLoad,
-  startServeProcess,
-  writeShopConfig,
-} from './serve-process.ts';
+import { type ServeProcess, startServeProcess } from '../kit/process.ts';
+import { sendSpread, startLoad, writeShopConfig } from './serve-process.ts';
 
 const TOKEN = 'workers-events-test-token-0123456789';
 const REQUESTS = 60;
@@ -38,7 +33,7 @@ describe('watch loop of a multi-worker gateway', () => {
       token: TOKEN,
       monitor: { events: { store: 'sqlite', sqlite: { path: './events.db' }, flushIntervalMs: 20 } },
     });
-    serve = await startServeProcess(configFile, ['--workers', '2']);
+    serve = await startServeProcess(configFile, { args: ['--workers', '2'], admin: true });
   });
 
   after(async () => {
@@ -95,7 +90,7 @@ describe('watch loop of a multi-worker gateway whose worker 0 is killed', () => 
       monitor: { events: { store: 'sqlite', sqlite: { path: './events.db' }, flushIntervalMs: 20 } },
     });
     eventsFile = path.join(path.dirname(configFile), 'events.db');
-    serve = await startServeProcess(configFile, ['--workers', '2']);
+    serve = await startServeProcess(configFile, { args: ['--workers', '2'], admin: true });
   });
 
   after(async () => {

@@ -3,29 +3,12 @@
  * a worker that is stopped or killed neither blocks the scrape nor makes the totals go down.
  */
 import assert from 'node:assert/strict';
-import { readdir, readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { echoHandler, startServer, type TestServer } from '../harness.ts';
-import { type ServeProcess, sendSpread, startServeProcess, writeShopConfig } from './serve-process.ts';
+import { type ServeProcess, startServeProcess } from '../kit/process.ts';
+import { sendSpread, writeShopConfig } from './serve-process.ts';
 
 const REQUESTS = 200;
-
-/** The pid of the child of `parent` whose environment says it is cluster worker `index`. */
-async function workerPid(parent: number, index: number): Promise<number> {
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
-      // Field 4 (after the parenthesised command name) is the parent pid.
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== parent) continue;
-      const env = (await readFile(`/proc/${entry}/environ`, 'utf8')).split('\0');
-      if (env.includes(`PORTCULLIS_WORKER=${index}`)) return Number(entry);
-    } catch {
-      // The process ended while we looked.
-    }
-  }
-  throw new Error(`no worker ${index} under ${parent}`);
-}
 
 interface Scrape {
   readonly text: string;
@@ -70,7 +53,7 @@ describe('metrics of a multi-worker gateway', () => {
       token: 'workers-metrics-test-token-0123456789',
       monitor: { enabled: false },
     });
-    serve = await startServeProcess(configFile, ['--workers', '2']);
+    serve = await startServeProcess(configFile, { args: ['--workers', '2'], admin: true });
   });
 
   after(async () => {
@@ -78,7 +61,7 @@ describe('metrics of a multi-worker gateway', () => {
       // Wake every worker first, so a test that failed with one stopped cannot stall the shutdown.
       for (const index of [0, 1]) {
         try {
-          process.kill(await workerPid(serve.child.pid!, index), 'SIGCONT');
+          process.kill(await serve.workerPid(index), 'SIGCONT');
         } catch {
           // Not there (restarting): nothing to wake.
         }
@@ -116,7 +99,7 @@ describe('metrics of a multi-worker gateway', () => {
   });
 
   test('a stopped worker does not block the scrape: it is reported missing and its last counts stay', async () => {
-    const pid = await workerPid(serve.child.pid!, 1);
+    const pid = await serve.workerPid(1);
     process.kill(pid, 'SIGSTOP');
     try {
       const m = await scrape();
@@ -132,7 +115,7 @@ describe('metrics of a multi-worker gateway', () => {
   });
 
   test('a killed worker is restarted and the merged totals never go down', async () => {
-    const pid = await workerPid(serve.child.pid!, 1);
+    const pid = await serve.workerPid(1);
     process.kill(pid, 'SIGKILL');
     await new Promise((resolve) => setTimeout(resolve, 100));
     const during = await scrape();
@@ -145,7 +128,7 @@ describe('metrics of a multi-worker gateway', () => {
       back = await scrape();
     }
     assert.equal(back.value('portcullis_workers_reporting'), 2, 'the restarted worker reports');
-    assert.notEqual(await workerPid(serve.child.pid!, 1), pid);
+    assert.notEqual(await serve.workerPid(1), pid);
     assert.equal(back.total('portcullis_http_server_request_duration_seconds_count'), REQUESTS);
 
     await sendSpread(serve.gatewayUrl, 20);

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { startGateway, startServer, type TestGateway, type TestServer } from '../harness.ts';
+import { startProxy, type TestProxy } from '../harness.ts';
 
 const ADMIN_TOKEN = 'discovery-bodies-token-0123456789';
 
@@ -60,8 +60,7 @@ async function upstream(req: IncomingMessage, res: ServerResponse) {
 }
 
 describe('discovery learns body shapes from traffic', () => {
-  let up: TestServer;
-  let gw: TestGateway;
+  let gw: TestProxy;
   const admin = (path: string) =>
     fetch(gw.adminUrl + path, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
   const post = (body: unknown) =>
@@ -72,30 +71,20 @@ describe('discovery learns body shapes from traffic', () => {
     });
 
   before(async () => {
-    up = await startServer(upstream);
-    gw = await startGateway({
-      specs: { 'shop.yaml': spec },
+    gw = await startProxy({
+      upstream,
+      spec,
+      api: { name: 'shop', policies: { validateRequest: {}, protectResponse: {} } },
       config: {
         admin: { token: ADMIN_TOKEN },
         monitor: {
           events: { store: 'sqlite', sqlite: { path: ':memory:', worker: false }, flushIntervalMs: 20 },
         },
-        apis: [
-          {
-            name: 'shop',
-            spec: 'shop.yaml',
-            upstream: { url: up.url },
-            policies: { validateRequest: {}, protectResponse: {} },
-          },
-        ],
       },
       runtime: { events: undefined },
     });
   });
-  after(async () => {
-    await gw.close();
-    await up.close();
-  });
+  after(() => gw.close());
 
   test('exports the learned request and response schemas of a declared operation', async () => {
     assert.equal((await post({ item: 'book', qty: 2 })).status, 201);

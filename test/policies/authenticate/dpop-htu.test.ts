@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
-import { createHash, randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
+import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import {
   httpRequest,
   op,
@@ -11,6 +10,7 @@ import {
   type TestGateway,
   type TestServer,
 } from '../../harness.ts';
+import { dpopProof, dpopToken } from './support.ts';
 
 type Pair = Awaited<ReturnType<typeof generateKeyPair>>;
 
@@ -72,29 +72,8 @@ describe('DPoP htu against the real request URI, port included (RFC 9449 §4.3, 
     await upstream.close();
   });
 
-  async function token(): Promise<string> {
-    const now = Math.floor(Date.now() / 1000);
-    return new SignJWT({
-      iss: 'https://as.test',
-      aud: 'api',
-      sub: 'alice',
-      exp: now + 60,
-      cnf: { jkt: await calculateJwkThumbprint(holderJwk, 'sha256') },
-    })
-      .setProtectedHeader({ alg: 'ES256', kid: 'as' })
-      .sign(issuerKey.privateKey);
-  }
-  function proof(htu: string, tok: string): Promise<string> {
-    return new SignJWT({
-      htm: 'GET',
-      htu,
-      jti: randomUUID(),
-      iat: Math.floor(Date.now() / 1000),
-      ath: createHash('sha256').update(tok).digest('base64url'),
-    })
-      .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: holderJwk })
-      .sign(holder.privateKey);
-  }
+  const token = () => dpopToken(issuerKey.privateKey, holderJwk);
+  const proof = (htu: string, tok: string) => dpopProof(holder.privateKey, holderJwk, htu, tok);
   /** Sends GET /strict with the given Host and a proof for `htu`; answers the status and the event reason. */
   async function send(host: string, htu: string): Promise<[number, unknown]> {
     const tok = await token();

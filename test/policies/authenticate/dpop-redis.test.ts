@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
+import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import type { PolicyHandler } from '../../../src/core/policy.ts';
 import { problems } from '../../../src/core/problems.ts';
 import { authenticatePolicy } from '../../../src/policies/authenticate/policy.ts';
@@ -12,6 +12,7 @@ import type { StateStore } from '../../../src/state/store.ts';
 import { createTestContext, specOf } from '../../kit/policy.ts';
 import { type PolicyServer, servePolicies } from '../../kit/policy-server.ts';
 import { REDIS_URL } from '../../kit/redis.ts';
+import { dpopProof, dpopToken } from './support.ts';
 
 const spec = specOf({
   securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
@@ -73,29 +74,8 @@ describe('DPoP replay cache shared through Redis', () => {
     stores = [];
   });
 
-  async function boundToken() {
-    const now = Math.floor(Date.now() / 1000);
-    return new SignJWT({
-      iss: 'https://as.test',
-      aud: 'api',
-      sub: 'alice',
-      exp: now + 60,
-      cnf: { jkt: await calculateJwkThumbprint(holderJwk, 'sha256') },
-    })
-      .setProtectedHeader({ alg: 'ES256', kid: 'as' })
-      .sign(issuer.privateKey);
-  }
-  function proof(htu: string, token: string) {
-    return new SignJWT({
-      htm: 'GET',
-      htu,
-      jti: randomUUID(),
-      iat: Math.floor(Date.now() / 1000),
-      ath: createHash('sha256').update(token).digest('base64url'),
-    })
-      .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: holderJwk })
-      .sign(holder.privateKey);
-  }
+  const boundToken = () => dpopToken(issuer.privateKey, holderJwk);
+  const proof = (htu: string, token: string) => dpopProof(holder.privateKey, holderJwk, htu, token);
 
   test('refuses on a second gateway instance a proof already used on the first', async () => {
     const a = createRedisStore({ url: REDIS_URL, keyPrefix: prefix });

@@ -8,6 +8,7 @@ import { authenticatePolicy } from '../../../src/policies/authenticate/policy.ts
 import type { AuthenticateConfig, JwtConfig } from '../../../src/policies/authenticate/schema.ts';
 import { createTestContext, specOf } from '../../kit/policy.ts';
 import { type PolicyServer, servePolicies } from '../../kit/policy-server.ts';
+import { dpopProof, dpopToken } from './support.ts';
 
 const spec = specOf({
   securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, strict: { type: 'http', scheme: 'bearer' } },
@@ -52,31 +53,13 @@ describe('DPoP proofs (RFC 9449)', () => {
   });
   after(() => server.close());
 
-  async function token(bound: boolean) {
-    const now = Math.floor(Date.now() / 1000);
-    const cnf = bound ? { cnf: { jkt: await calculateJwkThumbprint(holderJwk, 'sha256') } } : {};
-    return new SignJWT({ iss: 'https://as.test', aud: 'api', sub: 'alice', exp: now + 60, ...cnf })
-      .setProtectedHeader({ alg: 'ES256', kid: 'as' })
-      .sign(issuerKey.privateKey);
-  }
-  function proof(
+  const token = (bound: boolean) => dpopToken(issuerKey.privateKey, bound ? holderJwk : undefined);
+  const proof = (
     url: string,
     tok: string,
-    extra: Record<string, unknown> = {},
+    claims: Record<string, unknown> = {},
     header: Record<string, unknown> = {},
-  ) {
-    const ath = createHash('sha256').update(tok).digest('base64url');
-    return new SignJWT({
-      htm: 'GET',
-      htu: url,
-      jti: randomUUID(),
-      iat: Math.floor(Date.now() / 1000),
-      ath,
-      ...extra,
-    })
-      .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: holderJwk, ...header })
-      .sign(holder.privateKey);
-  }
+  ) => dpopProof(holder.privateKey, holderJwk, url, tok, claims, header);
 
   test('asks for a nonce with use_dpop_nonce and accepts the retry carrying it', async () => {
     const tok = await token(true);

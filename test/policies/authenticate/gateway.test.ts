@@ -3,40 +3,29 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { problems } from '../../../src/core/problems.ts';
 import { type DemoIdp, demoAuthenticateConfig, startDemoIdp } from '../../../src/demo/idp.ts';
-import { echoHandler, startGateway, startServer, type TestGateway, type TestServer } from '../../harness.ts';
+import { echoHandler, startProxy, type TestProxy } from '../../harness.ts';
 
 const DEMO_SPEC = readFileSync(new URL('../../../src/demo/openapi.yaml', import.meta.url), 'utf8');
 const AUDIENCE = 'http://shop.portcullis.test';
 
 describe('identity through the whole gateway (demo shop spec, real oidc-provider)', () => {
   let idp: DemoIdp;
-  let upstream: TestServer;
-  let gw: TestGateway;
+  let gw: TestProxy;
   let lastUpstream: Record<string, unknown> = {};
 
   before(async () => {
     idp = await startDemoIdp({ port: 0, audience: AUDIENCE });
-    upstream = await startServer((req, res) => {
-      lastUpstream = req.headers;
-      echoHandler(req, res);
-    });
-    gw = await startGateway({
-      specs: { 'openapi.yaml': DEMO_SPEC },
-      config: {
-        apis: [
-          {
-            name: 'shop',
-            spec: 'openapi.yaml',
-            upstream: { url: upstream.url },
-            policies: { authenticate: demoAuthenticateConfig(idp) },
-          },
-        ],
+    gw = await startProxy({
+      upstream: (req, res) => {
+        lastUpstream = req.headers;
+        echoHandler(req, res);
       },
+      spec: DEMO_SPEC,
+      api: { name: 'shop', policies: { authenticate: demoAuthenticateConfig(idp) } },
     });
   });
   after(async () => {
     await gw.close();
-    await upstream.close();
     await idp.close();
   });
 

@@ -1,14 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import {
-  echoHandler,
-  op,
-  openapi,
-  startGateway,
-  startServer,
-  type TestGateway,
-  type TestServer,
-} from '../../harness.ts';
+import { echoHandler, op, openapi, startProxy, type TestProxy } from '../../harness.ts';
 import { runLoad } from './load.ts';
 import { parseItemList } from './structured-fields.ts';
 
@@ -21,53 +13,43 @@ const spec = openapi({
 });
 
 describe('limits in one gateway process (memory store)', () => {
-  let upstream: TestServer;
-  let gw: TestGateway;
+  let gw: TestProxy;
 
   before(async () => {
-    upstream = await startServer(echoHandler);
-    gw = await startGateway({
-      specs: { 'openapi.yaml': spec },
-      config: {
-        apis: [
-          {
-            name: 'mem',
-            spec: './openapi.yaml',
-            upstream: { url: upstream.url },
-            operations: {
-              sliding: {
-                policies: {
-                  rateLimit: {
-                    limits: [{ name: 's', algorithm: 'sliding-window', limit: N, windowSeconds: 60 }],
-                  },
-                },
-              },
-              gcra: {
-                policies: {
-                  rateLimit: { limits: [{ name: 'g', algorithm: 'gcra', limit: N, windowSeconds: 10 }] },
-                },
-              },
-              pre: {
-                policies: {
-                  ipRateLimit: {
-                    limits: [{ name: 'per-ip', algorithm: 'fixed-window', limit: 5, windowSeconds: 3600 }],
-                  },
-                  rateLimit: {
-                    legacyHeaders: true,
-                    limits: [{ name: 'per-consumer', algorithm: 'gcra', limit: 1000, key: 'consumer' }],
-                  },
-                },
+    gw = await startProxy({
+      upstream: echoHandler,
+      spec,
+      api: {
+        name: 'mem',
+        operations: {
+          sliding: {
+            policies: {
+              rateLimit: {
+                limits: [{ name: 's', algorithm: 'sliding-window', limit: N, windowSeconds: 60 }],
               },
             },
           },
-        ],
+          gcra: {
+            policies: {
+              rateLimit: { limits: [{ name: 'g', algorithm: 'gcra', limit: N, windowSeconds: 10 }] },
+            },
+          },
+          pre: {
+            policies: {
+              ipRateLimit: {
+                limits: [{ name: 'per-ip', algorithm: 'fixed-window', limit: 5, windowSeconds: 3600 }],
+              },
+              rateLimit: {
+                legacyHeaders: true,
+                limits: [{ name: 'per-consumer', algorithm: 'gcra', limit: 1000, key: 'consumer' }],
+              },
+            },
+          },
+        },
       },
     });
   });
-  after(async () => {
-    await gw?.close();
-    await upstream?.close();
-  });
+  after(() => gw?.close());
 
   test('a sliding window admits exactly N to 20 concurrent clients', async () => {
     const r = await runLoad({
@@ -114,33 +96,23 @@ describe('limits in one gateway process (memory store)', () => {
 });
 
 describe('limits configured per API and overridden per operation', () => {
-  let upstream: TestServer;
-  let gw: TestGateway;
+  let gw: TestProxy;
   before(async () => {
-    upstream = await startServer(echoHandler);
-    gw = await startGateway({
-      specs: { 'openapi.yaml': openapi({ '/light': { get: op('light') }, '/heavy': { get: op('heavy') } }) },
-      config: {
-        apis: [
-          {
-            name: 'cost',
-            spec: './openapi.yaml',
-            upstream: { url: upstream.url },
-            policies: {
-              rateLimit: {
-                limits: [{ name: 'budget', algorithm: 'fixed-window', limit: 10, windowSeconds: 3600 }],
-              },
-            },
-            operations: { heavy: { policies: { rateLimit: { cost: 4 } } } },
+    gw = await startProxy({
+      upstream: echoHandler,
+      spec: openapi({ '/light': { get: op('light') }, '/heavy': { get: op('heavy') } }),
+      api: {
+        name: 'cost',
+        policies: {
+          rateLimit: {
+            limits: [{ name: 'budget', algorithm: 'fixed-window', limit: 10, windowSeconds: 3600 }],
           },
-        ],
+        },
+        operations: { heavy: { policies: { rateLimit: { cost: 4 } } } },
       },
     });
   });
-  after(async () => {
-    await gw?.close();
-    await upstream?.close();
-  });
+  after(() => gw?.close());
 
   test('an operation that only sets a cost keeps the API limits and draws from the same budget', async () => {
     const heavy = await runLoad({

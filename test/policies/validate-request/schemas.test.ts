@@ -12,9 +12,9 @@ import {
   op,
   openapi,
   startGateway,
+  startProxy,
   startServer,
-  type TestGateway,
-  type TestServer,
+  type TestProxy,
 } from '../../harness.ts';
 
 // A common e-mail pattern with nested quantifiers: on a backtracking engine, a run of letters and one
@@ -102,28 +102,15 @@ interface Echo {
 }
 
 describe('spec schemas through the gateway', () => {
-  let up: TestServer;
-  let gw: TestGateway;
+  let gw: TestProxy;
   before(async () => {
-    up = await startServer(echoHandler);
-    gw = await startGateway({
-      specs: { 'openapi.yaml': spec },
-      config: {
-        apis: [
-          {
-            name: 'shop',
-            spec: 'openapi.yaml',
-            upstream: { url: up.url },
-            policies: { validateRequest: {} },
-          },
-        ],
-      },
+    gw = await startProxy({
+      upstream: echoHandler,
+      spec,
+      api: { name: 'shop', policies: { validateRequest: {} } },
     });
   });
-  after(async () => {
-    await gw.close();
-    await up.close();
-  });
+  after(() => gw.close());
 
   const post = (path: string, body: string) =>
     fetch(`${gw.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
