@@ -6,8 +6,10 @@
  * disagreement class. `npm test` runs the CRS 3.3 differential (test/waf/differential.test.ts); this script
  * is for rule sets CI does not have, such as a CRS 4 release a user downloads (we may not ship its rules).
  *
- * Usage: node scripts/crs-differential.ts [--rules DIR] [--pl 1,2] [--sets corpus,derived] [--details FILE]
+ * Usage: node scripts/crs-differential.ts [--rules DIR] [--pl 1,2] [--sets corpus,derived] [--seeds 4]
+ *        [--details FILE]
  *   --rules    a CRS rules/ folder (default: Debian's /usr/share/modsecurity-crs/rules)
+ *   --seeds    seeds of the derived set, comma-separated (each gives a different draw of values)
  *   --details  writes every disagreeing request with both sides' rule ids as JSON lines
  */
 import { writeFileSync } from 'node:fs';
@@ -29,6 +31,7 @@ const { values } = parseArgs({
     rules: { type: 'string', default: DEBIAN_CRS_RULES },
     pl: { type: 'string', default: '1,2' },
     sets: { type: 'string', default: 'corpus,derived' },
+    seeds: { type: 'string', default: '4' },
     details: { type: 'string' },
   },
 });
@@ -46,7 +49,8 @@ if (levels.some((l) => !Number.isInteger(l) || l < 1 || l > 4)) {
 const sets: Array<[string, CorpusRequest[]]> = [];
 for (const name of values.sets.split(',')) {
   if (name === 'corpus') sets.push([name, generateCorpus()]);
-  else if (name === 'derived') sets.push([name, deriveRequests(rulesPath)]);
+  else if (name === 'derived')
+    sets.push([name, values.seeds.split(',').flatMap((seed) => deriveRequests(rulesPath, Number(seed)))]);
   else {
     console.error(`crs-differential: unknown set ${name} (corpus, derived)`);
     process.exit(2);

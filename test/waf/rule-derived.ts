@@ -425,7 +425,7 @@ export function deriveRequests(dir: string, seed = 4): CorpusRequest[] {
         if (link.places.length > 0 && link.values.length > 0) draft.place(link.places[0], link.values[0]);
       }
       out.push({
-        id: `d${id}-${n++}`,
+        id: `d${seed === 4 ? '' : `${seed}.`}${id}-${n++}`,
         label,
         family: `${id}:${family}@${placeName(first)}`,
         ...draft.build(),
