@@ -130,8 +130,11 @@ interface TypedArg {
 /** The typed arguments of one operation: query and form names, and `json.a.b` paths of its JSON body. */
 export interface TypedArgTable {
   readonly query: ReadonlyMap<string, TypedArg>;
-  /** `json.a.b` → the path [a, b] and its test. */
-  readonly json: ReadonlyMap<string, { readonly path: readonly string[]; readonly arg: TypedArg }>;
+  /** `json.a.b` → the path [a, b], its keys as JSON spells them (`"a"`, `"b"`) and its test. */
+  readonly json: ReadonlyMap<
+    string,
+    { readonly path: readonly string[]; readonly quoted: readonly string[]; readonly arg: TypedArg }
+  >;
   readonly form: ReadonlyMap<string, TypedArg>;
 }
 
@@ -184,14 +187,14 @@ export function compileTypedArgs(op: Operation, spec: ApiDocument): TypedArgTabl
     const t = typedArgOf(deref(p.schema, spec));
     if (t !== undefined) query.set(p.name, t);
   }
-  const json = new Map<string, { path: string[]; arg: TypedArg }>();
+  const json = new Map<string, { path: string[]; quoted: string[]; arg: TypedArg }>();
   const form = new Map<string, TypedArg>();
   const content = op.requestBody?.content ?? {};
   const walk = (schema: Record<string, unknown> | undefined, path: string[]) => {
     if (schema === undefined || path.length > 6) return;
     const t = typedArgOf(schema);
     if (t !== undefined && path.length > 0) {
-      json.set(`json.${path.join('.')}`, { path, arg: t });
+      json.set(`json.${path.join('.')}`, { path, quoted: path.map((k) => JSON.stringify(k)), arg: t });
       return;
     }
     const props = schema.properties;
@@ -258,10 +261,15 @@ export function typedArgsOf(
 ): ReadonlyMap<string, ArgKind> | undefined {
   const out = new Map<string, ArgKind>();
   const refused = new Set<string>();
-  const formLike = new Map([...table.query]);
   const media = contentType?.split(';')[0].trim().toLowerCase();
   const bodyText = body !== undefined && body.length > 0 ? body.toString('utf8') : undefined;
-  if (media === 'application/x-www-form-urlencoded') for (const [k, v] of table.form) formLike.set(k, v);
+  // Query and form names share one table only when both are typed (the usual request has one or neither).
+  const formTyped = media === 'application/x-www-form-urlencoded' && table.form.size > 0;
+  const formLike = !formTyped
+    ? table.query
+    : table.query.size === 0
+      ? table.form
+      : new Map([...table.query, ...table.form]);
   if (formLike.size > 0) {
     const all = pairs(rawQuery);
     if (media === 'application/x-www-form-urlencoded' && bodyText !== undefined) all.push(...pairs(bodyText));
@@ -280,8 +288,8 @@ export function typedArgsOf(
   ) {
     const doc = bodyText.includes('\\u') ? undefined : json();
     if (doc !== null && typeof doc === 'object' && !Array.isArray(doc)) {
-      for (const [name, { path, arg }] of table.json) {
-        if (refused.has(name) || path.some((key) => countOf(bodyText, JSON.stringify(key)) !== 1)) continue;
+      for (const [name, { path, quoted, arg }] of table.json) {
+        if (refused.has(name) || quoted.some((key) => countOf(bodyText, key) !== 1)) continue;
         let v: unknown = doc;
         for (const key of path)
           v =
