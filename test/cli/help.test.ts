@@ -12,6 +12,22 @@ import { runCli } from '../kit/process.ts';
  */
 const cli = (args: string[]) => runCli(args, { stdinOpen: true, killAfterMs: 60_000 });
 
+/**
+ * `cli` once per distinct `COMMAND --help`: its output is a constant of the code, and several tests below
+ * read the same one (each `--help` is its own Node process, the bulk of this file's time).
+ */
+const helpOf = (() => {
+  const runs = new Map<string, ReturnType<typeof cli>>();
+  return (name: string) => {
+    let r = runs.get(name);
+    if (r === undefined) {
+      r = cli([...name.split(' '), '--help']);
+      runs.set(name, r);
+    }
+    return r;
+  };
+})();
+
 /** The command names `portcullis help` lists: one or two lower-case words (`demo`, `config check`). */
 async function listedCommands(): Promise<string[]> {
   const r = await cli(['help']);
@@ -33,7 +49,7 @@ describe('portcullis --help', () => {
     for (const expected of ['crs test', 'demo', 'demo attack', 'audit', 'scan'])
       assert.ok(names.includes(expected), `${expected} is listed: ${names.join(', ')}`);
     for (const name of names) {
-      const r = await cli([...name.split(' '), '--help']);
+      const r = await helpOf(name);
       assert.equal(r.code, 0, `${name} --help exits 0: ${r.stderr}`);
       assert.equal(r.stderr, '', `${name} --help writes nothing to stderr`);
       assert.match(
@@ -56,7 +72,7 @@ describe('portcullis --help', () => {
       demo: ['--port', '--admin-port', 'demo attack'],
     };
     for (const [name, options] of Object.entries(expected)) {
-      const long = await cli([...name.split(' '), '--help']);
+      const long = await helpOf(name);
       const short = await cli([...name.split(' '), '-h']);
       assert.equal(short.code, 0);
       assert.equal(short.stdout, long.stdout, `${name} -h prints what --help prints`);
@@ -96,7 +112,7 @@ describe('portcullis --help', () => {
 
   test('portcullis help COMMAND prints the same as COMMAND --help', async () => {
     const a = await cli(['help', 'crs', 'test']);
-    const b = await cli(['crs', 'test', '--help']);
+    const b = await helpOf('crs test');
     assert.equal(a.code, 0);
     assert.equal(a.stdout, b.stdout);
     const unknown = await cli(['help', 'nope']);
