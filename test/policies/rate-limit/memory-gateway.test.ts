@@ -61,7 +61,11 @@ describe('limits in one gateway process (memory store)', () => {
     });
     assert.equal(r.errors, 0);
     assert.equal(r.byStatus.get(200), N);
-    assert.equal(r.byStatus.get(429), 2 * N);
+    // Every request past the N-th is refused. On an overloaded machine the load may stop at its deadline
+    // before all 3N are sent, so count what was sent rather than assume 3N.
+    const sent = [...r.byStatus.values()].reduce((a, b) => a + b, 0);
+    assert.ok(sent > N, `the load reached the limit (${sent} sent)`);
+    assert.equal(r.byStatus.get(429), sent - N);
   });
 
   test('GCRA admits the burst plus one unit per emission interval to 20 concurrent clients', async () => {
