@@ -7,9 +7,8 @@ import type { Logger } from 'pino';
 import type { JsonObject } from '../core/api-document.ts';
 import type { Clock } from '../core/clock.ts';
 import type { EventSink, SecurityEvent } from '../core/events.ts';
-import { runAudit } from './audit/index.ts';
 import type { Finding, FindingsResult } from './finding.ts';
-import { runScan, type ScanIdentity } from './scan/index.ts';
+import type { ScanIdentity } from './scan/index.ts';
 
 export interface ScheduledJob {
   /** Name shown in events and logs. */
@@ -210,8 +209,14 @@ export function startScanScheduler(deps: {
     running.add(job.name);
     const results: FindingsResult[] = [];
     try {
-      if (job.audit) results.push(await runAudit(file));
+      // The audit and the scanner load when a job first runs: the gateway and `config check` read this
+      // module for its config section only, and the scanner's start-up (its wordlists) is not theirs to pay.
+      if (job.audit) {
+        const { runAudit } = await import('./audit/index.ts');
+        results.push(await runAudit(file));
+      }
       if (job.scan) {
+        const { runScan } = await import('./scan/index.ts');
         results.push(
           await runScan({
             spec: file,
