@@ -7,14 +7,21 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { runScan } from '../../src/scanner/scan/runner.ts';
 
-/** Things anyone may read (`/public/{id}`, no security) and things only their owner should (`/private/{id}`). */
+/**
+ * Things anyone may read (`/public/{id}`, no security, listed for everyone at `/public`) and things only
+ * their owner should (`/private/{id}`). A public thing's id is handed to everyone by the list; a private
+ * one's only to its owner, so only B reading A's private thing is a finding.
+ */
 const SPEC = {
   openapi: '3.1.0',
   info: { title: 'things', version: '1' },
   components: { securitySchemes: { key: { type: 'apiKey', in: 'header', name: 'x-user' } } },
   security: [{ key: [] }],
   paths: {
-    '/public': { post: { operationId: 'createPublic', responses: { '201': { description: 'created' } } } },
+    '/public': {
+      post: { operationId: 'createPublic', responses: { '201': { description: 'created' } } },
+      get: { operationId: 'listPublic', security: [], responses: { '200': { description: 'every thing' } } },
+    },
     '/public/{id}': {
       get: {
         operationId: 'getPublic',
@@ -50,6 +57,10 @@ describe('API1 on public and private objects', () => {
         things.set(thing.id, thing);
         res.statusCode = 201;
         return res.end(JSON.stringify(thing));
+      }
+      if (kind === 'public' && !id) {
+        res.statusCode = 200;
+        return res.end(JSON.stringify([...things.values()].filter((t) => t.id.startsWith('public-'))));
       }
       const thing = things.get(id ?? '');
       // Both kinds are readable by anyone: fine for public things, a BOLA for private ones.

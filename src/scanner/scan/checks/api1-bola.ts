@@ -57,6 +57,15 @@ export function markBody(
   return value;
 }
 
+/** The item's collection (`/things/{id}` → `/things`) has a GET the document opens to anyone. */
+function listedForAnyone(ctx: ScanContext, itemPath: string): boolean {
+  const parent = itemPath.replace(/\/\{[^/{}]+\}\/?$/, '');
+  if (parent === itemPath) return false;
+  return ctx.spec.operations.some(
+    (o) => o.method === 'GET' && (o.path === parent || o.path === `${parent}/`) && !requiresAuth(o),
+  );
+}
+
 /**
  * Is what A sees worth protecting from B? Not when it is empty, and not when the operation declares no
  * security and anyone gets the same without credentials (public by design).
@@ -74,8 +83,9 @@ async function isPrivate(
   const anonymous = await ctx.send(req, null);
   if (!isSuccess(anonymous) || similarity(body, anonymous.json ?? anonymous.text) < SAME_OBJECT) return true;
   // Anyone gets it: public by design, unless the path names the owner by a value the API gave only to the
-  // owner (an account number, an id from its own answers) — then it is the owner's data, open to all.
-  return ownerOnly;
+  // owner (an account number, an id from its own answers) — then it is the owner's data, open to all. A
+  // collection the document lets anyone list hands its ids to everyone: its items are public by design.
+  return ownerOnly && !listedForAnyone(ctx, req.operation.path);
 }
 
 /**
