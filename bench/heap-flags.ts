@@ -66,7 +66,8 @@ setup = function(thread) t = t + 1; thread:set("tid", t) end
 init = function() n = tid * 4000000 end
 request = function()
   n = n + 1
-  local ip = "10." .. ((n >> 16) & 255) .. "." .. ((n >> 8) & 255) .. "." .. (n & 255)
+  -- wrk's Lua (LuaJIT, Lua 5.1) has no bit operators: the octets by division.
+  local ip = "10." .. (math.floor(n / 65536) % 256) .. "." .. (math.floor(n / 256) % 256) .. "." .. (n % 256)
   return wrk.format("GET", "/items/" .. n, { ["X-Forwarded-For"] = ip })
 end
 `;
@@ -121,7 +122,14 @@ async function startGateway(
       (r) => r.status === 200,
       () => false,
     );
-    if (ok) return { flags, port, proc };
+    if (ok) {
+      // The request shape the load sends must pass the whole pipeline.
+      const probe = await fetch(`http://127.0.0.1:${port}/items/4000001`, {
+        headers: { 'x-forwarded-for': '10.61.9.1' },
+      });
+      if (probe.status !== 200) throw new Error(`probe answered ${probe.status}: ${await probe.text()}`);
+      return { flags, port, proc };
+    }
     if (i > 400) throw new Error('gateway did not start');
     await sleep(50);
   }
@@ -138,6 +146,16 @@ async function load(dir: string, port: number): Promise<number> {
     `http://127.0.0.1:${port}`,
   ]);
   const { stdout } = await execFileAsync(cmd, args);
+  // Every request must pass the whole pipeline: a refusal (a ban, a limit) would be a cheaper request.
+  const refused = /Non-2xx or 3xx responses:\s+(\d+)/.exec(stdout)?.[1];
+  if (refused !== undefined) {
+    const sample = await fetch(`http://127.0.0.1:${port}/items/4000003`, {
+      headers: { 'x-forwarded-for': '10.61.9.3' },
+    });
+    throw new Error(
+      `${refused} requests were not answered 2xx (one now: ${sample.status} ${await sample.text()}): the load is not comparable`,
+    );
+  }
   return Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? Number.NaN);
 }
 
