@@ -14,7 +14,7 @@ import { stringify } from 'yaml';
 import { type ServeProcess, startServeProcess } from '../kit/process.ts';
 
 /** The low-memory setting docs/limits.md recommends. */
-const LOW_MEMORY = '--max-semi-space-size=8 --heap-growing-percent=30';
+const LOW_MEMORY = '--max-semi-space-size=16 --heap-growing-percent=30';
 const DEFAULT_FLAGS = LOW_MEMORY.split(' ');
 
 let upstream: http.Server;
