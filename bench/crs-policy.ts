@@ -80,6 +80,7 @@ const crs = {
   schemaAware: true,
   builtinDetectors: true,
   exclusions: [],
+  unicodeCodePage: 20127,
 };
 const contenders: Array<[string, () => void]> = [];
 for (const [name, config] of [

@@ -312,8 +312,10 @@ export function resolvePaths(config: Config, dir: string): Config {
           }
         | undefined;
       // The Core Rule Set folder of the injection policy's CRS mode.
-      const crs = (policies?.injection as { crs?: { path?: string } } | undefined)?.crs;
+      const crs = (policies?.injection as { crs?: { path?: string; unicodeMapFile?: string } } | undefined)
+        ?.crs;
       if (crs?.path !== undefined) crs.path = r(crs.path);
+      if (crs?.unicodeMapFile !== undefined) crs.unicodeMapFile = r(crs.unicodeMapFile);
       const cc = auth?.clientCertHeader;
       if (cc?.caFile !== undefined) cc.caFile = r(cc.caFile);
       for (const binding of Object.values(auth?.schemes ?? {})) {

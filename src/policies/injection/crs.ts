@@ -39,7 +39,7 @@ export function crsSettings(c: CrsConfig): CrsSettings {
 
 /** Key of the shared rule set: one load per distinct folder and settings in a config. */
 export function ruleSetKey(c: CrsConfig): string {
-  return `injection:crs:${JSON.stringify([c.path, crsSettings(c)])}`;
+  return `injection:crs:${JSON.stringify([c.path, crsSettings(c), c.unicodeMapFile ?? null, c.unicodeCodePage])}`;
 }
 
 /** Parses `942100` or `"942000-942999"`; undefined for anything else. */

@@ -5,7 +5,7 @@ import type { CompileContext, PolicyDefinition, PolicyHandler, RequestResult } f
 import { PolicyConfigError } from '../../core/policy.ts';
 import { type Problem, problem, problems } from '../../core/problems.ts';
 import { parseJson } from '../../shared/json.ts';
-import { loadCoreRuleSet } from '../../waf/index.ts';
+import { loadCoreRuleSet, readUnicodeMapFile } from '../../waf/index.ts';
 import { requestEventFields } from '../event-fields.ts';
 import {
   type BodyKind,
@@ -252,7 +252,15 @@ async function compileCrs(c: InjectionConfig, ctx: CompileContext): Promise<Comp
   // One load per config load, shared by every operation (and by every API naming the same rules).
   const loading = ctx.shared.get(ruleSetKey(crs), () => {
     const p = Promise.resolve()
-      .then(() => loadCoreRuleSet(crs.path, crsSettings(crs)))
+      .then(() =>
+        loadCoreRuleSet(
+          crs.path,
+          crsSettings(crs),
+          crs.unicodeMapFile === undefined
+            ? {}
+            : { unicodeMap: readUnicodeMapFile(crs.unicodeMapFile, crs.unicodeCodePage) },
+        ),
+      )
       .then(({ ruleSet, issues }): LoadedRuleSet => ({ rules: ruleSet, issues }))
       .then((loaded) => {
         for (const issue of loaded.issues)

@@ -54,6 +54,21 @@ export const schema = {
             'Inbound anomaly score at which a request is refused (tx.inbound_anomaly_score_threshold); a ' +
             'critical rule adds 5, an error 4, a warning 3, a notice 2.',
         },
+        unicodeMapFile: {
+          type: 'string',
+          minLength: 1,
+          description:
+            'A ModSecurity unicode mapping file (SecUnicodeMapFile), e.g. /etc/nginx/unicode.mapping as ' +
+            "Debian's libnginx-mod-http-modsecurity installs it: `%uXXXX` escapes then decode (t:urlDecodeUni) " +
+            'to the byte its code page gives, as libmodsecurity does with that file; without it, to the low ' +
+            'byte of the code point (fullwidth ASCII to ASCII). Relative to the config file.',
+        },
+        unicodeCodePage: {
+          type: 'integer',
+          minimum: 1,
+          default: 20127,
+          description: "The code page of unicodeMapFile to use (SecUnicodeMapFile's second argument).",
+        },
         allowedMethods: {
           type: 'array',
           items: { type: 'string', pattern: '^[A-Z]+$' },
