@@ -8,6 +8,8 @@ const CONFIG = path.join(import.meta.dirname, '../../demo/portcullis.yaml');
 const DEMO_STATE = path.resolve('data/demo-state.json');
 /** Where Debian's modsecurity-crs package installs the OWASP Core Rule Set. */
 const DEBIAN_CRS = '/usr/share/modsecurity-crs/rules';
+/** The unicode mapping Debian's ModSecurity module loads (SecUnicodeMapFile), used when present. */
+const DEBIAN_UNICODE_MAP = '/etc/nginx/unicode.mapping';
 
 /**
  * The Core Rule Set the demo runs, when it finds one: `PORTCULLIS_CRS_PATH`, else Debian's package. Its
@@ -59,6 +61,7 @@ export async function demo(opts: {
       if (injection !== undefined)
         injection.crs = {
           path: crs.path,
+          ...(existsSync(DEBIAN_UNICODE_MAP) ? { unicodeMapFile: DEBIAN_UNICODE_MAP } : {}),
           paranoiaLevel: 1,
           allowedMethods: ['GET', 'HEAD', 'POST', 'DELETE', 'OPTIONS'],
         };
