@@ -34,6 +34,20 @@ function access(i: number, more: Record<string, unknown> = {}): StoredEvent {
   };
 }
 
+/** A store on a fresh schema, with what most tests use; each test names only what it changes. */
+async function openStore(options: Partial<Parameters<typeof createPostgresStore>[0]> = {}) {
+  const schema = freshSchema();
+  const store = await createPostgresStore({
+    url: URL,
+    schema,
+    retentionDays: 0,
+    clock: createManualClock(T0),
+    logger,
+    ...options,
+  });
+  return { schema, store };
+}
+
 async function partitions(schema: string): Promise<string[]> {
   const r = await admin.query(
     `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace n
@@ -59,28 +73,13 @@ describe('postgres event store', () => {
   });
 
   test('creates daily partitions ahead of today', async () => {
-    const schema = freshSchema();
-    const store = await createPostgresStore({
-      url: URL,
-      schema,
-      retentionDays: 0,
-      partitionsAhead: 2,
-      clock: createManualClock(T0),
-      logger,
-    });
+    const { schema, store } = await openStore({ partitionsAhead: 2 });
     assert.deepEqual(await partitions(schema), ['events_p20260110', 'events_p20260111', 'events_p20260112']);
     await store.close();
   });
 
   test('writes a batch, restores every field and filters like the sqlite store', async () => {
-    const schema = freshSchema();
-    const store = await createPostgresStore({
-      url: URL,
-      schema,
-      retentionDays: 0,
-      clock: createManualClock(T0),
-      logger,
-    });
+    const { store } = await openStore();
     await store.write(Array.from({ length: 12 }, (_, i) => access(i)));
     const all = await store.query({ limit: 100 });
     assert.equal(all.events.length, 12);
@@ -96,15 +95,7 @@ describe('postgres event store', () => {
   });
 
   test('creates the partition of an event whose day has none yet', async () => {
-    const schema = freshSchema();
-    const store = await createPostgresStore({
-      url: URL,
-      schema,
-      retentionDays: 0,
-      partitionsAhead: 0,
-      clock: createManualClock(T0),
-      logger,
-    });
+    const { schema, store } = await openStore({ partitionsAhead: 0 });
     await store.write([access(10 * 86_400)]);
     assert.ok((await partitions(schema)).includes('events_p20260120'));
     assert.equal((await store.query({})).events.length, 1);
@@ -112,14 +103,7 @@ describe('postgres event store', () => {
   });
 
   test('writing the same batch twice keeps one copy of each event', async () => {
-    const schema = freshSchema();
-    const store = await createPostgresStore({
-      url: URL,
-      schema,
-      retentionDays: 0,
-      clock: createManualClock(T0),
-      logger,
-    });
+    const { schema, store } = await openStore();
     const batch = Array.from({ length: 5 }, (_, i) => access(i));
     await store.write(batch);
     await store.write(batch);
@@ -129,14 +113,7 @@ describe('postgres event store', () => {
   });
 
   test('pages with a cursor without gaps or repeats when timestamps tie', async () => {
-    const schema = freshSchema();
-    const store = await createPostgresStore({
-      url: URL,
-      schema,
-      retentionDays: 0,
-      clock: createManualClock(T0),
-      logger,
-    });
+    const { store } = await openStore();
     await store.write(
       Array.from({ length: 25 }, (_, i) => ({ ...access(Math.floor(i / 4)), 'event.id': `x${i}` })),
     );
@@ -196,14 +173,7 @@ describe('postgres event store', () => {
   });
 
   test('stores events carrying NUL characters and lone surrogates instead of failing the batch', async () => {
-    const schema = freshSchema();
-    const store = await createPostgresStore({
-      url: URL,
-      schema,
-      retentionDays: 0,
-      clock: createManualClock(T0),
-      logger,
-    });
+    const { store } = await openStore();
     await store.write([
       access(1, {
         'user.id': 'eve\u0000admin',
