@@ -10,6 +10,7 @@
 import path from 'node:path';
 import type { GcWindow } from './gc-probe.ts';
 import type { Scenario } from './scenario.ts';
+import { median } from './support.ts';
 
 const GC_ROUNDS = Number(process.env.BENCH_GC_ROUNDS ?? 2);
 const GC_SECONDS = Number(process.env.BENCH_GC_SECONDS ?? 4);
@@ -34,13 +35,6 @@ export interface GcHarness {
     headers: Record<string, string>,
     seconds: number,
   ): Promise<{ rps: number; requests: number }>;
-}
-
-function median(values: readonly number[]): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((x, y) => x - y);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 interface GcRun {

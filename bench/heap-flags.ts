@@ -16,7 +16,6 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -24,6 +23,7 @@ import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { jwtSetup } from './scenarios.ts';
 import { GATEWAY_POLICIES, GATEWAY_SPEC } from './state-memory.ts';
+import { freePort, median, pinned } from './support.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 const execFileAsync = promisify(execFile);
@@ -32,23 +32,6 @@ const VARIANTS = (process.env.HEAP_VARIANTS ?? ';--max-semi-space-size=16 --heap
 );
 const PAIRS = Number(process.env.HEAP_PAIRS ?? 8);
 const SECONDS = Number(process.env.HEAP_SECONDS ?? 3);
-
-function pinned(core: string, cmd: string, args: string[]): [string, string[]] {
-  try {
-    readFileSync('/usr/bin/taskset');
-    return ['taskset', ['-c', core, cmd, ...args]];
-  } catch {
-    return [cmd, args];
-  }
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 function statusOf(pid: number): { rss: number; peak: number; cpuMs: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -157,12 +140,6 @@ async function load(dir: string, port: number): Promise<number> {
     );
   }
   return Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? Number.NaN);
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 export async function runHeapFlagsBench(): Promise<string> {

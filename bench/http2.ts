@@ -13,30 +13,18 @@
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { BENCH_SPEC } from './scenario.ts';
+import { freePort, median, pinned } from './support.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 const execFileAsync = promisify(execFile);
 const PAIRS = Number(process.env.BENCH_H2_PAIRS ?? 5);
 const SECONDS = Number(process.env.BENCH_H2_SECONDS ?? 3);
-
-function pinned(core: string, cmd: string, args: string[]): [string, string[]] {
-  return existsSync('/usr/bin/taskset') ? ['taskset', ['-c', core, cmd, ...args]] : [cmd, args];
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 function ensureH2load(): boolean {
   if (existsSync('/usr/bin/h2load')) return true;
@@ -79,12 +67,6 @@ async function h2load(url: string): Promise<Run> {
     rps: Number(/finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(stdout)?.[1] ?? Number.NaN),
     p50: t ? ms(t[1], t[2]) : Number.NaN,
   };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 export async function runHttp2Bench(): Promise<string> {

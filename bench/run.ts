@@ -31,7 +31,11 @@ import { MODSEC_MODULE, MODSEC_PACKAGES, writeModSecurityRules } from './modsecu
 import { BENCH_SPEC, JSON_POST, type Scenario } from './scenario.ts';
 import { CRS_FULL_PIPELINE, CRS_RULES, extraScenarios } from './scenarios.ts';
 import { runStateMemoryBench } from './state-memory.ts';
+import { freePort, median, pinned as pinnedAt } from './support.ts';
 import { runTail, type TailRow } from './tail.ts';
+
+/** Runs a command on `cores` at the bench's niceness. */
+const pinned = (cores: string, cmd: string, args: string[]) => pinnedAt(cores, cmd, args, NICE);
 
 const root = path.resolve(import.meta.dirname, '..');
 const execFileAsync = promisify(execFile);
@@ -137,13 +141,6 @@ const GC_ROWS: readonly GcRow[] = [
   ['full pipeline, JSON POST', FULL_PIPELINE],
 ];
 
-/** Runs a command on `cores` at the bench's niceness. */
-function pinned(cores: string, cmd: string, args: string[]): [string, string[]] {
-  return NICE === 0
-    ? ['taskset', ['-c', cores, cmd, ...args]]
-    : ['nice', ['-n', String(NICE), 'taskset', '-c', cores, cmd, ...args]];
-}
-
 interface Duel {
   label: string;
   ratios: number[];
@@ -156,12 +153,6 @@ interface Duel {
   cpuMedian?: number;
   /** Length of each run. */
   seconds: number;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((x, y) => x - y);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /**
@@ -260,15 +251,6 @@ function ensure(pkgs: Record<string, string>): string[] {
     // Reported below.
   }
   return missing.filter(([cmd]) => !have(cmd)).map(([cmd]) => cmd);
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 async function waitForPort(port: number, child?: ChildProcess): Promise<void> {

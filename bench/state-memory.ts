@@ -15,7 +15,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
-import net, { type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -35,6 +35,7 @@ import { createBanList } from '../src/state/bans.ts';
 import type { LimitAlgorithm, LimitCheck } from '../src/state/limiter.ts';
 import { createMemoryStore } from '../src/state/memory-store.ts';
 import { jwtSetup } from './scenarios.ts';
+import { freePort } from './support.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 const CLIENTS = Number(process.env.BENCH_STATE_CLIENTS ?? 100_000);
@@ -238,15 +239,6 @@ function cpuMsOf(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 const OK = {

@@ -13,6 +13,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Scenario } from './scenario.ts';
+import { median } from './support.ts';
 
 const execFileAsync = promisify(execFile);
 export const TAIL_ROUNDS = Number(process.env.BENCH_TAIL_ROUNDS ?? 3);
@@ -90,12 +91,6 @@ async function openLoop(
   ]);
   const { stdout } = await execFileAsync(cmd, args, { encoding: 'utf8' });
   return JSON.parse(stdout) as OpenLoopResult;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((x, y) => x - y);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 interface TailLine {
