@@ -200,7 +200,7 @@ export function createRedisStore(opts: RedisStoreOptions): StateStore & {
     }
     if (!ready) return Promise.resolve(false);
     return new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(false), timeoutMs);
+      const timer = expireAfterPendingIo(timeoutMs, () => resolve(false));
       client.ping().then(
         (pong) => {
           clearTimeout(timer);
@@ -255,12 +255,13 @@ export function createRedisStore(opts: RedisStoreOptions): StateStore & {
       // The first outcome counts, once: ioredis settles a command we gave up on later (its own
       // `commandTimeout`, or a late reply), and that must not count as a second failure or as a success.
       let settled = false;
-      const timer = setTimeout(() => {
+      const timer = expireAfterPendingIo(timeoutMs, () => {
+        if (settled) return;
         settled = true;
         callError.timeout.inc();
         availability.failed(epoch, 'timeout', operation, key);
         reject(new StoreUnavailableError(`state store gave no answer in ${timeoutMs} ms`, 'timeout'));
-      }, timeoutMs);
+      });
       fn().then(
         (v) => {
           if (settled) return;
@@ -434,4 +435,14 @@ export function createRedisStore(opts: RedisStoreOptions): StateStore & {
       if (opts.client === undefined) client.disconnect();
     },
   };
+}
+
+/**
+ * A deadline that gives the answer the benefit of the doubt: when the timer is due, `expire` runs only after
+ * the next poll phase has read whatever the sockets hold. A process that was stalled (a GC pause, a starved
+ * CPU) wakes with both the timer due and the reply waiting, and Node runs timers before reading sockets; a
+ * plain timer would then report a timeout the store never had and push decisions to the fail mode.
+ */
+function expireAfterPendingIo(ms: number, expire: () => void): NodeJS.Timeout {
+  return setTimeout(() => setImmediate(expire), ms);
 }

@@ -109,6 +109,29 @@ describe('redis store', () => {
   });
 });
 
+describe('redis store on a stalled event loop', () => {
+  test('a reply that arrived while the process was stalled is not taken for a timeout', async () => {
+    // A GC pause or a CPU-starved process wakes up with the timer already due and the reply already in the
+    // socket; the timer phase runs before the poll phase, so a plain timer declares a timeout Redis never had.
+    const store = createRedisStore({ url: URL, keyPrefix: runPrefix, commandTimeoutMs: 50 });
+    try {
+      assert.equal(await store.whenReady(2000), true);
+      await store.set('stall', 'v', 60_000);
+      const answers: Array<Promise<string | undefined>> = [];
+      for (let i = 0; i < 5; i++) answers.push(store.get('stall'));
+      const until = performance.now() + 200;
+      while (performance.now() < until) {
+        // the process is stalled: Redis answers meanwhile
+      }
+      assert.deepEqual(await Promise.all(answers), ['v', 'v', 'v', 'v', 'v']);
+      assert.equal(store.isAvailable(), true);
+    } finally {
+      await store.delete('stall');
+      await store.close();
+    }
+  });
+});
+
 describe('redis store without a server', () => {
   test('fails fast with StoreUnavailableError when Redis cannot be reached', async () => {
     const store = createRedisStore({ url: 'redis://127.0.0.1:1', keyPrefix: runPrefix });
