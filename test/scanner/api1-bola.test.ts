@@ -10,7 +10,8 @@ import { runScan } from '../../src/scanner/scan/runner.ts';
 /**
  * Things anyone may read (`/public/{id}`, no security, listed for everyone at `/public`) and things only
  * their owner should (`/private/{id}`). A public thing's id is handed to everyone by the list; a private
- * one's only to its owner, so only B reading A's private thing is a finding.
+ * one's only to its owner, so only B reading A's private thing (or its notes) is a finding; a public thing's
+ * stock is public like the thing.
  */
 const SPEC = {
   openapi: '3.1.0',
@@ -30,12 +31,28 @@ const SPEC = {
         responses: { '200': { description: 'a thing' } },
       },
     },
+    '/public/{id}/stock': {
+      get: {
+        operationId: 'getPublicStock',
+        security: [],
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+        responses: { '200': { description: 'how many are left' } },
+      },
+    },
     '/private': { post: { operationId: 'createPrivate', responses: { '201': { description: 'created' } } } },
     '/private/{id}': {
       get: {
         operationId: 'getPrivate',
         parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
         responses: { '200': { description: 'a thing' } },
+      },
+    },
+    '/private/{id}/notes': {
+      get: {
+        operationId: 'getPrivateNotes',
+        security: [],
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+        responses: { '200': { description: 'the owner’s notes on a thing' } },
       },
     },
   },
@@ -50,7 +67,7 @@ describe('API1 on public and private objects', () => {
     const things = new Map<string, { id: string; owner: string }>();
     server = createServer((req, res) => {
       const user = String(req.headers['x-user'] ?? '');
-      const [, kind, id] = (req.url ?? '').split('/');
+      const [, kind, id, sub] = (req.url ?? '').split('/');
       res.setHeader('content-type', 'application/json');
       if (req.method === 'POST') {
         const thing = { id: `${kind}-${next++}`, owner: user };
@@ -63,8 +80,12 @@ describe('API1 on public and private objects', () => {
         return res.end(JSON.stringify([...things.values()].filter((t) => t.id.startsWith('public-'))));
       }
       const thing = things.get(id ?? '');
-      // Both kinds are readable by anyone: fine for public things, a BOLA for private ones.
+      // Both kinds (and their sub-resources) are readable by anyone: fine for public things, a BOLA for
+      // private ones.
       res.statusCode = thing ? 200 : 404;
+      if (thing && sub === 'stock') return res.end(JSON.stringify({ id: thing.id, left: 7 }));
+      if (thing && sub === 'notes')
+        return res.end(JSON.stringify({ id: thing.id, notes: `${thing.owner} only` }));
       res.end(JSON.stringify(thing ?? {}));
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -81,6 +102,8 @@ describe('API1 on public and private objects', () => {
     const result = await runScan({
       spec: path.join(dir, 'spec.json'),
       target: url,
+      // The time-based injection probes ask for 300 ms instead of 1 s (controls unchanged), to shorten the test.
+      timeDelayMs: 300,
       identities: [
         { name: 'a', headers: { 'x-user': 'a' } },
         { name: 'b', headers: { 'x-user': 'b' } },
@@ -90,7 +113,7 @@ describe('API1 on public and private objects', () => {
     });
     assert.deepEqual(
       result.findings.map((f) => `${f.rule.id} ${f.operation?.operationId}`),
-      ['scan/api1-bola-read getPrivate'],
+      ['scan/api1-bola-read getPrivate', 'scan/api1-bola-read getPrivateNotes'],
     );
   });
 });

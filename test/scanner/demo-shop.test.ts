@@ -40,6 +40,8 @@ describe('the demo shop scanned directly and through the gateway', () => {
     direct = await runScan({
       spec: DEMO_SPEC,
       target: api.url,
+      // The time-based injection probes ask for 300 ms instead of 1 s (controls unchanged), to shorten the test.
+      timeDelayMs: 300,
       identities: [
         { name: 'alice', headers: { 'x-portcullis-subject': 'alice' }, params: { accountId: 'alice' } },
         { name: 'bob', headers: { 'x-portcullis-subject': 'bob' }, params: { accountId: 'bob' } },
@@ -48,6 +50,8 @@ describe('the demo shop scanned directly and through the gateway', () => {
     proxied = await runScan({
       spec: DEMO_SPEC,
       target: gw.url,
+      // The time-based injection probes ask for 300 ms instead of 1 s (controls unchanged), to shorten the test.
+      timeDelayMs: 300,
       identities: [
         { name: 'alice', bearer: await idp.tokenFor('alice'), params: { accountId: 'alice' } },
         { name: 'bob', bearer: await idp.tokenFor('bob'), params: { accountId: 'bob' } },

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { SCAN_DEFAULTS } from '../../src/scanner/scan/options.ts';
 import { runScan } from '../../src/scanner/scan/runner.ts';
 import { startVulnerableApi, type VulnerableApi } from '../fixtures/vulnerable-api/server.ts';
 
@@ -44,6 +45,21 @@ describe('runScan options and failures', () => {
     await assert.rejects(runScan({ spec: api.specFile, target: api.url, identities: [] }), {
       code: 'ERR_SCAN_OPTIONS',
     });
+  });
+
+  test('keeps the time-based delay at 1 s unless told, and refuses one outside 100 ms to 10 s', async () => {
+    assert.equal(SCAN_DEFAULTS.timeDelayMs, 1000);
+    for (const timeDelayMs of [50, 20_000, Number.NaN]) {
+      await assert.rejects(
+        runScan({
+          spec: api.specFile,
+          target: api.url,
+          identities: [{ name: 'a', bearer: 't' }],
+          timeDelayMs,
+        }),
+        { code: 'ERR_SCAN_OPTIONS', message: /timeDelayMs/ },
+      );
+    }
   });
 
   test('runs only the selected checks and reports progress up to the last one', async () => {

@@ -47,6 +47,8 @@ export interface ScanContext {
   readonly identities: readonly Identity[];
   readonly admin?: Identity;
   readonly allowDestructive: boolean;
+  /** The delay the time-based injection probes ask for, in milliseconds. */
+  readonly timeDelayMs: number;
   readonly objects: ObjectRegistry;
   readonly canary: Canary;
   /** Aborted when the check's time is up. */

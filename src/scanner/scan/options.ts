@@ -86,6 +86,13 @@ export interface ScanOptions {
   readonly ca?: string;
   /** Do not verify the target's certificate (self-signed staging). The API8 TLS check still reports it. */
   readonly insecureTls?: boolean;
+  /**
+   * Delay the time-based injection probes ask for (`sleep`, `SLEEP()`, `pg_sleep()`, `WAITFOR`), in
+   * milliseconds. Default 1000. An answer counts as delayed when it is slower than the slower of two baselines
+   * by 80% of it, twice, with a zero-delay control between the two that is not. Lower only on a quiet target
+   * (a test fixture): the shorter the delay, the closer it is to the target's own jitter.
+   */
+  readonly timeDelayMs?: number;
   /** Only these checks (`API1` ... `API10`); default all. */
   readonly checks?: readonly string[];
   readonly onProgress?: (progress: ScanProgress) => void;
@@ -96,6 +103,7 @@ export const SCAN_DEFAULTS = {
   ratePerSecond: 20,
   timeoutMs: 5000,
   checkTimeoutMs: 30_000,
+  timeDelayMs: 1000,
 } as const;
 
 /** Logged-in identity details the API2 checks need beyond the session. */

@@ -219,3 +219,39 @@ describe('request planning for RPC-style paths', () => {
     assert.equal(listedValue(rpc, { type: 'string' }), undefined);
   });
 });
+
+describe('capturing the id of a created object', () => {
+  const cards = buildApiDocument('/cards.yaml', '3.1', {
+    openapi: '3.1.0',
+    info: { title: 'cards', version: '1' },
+    paths: {
+      '/members/{id}/cards': {
+        post: {
+          operationId: 'createCard',
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: { '201': { description: 'created' } },
+        },
+      },
+      '/members/{id}/cards/{cardId}': {
+        get: {
+          operationId: 'getCard',
+          parameters: [
+            { name: 'id', in: 'path', required: true, schema: { type: 'string' } },
+            { name: 'cardId', in: 'path', required: true, schema: { type: 'string' } },
+          ],
+          responses: { '200': { description: 'a card' } },
+        },
+      },
+    },
+  });
+  const create = cards.operations.find((o) => o.id === 'createCard')!;
+
+  test('takes the member named like the item parameter in another spelling (`{cardId}`, `card_id`)', () => {
+    assert.equal(
+      captureId(cards, create, response({ member_id: 'm-1', card_id: 'c-1', last4: '1111' })),
+      'c-1',
+    );
+    assert.equal(captureId(cards, create, response({ data: { 'card-id': 'c-2' } })), 'c-2');
+    assert.equal(captureId(cards, create, response({ member_id: 'm-1', last4: '1111' })), undefined);
+  });
+});

@@ -140,7 +140,21 @@ export function captureId(spec: ApiDocument, op: Operation, res: ScanResponse): 
     const v = data[key] ?? record[key];
     if (typeof v === 'string' || typeof v === 'number') return String(v);
   }
+  // The item parameter spelt another way: `{cardId}` for a `card_id` member.
+  if (param !== undefined) {
+    const want = looseName(param);
+    for (const source of [data, record]) {
+      const key = Object.keys(source).find((k) => looseName(k) === want);
+      const v = key === undefined ? undefined : source[key];
+      if (typeof v === 'string' || typeof v === 'number') return String(v);
+    }
+  }
   return undefined;
+}
+
+/** A member name without case, `_` or `-`: `cardId`, `card_id` and `card-id` are one name. */
+function looseName(name: string): string {
+  return name.toLowerCase().replace(/[_-]/g, '');
 }
 
 export interface PlannedRequest extends ScanRequest {

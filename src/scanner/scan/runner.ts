@@ -111,6 +111,10 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
   const ratePerSecond = Math.max(0.1, options.ratePerSecond ?? SCAN_DEFAULTS.ratePerSecond);
   const timeoutMs = options.timeoutMs ?? SCAN_DEFAULTS.timeoutMs;
   const checkTimeoutMs = options.checkTimeoutMs ?? SCAN_DEFAULTS.checkTimeoutMs;
+  const timeDelayMs = options.timeDelayMs ?? SCAN_DEFAULTS.timeDelayMs;
+  if (!Number.isFinite(timeDelayMs) || timeDelayMs < 100 || timeDelayMs > 10_000) {
+    throw new ScanError('ERR_SCAN_OPTIONS', `timeDelayMs must be between 100 and 10000, got ${timeDelayMs}`);
+  }
   const wanted = options.checks?.map((c) => c.toUpperCase());
   const checks = CHECKS.filter((c) => !wanted || wanted.includes(c.id));
 
@@ -159,6 +163,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
       identities,
       ...(admin ? { admin } : {}),
       allowDestructive: options.allowDestructive === true,
+      timeDelayMs,
       objects,
       canary,
       signal,

@@ -62,3 +62,16 @@ describe('schema sampling', () => {
     assert.equal(typeof sampleValue(spec, { type: ['null', 'integer'] }), 'number');
   });
 });
+
+describe('schema sampling with a pattern', () => {
+  test('a declared pattern the usual value misses gets a value built from it', () => {
+    assert.equal(sampleValue(spec, { type: 'string', pattern: '^20[2-9][0-9]$' }), '2020');
+    assert.equal(sampleValue(spec, { type: 'string', pattern: '^0[1-9]|1[0-2]$' }), '01');
+  });
+  test('a pattern the usual value meets keeps it', () => {
+    assert.match(
+      String(sampleValue(spec, { type: 'string', pattern: '^portcullis-' })),
+      /^portcullis-[0-9a-f]{8}$/,
+    );
+  });
+});

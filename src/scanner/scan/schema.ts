@@ -1,6 +1,7 @@
 /** Just enough JSON Schema for the scanner: resolve refs, sample valid values, list declared properties. */
 import { randomUUID } from 'node:crypto';
 import type { ApiDocument, JsonObject, JsonSchema } from '../../core/api-document.ts';
+import { sampleForPattern } from './pattern-sample.ts';
 
 const MAX_DEPTH = 6;
 
@@ -95,7 +96,22 @@ function sampleString(s: JsonObject, name: string): string {
   const max = typeof s.maxLength === 'number' ? s.maxLength : 64;
   let value = UNIQUE_NAME.test(name) ? `pc${suffix}` : `portcullis-${suffix}`;
   while (value.length < min) value += 'x';
-  return value.slice(0, Math.max(max, 1));
+  value = value.slice(0, Math.max(max, 1));
+  // A declared pattern the usual value does not meet (`^20[2-9][0-9]$` for a year): a value built from it.
+  if (typeof s.pattern === 'string' && !accepts(s.pattern, value)) {
+    const fitted = sampleForPattern(s.pattern);
+    if (fitted !== undefined && fitted.length >= min && fitted.length <= max) return fitted;
+  }
+  return value;
+}
+
+/** Whether the document's own pattern accepts one of our values (a pattern that does not compile: no). */
+function accepts(pattern: string, value: string): boolean {
+  try {
+    return new RegExp(pattern, 'u').test(value);
+  } catch {
+    return false;
+  }
 }
 
 /**

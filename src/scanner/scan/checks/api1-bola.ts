@@ -25,7 +25,7 @@ import {
   withForeignKeys,
 } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
-import { propertiesOf, resolveSchema, sampleValue } from '../schema.ts';
+import { propertiesOf, resolveSchema, sampleValue, schemaType } from '../schema.ts';
 import { similarity } from '../similarity.ts';
 
 const SAME_OBJECT = 0.8;
@@ -57,13 +57,23 @@ export function markBody(
   return value;
 }
 
-/** The item's collection (`/things/{id}` → `/things`) has a GET the document opens to anyone. */
+/**
+ * Every path parameter of the item names a member of a collection the document lets anyone list: `/things/{id}`
+ * → `/things`, and a sub-resource of such an item (`/things/{id}/stock`) as well.
+ */
 function listedForAnyone(ctx: ScanContext, itemPath: string): boolean {
-  const parent = itemPath.replace(/\/\{[^/{}]+\}\/?$/, '');
-  if (parent === itemPath) return false;
-  return ctx.spec.operations.some(
-    (o) => o.method === 'GET' && (o.path === parent || o.path === `${parent}/`) && !requiresAuth(o),
-  );
+  const segments = itemPath.split('/');
+  let params = 0;
+  for (let i = 1; i < segments.length; i++) {
+    if (!/^\{[^/{}]+\}$/.test(segments[i])) continue;
+    params++;
+    const parent = segments.slice(0, i).join('/');
+    const open = ctx.spec.operations.some(
+      (o) => o.method === 'GET' && (o.path === parent || o.path === `${parent}/`) && !requiresAuth(o),
+    );
+    if (!open) return false;
+  }
+  return params > 0;
 }
 
 /**
@@ -185,10 +195,15 @@ function readerOf(ctx: ScanContext, op: Operation): Operation | undefined {
 async function replayWrites(ctx: ScanContext, owner: Identity, attacker: Identity): Promise<void> {
   for (const op of ctx.spec.operations) {
     if ((op.method !== 'PUT' && op.method !== 'PATCH') || isExcluded(op)) continue;
-    const target = planRequest(ctx.spec, op, ctx.objects, { owner: owner.name });
-    if (!mayTouch(ctx, target)) continue;
     const schema = jsonBodySchema(op);
     const marker = `pcbola${Date.now().toString(36)}`;
+    const planned = planRequest(ctx.spec, op, ctx.objects, {
+      owner: owner.name,
+      ...(schema ? {} : { allQuery: true }),
+    });
+    if (!mayTouch(ctx, planned)) continue;
+    // An update that takes its inputs from the query string carries the marker there.
+    const target = schema ? planned : { ...planned, path: markQuery(ctx, op, planned.path, marker) };
     const sample = schema
       ? withForeignKeys(ctx.spec, schema, sampleValue(ctx.spec, schema), ctx.objects, owner.name, op.path)
       : {};
@@ -209,6 +224,29 @@ async function replayWrites(ctx: ScanContext, owner: Identity, attacker: Identit
       evidence: evidenceOf(res, { owner: owner.name, attacker: attacker.name }),
     });
   }
+}
+
+/**
+ * The query of a body-less update with the marker in its plain text inputs (no enum, format or pattern, and
+ * not a privileged name that API3 probes): `PUT /users/{id}?street=...` → `street=pcbola...`.
+ */
+function markQuery(ctx: ScanContext, op: Operation, path: string, marker: string): string {
+  const url = new URL(path, 'http://x');
+  for (const p of op.parameters) {
+    if (p.in !== 'query' || /admin|role|permission|scope|verified|staff|superuser/i.test(p.name)) continue;
+    const s = resolveSchema(ctx.spec, p.schema);
+    if (
+      schemaType(s) !== 'string' ||
+      s.enum !== undefined ||
+      s.format !== undefined ||
+      s.pattern !== undefined
+    ) {
+      url.searchParams.delete(p.name);
+      continue;
+    }
+    url.searchParams.set(p.name, marker);
+  }
+  return `${url.pathname}${url.search}`;
 }
 
 /** Numbers of a body moved to a value the owner's view will show if it is stored (4242 when the bounds allow). */

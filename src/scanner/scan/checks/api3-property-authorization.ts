@@ -2,7 +2,8 @@
  * API3 Broken Object Property Level Authorization.
  * Active: mass assignment. Each POST with a JSON object body is sent with extra fields (readOnly properties of
  * its response schema, usual privileged names such as `role` and `isAdmin`, and one undeclared probe field); a
- * value read back in the response (or in a GET of the created object) was stored.
+ * value read back in the response (or in a GET of the created object) was stored. An update of the identity's
+ * own object that takes its inputs from the query string gets the privileged names as query parameters.
  * Passive: every successful JSON response is compared with its schema (fields outside it) and searched for
  * secrets and personal data.
  */
@@ -514,6 +515,69 @@ async function massAssignment(ctx: ScanContext, probe: Probe): Promise<void> {
   });
 }
 
+/** A query string with more parameters (replacing any of the same name). */
+function withQuery(path: string, extra: Readonly<Record<string, string>>): string {
+  const q = path.indexOf('?');
+  const params = new URLSearchParams(q < 0 ? '' : path.slice(q + 1));
+  for (const [k, v] of Object.entries(extra)) params.set(k, v);
+  return `${q < 0 ? path : path.slice(0, q)}?${params.toString()}`;
+}
+
+/**
+ * Mass assignment through the query string, for updates that take their inputs there instead of a body
+ * (`PUT /users/{id}?email=...`): the privileged names (declared as query parameters or not) sent with an
+ * update of the identity's own object. Stored when the object's read shows the value after the probe and did
+ * not after the control (the same update without them).
+ */
+async function queryMassAssignment(
+  ctx: ScanContext,
+  op: Operation,
+  as: Identity,
+  target: PlannedRequest,
+  read: PlannedRequest,
+): Promise<void> {
+  const injected: Record<string, string> = {};
+  const why: Record<string, string> = {};
+  for (const p of op.parameters) {
+    if (p.in !== 'query') continue;
+    const s = resolveSchema(ctx.spec, p.schema);
+    const listed = privilegedEnum(s);
+    const value = p.name in PRIVILEGED ? PRIVILEGED[p.name] : listed;
+    if (value === undefined || typeof value === 'object') continue;
+    injected[p.name] = String(value);
+    why[p.name] = p.name in PRIVILEGED ? 'privileged, declared' : 'privileged value';
+  }
+  for (const [name, value] of Object.entries(PRIVILEGED)) {
+    if (name in injected || typeof value === 'object') continue;
+    injected[name] = String(value);
+    why[name] = 'privileged';
+  }
+  const ownProfile = { ownProfile: !op.path.includes('{') };
+  // The control sends the ordinary inputs (an update with none is often refused), never the probed ones.
+  const plain = new URL(target.path, 'http://x');
+  for (const name of Object.keys(injected)) plain.searchParams.delete(name);
+  target = { ...target, path: `${plain.pathname}${plain.search}` };
+  const control = await ctx.send(target, as, ownProfile);
+  if (!isSuccess(control) || looksRefused(control)) return;
+  const before = await ctx.send(read, as);
+  if (!isSuccess(before)) return;
+  const probe = { ...target, path: withQuery(target.path, injected) };
+  const res = await ctx.send(probe, as, ownProfile);
+  if (!isSuccess(res) || looksRefused(res)) return;
+  const after = await ctx.send(read, as);
+  if (!isSuccess(after)) return;
+  const was = recordsOf(before.json, [])[0] ?? {};
+  const now = recordsOf(after.json, [])[0] ?? {};
+  const same = (v: unknown, want: string) => v !== undefined && v !== null && String(v) === want;
+  const stored = Object.keys(injected).filter((n) => same(now[n], injected[n]) && !same(was[n], injected[n]));
+  if (stored.length === 0) return;
+  ctx.report(SCAN_RULES.massAssignment, {
+    operation: op,
+    message: `${op.method} ${op.path} stored query parameters a client must not set: ${stored.map((n) => `${n} (${why[n]})`).join(', ')}.`,
+    evidence: evidenceOf(res, { fields: stored, identity: as.name }),
+  });
+}
+
 /** A 2xx whose body says the request failed (`{"status": "fail", ...}`, `{"error": ...}`). */
 function looksRefused(res: ScanResponse): boolean {
   const body = res.json;
@@ -522,6 +586,19 @@ function looksRefused(res: ScanResponse): boolean {
   if (r.success === false || r.ok === false) return true;
   if (typeof r.status === 'string' && /^(fail|failed|failure|error)$/i.test(r.status)) return true;
   return typeof r.error === 'string' && Object.keys(r).length <= 3;
+}
+
+/** An update without a body that takes its inputs from the query, of the identity's own object. */
+async function queryUpdate(ctx: ScanContext, op: Operation, as: Identity): Promise<void> {
+  if (op.method !== 'PUT' && op.method !== 'PATCH') return;
+  if (!op.parameters.some((p) => p.in === 'query') || op.requestBody !== undefined) return;
+  const req = planRequest(ctx.spec, op, ctx.objects, { owner: as.name, allQuery: true });
+  if (req.invented.length > 0) return;
+  const own = !op.path.includes('{') || req.ownedPath || ctx.objects.isScanCreated(req.path.split('?')[0]);
+  if (!own) return;
+  const get = ctx.spec.operations.find((o) => o.method === 'GET' && o.path === op.path && !isExcluded(o));
+  if (!get) return;
+  await queryMassAssignment(ctx, op, as, req, planRequest(ctx.spec, get, ctx.objects, { owner: as.name }));
 }
 
 export const api3: Check = {
@@ -535,8 +612,12 @@ export const api3: Check = {
     // API: API1 and API5 have run before).
     const last = ctx.identities[ctx.identities.length - 1];
     for (const op of ctx.spec.operations) {
-      if (isExcluded(op) || jsonBodySchema(op) === undefined) continue;
+      if (isExcluded(op)) continue;
       if (isLoginOperation(ctx.spec, op) || isBusinessFlow(ctx.spec, op) || isAdminOperation(op)) continue;
+      if (jsonBodySchema(op) === undefined) {
+        await queryUpdate(ctx, op, last);
+        continue;
+      }
       const base = sampleValue(ctx.spec, jsonBodySchema(op));
       if (base === null || typeof base !== 'object' || Array.isArray(base)) continue;
       if (op.method === 'POST') {

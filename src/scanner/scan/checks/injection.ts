@@ -10,8 +10,9 @@
  *   (`' OR '1'='1`, `' OR 'b'='b`; `' || '1'=='1` for `$where`) answer alike and unlike a contradiction, which
  *   answers like a value that matches nothing. Echoes of the payload are removed first.
  * - Command, output-based: `;echo pcx$((6*7))z` and `$(echo ...)`: only a shell turns it into `pcx42z`.
- * - Time-based (command `sleep 1`, SQL `SLEEP(1)`/`pg_sleep(1)`/`WAITFOR`): slower than the slower of two
- *   baselines by 800 ms, twice in a row. Only on inputs whose name or operation suggests a sink, to bound time.
+ * - Time-based (command `sleep 1`, SQL `SLEEP(1)`/`pg_sleep(1)`/`WAITFOR`; the delay is `timeDelayMs`, 1 s by
+ *   default): slower than the slower of two baselines by 80% of the delay, twice, with the same payload
+ *   asking for 0 s in between answering faster (the control). Only on inputs whose name or operation suggests a sink, to bound time.
  * - NoSQL: `{"$ne": ...}` in a JSON string field (or `name[$ne]=` in a query) must not widen the answer
  *   compared with the same value as a plain string and with `{"$eq": ...}` (the control).
  *
@@ -27,7 +28,6 @@ import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, resolveSchema, sampleValue, schemaType } from '../schema.ts';
 import { urlInputs } from './url-inputs.ts';
 
-const DELAY_MS = 1000;
 const PAGE_PARAM = /^(limit|offset|page|page_?size|per_?page|size|count|cursor)$/i;
 /** Sort inputs: a column name is the value that works (`ORDER BY id`), a random string breaks the baseline. */
 const SORT_PARAM = /^(sort(_?by)?|order(ing|_?by)?|sort_?field|column)$/i;
@@ -222,10 +222,22 @@ function normalised(res: ScanResponse, echoes: readonly string[]): string {
   return `${res.status} ${text}`;
 }
 
-async function delayed(p: Prober, payload: string, baselineMs: number): Promise<ScanResponse | undefined> {
-  const threshold = baselineMs + DELAY_MS * 0.8;
+/**
+ * Slower than the baselines by 80% of the delay asked for, twice, with the same payload asking for no delay
+ * (the control) in between answering below that: an input that is slow whatever it holds is not a sleep.
+ */
+async function delayed(
+  p: Prober,
+  payload: string,
+  control: string,
+  baselineMs: number,
+  delayMs: number,
+): Promise<ScanResponse | undefined> {
+  const threshold = baselineMs + delayMs * 0.8;
   const first = await p.send(payload);
   if (!first || first.durationMs < threshold) return undefined;
+  const quick = await p.send(control);
+  if (!quick || quick.durationMs >= threshold) return undefined;
   const second = await p.send(payload);
   return second && second.durationMs >= threshold ? second : undefined;
 }
@@ -342,13 +354,16 @@ async function probeInput(ctx: ScanContext, p: Prober, baseline: ScanResponse): 
   // Time-based: command first, then SQL.
   const baseline2 = await p.send(v);
   const baselineMs = Math.max(baseline.durationMs, baseline2?.durationMs ?? 0);
-  const s = DELAY_MS / 1000;
-  for (const payload of [`${v};sleep ${s};`, `${v}$(sleep ${s})`, `${v}|sleep ${s}`]) {
-    const res = await delayed(p, payload, baselineMs);
+  const delayMs = ctx.timeDelayMs;
+  const s = String(delayMs / 1000);
+  const shell = (t: string): string[] => [`${v};sleep ${t};`, `${v}$(sleep ${t})`, `${v}|sleep ${t}`];
+  const zero = shell('0');
+  for (const [i, payload] of shell(s).entries()) {
+    const res = await delayed(p, payload, zero[i], baselineMs, delayMs);
     if (res)
       return report(
         SCAN_RULES.commandInjection,
-        `time-based: sleep ${s} delayed the answer twice`,
+        `time-based: sleep ${s} delayed the answer twice, sleep 0 did not`,
         res,
         payload,
         {
@@ -357,16 +372,18 @@ async function probeInput(ctx: ScanContext, p: Prober, baseline: ScanResponse): 
         },
       );
   }
-  for (const payload of [
-    `${v}' AND SLEEP(${s})-- `,
-    `${v}';SELECT pg_sleep(${s})-- `,
-    `${v}';WAITFOR DELAY '0:0:${s}'-- `,
-  ]) {
-    const res = await delayed(p, payload, baselineMs);
+  const sql = (t: string): string[] => [
+    `${v}' AND SLEEP(${t})-- `,
+    `${v}';SELECT pg_sleep(${t})-- `,
+    `${v}';WAITFOR DELAY '0:0:${t}'-- `,
+  ];
+  const sqlZero = sql('0');
+  for (const [i, payload] of sql(s).entries()) {
+    const res = await delayed(p, payload, sqlZero[i], baselineMs, delayMs);
     if (res)
       return report(
         SCAN_RULES.sqlInjection,
-        'time-based: a database sleep delayed the answer twice',
+        'time-based: a database sleep delayed the answer twice, a sleep of 0 did not',
         res,
         payload,
         {

@@ -1,0 +1,253 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { runScan, type ScanResult } from '../../src/scanner/scan/runner.ts';
+
+/**
+ * An API whose every input is a query parameter (no request bodies), in the style of some FastAPI services:
+ * members are created with `POST /members?name=&email=`, changed with `PUT /members/{id}?email=&is_admin=`
+ * (the document itself declares `is_admin`; an update without any input is refused), and carry payment cards created with query parameters whose
+ * values the server checks against the document's patterns (`expiry_year` `^20[2-9][0-9]$`).
+ *
+ * Vulnerable: any caller reads any member and any member's cards and changes any card, and a member update stores `is_admin` and an
+ * undeclared `role` from the query. Fixed twin: reads are the owner's only, and an update ignores both.
+ */
+const str = { type: 'string' } as const;
+const q = (name: string, schema: object, required = false) => ({ name, in: 'query', required, schema });
+const idParam = { name: 'id', in: 'path', required: true, schema: str };
+const MEMBER = {
+  type: 'object',
+  properties: { id: str, name: str, email: str, is_admin: { type: 'boolean' }, role: str, owner: str },
+};
+const CARD = {
+  type: 'object',
+  properties: { card_id: str, member_id: str, last4: str, expiry_year: str, cardholder_name: str },
+};
+const json = (schema: object) => ({ content: { 'application/json': { schema } } });
+const SPEC = {
+  openapi: '3.0.3',
+  info: { title: 'members', version: '1' },
+  components: { securitySchemes: { key: { type: 'apiKey', in: 'header', name: 'x-user' } } },
+  security: [{ key: [] }],
+  paths: {
+    '/members': {
+      post: {
+        operationId: 'createMember',
+        parameters: [q('name', str, true), q('email', { type: 'string', format: 'email' }, true)],
+        responses: { '201': { description: 'created', ...json(MEMBER) } },
+      },
+    },
+    '/members/{id}': {
+      get: {
+        operationId: 'getMember',
+        parameters: [idParam],
+        responses: { '200': { description: 'a member', ...json(MEMBER) } },
+      },
+      put: {
+        operationId: 'updateMember',
+        parameters: [idParam, q('email', str), q('is_admin', { type: 'boolean' })],
+        responses: { '200': { description: 'changed', ...json(MEMBER) } },
+      },
+    },
+    '/members/{id}/cards': {
+      get: {
+        operationId: 'listCards',
+        parameters: [idParam],
+        responses: { '200': { description: 'cards', ...json({ type: 'array', items: CARD }) } },
+      },
+      post: {
+        operationId: 'createCard',
+        parameters: [
+          idParam,
+          q('card_number', { type: 'string', minLength: 13, maxLength: 19 }, true),
+          q('expiry_month', { type: 'string', pattern: '^0[1-9]|1[0-2]$' }, true),
+          q('expiry_year', { type: 'string', pattern: '^20[2-9][0-9]$' }, true),
+        ],
+        responses: { '201': { description: 'created', ...json(CARD) } },
+      },
+    },
+    '/members/{id}/cards/{card_id}': {
+      get: {
+        operationId: 'getCard',
+        parameters: [idParam, { name: 'card_id', in: 'path', required: true, schema: str }],
+        responses: { '200': { description: 'a card', ...json(CARD) } },
+      },
+      put: {
+        operationId: 'updateCard',
+        parameters: [
+          idParam,
+          { name: 'card_id', in: 'path', required: true, schema: str },
+          q('cardholder_name', str),
+          q('is_default', { type: 'boolean' }),
+        ],
+        responses: { '200': { description: 'changed', ...json(CARD) } },
+      },
+    },
+  },
+};
+
+interface Member {
+  id: string;
+  name: string;
+  email: string;
+  is_admin: boolean;
+  role: string;
+  owner: string;
+}
+interface Card {
+  cardholder_name: string;
+  card_id: string;
+  member_id: string;
+  last4: string;
+  expiry_year: string;
+}
+
+async function startMembers(fixed: boolean): Promise<{ url: string; server: Server; cards: () => number }> {
+  const members = new Map<string, Member>();
+  const cards = new Map<string, Card>();
+  const server = createServer((req, res) => {
+    const user = String(req.headers['x-user'] ?? '');
+    const url = new URL(req.url ?? '/', 'http://x');
+    const [, top, id, sub, cardId] = url.pathname.split('/');
+    const send = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    const query = (name: string) => url.searchParams.get(name);
+    if (user === '') return send(401, { detail: 'Not authenticated' });
+    if (top !== 'members') return send(404, { detail: 'Not Found' });
+    if (req.method === 'POST' && !id) {
+      const name = query('name');
+      const email = query('email');
+      if (!name || !email) return send(422, { detail: 'name and email are required' });
+      const m: Member = { id: randomUUID(), name, email, is_admin: false, role: 'user', owner: user };
+      members.set(m.id, m);
+      return send(201, m);
+    }
+    const m = members.get(id ?? '');
+    if (!m) return send(404, { detail: 'Member not found' });
+    const mine = m.owner === user;
+    if (!sub) {
+      if (req.method === 'GET') return fixed && !mine ? send(403, { detail: 'Forbidden' }) : send(200, m);
+      if (req.method === 'PUT') {
+        if (!mine) return send(403, { detail: 'Forbidden' });
+        const email = query('email');
+        // Like the API it is modelled on: an update without any input is refused.
+        if (!email && query('is_admin') === null && query('role') === null) {
+          return send(400, { detail: 'No update data provided' });
+        }
+        if (email) m.email = email;
+        if (!fixed) {
+          if (query('is_admin') !== null) m.is_admin = query('is_admin') === 'true';
+          if (query('role') !== null) m.role = String(query('role'));
+        }
+        return send(200, m);
+      }
+      return send(405, { detail: 'Method Not Allowed' });
+    }
+    if (sub !== 'cards') return send(404, { detail: 'Not Found' });
+    if (fixed && !mine) return send(403, { detail: 'Forbidden' });
+    if (req.method === 'POST' && !cardId) {
+      const number = query('card_number') ?? '';
+      const month = query('expiry_month') ?? '';
+      const year = query('expiry_year') ?? '';
+      if (number.length < 13 || !/^0[1-9]|1[0-2]$/.test(month) || !/^20[2-9][0-9]$/.test(year)) {
+        return send(422, { detail: [{ loc: ['query'], msg: 'string does not match the pattern' }] });
+      }
+      const card: Card = {
+        card_id: randomUUID(),
+        member_id: m.id,
+        last4: number.slice(-4),
+        expiry_year: year,
+        cardholder_name: m.name,
+      };
+      cards.set(card.card_id, card);
+      return send(201, card);
+    }
+    if (!cardId && req.method === 'GET')
+      return send(
+        200,
+        [...cards.values()].filter((c) => c.member_id === m.id),
+      );
+    const card = cards.get(cardId ?? '');
+    if (!card || card.member_id !== m.id) return send(404, { detail: 'Card not found' });
+    if (req.method === 'GET') return send(200, card);
+    if (req.method !== 'PUT') return send(405, { detail: 'Method Not Allowed' });
+    const holder = query('cardholder_name');
+    if (!holder && query('is_default') === null) return send(400, { detail: 'No update data provided' });
+    if (holder) card.cardholder_name = holder;
+    return send(200, card);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    server,
+    cards: () => cards.size,
+  };
+}
+
+describe('an API that takes every input from the query string', () => {
+  let dir: string;
+  const runs: Record<'vulnerable' | 'fixed', { result: ScanResult; cards: number }> = {} as never;
+  before(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'portcullis-query-'));
+    await writeFile(path.join(dir, 'spec.json'), JSON.stringify(SPEC));
+    for (const kind of ['vulnerable', 'fixed'] as const) {
+      const api = await startMembers(kind === 'fixed');
+      try {
+        const result = await runScan({
+          spec: path.join(dir, 'spec.json'),
+          target: api.url,
+          identities: [
+            { name: 'alice', headers: { 'x-user': 'alice' } },
+            { name: 'bob', headers: { 'x-user': 'bob' } },
+          ],
+          checks: ['API1', 'API3'],
+          ratePerSecond: 200,
+        });
+        runs[kind] = { result, cards: api.cards() };
+      } finally {
+        api.server.close();
+      }
+    }
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const found = (r: ScanResult) =>
+    [...new Set(r.findings.map((f) => `${f.rule.id} ${f.operation?.operationId}`))].sort();
+
+  test('creates cards with values that meet the document’s patterns, then finds B reading A’s cards', () => {
+    assert.ok(runs.vulnerable.cards >= 2, `cards created: ${runs.vulnerable.cards}`);
+    assert.ok(
+      found(runs.vulnerable.result).includes('scan/api1-bola-read listCards'),
+      found(runs.vulnerable.result).join('\n'),
+    );
+    assert.ok(found(runs.vulnerable.result).includes('scan/api1-bola-read getMember'));
+  });
+
+  test('finds B changing A’s card through the query string of an update', () => {
+    const all = found(runs.vulnerable.result);
+    assert.ok(all.includes('scan/api1-bola-write updateCard'), all.join('\n'));
+  });
+
+  test('finds is_admin (declared) and role (undeclared) stored from the query of an update', () => {
+    const f = runs.vulnerable.result.findings.find(
+      (x) => x.rule.id === 'scan/api3-mass-assignment' && x.operation?.operationId === 'updateMember',
+    );
+    assert.ok(f, found(runs.vulnerable.result).join('\n'));
+    assert.match(f.message, /is_admin \(privileged, declared\)/);
+    assert.match(f.message, /role \(privileged\)/);
+  });
+
+  test('finds nothing on the fixed twin', () => {
+    assert.ok(runs.fixed.cards >= 2, `cards created: ${runs.fixed.cards}`);
+    assert.deepEqual(found(runs.fixed.result), []);
+  });
+});
