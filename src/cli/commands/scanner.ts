@@ -219,6 +219,7 @@ registerCommand('scan', {
       --concurrency N         requests in flight (default 4)
       --rate N                requests per second at most (default 20)
       --timeout-ms N          timeout of one request (default 5000)
+      --time-delay-ms N       delay the time-based injection probes ask for (default 1000, 100 to 10000)
       --insecure-tls          do not verify the target's certificate (API8 still reports it)
       --suggest-policy FILE   write gateway policies that address the findings (YAML)
   -q, --quiet                 no progress bar
@@ -238,6 +239,7 @@ Scan only APIs you own or may test, with test accounts: the scan creates objects
       concurrency: { type: 'string' },
       rate: { type: 'string' },
       'timeout-ms': { type: 'string' },
+      'time-delay-ms': { type: 'string' },
       checks: { type: 'string' },
       'insecure-tls': { type: 'boolean' },
       'suggest-policy': { type: 'string' },
@@ -273,6 +275,7 @@ Scan only APIs you own or may test, with test accounts: the scan creates objects
         concurrency: num('concurrency'),
         ratePerSecond: num('rate'),
         timeoutMs: num('timeout-ms'),
+        timeDelayMs: num('time-delay-ms'),
         checks: (values.checks as string | undefined)?.split(','),
         insecureTls: values['insecure-tls'] === true,
         onProgress: showProgress
