@@ -153,7 +153,12 @@ function unknownCommand(text: string): void {
 
 /** Entry point: maps errors to one readable line and an exit code. Only this function exits. */
 export async function main(argv: string[]): Promise<void> {
-  await import('./commands/index.ts');
+  // Only the module of the command asked for loads; a built-in command needs none, and the listings (help,
+  // an unknown command) need them all.
+  const { loadCommandModule, loadAllCommandModules } = await import('./commands/index.ts');
+  const word = argv[0];
+  const builtInWord = word !== undefined && Object.keys(builtIn).some((n) => n.split(' ')[0] === word);
+  if (word === undefined || (!builtInWord && !(await loadCommandModule(word)))) await loadAllCommandModules();
   const two = argv.slice(0, 2).join(' ');
   const name = commands[two] ? two : argv[0];
   const rest = commands[two] ? argv.slice(2) : argv.slice(1);

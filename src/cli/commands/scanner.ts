@@ -82,7 +82,7 @@ async function report(all: FindingsResult, s: ReportSettings): Promise<number> {
           stats: { ...all.stats, minSeverity: s.minSeverity },
         };
   for (const t of s.targets) {
-    const { writeReport } = await import('../../scanner/report/index.ts');
+    const { writeReport } = await import('../../scanner/report/write.ts');
     await writeReport(t.format, result, t.output ?? process.stdout, { toolVersion: packageVersion() });
     if (t.output) process.stderr.write(`portcullis: wrote ${t.format} report to ${t.output}\n`);
   }
