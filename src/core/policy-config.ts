@@ -28,16 +28,55 @@ export type ConfigOf<S extends JSONSchema> = FromSchema<S> & PolicyConfigBase;
 export type SparseConfigOf<S extends JSONSchema> = FromSchema<S, { keepDefaultedPropertiesOptional: true }> &
   PolicyConfigBase;
 
+/** An object schema: the only part of it the helpers below read is `properties`. */
+interface ObjectSchema {
+  readonly properties: { readonly [field: string]: unknown };
+}
+
+/** The fields of `S` that have a `default`. */
+type DefaultedField<S extends ObjectSchema> = {
+  [K in keyof S['properties']]: S['properties'][K] extends { readonly default: unknown } ? K : never;
+}[keyof S['properties']];
+
+/** `C` (a block of schema `S`) with every field that `S` gives a default present. */
+export type WithDefaults<C, S extends ObjectSchema> = C & {
+  readonly [K in DefaultedField<S> & keyof C]-?: Exclude<C[K], undefined>;
+};
+
+const defaultsCache = new WeakMap<object, ReadonlyArray<readonly [string, unknown]>>();
+
+function defaultEntries(schema: ObjectSchema): ReadonlyArray<readonly [string, unknown]> {
+  let entries = defaultsCache.get(schema);
+  if (entries === undefined) {
+    entries = Object.entries(schema.properties)
+      .filter(([, s]) => typeof s === 'object' && s !== null && 'default' in s)
+      .map(([field, s]) => [field, (s as { default: unknown }).default] as const);
+    defaultsCache.set(schema, entries);
+  }
+  return entries;
+}
+
 /**
  * The `default` of each field of `schema` that has one: the one place defaults are written. `C` is the
  * policy's `ConfigOf<typeof schema>`.
  */
-export function defaultsOf<C extends PolicyConfigBase>(schema: {
-  readonly properties: { readonly [field: string]: unknown };
-}): Omit<C, 'mode'> {
-  const out: Record<string, unknown> = {};
-  for (const [field, s] of Object.entries(schema.properties)) {
-    if (typeof s === 'object' && s !== null && 'default' in s) out[field] = s.default;
+export function defaultsOf<C extends PolicyConfigBase>(schema: ObjectSchema): Omit<C, 'mode'> {
+  return Object.fromEntries(defaultEntries(schema)) as Omit<C, 'mode'>;
+}
+
+/**
+ * `config` with the schema's `default` for each field it leaves out, one level deep (a copy; defaults that
+ * are objects or lists are copied too). For a block no validation has filled: a verifier's own block built
+ * directly (tests), or a block read before the gateway fills the defaults (`wellKnown`). A block the gateway
+ * compiled already has them all, and comes back equal.
+ */
+export function withDefaults<S extends ObjectSchema, C extends object>(
+  schema: S,
+  config: C,
+): WithDefaults<C, S> {
+  const out = { ...config } as Record<string, unknown>;
+  for (const [field, value] of defaultEntries(schema)) {
+    if (out[field] === undefined) out[field] = typeof value === 'object' ? structuredClone(value) : value;
   }
-  return out as Omit<C, 'mode'>;
+  return out as WithDefaults<C, S>;
 }

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { type ApiKeyConsumer, MAX_KEY_BYTES } from '../../state/api-keys.ts';
+import { consumerOf } from './credential.ts';
 import type { ApiKeyConfig } from './schema.ts';
 
 /** Where the spec's `apiKey` scheme says the key travels. */
@@ -24,11 +25,7 @@ export function createApiKeyRegistry(cfg: ApiKeyConfig): ApiKeyRegistry {
   cfg.consumers.forEach((c, i) => {
     if (names.has(c.name)) throw new Error(`consumers[${i}].name: consumer ${c.name} is listed twice`);
     names.add(c.name);
-    const consumer: ApiKeyConsumer = {
-      name: c.name,
-      roles: new Set(c.roles ?? []),
-      metadata: Object.freeze({ ...(c.metadata ?? {}) }),
-    };
+    const consumer: ApiKeyConsumer = consumerOf(c);
     c.keys.forEach((h, j) => {
       const m = /^sha256:([0-9a-f]{64})$/.exec(h);
       if (m === null) throw new Error(`consumers[${i}].keys[${j}]: expected sha256:<64 hex digits>`);

@@ -1,6 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Clock } from '../../core/clock.ts';
 import { ConfigPathError } from '../../core/errors.ts';
+import { withDefaults } from '../../core/policy-config.ts';
 import {
   type BasicCredentials,
   CONTROL,
@@ -8,9 +9,9 @@ import {
   parseBasicCredentials,
 } from '../../shared/basic-credentials.ts';
 import { BoundedCache } from '../../shared/bounded-cache.ts';
-import { type CredentialResult, type Identity, invalid, MISSING } from './credential.ts';
+import { type CredentialResult, consumerOf, type Identity, invalid, MISSING } from './credential.ts';
 import { type PasswordHash, parsePasswordHash, passwordBytes, verifyPassword } from './password-hash.ts';
-import type { BasicConfig } from './schema.ts';
+import { type BasicConfig, basicSchema } from './schema.ts';
 
 export { type BasicCredentials, basicUserId, parseBasicCredentials } from '../../shared/basic-credentials.ts';
 
@@ -50,8 +51,9 @@ const REFUSED = 'invalid user-id or password';
  * const basic = createBasicAuthenticator({ consumers: [{ name: 'ops', passwordHashes: [hash] }] }, { clock });
  * await basic.authenticate(req.headers.authorization, true); // { kind: 'ok', identity: { subject: 'ops', ... } }
  */
-export function createBasicAuthenticator(cfg: BasicConfig, deps: { clock: Clock }): BasicAuthenticator {
+export function createBasicAuthenticator(config: BasicConfig, deps: { clock: Clock }): BasicAuthenticator {
   const { clock } = deps;
+  const cfg = withDefaults(basicSchema, config);
   const byName = new Map<string, BasicConsumer>();
   cfg.consumers.forEach((c, i) => {
     const name = c.name.normalize('NFC');
@@ -67,12 +69,13 @@ export function createBasicAuthenticator(cfg: BasicConfig, deps: { clock: Clock 
         throw new ConfigPathError(`consumers[${i}].passwordHashes[${j}]`, (err as Error).message);
       }
     });
+    const consumer = consumerOf(c);
     const identity: Identity = {
       subject: name,
       consumer: name,
       scopes: new Set(),
-      roles: new Set(c.roles ?? []),
-      claims: Object.freeze({ ...(c.metadata ?? {}) }),
+      roles: consumer.roles,
+      claims: consumer.metadata,
       method: 'basic',
     };
     byName.set(name, { identity, hashes });
@@ -82,12 +85,12 @@ export function createBasicAuthenticator(cfg: BasicConfig, deps: { clock: Clock 
     [...byName.values()].flatMap((c) => c.hashes),
     rounds,
   );
-  const cacheMs = (cfg.cacheSeconds ?? 60) * 1000;
-  const cache = new BoundedCache<string, Identity>(cacheMs > 0 ? (cfg.cacheMaxEntries ?? 10000) : 0);
+  const cacheMs = cfg.cacheSeconds * 1000;
+  const cache = new BoundedCache<string, Identity>(cacheMs > 0 ? cfg.cacheMaxEntries : 0);
   const cacheKey = randomBytes(32);
   const inflight = new Map<string, Promise<CredentialResult>>();
-  const slots = createSlots(cfg.maxConcurrentHashes ?? 2, cfg.maxQueuedHashes ?? 64);
-  const allowPlainHttp = cfg.allowPlainHttp === true;
+  const slots = createSlots(cfg.maxConcurrentHashes, cfg.maxQueuedHashes);
+  const allowPlainHttp = cfg.allowPlainHttp;
 
   async function check(c: BasicCredentials): Promise<CredentialResult> {
     const consumer = byName.get(c.userId);

@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { SignJWT } from 'jose';
 import type { Clock } from '../../core/clock.ts';
 import { ConfigPathError } from '../../core/errors.ts';
-import type { PrivateKeyJwtConfig } from './schema.ts';
+import { withDefaults } from '../../core/policy-config.ts';
+import { type PrivateKeyJwtConfig, privateKeyJwtSchema } from './schema.ts';
 
 /** RFC 7523 §2.2: the `client_assertion_type` of a JWT client assertion. */
 export const JWT_BEARER_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
@@ -34,7 +35,7 @@ export function createClientAssertionSigner(
   const key = keyObject.toCryptoKey(WEBCRYPTO_ALGORITHMS[cfg.alg], false, ['sign']);
   const kid = cfg.kid ?? (typeof cfg.key?.kid === 'string' ? cfg.key.kid : undefined);
   const header = kid === undefined ? { alg: cfg.alg } : { alg: cfg.alg, kid };
-  const lifetime = cfg.assertionLifetimeSeconds ?? 60;
+  const lifetime = withDefaults(privateKeyJwtSchema, cfg).assertionLifetimeSeconds;
   return {
     sign() {
       const now = Math.floor(opts.clock.now() / 1000);

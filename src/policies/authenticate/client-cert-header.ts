@@ -2,8 +2,9 @@ import { createHash, X509Certificate } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { PeerCertificate } from 'node:tls';
 import type { Clock } from '../../core/clock.ts';
+import { withDefaults } from '../../core/policy-config.ts';
 import { BoundedCache } from '../../shared/bounded-cache.ts';
-import type { ClientCertHeaderConfig } from './schema.ts';
+import { type ClientCertHeaderConfig, clientCertHeaderSchema } from './schema.ts';
 
 /** A client certificate as the authenticate policy sees it: verified, refused (and why), or none. */
 export type PresentedCertificate =
@@ -160,10 +161,7 @@ export function createClientCertHeaderReader(
   anchors: readonly X509Certificate[],
   clock: Clock,
 ): (headers: IncomingHttpHeaders) => PresentedCertificate | undefined {
-  const limits = {
-    maxHeaderBytes: cfg.maxHeaderBytes ?? 16384,
-    maxChainCertificates: cfg.maxChainCertificates ?? 4,
-  };
+  const limits = withDefaults(clientCertHeaderSchema, cfg);
   const cache = new BoundedCache<string, { result: PresentedCertificate; notBefore: number }>(CACHE_ENTRIES);
   return (headers) => {
     const certValue = headers['client-cert'];

@@ -1,4 +1,6 @@
 import type { AuthMethod } from '../../core/exchange.ts';
+import { withDefaults } from '../../core/policy-config.ts';
+import { type ConsumerConfig, consumerSchema } from './schema.ts';
 
 /** What one verifier learned about the caller. */
 export interface Identity {
@@ -30,6 +32,19 @@ export type CredentialResult =
     }
   | { readonly kind: 'unavailable'; readonly reason: string; readonly detail: string }
   | { readonly kind: 'ok'; readonly identity: Identity };
+
+/** A configured consumer (API key, Basic, mTLS) as its verifier keeps it: roles as a set, metadata frozen. */
+export interface Consumer {
+  readonly name: string;
+  readonly roles: ReadonlySet<string>;
+  readonly metadata: Readonly<Record<string, unknown>>;
+}
+
+/** The consumer a config entry describes, with the schema's defaults (no roles, no metadata). */
+export function consumerOf(c: ConsumerConfig): Consumer {
+  const { name, roles, metadata } = withDefaults(consumerSchema, c);
+  return { name, roles: new Set(roles), metadata: Object.freeze({ ...metadata }) };
+}
 
 export const MISSING: CredentialResult = Object.freeze({ kind: 'missing' });
 

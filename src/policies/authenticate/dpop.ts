@@ -9,12 +9,13 @@ import {
 } from 'node:crypto';
 import type { Clock } from '../../core/clock.ts';
 import type { Exchange } from '../../core/exchange.ts';
+import { withDefaults } from '../../core/policy-config.ts';
 import { BoundedCache } from '../../shared/bounded-cache.ts';
 import type { StateStore } from '../../state/store.ts';
 import { decodeJsonSegment, isCanonicalBase64url } from './jws-segments.ts';
 import { jwkThumbprint, verifyJwsSignature } from './jws-signature.ts';
 import { weakKeyReason } from './key-strength.ts';
-import type { DpopConfig } from './schema.ts';
+import { type DpopConfig, dpopSchema } from './schema.ts';
 
 export type DpopOutcome =
   | { readonly ok: true; readonly jkt: string }
@@ -44,14 +45,15 @@ const MAX_KEYS = 1000;
  * holds across gateway instances sharing Redis.
  */
 export function createDpopVerifier(
-  cfg: DpopConfig,
+  config: DpopConfig,
   deps: { clock: Clock; store: StateStore; scope: string },
 ): DpopVerifier {
   const { clock, store } = deps;
-  const algorithms: readonly string[] = cfg.algorithms ?? ['ES256', 'PS256', 'RS256', 'EdDSA'];
-  const windowMs = (cfg.iatWindowSeconds ?? 300) * 1000;
-  const skewMs = (cfg.clockSkewSeconds ?? 30) * 1000;
-  const maxProofBytes = cfg.maxProofBytes ?? 4096;
+  const cfg = withDefaults(dpopSchema, config);
+  const algorithms: readonly string[] = cfg.algorithms;
+  const windowMs = cfg.iatWindowSeconds * 1000;
+  const skewMs = cfg.clockSkewSeconds * 1000;
+  const maxProofBytes = cfg.maxProofBytes;
   const nonceKey = cfg.nonceSecret !== undefined ? Buffer.from(cfg.nonceSecret) : randomBytes(32);
   const keys = new BoundedCache<string, KeyObject>(MAX_KEYS);
 
@@ -80,7 +82,7 @@ export function createDpopVerifier(
 
   return {
     challenge: `DPoP algs="${algorithms.join(' ')}"`,
-    required: cfg.required ?? false,
+    required: cfg.required,
     async verify(ex, token, boundJkt) {
       // §4.3 (1): exactly one DPoP header.
       const values = ex.req.headersDistinct.dpop;

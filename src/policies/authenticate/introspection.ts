@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Clock } from '../../core/clock.ts';
 import { ConfigPathError } from '../../core/errors.ts';
+import { type WithDefaults, withDefaults } from '../../core/policy-config.ts';
 import { BoundedCache } from '../../shared/bounded-cache.ts';
 import {
   type ClientAssertionSigner,
@@ -9,7 +10,7 @@ import {
   JWT_BEARER_ASSERTION_TYPE,
 } from './client-assertion.ts';
 import { fetchJson } from './fetch-json.ts';
-import type { IntrospectionConfig } from './schema.ts';
+import { type IntrospectionConfig, introspectionSchema } from './schema.ts';
 
 export type IntrospectionOutcome =
   | { readonly ok: true; readonly claims: Record<string, unknown>; readonly rolesClaim: string }
@@ -29,10 +30,10 @@ type Answer = { active: true; claims: Record<string, unknown> } | { active: fals
  * the form or headers of one call. Built once; throws ConfigPathError for a wrong combination.
  */
 function createClientAuthentication(
-  cfg: IntrospectionConfig,
+  cfg: WithDefaults<IntrospectionConfig, typeof introspectionSchema>,
   clock: Clock,
 ): (form: URLSearchParams, headers: Record<string, string>) => void | Promise<void> {
-  const method = cfg.authMethod ?? 'client_secret_basic';
+  const method = cfg.authMethod;
   if (method === 'private_key_jwt') {
     if (cfg.privateKeyJwt === undefined) {
       throw new ConfigPathError('privateKeyJwt', 'is required with authMethod private_key_jwt');
@@ -85,16 +86,15 @@ function createClientAuthentication(
  * response "MUST NOT be cached beyond" its exp), inactive ones for `negativeCacheSeconds`.
  */
 export function createIntrospector(
-  cfg: IntrospectionConfig,
+  config: IntrospectionConfig,
   deps: { clock: Clock; logger: Logger },
 ): Introspector {
   const { clock } = deps;
-  const cacheMs = (cfg.cacheSeconds ?? 60) * 1000;
-  const negativeMs = (cfg.negativeCacheSeconds ?? 10) * 1000;
-  const maxTokenBytes = cfg.maxTokenBytes ?? 8192;
-  const timeoutMs = cfg.timeoutMs ?? 5000;
-  const rolesClaim = cfg.rolesClaim ?? 'roles';
-  const cache = new BoundedCache<string, Answer>(cfg.maxCacheEntries ?? 10000);
+  const cfg = withDefaults(introspectionSchema, config);
+  const cacheMs = cfg.cacheSeconds * 1000;
+  const negativeMs = cfg.negativeCacheSeconds * 1000;
+  const { maxTokenBytes, timeoutMs, rolesClaim } = cfg;
+  const cache = new BoundedCache<string, Answer>(cfg.maxCacheEntries);
   const inflight = new Map<string, Promise<Answer>>();
   const authenticateClient = createClientAuthentication(cfg, clock);
 

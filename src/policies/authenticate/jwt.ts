@@ -4,6 +4,7 @@ import type { JsonObject } from '../../core/api-document.ts';
 import type { Clock } from '../../core/clock.ts';
 import { ConfigPathError } from '../../core/errors.ts';
 import type { SharedServices } from '../../core/policy.ts';
+import { withDefaults } from '../../core/policy-config.ts';
 import { BoundedCache } from '../../shared/bounded-cache.ts';
 import { discoverJwksUri } from './discovery.ts';
 import {
@@ -17,7 +18,7 @@ import {
 import { decodeJsonSegment, isCanonicalBase64url } from './jws-segments.ts';
 import { verifyJwsSignature } from './jws-signature.ts';
 import { hmacKeyBytes } from './key-strength.ts';
-import { HMAC_ALGORITHMS, type JwtConfig, type JwtIssuerConfig } from './schema.ts';
+import { HMAC_ALGORITHMS, issuerSchema, type JwtConfig, type JwtIssuerConfig, jwtSchema } from './schema.ts';
 
 /** Verified JWT claims. */
 export type JwtClaims = Readonly<Record<string, unknown>>;
@@ -74,17 +75,19 @@ const KEY_CARRYING_HEADERS = ['jku', 'x5u', 'jwk', 'x5c'];
  * const v = createJwtVerifier({ issuers: [{ issuer, jwksUri, audiences: ['api'] }] }, deps);
  * const out = await v.verify(token); // { ok: true, claims } or { ok: false, reason: 'expired', ... }
  */
-export function createJwtVerifier(cfg: JwtConfig, deps: JwtVerifierDeps): JwtVerifier {
+export function createJwtVerifier(config: JwtConfig, deps: JwtVerifierDeps): JwtVerifier {
   const { clock } = deps;
-  const maxTokenBytes = cfg.maxTokenBytes ?? 8192;
-  const cache = new BoundedCache<string, CachedToken>(cfg.tokenCacheMaxEntries ?? 10000);
+  const cfg = withDefaults(jwtSchema, config);
+  const maxTokenBytes = cfg.maxTokenBytes;
+  const cache = new BoundedCache<string, CachedToken>(cfg.tokenCacheMaxEntries);
   const byIssuer = new Map<string, IssuerRuntime>();
 
-  cfg.issuers.forEach((ic, index) => {
+  cfg.issuers.forEach((issuerConfig, index) => {
+    const ic = withDefaults(issuerSchema, issuerConfig);
     const path = `issuers[${index}]`;
     if (byIssuer.has(ic.issuer))
       throw new ConfigPathError(`${path}.issuer`, `issuer ${ic.issuer} is listed twice`);
-    const algorithms = ic.algorithms ?? ['RS256'];
+    const algorithms = ic.algorithms;
     const hmac = algorithms.filter((a) => HMAC_ALGORITHMS.includes(a));
     if (algorithms.some((a) => a.toLowerCase() === 'none')) {
       throw new ConfigPathError(`${path}.algorithms`, 'alg "none" can never be accepted');
@@ -93,9 +96,7 @@ export function createJwtVerifier(cfg: JwtConfig, deps: JwtVerifierDeps): JwtVer
       throw new ConfigPathError(`${path}.algorithms`, `${hmac.join(', ')} needs configured secrets`);
     }
     const asymmetric = algorithms.length > hmac.length;
-    const sources = [ic.discovery === true, ic.jwksUri !== undefined, ic.keys !== undefined].filter(
-      Boolean,
-    ).length;
+    const sources = [ic.discovery, ic.jwksUri !== undefined, ic.keys !== undefined].filter(Boolean).length;
     if (asymmetric && sources !== 1) {
       throw new ConfigPathError(path, 'give exactly one key source: discovery, jwksUri or keys');
     }
@@ -104,14 +105,14 @@ export function createJwtVerifier(cfg: JwtConfig, deps: JwtVerifierDeps): JwtVer
     let keySet: RemoteKeySet | undefined;
     if (asymmetric && ic.keys === undefined) {
       const uri = ic.jwksUri;
-      const timeoutMs = ic.timeoutMs ?? 5000;
+      const timeoutMs = ic.timeoutMs;
       keySet = deps.shared.get(`authenticate:jwks:${ic.issuer}|${uri ?? 'discovery'}`, () =>
         createRemoteKeySet({
           jwksUri: uri !== undefined ? async () => uri : lazyDiscovery(ic.issuer, timeoutMs),
           clock,
           logger: deps.logger,
-          cacheMaxAgeSeconds: ic.jwksCacheSeconds ?? 600,
-          cooldownSeconds: ic.jwksCooldownSeconds ?? 30,
+          cacheMaxAgeSeconds: ic.jwksCacheSeconds,
+          cooldownSeconds: ic.jwksCooldownSeconds,
           timeoutMs,
         }),
       );
@@ -124,9 +125,9 @@ export function createJwtVerifier(cfg: JwtConfig, deps: JwtVerifierDeps): JwtVer
       index,
       cfg: ic,
       algorithms,
-      skewSeconds: ic.clockSkewSeconds ?? 30,
-      requiredClaims: [...new Set(['exp', ...(ic.requiredClaims ?? [])])],
-      rolesClaim: ic.rolesClaim ?? 'roles',
+      skewSeconds: ic.clockSkewSeconds,
+      requiredClaims: [...new Set(['exp', ...ic.requiredClaims])],
+      rolesClaim: ic.rolesClaim,
       keySet,
       staticKeys,
       secrets,

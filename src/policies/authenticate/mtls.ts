@@ -4,12 +4,14 @@ import type { IncomingMessage } from 'node:http';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import type { Clock } from '../../core/clock.ts';
 import type { Exchange } from '../../core/exchange.ts';
+import { withDefaults } from '../../core/policy-config.ts';
 import {
   createClientCertHeaderReader,
   type PresentedCertificate,
   readPemCertificates,
 } from './client-cert-header.ts';
-import type { ClientCertHeaderConfig, MtlsConfig } from './schema.ts';
+import { consumerOf } from './credential.ts';
+import { type ClientCertHeaderConfig, type MtlsConfig, mtlsSchema } from './schema.ts';
 
 /**
  * Where the client certificate of a request comes from: the TLS socket (verified by the listener), or,
@@ -105,18 +107,14 @@ function subjectMatches(want: Array<[string, string]>, have: Record<string, unkn
 export function createCertificateMapper(
   cfg: MtlsConfig,
 ): (cert: PeerCertificate) => MtlsConsumer | undefined {
-  const rules = (cfg.consumers ?? []).map((c, i) => {
+  const rules = withDefaults(mtlsSchema, cfg).consumers.map((c, i) => {
     if (c.subject === undefined && c.san === undefined) {
       throw new Error(`consumers[${i}]: give subject or san`);
     }
     return {
       subject: c.subject === undefined ? undefined : parseSubject(c.subject),
       san: c.san,
-      consumer: {
-        name: c.name,
-        roles: new Set(c.roles ?? []),
-        metadata: Object.freeze({ ...(c.metadata ?? {}) }),
-      } satisfies MtlsConsumer,
+      consumer: consumerOf(c) satisfies MtlsConsumer,
     };
   });
   return (cert) => {

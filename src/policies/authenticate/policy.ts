@@ -2,12 +2,13 @@ import type { SecurityEvent } from '../../core/events.ts';
 import type { Exchange, Principal } from '../../core/exchange.ts';
 import type { PolicyDefinition, PolicyHandler, RequestResult } from '../../core/policy.ts';
 import { PolicyConfigError } from '../../core/policy.ts';
+import { withDefaults } from '../../core/policy-config.ts';
 import { type Problem, problem, problems } from '../../core/problems.ts';
 import { credentialHash, presentedCredential } from '../../shared/credential-hash.ts';
 import { requestEventFields } from '../event-fields.ts';
 import type { CredentialResult, Identity } from './credential.ts';
 import { metadataLocation, resourceMetadataDocuments } from './resource-metadata.ts';
-import { type AuthenticateConfig, authenticateSchema, type ForwardIdentityConfig } from './schema.ts';
+import { type AuthenticateConfig, authenticateSchema, forwardIdentitySchema } from './schema.ts';
 import { certificateSource, quote, type SchemeVerifier, schemeVerifier } from './schemes.ts';
 
 interface CompiledScheme {
@@ -24,21 +25,12 @@ type Failure =
 
 const RANK = { missing: 0, insufficient: 1, unavailable: 2, invalid: 3 } as const;
 
-const DEFAULT_FORWARD: Required<ForwardIdentityConfig> = {
-  subjectHeader: 'X-Portcullis-Subject',
-  consumerHeader: 'X-Portcullis-Consumer',
-  scopesHeader: 'X-Portcullis-Scopes',
-  rolesHeader: 'X-Portcullis-Roles',
-  methodHeader: '',
-  claimHeaders: {},
-};
-
 /**
  * Names (lower case) of the identity headers this config sets upstream. The gateway (and this policy)
  * remove incoming headers of these names, so a client can never forge them.
  */
 export function identityHeaderNames(config: Pick<AuthenticateConfig, 'forwardIdentity'>): string[] {
-  const f = { ...DEFAULT_FORWARD, ...config.forwardIdentity };
+  const f = withDefaults(forwardIdentitySchema, config.forwardIdentity ?? {});
   return [
     f.subjectHeader,
     f.consumerHeader,
@@ -84,8 +76,9 @@ export const authenticatePolicy: PolicyDefinition<AuthenticateConfig> = {
   ownedRequestHeaders: (config) => (config ? identityHeaderNames(config) : []),
   // RFC 9728 protected resource metadata, when `resourceMetadata` is set for the API.
   wellKnown: resourceMetadataDocuments,
-  compile(config, ctx) {
+  compile(block, ctx) {
     const op = ctx.operation;
+    const config = withDefaults(authenticateSchema, block);
     const realm = config.realm ?? ctx.apiName;
     // RFC 9728 §5.1: every Bearer and DPoP challenge names the metadata document.
     const metadataParam =
@@ -98,7 +91,7 @@ export const authenticatePolicy: PolicyDefinition<AuthenticateConfig> = {
         : challenge;
     // A CA file that cannot be read fails the load even before a scheme needs it.
     if (config.clientCertHeader !== undefined) certificateSource(config.clientCertHeader, ctx);
-    const forward = { ...DEFAULT_FORWARD, ...config.forwardIdentity };
+    const forward = withDefaults(forwardIdentitySchema, config.forwardIdentity ?? {});
     const stripNames = identityHeaderNames(config);
     const claimHeaders = Object.entries(forward.claimHeaders).map(([h, c]) => [h.toLowerCase(), c] as const);
 
@@ -112,14 +105,14 @@ export const authenticatePolicy: PolicyDefinition<AuthenticateConfig> = {
         );
       }
     }
-    for (const [i, id] of (config.public ?? []).entries()) {
+    for (const [i, id] of config.public.entries()) {
       if (!ctx.spec.operations.some((o) => o.id === id)) {
         throw new PolicyConfigError(`public[${i}]`, `the spec has no operation ${id}`);
       }
     }
     const security = op.security;
     if (security === undefined) {
-      if (config.allowUndeclaredSecurity !== true && !(config.public ?? []).includes(op.id)) {
+      if (!config.allowUndeclaredSecurity && !config.public.includes(op.id)) {
         throw new PolicyConfigError(
           'public',
           `operation ${op.id} (${op.method} ${op.path}) declares no security; declare it in the spec or list it in public`,

@@ -1,13 +1,16 @@
 import type { ApiDocument } from '../../core/api-document.ts';
 import type { ApiConfig } from '../../core/config.ts';
 import { PolicyConfigError, type WellKnownDocument } from '../../core/policy.ts';
-import type { AuthenticateConfig, ResourceMetadataConfig } from './schema.ts';
+import { withDefaults } from '../../core/policy-config.ts';
+import {
+  type AuthenticateConfig,
+  dpopSchema,
+  type ResourceMetadataConfig,
+  resourceMetadataSchema,
+} from './schema.ts';
 
 /** RFC 9728 §3: the well-known URI suffix of protected resource metadata. */
 const SUFFIX = '/.well-known/oauth-protected-resource';
-
-/** Default proof algorithms of a `dpop` block (mirrors the schema default). */
-const DPOP_DEFAULT_ALGORITHMS = ['ES256', 'PS256', 'RS256', 'EdDSA'];
 
 /** Where the metadata of a resource lives: its URL and the request path on the resource's host. */
 export interface MetadataLocation {
@@ -100,13 +103,13 @@ export function protectedResourceMetadata(
     (tokenBindings.length > 0 && tokenBindings.every(([, b]) => b.dpop?.required === true));
   const dpopAlgs = new Set<string>();
   for (const [, b] of dpopBindings)
-    for (const a of b.dpop!.algorithms ?? DPOP_DEFAULT_ALGORITHMS) dpopAlgs.add(a);
+    for (const a of withDefaults(dpopSchema, b.dpop!).algorithms) dpopAlgs.add(a);
 
   // Members in the order of RFC 9728 §2; optional ones only when they say something.
   const doc: Record<string, unknown> = { resource: meta.resource };
   if (authorizationServers.length > 0) doc.authorization_servers = authorizationServers;
   if (scopes.length > 0) doc.scopes_supported = scopes;
-  doc.bearer_methods_supported = meta.bearerMethodsSupported ?? ['header'];
+  doc.bearer_methods_supported = withDefaults(resourceMetadataSchema, meta).bearerMethodsSupported;
   if (meta.resourceName !== undefined) doc.resource_name = meta.resourceName;
   if (meta.resourceDocumentation !== undefined) doc.resource_documentation = meta.resourceDocumentation;
   if (meta.resourcePolicyUri !== undefined) doc.resource_policy_uri = meta.resourcePolicyUri;
@@ -152,7 +155,7 @@ export function resourceMetadataDocuments(
       path: where.path,
       contentType: 'application/json',
       body: JSON.stringify(protectedResourceMetadata(meta, config!, spec)),
-      maxAgeSeconds: meta.cacheMaxAgeSeconds ?? 3600,
+      maxAgeSeconds: withDefaults(resourceMetadataSchema, meta).cacheMaxAgeSeconds,
     },
   ];
 }

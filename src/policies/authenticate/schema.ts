@@ -53,7 +53,10 @@ const consumerProps = {
   },
 } as const;
 
-const issuerSchema = {
+/** The fields every kind of consumer has, as an object schema (for their defaults). */
+export const consumerSchema = { properties: consumerProps } as const;
+
+export const issuerSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['issuer', 'audiences'],
@@ -138,7 +141,7 @@ const issuerSchema = {
   },
 } as const;
 
-const jwtSchema = {
+export const jwtSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['issuers'],
@@ -163,7 +166,7 @@ const jwtSchema = {
 /** Algorithms of `private_key_jwt` client assertions. */
 export const CLIENT_ASSERTION_ALGORITHMS = ['RS256', 'PS256', 'ES256', 'EdDSA'] as const;
 
-const privateKeyJwtSchema = {
+export const privateKeyJwtSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['alg'],
@@ -200,7 +203,7 @@ const privateKeyJwtSchema = {
   },
 } as const;
 
-const introspectionSchema = {
+export const introspectionSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['endpoint', 'clientId'],
@@ -245,7 +248,7 @@ const introspectionSchema = {
   },
 } as const;
 
-const apiKeySchema = {
+export const apiKeySchema = {
   type: 'object',
   additionalProperties: false,
   required: ['consumers'],
@@ -278,7 +281,7 @@ const apiKeySchema = {
   },
 } as const;
 
-const basicSchema = {
+export const basicSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['consumers'],
@@ -354,7 +357,7 @@ const basicSchema = {
   },
 } as const;
 
-const mtlsSchema = {
+export const mtlsSchema = {
   type: 'object',
   additionalProperties: false,
   description:
@@ -389,7 +392,7 @@ const mtlsSchema = {
   },
 } as const;
 
-const dpopSchema = {
+export const dpopSchema = {
   type: 'object',
   additionalProperties: false,
   description: 'Accept DPoP-bound tokens (RFC 9449) with `Authorization: DPoP`.',
@@ -425,7 +428,7 @@ const httpsUrl = (description: string) =>
     description,
   }) as const;
 
-const resourceMetadataSchema = {
+export const resourceMetadataSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['resource'],
@@ -447,8 +450,9 @@ const resourceMetadataSchema = {
     bearerMethodsSupported: {
       type: 'array',
       items: { enum: ['header'] },
+      default: ['header'],
       description:
-        'How bearer tokens may be sent (default `[header]`, the only way the gateway reads them; `[]` says none).',
+        'How bearer tokens may be sent (`header` is the only way the gateway reads them; `[]` says none).',
     },
     resourceName: { type: 'string', minLength: 1, description: 'Human-readable name of the API.' },
     resourceDocumentation: httpsUrl('URL of the API documentation for developers.'),
@@ -468,7 +472,7 @@ const resourceMetadataSchema = {
   },
 } as const;
 
-const clientCertHeaderSchema = {
+export const clientCertHeaderSchema = {
   type: 'object',
   additionalProperties: false,
   description:
@@ -505,6 +509,26 @@ const headerName = (description: string, dflt: string) =>
     description: `${description} Empty: not forwarded.`,
     default: dflt,
   }) as const;
+
+export const forwardIdentitySchema = {
+  type: 'object',
+  additionalProperties: false,
+  description:
+    'Headers set on the upstream request; incoming headers of the same names are always removed first.',
+  properties: {
+    subjectHeader: headerName('Header carrying the principal subject.', 'X-Portcullis-Subject'),
+    consumerHeader: headerName('Header carrying the consumer name.', 'X-Portcullis-Consumer'),
+    scopesHeader: headerName('Header carrying the granted scopes, space-separated.', 'X-Portcullis-Scopes'),
+    rolesHeader: headerName('Header carrying the roles, space-separated.', 'X-Portcullis-Roles'),
+    methodHeader: headerName('Header carrying the authentication method, e.g. X-Portcullis-Auth-Method.', ''),
+    claimHeaders: {
+      type: 'object',
+      additionalProperties: { type: 'string' },
+      default: {},
+      description: 'Header name → claim name, e.g. `X-User-Email: email`.',
+    },
+  },
+} as const;
 
 export const authenticateSchema = {
   type: 'object',
@@ -544,31 +568,7 @@ export const authenticateSchema = {
       default: false,
       description: 'Let every operation without declared `security` through anonymously (not recommended).',
     },
-    forwardIdentity: {
-      type: 'object',
-      additionalProperties: false,
-      description:
-        'Headers set on the upstream request; incoming headers of the same names are always removed first.',
-      properties: {
-        subjectHeader: headerName('Header carrying the principal subject.', 'X-Portcullis-Subject'),
-        consumerHeader: headerName('Header carrying the consumer name.', 'X-Portcullis-Consumer'),
-        scopesHeader: headerName(
-          'Header carrying the granted scopes, space-separated.',
-          'X-Portcullis-Scopes',
-        ),
-        rolesHeader: headerName('Header carrying the roles, space-separated.', 'X-Portcullis-Roles'),
-        methodHeader: headerName(
-          'Header carrying the authentication method, e.g. X-Portcullis-Auth-Method.',
-          '',
-        ),
-        claimHeaders: {
-          type: 'object',
-          additionalProperties: { type: 'string' },
-          default: {},
-          description: 'Header name → claim name, e.g. `X-User-Email: email`.',
-        },
-      },
-    },
+    forwardIdentity: forwardIdentitySchema,
     resourceMetadata: resourceMetadataSchema,
     clientCertHeader: clientCertHeaderSchema,
   },
@@ -576,7 +576,8 @@ export const authenticateSchema = {
 
 // The types below are read from the schemas above (src/core/policy-config.ts). A field with a default may
 // be absent in all of them: `wellKnown` and `ownedRequestHeaders` see blocks before defaults are filled,
-// and each verifier applies its defaults itself.
+// and tests build verifiers directly. Each verifier fills the defaults of its own block from the schema
+// above (`withDefaults`), so every default is written once, here.
 
 /** The `authenticate` config. */
 export type AuthenticateConfig = SparseConfigOf<typeof authenticateSchema>;

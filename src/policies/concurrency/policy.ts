@@ -1,6 +1,6 @@
 import type { Exchange } from '../../core/exchange.ts';
-import { PolicyConfigError, type PolicyDefinition, type PolicyHandler } from '../../core/policy.ts';
-import { type ConfigOf, defaultsOf, type SparseConfigOf } from '../../core/policy-config.ts';
+import type { PolicyDefinition, PolicyHandler } from '../../core/policy.ts';
+import { type SparseConfigOf, withDefaults } from '../../core/policy-config.ts';
 import { type Problem, problem, problems } from '../../core/problems.ts';
 import { createLimitMetrics, LIMIT_METRICS_KEY, type LimitMetrics } from '../limit-metrics.ts';
 import { createSemaphore, type RefusalReason, type Semaphore } from './semaphore.ts';
@@ -61,8 +61,7 @@ const schema = {
 
 /** Config of `concurrency`; `compile` fills in the defaults of fields left out, also inside each cap. */
 export type ConcurrencyConfig = SparseConfigOf<typeof schema>;
-const defaults = defaultsOf<ConfigOf<typeof schema>>(schema);
-const capDefaults = defaultsOf<ConfigOf<ReturnType<typeof capSchema>>>({ properties: capProperties });
+const caps = { properties: capProperties } as const;
 
 const SCOPES = ['global', 'upstream', 'operation'] as const;
 
@@ -77,13 +76,13 @@ export const concurrencyPolicy: PolicyDefinition<ConcurrencyConfig> = {
   description:
     'Caps on requests in flight in this gateway process (global, per upstream, per operation) with a bounded wait queue; then 503 with Retry-After.',
   schema,
-  compile(config, ctx) {
+  compile(block, ctx) {
+    const config = withDefaults(schema, block);
     const sems: Array<{ scope: string; sem: Semaphore }> = [];
     for (const scope of SCOPES) {
-      if (config[scope] === undefined) continue;
-      const cap = { ...capDefaults, ...config[scope] };
-      if (!Number.isInteger(cap.maxInFlight) || cap.maxInFlight < 1)
-        throw new PolicyConfigError(`${scope}.maxInFlight`, 'must be a positive integer');
+      const own = config[scope];
+      if (own === undefined) continue;
+      const cap = withDefaults(caps, own);
       const make = () =>
         createSemaphore({
           maxInFlight: cap.maxInFlight,
@@ -99,7 +98,7 @@ export const concurrencyPolicy: PolicyDefinition<ConcurrencyConfig> = {
       sems.push({ scope, sem: ctx.shared.get(key, make) });
     }
     if (sems.length === 0) return null;
-    const retryAfter = String(config.retryAfterSeconds ?? defaults.retryAfterSeconds);
+    const retryAfter = String(config.retryAfterSeconds);
     const metrics = ctx.shared.get<LimitMetrics>(LIMIT_METRICS_KEY, () => createLimitMetrics(ctx.metrics));
     const held = new WeakMap<Exchange, number>();
     const completed = new WeakSet<Exchange>();

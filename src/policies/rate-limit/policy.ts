@@ -7,6 +7,7 @@ import {
   type PolicyHandler,
   type Stage,
 } from '../../core/policy.ts';
+import { withDefaults } from '../../core/policy-config.ts';
 import { type Problem, problem, problems } from '../../core/problems.ts';
 import { BoundedCache } from '../../shared/bounded-cache.ts';
 import {
@@ -22,10 +23,8 @@ import type { StateStore } from '../../state/store.ts';
 import { createLimitMetrics, LIMIT_METRICS_KEY, type LimitMetrics } from '../limit-metrics.ts';
 import { appendListField, policyItem, sfBytes, sfString } from './headers.ts';
 import { compileKey, keyPartKind, PRE_AUTH_KEY_PARTS } from './keys.ts';
-import { type LimitConfig, type RateLimitConfig, rateLimitSchema } from './schema.ts';
+import { type LimitConfig, limitSchema, type RateLimitConfig, rateLimitSchema } from './schema.ts';
 
-const ALGORITHMS = new Set(['gcra', 'sliding-window', 'fixed-window', 'quota', 'concurrency']);
-const KEY_RE = /^(ip|consumer|subject|apiKey|operation|global|claim:\S+|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$/;
 const DAY_MS = 86_400_000;
 
 /** A limit with its defaults applied and its key compiled. */
@@ -79,49 +78,36 @@ function fail(path: string, message: string): never {
   throw new PolicyConfigError(path, message);
 }
 
-function asKeyList(v: unknown, path: string, preAuthOnly: boolean): string[] {
-  const list = v === undefined ? ['ip'] : Array.isArray(v) ? v : [v];
-  if (list.length === 0) fail(path, 'must name at least one key part');
+/** A `key` or `fallbackKey` as a list of parts; `ipRateLimit` may only use parts known before authentication. */
+function asKeyList(v: string | readonly string[], path: string, preAuthOnly: boolean): string[] {
+  const list = typeof v === 'string' ? [v] : [...v];
   list.forEach((s, i) => {
-    const p = Array.isArray(v) ? `${path}[${i}]` : path;
-    if (typeof s !== 'string' || !KEY_RE.test(s)) fail(p, `unknown key part ${JSON.stringify(s)}`);
     if (preAuthOnly && !PRE_AUTH_KEY_PARTS.has(keyPartKind(s)))
-      fail(p, `${s} is not known before authentication; use it in rateLimit, not ipRateLimit`);
+      fail(
+        typeof v === 'string' ? path : `${path}[${i}]`,
+        `${s} is not known before authentication; use it in rateLimit, not ipRateLimit`,
+      );
   });
-  return list as string[];
+  return list;
 }
 
-function int(v: unknown, path: string, min: number, max: number, fallback: number): number {
-  if (v === undefined) return fallback;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
-    fail(path, `must be an integer from ${min} to ${max}`);
-  return v;
-}
-
-/** Checks one limit and applies its defaults (config from the spec extension is not schema-validated). */
+/**
+ * One limit with its defaults applied. The gateway has validated the block against the schema (ranges, names,
+ * algorithms, key parts); what the schema cannot say is checked here.
+ */
 function compileLimit(
-  l: LimitConfig,
+  raw: LimitConfig,
   i: number,
   policyCost: number,
   preAuthOnly: boolean,
 ): Omit<CompiledLimit, 'keyIndex'> & { key: string[]; fallback: string[] } {
   const p = `limits[${i}]`;
-  if (typeof l !== 'object' || l === null) fail(p, 'must be an object');
-  if (typeof l.name !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(l.name))
-    fail(`${p}.name`, 'must be 1-64 letters, digits, _ . -');
-  if (!ALGORITHMS.has(l.algorithm))
-    fail(`${p}.algorithm`, `unknown algorithm ${JSON.stringify(l.algorithm)}`);
-  const limit = int(l.limit, `${p}.limit`, 1, 1_000_000_000, 0);
-  if (limit === 0) fail(`${p}.limit`, 'is required');
-  const windowSeconds = int(l.windowSeconds, `${p}.windowSeconds`, 1, 31_622_400, 60);
-  const burst = int(l.burst, `${p}.burst`, 1, 1_000_000_000, limit);
-  const subWindows = int(l.subWindows, `${p}.subWindows`, 2, 60, 10);
-  const leaseSeconds = int(l.leaseSeconds, `${p}.leaseSeconds`, 1, 3600, 300);
-  const cost = l.algorithm === 'concurrency' ? 1 : int(l.cost, `${p}.cost`, 1, 1_000_000_000, policyCost);
+  const l = withDefaults(limitSchema, raw);
+  const { limit, windowSeconds, subWindows, leaseSeconds, period } = l;
+  const burst = l.burst ?? limit;
+  const cost = l.algorithm === 'concurrency' ? 1 : (l.cost ?? policyCost);
   const capacity = l.algorithm === 'gcra' ? burst : limit;
   if (cost > capacity) fail(`${p}.cost`, `a cost of ${cost} could never pass a capacity of ${capacity}`);
-  const period = l.period ?? 'day';
-  if (period !== 'day' && period !== 'month') fail(`${p}.period`, 'must be day or month');
   const algorithm: LimitAlgorithm = l.algorithm === 'quota' ? 'fixed-window' : l.algorithm;
   const windowMs =
     l.algorithm === 'concurrency'
@@ -154,7 +140,7 @@ function compileLimit(
     burst,
     subWindows,
     cost,
-    countRejected: l.countRejected === true,
+    countRejected: l.countRejected,
     period,
     policyItem: item,
     quoted: sfString(l.name),
@@ -208,17 +194,13 @@ function defineLimitPolicy(opts: {
     description: opts.description,
     schema: rateLimitSchema,
     fromSpec: (operation, spec) => extensionConfig(opts.extension, operation, spec),
-    compile(config, ctx) {
-      const rawLimits = config.limits ?? [];
-      if (!Array.isArray(rawLimits)) fail('limits', 'must be a list');
+    compile(block, ctx) {
+      const config = withDefaults(rateLimitSchema, block);
+      const rawLimits = config.limits;
       if (rawLimits.length === 0) return null;
-      const policyCost = int(config.cost, 'cost', 1, 1_000_000_000, 1);
-      const failMode = config.failMode ?? 'open';
-      if (failMode !== 'open' && failMode !== 'closed') fail('failMode', 'must be open or closed');
-      const v4 = int(config.ipv4PrefixLength, 'ipv4PrefixLength', 8, 32, 32);
-      const v6 = int(config.ipv6PrefixLength, 'ipv6PrefixLength', 16, 128, 64);
-      const sendHeaders = config.headers !== false;
-      const legacy = config.legacyHeaders === true;
+      const { cost: policyCost, failMode, ipv4PrefixLength: v4, ipv6PrefixLength: v6 } = config;
+      const sendHeaders = config.headers;
+      const legacy = config.legacyHeaders;
       const reportOnly = config.mode === 'report';
 
       const keyFns: Array<(ex: Exchange) => string> = [];

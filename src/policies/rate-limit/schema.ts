@@ -6,13 +6,14 @@ const KEY_PATTERN =
 const keySchema = (description: string) =>
   ({
     description,
+    default: 'ip',
     oneOf: [
       { type: 'string', pattern: KEY_PATTERN },
       { type: 'array', minItems: 1, maxItems: 6, items: { type: 'string', pattern: KEY_PATTERN } },
     ],
   }) as const;
 
-const limitSchema = {
+export const limitSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['name', 'algorithm', 'limit'],
@@ -69,10 +70,10 @@ const limitSchema = {
         'Units one request uses (default: the policy-level `cost`, else 1). Concurrency ignores it.',
     },
     key: keySchema(
-      'What partitions the limit: ip, consumer, subject, apiKey, operation, global, claim:<name>, header:<name>, or a list of these (composite). Default ip.',
+      'What partitions the limit: ip, consumer, subject, apiKey, operation, global, claim:<name>, header:<name>, or a list of these (composite).',
     ),
     fallbackKey: keySchema(
-      'Key used when a part of `key` is missing (anonymous caller, absent claim or header). Default ip.',
+      'Key used when a part of `key` is missing (anonymous caller, absent claim or header).',
     ),
     countRejected: {
       type: 'boolean',
@@ -86,10 +87,11 @@ const limitSchema = {
 export const rateLimitSchema = {
   type: 'object',
   properties: {
-    // The gateway fills these defaults after merging spec, API and operation blocks; `compile` applies the
-    // same defaults itself for blocks that come from elsewhere.
+    // The gateway fills these defaults after merging spec, API and operation blocks; `compile` fills them from
+    // here too (withDefaults) for blocks built directly, as tests do.
     limits: {
       type: 'array',
+      default: [],
       maxItems: 16,
       items: limitSchema,
       description: "Named limits, all of which must pass. An operation's list replaces the API's.",
@@ -108,8 +110,8 @@ export const rateLimitSchema = {
     },
     headers: {
       type: 'boolean',
-      description:
-        'Send RateLimit-Policy and RateLimit (draft-ietf-httpapi-ratelimit-headers-10). Default true.',
+      default: true,
+      description: 'Send RateLimit-Policy and RateLimit (draft-ietf-httpapi-ratelimit-headers-10).',
     },
     legacyHeaders: {
       type: 'boolean',
@@ -127,8 +129,8 @@ export const rateLimitSchema = {
       type: 'integer',
       minimum: 16,
       maximum: 128,
-      description:
-        'Key `ip`: IPv6 clients are grouped by this prefix (one /64 is one subscriber). Default 64.',
+      default: 64,
+      description: 'Key `ip`: IPv6 clients are grouped by this prefix (one /64 is one subscriber).',
     },
   },
   // Last, where the config schema puts its own (it closes every policy block): the JSON stays the same.
@@ -136,8 +138,8 @@ export const rateLimitSchema = {
 } as const;
 
 /**
- * Config of `rateLimit` and `ipRateLimit`. Every field may be absent: `compile` applies the defaults itself
- * (`headers` and `ipv6PrefixLength` have theirs only there: true and 64).
+ * Config of `rateLimit` and `ipRateLimit`. Every field with a default may be absent (a block built directly):
+ * `compile` fills the defaults from the schema above.
  */
 export type RateLimitConfig = SparseConfigOf<typeof rateLimitSchema>;
 
