@@ -14,7 +14,8 @@ import { runScan, type ScanResult } from '../../src/scanner/scan/runner.ts';
  * (the document itself declares `is_admin`; an update without any input is refused), and carry payment cards created with query parameters whose
  * values the server checks against the document's patterns (`expiry_year` `^20[2-9][0-9]$`).
  *
- * Vulnerable: any caller reads any member and any member's cards and changes any card, and a member update stores `is_admin` and an
+ * Vulnerable: any caller reads and changes any member, reads any member's cards and changes any card, and a
+ * member update stores `is_admin` and an
  * undeclared `role` from the query. Fixed twin: reads are the owner's only, and an update ignores both.
  */
 const str = { type: 'string' } as const;
@@ -135,7 +136,7 @@ async function startMembers(fixed: boolean): Promise<{ url: string; server: Serv
     if (!sub) {
       if (req.method === 'GET') return fixed && !mine ? send(403, { detail: 'Forbidden' }) : send(200, m);
       if (req.method === 'PUT') {
-        if (!mine) return send(403, { detail: 'Forbidden' });
+        if (fixed && !mine) return send(403, { detail: 'Forbidden' });
         const email = query('email');
         // Like the API it is modelled on: an update without any input is refused.
         if (!email && query('is_admin') === null && query('role') === null) {
@@ -235,6 +236,8 @@ describe('an API that takes every input from the query string', () => {
   test('finds B changing A’s card through the query string of an update', () => {
     const all = found(runs.vulnerable.result);
     assert.ok(all.includes('scan/api1-bola-write updateCard'), all.join('\n'));
+    // The write check's own update of another's member must not set is_admin on the way (API3 runs later).
+    assert.ok(all.includes('scan/api1-bola-write updateMember'), all.join('\n'));
   });
 
   test('finds is_admin (declared) and role (undeclared) stored from the query of an update', () => {

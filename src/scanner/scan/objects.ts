@@ -53,9 +53,17 @@ export class ObjectRegistry {
     this.#paths.add(object.path);
   }
 
-  /** The first object this identity created in the collection. */
-  get(owner: string, collection: string): CreatedObject | undefined {
-    return this.#byOwner.get(owner)?.get(collection)?.[0];
+  /**
+   * The first object this identity created in the collection; with `under`, the first one below that concrete
+   * path (a card of the user already chosen for `/users/{userId}/cards/{cardId}`), when there is one.
+   */
+  get(owner: string, collection: string, under?: string): CreatedObject | undefined {
+    const list = this.#byOwner.get(owner)?.get(collection);
+    if (under !== undefined) {
+      const below = list?.find((o) => o.path.startsWith(`${under}/`));
+      if (below) return below;
+    }
+    return list?.[0];
   }
 
   /** Every object this identity created, one per collection first, then the others. */

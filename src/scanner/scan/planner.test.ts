@@ -254,4 +254,25 @@ describe('capturing the id of a created object', () => {
     assert.equal(captureId(cards, create, response({ data: { 'card-id': 'c-2' } })), 'c-2');
     assert.equal(captureId(cards, create, response({ member_id: 'm-1', last4: '1111' })), undefined);
   });
+
+  test('fills a nested path with an object below the parent it chose', () => {
+    const objects = new ObjectRegistry();
+    const add = (collection: string, path: string) =>
+      objects.add({
+        collection,
+        path,
+        id: path.split('/').pop()!,
+        owner: 'alice',
+        body: {},
+        createdBy: create,
+      });
+    add('/members', '/members/m1');
+    add('/members', '/members/m2');
+    add('/members/{id}/cards', '/members/m2/cards/c2');
+    add('/members/{id}/cards', '/members/m1/cards/c1');
+    const get = cards.operations.find((o) => o.id === 'getCard')!;
+    const req = planRequest(cards, get, objects, { owner: 'alice' });
+    assert.equal(req.path, '/members/m1/cards/c1');
+    assert.equal(req.ownedPath, true);
+  });
 });

@@ -237,7 +237,8 @@ export function planRequest(
     }
     hasParams = true;
     const collection = segments.slice(0, i).join('/');
-    const owned = options.owner !== undefined ? objects.get(options.owner, collection) : undefined;
+    const owned =
+      options.owner !== undefined ? objects.get(options.owner, collection, concrete.join('/')) : undefined;
     let value = options.params?.[name];
     if (value === undefined && owned) {
       value = owned.id;

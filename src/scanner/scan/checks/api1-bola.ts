@@ -228,14 +228,15 @@ async function replayWrites(ctx: ScanContext, owner: Identity, attacker: Identit
 
 /**
  * The query of a body-less update with the marker in its plain text inputs (no enum, format or pattern, and
- * not a privileged name that API3 probes): `PUT /users/{id}?street=...` → `street=pcbola...`.
+ * not a privileged name that API3 probes), its other inputs left out: `PUT /users/{id}?street=pcbola...`.
  */
 function markQuery(ctx: ScanContext, op: Operation, path: string, marker: string): string {
   const url = new URL(path, 'http://x');
   for (const p of op.parameters) {
-    if (p.in !== 'query' || /admin|role|permission|scope|verified|staff|superuser/i.test(p.name)) continue;
+    if (p.in !== 'query') continue;
     const s = resolveSchema(ctx.spec, p.schema);
     if (
+      /admin|role|permission|scope|verified|staff|superuser/i.test(p.name) ||
       schemaType(s) !== 'string' ||
       s.enum !== undefined ||
       s.format !== undefined ||
