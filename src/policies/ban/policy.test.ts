@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { context, exchange } from '../../../test/policies/rate-limit/context.ts';
+import { context, exchange } from '../../../test/kit/operation.ts';
 import { createManualClock } from '../../core/clock.ts';
 import type { PolicyHandler } from '../../core/policy.ts';
 import { type Problem, problems } from '../../core/problems.ts';

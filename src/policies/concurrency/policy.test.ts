@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { context, exchange, operation } from '../../../test/policies/rate-limit/context.ts';
+import { context, exchange, operation } from '../../../test/kit/operation.ts';
 import { createManualClock } from '../../core/clock.ts';
 import type { Exchange } from '../../core/exchange.ts';
 import type { CompileContext, PolicyHandler } from '../../core/policy.ts';

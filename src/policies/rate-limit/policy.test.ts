@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { context, exchange, operation } from '../../../test/policies/rate-limit/context.ts';
-import { parseItemList } from '../../../test/policies/rate-limit/structured-fields.ts';
+import { context, exchange, operation } from '../../../test/kit/operation.ts';
+import { parseItemList } from '../../../test/kit/structured-fields.ts';
 import { createManualClock } from '../../core/clock.ts';
 import type { Exchange } from '../../core/exchange.ts';
 import { PolicyConfigError, type PolicyHandler } from '../../core/policy.ts';

@@ -5,10 +5,10 @@ import { Redis } from 'ioredis';
 import { problems } from '../../../src/core/problems.ts';
 import { echoHandler, op, openapi, startServer, type TestServer } from '../../harness.ts';
 import { REDIS_URL } from '../../kit/redis.ts';
+import { parseItemList } from '../../kit/structured-fields.ts';
 import type { LoadResult } from './load.ts';
 import { runLoad } from './load.ts';
 import { type ChildGateway, startChildGateways } from './processes.ts';
-import { parseItemList } from './structured-fields.ts';
 
 /**
  * Three gateway processes share the Redis at 127.0.0.1:6379; 20 concurrent clients hammer one key (all come

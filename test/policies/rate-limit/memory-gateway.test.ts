@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { echoHandler, op, openapi, startProxy, type TestProxy } from '../../harness.ts';
+import { parseItemList } from '../../kit/structured-fields.ts';
 import { runLoad } from './load.ts';
-import { parseItemList } from './structured-fields.ts';
 
 /** One gateway process with the memory store: decisions are exact. */
 const N = 100;

@@ -7,9 +7,9 @@ import { problems } from '../../../src/core/problems.ts';
 import { createLimitMetrics, LIMIT_METRICS_KEY } from '../../../src/policies/limit-metrics.ts';
 import { rateLimitPolicy } from '../../../src/policies/rate-limit/policy.ts';
 import { createRedisStore } from '../../../src/state/redis-store.ts';
+import { context, exchange } from '../../kit/operation.ts';
 import { freePort, PrivateRedis } from '../../kit/redis.ts';
 import { until } from '../../kit/server.ts';
-import { context, exchange } from './context.ts';
 
 describe('rate limiting through a Redis outage', () => {
   let redis: PrivateRedis;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { parseItemList, parseList } from './structured-fields.ts';
+import { parseItemList, parseList } from '../../kit/structured-fields.ts';
 
 describe('RFC 9651 list parser (test helper)', () => {
   test('parses the draft-10 examples of RateLimit-Policy and RateLimit', () => {

@@ -1,13 +1,13 @@
 /**
- * Hand-made operations and API documents for the limit policies (rate-limit, concurrency, ban), whose
- * tests set operation extensions directly; the compile context and exchange are the kit's
- * (test/kit/policy.ts).
+ * Hand-made operations and API documents, for tests that set operation extensions directly (rate limits,
+ * concurrency, ban, discovery), with a compile context and an exchange on them made by the kit
+ * (test/kit/policy.ts). Starts nothing, so unit tests beside the code may use it.
  */
-import type { ApiDocument, Operation } from '../../../src/core/api-document.ts';
-import type { Clock } from '../../../src/core/clock.ts';
-import type { Exchange, Principal } from '../../../src/core/exchange.ts';
-import type { StateStore } from '../../../src/state/store.ts';
-import { createTestContext, exchangeOf } from '../../kit/policy.ts';
+import type { ApiDocument, Operation } from '../../src/core/api-document.ts';
+import type { Clock } from '../../src/core/clock.ts';
+import type { Exchange, Principal } from '../../src/core/exchange.ts';
+import type { StateStore } from '../../src/state/store.ts';
+import { createTestContext, exchangeOf } from './policy.ts';
 
 export function operation(id = 'getThing', extensions: Record<string, unknown> = {}): Operation {
   return {
