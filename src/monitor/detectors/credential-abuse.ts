@@ -1,14 +1,15 @@
 import type { SecurityEvent } from '../../core/events.ts';
 import {
   type AlertDraft,
+  addSample,
   BoundedMap,
   CappedSet,
   type Detector,
   isFailedAuthentication,
   NO_ALERTS,
   requestIdOf,
-  Samples,
   SlidingCount,
+  sampleList,
   stringField,
 } from './detector.ts';
 
@@ -45,11 +46,22 @@ export const credentialAbuseDefaults: CredentialAbuseConfig = {
 
 interface Counter {
   failures: SlidingCount;
-  /** Distinct user names (per IP) or IPs (per user name) in the current window. */
-  distinct: CappedSet;
+  /**
+   * Distinct user names (per IP) or IPs (per user name) in the current window; made at the first one (a
+   * failure without a user name, the common case per IP, has none to keep).
+   */
+  distinct: CappedSet | undefined;
   distinctSince: number;
-  samples: Samples;
+  /** Request ids for evidence (`addSample`). */
+  samples: string;
   quietUntil: number;
+}
+
+/** Distinct members kept per key (more are counted, not kept). */
+const MAX_DISTINCT = 256;
+
+function distinctCount(c: Counter): number {
+  return c.distinct?.size ?? 0;
 }
 
 /**
@@ -64,20 +76,23 @@ export function createCredentialAbuseDetector(cfg: CredentialAbuseConfig): Detec
   const byCredential = new BoundedMap<Counter>(cfg.maxKeys);
   const make = (t: number) => (): Counter => ({
     failures: new SlidingCount(windowMs),
-    distinct: new CappedSet(256),
+    distinct: undefined,
     distinctSince: t,
-    samples: new Samples(),
+    samples: '',
     quietUntil: 0,
   });
 
   function bump(c: Counter, t: number, member: string | undefined, id: string | undefined): number {
     // Distinct members are counted per window that restarts when it ends (coarser than the failure count).
     if (t - c.distinctSince > windowMs) {
-      c.distinct.clear();
+      c.distinct = undefined;
       c.distinctSince = t;
     }
-    if (member !== undefined) c.distinct.add(member);
-    c.samples.add(id);
+    if (member !== undefined) {
+      c.distinct ??= new CappedSet(MAX_DISTINCT);
+      c.distinct.add(member);
+    }
+    c.samples = addSample(c.samples, id);
     return c.failures.add(t);
   }
 
@@ -95,7 +110,7 @@ export function createCredentialAbuseDetector(cfg: CredentialAbuseConfig): Detec
       const alerts: AlertDraft[] = [];
       const base = (failures: number, c: Counter) => ({
         windowSeconds: cfg.windowSeconds,
-        sampleRequestIds: c.samples.list(),
+        sampleRequestIds: sampleList(c.samples),
         failures,
       });
 
@@ -103,15 +118,15 @@ export function createCredentialAbuseDetector(cfg: CredentialAbuseConfig): Detec
         const c = byIp.touch(ip, make(t));
         const failures = bump(c, t, user, id);
         if (t >= c.quietUntil) {
-          if (user !== undefined && c.distinct.size >= cfg.maxUsernamesPerIp) {
+          if (user !== undefined && distinctCount(c) >= cfg.maxUsernamesPerIp) {
             alerts.push({
               detector: 'credential-abuse',
               rule: 'stuffing-from-ip',
               severity: 'high',
-              summary: `${ip} failed to authenticate as ${c.distinct.size} different users`,
+              summary: `${ip} failed to authenticate as ${distinctCount(c)} different users`,
               offender: { ip },
               api,
-              evidence: { ...base(failures, c), usernames: c.distinct.size },
+              evidence: { ...base(failures, c), usernames: distinctCount(c) },
             });
             c.quietUntil = t + cfg.cooldownSeconds * 1000;
           } else if (failures >= cfg.maxFailuresPerIp) {
@@ -134,18 +149,22 @@ export function createCredentialAbuseDetector(cfg: CredentialAbuseConfig): Detec
         if (
           t >= c.quietUntil &&
           failures >= cfg.maxFailuresPerUsername &&
-          c.distinct.size >= cfg.minIpsPerUsername
+          distinctCount(c) >= cfg.minIpsPerUsername
         ) {
           // The account is the target, not the offender: banning it would lock its owner out.
           alerts.push({
             detector: 'credential-abuse',
             rule: 'stuffing-against-user',
             severity: 'high',
-            summary: `${failures} failed logins as ${user} from ${c.distinct.size} IPs`,
+            summary: `${failures} failed logins as ${user} from ${distinctCount(c)} IPs`,
             offender: {},
             target: { user },
             api,
-            evidence: { ...base(failures, c), ips: c.distinct.size, sampleIps: c.distinct.sample(10) },
+            evidence: {
+              ...base(failures, c),
+              ips: distinctCount(c),
+              sampleIps: c.distinct?.sample(10) ?? [],
+            },
           });
           c.quietUntil = t + cfg.cooldownSeconds * 1000;
         }
@@ -161,7 +180,11 @@ export function createCredentialAbuseDetector(cfg: CredentialAbuseConfig): Detec
             summary: `one rejected credential was presented ${failures} times`,
             offender: { tokenHash: credential },
             api,
-            evidence: { ...base(failures, c), ips: c.distinct.size, sampleIps: c.distinct.sample(10) },
+            evidence: {
+              ...base(failures, c),
+              ips: distinctCount(c),
+              sampleIps: c.distinct?.sample(10) ?? [],
+            },
           });
           c.quietUntil = t + cfg.cooldownSeconds * 1000;
         }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { BoundedMap, boundKey, CappedSet, Samples, SlidingCount, timeOf } from './detector.ts';
+import { addSample, BoundedMap, boundKey, CappedSet, SlidingCount, sampleList, timeOf } from './detector.ts';
 
 const at = (s: unknown) =>
   timeOf({
@@ -87,17 +87,37 @@ describe('detector building blocks', () => {
     }
   });
 
-  test('Samples keeps the last five request ids in order, and ids of any case', () => {
-    const s = new Samples();
-    assert.deepEqual(s.list(), []);
-    s.add(undefined);
-    s.add('A1b2C3d4e5f6a7b8c9d0e1f2');
-    assert.deepEqual(s.list(), ['A1b2C3d4e5f6a7b8c9d0e1f2']);
-    for (let i = 0; i < 7; i++) s.add(`id-${i}`);
-    assert.deepEqual(s.list(), ['id-2', 'id-3', 'id-4', 'id-5', 'id-6']);
-    const two = new Samples(2);
-    for (const id of ['x', 'y', 'z']) two.add(id);
-    assert.deepEqual(two.list(), ['y', 'z']);
+  test('addSample keeps the last five request ids in order, and ids of any case', () => {
+    let s = '';
+    assert.deepEqual(sampleList(s), []);
+    s = addSample(s, undefined);
+    assert.equal(s, '');
+    s = addSample(s, 'A1b2C3d4e5f6a7b8c9d0e1f2');
+    assert.deepEqual(sampleList(s), ['A1b2C3d4e5f6a7b8c9d0e1f2']);
+    for (let i = 0; i < 7; i++) s = addSample(s, `id-${i}`);
+    assert.deepEqual(sampleList(s), ['id-2', 'id-3', 'id-4', 'id-5', 'id-6']);
+    let two = '';
+    for (const id of ['x', 'y', 'z']) two = addSample(two, id, 2);
+    assert.deepEqual(sampleList(two), ['y', 'z']);
+    let one = '';
+    for (const id of ['x', 'y', 'z']) one = addSample(one, id, 1);
+    assert.deepEqual(sampleList(one), ['z']);
+    assert.equal(addSample('', 'x', 0), '');
+    // An id that holds the separator is not kept (it would read back as two ids).
+    assert.deepEqual(sampleList(addSample('a', 'b\u0000c')), ['a']);
+  });
+
+  test('addSample keeps a flat string whose length is the ids and separators only', () => {
+    let s = '';
+    for (let i = 0; i < 20; i++) s = addSample(s, `request-${String(i).padStart(4, '0')}`);
+    assert.equal(s.length, 5 * 'request-0000'.length + 4);
+    assert.deepEqual(sampleList(s), [
+      'request-0015',
+      'request-0016',
+      'request-0017',
+      'request-0018',
+      'request-0019',
+    ]);
   });
 
   test('CappedSet answers the same with one member as with many, and after clear', () => {

@@ -229,35 +229,36 @@ export class SlidingCount {
   }
 }
 
-/** Separates ids in `Samples`; a header value cannot hold it, so no request id does. */
+/** Separates the ids of a sample string; a header value cannot hold it, so no request id does. */
 const SAMPLE_SEPARATOR = '\u0000';
 
+/** Request ids a detector key keeps for an alert's evidence. */
+export const MAX_SAMPLES = 5;
+
 /**
- * The last few request ids, for evidence. Kept as one flat string of the ids (a client that sent one
- * request costs one short string, not an array and the id's parts: 48 bytes instead of 250).
+ * The last few request ids, for evidence, as one flat string of the ids separated by NUL ('' for none).
+ * A key's state holds the string itself, not an object around it: a client that sent one request costs
+ * its id's string only (48 bytes), not also a holder object (48 more). Returns the new string; `ids` is
+ * not changed (strings are values).
  */
-export class Samples {
-  #ids = '';
-  #count = 0;
-  readonly #max: number;
-  constructor(max = 5) {
-    this.#max = max;
+export function addSample(ids: string, id: string | undefined, max = MAX_SAMPLES): string {
+  if (id === undefined || max <= 0 || id.includes(SAMPLE_SEPARATOR)) return ids;
+  if (ids === '') return flatString(id);
+  let kept = ids;
+  let count = 1;
+  for (let i = ids.indexOf(SAMPLE_SEPARATOR); i !== -1; i = ids.indexOf(SAMPLE_SEPARATOR, i + 1)) count++;
+  if (count >= max) {
+    // Drop the oldest ids so that `max - 1` stay before the new one.
+    let cut = -1;
+    for (let n = count - max + 1; n > 0; n--) cut = ids.indexOf(SAMPLE_SEPARATOR, cut + 1);
+    kept = cut === -1 ? '' : ids.slice(cut + 1);
   }
-  add(id: string | undefined): void {
-    if (id === undefined || this.#max <= 0 || id.includes(SAMPLE_SEPARATOR)) return;
-    if (this.#count === 0) {
-      this.#ids = flatString(id);
-      this.#count = 1;
-      return;
-    }
-    let kept = this.#ids;
-    if (this.#count >= this.#max) kept = kept.slice(kept.indexOf(SAMPLE_SEPARATOR) + 1);
-    else this.#count++;
-    this.#ids = flatString(`${kept}${SAMPLE_SEPARATOR}${id}`);
-  }
-  list(): string[] {
-    return this.#count === 0 ? [] : this.#ids.split(SAMPLE_SEPARATOR);
-  }
+  return kept === '' ? flatString(id) : flatString(`${kept}${SAMPLE_SEPARATOR}${id}`);
+}
+
+/** The ids of a sample string, oldest first. */
+export function sampleList(ids: string): string[] {
+  return ids === '' ? [] : ids.split(SAMPLE_SEPARATOR);
 }
 
 /**

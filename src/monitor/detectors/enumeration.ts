@@ -2,6 +2,7 @@ import type { SecurityEvent } from '../../core/events.ts';
 import {
   type AlertDraft,
   actorKey,
+  addSample,
   BoundedMap,
   CappedSet,
   type Detector,
@@ -9,7 +10,7 @@ import {
   NO_ALERTS,
   offenderOf,
   requestIdOf,
-  Samples,
+  sampleList,
   statusOf,
   stringField,
 } from './detector.ts';
@@ -47,7 +48,8 @@ interface State {
   failures: number;
   lastNumeric: number | undefined;
   run: number;
-  samples: Samples;
+  /** Request ids for evidence (`addSample`). */
+  samples: string;
   quietUntil: number;
 }
 
@@ -91,7 +93,7 @@ export function createEnumerationDetector(cfg: EnumerationConfig): Detector {
         failures: 0,
         lastNumeric: undefined,
         run: 1,
-        samples: new Samples(),
+        samples: '',
         quietUntil: 0,
       }));
       if (t - s.start > windowMs) {
@@ -106,7 +108,7 @@ export function createEnumerationDetector(cfg: EnumerationConfig): Detector {
       s.requests++;
       if (status === 403 || status === 404) s.failures++;
       s.ids.add(id);
-      s.samples.add(requestIdOf(e));
+      s.samples = addSample(s.samples, requestIdOf(e));
       // An id walk looks at the last numeric path parameter (`/users/{uid}/orders/{id}` walks `id`).
       if (NUMERIC.test(last)) {
         const n = Number(last);
@@ -123,7 +125,7 @@ export function createEnumerationDetector(cfg: EnumerationConfig): Detector {
       if (!walk && !(s.ids.size >= cfg.minDistinctIds && ratio >= cfg.minFailureRatio)) return NO_ALERTS;
       const evidence = {
         windowSeconds: cfg.windowSeconds,
-        sampleRequestIds: s.samples.list(),
+        sampleRequestIds: sampleList(s.samples),
         requests: s.requests,
         distinctIds: s.ids.size,
         failures: s.failures,

@@ -1,12 +1,13 @@
 import type { SecurityEvent } from '../../core/events.ts';
 import {
+  addSample,
   BoundedMap,
   type Detector,
   isAccess,
   NO_ALERTS,
   requestIdOf,
-  Samples,
   SlidingCount,
+  sampleList,
   statusOf,
   stringField,
 } from './detector.ts';
@@ -46,7 +47,8 @@ interface RouteState {
   usual: number;
   usualAt: number;
   windows: number;
-  samples: Samples;
+  /** Request ids for evidence (`addSample`). */
+  samples: string;
   quietUntil: number;
 }
 
@@ -74,14 +76,14 @@ export function createErrorSpikeDetector(cfg: ErrorSpikeConfig): Detector {
         usual: 0,
         usualAt: t,
         windows: 0,
-        samples: new Samples(),
+        samples: '',
         quietUntil: 0,
       }));
       // A response cut short after its headers went out carries the upstream's status, but failed.
       const isError = statusOf(e) >= 500 || e['portcullis.decision'] === 'upstream_response_incomplete';
       const requests = s.requests.add(t);
       const errors = isError ? s.errors.add(t) : s.errors.count(t);
-      if (isError) s.samples.add(requestIdOf(e));
+      if (isError) s.samples = addSample(s.samples, requestIdOf(e));
       const ratio = errors / requests;
       if (t - s.usualAt >= windowMs) {
         s.usual = s.windows === 0 ? ratio : cfg.smoothing * ratio + (1 - cfg.smoothing) * s.usual;
@@ -106,7 +108,7 @@ export function createErrorSpikeDetector(cfg: ErrorSpikeConfig): Detector {
           operationId: stringField(e, 'portcullis.operation_id'),
           evidence: {
             windowSeconds: cfg.windowSeconds,
-            sampleRequestIds: s.samples.list(),
+            sampleRequestIds: sampleList(s.samples),
             requests,
             errors,
             errorRatio: Math.round(ratio * 1000) / 1000,

@@ -4,6 +4,7 @@ import { templatePath } from '../discovery/template.ts';
 import {
   type AlertDraft,
   actorKey,
+  addSample,
   BoundedMap,
   CappedSet,
   type Detector,
@@ -11,8 +12,8 @@ import {
   NO_ALERTS,
   offenderOf,
   requestIdOf,
-  Samples,
   SlidingCount,
+  sampleList,
   statusOf,
   stringField,
 } from './detector.ts';
@@ -42,14 +43,16 @@ interface EndpointState {
   hits: SlidingCount;
   callers: CappedSet;
   served: number;
-  samples: Samples;
+  /** Request ids for evidence (`addSample`). */
+  samples: string;
   quietUntil: number;
 }
 
 interface CallerState {
   endpoints: CappedSet;
   since: number;
-  samples: Samples;
+  /** Request ids for evidence (`addSample`). */
+  samples: string;
   quietUntil: number;
 }
 
@@ -86,14 +89,14 @@ export function createShadowApiDetector(cfg: ShadowApiConfig): Detector {
         hits: new SlidingCount(windowMs),
         callers: new CappedSet(64),
         served: 0,
-        samples: new Samples(),
+        samples: '',
         quietUntil: 0,
       }));
       const hits = s.hits.add(t);
       if (actor) s.callers.add(actor);
       // In report mode the upstream still answers: an undeclared endpoint that serves data is worse.
       if (statusOf(e) < 400) s.served++;
-      s.samples.add(id);
+      s.samples = addSample(s.samples, id);
       if (t >= s.quietUntil && hits >= cfg.minHits) {
         s.quietUntil = t + cfg.cooldownSeconds * 1000;
         alerts.push({
@@ -106,7 +109,7 @@ export function createShadowApiDetector(cfg: ShadowApiConfig): Detector {
           route: endpoint,
           evidence: {
             windowSeconds: cfg.windowSeconds,
-            sampleRequestIds: s.samples.list(),
+            sampleRequestIds: sampleList(s.samples),
             requests: hits,
             callers: s.callers.size,
             sampleCallers: s.callers.sample(5),
@@ -118,7 +121,7 @@ export function createShadowApiDetector(cfg: ShadowApiConfig): Detector {
         const c = callers.touch(actor, () => ({
           endpoints: new CappedSet(256),
           since: t,
-          samples: new Samples(),
+          samples: '',
           quietUntil: 0,
         }));
         if (t - c.since > windowMs) {
@@ -126,7 +129,7 @@ export function createShadowApiDetector(cfg: ShadowApiConfig): Detector {
           c.since = t;
         }
         c.endpoints.add(endpoint);
-        c.samples.add(id);
+        c.samples = addSample(c.samples, id);
         if (t >= c.quietUntil && c.endpoints.size >= cfg.maxUndeclaredPerCaller) {
           c.quietUntil = t + cfg.cooldownSeconds * 1000;
           alerts.push({
@@ -138,7 +141,7 @@ export function createShadowApiDetector(cfg: ShadowApiConfig): Detector {
             api,
             evidence: {
               windowSeconds: cfg.windowSeconds,
-              sampleRequestIds: c.samples.list(),
+              sampleRequestIds: sampleList(c.samples),
               endpoints: c.endpoints.size,
               sampleEndpoints: c.endpoints.sample(10),
             },

@@ -1,13 +1,14 @@
 import type { SecurityEvent } from '../../core/events.ts';
 import {
   actorKey,
+  addSample,
   BoundedMap,
   type Detector,
   isAccess,
   NO_ALERTS,
   offenderOf,
   requestIdOf,
-  Samples,
+  sampleList,
   stringField,
 } from './detector.ts';
 
@@ -43,7 +44,8 @@ interface CallerState {
   baseline: number;
   seen: number;
   alertedBucket: number;
-  samples: Samples;
+  /** Request ids for evidence (`addSample`). */
+  samples: string;
 }
 
 interface OperationState {
@@ -80,7 +82,7 @@ export function createVolumetricDetector(cfg: VolumetricConfig): Detector {
         baseline: 0,
         seen: 0,
         alertedBucket: -1,
-        samples: new Samples(),
+        samples: '',
       }));
       if (b > s.bucket) {
         // Close the finished interval, then decay through the idle ones in between.
@@ -95,7 +97,7 @@ export function createVolumetricDetector(cfg: VolumetricConfig): Detector {
         s.count = 0;
       }
       s.count++;
-      s.samples.add(requestIdOf(e));
+      s.samples = addSample(s.samples, requestIdOf(e));
       if (s.count < cfg.minRequests || s.alertedBucket === b) return NO_ALERTS;
       const own = s.seen >= cfg.warmupBuckets;
       const reference = own ? s.baseline : o.seen >= cfg.warmupBuckets ? o.baseline : undefined;
@@ -113,7 +115,7 @@ export function createVolumetricDetector(cfg: VolumetricConfig): Detector {
           operationId: stringField(e, 'portcullis.operation_id'),
           evidence: {
             windowSeconds: cfg.bucketSeconds,
-            sampleRequestIds: s.samples.list(),
+            sampleRequestIds: sampleList(s.samples),
             requests: s.count,
             baseline: Math.round(reference * 100) / 100,
             baselineOf: own ? 'caller' : 'operation',
