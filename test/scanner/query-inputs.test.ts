@@ -65,6 +65,7 @@ const SPEC = {
         operationId: 'createCard',
         parameters: [
           idParam,
+          q('cardholder_name', str),
           q('card_number', { type: 'string', minLength: 13, maxLength: 19 }, true),
           q('expiry_month', { type: 'string', pattern: '^0[1-9]|1[0-2]$' }, true),
           q('expiry_year', { type: 'string', pattern: '^20[2-9][0-9]$' }, true),
@@ -165,7 +166,7 @@ async function startMembers(fixed: boolean): Promise<{ url: string; server: Serv
         member_id: m.id,
         last4: number.slice(-4),
         expiry_year: year,
-        cardholder_name: m.name,
+        cardholder_name: query('cardholder_name') ?? m.name,
       };
       cards.set(card.card_id, card);
       return send(201, card);
@@ -233,9 +234,10 @@ describe('an API that takes every input from the query string', () => {
     assert.ok(found(runs.vulnerable.result).includes('scan/api1-bola-read getMember'));
   });
 
-  test('finds B changing A’s card through the query string of an update', () => {
+  test('finds B changing A’s card and member, and adding a card to A’s member, through the query string', () => {
     const all = found(runs.vulnerable.result);
     assert.ok(all.includes('scan/api1-bola-write updateCard'), all.join('\n'));
+    assert.ok(all.includes('scan/api1-bola-write createCard'), all.join('\n'));
     // The write check's own update of another's member must not set is_admin on the way (API3 runs later).
     assert.ok(all.includes('scan/api1-bola-write updateMember'), all.join('\n'));
   });

@@ -1,7 +1,8 @@
 /**
  * API1 Broken Object Level Authorization: each ordinary identity reads, changes and deletes the objects of
- * the other (the ones the scan created for it, and any path made only of its own harvested values), and
- * creates objects naming the other as owner (`owner_id`, `user_id`, ... in the body).
+ * the other (the ones the scan created for it, and any path made only of its own harvested values),
+ * creates objects naming the other as owner (`owner_id`, `user_id`, ... in the body) and objects inside the
+ * other's account (`POST /users/{A}/addresses`).
  * Judged by status and body similarity, and by the owner reading the object back after the change or
  * delete. PUT, PATCH and DELETE only ever go to objects the scan created itself (unless allowDestructive).
  */
@@ -9,6 +10,7 @@ import type { ApiDocument, JsonSchema, Operation } from '../../../core/api-docum
 import type { Check } from '../check.ts';
 import type { ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
+import { singular } from '../harvest.ts';
 import type { CreatedObject } from '../objects.ts';
 import {
   isAdminOperation,
@@ -346,6 +348,74 @@ async function replayActions(ctx: ScanContext, owner: Identity, attacker: Identi
   }
 }
 
+/** The path parameter that designates a user or an account (`/users/{userId}/addresses` → `userId`). */
+function accountParam(path: string): string | undefined {
+  const segments = path.split('/');
+  for (let i = 1; i < segments.length; i++) {
+    const m = /^\{([^}]+)\}$/.exec(segments[i]);
+    if (!m) continue;
+    if (
+      /^(user|account|member|customer|profile)$/.test(singular(segments[i - 1])) ||
+      /^user(_?id|name)?$/i.test(m[1])
+    )
+      return m[1];
+  }
+  return undefined;
+}
+
+/**
+ * B creates an object inside A's account (`POST /users/{A}/addresses`): a creation whose path names a user or
+ * an account, planned on A's own (scan-created) account, sent by B with a marker, and found in A's own list of
+ * that collection afterwards. Limited to accounts: B commenting on A's article is a design choice.
+ */
+async function replayCreations(ctx: ScanContext, owner: Identity, attacker: Identity): Promise<void> {
+  for (const op of ctx.spec.operations) {
+    if (op.method !== 'POST' || isExcluded(op) || !isCreationOperation(ctx.spec, op)) continue;
+    if (isBusinessFlow(ctx.spec, op) || isAdminOperation(op) || isLoginOperation(ctx.spec, op)) continue;
+    if (accountParam(op.path) === undefined) continue;
+    const list = ctx.spec.operations.find((o) => o.method === 'GET' && o.path === op.path && !isExcluded(o));
+    if (!list) continue;
+    const target = planRequest(ctx.spec, op, ctx.objects, { owner: owner.name });
+    if (!target.ownedPath || target.invented.length > 0) continue;
+    const path = target.path.split('?')[0];
+    if (!ctx.objects.isScanCreated(path) && !ctx.allowDestructive) continue;
+    const schema = jsonBodySchema(op);
+    const marker = `pcbola${Date.now().toString(36)}`;
+    const marked = schema
+      ? { ...target, body: markBody(ctx.spec, schema, target.body, marker) }
+      : { ...target, path: markPlainQuery(ctx, op, target.path, marker) };
+    if (!JSON.stringify(marked).includes(marker)) continue;
+    const res = await ctx.send(marked, attacker);
+    if (!isSuccess(res)) continue;
+    const after = await ctx.send(planRequest(ctx.spec, list, ctx.objects, { owner: owner.name }), owner);
+    if (!isSuccess(after) || !after.text.includes(marker)) continue;
+    ctx.report(SCAN_RULES.bolaWrite, {
+      operation: op,
+      message: `${attacker.name} created an object in ${owner.name}'s account at ${path}, and ${owner.name}'s list shows it.`,
+      evidence: evidenceOf(res, { owner: owner.name, attacker: attacker.name }),
+    });
+  }
+}
+
+/** The planned query with the marker in every plain text input, optional ones too (the others kept as planned). */
+function markPlainQuery(ctx: ScanContext, op: Operation, path: string, marker: string): string {
+  const url = new URL(path, 'http://x');
+  for (const p of op.parameters) {
+    if (p.in !== 'query' || /admin|role|permission|scope|verified|staff|superuser/i.test(p.name)) continue;
+    const s = resolveSchema(ctx.spec, p.schema);
+    if (
+      schemaType(s) !== 'string' ||
+      s.enum !== undefined ||
+      s.format !== undefined ||
+      s.pattern !== undefined
+    )
+      continue;
+    if (typeof s.minLength === 'number' && s.minLength > marker.length) continue;
+    url.searchParams.set(p.name, marker);
+  }
+  return `${url.pathname}${url.search}`;
+}
+
 async function replayDeletes(ctx: ScanContext, owner: Identity, attacker: Identity): Promise<void> {
   // Deepest first: a card is deleted before the board that holds it.
   const deletes = ctx.spec.operations
@@ -432,6 +502,7 @@ export const api1: Check = {
     await replayWrites(ctx, b, a);
     await replayActions(ctx, a, b);
     await replayActions(ctx, b, a);
+    await replayCreations(ctx, a, b);
     // B deletes A's objects only: B's stay for the checks that follow.
     await replayDeletes(ctx, a, b);
   },
