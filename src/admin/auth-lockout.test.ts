@@ -31,9 +31,9 @@ describe('admin auth lockout', () => {
 
   test('counts an IPv4-mapped address as its IPv4 address and IPv6 addresses by /64', () => {
     assert.equal(lockoutKey('::ffff:192.0.2.1'), '192.0.2.1');
-    assert.equal(lockoutKey('2001:db8:1:2::5'), '2001:db8:1:2::/64');
-    assert.equal(lockoutKey('2001:DB8:1:2:aaaa:bbbb:cccc:dddd'), '2001:db8:1:2::/64');
-    assert.equal(lockoutKey('::1'), '0:0:0:0::/64');
+    assert.equal(lockoutKey('2001:db8:1:2::5'), '2001:db8:1:2:0:0:0:0/64');
+    assert.equal(lockoutKey('2001:DB8:1:2:aaaa:bbbb:cccc:dddd'), '2001:db8:1:2:0:0:0:0/64');
+    assert.equal(lockoutKey('::1'), '0:0:0:0:0:0:0:0/64');
     const { l } = lockout();
     l.fail('2001:db8::1');
     l.fail('2001:db8::2');

@@ -3,8 +3,8 @@
  * any admin API route, count toward one allowance per client address (OWASP API2:2023, CWE-307). Per
  * client, so that one guesser locks out itself and not the operator on another machine.
  */
-import { isIP } from 'node:net';
 import type { Clock } from '../core/clock.ts';
+import { groupIp } from '../shared/ip.ts';
 
 export interface AuthLockoutOptions {
   readonly clock: Clock;
@@ -32,20 +32,12 @@ interface Window {
   failures: number;
 }
 
-/** The key a client's failures count under: its address, IPv4-mapped IPv6 as IPv4, IPv6 by /64. */
+/**
+ * The key a client's failures count under: its address, IPv4-mapped IPv6 as IPv4, IPv6 by /64 (one host
+ * usually holds a whole /64, RFC 4291 §2.5.4: rotating within it must not reset the count).
+ */
 export function lockoutKey(address: string): string {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped !== null) return mapped[1];
-  if (isIP(address) !== 6) return address;
-  // One host usually holds a whole /64 (RFC 4291 §2.5.4): rotating within it must not reset the count.
-  const [head, tail] = address.toLowerCase().split('::');
-  const h = head === '' ? [] : head.split(':');
-  const t = tail === undefined || tail === '' ? [] : tail.split(':');
-  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
-  return `${groups
-    .slice(0, 4)
-    .map((g) => Number.parseInt(g, 16).toString(16))
-    .join(':')}::/64`;
+  return groupIp(address, 32, 64);
 }
 
 /**

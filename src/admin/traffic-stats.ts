@@ -202,6 +202,13 @@ export function createTrafficStats(opts: TrafficStatsOptions): TrafficStats {
   const consumers = new BoundedTally<Tally>(opts.maxKeys ?? 5000, (t) => t.requests);
   const shadow = new BoundedTally<ShadowTally>(opts.maxShadow ?? 500, (s) => s.count);
 
+  /** The tally of client `ip`, made on first sight; `now` is its last-seen time. */
+  function clientAt(ip: string, now: number): ClientTally {
+    const c = clients.get(ip, () => ({ requests: 0, denied: 0, authFailures: 0, alerts: 0, lastSeen: now }));
+    c.lastSeen = now;
+    return c;
+  }
+
   function emptyBucket(t: number): SecondBucket {
     return {
       t,
@@ -250,15 +257,8 @@ export function createTrafficStats(opts: TrafficStatsOptions): TrafficStats {
 
     const ip = str(e['client.address']) ?? str(e['source.ip']);
     if (ip !== undefined) {
-      const c = clients.get(ip, () => ({
-        requests: 0,
-        denied: 0,
-        authFailures: 0,
-        alerts: 0,
-        lastSeen: now,
-      }));
+      const c = clientAt(ip, now);
       c.requests++;
-      c.lastSeen = now;
       if (isDenied) c.denied++;
       if (e['portcullis.stage'] === 'authenticate' || status === 401) c.authFailures++;
     }
@@ -349,15 +349,7 @@ export function createTrafficStats(opts: TrafficStatsOptions): TrafficStats {
       if (e['event.kind'] === 'alert') {
         const ip = str(e['client.address']) ?? str(e['source.ip']);
         if (ip === undefined) return;
-        const c = clients.get(ip, () => ({
-          requests: 0,
-          denied: 0,
-          authFailures: 0,
-          alerts: 0,
-          lastSeen: now,
-        }));
-        c.alerts++;
-        c.lastSeen = now;
+        clientAt(ip, now).alerts++;
       }
     },
     snapshot(seconds = window, topOffenders = 10) {

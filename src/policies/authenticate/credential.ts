@@ -1,16 +1,10 @@
-import type { AuthMethod } from '../../core/exchange.ts';
+import type { Principal } from '../../core/exchange.ts';
 import { withDefaults } from '../../core/policy-config.ts';
+import type { ApiKeyConsumer } from '../../state/api-keys.ts';
 import { type ConsumerConfig, consumerSchema } from './schema.ts';
 
-/** What one verifier learned about the caller. */
-export interface Identity {
-  readonly subject: string;
-  readonly consumer?: string;
-  readonly scopes: ReadonlySet<string>;
-  readonly roles: ReadonlySet<string>;
-  readonly claims: Readonly<Record<string, unknown>>;
-  readonly method: AuthMethod;
-}
+/** What one verifier learned about the caller: the principal but for the schemes (the policy adds those). */
+export type Identity = Omit<Principal, 'schemes'>;
 
 /**
  * Outcome of checking one security scheme: no credential for it, a credential that failed (with a
@@ -33,12 +27,11 @@ export type CredentialResult =
   | { readonly kind: 'unavailable'; readonly reason: string; readonly detail: string }
   | { readonly kind: 'ok'; readonly identity: Identity };
 
-/** A configured consumer (API key, Basic, mTLS) as its verifier keeps it: roles as a set, metadata frozen. */
-export interface Consumer {
-  readonly name: string;
-  readonly roles: ReadonlySet<string>;
-  readonly metadata: Readonly<Record<string, unknown>>;
-}
+/**
+ * A configured consumer (API key, Basic, mTLS) as its verifier keeps it: roles as a set, metadata frozen. The
+ * same shape as a key registered at runtime in the state store.
+ */
+export type Consumer = ApiKeyConsumer;
 
 /** The consumer a config entry describes, with the schema's defaults (no roles, no metadata). */
 export function consumerOf(c: ConsumerConfig): Consumer {

@@ -10,7 +10,7 @@ import {
   type PresentedCertificate,
   readPemCertificates,
 } from './client-cert-header.ts';
-import { consumerOf } from './credential.ts';
+import { type Consumer, consumerOf } from './credential.ts';
 import { type ClientCertHeaderConfig, type MtlsConfig, mtlsSchema } from './schema.ts';
 
 /**
@@ -72,11 +72,8 @@ function trustAnchors(cfg: ClientCertHeaderConfig): X509Certificate[] {
   }
 }
 
-export interface MtlsConsumer {
-  readonly name: string;
-  readonly roles: ReadonlySet<string>;
-  readonly metadata: Readonly<Record<string, unknown>>;
-}
+/** The consumer a certificate maps to. */
+export type MtlsConsumer = Consumer;
 
 /** Splits `CN=a,O=b` into attribute pairs; commas inside values may be escaped as `\,`. */
 function parseSubject(subject: string): Array<[string, string]> {
