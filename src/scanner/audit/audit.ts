@@ -6,7 +6,7 @@ import { PortcullisError } from '../../core/errors.ts';
 import type { FindingsResult, Severity } from '../finding.ts';
 import { checkSecrets, checkSecuritySchemes, checkServers } from './checks/document.ts';
 import { checkOperations } from './checks/operations.ts';
-import { checkSchemas } from './checks/schemas.ts';
+import { checkSchemas, emitPatternRefusals, type PatternCheck } from './checks/schemas.ts';
 import { createCollector, type Emit } from './collector.ts';
 import { buildAuditModel } from './model.ts';
 import { AUDIT_RULES, type AuditRuleInfo } from './rules.ts';
@@ -32,7 +32,7 @@ export interface AuditResult extends FindingsResult {
 export async function runAudit(file: string, options: AuditOptions = {}): Promise<AuditResult> {
   const started = performance.now();
   const source = await readSpecSource(file);
-  return auditSource(source, options, started);
+  return await auditSource(source, options, started);
 }
 
 /** Audits spec text already in memory (`file` names it in findings). */
@@ -42,10 +42,10 @@ export async function auditText(
   options: AuditOptions = {},
 ): Promise<AuditResult> {
   const started = performance.now();
-  return auditSource(await parseSpecSource(file, text), options, started);
+  return await auditSource(await parseSpecSource(file, text), options, started);
 }
 
-function auditSource(source: SpecSource, options: AuditOptions, started: number): AuditResult {
+async function auditSource(source: SpecSource, options: AuditOptions, started: number): Promise<AuditResult> {
   const model = buildAuditModel(source);
   const disabled = new Set(options.disable ?? []);
   const unknown = [...disabled].filter((id) => !AUDIT_RULES.some((r) => r.id === id));
@@ -58,7 +58,13 @@ function auditSource(source: SpecSource, options: AuditOptions, started: number)
   checkServers(model, emit);
   checkSecuritySchemes(model, emit);
   checkOperations(model, emit);
-  checkSchemas(model, emit);
+  const patterns: PatternCheck[] = [];
+  checkSchemas(model, emit, patterns);
+  if (patterns.length > 0) {
+    // Only a pattern that is not plain needs the RE2 engine; most specs have none.
+    const { patternRefusal } = await import('../../openapi/pattern.ts');
+    emitPatternRefusals(patterns, patternRefusal, emit);
+  }
   checkSecrets(model, emit);
 
   const min = options.minSeverity;

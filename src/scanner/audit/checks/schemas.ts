@@ -2,9 +2,8 @@
  * Schema rules, run in one walk over every schema owner (named schema or inline operation schema). Findings
  * are grouped per owner and rule, listing the affected properties.
  */
-import { patternRefusal } from '../../../openapi/pattern.ts';
 import type { Severity } from '../../finding.ts';
-import type { Emit } from '../collector.ts';
+import type { Emit, Hit } from '../collector.ts';
 import { type AuditModel, type AuditOperation, type SchemaOwner, schemaChildren, typeIs } from '../model.ts';
 import { R } from '../rules.ts';
 import { isMapValue, type Json, type JsonMap } from '../source.ts';
@@ -127,11 +126,160 @@ function listOps(ops: Iterable<AuditOperation>, max = 3): string {
   return all.slice(0, max).join(', ') + (all.length > max ? ` and ${all.length - max} more` : '');
 }
 
-export function checkSchemas(model: AuditModel, emit: Emit): void {
-  for (const owner of model.owners.values()) checkOwner(owner, emit);
+/** A spec pattern the walk could not clear on sight: it waits for the RE2 compile (see `emitPatternRefusals`). */
+export interface PatternCheck {
+  readonly source: string;
+  readonly hit: Hit;
 }
 
-function checkOwner(owner: SchemaOwner, emit: Emit): void {
+/**
+ * Runs the schema rules. Patterns that `plainPattern` cannot clear are pushed to `patterns` for
+ * `emitPatternRefusals`, so the RE2 engine (re2js) loads only for a spec that has such a pattern.
+ */
+export function checkSchemas(model: AuditModel, emit: Emit, patterns: PatternCheck[]): void {
+  for (const owner of model.owners.values()) checkOwner(owner, emit, patterns);
+}
+
+/**
+ * Emits a finding for each pattern the gateway would refuse (`refusal` is `patternRefusal` from
+ * src/openapi/pattern.ts), in the order the walk met them.
+ */
+export function emitPatternRefusals(
+  patterns: readonly PatternCheck[],
+  refusal: (source: string) => string | undefined,
+  emit: Emit,
+): void {
+  for (const { source, hit } of patterns) {
+    const why = refusal(source);
+    if (why !== undefined) emit(R.patternNotLinear, { ...hit, note: why });
+  }
+}
+
+// What `plainPattern` reads. Outside a class: letters, digits and punctuation that means itself in ECMA-262
+// and RE2 alike; inside a class also the operators, which mean themselves there. No `[`, `^` or `:` inside
+// a class (RE2 reads `[:alpha:]`), no `]` or `}` outside one.
+const PLAIN_CHAR = /[A-Za-z0-9 _,;:=@#%&'"!~<>/-]/;
+const PLAIN_CLASS_CHAR = /[A-Za-z0-9 _,;=@#%&'"!~<>/.+*?(){}|$]/;
+// Escapes both engines read the same way, in and out of a class: \d \D \w \W and escaped operators.
+const PLAIN_ESCAPE = /[dDwW.\\/+*?()[\]{}|^$]/;
+const PLAIN_RANGE = /^(?:[0-9]-[0-9]|[a-z]-[a-z]|[A-Z]-[A-Z])$/;
+const QUANTIFIER = /\{(\d{1,4})(?:(,)(\d{0,4}))?\}/y;
+/**
+ * The weight of a pattern's counted repetitions: each `{n,m}` adds m (n when open), times the weight of what
+ * it repeats when that is a group. At most this much stays far below RE2's limits (1000 per count, nested
+ * counts multiplied, 1.4 million instructions).
+ */
+const PLAIN_REPEAT_BUDGET = 1000;
+
+/**
+ * Whether a pattern is plain enough that `compileSpecPattern` (src/openapi/pattern.ts) surely accepts it:
+ * anchors, literal characters, `.`, the escapes above and classes of them (ranges between two digits or two
+ * letters of one case), groups (`(...)`, `(?:...)`) and alternatives that are not empty, each atom or group
+ * at most once quantified (`* + ?`, `{n}`, `{n,}`, `{n,m}`, optionally lazy). Real specs are mostly such
+ * patterns (`^AC[0-9a-fA-F]{32}$`); anything else is left to the RE2 compile. False is always safe: it only
+ * costs loading RE2.
+ */
+export function plainPattern(source: string): boolean {
+  if (source.length > 512) return false;
+  // One frame per open group: the weight inside it, and whether its current alternative has an atom yet.
+  const frames: { weight: number; filled: boolean }[] = [{ weight: 0, filled: false }];
+  let top = frames[0]!;
+  // What a quantifier here would repeat: nothing, an atom, or a group of this weight.
+  let last: 'none' | 'atom' | number = 'none';
+  let i = 0;
+  while (i < source.length) {
+    const c = source[i]!;
+    if (c === '^' || c === '$') {
+      last = 'none';
+      i++;
+    } else if (c === '\\') {
+      // `\-` means `-` only inside a class in ECMA-262's Unicode grammar.
+      if (!PLAIN_ESCAPE.test(source[i + 1] ?? '')) return false;
+      last = 'atom';
+      i += 2;
+    } else if (c === '[') {
+      const end = plainClassEnd(source, i);
+      if (end < 0) return false;
+      last = 'atom';
+      i = end;
+    } else if (c === '(') {
+      if (source[i + 1] === '?') {
+        if (source[i + 2] !== ':') return false;
+        i += 2;
+      }
+      top.filled = true;
+      top = { weight: 0, filled: false };
+      frames.push(top);
+      last = 'none';
+      i++;
+    } else if (c === ')' || c === '|') {
+      // No empty alternative or group: each has an atom or a group.
+      if (!top.filled) return false;
+      if (c === '|') {
+        top.filled = false;
+        last = 'none';
+        i++;
+        continue;
+      }
+      if (frames.length === 1) return false;
+      const group = frames.pop()!;
+      top = frames[frames.length - 1]!;
+      top.weight += group.weight;
+      last = group.weight;
+      i++;
+    } else if (c === '*' || c === '+' || c === '?' || c === '{') {
+      if (last === 'none') return false;
+      if (c === '{') {
+        QUANTIFIER.lastIndex = i;
+        const q = QUANTIFIER.exec(source);
+        if (q === null) return false;
+        const min = Number(q[1]);
+        const max = q[2] === undefined || q[3] === '' ? min : Number(q[3]);
+        if (min > max) return false;
+        // A counted group: its weight counts max times instead of once.
+        top.weight += last === 'atom' ? max : max * Math.max(1, last) - last;
+        i += q[0].length;
+      } else i++;
+      if (source[i] === '?') i++;
+      last = 'none';
+    } else if (c === '.' || PLAIN_CHAR.test(c)) {
+      top.filled = true;
+      last = 'atom';
+      i++;
+    } else return false;
+    if (top.weight > PLAIN_REPEAT_BUDGET) return false;
+    if (last === 'atom') top.filled = true;
+  }
+  return frames.length === 1 && top.filled && top.weight <= PLAIN_REPEAT_BUDGET;
+}
+
+/** Where a plain class that opens at `start` ends (the index after its `]`), or -1 when it is not plain. */
+function plainClassEnd(source: string, start: number): number {
+  let i = start + 1;
+  if (source[i] === '^') i++;
+  const first = i;
+  for (;;) {
+    const c = source[i];
+    if (c === undefined) return -1;
+    if (c === ']') return i === first ? -1 : i + 1;
+    if (c === '-') {
+      // A dash means itself only first or last.
+      if (i !== first && source[i + 1] !== ']') return -1;
+      i++;
+    } else if (c === '\\') {
+      if (source[i + 1] !== '-' && !PLAIN_ESCAPE.test(source[i + 1] ?? '')) return -1;
+      i += 2;
+      if (source[i] === '-' && source[i + 1] !== ']') return -1;
+    } else if (source[i + 1] === '-' && source[i + 2] !== undefined && source[i + 2] !== ']') {
+      const range = source.slice(i, i + 3);
+      if (!PLAIN_RANGE.test(range) || range.charCodeAt(0) > range.charCodeAt(2)) return -1;
+      i += 3;
+    } else if (PLAIN_CLASS_CHAR.test(c)) i++;
+    else return -1;
+  }
+}
+
+function checkOwner(owner: SchemaOwner, emit: Emit, deferred: PatternCheck[]): void {
   const inRequest = owner.requestOps.size > 0;
   const inResponse = owner.responseOps.size > 0;
   // A schema no operation uses is judged as an input: it may be wired up tomorrow.
@@ -201,17 +349,11 @@ function checkOwner(owner: SchemaOwner, emit: Emit): void {
         ]);
     }
     for (const [source, at] of patterns) {
-      const why = patternRefusal(source);
-      if (why !== undefined) {
-        emit(R.patternNotLinear, {
-          ...hit,
-          key: at,
-          anchor: at,
-          pointer: at,
-          note: why,
-          evidence: { pattern: source },
-        });
-      }
+      if (plainPattern(source)) continue;
+      deferred.push({
+        source,
+        hit: { ...hit, key: at, anchor: at, pointer: at, evidence: { pattern: source } },
+      });
     }
     if (typeIs(node, 'array') && node.maxItems === undefined) {
       emit(R.unboundedArray, { ...limitHit, severity: limitSeverity(R.unboundedArray.severity) });
