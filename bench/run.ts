@@ -151,6 +151,9 @@ interface Duel {
    * far less than it moves throughput.
    */
   cpuMedian?: number;
+  /** Median CPU time per request of A and of B, in µs (same condition as `cpuMedian`). */
+  cpuUsA?: number;
+  cpuUsB?: number;
   /** Length of each run. */
   seconds: number;
 }
@@ -198,6 +201,8 @@ async function runDuels(scenarios: readonly Scenario[], dir: string, upstreamPor
       };
       const ratios: number[] = [];
       const cpuRatios: number[] = [];
+      const cpuA: number[] = [];
+      const cpuB: number[] = [];
       for (let i = 0; i < DUEL_PAIRS; i++) {
         let ra: Awaited<ReturnType<typeof run>>;
         let rb: Awaited<ReturnType<typeof run>>;
@@ -209,13 +214,21 @@ async function runDuels(scenarios: readonly Scenario[], dir: string, upstreamPor
           ra = await run(a, ca);
         }
         ratios.push(ra.rps / rb.rps);
-        if (ra.cpuPerRequest && rb.cpuPerRequest) cpuRatios.push(rb.cpuPerRequest / ra.cpuPerRequest);
+        if (ra.cpuPerRequest && rb.cpuPerRequest) {
+          cpuRatios.push(rb.cpuPerRequest / ra.cpuPerRequest);
+          cpuA.push(ra.cpuPerRequest * 1000);
+          cpuB.push(rb.cpuPerRequest * 1000);
+        }
       }
       const duel: Duel = { label, ratios, median: median(ratios), seconds };
-      if (cpuRatios.length === ratios.length) duel.cpuMedian = median(cpuRatios);
+      if (cpuRatios.length === ratios.length) {
+        duel.cpuMedian = median(cpuRatios);
+        duel.cpuUsA = median(cpuA);
+        duel.cpuUsB = median(cpuB);
+      }
       out.push(duel);
       process.stderr.write(
-        `bench: duel ${label}: median ${duel.median.toFixed(2)}${duel.cpuMedian ? `, CPU per request ${duel.cpuMedian.toFixed(2)}` : ''}\n`,
+        `bench: duel ${label}: median ${duel.median.toFixed(2)}${duel.cpuMedian ? `, CPU per request ${duel.cpuMedian.toFixed(2)} (A ${duel.cpuUsA!.toFixed(0)} µs, B ${duel.cpuUsB!.toFixed(0)} µs)` : ''}\n`,
       );
     } finally {
       await ca.stop();
@@ -648,13 +661,14 @@ async function main() {
       `the figure to quote. Runs last ${DUEL_SECONDS} s, longer when a contender is slow (40 × its median latency).`,
       '',
       'Where both sides are one Portcullis process, the last column reads the same comparison from the',
-      "processes' CPU clocks: the median of B's CPU time per request ÷ A's.",
+      "processes' CPU clocks (all threads): the median of B's CPU time per request ÷ A's, and each side's",
+      'median CPU µs per request.',
       '',
-      '| ratio | per pair of runs | median | run | CPU per request, B ÷ A |',
-      '| --- | --- | ---: | ---: | ---: |',
+      '| ratio | per pair of runs | median | run | CPU per request, B ÷ A | CPU µs/request, A | B |',
+      '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
       ...duels.map(
         (d) =>
-          `| ${d.label} | ${d.ratios.map((r) => fmt(r)).join(', ')} | ${fmt(d.median)} | ${d.seconds} s | ${d.cpuMedian === undefined ? '' : fmt(d.cpuMedian)} |`,
+          `| ${d.label} | ${d.ratios.map((r) => fmt(r)).join(', ')} | ${fmt(d.median)} | ${d.seconds} s | ${d.cpuMedian === undefined ? '' : fmt(d.cpuMedian)} | ${d.cpuUsA === undefined ? '' : fmt(d.cpuUsA, 0)} | ${d.cpuUsB === undefined ? '' : fmt(d.cpuUsB, 0)} |`,
       ),
     );
   }
