@@ -15,6 +15,11 @@ interface StatusSpec {
   /** Declared media types (lower case), possibly ranges. */
   readonly types: readonly string[];
   readonly validators: ReadonlyMap<string, CompiledSchema>;
+  /**
+   * The keys of `validators`, as one array made at compile time: the media type matcher is compiled once
+   * per array (a WeakMap keyed by it), so a fresh array per response compiled it anew every time.
+   */
+  readonly validatorTypes: readonly string[];
 }
 
 /** Why a response is withheld or changed. */
@@ -176,7 +181,11 @@ export function compileProtectResponse(config: ProtectResponseConfig, ctx: Compi
       if (media.schema !== undefined) validators.set(type, compiler.compile(media.schema, 'response'));
       collectExemptions(media.schema, resolve, exemptions);
     }
-    statuses.set(code.toUpperCase(), { types: Object.keys(r.content), validators });
+    statuses.set(code.toUpperCase(), {
+      types: Object.keys(r.content),
+      validators,
+      validatorTypes: [...validators.keys()],
+    });
   }
   const scanner = c.dataLeak === 'off' ? undefined : createLeakScanner(c.dataLeakDetectors);
   const removeHeaders = c.removeHeaders.map((h) => h.toLowerCase());
@@ -221,7 +230,7 @@ export function compileProtectResponse(config: ProtectResponseConfig, ctx: Compi
     const type = mediaTypeOf(headerOf(head, 'content-type'));
     if (!isJsonMediaType(type)) return undefined;
     const declared = specFor(statuses, head.status);
-    const key = declared && matchMediaType([...declared.validators.keys()], type);
+    const key = declared && matchMediaType(declared.validatorTypes, type);
     const v = key === undefined ? undefined : declared?.validators.get(key);
     if (v === undefined && scanner === undefined) return undefined;
     return { schema: v };
