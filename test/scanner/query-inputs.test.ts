@@ -33,9 +33,26 @@ const json = (schema: object) => ({ content: { 'application/json': { schema } } 
 const SPEC = {
   openapi: '3.0.3',
   info: { title: 'members', version: '1' },
-  components: { securitySchemes: { key: { type: 'apiKey', in: 'header', name: 'x-user' } } },
-  security: [{ key: [] }],
+  components: {
+    securitySchemes: {
+      key: { type: 'apiKey', in: 'header', name: 'x-user' },
+      bearer: { type: 'http', scheme: 'bearer' },
+    },
+  },
+  security: [{ key: [] }, { bearer: [] }],
   paths: {
+    '/login': {
+      post: {
+        operationId: 'login',
+        security: [],
+        parameters: [q('username', str, true), q('password', { type: 'string', format: 'password' }, true)],
+        responses: {
+          '200': { description: 'signed in', ...json({ type: 'object', properties: { access_token: str } }) },
+          '401': { description: 'wrong user name or password' },
+          '429': { description: 'too many failed logins' },
+        },
+      },
+    },
     '/members': {
       post: {
         operationId: 'createMember',
@@ -112,15 +129,32 @@ interface Card {
 async function startMembers(fixed: boolean): Promise<{ url: string; server: Server; cards: () => number }> {
   const members = new Map<string, Member>();
   const cards = new Map<string, Card>();
+  const tokens = new Map<string, string>();
+  const failures = new Map<string, number>();
   const server = createServer((req, res) => {
-    const user = String(req.headers['x-user'] ?? '');
     const url = new URL(req.url ?? '/', 'http://x');
+    const bearer = /^Bearer (\S+)$/.exec(String(req.headers.authorization ?? ''))?.[1];
+    const user = String(req.headers['x-user'] ?? (bearer !== undefined ? (tokens.get(bearer) ?? '') : ''));
     const [, top, id, sub, cardId] = url.pathname.split('/');
     const send = (status: number, body: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));
     };
     const query = (name: string) => url.searchParams.get(name);
+    if (req.method === 'POST' && url.pathname === '/login') {
+      // A query-string login. The fixed twin locks an account after 5 failed logins in a row.
+      const name = query('username') ?? '';
+      const failed = failures.get(name) ?? 0;
+      if (fixed && failed >= 5) return send(429, { detail: 'Too many failed logins' });
+      if (!['alice', 'bob'].includes(name) || query('password') !== `pw-${name}`) {
+        failures.set(name, failed + 1);
+        return send(401, { detail: 'Incorrect username or password' });
+      }
+      failures.set(name, 0);
+      const token = randomUUID();
+      tokens.set(token, name);
+      return send(200, { access_token: token, token_type: 'bearer' });
+    }
     if (user === '') return send(401, { detail: 'Not authenticated' });
     if (top !== 'members') return send(404, { detail: 'Not Found' });
     if (req.method === 'POST' && !id) {
@@ -249,6 +283,37 @@ describe('an API that takes every input from the query string', () => {
     assert.ok(f, found(runs.vulnerable.result).join('\n'));
     assert.match(f.message, /is_admin \(privileged, declared\)/);
     assert.match(f.message, /role \(privileged\)/);
+  });
+
+  test('logs in through a query-string login, and tests it for brute force', async () => {
+    const login = (name: string) => ({
+      name,
+      login: { path: `/login?username=${name}&password=pw-${name}`, body: {} },
+    });
+    const results: ScanResult[] = [];
+    for (const fixed of [false, true]) {
+      const api = await startMembers(fixed);
+      try {
+        results.push(
+          await runScan({
+            spec: path.join(dir, 'spec.json'),
+            target: api.url,
+            identities: [login('alice'), login('bob')],
+            checks: ['API2'],
+            ratePerSecond: 200,
+          }),
+        );
+      } finally {
+        api.server.close();
+      }
+    }
+    const [vulnerable, fixed] = results;
+    assert.ok(
+      !vulnerable.warnings.some((w) => /no login/.test(w)),
+      `warnings: ${vulnerable.warnings.join(' | ')}`,
+    );
+    assert.deepEqual(found(vulnerable), ['scan/api2-no-brute-force-protection login']);
+    assert.deepEqual(found(fixed), []);
   });
 
   test('finds nothing on the fixed twin', () => {

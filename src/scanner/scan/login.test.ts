@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ScanResponse } from './client.ts';
-import { findToken, loginOutcome, loginRequest, signedIn } from './login.ts';
+import { findToken, loginOutcome, loginRequest, queryLogin, signedIn } from './login.ts';
 
 function response(status: number, json: unknown, headers: Record<string, string> = {}): ScanResponse {
   return {
@@ -69,4 +69,23 @@ test('overrides replace login fields (for failed-login probes) and JSON stays th
   const req = loginRequest({ path: '/l', body: { email: 'a@x', password: 'right' } }, { password: 'wrong' });
   assert.deepEqual(req.body, { email: 'a@x', password: 'wrong' });
   assert.equal(req.headers, undefined);
+});
+
+test('a login path with a query string and an empty body is a query-string login', () => {
+  const flow = queryLogin({ path: '/api/auth/login?username=alice&password=pw-a', body: {} });
+  assert.deepEqual(flow, {
+    path: '/api/auth/login',
+    body: { username: 'alice', password: 'pw-a' },
+    encoding: 'query',
+  });
+  // Its requests carry the fields, overridden for failed-login probes, in the query and send no body.
+  assert.deepEqual(loginRequest(flow, { password: 'wrong' }), {
+    method: 'POST',
+    path: '/api/auth/login?username=alice&password=wrong',
+  });
+  // A body, an explicit encoding or a grant type keeps the path as given.
+  const withBody = { path: '/login?tenant=1', body: { username: 'a' } };
+  assert.equal(queryLogin(withBody), withBody);
+  const form = { path: '/login?tenant=1', body: {}, encoding: 'form' as const };
+  assert.equal(queryLogin(form), form);
 });

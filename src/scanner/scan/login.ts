@@ -89,6 +89,14 @@ export function loginRequest(
   overrides: Readonly<Record<string, unknown>> = {},
 ): ScanRequest {
   const fields: Record<string, unknown> = { ...flow.body, ...overrides };
+  if (flow.encoding === 'query') {
+    const url = new URL(flow.path, 'http://x');
+    for (const [k, v] of Object.entries(fields)) {
+      if (v === undefined || v === null) url.searchParams.delete(k);
+      else url.searchParams.set(k, typeof v === 'string' ? v : JSON.stringify(v));
+    }
+    return { method: flow.method ?? 'POST', path: `${url.pathname}${url.search}` };
+  }
   const form = flow.encoding === 'form' || flow.grantType === 'password';
   if (flow.grantType === 'password' && fields.grant_type === undefined) fields.grant_type = 'password';
   if (!form) return { method: flow.method ?? 'POST', path: flow.path, body: fields };
@@ -192,6 +200,19 @@ function checkFlow(name: string, flow: LoginFlow): void {
     );
 }
 
+/**
+ * A login whose fields are all in its path's query string (`/auth/login?username=a&password=b`, body empty):
+ * the same flow with those fields as its fields and `encoding: 'query'`, so that the login checks can vary them.
+ */
+export function queryLogin(flow: LoginFlow): LoginFlow {
+  const q = typeof flow.path === 'string' ? flow.path.indexOf('?') : -1;
+  if (q < 0 || flow.encoding !== undefined || flow.grantType !== undefined) return flow;
+  if (flow.body === null || typeof flow.body !== 'object' || Object.keys(flow.body).length > 0) return flow;
+  const body: Record<string, string> = {};
+  for (const [k, v] of new URLSearchParams(flow.path.slice(q + 1))) body[k] = v;
+  return { ...flow, path: flow.path.slice(0, q), body, encoding: 'query' };
+}
+
 /** Logs an identity in (or takes its headers or bearer token as given). Throws LoginError on failure. */
 export async function resolveIdentity(client: ScanClient, identity: ScanIdentity): Promise<Identity> {
   const session: Session = { name: identity.name, headers: {}, cookies: new Map() };
@@ -212,7 +233,7 @@ export async function resolveIdentity(client: ScanClient, identity: ScanIdentity
     session.headers.authorization = `Bearer ${identity.bearer}`;
     return { name: identity.name, session, token: identity.bearer };
   }
-  const flow = identity.login!;
+  const flow = queryLogin(identity.login!);
   checkFlow(identity.name, flow);
   const res = await client.trySend(loginRequest(flow), { session });
   if (!res || res.status >= 400) {

@@ -10,10 +10,17 @@ export interface LoginFlow {
   readonly path: string;
   /** Defaults to POST. */
   readonly method?: 'POST' | 'PUT';
-  /** The fields sent, e.g. `{ username: 'alice', password: '...' }`: as JSON, or form-encoded (`encoding`). */
+  /**
+   * The fields sent, e.g. `{ username: 'alice', password: '...' }`: as JSON, form-encoded or in the query
+   * string (`encoding`). A `path` with a query string and an empty `body` is a query-string login: its query
+   * fields are the login's fields.
+   */
   readonly body: Readonly<Record<string, unknown>>;
-  /** `json` (default) or `form` (`application/x-www-form-urlencoded`). */
-  readonly encoding?: 'json' | 'form';
+  /**
+   * `json` (default), `form` (`application/x-www-form-urlencoded`) or `query` (the fields in the URL's query
+   * string, no body: `POST /auth/login?username=...&password=...`).
+   */
+  readonly encoding?: 'json' | 'form' | 'query';
   /**
    * `password`: an OAuth2 resource owner password grant (RFC 6749 section 4.3): the body is form-encoded and
    * gets `grant_type=password` unless it has a `grant_type`; put `username`, `password` and, when the server
