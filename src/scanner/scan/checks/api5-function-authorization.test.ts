@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Operation } from '../../../core/api-document.ts';
+import { buildApiDocument } from '../../../openapi/load.ts';
 import type { ScanResponse } from '../client.ts';
 import { looksPrivileged, refusedIn200 } from './api5-function-authorization.ts';
 
@@ -52,5 +53,32 @@ describe('API5 judgement', () => {
     assert.equal(looksPrivileged(operation('/v2/admin/users')), true);
     assert.equal(looksPrivileged(operation('/users', undefined, ['admin'])), true);
     assert.equal(looksPrivileged(operation('/api/boards', 'My boards')), false);
+  });
+
+  test('with the document, takes a description that says admin as privileged', () => {
+    const spec = buildApiDocument('/shop.yaml', '3.1', {
+      openapi: '3.1.0',
+      info: { title: 'shop', version: '1' },
+      paths: {
+        '/products/{id}': {
+          delete: {
+            operationId: 'deleteProduct',
+            description: 'Deletes a product. Administrators only.',
+            parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+            responses: { '204': { description: 'gone' } },
+          },
+          get: {
+            operationId: 'getProduct',
+            description: 'A product of the catalogue.',
+            parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+            responses: { '200': { description: 'a product' } },
+          },
+        },
+      },
+    });
+    const op = (id: string) => spec.operations.find((o) => o.id === id)!;
+    assert.equal(looksPrivileged(op('deleteProduct'), spec), true);
+    assert.equal(looksPrivileged(op('deleteProduct')), false);
+    assert.equal(looksPrivileged(op('getProduct'), spec), false);
   });
 });

@@ -38,10 +38,17 @@ const USER_FIELD = /^(user_?name|login|email|e_?mail|handle)$/i;
 const SAME_CONTENT = 0.9;
 const PRIVILEGED_VALUE = /admin|super|root|owner|staff|manager/i;
 
-/** Privileged by its description: marker, path, tag, scope, or a summary that says admin. */
-export function looksPrivileged(op: Operation): boolean {
+/**
+ * Privileged by its description: marker, path, tag, scope, or a summary that says admin; with the document,
+ * also the operation's description ("Deletes a product. Admins only.").
+ */
+export function looksPrivileged(op: Operation, spec?: ScanContext['spec']): boolean {
   if (isAdminOperation(op)) return true;
-  return ADMIN_WORDS.test(op.summary ?? '');
+  if (ADMIN_WORDS.test(op.summary ?? '')) return true;
+  const raw = spec && op.pointer !== '' ? spec.resolve(`#${op.pointer}`) : undefined;
+  const description =
+    raw !== null && typeof raw === 'object' ? (raw as Record<string, unknown>).description : undefined;
+  return typeof description === 'string' && ADMIN_WORDS.test(description.slice(0, 2000));
 }
 
 /** A 2xx that refuses all the same (`{"status": "fail", "message": "Admins only"}`). */
@@ -79,7 +86,7 @@ async function replayReads(ctx: ScanContext): Promise<void> {
   for (const op of ctx.spec.operations) {
     if (!SAFE.has(op.method) || op.method !== 'GET' || isExcluded(op)) continue;
     if (isLoginOperation(ctx.spec, op)) continue;
-    const named = looksPrivileged(op);
+    const named = looksPrivileged(op, ctx.spec);
     // Data-based candidates: function-level reads (no object in the path) only.
     if (!named && op.path.includes('{')) continue;
     for (const user of ctx.identities) {
@@ -235,7 +242,11 @@ function privilegedBody(ctx: ScanContext, op: Operation): unknown {
 async function replayChanges(ctx: ScanContext): Promise<void> {
   const user = ctx.identities[0];
   const ops = ctx.spec.operations.filter(
-    (op) => !SAFE.has(op.method) && !isExcluded(op) && !isLoginOperation(ctx.spec, op) && looksPrivileged(op),
+    (op) =>
+      !SAFE.has(op.method) &&
+      !isExcluded(op) &&
+      !isLoginOperation(ctx.spec, op) &&
+      looksPrivileged(op, ctx.spec),
   );
   if (!user || ops.length === 0) return;
   // Deletes last: the account must live through the other changes.
@@ -250,11 +261,18 @@ async function replayChanges(ctx: ScanContext): Promise<void> {
       if (value === undefined) continue;
       params[param] = value;
     }
-    const req = planRequest(ctx.spec, op, ctx.objects, {
-      owner: user.name,
-      params,
-      ...(jsonBodySchema(op) ? { body: privilegedBody(ctx, op) } : {}),
-    });
+    const plan = (owner: string) =>
+      planRequest(ctx.spec, op, ctx.objects, {
+        owner,
+        params,
+        ...(jsonBodySchema(op) ? { body: privilegedBody(ctx, op) } : {}),
+      });
+    // An object of the path: the admin's own scan-created one first, else the user's.
+    let req = plan(user.name);
+    if (param === undefined && op.path.includes('{') && ctx.admin) {
+      const asAdmin = plan(ctx.admin.name);
+      if (asAdmin.object) req = asAdmin;
+    }
     if (req.invented.length > 0) continue;
     const path = req.path.split('?')[0];
     if (param !== undefined && account) {
@@ -268,7 +286,7 @@ async function replayChanges(ctx: ScanContext): Promise<void> {
         body: undefined,
         createdBy: op,
       });
-    } else if (!ctx.allowDestructive && op.method !== 'POST') {
+    } else if (!ctx.allowDestructive && op.method !== 'POST' && !ctx.objects.isScanCreated(path)) {
       continue; // nothing of ours to change
     }
     const before = account && op.method === 'DELETE' ? await adminViews(ctx) : [];

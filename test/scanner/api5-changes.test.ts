@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { runScan, type ScanResult } from '../../src/scanner/scan/runner.ts';
+
+/**
+ * Coupons that only administrators may create and delete, as the operations' descriptions say (their paths,
+ * tags and summaries say nothing of it). Vulnerable: anyone creates and deletes them. Fixed twin: only the
+ * administrator (`x-user: root`).
+ */
+const codeParam = { name: 'code', in: 'path', required: true, schema: { type: 'string' } };
+const COUPON = { type: 'object', properties: { code: { type: 'string' }, percent: { type: 'integer' } } };
+const json = (schema: object) => ({ content: { 'application/json': { schema } } });
+const SPEC = {
+  openapi: '3.1.0',
+  info: { title: 'coupons', version: '1' },
+  components: { securitySchemes: { key: { type: 'apiKey', in: 'header', name: 'x-user' } } },
+  security: [{ key: [] }],
+  paths: {
+    '/coupons': {
+      post: {
+        operationId: 'createCoupon',
+        summary: 'Create a coupon',
+        description: 'Creates a discount coupon. Administrators only.',
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                required: ['code', 'percent'],
+                properties: {
+                  code: { type: 'string' },
+                  percent: { type: 'integer', minimum: 1, maximum: 50 },
+                },
+              },
+            },
+          },
+        },
+        responses: { '201': { description: 'created', ...json(COUPON) } },
+      },
+    },
+    '/coupons/{code}': {
+      get: {
+        operationId: 'getCoupon',
+        summary: 'A coupon',
+        parameters: [codeParam],
+        responses: { '200': { description: 'a coupon', ...json(COUPON) } },
+      },
+      delete: {
+        operationId: 'deleteCoupon',
+        summary: 'Delete a coupon',
+        description: 'Deletes a coupon. Administrators only.',
+        parameters: [codeParam],
+        responses: { '200': { description: 'deleted', ...json({ type: 'object' }) } },
+      },
+    },
+  },
+};
+
+async function startCoupons(fixed: boolean): Promise<{ url: string; server: Server }> {
+  const coupons = new Map<string, { code: string; percent: number }>();
+  const server = createServer((req, res) => {
+    const send = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    const user = String(req.headers['x-user'] ?? '');
+    if (!['alice', 'bob', 'root'].includes(user)) return send(401, { detail: 'Not authenticated' });
+    const [, top, code] = (req.url ?? '').split('?')[0].split('/');
+    if (top !== 'coupons') return send(404, { detail: 'Not Found' });
+    const admin = user === 'root';
+    if (req.method === 'POST' && !code) {
+      let raw = '';
+      req.on('data', (c) => {
+        raw += c;
+      });
+      req.on('end', () => {
+        if (fixed && !admin) return send(403, { detail: 'Administrators only' });
+        let body: { code?: unknown; percent?: unknown };
+        try {
+          body = JSON.parse(raw);
+        } catch {
+          return send(400, { detail: 'Bad JSON' });
+        }
+        if (typeof body.code !== 'string' || typeof body.percent !== 'number') {
+          return send(422, { detail: 'code and percent are required' });
+        }
+        const coupon = { code: body.code, percent: body.percent };
+        coupons.set(coupon.code, coupon);
+        send(201, coupon);
+      });
+      return;
+    }
+    const coupon = coupons.get(decodeURIComponent(code ?? ''));
+    if (!coupon) return send(404, { detail: 'Coupon not found' });
+    if (req.method === 'GET') return send(200, coupon);
+    if (req.method === 'DELETE') {
+      if (fixed && !admin) return send(403, { detail: 'Administrators only' });
+      coupons.delete(coupon.code);
+      return send(200, { deleted: coupon.code });
+    }
+    send(405, { detail: 'Method Not Allowed' });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+}
+
+describe('API5 on operations whose descriptions say administrators only', () => {
+  let dir: string;
+  const results: Record<'vulnerable' | 'fixed', ScanResult> = {} as never;
+  before(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'portcullis-api5-'));
+    await writeFile(path.join(dir, 'spec.json'), JSON.stringify(SPEC));
+    for (const kind of ['vulnerable', 'fixed'] as const) {
+      const api = await startCoupons(kind === 'fixed');
+      try {
+        results[kind] = await runScan({
+          spec: path.join(dir, 'spec.json'),
+          target: api.url,
+          identities: [
+            { name: 'alice', headers: { 'x-user': 'alice' } },
+            { name: 'bob', headers: { 'x-user': 'bob' } },
+          ],
+          admin: { name: 'root', headers: { 'x-user': 'root' } },
+          checks: ['API5'],
+          ratePerSecond: 200,
+        });
+      } finally {
+        api.server.close();
+      }
+    }
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+  const found = (r: ScanResult) =>
+    [...new Set(r.findings.map((f) => `${f.rule.id} ${f.operation?.operationId}`))].sort();
+
+  test('reports an ordinary identity creating a coupon and deleting one the scan created', () => {
+    assert.deepEqual(found(results.vulnerable), [
+      'scan/api5-bfla createCoupon',
+      'scan/api5-bfla deleteCoupon',
+    ]);
+  });
+
+  test('finds nothing on the fixed twin', () => {
+    assert.deepEqual(found(results.fixed), []);
+  });
+});
