@@ -23,9 +23,7 @@ export function finish(ctx: GatewayContext, f: Flight): void {
   const { decision, deniedBy } = f;
   const durationMs = performance.now() - f.startedAt;
   const apiName = route?.api.config.name ?? f.api?.config.name ?? '';
-  ctx
-    .durationCell(apiName, route ? route.operation.path : '_unmatched', f.method, status)
-    .observe(durationMs / 1000);
+  durationCell(ctx, f, route, apiName, status).observe(durationMs / 1000);
   if (f.span !== null) endServerSpan(f, status, f.startedAt + durationMs);
   if (decision !== 'allow')
     ctx.decisions.inc({ api: apiName, policy: deniedBy ?? 'gateway', reason: decision });
@@ -75,6 +73,19 @@ export function finish(ctx: GatewayContext, f: Flight): void {
   if (ctx.observeBodies && route && ex && decision === 'allow' && status < 400)
     sampleBodies(ctx, route, f, status);
   if (ctx.events !== nullSink) ctx.events.emit(event as SecurityEvent);
+}
+
+/** The duration histogram's child for this request's labels. */
+function durationCell(ctx: GatewayContext, f: Flight, route: Route | undefined, api: string, status: number) {
+  if (route === undefined || f.method !== route.operation.method)
+    return ctx.durationCell(api, route ? route.operation.path : '_unmatched', f.method, status);
+  let cell = route.durationByStatus.get(status);
+  if (cell === undefined) {
+    cell = ctx.durationCell(api, route.operation.path, f.method, status);
+    // Statuses are numbers from the upstream: a handful per route, bounded all the same.
+    if (route.durationByStatus.size < 100) route.durationByStatus.set(status, cell);
+  }
+  return cell;
 }
 
 /** The fingerprint of the credential the request presented, if any. */

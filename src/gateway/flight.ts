@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { EventSink } from '../core/events.ts';
 import type { Exchange, RouteMatch } from '../core/exchange.ts';
+import type { Problem } from '../core/problems.ts';
 import type { RequestSpan, Tracer } from '../core/tracing.ts';
 import { type ForwardingInfo, resolveForwarding } from '../shared/forwarding.ts';
 import type { CircuitPermit } from './circuit-breaker.ts';
@@ -26,6 +27,8 @@ export interface GatewayContext {
   readonly tracer: Tracer | null;
   /** The duration histogram's child for these labels (one Map lookup per request). */
   durationCell(api: string, route: string, method: string, status: number): { observe(v: number): void };
+  /** Logs that a report-mode policy would have refused the request (one function for every request). */
+  readonly reportWouldReject: (policy: string, p: Problem, ex: Exchange) => void;
   readonly upstreamErrors: Counter;
   readonly decisions: Counter;
   readonly streamedBodies: StreamedBodies;
@@ -40,6 +43,7 @@ export interface GatewayContext {
  * every flight has one shape.
  */
 export class Flight {
+  readonly ctx: GatewayContext;
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   /** The snapshot the request started on; a reload does not change it mid-request. */
@@ -78,8 +82,10 @@ export class Flight {
 
   /** Set when the request is dispatched upstream: fired if the client leaves before the response is done. */
   clientGone: ClientGone | undefined = undefined;
-  /** The upstream exchange, from dispatch until its outcome is known; never rejects. */
-  dispatch: Promise<void> | undefined = undefined;
+  /** The upstream exchange is under way: dispatched, and its outcome not yet settled. */
+  dispatching = false;
+  /** What waits for the upstream exchange to be settled (`afterDispatch`); usually nothing. */
+  dispatchWaiters: Array<() => void> | undefined = undefined;
   permit: CircuitPermit | undefined = undefined;
   /** The upstream call's span id while that call is traced and not yet settled. */
   upstreamSpanId: string | undefined = undefined;
@@ -88,7 +94,14 @@ export class Flight {
   upstreamStatus = 0;
   finished = false;
 
-  constructor(snap: Snapshot, req: IncomingMessage, res: ServerResponse, scheme: 'http' | 'https') {
+  constructor(
+    ctx: GatewayContext,
+    snap: Snapshot,
+    req: IncomingMessage,
+    res: ServerResponse,
+    scheme: 'http' | 'https',
+  ) {
+    this.ctx = ctx;
     this.req = req;
     this.res = res;
     this.snap = snap;
@@ -107,6 +120,22 @@ export class Flight {
     this.rawQuery = q === -1 ? '' : url.slice(q + 1);
     const length = req.headers['content-length'];
     this.declaredLength = length === undefined ? -1 : Number(length);
+  }
+
+  /** Runs `fn` once the upstream exchange is settled (now, when none is under way). */
+  afterDispatch(fn: () => void): void {
+    if (!this.dispatching) fn();
+    else if (this.dispatchWaiters === undefined) this.dispatchWaiters = [fn];
+    else this.dispatchWaiters.push(fn);
+  }
+
+  /** The upstream exchange is settled: runs what waited for it. */
+  dispatchSettled(): void {
+    this.dispatching = false;
+    const waiters = this.dispatchWaiters;
+    if (waiters === undefined) return;
+    this.dispatchWaiters = undefined;
+    for (const fn of waiters) fn();
   }
 
   /** The request carries a body (a positive length, chunked, or an HTTP/2 stream open after its headers). */

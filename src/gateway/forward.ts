@@ -6,8 +6,8 @@ import type { Exchange } from '../core/exchange.ts';
 import type { ResponseHead } from '../core/policy.ts';
 import { problem, problems } from '../core/problems.ts';
 import type { Flight, GatewayContext } from './flight.ts';
-import { setForwardingHeaders, stripResponseHopByHop } from './headers.ts';
-import { type Pipeline, runResponseHead, wantsResponseBody } from './pipeline.ts';
+import { responseHeadersWithoutHopByHop, setForwardingHeaders } from './headers.ts';
+import { firstBodyTransformer, type Pipeline, runResponseHead } from './pipeline.ts';
 import { deny, sendProblem } from './reply.ts';
 import type { ApiRuntime } from './snapshot.ts';
 import { BODY_TOO_LARGE, BODY_TOO_SLOW, ClientGone, streamBody } from './streams.ts';
@@ -59,28 +59,37 @@ export function forward(ctx: GatewayContext, f: Flight, a: ApiRuntime): void {
   f.dispatchedAt = performance.now();
   const gone = new ClientGone();
   f.clientGone = gone;
-  f.dispatch = up.pool
-    .stream(
-      {
-        path: up.basePath + f.path + (f.rawQuery ? `?${f.rawQuery}` : ''),
-        method: f.method as 'GET',
-        headers,
-        body,
-        signal: gone as unknown as EventEmitter,
-        opaque: f,
-      },
-      onUpstreamHead,
-    )
-    .then(
-      () => {
-        settlePermit(f, f.upstreamStatus < 500);
-        if (f.span !== null) endClientSpan(f, a);
-      },
-      (err: unknown) => {
-        if (f.span !== null) endClientSpan(f, a, err);
-        onDispatchFailed(ctx, f, a, err);
-      },
-    );
+  f.dispatching = true;
+  // The callback form: no promise and no closures per request; the flight travels as `opaque`.
+  up.pool.stream(
+    {
+      path: up.basePath + f.path + (f.rawQuery ? `?${f.rawQuery}` : ''),
+      method: f.method as 'GET',
+      headers,
+      body,
+      signal: gone as unknown as EventEmitter,
+      opaque: f,
+    },
+    onUpstreamHead,
+    onDispatchDone,
+  );
+}
+
+/** The upstream exchange is over: tells the breaker and the tracer, then whoever waited for it. */
+function onDispatchDone(err: Error | null, data: { opaque: unknown }): void {
+  const f = data.opaque as Flight;
+  const a = f.api!;
+  try {
+    if (err === null || err === undefined) {
+      settlePermit(f, f.upstreamStatus < 500);
+      if (f.span !== null) endClientSpan(f, a);
+    } else {
+      if (f.span !== null) endClientSpan(f, a, err);
+      onDispatchFailed(f.ctx, f, a, err);
+    }
+  } finally {
+    f.dispatchSettled();
+  }
 }
 
 /**
@@ -112,8 +121,10 @@ function onUpstreamHead(data: { statusCode: number; headers: Record<string, unkn
   f.headersAfterMs = performance.now() - f.dispatchedAt;
   f.upstreamStatus = data.statusCode;
   const { ex, route, res } = f;
-  const head: ResponseHead = { status: data.statusCode, headers: data.headers as ResponseHead['headers'] };
-  stripResponseHopByHop(head.headers);
+  const head: ResponseHead = {
+    status: data.statusCode,
+    headers: responseHeadersWithoutHopByHop(data.headers as ResponseHead['headers']),
+  };
   if (ex && route) {
     runResponseHead(route.pipeline, ex, head);
     Object.assign(head.headers, ex.responseHeaders);
@@ -123,15 +134,26 @@ function onUpstreamHead(data: { statusCode: number; headers: Record<string, unkn
   if (f.method === 'HEAD') {
     // HEAD has no body to filter: the upstream's length is that of the body unfiltered.
     if (route?.pipeline.bodyTransformers != null) delete head.headers['content-length'];
-  } else if (ex && route && wantsResponseBody(route.pipeline, ex, head)) {
-    return collectAndTransform(f, ex, route.pipeline, head);
+  } else if (ex && route) {
+    const first = firstBodyTransformer(route.pipeline, ex, head);
+    if (first !== -1) return collectAndTransform(f, ex, route.pipeline, head, first);
   }
   res.writeHead(head.status, head.headers as Record<string, string | string[]>);
   return res;
 }
 
-/** Collects the upstream body, runs the body transformers on it, and sends what they leave. */
-function collectAndTransform(f: Flight, ex: Exchange, pipeline: Pipeline, head: ResponseHead): Writable {
+/**
+ * Collects the upstream body, runs the body transformers on it, and sends what they leave. `first` is the
+ * first transformer that wanted the body when the head arrived: those before it said no to the same head,
+ * and it said yes, so neither is asked again; a later one is, as an earlier one may have changed the head.
+ */
+function collectAndTransform(
+  f: Flight,
+  ex: Exchange,
+  pipeline: Pipeline,
+  head: ResponseHead,
+  first: number,
+): Writable {
   const chunks: Buffer[] = [];
   let size = 0;
   return new Writable({
@@ -142,9 +164,11 @@ function collectAndTransform(f: Flight, ex: Exchange, pipeline: Pipeline, head: 
       cb();
     },
     final(cb) {
-      let body: Buffer = Buffer.concat(chunks, size);
-      for (const p of pipeline.bodyTransformers ?? []) {
-        if (p.handler.wantsResponseBody && !p.handler.wantsResponseBody(ex, head)) continue;
+      let body: Buffer = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
+      const transformers = pipeline.bodyTransformers!;
+      for (let i = first; i < transformers.length; i++) {
+        const p = transformers[i];
+        if (i > first && p.handler.wantsResponseBody && !p.handler.wantsResponseBody(ex, head)) continue;
         const out = p.handler.transformResponseBody!(ex, head, body);
         if (!Buffer.isBuffer(out)) {
           deny(f, out, p.name);

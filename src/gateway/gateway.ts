@@ -124,6 +124,12 @@ function createContext(deps: GatewayDeps, config: Config): GatewayContext {
       (config.logging.accessLog ? (rec: AccessRecord) => logger.info(rec, 'access') : undefined),
     observeBodies: deps.observeBodies,
     tracer: deps.tracer ?? null,
+    reportWouldReject(policy, p, ex) {
+      logger.warn(
+        { requestId: ex.id, policy, reason: p.reason, type: p.problem.type },
+        'report mode: would reject',
+      );
+    },
     durationCell(api, route, method, status) {
       const key = `${api} ${route} ${method} ${status}`;
       let cell = durationCells.get(key);

@@ -9,7 +9,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GATEWAY_DECISIONS } from '../core/decisions.ts';
-import { type Problem, problem, problems } from '../core/problems.ts';
+import { problem, problems } from '../core/problems.ts';
 import { finish } from './finish.ts';
 import { Flight, FlightExchange, type GatewayContext } from './flight.ts';
 import { forward } from './forward.ts';
@@ -48,11 +48,13 @@ function receive(
   res: ServerResponse,
   scheme: 'http' | 'https',
 ): Flight | undefined {
-  const f = new Flight(snap, req, res, scheme);
+  const f = new Flight(ctx, snap, req, res, scheme);
   if (ctx.tracer !== null) startServerSpan(ctx.tracer, f);
   snap.inFlight++;
   ctx.inFlight++;
-  res.once('close', () => onResponseClosed(ctx, f));
+  // One listener function for every response (no closure, no once-wrapper): a response closes once.
+  (res as FlightResponse)[FLIGHT] = f;
+  res.on('close', onResponseClose);
   const read = readRequestHeaders(
     req.rawHeaders,
     req.headers.connection,
@@ -86,19 +88,24 @@ function receive(
   return f;
 }
 
+/** The response's flight, for the one 'close' listener all responses share. */
+const FLIGHT = Symbol('flight');
+type FlightResponse = ServerResponse & { [FLIGHT]?: Flight };
+
 /**
  * A response that closes before it is complete was cut short by the client or by the upstream: the
  * record waits until the dispatch has said which (an upstream cut is an upstream failure).
  */
-function onResponseClosed(ctx: GatewayContext, f: Flight): void {
+function onResponseClose(this: ServerResponse): void {
+  const f = (this as FlightResponse)[FLIGHT]!;
   if (f.clientGone !== undefined && !f.res.writableFinished) {
     f.clientGone.fire();
-    if (f.dispatch !== undefined) {
-      f.dispatch.then(() => finish(ctx, f));
+    if (f.dispatching) {
+      f.afterDispatch(() => finish(f.ctx, f));
       return;
     }
   }
-  finish(ctx, f);
+  finish(f.ctx, f);
 }
 
 /**
@@ -267,7 +274,7 @@ function runRequestPolicies(ctx: GatewayContext, f: Flight): void {
   }
   let result: Denial | undefined | Promise<Denial | undefined>;
   try {
-    const onReport = (policy: string, p: Problem) => reportWouldReject(ctx, f, policy, p);
+    const onReport = ctx.reportWouldReject;
     result =
       f.span === null
         ? runRequestHooks(hooks, f.ex!, onReport)
@@ -288,13 +295,6 @@ function runRequestPolicies(ctx: GatewayContext, f: Flight): void {
     return;
   }
   deny(f, result.problem, result.policy);
-}
-
-function reportWouldReject(ctx: GatewayContext, f: Flight, policy: string, p: Problem): void {
-  ctx.logger.warn(
-    { requestId: f.id, policy, reason: p.reason, type: p.problem.type },
-    'report mode: would reject',
-  );
 }
 
 function policyFailed(ctx: GatewayContext, f: Flight, err: unknown): void {

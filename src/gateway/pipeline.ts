@@ -143,7 +143,7 @@ export async function compilePipeline(
 export function runRequestHooks(
   hooks: readonly CompiledPolicy[],
   ex: Exchange,
-  onReport: (policy: string, problem: Problem) => void,
+  onReport: (policy: string, problem: Problem, ex: Exchange) => void,
   start = 0,
 ): Denial | undefined | Promise<Denial | undefined> {
   for (let i = start; i < hooks.length; i++) {
@@ -169,7 +169,7 @@ export function runRequestHooks(
 export function runRequestHooksTraced(
   hooks: readonly CompiledPolicy[],
   ex: Exchange,
-  onReport: (policy: string, problem: Problem) => void,
+  onReport: (policy: string, problem: Problem, ex: Exchange) => void,
   span: RequestSpan,
   start = 0,
 ): Denial | undefined | Promise<Denial | undefined> {
@@ -231,12 +231,12 @@ function settle(
   p: CompiledPolicy,
   result: Problem | undefined,
   ex: Exchange,
-  onReport: (policy: string, problem: Problem) => void,
+  onReport: (policy: string, problem: Problem, ex: Exchange) => void,
 ): Denial | undefined {
   if (result === undefined) return undefined;
   if (p.mode === 'report') {
     ex.reported.push(`${p.name}:${result.reason ?? result.problem.type}`);
-    onReport(p.name, result);
+    onReport(p.name, result, ex);
     return undefined;
   }
   return { policy: p.name, problem: result };
@@ -250,11 +250,18 @@ export function runResponseHead(pipeline: Pipeline, ex: Exchange, head: Response
 
 /** Whether any body transformer wants this response buffered. */
 export function wantsResponseBody(pipeline: Pipeline, ex: Exchange, head: ResponseHead): boolean {
-  if (pipeline.bodyTransformers === null) return false;
-  for (const p of pipeline.bodyTransformers) {
-    if (p.handler.wantsResponseBody === undefined || p.handler.wantsResponseBody(ex, head)) return true;
+  return firstBodyTransformer(pipeline, ex, head) !== -1;
+}
+
+/** The index of the first body transformer that wants this response buffered, or -1. */
+export function firstBodyTransformer(pipeline: Pipeline, ex: Exchange, head: ResponseHead): number {
+  const transformers = pipeline.bodyTransformers;
+  if (transformers === null) return -1;
+  for (let i = 0; i < transformers.length; i++) {
+    const p = transformers[i];
+    if (p.handler.wantsResponseBody === undefined || p.handler.wantsResponseBody(ex, head)) return i;
   }
-  return false;
+  return -1;
 }
 
 /** Runs the completion hooks; a throwing hook is a bug and must not take the others down. */

@@ -24,6 +24,11 @@ export interface Route {
   readonly maxBodyBytes: number;
   /** Parsed bodies seen on this route so far (for the sampling of `observeBodies`). */
   bodiesSeen: number;
+  /**
+   * The request duration histogram's children for requests with the operation's own method, by status
+   * (filled as statuses occur): the labels are known once the route is, so no key is built per request.
+   */
+  readonly durationByStatus: Map<number, { observe(v: number): void }>;
 }
 
 export interface ApiRuntime {
@@ -169,6 +174,7 @@ export async function buildSnapshot(config: Config, deps: GatewayDeps): Promise<
             pipeline,
             maxBodyBytes: apiConfig.operations[operation.id]?.maxBodyBytes ?? config.server.maxBodyBytes,
             bodiesSeen: 0,
+            durationByStatus: new Map(),
           });
         } catch (err) {
           issues.push(`apis[${i}].spec: ${operation.method} ${operation.path}: ${(err as Error).message}`);

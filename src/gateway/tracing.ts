@@ -92,9 +92,9 @@ export function endClientSpan(f: Flight, a: ApiRuntime, err?: unknown): void {
  * ends after it, so the CLIENT span is part of the request's batch.
  */
 export function endServerSpan(f: Flight, status: number, endMs: number): void {
-  if (f.upstreamSpanId !== undefined && f.dispatch !== undefined) {
+  if (f.upstreamSpanId !== undefined && f.dispatching) {
     // The request's span holds its children: it ends when the upstream call has been settled.
-    f.dispatch.then(() => endServerSpan(f, status, performance.now()));
+    f.afterDispatch(() => endServerSpan(f, status, performance.now()));
     return;
   }
   const { req, route } = f;
