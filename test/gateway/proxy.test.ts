@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { createManualClock } from '../../src/core/clock.ts';
 import { problems } from '../../src/core/problems.ts';
 import {
   echoHandler,
@@ -255,7 +256,10 @@ describe('gateway with a dead upstream', () => {
 describe('circuit breaker', () => {
   test('opens after repeated upstream failures, answers 503 with Retry-After, and closes after trial calls succeed', async () => {
     let failing = true;
+    // The breaker's open period runs on the gateway's clock: a manual one, advanced instead of slept on.
+    const clock = createManualClock(Date.now());
     const gw = await startProxy({
+      runtime: { clock },
       upstream: (_req, res) => {
         res.writeHead(failing ? 500 : 200).end(failing ? 'boom' : 'fine');
       },
@@ -279,7 +283,13 @@ describe('circuit breaker', () => {
         ),
       );
       failing = false;
-      await sleep(1100);
+      clock.advance(999);
+      assert.equal(
+        (await request(gw.url, { path: '/items/1' })).status,
+        503,
+        'still open before openSeconds',
+      );
+      clock.advance(1);
       assert.equal((await request(gw.url, { path: '/items/1' })).status, 200);
       assert.equal((await request(gw.url, { path: '/items/1' })).status, 200);
     } finally {

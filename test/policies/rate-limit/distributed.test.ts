@@ -16,6 +16,11 @@ import { type ChildGateway, startChildGateways } from './processes.ts';
  */
 const N = 200;
 const WINDOW_S = 10;
+/**
+ * The fixed window's own length: its test must run inside one epoch-aligned window, and a long one makes the
+ * wait for a fresh window rare (the last 5 s of 60, not of 10).
+ */
+const FIXED_WINDOW_S = 60;
 const prefix = `pctest:${randomBytes(6).toString('hex')}:`;
 
 const spec = openapi({
@@ -25,8 +30,8 @@ const spec = openapi({
   '/warm': { get: op('warm') },
 });
 
-const limitOf = (name: string, algorithm: string) => ({
-  policies: { rateLimit: { limits: [{ name, algorithm, limit: N, windowSeconds: WINDOW_S, key: 'ip' }] } },
+const limitOf = (name: string, algorithm: string, windowSeconds = WINDOW_S) => ({
+  policies: { rateLimit: { limits: [{ name, algorithm, limit: N, windowSeconds, key: 'ip' }] } },
 });
 
 function admitted(r: LoadResult): number {
@@ -39,12 +44,12 @@ function assertOnlyDecisions(r: LoadResult): void {
 }
 
 /** Every RateLimit field parses as an RFC 9651 list, and a 429 carries Retry-After ≥ t and the problem body. */
-function assertHeaders(r: LoadResult, name: string): void {
+function assertHeaders(r: LoadResult, name: string, windowSeconds = WINDOW_S): void {
   for (const s of r.samples) {
     const policy = parseItemList(s.headers['ratelimit-policy'] as string);
     assert.equal(policy[0].value, name);
     assert.equal(policy[0].params.get('q'), N);
-    assert.equal(policy[0].params.get('w'), WINDOW_S);
+    assert.equal(policy[0].params.get('w'), windowSeconds);
     const rl = parseItemList(s.headers.ratelimit as string);
     assert.equal(typeof rl[0].params.get('r'), 'number');
     if (s.status === 429) {
@@ -59,7 +64,7 @@ function assertHeaders(r: LoadResult, name: string): void {
 
 /** Waits until at least `needMs` remain in the current epoch-aligned window (fixed windows must not roll). */
 async function waitForWindowRoom(needMs: number): Promise<void> {
-  const w = WINDOW_S * 1000;
+  const w = FIXED_WINDOW_S * 1000;
   const into = Date.now() % w;
   if (into > 100 && w - into > needMs) return;
   await new Promise((r) => setTimeout(r, (w - into + 150) % w));
@@ -84,7 +89,7 @@ describe('limits shared by three gateway processes through Redis', () => {
             upstream: { url: upstream.url },
             operations: {
               gcra: limitOf('g', 'gcra'),
-              fixed: limitOf('f', 'fixed-window'),
+              fixed: limitOf('f', 'fixed-window', FIXED_WINDOW_S),
               sliding: limitOf('s', 'sliding-window'),
             },
           },
@@ -118,7 +123,7 @@ describe('limits shared by three gateway processes through Redis', () => {
     assert.ok((r.byStatus.get(429) ?? 0) > 0, 'the load must exceed the limit');
     t.diagnostic(`fixed: admitted ${admitted(r)} of ${N}, ${r.byStatus.get(429)} rejected`);
     assert.equal(admitted(r), N);
-    assertHeaders(r, 'f');
+    assertHeaders(r, 'f', FIXED_WINDOW_S);
   });
 
   test('a sliding window admits exactly N within one window across the three processes', async (t) => {
