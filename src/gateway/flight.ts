@@ -22,6 +22,11 @@ export interface GatewayContext {
   readonly logger: Logger;
   readonly events: EventSink;
   readonly accessLog: ((rec: AccessRecord) => void) | undefined;
+  /**
+   * Someone reads the access event's `@timestamp`: the event sink, or the logger standing in for the
+   * access log (the access log's own lines carry their time).
+   */
+  readonly stampEvents: boolean;
   readonly observeBodies: BodyObserver | undefined;
   /** Null when tracing is off. */
   readonly tracer: Tracer | null;
@@ -111,7 +116,7 @@ export class Flight {
     this.fwd = resolveForwarding(req.headers, this.peerIp, scheme, snap.isTrustedProxy);
     this.trace = continueTrace(req.headers.traceparent);
     this.traceparent = this.trace.traceparent;
-    this.id = requestId(req.headers['x-request-id'], this.trustedPeer, this.trace.traceId);
+    this.id = requestId(req.headers['x-request-id'], this.trustedPeer, this.trace);
     this.hsts = scheme === 'https' ? snap.hsts : undefined;
     this.method = req.method ?? 'GET';
     const url = req.url ?? '/';

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ApiDocument } from '../core/api-document.ts';
 import type { Config } from '../core/config.ts';
+import { nullSink } from '../core/events.ts';
 import { problem, problemBody, problems } from '../core/problems.ts';
 import type { AccessRecord, GatewayDeps } from './deps.ts';
 import type { GatewayContext } from './flight.ts';
@@ -116,12 +117,14 @@ function createContext(deps: GatewayDeps, config: Config): GatewayContext {
   // Histogram children by label values, so a request records its duration with one Map lookup. The
   // values are bounded: routes come from the specs, methods from Node's parser, statuses are numbers.
   const durationCells = new Map<string, { observe(v: number): void }>();
+  const accessLog =
+    deps.accessLog ??
+    (config.logging.accessLog ? (rec: AccessRecord) => logger.info(rec, 'access') : undefined);
   return {
     logger,
     events: deps.events,
-    accessLog:
-      deps.accessLog ??
-      (config.logging.accessLog ? (rec: AccessRecord) => logger.info(rec, 'access') : undefined),
+    accessLog,
+    stampEvents: deps.events !== nullSink || (deps.accessLog === undefined && accessLog !== undefined),
     observeBodies: deps.observeBodies,
     tracer: deps.tracer ?? null,
     reportWouldReject(policy, p, ex) {

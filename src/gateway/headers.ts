@@ -273,6 +273,8 @@ export interface TraceContext {
   readonly flags: string;
   /** The traceparent to send upstream. */
   readonly traceparent: string;
+  /** Eight random hex digits drawn with the ids above, for a new request id (`requestId`). */
+  readonly spare: string;
 }
 
 /**
@@ -281,7 +283,10 @@ export interface TraceContext {
  */
 export function continueTrace(header: string | string[] | undefined): TraceContext {
   const m = typeof header === 'string' ? TRACEPARENT.exec(header) : null;
-  const spanId = randomHex(8);
+  // One draw of 28 random bytes for the span id, the spare and (for a new trace) the trace id.
+  const hex = randomHex(28);
+  const spanId = hex.slice(0, 16);
+  const spare = hex.slice(16, 24);
   if (
     m &&
     m[1] !== 'ff' &&
@@ -289,20 +294,23 @@ export function continueTrace(header: string | string[] | undefined): TraceConte
     m[3] !== ZERO_SPAN &&
     !(m[1] === '00' && header!.length !== 55)
   ) {
-    return { traceId: m[2], spanId, flags: m[4], traceparent: `00-${m[2]}-${spanId}-${m[4]}` };
+    return { traceId: m[2], spanId, flags: m[4], traceparent: `00-${m[2]}-${spanId}-${m[4]}`, spare };
   }
-  const traceId = randomHex(16);
-  return { traceId, spanId, flags: '01', traceparent: `00-${traceId}-${spanId}-01` };
+  const traceId = hex.slice(24);
+  return { traceId, spanId, flags: '01', traceparent: `00-${traceId}-${spanId}-01`, spare };
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
 
-/** Request id: a well-formed incoming `X-Request-Id` from a trusted proxy, otherwise a new one. */
+/**
+ * Request id: a well-formed incoming `X-Request-Id` from a trusted proxy, otherwise a new one (the first
+ * half of the trace id and the trace context's spare random digits).
+ */
 export function requestId(
   incoming: string | string[] | undefined,
   trustedPeer: boolean,
-  traceId: string,
+  trace: TraceContext,
 ): string {
   if (trustedPeer && typeof incoming === 'string' && REQUEST_ID.test(incoming)) return incoming;
-  return `${traceId.slice(0, 16)}${randomHex(4)}`;
+  return `${trace.traceId.slice(0, 16)}${trace.spare}`;
 }
