@@ -12,7 +12,8 @@ import { runScan, type ScanResult } from '../../src/scanner/scan/runner.ts';
  * An API whose every input is a query parameter (no request bodies), in the style of some FastAPI services:
  * members are created with `POST /members?name=&email=`, changed with `PUT /members/{id}?email=&is_admin=`
  * (the document itself declares `is_admin`; an update without any input is refused), and carry payment cards created with query parameters whose
- * values the server checks against the document's patterns (`expiry_year` `^20[2-9][0-9]$`).
+ * values the server checks against the document's patterns and bounds (`expiry_year` `^20[2-9][0-9]$`, `cvv`
+ * of 3 or 4 characters); a card's item parameter is `{cardId}`, its member `card_id`.
  *
  * Vulnerable: any caller reads and changes any member, reads any member's cards and changes any card, and a
  * member update stores `is_admin` and an
@@ -84,23 +85,24 @@ const SPEC = {
           idParam,
           q('cardholder_name', str),
           q('card_number', { type: 'string', minLength: 13, maxLength: 19 }, true),
+          q('cvv', { type: 'string', minLength: 3, maxLength: 4 }),
           q('expiry_month', { type: 'string', pattern: '^0[1-9]|1[0-2]$' }, true),
           q('expiry_year', { type: 'string', pattern: '^20[2-9][0-9]$' }, true),
         ],
         responses: { '201': { description: 'created', ...json(CARD) } },
       },
     },
-    '/members/{id}/cards/{card_id}': {
+    '/members/{id}/cards/{cardId}': {
       get: {
         operationId: 'getCard',
-        parameters: [idParam, { name: 'card_id', in: 'path', required: true, schema: str }],
+        parameters: [idParam, { name: 'cardId', in: 'path', required: true, schema: str }],
         responses: { '200': { description: 'a card', ...json(CARD) } },
       },
       put: {
         operationId: 'updateCard',
         parameters: [
           idParam,
-          { name: 'card_id', in: 'path', required: true, schema: str },
+          { name: 'cardId', in: 'path', required: true, schema: str },
           q('cardholder_name', str),
           q('is_default', { type: 'boolean' }),
         ],
@@ -192,7 +194,9 @@ async function startMembers(fixed: boolean): Promise<{ url: string; server: Serv
       const number = query('card_number') ?? '';
       const month = query('expiry_month') ?? '';
       const year = query('expiry_year') ?? '';
-      if (number.length < 13 || !/^0[1-9]|1[0-2]$/.test(month) || !/^20[2-9][0-9]$/.test(year)) {
+      const cvv = query('cvv');
+      const badCvv = cvv !== null && (cvv.length < 3 || cvv.length > 4);
+      if (badCvv || number.length < 13 || !/^0[1-9]|1[0-2]$/.test(month) || !/^20[2-9][0-9]$/.test(year)) {
         return send(422, { detail: [{ loc: ['query'], msg: 'string does not match the pattern' }] });
       }
       const card: Card = {

@@ -20,6 +20,9 @@ describe('finding what a create made', () => {
     assert.equal(createdId(answer({ success: true, data: { _id: 'ab' } }), 'boardId', 'board'), 'ab');
     assert.equal(createdId(answer({ message: 'ok', book: { book_id: 'bk-1' } }), 'book_id', 'book'), 'bk-1');
     assert.equal(createdId(answer({ message: 'ok' }, { location: '/things/t-2?x=1' }), 'id', 'thing'), 't-2');
+    // Another spelling of the item parameter or of the entity: `{cardId}` / `credit-card` for `card_id`.
+    assert.equal(createdId(answer({ user_id: 'u-1', card_id: 'c-1' }), 'cardId', 'credit-card'), 'c-1');
+    assert.equal(createdId(answer({ user_id: 'u-1', credit_card_id: 'c-2' }), 'card', 'credit-card'), 'c-2');
     assert.equal(
       createdId(answer({ status: 'success', message: 'Book added.' }), 'book_id', 'book'),
       undefined,

@@ -56,6 +56,12 @@ export function idOf(record: unknown, param: string | undefined, entity: string)
     const v = r[key];
     if (typeof v === 'string' || typeof v === 'number') return String(v);
   }
+  // The same names in another spelling: `{cardId}` for `card_id`, a `credit-cards` entity for `credit_card_id`.
+  const loose = (k: string) => k.toLowerCase().replace(/[_-]/g, '');
+  const wanted = new Set([param, `${entity}_id`].filter((k): k is string => k !== undefined).map(loose));
+  for (const [key, v] of Object.entries(r)) {
+    if (wanted.has(loose(key)) && (typeof v === 'string' || typeof v === 'number')) return String(v);
+  }
   return undefined;
 }
 

@@ -411,6 +411,7 @@ function markPlainQuery(ctx: ScanContext, op: Operation, path: string, marker: s
     )
       continue;
     if (typeof s.minLength === 'number' && s.minLength > marker.length) continue;
+    if (typeof s.maxLength === 'number' && s.maxLength < marker.length) continue;
     url.searchParams.set(p.name, marker);
   }
   return `${url.pathname}${url.search}`;
