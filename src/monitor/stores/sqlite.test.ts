@@ -417,11 +417,17 @@ describe('in-thread SQLite store, large batches', () => {
 describe('in-thread SQLite store, write-ahead log', () => {
   test('a separate thread checkpoints the log into the database, and closing empties the log', async () => {
     const path = join(dir, 'checkpointed.db');
-    const store = createSqliteStore({ path, retentionDays: 0, maxRows: 0, clock: createManualClock(T0) });
+    const store = createSqliteStore({
+      path,
+      retentionDays: 0,
+      maxRows: 0,
+      clock: createManualClock(T0),
+      checkpointIntervalMs: 50,
+    });
     const empty = statSync(path).size;
     await store.write(Array.from({ length: 1000 }, (_, i) => access(i)));
     // SQLite's own checkpoint would wait for 16384 frames; these 1000 events make a few hundred, so only
-    // the checkpointing thread (every second) moves them into the database file.
+    // the checkpointing thread (every 50 ms here, every second by default) moves them into the database file.
     let size = statSync(path).size;
     for (let i = 0; i < 60 && size <= empty + 100_000; i++) {
       await new Promise((r) => setTimeout(r, 50));

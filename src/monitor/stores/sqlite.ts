@@ -30,6 +30,8 @@ export interface SqliteStoreOptions {
   clock: Clock;
   /** How often retention runs on its own (0 = only when `prune()` is called). */
   pruneIntervalMs?: number;
+  /** In-thread store on a file: how often the checkpointing thread checkpoints the log (default 1000 ms). */
+  checkpointIntervalMs?: number;
 }
 
 /** The SQLite event store (in this thread or on a worker thread). */
@@ -552,7 +554,11 @@ const IN_THREAD_SLICE = 100;
 export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
   const file = opts.path !== ':memory:';
   const db = openSqliteEvents({ ...opts, autoCheckpoint: !file });
-  const checkpointer = file ? startCheckpointer(opts.path, () => db.resumeAutoCheckpoint()) : undefined;
+  const checkpointer = file
+    ? startCheckpointer(opts.path, opts.checkpointIntervalMs ?? CHECKPOINT_INTERVAL_MS, () =>
+        db.resumeAutoCheckpoint(),
+      )
+    : undefined;
   const timer =
     opts.pruneIntervalMs && opts.pruneIntervalMs > 0
       ? setInterval(() => db.prune(opts.clock.now()), opts.pruneIntervalMs)
@@ -625,9 +631,13 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
  * event loop then never waits for the fsync that ends a checkpoint. If the thread fails or exits,
  * `fallback` hands checkpoints back to SQLite, so the log never grows without end.
  */
-function startCheckpointer(path: string, fallback: () => void): { close(): Promise<void> } {
+function startCheckpointer(
+  path: string,
+  intervalMs: number,
+  fallback: () => void,
+): { close(): Promise<void> } {
   const worker = new Worker(new URL('./sqlite-checkpointer.ts', import.meta.url), {
-    workerData: { path, intervalMs: CHECKPOINT_INTERVAL_MS },
+    workerData: { path, intervalMs },
   });
   worker.unref();
   let closing = false;
