@@ -10,10 +10,15 @@ import { runScan, type ScanResult } from '../../src/scanner/scan/runner.ts';
 /**
  * Coupons that only administrators may create and delete, as the operations' descriptions say (their paths,
  * tags and summaries say nothing of it). Vulnerable: anyone creates and deletes them. Fixed twin: only the
- * administrator (`x-user: root`).
+ * administrator (`x-user: root`). Vouchers live under `/admin` (so the setup creates none): the one an ordinary
+ * identity creates through the privileged operation is then deleted by it, by its `voucher_id`.
  */
 const codeParam = { name: 'code', in: 'path', required: true, schema: { type: 'string' } };
 const COUPON = { type: 'object', properties: { code: { type: 'string' }, percent: { type: 'integer' } } };
+const VOUCHER = {
+  type: 'object',
+  properties: { voucher_id: { type: 'string' }, code: { type: 'string' }, amount: { type: 'integer' } },
+};
 const json = (schema: object) => ({ content: { 'application/json': { schema } } });
 const SPEC = {
   openapi: '3.1.0',
@@ -21,6 +26,27 @@ const SPEC = {
   components: { securitySchemes: { key: { type: 'apiKey', in: 'header', name: 'x-user' } } },
   security: [{ key: [] }],
   paths: {
+    '/admin/vouchers': {
+      post: {
+        operationId: 'createVoucher',
+        summary: 'Create a voucher',
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': { schema: { type: 'object', properties: { amount: { type: 'integer' } } } },
+          },
+        },
+        responses: { '201': { description: 'created', ...json(VOUCHER) } },
+      },
+    },
+    '/admin/vouchers/{code_or_id}': {
+      delete: {
+        operationId: 'deleteVoucher',
+        summary: 'Delete a voucher',
+        parameters: [{ name: 'code_or_id', in: 'path', required: true, schema: { type: 'string' } }],
+        responses: { '200': { description: 'deleted', ...json({ type: 'object' }) } },
+      },
+    },
     '/coupons': {
       post: {
         operationId: 'createCoupon',
@@ -64,6 +90,8 @@ const SPEC = {
 
 async function startCoupons(fixed: boolean): Promise<{ url: string; server: Server }> {
   const coupons = new Map<string, { code: string; percent: number }>();
+  const vouchers = new Map<string, { voucher_id: string; code: string; amount: number }>();
+  let next = 1;
   const server = createServer((req, res) => {
     const send = (status: number, body: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json' });
@@ -71,9 +99,23 @@ async function startCoupons(fixed: boolean): Promise<{ url: string; server: Serv
     };
     const user = String(req.headers['x-user'] ?? '');
     if (!['alice', 'bob', 'root'].includes(user)) return send(401, { detail: 'Not authenticated' });
-    const [, top, code] = (req.url ?? '').split('?')[0].split('/');
-    if (top !== 'coupons') return send(404, { detail: 'Not Found' });
+    const [, top, code, sub] = (req.url ?? '').split('?')[0].split('/');
     const admin = user === 'root';
+    if (top === 'admin' && code === 'vouchers') {
+      // Created with an id and a code; deleted by either (`/admin/vouchers/{code_or_id}`).
+      if (fixed && !admin) return send(403, { detail: 'Administrators only' });
+      if (req.method === 'POST' && !sub) {
+        const v = { voucher_id: `v-${next}`, code: `VOUCH${next++}`, amount: 10 };
+        vouchers.set(v.voucher_id, v);
+        return send(201, v);
+      }
+      const v = [...vouchers.values()].find((x) => x.voucher_id === sub || x.code === sub);
+      if (!v) return send(404, { detail: 'Voucher not found' });
+      if (req.method !== 'DELETE') return send(405, { detail: 'Method Not Allowed' });
+      vouchers.delete(v.voucher_id);
+      return send(200, { deleted: v.code });
+    }
+    if (top !== 'coupons') return send(404, { detail: 'Not Found' });
     if (req.method === 'POST' && !code) {
       let raw = '';
       req.on('data', (c) => {
@@ -141,10 +183,12 @@ describe('API5 on operations whose descriptions say administrators only', () => 
   const found = (r: ScanResult) =>
     [...new Set(r.findings.map((f) => `${f.rule.id} ${f.operation?.operationId}`))].sort();
 
-  test('reports an ordinary identity creating a coupon and deleting one the scan created', () => {
+  test('reports an ordinary identity creating coupons and vouchers and deleting ones the scan created', () => {
     assert.deepEqual(found(results.vulnerable), [
       'scan/api5-bfla createCoupon',
+      'scan/api5-bfla createVoucher',
       'scan/api5-bfla deleteCoupon',
+      'scan/api5-bfla deleteVoucher',
     ]);
   });
 

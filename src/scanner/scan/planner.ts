@@ -140,14 +140,22 @@ export function captureId(spec: ApiDocument, op: Operation, res: ScanResponse): 
     const v = data[key] ?? record[key];
     if (typeof v === 'string' || typeof v === 'number') return String(v);
   }
-  // The item parameter spelt another way: `{cardId}` for a `card_id` member.
-  if (param !== undefined) {
-    const want = looseName(param);
-    for (const source of [data, record]) {
-      const key = Object.keys(source).find((k) => looseName(k) === want);
-      const v = key === undefined ? undefined : source[key];
-      if (typeof v === 'string' || typeof v === 'number') return String(v);
-    }
+  // The item parameter spelt another way (`{cardId}` for a `card_id` member), or the entity's id
+  // (`coupon_id` for a creation in `/coupons`).
+  const collection = creationCollection(spec, op) ?? op.path;
+  const last =
+    collection
+      .split('/')
+      .filter((seg) => seg !== '' && !seg.startsWith('{'))
+      .pop() ?? '';
+  const wanted = new Set([
+    ...(param !== undefined ? [looseName(param)] : []),
+    ...(last !== '' ? [`${looseName(last).replace(/s$/, '')}id`] : []),
+  ]);
+  for (const source of [data, record]) {
+    const key = Object.keys(source).find((k) => wanted.has(looseName(k)));
+    const v = key === undefined ? undefined : source[key];
+    if (typeof v === 'string' || typeof v === 'number') return String(v);
   }
   return undefined;
 }

@@ -17,6 +17,8 @@ import type { ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
 import { singular } from '../harvest.ts';
 import {
+  captureId,
+  creationCollection,
   isAdminOperation,
   isExcluded,
   isLoginOperation,
@@ -299,6 +301,19 @@ async function replayChanges(ctx: ScanContext): Promise<void> {
       confirmed = !had || !after.some((v) => recordWith(v.json, account!.name) !== undefined);
     }
     if (!confirmed) continue;
+    // What a privileged creation made is the scan's own: a privileged delete of it may follow.
+    const collection = op.method === 'POST' ? creationCollection(ctx.spec, op) : undefined;
+    const id = collection !== undefined ? captureId(ctx.spec, op, res) : undefined;
+    if (collection !== undefined && id !== undefined && !collection.includes('{')) {
+      ctx.objects.add({
+        collection,
+        path: `${collection}/${encodeURIComponent(id)}`,
+        id,
+        owner: user.name,
+        body: res.json,
+        createdBy: op,
+      });
+    }
     ctx.report(SCAN_RULES.bfla, {
       operation: op,
       message: `${user.name} (an ordinary identity) called the privileged operation ${op.method} ${op.path}${
