@@ -4,7 +4,7 @@ import pino from 'pino';
 import { systemClock } from '../../src/core/clock.ts';
 import { createMonitor } from '../../src/monitor/monitor.ts';
 import { createMemoryStore } from '../../src/state/memory-store.ts';
-import { access } from './access-events.ts';
+import { access } from '../kit/access-events.ts';
 
 /** A monitor without a store whose only detector raises the shadow-API alert at the fifth undeclared hit. */
 async function shadowOnlyMonitor() {

@@ -8,7 +8,7 @@ import pino from 'pino';
 import { systemClock } from '../../src/core/clock.ts';
 import { createMonitor } from '../../src/monitor/monitor.ts';
 import { createMemoryStore } from '../../src/state/memory-store.ts';
-import { writeVersion1File } from './version1-file.ts';
+import { writeVersion1File } from '../kit/version1-file.ts';
 
 test('the monitor logs the rewrite of an events file from an earlier version, and serves its events', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'portcullis-upgrade-'));

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { access, getOrder } from '../../../test/monitor/access-events.ts';
+import { access, getOrder } from '../../../test/kit/access-events.ts';
 import { createEnumerationDetector, enumerationDefaults } from './enumeration.ts';
 import { replay } from './index.ts';
 

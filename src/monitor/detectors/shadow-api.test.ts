@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { access } from '../../../test/monitor/access-events.ts';
+import { access } from '../../../test/kit/access-events.ts';
 import { replay } from './index.ts';
 import { createShadowApiDetector, shadowApiDefaults } from './shadow-api.ts';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { access } from '../../../test/kit/access-events.ts';
 import { operation, spec } from '../../../test/kit/operation.ts';
-import { access } from '../../../test/monitor/access-events.ts';
 import type { Operation } from '../../core/api-document.ts';
 import { createDiscovery, discoveryDefaults } from './discovery.ts';
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, describe, test } from 'node:test';
-import { writeVersion1File } from '../../../test/monitor/version1-file.ts';
+import { writeVersion1File } from '../../../test/kit/version1-file.ts';
 import { createManualClock } from '../../core/clock.ts';
 import { type EventStore, encodeCursor, type StoredEvent } from './event-store.ts';
 import { createSqliteStore, type SqliteStoreOptions } from './sqlite.ts';

@@ -1,3 +1,7 @@
+/**
+ * An events file in the SQLite store's first layout, for the upgrade tests (in the store's unit tests and
+ * under test/monitor/). Starts nothing.
+ */
 import { DatabaseSync } from 'node:sqlite';
 
 /** Start of the events in the file. */

@@ -1,3 +1,7 @@
+/**
+ * The event part of the test kit: access events as the gateway emits them, at fixed times after `T0`, for
+ * detectors, discovery and the watch loop. Starts nothing, so unit tests beside the code may use it.
+ */
 import type { AccessEvent } from '../../src/core/events.ts';
 
 export const T0 = Date.UTC(2026, 2, 1, 10, 0, 0);
