@@ -2,7 +2,8 @@
  * Checks the import graph of src/ against the direction shared/DESIGN.md draws: no cycle between files,
  * no import from one top-level folder to another that the table below does not allow, and no policy
  * importing another policy's files (shared policy helpers sit at the root of src/policies/). Imports of
- * `type` only count too: a type import is still a dependency a reader must follow.
+ * `type` only count too: a type import is still a dependency a reader must follow. A unit test beside the
+ * code (a `x.test.ts` under src/) may import from test/ only the test kit (test/kit/), never a part's test folder.
  *
  * Known violations are listed in KNOWN, each with the issue that removes it; the check fails on any
  * other, and on a KNOWN entry that no longer occurs (so the list only shrinks).
@@ -13,6 +14,8 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 const root = path.resolve(import.meta.dirname, '..', 'src');
+const kit = path.resolve(import.meta.dirname, '..', 'test', 'kit');
+const testRoot = path.resolve(import.meta.dirname, '..', 'test');
 
 /** Which folders each folder may import (besides itself). */
 const ALLOWED: Record<string, readonly string[]> = {
@@ -45,12 +48,12 @@ const KNOWN = new Set<string>(
 const IMPORT =
   /(?:^|\n)\s*(?:import|export)\s[^'";]*?from\s+'(\.{1,2}\/[^']+)'|import\(\s*'(\.{1,2}\/[^']+)'\s*\)|(?:^|\n)\s*import\s+'(\.{1,2}\/[^']+)'/g;
 
-function sourceFiles(dir: string): string[] {
+function sourceFiles(dir: string, tests = false): string[] {
   const out: string[] = [];
   for (const name of readdirSync(dir)) {
     const p = path.join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...sourceFiles(p));
-    else if (name.endsWith('.ts') && !name.endsWith('.test.ts')) out.push(p);
+    if (statSync(p).isDirectory()) out.push(...sourceFiles(p, tests));
+    else if (name.endsWith('.ts') && name.endsWith('.test.ts') === tests) out.push(p);
   }
   return out;
 }
@@ -98,6 +101,18 @@ for (const file of files) {
 for (const key of KNOWN)
   if (!seenKnown.has(key)) findings.push(`known import gone, remove it from the list: ${key}`);
 
+// Unit tests beside the code use the test kit only: whatever else is under test/ belongs to one part's
+// whole-system tests.
+for (const file of sourceFiles(root, true)) {
+  for (const m of readFileSync(file, 'utf8').matchAll(IMPORT)) {
+    const target = path.resolve(path.dirname(file), m[1] ?? m[2] ?? m[3]);
+    if (target.startsWith(testRoot + path.sep) && !target.startsWith(kit + path.sep))
+      findings.push(
+        `unit test imports a part's test folder: ${rel(file)} imports ${path.relative(testRoot, target)}`,
+      );
+  }
+}
+
 // Cycles between files: Tarjan's strongly connected components.
 let index = 0;
 const idx = new Map<string, number>();
@@ -134,4 +149,6 @@ if (findings.length > 0) {
   for (const f of findings) process.stderr.write(`${f}\n`);
   process.exit(1);
 }
-process.stdout.write(`imports: ${files.length} files, no cycle, no import against the direction\n`);
+process.stdout.write(
+  `imports: ${files.length} files, no cycle, no import against the direction; unit tests use only the test kit\n`,
+);
