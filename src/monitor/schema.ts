@@ -61,6 +61,16 @@ export const eventsDefaults: MonitorConfig['events'] = {
   flushIntervalMs: 1000,
 };
 
+/** Defaults of a PostgreSQL event store (besides its `url`). */
+export const postgresDefaults: Omit<NonNullable<MonitorConfig['events']['postgres']>, 'url'> = {
+  schema: 'public',
+  retentionDays: 30,
+  partitionsAhead: 2,
+};
+
+/** Defaults of `alerts` (besides the optional webhook). */
+export const alertsDefaults: Omit<MonitorConfig['alerts'], 'webhook'> = { log: true, recent: 1000 };
+
 /** Fills every absent field with its default. */
 export function resolveMonitorConfig(input: MonitorConfigInput = {}): MonitorConfig {
   const e = input.events ?? {};
@@ -72,15 +82,13 @@ export function resolveMonitorConfig(input: MonitorConfigInput = {}): MonitorCon
       ...eventsDefaults,
       ...e,
       sqlite: { ...eventsDefaults.sqlite, ...e.sqlite },
-      postgres: e.postgres
-        ? { schema: 'public', retentionDays: 30, partitionsAhead: 2, ...e.postgres }
-        : undefined,
+      postgres: e.postgres ? { ...postgresDefaults, ...e.postgres } : undefined,
     },
     detectors: detectors as unknown as DetectorsConfig,
     bans: { ...responderDefaults, ...input.bans },
     alerts: {
-      log: input.alerts?.log ?? true,
-      recent: input.alerts?.recent ?? 1000,
+      log: input.alerts?.log ?? alertsDefaults.log,
+      recent: input.alerts?.recent ?? alertsDefaults.recent,
       webhook: input.alerts?.webhook ? { ...webhookDefaults, ...input.alerts.webhook } : undefined,
     },
     discovery: { ...discoveryDefaults, ...input.discovery },
@@ -96,6 +104,7 @@ const int = (description: string, dflt: number, minimum = 1, maximum?: number): 
 });
 
 const b: BanPolicyConfig = banPolicyDefaults;
+const ev = eventsDefaults;
 
 /**
  * JSON Schema of the monitor's config. Its properties (`events`, `detectors`, `bans`, `alerts`,
@@ -122,7 +131,7 @@ export const monitorConfigSchema: JsonObject = {
       properties: {
         store: {
           enum: ['sqlite', 'postgres', 'none'],
-          default: 'sqlite',
+          default: ev.store,
           description:
             '`sqlite` (embedded file), `postgres` (several instances), or `none` (detectors only).',
         },
@@ -134,23 +143,27 @@ export const monitorConfigSchema: JsonObject = {
             path: {
               type: 'string',
               minLength: 1,
-              default: './data/events.db',
+              default: ev.sqlite.path,
               description: 'Database file, relative to the config file; its folder is created.',
             },
-            retentionDays: int('Events older than this are deleted (0 keeps them).', 7, 0),
+            retentionDays: int(
+              'Events older than this are deleted (0 keeps them).',
+              ev.sqlite.retentionDays,
+              0,
+            ),
             maxRows: int(
               'At most this many events are kept, oldest deleted first (0 = no cap).',
-              1_000_000,
+              ev.sqlite.maxRows,
               0,
             ),
             maxMegabytes: int(
               'Space the events may use in the file, oldest deleted first (0 = no cap).',
-              1024,
+              ev.sqlite.maxMegabytes,
               0,
             ),
             worker: {
               enum: [true, false, 'auto'],
-              default: 'auto',
+              default: ev.sqlite.worker,
               description:
                 'Insert on a worker thread, keeping the event loop free for requests. `auto`: on a worker when the process may run on more than one CPU; with one CPU a thread adds only copying and context switches, so inserts run on the event loop, one transaction per batch, 100 rows per turn of the loop.',
             },
@@ -170,16 +183,30 @@ export const monitorConfigSchema: JsonObject = {
             schema: {
               type: 'string',
               pattern: '^[a-z_][a-z0-9_]{0,62}$',
-              default: 'public',
+              default: postgresDefaults.schema,
               description: 'Schema of the tables; created with them on start (migrations).',
             },
-            retentionDays: int('Daily partitions older than this are dropped (0 keeps them).', 30, 0),
-            partitionsAhead: int('Daily partitions created ahead of today.', 2, 0, 31),
+            retentionDays: int(
+              'Daily partitions older than this are dropped (0 keeps them).',
+              postgresDefaults.retentionDays,
+              0,
+            ),
+            partitionsAhead: int(
+              'Daily partitions created ahead of today.',
+              postgresDefaults.partitionsAhead,
+              0,
+              31,
+            ),
           },
         },
-        queueSize: int('Events buffered while waiting for the store.', 10_000, 1, 10_000_000),
-        batchSize: int('Events per store write.', 500, 1, 10_000),
-        flushIntervalMs: int('Longest wait before buffered events are written.', 1000, 1, 60_000),
+        queueSize: int('Events buffered while waiting for the store.', ev.queueSize, 1, 10_000_000),
+        batchSize: int('Events per store write.', ev.batchSize, 1, 10_000),
+        flushIntervalMs: int(
+          'Longest wait before buffered events are written.',
+          ev.flushIntervalMs,
+          1,
+          60_000,
+        ),
       },
     },
     detectors: detectorsSchema,
@@ -245,8 +272,13 @@ export const monitorConfigSchema: JsonObject = {
       default: {},
       description: 'Where alerts go besides the event store: the log and a signed webhook.',
       properties: {
-        log: { type: 'boolean', default: true, description: 'Log every alert at warn level.' },
-        recent: int('Alerts kept in memory for the admin API and dashboard.', 1000, 1, 100_000),
+        log: { type: 'boolean', default: alertsDefaults.log, description: 'Log every alert at warn level.' },
+        recent: int(
+          'Alerts kept in memory for the admin API and dashboard.',
+          alertsDefaults.recent,
+          1,
+          100_000,
+        ),
         webhook: {
           type: 'object',
           additionalProperties: false,
