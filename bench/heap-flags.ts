@@ -10,7 +10,7 @@
  * resident size at the end and its peak.
  *
  * Run: `npx node bench/heap-flags.ts`. Environment: HEAP_VARIANTS (semicolon-separated flag sets; the first
- * is the reference, default: Node's defaults and the documented low-memory settings), HEAP_PAIRS (pairs per
+ * is the reference, default: Node's defaults and the settings `serve` starts Node with), HEAP_PAIRS (pairs per
  * variant, default 8), HEAP_SECONDS (per run, default 3).
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';

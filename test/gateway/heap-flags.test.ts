@@ -13,7 +13,7 @@ import { after, before, test } from 'node:test';
 import { stringify } from 'yaml';
 import { type ServeProcess, startServeProcess } from '../kit/process.ts';
 
-/** The low-memory setting docs/limits.md recommends. */
+/** The heap flags serve starts Node with by default (bin/portcullis.js, docs/limits.md). */
 const LOW_MEMORY = '--max-semi-space-size=16 --heap-growing-percent=30';
 const DEFAULT_FLAGS = LOW_MEMORY.split(' ');
 
@@ -95,8 +95,19 @@ test('serve runs, under the pid it was started with, with the V8 heap flags it i
   }
 });
 
-test('without PORTCULLIS_NODE_FLAGS, Node keeps its own heap defaults', async () => {
+test('without PORTCULLIS_NODE_FLAGS, serve runs with its default heap flags', async () => {
   const gw = await startServe({});
+  try {
+    const args = await cmdline(gw.child.pid!);
+    for (const flag of DEFAULT_FLAGS) assert.ok(args.includes(flag), `${flag} in ${args.join(' ')}`);
+    assert.deepEqual(await childrenOf(gw.child.pid!), []);
+  } finally {
+    await gw.stop();
+  }
+});
+
+test("PORTCULLIS_NODE_FLAGS set and empty keeps Node's own heap defaults", async () => {
+  const gw = await startServe({ PORTCULLIS_NODE_FLAGS: '' });
   try {
     const args = await cmdline(gw.child.pid!);
     assert.ok(!args.some((a) => a.startsWith('--max-semi-space-size') || a.startsWith('--heap-growing')));
@@ -117,10 +128,7 @@ test('PORTCULLIS_NODE_FLAGS replaces the heap flags serve restarts with', async 
 });
 
 test('a heap flag the operator gave in NODE_OPTIONS is not overridden', async () => {
-  const gw = await startServe({
-    NODE_OPTIONS: '--max-semi-space-size=32',
-    PORTCULLIS_NODE_FLAGS: LOW_MEMORY,
-  });
+  const gw = await startServe({ NODE_OPTIONS: '--max-semi-space-size=32' });
   try {
     const args = await cmdline(gw.child.pid!);
     assert.ok(!args.some((a) => a.startsWith('--max-semi-space-size')), args.join(' '));
@@ -131,7 +139,7 @@ test('a heap flag the operator gave in NODE_OPTIONS is not overridden', async ()
 });
 
 test('the workers of serve --workers run with the heap flags too', async () => {
-  const gw = await startServe({ PORTCULLIS_NODE_FLAGS: LOW_MEMORY }, ['--workers', '2']);
+  const gw = await startServe({}, ['--workers', '2']);
   try {
     const workers = await childrenOf(gw.child.pid!);
     assert.equal(workers.length, 2);
