@@ -30,6 +30,11 @@ const CARD = {
   type: 'object',
   properties: { card_id: str, member_id: str, last4: str, expiry_year: str, cardholder_name: str },
 };
+const PRODUCT = { type: 'object', properties: { product_id: str, name: str } };
+const ORDER = {
+  type: 'object',
+  properties: { order_id: str, member_id: str, product_id: str, quantity: { type: 'integer' } },
+};
 const json = (schema: object) => ({ content: { 'application/json': { schema } } });
 const SPEC = {
   openapi: '3.0.3',
@@ -42,6 +47,13 @@ const SPEC = {
   },
   security: [{ key: [] }, { bearer: [] }],
   paths: {
+    '/products': {
+      get: {
+        operationId: 'listProducts',
+        security: [],
+        responses: { '200': { description: 'the catalogue', ...json({ type: 'array', items: PRODUCT }) } },
+      },
+    },
     '/login': {
       post: {
         operationId: 'login',
@@ -109,6 +121,32 @@ const SPEC = {
         responses: { '200': { description: 'changed', ...json(CARD) } },
       },
     },
+    '/members/{id}/orders': {
+      get: {
+        operationId: 'listOrders',
+        parameters: [idParam],
+        responses: { '200': { description: 'orders', ...json({ type: 'array', items: ORDER }) } },
+      },
+      post: {
+        operationId: 'createOrder',
+        description: 'At least one product: product_id_1 and quantity_1, product_id_2 and quantity_2...',
+        parameters: [
+          idParam,
+          q('card_id', str, true),
+          q('product_id_1', str),
+          q('quantity_1', { type: 'integer', minimum: 1 }),
+          q('is_admin', { type: 'boolean' }),
+        ],
+        responses: { '201': { description: 'created', ...json(ORDER) } },
+      },
+    },
+    '/members/{id}/orders/{orderId}': {
+      get: {
+        operationId: 'getOrder',
+        parameters: [idParam, { name: 'orderId', in: 'path', required: true, schema: str }],
+        responses: { '200': { description: 'an order', ...json(ORDER) } },
+      },
+    },
   },
 };
 
@@ -128,10 +166,19 @@ interface Card {
   expiry_year: string;
 }
 
+const PRODUCTS = [
+  { product_id: randomUUID(), name: 'lamp' },
+  { product_id: randomUUID(), name: 'chair' },
+];
+
 async function startMembers(fixed: boolean): Promise<{ url: string; server: Server; cards: () => number }> {
   const members = new Map<string, Member>();
   const cards = new Map<string, Card>();
   const tokens = new Map<string, string>();
+  const orders = new Map<
+    string,
+    { order_id: string; member_id: string; product_id: string; quantity: number }
+  >();
   const failures = new Map<string, number>();
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
@@ -157,6 +204,7 @@ async function startMembers(fixed: boolean): Promise<{ url: string; server: Serv
       tokens.set(token, name);
       return send(200, { access_token: token, token_type: 'bearer' });
     }
+    if (req.method === 'GET' && url.pathname === '/products') return send(200, PRODUCTS);
     if (user === '') return send(401, { detail: 'Not authenticated' });
     if (top !== 'members') return send(404, { detail: 'Not Found' });
     if (req.method === 'POST' && !id) {
@@ -187,6 +235,35 @@ async function startMembers(fixed: boolean): Promise<{ url: string; server: Serv
         return send(200, m);
       }
       return send(405, { detail: 'Method Not Allowed' });
+    }
+    if (sub === 'orders') {
+      if (fixed && !mine) return send(403, { detail: 'Forbidden' });
+      if (req.method === 'POST' && !cardId) {
+        // Like the API it is modelled on: the products are optional in the document, required by the code.
+        if (query('is_admin') !== null) return send(400, { detail: 'Unexpected is_admin' });
+        const card = cards.get(query('card_id') ?? '');
+        if (!card || card.member_id !== m.id) return send(404, { detail: 'Card not found' });
+        const product = query('product_id_1');
+        if (!product) return send(400, { detail: 'No products specified for the order.' });
+        if (!PRODUCTS.some((p) => p.product_id === product))
+          return send(404, { detail: 'Product not found' });
+        const order = {
+          order_id: randomUUID(),
+          member_id: m.id,
+          product_id: product,
+          quantity: Number(query('quantity_1') ?? 1),
+        };
+        orders.set(order.order_id, order);
+        return send(201, order);
+      }
+      if (req.method !== 'GET') return send(405, { detail: 'Method Not Allowed' });
+      if (!cardId)
+        return send(
+          200,
+          [...orders.values()].filter((o) => o.member_id === m.id),
+        );
+      const order = orders.get(cardId);
+      return order && order.member_id === m.id ? send(200, order) : send(404, { detail: 'Order not found' });
     }
     if (sub !== 'cards') return send(404, { detail: 'Not Found' });
     if (fixed && !mine) return send(403, { detail: 'Forbidden' });
@@ -276,6 +353,10 @@ describe('an API that takes every input from the query string', () => {
     const all = found(runs.vulnerable.result);
     assert.ok(all.includes('scan/api1-bola-write updateCard'), all.join('\n'));
     assert.ok(all.includes('scan/api1-bola-write createCard'), all.join('\n'));
+    // Orders need a product the document lists as optional: the setup retries with the optional inputs,
+    // product_id_1 taken from the catalogue.
+    assert.ok(all.includes('scan/api1-bola-read listOrders'), all.join('\n'));
+    assert.ok(all.includes('scan/api1-bola-read getOrder'), all.join('\n'));
     // The write check's own update of another's member must not set is_admin on the way (API3 runs later).
     assert.ok(all.includes('scan/api1-bola-write updateMember'), all.join('\n'));
   });

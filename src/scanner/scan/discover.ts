@@ -19,6 +19,7 @@ import type { ApiDocument, Operation } from '../../core/api-document.ts';
 import type { ScanResponse } from './client.ts';
 import { type Identity, isSuccess, type ScanContext } from './context.ts';
 import { entityOfPath } from './harvest.ts';
+import type { ObjectRegistry } from './objects.ts';
 import {
   creationCollection,
   isAdminOperation,
@@ -63,6 +64,26 @@ export function idOf(record: unknown, param: string | undefined, entity: string)
     if (wanted.has(loose(key)) && (typeof v === 'string' || typeof v === 'number')) return String(v);
   }
   return undefined;
+}
+
+const PRIVILEGED_INPUT = /admin|role|permission|scope|verified|staff|superuser|owner/i;
+
+/** A creation that takes its inputs from the query, planned with its optional ones too (not privileged names). */
+function withOptionalQuery(
+  spec: ApiDocument,
+  op: Operation,
+  objects: ObjectRegistry,
+  as: Identity,
+): ReturnType<typeof planRequest> | undefined {
+  if (jsonBodySchema(op) !== undefined || !op.parameters.some((p) => p.in === 'query' && !p.required)) {
+    return undefined;
+  }
+  const req = planRequest(spec, op, objects, { owner: as.name, allQuery: true });
+  const url = new URL(req.path, 'http://x');
+  for (const p of op.parameters) {
+    if (p.in === 'query' && !p.required && PRIVILEGED_INPUT.test(p.name)) url.searchParams.delete(p.name);
+  }
+  return { ...req, path: `${url.pathname}${url.search}` };
 }
 
 /** The id in a create answer: top level, under `data`, or in a single nested object (`{message, note: {...}}`). */
@@ -239,7 +260,17 @@ export async function discover(ctx: ScanContext): Promise<DiscoveryStats> {
         );
         const listReq = list ? planRequest(spec, list, objects, { owner: as.name }) : undefined;
         const before = listReq ? await ctx.send(listReq, as) : undefined;
-        const res = await ctx.send(req, as);
+        let res = await ctx.send(req, as);
+        const refused = (res?.status ?? 0) >= 400 && (res?.status ?? 0) < 500;
+        if (refused) {
+          // Refused as planned: once more with the optional query inputs too (`product_id_1=` from a
+          // product the API listed), never the privileged ones.
+          const fuller = withOptionalQuery(spec, op, objects, as);
+          if (fuller !== undefined && fuller.path !== req.path) {
+            const again = await ctx.send(fuller, as);
+            if (isSuccess(again)) res = again;
+          }
+        }
         if (!isSuccess(res)) continue;
         const param = memberParam(spec, collection);
         const entity = entityOfPath(collection);

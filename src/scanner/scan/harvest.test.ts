@@ -18,6 +18,23 @@ describe('harvested values', () => {
     assert.equal(score({ name: 'petId' }, record), 3);
     assert.equal(score({ name: 'id', context: 'owners' }, record), 1);
     assert.equal(score({ name: 'owner_id' }, record), 0);
+    // A numbered input wants the same as its name without the number.
+    assert.equal(score({ name: 'pet_id_1' }, record), 3);
+  });
+
+  test('takes an entity-qualified name harvested from that entity as strong evidence', () => {
+    const product = {
+      key: 'product_id',
+      value: 'p-1',
+      entity: 'product',
+      source: '/products',
+      identity: 'a',
+      order: 0,
+    };
+    assert.equal(score({ name: 'product_id' }, product), 3);
+    assert.equal(score({ name: 'product_id_2' }, product), 3);
+    const elsewhere = { ...product, entity: 'order' };
+    assert.equal(score({ name: 'product_id' }, elsewhere), 2);
   });
 
   test('rejects values that do not fit the parameter schema', () => {

@@ -111,7 +111,8 @@ export function fits(value: string | number, schema: JsonObject | undefined): bo
  * 1: a bare `id` from another entity (last resort).
  */
 export function score(wanted: Wanted, record: Harvested): number {
-  const name = normalise(wanted.name);
+  // A numbered input (`product_id_1`, `quantity_2`) wants what its name without the number wants.
+  const name = normalise(wanted.name.replace(/[_-]\d{1,2}$/, ''));
   const key = normalise(record.key);
   const context = wanted.context ? singular(wanted.context) : '';
   const entity = record.entity;
@@ -123,6 +124,8 @@ export function score(wanted: Wanted, record: Harvested): number {
   }
   // `{id}` after `/users` and a harvested `userId` / `user_id`.
   if (context !== '' && (name === 'id' || name === 'uuid') && key === `${context}id`) return 3;
+  // `product_id` harvested from a product: the name itself says the entity.
+  if (key === name && name !== 'id' && entity !== '' && name === `${entity}id`) return 3;
   if (key === name && name !== 'id') return 2;
   if (key === name) return 1;
   return 0;
