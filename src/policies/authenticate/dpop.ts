@@ -145,7 +145,7 @@ export function createDpopVerifier(
         return bad('dpop_stale', 'DPoP proof iat outside the accepted window');
       }
       // (10) nonce, when the server requires one (§8).
-      if (cfg.requireNonce === true && !nonceValid(claims.nonce)) {
+      if (cfg.requireNonce && !nonceValid(claims.nonce)) {
         return {
           ok: false,
           reason: 'dpop_nonce',

@@ -7,6 +7,7 @@ import {
   dpopSchema,
   type ResourceMetadataConfig,
   resourceMetadataSchema,
+  schemeBindingSchema,
 } from './schema.ts';
 
 /** RFC 9728 §3: the well-known URI suffix of protected resource metadata. */
@@ -84,7 +85,10 @@ export function protectedResourceMetadata(
   config: Partial<AuthenticateConfig>,
   spec: ApiDocument,
 ): Record<string, unknown> {
-  const bindings = Object.entries(config.schemes ?? {});
+  // Blocks before the gateway filled their defaults: each is read through withDefaults.
+  const bindings = Object.entries(config.schemes ?? {}).map(
+    ([name, b]) => [name, withDefaults(schemeBindingSchema, b)] as const,
+  );
   const tokenBindings = bindings.filter(([, b]) => b.jwt !== undefined || b.introspection !== undefined);
 
   const issuers = new Set<string>();
@@ -96,11 +100,12 @@ export function protectedResourceMetadata(
   const authorizationServers = meta.authorizationServers ?? [...issuers];
   const scopes = meta.scopesSupported ?? specScopes(spec);
   const certificateBound =
-    meta.tlsClientCertificateBoundAccessTokens ?? bindings.some(([, b]) => b.certificateBound === true);
+    meta.tlsClientCertificateBoundAccessTokens ?? bindings.some(([, b]) => b.certificateBound);
   const dpopBindings = tokenBindings.filter(([, b]) => b.dpop !== undefined);
   const dpopRequired =
     meta.dpopBoundAccessTokensRequired ??
-    (tokenBindings.length > 0 && tokenBindings.every(([, b]) => b.dpop?.required === true));
+    (tokenBindings.length > 0 &&
+      tokenBindings.every(([, b]) => b.dpop !== undefined && withDefaults(dpopSchema, b.dpop).required));
   const dpopAlgs = new Set<string>();
   for (const [, b] of dpopBindings)
     for (const a of withDefaults(dpopSchema, b.dpop!).algorithms) dpopAlgs.add(a);

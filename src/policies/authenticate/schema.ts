@@ -510,6 +510,26 @@ const headerName = (description: string, dflt: string) =>
     default: dflt,
   }) as const;
 
+/** How one `securitySchemes` entry of the spec is verified. */
+export const schemeBindingSchema = {
+  type: 'object',
+  additionalProperties: false,
+  description: 'Exactly one of `jwt`, `introspection`, `apiKey`, `basic`, `mtls`.',
+  properties: {
+    jwt: jwtSchema,
+    introspection: introspectionSchema,
+    apiKey: apiKeySchema,
+    basic: basicSchema,
+    mtls: mtlsSchema,
+    dpop: dpopSchema,
+    certificateBound: {
+      type: 'boolean',
+      default: false,
+      description: 'Require tokens bound to the TLS client certificate (RFC 8705 `cnf.x5t#S256`).',
+    },
+  },
+} as const;
+
 export const forwardIdentitySchema = {
   type: 'object',
   additionalProperties: false,
@@ -543,24 +563,7 @@ export const authenticateSchema = {
     schemes: {
       type: 'object',
       description: 'Verifier for each `securitySchemes` name of the spec.',
-      additionalProperties: {
-        type: 'object',
-        additionalProperties: false,
-        description: 'Exactly one of `jwt`, `introspection`, `apiKey`, `basic`, `mtls`.',
-        properties: {
-          jwt: jwtSchema,
-          introspection: introspectionSchema,
-          apiKey: apiKeySchema,
-          basic: basicSchema,
-          mtls: mtlsSchema,
-          dpop: dpopSchema,
-          certificateBound: {
-            type: 'boolean',
-            default: false,
-            description: 'Require tokens bound to the TLS client certificate (RFC 8705 `cnf.x5t#S256`).',
-          },
-        },
-      },
+      additionalProperties: schemeBindingSchema,
     },
     public: stringList('Operations (operationId) that may run with no declared `security`.', []),
     allowUndeclaredSecurity: {

@@ -4,6 +4,7 @@ import { ConfigPathError } from '../../core/errors.ts';
 import type { Exchange } from '../../core/exchange.ts';
 import type { CompileContext } from '../../core/policy.ts';
 import { PolicyConfigError } from '../../core/policy.ts';
+import { withDefaults } from '../../core/policy-config.ts';
 import { authorizationCredential } from '../../shared/credential-hash.ts';
 import { type ApiKeyConsumer, createApiKeyRegistry, createRuntimeApiKeys, readApiKey } from './api-key.ts';
 import { createBasicAuthenticator } from './basic.ts';
@@ -17,7 +18,14 @@ import {
   createCertificateMapper,
   createCertificateSource,
 } from './mtls.ts';
-import type { ClientCertHeaderConfig, SchemeBinding } from './schema.ts';
+import {
+  apiKeySchema,
+  basicSchema,
+  type ClientCertHeaderConfig,
+  mtlsSchema,
+  type SchemeBinding,
+  schemeBindingSchema,
+} from './schema.ts';
 
 /** The compiled verifier of one security scheme, shared by every route of the API. */
 export interface SchemeVerifier {
@@ -140,8 +148,9 @@ function build(
       );
     }
     const registry = createApiKeyRegistry(binding.apiKey!);
-    const runtime =
-      binding.apiKey!.runtimeKeys === true ? createRuntimeApiKeys(ctx.store, ctx.apiName) : undefined;
+    const runtime = withDefaults(apiKeySchema, binding.apiKey!).runtimeKeys
+      ? createRuntimeApiKeys(ctx.store, ctx.apiName)
+      : undefined;
     const loc = { in: where, name: paramName } as const;
     const ok = (consumer: ApiKeyConsumer): CredentialResult => ({
       kind: 'ok',
@@ -180,7 +189,8 @@ function build(
   }
 
   if (kind === 'basic') {
-    const basic = createBasicAuthenticator(binding.basic!, { clock: ctx.clock });
+    const basicConfig = withDefaults(basicSchema, binding.basic!);
+    const basic = createBasicAuthenticator(basicConfig, { clock: ctx.clock });
     return {
       name,
       kind: 'basic',
@@ -188,10 +198,10 @@ function build(
       // RFC 7617 §2.1: the charset parameter tells clients to send the credentials as UTF-8.
       challenge: `Basic realm=${quotedRealm}, charset="UTF-8"`,
       dpopChallenge: undefined,
-      httpsOnly: binding.basic!.allowPlainHttp !== true,
+      httpsOnly: !basicConfig.allowPlainHttp,
       verify(ex) {
         const r = basic.authenticate(ex.req.headers.authorization, ex.scheme === 'https');
-        if (binding.basic!.forwardAuthorization === true) return r;
+        if (basicConfig.forwardAuthorization) return r;
         // The verified password stops here: the upstream never sees it.
         const drop = (v: CredentialResult) => {
           if (v.kind === 'ok') {
@@ -206,7 +216,7 @@ function build(
   }
 
   if (kind === 'mtls') {
-    const cfg = binding.mtls!;
+    const cfg = withDefaults(mtlsSchema, binding.mtls!);
     const mapCert = createCertificateMapper(cfg);
     return {
       name,
@@ -219,7 +229,7 @@ function build(
         if (cert === undefined) return MISSING;
         if (!cert.ok) return invalid(cert.reason, cert.detail);
         const consumer = mapCert(cert.cert);
-        if (consumer === undefined && cfg.allowUnmapped !== true) {
+        if (consumer === undefined && !cfg.allowUnmapped) {
           return invalid('unmapped_certificate', 'client certificate maps to no consumer');
         }
         return {
@@ -257,7 +267,7 @@ function build(
           store: ctx.store,
           scope: `${ctx.apiName}:${name}`,
         });
-  const certificateBound = binding.certificateBound === true;
+  const { certificateBound } = withDefaults(schemeBindingSchema, binding);
   const bearerIdentities = new WeakMap<object, CredentialResult>();
   const dpopIdentities = new WeakMap<object, CredentialResult>();
 
