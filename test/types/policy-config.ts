@@ -4,12 +4,18 @@
  * not declare is a compile error, and a change to the schema changes the type the policy compiles from.
  * Each `@ts-expect-error` fails the typecheck if the line below it stops being an error.
  */
-import { type ConfigOf, defaultsOf, type SparseConfigOf } from '../../src/core/policy-config.ts';
-import type {
-  AuthenticateConfig,
-  IntrospectionConfig,
-  JwtIssuerConfig,
-  SchemeBinding,
+import {
+  type ConfigOf,
+  defaultsOf,
+  type SparseConfigOf,
+  withDefaults,
+} from '../../src/core/policy-config.ts';
+import {
+  type AuthenticateConfig,
+  type IntrospectionConfig,
+  introspectionSchema,
+  type JwtIssuerConfig,
+  type SchemeBinding,
 } from '../../src/policies/authenticate/schema.ts';
 import type { BanConfig } from '../../src/policies/ban/policy.ts';
 import type { ConcurrencyConfig } from '../../src/policies/concurrency/policy.ts';
@@ -126,6 +132,14 @@ type Nested = SparseConfigOf<typeof nested>;
 same<NonNullable<Nested['basic']>['cacheMaxEntries'], number | undefined>(true);
 // @ts-expect-error cacheSeconds left the nested schema, so code that reads it no longer compiles
 const readNestedRemoved = (c: Nested) => c.basic?.cacheSeconds;
+
+// withDefaults: a sparse block read through its schema has every defaulted field, and only those.
+const filled = withDefaults(introspectionSchema, {} as IntrospectionConfig);
+same<typeof filled.cacheSeconds, number>(true);
+same<typeof filled.authMethod, 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt'>(true);
+same<typeof filled.issuer, string | undefined>(true);
+const filledNested = withDefaults(nested.properties.basic, {} as NonNullable<Nested['basic']>);
+same<typeof filledNested.cacheMaxEntries, number>(true);
 
 void [misspelt, incomplete, badEnum, badType, readRemoved, crsUnfilled, noRule, badLocation];
 void [badVerifier, noneAlg, noResource, openConcurrency, noInFlight, openRateLimit, badAlgorithm, noLimit];
