@@ -56,7 +56,10 @@ function merge(base: Record<string, unknown> | undefined, over: Record<string, u
 const validators = new WeakMap<PolicyDefinition, ValidateFunction>();
 
 /** Validates a merged policy block against the policy's schema and fills its defaults. */
-function withDefaults(def: PolicyDefinition, config: Record<string, unknown>): Record<string, unknown> {
+function validateAndFillDefaults(
+  def: PolicyDefinition,
+  config: Record<string, unknown>,
+): Record<string, unknown> {
   let validate = validators.get(def);
   if (validate === undefined) {
     validate = new Ajv({ allErrors: true, useDefaults: true, strict: false }).compile(
@@ -95,7 +98,7 @@ export function policyConfigFor(
   const opLevel = api.operations[operation.id]?.policies?.[def.name];
   const merged = merge(merge(fromSpec, apiLevel), opLevel) ?? (def.enabledByDefault ? {} : undefined);
   if (merged === undefined || merged.enabled === false) return undefined;
-  const config = withDefaults(def, merged) as unknown as PolicyConfigBase & { enabled: boolean };
+  const config = validateAndFillDefaults(def, merged) as unknown as PolicyConfigBase & { enabled: boolean };
   return config.enabled ? config : undefined;
 }
 
