@@ -105,7 +105,9 @@ export function fastParse(text: string): FastParseResult {
   const fail = (no: number, what: string): never => {
     throw new UnsupportedYaml(no, what);
   };
-  const rawLines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  // Splitting on a string is cheaper than on a regular expression; most files have no CR.
+  const rawLines = body.includes('\r') ? body.split(/\r?\n/) : body.split('\n');
   const lines = splitLines(rawLines);
   const index: LineIndex = new WeakMap();
   let pos = 0;
@@ -358,7 +360,10 @@ export function fastParse(text: string): FastParseResult {
       out.push({ no, indent, text: stripped, raw: line, blankBefore: blank && out.length > 0 });
       blank = false;
       // A block scalar header: the deeper lines that follow belong to it.
-      if (/(?:^|:\s|^-\s)\s*[|>][-+]?$/.test(stripped) || /^-\s+[|>][-+]?$/.test(stripped)) {
+      if (
+        BLOCK_HEADER_END.test(stripped) &&
+        (/(?:^|:\s|^-\s)\s*[|>][-+]?$/.test(stripped) || /^-\s+[|>][-+]?$/.test(stripped))
+      ) {
         inBlockScalarAbove = ownerColumn(indent, stripped);
       }
     }
@@ -392,8 +397,16 @@ interface LineScan {
   readonly escapedBreak: boolean;
 }
 
+/** What `scanLine` finds on a line without quotes or `#`: nothing. */
+const PLAIN_LINE: LineScan = { commentAt: -1, openQuote: '', escapedBreak: false };
+/** The characters `scanLine` looks for; most lines of a spec have none. */
+const QUOTE_OR_HASH = /['"#]/;
+/** How a block scalar header line ends (`|`, `>`, `|-`, `>+`...): a cheap test before the full ones. */
+const BLOCK_HEADER_END = /[|>][-+]?$/;
+
 /** Finds, outside quotes, where a trailing comment (` #...`) starts, and whether a quote is left open. */
 function scanLine(s: string): LineScan {
+  if (!QUOTE_OR_HASH.test(s)) return PLAIN_LINE;
   let quote = '';
   // The last character outside quotes that is not white space: a quote opens a scalar only where a value
   // can start (line start, after `:`, `-`, `[`, `{` or `,`); elsewhere it is part of a plain scalar.
