@@ -30,7 +30,7 @@ const CARD = {
   type: 'object',
   properties: { card_id: str, member_id: str, last4: str, expiry_year: str, cardholder_name: str },
 };
-const PRODUCT = { type: 'object', properties: { product_id: str, name: str } };
+const PRODUCT = { type: 'object', properties: { product_id: str, name: str, stock: { type: 'integer' } } };
 const ORDER = {
   type: 'object',
   properties: { order_id: str, member_id: str, product_id: str, quantity: { type: 'integer' } },
@@ -52,6 +52,19 @@ const SPEC = {
         operationId: 'listProducts',
         security: [],
         responses: { '200': { description: 'the catalogue', ...json({ type: 'array', items: PRODUCT }) } },
+      },
+      post: {
+        operationId: 'createProduct',
+        parameters: [q('name', str, true)],
+        responses: { '201': { description: 'created, with no stock yet', ...json(PRODUCT) } },
+      },
+    },
+    '/products/{productId}': {
+      get: {
+        operationId: 'getProduct',
+        security: [],
+        parameters: [{ name: 'productId', in: 'path', required: true, schema: str }],
+        responses: { '200': { description: 'a product', ...json(PRODUCT) } },
       },
     },
     '/login': {
@@ -166,15 +179,16 @@ interface Card {
   expiry_year: string;
 }
 
-const PRODUCTS = [
-  { product_id: randomUUID(), name: 'lamp' },
-  { product_id: randomUUID(), name: 'chair' },
+const CATALOGUE = [
+  { product_id: randomUUID(), name: 'lamp', stock: 5 },
+  { product_id: randomUUID(), name: 'chair', stock: 5 },
 ];
 
 async function startMembers(fixed: boolean): Promise<{ url: string; server: Server; cards: () => number }> {
   const members = new Map<string, Member>();
   const cards = new Map<string, Card>();
   const tokens = new Map<string, string>();
+  const products = CATALOGUE.map((p) => ({ ...p }));
   const orders = new Map<
     string,
     { order_id: string; member_id: string; product_id: string; quantity: number }
@@ -204,8 +218,17 @@ async function startMembers(fixed: boolean): Promise<{ url: string; server: Serv
       tokens.set(token, name);
       return send(200, { access_token: token, token_type: 'bearer' });
     }
-    if (req.method === 'GET' && url.pathname === '/products') return send(200, PRODUCTS);
+    if (req.method === 'GET' && url.pathname === '/products') return send(200, products);
+    if (req.method === 'GET' && top === 'products' && id) {
+      const product = products.find((p) => p.product_id === id);
+      return product ? send(200, product) : send(404, { detail: 'Product not found' });
+    }
     if (user === '') return send(401, { detail: 'Not authenticated' });
+    if (req.method === 'POST' && url.pathname === '/products') {
+      const product = { product_id: randomUUID(), name: query('name') ?? 'x', stock: 0 };
+      products.push(product);
+      return send(201, product);
+    }
     if (top !== 'members') return send(404, { detail: 'Not Found' });
     if (req.method === 'POST' && !id) {
       const name = query('name');
@@ -245,8 +268,9 @@ async function startMembers(fixed: boolean): Promise<{ url: string; server: Serv
         if (!card || card.member_id !== m.id) return send(404, { detail: 'Card not found' });
         const product = query('product_id_1');
         if (!product) return send(400, { detail: 'No products specified for the order.' });
-        if (!PRODUCTS.some((p) => p.product_id === product))
-          return send(404, { detail: 'Product not found' });
+        const stocked = products.find((p) => p.product_id === product);
+        if (!stocked) return send(404, { detail: 'Product not found' });
+        if (stocked.stock < 1) return send(400, { detail: 'Insufficient stock' });
         const order = {
           order_id: randomUUID(),
           member_id: m.id,
@@ -354,7 +378,7 @@ describe('an API that takes every input from the query string', () => {
     assert.ok(all.includes('scan/api1-bola-write updateCard'), all.join('\n'));
     assert.ok(all.includes('scan/api1-bola-write createCard'), all.join('\n'));
     // Orders need a product the document lists as optional: the setup retries with the optional inputs,
-    // product_id_1 taken from the catalogue.
+    // product_id_1 first the product the scan created (no stock: refused), then one from the catalogue.
     assert.ok(all.includes('scan/api1-bola-read listOrders'), all.join('\n'));
     assert.ok(all.includes('scan/api1-bola-read getOrder'), all.join('\n'));
     // The write check's own update of another's member must not set is_admin on the way (API3 runs later).

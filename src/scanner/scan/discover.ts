@@ -86,6 +86,40 @@ function withOptionalQuery(
   return { ...req, path: `${url.pathname}${url.search}` };
 }
 
+/**
+ * The planned creation with its first optional query input that takes a harvested value (`product_id_1`) set,
+ * with its numbered siblings (`product_id_2`), to values the API gave out that are not objects the scan created:
+ * at most two requests.
+ */
+function apiOwnChoices(
+  spec: ApiDocument,
+  op: Operation,
+  objects: ObjectRegistry,
+  planned: ReturnType<typeof planRequest>,
+): ReturnType<typeof planRequest>[] {
+  const url = new URL(planned.path, 'http://x');
+  const base = (name: string) => name.replace(/[_-]\d{1,2}$/, '');
+  for (const p of op.parameters) {
+    if (p.in !== 'query' || p.required || PRIVILEGED_INPUT.test(p.name)) continue;
+    const current = url.searchParams.get(p.name);
+    const values = objects.harvest
+      .candidates({ name: p.name, schema: resolveSchema(spec, p.schema) }, undefined, 3)
+      .map((c) => String(c.value))
+      .filter((v) => v !== current && !objects.isCreatedId(v));
+    if (values.length === 0) continue;
+    return values.slice(0, 2).map((v) => {
+      const next = new URL(url);
+      for (const sibling of op.parameters) {
+        if (sibling.in === 'query' && !sibling.required && base(sibling.name) === base(p.name)) {
+          next.searchParams.set(sibling.name, v);
+        }
+      }
+      return { ...planned, path: `${next.pathname}${next.search}` };
+    });
+  }
+  return [];
+}
+
 /** The id in a create answer: top level, under `data`, or in a single nested object (`{message, note: {...}}`). */
 export function createdId(res: ScanResponse, param: string | undefined, entity: string): string | undefined {
   const body = res.json;
@@ -269,6 +303,15 @@ export async function discover(ctx: ScanContext): Promise<DiscoveryStats> {
           if (fuller !== undefined && fuller.path !== req.path) {
             const again = await ctx.send(fuller, as);
             if (isSuccess(again)) res = again;
+            // Still refused: the same with the API's own objects instead of the scan's (a product the
+            // scan created may have no stock; one from the catalogue has), at most two.
+            for (const other of isSuccess(res) ? [] : apiOwnChoices(spec, op, objects, fuller)) {
+              const third = await ctx.send(other, as);
+              if (isSuccess(third)) {
+                res = third;
+                break;
+              }
+            }
           }
         }
         if (!isSuccess(res)) continue;
