@@ -9,7 +9,6 @@ function setup(over: Parameters<typeof createCircuitBreaker>[0] extends infer O 
   const breaker = createCircuitBreaker({
     clock,
     windowMs: 10_000,
-    buckets: 10,
     minCalls: 10,
     failureRateThreshold: 0.5,
     slowCallMs: 1000,

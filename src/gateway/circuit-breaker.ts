@@ -3,25 +3,26 @@ import type { Clock } from '../core/clock.ts';
 /** Where a breaker stands. */
 export type CircuitState = 'closed' | 'open' | 'half-open';
 
-/** Options of a circuit breaker; every duration in ms. */
+/**
+ * Options of a circuit breaker; every duration in ms. All are required: their defaults are written once,
+ * in the config schema (`upstream.circuitBreaker`), and the upstream hands over the filled block.
+ */
 export interface CircuitBreakerOptions {
   readonly clock: Clock;
   /** Rolling window over which error and slow-call rates are measured. */
-  readonly windowMs?: number;
-  /** Buckets of the rolling window (its resolution). */
-  readonly buckets?: number;
+  readonly windowMs: number;
   /** Calls needed in the window before the rates can open the circuit. */
-  readonly minCalls?: number;
+  readonly minCalls: number;
   /** Open when failures / calls reaches this (0..1). */
-  readonly failureRateThreshold?: number;
+  readonly failureRateThreshold: number;
   /** A call that took at least this long counts as slow. */
-  readonly slowCallMs?: number;
+  readonly slowCallMs: number;
   /** Open when slow calls / calls reaches this (0..1). */
-  readonly slowCallRateThreshold?: number;
+  readonly slowCallRateThreshold: number;
   /** How long the circuit stays open before letting trial calls through. */
-  readonly openMs?: number;
+  readonly openMs: number;
   /** Trial calls let through at once when half-open; that many successes close the circuit. */
-  readonly halfOpenCalls?: number;
+  readonly halfOpenCalls: number;
   /** Told about every state change (for events and metrics). */
   readonly onStateChange?: (from: CircuitState, to: CircuitState, reason: string) => void;
 }
@@ -40,11 +41,58 @@ export interface CircuitBreaker {
   retryAfterMs(): number;
 }
 
+/** Buckets of the rolling window: its resolution is a tenth of the window. */
+const WINDOW_BUCKETS = 10;
+
 interface Bucket {
   index: number;
   calls: number;
   failures: number;
   slow: number;
+}
+
+/** Calls, failures and slow calls over a rolling window, in WINDOW_BUCKETS buckets reused in turn. */
+class RollingCounts {
+  readonly #bucketMs: number;
+  readonly #buckets: Bucket[] = Array.from({ length: WINDOW_BUCKETS }, () => ({
+    index: -1,
+    calls: 0,
+    failures: 0,
+    slow: 0,
+  }));
+
+  constructor(windowMs: number) {
+    this.#bucketMs = Math.ceil(windowMs / WINDOW_BUCKETS);
+  }
+
+  /** Counts one call that ended at `now`; returns the counts of the window that ends then. */
+  add(now: number, failed: boolean, slow: boolean): { calls: number; failures: number; slow: number } {
+    const index = Math.floor(now / this.#bucketMs);
+    const b = this.#buckets[index % WINDOW_BUCKETS];
+    if (b.index !== index) {
+      b.index = index;
+      b.calls = 0;
+      b.failures = 0;
+      b.slow = 0;
+    }
+    b.calls++;
+    if (failed) b.failures++;
+    if (slow) b.slow++;
+    const oldest = index - WINDOW_BUCKETS + 1;
+    const total = { calls: 0, failures: 0, slow: 0 };
+    for (const c of this.#buckets) {
+      if (c.index < oldest) continue;
+      total.calls += c.calls;
+      total.failures += c.failures;
+      total.slow += c.slow;
+    }
+    return total;
+  }
+
+  /** Forgets every call. */
+  clear(): void {
+    for (const b of this.#buckets) b.index = -1;
+  }
 }
 
 /**
@@ -54,29 +102,16 @@ interface Bucket {
  * call. Pure: time comes only from the injected clock, so tests drive it exactly.
  *
  * @example
- * const breaker = createCircuitBreaker({ clock: systemClock, failureRateThreshold: 0.5 });
+ * const cb = upstreamConfig.circuitBreaker; // the block as loading filled it
+ * const breaker = createCircuitBreaker({ clock: systemClock, windowMs: cb.windowSeconds * 1000, ... });
  * const permit = breaker.acquire();
  * if (!permit) return problem(problems.circuitOpen, undefined, { headers: { 'retry-after': '30' } });
  * // ... call the upstream, then:
  * permit.done(status < 500, elapsedMs);
  */
 export function createCircuitBreaker(opts: CircuitBreakerOptions): CircuitBreaker {
-  const clock = opts.clock;
-  const windowMs = opts.windowMs ?? 10_000;
-  const nBuckets = opts.buckets ?? 10;
-  const bucketMs = Math.ceil(windowMs / nBuckets);
-  const minCalls = opts.minCalls ?? 20;
-  const failureRate = opts.failureRateThreshold ?? 0.5;
-  const slowMs = opts.slowCallMs ?? Number.POSITIVE_INFINITY;
-  const slowRate = opts.slowCallRateThreshold ?? 1;
-  const openMs = opts.openMs ?? 30_000;
-  const halfOpenCalls = opts.halfOpenCalls ?? 3;
-  const buckets: Bucket[] = Array.from({ length: nBuckets }, () => ({
-    index: -1,
-    calls: 0,
-    failures: 0,
-    slow: 0,
-  }));
+  const { clock, minCalls, openMs, halfOpenCalls } = opts;
+  const counts = new RollingCounts(opts.windowMs);
 
   let state: CircuitState = 'closed';
   let openedAt = 0;
@@ -92,34 +127,8 @@ export function createCircuitBreaker(opts: CircuitBreakerOptions): CircuitBreake
     trialsInFlight = 0;
     trialSuccesses = 0;
     if (to === 'open') openedAt = clock.now();
-    if (to === 'closed') for (const b of buckets) b.index = -1;
+    if (to === 'closed') counts.clear();
     opts.onStateChange?.(from, to, reason);
-  }
-
-  function bucketAt(now: number): Bucket {
-    const index = Math.floor(now / bucketMs);
-    const b = buckets[index % nBuckets];
-    if (b.index !== index) {
-      b.index = index;
-      b.calls = 0;
-      b.failures = 0;
-      b.slow = 0;
-    }
-    return b;
-  }
-
-  function rates(now: number): { calls: number; failures: number; slow: number } {
-    const oldest = Math.floor(now / bucketMs) - nBuckets + 1;
-    let calls = 0;
-    let failures = 0;
-    let slow = 0;
-    for (const b of buckets) {
-      if (b.index < oldest) continue;
-      calls += b.calls;
-      failures += b.failures;
-      slow += b.slow;
-    }
-    return { calls, failures, slow };
   }
 
   function permit(gen: number, trial: boolean): CircuitPermit {
@@ -129,22 +138,17 @@ export function createCircuitBreaker(opts: CircuitBreakerOptions): CircuitBreake
         if (used) return;
         used = true;
         if (gen !== generation) return;
-        const isSlow = durationMs >= slowMs;
+        const isSlow = durationMs >= opts.slowCallMs;
         if (trial) {
           trialsInFlight--;
           if (!ok || isSlow) return moveTo('open', ok ? 'slow_trial_call' : 'failed_trial_call');
           if (++trialSuccesses >= halfOpenCalls) moveTo('closed', 'trial_calls_succeeded');
           return;
         }
-        const now = clock.now();
-        const b = bucketAt(now);
-        b.calls++;
-        if (!ok) b.failures++;
-        if (isSlow) b.slow++;
-        const r = rates(now);
+        const r = counts.add(clock.now(), !ok, isSlow);
         if (r.calls < minCalls) return;
-        if (r.failures / r.calls >= failureRate) moveTo('open', 'failure_rate');
-        else if (r.slow / r.calls >= slowRate) moveTo('open', 'slow_call_rate');
+        if (r.failures / r.calls >= opts.failureRateThreshold) moveTo('open', 'failure_rate');
+        else if (r.slow / r.calls >= opts.slowCallRateThreshold) moveTo('open', 'slow_call_rate');
       },
     };
   }
