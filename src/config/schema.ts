@@ -319,8 +319,12 @@ export function buildConfigSchema(
             minimum: 0,
             default: 1024,
             description:
-              'Slowest average rate at which a body streamed to the upstream may arrive, after a grace of 5 s; slower gets 408 and the upstream request is cancelled (0: no minimum).',
+              'Slowest average rate at which a body streamed to the upstream may arrive, after a grace of `minBodyRateGraceMs`; slower gets 408 and the upstream request is cancelled (0: no minimum).',
           },
+          minBodyRateGraceMs: ms(
+            'Head start of a streamed body before `minBodyBytesPerSecond` applies: from then on it must have sent at least that rate times the time elapsed beyond this grace.',
+            5000,
+          ),
           streamedBodiesPerClient: {
             type: 'integer',
             minimum: 1,

@@ -68,6 +68,7 @@ export interface Config {
     maxBodyBytes: number;
     bufferBodyBelowBytes: number;
     minBodyBytesPerSecond: number;
+    minBodyRateGraceMs: number;
     streamedBodiesPerClient: number;
     maxConnectionsPerIp: number;
     maxConnections: number;

@@ -107,7 +107,7 @@ function openStreamedBody(ctx: GatewayContext, f: Flight): Readable | null {
     f.req.resume();
     return null;
   }
-  const body = streamBody(f.req, f.route?.maxBodyBytes ?? server.maxBodyBytes, server.minBodyBytesPerSecond);
+  const body = streamBody(f.req, f.route?.maxBodyBytes ?? server.maxBodyBytes, server);
   if (f.declaredLength >= 0) f.upstreamHeaders!['content-length'] = String(f.declaredLength);
   return body;
 }

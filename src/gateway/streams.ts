@@ -6,8 +6,6 @@ import { type Readable, Transform } from 'node:stream';
 
 export const BODY_TOO_LARGE = 'ERR_PORTCULLIS_BODY_TOO_LARGE';
 export const BODY_TOO_SLOW = 'ERR_PORTCULLIS_BODY_TOO_SLOW';
-/** A streamed body must keep up `server.minBodyBytesPerSecond` on average once this grace has passed. */
-const BODY_GRACE_MS = 5000;
 
 /**
  * The abort signal given to undici for one upstream request: the smallest EventEmitter-shaped object
@@ -86,12 +84,19 @@ export class StreamedBodies {
   }
 }
 
+/** The minimum rate of a streamed body, from `server`: its average rate once its grace has passed. */
+export interface BodyRate {
+  readonly minBodyBytesPerSecond: number;
+  readonly minBodyRateGraceMs: number;
+}
+
 /**
  * Streams a body to the upstream, failing it once more than `max` bytes arrive or once it falls below
- * `minBytesPerSecond` on average after a grace period (Apache's mod_reqtimeout MinRate, in effect): a
- * slow sender must not hold an upstream connection for as long as it likes.
+ * `rate.minBodyBytesPerSecond` on average after `rate.minBodyRateGraceMs` (Apache's mod_reqtimeout
+ * MinRate, in effect): a slow sender must not hold an upstream connection for as long as it likes.
  */
-export function streamBody(req: IncomingMessage, max: number, minBytesPerSecond: number): Readable {
+export function streamBody(req: IncomingMessage, max: number, rate: BodyRate): Readable {
+  const { minBodyBytesPerSecond: minBytesPerSecond, minBodyRateGraceMs: graceMs } = rate;
   let size = 0;
   const counter = new Transform({
     transform(chunk: Buffer, _enc, cb) {
@@ -106,14 +111,14 @@ export function streamBody(req: IncomingMessage, max: number, minBytesPerSecond:
     const check = () => {
       if (req.complete) return;
       const elapsed = performance.now() - startedAt;
-      const due = BODY_GRACE_MS + (size / minBytesPerSecond) * 1000;
+      const due = graceMs + (size / minBytesPerSecond) * 1000;
       if (elapsed >= due) {
         counter.destroy(Object.assign(new Error('request body too slow'), { code: BODY_TOO_SLOW }));
         return;
       }
       timer = setTimeout(check, Math.max(50, due - elapsed));
     };
-    let timer = setTimeout(check, BODY_GRACE_MS);
+    let timer = setTimeout(check, graceMs);
     counter.once('close', () => clearTimeout(timer));
     req.once('end', () => clearTimeout(timer));
   }

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import net from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { after, before, describe, test } from 'node:test';
 import { problems } from '../../src/core/problems.ts';
 import { httpRequest, op, openapi, startProxy, type TestProxy } from '../harness.ts';
@@ -59,15 +60,22 @@ describe('slow request bodies', () => {
       spec,
       api: { name: 'files' },
       config: {
-        server: { bufferBodyBelowBytes: 0, minBodyBytesPerSecond: 1000, streamedBodiesPerClient: 2 },
+        server: {
+          bufferBodyBelowBytes: 0,
+          minBodyBytesPerSecond: 1000,
+          // A short grace, so the slow body is cut in well under a second (the default is 5 s).
+          minBodyRateGraceMs: 300,
+          streamedBodiesPerClient: 2,
+        },
       },
     });
   });
   after(() => gw.close());
 
   test('a client streams at most streamedBodiesPerClient bodies at once; others still get through', async () => {
-    const a = trickle(gw.url, 100_000, 10);
-    const b = trickle(gw.url, 100_000, 10);
+    // 50 000 bytes sent at once are 50 s of the minimum rate: these two stay held however short the grace.
+    const a = trickle(gw.url, 100_000, 50_000);
+    const b = trickle(gw.url, 100_000, 50_000);
     await until(() => holding === 2, 'two bodies held');
     const third = trickle(gw.url, 10, 10);
     const refused = await third.answer;
@@ -89,10 +97,14 @@ describe('slow request bodies', () => {
 
   test('a body that falls below the minimum rate gets 408 and frees its upstream request', async () => {
     const before = aborted;
+    const startedAt = performance.now();
     const slow = trickle(gw.url, 100_000, 100, '127.0.0.3');
     await until(() => holding === 1, 'one body held');
-    const out = await slow.answer; // the gateway answers and closes after the 5 s grace
+    const out = await slow.answer; // the gateway answers and closes once the grace (300 ms) and 100 bytes' worth (100 ms) have passed
     assert.match(out, /^HTTP\/1\.1 408 /);
+    // The configured grace applies: not cut before it, and long before the default 5 s.
+    const tookMs = performance.now() - startedAt;
+    assert.ok(tookMs >= 300 && tookMs < 4000, `cut after ${Math.round(tookMs)} ms`);
     const body = JSON.parse(out.slice(out.indexOf('\r\n\r\n') + 4));
     assert.equal(body.type, problems.requestTimeout.type);
     await until(() => holding === 0, 'no body held');
