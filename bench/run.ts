@@ -68,6 +68,8 @@ const BAR_PAIRS: ReadonlyArray<readonly [string, string, string]> = [
   ['pass-through ÷ nginx', 'portcullis pass-through', 'nginx'],
   ['rate limit, memory ÷ pass-through', 'rate limit (memory)', 'portcullis pass-through'],
   ['rate limit, Redis ÷ pass-through', 'rate limit (redis)', 'portcullis pass-through'],
+  // Issue 18: the Redis limiter ≥ 0.8× the memory one (same requests, same limit).
+  ['rate limit, Redis ÷ memory', 'rate limit (redis)', 'rate limit (memory)'],
   [
     'JWT cached ÷ same requests unverified',
     'JWT RS256 via JWKS + scope, cached',
