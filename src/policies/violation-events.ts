@@ -1,7 +1,6 @@
-import type { SecurityEvent } from '../core/events.ts';
 import type { Exchange } from '../core/exchange.ts';
 import type { CompileContext } from '../core/policy.ts';
-import { requestEventFields } from './event-fields.ts';
+import { denialEvent } from './denial-events.ts';
 
 /** What a policy of the validate and protect-response stages found wrong with one exchange. */
 export interface Violation {
@@ -30,21 +29,17 @@ export function emitViolation(
   ex: Exchange,
   v: Violation,
 ) {
-  const event: SecurityEvent = {
-    '@timestamp': new Date(ctx.clock.now()).toISOString(),
-    'event.kind': v.alert === true ? 'alert' : 'event',
-    'event.category': v.alert === true ? 'intrusion_detection' : 'web',
-    'event.type': v.mode === 'enforce' ? 'denied' : 'info',
-    'event.action': v.action,
-    'event.outcome': v.mode === 'enforce' ? 'failure' : 'unknown',
-    'event.reason': v.reason,
-    'event.severity': v.severity ?? 2,
-    'rule.name': v.policy,
-    ...requestEventFields(ex),
-    'portcullis.mode': v.mode,
-  };
+  const event = denialEvent(ctx.clock, ex, {
+    policy: v.policy,
+    action: v.action,
+    category: v.alert === true ? 'intrusion_detection' : 'web',
+    reason: v.reason,
+    mode: v.mode,
+    alert: v.alert,
+    severity: v.severity ?? 2,
+    subject: ex.principal?.subject,
+  });
   if (v.pointers !== undefined && v.pointers.length > 0)
     event['portcullis.pointers'] = v.pointers.slice(0, 20);
-  if (ex.principal !== undefined) event['user.id'] = ex.principal.subject;
   ctx.events.emit(event);
 }

@@ -1,11 +1,10 @@
-import type { SecurityEvent } from '../../core/events.ts';
 import type { Exchange, Principal } from '../../core/exchange.ts';
 import type { PolicyDefinition, PolicyHandler, RequestResult } from '../../core/policy.ts';
 import { PolicyConfigError } from '../../core/policy.ts';
 import { withDefaults } from '../../core/policy-config.ts';
 import { type Problem, problem, problems } from '../../core/problems.ts';
 import { credentialHash, presentedCredential } from '../../shared/credential-hash.ts';
-import { requestEventFields } from '../event-fields.ts';
+import { denialEvent } from '../denial-events.ts';
 import type { CredentialResult, Identity } from './credential.ts';
 import { metadataLocation, resourceMetadataDocuments } from './resource-metadata.ts';
 import { type AuthenticateConfig, authenticateSchema, forwardIdentitySchema } from './schema.ts';
@@ -184,21 +183,17 @@ export const authenticatePolicy: PolicyDefinition<AuthenticateConfig> = {
       subject?: string,
       userName?: string,
     ): void {
-      const event: SecurityEvent = {
-        '@timestamp': new Date(ctx.clock.now()).toISOString(),
-        'event.kind': 'event',
-        'event.category': 'authentication',
-        'event.type': config.mode === 'enforce' ? 'denied' : 'info',
-        'event.action': 'authenticate',
-        'event.outcome': 'failure',
-        'event.reason': reason,
+      const event = denialEvent(ctx.clock, ex, {
+        policy: 'authenticate',
+        action: 'authenticate',
+        category: 'authentication',
+        reason,
+        mode: config.mode,
+        outcome: 'failure', // the credentials failed, whether or not the request goes on
         message: detail,
-        'rule.name': 'authenticate',
-        ...requestEventFields(ex),
-        'portcullis.mode': config.mode,
-      };
+        subject,
+      });
       if (scheme !== undefined) event['portcullis.scheme'] = scheme;
-      if (subject !== undefined) event['user.id'] = subject;
       // The login name tried (Basic user-id): the credential-abuse detector counts failures per user name.
       if (userName !== undefined) event['user.name'] = userName;
       // A fingerprint of the presented credential (never the credential) for per-token detectors and bans.

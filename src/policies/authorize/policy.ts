@@ -1,11 +1,10 @@
 import type { Operation } from '../../core/api-document.ts';
-import type { SecurityEvent } from '../../core/events.ts';
 import type { Exchange, Principal } from '../../core/exchange.ts';
 import type { PolicyDefinition, PolicyHandler } from '../../core/policy.ts';
 import { PolicyConfigError } from '../../core/policy.ts';
 import { type Problem, problem, problems } from '../../core/problems.ts';
 import { parseJson, unsafeIntegerAt } from '../../shared/json.ts';
-import { requestEventFields } from '../event-fields.ts';
+import { denialEvent } from '../denial-events.ts';
 import { type CompiledRule, compileRule, RuleSyntaxError } from './rule.ts';
 import { type AuthorizeConfig, type AuthzExtension, authorizeSchema } from './schema.ts';
 
@@ -59,20 +58,17 @@ export const authorizePolicy: PolicyDefinition<AuthorizeConfig> = {
     };
 
     function deny(ex: Exchange, reason: string, detail: string): Problem {
-      const event: SecurityEvent = {
-        '@timestamp': new Date(ctx.clock.now()).toISOString(),
-        'event.kind': 'event',
-        'event.category': 'api',
-        'event.type': config.mode === 'enforce' ? 'denied' : 'info',
-        'event.action': 'authorize',
-        'event.outcome': 'failure',
-        'event.reason': reason,
+      const subject = ex.principal?.subject;
+      const event = denialEvent(ctx.clock, ex, {
+        policy: 'authorize',
+        action: 'authorize',
+        category: 'api',
+        reason,
+        mode: config.mode,
+        outcome: 'failure', // the permission check failed, whether or not the request goes on
         message: detail,
-        'rule.name': 'authorize',
-        ...requestEventFields(ex),
-        'portcullis.mode': config.mode,
-      };
-      if (ex.principal !== undefined && ex.principal.subject !== '') event['user.id'] = ex.principal.subject;
+        subject: subject === '' ? undefined : subject,
+      });
       if (ex.principal?.consumer !== undefined) event['portcullis.consumer'] = ex.principal.consumer;
       ctx.events.emit(event);
       return problem(problems.forbidden, detail, { reason });
