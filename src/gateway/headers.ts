@@ -236,8 +236,27 @@ function forwardedNode(ip: string): string {
   return ip.includes(':') ? `"[${ip}]"` : ip;
 }
 
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const QUOTED_SPECIALS = /["\\]/g;
+
 function forwardedToken(v: string): string {
-  return /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(v) ? v : `"${v.replace(/["\\]/g, '\\$&')}"`;
+  return TOKEN.test(v) ? v : `"${v.replace(QUOTED_SPECIALS, '\\$&')}"`;
+}
+
+/**
+ * The last Forwarded element made, and what it was made from: a keep-alive connection sends the same
+ * peer, scheme and Host request after request, and the element is rebuilt only when one of them changes.
+ * One entry, compared by value: nothing accumulates.
+ */
+let lastElement = { peerIp: '', proto: '', host: '', element: '' };
+
+function forwardedElement(peerIp: string, proto: string, host: string): string {
+  const last = lastElement;
+  if (last.peerIp === peerIp && last.proto === proto && last.host === host && last.element !== '')
+    return last.element;
+  const element = `for=${forwardedNode(peerIp)};proto=${proto}${host ? `;host=${forwardedToken(host)}` : ''}`;
+  lastElement = { peerIp, proto, host, element };
+  return element;
 }
 
 /**
@@ -251,7 +270,7 @@ export function setForwardingHeaders(
   trustedPeer: boolean,
   info: ForwardingInfo,
 ): void {
-  const element = `for=${forwardedNode(peerIp)};proto=${info.proto}${info.host ? `;host=${forwardedToken(info.host)}` : ''}`;
+  const element = forwardedElement(peerIp, info.proto, info.host);
   const prevForwarded = trustedPeer ? incoming.forwarded : undefined;
   out.forwarded = prevForwarded ? `${prevForwarded}, ${element}` : element;
   const prevXff = trustedPeer ? incoming['x-forwarded-for'] : undefined;

@@ -24,7 +24,18 @@ export function mediaTypeParameter(contentType: string, name: string): string | 
   return parseMediaType(contentType)?.parameters.get(name);
 }
 
-const matchers = new WeakMap<readonly string[], MediaTypeMatcher>();
+/**
+ * A compiled matcher, and its last answer: the media type of a route's requests or responses is nearly
+ * always the same string, which then is neither parsed nor matched again. One entry per matcher, so
+ * nothing accumulates.
+ */
+interface CachedMatcher {
+  readonly match: MediaTypeMatcher;
+  lastActual: string | undefined;
+  lastKey: string | undefined;
+}
+
+const matchers = new WeakMap<readonly string[], CachedMatcher>();
 
 /**
  * Picks the declared media type key for an actual media type: exact match first, then `type/*`,
@@ -32,12 +43,16 @@ const matchers = new WeakMap<readonly string[], MediaTypeMatcher>();
  * (`application/json; charset=utf-8`); see `compileMediaTypeMatcher`. Returns the key as declared.
  */
 export function matchMediaType(declared: readonly string[], actual: string): string | undefined {
-  let match = matchers.get(declared);
-  if (match === undefined) {
-    match = compileMediaTypeMatcher(declared);
-    matchers.set(declared, match);
+  let m = matchers.get(declared);
+  if (m === undefined) {
+    m = { match: compileMediaTypeMatcher(declared), lastActual: undefined, lastKey: undefined };
+    matchers.set(declared, m);
   }
-  return match(actual === '' ? undefined : parseMediaType(actual));
+  if (m.lastActual === actual) return m.lastKey;
+  const key = m.match(actual === '' ? undefined : parseMediaType(actual));
+  m.lastActual = actual;
+  m.lastKey = key;
+  return key;
 }
 
 /** Whether a media type is JSON (`application/json`, any `+json` suffix, `text/json`). */
