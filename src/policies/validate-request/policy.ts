@@ -183,6 +183,17 @@ export function compileValidateRequest(
   const content = op.requestBody?.content ?? {};
   const declaredTypes = Object.keys(content);
   const matchBody = compileMediaTypeMatcher(declaredTypes);
+  // The last Content-Type seen and what it parsed to: an operation's requests nearly always send the same
+  // one. One entry, read only (never changed by the checks below).
+  let lastContentType: string | undefined;
+  let lastMedia: ReturnType<typeof parseMediaType>;
+  const parseContentType = (contentType: string) => {
+    if (contentType !== lastContentType) {
+      lastMedia = parseMediaType(contentType);
+      lastContentType = contentType;
+    }
+    return lastMedia;
+  };
   const bodies = new Map<string, BodyCheck>();
   for (const t of declaredTypes) bodies.set(t, compileBody(content[t], compile, resolve));
   const bodyRequired = op.requestBody?.required === true;
@@ -252,7 +263,7 @@ export function compileValidateRequest(
       );
     // Every body is judged as the media type it is forwarded with (docs/validation.md, "Bodies").
     const contentType = ex.req.headers['content-type'];
-    const media = contentType === undefined ? undefined : parseMediaType(contentType);
+    const media = contentType === undefined ? undefined : parseContentType(contentType);
     if (contentType !== undefined && media === undefined) {
       return unsupported('The Content-Type header is not a valid media type.', 'malformed_content_type');
     }
