@@ -31,10 +31,13 @@ export interface SpecSource {
 
 /** Escapes one JSON pointer segment (RFC 6901 §3). */
 export function escapePointer(segment: string | number): string {
-  return String(segment).replaceAll('~', '~0').replaceAll('/', '~1');
+  const s = String(segment);
+  if (!s.includes('~') && !s.includes('/')) return s;
+  return s.replaceAll('~', '~0').replaceAll('/', '~1');
 }
 
 function unescapePointer(segment: string): string {
+  if (!segment.includes('~')) return segment;
   return segment.replaceAll('~1', '/').replaceAll('~0', '~');
 }
 

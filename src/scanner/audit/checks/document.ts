@@ -5,7 +5,7 @@
 import type { Emit } from '../collector.ts';
 import type { AuditModel } from '../model.ts';
 import { R } from '../rules.ts';
-import { isMapValue, type Json, pointerJoin } from '../source.ts';
+import { escapePointer, isMapValue, type Json, pointerJoin } from '../source.ts';
 
 const LOOPBACK = /^(?:localhost|127(?:\.\d+){3}|\[::1\]|0\.0\.0\.0|[^.]+\.localhost)(?::\d+)?$/i;
 const ENVIRONMENT =
@@ -126,21 +126,46 @@ const SECRET_NAME = /(?:password|passwd|secret|api[-_]?key|private[-_]?key|clien
 const PLACEHOLDER =
   /^(?:string|password|secret|changeme|change-me|example|redacted|xxx+|\*+|\.+|<.*>|\{.*\}|\$\{.*\}|your[-_ ].*|my[-_ ]?(?:password|secret).*|.*example.*|.{0,5})$/i;
 
-/** Walks the whole document once, testing every string under an example, default, const or enum. */
+/** One node of the secrets walk; its pointer is spelled out only when a finding needs it. */
+interface SecretFrame {
+  readonly node: Json;
+  /** The frame of the containing node (none for the root) and the step from it. */
+  readonly up: SecretFrame | undefined;
+  readonly step: string | number;
+  readonly inExample: boolean;
+  readonly key: string;
+  readonly parentProperty?: string;
+}
+
+function pointerOf(f: SecretFrame): string {
+  const steps: string[] = [];
+  for (let x: SecretFrame | undefined = f; x?.up !== undefined; x = x.up) {
+    steps.push(typeof x.step === 'number' ? String(x.step) : escapePointer(x.step));
+  }
+  let out = '';
+  for (let i = steps.length - 1; i >= 0; i--) out += `/${steps[i]}`;
+  return out;
+}
+
+/**
+ * Walks the whole document once, testing every string under an example, default, const or enum. Strings
+ * elsewhere are not visited, and no pointer is built unless a finding needs it: the walk sees every node.
+ */
 export function checkSecrets(model: AuditModel, emit: Emit): void {
-  type Frame = { node: Json; pointer: string; inExample: boolean; key: string; parentProperty?: string };
-  const stack: Frame[] = [{ node: model.root, pointer: '', inExample: false, key: '' }];
+  const stack: SecretFrame[] = [{ node: model.root, up: undefined, step: '', inExample: false, key: '' }];
   while (stack.length > 0) {
     const f = stack.pop()!;
     const { node } = f;
     if (typeof node === 'string') {
       if (!f.inExample) continue;
+      let pointer: string | undefined;
       for (const p of SECRET_PATTERNS) {
         if (p.re.test(node) && !/EXAMPLE/.test(node)) {
+          pointer ??= pointerOf(f);
           emit(R.secretsInExamples, {
-            key: f.pointer,
-            anchor: f.pointer,
-            pointer: f.pointer,
+            key: pointer,
+            anchor: pointer,
+            pointer,
             label: p.name,
             severity: p.severity,
           });
@@ -154,10 +179,11 @@ export function checkSecrets(model: AuditModel, emit: Emit): void {
         !PLACEHOLDER.test(node) &&
         !SECRET_PATTERNS.some((p) => p.re.test(node))
       ) {
+        pointer ??= pointerOf(f);
         emit(R.secretsInExamples, {
-          key: f.pointer,
-          anchor: f.pointer,
-          pointer: f.pointer,
+          key: pointer,
+          anchor: pointer,
+          pointer,
           label: `value of \`${named}\``,
           severity: 'medium',
         });
@@ -167,10 +193,11 @@ export function checkSecrets(model: AuditModel, emit: Emit): void {
     if (Array.isArray(node)) {
       for (let i = node.length - 1; i >= 0; i--) {
         const child = node[i]!;
-        if (typeof child === 'object' || typeof child === 'string') {
+        if (typeof child === 'object' || (typeof child === 'string' && f.inExample)) {
           stack.push({
             node: child,
-            pointer: `${f.pointer}/${i}`,
+            up: f,
+            step: i,
             inExample: f.inExample,
             key: f.key,
             parentProperty: f.parentProperty,
@@ -184,18 +211,14 @@ export function checkSecrets(model: AuditModel, emit: Emit): void {
         const child = node[k]!;
         if (typeof child !== 'object' && typeof child !== 'string') continue;
         if (child === null) continue;
+        // `default` under `responses` is a response, and keys under `properties` are property names.
+        const inExample =
+          f.inExample ||
+          (EXAMPLE_KEYS.has(k) && f.key !== 'properties' && !(k === 'default' && f.key === 'responses'));
+        if (typeof child === 'string' && !inExample) continue;
         // Inside `properties`, the key names a property: remember it for the example below it.
         const parentProperty = f.key === 'properties' ? k : f.inExample ? undefined : f.parentProperty;
-        stack.push({
-          node: child,
-          pointer: pointerJoin(f.pointer, k),
-          // `default` under `responses` is a response, and keys under `properties` are property names.
-          inExample:
-            f.inExample ||
-            (EXAMPLE_KEYS.has(k) && f.key !== 'properties' && !(k === 'default' && f.key === 'responses')),
-          key: k,
-          parentProperty,
-        });
+        stack.push({ node: child, up: f, step: k, inExample, key: k, parentProperty });
       }
     }
   }
