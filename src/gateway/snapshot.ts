@@ -81,115 +81,35 @@ const GATEWAY_OWNED_HEADERS = [
   'x-portcullis-roles',
 ];
 
+/** What building the APIs of a config collects across all of them. */
+interface BuildState {
+  readonly config: Config;
+  readonly deps: GatewayDeps;
+  readonly shared: ClosableSharedServices;
+  readonly issues: string[];
+  /** Request headers removed before forwarding, on every route of every API. */
+  readonly strip: Set<string>;
+  /** Header fields that may appear once (the spec's apiKey headers are added to the gateway's own). */
+  readonly singleValue: Set<string>;
+  readonly wellKnown: WellKnownEntry<ApiRuntime>[];
+}
+
 export async function buildSnapshot(config: Config, deps: GatewayDeps): Promise<Snapshot> {
-  const issues: string[] = [];
-  const shared = createSharedServices();
+  const state: BuildState = {
+    config,
+    deps,
+    shared: createSharedServices(),
+    issues: [],
+    strip: new Set(GATEWAY_OWNED_HEADERS),
+    singleValue: new Set<string>(),
+    wellKnown: [],
+  };
+  const { shared, issues, strip } = state;
   const apis: ApiRuntime[] = [];
-  const strip = new Set(GATEWAY_OWNED_HEADERS);
-  const singleValue = new Set<string>();
-  const wellKnown: WellKnownEntry<ApiRuntime>[] = [];
   try {
     for (const [i, apiConfig] of config.apis.entries()) {
-      let spec: ApiDocument;
-      try {
-        spec = await loadApiDocument(apiConfig.spec);
-      } catch (err) {
-        issues.push(`apis[${i}].spec: ${(err as Error).message}`);
-        continue;
-      }
-      // Identity headers named anywhere in the API, per-operation blocks included, are stripped on every
-      // route of every API: a name set for one operation is no less forgeable on the others.
-      for (const def of deps.policies) {
-        const apiLevel = apiConfig.policies?.[def.name] as Record<string, unknown> | undefined;
-        const blocks = [apiLevel];
-        for (const op of Object.values(apiConfig.operations)) {
-          const opLevel = op.policies?.[def.name] as Record<string, unknown> | undefined;
-          if (opLevel !== undefined) blocks.push({ ...apiLevel, ...opLevel });
-        }
-        for (const block of blocks) {
-          for (const h of def.ownedRequestHeaders?.(block as never) ?? []) strip.add(h.toLowerCase());
-        }
-      }
-      for (const opId of Object.keys(apiConfig.operations)) {
-        if (!spec.operations.some((o) => o.id === opId)) {
-          issues.push(`apis[${i}].operations.${opId}: no operation with this operationId in ${spec.file}`);
-        }
-      }
-      const upstream = createUpstream(apiConfig.upstream, deps.clock, (from, to, reason) => {
-        deps.logger.warn({ api: apiConfig.name, from, to, reason }, 'upstream circuit breaker');
-        deps.events.emit({
-          '@timestamp': new Date(deps.clock.now()).toISOString(),
-          'event.kind': 'event',
-          'event.category': 'web',
-          'event.type': 'change',
-          'event.action': 'circuit-breaker',
-          'event.reason': reason,
-          'portcullis.api': apiConfig.name,
-          'portcullis.circuit.from': from,
-          'portcullis.circuit.to': to,
-        });
-      });
-      shared.onClose(() => upstream.close());
-      const router = createRouter<Route>();
-      const api: ApiRuntime = {
-        config: apiConfig,
-        spec,
-        router,
-        upstream,
-        hosts: apiConfig.hosts.length ? new Set(apiConfig.hosts.map((h) => h.toLowerCase())) : null,
-        apiKeyHeaders: apiKeyNames(spec, 'header').map((n) => n.toLowerCase()),
-        apiKeyQuery: apiKeyNames(spec, 'query'),
-        apiKeyCookies: apiKeyNames(spec, 'cookie'),
-      };
-      for (const h of api.apiKeyHeaders) singleValue.add(h);
-      for (const operation of spec.operations) {
-        const logger = deps.logger.child({ api: apiConfig.name, operationId: operation.id });
-        let pipeline: Pipeline;
-        try {
-          pipeline = await compilePipeline(deps.policies, apiConfig, {
-            apiName: apiConfig.name,
-            spec,
-            operation,
-            clock: deps.clock,
-            logger,
-            events: deps.events,
-            store: deps.store,
-            metrics: deps.metrics,
-            shared,
-          });
-        } catch (err) {
-          if (err instanceof PolicyConfigError) {
-            issues.push(
-              `apis[${i}].policies (operation ${operation.id}): ${err.path ? `${err.path}: ` : ''}${err.message}`,
-            );
-            continue;
-          }
-          issues.push(`apis[${i}] (operation ${operation.id}): ${(err as Error).message}`);
-          continue;
-        }
-        try {
-          router.add(operation.method, operation.path, {
-            api,
-            operation,
-            pipeline,
-            maxBodyBytes: apiConfig.operations[operation.id]?.maxBodyBytes ?? config.server.maxBodyBytes,
-            bodiesSeen: 0,
-            durationByStatus: new Map(),
-          });
-        } catch (err) {
-          issues.push(`apis[${i}].spec: ${operation.method} ${operation.path}: ${(err as Error).message}`);
-        }
-      }
-      for (const def of deps.policies) {
-        try {
-          const docs = def.wellKnown?.(apiConfig.policies?.[def.name] as never, apiConfig, spec) ?? [];
-          for (const doc of docs) wellKnown.push({ api, hosts: api.hosts, doc });
-        } catch (err) {
-          const at = err instanceof PolicyConfigError && err.path ? `${err.path}: ` : '';
-          issues.push(`apis[${i}].policies.${def.name}: ${at}${(err as Error).message}`);
-        }
-      }
-      apis.push(api);
+      const api = await buildApi(state, i, apiConfig);
+      if (api !== undefined) apis.push(api);
     }
   } catch (err) {
     await shared.close();
@@ -197,7 +117,7 @@ export async function buildSnapshot(config: Config, deps: GatewayDeps): Promise<
   }
   let wellKnownTable: WellKnownTable<ApiRuntime> | null = null;
   try {
-    wellKnownTable = compileWellKnown(wellKnown, (a) => a.config.name);
+    wellKnownTable = compileWellKnown(state.wellKnown, (a) => a.config.name);
   } catch (err) {
     issues.push(`apis: ${(err as Error).message}`);
   }
@@ -214,7 +134,7 @@ export async function buildSnapshot(config: Config, deps: GatewayDeps): Promise<
     isTrustedProxy: compileCidrMatcher(config.server.trustedProxies),
     stripRequestHeaders: strip,
     stripUntrustedRequestHeaders: new Set([...strip, ...PROXY_ASSERTED_HEADERS]),
-    singleValueFields: compileSingleValueFields(singleValue),
+    singleValueFields: compileSingleValueFields(state.singleValue),
     wellKnown: wellKnownTable,
     hsts: h.enabled
       ? `max-age=${h.maxAgeSeconds}${h.includeSubDomains ? '; includeSubDomains' : ''}`
@@ -222,6 +142,129 @@ export async function buildSnapshot(config: Config, deps: GatewayDeps): Promise<
     shared,
     inFlight: 0,
   };
+}
+
+/** One API of the config: its document, upstream, routes with compiled pipelines and well-known documents. */
+async function buildApi(state: BuildState, i: number, apiConfig: ApiConfig): Promise<ApiRuntime | undefined> {
+  const { deps, issues } = state;
+  let spec: ApiDocument;
+  try {
+    spec = await loadApiDocument(apiConfig.spec);
+  } catch (err) {
+    issues.push(`apis[${i}].spec: ${(err as Error).message}`);
+    return undefined;
+  }
+  collectOwnedHeaders(deps.policies, apiConfig, state.strip);
+  for (const opId of Object.keys(apiConfig.operations)) {
+    if (!spec.operations.some((o) => o.id === opId)) {
+      issues.push(`apis[${i}].operations.${opId}: no operation with this operationId in ${spec.file}`);
+    }
+  }
+  const upstream = createApiUpstream(apiConfig, deps);
+  state.shared.onClose(() => upstream.close());
+  const api: ApiRuntime = {
+    config: apiConfig,
+    spec,
+    router: createRouter<Route>(),
+    upstream,
+    hosts: apiConfig.hosts.length ? new Set(apiConfig.hosts.map((h) => h.toLowerCase())) : null,
+    apiKeyHeaders: apiKeyNames(spec, 'header').map((n) => n.toLowerCase()),
+    apiKeyQuery: apiKeyNames(spec, 'query'),
+    apiKeyCookies: apiKeyNames(spec, 'cookie'),
+  };
+  for (const h of api.apiKeyHeaders) state.singleValue.add(h);
+  for (const operation of spec.operations) await addRoute(state, i, api, operation);
+  for (const def of deps.policies) {
+    try {
+      const docs = def.wellKnown?.(apiConfig.policies?.[def.name] as never, apiConfig, spec) ?? [];
+      for (const doc of docs) state.wellKnown.push({ api, hosts: api.hosts, doc });
+    } catch (err) {
+      const at = err instanceof PolicyConfigError && err.path ? `${err.path}: ` : '';
+      issues.push(`apis[${i}].policies.${def.name}: ${at}${(err as Error).message}`);
+    }
+  }
+  return api;
+}
+
+/**
+ * Identity headers named anywhere in the API, per-operation blocks included, are stripped on every route of
+ * every API: a name set for one operation is no less forgeable on the others.
+ */
+function collectOwnedHeaders(
+  policies: GatewayDeps['policies'],
+  apiConfig: ApiConfig,
+  strip: Set<string>,
+): void {
+  for (const def of policies) {
+    const apiLevel = apiConfig.policies?.[def.name] as Record<string, unknown> | undefined;
+    const blocks = [apiLevel];
+    for (const op of Object.values(apiConfig.operations)) {
+      const opLevel = op.policies?.[def.name] as Record<string, unknown> | undefined;
+      if (opLevel !== undefined) blocks.push({ ...apiLevel, ...opLevel });
+    }
+    for (const block of blocks) {
+      for (const h of def.ownedRequestHeaders?.(block as never) ?? []) strip.add(h.toLowerCase());
+    }
+  }
+}
+
+/** The API's upstream pool, whose circuit breaker reports each change of state as a log line and an event. */
+function createApiUpstream(apiConfig: ApiConfig, deps: GatewayDeps): Upstream {
+  return createUpstream(apiConfig.upstream, deps.clock, (from, to, reason) => {
+    deps.logger.warn({ api: apiConfig.name, from, to, reason }, 'upstream circuit breaker');
+    deps.events.emit({
+      '@timestamp': new Date(deps.clock.now()).toISOString(),
+      'event.kind': 'event',
+      'event.category': 'web',
+      'event.type': 'change',
+      'event.action': 'circuit-breaker',
+      'event.reason': reason,
+      'portcullis.api': apiConfig.name,
+      'portcullis.circuit.from': from,
+      'portcullis.circuit.to': to,
+    });
+  });
+}
+
+/** Compiles one operation's pipeline and adds its route; a failure becomes an issue naming the operation. */
+async function addRoute(state: BuildState, i: number, api: ApiRuntime, operation: Operation): Promise<void> {
+  const { deps, issues } = state;
+  const apiConfig = api.config;
+  let pipeline: Pipeline;
+  try {
+    pipeline = await compilePipeline(deps.policies, apiConfig, {
+      apiName: apiConfig.name,
+      spec: api.spec,
+      operation,
+      clock: deps.clock,
+      logger: deps.logger.child({ api: apiConfig.name, operationId: operation.id }),
+      events: deps.events,
+      store: deps.store,
+      metrics: deps.metrics,
+      shared: state.shared,
+    });
+  } catch (err) {
+    if (err instanceof PolicyConfigError) {
+      issues.push(
+        `apis[${i}].policies (operation ${operation.id}): ${err.path ? `${err.path}: ` : ''}${err.message}`,
+      );
+      return;
+    }
+    issues.push(`apis[${i}] (operation ${operation.id}): ${(err as Error).message}`);
+    return;
+  }
+  try {
+    api.router.add(operation.method, operation.path, {
+      api,
+      operation,
+      pipeline,
+      maxBodyBytes: apiConfig.operations[operation.id]?.maxBodyBytes ?? state.config.server.maxBodyBytes,
+      bodiesSeen: 0,
+      durationByStatus: new Map(),
+    });
+  } catch (err) {
+    issues.push(`apis[${i}].spec: ${operation.method} ${operation.path}: ${(err as Error).message}`);
+  }
 }
 
 /** Names of the spec's apiKey credentials read from one place. */
