@@ -14,7 +14,7 @@ import { stringify } from 'yaml';
 import { type ServeProcess, startServeProcess } from '../kit/process.ts';
 
 /** The heap flags serve starts Node with by default (bin/portcullis.js, docs/limits.md). */
-const LOW_MEMORY = '--max-semi-space-size=16 --heap-growing-percent=30';
+const LOW_MEMORY = '--max-semi-space-size=16 --heap-growing-percent=50';
 const DEFAULT_FLAGS = LOW_MEMORY.split(' ');
 
 let upstream: http.Server;
@@ -132,7 +132,7 @@ test('a heap flag the operator gave in NODE_OPTIONS is not overridden', async ()
   try {
     const args = await cmdline(gw.child.pid!);
     assert.ok(!args.some((a) => a.startsWith('--max-semi-space-size')), args.join(' '));
-    assert.ok(args.includes('--heap-growing-percent=30'));
+    assert.ok(args.includes('--heap-growing-percent=50'));
   } finally {
     await gw.stop();
   }
