@@ -10,7 +10,7 @@
  * `git archive <commit> src/waf | tar x -C /tmp/old`): both engines are then measured on the same rules,
  * batches alternating, so a busy machine slows both alike, and the table gains a before/after column.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { loadCoreRuleSet } from '../src/waf/index.ts';
@@ -105,6 +105,40 @@ export function measure(ruleSets: readonly CompiledRuleSet[], req: WafRequest, m
 async function main(): Promise<void> {
   const sets: Array<[string, string]> = [['CRS 3.3 (Debian)', CRS3]];
   if (CRS4 !== undefined) sets.push(['CRS 4', CRS4]);
+  const countAt = process.argv.indexOf('--count');
+  if (countAt >= 0) {
+    // For instruction counts (valgrind --tool=callgrind): N evaluations of one shape after a warm-up of
+    // WARM; the difference of two runs (N and a larger N) divided by the difference of N is the cost of
+    // one evaluation, load and warm-up cancelling out.
+    const n = Number(process.argv[countAt + 1] ?? 1000);
+    const warm = Number(process.env.BENCH_CRS_WARM ?? 300);
+    const pl = Number(process.env.BENCH_CRS_PL ?? 1);
+    const shape = Number(process.env.BENCH_CRS_SHAPE ?? 0);
+    const path = process.env.BENCH_CRS_SET === '4' ? (CRS4 as string) : CRS3;
+    const { ruleSet } = loadCoreRuleSet(path, { paranoiaLevel: pl });
+    const req = SHAPES[shape][1];
+    let score = 0;
+    for (let i = 0; i < warm; i++) score += ruleSet.evaluate(req).anomalyScore;
+    // BENCH_CRS_SYNC names a directory: the run waits there for `go` after the warm-up and writes `done`
+    // after the N evaluations, so a script can turn callgrind's counting on and off around them alone
+    // (`valgrind --tool=callgrind --instr-atstart=no`, `callgrind_control -i on|off`).
+    const sync = process.env.BENCH_CRS_SYNC;
+    const waitFor = (file: string) => {
+      const cell = new Int32Array(new SharedArrayBuffer(4));
+      while (!existsSync(`${sync}/${file}`)) Atomics.wait(cell, 0, 0, 20);
+    };
+    if (sync !== undefined) {
+      writeFileSync(`${sync}/ready`, '');
+      waitFor('go');
+    }
+    for (let i = 0; i < n; i++) score += ruleSet.evaluate(req).anomalyScore;
+    if (sync !== undefined) {
+      writeFileSync(`${sync}/done`, '');
+      waitFor('exit');
+    }
+    console.log(`${n} evaluations after ${warm}, score sum ${score}`);
+    return;
+  }
   if (process.argv.includes('--profile')) {
     const { ruleSet } = loadCoreRuleSet(CRS3, { paranoiaLevel: 1 });
     const req = SHAPES[0][1];

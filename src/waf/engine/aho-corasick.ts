@@ -11,12 +11,12 @@ export interface KeywordAutomaton {
   /** Marks in `found` (indexed by phrase) every phrase that occurs in `input`. */
   findAll(input: string, found: Uint8Array): void;
   /**
-   * Appends to `out` the index of every phrase that occurs in `input` (or, when the automaton was built
-   * with groups, of every group such a phrase belongs to), each once: an index is new when
-   * `seen[index] !== mark`, and is then stamped with `mark` (the caller picks a fresh mark per call, so
-   * `seen` never needs clearing).
+   * Writes to `out` the index of every phrase that occurs in `input` (or, when the automaton was built
+   * with groups, of every group such a phrase belongs to), each once, and returns how many: an index is new
+   * when `seen[index] !== mark`, and is then stamped with `mark` (the caller picks a fresh mark per call, so
+   * `seen` never needs clearing). `out` must hold one cell per phrase (or group).
    */
-  collect(input: string, seen: Int32Array, mark: number, out: number[]): void;
+  collect(input: string, seen: Int32Array, mark: number, out: Int32Array): number;
   readonly size: number;
 }
 
@@ -138,6 +138,11 @@ export function compileKeywords(
   // Per state, the first state of its suffix chain (itself included) that reports something, or -1.
   const firstReporting = new Int32Array(next.length);
   for (let r = 0; r < next.length; r++) firstReporting[r] = outputs[r].length > 0 ? r : suffixOutputs[r];
+  // The same reports in one array, for the collect loop: state r reports flat[flatStart[r] .. flatStart[r + 1]).
+  const flatStart = new Int32Array(next.length + 1);
+  for (let r = 0; r < next.length; r++) flatStart[r + 1] = flatStart[r] + outputs[r].length;
+  const flat = new Int32Array(flatStart[next.length]);
+  for (let r = 0; r < next.length; r++) flat.set(outputs[r], flatStart[r]);
   // Per state, the last collect pass that visited it.
   const visited = new Int32Array(next.length);
   let epoch = 0;
@@ -170,52 +175,45 @@ export function compileKeywords(
       }
     },
     collect(input, seen, mark, found) {
+      let count = 0;
       for (let k = 0; k < emptyOutputs.length; k++) {
         const x = emptyOutputs[k];
         if (seen[x] !== mark) {
           seen[x] = mark;
-          found.push(x);
+          found[count++] = x;
         }
       }
       const n = input.length;
       // A state's own outputs, then those along its chain of suffix states, are reported on its first visit in
       // this pass; a state met again (directly or as a suffix) was reported with its whole chain already.
       // So a pass costs the input's length plus each distinct output once, however many states share a
-      // suffix such as a one-character phrase of many groups.
+      // suffix such as a one-character phrase of many groups. No closure and no array growth: a pass
+      // allocates nothing.
       epoch = (epoch + 1) | 0;
       if (epoch === 0) {
         visited.fill(0);
         epoch = 1;
       }
-      const report = (from: number): void => {
-        for (let u = from; u >= 0 && visited[u] !== epoch; u = suffixOutputs[u]) {
-          visited[u] = epoch;
-          const o = outputs[u];
-          for (let k = 0; k < o.length; k++) {
-            const x = o[k];
+      const ep = epoch;
+      let s = 0;
+      for (let i = 0; i < n; i++) {
+        const c = input.charCodeAt(i);
+        // The hot path: one table read per character, and one more to learn the state reports nothing.
+        if (delta !== undefined) s = delta[s * classes + (c <= 0xff ? classOf[c] : 0)];
+        else s = step(s, lowerCode(c));
+        for (let u = firstReporting[s]; u >= 0 && visited[u] !== ep; u = suffixOutputs[u]) {
+          visited[u] = ep;
+          const end = flatStart[u + 1];
+          for (let k = flatStart[u]; k < end; k++) {
+            const x = flat[k];
             if (seen[x] !== mark) {
               seen[x] = mark;
-              found.push(x);
+              found[count++] = x;
             }
           }
         }
-      };
-      let s = 0;
-      if (delta !== undefined) {
-        // The hot loop: one table read per character, and one more to learn the state reports nothing.
-        for (let i = 0; i < n; i++) {
-          const c = input.charCodeAt(i);
-          s = delta[s * classes + (c <= 0xff ? classOf[c] : 0)];
-          const r = firstReporting[s];
-          if (r >= 0) report(r);
-        }
-      } else {
-        for (let i = 0; i < n; i++) {
-          s = step(s, lowerCode(input.charCodeAt(i)));
-          const r = firstReporting[s];
-          if (r >= 0) report(r);
-        }
       }
+      return count;
     },
   };
 }

@@ -52,6 +52,11 @@ interface Target {
   readonly countName: string;
   /** For `TX:name`: the variable name its value reports (`TX:name`, lower case as TX keys are). */
   readonly txName: string | undefined;
+  /**
+   * For `COLLECTION:key` on a collection of the request: the number of that (collection, key) pair, whose
+   * entries an evaluation selects once for every rule naming it; -1 otherwise.
+   */
+  keyId: number;
 }
 
 /**
@@ -302,6 +307,7 @@ function parseTargets(vars: readonly VariableRef[]): { targets: Target[]; exclus
         fullName,
         countName: fullName.startsWith('&') ? fullName : `&${fullName}`,
         txName: collection === 'TX' && v.key !== undefined ? `TX:${v.key.toLowerCase()}` : undefined,
+        keyId: -1,
       });
     }
   }
@@ -675,6 +681,25 @@ export function compileRules(
       r.skipCollections = [...new Set(r.targets.map((x) => x.collection))];
     }
   }
+  // `COLLECTION:key` targets on request collections, numbered by (collection, key).
+  const keyIds = new Map<string, number>();
+  for (const steps of phases.values()) {
+    for (const step of steps) {
+      if (step.kind !== 'rule') continue;
+      for (let link: Rule | undefined = step.rule; link; link = link.chained) {
+        for (const x of link.targets) {
+          if (x.keyLower === undefined || LIVE_COLLECTIONS.has(x.collection)) continue;
+          const name = `${x.collection}:${x.keyLower}`;
+          let k = keyIds.get(name);
+          if (k === undefined) {
+            k = keyIds.size;
+            keyIds.set(name, k);
+          }
+          x.keyId = k;
+        }
+      }
+    }
+  }
   // The automaton reports rules (prefilters), not factors: one step less per value.
   const automaton = factorList.length > 0 ? compileKeywords(factorList, factorRules) : undefined;
 
@@ -684,6 +709,7 @@ export function compileRules(
     options,
     automaton,
     prefilters,
+    keyTargets: keyIds.size,
     chainParent: Int32Array.from(chainParent),
     chainTransform,
     chainCaseOnly: Uint8Array.from(chainCaseOnly, (x) => (x ? 1 : 0)),
@@ -715,6 +741,7 @@ interface EngineParts {
   readonly options: EngineOptions;
   readonly automaton: KeywordAutomaton | undefined;
   readonly prefilters: number;
+  readonly keyTargets: number;
   readonly chainParent: Int32Array;
   readonly chainTransform: readonly Transform[];
   readonly chainCaseOnly: Uint8Array;
@@ -771,7 +798,7 @@ class Engine {
   /** Scratch of one automaton pass (evaluation is synchronous, one at a time). */
   private readonly seen: Int32Array;
   private mark = 0;
-  private readonly found: number[] = [];
+  private readonly found: Int32Array;
   /**
    * Memo of the current evaluation, one row of cells (one per transformation chain) per entry slot: the
    * prefilter answer (hit-table row + 1, 0 unknown) and the transformed value of each (entry, chain).
@@ -781,6 +808,13 @@ class Engine {
   private slots = 0;
   /** Macros met only at run time (operator parameters), split once. */
   private readonly macros = new Map<string, Macro>();
+  /**
+   * The entries of each `COLLECTION:key` target (by keyId) selected in this evaluation, valid while their
+   * stamp is the current `keyEpoch` (a new epoch per evaluation, and once the body has added values).
+   */
+  private readonly keyEntries: Array<Entry[] | undefined>;
+  private readonly keyStamp: Int32Array;
+  private keyEpoch = 0;
 
   constructor(parts: EngineParts) {
     this.phases = parts.phases;
@@ -802,6 +836,9 @@ class Engine {
     this.hitRows = new Uint8Array(64 * parts.prefilters);
     this.hitRows.fill(1, ALL_HITS * parts.prefilters, (ALL_HITS + 1) * parts.prefilters);
     this.seen = new Int32Array(parts.prefilters);
+    this.keyEntries = new Array<Entry[] | undefined>(parts.keyTargets).fill(undefined);
+    this.keyStamp = new Int32Array(parts.keyTargets);
+    this.found = new Int32Array(parts.prefilters);
     this.pfTable = new Int32Array(64 * parts.chainParent.length);
     this.tvTable = new Array<string | undefined>(64 * parts.chainParent.length).fill(undefined);
   }
@@ -813,6 +850,7 @@ class Engine {
         : request;
     const { collections, bodyProcessor } = readRequestHeaders(limited, this.options);
     this.hitRowCount = 2;
+    this.nextKeyEpoch();
     const t: Transaction = {
       request: limited,
       c: collections,
@@ -859,11 +897,15 @@ class Engine {
       this.runPhase(1, t);
       if (!t.disrupted && !t.allowed) {
         readRequestBody(t.c, limited, t.bodyProcessor, this.options);
+        // The body added values: `COLLECTION:key` selections are made afresh.
+        this.nextKeyEpoch();
         this.runPhase(2, t);
       }
       this.runPhase(5, t);
     } finally {
       this.clearSlots();
+      // Nothing of a request stays referenced after it.
+      this.keyEntries.fill(undefined);
     }
     const score =
       Number(
@@ -1050,13 +1092,23 @@ class Engine {
         entries.push(entry(key, value));
     } else entries = t.c.get(coll) ?? NO_ENTRIES;
     if (target.keyLower !== undefined) {
-      const lk = target.keyLower;
-      const all = entries;
-      entries = [];
-      for (let i = 0; i < all.length; i++) {
-        const e = all[i];
-        if (e.lkey === undefined) e.lkey = e.key.toLowerCase();
-        if (e.lkey === lk) entries.push(e);
+      const id = target.keyId;
+      const known = id >= 0 && this.keyStamp[id] === this.keyEpoch ? this.keyEntries[id] : undefined;
+      if (known !== undefined) entries = known;
+      else {
+        const lk = target.keyLower;
+        const all = entries;
+        entries = [];
+        for (let i = 0; i < all.length; i++) {
+          const e = all[i];
+          if (e.lkey === undefined) e.lkey = e.key.toLowerCase();
+          if (e.lkey === lk) entries.push(e);
+        }
+        if (entries.length === 0) entries = NO_ENTRIES;
+        if (id >= 0) {
+          this.keyStamp[id] = this.keyEpoch;
+          this.keyEntries[id] = entries;
+        }
       }
     } else if (target.keyRegex) {
       const re = target.keyRegex;
@@ -1065,7 +1117,16 @@ class Engine {
     return rule.exclusions.length === 0 ? entries : this.exclude(entries, coll, rule);
   }
 
+  private nextKeyEpoch(): void {
+    this.keyEpoch = (this.keyEpoch + 1) | 0;
+    if (this.keyEpoch === 0) {
+      this.keyStamp.fill(0);
+      this.keyEpoch = 1;
+    }
+  }
+
   private exclude(entries: Entry[], coll: string, rule: Rule): Entry[] {
+    if (entries.length === 0) return entries;
     let applies = false;
     for (const x of rule.exclusions) if (x.collection === coll) applies = true;
     if (!applies) return entries;
@@ -1147,14 +1208,13 @@ class Engine {
     const automaton = this.automaton;
     if (!automaton) return NO_HITS;
     const found = this.found;
-    found.length = 0;
     this.mark = (this.mark + 1) | 0;
     if (this.mark === 0) {
       this.seen.fill(0);
       this.mark = 1;
     }
-    automaton.collect(value, this.seen, this.mark, found);
-    if (found.length === 0) return NO_HITS;
+    const count = automaton.collect(value, this.seen, this.mark, found);
+    if (count === 0) return NO_HITS;
     const width = this.prefilters;
     if (this.hitRowCount >= MAX_HIT_ROWS) return ALL_HITS;
     if ((this.hitRowCount + 1) * width > this.hitRows.length) {
@@ -1166,7 +1226,7 @@ class Engine {
     const base = row * width;
     const rows = this.hitRows;
     rows.fill(0, base, base + width);
-    for (let i = 0; i < found.length; i++) rows[base + found[i]] = 1;
+    for (let i = 0; i < count; i++) rows[base + found[i]] = 1;
     return row;
   }
 

@@ -287,8 +287,8 @@ test('the dense keyword table reports the same phrases and groups as the map wal
       phrases.map((p) => (input.toLowerCase().includes(p.toLowerCase()) ? 1 : 0)),
       input,
     );
-    const found: number[] = [];
-    plain.collect(input, seen, k, found);
+    const out = new Int32Array(phrases.length);
+    const found = [...out.subarray(0, plain.collect(input, seen, k, out))];
     assert.deepEqual(
       found.sort((a, b) => a - b),
       [...expected.keys()].filter((i) => expected[i] === 1),
@@ -297,8 +297,8 @@ test('the dense keyword table reports the same phrases and groups as the map wal
     const expectedGroups = new Set(
       [...expected.keys()].filter((i) => expected[i] === 1).flatMap((i) => groups[i]),
     );
-    const foundGroups: number[] = [];
-    grouped.collect(input, new Int32Array(10), 1, foundGroups);
+    const groupOut = new Int32Array(10);
+    const foundGroups = [...groupOut.subarray(0, grouped.collect(input, new Int32Array(10), 1, groupOut))];
     assert.deepEqual(new Set(foundGroups), expectedGroups, input);
     const first = plain.findFirst(input);
     assert.equal(first === undefined, found.length === 0, input);

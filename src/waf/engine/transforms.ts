@@ -20,6 +20,24 @@ function hexValue(c: number): number {
   return c - 0x57;
 }
 
+/** Scratch for transformations that build their output code by code (one at a time: evaluation is synchronous). */
+let scratch = new Uint16Array(1024);
+
+function scratchFor(n: number): Uint16Array {
+  if (scratch.length < n) scratch = new Uint16Array(Math.max(n, scratch.length * 2));
+  return scratch;
+}
+
+/** The string of the first `n` codes of `buf`, built at once (appending character by character allocates per character). */
+function stringOf(buf: Uint16Array, n: number): string {
+  const CHUNK = 8192;
+  if (n <= CHUNK) return String.fromCharCode.apply(null, buf.subarray(0, n) as unknown as number[]);
+  let out = '';
+  for (let i = 0; i < n; i += CHUNK)
+    out += String.fromCharCode.apply(null, buf.subarray(i, Math.min(n, i + CHUNK)) as unknown as number[]);
+  return out;
+}
+
 function isSpace(c: number): boolean {
   // C isspace(): space, \t, \n, \v, \f, \r.
   return c === 0x20 || (c >= 0x09 && c <= 0x0d);
@@ -302,12 +320,13 @@ export function removeWhitespace(input: string): string {
     any = isSpace(c) || c === 0xa0;
   }
   if (!any) return input;
-  let out = '';
+  const buf = scratchFor(input.length);
+  let n = 0;
   for (let i = 0; i < input.length; i++) {
     const c = input.charCodeAt(i);
-    if (!isSpace(c) && c !== 0xa0) out += input[i];
+    if (!isSpace(c) && c !== 0xa0) buf[n++] = c;
   }
-  return out;
+  return stringOf(buf, n);
 }
 
 /** Runs of white space (and 0xA0) become one space. */
@@ -357,24 +376,27 @@ function cmdLineKeeps(input: string): boolean {
 /** Command-line normalisation: drops `\ " ' ^`, spaces before `/` and `(`, `,` and `;` become spaces, white space runs compressed, lower case. */
 export function cmdLine(input: string): string {
   if (cmdLineKeeps(input)) return input;
-  let out = '';
+  const buf = scratchFor(input.length);
+  let n = 0;
   let space = false;
   for (let i = 0; i < input.length; i++) {
-    const ch = input[i];
     const c = input.charCodeAt(i);
-    if (ch === '"' || ch === "'" || ch === '\\' || ch === '^') continue;
-    if (isSpace(c) || ch === ',' || ch === ';') {
+    // `"` `'` `\` `^` dropped.
+    if (c === 0x22 || c === 0x27 || c === 0x5c || c === 0x5e) continue;
+    // White space, `,` and `;`: one space for a run.
+    if (isSpace(c) || c === 0x2c || c === 0x3b) {
       if (!space) {
-        out += ' ';
+        buf[n++] = 0x20;
         space = true;
       }
       continue;
     }
-    if ((ch === '/' || ch === '(') && space) out = out.slice(0, -1);
+    // No space before `/` or `(`.
+    if ((c === 0x2f || c === 0x28) && space) n--;
     space = false;
-    out += ch >= 'A' && ch <= 'Z' ? String.fromCharCode(c + 32) : ch;
+    buf[n++] = c >= 0x41 && c <= 0x5a ? c + 32 : c;
   }
-  return out;
+  return stringOf(buf, n);
 }
 
 /** ASCII lower case (bytes above 0x7F untouched, as C tolower in the C locale). */
