@@ -2,6 +2,7 @@ import { hash, randomUUID } from 'node:crypto';
 import type { ApiDocument, JsonObject, Operation } from '../../core/api-document.ts';
 import type { Exchange } from '../../core/exchange.ts';
 import {
+  type CompileContext,
   PolicyConfigError,
   type PolicyDefinition,
   type PolicyHandler,
@@ -179,6 +180,43 @@ function extensionConfig(
     : undefined;
 }
 
+type DecisionCounter = ReturnType<LimitMetrics['decisions']>;
+
+/** One limit policy of one route, compiled: what a decision reads, and the state it shares. */
+interface LimitPolicyState {
+  readonly policyName: string;
+  readonly apiName: string;
+  readonly limits: readonly CompiledLimit[];
+  /** One function per distinct key of the limits (a limit's `keyIndex` points here). */
+  readonly keyFns: ReadonlyArray<(ex: Exchange) => string>;
+  /**
+   * Redis Cluster: one decision's keys must share a hash slot. When all limits use the same key, the tag is
+   * that key's hash (state spreads over the cluster); otherwise the API name (one slot per API and policy).
+   */
+  readonly oneKey: boolean;
+  readonly hasConcurrency: boolean;
+  readonly sendHeaders: boolean;
+  readonly legacy: boolean;
+  readonly reportOnly: boolean;
+  readonly failMode: RateLimitConfig['failMode'];
+  readonly store: StateStore;
+  readonly fallbackStore: StateStore;
+  readonly clock: CompileContext['clock'];
+  readonly events: CompileContext['events'];
+  readonly metrics: LimitMetrics;
+  readonly health: StoreHealth;
+  readonly count: Readonly<
+    Record<'allowed' | 'rejected' | 'fallback' | 'failOpen' | 'failClosed', DecisionCounter>
+  >;
+  readonly leases: WeakMap<Exchange, { store: StateStore; refs: LeaseRef[] }>;
+  readonly completed: WeakSet<Exchange>;
+  readonly allNames: readonly string[];
+  /** One cache for every route of the snapshot: partition strings do not depend on the route. */
+  readonly hashCache: BoundedCache<string, KeyHash>;
+  /** `RateLimit-Policy` when no limit's item varies (no monthly quota). */
+  readonly staticPolicyHeader: string | undefined;
+}
+
 /** Builds a limit policy definition; `rateLimit` and `ipRateLimit` differ in stage and allowed keys. */
 function defineLimitPolicy(opts: {
   name: string;
@@ -195,334 +233,410 @@ function defineLimitPolicy(opts: {
     schema: rateLimitSchema,
     fromSpec: (operation, spec) => extensionConfig(opts.extension, operation, spec),
     compile(block, ctx) {
-      const config = withDefaults(rateLimitSchema, block);
-      const rawLimits = config.limits;
-      if (rawLimits.length === 0) return null;
-      const { cost: policyCost, failMode, ipv4PrefixLength: v4, ipv6PrefixLength: v6 } = config;
-      const sendHeaders = config.headers;
-      const legacy = config.legacyHeaders;
-      const reportOnly = config.mode === 'report';
-
-      const keyFns: Array<(ex: Exchange) => string> = [];
-      const keyIds: string[] = [];
-      const names = new Set<string>();
-      const limits: CompiledLimit[] = rawLimits.map((raw, i) => {
-        const c = compileLimit(raw, i, policyCost, preAuthOnly);
-        if (names.has(c.name)) fail(`limits[${i}].name`, `limit ${c.name} is defined twice`);
-        names.add(c.name);
-        const id = JSON.stringify([c.key, c.fallback]);
-        let keyIndex = keyIds.indexOf(id);
-        if (keyIndex === -1) {
-          keyIndex = keyIds.length;
-          keyIds.push(id);
-          keyFns.push(compileKey(c.key, c.fallback, v4, v6));
-        }
-        return { ...c, keyIndex };
-      });
-      const hasConcurrency = limits.some((l) => l.kind === 'concurrency');
-      const apiName = ctx.apiName;
-      // Redis Cluster: one decision's keys must share a hash slot. When all limits use the same key, the tag is
-      // that key's hash (state spreads over the cluster); otherwise the API name (one slot per API and policy).
-      const oneKey = keyFns.length === 1;
-
-      const { store, clock, events, shared } = ctx;
-      const metrics = shared.get<LimitMetrics>(LIMIT_METRICS_KEY, () => createLimitMetrics(ctx.metrics));
-      const fallbackStore = shared.get<StateStore>('portcullis.rateLimit.fallbackStore', () =>
-        createMemoryStore({ clock }),
-      );
-      const health = shared.get<StoreHealth>('portcullis.rateLimit.storeHealth', () => ({
-        degraded: false,
-        timeouts: 0,
-        retryAt: 0,
-      }));
-      const count = {
-        allowed: metrics.decisions(apiName, policyName, 'allowed'),
-        rejected: metrics.decisions(apiName, policyName, reportOnly ? 'reported' : 'rejected'),
-        fallback: metrics.decisions(apiName, policyName, 'fallback'),
-        failOpen: metrics.decisions(apiName, policyName, 'fail_open'),
-        failClosed: metrics.decisions(apiName, policyName, 'fail_closed'),
-      };
-      const leases = new WeakMap<Exchange, { store: StateStore; refs: LeaseRef[] }>();
-      const completed = new WeakSet<Exchange>();
-      const allNames = limits.map((l) => l.name);
-
-      // One cache for every route of the snapshot: partition strings do not depend on the route.
-      const hashCache = shared.get(
-        'portcullis.rateLimit.hashCache',
-        () => new BoundedCache<string, KeyHash>(HASH_CACHE_ENTRIES),
-      );
-      const staticPolicyHeader = limits.every((l) => l.policyItem !== undefined)
-        ? limits.map((l) => l.policyItem).join(', ')
-        : undefined;
-
-      function hashOf(partition: string): KeyHash {
-        let h = hashCache.get(partition);
-        if (h === undefined) {
-          const digest = hash('sha256', partition, 'buffer');
-          h = {
-            hex: digest.toString('hex'),
-            store: digest.subarray(0, 16).toString('base64url'),
-            pk: sfBytes(digest.subarray(0, 8)),
-          };
-          hashCache.set(partition, h);
-        }
-        return h;
-      }
-
-      function keyHashes(ex: Exchange): KeyHash[] {
-        const out: KeyHash[] = [];
-        for (const fn of keyFns) out.push(hashOf(fn(ex)));
-        return out;
-      }
-
-      function checksFor(hashes: KeyHash[], now: number): { checks: LimitCheck[]; windows: number[] } {
-        const checks: LimitCheck[] = [];
-        const windows: number[] = [];
-        for (const l of limits) {
-          const h = hashes[l.keyIndex].store;
-          const base = oneKey
-            ? `rl:{${apiName}:${h}}:${policyName}:${l.name}:${l.code}`
-            : `rl:{${apiName}}:${policyName}:${l.name}:${l.code}:${h}`;
-          let key = base;
-          let windowEndMs = 0;
-          if (l.algorithm === 'fixed-window') {
-            const [start, end] = windowOf(l, now);
-            key = `${base}:${start / 1000}`;
-            windowEndMs = end;
-            windows.push(Math.round((end - start) / 1000));
-          } else windows.push(0);
-          checks.push({
-            key,
-            algorithm: l.algorithm,
-            limit: l.limit,
-            windowMs: l.windowMs,
-            burst: l.burst,
-            windowEndMs,
-            subWindows: l.subWindows,
-            cost: l.cost,
-            countRejected: l.countRejected,
-          });
-        }
-        return { checks, windows };
-      }
-
-      function emitStoreEvent(
-        action: 'rate-limit-store-unavailable' | 'rate-limit-store-recovered',
-        reason: string,
-      ) {
-        events.emit({
-          '@timestamp': new Date(clock.now()).toISOString(),
-          'event.kind': 'event',
-          'event.category': 'api',
-          'event.type': action === 'rate-limit-store-recovered' ? 'info' : 'error',
-          'event.action': action,
-          'event.outcome': action === 'rate-limit-store-recovered' ? 'success' : 'failure',
-          'event.reason': reason,
-          'rule.name': policyName,
-          'portcullis.api': apiName,
-          'portcullis.ratelimit.fail_mode': failMode,
-        });
-      }
-
-      function finish(
-        ex: Exchange,
-        result: ConsumeResult,
-        checks: LimitCheck[],
-        windows: number[],
-        hashes: KeyHash[],
-        now: number,
-        used: StateStore,
-        leaseId: string,
-      ): Problem | undefined {
-        const violated: string[] = [];
-        let retryAfter = 0;
-        const items: string[] = [];
-        let tightest = -1;
-        for (let i = 0; i < limits.length; i++) {
-          const l = limits[i];
-          const r = result.results[i];
-          let t: number | undefined;
-          // t: when more quota becomes available (draft-10), i.e. `r` grows by one: for GCRA the next unit
-          // earned, not the whole bucket; 0 when the quota is whole. For a limit that rejects, when this request
-          // could pass. On a 429, limits that did not reject leave t out, so that Retry-After is never earlier
-          // than any t (draft-10 §5).
-          if (l.kind !== 'concurrency' && (result.allowed || !r.allowed))
-            t = Math.ceil((r.allowed ? r.resetMs : r.retryAfterMs) / 1000);
-          if (!r.allowed) {
-            violated.push(l.name);
-            retryAfter = Math.max(retryAfter, Math.ceil(r.retryAfterMs / 1000), 1);
-          }
-          if (sendHeaders)
-            items.push(
-              `${l.quoted};r=${r.remaining}${t === undefined ? '' : `;t=${t}`};pk=${hashes[l.keyIndex].pk}`,
-            );
-          if (tightest === -1 || r.remaining < result.results[tightest].remaining) tightest = i;
-        }
-        const headers = ex.responseHeaders;
-        if (sendHeaders) {
-          const policies =
-            staticPolicyHeader ??
-            limits
-              .map(
-                (l, i) =>
-                  l.policyItem ?? policyItem({ name: l.name, quota: l.limit, windowSeconds: windows[i] }),
-              )
-              .join(', ');
-          appendListField(headers, 'ratelimit-policy', policies);
-          appendListField(headers, 'ratelimit', items.join(', '));
-        }
-        if (legacy) {
-          const l = limits[tightest];
-          const r = result.results[tightest];
-          headers['x-ratelimit-limit'] = String(l.limit);
-          headers['x-ratelimit-remaining'] = String(r.remaining);
-          headers['x-ratelimit-reset'] = String(Math.ceil((r.allowed ? r.resetMs : r.retryAfterMs) / 1000));
-        }
-        if (result.allowed) {
-          count.allowed.inc();
-          if (hasConcurrency) {
-            const refs = checks
-              .filter((c) => c.algorithm === 'concurrency')
-              .map((c) => ({ key: c.key, leaseId }));
-            if (completed.has(ex)) void used.release(refs);
-            else leases.set(ex, { store: used, refs });
-          }
-          return undefined;
-        }
-        count.rejected.inc();
-        for (const name of violated) metrics.violation(apiName, policyName, name);
-        events.emit({
-          '@timestamp': new Date(now).toISOString(),
-          'event.kind': 'event',
-          'event.category': 'api',
-          'event.type': reportOnly ? 'info' : 'denied',
-          'event.action': 'rate-limit-exceeded',
-          'event.outcome': reportOnly ? 'unknown' : 'failure',
-          'event.reason': 'quota_exceeded',
-          'rule.name': policyName,
-          'portcullis.api': apiName,
-          'portcullis.mode': reportOnly ? 'report' : 'enforce',
-          'portcullis.ratelimit.limits': violated,
-          // Partition keys are hashed (SHA-256 hex): the raw key may be an API consumer or a token claim.
-          'portcullis.ratelimit.key_hashes': violated.map(
-            (n) => hashes[limits[allNames.indexOf(n)].keyIndex].hex,
-          ),
-          'client.address': ex.clientIp,
-          'http.request.id': ex.id,
-          'http.request.method': ex.route.operation.method,
-          'http.route': ex.route.operation.path,
-        });
-        const extra: Record<string, string | string[]> = { 'retry-after': String(retryAfter) };
-        for (const h of [
-          'ratelimit-policy',
-          'ratelimit',
-          'x-ratelimit-limit',
-          'x-ratelimit-remaining',
-          'x-ratelimit-reset',
-        ])
-          if (headers[h] !== undefined) extra[h] = headers[h];
-        return problem(problems.quotaExceeded, `Rate limit exceeded: ${violated.join(', ')}`, {
-          headers: extra,
-          extensions: { 'violated-policies': violated },
-          reason: 'quota_exceeded',
-        });
-      }
-
-      function onStoreError(
-        err: unknown,
-        ex: Exchange,
-        checks: LimitCheck[],
-        windows: number[],
-        hashes: KeyHash[],
-        now: number,
-        leaseId: string,
-      ): Problem | undefined {
-        if (!(err instanceof StoreUnavailableError) && !(err instanceof StoreCapacityError)) throw err;
-        metrics.storeError(policyName, err.code);
-        // A lost connection degrades at once; a slow answer only after a few in a row (a loaded Redis is not a
-        // dead one, and switching every decision to the local limiters over-admits). Either way this request
-        // is decided by the fail mode.
-        if (err instanceof StoreUnavailableError && (err.reason !== 'timeout' || ++health.timeouts >= 3)) {
-          health.retryAt = now + RETRY_STORE_AFTER_MS;
-          if (!health.degraded) {
-            health.degraded = true;
-            emitStoreEvent('rate-limit-store-unavailable', err.reason);
-          }
-        }
-        return degrade(err, ex, checks, windows, hashes, now, leaseId);
-      }
-
-      function degrade(
-        err: StoreUnavailableError | StoreCapacityError | undefined,
-        ex: Exchange,
-        checks: LimitCheck[],
-        windows: number[],
-        hashes: KeyHash[],
-        now: number,
-        leaseId: string,
-      ): Problem | undefined {
-        if (failMode === 'closed') {
-          count.failClosed.inc();
-          return problem(problems.temporaryReducedCapacity, 'Rate limiting is temporarily unavailable', {
-            headers: { 'retry-after': '1' },
-            extensions: { 'violated-policies': allNames },
-            reason: err?.code === 'ERR_STORE_CAPACITY' ? 'limiter_full' : 'store_unavailable',
-          });
-        }
-        if (fallbackStore !== store && !(err instanceof StoreCapacityError)) {
-          try {
-            const local = fallbackStore.consume({ nowMs: now, limits: checks, leaseId }) as ConsumeResult;
-            count.fallback.inc();
-            return finish(ex, local, checks, windows, hashes, now, fallbackStore, leaseId);
-          } catch (e) {
-            if (!(e instanceof StoreCapacityError)) throw e;
-          }
-        }
-        count.failOpen.inc();
-        return undefined;
-      }
-
-      const handler: PolicyHandler = {
-        onRequest(ex) {
-          const now = clock.now();
-          const hashes = keyHashes(ex);
-          const { checks, windows } = checksFor(hashes, now);
-          const leaseId = hasConcurrency ? randomUUID() : '';
-          if (health.degraded && now < health.retryAt)
-            return degrade(undefined, ex, checks, windows, hashes, now, leaseId);
-          let pending: ReturnType<StateStore['consume']>;
-          try {
-            pending = store.consume({ nowMs: now, limits: checks, leaseId });
-          } catch (err) {
-            return onStoreError(err, ex, checks, windows, hashes, now, leaseId);
-          }
-          if (!(pending instanceof Promise))
-            return finish(ex, pending, checks, windows, hashes, now, store, leaseId);
-          return pending.then(
-            (result) => {
-              health.timeouts = 0;
-              if (health.degraded) {
-                health.degraded = false;
-                emitStoreEvent('rate-limit-store-recovered', 'reconnected');
-              }
-              return finish(ex, result, checks, windows, hashes, now, store, leaseId);
-            },
-            (err) => onStoreError(err, ex, checks, windows, hashes, now, leaseId),
-          );
-        },
-      };
-      if (hasConcurrency) {
-        handler.onComplete = (ex) => {
-          completed.add(ex);
-          const held = leases.get(ex);
-          if (held === undefined) return;
-          leases.delete(ex);
-          void held.store.release(held.refs);
-        };
-      }
-      return handler;
+      const s = compileLimitPolicy(block, ctx, policyName, preAuthOnly);
+      return s === null ? null : limitHandler(s);
     },
   };
+}
+
+/** The limits of one block with their keys, deduplicated (limits sharing a key share its function). */
+function compileLimits(
+  rawLimits: readonly LimitConfig[],
+  policyCost: number,
+  preAuthOnly: boolean,
+  v4: number,
+  v6: number,
+): { limits: CompiledLimit[]; keyFns: Array<(ex: Exchange) => string> } {
+  const keyFns: Array<(ex: Exchange) => string> = [];
+  const keyIds: string[] = [];
+  const names = new Set<string>();
+  const limits: CompiledLimit[] = rawLimits.map((raw, i) => {
+    const c = compileLimit(raw, i, policyCost, preAuthOnly);
+    if (names.has(c.name)) fail(`limits[${i}].name`, `limit ${c.name} is defined twice`);
+    names.add(c.name);
+    const id = JSON.stringify([c.key, c.fallback]);
+    let keyIndex = keyIds.indexOf(id);
+    if (keyIndex === -1) {
+      keyIndex = keyIds.length;
+      keyIds.push(id);
+      keyFns.push(compileKey(c.key, c.fallback, v4, v6));
+    }
+    return { ...c, keyIndex };
+  });
+  return { limits, keyFns };
+}
+
+function compileLimitPolicy(
+  block: RateLimitConfig,
+  ctx: CompileContext,
+  policyName: string,
+  preAuthOnly: boolean,
+): LimitPolicyState | null {
+  const config = withDefaults(rateLimitSchema, block);
+  if (config.limits.length === 0) return null;
+  const { cost: policyCost, failMode, ipv4PrefixLength: v4, ipv6PrefixLength: v6 } = config;
+  const reportOnly = config.mode === 'report';
+  const { limits, keyFns } = compileLimits(config.limits, policyCost, preAuthOnly, v4, v6);
+  const { store, clock, events, shared, apiName } = ctx;
+  const metrics = shared.get<LimitMetrics>(LIMIT_METRICS_KEY, () => createLimitMetrics(ctx.metrics));
+  const decisions = (outcome: Parameters<LimitMetrics['decisions']>[2]) =>
+    metrics.decisions(apiName, policyName, outcome);
+  return {
+    policyName,
+    apiName,
+    limits,
+    keyFns,
+    oneKey: keyFns.length === 1,
+    hasConcurrency: limits.some((l) => l.kind === 'concurrency'),
+    sendHeaders: config.headers,
+    legacy: config.legacyHeaders,
+    reportOnly,
+    failMode,
+    store,
+    fallbackStore: shared.get<StateStore>('portcullis.rateLimit.fallbackStore', () =>
+      createMemoryStore({ clock }),
+    ),
+    clock,
+    events,
+    metrics,
+    health: shared.get<StoreHealth>('portcullis.rateLimit.storeHealth', () => ({
+      degraded: false,
+      timeouts: 0,
+      retryAt: 0,
+    })),
+    count: {
+      allowed: decisions('allowed'),
+      rejected: decisions(reportOnly ? 'reported' : 'rejected'),
+      fallback: decisions('fallback'),
+      failOpen: decisions('fail_open'),
+      failClosed: decisions('fail_closed'),
+    },
+    leases: new WeakMap(),
+    completed: new WeakSet(),
+    allNames: limits.map((l) => l.name),
+    hashCache: shared.get(
+      'portcullis.rateLimit.hashCache',
+      () => new BoundedCache<string, KeyHash>(HASH_CACHE_ENTRIES),
+    ),
+    staticPolicyHeader: limits.every((l) => l.policyItem !== undefined)
+      ? limits.map((l) => l.policyItem).join(', ')
+      : undefined,
+  };
+}
+
+function limitHandler(s: LimitPolicyState): PolicyHandler {
+  const handler: PolicyHandler = { onRequest: (ex) => decide(s, ex) };
+  if (s.hasConcurrency) {
+    handler.onComplete = (ex) => {
+      s.completed.add(ex);
+      const held = s.leases.get(ex);
+      if (held === undefined) return;
+      s.leases.delete(ex);
+      void held.store.release(held.refs);
+    };
+  }
+  return handler;
+}
+
+// ---- Per request ----
+
+function decide(s: LimitPolicyState, ex: Exchange): Problem | undefined | Promise<Problem | undefined> {
+  const now = s.clock.now();
+  const hashes = keyHashes(s, ex);
+  const { checks, windows } = checksFor(s, hashes, now);
+  const leaseId = s.hasConcurrency ? randomUUID() : '';
+  if (s.health.degraded && now < s.health.retryAt)
+    return degrade(s, undefined, ex, checks, windows, hashes, now, leaseId);
+  let pending: ReturnType<StateStore['consume']>;
+  try {
+    pending = s.store.consume({ nowMs: now, limits: checks, leaseId });
+  } catch (err) {
+    return onStoreError(s, err, ex, checks, windows, hashes, now, leaseId);
+  }
+  if (!(pending instanceof Promise))
+    return finish(s, ex, pending, checks, windows, hashes, now, s.store, leaseId);
+  return pending.then(
+    (result) => {
+      s.health.timeouts = 0;
+      if (s.health.degraded) {
+        s.health.degraded = false;
+        emitStoreEvent(s, 'rate-limit-store-recovered', 'reconnected');
+      }
+      return finish(s, ex, result, checks, windows, hashes, now, s.store, leaseId);
+    },
+    (err) => onStoreError(s, err, ex, checks, windows, hashes, now, leaseId),
+  );
+}
+
+function hashOf(s: LimitPolicyState, partition: string): KeyHash {
+  let h = s.hashCache.get(partition);
+  if (h === undefined) {
+    const digest = hash('sha256', partition, 'buffer');
+    h = {
+      hex: digest.toString('hex'),
+      store: digest.subarray(0, 16).toString('base64url'),
+      pk: sfBytes(digest.subarray(0, 8)),
+    };
+    s.hashCache.set(partition, h);
+  }
+  return h;
+}
+
+function keyHashes(s: LimitPolicyState, ex: Exchange): KeyHash[] {
+  const out: KeyHash[] = [];
+  for (const fn of s.keyFns) out.push(hashOf(s, fn(ex)));
+  return out;
+}
+
+function checksFor(
+  s: LimitPolicyState,
+  hashes: KeyHash[],
+  now: number,
+): { checks: LimitCheck[]; windows: number[] } {
+  const { apiName, policyName } = s;
+  const checks: LimitCheck[] = [];
+  const windows: number[] = [];
+  for (const l of s.limits) {
+    const h = hashes[l.keyIndex].store;
+    const base = s.oneKey
+      ? `rl:{${apiName}:${h}}:${policyName}:${l.name}:${l.code}`
+      : `rl:{${apiName}}:${policyName}:${l.name}:${l.code}:${h}`;
+    let key = base;
+    let windowEndMs = 0;
+    if (l.algorithm === 'fixed-window') {
+      const [start, end] = windowOf(l, now);
+      key = `${base}:${start / 1000}`;
+      windowEndMs = end;
+      windows.push(Math.round((end - start) / 1000));
+    } else windows.push(0);
+    checks.push({
+      key,
+      algorithm: l.algorithm,
+      limit: l.limit,
+      windowMs: l.windowMs,
+      burst: l.burst,
+      windowEndMs,
+      subWindows: l.subWindows,
+      cost: l.cost,
+      countRejected: l.countRejected,
+    });
+  }
+  return { checks, windows };
+}
+
+function emitStoreEvent(
+  s: LimitPolicyState,
+  action: 'rate-limit-store-unavailable' | 'rate-limit-store-recovered',
+  reason: string,
+): void {
+  s.events.emit({
+    '@timestamp': new Date(s.clock.now()).toISOString(),
+    'event.kind': 'event',
+    'event.category': 'api',
+    'event.type': action === 'rate-limit-store-recovered' ? 'info' : 'error',
+    'event.action': action,
+    'event.outcome': action === 'rate-limit-store-recovered' ? 'success' : 'failure',
+    'event.reason': reason,
+    'rule.name': s.policyName,
+    'portcullis.api': s.apiName,
+    'portcullis.ratelimit.fail_mode': s.failMode,
+  });
+}
+
+/** The store's answer: the RateLimit headers, then a lease held (allowed) or a 429 (refused). */
+function finish(
+  s: LimitPolicyState,
+  ex: Exchange,
+  result: ConsumeResult,
+  checks: LimitCheck[],
+  windows: number[],
+  hashes: KeyHash[],
+  now: number,
+  used: StateStore,
+  leaseId: string,
+): Problem | undefined {
+  const { limits } = s;
+  const violated: string[] = [];
+  let retryAfter = 0;
+  const items: string[] = [];
+  let tightest = -1;
+  for (let i = 0; i < limits.length; i++) {
+    const l = limits[i];
+    const r = result.results[i];
+    let t: number | undefined;
+    // t: when more quota becomes available (draft-10), i.e. `r` grows by one: for GCRA the next unit
+    // earned, not the whole bucket; 0 when the quota is whole. For a limit that rejects, when this request
+    // could pass. On a 429, limits that did not reject leave t out, so that Retry-After is never earlier
+    // than any t (draft-10 §5).
+    if (l.kind !== 'concurrency' && (result.allowed || !r.allowed))
+      t = Math.ceil((r.allowed ? r.resetMs : r.retryAfterMs) / 1000);
+    if (!r.allowed) {
+      violated.push(l.name);
+      retryAfter = Math.max(retryAfter, Math.ceil(r.retryAfterMs / 1000), 1);
+    }
+    if (s.sendHeaders)
+      items.push(
+        `${l.quoted};r=${r.remaining}${t === undefined ? '' : `;t=${t}`};pk=${hashes[l.keyIndex].pk}`,
+      );
+    if (tightest === -1 || r.remaining < result.results[tightest].remaining) tightest = i;
+  }
+  setLimitHeaders(s, ex, result, windows, items, tightest);
+  if (result.allowed) {
+    s.count.allowed.inc();
+    if (s.hasConcurrency) holdLeases(s, ex, checks, used, leaseId);
+    return undefined;
+  }
+  return quotaExceeded(s, ex, violated, retryAfter, hashes, now);
+}
+
+function setLimitHeaders(
+  s: LimitPolicyState,
+  ex: Exchange,
+  result: ConsumeResult,
+  windows: number[],
+  items: string[],
+  tightest: number,
+): void {
+  const { limits } = s;
+  const headers = ex.responseHeaders;
+  if (s.sendHeaders) {
+    const policies =
+      s.staticPolicyHeader ??
+      limits
+        .map(
+          (l, i) => l.policyItem ?? policyItem({ name: l.name, quota: l.limit, windowSeconds: windows[i] }),
+        )
+        .join(', ');
+    appendListField(headers, 'ratelimit-policy', policies);
+    appendListField(headers, 'ratelimit', items.join(', '));
+  }
+  if (s.legacy) {
+    const l = limits[tightest];
+    const r = result.results[tightest];
+    headers['x-ratelimit-limit'] = String(l.limit);
+    headers['x-ratelimit-remaining'] = String(r.remaining);
+    headers['x-ratelimit-reset'] = String(Math.ceil((r.allowed ? r.resetMs : r.retryAfterMs) / 1000));
+  }
+}
+
+/** Concurrency leases are released when the exchange completes (at once when it already has). */
+function holdLeases(
+  s: LimitPolicyState,
+  ex: Exchange,
+  checks: LimitCheck[],
+  used: StateStore,
+  leaseId: string,
+): void {
+  const refs = checks.filter((c) => c.algorithm === 'concurrency').map((c) => ({ key: c.key, leaseId }));
+  if (s.completed.has(ex)) void used.release(refs);
+  else s.leases.set(ex, { store: used, refs });
+}
+
+function quotaExceeded(
+  s: LimitPolicyState,
+  ex: Exchange,
+  violated: string[],
+  retryAfter: number,
+  hashes: KeyHash[],
+  now: number,
+): Problem {
+  const { apiName, policyName, reportOnly, limits } = s;
+  s.count.rejected.inc();
+  for (const name of violated) s.metrics.violation(apiName, policyName, name);
+  s.events.emit({
+    '@timestamp': new Date(now).toISOString(),
+    'event.kind': 'event',
+    'event.category': 'api',
+    'event.type': reportOnly ? 'info' : 'denied',
+    'event.action': 'rate-limit-exceeded',
+    'event.outcome': reportOnly ? 'unknown' : 'failure',
+    'event.reason': 'quota_exceeded',
+    'rule.name': policyName,
+    'portcullis.api': apiName,
+    'portcullis.mode': reportOnly ? 'report' : 'enforce',
+    'portcullis.ratelimit.limits': violated,
+    // Partition keys are hashed (SHA-256 hex): the raw key may be an API consumer or a token claim.
+    'portcullis.ratelimit.key_hashes': violated.map(
+      (n) => hashes[limits[s.allNames.indexOf(n)].keyIndex].hex,
+    ),
+    'client.address': ex.clientIp,
+    'http.request.id': ex.id,
+    'http.request.method': ex.route.operation.method,
+    'http.route': ex.route.operation.path,
+  });
+  const headers = ex.responseHeaders;
+  const extra: Record<string, string | string[]> = { 'retry-after': String(retryAfter) };
+  for (const h of [
+    'ratelimit-policy',
+    'ratelimit',
+    'x-ratelimit-limit',
+    'x-ratelimit-remaining',
+    'x-ratelimit-reset',
+  ])
+    if (headers[h] !== undefined) extra[h] = headers[h];
+  return problem(problems.quotaExceeded, `Rate limit exceeded: ${violated.join(', ')}`, {
+    headers: extra,
+    extensions: { 'violated-policies': violated },
+    reason: 'quota_exceeded',
+  });
+}
+
+function onStoreError(
+  s: LimitPolicyState,
+  err: unknown,
+  ex: Exchange,
+  checks: LimitCheck[],
+  windows: number[],
+  hashes: KeyHash[],
+  now: number,
+  leaseId: string,
+): Problem | undefined {
+  if (!(err instanceof StoreUnavailableError) && !(err instanceof StoreCapacityError)) throw err;
+  s.metrics.storeError(s.policyName, err.code);
+  // A lost connection degrades at once; a slow answer only after a few in a row (a loaded Redis is not a
+  // dead one, and switching every decision to the local limiters over-admits). Either way this request
+  // is decided by the fail mode.
+  const { health } = s;
+  if (err instanceof StoreUnavailableError && (err.reason !== 'timeout' || ++health.timeouts >= 3)) {
+    health.retryAt = now + RETRY_STORE_AFTER_MS;
+    if (!health.degraded) {
+      health.degraded = true;
+      emitStoreEvent(s, 'rate-limit-store-unavailable', err.reason);
+    }
+  }
+  return degrade(s, err, ex, checks, windows, hashes, now, leaseId);
+}
+
+function degrade(
+  s: LimitPolicyState,
+  err: StoreUnavailableError | StoreCapacityError | undefined,
+  ex: Exchange,
+  checks: LimitCheck[],
+  windows: number[],
+  hashes: KeyHash[],
+  now: number,
+  leaseId: string,
+): Problem | undefined {
+  if (s.failMode === 'closed') {
+    s.count.failClosed.inc();
+    return problem(problems.temporaryReducedCapacity, 'Rate limiting is temporarily unavailable', {
+      headers: { 'retry-after': '1' },
+      extensions: { 'violated-policies': s.allNames },
+      reason: err?.code === 'ERR_STORE_CAPACITY' ? 'limiter_full' : 'store_unavailable',
+    });
+  }
+  const { fallbackStore } = s;
+  if (fallbackStore !== s.store && !(err instanceof StoreCapacityError)) {
+    try {
+      const local = fallbackStore.consume({ nowMs: now, limits: checks, leaseId }) as ConsumeResult;
+      s.count.fallback.inc();
+      return finish(s, ex, local, checks, windows, hashes, now, fallbackStore, leaseId);
+    } catch (e) {
+      if (!(e instanceof StoreCapacityError)) throw e;
+    }
+  }
+  s.count.failOpen.inc();
+  return undefined;
 }
 
 /**
