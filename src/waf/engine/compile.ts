@@ -230,6 +230,11 @@ interface Rule {
   readonly skipAfter?: string;
   readonly skip: number;
   readonly chained?: Rule;
+  /**
+   * Whether the next chain link reads MATCHED_VARS or MATCHED_VARS_NAMES: only then are the values this
+   * link matched kept as entries (no other rule sees them: each rule starts with none).
+   */
+  readonly keepMatched: boolean;
   readonly paranoiaLevel?: number;
   /** Index of this rule's literal prefilter (the factors of its @rx, the phrases of its @pm), or -1. */
   prefilter: number;
@@ -245,6 +250,11 @@ interface Rule {
 
 /** A rule, with where its skipAfter lands (the index of the next marker of that name, or the end). */
 type Step = { kind: 'rule'; rule: Rule; skipTo: number } | { kind: 'marker'; name: string };
+
+/** Whether a rule reads the values the previous chain link matched. */
+function readsMatchedVars(rule: Rule): boolean {
+  return rule.targets.some((x) => x.collection === 'MATCHED_VARS' || x.collection === 'MATCHED_VARS_NAMES');
+}
 
 /** Engine options: the body and argument limits CRS deployments set (modsecurity.conf). */
 export interface EngineOptions {
@@ -574,7 +584,7 @@ export function compileRules(
       let next: Rule | undefined;
       for (let k = chainedParsed.length - 1; k >= 0; k--) {
         const link = compileOne(chainedParsed[k], p, id, phase);
-        next = next ? { ...link, chained: next } : link;
+        next = next ? { ...link, chained: next, keepMatched: readsMatchedVars(next) } : link;
       }
       chained = next;
     }
@@ -605,6 +615,7 @@ export function compileRules(
       skipAfter,
       skip,
       chained,
+      keepMatched: chained !== undefined && readsMatchedVars(chained),
       paranoiaLevel: plTag ? Number(plTag.slice('paranoia-level/'.length)) : undefined,
       prefilter: -1,
       skipCollections: undefined,
@@ -1075,7 +1086,7 @@ class Engine {
       this.settleCaptures(t);
       if (target.keyLower !== undefined) {
         const v = t.tx.get(target.keyLower);
-        entries = v === undefined ? [] : [entry(target.keyLower, v)];
+        entries = v === undefined ? NO_ENTRIES : [entry(target.keyLower, v)];
         return rule.exclusions.length === 0 ? entries : this.exclude(entries, coll, rule);
       }
       entries = [];
@@ -1084,12 +1095,13 @@ class Engine {
       return rule.exclusions.length === 0 ? entries : this.exclude(entries, coll, rule);
     } else if (coll === 'MATCHED_VAR') entries = [entry('', t.matchedVar)];
     else if (coll === 'MATCHED_VAR_NAME') entries = [entry('', t.matchedVarName)];
-    else if (coll === 'MATCHED_VARS') entries = t.matchedVars.slice();
+    // Never written to: a link that matches gets a new array.
+    else if (coll === 'MATCHED_VARS') entries = t.matchedVars;
     else if (coll === 'MATCHED_VARS_NAMES') entries = t.matchedVars.map((e) => entry(e.key, e.key));
     else if (PERSISTENT_COLLECTIONS.has(coll)) {
-      entries = [];
-      for (const [key, value] of t.other.get(coll.toLowerCase()) ?? new Map<string, string>())
-        entries.push(entry(key, value));
+      const stored = t.other.get(coll.toLowerCase());
+      entries = stored === undefined || stored.size === 0 ? NO_ENTRIES : [];
+      if (stored !== undefined) for (const [key, value] of stored) entries.push(entry(key, value));
     } else entries = t.c.get(coll) ?? NO_ENTRIES;
     if (target.keyLower !== undefined) {
       const id = target.keyId;
@@ -1320,7 +1332,7 @@ class Engine {
         const r = op.run(value, t.expander, wantCaptures);
         if (r.matched === op.negated) continue;
         any = true;
-        newMatched ??= [];
+        newMatched ??= rule.keepMatched ? [] : NO_ENTRIES;
         this.onValueMatch(rule, name, value, r, t, newMatched);
         continue;
       }
@@ -1331,7 +1343,7 @@ class Engine {
         const r = op.run(String(entries.length), t.expander, wantCaptures);
         if (r.matched !== op.negated) {
           any = true;
-          newMatched ??= [];
+          newMatched ??= rule.keepMatched ? [] : NO_ENTRIES;
           this.onValueMatch(rule, name, String(entries.length), r, t, newMatched);
         }
         continue;
@@ -1358,7 +1370,7 @@ class Engine {
             const r = op.run(value, t.expander, wantCaptures);
             if (r.matched === op.negated) continue;
             any = true;
-            newMatched ??= [];
+            newMatched ??= rule.keepMatched ? [] : NO_ENTRIES;
             this.onValueMatch(rule, matchedVars ? e.key : this.nameOf(coll, e), value, r, t, newMatched);
           }
           continue;
@@ -1368,7 +1380,7 @@ class Engine {
         const r = op.run(value, t.expander, wantCaptures);
         if (r.matched === op.negated) continue;
         any = true;
-        newMatched ??= [];
+        newMatched ??= rule.keepMatched ? [] : NO_ENTRIES;
         this.onValueMatch(rule, matchedVars ? e.key : this.nameOf(coll, e), value, r, t, newMatched);
       }
     }
@@ -1390,7 +1402,7 @@ class Engine {
     } else if (rule.capture && r.lazyCaptures) t.pendingCaptures = r.lazyCaptures;
     t.matchedVar = value;
     t.matchedVarName = name;
-    newMatched.push(entry(name, value));
+    if (rule.keepMatched) newMatched.push(entry(name, value));
     this.runSetvars(rule, t);
   }
 

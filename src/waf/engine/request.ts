@@ -274,18 +274,18 @@ function readJson(c: Collections, body: Buffer, options: RequestReadOptions): bo
   const bytes = (s: string) => (/[^\u0000-\u007f]/.test(s) ? Buffer.from(s, 'utf8').toString('latin1') : s);
   // Containers: name and, for arrays, the element counter; the current key persists across containers
   // exactly like libmodsecurity's parser state.
-  const containers: { name: string; array: boolean; counter: number }[] = [];
+  // `base`: the names of the enclosing containers, as the path spells them when this one opened (their
+  // counters do not move while it is open).
+  const containers: { name: string; array: boolean; counter: number; base: string }[] = [];
   let currentKey = '';
   const keyFor = () => (containers.length === 0 ? 'json' : currentKey === '' ? 'empty-key' : currentKey);
   const emit = (value: string) => {
     if (containers.length === 0) return;
-    let path = '';
-    for (const k of containers) path += k.array ? `${k.name}.array_${k.counter}` : `${k.name}.`;
     const last = containers[containers.length - 1];
-    let data = '';
-    if (last.array) last.counter++;
-    else data = currentKey;
-    addArgument(c, 'JSON', path + data, value, options.argumentsLimit);
+    const name = last.array
+      ? `${last.base}${last.name}.array_${last.counter++}`
+      : `${last.base}${last.name}.${currentKey}`;
+    addArgument(c, 'JSON', name, value, options.argumentsLimit);
   };
   const closeContainer = () => {
     containers.pop();
@@ -318,7 +318,14 @@ function readJson(c: Collections, body: Buffer, options: RequestReadOptions): bo
     const ch = src[i];
     if (ch === '[' || ch === '{') {
       const array = ch === '[';
-      containers.push({ name: keyFor(), array, counter: 0 });
+      const parent = containers[containers.length - 1];
+      const base =
+        parent === undefined
+          ? ''
+          : parent.array
+            ? `${parent.base}${parent.name}.array_${parent.counter}`
+            : `${parent.base}${parent.name}.`;
+      containers.push({ name: keyFor(), array, counter: 0, base });
       i++;
       space();
       if (src[i] === (array ? ']' : '}')) i++;
