@@ -4,7 +4,7 @@ import type { JsonObject } from '../../core/api-document.ts';
 import type { Clock } from '../../core/clock.ts';
 import { ConfigPathError } from '../../core/errors.ts';
 import type { SharedServices } from '../../core/policy.ts';
-import { withDefaults } from '../../core/policy-config.ts';
+import { type WithDefaults, withDefaults } from '../../core/policy-config.ts';
 import { BoundedCache } from '../../shared/bounded-cache.ts';
 import { discoverJwksUri } from './discovery.ts';
 import {
@@ -65,6 +65,25 @@ interface CachedToken {
 /** Header parameters that would let a token choose its own verification key (RFC 8725 §3.10). */
 const KEY_CARRYING_HEADERS = ['jku', 'x5u', 'jwk', 'x5c'];
 
+/** A verifier's compiled state: trusted issuers by `iss`, and the cache of verified tokens. */
+interface JwtState {
+  readonly clock: Clock;
+  readonly maxTokenBytes: number;
+  readonly cache: BoundedCache<string, CachedToken>;
+  readonly byIssuer: ReadonlyMap<string, IssuerRuntime>;
+  readonly rolesClaimByIndex: readonly string[];
+}
+
+/** A token whose form, header and issuer passed: what the signature and claim checks read. */
+interface ParsedToken {
+  readonly token: string;
+  readonly alg: string;
+  readonly kid: string | undefined;
+  readonly header: Claims;
+  readonly payload: Claims;
+  readonly rt: IssuerRuntime;
+}
+
 /**
  * Builds a JWT verifier for a set of trusted issuers. Keys are imported once; remote key sets are shared
  * per issuer through `deps.shared`; verified tokens are cached until `exp`, bounded in number, and
@@ -76,180 +95,193 @@ const KEY_CARRYING_HEADERS = ['jku', 'x5u', 'jwk', 'x5c'];
  * const out = await v.verify(token); // { ok: true, claims } or { ok: false, reason: 'expired', ... }
  */
 export function createJwtVerifier(config: JwtConfig, deps: JwtVerifierDeps): JwtVerifier {
-  const { clock } = deps;
   const cfg = withDefaults(jwtSchema, config);
-  const maxTokenBytes = cfg.maxTokenBytes;
   const cache = new BoundedCache<string, CachedToken>(cfg.tokenCacheMaxEntries);
   const byIssuer = new Map<string, IssuerRuntime>();
-
   cfg.issuers.forEach((issuerConfig, index) => {
     const ic = withDefaults(issuerSchema, issuerConfig);
-    const path = `issuers[${index}]`;
     if (byIssuer.has(ic.issuer))
-      throw new ConfigPathError(`${path}.issuer`, `issuer ${ic.issuer} is listed twice`);
-    const algorithms = ic.algorithms;
-    const hmac = algorithms.filter((a) => HMAC_ALGORITHMS.includes(a));
-    if (algorithms.some((a) => a.toLowerCase() === 'none')) {
-      throw new ConfigPathError(`${path}.algorithms`, 'alg "none" can never be accepted');
-    }
-    if (hmac.length > 0 && (ic.secrets === undefined || ic.secrets.length === 0)) {
-      throw new ConfigPathError(`${path}.algorithms`, `${hmac.join(', ')} needs configured secrets`);
-    }
-    const asymmetric = algorithms.length > hmac.length;
-    const sources = [ic.discovery, ic.jwksUri !== undefined, ic.keys !== undefined].filter(Boolean).length;
-    if (asymmetric && sources !== 1) {
-      throw new ConfigPathError(path, 'give exactly one key source: discovery, jwksUri or keys');
-    }
-    const staticKeys = ic.keys === undefined ? [] : importStaticKeys(ic.keys, `${path}.keys`);
-    const secrets = importSecrets(ic.secrets ?? [], hmac, staticKeys, `${path}.secrets`);
-    let keySet: RemoteKeySet | undefined;
-    if (asymmetric && ic.keys === undefined) {
-      const uri = ic.jwksUri;
-      const timeoutMs = ic.timeoutMs;
-      keySet = deps.shared.get(`authenticate:jwks:${ic.issuer}|${uri ?? 'discovery'}`, () =>
-        createRemoteKeySet({
-          jwksUri: uri !== undefined ? async () => uri : lazyDiscovery(ic.issuer, timeoutMs),
-          clock,
-          logger: deps.logger,
-          cacheMaxAgeSeconds: ic.jwksCacheSeconds,
-          cooldownSeconds: ic.jwksCooldownSeconds,
-          timeoutMs,
-        }),
-      );
-      keySet.onKeysRemoved((kids) => {
-        const gone = new Set(kids);
-        cache.deleteWhere((t) => t.issuer === index && t.kid !== undefined && gone.has(t.kid));
-      });
-    }
-    byIssuer.set(ic.issuer, {
-      index,
-      cfg: ic,
-      algorithms,
-      skewSeconds: ic.clockSkewSeconds,
-      requiredClaims: [...new Set(['exp', ...ic.requiredClaims])],
-      rolesClaim: ic.rolesClaim,
-      keySet,
-      staticKeys,
-      secrets,
-    });
+      throw new ConfigPathError(`issuers[${index}].issuer`, `issuer ${ic.issuer} is listed twice`);
+    byIssuer.set(ic.issuer, compileIssuer(ic, index, deps, cache));
   });
-  const rolesClaimByIndex = [...byIssuer.values()].map((r) => r.rolesClaim);
-
-  /** Signature, then claims; the token's own header never chooses the key (RFC 8725 §3.10). */
-  function complete(
-    rt: IssuerRuntime,
-    key: VerificationKey | undefined,
-    t: { token: string; alg: string; kid: string | undefined; header: Claims; payload: Claims },
-  ): JwtOutcome {
-    if (key === undefined) return fail('unknown_kid', 'no trusted key matches the token kid');
-    const dot = t.token.lastIndexOf('.');
-    const signature = Buffer.from(t.token.slice(dot + 1), 'base64url');
-    if (!verifyJwsSignature(t.alg, key.key, t.token.slice(0, dot), signature)) {
-      return fail('bad_signature', 'signature does not verify');
-    }
-    return accept(rt, t);
-  }
-
-  function accept(
-    rt: IssuerRuntime,
-    t: { token: string; kid: string | undefined; header: Claims; payload: Claims },
-  ): JwtOutcome {
-    const now = clock.now();
-    const rejected = checkClaims(rt, t.header, t.payload, now);
-    if (rejected !== undefined) return rejected;
-    const claims = t.payload;
-    let expiresAt = (claims.exp as number) * 1000 + rt.skewSeconds * 1000;
-    if (rt.cfg.maxTokenAgeSeconds !== undefined) {
-      expiresAt = Math.min(expiresAt, ((claims.iat as number) + rt.cfg.maxTokenAgeSeconds) * 1000);
-    }
-    cache.set(t.token, { claims, issuer: rt.index, kid: t.kid }, expiresAt, now);
-    return { ok: true, claims, rolesClaim: rt.rolesClaim };
-  }
-
+  const s: JwtState = {
+    clock: deps.clock,
+    maxTokenBytes: cfg.maxTokenBytes,
+    cache,
+    byIssuer,
+    rolesClaimByIndex: [...byIssuer.values()].map((r) => r.rolesClaim),
+  };
   return {
     get cacheSize() {
       return cache.size;
     },
-    verify(token) {
-      const now = clock.now();
-      const hit = cache.get(token, now);
-      if (hit !== undefined)
-        return { ok: true, claims: hit.claims, rolesClaim: rolesClaimByIndex[hit.issuer] };
-
-      if (token.length > maxTokenBytes) return fail('oversized', `token longer than ${maxTokenBytes} bytes`);
-      const parts = token.split('.');
-      if (parts.length !== 3) return fail('malformed', 'not a signed JWT (three segments expected)');
-      // RFC 7515 §2, §7.1: each segment is base64url without padding; only its one canonical spelling is read.
-      if (
-        !isCanonicalBase64url(parts[0]) ||
-        !isCanonicalBase64url(parts[1]) ||
-        !isCanonicalBase64url(parts[2])
-      )
-        return fail('malformed', 'JWT segments must be canonical base64url');
-      const header = decodeJsonSegment(parts[0]);
-      const payload = decodeJsonSegment(parts[1]);
-      if (header === undefined || payload === undefined)
-        return fail(
-          'malformed',
-          'JWT header and claims must be JSON objects in UTF-8, without lone surrogates',
-        );
-      const alg = header.alg;
-      if (typeof alg !== 'string') return fail('malformed', 'JWT header has no alg');
-      // RFC 8725 §3.1: "none" in any spelling is refused before anything else.
-      if (alg.toLowerCase() === 'none') return fail('alg_none', 'unsecured JWTs are not accepted');
-      for (const h of KEY_CARRYING_HEADERS) {
-        if (h in header)
-          return fail('embedded_key', `JWT header "${h}" is not accepted; keys come from config`);
-      }
-      // RFC 7515 §4.1.11: no extension is understood here, so any critical one is refused.
-      if ('crit' in header) return fail('unsupported_crit', 'unsupported critical header parameter');
-      const kid = header.kid;
-      if (kid !== undefined && (typeof kid !== 'string' || kid.length > 256))
-        return fail('malformed', 'bad kid');
-      // RFC 7515 §4.1.9: typ is a string whenever it is present, checked or not.
-      if (header.typ !== undefined && typeof header.typ !== 'string')
-        return fail('malformed', 'JWT header typ is not a string');
-      const iss = payload.iss;
-      const rt = typeof iss === 'string' ? byIssuer.get(iss) : undefined;
-      if (rt === undefined) return fail('wrong_issuer', 'token issuer is not trusted');
-      if (!rt.algorithms.includes(alg))
-        return fail('alg_not_allowed', `alg ${alg.slice(0, 16)} is not allowed`);
-      if (parts[2] === '') return fail('malformed', 'JWT has no signature');
-      const t = { token, alg, kid: kid as string | undefined, header, payload };
-
-      if (HMAC_ALGORITHMS.includes(alg)) {
-        // Only configured secrets verify HMAC tokens; each candidate is tried (rotation), in constant time.
-        const dot = token.lastIndexOf('.');
-        const input = token.slice(0, dot);
-        const signature = Buffer.from(token.slice(dot + 1), 'base64url');
-        const candidates = rt.secrets.filter(
-          (x) => x.kid === undefined || t.kid === undefined || x.kid === t.kid,
-        );
-        if (candidates.length === 0) return fail('unknown_kid', 'no trusted key matches the token kid');
-        const hash = `sha${alg.slice(2)}`;
-        const good = candidates.some((c) => {
-          const mac = createHmac(hash, c.key).update(input).digest();
-          return mac.length === signature.length && timingSafeEqual(mac, signature);
-        });
-        return good ? accept(rt, t) : fail('bad_signature', 'signature does not verify');
-      }
-      if (rt.keySet === undefined) return complete(rt, selectKey(rt.staticKeys, t.kid, alg), t);
-      const held = rt.keySet.peekKey(t.kid, alg);
-      if (held !== undefined) return complete(rt, held, t);
-      return rt.keySet.getKey(t.kid, alg).then(
-        (key) => complete(rt, key, t),
-        (err: unknown): JwtOutcome =>
-          err instanceof KeySourceUnavailableError
-            ? {
-                ok: false,
-                reason: 'key_source_unavailable',
-                detail: 'issuer keys unavailable',
-                unavailable: true,
-              }
-            : fail('key_source_unavailable', 'issuer keys unavailable'),
-      );
-    },
+    verify: (token) => verifyJwt(s, token),
   };
+}
+
+/** One trusted issuer: its algorithms checked against its key sources, its keys imported or shared. */
+function compileIssuer(
+  ic: WithDefaults<JwtIssuerConfig, typeof issuerSchema>,
+  index: number,
+  deps: JwtVerifierDeps,
+  cache: BoundedCache<string, CachedToken>,
+): IssuerRuntime {
+  const path = `issuers[${index}]`;
+  const algorithms = ic.algorithms;
+  const hmac = algorithms.filter((a) => HMAC_ALGORITHMS.includes(a));
+  if (algorithms.some((a) => a.toLowerCase() === 'none')) {
+    throw new ConfigPathError(`${path}.algorithms`, 'alg "none" can never be accepted');
+  }
+  if (hmac.length > 0 && (ic.secrets === undefined || ic.secrets.length === 0)) {
+    throw new ConfigPathError(`${path}.algorithms`, `${hmac.join(', ')} needs configured secrets`);
+  }
+  const asymmetric = algorithms.length > hmac.length;
+  const sources = [ic.discovery, ic.jwksUri !== undefined, ic.keys !== undefined].filter(Boolean).length;
+  if (asymmetric && sources !== 1) {
+    throw new ConfigPathError(path, 'give exactly one key source: discovery, jwksUri or keys');
+  }
+  const staticKeys = ic.keys === undefined ? [] : importStaticKeys(ic.keys, `${path}.keys`);
+  const secrets = importSecrets(ic.secrets ?? [], hmac, staticKeys, `${path}.secrets`);
+  return {
+    index,
+    cfg: ic,
+    algorithms,
+    skewSeconds: ic.clockSkewSeconds,
+    requiredClaims: [...new Set(['exp', ...ic.requiredClaims])],
+    rolesClaim: ic.rolesClaim,
+    keySet: asymmetric && ic.keys === undefined ? remoteKeySetOf(ic, index, deps, cache) : undefined,
+    staticKeys,
+    secrets,
+  };
+}
+
+/** The issuer's remote key set, shared per issuer; a key that leaves it flushes the tokens it signed. */
+function remoteKeySetOf(
+  ic: WithDefaults<JwtIssuerConfig, typeof issuerSchema>,
+  index: number,
+  deps: JwtVerifierDeps,
+  cache: BoundedCache<string, CachedToken>,
+): RemoteKeySet {
+  const uri = ic.jwksUri;
+  const timeoutMs = ic.timeoutMs;
+  const keySet = deps.shared.get(`authenticate:jwks:${ic.issuer}|${uri ?? 'discovery'}`, () =>
+    createRemoteKeySet({
+      jwksUri: uri !== undefined ? async () => uri : lazyDiscovery(ic.issuer, timeoutMs),
+      clock: deps.clock,
+      logger: deps.logger,
+      cacheMaxAgeSeconds: ic.jwksCacheSeconds,
+      cooldownSeconds: ic.jwksCooldownSeconds,
+      timeoutMs,
+    }),
+  );
+  keySet.onKeysRemoved((kids) => {
+    const gone = new Set(kids);
+    cache.deleteWhere((t) => t.issuer === index && t.kid !== undefined && gone.has(t.kid));
+  });
+  return keySet;
+}
+
+// ---- Per request ----
+
+function verifyJwt(s: JwtState, token: string): JwtOutcome | Promise<JwtOutcome> {
+  const hit = s.cache.get(token, s.clock.now());
+  if (hit !== undefined) return { ok: true, claims: hit.claims, rolesClaim: s.rolesClaimByIndex[hit.issuer] };
+  const t = parseToken(s, token);
+  if (!('rt' in t)) return t;
+  const { rt, alg } = t;
+  if (HMAC_ALGORITHMS.includes(alg)) return verifyHmac(s, t);
+  if (rt.keySet === undefined) return complete(s, selectKey(rt.staticKeys, t.kid, alg), t);
+  const held = rt.keySet.peekKey(t.kid, alg);
+  if (held !== undefined) return complete(s, held, t);
+  return rt.keySet.getKey(t.kid, alg).then(
+    (key) => complete(s, key, t),
+    (err: unknown): JwtOutcome =>
+      err instanceof KeySourceUnavailableError
+        ? {
+            ok: false,
+            reason: 'key_source_unavailable',
+            detail: 'issuer keys unavailable',
+            unavailable: true,
+          }
+        : fail('key_source_unavailable', 'issuer keys unavailable'),
+  );
+}
+
+/** The token's form, its header and its issuer, before any key is looked at; a refusal otherwise. */
+function parseToken(s: JwtState, token: string): ParsedToken | JwtOutcome {
+  if (token.length > s.maxTokenBytes) return fail('oversized', `token longer than ${s.maxTokenBytes} bytes`);
+  const parts = token.split('.');
+  if (parts.length !== 3) return fail('malformed', 'not a signed JWT (three segments expected)');
+  // RFC 7515 §2, §7.1: each segment is base64url without padding; only its one canonical spelling is read.
+  if (!isCanonicalBase64url(parts[0]) || !isCanonicalBase64url(parts[1]) || !isCanonicalBase64url(parts[2]))
+    return fail('malformed', 'JWT segments must be canonical base64url');
+  const header = decodeJsonSegment(parts[0]);
+  const payload = decodeJsonSegment(parts[1]);
+  if (header === undefined || payload === undefined)
+    return fail('malformed', 'JWT header and claims must be JSON objects in UTF-8, without lone surrogates');
+  const alg = header.alg;
+  if (typeof alg !== 'string') return fail('malformed', 'JWT header has no alg');
+  // RFC 8725 §3.1: "none" in any spelling is refused before anything else.
+  if (alg.toLowerCase() === 'none') return fail('alg_none', 'unsecured JWTs are not accepted');
+  for (const h of KEY_CARRYING_HEADERS) {
+    if (h in header) return fail('embedded_key', `JWT header "${h}" is not accepted; keys come from config`);
+  }
+  // RFC 7515 §4.1.11: no extension is understood here, so any critical one is refused.
+  if ('crit' in header) return fail('unsupported_crit', 'unsupported critical header parameter');
+  const kid = header.kid;
+  if (kid !== undefined && (typeof kid !== 'string' || kid.length > 256)) return fail('malformed', 'bad kid');
+  // RFC 7515 §4.1.9: typ is a string whenever it is present, checked or not.
+  if (header.typ !== undefined && typeof header.typ !== 'string')
+    return fail('malformed', 'JWT header typ is not a string');
+  const iss = payload.iss;
+  const rt = typeof iss === 'string' ? s.byIssuer.get(iss) : undefined;
+  if (rt === undefined) return fail('wrong_issuer', 'token issuer is not trusted');
+  if (!rt.algorithms.includes(alg)) return fail('alg_not_allowed', `alg ${alg.slice(0, 16)} is not allowed`);
+  if (parts[2] === '') return fail('malformed', 'JWT has no signature');
+  return { token, alg, kid: kid as string | undefined, header, payload, rt };
+}
+
+/** Only configured secrets verify HMAC tokens; each candidate is tried (rotation), in constant time. */
+function verifyHmac(s: JwtState, t: ParsedToken): JwtOutcome {
+  const { token } = t;
+  const dot = token.lastIndexOf('.');
+  const input = token.slice(0, dot);
+  const signature = Buffer.from(token.slice(dot + 1), 'base64url');
+  const candidates = t.rt.secrets.filter(
+    (x) => x.kid === undefined || t.kid === undefined || x.kid === t.kid,
+  );
+  if (candidates.length === 0) return fail('unknown_kid', 'no trusted key matches the token kid');
+  const hash = `sha${t.alg.slice(2)}`;
+  const good = candidates.some((c) => {
+    const mac = createHmac(hash, c.key).update(input).digest();
+    return mac.length === signature.length && timingSafeEqual(mac, signature);
+  });
+  return good ? accept(s, t) : fail('bad_signature', 'signature does not verify');
+}
+
+/** Signature, then claims; the token's own header never chooses the key (RFC 8725 §3.10). */
+function complete(s: JwtState, key: VerificationKey | undefined, t: ParsedToken): JwtOutcome {
+  if (key === undefined) return fail('unknown_kid', 'no trusted key matches the token kid');
+  const dot = t.token.lastIndexOf('.');
+  const signature = Buffer.from(t.token.slice(dot + 1), 'base64url');
+  if (!verifyJwsSignature(t.alg, key.key, t.token.slice(0, dot), signature)) {
+    return fail('bad_signature', 'signature does not verify');
+  }
+  return accept(s, t);
+}
+
+function accept(s: JwtState, t: ParsedToken): JwtOutcome {
+  const { rt } = t;
+  const now = s.clock.now();
+  const rejected = checkClaims(rt, t.header, t.payload, now);
+  if (rejected !== undefined) return rejected;
+  const claims = t.payload;
+  let expiresAt = (claims.exp as number) * 1000 + rt.skewSeconds * 1000;
+  if (rt.cfg.maxTokenAgeSeconds !== undefined) {
+    expiresAt = Math.min(expiresAt, ((claims.iat as number) + rt.cfg.maxTokenAgeSeconds) * 1000);
+  }
+  s.cache.set(t.token, { claims, issuer: rt.index, kid: t.kid }, expiresAt, now);
+  return { ok: true, claims, rolesClaim: rt.rolesClaim };
 }
 
 type Claims = Record<string, unknown>;
