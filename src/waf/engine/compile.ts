@@ -1004,11 +1004,16 @@ class Engine {
       t.matchedIds.add(rule.id);
       this.settleCaptures(t);
       const data = rule.logdata ? this.expandMacro(rule.logdata, t) : undefined;
+      // TX.0 is this rule's capture only when a link of its chain captures: otherwise it is whatever an
+      // earlier rule left there.
+      let captures = false;
+      for (let link: Rule | undefined = rule; link; link = link.chained) captures ||= link.capture;
+      const captured = captures ? t.tx.get('0') : undefined;
       t.matches.push({
         id: rule.id,
         msg: rule.msg ? this.expandMacro(rule.msg, t) : undefined,
         variable: t.matchedVarName || undefined,
-        data: (t.tx.get('0') ?? data ?? t.matchedVar)?.slice(0, 200),
+        data: (captured ?? data ?? t.matchedVar)?.slice(0, 200),
         severity: rule.severity,
         tags: rule.tags,
         paranoiaLevel: rule.paranoiaLevel,

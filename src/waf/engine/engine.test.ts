@@ -336,3 +336,24 @@ SecRule ARGS "@rx evil" "id:11,phase:2,pass,log,tag:'other'"
   assert.deepEqual(ids([['X-Ctl', 'tag']], '/?r=evil'), ['10:ARGS:r', '11:ARGS:r']);
   assert.deepEqual(ids([['X-Ctl', 'tag']], '/?Q=evil'), ['11:ARGS:Q']);
 });
+
+test("a chained rule that captures nothing reports its own matched data, not an earlier rule's TX.0", () => {
+  const { ruleSet, issues } = compileSecLang(`
+SecRule ARGS:a "@rx (abc)" "id:30,phase:2,pass,log,capture,msg:'first'"
+SecRule ARGS:b "@rx xyz" "id:31,phase:2,pass,log,msg:'second',chain"
+  SecRule ARGS:c "@streq 1" ""
+SecRule ARGS:d "@rx (q+)" "id:32,phase:2,pass,log,capture,msg:'third',chain"
+  SecRule ARGS:c "@streq 1" ""
+`);
+  assert.deepEqual(issues, []);
+  const v = ruleSet.evaluate(get('/?a=abc&b=the-xyz&c=1&d=qq'));
+  assert.deepEqual(
+    v.matches.map((m) => [m.id, m.data]),
+    [
+      [30, 'abc'],
+      // Rule 31 captures nothing: TX.0 still holds rule 30's `abc`, which is not what 31 matched.
+      [31, '1'],
+      [32, 'qq'],
+    ],
+  );
+});
