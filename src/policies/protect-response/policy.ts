@@ -166,10 +166,50 @@ function serverErrorProblem(head: ResponseHead): Problem {
   return problem(problems.upstreamError, undefined, { reason: 'server_error' });
 }
 
+type Options = typeof defaults & ProtectResponseConfig;
+
+/** One operation's response protection, compiled. */
+interface ProtectState {
+  readonly ctx: CompileContext;
+  readonly c: Options;
+  readonly enforce: boolean;
+  /** Declared responses by status code (upper case: `2XX`, `DEFAULT`). */
+  readonly statuses: ReadonlyMap<string, StatusSpec>;
+  readonly exemptions: Exemptions;
+  readonly scanner: LeakScanner | undefined;
+  readonly removeHeaders: readonly string[];
+}
+
 /** Compiles response protection for one operation. */
 export function compileProtectResponse(config: ProtectResponseConfig, ctx: CompileContext): PolicyHandler {
-  const c = { ...defaults, ...config };
-  const enforce = c.mode === 'enforce';
+  const c: Options = { ...defaults, ...config };
+  const { statuses, exemptions } = compileResponses(ctx);
+  const s: ProtectState = {
+    ctx,
+    c,
+    enforce: c.mode === 'enforce',
+    statuses,
+    exemptions,
+    scanner: c.dataLeak === 'off' ? undefined : createLeakScanner(c.dataLeakDetectors),
+    removeHeaders: c.removeHeaders.map((h) => h.toLowerCase()),
+  };
+  return {
+    onRequest(ex) {
+      // Ask for an uncompressed response so the body can be inspected without inflating it here.
+      ex.upstreamHeaders['accept-encoding'] = 'identity';
+      return undefined;
+    },
+    onResponseHead: (ex, head) => onResponseHead(s, ex, head),
+    wantsResponseBody: (ex, head) => wantsResponseBody(s, ex, head),
+    transformResponseBody: (ex, head, body) => transformResponseBody(s, ex, head, body),
+  };
+}
+
+/** The declared responses with a validator per JSON media type, and the properties exempt from masking. */
+function compileResponses(ctx: CompileContext): {
+  statuses: Map<string, StatusSpec>;
+  exemptions: Map<string, Set<DetectorName>>;
+} {
   const compiler = schemaCompilerFor(ctx);
   const resolve = (ref: string) => ctx.spec.resolve(ref);
   const statuses = new Map<string, StatusSpec>();
@@ -187,136 +227,159 @@ export function compileProtectResponse(config: ProtectResponseConfig, ctx: Compi
       validatorTypes: [...validators.keys()],
     });
   }
-  const scanner = c.dataLeak === 'off' ? undefined : createLeakScanner(c.dataLeakDetectors);
-  const removeHeaders = c.removeHeaders.map((h) => h.toLowerCase());
+  return { statuses, exemptions };
+}
 
-  const emit = (ex: Exchange, findings: readonly Finding[]) => {
-    emitViolation(ctx, ex, {
-      policy: 'protectResponse',
-      action: 'response-protection',
-      reason: findings.join(','),
-      mode: c.mode,
-      severity: findings.some((f) => f.startsWith('data_leak')) ? 3 : 2,
-      alert: findings.some((f) => f.startsWith('data_leak')),
-    });
-  };
+// ---- Per response ----
 
-  const hasBody = (ex: Exchange, head: ResponseHead) =>
-    ex.req.method !== 'HEAD' && head.status !== 204 && head.status !== 304 && head.status >= 200;
+function emit(s: ProtectState, ex: Exchange, findings: readonly Finding[]): void {
+  emitViolation(s.ctx, ex, {
+    policy: 'protectResponse',
+    action: 'response-protection',
+    reason: findings.join(','),
+    mode: s.c.mode,
+    severity: findings.some((f) => f.startsWith('data_leak')) ? 3 : 2,
+    alert: findings.some((f) => f.startsWith('data_leak')),
+  });
+}
 
-  /** What is wrong with the head alone: a status or media type the operation does not declare, or a 5xx. */
-  const judgeHead = (ex: Exchange, head: ResponseHead): Finding | undefined => {
-    if (head.status >= 500 && c.maskServerErrors) return 'server_error';
-    // 304 answers a conditional request and carries no body: HTTP semantics, not part of the API contract.
-    if (head.status === 304) return undefined;
-    const declared = specFor(statuses, head.status);
-    if (declared === undefined) return c.undeclaredStatus === 'block' ? 'undeclared_status' : undefined;
-    if (!hasBody(ex, head)) return undefined;
-    const type = mediaTypeOf(headerOf(head, 'content-type'));
-    if (type === '') {
-      const len = headerOf(head, 'content-length');
-      return len === undefined || len === '0' || c.undeclaredContentType !== 'block'
-        ? undefined
-        : 'undeclared_content_type';
-    }
-    if (matchMediaType(declared.types, type) === undefined && c.undeclaredContentType === 'block') {
-      return 'undeclared_content_type';
-    }
-    return undefined;
-  };
+function hasBody(ex: Exchange, head: ResponseHead): boolean {
+  return ex.req.method !== 'HEAD' && head.status !== 204 && head.status !== 304 && head.status >= 200;
+}
 
-  /** The validator of a JSON response, if its body needs inspecting. */
-  const validatorFor = (head: ResponseHead): { schema?: CompiledSchema } | undefined => {
-    const type = mediaTypeOf(headerOf(head, 'content-type'));
-    if (!isJsonMediaType(type)) return undefined;
-    const declared = specFor(statuses, head.status);
-    const key = declared && matchMediaType(declared.validatorTypes, type);
-    const v = key === undefined ? undefined : declared?.validators.get(key);
-    if (v === undefined && scanner === undefined) return undefined;
-    return { schema: v };
-  };
-
-  const tooLarge = (head: ResponseHead): boolean => {
+/** What is wrong with the head alone: a status or media type the operation does not declare, or a 5xx. */
+function judgeHead(s: ProtectState, ex: Exchange, head: ResponseHead): Finding | undefined {
+  const { c } = s;
+  if (head.status >= 500 && c.maskServerErrors) return 'server_error';
+  // 304 answers a conditional request and carries no body: HTTP semantics, not part of the API contract.
+  if (head.status === 304) return undefined;
+  const declared = specFor(s.statuses, head.status);
+  if (declared === undefined) return c.undeclaredStatus === 'block' ? 'undeclared_status' : undefined;
+  if (!hasBody(ex, head)) return undefined;
+  const type = mediaTypeOf(headerOf(head, 'content-type'));
+  if (type === '') {
     const len = headerOf(head, 'content-length');
-    return len !== undefined && Number(len) > c.maxBodyBytes;
-  };
+    return len === undefined || len === '0' || c.undeclaredContentType !== 'block'
+      ? undefined
+      : 'undeclared_content_type';
+  }
+  if (matchMediaType(declared.types, type) === undefined && c.undeclaredContentType === 'block') {
+    return 'undeclared_content_type';
+  }
+  return undefined;
+}
 
-  return {
-    onRequest(ex) {
-      // Ask for an uncompressed response so the body can be inspected without inflating it here.
-      ex.upstreamHeaders['accept-encoding'] = 'identity';
-      return undefined;
-    },
-    onResponseHead(ex, head) {
-      if (enforce) for (const h of removeHeaders) delete head.headers[h];
-      const f = judgeHead(ex, head);
-      if (!enforce && f !== undefined) emit(ex, [f]);
-      else if (f === undefined && hasBody(ex, head) && tooLarge(head) && validatorFor(head) !== undefined) {
-        emit(ex, ['too_large_to_inspect']);
-      }
-    },
-    wantsResponseBody(ex, head) {
-      if (enforce && judgeHead(ex, head) !== undefined) return true;
-      return hasBody(ex, head) && !tooLarge(head) && validatorFor(head) !== undefined;
-    },
-    transformResponseBody(ex, head, body) {
-      const verdict = enforce ? judgeHead(ex, head) : undefined;
-      if (verdict !== undefined) {
-        emit(ex, [verdict]);
-        return verdict === 'server_error'
-          ? serverErrorProblem(head)
-          : problem(problems.upstreamResponseRejected, undefined, { reason: verdict });
-      }
-      const v = validatorFor(head);
-      if (v === undefined) return body;
-      const findings: Finding[] = [];
-      const withhold = (f: Finding) => {
-        findings.push(f);
-        emit(ex, findings);
-        return enforce ? problem(problems.upstreamResponseRejected, undefined, { reason: f }) : body;
-      };
-      const plain = decode(body, headerOf(head, 'content-encoding'), c.maxBodyBytes);
-      if (plain === undefined) return withhold('uninspectable');
-      let json: unknown;
-      try {
-        json = parseJson(plain.toString('utf8'));
-      } catch {
-        return c.schemaMismatch === 'block' ? withhold('schema_mismatch') : body;
-      }
-      let changed = false;
-      if (v.schema !== undefined) {
-        const r = v.schema.check(json, true);
-        if (r.stripped > 0) {
-          findings.push('undeclared_properties');
-          changed = true;
-        }
-        if (r.violations.length > 0 && c.schemaMismatch === 'block') return withhold('schema_mismatch');
-      }
-      if (scanner !== undefined) {
-        const leaks = new Set<DetectorName>();
-        let masked = false;
-        if (typeof json === 'string') {
-          const r = scanner.scan(json);
-          if (r !== undefined) {
-            for (const f of r.found) leaks.add(f);
-            json = r.masked;
-            masked = true;
-          }
-        } else if (json !== null && typeof json === 'object')
-          masked = scanJson(json, undefined, scanner, exemptions, leaks);
-        if (masked) {
-          for (const l of leaks) findings.push(`data_leak_${l}`);
-          if (c.dataLeak === 'block') return withhold(`data_leak_${[...leaks][0]}`);
-          changed = true;
-        }
-      }
-      if (findings.length > 0) emit(ex, findings);
-      ex.responseJson = json;
-      if (!enforce || (!changed && plain === body)) return body;
-      delete head.headers['content-encoding'];
-      return changed ? Buffer.from(JSON.stringify(json)) : plain;
-    },
-  };
+/** The validator of a JSON response, if its body needs inspecting. */
+function validatorFor(s: ProtectState, head: ResponseHead): { schema?: CompiledSchema } | undefined {
+  const type = mediaTypeOf(headerOf(head, 'content-type'));
+  if (!isJsonMediaType(type)) return undefined;
+  const declared = specFor(s.statuses, head.status);
+  const key = declared && matchMediaType(declared.validatorTypes, type);
+  const v = key === undefined ? undefined : declared?.validators.get(key);
+  if (v === undefined && s.scanner === undefined) return undefined;
+  return { schema: v };
+}
+
+function tooLarge(s: ProtectState, head: ResponseHead): boolean {
+  const len = headerOf(head, 'content-length');
+  return len !== undefined && Number(len) > s.c.maxBodyBytes;
+}
+
+function onResponseHead(s: ProtectState, ex: Exchange, head: ResponseHead): void {
+  if (s.enforce) for (const h of s.removeHeaders) delete head.headers[h];
+  const f = judgeHead(s, ex, head);
+  if (!s.enforce && f !== undefined) emit(s, ex, [f]);
+  else if (f === undefined && hasBody(ex, head) && tooLarge(s, head) && validatorFor(s, head) !== undefined) {
+    emit(s, ex, ['too_large_to_inspect']);
+  }
+}
+
+function wantsResponseBody(s: ProtectState, ex: Exchange, head: ResponseHead): boolean {
+  if (s.enforce && judgeHead(s, ex, head) !== undefined) return true;
+  return hasBody(ex, head) && !tooLarge(s, head) && validatorFor(s, head) !== undefined;
+}
+
+/** Records `f` among the findings and reports them; the body is withheld in enforce mode. */
+function withhold(
+  s: ProtectState,
+  ex: Exchange,
+  body: Buffer,
+  findings: Finding[],
+  f: Finding,
+): Buffer | Problem {
+  findings.push(f);
+  emit(s, ex, findings);
+  return s.enforce ? problem(problems.upstreamResponseRejected, undefined, { reason: f }) : body;
+}
+
+/** A body read as JSON, checked against its schema (undeclared members stripped), leaks masked. */
+function transformResponseBody(
+  s: ProtectState,
+  ex: Exchange,
+  head: ResponseHead,
+  body: Buffer,
+): Buffer | Problem {
+  const { c, scanner } = s;
+  const verdict = s.enforce ? judgeHead(s, ex, head) : undefined;
+  if (verdict !== undefined) {
+    emit(s, ex, [verdict]);
+    return verdict === 'server_error'
+      ? serverErrorProblem(head)
+      : problem(problems.upstreamResponseRejected, undefined, { reason: verdict });
+  }
+  const v = validatorFor(s, head);
+  if (v === undefined) return body;
+  const findings: Finding[] = [];
+  const plain = decode(body, headerOf(head, 'content-encoding'), c.maxBodyBytes);
+  if (plain === undefined) return withhold(s, ex, body, findings, 'uninspectable');
+  let json: unknown;
+  try {
+    json = parseJson(plain.toString('utf8'));
+  } catch {
+    return c.schemaMismatch === 'block' ? withhold(s, ex, body, findings, 'schema_mismatch') : body;
+  }
+  let changed = false;
+  if (v.schema !== undefined) {
+    const r = v.schema.check(json, true);
+    if (r.stripped > 0) {
+      findings.push('undeclared_properties');
+      changed = true;
+    }
+    if (r.violations.length > 0 && c.schemaMismatch === 'block')
+      return withhold(s, ex, body, findings, 'schema_mismatch');
+  }
+  if (scanner !== undefined) {
+    const leaks = new Set<DetectorName>();
+    json = maskLeaks(scanner, s.exemptions, json, leaks);
+    // The scanner reports a detector exactly when it masked something.
+    if (leaks.size > 0) {
+      for (const l of leaks) findings.push(`data_leak_${l}`);
+      if (c.dataLeak === 'block') return withhold(s, ex, body, findings, `data_leak_${[...leaks][0]}`);
+      changed = true;
+    }
+  }
+  if (findings.length > 0) emit(s, ex, findings);
+  ex.responseJson = json;
+  if (!s.enforce || (!changed && plain === body)) return body;
+  delete head.headers['content-encoding'];
+  return changed ? Buffer.from(JSON.stringify(json)) : plain;
+}
+
+/** Masks what the scanner finds (in place for objects and arrays); returns the value, masked. */
+function maskLeaks(
+  scanner: LeakScanner,
+  exemptions: Exemptions,
+  json: unknown,
+  leaks: Set<DetectorName>,
+): unknown {
+  if (typeof json === 'string') {
+    const r = scanner.scan(json);
+    if (r === undefined) return json;
+    for (const f of r.found) leaks.add(f);
+    return r.masked;
+  }
+  if (json !== null && typeof json === 'object') scanJson(json, undefined, scanner, exemptions, leaks);
+  return json;
 }
 
 /**
