@@ -417,7 +417,7 @@ export function buildConfigSchema(
             minimum: 1000,
             default: 100000,
             description:
-              "Memory store: most live rate-limit keys (a new key past it gets the limit's `failMode`), and most ban and replay-cache entries (oldest evicted first). One key per client and limit; heap ≈ maxEntries × 230 bytes at most (docs/limits.md, memory per client key).",
+              "Memory store: most live rate-limit keys (a new key past it gets the limit's `failMode`), and most ban and replay-cache entries (oldest evicted first). One key per client and limit; limiter heap ≈ maxEntries × 182 bytes at most, bans 520 bytes each (docs/limits.md, memory per client key).",
           },
           redis: {
             type: 'object',
