@@ -94,7 +94,8 @@ const CREATE_VERB = /^(create|new|add)$/i;
  */
 export function creationCollection(spec: ApiDocument, op: Operation): string | undefined {
   const path = op.path.replace(/\/$/, '');
-  if (itemParam(spec, path) !== undefined) return path;
+  // A collection with members: a read of them (`/cards/{id}`), or only actions below them (`/cards/{id}/freeze`).
+  if (memberParam(spec, path) !== undefined) return path;
   const m = /^(.*)\/([^/{}]+)$/.exec(path);
   return m && CREATE_VERB.test(m[2]) && memberParam(spec, m[1]) !== undefined ? m[1] : undefined;
 }

@@ -284,6 +284,15 @@ export const SCAN_RULES = {
     'A path that the API description does not list (debug, admin, configuration, older version) answered with success.',
     'Inventory every deployed endpoint; remove debug and old versions or document and protect them.',
   ),
+  deprecatedServed: rule(
+    'api9-deprecated-operation-served',
+    'API9:2023',
+    [1059],
+    'low',
+    'Deprecated operation still served',
+    'An operation the API description marks `deprecated: true` still answered with success.',
+    'Retire deprecated operations on a schedule (answer 410 Gone), or keep them under the same controls as their replacement.',
+  ),
   unvalidatedThirdParty: rule(
     'api10-unvalidated-third-party-data',
     'API10:2023',

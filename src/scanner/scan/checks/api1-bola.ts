@@ -29,6 +29,7 @@ import {
 import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, resolveSchema, sampleValue, schemaType } from '../schema.ts';
 import { similarity } from '../similarity.ts';
+import { changedValue, recordFor, shownFields } from './api3-property-authorization.ts';
 
 const SAME_OBJECT = 0.8;
 
@@ -336,13 +337,37 @@ async function replayActions(ctx: ScanContext, owner: Identity, attacker: Identi
       schema === undefined
         ? target.body
         : markNumbers(ctx.spec, schema, markBody(ctx.spec, schema, target.body, marker));
-    const res = await ctx.send({ ...target, body }, attacker);
+    let res = await ctx.send({ ...target, body }, attacker);
+    let via = '';
+    const status = res?.status ?? 0;
+    if (!isSuccess(res) && schema !== undefined && status >= 400 && status !== 401 && status !== 403) {
+      // The documented input fails the action (a field the server does not know): the fields the owner's
+      // view shows and the request does not declare, one at a time (`card_type` beside a failing `limit`).
+      let record: Record<string, unknown> | undefined;
+      try {
+        record = recordFor(JSON.parse(before), object.id);
+      } catch {
+        record = undefined;
+      }
+      const declared = Object.keys(propertiesOf(ctx.spec, schema));
+      for (const field of record ? shownFields(record, declared).slice(0, 4) : []) {
+        const again = await ctx.send(
+          { ...target, body: { [field]: changedValue(record![field], marker) } },
+          attacker,
+        );
+        if (again?.status === 401 || again?.status === 403) break;
+        if (!isSuccess(again)) continue;
+        res = again;
+        via = ` with the field ${field}, which ${owner.name}'s view shows and the request does not declare,`;
+        break;
+      }
+    }
     if (!isSuccess(res)) continue;
     const after = await viewOf(ctx, object, owner);
     if (after === undefined || after === before) continue;
     ctx.report(SCAN_RULES.bolaWrite, {
       operation: op,
-      message: `${attacker.name} called ${op.method} ${target.path} on ${owner.name}'s object and ${owner.name}'s view of it changed.`,
+      message: `${attacker.name} called ${op.method} ${target.path} on ${owner.name}'s object${via} and ${owner.name}'s view of it changed.`,
       evidence: evidenceOf(res, { owner: owner.name, attacker: attacker.name }),
     });
   }

@@ -515,6 +515,181 @@ async function massAssignment(ctx: ScanContext, probe: Probe): Promise<void> {
   });
 }
 
+/** Fields a read shows that are identifiers or timestamps: not worth writing. */
+const BOOKKEEPING = /(^id$|_id$|[a-z]Id$|^uuid$|_at$|[a-z]At$|date|time|^created|^updated|^version$)/i;
+/** The number written into fields a read shows: no action sets it by itself. */
+const READ_BACK_VALUE = 424242;
+
+/** The GET operations that show the object an operation acts on: the same path, the object's own path, its collection. */
+function readsOf(ctx: ScanContext, op: Operation): Operation[] {
+  const segs = op.path.split('/');
+  let last = -1;
+  segs.forEach((seg, i) => {
+    if (/^\{[^}]+\}$/.test(seg)) last = i;
+  });
+  const paths = [
+    op.path,
+    ...(last >= 0 ? [segs.slice(0, last + 1).join('/'), segs.slice(0, last).join('/')] : []),
+  ];
+  const out: Operation[] = [];
+  for (const path of paths) {
+    const bare = path.replace(/\/$/, '');
+    const get = ctx.spec.operations.find(
+      (o) => o.method === 'GET' && o.path.replace(/\/$/, '') === bare && !isExcluded(o),
+    );
+    if (get && !out.includes(get)) out.push(get);
+  }
+  return out;
+}
+
+/** The record of a read that is our object: the one carrying its id, or for a profile the top-level record. */
+export function recordFor(view: unknown, id: string | undefined): Record<string, unknown> | undefined {
+  if (id === undefined) return recordsOf(view, [])[0];
+  let found: Record<string, unknown> | undefined;
+  const walk = (v: unknown, depth: number) => {
+    if (found || depth > 5 || v === null || typeof v !== 'object') return;
+    if (Array.isArray(v)) {
+      for (const item of v.slice(0, 100)) walk(item, depth + 1);
+      return;
+    }
+    const record = v as Record<string, unknown>;
+    if (
+      Object.entries(record).some(
+        ([k, x]) =>
+          (typeof x === 'string' || typeof x === 'number') && String(x) === id && BOOKKEEPING.test(k),
+      )
+    ) {
+      found = record;
+      return;
+    }
+    for (const x of Object.values(record)) walk(x, depth + 1);
+  };
+  walk(view, 0);
+  return found;
+}
+
+/** `card_limit` names the same thing as a declared `limit`: the action's own input, not an extra one. */
+function aliasOf(field: string, declared: readonly string[]): boolean {
+  const words = field
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .toLowerCase()
+    .split(/[_-]+/);
+  return declared.some((d) => words.includes(d.toLowerCase()));
+}
+
+/**
+ * The fields of a record that a request may try to write although it does not declare them: plain values,
+ * neither declared nor an alias of a declared input, nor ids, timestamps or secrets; at most a few.
+ */
+export function shownFields(
+  record: Readonly<Record<string, unknown>>,
+  declared: readonly string[],
+): string[] {
+  return Object.entries(record)
+    .filter(
+      ([k, v]) =>
+        (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'string') &&
+        !declared.includes(k) &&
+        !BOOKKEEPING.test(k) &&
+        !SENSITIVE_KEY.test(k) &&
+        !ALWAYS_SECRET.test(k) &&
+        !aliasOf(k, declared),
+    )
+    .map(([k]) => k)
+    .slice(0, MAX_SINGLE_PROBES);
+}
+
+/** Another value of the same type, one no action produces by itself: a number, the boolean flipped, a marker. */
+export function changedValue(v: unknown, marker: string): unknown {
+  if (typeof v === 'number') return v === READ_BACK_VALUE ? READ_BACK_VALUE + 1 : READ_BACK_VALUE;
+  return typeof v === 'boolean' ? !v : marker;
+}
+
+/**
+ * Mass assignment through the fields an object shows: an update or an action on the identity's own object
+ * (or profile) is sent with the numeric fields that its reads show and its request schema does not declare
+ * (`current_balance` beside a declared `limit`), set to a value no action produces; the object read back
+ * with that value stored them. The body is tried with the planned inputs, then without them (a documented
+ * input the server does not know may fail the whole request), then one field at a time.
+ */
+async function readBackAssignment(ctx: ScanContext, op: Operation, as: Identity): Promise<void> {
+  const schema = jsonBodySchema(op);
+  if (schema === undefined) return;
+  const req = planRequest(ctx.spec, op, ctx.objects, { owner: as.name });
+  if (req.invented.length > 0) return;
+  // The object's id: the value of the path's last parameter.
+  const tSegs = op.path.split('/');
+  const cSegs = req.path.split('?')[0].split('/');
+  let id: string | undefined;
+  tSegs.forEach((seg, i) => {
+    if (/^\{[^}]+\}$/.test(seg) && cSegs[i] !== undefined) id = decodeURIComponent(cSegs[i]);
+  });
+  // Only the identity's own object (one it created) or its own profile is changed.
+  const own =
+    !op.path.includes('{') ||
+    req.ownedPath ||
+    ctx.objects.isScanCreated(req.path.split('?')[0]) ||
+    ctx.objects.of(as.name).some((o) => o.id === id);
+  if (!own) return;
+  const read = async (): Promise<Record<string, unknown> | undefined> => {
+    for (const get of readsOf(ctx, op)) {
+      const res = await ctx.send(planRequest(ctx.spec, get, ctx.objects, { owner: as.name }), as);
+      if (!isSuccess(res) || res.json === undefined) continue;
+      const record = recordFor(res.json, id);
+      if (record) return record;
+    }
+    return undefined;
+  };
+  let before = await read();
+  if (!before) return;
+  const declared = Object.keys(propertiesOf(ctx.spec, schema));
+  const marker = `pcma-${randomUUID().slice(0, 8)}`;
+  const valueFor = (v: unknown) => changedValue(v, marker);
+  let fields = shownFields(before, declared);
+  if (fields.length === 0) return;
+  const planned =
+    req.body !== null && typeof req.body === 'object' && !Array.isArray(req.body) ? req.body : {};
+  // The controls: the action as planned, and with an empty body; a field one of them changes is the action's
+  // own doing (an approval sets `approved`), not ours.
+  for (const body of [planned, {}]) {
+    const res = await ctx.send({ ...req, body }, as, { ownProfile: !op.path.includes('{') });
+    if (!isSuccess(res) || looksRefused(res)) continue;
+    const after = await read();
+    if (!after) return;
+    const prior = before;
+    fields = fields.filter((k) => JSON.stringify(after[k]) === JSON.stringify(prior[k]));
+    before = after;
+    break;
+  }
+  const current = before;
+  const extra = Object.fromEntries(fields.map((k) => [k, valueFor(current[k])]));
+  const attempts: Record<string, unknown>[] = [{ ...planned, ...extra }, extra];
+  if (fields.length > 1) for (const k of fields) attempts.push({ [k]: extra[k] });
+  const stored = new Set<string>();
+  let evidence: ScanResponse | undefined;
+  for (const body of attempts) {
+    if (fields.length === 0 || Object.keys(body).every((k) => stored.has(k) || !(k in extra))) continue;
+    const res = await ctx.send({ ...req, body }, as, { ownProfile: !op.path.includes('{') });
+    if (!isSuccess(res) || looksRefused(res)) continue;
+    const after = await read();
+    const now = fields.filter(
+      (k) =>
+        k in body &&
+        after !== undefined &&
+        (typeof extra[k] === 'number' ? Number(after[k]) === extra[k] : after[k] === extra[k]),
+    );
+    for (const k of now) stored.add(k);
+    if (now.length > 0) evidence ??= res;
+    if (stored.size === fields.length || (now.length > 0 && body === attempts[0])) break;
+  }
+  if (!evidence || stored.size === 0) return;
+  ctx.report(SCAN_RULES.massAssignment, {
+    operation: op,
+    message: `${op.method} ${op.path} stored fields its request does not declare, taken from what the object shows and confirmed by reading it back: ${[...stored].map((n) => `${n} (undeclared, shown by reads)`).join(', ')}.`,
+    evidence: evidenceOf(evidence, { fields: [...stored], identity: as.name }),
+  });
+}
+
 /** A query string with more parameters (replacing any of the same name). */
 function withQuery(path: string, extra: Readonly<Record<string, string>>): string {
   const q = path.indexOf('?');
@@ -579,7 +754,7 @@ async function queryMassAssignment(
 }
 
 /** A 2xx whose body says the request failed (`{"status": "fail", ...}`, `{"error": ...}`). */
-function looksRefused(res: ScanResponse): boolean {
+export function looksRefused(res: ScanResponse): boolean {
   const body = res.json;
   if (body === null || typeof body !== 'object' || Array.isArray(body)) return false;
   const r = body as Record<string, unknown>;
@@ -618,6 +793,8 @@ export const api3: Check = {
         await queryUpdate(ctx, op, last);
         continue;
       }
+      // Fields the object (or profile) shows but the request does not declare, on its updates and actions.
+      if (op.method !== 'POST' || op.path.includes('{')) await readBackAssignment(ctx, op, last);
       const base = sampleValue(ctx.spec, jsonBodySchema(op));
       if (base === null || typeof base !== 'object' || Array.isArray(base)) continue;
       if (op.method === 'POST') {

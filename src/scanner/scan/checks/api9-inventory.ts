@@ -14,6 +14,7 @@ import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../conte
 import { isExcluded, planRequest } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
 import { similarity } from '../similarity.ts';
+import { looksRefused } from './api3-property-authorization.ts';
 
 /** Built-in probe list: path and how bad an answer is. Tried at the root and under the API's base path. */
 export const PROBES: readonly (readonly [string, Severity])[] = [
@@ -176,7 +177,7 @@ function undocumentedOperation(path: string, near?: Operation): Operation {
 export const api9: Check = {
   id: 'API9',
   title: 'Improper inventory management',
-  rules: [SCAN_RULES.undocumentedEndpoint],
+  rules: [SCAN_RULES.undocumentedEndpoint, SCAN_RULES.deprecatedServed],
   async run(ctx) {
     const user = ctx.identities[0];
     if (!user) return;
@@ -272,6 +273,19 @@ export const api9: Check = {
           evidence: evidenceOf(res, { documented: op.path }),
         });
       }
+    }
+  },
+  passive(ctx) {
+    // A deprecated operation that the discovery or a check reached with success is still served.
+    const done = new Set<string>();
+    for (const { operation: op, response, identity } of ctx.observations) {
+      if (!op?.deprecated || done.has(op.id) || !isSuccess(response) || looksRefused(response)) continue;
+      done.add(op.id);
+      ctx.report(SCAN_RULES.deprecatedServed, {
+        operation: op,
+        message: `${op.method} ${op.path} is marked deprecated in the API description but still answered ${response.status}${identity === undefined ? ' without credentials' : ''}.`,
+        evidence: evidenceOf(response, identity !== undefined ? { identity } : {}),
+      });
     }
   },
 };
