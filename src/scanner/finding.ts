@@ -78,6 +78,8 @@ export interface FindingsResult {
   readonly errors?: readonly { readonly check: string; readonly message: string }[];
   /** Scans: checks that ran out of time. */
   readonly timedOut?: readonly string[];
+  /** A scan's phases (discovery, each check): wall time and requests. */
+  readonly phases?: readonly { readonly name: string; readonly ms: number; readonly requests: number }[];
   /** Scans: what was tested, found or skipped, per check and operation. */
   readonly coverage?: ScanCoverage;
 }

@@ -16,6 +16,7 @@ export function renderJson(result: FindingsResult, options: JsonOptions = {}): s
     ...(result.warnings ? { warnings: result.warnings } : {}),
     ...(result.errors ? { errors: result.errors } : {}),
     ...(result.timedOut ? { timedOut: result.timedOut } : {}),
+    ...(result.phases ? { phases: result.phases } : {}),
     rules: result.rules,
     findings: result.findings.map((f) => ({
       ruleId: f.rule.id,

@@ -48,6 +48,8 @@ export interface ScanResult extends FindingsResult {
   readonly target: string;
   /** Checks that ran out of time (their findings so far are kept). */
   readonly timedOut: readonly string[];
+  /** Where the time went: the discovery and each check, with their wall time and requests, in order. */
+  readonly phases?: readonly { readonly name: string; readonly ms: number; readonly requests: number }[];
   /** Checks that failed, with the reason. */
   readonly errors: readonly { readonly check: string; readonly message: string }[];
   /** Check × operation: finding, tested, or skipped and why; and the rules that could not run. */
@@ -136,6 +138,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
   let loggedIn: { identities: Identity[]; admin?: Identity } = { identities: [] };
   let checksDone = 0;
   let objectsCreated = 0;
+  const phases: { name: string; ms: number; requests: number }[] = [];
   let current = 'setup';
   const progress = () =>
     options.onProgress?.({
@@ -224,12 +227,24 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
 
     // Discovery: every identity calls the documented operations, harvesting values and creating objects.
     const discoveryContext = makeContext(AbortSignal.timeout(checkTimeoutMs));
+    let phaseStart = performance.now();
+    let phaseRequests = client.requests();
+    const phaseDone = (name: string) => {
+      phases.push({
+        name,
+        ms: Math.round(performance.now() - phaseStart),
+        requests: client.requests() - phaseRequests,
+      });
+      phaseStart = performance.now();
+      phaseRequests = client.requests();
+    };
     try {
       objectsCreated = (await discover(discoveryContext)).objectsCreated;
     } catch (err) {
       if (discoveryContext.signal.aborted) timedOut.push('discovery');
       else errors.push({ check: 'discovery', message: (err as Error).message });
     }
+    phaseDone('discovery');
 
     for (const check of checks) {
       current = check.id;
@@ -242,6 +257,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
         else errors.push({ check: check.id, message: (err as Error).message });
       }
       checksDone++;
+      phaseDone(check.id);
       progress();
     }
     current = 'passive';
@@ -284,6 +300,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     },
     timedOut,
     errors,
+    phases,
     coverage: covered.coverage,
     warnings: covered.warnings,
   };
