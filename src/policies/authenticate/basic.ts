@@ -34,6 +34,21 @@ export interface BasicAuthenticator {
 /** The same answer for an unknown user and a wrong password: the wire never says which user-ids exist. */
 const REFUSED = 'invalid user-id or password';
 
+/** One Basic scheme, compiled: its consumers, the dummy hashes, the success cache and the scrypt slots. */
+interface BasicState {
+  readonly clock: Clock;
+  readonly byName: ReadonlyMap<string, BasicConsumer>;
+  /** scrypt derivations per check: the most hashes any consumer has. */
+  readonly rounds: number;
+  readonly dummies: readonly PasswordHash[];
+  readonly cacheMs: number;
+  readonly cache: BoundedCache<string, Identity>;
+  readonly cacheKey: Buffer;
+  readonly inflight: Map<string, Promise<CredentialResult>>;
+  readonly slots: ReturnType<typeof createSlots>;
+  readonly allowPlainHttp: boolean;
+}
+
 /**
  * HTTP Basic authentication against consumers with scrypt password hashes.
  *
@@ -52,10 +67,37 @@ const REFUSED = 'invalid user-id or password';
  * await basic.authenticate(req.headers.authorization, true); // { kind: 'ok', identity: { subject: 'ops', ... } }
  */
 export function createBasicAuthenticator(config: BasicConfig, deps: { clock: Clock }): BasicAuthenticator {
-  const { clock } = deps;
   const cfg = withDefaults(basicSchema, config);
+  const byName = compileConsumers(cfg.consumers);
+  const rounds = Math.max(1, ...[...byName.values()].map((c) => c.hashes.length));
+  const cacheMs = cfg.cacheSeconds * 1000;
+  const s: BasicState = {
+    clock: deps.clock,
+    byName,
+    rounds,
+    dummies: dummyHashes(
+      [...byName.values()].flatMap((c) => c.hashes),
+      rounds,
+    ),
+    cacheMs,
+    cache: new BoundedCache<string, Identity>(cacheMs > 0 ? cfg.cacheMaxEntries : 0),
+    cacheKey: randomBytes(32),
+    inflight: new Map(),
+    slots: createSlots(cfg.maxConcurrentHashes, cfg.maxQueuedHashes),
+    allowPlainHttp: cfg.allowPlainHttp,
+  };
+  return {
+    get pending() {
+      return s.slots.size;
+    },
+    authenticate: (header, secure) => authenticate(s, header, secure),
+  };
+}
+
+/** The consumers by NFC user-id, their password hashes parsed; a bad entry fails the load at its path. */
+function compileConsumers(consumers: BasicConfig['consumers']): Map<string, BasicConsumer> {
   const byName = new Map<string, BasicConsumer>();
-  cfg.consumers.forEach((c, i) => {
+  consumers.forEach((c, i) => {
     const name = c.name.normalize('NFC');
     if (name.includes(':') || CONTROL.test(name)) {
       throw new ConfigPathError(`consumers[${i}].name`, 'a user-id cannot contain ":" or control characters');
@@ -80,98 +122,95 @@ export function createBasicAuthenticator(config: BasicConfig, deps: { clock: Clo
     };
     byName.set(name, { identity, hashes });
   });
-  const rounds = Math.max(1, ...[...byName.values()].map((c) => c.hashes.length));
-  const dummies = dummyHashes(
-    [...byName.values()].flatMap((c) => c.hashes),
-    rounds,
-  );
-  const cacheMs = cfg.cacheSeconds * 1000;
-  const cache = new BoundedCache<string, Identity>(cacheMs > 0 ? cfg.cacheMaxEntries : 0);
-  const cacheKey = randomBytes(32);
-  const inflight = new Map<string, Promise<CredentialResult>>();
-  const slots = createSlots(cfg.maxConcurrentHashes, cfg.maxQueuedHashes);
-  const allowPlainHttp = cfg.allowPlainHttp;
+  return byName;
+}
 
-  async function check(c: BasicCredentials): Promise<CredentialResult> {
-    const consumer = byName.get(c.userId);
-    const password = passwordBytes(c.password);
-    const hashes = consumer?.hashes ?? [];
-    let matched = false;
-    for (let i = 0; i < rounds && !matched; i++) {
-      // Past a consumer's own hashes (or for an unknown user-id), dummies keep the cost of a failure fixed.
-      const real = i < hashes.length;
-      const ok = await verifyPassword(password, real ? hashes[i] : dummies[i]);
-      matched = ok && real;
-    }
-    if (matched && consumer !== undefined) return { kind: 'ok', identity: consumer.identity };
+// ---- Per request ----
+
+function authenticate(
+  s: BasicState,
+  header: string | undefined,
+  secure: boolean,
+): CredentialResult | Promise<CredentialResult> {
+  if (header === undefined) return MISSING;
+  const c = parseBasicCredentials(header);
+  if (c === undefined) return MISSING;
+  if (c === 'malformed') return invalid('malformed_credentials', 'malformed Basic credentials');
+  if (!secure && !s.allowPlainHttp) {
+    // The password has crossed the network in the clear: refuse it without spending scrypt on it.
     return {
       kind: 'invalid',
-      reason: consumer === undefined ? 'unknown_user' : 'bad_credentials',
-      detail: REFUSED,
+      reason: 'insecure_transport',
+      detail: 'Basic credentials are accepted only over HTTPS',
       userName: eventUserName(c.userId),
     };
   }
+  // The user-id cannot contain ':', so `user-id:password` identifies the credential unambiguously.
+  const key = createHmac('sha256', s.cacheKey).update(`${c.userId}:${c.password}`).digest('base64url');
+  const known = s.cache.get(key, s.clock.now());
+  if (known !== undefined) return { kind: 'ok', identity: known };
+  return s.inflight.get(key) ?? verify(s, key, c);
+}
 
-  function verify(key: string, c: BasicCredentials): CredentialResult | Promise<CredentialResult> {
-    const slot = slots.acquire();
-    if (slot === false) {
-      return {
-        kind: 'unavailable',
-        reason: 'basic_overloaded',
-        detail: 'too many password verifications in progress',
-      };
-    }
-    const run = async (): Promise<CredentialResult> => {
-      if (slot !== true) await slot;
-      try {
-        return await check(c);
-      } finally {
-        slots.release();
-      }
+/** Runs `check` in a scrypt slot (503 when none is free), caching a success; shared while in flight. */
+function verify(
+  s: BasicState,
+  key: string,
+  c: BasicCredentials,
+): CredentialResult | Promise<CredentialResult> {
+  const { slots } = s;
+  const slot = slots.acquire();
+  if (slot === false) {
+    return {
+      kind: 'unavailable',
+      reason: 'basic_overloaded',
+      detail: 'too many password verifications in progress',
     };
-    const pending = run().then(
-      (result) => {
-        if (result.kind === 'ok') {
-          const now = clock.now();
-          cache.set(key, result.identity, now + cacheMs, now);
-        }
-        return result;
-      },
-      (): CredentialResult => ({
-        kind: 'unavailable',
-        reason: 'basic_unavailable',
-        detail: 'password verification failed',
-      }),
-    );
-    inflight.set(key, pending);
-    void pending.finally(() => inflight.delete(key));
-    return pending;
   }
-
-  return {
-    get pending() {
-      return slots.size;
-    },
-    authenticate(header, secure) {
-      if (header === undefined) return MISSING;
-      const c = parseBasicCredentials(header);
-      if (c === undefined) return MISSING;
-      if (c === 'malformed') return invalid('malformed_credentials', 'malformed Basic credentials');
-      if (!secure && !allowPlainHttp) {
-        // The password has crossed the network in the clear: refuse it without spending scrypt on it.
-        return {
-          kind: 'invalid',
-          reason: 'insecure_transport',
-          detail: 'Basic credentials are accepted only over HTTPS',
-          userName: eventUserName(c.userId),
-        };
+  const run = async (): Promise<CredentialResult> => {
+    if (slot !== true) await slot;
+    try {
+      return await check(s, c);
+    } finally {
+      slots.release();
+    }
+  };
+  const pending = run().then(
+    (result) => {
+      if (result.kind === 'ok') {
+        const now = s.clock.now();
+        s.cache.set(key, result.identity, now + s.cacheMs, now);
       }
-      // The user-id cannot contain ':', so `user-id:password` identifies the credential unambiguously.
-      const key = createHmac('sha256', cacheKey).update(`${c.userId}:${c.password}`).digest('base64url');
-      const known = cache.get(key, clock.now());
-      if (known !== undefined) return { kind: 'ok', identity: known };
-      return inflight.get(key) ?? verify(key, c);
+      return result;
     },
+    (): CredentialResult => ({
+      kind: 'unavailable',
+      reason: 'basic_unavailable',
+      detail: 'password verification failed',
+    }),
+  );
+  s.inflight.set(key, pending);
+  void pending.finally(() => s.inflight.delete(key));
+  return pending;
+}
+
+async function check(s: BasicState, c: BasicCredentials): Promise<CredentialResult> {
+  const consumer = s.byName.get(c.userId);
+  const password = passwordBytes(c.password);
+  const hashes = consumer?.hashes ?? [];
+  let matched = false;
+  for (let i = 0; i < s.rounds && !matched; i++) {
+    // Past a consumer's own hashes (or for an unknown user-id), dummies keep the cost of a failure fixed.
+    const real = i < hashes.length;
+    const ok = await verifyPassword(password, real ? hashes[i] : s.dummies[i]);
+    matched = ok && real;
+  }
+  if (matched && consumer !== undefined) return { kind: 'ok', identity: consumer.identity };
+  return {
+    kind: 'invalid',
+    reason: consumer === undefined ? 'unknown_user' : 'bad_credentials',
+    detail: REFUSED,
+    userName: eventUserName(c.userId),
   };
 }
 
