@@ -184,21 +184,89 @@ export function selectKey(
  * keys kept while the endpoint is down.
  */
 export function createRemoteKeySet(opts: RemoteKeySetOptions): RemoteKeySet {
-  const { clock, logger } = opts;
-  const cooldownMs = opts.cooldownSeconds * 1000;
-  let keys: VerificationKey[] = [];
-  let loaded = false;
-  let freshUntil = 0;
-  let lastFetchAttempt = Number.NEGATIVE_INFINITY;
-  let lastError: unknown;
-  let inflight: Promise<void> | undefined;
-  // Kids known absent, each until its cooldown ends; bounded because kids come from tokens.
-  const MAX_UNKNOWN = 1000;
-  const unknownKids = new BoundedCache<string, true>(MAX_UNKNOWN);
-  const removalListeners = new Set<(kids: readonly string[]) => void>();
+  return new RemoteJwks(opts);
+}
 
-  async function load(): Promise<void> {
-    lastFetchAttempt = clock.now();
+/** Kids known absent are remembered at most this many (they come from tokens). */
+const MAX_UNKNOWN_KIDS = 1000;
+
+class RemoteJwks implements RemoteKeySet {
+  readonly opts: RemoteKeySetOptions;
+  readonly cooldownMs: number;
+  keys: VerificationKey[] = [];
+  loaded = false;
+  freshUntil = 0;
+  lastFetchAttempt = Number.NEGATIVE_INFINITY;
+  lastError: unknown;
+  inflight: Promise<void> | undefined;
+  /** Kids known absent, each until its cooldown ends. */
+  readonly unknownKids = new BoundedCache<string, true>(MAX_UNKNOWN_KIDS);
+  readonly removalListeners = new Set<(kids: readonly string[]) => void>();
+
+  constructor(opts: RemoteKeySetOptions) {
+    this.opts = opts;
+    this.cooldownMs = opts.cooldownSeconds * 1000;
+  }
+
+  get size(): number {
+    return this.keys.length;
+  }
+
+  onKeysRemoved(listener: (kids: readonly string[]) => void): void {
+    this.removalListeners.add(listener);
+  }
+
+  peekKey(kid: string | undefined, alg: string): VerificationKey | undefined {
+    if (!this.loaded) return undefined;
+    this.refreshIfDue(this.opts.clock.now());
+    return selectKey(this.keys, kid, alg);
+  }
+
+  async getKey(kid: string | undefined, alg: string): Promise<VerificationKey | undefined> {
+    const { clock } = this.opts;
+    const now = clock.now();
+    if (!this.loaded) {
+      if (now - this.lastFetchAttempt >= this.cooldownMs || this.inflight !== undefined) await this.refresh();
+      if (!this.loaded) {
+        throw new KeySourceUnavailableError('no JWKS could be loaded', { cause: this.lastError });
+      }
+    } else this.refreshIfDue(now);
+    const hit = selectKey(this.keys, kid, alg);
+    if (hit !== undefined || kid === undefined) return hit;
+    if (this.unknownKids.has(kid.slice(0, 256), now)) return undefined;
+    if (now - this.lastFetchAttempt >= this.cooldownMs) {
+      // One refetch per cooldown for an unknown kid: a new signing key may just have been published.
+      await this.refresh();
+      const again = selectKey(this.keys, kid, alg);
+      if (again !== undefined) return again;
+    } else if (this.inflight !== undefined) {
+      await this.inflight;
+      const again = selectKey(this.keys, kid, alg);
+      if (again !== undefined) return again;
+    }
+    const later = clock.now();
+    this.unknownKids.set(kid.slice(0, 256), true, later + this.cooldownMs, later);
+    return undefined;
+  }
+
+  refreshIfDue(now: number): void {
+    const aheadMs = Math.min(60_000, (this.opts.cacheMaxAgeSeconds * 1000) / 10);
+    if (now >= this.freshUntil - aheadMs && now - this.lastFetchAttempt >= this.cooldownMs) {
+      // Refresh ahead of expiry in the background; requests keep using the current keys meanwhile.
+      void this.refresh();
+    }
+  }
+
+  refresh(): Promise<void> {
+    this.inflight ??= this.load().finally(() => {
+      this.inflight = undefined;
+    });
+    return this.inflight;
+  }
+
+  async load(): Promise<void> {
+    const { opts } = this;
+    this.lastFetchAttempt = opts.clock.now();
     try {
       const uri = await opts.jwksUri();
       const res = await fetchJson(uri, { timeoutMs: opts.timeoutMs, maxBytes: 512 * 1024 });
@@ -207,86 +275,33 @@ export function createRemoteKeySet(opts: RemoteKeySetOptions): RemoteKeySet {
       for (const r of refused) {
         // A key that fails the checks is never used; the operator hears of it on every fetch that serves it.
         if (r.unsafe)
-          logger.warn(
+          opts.logger.warn(
             { jwksUri: uri, kid: r.kid, index: r.index, reason: r.reason },
             'JWKS key refused; tokens it signed are not accepted',
           );
       }
-      const removed: string[] = [];
-      const nextKids = new Set(next.map((k) => k.kid));
-      for (const k of keys) if (k.kid !== undefined && !nextKids.has(k.kid)) removed.push(k.kid);
-      keys = next;
-      loaded = true;
-      unknownKids.clear();
       const maxAge = Math.max(
         60,
         Math.min(res.maxAgeSeconds ?? opts.cacheMaxAgeSeconds, opts.cacheMaxAgeSeconds),
       );
-      freshUntil = clock.now() + maxAge * 1000;
-      lastError = undefined;
-      if (removed.length > 0) for (const fn of removalListeners) fn(removed);
+      this.replaceKeys(next, maxAge);
     } catch (err) {
-      lastError = err;
+      this.lastError = err;
       // Keep the last good keys; retry after the cooldown rather than on every request.
-      logger.warn({ err: (err as Error).message }, 'JWKS refresh failed; keeping the last good keys');
+      opts.logger.warn({ err: (err as Error).message }, 'JWKS refresh failed; keeping the last good keys');
     }
   }
 
-  function refresh(): Promise<void> {
-    inflight ??= load().finally(() => {
-      inflight = undefined;
-    });
-    return inflight;
+  /** Takes a fetched key set, fresh for `maxAge` seconds; listeners hear of the kids that left. */
+  replaceKeys(next: VerificationKey[], maxAge: number): void {
+    const removed: string[] = [];
+    const nextKids = new Set(next.map((k) => k.kid));
+    for (const k of this.keys) if (k.kid !== undefined && !nextKids.has(k.kid)) removed.push(k.kid);
+    this.keys = next;
+    this.loaded = true;
+    this.unknownKids.clear();
+    this.freshUntil = this.opts.clock.now() + maxAge * 1000;
+    this.lastError = undefined;
+    if (removed.length > 0) for (const fn of this.removalListeners) fn(removed);
   }
-
-  function refreshIfDue(now: number): void {
-    const aheadMs = Math.min(60_000, (opts.cacheMaxAgeSeconds * 1000) / 10);
-    if (now >= freshUntil - aheadMs && now - lastFetchAttempt >= cooldownMs) {
-      // Refresh ahead of expiry in the background; requests keep using the current keys meanwhile.
-      void refresh();
-    }
-  }
-
-  function find(kid: string | undefined, alg: string): VerificationKey | undefined {
-    return selectKey(keys, kid, alg);
-  }
-
-  return {
-    get size() {
-      return keys.length;
-    },
-    onKeysRemoved(listener) {
-      removalListeners.add(listener);
-    },
-    peekKey(kid, alg) {
-      if (!loaded) return undefined;
-      refreshIfDue(clock.now());
-      return find(kid, alg);
-    },
-    async getKey(kid, alg) {
-      const now = clock.now();
-      if (!loaded) {
-        if (now - lastFetchAttempt >= cooldownMs || inflight !== undefined) await refresh();
-        if (!loaded) {
-          throw new KeySourceUnavailableError('no JWKS could be loaded', { cause: lastError });
-        }
-      } else refreshIfDue(now);
-      const hit = find(kid, alg);
-      if (hit !== undefined || kid === undefined) return hit;
-      if (unknownKids.has(kid.slice(0, 256), now)) return undefined;
-      if (now - lastFetchAttempt >= cooldownMs) {
-        // One refetch per cooldown for an unknown kid: a new signing key may just have been published.
-        await refresh();
-        const again = find(kid, alg);
-        if (again !== undefined) return again;
-      } else if (inflight !== undefined) {
-        await inflight;
-        const again = find(kid, alg);
-        if (again !== undefined) return again;
-      }
-      const later = clock.now();
-      unknownKids.set(kid.slice(0, 256), true, later + cooldownMs, later);
-      return undefined;
-    },
-  };
 }
