@@ -1,5 +1,5 @@
 import type { Exchange } from '../../core/exchange.ts';
-import type { PolicyDefinition, PolicyHandler } from '../../core/policy.ts';
+import type { CompileContext, PolicyDefinition, PolicyHandler } from '../../core/policy.ts';
 import { type SparseConfigOf, withDefaults } from '../../core/policy-config.ts';
 import { type Problem, problem, problems } from '../../core/problems.ts';
 import { createLimitMetrics, LIMIT_METRICS_KEY, type LimitMetrics } from '../limit-metrics.ts';
@@ -77,85 +77,114 @@ export const concurrencyPolicy: PolicyDefinition<ConcurrencyConfig> = {
     'Caps on requests in flight in this gateway process (global, per upstream, per operation) with a bounded wait queue; then 503 with Retry-After.',
   schema,
   compile(block, ctx) {
-    const config = withDefaults(schema, block);
-    const sems: Array<{ scope: string; sem: Semaphore }> = [];
-    for (const scope of SCOPES) {
-      const own = config[scope];
-      if (own === undefined) continue;
-      const cap = withDefaults(caps, own);
-      const make = () =>
-        createSemaphore({
-          maxInFlight: cap.maxInFlight,
-          maxQueued: cap.maxQueued,
-          maxWaitMs: cap.maxWaitMs,
-        });
-      const key =
-        scope === 'global'
-          ? 'portcullis.concurrency.global'
-          : scope === 'upstream'
-            ? `portcullis.concurrency.upstream:${ctx.apiName}`
-            : `portcullis.concurrency.operation:${ctx.apiName}:${ctx.operation.id}`;
-      sems.push({ scope, sem: ctx.shared.get(key, make) });
-    }
-    if (sems.length === 0) return null;
-    const retryAfter = String(config.retryAfterSeconds);
-    const metrics = ctx.shared.get<LimitMetrics>(LIMIT_METRICS_KEY, () => createLimitMetrics(ctx.metrics));
-    const held = new WeakMap<Exchange, number>();
-    const completed = new WeakSet<Exchange>();
-
-    function releaseFirst(n: number): void {
-      for (let i = 0; i < n; i++) sems[i].sem.release();
-    }
-
-    function refuse(i: number, reason: RefusalReason): Problem {
-      releaseFirst(i);
-      const scope = sems[i].scope;
-      metrics.concurrencyRejected(scope, reason);
-      ctx.events.emit({
-        '@timestamp': new Date(ctx.clock.now()).toISOString(),
-        'event.kind': 'event',
-        'event.category': 'api',
-        'event.type': 'denied',
-        'event.action': 'concurrency-limit-exceeded',
-        'event.outcome': 'failure',
-        'event.reason': reason,
-        'rule.name': 'concurrency',
-        'portcullis.api': ctx.apiName,
-        'portcullis.concurrency.scope': scope,
-      });
-      return problem(problems.temporaryReducedCapacity, `Too many requests in flight (${scope})`, {
-        headers: { 'retry-after': retryAfter },
-        extensions: { 'violated-policies': [`concurrency.${scope}`] },
-        reason: reason,
-      });
-    }
-
-    function acquireFrom(ex: Exchange, start: number): Problem | undefined | Promise<Problem | undefined> {
-      for (let i = start; i < sems.length; i++) {
-        const r = sems[i].sem.acquire();
-        if (r === true) continue;
-        if (typeof r === 'string') return refuse(i, r);
-        return r.then((got) => {
-          if (got !== true) return refuse(i, got);
-          return acquireFrom(ex, i + 1);
-        });
-      }
-      // All slots taken; if the client already went away while we queued, give them back at once.
-      if (completed.has(ex)) releaseFirst(sems.length);
-      else held.set(ex, sems.length);
-      return undefined;
-    }
-
+    const s = compileConcurrency(block, ctx);
+    if (s === null) return null;
     const handler: PolicyHandler = {
-      onRequest: (ex) => acquireFrom(ex, 0),
-      onComplete(ex) {
-        completed.add(ex);
-        const n = held.get(ex);
-        if (n === undefined) return;
-        held.delete(ex);
-        releaseFirst(n);
-      },
+      onRequest: (ex) => acquireFrom(s, ex, 0),
+      onComplete: (ex) => onComplete(s, ex),
     };
     return handler;
   },
 };
+
+/** One operation's caps, compiled: its semaphores in scope order, and who holds slots of them. */
+interface ConcurrencyState {
+  readonly ctx: CompileContext;
+  readonly sems: ReadonlyArray<{ scope: string; sem: Semaphore }>;
+  readonly retryAfter: string;
+  readonly metrics: LimitMetrics;
+  /** Slots held per exchange (the first n semaphores), released when it completes. */
+  readonly held: WeakMap<Exchange, number>;
+  readonly completed: WeakSet<Exchange>;
+}
+
+function compileConcurrency(block: ConcurrencyConfig, ctx: CompileContext): ConcurrencyState | null {
+  const config = withDefaults(schema, block);
+  const sems: Array<{ scope: string; sem: Semaphore }> = [];
+  for (const scope of SCOPES) {
+    const own = config[scope];
+    if (own === undefined) continue;
+    const cap = withDefaults(caps, own);
+    const make = () =>
+      createSemaphore({
+        maxInFlight: cap.maxInFlight,
+        maxQueued: cap.maxQueued,
+        maxWaitMs: cap.maxWaitMs,
+      });
+    const key =
+      scope === 'global'
+        ? 'portcullis.concurrency.global'
+        : scope === 'upstream'
+          ? `portcullis.concurrency.upstream:${ctx.apiName}`
+          : `portcullis.concurrency.operation:${ctx.apiName}:${ctx.operation.id}`;
+    sems.push({ scope, sem: ctx.shared.get(key, make) });
+  }
+  if (sems.length === 0) return null;
+  return {
+    ctx,
+    sems,
+    retryAfter: String(config.retryAfterSeconds),
+    metrics: ctx.shared.get<LimitMetrics>(LIMIT_METRICS_KEY, () => createLimitMetrics(ctx.metrics)),
+    held: new WeakMap(),
+    completed: new WeakSet(),
+  };
+}
+
+// ---- Per request ----
+
+function releaseFirst(s: ConcurrencyState, n: number): void {
+  for (let i = 0; i < n; i++) s.sems[i].sem.release();
+}
+
+function refuse(s: ConcurrencyState, i: number, reason: RefusalReason): Problem {
+  const { ctx } = s;
+  releaseFirst(s, i);
+  const scope = s.sems[i].scope;
+  s.metrics.concurrencyRejected(scope, reason);
+  ctx.events.emit({
+    '@timestamp': new Date(ctx.clock.now()).toISOString(),
+    'event.kind': 'event',
+    'event.category': 'api',
+    'event.type': 'denied',
+    'event.action': 'concurrency-limit-exceeded',
+    'event.outcome': 'failure',
+    'event.reason': reason,
+    'rule.name': 'concurrency',
+    'portcullis.api': ctx.apiName,
+    'portcullis.concurrency.scope': scope,
+  });
+  return problem(problems.temporaryReducedCapacity, `Too many requests in flight (${scope})`, {
+    headers: { 'retry-after': s.retryAfter },
+    extensions: { 'violated-policies': [`concurrency.${scope}`] },
+    reason: reason,
+  });
+}
+
+function acquireFrom(
+  s: ConcurrencyState,
+  ex: Exchange,
+  start: number,
+): Problem | undefined | Promise<Problem | undefined> {
+  const { sems } = s;
+  for (let i = start; i < sems.length; i++) {
+    const r = sems[i].sem.acquire();
+    if (r === true) continue;
+    if (typeof r === 'string') return refuse(s, i, r);
+    return r.then((got) => {
+      if (got !== true) return refuse(s, i, got);
+      return acquireFrom(s, ex, i + 1);
+    });
+  }
+  // All slots taken; if the client already went away while we queued, give them back at once.
+  if (s.completed.has(ex)) releaseFirst(s, sems.length);
+  else s.held.set(ex, sems.length);
+  return undefined;
+}
+
+function onComplete(s: ConcurrencyState, ex: Exchange): void {
+  s.completed.add(ex);
+  const n = s.held.get(ex);
+  if (n === undefined) return;
+  s.held.delete(ex);
+  releaseFirst(s, n);
+}
