@@ -1,6 +1,6 @@
 import type { Operation } from '../../core/api-document.ts';
 import type { Exchange, Principal } from '../../core/exchange.ts';
-import type { PolicyDefinition, PolicyHandler } from '../../core/policy.ts';
+import type { CompileContext, PolicyDefinition, PolicyHandler } from '../../core/policy.ts';
 import { PolicyConfigError } from '../../core/policy.ts';
 import { type Problem, problem, problems } from '../../core/problems.ts';
 import { parseJson, unsafeIntegerAt } from '../../shared/json.ts';
@@ -22,82 +22,116 @@ export const authorizePolicy: PolicyDefinition<AuthorizeConfig> = {
     return fromExtension(operation);
   },
   compile(config, ctx) {
-    const op = ctx.operation;
-    const anyOf = config.rolesAnyOf ?? [];
-    const allOf = config.rolesAllOf ?? [];
-    let rule: CompiledRule | undefined;
-    if (config.rule !== undefined) {
-      try {
-        rule = compileRule(config.rule);
-      } catch (err) {
-        if (err instanceof RuleSyntaxError) {
-          throw new PolicyConfigError('rule', `operation ${op.id}: ${err.message}`);
-        }
-        throw err;
-      }
-      const declared = new Set(op.parameters.filter((p) => p.in === 'path').map((p) => p.name));
-      const undeclared = [...rule.pathParams].filter((p) => !declared.has(p));
-      if (undeclared.length > 0) {
-        throw new PolicyConfigError(
-          'rule',
-          `operation ${op.id}: the rule reads path parameter(s) ${undeclared.join(', ')} that ${op.path} does not declare`,
-        );
-      }
-    }
-    if (anyOf.length === 0 && allOf.length === 0 && rule === undefined) return null;
-    const allowAnonymous = config.allowAnonymous === true;
-    // Principals of cached tokens are shared objects, so their CEL view is built once.
-    const principalViews = new WeakMap<Principal, Record<string, unknown>>();
-    const viewOf = (p: Principal) => {
-      let v = principalViews.get(p);
-      if (v === undefined) {
-        v = principalVars(p);
-        principalViews.set(p, v);
-      }
-      return v;
-    };
-
-    function deny(ex: Exchange, reason: string, detail: string): Problem {
-      const subject = ex.principal?.subject;
-      const event = denialEvent(ctx.clock, ex, {
-        policy: 'authorize',
-        action: 'authorize',
-        category: 'api',
-        reason,
-        mode: config.mode,
-        outcome: 'failure', // the permission check failed, whether or not the request goes on
-        message: detail,
-        subject: subject === '' ? undefined : subject,
-      });
-      if (ex.principal?.consumer !== undefined) event['portcullis.consumer'] = ex.principal.consumer;
-      ctx.events.emit(event);
-      return problem(problems.forbidden, detail, { reason });
-    }
-
+    const s = compileAuthorize(config, ctx);
+    if (s === null) return null;
     const handler: PolicyHandler = {
-      needsRequestBody: rule?.requestFields.has('body') === true,
-      onRequest(ex) {
-        const principal = ex.principal;
-        if (principal === undefined || (principal.method === 'anonymous' && !allowAnonymous)) {
-          return deny(ex, 'no_principal', 'This operation requires an authenticated caller.');
-        }
-        if (anyOf.length > 0 && !anyOf.some((r) => principal.roles.has(r))) {
-          return deny(ex, 'insufficient_role', `Requires one of the roles: ${anyOf.join(', ')}.`);
-        }
-        if (allOf.length > 0 && !allOf.every((r) => principal.roles.has(r))) {
-          return deny(ex, 'insufficient_role', `Requires the roles: ${allOf.join(', ')}.`);
-        }
-        if (rule === undefined) return undefined;
-        const result = rule.evaluate({ request: requestVars(ex, rule), principal: viewOf(principal) });
-        if (result === true) return undefined;
-        if (result === false) return deny(ex, 'rule_denied', 'Access to this resource is denied.');
-        ctx.logger.warn({ operation: op.id, err: result.message }, 'authorization rule failed to evaluate');
-        return deny(ex, 'rule_error', 'Access to this resource is denied.');
-      },
+      needsRequestBody: s.rule?.requestFields.has('body') === true,
+      onRequest: (ex) => authorize(s, ex),
     };
     return handler;
   },
 };
+
+/** One operation's authorization, compiled. */
+interface AuthorizeState {
+  readonly ctx: CompileContext;
+  readonly mode: AuthorizeConfig['mode'];
+  readonly anyOf: readonly string[];
+  readonly allOf: readonly string[];
+  readonly rule: CompiledRule | undefined;
+  readonly allowAnonymous: boolean;
+  /** Principals of cached tokens are shared objects, so their CEL view is built once. */
+  readonly principalViews: WeakMap<Principal, Record<string, unknown>>;
+}
+
+function compileAuthorize(config: AuthorizeConfig, ctx: CompileContext): AuthorizeState | null {
+  const anyOf = config.rolesAnyOf ?? [];
+  const allOf = config.rolesAllOf ?? [];
+  const rule = config.rule === undefined ? undefined : compileOperationRule(config.rule, ctx.operation);
+  if (anyOf.length === 0 && allOf.length === 0 && rule === undefined) return null;
+  return {
+    ctx,
+    mode: config.mode,
+    anyOf,
+    allOf,
+    rule,
+    allowAnonymous: config.allowAnonymous === true,
+    principalViews: new WeakMap(),
+  };
+}
+
+/** The CEL rule, which may read only path parameters the operation declares. */
+function compileOperationRule(source: string, op: Operation): CompiledRule {
+  let rule: CompiledRule;
+  try {
+    rule = compileRule(source);
+  } catch (err) {
+    if (err instanceof RuleSyntaxError) {
+      throw new PolicyConfigError('rule', `operation ${op.id}: ${err.message}`);
+    }
+    throw err;
+  }
+  const declared = new Set(op.parameters.filter((p) => p.in === 'path').map((p) => p.name));
+  const undeclared = [...rule.pathParams].filter((p) => !declared.has(p));
+  if (undeclared.length > 0) {
+    throw new PolicyConfigError(
+      'rule',
+      `operation ${op.id}: the rule reads path parameter(s) ${undeclared.join(', ')} that ${op.path} does not declare`,
+    );
+  }
+  return rule;
+}
+
+// ---- Per request ----
+
+function authorize(s: AuthorizeState, ex: Exchange): Problem | undefined {
+  const { anyOf, allOf, rule } = s;
+  const principal = ex.principal;
+  if (principal === undefined || (principal.method === 'anonymous' && !s.allowAnonymous)) {
+    return deny(s, ex, 'no_principal', 'This operation requires an authenticated caller.');
+  }
+  if (anyOf.length > 0 && !anyOf.some((r) => principal.roles.has(r))) {
+    return deny(s, ex, 'insufficient_role', `Requires one of the roles: ${anyOf.join(', ')}.`);
+  }
+  if (allOf.length > 0 && !allOf.every((r) => principal.roles.has(r))) {
+    return deny(s, ex, 'insufficient_role', `Requires the roles: ${allOf.join(', ')}.`);
+  }
+  if (rule === undefined) return undefined;
+  const result = rule.evaluate({ request: requestVars(ex, rule), principal: viewOf(s, principal) });
+  if (result === true) return undefined;
+  if (result === false) return deny(s, ex, 'rule_denied', 'Access to this resource is denied.');
+  s.ctx.logger.warn(
+    { operation: s.ctx.operation.id, err: result.message },
+    'authorization rule failed to evaluate',
+  );
+  return deny(s, ex, 'rule_error', 'Access to this resource is denied.');
+}
+
+function viewOf(s: AuthorizeState, p: Principal): Record<string, unknown> {
+  let v = s.principalViews.get(p);
+  if (v === undefined) {
+    v = principalVars(p);
+    s.principalViews.set(p, v);
+  }
+  return v;
+}
+
+function deny(s: AuthorizeState, ex: Exchange, reason: string, detail: string): Problem {
+  const subject = ex.principal?.subject;
+  const event = denialEvent(s.ctx.clock, ex, {
+    policy: 'authorize',
+    action: 'authorize',
+    category: 'api',
+    reason,
+    mode: s.mode,
+    outcome: 'failure', // the permission check failed, whether or not the request goes on
+    message: detail,
+    subject: subject === '' ? undefined : subject,
+  });
+  if (ex.principal?.consumer !== undefined) event['portcullis.consumer'] = ex.principal.consumer;
+  s.ctx.events.emit(event);
+  return problem(problems.forbidden, detail, { reason });
+}
 
 function fromExtension(operation: Operation): Partial<AuthorizeConfig> | undefined {
   const ext = operation.extensions['x-portcullis-authz'] as AuthzExtension | undefined;
