@@ -50,69 +50,9 @@ export function compileRule(source: string): CompiledRule {
   } catch (err) {
     throw new RuleSyntaxError(`invalid CEL expression: ${(err as Error).message}`);
   }
-  const fields = new Set<RequestField>();
-  const pathParams = new Set<string>();
-  const unknown = new Set<string>();
-  const walk = (n: Node | undefined, bound: ReadonlySet<string>): void => {
-    if (n === undefined) return;
-    const { case: kind, value } = n.exprKind;
-    const v = value as Record<string, unknown>;
-    switch (kind) {
-      case 'identExpr': {
-        const name = v.name as string;
-        if (bound.has(name)) return;
-        if (name === 'request') for (const f of REQUEST_FIELDS) fields.add(f);
-        else if (name !== 'principal') unknown.add(name);
-        return;
-      }
-      case 'selectExpr': {
-        const operand = v.operand as Node;
-        const field = v.field as string;
-        if (isIdent(operand, 'request', bound)) {
-          if (!(REQUEST_FIELDS as readonly string[]).includes(field)) unknown.add(`request.${field}`);
-          else fields.add(field as RequestField);
-          return;
-        }
-        const inner = operand.exprKind.value as Record<string, unknown>;
-        if (
-          operand.exprKind.case === 'selectExpr' &&
-          inner.field === 'path' &&
-          isIdent(inner.operand as Node, 'request', bound)
-        ) {
-          pathParams.add(field);
-        }
-        walk(operand, bound);
-        return;
-      }
-      case 'callExpr':
-        walk(v.target as Node | undefined, bound);
-        for (const a of v.args as Node[]) walk(a, bound);
-        return;
-      case 'listExpr':
-        for (const e of v.elements as Node[]) walk(e, bound);
-        return;
-      case 'structExpr':
-        for (const e of v.entries as Array<{ keyKind: { case: string; value: unknown }; value: Node }>) {
-          if (e.keyKind.case === 'mapKey') walk(e.keyKind.value as Node, bound);
-          walk(e.value, bound);
-        }
-        return;
-      case 'comprehensionExpr': {
-        walk(v.iterRange as Node, bound);
-        walk(v.accuInit as Node, bound);
-        const inner = new Set(bound);
-        for (const name of [v.iterVar, v.iterVar2, v.accuVar])
-          if (typeof name === 'string' && name !== '') inner.add(name);
-        walk(v.loopCondition as Node, inner);
-        walk(v.loopStep as Node, inner);
-        walk(v.result as Node, inner);
-        return;
-      }
-      default:
-        return;
-    }
-  };
-  walk(ast.expr as unknown as Node, new Set());
+  const names: RuleNames = { fields: new Set(), pathParams: new Set(), unknown: new Set() };
+  collectNames(ast.expr as unknown as Node, new Set(), names);
+  const { fields, pathParams, unknown } = names;
   if (unknown.size > 0) {
     throw new RuleSyntaxError(
       `unknown name(s) ${[...unknown].join(', ')}; rules may use request.{${REQUEST_FIELDS.join(',')}} and principal`,
@@ -131,6 +71,74 @@ export function compileRule(source: string): CompiledRule {
       return r;
     },
   };
+}
+
+/** What a rule reads: request fields, path parameters, and names it may not use. */
+interface RuleNames {
+  readonly fields: Set<RequestField>;
+  readonly pathParams: Set<string>;
+  readonly unknown: Set<string>;
+}
+
+/** Walks a CEL AST, noting into `names` the free identifiers it reads (`bound`: comprehension variables). */
+function collectNames(n: Node | undefined, bound: ReadonlySet<string>, names: RuleNames): void {
+  if (n === undefined) return;
+  const { case: kind, value } = n.exprKind;
+  const v = value as Record<string, unknown>;
+  switch (kind) {
+    case 'identExpr': {
+      const name = v.name as string;
+      if (bound.has(name)) return;
+      if (name === 'request') for (const f of REQUEST_FIELDS) names.fields.add(f);
+      else if (name !== 'principal') names.unknown.add(name);
+      return;
+    }
+    case 'selectExpr': {
+      const operand = v.operand as Node;
+      const field = v.field as string;
+      if (isIdent(operand, 'request', bound)) {
+        if (!(REQUEST_FIELDS as readonly string[]).includes(field)) names.unknown.add(`request.${field}`);
+        else names.fields.add(field as RequestField);
+        return;
+      }
+      const inner = operand.exprKind.value as Record<string, unknown>;
+      if (
+        operand.exprKind.case === 'selectExpr' &&
+        inner.field === 'path' &&
+        isIdent(inner.operand as Node, 'request', bound)
+      ) {
+        names.pathParams.add(field);
+      }
+      collectNames(operand, bound, names);
+      return;
+    }
+    case 'callExpr':
+      collectNames(v.target as Node | undefined, bound, names);
+      for (const a of v.args as Node[]) collectNames(a, bound, names);
+      return;
+    case 'listExpr':
+      for (const e of v.elements as Node[]) collectNames(e, bound, names);
+      return;
+    case 'structExpr':
+      for (const e of v.entries as Array<{ keyKind: { case: string; value: unknown }; value: Node }>) {
+        if (e.keyKind.case === 'mapKey') collectNames(e.keyKind.value as Node, bound, names);
+        collectNames(e.value, bound, names);
+      }
+      return;
+    case 'comprehensionExpr': {
+      collectNames(v.iterRange as Node, bound, names);
+      collectNames(v.accuInit as Node, bound, names);
+      const inner = new Set(bound);
+      for (const name of [v.iterVar, v.iterVar2, v.accuVar])
+        if (typeof name === 'string' && name !== '') inner.add(name);
+      collectNames(v.loopCondition as Node, inner, names);
+      collectNames(v.loopStep as Node, inner, names);
+      collectNames(v.result as Node, inner, names);
+      return;
+    }
+    default:
+      return;
+  }
 }
 
 function isIdent(n: Node, name: string, bound: ReadonlySet<string>): boolean {
