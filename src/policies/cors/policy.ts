@@ -109,68 +109,90 @@ function appendVary(head: ResponseHead, value: string): void {
   if (add.length > 0) head.headers.vary = [...list.filter((v) => v !== ''), ...add].join(', ');
 }
 
+/** One operation's CORS settings, compiled. */
+interface CorsState {
+  readonly ctx: CompileContext;
+  readonly c: typeof defaults & CorsConfig;
+  /** Listed origins, normalised; compared exactly, never as patterns. */
+  readonly origins: ReadonlySet<string>;
+  readonly allowedHeaders: ReadonlySet<string>;
+  readonly method: string;
+  readonly expose: string;
+  readonly maxAge: string;
+}
+
 /** Compiles the CORS policy for one operation. */
 export function compileCors(config: CorsConfig, ctx: CompileContext): CorsHandler {
   const c = { ...defaults, ...config };
-  const origins = new Set(c.allowOrigins.map(normaliseOrigin).filter((o) => o !== ''));
-  const allowedHeaders = new Set([
-    ...SAFELISTED,
-    ...c.allowHeaders.map((h) => h.toLowerCase()),
-    ...ctx.operation.parameters.filter((p) => p.in === 'header').map((p) => p.name.toLowerCase()),
-  ]);
-  const method = ctx.operation.method;
-  const expose = c.exposeHeaders.join(', ');
-  const maxAge = String(c.maxAgeSeconds);
-
-  /** The listed origin of a request, or undefined; exact comparison, never a pattern. */
-  const listed = (req: IncomingMessage): string | undefined => {
-    const origin = req.headers.origin;
-    if (origin === undefined || origin === 'null') return undefined;
-    return origins.has(origin) ? origin : undefined;
+  const s: CorsState = {
+    ctx,
+    c,
+    origins: new Set(c.allowOrigins.map(normaliseOrigin).filter((o) => o !== '')),
+    allowedHeaders: new Set([
+      ...SAFELISTED,
+      ...c.allowHeaders.map((h) => h.toLowerCase()),
+      ...ctx.operation.parameters.filter((p) => p.in === 'header').map((p) => p.name.toLowerCase()),
+    ]),
+    method: ctx.operation.method,
+    expose: c.exposeHeaders.join(', '),
+    maxAge: String(c.maxAgeSeconds),
   };
-  const refuse = (ex: Exchange | undefined, reason: string): Problem => {
-    if (ex !== undefined) emitViolation(ctx, ex, { policy: 'cors', action: 'cors', reason, mode: c.mode });
-    return problem(problems.forbidden, 'This origin may not call the API.', { reason });
-  };
-
   return {
-    onRequest(ex) {
-      const origin = ex.req.headers.origin;
-      if (origin === undefined) return undefined; // not a browser cross-origin request
-      const allowed = listed(ex.req);
-      if (allowed === undefined)
-        return c.rejectUnlistedOrigins ? refuse(ex, 'origin_not_allowed') : undefined;
-      ex.responseHeaders['access-control-allow-origin'] = allowed;
-      if (c.allowCredentials) ex.responseHeaders['access-control-allow-credentials'] = 'true';
-      if (expose !== '') ex.responseHeaders['access-control-expose-headers'] = expose;
-      return undefined;
-    },
+    onRequest: (ex) => onRequest(s, ex),
     onResponseHead(_ex, head) {
       // Only the gateway speaks CORS: an upstream's own `Access-Control-Allow-Origin: *` must not leak out.
       for (const k of Object.keys(head.headers)) if (k.startsWith('access-control-')) delete head.headers[k];
       appendVary(head, 'Origin');
     },
-    preflight(req) {
-      const allowed = listed(req);
-      if (allowed === undefined) return refuse(undefined, 'origin_not_allowed');
-      const requested = req.headers['access-control-request-method'];
-      if (requested !== method) return refuse(undefined, 'method_not_allowed');
-      const asked = (req.headers['access-control-request-headers'] ?? '')
-        .split(',')
-        .map((h) => h.trim().toLowerCase())
-        .filter((h) => h !== '');
-      if (asked.some((h) => !allowedHeaders.has(h))) return refuse(undefined, 'header_not_allowed');
-      const headers: Record<string, string> = {
-        'access-control-allow-origin': allowed,
-        'access-control-allow-methods': method,
-        'access-control-max-age': maxAge,
-        vary: 'Origin, Access-Control-Request-Method, Access-Control-Request-Headers',
-      };
-      if (asked.length > 0) headers['access-control-allow-headers'] = asked.join(', ');
-      if (c.allowCredentials) headers['access-control-allow-credentials'] = 'true';
-      return { status: 204, headers };
-    },
+    preflight: (req) => preflight(s, req),
   };
+}
+
+// ---- Per request ----
+
+/** The listed origin of a request, or undefined; exact comparison, never a pattern. */
+function listed(s: CorsState, req: IncomingMessage): string | undefined {
+  const origin = req.headers.origin;
+  if (origin === undefined || origin === 'null') return undefined;
+  return s.origins.has(origin) ? origin : undefined;
+}
+
+function refuse(s: CorsState, ex: Exchange | undefined, reason: string): Problem {
+  if (ex !== undefined) emitViolation(s.ctx, ex, { policy: 'cors', action: 'cors', reason, mode: s.c.mode });
+  return problem(problems.forbidden, 'This origin may not call the API.', { reason });
+}
+
+function onRequest(s: CorsState, ex: Exchange): Problem | undefined {
+  const { c } = s;
+  const origin = ex.req.headers.origin;
+  if (origin === undefined) return undefined; // not a browser cross-origin request
+  const allowed = listed(s, ex.req);
+  if (allowed === undefined) return c.rejectUnlistedOrigins ? refuse(s, ex, 'origin_not_allowed') : undefined;
+  ex.responseHeaders['access-control-allow-origin'] = allowed;
+  if (c.allowCredentials) ex.responseHeaders['access-control-allow-credentials'] = 'true';
+  if (s.expose !== '') ex.responseHeaders['access-control-expose-headers'] = s.expose;
+  return undefined;
+}
+
+function preflight(s: CorsState, req: IncomingMessage): ReturnType<CorsHandler['preflight']> {
+  const allowed = listed(s, req);
+  if (allowed === undefined) return refuse(s, undefined, 'origin_not_allowed');
+  const requested = req.headers['access-control-request-method'];
+  if (requested !== s.method) return refuse(s, undefined, 'method_not_allowed');
+  const asked = (req.headers['access-control-request-headers'] ?? '')
+    .split(',')
+    .map((h) => h.trim().toLowerCase())
+    .filter((h) => h !== '');
+  if (asked.some((h) => !s.allowedHeaders.has(h))) return refuse(s, undefined, 'header_not_allowed');
+  const headers: Record<string, string> = {
+    'access-control-allow-origin': allowed,
+    'access-control-allow-methods': s.method,
+    'access-control-max-age': s.maxAge,
+    vary: 'Origin, Access-Control-Request-Method, Access-Control-Request-Headers',
+  };
+  if (asked.length > 0) headers['access-control-allow-headers'] = asked.join(', ');
+  if (s.c.allowCredentials) headers['access-control-allow-credentials'] = 'true';
+  return { status: 204, headers };
 }
 
 /**
