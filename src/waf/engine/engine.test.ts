@@ -357,3 +357,28 @@ SecRule ARGS:d "@rx (q+)" "id:32,phase:2,pass,log,capture,msg:'third',chain"
     ],
   );
 });
+
+test('a keyword automaton too large for its dense table answers as the naive search', () => {
+  // Thousands of phrases: most states lie past the dense table and walk their own transitions.
+  let seed = 7;
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  const word = (n: number) =>
+    Array.from({ length: n }, () => 'abcdefghijklmnopqrstuvwxyz-./'[rand(29)]).join('');
+  const phrases = Array.from({ length: 4000 }, () => word(2 + rand(9)));
+  const ac = compileKeywords(phrases);
+  const seen = new Int32Array(phrases.length);
+  const out = new Int32Array(phrases.length);
+  for (let k = 1; k <= 300; k++) {
+    const input = word(rand(200)).toUpperCase();
+    const lower = input.toLowerCase();
+    const expected = phrases.flatMap((p, i) => (lower.includes(p) ? [i] : []));
+    const found = [...out.subarray(0, ac.collect(input, seen, k, out))].sort((a, b) => a - b);
+    assert.deepEqual(found, expected, input);
+    const first = ac.findFirst(input);
+    assert.equal(first === undefined, expected.length === 0, input);
+    if (first) assert.ok(lower.slice(0, first.end).endsWith(phrases[first.index]), input);
+  }
+});
