@@ -1,11 +1,14 @@
+import type { ConsumeRequest } from './limiter.ts';
+
 /**
  * Limiter decisions, each over several limits and each atomic (a script runs alone), one round trip for a
  * batch of decisions. It mirrors `limiter.ts` line for line (same integer-µs arithmetic; Lua numbers are
  * doubles like JavaScript's), so memory and Redis decide alike.
  *
- * ARGV[1]  number of decisions D; then per decision: number of limits n, gateway time in ms, lease id,
- *          and 7 per limit: algorithm (g|f|s|c), limit, windowMs, burst, windowEndMs|subWindows, cost,
- *          countRejected
+ * ARGV     one argument per decision (one string instead of 3 + 7 per limit: the client encodes and the
+ *          server parses far fewer arguments), comma-separated: number of limits n, gateway time in ms,
+ *          then 7 per limit: algorithm (g|f|s|c), limit, windowMs, burst, windowEndMs|subWindows, cost,
+ *          countRejected (1|0); then the lease id, last, so it may hold any character (see `encodeDecision`)
  * KEYS     the state keys of every limit of every decision, in the same order (one call's keys share a
  *          Redis Cluster hash tag, or the store sends one decision per call)
  * Returns per decision {allowedAll, then per limit: allowed, remaining, resetMs, retryAfterMs}, concatenated;
@@ -13,16 +16,29 @@
  */
 export const LIMIT_SCRIPT = `
 local out = {}
-local function decide(kb, ab, n, now, lease)
+local find = string.find
+local sub = string.sub
+local function decide(kb, s)
+local c = find(s, ',', 1, true)
+local n = tonumber(sub(s, 1, c - 1))
+local p = c + 1
+local f = {}
+for j = 1, 1 + n * 7 do
+  c = find(s, ',', p, true)
+  f[j] = sub(s, p, c - 1)
+  p = c + 1
+end
+local lease = sub(s, p)
+local now = tonumber(f[1])
 local nowUs = now * 1000
 local all = true
 local ev = {}
 for i = 1, n do
-  local b = ab + (i - 1) * 7
+  local b = 1 + (i - 1) * 7
   local e = {
-    alg = ARGV[b + 1], limit = tonumber(ARGV[b + 2]), win = tonumber(ARGV[b + 3]),
-    burst = tonumber(ARGV[b + 4]), param = tonumber(ARGV[b + 5]), cost = tonumber(ARGV[b + 6]),
-    cr = ARGV[b + 7] == '1', key = KEYS[kb + i]
+    alg = f[b + 1], limit = tonumber(f[b + 2]), win = tonumber(f[b + 3]),
+    burst = tonumber(f[b + 4]), param = tonumber(f[b + 5]), cost = tonumber(f[b + 6]),
+    cr = f[b + 7] == '1', key = KEYS[kb + i]
   }
   if e.alg == 'g' then
     local T = math.max(1, math.floor(e.win * 1000 / e.limit + 0.5))
@@ -147,16 +163,12 @@ for i = 1, n do
   out[#out + 1] = e.reset
   out[#out + 1] = e.retry
 end
+return n
 end
 
-local d = tonumber(ARGV[1])
-local ab = 2
 local kb = 0
-for _ = 1, d do
-  local n = tonumber(ARGV[ab])
-  decide(kb, ab + 2, n, tonumber(ARGV[ab + 1]), ARGV[ab + 2])
-  kb = kb + n
-  ab = ab + 3 + n * 7
+for d = 1, #ARGV do
+  kb = kb + decide(kb, ARGV[d])
 end
 return out
 `;
@@ -168,3 +180,14 @@ export const ALGORITHM_CODES = {
   'sliding-window': 's',
   concurrency: 'c',
 } as const;
+
+/** The one script argument of a decision (the format `LIMIT_SCRIPT` parses; the lease id goes last). */
+export function encodeDecision(request: ConsumeRequest): string {
+  let s = `${request.limits.length},${request.nowMs}`;
+  for (const l of request.limits) {
+    s += `,${ALGORITHM_CODES[l.algorithm]},${l.limit},${l.windowMs},${l.burst},${
+      l.algorithm === 'sliding-window' ? l.subWindows : l.windowEndMs
+    },${l.cost},${l.countRejected ? '1' : '0'}`;
+  }
+  return `${s},${request.leaseId}`;
+}

@@ -12,7 +12,7 @@ import {
   type LimitResult,
   StoreUnavailableError,
 } from './limiter.ts';
-import { ALGORITHM_CODES, LIMIT_SCRIPT } from './redis-limit-script.ts';
+import { encodeDecision, LIMIT_SCRIPT } from './redis-limit-script.ts';
 import type { StateStore } from './store.ts';
 
 /** Most decisions sent in one script call (bounds how long one call keeps Redis busy). */
@@ -74,6 +74,8 @@ export interface RedisStoreOptions {
 export function createRedisStore(opts: RedisStoreOptions): StateStore & {
   readonly client: Redis | Cluster;
   isReady(): boolean;
+  /** Limiter script calls sent so far (each carries one or more decisions). */
+  scriptCalls(): number;
   /** False during an outage (callers are refused without asking Redis) or while disconnected. */
   isAvailable(): boolean;
   /** Resolves true once the connection is usable, or false after `ms` without it. */
@@ -289,7 +291,7 @@ export function createRedisStore(opts: RedisStoreOptions): StateStore & {
     return err instanceof Error && err.message.startsWith('NOSCRIPT');
   }
 
-  async function runScript(keys: string[], args: Array<string | number>): Promise<unknown> {
+  async function runScript(keys: string[], args: string[]): Promise<unknown> {
     try {
       return await client.evalsha(sha, keys.length, ...keys, ...args);
     } catch (err) {
@@ -298,25 +300,18 @@ export function createRedisStore(opts: RedisStoreOptions): StateStore & {
     }
   }
 
+  /** Script calls sent (each carries one or more decisions); read by the tests of batching. */
+  let scriptCalls = 0;
+
   /** Sends decisions in one script call and splits the answer. */
   async function decideAll(requests: readonly ConsumeRequest[]): Promise<ConsumeResult[]> {
     const keys: string[] = [];
-    const args: Array<string | number> = [requests.length];
+    const args: string[] = [];
     for (const request of requests) {
-      args.push(request.limits.length, request.nowMs, request.leaseId);
-      for (const l of request.limits) {
-        keys.push(prefix + l.key);
-        args.push(
-          ALGORITHM_CODES[l.algorithm],
-          l.limit,
-          l.windowMs,
-          l.burst,
-          l.algorithm === 'sliding-window' ? l.subWindows : l.windowEndMs,
-          l.cost,
-          l.countRejected ? '1' : '0',
-        );
-      }
+      args.push(encodeDecision(request));
+      for (const l of request.limits) keys.push(prefix + l.key);
     }
+    scriptCalls++;
     const out = (await call('consume', requests[0].limits[0]?.key, () => runScript(keys, args))) as number[];
     const all: ConsumeResult[] = [];
     let o = 0;
@@ -336,40 +331,76 @@ export function createRedisStore(opts: RedisStoreOptions): StateStore & {
     return all;
   }
 
-  // Standalone Redis: decisions taken in the same event-loop turn share one script call (each decision stays
-  // atomic: a script runs alone). A Cluster gets one call per decision, since only one decision's keys are
-  // known to share a slot.
+  // Standalone Redis: decisions share script calls (each decision stays atomic: a script runs alone), and
+  // one call at a time is in flight: the decisions that arrive while it is out wait for its answer and then
+  // go out together in the next call (Nagle-like), so under load a call carries the decisions of a whole
+  // round trip instead of one event-loop turn's one or two. The wait is bounded: decisions that have waited
+  // `holdMs` (a tenth of the command timeout) go out in a call of their own even if the one in flight has not answered (a slow or frozen
+  // Redis), so no decision waits much more than one command timeout for its answer. A Cluster gets one
+  // call per decision, since only one decision's keys are known to share a slot.
   const batching = !(client as { isCluster?: boolean }).isCluster;
-  let queue: Array<{ request: ConsumeRequest; resolve(r: ConsumeResult): void; reject(e: unknown): void }> =
-    [];
+  const holdMs = Math.max(1, timeoutMs / 10);
+  type Queued = { request: ConsumeRequest; resolve(r: ConsumeResult): void; reject(e: unknown): void };
+  let queue: Queued[] = [];
+  /** Script calls not yet settled. */
+  let inFlight = 0;
+  /** The queue's flush is due: at the end of this turn (`immediate`) or after `holdMs` (`hold`). */
+  let due: 'none' | 'immediate' | 'hold' = 'none';
+  let holdTimer: NodeJS.Timeout | undefined;
+
   function flush(): void {
+    if (due === 'hold') clearTimeout(holdTimer);
+    due = 'none';
     const batch = queue;
     queue = [];
-    for (let i = 0; i < batch.length; i += MAX_BATCH) {
-      const chunk = batch.slice(i, i + MAX_BATCH);
-      decideAll(chunk.map((q) => q.request)).then(
-        (results) => {
-          for (let j = 0; j < chunk.length; j++) chunk[j].resolve(results[j]);
-        },
-        (err) => {
-          for (const q of chunk) q.reject(err);
-        },
-      );
+    for (let i = 0; i < batch.length; i += MAX_BATCH) send(batch.slice(i, i + MAX_BATCH));
+  }
+
+  function send(chunk: Queued[]): void {
+    inFlight++;
+    decideAll(chunk.map((q) => q.request)).then(
+      (results) => {
+        settled();
+        for (let j = 0; j < chunk.length; j++) chunk[j].resolve(results[j]);
+      },
+      (err) => {
+        settled();
+        for (const q of chunk) q.reject(err);
+      },
+    );
+  }
+
+  /** A call answered or failed: the decisions that waited for it go out at the end of this turn. */
+  function settled(): void {
+    inFlight--;
+    if (inFlight === 0 && queue.length > 0 && due !== 'immediate') {
+      if (due === 'hold') clearTimeout(holdTimer);
+      due = 'immediate';
+      setImmediate(flush);
     }
   }
 
   function consume(request: ConsumeRequest): Promise<ConsumeResult> {
-    // Refused at once during an outage, without waiting for the batch of this turn.
+    // Refused at once during an outage, without waiting for a batch.
     if (!availability.isAvailable()) return refuse();
     if (!batching) return decideAll([request]).then((r) => r[0]);
     return new Promise((resolve, reject) => {
-      if (queue.push({ request, resolve, reject }) === 1) setImmediate(flush);
+      if (queue.push({ request, resolve, reject }) === 1 && due === 'none') {
+        if (inFlight === 0) {
+          due = 'immediate';
+          setImmediate(flush);
+        } else {
+          due = 'hold';
+          holdTimer = setTimeout(flush, holdMs);
+        }
+      }
     });
   }
 
   return {
     kind: 'redis',
     client,
+    scriptCalls: () => scriptCalls,
     isReady: () => ready,
     isAvailable: () => ready && availability.isAvailable(),
     whenReady(ms) {
