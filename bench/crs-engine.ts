@@ -116,7 +116,16 @@ async function main(): Promise<void> {
     const shape = Number(process.env.BENCH_CRS_SHAPE ?? 0);
     const path = process.env.BENCH_CRS_SET === '4' ? (CRS4 as string) : CRS3;
     const { ruleSet } = loadCoreRuleSet(path, { paranoiaLevel: pl });
-    const req = SHAPES[shape][1];
+    // BENCH_CRS_TOKEN_REPEAT: the Authorization header's payload repeated (the HTTP bench's token is ~700 bytes).
+    const repeat = Number(process.env.BENCH_CRS_TOKEN_REPEAT ?? 1);
+    const base = SHAPES[shape][1];
+    const req: WafRequest = {
+      ...base,
+      headers: base.headers.map(([n, v]) => [
+        n,
+        n === 'Authorization' ? v + v.slice(7).repeat(repeat - 1) : v,
+      ]),
+    };
     let score = 0;
     for (let i = 0; i < warm; i++) score += ruleSet.evaluate(req).anomalyScore;
     // BENCH_CRS_SYNC names a directory: the run waits there for `go` after the warm-up and writes `done`
