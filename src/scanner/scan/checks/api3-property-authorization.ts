@@ -287,16 +287,47 @@ interface Probe {
   readonly read?: PlannedRequest;
 }
 
+/** Per scan (its observations), the field names each operation's 2xx answers have shown so far (none: not JSON). */
+const shownCache = new WeakMap<object, { seen: number; names: Map<string, Set<string>> }>();
+function fieldsShown(ctx: ScanContext): Map<string, Set<string>> {
+  let entry = shownCache.get(ctx.observations);
+  if (!entry) {
+    entry = { seen: 0, names: new Map() };
+    shownCache.set(ctx.observations, entry);
+  }
+  for (; entry.seen < ctx.observations.length; entry.seen++) {
+    const { operation, response } = ctx.observations[entry.seen];
+    if (!operation || !isSuccess(response)) continue;
+    const set = entry.names.get(operation.id) ?? new Set<string>();
+    entry.names.set(operation.id, set);
+    if (response.json !== undefined && set.size < 500) fieldNames(response.json, set);
+  }
+  return entry.names;
+}
+
+/**
+ * A read that cannot show a record we sent: its successes so far were never JSON, or named several fields
+ * and none of the body's (an empty list's wrapper names few, and is asked again). Never answered: asked.
+ */
+function cannotShow(names: Set<string> | undefined, sent: readonly string[]): boolean {
+  if (names === undefined) return false;
+  return names.size === 0 || (names.size >= 6 && !sent.some((n) => names.has(n)));
+}
+
 /** The costly views: lists and profiles as the sender and the admin, and the registered user's profile. */
 async function widerViews(ctx: ScanContext, probe: Probe, sent: Record<string, unknown>): Promise<Views> {
   const { op, as } = probe;
   const views: Views = { direct: [], listed: [] };
   // Lists and profiles without path parameters, as the sender and as the admin. The sender's own profile is
   // a direct view when the sender changed itself (an update without path parameters).
+  // Reads that cannot show our record (see cannotShow) are not asked.
+  const shownBy = fieldsShown(ctx);
+  const sentNames = Object.keys(sent);
   for (const reader of [as, ...(ctx.admin ? [ctx.admin] : [])]) {
     for (const o of ctx.spec.operations) {
       if (o.method !== 'GET' || o.path.includes('{') || isExcluded(o)) continue;
       if (o.parameters.some((p) => p.required && p.in === 'query')) continue;
+      if (cannotShow(shownBy.get(o.id), sentNames)) continue;
       const again = await ctx.send(planRequest(ctx.spec, o, ctx.objects, { owner: reader.name }), reader);
       if (!isSuccess(again) || again.json === undefined) continue;
       const selfUpdate = reader === as && probe.target !== undefined && !op.path.includes('{');

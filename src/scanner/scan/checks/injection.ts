@@ -444,6 +444,8 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
     readonly planned?: Readonly<Record<string, string>>;
     /** The identity's own login fields, when the operation is its login (a sampled user never logs in). */
     readonly body?: Readonly<Record<string, unknown>>;
+    /** The input whose plain request got the baseline: its own baseline, not sent again. */
+    readonly by?: InjectionPoint;
   }
   const reach = new Map<string, Promise<Reach | undefined>>();
   const reaching = (point: InjectionPoint) => {
@@ -469,7 +471,7 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
           }
           const p = makeProber(ctx, point, as);
           const res = await p.send(point.value);
-          if (isSuccess(res)) return { as, baseline: res };
+          if (isSuccess(res)) return { as, baseline: res, by: point };
           // A sampled user name names nobody (`forgot-password` → 404): the identity's own does.
           const mine = ownFields(ctx, point.op, as);
           if (mine) {
@@ -512,8 +514,10 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
             : undefined;
       const at = own !== undefined ? { ...point, value: own } : point;
       const p = makeProber(ctx, at, r.as, r.body);
-      // A fresh baseline for this input (the reaching one may have used another input's request).
-      const baseline = (await p.send(at.value)) ?? r.baseline;
+      // A fresh baseline for this input (the reaching one may have used another input's request); the input
+      // that reached the operation with its own plain request has it already.
+      const baseline =
+        r.by === point && own === undefined ? r.baseline : ((await p.send(at.value)) ?? r.baseline);
       const found = await probeInput(ctx, p, baseline);
       outcomes.push({ point, status: found ? 'finding' : 'tested' });
     }
