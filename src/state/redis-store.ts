@@ -470,10 +470,12 @@ export function createRedisStore(opts: RedisStoreOptions): StateStore & {
 
 /**
  * A deadline that gives the answer the benefit of the doubt: when the timer is due, `expire` runs only after
- * the next poll phase has read whatever the sockets hold. A process that was stalled (a GC pause, a starved
- * CPU) wakes with both the timer due and the reply waiting, and Node runs timers before reading sockets; a
- * plain timer would then report a timeout the store never had and push decisions to the fail mode.
+ * one more poll phase has read whatever the sockets hold. A process that was stalled (a GC pause, a starved
+ * CPU) wakes with both the timer due and the reply waiting, and libuv runs due timers and then the check
+ * phase right after the poll phase in which the stall happened, without polling again; a plain timer (or
+ * one immediate) would then report a timeout the store never had and push decisions to the fail mode. An
+ * immediate queued from the check phase runs in the next iteration, after its poll.
  */
 function expireAfterPendingIo(ms: number, expire: () => void): NodeJS.Timeout {
-  return setTimeout(() => setImmediate(expire), ms);
+  return setTimeout(() => setImmediate(() => setImmediate(expire)), ms);
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
 import { type LimitCheck, StoreUnavailableError } from '../../src/state/limiter.ts';
 import { limiterSuite } from '../../src/state/limiter-suite.ts';
 import { createRedisStore } from '../../src/state/redis-store.ts';
@@ -112,9 +113,13 @@ describe('redis store', () => {
 
 describe('redis store on a stalled event loop', () => {
   test('a reply that arrived while the process was stalled is not taken for a timeout', async () => {
-    // A GC pause or a CPU-starved process wakes up with the timer already due and the reply already in the
-    // socket; the timer phase runs before the poll phase, so a plain timer declares a timeout Redis never had.
-    const store = createRedisStore({ url: URL, keyPrefix: runPrefix, commandTimeoutMs: 50 });
+    // A GC pause or a CPU-starved process wakes up with the deadline due and the reply already in the
+    // socket; libuv runs due timers and immediates before it polls the sockets again, so a plain timer
+    // declares a timeout Redis never had. The client here writes each command at once (the store's own
+    // pipelines a turn's commands into one write at the end of the turn), so the GETs are on the wire
+    // before the stall.
+    const client = new Redis(URL, { enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+    const store = createRedisStore({ client, keyPrefix: runPrefix, commandTimeoutMs: 50 });
     try {
       assert.equal(await store.whenReady(2000), true);
       await store.set('stall', 'v', 60_000);
@@ -132,6 +137,7 @@ describe('redis store on a stalled event loop', () => {
     } finally {
       await store.delete('stall');
       await store.close();
+      client.disconnect();
     }
   });
 });
