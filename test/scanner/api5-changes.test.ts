@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { runScan, type ScanResult } from '../../src/scanner/scan/runner.ts';
+import { before, describe, test } from 'node:test';
+import type { ScanResult } from '../../src/scanner/scan/runner.ts';
+import { operationsFound, scanTwins } from './twins.ts';
 
 /**
  * Coupons that only administrators may create and delete, as the operations' descriptions say (their paths,
@@ -153,38 +151,23 @@ async function startCoupons(fixed: boolean): Promise<{ url: string; server: Serv
 }
 
 describe('API5 on operations whose descriptions say administrators only', () => {
-  let dir: string;
-  const results: Record<'vulnerable' | 'fixed', ScanResult> = {} as never;
+  const results = {} as Record<'vulnerable' | 'fixed', ScanResult>;
   before(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'portcullis-api5-'));
-    await writeFile(path.join(dir, 'spec.json'), JSON.stringify(SPEC));
-    for (const kind of ['vulnerable', 'fixed'] as const) {
-      const api = await startCoupons(kind === 'fixed');
-      try {
-        results[kind] = await runScan({
-          spec: path.join(dir, 'spec.json'),
-          target: api.url,
-          identities: [
-            { name: 'alice', headers: { 'x-user': 'alice' } },
-            { name: 'bob', headers: { 'x-user': 'bob' } },
-          ],
-          admin: { name: 'root', headers: { 'x-user': 'root' } },
-          checks: ['API5'],
-          ratePerSecond: 200,
-        });
-      } finally {
-        api.server.close();
-      }
-    }
+    const scans = await scanTwins(SPEC, startCoupons, {
+      identities: [
+        { name: 'alice', headers: { 'x-user': 'alice' } },
+        { name: 'bob', headers: { 'x-user': 'bob' } },
+      ],
+      admin: { name: 'root', headers: { 'x-user': 'root' } },
+      checks: ['API5'],
+      ratePerSecond: 200,
+    });
+    results.vulnerable = scans.vulnerable.result;
+    results.fixed = scans.fixed.result;
   });
-  after(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
-  const found = (r: ScanResult) =>
-    [...new Set(r.findings.map((f) => `${f.rule.id} ${f.operation?.operationId}`))].sort();
 
   test('reports an ordinary identity creating coupons and vouchers and deleting ones the scan created', () => {
-    assert.deepEqual(found(results.vulnerable), [
+    assert.deepEqual(operationsFound(results.vulnerable), [
       'scan/api5-bfla createCoupon',
       'scan/api5-bfla createVoucher',
       'scan/api5-bfla deleteCoupon',
@@ -193,6 +176,6 @@ describe('API5 on operations whose descriptions say administrators only', () => 
   });
 
   test('finds nothing on the fixed twin', () => {
-    assert.deepEqual(found(results.fixed), []);
+    assert.deepEqual(operationsFound(results.fixed), []);
   });
 });

@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { runScan, type ScanResult } from '../../src/scanner/scan/runner.ts';
+import { before, describe, test } from 'node:test';
+import type { ScanResult } from '../../src/scanner/scan/runner.ts';
+import { operationsFound, scanTwins } from './twins.ts';
 
 /**
  * A card API in an RPC style: cards are created with `POST /cards {label}`, listed with `GET /cards`, and
@@ -183,41 +181,25 @@ async function startCards(fixed: boolean): Promise<{ url: string; server: Server
 }
 
 describe('fields an object shows but its requests do not declare, and a deprecated operation', () => {
-  let dir: string;
   const runs = {} as Record<'vulnerable' | 'fixed', ScanResult>;
   before(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'portcullis-fields-'));
-    await writeFile(path.join(dir, 'spec.json'), JSON.stringify(SPEC));
-    for (const kind of ['vulnerable', 'fixed'] as const) {
-      const api = await startCards(kind === 'fixed');
-      try {
-        runs[kind] = await runScan({
-          spec: path.join(dir, 'spec.json'),
-          target: api.url,
-          identities: [
-            { name: 'alice', headers: { 'x-user': 'alice' } },
-            { name: 'bob', headers: { 'x-user': 'bob' } },
-          ],
-          checks: ['API1', 'API3', 'API9'],
-          ratePerSecond: 200,
-        });
-      } finally {
-        api.server.close();
-      }
-    }
+    const scans = await scanTwins(SPEC, startCards, {
+      identities: [
+        { name: 'alice', headers: { 'x-user': 'alice' } },
+        { name: 'bob', headers: { 'x-user': 'bob' } },
+      ],
+      checks: ['API1', 'API3', 'API9'],
+      ratePerSecond: 200,
+    });
+    runs.vulnerable = scans.vulnerable.result;
+    runs.fixed = scans.fixed.result;
   });
-  after(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  const found = (r: ScanResult) =>
-    [...new Set(r.findings.map((f) => `${f.rule.id} ${f.operation?.operationId}`))].sort();
 
   test('an action on the identity’s own card stores fields its reads show (spent, frozen, network)', () => {
     const f = runs.vulnerable.findings.find(
       (x) => x.rule.id === 'scan/api3-mass-assignment' && x.operation?.operationId === 'setLimit',
     );
-    assert.ok(f, found(runs.vulnerable).join('\n'));
+    assert.ok(f, operationsFound(runs.vulnerable).join('\n'));
     assert.match(f.message, /spent \(undeclared, shown by reads\)/);
     assert.match(f.message, /frozen/);
     // spend_limit is the declared limit under another name: the action's own input, not an extra one.
@@ -228,7 +210,7 @@ describe('fields an object shows but its requests do not declare, and a deprecat
     const f = runs.vulnerable.findings.find(
       (x) => x.rule.id === 'scan/api1-bola-write' && x.operation?.operationId === 'setLimit',
     );
-    assert.ok(f, found(runs.vulnerable).join('\n'));
+    assert.ok(f, operationsFound(runs.vulnerable).join('\n'));
     assert.match(f.message, /with the field (label|spent|frozen|network)/);
   });
 
@@ -236,19 +218,19 @@ describe('fields an object shows but its requests do not declare, and a deprecat
     const f = runs.vulnerable.findings.find(
       (x) => x.rule.id === 'scan/api3-mass-assignment' && x.operation?.operationId === 'updateMe',
     );
-    assert.ok(f, found(runs.vulnerable).join('\n'));
+    assert.ok(f, operationsFound(runs.vulnerable).join('\n'));
     assert.match(f.message, /loyalty_points/);
     assert.match(f.message, /locked/);
   });
 
   test('a deprecated operation that still answers is reported (API9)', () => {
     const f = runs.vulnerable.findings.find((x) => x.rule.id === 'scan/api9-deprecated-operation-served');
-    assert.ok(f, found(runs.vulnerable).join('\n'));
+    assert.ok(f, operationsFound(runs.vulnerable).join('\n'));
     assert.equal(f.operation?.operationId, 'listCardsV1');
     assert.equal(f.rule.owasp, 'API9:2023');
   });
 
   test('finds nothing on the fixed twin', () => {
-    assert.deepEqual(found(runs.fixed), []);
+    assert.deepEqual(operationsFound(runs.fixed), []);
   });
 });

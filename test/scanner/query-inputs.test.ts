@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { runScan, type ScanResult } from '../../src/scanner/scan/runner.ts';
+import { before, describe, test } from 'node:test';
+import type { ScanResult } from '../../src/scanner/scan/runner.ts';
+import { operationsFound, scanTwins } from './twins.ts';
 
 /**
  * An API whose every input is a query parameter (no request bodies), in the style of some FastAPI services:
@@ -333,48 +331,32 @@ async function startMembers(fixed: boolean): Promise<{ url: string; server: Serv
 }
 
 describe('an API that takes every input from the query string', () => {
-  let dir: string;
   const runs: Record<'vulnerable' | 'fixed', { result: ScanResult; cards: number }> = {} as never;
   before(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'portcullis-query-'));
-    await writeFile(path.join(dir, 'spec.json'), JSON.stringify(SPEC));
+    const scans = await scanTwins(SPEC, startMembers, {
+      identities: [
+        { name: 'alice', headers: { 'x-user': 'alice' } },
+        { name: 'bob', headers: { 'x-user': 'bob' } },
+      ],
+      checks: ['API1', 'API3'],
+      ratePerSecond: 200,
+    });
     for (const kind of ['vulnerable', 'fixed'] as const) {
-      const api = await startMembers(kind === 'fixed');
-      try {
-        const result = await runScan({
-          spec: path.join(dir, 'spec.json'),
-          target: api.url,
-          identities: [
-            { name: 'alice', headers: { 'x-user': 'alice' } },
-            { name: 'bob', headers: { 'x-user': 'bob' } },
-          ],
-          checks: ['API1', 'API3'],
-          ratePerSecond: 200,
-        });
-        runs[kind] = { result, cards: api.cards() };
-      } finally {
-        api.server.close();
-      }
+      runs[kind] = { result: scans[kind].result, cards: scans[kind].api.cards() };
     }
   });
-  after(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  const found = (r: ScanResult) =>
-    [...new Set(r.findings.map((f) => `${f.rule.id} ${f.operation?.operationId}`))].sort();
 
   test('creates cards with values that meet the document’s patterns, then finds B reading A’s cards', () => {
     assert.ok(runs.vulnerable.cards >= 2, `cards created: ${runs.vulnerable.cards}`);
     assert.ok(
-      found(runs.vulnerable.result).includes('scan/api1-bola-read listCards'),
-      found(runs.vulnerable.result).join('\n'),
+      operationsFound(runs.vulnerable.result).includes('scan/api1-bola-read listCards'),
+      operationsFound(runs.vulnerable.result).join('\n'),
     );
-    assert.ok(found(runs.vulnerable.result).includes('scan/api1-bola-read getMember'));
+    assert.ok(operationsFound(runs.vulnerable.result).includes('scan/api1-bola-read getMember'));
   });
 
   test('finds B changing A’s card and member, and adding a card to A’s member, through the query string', () => {
-    const all = found(runs.vulnerable.result);
+    const all = operationsFound(runs.vulnerable.result);
     assert.ok(all.includes('scan/api1-bola-write updateCard'), all.join('\n'));
     assert.ok(all.includes('scan/api1-bola-write createCard'), all.join('\n'));
     // Orders need a product the document lists as optional: the setup retries with the optional inputs,
@@ -389,7 +371,7 @@ describe('an API that takes every input from the query string', () => {
     const f = runs.vulnerable.result.findings.find(
       (x) => x.rule.id === 'scan/api3-mass-assignment' && x.operation?.operationId === 'updateMember',
     );
-    assert.ok(f, found(runs.vulnerable.result).join('\n'));
+    assert.ok(f, operationsFound(runs.vulnerable.result).join('\n'));
     assert.match(f.message, /is_admin \(privileged, declared\)/);
     assert.match(f.message, /role \(privileged\)/);
   });
@@ -399,34 +381,23 @@ describe('an API that takes every input from the query string', () => {
       name,
       login: { path: `/login?username=${name}&password=pw-${name}`, body: {} },
     });
-    const results: ScanResult[] = [];
-    for (const fixed of [false, true]) {
-      const api = await startMembers(fixed);
-      try {
-        results.push(
-          await runScan({
-            spec: path.join(dir, 'spec.json'),
-            target: api.url,
-            identities: [login('alice'), login('bob')],
-            checks: ['API2'],
-            ratePerSecond: 200,
-          }),
-        );
-      } finally {
-        api.server.close();
-      }
-    }
-    const [vulnerable, fixed] = results;
+    const scans = await scanTwins(SPEC, startMembers, {
+      identities: [login('alice'), login('bob')],
+      checks: ['API2'],
+      ratePerSecond: 200,
+    });
+    const vulnerable = scans.vulnerable.result;
+    const fixed = scans.fixed.result;
     assert.ok(
       !vulnerable.warnings.some((w) => /no login/.test(w)),
       `warnings: ${vulnerable.warnings.join(' | ')}`,
     );
-    assert.deepEqual(found(vulnerable), ['scan/api2-no-brute-force-protection login']);
-    assert.deepEqual(found(fixed), []);
+    assert.deepEqual(operationsFound(vulnerable), ['scan/api2-no-brute-force-protection login']);
+    assert.deepEqual(operationsFound(fixed), []);
   });
 
   test('finds nothing on the fixed twin', () => {
     assert.ok(runs.fixed.cards >= 2, `cards created: ${runs.fixed.cards}`);
-    assert.deepEqual(found(runs.fixed.result), []);
+    assert.deepEqual(operationsFound(runs.fixed.result), []);
   });
 });

@@ -1,0 +1,47 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { ScanOptions } from '../../src/scanner/scan/options.ts';
+import { runScan, type ScanResult } from '../../src/scanner/scan/runner.ts';
+
+/** A target API started for one scan: its address and its server, closed after the scan. */
+export interface TwinTarget {
+  readonly url: string;
+  readonly server: Server;
+}
+
+export type TwinScans<T extends TwinTarget> = Record<'vulnerable' | 'fixed', { result: ScanResult; api: T }>;
+
+/**
+ * Scans a vulnerable API and then its fixed twin, each started fresh by `start(fixed)`, with the same
+ * document (written to a temporary file for the run) and the same options.
+ */
+export async function scanTwins<T extends TwinTarget>(
+  spec: unknown,
+  start: (fixed: boolean) => Promise<T>,
+  options: Omit<ScanOptions, 'spec' | 'target'>,
+): Promise<TwinScans<T>> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'portcullis-twins-'));
+  try {
+    const specFile = path.join(dir, 'spec.json');
+    await writeFile(specFile, JSON.stringify(spec));
+    const scans = {} as TwinScans<T>;
+    for (const kind of ['vulnerable', 'fixed'] as const) {
+      const api = await start(kind === 'fixed');
+      try {
+        scans[kind] = { result: await runScan({ ...options, spec: specFile, target: api.url }), api };
+      } finally {
+        api.server.close();
+      }
+    }
+    return scans;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The distinct `rule operationId` pairs of a scan's findings, sorted. */
+export function operationsFound(r: ScanResult): string[] {
+  return [...new Set(r.findings.map((f) => `${f.rule.id} ${f.operation?.operationId}`))].sort();
+}
