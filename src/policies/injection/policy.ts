@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto';
-import type { SecurityEvent } from '../../core/events.ts';
 import type { Exchange } from '../../core/exchange.ts';
 import type { CompileContext, PolicyDefinition, PolicyHandler, RequestResult } from '../../core/policy.ts';
 import { PolicyConfigError } from '../../core/policy.ts';
 import { type Problem, problem, problems } from '../../core/problems.ts';
 import { parseJson } from '../../shared/json.ts';
 import { loadCoreRuleSet, readUnicodeMapFile } from '../../waf/index.ts';
-import { requestEventFields } from '../event-fields.ts';
+import { denialEvent, type PolicyDenial } from '../denial-events.ts';
 import {
   type BodyKind,
   bodyKindOf,
@@ -192,6 +191,25 @@ function fingerprint(value: string): string {
   return createHash('sha256').update(value).digest('base64url').slice(0, 12);
 }
 
+/** The common part of an `injection-detected` alert, from the built-in guard or the CRS mode. */
+function detection(
+  mode: InjectionConfig['mode'],
+  policy: string,
+  reason: string,
+  ex: Exchange,
+): PolicyDenial {
+  return {
+    policy,
+    action: 'injection-detected',
+    category: 'intrusion_detection',
+    reason,
+    mode,
+    alert: true,
+    severity: 3,
+    subject: ex.principal?.subject,
+  };
+}
+
 /**
  * Injection detection, a negative model beside the schema: looks for SQL, NoSQL operator, OS command, path
  * traversal, XSS, LDAP and template injection in path and query parameters, selected headers, cookie values
@@ -336,32 +354,19 @@ function createCrsHandler(
     // The access record lists what matched, blocked or not (rules above the blocking level, low scores).
     if (ids.length > 0) ex.waf = { score: verdict.anomalyScore, ruleIds: ids };
     if (!verdict.blocked) return undefined;
-    const event: SecurityEvent = {
-      '@timestamp': new Date(ctx.clock.now()).toISOString(),
-      'event.kind': 'alert',
-      'event.category': 'intrusion_detection',
-      'event.type': c.mode === 'report' ? 'info' : 'denied',
-      'event.action': 'injection-detected',
-      'event.outcome': c.mode === 'report' ? 'unknown' : 'failure',
-      'event.reason': 'crs',
-      'event.severity': 3,
-      'rule.name': 'crs',
-      'rule.id': ids.join(','),
-      'rule.ruleset': ruleSet,
-      'rule.category': [
-        ...new Set(verdict.matches.flatMap((m) => m.tags.filter((t) => t.startsWith('attack-')))),
-      ].join(','),
-      ...requestEventFields(ex),
-      'portcullis.mode': c.mode,
-      'portcullis.paranoia': paranoiaLevel,
-      'portcullis.crs': {
-        score: verdict.anomalyScore,
-        threshold: crs.inboundAnomalyThreshold,
-        paranoiaLevel,
-        matches: eventMatches(verdict),
-      },
+    const event = denialEvent(ctx.clock, ex, detection(c.mode, 'crs', 'crs', ex));
+    event['rule.id'] = ids.join(',');
+    event['rule.ruleset'] = ruleSet;
+    event['rule.category'] = [
+      ...new Set(verdict.matches.flatMap((m) => m.tags.filter((t) => t.startsWith('attack-')))),
+    ].join(',');
+    event['portcullis.paranoia'] = paranoiaLevel;
+    event['portcullis.crs'] = {
+      score: verdict.anomalyScore,
+      threshold: crs.inboundAnomalyThreshold,
+      paranoiaLevel,
+      matches: eventMatches(verdict),
     };
-    if (ex.principal !== undefined) event['user.id'] = ex.principal.subject;
     ctx.events.emit(event);
     return problem(problems.injectionDetected, 'The request matched rules of the Core Rule Set.', {
       reason: 'injection_crs',
@@ -601,26 +606,14 @@ function createHandler(
       const { findings, sample, refusal } = inspect(ex);
       if (findings.length === 0) return refusal;
       const classes = [...new Set(findings.map((f) => f.class))];
-      const event: SecurityEvent = {
-        '@timestamp': new Date(ctx.clock.now()).toISOString(),
-        'event.kind': 'alert',
-        'event.category': 'intrusion_detection',
-        'event.type': c.mode === 'report' ? 'info' : 'denied',
-        'event.action': 'injection-detected',
-        'event.outcome': c.mode === 'report' ? 'unknown' : 'failure',
-        'event.reason': classes.join(','),
-        'event.severity': 3,
-        'rule.name': 'injection',
-        'rule.category': classes.join(','),
-        'threat.technique.name': classes,
-        ...requestEventFields(ex),
-        'portcullis.mode': c.mode,
-        'portcullis.paranoia': c.paranoia,
-        'portcullis.pointers': findings.map((f) => f.pointer),
-        'portcullis.injection': findings.map((f) => ({ pointer: f.pointer, class: f.class })),
-        ...(sample === undefined ? {} : { 'portcullis.payload_hash': fingerprint(sample) }),
-      };
-      if (ex.principal !== undefined) event['user.id'] = ex.principal.subject;
+      const names = classes.join(',');
+      const event = denialEvent(ctx.clock, ex, detection(c.mode, 'injection', names, ex));
+      event['rule.category'] = names;
+      event['threat.technique.name'] = classes;
+      event['portcullis.paranoia'] = c.paranoia;
+      event['portcullis.pointers'] = findings.map((f) => f.pointer);
+      event['portcullis.injection'] = findings.map((f) => ({ pointer: f.pointer, class: f.class }));
+      if (sample !== undefined) event['portcullis.payload_hash'] = fingerprint(sample);
       ctx.events.emit(event);
       return problem(
         problems.injectionDetected,
