@@ -65,4 +65,11 @@ describe('denialEvent', () => {
     assert.equal(event.message, 'matched');
     assert.equal(event['user.id'], 'alice');
   });
+
+  test('the decision time when given, else the clock now', () => {
+    const base = { policy: 'p', action: 'a', category: 'api', reason: 'r', mode: 'enforce' } as const;
+    const at = Date.UTC(2026, 0, 2, 3, 4, 1, 250);
+    assert.equal(denialEvent(clock, ex, { ...base, at })['@timestamp'], '2026-01-02T03:04:01.250Z');
+    assert.equal(denialEvent(clock, ex, base)['@timestamp'], '2026-01-02T03:04:05.000Z');
+  });
 });

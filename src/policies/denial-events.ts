@@ -31,6 +31,11 @@ export interface PolicyDenial {
   readonly message?: string;
   /** The subject the refusal concerns (user.id), when one is known. */
   readonly subject?: string;
+  /**
+   * When the decision was made (ms since the epoch, @timestamp), if not now: a rate limit's decision time,
+   * taken before its store answered.
+   */
+  readonly at?: number;
 }
 
 /**
@@ -39,7 +44,7 @@ export interface PolicyDenial {
  */
 export function denialEvent(clock: Clock, ex: Exchange, d: PolicyDenial): SecurityEvent {
   const event: SecurityEvent = {
-    '@timestamp': new Date(clock.now()).toISOString(),
+    '@timestamp': new Date(d.at ?? clock.now()).toISOString(),
     'event.kind': d.alert === true ? 'alert' : 'event',
     'event.category': d.category,
     'event.type': d.mode === 'enforce' ? 'denied' : 'info',

@@ -295,6 +295,45 @@ describe('rateLimit decisions (memory store)', () => {
     assert.ok(!JSON.stringify(e).includes('alice-secret-consumer'));
   });
 
+  test('the rejection event carries the request fields every denial carries, at the decision time', async () => {
+    const { handler, events, clock } = await compile({
+      limits: [{ name: 'ip', algorithm: 'fixed-window', limit: 1 }],
+    });
+    const mk = () => {
+      const ex = exchange({ ip: '198.51.100.9', principal: { subject: 'alice' } });
+      (ex.req as { method?: string }).method = 'GET';
+      return ex;
+    };
+    clock.advance(1500);
+    await countAdmitted(handler, 1, mk);
+    const refused = mk();
+    assert.equal((await call(handler, refused))?.reason, 'quota_exceeded');
+    assert.equal(events.length, 1);
+    const { 'portcullis.ratelimit.key_hashes': hashes, ...rest } = events[0];
+    assert.ok(Array.isArray(hashes) && hashes.length === 1 && /^[0-9a-f]{64}$/.test(hashes[0]));
+    assert.deepEqual(rest, {
+      '@timestamp': new Date(T0 + 1500).toISOString(),
+      'event.kind': 'event',
+      'event.category': 'api',
+      'event.type': 'denied',
+      'event.action': 'rate-limit-exceeded',
+      'event.outcome': 'failure',
+      'event.reason': 'quota_exceeded',
+      'http.request.id': refused.id,
+      'http.request.method': 'GET',
+      'url.path': '/things/1',
+      'http.route': '/things/{id}',
+      'source.ip': '198.51.100.9',
+      'client.address': '198.51.100.9',
+      'portcullis.api': 'things',
+      'portcullis.operation_id': 'getThing',
+      'rule.name': 'rateLimit',
+      'portcullis.mode': 'enforce',
+      'user.id': 'alice',
+      'portcullis.ratelimit.limits': ['ip'],
+    });
+  });
+
   test('applies an operation cost to every limit without its own cost', async () => {
     const { handler } = await compile({
       cost: 5,

@@ -21,6 +21,7 @@ import {
 } from '../../state/limiter.ts';
 import { createMemoryStore } from '../../state/memory-store.ts';
 import type { StateStore } from '../../state/store.ts';
+import { denialEvent } from '../denial-events.ts';
 import { createLimitMetrics, LIMIT_METRICS_KEY, type LimitMetrics } from '../limit-metrics.ts';
 import { appendListField, policyItem, sfBytes, sfString } from './headers.ts';
 import { compileKey, keyPartKind, PRE_AUTH_KEY_PARTS } from './keys.ts';
@@ -543,27 +544,21 @@ function quotaExceeded(
   const { apiName, policyName, reportOnly, limits } = s;
   s.count.rejected.inc();
   for (const name of violated) s.metrics.violation(apiName, policyName, name);
-  s.events.emit({
-    '@timestamp': new Date(now).toISOString(),
-    'event.kind': 'event',
-    'event.category': 'api',
-    'event.type': reportOnly ? 'info' : 'denied',
-    'event.action': 'rate-limit-exceeded',
-    'event.outcome': reportOnly ? 'unknown' : 'failure',
-    'event.reason': 'quota_exceeded',
-    'rule.name': policyName,
-    'portcullis.api': apiName,
-    'portcullis.mode': reportOnly ? 'report' : 'enforce',
-    'portcullis.ratelimit.limits': violated,
-    // Partition keys are hashed (SHA-256 hex): the raw key may be an API consumer or a token claim.
-    'portcullis.ratelimit.key_hashes': violated.map(
-      (n) => hashes[limits[s.allNames.indexOf(n)].keyIndex].hex,
-    ),
-    'client.address': ex.clientIp,
-    'http.request.id': ex.id,
-    'http.request.method': ex.route.operation.method,
-    'http.route': ex.route.operation.path,
+  const event = denialEvent(s.clock, ex, {
+    policy: policyName,
+    action: 'rate-limit-exceeded',
+    category: 'api',
+    reason: 'quota_exceeded',
+    mode: reportOnly ? 'report' : 'enforce',
+    subject: ex.principal?.subject,
+    at: now,
   });
+  event['portcullis.ratelimit.limits'] = violated;
+  // Partition keys are hashed (SHA-256 hex): the raw key may be an API consumer or a token claim.
+  event['portcullis.ratelimit.key_hashes'] = violated.map(
+    (n) => hashes[limits[s.allNames.indexOf(n)].keyIndex].hex,
+  );
+  s.events.emit(event);
   const headers = ex.responseHeaders;
   const extra: Record<string, string | string[]> = { 'retry-after': String(retryAfter) };
   for (const h of [
