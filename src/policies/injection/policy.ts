@@ -132,7 +132,6 @@ function decodeFormPart(s: string): string {
   return percentDecode(s.indexOf('+') < 0 ? s : s.split('+').join(' '));
 }
 
-/** A short, non-reversible tag of the offending value, so repeated payloads can be correlated in events. */
 /** The JSON value a text holds, when it is a JSON object or array (undefined otherwise). */
 function sniffJson(text: string): unknown {
   let i = 0;
@@ -187,6 +186,7 @@ function partKind(contentType: string | undefined): BodyKind {
   return kind === 'multipart' ? 'bytes' : kind;
 }
 
+/** A short, non-reversible tag of the offending value, so repeated payloads can be correlated in events. */
 function fingerprint(value: string): string {
   return createHash('sha256').update(value).digest('base64url').slice(0, 12);
 }
@@ -235,21 +235,50 @@ export const injectionPolicy: PolicyDefinition<InjectionConfig> = {
   },
 };
 
+/** What the built-in guard compiled for one operation: everything its per-request steps read. */
+interface Guard {
+  readonly mode: InjectionConfig['mode'];
+  readonly paranoia: number;
+  readonly cookies: boolean;
+  readonly ctx: CompileContext;
+  readonly detector: Detector;
+  readonly exclusions: ExclusionTable | undefined;
+  /** Headers inspected, lowercase, never Authorization nor Cookie. */
+  readonly headerNames: readonly string[];
+  readonly wantsBody: boolean;
+}
+
+/** One request's inspection: where injections were found, the first offending parameter value, a refusal. */
+interface Inspection {
+  readonly findings: InjectionFinding[];
+  /** The first offending value of a parameter, header or cookie (its fingerprint goes in the event). */
+  sample: string | undefined;
+  /** Why the body could not be inspected (it is refused, whatever the findings). */
+  refusal: Problem | undefined;
+}
+
 /** The built-in detectors (the first-generation guard), or null when no class is enabled. */
 function compileBuiltin(c: InjectionConfig, ctx: CompileContext): PolicyHandler | null {
   if (c.classes.length === 0) return null;
   const detector = ctx.shared.get(`injection:${c.paranoia}:${[...c.classes].sort().join(',')}`, () =>
     compileDetector({ paranoia: c.paranoia, classes: c.classes }),
   );
-  const op = ctx.operation;
-  const exclusions = compileExclusions(c.exclusions, op.id, detector.classes);
   const headerNames = [
     ...new Set(c.headers.map((h) => h.toLowerCase()).filter((h) => h !== 'authorization' && h !== 'cookie')),
   ];
-  // Every body is inspected, declared or not, under the media type it is forwarded with: a route that
-  // would otherwise stream its body unread buffers it (docs/injection.md, "Bodies").
-  const wantsBody = c.body;
-  return createHandler(c, ctx, detector, exclusions, headerNames, wantsBody);
+  const g: Guard = {
+    mode: c.mode,
+    paranoia: c.paranoia,
+    cookies: c.cookies,
+    ctx,
+    detector,
+    exclusions: compileExclusions(c.exclusions, ctx.operation.id, detector.classes),
+    headerNames,
+    // Every body is inspected, declared or not, under the media type it is forwarded with: a route that
+    // would otherwise stream its body unread buffers it (docs/injection.md, "Bodies").
+    wantsBody: c.body,
+  };
+  return { needsRequestBody: g.wantsBody, onRequest: (ex) => judge(g, ex) };
 }
 
 /** What the CRS mode compiled for one operation. */
@@ -383,246 +412,268 @@ function createCrsHandler(
   };
 }
 
-function createHandler(
-  c: InjectionConfig,
-  ctx: CompileContext,
-  detector: Detector,
-  exclusions: ExclusionTable | undefined,
-  headerNames: readonly string[],
-  wantsBody: boolean,
-): PolicyHandler {
-  const at = (location: InjectionLocation, key: string) => exclusions?.classesAt(location, key);
+/** The built-in guard's decision: nothing, the refusal of an uninspectable body, or 400 with an alert. */
+function judge(g: Guard, ex: Exchange): Problem | undefined {
+  const { findings, sample, refusal } = inspect(g, ex);
+  if (findings.length === 0) return refusal;
+  const classes = [...new Set(findings.map((f) => f.class))];
+  const names = classes.join(',');
+  const event = denialEvent(g.ctx.clock, ex, detection(g.mode, 'injection', names, ex));
+  event['rule.category'] = names;
+  event['threat.technique.name'] = classes;
+  event['portcullis.paranoia'] = g.paranoia;
+  // One list for the event and the answer: both only read it (each is serialized as it is).
+  const where = findings.map((f) => ({ pointer: f.pointer, class: f.class }));
+  event['portcullis.pointers'] = findings.map((f) => f.pointer);
+  event['portcullis.injection'] = where;
+  if (sample !== undefined) event['portcullis.payload_hash'] = fingerprint(sample);
+  g.ctx.events.emit(event);
+  return problem(
+    problems.injectionDetected,
+    'The request contains input that looks like an injection attack.',
+    {
+      reason: `injection_${classes[0]}`,
+      extensions: { errors: where },
+    },
+  );
+}
 
-  function scanPair(
-    findings: InjectionFinding[],
-    location: InjectionLocation,
-    name: string,
-    value: string,
-    prefix: string,
-  ) {
-    const only = at(location, name);
-    if (only !== undefined && only.size === 0) return;
-    const pointer = `${prefix}${escapeToken(name)}`;
-    const cls = (location === 'query' && detector.scanKey(name, only)) || detector.scanValue(value, only);
-    if (cls) findings.push({ pointer, class: cls });
+/** Path parameters, query, selected headers, cookies, then the body, until `MAX_FINDINGS`. */
+function inspect(g: Guard, ex: Exchange): Inspection {
+  const seen: Inspection = { findings: [], sample: undefined, refusal: undefined };
+  for (const [name, raw] of Object.entries(ex.route.pathParams)) {
+    if (seen.findings.length >= MAX_FINDINGS) break;
+    // The raw value is the sample: the decoded one is what was judged.
+    scanNoted(g, seen, 'path', name, percentDecode(raw), '#/path/', raw);
   }
+  for (const [name, value] of formPairs(ex.rawQuery)) {
+    if (seen.findings.length >= MAX_FINDINGS) break;
+    scanNoted(g, seen, 'query', name, value, '#/query/', value);
+  }
+  for (const h of g.headerNames) {
+    const v = ex.req.headers[h];
+    if (v === undefined || seen.findings.length >= MAX_FINDINGS) continue;
+    const value = Array.isArray(v) ? v.join(', ') : v;
+    scanNoted(g, seen, 'header', h, value, '#/header/', value);
+  }
+  const cookie = ex.req.headers.cookie;
+  if (g.cookies && cookie !== undefined) scanCookies(g, seen, cookie);
+  const body = ex.body;
+  if (g.wantsBody && body !== undefined && body.length > 0 && seen.findings.length < MAX_FINDINGS)
+    seen.refusal = inspectBody(g, ex, body, seen.findings);
+  return seen;
+}
 
-  /** Scans one string of the body at `pointer`; a string that is JSON is also walked as JSON. */
-  function scanText(findings: InjectionFinding[], text: string, pointer: string) {
-    const only = at('body', pointer);
-    if (only === undefined || only.size > 0) {
-      const cls = detector.scanValue(text, only);
-      if (cls !== undefined) {
-        findings.push({ pointer: `#/body${pointer}`, class: cls });
+/**
+ * Every cookie, however many: the Cookie header is bounded by server.maxHeaderBytes, and a cookie left
+ * uninspected would reach the upstream unjudged.
+ */
+function scanCookies(g: Guard, seen: Inspection, cookie: string): void {
+  for (const part of cookie.split(';')) {
+    if (seen.findings.length >= MAX_FINDINGS) break;
+    const eq = part.indexOf('=');
+    // RFC 6265bis §5.6: a pair without `=` is a cookie with an empty name and this value.
+    const name = eq < 0 ? '' : part.slice(0, eq).trim();
+    let value = (eq < 0 ? part : part.slice(eq + 1)).trim();
+    if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
+    scanNoted(g, seen, 'cookie', name, value, '#/cookie/', value);
+  }
+}
+
+/** `scanPair`, noting `sample` as the request's sample when this pair is the first finding. */
+function scanNoted(
+  g: Guard,
+  seen: Inspection,
+  location: InjectionLocation,
+  name: string,
+  value: string,
+  prefix: string,
+  sample: string,
+): void {
+  const before = seen.findings.length;
+  scanPair(g, seen.findings, location, name, value, prefix);
+  if (seen.findings.length > before) seen.sample ??= sample;
+}
+
+function scanPair(
+  g: Guard,
+  findings: InjectionFinding[],
+  location: InjectionLocation,
+  name: string,
+  value: string,
+  prefix: string,
+): void {
+  const only = g.exclusions?.classesAt(location, name);
+  if (only !== undefined && only.size === 0) return;
+  const pointer = `${prefix}${escapeToken(name)}`;
+  const { detector } = g;
+  const cls = (location === 'query' && detector.scanKey(name, only)) || detector.scanValue(value, only);
+  if (cls) findings.push({ pointer, class: cls });
+}
+
+/** Inspects the body under the media type it is forwarded with; a problem when it cannot be read. */
+function inspectBody(
+  g: Guard,
+  ex: Exchange,
+  body: Buffer,
+  findings: InjectionFinding[],
+): Problem | undefined {
+  if (hasContentCoding(ex.req.headers['content-encoding'])) {
+    return uninspectable(g, ex, 'unsupported_content_coding', 'Send the body without a Content-Encoding.', {
+      'accept-encoding': 'identity',
+    });
+  }
+  const contentType = ex.req.headers['content-type'];
+  // No or a malformed Content-Type: the body is inspected as bytes (text), whatever the upstream makes of it.
+  const media = contentType === undefined ? undefined : parseMediaType(contentType);
+  const kind = bodyKindOf(media);
+  const badCharset = unreadableCharset(kind, media, body);
+  if (badCharset !== undefined) return uninspectable(g, ex, 'unsupported_charset', `${badCharset}.`);
+  if (kind === 'multipart') return inspectMultipart(g, ex, body, media?.parameters.get('boundary'), findings);
+  inspectBytes(g, findings, kind, body, '', ex);
+  return undefined;
+}
+
+/** Each part's name, file name and content, under the part's own media type. */
+function inspectMultipart(
+  g: Guard,
+  ex: Exchange,
+  body: Buffer,
+  boundary: string | undefined,
+  findings: InjectionFinding[],
+): Problem | undefined {
+  let parts: ReturnType<typeof parseMultipart>;
+  try {
+    parts = parseMultipart(body, boundary ?? '', MAX_PARTS);
+  } catch (e) {
+    if (!(e instanceof BodyFormatError)) throw e;
+    return uninspectable(g, ex, 'unreadable_body', `The multipart body cannot be read: ${e.message}.`);
+  }
+  const { detector } = g;
+  for (const part of parts) {
+    if (findings.length >= MAX_FINDINGS) break;
+    const pointer = `/${escapeToken(part.name)}`;
+    const only = g.exclusions?.classesAt('body', pointer);
+    if (only !== undefined && only.size === 0) continue;
+    const cls =
+      detector.scanKey(part.name, only) ??
+      (part.filename === undefined ? undefined : detector.scanValue(part.filename, only));
+    if (cls !== undefined) {
+      findings.push({ pointer: `#/body${pointer}`, class: cls });
+      continue;
+    }
+    inspectBytes(g, findings, partKind(part.contentType), part.data, pointer);
+  }
+  return undefined;
+}
+
+/** Inspects bytes of one reading (a whole body, or one multipart part at `pointer`). */
+function inspectBytes(
+  g: Guard,
+  findings: InjectionFinding[],
+  kind: BodyKind,
+  bytes: Buffer,
+  pointer: string,
+  ex?: Exchange,
+): void {
+  const text = bytes.toString('utf8');
+  if (kind === 'json') {
+    let json = ex?.json;
+    if (json === undefined) {
+      try {
+        json = parseJson(text);
+        if (ex !== undefined) ex.json = json;
+      } catch {
+        // Not JSON after all: inspect the text as one value (request validation reports the syntax).
+        scanText(g, findings, text, pointer);
         return;
       }
     }
-    // An upstream that sniffs (or ignores the media type) reads JSON here: judge its keys and leaves too.
-    const json = sniffJson(text);
-    if (json !== undefined) walkJson(findings, json, pointer);
-  }
+    walkJson(g, findings, json, pointer);
+  } else if (kind === 'form') scanForm(g, findings, text, pointer);
+  else if (kind === 'bytes' && !isUtf8(bytes)) scanBinary(g, findings, text, pointer);
+  else scanText(g, findings, text, pointer);
+}
 
-  function walkJson(findings: InjectionFinding[], json: unknown, pointer: string) {
-    const left = MAX_FINDINGS - findings.length;
-    if (left <= 0) return;
-    const classesAt = exclusions && ((p: string) => exclusions.classesAt('body', pointer + p));
-    for (const f of scanJson(detector, json, classesAt, left)) {
-      findings.push({ pointer: `#/body${pointer}${f.pointer}`, class: f.class });
-    }
+/** Each field name and value of a form body. */
+function scanForm(g: Guard, findings: InjectionFinding[], text: string, pointer: string): void {
+  for (const [name, value] of formPairs(text)) {
+    if (findings.length >= MAX_FINDINGS) break;
+    const p = `${pointer}/${escapeToken(name)}`;
+    const only = g.exclusions?.classesAt('body', p);
+    if (only !== undefined && only.size === 0) continue;
+    const cls = g.detector.scanKey(name, only) ?? g.detector.scanValue(value, only);
+    if (cls !== undefined) findings.push({ pointer: `#/body${p}`, class: cls });
   }
+}
 
-  /** Inspects bytes of one reading (a whole body, or one multipart part at `pointer`). */
-  function inspectBytes(
-    findings: InjectionFinding[],
-    kind: BodyKind,
-    bytes: Buffer,
-    pointer: string,
-    ex?: Exchange,
-  ) {
-    const text = bytes.toString('utf8');
-    if (kind === 'json') {
-      let json = ex?.json;
-      if (json === undefined) {
-        try {
-          json = parseJson(text);
-          if (ex !== undefined) ex.json = json;
-        } catch {
-          // Not JSON after all: inspect the text as one value (request validation reports the syntax).
-          scanText(findings, text, pointer);
-          return;
-        }
-      }
-      walkJson(findings, json, pointer);
-    } else if (kind === 'form') {
-      for (const [name, value] of formPairs(text)) {
-        if (findings.length >= MAX_FINDINGS) break;
-        const p = `${pointer}/${escapeToken(name)}`;
-        const only = at('body', p);
-        if (only !== undefined && only.size === 0) continue;
-        const cls = detector.scanKey(name, only) ?? detector.scanValue(value, only);
-        if (cls !== undefined) findings.push({ pointer: `#/body${p}`, class: cls });
-      }
-    } else if (kind === 'bytes' && !isUtf8(bytes)) scanBinary(findings, text, pointer);
-    else scanText(findings, text, pointer);
-  }
-
-  /**
-   * Bytes that are not UTF-8 (images, archives): a text detector run over compressed data finds "attacks"
-   * by chance (measured: one to two per 200 KB PNG with runs of 8 characters), so what an upstream could
-   * read as text is judged instead: the JSON such a body holds (read with U+FFFD for bad bytes, as
-   * lenient decoders do) and every run of at least `MIN_TEXT_RUN` text characters.
-   */
-  function scanBinary(findings: InjectionFinding[], lenient: string, pointer: string) {
-    const json = sniffJson(lenient);
-    if (json !== undefined) {
-      walkJson(findings, json, pointer);
+/** Scans one string of the body at `pointer`; a string that is JSON is also walked as JSON. */
+function scanText(g: Guard, findings: InjectionFinding[], text: string, pointer: string): void {
+  const only = g.exclusions?.classesAt('body', pointer);
+  if (only === undefined || only.size > 0) {
+    const cls = g.detector.scanValue(text, only);
+    if (cls !== undefined) {
+      findings.push({ pointer: `#/body${pointer}`, class: cls });
       return;
     }
-    const only = at('body', pointer);
-    if (only !== undefined && only.size === 0) return;
-    for (const run of textRuns(lenient, MIN_TEXT_RUN)) {
-      const cls = detector.scanValue(run, only);
-      if (cls !== undefined) {
-        findings.push({ pointer: `#/body${pointer}`, class: cls });
-        return;
-      }
+  }
+  // An upstream that sniffs (or ignores the media type) reads JSON here: judge its keys and leaves too.
+  const json = sniffJson(text);
+  if (json !== undefined) walkJson(g, findings, json, pointer);
+}
+
+function walkJson(g: Guard, findings: InjectionFinding[], json: unknown, pointer: string): void {
+  const left = MAX_FINDINGS - findings.length;
+  if (left <= 0) return;
+  const { exclusions } = g;
+  const classesAt = exclusions && ((p: string) => exclusions.classesAt('body', pointer + p));
+  for (const f of scanJson(g.detector, json, classesAt, left)) {
+    findings.push({ pointer: `#/body${pointer}${f.pointer}`, class: f.class });
+  }
+}
+
+/**
+ * Bytes that are not UTF-8 (images, archives): a text detector run over compressed data finds "attacks"
+ * by chance (measured: one to two per 200 KB PNG with runs of 8 characters), so what an upstream could
+ * read as text is judged instead: the JSON such a body holds (read with U+FFFD for bad bytes, as
+ * lenient decoders do) and every run of at least `MIN_TEXT_RUN` text characters.
+ */
+function scanBinary(g: Guard, findings: InjectionFinding[], lenient: string, pointer: string): void {
+  const json = sniffJson(lenient);
+  if (json !== undefined) {
+    walkJson(g, findings, json, pointer);
+    return;
+  }
+  const only = g.exclusions?.classesAt('body', pointer);
+  if (only !== undefined && only.size === 0) return;
+  for (const run of textRuns(lenient, MIN_TEXT_RUN)) {
+    const cls = g.detector.scanValue(run, only);
+    if (cls !== undefined) {
+      findings.push({ pointer: `#/body${pointer}`, class: cls });
+      return;
     }
   }
+}
 
-  /** Inspects the body under the media type it is forwarded with; a problem when it cannot be read. */
-  function inspectBody(ex: Exchange, body: Buffer, findings: InjectionFinding[]): Problem | undefined {
-    if (hasContentCoding(ex.req.headers['content-encoding'])) {
-      return uninspectable(ex, 'unsupported_content_coding', 'Send the body without a Content-Encoding.', {
-        'accept-encoding': 'identity',
-      });
-    }
-    const contentType = ex.req.headers['content-type'];
-    // No or a malformed Content-Type: the body is inspected as bytes (text), whatever the upstream makes of it.
-    const media = contentType === undefined ? undefined : parseMediaType(contentType);
-    const kind = bodyKindOf(media);
-    const badCharset = unreadableCharset(kind, media, body);
-    if (badCharset !== undefined) return uninspectable(ex, 'unsupported_charset', `${badCharset}.`);
-    if (kind !== 'multipart') {
-      inspectBytes(findings, kind, body, '', ex);
-      return undefined;
-    }
-    let parts: ReturnType<typeof parseMultipart>;
-    try {
-      parts = parseMultipart(body, media?.parameters.get('boundary') ?? '', MAX_PARTS);
-    } catch (e) {
-      if (!(e instanceof BodyFormatError)) throw e;
-      return uninspectable(ex, 'unreadable_body', `The multipart body cannot be read: ${e.message}.`);
-    }
-    for (const part of parts) {
-      if (findings.length >= MAX_FINDINGS) break;
-      const pointer = `/${escapeToken(part.name)}`;
-      const only = at('body', pointer);
-      if (only !== undefined && only.size === 0) continue;
-      const cls =
-        detector.scanKey(part.name, only) ??
-        (part.filename === undefined ? undefined : detector.scanValue(part.filename, only));
-      if (cls !== undefined) {
-        findings.push({ pointer: `#/body${pointer}`, class: cls });
-        continue;
-      }
-      inspectBytes(findings, partKind(part.contentType), part.data, pointer);
-    }
-    return undefined;
-  }
-
-  function uninspectable(
-    ex: Exchange,
-    reason: string,
-    detail: string,
-    headers?: Record<string, string>,
-  ): Problem {
-    emitViolation(ctx, ex, {
-      policy: 'injection',
-      action: 'injection-uninspectable',
-      reason,
-      mode: c.mode,
-      pointers: ['#/body'],
-    });
-    return reason === 'unreadable_body'
-      ? problem(problems.invalidRequest, detail, {
-          reason,
-          extensions: { errors: [{ pointer: '#/body', detail }] },
-        })
-      : problem(problems.unsupportedMediaType, detail, { reason, headers });
-  }
-
-  function inspect(ex: Exchange): { findings: InjectionFinding[]; sample?: string; refusal?: Problem } {
-    const findings: InjectionFinding[] = [];
-    let sample: string | undefined;
-    const note = (value: string) => {
-      sample ??= value;
-    };
-    for (const [name, raw] of Object.entries(ex.route.pathParams)) {
-      if (findings.length >= MAX_FINDINGS) break;
-      const before = findings.length;
-      scanPair(findings, 'path', name, percentDecode(raw), '#/path/');
-      if (findings.length > before) note(raw);
-    }
-    for (const [name, value] of formPairs(ex.rawQuery)) {
-      if (findings.length >= MAX_FINDINGS) break;
-      const before = findings.length;
-      scanPair(findings, 'query', name, value, '#/query/');
-      if (findings.length > before) note(value);
-    }
-    for (const h of headerNames) {
-      const v = ex.req.headers[h];
-      if (v === undefined || findings.length >= MAX_FINDINGS) continue;
-      const value = Array.isArray(v) ? v.join(', ') : v;
-      const before = findings.length;
-      scanPair(findings, 'header', h, value, '#/header/');
-      if (findings.length > before) note(value);
-    }
-    const cookie = ex.req.headers.cookie;
-    if (c.cookies && cookie !== undefined) {
-      // Every cookie, however many: the Cookie header is bounded by server.maxHeaderBytes, and a cookie
-      // left uninspected would reach the upstream unjudged.
-      for (const part of cookie.split(';')) {
-        if (findings.length >= MAX_FINDINGS) break;
-        const eq = part.indexOf('=');
-        // RFC 6265bis §5.6: a pair without `=` is a cookie with an empty name and this value.
-        const name = eq < 0 ? '' : part.slice(0, eq).trim();
-        let value = (eq < 0 ? part : part.slice(eq + 1)).trim();
-        if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
-        const before = findings.length;
-        scanPair(findings, 'cookie', name, value, '#/cookie/');
-        if (findings.length > before) note(value);
-      }
-    }
-    let refusal: Problem | undefined;
-    if (wantsBody && ex.body !== undefined && ex.body.length > 0 && findings.length < MAX_FINDINGS) {
-      refusal = inspectBody(ex, ex.body, findings);
-    }
-    return { findings, sample, refusal };
-  }
-
-  return {
-    needsRequestBody: wantsBody,
-    onRequest(ex): Problem | undefined {
-      const { findings, sample, refusal } = inspect(ex);
-      if (findings.length === 0) return refusal;
-      const classes = [...new Set(findings.map((f) => f.class))];
-      const names = classes.join(',');
-      const event = denialEvent(ctx.clock, ex, detection(c.mode, 'injection', names, ex));
-      event['rule.category'] = names;
-      event['threat.technique.name'] = classes;
-      event['portcullis.paranoia'] = c.paranoia;
-      event['portcullis.pointers'] = findings.map((f) => f.pointer);
-      event['portcullis.injection'] = findings.map((f) => ({ pointer: f.pointer, class: f.class }));
-      if (sample !== undefined) event['portcullis.payload_hash'] = fingerprint(sample);
-      ctx.events.emit(event);
-      return problem(
-        problems.injectionDetected,
-        'The request contains input that looks like an injection attack.',
-        {
-          reason: `injection_${classes[0]}`,
-          extensions: { errors: findings.map((f) => ({ pointer: f.pointer, class: f.class })) },
-        },
-      );
-    },
-  };
+/** A body the guard cannot read: a violation event, and 415 (or 400 for an unreadable multipart body). */
+function uninspectable(
+  g: Guard,
+  ex: Exchange,
+  reason: string,
+  detail: string,
+  headers?: Record<string, string>,
+): Problem {
+  emitViolation(g.ctx, ex, {
+    policy: 'injection',
+    action: 'injection-uninspectable',
+    reason,
+    mode: g.mode,
+    pointers: ['#/body'],
+  });
+  return reason === 'unreadable_body'
+    ? problem(problems.invalidRequest, detail, {
+        reason,
+        extensions: { errors: [{ pointer: '#/body', detail }] },
+      })
+    : problem(problems.unsupportedMediaType, detail, { reason, headers });
 }
