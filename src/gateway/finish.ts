@@ -64,7 +64,7 @@ export function finish(ctx: GatewayContext, f: Flight): void {
     'portcullis.operation_id': route?.operation.id,
     'portcullis.decision': decision,
     'portcullis.denied_by': deniedBy,
-    'portcullis.reported': ex && ex.reported.length > 0 ? ex.reported : undefined,
+    'portcullis.reported': ex?.reportedIfAny,
     'portcullis.waf.rule_ids': ex?.waf?.ruleIds,
     'portcullis.waf.score': ex?.waf?.score,
     'user.id': principal?.method === 'anonymous' ? undefined : principal?.subject || undefined,

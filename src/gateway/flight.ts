@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { EventSink } from '../core/events.ts';
-import type { Exchange, RouteMatch } from '../core/exchange.ts';
+import type { Exchange, Principal, RouteMatch } from '../core/exchange.ts';
 import type { Problem } from '../core/problems.ts';
 import type { RequestSpan, Tracer } from '../core/tracing.ts';
 import { type ForwardingInfo, resolveForwarding } from '../shared/forwarding.ts';
@@ -81,7 +81,7 @@ export class Flight {
   /** The path below the API's base path, normalised. */
   path = '';
   route: Route | undefined = undefined;
-  ex: Exchange | undefined = undefined;
+  ex: FlightExchange | undefined = undefined;
   decision = 'allow';
   deniedBy: string | undefined = undefined;
 
@@ -173,9 +173,17 @@ export class FlightExchange implements Exchange {
   readonly path: string;
   readonly rawQuery: string;
   readonly route: RouteMatch;
-  readonly upstreamHeaders: Record<string, string> = {};
-  readonly responseHeaders: Record<string, string | string[]> = {};
-  readonly reported: string[] = [];
+  // Set by policies when they have something to say (type-only declarations: no field until then).
+  declare principal?: Principal;
+  declare body?: Buffer;
+  declare json?: unknown;
+  declare responseJson?: unknown;
+  declare dropUpstreamHeaders?: string[];
+  declare waf?: Exchange['waf'];
+  // Made when a policy first asks for them: most requests add no header and report nothing (issue 18).
+  #upstreamHeaders: Record<string, string> | undefined = undefined;
+  #responseHeaders: Record<string, string | string[]> | undefined = undefined;
+  #reported: string[] | undefined = undefined;
 
   constructor(f: Flight, path: string, route: RouteMatch) {
     this.id = f.id;
@@ -189,5 +197,30 @@ export class FlightExchange implements Exchange {
     this.path = path;
     this.rawQuery = f.rawQuery;
     this.route = route;
+  }
+
+  get upstreamHeaders(): Record<string, string> {
+    this.#upstreamHeaders ??= {};
+    return this.#upstreamHeaders;
+  }
+  get responseHeaders(): Record<string, string | string[]> {
+    this.#responseHeaders ??= {};
+    return this.#responseHeaders;
+  }
+  get reported(): string[] {
+    this.#reported ??= [];
+    return this.#reported;
+  }
+  /** The headers policies added for the upstream, if any (without making the record). */
+  get upstreamHeadersAdded(): Readonly<Record<string, string>> | undefined {
+    return this.#upstreamHeaders;
+  }
+  /** The headers policies added for the client, if any (without making the record). */
+  get responseHeadersAdded(): Readonly<Record<string, string | string[]>> | undefined {
+    return this.#responseHeaders;
+  }
+  /** The report-mode decisions, if any (without making the list). */
+  get reportedIfAny(): readonly string[] | undefined {
+    return this.#reported;
   }
 }

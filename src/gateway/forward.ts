@@ -39,7 +39,8 @@ export function forward(ctx: GatewayContext, f: Flight, a: ApiRuntime): void {
     if (body === null) return;
   }
   if (ex) {
-    Object.assign(headers, ex.upstreamHeaders);
+    const added = ex.upstreamHeadersAdded;
+    if (added !== undefined) Object.assign(headers, added);
     if (ex.dropUpstreamHeaders !== undefined) for (const h of ex.dropUpstreamHeaders) delete headers[h];
   }
   if (up.breaker !== null) {
@@ -127,7 +128,8 @@ function onUpstreamHead(data: { statusCode: number; headers: Record<string, unkn
   };
   if (ex && route) {
     runResponseHead(route.pipeline, ex, head);
-    Object.assign(head.headers, ex.responseHeaders);
+    const added = ex.responseHeadersAdded;
+    if (added !== undefined) Object.assign(head.headers, added);
   }
   head.headers['x-request-id'] = f.id;
   if (f.hsts) head.headers['strict-transport-security'] = f.hsts;
@@ -219,7 +221,7 @@ function onDispatchFailed(ctx: GatewayContext, f: Flight, a: ApiRuntime, err: un
   f.decision = why;
   f.deniedBy = 'upstream';
   if (res.headersSent || res.destroyed) res.destroy();
-  else sendProblem(res, f.id, problem(type, undefined, { reason }), f.hsts, f.ex?.responseHeaders);
+  else sendProblem(res, f.id, problem(type, undefined, { reason }), f.hsts, f.ex?.responseHeadersAdded);
 }
 
 function clientBodyProblem(code: string | undefined) {

@@ -18,7 +18,7 @@ import type { Denial } from './pipeline.ts';
 import { runRequestHooks, runRequestHooksTraced } from './pipeline.ts';
 import { deny } from './reply.ts';
 import { hostOf, repeatedCredential, VALID_HOST } from './request-checks.ts';
-import { normalizePath } from './router.ts';
+import { NO_PATH_PARAMS, normalizePath } from './router.ts';
 import type { ApiRuntime, Snapshot } from './snapshot.ts';
 import { readBody } from './streams.ts';
 import { startServerSpan } from './tracing.ts';
@@ -150,12 +150,13 @@ function route(ctx: GatewayContext, f: Flight): void {
   }
   const r = match.value;
   f.route = r;
-  f.ex = new FlightExchange(f, path, {
-    api: api.config.name,
-    spec: api.spec,
-    operation: r.operation,
-    pathParams: match.params,
-  });
+  f.ex = new FlightExchange(
+    f,
+    path,
+    match.params === NO_PATH_PARAMS
+      ? r.matchWithoutParams
+      : { api: api.config.name, spec: api.spec, operation: r.operation, pathParams: match.params },
+  );
   readRequestBody(ctx, f);
 }
 

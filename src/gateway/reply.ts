@@ -27,5 +27,5 @@ export function sendProblem(
 export function deny(f: Flight, p: Problem, policy: string): void {
   f.decision = p.reason ?? p.problem.type.slice(p.problem.type.lastIndexOf('/') + 1);
   f.deniedBy = policy;
-  sendProblem(f.res, f.id, p, f.hsts, f.ex?.responseHeaders);
+  sendProblem(f.res, f.id, p, f.hsts, f.ex?.responseHeadersAdded);
 }

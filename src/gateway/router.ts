@@ -17,14 +17,25 @@ interface Node<T> {
   readonly literal: Map<string, Node<T>>;
   readonly params: Param<T>[];
   readonly methods: Map<string, T>;
+  /** The result for each method when the path has no parameters, made once (no allocation per match). */
+  readonly found: Map<string, Found<T>>;
 }
 
-const newNode = <T>(): Node<T> => ({ literal: new Map(), params: [], methods: new Map() });
+const newNode = <T>(): Node<T> => ({ literal: new Map(), params: [], methods: new Map(), found: new Map() });
+
+type Found<T> = {
+  readonly kind: 'found';
+  readonly value: T;
+  readonly params: Readonly<Record<string, string>>;
+};
 
 export type RouteResult<T> =
-  | { readonly kind: 'found'; readonly value: T; readonly params: Record<string, string> }
+  | Found<T>
   | { readonly kind: 'method-not-allowed'; readonly allow: readonly string[] }
   | { readonly kind: 'not-found' };
+
+/** The parameters of a path without any: one shared, frozen object. */
+export const NO_PATH_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
 
 const NOT_FOUND = { kind: 'not-found' } as const;
 
@@ -65,25 +76,23 @@ export interface Router<T> {
 
 export function createRouter<T>(): Router<T> {
   const root = newNode<T>();
+  /** The parameters the current `match` collected; made only when a templated segment matched. */
+  let params: Record<string, string> | undefined;
 
-  function lookup(
-    node: Node<T>,
-    segments: readonly string[],
-    i: number,
-    params: Record<string, string>,
-  ): Node<T> | undefined {
+  function lookup(node: Node<T>, segments: readonly string[], i: number): Node<T> | undefined {
     if (i === segments.length) return node.methods.size > 0 ? node : undefined;
     const seg = segments[i];
     const lit = node.literal.get(seg);
     if (lit !== undefined) {
-      const found = lookup(lit, segments, i + 1, params);
+      const found = lookup(lit, segments, i + 1);
       if (found) return found;
     }
     for (const p of node.params) {
       const m = p.pattern.exec(seg);
       if (m === null) continue;
-      const found = lookup(p.node, segments, i + 1, params);
+      const found = lookup(p.node, segments, i + 1);
       if (found) {
+        params ??= {};
         for (let k = 0; k < p.names.length; k++) params[p.names[k]] = m[k + 1];
         return found;
       }
@@ -118,16 +127,25 @@ export function createRouter<T>(): Router<T> {
       }
       if (node.methods.has(method)) throw new Error(`${method} ${template} is declared twice`);
       node.methods.set(method, value);
+      node.found.set(method, { kind: 'found', value, params: NO_PATH_PARAMS });
     },
     match(method, path) {
-      const params: Record<string, string> = {};
-      const node = lookup(root, path.split('/').slice(1), 0, params);
+      params = undefined;
+      // The path starts with `/`: segment 0 is the empty string before it.
+      const node = lookup(root, path.split('/'), 1);
+      const collected = params;
+      params = undefined;
       if (node === undefined) return NOT_FOUND;
-      let value = node.methods.get(method);
       // HEAD is served wherever GET is (RFC 9110 §9.3.2), unless HEAD is declared itself.
-      if (value === undefined && method === 'HEAD') value = node.methods.get('GET');
-      if (value === undefined) return { kind: 'method-not-allowed', allow: [...node.methods.keys()] };
-      return { kind: 'found', value, params };
+      const m = method === 'HEAD' && !node.methods.has('HEAD') ? 'GET' : method;
+      if (collected === undefined) {
+        const found = node.found.get(m);
+        if (found !== undefined) return found;
+      } else {
+        const value = node.methods.get(m);
+        if (value !== undefined) return { kind: 'found', value, params: collected };
+      }
+      return { kind: 'method-not-allowed', allow: [...node.methods.keys()] };
     },
   };
 }

@@ -1,6 +1,7 @@
 import type { ApiDocument, Operation } from '../core/api-document.ts';
 import type { ApiConfig, Config } from '../core/config.ts';
 import { PortcullisError } from '../core/errors.ts';
+import type { RouteMatch } from '../core/exchange.ts';
 import { PolicyConfigError } from '../core/policy.ts';
 import { type ClosableSharedServices, createSharedServices } from '../core/shared-services.ts';
 import { loadApiDocument } from '../openapi/load.ts';
@@ -8,7 +9,7 @@ import { compileCidrMatcher } from '../shared/ip.ts';
 import type { GatewayDeps } from './deps.ts';
 import { compileSingleValueFields, PROXY_ASSERTED_HEADERS, type SingleValueFields } from './headers.ts';
 import { compilePipeline, type Pipeline } from './pipeline.ts';
-import { createRouter, type Router } from './router.ts';
+import { createRouter, NO_PATH_PARAMS, type Router } from './router.ts';
 import { createUpstream, type Upstream } from './upstream.ts';
 import { compileWellKnown, type WellKnownEntry, type WellKnownTable } from './well-known.ts';
 
@@ -29,6 +30,8 @@ export interface Route {
    * (filled as statuses occur): the labels are known once the route is, so no key is built per request.
    */
   readonly durationByStatus: Map<number, { observe(v: number): void }>;
+  /** What policies see of the match when the path has no parameters: made once, shared by its requests. */
+  readonly matchWithoutParams: RouteMatch;
 }
 
 export interface ApiRuntime {
@@ -261,6 +264,7 @@ async function addRoute(state: BuildState, i: number, api: ApiRuntime, operation
       maxBodyBytes: apiConfig.operations[operation.id]?.maxBodyBytes ?? state.config.server.maxBodyBytes,
       bodiesSeen: 0,
       durationByStatus: new Map(),
+      matchWithoutParams: { api: apiConfig.name, spec: api.spec, operation, pathParams: NO_PATH_PARAMS },
     });
   } catch (err) {
     issues.push(`apis[${i}].spec: ${operation.method} ${operation.path}: ${(err as Error).message}`);

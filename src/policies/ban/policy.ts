@@ -75,22 +75,30 @@ function denial(ban: Ban, now: number): Problem {
   });
 }
 
-/** Runs the checks in order; answers synchronously while every answer comes from the cache. */
+/**
+ * Checks `first`, then `second` (a value left undefined or empty is not checked); answers synchronously
+ * while every answer comes from the cache. Two pairs of arguments, not a list: nothing is made per request.
+ */
 function firstBan(
   checker: BanChecker,
-  checks: ReadonlyArray<[BanKind, string | undefined]>,
   now: number,
-  from = 0,
+  firstKind: BanKind,
+  first: string | undefined,
+  secondKind: BanKind,
+  second: string | undefined,
 ): RequestResult | Promise<RequestResult> {
-  for (let i = from; i < checks.length; i++) {
-    const [kind, value] = checks[i];
-    if (value === undefined || value === '') continue;
-    const r = checker.find(kind, value);
+  if (first !== undefined && first !== '') {
+    const r = checker.find(firstKind, first);
     if (r instanceof Promise)
-      return r.then((ban) => (ban ? denial(ban, now) : firstBan(checker, checks, now, i + 1)));
+      return r.then((ban) =>
+        ban ? denial(ban, now) : firstBan(checker, now, secondKind, second, secondKind, ''),
+      );
     if (r) return denial(r, now);
   }
-  return undefined;
+  if (second === undefined || second === '') return undefined;
+  const r = checker.find(secondKind, second);
+  if (r instanceof Promise) return r.then((ban) => (ban ? denial(ban, now) : undefined));
+  return r ? denial(r, now) : undefined;
 }
 
 /**
@@ -117,14 +125,7 @@ export const banPolicy: PolicyDefinition<BanConfig> = {
           const credential = presentedCredential(ex.req.headers, apiKeyHeaders);
           if (credential !== undefined) token = credentialHash(credential);
         }
-        return firstBan(
-          checker,
-          [
-            ['ip', checkIp ? ex.clientIp : undefined],
-            ['token', token],
-          ],
-          ctx.clock.now(),
-        );
+        return firstBan(checker, ctx.clock.now(), 'ip', checkIp ? ex.clientIp : undefined, 'token', token);
       },
     };
   },
@@ -148,14 +149,9 @@ export const banPrincipalPolicy: PolicyDefinition<BanPrincipalConfig> = {
       onRequest(ex: Exchange) {
         const p = ex.principal;
         if (p === undefined || p.method === 'anonymous') return undefined;
-        return firstBan(
-          checker,
-          [
-            ['subject', checkSubject ? p.subject : undefined],
-            ['consumer', checkConsumer ? p.consumer : undefined],
-          ],
-          ctx.clock.now(),
-        );
+        const subject = checkSubject ? p.subject : undefined;
+        const consumer = checkConsumer ? p.consumer : undefined;
+        return firstBan(checker, ctx.clock.now(), 'subject', subject, 'consumer', consumer);
       },
     };
   },
