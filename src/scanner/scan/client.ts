@@ -65,10 +65,32 @@ export interface ScanClient {
   /** Like send, but a network error or timeout resolves to undefined. */
   trySend(req: ScanRequest, options?: SendOptions): Promise<ScanResponse | undefined>;
   readonly requests: () => number;
+  /** Requests the target refused or cut after it had answered: it went away (and maybe came back). */
+  readonly refusedAfterAnswering: () => number;
   close(): Promise<void>;
 }
 
+/**
+ * A refused connection (nothing listens: the server is down or restarting), or, for a read, a kept-alive
+ * connection the server cut (it went down between two requests); a write that was cut may be what crashed it.
+ */
+function gone(err: unknown, method: string): boolean {
+  const read = method === 'GET' || method === 'HEAD' || method === 'OPTIONS';
+  for (let e = err as { code?: unknown; cause?: unknown } | undefined, i = 0; e && i < 4; i++) {
+    if (e.code === 'ECONNREFUSED') return true;
+    if (read && (e.code === 'UND_ERR_SOCKET' || e.code === 'ECONNRESET')) return true;
+    e = e.cause as typeof e;
+  }
+  return false;
+}
+
 const MAX_BODY_CHARS = 256 * 1024;
+/**
+ * Waits before sending again a request whose connection the target refused after it had answered before: a
+ * server that crashed on an earlier request and is being restarted (a service manager, a container policy).
+ * Only refused connections are retried: the request never reached the server, so sending it again is safe.
+ */
+const RESTART_WAITS_MS = [250, 500, 1000, 2000];
 const MAX_COOKIES = 50;
 
 /** Joins the target's base path and an operation path: `http://h/api` + `/v2/x` → `http://h/api/v2/x`. */
@@ -103,6 +125,8 @@ export function createScanClient(options: ClientOptions): ScanClient {
   let nextSlot = 0;
   let inFlight = 0;
   let count = 0;
+  let answered = false;
+  let refusals = 0;
   const waiting: (() => void)[] = [];
 
   async function acquire(burst: boolean, signal?: AbortSignal): Promise<void> {
@@ -139,13 +163,19 @@ export function createScanClient(options: ClientOptions): ScanClient {
     const started = performance.now();
     count++;
     try {
-      const res = await request(url, {
-        method: req.method as 'GET',
-        headers,
-        body,
-        dispatcher: agent,
-        signal,
-      });
+      let res: Awaited<ReturnType<typeof request>>;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          res = await request(url, { method: req.method as 'GET', headers, body, dispatcher: agent, signal });
+          break;
+        } catch (err) {
+          if (!answered || !gone(err, req.method) || attempt >= RESTART_WAITS_MS.length || signal.aborted)
+            throw err;
+          if (attempt === 0) refusals++;
+          await sleep(RESTART_WAITS_MS[attempt], signal);
+        }
+      }
+      answered = true;
       let text = '';
       for await (const chunk of res.body) {
         if (text.length < MAX_BODY_CHARS) text += (chunk as Buffer).toString();
@@ -210,6 +240,7 @@ export function createScanClient(options: ClientOptions): ScanClient {
       }
     },
     requests: () => count,
+    refusedAfterAnswering: () => refusals,
     close: () => agent.close(),
   };
 }
