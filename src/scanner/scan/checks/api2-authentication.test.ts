@@ -30,6 +30,14 @@ test('the built-in list holds thousands of distinct candidates with decorated fo
   assert.equal(crackHmac(hs256('my_jwt_secret', { sub: '1' })), 'my_jwt_secret');
 });
 
+test('finds decorated secrets written in Pascal or camel case (SuperSecret, jwtSecretKey)', () => {
+  assert.equal(crackHmac(hs256('SuperSecret', { id: 1 })), 'SuperSecret');
+  assert.equal(crackHmac(hs256('superSecret', { id: 1 })), 'superSecret');
+  assert.equal(crackHmac(hs256('MyJwtSecret', { id: 1 })), 'MyJwtSecret');
+  assert.equal(crackHmac(hs256('JwtSecretKey', { id: 1 })), 'JwtSecretKey');
+  assert.equal(crackHmac(hs256('SuperSecretX', { id: 1 })), undefined);
+});
+
 test("finds a secret made of the API's own words only when given those words", () => {
   const token = hs256('bookstore-secret-key', { sub: '1' });
   assert.equal(crackHmac(token), undefined);

@@ -392,8 +392,19 @@ const SUFFIXES = [
   '-test',
 ];
 
+/** Suffixes that are words: also joined in Pascal and camel case (`JwtSecret`, `secretKey`). */
+const WORD_SUFFIXES = ['secret', 'key', 'jwt', 'token', 'secret_key', 'password'];
+
 /** Suffixes also tried after a prefix (`my_app_secret`, `superjwtkey`). */
 const COMBINED_SUFFIXES = ['_secret', '-secret', 'secret', '_key', '-key', 'key', '123'];
+
+/** `super` + `secret` + `_key` → `SuperSecretKey` and `superSecretKey`: the parts joined in Pascal and camel case. */
+function joinedCases(parts: readonly string[]): string[] {
+  const words = parts.flatMap((p) => p.split(/[\s_-]+/)).filter((w) => /^[a-z]/i.test(w));
+  if (words.length < 2) return [];
+  const pascal = words.map((w) => w[0].toUpperCase() + w.slice(1)).join('');
+  return [pascal, pascal[0].toLowerCase() + pascal.slice(1)];
+}
 
 function caseVariants(word: string): string[] {
   const out = [word, word.toUpperCase()];
@@ -403,7 +414,7 @@ function caseVariants(word: string): string[] {
 
 let cached: readonly string[] | undefined;
 
-/** The built-in candidates (about thirty-five thousand, no duplicates), generated once. */
+/** The built-in candidates (about forty-five thousand, no duplicates), generated once. */
 export function weakHmacSecrets(): readonly string[] {
   if (cached) return cached;
   const out = new Set<string>(LITERALS);
@@ -413,9 +424,14 @@ export function weakHmacSecrets(): readonly string[] {
       out.add(`${word}${s}`);
       if (s.length <= 3) out.add(`${word}${s}`.toUpperCase());
     }
+    for (const s of WORD_SUFFIXES) for (const w of joinedCases([word, s])) out.add(w);
     for (const p of PREFIXES) {
       out.add(`${p}${word}`);
-      for (const s of COMBINED_SUFFIXES) out.add(`${p}${word}${s}`);
+      for (const w of joinedCases([p, word])) out.add(w);
+      for (const s of COMBINED_SUFFIXES) {
+        out.add(`${p}${word}${s}`);
+        for (const w of joinedCases([p, word, s])) out.add(w);
+      }
     }
     out.add(word.replace(/[aeio]/g, (c) => ({ a: '4', e: '3', i: '1', o: '0' })[c] ?? c));
     out.add(word.replace(/\s+/g, '_'));
