@@ -24,6 +24,30 @@ const spec = buildApiDocument('/spec.yaml', '3.1', {
 });
 
 describe('schema sampling', () => {
+  test('an e-mail input without a format gets an address; one with a pattern keeps the pattern rules', () => {
+    for (const name of ['email', 'e_mail', 'mail', 'emailAddress', 'contact_email', 'userEmail']) {
+      assert.match(String(sampleValue(spec, { type: 'string' }, name)), /^pc[0-9a-f]{8}@example\.com$/, name);
+    }
+    assert.match(String(sampleValue(spec, { type: 'string' }, 'mailbox')), /^portcullis-/);
+    assert.equal(sampleValue(spec, { type: 'string', pattern: '^[0-9]{4}$' }, 'email'), '0000');
+  });
+
+  test('a plain object sample leaves out optional privilege fields, keeps required ones', () => {
+    const body = sampleValue(spec, {
+      type: 'object',
+      required: ['email', 'group'],
+      properties: {
+        email: { type: 'string' },
+        role: { type: 'string', description: 'admin, user or blocked' },
+        is_admin: { type: 'boolean' },
+        permissions: { type: 'array', items: { type: 'string' } },
+        group: { type: 'string' },
+        address: { type: 'string' },
+      },
+    }) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(body).sort(), ['address', 'email', 'group']);
+  });
+
   test('uses the example, the first enum value and the minimum', () => {
     assert.equal(sampleValue(spec, { type: 'string', example: 'lamp' }), 'lamp');
     assert.equal(sampleValue(spec, { type: 'string', enum: ['a', 'b'] }), 'a');

@@ -7,6 +7,14 @@ const MAX_DEPTH = 6;
 
 /** Names whose values must be unique per request (sign-up forms). */
 const UNIQUE_NAME = /^(user_?name|login|handle|slug|nick(name)?|email|e_?mail)$/i;
+/** Names of e-mail inputs that declare no format: the API validates them as addresses all the same. */
+const EMAIL_NAME = /^(e_?mail|mail)(_?address)?$|[_-]e_?mail$|[a-z]Email$/i;
+/**
+ * Optional properties that grant privileges: a plain creation leaves them out (the API's default applies),
+ * so it never asks for more than an ordinary client would; the mass-assignment probes set them on purpose.
+ */
+const PRIVILEGED_NAME =
+  /^(role|roles|user_?role|is_?admin|admin|is_?staff|is_?superuser|superuser|permissions?|privileges?|scopes?|groups?|access_?level)$/i;
 
 /** Follows local `$ref`s and merges `allOf`, so callers see one plain object schema. */
 export function resolveSchema(spec: ApiDocument, schema: JsonSchema | undefined, depth = 0): JsonObject {
@@ -90,6 +98,7 @@ function sampleString(s: JsonObject, name: string): string {
     case 'password':
       return `Pc-${suffix}-pw1!`;
     default:
+      if (EMAIL_NAME.test(name) && s.pattern === undefined) return `pc${suffix}@example.com`;
       break;
   }
   const min = typeof s.minLength === 'number' ? s.minLength : 0;
@@ -153,8 +162,10 @@ export function sampleValue(
     case 'object': {
       if (depth >= MAX_DEPTH) return {};
       const out: Record<string, unknown> = {};
+      const required = new Set(Array.isArray(s.required) ? (s.required as string[]) : []);
       for (const [prop, sub] of Object.entries(propertiesOf(spec, s))) {
         if (sub.readOnly === true) continue;
+        if (PRIVILEGED_NAME.test(prop) && !required.has(prop)) continue;
         out[prop] = sampleValue(spec, sub, prop, depth + 1);
       }
       return out;
