@@ -218,7 +218,6 @@ function isHexDigit(c: number): boolean {
  */
 function tokenize(s: string, quote: number): Token[] {
   const out: Token[] = [];
-  const n = s.length;
   let i = 0;
   if (quote !== 0) {
     const end = findQuoteEnd(s, 0, quote);
@@ -226,155 +225,151 @@ function tokenize(s: string, quote: number): Token[] {
     out.push({ k: 's', v: '', flag: true });
     i = end + 1;
   }
-  while (i < n) {
+  while (i < s.length) {
     const c = s.charCodeAt(i);
-    if (isSpace(c)) {
-      i++;
-      continue;
-    }
-    const c1 = i + 1 < n ? s.charCodeAt(i + 1) : 0;
-    // Block comments; MySQL runs the body of `/*! ... */`, so only its opener is skipped.
-    if (c === 47 && c1 === 42) {
-      if (s.charCodeAt(i + 2) === 33) {
-        i += 3;
-        while (i < n && isDigit(s.charCodeAt(i))) i++;
-        continue;
-      }
-      const end = s.indexOf('*/', i + 2);
-      if (end < 0) {
-        out.push({ k: 'c', v: '/*', flag: s.indexOf(String.fromCharCode(quote || 39), i) >= 0 });
-        break;
-      }
-      i = end + 2;
-      continue;
-    }
-    if (c === 42 && c1 === 47) {
-      i += 2;
-      continue;
-    }
-    if ((c === 45 && c1 === 45) || c === 35) {
-      let end = s.indexOf('\n', i);
-      if (end < 0) end = n;
-      const body = s.slice(i + (c === 35 ? 1 : 2), end);
-      out.push({ k: 'c', v: c === 35 ? '#' : '--', flag: body.indexOf("'") >= 0 || body.indexOf('"') >= 0 });
-      i = end + 1;
-      continue;
-    }
-    if (c === 39 || c === 34) {
-      const end = findQuoteEnd(s, i + 1, c);
-      out.push({ k: 's', v: '', flag: end >= 0 });
-      i = end < 0 ? n : end + 1;
-      continue;
-    }
-    if (c === 96) {
-      const end = s.indexOf('`', i + 1);
-      out.push({ k: 'w', v: '`' });
-      i = end < 0 ? n : end + 1;
-      continue;
-    }
-    const prev = out.length > 0 ? out[out.length - 1].k : '';
-    const unary =
-      (c === 45 || c === 43) &&
-      (isDigit(c1) || c1 === 46) &&
-      (prev === '' || prev === 'o' || prev === '&' || prev === '(' || prev === ',' || prev === 'k');
-    if (isDigit(c) || (c === 46 && isDigit(c1)) || unary) {
-      i = unary ? i + 1 : i;
-      if (s.charCodeAt(i) === 48 && (s.charCodeAt(i + 1) | 32) === 120) {
-        i += 2;
-        while (i < n && isHexDigit(s.charCodeAt(i))) i++;
-      } else {
-        while (i < n && (isDigit(s.charCodeAt(i)) || s.charCodeAt(i) === 46)) i++;
-        if ((s.charCodeAt(i) | 32) === 101 && (isDigit(s.charCodeAt(i + 1)) || s.charCodeAt(i + 1) === 45)) {
-          i += 2;
-          while (i < n && isDigit(s.charCodeAt(i))) i++;
-        }
-      }
-      out.push({ k: 'n', v: '' });
-      continue;
-    }
-    if (isWordStart(c)) {
-      let j = i + 1;
-      // Qualified names (`information_schema.tables`, `master..xp_cmdshell`) stay one word.
-      while (j < n) {
-        const d = s.charCodeAt(j);
-        if (isWordChar(d)) j++;
-        else if (d === 46 && (isWordStart(s.charCodeAt(j + 1)) || s.charCodeAt(j + 1) === 46)) j++;
-        else break;
-      }
-      const word = s.slice(i, j).toLowerCase();
-      i = j;
-      pushWord(out, word, s, i);
-      continue;
-    }
-    if (c === 64) {
-      let j = i + 1;
-      if (s.charCodeAt(j) === 64) j++;
-      const start = j;
-      while (j < n && (isWordChar(s.charCodeAt(j)) || s.charCodeAt(j) === 46)) j++;
-      if (j === start) {
-        out.push({ k: '?', v: '@' });
-        i = j;
-        continue;
-      }
-      out.push({ k: 'v', v: s.slice(i, j).toLowerCase() });
-      i = j;
-      continue;
-    }
-    if (c === 38 && (isWordStart(c1) || c1 === 35)) {
-      // An HTML character reference (`&lt;`, `&#39;`) is markup, not the `&` operator.
-      let j = i + 1;
-      while (j < n && j - i < 12 && (isWordChar(s.charCodeAt(j)) || s.charCodeAt(j) === 35)) j++;
-      if (s.charCodeAt(j) === 59) {
-        i = j + 1;
-        continue;
-      }
-    }
-    if ((c === 124 && c1 === 124) || (c === 38 && c1 === 38)) {
-      out.push({ k: '&', v: c === 124 ? '||' : '&&' });
-      i += 2;
-      continue;
-    }
-    if (c === 61 || c === 60 || c === 62 || c === 33) {
-      let j = i + 1;
-      while (j < n && j - i < 3 && (s.charCodeAt(j) === 61 || s.charCodeAt(j) === 62)) j++;
-      const op = s.slice(i, j);
-      if (op === '!') {
-        i = j;
-        continue;
-      }
-      out.push({ k: 'o', v: op });
-      i = j;
-      continue;
-    }
-    if (
-      c === 43 ||
-      c === 45 ||
-      c === 42 ||
-      c === 47 ||
-      c === 37 ||
-      c === 94 ||
-      c === 124 ||
-      c === 38 ||
-      c === 126
-    ) {
-      out.push({ k: 'o', v: s[i] });
-      i++;
-      continue;
-    }
-    if (c === 58 && c1 === 61) {
-      out.push({ k: 'o', v: ':=' });
-      i += 2;
-      continue;
-    }
-    if (c === 40 || c === 41 || c === 44 || c === 59 || c === 46) {
-      out.push({ k: s[i] as Kind, v: '' });
-      i++;
-      continue;
-    }
-    out.push({ k: '?', v: '' });
-    i++;
+    i = isSpace(c) ? i + 1 : readToken(s, i, c, quote, out);
   }
   return out;
+}
+
+/** Reads the token (or comment) starting with `c` at `i` into `out`; the index after it. */
+function readToken(s: string, i: number, c: number, quote: number, out: Token[]): number {
+  const c1 = i + 1 < s.length ? s.charCodeAt(i + 1) : 0;
+  if ((c === 47 && c1 === 42) || (c === 42 && c1 === 47)) return readBlockComment(s, i, quote, out);
+  if ((c === 45 && c1 === 45) || c === 35) return readLineComment(s, i, out);
+  if (c === 39 || c === 34 || c === 96) return readQuoted(s, i, c, out);
+  const prev = out.length > 0 ? out[out.length - 1].k : '';
+  const unary =
+    (c === 45 || c === 43) &&
+    (isDigit(c1) || c1 === 46) &&
+    (prev === '' || prev === 'o' || prev === '&' || prev === '(' || prev === ',' || prev === 'k');
+  if (isDigit(c) || (c === 46 && isDigit(c1)) || unary) return readNumber(s, unary ? i + 1 : i, out);
+  if (isWordStart(c)) return readWord(s, i, out);
+  if (c === 64) return readVariable(s, i, out);
+  if (c === 38 && (isWordStart(c1) || c1 === 35)) {
+    // An HTML character reference (`&lt;`, `&#39;`) is markup, not the `&` operator.
+    let j = i + 1;
+    while (j < s.length && j - i < 12 && (isWordChar(s.charCodeAt(j)) || s.charCodeAt(j) === 35)) j++;
+    if (s.charCodeAt(j) === 59) return j + 1;
+  }
+  return readOperator(s, i, c, c1, out);
+}
+
+/** `-- ...` or `# ...` up to the end of the line, flagged when it holds a quote. */
+function readLineComment(s: string, i: number, out: Token[]): number {
+  const hash = s.charCodeAt(i) === 35;
+  let end = s.indexOf('\n', i);
+  if (end < 0) end = s.length;
+  const body = s.slice(i + (hash ? 1 : 2), end);
+  out.push({ k: 'c', v: hash ? '#' : '--', flag: body.indexOf("'") >= 0 || body.indexOf('"') >= 0 });
+  return end + 1;
+}
+
+/** A quoted string (flagged when closed) or a backquoted name, up to its closing quote or the end. */
+function readQuoted(s: string, i: number, c: number, out: Token[]): number {
+  if (c === 96) {
+    const end = s.indexOf('`', i + 1);
+    out.push({ k: 'w', v: '`' });
+    return end < 0 ? s.length : end + 1;
+  }
+  const end = findQuoteEnd(s, i + 1, c);
+  out.push({ k: 's', v: '', flag: end >= 0 });
+  return end < 0 ? s.length : end + 1;
+}
+
+/**
+ * `/* ... *\/` is skipped; MySQL runs the body of `/*! ... *\/`, so only its opener (and version) is. An
+ * unclosed comment ends the value (a comment token, flagged when a quote follows); a stray `*\/` is skipped.
+ */
+function readBlockComment(s: string, i: number, quote: number, out: Token[]): number {
+  if (s.charCodeAt(i) === 42) return i + 2;
+  if (s.charCodeAt(i + 2) === 33) {
+    let j = i + 3;
+    while (j < s.length && isDigit(s.charCodeAt(j))) j++;
+    return j;
+  }
+  const end = s.indexOf('*/', i + 2);
+  if (end >= 0) return end + 2;
+  out.push({ k: 'c', v: '/*', flag: s.indexOf(String.fromCharCode(quote || 39), i) >= 0 });
+  return s.length;
+}
+
+/** A decimal (with fraction and exponent) or `0x` hexadecimal number starting at `i`. */
+function readNumber(s: string, i: number, out: Token[]): number {
+  const n = s.length;
+  if (s.charCodeAt(i) === 48 && (s.charCodeAt(i + 1) | 32) === 120) {
+    i += 2;
+    while (i < n && isHexDigit(s.charCodeAt(i))) i++;
+  } else {
+    while (i < n && (isDigit(s.charCodeAt(i)) || s.charCodeAt(i) === 46)) i++;
+    if ((s.charCodeAt(i) | 32) === 101 && (isDigit(s.charCodeAt(i + 1)) || s.charCodeAt(i + 1) === 45)) {
+      i += 2;
+      while (i < n && isDigit(s.charCodeAt(i))) i++;
+    }
+  }
+  out.push({ k: 'n', v: '' });
+  return i;
+}
+
+/** A word; qualified names (`information_schema.tables`, `master..xp_cmdshell`) stay one word. */
+function readWord(s: string, i: number, out: Token[]): number {
+  const n = s.length;
+  let j = i + 1;
+  while (j < n) {
+    const d = s.charCodeAt(j);
+    if (isWordChar(d)) j++;
+    else if (d === 46 && (isWordStart(s.charCodeAt(j + 1)) || s.charCodeAt(j + 1) === 46)) j++;
+    else break;
+  }
+  pushWord(out, s.slice(i, j).toLowerCase(), s, j);
+  return j;
+}
+
+/** `@name` or `@@name` (a variable), or a lone `@`. */
+function readVariable(s: string, i: number, out: Token[]): number {
+  let j = i + 1;
+  if (s.charCodeAt(j) === 64) j++;
+  const start = j;
+  while (j < s.length && (isWordChar(s.charCodeAt(j)) || s.charCodeAt(j) === 46)) j++;
+  out.push(j === start ? { k: '?', v: '@' } : { k: 'v', v: s.slice(i, j).toLowerCase() });
+  return j;
+}
+
+/** Operators (`||`, `&&`, comparisons, arithmetic, `:=`), punctuation, or an unknown character. */
+function readOperator(s: string, i: number, c: number, c1: number, out: Token[]): number {
+  if ((c === 124 && c1 === 124) || (c === 38 && c1 === 38)) {
+    out.push({ k: '&', v: c === 124 ? '||' : '&&' });
+    return i + 2;
+  }
+  if (c === 61 || c === 60 || c === 62 || c === 33) {
+    let j = i + 1;
+    while (j < s.length && j - i < 3 && (s.charCodeAt(j) === 61 || s.charCodeAt(j) === 62)) j++;
+    const op = s.slice(i, j);
+    if (op !== '!') out.push({ k: 'o', v: op });
+    return j;
+  }
+  if (
+    c === 43 ||
+    c === 45 ||
+    c === 42 ||
+    c === 47 ||
+    c === 37 ||
+    c === 94 ||
+    c === 124 ||
+    c === 38 ||
+    c === 126
+  ) {
+    out.push({ k: 'o', v: s[i] });
+    return i + 1;
+  }
+  if (c === 58 && c1 === 61) {
+    out.push({ k: 'o', v: ':=' });
+    return i + 2;
+  }
+  out.push(
+    c === 40 || c === 41 || c === 44 || c === 59 || c === 46 ? { k: s[i] as Kind, v: '' } : { k: '?', v: '' },
+  );
+  return i + 1;
 }
 
 function pushWord(out: Token[], word: string, s: string, after: number): void {
