@@ -10,7 +10,7 @@ import type { ApiDocument, JsonSchema, Operation } from '../../../core/api-docum
 import type { Check } from '../check.ts';
 import type { ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
-import { singular } from '../harvest.ts';
+import { Harvest, singular } from '../harvest.ts';
 import type { CreatedObject } from '../objects.ts';
 import {
   isAdminOperation,
@@ -158,6 +158,62 @@ function shows(view: unknown, field: string, value: string | number): boolean {
   return Object.values(view as Record<string, unknown>).some(check);
 }
 
+/**
+ * The identity's own account id for the account parameter of a path (`/users/{userId}/orders` → its
+ * `user_id`), as it knows itself: from its login answer or its token's claims, never a login field (a user
+ * name is how public profiles are named). An API that files what a caller creates under the caller's account,
+ * whatever account the path names, keeps the caller's objects there.
+ */
+export function selfAccount(
+  ctx: ScanContext,
+  op: Operation,
+  who: Identity,
+): Readonly<Record<string, string>> | undefined {
+  const name = accountParam(op.path);
+  if (name === undefined) return undefined;
+  const param = op.parameters.find((p) => p.in === 'path' && p.name === name);
+  const segments = op.path.split('/');
+  const context = segments[segments.indexOf(`{${name}}`) - 1] ?? '';
+  // Only what the identity was told about itself: the shared harvest keeps one record per value, and a
+  // directory listing the same id would hide where it came from.
+  const self = new Harvest();
+  const claims = tokenClaims(who.token);
+  for (const [key, value] of Object.entries(claims ?? {})) {
+    if (typeof value === 'string' || typeof value === 'number')
+      self.add({ key, value, entity: 'user', source: 'login', identity: who.name });
+  }
+  if (who.login?.answer !== undefined) self.record(who.name, 'login', who.login.answer);
+  const login = new Set(Object.values(who.login?.body ?? {}).map(String));
+  const found = self
+    .candidates({ name, context, schema: resolveSchema(ctx.spec, param?.schema) }, who.name, 2)
+    .find((c) => !login.has(String(c.value)));
+  return found === undefined ? undefined : { [name]: String(found.value) };
+}
+
+/** The claims of a JWT, unverified (the identity's own token: what the API says about it). */
+function tokenClaims(token: string | undefined): Record<string, unknown> | undefined {
+  const part = token?.split('.')[1];
+  if (token?.split('.').length !== 3 || part === undefined) return undefined;
+  try {
+    const claims = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+    return claims !== null && typeof claims === 'object' && !Array.isArray(claims) ? claims : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The owner's reads of the operation: as planned (its objects and values), and below its own account as it
+ * knows itself when that is another path (`/users/{its user_id}/orders/{its order}`).
+ */
+function ownerReads(ctx: ScanContext, op: Operation, owner: Identity): PlannedRequest[] {
+  const planned = planRequest(ctx.spec, op, ctx.objects, { owner: owner.name });
+  const self = selfAccount(ctx, op, owner);
+  if (self === undefined) return [planned];
+  const below = planRequest(ctx.spec, op, ctx.objects, { owner: owner.name, params: self });
+  return below.path === planned.path ? [below] : [planned, below];
+}
+
 async function replayReads(
   ctx: ScanContext,
   owner: Identity,
@@ -166,22 +222,24 @@ async function replayReads(
 ): Promise<void> {
   for (const op of ctx.spec.operations) {
     if (op.method !== 'GET' || !op.path.includes('{') || isExcluded(op)) continue;
-    const req = planRequest(ctx.spec, op, ctx.objects, { owner: owner.name });
-    if (!req.ownedPath || tested.has(req.path)) continue;
-    tested.add(req.path);
-    // Judged before anyone else reads the path (their answers make its values theirs too).
-    const ownerOnly = namesOwnerPrivately(ctx, req, owner);
-    const mine = await ctx.send(req, owner);
-    if (!isSuccess(mine)) continue;
-    const theirs = await ctx.send(req, attacker);
-    if (!isSuccess(theirs)) continue;
-    const score = similarity(mine.json ?? mine.text, theirs.json ?? theirs.text);
-    if (score < SAME_OBJECT || !(await isPrivate(ctx, req, mine, ownerOnly))) continue;
-    ctx.report(SCAN_RULES.bolaRead, {
-      operation: op,
-      message: `${attacker.name} read ${owner.name}'s ${req.object ? 'object' : 'data'} at ${req.path} (similarity ${score.toFixed(2)}).`,
-      evidence: evidenceOf(theirs, { owner: owner.name, attacker: attacker.name, similarity: score }),
-    });
+    for (const req of ownerReads(ctx, op, owner)) {
+      if (!req.ownedPath || tested.has(req.path)) continue;
+      tested.add(req.path);
+      // Judged before anyone else reads the path (their answers make its values theirs too).
+      const ownerOnly = namesOwnerPrivately(ctx, req, owner);
+      const mine = await ctx.send(req, owner);
+      if (!isSuccess(mine)) continue;
+      const theirs = await ctx.send(req, attacker);
+      if (!isSuccess(theirs)) continue;
+      const score = similarity(mine.json ?? mine.text, theirs.json ?? theirs.text);
+      if (score < SAME_OBJECT || !(await isPrivate(ctx, req, mine, ownerOnly))) continue;
+      ctx.report(SCAN_RULES.bolaRead, {
+        operation: op,
+        message: `${attacker.name} read ${owner.name}'s ${req.object ? 'object' : 'data'} at ${req.path} (similarity ${score.toFixed(2)}).`,
+        evidence: evidenceOf(theirs, { owner: owner.name, attacker: attacker.name, similarity: score }),
+      });
+      break;
+    }
   }
 }
 
@@ -513,6 +571,110 @@ async function ownershipFields(ctx: ScanContext, victim: Identity, attacker: Ide
   }
 }
 
+/** The collection a reference names (`credit_card_id` → the entity `creditcard`), or undefined. */
+function referencedEntity(field: string): string | undefined {
+  const m = /^([A-Za-z][\w-]*?)[_-]?(?:id|ids|Id|Ids|ID|IDs)$/.exec(field);
+  return m === null ? undefined : singular(m[1]);
+}
+
+function collectionEntity(collection: string): string {
+  const last = collection
+    .split('/')
+    .filter((s) => s !== '' && !s.startsWith('{'))
+    .pop();
+  return last === undefined ? '' : singular(last);
+}
+
+/**
+ * The victim's own object a reference field may name: one the scan created for it in a collection of that
+ * entity that is private to it (below its account, `/users/{id}/credit-cards`; ids nobody else has seen; or
+ * absent from the attacker's own list of the collection), and one of the attacker's own there for the control.
+ */
+async function referencePair(
+  ctx: ScanContext,
+  field: string,
+  victim: Identity,
+  attacker: Identity,
+): Promise<{ theirs: CreatedObject; mine: CreatedObject } | undefined> {
+  const entity = referencedEntity(field);
+  if (entity === undefined) return undefined;
+  for (const theirs of ctx.objects.of(victim.name)) {
+    // `payment_method_id` names a member of `/methods`, `credit_card_id` one of `/cards`.
+    const named = collectionEntity(theirs.collection);
+    if (named === '' || !entity.endsWith(named)) continue;
+    const mine = ctx.objects.get(attacker.name, theirs.collection);
+    if (!mine || mine.id === theirs.id) continue;
+    if (accountParam(theirs.collection) !== undefined) return { theirs, mine };
+    if (ctx.objects.harvest.exclusiveTo(victim.name, theirs.id)) return { theirs, mine };
+    const list = ctx.spec.operations.find(
+      (o) => o.method === 'GET' && !isExcluded(o) && o.path.replace(/\/$/, '') === theirs.collection,
+    );
+    if (!list) continue;
+    const seen = await ctx.send(planRequest(ctx.spec, list, ctx.objects, { owner: attacker.name }), attacker);
+    if (isSuccess(seen) && seen.text.includes(mine.id) && !seen.text.includes(theirs.id)) {
+      return { theirs, mine };
+    }
+  }
+  return undefined;
+}
+
+/**
+ * A creation that refers to other objects (`POST /orders?credit_card_id=...`, `{"address_id": ...}`): the
+ * attacker creates one in its own name with its own object (the control, which must succeed), then with the
+ * victim's private object instead. Accepted, with the victim's id in the answer, is an object of another
+ * user used without authorization (an order paid with another's card).
+ */
+async function foreignReferences(ctx: ScanContext, victim: Identity, attacker: Identity): Promise<void> {
+  for (const op of ctx.spec.operations) {
+    if (op.method !== 'POST' || isExcluded(op) || !isCreationOperation(ctx.spec, op)) continue;
+    if (isLoginOperation(ctx.spec, op) || isAdminOperation(op)) continue;
+    const schema = jsonBodySchema(op);
+    const bodyFields = Object.keys(propertiesOf(ctx.spec, schema));
+    const queryFields = op.parameters.filter((p) => p.in === 'query').map((p) => p.name);
+    for (const field of [...queryFields, ...bodyFields]) {
+      const pair = await referencePair(ctx, field, victim, attacker);
+      if (!pair) continue;
+      const inQuery = queryFields.includes(field);
+      let allQuery = false;
+      // The attacker's own request of this operation that worked, when the scan has one (its inputs are known good).
+      const worked = ctx.observations.find(
+        (o) => o.operation === op && o.identity === attacker.name && isSuccess(o.response),
+      )?.request;
+      const plan = (id: string): PlannedRequest => {
+        const base: PlannedRequest =
+          worked && !allQuery
+            ? { ...worked, operation: op, ownedPath: true, invented: [] }
+            : planRequest(ctx.spec, op, ctx.objects, { owner: attacker.name, allQuery });
+        if (inQuery) {
+          const url = new URL(base.path, 'http://x');
+          url.searchParams.set(field, id);
+          return { ...base, path: `${url.pathname}${url.search}` };
+        }
+        const body = base.body !== null && typeof base.body === 'object' ? base.body : {};
+        return { ...base, body: { ...(body as Record<string, unknown>), [field]: id } };
+      };
+      let control = await ctx.send(plan(pair.mine.id), attacker);
+      const refused = control?.status ?? 0;
+      if (!isSuccess(control) && inQuery && refused < 500 && !worked) {
+        // Refused with the required inputs only: once more with the optional ones (a product to order).
+        allQuery = true;
+        control = await ctx.send(plan(pair.mine.id), attacker);
+      }
+      if (!isSuccess(control)) continue;
+      const req = plan(pair.theirs.id);
+      const res = await ctx.send(req, attacker);
+      if (!isSuccess(res) || !res.text.includes(pair.theirs.id)) continue;
+      ctx.report(SCAN_RULES.bolaWrite, {
+        operation: op,
+        key: `reference:${field}`,
+        message: `${attacker.name} created an object at ${req.path.split('?')[0]} with ${field} naming ${victim.name}'s object ${pair.theirs.path}, and it was accepted.`,
+        evidence: evidenceOf(res, { owner: victim.name, attacker: attacker.name, field }),
+      });
+      break;
+    }
+  }
+}
+
 export const api1: Check = {
   id: 'API1',
   title: 'Broken object level authorization',
@@ -529,6 +691,7 @@ export const api1: Check = {
     await replayActions(ctx, a, b);
     await replayActions(ctx, b, a);
     await replayCreations(ctx, a, b);
+    await foreignReferences(ctx, a, b);
     // B deletes A's objects only: B's stay for the checks that follow.
     await replayDeletes(ctx, a, b);
   },
