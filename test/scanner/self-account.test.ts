@@ -92,6 +92,13 @@ const SPEC = {
         responses: { '200': { description: 'a booking', schema: BOOKING } },
       },
     },
+    '/members/{member_id}/bookings/search': {
+      get: {
+        operationId: 'searchBookings',
+        parameters: [memberParam, { name: 'q', in: 'query', required: true, type: 'string' }],
+        responses: { '200': { description: 'matching bookings', schema: { type: 'array', items: BOOKING } } },
+      },
+    },
     '/wallet/methods': {
       get: {
         operationId: 'listMethods',
@@ -207,6 +214,16 @@ async function startGym(fixed: boolean): Promise<{ url: string; server: Server }
         const m = methods.find((x) => x.method_id === Number(method[1]) && x.member_id === caller);
         return m ? send(200, { method_id: m.method_id, label: m.label }) : send(404, { fault: 'none' });
       }
+      const search = /^\/members\/(\d+)\/bookings\/search$/.exec(url.pathname);
+      if (req.method === 'GET' && search) {
+        if (fixed && Number(search[1]) !== caller) return send(403, { fault: 'not yours' });
+        const q = (url.searchParams.get('q') ?? '').toLowerCase();
+        if (q === '') return send(422, { fault: 'q is required' });
+        return send(
+          200,
+          bookings.filter((b) => b.member_id === Number(search[1]) && b.class_name.toLowerCase().includes(q)),
+        );
+      }
       const list = /^\/members\/(\d+)\/bookings$/.exec(url.pathname);
       const item = /^\/members\/(\d+)\/bookings\/(\d+)$/.exec(url.pathname);
       const member = Number((list ?? item)?.[1]);
@@ -260,6 +277,9 @@ describe('objects filed under the caller’s own account, and references to anot
     const found = operationsFound(runs.vulnerable);
     assert.ok(found.includes('scan/api1-bola-read listBookings'), found.join('\n'));
     assert.ok(found.includes('scan/api1-bola-read getBooking'), found.join('\n'));
+    // The search asks for a term the owner's own booking holds (a sampled one finds nothing).
+    const search = runs.vulnerable.findings.find((x) => x.operation?.operationId === 'searchBookings');
+    assert.match(search?.message ?? '', /\/bookings\/search\?q=spin/);
     const f = runs.vulnerable.findings.find((x) => x.operation?.operationId === 'listBookings');
     // The path names the owner's own member id, which the directory lists to everyone.
     assert.match(f?.message ?? '', /\/members\/30[23]\/bookings/);

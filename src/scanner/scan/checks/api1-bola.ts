@@ -207,11 +207,47 @@ function tokenClaims(token: string | undefined): Record<string, unknown> | undef
  * knows itself when that is another path (`/users/{its user_id}/orders/{its order}`).
  */
 function ownerReads(ctx: ScanContext, op: Operation, owner: Identity): PlannedRequest[] {
-  const planned = planRequest(ctx.spec, op, ctx.objects, { owner: owner.name });
+  const term = searchTerm(ctx, op, owner);
+  const params = term ?? {};
+  const planned = planRequest(ctx.spec, op, ctx.objects, { owner: owner.name, params });
   const self = selfAccount(ctx, op, owner);
   if (self === undefined) return [planned];
-  const below = planRequest(ctx.spec, op, ctx.objects, { owner: owner.name, params: self });
+  const below = planRequest(ctx.spec, op, ctx.objects, { owner: owner.name, params: { ...params, ...self } });
   return below.path === planned.path ? [below] : [planned, below];
+}
+
+/** A required free-text search input of a read (`?q=`, `?search=`, `?term=`). */
+const SEARCH_INPUT = /^(q|query|search|term|keywords?|text|find|contains|match)$/i;
+const ID_LIKE = /^[0-9a-f]{8}-[0-9a-f]{4}-|^\d+$|^[0-9a-f]{24}$|^\d{4}-\d\d-\d\d/i;
+
+/**
+ * A term the owner's own data contains, for a search below a collection the owner has objects in
+ * (`/users/{id}/addresses/search?q=` → a street of its address): a sampled term matches nothing, and two
+ * empty answers say nothing about who may search.
+ */
+function searchTerm(
+  ctx: ScanContext,
+  op: Operation,
+  owner: Identity,
+): Readonly<Record<string, string>> | undefined {
+  const input = op.parameters.find((p) => p.in === 'query' && p.required && SEARCH_INPUT.test(p.name));
+  if (!input || schemaType(resolveSchema(ctx.spec, input.schema)) !== 'string') return undefined;
+  const objects = ctx.objects
+    .of(owner.name)
+    .filter((o) => op.path.startsWith(`${o.collection}/`))
+    .sort((a, b) => b.collection.length - a.collection.length);
+  for (const object of objects) {
+    const body = object.body;
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) continue;
+    const record = (body as Record<string, unknown>).data ?? body;
+    if (record === null || typeof record !== 'object') continue;
+    for (const [key, value] of Object.entries(record as Record<string, unknown>)) {
+      if (typeof value !== 'string' || value.length < 3 || value.length > 40) continue;
+      if (/id$/i.test(key) || ID_LIKE.test(value) || value === object.id) continue;
+      return { [input.name]: value };
+    }
+  }
+  return undefined;
 }
 
 async function replayReads(
