@@ -152,11 +152,11 @@ export function compileKeywords(
     findFirst(input) {
       if (emptyPhrase >= 0) return { index: emptyPhrase, end: 0 };
       let s = 0;
-      for (let i = 0; i < input.length; i++) {
+      for (let i = 0, end = input.length; i < end; i++) {
         if (delta !== undefined) {
-          const c = input.charCodeAt(i);
+          const c = String.prototype.charCodeAt.call(input, i);
           s = delta[s * classes + (c <= 0xff ? classOf[c] : 0)];
-        } else s = step(s, lowerCode(input.charCodeAt(i)));
+        } else s = step(s, lowerCode(String.prototype.charCodeAt.call(input, i)));
         if (firstOut[s] >= 0) {
           // The longest phrase ending here is the one the state spells.
           return { index: firstOut[s], end: i + 1 };
@@ -167,9 +167,9 @@ export function compileKeywords(
     findAll(input, found) {
       if (emptyPhrase >= 0) found[emptyPhrase] = 1;
       let s = 0;
-      for (let i = 0; i < input.length; i++) {
+      for (let i = 0, end = input.length; i < end; i++) {
         // The map walk numbers states as they were built.
-        s = step(s, lowerCode(input.charCodeAt(i)));
+        s = step(s, lowerCode(String.prototype.charCodeAt.call(input, i)));
         const o = out[s];
         for (let k = 0; k < o.length; k++) found[o[k]] = 1;
       }
@@ -197,7 +197,7 @@ export function compileKeywords(
       const ep = epoch;
       let s = 0;
       for (let i = 0; i < n; i++) {
-        const c = input.charCodeAt(i);
+        const c = String.prototype.charCodeAt.call(input, i);
         // The hot path: one table read per character, and one more to learn the state reports nothing.
         if (delta !== undefined) s = delta[s * classes + (c <= 0xff ? classOf[c] : 0)];
         else s = step(s, lowerCode(c));

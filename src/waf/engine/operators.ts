@@ -42,15 +42,19 @@ function atoi(s: string): number {
   const n = s.length;
   let i = 0;
   while (i < n) {
-    const c = s.charCodeAt(i);
+    const c = String.prototype.charCodeAt.call(s, i);
     if (c === 0x20 || (c >= 0x09 && c <= 0x0d)) i++;
     else break;
   }
   const start = i;
-  if (i < n && (s.charCodeAt(i) === 0x2b || s.charCodeAt(i) === 0x2d)) i++;
+  if (
+    i < n &&
+    (String.prototype.charCodeAt.call(s, i) === 0x2b || String.prototype.charCodeAt.call(s, i) === 0x2d)
+  )
+    i++;
   const digits = i;
   while (i < n) {
-    const c = s.charCodeAt(i);
+    const c = String.prototype.charCodeAt.call(s, i);
     if (c >= 0x30 && c <= 0x39) i++;
     else break;
   }
@@ -254,13 +258,14 @@ export function compileOperator(
         for (let b = from; b <= Math.min(to, 255); b++) allowed[b] = 1;
       }
       return op((input) => {
-        for (let i = 0; i < input.length; i++) if (!allowed[input.charCodeAt(i) & 0xff]) return YES;
+        for (let i = 0, end = input.length; i < end; i++)
+          if (!allowed[String.prototype.charCodeAt.call(input, i) & 0xff]) return YES;
         return NO;
       });
     }
     case 'validateurlencoding':
       return op((input) => {
-        for (let i = 0; i < input.length; i++) {
+        for (let i = 0, end = input.length; i < end; i++) {
           if (input[i] !== '%') continue;
           if (i + 2 >= input.length) return YES;
           if (!/[0-9a-fA-F]/.test(input[i + 1]) || !/[0-9a-fA-F]/.test(input[i + 2])) return YES;
@@ -306,7 +311,7 @@ export function isValidUtf8(input: string): boolean {
   const n = input.length;
   let i = 0;
   while (i < n) {
-    const c = input.charCodeAt(i);
+    const c = String.prototype.charCodeAt.call(input, i);
     if (c < 0x80) {
       i++;
       continue;
@@ -329,7 +334,7 @@ export function isValidUtf8(input: string): boolean {
     } else return false;
     if (i + len > n) return false;
     for (let k = 1; k < len; k++) {
-      const cc = input.charCodeAt(i + k);
+      const cc = String.prototype.charCodeAt.call(input, i + k);
       if ((cc & 0xc0) !== 0x80) return false;
       cp = (cp << 6) | (cc & 0x3f);
     }

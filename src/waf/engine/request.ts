@@ -51,8 +51,8 @@ export type BodyProcessor = 'URLENCODED' | 'MULTIPART' | 'JSON' | 'XML' | undefi
 function latin1(s: string): string {
   // Header values reach us as JavaScript strings; characters above 0xFF (never sent as such by HTTP/1)
   // are re-read as their UTF-8 bytes.
-  for (let i = 0; i < s.length; i++) {
-    if (s.charCodeAt(i) > 0xff) return Buffer.from(s, 'utf8').toString('latin1');
+  for (let i = 0, end = s.length; i < end; i++) {
+    if (String.prototype.charCodeAt.call(s, i) > 0xff) return Buffer.from(s, 'utf8').toString('latin1');
   }
   return s;
 }
@@ -295,8 +295,11 @@ function readJson(c: Collections, body: Buffer, options: RequestReadOptions): bo
   const n = src.length;
   let i = 0;
   const space = () => {
-    for (let ch = src.charCodeAt(i); ch === 0x20 || ch === 0x09 || ch === 0x0a || ch === 0x0d; )
-      ch = src.charCodeAt(++i);
+    for (
+      let ch = String.prototype.charCodeAt.call(src, i);
+      ch === 0x20 || ch === 0x09 || ch === 0x0a || ch === 0x0d;
+    )
+      ch = String.prototype.charCodeAt.call(src, ++i);
   };
   /** The string token at `i` (an opening quote), decoded. */
   const string = (): string => {
@@ -304,7 +307,7 @@ function readJson(c: Collections, body: Buffer, options: RequestReadOptions): bo
     for (;;) {
       const q = src.indexOf('"', i + 1);
       let k = q - 1;
-      while (src.charCodeAt(k) === 0x5c) k--;
+      while (String.prototype.charCodeAt.call(src, k) === 0x5c) k--;
       i = q;
       if ((q - 1 - k) % 2 === 0) break;
     }

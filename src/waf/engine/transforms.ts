@@ -49,9 +49,17 @@ export function urlDecode(input: string): string {
   let out = '';
   const n = input.length;
   for (let i = 0; i < n; i++) {
-    const c = input.charCodeAt(i);
-    if (c === 0x25 && i + 2 < n && isHex(input.charCodeAt(i + 1)) && isHex(input.charCodeAt(i + 2))) {
-      out += String.fromCharCode(hexValue(input.charCodeAt(i + 1)) * 16 + hexValue(input.charCodeAt(i + 2)));
+    const c = String.prototype.charCodeAt.call(input, i);
+    if (
+      c === 0x25 &&
+      i + 2 < n &&
+      isHex(String.prototype.charCodeAt.call(input, i + 1)) &&
+      isHex(String.prototype.charCodeAt.call(input, i + 2))
+    ) {
+      out += String.fromCharCode(
+        hexValue(String.prototype.charCodeAt.call(input, i + 1)) * 16 +
+          hexValue(String.prototype.charCodeAt.call(input, i + 2)),
+      );
       i += 2;
     } else if (c === 0x2b) out += ' ';
     else out += input[i];
@@ -65,9 +73,17 @@ export function uriDecode(input: string): string {
   let out = '';
   const n = input.length;
   for (let i = 0; i < n; i++) {
-    const c = input.charCodeAt(i);
-    if (c === 0x25 && i + 2 < n && isHex(input.charCodeAt(i + 1)) && isHex(input.charCodeAt(i + 2))) {
-      out += String.fromCharCode(hexValue(input.charCodeAt(i + 1)) * 16 + hexValue(input.charCodeAt(i + 2)));
+    const c = String.prototype.charCodeAt.call(input, i);
+    if (
+      c === 0x25 &&
+      i + 2 < n &&
+      isHex(String.prototype.charCodeAt.call(input, i + 1)) &&
+      isHex(String.prototype.charCodeAt.call(input, i + 2))
+    ) {
+      out += String.fromCharCode(
+        hexValue(String.prototype.charCodeAt.call(input, i + 1)) * 16 +
+          hexValue(String.prototype.charCodeAt.call(input, i + 2)),
+      );
       i += 2;
     } else out += input[i];
   }
@@ -108,28 +124,30 @@ export function urlDecodeUni(input: string, unicodeMap?: Uint8Array): string {
   let out = '';
   const n = input.length;
   for (let i = 0; i < n; i++) {
-    const c = input.charCodeAt(i);
+    const c = String.prototype.charCodeAt.call(input, i);
     if (c === 0x25) {
-      const u = input.charCodeAt(i + 1);
+      const u = String.prototype.charCodeAt.call(input, i + 1);
       if (
         (u === 0x75 || u === 0x55) &&
         i + 5 < n &&
-        isHex(input.charCodeAt(i + 2)) &&
-        isHex(input.charCodeAt(i + 3)) &&
-        isHex(input.charCodeAt(i + 4)) &&
-        isHex(input.charCodeAt(i + 5))
+        isHex(String.prototype.charCodeAt.call(input, i + 2)) &&
+        isHex(String.prototype.charCodeAt.call(input, i + 3)) &&
+        isHex(String.prototype.charCodeAt.call(input, i + 4)) &&
+        isHex(String.prototype.charCodeAt.call(input, i + 5))
       ) {
         const code =
-          (hexValue(input.charCodeAt(i + 2)) << 12) |
-          (hexValue(input.charCodeAt(i + 3)) << 8) |
-          (hexValue(input.charCodeAt(i + 4)) << 4) |
-          hexValue(input.charCodeAt(i + 5));
+          (hexValue(String.prototype.charCodeAt.call(input, i + 2)) << 12) |
+          (hexValue(String.prototype.charCodeAt.call(input, i + 3)) << 8) |
+          (hexValue(String.prototype.charCodeAt.call(input, i + 4)) << 4) |
+          hexValue(String.prototype.charCodeAt.call(input, i + 5));
         out += String.fromCharCode(unicodeMap?.[code] || unicodeToByte(code));
         i += 5;
         continue;
       }
-      if (i + 2 < n && isHex(u) && isHex(input.charCodeAt(i + 2))) {
-        out += String.fromCharCode(hexValue(u) * 16 + hexValue(input.charCodeAt(i + 2)));
+      if (i + 2 < n && isHex(u) && isHex(String.prototype.charCodeAt.call(input, i + 2))) {
+        out += String.fromCharCode(
+          hexValue(u) * 16 + hexValue(String.prototype.charCodeAt.call(input, i + 2)),
+        );
         i += 2;
         continue;
       }
@@ -156,7 +174,7 @@ export function htmlEntityDecode(input: string): string {
   const n = input.length;
   let i = 0;
   while (i < n) {
-    if (input.charCodeAt(i) !== 0x26 || i + 1 >= n) {
+    if (String.prototype.charCodeAt.call(input, i) !== 0x26 || i + 1 >= n) {
       out += input[i++];
       continue;
     }
@@ -168,7 +186,10 @@ export function htmlEntityDecode(input: string): string {
       const start = j;
       while (
         j < n &&
-        (hex ? isHex(input.charCodeAt(j)) : input.charCodeAt(j) >= 0x30 && input.charCodeAt(j) <= 0x39)
+        (hex
+          ? isHex(String.prototype.charCodeAt.call(input, j))
+          : String.prototype.charCodeAt.call(input, j) >= 0x30 &&
+            String.prototype.charCodeAt.call(input, j) <= 0x39)
       )
         j++;
       if (j > start) {
@@ -208,10 +229,19 @@ export function jsDecode(input: string): string {
       continue;
     }
     const e = input[i + 1];
-    if (e === 'u' && i + 5 < n && [2, 3, 4, 5].every((k) => isHex(input.charCodeAt(i + k)))) {
+    if (
+      e === 'u' &&
+      i + 5 < n &&
+      [2, 3, 4, 5].every((k) => isHex(String.prototype.charCodeAt.call(input, i + k)))
+    ) {
       out += String.fromCharCode(unicodeToByte(Number.parseInt(input.slice(i + 2, i + 6), 16)));
       i += 6;
-    } else if (e === 'x' && i + 3 < n && isHex(input.charCodeAt(i + 2)) && isHex(input.charCodeAt(i + 3))) {
+    } else if (
+      e === 'x' &&
+      i + 3 < n &&
+      isHex(String.prototype.charCodeAt.call(input, i + 2)) &&
+      isHex(String.prototype.charCodeAt.call(input, i + 3))
+    ) {
       out += String.fromCharCode(Number.parseInt(input.slice(i + 2, i + 4), 16));
       i += 4;
     } else if (e >= '0' && e <= '7') {
@@ -244,13 +274,13 @@ export function cssDecode(input: string): string {
       continue;
     }
     let j = i + 1;
-    while (j < n && j < i + 7 && isHex(input.charCodeAt(j))) j++;
+    while (j < n && j < i + 7 && isHex(String.prototype.charCodeAt.call(input, j))) j++;
     if (j > i + 1) {
       const digits = input.slice(i + 1, j);
       let code = Number.parseInt(digits, 16);
       if (digits.length > 2) code = unicodeToByte(code & 0xffff);
       out += String.fromCharCode(code & 0xff);
-      if (j < n && isSpace(input.charCodeAt(j))) j++;
+      if (j < n && isSpace(String.prototype.charCodeAt.call(input, j))) j++;
       i = j;
       continue;
     }
@@ -267,8 +297,8 @@ export function cssDecode(input: string): string {
 /** Multi-byte UTF-8 sequences become `%uXXXX`; everything else is kept. */
 export function utf8toUnicode(input: string): string {
   let hasHigh = false;
-  for (let i = 0; i < input.length; i++) {
-    if (input.charCodeAt(i) >= 0x80) {
+  for (let i = 0, end = input.length; i < end; i++) {
+    if (String.prototype.charCodeAt.call(input, i) >= 0x80) {
       hasHigh = true;
       break;
     }
@@ -278,7 +308,7 @@ export function utf8toUnicode(input: string): string {
   const n = input.length;
   let i = 0;
   while (i < n) {
-    const c = input.charCodeAt(i);
+    const c = String.prototype.charCodeAt.call(input, i);
     let len = 0;
     let cp = 0;
     if (c >= 0xc2 && c <= 0xdf) {
@@ -293,7 +323,7 @@ export function utf8toUnicode(input: string): string {
     }
     let ok = len > 0 && i + len <= n;
     for (let k = 1; ok && k < len; k++) {
-      const cc = input.charCodeAt(i + k);
+      const cc = String.prototype.charCodeAt.call(input, i + k);
       if ((cc & 0xc0) !== 0x80) ok = false;
       else cp = (cp << 6) | (cc & 0x3f);
     }
@@ -315,15 +345,15 @@ export function removeNulls(input: string): string {
 /** Removes white space, the no-break space (0xA0) included. */
 export function removeWhitespace(input: string): string {
   let any = false;
-  for (let i = 0; i < input.length && !any; i++) {
-    const c = input.charCodeAt(i);
+  for (let i = 0, end = input.length; i < end && !any; i++) {
+    const c = String.prototype.charCodeAt.call(input, i);
     any = isSpace(c) || c === 0xa0;
   }
   if (!any) return input;
   const buf = scratchFor(input.length);
   let n = 0;
-  for (let i = 0; i < input.length; i++) {
-    const c = input.charCodeAt(i);
+  for (let i = 0, end = input.length; i < end; i++) {
+    const c = String.prototype.charCodeAt.call(input, i);
     if (!isSpace(c) && c !== 0xa0) buf[n++] = c;
   }
   return stringOf(buf, n);
@@ -334,8 +364,8 @@ export function compressWhitespace(input: string): string {
   if (!hasWhitespaceToCompress(input)) return input;
   let out = '';
   let inSpace = false;
-  for (let i = 0; i < input.length; i++) {
-    const c = input.charCodeAt(i);
+  for (let i = 0, end = input.length; i < end; i++) {
+    const c = String.prototype.charCodeAt.call(input, i);
     if (isSpace(c) || c === 0xa0) {
       if (!inSpace) out += ' ';
       inSpace = true;
@@ -349,10 +379,10 @@ export function compressWhitespace(input: string): string {
 
 /** Whether compressWhitespace changes anything: a white space other than a lone ` `. */
 function hasWhitespaceToCompress(input: string): boolean {
-  for (let i = 0; i < input.length; i++) {
-    const c = input.charCodeAt(i);
+  for (let i = 0, end = input.length; i < end; i++) {
+    const c = String.prototype.charCodeAt.call(input, i);
     if (c === 0x20) {
-      const d = input.charCodeAt(i + 1);
+      const d = String.prototype.charCodeAt.call(input, i + 1);
       if (isSpace(d) || d === 0xa0) return true;
     } else if (isSpace(c) || c === 0xa0) return true;
   }
@@ -361,12 +391,12 @@ function hasWhitespaceToCompress(input: string): boolean {
 
 /** Whether cmdLine leaves the input as it is: nothing to drop, lower-case, lone spaces not before `/` or `(`. */
 function cmdLineKeeps(input: string): boolean {
-  for (let i = 0; i < input.length; i++) {
-    const c = input.charCodeAt(i);
+  for (let i = 0, end = input.length; i < end; i++) {
+    const c = String.prototype.charCodeAt.call(input, i);
     if (c === 0x22 || c === 0x27 || c === 0x5c || c === 0x5e || c === 0x2c || c === 0x3b) return false;
     if (c >= 0x41 && c <= 0x5a) return false;
     if (c === 0x20) {
-      const d = input.charCodeAt(i + 1);
+      const d = String.prototype.charCodeAt.call(input, i + 1);
       if (d === 0x20 || d === 0x2f || d === 0x28 || (d >= 0x09 && d <= 0x0d)) return false;
     } else if (c >= 0x09 && c <= 0x0d) return false;
   }
@@ -379,8 +409,8 @@ export function cmdLine(input: string): string {
   const buf = scratchFor(input.length);
   let n = 0;
   let space = false;
-  for (let i = 0; i < input.length; i++) {
-    const c = input.charCodeAt(i);
+  for (let i = 0, end = input.length; i < end; i++) {
+    const c = String.prototype.charCodeAt.call(input, i);
     // `"` `'` `\` `^` dropped.
     if (c === 0x22 || c === 0x27 || c === 0x5c || c === 0x5e) continue;
     // White space, `,` and `;`: one space for a run.
@@ -402,8 +432,8 @@ export function cmdLine(input: string): string {
 /** ASCII lower case (bytes above 0x7F untouched, as C tolower in the C locale). */
 export function lowercase(input: string): string {
   let has = false;
-  for (let i = 0; i < input.length; i++) {
-    const c = input.charCodeAt(i);
+  for (let i = 0, end = input.length; i < end; i++) {
+    const c = String.prototype.charCodeAt.call(input, i);
     if (c >= 0x41 && c <= 0x5a) {
       has = true;
       break;
@@ -413,23 +443,24 @@ export function lowercase(input: string): string {
   // Plain ASCII: the built-in lower-casing is the same and much faster.
   if (isAscii(input)) return input.toLowerCase();
   let out = '';
-  for (let i = 0; i < input.length; i++) {
-    const c = input.charCodeAt(i);
+  for (let i = 0, end = input.length; i < end; i++) {
+    const c = String.prototype.charCodeAt.call(input, i);
     out += c >= 0x41 && c <= 0x5a ? String.fromCharCode(c + 32) : input[i];
   }
   return out;
 }
 
 function isAscii(input: string): boolean {
-  for (let i = 0; i < input.length; i++) if (input.charCodeAt(i) >= 0x80) return false;
+  for (let i = 0, end = input.length; i < end; i++)
+    if (String.prototype.charCodeAt.call(input, i) >= 0x80) return false;
   return true;
 }
 
 /** ASCII upper case. */
 export function uppercase(input: string): string {
   let out = '';
-  for (let i = 0; i < input.length; i++) {
-    const c = input.charCodeAt(i);
+  for (let i = 0, end = input.length; i < end; i++) {
+    const c = String.prototype.charCodeAt.call(input, i);
     out += c >= 0x61 && c <= 0x7a ? String.fromCharCode(c - 32) : input[i];
   }
   return out;
@@ -554,8 +585,8 @@ export function escapeSeqDecode(input: string): string {
     } else if (
       (e === 'x' || e === 'X') &&
       i + 3 < n &&
-      isHex(input.charCodeAt(i + 2)) &&
-      isHex(input.charCodeAt(i + 3))
+      isHex(String.prototype.charCodeAt.call(input, i + 2)) &&
+      isHex(String.prototype.charCodeAt.call(input, i + 3))
     ) {
       out += String.fromCharCode(Number.parseInt(input.slice(i + 2, i + 4), 16));
       i += 4;
@@ -589,8 +620,8 @@ export function base64Decode(input: string): string {
   let out = '';
   let acc = 0;
   let bits = 0;
-  for (let i = 0; i < input.length; i++) {
-    const c = input.charCodeAt(i);
+  for (let i = 0, end = input.length; i < end; i++) {
+    const c = String.prototype.charCodeAt.call(input, i);
     const v = c < 128 ? BASE64_VALUE[c] : -1;
     if (v < 0) break;
     acc = ((acc << 6) | v) & 0xffffff;
@@ -611,8 +642,8 @@ export function base64DecodeExt(input: string): string {
 /** Hex encoding of the bytes. */
 export function hexEncode(input: string): string {
   let out = '';
-  for (let i = 0; i < input.length; i++) {
-    const c = input.charCodeAt(i) & 0xff;
+  for (let i = 0, end = input.length; i < end; i++) {
+    const c = String.prototype.charCodeAt.call(input, i) & 0xff;
     out += HEX[c >> 4] + HEX[c & 15];
   }
   return out;
@@ -626,14 +657,14 @@ export function hexDecode(input: string): string {
 /** Removes leading white space (a loop, not a regular expression: linear on any input). */
 export function trimLeft(input: string): string {
   let i = 0;
-  while (i < input.length && isSpace(input.charCodeAt(i))) i++;
+  while (i < input.length && isSpace(String.prototype.charCodeAt.call(input, i))) i++;
   return input.slice(i);
 }
 
 /** Removes trailing white space. */
 export function trimRight(input: string): string {
   let i = input.length;
-  while (i > 0 && isSpace(input.charCodeAt(i - 1))) i--;
+  while (i > 0 && isSpace(String.prototype.charCodeAt.call(input, i - 1))) i--;
   return input.slice(0, i);
 }
 
@@ -748,8 +779,8 @@ const CLASS_OF_BYTE = (() => {
 /** The classes of the characters of `s` (one pass; code units above 0xFF count as `high`). */
 export function charClasses(s: string): number {
   let m = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
+  for (let i = 0, end = s.length; i < end; i++) {
+    const c = String.prototype.charCodeAt.call(s, i);
     m |= c <= 0xff ? CLASS_OF_BYTE[c] : CHAR.high;
   }
   return m;

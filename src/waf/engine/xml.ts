@@ -39,20 +39,20 @@ function validUtf8Prefix(bytes: string): number {
   const n = bytes.length;
   let i = 0;
   while (i < n) {
-    const b = bytes.charCodeAt(i);
+    const b = String.prototype.charCodeAt.call(bytes, i);
     if (b < 0x80) {
       i++;
       continue;
     }
     const len = b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
     if (len === 0 || i + len > n) return i;
-    const b1 = bytes.charCodeAt(i + 1);
+    const b1 = String.prototype.charCodeAt.call(bytes, i + 1);
     // The second byte's range excludes overlong forms, surrogates and code points above U+10FFFF.
     const lo = b === 0xe0 ? 0xa0 : b === 0xf0 ? 0x90 : 0x80;
     const hi = b === 0xed ? 0x9f : b === 0xf4 ? 0x8f : 0xbf;
     if (b1 < lo || b1 > hi) return i;
     for (let k = 2; k < len; k++) {
-      const bk = bytes.charCodeAt(i + k);
+      const bk = String.prototype.charCodeAt.call(bytes, i + k);
       if (bk < 0x80 || bk > 0xbf) return i;
     }
     i += len;
