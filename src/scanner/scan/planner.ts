@@ -363,3 +363,16 @@ function entityHint(path: string): string {
       .pop() ?? ''
   );
 }
+
+/**
+ * The item path a documented sub-resource path stands beside (`/products/{id}/with-stock` →
+ * `/products/{id}`), when the document names the item path for another method: the route a server may
+ * serve when its document has drifted.
+ */
+export function itemRouteBeside(spec: ApiDocument, op: Operation): string | undefined {
+  const m = /^(.*\/\{[^}]+\})\/[^/{}]+$/.exec(op.path);
+  if (!m) return undefined;
+  const item = m[1];
+  const documented = spec.operations.filter((o) => o.path === item);
+  return documented.length > 0 && !documented.some((o) => o.method === op.method) ? item : undefined;
+}

@@ -19,6 +19,7 @@ import {
   isBusinessFlow,
   isExcluded,
   isLoginOperation,
+  itemRouteBeside,
   jsonBodySchema,
   type PlannedRequest,
   planRequest,
@@ -51,6 +52,8 @@ const PRIVILEGED: Readonly<Record<string, unknown>> = {
   tier: 'premium',
 };
 /** Enum values that name a privilege (`role: [user, vet, admin]` → `admin`). */
+/** Inputs named as the server's own (`internal_status`, `internalNote`). */
+const INTERNAL = /(^|[_-])internal([_-]|$)|^internal[A-Z]/;
 const PRIVILEGED_VALUE = /admin|super|root|owner|staff|manager|premium|enterprise/i;
 /** Secrets, keys and personal data, by field name. */
 const SENSITIVE_KEY =
@@ -747,6 +750,14 @@ async function queryMassAssignment(
   for (const p of op.parameters) {
     if (p.in !== 'query') continue;
     const s = resolveSchema(ctx.spec, p.schema);
+    if (INTERNAL.test(p.name)) {
+      // A field the server keeps for itself (`internal_status`, `internalNote`), named so.
+      const type = schemaType(s);
+      if (type !== undefined && type !== 'string' && type !== 'boolean') continue;
+      injected[p.name] = type === 'boolean' ? 'true' : `pcinternal${Date.now().toString(36)}`;
+      why[p.name] = 'internal, declared';
+      continue;
+    }
     const listed = privilegedEnum(s);
     const value = p.name in PRIVILEGED ? PRIVILEGED[p.name] : listed;
     if (value === undefined || typeof value === 'object') continue;
@@ -763,7 +774,16 @@ async function queryMassAssignment(
   const plain = new URL(target.path, 'http://x');
   for (const name of Object.keys(injected)) plain.searchParams.delete(name);
   target = { ...target, path: `${plain.pathname}${plain.search}` };
-  const control = await ctx.send(target, as, ownProfile);
+  let control = await ctx.send(target, as, ownProfile);
+  const beside = itemRouteBeside(ctx.spec, op);
+  let served = '';
+  if ((control?.status === 404 || control?.status === 405) && beside !== undefined) {
+    // The documented route is not served: the item route the document names beside it (a drifted document).
+    const item = plain.pathname.split('/').slice(0, beside.split('/').length).join('/');
+    target = { ...target, path: `${item}${plain.search}` };
+    control = await ctx.send(target, as, ownProfile);
+    served = ` (served at ${op.method} ${beside})`;
+  }
   if (!isSuccess(control) || looksRefused(control)) return;
   const before = await ctx.send(read, as);
   if (!isSuccess(before)) return;
@@ -779,7 +799,7 @@ async function queryMassAssignment(
   if (stored.length === 0) return;
   ctx.report(SCAN_RULES.massAssignment, {
     operation: op,
-    message: `${op.method} ${op.path} stored query parameters a client must not set: ${stored.map((n) => `${n} (${why[n]})`).join(', ')}.`,
+    message: `${op.method} ${op.path}${served} stored query parameters a client must not set: ${stored.map((n) => `${n} (${why[n]})`).join(', ')}.`,
     evidence: evidenceOf(res, { fields: stored, identity: as.name }),
   });
 }
@@ -795,16 +815,23 @@ export function looksRefused(res: ScanResponse): boolean {
 }
 
 /** An update without a body that takes its inputs from the query, of the identity's own object. */
-async function queryUpdate(ctx: ScanContext, op: Operation, as: Identity): Promise<void> {
+async function queryUpdate(ctx: ScanContext, op: Operation, last: Identity): Promise<void> {
   if (op.method !== 'PUT' && op.method !== 'PATCH') return;
   if (!op.parameters.some((p) => p.in === 'query') || op.requestBody !== undefined) return;
-  const req = planRequest(ctx.spec, op, ctx.objects, { owner: as.name, allQuery: true });
-  if (req.invented.length > 0) return;
-  const own = !op.path.includes('{') || req.ownedPath || ctx.objects.isScanCreated(req.path.split('?')[0]);
-  if (!own) return;
   const get = ctx.spec.operations.find((o) => o.method === 'GET' && o.path === op.path && !isExcluded(o));
   if (!get) return;
-  await queryMassAssignment(ctx, op, as, req, planRequest(ctx.spec, get, ctx.objects, { owner: as.name }));
+  // The last identity's own object, else another ordinary identity's (each changes only what it owns).
+  const others = ctx.identities.filter((i) => i.name !== last.name).reverse();
+  for (const as of [last, ...others]) {
+    const req = planRequest(ctx.spec, op, ctx.objects, { owner: as.name, allQuery: true });
+    if (req.invented.length > 0) continue;
+    const path = req.path.split('?')[0];
+    const own = !op.path.includes('{') || req.ownedPath || ctx.objects.isScanCreated(path);
+    if (!own || (as !== last && !req.object)) continue;
+    const read = planRequest(ctx.spec, get, ctx.objects, { owner: as.name });
+    await queryMassAssignment(ctx, op, as, req, read);
+    return;
+  }
 }
 
 export const api3: Check = {

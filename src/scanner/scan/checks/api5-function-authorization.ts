@@ -22,6 +22,7 @@ import {
   isAdminOperation,
   isExcluded,
   isLoginOperation,
+  itemRouteBeside,
   jsonBodySchema,
   type PlannedRequest,
   planRequest,
@@ -261,19 +262,6 @@ export function managesPrivilegedCollection(spec: ScanContext['spec'], op: Opera
   });
 }
 
-/**
- * The item path a documented sub-resource path stands beside (`/products/{id}/with-stock` →
- * `/products/{id}`), when the document names the item path for another method: the route a server may
- * serve when its document has drifted.
- */
-function itemBeside(spec: ScanContext['spec'], op: Operation): string | undefined {
-  const m = /^(.*\/\{[^}]+\})\/[^/{}]+$/.exec(op.path);
-  if (!m) return undefined;
-  const item = m[1];
-  const documented = spec.operations.filter((o) => o.path === item);
-  return documented.length > 0 && !documented.some((o) => o.method === op.method) ? item : undefined;
-}
-
 async function replayChanges(ctx: ScanContext): Promise<void> {
   const user = ctx.identities[0];
   const ops = ctx.spec.operations.filter(
@@ -327,7 +315,7 @@ async function replayChanges(ctx: ScanContext): Promise<void> {
     const before = account && op.method === 'DELETE' ? await adminViews(ctx) : [];
     let res = await ctx.send(req, user);
     let served = '';
-    const beside = itemBeside(ctx.spec, op);
+    const beside = itemRouteBeside(ctx.spec, op);
     if ((res?.status === 404 || res?.status === 405) && beside !== undefined && req.object) {
       // The documented route is not served (404/405 on an object the scan created): the same method on the
       // item route the document names beside it, which a drifted document may have meant.
