@@ -68,8 +68,9 @@ test('a target that never answered is not waited for, and one that stays down fa
   try {
     assert.equal((await short.send({ method: 'GET', path: '/' })).status, 200);
     await crash(back);
+    // A request on the kept-alive connection the crash cut is not sent again (it may be what crashed it).
     assert.equal(await short.trySend({ method: 'GET', path: '/' }), undefined);
-    assert.equal(short.refusedAfterAnswering(), 1);
+    assert.equal(await short.trySend({ method: 'GET', path: '/' }), undefined);
   } finally {
     await short.close();
   }

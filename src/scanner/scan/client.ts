@@ -65,20 +65,15 @@ export interface ScanClient {
   /** Like send, but a network error or timeout resolves to undefined. */
   trySend(req: ScanRequest, options?: SendOptions): Promise<ScanResponse | undefined>;
   readonly requests: () => number;
-  /** Requests the target refused or cut after it had answered: it went away (and maybe came back). */
+  /** Requests whose connection the target refused after it had answered: it went away (and maybe came back). */
   readonly refusedAfterAnswering: () => number;
   close(): Promise<void>;
 }
 
-/**
- * A refused connection (nothing listens: the server is down or restarting), or, for a read, a kept-alive
- * connection the server cut (it went down between two requests); a write that was cut may be what crashed it.
- */
-function gone(err: unknown, method: string): boolean {
-  const read = method === 'GET' || method === 'HEAD' || method === 'OPTIONS';
+/** A refused connection: nothing listens (the server is down or restarting), so the request never reached it. */
+function refused(err: unknown): boolean {
   for (let e = err as { code?: unknown; cause?: unknown } | undefined, i = 0; e && i < 4; i++) {
     if (e.code === 'ECONNREFUSED') return true;
-    if (read && (e.code === 'UND_ERR_SOCKET' || e.code === 'ECONNRESET')) return true;
     e = e.cause as typeof e;
   }
   return false;
@@ -89,6 +84,7 @@ const MAX_BODY_CHARS = 256 * 1024;
  * Waits before sending again a request whose connection the target refused after it had answered before: a
  * server that crashed on an earlier request and is being restarted (a service manager, a container policy).
  * Only refused connections are retried: the request never reached the server, so sending it again is safe.
+ * A request on a connection the server cut is not: it may be what crashed it.
  */
 const RESTART_WAITS_MS = [250, 500, 1000, 2000];
 const MAX_COOKIES = 50;
@@ -169,8 +165,7 @@ export function createScanClient(options: ClientOptions): ScanClient {
           res = await request(url, { method: req.method as 'GET', headers, body, dispatcher: agent, signal });
           break;
         } catch (err) {
-          if (!answered || !gone(err, req.method) || attempt >= RESTART_WAITS_MS.length || signal.aborted)
-            throw err;
+          if (!answered || !refused(err) || attempt >= RESTART_WAITS_MS.length || signal.aborted) throw err;
           if (attempt === 0) refusals++;
           await sleep(RESTART_WAITS_MS[attempt], signal);
         }
