@@ -244,6 +244,11 @@ interface Rule {
    * collection (never TX, MATCHED_*, counts or persistent collections) and that run no multiMatch.
    */
   skipCollections: readonly string[] | undefined;
+  /**
+   * For such a rule, its (collection, transformation chain) pairs, numbered at load: an evaluation unites
+   * the prefilter answers of each pair's values once, for every rule reading that pair.
+   */
+  skipPairs: Int32Array | undefined;
   /** Rule is an attack rule (tag attack-*), skipped on schema-typed arguments. */
   readonly attack: boolean;
 }
@@ -619,6 +624,7 @@ export function compileRules(
       paranoiaLevel: plTag ? Number(plTag.slice('paranoia-level/'.length)) : undefined,
       prefilter: -1,
       skipCollections: undefined,
+      skipPairs: undefined,
       attack: tags.some((t) => t.startsWith('attack-')),
     };
     return rule;
@@ -677,6 +683,10 @@ export function compileRules(
       if (list[list.length - 1] !== r.prefilter) list.push(r.prefilter);
     }
   };
+  // The (collection, chain) pairs skippable rules read.
+  const pairIds = new Map<string, number>();
+  const pairColl: string[] = [];
+  const pairChain: number[] = [];
   for (const steps of phases.values()) {
     for (const step of steps) {
       if (step.kind !== 'rule') continue;
@@ -690,6 +700,17 @@ export function compileRules(
       )
         continue;
       r.skipCollections = [...new Set(r.targets.map((x) => x.collection))];
+      r.skipPairs = Int32Array.from(r.skipCollections, (coll) => {
+        const name = `${coll}/${r.chainId}`;
+        let k = pairIds.get(name);
+        if (k === undefined) {
+          k = pairColl.length;
+          pairIds.set(name, k);
+          pairColl.push(coll);
+          pairChain.push(r.chainId);
+        }
+        return k;
+      });
     }
   }
   // `COLLECTION:key` targets on request collections, numbered by (collection, key).
@@ -721,6 +742,8 @@ export function compileRules(
     automaton,
     prefilters,
     keyTargets: keyIds.size,
+    pairColl,
+    pairChain: Int32Array.from(pairChain),
     chainParent: Int32Array.from(chainParent),
     chainTransform,
     chainCaseOnly: Uint8Array.from(chainCaseOnly, (x) => (x ? 1 : 0)),
@@ -753,6 +776,8 @@ interface EngineParts {
   readonly automaton: KeywordAutomaton | undefined;
   readonly prefilters: number;
   readonly keyTargets: number;
+  readonly pairColl: readonly string[];
+  readonly pairChain: Int32Array;
   readonly chainParent: Int32Array;
   readonly chainTransform: readonly Transform[];
   readonly chainCaseOnly: Uint8Array;
@@ -826,6 +851,17 @@ class Engine {
   private readonly keyEntries: Array<Entry[] | undefined>;
   private readonly keyStamp: Int32Array;
   private keyEpoch = 0;
+  /**
+   * The prefilters some value of each (collection, chain) pair holds: cell `pair * prefilters + p` is the
+   * current `keyEpoch` when one does; `pairStamp[pair]` is that epoch once the pair was united.
+   */
+  private readonly pairColl: readonly string[];
+  private readonly pairChain: Int32Array;
+  private readonly pairStamp: Int32Array;
+  private readonly pairHits: Int32Array;
+  /** The prefilters found in each hit-table row, as a list: row r's are rowFound[rowStart[r] .. rowStart[r + 1]). */
+  private rowFound: Int32Array;
+  private rowStart: Int32Array;
 
   constructor(parts: EngineParts) {
     this.phases = parts.phases;
@@ -849,6 +885,12 @@ class Engine {
     this.seen = new Int32Array(parts.prefilters);
     this.keyEntries = new Array<Entry[] | undefined>(parts.keyTargets).fill(undefined);
     this.keyStamp = new Int32Array(parts.keyTargets);
+    this.pairColl = parts.pairColl;
+    this.pairChain = parts.pairChain;
+    this.pairStamp = new Int32Array(parts.pairColl.length);
+    this.pairHits = new Int32Array(parts.pairColl.length * parts.prefilters);
+    this.rowFound = new Int32Array(1024);
+    this.rowStart = new Int32Array(65);
     this.found = new Int32Array(parts.prefilters);
     this.pfTable = new Int32Array(64 * parts.chainParent.length);
     this.tvTable = new Array<string | undefined>(64 * parts.chainParent.length).fill(undefined);
@@ -861,6 +903,7 @@ class Engine {
         : request;
     const { collections, bodyProcessor } = readRequestHeaders(limited, this.options);
     this.hitRowCount = 2;
+    this.rowStart[2] = 0;
     this.nextKeyEpoch();
     const t: Transaction = {
       request: limited,
@@ -933,17 +976,39 @@ class Engine {
    * strings (each value's transformations and automaton pass are memoized for the whole request). When
    * none does, the rule cannot match: its operator needs one of those strings.
    */
-  private mayMatch(rule: Rule, colls: readonly string[], t: Transaction): boolean {
+  private mayMatch(rule: Rule, pairs: Int32Array, t: Transaction): boolean {
     const p = rule.prefilter;
-    const chainId = rule.chainId;
-    for (let j = 0; j < colls.length; j++) {
-      const entries = t.c.get(colls[j]);
-      if (entries === undefined) continue;
-      for (let i = 0; i < entries.length; i++) {
-        if (this.holds(entries[i], chainId, p, t)) return true;
-      }
+    const width = this.prefilters;
+    const epoch = this.keyEpoch;
+    for (let j = 0; j < pairs.length; j++) {
+      const pair = pairs[j];
+      if (this.pairStamp[pair] !== epoch) this.unitePair(pair, t);
+      if (this.pairHits[pair * width + p] === epoch) return true;
     }
     return false;
+  }
+
+  /** Marks in `pairHits` every prefilter some value of the pair's collection holds through its chain. */
+  private unitePair(pair: number, t: Transaction): void {
+    const epoch = this.keyEpoch;
+    this.pairStamp[pair] = epoch;
+    const entries = t.c.get(this.pairColl[pair]);
+    if (entries === undefined) return;
+    const chainId = this.pairChain[pair];
+    const width = this.prefilters;
+    const base = pair * width;
+    const hits = this.pairHits;
+    for (let i = 0; i < entries.length; i++) {
+      const row = this.hitsOf(entries[i], chainId, t);
+      if (row === NO_HITS) continue;
+      if (row === ALL_HITS) {
+        hits.fill(epoch, base, base + width);
+        return;
+      }
+      const found = this.rowFound;
+      const end = this.rowStart[row + 1];
+      for (let k = this.rowStart[row]; k < end; k++) hits[base + found[k]] = epoch;
+    }
   }
 
   private runPhase(phase: number, t: Transaction): void {
@@ -963,7 +1028,7 @@ class Engine {
       t.matchedVar = '';
       t.matchedVarName = '';
       // No value it reads holds a string its operator needs: the rule cannot match.
-      const skip = rule.skipCollections;
+      const skip = rule.skipPairs;
       if (skip !== undefined && !this.mayMatch(rule, skip, t)) continue;
       if (!this.evaluateRule(rule, rule, t)) continue;
       // Jumps to the marker (the loop then steps past it).
@@ -1138,6 +1203,8 @@ class Engine {
     this.keyEpoch = (this.keyEpoch + 1) | 0;
     if (this.keyEpoch === 0) {
       this.keyStamp.fill(0);
+      this.pairStamp.fill(0);
+      this.pairHits.fill(0);
       this.keyEpoch = 1;
     }
   }
@@ -1244,6 +1311,20 @@ class Engine {
     const rows = this.hitRows;
     rows.fill(0, base, base + width);
     for (let i = 0; i < count; i++) rows[base + found[i]] = 1;
+    // The same answer as a list, for uniting the values of a collection.
+    if (row + 2 > this.rowStart.length) {
+      const grown = new Int32Array(Math.min(this.rowStart.length * 2, MAX_HIT_ROWS + 1));
+      grown.set(this.rowStart);
+      this.rowStart = grown;
+    }
+    const start = this.rowStart[row];
+    if (start + count > this.rowFound.length) {
+      const grown = new Int32Array(Math.max(start + count, this.rowFound.length * 2));
+      grown.set(this.rowFound);
+      this.rowFound = grown;
+    }
+    for (let i = 0; i < count; i++) this.rowFound[start + i] = found[i];
+    this.rowStart[row + 1] = start + count;
     return row;
   }
 
