@@ -75,3 +75,42 @@ test('a target that never answered is not waited for, and one that stays down fa
     await short.close();
   }
 });
+
+test('a target that stays down is waited for once; later requests fail at once until it answers again', async () => {
+  let server = await start();
+  const port = (server.address() as AddressInfo).port;
+  const client = createScanClient({
+    target: `http://127.0.0.1:${port}`,
+    concurrency: 1,
+    ratePerSecond: 1000,
+    timeoutMs: 10_000,
+  });
+  const servers: Server[] = [server];
+  try {
+    assert.equal((await client.send({ method: 'GET', path: '/' })).status, 200);
+    await crash(server);
+    await client.trySend({ method: 'GET', path: '/cut' }); // the kept-alive connection the crash cut, if any
+    assert.equal(await client.trySend({ method: 'GET', path: '/a' }), undefined); // waited, then gave up
+    const refusals = client.refusedAfterAnswering();
+    // Sent once each, without the waits: if they waited, the restart 0.5 s later would let /c through.
+    const back = new Promise<Server>((resolve) => setTimeout(() => resolve(start(port)), 500));
+    assert.equal(await client.trySend({ method: 'GET', path: '/b' }), undefined);
+    assert.equal(await client.trySend({ method: 'GET', path: '/c' }), undefined);
+    server = await back;
+    servers.push(server);
+    assert.equal(client.refusedAfterAnswering(), refusals + 2);
+    assert.equal((await client.send({ method: 'GET', path: '/d' })).status, 200);
+    await crash(server);
+    await client.trySend({ method: 'GET', path: '/cut' });
+    const restarted = new Promise<Server>((resolve) => setTimeout(() => resolve(start(port)), 300));
+    assert.equal(
+      (await client.trySend({ method: 'GET', path: '/e' }))?.status,
+      200,
+      'waits again once answered',
+    );
+    servers.push(await restarted);
+  } finally {
+    await client.close();
+    for (const s of servers) if (s.listening) await crash(s);
+  }
+});

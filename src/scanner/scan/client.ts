@@ -123,6 +123,8 @@ export function createScanClient(options: ClientOptions): ScanClient {
   let count = 0;
   let answered = false;
   let refusals = 0;
+  /** The last wait ran out: the target stays down, so the next requests fail at once until one connects. */
+  let down = false;
   const waiting: (() => void)[] = [];
 
   async function acquire(burst: boolean, signal?: AbortSignal): Promise<void> {
@@ -165,12 +167,17 @@ export function createScanClient(options: ClientOptions): ScanClient {
           res = await request(url, { method: req.method as 'GET', headers, body, dispatcher: agent, signal });
           break;
         } catch (err) {
-          if (!answered || !refused(err) || attempt >= RESTART_WAITS_MS.length || signal.aborted) throw err;
+          if (!answered || !refused(err) || signal.aborted) throw err;
           if (attempt === 0) refusals++;
+          if (down || attempt >= RESTART_WAITS_MS.length) {
+            down = true;
+            throw err;
+          }
           await sleep(RESTART_WAITS_MS[attempt], signal);
         }
       }
       answered = true;
+      down = false;
       let text = '';
       for await (const chunk of res.body) {
         if (text.length < MAX_BODY_CHARS) text += (chunk as Buffer).toString();
