@@ -19,6 +19,17 @@ export interface LineWriterOptions {
 export interface LineWriter {
   /** Queues one line (with its newline); false when it was dropped because too much is waiting. */
   write(line: string): boolean;
+  /**
+   * Queues one line that `fill` writes straight into the buffer (no string is made): `fill(buf, at, a, b)`
+   * writes at most `maxBytes` bytes from `at`, its newline included, and returns where it stopped. False
+   * when it was dropped because too much is waiting.
+   */
+  writeInto<A, B>(
+    maxBytes: number,
+    fill: (buf: Buffer, at: number, a: A, b: B) => number,
+    a: A,
+    b: B,
+  ): boolean;
   /** Hands what is gathered to the descriptor; `done` runs once everything queued so far is written. */
   flush(done?: (err?: Error) => void): void;
   /** Lines dropped because the descriptor could not keep up (or was closed). */
@@ -124,6 +135,24 @@ export function createLineWriter(opts: LineWriterOptions = {}): LineWriter {
         }
       }
       used += chunk.write(line, used, 'utf8');
+      if (queue.length > 0) pump();
+      return true;
+    },
+    writeInto(maxBytes, fill, a, b) {
+      if (broken) return drop();
+      if (queued + used + maxBytes > maxPending) return drop();
+      if (used + maxBytes > chunkBytes) {
+        seal();
+        if (maxBytes > chunkBytes) {
+          const big = Buffer.allocUnsafe(maxBytes);
+          const b2 = big.subarray(0, fill(big, 0, a, b));
+          queue.push(b2);
+          queued += b2.length;
+          pump();
+          return true;
+        }
+      }
+      used = fill(chunk, used, a, b);
       if (queue.length > 0) pump();
       return true;
     },
