@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { loadApiDocument } from '../../../openapi/load.ts';
 import { pathValues } from '../planner.ts';
-import { markBody, markNumbers } from './api1-bola.ts';
+import { markBody, markNumbers, referencedEntity } from './api1-bola.ts';
 
 describe('the update body API1 sends', () => {
   test('marks free-text strings only, so enums, dates and bounded fields stay valid', async () => {
@@ -46,5 +46,27 @@ describe('the action body API1 sends and the path values it judges', () => {
         { name: 'member_no', value: 'M-1/x' },
       ],
     );
+  });
+});
+
+describe('the reference fields API1 points at another identity’s objects', () => {
+  test('names the referenced collection, in any spelling', () => {
+    assert.equal(referencedEntity('credit_card_id'), 'creditcard');
+    assert.equal(referencedEntity('paymentMethodId'), 'paymentmethod');
+    assert.equal(referencedEntity('address_ids'), 'address');
+  });
+
+  test('leaves out recipients and people, which a caller may rightly name', () => {
+    for (const field of [
+      'to_account_id',
+      'recipientCardId',
+      'payee_id',
+      'friend_id',
+      'account_id',
+      'user_id',
+    ]) {
+      assert.equal(referencedEntity(field), undefined, field);
+    }
+    assert.equal(referencedEntity('id'), undefined);
   });
 });

@@ -607,10 +607,21 @@ async function ownershipFields(ctx: ScanContext, victim: Identity, attacker: Ide
   }
 }
 
+/**
+ * A reference to something the caller uses as its own (a card to pay with, an address to ship to), not a
+ * recipient: sending to another user's account, or naming a friend, is what such fields are for.
+ */
+const RECIPIENT =
+  /^(to|recipient|target|dest(ination)?|payee|beneficiary|receiver|friend|invitee|shared?_?with|assignee|parent)/i;
+const PERSON =
+  /^(user|account|member|customer|profile|contact|person|owner|author|team|group|org(anization)?)$/;
+
 /** The collection a reference names (`credit_card_id` → the entity `creditcard`), or undefined. */
-function referencedEntity(field: string): string | undefined {
+export function referencedEntity(field: string): string | undefined {
+  if (RECIPIENT.test(field)) return undefined;
   const m = /^([A-Za-z][\w-]*?)[_-]?(?:id|ids|Id|Ids|ID|IDs)$/.exec(field);
-  return m === null ? undefined : singular(m[1]);
+  const entity = m === null ? undefined : singular(m[1]);
+  return entity === undefined || PERSON.test(entity) ? undefined : entity;
 }
 
 function collectionEntity(collection: string): string {
