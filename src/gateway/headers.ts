@@ -1,8 +1,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ForwardingInfo } from '../shared/forwarding.ts';
-import { createIdSource } from './ids.ts';
+import { createHexWriter } from './ids.ts';
 
-const randomHex = createIdSource();
+const writeRandomHex = createHexWriter();
 
 /** Connection-specific fields never forwarded (RFC 9110 §7.6.1), plus the legacy ones proxies still see. */
 const HOP_BY_HOP = new Set([
@@ -297,16 +297,37 @@ const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(
 const ZERO_TRACE = '0'.repeat(32);
 const ZERO_SPAN = '0'.repeat(16);
 
-export interface TraceContext {
-  readonly traceId: string;
-  /** The gateway's own span id, sent upstream as the new parent id. */
-  readonly spanId: string;
-  readonly flags: string;
+/**
+ * The request's W3C trace context: the traceparent sent upstream (`00-{trace id}-{the gateway's span
+ * id}-{flags}`, 55 characters) and a new request id drawn with it. The ids are read out of the
+ * traceparent when asked for: most requests only send it on, and log the trace id once.
+ */
+export class TraceContext {
   /** The traceparent to send upstream. */
   readonly traceparent: string;
-  /** Eight random hex digits drawn with the ids above, for a new request id (`requestId`). */
-  readonly spare: string;
+  /** A new request id: the first half of the trace id and eight more random hex digits (`requestId`). */
+  readonly newRequestId: string;
+  constructor(traceparent: string, newRequestId: string) {
+    this.traceparent = traceparent;
+    this.newRequestId = newRequestId;
+  }
+  get traceId(): string {
+    return this.traceparent.slice(3, 35);
+  }
+  /** The gateway's own span id, sent upstream as the new parent id. */
+  get spanId(): string {
+    return this.traceparent.slice(36, 52);
+  }
+  get flags(): string {
+    return this.traceparent.slice(53, 55);
+  }
 }
+
+/**
+ * Where a trace context is assembled: the traceparent in bytes 0-54, the new request id in 55-78. Two
+ * strings are made from it, instead of a random hex string, its slices and their concatenations.
+ */
+const traceScratch = Buffer.from(`00-${'0'.repeat(32)}-${'0'.repeat(16)}-01${'0'.repeat(24)}`, 'latin1');
 
 /**
  * Continues a W3C Trace Context (`traceparent`) or starts one. A malformed or all-zero header is
@@ -314,10 +335,7 @@ export interface TraceContext {
  */
 export function continueTrace(header: string | string[] | undefined): TraceContext {
   const m = typeof header === 'string' ? TRACEPARENT.exec(header) : null;
-  // One draw of 28 random bytes for the span id, the spare and (for a new trace) the trace id.
-  const hex = randomHex(28);
-  const spanId = hex.slice(0, 16);
-  const spare = hex.slice(16, 24);
+  const out = traceScratch;
   if (
     m &&
     m[1] !== 'ff' &&
@@ -325,17 +343,25 @@ export function continueTrace(header: string | string[] | undefined): TraceConte
     m[3] !== ZERO_SPAN &&
     !(m[1] === '00' && header!.length !== 55)
   ) {
-    return { traceId: m[2], spanId, flags: m[4], traceparent: `00-${m[2]}-${spanId}-${m[4]}`, spare };
+    // The incoming trace id and flags, checked as lower-case hex above.
+    out.write(m[2], 3, 'latin1');
+    out.write(m[4], 53, 'latin1');
+  } else {
+    writeRandomHex(out, 3, 16);
+    out[53] = 0x30; // '0'
+    out[54] = 0x31; // '1': sampled
   }
-  const traceId = hex.slice(24);
-  return { traceId, spanId, flags: '01', traceparent: `00-${traceId}-${spanId}-01`, spare };
+  writeRandomHex(out, 36, 8);
+  out.copy(out, 55, 3, 19);
+  writeRandomHex(out, 71, 4);
+  return new TraceContext(out.toString('latin1', 0, 55), out.toString('latin1', 55, 79));
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
 
 /**
- * Request id: a well-formed incoming `X-Request-Id` from a trusted proxy, otherwise a new one (the first
- * half of the trace id and the trace context's spare random digits).
+ * Request id: a well-formed incoming `X-Request-Id` from a trusted proxy, otherwise the trace context's
+ * new one (the first half of the trace id and eight more random hex digits).
  */
 export function requestId(
   incoming: string | string[] | undefined,
@@ -343,5 +369,5 @@ export function requestId(
   trace: TraceContext,
 ): string {
   if (trustedPeer && typeof incoming === 'string' && REQUEST_ID.test(incoming)) return incoming;
-  return `${trace.traceId.slice(0, 16)}${trace.spare}`;
+  return trace.newRequestId;
 }
