@@ -740,166 +740,185 @@ function quoteContext(t: Token[], p: Paranoia): boolean {
 
 /** Rules that hold wherever they appear in the token stream. */
 function anywhere(t: Token[], p: Paranoia): boolean {
-  const n = t.length;
-  for (let i = 0; i < n; i++) {
-    const x = t[i];
-    switch (x.k) {
-      case 'U': {
-        const y = t[i + 1];
-        if (y === undefined) break;
-        if (y.k === '(' && t[i + 2]?.k === 'E') return true;
-        if (y.k === 'E' && y.v === 'select') {
-          const prev = t[i - 1];
-          if (prev !== undefined && (prev.k === 'n' || prev.k === 's' || prev.k === ')' || prev.k === 'c')) {
-            return true;
-          }
-          if (isStatement(t, i + 1, p)) return true;
-        }
-        break;
-      }
-      case ';': {
-        const y = t[i + 1];
-        if (y !== undefined && y.k === 'E' && isStatement(t, i + 1, p)) return true;
-        if (is(y, 'k', 'waitfor') || is(y, 'k', 'declare')) return true;
-        break;
-      }
-      case 'E':
-        if (i === 0 && isStatement(t, 0, p)) return true;
-        if (t[i - 1]?.k === '(' && x.v === 'select' && isStatement(t, i, p)) return true;
-        if (p >= 2 && (t[i - 1]?.k === '(' || t[i - 1]?.k === '&') && isStatement(t, i, p)) return true;
-        break;
-      case 'f': {
-        if (
-          STRONG_FUNCTIONS.has(x.v) ||
-          x.v.startsWith('xp_') ||
-          x.v.startsWith('utl_') ||
-          x.v.startsWith('dbms_')
-        ) {
-          // The argument list must itself read as SQL: `sleep(5)`, `char(0x41)`, `extractvalue(1,concat(...))`.
-          const a = t[i + 2];
-          const b = t[i + 3];
-          if (a === undefined) break;
-          const sqlArg =
-            ((a.k === 'n' || a.k === 's' || a.k === 'v') && (b?.k === ')' || b?.k === ',' || b?.k === 'o')) ||
-            a.k === 'E' ||
-            (a.k === 'f' && STRONG_FUNCTIONS.has(a.v)) ||
-            (a.k === '(' && b?.k === 'E');
-          if (!sqlArg) break;
-          const strong =
-            x.v === 'sleep' ||
-            x.v === 'benchmark' ||
-            x.v === 'pg_sleep' ||
-            x.v === 'load_file' ||
-            x.v === 'extractvalue' ||
-            x.v === 'updatexml' ||
-            x.v === 'sys_eval' ||
-            x.v === 'sys_exec' ||
-            x.v === 'gtid_subset' ||
-            x.v === 'pg_read_file' ||
-            x.v.startsWith('xp_') ||
-            x.v.startsWith('utl_') ||
-            x.v.startsWith('dbms_');
-          const prev = t[i - 1];
-          if (strong) return true;
-          // `iif(1=1,1,1/0)`, `elt(4521=4521,1)`: a branch on a comparison of two literals (sqlmap's probes).
-          if (
-            BRANCHING.has(x.v) &&
-            isLiteral(a) &&
-            b?.k === 'o' &&
-            EQUALITIES.has(b.v) &&
-            isLiteral(t[i + 4]) &&
-            (t[i + 5]?.k === ',' || t[i + 5]?.k === ')')
-          ) {
-            return true;
-          }
-          // Weaker functions count when they follow SQL syntax (an operator, a boolean, a clause).
-          if (
-            prev !== undefined &&
-            (prev.k === '&' || prev.k === 'E' || prev.k === ',' || prev.k === 'o' || prev.k === '(') &&
-            p >= 2
-          ) {
-            return true;
-          }
-          if (prev !== undefined && prev.k === '&' && a.k === 'f') return true;
-        }
-        break;
-      }
-      case 'k':
-        // `case when 1=1 then`: a conditional written in SQL.
-        if (x.v === 'case' && is(t[i + 1], 'k', 'when') && isCondition(t, i + 2, p)) {
-          for (let j = i + 3; j < n && j < i + 12; j++) if (is(t[j], 'k', 'then')) return true;
-        }
-        if (x.v === 'waitfor') {
-          const y = t[i + 1];
-          if (y !== undefined && (y.v === 'delay' || y.v === 'time' || y.v === '') && t[i + 2]?.k === 's')
-            return true;
-        }
-        if (x.v === 'into') {
-          const y = t[i + 1];
-          if (y !== undefined && (y.v === 'outfile' || y.v === 'dumpfile')) return true;
-        }
-        if (x.v === 'from' && t[i + 1]?.k === 'w') {
-          const name = t[i + 1].v;
-          for (const cat of CATALOGUES) if (name.startsWith(cat)) return true;
-        }
-        break;
-      case 'v':
-        if (x.v.startsWith('@@')) {
-          const name = x.v.slice(2);
-          const prev = t[i - 1];
-          if (
-            SYSTEM_VARIABLES.has(name) &&
-            (p >= 2 || (prev !== undefined && prev.k !== '?' && prev.k !== 'w'))
-          ) {
-            return true;
-          }
-        }
-        break;
-      case '&':
-        // A tautology or probe after a boolean: `or 1=1`, `and 'a'='a'`, `or 2>1`.
-        if (
-          isLiteral(t[i + 1]) &&
-          t[i + 2]?.k === 'o' &&
-          (EQUALITIES.has(t[i + 2].v) || p >= 2) &&
-          isLiteral(t[i + 3])
-        ) {
-          // At the very start (`or 1=1`) only when nothing but SQL follows.
-          const rest = t[i + 4];
-          if (i > 0 || p >= 2 || rest === undefined || rest.k === 'c' || rest.k === '&' || rest.k === ';')
-            return true;
-        }
-        if (p >= 2 && isOperand(t[i - 1]) && isCondition(t, i + 1, p) && t[i + 1]?.k !== 'w') return true;
-        // The same name on both sides (`hi or a=a`, `or x=x--`), when nothing but SQL follows.
-        if (
-          t[i + 1]?.k === 'w' &&
-          t[i + 3]?.k === 'w' &&
-          t[i + 1].v === t[i + 3].v &&
-          isTautology(t, i + 1)
-        ) {
-          const rest = t[i + 4];
-          if (rest === undefined || rest.k === 'c' || rest.k === '&' || rest.k === ';' || rest.k === ')')
-            return true;
-        }
-        break;
-      case '(':
-        // `(4521=4521)*4522`: a parenthesised comparison of two literals used as a number.
-        if (
-          isLiteral(t[i + 1]) &&
-          t[i + 2]?.k === 'o' &&
-          EQUALITIES.has(t[i + 2].v) &&
-          isLiteral(t[i + 3]) &&
-          t[i + 4]?.k === ')' &&
-          t[i + 5]?.k === 'o' &&
-          ARITHMETIC.has(t[i + 5].v)
-        ) {
-          return true;
-        }
-        break;
-      default:
-        break;
-    }
+  for (let i = 0; i < t.length; i++) if (ruleAt(t, i, p)) return true;
+  return false;
+}
+
+/** Whether a rule for the kind of token `i` holds there. */
+function ruleAt(t: Token[], i: number, p: Paranoia): boolean {
+  switch (t[i].k) {
+    case 'U':
+      return unionAt(t, i, p);
+    case ';':
+      return stackedAt(t, i, p);
+    case 'E':
+      return statementAt(t, i, p);
+    case 'f':
+      return functionCallAt(t, i, p);
+    case 'k':
+      return keywordAt(t, i, p);
+    case 'v':
+      return systemVariableAt(t, i, p);
+    case '&':
+      return booleanAt(t, i, p);
+    case '(':
+      return numericComparisonAt(t, i);
+    default:
+      return false;
+  }
+}
+
+/** `union (select`, and `union select` after a literal or a comment, or starting a statement. */
+function unionAt(t: Token[], i: number, p: Paranoia): boolean {
+  const y = t[i + 1];
+  if (y === undefined) return false;
+  if (y.k === '(' && t[i + 2]?.k === 'E') return true;
+  if (y.k !== 'E' || y.v !== 'select') return false;
+  const prev = t[i - 1];
+  if (prev !== undefined && (prev.k === 'n' || prev.k === 's' || prev.k === ')' || prev.k === 'c'))
+    return true;
+  return isStatement(t, i + 1, p);
+}
+
+/** A stacked query: `; select ...`, `; waitfor`, `; declare`. */
+function stackedAt(t: Token[], i: number, p: Paranoia): boolean {
+  const y = t[i + 1];
+  if (y !== undefined && y.k === 'E' && isStatement(t, i + 1, p)) return true;
+  return is(y, 'k', 'waitfor') || is(y, 'k', 'declare');
+}
+
+/** A statement at the start, or after `(` (a subquery) or, at paranoia 2, after a boolean. */
+function statementAt(t: Token[], i: number, p: Paranoia): boolean {
+  if (i === 0 && isStatement(t, 0, p)) return true;
+  if (t[i - 1]?.k === '(' && t[i].v === 'select' && isStatement(t, i, p)) return true;
+  return p >= 2 && (t[i - 1]?.k === '(' || t[i - 1]?.k === '&') && isStatement(t, i, p);
+}
+
+/** The functions attacks call (`sleep`, `xp_cmdshell`, `extractvalue`...) with an argument list that reads as SQL. */
+function functionCallAt(t: Token[], i: number, p: Paranoia): boolean {
+  const x = t[i];
+  if (
+    !(STRONG_FUNCTIONS.has(x.v) || x.v.startsWith('xp_') || x.v.startsWith('utl_') || x.v.startsWith('dbms_'))
+  )
+    return false;
+  // The argument list must itself read as SQL: `sleep(5)`, `char(0x41)`, `extractvalue(1,concat(...))`.
+  const a = t[i + 2];
+  const b = t[i + 3];
+  if (a === undefined) return false;
+  const sqlArg =
+    ((a.k === 'n' || a.k === 's' || a.k === 'v') && (b?.k === ')' || b?.k === ',' || b?.k === 'o')) ||
+    a.k === 'E' ||
+    (a.k === 'f' && STRONG_FUNCTIONS.has(a.v)) ||
+    (a.k === '(' && b?.k === 'E');
+  if (!sqlArg) return false;
+  if (isStrongFunction(x.v)) return true;
+  // `iif(1=1,1,1/0)`, `elt(4521=4521,1)`: a branch on a comparison of two literals (sqlmap's probes).
+  if (
+    BRANCHING.has(x.v) &&
+    isLiteral(a) &&
+    b?.k === 'o' &&
+    EQUALITIES.has(b.v) &&
+    isLiteral(t[i + 4]) &&
+    (t[i + 5]?.k === ',' || t[i + 5]?.k === ')')
+  ) {
+    return true;
+  }
+  const prev = t[i - 1];
+  // Weaker functions count when they follow SQL syntax (an operator, a boolean, a clause).
+  if (
+    prev !== undefined &&
+    (prev.k === '&' || prev.k === 'E' || prev.k === ',' || prev.k === 'o' || prev.k === '(') &&
+    p >= 2
+  ) {
+    return true;
+  }
+  return prev !== undefined && prev.k === '&' && a.k === 'f';
+}
+
+/** Functions that are an attack by themselves once their arguments read as SQL. */
+function isStrongFunction(name: string): boolean {
+  return (
+    name === 'sleep' ||
+    name === 'benchmark' ||
+    name === 'pg_sleep' ||
+    name === 'load_file' ||
+    name === 'extractvalue' ||
+    name === 'updatexml' ||
+    name === 'sys_eval' ||
+    name === 'sys_exec' ||
+    name === 'gtid_subset' ||
+    name === 'pg_read_file' ||
+    name.startsWith('xp_') ||
+    name.startsWith('utl_') ||
+    name.startsWith('dbms_')
+  );
+}
+
+/** `case when <condition> then`, `waitfor delay '...'`, `into outfile`, `from information_schema...`. */
+function keywordAt(t: Token[], i: number, p: Paranoia): boolean {
+  const x = t[i];
+  // `case when 1=1 then`: a conditional written in SQL.
+  if (x.v === 'case' && is(t[i + 1], 'k', 'when') && isCondition(t, i + 2, p)) {
+    for (let j = i + 3; j < t.length && j < i + 12; j++) if (is(t[j], 'k', 'then')) return true;
+  }
+  if (x.v === 'waitfor') {
+    const y = t[i + 1];
+    if (y !== undefined && (y.v === 'delay' || y.v === 'time' || y.v === '') && t[i + 2]?.k === 's')
+      return true;
+  }
+  if (x.v === 'into') {
+    const y = t[i + 1];
+    if (y !== undefined && (y.v === 'outfile' || y.v === 'dumpfile')) return true;
+  }
+  if (x.v === 'from' && t[i + 1]?.k === 'w') {
+    const name = t[i + 1].v;
+    for (const cat of CATALOGUES) if (name.startsWith(cat)) return true;
   }
   return false;
+}
+
+/** `@@version` and other system variables, at paranoia 1 only after SQL. */
+function systemVariableAt(t: Token[], i: number, p: Paranoia): boolean {
+  const x = t[i];
+  if (!x.v.startsWith('@@') || !SYSTEM_VARIABLES.has(x.v.slice(2))) return false;
+  const prev = t[i - 1];
+  return p >= 2 || (prev !== undefined && prev.k !== '?' && prev.k !== 'w');
+}
+
+/** A tautology or probe after a boolean: `or 1=1`, `and 'a'='a'`, `or 2>1`, `or x=x--`. */
+function booleanAt(t: Token[], i: number, p: Paranoia): boolean {
+  if (
+    isLiteral(t[i + 1]) &&
+    t[i + 2]?.k === 'o' &&
+    (EQUALITIES.has(t[i + 2].v) || p >= 2) &&
+    isLiteral(t[i + 3])
+  ) {
+    // At the very start (`or 1=1`) only when nothing but SQL follows.
+    const rest = t[i + 4];
+    if (i > 0 || p >= 2 || rest === undefined || rest.k === 'c' || rest.k === '&' || rest.k === ';')
+      return true;
+  }
+  if (p >= 2 && isOperand(t[i - 1]) && isCondition(t, i + 1, p) && t[i + 1]?.k !== 'w') return true;
+  // The same name on both sides (`hi or a=a`, `or x=x--`), when nothing but SQL follows.
+  if (t[i + 1]?.k === 'w' && t[i + 3]?.k === 'w' && t[i + 1].v === t[i + 3].v && isTautology(t, i + 1)) {
+    const rest = t[i + 4];
+    if (rest === undefined || rest.k === 'c' || rest.k === '&' || rest.k === ';' || rest.k === ')')
+      return true;
+  }
+  return false;
+}
+
+/** `(4521=4521)*4522`: a parenthesised comparison of two literals used as a number. */
+function numericComparisonAt(t: Token[], i: number): boolean {
+  return (
+    isLiteral(t[i + 1]) &&
+    t[i + 2]?.k === 'o' &&
+    EQUALITIES.has(t[i + 2].v) &&
+    isLiteral(t[i + 3]) &&
+    t[i + 4]?.k === ')' &&
+    t[i + 5]?.k === 'o' &&
+    ARITHMETIC.has(t[i + 5].v)
+  );
 }
 
 /** Rules for a value that sits where a number would (`id=1 or 1=1`). */
