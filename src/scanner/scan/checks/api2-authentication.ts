@@ -14,6 +14,7 @@
  */
 import { createHmac, randomBytes, randomInt, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Operation } from '../../../core/api-document.ts';
+import type { RuleInfo } from '../../finding.ts';
 import type { Check } from '../check.ts';
 import type { ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, isRefused, isSuccess, redact, type ScanContext } from '../context.ts';
@@ -23,6 +24,7 @@ import { isExcluded, jsonBodySchema, planRequest, requiresAuth } from '../planne
 import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, sampleValue } from '../schema.ts';
 import { similarity } from '../similarity.ts';
+import { refusedIn200 } from './api5-function-authorization.ts';
 import { secretsFromWords, weakHmacSecrets } from './weak-secrets.ts';
 
 const ATTEMPTS = 12;
@@ -34,6 +36,51 @@ const RESET_PATH = /forgot|reset|recover|password[/_-]?(reset|forgot)/i;
 const OTP_FIELD =
   /^((reset|login|auth|email|sms|phone|mfa|2fa|security|verify|confirm(ation)?)_?)?(otp|pin|totp|mfa|2fa|mfa_?code|otp_?code|pin_?code|verification_?code|one_?time_?(code|password)|sms_?code|code)$/i;
 const OTP_PATH = /otp|pin|mfa|2fa|totp|verify|verification|confirm|reset|code/i;
+/** A `token` input is the one-time code only on a path that names one (`/users/{id}/validate-otp?token=`). */
+const OTP_TOKEN_FIELD = /^((otp|mfa|2fa|totp)_?)?token$/i;
+const STRICT_OTP_PATH = /otp|mfa|2fa|totp|one[_-]?time/i;
+/** Query parameters that carry a password or another long-lived secret in the URL. */
+const SECRET_QUERY =
+  /^(pass(word)?|passwd|pwd|user_?password|new_?password|secret|client_?secret|api_?key|apikey)$/i;
+
+function rule(
+  id: string,
+  cwe: number[],
+  severity: RuleInfo['severity'],
+  title: string,
+  description: string,
+  remediation: string,
+): RuleInfo {
+  return Object.freeze({
+    id: `scan/${id}`,
+    owasp: 'API2:2023',
+    cwe,
+    severity,
+    title,
+    description,
+    remediation,
+  });
+}
+
+/** Authentication rules beyond the rule table's (kept here until the table takes them). */
+export const AUTH_RULES = {
+  credentialsInUrl: rule(
+    'api2-credentials-in-url',
+    [598],
+    'medium',
+    'Credentials in the URL',
+    'An operation takes a password or another secret as a query parameter: URLs end up in access logs, proxies, browser history and Referer headers.',
+    'Take credentials in the body of a POST (or an Authorization header), never in the URL.',
+  ),
+  weakPassword: rule(
+    'api2-weak-password-accepted',
+    [521],
+    'medium',
+    'Weak passwords accepted',
+    'The registration created an account whose password is one character long, and that account could log in.',
+    'Enforce a minimum password length (NIST SP 800-63B: at least 8) and refuse common and breached passwords at registration and on change.',
+  ),
+} as const;
 
 interface Jwt {
   readonly header: Record<string, unknown>;
@@ -122,9 +169,9 @@ async function referenceRequest(ctx: ScanContext, a: Identity) {
     const req = planRequest(ctx.spec, op, ctx.objects, { owner: a.name });
     if (op.path.includes('{') && !req.ownedPath) continue;
     const res = await ctx.send(req, a);
-    if (!isSuccess(res)) continue;
+    if (!isSuccess(res) || errorIn200(res)) continue;
     const anon = await ctx.send(req, null);
-    if (anon && isRefused(anon)) return req;
+    if (anon && (isRefused(anon) || errorIn200(anon))) return req;
   }
   return undefined;
 }
@@ -158,12 +205,39 @@ async function tokenInQuery(ctx: ScanContext, a: Identity): Promise<void> {
   }
 }
 
+/** Members of an answer that only reports an error (`{"error": "missing token"}`, `{"message": ..., "code": 401}`). */
+const ERROR_ONLY = new Set([
+  'error',
+  'errors',
+  'message',
+  'msg',
+  'detail',
+  'status',
+  'code',
+  'success',
+  'ok',
+]);
+
+/** A 2xx whose body is only an error report or a refusal: the API refused, with the wrong status. */
+export function errorIn200(res: ScanResponse): boolean {
+  if (refusedIn200(res)) return true;
+  const body = res.json;
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return false;
+  const keys = Object.keys(body);
+  return (
+    keys.length > 0 &&
+    keys.length <= 3 &&
+    keys.every((k) => ERROR_ONLY.has(k.toLowerCase())) &&
+    keys.some((k) => /^errors?$/i.test(k))
+  );
+}
+
 async function noCredentials(ctx: ScanContext, a: Identity): Promise<void> {
   for (const op of ctx.spec.operations) {
     if (op.method !== 'GET' || !requiresAuth(op) || isExcluded(op)) continue;
     const req = planRequest(ctx.spec, op, ctx.objects, { owner: a.name });
     const res = await ctx.send(req, null);
-    if (!isSuccess(res)) continue;
+    if (!isSuccess(res) || errorIn200(res)) continue;
     ctx.report(SCAN_RULES.noCredentials, {
       operation: op,
       message: `${op.method} ${op.path} declares security but answered ${res.status} without credentials.`,
@@ -527,7 +601,9 @@ async function otpGuessing(ctx: ScanContext, a: Identity, loginOp: Operation | u
       schema === undefined
         ? undefined
         : Object.keys(propertiesOf(ctx.spec, schema)).find((k) => OTP_FIELD.test(k));
-    const queryField = op.parameters.find((p) => p.in === 'query' && OTP_FIELD.test(p.name))?.name;
+    const otpQuery = (name: string) =>
+      OTP_FIELD.test(name) || (OTP_TOKEN_FIELD.test(name) && STRICT_OTP_PATH.test(op.path));
+    const queryField = op.parameters.find((p) => p.in === 'query' && otpQuery(p.name))?.name;
     const field = bodyField ?? queryField;
     if (!field || (/^code$/i.test(field) && !OTP_PATH.test(op.path))) continue;
     if (/coupon|voucher|promo|gift|redeem|referral|invite|discount/i.test(op.path)) continue;
@@ -571,6 +647,106 @@ async function otpGuessing(ctx: ScanContext, a: Identity, loginOp: Operation | u
   }
 }
 
+/**
+ * Operations that take a password or a secret in the query string, confirmed live: A's own credentials in
+ * the URL must answer (2xx or a redirect) otherwise than a wrong password does, so the API authenticates from
+ * the URL. The evidence names the parameters, never the values.
+ */
+async function credentialsInUrl(ctx: ScanContext, a: Identity): Promise<void> {
+  const login = a.login?.body ?? {};
+  const password = Object.entries(login).find(([k]) => PASSWORD_FIELD.test(k))?.[1];
+  for (const op of ctx.spec.operations) {
+    if (isExcluded(op) || op.method === 'DELETE') continue;
+    const secrets = op.parameters.filter((p) => p.in === 'query' && SECRET_QUERY.test(p.name));
+    if (secrets.length === 0) continue;
+    if (typeof password !== 'string') {
+      ctx.note?.({
+        rule: AUTH_RULES.credentialsInUrl,
+        operation: op,
+        reason: 'identity A has no login password',
+      });
+      continue;
+    }
+    const params: Record<string, string> = {};
+    for (const p of op.parameters) {
+      if (p.in !== 'query' || !USER_FIELD.test(p.name)) continue;
+      const own =
+        login[p.name] ??
+        Object.entries(login).find(([k]) => USER_FIELD.test(k) && !PASSWORD_FIELD.test(k))?.[1];
+      if (typeof own === 'string') params[p.name] = own;
+    }
+    const send = (pw: string) => {
+      const values = { ...params };
+      for (const p of secrets) values[p.name] = pw;
+      return ctx.send(planRequest(ctx.spec, op, ctx.objects, { params: values }), null);
+    };
+    const right = await send(password);
+    const wrong = await send(`pcx-${randomUUID().slice(0, 8)}`);
+    if (!right || !wrong || right.status >= 400) continue;
+    const outcome = (r: ScanResponse) => `${r.status} ${r.headers.location ?? ''} ${shape(r, [password])}`;
+    if (outcome(right) === outcome(wrong)) continue;
+    ctx.report(AUTH_RULES.credentialsInUrl, {
+      operation: op,
+      message: `${op.method} ${op.path} signs in with ${secrets.map((p) => p.name).join(', ')} in the query string (the right password answered ${right.status}, a wrong one ${wrong.status}${right.status === wrong.status ? ', otherwise' : ''}): the secret ends up in logs and browser history.`,
+      evidence: { parameters: secrets.map((p) => p.name), status: right.status, wrongStatus: wrong.status },
+    });
+  }
+}
+
+/** A registration: a POST without path parameters, not the login, with a password and a user name field. */
+function registrationOp(ctx: ScanContext, loginOp: Operation | undefined): Operation | undefined {
+  return ctx.spec.operations.find((op) => {
+    if (op.method !== 'POST' || op === loginOp || isExcluded(op) || op.path.includes('{')) return false;
+    if (LOGIN_PATH.test(op.path) || RESET_PATH.test(op.path)) return false;
+    const props = Object.keys(propertiesOf(ctx.spec, jsonBodySchema(op)));
+    return (
+      props.some((k) => /^pass(word)?$|^passwd$|^pwd$/i.test(k)) && props.some((k) => USER_FIELD.test(k))
+    );
+  });
+}
+
+/**
+ * Registers a new account with a one-character password, then logs in as it through A's login flow (its
+ * user name field taken from the registration's field of the same name): a signed-in answer proves the API
+ * took the password. Without a login flow whose fields the registration shares, nothing is judged.
+ */
+async function weakPassword(ctx: ScanContext, t: LoginTarget | undefined): Promise<void> {
+  const op = registrationOp(ctx, t?.op);
+  if (!op || !t) {
+    ctx.note?.({
+      rule: AUTH_RULES.weakPassword,
+      reason: op ? 'no login flow to try the new account' : 'no registration operation',
+    });
+    return;
+  }
+  const schema = jsonBodySchema(op);
+  const props = propertiesOf(ctx.spec, schema);
+  const passwordField = Object.keys(props).find((k) => /^pass(word)?$|^passwd$|^pwd$/i.test(k));
+  if (!passwordField || !(t.userField in props)) {
+    ctx.note?.({
+      rule: AUTH_RULES.weakPassword,
+      operation: op,
+      reason: 'the registration does not take the login fields',
+    });
+    return;
+  }
+  const body = { ...(sampleValue(ctx.spec, schema) as Record<string, unknown>), [passwordField]: '1' };
+  for (const [k, v] of Object.entries(body))
+    if (/^confirm|_confirm(ation)?$|^password2$/i.test(k) && typeof v === 'string') body[k] = '1';
+  const created = await ctx.send(planRequest(ctx.spec, op, ctx.objects, { body }), null);
+  if (!isSuccess(created)) return;
+  const login = await ctx.send(
+    loginRequest(t.flow, { [t.userField]: body[t.userField], [t.passwordField]: '1' }),
+    null,
+  );
+  if (!signedIn(t.flow, login)) return;
+  ctx.report(AUTH_RULES.weakPassword, {
+    operation: op,
+    message: `${op.method} ${op.path} registered an account with a one-character password, and ${t.flow.path} signed it in.`,
+    evidence: evidenceOf(created, { passwordLength: 1 }),
+  });
+}
+
 export const api2: Check = {
   id: 'API2',
   title: 'Broken authentication',
@@ -581,6 +757,8 @@ export const api2: Check = {
     SCAN_RULES.weakHmacSecret,
     SCAN_RULES.userEnumeration,
     SCAN_RULES.bruteForce,
+    AUTH_RULES.credentialsInUrl,
+    AUTH_RULES.weakPassword,
   ],
   async run(ctx) {
     const a = ctx.identities[0];
@@ -609,6 +787,8 @@ export const api2: Check = {
     if (target) await enumeration(ctx, target);
     await resetEnumeration(ctx, a, target);
     await otpGuessing(ctx, a, target?.op);
+    await credentialsInUrl(ctx, a);
+    await weakPassword(ctx, target);
     if (target) await bruteForce(ctx, target);
   },
 };
