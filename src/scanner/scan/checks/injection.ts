@@ -15,12 +15,19 @@
  *   asking for 0 s in between answering faster (the control). Only on inputs whose name or operation suggests a sink, to bound time.
  * - NoSQL: `{"$ne": ...}` in a JSON string field (or `name[$ne]=` in a query) must not widen the answer
  *   compared with the same value as a plain string and with `{"$eq": ...}` (the control).
+ * - Template, output-based, on inputs the answer shows: `{{7331*1709}}`, `${...}`, `<%= ... %>`, `#{...}` between
+ *   markers: only a template engine turns it into the product.
+ * - Path traversal, on inputs whose name or path suggests a file: `../` up to the root, then `etc/passwd` (or
+ *   `windows/win.ini`): the file's own lines must come back, absent from the baseline.
+ * - An input no identity reaches with a 2xx (the plain request fails: a command that errors, a template that
+ *   needs a value) still gets the probes that prove themselves (command, template and file output), as A.
  *
  * Inputs are probed a few at a time within a time budget; inputs left over are listed in the coverage as
  * skipped (`budget`), never reported as passing.
  */
 import { randomUUID } from 'node:crypto';
 import type { JsonObject, Operation } from '../../../core/api-document.ts';
+import type { RuleInfo } from '../../finding.ts';
 import type { ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
 import { isExcluded, jsonBodySchema, pathValues, planRequest } from '../planner.ts';
@@ -41,6 +48,57 @@ export const NOSQL_ERROR = /MongoError|MongoServerError|CastError|BSONError|unkn
 const JS_ERROR =
   /MongoError|MongoServerError|BSONError|SyntaxError: (missing|unexpected|unterminated|invalid or unexpected)/i;
 const CMD_OUTPUT = 'pcx42z';
+/** Template expressions between markers, one per syntax family; only an engine computes 7331*1709. */
+const TEMPLATE_PAYLOADS = [
+  'pcx{{7331*1709}}z',
+  'pcx${7331*1709}z',
+  'pcx<%= 7331*1709 %>z',
+  'pcx#{7331*1709}z',
+];
+const TEMPLATE_OUTPUT = 'pcx12528679z';
+/** Inputs that name a file to read or serve. */
+const FILE_INPUT =
+  /file|path|pic(ture)?|image|img|photo|avatar|icon|doc(ument)?|download|attach|template|page|include|resource|asset|load|read|folder|dir$|^dir|log$|report/i;
+const TRAVERSAL_PAYLOADS = [
+  `${'../'.repeat(10)}etc/passwd`,
+  `${'....//'.repeat(10)}etc/passwd`,
+  '/etc/passwd',
+  `${'..\\'.repeat(10)}windows\\win.ini`,
+];
+/** Lines of the files the traversal asks for: `/etc/passwd`'s root entry, `win.ini`'s sections. */
+const FILE_CONTENT = /\broot:[^:\s]*:0:0:|^\[(fonts|extensions|mci extensions)\]\s*$/im;
+/** A parameter that names a column (`sort`, or "the column" in its description): a real column name works. */
+const COLUMN_DESCRIPTION = /\b(column|field name|attribute name|property name|sort key)\b/i;
+
+function rule(id: string, cwe: number[], title: string, description: string, remediation: string): RuleInfo {
+  return Object.freeze({
+    id: `scan/${id}`,
+    owasp: 'API8:2023',
+    cwe,
+    severity: 'critical',
+    title,
+    description,
+    remediation,
+  });
+}
+
+/** Injection rules beyond SQL, NoSQL and shell (kept here until the rule table takes them). */
+export const INJECTION_RULES = {
+  templateInjection: rule(
+    'api8-template-injection',
+    [1336, 94],
+    'Server-side template injection',
+    'A template expression in an input (`{{7331*1709}}` and its other syntaxes) came back evaluated: the input is rendered as a template, which usually runs code on the server.',
+    'Never render client input as a template; pass it to a fixed template as data.',
+  ),
+  pathTraversal: rule(
+    'api8-path-traversal',
+    [22, 23],
+    'Path traversal',
+    'An input that names a file, set to `../` segments up to the root and a system file, returned that file: any file the server may read can be downloaded.',
+    'Resolve names against a fixed directory and refuse any that leave it (compare the resolved path); prefer ids over file names.',
+  ),
+} as const;
 const CONCURRENCY = 3;
 /** Share of the check's time the injection probes may use. */
 const BUDGET_MS = 18_000;
@@ -90,17 +148,18 @@ export function injectionPoints(ctx: ScanContext): InjectionPoint[] {
   for (const op of ctx.spec.operations) {
     if (isExcluded(op) || op.method === 'DELETE' || op.method === 'HEAD' || op.method === 'OPTIONS') continue;
     const opLikely = LIKELY_SINK.test(op.path);
-    const add = (where: InputLocation, name: string, value: unknown) => {
+    const add = (where: InputLocation, name: string, value: unknown, description = '') => {
       if (urls.has(`${op.id}\0${name}`) || PAGE_PARAM.test(name.split('.').pop() ?? name)) return;
       out.push({
         op,
         in: where,
         name,
-        value: SORT_PARAM.test(name)
-          ? 'id'
-          : typeof value === 'string'
-            ? value
-            : `pc${randomUUID().slice(0, 6)}`,
+        value:
+          SORT_PARAM.test(name) || COLUMN_DESCRIPTION.test(description)
+            ? 'id'
+            : typeof value === 'string'
+              ? value
+              : `pc${randomUUID().slice(0, 6)}`,
         likely: opLikely || LIKELY_SINK.test(name),
       });
     };
@@ -110,7 +169,12 @@ export function injectionPoints(ctx: ScanContext): InjectionPoint[] {
       // Path parameters are probed even when typed integer: many APIs pass them to a query as text.
       if (!stringInput(s) && !(p.in === 'path' && (type === 'integer' || type === undefined))) continue;
       if (p.in !== 'path' && p.in !== 'query' && p.in !== 'header' && p.in !== 'cookie') continue;
-      add(p.in, p.name, p.raw.example ?? sampleValue(ctx.spec, p.schema, p.name));
+      add(
+        p.in,
+        p.name,
+        p.raw.example ?? sampleValue(ctx.spec, p.schema, p.name),
+        typeof p.raw.description === 'string' ? p.raw.description : '',
+      );
     }
     const json = jsonBodySchema(op);
     const form = json === undefined ? formSchema(op) : undefined;
@@ -148,6 +212,20 @@ function setMember(body: Record<string, unknown>, name: string, value: unknown):
   return { ...body, [head]: { ...inner, [name.slice(dot + 1)]: value } };
 }
 
+/**
+ * Path and required query parameters that name a column (`/search/{filter}/{query}` with "the column"):
+ * `id`, so the other inputs' probes reach the query instead of failing on an unknown column.
+ */
+function columnParams(op: Operation, except: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const p of op.parameters) {
+    if (p.name === except || !(p.in === 'path' || (p.in === 'query' && p.required))) continue;
+    const description = typeof p.raw.description === 'string' ? p.raw.description : '';
+    if (SORT_PARAM.test(p.name) || COLUMN_DESCRIPTION.test(description)) out[p.name] = 'id';
+  }
+  return out;
+}
+
 function makeProber(
   ctx: ScanContext,
   point: InjectionPoint,
@@ -155,6 +233,7 @@ function makeProber(
   base?: Readonly<Record<string, unknown>>,
 ): Prober {
   const { op } = point;
+  const columns = columnParams(op, point.name);
   const owner = as?.name;
   const json = jsonBodySchema(op);
   const form = json === undefined ? formSchema(op) : undefined;
@@ -168,7 +247,7 @@ function makeProber(
     point,
     as,
     send(value) {
-      const opts = owner !== undefined ? { owner } : {};
+      const opts = { ...(owner !== undefined ? { owner } : {}), params: columns };
       let req: ReturnType<typeof planRequest>;
       if (point.in === 'json' || point.in === 'form') {
         const body = setMember(sample ?? {}, point.name, value);
@@ -195,7 +274,7 @@ function makeProber(
       } else {
         req = planRequest(ctx.spec, op, ctx.objects, {
           ...opts,
-          params: { [point.name]: String(value) },
+          params: { ...columns, [point.name]: String(value) },
           ...(sample ? { body: sample } : {}),
           allQuery: false,
         });
@@ -242,26 +321,80 @@ async function delayed(
   return second && second.durationMs >= threshold ? second : undefined;
 }
 
-/** Probes one input; reports what it finds. Returns true when something was found. */
-async function probeInput(ctx: ScanContext, p: Prober, baseline: ScanResponse): Promise<boolean> {
+type Report = (rule: RuleInfo, how: string, res: ScanResponse, payload: unknown, extra?: object) => true;
+
+function reporter(ctx: ScanContext, p: Prober, blind = false): Report {
   const { point } = p;
-  const v = point.value;
   const where = `${point.in} ${point.in === 'json' || point.in === 'form' ? 'field' : 'parameter'} ${point.name}`;
-  const report = (
-    rule: typeof SCAN_RULES.sqlInjection,
-    how: string,
-    res: ScanResponse,
-    payload: unknown,
-    extra = {},
-  ) => {
+  const how = blind ? '; its plain request failed' : '';
+  return (rule, what, res, payload, extra = {}) => {
     ctx.report(rule, {
       operation: point.op,
       key: `${point.in}:${point.name}`,
-      message: `${point.op.method} ${point.op.path}: ${where} is injectable (${how})${p.as ? ` as ${p.as.name}` : ' without credentials'}.`,
+      message: `${point.op.method} ${point.op.path}: ${where} is injectable (${what}${how})${p.as ? ` as ${p.as.name}` : ' without credentials'}.`,
       evidence: evidenceOf(res, { location: point.in, parameter: point.name, payload, ...extra }),
     });
     return true;
   };
+}
+
+/**
+ * The probes whose answer proves itself, without comparing with a control: a shell's computed echo, a
+ * template engine's computed product, a system file's lines. `blind`: the plain request got no 2xx, so a
+ * probe that gets no answer at all (a hang) ends the input's probes.
+ */
+async function outputProbes(
+  p: Prober,
+  baselineText: string,
+  report: Report,
+  blind: boolean,
+): Promise<boolean> {
+  const v = p.point.value;
+  const probes: [RuleInfo, string, string, (text: string) => boolean][] = [];
+  for (const payload of [`${v};echo pcx$((6*7))z;`, `${v}$(echo pcx$((6*7))z)`, `${v}|echo pcx$((6*7))z`]) {
+    probes.push([
+      SCAN_RULES.commandInjection,
+      'an injected echo ran in a shell: its computed output came back',
+      payload,
+      (t) => t.includes(CMD_OUTPUT) && !baselineText.includes(CMD_OUTPUT),
+    ]);
+  }
+  // Templates render what they are given: only an input the answer shows (reflected) is worth the four syntaxes.
+  const reflected = v.length >= 6 && baselineText.includes(v);
+  for (const payload of reflected ? TEMPLATE_PAYLOADS : []) {
+    probes.push([
+      INJECTION_RULES.templateInjection,
+      'a template expression came back evaluated',
+      `${v}${payload}`,
+      (t) => t.includes(TEMPLATE_OUTPUT) && !baselineText.includes(TEMPLATE_OUTPUT),
+    ]);
+  }
+  if (FILE_INPUT.test(p.point.name) || FILE_INPUT.test(p.point.op.path)) {
+    for (const payload of TRAVERSAL_PAYLOADS) {
+      probes.push([
+        INJECTION_RULES.pathTraversal,
+        'a path up to the root returned a system file',
+        payload,
+        (t) => FILE_CONTENT.test(t) && !FILE_CONTENT.test(baselineText),
+      ]);
+    }
+  }
+  for (const [rule, what, payload, proves] of probes) {
+    const res = await p.send(payload);
+    if (res && proves(res.text)) return report(rule, what, res, payload);
+    if (!res && blind) return false;
+  }
+  return false;
+}
+
+/** Scans whose target went silent on an operator object. */
+const objectsKill = new WeakSet<ScanContext>();
+
+/** Probes one input; reports what it finds. Returns true when something was found. */
+async function probeInput(ctx: ScanContext, p: Prober, baseline: ScanResponse): Promise<boolean> {
+  const { point } = p;
+  const v = point.value;
+  const report = reporter(ctx, p);
 
   // A quote and its escaped form (the control): a parser that breaks on one and not the other is injectable.
   const q = await p.send(`${v}'`);
@@ -284,17 +417,8 @@ async function probeInput(ctx: ScanContext, p: Prober, baseline: ScanResponse): 
   }
   const quoteMatters =
     q !== undefined && qq !== undefined && normalised(q, [`${v}'`]) !== normalised(qq, [`${v}''`]);
-  // Command, output-based: only a shell computes 6*7.
-  for (const payload of [`${v};echo pcx$((6*7))z;`, `${v}$(echo pcx$((6*7))z)`, `${v}|echo pcx$((6*7))z`]) {
-    const res = await p.send(payload);
-    if (res?.text.includes(CMD_OUTPUT) && !baseline.text.includes(CMD_OUTPUT))
-      return report(
-        SCAN_RULES.commandInjection,
-        'an injected echo ran in a shell: its computed output came back',
-        res,
-        payload,
-      );
-  }
+  // Command, template and file output: only a shell computes 6*7, only an engine 7331*1709.
+  if (await outputProbes(p, baseline.text, report, false)) return true;
   // Boolean-based, against a value that matches nothing, in SQL and in server-side JavaScript.
   if (quoteMatters) {
     for (const [dialect, rule, op, eq] of [
@@ -328,9 +452,11 @@ async function probeInput(ctx: ScanContext, p: Prober, baseline: ScanResponse): 
     }
   }
   const none = `zq${randomUUID().slice(0, 6)}`;
-  // NoSQL operator objects (JSON fields and query parameters).
-  if (point.in === 'json' || point.in === 'query') {
+  // NoSQL operator objects (JSON fields and query parameters), until one goes unanswered: an API that dies
+  // on an object where it wants a string (an unhandled rejection) gets no more of them.
+  if ((point.in === 'json' || point.in === 'query') && !objectsKill.has(ctx)) {
     const ne = await p.send({ $ne: none });
+    if (ne === undefined) objectsKill.add(ctx);
     if (ne && NOSQL_ERROR.test(ne.text) && !NOSQL_ERROR.test(baseline.text))
       return report(SCAN_RULES.nosqlInjection, 'an operator object raised a MongoDB error', ne, {
         $ne: none,
@@ -472,6 +598,8 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
           const p = makeProber(ctx, point, as);
           const res = await p.send(point.value);
           if (isSuccess(res)) return { as, baseline: res, by: point };
+          // No answer at all (a hang, a crash): another identity would wait as long for nothing.
+          if (res === undefined) return undefined;
           // A sampled user name names nobody (`forgot-password` → 404): the identity's own does.
           const mine = ownFields(ctx, point.op, as);
           if (mine) {
@@ -503,7 +631,14 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
       }
       const r = await reaching(point);
       if (!r) {
-        outcomes.push({ point, status: 'skipped', reason: 'no identity got a 2xx baseline' });
+        // The probes that prove themselves need no baseline: a failing command or template still runs.
+        const p = makeProber(ctx, point, who[0]);
+        const found = await outputProbes(p, '', reporter(ctx, p, true), true);
+        outcomes.push(
+          found
+            ? { point, status: 'finding' }
+            : { point, status: 'skipped', reason: 'no identity got a 2xx baseline' },
+        );
         continue;
       }
       const own =
