@@ -76,7 +76,7 @@ test('a target that never answered is not waited for, and one that stays down fa
   }
 });
 
-test('a target that stays down is waited for once; later requests fail at once until it answers again', async () => {
+test('a target that stays down is waited for up to the patience; later requests fail at once until it answers again', async () => {
   let server = await start();
   const port = (server.address() as AddressInfo).port;
   const client = createScanClient({
@@ -84,6 +84,7 @@ test('a target that stays down is waited for once; later requests fail at once u
     concurrency: 1,
     ratePerSecond: 1000,
     timeoutMs: 10_000,
+    restartPatienceMs: 1000,
   });
   const servers: Server[] = [server];
   try {

@@ -48,6 +48,8 @@ export interface ClientOptions {
   readonly timeoutMs: number;
   readonly ca?: string;
   readonly insecureTls?: boolean;
+  /** How long to wait for a target that went away to come back (default 15 s). */
+  readonly restartPatienceMs?: number;
   /** Called after every response (passive checks read these). */
   readonly onResponse?: (req: ScanRequest, res: ScanResponse) => void;
 }
@@ -81,12 +83,15 @@ function refused(err: unknown): boolean {
 
 const MAX_BODY_CHARS = 256 * 1024;
 /**
- * Waits before sending again a request whose connection the target refused after it had answered before: a
- * server that crashed on an earlier request and is being restarted (a service manager, a container policy).
- * Only refused connections are retried: the request never reached the server, so sending it again is safe.
- * A request on a connection the server cut is not: it may be what crashed it.
+ * A request whose connection the target refused after it had answered before is sent again every half second:
+ * a server that crashed on an earlier request and is being restarted (a service manager, a container policy).
+ * The scan waits for it up to 15 s from the first refusal; past that the target counts as gone, and requests
+ * fail at once until one connects. Only refused connections are retried: the request never reached the
+ * server, so sending it again is safe. A request on a connection the server cut is not: it may be what
+ * crashed it.
  */
-const RESTART_WAITS_MS = [250, 500, 1000, 2000];
+const RESTART_WAIT_MS = 500;
+const RESTART_PATIENCE_MS = 15_000;
 const MAX_COOKIES = 50;
 
 /** Joins the target's base path and an operation path: `http://h/api` + `/v2/x` → `http://h/api/v2/x`. */
@@ -123,8 +128,8 @@ export function createScanClient(options: ClientOptions): ScanClient {
   let count = 0;
   let answered = false;
   let refusals = 0;
-  /** The last wait ran out: the target stays down, so the next requests fail at once until one connects. */
-  let down = false;
+  /** When the target started refusing connections (undefined while it answers). */
+  let downSince: number | undefined;
   const waiting: (() => void)[] = [];
 
   async function acquire(burst: boolean, signal?: AbortSignal): Promise<void> {
@@ -156,28 +161,28 @@ export function createScanClient(options: ClientOptions): ScanClient {
       headers['content-type'] ??= 'application/json';
     }
     await acquire(opts.burst === true, opts.signal);
-    const timeout = AbortSignal.timeout(opts.timeoutMs ?? options.timeoutMs);
-    const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
-    const started = performance.now();
     count++;
     try {
       let res: Awaited<ReturnType<typeof request>>;
+      let started: number;
+      // Each attempt has the whole request timeout: the waits for a restarting target come on top of it.
       for (let attempt = 0; ; attempt++) {
+        const timeout = AbortSignal.timeout(opts.timeoutMs ?? options.timeoutMs);
+        const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+        started = performance.now();
         try {
           res = await request(url, { method: req.method as 'GET', headers, body, dispatcher: agent, signal });
           break;
         } catch (err) {
           if (!answered || !refused(err) || signal.aborted) throw err;
           if (attempt === 0) refusals++;
-          if (down || attempt >= RESTART_WAITS_MS.length) {
-            down = true;
-            throw err;
-          }
-          await sleep(RESTART_WAITS_MS[attempt], signal);
+          downSince ??= performance.now();
+          if (performance.now() - downSince >= (options.restartPatienceMs ?? RESTART_PATIENCE_MS)) throw err;
+          await sleep(RESTART_WAIT_MS, opts.signal);
         }
       }
       answered = true;
-      down = false;
+      downSince = undefined;
       let text = '';
       for await (const chunk of res.body) {
         if (text.length < MAX_BODY_CHARS) text += (chunk as Buffer).toString();
