@@ -156,35 +156,59 @@ function collectAndTransform(
   head: ResponseHead,
   first: number,
 ): Writable {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  return new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      size += chunk.length;
-      if (size > MAX_INSPECTED_RESPONSE_BYTES) return cb(new Error('response body too large to inspect'));
-      chunks.push(chunk);
-      cb();
-    },
-    final(cb) {
-      let body: Buffer = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
-      const transformers = pipeline.bodyTransformers!;
-      for (let i = first; i < transformers.length; i++) {
-        const p = transformers[i];
-        if (i > first && p.handler.wantsResponseBody && !p.handler.wantsResponseBody(ex, head)) continue;
-        const out = p.handler.transformResponseBody!(ex, head, body);
-        if (!Buffer.isBuffer(out)) {
-          deny(f, out, p.name);
-          return cb();
-        }
-        body = out;
+  return new TransformedBody(f, ex, pipeline, head, first);
+}
+
+/** The collecting stream of `collectAndTransform`: its state in fields, its steps methods (no closures). */
+class TransformedBody extends Writable {
+  readonly f: Flight;
+  readonly ex: Exchange;
+  readonly pipeline: Pipeline;
+  readonly head: ResponseHead;
+  readonly first: number;
+  readonly chunks: Buffer[] = [];
+  size = 0;
+
+  constructor(f: Flight, ex: Exchange, pipeline: Pipeline, head: ResponseHead, first: number) {
+    super();
+    this.f = f;
+    this.ex = ex;
+    this.pipeline = pipeline;
+    this.head = head;
+    this.first = first;
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.size += chunk.length;
+    if (this.size > MAX_INSPECTED_RESPONSE_BYTES) {
+      cb(new Error('response body too large to inspect'));
+      return;
+    }
+    this.chunks.push(chunk);
+    cb();
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    const { f, ex, head, first, chunks } = this;
+    let body: Buffer = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, this.size);
+    const transformers = this.pipeline.bodyTransformers!;
+    for (let i = first; i < transformers.length; i++) {
+      const p = transformers[i];
+      if (i > first && p.handler.wantsResponseBody && !p.handler.wantsResponseBody(ex, head)) continue;
+      const out = p.handler.transformResponseBody!(ex, head, body);
+      if (!Buffer.isBuffer(out)) {
+        deny(f, out, p.name);
+        cb();
+        return;
       }
-      delete head.headers['transfer-encoding'];
-      head.headers['content-length'] = String(body.length);
-      f.res.writeHead(head.status, head.headers as Record<string, string | string[]>);
-      f.res.end(body);
-      cb();
-    },
-  });
+      body = out;
+    }
+    delete head.headers['transfer-encoding'];
+    head.headers['content-length'] = String(body.length);
+    f.res.writeHead(head.status, head.headers as Record<string, string | string[]>);
+    f.res.end(body);
+    cb();
+  }
 }
 
 /** Tells the breaker how the call went, once: `ok` unless the upstream failed or answered 5xx. */

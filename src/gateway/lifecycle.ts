@@ -233,12 +233,8 @@ function answerPreflight(f: Flight, api: ApiRuntime): boolean {
  */
 function readRequestBody(ctx: GatewayContext, f: Flight): void {
   const r = f.route!;
-  const tooLarge = () =>
-    problem(problems.payloadTooLarge, `the body may be at most ${r.maxBodyBytes} bytes`, {
-      reason: GATEWAY_DECISIONS.bodyTooLarge,
-    });
   if (f.declaredLength > r.maxBodyBytes) {
-    deny(f, tooLarge(), 'gateway');
+    deny(f, bodyTooLarge(r.maxBodyBytes), 'gateway');
     f.req.resume();
     return;
   }
@@ -250,20 +246,29 @@ function readRequestBody(ctx: GatewayContext, f: Flight): void {
     runRequestPolicies(ctx, f);
     return;
   }
-  readBody(f.req, r.maxBodyBytes).then(
-    (body) => {
-      if (body === undefined) {
-        deny(f, tooLarge(), 'gateway');
-        return;
-      }
-      f.ex!.body = body;
-      runRequestPolicies(ctx, f);
-    },
-    () => {
-      f.decision = GATEWAY_DECISIONS.clientAborted;
-      if (!f.res.headersSent) f.res.destroy();
-    },
-  );
+  readBody(f.req, r.maxBodyBytes, f, bodyRead, bodyAborted);
+}
+
+function bodyTooLarge(maxBodyBytes: number) {
+  return problem(problems.payloadTooLarge, `the body may be at most ${maxBodyBytes} bytes`, {
+    reason: GATEWAY_DECISIONS.bodyTooLarge,
+  });
+}
+
+/** The body is buffered (undefined: it was larger than the route allows). */
+function bodyRead(f: Flight, body: Buffer | undefined): void {
+  if (body === undefined) {
+    deny(f, bodyTooLarge(f.route!.maxBodyBytes), 'gateway');
+    return;
+  }
+  f.ex!.body = body;
+  runRequestPolicies(f.ctx, f);
+}
+
+/** The client went away (or its stream failed) before its body was whole. */
+function bodyAborted(f: Flight): void {
+  f.decision = GATEWAY_DECISIONS.clientAborted;
+  if (!f.res.headersSent) f.res.destroy();
 }
 
 /** Request policies: the route's request hooks in stage order; the first refusal answers. */

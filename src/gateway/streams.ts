@@ -33,30 +33,75 @@ export class ClientGone {
   }
 }
 
-/** Reads a body fully; resolves undefined when it exceeds `max` bytes. */
-export function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let over = false;
-    req.on('data', (c: Buffer) => {
-      if (over) return;
-      size += c.length;
-      if (size > max) {
-        over = true;
-        chunks.length = 0;
-        return;
-      }
-      chunks.push(c);
-    });
-    req.once('end', () =>
-      resolve(over ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)),
-    );
-    req.once('error', reject);
-    req.once('close', () => {
-      if (!req.complete) reject(new Error('client aborted'));
-    });
-  });
+/**
+ * Reads a body fully, then calls `onBody(arg, body)`, with undefined for a body over `max` bytes, or
+ * `onAbort(arg)` when the request fails or closes before its end; one of them, once. The listeners are
+ * the same functions for every request and find their state on it: no promise, closure or `once`
+ * wrapper per request (issue 18).
+ */
+export function readBody<T>(
+  req: IncomingMessage,
+  max: number,
+  arg: T,
+  onBody: (arg: T, body: Buffer | undefined) => void,
+  onAbort: (arg: T) => void,
+): void {
+  (req as BodyRequest)[BODY_READ] = new BodyRead(max, arg, onBody, onAbort) as BodyRead<unknown>;
+  req.on('data', onBodyData);
+  req.on('end', onBodyEnd);
+  req.on('error', onBodyFailed);
+  req.on('close', onBodyClose);
+}
+
+class BodyRead<T = unknown> {
+  readonly max: number;
+  readonly arg: T;
+  readonly onBody: (arg: T, body: Buffer | undefined) => void;
+  readonly onAbort: (arg: T) => void;
+  chunks: Buffer[] = [];
+  size = 0;
+  over = false;
+  settled = false;
+  constructor(max: number, arg: T, onBody: BodyRead<T>['onBody'], onAbort: BodyRead<T>['onAbort']) {
+    this.max = max;
+    this.arg = arg;
+    this.onBody = onBody;
+    this.onAbort = onAbort;
+  }
+}
+
+const BODY_READ = Symbol('bodyRead');
+type BodyRequest = IncomingMessage & { [BODY_READ]: BodyRead };
+
+function onBodyData(this: BodyRequest, c: Buffer): void {
+  const r = this[BODY_READ];
+  if (r.over) return;
+  r.size += c.length;
+  if (r.size > r.max) {
+    r.over = true;
+    r.chunks.length = 0;
+    return;
+  }
+  r.chunks.push(c);
+}
+
+function onBodyEnd(this: BodyRequest): void {
+  const r = this[BODY_READ];
+  if (r.settled) return;
+  r.settled = true;
+  const { chunks } = r;
+  r.onBody(r.arg, r.over ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, r.size));
+}
+
+function onBodyFailed(this: BodyRequest): void {
+  const r = this[BODY_READ];
+  if (r.settled) return;
+  r.settled = true;
+  r.onAbort(r.arg);
+}
+
+function onBodyClose(this: BodyRequest): void {
+  if (!this.complete) onBodyFailed.call(this);
 }
 
 /**
