@@ -345,79 +345,87 @@ function readCommand(s: string, i: number): CommandHit | undefined {
   // What follows the name: end, another separator, or an argument shaped like a path, option or number.
   let k = j;
   while (k < n && k - j < 64 && isSpace(s.charCodeAt(k))) k++;
-  let shellArgs = false;
-  if (k >= n) shellArgs = true;
-  else {
-    const c = s.charCodeAt(k);
-    const sawSpace = k > j;
-    // A command name ends at a space or a shell metacharacter; `;base64,` in a data URL is not a command.
-    if (
-      !sawSpace &&
-      !(
-        c === 59 ||
-        c === 124 ||
-        c === 38 ||
-        c === 60 ||
-        c === 62 ||
-        c === 96 ||
-        c === 41 ||
-        c === 10 ||
-        c === 36 ||
-        c === 40
-      )
-    ) {
-      return undefined;
-    }
-    shellArgs =
-      c === 47 || // /path
-      c === 45 || // -option
-      c === 46 || // ./file
-      c === 36 || // $VAR
-      c === 126 || // ~
-      c === 92 || // \path
-      c === 37 || // %VAR%
-      (c >= 48 && c <= 57) ||
-      c === 60 ||
-      c === 62 ||
-      c === 124 ||
-      c === 59 ||
-      c === 38 ||
-      c === 96 ||
-      c === 41 ||
-      c === 42 ||
-      c === 10 ||
-      c === 35 || // `; id #` (the rest of the line commented out)
-      // `type C:\x`, `dir c:\`
-      (isLetter(c) &&
-        s.charCodeAt(k + 1) === 58 &&
-        (s.charCodeAt(k + 2) === 92 ||
-          s.charCodeAt(k + 2) === 47 ||
-          k + 2 >= n ||
-          isSpace(s.charCodeAt(k + 2)))) ||
-      hasSubcommand(s, word, k) ||
-      // `wget http://…`, `curl https://…`: a URL for a command that fetches or connects.
-      (distinct && isUrlAt(s, k));
-    if (!shellArgs && sawSpace && isLetter(c) && (word === 'echo' || word === 'eval')) {
-      // `;echo vulnerable` (one word, then the end or a metacharacter), not "; echo chamber effects".
-      let w = k;
-      while (w < n && w - k < 64 && isWordChar(s.charCodeAt(w))) w++;
-      while (w < n && w - k < 80 && isSpace(s.charCodeAt(w))) w++;
-      const d = s.charCodeAt(w);
-      shellArgs =
-        w >= n ||
-        d === 59 ||
-        d === 124 ||
-        d === 38 ||
-        d === 62 ||
-        d === 60 ||
-        d === 96 ||
-        d === 10 ||
-        d === 35;
-    }
-  }
+  // A command name ends at a space or a shell metacharacter; `;base64,` in a data URL is not a command.
+  if (k < n && k === j && !endsCommandName(s.charCodeAt(k))) return undefined;
+  const shellArgs = k >= n || looksLikeArguments(s, word, distinct, k, k > j);
   const a = s.charCodeAt(k);
   const optionArgs = k > j && (a === 45 || a === 47 || a === 92) && isLetter(s.charCodeAt(k + 1));
   return { name: word, distinct: distinct || hasDir, shellArgs, glob, optionArgs, bare: k >= n };
+}
+
+/** A shell metacharacter that ends a command name without a space: `;|&<>` `` ` `` `)` newline `$(`. */
+function endsCommandName(c: number): boolean {
+  return (
+    c === 59 ||
+    c === 124 ||
+    c === 38 ||
+    c === 60 ||
+    c === 62 ||
+    c === 96 ||
+    c === 41 ||
+    c === 10 ||
+    c === 36 ||
+    c === 40
+  );
+}
+
+/** Whether what starts at `k`, after the command `word`, reads as its arguments or the end of the command. */
+function looksLikeArguments(
+  s: string,
+  word: string,
+  distinct: boolean,
+  k: number,
+  sawSpace: boolean,
+): boolean {
+  const c = s.charCodeAt(k);
+  if (isArgumentStart(s, c, k) || hasSubcommand(s, word, k)) return true;
+  // `wget http://…`, `curl https://…`: a URL for a command that fetches or connects.
+  if (distinct && isUrlAt(s, k)) return true;
+  // `;echo vulnerable` (one word, then the end or a metacharacter), not "; echo chamber effects".
+  return sawSpace && isLetter(c) && (word === 'echo' || word === 'eval') && endsAfterOneWord(s, k);
+}
+
+/** An argument shaped like a path, option, variable or number, a redirection, a separator, or a comment. */
+function isArgumentStart(s: string, c: number, k: number): boolean {
+  return (
+    c === 47 || // /path
+    c === 45 || // -option
+    c === 46 || // ./file
+    c === 36 || // $VAR
+    c === 126 || // ~
+    c === 92 || // \path
+    c === 37 || // %VAR%
+    (c >= 48 && c <= 57) ||
+    c === 60 ||
+    c === 62 ||
+    c === 124 ||
+    c === 59 ||
+    c === 38 ||
+    c === 96 ||
+    c === 41 ||
+    c === 42 ||
+    c === 10 ||
+    c === 35 || // `; id #` (the rest of the line commented out)
+    // `type C:\x`, `dir c:\`
+    (isLetter(c) &&
+      s.charCodeAt(k + 1) === 58 &&
+      (s.charCodeAt(k + 2) === 92 ||
+        s.charCodeAt(k + 2) === 47 ||
+        k + 2 >= s.length ||
+        isSpace(s.charCodeAt(k + 2))))
+  );
+}
+
+/** Whether one word at `k` is followed by the end of the value or a shell metacharacter. */
+function endsAfterOneWord(s: string, k: number): boolean {
+  const n = s.length;
+  let w = k;
+  while (w < n && w - k < 64 && isWordChar(s.charCodeAt(w))) w++;
+  while (w < n && w - k < 80 && isSpace(s.charCodeAt(w))) w++;
+  const d = s.charCodeAt(w);
+  return (
+    w >= n || d === 59 || d === 124 || d === 38 || d === 62 || d === 60 || d === 96 || d === 10 || d === 35
+  );
 }
 
 /** Whether `s` (already decoded) reads as an OS command injection at paranoia `p`. */
