@@ -309,68 +309,80 @@ function scanTag(s: string, lt: number, p: Paranoia): { hit: boolean; end: numbe
     while (k < limit && isSpace(s.charCodeAt(k))) k++;
     const hasValue = s.charCodeAt(k) === 61;
     if (isEventName(attr, p) && (hasValue || p >= 2)) hit = true;
-    if (hasValue && isHandlerWithCode(attr, s, k + 1)) hit = true;
     if (hasValue) {
-      k++;
-      if (URL_ATTRIBUTES.has(attr) && scriptScheme(s, k, p)) hit = true;
-      if (attr === 'srcdoc') hit = true;
-      if (attr === 'style' || attr === 'content') {
-        const v = s.slice(k, Math.min(limit, k + 256));
-        if (
-          v.indexOf('expression(') >= 0 ||
-          v.indexOf('javascript:') >= 0 ||
-          v.indexOf('-moz-binding') >= 0 ||
-          v.indexOf('behavior:') >= 0
-        ) {
-          hit = true;
-        }
-        if (attr === 'content' && name === 'meta' && v.indexOf('url=') >= 0 && p >= 2) hit = true;
-      }
-      if (attr === 'http-equiv' && s.slice(k, k + 12).indexOf('refresh') >= 0) hit = true;
-      // Skip the value: quoted to its closing quote, unquoted to the next space or `>`.
-      while (k < limit && isSpace(s.charCodeAt(k))) k++;
-      const q = s.charCodeAt(k);
-      if (q === 34 || q === 39 || q === 96) {
-        const close = s.indexOf(String.fromCharCode(q), k + 1);
-        i = close < 0 || close > limit ? limit : close + 1;
-      } else {
-        while (k < limit && !isSpace(s.charCodeAt(k)) && s.charCodeAt(k) !== 62) k++;
-        i = k;
-      }
+      if (isHandlerWithCode(attr, s, k + 1) || isScriptValue(s, name, attr, k + 1, limit, p)) hit = true;
+      i = skipValue(s, k + 1, limit);
     }
     if (hit) break;
   }
   if (closing) return { hit: false, end };
-  if (!hit && name === 'script') {
+  return { hit: hit || isScriptElement(s, name, end, attributes, p), end };
+}
+
+/** Whether the value at `k` of attribute `attr` of element `name` runs script (URL scheme, CSS, srcdoc, refresh). */
+function isScriptValue(
+  s: string,
+  name: string,
+  attr: string,
+  k: number,
+  limit: number,
+  p: Paranoia,
+): boolean {
+  if (URL_ATTRIBUTES.has(attr) && scriptScheme(s, k, p)) return true;
+  if (attr === 'srcdoc') return true;
+  if (attr === 'style' || attr === 'content') {
+    const v = s.slice(k, Math.min(limit, k + 256));
+    if (isScriptCss(v)) return true;
+    if (attr === 'content' && name === 'meta' && v.indexOf('url=') >= 0 && p >= 2) return true;
+  }
+  return attr === 'http-equiv' && s.slice(k, k + 12).indexOf('refresh') >= 0;
+}
+
+/** CSS that runs script: `expression(`, `javascript:`, `-moz-binding`, `behavior:`. */
+function isScriptCss(css: string): boolean {
+  return (
+    css.indexOf('expression(') >= 0 ||
+    css.indexOf('javascript:') >= 0 ||
+    css.indexOf('-moz-binding') >= 0 ||
+    css.indexOf('behavior:') >= 0
+  );
+}
+
+/** Skips an attribute value at `k`: quoted to its closing quote, unquoted to the next space or `>`. */
+function skipValue(s: string, k: number, limit: number): number {
+  while (k < limit && isSpace(s.charCodeAt(k))) k++;
+  const q = s.charCodeAt(k);
+  if (q === 34 || q === 39 || q === 96) {
+    const close = s.indexOf(String.fromCharCode(q), k + 1);
+    return close < 0 || close > limit ? limit : close + 1;
+  }
+  while (k < limit && !isSpace(s.charCodeAt(k)) && s.charCodeAt(k) !== 62) k++;
+  return k;
+}
+
+/** Whether an opening tag whose attributes ran no script still makes script: by its element and content. */
+function isScriptElement(s: string, name: string, end: number, attributes: number, p: Paranoia): boolean {
+  if (name === 'script') {
     // `<script>` named in prose passes at level 1; with a source, content or a closing tag it is script.
     const after = s.slice(end + 1, end + 1 + 256);
-    hit =
+    if (
       attributes > 0 ||
       p >= 2 ||
-      (end < n &&
+      (end < s.length &&
         (after.indexOf('</script') >= 0 ||
           after.indexOf('(') >= 0 ||
           after.indexOf('`') >= 0 ||
           after.indexOf('=') >= 0 ||
-          /^\s*[\w$.[\]]+\s*$/.test(after)));
+          /^\s*[\w$.[\]]+\s*$/.test(after)))
+    )
+      return true;
   }
-  if (!hit && name === 'style') {
-    const css = s.slice(end + 1, end + 1 + 512);
-    hit =
-      css.indexOf('javascript:') >= 0 ||
-      css.indexOf('expression(') >= 0 ||
-      css.indexOf('-moz-binding') >= 0 ||
-      css.indexOf('behavior:') >= 0;
-  }
-  if (!hit && ACTIVE_ELEMENTS.has(name) && (attributes > 0 || p >= 2)) hit = true;
-  if (!hit && p >= 2 && ALWAYS_SUSPECT.has(name)) hit = true;
-  if (
-    !hit &&
-    p >= 3 &&
-    (name === 'style' || name === 'link' || name === 'meta' || name === 'form' || attributes > 0)
-  )
-    hit = true;
-  return { hit, end };
+  if (name === 'style' && isScriptCss(s.slice(end + 1, end + 1 + 512))) return true;
+  if (ACTIVE_ELEMENTS.has(name) && (attributes > 0 || p >= 2)) return true;
+  if (p >= 2 && ALWAYS_SUSPECT.has(name)) return true;
+  return (
+    p >= 3 && (name === 'style' || name === 'link' || name === 'meta' || name === 'form' || attributes > 0)
+  );
 }
 
 const SINKS = [
