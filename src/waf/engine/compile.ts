@@ -762,6 +762,19 @@ export function compileRules(
   };
 }
 
+/** Whether two strings are the same but for the case of ASCII letters. */
+function sameFoldingCase(a: string, b: string): boolean {
+  if (a === b) return true;
+  const n = a.length;
+  if (b.length !== n) return false;
+  for (let i = 0; i < n; i++) {
+    const x = String.prototype.charCodeAt.call(a, i);
+    const y = String.prototype.charCodeAt.call(b, i);
+    if (x !== y && ((x | 0x20) !== (y | 0x20) || (x | 0x20) < 0x61 || (x | 0x20) > 0x7a)) return false;
+  }
+  return true;
+}
+
 /** Rows of the hit table one evaluation may fill; past them, values count as holding every string. */
 const MAX_HIT_ROWS = 8192;
 /** Hit-table rows that are always there: nothing found, everything found. */
@@ -1361,12 +1374,14 @@ class Engine {
     let hits = this.pfTable[cell] - 1;
     if (hits < 0) {
       const parent = this.chainParent[chainId];
-      // A change of letter case, or a transformation that changed nothing, leaves the shorter chain's answer.
+      // A change of letter case, or a transformation that changed nothing, leaves the shorter chain's answer
+      // (the automaton folds ASCII case). `t:cmdLine` of a value without its punctuation only lowers it.
       if (this.chainCaseOnly[chainId] === 1) hits = this.hitsOf(e, parent, t);
       else {
         const value = this.transformedEntry(e, chainId, t);
-        hits =
-          value === this.transformedEntry(e, parent, t) ? this.hitsOf(e, parent, t) : this.hitsOfValue(value);
+        hits = sameFoldingCase(value, this.transformedEntry(e, parent, t))
+          ? this.hitsOf(e, parent, t)
+          : this.hitsOfValue(value);
       }
       this.pfTable[cell] = hits + 1;
     }
