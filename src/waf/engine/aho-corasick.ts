@@ -195,13 +195,17 @@ export function compileKeywords(
         epoch = 1;
       }
       const ep = epoch;
+      // The closure's tables as constants of this call, so the loop keeps them in registers.
+      const table = delta;
+      const width = classes;
+      const reporting = firstReporting;
       let s = 0;
       for (let i = 0; i < n; i++) {
         const c = String.prototype.charCodeAt.call(input, i);
         // The hot path: one table read per character, and one more to learn the state reports nothing.
-        if (delta !== undefined) s = delta[s * classes + (c <= 0xff ? classOf[c] : 0)];
+        if (table !== undefined) s = table[s * width + (c <= 0xff ? classOf[c] : 0)];
         else s = step(s, lowerCode(c));
-        for (let u = firstReporting[s]; u >= 0 && visited[u] !== ep; u = suffixOutputs[u]) {
+        for (let u = reporting[s]; u >= 0 && visited[u] !== ep; u = suffixOutputs[u]) {
           visited[u] = ep;
           const end = flatStart[u + 1];
           for (let k = flatStart[u]; k < end; k++) {
