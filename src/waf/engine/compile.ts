@@ -855,6 +855,9 @@ class Engine {
   private pfTable: Int32Array;
   private tvTable: Array<string | undefined>;
   private slots = 0;
+  /** The cells of those tables this evaluation wrote (each at most twice: once per table). */
+  private usedCells = new Int32Array(1024);
+  private usedCount = 0;
   /** Macros met only at run time (operator parameters), split once. */
   private readonly macros = new Map<string, Macro>();
   /**
@@ -1260,7 +1263,18 @@ class Engine {
       t.memoChars += v.length;
     }
     this.tvTable[cell] = v;
+    this.noteCell(cell);
     return v;
+  }
+
+  /** Remembers a memo cell this evaluation wrote, for clearSlots. */
+  private noteCell(cell: number): void {
+    if (this.usedCount === this.usedCells.length) {
+      const grown = new Int32Array(this.usedCells.length * 2);
+      grown.set(this.usedCells);
+      this.usedCells = grown;
+    }
+    this.usedCells[this.usedCount++] = cell;
   }
 
   /**
@@ -1288,9 +1302,16 @@ class Engine {
 
   /** Clears the memo cells the evaluation used (nothing of a request stays referenced after it). */
   private clearSlots(): void {
-    const used = this.slots * this.chainParent.length;
-    this.pfTable.fill(0, 0, used);
-    this.tvTable.fill(undefined, 0, used);
+    // The cells written, not every cell of the rows used: an evaluation fills a small part of its rows.
+    const cells = this.usedCells;
+    const pf = this.pfTable;
+    const tv = this.tvTable;
+    for (let k = 0; k < this.usedCount; k++) {
+      const cell = cells[k];
+      pf[cell] = 0;
+      tv[cell] = undefined;
+    }
+    this.usedCount = 0;
     this.slots = 0;
   }
 
@@ -1384,6 +1405,7 @@ class Engine {
           : this.hitsOfValue(value);
       }
       this.pfTable[cell] = hits + 1;
+      this.noteCell(cell);
     }
     return hits;
   }
