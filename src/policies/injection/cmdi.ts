@@ -431,25 +431,11 @@ function endsAfterOneWord(s: string, k: number): boolean {
 /** Whether `s` (already decoded) reads as an OS command injection at paranoia `p`. */
 export function detectCmdi(input: string, p: Paranoia): boolean {
   const s = unshell(input);
-  if (
-    s.indexOf('/dev/tcp/') >= 0 ||
-    s.indexOf('/dev/udp/') >= 0 ||
-    input.indexOf('$IFS') >= 0 ||
-    input.indexOf('{IFS}') >= 0 ||
-    // Server-side includes: `<!--#exec cmd="..."-->`.
-    input.indexOf('<!--#exec') >= 0
-  ) {
-    return true;
-  }
+  if (hasShellMarker(s, input)) return true;
   const n = s.length;
   let first = 0;
   while (first < n && isSpace(s.charCodeAt(first))) first++;
-  // Shellshock: an environment variable (a header under CGI) that bash imports as a function, `() { :;};`.
-  if (s.charCodeAt(first) === 40 && s.charCodeAt(first + 1) === 41) {
-    let b = first + 2;
-    while (b < n && b - first < 8 && isSpace(s.charCodeAt(b))) b++;
-    if (s.charCodeAt(b) === 123) return true;
-  }
+  if (isShellshock(s, first)) return true;
   for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i);
     let strongSeparator: boolean;
@@ -466,14 +452,8 @@ export function detectCmdi(input: string, p: Paranoia): boolean {
       if (s.charCodeAt(next) === 38) next++;
     } else if (c === 10) strongSeparator = false;
     else if (c === 96) {
-      // Backticks: markdown uses them for inline code too ("run `ls -la`"), so at level 1 only a backtick
-      // glued to the previous text or opening the value counts.
-      const prev = i > 0 ? s.charCodeAt(i - 1) : 32;
-      const close = s.indexOf('`', i + 1);
-      const wholeValue = i === 0 && (close < 0 || s.slice(close + 1).trim() === '');
-      const glued =
-        wholeValue || (i > 0 && !(isSpace(prev) || prev === 40 || prev === 10 || prev === 34 || prev === 39));
-      if (!glued && p < 2) continue;
+      // Backticks: markdown uses them for inline code too, so at level 1 only a glued one counts.
+      if (p < 2 && !isGluedBacktick(s, i)) continue;
       strongSeparator = true;
     } else if (c === 36 && s.charCodeAt(next) === 40) {
       // $( ... )
@@ -488,38 +468,89 @@ export function detectCmdi(input: string, p: Paranoia): boolean {
       strongSeparator = false;
       next = 0;
     } else continue;
-    // Separators may repeat or open a group: `;;id`, `|(id)`, `&&{id}`, `; !id`.
-    const skipLimit = next + 16;
-    while (next < n && next < skipLimit) {
-      const d = s.charCodeAt(next);
-      if (isSpace(d) || d === 40 || d === 123 || d === 33 || d === 59 || d === 38 || d === 124 || d === 10)
-        next++;
-      else if ((d === 36 || d === 96) && (s.charCodeAt(next + 1) === 40 || d === 96))
-        next += d === 36 ? 2 : 1;
-      else break;
-    }
+    next = skipGroupOpeners(s, next);
     const hit = readCommand(s, next);
-    if (hit === undefined) continue;
-    if (hit.glob) return true;
-    // A lone `&` opening the value is read as a separator, but a prose word after it (`& more`) needs
-    // real arguments; otherwise it is judged like any other `&`.
-    const loneAmpersand = c === 38 && s.charCodeAt(i + 1) !== 38;
-    if (strongSeparator) {
-      if (hit.distinct && !PROSE_COMMON.has(hit.name)) return true;
-      if (hit.shellArgs && (!loneAmpersand || !hit.bare)) return true;
-    }
-    if (!strongSeparator || loneAmpersand) {
-      if (next === 0 && i === 0 && c !== 10) {
-        // The value itself as a command line: level 2 takes distinct commands, level 3 any.
-        if (hit.shellArgs && (hit.distinct || p >= 3) && !PROSE_COMMON.has(hit.name)) return true;
-        continue;
-      }
-      if (hit.shellArgs && (hit.distinct || c === 10 || p >= 2)) return true;
-      // `& timeout /t 5`: a known command with an option or path argument.
-      if (hit.optionArgs) return true;
-      if (c === 10 && hit.distinct && !PROSE_COMMON.has(hit.name)) return true;
-      if (p >= 3 && hit.distinct) return true;
-    }
+    if (hit !== undefined && runsCommand(hit, s, c, i, next, strongSeparator, p)) return true;
   }
   return false;
+}
+
+/** Markers of shell use that are an attack anywhere: `/dev/tcp/`, `$IFS`, server-side `<!--#exec`. */
+function hasShellMarker(s: string, input: string): boolean {
+  return (
+    s.indexOf('/dev/tcp/') >= 0 ||
+    s.indexOf('/dev/udp/') >= 0 ||
+    input.indexOf('$IFS') >= 0 ||
+    input.indexOf('{IFS}') >= 0 ||
+    // Server-side includes: `<!--#exec cmd="..."-->`.
+    input.indexOf('<!--#exec') >= 0
+  );
+}
+
+/** Shellshock: an environment variable (a header under CGI) that bash imports as a function, `() { :;};`. */
+function isShellshock(s: string, first: number): boolean {
+  if (s.charCodeAt(first) !== 40 || s.charCodeAt(first + 1) !== 41) return false;
+  let b = first + 2;
+  while (b < s.length && b - first < 8 && isSpace(s.charCodeAt(b))) b++;
+  return s.charCodeAt(b) === 123;
+}
+
+/**
+ * Backticks: markdown uses them for inline code too ("run `ls -la`"), so at level 1 only a backtick glued
+ * to the previous text or opening the value counts.
+ */
+function isGluedBacktick(s: string, i: number): boolean {
+  const prev = i > 0 ? s.charCodeAt(i - 1) : 32;
+  const close = s.indexOf('`', i + 1);
+  const wholeValue = i === 0 && (close < 0 || s.slice(close + 1).trim() === '');
+  return (
+    wholeValue || (i > 0 && !(isSpace(prev) || prev === 40 || prev === 10 || prev === 34 || prev === 39))
+  );
+}
+
+/** Separators may repeat or open a group: `;;id`, `|(id)`, `&&{id}`, `; !id`; the index after them. */
+function skipGroupOpeners(s: string, next: number): number {
+  const n = s.length;
+  const skipLimit = next + 16;
+  while (next < n && next < skipLimit) {
+    const d = s.charCodeAt(next);
+    if (isSpace(d) || d === 40 || d === 123 || d === 33 || d === 59 || d === 38 || d === 124 || d === 10)
+      next++;
+    else if ((d === 36 || d === 96) && (s.charCodeAt(next + 1) === 40 || d === 96)) next += d === 36 ? 2 : 1;
+    else break;
+  }
+  return next;
+}
+
+/**
+ * Whether the command read at `next`, after the separator `c` at `i` (strong: `;`, `|`, `&&`, `` ` ``,
+ * `$(`), is an injection at paranoia `p`.
+ */
+function runsCommand(
+  hit: CommandHit,
+  s: string,
+  c: number,
+  i: number,
+  next: number,
+  strongSeparator: boolean,
+  p: Paranoia,
+): boolean {
+  if (hit.glob) return true;
+  // A lone `&` opening the value is read as a separator, but a prose word after it (`& more`) needs
+  // real arguments; otherwise it is judged like any other `&`.
+  const loneAmpersand = c === 38 && s.charCodeAt(i + 1) !== 38;
+  if (strongSeparator) {
+    if (hit.distinct && !PROSE_COMMON.has(hit.name)) return true;
+    if (hit.shellArgs && (!loneAmpersand || !hit.bare)) return true;
+    if (!loneAmpersand) return false;
+  }
+  if (next === 0 && i === 0 && c !== 10) {
+    // The value itself as a command line: level 2 takes distinct commands, level 3 any.
+    return hit.shellArgs && (hit.distinct || p >= 3) && !PROSE_COMMON.has(hit.name);
+  }
+  if (hit.shellArgs && (hit.distinct || c === 10 || p >= 2)) return true;
+  // `& timeout /t 5`: a known command with an option or path argument.
+  if (hit.optionArgs === true) return true;
+  if (c === 10 && hit.distinct && !PROSE_COMMON.has(hit.name)) return true;
+  return p >= 3 && hit.distinct;
 }
