@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -41,6 +41,15 @@ const SPEC = {
   info: { title: 'beer shop', version: '1' },
   components: { securitySchemes: { key: { type: 'apiKey', in: 'header', name: 'x-user' } } },
   paths: {
+    '/beers': {
+      post: {
+        operationId: 'addBeer',
+        requestBody: {
+          content: { 'application/json': { schema: { type: 'object', properties: { name: str } } } },
+        },
+        responses: ok,
+      },
+    },
     '/': {
       get: { operationId: 'front', parameters: [query('message', 'a message to show')], responses: ok },
     },
@@ -64,12 +73,22 @@ function render(message: string): string {
   return message.replace(/\{\{\s*(\d+)\s*\*\s*(\d+)\s*\}\}/g, (_, a, b) => String(Number(a) * Number(b)));
 }
 
-async function startShop(fixed: boolean): Promise<{ url: string; server: Server }> {
+async function startShop(fixed: boolean): Promise<{ url: string; server: Server; bodies: string[] }> {
+  /** Every request's URL and body, in order of arrival. */
+  const bodies: string[] = [];
   const db = new DatabaseSync(':memory:');
   db.exec(
     "CREATE TABLE beers (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO beers (name) VALUES ('lager')",
   );
   const server = createServer((req, res) => {
+    let raw = '';
+    req.on('data', (c) => {
+      raw += c;
+    });
+    req.on('end', () => shop(req, res, raw));
+  });
+  const shop = (req: IncomingMessage, res: ServerResponse, raw: string) => {
+    bodies.push(`${req.url} ${raw}`);
     const url = new URL(req.url ?? '/', 'http://x');
     const send = (status: number, body: string, type = 'application/json') => {
       res.writeHead(status, { 'content-type': type });
@@ -122,17 +141,20 @@ async function startShop(fixed: boolean): Promise<{ url: string; server: Server 
       if (!req.headers['x-user']) return send(200, JSON.stringify({ error: 'missing token in header' }));
       return send(200, JSON.stringify({ error: 'not an admin' }));
     }
+    if (req.method === 'POST' && url.pathname === '/beers') return send(200, raw);
     send(404, JSON.stringify({ error: 'not found' }));
-  });
+  };
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     server: server.on('close', () => db.close()),
+    bodies,
   };
 }
 
 describe('injection probes whose output proves itself, and inputs that name a column', () => {
   const runs = {} as Record<'vulnerable' | 'fixed', ScanResult>;
+  let bodies: string[] = [];
   before(async () => {
     const scans = await scanTwins(SPEC, startShop, {
       identities: [
@@ -145,6 +167,16 @@ describe('injection probes whose output proves itself, and inputs that name a co
     });
     runs.vulnerable = scans.vulnerable.result;
     runs.fixed = scans.fixed.result;
+    bodies = scans.vulnerable.api.bodies;
+  });
+
+  test('operator objects, which kill fragile servers, go after every string probe of every input', () => {
+    const firstObject = bodies.findIndex(
+      (b) => b.includes('"$ne"') || b.includes('%5B%24ne%5D') || b.includes('[$ne]'),
+    );
+    const lastString = bodies.findLastIndex((b) => b.includes('pcx') || b.includes('%3Becho'));
+    assert.ok(firstObject > 0 && lastString > 0, `${firstObject} ${lastString}`);
+    assert.ok(firstObject > lastString, `first object at ${firstObject}, last string probe at ${lastString}`);
   });
 
   test('a message rendered as a template: the computed product comes back', () => {

@@ -390,6 +390,34 @@ async function outputProbes(
 /** Scans whose target went silent on an operator object. */
 const objectsKill = new WeakSet<ScanContext>();
 
+/**
+ * NoSQL operator objects in a JSON field or query parameter, until one goes unanswered: an API that dies on an
+ * object where it wants a string (an unhandled rejection) gets no more of them. They run after every string
+ * probe of every input, so a target they bring down has been probed for the rest first.
+ */
+async function probeObjects(ctx: ScanContext, p: Prober, baseline: ScanResponse): Promise<boolean> {
+  if (objectsKill.has(ctx)) return false;
+  const report = reporter(ctx, p);
+  const none = `zq${randomUUID().slice(0, 6)}`;
+  const ne = await p.send({ $ne: none });
+  if (ne === undefined) objectsKill.add(ctx);
+  if (ne && NOSQL_ERROR.test(ne.text) && !NOSQL_ERROR.test(baseline.text))
+    return report(SCAN_RULES.nosqlInjection, 'an operator object raised a MongoDB error', ne, { $ne: none });
+  if (!ne || !isSuccess(ne)) return false;
+  const plain = await p.send(none);
+  const eq = await p.send({ $eq: none });
+  if (!plain || !eq) return false;
+  const n = (r: ScanResponse) => normalised(r, [none]);
+  if (n(eq) === n(plain) && n(ne) !== n(plain) && ne.text.length > plain.text.length)
+    return report(
+      SCAN_RULES.nosqlInjection,
+      '{"$ne": ...} widened the answer while {"$eq": ...} answered like the plain value',
+      ne,
+      { $ne: none },
+    );
+  return false;
+}
+
 /** Probes one input; reports what it finds. Returns true when something was found. */
 async function probeInput(ctx: ScanContext, p: Prober, baseline: ScanResponse): Promise<boolean> {
   const { point } = p;
@@ -448,31 +476,6 @@ async function probeInput(ctx: ScanContext, p: Prober, baseline: ScanResponse): 
             contradictionLength: rf.text.length,
           },
         );
-      }
-    }
-  }
-  const none = `zq${randomUUID().slice(0, 6)}`;
-  // NoSQL operator objects (JSON fields and query parameters), until one goes unanswered: an API that dies
-  // on an object where it wants a string (an unhandled rejection) gets no more of them.
-  if ((point.in === 'json' || point.in === 'query') && !objectsKill.has(ctx)) {
-    const ne = await p.send({ $ne: none });
-    if (ne === undefined) objectsKill.add(ctx);
-    if (ne && NOSQL_ERROR.test(ne.text) && !NOSQL_ERROR.test(baseline.text))
-      return report(SCAN_RULES.nosqlInjection, 'an operator object raised a MongoDB error', ne, {
-        $ne: none,
-      });
-    if (ne && isSuccess(ne)) {
-      const plain = await p.send(none);
-      const eq = await p.send({ $eq: none });
-      if (plain && eq) {
-        const n = (r: ScanResponse) => normalised(r, [none]);
-        if (n(eq) === n(plain) && n(ne) !== n(plain) && ne.text.length > plain.text.length)
-          return report(
-            SCAN_RULES.nosqlInjection,
-            '{"$ne": ...} widened the answer while {"$eq": ...} answered like the plain value',
-            ne,
-            { $ne: none },
-          );
       }
     }
   }
@@ -621,6 +624,7 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
     }
     return found;
   };
+  const objects: { point: InjectionPoint; p: Prober; baseline: ScanResponse }[] = [];
   let next = 0;
   const worker = async () => {
     while (next < points.length) {
@@ -655,8 +659,22 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
         r.by === point && own === undefined ? r.baseline : ((await p.send(at.value)) ?? r.baseline);
       const found = await probeInput(ctx, p, baseline);
       outcomes.push({ point, status: found ? 'finding' : 'tested' });
+      if (!found && (point.in === 'json' || point.in === 'query')) objects.push({ point, p, baseline });
     }
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  // Operator objects last (see probeObjects), within the same budget.
+  let nextObject = 0;
+  const objectWorker = async () => {
+    while (nextObject < objects.length) {
+      const { point, p, baseline } = objects[nextObject++];
+      if (performance.now() > deadline || ctx.signal.aborted || objectsKill.has(ctx)) continue;
+      if (await probeObjects(ctx, p, baseline)) {
+        const i = outcomes.findIndex((o) => o.point === point);
+        if (i >= 0) outcomes[i] = { point, status: 'finding' };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, objectWorker));
   return outcomes;
 }
