@@ -1,6 +1,6 @@
-import type { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { type Readable, Writable } from 'node:stream';
+import { type Dispatcher, errors } from 'undici';
 import { GATEWAY_DECISIONS } from '../core/decisions.ts';
 import type { Exchange } from '../core/exchange.ts';
 import type { ResponseHead } from '../core/policy.ts';
@@ -10,7 +10,7 @@ import { responseHeadersWithoutHopByHop, setForwardingHeaders } from './headers.
 import { firstBodyTransformer, type Pipeline, runResponseHead } from './pipeline.ts';
 import { deny, sendProblem } from './reply.ts';
 import type { ApiRuntime } from './snapshot.ts';
-import { BODY_TOO_LARGE, BODY_TOO_SLOW, ClientGone, streamBody } from './streams.ts';
+import { BODY_TOO_LARGE, BODY_TOO_SLOW, type ClientGone, streamBody } from './streams.ts';
 import { endClientSpan, startClientSpan } from './tracing.ts';
 import { classifyUpstreamError } from './upstream.ts';
 
@@ -58,27 +58,152 @@ export function forward(ctx: GatewayContext, f: Flight, a: ApiRuntime): void {
   }
   if (f.span !== null) startClientSpan(f, headers);
   f.dispatchedAt = performance.now();
-  const gone = new ClientGone();
-  f.clientGone = gone;
+  const call = new UpstreamCall(f, body);
+  f.clientGone = call;
   f.dispatching = true;
-  // The callback form: no promise and no closures per request; the flight travels as `opaque`.
-  up.pool.stream(
+  up.pool.dispatch(
     {
       path: up.basePath + f.path + (f.rawQuery ? `?${f.rawQuery}` : ''),
       method: f.method as 'GET',
       headers,
       body,
-      signal: gone as unknown as EventEmitter,
-      opaque: f,
     },
-    onUpstreamHead,
-    onDispatchDone,
+    call,
   );
 }
 
+const CALL = Symbol('upstreamCall');
+type CallSink = Writable & { [CALL]?: UpstreamCall };
+
+/**
+ * One upstream call, as undici's dispatch handler (its public handler API): relays the response into the
+ * client's response, or into the collector of the body transformers, with backpressure, and settles once
+ * (`onDispatchDone`) when that is finished, or the call failed, or the client left. One object per
+ * request, with listener functions shared by all: what `Pool.stream` did with a handler, an async
+ * resource, a signal listener, a copy of the options and seven closures per request (issue 18).
+ */
+class UpstreamCall implements ClientGone {
+  readonly f: Flight;
+  /** A streamed request body (its failure fails the call), else null. */
+  readonly body: Readable | null;
+  controller: Dispatcher.DispatchController | null = null;
+  /** Where the response body goes, once its head has arrived. */
+  sink: CallSink | null = null;
+  /** The client left before its response was complete. */
+  fired = false;
+  settled = false;
+
+  constructor(f: Flight, body: Buffer | Readable | null) {
+    this.f = f;
+    this.body = body === null || Buffer.isBuffer(body) ? null : body;
+    if (this.body !== null) {
+      (this.body as Readable & { [CALL]?: UpstreamCall })[CALL] = this;
+      this.body.on('error', onRequestBodyError);
+    }
+  }
+
+  /** The client left: the call is aborted (a call still waiting for a connection is settled now). */
+  fire(): void {
+    if (this.fired) return;
+    this.fired = true;
+    const reason = new errors.RequestAbortedError();
+    if (this.controller !== null) this.controller.abort(reason);
+    else this.onResponseError(null, reason);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController, _context: unknown): void {
+    if (this.fired) {
+      controller.abort(new errors.RequestAbortedError());
+      return;
+    }
+    this.controller = controller;
+  }
+
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+  ): void {
+    // 1xx answers are the connection's business (undici handles 100-continue); the final one is relayed.
+    if (statusCode < 200 || this.sink !== null || this.settled) return;
+    const sink: CallSink = onUpstreamHead(this.f, statusCode, headers);
+    this.sink = sink;
+    sink[CALL] = this;
+    sink.on('finish', onSinkFinish);
+    sink.on('close', onSinkClose);
+    sink.on('error', onSinkError);
+    sink.on('drain', onSinkDrain);
+    if (sink.writableNeedDrain) controller.pause();
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.sink !== null && this.sink.write(chunk) === false) controller.pause();
+  }
+
+  onResponseEnd(_controller: Dispatcher.DispatchController, _trailers: unknown): void {
+    if (this.sink !== null) this.sink.end();
+    else this.settle(null); // no final response head came: nothing was relayed
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | null, err: Error): void {
+    const { sink, body } = this;
+    if (body !== null && !body.destroyed) body.destroy(err);
+    if (sink !== null) {
+      // Cut what was relayed; the sink's close settles the call with its error.
+      if (!sink.destroyed) sink.destroy(err);
+      else this.settle(err);
+      return;
+    }
+    if (this.settled) return;
+    // As Pool.stream did: the callback runs after what the failing code is doing.
+    queueMicrotask(() => this.settle(err));
+  }
+
+  /** The call is over: tells onDispatchDone once. */
+  settle(err: Error | null): void {
+    if (this.settled) return;
+    this.settled = true;
+    onDispatchDone(this.f, err);
+  }
+
+  /** The sink ended early or failed: the upstream side is aborted too. */
+  sinkFailed(err: Error): void {
+    this.settle(err);
+    this.controller?.abort(err);
+  }
+}
+
+function onRequestBodyError(this: Readable & { [CALL]?: UpstreamCall }, err: Error): void {
+  this[CALL]!.onResponseError(null, err);
+}
+
+function onSinkFinish(this: CallSink): void {
+  this[CALL]!.settle(null);
+}
+
+function onSinkClose(this: CallSink): void {
+  if (this.writableFinished) {
+    this[CALL]!.settle(null);
+    return;
+  }
+  const errored = (this as Writable & { errored?: Error | null }).errored;
+  this[CALL]!.sinkFailed(errored ?? prematureClose());
+}
+
+function onSinkError(this: CallSink, err: Error): void {
+  this[CALL]!.sinkFailed(err);
+}
+
+function onSinkDrain(this: CallSink): void {
+  this[CALL]!.controller?.resume();
+}
+
+function prematureClose(): Error {
+  return Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
+}
+
 /** The upstream exchange is over: tells the breaker and the tracer, then whoever waited for it. */
-function onDispatchDone(err: Error | null, data: { opaque: unknown }): void {
-  const f = data.opaque as Flight;
+function onDispatchDone(f: Flight, err: Error | null): void {
   const a = f.api!;
   try {
     if (err === null || err === undefined) {
@@ -117,15 +242,11 @@ function openStreamedBody(ctx: GatewayContext, f: Flight): Readable | null {
  * The response step, on the upstream's head: response-stage policies run on the head, then the body
  * streams to the client, or is collected for the policies that transform it.
  */
-function onUpstreamHead(data: { statusCode: number; headers: Record<string, unknown>; opaque: unknown }) {
-  const f = data.opaque as Flight;
+function onUpstreamHead(f: Flight, statusCode: number, headers: ResponseHead['headers']): Writable {
   f.headersAfterMs = performance.now() - f.dispatchedAt;
-  f.upstreamStatus = data.statusCode;
+  f.upstreamStatus = statusCode;
   const { ex, route, res } = f;
-  const head: ResponseHead = {
-    status: data.statusCode,
-    headers: responseHeadersWithoutHopByHop(data.headers as ResponseHead['headers']),
-  };
+  const head: ResponseHead = { status: statusCode, headers: responseHeadersWithoutHopByHop(headers) };
   if (ex && route) {
     runResponseHead(route.pipeline, ex, head);
     const added = ex.responseHeadersAdded;

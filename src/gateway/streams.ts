@@ -7,30 +7,10 @@ import { type Readable, Transform } from 'node:stream';
 export const BODY_TOO_LARGE = 'ERR_PORTCULLIS_BODY_TOO_LARGE';
 export const BODY_TOO_SLOW = 'ERR_PORTCULLIS_BODY_TOO_SLOW';
 
-/**
- * The abort signal given to undici for one upstream request: the smallest EventEmitter-shaped object
- * undici accepts (an AbortController and its EventTarget cost several allocations per request). It has
- * no `aborted` member on purpose: undici then treats it as an emitter, not a native AbortSignal.
- */
-export class ClientGone {
-  #listener: (() => void) | undefined;
-  fired = false;
-  once(_event: 'abort', listener: () => void): void {
-    this.#listener = listener;
-  }
-  /** undici checks that a signal has `on` (or `addEventListener`) before using `once`. */
-  on(event: 'abort', listener: () => void): void {
-    this.once(event, listener);
-  }
-  removeListener(): void {
-    this.#listener = undefined;
-  }
-  fire(): void {
-    this.fired = true;
-    const listener = this.#listener;
-    this.#listener = undefined;
-    listener?.();
-  }
+/** The client's side of an upstream call: told when the client leaves before its response is complete. */
+export interface ClientGone {
+  readonly fired: boolean;
+  fire(): void;
 }
 
 /**
