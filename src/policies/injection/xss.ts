@@ -427,80 +427,9 @@ export function detectXss(input: string, p: Paranoia): boolean {
       const { hit, end } = scanTag(s, i, p);
       if (hit) return true;
       if (end > i) i = end;
-      continue;
-    }
-    if (c === 34 || c === 39 || c === 96) {
-      // Attribute breakout: `" onfocus=...`, `' autofocus onfocus='...`, `"onmouseover=...`; the first name
-      // may follow the quote directly (the browser ends the value at the quote), later ones need a gap.
-      let j = i + 1;
-      const limit = Math.min(n, i + 128);
-      let sawGap = true;
-      while (j < limit) {
-        const d = s.charCodeAt(j);
-        if (isSpace(d) || d === 47) {
-          sawGap = true;
-          j++;
-          continue;
-        }
-        if (!sawGap) break;
-        const aStart = j;
-        while (j < limit && isNameChar(s.charCodeAt(j))) j++;
-        if (j === aStart) break;
-        const attr = s.slice(aStart, j);
-        let k = j;
-        while (k < limit && isSpace(s.charCodeAt(k))) k++;
-        if (s.charCodeAt(k) === 61) {
-          // Directly after the quote, only with code as the value: `"onclick=handler"` is documentation.
-          if ((aStart > i + 1 && isEventName(attr, 1)) || isHandlerWithCode(attr, s, k + 1)) return true;
-          if (URL_ATTRIBUTES.has(attr) && scriptScheme(s, k + 1, p)) return true;
-          break;
-        }
-        sawGap = false;
-      }
-      // String breakout into script: `';alert(1)//`, `"-alert(1)-"`, `\";alert(1);//`
-      let k = i + 1;
-      while (
-        k < n &&
-        k - i < 8 &&
-        (isSpace(s.charCodeAt(k)) || s.charCodeAt(k) === 41 || s.charCodeAt(k) === 125)
-      )
-        k++;
-      const op = s.charCodeAt(k);
-      if (
-        op === 59 ||
-        op === 43 ||
-        op === 45 ||
-        op === 42 ||
-        op === 124 ||
-        op === 38 ||
-        op === 44 ||
-        op === 63 ||
-        op === 58
-      ) {
-        let m = k + 1;
-        while (
-          m < n &&
-          m - k < 8 &&
-          (isSpace(s.charCodeAt(m)) || s.charCodeAt(m) === 38 || s.charCodeAt(m) === 124)
-        )
-          m++;
-        for (const sink of SINKS) if (s.startsWith(sink, m)) return true;
-      }
-      continue;
-    }
-    if (c === 61 && p >= 1) {
-      // `href=javascript:...` without a tag (attribute injection into an unquoted attribute).
-      if (
-        s.charCodeAt(i + 1) !== 61 &&
-        scriptScheme(s, i + 1, p) &&
-        i > 0 &&
-        isNameChar(s.charCodeAt(i - 1))
-      ) {
-        let a = i - 1;
-        while (a > 0 && isNameChar(s.charCodeAt(a - 1)) && i - a < 16) a--;
-        if (URL_ATTRIBUTES.has(s.slice(a, i)) || p >= 2) return true;
-      }
-    }
+    } else if (c === 34 || c === 39 || c === 96) {
+      if (breaksOutOfAttribute(s, i, p) || breaksOutOfString(s, i)) return true;
+    } else if (c === 61 && p >= 1 && isScriptAttributeValue(s, i, p)) return true;
   }
   if (p >= 2) {
     for (const sink of SINKS)
@@ -508,4 +437,81 @@ export function detectXss(input: string, p: Paranoia): boolean {
     if (s.indexOf('javascript:') >= 0 || s.indexOf('vbscript:') >= 0) return true;
   }
   return false;
+}
+
+/**
+ * Attribute breakout at the quote `i`: `" onfocus=...`, `' autofocus onfocus='...`, `"onmouseover=...`; the
+ * first name may follow the quote directly (the browser ends the value at the quote), later ones need a gap.
+ */
+function breaksOutOfAttribute(s: string, i: number, p: Paranoia): boolean {
+  let j = i + 1;
+  const limit = Math.min(s.length, i + 128);
+  let sawGap = true;
+  while (j < limit) {
+    const d = s.charCodeAt(j);
+    if (isSpace(d) || d === 47) {
+      sawGap = true;
+      j++;
+      continue;
+    }
+    if (!sawGap) return false;
+    const aStart = j;
+    while (j < limit && isNameChar(s.charCodeAt(j))) j++;
+    if (j === aStart) return false;
+    const attr = s.slice(aStart, j);
+    let k = j;
+    while (k < limit && isSpace(s.charCodeAt(k))) k++;
+    if (s.charCodeAt(k) === 61) {
+      // Directly after the quote, only with code as the value: `"onclick=handler"` is documentation.
+      if ((aStart > i + 1 && isEventName(attr, 1)) || isHandlerWithCode(attr, s, k + 1)) return true;
+      return URL_ATTRIBUTES.has(attr) && scriptScheme(s, k + 1, p);
+    }
+    sawGap = false;
+  }
+  return false;
+}
+
+/** String breakout into script at the quote `i`: `';alert(1)//`, `"-alert(1)-"`, `\";alert(1);//`. */
+function breaksOutOfString(s: string, i: number): boolean {
+  const n = s.length;
+  let k = i + 1;
+  while (
+    k < n &&
+    k - i < 8 &&
+    (isSpace(s.charCodeAt(k)) || s.charCodeAt(k) === 41 || s.charCodeAt(k) === 125)
+  )
+    k++;
+  const op = s.charCodeAt(k);
+  if (
+    !(
+      op === 59 ||
+      op === 43 ||
+      op === 45 ||
+      op === 42 ||
+      op === 124 ||
+      op === 38 ||
+      op === 44 ||
+      op === 63 ||
+      op === 58
+    )
+  )
+    return false;
+  let m = k + 1;
+  while (
+    m < n &&
+    m - k < 8 &&
+    (isSpace(s.charCodeAt(m)) || s.charCodeAt(m) === 38 || s.charCodeAt(m) === 124)
+  )
+    m++;
+  for (const sink of SINKS) if (s.startsWith(sink, m)) return true;
+  return false;
+}
+
+/** `href=javascript:...` without a tag at the `=` at `i` (attribute injection into an unquoted attribute). */
+function isScriptAttributeValue(s: string, i: number, p: Paranoia): boolean {
+  if (s.charCodeAt(i + 1) === 61 || !scriptScheme(s, i + 1, p) || i === 0 || !isNameChar(s.charCodeAt(i - 1)))
+    return false;
+  let a = i - 1;
+  while (a > 0 && isNameChar(s.charCodeAt(a - 1)) && i - a < 16) a--;
+  return URL_ATTRIBUTES.has(s.slice(a, i)) || p >= 2;
 }
