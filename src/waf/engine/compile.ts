@@ -1313,6 +1313,16 @@ class Engine {
     }
     this.usedCount = 0;
     this.slots = 0;
+    // The hit rows back to zeros, through their lists of prefilters found.
+    const width = this.prefilters;
+    const rows = this.hitRows;
+    const found = this.rowFound;
+    for (let r = ALL_HITS + 1; r < this.hitRowCount; r++) {
+      const base = r * width;
+      const end = this.rowStart[r + 1];
+      for (let k = this.rowStart[r]; k < end; k++) rows[base + found[k]] = 0;
+    }
+    this.hitRowCount = ALL_HITS + 1;
   }
 
   /** A value (not a request entry: nothing to memoize on) through transformation chain `chainId`. */
@@ -1343,7 +1353,7 @@ class Engine {
     const row = this.hitRowCount++;
     const base = row * width;
     const rows = this.hitRows;
-    rows.fill(0, base, base + width);
+    // The row is all zeros: clearSlots resets the cells an evaluation set.
     for (let i = 0; i < count; i++) rows[base + found[i]] = 1;
     // The same answer as a list, for uniting the values of a collection.
     if (row + 2 > this.rowStart.length) {
