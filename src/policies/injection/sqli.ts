@@ -551,66 +551,13 @@ function isStatement(t: Token[], i: number, p: Paranoia): boolean {
   const c = t[i + 3];
   if (a === undefined) return e.v === 'shutdown' || (p >= 3 && e.k === 'E');
   switch (e.v) {
-    case 'select': {
-      if (a.k === 'n' || a.k === 's')
-        return (
-          b === undefined ||
-          b.k === ',' ||
-          b.k === 'c' ||
-          b.k === ';' ||
-          is(b, 'k', 'from') ||
-          b.k === 'U' ||
-          b.k === ')'
-        );
-      if (a.k === 'v' || a.k === 'f' || a.k === '(') return true;
-      if (a.k === 'o' && a.v === '*') return b === undefined || is(b, 'k', 'from');
-      if (a.k === 'k' && (a.v === 'all' || a.v === 'distinct' || a.v === 'top')) {
-        // `select distinct x from`, `select top 1 *`: judge what follows as the select list.
-        return (
-          b !== undefined &&
-          (b.k === 'n' ||
-            b.k === 'f' ||
-            b.k === 'v' ||
-            (b.k === 'o' && b.v === '*') ||
-            (b.k === 'w' && (c?.k === ',' || is(c, 'k', 'from'))))
-        );
-      }
-      if (a.k === 'w') {
-        if (b?.k === ',') return true;
-        if (is(b, 'k', 'from') && (c?.k === 'w' || c?.k === '(')) {
-          const d = t[i + 4];
-          return (
-            (d === undefined && p >= 2) ||
-            d?.k === 'c' ||
-            d?.k === ';' ||
-            d?.k === 'k' ||
-            d?.k === ')' ||
-            d?.k === 'U' ||
-            p >= 2
-          );
-        }
-      }
-      return false;
-    }
+    case 'select':
+      return isSelect(t, i, p);
     case 'drop':
     case 'create':
     case 'alter':
     case 'truncate':
-      return (
-        a.k === 'k' &&
-        (a.v === 'table' ||
-          a.v === 'database' ||
-          a.v === 'schema' ||
-          a.v === 'view' ||
-          a.v === 'procedure' ||
-          a.v === 'function' ||
-          a.v === 'trigger' ||
-          a.v === 'user' ||
-          a.v === 'index') &&
-        b !== undefined &&
-        (b.k === 'w' || b.k === 's' || b.k === 'k') &&
-        (c === undefined || c.k === 'c' || c.k === ';' || c.k === '(' || c.k === 'k' || c.k === ',' || p >= 2)
-      );
+      return isDefinition(a, b, c, p);
     case 'delete':
       return (
         is(a, 'k', 'from') &&
@@ -639,6 +586,71 @@ function isStatement(t: Token[], i: number, p: Paranoia): boolean {
   }
 }
 
+/** `select` at `i`, followed by a select list that reads as SQL (a literal, `*`, a call, `x from y`). */
+function isSelect(t: Token[], i: number, p: Paranoia): boolean {
+  const a = t[i + 1];
+  const b = t[i + 2];
+  const c = t[i + 3];
+  if (a.k === 'n' || a.k === 's')
+    return (
+      b === undefined ||
+      b.k === ',' ||
+      b.k === 'c' ||
+      b.k === ';' ||
+      is(b, 'k', 'from') ||
+      b.k === 'U' ||
+      b.k === ')'
+    );
+  if (a.k === 'v' || a.k === 'f' || a.k === '(') return true;
+  if (a.k === 'o' && a.v === '*') return b === undefined || is(b, 'k', 'from');
+  if (a.k === 'k' && (a.v === 'all' || a.v === 'distinct' || a.v === 'top')) {
+    // `select distinct x from`, `select top 1 *`: judge what follows as the select list.
+    return (
+      b !== undefined &&
+      (b.k === 'n' ||
+        b.k === 'f' ||
+        b.k === 'v' ||
+        (b.k === 'o' && b.v === '*') ||
+        (b.k === 'w' && (c?.k === ',' || is(c, 'k', 'from'))))
+    );
+  }
+  if (a.k === 'w') {
+    if (b?.k === ',') return true;
+    if (is(b, 'k', 'from') && (c?.k === 'w' || c?.k === '(')) {
+      const d = t[i + 4];
+      return (
+        (d === undefined && p >= 2) ||
+        d?.k === 'c' ||
+        d?.k === ';' ||
+        d?.k === 'k' ||
+        d?.k === ')' ||
+        d?.k === 'U' ||
+        p >= 2
+      );
+    }
+  }
+  return false;
+}
+
+/** `drop table x`, `create user y`...: a data definition statement on a named object. */
+function isDefinition(a: Token, b: Token | undefined, c: Token | undefined, p: Paranoia): boolean {
+  return (
+    a.k === 'k' &&
+    (a.v === 'table' ||
+      a.v === 'database' ||
+      a.v === 'schema' ||
+      a.v === 'view' ||
+      a.v === 'procedure' ||
+      a.v === 'function' ||
+      a.v === 'trigger' ||
+      a.v === 'user' ||
+      a.v === 'index') &&
+    b !== undefined &&
+    (b.k === 'w' || b.k === 's' || b.k === 'k') &&
+    (c === undefined || c.k === 'c' || c.k === ';' || c.k === '(' || c.k === 'k' || c.k === ',' || p >= 2)
+  );
+}
+
 /** MSSQL extended and system procedures (`xp_cmdshell`, `sp_configure`, `master..xp_dirtree`). */
 function isSystemProcedure(name: string): boolean {
   return name.startsWith('xp_') || name.startsWith('sp_') || name.startsWith('master.');
@@ -658,34 +670,7 @@ function quoteContext(t: Token[], p: Paranoia): boolean {
   if (a === undefined) return false;
   switch (a.k) {
     case '&':
-      if (b === undefined) return p >= 3;
-      if (b.k === 'f' || b.k === '(' || b.k === 'E' || b.k === 'U' || isTautology(t, 2)) return true;
-      if (b.k === 'n' || b.k === 'v') {
-        // `' or 1=1`, `' or 1--`, `' and @x`; not `5'11" and 180 lbs`.
-        return (
-          c === undefined ||
-          c.k === 'o' ||
-          c.k === 'c' ||
-          c.k === ';' ||
-          c.k === ')' ||
-          c.k === '&' ||
-          c.k === 'k' ||
-          p >= 2
-        );
-      }
-      if (b.k === 's' || b.k === 'w') {
-        if (c === undefined) return p >= 2 && b.k === 'w';
-        return (
-          c.k === 'o' ||
-          c.k === 'c' ||
-          c.k === ';' ||
-          c.k === '&' ||
-          c.k === ')' ||
-          (c.k === 'k' && (c.v === 'in' || c.v === 'between'))
-        );
-      }
-      if (b.k === 'k') return b.v === 'exists' || b.v === 'case' || p >= 2;
-      return p >= 3;
+      return booleanAfterQuote(t, p);
     case ';':
       if (b === undefined) return p >= 3;
       return b.k === 'E' || is(b, 'k', 'waitfor') || is(b, 'k', 'begin') || p >= 2;
@@ -736,6 +721,40 @@ function quoteContext(t: Token[], p: Paranoia): boolean {
     default:
       return false;
   }
+}
+
+/** After the quote, a boolean: `' or 1=1`, `' and sleep(5)`, `' or 'a'='a`, `' and exists`. */
+function booleanAfterQuote(t: Token[], p: Paranoia): boolean {
+  const b = t[2];
+  const c = t[3];
+  if (b === undefined) return p >= 3;
+  if (b.k === 'f' || b.k === '(' || b.k === 'E' || b.k === 'U' || isTautology(t, 2)) return true;
+  if (b.k === 'n' || b.k === 'v') {
+    // `' or 1=1`, `' or 1--`, `' and @x`; not `5'11" and 180 lbs`.
+    return (
+      c === undefined ||
+      c.k === 'o' ||
+      c.k === 'c' ||
+      c.k === ';' ||
+      c.k === ')' ||
+      c.k === '&' ||
+      c.k === 'k' ||
+      p >= 2
+    );
+  }
+  if (b.k === 's' || b.k === 'w') {
+    if (c === undefined) return p >= 2 && b.k === 'w';
+    return (
+      c.k === 'o' ||
+      c.k === 'c' ||
+      c.k === ';' ||
+      c.k === '&' ||
+      c.k === ')' ||
+      (c.k === 'k' && (c.v === 'in' || c.v === 'between'))
+    );
+  }
+  if (b.k === 'k') return b.v === 'exists' || b.v === 'case' || p >= 2;
+  return p >= 3;
 }
 
 /** Rules that hold wherever they appear in the token stream. */
