@@ -382,3 +382,44 @@ test('a keyword automaton too large for its dense table answers as the naive sea
     if (first) assert.ok(lower.slice(0, first.end).endsWith(phrases[first.index]), input);
   }
 });
+
+test('a chain step that only changes letter case keeps the prefilter answer; one that changes punctuation does not', () => {
+  // t:cmdLine lowers `UnIoN SeLeCt` (its prefilter answer is the untransformed value's) and turns the
+  // comma of `union,select` into a space (a new answer: the untransformed value holds no `union sel`).
+  const { ruleSet, issues } = compileSecLang(
+    'SecRule ARGS "@rx union sel" "id:30,phase:2,deny,log,t:none,t:cmdLine,tag:\'attack-sqli\'"',
+  );
+  assert.deepEqual(issues, []);
+  for (const q of ['UnIoN%20SeLeCt', 'union,select', 'UNION;SELECT']) {
+    const v = ruleSet.evaluate(get(`/?q=${q}`));
+    assert.deepEqual(
+      v.matches.map((m) => m.id),
+      [30],
+      q,
+    );
+  }
+  assert.deepEqual(ruleSet.evaluate(get('/?q=union@select')).matches, []);
+  // A NUL and a space differ only in bit 0x20, but they are not letters: t:replaceNulls made a new value.
+  const nulls = compileSecLang(
+    'SecRule ARGS "@rx union sel" "id:31,phase:2,deny,log,t:none,t:replaceNulls,tag:\'attack-sqli\'"',
+  ).ruleSet;
+  assert.deepEqual(
+    nulls.evaluate(get('/?q=union%00select')).matches.map((m) => m.id),
+    [31],
+  );
+});
+
+test('a skippable rule sees the union of its collection values through its chain, evaluation after evaluation', () => {
+  // Two rules on the same (ARGS, chain) pair: the second reads the pair's united answer the first built.
+  const { ruleSet } = compileSecLang(
+    [
+      'SecRule ARGS "@rx evil" "id:40,phase:2,pass,log,t:none,t:lowercase"',
+      'SecRule ARGS "@rx (?i)wicked" "id:41,phase:2,pass,log,t:none,t:lowercase"',
+    ].join('\n'),
+  );
+  const ids = (uri: string) => ruleSet.evaluate(get(uri)).matches.map((m) => m.id);
+  assert.deepEqual(ids('/?a=1&b=EVIL&c=Wicked'), [40, 41]);
+  assert.deepEqual(ids('/?a=1&b=fine'), []);
+  assert.deepEqual(ids('/?c=wicked'), [41]);
+  assert.deepEqual(ids('/?a=evil'), [40]);
+});
