@@ -72,14 +72,6 @@ export const AUTH_RULES = {
     'An operation takes a password or another secret as a query parameter: URLs end up in access logs, proxies, browser history and Referer headers.',
     'Take credentials in the body of a POST (or an Authorization header), never in the URL.',
   ),
-  weakPassword: rule(
-    'api2-weak-password-accepted',
-    [521],
-    'medium',
-    'Weak passwords accepted',
-    'The registration created an account whose password is one character long, and that account could log in.',
-    'Enforce a minimum password length (NIST SP 800-63B: at least 8) and refuse common and breached passwords at registration and on change.',
-  ),
 } as const;
 
 interface Jwt {
@@ -648,7 +640,7 @@ async function otpGuessing(ctx: ScanContext, a: Identity, loginOp: Operation | u
 }
 
 /**
- * Operations that take a password or a secret in the query string, confirmed live: A's own credentials in
+ * Reads (GET) that take a password or a secret in the query string, confirmed live: A's own credentials in
  * the URL must answer (2xx or a redirect) otherwise than a wrong password does, so the API authenticates from
  * the URL. The evidence names the parameters, never the values.
  */
@@ -656,7 +648,8 @@ async function credentialsInUrl(ctx: ScanContext, a: Identity): Promise<void> {
   const login = a.login?.body ?? {};
   const password = Object.entries(login).find(([k]) => PASSWORD_FIELD.test(k))?.[1];
   for (const op of ctx.spec.operations) {
-    if (isExcluded(op) || op.method === 'DELETE') continue;
+    // A GET: the URL is also cached, kept in history and sent on as Referer.
+    if (isExcluded(op) || op.method !== 'GET') continue;
     const secrets = op.parameters.filter((p) => p.in === 'query' && SECRET_QUERY.test(p.name));
     if (secrets.length === 0) continue;
     if (typeof password !== 'string') {
@@ -693,60 +686,6 @@ async function credentialsInUrl(ctx: ScanContext, a: Identity): Promise<void> {
   }
 }
 
-/** A registration: a POST without path parameters, not the login, with a password and a user name field. */
-function registrationOp(ctx: ScanContext, loginOp: Operation | undefined): Operation | undefined {
-  return ctx.spec.operations.find((op) => {
-    if (op.method !== 'POST' || op === loginOp || isExcluded(op) || op.path.includes('{')) return false;
-    if (LOGIN_PATH.test(op.path) || RESET_PATH.test(op.path)) return false;
-    const props = Object.keys(propertiesOf(ctx.spec, jsonBodySchema(op)));
-    return (
-      props.some((k) => /^pass(word)?$|^passwd$|^pwd$/i.test(k)) && props.some((k) => USER_FIELD.test(k))
-    );
-  });
-}
-
-/**
- * Registers a new account with a one-character password, then logs in as it through A's login flow (its
- * user name field taken from the registration's field of the same name): a signed-in answer proves the API
- * took the password. Without a login flow whose fields the registration shares, nothing is judged.
- */
-async function weakPassword(ctx: ScanContext, t: LoginTarget | undefined): Promise<void> {
-  const op = registrationOp(ctx, t?.op);
-  if (!op || !t) {
-    ctx.note?.({
-      rule: AUTH_RULES.weakPassword,
-      reason: op ? 'no login flow to try the new account' : 'no registration operation',
-    });
-    return;
-  }
-  const schema = jsonBodySchema(op);
-  const props = propertiesOf(ctx.spec, schema);
-  const passwordField = Object.keys(props).find((k) => /^pass(word)?$|^passwd$|^pwd$/i.test(k));
-  if (!passwordField || !(t.userField in props)) {
-    ctx.note?.({
-      rule: AUTH_RULES.weakPassword,
-      operation: op,
-      reason: 'the registration does not take the login fields',
-    });
-    return;
-  }
-  const body = { ...(sampleValue(ctx.spec, schema) as Record<string, unknown>), [passwordField]: '1' };
-  for (const [k, v] of Object.entries(body))
-    if (/^confirm|_confirm(ation)?$|^password2$/i.test(k) && typeof v === 'string') body[k] = '1';
-  const created = await ctx.send(planRequest(ctx.spec, op, ctx.objects, { body }), null);
-  if (!isSuccess(created)) return;
-  const login = await ctx.send(
-    loginRequest(t.flow, { [t.userField]: body[t.userField], [t.passwordField]: '1' }),
-    null,
-  );
-  if (!signedIn(t.flow, login)) return;
-  ctx.report(AUTH_RULES.weakPassword, {
-    operation: op,
-    message: `${op.method} ${op.path} registered an account with a one-character password, and ${t.flow.path} signed it in.`,
-    evidence: evidenceOf(created, { passwordLength: 1 }),
-  });
-}
-
 export const api2: Check = {
   id: 'API2',
   title: 'Broken authentication',
@@ -758,7 +697,6 @@ export const api2: Check = {
     SCAN_RULES.userEnumeration,
     SCAN_RULES.bruteForce,
     AUTH_RULES.credentialsInUrl,
-    AUTH_RULES.weakPassword,
   ],
   async run(ctx) {
     const a = ctx.identities[0];
@@ -788,7 +726,6 @@ export const api2: Check = {
     await resetEnumeration(ctx, a, target);
     await otpGuessing(ctx, a, target?.op);
     await credentialsInUrl(ctx, a);
-    await weakPassword(ctx, target);
     if (target) await bruteForce(ctx, target);
   },
 };
