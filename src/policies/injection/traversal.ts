@@ -168,18 +168,25 @@ export function detectTraversal(decoded: string, p: Paranoia, raw: string = deco
     i = j - 1;
   }
   if (evasion) return true;
-  if (hops > 0) {
-    for (const m of ENCODED_MARKERS) if (lowerRaw.indexOf(m) >= 0) return true;
-    if (hasTarget(path, firstHop)) return true;
-    if (hops >= 3) return true;
-    const leading = path.slice(0, firstHop).trim();
-    if (hops >= 2 && (leading === '' || leading.endsWith('/') || leading.endsWith('='))) return true;
-    if (p >= 2 && (hops >= 2 || leading === '' || leading.endsWith('='))) return true;
-    if (p >= 3) return true;
-  }
+  if (hops > 0 && hopsLeaveRoot(path, lowerRaw, hops, firstHop, p)) return true;
   for (const w of WRAPPERS) if (path.indexOf(w) >= 0) return true;
-  const trimmed = path.trimStart();
-  // An absolute path to a sensitive file as the whole value, or behind `file://`.
+  if (isSensitivePath(path.trimStart(), p)) return true;
+  return p >= 2 && hasTarget(path, 0) && (p >= 3 || mentionsTarget(path));
+}
+
+/** Whether `hops` `../` segments (the first at `firstHop`) read as a traversal rather than a relative link. */
+function hopsLeaveRoot(path: string, lowerRaw: string, hops: number, firstHop: number, p: Paranoia): boolean {
+  for (const m of ENCODED_MARKERS) if (lowerRaw.indexOf(m) >= 0) return true;
+  if (hasTarget(path, firstHop)) return true;
+  if (hops >= 3) return true;
+  const leading = path.slice(0, firstHop).trim();
+  if (hops >= 2 && (leading === '' || leading.endsWith('/') || leading.endsWith('='))) return true;
+  if (p >= 2 && (hops >= 2 || leading === '' || leading.endsWith('='))) return true;
+  return p >= 3;
+}
+
+/** An absolute path to a sensitive file as the whole value, or behind `file://`, or a drive path. */
+function isSensitivePath(trimmed: string, p: Paranoia): boolean {
   if (trimmed.startsWith('file:')) {
     const rest = trimmed.slice(5).replace(/^\/+/, '/');
     // Clients have no business sending `file:` URLs to an API; a local path behind one is a read attempt.
@@ -198,20 +205,21 @@ export function detectTraversal(decoded: string, p: Paranoia, raw: string = deco
     const head = (line < 0 ? trimmed : trimmed.slice(0, line)).slice(2, 260);
     if (hasTarget(head.charCodeAt(0) === 47 ? head.slice(1) : head, 0)) return true;
   }
-  if (p >= 2 && hasTarget(path, 0)) {
-    // Anywhere in text, but only as a path (`/etc/passwd`, `c:/windows/win.ini`), not the word `.env`.
-    for (const t of [
-      '/etc/passwd',
-      '/etc/shadow',
-      'win.ini',
-      'boot.ini',
-      '/proc/self/',
-      'web-inf/',
-      'id_rsa',
-    ]) {
-      if (path.indexOf(t) >= 0) return true;
-    }
-    if (p >= 3) return true;
+  return false;
+}
+
+/** Anywhere in text, but only as a path (`/etc/passwd`, `c:/windows/win.ini`), not the word `.env`. */
+function mentionsTarget(path: string): boolean {
+  for (const t of [
+    '/etc/passwd',
+    '/etc/shadow',
+    'win.ini',
+    'boot.ini',
+    '/proc/self/',
+    'web-inf/',
+    'id_rsa',
+  ]) {
+    if (path.indexOf(t) >= 0) return true;
   }
   return false;
 }
