@@ -72,83 +72,68 @@ function census(s: string): number {
   let prev = 0;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    switch (c) {
-      case 39:
-      case 34:
-        m |= QUOTE;
-        break;
-      case 96:
-        m |= QUOTE | BACKTICK;
-        break;
-      case 59:
-        m |= SEMI;
-        break;
-      case 40:
-        m |= PAREN;
-        if (prev === 64) m |= AT; // Razor `@(`
-        break;
-      case 41:
-        m |= PAREN;
-        break;
-      case 60:
-      case 62:
-        m |= ANGLE;
-        break;
-      case 61:
-        m |= EQUALS;
-        if (prev === 91) m |= BRACKET_EQUALS; // FreeMarker `[=`
-        break;
-      case 124:
-      case 38:
-        m |= PIPE_AMP;
-        break;
-      case 36:
-        m |= DOLLAR;
-        break;
-      case 123:
-      case 125:
-        m |= BRACE;
-        break;
-      case 47:
-      case 92:
-      case 0x2215:
-      case 0x2044:
-        m |= SLASH;
-        break;
-      case 37:
-        m |= PERCENT;
-        break;
-      case 35:
-        m |= HASH;
-        break;
-      case 64:
-        // Only `@@` (`@@version`) and `@(` (Razor) matter at level 1; a single `@` is every e-mail address.
-        if (prev === 64) m |= AT;
-        break;
-      case 58:
-        m |= COLON;
-        break;
-      case 46:
-      case 0xff0e:
-        if (prev === 46 || prev === 0xff0e) m |= DOTS;
-        break;
-      case 10:
-      case 13:
-        m |= NEWLINE;
-        break;
-      case 45:
-        if (prev === 45) m |= DASHES;
-        break;
-      case 42:
-        m |= STAR;
-        break;
-      case 95:
-        if (prev === 95) m |= UNDERSCORES;
-        break;
-    }
+    m |= censusBits(c, prev);
     prev = c;
   }
   return m;
+}
+
+/** The census bits character `c` adds after `prev`. */
+function censusBits(c: number, prev: number): number {
+  switch (c) {
+    case 39:
+    case 34:
+      return QUOTE;
+    case 96:
+      return QUOTE | BACKTICK;
+    case 59:
+      return SEMI;
+    case 40:
+      return prev === 64 ? PAREN | AT : PAREN; // Razor `@(`
+    case 41:
+      return PAREN;
+    case 60:
+    case 62:
+      return ANGLE;
+    case 61:
+      return prev === 91 ? EQUALS | BRACKET_EQUALS : EQUALS; // FreeMarker `[=`
+    case 124:
+    case 38:
+      return PIPE_AMP;
+    case 36:
+      return DOLLAR;
+    case 123:
+    case 125:
+      return BRACE;
+    case 47:
+    case 92:
+    case 0x2215:
+    case 0x2044:
+      return SLASH;
+    case 37:
+      return PERCENT;
+    case 35:
+      return HASH;
+    case 64:
+      // Only `@@` (`@@version`) and `@(` (Razor) matter at level 1; a single `@` is every e-mail address.
+      return prev === 64 ? AT : 0;
+    case 58:
+      return COLON;
+    case 46:
+    case 0xff0e:
+      return prev === 46 || prev === 0xff0e ? DOTS : 0;
+    case 10:
+    case 13:
+      return NEWLINE;
+    case 45:
+      return prev === 45 ? DASHES : 0;
+    case 42:
+      return STAR;
+    case 95:
+      return prev === 95 ? UNDERSCORES : 0;
+    default:
+      return 0;
+  }
 }
 
 const SQL_WORDS = [
