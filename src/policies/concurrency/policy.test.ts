@@ -49,11 +49,22 @@ describe('concurrency policy', () => {
     const h = await compile({ operation: { maxInFlight: 2, maxQueued: 0 }, retryAfterSeconds: 3 }, c.ctx);
     assert.equal(h.onRequest!(exchange()), undefined);
     assert.equal(h.onRequest!(exchange()), undefined);
-    const p = h.onRequest!(exchange()) as Problem;
+    const p = h.onRequest!(exchange({ ip: '192.0.2.7' })) as Problem;
     assert.equal(p.problem, problems.temporaryReducedCapacity);
     assert.equal(p.headers?.['retry-after'], '3');
     assert.deepEqual(p.extensions, { 'violated-policies': ['concurrency.operation'] });
-    assert.equal(c.events[0]['event.action'], 'concurrency-limit-exceeded');
+    // The denial event carries the request fields every policy's denial carries (one builder).
+    const e = c.events[0];
+    assert.equal(e['event.action'], 'concurrency-limit-exceeded');
+    assert.equal(e['event.type'], 'denied');
+    assert.equal(e['event.outcome'], 'failure');
+    assert.equal(e['event.reason'], 'queue_full');
+    assert.equal(e['rule.name'], 'concurrency');
+    assert.equal(e['portcullis.concurrency.scope'], 'operation');
+    assert.equal(e['url.path'], '/things/1');
+    assert.equal(e['source.ip'], '192.0.2.7');
+    assert.equal(e['portcullis.api'], 'things');
+    assert.equal(e['portcullis.operation_id'], 'getThing');
   });
 
   test('queues a request until a slot is released by a completed exchange', async () => {

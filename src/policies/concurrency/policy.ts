@@ -3,6 +3,7 @@ import type { CompileContext, PolicyDefinition, PolicyHandler } from '../../core
 import { type SparseConfigOf, withDefaults } from '../../core/policy-config.ts';
 import { type Problem, problem, problems } from '../../core/problems.ts';
 import { createLimitMetrics, LIMIT_METRICS_KEY, type LimitMetrics } from '../limit-metrics.ts';
+import { denialEvent } from '../denial-events.ts';
 import { createSemaphore, type RefusalReason, type Semaphore } from './semaphore.ts';
 
 /** The settings of one cap; `maxInFlight` has no default. */
@@ -136,23 +137,20 @@ function releaseFirst(s: ConcurrencyState, n: number): void {
   for (let i = 0; i < n; i++) s.sems[i].sem.release();
 }
 
-function refuse(s: ConcurrencyState, i: number, reason: RefusalReason): Problem {
+function refuse(s: ConcurrencyState, ex: Exchange, i: number, reason: RefusalReason): Problem {
   const { ctx } = s;
   releaseFirst(s, i);
   const scope = s.sems[i].scope;
   s.metrics.concurrencyRejected(scope, reason);
-  ctx.events.emit({
-    '@timestamp': new Date(ctx.clock.now()).toISOString(),
-    'event.kind': 'event',
-    'event.category': 'api',
-    'event.type': 'denied',
-    'event.action': 'concurrency-limit-exceeded',
-    'event.outcome': 'failure',
-    'event.reason': reason,
-    'rule.name': 'concurrency',
-    'portcullis.api': ctx.apiName,
-    'portcullis.concurrency.scope': scope,
+  const event = denialEvent(ctx.clock, ex, {
+    policy: 'concurrency',
+    action: 'concurrency-limit-exceeded',
+    category: 'api',
+    reason,
+    mode: 'enforce',
   });
+  event['portcullis.concurrency.scope'] = scope;
+  ctx.events.emit(event);
   return problem(problems.temporaryReducedCapacity, `Too many requests in flight (${scope})`, {
     headers: { 'retry-after': s.retryAfter },
     extensions: { 'violated-policies': [`concurrency.${scope}`] },
@@ -169,9 +167,9 @@ function acquireFrom(
   for (let i = start; i < sems.length; i++) {
     const r = sems[i].sem.acquire();
     if (r === true) continue;
-    if (typeof r === 'string') return refuse(s, i, r);
+    if (typeof r === 'string') return refuse(s, ex, i, r);
     return r.then((got) => {
-      if (got !== true) return refuse(s, i, got);
+      if (got !== true) return refuse(s, ex, i, got);
       return acquireFrom(s, ex, i + 1);
     });
   }
