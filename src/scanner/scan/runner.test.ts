@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { isOwnProfile } from './runner.ts';
+import { SCAN_RULES } from './rules.ts';
+import { CHECKS, isOwnProfile } from './runner.ts';
 
 describe('the safety rule', () => {
   test('lets an identity change its own profile, and nothing else it did not create', () => {
@@ -10,5 +11,15 @@ describe('the safety rule', () => {
     for (const p of ['/users/7', '/users/me/tokens', '/memes', '/profiles/bob']) {
       assert.equal(isOwnProfile(p), false, p);
     }
+  });
+});
+
+describe('the rule table', () => {
+  test('every rule a check reports is an entry of the rule table, with a unique id', () => {
+    const table = new Set<unknown>(Object.values(SCAN_RULES));
+    const ids = Object.values(SCAN_RULES).map((r) => r.id);
+    assert.equal(new Set(ids).size, ids.length);
+    const outside = CHECKS.flatMap((c) => c.rules.filter((r) => !table.has(r)).map((r) => `${c.id} ${r.id}`));
+    assert.deepEqual(outside, []);
   });
 });

@@ -108,6 +108,8 @@ export function suggestPolicy(findings: readonly Finding[], spec: ApiDocument): 
       R.sqlInjection.id,
       R.nosqlInjection.id,
       R.commandInjection.id,
+      R.templateInjection.id,
+      R.pathTraversal.id,
     )
   ) {
     api.push(

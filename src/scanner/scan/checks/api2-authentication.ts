@@ -14,7 +14,6 @@
  */
 import { createHmac, randomBytes, randomInt, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Operation } from '../../../core/api-document.ts';
-import type { RuleInfo } from '../../finding.ts';
 import type { Check } from '../check.ts';
 import type { ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, isRefused, isSuccess, redact, type ScanContext } from '../context.ts';
@@ -42,37 +41,6 @@ const STRICT_OTP_PATH = /otp|mfa|2fa|totp|one[_-]?time/i;
 /** Query parameters that carry a password or another long-lived secret in the URL. */
 const SECRET_QUERY =
   /^(pass(word)?|passwd|pwd|user_?password|new_?password|secret|client_?secret|api_?key|apikey)$/i;
-
-function rule(
-  id: string,
-  cwe: number[],
-  severity: RuleInfo['severity'],
-  title: string,
-  description: string,
-  remediation: string,
-): RuleInfo {
-  return Object.freeze({
-    id: `scan/${id}`,
-    owasp: 'API2:2023',
-    cwe,
-    severity,
-    title,
-    description,
-    remediation,
-  });
-}
-
-/** Authentication rules beyond the rule table's (kept here until the table takes them). */
-export const AUTH_RULES = {
-  credentialsInUrl: rule(
-    'api2-credentials-in-url',
-    [598],
-    'medium',
-    'Credentials in the URL',
-    'An operation takes a password or another secret as a query parameter: URLs end up in access logs, proxies, browser history and Referer headers.',
-    'Take credentials in the body of a POST (or an Authorization header), never in the URL.',
-  ),
-} as const;
 
 interface Jwt {
   readonly header: Record<string, unknown>;
@@ -654,7 +622,7 @@ async function credentialsInUrl(ctx: ScanContext, a: Identity): Promise<void> {
     if (secrets.length === 0) continue;
     if (typeof password !== 'string') {
       ctx.note?.({
-        rule: AUTH_RULES.credentialsInUrl,
+        rule: SCAN_RULES.credentialsInUrl,
         operation: op,
         reason: 'identity A has no login password',
       });
@@ -678,7 +646,7 @@ async function credentialsInUrl(ctx: ScanContext, a: Identity): Promise<void> {
     if (!right || !wrong || right.status >= 400) continue;
     const outcome = (r: ScanResponse) => `${r.status} ${r.headers.location ?? ''} ${shape(r, [password])}`;
     if (outcome(right) === outcome(wrong)) continue;
-    ctx.report(AUTH_RULES.credentialsInUrl, {
+    ctx.report(SCAN_RULES.credentialsInUrl, {
       operation: op,
       message: `${op.method} ${op.path} signs in with ${secrets.map((p) => p.name).join(', ')} in the query string (the right password answered ${right.status}, a wrong one ${wrong.status}${right.status === wrong.status ? ', otherwise' : ''}): the secret ends up in logs and browser history.`,
       evidence: { parameters: secrets.map((p) => p.name), status: right.status, wrongStatus: wrong.status },
@@ -696,7 +664,7 @@ export const api2: Check = {
     SCAN_RULES.weakHmacSecret,
     SCAN_RULES.userEnumeration,
     SCAN_RULES.bruteForce,
-    AUTH_RULES.credentialsInUrl,
+    SCAN_RULES.credentialsInUrl,
   ],
   async run(ctx) {
     const a = ctx.identities[0];

@@ -16,7 +16,7 @@ import { loginRequest, signedIn } from '../login.ts';
 import { isExcluded, jsonBodySchema, planRequest, requiresAuth } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
 import { findLoginTarget } from './api2-authentication.ts';
-import { INJECTION_RULES, injection, NOSQL_ERROR, SQL_ERROR } from './injection.ts';
+import { injection, NOSQL_ERROR, SQL_ERROR } from './injection.ts';
 import { probeTls } from './tls.ts';
 
 export const STACK_TRACE: readonly RegExp[] = [
@@ -210,8 +210,8 @@ export const api8: Check = {
     SCAN_RULES.sqlInjection,
     SCAN_RULES.nosqlInjection,
     SCAN_RULES.commandInjection,
-    INJECTION_RULES.templateInjection,
-    INJECTION_RULES.pathTraversal,
+    SCAN_RULES.templateInjection,
+    SCAN_RULES.pathTraversal,
   ],
   async run(ctx) {
     const started = performance.now();

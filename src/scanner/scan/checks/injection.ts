@@ -70,35 +70,6 @@ const FILE_CONTENT = /\broot:[^:\s]*:0:0:|^\[(fonts|extensions|mci extensions)\]
 /** A parameter that names a column (`sort`, or "the column" in its description): a real column name works. */
 const COLUMN_DESCRIPTION = /\b(column|field name|attribute name|property name|sort key)\b/i;
 
-function rule(id: string, cwe: number[], title: string, description: string, remediation: string): RuleInfo {
-  return Object.freeze({
-    id: `scan/${id}`,
-    owasp: 'API8:2023',
-    cwe,
-    severity: 'critical',
-    title,
-    description,
-    remediation,
-  });
-}
-
-/** Injection rules beyond SQL, NoSQL and shell (kept here until the rule table takes them). */
-export const INJECTION_RULES = {
-  templateInjection: rule(
-    'api8-template-injection',
-    [1336, 94],
-    'Server-side template injection',
-    'A template expression in an input (`{{7331*1709}}` and its other syntaxes) came back evaluated: the input is rendered as a template, which usually runs code on the server.',
-    'Never render client input as a template; pass it to a fixed template as data.',
-  ),
-  pathTraversal: rule(
-    'api8-path-traversal',
-    [22, 23],
-    'Path traversal',
-    'An input that names a file, set to `../` segments up to the root and a system file, returned that file: any file the server may read can be downloaded.',
-    'Resolve names against a fixed directory and refuse any that leave it (compare the resolved path); prefer ids over file names.',
-  ),
-} as const;
 const CONCURRENCY = 3;
 /** Share of the check's time the injection probes may use. */
 const BUDGET_MS = 18_000;
@@ -363,7 +334,7 @@ async function outputProbes(
   const reflected = v.length >= 6 && baselineText.includes(v);
   for (const payload of reflected ? TEMPLATE_PAYLOADS : []) {
     probes.push([
-      INJECTION_RULES.templateInjection,
+      SCAN_RULES.templateInjection,
       'a template expression came back evaluated',
       `${v}${payload}`,
       (t) => t.includes(TEMPLATE_OUTPUT) && !baselineText.includes(TEMPLATE_OUTPUT),
@@ -372,7 +343,7 @@ async function outputProbes(
   if (FILE_INPUT.test(p.point.name) || FILE_INPUT.test(p.point.op.path)) {
     for (const payload of TRAVERSAL_PAYLOADS) {
       probes.push([
-        INJECTION_RULES.pathTraversal,
+        SCAN_RULES.pathTraversal,
         'a path up to the root returned a system file',
         payload,
         (t) => FILE_CONTENT.test(t) && !FILE_CONTENT.test(baselineText),
