@@ -82,6 +82,20 @@ export interface FindingsResult {
   readonly phases?: readonly { readonly name: string; readonly ms: number; readonly requests: number }[];
   /** Scans: what was tested, found or skipped, per check and operation. */
   readonly coverage?: ScanCoverage;
+  /** Scans: the target going down during the scan (it answered, then refused connections). */
+  readonly targetOutages?: TargetOutages;
+}
+
+/** How often the target stopped answering during a scan, and where: what ran while it was down tested nothing. */
+export interface TargetOutages {
+  /** Times it stopped answering (each counted once until it answered again). */
+  readonly times: number;
+  /** Requests whose connection it refused after it had answered. */
+  readonly refusedRequests: number;
+  /** The phases (`discovery`, check ids, `setup`) in which it went down, in order. */
+  readonly phases: readonly string[];
+  /** It was still down when the scan ended. */
+  readonly downAtEnd: boolean;
 }
 
 export type CoverageStatus = 'finding' | 'tested' | 'skipped';

@@ -1,8 +1,14 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { renderJson } from '../../src/scanner/report/json.ts';
+import { renderText } from '../../src/scanner/report/text.ts';
 import { createScanClient } from '../../src/scanner/scan/client.ts';
+import { runScan, type ScanResult } from '../../src/scanner/scan/runner.ts';
 
 /** A target that crashes (stops listening, its connections cut) and comes back on the same port. */
 function start(port = 0): Promise<Server> {
@@ -114,4 +120,70 @@ test('a target that stays down is waited for up to the patience; later requests 
     await client.close();
     for (const s of servers) if (s.listening) await crash(s);
   }
+});
+
+const SPEC = `openapi: 3.0.3
+info: { title: restarts, version: '1' }
+components:
+  securitySchemes:
+    bearer: { type: http, scheme: bearer }
+security: [{ bearer: [] }]
+paths:
+  /items:
+    get:
+      responses:
+        '200': { description: the items }
+`;
+
+/** Scans the tiny target with API8 and API9; `during` is called when API8 starts (and may crash the server). */
+async function scanTarget(during?: (port: number) => Promise<Server>): Promise<ScanResult> {
+  const dir = await mkdtemp(join(tmpdir(), 'portcullis-restart-'));
+  const servers = [await start()];
+  const port = (servers[0].address() as AddressInfo).port;
+  const restarted: Promise<Server>[] = [];
+  try {
+    await writeFile(join(dir, 'openapi.yaml'), SPEC);
+    return await runScan({
+      spec: join(dir, 'openapi.yaml'),
+      target: `http://127.0.0.1:${port}`,
+      identities: [
+        { name: 'alice', bearer: 'alice-token' },
+        { name: 'bob', bearer: 'bob-token' },
+      ],
+      checks: ['API8', 'API9'],
+      ratePerSecond: 200,
+      onProgress: (p) => {
+        if (during && p.check === 'API8' && p.checksDone === 0 && restarted.length === 0) {
+          restarted.push(crash(servers[0]).then(() => during(port)));
+        }
+      },
+    });
+  } finally {
+    for (const s of await Promise.all(restarted)) servers.push(s);
+    for (const s of servers) if (s.listening) await crash(s);
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+test('a scan whose target went down and came back says so in its warnings, the terminal and the JSON report', async () => {
+  const result = await scanTarget(
+    (port) => new Promise((resolve) => setTimeout(() => resolve(start(port)), 600)),
+  );
+  assert.equal(result.targetOutages.times, 1);
+  assert.ok(result.targetOutages.refusedRequests >= 1);
+  assert.deepEqual(result.targetOutages.phases, ['API8']);
+  assert.equal(result.targetOutages.downAtEnd, false);
+  const warning = `THE TARGET STOPPED ANSWERING once during the scan (in API8; ${result.targetOutages.refusedRequests} request${result.targetOutages.refusedRequests === 1 ? '' : 's'} refused): checks after that may have tested nothing`;
+  assert.equal(result.warnings[0], warning);
+  assert.ok(renderText(result).includes(`! ${warning}`));
+  const json = JSON.parse(renderJson(result));
+  assert.deepEqual(json.targetOutages, result.targetOutages);
+  assert.equal(json.warnings[0], warning);
+});
+
+test('a scan whose target answered throughout reports no outage', async () => {
+  const result = await scanTarget();
+  assert.deepEqual(result.targetOutages, { times: 0, refusedRequests: 0, phases: [], downAtEnd: false });
+  assert.ok(!result.warnings.some((w) => /STOPPED ANSWERING/.test(w)));
+  assert.deepEqual(JSON.parse(renderJson(result)).targetOutages, result.targetOutages);
 });

@@ -17,6 +17,7 @@ export function renderJson(result: FindingsResult, options: JsonOptions = {}): s
     ...(result.errors ? { errors: result.errors } : {}),
     ...(result.timedOut ? { timedOut: result.timedOut } : {}),
     ...(result.phases ? { phases: result.phases } : {}),
+    ...(result.targetOutages ? { targetOutages: result.targetOutages } : {}),
     rules: result.rules,
     findings: result.findings.map((f) => ({
       ruleId: f.rule.id,

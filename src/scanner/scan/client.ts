@@ -69,6 +69,10 @@ export interface ScanClient {
   readonly requests: () => number;
   /** Requests whose connection the target refused after it had answered: it went away (and maybe came back). */
   readonly refusedAfterAnswering: () => number;
+  /** Times the target stopped answering: a refusal after it had answered, counted once until it answers again. */
+  readonly outages: () => number;
+  /** Whether the target refuses connections now (after it had answered) and has not answered since. */
+  readonly isDown: () => boolean;
   close(): Promise<void>;
 }
 
@@ -128,6 +132,7 @@ export function createScanClient(options: ClientOptions): ScanClient {
   let count = 0;
   let answered = false;
   let refusals = 0;
+  let outages = 0;
   /** When the target started refusing connections (undefined while it answers). */
   let downSince: number | undefined;
   const waiting: (() => void)[] = [];
@@ -176,7 +181,10 @@ export function createScanClient(options: ClientOptions): ScanClient {
         } catch (err) {
           if (!answered || !refused(err) || signal.aborted) throw err;
           if (attempt === 0) refusals++;
-          downSince ??= performance.now();
+          if (downSince === undefined) {
+            outages++;
+            downSince = performance.now();
+          }
           if (performance.now() - downSince >= (options.restartPatienceMs ?? RESTART_PATIENCE_MS)) throw err;
           await sleep(RESTART_WAIT_MS, opts.signal);
         }
@@ -248,6 +256,8 @@ export function createScanClient(options: ClientOptions): ScanClient {
     },
     requests: () => count,
     refusedAfterAnswering: () => refusals,
+    outages: () => outages,
+    isDown: () => downSince !== undefined,
     close: () => agent.close(),
   };
 }

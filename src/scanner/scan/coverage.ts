@@ -4,7 +4,14 @@
  * warnings a report must show loudly (no object created, a class of checks that tested nothing, timeouts).
  */
 import type { ApiDocument, Operation } from '../../core/api-document.ts';
-import type { CheckCoverage, CoverageCell, Finding, RuleInfo, ScanCoverage } from '../finding.ts';
+import type {
+  CheckCoverage,
+  CoverageCell,
+  Finding,
+  RuleInfo,
+  ScanCoverage,
+  TargetOutages,
+} from '../finding.ts';
 import type { Check } from './check.ts';
 import type { FindingInput, Observation } from './context.ts';
 import { curlFor } from './curl.ts';
@@ -32,6 +39,8 @@ export interface CoverageInput {
   /** Identities that logged in, and whether each has a token the token checks can alter. */
   readonly identities: readonly { readonly name: string; readonly token?: string }[];
   readonly admin?: { readonly name: string };
+  /** The target going down during the scan. */
+  readonly outages?: TargetOutages;
 }
 
 export interface CoverageResult {
@@ -139,6 +148,15 @@ export function buildCoverage(input: CoverageInput): CoverageResult {
   if (input.objectsCreated === 0 && creators > 0) {
     warnings.unshift(
       'SETUP CREATED NO OBJECT: the object-level checks (API1 reads, updates and deletes of scan-created objects, API3 read-back) had nothing of their own to test',
+    );
+  }
+  const down = input.outages;
+  if (down && down.times > 0) {
+    // First of all: a target that went down voids whatever ran while it was down, findings and passes alike.
+    warnings.unshift(
+      `THE TARGET STOPPED ANSWERING ${down.times === 1 ? 'once' : `${down.times} times`} during the scan ` +
+        `(in ${down.phases.join(', ')}; ${down.refusedRequests} request${down.refusedRequests === 1 ? '' : 's'} refused)` +
+        `${down.downAtEnd ? ' and was still down at the end' : ''}: checks after that may have tested nothing`,
     );
   }
   if (input.identities.length < 2) {

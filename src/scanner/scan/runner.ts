@@ -1,7 +1,7 @@
 import { type ErrorCode, PortcullisError } from '../../core/errors.ts';
 /** Runs a scan: load the spec, log in, create test objects, run the checks in a safe order, collect findings. */
 import { loadApiDocument } from '../../openapi/load.ts';
-import type { Finding, FindingsResult, RuleInfo } from '../finding.ts';
+import type { Finding, FindingsResult, RuleInfo, TargetOutages } from '../finding.ts';
 import { startCanary } from './canary.ts';
 import type { Check } from './check.ts';
 import { api1 } from './checks/api1-bola.ts';
@@ -56,6 +56,8 @@ export interface ScanResult extends FindingsResult {
   readonly coverage: ScanCoverage;
   /** Problems a report must show loudly: setup that created nothing, checks that tested nothing. */
   readonly warnings: readonly string[];
+  /** The target going down during the scan (`times` 0 when it answered throughout). */
+  readonly targetOutages: TargetOutages;
 }
 
 /** A usage problem: bad options or an identity that cannot log in. */
@@ -139,6 +141,8 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
   let checksDone = 0;
   let objectsCreated = 0;
   const phases: { name: string; ms: number; requests: number }[] = [];
+  /** The phases in which the target stopped answering. */
+  const outagePhases: string[] = [];
   let current = 'setup';
   const progress = () =>
     options.onProgress?.({
@@ -229,7 +233,11 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     const discoveryContext = makeContext(AbortSignal.timeout(checkTimeoutMs));
     let phaseStart = performance.now();
     let phaseRequests = client.requests();
+    let phaseOutages = client.outages();
+    if (phaseOutages > 0) outagePhases.push('setup');
     const phaseDone = (name: string) => {
+      if (client.outages() > phaseOutages) outagePhases.push(name);
+      phaseOutages = client.outages();
       phases.push({
         name,
         ms: Math.round(performance.now() - phaseStart),
@@ -274,6 +282,13 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     await client.close();
   }
   const findingList = [...findings.values()];
+  const targetOutages: TargetOutages = {
+    times: client.outages(),
+    refusedRequests: client.refusedAfterAnswering(),
+    // Outages during the login, or after the last phase (the passive checks send nothing), have no phase.
+    phases: client.outages() > 0 && outagePhases.length === 0 ? ['setup'] : outagePhases,
+    downAtEnd: client.isDown(),
+  };
   const covered = buildCoverage({
     spec,
     checks,
@@ -284,6 +299,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     errors,
     objectsCreated,
     ...loggedIn,
+    outages: targetOutages,
   });
   return {
     kind: 'scan',
@@ -303,5 +319,6 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     phases,
     coverage: covered.coverage,
     warnings: covered.warnings,
+    targetOutages,
   };
 }
