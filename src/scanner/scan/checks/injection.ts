@@ -511,7 +511,13 @@ function ownFields(
   return Object.keys(out).length > 0 ? out : undefined;
 }
 
-/** The path and query values the planner gives this identity (its objects, its harvested values). */
+/**
+ * The path and query values the planner gives this identity (its objects, its harvested values). Only for a
+ * read, or for a change to an object the scan created: harvested values name what others own, and a POST below
+ * one (`/admin/users/{user_id}/deactivate/` with a user id a list gave out) changes it, like a PATCH the safety
+ * rule keeps to the scan's objects. Probing one such input deactivated the scan's own admin mid-scan, and every
+ * probe it sent after that was refused as unauthenticated.
+ */
 function plannedValues(
   ctx: ScanContext,
   op: Operation,
@@ -519,6 +525,9 @@ function plannedValues(
 ): Record<string, string> | undefined {
   const req = planRequest(ctx.spec, op, ctx.objects, as ? { owner: as.name } : {});
   if (req.invented.length > 0) return undefined;
+  const path = req.path.split('?')[0];
+  if (op.method !== 'GET' && !ctx.allowDestructive && op.path.includes('{') && !ctx.objects.isScanCreated(path))
+    return undefined;
   const out: Record<string, string> = {};
   for (const { name, value } of pathValues(op.path, req.path)) out[name] = value;
   for (const [name, value] of new URLSearchParams(req.path.split('?')[1] ?? '')) out[name] = value;
