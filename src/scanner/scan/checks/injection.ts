@@ -526,7 +526,12 @@ function plannedValues(
   const req = planRequest(ctx.spec, op, ctx.objects, as ? { owner: as.name } : {});
   if (req.invented.length > 0) return undefined;
   const path = req.path.split('?')[0];
-  if (op.method !== 'GET' && !ctx.allowDestructive && op.path.includes('{') && !ctx.objects.isScanCreated(path))
+  if (
+    op.method !== 'GET' &&
+    !ctx.allowDestructive &&
+    op.path.includes('{') &&
+    !ctx.objects.isScanCreated(path)
+  )
     return undefined;
   const out: Record<string, string> = {};
   for (const { name, value } of pathValues(op.path, req.path)) out[name] = value;
