@@ -219,8 +219,9 @@ export class FlightExchange implements Exchange {
   get responseHeadersAdded(): Readonly<Record<string, string | string[]>> | undefined {
     return this.#responseHeaders;
   }
-  /** The report-mode decisions, if any (without making the list). */
+  /** The report-mode decisions, if any (without making the list; undefined for none). */
   get reportedIfAny(): readonly string[] | undefined {
-    return this.#reported;
+    const r = this.#reported;
+    return r !== undefined && r.length > 0 ? r : undefined;
   }
 }
