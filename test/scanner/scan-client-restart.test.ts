@@ -70,6 +70,8 @@ test('a target that never answered is not waited for, and one that stays down fa
     concurrency: 1,
     ratePerSecond: 1000,
     timeoutMs: 1000,
+    // The refused request after the cut one waits for a restart: 1 s here, not the 15 s default.
+    restartPatienceMs: 1000,
   });
   try {
     assert.equal((await short.send({ method: 'GET', path: '/' })).status, 200);
