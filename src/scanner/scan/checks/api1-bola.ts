@@ -536,6 +536,15 @@ function markPlainQuery(ctx: ScanContext, op: Operation, path: string, marker: s
   return `${url.pathname}${url.search}`;
 }
 
+/** A 2xx answer that shows no object: no body, `null`, `{}` or `[]`. */
+export function isEmptyAnswer(res: ScanResponse): boolean {
+  const text = res.text.trim();
+  if (text === '' || text === 'null') return true;
+  const body = res.json;
+  if (Array.isArray(body)) return body.length === 0;
+  return body !== null && typeof body === 'object' && Object.keys(body).length === 0;
+}
+
 async function replayDeletes(ctx: ScanContext, owner: Identity, attacker: Identity): Promise<void> {
   // Deepest first: a card is deleted before the board that holds it.
   const deletes = ctx.spec.operations
@@ -550,8 +559,14 @@ async function replayDeletes(ctx: ScanContext, owner: Identity, attacker: Identi
     const res = await ctx.send(req, attacker);
     if (!isSuccess(res)) continue;
     const after = read ? await ctx.send(read, owner) : undefined;
-    // A read that worked before the delete and fails after it (404, 410, or a gateway's 502 for an undeclared 404).
-    const gone = read ? isSuccess(before) && after !== undefined && !isSuccess(after) : true;
+    // A read that showed the object before the delete and fails after it (404, 410, or a gateway's 502 for an
+    // undeclared 404), or answers 2xx with nothing (`null`: a lookup that found no row, sent as is).
+    const gone = read
+      ? isSuccess(before) &&
+        !isEmptyAnswer(before) &&
+        after !== undefined &&
+        (!isSuccess(after) || isEmptyAnswer(after))
+      : true;
     if (!gone) continue;
     ctx.report(SCAN_RULES.bolaDelete, {
       operation: op,
