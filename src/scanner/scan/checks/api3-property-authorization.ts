@@ -182,6 +182,26 @@ function privilegedEnum(s: JsonObject): unknown {
   return schemaType(s) === 'array' ? [hit] : hit;
 }
 
+/** Declared names of a privilege held as free text (`role: {type: string}`, `account_type`, `user_level`). */
+const PRIVILEGE_NAME =
+  /^(roles?|user_?roles?|account_?(type|role|level)|user_?(type|level)|access_?level|privileges?|permission_?level)$/i;
+
+/**
+ * The privileged value to try for a declared string property of a privilege name without an enum: the
+ * document does not say which values exist, so the usual one (`admin`). Nothing for other names, other
+ * types, enums, formats and patterns (those say which values exist: privilegedEnum).
+ */
+function privilegedFree(spec: ApiDocument, name: string, prop: JsonSchema): unknown {
+  if (!PRIVILEGE_NAME.test(name)) return undefined;
+  const s = resolveSchema(spec, prop);
+  const type = schemaType(s);
+  const item = type === 'array' ? resolveSchema(spec, s.items as JsonSchema) : s;
+  if ((type !== 'string' && type !== 'array') || schemaType(item) !== 'string') return undefined;
+  if (item.enum !== undefined || item.const !== undefined || item.format !== undefined) return undefined;
+  if (item.pattern !== undefined) return undefined;
+  return type === 'array' ? ['admin'] : 'admin';
+}
+
 /** Objects (at any depth) that carry one of the marker values, and the top-level record itself. */
 function recordsOf(view: unknown, markers: readonly string[], direct = true): Record<string, unknown>[] {
   const out: Record<string, unknown>[] = [];
@@ -364,10 +384,10 @@ async function viewsAfter(
       (o) =>
         o.method === 'GET' &&
         o.path.startsWith(`${collection}/{`) &&
-        /^\{[^}]+\}$/.test(o.path.slice(collection.length + 1)),
+        /^\{[^}]+\}\/?$/.test(o.path.slice(collection.length + 1)),
     );
     if (id !== undefined && get) {
-      const param = /\{([^}]+)\}$/.exec(get.path)![1];
+      const param = /\{([^}]+)\}\/?$/.exec(get.path)![1];
       const again = await ctx.send(
         planRequest(ctx.spec, get, ctx.objects, { owner: as.name, params: { [param]: id } }),
         as,
@@ -442,7 +462,7 @@ async function massAssignment(ctx: ScanContext, probe: Probe): Promise<void> {
     }
   }
   for (const [name, prop] of Object.entries(writable)) {
-    const value = privilegedEnum(prop);
+    const value = privilegedEnum(prop) ?? privilegedFree(ctx.spec, name, prop);
     if (value !== undefined && !(name in injected)) {
       injected[name] = value;
       why[name] = 'privileged value';
