@@ -24,10 +24,15 @@ export function scanJson(
   max = 8,
 ): JsonFinding[] {
   const findings: JsonFinding[] = [];
-  // Entries are [value, pointer of the parent, key]; a leaf's own pointer is only built when it is needed.
-  const stack: Array<[unknown, string, string | null]> = [[root, '', null]];
-  while (stack.length > 0 && findings.length < max) {
-    const [value, parent, key] = stack.pop()!;
+  // Three stacks side by side (no tuple per value): the value, the pointer of its parent, and its key (an
+  // escaped token, an array index, or null for the root). A pointer is only built when it is needed.
+  const values: unknown[] = [root];
+  const parents: string[] = [''];
+  const keys: Array<string | number | null> = [null];
+  while (values.length > 0 && findings.length < max) {
+    const value = values.pop();
+    const parent = parents.pop() as string;
+    const key = keys.pop() as string | number | null;
     const isRoot = key === null;
     if (typeof value === 'string') {
       const pointer = isRoot ? '' : undefined;
@@ -41,12 +46,16 @@ export function scanJson(
     } else if (value !== null && typeof value === 'object') {
       const here = isRoot ? '' : `${parent}/${key}`;
       if (Array.isArray(value)) {
-        for (let i = value.length - 1; i >= 0; i--) stack.push([value[i], here, String(i)]);
+        for (let i = value.length - 1; i >= 0; i--) {
+          values.push(value[i]);
+          parents.push(here);
+          keys.push(i);
+        }
         continue;
       }
-      const keys = Object.keys(value);
-      for (let i = keys.length - 1; i >= 0; i--) {
-        const name = keys[i];
+      const names = Object.keys(value);
+      for (let i = names.length - 1; i >= 0; i--) {
+        const name = names[i];
         const token = escapePointer(name);
         let only: ReadonlySet<InjectionClass> | undefined;
         if (classesAt !== undefined) only = classesAt(`${here}/${token}`);
@@ -57,7 +66,9 @@ export function scanJson(
             continue;
           }
         }
-        stack.push([(value as Record<string, unknown>)[name], here, token]);
+        values.push((value as Record<string, unknown>)[name]);
+        parents.push(here);
+        keys.push(token);
       }
     }
   }

@@ -36,6 +36,42 @@ interface Token {
   readonly flag?: boolean;
 }
 
+// Tokens are never changed once made, so those that carry no client text are made once and shared: a value
+// of prose lexes into dozens of tokens, and most of them are these or reserved words.
+const STRING_CLOSED: Token = { k: 's', v: '', flag: true };
+const STRING_OPEN: Token = { k: 's', v: '', flag: false };
+const NUMBER: Token = { k: 'n', v: '' };
+const BACKQUOTE_NAME: Token = { k: 'w', v: '`' };
+const LONE_AT: Token = { k: '?', v: '@' };
+const UNKNOWN: Token = { k: '?', v: '' };
+const OR_OR: Token = { k: '&', v: '||' };
+const AND_AND: Token = { k: '&', v: '&&' };
+const ASSIGN: Token = { k: 'o', v: ':=' };
+const ORDER_BY: Token = { k: 'k', v: 'order by' };
+const GROUP_BY: Token = { k: 'k', v: 'group by' };
+/** Comment tokens by opener, unflagged and flagged. */
+const COMMENTS: Readonly<Record<'#' | '--' | '/*', readonly [Token, Token]>> = {
+  '#': [
+    { k: 'c', v: '#', flag: false },
+    { k: 'c', v: '#', flag: true },
+  ],
+  '--': [
+    { k: 'c', v: '--', flag: false },
+    { k: 'c', v: '--', flag: true },
+  ],
+  '/*': [
+    { k: 'c', v: '/*', flag: false },
+    { k: 'c', v: '/*', flag: true },
+  ],
+};
+/** One-character tokens by character code: punctuation (`(`, `)`, `,`, `;`, `.`) and arithmetic operators. */
+const CHAR_TOKENS: ReadonlyArray<Token | undefined> = (() => {
+  const out: Array<Token | undefined> = [];
+  for (const c of '(),;.') out[c.charCodeAt(0)] = { k: c as Kind, v: '' };
+  for (const c of '+-*/%^|&~') out[c.charCodeAt(0)] = { k: 'o', v: c };
+  return out;
+})();
+
 const STATEMENTS = new Set([
   'select',
   'insert',
@@ -222,7 +258,7 @@ function tokenize(s: string, quote: number): Token[] {
   if (quote !== 0) {
     const end = findQuoteEnd(s, 0, quote);
     if (end < 0) return out;
-    out.push({ k: 's', v: '', flag: true });
+    out.push(STRING_CLOSED);
     i = end + 1;
   }
   while (i < s.length) {
@@ -260,8 +296,12 @@ function readLineComment(s: string, i: number, out: Token[]): number {
   const hash = s.charCodeAt(i) === 35;
   let end = s.indexOf('\n', i);
   if (end < 0) end = s.length;
-  const body = s.slice(i + (hash ? 1 : 2), end);
-  out.push({ k: 'c', v: hash ? '#' : '--', flag: body.indexOf("'") >= 0 || body.indexOf('"') >= 0 });
+  let quoted = false;
+  for (let j = i + (hash ? 1 : 2); j < end && !quoted; j++) {
+    const c = s.charCodeAt(j);
+    quoted = c === 39 || c === 34;
+  }
+  out.push(COMMENTS[hash ? '#' : '--'][quoted ? 1 : 0]);
   return end + 1;
 }
 
@@ -269,11 +309,11 @@ function readLineComment(s: string, i: number, out: Token[]): number {
 function readQuoted(s: string, i: number, c: number, out: Token[]): number {
   if (c === 96) {
     const end = s.indexOf('`', i + 1);
-    out.push({ k: 'w', v: '`' });
+    out.push(BACKQUOTE_NAME);
     return end < 0 ? s.length : end + 1;
   }
   const end = findQuoteEnd(s, i + 1, c);
-  out.push({ k: 's', v: '', flag: end >= 0 });
+  out.push(end >= 0 ? STRING_CLOSED : STRING_OPEN);
   return end < 0 ? s.length : end + 1;
 }
 
@@ -290,7 +330,7 @@ function readBlockComment(s: string, i: number, quote: number, out: Token[]): nu
   }
   const end = s.indexOf('*/', i + 2);
   if (end >= 0) return end + 2;
-  out.push({ k: 'c', v: '/*', flag: s.indexOf(String.fromCharCode(quote || 39), i) >= 0 });
+  out.push(COMMENTS['/*'][s.indexOf(String.fromCharCode(quote || 39), i) >= 0 ? 1 : 0]);
   return s.length;
 }
 
@@ -307,7 +347,7 @@ function readNumber(s: string, i: number, out: Token[]): number {
       while (i < n && isDigit(s.charCodeAt(i))) i++;
     }
   }
-  out.push({ k: 'n', v: '' });
+  out.push(NUMBER);
   return i;
 }
 
@@ -331,14 +371,14 @@ function readVariable(s: string, i: number, out: Token[]): number {
   if (s.charCodeAt(j) === 64) j++;
   const start = j;
   while (j < s.length && (isWordChar(s.charCodeAt(j)) || s.charCodeAt(j) === 46)) j++;
-  out.push(j === start ? { k: '?', v: '@' } : { k: 'v', v: s.slice(i, j).toLowerCase() });
+  out.push(j === start ? LONE_AT : { k: 'v', v: s.slice(i, j).toLowerCase() });
   return j;
 }
 
 /** Operators (`||`, `&&`, comparisons, arithmetic, `:=`), punctuation, or an unknown character. */
 function readOperator(s: string, i: number, c: number, c1: number, out: Token[]): number {
   if ((c === 124 && c1 === 124) || (c === 38 && c1 === 38)) {
-    out.push({ k: '&', v: c === 124 ? '||' : '&&' });
+    out.push(c === 124 ? OR_OR : AND_AND);
     return i + 2;
   }
   if (c === 61 || c === 60 || c === 62 || c === 33) {
@@ -359,16 +399,14 @@ function readOperator(s: string, i: number, c: number, c1: number, out: Token[])
     c === 38 ||
     c === 126
   ) {
-    out.push({ k: 'o', v: s[i] });
+    out.push(CHAR_TOKENS[c] as Token);
     return i + 1;
   }
   if (c === 58 && c1 === 61) {
-    out.push({ k: 'o', v: ':=' });
+    out.push(ASSIGN);
     return i + 2;
   }
-  out.push(
-    c === 40 || c === 41 || c === 44 || c === 59 || c === 46 ? { k: s[i] as Kind, v: '' } : { k: '?', v: '' },
-  );
+  out.push(c === 40 || c === 41 || c === 44 || c === 59 || c === 46 ? (CHAR_TOKENS[c] as Token) : UNKNOWN);
   return i + 1;
 }
 
@@ -376,13 +414,13 @@ function pushWord(out: Token[], word: string, s: string, after: number): void {
   const last = out.length > 0 ? out[out.length - 1] : undefined;
   if (NOISE.has(word)) return;
   if (last !== undefined && word === 'by' && last.k === 'k' && (last.v === 'order' || last.v === 'group')) {
-    out[out.length - 1] = { k: 'k', v: last.v + ' by' };
+    out[out.length - 1] = last.v === 'order' ? ORDER_BY : GROUP_BY;
     return;
   }
   if (last !== undefined && last.k === 'U' && (word === 'all' || word === 'distinct')) return;
   const known = WORD_KINDS.get(word);
   if (known !== undefined && known !== 'k') {
-    out.push({ k: known, v: word });
+    out.push(WORD_TOKENS.get(word) as Token);
     return;
   }
   // Look ahead (boundedly, so the lexer stays linear) for the `(` that makes a word a function call.
@@ -391,13 +429,14 @@ function pushWord(out: Token[], word: string, s: string, after: number): void {
   while (j < limit && isSpace(s.charCodeAt(j))) j++;
   // MySQL allows comments between a function name and its parenthesis.
   if (s.charCodeAt(j) === 47 && s.charCodeAt(j + 1) === 42) {
-    const end = s.slice(j + 2, limit).indexOf('*/');
-    if (end >= 0) {
-      j = j + 2 + end + 2;
+    const end = s.indexOf('*/', j + 2);
+    if (end >= 0 && end + 2 <= limit) {
+      j = end + 2;
       while (j < limit && isSpace(s.charCodeAt(j))) j++;
     }
   }
-  out.push({ k: s.charCodeAt(j) === 40 ? 'f' : (known ?? 'w'), v: word });
+  if (known === undefined) out.push({ k: s.charCodeAt(j) === 40 ? 'f' : 'w', v: word });
+  else out.push((s.charCodeAt(j) === 40 ? CALL_TOKENS : WORD_TOKENS).get(word) as Token);
 }
 
 /** Every reserved word with its token kind, looked up once per word. */
@@ -409,6 +448,14 @@ const WORD_KINDS: ReadonlyMap<string, Kind> = new Map<string, Kind>([
   ...[...SET_OPERATORS].map((w) => [w, 'U'] as [string, Kind]),
   ...[...STATEMENTS].map((w) => [w, 'E'] as [string, Kind]),
 ]);
+
+/** The token of each reserved word (its kind from `WORD_KINDS`), and of each as a function call. */
+const WORD_TOKENS: ReadonlyMap<string, Token> = new Map(
+  [...WORD_KINDS].map(([v, k]): [string, Token] => [v, { k, v }]),
+);
+const CALL_TOKENS: ReadonlyMap<string, Token> = new Map(
+  [...WORD_KINDS].map(([v]): [string, Token] => [v, { k: 'f', v }]),
+);
 
 /** Index of the quote closing a string that starts at `from`, honouring `\` escapes and doubled quotes. */
 function findQuoteEnd(s: string, from: number, quote: number): number {

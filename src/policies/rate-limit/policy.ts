@@ -11,6 +11,7 @@ import {
 import { withDefaults } from '../../core/policy-config.ts';
 import { type Problem, problem, problems } from '../../core/problems.ts';
 import { BoundedCache } from '../../shared/bounded-cache.ts';
+import { flatString } from '../../state/flat-string.ts';
 import {
   type ConsumeResult,
   type LeaseRef,
@@ -216,6 +217,14 @@ interface LimitPolicyState {
   readonly hashCache: BoundedCache<string, KeyHash>;
   /** `RateLimit-Policy` when no limit's item varies (no monthly quota). */
   readonly staticPolicyHeader: string | undefined;
+  /**
+   * The checks of this policy's limits that do not change per request (all but fixed windows), by the
+   * partition's hash and the limit's index: the store key is built and flattened once per partition, not per
+   * request. Bounded by `hashCache` (an evicted hash takes its entry along).
+   */
+  readonly checkCache: WeakMap<KeyHash, Array<LimitCheck | undefined>>;
+  /** The `windows` of a decision when no limit is a fixed window (read only). */
+  readonly zeroWindows: readonly number[] | undefined;
 }
 
 /** Builds a limit policy definition; `rateLimit` and `ipRateLimit` differ in stage and allowed keys. */
@@ -322,6 +331,8 @@ function compileLimitPolicy(
     staticPolicyHeader: limits.every((l) => l.policyItem !== undefined)
       ? limits.map((l) => l.policyItem).join(', ')
       : undefined,
+    checkCache: new WeakMap(),
+    zeroWindows: limits.some((l) => l.algorithm === 'fixed-window') ? undefined : limits.map(() => 0),
   };
 }
 
@@ -393,36 +404,54 @@ function checksFor(
   s: LimitPolicyState,
   hashes: KeyHash[],
   now: number,
-): { checks: LimitCheck[]; windows: number[] } {
-  const { apiName, policyName } = s;
+): { checks: LimitCheck[]; windows: readonly number[] } {
   const checks: LimitCheck[] = [];
-  const windows: number[] = [];
-  for (const l of s.limits) {
-    const h = hashes[l.keyIndex].store;
-    const base = s.oneKey
-      ? `rl:{${apiName}:${h}}:${policyName}:${l.name}:${l.code}`
-      : `rl:{${apiName}}:${policyName}:${l.name}:${l.code}:${h}`;
-    let key = base;
-    let windowEndMs = 0;
+  const windows: number[] | undefined = s.zeroWindows === undefined ? [] : undefined;
+  const { limits } = s;
+  for (let i = 0; i < limits.length; i++) {
+    const l = limits[i];
+    const h = hashes[l.keyIndex];
     if (l.algorithm === 'fixed-window') {
       const [start, end] = windowOf(l, now);
-      key = `${base}:${start / 1000}`;
-      windowEndMs = end;
-      windows.push(Math.round((end - start) / 1000));
-    } else windows.push(0);
-    checks.push({
-      key,
-      algorithm: l.algorithm,
-      limit: l.limit,
-      windowMs: l.windowMs,
-      burst: l.burst,
-      windowEndMs,
-      subWindows: l.subWindows,
-      cost: l.cost,
-      countRejected: l.countRejected,
-    });
+      checks.push(limitCheck(l, `${storeKey(s, l, h)}:${start / 1000}`, end));
+      windows?.push(Math.round((end - start) / 1000));
+      continue;
+    }
+    windows?.push(0);
+    let cached = s.checkCache.get(h);
+    if (cached === undefined) {
+      cached = new Array<LimitCheck | undefined>(limits.length).fill(undefined);
+      s.checkCache.set(h, cached);
+    }
+    let check = cached[i];
+    if (check === undefined) {
+      check = limitCheck(l, flatString(storeKey(s, l, h)), 0);
+      cached[i] = check;
+    }
+    checks.push(check);
   }
-  return { checks, windows };
+  return { checks, windows: windows ?? (s.zeroWindows as readonly number[]) };
+}
+
+/** A limit's store key for one partition (a fixed window adds its start). */
+function storeKey(s: LimitPolicyState, l: CompiledLimit, h: KeyHash): string {
+  return s.oneKey
+    ? `rl:{${s.apiName}:${h.store}}:${s.policyName}:${l.name}:${l.code}`
+    : `rl:{${s.apiName}}:${s.policyName}:${l.name}:${l.code}:${h.store}`;
+}
+
+function limitCheck(l: CompiledLimit, key: string, windowEndMs: number): LimitCheck {
+  return {
+    key,
+    algorithm: l.algorithm,
+    limit: l.limit,
+    windowMs: l.windowMs,
+    burst: l.burst,
+    windowEndMs,
+    subWindows: l.subWindows,
+    cost: l.cost,
+    countRejected: l.countRejected,
+  };
 }
 
 function emitStoreEvent(
@@ -450,7 +479,7 @@ function finish(
   ex: Exchange,
   result: ConsumeResult,
   checks: LimitCheck[],
-  windows: number[],
+  windows: readonly number[],
   hashes: KeyHash[],
   now: number,
   used: StateStore,
@@ -494,7 +523,7 @@ function setLimitHeaders(
   s: LimitPolicyState,
   ex: Exchange,
   result: ConsumeResult,
-  windows: number[],
+  windows: readonly number[],
   items: string[],
   tightest: number,
 ): void {
@@ -581,7 +610,7 @@ function onStoreError(
   err: unknown,
   ex: Exchange,
   checks: LimitCheck[],
-  windows: number[],
+  windows: readonly number[],
   hashes: KeyHash[],
   now: number,
   leaseId: string,
@@ -607,7 +636,7 @@ function degrade(
   err: StoreUnavailableError | StoreCapacityError | undefined,
   ex: Exchange,
   checks: LimitCheck[],
-  windows: number[],
+  windows: readonly number[],
   hashes: KeyHash[],
   now: number,
   leaseId: string,
