@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import type { Clock } from '../core/clock.ts';
 import { PortcullisError } from '../core/errors.ts';
+import { flatString } from './flat-string.ts';
 import { StoreUnavailableError } from './limiter.ts';
 import type { StateStore } from './store.ts';
 
@@ -191,12 +192,20 @@ export function createBanChecker(opts: {
   const { store, clock } = opts;
   const cacheMs = opts.cacheMs ?? 1000;
   const maxEntries = opts.maxEntries ?? 10_000;
-  const cache = new Map<string, { ban: Ban | undefined; until: number }>();
+  // One map per kind, keyed by the value itself: a lookup builds no `ban:kind:value` key (the store key is
+  // only made on a miss). Together they hold at most `maxEntries` answers.
+  const caches: Readonly<Record<BanKind, Map<string, { ban: Ban | undefined; until: number }>>> = {
+    ip: new Map(),
+    consumer: new Map(),
+    subject: new Map(),
+    token: new Map(),
+  };
+  const cachedCount = () => caches.ip.size + caches.consumer.size + caches.subject.size + caches.token.size;
 
-  async function load(key: string, now: number): Promise<Ban | undefined> {
+  async function load(kind: BanKind, value: string, now: number): Promise<Ban | undefined> {
     let ban: Ban | undefined;
     try {
-      ban = parse(await store.get(key));
+      ban = parse(await store.get(banKey(kind, value)));
     } catch (err) {
       // A store that does not answer reports it once per outage itself (see `availability.ts`); a line per
       // request here was a flood, named after whichever route compiled the shared checker first.
@@ -204,22 +213,28 @@ export function createBanChecker(opts: {
       return undefined;
     }
     if (cacheMs > 0) {
-      if (cache.size >= maxEntries) cache.delete(cache.keys().next().value as string);
-      cache.set(key, { ban, until: now + cacheMs });
+      const cache = caches[kind];
+      if (!cache.has(value) && cachedCount() >= maxEntries) {
+        // The oldest answer of this kind goes first, else the oldest of another kind.
+        const from =
+          cache.size > 0 ? cache : (BAN_KINDS.map((k) => caches[k]).find((m) => m.size > 0) ?? cache);
+        from.delete(from.keys().next().value as string);
+      }
+      cache.set(flatString(value), { ban, until: now + cacheMs });
     }
     return ban && ban.expiresAt > now ? ban : undefined;
   }
 
   return {
     find(kind, value) {
-      const key = banKey(kind, value);
+      const cache = caches[kind];
       const now = clock.now();
-      const hit = cache.get(key);
+      const hit = cache.get(value);
       if (hit !== undefined) {
         if (hit.until > now) return hit.ban && hit.ban.expiresAt > now ? hit.ban : undefined;
-        cache.delete(key);
+        cache.delete(value);
       }
-      return load(key, now);
+      return load(kind, value, now);
     },
   };
 }

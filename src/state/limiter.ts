@@ -93,15 +93,29 @@ export function evaluateGcra(check: LimitCheck, state: GcraState, nowMs: number)
     resetMs: remaining >= check.burst ? 0 : Math.ceil(((remaining + 1) * T - credit) / 1000),
     retryAfterMs: allowed ? 0 : Math.ceil((allowAt - now) / 1000),
   };
-  return {
-    result,
-    commit(s, rejected) {
-      const g = s as GcraState;
-      // A rejected request that still counts keeps draining, capped at one extra bucket so the key expires.
-      g.tatUs = rejected ? Math.min(newTat, now + 2 * tau) : newTat;
-      return Math.ceil(g.tatUs / 1000);
-    },
-  };
+  return new GcraEvaluation(result, newTat, now, tau);
+}
+
+/** GCRA's evaluation: one object per decision (not an object and a closure with its context). */
+class GcraEvaluation implements Evaluation {
+  readonly result: LimitResult;
+  readonly #newTat: number;
+  readonly #now: number;
+  readonly #tau: number;
+
+  constructor(result: LimitResult, newTat: number, now: number, tau: number) {
+    this.result = result;
+    this.#newTat = newTat;
+    this.#now = now;
+    this.#tau = tau;
+  }
+
+  commit(s: LimitState, rejected: boolean): number {
+    const g = s as GcraState;
+    // A rejected request that still counts keeps draining, capped at one extra bucket so the key expires.
+    g.tatUs = rejected ? Math.min(this.#newTat, this.#now + 2 * this.#tau) : this.#newTat;
+    return Math.ceil(g.tatUs / 1000);
+  }
 }
 
 /** Fixed window: one counter per window, named in the key; exact per window. */

@@ -5,6 +5,7 @@ import {
   type ConsumeRequest,
   type ConsumeResult,
   type CountState,
+  type Evaluation,
   emptyState,
   evaluate,
   type GcraState,
@@ -217,8 +218,13 @@ export function createMemoryStore(opts: MemoryStoreOptions): StateStore & { limi
       if (limiter.size + fresh > maxLimiterKeys)
         throw new StoreCapacityError(`memory limiter full (${maxLimiterKeys} live keys)`);
     }
-    const evaluations = limits.map((check, i) => evaluate(check, states[i], nowMs, leaseId));
-    const allowed = evaluations.every((ev) => ev.result.allowed);
+    const evaluations: Evaluation[] = [];
+    let allowed = true;
+    for (let i = 0; i < limits.length; i++) {
+      const ev = evaluate(limits[i], states[i], nowMs, leaseId);
+      evaluations.push(ev);
+      if (!ev.result.allowed) allowed = false;
+    }
     const results: LimitResult[] = [];
     for (let i = 0; i < limits.length; i++) {
       const ev = evaluations[i];
