@@ -253,11 +253,20 @@ export function stripNulls(s: string): string {
  */
 export function decodedForms(value: string): string[] {
   const raw = stripNulls(value);
+  const d = decodeAll(raw);
+  return d === raw ? [raw] : [raw, d];
+}
+
+/**
+ * The decoded form of `raw` (a value already without NULs), as in `decodedForms`: `raw` itself when it
+ * carries no encoding. The detector calls this on every value, so it makes no array.
+ */
+export function decodeAll(raw: string): string {
   let d = percentDecode(raw);
   if (d !== raw) d = percentDecode(d);
   d = htmlEntityDecode(d);
   d = escapeDecode(d);
   // Entities and escapes may themselves hide percent escapes (`&#37;2e`); one more pass settles it.
   if (d.indexOf('%') >= 0) d = percentDecode(d);
-  return d === raw ? [raw] : [raw, d];
+  return d;
 }

@@ -6,7 +6,7 @@
  */
 
 import { detectCmdi } from './cmdi.ts';
-import { decodedForms } from './decode.ts';
+import { decodeAll, stripNulls } from './decode.ts';
 import { detectLdap } from './ldap.ts';
 import { detectNosqli, detectNosqlKey } from './nosqli.ts';
 import { detectSqli } from './sqli.ts';
@@ -236,9 +236,10 @@ export function compileDetector(options: DetectorOptions): Detector {
   const ordered = INJECTION_CLASSES.filter((c) => classes.has(c));
   const scanValue = (value: string, only?: ReadonlySet<InjectionClass>): InjectionClass | undefined => {
     if (value.length < 2 || isPlain(value)) return undefined;
-    const forms = decodedForms(value);
-    const raw = forms[0];
-    const decoded = forms.length > 1 ? forms[1] : undefined;
+    // The forms of `decodedForms`, without making its array.
+    const raw = stripNulls(value);
+    const d = decodeAll(raw);
+    const decoded = d === raw ? undefined : d;
     const rawMask = paranoia === 1 ? census(raw) : -1;
     const decodedMask = paranoia === 1 && decoded !== undefined ? census(decoded) : -1;
     for (const cls of ordered) {

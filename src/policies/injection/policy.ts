@@ -576,10 +576,12 @@ function inspectBytes(
   pointer: string,
   ex?: Exchange,
 ): void {
-  const text = bytes.toString('utf8');
   if (kind === 'json') {
     let json = ex?.json;
     if (json === undefined) {
+      // Decoded only when the body was not parsed yet (request validation usually has): 1 KB of body is
+      // a 1 KB string.
+      const text = bytes.toString('utf8');
       try {
         json = parseJson(text);
         if (ex !== undefined) ex.json = json;
@@ -590,7 +592,10 @@ function inspectBytes(
       }
     }
     walkJson(g, findings, json, pointer);
-  } else if (kind === 'form') scanForm(g, findings, text, pointer);
+    return;
+  }
+  const text = bytes.toString('utf8');
+  if (kind === 'form') scanForm(g, findings, text, pointer);
   else if (kind === 'bytes' && !isUtf8(bytes)) scanBinary(g, findings, text, pointer);
   else scanText(g, findings, text, pointer);
 }

@@ -1048,7 +1048,8 @@ export function detectSqli(s: string, p: Paranoia): boolean {
   if (!mayBeSql(s)) return false;
   const plain = tokenize(s, 0);
   if (anywhere(plain, p) || numericContext(plain, p)) return true;
-  for (const q of [39, 34]) {
+  for (let n = 0; n < 2; n++) {
+    const q = n === 0 ? 39 : 34;
     if (!hasBreakingQuote(s, q)) continue;
     const t = tokenize(s, q);
     if (t.length > 1 && (quoteContext(t, p) || anywhere(t, p))) return true;
