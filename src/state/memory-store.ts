@@ -204,31 +204,34 @@ export function createMemoryStore(opts: MemoryStoreOptions): StateStore & { limi
 
   function consume(request: ConsumeRequest): ConsumeResult {
     const { nowMs, limits, leaseId } = request;
-    const states: LimitState[] = [];
+    const n = limits.length;
+    // Arrays of their final length: one grown by push reserves room for 17 entries.
+    const states = new Array<LimitState>(n);
     let fresh = 0;
-    for (const check of limits) {
+    for (let i = 0; i < n; i++) {
+      const check = limits[i];
       const slot = limiter.find(check.key, check.algorithm, nowMs);
       if (slot === -1) {
         if (!limiter.has(check.key)) fresh++;
-        states.push(emptyState(check.algorithm, nowMs));
-      } else states.push(limiter.load(slot));
+        states[i] = emptyState(check.algorithm, nowMs);
+      } else states[i] = limiter.load(slot);
     }
     if (fresh > 0 && limiter.size + fresh > maxLimiterKeys) {
       sweepLimiter(nowMs);
       if (limiter.size + fresh > maxLimiterKeys)
         throw new StoreCapacityError(`memory limiter full (${maxLimiterKeys} live keys)`);
     }
-    const evaluations: Evaluation[] = [];
+    const evaluations = new Array<Evaluation>(n);
     let allowed = true;
-    for (let i = 0; i < limits.length; i++) {
+    for (let i = 0; i < n; i++) {
       const ev = evaluate(limits[i], states[i], nowMs, leaseId);
-      evaluations.push(ev);
+      evaluations[i] = ev;
       if (!ev.result.allowed) allowed = false;
     }
-    const results: LimitResult[] = [];
-    for (let i = 0; i < limits.length; i++) {
+    const results = new Array<LimitResult>(n);
+    for (let i = 0; i < n; i++) {
       const ev = evaluations[i];
-      results.push(ev.result);
+      results[i] = ev.result;
       if (!allowed && !limits[i].countRejected) continue;
       const expiresAt = ev.commit(states[i], !allowed);
       limiter.save(limits[i].key, limits[i].algorithm, states[i], expiresAt, nowMs);

@@ -395,8 +395,10 @@ function hashOf(s: LimitPolicyState, partition: string): KeyHash {
 }
 
 function keyHashes(s: LimitPolicyState, ex: Exchange): KeyHash[] {
-  const out: KeyHash[] = [];
-  for (const fn of s.keyFns) out.push(hashOf(s, fn(ex)));
+  // Arrays of their final length here and below: one grown by push reserves room for 17 entries.
+  const { keyFns } = s;
+  const out = new Array<KeyHash>(keyFns.length);
+  for (let i = 0; i < keyFns.length; i++) out[i] = hashOf(s, keyFns[i](ex));
   return out;
 }
 
@@ -405,19 +407,19 @@ function checksFor(
   hashes: KeyHash[],
   now: number,
 ): { checks: LimitCheck[]; windows: readonly number[] } {
-  const checks: LimitCheck[] = [];
-  const windows: number[] | undefined = s.zeroWindows === undefined ? [] : undefined;
   const { limits } = s;
+  const checks = new Array<LimitCheck>(limits.length);
+  const windows = s.zeroWindows === undefined ? new Array<number>(limits.length) : undefined;
   for (let i = 0; i < limits.length; i++) {
     const l = limits[i];
     const h = hashes[l.keyIndex];
     if (l.algorithm === 'fixed-window') {
       const [start, end] = windowOf(l, now);
-      checks.push(limitCheck(l, `${storeKey(s, l, h)}:${start / 1000}`, end));
-      windows?.push(Math.round((end - start) / 1000));
+      checks[i] = limitCheck(l, `${storeKey(s, l, h)}:${start / 1000}`, end);
+      if (windows !== undefined) windows[i] = Math.round((end - start) / 1000);
       continue;
     }
-    windows?.push(0);
+    if (windows !== undefined) windows[i] = 0;
     let cached = s.checkCache.get(h);
     if (cached === undefined) {
       cached = new Array<LimitCheck | undefined>(limits.length).fill(undefined);
@@ -428,7 +430,7 @@ function checksFor(
       check = limitCheck(l, flatString(storeKey(s, l, h)), 0);
       cached[i] = check;
     }
-    checks.push(check);
+    checks[i] = check;
   }
   return { checks, windows: windows ?? (s.zeroWindows as readonly number[]) };
 }
@@ -488,7 +490,7 @@ function finish(
   const { limits } = s;
   const violated: string[] = [];
   let retryAfter = 0;
-  const items: string[] = [];
+  const items: string[] = s.sendHeaders ? new Array<string>(limits.length) : [];
   let tightest = -1;
   for (let i = 0; i < limits.length; i++) {
     const l = limits[i];
@@ -505,9 +507,8 @@ function finish(
       retryAfter = Math.max(retryAfter, Math.ceil(r.retryAfterMs / 1000), 1);
     }
     if (s.sendHeaders)
-      items.push(
-        `${l.quoted};r=${r.remaining}${t === undefined ? '' : `;t=${t}`};pk=${hashes[l.keyIndex].pk}`,
-      );
+      items[i] =
+        `${l.quoted};r=${r.remaining}${t === undefined ? '' : `;t=${t}`};pk=${hashes[l.keyIndex].pk}`;
     if (tightest === -1 || r.remaining < result.results[tightest].remaining) tightest = i;
   }
   setLimitHeaders(s, ex, result, windows, items, tightest);
