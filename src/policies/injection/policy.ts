@@ -505,10 +505,10 @@ function scanPair(
 ): void {
   const only = g.exclusions?.classesAt(location, name);
   if (only !== undefined && only.size === 0) return;
-  const pointer = `${prefix}${escapeToken(name)}`;
   const { detector } = g;
   const cls = (location === 'query' && detector.scanKey(name, only)) || detector.scanValue(value, only);
-  if (cls) findings.push({ pointer, class: cls });
+  // The pointer is only built for a finding (this runs for every header, parameter and cookie).
+  if (cls) findings.push({ pointer: `${prefix}${escapeToken(name)}`, class: cls });
 }
 
 /** Inspects the body under the media type it is forwarded with; a problem when it cannot be read. */
