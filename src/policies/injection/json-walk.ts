@@ -13,6 +13,22 @@ function escapePointer(token: string): string {
 }
 
 /**
+ * The walk's stacks, kept between calls (a scan is synchronous and the detectors never call back into it):
+ * the value, the pointer of its parent, and its key (an escaped token, an array index, or null for the root).
+ * Slots are cleared as they are popped; stacks that grew past `KEEP_STACK` are dropped after the scan.
+ */
+interface Stacks {
+  values: unknown[];
+  parents: string[];
+  keys: Array<string | number | null>;
+  /** One object's key names, in Object.keys order (without its array). */
+  names: string[];
+}
+const KEEP_STACK = 1024;
+const newStacks = (): Stacks => ({ values: [], parents: [], keys: [], names: [] });
+let spare: Stacks | undefined = newStacks();
+
+/**
  * Scans every key and every string leaf of a parsed JSON value, depth first, iteratively (no recursion, so a
  * deeply nested body cannot overflow the stack). `classesAt` narrows the classes for a pointer (exclusions);
  * returning an empty set skips that value. Stops after `max` findings.
@@ -23,16 +39,41 @@ export function scanJson(
   classesAt?: (pointer: string) => ReadonlySet<InjectionClass> | undefined,
   max = 8,
 ): JsonFinding[] {
+  const stacks = spare ?? newStacks();
+  spare = undefined;
+  try {
+    return walk(stacks, detector, root, classesAt, max);
+  } finally {
+    // Slots stay allocated (no array per scan) but hold nothing from this body.
+    stacks.values.fill(undefined);
+    stacks.parents.fill('');
+    stacks.keys.fill(null);
+    stacks.names.fill('');
+    if (stacks.values.length <= KEEP_STACK && stacks.names.length <= KEEP_STACK) spare = stacks;
+  }
+}
+
+function walk(
+  stacks: Stacks,
+  detector: Detector,
+  root: unknown,
+  classesAt: ((pointer: string) => ReadonlySet<InjectionClass> | undefined) | undefined,
+  max: number,
+): JsonFinding[] {
   const findings: JsonFinding[] = [];
-  // Three stacks side by side (no tuple per value): the value, the pointer of its parent, and its key (an
-  // escaped token, an array index, or null for the root). A pointer is only built when it is needed.
-  const values: unknown[] = [root];
-  const parents: string[] = [''];
-  const keys: Array<string | number | null> = [null];
-  while (values.length > 0 && findings.length < max) {
-    const value = values.pop();
-    const parent = parents.pop() as string;
-    const key = keys.pop() as string | number | null;
+  const { values, parents, keys, names } = stacks;
+  // A pointer is only built when it is needed.
+  let top = 0;
+  values[top] = root;
+  parents[top] = '';
+  keys[top] = null;
+  top++;
+  while (top > 0 && findings.length < max) {
+    top--;
+    const value = values[top];
+    values[top] = undefined;
+    const parent = parents[top];
+    const key = keys[top];
     const isRoot = key === null;
     if (typeof value === 'string') {
       const pointer = isRoot ? '' : undefined;
@@ -47,14 +88,18 @@ export function scanJson(
       const here = isRoot ? '' : `${parent}/${key}`;
       if (Array.isArray(value)) {
         for (let i = value.length - 1; i >= 0; i--) {
-          values.push(value[i]);
-          parents.push(here);
-          keys.push(i);
+          values[top] = value[i];
+          parents[top] = here;
+          keys[top] = i;
+          top++;
         }
         continue;
       }
-      const names = Object.keys(value);
-      for (let i = names.length - 1; i >= 0; i--) {
+      // Own enumerable keys in Object.keys order, then taken last to first (so that they come off the stack
+      // in document order).
+      let n = 0;
+      for (const name in value as Record<string, unknown>) if (Object.hasOwn(value, name)) names[n++] = name;
+      for (let i = n - 1; i >= 0; i--) {
         const name = names[i];
         const token = escapePointer(name);
         let only: ReadonlySet<InjectionClass> | undefined;
@@ -66,9 +111,10 @@ export function scanJson(
             continue;
           }
         }
-        values.push((value as Record<string, unknown>)[name]);
-        parents.push(here);
-        keys.push(token);
+        values[top] = (value as Record<string, unknown>)[name];
+        parents[top] = here;
+        keys[top] = token;
+        top++;
       }
     }
   }
