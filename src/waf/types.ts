@@ -68,6 +68,11 @@ export interface CompiledRuleSet {
   /** How many rules were loaded, and which files. */
   readonly ruleCount: number;
   readonly files: readonly string[];
+  /**
+   * The rules decided at load (issue 17): they read only what the configuration fixes (TX set up by other
+   * such rules, constants), so their outcome is the same for every request and they are not run per request.
+   */
+  readonly foldedIds: ReadonlySet<number>;
   /** Evaluates the request phases (1 and 2). Never throws on client input. */
   evaluate(request: WafRequest, exclusions?: WafExclusions): WafVerdict;
 }

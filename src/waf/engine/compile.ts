@@ -251,10 +251,16 @@ interface Rule {
   skipPairs: Int32Array | undefined;
   /** Rule is an attack rule (tag attack-*), skipped on schema-typed arguments. */
   readonly attack: boolean;
+  /** The operator's parameter as a macro (its references decide whether the rule depends on the request). */
+  readonly opParam: Macro | undefined;
 }
 
 /** A rule, with where its skipAfter lands (the index of the next marker of that name, or the end). */
-type Step = { kind: 'rule'; rule: Rule; skipTo: number } | { kind: 'marker'; name: string };
+type Step =
+  | { kind: 'rule'; rule: Rule; skipTo: number }
+  | { kind: 'marker'; name: string }
+  /** Where a rule folded at load would have written pending captures into TX (it read TX). */
+  | { kind: 'settle' };
 
 /** Whether a rule reads the values the previous chain link matched. */
 function readsMatchedVars(rule: Rule): boolean {
@@ -626,6 +632,7 @@ export function compileRules(
       skipCollections: undefined,
       skipPairs: undefined,
       attack: tags.some((t) => t.startsWith('attack-')),
+      opParam: p.operator ? compileMacro(p.operator.param) : undefined,
     };
     return rule;
   };
@@ -756,6 +763,7 @@ export function compileRules(
       version,
       ruleCount,
       files,
+      foldedIds: engine.folded,
       evaluate: (request, exclusions) => engine.evaluate(request, exclusions),
     },
     issues,
@@ -773,6 +781,14 @@ function sameFoldingCase(a: string, b: string): boolean {
     if (x !== y && ((x | 0x20) !== (y | 0x20) || (x | 0x20) < 0x61 || (x | 0x20) > 0x7a)) return false;
   }
   return true;
+}
+
+/** Thrown when a ctl removes a folded rule: the evaluation starts again with the whole program. */
+const RESTART_UNFOLDED = new Error('a ctl removed a rule folded at load');
+
+/** Whether a removed target (`ctl:ruleRemoveTargetById=id;TX:x`) may be one of TX. */
+function readsTx(target: string | undefined): boolean {
+  return (target ?? '').trim().toLowerCase().replace(/^&/, '').startsWith('tx');
 }
 
 /** Rows of the hit table one evaluation may fill; past them, values count as holding every string. */
@@ -804,6 +820,8 @@ const TRANSFORM_MEMO_CHARS = 4_000_000;
 /** The per-request state of one evaluation. */
 interface Transaction {
   readonly request: WafRequest;
+  /** The program this evaluation runs: the one folded at load, or the whole one (see `foldConfigOnly`). */
+  readonly phases: Map<number, Step[]>;
   readonly c: Collections;
   readonly tx: Map<string, string>;
   readonly other: Map<string, Map<string, string>>;
@@ -828,7 +846,22 @@ interface Transaction {
 }
 
 class Engine {
+  /** Every rule as loaded. */
   private readonly phases: Map<number, Step[]>;
+  /**
+   * The program with the rules whose outcome only depends on the configuration taken out (see
+   * `foldConfigOnly`), the TX collection those rules leave, and the ids and tags of the rules taken out.
+   */
+  private foldedPhases: Map<number, Step[]> | undefined;
+  private initialTx = new Map<string, string>();
+  private readonly foldedIds = new Set<number>();
+  /** The ids of the rules decided at load (none when nothing was). */
+  get folded(): ReadonlySet<number> {
+    return this.foldedIds;
+  }
+  private readonly foldedTags = new Set<string>();
+  /** Whether a set of exclusions removes a folded rule or a TX target of one (then the whole program runs). */
+  private readonly touchCache = new WeakMap<WafExclusions, boolean>();
   private readonly defaultDisruptive: Map<number, Rule['disruptive']>;
   private readonly options: Required<Omit<EngineOptions, 'unicodeMap'>>;
   private readonly automaton: KeywordAutomaton | undefined;
@@ -910,9 +943,26 @@ class Engine {
     this.found = new Int32Array(parts.prefilters);
     this.pfTable = new Int32Array(64 * parts.chainParent.length);
     this.tvTable = new Array<string | undefined>(64 * parts.chainParent.length).fill(undefined);
+    this.foldConfigOnly();
   }
 
   evaluate(request: WafRequest, exclusions?: WafExclusions): WafVerdict {
+    const folded = this.foldedPhases !== undefined && !this.touchesFolded(exclusions);
+    if (!folded) return this.evaluateWith(request, exclusions, false);
+    try {
+      return this.evaluateWith(request, exclusions, true);
+    } catch (e) {
+      // A ctl removed a rule the folded program decided at load: the whole program decides this request.
+      if (e === RESTART_UNFOLDED) return this.evaluateWith(request, exclusions, false);
+      throw e;
+    }
+  }
+
+  private evaluateWith(
+    request: WafRequest,
+    exclusions: WafExclusions | undefined,
+    folded: boolean,
+  ): WafVerdict {
     const limited =
       request.body && request.body.length > this.options.requestBodyLimit
         ? { ...request, body: request.body.subarray(0, this.options.requestBodyLimit) }
@@ -923,8 +973,9 @@ class Engine {
     this.nextKeyEpoch();
     const t: Transaction = {
       request: limited,
+      phases: folded ? (this.foldedPhases as Map<number, Step[]>) : this.phases,
       c: collections,
-      tx: new Map(),
+      tx: folded ? new Map(this.initialTx) : new Map(),
       other: new Map(),
       removedIds: new Set(exclusions?.removeIds ?? []),
       removedTags: new Set(exclusions?.removeTags ?? []),
@@ -1027,12 +1078,215 @@ class Engine {
     }
   }
 
+  /**
+   * Decides at load what only depends on the configuration (issue 17): the setup rules (SecAction setting
+   * TX defaults, `&TX:x "@eq 0"` defaults), paranoia-level skips and any rule reading nothing but TX keys
+   * no request-dependent rule writes. Phases 1 and 2 are walked once as a request would run them, against
+   * the TX those rules build; a rule is taken out of the program when its outcome is the same for every
+   * request: every link reads only such TX keys (and constants), it captures nothing, and when it matches
+   * it logs nothing, runs no ctl and stops nothing. Its TX writes go into the collection each evaluation
+   * starts from (only while no kept rule before it may stop the phase, read or write those keys), and its
+   * skipAfter is taken at load: the rules it jumps over are left out. Rules inside the reach of a kept
+   * rule's skipAfter or skip are kept (they may or may not run). A request whose exclusions remove a
+   * folded rule (or a TX target of one) runs the whole program; so does one where a ctl of a rule removes
+   * one while it runs (CRS 4's 905100 removes every OWASP_CRS rule): it starts again, unfolded.
+   */
+  private foldConfigOnly(): void {
+    const all = this.phases;
+    // TX as the folded rules leave it; keys kept rules may write (by name, or by a pattern for macro names);
+    // keys kept rules read.
+    const state = new Map<string, string>();
+    const dynKeys = new Set<string>();
+    const dynPatterns: RegExp[] = [];
+    const readKeys = new Set<string>();
+    let readsAllTx = false;
+    // A kept rule may stop the phase (deny, allow, ctl:ruleEngine=Off): TX writes after it are not hoisted.
+    let mayStop = false;
+    // A kept rule captures: its captures may be pending when a folded rule would have read TX.
+    let mayPending = false;
+    const isDyn = (k: string) =>
+      (k.length === 1 && k >= '0' && k <= '9') || dynKeys.has(k) || dynPatterns.some((re) => re.test(k));
+    const staticMacro = (m: Macro | undefined) =>
+      m?.parts === undefined ||
+      m.parts.every(
+        (p) =>
+          typeof p === 'string' ||
+          p.collection === 'RULE' ||
+          (p.collection === 'TX' && p.key !== undefined && !isDyn(p.key.toLowerCase())),
+      );
+    const decidable = (rule: Rule): boolean => {
+      for (let link: Rule | undefined = rule; link; link = link.chained) {
+        if (link.capture || link.exclusions.length > 0 || !staticMacro(link.opParam)) return false;
+        for (const x of link.targets)
+          if (x.collection !== 'TX' || x.keyLower === undefined || x.keyRegex || isDyn(x.keyLower))
+            return false;
+        for (const sv of link.setvars)
+          if (sv.collection !== 'tx' || sv.nameLower === undefined || !staticMacro(sv.value)) return false;
+      }
+      return true;
+    };
+    const noteReads = (m: Macro | undefined) => {
+      for (const p of m?.parts ?? [])
+        if (typeof p !== 'string' && p.collection === 'TX' && p.key) readKeys.add(p.key.toLowerCase());
+    };
+    const keep = (rule: Rule) => {
+      for (let link: Rule | undefined = rule; link; link = link.chained) {
+        for (const sv of link.setvars) {
+          if (sv.collection !== 'tx') continue;
+          if (sv.nameLower !== undefined) dynKeys.add(sv.nameLower);
+          else {
+            const parts = sv.name.parts ?? [sv.name.text];
+            const src = parts
+              .map((p) =>
+                typeof p === 'string' ? p.toLowerCase().replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&') : '.*',
+              )
+              .join('');
+            dynPatterns.push(new RegExp(`^${src}$`, 's'));
+          }
+          noteReads(sv.name);
+          noteReads(sv.value);
+        }
+        for (const x of link.targets) {
+          if (x.collection !== 'TX') continue;
+          if (x.keyLower !== undefined && !x.keyRegex) readKeys.add(x.keyLower);
+          else readsAllTx = true;
+        }
+        noteReads(link.opParam);
+        noteReads(link.msg);
+        noteReads(link.logdata);
+        for (const c of link.ctls) {
+          noteReads(c.value);
+          if (c.name === 'ruleengine') mayStop = true;
+        }
+        if (link.capture) mayPending = true;
+      }
+      let d = rule.disruptive;
+      if (d === 'block') d = this.defaultDisruptive.get(rule.phase) ?? 'pass';
+      if (d !== undefined && d !== 'pass') mayStop = true;
+    };
+    const request: WafRequest = {
+      method: 'GET',
+      uri: '/',
+      protocol: 'HTTP/1.1',
+      headers: [],
+      remoteAddr: '',
+    };
+    const folded = new Map<number, Step[]>();
+    for (const phase of [1, 2]) {
+      const steps = all.get(phase) ?? [];
+      const out: Step[] = [];
+      // Up to this step, rules may or may not run (a kept rule's skipAfter or skip reaches here).
+      let uncertainUntil = -1;
+      let i = 0;
+      while (i < steps.length) {
+        const step = steps[i];
+        if (step.kind !== 'rule') {
+          out.push(step);
+          i++;
+          continue;
+        }
+        const rule = step.rule;
+        let settled = false;
+        const t: Transaction = {
+          request,
+          phases: all,
+          c: new Map(),
+          tx: new Map(state),
+          other: new Map(),
+          removedIds: new Set(),
+          removedTags: new Set(),
+          removedTargetsById: new Map(),
+          removedTargetsByTag: new Map(),
+          bodyProcessor: undefined,
+          matchedVar: '',
+          matchedVarName: '',
+          matchedVars: NO_ENTRIES,
+          pendingCaptures: () => {
+            settled = true;
+            return [];
+          },
+          matches: [],
+          matchedIds: new Set(),
+          disrupted: false,
+          allowed: false,
+          memoChars: 0,
+          expander: (s) => this.expand(s, t),
+        };
+        let fold = i >= uncertainUntil && decidable(rule);
+        let matched = false;
+        if (fold) {
+          matched = this.evaluateRule(rule, rule, t);
+          this.clearSlots();
+          if (t.matches.length > 0 || t.disrupted || t.allowed || t.other.size > 0) fold = false;
+          if (matched && (rule.skip > 0 || rule.ctls.length > 0)) fold = false;
+          for (let link = rule.chained; matched && link; link = link.chained)
+            if (link.ctls.length > 0) fold = false;
+          // TX writes are hoisted into the starting collection: only if no kept rule before could tell.
+          const changed: string[] = [];
+          for (const [k, v] of t.tx) if (state.get(k) !== v) changed.push(k);
+          for (const k of state.keys()) if (!t.tx.has(k)) changed.push(k);
+          // A write of the value TX already holds is one too: a kept rule may have changed it in between.
+          for (let link: Rule | undefined = rule; link; link = link.chained)
+            for (const sv of link.setvars) if (sv.nameLower !== undefined) changed.push(sv.nameLower);
+          if (
+            changed.length > 0 &&
+            (mayStop || readsAllTx || changed.some((k) => readKeys.has(k) || isDyn(k)))
+          )
+            fold = false;
+        }
+        if (!fold) {
+          keep(rule);
+          out.push(step);
+          if (rule.skipAfter) uncertainUntil = Math.max(uncertainUntil, step.skipTo);
+          if (rule.skip > 0) uncertainUntil = steps.length;
+          i++;
+          continue;
+        }
+        this.foldedIds.add(rule.id);
+        for (const tag of rule.tags) this.foldedTags.add(tag);
+        if (settled && mayPending) out.push({ kind: 'settle' });
+        state.clear();
+        for (const [k, v] of t.tx) state.set(k, v);
+        i = matched && rule.skipAfter ? step.skipTo : i + 1;
+      }
+      // skipAfter of the kept rules, resolved again in the shorter program.
+      const program: Step[] = out.map((step) => (step.kind === 'rule' ? { ...step } : step));
+      program.forEach((step, k) => {
+        if (step.kind !== 'rule' || !step.rule.skipAfter) return;
+        const name = step.rule.skipAfter;
+        const at = program.findIndex((m, j) => j > k && m.kind === 'marker' && m.name === name);
+        step.skipTo = at < 0 ? program.length : at;
+      });
+      folded.set(phase, program);
+    }
+    if (this.foldedIds.size === 0) return;
+    folded.set(5, all.get(5) ?? []);
+    this.foldedPhases = folded;
+    this.initialTx = state;
+  }
+
+  private touchesFolded(exclusions: WafExclusions | undefined): boolean {
+    if (exclusions === undefined) return false;
+    let touches = this.touchCache.get(exclusions);
+    if (touches !== undefined) return touches;
+    touches = false;
+    for (const id of exclusions.removeIds ?? []) touches ||= this.foldedIds.has(id);
+    for (const tag of exclusions.removeTags ?? []) touches ||= this.foldedTags.has(tag);
+    for (const id of exclusions.removeTargets?.keys() ?? []) touches ||= this.foldedIds.has(id);
+    for (const tag of exclusions.removeTargetsByTag?.keys() ?? []) touches ||= this.foldedTags.has(tag);
+    this.touchCache.set(exclusions, touches);
+    return touches;
+  }
+
   private runPhase(phase: number, t: Transaction): void {
-    const steps = this.phases.get(phase) ?? [];
+    const steps = t.phases.get(phase) ?? [];
     let skipCount = 0;
     for (let i = 0; i < steps.length; i++) {
       const step = steps[i];
-      if (step.kind === 'marker') continue;
+      if (step.kind !== 'rule') {
+        if (step.kind === 'settle') this.settleCaptures(t);
+        continue;
+      }
       if (skipCount > 0) {
         skipCount--;
         continue;
@@ -1108,6 +1362,7 @@ class Engine {
 
   private runCtl(ctl: Ctl, t: Transaction): void {
     const value = this.expandMacro(ctl.value, t);
+    const folded = t.phases !== this.phases;
     switch (ctl.name) {
       case 'ruleremovebyid':
         for (const part of value.split(/[\s,]+/)) {
@@ -1115,14 +1370,19 @@ class Engine {
           if (!r) continue;
           const from = Number(r[1]);
           const to = r[2] ? Number(r[2]) : from;
-          for (let id = from; id <= to && id - from < 100000; id++) t.removedIds.add(id);
+          for (let id = from; id <= to && id - from < 100000; id++) {
+            if (folded && this.foldedIds.has(id)) throw RESTART_UNFOLDED;
+            t.removedIds.add(id);
+          }
         }
         break;
       case 'ruleremovebytag':
+        if (folded && this.foldedTags.has(value)) throw RESTART_UNFOLDED;
         t.removedTags.add(value);
         break;
       case 'ruleremovetargetbyid': {
         const [id, target] = value.split(';');
+        if (folded && this.foldedIds.has(Number(id)) && readsTx(target)) throw RESTART_UNFOLDED;
         const list = t.removedTargetsById.get(Number(id)) ?? [];
         list.push((target ?? '').toLowerCase());
         t.removedTargetsById.set(Number(id), list);
@@ -1130,6 +1390,7 @@ class Engine {
       }
       case 'ruleremovetargetbytag': {
         const [tag, target] = value.split(';');
+        if (folded && this.foldedTags.has(tag) && readsTx(target)) throw RESTART_UNFOLDED;
         const list = t.removedTargetsByTag.get(tag) ?? [];
         list.push((target ?? '').toLowerCase());
         t.removedTargetsByTag.set(tag, list);

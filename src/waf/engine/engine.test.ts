@@ -423,3 +423,44 @@ test('a skippable rule sees the union of its collection values through its chain
   assert.deepEqual(ids('/?c=wicked'), [41]);
   assert.deepEqual(ids('/?a=evil'), [40]);
 });
+
+const FOLDING = `
+SecDefaultAction "phase:1,log,pass"
+SecDefaultAction "phase:2,log,pass"
+SecAction "id:900,phase:1,nolog,pass,setvar:tx.paranoia_level=1"
+SecRule &TX:threshold "@eq 0" "id:901,phase:1,nolog,pass,setvar:tx.threshold=5"
+SecRule ARGS:off "@streq 1" "id:902,phase:1,nolog,pass,ctl:ruleRemoveById=910"
+SecRule ARGS:mode "@streq strict" "id:903,phase:1,nolog,pass,setvar:tx.threshold=3"
+SecRule TX:threshold "@eq 3" "id:904,phase:2,pass,msg:'strict'"
+SecRule TX:PARANOIA_LEVEL "@lt 2" "id:910,phase:2,nolog,pass,skipAfter:END-PL2"
+SecRule ARGS "@rx evil" "id:911,phase:2,block,msg:'pl2',setvar:tx.anomaly_score=+5"
+SecMarker END-PL2
+SecRule ARGS "@rx bad" "id:920,phase:2,block,msg:'pl1',setvar:tx.anomaly_score=+5"
+SecRule TX:ANOMALY_SCORE "@ge %{tx.threshold}" "id:949,phase:2,deny,msg:'blocked'"
+`;
+
+test('decides at load the rules that read only configuration, and no rule that reads the request', () => {
+  const { ruleSet, issues } = compileSecLang(FOLDING);
+  assert.deepEqual(issues, []);
+  // 900 and 901 set TX defaults, 910 is a paranoia-level skip: their outcome is fixed. 902 and 903 read
+  // ARGS; 904 reads a TX key 903 writes per request; 949 reads the score: they run per request.
+  assert.deepEqual([...ruleSet.foldedIds].sort(), [900, 901, 910]);
+  const ids = (uri: string, exclusions?: Parameters<typeof ruleSet.evaluate>[1]) => {
+    const v = ruleSet.evaluate(get(uri), exclusions);
+    return { ids: v.matches.map((m) => m.id), score: v.anomalyScore, blocked: v.blocked };
+  };
+  // The skip is taken (911 never runs), the defaults are there (threshold 5 from 901).
+  assert.deepEqual(ids('/?x=evil'), { ids: [], score: 0, blocked: false });
+  assert.deepEqual(ids('/?x=bad'), { ids: [920, 949], score: 5, blocked: true });
+  // A TX key written per request is read per request.
+  assert.deepEqual(ids('/?mode=strict'), { ids: [904], score: 0, blocked: false });
+  // Exclusions that remove a folded rule run the whole program: without the skip, 911 runs.
+  assert.deepEqual(ids('/?x=evil', { removeIds: new Set([910]) }), {
+    ids: [911, 949],
+    score: 5,
+    blocked: true,
+  });
+  assert.deepEqual(ids('/?x=evil', { removeIds: new Set([920]) }), { ids: [], score: 0, blocked: false });
+  // So does a ctl that removes one while the request runs.
+  assert.deepEqual(ids('/?off=1&x=evil'), { ids: [911, 949], score: 5, blocked: true });
+});
