@@ -69,6 +69,23 @@ export function compileKey(
 ): (ex: Exchange) => string {
   const build = (specs: readonly string[]) => {
     const parts = specs.map((s) => ({ label: s, read: compileKeyPart(s, v4Prefix, v6Prefix) }));
+    if (parts.length === 1) {
+      // One part (the usual key): the last value's partition string is kept, so a client that sends request
+      // after request (one address, one subject) gets the same string back instead of a new one each time.
+      const { label, read } = parts[0];
+      let lastValue: string | undefined;
+      let lastPartition = '';
+      return (ex: Exchange): string | undefined => {
+        const v = read(ex);
+        if (v === undefined) return undefined;
+        if (v !== lastValue) {
+          // Length-prefixed so that no value can forge another composite (`a|b=c`).
+          lastPartition = `${label}=${v.length}:${v}|`;
+          lastValue = v;
+        }
+        return lastPartition;
+      };
+    }
     return (ex: Exchange): string | undefined => {
       let out = '';
       for (const p of parts) {
