@@ -2,8 +2,8 @@ import type { Exchange } from '../../core/exchange.ts';
 import type { CompileContext, PolicyDefinition, PolicyHandler } from '../../core/policy.ts';
 import { type SparseConfigOf, withDefaults } from '../../core/policy-config.ts';
 import { type Problem, problem, problems } from '../../core/problems.ts';
-import { createLimitMetrics, LIMIT_METRICS_KEY, type LimitMetrics } from '../limit-metrics.ts';
 import { denialEvent } from '../denial-events.ts';
+import { createLimitMetrics, LIMIT_METRICS_KEY, type LimitMetrics } from '../limit-metrics.ts';
 import { createSemaphore, type RefusalReason, type Semaphore } from './semaphore.ts';
 
 /** The settings of one cap; `maxInFlight` has no default. */
