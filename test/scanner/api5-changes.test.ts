@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import { before, describe, test } from 'node:test';
 import type { ScanResult } from '../../src/scanner/scan/runner.ts';
+import { startServer } from '../kit/server.ts';
 import { operationsFound, scanTwins } from './twins.ts';
 
 /**
@@ -90,7 +90,7 @@ async function startCoupons(fixed: boolean): Promise<{ url: string; server: Serv
   const coupons = new Map<string, { code: string; percent: number }>();
   const vouchers = new Map<string, { voucher_id: string; code: string; amount: number }>();
   let next = 1;
-  const server = createServer((req, res) => {
+  return startServer((req, res) => {
     const send = (status: number, body: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));
@@ -146,8 +146,6 @@ async function startCoupons(fixed: boolean): Promise<{ url: string; server: Serv
     }
     send(405, { detail: 'Method Not Allowed' });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
 }
 
 describe('API5 on operations whose descriptions say administrators only', () => {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import { before, describe, test } from 'node:test';
 import type { ScanResult } from '../../src/scanner/scan/runner.ts';
+import { startServer } from '../kit/server.ts';
 import { operationsFound, scanTwins } from './twins.ts';
 
 /**
@@ -77,7 +77,7 @@ async function startUsers(fixed: boolean): Promise<{ url: string; server: Server
   /** The fixed twin locks a key after five failures. */
   const locked = (key: string) => fixed && (failures.get(key) ?? 0) >= 5;
   const fail = (key: string) => failures.set(key, (failures.get(key) ?? 0) + 1);
-  const server = createServer((req, res) => {
+  return startServer((req, res) => {
     let raw = '';
     req.on('data', (c) => {
       raw += c;
@@ -129,8 +129,6 @@ async function startUsers(fixed: boolean): Promise<{ url: string; server: Server
       send(404, { error: 'not found' });
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
 }
 
 describe('authentication shapes: credentials in URLs, a token-named OTP, a Pascal-case HMAC secret', () => {

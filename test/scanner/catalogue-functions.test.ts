@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import { before, describe, test } from 'node:test';
 import type { ScanResult } from '../../src/scanner/scan/runner.ts';
+import { startServer } from '../kit/server.ts';
 import { operationsFound, scanTwins } from './twins.ts';
 
 /**
@@ -78,7 +78,7 @@ async function startShop(fixed: boolean): Promise<{ url: string; server: Server 
   let next = 9780001;
   const titles = new Map<number, { isbn: number; name: string; price: number }>();
   for (const name of ['Dune', 'Emma']) titles.set(next, { isbn: next++, name, price: 10 });
-  const server = createServer((req, res) => {
+  return startServer((req, res) => {
     let raw = '';
     req.on('data', (c) => {
       raw += c;
@@ -124,8 +124,6 @@ async function startShop(fixed: boolean): Promise<{ url: string; server: Server 
       return send(405, { message: 'method not allowed' });
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
 }
 
 describe('changes to a catalogue whose creation is privileged, and a drifted route', () => {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import { before, describe, test } from 'node:test';
 import type { ScanResult } from '../../src/scanner/scan/runner.ts';
+import { startServer } from '../kit/server.ts';
 import { operationsFound, scanTwins } from './twins.ts';
 
 /**
@@ -95,7 +95,7 @@ async function startWorkspace(fixed: boolean): Promise<{ url: string; server: Se
   const members = new Map<number, Member>();
   let next = 100;
   const view = (m: Member) => ({ id: m.id, name: m.name, role: m.role, access_level: m.access_level });
-  const server = createServer((req, res) => {
+  return startServer((req, res) => {
     const send = (status: number, body: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));
@@ -139,8 +139,6 @@ async function startWorkspace(fixed: boolean): Promise<{ url: string; server: Se
       send(200, view(member));
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
 }
 
 describe('API3 on privilege fields the request schema declares as free strings', () => {

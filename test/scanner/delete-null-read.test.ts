@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import { before, describe, test } from 'node:test';
 import type { ScanResult } from '../../src/scanner/scan/runner.ts';
+import { startServer } from '../kit/server.ts';
 import { operationsFound, scanTwins } from './twins.ts';
 
 /**
@@ -71,7 +71,7 @@ const SPEC = {
 async function startNotebooks(fixed: boolean): Promise<{ url: string; server: Server }> {
   const rows = new Map<number, { id: number; title: string; owner: string }>();
   let next = 1;
-  const server = createServer((req, res) => {
+  return startServer((req, res) => {
     const send = (status: number, body: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
       res.end(JSON.stringify(body));
@@ -112,8 +112,6 @@ async function startNotebooks(fixed: boolean): Promise<{ url: string; server: Se
     }
     send(404, { message: 'no route' });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
 }
 
 describe('API1 delete on an API whose reads answer 200 null for a missing row', () => {

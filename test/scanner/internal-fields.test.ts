@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import { before, describe, test } from 'node:test';
 import type { ScanResult } from '../../src/scanner/scan/runner.ts';
+import { startServer } from '../kit/server.ts';
 import { operationsFound, scanTwins } from './twins.ts';
 
 /**
@@ -67,7 +67,7 @@ async function startShelves(fixed: boolean): Promise<{ url: string; server: Serv
     string,
     { shelf: string; owner: string; title: string; rank_internal: string | null }
   >();
-  const server = createServer((req, res) => {
+  return startServer((req, res) => {
     const send = (status: number, payload?: unknown) => {
       res.writeHead(status, payload === undefined ? {} : { 'content-type': 'application/json' });
       res.end(payload === undefined ? '' : JSON.stringify(payload));
@@ -100,8 +100,6 @@ async function startShelves(fixed: boolean): Promise<{ url: string; server: Serv
     }
     return send(405, { detail: 'method not allowed' });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
 }
 
 describe('an input named internal, through the route a drifted document stands beside', () => {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import { before, describe, test } from 'node:test';
 import type { ScanResult } from '../../src/scanner/scan/runner.ts';
+import { startServer } from '../kit/server.ts';
 import { operationsFound, scanTwins } from './twins.ts';
 
 /**
@@ -100,7 +100,7 @@ async function startCards(fixed: boolean): Promise<{ url: string; server: Server
   const cards = new Map<string, Card>();
   const profiles = new Map<string, Record<string, unknown>>();
   const publicCard = ({ owner: _owner, ...card }: Card) => card;
-  const server = createServer((req, res) => {
+  return startServer((req, res) => {
     let raw = '';
     req.on('data', (c) => {
       raw += c;
@@ -176,8 +176,6 @@ async function startCards(fixed: boolean): Promise<{ url: string; server: Server
       return send(404, { error: 'not found' });
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
 }
 
 describe('fields an object shows but its requests do not declare, and a deprecated operation', () => {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import { before, describe, test } from 'node:test';
 import type { ScanResult } from '../../src/scanner/scan/runner.ts';
+import { startServer } from '../kit/server.ts';
 import { operationsFound, scanTwins } from './twins.ts';
 
 /**
@@ -164,7 +164,7 @@ async function startGym(fixed: boolean): Promise<{ url: string; server: Server }
     method_id: null,
   }));
   const methods: { method_id: number; label: string; member_id: number }[] = [];
-  const server = createServer((req, res) => {
+  return startServer((req, res) => {
     let raw = '';
     req.on('data', (c) => {
       raw += c;
@@ -254,8 +254,6 @@ async function startGym(fixed: boolean): Promise<{ url: string; server: Server }
       return send(404, { fault: 'no route' });
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
 }
 
 describe('objects filed under the caller’s own account, and references to another’s objects', () => {
