@@ -46,30 +46,17 @@ function isSpace(c: number): boolean {
 /** `%XX` decoding; `+` becomes a space; invalid escapes stay as written. */
 export function urlDecode(input: string): string {
   if (input.indexOf('%') < 0 && input.indexOf('+') < 0) return input;
-  let out = '';
-  const n = input.length;
-  for (let i = 0; i < n; i++) {
-    const c = String.prototype.charCodeAt.call(input, i);
-    if (
-      c === 0x25 &&
-      i + 2 < n &&
-      isHex(String.prototype.charCodeAt.call(input, i + 1)) &&
-      isHex(String.prototype.charCodeAt.call(input, i + 2))
-    ) {
-      out += String.fromCharCode(
-        hexValue(String.prototype.charCodeAt.call(input, i + 1)) * 16 +
-          hexValue(String.prototype.charCodeAt.call(input, i + 2)),
-      );
-      i += 2;
-    } else if (c === 0x2b) out += ' ';
-    else out += input[i];
-  }
-  return out;
+  return percentDecode(input, true);
 }
 
 /** Like urlDecode, without turning `+` into a space (how ModSecurity decodes the request path). */
 export function uriDecode(input: string): string {
   if (input.indexOf('%') < 0) return input;
+  return percentDecode(input, false);
+}
+
+/** Decodes valid `%XX` escapes (and `+` as a space when `plusIsSpace`); anything else stays as written. */
+function percentDecode(input: string, plusIsSpace: boolean): string {
   let out = '';
   const n = input.length;
   for (let i = 0; i < n; i++) {
@@ -85,7 +72,8 @@ export function uriDecode(input: string): string {
           hexValue(String.prototype.charCodeAt.call(input, i + 2)),
       );
       i += 2;
-    } else out += input[i];
+    } else if (plusIsSpace && c === 0x2b) out += ' ';
+    else out += input[i];
   }
   return out;
 }
