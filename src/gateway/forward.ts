@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { type Readable, Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { type Dispatcher, errors } from 'undici';
 import { GATEWAY_DECISIONS } from '../core/decisions.ts';
 import type { Exchange } from '../core/exchange.ts';
@@ -23,6 +23,11 @@ const MAX_INSPECTED_RESPONSE_BYTES = 8 * 1024 * 1024;
  * its head. `f.ex` is undefined for an undeclared request forwarded in `undeclared: report` mode.
  */
 export function forward(ctx: GatewayContext, f: Flight, a: ApiRuntime): void {
+  // The response closed while a policy was deciding (an asynchronous store, a key lookup): the client left
+  // and its record is written. Nothing is sent upstream: the call would relay into a response that never
+  // drains nor closes again, and would keep its upstream connection for good (issue 18: the Redis
+  // limiter's gateway lost its pool to the clients wrk dropped at the end of each run).
+  if (f.finished) return;
   const { req, ex } = f;
   const up = a.upstream;
   const headers = f.upstreamHeaders!;
@@ -87,8 +92,10 @@ class UpstreamCall implements ClientGone {
   /** A streamed request body (its failure fails the call), else null. */
   readonly body: Readable | null;
   controller: Dispatcher.DispatchController | null = null;
-  /** Where the response body goes, once its head has arrived. */
+  /** Where the response body goes, once its head has arrived: the client's response... */
   sink: CallSink | null = null;
+  /** ...or the body transformers' collector. */
+  collected: TransformedBody | null = null;
   /** The client left before its response was complete. */
   fired = false;
   settled = false;
@@ -125,8 +132,13 @@ class UpstreamCall implements ClientGone {
     headers: Record<string, string | string[] | undefined>,
   ): void {
     // 1xx answers are the connection's business (undici handles 100-continue); the final one is relayed.
-    if (statusCode < 200 || this.sink !== null || this.settled) return;
-    const sink: CallSink = onUpstreamHead(this.f, statusCode, headers);
+    if (statusCode < 200 || this.sink !== null || this.collected !== null || this.settled) return;
+    const to = onUpstreamHead(this.f, statusCode, headers);
+    if (to instanceof TransformedBody) {
+      this.collected = to;
+      return;
+    }
+    const sink: CallSink = to;
     this.sink = sink;
     sink[CALL] = this;
     sink.on('finish', onSinkFinish);
@@ -137,11 +149,32 @@ class UpstreamCall implements ClientGone {
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    const c = this.collected;
+    if (c !== null) {
+      if (c.failed || c.add(chunk)) return;
+      // As the collecting stream did: the call fails after what undici is doing, and reads no more.
+      c.failed = true;
+      controller.pause();
+      const err = new Error('response body too large to inspect');
+      queueMicrotask(() => this.sinkFailed(err));
+      return;
+    }
     if (this.sink !== null && this.sink.write(chunk) === false) controller.pause();
   }
 
   onResponseEnd(_controller: Dispatcher.DispatchController, _trailers: unknown): void {
-    if (this.sink !== null) this.sink.end();
+    const c = this.collected;
+    if (c !== null) {
+      if (c.failed || this.settled) return;
+      try {
+        c.finish();
+      } catch (err) {
+        // A transformer that throws is a bug: the call fails as the collecting stream's error did.
+        this.sinkFailed(err as Error);
+        return;
+      }
+      this.settle(null);
+    } else if (this.sink !== null) this.sink.end();
     else this.settle(null); // no final response head came: nothing was relayed
   }
 
@@ -155,6 +188,7 @@ class UpstreamCall implements ClientGone {
       return;
     }
     if (this.settled) return;
+    if (this.collected !== null) this.collected.failed = true;
     // As Pool.stream did: the callback runs after what the failing code is doing.
     queueMicrotask(() => this.settle(err));
   }
@@ -242,7 +276,11 @@ function openStreamedBody(ctx: GatewayContext, f: Flight): Readable | null {
  * The response step, on the upstream's head: response-stage policies run on the head, then the body
  * streams to the client, or is collected for the policies that transform it.
  */
-function onUpstreamHead(f: Flight, statusCode: number, headers: ResponseHead['headers']): Writable {
+function onUpstreamHead(
+  f: Flight,
+  statusCode: number,
+  headers: ResponseHead['headers'],
+): Writable | TransformedBody {
   f.headersAfterMs = performance.now() - f.dispatchedAt;
   f.upstreamStatus = statusCode;
   const { ex, route, res } = f;
@@ -276,12 +314,15 @@ function collectAndTransform(
   pipeline: Pipeline,
   head: ResponseHead,
   first: number,
-): Writable {
+): TransformedBody {
   return new TransformedBody(f, ex, pipeline, head, first);
 }
 
-/** The collecting stream of `collectAndTransform`: its state in fields, its steps methods (no closures). */
-class TransformedBody extends Writable {
+/**
+ * The collected body of `collectAndTransform`: plain state, not a `Writable` (a stream per response made a
+ * stream state, four listeners and three ticks; issue 18). The upstream call feeds it (`UpstreamCall`).
+ */
+class TransformedBody {
   readonly f: Flight;
   readonly ex: Exchange;
   readonly pipeline: Pipeline;
@@ -289,9 +330,10 @@ class TransformedBody extends Writable {
   readonly first: number;
   readonly chunks: Buffer[] = [];
   size = 0;
+  /** The body grew past `MAX_INSPECTED_RESPONSE_BYTES`: the call is failing, what comes is dropped. */
+  failed = false;
 
   constructor(f: Flight, ex: Exchange, pipeline: Pipeline, head: ResponseHead, first: number) {
-    super();
     this.f = f;
     this.ex = ex;
     this.pipeline = pipeline;
@@ -299,17 +341,16 @@ class TransformedBody extends Writable {
     this.first = first;
   }
 
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+  /** Adds a chunk; false when the body became too large to inspect. */
+  add(chunk: Buffer): boolean {
     this.size += chunk.length;
-    if (this.size > MAX_INSPECTED_RESPONSE_BYTES) {
-      cb(new Error('response body too large to inspect'));
-      return;
-    }
+    if (this.size > MAX_INSPECTED_RESPONSE_BYTES) return false;
     this.chunks.push(chunk);
-    cb();
+    return true;
   }
 
-  override _final(cb: (err?: Error | null) => void): void {
+  /** The whole body is in: the transformers run on it, and the client gets what they leave (or a refusal). */
+  finish(): void {
     const { f, ex, head, first, chunks } = this;
     let body: Buffer = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, this.size);
     const transformers = this.pipeline.bodyTransformers!;
@@ -319,7 +360,6 @@ class TransformedBody extends Writable {
       const out = p.handler.transformResponseBody!(ex, head, body);
       if (!Buffer.isBuffer(out)) {
         deny(f, out, p.name);
-        cb();
         return;
       }
       body = out;
@@ -328,7 +368,6 @@ class TransformedBody extends Writable {
     head.headers['content-length'] = String(body.length);
     f.res.writeHead(head.status, head.headers as Record<string, string | string[]>);
     f.res.end(body);
-    cb();
   }
 }
 

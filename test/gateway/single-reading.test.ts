@@ -408,6 +408,38 @@ describe('upstream failures', () => {
     }
   });
 
+  test('a filtered response larger than the inspection limit fails the call: 502, recorded as cut short', async () => {
+    // 9 MB of JSON without a length: protectResponse asks for it whole, and the gateway holds at most 8 MB.
+    const gw = await startProxy({
+      upstream: (req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        if (req.url !== '/users/1') {
+          res.end('{"id":2,"name":"b","secret":"x"}');
+          return;
+        }
+        const chunk = Buffer.alloc(1024 * 1024, 0x20);
+        res.write('{"id":1,"name":"');
+        for (let i = 0; i < 9; i++) res.write(chunk);
+        res.end('"}');
+      },
+      spec: openapi({ '/users/{id}': (spec as { paths: Record<string, unknown> }).paths['/users/{id}'] }),
+      api: { name: 'shop', policies: { protectResponse: { mode: 'enforce' } } },
+    });
+    try {
+      const res = await httpRequest(gw.url, { path: '/users/1' });
+      assert.equal(res.status, 502);
+      assert.equal(JSON.parse(res.body).type, problems.badGateway.type);
+      for (let i = 0; i < 50 && gw.access.length < 1; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(gw.access.at(-1)?.['portcullis.decision'], 'upstream_response_incomplete');
+      // The next response of the same route is filtered as usual (the undeclared member stripped).
+      const ok = await httpRequest(gw.url, { path: '/users/2' });
+      assert.equal(ok.status, 200);
+      assert.deepEqual(JSON.parse(ok.body), { id: 2, name: 'b' });
+    } finally {
+      await gw.close();
+    }
+  });
+
   test('a 502 problem says what happened in detail', async () => {
     const up = await startServer(recorder);
     const url = up.url;
