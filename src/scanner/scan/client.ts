@@ -1,4 +1,5 @@
 /** The scanner's HTTP client: bounded concurrency and rate, per-request timeouts, cookies per identity. */
+import { randomUUID } from 'node:crypto';
 import { Agent, request } from 'undici';
 
 export interface ScanRequest {
@@ -6,8 +7,92 @@ export interface ScanRequest {
   /** Path (and optional `?query`) relative to the target URL, already filled in. */
   readonly path: string;
   readonly headers?: Readonly<Record<string, string>>;
-  /** A string is sent as is; anything else as JSON. */
+  /**
+   * A string is sent as is. An object is encoded as the request's `content-type` says: form-encoded
+   * (`application/x-www-form-urlencoded`), multipart (`multipart/form-data`, its `FilePart` members as files;
+   * the boundary is added here), else JSON.
+   */
   readonly body?: unknown;
+}
+
+/** A file in a multipart body: a small harmless file the scan uploads where the document declares one. */
+export class FilePart {
+  readonly filename: string;
+  readonly contentType: string;
+  readonly content: Uint8Array;
+  constructor(filename: string, contentType: string, content: Uint8Array | string) {
+    this.filename = filename;
+    this.contentType = contentType;
+    this.content = typeof content === 'string' ? new TextEncoder().encode(content) : content;
+  }
+  /** How the part shows in evidence and JSON: its name, type and size, never its bytes. */
+  toJSON(): string {
+    return `<file ${this.filename} ${this.contentType} ${this.content.length} bytes>`;
+  }
+}
+
+/** A form field's text: strings as they are, other values as JSON (`true`, `3`, `{"a":1}`). */
+function fieldText(value: unknown): string {
+  return typeof value === 'string' ? value : (JSON.stringify(value) ?? '');
+}
+
+/** A member name or file name inside a quoted multipart header value: no quotes, no line breaks. */
+function quotedName(name: string): string {
+  return name.replace(/["\r\n]/g, '_');
+}
+
+/**
+ * An object body in the encoding the content type names: the bytes to send, the content type to send them
+ * with (a multipart boundary added) and a text for evidence (files shown by name and size).
+ */
+export function encodeBody(
+  body: unknown,
+  contentType: string | undefined,
+): { bytes: string | Uint8Array; contentType: string; shown: string } {
+  if (typeof body === 'string')
+    return { bytes: body, contentType: contentType ?? 'application/json', shown: body };
+  const type = contentType ?? 'application/json';
+  const record = body !== null && typeof body === 'object' && !Array.isArray(body);
+  if (record && /^application\/x-www-form-urlencoded/i.test(type)) {
+    const form = new URLSearchParams();
+    for (const [k, v] of Object.entries(body as Record<string, unknown>)) {
+      for (const item of Array.isArray(v) ? v : [v]) {
+        if (item !== undefined) form.append(k, item instanceof FilePart ? item.filename : fieldText(item));
+      }
+    }
+    const text = form.toString();
+    return { bytes: text, contentType: type, shown: text };
+  }
+  if (record && /^multipart\/form-data/i.test(type)) {
+    const boundary = `----portcullis${randomUUID().replace(/-/g, '')}`;
+    const chunks: Uint8Array[] = [];
+    let shown = '';
+    const text = (t: string) => {
+      chunks.push(new TextEncoder().encode(t));
+      shown += t;
+    };
+    for (const [k, v] of Object.entries(body as Record<string, unknown>)) {
+      for (const item of Array.isArray(v) && v.some((x) => x instanceof FilePart) ? v : [v]) {
+        if (item === undefined) continue;
+        if (item instanceof FilePart) {
+          text(
+            `--${boundary}\r\nContent-Disposition: form-data; name="${quotedName(k)}"; filename="${quotedName(item.filename)}"\r\nContent-Type: ${item.contentType}\r\n\r\n`,
+          );
+          chunks.push(item.content);
+          shown += `<${item.content.length} bytes>`;
+          text('\r\n');
+        } else {
+          text(
+            `--${boundary}\r\nContent-Disposition: form-data; name="${quotedName(k)}"\r\n\r\n${fieldText(item)}\r\n`,
+          );
+        }
+      }
+    }
+    text(`--${boundary}--\r\n`);
+    return { bytes: Buffer.concat(chunks), contentType: `multipart/form-data; boundary=${boundary}`, shown };
+  }
+  const json = JSON.stringify(body);
+  return { bytes: json, contentType: type, shown: json };
 }
 
 export interface ScanResponse {
@@ -160,10 +245,13 @@ export function createScanClient(options: ClientOptions): ScanClient {
     if (opts.session && opts.session.cookies.size > 0 && !headers.cookie) {
       headers.cookie = [...opts.session.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
     }
-    let body: string | undefined;
+    let body: string | Uint8Array | undefined;
+    let shownBody: string | undefined;
     if (req.body !== undefined) {
-      body = typeof req.body === 'string' ? req.body : JSON.stringify(req.body);
-      headers['content-type'] ??= 'application/json';
+      const encoded = encodeBody(req.body, headers['content-type']);
+      body = encoded.bytes;
+      shownBody = encoded.shown;
+      headers['content-type'] = encoded.contentType;
     }
     await acquire(opts.burst === true, opts.signal);
     count++;
@@ -234,7 +322,7 @@ export function createScanClient(options: ClientOptions): ScanClient {
             ...Object.keys(opts.session?.headers ?? {}),
             ...(opts.session && opts.session.cookies.size > 0 ? ['cookie'] : []),
           ],
-          ...(body !== undefined ? { body: body.slice(0, 4096) } : {}),
+          ...(shownBody !== undefined ? { body: shownBody.slice(0, 4096) } : {}),
         },
       };
       options.onResponse?.(req, response);

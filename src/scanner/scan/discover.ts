@@ -21,13 +21,13 @@ import { type Identity, isSuccess, type ScanContext } from './context.ts';
 import { entityOfPath } from './harvest.ts';
 import type { ObjectRegistry } from './objects.ts';
 import {
+  bodySchema,
   creationCollection,
   isAdminOperation,
   isBusinessFlow,
   isCreationOperation,
   isExcluded,
   isLoginOperation,
-  jsonBodySchema,
   listedValue,
   memberParam,
   type PlannedRequest,
@@ -75,7 +75,7 @@ function withOptionalQuery(
   objects: ObjectRegistry,
   as: Identity,
 ): ReturnType<typeof planRequest> | undefined {
-  if (jsonBodySchema(op) !== undefined || !op.parameters.some((p) => p.in === 'query' && !p.required)) {
+  if (bodySchema(op) !== undefined || !op.parameters.some((p) => p.in === 'query' && !p.required)) {
     return undefined;
   }
   const req = planRequest(spec, op, objects, { owner: as.name, allQuery: true });
@@ -236,7 +236,7 @@ export function listedVariants(spec: ApiDocument, op: Operation): Record<string,
 
 /** The request with the identity's own login fields (its user name, not its password) where the body has them. */
 export function ownFields(spec: ApiDocument, req: PlannedRequest, as: Identity): PlannedRequest {
-  const schema = jsonBodySchema(req.operation);
+  const schema = bodySchema(req.operation);
   const body = req.body;
   if (!as.login || schema === undefined || body === null || typeof body !== 'object' || Array.isArray(body))
     return req;

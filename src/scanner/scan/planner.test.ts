@@ -3,10 +3,11 @@ import { before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { ApiDocument, Operation } from '../../core/api-document.ts';
 import { buildApiDocument, loadApiDocument } from '../../openapi/load.ts';
-import type { ScanResponse } from './client.ts';
+import { encodeBody, FilePart, type ScanResponse } from './client.ts';
 import {
   captureId,
   creationCollection,
+  inDeclaredEncoding,
   isAdminOperation,
   isBusinessFlow,
   isCreationOperation,
@@ -274,5 +275,88 @@ describe('capturing the id of a created object', () => {
     const req = planRequest(cards, get, objects, { owner: 'alice' });
     assert.equal(req.path, '/members/m1/cards/c1');
     assert.equal(req.ownedPath, true);
+  });
+});
+
+describe('form-encoded and multipart bodies', () => {
+  const ok = { responses: { '201': { description: 'ok' } } };
+  const form = (type: string, properties: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
+    ...ok,
+    requestBody: {
+      content: {
+        [type]: { schema: { type: 'object', required: Object.keys(properties), properties }, ...extra },
+      },
+    },
+  });
+  const doc = buildApiDocument('/forms.yaml', '3.0', {
+    openapi: '3.0.3',
+    info: { title: 't', version: '1' },
+    paths: {
+      '/avatars': {
+        post: form(
+          'multipart/form-data',
+          {
+            avatar: { type: 'string', format: 'binary' },
+            label: { type: 'string' },
+            size: { type: 'integer' },
+          },
+          { encoding: { avatar: { contentType: 'image/png' } } },
+        ),
+      },
+      '/imports': { post: form('multipart/form-data', { data: { type: 'string', format: 'binary' } }) },
+      '/subscribe': { post: form('application/x-www-form-urlencoded', { email: { type: 'string' } }) },
+      '/notes': { post: form('application/json', { text: { type: 'string' } }) },
+    },
+  });
+  const op = (path: string) => doc.operations.find((o) => o.path === path)!;
+
+  test('a multipart body gets its declared content type and a harmless file of the declared type', async () => {
+    const req = inDeclaredEncoding(
+      doc,
+      planRequest(doc, op('/avatars'), new ObjectRegistry()),
+      op('/avatars'),
+    );
+    assert.equal(req.headers?.['content-type'], 'multipart/form-data');
+    const body = req.body as Record<string, unknown>;
+    assert.ok(body.avatar instanceof FilePart);
+    assert.equal((body.avatar as FilePart).contentType, 'image/png');
+    const encoded = encodeBody(body, req.headers?.['content-type']);
+    assert.match(encoded.contentType, /^multipart\/form-data; boundary=----portcullis[0-9a-f]{32}$/);
+    // Parsed back as a server would (the platform's own multipart parser; nothing is started).
+    const parsed = await new Response(encoded.bytes, {
+      headers: { 'content-type': encoded.contentType },
+    }).formData();
+    const file = parsed.get('avatar') as File;
+    assert.equal(file.name, 'portcullis-scan.png');
+    assert.deepEqual([...new Uint8Array(await file.arrayBuffer()).slice(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
+    assert.equal(parsed.get('label'), String(body.label));
+    assert.equal(parsed.get('size'), '1');
+    assert.match(encoded.shown, /<\d+ bytes>/);
+  });
+
+  test('a file input without a declared type gets a text file; a check that set one keeps it', () => {
+    const req = inDeclaredEncoding(
+      doc,
+      planRequest(doc, op('/imports'), new ObjectRegistry()),
+      op('/imports'),
+    );
+    assert.equal((req.body as { data: FilePart }).data.filename, 'portcullis-scan.txt');
+    const mine = new FilePart('x.json', 'application/json', '{}');
+    const kept = inDeclaredEncoding(
+      doc,
+      { method: 'POST', path: '/imports', body: { data: mine } },
+      op('/imports'),
+    );
+    assert.equal((kept.body as { data: FilePart }).data, mine);
+  });
+
+  test('a form-encoded body is sent form-encoded; JSON stays JSON', () => {
+    const req = planRequest(doc, op('/subscribe'), new ObjectRegistry(), { body: { email: 'a@b.c', n: 2 } });
+    assert.equal(req.headers?.['content-type'], 'application/x-www-form-urlencoded');
+    assert.equal(encodeBody(req.body, req.headers?.['content-type']).bytes, 'email=a%40b.c&n=2');
+    const json = planRequest(doc, op('/notes'), new ObjectRegistry());
+    assert.equal(json.headers?.['content-type'], undefined);
+    assert.equal(inDeclaredEncoding(doc, json, op('/notes')), json);
+    assert.match(String(encodeBody(json.body, undefined).bytes), /^\{"text":/);
   });
 });

@@ -2,8 +2,8 @@
  * Plans requests from the spec: fills parameters and bodies with valid values and chains operations through
  * ids captured from responses (POST /things → id → GET /things/{id}).
  */
-import type { ApiDocument, JsonObject, JsonSchema, Operation } from '../../core/api-document.ts';
-import type { ScanRequest, ScanResponse } from './client.ts';
+import type { ApiDocument, JsonObject, JsonSchema, MediaType, Operation } from '../../core/api-document.ts';
+import { FilePart, type ScanRequest, type ScanResponse } from './client.ts';
 import type { CreatedObject, ObjectRegistry } from './objects.ts';
 import { propertiesOf, resolveSchema, sampleValue, schemaType } from './schema.ts';
 
@@ -22,6 +22,122 @@ export function jsonBodySchema(op: Operation): JsonSchema | undefined {
     if (/^application\/([\w.+-]*\+)?json/i.test(type)) return media.schema ?? {};
   }
   return undefined;
+}
+
+/** How the scan sends an operation's body: JSON, form-encoded or multipart (files included). */
+export type BodyEncoding = 'json' | 'form' | 'multipart';
+
+/**
+ * The body the scan fills as an object, and how it is sent: JSON when the document offers it, else a
+ * form-encoded body, else multipart. `undefined` when the body is none of these (XML, plain text, bytes).
+ */
+export function requestBody(
+  op: Operation,
+): { schema: JsonSchema; encoding: BodyEncoding; media: MediaType } | undefined {
+  const content = Object.entries(op.requestBody?.content ?? {});
+  const json = content.find(([type]) => /^application\/([\w.+-]*\+)?json/i.test(type));
+  if (json) return { schema: json[1].schema ?? {}, encoding: 'json', media: json[1] };
+  const form = content.find(([type]) => /^application\/x-www-form-urlencoded/i.test(type));
+  if (form) return { schema: form[1].schema ?? {}, encoding: 'form', media: form[1] };
+  const multipart = content.find(([type]) => /^multipart\/form-data/i.test(type));
+  if (multipart) return { schema: multipart[1].schema ?? {}, encoding: 'multipart', media: multipart[1] };
+  return undefined;
+}
+
+/** The schema of the body the scan fills as an object, whatever its encoding (see `requestBody`). */
+export function bodySchema(op: Operation): JsonSchema | undefined {
+  return requestBody(op)?.schema;
+}
+
+const CONTENT_TYPE: Readonly<Record<BodyEncoding, string>> = {
+  json: 'application/json',
+  form: 'application/x-www-form-urlencoded',
+  multipart: 'multipart/form-data',
+};
+
+/** A file input of a multipart body: `format: binary` (or `base64`), or a 3.1 `contentMediaType`. */
+function isFileSchema(s: JsonObject): boolean {
+  return s.format === 'binary' || s.format === 'base64' || typeof s.contentMediaType === 'string';
+}
+
+/** A 1×1 PNG: what an image upload gets, so a server that checks the bytes accepts it. */
+const PNG = Buffer.from(
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=',
+  'base64',
+);
+
+/**
+ * The harmless file the scan uploads for a file input: a 1×1 PNG for images, a tiny document of the declared
+ * type otherwise (JSON, XML, CSV, text). Chosen by the part's declared content type, else by the input's name.
+ */
+export function sampleFile(name: string, s: JsonObject, declaredType?: string): FilePart {
+  const type = (
+    declaredType ?? (typeof s.contentMediaType === 'string' ? s.contentMediaType : '')
+  ).toLowerCase();
+  if (/image/.test(type) || (type === '' && /image|photo|picture|avatar|logo|icon|thumb/i.test(name))) {
+    return new FilePart('portcullis-scan.png', 'image/png', PNG);
+  }
+  if (/json/.test(type))
+    return new FilePart('portcullis-scan.json', 'application/json', '{"portcullis":"scan"}\n');
+  if (/xml/.test(type) || (type === '' && /xml/i.test(name))) {
+    return new FilePart(
+      'portcullis-scan.xml',
+      'application/xml',
+      '<?xml version="1.0"?><portcullis>scan</portcullis>\n',
+    );
+  }
+  if (/csv/.test(type) || (type === '' && /csv/i.test(name))) {
+    return new FilePart('portcullis-scan.csv', 'text/csv', 'name,value\nportcullis,scan\n');
+  }
+  return new FilePart('portcullis-scan.txt', 'text/plain', 'portcullis scan test file\n');
+}
+
+/**
+ * A request for an operation whose body is form-encoded or multipart, made ready to send: its content type
+ * set (unless a check chose one) and, for multipart, its file inputs as files. Any other request is returned
+ * as it is. The scan's single place for this, so every check's object body goes out in the declared encoding.
+ */
+export function inDeclaredEncoding<T extends ScanRequest>(
+  spec: ApiDocument,
+  req: T,
+  op: Operation | undefined,
+): T {
+  if (op === undefined || req.body === null || typeof req.body !== 'object') return req;
+  const rb = requestBody(op);
+  if (rb === undefined || rb.encoding === 'json') return req;
+  const headers = { ...req.headers };
+  if (!Object.keys(headers).some((k) => k.toLowerCase() === 'content-type')) {
+    headers['content-type'] = CONTENT_TYPE[rb.encoding];
+  }
+  const explicit = Object.entries(headers).find(([k]) => k.toLowerCase() === 'content-type')?.[1] ?? '';
+  const body = /^multipart\//i.test(explicit) ? withFiles(spec, op, req.body) : req.body;
+  return { ...req, headers, body };
+}
+
+/**
+ * A multipart body with its file inputs as files: a sampled or missing file input (required or not) gets the
+ * scan's harmless file; values a check set on purpose (not strings) stay.
+ */
+export function withFiles(spec: ApiDocument, op: Operation, body: unknown): unknown {
+  const rb = requestBody(op);
+  if (rb?.encoding !== 'multipart' || body === null || typeof body !== 'object' || Array.isArray(body))
+    return body;
+  const out: Record<string, unknown> = { ...(body as Record<string, unknown>) };
+  for (const [name, prop] of Object.entries(propertiesOf(spec, rb.schema))) {
+    const encoding = rb.media.encoding?.[name] as JsonObject | undefined;
+    const declared =
+      typeof encoding?.contentType === 'string' ? encoding.contentType.split(',')[0].trim() : undefined;
+    if (isFileSchema(prop)) {
+      if (out[name] === undefined || typeof out[name] === 'string')
+        out[name] = sampleFile(name, prop, declared);
+    } else if (schemaType(prop) === 'array') {
+      const items = resolveSchema(spec, prop.items as JsonSchema);
+      if (isFileSchema(items) && (out[name] === undefined || Array.isArray(out[name]))) {
+        out[name] = [sampleFile(name, items, declared)];
+      }
+    }
+  }
+  return out;
 }
 
 /** Operations marked `x-portcullis-scan: false` are never sent. */
@@ -292,13 +408,19 @@ export function planRequest(
     if (p.in === 'query') query.set(p.name, value);
     else if (p.in === 'header') headers[p.name.toLowerCase()] = value;
   }
-  const schema = jsonBodySchema(op);
-  const body =
+  const rb = requestBody(op);
+  const schema = rb?.schema;
+  const planned =
     options.body !== undefined
       ? options.body
       : schema !== undefined
         ? withForeignKeys(spec, schema, sampleValue(spec, schema), objects, options.owner, op.path)
         : undefined;
+  const body = planned !== undefined ? withFiles(spec, op, planned) : undefined;
+  // Form and multipart bodies say so (the client encodes an object body by its content type).
+  if (rb && rb.encoding !== 'json' && body !== undefined && typeof body === 'object' && body !== null) {
+    headers['content-type'] = CONTENT_TYPE[rb.encoding];
+  }
   const qs = query.toString();
   return {
     method: op.method,

@@ -21,7 +21,7 @@ import { discover } from './discover.ts';
 import { urlValues } from './harvest.ts';
 import { LoginError, resolveIdentity as logIn } from './login.ts';
 import { SCAN_DEFAULTS, type ScanIdentity, type ScanOptions } from './options.ts';
-import { ObjectRegistry } from './planner.ts';
+import { inDeclaredEncoding, ObjectRegistry } from './planner.ts';
 
 /** The order matters: the API4 burst may trip a rate limit, and API2 login attempts may trip a lockout. */
 export const CHECKS: readonly Check[] = [api1, api5, api3, api6, api7, api10, api8, api9, api2, api4];
@@ -201,6 +201,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
         ) {
           return undefined;
         }
+        req = inDeclaredEncoding(spec, req, req.operation);
         const res = await client.trySend(req, {
           session: as?.session,
           signal,

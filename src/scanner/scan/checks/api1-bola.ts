@@ -13,12 +13,12 @@ import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../conte
 import { Harvest, singular } from '../harvest.ts';
 import type { CreatedObject } from '../objects.ts';
 import {
+  bodySchema,
   isAdminOperation,
   isBusinessFlow,
   isCreationOperation,
   isExcluded,
   isLoginOperation,
-  jsonBodySchema,
   listedValue,
   type PlannedRequest,
   pathValues,
@@ -292,7 +292,7 @@ function readerOf(ctx: ScanContext, op: Operation): Operation | undefined {
 async function replayWrites(ctx: ScanContext, owner: Identity, attacker: Identity): Promise<void> {
   for (const op of ctx.spec.operations) {
     if ((op.method !== 'PUT' && op.method !== 'PATCH') || isExcluded(op)) continue;
-    const schema = jsonBodySchema(op);
+    const schema = bodySchema(op);
     const marker = `pcbola${Date.now().toString(36)}`;
     const planned = planRequest(ctx.spec, op, ctx.objects, {
       owner: owner.name,
@@ -425,7 +425,7 @@ async function replayActions(ctx: ScanContext, owner: Identity, attacker: Identi
     if (!object || !target.ownedPath) continue;
     const before = await viewOf(ctx, object, owner);
     if (before === undefined || (await viewOf(ctx, object, owner)) !== before) continue;
-    const schema = jsonBodySchema(op);
+    const schema = bodySchema(op);
     const marker = `pcbola${Date.now().toString(36)}`;
     const body =
       schema === undefined
@@ -498,7 +498,7 @@ async function replayCreations(ctx: ScanContext, owner: Identity, attacker: Iden
     if (!target.ownedPath || target.invented.length > 0) continue;
     const path = target.path.split('?')[0];
     if (!ctx.objects.isScanCreated(path) && !ctx.allowDestructive) continue;
-    const schema = jsonBodySchema(op);
+    const schema = bodySchema(op);
     const marker = `pcbola${Date.now().toString(36)}`;
     const marked = schema
       ? { ...target, body: markBody(ctx.spec, schema, target.body, marker) }
@@ -587,7 +587,7 @@ async function replayDeletes(ctx: ScanContext, owner: Identity, attacker: Identi
 async function ownershipFields(ctx: ScanContext, victim: Identity, attacker: Identity): Promise<void> {
   for (const op of ctx.spec.operations) {
     if (!isCreationOperation(ctx.spec, op)) continue;
-    const schema = jsonBodySchema(op);
+    const schema = bodySchema(op);
     const props = propertiesOf(ctx.spec, schema);
     const field = Object.keys(props).find((k) => OWNER_FIELD.test(k));
     if (!schema || field === undefined) continue;
@@ -690,7 +690,7 @@ async function foreignReferences(ctx: ScanContext, victim: Identity, attacker: I
   for (const op of ctx.spec.operations) {
     if (op.method !== 'POST' || isExcluded(op) || !isCreationOperation(ctx.spec, op)) continue;
     if (isLoginOperation(ctx.spec, op) || isAdminOperation(op)) continue;
-    const schema = jsonBodySchema(op);
+    const schema = bodySchema(op);
     const bodyFields = Object.keys(propertiesOf(ctx.spec, schema));
     const queryFields = op.parameters.filter((p) => p.in === 'query').map((p) => p.name);
     for (const field of [...queryFields, ...bodyFields]) {

@@ -19,7 +19,7 @@ import type { ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, isRefused, isSuccess, redact, type ScanContext } from '../context.ts';
 import { loginOutcome, loginRequest, signedIn } from '../login.ts';
 import type { LoginFlow } from '../options.ts';
-import { isExcluded, jsonBodySchema, planRequest, requiresAuth } from '../planner.ts';
+import { bodySchema, isExcluded, jsonBodySchema, planRequest, requiresAuth } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, sampleValue } from '../schema.ts';
 import { similarity } from '../similarity.ts';
@@ -465,7 +465,7 @@ function knownValue(
 async function resetEnumeration(ctx: ScanContext, a: Identity, t: LoginTarget | undefined): Promise<void> {
   for (const op of ctx.spec.operations) {
     if (op.method !== 'POST' || isExcluded(op) || !RESET_PATH.test(op.path)) continue;
-    const schema = jsonBodySchema(op);
+    const schema = bodySchema(op);
     if (schema === undefined) continue;
     const props = Object.keys(propertiesOf(ctx.spec, schema));
     const field = props.find((p) => /mail/i.test(p)) ?? props.find((p) => USER_FIELD.test(p));
@@ -556,7 +556,7 @@ async function bruteForce(ctx: ScanContext, t: LoginTarget): Promise<void> {
 async function otpGuessing(ctx: ScanContext, a: Identity, loginOp: Operation | undefined): Promise<void> {
   for (const op of ctx.spec.operations) {
     if (op === loginOp || isExcluded(op) || (op.method !== 'POST' && op.method !== 'GET')) continue;
-    const schema = jsonBodySchema(op);
+    const schema = bodySchema(op);
     const bodyField =
       schema === undefined
         ? undefined

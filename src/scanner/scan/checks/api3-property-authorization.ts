@@ -14,13 +14,13 @@ import type { ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
 import { resolveIdentity } from '../login.ts';
 import {
+  bodySchema,
   captureId,
   isAdminOperation,
   isBusinessFlow,
   isExcluded,
   isLoginOperation,
   itemRouteBeside,
-  jsonBodySchema,
   type PlannedRequest,
   planRequest,
   requiresAuth,
@@ -446,7 +446,7 @@ const MAX_SINGLE_PROBES = 6;
  */
 async function massAssignment(ctx: ScanContext, probe: Probe): Promise<void> {
   const { op, as } = probe;
-  const schema = jsonBodySchema(op);
+  const schema = bodySchema(op);
   const writable = propertiesOf(ctx.spec, schema);
   const marker = `pcma-${randomUUID().slice(0, 8)}`;
   const injected: Record<string, unknown> = {};
@@ -667,7 +667,7 @@ export function changedValue(v: unknown, marker: string): unknown {
  * input the server does not know may fail the whole request), then one field at a time.
  */
 async function readBackAssignment(ctx: ScanContext, op: Operation, as: Identity): Promise<void> {
-  const schema = jsonBodySchema(op);
+  const schema = bodySchema(op);
   if (schema === undefined) return;
   const req = planRequest(ctx.spec, op, ctx.objects, { owner: as.name });
   if (req.invented.length > 0) return;
@@ -867,13 +867,13 @@ export const api3: Check = {
     for (const op of ctx.spec.operations) {
       if (isExcluded(op)) continue;
       if (isLoginOperation(ctx.spec, op) || isBusinessFlow(ctx.spec, op) || isAdminOperation(op)) continue;
-      if (jsonBodySchema(op) === undefined) {
+      if (bodySchema(op) === undefined) {
         await queryUpdate(ctx, op, last);
         continue;
       }
       // Fields the object (or profile) shows but the request does not declare, on its updates and actions.
       if (op.method !== 'POST' || op.path.includes('{')) await readBackAssignment(ctx, op, last);
-      const base = sampleValue(ctx.spec, jsonBodySchema(op));
+      const base = sampleValue(ctx.spec, bodySchema(op));
       if (base === null || typeof base !== 'object' || Array.isArray(base)) continue;
       if (op.method === 'POST') {
         await massAssignment(ctx, { op, as: first, base: base as Record<string, unknown> });
@@ -892,7 +892,7 @@ export const api3: Check = {
         // PUT replaces: start from what the object holds now, so the control changes nothing.
         const holds = isSuccess(current) ? recordsOf(current.json, [])[0] : undefined;
         const body: Record<string, unknown> = {};
-        for (const name of Object.keys(propertiesOf(ctx.spec, jsonBodySchema(op)))) {
+        for (const name of Object.keys(propertiesOf(ctx.spec, bodySchema(op)))) {
           if (holds && name in holds && typeof holds[name] !== 'object') body[name] = holds[name];
         }
         const plannedBody = Object.keys(body).length > 0 ? body : (base as Record<string, unknown>);

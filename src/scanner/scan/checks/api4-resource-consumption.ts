@@ -5,7 +5,7 @@
 import type { Operation } from '../../../core/api-document.ts';
 import type { Check } from '../check.ts';
 import { evidenceOf, isSuccess, type ScanContext } from '../context.ts';
-import { isCreationOperation, isExcluded, jsonBodySchema, planRequest, requiresAuth } from '../planner.ts';
+import { bodySchema, isCreationOperation, isExcluded, planRequest, requiresAuth } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, resolveSchema, sampleValue, schemaType } from '../schema.ts';
 
@@ -48,7 +48,7 @@ async function pageSize(ctx: ScanContext, op: Operation): Promise<void> {
 
 async function oversized(ctx: ScanContext, op: Operation): Promise<void> {
   const user = ctx.identities[0];
-  const schema = jsonBodySchema(op);
+  const schema = bodySchema(op);
   const body = sampleValue(ctx.spec, schema);
   if (body === null || typeof body !== 'object' || Array.isArray(body)) return;
   const field = Object.entries(propertiesOf(ctx.spec, schema)).find(

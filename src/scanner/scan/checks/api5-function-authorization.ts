@@ -17,13 +17,13 @@ import type { ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
 import { singular } from '../harvest.ts';
 import {
+  bodySchema,
   captureId,
   creationCollection,
   isAdminOperation,
   isExcluded,
   isLoginOperation,
   itemRouteBeside,
-  jsonBodySchema,
   type PlannedRequest,
   planRequest,
   requiresAuth,
@@ -136,7 +136,7 @@ function registration(ctx: ScanContext): Operation | undefined {
     if (op.method !== 'POST' || isExcluded(op) || isLoginOperation(ctx.spec, op) || op.path.includes('{')) {
       return false;
     }
-    const props = Object.keys(propertiesOf(ctx.spec, jsonBodySchema(op)));
+    const props = Object.keys(propertiesOf(ctx.spec, bodySchema(op)));
     return props.some((k) => PASSWORD.test(k)) && props.some((k) => USER_FIELD.test(k));
   });
 }
@@ -192,7 +192,7 @@ interface Account {
 async function registerAccount(ctx: ScanContext): Promise<Account | undefined> {
   const op = registration(ctx);
   if (!op) return undefined;
-  const schema = jsonBodySchema(op);
+  const schema = bodySchema(op);
   const body = sampleValue(ctx.spec, schema) as Record<string, unknown>;
   const nameKey = Object.keys(body).find((k) => USER_FIELD.test(k) && typeof body[k] === 'string');
   if (!nameKey) return undefined;
@@ -223,7 +223,7 @@ function userParam(op: Operation): string | undefined {
 
 /** A body that exercises the operation: privileged enum values where the schema has them. */
 function privilegedBody(ctx: ScanContext, op: Operation): unknown {
-  const schema = jsonBodySchema(op);
+  const schema = bodySchema(op);
   if (!schema) return undefined;
   const body = withForeignKeys(
     ctx.spec,
@@ -288,7 +288,7 @@ async function replayChanges(ctx: ScanContext): Promise<void> {
       planRequest(ctx.spec, op, ctx.objects, {
         owner,
         params,
-        ...(jsonBodySchema(op) ? { body: privilegedBody(ctx, op) } : {}),
+        ...(bodySchema(op) ? { body: privilegedBody(ctx, op) } : {}),
       });
     // An object of the path: the admin's own scan-created one first, else the user's.
     let req = plan(user.name);

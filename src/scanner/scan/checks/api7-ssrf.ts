@@ -43,14 +43,12 @@ export async function sendWithUrl(ctx: ScanContext, input: UrlInput, url: string
       /form/i.test(t),
     )?.[1].schema;
     const base = (sampleValue(ctx.spec, schema) ?? {}) as Record<string, string>;
+    // Sent in the operation's own encoding (form-encoded or multipart, files included).
     const req = planRequest(ctx.spec, input.operation, ctx.objects, {
       owner: user.name,
-      body: new URLSearchParams({ ...base, [input.name]: url }).toString(),
+      body: { ...base, [input.name]: url },
     });
-    return ctx.send(
-      { ...req, headers: { ...req.headers, 'content-type': 'application/x-www-form-urlencoded' } },
-      user,
-    );
+    return ctx.send(req, user);
   }
   const base = (sampleValue(ctx.spec, jsonBodySchema(input.operation)) ?? {}) as Record<string, unknown>;
   return ctx.send(

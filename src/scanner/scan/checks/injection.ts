@@ -107,7 +107,7 @@ function stringInput(s: JsonObject): boolean {
 
 function formSchema(op: Operation) {
   for (const [type, media] of Object.entries(op.requestBody?.content ?? {})) {
-    if (/x-www-form-urlencoded/i.test(type)) return media.schema ?? {};
+    if (/x-www-form-urlencoded|multipart\/form-data/i.test(type)) return media.schema ?? {};
   }
   return undefined;
 }
@@ -221,13 +221,9 @@ function makeProber(
       const opts = { ...(owner !== undefined ? { owner } : {}), params: columns };
       let req: ReturnType<typeof planRequest>;
       if (point.in === 'json' || point.in === 'form') {
+        // A form field goes out in the operation's own encoding (form-encoded or multipart, files included).
         const body = setMember(sample ?? {}, point.name, value);
-        req = planRequest(ctx.spec, op, ctx.objects, {
-          ...opts,
-          body: point.in === 'form' ? new URLSearchParams(body as Record<string, string>).toString() : body,
-        });
-        if (point.in === 'form')
-          req = { ...req, headers: { ...req.headers, 'content-type': 'application/x-www-form-urlencoded' } };
+        req = planRequest(ctx.spec, op, ctx.objects, { ...opts, body });
       } else if (point.in === 'cookie') {
         req = planRequest(ctx.spec, op, ctx.objects, { ...opts, ...(sample ? { body: sample } : {}) });
         const jar = as ? [...as.session.cookies].map(([k, v]) => `${k}=${v}`) : [];
