@@ -249,50 +249,101 @@ function isHexDigit(c: number): boolean {
 }
 
 /**
- * Cuts `s` into tokens. With `quote`, the value is read as if it followed that opening quote: the text up to
- * the first unescaped matching quote becomes one closed string token.
+ * The lexer's output, reused from one value to the next (a value of prose lexes into dozens of tokens, and
+ * this runs on every body string): the list of the current reading, read by the rules until the next
+ * `tokenize`. Its slots from `count` on hold `undefined`, so the rules find its end by the first missing
+ * token, never by `length` (which is the most tokens any reading had). Tokens that carry client text
+ * (names, variables, comparison operators) come from `pool`, rewritten in place. `release` empties both once
+ * a value is judged: nothing of it stays. Lists that grew past `KEEP_TOKENS` are dropped then.
  */
-function tokenize(s: string, quote: number): Token[] {
-  const out: Token[] = [];
-  let i = 0;
-  if (quote !== 0) {
-    const end = findQuoteEnd(s, 0, quote);
-    if (end < 0) return out;
-    out.push(STRING_CLOSED);
-    i = end + 1;
-  }
-  while (i < s.length) {
-    const c = s.charCodeAt(i);
-    i = isSpace(c) ? i + 1 : readToken(s, i, c, quote, out);
-  }
-  return out;
+let tokens: Token[] = [];
+let count = 0;
+let pool: Array<{ k: Kind; v: string }> = [];
+let pooled = 0;
+const KEEP_TOKENS = 4096;
+
+function push(t: Token): void {
+  tokens[count++] = t;
 }
 
-/** Reads the token (or comment) starting with `c` at `i` into `out`; the index after it. */
-function readToken(s: string, i: number, c: number, quote: number, out: Token[]): number {
+/** A token with client text, from the pool. */
+function named(k: Kind, v: string): Token {
+  const t = pool[pooled];
+  if (t === undefined) {
+    const made = { k, v };
+    pool[pooled++] = made;
+    return made;
+  }
+  t.k = k;
+  t.v = v;
+  pooled++;
+  return t;
+}
+
+/** Empties the token list and the pool (see `tokens`). */
+function release(): void {
+  if (tokens.length > KEEP_TOKENS || pool.length > KEEP_TOKENS) {
+    tokens = [];
+    pool = [];
+  } else {
+    // Slots from `count` on are empty already.
+    tokens.fill(undefined as unknown as Token, 0, count);
+    for (let i = 0; i < pooled; i++) pool[i].v = '';
+  }
+  count = 0;
+  pooled = 0;
+}
+
+/**
+ * Cuts `s` into tokens: the current list (see `tokens`), which this replaces. With `quote`, the value is read
+ * as if it followed that opening quote: the text up to the first unescaped matching quote becomes one closed
+ * string token.
+ */
+function tokenize(s: string, quote: number): Token[] {
+  const before = count;
+  count = 0;
+  pooled = 0;
+  let i = s.length;
+  if (quote !== 0) {
+    const end = findQuoteEnd(s, 0, quote);
+    if (end >= 0) {
+      push(STRING_CLOSED);
+      i = end + 1;
+    }
+  } else i = 0;
+  while (i < s.length) {
+    const c = s.charCodeAt(i);
+    i = isSpace(c) ? i + 1 : readToken(s, i, c, quote);
+  }
+  for (let j = count; j < before; j++) tokens[j] = undefined as unknown as Token;
+  return tokens;
+}
+
+/** Reads the token (or comment) starting with `c` at `i` into the list; the index after it. */
+function readToken(s: string, i: number, c: number, quote: number): number {
   const c1 = i + 1 < s.length ? s.charCodeAt(i + 1) : 0;
-  if ((c === 47 && c1 === 42) || (c === 42 && c1 === 47)) return readBlockComment(s, i, quote, out);
-  if ((c === 45 && c1 === 45) || c === 35) return readLineComment(s, i, out);
-  if (c === 39 || c === 34 || c === 96) return readQuoted(s, i, c, out);
-  const prev = out.length > 0 ? out[out.length - 1].k : '';
+  if ((c === 47 && c1 === 42) || (c === 42 && c1 === 47)) return readBlockComment(s, i, quote);
+  if ((c === 45 && c1 === 45) || c === 35) return readLineComment(s, i);
+  if (c === 39 || c === 34 || c === 96) return readQuoted(s, i, c);
+  const prev = count > 0 ? tokens[count - 1].k : '';
   const unary =
     (c === 45 || c === 43) &&
     (isDigit(c1) || c1 === 46) &&
     (prev === '' || prev === 'o' || prev === '&' || prev === '(' || prev === ',' || prev === 'k');
-  if (isDigit(c) || (c === 46 && isDigit(c1)) || unary) return readNumber(s, unary ? i + 1 : i, out);
-  if (isWordStart(c)) return readWord(s, i, out);
-  if (c === 64) return readVariable(s, i, out);
+  if (isDigit(c) || (c === 46 && isDigit(c1)) || unary) return readNumber(s, unary ? i + 1 : i);
+  if (isWordStart(c)) return readWord(s, i);
+  if (c === 64) return readVariable(s, i);
   if (c === 38 && (isWordStart(c1) || c1 === 35)) {
     // An HTML character reference (`&lt;`, `&#39;`) is markup, not the `&` operator.
     let j = i + 1;
     while (j < s.length && j - i < 12 && (isWordChar(s.charCodeAt(j)) || s.charCodeAt(j) === 35)) j++;
     if (s.charCodeAt(j) === 59) return j + 1;
   }
-  return readOperator(s, i, c, c1, out);
+  return readOperator(s, i, c, c1);
 }
 
 /** `-- ...` or `# ...` up to the end of the line, flagged when it holds a quote. */
-function readLineComment(s: string, i: number, out: Token[]): number {
+function readLineComment(s: string, i: number): number {
   const hash = s.charCodeAt(i) === 35;
   let end = s.indexOf('\n', i);
   if (end < 0) end = s.length;
@@ -301,19 +352,19 @@ function readLineComment(s: string, i: number, out: Token[]): number {
     const c = s.charCodeAt(j);
     quoted = c === 39 || c === 34;
   }
-  out.push(COMMENTS[hash ? '#' : '--'][quoted ? 1 : 0]);
+  push(COMMENTS[hash ? '#' : '--'][quoted ? 1 : 0]);
   return end + 1;
 }
 
 /** A quoted string (flagged when closed) or a backquoted name, up to its closing quote or the end. */
-function readQuoted(s: string, i: number, c: number, out: Token[]): number {
+function readQuoted(s: string, i: number, c: number): number {
   if (c === 96) {
     const end = s.indexOf('`', i + 1);
-    out.push(BACKQUOTE_NAME);
+    push(BACKQUOTE_NAME);
     return end < 0 ? s.length : end + 1;
   }
   const end = findQuoteEnd(s, i + 1, c);
-  out.push(end >= 0 ? STRING_CLOSED : STRING_OPEN);
+  push(end >= 0 ? STRING_CLOSED : STRING_OPEN);
   return end < 0 ? s.length : end + 1;
 }
 
@@ -321,7 +372,7 @@ function readQuoted(s: string, i: number, c: number, out: Token[]): number {
  * `/* ... *\/` is skipped; MySQL runs the body of `/*! ... *\/`, so only its opener (and version) is. An
  * unclosed comment ends the value (a comment token, flagged when a quote follows); a stray `*\/` is skipped.
  */
-function readBlockComment(s: string, i: number, quote: number, out: Token[]): number {
+function readBlockComment(s: string, i: number, quote: number): number {
   if (s.charCodeAt(i) === 42) return i + 2;
   if (s.charCodeAt(i + 2) === 33) {
     let j = i + 3;
@@ -330,12 +381,12 @@ function readBlockComment(s: string, i: number, quote: number, out: Token[]): nu
   }
   const end = s.indexOf('*/', i + 2);
   if (end >= 0) return end + 2;
-  out.push(COMMENTS['/*'][s.indexOf(String.fromCharCode(quote || 39), i) >= 0 ? 1 : 0]);
+  push(COMMENTS['/*'][s.indexOf(String.fromCharCode(quote || 39), i) >= 0 ? 1 : 0]);
   return s.length;
 }
 
 /** A decimal (with fraction and exponent) or `0x` hexadecimal number starting at `i`. */
-function readNumber(s: string, i: number, out: Token[]): number {
+function readNumber(s: string, i: number): number {
   const n = s.length;
   if (s.charCodeAt(i) === 48 && (s.charCodeAt(i + 1) | 32) === 120) {
     i += 2;
@@ -347,45 +398,56 @@ function readNumber(s: string, i: number, out: Token[]): number {
       while (i < n && isDigit(s.charCodeAt(i))) i++;
     }
   }
-  out.push(NUMBER);
+  push(NUMBER);
   return i;
 }
 
-/** A word; qualified names (`information_schema.tables`, `master..xp_cmdshell`) stay one word. */
-function readWord(s: string, i: number, out: Token[]): number {
+/**
+ * A word; qualified names (`information_schema.tables`, `master..xp_cmdshell`) stay one word. Its characters
+ * are ASCII, so it is lower-cased only when it holds a capital.
+ */
+function readWord(s: string, i: number): number {
   const n = s.length;
+  let capital = isCapital(s.charCodeAt(i));
   let j = i + 1;
   while (j < n) {
     const d = s.charCodeAt(j);
-    if (isWordChar(d)) j++;
-    else if (d === 46 && (isWordStart(s.charCodeAt(j + 1)) || s.charCodeAt(j + 1) === 46)) j++;
+    if (isWordChar(d)) {
+      capital ||= isCapital(d);
+      j++;
+    } else if (d === 46 && (isWordStart(s.charCodeAt(j + 1)) || s.charCodeAt(j + 1) === 46)) j++;
     else break;
   }
-  pushWord(out, s.slice(i, j).toLowerCase(), s, j);
+  const word = s.slice(i, j);
+  pushWord(capital ? word.toLowerCase() : word, s, j);
   return j;
 }
 
+function isCapital(c: number): boolean {
+  return c >= 65 && c <= 90;
+}
+
 /** `@name` or `@@name` (a variable), or a lone `@`. */
-function readVariable(s: string, i: number, out: Token[]): number {
+function readVariable(s: string, i: number): number {
   let j = i + 1;
   if (s.charCodeAt(j) === 64) j++;
   const start = j;
   while (j < s.length && (isWordChar(s.charCodeAt(j)) || s.charCodeAt(j) === 46)) j++;
-  out.push(j === start ? LONE_AT : { k: 'v', v: s.slice(i, j).toLowerCase() });
+  push(j === start ? LONE_AT : named('v', s.slice(i, j).toLowerCase()));
   return j;
 }
 
 /** Operators (`||`, `&&`, comparisons, arithmetic, `:=`), punctuation, or an unknown character. */
-function readOperator(s: string, i: number, c: number, c1: number, out: Token[]): number {
+function readOperator(s: string, i: number, c: number, c1: number): number {
   if ((c === 124 && c1 === 124) || (c === 38 && c1 === 38)) {
-    out.push(c === 124 ? OR_OR : AND_AND);
+    push(c === 124 ? OR_OR : AND_AND);
     return i + 2;
   }
   if (c === 61 || c === 60 || c === 62 || c === 33) {
     let j = i + 1;
     while (j < s.length && j - i < 3 && (s.charCodeAt(j) === 61 || s.charCodeAt(j) === 62)) j++;
     const op = s.slice(i, j);
-    if (op !== '!') out.push({ k: 'o', v: op });
+    if (op !== '!') push(named('o', op));
     return j;
   }
   if (
@@ -399,28 +461,28 @@ function readOperator(s: string, i: number, c: number, c1: number, out: Token[])
     c === 38 ||
     c === 126
   ) {
-    out.push(CHAR_TOKENS[c] as Token);
+    push(CHAR_TOKENS[c] as Token);
     return i + 1;
   }
   if (c === 58 && c1 === 61) {
-    out.push(ASSIGN);
+    push(ASSIGN);
     return i + 2;
   }
-  out.push(c === 40 || c === 41 || c === 44 || c === 59 || c === 46 ? (CHAR_TOKENS[c] as Token) : UNKNOWN);
+  push(c === 40 || c === 41 || c === 44 || c === 59 || c === 46 ? (CHAR_TOKENS[c] as Token) : UNKNOWN);
   return i + 1;
 }
 
-function pushWord(out: Token[], word: string, s: string, after: number): void {
-  const last = out.length > 0 ? out[out.length - 1] : undefined;
+function pushWord(word: string, s: string, after: number): void {
+  const last = count > 0 ? tokens[count - 1] : undefined;
   if (NOISE.has(word)) return;
   if (last !== undefined && word === 'by' && last.k === 'k' && (last.v === 'order' || last.v === 'group')) {
-    out[out.length - 1] = last.v === 'order' ? ORDER_BY : GROUP_BY;
+    tokens[count - 1] = last.v === 'order' ? ORDER_BY : GROUP_BY;
     return;
   }
   if (last !== undefined && last.k === 'U' && (word === 'all' || word === 'distinct')) return;
   const known = WORD_KINDS.get(word);
   if (known !== undefined && known !== 'k') {
-    out.push(WORD_TOKENS.get(word) as Token);
+    push(WORD_TOKENS.get(word) as Token);
     return;
   }
   // Look ahead (boundedly, so the lexer stays linear) for the `(` that makes a word a function call.
@@ -435,8 +497,8 @@ function pushWord(out: Token[], word: string, s: string, after: number): void {
       while (j < limit && isSpace(s.charCodeAt(j))) j++;
     }
   }
-  if (known === undefined) out.push({ k: s.charCodeAt(j) === 40 ? 'f' : 'w', v: word });
-  else out.push((s.charCodeAt(j) === 40 ? CALL_TOKENS : WORD_TOKENS).get(word) as Token);
+  if (known === undefined) push(named(s.charCodeAt(j) === 40 ? 'f' : 'w', word));
+  else push((s.charCodeAt(j) === 40 ? CALL_TOKENS : WORD_TOKENS).get(word) as Token);
 }
 
 /** Every reserved word with its token kind, looked up once per word. */
@@ -505,18 +567,20 @@ function isLiteral(t: Token | undefined): boolean {
   return t !== undefined && (t.k === 'n' || t.k === 's');
 }
 
-/** Index just after the operand at `i` (skips a function's argument list). */
+/** Index just after the operand at `i` (skips a function's argument list), or the end of the list. */
 function afterOperand(t: Token[], i: number): number {
   if (t[i].k !== 'f') return i + 1;
   let depth = 0;
-  for (let j = i + 1; j < t.length && j < i + 64; j++) {
+  let j = i + 1;
+  for (; t[j] !== undefined && j < i + 64; j++) {
     if (t[j].k === '(') depth++;
     else if (t[j].k === ')') {
       depth--;
       if (depth <= 0) return j + 1;
     }
   }
-  return t.length;
+  while (t[j] !== undefined) j++;
+  return j;
 }
 
 /** Whether `t` is the `IN` of `x in (...)` (lexed as a keyword, or as a call when `(` follows). */
@@ -806,7 +870,7 @@ function booleanAfterQuote(t: Token[], p: Paranoia): boolean {
 
 /** Rules that hold wherever they appear in the token stream. */
 function anywhere(t: Token[], p: Paranoia): boolean {
-  for (let i = 0; i < t.length; i++) if (ruleAt(t, i, p)) return true;
+  for (let i = 0; t[i] !== undefined; i++) if (ruleAt(t, i, p)) return true;
   return false;
 }
 
@@ -925,7 +989,7 @@ function keywordAt(t: Token[], i: number, p: Paranoia): boolean {
   const x = t[i];
   // `case when 1=1 then`: a conditional written in SQL.
   if (x.v === 'case' && is(t[i + 1], 'k', 'when') && isCondition(t, i + 2, p)) {
-    for (let j = i + 3; j < t.length && j < i + 12; j++) if (is(t[j], 'k', 'then')) return true;
+    for (let j = i + 3; t[j] !== undefined && j < i + 12; j++) if (is(t[j], 'k', 'then')) return true;
   }
   if (x.v === 'waitfor') {
     const y = t[i + 1];
@@ -1046,17 +1110,26 @@ function numericContext(t: Token[], p: Paranoia): boolean {
 /** Whether `s` (already decoded) reads as SQL injection at paranoia `p`. */
 export function detectSqli(s: string, p: Paranoia): boolean {
   if (!mayBeSql(s)) return false;
+  try {
+    return readsAsSql(s, p);
+  } finally {
+    release();
+  }
+}
+
+/** `detectSqli` past its pre-check: each reading is lexed into the list the one before it used. */
+function readsAsSql(s: string, p: Paranoia): boolean {
   const plain = tokenize(s, 0);
   if (anywhere(plain, p) || numericContext(plain, p)) return true;
   for (let n = 0; n < 2; n++) {
     const q = n === 0 ? 39 : 34;
     if (!hasBreakingQuote(s, q)) continue;
     const t = tokenize(s, q);
-    if (t.length > 1 && (quoteContext(t, p) || anywhere(t, p))) return true;
+    if (t[1] !== undefined && (quoteContext(t, p) || anywhere(t, p))) return true;
   }
   if (p >= 3 && s.indexOf('`') >= 0) {
     const t = tokenize(s, 96);
-    if (t.length > 1 && quoteContext(t, p)) return true;
+    if (t[1] !== undefined && quoteContext(t, p)) return true;
   }
   return false;
 }
