@@ -12,11 +12,21 @@ import {
   parseMediaType,
 } from './media-type.ts';
 
-/** The media type of a `Content-Type` value without parameters, lower-cased (`''` when absent). */
+let lastContentType: string | undefined;
+let lastMediaType = '';
+
+/**
+ * The media type of a `Content-Type` value without parameters, lower-cased (`''` when absent). The last
+ * answer is kept (one entry): the response policies ask it several times of the same header value.
+ */
 export function mediaTypeOf(contentType: string | undefined): string {
   if (contentType === undefined) return '';
+  if (contentType === lastContentType) return lastMediaType;
   const semi = contentType.indexOf(';');
-  return (semi === -1 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
+  const type = (semi === -1 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
+  lastContentType = contentType;
+  lastMediaType = type;
+  return type;
 }
 
 /** A parameter of a `Content-Type` value (`boundary`, `charset`), unquoted. */

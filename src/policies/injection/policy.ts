@@ -246,6 +246,12 @@ interface Guard {
   /** Headers inspected, lowercase, never Authorization nor Cookie. */
   readonly headerNames: readonly string[];
   readonly wantsBody: boolean;
+  /**
+   * The last Content-Type read and its parsed form: a route's requests nearly always send the same one,
+   * which then is not parsed again. One entry, read only (as validateRequest keeps its own).
+   */
+  lastContentType: string | undefined;
+  lastMedia: ReturnType<typeof parseMediaType>;
 }
 
 /** One request's inspection: where injections were found, the first offending parameter value, a refusal. */
@@ -277,6 +283,8 @@ function compileBuiltin(c: InjectionConfig, ctx: CompileContext): PolicyHandler 
     // Every body is inspected, declared or not, under the media type it is forwarded with: a route that
     // would otherwise stream its body unread buffers it (docs/injection.md, "Bodies").
     wantsBody: c.body,
+    lastContentType: undefined,
+    lastMedia: undefined,
   };
   return { needsRequestBody: g.wantsBody, onRequest: (ex) => judge(g, ex) };
 }
@@ -441,14 +449,19 @@ function judge(g: Guard, ex: Exchange): Problem | undefined {
 /** Path parameters, query, selected headers, cookies, then the body, until `MAX_FINDINGS`. */
 function inspect(g: Guard, ex: Exchange): Inspection {
   const seen: Inspection = { findings: [], sample: undefined, refusal: undefined };
-  for (const [name, raw] of Object.entries(ex.route.pathParams)) {
+  const params = ex.route.pathParams;
+  for (const name in params) {
+    if (!Object.hasOwn(params, name)) continue;
     if (seen.findings.length >= MAX_FINDINGS) break;
     // The raw value is the sample: the decoded one is what was judged.
+    const raw = params[name];
     scanNoted(g, seen, 'path', name, percentDecode(raw), '#/path/', raw);
   }
-  for (const [name, value] of formPairs(ex.rawQuery)) {
-    if (seen.findings.length >= MAX_FINDINGS) break;
-    scanNoted(g, seen, 'query', name, value, '#/query/', value);
+  if (ex.rawQuery !== '') {
+    for (const [name, value] of formPairs(ex.rawQuery)) {
+      if (seen.findings.length >= MAX_FINDINGS) break;
+      scanNoted(g, seen, 'query', name, value, '#/query/', value);
+    }
   }
   for (const h of g.headerNames) {
     const v = ex.req.headers[h];
@@ -525,7 +538,14 @@ function inspectBody(
   }
   const contentType = ex.req.headers['content-type'];
   // No or a malformed Content-Type: the body is inspected as bytes (text), whatever the upstream makes of it.
-  const media = contentType === undefined ? undefined : parseMediaType(contentType);
+  let media: ReturnType<typeof parseMediaType>;
+  if (contentType === undefined) media = undefined;
+  else if (contentType === g.lastContentType) media = g.lastMedia;
+  else {
+    media = parseMediaType(contentType);
+    g.lastContentType = contentType;
+    g.lastMedia = media;
+  }
   const kind = bodyKindOf(media);
   const badCharset = unreadableCharset(kind, media, body);
   if (badCharset !== undefined) return uninspectable(g, ex, 'unsupported_charset', `${badCharset}.`);

@@ -349,7 +349,9 @@ function transformResponseBody(
       return withhold(s, ex, body, findings, 'schema_mismatch');
   }
   if (scanner !== undefined) {
-    const leaks = new Set<DetectorName>();
+    // One set for every response (this runs synchronously): it only ever holds detector names.
+    const leaks = LEAKS;
+    leaks.clear();
     json = maskLeaks(scanner, s.exemptions, json, leaks);
     // The scanner reports a detector exactly when it masked something.
     if (leaks.size > 0) {
@@ -364,6 +366,8 @@ function transformResponseBody(
   delete head.headers['content-encoding'];
   return changed ? Buffer.from(JSON.stringify(json)) : plain;
 }
+
+const LEAKS = new Set<DetectorName>();
 
 /** Masks what the scanner finds (in place for objects and arrays); returns the value, masked. */
 function maskLeaks(

@@ -298,10 +298,12 @@ function checkUnknownQuery(
   query: ParameterSources['query'],
   errors: RequestError[],
 ): void {
-  const seen = new Set<string>();
+  // Made for the first undeclared name only: most requests have none.
+  let seen: Set<string> | undefined;
   for (const [name] of query) {
-    if (s.knownQuery.has(name) || seen.has(name)) continue;
+    if (s.knownQuery.has(name) || seen?.has(name)) continue;
     if (s.knownPrefixes.length > 0 && s.knownPrefixes.some((p) => name.startsWith(p))) continue;
+    seen ??= new Set<string>();
     seen.add(name);
     errors.push({ pointer: `#/query/${token(name)}`, detail: 'is not a declared parameter' });
   }
