@@ -28,9 +28,11 @@ const MINIMUMS: Readonly<Record<string, { found: number; twinFindings: number }>
   // scanner before issue 16 (422773c) found 8/17, 0/21 (it could not log in) and 9/21, one twin finding. One
   // flaw of margin per target for checks whose outcome depends on timing or order on a loaded machine.
   // 25 flaws since the shapes Vulnerable Bank showed were added (RPC loans, member card, reset PIN...).
-  'flask-bookshelf': { found: 24, twinFindings: 0 },
-  'fastapi-petclinic': { found: 20, twinFindings: 0 },
-  'express-kanban': { found: 20, twinFindings: 0 },
+  // Session 9: the three with a sign-up accept any password (the fixed twins refuse short and common ones): one
+  // flaw more each (26, 22, 22).
+  'flask-bookshelf': { found: 25, twinFindings: 0 },
+  'fastapi-petclinic': { found: 21, twinFindings: 0 },
+  'express-kanban': { found: 21, twinFindings: 0 },
   // Added last and measured before the scanner was tuned to it: 12/18 (67%), below the bar; no twin finding.
   // After the Vulnerable Bank work (Django's `/tickets/{id}/` items, the profile PATCH): 17/18.
   'django-helpdesk': { found: 16, twinFindings: 0 },

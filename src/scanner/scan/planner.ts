@@ -149,7 +149,8 @@ export function isLoginOperation(spec: ApiDocument, op: Operation): boolean {
   if (op.method !== 'POST' || (!LOGIN.test(op.path) && !/log_?in|sign_?in/i.test(op.id))) return false;
   // `/auth/register`, `/auth/forgot-password`: beside the login, not the login.
   if (NOT_LOGIN.test(`${op.path} ${op.hasDeclaredId ? op.id : ''}`)) return false;
-  const body = jsonBodySchema(op);
+  // JSON or form-encoded (an OAuth2 password grant at `/token`).
+  const body = bodySchema(op);
   if (body === undefined) return false;
   const sample = sampleValue(spec, body);
   return (

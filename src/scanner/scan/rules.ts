@@ -104,6 +104,15 @@ export const SCAN_RULES = {
     'Repeated failed logins for one account were neither slowed, locked nor rate limited.',
     'Lock or slow down an account after a few failures and rate-limit login per client.',
   ),
+  weakPasswordPolicy: rule(
+    'api2-weak-password-policy',
+    'API2:2023',
+    [521],
+    'medium',
+    'Registration accepts a trivially weak password',
+    'An account registered through the API with a one-character or most-common password, and that password then signed in.',
+    'Refuse short and common passwords at registration and password change (length of at least 8, a list of breached passwords).',
+  ),
   massAssignment: rule(
     'api3-mass-assignment',
     'API3:2023',

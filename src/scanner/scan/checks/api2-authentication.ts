@@ -23,7 +23,7 @@ import { bodySchema, isExcluded, jsonBodySchema, planRequest, requiresAuth } fro
 import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, sampleValue } from '../schema.ts';
 import { similarity } from '../similarity.ts';
-import { refusedIn200 } from './api5-function-authorization.ts';
+import { refusedIn200, registration } from './api5-function-authorization.ts';
 import { secretsFromWords, weakHmacSecrets } from './weak-secrets.ts';
 
 const ATTEMPTS = 12;
@@ -552,6 +552,56 @@ async function bruteForce(ctx: ScanContext, t: LoginTarget): Promise<void> {
   });
 }
 
+/** Passwords no policy should accept: one character, and the most common password of all. */
+const WEAK_PASSWORDS = ['1', 'password'];
+/** A second password field that must repeat the first (`confirm_password`, `password2`, `passwordConfirmation`). */
+const REPEAT_FIELD = /confirm|repeat|again|verif|^re_?pass|2$/i;
+const loose = (k: string) => k.toLowerCase().replace(/[_-]/g, '');
+
+/**
+ * Weak password policy, judged on an account the scan registers itself (never on the given identities): the
+ * registration accepts a trivially weak password, and the login then signs in with it. At most two
+ * registrations (one per weak password, the second only when the first was refused) and one login each.
+ */
+async function weakPasswordPolicy(ctx: ScanContext, t: LoginTarget): Promise<void> {
+  const op = registration(ctx);
+  if (!op || op === t.op) return;
+  const schema = bodySchema(op);
+  const props = Object.keys(propertiesOf(ctx.spec, schema));
+  const passwordField = props.find((k) => PASSWORD_FIELD.test(k) && !REPEAT_FIELD.test(k));
+  // The registration's field that the login's user field names: the same name, else an e-mail for an
+  // e-mail login, else the user name.
+  const userField =
+    props.find((k) => loose(k) === loose(t.userField)) ??
+    (/mail/i.test(t.userField) ? props.find((k) => /mail/i.test(k)) : undefined) ??
+    props.find((k) => /^(user_?name|login|handle)$/i.test(k));
+  if (!passwordField || !userField) return;
+  for (const weak of WEAK_PASSWORDS) {
+    const body = { ...(sampleValue(ctx.spec, schema) as Record<string, unknown>) };
+    for (const k of props) if (PASSWORD_FIELD.test(k)) body[k] = weak;
+    const user = body[userField];
+    if (typeof user !== 'string' || user === '') return;
+    const reg = await ctx.send(planRequest(ctx.spec, op, ctx.objects, { body }), null);
+    if (!reg) return;
+    if (!isSuccess(reg) || errorIn200(reg) || refusedIn200(reg)) continue; // refused: try the next one
+    const login = await ctx.send(
+      {
+        ...loginRequest(t.flow, { [t.userField]: user, [t.passwordField]: weak }),
+        ...(t.op ? { operation: t.op } : {}),
+      },
+      null,
+    );
+    if (!signedIn(t.flow, login)) return; // registered but not signed in (activation, say): not proven
+    ctx.report(SCAN_RULES.weakPasswordPolicy, {
+      operation: op,
+      key: 'registration',
+      message: `${op.method} ${op.path} registered a new account with the password "${weak}" (${reg.status}), and ${t.flow.method ?? 'POST'} ${t.flow.path} then signed it in (${login?.status}).`,
+      evidence: { ...evidenceOf(reg), password: weak, loginStatus: login?.status },
+    });
+    return;
+  }
+}
+
 /** PIN/OTP inputs: twelve wrong codes must meet a limit. */
 async function otpGuessing(ctx: ScanContext, a: Identity, loginOp: Operation | undefined): Promise<void> {
   for (const op of ctx.spec.operations) {
@@ -665,6 +715,7 @@ export const api2: Check = {
     SCAN_RULES.userEnumeration,
     SCAN_RULES.bruteForce,
     SCAN_RULES.credentialsInUrl,
+    SCAN_RULES.weakPasswordPolicy,
   ],
   async run(ctx) {
     const a = ctx.identities[0];
@@ -691,6 +742,7 @@ export const api2: Check = {
     await tokens(ctx, a, target?.op);
     await tokenInQuery(ctx, a);
     if (target) await enumeration(ctx, target);
+    if (target) await weakPasswordPolicy(ctx, target);
     await resetEnumeration(ctx, a, target);
     await otpGuessing(ctx, a, target?.op);
     await credentialsInUrl(ctx, a);

@@ -131,7 +131,7 @@ async function replayReads(ctx: ScanContext): Promise<void> {
 }
 
 /** A registration: a POST with a password and a user name field that is not the login. */
-function registration(ctx: ScanContext): Operation | undefined {
+export function registration(ctx: ScanContext): Operation | undefined {
   return ctx.spec.operations.find((op) => {
     if (op.method !== 'POST' || isExcluded(op) || isLoginOperation(ctx.spec, op) || op.path.includes('{')) {
       return false;
