@@ -901,16 +901,29 @@ class Engine {
   private readonly keyStamp: Int32Array;
   private keyEpoch = 0;
   /**
-   * The prefilters some value of each (collection, chain) pair holds: cell `pair * prefilters + p` is the
-   * current `keyEpoch` when one does; `pairStamp[pair]` is that epoch once the pair was united.
+   * The distinct hit-table rows of the values of each (collection, chain) pair, gathered once per
+   * `keyEpoch` (`pairStamp[pair]` is that epoch once they were): `pairRows[pairFrom[pair] .. pairTo[pair])`,
+   * or `pairTo[pair] === -1` when some value's row is ALL_HITS. A skippable rule then reads its prefilter's
+   * cell in those rows only: a pair's rows are read by the few rules that ask, instead of marking every
+   * prefilter of every row for rules that never will.
    */
   private readonly pairColl: readonly string[];
   private readonly pairChain: Int32Array;
   private readonly pairStamp: Int32Array;
-  private readonly pairHits: Int32Array;
-  /** The prefilters found in each hit-table row, as a list: row r's are rowFound[rowStart[r] .. rowStart[r + 1]). */
-  private rowFound: Int32Array;
-  private rowStart: Int32Array;
+  private readonly pairFrom: Int32Array;
+  private readonly pairTo: Int32Array;
+  private pairRows = new Int32Array(1024);
+  private pairRowCount = 0;
+  /**
+   * The hit-table row of each distinct string scanned in this evaluation: the same text met again (a value
+   * and its transformed forms repeat across collections and chains: the base64 reading of every JSON name,
+   * a path in REQUEST_URI, REQUEST_FILENAME and REQUEST_LINE) takes the row found the first time. At most
+   * MAX_HIT_ROWS keys, emptied when the evaluation ends.
+   */
+  private readonly rowOfText = new Map<string, number>();
+  /** Per hit-table row, the union (`unionSerial`) that last merged it: a row repeated in a collection merges once. */
+  private rowMerged = new Int32Array(64);
+  private unionSerial = 0;
 
   constructor(parts: EngineParts) {
     this.phases = parts.phases;
@@ -937,9 +950,8 @@ class Engine {
     this.pairColl = parts.pairColl;
     this.pairChain = parts.pairChain;
     this.pairStamp = new Int32Array(parts.pairColl.length);
-    this.pairHits = new Int32Array(parts.pairColl.length * parts.prefilters);
-    this.rowFound = new Int32Array(1024);
-    this.rowStart = new Int32Array(65);
+    this.pairFrom = new Int32Array(parts.pairColl.length);
+    this.pairTo = new Int32Array(parts.pairColl.length);
     this.found = new Int32Array(parts.prefilters);
     this.pfTable = new Int32Array(64 * parts.chainParent.length);
     this.tvTable = new Array<string | undefined>(64 * parts.chainParent.length).fill(undefined);
@@ -969,7 +981,6 @@ class Engine {
         : request;
     const { collections, bodyProcessor } = readRequestHeaders(limited, this.options);
     this.hitRowCount = 2;
-    this.rowStart[2] = 0;
     this.nextKeyEpoch();
     const t: Transaction = {
       request: limited,
@@ -1049,33 +1060,47 @@ class Engine {
     const epoch = this.keyEpoch;
     for (let j = 0; j < pairs.length; j++) {
       const pair = pairs[j];
-      if (this.pairStamp[pair] !== epoch) this.unitePair(pair, t);
-      if (this.pairHits[pair * width + p] === epoch) return true;
+      if (this.pairStamp[pair] !== epoch) this.gatherPair(pair, t);
+      const to = this.pairTo[pair];
+      if (to < 0) return true;
+      // Read after gatherPair: finding rows may have grown the tables.
+      const rows = this.pairRows;
+      const hits = this.hitRows;
+      for (let k = this.pairFrom[pair]; k < to; k++) if (hits[rows[k] * width + p] === 1) return true;
     }
     return false;
   }
 
-  /** Marks in `pairHits` every prefilter some value of the pair's collection holds through its chain. */
-  private unitePair(pair: number, t: Transaction): void {
-    const epoch = this.keyEpoch;
-    this.pairStamp[pair] = epoch;
+  /** Lists the distinct hit-table rows of the values of the pair's collection through its chain. */
+  private gatherPair(pair: number, t: Transaction): void {
+    this.pairStamp[pair] = this.keyEpoch;
+    const from = this.pairRowCount;
+    this.pairFrom[pair] = from;
+    this.pairTo[pair] = from;
     const entries = t.c.get(this.pairColl[pair]);
     if (entries === undefined) return;
     const chainId = this.pairChain[pair];
-    const width = this.prefilters;
-    const base = pair * width;
-    const hits = this.pairHits;
+    const serial = this.nextUnionSerial();
     for (let i = 0; i < entries.length; i++) {
       const row = this.hitsOf(entries[i], chainId, t);
       if (row === NO_HITS) continue;
       if (row === ALL_HITS) {
-        hits.fill(epoch, base, base + width);
+        this.pairRowCount = from;
+        this.pairTo[pair] = -1;
         return;
       }
-      const found = this.rowFound;
-      const end = this.rowStart[row + 1];
-      for (let k = this.rowStart[row]; k < end; k++) hits[base + found[k]] = epoch;
+      // Read after hitsOf: finding the row may have grown the table.
+      const merged = this.rowMerged;
+      if (merged[row] === serial) continue;
+      merged[row] = serial;
+      if (this.pairRowCount === this.pairRows.length) {
+        const grown = new Int32Array(this.pairRows.length * 2);
+        grown.set(this.pairRows);
+        this.pairRows = grown;
+      }
+      this.pairRows[this.pairRowCount++] = row;
     }
+    this.pairTo[pair] = this.pairRowCount;
   }
 
   /**
@@ -1476,12 +1501,20 @@ class Engine {
     return rule.exclusions.length === 0 ? entries : this.exclude(entries, coll, rule);
   }
 
+  private nextUnionSerial(): number {
+    this.unionSerial = (this.unionSerial + 1) | 0;
+    if (this.unionSerial === 0) {
+      this.rowMerged.fill(0);
+      this.unionSerial = 1;
+    }
+    return this.unionSerial;
+  }
+
   private nextKeyEpoch(): void {
     this.keyEpoch = (this.keyEpoch + 1) | 0;
     if (this.keyEpoch === 0) {
       this.keyStamp.fill(0);
       this.pairStamp.fill(0);
-      this.pairHits.fill(0);
       this.keyEpoch = 1;
     }
   }
@@ -1574,16 +1607,11 @@ class Engine {
     }
     this.usedCount = 0;
     this.slots = 0;
-    // The hit rows back to zeros, through their lists of prefilters found.
-    const width = this.prefilters;
-    const rows = this.hitRows;
-    const found = this.rowFound;
-    for (let r = ALL_HITS + 1; r < this.hitRowCount; r++) {
-      const base = r * width;
-      const end = this.rowStart[r + 1];
-      for (let k = this.rowStart[r]; k < end; k++) rows[base + found[k]] = 0;
-    }
+    // The hit rows back to zeros: the rows an evaluation added are one run of the table.
+    this.hitRows.fill(0, (ALL_HITS + 1) * this.prefilters, this.hitRowCount * this.prefilters);
     this.hitRowCount = ALL_HITS + 1;
+    this.rowOfText.clear();
+    this.pairRowCount = 0;
   }
 
   /** A value (not a request entry: nothing to memoize on) through transformation chain `chainId`. */
@@ -1596,6 +1624,15 @@ class Engine {
   private hitsOfValue(value: string): number {
     const automaton = this.automaton;
     if (!automaton) return NO_HITS;
+    const known = this.rowOfText.get(value);
+    if (known !== undefined) return known;
+    const row = this.scanValue(automaton, value);
+    if (row !== ALL_HITS && this.rowOfText.size < MAX_HIT_ROWS) this.rowOfText.set(value, row);
+    return row;
+  }
+
+  /** One automaton pass over a value: its row of the hit table (a new one unless nothing was found). */
+  private scanValue(automaton: KeywordAutomaton, value: string): number {
     const found = this.found;
     this.mark = (this.mark + 1) | 0;
     if (this.mark === 0) {
@@ -1612,24 +1649,15 @@ class Engine {
       this.hitRows = grown;
     }
     const row = this.hitRowCount++;
+    if (row >= this.rowMerged.length) {
+      const grown = new Int32Array(Math.min(this.rowMerged.length * 2, MAX_HIT_ROWS));
+      grown.set(this.rowMerged);
+      this.rowMerged = grown;
+    }
     const base = row * width;
     const rows = this.hitRows;
     // The row is all zeros: clearSlots resets the cells an evaluation set.
     for (let i = 0; i < count; i++) rows[base + found[i]] = 1;
-    // The same answer as a list, for uniting the values of a collection.
-    if (row + 2 > this.rowStart.length) {
-      const grown = new Int32Array(Math.min(this.rowStart.length * 2, MAX_HIT_ROWS + 1));
-      grown.set(this.rowStart);
-      this.rowStart = grown;
-    }
-    const start = this.rowStart[row];
-    if (start + count > this.rowFound.length) {
-      const grown = new Int32Array(Math.max(start + count, this.rowFound.length * 2));
-      grown.set(this.rowFound);
-      this.rowFound = grown;
-    }
-    for (let i = 0; i < count; i++) this.rowFound[start + i] = found[i];
-    this.rowStart[row + 1] = start + count;
     return row;
   }
 
