@@ -96,8 +96,12 @@ export function createRedisStore(opts: RedisStoreOptions): StateStore & {
     // already been answered by the fail mode, and a late decision would consume quota twice.
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
-    // Backstop only: `call` gives up at `timeoutMs`; this settles ioredis's own promise soon after.
-    commandTimeout: 2 * timeoutMs,
+    // Backstop only: `call` gives up at `timeoutMs`; this settles ioredis's own promise for a Redis that
+    // never answers, about when the connection would be replaced. It must outlast any stall of this process
+    // that `call`'s deadline forgives (expireAfterPendingIo): ioredis rejects from its timer, before the
+    // poll phase reads a reply that came during the stall, so at 2 × timeoutMs a one-second GC pause or
+    // starved CPU failed every call in flight and opened an outage.
+    commandTimeout: reconnectAfterMs + timeoutMs,
     connectTimeout: 2000,
     // Keep trying forever, at most once a second, so limits come back without a restart.
     retryStrategy: (times) => Math.min(50 * times, 1000),
