@@ -14,18 +14,30 @@ function escapePointer(token: string): string {
 
 /**
  * The walk's stacks, kept between calls (a scan is synchronous and the detectors never call back into it):
- * the value, the pointer of its parent, and its key (an escaped token, an array index, or null for the root).
- * Slots are cleared as they are popped; stacks that grew past `KEEP_STACK` are dropped after the scan.
+ * the value, the frame of the container holding it (-1 for the root), and its key (a member name as
+ * written, an array index, or null for the root). Each container visited gets a frame (its own container's
+ * frame and its key), so that a pointer is only built, from the frames, where one is needed: for a finding,
+ * or for `classesAt`. Slots are cleared as they are popped; stacks that grew past `KEEP_STACK` are dropped
+ * after the scan.
  */
 interface Stacks {
   values: unknown[];
-  parents: string[];
+  frames: number[];
   keys: Array<string | number | null>;
   /** One object's key names, in Object.keys order (without its array). */
   names: string[];
+  frameParents: number[];
+  frameKeys: Array<string | number | null>;
 }
 const KEEP_STACK = 1024;
-const newStacks = (): Stacks => ({ values: [], parents: [], keys: [], names: [] });
+const newStacks = (): Stacks => ({
+  values: [],
+  frames: [],
+  keys: [],
+  names: [],
+  frameParents: [],
+  frameKeys: [],
+});
 let spare: Stacks | undefined = newStacks();
 
 /**
@@ -46,11 +58,29 @@ export function scanJson(
   } finally {
     // Slots stay allocated (no array per scan) but hold nothing from this body.
     stacks.values.fill(undefined);
-    stacks.parents.fill('');
     stacks.keys.fill(null);
     stacks.names.fill('');
-    if (stacks.values.length <= KEEP_STACK && stacks.names.length <= KEEP_STACK) spare = stacks;
+    stacks.frameKeys.fill(null);
+    if (
+      stacks.values.length <= KEEP_STACK &&
+      stacks.names.length <= KEEP_STACK &&
+      stacks.frameKeys.length <= KEEP_STACK
+    )
+      spare = stacks;
   }
+}
+
+/** The RFC 6901 pointer of the value at `key` in the container of `frame` ('' for the root). */
+function pointerOf(stacks: Stacks, frame: number, key: string | number | null): string {
+  if (key === null) return '';
+  const { frameParents, frameKeys } = stacks;
+  let p = `/${typeof key === 'number' ? key : escapePointer(key)}`;
+  for (let f = frame; f >= 0; f = frameParents[f]) {
+    const k = frameKeys[f];
+    if (k === null) break;
+    p = `/${typeof k === 'number' ? k : escapePointer(k)}${p}`;
+  }
+  return p;
 }
 
 function walk(
@@ -61,35 +91,36 @@ function walk(
   max: number,
 ): JsonFinding[] {
   const findings: JsonFinding[] = [];
-  const { values, parents, keys, names } = stacks;
-  // A pointer is only built when it is needed.
+  const { values, frames, keys, names, frameParents, frameKeys } = stacks;
   let top = 0;
+  let nFrames = 0;
   values[top] = root;
-  parents[top] = '';
+  frames[top] = -1;
   keys[top] = null;
   top++;
   while (top > 0 && findings.length < max) {
     top--;
     const value = values[top];
     values[top] = undefined;
-    const parent = parents[top];
+    const frame = frames[top];
     const key = keys[top];
-    const isRoot = key === null;
     if (typeof value === 'string') {
-      const pointer = isRoot ? '' : undefined;
       let only: ReadonlySet<InjectionClass> | undefined;
       if (classesAt !== undefined) {
-        only = classesAt(pointer ?? `${parent}/${key}`);
+        only = classesAt(pointerOf(stacks, frame, key));
         if (only !== undefined && only.size === 0) continue;
       }
       const cls = detector.scanValue(value, only);
-      if (cls !== undefined) findings.push({ pointer: pointer ?? `${parent}/${key}`, class: cls });
+      if (cls !== undefined) findings.push({ pointer: pointerOf(stacks, frame, key), class: cls });
     } else if (value !== null && typeof value === 'object') {
-      const here = isRoot ? '' : `${parent}/${key}`;
+      // This container's frame: where its members' pointers start.
+      const here = nFrames++;
+      frameParents[here] = frame;
+      frameKeys[here] = key;
       if (Array.isArray(value)) {
         for (let i = value.length - 1; i >= 0; i--) {
           values[top] = value[i];
-          parents[top] = here;
+          frames[top] = here;
           keys[top] = i;
           top++;
         }
@@ -101,19 +132,18 @@ function walk(
       for (const name in value as Record<string, unknown>) if (Object.hasOwn(value, name)) names[n++] = name;
       for (let i = n - 1; i >= 0; i--) {
         const name = names[i];
-        const token = escapePointer(name);
         let only: ReadonlySet<InjectionClass> | undefined;
-        if (classesAt !== undefined) only = classesAt(`${here}/${token}`);
+        if (classesAt !== undefined) only = classesAt(pointerOf(stacks, here, name));
         if (only === undefined || only.size > 0) {
           const cls = detector.scanKey(name, only);
           if (cls !== undefined) {
-            findings.push({ pointer: `${here}/${token}`, class: cls });
+            findings.push({ pointer: pointerOf(stacks, here, name), class: cls });
             continue;
           }
         }
         values[top] = (value as Record<string, unknown>)[name];
-        parents[top] = here;
-        keys[top] = token;
+        frames[top] = here;
+        keys[top] = name;
         top++;
       }
     }
