@@ -93,7 +93,8 @@ export function createLeakScanner(enabled: readonly DetectorName[]): LeakScanner
   return {
     scan(value, exempt) {
       let masked = value;
-      const found: DetectorName[] = [];
+      // Made at the first finding: nearly every string has none.
+      let found: DetectorName[] | undefined;
       for (const d of detectors) {
         if (exempt?.has(d.name) || !d.maybe(masked)) continue;
         d.pattern.lastIndex = 0;
@@ -104,9 +105,9 @@ export function createLeakScanner(enabled: readonly DetectorName[]): LeakScanner
           hit = true;
           return REDACTED;
         });
-        if (hit) found.push(d.name);
+        if (hit) (found ??= []).push(d.name);
       }
-      return found.length === 0 ? undefined : { found, masked };
+      return found === undefined ? undefined : { found, masked };
     },
   };
 }
