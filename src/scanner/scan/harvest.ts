@@ -139,6 +139,8 @@ export class Harvest {
   readonly #viewers = new Map<string, Set<string>>();
   #order = 0;
   #ordinary = new Set<string>();
+  /** Values of objects known to be deleted: `entity\0value`, or `\0value` for any entity. */
+  readonly #retired = new Set<string>();
 
   /** The ordinary identities (A, B, ...): exclusivity is judged among them only. */
   setOrdinary(names: readonly string[]): void {
@@ -195,6 +197,14 @@ export class Harvest {
     walk(json, collection, 0);
   }
 
+  /**
+   * A value no longer names anything: the object it identified was deleted. With `entity`, only where it was
+   * that entity's (an id `7` of a deleted user is still a product's `7`); without, everywhere (an e-mail).
+   */
+  retire(value: string | number, entity?: string): void {
+    if (this.#retired.size < MAX_RECORDS) this.#retired.add(`${entity ?? ''}\0${String(value)}`);
+  }
+
   /** Is this value seen by `identity` and by no other ordinary identity? */
   exclusiveTo(identity: string, value: string | number): boolean {
     const viewers = this.#viewers.get(String(value));
@@ -221,7 +231,8 @@ export class Harvest {
       const s = score(wanted, r);
       if (s < minScore || !fits(r.value, wanted.schema)) continue;
       const text = String(r.value);
-      if (done.has(text)) continue;
+      if (done.has(text) || this.#retired.has(`\0${text}`) || this.#retired.has(`${r.entity}\0${text}`))
+        continue;
       done.add(text);
       out.push({
         value: r.value,

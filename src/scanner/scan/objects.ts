@@ -4,7 +4,7 @@
  * data, and every value harvested from the answers (see harvest.ts).
  */
 import type { Operation } from '../../core/api-document.ts';
-import { Harvest } from './harvest.ts';
+import { entityOfPath, Harvest } from './harvest.ts';
 
 /** An object the scan created, so it may also change and delete it. */
 export interface CreatedObject {
@@ -75,6 +75,33 @@ export class ObjectRegistry {
   /** Every object created by anyone. */
   all(): CreatedObject[] {
     return [...this.#byOwner.values()].flatMap((m) => [...m.values()].flat());
+  }
+
+  /**
+   * An object the scan created was deleted (a delete answered and a read confirmed it): it and the objects
+   * below it are no longer offered to later requests, and neither are its id and its distinctive values
+   * (e-mails, names) as harvested values, so no later check picks a victim that is gone. The path still
+   * counts as scan-created for the safety rule.
+   */
+  markDeleted(path: string): void {
+    for (const map of this.#byOwner.values()) {
+      for (const [collection, list] of map) {
+        const kept = list.filter((o) => o.path !== path && !o.path.startsWith(`${path}/`));
+        if (kept.length === list.length) continue;
+        for (const o of list) {
+          if (kept.includes(o)) continue;
+          this.harvest.retire(o.id, entityOfPath(o.collection));
+          if (o.body !== null && typeof o.body === 'object' && !Array.isArray(o.body)) {
+            for (const v of Object.values(o.body as Record<string, unknown>)) {
+              // Distinctive strings only: a shared `user` or `true` still names other objects.
+              if (typeof v === 'string' && v.length >= 6 && /[@\d-]/.test(v)) this.harvest.retire(v);
+            }
+          }
+        }
+        if (kept.length > 0) map.set(collection, kept);
+        else map.delete(collection);
+      }
+    }
   }
 
   /** Is this concrete path an object the scan created (or below one)? */

@@ -568,6 +568,7 @@ async function replayDeletes(ctx: ScanContext, owner: Identity, attacker: Identi
         (!isSuccess(after) || isEmptyAnswer(after))
       : true;
     if (!gone) continue;
+    ctx.objects.markDeleted(req.path.split('?')[0]);
     ctx.report(SCAN_RULES.bolaDelete, {
       operation: op,
       message: `${attacker.name} deleted ${owner.name}'s object at ${req.path}.`,
