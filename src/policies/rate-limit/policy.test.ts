@@ -354,6 +354,39 @@ describe('rateLimit decisions (memory store)', () => {
   });
 });
 
+describe('rateLimit headers of two policies on one request', () => {
+  test('RateLimit-Policy and RateLimit list the per-IP limit, then the per-user one, on every request', async () => {
+    const ip = await compile(
+      { limits: [{ name: 'per-ip', algorithm: 'gcra', limit: 100, windowSeconds: 1, key: 'ip' }] },
+      { policy: ipRateLimitPolicy },
+    );
+    const user = await compile({
+      limits: [{ name: 'per-user', algorithm: 'gcra', limit: 50, windowSeconds: 60, key: 'subject' }],
+    });
+    // Alternating clients, so that a value kept from the request before would show.
+    for (let i = 0; i < 6; i++) {
+      const ex = exchange({ ip: `10.0.0.${i % 2}`, principal: { subject: `u${i % 3}` } });
+      assert.equal(await call(ip.handler, ex), undefined);
+      assert.equal(await call(user.handler, ex), undefined);
+      const policy = parseItemList(ex.responseHeaders['ratelimit-policy']);
+      assert.deepEqual(
+        policy.map((p) => [p.value, p.params.get('q'), p.params.get('w')]),
+        [
+          ['per-ip', 100, 1],
+          ['per-user', 50, 60],
+        ],
+      );
+      const rl = parseItemList(ex.responseHeaders.ratelimit);
+      assert.deepEqual(
+        rl.map((x) => x.value),
+        ['per-ip', 'per-user'],
+      );
+      assert.equal(rl[0].params.get('r'), 99 - Math.floor(i / 2));
+      assert.equal(rl[1].params.get('r'), 49 - Math.floor(i / 3));
+    }
+  });
+});
+
 describe('rateLimit keys in the store', () => {
   async function keysOf(limits: NonNullable<RateLimitConfig['limits']>): Promise<string[]> {
     const clock = createManualClock(T0);

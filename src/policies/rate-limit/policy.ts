@@ -218,6 +218,14 @@ interface LimitPolicyState {
   /** `RateLimit-Policy` when no limit's item varies (no monthly quota). */
   readonly staticPolicyHeader: string | undefined;
   /**
+   * The `RateLimit-Policy` value another policy of the request set before this one (a one-part limit
+   * before a per-user one, request after request), and that value with this policy's items appended:
+   * the same list is not joined anew per request. One entry; it holds only names and numbers of the
+   * configuration.
+   */
+  policyAfter: string | undefined;
+  policyJoined: string;
+  /**
    * The checks of this policy's limits that do not change per request (all but fixed windows), by the
    * partition's hash and the limit's index: the store key is built and flattened once per partition, not per
    * request. Bounded by `hashCache` (an evicted hash takes its entry along).
@@ -331,6 +339,8 @@ function compileLimitPolicy(
     staticPolicyHeader: limits.every((l) => l.policyItem !== undefined)
       ? limits.map((l) => l.policyItem).join(', ')
       : undefined,
+    policyAfter: undefined,
+    policyJoined: '',
     checkCache: new WeakMap(),
     zeroWindows: limits.some((l) => l.algorithm === 'fixed-window') ? undefined : limits.map(() => 0),
   };
@@ -538,8 +548,15 @@ function setLimitHeaders(
           (l, i) => l.policyItem ?? policyItem({ name: l.name, quota: l.limit, windowSeconds: windows[i] }),
         )
         .join(', ');
-    appendListField(headers, 'ratelimit-policy', policies);
-    appendListField(headers, 'ratelimit', items.join(', '));
+    const before = headers['ratelimit-policy'];
+    if (s.staticPolicyHeader !== undefined && typeof before === 'string') {
+      if (before !== s.policyAfter) {
+        s.policyAfter = before;
+        s.policyJoined = `${before}, ${policies}`;
+      }
+      headers['ratelimit-policy'] = s.policyJoined;
+    } else appendListField(headers, 'ratelimit-policy', policies);
+    appendListField(headers, 'ratelimit', items.length === 1 ? items[0] : items.join(', '));
   }
   if (s.legacy) {
     const l = limits[tightest];
