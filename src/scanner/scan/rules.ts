@@ -302,6 +302,15 @@ export const SCAN_RULES = {
     'A template expression in an input (`{{7331*1709}}` and its other syntaxes) came back evaluated: the input is rendered as a template, which usually runs code on the server.',
     'Never render client input as a template; pass it to a fixed template as data.',
   ),
+  insecureDeserialization: rule(
+    'api8-insecure-deserialization',
+    'API8:2023',
+    [502, 94],
+    'critical',
+    'Insecure deserialisation',
+    "A serialised object the API keeps in a cookie, sent back with a serialised function in one member (`_$$ND_FUNC$$_function(){...}()`), came back with that function's result: the server revives and runs code from the client.",
+    'Never deserialise client data with a library that revives functions or classes; keep session data on the server, or sign it and parse it as plain JSON.',
+  ),
   pathTraversal: rule(
     'api8-path-traversal',
     'API8:2023',

@@ -7,6 +7,7 @@
  * Passive, over every response of the scan: stack traces and database errors, version banners, configuration
  * secrets and debug dumps in successful answers, missing security headers.
  */
+
 import { randomUUID } from 'node:crypto';
 import type { Operation } from '../../../core/api-document.ts';
 import type { Check } from '../check.ts';
@@ -16,6 +17,7 @@ import { loginRequest, signedIn } from '../login.ts';
 import { isExcluded, jsonBodySchema, planRequest, requiresAuth } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
 import { findLoginTarget } from './api2-authentication.ts';
+import { deserialization } from './deserialization.ts';
 import { injection, NOSQL_ERROR, SQL_ERROR } from './injection.ts';
 import { probeTls } from './tls.ts';
 
@@ -212,6 +214,7 @@ export const api8: Check = {
     SCAN_RULES.commandInjection,
     SCAN_RULES.templateInjection,
     SCAN_RULES.pathTraversal,
+    SCAN_RULES.insecureDeserialization,
   ],
   async run(ctx) {
     const started = performance.now();
@@ -238,6 +241,7 @@ export const api8: Check = {
     if (probeOp) await trace(ctx, probeOp);
     await malformedBody(ctx);
     await nosqlLogin(ctx);
+    await deserialization(ctx);
     // Last: it uses what is left of the check's time and records what it could not reach.
     const outcomes = await injection(ctx, Math.max(3000, 20_000 - (performance.now() - started)));
     const skippedOps = new Map<string, { op: Operation; reason: string }>();
