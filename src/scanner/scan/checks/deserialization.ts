@@ -106,7 +106,7 @@ export async function deserialization(ctx: ScanContext): Promise<void> {
           { ...req, headers: { ...req.headers, cookie } },
           as,
         );
-        if (!res || !res.text.includes(PROOF) || res.sent.url.includes(PROOF)) continue;
+        if (!res?.text.includes(PROOF) || res.sent.url.includes(PROOF)) continue;
         ctx.report(SCAN_RULES.insecureDeserialization, {
           operation: op,
           key: `cookie:${name}`,
