@@ -53,6 +53,15 @@ const SPEC = {
     '/': {
       get: { operationId: 'front', parameters: [query('message', 'a message to show')], responses: ok },
     },
+    '/greet': {
+      get: {
+        operationId: 'greet',
+        parameters: [
+          { name: 'name', in: 'query', required: true, schema: { type: 'string', default: 'world' } },
+        ],
+        responses: ok,
+      },
+    },
     '/beer-pic': { get: { operationId: 'picture', parameters: [query('picture')], responses: ok } },
     '/status/{brand}': { get: { operationId: 'status', parameters: [inPath('brand')], responses: ok } },
     '/search/{filter}/{query}': {
@@ -99,6 +108,11 @@ async function startShop(fixed: boolean): Promise<{ url: string; server: Server;
       const message = url.searchParams.get('message') ?? 'Please log in';
       const shown = fixed ? message.replace(/[<>&]/g, '') : render(message);
       return send(200, `<html><body><p>${shown}</p></body></html>`, 'text/html');
+    }
+    if (url.pathname === '/greet') {
+      // A short default (`world`) the answer repeats: reflected, though too short to tell by itself.
+      const name = url.searchParams.get('name') ?? 'world';
+      return send(200, `Hello ${fixed ? name.replace(/[<>&{}]/g, '') : render(name)}`, 'text/plain');
     }
     if (url.pathname === '/beer-pic') {
       const name = url.searchParams.get('picture') ?? '';
@@ -180,8 +194,10 @@ describe('injection probes whose output proves itself, and inputs that name a co
   });
 
   test('a message rendered as a template: the computed product comes back', () => {
-    const f = runs.vulnerable.findings.find((x) => x.rule.id === 'scan/api8-template-injection');
-    assert.equal(f?.operation?.operationId, 'front');
+    const f = runs.vulnerable.findings.find(
+      (x) => x.rule.id === 'scan/api8-template-injection' && x.operation?.operationId === 'front',
+    );
+    assert.ok(f);
     assert.equal(f?.rule.owasp, 'API8:2023');
     assert.match(String(f?.evidence?.payload), /7331\*1709/);
   });
@@ -227,6 +243,7 @@ describe('injection probes whose output proves itself, and inputs that name a co
         'scan/api8-path-traversal picture',
         'scan/api8-sql-injection search',
         'scan/api8-template-injection front',
+        'scan/api8-template-injection greet',
       ],
     );
   });
