@@ -335,7 +335,7 @@ export const SCAN_RULES = {
     [1059],
     'low',
     'Deprecated operation still served',
-    'An operation the API description marks `deprecated: true` still answered with success.',
+    'An operation the API description marks `deprecated: true`, or calls legacy, deprecated or an old version in its summary, tags or description, still answered with success.',
     'Retire deprecated operations on a schedule (answer 410 Gone), or keep them under the same controls as their replacement.',
   ),
   unvalidatedThirdParty: rule(

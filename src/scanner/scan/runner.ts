@@ -78,6 +78,54 @@ export function isOwnProfile(path: string): boolean {
   return /(^|\/)(me|self|profile|my_?profile|current_?user|whoami)\/?$/i.test(path.split('?')[0]);
 }
 
+const SELF_KEY = /^(sub|id|uid|user_?id|userid|account_?id|accountid)$/i;
+const ACCOUNT_SEGMENT = /^(users?|accounts?|members?|customers?|profiles?)$/i;
+
+/** The ids an identity was told are its own: its token's claims and its login answer (top level, or `user`/`data`). */
+export function selfIds(identity: Identity): Set<string> {
+  const out = new Set<string>();
+  const take = (record: unknown) => {
+    if (record === null || typeof record !== 'object' || Array.isArray(record)) return;
+    for (const [k, v] of Object.entries(record as Record<string, unknown>)) {
+      if (SELF_KEY.test(k) && (typeof v === 'string' || typeof v === 'number') && String(v) !== '') out.add(String(v));
+    }
+  };
+  const part = identity.token?.split('.')[1];
+  if (identity.token?.split('.').length === 3 && part !== undefined) {
+    try {
+      take(JSON.parse(Buffer.from(part, 'base64url').toString('utf8')));
+    } catch {
+      // not a JWT after all
+    }
+  }
+  const answer = identity.login?.answer;
+  take(answer);
+  if (answer !== null && typeof answer === 'object') {
+    const r = answer as Record<string, unknown>;
+    take(r.user);
+    take(r.data);
+  }
+  return out;
+}
+
+/**
+ * The caller's own account record named by its id: `/users/6` for the identity whose token or login answer says
+ * it is user 6 (nothing below it: `/users/6/orders/1` is an order).
+ */
+export function isOwnAccount(path: string, identity: Identity): boolean {
+  const segments = path.split('?')[0].replace(/\/$/, '').split('/');
+  const last = segments.pop();
+  const parent = segments.pop();
+  if (last === undefined || parent === undefined || !ACCOUNT_SEGMENT.test(parent)) return false;
+  let id = last;
+  try {
+    id = decodeURIComponent(last);
+  } catch {
+    return false;
+  }
+  return selfIds(identity).has(id);
+}
+
 /** Logs in (login.ts); a failure is a ScanError with the same code. */
 async function resolveIdentity(
   client: ReturnType<typeof createScanClient>,
@@ -186,7 +234,8 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
         // The safety rule, enforced here for every check: PUT, PATCH and DELETE go only to objects the scan
         // created, unless the user allowed destructive requests.
         // One exception: the mass-assignment probe of an ordinary identity may PUT or PATCH its own profile
-        // (`/users/me`), never DELETE it; no other check (injection payloads!) may touch the profile.
+        // (`/users/me`, or `/users/6` when its token or login answer says it is user 6), never DELETE it; no
+        // other check (injection payloads!) may touch the profile.
         if (
           DESTRUCTIVE.has(req.method) &&
           !options.allowDestructive &&
@@ -196,7 +245,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
             req.method !== 'DELETE' &&
             as &&
             identities.includes(as) &&
-            isOwnProfile(req.path)
+            (isOwnProfile(req.path) || isOwnAccount(req.path, as))
           )
         ) {
           return undefined;

@@ -485,7 +485,7 @@ async function massAssignment(ctx: ScanContext, probe: Probe): Promise<void> {
     const req = probe.target
       ? { ...probe.target, body }
       : planRequest(ctx.spec, op, ctx.objects, { owner: as.name, body });
-    const res = await ctx.send(req, as, { ownProfile: !op.path.includes('{') });
+    const res = await ctx.send(req, as, { ownProfile: true });
     if (!isSuccess(res) || looksRefused(res)) return undefined;
     return { res, body, views: new Map() };
   };
@@ -706,7 +706,7 @@ async function readBackAssignment(ctx: ScanContext, op: Operation, as: Identity)
   // The controls: the action as planned, and with an empty body; a field one of them changes is the action's
   // own doing (an approval sets `approved`), not ours.
   for (const body of [planned, {}]) {
-    const res = await ctx.send({ ...req, body }, as, { ownProfile: !op.path.includes('{') });
+    const res = await ctx.send({ ...req, body }, as, { ownProfile: true });
     if (!isSuccess(res) || looksRefused(res)) continue;
     const after = await read();
     if (!after) return;
@@ -723,7 +723,7 @@ async function readBackAssignment(ctx: ScanContext, op: Operation, as: Identity)
   let evidence: ScanResponse | undefined;
   for (const body of attempts) {
     if (fields.length === 0 || Object.keys(body).every((k) => stored.has(k) || !(k in extra))) continue;
-    const res = await ctx.send({ ...req, body }, as, { ownProfile: !op.path.includes('{') });
+    const res = await ctx.send({ ...req, body }, as, { ownProfile: true });
     if (!isSuccess(res) || looksRefused(res)) continue;
     const after = await read();
     const now = fields.filter(
@@ -789,7 +789,7 @@ async function queryMassAssignment(
     injected[name] = String(value);
     why[name] = 'privileged';
   }
-  const ownProfile = { ownProfile: !op.path.includes('{') };
+  const ownProfile = { ownProfile: true };
   // The control sends the ordinary inputs (an update with none is often refused), never the probed ones.
   const plain = new URL(target.path, 'http://x');
   for (const name of Object.keys(injected)) plain.searchParams.delete(name);

@@ -174,6 +174,27 @@ function undocumentedOperation(path: string, near?: Operation): Operation {
   };
 }
 
+/** Words that retire an operation in its summary, tags or description: an old version kept running. */
+const RETIRED_WORDS =
+  /\b(legacy|deprecated|obsolete|superseded|old(er)? (api )?version|kept for (backward )?compatibility|to be removed)\b/i;
+
+/**
+ * Why the document says an operation is retired: `deprecated: true`, or its summary, tags or description call it
+ * legacy, deprecated or an old version (`Legacy API: list all users`, a `Users (Legacy)` tag).
+ */
+export function retired(spec: ScanContext['spec'], op: Operation): string | undefined {
+  if (op.deprecated) return 'marked deprecated';
+  if (RETIRED_WORDS.test(op.summary ?? '') || op.tags.some((t) => RETIRED_WORDS.test(t))) {
+    return 'described as legacy';
+  }
+  const raw = op.pointer !== '' ? spec.resolve(`#${op.pointer}`) : undefined;
+  const description =
+    raw !== null && typeof raw === 'object' ? (raw as Record<string, unknown>).description : undefined;
+  return typeof description === 'string' && RETIRED_WORDS.test(description.slice(0, 2000))
+    ? 'described as legacy'
+    : undefined;
+}
+
 export const api9: Check = {
   id: 'API9',
   title: 'Improper inventory management',
@@ -279,11 +300,13 @@ export const api9: Check = {
     // A deprecated operation that the discovery or a check reached with success is still served.
     const done = new Set<string>();
     for (const { operation: op, response, identity } of ctx.observations) {
-      if (!op?.deprecated || done.has(op.id) || !isSuccess(response) || looksRefused(response)) continue;
+      if (!op || done.has(op.id) || !isSuccess(response) || looksRefused(response)) continue;
+      const why = retired(ctx.spec, op);
+      if (why === undefined) continue;
       done.add(op.id);
       ctx.report(SCAN_RULES.deprecatedServed, {
         operation: op,
-        message: `${op.method} ${op.path} is marked deprecated in the API description but still answered ${response.status}${identity === undefined ? ' without credentials' : ''}.`,
+        message: `${op.method} ${op.path} is ${why} in the API description but still answered ${response.status}${identity === undefined ? ' without credentials' : ''}.`,
         evidence: evidenceOf(response, identity !== undefined ? { identity } : {}),
       });
     }
