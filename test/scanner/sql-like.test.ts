@@ -29,7 +29,10 @@ const SPEC = {
               'application/json': {
                 schema: {
                   type: 'array',
-                  items: { type: 'object', properties: { id: { type: 'integer' }, name: { type: 'string' } } },
+                  items: {
+                    type: 'object',
+                    properties: { id: { type: 'integer' }, name: { type: 'string' } },
+                  },
                 },
               },
             },

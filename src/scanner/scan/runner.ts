@@ -87,7 +87,8 @@ export function selfIds(identity: Identity): Set<string> {
   const take = (record: unknown) => {
     if (record === null || typeof record !== 'object' || Array.isArray(record)) return;
     for (const [k, v] of Object.entries(record as Record<string, unknown>)) {
-      if (SELF_KEY.test(k) && (typeof v === 'string' || typeof v === 'number') && String(v) !== '') out.add(String(v));
+      if (SELF_KEY.test(k) && (typeof v === 'string' || typeof v === 'number') && String(v) !== '')
+        out.add(String(v));
     }
   };
   const part = identity.token?.split('.')[1];
