@@ -914,16 +914,6 @@ class Engine {
   private readonly pairTo: Int32Array;
   private pairRows = new Int32Array(1024);
   private pairRowCount = 0;
-  /**
-   * The hit-table row of each distinct string scanned in this evaluation: the same text met again (a value
-   * and its transformed forms repeat across collections and chains: the base64 reading of every JSON name,
-   * a path in REQUEST_URI, REQUEST_FILENAME and REQUEST_LINE) takes the row found the first time. At most
-   * MAX_HIT_ROWS keys, emptied when the evaluation ends.
-   */
-  private readonly rowOfText = new Map<string, number>();
-  /** Per hit-table row, the union (`unionSerial`) that last merged it: a row repeated in a collection merges once. */
-  private rowMerged = new Int32Array(64);
-  private unionSerial = 0;
 
   constructor(parts: EngineParts) {
     this.phases = parts.phases;
@@ -1080,7 +1070,6 @@ class Engine {
     const entries = t.c.get(this.pairColl[pair]);
     if (entries === undefined) return;
     const chainId = this.pairChain[pair];
-    const serial = this.nextUnionSerial();
     for (let i = 0; i < entries.length; i++) {
       const row = this.hitsOf(entries[i], chainId, t);
       if (row === NO_HITS) continue;
@@ -1089,10 +1078,7 @@ class Engine {
         this.pairTo[pair] = -1;
         return;
       }
-      // Read after hitsOf: finding the row may have grown the table.
-      const merged = this.rowMerged;
-      if (merged[row] === serial) continue;
-      merged[row] = serial;
+      // Each value's scan has a row of its own: the rows of a pair are distinct.
       if (this.pairRowCount === this.pairRows.length) {
         const grown = new Int32Array(this.pairRows.length * 2);
         grown.set(this.pairRows);
@@ -1501,15 +1487,6 @@ class Engine {
     return rule.exclusions.length === 0 ? entries : this.exclude(entries, coll, rule);
   }
 
-  private nextUnionSerial(): number {
-    this.unionSerial = (this.unionSerial + 1) | 0;
-    if (this.unionSerial === 0) {
-      this.rowMerged.fill(0);
-      this.unionSerial = 1;
-    }
-    return this.unionSerial;
-  }
-
   private nextKeyEpoch(): void {
     this.keyEpoch = (this.keyEpoch + 1) | 0;
     if (this.keyEpoch === 0) {
@@ -1610,7 +1587,6 @@ class Engine {
     // The hit rows back to zeros: the rows an evaluation added are one run of the table.
     this.hitRows.fill(0, (ALL_HITS + 1) * this.prefilters, this.hitRowCount * this.prefilters);
     this.hitRowCount = ALL_HITS + 1;
-    this.rowOfText.clear();
     this.pairRowCount = 0;
   }
 
@@ -1624,15 +1600,6 @@ class Engine {
   private hitsOfValue(value: string): number {
     const automaton = this.automaton;
     if (!automaton) return NO_HITS;
-    const known = this.rowOfText.get(value);
-    if (known !== undefined) return known;
-    const row = this.scanValue(automaton, value);
-    if (row !== ALL_HITS && this.rowOfText.size < MAX_HIT_ROWS) this.rowOfText.set(value, row);
-    return row;
-  }
-
-  /** One automaton pass over a value: its row of the hit table (a new one unless nothing was found). */
-  private scanValue(automaton: KeywordAutomaton, value: string): number {
     const found = this.found;
     this.mark = (this.mark + 1) | 0;
     if (this.mark === 0) {
@@ -1649,11 +1616,6 @@ class Engine {
       this.hitRows = grown;
     }
     const row = this.hitRowCount++;
-    if (row >= this.rowMerged.length) {
-      const grown = new Int32Array(Math.min(this.rowMerged.length * 2, MAX_HIT_ROWS));
-      grown.set(this.rowMerged);
-      this.rowMerged = grown;
-    }
     const base = row * width;
     const rows = this.hitRows;
     // The row is all zeros: clearSlots resets the cells an evaluation set.
