@@ -10,7 +10,8 @@ import { operationsFound, scanTwins } from './twins.ts';
  * set on the first visit and read back on the next ones ("Hello <username>"); bearer tokens; no body anywhere.
  * Vulnerable: the cookie is read the way `node-serialize` does, reviving `_$$ND_FUNC$$_` functions and running
  * them. This fixture evaluates only a closed arithmetic-and-string subset (literals, `+`, `*`, parentheses), so
- * the canary runs for real and nothing else can. Fixed twin: `JSON.parse`, the member shown as text.
+ * the canary runs for real and nothing else can; `GET /status` also serves the process environment (names
+ * that hold no obvious secret). Fixed twin: `JSON.parse`, the member shown as text, no environment.
  */
 const SPEC = {
   openapi: '3.0.3',
@@ -62,8 +63,19 @@ async function startGreeter(fixed: boolean): Promise<{ url: string; server: Serv
     }
     const path = (req.url ?? '').split('?')[0];
     if (path === '/status') {
+      // The vulnerable twin's status also dumps its environment (a debug leftover); the fixed one does not.
+      const env = {
+        PATH: '/usr/local/bin:/usr/bin:/bin',
+        HOME: '/home/app',
+        HOSTNAME: 'greeter-7',
+        LANG: 'C.UTF-8',
+        NODE_ENV: 'production',
+        PORT: '8080',
+        TZ: 'UTC',
+        GREETER_MODE: 'live',
+      };
       res.writeHead(200, { 'content-type': 'application/json' });
-      return res.end('{"ok":true}');
+      return res.end(JSON.stringify(fixed ? { ok: true } : { ok: true, env }));
     }
     if (path !== '/welcome') {
       res.writeHead(404, { 'content-type': 'application/json' });
@@ -113,9 +125,15 @@ describe('insecure deserialisation of a cookie the API set', () => {
     assert.match(f?.message ?? '', /cookie profile: its member username .* came back as its result, pcx42z/);
   });
 
+  test('reports the environment served by the status route as configuration exposure', () => {
+    const f = results.vulnerable.findings.find((x) => x.rule.id === 'scan/api8-configuration-exposure');
+    assert.equal(f?.operation?.operationId, 'status');
+    assert.match(f?.message ?? '', /process environment/);
+  });
+
   test('finds nothing of the kind on the fixed twin', () => {
     assert.deepEqual(
-      operationsFound(results.fixed).filter((x) => x.includes('deserialization')),
+      operationsFound(results.fixed).filter((x) => /deserialization|configuration/.test(x)),
       [],
     );
   });

@@ -176,6 +176,35 @@ async function visitUnseen(ctx: ScanContext): Promise<void> {
   }
 }
 
+const ENV_NAME = /^[A-Z][A-Z0-9_]*$/;
+const ENV_USUAL = /^(HOME|PWD|USER|SHELL|HOSTNAME|LANG|TERM|SHLVL|TZ)$/;
+
+/**
+ * A process environment served as data (a debug route's `env_vars`): an object of at least 8 upper-case
+ * names with a `PATH` of directories and one of the usual shell variables (`HOME`, `PWD`, `HOSTNAME`...).
+ * Whatever the names, it carries every secret the deployment put in the environment.
+ */
+export function environmentDump(json: unknown, depth = 0): boolean {
+  if (depth > 4 || json === null || typeof json !== 'object') return false;
+  const record = json as Record<string, unknown>;
+  if (!Array.isArray(json)) {
+    const keys = Object.keys(record);
+    const path = record.PATH;
+    if (
+      typeof path === 'string' &&
+      /^[\w./\\:;~ -]+$/.test(path) &&
+      /[:;]/.test(path) &&
+      /[/\\]/.test(path) &&
+      keys.filter((k) => ENV_NAME.test(k)).length >= 8 &&
+      keys.some((k) => ENV_USUAL.test(k))
+    )
+      return true;
+  }
+  return Object.values(record)
+    .slice(0, 50)
+    .some((v) => environmentDump(v, depth + 1));
+}
+
 /** Configuration secrets in a successful answer: names like SECRET_KEY or db_password, or a credential URI. */
 export function configSecrets(json: unknown, text: string): string[] {
   const names: string[] = [];
@@ -194,6 +223,7 @@ export function configSecrets(json: unknown, text: string): string[] {
   };
   walk(json, 0);
   if (CREDENTIAL_URI.test(text)) names.push('a connection string with a password');
+  if (environmentDump(json)) names.push('the process environment (PATH, HOME...)');
   return names;
 }
 
