@@ -10,8 +10,9 @@ import { operationsFound, scanTwins } from './twins.ts';
  * fields), answers carry the new id only, bearer tokens. The server parses the parts for real and refuses a
  * body without its image (400), a part that is not a PNG (415), or another encoding (415), so a scan that
  * does not send the declared file tests nothing. Vulnerable: any user reads any photo; any user runs the
- * admin import; the caption is pasted into an SQL string (a lone quote: an SQLite error). Fixed twin: photos
- * only to their owner, the import to the admin, the caption stored as given.
+ * admin import, whose YAML index is loaded unsafely (a `!!python/object/apply` tag runs); the caption is pasted
+ * into an SQL string (a lone quote: an SQLite error). Fixed twin: photos only to their owner, the import to the
+ * admin with a safe loader, the caption stored as given.
  */
 const ID = { type: 'object', properties: { id: { type: 'integer' } } };
 const SPEC = {
@@ -141,7 +142,18 @@ async function startAlbum(fixed: boolean): Promise<{ url: string; server: Server
         if (!(archive instanceof File) || archive.size === 0)
           return send(400, { message: 'archive is required' });
         uploads.push(`import:${user}:${archive.name}`);
-        return send(201, { id: next++ });
+        // The archive's index is YAML. The vulnerable twin loads it like an unsafe loader would (a
+        // `!!python/object/apply` tag calls the function; only `str.upper` here); the fixed one refuses tags.
+        const loaded: Record<string, string> = {};
+        for (const line of (await archive.text()).split('\n')) {
+          const kv = /^(\w+):\s*(.*)$/.exec(line.trim());
+          if (!kv) continue;
+          const call = /^!!python\/object\/apply:builtins\.str\.upper \["([^"]*)"\]$/.exec(kv[2]);
+          if (kv[2].startsWith('!!') && (fixed || !call))
+            return send(400, { message: 'could not determine a constructor' });
+          loaded[kv[1]] = call ? call[1].toUpperCase() : kv[2];
+        }
+        return send(201, { id: next++, loaded });
       }
       const image = form.get('image');
       const caption = form.get('caption');
@@ -197,6 +209,7 @@ describe('multipart/form-data operations: files sent, then authorization and inj
       'scan/api1-bola-read getPhoto',
       'scan/api5-bfla importArchive',
       'scan/api8-sql-injection uploadPhoto',
+      'scan/api8-insecure-deserialization importArchive',
     ]) {
       assert.ok(found.includes(expected), `${expected} in ${found.join(', ')}`);
     }
@@ -205,7 +218,7 @@ describe('multipart/form-data operations: files sent, then authorization and inj
   });
 
   test('finds none of them on the fixed twin', () => {
-    const found = operationsFound(scans.fixed.result).filter((f) => /api1|api5|injection/.test(f));
+    const found = operationsFound(scans.fixed.result).filter((f) => /api1|api5|injection|deserial/.test(f));
     assert.deepEqual(found, []);
   });
 });

@@ -308,7 +308,7 @@ export const SCAN_RULES = {
     [502, 94],
     'critical',
     'Insecure deserialisation',
-    "A serialised object the API keeps in a cookie, sent back with a serialised function in one member (`_$$ND_FUNC$$_function(){...}()`), came back with that function's result: the server revives and runs code from the client.",
+    "A serialised object the API keeps in a cookie, sent back with a serialised function in one member (`_$$ND_FUNC$$_function(){...}()`), or an uploaded YAML file with a `!!python/object/apply` tag, came back with that function's result: the server revives and runs code from the client.",
     'Never deserialise client data with a library that revives functions or classes; keep session data on the server, or sign it and parse it as plain JSON.',
   ),
   pathTraversal: rule(

@@ -17,7 +17,7 @@ import { loginRequest, signedIn } from '../login.ts';
 import { isExcluded, jsonBodySchema, planRequest, requiresAuth } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
 import { findLoginTarget } from './api2-authentication.ts';
-import { deserialization } from './deserialization.ts';
+import { deserialization, yamlUploads } from './deserialization.ts';
 import { injection, NOSQL_ERROR, SQL_ERROR } from './injection.ts';
 import { probeTls } from './tls.ts';
 
@@ -272,6 +272,7 @@ export const api8: Check = {
     await malformedBody(ctx);
     await nosqlLogin(ctx);
     await deserialization(ctx);
+    await yamlUploads(ctx);
     // Last: it uses what is left of the check's time and records what it could not reach.
     const outcomes = await injection(ctx, Math.max(3000, 20_000 - (performance.now() - started)));
     const skippedOps = new Map<string, { op: Operation; reason: string }>();

@@ -4,13 +4,18 @@
  * `node-serialize` revives functions (`_$$ND_FUNC$$_function(){...}()`). The canary only returns a string
  * computed on the server (`'pcx'+(6*7)+'z'`): `pcx42z` in the answer, absent from the request, proves that the
  * server ran code it read from the cookie. Nothing else is run; at most `MAX_PROBES` requests.
+ *
+ * Uploaded files get the same treatment in YAML, which unsafe loaders (PyYAML's `UnsafeLoader`, `yaml.load` of
+ * old) turn into Python calls: a file part set to `!!python/object/apply:builtins.str.upper ["pcx42z"]` comes
+ * back as `PCX42Z` only when the loader called the function.
  */
 import type { Operation } from '../../../core/api-document.ts';
-import type { ScanResponse } from '../client.ts';
+import { FilePart, type ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, type ScanContext } from '../context.ts';
 import { setCookies } from '../login.ts';
-import { isExcluded, planRequest } from '../planner.ts';
+import { isExcluded, planRequest, requestBody } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
+import { propertiesOf } from '../schema.ts';
 
 const CANARY = "_$$ND_FUNC$$_function(){return 'pcx'+(6*7)+'z'}()";
 const PROOF = 'pcx42z';
@@ -115,6 +120,43 @@ export async function deserialization(ctx: ScanContext): Promise<void> {
         });
         return;
       }
+    }
+  }
+}
+
+const YAML_CANARY = 'portcullis: !!python/object/apply:builtins.str.upper ["pcx42z"]\n';
+const YAML_PROOF = 'PCX42Z';
+
+/** File inputs of multipart bodies, one YAML canary file each, as A then the admin (the first that is let in). */
+export async function yamlUploads(ctx: ScanContext): Promise<void> {
+  let probes = 0;
+  for (const op of ctx.spec.operations) {
+    if (isExcluded(op) || (op.method !== 'POST' && op.method !== 'PUT')) continue;
+    const rb = requestBody(op);
+    if (rb?.encoding !== 'multipart') continue;
+    const files = Object.entries(propertiesOf(ctx.spec, rb.schema))
+      .filter(
+        ([, s]) => s.format === 'binary' || s.format === 'base64' || typeof s.contentMediaType === 'string',
+      )
+      .map(([name]) => name);
+    if (files.length === 0) continue;
+    for (const as of [ctx.identities[0], ctx.admin, null]) {
+      if (as === undefined || probes++ >= MAX_PROBES || ctx.signal.aborted) break;
+      const planned = planRequest(ctx.spec, op, ctx.objects, as ? { owner: as.name } : {});
+      const body = { ...((planned.body as Record<string, unknown>) ?? {}) };
+      for (const f of files)
+        body[f] = new FilePart('portcullis-scan.yaml', 'application/x-yaml', YAML_CANARY);
+      const res = await ctx.send({ ...planned, body }, as);
+      if (res?.text.includes(YAML_PROOF)) {
+        ctx.report(SCAN_RULES.insecureDeserialization, {
+          operation: op,
+          key: `file:${files[0]}`,
+          message: `${op.method} ${op.path} loaded an uploaded YAML file with an unsafe loader: a python/object/apply tag in ${files.join(', ')} ran str.upper on the server (${YAML_PROOF} came back).`,
+          evidence: evidenceOf(res, { file: files[0], content: YAML_CANARY.trim() }),
+        });
+        break;
+      }
+      if (res && res.status !== 401 && res.status !== 403) break; // let in, and nothing ran
     }
   }
 }
