@@ -9,7 +9,8 @@ import { operationsFound, scanTwins } from './twins.ts';
  * Accounts in a FastAPI style where a user edits itself at `PUT /users/{user_id}` (no `/users/me`): the JWT's
  * claims say which user the caller is (`user_id`). Vulnerable: the update stores any field of the body, `role`
  * included. Fixed twin: only `email` and `full_name`. Both refuse updates of another user (403), so only the
- * caller's own account can carry the probe; the scan may touch it because the token says it is the caller's.
+ * caller's own account can carry the probe; the scan may touch it because the token says it is the caller's
+ * (`GET /users` lists every id to everyone, so the id is not one identity's alone).
  * Beside it, `GET /v1/users/{user_id}`, not marked `deprecated` but described as the legacy API: the vulnerable
  * API still serves it, the fixed twin answers 410 Gone.
  */
@@ -36,6 +37,17 @@ const SPEC = {
         description: 'Legacy API: get a user by id (kept for old mobile clients).',
         parameters: [{ name: 'user_id', in: 'path', required: true, schema: { type: 'integer' } }],
         responses: { '200': { description: 'a user', content: { 'application/json': { schema: USER } } } },
+      },
+    },
+    '/users': {
+      get: {
+        operationId: 'list_users',
+        responses: {
+          '200': {
+            description: 'users',
+            content: { 'application/json': { schema: { type: 'array', items: USER } } },
+          },
+        },
       },
     },
     '/users/{user_id}': {
@@ -83,6 +95,13 @@ async function startAccounts(fixed: boolean): Promise<{ url: string; server: Ser
     const auth = String(req.headers.authorization ?? '').replace(/^Bearer /, '');
     const caller = auth === TOKENS.alice ? 11 : auth === TOKENS.bob ? 12 : undefined;
     if (caller === undefined) return send(401, { detail: 'Not authenticated' });
+    if ((req.url ?? '').split('?')[0] === '/users') {
+      // The directory: every user's id, to every user (so no id is one identity's alone).
+      return send(
+        200,
+        [...users.values()].map((u) => ({ id: u.id, username: u.username })),
+      );
+    }
     const legacy = /^\/v1\/users\/(\d+)$/.exec((req.url ?? '').split('?')[0]);
     if (legacy) {
       if (fixed) return send(410, { detail: 'Gone: use /users/{user_id}' });

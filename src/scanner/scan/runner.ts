@@ -22,6 +22,7 @@ import { urlValues } from './harvest.ts';
 import { LoginError, resolveIdentity as logIn } from './login.ts';
 import { SCAN_DEFAULTS, type ScanIdentity, type ScanOptions } from './options.ts';
 import { inDeclaredEncoding, ObjectRegistry } from './planner.ts';
+import { isOwnAccount } from './self.ts';
 
 /** The order matters: the API4 burst may trip a rate limit, and API2 login attempts may trip a lockout. */
 export const CHECKS: readonly Check[] = [api1, api5, api3, api6, api7, api10, api8, api9, api2, api4];
@@ -76,55 +77,6 @@ const DESTRUCTIVE = new Set(['PUT', 'PATCH', 'DELETE']);
 /** The caller's own profile: a path that names no object, ending in `me`, `self`, `profile`... */
 export function isOwnProfile(path: string): boolean {
   return /(^|\/)(me|self|profile|my_?profile|current_?user|whoami)\/?$/i.test(path.split('?')[0]);
-}
-
-const SELF_KEY = /^(sub|id|uid|user_?id|userid|account_?id|accountid)$/i;
-const ACCOUNT_SEGMENT = /^(users?|accounts?|members?|customers?|profiles?)$/i;
-
-/** The ids an identity was told are its own: its token's claims and its login answer (top level, or `user`/`data`). */
-export function selfIds(identity: Identity): Set<string> {
-  const out = new Set<string>();
-  const take = (record: unknown) => {
-    if (record === null || typeof record !== 'object' || Array.isArray(record)) return;
-    for (const [k, v] of Object.entries(record as Record<string, unknown>)) {
-      if (SELF_KEY.test(k) && (typeof v === 'string' || typeof v === 'number') && String(v) !== '')
-        out.add(String(v));
-    }
-  };
-  const part = identity.token?.split('.')[1];
-  if (identity.token?.split('.').length === 3 && part !== undefined) {
-    try {
-      take(JSON.parse(Buffer.from(part, 'base64url').toString('utf8')));
-    } catch {
-      // not a JWT after all
-    }
-  }
-  const answer = identity.login?.answer;
-  take(answer);
-  if (answer !== null && typeof answer === 'object') {
-    const r = answer as Record<string, unknown>;
-    take(r.user);
-    take(r.data);
-  }
-  return out;
-}
-
-/**
- * The caller's own account record named by its id: `/users/6` for the identity whose token or login answer says
- * it is user 6 (nothing below it: `/users/6/orders/1` is an order).
- */
-export function isOwnAccount(path: string, identity: Identity): boolean {
-  const segments = path.split('?')[0].replace(/\/$/, '').split('/');
-  const last = segments.pop();
-  const parent = segments.pop();
-  if (last === undefined || parent === undefined || !ACCOUNT_SEGMENT.test(parent)) return false;
-  let id = last;
-  try {
-    id = decodeURIComponent(last);
-  } catch {
-    return false;
-  }
-  return selfIds(identity).has(id);
 }
 
 /** Logs in (login.ts); a failure is a ScanError with the same code. */

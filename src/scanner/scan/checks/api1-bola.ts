@@ -10,7 +10,7 @@ import type { ApiDocument, JsonSchema, Operation } from '../../../core/api-docum
 import type { Check } from '../check.ts';
 import type { ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
-import { Harvest, singular } from '../harvest.ts';
+import { singular } from '../harvest.ts';
 import type { CreatedObject } from '../objects.ts';
 import {
   bodySchema,
@@ -28,6 +28,7 @@ import {
 } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, resolveSchema, sampleValue, schemaType } from '../schema.ts';
+import { accountParam, selfAccount } from '../self.ts';
 import { similarity } from '../similarity.ts';
 import { changedValue, recordFor, shownFields } from './api3-property-authorization.ts';
 
@@ -156,50 +157,6 @@ function shows(view: unknown, field: string, value: string | number): boolean {
   if (check(view)) return true;
   if (view === null || typeof view !== 'object' || Array.isArray(view)) return false;
   return Object.values(view as Record<string, unknown>).some(check);
-}
-
-/**
- * The identity's own account id for the account parameter of a path (`/users/{userId}/orders` → its
- * `user_id`), as it knows itself: from its login answer or its token's claims, never a login field (a user
- * name is how public profiles are named). An API that files what a caller creates under the caller's account,
- * whatever account the path names, keeps the caller's objects there.
- */
-export function selfAccount(
-  ctx: ScanContext,
-  op: Operation,
-  who: Identity,
-): Readonly<Record<string, string>> | undefined {
-  const name = accountParam(op.path);
-  if (name === undefined) return undefined;
-  const param = op.parameters.find((p) => p.in === 'path' && p.name === name);
-  const segments = op.path.split('/');
-  const context = segments[segments.indexOf(`{${name}}`) - 1] ?? '';
-  // Only what the identity was told about itself: the shared harvest keeps one record per value, and a
-  // directory listing the same id would hide where it came from.
-  const self = new Harvest();
-  const claims = tokenClaims(who.token);
-  for (const [key, value] of Object.entries(claims ?? {})) {
-    if (typeof value === 'string' || typeof value === 'number')
-      self.add({ key, value, entity: 'user', source: 'login', identity: who.name });
-  }
-  if (who.login?.answer !== undefined) self.record(who.name, 'login', who.login.answer);
-  const login = new Set(Object.values(who.login?.body ?? {}).map(String));
-  const found = self
-    .candidates({ name, context, schema: resolveSchema(ctx.spec, param?.schema) }, who.name, 2)
-    .find((c) => !login.has(String(c.value)));
-  return found === undefined ? undefined : { [name]: String(found.value) };
-}
-
-/** The claims of a JWT, unverified (the identity's own token: what the API says about it). */
-function tokenClaims(token: string | undefined): Record<string, unknown> | undefined {
-  const part = token?.split('.')[1];
-  if (token?.split('.').length !== 3 || part === undefined) return undefined;
-  try {
-    const claims = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
-    return claims !== null && typeof claims === 'object' && !Array.isArray(claims) ? claims : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /**
@@ -465,21 +422,6 @@ async function replayActions(ctx: ScanContext, owner: Identity, attacker: Identi
       evidence: evidenceOf(res, { owner: owner.name, attacker: attacker.name }),
     });
   }
-}
-
-/** The path parameter that designates a user or an account (`/users/{userId}/addresses` → `userId`). */
-function accountParam(path: string): string | undefined {
-  const segments = path.split('/');
-  for (let i = 1; i < segments.length; i++) {
-    const m = /^\{([^}]+)\}$/.exec(segments[i]);
-    if (!m) continue;
-    if (
-      /^(user|account|member|customer|profile)$/.test(singular(segments[i - 1])) ||
-      /^user(_?id|name)?$/i.test(m[1])
-    )
-      return m[1];
-  }
-  return undefined;
 }
 
 /**

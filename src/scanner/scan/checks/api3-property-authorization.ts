@@ -7,6 +7,7 @@
  * Passive: every successful JSON response is compared with its schema (fields outside it) and searched for
  * secrets and personal data.
  */
+
 import { randomUUID } from 'node:crypto';
 import type { ApiDocument, JsonObject, JsonSchema, Operation } from '../../../core/api-document.ts';
 import type { Check } from '../check.ts';
@@ -28,6 +29,7 @@ import {
 } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, resolveSchema, sampleValue, schemaType } from '../schema.ts';
+import { isOwnAccount, selfAccount } from '../self.ts';
 
 /** Field names that grant privileges when a client may set them, and the value to try. */
 const PRIVILEGED: Readonly<Record<string, unknown>> = {
@@ -878,16 +880,26 @@ export const api3: Check = {
       if (op.method === 'POST') {
         await massAssignment(ctx, { op, as: first, base: base as Record<string, unknown> });
       } else if (op.method === 'PUT' || op.method === 'PATCH') {
-        const req = planRequest(ctx.spec, op, ctx.objects, { owner: last.name });
-        if (req.invented.length > 0) continue;
-        // Our own object, or our own profile (a path of our own values, or none at all).
-        const own =
+        let req = planRequest(ctx.spec, op, ctx.objects, { owner: last.name });
+        // Our own object, or our own profile (a path of our own values, or none at all), or our own account
+        // named by the id our token or login answer gives (`/users/6`), listed to everyone or not.
+        let own =
           !op.path.includes('{') || req.ownedPath || ctx.objects.isScanCreated(req.path.split('?')[0]);
-        if (!own) continue;
+        const self = own ? undefined : selfAccount(ctx, op, last);
+        if (self !== undefined) {
+          const mine = planRequest(ctx.spec, op, ctx.objects, { owner: last.name, params: self });
+          if (isOwnAccount(mine.path, last)) {
+            req = mine;
+            own = true;
+          }
+        }
+        if (!own || req.invented.length > 0) continue;
         const get = ctx.spec.operations.find(
           (o) => o.method === 'GET' && o.path === op.path && !isExcluded(o),
         );
-        const read = get ? planRequest(ctx.spec, get, ctx.objects, { owner: last.name }) : undefined;
+        const read = get
+          ? planRequest(ctx.spec, get, ctx.objects, { owner: last.name, ...(self ? { params: self } : {}) })
+          : undefined;
         const current = read ? await ctx.send(read, last) : undefined;
         // PUT replaces: start from what the object holds now, so the control changes nothing.
         const holds = isSuccess(current) ? recordsOf(current.json, [])[0] : undefined;
