@@ -143,15 +143,15 @@ async function startAlbum(fixed: boolean): Promise<{ url: string; server: Server
           return send(400, { message: 'archive is required' });
         uploads.push(`import:${user}:${archive.name}`);
         // The archive's index is YAML. The vulnerable twin loads it like an unsafe loader would (a
-        // `!!python/object/apply` tag calls the function; only `str.upper` here); the fixed one refuses tags.
+        // `!!python/object/apply` tag calls the function; only `operator.add` here); the fixed one refuses tags.
         const loaded: Record<string, string> = {};
         for (const line of (await archive.text()).split('\n')) {
           const kv = /^(\w+):\s*(.*)$/.exec(line.trim());
           if (!kv) continue;
-          const call = /^!!python\/object\/apply:builtins\.str\.upper \["([^"]*)"\]$/.exec(kv[2]);
+          const call = /^!!python\/object\/apply:operator\.add \["([^"]*)", "([^"]*)"\]$/.exec(kv[2]);
           if (kv[2].startsWith('!!') && (fixed || !call))
             return send(400, { message: 'could not determine a constructor' });
-          loaded[kv[1]] = call ? call[1].toUpperCase() : kv[2];
+          loaded[kv[1]] = call ? call[1] + call[2] : kv[2];
         }
         return send(201, { id: next++, loaded });
       }

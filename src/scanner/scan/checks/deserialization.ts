@@ -6,8 +6,8 @@
  * server ran code it read from the cookie. Nothing else is run; at most `MAX_PROBES` requests.
  *
  * Uploaded files get the same treatment in YAML, which unsafe loaders (PyYAML's `UnsafeLoader`, `yaml.load` of
- * old) turn into Python calls: a file part set to `!!python/object/apply:builtins.str.upper ["pcx42z"]` comes
- * back as `PCX42Z` only when the loader called the function.
+ * old) turn into Python calls: a file part set to `!!python/object/apply:operator.add ["pcx4", "2z"]` comes
+ * back as `pcx42z` only when the loader called the function (the request holds the two halves, never the whole).
  */
 import type { Operation } from '../../../core/api-document.ts';
 import { FilePart, type ScanResponse } from '../client.ts';
@@ -124,8 +124,8 @@ export async function deserialization(ctx: ScanContext): Promise<void> {
   }
 }
 
-const YAML_CANARY = 'portcullis: !!python/object/apply:builtins.str.upper ["pcx42z"]\n';
-const YAML_PROOF = 'PCX42Z';
+const YAML_CANARY = 'portcullis: !!python/object/apply:operator.add ["pcx4", "2z"]\n';
+const YAML_PROOF = 'pcx42z';
 
 /** File inputs of multipart bodies, one YAML canary file each, as A then the admin (the first that is let in). */
 export async function yamlUploads(ctx: ScanContext): Promise<void> {
@@ -151,7 +151,7 @@ export async function yamlUploads(ctx: ScanContext): Promise<void> {
         ctx.report(SCAN_RULES.insecureDeserialization, {
           operation: op,
           key: `file:${files[0]}`,
-          message: `${op.method} ${op.path} loaded an uploaded YAML file with an unsafe loader: a python/object/apply tag in ${files.join(', ')} ran str.upper on the server (${YAML_PROOF} came back).`,
+          message: `${op.method} ${op.path} loaded an uploaded YAML file with an unsafe loader: a python/object/apply tag in ${files.join(', ')} ran operator.add on the server (${YAML_PROOF} came back).`,
           evidence: evidenceOf(res, { file: files[0], content: YAML_CANARY.trim() }),
         });
         break;
