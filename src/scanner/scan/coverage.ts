@@ -92,17 +92,18 @@ export function buildCoverage(input: CoverageInput): CoverageResult {
     for (const op of spec.operations) {
       const name = opName(op);
       const n = sent.get(name) ?? 0;
+      const note = checkNotes.find(
+        (x) => x.operation === op || (x.operation && opName(x.operation) === name),
+      );
       if (found.has(name)) {
         withFindings++;
         matrix.push({ check: check.id, operation: name, status: 'finding', requests: n });
-      } else if (sent.has(name)) {
+      } else if (sent.has(name) && !(n === 0 && note)) {
+        // A passive check "tests" every answer the scan saw, unless its own note says it sent this one nothing.
         tested++;
         matrix.push({ check: check.id, operation: name, status: 'tested', requests: n });
       } else {
         skipped++;
-        const note = checkNotes.find(
-          (x) => x.operation === op || (x.operation && opName(x.operation) === name),
-        );
         const reason =
           note?.reason ??
           (failed

@@ -338,6 +338,15 @@ export const SCAN_RULES = {
     'An operation the API description marks `deprecated: true`, or calls legacy, deprecated or an old version in its summary, tags or description, still answered with success.',
     'Retire deprecated operations on a schedule (answer 410 Gone), or keep them under the same controls as their replacement.',
   ),
+  olderVersionWeaker: rule(
+    'api9-older-version-weaker',
+    'API9:2023',
+    [1059],
+    'medium',
+    'Older API version less protected than the current one',
+    'A documented older version of a current route (`/v1/x` beside `/x` or `/v2/x`) answered without credentials where the current one declares security, or answered with fields the current one no longer shows.',
+    'Retire old versions, or keep them under the same authentication and response filtering as the current one.',
+  ),
   unvalidatedThirdParty: rule(
     'api10-unvalidated-third-party-data',
     'API10:2023',

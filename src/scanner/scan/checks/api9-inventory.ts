@@ -11,7 +11,7 @@ import type { Severity } from '../../finding.ts';
 import type { Check } from '../check.ts';
 import type { ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
-import { isExcluded, planRequest } from '../planner.ts';
+import { isExcluded, planRequest, requiresAuth } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
 import { similarity } from '../similarity.ts';
 import { looksRefused } from './api3-property-authorization.ts';
@@ -195,13 +195,91 @@ export function retired(spec: ScanContext['spec'], op: Operation): string | unde
     : undefined;
 }
 
+/** `/api/v1/users` → version 1 and the path without it (`/api/users`); undefined for an unversioned path. */
+export function versionOf(path: string): { version: number; bare: string } | undefined {
+  const m = /\/v(\d+)(?=\/|$)/i.exec(path);
+  return m ? { version: Number(m[1]), bare: path.replace(m[0], '') } : undefined;
+}
+
+/**
+ * Documented GET operations that are an older version of another documented one: `/v1/x` beside `/x` (the
+ * unversioned path is the current one) or beside `/v2/x` (the highest version is). Pairs [older, current].
+ */
+export function olderVersions(ops: readonly Operation[]): [Operation, Operation][] {
+  const reads = ops.filter((op) => op.method === 'GET' && !isExcluded(op));
+  const out: [Operation, Operation][] = [];
+  for (const old of reads) {
+    const o = versionOf(old.path);
+    if (!o) continue;
+    let current: Operation | undefined;
+    let best = o.version;
+    for (const op of reads) {
+      if (op === old) continue;
+      const v = versionOf(op.path);
+      if (v === undefined ? op.path === o.bare : v.bare === o.bare && v.version > best) {
+        current = op;
+        if (v === undefined) break;
+        best = v.version;
+      }
+    }
+    if (current) out.push([old, current]);
+  }
+  return out;
+}
+
+/** Member names of a JSON answer: an object's, or its first item's when it is a list. */
+function fieldNames(json: unknown): Set<string> | undefined {
+  const first = Array.isArray(json) ? json[0] : json;
+  return first !== null && typeof first === 'object' && !Array.isArray(first)
+    ? new Set(Object.keys(first))
+    : undefined;
+}
+
+/**
+ * An older version weaker than the current one: it answers without credentials where the current one declares
+ * security (and refuses an anonymous caller), or it shows fields the current one does not.
+ */
+async function olderVersionChecks(ctx: ScanContext, user: Identity): Promise<void> {
+  for (const [old, current] of olderVersions(ctx.spec.operations).slice(0, 20)) {
+    const plan = (op: Operation) => planRequest(ctx.spec, op, ctx.objects, { owner: user.name });
+    const oldReq = plan(old);
+    if (requiresAuth(current)) {
+      const anon = await ctx.send(oldReq, null);
+      const currentAnon =
+        isSuccess(anon) && !looksRefused(anon) ? await ctx.send(plan(current), null) : undefined;
+      // The current one refuses strangers as it declares; the old one does not.
+      const currentStatus = currentAnon?.status ?? 0;
+      if (isSuccess(anon) && !looksRefused(anon) && (currentStatus === 401 || currentStatus === 403)) {
+        ctx.report(SCAN_RULES.olderVersionWeaker, {
+          operation: old,
+          message: `GET ${old.path} (an older version of ${current.path}, which requires credentials and refused a caller without them with ${currentStatus}) answered ${anon.status} without credentials.`,
+          evidence: evidenceOf(anon, { current: current.path, currentStatus }),
+        });
+        continue;
+      }
+    }
+    const [a, b] = [await ctx.send(oldReq, user), await ctx.send(plan(current), user)];
+    if (!isSuccess(a) || !isSuccess(b) || looksRefused(a) || looksRefused(b)) continue;
+    const [fa, fb] = [fieldNames(a.json), fieldNames(b.json)];
+    if (!fa || !fb || fb.size === 0) continue;
+    const extra = [...fa].filter((k) => !fb.has(k));
+    if (extra.length === 0) continue;
+    ctx.report(SCAN_RULES.olderVersionWeaker, {
+      operation: old,
+      message: `GET ${old.path} (an older version of ${current.path}) shows fields the current version does not: ${extra.slice(0, 8).join(', ')}.`,
+      evidence: evidenceOf(a, { current: current.path, extraFields: extra.slice(0, 20) }),
+    });
+  }
+}
+
 export const api9: Check = {
   id: 'API9',
   title: 'Improper inventory management',
-  rules: [SCAN_RULES.undocumentedEndpoint, SCAN_RULES.deprecatedServed],
+  rules: [SCAN_RULES.undocumentedEndpoint, SCAN_RULES.deprecatedServed, SCAN_RULES.olderVersionWeaker],
   async run(ctx) {
     const user = ctx.identities[0];
     if (!user) return;
+    await olderVersionChecks(ctx, user);
     const random = await ctx.send({ method: 'GET', path: `/portcullis-${randomUUID()}` }, user);
     const catchAll = isSuccess(random) ? random : undefined;
     const base = basePath(ctx.spec.operations.map((o) => o.path));

@@ -12,13 +12,17 @@
  * - Command, output-based: `;echo pcx$((6*7))z` and `$(echo ...)`: only a shell turns it into `pcx42z`.
  * - Time-based (command `sleep 1`, SQL `SLEEP(1)`/`pg_sleep(1)`/`WAITFOR`; the delay is `timeDelayMs`, 1 s by
  *   default): slower than the slower of two baselines by 80% of the delay, twice, with the same payload
- *   asking for 0 s in between answering faster (the control). Only on inputs whose name or operation suggests a sink, to bound time.
+ *   asking for 0 s in between answering faster (the control). Only on inputs whose name or operation suggests a sink, to bound time,
+ *   after every input had its other probes, and not where the plain request itself takes over 300 ms.
+ * - Quote differential, when nothing above proved it: a quote answers 5xx while two quotes and the plain value
+ *   answer 2xx, twice: SQL injection at medium severity (a hidden error page, a result the answer never shows).
  * - NoSQL: `{"$ne": ...}` in a JSON string field (or `name[$ne]=` in a query) must not widen the answer
  *   compared with the same value as a plain string and with `{"$eq": ...}` (the control).
- * - Template, output-based, on inputs the answer shows: `{{7331*1709}}`, `${...}`, `<%= ... %>`, `#{...}` between
- *   markers: only a template engine turns it into the product.
+ * - Template, output-based, on inputs the answer shows (the sampled value, else a marker of the scan's own):
+ *   `{{7331*1709}}`, `${...}`, `<%= ... %>`, `#{...}` between markers: only a template engine computes the product.
  * - Path traversal, on inputs whose name or path suggests a file: `../` up to the root, then `etc/passwd` (or
- *   `windows/win.ini`): the file's own lines must come back, absent from the baseline.
+ *   `windows/win.ini`): the file's own lines must come back, absent from the baseline. Every other query or
+ *   path input of a GET, and every input whose plain request failed, gets the first of them (one request).
  * - An input no identity reaches with a 2xx (the plain request fails: a command that errors, a template that
  *   needs a value) still gets the probes that prove themselves (command, template and file output), as A.
  *
@@ -27,7 +31,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { JsonObject, Operation } from '../../../core/api-document.ts';
-import type { RuleInfo } from '../../finding.ts';
+import type { RuleInfo, Severity } from '../../finding.ts';
 import type { ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
 import { isExcluded, jsonBodySchema, pathValues, planRequest } from '../planner.ts';
@@ -72,6 +76,8 @@ const FILE_CONTENT = /\broot:[^:\s]*:0:0:|^\[(fonts|extensions|mci extensions)\]
 const COLUMN_DESCRIPTION = /\b(column|field name|attribute name|property name|sort key)\b/i;
 
 const CONCURRENCY = 3;
+/** A plain request slower than this gets no time-based probes (a login hashing a password). */
+const SLOW_BASELINE_MS = 300;
 /** Share of the check's time the injection probes may use. */
 const BUDGET_MS = 18_000;
 
@@ -289,15 +295,23 @@ async function delayed(
   return second && second.durationMs >= threshold ? second : undefined;
 }
 
-type Report = (rule: RuleInfo, how: string, res: ScanResponse, payload: unknown, extra?: object) => true;
+type Report = (
+  rule: RuleInfo,
+  how: string,
+  res: ScanResponse,
+  payload: unknown,
+  extra?: object,
+  severity?: Severity,
+) => true;
 
 function reporter(ctx: ScanContext, p: Prober, blind = false): Report {
   const { point } = p;
   const where = `${point.in} ${point.in === 'json' || point.in === 'form' ? 'field' : 'parameter'} ${point.name}`;
   const how = blind ? '; its plain request failed' : '';
-  return (rule, what, res, payload, extra = {}) => {
+  return (rule, what, res, payload, extra = {}, severity) => {
     ctx.report(rule, {
       operation: point.op,
+      ...(severity !== undefined ? { severity } : {}),
       key: `${point.in}:${point.name}`,
       message: `${point.op.method} ${point.op.path}: ${where} is injectable (${what}${how})${p.as ? ` as ${p.as.name}` : ' without credentials'}.`,
       evidence: evidenceOf(res, { location: point.in, parameter: point.name, payload, ...extra }),
@@ -328,12 +342,15 @@ async function outputProbes(
     ]);
   }
   // Templates render what they are given: only an input the answer shows (reflected) is worth the four syntaxes.
+  // A long sampled value the answer repeats is reflected; otherwise (a short default such as `world` that may be
+  // there by chance, an enum the answer maps, a plain request that failed) one request with a marker of our own
+  // says whether the input comes back, in any answer (a template that fails without a value still echoes).
   let reflected = v.length >= 6 && baselineText.includes(v);
-  if (!reflected && v.length > 0 && baselineText.includes(v)) {
-    // A short value (a default such as `world`) seen in the answer may be there by chance: one request with a
-    // value of our own says whether the input comes back.
+  if (!reflected) {
     const mark = `pcr${randomUUID().slice(0, 6)}`;
-    reflected = (await p.send(mark))?.text.includes(mark) === true;
+    const res = await p.send(mark);
+    if (!res && blind) return false;
+    reflected = res?.text.includes(mark) === true;
   }
   for (const payload of reflected ? TEMPLATE_PAYLOADS : []) {
     probes.push([
@@ -343,8 +360,12 @@ async function outputProbes(
       (t) => t.includes(TEMPLATE_OUTPUT) && !baselineText.includes(TEMPLATE_OUTPUT),
     ]);
   }
-  if (FILE_INPUT.test(p.point.name) || FILE_INPUT.test(p.point.op.path)) {
-    for (const payload of TRAVERSAL_PAYLOADS) {
+  const fileLike = FILE_INPUT.test(p.point.name) || FILE_INPUT.test(p.point.op.path);
+  // Any other input a read takes in its path or query (a date that names a cached file, a language, a theme), or
+  // any input whose plain request failed, gets the first traversal only: its answer proves itself, one request.
+  const readInput = p.point.op.method === 'GET' && (p.point.in === 'query' || p.point.in === 'path');
+  if (fileLike || readInput || blind) {
+    for (const payload of fileLike ? TRAVERSAL_PAYLOADS : TRAVERSAL_PAYLOADS.slice(0, 1)) {
       probes.push([
         SCAN_RULES.pathTraversal,
         'a path up to the root returned a system file',
@@ -464,8 +485,32 @@ async function probeInput(ctx: ScanContext, p: Prober, baseline: ScanResponse): 
       }
     }
   }
-  if (!point.likely) return false;
-  // Time-based: command first, then SQL.
+  // The quote differential on its own: a quote breaks the request (5xx) where two quotes and the plain value
+  // answer 2xx, and again when asked once more (not a passing fault). No database text and no boolean proof (a
+  // hidden error page, a query whose result the answer does not show), so it is reported at lower severity.
+  if (q && qq && q.status >= 500 && isSuccess(qq) && isSuccess(baseline)) {
+    const q2 = await p.send(`${v}'`);
+    const qq2 = await p.send(`${v}''`);
+    if (q2 && q2.status >= 500 && isSuccess(qq2))
+      return report(
+        SCAN_RULES.sqlInjection,
+        'likely: a quote broke the request twice (5xx) while two quotes and the plain value answered 2xx; no database error text or boolean proof',
+        q2,
+        `${v}'`,
+        { quoteStatus: q2.status, doubledQuoteStatus: qq2.status, confidence: 'medium' },
+        'medium',
+      );
+  }
+  return false;
+}
+
+/**
+ * Time-based probes (command first, then SQL), after every input's other probes: they cost a delay per
+ * request. Returns true when something was found.
+ */
+async function probeTimed(ctx: ScanContext, p: Prober, baseline: ScanResponse): Promise<boolean> {
+  const v = p.point.value;
+  const report = reporter(ctx, p);
   const baseline2 = await p.send(v);
   const baselineMs = Math.max(baseline.durationMs, baseline2?.durationMs ?? 0);
   const delayMs = ctx.timeDelayMs;
@@ -624,6 +669,7 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
     return found;
   };
   const objects: { point: InjectionPoint; p: Prober; baseline: ScanResponse }[] = [];
+  const timed: { point: InjectionPoint; p: Prober; baseline: ScanResponse }[] = [];
   let next = 0;
   const worker = async () => {
     while (next < points.length) {
@@ -659,9 +705,25 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
       const found = await probeInput(ctx, p, baseline);
       outcomes.push({ point, status: found ? 'finding' : 'tested' });
       if (!found && (point.in === 'json' || point.in === 'query')) objects.push({ point, p, baseline });
+      if (!found && point.likely) timed.push({ point, p, baseline });
     }
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  // Time-based probes only once every input had its cheaper ones, and not where the plain request is itself
+  // slow (a login hashing a password): there a delay costs most and proves least.
+  let nextTimed = 0;
+  const timedWorker = async () => {
+    while (nextTimed < timed.length) {
+      const { point, p, baseline } = timed[nextTimed++];
+      if (performance.now() > deadline || ctx.signal.aborted) continue;
+      if (baseline.durationMs > SLOW_BASELINE_MS) continue;
+      if (await probeTimed(ctx, p, baseline)) {
+        const i = outcomes.findIndex((o) => o.point === point);
+        if (i >= 0) outcomes[i] = { point, status: 'finding' };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, timedWorker));
   // Operator objects last (see probeObjects), within the same budget.
   let nextObject = 0;
   const objectWorker = async () => {
