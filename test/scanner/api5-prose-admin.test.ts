@@ -10,7 +10,9 @@ import { operationsFound, scanTwins } from './twins.ts';
  * `GET /accounts/{account_id}`, whose description alone says admins read any account. Vulnerable: the metrics
  * answer every user; the account read answers anyone, credentials or not. The account read is then no
  * function of the admin (what an anonymous caller gets is that object: API1/API2 territory), so API5 must not
- * report it, while the metrics are API5. Fixed twin: both refuse everyone but the admin.
+ * report it, while the metrics are API5. `GET /admin/users` is the admin's directory with personal data, refused
+ * to everyone else in both twins: what an admin function shows the admin is no API3 finding. Fixed twin: the
+ * metrics and the account read refuse everyone but the admin.
  */
 const OBJ = { type: 'object', properties: { id: { type: 'integer' }, owner: { type: 'string' } } };
 const SPEC = {
@@ -23,6 +25,17 @@ const SPEC = {
       get: {
         operationId: 'metrics',
         responses: { '200': { description: 'metrics', content: { 'application/json': { schema: OBJ } } } },
+      },
+    },
+    '/admin/users': {
+      get: {
+        operationId: 'directory',
+        responses: {
+          '200': {
+            description: 'every user, with personal data (the admin directory)',
+            content: { 'application/json': { schema: { type: 'array', items: { type: 'object' } } } },
+          },
+        },
       },
     },
     '/accounts/{account_id}': {
@@ -51,6 +64,11 @@ async function startOffice(fixed: boolean): Promise<{ url: string; server: Serve
       if (fixed && who !== 'root') return send(403, { message: 'admins only' });
       return send(200, { id: 1, owner: 'system', requests: 1234, errors: 5 });
     }
+    if (path === '/admin/users') {
+      // Both twins: the admin's directory, personal data included, refused to everyone else.
+      if (who !== 'root') return send(who ? 403 : 401, { message: 'admins only' });
+      return send(200, [{ id: 1, username: 'carol', ssn: '078-05-1120', email: 'carol@example.com' }]);
+    }
     const m = /^\/accounts\/(\d+)$/.exec(path);
     if (m) {
       if (fixed && who !== 'root') return send(who ? 403 : 401, { message: 'admins only' });
@@ -69,18 +87,21 @@ describe('API5 on a read that only its prose calls admin-only and anyone reads',
         { name: 'bob', headers: { 'x-token': 't-bob' } },
       ],
       admin: { name: 'root', headers: { 'x-token': 't-root' } },
-      checks: ['API5'],
+      checks: ['API5', 'API3'],
       ratePerSecond: 200,
     });
     results.vulnerable = scans.vulnerable.result;
     results.fixed = scans.fixed.result;
   });
 
+  const judged = (r: ScanResult) => operationsFound(r).filter((x) => /api5|sensitive/.test(x));
+
   test('reports the admin metrics, not the account read anonymous callers get too', () => {
-    assert.deepEqual(operationsFound(results.vulnerable), ['scan/api5-bfla metrics']);
+    assert.deepEqual(judged(results.vulnerable), ['scan/api5-bfla metrics']);
   });
 
-  test('finds nothing on the fixed twin', () => {
-    assert.deepEqual(operationsFound(results.fixed), []);
+  test("the admin's own directory is no sensitive-data finding; nothing on the fixed twin", () => {
+    assert.ok(results.vulnerable.stats.requests > 0);
+    assert.deepEqual(judged(results.fixed), []);
   });
 });
