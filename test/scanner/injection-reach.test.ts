@@ -68,6 +68,25 @@ const SPEC = {
         responses: ok,
       },
     },
+    '/catalog': {
+      get: {
+        operationId: 'catalog',
+        parameters: [q('q')],
+        responses: {
+          '200': {
+            description: 'items',
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'array',
+                  items: { type: 'object', properties: { id: { type: 'integer' }, label: text } },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
     '/slow': { get: { operationId: 'slow', parameters: [q('search')], responses: ok } },
     '/v1/members': { get: { operationId: 'members_v1', responses: list } },
     '/v2/members': { get: { operationId: 'members_v2', security: [{ bearer: [] }], responses: list } },
@@ -90,6 +109,9 @@ interface Office {
 async function startOffice(fixed: boolean): Promise<Office> {
   const db = new DatabaseSync(':memory:');
   db.exec("CREATE TABLE tags (tag TEXT); INSERT INTO tags VALUES ('red'), ('blue')");
+  db.exec(
+    "CREATE TABLE items (id INTEGER PRIMARY KEY, label TEXT); INSERT INTO items (label) VALUES ('a'), ('b'), ('c'), ('d'), ('e'), ('f')",
+  );
   const data = mkdtempSync(path.join(tmpdir(), 'office-rates-'));
   writeFileSync(path.join(data, '2026-12-06'), '{"eur":1}');
   const seen: string[] = [];
@@ -133,6 +155,26 @@ async function startOffice(fixed: boolean): Promise<Office> {
           ? word
           : word.replace(/\{\{\s*(\d+)\s*\*\s*(\d+)\s*\}\}/g, (_, a, b) => String(Number(a) * Number(b)));
         return send(res, 200, { card: `${rendered}, friend` });
+      }
+      case '/catalog': {
+        const term = p('q');
+        try {
+          const rows = fixed
+            ? db.prepare('SELECT id, label FROM items WHERE label LIKE ?').all(`%${term}%`)
+            : db.prepare(`SELECT id, label FROM items WHERE label LIKE '%${term}%'`).all();
+          // Shuffled, as rows come from a store with no defined order.
+          return send(
+            res,
+            200,
+            rows
+              .map((r) => [Math.random(), r] as const)
+              .sort((x, y) => x[0] - y[0])
+              .map(([, r]) => r),
+          );
+        } catch {
+          res.writeHead(500, { 'content-type': 'text/plain' });
+          return res.end('Internal Server Error');
+        }
       }
       case '/lookup':
         return send(res, 200, { results: [] });
@@ -183,6 +225,13 @@ describe('injection reach: quote differential, traversal beyond file names, own 
     assert.ok(f, 'no SQL injection on /audit');
     assert.equal(f.severity, 'medium');
     assert.match(f.message, /likely: a quote broke the request twice/);
+  });
+
+  test('tautologies that return longer lists than a contradiction prove it although the order varies', () => {
+    const f = runs.vulnerable.result.findings.find(
+      (x) => x.rule.id === 'scan/api8-sql-injection' && x.operation?.path === '/catalog',
+    );
+    assert.match(f?.message ?? '', /boolean-based/);
   });
 
   test('a day that names a cached file is traversed to /etc/passwd although its plain request fails', () => {

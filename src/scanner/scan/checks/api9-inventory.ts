@@ -198,7 +198,12 @@ export function retired(spec: ScanContext['spec'], op: Operation): string | unde
 /** `/api/v1/users` → version 1 and the path without it (`/api/users`); undefined for an unversioned path. */
 export function versionOf(path: string): { version: number; bare: string } | undefined {
   const m = /\/v(\d+)(?=\/|$)/i.exec(path);
-  return m ? { version: Number(m[1]), bare: path.replace(m[0], '') } : undefined;
+  return m ? { version: Number(m[1]), bare: unnamed(path.replace(m[0], '')) } : undefined;
+}
+
+/** A path template with its parameters unnamed (`/users/{id}` and `/users/{user_id}` are the same route). */
+function unnamed(path: string): string {
+  return path.replace(/\{[^}]*\}/g, '{}');
 }
 
 /**
@@ -216,7 +221,7 @@ export function olderVersions(ops: readonly Operation[]): [Operation, Operation]
     for (const op of reads) {
       if (op === old) continue;
       const v = versionOf(op.path);
-      if (v === undefined ? op.path === o.bare : v.bare === o.bare && v.version > best) {
+      if (v === undefined ? unnamed(op.path) === o.bare : v.bare === o.bare && v.version > best) {
         current = op;
         if (v === undefined) break;
         best = v.version;

@@ -470,7 +470,15 @@ async function probeInput(ctx: ScanContext, p: Prober, baseline: ScanResponse): 
           a.json !== undefined &&
           b.json !== undefined &&
           similarity(a.json, b.json) >= 0.9);
-      if (alike(rt1, t1, rt2, t2) && alike(rf, f1, plain, none) && !alike(rt1, t1, rf, f1)) {
+      // Or lists: both tautologies longer than both the contradiction and the no-match value. The order of the
+      // requests (tautology, contradiction, tautology, no match) keeps a list that only grows or only shrinks
+      // meanwhile (other clients, the scan's own creations) from passing.
+      const n = [rt1, rt2, rf, plain].map((r) => (Array.isArray(r.json) ? r.json.length : -1));
+      const longer =
+        [rt2, rf, plain].every((r) => r.status === rt1.status) &&
+        n.every((x) => x >= 0) &&
+        Math.min(n[0], n[1]) > Math.max(n[2], n[3]);
+      if (longer || (alike(rt1, t1, rt2, t2) && alike(rf, f1, plain, none) && !alike(rt1, t1, rf, f1))) {
         return report(
           rule,
           `${dialect} boolean-based: two tautologies answered alike and unlike a contradiction, which answered like no match`,
