@@ -105,7 +105,9 @@ export function createLeakScanner(enabled: readonly DetectorName[]): LeakScanner
           hit = true;
           return REDACTED;
         });
-        if (hit) (found ??= []).push(d.name);
+        if (!hit) continue;
+        if (found === undefined) found = [d.name];
+        else found.push(d.name);
       }
       return found === undefined ? undefined : { found, masked };
     },
