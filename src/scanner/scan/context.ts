@@ -27,6 +27,20 @@ export interface Observation {
   readonly check?: string;
 }
 
+/**
+ * An identity the scan's own probe made privileged (a `role: admin` its update of its own account stored) and
+ * could not set back: from then on it is no ordinary identity.
+ */
+export interface Elevation {
+  readonly identity: string;
+  /** What was stored and stays: `role="admin"`. */
+  readonly fields: readonly string[];
+  /** The probed operation, `PUT /users/{user_id}`. */
+  readonly operation: string;
+  /** How many observations there were when the probe was sent: the identity's later ones are an admin's. */
+  readonly since: number;
+}
+
 export interface FindingInput {
   readonly operation?: Operation;
   readonly message: string;
@@ -55,6 +69,10 @@ export interface ScanContext {
   readonly signal: AbortSignal;
   /** Responses seen so far (bounded), for passive checks. */
   readonly observations: readonly Observation[];
+  /** Identities the scan itself made privileged and could not set back, by name (see `Elevation`). */
+  readonly elevated?: ReadonlyMap<string, Elevation>;
+  /** Records such an identity: later checks no longer use it as an ordinary identity, the report warns. */
+  markElevated?(elevation: Elevation): void;
   report(rule: RuleInfo, input: FindingInput): void;
   /** Records what could not be tested and why (an operation, a rule, or both), for the coverage matrix. */
   note?(entry: { readonly operation?: Operation; readonly rule?: RuleInfo; readonly reason: string }): void;
@@ -64,9 +82,10 @@ export interface ScanContext {
     as?: Identity | null,
     /**
      * `burst`: past the rate limit (API4). `ownProfile`: a PUT/PATCH of the sender's own profile
-     * (`/users/me`), which the safety rule lets through for the mass-assignment probe only.
+     * (`/users/me`), which the safety rule lets through for the mass-assignment probe only. `restore`: sets
+     * back what such a probe stored, as the identity or the admin, on a path an `ownProfile` request touched.
      */
-    options?: { readonly burst?: boolean; readonly ownProfile?: boolean },
+    options?: { readonly burst?: boolean; readonly ownProfile?: boolean; readonly restore?: boolean },
   ): Promise<ScanResponse | undefined>;
 }
 

@@ -15,7 +15,7 @@ import { api8 } from './checks/api8-misconfiguration.ts';
 import { api9 } from './checks/api9-inventory.ts';
 import { api10 } from './checks/api10-unsafe-consumption.ts';
 import { createScanClient } from './client.ts';
-import { type Identity, makeFinding, type Observation, type ScanContext } from './context.ts';
+import { type Elevation, type Identity, makeFinding, type Observation, type ScanContext } from './context.ts';
 import { buildCoverage, type CoverageNote, type ScanCoverage, withReproduction } from './coverage.ts';
 import { discover } from './discover.ts';
 import { urlValues } from './harvest.ts';
@@ -139,6 +139,8 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
   const errors: { check: string; message: string }[] = [];
   const notes: CoverageNote[] = [];
   let loggedIn: { identities: Identity[]; admin?: Identity } = { identities: [] };
+  /** Identities the scan's own probes made privileged and could not set back (see `Elevation`). */
+  const elevated = new Map<string, Elevation>();
   let checksDone = 0;
   let objectsCreated = 0;
   const phases: { name: string; ms: number; requests: number }[] = [];
@@ -163,12 +165,28 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
       if (i.params) objects.setParams(i.name, i.params);
     }
 
-    const makeContext = (signal: AbortSignal): ScanContext => ({
+    /** Paths an identity's own-profile probe went to: the only ones a restore may write. */
+    const ownTouched = new Set<string>();
+    /**
+     * The ordinary identities a check gets: not those the scan made privileged (a later check would take an
+     * admin's answers for an ordinary user's), unless none is left (the checks then run, the report warns).
+     */
+    const ordinary = () => {
+      const left = identities.filter((i) => !elevated.has(i.name));
+      return left.length > 0 ? left : identities;
+    };
+    const makeContext = (signal: AbortSignal, noteAs?: string): ScanContext => ({
       spec,
       target: options.target,
       tls: options.ca ? { ca: options.ca, timeoutMs } : { timeoutMs },
       client,
-      identities,
+      identities: ordinary(),
+      elevated,
+      markElevated(e) {
+        if (!elevated.has(e.identity) && identities.some((i) => i.name === e.identity)) {
+          elevated.set(e.identity, e);
+        }
+      },
       ...(admin ? { admin } : {}),
       allowDestructive: options.allowDestructive === true,
       timeDelayMs,
@@ -181,28 +199,40 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
         if (!findings.has(f.fingerprint)) findings.set(f.fingerprint, f);
       },
       note(entry) {
-        if (notes.length < 5000) notes.push({ check: current, ...entry });
+        if (notes.length < 5000) notes.push({ check: noteAs ?? current, ...entry });
       },
       async send(req, as, sendOptions) {
         // The safety rule, enforced here for every check: PUT, PATCH and DELETE go only to objects the scan
         // created, unless the user allowed destructive requests.
         // One exception: the mass-assignment probe of an ordinary identity may PUT or PATCH its own profile
         // (`/users/me`, or `/users/6` when its token or login answer says it is user 6), never DELETE it; no
-        // other check (injection payloads!) may touch the profile.
+        // other check (injection payloads!) may touch the profile. What that probe stored is set back with
+        // `restore`, by the identity or the admin, on a path such a probe went to, never with DELETE.
+        const bare = req.path.split('?')[0];
+        const ownProfile =
+          sendOptions?.ownProfile === true &&
+          req.method !== 'DELETE' &&
+          as !== undefined &&
+          as !== null &&
+          identities.includes(as) &&
+          (isOwnProfile(req.path) || isOwnAccount(req.path, as));
+        const restore =
+          sendOptions?.restore === true &&
+          req.method !== 'DELETE' &&
+          as !== undefined &&
+          as !== null &&
+          (identities.includes(as) || as === admin) &&
+          ownTouched.has(bare);
         if (
           DESTRUCTIVE.has(req.method) &&
           !options.allowDestructive &&
-          !objects.isScanCreated(req.path.split('?')[0]) &&
-          !(
-            sendOptions?.ownProfile === true &&
-            req.method !== 'DELETE' &&
-            as &&
-            identities.includes(as) &&
-            (isOwnProfile(req.path) || isOwnAccount(req.path, as))
-          )
+          !objects.isScanCreated(bare) &&
+          !ownProfile &&
+          !restore
         ) {
           return undefined;
         }
+        if (ownProfile && ownTouched.size < 1000) ownTouched.add(bare);
         req = inDeclaredEncoding(spec, req, req.operation);
         const res = await client.trySend(req, {
           session: as?.session,
@@ -272,8 +302,9 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
       progress();
     }
     current = 'passive';
-    const passive = makeContext(new AbortController().signal);
     for (const check of checks) {
+      // Notes of a passive judgment belong to its check's column of the matrix.
+      const passive = makeContext(new AbortController().signal, check.id);
       try {
         check.passive?.(passive);
       } catch (err) {
@@ -321,7 +352,15 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     errors,
     phases,
     coverage: covered.coverage,
-    warnings: covered.warnings,
+    warnings: [...elevationWarnings(elevated), ...covered.warnings],
     targetOutages,
   };
+}
+
+/** One loud line per identity the scan made privileged and could not set back. */
+export function elevationWarnings(elevated: ReadonlyMap<string, Elevation>): string[] {
+  return [...elevated.values()].map(
+    (e) =>
+      `IDENTITY ELEVATED BY THE SCAN: ${e.identity} kept ${e.fields.join(', ')} stored by the scan's probe of ${e.operation}, and setting it back could not be confirmed; later checks did not use ${e.identity} as an ordinary identity (what it saw afterwards is an admin's view). Reset that account on the target by hand.`,
+  );
 }

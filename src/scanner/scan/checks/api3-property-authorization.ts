@@ -515,11 +515,21 @@ async function massAssignment(ctx: ScanContext, probe: Probe): Promise<void> {
   let control: Promise<Sent | undefined> | undefined = probe.target
     ? Promise.resolve(send(fresh(probe.base)))
     : undefined;
+  // An update's record as it was, to set back what the probe stores (the identity's own account, often).
+  let original: Record<string, unknown> | undefined;
+  let lastWrite: ScanResponse | undefined;
+  const readOwn = async (who: Identity): Promise<Record<string, unknown> | undefined> => {
+    const r = probe.read ? await ctx.send(probe.read, who) : lastWrite;
+    return isSuccess(r) && r.json !== undefined ? recordsOf(r.json, [])[0] : undefined;
+  };
   if (control) {
     // The same object is read back after the probe: the control's views must be taken before it.
     const c = await control;
     if (c) await Promise.all([viewsOf(c, false), viewsOf(c, true)]);
+    lastWrite = c?.res;
+    original = await readOwn(as);
   }
+  const since = ctx.observations.length;
   // Our record is the one carrying the unique values of its own body (the control's never has the marker).
   const markersOf = (body: Record<string, unknown>) => uniqueStrings(body);
   const shown = (sent: Sent, views: Views, name: string) =>
@@ -564,11 +574,105 @@ async function massAssignment(ctx: ScanContext, probe: Probe): Promise<void> {
     }
   }
   if (stored.length === 0 || !evidence) return;
+  // An update changed the identity's own record: set back what it stored, at once.
+  const target = probe.target;
+  const restored = target
+    ? await restoreOwn(ctx, {
+        as,
+        op,
+        originals: Object.fromEntries(
+          stored.filter((n) => n !== 'portcullisProbe').map((n) => [n, original?.[n]]),
+        ),
+        stored: injected,
+        privileged: stored.filter((n) => why[n] === 'privileged value'),
+        write: async (values, who) => {
+          lastWrite = await ctx.send({ ...target, body: { ...probe.base, ...values } }, who, {
+            restore: true,
+          });
+          return lastWrite;
+        },
+        read: readOwn,
+        since,
+      })
+    : [];
   ctx.report(SCAN_RULES.massAssignment, {
     operation: op,
     message: `${op.method} ${op.path} stored fields a client must not set: ${stored.map((n) => `${n} (${why[n]})`).join(', ')}.`,
-    evidence: evidenceOf(evidence.res, { fields: stored, identity: as.name }),
+    evidence: evidenceOf(evidence.res, {
+      fields: stored,
+      identity: as.name,
+      ...(restored.length > 0 ? { restored } : {}),
+    }),
   });
+}
+
+/**
+ * Names whose stored value makes an account privileged: when the scan stored one on an identity's own account
+ * and cannot set it back, that identity is no ordinary identity any more.
+ */
+const ELEVATING =
+  /^(roles?|user_?roles?|is_?admin|admin|is_?super_?user|is_?staff|permissions?|scopes?|privileges?|groups?|access_?level|permission_?level|account_?(type|role|level)|user_?(type|level))$/i;
+
+/** The same value, as JSON or as text (a query parameter reads back as a number or a boolean). */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (JSON.stringify(a) === JSON.stringify(b)) return true;
+  return (
+    a !== null && b !== null && typeof a !== 'object' && typeof b !== 'object' && String(a) === String(b)
+  );
+}
+
+/**
+ * Sets back what a probe stored on the identity's own account (or object): the same operation with the
+ * original values (null for a field the record did not show), as the identity, then as the admin when the
+ * identity cannot (any more); each write is confirmed by reading the record back. A privilege-like field that
+ * cannot be set back (the writes refused, the read-back different) marks the identity elevated: later checks
+ * no longer take it for an ordinary identity. Returns the fields set back.
+ */
+async function restoreOwn(
+  ctx: ScanContext,
+  input: {
+    readonly as: Identity;
+    readonly op: Operation;
+    /** The fields the probe stored, with their values before it (undefined: the record did not show it). */
+    readonly originals: Readonly<Record<string, unknown>>;
+    /** What the probe stored, for the warning. */
+    readonly stored: Readonly<Record<string, unknown>>;
+    /** Fields stored with a privileged value (beside the ELEVATING names). */
+    readonly privileged: readonly string[];
+    readonly write: (values: Record<string, unknown>, who: Identity) => Promise<ScanResponse | undefined>;
+    readonly read: (who: Identity) => Promise<Record<string, unknown> | undefined>;
+    /** The observation count when the probe was sent. */
+    readonly since: number;
+  },
+): Promise<string[]> {
+  const { as, op, originals } = input;
+  // A field the record did not show before is set back to null (absent and null alike grant nothing).
+  const known = Object.fromEntries(Object.entries(originals).map(([k, v]) => [k, v ?? null]));
+  const restored = new Set<string>();
+  for (const who of [as, ...(ctx.admin ? [ctx.admin] : [])]) {
+    const pending = Object.fromEntries(Object.entries(known).filter(([k]) => !restored.has(k)));
+    if (Object.keys(pending).length === 0) break;
+    const res = await input.write(pending, who);
+    if (!isSuccess(res) || looksRefused(res)) continue;
+    const after = (await input.read(as)) ?? (who === as ? undefined : await input.read(who));
+    if (!after) continue;
+    for (const [k, v] of Object.entries(pending)) {
+      const now = after[k];
+      if (v === null ? now === null || now === undefined || now === '' : sameValue(now, v)) restored.add(k);
+    }
+  }
+  const kept = Object.keys(originals).filter(
+    (k) => !restored.has(k) && (ELEVATING.test(k) || input.privileged.includes(k)),
+  );
+  if (kept.length > 0) {
+    ctx.markElevated?.({
+      identity: as.name,
+      fields: kept.map((k) => `${k}=${JSON.stringify(input.stored[k])}`),
+      operation: `${op.method} ${op.path}`,
+      since: input.since,
+    });
+  }
+  return [...restored];
 }
 
 /** Fields a read shows that are identifiers or timestamps: not worth writing. */
@@ -723,6 +827,7 @@ async function readBackAssignment(ctx: ScanContext, op: Operation, as: Identity)
   if (fields.length > 1) for (const k of fields) attempts.push({ [k]: extra[k] });
   const stored = new Set<string>();
   let evidence: ScanResponse | undefined;
+  const since = ctx.observations.length;
   for (const body of attempts) {
     if (fields.length === 0 || Object.keys(body).every((k) => stored.has(k) || !(k in extra))) continue;
     const res = await ctx.send({ ...req, body }, as, { ownProfile: true });
@@ -739,10 +844,25 @@ async function readBackAssignment(ctx: ScanContext, op: Operation, as: Identity)
     if (stored.size === fields.length || (now.length > 0 && body === attempts[0])) break;
   }
   if (!evidence || stored.size === 0) return;
+  // Set back what was stored (a flipped `is_admin` of the identity's own profile included).
+  const restored = await restoreOwn(ctx, {
+    as,
+    op,
+    originals: Object.fromEntries([...stored].map((k) => [k, current[k]])),
+    stored: extra,
+    privileged: [],
+    write: (values, who) => ctx.send({ ...req, body: values }, who, { restore: true }),
+    read: () => read(),
+    since,
+  });
   ctx.report(SCAN_RULES.massAssignment, {
     operation: op,
     message: `${op.method} ${op.path} stored fields its request does not declare, taken from what the object shows and confirmed by reading it back: ${[...stored].map((n) => `${n} (undeclared, shown by reads)`).join(', ')}.`,
-    evidence: evidenceOf(evidence, { fields: [...stored], identity: as.name }),
+    evidence: evidenceOf(evidence, {
+      fields: [...stored],
+      identity: as.name,
+      ...(restored.length > 0 ? { restored } : {}),
+    }),
   });
 }
 
@@ -810,6 +930,7 @@ async function queryMassAssignment(
   const before = await ctx.send(read, as);
   if (!isSuccess(before)) return;
   const probe = { ...target, path: withQuery(target.path, injected) };
+  const since = ctx.observations.length;
   const res = await ctx.send(probe, as, ownProfile);
   if (!isSuccess(res) || looksRefused(res)) return;
   const after = await ctx.send(read, as);
@@ -819,10 +940,33 @@ async function queryMassAssignment(
   const same = (v: unknown, want: string) => v !== undefined && v !== null && String(v) === want;
   const stored = Object.keys(injected).filter((n) => same(now[n], injected[n]) && !same(was[n], injected[n]));
   if (stored.length === 0) return;
+  // Set back what was stored on the identity's own object (its role, often), as it was before the probe.
+  const restored = await restoreOwn(ctx, {
+    as,
+    op,
+    originals: Object.fromEntries(stored.map((n) => [n, was[n]])),
+    stored: injected,
+    privileged: stored.filter((n) => why[n] === 'privileged value'),
+    write: (values, who) => {
+      const text = Object.fromEntries(
+        Object.entries(values).map(([k, v]) => [k, v === null || v === undefined ? '' : String(v)]),
+      );
+      return ctx.send({ ...target, path: withQuery(target.path, text) }, who, { restore: true });
+    },
+    read: async (who) => {
+      const again = await ctx.send(read, who);
+      return isSuccess(again) ? recordsOf(again.json, [])[0] : undefined;
+    },
+    since,
+  });
   ctx.report(SCAN_RULES.massAssignment, {
     operation: op,
     message: `${op.method} ${op.path}${served} stored query parameters a client must not set: ${stored.map((n) => `${n} (${why[n]})`).join(', ')}.`,
-    evidence: evidenceOf(res, { fields: stored, identity: as.name }),
+    evidence: evidenceOf(res, {
+      fields: stored,
+      identity: as.name,
+      ...(restored.length > 0 ? { restored } : {}),
+    }),
   });
 }
 
@@ -932,7 +1076,8 @@ export const api3: Check = {
       }
     }
     const none = new Set<string>();
-    for (const { operation: op, response, identity } of ctx.observations) {
+    const notJudged = new Set<string>();
+    for (const [index, { operation: op, response, identity }] of ctx.observations.entries()) {
       if (!op || response.status < 200 || response.status >= 300 || response.json === undefined) continue;
       const schema = responseSchema(op, response.status);
       const extras: Extra[] = [];
@@ -949,6 +1094,20 @@ export const api3: Check = {
       // An admin's own view of an admin operation (a user directory with personal data) is its purpose; the same
       // answer to an ordinary identity is reported from that identity's observation.
       if (identity !== undefined && identity === ctx.admin?.name && isAdminOperation(op)) continue;
+      // An identity the scan's own probe made privileged (and could not set back) sees what an admin sees:
+      // from then on its answers are no ordinary identity's.
+      const elevation = identity !== undefined ? ctx.elevated?.get(identity) : undefined;
+      if (elevation !== undefined && index >= elevation.since) {
+        if (!notJudged.has(op.id) && notJudged.size < 1000) {
+          notJudged.add(op.id);
+          ctx.note?.({
+            operation: op,
+            rule: SCAN_RULES.sensitiveData,
+            reason: `${identity}'s answers not judged after the scan's probe of ${elevation.operation} made it privileged (${elevation.fields.join(', ')}; not set back)`,
+          });
+        }
+        continue;
+      }
       const found: string[] = [];
       const own = (identity !== undefined ? sent.get(identity) : undefined) ?? none;
       sensitive(response.json, '', (p) => schema !== undefined && !extraPointers.has(p), found, own);
