@@ -260,6 +260,8 @@ let tokens: Token[] = [];
 let count = 0;
 let pool: Array<{ k: Kind; v: string }> = [];
 let pooled = 0;
+/** The most pool slots any reading of the current value used: a later reading may use fewer. */
+let pooledMost = 0;
 const KEEP_TOKENS = 4096;
 
 function push(t: Token): void {
@@ -288,10 +290,19 @@ function release(): void {
   } else {
     // Slots from `count` on are empty already.
     tokens.fill(undefined as unknown as Token, 0, count);
-    for (let i = 0; i < pooled; i++) pool[i].v = '';
+    const used = Math.max(pooled, pooledMost);
+    for (let i = 0; i < used; i++) pool[i].v = '';
   }
   count = 0;
   pooled = 0;
+  pooledMost = 0;
+}
+
+/** For tests: how many pool slots still hold client text (0 once `detectSqli` has returned). */
+export function pooledTextCount(): number {
+  let n = 0;
+  for (const t of pool) if (t.v !== '') n++;
+  return n;
 }
 
 /**
@@ -302,6 +313,7 @@ function release(): void {
 function tokenize(s: string, quote: number): Token[] {
   const before = count;
   count = 0;
+  if (pooled > pooledMost) pooledMost = pooled;
   pooled = 0;
   let i = s.length;
   if (quote !== 0) {
