@@ -28,6 +28,8 @@ interface Stacks {
   names: string[];
   frameParents: number[];
   frameKeys: Array<string | number | null>;
+  /** Each frame's pointer once built (a deep body asks for the same prefixes again and again). */
+  framePointers: Array<string | undefined>;
 }
 const KEEP_STACK = 1024;
 const newStacks = (): Stacks => ({
@@ -37,6 +39,7 @@ const newStacks = (): Stacks => ({
   names: [],
   frameParents: [],
   frameKeys: [],
+  framePointers: [],
 });
 let spare: Stacks | undefined = newStacks();
 
@@ -61,6 +64,7 @@ export function scanJson(
     stacks.keys.fill(null);
     stacks.names.fill('');
     stacks.frameKeys.fill(null);
+    stacks.framePointers.fill(undefined);
     if (
       stacks.values.length <= KEEP_STACK &&
       stacks.names.length <= KEEP_STACK &&
@@ -73,12 +77,26 @@ export function scanJson(
 /** The RFC 6901 pointer of the value at `key` in the container of `frame` ('' for the root). */
 function pointerOf(stacks: Stacks, frame: number, key: string | number | null): string {
   if (key === null) return '';
-  const { frameParents, frameKeys } = stacks;
-  let p = `/${typeof key === 'number' ? key : escapePointer(key)}`;
-  for (let f = frame; f >= 0; f = frameParents[f]) {
-    const k = frameKeys[f];
-    if (k === null) break;
-    p = `/${typeof k === 'number' ? k : escapePointer(k)}${p}`;
+  return `${framePointer(stacks, frame)}/${typeof key === 'number' ? key : escapePointer(key)}`;
+}
+
+/**
+ * The pointer of the container of `frame`, built once per frame and scan: the frames above it without one
+ * are collected first, then built top down, each from its parent's (no recursion, however deep the body).
+ */
+function framePointer(stacks: Stacks, frame: number): string {
+  const { frameParents, frameKeys, framePointers } = stacks;
+  let f = frame;
+  const chain: number[] = [];
+  while (f >= 0 && framePointers[f] === undefined && frameKeys[f] !== null) {
+    chain.push(f);
+    f = frameParents[f];
+  }
+  let p = f >= 0 ? (framePointers[f] ?? '') : '';
+  for (let i = chain.length - 1; i >= 0; i--) {
+    const k = frameKeys[chain[i]] as string | number;
+    p = `${p}/${typeof k === 'number' ? k : escapePointer(k)}`;
+    framePointers[chain[i]] = p;
   }
   return p;
 }
