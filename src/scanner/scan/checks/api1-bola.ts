@@ -30,6 +30,7 @@ import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, resolveSchema, sampleValue, schemaType } from '../schema.ts';
 import { accountParam, selfAccount } from '../self.ts';
 import { similarity } from '../similarity.ts';
+import { replayAccounts } from './api1-accounts.ts';
 import { changedValue, recordFor, shownFields } from './api3-property-authorization.ts';
 
 const SAME_OBJECT = 0.8;
@@ -686,7 +687,11 @@ export const api1: Check = {
   rules: [SCAN_RULES.bolaRead, SCAN_RULES.bolaWrite, SCAN_RULES.bolaDelete],
   async run(ctx) {
     const [a, b] = ctx.identities;
-    if (!a || !b) return;
+    if (!a) return;
+    if (!b) {
+      await replayAccounts(ctx, a);
+      return;
+    }
     const tested = new Set<string>();
     await replayReads(ctx, a, b, tested);
     await replayReads(ctx, b, a, tested);
@@ -699,5 +704,7 @@ export const api1: Check = {
     await foreignReferences(ctx, a, b);
     // B deletes A's objects only: B's stay for the checks that follow.
     await replayDeletes(ctx, a, b);
+    // B changes and deletes an account the scan registered (users' accounts are often their only objects).
+    await replayAccounts(ctx, b);
   },
 };

@@ -1,0 +1,252 @@
+/**
+ * API1 on user accounts: many user-centric APIs let an ordinary user make no object but its own account
+ * (`POST /register`), so the only victim the scan may touch is an account it registers itself. The scan
+ * registers a throwaway account V (unique name, strong random password), logs in as V to learn V's id (its
+ * token's claims, its login answer, or the registration answer), records V as a scan-created object, and then
+ * an ordinary identity B changes V's account (a marker in a free-text field, never the password, user name or
+ * a privileged field) and finally deletes it through the documented item operations (`/users/{id}`,
+ * `/users/{username}`). Reported only when confirmed: the marker is read back on V's record (as V, else the
+ * admin), or V's record is gone after the delete (404 or empty) or V can no longer log in. V reading its own
+ * record first is the control (the item operation works at all). Never the given identities' accounts.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Operation } from '../../../core/api-document.ts';
+import type { ScanResponse } from '../client.ts';
+import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
+import { loginOutcome, loginRequest, signedIn } from '../login.ts';
+import { bodySchema, isExcluded, type PlannedRequest, planRequest } from '../planner.ts';
+import { SCAN_RULES } from '../rules.ts';
+import { propertiesOf, sampleValue } from '../schema.ts';
+import { accountParam, selfIds } from '../self.ts';
+import { findLoginTarget } from './api2-authentication.ts';
+import { refusedIn200, registration } from './api5-function-authorization.ts';
+
+const PASSWORD = /pass(word)?|passwd|pwd|secret/i;
+const NAME_FIELD = /^(user_?name|login|handle|name)$/i;
+const MAIL_FIELD = /mail/i;
+const PRIVILEGED =
+  /admin|role|permission|scope|verified|staff|superuser|active|enabled|api_?key|token|group/i;
+
+/** A 2xx answer that shows no object: no body, `null`, `{}` or `[]`. */
+function isEmpty(res: ScanResponse): boolean {
+  const text = res.text.trim();
+  if (text === '' || text === 'null') return true;
+  const body = res.json;
+  if (Array.isArray(body)) return body.length === 0;
+  return body !== null && typeof body === 'object' && Object.keys(body).length === 0;
+}
+
+/** The item operations of an account: the account parameter is the path's last segment (`/users/{user_id}`). */
+function accountItems(ctx: ScanContext): Operation[] {
+  return ctx.spec.operations.filter((op) => {
+    if (isExcluded(op) || !['GET', 'PUT', 'PATCH', 'DELETE'].includes(op.method)) return false;
+    const param = accountParam(op.path);
+    return param !== undefined && op.path.replace(/\/$/, '').endsWith(`/{${param}}`);
+  });
+}
+
+/** The record in an answer that carries a value (top level, under `user`/`data`, or one level down). */
+function recordWith(view: unknown, value: string): Record<string, unknown> | undefined {
+  if (view === null || typeof view !== 'object' || Array.isArray(view)) return undefined;
+  const r = view as Record<string, unknown>;
+  if (Object.values(r).some((v) => v === value)) return r;
+  for (const v of Object.values(r)) {
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+      const hit = recordWith(v, value);
+      if (hit) return hit;
+    }
+  }
+  return undefined;
+}
+
+interface Victim {
+  readonly identity: Identity;
+  readonly name: string;
+  readonly ids: readonly string[];
+  readonly relogin: () => Promise<boolean>;
+}
+
+/** Registers V and logs in as V; undefined when either does not work. */
+async function registerVictim(ctx: ScanContext): Promise<Victim | undefined> {
+  const op = registration(ctx);
+  const t = findLoginTarget(ctx);
+  if (!op || !t || op === t.op) return undefined;
+  const schema = bodySchema(op);
+  const props = Object.keys(propertiesOf(ctx.spec, schema));
+  const sample = sampleValue(ctx.spec, schema);
+  if (sample === null || typeof sample !== 'object' || Array.isArray(sample)) return undefined;
+  const tag = randomBytes(5).toString('hex');
+  const name = `pcv${tag}`;
+  const email = `pcv${tag}@example.com`;
+  const password = `Pc-${randomBytes(12).toString('base64url')}-9a`;
+  const body: Record<string, unknown> = { ...(sample as Record<string, unknown>) };
+  for (const k of props) {
+    if (PASSWORD.test(k)) body[k] = password;
+    else if (MAIL_FIELD.test(k)) body[k] = email;
+    else if (NAME_FIELD.test(k)) body[k] = name;
+  }
+  const loginField = t.userField;
+  const loginValue = MAIL_FIELD.test(loginField) && !props.some((k) => NAME_FIELD.test(k)) ? email : name;
+  const reg = await ctx.send(planRequest(ctx.spec, op, ctx.objects, { body }), null);
+  if (!isSuccess(reg) || refusedIn200(reg)) return undefined;
+  const loginAs = () =>
+    ctx.send(
+      {
+        ...loginRequest(t.flow, { [loginField]: loginValue, [t.passwordField]: password }),
+        ...(t.op ? { operation: t.op } : {}),
+      },
+      null,
+    );
+  const login = await loginAs();
+  if (!login || !signedIn(t.flow, login)) return undefined;
+  const outcome = loginOutcome(t.flow, login);
+  const session = { name, headers: {} as Record<string, string>, cookies: new Map<string, string>() };
+  if (outcome.token !== undefined) session.headers.authorization = `Bearer ${outcome.token}`;
+  const identity: Identity = {
+    name,
+    session,
+    ...(outcome.token !== undefined ? { token: outcome.token } : {}),
+    login: { path: t.flow.path, flow: t.flow, body: { [loginField]: loginValue }, answer: login.json },
+  };
+  const ids = new Set<string>();
+  const fromAnswer = recordWith(reg.json, name) ?? recordWith(reg.json, email);
+  for (const key of ['id', 'user_id', 'userId', 'uid', '_id', 'uuid']) {
+    const v = fromAnswer?.[key];
+    if (typeof v === 'string' || typeof v === 'number') ids.add(String(v));
+  }
+  for (const id of selfIds(identity)) if (id !== name && id !== email) ids.add(id);
+  return {
+    identity,
+    name,
+    ids: [...ids],
+    relogin: async () => signedIn(t.flow, await loginAs()),
+  };
+}
+
+/** The concrete request of an item operation on V's account. */
+function itemRequest(ctx: ScanContext, op: Operation, value: string, body?: unknown): PlannedRequest {
+  const param = accountParam(op.path)!;
+  return planRequest(ctx.spec, op, ctx.objects, {
+    params: { [param]: value },
+    ...(body !== undefined ? { body } : {}),
+  });
+}
+
+/** The body of an update: a marker in free text; no password, user name, e-mail or privileged field. */
+function updateBody(ctx: ScanContext, op: Operation, marker: string): unknown {
+  const schema = bodySchema(op);
+  if (!schema) return undefined;
+  const props = propertiesOf(ctx.spec, schema);
+  const sample = sampleValue(ctx.spec, schema);
+  const out: Record<string, unknown> = {};
+  let marked = false;
+  const base = sample !== null && typeof sample === 'object' ? (sample as Record<string, unknown>) : {};
+  for (const [k, value] of Object.entries(base)) {
+    if (PASSWORD.test(k) || PRIVILEGED.test(k) || NAME_FIELD.test(k)) continue;
+    if (MAIL_FIELD.test(k)) continue;
+    if (
+      typeof value === 'string' &&
+      props[k] &&
+      props[k].enum === undefined &&
+      props[k].format === undefined
+    ) {
+      out[k] = marker;
+      marked = true;
+    } else out[k] = value;
+  }
+  if (!marked) {
+    // No free-text field: the marker as an e-mail address of V's.
+    const mail = Object.keys(props).find((k) => MAIL_FIELD.test(k));
+    if (mail === undefined) return undefined;
+    out[mail] = `${marker}@example.com`;
+  }
+  return out;
+}
+
+/**
+ * B reads, changes and finally deletes V's account. Called at the end of API1 (the delete is the scan's last
+ * use of V).
+ */
+export async function replayAccounts(ctx: ScanContext, attacker: Identity): Promise<void> {
+  const items = accountItems(ctx);
+  if (!items.some((op) => op.method !== 'GET')) return;
+  const v = await registerVictim(ctx);
+  if (!v) return;
+  const reads = items.filter((op) => op.method === 'GET');
+  // V's item paths: each item template with each of V's ids (or its name for `{username}`), kept only when V
+  // can read itself there (the control); recorded as scan-created objects so the safety rule lets B touch them.
+  const paths = new Map<string, { value: string; read?: PlannedRequest }>();
+  for (const op of items) {
+    const param = accountParam(op.path)!;
+    const values = /name/i.test(param) ? [v.name] : v.ids;
+    for (const value of values) {
+      const read = reads.find((r) => r.path === op.path);
+      const key = `${op.path}\u0000${value}`;
+      if (paths.has(key)) continue;
+      const readReq = read ? itemRequest(ctx, read, value) : undefined;
+      if (readReq) {
+        const mine = await ctx.send(readReq, v.identity);
+        if (!isSuccess(mine) || isEmpty(mine) || !mine.text.includes(v.name)) continue;
+      }
+      paths.set(key, { value, ...(readReq ? { read: readReq } : {}) });
+      const concrete = itemRequest(ctx, op, value).path.split('?')[0];
+      const collection = op.path.slice(0, op.path.lastIndexOf('/'));
+      ctx.objects.add({
+        collection,
+        path: concrete,
+        id: value,
+        owner: v.name,
+        body: null,
+        createdBy: op,
+      });
+    }
+  }
+  const readBack = async (req: PlannedRequest | undefined): Promise<ScanResponse | undefined> => {
+    if (!req) return undefined;
+    const mine = await ctx.send(req, v.identity);
+    if (isSuccess(mine)) return mine;
+    return ctx.admin ? ctx.send(req, ctx.admin) : undefined;
+  };
+  for (const op of items) {
+    if (op.method !== 'PUT' && op.method !== 'PATCH') continue;
+    for (const [key, { value, read }] of paths) {
+      if (!key.startsWith(`${op.path}\u0000`)) continue;
+      const marker = `pcbola${randomBytes(4).toString('hex')}`;
+      const body = updateBody(ctx, op, marker);
+      if (body === undefined) continue;
+      const req = itemRequest(ctx, op, value, body);
+      const res = await ctx.send(req, attacker);
+      if (!isSuccess(res)) continue;
+      const after = await readBack(read);
+      if (!isSuccess(after) || !after.text.includes(marker)) continue;
+      ctx.report(SCAN_RULES.bolaWrite, {
+        operation: op,
+        message: `${attacker.name} changed another user's account (${v.name}, registered by the scan) at ${req.path}, and the change reads back on that account.`,
+        evidence: evidenceOf(res, { owner: v.name, attacker: attacker.name }),
+      });
+      break;
+    }
+  }
+  for (const op of items) {
+    if (op.method !== 'DELETE') continue;
+    for (const [key, { value, read }] of paths) {
+      if (!key.startsWith(`${op.path}\u0000`)) continue;
+      const req = itemRequest(ctx, op, value);
+      const res = await ctx.send(req, attacker);
+      if (!isSuccess(res)) continue;
+      const after = read ? await ctx.send(read, ctx.admin ?? v.identity) : undefined;
+      const gone =
+        (after !== undefined &&
+          (after.status === 404 || after.status === 410 || (isSuccess(after) && isEmpty(after)))) ||
+        !(await v.relogin());
+      if (!gone) continue;
+      ctx.objects.markDeleted(req.path.split('?')[0]);
+      ctx.report(SCAN_RULES.bolaDelete, {
+        operation: op,
+        message: `${attacker.name} deleted another user's account (${v.name}, registered by the scan) at ${req.path}.`,
+        evidence: evidenceOf(res, { owner: v.name, attacker: attacker.name, ownerReadAfter: after?.status }),
+      });
+      return;
+    }
+  }
+}
