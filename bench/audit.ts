@@ -68,14 +68,21 @@ const perf = (() => {
   }
 })();
 
+/** What the measuring wrappers cost by themselves, per run. */
+interface Wrapper {
+  readonly cpuS: number;
+  readonly wallS: number;
+}
+
 /**
- * Runs a command under perf (when it works), GNU time (when present) and a hard timeout; returns wall, CPU
- * (minus the wrappers' own, measured on `true`) and peak RSS.
+ * Runs a command under perf (when it works), GNU time (when present) and a hard timeout; returns wall and CPU
+ * (each minus the wrappers' own, measured on `true`: about 20 ms of wall that would otherwise count against
+ * the faster tool) and peak RSS.
  */
 function measure(
   cmd: string[],
   timeoutS: number,
-  wrapperCpuS = 0,
+  wrapper: Wrapper = { cpuS: 0, wallS: 0 },
 ): { m: Omit<Measure, 'results'>; stdout: string; code: number | null } {
   const timeFile = join(work, 'time.txt');
   const perfFile = join(work, 'perf.txt');
@@ -89,7 +96,7 @@ function measure(
     cwd: work,
     env,
   });
-  const wallS = (performance.now() - started) / 1000;
+  const wallS = Math.max(0, (performance.now() - started) / 1000 - wrapper.wallS);
   let cpuS: number | undefined;
   let rssMB: number | undefined;
   if (gnuTime && existsSync(timeFile)) {
@@ -108,7 +115,7 @@ function measure(
     if (Number.isFinite(ms)) cpuS = ms / 1000;
     rmSync(perfFile);
   }
-  if (cpuS !== undefined) cpuS = Math.max(0, cpuS - wrapperCpuS);
+  if (cpuS !== undefined) cpuS = Math.max(0, cpuS - wrapper.cpuS);
   const killed =
     r.status === 137 || r.signal === 'SIGKILL' || /Command terminated by signal 9/.test(r.stderr);
   return {
@@ -188,8 +195,8 @@ const spectralCmd = (s: { cli: string; ruleset: string }, spec: string) => [
   spec,
 ];
 
-function portcullisRun(spec: string, wrapperCpuS: number): Measure {
-  const { m, stdout } = measure(portcullisCmd(spec), 300, wrapperCpuS);
+function portcullisRun(spec: string, wrapper: Wrapper): Measure {
+  const { m, stdout } = measure(portcullisCmd(spec), 300, wrapper);
   try {
     const out = JSON.parse(stdout) as {
       findings: { occurrences?: unknown[] }[];
@@ -202,8 +209,8 @@ function portcullisRun(spec: string, wrapperCpuS: number): Measure {
   }
 }
 
-function spectralRun(spectral: { cli: string; ruleset: string }, spec: string, wrapperCpuS: number): Measure {
-  const { m, stdout } = measure(spectralCmd(spectral, spec), spectralTimeoutS, wrapperCpuS);
+function spectralRun(spectral: { cli: string; ruleset: string }, spec: string, wrapper: Wrapper): Measure {
+  const { m, stdout } = measure(spectralCmd(spectral, spec), spectralTimeoutS, wrapper);
   let results: number | undefined;
   try {
     results = (JSON.parse(stdout) as unknown[]).length;
@@ -237,15 +244,17 @@ for (const n of sizes) {
 
 const spectral = withSpectral ? installSpectral() : 'Spectral skipped (--no-spectral)';
 if (typeof spectral === 'string') console.log(spectral);
-// The wrappers' own CPU (perf, GNU time, timeout), subtracted from every run.
-const wrapperCpuS = median(
-  Array.from({ length: 5 }, () => measure(['true'], 10).m.cpuS ?? 0).filter((x) => x > 0),
-);
+// The wrappers' own CPU and wall time (perf, GNU time, timeout), subtracted from every run.
+const wrapperRuns = Array.from({ length: 5 }, () => measure(['true'], 10).m);
+const wrapper: Wrapper = {
+  cpuS: median(wrapperRuns.map((m) => m.cpuS ?? 0).filter((x) => x > 0)),
+  wallS: median(wrapperRuns.map((m) => m.wallS)),
+};
 // Untimed runs: they fill both tools' compile caches.
-portcullisRun(specs[0].file, 0);
-if (typeof spectral !== 'string') spectralRun(spectral, specs[0].file, 0);
+portcullisRun(specs[0].file, { cpuS: 0, wallS: 0 });
+if (typeof spectral !== 'string') spectralRun(spectral, specs[0].file, { cpuS: 0, wallS: 0 });
 console.log(
-  `Node ${process.version}; median of ${runs} Portcullis run(s) and ${spectralRuns} Spectral run(s) per spec, alternating; CPU = user + sys ${perf ? "from perf stat's task-clock" : gnuTime ? 'from GNU time' : 'unavailable'} (wrappers' own ${(wrapperCpuS * 1000).toFixed(1)} ms subtracted); peak RSS ${gnuTime ? 'from GNU time' : 'unavailable (no /usr/bin/time)'}; both tools as the command a user runs, with a warm Node compile cache.\n`,
+  `Node ${process.version}; median of ${runs} Portcullis run(s) and ${spectralRuns} Spectral run(s) per spec, alternating; CPU = user + sys ${perf ? "from perf stat's task-clock" : gnuTime ? 'from GNU time' : 'unavailable'} (wrappers' own ${(wrapper.cpuS * 1000).toFixed(1)} ms CPU and ${(wrapper.wallS * 1000).toFixed(1)} ms wall subtracted); peak RSS ${gnuTime ? 'from GNU time' : 'unavailable (no /usr/bin/time)'}; both tools as the command a user runs, with a warm Node compile cache.\n`,
 );
 
 const fmt = (m: Measure | undefined, what: 'wallS' | 'cpuS'): string => {
@@ -271,9 +280,9 @@ for (const s of specs) {
     // Alternate which tool goes first, so neither always runs on the other's warm page cache.
     const order = i % 2 === 0 ? ['p', 's'] : ['s', 'p'];
     for (const who of order) {
-      if (who === 'p' && i < runs) ps.push(portcullisRun(s.file, wrapperCpuS));
+      if (who === 'p' && i < runs) ps.push(portcullisRun(s.file, wrapper));
       if (who === 's' && typeof spectral !== 'string' && i < spectralRuns) {
-        const r = spectralRun(spectral, s.file, wrapperCpuS);
+        const r = spectralRun(spectral, s.file, wrapper);
         ss.push(r);
         if (r.note) break;
       }
