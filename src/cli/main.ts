@@ -143,7 +143,7 @@ for (const [name, command] of Object.entries(builtIn)) registerCommand(name, com
 function help(): string {
   // Each command's usage, with its summary on the next line: usages vary too much in length for columns.
   const lines = Object.values(commands).map((c) => `  ${c.usage}\n      ${c.summary}`);
-  return `Portcullis: API security gateway, monitor and scanner driven by OpenAPI.\n\nUsage:\n${lines.join('\n')}\n\nRun "portcullis COMMAND --help" for a command's options.\n`;
+  return `Portcullis: API security gateway, monitor and scanner driven by OpenAPI.\n\nUsage:\n${lines.join('\n')}\n\nRun "portcullis COMMAND --help" for a command's options, "portcullis --version" for the version.\n`;
 }
 
 function unknownCommand(text: string): void {
@@ -153,6 +153,11 @@ function unknownCommand(text: string): void {
 
 /** Entry point: maps errors to one readable line and an exit code. Only this function exits. */
 export async function main(argv: string[]): Promise<void> {
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V' || argv[0] === 'version')) {
+    const { packageVersion } = await import('../shared/package-version.ts');
+    process.stdout.write(`portcullis ${packageVersion() ?? 'unknown'} (Node ${process.versions.node})\n`);
+    return;
+  }
   // Only the module of the command asked for loads; a built-in command needs none, and the listings (help,
   // an unknown command) need them all.
   const { loadCommandModule, loadAllCommandModules } = await import('./commands/index.ts');

@@ -3,6 +3,7 @@
  * opened, no required flag asked for).
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { runCli } from '../kit/process.ts';
 
@@ -118,6 +119,15 @@ describe('portcullis --help', () => {
     const unknown = await cli(['help', 'nope']);
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /unknown command "nope"/);
+  });
+
+  test('--version, -V and version print the package version and the Node it runs on', async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+    for (const flag of ['--version', '-V', 'version']) {
+      const r = await cli([flag]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, `portcullis ${version} (Node ${process.versions.node})\n`);
+    }
   });
 
   test('an argument after -- is not a request for help', async () => {
