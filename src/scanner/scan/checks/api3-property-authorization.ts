@@ -63,6 +63,46 @@ const SENSITIVE_KEY =
 /** Never legitimately returned, declared or not. */
 const ALWAYS_SECRET =
   /pass|hash|salt|ssn|social|tax|card|cvv|cvc|private|api_?key|otp|mfa|totp|^pin$|reset_?(pin|code|token)/i;
+/**
+ * The business's own figures and notes, by name (`internal_notes`, `supplierCost`, `profit_margin`,
+ * `admin_notes`): not the caller's business, declared or not, when an ordinary or anonymous caller gets them
+ * with a value. Ids and flags (`internal_id`, `is_internal`) say nothing; shipping or total costs are the
+ * caller's own, so only a supplier's, a purchase or the wholesale cost counts.
+ */
+const INTERNAL_DATA =
+  /^(supplier|vendor|purchase|wholesale)_?(cost|price)$|^cost_?price$|^(profit|gross|net)?_?margins?$|^profits?$|^markup$|^(admin|staff|private)_?notes?$/i;
+const NOT_INTERNAL_DATA = /^(is_?)?internal$|^is_?internal|internal_?(id|ids|ref)$/i;
+
+/**
+ * Internal business data anywhere in a value: names with a number or string value, but not a string this
+ * caller sent itself (its own notes, or what the scan's probe wrote).
+ */
+function internalData(
+  value: unknown,
+  pointer: string,
+  out: string[],
+  own: ReadonlySet<string>,
+  depth = 0,
+): void {
+  if (depth > 8 || out.length > 20) return;
+  if (Array.isArray(value)) {
+    for (const item of value.slice(0, 20)) internalData(item, `${pointer}/*`, out, own, depth + 1);
+    return;
+  }
+  if (value === null || typeof value !== 'object') return;
+  for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
+    const p = `${pointer}/${key}`;
+    if (v !== null && typeof v === 'object') internalData(v, p, out, own, depth + 1);
+    else if (
+      (typeof v === 'number' ||
+        (typeof v === 'string' && v.trim() !== '' && !own.has(v) && !/^(pcinternal|portcullis)/.test(v))) &&
+      (INTERNAL.test(key) || /[a-z]Internal$/.test(key) || INTERNAL_DATA.test(key)) &&
+      !NOT_INTERNAL_DATA.test(key)
+    )
+      out.push(`${p} (internal business data by name)`);
+  }
+}
+
 /** Personal data that is legitimate when declared, but not when it leaks through an undeclared field. */
 const PERSONAL_KEY = /(e_?mail|phone|address|birth|dob|national_?id|passport)/i;
 const SENSITIVE_VALUE: readonly [string, RegExp][] = [
@@ -1111,12 +1151,14 @@ export const api3: Check = {
       const found: string[] = [];
       const own = (identity !== undefined ? sent.get(identity) : undefined) ?? none;
       sensitive(response.json, '', (p) => schema !== undefined && !extraPointers.has(p), found, own);
+      // The business's own notes and costs are the admin's to see; an ordinary or anonymous caller should not.
+      if (identity === undefined || identity !== ctx.admin?.name) internalData(response.json, '', found, own);
       const unique = [...new Set(found)];
       if (unique.length > 0 && !doneSensitive.has(op.id)) {
         doneSensitive.add(op.id);
         ctx.report(SCAN_RULES.sensitiveData, {
           operation: op,
-          message: `${op.method} ${op.path} returned secrets or personal data: ${unique.slice(0, 10).join(', ')}.`,
+          message: `${op.method} ${op.path} returned secrets, personal or internal data: ${unique.slice(0, 10).join(', ')}.`,
           evidence: {
             request: `${response.sent.method} ${response.sent.url}`,
             status: response.status,

@@ -1,6 +1,8 @@
 /**
- * API4 Unrestricted Resource Consumption: a page size of 100000, a 100000-character string in a create request,
- * and one bounded burst of 50 requests to a cheap read (the only requests that skip the scan's rate limit).
+ * API4 Unrestricted Resource Consumption: a page size of 100000 and of 1 (a list that answers more than one item
+ * to `limit=1` ignores its page size), a list that declares no paging answering 200 items or more, a
+ * 100000-character string in a create request, and one bounded burst of 50 requests to a cheap read (the only
+ * requests that skip the scan's rate limit).
  */
 import type { Operation } from '../../../core/api-document.ts';
 import type { Check } from '../check.ts';
@@ -10,6 +12,12 @@ import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, resolveSchema, sampleValue, schemaType } from '../schema.ts';
 
 const PAGE_PARAM = /^(limit|page_?size|per_?page|size|count|max(_?results)?|top|first|take|\$top)$/i;
+/** The names that can only mean "how many items in this page" (`size`, `count`, `first` may mean other things). */
+const LIMIT_PARAM = /^(limit|page_?size|per_?page|max_?results|\$?top)$/i;
+/** Any paging input: a list that declares one of these is paged by design, whatever its page holds. */
+const PAGING_PARAM = /page|limit|offset|cursor|size|after|before|skip|start|top|take|count|first/i;
+/** Items in one answer of a list without paging before it is reported (small lists are fine unpaged). */
+const NO_PAGING_ITEMS = 200;
 const HUGE_PAGE = '100000';
 const HUGE_STRING = 100_000;
 const BURST = 50;
@@ -24,10 +32,63 @@ function itemCount(body: unknown): number | undefined {
   return list?.length;
 }
 
+/** A declared page-size parameter asked for one item: more than one in the answer means it is not applied. */
+async function pageOfOne(ctx: ScanContext, op: Operation): Promise<void> {
+  const user = ctx.identities[0];
+  const param = op.parameters.find((p) => p.in === 'query' && LIMIT_PARAM.test(p.name));
+  if (!param) return;
+  const minimum = resolveSchema(ctx.spec, param.schema).minimum;
+  if (typeof minimum === 'number' && minimum > 1) return;
+  const req = planRequest(ctx.spec, op, ctx.objects, { owner: user.name, params: { [param.name]: '1' } });
+  const res = await ctx.send(req, user);
+  if (!isSuccess(res)) return;
+  const count = itemCount(res.json);
+  if (count === undefined || count <= 1) return;
+  ctx.report(SCAN_RULES.pageLimitIgnored, {
+    operation: op,
+    key: param.name,
+    message: `${op.method} ${op.path} answered ${count} items to ${param.name}=1.`,
+    evidence: evidenceOf(res, { parameter: param.name, items: count }),
+  });
+}
+
+/** The operation's documented success answer is a list: an array, or an object with an items-like array. */
+function documentsList(ctx: ScanContext, op: Operation): boolean {
+  const answer = op.responses['200'] ?? op.responses['2XX'];
+  const media = Object.entries(answer?.content ?? {}).find(([type]) => /json/i.test(type))?.[1];
+  if (media?.schema === undefined) return false;
+  const schema = resolveSchema(ctx.spec, media.schema);
+  if (schemaType(schema) === 'array') return true;
+  const props = propertiesOf(ctx.spec, schema);
+  return ['items', 'data', 'results', 'content'].some(
+    (name) => props[name] !== undefined && schemaType(resolveSchema(ctx.spec, props[name])) === 'array',
+  );
+}
+
+/** A list that declares no paging input at all, answering a very long list at once. */
+async function unpaged(ctx: ScanContext, op: Operation): Promise<void> {
+  if (!documentsList(ctx, op)) return;
+  if (op.parameters.some((p) => p.in === 'query' && PAGING_PARAM.test(p.name))) return;
+  if (op.parameters.some((p) => p.required && p.in !== 'path')) return;
+  const user = ctx.identities[0];
+  const req = planRequest(ctx.spec, op, ctx.objects, { owner: user.name });
+  if (req.invented.length > 0) return;
+  const res = await ctx.send(req, user);
+  if (!isSuccess(res)) return;
+  const count = itemCount(res.json);
+  if (count === undefined || count < NO_PAGING_ITEMS) return;
+  ctx.report(SCAN_RULES.noPagination, {
+    operation: op,
+    message: `${op.method} ${op.path} declares no paging parameter and answered ${count} items at once.`,
+    evidence: evidenceOf(res, { items: count }),
+  });
+}
+
 async function pageSize(ctx: ScanContext, op: Operation): Promise<void> {
   const user = ctx.identities[0];
   const param = op.parameters.find((p) => p.in === 'query' && PAGE_PARAM.test(p.name));
-  if (!param) return;
+  if (!param) return unpaged(ctx, op);
+  await pageOfOne(ctx, op);
   const req = planRequest(ctx.spec, op, ctx.objects, {
     owner: user.name,
     params: { [param.name]: HUGE_PAGE },
@@ -110,7 +171,13 @@ async function burst(ctx: ScanContext): Promise<void> {
 export const api4: Check = {
   id: 'API4',
   title: 'Unrestricted resource consumption',
-  rules: [SCAN_RULES.noRateLimit, SCAN_RULES.unboundedPageSize, SCAN_RULES.oversizedInput],
+  rules: [
+    SCAN_RULES.noRateLimit,
+    SCAN_RULES.unboundedPageSize,
+    SCAN_RULES.pageLimitIgnored,
+    SCAN_RULES.noPagination,
+    SCAN_RULES.oversizedInput,
+  ],
   async run(ctx) {
     if (!ctx.identities[0]) return;
     for (const op of ctx.spec.operations) {
