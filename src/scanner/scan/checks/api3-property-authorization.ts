@@ -77,29 +77,39 @@ const NOT_INTERNAL_DATA = /^(is_?)?internal$|^is_?internal|internal_?(id|ids|ref
  * Internal business data anywhere in a value: names with a number or string value, but not a string this
  * caller sent itself (its own notes, or what the scan's probe wrote).
  */
-function internalData(
-  value: unknown,
-  pointer: string,
-  out: string[],
-  own: ReadonlySet<string>,
-  depth = 0,
-): void {
-  if (depth > 8 || out.length > 20) return;
-  if (Array.isArray(value)) {
-    for (const item of value.slice(0, 20)) internalData(item, `${pointer}/*`, out, own, depth + 1);
-    return;
-  }
-  if (value === null || typeof value !== 'object') return;
-  for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
-    const p = `${pointer}/${key}`;
-    if (v !== null && typeof v === 'object') internalData(v, p, out, own, depth + 1);
-    else if (
+function internalData(value: unknown, pointer: string, out: string[], own: ReadonlySet<string>): void {
+  eachScalar(value, pointer, out, (key, v, p) => {
+    if (
       (typeof v === 'number' ||
         (typeof v === 'string' && v.trim() !== '' && !own.has(v) && !/^(pcinternal|portcullis)/.test(v))) &&
       (INTERNAL.test(key) || /[a-z]Internal$/.test(key) || INTERNAL_DATA.test(key)) &&
       !NOT_INTERNAL_DATA.test(key)
     )
       out.push(`${p} (internal business data by name)`);
+  });
+}
+
+/**
+ * Calls `visit` with each member of a value that is not an object (its name, value and pointer), 8 levels
+ * deep and 20 items of each array, until `out` holds more than 20 entries.
+ */
+function eachScalar(
+  value: unknown,
+  pointer: string,
+  out: readonly unknown[],
+  visit: (key: string, v: unknown, p: string) => void,
+  depth = 0,
+): void {
+  if (depth > 8 || out.length > 20) return;
+  if (Array.isArray(value)) {
+    for (const item of value.slice(0, 20)) eachScalar(item, `${pointer}/*`, out, visit, depth + 1);
+    return;
+  }
+  if (value === null || typeof value !== 'object') return;
+  for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
+    const p = `${pointer}/${key}`;
+    if (v !== null && typeof v === 'object') eachScalar(v, p, out, visit, depth + 1);
+    else visit(key, v, p);
   }
 }
 
@@ -162,40 +172,28 @@ function sensitive(
   declared: (p: string) => boolean,
   out: string[],
   own: ReadonlySet<string>,
-  depth = 0,
 ): void {
-  if (depth > 8 || out.length > 20) return;
-  if (Array.isArray(value)) {
-    for (const item of value.slice(0, 20)) sensitive(item, `${pointer}/*`, declared, out, own, depth + 1);
-    return;
-  }
-  if (value === null || typeof value !== 'object') return;
-  for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
-    const p = `${pointer}/${key}`;
-    if (v !== null && typeof v === 'object') {
-      sensitive(v, p, declared, out, own, depth + 1);
-      continue;
-    }
-    if (v === null || v === '' || v === undefined) continue;
+  eachScalar(value, pointer, out, (key, v, p) => {
+    if (v === null || v === '' || v === undefined) return;
     if (SENSITIVE_KEY.test(key)) {
       // What this caller wrote itself (the secret note of its own book) is its data, not a leak; a password
       // never comes back, whoever sent it.
-      if (typeof v === 'string' && own.has(v) && !/pass|hash|salt/i.test(key)) continue;
+      if (typeof v === 'string' && own.has(v) && !/pass|hash|salt/i.test(key)) return;
       // A declared `secret` or `pin` is part of the API's contract (the secret note of a book); declared
       // passwords, hashes, card data and national ids are leaks all the same.
-      if (declared(p) && !ALWAYS_SECRET.test(key)) continue;
+      if (declared(p) && !ALWAYS_SECRET.test(key)) return;
       out.push(`${p} (secret or identifier by name)`);
-      continue;
+      return;
     }
     if (PERSONAL_KEY.test(key) && !declared(p)) {
       out.push(`${p} (personal data outside the schema)`);
-      continue;
+      return;
     }
     if (typeof v === 'string') {
       const hit = SENSITIVE_VALUE.find(([, re]) => re.test(v));
       if (hit) out.push(`${p} (${hit[0]})`);
     }
-  }
+  });
 }
 
 function probeValue(s: JsonObject, marker: string): unknown {
