@@ -68,7 +68,7 @@ function tokenClaims(token: string | undefined): Record<string, unknown> | undef
 }
 
 const SELF_KEY = /^(sub|id|uid|user_?id|userid|account_?id|accountid)$/i;
-const ACCOUNT_SEGMENT = /^(users?|accounts?|members?|customers?|profiles?)$/i;
+const USERS_SEGMENT = /^users?$/i;
 
 /** The ids an identity was told are its own: its token's claims and its login answer (top level, or `user`/`data`). */
 export function selfIds(identity: Identity): Set<string> {
@@ -106,7 +106,9 @@ export function isOwnAccount(path: string, identity: Identity): boolean {
   const segments = path.split('?')[0].replace(/\/$/, '').split('/');
   const last = segments.pop();
   const parent = segments.pop();
-  if (last === undefined || parent === undefined || !ACCOUNT_SEGMENT.test(parent)) return false;
+  // Only a users collection: the same number may name the caller's customer, profile or bank account record
+  // in another collection, which is someone else's object there.
+  if (last === undefined || parent === undefined || !USERS_SEGMENT.test(parent)) return false;
   let id = last;
   try {
     id = decodeURIComponent(last);

@@ -183,12 +183,13 @@ export async function replayAccounts(ctx: ScanContext, attacker: Identity): Prom
       const read = reads.find((r) => r.path === op.path);
       const key = `${op.path}\u0000${value}`;
       if (paths.has(key)) continue;
+      // No read of V at this very route, no write there: an id of V's may name someone else's object on a
+      // route V cannot see (its user id on `/profiles/{id}`).
       const readReq = read ? itemRequest(ctx, read, value) : undefined;
-      if (readReq) {
-        const mine = await ctx.send(readReq, v.identity);
-        if (!isSuccess(mine) || isEmpty(mine) || !mine.text.includes(v.name)) continue;
-      }
-      paths.set(key, { value, ...(readReq ? { read: readReq } : {}) });
+      if (!readReq) continue;
+      const mine = await ctx.send(readReq, v.identity);
+      if (!isSuccess(mine) || isEmpty(mine) || !mine.text.includes(v.name)) continue;
+      paths.set(key, { value, read: readReq });
       const concrete = itemRequest(ctx, op, value).path.split('?')[0];
       const collection = op.path.slice(0, op.path.lastIndexOf('/'));
       ctx.objects.add({

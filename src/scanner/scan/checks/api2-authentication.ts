@@ -579,6 +579,13 @@ async function weakPasswordPolicy(ctx: ScanContext, t: LoginTarget): Promise<voi
   for (const weak of WEAK_PASSWORDS) {
     const body = { ...(sampleValue(ctx.spec, schema) as Record<string, unknown>) };
     for (const k of props) if (PASSWORD_FIELD.test(k)) body[k] = weak;
+    // A name of the scan's own, never a documented example (often a seeded user, maybe a given identity: an
+    // upserting sign-up would set its password to the weak one).
+    const fresh = `pcw${randomBytes(5).toString('hex')}`;
+    for (const k of props) {
+      if (/mail/i.test(k)) body[k] = `${fresh}@example.com`;
+      else if (k === userField || /^(user_?name|login|handle|nick_?name)$/i.test(k)) body[k] = fresh;
+    }
     const user = body[userField];
     if (typeof user !== 'string' || user === '') return;
     const reg = await ctx.send(planRequest(ctx.spec, op, ctx.objects, { body }), null);
