@@ -1,23 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { operation } from '../../../../test/kit/operation.ts';
 import type { Operation } from '../../../core/api-document.ts';
 import { olderVersions, versionOf } from './api9-inventory.ts';
 
 function get(path: string): Operation {
-  return {
-    id: `GET ${path}`,
-    hasDeclaredId: false,
-    method: 'GET',
-    path,
-    tags: [],
-    deprecated: false,
-    parameters: [],
-    requestBody: undefined,
-    responses: {},
-    security: undefined,
-    extensions: {},
-    pointer: '',
-  };
+  return { ...operation(`GET ${path}`), hasDeclaredId: false, path, pointer: '' };
 }
 
 test('a version segment is found and removed, with the parameters unnamed', () => {
