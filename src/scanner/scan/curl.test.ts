@@ -44,3 +44,55 @@ test('form-encoded secrets are masked and single quotes survive the shell', () =
   assert.ok(!line.includes('hunter2'), line);
   assert.equal(shellQuote("o'brien"), `'o'\\''brien'`);
 });
+
+test('a multipart body becomes form arguments, its secret fields masked and its files named', () => {
+  const boundary = '----portcullisabc';
+  const body = [
+    `--${boundary}\r\nContent-Disposition: form-data; name="username"\r\n\r\nalice\r\n`,
+    `--${boundary}\r\nContent-Disposition: form-data; name="password"\r\n\r\nalice-pass-1\r\n`,
+    `--${boundary}\r\nContent-Disposition: form-data; name="api_key"\r\n\r\nk-0123456789\r\n`,
+    `--${boundary}\r\nContent-Disposition: form-data; name="Authorization"\r\n\r\nBasic YWxpY2U6cHc=\r\n`,
+    `--${boundary}\r\nContent-Disposition: form-data; name="meta"\r\n\r\n{"refresh_token":"r-secret-9","note":"@me"}\r\n`,
+    `--${boundary}\r\nContent-Disposition: form-data; name="avatar"; filename="portcullis-scan.png"\r\nContent-Type: image/png\r\n\r\n<67 bytes>\r\n`,
+    `--${boundary}--\r\n`,
+  ].join('');
+  const line = curlFor({
+    method: 'POST',
+    url: 'http://h/profile',
+    headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+    body,
+  });
+  for (const secret of ['alice-pass-1', 'k-0123456789', 'YWxpY2U6cHc', 'r-secret-9'])
+    assert.ok(!line.includes(secret), `${secret} in ${line}`);
+  assert.equal(
+    line,
+    "curl -X POST 'http://h/profile' --form-string 'username=alice' --form-string 'password=***' " +
+      "--form-string 'api_key=***' --form-string 'Authorization=***' " +
+      `--form-string 'meta={"refresh_token":"***","note":"@me"}' -F 'avatar=@portcullis-scan.png;type=image/png'`,
+  );
+});
+
+test('form-encoded and query secrets are masked under any spelling, the other fields kept', () => {
+  const line = curlFor({
+    method: 'POST',
+    url: 'http://h/session?apikey=q-secret-1&page=2',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'user%5Bpassword%5D=p-secret-2&client_secret=c-secret-3&authorization=Basic%20x-secret-4&pwd=w-secret-5&name=bob',
+  });
+  for (const secret of ['q-secret-1', 'p-secret-2', 'c-secret-3', 'x-secret-4', 'w-secret-5'])
+    assert.ok(!line.includes(secret), `${secret} in ${line}`);
+  assert.ok(line.includes('page=2'), line);
+  assert.ok(line.includes('&name=bob'), line);
+  assert.ok(line.includes('user%5Bpassword%5D=***'), line);
+});
+
+test('a JSON secret with an escaped quote inside is masked whole', () => {
+  const line = curlFor({
+    method: 'POST',
+    url: 'http://h/login',
+    headers: { 'content-type': 'application/json' },
+    body: '{"user":"a","password":"pa\\"ss-tail","access_token":"t-1"}',
+  });
+  assert.ok(!line.includes('ss-tail') && !line.includes('t-1'), line);
+  assert.ok(line.includes('"password":"***"'), line);
+});

@@ -1,7 +1,10 @@
 /**
  * A curl command line that repeats a request the scan sent, for a finding's evidence. The identity's
  * credentials never appear: its token becomes `$TOKEN`, its cookies `$COOKIE`, other credential headers
- * `$CREDENTIAL`; secrets and JWTs elsewhere (body, query) are masked like every evidence excerpt.
+ * `$CREDENTIAL`; secrets and JWTs elsewhere (body, query) are masked like every evidence excerpt, whatever the
+ * body's encoding: JSON members, form-encoded fields and multipart fields named like a secret (`password`,
+ * `token`, `api_key`, `authorization`...) show `***`. A multipart body becomes curl's own `--form-string` and
+ * `-F name=@file` arguments (curl makes the boundary), files named by their file name, never their bytes.
  *
  * @example
  * curlFor(res.sent) // curl -X POST 'http://127.0.0.1:8080/login' -H 'Authorization: Bearer $TOKEN' ...
@@ -9,9 +12,14 @@
 import type { SentRequest } from './client.ts';
 
 const JWT = /\beyJ[\w-]*\.[\w-]+\.[\w-]*/g;
-const SECRET_MEMBER =
-  /("[\w-]*(?:password|passwd|secret|token|api_?key|private_?key|credential)[\w-]*"\s*:\s*")[^"]*"/gi;
-const SECRET_PARAM = /\b([\w-]*(?:password|passwd|secret|token|api_?key|client_secret)[\w-]*=)[^&\s]*/gi;
+/** What a member, field or parameter holding a secret is called. */
+const SECRET_WORDS =
+  'password|passwd|passphrase|pwd|secret|token|api_?key|apikey|private_?key|access_?key|credential|authorization|session_?id';
+const SECRET_NAME = new RegExp(SECRET_WORDS, 'i');
+/** A JSON member named like a secret, with a string value (escaped quotes inside it included). */
+const SECRET_MEMBER = new RegExp(`("[\\w-]*(?:${SECRET_WORDS})[\\w-]*"\\s*:\\s*")(?:[^"\\\\]|\\\\.)*"`, 'gi');
+/** A form or query parameter named like a secret; the name may be percent-encoded (`user%5Bpassword%5D=`). */
+const SECRET_PARAM = new RegExp(`(^|[?&\\s])([\\w.%-]*(?:${SECRET_WORDS})[\\w.%-]*=)[^&\\s]*`, 'gi');
 /** Headers that carry credentials even when they did not come from the identity. */
 const CREDENTIAL_HEADER =
   /^(authorization|cookie|proxy-authorization|x-api-key|api-key|x-auth-token|x-access-token)$/i;
@@ -25,7 +33,7 @@ export function shellQuote(text: string): string {
 }
 
 function mask(text: string): string {
-  return text.replace(JWT, '$TOKEN').replace(SECRET_MEMBER, '$1***"').replace(SECRET_PARAM, '$1***');
+  return text.replace(JWT, '$TOKEN').replace(SECRET_MEMBER, '$1***"').replace(SECRET_PARAM, '$1$2***');
 }
 
 function headerName(name: string): string {
@@ -42,19 +50,59 @@ function maskedHeader(name: string, value: string): string {
   return '$CREDENTIAL';
 }
 
+/**
+ * The fields of a multipart body as the client shows it (files as `<N bytes>`), in curl's form arguments:
+ * `--form-string name=value` (curl reads `@` and `<` in it literally) with secrets as `***`, and
+ * `-F name=@filename;type=...` for files. `undefined` when the text is not such a body.
+ */
+export function multipartArgs(body: string, contentType: string): string[] | undefined {
+  const boundary = /;\s*boundary="?([^";]+)"?/i.exec(contentType)?.[1];
+  if (boundary === undefined) return undefined;
+  const args: string[] = [];
+  for (const part of body.split(`--${boundary}`).slice(1)) {
+    if (part.startsWith('--')) break;
+    const end = part.indexOf('\r\n\r\n');
+    if (end < 0) continue; // cut short
+    const head = part.slice(0, end);
+    const name = /\bname="([^"]*)"/i.exec(head)?.[1];
+    if (name === undefined) continue;
+    const filename = /\bfilename="([^"]*)"/i.exec(head)?.[1];
+    const type = /^content-type:\s*(.+)$/im.exec(head)?.[1]?.trim();
+    const value = part.slice(end + 4).replace(/\r\n$/, '');
+    if (filename !== undefined) {
+      args.push('-F', shellQuote(`${name}=@${filename}${type ? `;type=${type}` : ''}`));
+    } else {
+      const shown = SECRET_NAME.test(name) ? '***' : mask(value);
+      args.push(
+        '--form-string',
+        shellQuote(`${name}=${shown.length > MAX_BODY ? `${shown.slice(0, MAX_BODY)}…` : shown}`),
+      );
+    }
+  }
+  return args;
+}
+
 /** The curl line for a sent request; credentials masked, body cut at 2000 characters. */
 export function curlFor(sent: SentRequest): string {
   const parts = ['curl'];
   if (sent.method !== 'GET' || sent.body !== undefined) parts.push('-X', sent.method);
   parts.push(shellQuote(mask(sent.url)));
   const credentials = new Set((sent.credentials ?? []).map((c) => c.toLowerCase()));
+  const contentType =
+    Object.entries(sent.headers ?? {}).find(([k]) => k.toLowerCase() === 'content-type')?.[1] ?? '';
+  const form =
+    sent.body !== undefined && /^multipart\/form-data/i.test(contentType)
+      ? multipartArgs(sent.body, contentType)
+      : undefined;
   for (const [name, value] of Object.entries(sent.headers ?? {})) {
     const n = name.toLowerCase();
-    if (SKIP.has(n)) continue;
+    if (SKIP.has(n) || (form !== undefined && n === 'content-type')) continue; // curl -F makes its own boundary
     const shown = credentials.has(n) || CREDENTIAL_HEADER.test(n) ? maskedHeader(n, value) : mask(value);
     parts.push('-H', shellQuote(`${headerName(n)}: ${shown}`));
   }
-  if (sent.body !== undefined) {
+  if (form !== undefined) {
+    parts.push(...form);
+  } else if (sent.body !== undefined) {
     const body = mask(sent.body);
     parts.push('--data-raw', shellQuote(body.length > MAX_BODY ? `${body.slice(0, MAX_BODY)}…` : body));
   }
