@@ -111,7 +111,17 @@ interface Accounts {
 
 const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
 
-async function startAccounts(fixed: boolean): Promise<Accounts> {
+/**
+ * `caller`: every `/users/{user_id}` operation acts on the caller's own account, whatever id the path names
+ * (not a flaw, but B's write "at V's path" would change B). `quota`: owner only, but a non-owner's PUT and
+ * DELETE answer 2xx and do nothing, and a user may log in once only (a failed re-login is no proof of a delete).
+ */
+type Mode = 'vulnerable' | 'fixed' | 'caller' | 'quota';
+
+async function startAccounts(fixedOrMode: boolean | Mode): Promise<Accounts> {
+  const mode: Mode = fixedOrMode === true ? 'fixed' : fixedOrMode === false ? 'vulnerable' : fixedOrMode;
+  const fixed = mode === 'fixed';
+  const logins = new Map<string, number>();
   const users = new Map<number, Record<string, unknown>>();
   const passwords = new Map<string, string>();
   const tokens = new Map<string, number>();
@@ -141,6 +151,9 @@ async function startAccounts(fixed: boolean): Promise<Accounts> {
         const user = [...users.values()].find((u) => u.username === name);
         if (!user || passwords.get(name) !== form.get('password'))
           return send(401, { detail: 'Incorrect username or password' });
+        logins.set(name, (logins.get(name) ?? 0) + 1);
+        if (mode === 'quota' && name.startsWith('pcv') && (logins.get(name) ?? 0) > 1)
+          return send(429, { detail: 'Too many logins' });
         const token = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ sub: name, user_id: user.id })}.${b64(next++)}`;
         tokens.set(token, user.id as number);
         return send(200, { access_token: token, token_type: 'bearer' });
@@ -162,10 +175,14 @@ async function startAccounts(fixed: boolean): Promise<Accounts> {
       const caller = tokens.get(String(req.headers.authorization ?? '').replace(/^Bearer /, ''));
       if (caller === undefined || !users.has(caller)) return send(401, { detail: 'Not authenticated' });
       const m = /^\/users\/(\d+)$/.exec(path);
-      const id = m ? Number(m[1]) : Number.NaN;
+      const id = m ? (mode === 'caller' ? caller : Number(m[1])) : Number.NaN;
       const user = users.get(id);
       if (!m || !user) return send(404, { detail: 'User not found' });
       if (fixed && id !== caller) return send(403, { detail: 'Not your account' });
+      if (mode === 'quota' && id !== caller)
+        return req.method === 'GET'
+          ? send(403, { detail: 'Not your account' })
+          : send(req.method === 'DELETE' ? 204 : 200, {});
       if (req.method === 'GET') return send(200, user);
       if (req.method === 'PUT') {
         for (const k of ['email', 'full_name']) if (typeof body[k] === 'string') user[k] = body[k];
@@ -233,5 +250,48 @@ describe('API1 on accounts the scan registers itself (sign-up beside /users/{use
   test('fixed twin (owner only): no API1 finding', () => {
     const found = byRule(scans.fixed.result).filter((f) => f.startsWith('scan/api1'));
     assert.deepEqual(found, []);
+  });
+});
+
+describe('API1 accounts, safety: routes that act on the caller, and a failed re-login that is no delete', () => {
+  const scans = {} as Awaited<ReturnType<typeof scanTwins<Accounts>>>;
+  before(async () => {
+    Object.assign(
+      scans,
+      // "vulnerable" slot: the caller-acting API; "fixed" slot: the login-quota API. Neither has a flaw.
+      await scanTwins(SPEC, (fixed) => startAccounts(fixed ? 'quota' : 'caller'), {
+        identities: [
+          {
+            name: 'alice',
+            login: { path: '/token', body: { username: 'alice', password: 'Alice-pw-1' }, encoding: 'form' },
+          },
+          {
+            name: 'bob',
+            login: { path: '/token', body: { username: 'bob', password: 'Bob-pw-1' }, encoding: 'form' },
+          },
+        ],
+        checks: ['API1'],
+        ratePerSecond: 200,
+      }),
+    );
+  });
+
+  test('an API that ignores the path id: B never writes, its own record is untouched, no finding', () => {
+    const { api, result } = scans.vulnerable;
+    const bob = [...api.users.values()].find((u) => u.username === 'bob');
+    assert.deepEqual(bob, { id: 2, username: 'bob', email: 'bob@example.com', full_name: 'Bob' });
+    assert.deepEqual(
+      byRule(result).filter((f) => f.startsWith('scan/api1')),
+      [],
+    );
+  });
+
+  test('a delete answered 204 that deleted nothing, with V unable to log in again: no finding', () => {
+    const { api, result } = scans.fixed;
+    assert.ok([...api.users.values()].some((u) => String(u.username).startsWith('pcv')));
+    assert.deepEqual(
+      byRule(result).filter((f) => f.startsWith('scan/api1')),
+      [],
+    );
   });
 });

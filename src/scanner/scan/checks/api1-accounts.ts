@@ -6,10 +6,13 @@
  * an ordinary identity B changes V's account (a marker in a free-text field, never the password, user name or
  * a privileged field) and finally deletes it through the documented item operations (`/users/{id}`,
  * `/users/{username}`). Reported only when confirmed: the marker is read back on V's record (as V, else the
- * admin), or V's record is gone after the delete (404 or empty) or V can no longer log in. V reading its own
- * record first is the control (the item operation works at all). Never the given identities' accounts.
+ * admin), or V's record is gone after the delete (404 or empty; or V's own read refused AND V can no longer log
+ * in). V reading its own record first is the control (the item operation works at all). B writes or deletes at
+ * a route only when the route honours the id it names (B's read there shows V, or does not show B while V's
+ * read at an id nobody has does not show V): an API acting on the caller would otherwise change B itself.
+ * Never the given identities' accounts.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import type { Operation } from '../../../core/api-document.ts';
 import type { ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
@@ -26,6 +29,8 @@ const NAME_FIELD = /^(user_?name|login|handle|name)$/i;
 const MAIL_FIELD = /mail/i;
 const PRIVILEGED =
   /admin|role|permission|scope|verified|staff|superuser|active|enabled|api_?key|token|group/i;
+
+const ID_KEYS = ['id', 'user_id', 'userId', 'uid', '_id', 'uuid'];
 
 /** A 2xx answer that shows no object: no body, `null`, `{}` or `[]`. */
 function isEmpty(res: ScanResponse): boolean {
@@ -57,6 +62,31 @@ function recordWith(view: unknown, value: string): Record<string, unknown> | und
     }
   }
   return undefined;
+}
+
+/** Does an answer show the identity's own record: its login name (or e-mail), or its own id as the record's id? */
+function showsIdentity(res: ScanResponse, who: Identity): boolean {
+  if (!isSuccess(res)) return false;
+  for (const [k, value] of Object.entries(who.login?.body ?? {})) {
+    if (PASSWORD.test(k) || typeof value !== 'string' || value.length < 3) continue;
+    if (res.text.includes(value)) return true;
+  }
+  const ids = selfIds(who);
+  const idOf = (view: unknown, depth: number): boolean => {
+    if (depth > 2 || view === null || typeof view !== 'object' || Array.isArray(view)) return false;
+    const r = view as Record<string, unknown>;
+    if (ID_KEYS.some((k) => (typeof r[k] === 'string' || typeof r[k] === 'number') && ids.has(String(r[k]))))
+      return true;
+    return Object.values(r).some((child) => idOf(child, depth + 1));
+  };
+  return idOf(res.json, 0);
+}
+
+/** A value of the same shape as an account's that names nobody (numbers stay numbers). */
+function nobody(value: string): string {
+  if (/^\d+$/.test(value)) return String(900_000_000 + randomInt(0, 99_999_999));
+  if (/^[0-9a-f]{8}-[0-9a-f]{4}-/i.test(value)) return randomUUID();
+  return `pcnone${randomBytes(5).toString('hex')}`;
 }
 
 interface Victim {
@@ -110,7 +140,7 @@ async function registerVictim(ctx: ScanContext): Promise<Victim | undefined> {
   };
   const ids = new Set<string>();
   const fromAnswer = recordWith(reg.json, name) ?? recordWith(reg.json, email);
-  for (const key of ['id', 'user_id', 'userId', 'uid', '_id', 'uuid']) {
+  for (const key of ID_KEYS) {
     const v = fromAnswer?.[key];
     if (typeof v === 'string' || typeof v === 'number') ids.add(String(v));
   }
@@ -202,6 +232,31 @@ export async function replayAccounts(ctx: ScanContext, attacker: Identity): Prom
       });
     }
   }
+  // Safety: an API that ignores the path id and acts on the caller would turn B's write or delete "at V's
+  // path" into one on B's own account. B writes only where the route honours the id: B's read there shows V's
+  // record, or (B refused) B's read does not show B and V's read at an id nobody has does not show V either.
+  const honoured = new Map<string, boolean>();
+  const addressed = async (key: string, value: string, read: PlannedRequest): Promise<boolean> => {
+    const known = honoured.get(key);
+    if (known !== undefined) return known;
+    let ok = false;
+    const theirs = await ctx.send(read, attacker);
+    if (theirs !== undefined && !showsIdentity(theirs, attacker)) {
+      if (isSuccess(theirs) && theirs.text.includes(v.name)) ok = true;
+      else {
+        const op = reads.find((r) => r.path === key.split('\u0000')[0]);
+        const bogus = op ? await ctx.send(itemRequest(ctx, op, nobody(value)), v.identity) : undefined;
+        ok = bogus !== undefined && !(isSuccess(bogus) && bogus.text.includes(v.name));
+      }
+    }
+    if (!ok)
+      ctx.note?.({
+        rule: SCAN_RULES.bolaWrite,
+        reason: `${key.split('\u0000')[0]} may act on the caller whatever id it names (${attacker.name}'s read there showed ${attacker.name}, or ${v.name}'s read at an unknown id showed ${v.name}): not written`,
+      });
+    honoured.set(key, ok);
+    return ok;
+  };
   const readBack = async (req: PlannedRequest | undefined): Promise<ScanResponse | undefined> => {
     if (!req) return undefined;
     const mine = await ctx.send(req, v.identity);
@@ -211,7 +266,7 @@ export async function replayAccounts(ctx: ScanContext, attacker: Identity): Prom
   for (const op of items) {
     if (op.method !== 'PUT' && op.method !== 'PATCH') continue;
     for (const [key, { value, read }] of paths) {
-      if (!key.startsWith(`${op.path}\u0000`)) continue;
+      if (!key.startsWith(`${op.path}\u0000`) || !read || !(await addressed(key, value, read))) continue;
       const marker = `pcbola${randomBytes(4).toString('hex')}`;
       const body = updateBody(ctx, op, marker);
       if (body === undefined) continue;
@@ -231,15 +286,18 @@ export async function replayAccounts(ctx: ScanContext, attacker: Identity): Prom
   for (const op of items) {
     if (op.method !== 'DELETE') continue;
     for (const [key, { value, read }] of paths) {
-      if (!key.startsWith(`${op.path}\u0000`)) continue;
+      if (!key.startsWith(`${op.path}\u0000`) || !read || !(await addressed(key, value, read))) continue;
       const req = itemRequest(ctx, op, value);
       const res = await ctx.send(req, attacker);
       if (!isSuccess(res)) continue;
-      const after = read ? await ctx.send(read, ctx.admin ?? v.identity) : undefined;
-      const gone =
-        (after !== undefined &&
-          (after.status === 404 || after.status === 410 || (isSuccess(after) && isEmpty(after)))) ||
-        !(await v.relogin());
+      const after = await ctx.send(read, ctx.admin ?? v.identity);
+      // Gone: the record reads as missing; or V's own read is now refused AND V can no longer log in (a failed
+      // login alone may have another cause: a lockout, a login quota).
+      const missing =
+        after !== undefined &&
+        (after.status === 404 || after.status === 410 || (isSuccess(after) && isEmpty(after)));
+      const refused = after !== undefined && !ctx.admin && (after.status === 401 || after.status === 403);
+      const gone = missing || (refused && !(await v.relogin()));
       if (!gone) continue;
       ctx.objects.markDeleted(req.path.split('?')[0]);
       ctx.report(SCAN_RULES.bolaDelete, {
