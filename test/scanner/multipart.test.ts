@@ -214,7 +214,10 @@ describe('multipart/form-data operations: files sent, then authorization and inj
       assert.ok(found.includes(expected), `${expected} in ${found.join(', ')}`);
     }
     const injection = scans.vulnerable.result.findings.find((f) => f.rule.id === 'scan/api8-sql-injection');
-    assert.match(JSON.stringify(injection?.evidence), /multipart\/form-data; boundary=/);
+    // Its curl line sends the same multipart body: curl's own form arguments, the PNG named as a file.
+    const curl = String(injection?.evidence?.curl);
+    assert.match(curl, /--form-string 'caption=/);
+    assert.match(curl, /-F 'image=@portcullis-scan\.png;type=image\/png'/);
   });
 
   test('finds none of them on the fixed twin', () => {
