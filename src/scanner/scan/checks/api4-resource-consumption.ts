@@ -1,6 +1,7 @@
 /**
- * API4 Unrestricted Resource Consumption: a page size of 100000 and of 1 (a list that answers more than one item
- * to `limit=1` ignores its page size), a list that declares no paging answering 200 items or more, a
+ * API4 Unrestricted Resource Consumption: a page size of 100000 (reported when the page then holds more than 100
+ * items, or more than the declared maximum) and of 1 (a list that answers more than one item to `limit=1`
+ * ignores its page size; lists in an envelope are counted too), a list that declares no paging answering 200 items or more, a
  * 100000-character string in a create request, and one bounded burst of 50 requests to a cheap read (the only
  * requests that skip the scan's rate limit).
  */
@@ -19,17 +20,41 @@ const PAGING_PARAM = /page|limit|offset|cursor|size|after|before|skip|start|top|
 /** Items in one answer of a list without paging before it is reported (small lists are fine unpaged). */
 const NO_PAGING_ITEMS = 200;
 const HUGE_PAGE = '100000';
+/** More items than this in one page, asked for 100000, is a page size honoured past any sane maximum. */
+const SANE_PAGE = 100;
 const HUGE_STRING = 100_000;
 const BURST = 50;
 const RATE_HEADER = /^(x-)?rate-?limit|^retry-after$/i;
 
-/** Items in a page: the body itself when it is an array, else its `items`, `data` or `results` array. */
-function itemCount(body: unknown): number | undefined {
-  if (Array.isArray(body)) return body.length;
-  if (body === null || typeof body !== 'object') return undefined;
+/** Members that hold a page's items in an envelope (`{"items": [...], "total": 3}`). */
+const LIST_KEYS = ['items', 'data', 'results', 'content', 'records', 'rows', 'entries', 'list', 'hits'];
+
+/**
+ * The items of a page: the body itself when it is an array; else, in an envelope, the array under an items-like
+ * key (`items`, `data`, `results`...) or the envelope's only array member (`{"documents": [...], "count": 3}`);
+ * an envelope inside an envelope (`{"data": {"users": [...]}}`) is opened too, two levels at most. Undefined
+ * when no single list can be told apart (two arrays and no items-like key).
+ */
+export function pageItems(body: unknown, depth = 0): unknown[] | undefined {
+  if (Array.isArray(body)) return body;
+  if (body === null || typeof body !== 'object' || depth > 2) return undefined;
   const record = body as Record<string, unknown>;
-  const list = [record.items, record.data, record.results, record.content].find(Array.isArray);
-  return list?.length;
+  for (const key of LIST_KEYS) if (Array.isArray(record[key])) return record[key];
+  // Without an items-like name, only an array of records is a page (not a record's `roles: ["a", "b"]`).
+  const members = Object.values(record);
+  const arrays = members.filter(Array.isArray);
+  if (arrays.length === 1) return arrays[0].every(isRecord) ? arrays[0] : undefined;
+  if (arrays.length > 1) return undefined;
+  const objects = members.filter(isRecord);
+  return objects.length === 1 ? pageItems(objects[0], depth + 1) : undefined;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function itemCount(body: unknown): number | undefined {
+  return pageItems(body)?.length;
 }
 
 /** A declared page-size parameter asked for one item: more than one in the answer means it is not applied. */
@@ -52,17 +77,17 @@ async function pageOfOne(ctx: ScanContext, op: Operation): Promise<void> {
   });
 }
 
-/** The operation's documented success answer is a list: an array, or an object with an items-like array. */
+/** The operation's documented success answer is a list: an array, or an object with an items-like or single array. */
 function documentsList(ctx: ScanContext, op: Operation): boolean {
   const answer = op.responses['200'] ?? op.responses['2XX'];
   const media = Object.entries(answer?.content ?? {}).find(([type]) => /json/i.test(type))?.[1];
   if (media?.schema === undefined) return false;
   const schema = resolveSchema(ctx.spec, media.schema);
   if (schemaType(schema) === 'array') return true;
-  const props = propertiesOf(ctx.spec, schema);
-  return ['items', 'data', 'results', 'content'].some(
-    (name) => props[name] !== undefined && schemaType(resolveSchema(ctx.spec, props[name])) === 'array',
+  const arrays = Object.entries(propertiesOf(ctx.spec, schema)).filter(
+    ([, s]) => schemaType(resolveSchema(ctx.spec, s)) === 'array',
   );
+  return arrays.length === 1 || arrays.some(([name]) => LIST_KEYS.includes(name));
 }
 
 /** A list that declares no paging input at all, answering a very long list at once. */
@@ -95,15 +120,18 @@ async function pageSize(ctx: ScanContext, op: Operation): Promise<void> {
   });
   const res = await ctx.send(req, user);
   if (!isSuccess(res)) return;
-  // A declared maximum and no more items than that: the API may well clamp the page; no finding.
+  // Only a page that really holds more than a sane page (or than the declared maximum) shows the size was
+  // honoured: an API that clamps the page answers the big request with its own maximum, and a short list
+  // cannot tell clamping from honouring.
   const maximum = resolveSchema(ctx.spec, param.schema).maximum;
+  const cap = typeof maximum === 'number' ? maximum : SANE_PAGE;
   const count = itemCount(res.json);
-  if (typeof maximum === 'number' && count !== undefined && count <= maximum) return;
+  if (count === undefined || count <= cap) return;
   ctx.report(SCAN_RULES.unboundedPageSize, {
     operation: op,
     key: param.name,
-    message: `${op.method} ${op.path} accepted ${param.name}=${HUGE_PAGE}.`,
-    evidence: evidenceOf(res, { parameter: param.name }),
+    message: `${op.method} ${op.path} answered ${count} items to ${param.name}=${HUGE_PAGE}${typeof maximum === 'number' ? ` (declared maximum ${maximum})` : ''}.`,
+    evidence: evidenceOf(res, { parameter: param.name, items: count }),
   });
 }
 
