@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { operation } from '../../../../test/kit/operation.ts';
 import type { Operation } from '../../../core/api-document.ts';
-import { olderVersions, versionOf } from './api9-inventory.ts';
+import { extraMembers, olderVersions, versionOf } from './api9-inventory.ts';
 
 function get(path: string): Operation {
   return { ...operation(`GET ${path}`), hasDeclaredId: false, path, pointer: '' };
@@ -29,4 +29,25 @@ test('an older version pairs with the unversioned route, else with the highest v
     '/v1/notes/{id} -> /v3/notes/{nid}',
     '/v2/notes/{note_id} -> /v3/notes/{nid}',
   ]);
+});
+
+test('older records are compared with the same current records, whatever the envelope', () => {
+  const current = { items: [{ id: 7, name: 'ada', email: 'ada@x.test' }], total: 1 };
+  const older = {
+    ok: true,
+    data: { users: [{ id: 7, name: 'ada', email: 'ada@x.test', password_hash: 'h4sh' }] },
+  };
+  assert.deepEqual(extraMembers(older, current), ['password_hash']);
+  // Envelope members, a renamed member with the same value, null or empty members: no difference.
+  const envelopeOnly = {
+    status: 'success',
+    total: 1,
+    data: [{ id: 7, full_name: 'ada', email: 'ada@x.test', pin: null }],
+  };
+  assert.deepEqual(extraMembers(envelopeOnly, { status: 'success', total: 1, items: current.items }), []);
+  // A nested owner record pairs on its own.
+  const withOwner = (extra: object) => ({ id: 1, title: 'note', owner: { id: 7, name: 'ada', ...extra } });
+  assert.deepEqual(extraMembers(withOwner({ ssn: '078-05-1120' }), withOwner({})), ['ssn']);
+  // Records that share too little are not the same record.
+  assert.deepEqual(extraMembers([{ id: 8, secret: 'x1' }], [{ id: 7, name: 'ada' }]), []);
 });

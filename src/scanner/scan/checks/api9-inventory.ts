@@ -232,17 +232,74 @@ export function olderVersions(ops: readonly Operation[]): [Operation, Operation]
   return out;
 }
 
-/** Member names of a JSON answer: an object's, or its first item's when it is a list. */
-function fieldNames(json: unknown): Set<string> | undefined {
-  const first = Array.isArray(json) ? json[0] : json;
-  return first !== null && typeof first === 'object' && !Array.isArray(first)
-    ? new Set(Object.keys(first))
-    : undefined;
+/** A scalar worth matching records on: a number or a string of two characters or more (not flags or nulls). */
+function telling(value: unknown): value is string | number {
+  return typeof value === 'number' || (typeof value === 'string' && value.length >= 2);
+}
+
+/** The objects of a JSON answer, at any depth (envelopes, list items, nested records), bounded. */
+export function recordsIn(
+  json: unknown,
+  out: Record<string, unknown>[] = [],
+  depth = 0,
+): Record<string, unknown>[] {
+  if (depth > 6 || out.length >= 200 || json === null || typeof json !== 'object') return out;
+  if (Array.isArray(json)) {
+    for (const item of json.slice(0, 50)) recordsIn(item, out, depth + 1);
+    return out;
+  }
+  const record = json as Record<string, unknown>;
+  out.push(record);
+  for (const v of Object.values(record)) recordsIn(v, out, depth + 1);
+  return out;
+}
+
+function tellingPairs(record: Record<string, unknown>): Set<string> {
+  return new Set(
+    Object.entries(record)
+      .filter(([, v]) => telling(v))
+      .map(([k, v]) => `${k}\0${v}`),
+  );
+}
+
+/**
+ * Members the older version's records show that the current version's same records do not. Records are paired
+ * by content, wherever each answer holds them (a list, `{"data": {"users": [...]}}`, a nested `owner`): a
+ * current record pairs with the older record sharing at least two of its names and values, and at least half
+ * of them. Only scalar members count: an envelope's lists and objects are no difference (the records inside are
+ * paired on their own); a member whose value the current record shows under another name (a renamed field), or
+ * that is null or empty, is none either.
+ */
+export function extraMembers(older: unknown, current: unknown): string[] {
+  const currents = recordsIn(current).map((r) => ({ record: r, pairs: tellingPairs(r) }));
+  const extra = new Set<string>();
+  for (const old of recordsIn(older)) {
+    const pairs = tellingPairs(old);
+    let best: { record: Record<string, unknown>; shared: number } | undefined;
+    for (const c of currents) {
+      let shared = 0;
+      for (const p of c.pairs) if (pairs.has(p)) shared++;
+      if (shared >= 2 && shared * 2 >= c.pairs.size && shared > (best?.shared ?? 0)) {
+        best = { record: c.record, shared };
+      }
+    }
+    if (!best) continue;
+    const match = best.record;
+    const shown = new Set(Object.values(match).filter(telling).map(String));
+    for (const [k, v] of Object.entries(old)) {
+      // Containers are envelopes or records of their own (paired on their own); null and '' show nothing.
+      if (v === null || v === '' || typeof v === 'object') continue;
+      if (k in match || (telling(v) && shown.has(String(v)))) continue;
+      extra.add(k);
+    }
+  }
+  return [...extra];
 }
 
 /**
  * An older version weaker than the current one: it answers without credentials where the current one declares
- * security (and refuses an anonymous caller), or it shows fields the current one does not.
+ * security (and refuses an anonymous caller), or its records (list items, nested objects, wherever the envelope
+ * puts them) show members the current one's same records do not (`extraMembers`).
  */
 async function olderVersionChecks(ctx: ScanContext, user: Identity): Promise<void> {
   for (const [old, current] of olderVersions(ctx.spec.operations).slice(0, 20)) {
@@ -265,9 +322,7 @@ async function olderVersionChecks(ctx: ScanContext, user: Identity): Promise<voi
     }
     const [a, b] = [await ctx.send(oldReq, user), await ctx.send(plan(current), user)];
     if (!isSuccess(a) || !isSuccess(b) || looksRefused(a) || looksRefused(b)) continue;
-    const [fa, fb] = [fieldNames(a.json), fieldNames(b.json)];
-    if (!fa || !fb || fb.size === 0) continue;
-    const extra = [...fa].filter((k) => !fb.has(k));
+    const extra = extraMembers(a.json, b.json);
     if (extra.length === 0) continue;
     ctx.report(SCAN_RULES.olderVersionWeaker, {
       operation: old,
