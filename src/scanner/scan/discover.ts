@@ -47,6 +47,16 @@ export interface DiscoveryStats {
 
 const ID_KEYS = ['id', '_id', 'uuid', 'key', 'slug'];
 const PASSWORDISH = /pass|secret|otp|pin|code|grant|client/i;
+const NEW_PASSWORD = /pass(word)?|passwd|pwd/i;
+
+/** An action that sets a password (a change or a reset), not the login nor the sign-up. */
+function setsPassword(spec: ApiDocument, op: Operation): boolean {
+  if (isLoginOperation(spec, op) || /regist|sign_?up|log_?in|sign_?in/i.test(op.path)) return false;
+  return (
+    Object.keys(propertiesOf(spec, bodySchema(op))).some((k) => NEW_PASSWORD.test(k)) ||
+    op.parameters.some((p) => p.in === 'query' && NEW_PASSWORD.test(p.name))
+  );
+}
 
 /** The id of a record, by the item parameter's name, the usual id keys or `<entity>_id`. */
 export function idOf(record: unknown, param: string | undefined, entity: string): string | undefined {
@@ -367,7 +377,9 @@ export async function discover(ctx: ScanContext): Promise<DiscoveryStats> {
   // Actions and updates of our own objects.
   for (const op of usable) {
     if (op.method === 'POST' && !isCreationOperation(spec, op) && !isBusinessFlow(spec, op)) {
-      if (isAdminOperation(op)) continue;
+      // A password change sent as A with a sampled password would lock A out (or, anonymously, reset a
+      // seeded account's): API1 and API2 try those on accounts the scan registered itself.
+      if (isAdminOperation(op) || setsPassword(spec, op)) continue;
       const first = ordinary[0];
       // Every version or kind the document lists for the path (`/api/v{version}/...`: 1, 2, 3).
       for (const params of [undefined, ...listedVariants(spec, op)]) {
