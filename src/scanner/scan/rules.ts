@@ -41,6 +41,15 @@ export const SCAN_RULES = {
     'Identity B deleted an object created by identity A.',
     'Check ownership before every delete; deny by default.',
   ),
+  accountTakeover: rule(
+    'api1-account-takeover',
+    'API1:2023',
+    [639, 620],
+    'critical',
+    "Another user's password can be set",
+    "An ordinary user set a new password on another account named in the request's path or body (an account the scan registered), and that account then logged in with it.",
+    'Derive the account whose password changes from the session, never from the request; require the current password.',
+  ),
   noCredentials: rule(
     'api2-no-credentials',
     'API2:2023',

@@ -16,21 +16,24 @@ import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import type { Operation } from '../../../core/api-document.ts';
 import type { ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
-import { loginOutcome, loginRequest, signedIn } from '../login.ts';
-import { bodySchema, isExcluded, type PlannedRequest, planRequest } from '../planner.ts';
+import { bodySchema, isExcluded, isLoginOperation, type PlannedRequest, planRequest } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, sampleValue } from '../schema.ts';
 import { accountParam, selfIds } from '../self.ts';
 import { findLoginTarget } from './api2-authentication.ts';
 import { refusedIn200, registration } from './api5-function-authorization.ts';
+import {
+  freshPassword,
+  ID_KEYS,
+  MAIL_FIELD,
+  NAME_FIELD,
+  PASSWORD,
+  registerThrowaway,
+  type Throwaway,
+} from './throwaway.ts';
 
-const PASSWORD = /pass(word)?|passwd|pwd|secret/i;
-const NAME_FIELD = /^(user_?name|login|handle|name)$/i;
-const MAIL_FIELD = /mail/i;
 const PRIVILEGED =
   /admin|role|permission|scope|verified|staff|superuser|active|enabled|api_?key|token|group/i;
-
-const ID_KEYS = ['id', 'user_id', 'userId', 'uid', '_id', 'uuid'];
 
 /** A 2xx answer that shows no object: no body, `null`, `{}` or `[]`. */
 function isEmpty(res: ScanResponse): boolean {
@@ -48,20 +51,6 @@ function accountItems(ctx: ScanContext): Operation[] {
     const param = accountParam(op.path);
     return param !== undefined && op.path.replace(/\/$/, '').endsWith(`/{${param}}`);
   });
-}
-
-/** The record in an answer that carries a value (top level, under `user`/`data`, or one level down). */
-function recordWith(view: unknown, value: string): Record<string, unknown> | undefined {
-  if (view === null || typeof view !== 'object' || Array.isArray(view)) return undefined;
-  const r = view as Record<string, unknown>;
-  if (Object.values(r).some((v) => v === value)) return r;
-  for (const v of Object.values(r)) {
-    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
-      const hit = recordWith(v, value);
-      if (hit) return hit;
-    }
-  }
-  return undefined;
 }
 
 /** Does an answer show the identity's own record: its login name (or e-mail), or its own id as the record's id? */
@@ -87,70 +76,6 @@ function nobody(value: string): string {
   if (/^\d+$/.test(value)) return String(900_000_000 + randomInt(0, 99_999_999));
   if (/^[0-9a-f]{8}-[0-9a-f]{4}-/i.test(value)) return randomUUID();
   return `pcnone${randomBytes(5).toString('hex')}`;
-}
-
-interface Victim {
-  readonly identity: Identity;
-  readonly name: string;
-  readonly ids: readonly string[];
-  readonly relogin: () => Promise<boolean>;
-}
-
-/** Registers V and logs in as V; undefined when either does not work. */
-async function registerVictim(ctx: ScanContext): Promise<Victim | undefined> {
-  const op = registration(ctx);
-  const t = findLoginTarget(ctx);
-  if (!op || !t || op === t.op) return undefined;
-  const schema = bodySchema(op);
-  const props = Object.keys(propertiesOf(ctx.spec, schema));
-  const sample = sampleValue(ctx.spec, schema);
-  if (sample === null || typeof sample !== 'object' || Array.isArray(sample)) return undefined;
-  const tag = randomBytes(5).toString('hex');
-  const name = `pcv${tag}`;
-  const email = `pcv${tag}@example.com`;
-  const password = `Pc-${randomBytes(12).toString('base64url')}-9a`;
-  const body: Record<string, unknown> = { ...(sample as Record<string, unknown>) };
-  for (const k of props) {
-    if (PASSWORD.test(k)) body[k] = password;
-    else if (MAIL_FIELD.test(k)) body[k] = email;
-    else if (NAME_FIELD.test(k)) body[k] = name;
-  }
-  const loginField = t.userField;
-  const loginValue = MAIL_FIELD.test(loginField) && !props.some((k) => NAME_FIELD.test(k)) ? email : name;
-  const reg = await ctx.send(planRequest(ctx.spec, op, ctx.objects, { body }), null);
-  if (!isSuccess(reg) || refusedIn200(reg)) return undefined;
-  const loginAs = () =>
-    ctx.send(
-      {
-        ...loginRequest(t.flow, { [loginField]: loginValue, [t.passwordField]: password }),
-        ...(t.op ? { operation: t.op } : {}),
-      },
-      null,
-    );
-  const login = await loginAs();
-  if (!login || !signedIn(t.flow, login)) return undefined;
-  const outcome = loginOutcome(t.flow, login);
-  const session = { name, headers: {} as Record<string, string>, cookies: new Map<string, string>() };
-  if (outcome.token !== undefined) session.headers.authorization = `Bearer ${outcome.token}`;
-  const identity: Identity = {
-    name,
-    session,
-    ...(outcome.token !== undefined ? { token: outcome.token } : {}),
-    login: { path: t.flow.path, flow: t.flow, body: { [loginField]: loginValue }, answer: login.json },
-  };
-  const ids = new Set<string>();
-  const fromAnswer = recordWith(reg.json, name) ?? recordWith(reg.json, email);
-  for (const key of ID_KEYS) {
-    const v = fromAnswer?.[key];
-    if (typeof v === 'string' || typeof v === 'number') ids.add(String(v));
-  }
-  for (const id of selfIds(identity)) if (id !== name && id !== email) ids.add(id);
-  return {
-    identity,
-    name,
-    ids: [...ids],
-    relogin: async () => signedIn(t.flow, await loginAs()),
-  };
 }
 
 /** The concrete request of an item operation on V's account. */
@@ -193,14 +118,186 @@ function updateBody(ctx: ScanContext, op: Operation, marker: string): unknown {
   return out;
 }
 
+const OLD_PASSWORD = /old|current|previous|existing/i;
+const REPEAT_PASSWORD = /confirm|repeat|again|verif|^re_?pass|2$/i;
+const NOT_PASSWORD = /secret|hint|question|token|otp|code/i;
+const ACCOUNT_FIELD = /^(user_?name|login|handle|e_?mail|email_?address|user_?id|userid|account_?id|uid)$/i;
+
+/** A documented way to set an account's password, naming the account in its path or its body. */
+interface PasswordChange {
+  readonly op: Operation;
+  /** The path parameter that names the account, if any. */
+  readonly param?: string;
+  /** Body fields that name the account. */
+  readonly accountFields: readonly string[];
+}
+
+/** Body or query inputs that carry a password, by role: the new one, its repetition, the current one. */
+export function passwordInputs(
+  ctx: ScanContext,
+  op: Operation,
+): { body: string[]; query: string[]; old: string[]; repeat: string[] } {
+  const props = Object.keys(propertiesOf(ctx.spec, bodySchema(op)));
+  const query = op.parameters.filter((p) => p.in === 'query').map((p) => p.name);
+  const pw = (k: string) => PASSWORD.test(k) && !NOT_PASSWORD.test(k.replace(/pass(word)?/i, ''));
+  const fresh = (k: string) => pw(k) && !OLD_PASSWORD.test(k) && !REPEAT_PASSWORD.test(k);
+  return {
+    body: props.filter(fresh),
+    query: query.filter(fresh),
+    old: [...props, ...query].filter((k) => pw(k) && OLD_PASSWORD.test(k)),
+    repeat: [...props, ...query].filter((k) => pw(k) && REPEAT_PASSWORD.test(k) && !OLD_PASSWORD.test(k)),
+  };
+}
+
+/**
+ * Operations that set a password (not the sign-up, not the login): `PUT /users/{username}/password`,
+ * `POST /change-password {username, new_password}`, `PUT /users/{id} {email, password}`.
+ */
+export function passwordChanges(ctx: ScanContext, loginOp: Operation | undefined): Operation[] {
+  const signup = registration(ctx);
+  return ctx.spec.operations.filter((op) => {
+    if (!['POST', 'PUT', 'PATCH'].includes(op.method) || isExcluded(op) || op === signup || op === loginOp)
+      return false;
+    if (isLoginOperation(ctx.spec, op) || /regist|sign_?up|log_?in|sign_?in/i.test(op.path)) return false;
+    const inputs = passwordInputs(ctx, op);
+    return inputs.body.length + inputs.query.length > 0;
+  });
+}
+
+function accountNamed(ctx: ScanContext, op: Operation): PasswordChange | undefined {
+  const param = accountParam(op.path);
+  const props = Object.keys(propertiesOf(ctx.spec, bodySchema(op)));
+  const accountFields = props.filter((k) => ACCOUNT_FIELD.test(k));
+  if (param === undefined && accountFields.length === 0) return undefined;
+  return { op, ...(param !== undefined ? { param } : {}), accountFields };
+}
+
+/** The request that sets `password` as the new password of the account `v` (named in its path or body). */
+export function passwordRequest(
+  ctx: ScanContext,
+  op: Operation,
+  v: Throwaway,
+  password: string,
+  opts: { readonly old?: string; readonly param?: string; readonly value?: string } = {},
+): PlannedRequest {
+  const inputs = passwordInputs(ctx, op);
+  const schema = bodySchema(op);
+  const props = propertiesOf(ctx.spec, schema);
+  const sample = sampleValue(ctx.spec, schema);
+  const body: Record<string, unknown> =
+    sample !== null && typeof sample === 'object' && !Array.isArray(sample)
+      ? { ...(sample as Record<string, unknown>) }
+      : {};
+  for (const k of Object.keys(props)) {
+    if (inputs.body.includes(k) || inputs.repeat.includes(k)) body[k] = password;
+    else if (inputs.old.includes(k)) {
+      if (opts.old === undefined) delete body[k];
+      else body[k] = opts.old;
+    } else if (ACCOUNT_FIELD.test(k)) {
+      const id = v.ids[0];
+      body[k] = MAIL_FIELD.test(k)
+        ? v.email
+        : /id$/i.test(k)
+          ? props[k].type === 'integer' && id !== undefined && /^\d+$/.test(id)
+            ? Number(id)
+            : id
+          : v.name;
+    } else if (MAIL_FIELD.test(k)) body[k] = v.email;
+    else if (NAME_FIELD.test(k)) body[k] = v.name;
+  }
+  const params: Record<string, string> = {};
+  if (opts.param !== undefined && opts.value !== undefined) params[opts.param] = opts.value;
+  for (const q of [...inputs.query, ...inputs.repeat.filter((k) => !(k in props))]) params[q] = password;
+  if (opts.old !== undefined) for (const q of inputs.old.filter((k) => !(k in props))) params[q] = opts.old;
+  return planRequest(ctx.spec, op, ctx.objects, {
+    params,
+    ...(schema !== undefined ? { body } : {}),
+  });
+}
+
+/**
+ * Account takeover: another ordinary user — a second throwaway account W, so that an API which ignores the
+ * named account and changes the caller's own password changes nobody's that matters — sets a new random
+ * password on V through each operation that names the account (path or body). Proof: V logs in with it.
+ */
+async function takeover(ctx: ScanContext, v: Throwaway, loginOp: Operation | undefined): Promise<void> {
+  const t = findLoginTarget(ctx);
+  const changes = passwordChanges(ctx, loginOp)
+    .map((op) => accountNamed(ctx, op))
+    .filter((c): c is PasswordChange => c !== undefined)
+    .slice(0, 4);
+  if (changes.length === 0) {
+    ctx.note?.({
+      rule: SCAN_RULES.accountTakeover,
+      reason: 'no operation that sets a password names the account (path or body)',
+    });
+    return;
+  }
+  const w = await registerThrowaway(ctx, t, 'pca');
+  if (!w) {
+    ctx.note?.({
+      rule: SCAN_RULES.accountTakeover,
+      reason: 'a second throwaway account could not be registered',
+    });
+    return;
+  }
+  for (const { op, param } of changes) {
+    const values =
+      param === undefined
+        ? [undefined]
+        : MAIL_FIELD.test(param)
+          ? [v.email]
+          : /name/i.test(param)
+            ? [v.name]
+            : v.ids.slice(0, 2);
+    for (const value of values) {
+      if (param !== undefined && value === undefined) continue;
+      const password = freshPassword();
+      const req = passwordRequest(ctx, op, v, password, {
+        old: `pc-wrong-${randomBytes(4).toString('hex')}`,
+        ...(param !== undefined && value !== undefined ? { param, value } : {}),
+      });
+      const bare = req.path.split('?')[0];
+      const segments = op.path.split('/');
+      const parent = param === undefined ? '' : (segments[segments.indexOf(`{${param}}`) - 1] ?? '');
+      // V's name and e-mail are the scan's own; V's id is V's account only under a users collection.
+      if (param !== undefined && (/name|mail/i.test(param) || /^users?$/i.test(parent))) {
+        if (!ctx.objects.isScanCreated(bare))
+          ctx.objects.add({
+            collection: bare.slice(0, bare.lastIndexOf('/')),
+            path: bare,
+            id: value!,
+            owner: v.name,
+            body: null,
+            createdBy: op,
+          });
+      }
+      const res = await ctx.send(req, w.identity);
+      if (!isSuccess(res) || refusedIn200(res)) continue;
+      const after = await v.login(password);
+      if (!after.identity) continue;
+      v.password = password;
+      v.identity = after.identity;
+      ctx.report(SCAN_RULES.accountTakeover, {
+        operation: op,
+        message: `${w.name}, an ordinary user registered by the scan, set a new password on another account (${v.name}, also the scan's) with ${op.method} ${op.path}, and ${v.name} then logged in with it: anyone can take over any account.`,
+        evidence: evidenceOf(res, { owner: v.name, attacker: w.name, loginStatus: after.res?.status }),
+      });
+      break;
+    }
+  }
+}
+
 /**
  * B reads, changes and finally deletes V's account. Called at the end of API1 (the delete is the scan's last
  * use of V).
  */
 export async function replayAccounts(ctx: ScanContext, attacker: Identity): Promise<void> {
   const items = accountItems(ctx);
-  if (!items.some((op) => op.method !== 'GET')) return;
-  const v = await registerVictim(ctx);
+  const t = findLoginTarget(ctx);
+  const changes = passwordChanges(ctx, t?.op);
+  if (!items.some((op) => op.method !== 'GET') && changes.length === 0) return;
+  const v = await registerThrowaway(ctx, t, 'pcv');
   if (!v) return;
   const reads = items.filter((op) => op.method === 'GET');
   // V's item paths: each item template with each of V's ids (or its name for `{username}`), kept only when V
@@ -283,6 +380,7 @@ export async function replayAccounts(ctx: ScanContext, attacker: Identity): Prom
       break;
     }
   }
+  await takeover(ctx, v, t?.op);
   for (const op of items) {
     if (op.method !== 'DELETE') continue;
     for (const [key, { value, read }] of paths) {
@@ -297,7 +395,7 @@ export async function replayAccounts(ctx: ScanContext, attacker: Identity): Prom
         after !== undefined &&
         (after.status === 404 || after.status === 410 || (isSuccess(after) && isEmpty(after)));
       const refused = after !== undefined && !ctx.admin && (after.status === 401 || after.status === 403);
-      const gone = missing || (refused && !(await v.relogin()));
+      const gone = missing || (refused && (await v.login()).identity === undefined);
       if (!gone) continue;
       ctx.objects.markDeleted(req.path.split('?')[0]);
       ctx.report(SCAN_RULES.bolaDelete, {

@@ -684,7 +684,7 @@ async function foreignReferences(ctx: ScanContext, victim: Identity, attacker: I
 export const api1: Check = {
   id: 'API1',
   title: 'Broken object level authorization',
-  rules: [SCAN_RULES.bolaRead, SCAN_RULES.bolaWrite, SCAN_RULES.bolaDelete],
+  rules: [SCAN_RULES.bolaRead, SCAN_RULES.bolaWrite, SCAN_RULES.bolaDelete, SCAN_RULES.accountTakeover],
   async run(ctx) {
     const [a, b] = ctx.identities;
     if (!a) return;

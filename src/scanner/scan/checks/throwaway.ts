@@ -1,0 +1,135 @@
+/**
+ * Throwaway accounts: an account the scan registers itself through the document's sign-up (unique name, strong
+ * random password) and logs in as, so that checks that change or end an account's password or session never
+ * touch a given identity. Shared by API1 (the victim of another user's changes) and API2 (sessions, password
+ * changes).
+ */
+import { randomBytes } from 'node:crypto';
+import type { Operation } from '../../../core/api-document.ts';
+import type { ScanResponse } from '../client.ts';
+import { type Identity, isSuccess, type ScanContext } from '../context.ts';
+import { loginOutcome, loginRequest, setCookies, signedIn } from '../login.ts';
+import type { LoginFlow } from '../options.ts';
+import { bodySchema, planRequest } from '../planner.ts';
+import { propertiesOf, sampleValue } from '../schema.ts';
+import { selfIds } from '../self.ts';
+import { refusedIn200, registration } from './api5-function-authorization.ts';
+
+export const PASSWORD = /pass(word)?|passwd|pwd|secret/i;
+export const NAME_FIELD = /^(user_?name|login|handle|name)$/i;
+export const MAIL_FIELD = /mail/i;
+export const ID_KEYS = ['id', 'user_id', 'userId', 'uid', '_id', 'uuid'];
+
+/** Where the scan logs in (the shape of API2's login target). */
+export interface ThrowawayLogin {
+  readonly flow: LoginFlow;
+  readonly op?: Operation;
+  readonly userField: string;
+  readonly passwordField: string;
+}
+
+export interface Throwaway {
+  /** Its session (the registration's login, or a later one). */
+  identity: Identity;
+  readonly name: string;
+  readonly email: string;
+  /** Its account ids: from the registration answer, its token's claims, its login answer. */
+  readonly ids: readonly string[];
+  /** The password it has now (a check that changed it and proved so sets the new one). */
+  password: string;
+  /** A fresh login (with the current password unless one is given): its identity, or undefined. */
+  login(password?: string): Promise<{ identity?: Identity; res?: ScanResponse }>;
+}
+
+/** A strong random password of the scan's own. */
+export function freshPassword(): string {
+  return `Pc-${randomBytes(12).toString('base64url')}-9a`;
+}
+
+/** The record in an answer that carries a value (top level, under `user`/`data`, or one level down). */
+export function recordWith(view: unknown, value: string): Record<string, unknown> | undefined {
+  if (view === null || typeof view !== 'object' || Array.isArray(view)) return undefined;
+  const r = view as Record<string, unknown>;
+  if (Object.values(r).some((v) => v === value)) return r;
+  for (const v of Object.values(r)) {
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+      const hit = recordWith(v, value);
+      if (hit) return hit;
+    }
+  }
+  return undefined;
+}
+
+/** Registers an account named `<prefix><random>` and logs in as it; undefined when either does not work. */
+export async function registerThrowaway(
+  ctx: ScanContext,
+  t: ThrowawayLogin | undefined,
+  prefix: string,
+): Promise<Throwaway | undefined> {
+  const op = registration(ctx);
+  if (!op || !t || op === t.op) return undefined;
+  const schema = bodySchema(op);
+  const props = Object.keys(propertiesOf(ctx.spec, schema));
+  const sample = sampleValue(ctx.spec, schema);
+  if (sample === null || typeof sample !== 'object' || Array.isArray(sample)) return undefined;
+  const tag = randomBytes(5).toString('hex');
+  const name = `${prefix}${tag}`;
+  const email = `${prefix}${tag}@example.com`;
+  const first = freshPassword();
+  const body: Record<string, unknown> = { ...(sample as Record<string, unknown>) };
+  for (const k of props) {
+    if (PASSWORD.test(k)) body[k] = first;
+    else if (MAIL_FIELD.test(k)) body[k] = email;
+    else if (NAME_FIELD.test(k)) body[k] = name;
+  }
+  const loginField = t.userField;
+  const loginValue = MAIL_FIELD.test(loginField) && !props.some((k) => NAME_FIELD.test(k)) ? email : name;
+  const reg = await ctx.send(planRequest(ctx.spec, op, ctx.objects, { body }), null);
+  if (!isSuccess(reg) || refusedIn200(reg)) return undefined;
+  const login = async (password: string) => {
+    const res = await ctx.send(
+      {
+        ...loginRequest(t.flow, { [loginField]: loginValue, [t.passwordField]: password }),
+        ...(t.op ? { operation: t.op } : {}),
+      },
+      null,
+    );
+    if (!res || !signedIn(t.flow, res)) return { ...(res ? { res } : {}) };
+    const outcome = loginOutcome(t.flow, res);
+    const session = { name, headers: {} as Record<string, string>, cookies: new Map<string, string>() };
+    if (outcome.token !== undefined && !outcome.source?.startsWith('cookie:')) {
+      const header = (t.flow.header ?? 'authorization').toLowerCase();
+      const scheme = t.flow.scheme ?? (header === 'authorization' ? 'Bearer' : '');
+      session.headers[header] = scheme ? `${scheme} ${outcome.token}` : outcome.token;
+    }
+    // A cookie session: the cookies the answer set.
+    if (outcome.token === undefined || outcome.source?.startsWith('cookie:')) {
+      for (const [k, v] of setCookies(res)) session.cookies.set(k, v);
+    }
+    const identity: Identity = {
+      name,
+      session,
+      ...(outcome.token !== undefined ? { token: outcome.token } : {}),
+      login: { path: t.flow.path, flow: t.flow, body: { [loginField]: loginValue }, answer: res.json },
+    };
+    return { identity, res };
+  };
+  const signed = await login(first);
+  if (!signed.identity) return undefined;
+  const ids = new Set<string>();
+  const fromAnswer = recordWith(reg.json, name) ?? recordWith(reg.json, email);
+  for (const key of ID_KEYS) {
+    const v = fromAnswer?.[key];
+    if (typeof v === 'string' || typeof v === 'number') ids.add(String(v));
+  }
+  for (const id of selfIds(signed.identity)) if (id !== name && id !== email) ids.add(id);
+  const account: Throwaway = {
+    identity: signed.identity,
+    name,
+    email,
+    ids: [...ids],
+    password: first,
+    login: (password?: string) => login(password ?? account.password),
+  };
+  return account;
+}

@@ -1,0 +1,193 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import type { Server } from 'node:http';
+import { before, describe, test } from 'node:test';
+import type { ScanResult } from '../../src/scanner/scan/runner.ts';
+import { startServer } from '../kit/server.ts';
+import { scanTwins } from './twins.ts';
+
+/**
+ * Passwords and sessions, in a Flask style: a JSON login that answers 200 either way (`{"status": "fail"}` on a
+ * wrong password, the token under `auth.token` otherwise), a sign-up that answers a message and no id, opaque
+ * tokens, `PUT /api/users/{username}/password` (an admin-style route that names the account), `POST
+ * /api/me/password` and `POST /api/logout`. Vulnerable: anyone sets anyone's password by name; the caller's
+ * own change needs no current password; logout forgets nothing. Fixed twin: the named account must be the
+ * caller's, the current password is checked, logout ends the token.
+ */
+const json = (schema: unknown) => ({ required: true, content: { 'application/json': { schema } } });
+const str = { type: 'string' };
+const bearer = [{ token: [] }];
+const SPEC = {
+  openapi: '3.0.3',
+  info: { title: 'passwords and sessions', version: '1' },
+  components: { securitySchemes: { token: { type: 'http', scheme: 'bearer' } } },
+  paths: {
+    '/api/login': {
+      post: {
+        operationId: 'login',
+        requestBody: json({ type: 'object', properties: { username: str, password: str } }),
+        responses: { '200': { description: 'a token, or a failure message' } },
+      },
+    },
+    '/api/signup': {
+      post: {
+        operationId: 'signup',
+        requestBody: json({ type: 'object', properties: { username: str, email: str, password: str } }),
+        responses: { '201': { description: 'registered' } },
+      },
+    },
+    '/api/me': {
+      get: { operationId: 'me', security: bearer, responses: { '200': { description: 'own record' } } },
+    },
+    '/api/users/{username}/password': {
+      put: {
+        operationId: 'set_password',
+        security: bearer,
+        parameters: [{ name: 'username', in: 'path', required: true, schema: str }],
+        requestBody: json({ type: 'object', properties: { password: str } }),
+        responses: { '200': { description: 'changed' } },
+      },
+    },
+    '/api/me/password': {
+      post: {
+        operationId: 'change_own_password',
+        security: bearer,
+        requestBody: json({ type: 'object', properties: { current_password: str, new_password: str } }),
+        responses: { '200': { description: 'changed' } },
+      },
+    },
+    '/api/logout': {
+      post: { operationId: 'logout', security: bearer, responses: { '200': { description: 'logged out' } } },
+    },
+  },
+};
+
+interface Api {
+  readonly url: string;
+  readonly server: Server;
+  readonly passwords: Map<string, string>;
+}
+
+const ALICE = 'Alice-pw-1';
+const BOB = 'Bob-pw-1';
+
+async function startApi(fixed: boolean): Promise<Api> {
+  const passwords = new Map<string, string>([
+    ['alice', ALICE],
+    ['bob', BOB],
+  ]);
+  const emails = new Map<string, string>([
+    ['alice', 'alice@example.com'],
+    ['bob', 'bob@example.com'],
+  ]);
+  const tokens = new Map<string, string>();
+  const server = await startServer((req, res) => {
+    const send = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    let raw = '';
+    req.on('data', (c) => {
+      raw += c;
+    });
+    req.on('end', () => {
+      let body: Record<string, unknown> = {};
+      try {
+        body = raw === '' ? {} : JSON.parse(raw);
+      } catch {
+        return send(400, { status: 'fail', message: 'bad json' });
+      }
+      const path = (req.url ?? '').split('?')[0];
+      if (req.method === 'POST' && path === '/api/login') {
+        const name = String(body.username ?? '');
+        if (!passwords.has(name) || passwords.get(name) !== body.password)
+          return send(200, { status: 'fail', message: 'Username or password incorrect' });
+        const token = randomBytes(16).toString('hex');
+        tokens.set(token, name);
+        return send(200, { status: 'success', auth: { token } });
+      }
+      if (req.method === 'POST' && path === '/api/signup') {
+        const { username, email, password } = body as Record<string, string>;
+        if (!username || !password || passwords.has(username))
+          return send(400, { status: 'fail', message: 'cannot register' });
+        passwords.set(username, password);
+        emails.set(username, email ?? '');
+        return send(201, { status: 'success', message: 'Successfully registered' });
+      }
+      const token = String(req.headers.authorization ?? '').replace(/^Bearer /, '');
+      const caller = tokens.get(token);
+      if (caller === undefined) return send(401, { status: 'fail', message: 'Invalid token' });
+      if (req.method === 'GET' && path === '/api/me')
+        return send(200, { username: caller, email: emails.get(caller) });
+      if (req.method === 'POST' && path === '/api/logout') {
+        if (fixed) tokens.delete(token);
+        return send(200, { status: 'success', message: 'Logged out' });
+      }
+      if (req.method === 'POST' && path === '/api/me/password') {
+        if (typeof body.new_password !== 'string' || body.new_password === '')
+          return send(400, { status: 'fail', message: 'new_password required' });
+        if (fixed && body.current_password !== passwords.get(caller))
+          return send(403, { status: 'fail', message: 'Current password is wrong' });
+        passwords.set(caller, body.new_password);
+        return send(200, { status: 'success', message: 'Password changed' });
+      }
+      const m = /^\/api\/users\/([^/]+)\/password$/.exec(path);
+      if (req.method === 'PUT' && m) {
+        const name = decodeURIComponent(m[1]);
+        if (!passwords.has(name)) return send(404, { status: 'fail', message: 'no such user' });
+        if (fixed && name !== caller) return send(403, { status: 'fail', message: 'Not allowed' });
+        if (typeof body.password !== 'string' || body.password === '')
+          return send(400, { status: 'fail', message: 'password required' });
+        passwords.set(name, body.password);
+        return send(200, { status: 'success', message: 'Password updated' });
+      }
+      return send(404, { status: 'fail', message: 'not found' });
+    });
+  });
+  return { url: server.url, server: server.server, passwords };
+}
+
+const found = (r: ScanResult) =>
+  [...new Set(r.findings.map((f) => `${f.rule.id} ${f.operation?.operationId}`))].sort();
+
+describe('account takeover and sessions on throwaway accounts (Flask-like API)', () => {
+  const scans = {} as Awaited<ReturnType<typeof scanTwins<Api>>>;
+  before(async () => {
+    Object.assign(
+      scans,
+      await scanTwins(SPEC, startApi, {
+        identities: [
+          { name: 'alice', login: { path: '/api/login', body: { username: 'alice', password: ALICE } } },
+          { name: 'bob', login: { path: '/api/login', body: { username: 'bob', password: BOB } } },
+        ],
+        checks: ['API1', 'API2'],
+        ratePerSecond: 200,
+      }),
+    );
+  });
+
+  test('vulnerable: another user sets the throwaway account password by name (API1 account takeover)', () => {
+    const f = scans.vulnerable.result.findings.find((x) => x.rule.id === 'scan/api1-account-takeover');
+    assert.ok(f, found(scans.vulnerable.result).join('\n'));
+    assert.equal(f.operation?.operationId, 'set_password');
+    assert.equal(f.rule.owasp, 'API1:2023');
+    assert.equal(f.severity, 'critical');
+    const curl = String(f.evidence?.curl);
+    assert.match(curl, /^curl .*-X PUT .*\/api\/users\/pcv[0-9a-f]+\/password/);
+    assert.doesNotMatch(curl, /Pc-[\w-]{16}-9a/, 'the new password is masked');
+  });
+
+  test('the given identities keep their passwords', () => {
+    for (const { api } of [scans.vulnerable, scans.fixed]) {
+      assert.equal(api.passwords.get('alice'), ALICE);
+      assert.equal(api.passwords.get('bob'), BOB);
+    }
+  });
+
+  test('fixed twin: no finding of these rules', () => {
+    const ours = found(scans.fixed.result).filter((f) =>
+      /account-takeover|password-change|session-not-ended|token-without-expiry/.test(f),
+    );
+    assert.deepEqual(ours, []);
+  });
+});
