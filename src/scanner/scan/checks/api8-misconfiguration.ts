@@ -2,7 +2,8 @@
  * API8 Security Misconfiguration.
  * Active: CORS with several crafted origins (an attacker's, `null`, look-alikes of the target's own host), on a
  * secured and a public operation and in a preflight; TRACE; a malformed JSON body; injection in every input
- * (injection.ts); NoSQL operators at the login; XML external entities (xxe.ts). Documented GETs without parameters that no one called yet are
+ * (injection.ts); NoSQL operators at the login; XML external entities (xxe.ts);
+ * HTML/SVG uploads served back as active content, and `../` upload names (upload.ts). Documented GETs without parameters that no one called yet are
  * called once, anonymously, so the passive checks see them.
  * Passive, over every response of the scan: stack traces and database errors, version banners, configuration
  * secrets and debug dumps in successful answers, missing security headers.
@@ -20,6 +21,7 @@ import { findLoginTarget } from './api2-authentication.ts';
 import { deserialization, yamlUploads } from './deserialization.ts';
 import { injection, NOSQL_ERROR, SQL_ERROR } from './injection.ts';
 import { probeTls } from './tls.ts';
+import { dangerousUploads } from './upload.ts';
 import { xxe } from './xxe.ts';
 
 export const STACK_TRACE: readonly RegExp[] = [
@@ -247,6 +249,7 @@ export const api8: Check = {
     SCAN_RULES.pathTraversal,
     SCAN_RULES.insecureDeserialization,
     SCAN_RULES.xxe,
+    SCAN_RULES.unrestrictedUpload,
   ],
   async run(ctx) {
     const started = performance.now();
@@ -276,6 +279,7 @@ export const api8: Check = {
     await deserialization(ctx);
     await yamlUploads(ctx);
     await xxe(ctx);
+    await dangerousUploads(ctx);
     // Last: it uses what is left of the check's time and records what it could not reach.
     const outcomes = await injection(ctx, Math.max(3000, 20_000 - (performance.now() - started)));
     const skippedOps = new Map<string, { op: Operation; reason: string }>();

@@ -1,0 +1,255 @@
+/**
+ * Dangerous file uploads (API8): each multipart file input gets an HTML file and an SVG file of the scan's own
+ * (`pcu<random>.html`, `.svg`), each holding a harmless script marker (`<script>/*pcu…*\/</script>`, it runs
+ * nothing). Where the API says the file went — a same-origin URL or path in the answer or its `Location`, or a
+ * documented download route (`GET /files/{id}`) filled with the id or file name the answer gave — the scan
+ * reads it back as the uploader. A finding only when the API serves it from its own origin as active content
+ * (`text/html`, `image/svg+xml`, XHTML or XML), the script marker intact, inline (no `attachment`, no CSP
+ * sandbox): stored XSS on the API's origin (high).
+ *
+ * When the API serves the file under the name it was given, one more upload is named `../pcu<random>.html`:
+ * read back one folder up from where the first one is served, it proves that a client's file name can write
+ * outside the upload folder (critical). The names are new and random, so nothing existing can be overwritten.
+ * Uploads are creations (POST); a PUT only reaches objects the scan created (the safety rule of `send`).
+ * At most `MAX_OPERATIONS` operations, about ten requests each.
+ */
+import { randomBytes } from 'node:crypto';
+import type { JsonSchema, Operation } from '../../../core/api-document.ts';
+import { FilePart, type ScanResponse } from '../client.ts';
+import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
+import { captureId, isExcluded, planRequest, requestBody } from '../planner.ts';
+import { SCAN_RULES } from '../rules.ts';
+import { propertiesOf, resolveSchema } from '../schema.ts';
+
+const MAX_OPERATIONS = 6;
+const MAX_CANDIDATES = 4;
+const ACTIVE_TYPE = /^\s*(text\/html|application\/xhtml\+xml|image\/svg\+xml|text\/xml|application\/xml)\b/i;
+/** Routes that hand files back: `/files/{id}`, `/uploads/{name}`, `/attachments/{id}/download`. */
+const DOWNLOAD_ROUTE =
+  /file|upload|download|attachment|media|image|photo|avatar|document|asset|static|content/i;
+
+interface Variant {
+  readonly ext: 'html' | 'svg';
+  readonly type: string;
+  readonly body: (marker: string) => string;
+}
+
+const VARIANTS: readonly Variant[] = [
+  {
+    ext: 'html',
+    type: 'text/html',
+    body: (m) => `<!DOCTYPE html><html><body><p>portcullis scan</p><script>/*${m}*/</script></body></html>\n`,
+  },
+  {
+    ext: 'svg',
+    type: 'image/svg+xml',
+    body: (m) =>
+      `<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"><script>/*${m}*/</script></svg>\n`,
+  },
+];
+
+/** The proof: the script element with the marker, as uploaded. */
+function scriptOf(marker: string): string {
+  return `<script>/*${marker}*/</script>`;
+}
+
+/** File inputs of an operation's multipart body (a single file or an array of files). */
+export function fileInputNames(ctx: ScanContext, op: Operation): string[] {
+  const rb = requestBody(op);
+  if (rb?.encoding !== 'multipart') return [];
+  return Object.entries(propertiesOf(ctx.spec, rb.schema))
+    .filter(([, prop]) => {
+      const item =
+        prop.type === 'array' && prop.items !== undefined
+          ? resolveSchema(ctx.spec, prop.items as JsonSchema)
+          : prop;
+      return (
+        item.format === 'binary' || item.format === 'base64' || typeof item.contentMediaType === 'string'
+      );
+    })
+    .map(([name]) => name);
+}
+
+/**
+ * A path on the target's origin as the client's `path` (relative to the target URL, which may have a base
+ * path): `/uploads/a.html` under `http://h/api` is `/../uploads/a.html`, which the URL parser resolves.
+ * `undefined` for another origin or something that is no path.
+ */
+export function originPath(target: string, value: string): string | undefined {
+  if (value.length > 500 || /\s/.test(value)) return undefined;
+  const base = new URL(target);
+  let url: URL;
+  try {
+    url = new URL(value, `${base.origin}/`);
+  } catch {
+    return undefined;
+  }
+  if (url.origin !== base.origin) return undefined;
+  if (!/^(\/|https?:\/\/)/i.test(value)) return undefined;
+  const basePath = base.pathname.replace(/\/$/, '');
+  const path = url.pathname + url.search;
+  if (basePath === '' || path === basePath || path.startsWith(`${basePath}/`))
+    return path.slice(basePath.length) || '/';
+  return '/..'.repeat(basePath.split('/').length - 1) + path;
+}
+
+/** Strings of an answer (bounded walk), for the paths and names it gives back. */
+function strings(value: unknown, out: string[] = [], depth = 0): string[] {
+  if (depth > 4 || out.length >= 50) return out;
+  if (typeof value === 'string') out.push(value);
+  else if (value !== null && typeof value === 'object')
+    for (const v of Object.values(value as Record<string, unknown>).slice(0, 30)) strings(v, out, depth + 1);
+  return out;
+}
+
+/** Documented GETs ending in one path parameter below a file-like route. */
+function downloadRoutes(ctx: ScanContext): Operation[] {
+  return ctx.spec.operations.filter(
+    (o) =>
+      o.method === 'GET' &&
+      !isExcluded(o) &&
+      DOWNLOAD_ROUTE.test(o.path) &&
+      (o.path.match(/\{[^}]+\}/g) ?? []).length === 1,
+  );
+}
+
+/** Where the answer to an upload says the file is: same-origin paths first, then download routes filled. */
+export function servedCandidates(
+  ctx: ScanContext,
+  op: Operation,
+  res: ScanResponse,
+  filename: string,
+): string[] {
+  const out: string[] = [];
+  const values = [...(res.headers.location ? [res.headers.location] : []), ...strings(res.json)];
+  for (const v of values) {
+    const p = originPath(ctx.target, v);
+    if (p !== undefined && p !== '/' && !out.includes(p)) out.push(p);
+  }
+  // Values a download route may take: the created id, a stored name, the name the file was sent with.
+  const names = new Set<string>();
+  const id = res.json !== undefined ? captureId(ctx.spec, op, res) : undefined;
+  if (id !== undefined) names.add(id);
+  for (const v of values)
+    if (/^[\w.-]{1,120}\.(html?|svg|xhtml|xml)$/i.test(v) || v === filename)
+      names.add(v.split('/').pop() ?? v);
+  names.add(filename);
+  for (const route of downloadRoutes(ctx)) {
+    const param = /\{([^}]+)\}/.exec(route.path)?.[1] ?? '';
+    for (const name of names) {
+      const planned = planRequest(ctx.spec, route, ctx.objects, { params: { [param]: name } });
+      if (!out.includes(planned.path)) out.push(planned.path);
+    }
+  }
+  return out.slice(0, MAX_CANDIDATES * 2);
+}
+
+/** Served as active content, inline, from the API's origin, with the script marker intact. */
+export function servedActive(res: ScanResponse | undefined, marker: string): res is ScanResponse {
+  if (!isSuccess(res) || !res.text.includes(scriptOf(marker))) return false;
+  const type = res.headers['content-type'] ?? '';
+  if (!ACTIVE_TYPE.test(type)) return false;
+  // Plain XML runs script only as an SVG or XHTML document.
+  if (
+    /xml/i.test(type) &&
+    !/svg|xhtml/i.test(type) &&
+    !/^(<\?xml[^>]*\?>\s*)?<(svg|html)\b/i.test(res.text.trim())
+  )
+    return false;
+  if (/attachment/i.test(res.headers['content-disposition'] ?? '')) return false;
+  const csp = res.headers['content-security-policy'] ?? '';
+  return !/\bsandbox\b|(script-src|default-src)\s+'none'/i.test(csp);
+}
+
+function withFile(
+  planned: { body?: unknown },
+  files: readonly string[],
+  part: FilePart,
+): Record<string, unknown> {
+  const body = { ...((planned.body as Record<string, unknown>) ?? {}) };
+  for (const f of files) body[f] = Array.isArray(body[f]) ? [part] : part;
+  return body;
+}
+
+export async function dangerousUploads(ctx: ScanContext): Promise<void> {
+  let done = 0;
+  for (const op of ctx.spec.operations) {
+    if (done >= MAX_OPERATIONS || ctx.signal.aborted) return;
+    if (isExcluded(op) || (op.method !== 'POST' && op.method !== 'PUT')) continue;
+    const files = fileInputNames(ctx, op);
+    if (files.length === 0) continue;
+    done++;
+    let as: Identity | null | undefined;
+    let reported = false;
+    for (const variant of VARIANTS) {
+      if (reported || ctx.signal.aborted) break;
+      const marker = `pcu${randomBytes(5).toString('hex')}`;
+      const filename = `${marker}.${variant.ext}`;
+      const part = new FilePart(filename, variant.type, variant.body(marker));
+      let res: ScanResponse | undefined;
+      for (const who of as === undefined ? [ctx.identities[0], ctx.admin, null] : [as]) {
+        if (who === undefined) continue;
+        const planned = planRequest(ctx.spec, op, ctx.objects, who ? { owner: who.name } : {});
+        res = await ctx.send({ ...planned, body: withFile(planned, files, part) }, who);
+        if (res && res.status !== 401 && res.status !== 403) {
+          as = who;
+          break;
+        }
+      }
+      if (as === undefined) break; // nobody is let in
+      if (!isSuccess(res)) continue; // refused this kind of file
+      for (const path of servedCandidates(ctx, op, res, filename)) {
+        const served = await ctx.send({ method: 'GET', path }, as);
+        if (!servedActive(served, marker)) continue;
+        ctx.report(SCAN_RULES.unrestrictedUpload, {
+          operation: op,
+          key: 'active-content',
+          severity: 'high',
+          message: `${op.method} ${op.path} took ${variant.ext === 'html' ? 'an HTML' : 'an SVG'} file in ${files.join(', ')} and the API serves it back from its own origin at ${new URL(served.sent.url).pathname} as ${served.headers['content-type']}, its script intact and inline: any user's upload runs script in the API's origin (stored XSS).`,
+          evidence: evidenceOf(served, { uploaded: filename, uploadStatus: res.status }),
+        });
+        reported = true;
+        await traversal(ctx, op, files, as, variant, served, filename);
+        break;
+      }
+    }
+  }
+}
+
+/**
+ * The file was served under the name it was given: a name one folder up (`../pcu….html`) is uploaded and read
+ * back one folder above where the first one is served.
+ */
+async function traversal(
+  ctx: ScanContext,
+  op: Operation,
+  files: readonly string[],
+  as: Identity | null,
+  variant: Variant,
+  served: ScanResponse,
+  filename: string,
+): Promise<void> {
+  const url = new URL(served.sent.url);
+  const segments = url.pathname.split('/');
+  if (segments.length < 3 || decodeURIComponent(segments[segments.length - 1]) !== filename) return;
+  const marker = `pcu${randomBytes(5).toString('hex')}`;
+  const name = `${marker}.${variant.ext}`;
+  const up = `${segments.slice(0, -2).join('/')}/${name}`;
+  const path = originPath(ctx.target, `${url.origin}${up}`);
+  if (path === undefined) return;
+  const before = await ctx.send({ method: 'GET', path }, as); // the control: nothing there yet
+  if (servedActive(before, marker)) return;
+  const planned = planRequest(ctx.spec, op, ctx.objects, as ? { owner: as.name } : {});
+  const part = new FilePart(`../${name}`, variant.type, variant.body(marker));
+  const upload = await ctx.send({ ...planned, body: withFile(planned, files, part) }, as);
+  if (!isSuccess(upload)) return;
+  const after = await ctx.send({ method: 'GET', path }, as);
+  if (!isSuccess(after) || !after.text.includes(scriptOf(marker))) return;
+  ctx.report(SCAN_RULES.unrestrictedUpload, {
+    operation: op,
+    key: 'traversal',
+    severity: 'critical',
+    message: `${op.method} ${op.path} wrote a file outside its upload folder: uploaded as ../${name}, it is served at ${up}, one folder above ${url.pathname} where the same upload under a plain name went. A client's file name chooses where the server writes.`,
+    evidence: evidenceOf(after, { uploadedAs: `../${name}`, uploadStatus: upload.status }),
+  });
+}
