@@ -66,6 +66,8 @@ interface Api {
   readonly url: string;
   readonly server: Server;
   readonly passwords: Map<string, string>;
+  /** Who called the logout. */
+  readonly loggedOut: string[];
 }
 
 const ALICE = 'Alice-pw-1';
@@ -81,6 +83,8 @@ async function startApi(fixed: boolean): Promise<Api> {
     ['bob', 'bob@example.com'],
   ]);
   const tokens = new Map<string, string>();
+  const loggedOut: string[] = [];
+  const failures = new Map<string, number>();
   const server = await startServer((req, res) => {
     const send = (status: number, body: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json' });
@@ -100,15 +104,26 @@ async function startApi(fixed: boolean): Promise<Api> {
       const path = (req.url ?? '').split('?')[0];
       if (req.method === 'POST' && path === '/api/login') {
         const name = String(body.username ?? '');
-        if (!passwords.has(name) || passwords.get(name) !== body.password)
+        if (fixed && (failures.get(name) ?? 0) >= 5)
+          return send(429, { status: 'fail', message: 'Too many attempts, try again later' });
+        if (!passwords.has(name) || passwords.get(name) !== body.password) {
+          failures.set(name, (failures.get(name) ?? 0) + 1);
           return send(200, { status: 'fail', message: 'Username or password incorrect' });
-        const token = randomBytes(16).toString('hex');
+        }
+        // A JWT-shaped token (the API looks it up; the signature is random): without `exp` on the vulnerable
+        // API, an hour on the fixed one.
+        const now = Math.floor(Date.now() / 1000);
+        const claims = { sub: name, iat: now, ...(fixed ? { exp: now + 3600 } : {}) };
+        const token = [{ alg: 'HS256', typ: 'JWT' }, claims]
+          .map((p) => Buffer.from(JSON.stringify(p)).toString('base64url'))
+          .concat(randomBytes(32).toString('base64url'))
+          .join('.');
         tokens.set(token, name);
         return send(200, { status: 'success', auth: { token } });
       }
       if (req.method === 'POST' && path === '/api/signup') {
         const { username, email, password } = body as Record<string, string>;
-        if (!username || !password || passwords.has(username))
+        if (!username || !password || passwords.has(username) || (fixed && password.length < 12))
           return send(400, { status: 'fail', message: 'cannot register' });
         passwords.set(username, password);
         emails.set(username, email ?? '');
@@ -120,6 +135,7 @@ async function startApi(fixed: boolean): Promise<Api> {
       if (req.method === 'GET' && path === '/api/me')
         return send(200, { username: caller, email: emails.get(caller) });
       if (req.method === 'POST' && path === '/api/logout') {
+        loggedOut.push(caller);
         if (fixed) tokens.delete(token);
         return send(200, { status: 'success', message: 'Logged out' });
       }
@@ -135,7 +151,8 @@ async function startApi(fixed: boolean): Promise<Api> {
       if (req.method === 'PUT' && m) {
         const name = decodeURIComponent(m[1]);
         if (!passwords.has(name)) return send(404, { status: 'fail', message: 'no such user' });
-        if (fixed && name !== caller) return send(403, { status: 'fail', message: 'Not allowed' });
+        // Fixed: an administrator's route (no user here is one).
+        if (fixed) return send(403, { status: 'fail', message: 'Administrators only' });
         if (typeof body.password !== 'string' || body.password === '')
           return send(400, { status: 'fail', message: 'password required' });
         passwords.set(name, body.password);
@@ -144,7 +161,7 @@ async function startApi(fixed: boolean): Promise<Api> {
       return send(404, { status: 'fail', message: 'not found' });
     });
   });
-  return { url: server.url, server: server.server, passwords };
+  return { url: server.url, server: server.server, passwords, loggedOut };
 }
 
 const found = (r: ScanResult) =>
@@ -177,6 +194,32 @@ describe('account takeover and sessions on throwaway accounts (Flask-like API)',
     assert.doesNotMatch(curl, /Pc-[\w-]{16}-9a/, 'the new password is masked');
   });
 
+  test('vulnerable: the own password changes without the current one (API2, medium)', () => {
+    const f = scans.vulnerable.result.findings.find(
+      (x) =>
+        x.rule.id === 'scan/api2-password-change-without-current' &&
+        x.operation?.operationId === 'change_own_password',
+    );
+    assert.ok(f, found(scans.vulnerable.result).join('\n'));
+    assert.equal(f.severity, 'medium');
+    assert.match(String(f.evidence?.curl), /-X POST .*\/api\/me\/password/);
+    assert.doesNotMatch(String(f.evidence?.curl), /Pc-[\w-]{16}-9a/);
+  });
+
+  test('vulnerable: the session still works after logout (API2)', () => {
+    const f = scans.vulnerable.result.findings.find((x) => x.rule.id === 'scan/api2-session-not-ended');
+    assert.ok(f, found(scans.vulnerable.result).join('\n'));
+    assert.equal(f.operation?.operationId, 'logout');
+    assert.match(f.message, /GET \/api\/me/);
+  });
+
+  test('vulnerable: a JWT without exp (API2, low)', () => {
+    const f = scans.vulnerable.result.findings.find((x) => x.rule.id === 'scan/api2-token-without-expiry');
+    assert.ok(f, found(scans.vulnerable.result).join('\n'));
+    assert.equal(f.severity, 'low');
+    assert.deepEqual(f.evidence?.claims, ['sub', 'iat']);
+  });
+
   test('the given identities keep their passwords', () => {
     for (const { api } of [scans.vulnerable, scans.fixed]) {
       assert.equal(api.passwords.get('alice'), ALICE);
@@ -184,10 +227,23 @@ describe('account takeover and sessions on throwaway accounts (Flask-like API)',
     }
   });
 
-  test('fixed twin: no finding of these rules', () => {
-    const ours = found(scans.fixed.result).filter((f) =>
-      /account-takeover|password-change|session-not-ended|token-without-expiry/.test(f),
+  test('no check logs a given identity out (the fixed API would end its session for the rest of the scan)', () => {
+    for (const { api } of [scans.vulnerable, scans.fixed]) {
+      assert.ok(api.loggedOut.length > 0);
+      assert.deepEqual(
+        api.loggedOut.filter((n) => !n.startsWith('pcs')),
+        [],
+      );
+    }
+    // With A's session intact on the fixed twin, the altered-token probes had a reference read.
+    assert.ok(
+      !scans.fixed.result.coverage.checks
+        .find((c) => c.check === 'API2')
+        ?.untestedRules.some((r) => r.rule === 'scan/api2-invalid-token-accepted'),
     );
-    assert.deepEqual(ours, []);
+  });
+
+  test('fixed twin (also a password policy and a login lockout): no finding at all', () => {
+    assert.deepEqual(found(scans.fixed.result), []);
   });
 });

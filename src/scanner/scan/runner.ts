@@ -74,6 +74,13 @@ export class ScanError extends PortcullisError {
 const MAX_OBSERVATIONS = 5000;
 const DESTRUCTIVE = new Set(['PUT', 'PATCH', 'DELETE']);
 
+const LOGOUT = /(^|[/_.-])(log_?out|sign_?out)([/_.-]|$)|(^|\/)revoke\/?$/i;
+
+/** A logout or a token revoke: sent with a given identity's session, it would end it for the rest of the scan. */
+export function isLogout(path: string, operationId = ''): boolean {
+  return LOGOUT.test(path.split('?')[0]) || /^(log_?out|sign_?out)/i.test(operationId);
+}
+
 /** The caller's own profile: a path that names no object, ending in `me`, `self`, `profile`... */
 export function isOwnProfile(path: string): boolean {
   return /(^|\/)(me|self|profile|my_?profile|current_?user|whoami)\/?$/i.test(path.split('?')[0]);
@@ -232,6 +239,9 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
         ) {
           return undefined;
         }
+        // No check ends a given identity's session: its logout goes only with accounts the scan registered.
+        if (as && (identities.includes(as) || as === admin) && isLogout(bare, req.operation?.id))
+          return undefined;
         if (ownProfile && ownTouched.size < 1000) ownTouched.add(bare);
         req = inDeclaredEncoding(spec, req, req.operation);
         const res = await client.trySend(req, {

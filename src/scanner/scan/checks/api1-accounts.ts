@@ -16,18 +16,22 @@ import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import type { Operation } from '../../../core/api-document.ts';
 import type { ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
-import { bodySchema, isExcluded, isLoginOperation, type PlannedRequest, planRequest } from '../planner.ts';
+import { bodySchema, isExcluded, type PlannedRequest, planRequest } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, sampleValue } from '../schema.ts';
 import { accountParam, selfIds } from '../self.ts';
 import { findLoginTarget } from './api2-authentication.ts';
-import { refusedIn200, registration } from './api5-function-authorization.ts';
+import { refusedIn200 } from './api5-function-authorization.ts';
 import {
+  ACCOUNT_FIELD,
+  claimAccountPath,
   freshPassword,
   ID_KEYS,
   MAIL_FIELD,
   NAME_FIELD,
   PASSWORD,
+  passwordChanges,
+  passwordRequest,
   registerThrowaway,
   type Throwaway,
 } from './throwaway.ts';
@@ -118,11 +122,6 @@ function updateBody(ctx: ScanContext, op: Operation, marker: string): unknown {
   return out;
 }
 
-const OLD_PASSWORD = /old|current|previous|existing/i;
-const REPEAT_PASSWORD = /confirm|repeat|again|verif|^re_?pass|2$/i;
-const NOT_PASSWORD = /secret|hint|question|token|otp|code/i;
-const ACCOUNT_FIELD = /^(user_?name|login|handle|e_?mail|email_?address|user_?id|userid|account_?id|uid)$/i;
-
 /** A documented way to set an account's password, naming the account in its path or its body. */
 interface PasswordChange {
   readonly op: Operation;
@@ -132,87 +131,12 @@ interface PasswordChange {
   readonly accountFields: readonly string[];
 }
 
-/** Body or query inputs that carry a password, by role: the new one, its repetition, the current one. */
-export function passwordInputs(
-  ctx: ScanContext,
-  op: Operation,
-): { body: string[]; query: string[]; old: string[]; repeat: string[] } {
-  const props = Object.keys(propertiesOf(ctx.spec, bodySchema(op)));
-  const query = op.parameters.filter((p) => p.in === 'query').map((p) => p.name);
-  const pw = (k: string) => PASSWORD.test(k) && !NOT_PASSWORD.test(k.replace(/pass(word)?/i, ''));
-  const fresh = (k: string) => pw(k) && !OLD_PASSWORD.test(k) && !REPEAT_PASSWORD.test(k);
-  return {
-    body: props.filter(fresh),
-    query: query.filter(fresh),
-    old: [...props, ...query].filter((k) => pw(k) && OLD_PASSWORD.test(k)),
-    repeat: [...props, ...query].filter((k) => pw(k) && REPEAT_PASSWORD.test(k) && !OLD_PASSWORD.test(k)),
-  };
-}
-
-/**
- * Operations that set a password (not the sign-up, not the login): `PUT /users/{username}/password`,
- * `POST /change-password {username, new_password}`, `PUT /users/{id} {email, password}`.
- */
-export function passwordChanges(ctx: ScanContext, loginOp: Operation | undefined): Operation[] {
-  const signup = registration(ctx);
-  return ctx.spec.operations.filter((op) => {
-    if (!['POST', 'PUT', 'PATCH'].includes(op.method) || isExcluded(op) || op === signup || op === loginOp)
-      return false;
-    if (isLoginOperation(ctx.spec, op) || /regist|sign_?up|log_?in|sign_?in/i.test(op.path)) return false;
-    const inputs = passwordInputs(ctx, op);
-    return inputs.body.length + inputs.query.length > 0;
-  });
-}
-
 function accountNamed(ctx: ScanContext, op: Operation): PasswordChange | undefined {
   const param = accountParam(op.path);
   const props = Object.keys(propertiesOf(ctx.spec, bodySchema(op)));
   const accountFields = props.filter((k) => ACCOUNT_FIELD.test(k));
   if (param === undefined && accountFields.length === 0) return undefined;
   return { op, ...(param !== undefined ? { param } : {}), accountFields };
-}
-
-/** The request that sets `password` as the new password of the account `v` (named in its path or body). */
-export function passwordRequest(
-  ctx: ScanContext,
-  op: Operation,
-  v: Throwaway,
-  password: string,
-  opts: { readonly old?: string; readonly param?: string; readonly value?: string } = {},
-): PlannedRequest {
-  const inputs = passwordInputs(ctx, op);
-  const schema = bodySchema(op);
-  const props = propertiesOf(ctx.spec, schema);
-  const sample = sampleValue(ctx.spec, schema);
-  const body: Record<string, unknown> =
-    sample !== null && typeof sample === 'object' && !Array.isArray(sample)
-      ? { ...(sample as Record<string, unknown>) }
-      : {};
-  for (const k of Object.keys(props)) {
-    if (inputs.body.includes(k) || inputs.repeat.includes(k)) body[k] = password;
-    else if (inputs.old.includes(k)) {
-      if (opts.old === undefined) delete body[k];
-      else body[k] = opts.old;
-    } else if (ACCOUNT_FIELD.test(k)) {
-      const id = v.ids[0];
-      body[k] = MAIL_FIELD.test(k)
-        ? v.email
-        : /id$/i.test(k)
-          ? props[k].type === 'integer' && id !== undefined && /^\d+$/.test(id)
-            ? Number(id)
-            : id
-          : v.name;
-    } else if (MAIL_FIELD.test(k)) body[k] = v.email;
-    else if (NAME_FIELD.test(k)) body[k] = v.name;
-  }
-  const params: Record<string, string> = {};
-  if (opts.param !== undefined && opts.value !== undefined) params[opts.param] = opts.value;
-  for (const q of [...inputs.query, ...inputs.repeat.filter((k) => !(k in props))]) params[q] = password;
-  if (opts.old !== undefined) for (const q of inputs.old.filter((k) => !(k in props))) params[q] = opts.old;
-  return planRequest(ctx.spec, op, ctx.objects, {
-    params,
-    ...(schema !== undefined ? { body } : {}),
-  });
 }
 
 /**
@@ -257,21 +181,7 @@ async function takeover(ctx: ScanContext, v: Throwaway, loginOp: Operation | und
         old: `pc-wrong-${randomBytes(4).toString('hex')}`,
         ...(param !== undefined && value !== undefined ? { param, value } : {}),
       });
-      const bare = req.path.split('?')[0];
-      const segments = op.path.split('/');
-      const parent = param === undefined ? '' : (segments[segments.indexOf(`{${param}}`) - 1] ?? '');
-      // V's name and e-mail are the scan's own; V's id is V's account only under a users collection.
-      if (param !== undefined && (/name|mail/i.test(param) || /^users?$/i.test(parent))) {
-        if (!ctx.objects.isScanCreated(bare))
-          ctx.objects.add({
-            collection: bare.slice(0, bare.lastIndexOf('/')),
-            path: bare,
-            id: value!,
-            owner: v.name,
-            body: null,
-            createdBy: op,
-          });
-      }
+      claimAccountPath(ctx, op, req, v, param, value);
       const res = await ctx.send(req, w.identity);
       if (!isSuccess(res) || refusedIn200(res)) continue;
       const after = await v.login(password);

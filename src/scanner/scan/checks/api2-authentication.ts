@@ -23,6 +23,7 @@ import { bodySchema, isExcluded, jsonBodySchema, planRequest, requiresAuth } fro
 import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, sampleValue } from '../schema.ts';
 import { similarity } from '../similarity.ts';
+import { sessionChecks } from './api2-sessions.ts';
 import { refusedIn200, registration } from './api5-function-authorization.ts';
 import { secretsFromWords, weakHmacSecrets } from './weak-secrets.ts';
 
@@ -723,6 +724,9 @@ export const api2: Check = {
     SCAN_RULES.bruteForce,
     SCAN_RULES.credentialsInUrl,
     SCAN_RULES.weakPasswordPolicy,
+    SCAN_RULES.passwordChangeWithoutCurrent,
+    SCAN_RULES.sessionNotEnded,
+    SCAN_RULES.tokenWithoutExpiry,
   ],
   async run(ctx) {
     const a = ctx.identities[0];
@@ -750,6 +754,8 @@ export const api2: Check = {
     await tokenInQuery(ctx, a);
     if (target) await enumeration(ctx, target);
     if (target) await weakPasswordPolicy(ctx, target);
+    // On an account of the scan's own: password change, logout, token lifetime.
+    await sessionChecks(ctx, target);
     await resetEnumeration(ctx, a, target);
     await otpGuessing(ctx, a, target?.op);
     await credentialsInUrl(ctx, a);

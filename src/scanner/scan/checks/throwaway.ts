@@ -10,7 +10,7 @@ import type { ScanResponse } from '../client.ts';
 import { type Identity, isSuccess, type ScanContext } from '../context.ts';
 import { loginOutcome, loginRequest, setCookies, signedIn } from '../login.ts';
 import type { LoginFlow } from '../options.ts';
-import { bodySchema, planRequest } from '../planner.ts';
+import { bodySchema, isExcluded, isLoginOperation, type PlannedRequest, planRequest } from '../planner.ts';
 import { propertiesOf, sampleValue } from '../schema.ts';
 import { selfIds } from '../self.ts';
 import { refusedIn200, registration } from './api5-function-authorization.ts';
@@ -132,4 +132,114 @@ export async function registerThrowaway(
     login: (password?: string) => login(password ?? account.password),
   };
   return account;
+}
+
+const OLD_PASSWORD = /old|current|previous|existing/i;
+const REPEAT_PASSWORD = /confirm|repeat|again|verif|^re_?pass|2$/i;
+const NOT_PASSWORD = /secret|hint|question|token|otp|code/i;
+export const ACCOUNT_FIELD =
+  /^(user_?name|login|handle|e_?mail|email_?address|user_?id|userid|account_?id|uid)$/i;
+
+/** Body or query inputs that carry a password, by role: the new one, its repetition, the current one. */
+export function passwordInputs(
+  ctx: ScanContext,
+  op: Operation,
+): { body: string[]; query: string[]; old: string[]; repeat: string[] } {
+  const props = Object.keys(propertiesOf(ctx.spec, bodySchema(op)));
+  const query = op.parameters.filter((p) => p.in === 'query').map((p) => p.name);
+  const pw = (k: string) => PASSWORD.test(k) && !NOT_PASSWORD.test(k.replace(/pass(word)?/i, ''));
+  const fresh = (k: string) => pw(k) && !OLD_PASSWORD.test(k) && !REPEAT_PASSWORD.test(k);
+  return {
+    body: props.filter(fresh),
+    query: query.filter(fresh),
+    old: [...props, ...query].filter((k) => pw(k) && OLD_PASSWORD.test(k)),
+    repeat: [...props, ...query].filter((k) => pw(k) && REPEAT_PASSWORD.test(k) && !OLD_PASSWORD.test(k)),
+  };
+}
+
+/**
+ * Operations that set a password (not the sign-up, not the login): `PUT /users/{username}/password`,
+ * `POST /change-password {username, new_password}`, `PUT /users/{id} {email, password}`.
+ */
+export function passwordChanges(ctx: ScanContext, loginOp: Operation | undefined): Operation[] {
+  const signup = registration(ctx);
+  return ctx.spec.operations.filter((op) => {
+    if (!['POST', 'PUT', 'PATCH'].includes(op.method) || isExcluded(op) || op === signup || op === loginOp)
+      return false;
+    if (isLoginOperation(ctx.spec, op) || /regist|sign_?up|log_?in|sign_?in/i.test(op.path)) return false;
+    const inputs = passwordInputs(ctx, op);
+    return inputs.body.length + inputs.query.length > 0;
+  });
+}
+
+/** The request that sets `password` as the new password of the account `v` (named in its path or body). */
+export function passwordRequest(
+  ctx: ScanContext,
+  op: Operation,
+  v: Throwaway,
+  password: string,
+  opts: { readonly old?: string; readonly param?: string; readonly value?: string } = {},
+): PlannedRequest {
+  const inputs = passwordInputs(ctx, op);
+  const schema = bodySchema(op);
+  const props = propertiesOf(ctx.spec, schema);
+  const sample = sampleValue(ctx.spec, schema);
+  const body: Record<string, unknown> =
+    sample !== null && typeof sample === 'object' && !Array.isArray(sample)
+      ? { ...(sample as Record<string, unknown>) }
+      : {};
+  for (const k of Object.keys(props)) {
+    if (inputs.body.includes(k) || inputs.repeat.includes(k)) body[k] = password;
+    else if (inputs.old.includes(k)) {
+      if (opts.old === undefined) delete body[k];
+      else body[k] = opts.old;
+    } else if (ACCOUNT_FIELD.test(k)) {
+      const id = v.ids[0];
+      body[k] = MAIL_FIELD.test(k)
+        ? v.email
+        : /id$/i.test(k)
+          ? props[k].type === 'integer' && id !== undefined && /^\d+$/.test(id)
+            ? Number(id)
+            : id
+          : v.name;
+    } else if (MAIL_FIELD.test(k)) body[k] = v.email;
+    else if (NAME_FIELD.test(k)) body[k] = v.name;
+  }
+  const params: Record<string, string> = {};
+  if (opts.param !== undefined && opts.value !== undefined) params[opts.param] = opts.value;
+  for (const q of [...inputs.query, ...inputs.repeat.filter((k) => !(k in props))]) params[q] = password;
+  if (opts.old !== undefined) for (const q of inputs.old.filter((k) => !(k in props))) params[q] = opts.old;
+  return planRequest(ctx.spec, op, ctx.objects, {
+    params,
+    ...(schema !== undefined ? { body } : {}),
+  });
+}
+
+/**
+ * Records the concrete path of a request naming V's account as V's (scan-created), so the safety rule lets a
+ * PUT or PATCH through: V's name and e-mail are the scan's own; V's id is V's account only under a users
+ * collection (the same number elsewhere is another object).
+ */
+export function claimAccountPath(
+  ctx: ScanContext,
+  op: Operation,
+  req: PlannedRequest,
+  v: Throwaway,
+  param: string | undefined,
+  value: string | undefined,
+): void {
+  if (param === undefined || value === undefined) return;
+  const bare = req.path.split('?')[0];
+  const segments = op.path.split('/');
+  const parent = segments[segments.indexOf(`{${param}}`) - 1] ?? '';
+  if (!/name|mail/i.test(param) && !/^users?$/i.test(parent)) return;
+  if (ctx.objects.isScanCreated(bare)) return;
+  ctx.objects.add({
+    collection: bare.slice(0, bare.lastIndexOf('/')),
+    path: bare,
+    id: value,
+    owner: v.name,
+    body: null,
+    createdBy: op,
+  });
 }

@@ -1,0 +1,259 @@
+/**
+ * API2 on a throwaway account of the scan's own (S, `pcs<random>`), never a given identity:
+ *
+ * - Password change without the current password: S sets a new password on its own account (`/me/password`,
+ *   or an operation naming S) without the current one (then with a wrong one); S logging in with the new
+ *   password is the proof.
+ * - Session not ended by logout: S logs in afresh, reads its own record (2xx showing S; an anonymous caller is
+ *   refused there: the control), logs out (or revokes) with that session, and reads again with it; a 2xx that
+ *   still shows S is the finding.
+ * - Tokens without expiry: a JWT a login gave (an identity's or S's) without `exp`, or with `exp` more than 30
+ *   days away (low).
+ */
+import { randomBytes } from 'node:crypto';
+import type { Operation } from '../../../core/api-document.ts';
+import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
+import { bodySchema, isExcluded, planRequest, requiresAuth } from '../planner.ts';
+import { SCAN_RULES } from '../rules.ts';
+import { propertiesOf } from '../schema.ts';
+import { accountParam } from '../self.ts';
+import { refusedIn200 } from './api5-function-authorization.ts';
+import {
+  claimAccountPath,
+  freshPassword,
+  MAIL_FIELD,
+  passwordChanges,
+  passwordInputs,
+  passwordRequest,
+  registerThrowaway,
+  type Throwaway,
+  type ThrowawayLogin,
+} from './throwaway.ts';
+
+const LOGOUT = /log_?out|sign_?out|revoke/i;
+const MAX_LIFETIME_DAYS = 30;
+
+/** The claims of a JWT, unverified; undefined for anything else. */
+function claimsOf(token: string | undefined): Record<string, unknown> | undefined {
+  const parts = token?.split('.');
+  if (parts?.length !== 3) return undefined;
+  try {
+    const header = JSON.parse(Buffer.from(parts[0], 'base64url').toString('utf8'));
+    const claims = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
+    if (header === null || typeof header !== 'object' || typeof header.alg !== 'string') return undefined;
+    return claims !== null && typeof claims === 'object' && !Array.isArray(claims) ? claims : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Tokens that a login gave: a JWT without `exp`, or one that lives longer than 30 days, is a finding. */
+function tokenLifetime(ctx: ScanContext, t: ThrowawayLogin | undefined, s: Throwaway | undefined): void {
+  const holders = [...ctx.identities, ...(ctx.admin ? [ctx.admin] : []), ...(s ? [s.identity] : [])].filter(
+    (i) => i.login !== undefined && i.token !== undefined,
+  );
+  const jwts = holders.filter((i) => claimsOf(i.token) !== undefined);
+  if (jwts.length === 0) {
+    ctx.note?.({
+      rule: SCAN_RULES.tokenWithoutExpiry,
+      reason: 'no login gave a JWT (opaque tokens and cookies: their lifetime is not visible)',
+    });
+    return;
+  }
+  const now = Date.now() / 1000;
+  for (const who of jwts) {
+    const claims = claimsOf(who.token)!;
+    const exp = typeof claims.exp === 'number' ? claims.exp : undefined;
+    const days = exp === undefined ? undefined : (exp - now) / 86_400;
+    if (days !== undefined && days <= MAX_LIFETIME_DAYS) continue;
+    ctx.report(SCAN_RULES.tokenWithoutExpiry, {
+      ...(t?.op ? { operation: t.op } : {}),
+      message:
+        days === undefined
+          ? `The token the login gave ${who.name} is a JWT without an exp claim: it never expires, so a stolen token works until the signing key changes.`
+          : `The token the login gave ${who.name} expires in ${Math.round(days)} days (more than ${MAX_LIFETIME_DAYS}): a stolen token stays usable that long.`,
+      evidence: {
+        claims: Object.keys(claims),
+        ...(days !== undefined ? { expiresInDays: Math.round(days) } : {}),
+        identity: who.name,
+      },
+    });
+    return;
+  }
+}
+
+/** A read that shows the account its session belongs to: its answer holds S's name, an anonymous one is refused. */
+async function ownRead(ctx: ScanContext, s: Throwaway): Promise<Operation | undefined> {
+  const candidates = ctx.spec.operations
+    .filter((op) => {
+      if (op.method !== 'GET' || isExcluded(op)) return false;
+      if (op.parameters.some((p) => p.required && p.in === 'query')) return false;
+      const param = accountParam(op.path);
+      const path = op.parameters.filter((p) => p.in === 'path' && p.name !== param);
+      if (path.length > 0) return false;
+      // The account parameter, if any, must be the path's last one (`/users/{id}`, not `/users/{id}/orders`).
+      return param === undefined || op.path.replace(/\/$/, '').endsWith(`{${param}}`);
+    })
+    .sort((a, b) => rank(a) - rank(b))
+    .slice(0, 4);
+  for (const op of candidates) {
+    const req = readRequest(ctx, op, s);
+    if (!req) continue;
+    const mine = await ctx.send(req, s.identity);
+    if (!isSuccess(mine) || !mine.text.includes(s.name)) continue;
+    const anonymous = await ctx.send(req, null);
+    if (anonymous && isSuccess(anonymous) && anonymous.text.includes(s.name) && !refusedIn200(anonymous))
+      continue;
+    return op;
+  }
+  return undefined;
+}
+
+/** Profile-like reads first: `/me`, `/profile`, `/account`, `/users/{id}`. */
+function rank(op: Operation): number {
+  if (/\/(me|self|current|whoami)(\/|$)/i.test(op.path)) return 0;
+  if (/profile|account/i.test(op.path)) return 1;
+  if (accountParam(op.path) !== undefined) return 2;
+  return requiresAuth(op) ? 3 : 4;
+}
+
+function readRequest(ctx: ScanContext, op: Operation, s: Throwaway) {
+  const param = accountParam(op.path);
+  if (param === undefined) return planRequest(ctx.spec, op, ctx.objects, {});
+  const value = MAIL_FIELD.test(param) ? s.email : /name/i.test(param) ? s.name : s.ids[0];
+  if (value === undefined) return undefined;
+  return planRequest(ctx.spec, op, ctx.objects, { params: { [param]: value } });
+}
+
+/** S changes its own password without the current one, then with a wrong one; the new password working is the finding. */
+async function changeWithoutCurrent(
+  ctx: ScanContext,
+  s: Throwaway,
+  ops: readonly Operation[],
+): Promise<void> {
+  for (const op of ops.slice(0, 3)) {
+    const param = accountParam(op.path);
+    const value =
+      param === undefined
+        ? undefined
+        : MAIL_FIELD.test(param)
+          ? s.email
+          : /name/i.test(param)
+            ? s.name
+            : s.ids[0];
+    if (param !== undefined && value === undefined) continue;
+    const declaresCurrent = passwordInputs(ctx, op).old.length > 0;
+    for (const old of declaresCurrent
+      ? [undefined, `pc-wrong-${randomBytes(4).toString('hex')}`]
+      : [undefined]) {
+      const password = freshPassword();
+      const req = passwordRequest(ctx, op, s, password, {
+        ...(old !== undefined ? { old } : {}),
+        ...(param !== undefined && value !== undefined ? { param, value } : {}),
+      });
+      claimAccountPath(ctx, op, req, s, param, value);
+      const res = await ctx.send(req, s.identity);
+      if (!isSuccess(res) || refusedIn200(res)) continue;
+      const after = await s.login(password);
+      if (!after.identity) continue;
+      s.password = password;
+      s.identity = after.identity;
+      const how = !declaresCurrent
+        ? 'it asks for no current password'
+        : old === undefined
+          ? 'without the current password it declares'
+          : 'with a wrong current password';
+      ctx.report(SCAN_RULES.passwordChangeWithoutCurrent, {
+        operation: op,
+        message: `${op.method} ${op.path} changed the password of an account the scan registered (${s.name}) ${how}, and the new password then signed in: whoever holds a session (a stolen token, an unlocked device) takes the account over for good.`,
+        evidence: evidenceOf(res, {
+          account: s.name,
+          currentPassword: old === undefined ? 'absent' : 'wrong',
+        }),
+      });
+      break;
+    }
+  }
+}
+
+/** S logs in afresh, logs out with that session, and reads its own record with it again. */
+async function logoutKeepsSession(
+  ctx: ScanContext,
+  s: Throwaway,
+  read: Operation,
+  logout: Operation,
+): Promise<void> {
+  const fresh = await s.login();
+  const who = fresh.identity;
+  const req = readRequest(ctx, read, s);
+  if (!who || !req) return;
+  // A copy of the session as it is now: a logout answer that clears the cookie must not clear what we replay.
+  const old: Identity = {
+    ...who,
+    session: { ...who.session, headers: { ...who.session.headers }, cookies: new Map(who.session.cookies) },
+  };
+  const before = await ctx.send(req, who);
+  if (!isSuccess(before) || !before.text.includes(s.name)) return;
+  // A revoke that takes the token in its body (`{"token": ...}`) gets this session's.
+  const tokenFields = Object.keys(propertiesOf(ctx.spec, bodySchema(logout))).filter((k) => /token/i.test(k));
+  const out = await ctx.send(
+    planRequest(ctx.spec, logout, ctx.objects, {
+      ...(tokenFields.length > 0 && who.token !== undefined
+        ? { body: Object.fromEntries(tokenFields.map((k) => [k, who.token])) }
+        : {}),
+    }),
+    who,
+  );
+  if (!isSuccess(out) || refusedIn200(out)) {
+    ctx.note?.({
+      rule: SCAN_RULES.sessionNotEnded,
+      operation: logout,
+      reason: `the logout answered ${out?.status ?? 'nothing'}`,
+    });
+    return;
+  }
+  const after = await ctx.send(req, old);
+  if (!isSuccess(after) || !after.text.includes(s.name) || refusedIn200(after)) return;
+  ctx.report(SCAN_RULES.sessionNotEnded, {
+    operation: logout,
+    message: `After ${logout.method} ${logout.path} answered ${out.status}, the same session still read its account (${s.name}, registered by the scan) at ${read.method} ${read.path} (${after.status}): logging out does not end the session, so a stolen token outlives it.`,
+    evidence: evidenceOf(after, { account: s.name, logoutStatus: out.status }),
+  });
+}
+
+/** The API2 checks on a throwaway account of the scan's own. */
+export async function sessionChecks(ctx: ScanContext, t: ThrowawayLogin | undefined): Promise<void> {
+  const changes = passwordChanges(ctx, t?.op);
+  const logouts = ctx.spec.operations.filter(
+    (op) =>
+      (op.method === 'POST' || op.method === 'GET') &&
+      !isExcluded(op) &&
+      (LOGOUT.test(op.path) || LOGOUT.test(op.id)),
+  );
+  const s = changes.length > 0 || logouts.length > 0 ? await registerThrowaway(ctx, t, 'pcs') : undefined;
+  tokenLifetime(ctx, t, s);
+  if (!s) {
+    const reason =
+      changes.length === 0 && logouts.length === 0
+        ? 'no password change and no logout operation'
+        : 'no account could be registered and signed in (a sign-up with a user name and a password, and a login)';
+    for (const rule of [SCAN_RULES.passwordChangeWithoutCurrent, SCAN_RULES.sessionNotEnded])
+      ctx.note?.({ rule, reason });
+    return;
+  }
+  if (changes.length > 0) await changeWithoutCurrent(ctx, s, changes);
+  else ctx.note?.({ rule: SCAN_RULES.passwordChangeWithoutCurrent, reason: 'no operation sets a password' });
+  if (logouts.length === 0) {
+    ctx.note?.({ rule: SCAN_RULES.sessionNotEnded, reason: 'no logout or revoke operation' });
+    return;
+  }
+  const read = await ownRead(ctx, s);
+  if (!read) {
+    ctx.note?.({
+      rule: SCAN_RULES.sessionNotEnded,
+      reason: 'no read shows the signed-in account to its session only (the control)',
+    });
+    return;
+  }
+  await logoutKeepsSession(ctx, s, read, logouts[0]);
+}
