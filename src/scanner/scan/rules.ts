@@ -221,6 +221,15 @@ export const SCAN_RULES = {
     'A request whose string field held 100000 characters was accepted.',
     'Bound request bodies and every string, array and number (maxLength, maxItems, maximum) and enforce it.',
   ),
+  redos: rule(
+    'api4-redos',
+    'API4:2023',
+    [1333, 400],
+    'high',
+    'Input validation backtracks catastrophically (ReDoS)',
+    'A short input (a run of one character closed by one the validator refuses) kept the server busy for far longer than a control of the same length, and each few characters more multiplied the time: a regular expression with nested or overlapping quantifiers.',
+    'Use regular expressions without nested or overlapping quantifiers (or a linear-time engine such as RE2), bound the input length before matching, and prefer tested validators (e-mail, URL) over hand-written patterns.',
+  ),
   bfla: rule(
     'api5-bfla',
     'API5:2023',
