@@ -244,13 +244,18 @@ export function listedVariants(spec: ApiDocument, op: Operation): Record<string,
   return out;
 }
 
-/** The request with the identity's own login fields (its user name, not its password) where the body has them. */
+/**
+ * The request with the identity's own login fields (its user name, not its password) where the body has them.
+ * Not in a body that sets a password (a sign-up): A's own name there would register A again, and a sign-up
+ * that updates an existing name would set A's password to the sampled one.
+ */
 export function ownFields(spec: ApiDocument, req: PlannedRequest, as: Identity): PlannedRequest {
   const schema = bodySchema(req.operation);
   const body = req.body;
   if (!as.login || schema === undefined || body === null || typeof body !== 'object' || Array.isArray(body))
     return req;
   const props = propertiesOf(spec, schema);
+  if (Object.keys(props).some((k) => NEW_PASSWORD.test(k))) return req;
   const own = Object.entries(as.login.body).filter(([k]) => k in props && !PASSWORDISH.test(k));
   return own.length === 0 ? req : { ...req, body: { ...body, ...Object.fromEntries(own) } };
 }

@@ -1090,8 +1090,9 @@ export const api3: Check = {
           if (holds && name in holds && typeof holds[name] !== 'object') body[name] = holds[name];
         }
         // A given identity's own account named by its id is only probed from what it holds: the sampled body
-        // would overwrite its e-mail, name or password.
-        if (self !== undefined && Object.keys(body).length === 0) continue;
+        // would overwrite its e-mail, name or password. Whether its id came from its login (self) or filled the
+        // path as a value only it was given (an owned path).
+        if ((self !== undefined || isOwnAccount(req.path, last)) && Object.keys(body).length === 0) continue;
         const plannedBody = Object.keys(body).length > 0 ? body : (base as Record<string, unknown>);
         await massAssignment(ctx, {
           op,
