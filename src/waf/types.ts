@@ -73,6 +73,11 @@ export interface CompiledRuleSet {
    * such rules, constants), so their outcome is the same for every request and they are not run per request.
    */
   readonly foldedIds: ReadonlySet<number>;
+  /**
+   * The header and cookie values the engine remembers across requests (what their transformations hold
+   * and which operators did not match them), and the bytes that memo holds; both bounded.
+   */
+  valueMemoSize(): { values: number; bytes: number };
   /** Evaluates the request phases (1 and 2). Never throws on client input. */
   evaluate(request: WafRequest, exclusions?: WafExclusions): WafVerdict;
 }

@@ -30,6 +30,7 @@ import {
   entry,
   readRequestBody,
   readRequestHeaders,
+  type ValueMemo,
 } from './request.ts';
 import {
   ALL_CHARS,
@@ -253,6 +254,11 @@ interface Rule {
   readonly attack: boolean;
   /** The operator's parameter as a macro (its references decide whether the rule depends on the request). */
   readonly opParam: Macro | undefined;
+  /**
+   * The number of this link's operator among those whose answer depends on the value alone (a parameter
+   * without macros): a header or cookie value's memo remembers that it did not match (-1: not such a link).
+   */
+  opMemo: number;
 }
 
 /** A rule, with where its skipAfter lands (the index of the next marker of that name, or the end). */
@@ -633,6 +639,7 @@ export function compileRules(
       skipPairs: undefined,
       attack: tags.some((t) => t.startsWith('attack-')),
       opParam: p.operator ? compileMacro(p.operator.param) : undefined,
+      opMemo: -1,
     };
     return rule;
   };
@@ -739,6 +746,16 @@ export function compileRules(
       }
     }
   }
+  // Operators whose answer depends on the value alone, numbered for the header and cookie value memo.
+  let opMemos = 0;
+  for (const steps of phases.values()) {
+    for (const step of steps) {
+      if (step.kind !== 'rule') continue;
+      for (let link: Rule | undefined = step.rule; link; link = link.chained)
+        if (link.operator !== undefined && link.opParam?.parts === undefined && link.opMemo < 0)
+          link.opMemo = opMemos++;
+    }
+  }
   // The automaton reports rules (prefilters), not factors: one step less per value.
   const automaton = factorList.length > 0 ? compileKeywords(factorList, factorRules) : undefined;
 
@@ -749,6 +766,7 @@ export function compileRules(
     automaton,
     prefilters,
     keyTargets: keyIds.size,
+    opMemos,
     pairColl,
     pairChain: Int32Array.from(pairChain),
     chainParent: Int32Array.from(chainParent),
@@ -764,6 +782,7 @@ export function compileRules(
       ruleCount,
       files,
       foldedIds: engine.folded,
+      valueMemoSize: () => engine.memoSize,
       evaluate: (request, exclusions) => engine.evaluate(request, exclusions),
     },
     issues,
@@ -805,6 +824,7 @@ interface EngineParts {
   readonly automaton: KeywordAutomaton | undefined;
   readonly prefilters: number;
   readonly keyTargets: number;
+  readonly opMemos: number;
   readonly pairColl: readonly string[];
   readonly pairChain: Int32Array;
   readonly chainParent: Int32Array;
@@ -813,6 +833,22 @@ interface EngineParts {
   readonly stepTrigger: Int32Array;
   readonly chainTrigger: Int32Array;
 }
+
+/**
+ * Bounds of the cross-request memo of header and cookie values (keyed by client input): values, their
+ * length, and the bytes all memos hold (values, operator cells, prefilter lists). Past them the oldest
+ * values are forgotten; a longer value is not memoized.
+ */
+const VALUE_MEMO_ENTRIES = 2048;
+const VALUE_MEMO_MAX_VALUE = 8192;
+const VALUE_MEMO_BYTES = 8 * 1024 * 1024;
+/** The collections whose values are memoized across requests: they repeat in real traffic. */
+const MEMO_COLLECTIONS = [
+  'REQUEST_HEADERS',
+  'REQUEST_HEADERS_NAMES',
+  'REQUEST_COOKIES',
+  'REQUEST_COOKIES_NAMES',
+];
 
 /** Characters of transformed values a request may keep memoized (beyond, they are recomputed). */
 const TRANSFORM_MEMO_CHARS = 4_000_000;
@@ -914,6 +950,10 @@ class Engine {
   private readonly pairTo: Int32Array;
   private pairRows = new Int32Array(1024);
   private pairRowCount = 0;
+  /** Header and cookie values' memos, oldest first (see ValueMemo), and the bytes they hold. */
+  private readonly valueMemos = new Map<string, ValueMemo>();
+  private valueMemoBytes = 0;
+  private readonly opMemos: number;
 
   constructor(parts: EngineParts) {
     this.phases = parts.phases;
@@ -937,6 +977,7 @@ class Engine {
     this.seen = new Int32Array(parts.prefilters);
     this.keyEntries = new Array<Entry[] | undefined>(parts.keyTargets).fill(undefined);
     this.keyStamp = new Int32Array(parts.keyTargets);
+    this.opMemos = parts.opMemos;
     this.pairColl = parts.pairColl;
     this.pairChain = parts.pairChain;
     this.pairStamp = new Int32Array(parts.pairColl.length);
@@ -970,6 +1011,10 @@ class Engine {
         ? { ...request, body: request.body.subarray(0, this.options.requestBodyLimit) }
         : request;
     const { collections, bodyProcessor } = readRequestHeaders(limited, this.options);
+    for (const name of MEMO_COLLECTIONS) {
+      const entries = collections.get(name);
+      if (entries !== undefined) for (const e of entries) this.attachMemo(e);
+    }
     this.hitRowCount = 2;
     this.nextKeyEpoch();
     const t: Transaction = {
@@ -1607,6 +1652,11 @@ class Engine {
       this.mark = 1;
     }
     const count = automaton.collect(value, this.seen, this.mark, found);
+    return this.rowOf(found, count);
+  }
+
+  /** A new hit-table row holding the first `count` prefilters of `found` (NO_HITS for none). */
+  private rowOf(found: Int32Array, count: number): number {
     if (count === 0) return NO_HITS;
     const width = this.prefilters;
     if (this.hitRowCount >= MAX_HIT_ROWS) return ALL_HITS;
@@ -1646,7 +1696,7 @@ class Engine {
     if (chainId === 0 || (this.classesOf(e) & this.chainTrigger[chainId]) === 0) {
       let hits0 = e.pf0;
       if (hits0 < 0) {
-        hits0 = this.hitsOfValue(e.value);
+        hits0 = e.memo !== undefined ? this.memoHits(e, e.memo, 0, t) : this.hitsOfValue(e.value);
         e.pf0 = hits0;
       }
       return hits0;
@@ -1655,20 +1705,85 @@ class Engine {
     // Stored as row + 1: 0 is "not known yet".
     let hits = this.pfTable[cell] - 1;
     if (hits < 0) {
-      const parent = this.chainParent[chainId];
-      // A change of letter case, or a transformation that changed nothing, leaves the shorter chain's answer
-      // (the automaton folds ASCII case). `t:cmdLine` of a value without its punctuation only lowers it.
-      if (this.chainCaseOnly[chainId] === 1) hits = this.hitsOf(e, parent, t);
-      else {
-        const value = this.transformedEntry(e, chainId, t);
-        hits = sameFoldingCase(value, this.transformedEntry(e, parent, t))
-          ? this.hitsOf(e, parent, t)
-          : this.hitsOfValue(value);
-      }
+      hits = e.memo !== undefined ? this.memoHits(e, e.memo, chainId, t) : this.chainHits(e, chainId, t);
       this.pfTable[cell] = hits + 1;
       this.noteCell(cell);
     }
     return hits;
+  }
+
+  /** The hit row of an entry through a chain that may change it (hitsOf, without the memo). */
+  private chainHits(e: Entry, chainId: number, t: Transaction): number {
+    const parent = this.chainParent[chainId];
+    // A change of letter case, or a transformation that changed nothing, leaves the shorter chain's answer
+    // (the automaton folds ASCII case). `t:cmdLine` of a value without its punctuation only lowers it.
+    if (this.chainCaseOnly[chainId] === 1) return this.hitsOf(e, parent, t);
+    const value = this.transformedEntry(e, chainId, t);
+    return sameFoldingCase(value, this.transformedEntry(e, parent, t))
+      ? this.hitsOf(e, parent, t)
+      : this.hitsOfValue(value);
+  }
+
+  /**
+   * The hit row of a memoized value through a chain: from the prefilters the memo lists for it, or found
+   * (then listed in the memo) as for any value.
+   */
+  private memoHits(e: Entry, memo: ValueMemo, chainId: number, t: Transaction): number {
+    const list = memo.hits[chainId];
+    if (list !== undefined) return this.rowOf(list, list.length);
+    const row = chainId === 0 ? this.hitsOfValue(e.value) : this.chainHits(e, chainId, t);
+    // Past the evaluation's rows (ALL_HITS) the answer is not the value's own: not kept.
+    if (row === ALL_HITS) return row;
+    const width = this.prefilters;
+    const rows = this.hitRows;
+    let n = 0;
+    if (row !== NO_HITS) for (let p = 0, base = row * width; p < width; p++) if (rows[base + p] === 1) n++;
+    const kept = new Int32Array(n);
+    if (row !== NO_HITS) {
+      n = 0;
+      for (let p = 0, base = row * width; p < width; p++) if (rows[base + p] === 1) kept[n++] = p;
+    }
+    memo.hits[chainId] = kept;
+    memo.bytes += 16 + 4 * kept.length;
+    this.valueMemoBytes += 16 + 4 * kept.length;
+    return row;
+  }
+
+  /**
+   * Gives a header or cookie entry the memo of its value (made on first sight, the oldest forgotten past
+   * the bounds); a value seen lately moves to the newest end.
+   */
+  private attachMemo(e: Entry): void {
+    const value = e.value;
+    if (value.length > VALUE_MEMO_MAX_VALUE) return;
+    const memos = this.valueMemos;
+    let memo = memos.get(value);
+    if (memo !== undefined) {
+      memos.delete(value);
+      memos.set(value, memo);
+    } else {
+      const bytes = 64 + 2 * value.length + this.opMemos + 8 * this.chainParent.length;
+      memo = {
+        classes: charClasses(value),
+        hits: new Array<Int32Array | undefined>(this.chainParent.length).fill(undefined),
+        noMatch: new Uint8Array(this.opMemos),
+        bytes,
+      };
+      memos.set(value, memo);
+      this.valueMemoBytes += bytes;
+      while (memos.size > VALUE_MEMO_ENTRIES || this.valueMemoBytes > VALUE_MEMO_BYTES) {
+        const [oldest, old] = memos.entries().next().value as [string, ValueMemo];
+        memos.delete(oldest);
+        this.valueMemoBytes -= old.bytes;
+      }
+    }
+    e.memo = memo;
+    e.classes = memo.classes;
+  }
+
+  /** Memoized values and the bytes they hold (for tests of the bounds). */
+  get memoSize(): { values: number; bytes: number } {
+    return { values: this.valueMemos.size, bytes: this.valueMemoBytes };
   }
 
   /** The variable name of an entry of collection `coll` (`ARGS:q`, `REQUEST_URI`). */
@@ -1760,9 +1875,16 @@ class Engine {
           continue;
         }
         if (prefilter && !this.holds(e, rule.chainId, rule.prefilter, t)) continue;
+        // A header or cookie value this operator did not match on an earlier request.
+        const memo = e.memo;
+        const opMemo = rule.opMemo;
+        if (memo !== undefined && opMemo >= 0 && memo.noMatch[opMemo] === 1) continue;
         const value = this.transformedEntry(e, rule.chainId, t);
         const r = op.run(value, t.expander, wantCaptures);
-        if (r.matched === op.negated) continue;
+        if (r.matched === op.negated) {
+          if (memo !== undefined && opMemo >= 0) memo.noMatch[opMemo] = 1;
+          continue;
+        }
         any = true;
         newMatched ??= rule.keepMatched ? [] : NO_ENTRIES;
         this.onValueMatch(rule, matchedVars ? e.key : this.nameOf(coll, e), value, r, t, newMatched);

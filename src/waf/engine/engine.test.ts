@@ -464,3 +464,59 @@ test('decides at load the rules that read only configuration, and no rule that r
   // So does a ctl that removes one while the request runs.
   assert.deepEqual(ids('/?off=1&x=evil'), { ids: [911, 949], score: 5, blocked: true });
 });
+
+const HEADER_RULES = `
+SecDefaultAction "phase:2,log,pass"
+SecRule REQUEST_HEADERS "@rx (?i)union\\s+select\\s+(\\w+)" "id:30,phase:1,block,capture,t:none,t:urlDecodeUni,logdata:'%{TX.1}',setvar:'tx.anomaly_score=+5'"
+SecRule REQUEST_HEADERS:User-Agent "@pm nikto sqlmap" "id:31,phase:1,block,setvar:'tx.anomaly_score=+3'"
+SecRule REQUEST_HEADERS:Accept "!@rx ^application/json$" "id:32,phase:1,block,t:lowercase,setvar:'tx.anomaly_score=+1'"
+SecRule REQUEST_COOKIES "@detectSQLi" "id:33,phase:2,block,setvar:'tx.anomaly_score=+5'"
+`;
+
+test('header and cookie values remembered across requests are judged as on first sight', () => {
+  const shared = compileSecLang(HEADER_RULES).ruleSet;
+  const requests = [
+    get('/', [
+      ['User-Agent', 'curl/8'],
+      ['Accept', 'application/json'],
+      ['Cookie', 'id=42'],
+    ]),
+    get('/', [
+      ['User-Agent', 'sqlmap/1.7'],
+      ['Accept', 'text/html'],
+      ['Cookie', "id=1' or 1=1--"],
+    ]),
+    get('/', [
+      ['User-Agent', 'x UNION%20SELECT password'],
+      ['Accept', 'APPLICATION/JSON'],
+      ['Cookie', 'id=42'],
+    ]),
+  ];
+  // Each request three times, interleaved: a memo of an earlier answer must give the fresh engine's verdict.
+  for (let round = 0; round < 3; round++) {
+    for (const req of requests) {
+      const fresh = compileSecLang(HEADER_RULES).ruleSet.evaluate(req);
+      assert.deepEqual(shared.evaluate(req), fresh);
+    }
+  }
+  const attack = shared.evaluate(requests[2]);
+  assert.deepEqual(
+    attack.matches.map((m) => [m.id, m.data]),
+    [[30, 'UNION SELECT password']],
+  );
+  assert.ok(shared.valueMemoSize().values > 0);
+});
+
+test('the memo of header values is bounded in values and never holds a long value', () => {
+  const { ruleSet } = compileSecLang(HEADER_RULES);
+  for (let i = 0; i < 3000; i++)
+    ruleSet.evaluate(get('/', [['X-Request-Id', `r-${i}-${'a'.repeat(i % 50)}`]]));
+  const after = ruleSet.valueMemoSize();
+  assert.ok(after.values <= 2048, `${after.values} values`);
+  assert.ok(after.bytes <= 8 * 1024 * 1024, `${after.bytes} bytes`);
+  ruleSet.evaluate(get('/', [['X-Long', 'b'.repeat(10_000)]]));
+  const long = ruleSet.valueMemoSize();
+  // The header's name is new (one more value, evicting the oldest); its 10,000-character value is not kept.
+  assert.equal(long.values, after.values);
+  assert.ok(long.bytes < after.bytes + 10_000, `${long.bytes - after.bytes} bytes more`);
+});

@@ -26,6 +26,24 @@ export interface Entry {
   /** The variable name (`ARGS:q`) of this entry in collection `nameOf`. */
   name?: string;
   nameOf?: string;
+  /** What the engine keeps across requests about this value (header and cookie values only), if anything. */
+  memo: ValueMemo | undefined;
+}
+
+/**
+ * What the engine learned about one header or cookie value, kept across requests (these repeat in real
+ * traffic: Authorization, User-Agent, Accept, cookies): its character classes, the prefilters it holds
+ * through each transformation chain, and the operators that did not match it. Only answers that depend
+ * on the value alone are kept (compile.ts, `memoFor`).
+ */
+export interface ValueMemo {
+  classes: number;
+  /** Per transformation chain: the prefilters the value holds through it (undefined: not known yet). */
+  readonly hits: Array<Int32Array | undefined>;
+  /** Per memoizable operator (a rule link without macros): 1 when it ran on the value and did not match. */
+  readonly noMatch: Uint8Array;
+  /** The memo's share of its cache's byte bound. */
+  bytes: number;
 }
 
 /** Makes an entry with all its memo fields present, so every entry has the same shape. */
@@ -39,6 +57,7 @@ export function entry(key: string, value: string): Entry {
     lkey: undefined,
     name: undefined,
     nameOf: undefined,
+    memo: undefined,
   };
 }
 
