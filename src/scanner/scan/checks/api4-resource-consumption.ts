@@ -2,7 +2,7 @@
  * API4 Unrestricted Resource Consumption: a page size of 100000 (reported when the page then holds more than 100
  * items, or more than the declared maximum) and of 1 (a list that answers more than one item to `limit=1`
  * ignores its page size; lists in an envelope are counted too), a list that declares no paging answering 200 items or more, a
- * 100000-character string in a create request, and one bounded burst of 50 requests to a cheap read (the only
+ * 100000-character string in a create request, validators that backtrack catastrophically (`redos.ts`), and one bounded burst of 50 requests to a cheap read (the only
  * requests that skip the scan's rate limit).
  */
 import type { Operation } from '../../../core/api-document.ts';
@@ -11,6 +11,7 @@ import { evidenceOf, isSuccess, type ScanContext } from '../context.ts';
 import { bodySchema, isCreationOperation, isExcluded, planRequest, requiresAuth } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, resolveSchema, sampleValue, schemaType } from '../schema.ts';
+import { redos } from './redos.ts';
 
 const PAGE_PARAM = /^(limit|page_?size|per_?page|size|count|max(_?results)?|top|first|take|\$top)$/i;
 /** The names that can only mean "how many items in this page" (`size`, `count`, `first` may mean other things). */
@@ -205,6 +206,7 @@ export const api4: Check = {
     SCAN_RULES.pageLimitIgnored,
     SCAN_RULES.noPagination,
     SCAN_RULES.oversizedInput,
+    SCAN_RULES.redos,
   ],
   async run(ctx) {
     if (!ctx.identities[0]) return;
@@ -213,6 +215,8 @@ export const api4: Check = {
       if (op.method === 'GET') await pageSize(ctx, op);
       if (isCreationOperation(ctx.spec, op)) await oversized(ctx, op);
     }
+    // Before the burst, which may trip a rate limit and slow every answer after it.
+    await redos(ctx);
     await burst(ctx);
   },
 };

@@ -1,0 +1,372 @@
+/**
+ * API4 ReDoS: a regular expression on the server that backtracks catastrophically on a short input. Inputs
+ * that are validated are probed (a declared `pattern`, e-mail, URL, phone, host and name fields of POST bodies
+ * and query strings): a run of one character closed by one the validator refuses (`aaaa…a!`) makes an
+ * ambiguous pattern (`^(\w+\s?)*$`, `([a-z0-9]+)*@`) try every way to split the run before it fails, twice as
+ * many for each character more; the control of the same length breaks the run (`a!a!…a!`), so no pattern can
+ * split it many ways. The run grows from 12 characters in steps that shrink as the answer slows down, and
+ * stops at the first answer 150 ms slower than the control: a 2^n pattern is caught after at most a few
+ * hundred milliseconds of the server's time. A finding needs the slow answer twice, the control fast at the
+ * same length, the same status for both, and a super-linear growth (at least three times the delay of a run four or more
+ * units shorter). Bounded: at most 5 inputs, 40 requests and 8 s per scan.
+ *
+ * A declared `pattern` is first tried here, on short strings, for a run that makes it backtrack (the
+ * document says which characters it accepts); only a pattern shown to blow up locally is probed that way.
+ */
+import type { JsonObject, Operation } from '../../../core/api-document.ts';
+import type { ScanResponse } from '../client.ts';
+import { evidenceOf, type Identity, type ScanContext } from '../context.ts';
+import { sampleForPattern } from '../pattern-sample.ts';
+import { isExcluded, planRequest, requestBody, requiresAuth } from '../planner.ts';
+import { SCAN_RULES } from '../rules.ts';
+import { propertiesOf, resolveSchema, schemaType } from '../schema.ts';
+import { looksRefused } from './api3-property-authorization.ts';
+
+/** How an evil string is built: a prefix, `n` repetitions of the unit, the breaker that forces a failure. */
+export interface Family {
+  readonly prefix: string;
+  readonly unit: string;
+  readonly breaker: string;
+}
+
+export function evil(f: Family, n: number): string {
+  return f.prefix + f.unit.repeat(n) + f.breaker;
+}
+
+/** The control: as long as the evil string, the run broken after every unit, so nothing can split it. */
+export function control(f: Family, n: number): string {
+  let s = f.prefix;
+  for (let i = 0; i < n; i++) s += i % 2 === 0 ? f.unit : f.breaker.repeat(f.unit.length);
+  return s + f.breaker;
+}
+
+const RUN: Family = { prefix: '', unit: 'a', breaker: '!' };
+const DIGITS: Family = { prefix: '', unit: '1', breaker: 'x' };
+const URL_PATH: Family = { prefix: 'http://a.aa/', unit: 'a', breaker: '!' };
+const URL_HOST: Family = { prefix: 'http://', unit: 'a', breaker: '!' };
+
+interface Kind {
+  readonly name: string;
+  readonly test: (field: string, s: JsonObject) => boolean;
+  readonly families: readonly Family[];
+}
+
+/** Inputs validators usually check with a hand-written regular expression, most likely first. */
+const KINDS: readonly Kind[] = [
+  {
+    name: 'e-mail',
+    test: (f, s) => s.format === 'email' || s.format === 'idn-email' || /e-?mail/i.test(f),
+    families: [RUN],
+  },
+  {
+    name: 'URL',
+    test: (f, s) =>
+      s.format === 'uri' ||
+      s.format === 'url' ||
+      s.format === 'iri' ||
+      /(url|uri|link|website|homepage|href)$/i.test(f),
+    families: [URL_PATH, URL_HOST],
+  },
+  { name: 'phone number', test: (f) => /phone|mobile|msisdn|(^|_)tel$|cell/i.test(f), families: [DIGITS] },
+  {
+    name: 'host name',
+    test: (f, s) =>
+      s.format === 'hostname' || s.format === 'idn-hostname' || /(host|hostname|domain|fqdn)$/i.test(f),
+    families: [RUN],
+  },
+  {
+    name: 'name',
+    test: (f) =>
+      /^(user_?name|username|login|name|first_?name|last_?name|full_?name|display_?name|nick_?name)$/i.test(
+        f,
+      ),
+    families: [RUN],
+  },
+];
+
+const START = 12;
+const MAX_RUN = 42;
+/** An answer this much slower than the control is a hit (then confirmed). */
+const SLOW_MS = 150;
+const MAX_INPUTS = 5;
+const MAX_REQUESTS = 40;
+const WALL_MS = 8000;
+/** Local search for a declared pattern's evil run: per run, and for the whole search. */
+const LOCAL_SLOW_MS = 8;
+const LOCAL_BUDGET_MS = 300;
+const PATTERNS_BUDGET_MS = 1000;
+
+function timed(re: RegExp, s: string): number {
+  const t = performance.now();
+  re.test(s);
+  return performance.now() - t;
+}
+
+/**
+ * A run that makes a declared pattern backtrack catastrophically here (JavaScript's engine backtracks like
+ * those of Python, Java, Ruby, PHP and .NET): runs of one unit after a prefix the pattern accepts, grown two
+ * at a time from 8 while each test stays under 8 ms, so no test here takes long. Found when a run takes 8 ms
+ * or more, four times what four units less took, twice, while the control of that length stays fast.
+ */
+export function patternFamily(pattern: string): Family | undefined {
+  let re: RegExp;
+  try {
+    re = new RegExp(pattern);
+  } catch {
+    return undefined;
+  }
+  const sample = sampleForPattern(pattern) ?? '';
+  const prefixes = [
+    ...new Set([
+      '',
+      ...Array.from({ length: Math.min(sample.length, 12) }, (_, i) => sample.slice(0, i + 1)),
+    ]),
+  ];
+  const units = [
+    ...new Set(['a', '1', 'A', ...sample.slice(0, 8), '.', '-', '_', ' ', 'a.', 'a-', 'a ', '1-']),
+  ];
+  const started = performance.now();
+  for (const prefix of prefixes) {
+    for (const unit of units) {
+      for (const breaker of ['!', '#', '%']) {
+        if (performance.now() - started > LOCAL_BUDGET_MS) return undefined;
+        const f = { prefix, unit, breaker };
+        const times = new Map<number, number>();
+        for (let n = 8; n <= 30; n += 2) {
+          const t = timed(re, evil(f, n));
+          times.set(n, t);
+          if (t < LOCAL_SLOW_MS) continue;
+          const shorter = times.get(n - 4) ?? 0;
+          if (
+            t >= 4 * shorter &&
+            timed(re, evil(f, n)) >= LOCAL_SLOW_MS / 2 &&
+            timed(re, control(f, n)) < 1
+          ) {
+            return f;
+          }
+          break;
+        }
+      }
+    }
+  }
+  return undefined;
+}
+
+/** One input to probe: where it goes, what kind it is, the evil runs to try. */
+interface Candidate {
+  readonly op: Operation;
+  readonly field: string;
+  readonly in: 'body' | 'query';
+  readonly kind: string;
+  readonly families: readonly Family[];
+  readonly rank: number;
+}
+
+/** A POST that may change the sender's own account or profile: `/me`, `/profile/update`, `/account/email`. */
+const SELF_CHANGE =
+  /(^|[/_-])(me|self|profile|my_?profile|current_?user|account|settings|preferences|update|edit|change|modify)([/_-]|$)/i;
+
+/**
+ * A POST the probe may send: the probe values are refused by design, but the first (the control) is sent before
+ * the API has shown that it validates. So never to a path naming an object the scan did not create (another
+ * user's, or a given identity's account), nor, as an identity, to what looks like a change of its own account.
+ */
+function mayPost(ctx: ScanContext, op: Operation): boolean {
+  if (op.path.includes('{')) {
+    return planRequest(ctx.spec, op, ctx.objects, { owner: ctx.identities[0]?.name }).object !== undefined;
+  }
+  return !requiresAuth(op) || !SELF_CHANGE.test(op.path);
+}
+
+function candidatesOf(ctx: ScanContext): Candidate[] {
+  const out: Candidate[] = [];
+  // Each declared pattern is tried once, and all of them within a second of the scanner's time.
+  const families = new Map<string, Family | undefined>();
+  const started = performance.now();
+  const familyOf = (pattern: string) => {
+    if (!families.has(pattern) && performance.now() - started < PATTERNS_BUDGET_MS) {
+      families.set(pattern, patternFamily(pattern));
+    }
+    return families.get(pattern);
+  };
+  const add = (op: Operation, field: string, where: 'body' | 'query', schema: JsonObject) => {
+    if (schemaType(schema) !== undefined && schemaType(schema) !== 'string') return;
+    if (schema.enum !== undefined || schema.const !== undefined || schema.format === 'binary') return;
+    const publicOp = requiresAuth(op) ? 1 : 0;
+    if (typeof schema.pattern === 'string') {
+      const family = familyOf(schema.pattern);
+      if (family) {
+        out.push({
+          op,
+          field,
+          in: where,
+          kind: `pattern ${schema.pattern}`,
+          families: [family],
+          rank: publicOp,
+        });
+        return;
+      }
+    }
+    const i = KINDS.findIndex((k) => k.test(field, schema));
+    if (i < 0) return;
+    out.push({
+      op,
+      field,
+      in: where,
+      kind: KINDS[i].name,
+      families: KINDS[i].families,
+      rank: 2 * (i + 1) + publicOp,
+    });
+  };
+  for (const op of ctx.spec.operations) {
+    if (isExcluded(op) || (op.method !== 'POST' && op.method !== 'GET')) continue;
+    if (op.method === 'POST' && !mayPost(ctx, op)) continue;
+    for (const p of op.parameters) {
+      if (p.in === 'query') add(op, p.name, 'query', resolveSchema(ctx.spec, p.schema));
+    }
+    const rb = op.method === 'POST' ? requestBody(op) : undefined;
+    if (!rb || rb.encoding === 'multipart') continue;
+    for (const [name, s] of Object.entries(propertiesOf(ctx.spec, rb.schema))) {
+      add(op, name, 'body', resolveSchema(ctx.spec, s));
+    }
+  }
+  out.sort((a, b) => a.rank - b.rank);
+  // The same field in many operations (`email` in sign-up, login, invite): two of them at most.
+  const perField = new Map<string, number>();
+  return out
+    .filter((c) => {
+      const seen = perField.get(c.field) ?? 0;
+      perField.set(c.field, seen + 1);
+      return seen < 2;
+    })
+    .slice(0, MAX_INPUTS);
+}
+
+/** Statuses that say the request never reached validation: no timing can be compared. */
+const UNREACHED = new Set([401, 403, 404, 405, 413, 415, 429]);
+
+/** A refusal of the value: a 4xx that is not about access or routing, or a 2xx whose body says it failed. */
+function refusal(res: ScanResponse): boolean {
+  if (res.status >= 200 && res.status < 300) return looksRefused(res);
+  return res.status >= 400 && res.status < 500 && !UNREACHED.has(res.status);
+}
+
+export async function redos(ctx: ScanContext): Promise<void> {
+  const started = performance.now();
+  let sent = 0;
+  for (const c of candidatesOf(ctx)) {
+    for (const family of c.families) {
+      if (performance.now() - started > WALL_MS || MAX_REQUESTS - sent < 9 || ctx.signal.aborted) {
+        ctx.note?.({
+          operation: c.op,
+          rule: SCAN_RULES.redos,
+          reason: `ReDoS budget spent before ${c.field}`,
+        });
+        return;
+      }
+      const user: Identity | null = requiresAuth(c.op) ? (ctx.identities[0] ?? null) : null;
+      const send = async (value: string): Promise<ScanResponse | undefined> => {
+        sent++;
+        const owner = ctx.identities[0]?.name;
+        if (c.in === 'query') {
+          return ctx.send(
+            planRequest(ctx.spec, c.op, ctx.objects, { owner, params: { [c.field]: value } }),
+            user,
+          );
+        }
+        const planned = planRequest(ctx.spec, c.op, ctx.objects, { owner }).body;
+        const body =
+          planned !== null && typeof planned === 'object' && !Array.isArray(planned) ? planned : {};
+        const req = planRequest(ctx.spec, c.op, ctx.objects, { owner, body: { ...body, [c.field]: value } });
+        return ctx.send(req, user);
+      };
+      const found = await probe(family, send);
+      if (found) {
+        report(ctx, c, family, found);
+        break;
+      }
+    }
+  }
+}
+
+interface Timing {
+  readonly n: number;
+  readonly evil: ScanResponse;
+  readonly again: ScanResponse;
+  readonly control: ScanResponse;
+  readonly baseMs: number;
+  readonly shorter: { readonly n: number; readonly ms: number };
+}
+
+/**
+ * Grows the run until an answer is `SLOW_MS` slower than the control, then confirms: the same run again slow,
+ * the control of that length fast, and the growth super-linear. Steps of 6 while the extra time is under 3 ms,
+ * of 4 under 15 ms, then of 2: a doubling-per-character pattern answers in at most a few hundred milliseconds.
+ */
+async function probe(
+  f: Family,
+  send: (value: string) => Promise<ScanResponse | undefined>,
+): Promise<Timing | undefined> {
+  const first = await send(control(f, START));
+  // Only a refused control shows a validator at work (and nothing stored): 400 or 422, or a 200 whose body
+  // says it failed (`{"status": "fail"}`); not a success, 401, 404...
+  if (!first || !refusal(first)) return undefined;
+  const like = (res: ScanResponse | undefined): res is ScanResponse =>
+    res !== undefined && res.status === first.status && refusal(res);
+  const baseMs = first.durationMs;
+  const overs = new Map<number, number>();
+  for (let n = START; n <= MAX_RUN; ) {
+    const res = await send(evil(f, n));
+    if (!like(res)) return undefined;
+    const over = res.durationMs - baseMs;
+    overs.set(n, over);
+    if (over >= SLOW_MS && res.durationMs >= 3 * baseMs) {
+      // Super-linear: compared with a run at least four units shorter (the last step may be only two).
+      let shorterN = [...overs.keys()].filter((k) => k <= n - 4).pop();
+      if (shorterN === undefined) {
+        shorterN = n - 4;
+        const shorter = await send(evil(f, shorterN));
+        if (!shorter) return undefined;
+        overs.set(shorterN, shorter.durationMs - baseMs);
+      }
+      const shorterOver = Math.max(overs.get(shorterN) ?? 0, 2);
+      const ctl = await send(control(f, n));
+      const again = await send(evil(f, n));
+      if (!like(ctl) || !like(again)) return undefined;
+      const againOver = again.durationMs - baseMs;
+      const ctlOver = ctl.durationMs - baseMs;
+      const confirmed =
+        againOver >= SLOW_MS / 2 &&
+        ctlOver < Math.max(50, Math.min(over, againOver) / 5) &&
+        again.durationMs >= 3 * ctl.durationMs &&
+        Math.min(over, againOver) >= 3 * shorterOver;
+      return confirmed
+        ? { n, evil: res, again, control: ctl, baseMs, shorter: { n: shorterN, ms: shorterOver + baseMs } }
+        : undefined;
+    }
+    n += over < 3 ? 6 : over < 15 ? 4 : 2;
+  }
+  return undefined;
+}
+
+function report(ctx: ScanContext, c: Candidate, f: Family, t: Timing): void {
+  const ms = (x: number) => `${Math.round(x)} ms`;
+  const length = evil(f, t.n).length;
+  ctx.report(SCAN_RULES.redos, {
+    operation: c.op,
+    key: c.field,
+    message:
+      `${c.op.method} ${c.op.path}: a ${length}-character ${c.field} (${c.kind}; ${JSON.stringify(f.prefix)} + ${t.n} × ${JSON.stringify(f.unit)} + ${JSON.stringify(f.breaker)}) ` +
+      `took ${ms(t.evil.durationMs)} and ${ms(t.again.durationMs)}, the same-length control ${ms(t.control.durationMs)}, ` +
+      `${t.shorter.n} units ${ms(t.shorter.ms)}: its validation backtracks catastrophically.`,
+    evidence: evidenceOf(t.again, {
+      input: c.field,
+      in: c.in,
+      length,
+      evilMs: [Math.round(t.evil.durationMs), Math.round(t.again.durationMs)],
+      controlMs: Math.round(t.control.durationMs),
+      baselineMs: Math.round(t.baseMs),
+      shorterRun: { units: t.shorter.n, ms: Math.round(t.shorter.ms) },
+    }),
+  });
+}
