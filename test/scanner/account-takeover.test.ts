@@ -68,12 +68,15 @@ interface Api {
   readonly passwords: Map<string, string>;
   /** Who called the logout. */
   readonly loggedOut: string[];
+  /** Live tokens and whose they are. */
+  readonly tokens: Map<string, string>;
 }
 
 const ALICE = 'Alice-pw-1';
 const BOB = 'Bob-pw-1';
 
-async function startApi(fixed: boolean): Promise<Api> {
+/** `logoutAll`: the (fixed) logout ends every session of the account, not only the one it was called with. */
+async function startApi(fixed: boolean, logoutAll = false): Promise<Api> {
   const passwords = new Map<string, string>([
     ['alice', ALICE],
     ['bob', BOB],
@@ -137,6 +140,7 @@ async function startApi(fixed: boolean): Promise<Api> {
       if (req.method === 'POST' && path === '/api/logout') {
         loggedOut.push(caller);
         if (fixed) tokens.delete(token);
+        if (fixed && logoutAll) for (const [k, n] of tokens) if (n === caller) tokens.delete(k);
         return send(200, { status: 'success', message: 'Logged out' });
       }
       if (req.method === 'POST' && path === '/api/me/password') {
@@ -161,7 +165,7 @@ async function startApi(fixed: boolean): Promise<Api> {
       return send(404, { status: 'fail', message: 'not found' });
     });
   });
-  return { url: server.url, server: server.server, passwords, loggedOut };
+  return { url: server.url, server: server.server, passwords, loggedOut, tokens };
 }
 
 const found = (r: ScanResult) =>
@@ -245,5 +249,40 @@ describe('account takeover and sessions on throwaway accounts (Flask-like API)',
 
   test('fixed twin (also a password policy and a login lockout): no finding at all', () => {
     assert.deepEqual(found(scans.fixed.result), []);
+  });
+});
+
+describe('logout without a sign-up: B logs out a second session of its own, and keeps its first', () => {
+  const { '/api/signup': _signup, ...paths } = SPEC.paths;
+  const scans = {} as Awaited<ReturnType<typeof scanTwins<Api>>>;
+  before(async () => {
+    Object.assign(
+      scans,
+      // The fixed twin's logout ends every session of the account: B's own must be renewed.
+      await scanTwins({ ...SPEC, paths }, (fixed) => startApi(fixed, true), {
+        identities: [
+          { name: 'alice', login: { path: '/api/login', body: { username: 'alice', password: ALICE } } },
+          { name: 'bob', login: { path: '/api/login', body: { username: 'bob', password: BOB } } },
+        ],
+        checks: ['API2'],
+        ratePerSecond: 200,
+      }),
+    );
+  });
+
+  test('vulnerable: the second session still reads bob after its logout', () => {
+    const f = scans.vulnerable.result.findings.find((x) => x.rule.id === 'scan/api2-session-not-ended');
+    assert.ok(f, found(scans.vulnerable.result).join('\n'));
+    assert.match(f.message, /identity bob, on a second session/);
+    assert.deepEqual(scans.vulnerable.api.loggedOut, ['bob']);
+  });
+
+  test('fixed twin: no finding, and bob holds a live session again after the probe', () => {
+    assert.deepEqual(
+      found(scans.fixed.result).filter((f) => /session-not-ended/.test(f)),
+      [],
+    );
+    assert.deepEqual(scans.fixed.api.loggedOut, ['bob']);
+    assert.ok([...scans.fixed.api.tokens.values()].includes('bob'));
   });
 });

@@ -13,19 +13,22 @@
 import { randomBytes } from 'node:crypto';
 import type { Operation } from '../../../core/api-document.ts';
 import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
-import { bodySchema, isExcluded, planRequest, requiresAuth } from '../planner.ts';
+import { loginRequest } from '../login.ts';
+import { bodySchema, isExcluded, type PlannedRequest, planRequest, requiresAuth } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf } from '../schema.ts';
-import { accountParam } from '../self.ts';
+import { accountParam, selfIds } from '../self.ts';
 import { refusedIn200 } from './api5-function-authorization.ts';
 import {
   claimAccountPath,
   freshPassword,
   MAIL_FIELD,
+  PASSWORD,
   passwordChanges,
   passwordInputs,
   passwordRequest,
   registerThrowaway,
+  sessionOf,
   type Throwaway,
   type ThrowawayLogin,
 } from './throwaway.ts';
@@ -82,8 +85,59 @@ function tokenLifetime(ctx: ScanContext, t: ThrowawayLogin | undefined, s: Throw
   }
 }
 
+/** Who logs out in the session probe: the throwaway account, else B on a second session of its own. */
+interface Signed {
+  readonly name: string;
+  readonly email: string;
+  readonly ids: readonly string[];
+  readonly identity: Identity;
+  /** A new session (a fresh login). */
+  login(): Promise<{ identity?: Identity }>;
+  /** The given identity whose own session must survive the probe (B), if it is one. */
+  readonly given?: Identity;
+  readonly label: string;
+}
+
+function throwawaySigned(s: Throwaway): Signed {
+  return {
+    name: s.name,
+    email: s.email,
+    ids: s.ids,
+    identity: s.identity,
+    login: () => s.login(),
+    label: `${s.name}, registered by the scan`,
+  };
+}
+
+/** B on a second session of its own: a fresh login with its own login flow (no throwaway account could be made). */
+function identitySigned(ctx: ScanContext, b: Identity | undefined): Signed | undefined {
+  const flow = b?.login?.flow;
+  if (!b || !flow) return undefined;
+  const user = Object.entries(flow.body).find(
+    ([k, v]) => typeof v === 'string' && v.length >= 3 && !PASSWORD.test(k) && !/grant|client|scope/i.test(k),
+  );
+  if (!user) return undefined;
+  const name = String(user[1]);
+  const login = async () => {
+    const res = await ctx.send(loginRequest(flow), null);
+    const identity = res
+      ? sessionOf(flow, res, `${b.name} (second session)`, { [user[0]]: name })
+      : undefined;
+    return identity ? { identity } : {};
+  };
+  return {
+    name,
+    email: name.includes('@') ? name : '',
+    ids: [...selfIds(b)].filter((id) => id !== name),
+    identity: b,
+    login,
+    given: b,
+    label: `identity ${b.name}, on a second session of its own`,
+  };
+}
+
 /** A read that shows the account its session belongs to: its answer holds S's name, an anonymous one is refused. */
-async function ownRead(ctx: ScanContext, s: Throwaway): Promise<Operation | undefined> {
+async function ownRead(ctx: ScanContext, s: Signed): Promise<Operation | undefined> {
   const candidates = ctx.spec.operations
     .filter((op) => {
       if (op.method !== 'GET' || isExcluded(op)) return false;
@@ -117,11 +171,11 @@ function rank(op: Operation): number {
   return requiresAuth(op) ? 3 : 4;
 }
 
-function readRequest(ctx: ScanContext, op: Operation, s: Throwaway) {
+function readRequest(ctx: ScanContext, op: Operation, s: Signed | Throwaway) {
   const param = accountParam(op.path);
   if (param === undefined) return planRequest(ctx.spec, op, ctx.objects, {});
   const value = MAIL_FIELD.test(param) ? s.email : /name/i.test(param) ? s.name : s.ids[0];
-  if (value === undefined) return undefined;
+  if (value === undefined || value === '') return undefined;
   return planRequest(ctx.spec, op, ctx.objects, { params: { [param]: value } });
 }
 
@@ -179,7 +233,7 @@ async function changeWithoutCurrent(
 /** S logs in afresh, logs out with that session, and reads its own record with it again. */
 async function logoutKeepsSession(
   ctx: ScanContext,
-  s: Throwaway,
+  s: Signed,
   read: Operation,
   logout: Operation,
 ): Promise<void> {
@@ -204,7 +258,10 @@ async function logoutKeepsSession(
     }),
     who,
   );
-  if (!isSuccess(out) || refusedIn200(out)) {
+  const ended = isSuccess(out) && !refusedIn200(out);
+  const after = ended ? await ctx.send(req, old) : undefined;
+  if (s.given) await keepSession(ctx, s, s.given, req);
+  if (!ended) {
     ctx.note?.({
       rule: SCAN_RULES.sessionNotEnded,
       operation: logout,
@@ -212,13 +269,33 @@ async function logoutKeepsSession(
     });
     return;
   }
-  const after = await ctx.send(req, old);
   if (!isSuccess(after) || !after.text.includes(s.name) || refusedIn200(after)) return;
   ctx.report(SCAN_RULES.sessionNotEnded, {
     operation: logout,
-    message: `After ${logout.method} ${logout.path} answered ${out.status}, the same session still read its account (${s.name}, registered by the scan) at ${read.method} ${read.path} (${after.status}): logging out does not end the session, so a stolen token outlives it.`,
-    evidence: evidenceOf(after, { account: s.name, logoutStatus: out.status }),
+    message: `After ${logout.method} ${logout.path} answered ${out?.status}, the same session still read its account (${s.label}) at ${read.method} ${read.path} (${after.status}): logging out does not end the session, so a stolen token outlives it.`,
+    evidence: evidenceOf(after, { account: s.name, logoutStatus: out?.status }),
   });
+}
+
+/**
+ * B's own session must outlive the probe: an API whose logout ends every session of the account ended it too.
+ * Then B logs in again and its session takes the new credentials, in place (later checks hold that object).
+ */
+async function keepSession(ctx: ScanContext, s: Signed, b: Identity, req: PlannedRequest): Promise<void> {
+  const still = await ctx.send(req, b);
+  if (isSuccess(still) && still.text.includes(s.name)) return;
+  const again = (await s.login()).identity;
+  if (!again) {
+    ctx.note?.({
+      rule: SCAN_RULES.sessionNotEnded,
+      reason: `${b.name}'s session ended with the probe's logout, and a new login failed`,
+    });
+    return;
+  }
+  for (const k of Object.keys(b.session.headers)) delete b.session.headers[k];
+  Object.assign(b.session.headers, again.session.headers);
+  b.session.cookies.clear();
+  for (const [k, v] of again.session.cookies) b.session.cookies.set(k, v);
 }
 
 /** The API2 checks on a throwaway account of the scan's own. */
@@ -228,26 +305,31 @@ export async function sessionChecks(ctx: ScanContext, t: ThrowawayLogin | undefi
     (op) =>
       (op.method === 'POST' || op.method === 'GET') &&
       !isExcluded(op) &&
+      !op.path.includes('{') &&
       (LOGOUT.test(op.path) || LOGOUT.test(op.id)),
   );
   const s = changes.length > 0 || logouts.length > 0 ? await registerThrowaway(ctx, t, 'pcs') : undefined;
   tokenLifetime(ctx, t, s);
-  if (!s) {
-    const reason =
-      changes.length === 0 && logouts.length === 0
-        ? 'no password change and no logout operation'
-        : 'no account could be registered and signed in (a sign-up with a user name and a password, and a login)';
-    for (const rule of [SCAN_RULES.passwordChangeWithoutCurrent, SCAN_RULES.sessionNotEnded])
-      ctx.note?.({ rule, reason });
-    return;
-  }
-  if (changes.length > 0) await changeWithoutCurrent(ctx, s, changes);
-  else ctx.note?.({ rule: SCAN_RULES.passwordChangeWithoutCurrent, reason: 'no operation sets a password' });
+  const unregistered =
+    'no account could be registered and signed in (a sign-up with a user name and a password, and a login)';
+  if (changes.length === 0)
+    ctx.note?.({ rule: SCAN_RULES.passwordChangeWithoutCurrent, reason: 'no operation sets a password' });
+  else if (!s) ctx.note?.({ rule: SCAN_RULES.passwordChangeWithoutCurrent, reason: unregistered });
+  else await changeWithoutCurrent(ctx, s, changes);
   if (logouts.length === 0) {
     ctx.note?.({ rule: SCAN_RULES.sessionNotEnded, reason: 'no logout or revoke operation' });
     return;
   }
-  const read = await ownRead(ctx, s);
+  // Without a throwaway account, B logs out a second session of its own (its first one is kept, or renewed).
+  const signed = s ? throwawaySigned(s) : identitySigned(ctx, ctx.identities[1]);
+  if (!signed) {
+    ctx.note?.({
+      rule: SCAN_RULES.sessionNotEnded,
+      reason: `${unregistered}; no second identity logs in through the API`,
+    });
+    return;
+  }
+  const read = await ownRead(ctx, signed);
   if (!read) {
     ctx.note?.({
       rule: SCAN_RULES.sessionNotEnded,
@@ -255,5 +337,5 @@ export async function sessionChecks(ctx: ScanContext, t: ThrowawayLogin | undefi
     });
     return;
   }
-  await logoutKeepsSession(ctx, s, read, logouts[0]);
+  await logoutKeepsSession(ctx, signed, read, logouts[0]);
 }

@@ -60,6 +60,36 @@ export function recordWith(view: unknown, value: string): Record<string, unknown
   return undefined;
 }
 
+/**
+ * The identity a login answer signed in (its token in the flow's header, or the cookies it set), named `name`;
+ * `body` is what it records as its login fields (never the password). Undefined when it signed no one in.
+ */
+export function sessionOf(
+  flow: LoginFlow,
+  res: ScanResponse,
+  name: string,
+  body: Readonly<Record<string, unknown>>,
+): Identity | undefined {
+  if (!signedIn(flow, res)) return undefined;
+  const outcome = loginOutcome(flow, res);
+  const session = { name, headers: {} as Record<string, string>, cookies: new Map<string, string>() };
+  if (outcome.token !== undefined && !outcome.source?.startsWith('cookie:')) {
+    const header = (flow.header ?? 'authorization').toLowerCase();
+    const scheme = flow.scheme ?? (header === 'authorization' ? 'Bearer' : '');
+    session.headers[header] = scheme ? `${scheme} ${outcome.token}` : outcome.token;
+  }
+  // A cookie session: the cookies the answer set.
+  if (outcome.token === undefined || outcome.source?.startsWith('cookie:')) {
+    for (const [k, v] of setCookies(res)) session.cookies.set(k, v);
+  }
+  return {
+    name,
+    session,
+    ...(outcome.token !== undefined ? { token: outcome.token } : {}),
+    login: { path: flow.path, flow, body, answer: res.json },
+  };
+}
+
 /** Registers an account named `<prefix><random>` and logs in as it; undefined when either does not work. */
 export async function registerThrowaway(
   ctx: ScanContext,
@@ -94,25 +124,8 @@ export async function registerThrowaway(
       },
       null,
     );
-    if (!res || !signedIn(t.flow, res)) return { ...(res ? { res } : {}) };
-    const outcome = loginOutcome(t.flow, res);
-    const session = { name, headers: {} as Record<string, string>, cookies: new Map<string, string>() };
-    if (outcome.token !== undefined && !outcome.source?.startsWith('cookie:')) {
-      const header = (t.flow.header ?? 'authorization').toLowerCase();
-      const scheme = t.flow.scheme ?? (header === 'authorization' ? 'Bearer' : '');
-      session.headers[header] = scheme ? `${scheme} ${outcome.token}` : outcome.token;
-    }
-    // A cookie session: the cookies the answer set.
-    if (outcome.token === undefined || outcome.source?.startsWith('cookie:')) {
-      for (const [k, v] of setCookies(res)) session.cookies.set(k, v);
-    }
-    const identity: Identity = {
-      name,
-      session,
-      ...(outcome.token !== undefined ? { token: outcome.token } : {}),
-      login: { path: t.flow.path, flow: t.flow, body: { [loginField]: loginValue }, answer: res.json },
-    };
-    return { identity, res };
+    const identity = res ? sessionOf(t.flow, res, name, { [loginField]: loginValue }) : undefined;
+    return { ...(identity ? { identity } : {}), ...(res ? { res } : {}) };
   };
   const signed = await login(first);
   if (!signed.identity) return undefined;
