@@ -126,7 +126,8 @@ async function startApi(fixed: boolean, logoutAll = false): Promise<Api> {
       }
       if (req.method === 'POST' && path === '/api/signup') {
         const { username, email, password } = body as Record<string, string>;
-        if (!username || !password || passwords.has(username) || (fixed && password.length < 12))
+        // Vulnerable: a name that exists is registered again, with the new password (an upsert).
+        if (!username || !password || (fixed && (passwords.has(username) || password.length < 12)))
           return send(400, { status: 'fail', message: 'cannot register' });
         passwords.set(username, password);
         emails.set(username, email ?? '');
@@ -188,9 +189,10 @@ describe('account takeover and sessions on throwaway accounts (Flask-like API)',
   });
 
   test('vulnerable: another user sets the throwaway account password by name (API1 account takeover)', () => {
-    const f = scans.vulnerable.result.findings.find((x) => x.rule.id === 'scan/api1-account-takeover');
+    const f = scans.vulnerable.result.findings.find(
+      (x) => x.rule.id === 'scan/api1-account-takeover' && x.operation?.operationId === 'set_password',
+    );
     assert.ok(f, found(scans.vulnerable.result).join('\n'));
-    assert.equal(f.operation?.operationId, 'set_password');
     assert.equal(f.rule.owasp, 'API1:2023');
     assert.equal(f.severity, 'critical');
     const curl = String(f.evidence?.curl);
@@ -222,6 +224,14 @@ describe('account takeover and sessions on throwaway accounts (Flask-like API)',
     assert.ok(f, found(scans.vulnerable.result).join('\n'));
     assert.equal(f.severity, 'low');
     assert.deepEqual(f.evidence?.claims, ['sub', 'iat']);
+  });
+
+  test('vulnerable: the sign-up registers an existing name again with a new password (account takeover)', () => {
+    const f = scans.vulnerable.result.findings.find(
+      (x) => x.rule.id === 'scan/api1-account-takeover' && x.operation?.operationId === 'signup',
+    );
+    assert.ok(f, found(scans.vulnerable.result).join('\n'));
+    assert.match(f.message, /registered an existing account's name again \(pcv[0-9a-f]+/);
   });
 
   test('the given identities keep their passwords', () => {

@@ -140,11 +140,32 @@ function accountNamed(ctx: ScanContext, op: Operation): PasswordChange | undefin
 }
 
 /**
+ * The sign-up sent again for V's name and e-mail with another password: an API that accepts it and then signs
+ * V in with the new password lets anyone take over an account by registering its name (an upsert).
+ */
+async function reRegistration(ctx: ScanContext, v: Throwaway): Promise<void> {
+  const password = freshPassword();
+  const res = await v.register(password);
+  if (!isSuccess(res) || refusedIn200(res)) return;
+  const after = await v.login(password);
+  if (!after.identity) return;
+  v.password = password;
+  v.identity = after.identity;
+  ctx.report(SCAN_RULES.accountTakeover, {
+    operation: v.signup,
+    key: 're-registration',
+    message: `${v.signup.method} ${v.signup.path} registered an existing account's name again (${v.name}, registered by the scan) with another password (${res.status}), and ${v.name} then logged in with that password: anyone takes over an account by signing up with its name.`,
+    evidence: evidenceOf(res, { account: v.name, loginStatus: after.res?.status }),
+  });
+}
+
+/**
  * Account takeover: another ordinary user — a second throwaway account W, so that an API which ignores the
  * named account and changes the caller's own password changes nobody's that matters — sets a new random
  * password on V through each operation that names the account (path or body). Proof: V logs in with it.
  */
 async function takeover(ctx: ScanContext, v: Throwaway, loginOp: Operation | undefined): Promise<void> {
+  await reRegistration(ctx, v);
   const t = findLoginTarget(ctx);
   const changes = passwordChanges(ctx, loginOp)
     .map((op) => accountNamed(ctx, op))

@@ -39,6 +39,10 @@ export interface Throwaway {
   password: string;
   /** A fresh login (with the current password unless one is given): its identity, or undefined. */
   login(password?: string): Promise<{ identity?: Identity; res?: ScanResponse }>;
+  /** The sign-up sent again, anonymously, with the same name and e-mail and another password. */
+  register(password: string): Promise<ScanResponse | undefined>;
+  /** The sign-up operation. */
+  readonly signup: Operation;
 }
 
 /** A strong random password of the scan's own. */
@@ -106,15 +110,20 @@ export async function registerThrowaway(
   const name = `${prefix}${tag}`;
   const email = `${prefix}${tag}@example.com`;
   const first = freshPassword();
-  const body: Record<string, unknown> = { ...(sample as Record<string, unknown>) };
-  for (const k of props) {
-    if (PASSWORD.test(k)) body[k] = first;
-    else if (MAIL_FIELD.test(k)) body[k] = email;
-    else if (NAME_FIELD.test(k)) body[k] = name;
-  }
+  const bodyWith = (password: string) => {
+    const body: Record<string, unknown> = { ...(sample as Record<string, unknown>) };
+    for (const k of props) {
+      if (PASSWORD.test(k)) body[k] = password;
+      else if (MAIL_FIELD.test(k)) body[k] = email;
+      else if (NAME_FIELD.test(k)) body[k] = name;
+    }
+    return body;
+  };
+  const register = (password: string) =>
+    ctx.send(planRequest(ctx.spec, op, ctx.objects, { body: bodyWith(password) }), null);
   const loginField = t.userField;
   const loginValue = MAIL_FIELD.test(loginField) && !props.some((k) => NAME_FIELD.test(k)) ? email : name;
-  const reg = await ctx.send(planRequest(ctx.spec, op, ctx.objects, { body }), null);
+  const reg = await register(first);
   if (!isSuccess(reg) || refusedIn200(reg)) return undefined;
   const login = async (password: string) => {
     const res = await ctx.send(
@@ -143,6 +152,8 @@ export async function registerThrowaway(
     ids: [...ids],
     password: first,
     login: (password?: string) => login(password ?? account.password),
+    register,
+    signup: op,
   };
   return account;
 }
