@@ -14,8 +14,11 @@ import { operationsFound, scanTwins } from './twins.ts';
  * Avatars are read back through the documented `GET /api/avatars/{avatar_id}`. Vulnerable: attachments keep the
  * client's file name (`posix.join` of the upload folder and the name: `../x` lands one folder up) and are
  * served with a type taken from the extension; avatars accept any part whose declared type starts with
- * `image/` (SVG included) and are served with that type. Fixed twin: attachments stored under a name of the
- * server's own, served as `application/octet-stream`, `attachment`, `nosniff`; avatars must be PNG bytes.
+ * `image/` (SVG included) and are served with that type. Documents answer only `{"message", "filename"}` (the
+ * file is served from `/uploads/`, which nothing documents); reports answer an id, and the documented
+ * `GET /api/reports/{report_id}` gives the record with a relative `download` path. Both keep the client's
+ * name and serve by extension. Fixed twin: files stored under names of the server's own, served as
+ * `application/octet-stream`, `attachment`, `nosniff`; avatars must be PNG bytes.
  */
 const ID = { type: 'object', properties: { id: { type: 'integer' } } };
 const SPEC = {
@@ -63,6 +66,41 @@ const SPEC = {
         responses: { '201': { description: 'stored' } },
       },
     },
+    '/documents': {
+      post: {
+        operationId: 'uploadDocument',
+        requestBody: {
+          required: true,
+          content: {
+            'multipart/form-data': {
+              schema: { type: 'object', properties: { doc: { type: 'string', format: 'binary' } } },
+            },
+          },
+        },
+        responses: { '200': { description: 'saved' } },
+      },
+    },
+    '/reports': {
+      post: {
+        operationId: 'uploadReport',
+        requestBody: {
+          required: true,
+          content: {
+            'multipart/form-data': {
+              schema: { type: 'object', properties: { report: { type: 'string', format: 'binary' } } },
+            },
+          },
+        },
+        responses: { '201': { description: 'filed' } },
+      },
+    },
+    '/reports/{report_id}': {
+      get: {
+        operationId: 'getReport',
+        parameters: [{ name: 'report_id', in: 'path', required: true, schema: { type: 'integer' } }],
+        responses: { '200': { description: 'the report record' } },
+      },
+    },
     '/avatars/{avatar_id}': {
       get: {
         operationId: 'getAvatar',
@@ -91,13 +129,14 @@ async function startWiki(
   const media = new Map<string, Stored>(); // by path under the origin: /media/uploads/a.html
   const avatars: Stored[] = [];
   const attachments: { id: number; url: string }[] = [];
+  const reports: string[] = [];
   const api = await startServer((req, res) => {
     const json = (status: number, body: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));
     };
     const path = decodeURIComponent((req.url ?? '').split('?')[0]);
-    if (req.method === 'GET' && path.startsWith('/media/')) {
+    if (req.method === 'GET' && /^\/(media|uploads|static)\//.test(path)) {
       const file = media.get(posix.normalize(path));
       if (!file) return json(404, { detail: 'Not found.' });
       res.writeHead(
@@ -124,7 +163,14 @@ async function startWiki(
         return res.end(a.bytes);
       }
       if (req.method === 'GET' && /^\/api\/attachments\/?$/.test(path)) return json(200, attachments);
-      if (req.method !== 'POST' || !/^\/api\/(attachments|avatars)\/?$/.test(path))
+      const report = /^\/api\/reports\/(\d+)$/.exec(path);
+      if (req.method === 'GET' && report) {
+        const r = reports[Number(report[1]) - 1];
+        return r
+          ? json(200, { id: Number(report[1]), download: r.slice(1) })
+          : json(404, { detail: 'Not found.' });
+      }
+      if (req.method !== 'POST' || !/^\/api\/(attachments|avatars|documents|reports)\/?$/.test(path))
         return json(404, { detail: 'Not found.' });
       let form: FormData;
       try {
@@ -144,6 +190,20 @@ async function startWiki(
         if (!ok) return json(415, { picture: ['Upload a valid image.'] });
         avatars.push({ bytes, type: fixed ? 'image/png' : picture.type });
         return json(201, { avatar_id: avatars.length });
+      }
+      const kind = /^\/api\/(\w+)/.exec(path)?.[1];
+      if (kind === 'documents' || kind === 'reports') {
+        const part = form.get(kind === 'documents' ? 'doc' : 'report');
+        if (!(part instanceof File)) return json(400, { detail: 'No file was submitted.' });
+        const name = fixed ? `${randomUUID()}.bin` : posix.basename(part.name);
+        const where = posix.join(kind === 'documents' ? '/uploads' : '/static/reports', name);
+        media.set(where, {
+          bytes: Buffer.from(await part.arrayBuffer()),
+          type: TYPES[posix.extname(name)] ?? 'text/plain',
+        });
+        if (kind === 'documents') return json(200, { message: 'Document saved', filename: name });
+        reports.push(where);
+        return json(201, { report_id: reports.length });
       }
       const file = form.get('file');
       if (!(file instanceof File)) return json(400, { file: ['No file was submitted.'] });
@@ -206,6 +266,18 @@ describe('dangerous file uploads', () => {
     const [f] = upload(scans.vulnerable.result, 'uploadAvatar');
     assert.equal(f?.severity, 'high', operationsFound(scans.vulnerable.result).join(', '));
     assert.match(f.message, /an SVG file in picture .* at \/api\/avatars\/\d+ as image\/svg\+xml/);
+  });
+
+  test('finds the document served from the usual upload folder under the name the answer gave', () => {
+    const [f] = upload(scans.vulnerable.result, 'uploadDocument');
+    assert.equal(f?.severity, 'high', operationsFound(scans.vulnerable.result).join(', '));
+    assert.match(f.message, /at \/uploads\/pcu[0-9a-f]{10}\.html as text\/html/);
+  });
+
+  test('follows the report record to the relative download path it links', () => {
+    const [f] = upload(scans.vulnerable.result, 'uploadReport');
+    assert.equal(f?.severity, 'high', operationsFound(scans.vulnerable.result).join(', '));
+    assert.match(f.message, /at \/static\/reports\/pcu[0-9a-f]{10}\.html as text\/html/);
   });
 
   test('finds no dangerous upload on the fixed twin, which still took the files', () => {

@@ -17,12 +17,14 @@ import { randomBytes } from 'node:crypto';
 import type { JsonSchema, Operation } from '../../../core/api-document.ts';
 import { FilePart, type ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
-import { captureId, isExcluded, planRequest, requestBody } from '../planner.ts';
+import { captureId, creationCollection, isExcluded, planRequest, requestBody } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, resolveSchema } from '../schema.ts';
 
 const MAX_OPERATIONS = 6;
 const MAX_CANDIDATES = 4;
+/** Read-backs of the whole check (the uploads are bounded by `MAX_OPERATIONS`). */
+const MAX_READS = 60;
 const ACTIVE_TYPE = /^\s*(text\/html|application\/xhtml\+xml|image\/svg\+xml|text\/xml|application\/xml)\b/i;
 /** Routes that hand files back: `/files/{id}`, `/uploads/{name}`, `/attachments/{id}/download`. */
 const DOWNLOAD_ROUTE =
@@ -102,18 +104,36 @@ function strings(value: unknown, out: string[] = [], depth = 0): string[] {
   return out;
 }
 
-/** Documented GETs ending in one path parameter below a file-like route. */
-function downloadRoutes(ctx: ScanContext): Operation[] {
+/**
+ * Documented GETs ending in one path parameter below a file-like route, and the read of the item the upload
+ * created (`GET /reports/{report_id}` beside `POST /reports`).
+ */
+function downloadRoutes(ctx: ScanContext, upload: Operation): Operation[] {
+  const collection = creationCollection(ctx.spec, upload);
   return ctx.spec.operations.filter(
     (o) =>
       o.method === 'GET' &&
       !isExcluded(o) &&
-      DOWNLOAD_ROUTE.test(o.path) &&
-      (o.path.match(/\{[^}]+\}/g) ?? []).length === 1,
+      (o.path.match(/\{[^}]+\}/g) ?? []).length === 1 &&
+      (DOWNLOAD_ROUTE.test(o.path) ||
+        (collection !== undefined &&
+          /^\/\{[^}]+\}\/?$/.test(o.path.slice(collection.length)) &&
+          o.path.startsWith(collection))),
   );
 }
 
-/** Where the answer to an upload says the file is: same-origin paths first, then download routes filled. */
+/** A stored file name of the kind the scan uploads. */
+const FILE_NAME = /^[\w.-]{1,120}\.(html?|svg|xhtml)$/i;
+/** A path without a leading slash, as many answers give it (`static/uploads/a.html`). */
+const RELATIVE_PATH = /^[\w.-]+(\/[\w.-]+)+$/;
+/** Folders servers commonly serve uploads from: tried with a stored name only when the answer gives no path. */
+const UPLOAD_FOLDERS = ['/uploads/', '/static/uploads/', '/static/', '/files/', '/media/'];
+
+/**
+ * Where the answer to an upload says the file is: same-origin paths and URLs (a path without a leading slash
+ * too, taken from the origin), documented download routes filled with the created id or a stored name, and —
+ * when the answer names a stored file but no path — the usual upload folders with that name.
+ */
 export function servedCandidates(
   ctx: ScanContext,
   op: Operation,
@@ -121,27 +141,49 @@ export function servedCandidates(
   filename: string,
 ): string[] {
   const out: string[] = [];
+  const add = (p: string | undefined) => {
+    if (p !== undefined && p !== '/' && !out.includes(p)) out.push(p);
+  };
   const values = [...(res.headers.location ? [res.headers.location] : []), ...strings(res.json)];
+  const names = new Set<string>();
   for (const v of values) {
-    const p = originPath(ctx.target, v);
+    const last = v.split(/[/?#]/).filter(Boolean).pop() ?? '';
+    if (FILE_NAME.test(last)) names.add(last);
+  }
+  for (const p of pathsIn(ctx, values)) add(p);
+  const pathGiven = out.length > 0;
+  // Values a download route may take: the created id, a stored name, the name the file was sent with.
+  const id = res.json !== undefined ? captureId(ctx.spec, op, res) : undefined;
+  const keys = new Set([...(id !== undefined ? [id] : []), ...names, filename]);
+  for (const route of downloadRoutes(ctx, op)) {
+    const param = /\{([^}]+)\}/.exec(route.path)?.[1] ?? '';
+    for (const key of keys) add(planRequest(ctx.spec, route, ctx.objects, { params: { [param]: key } }).path);
+  }
+  if (!pathGiven)
+    for (const name of [...names].slice(0, 2))
+      for (const folder of UPLOAD_FOLDERS)
+        add(originPath(ctx.target, `${folder}${encodeURIComponent(name)}`));
+  return out.slice(0, MAX_CANDIDATES * 3);
+}
+
+/** Same-origin paths among an answer's strings: absolute, or relative and ending in a file name of ours. */
+function pathsIn(ctx: ScanContext, values: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const v of values) {
+    const last = v.split(/[/?#]/).filter(Boolean).pop() ?? '';
+    const p =
+      RELATIVE_PATH.test(v) && FILE_NAME.test(last)
+        ? originPath(ctx.target, `/${v}`)
+        : originPath(ctx.target, v);
     if (p !== undefined && p !== '/' && !out.includes(p)) out.push(p);
   }
-  // Values a download route may take: the created id, a stored name, the name the file was sent with.
-  const names = new Set<string>();
-  const id = res.json !== undefined ? captureId(ctx.spec, op, res) : undefined;
-  if (id !== undefined) names.add(id);
-  for (const v of values)
-    if (/^[\w.-]{1,120}\.(html?|svg|xhtml|xml)$/i.test(v) || v === filename)
-      names.add(v.split('/').pop() ?? v);
-  names.add(filename);
-  for (const route of downloadRoutes(ctx)) {
-    const param = /\{([^}]+)\}/.exec(route.path)?.[1] ?? '';
-    for (const name of names) {
-      const planned = planRequest(ctx.spec, route, ctx.objects, { params: { [param]: name } });
-      if (!out.includes(planned.path)) out.push(planned.path);
-    }
-  }
-  return out.slice(0, MAX_CANDIDATES * 2);
+  return out;
+}
+
+/** Same-origin paths in a JSON answer (a record that links its file): followed once. */
+function linkedPaths(ctx: ScanContext, res: ScanResponse | undefined): string[] {
+  if (!isSuccess(res) || res.json === undefined) return [];
+  return pathsIn(ctx, strings(res.json)).slice(0, MAX_CANDIDATES);
 }
 
 /** Served as active content, inline, from the API's origin, with the script marker intact. */
@@ -173,6 +215,7 @@ function withFile(
 
 export async function dangerousUploads(ctx: ScanContext): Promise<void> {
   let done = 0;
+  let reads = 0;
   for (const op of ctx.spec.operations) {
     if (done >= MAX_OPERATIONS || ctx.signal.aborted) return;
     if (isExcluded(op) || (op.method !== 'POST' && op.method !== 'PUT')) continue;
@@ -198,9 +241,22 @@ export async function dangerousUploads(ctx: ScanContext): Promise<void> {
       }
       if (as === undefined) break; // nobody is let in
       if (!isSuccess(res)) continue; // refused this kind of file
-      for (const path of servedCandidates(ctx, op, res, filename)) {
+      const queue = servedCandidates(ctx, op, res, filename);
+      const followed = new Set<string>();
+      for (let i = 0; i < queue.length; i++) {
+        if (reads++ >= MAX_READS || ctx.signal.aborted) return;
+        const path = queue[i];
         const served = await ctx.send({ method: 'GET', path }, as);
-        if (!servedActive(served, marker)) continue;
+        if (!servedActive(served, marker)) {
+          // A record that links its file (`GET /documents/7` → `{"url": "/files/a.html"}`): one step further.
+          if (!followed.has(path))
+            for (const p of linkedPaths(ctx, served))
+              if (!queue.includes(p) && queue.length < MAX_CANDIDATES * 4) {
+                followed.add(p);
+                queue.push(p);
+              }
+          continue;
+        }
         ctx.report(SCAN_RULES.unrestrictedUpload, {
           operation: op,
           key: 'active-content',
