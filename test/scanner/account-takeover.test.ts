@@ -48,6 +48,15 @@ const SPEC = {
         responses: { '200': { description: 'changed' } },
       },
     },
+    '/api/password': {
+      post: {
+        operationId: 'set_password_by_query',
+        security: bearer,
+        parameters: [{ name: 'username', in: 'query', required: true, schema: str }],
+        requestBody: json({ type: 'object', properties: { new_password: str } }),
+        responses: { '200': { description: 'changed' } },
+      },
+    },
     '/api/me/password': {
       post: {
         operationId: 'change_own_password',
@@ -152,6 +161,15 @@ async function startApi(fixed: boolean, logoutAll = false): Promise<Api> {
         passwords.set(caller, body.new_password);
         return send(200, { status: 'success', message: 'Password changed' });
       }
+      if (req.method === 'POST' && path === '/api/password') {
+        const name = new URL(req.url ?? '', 'http://x').searchParams.get('username') ?? '';
+        if (!passwords.has(name)) return send(404, { status: 'fail', message: 'no such user' });
+        if (fixed) return send(403, { status: 'fail', message: 'Administrators only' });
+        if (typeof body.new_password !== 'string' || body.new_password === '')
+          return send(400, { status: 'fail', message: 'new_password required' });
+        passwords.set(name, body.new_password);
+        return send(200, { status: 'success', message: 'Password updated' });
+      }
       const m = /^\/api\/users\/([^/]+)\/password$/.exec(path);
       if (req.method === 'PUT' && m) {
         const name = decodeURIComponent(m[1]);
@@ -224,6 +242,15 @@ describe('account takeover and sessions on throwaway accounts (Flask-like API)',
     assert.ok(f, found(scans.vulnerable.result).join('\n'));
     assert.equal(f.severity, 'low');
     assert.deepEqual(f.evidence?.claims, ['sub', 'iat']);
+  });
+
+  test('vulnerable: the account named in the query string (?username=) gets a new password', () => {
+    const f = scans.vulnerable.result.findings.find(
+      (x) =>
+        x.rule.id === 'scan/api1-account-takeover' && x.operation?.operationId === 'set_password_by_query',
+    );
+    assert.ok(f, found(scans.vulnerable.result).join('\n'));
+    assert.match(String(f.evidence?.curl), /\/api\/password\?username=pcv[0-9a-f]+/);
   });
 
   test('vulnerable: the sign-up registers an existing name again with a new password (account takeover)', () => {

@@ -134,7 +134,8 @@ interface PasswordChange {
 function accountNamed(ctx: ScanContext, op: Operation): PasswordChange | undefined {
   const param = accountParam(op.path);
   const props = Object.keys(propertiesOf(ctx.spec, bodySchema(op)));
-  const accountFields = props.filter((k) => ACCOUNT_FIELD.test(k));
+  const query = op.parameters.filter((p) => p.in === 'query').map((p) => p.name);
+  const accountFields = [...props, ...query].filter((k) => ACCOUNT_FIELD.test(k));
   if (param === undefined && accountFields.length === 0) return undefined;
   return { op, ...(param !== undefined ? { param } : {}), accountFields };
 }

@@ -149,7 +149,7 @@ async function ownRead(ctx: ScanContext, s: Signed): Promise<Operation | undefin
       return param === undefined || op.path.replace(/\/$/, '').endsWith(`{${param}}`);
     })
     .sort((a, b) => rank(a) - rank(b))
-    .slice(0, 4);
+    .slice(0, 3);
   for (const op of candidates) {
     const req = readRequest(ctx, op, s);
     if (!req) continue;
@@ -185,7 +185,10 @@ async function changeWithoutCurrent(
   s: Throwaway,
   ops: readonly Operation[],
 ): Promise<void> {
-  for (const op of ops.slice(0, 3)) {
+  // The self-service change first: one that declares a current password, then one that names no account.
+  const score = (op: Operation) =>
+    (passwordInputs(ctx, op).old.length > 0 ? 0 : 2) + (accountParam(op.path) === undefined ? 0 : 1);
+  for (const op of [...ops].sort((a, b) => score(a) - score(b)).slice(0, 2)) {
     const param = accountParam(op.path);
     const value =
       param === undefined

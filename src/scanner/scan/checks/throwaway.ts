@@ -233,6 +233,13 @@ export function passwordRequest(
   if (opts.param !== undefined && opts.value !== undefined) params[opts.param] = opts.value;
   for (const q of [...inputs.query, ...inputs.repeat.filter((k) => !(k in props))]) params[q] = password;
   if (opts.old !== undefined) for (const q of inputs.old.filter((k) => !(k in props))) params[q] = opts.old;
+  // Query inputs that name the account (`?username=`): V's.
+  for (const p of op.parameters) {
+    if (p.in !== 'query' || !ACCOUNT_FIELD.test(p.name) || p.name in props) continue;
+    const id = v.ids[0];
+    const value = MAIL_FIELD.test(p.name) ? v.email : /id$/i.test(p.name) ? id : v.name;
+    if (value !== undefined) params[p.name] = value;
+  }
   return planRequest(ctx.spec, op, ctx.objects, {
     params,
     ...(schema !== undefined ? { body } : {}),
