@@ -12,8 +12,8 @@ import { operationsFound, scanTwins } from './twins.ts';
  * `<title>` becomes the logo's name, and a JSON customer creation whose framework also takes XML when sent XML.
  * Its XML reader is written here: DTD entities, internal and `SYSTEM` (file: and http:), expanded the way a
  * parser with entity resolution on does. Vulnerable: the import, the feed checker and the customer creation
- * resolve external entities (the feed checker shows nothing: blind), the logo upload expands internal entities
- * only. Fixed twin: any DOCTYPE is refused (400), as a hardened parser does; customers take JSON only.
+ * resolve external entities (the feed checker shows nothing: blind), and so does a contacts import whose file
+ * input declares no type (an XML file is read as XML); the logo upload expands internal entities only. Fixed twin: any DOCTYPE is refused (400), as a hardened parser does; customers take JSON only.
  */
 const KEY = { apiKey: [] };
 const SPEC = {
@@ -78,6 +78,21 @@ const SPEC = {
           },
         },
         responses: { '201': { description: 'stored' } },
+      },
+    },
+    '/imports': {
+      post: {
+        operationId: 'importContacts',
+        summary: 'Bulk import of contacts from a file',
+        requestBody: {
+          required: true,
+          content: {
+            'multipart/form-data': {
+              schema: { type: 'object', properties: { data: { type: 'string', format: 'binary' } } },
+            },
+          },
+        },
+        responses: { '200': { description: 'imported' } },
       },
     },
     '/customers': {
@@ -203,6 +218,21 @@ async function startInvoicing(fixed: boolean): Promise<{ url: string; server: Se
           if (svg.root !== 'svg') return json(415, { error: 'SVG only' });
           return json(201, { id: 7, title: svg.fields.title ?? '' });
         }
+        if (path === '/imports') {
+          // Any file: XML is read as contacts (the first value is shown), anything else counted as lines.
+          const form = await new Request('http://invoicing.local/', {
+            method: 'POST',
+            headers: { 'content-type': type },
+            body: Buffer.concat(chunks),
+          }).formData();
+          const data = form.get('data');
+          if (!(data instanceof File)) return json(400, { error: 'data is required' });
+          const content = await data.text();
+          if (!content.trimStart().startsWith('<'))
+            return json(200, { imported: content.split('\n').length });
+          const { fields } = await readXml(content, xmlOptions);
+          return json(200, { imported: Object.keys(fields).length, first: Object.values(fields)[0] ?? '' });
+        }
         if (path === '/customers') {
           let name: unknown;
           if (/json/.test(type)) name = JSON.parse(text).name;
@@ -263,6 +293,12 @@ describe('XML external entities', () => {
     const [f] = xxe(results.vulnerable, 'createCustomer');
     assert.equal(f?.severity, 'high', operationsFound(results.vulnerable).join(', '));
     assert.match(f.message, /sent as application\/xml instead of JSON/);
+  });
+
+  test('reports the import whose file input declares no type, by the file it read', () => {
+    const [f] = xxe(results.vulnerable, 'importContacts');
+    assert.equal(f?.severity, 'high', operationsFound(results.vulnerable).join(', '));
+    assert.match(f.message, /the XML file of its data input/);
   });
 
   test('finds no XXE on the fixed twin', () => {

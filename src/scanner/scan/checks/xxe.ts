@@ -4,13 +4,17 @@
  * creations sent as XML instead (a server that picks its parser by the content type it is sent) — get a small
  * document with a DTD, as the first identity the API lets in (A, the admin, anonymous):
  *
+ * Then, with what is left of `MAX_OPERATIONS`, multipart file inputs that declare no type (an import that parses
+ * what it is given) get an XML file.
+ *
  * 1. the control: the same document without the DTD, plain values in its text;
  * 2. an internal entity split in two (`&pa;&pb;`): their joined value (`pcx` + random) in the answer — never in
  *    the request as such — proves that the parser expands entities declared by the client (medium);
  * 3. an external entity naming `file:///etc/passwd`: `root:x:0:0` in the answer and not in the control's proves
  *    that it reads the server's files (high);
  * 4. an external entity (and a parameter entity) naming the scan's own loopback canary: a fetch recorded there
- *    proves that it loads external entities even when nothing is shown (blind, high).
+ *    proves that it loads external entities even when nothing is shown (blind, high); the blind probes of all
+ *    operations wait for the canary together, once, at the end.
  *
  * Harmless only: no recursive expansion (no "billion laughs"), no network entity but the canary, one file that
  * every Unix system has and any user may read. At most `MAX_OPERATIONS` operations, four requests each.
@@ -163,15 +167,20 @@ interface XmlTarget {
   readonly op: Operation;
   readonly where: string;
   readonly template: Template;
-  /** Whether the document declares XML (else a JSON operation tried as XML). */
-  readonly declared: boolean;
+  /** 0: the document says it takes XML; 1: a file input of no declared type; 2: a JSON operation tried as XML. */
+  readonly rank: 0 | 1 | 2;
   readonly request: (planned: PlannedRequest, doc: string) => PlannedRequest;
 }
 
-function fileInputs(ctx: ScanContext, op: Operation): { name: string; svg: boolean }[] {
+/**
+ * The file inputs of a multipart body that may take XML: SVG or XML by their declared type or their words
+ * (`generic: false`), or any file input that declares no type of its own, nor an image's (`generic: true`:
+ * an import or upload that parses what it is given).
+ */
+function fileInputs(ctx: ScanContext, op: Operation): { name: string; svg: boolean; generic: boolean }[] {
   const rb = requestBody(op);
   if (rb?.encoding !== 'multipart') return [];
-  const out: { name: string; svg: boolean }[] = [];
+  const out: { name: string; svg: boolean; generic: boolean }[] = [];
   for (const [name, prop] of Object.entries(propertiesOf(ctx.spec, rb.schema))) {
     const item =
       prop.type === 'array' && prop.items !== undefined
@@ -183,8 +192,14 @@ function fileInputs(ctx: ScanContext, op: Operation): { name: string; svg: boole
     const encoding = rb.media.encoding?.[name] as JsonObject | undefined;
     const declared = `${typeof encoding?.contentType === 'string' ? encoding.contentType : ''} ${typeof item.contentMediaType === 'string' ? item.contentMediaType : ''}`;
     const words = `${declared} ${name} ${typeof prop.description === 'string' ? prop.description : ''} ${op.path} ${op.summary ?? ''}`;
-    if (/svg/i.test(words)) out.push({ name, svg: true });
-    else if (/xml|soap|wsdl|rss|atom|xliff|gpx|kml/i.test(words)) out.push({ name, svg: false });
+    if (/svg/i.test(words)) out.push({ name, svg: true, generic: false });
+    else if (/xml|soap|wsdl|rss|atom|xliff|gpx|kml/i.test(words))
+      out.push({ name, svg: false, generic: false });
+    else if (
+      !/\w\/\w/.test(declared.replace(/application\/octet-stream/gi, '')) &&
+      !/image|photo|picture|avatar|logo|icon|thumb/i.test(name)
+    )
+      out.push({ name, svg: false, generic: true });
   }
   return out;
 }
@@ -201,7 +216,7 @@ function targets(ctx: ScanContext): XmlTarget[] {
       out.push({
         op,
         where: `its ${type} body`,
-        declared: true,
+        rank: 0,
         template: xmlTemplate(ctx.spec, media.schema, media.example, 'root'),
         request: (planned, doc) => ({
           ...planned,
@@ -211,13 +226,15 @@ function targets(ctx: ScanContext): XmlTarget[] {
       });
       continue;
     }
-    const files = fileInputs(ctx, op);
+    const inputs = fileInputs(ctx, op);
+    const typed = inputs.filter((f) => !f.generic);
+    const files = typed.length > 0 ? typed : inputs;
     if (files.length > 0) {
       const svg = files[0].svg;
       out.push({
         op,
         where: `the ${svg ? 'SVG' : 'XML'} file of its ${files.map((f) => f.name).join(', ')} input`,
-        declared: true,
+        rank: typed.length > 0 ? 0 : 1,
         template: svg
           ? {
               root: 'svg',
@@ -244,7 +261,7 @@ function targets(ctx: ScanContext): XmlTarget[] {
       out.push({
         op,
         where: 'its body sent as application/xml instead of JSON',
-        declared: false,
+        rank: 2,
         template: xmlTemplate(ctx.spec, rb.schema, undefined, 'root'),
         request: (planned, doc) => ({
           ...planned,
@@ -254,8 +271,8 @@ function targets(ctx: ScanContext): XmlTarget[] {
       });
     }
   }
-  // Declared XML first: the switched JSON operations only fill what is left.
-  return [...out.filter((t) => t.declared), ...out.filter((t) => !t.declared)].slice(0, MAX_OPERATIONS);
+  // Declared XML first: the untyped files and the switched JSON operations only fill what is left.
+  return [0, 1, 2].flatMap((rank) => out.filter((t) => t.rank === rank)).slice(0, MAX_OPERATIONS);
 }
 
 function withoutContentType(headers: Readonly<Record<string, string>> | undefined): Record<string, string> {
@@ -270,8 +287,16 @@ function shows(res: ScanResponse | undefined, text: string, sentDoc: string): bo
 }
 
 export async function xxe(ctx: ScanContext): Promise<void> {
+  // Blind probes wait for the canary together, once, after every operation had its turn.
+  const pending: {
+    t: XmlTarget;
+    canaries: { url: string; token: string }[];
+    blind: ScanResponse;
+    doc: string;
+    expanded?: { res: ScanResponse; marker: string; doc: string };
+  }[] = [];
   for (const t of targets(ctx)) {
-    if (ctx.signal.aborted) return;
+    if (ctx.signal.aborted) break;
     const { op } = t;
     const marker = `pcx${randomBytes(5).toString('hex')}`;
     const canaries = [ctx.canary.url(), ctx.canary.url()];
@@ -298,7 +323,7 @@ export async function xxe(ctx: ScanContext): Promise<void> {
     const internal = await send(docs.internal);
     const expanded = shows(internal, marker, docs.internal);
     // A JSON operation that did not take the XML as XML is left there: one request was enough to see it.
-    if (!t.declared && !expanded) continue;
+    if (t.rank === 2 && !expanded) continue;
     const file = await send(docs.file);
     if (file && PASSWD.test(file.text) && !PASSWD.test(control.text) && !PASSWD.test(docs.file)) {
       ctx.report(SCAN_RULES.xxe, {
@@ -311,27 +336,41 @@ export async function xxe(ctx: ScanContext): Promise<void> {
       continue;
     }
     const blind = await send(docs.canary);
-    const hit = (
-      await Promise.all(canaries.map((c) => ctx.canary.waitFor(c.token, CANARY_WAIT_MS)))
-    ).findIndex((h) => h !== undefined);
-    if (hit >= 0 && blind) {
+    if (blind)
+      pending.push({
+        t,
+        canaries,
+        blind,
+        doc: docs.canary,
+        ...(expanded && internal ? { expanded: { res: internal, marker, doc: docs.internal } } : {}),
+      });
+  }
+  const hits = await Promise.all(
+    pending.map(async (p) =>
+      (await Promise.all(p.canaries.map((c) => ctx.canary.waitFor(c.token, CANARY_WAIT_MS)))).findIndex(
+        (h) => h !== undefined,
+      ),
+    ),
+  );
+  pending.forEach(({ t, canaries, blind, doc, expanded }, i) => {
+    const { op } = t;
+    const hit = hits[i];
+    if (hit >= 0) {
       ctx.report(SCAN_RULES.xxe, {
         operation: op,
         key: 'external',
         severity: 'high',
         message: `${op.method} ${op.path} loaded an external ${hit === 0 ? 'entity' : 'parameter entity'} declared in ${t.where}: the scan's canary URL it named was fetched (blind XXE: the server's files and internal network are reachable the same way).`,
-        evidence: evidenceOf(blind, { document: docs.canary, canaryHit: canaries[hit].url }),
+        evidence: evidenceOf(blind, { document: doc, canaryHit: canaries[hit].url }),
       });
-      continue;
-    }
-    if (expanded && internal) {
+    } else if (expanded) {
       ctx.report(SCAN_RULES.xxe, {
         operation: op,
         key: 'internal',
         severity: 'medium',
-        message: `${op.method} ${op.path} expands entities declared by the client: ${t.where} declared two internal entities and their joined value, ${marker}, came back in the answer (status ${internal.status}). No external entity was seen loaded, but a parser that takes the client's DTD is one setting away from XXE and open to entity expansion attacks.`,
-        evidence: evidenceOf(internal, { document: docs.internal, marker }),
+        message: `${op.method} ${op.path} expands entities declared by the client: ${t.where} declared two internal entities and their joined value, ${expanded.marker}, came back in the answer (status ${expanded.res.status}). No external entity was seen loaded, but a parser that takes the client's DTD is one setting away from XXE and open to entity expansion attacks.`,
+        evidence: evidenceOf(expanded.res, { document: expanded.doc, marker: expanded.marker }),
       });
     }
-  }
+  });
 }
