@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { compileSecLang } from '../load.ts';
 import type { WafRequest } from '../types.ts';
 import { compileKeywords } from './aho-corasick.ts';
-import { compileRegex, requiredFactors } from './regex.ts';
+import { compileRegex, requiredFactors, withoutGaps } from './regex.ts';
 import {
   cmdLine,
   htmlEntityDecode,
@@ -221,6 +221,46 @@ test('a prefilter prefers a rare character to a letter that nearly every value h
   assert.deepEqual(requiredFactors('(?:;|\\|)\\s*(?:s|t)\\w+'), [';', '|']);
   // A short run of rare characters beats a longer common word.
   assert.deepEqual(requiredFactors('and\\w*\\$\\('), ['$(']);
+});
+
+test('a pattern with optional punctuation between the letters of its words gets the words and that punctuation as factors', () => {
+  // Quotes, backslashes and `$VAR` allowed between letters (as CRS 4's command lists spell them): no string
+  // of two characters is common to every match, but a value without those characters matches only with
+  // the letters together.
+  const gap = `["'\\)\\[\\x5c]*(?:(?:\\|\\||&&)?\\$[a-z0-9_]*)?\\x5c?`;
+  const source = `(?i)(?:^|[;|&])\\s*(?:w${gap}g${gap}e${gap}t|c${gap}u${gap}r${gap}l)\\b`;
+  const gapless = withoutGaps(source);
+  assert.equal(gapless?.source, '(?i)(?:^|[;|&])\\s*(?:wget|curl)\\b');
+  assert.deepEqual(gapless?.chars.sort(), ['"', '$', "'", ')', '[', '\\'].sort());
+  const re = compileRegex(source);
+  assert.deepEqual([...(re.factors ?? [])].sort(), ['wget', 'curl', '"', '$', "'", ')', '[', '\\'].sort());
+  const holds = (s: string) => re.factors?.some((f) => s.toLowerCase().includes(f)) ?? true;
+  for (const s of ['wget', 'x;W"g\'e\\t', 'c$u$r$IFSl', 'c)u[rl', '&&c||$xurl']) {
+    assert.ok(re.test(s), s);
+    assert.ok(holds(s), s);
+  }
+  assert.equal(holds('json.customer.name'), false);
+  // Random spellings with random gaps: every one the pattern matches holds a factor.
+  const gaps = ['', '', '"', "'", '\\', '$', '$x1', '||$y', '&&$', ')', '[', `"'`, '\\\\'];
+  let seed = 7;
+  const pick = <T>(list: readonly T[]): T => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return list[seed % list.length];
+  };
+  let matched = 0;
+  for (let k = 0; k < 5_000; k++) {
+    const word = pick(['wget', 'curl', 'wgot']);
+    let s = pick(['', ';', '|', '& ', 'x ', 'a=']);
+    for (const ch of word) s += ch + pick(gaps);
+    s += pick(['', ' -O x', 'x', ';']);
+    if (!re.test(s)) continue;
+    matched++;
+    assert.ok(holds(s), s);
+  }
+  assert.ok(matched > 20, `${matched} matches`);
+  // An optional part that may match letters, or a group with an alternative at its top, is no gap.
+  assert.equal(withoutGaps('a[b"]?c'), undefined);
+  assert.equal(withoutGaps('a(?:\\$|x)?c'), undefined);
 });
 
 test('runs possessive quantifiers and keeps linear time on a long hostile input', () => {

@@ -511,7 +511,234 @@ class FactorReader {
 /** The prefilter factors of a pattern, or undefined when every input may match. */
 export function requiredFactors(source: string): string[] | undefined {
   const info = new FactorReader(source).read();
-  const set = best(info.any, info.exact);
+  let set = best(info.any, info.exact);
+  // Patterns that allow optional punctuation between the letters of every word (CRS 4's command lists:
+  // quotes, backslashes, `$VAR` between letters) hold no common string but single letters; without those
+  // gaps they do. Only for such sets: elsewhere the gapless reading measured no better (CRS 3.3).
+  const gapless = set !== undefined && [...set].some(isLetterOrDigit) ? withoutGaps(source) : undefined;
+  if (gapless !== undefined) {
+    try {
+      const g = new FactorReader(gapless.source).read();
+      const h = best(g.any, g.exact);
+      if (h !== undefined && score(h) > 0) {
+        const joined = new Set([...h, ...gapless.chars]);
+        set = best(set, joined);
+      }
+    } catch {
+      // The pattern without its gaps reads no better: the factors of the pattern as written stay.
+    }
+  }
   if (!set || score(set) <= 0) return undefined;
   return [...set];
+}
+
+/** Whether a factor is one letter or digit (nearly every value holds one). */
+function isLetterOrDigit(f: string): boolean {
+  return f.length === 1 && rarity(f) === 1 && f !== ' ';
+}
+
+/**
+ * Whether a character may be a gap character: punctuation that ordinary text seldom holds (a rarity of 3,
+ * see rarity()); letters, digits, white space and the punctuation of names, paths, dates and URLs (`.`,
+ * `,`, `-`, `_`, `/`, `:`, `@`) would let most values through.
+ */
+function isGapChar(c: number): boolean {
+  return c < 0x7f && c > 0x20 && rarity(String.fromCharCode(c)) === 3;
+}
+
+/**
+ * The pattern with its optional "gaps" left out, and the characters that make a gap: a part that may match
+ * nothing (`x?`, `x*`, `x{0,n}`) and every non-empty match of which holds one of a few punctuation
+ * characters: a class of such characters (`["')]*`), one such character (`\\?`), or a group whose every
+ * match holds one (`(?:\$[a-z]*)?`). A value holding none of those characters can only match with every gap
+ * empty, so it matches the pattern without them too and holds one of that pattern's factors; a value
+ * holding one of them is let through. Undefined when the pattern has no gap or a part this reader does
+ * not know.
+ */
+export function withoutGaps(source: string): { source: string; chars: string[]; gaps: number } | undefined {
+  const chars = new Set<number>();
+  let gaps = 0;
+  const s = source;
+  const n = s.length;
+  /** The characters a single-character token at i stands for and where it ends, or undefined. */
+  const single = (i: number): { end: number; codes: number[] | undefined } | undefined => {
+    const c = s[i];
+    if (c === '\\') {
+      const e = s[i + 1];
+      if (e === undefined) return undefined;
+      if (e === 'x') {
+        const hex = /^[0-9a-fA-F]{2}/.exec(s.slice(i + 2, i + 4));
+        if (!hex) return undefined;
+        return { end: i + 4, codes: [Number.parseInt(hex[0], 16)] };
+      }
+      // Letters and digits escape classes, anchors, backreferences: not one known character.
+      if (/[0-9A-Za-z]/.test(e)) return { end: i + 2, codes: undefined };
+      return { end: i + 2, codes: [e.charCodeAt(0)] };
+    }
+    if (c === '[') {
+      let j = i + 1;
+      const codes: number[] = [];
+      let known = true;
+      if (s[j] === '^') known = false;
+      if (s[j] === ']') j++;
+      while (j < n && s[j] !== ']') {
+        let from: number | undefined;
+        if (s[j] === '\\') {
+          const t = single(j);
+          if (t === undefined) return undefined;
+          if (t.codes === undefined) known = false;
+          else from = t.codes[0];
+          j = t.end;
+        } else if (s[j] === '[' && s[j + 1] === ':') {
+          const close = s.indexOf(':]', j + 2);
+          if (close < 0) return undefined;
+          known = false;
+          j = close + 2;
+          continue;
+        } else {
+          from = s.charCodeAt(j);
+          j++;
+        }
+        if (s[j] === '-' && s[j + 1] !== ']' && from !== undefined) {
+          let to: number | undefined;
+          if (s[j + 1] === '\\') {
+            const t = single(j + 1);
+            if (t === undefined) return undefined;
+            to = t.codes?.[0];
+            j = t.end;
+          } else {
+            to = s.charCodeAt(j + 1);
+            j += 2;
+          }
+          if (to === undefined || to < from || to - from > 255) known = false;
+          else for (let k = from; k <= to; k++) codes.push(k);
+        } else if (from !== undefined) codes.push(from);
+      }
+      if (j >= n) return undefined;
+      return { end: j + 1, codes: known ? codes : undefined };
+    }
+    if ('^$.|?*+(){}'.includes(c)) return { end: i + 1, codes: undefined };
+    return { end: i + 1, codes: [s.charCodeAt(i)] };
+  };
+  /** Where a quantifier starting at i ends, and whether it allows no repetition at all. */
+  const quantifier = (i: number): { end: number; optional: boolean } | undefined => {
+    const c = s[i];
+    let end: number;
+    let optional: boolean;
+    if (c === '?' || c === '*') {
+      end = i + 1;
+      optional = true;
+    } else if (c === '+') {
+      end = i + 1;
+      optional = false;
+    } else if (c === '{') {
+      const m = /^\{(\d+)(?:,(\d*))?\}/.exec(s.slice(i, i + 16));
+      if (!m) return undefined;
+      end = i + m[0].length;
+      optional = Number(m[1]) === 0;
+    } else return undefined;
+    if (s[end] === '?' || s[end] === '+') end++;
+    return { end, optional };
+  };
+  /** The index of the `)` closing the group opened at i (classes and escapes skipped). */
+  const closing = (i: number): number => {
+    let depth = 0;
+    for (let j = i; j < n; j++) {
+      const c = s[j];
+      if (c === '\\') j++;
+      else if (c === '[') {
+        const t = single(j);
+        if (t === undefined) return -1;
+        j = t.end - 1;
+      } else if (c === '(') depth++;
+      else if (c === ')') {
+        depth--;
+        if (depth === 0) return j;
+      }
+    }
+    return -1;
+  };
+  /** A character every match of the group body s[from, to) holds (a gap character), or undefined. */
+  const mandatoryGapChar = (from: number, to: number): number | undefined => {
+    let found: number | undefined;
+    for (let j = from; j < to; ) {
+      if (s[j] === '|') return undefined;
+      let end: number;
+      let codes: number[] | undefined;
+      if (s[j] === '(') {
+        const close = closing(j);
+        if (close < 0 || close >= to) return undefined;
+        // A branch inside a nested group is that group's business; a `|` at this level is not.
+        end = close + 1;
+        codes = undefined;
+      } else {
+        const t = single(j);
+        if (t === undefined) return undefined;
+        end = t.end;
+        codes = t.codes;
+      }
+      const q = quantifier(end);
+      if (q !== undefined) end = q.end;
+      if (found === undefined && codes?.length === 1 && isGapChar(codes[0]) && q?.optional !== true)
+        found = codes[0];
+      j = end;
+    }
+    return found;
+  };
+  let out = '';
+  let i = 0;
+  // A leading inline flag group stays as written.
+  const flags = /^\(\?[a-zA-Z]+\)/.exec(s);
+  if (flags) {
+    out = flags[0];
+    i = flags[0].length;
+  }
+  while (i < n) {
+    const c = s[i];
+    if (c === '(') {
+      const close = closing(i);
+      if (close < 0) return undefined;
+      const q = quantifier(close + 1);
+      const isLook = s.startsWith('(?=', i) || s.startsWith('(?!', i) || s.startsWith('(?<', i);
+      if (q?.optional && !isLook) {
+        const bodyFrom = s.startsWith('(?:', i) ? i + 3 : s[i + 1] === '?' ? -1 : i + 1;
+        const g = bodyFrom < 0 ? undefined : mandatoryGapChar(bodyFrom, close);
+        if (g !== undefined) {
+          chars.add(g);
+          gaps++;
+          i = q.end;
+          continue;
+        }
+      }
+      // Not a gap: its opening kept, its body read on.
+      const open = s.startsWith('(?:', i) ? 3 : s[i + 1] === '?' ? -1 : 1;
+      if (open < 0) {
+        // Lookarounds and other group kinds: kept whole.
+        out += s.slice(i, close + 1);
+        i = close + 1;
+        continue;
+      }
+      out += s.slice(i, i + open);
+      i += open;
+      continue;
+    }
+    if (c === ')' || c === '|') {
+      out += c;
+      i++;
+      continue;
+    }
+    const t = single(i);
+    if (t === undefined) return undefined;
+    const q = quantifier(t.end);
+    if (q?.optional && t.codes !== undefined && t.codes.length > 0 && t.codes.every(isGapChar)) {
+      for (const code of t.codes) chars.add(code);
+      gaps++;
+      i = q.end;
+      continue;
+    }
+    out += s.slice(i, q?.end ?? t.end);
+    i = q?.end ?? t.end;
+  }
+  if (gaps === 0) return undefined;
+  return { source: out, chars: [...chars].map((code) => String.fromCharCode(code)), gaps };
 }
