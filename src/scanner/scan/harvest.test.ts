@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { entityOfPath, fits, Harvest, score, singular, urlValues } from './harvest.ts';
+import { entityOfPath, fits, Harvest, nameSuffixes, score, singular, urlValues } from './harvest.ts';
 
 describe('harvested values', () => {
   test('names the entity of a path by its last literal segment, singular, without versions or me', () => {
@@ -35,6 +35,56 @@ describe('harvested values', () => {
     assert.equal(score({ name: 'product_id_2' }, product), 3);
     const elsewhere = { ...product, entity: 'order' };
     assert.equal(score({ name: 'product_id' }, elsewhere), 2);
+  });
+
+  test('a role in front of an entity-qualified name wants that name, at a plain match weight', () => {
+    const record = { key: 'user_id', value: 2, entity: 'login', source: 'login', identity: 'a', order: 0 };
+    assert.deepEqual(nameSuffixes('target_user_id'), ['user_id']);
+    assert.deepEqual(nameSuffixes('ownerUserAccountId'), ['user_account_id', 'account_id']);
+    assert.equal(score({ name: 'target_user_id', context: 'user' }, record), 2);
+    assert.equal(score({ name: 'ownerUserId' }, record), 2);
+    assert.equal(score({ name: 'to_account_id' }, record), 0);
+    assert.equal(score({ name: 'to_account_id' }, { ...record, key: 'account_id' }), 2);
+  });
+
+  test('a user name fills a user-id parameter only below a real id, and not an integer one', () => {
+    const name = {
+      key: 'username',
+      value: 'alice',
+      entity: 'user',
+      source: 'login',
+      identity: 'a',
+      order: 0,
+    };
+    assert.equal(score({ name: 'userID', context: 'profile' }, name), 2);
+    assert.equal(score({ name: 'id', context: 'profile' }, name), 2);
+    assert.equal(score({ name: 'id', context: 'products' }, name), 0);
+    assert.equal(score({ name: 'productId' }, name), 0);
+    const h = new Harvest();
+    h.add({ key: 'username', value: 'alice', entity: 'user', source: 'login', identity: 'a' });
+    assert.equal(
+      h.best({ name: 'userID', context: 'profile', schema: { type: 'string' } }, 'a')?.value,
+      'alice',
+    );
+    assert.equal(h.best({ name: 'userID', context: 'profile', schema: { type: 'integer' } }, 'a'), undefined);
+    h.add({ key: 'id', value: 'u-17', entity: 'user', source: '/users/me', identity: 'a' });
+    assert.equal(
+      h.best({ name: 'userID', context: 'profile', schema: { type: 'string' } }, 'a')?.value,
+      'u-17',
+    );
+  });
+
+  test("a value from an identity's own login stays its own after others have seen it", () => {
+    const h = new Harvest();
+    h.setOrdinary(['a', 'b']);
+    h.add({ key: 'account_id', value: 'AC-1', entity: 'login', source: 'login', identity: 'a' });
+    h.add({ key: 'account_id', value: 'AC-1', entity: 'member', source: '/members/{id}', identity: 'b' });
+    assert.equal(h.exclusiveTo('a', 'AC-1'), false);
+    assert.equal(h.ownLoginValue('a', 'AC-1'), true);
+    assert.equal(h.ownLoginValue('b', 'AC-1'), false);
+    h.add({ key: 'role', value: 'member', entity: 'login', source: 'login', identity: 'a' });
+    h.add({ key: 'role', value: 'member', entity: 'login', source: 'login', identity: 'b' });
+    assert.equal(h.ownLoginValue('a', 'member'), false);
   });
 
   test('rejects values that do not fit the parameter schema', () => {

@@ -111,6 +111,52 @@ export function fits(value: string | number, schema: JsonObject | undefined): bo
  * 1: a bare `id` from another entity (last resort).
  */
 export function score(wanted: Wanted, record: Harvested): number {
+  const direct = scoreName(wanted, record);
+  if (direct > 0) return direct;
+  // A role in front of an entity-qualified name (`target_user_id`, `ownerUserId`, `to_account_id`) wants what
+  // the qualified name wants, with no more than a plain name match's weight.
+  for (const suffix of nameSuffixes(wanted.name)) {
+    const s = scoreName({ ...wanted, name: suffix }, record);
+    if (s > 0) return Math.min(s, 2);
+  }
+  return usernameAsId(wanted, record) ? 2 : 0;
+}
+
+/** A parameter that names a user by its id (`userID`, `uid`; `{id}` after `/users` or `/profile`). */
+const USER_ID_PARAM = /^(user|usr|member|profile)(id|key)$|^(uid|user)$/;
+const USER_CONTEXT = /^(user|profile|member)$/;
+const USERNAME_KEY = /^(username|login|handle|userlogin)$/;
+
+/**
+ * A user name for a user-id parameter: some APIs name users by their name (`/profile/alice`). Only where the
+ * parameter's schema takes it (an integer id does not) and below any real id of the same user (scored 3).
+ */
+function usernameAsId(wanted: Wanted, record: Harvested): boolean {
+  const name = normalise(wanted.name);
+  const context = wanted.context ? singular(wanted.context) : '';
+  const userish = USER_ID_PARAM.test(name) || (/^(id|key)$/.test(name) && USER_CONTEXT.test(context));
+  return (
+    userish &&
+    USERNAME_KEY.test(normalise(record.key)) &&
+    (record.entity === 'user' || record.entity === '' || USER_CONTEXT.test(record.entity)) &&
+    typeof record.value === 'string' &&
+    !INTEGER.test(record.value)
+  );
+}
+
+/** `target_user_id` → [`user_id`]; `ownerUserAccountId` → [`user_account_id`, `account_id`]: 2+ words each. */
+export function nameSuffixes(name: string): string[] {
+  const words = name
+    .replace(/[_-]\d{1,2}$/, '')
+    .split(/[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])/)
+    .filter((w) => w !== '')
+    .map((w) => w.toLowerCase());
+  const out: string[] = [];
+  for (let i = 1; i + 2 <= words.length; i++) out.push(words.slice(i).join('_'));
+  return out;
+}
+
+function scoreName(wanted: Wanted, record: Harvested): number {
   // A numbered input (`product_id_1`, `quantity_2`) wants what its name without the number wants.
   const name = normalise(wanted.name.replace(/[_-]\d{1,2}$/, ''));
   const key = normalise(record.key);
@@ -211,6 +257,22 @@ export class Harvest {
     if (!viewers?.has(identity)) return false;
     for (const v of viewers) if (v !== identity && this.#ordinary.has(v)) return false;
     return true;
+  }
+
+  /**
+   * Was this value given to `identity` about itself (its login answer, its token's claims, its login fields:
+   * source `login`) and to no other identity that way? Such a value stays the identity's own even after
+   * others have seen it in the answers (B reading A's record learns A's account number; it is still A's).
+   */
+  ownLoginValue(identity: string, value: string | number): boolean {
+    const text = String(value);
+    let mine = false;
+    for (const r of this.#records) {
+      if (r.source !== 'login' || String(r.value) !== text) continue;
+      if (r.identity !== identity) return false;
+      mine = true;
+    }
+    return mine;
   }
 
   /** Did anyone other than `identity` among the ordinary identities see this value? */

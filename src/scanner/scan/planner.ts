@@ -381,7 +381,13 @@ export function planRequest(
       );
       if (found) {
         value = String(found.value);
-        if (options.owner === undefined || !objects.harvest.exclusiveTo(options.owner, found.value)) {
+        if (
+          options.owner === undefined ||
+          !(
+            objects.harvest.exclusiveTo(options.owner, found.value) ||
+            objects.harvest.ownLoginValue(options.owner, found.value)
+          )
+        ) {
           ownedPath = false;
         }
       }
