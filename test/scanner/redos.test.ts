@@ -191,3 +191,153 @@ describe('API4 ReDoS: validators that backtrack catastrophically, judged by timi
     assert.deepEqual(operationsFound(runs.fixed), []);
   });
 });
+
+/**
+ * A members' API in the Flask manner (200 with `{"status": "fail"}` for what it refuses): sign-up `POST
+ * /api/register` (its e-mail checked by a linear expression), login `POST /api/login` (a token), and `PUT
+ * /api/users/{username}/email`, where each member changes only their own e-mail.
+ *
+ * Vulnerable: that update checks the e-mail with `^\w+([.-]?\w+)*@\w+([.-]?\w+)*(\.\w{2,3})+$`, whose groups
+ * split a run of letters in exponentially many ways. Fixed twin: a linear expression. The scan may only probe
+ * it on an account it registered itself: alice's and bob's e-mails must stay as they were.
+ */
+const MEMBERS_SPEC = {
+  openapi: '3.0.3',
+  info: { title: 'members', version: '1' },
+  components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+  paths: {
+    '/api/register': {
+      post: {
+        operationId: 'register',
+        requestBody: json({
+          type: 'object',
+          required: ['username', 'password', 'email'],
+          properties: {
+            username: { type: 'string' },
+            password: { type: 'string' },
+            email: { type: 'string' },
+          },
+        }),
+        responses: { '200': { description: 'registered, or why not' } },
+      },
+    },
+    '/api/login': {
+      post: {
+        operationId: 'login',
+        requestBody: json({
+          type: 'object',
+          properties: { username: { type: 'string' }, password: { type: 'string' } },
+        }),
+        responses: { '200': { description: 'a token, or why not' } },
+      },
+    },
+    '/api/users/{username}/email': {
+      put: {
+        operationId: 'updateEmail',
+        security: [{ bearer: [] }],
+        parameters: [{ name: 'username', in: 'path', required: true, schema: { type: 'string' } }],
+        requestBody: json({ type: 'object', properties: { email: { type: 'string' } } }),
+        responses: { '200': { description: 'changed, or why not' }, '401': { description: 'not yours' } },
+      },
+    },
+  },
+};
+
+const MEMBER_SIGNUP_EMAIL = /^[\w.+-]{1,64}@[a-z0-9-]{1,63}(\.[a-z0-9-]{1,63}){1,4}$/;
+const MEMBER_VULNERABLE_EMAIL = /^\w+([.-]?\w+)*@\w+([.-]?\w+)*(\.\w{2,3})+$/;
+
+function startMembers(fixed: boolean) {
+  const members = new Map<string, { password: string; email: string }>([
+    ['alice', { password: 'alice-pw-1', email: 'alice@members.test' }],
+    ['bob', { password: 'bob-pw-2', email: 'bob@members.test' }],
+  ]);
+  const tokens = new Map<string, string>();
+  const update = fixed ? MEMBER_SIGNUP_EMAIL : MEMBER_VULNERABLE_EMAIL;
+  const server = startServer((req, res) => {
+    const send = (status: number, payload: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json', 'x-ratelimit-limit': '60' });
+      res.end(JSON.stringify(payload));
+    };
+    const fail = (message: string) => send(200, { status: 'fail', message });
+    let raw = '';
+    req.on('data', (chunk: Buffer) => {
+      if (raw.length < 200_000) raw += chunk.toString();
+    });
+    req.on('end', () => {
+      let body: Record<string, unknown> = {};
+      try {
+        body = raw ? JSON.parse(raw) : {};
+      } catch {
+        return fail('malformed JSON');
+      }
+      const path = new URL(req.url ?? '/', 'http://x').pathname;
+      if (req.method === 'POST' && path === '/api/register') {
+        const { username, password, email } = body as Record<string, string>;
+        if (typeof username !== 'string' || !/^\w{3,30}$/.test(username)) return fail('invalid username');
+        if (typeof password !== 'string' || password.length < 8) return fail('password too short');
+        if (typeof email !== 'string' || !MEMBER_SIGNUP_EMAIL.test(email)) return fail('invalid email');
+        if (members.has(username)) return fail('user exists');
+        members.set(username, { password, email });
+        return send(200, { status: 'success', message: 'registered' });
+      }
+      if (req.method === 'POST' && path === '/api/login') {
+        const m = members.get(String(body.username));
+        if (!m || m.password !== body.password) return fail('wrong credentials');
+        const token = `tok-${tokens.size + 1}-${String(body.username)}`;
+        tokens.set(token, String(body.username));
+        return send(200, { status: 'success', token });
+      }
+      const caller = tokens.get((req.headers.authorization ?? '').replace(/^Bearer /, ''));
+      const match = /^\/api\/users\/([^/]+)\/email$/.exec(path);
+      if (req.method === 'PUT' && match) {
+        const name = decodeURIComponent(match[1]);
+        if (caller === undefined || caller !== name)
+          return send(401, { status: 'fail', message: 'not yours' });
+        const email = body.email;
+        if (typeof email !== 'string' || !update.test(email)) return fail('Please provide a valid email');
+        const m = members.get(name);
+        if (m) m.email = email;
+        return send(200, { status: 'success', email });
+      }
+      return send(404, { status: 'fail', message: 'not found' });
+    });
+  });
+  return server.then((s) => Object.assign(s, { members }));
+}
+
+describe('API4 ReDoS on an update of an account: probed on an account the scan registered', () => {
+  const runs = {} as Record<'vulnerable' | 'fixed', ScanResult>;
+  const emails = {} as Record<'vulnerable' | 'fixed', Map<string, { email: string }>>;
+  before(async () => {
+    const scans = await scanTwins(MEMBERS_SPEC, startMembers, {
+      identities: [
+        { name: 'alice', login: { path: '/api/login', body: { username: 'alice', password: 'alice-pw-1' } } },
+        { name: 'bob', login: { path: '/api/login', body: { username: 'bob', password: 'bob-pw-2' } } },
+      ],
+      checks: ['API4'],
+    });
+    for (const kind of ['vulnerable', 'fixed'] as const) {
+      runs[kind] = scans[kind].result;
+      emails[kind] = scans[kind].api.members;
+      const r = runs[kind];
+      console.log(
+        `${kind}: ${r.stats.requests} requests in ${r.stats.durationMs} ms, ${r.findings.length} findings`,
+      );
+    }
+  });
+
+  test("the e-mail update, on the scan's own account", () => {
+    const f = runs.vulnerable.findings.find((x) => x.rule.id === 'scan/api4-redos');
+    assert.ok(f, operationsFound(runs.vulnerable).join('\n'));
+    assert.equal(f.operation?.operationId, 'updateEmail');
+    assert.match(String(f.evidence?.request), /\/api\/users\/pcr[0-9a-f]+\/email/);
+  });
+
+  test("alice's and bob's e-mails are untouched; nothing on the fixed twin", () => {
+    for (const kind of ['vulnerable', 'fixed'] as const) {
+      assert.equal(emails[kind].get('alice')?.email, 'alice@members.test');
+      assert.equal(emails[kind].get('bob')?.email, 'bob@members.test');
+    }
+    assert.deepEqual(operationsFound(runs.fixed), []);
+  });
+});

@@ -7,8 +7,14 @@
  * split it many ways. The run grows from 12 characters in steps that shrink as the answer slows down, and
  * stops at the first answer 150 ms slower than the control: a 2^n pattern is caught after at most a few
  * hundred milliseconds of the server's time. A finding needs the slow answer twice, the control fast at the
- * same length, the same status for both, and a super-linear growth (at least three times the delay of a run four or more
- * units shorter). Bounded: at most 5 inputs, 40 requests and 8 s per scan.
+ * same length, the same status for both, and a super-linear growth (at least three times the delay of a run
+ * four or more units shorter). Bounded: at most 5 inputs, 40 requests and 8 s per scan.
+ *
+ * Where the probe goes: reads' query strings; POSTs to paths without parameters (anonymously when they need no
+ * credentials, else as A) or naming an object the scan created, never as A to a change of A's own account.
+ * Updates of an account (`PUT /users/{username}/email`, `POST /me/email`) go only to an account the scan
+ * registers itself for the purpose (`pcr<hex>`, through the sign-up and the identities' login), as that
+ * account, never its password or login name.
  *
  * A declared `pattern` is first tried here, on short strings, for a run that makes it backtrack (the
  * document says which characters it accepts); only a pattern shown to blow up locally is probed that way.
@@ -20,7 +26,17 @@ import { sampleForPattern } from '../pattern-sample.ts';
 import { isExcluded, planRequest, requestBody, requiresAuth } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, resolveSchema, schemaType } from '../schema.ts';
+import { accountParam } from '../self.ts';
+import { findLoginTarget } from './api2-authentication.ts';
 import { looksRefused } from './api3-property-authorization.ts';
+import {
+  claimAccountPath,
+  MAIL_FIELD,
+  NAME_FIELD,
+  PASSWORD,
+  registerThrowaway,
+  type Throwaway,
+} from './throwaway.ts';
 
 /** How an evil string is built: a prefix, `n` repetitions of the unit, the breaker that forces a failure. */
 export interface Family {
@@ -160,6 +176,11 @@ interface Candidate {
   readonly kind: string;
   readonly families: readonly Family[];
   readonly rank: number;
+  /**
+   * Sent as a throwaway account the scan registers, on its own account: an update of an account (`PUT
+   * /users/{username}/email`), with the path parameter that names it (none: `POST /me/email`).
+   */
+  readonly account?: { readonly param?: string };
 }
 
 /** A POST that may change the sender's own account or profile: `/me`, `/profile/update`, `/account/email`. */
@@ -178,6 +199,19 @@ function mayPost(ctx: ScanContext, op: Operation): boolean {
   return !requiresAuth(op) || !SELF_CHANGE.test(op.path);
 }
 
+/**
+ * A change of an account that a throwaway account of the scan may send to its own account: a PUT, PATCH or
+ * POST whose path names a user or account and nothing else (`/users/{username}/email`), or a POST that changes
+ * the caller's own (`/me/email`, `/account/update`). Undefined for anything else.
+ */
+function accountChange(op: Operation): { readonly param?: string } | undefined {
+  if (!requiresAuth(op) || (op.method !== 'PUT' && op.method !== 'PATCH' && op.method !== 'POST'))
+    return undefined;
+  const param = accountParam(op.path);
+  if (param !== undefined) return (op.path.match(/\{/g) ?? []).length === 1 ? { param } : undefined;
+  return op.method === 'POST' && !op.path.includes('{') && SELF_CHANGE.test(op.path) ? {} : undefined;
+}
+
 function candidatesOf(ctx: ScanContext): Candidate[] {
   const out: Candidate[] = [];
   // Each declared pattern is tried once, and all of them within a second of the scanner's time.
@@ -189,7 +223,13 @@ function candidatesOf(ctx: ScanContext): Candidate[] {
     }
     return families.get(pattern);
   };
-  const add = (op: Operation, field: string, where: 'body' | 'query', schema: JsonObject) => {
+  const add = (
+    op: Operation,
+    field: string,
+    where: 'body' | 'query',
+    schema: JsonObject,
+    account?: { readonly param?: string },
+  ) => {
     if (schemaType(schema) !== undefined && schemaType(schema) !== 'string') return;
     if (schema.enum !== undefined || schema.const !== undefined || schema.format === 'binary') return;
     const publicOp = requiresAuth(op) ? 1 : 0;
@@ -202,7 +242,8 @@ function candidatesOf(ctx: ScanContext): Candidate[] {
           in: where,
           kind: `pattern ${schema.pattern}`,
           families: [family],
-          rank: publicOp,
+          rank: publicOp + (account ? 1 : 0),
+          ...(account ? { account } : {}),
         });
         return;
       }
@@ -215,19 +256,24 @@ function candidatesOf(ctx: ScanContext): Candidate[] {
       in: where,
       kind: KINDS[i].name,
       families: KINDS[i].families,
-      rank: 2 * (i + 1) + publicOp,
+      rank: 2 * (i + 1) + publicOp + (account ? 1 : 0),
+      ...(account ? { account } : {}),
     });
   };
   for (const op of ctx.spec.operations) {
-    if (isExcluded(op) || (op.method !== 'POST' && op.method !== 'GET')) continue;
-    if (op.method === 'POST' && !mayPost(ctx, op)) continue;
+    if (isExcluded(op)) continue;
+    const asIs = op.method === 'GET' || (op.method === 'POST' && mayPost(ctx, op));
+    const account = asIs ? undefined : accountChange(op);
+    if (!asIs && !account) continue;
     for (const p of op.parameters) {
-      if (p.in === 'query') add(op, p.name, 'query', resolveSchema(ctx.spec, p.schema));
+      if (p.in === 'query') add(op, p.name, 'query', resolveSchema(ctx.spec, p.schema), account);
     }
-    const rb = op.method === 'POST' ? requestBody(op) : undefined;
+    const rb = op.method !== 'GET' ? requestBody(op) : undefined;
     if (!rb || rb.encoding === 'multipart') continue;
     for (const [name, s] of Object.entries(propertiesOf(ctx.spec, rb.schema))) {
-      add(op, name, 'body', resolveSchema(ctx.spec, s));
+      // Never the account's password or login name: a stored probe would lock the throwaway account out.
+      if (account && (PASSWORD.test(name) || NAME_FIELD.test(name))) continue;
+      add(op, name, 'body', resolveSchema(ctx.spec, s), account);
     }
   }
   out.sort((a, b) => a.rank - b.rank);
@@ -242,6 +288,14 @@ function candidatesOf(ctx: ScanContext): Candidate[] {
     .slice(0, MAX_INPUTS);
 }
 
+/** The value that names the throwaway account in a path parameter: its e-mail, its name, else its id. */
+function accountValue(t: Throwaway | null, param: string | undefined): string | undefined {
+  if (!t || param === undefined) return undefined;
+  if (MAIL_FIELD.test(param)) return t.email;
+  if (/name|login/i.test(param)) return t.name;
+  return t.ids[0];
+}
+
 /** Statuses that say the request never reached validation: no timing can be compared. */
 const UNREACHED = new Set([401, 403, 404, 405, 413, 415, 429]);
 
@@ -254,7 +308,34 @@ function refusal(res: ScanResponse): boolean {
 export async function redos(ctx: ScanContext): Promise<void> {
   const started = performance.now();
   let sent = 0;
+  let throwaway: Throwaway | null | undefined;
   for (const c of candidatesOf(ctx)) {
+    let as: Identity | null = requiresAuth(c.op) ? (ctx.identities[0] ?? null) : null;
+    let params: Record<string, string> = {};
+    if (c.account) {
+      // Registered once, when the first account change comes (two requests: the sign-up and the login).
+      if (throwaway === undefined) {
+        if (performance.now() - started > WALL_MS || MAX_REQUESTS - sent < 11) break;
+        sent += 2;
+        throwaway = (await registerThrowaway(ctx, findLoginTarget(ctx), 'pcr')) ?? null;
+      }
+      const value = accountValue(throwaway, c.account.param);
+      if (!throwaway || (c.account.param !== undefined && value === undefined)) {
+        ctx.note?.({
+          operation: c.op,
+          rule: SCAN_RULES.redos,
+          reason: `no account of the scan's own to probe ${c.field} on`,
+        });
+        continue;
+      }
+      as = throwaway.identity;
+      if (c.account.param !== undefined && value !== undefined) {
+        params = { [c.account.param]: value };
+        const req = planRequest(ctx.spec, c.op, ctx.objects, { params });
+        claimAccountPath(ctx, c.op, req, throwaway, c.account.param, value);
+        if (!ctx.objects.isScanCreated(req.path.split('?')[0])) continue;
+      }
+    }
     for (const family of c.families) {
       if (performance.now() - started > WALL_MS || MAX_REQUESTS - sent < 9 || ctx.signal.aborted) {
         ctx.note?.({
@@ -264,21 +345,25 @@ export async function redos(ctx: ScanContext): Promise<void> {
         });
         return;
       }
-      const user: Identity | null = requiresAuth(c.op) ? (ctx.identities[0] ?? null) : null;
       const send = async (value: string): Promise<ScanResponse | undefined> => {
         sent++;
-        const owner = ctx.identities[0]?.name;
+        const owner = c.account ? undefined : ctx.identities[0]?.name;
         if (c.in === 'query') {
-          return ctx.send(
-            planRequest(ctx.spec, c.op, ctx.objects, { owner, params: { [c.field]: value } }),
-            user,
-          );
+          const req = planRequest(ctx.spec, c.op, ctx.objects, {
+            owner,
+            params: { ...params, [c.field]: value },
+          });
+          return ctx.send(req, as);
         }
-        const planned = planRequest(ctx.spec, c.op, ctx.objects, { owner }).body;
+        const planned = planRequest(ctx.spec, c.op, ctx.objects, { owner, params }).body;
         const body =
           planned !== null && typeof planned === 'object' && !Array.isArray(planned) ? planned : {};
-        const req = planRequest(ctx.spec, c.op, ctx.objects, { owner, body: { ...body, [c.field]: value } });
-        return ctx.send(req, user);
+        const req = planRequest(ctx.spec, c.op, ctx.objects, {
+          owner,
+          params,
+          body: { ...body, [c.field]: value },
+        });
+        return ctx.send(req, as);
       };
       const found = await probe(family, send);
       if (found) {
