@@ -115,13 +115,15 @@ const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url')
  * `caller`: every `/users/{user_id}` operation acts on the caller's own account, whatever id the path names
  * (not a flaw, but B's write "at V's path" would change B). `quota`: owner only, but a non-owner's PUT and
  * DELETE answer 2xx and do nothing, and a user may log in once only (a failed re-login is no proof of a delete).
+ * `scarce`: vulnerable, but the sign-up takes one account in all (as an API allowing one sign-up an hour).
  */
-type Mode = 'vulnerable' | 'fixed' | 'caller' | 'quota';
+type Mode = 'vulnerable' | 'fixed' | 'caller' | 'quota' | 'scarce';
 
 async function startAccounts(fixedOrMode: boolean | Mode): Promise<Accounts> {
   const mode: Mode = fixedOrMode === true ? 'fixed' : fixedOrMode === false ? 'vulnerable' : fixedOrMode;
   const fixed = mode === 'fixed';
   const logins = new Map<string, number>();
+  let signups = 0;
   const users = new Map<number, Record<string, unknown>>();
   const passwords = new Map<string, string>();
   const tokens = new Map<string, number>();
@@ -165,6 +167,7 @@ async function startAccounts(fixedOrMode: boolean | Mode): Promise<Accounts> {
         return send(422, { detail: [{ msg: 'JSON decode error' }] });
       }
       if (req.method === 'POST' && path === '/register') {
+        if (mode === 'scarce' && signups++ >= 1) return send(429, { detail: 'Too many sign-ups' });
         const { username, email, password, full_name } = body as Record<string, string>;
         if (typeof username !== 'string' || typeof password !== 'string' || typeof email !== 'string')
           return send(422, { detail: [{ msg: 'field required' }] });
@@ -291,6 +294,39 @@ describe('API1 accounts, safety: routes that act on the caller, and a failed re-
     assert.ok([...api.users.values()].some((u) => String(u.username).startsWith('pcv')));
     assert.deepEqual(
       byRule(result).filter((f) => f.startsWith('scan/api1')),
+      [],
+    );
+  });
+});
+
+describe('API1 accounts when the API allows a single sign-up: discovery leaves it to the throwaway account', () => {
+  const scans = {} as Awaited<ReturnType<typeof scanTwins<Accounts>>>;
+  before(async () => {
+    Object.assign(
+      scans,
+      await scanTwins(SPEC, (fixed) => startAccounts(fixed ? 'fixed' : 'scarce'), {
+        identities: [
+          {
+            name: 'alice',
+            login: { path: '/token', body: { username: 'alice', password: 'Alice-pw-1' }, encoding: 'form' },
+          },
+          {
+            name: 'bob',
+            login: { path: '/token', body: { username: 'bob', password: 'Bob-pw-1' }, encoding: 'form' },
+          },
+        ],
+        checks: ['API1'],
+        ratePerSecond: 200,
+      }),
+    );
+  });
+
+  test('the one sign-up goes to V, and the change and delete of V by another user are found', () => {
+    const found = byRule(scans.vulnerable.result);
+    assert.ok(found.includes('scan/api1-bola-write PUT /users/{user_id}'), found.join('\n'));
+    assert.ok(found.includes('scan/api1-bola-delete DELETE /users/{user_id}'), found.join('\n'));
+    assert.deepEqual(
+      byRule(scans.fixed.result).filter((f) => f.startsWith('scan/api1')),
       [],
     );
   });

@@ -49,9 +49,12 @@ const ID_KEYS = ['id', '_id', 'uuid', 'key', 'slug'];
 const PASSWORDISH = /pass|secret|otp|pin|code|grant|client/i;
 const NEW_PASSWORD = /pass(word)?|passwd|pwd/i;
 
-/** An action that sets a password (a change or a reset), not the login nor the sign-up. */
+/**
+ * An action that sets a password: a change, a reset, or a sign-up (not the login). Sign-ups are left to the
+ * checks that register accounts of their own: an API may allow one sign-up an hour, which discovery would spend.
+ */
 function setsPassword(spec: ApiDocument, op: Operation): boolean {
-  if (isLoginOperation(spec, op) || /regist|sign_?up|log_?in|sign_?in/i.test(op.path)) return false;
+  if (isLoginOperation(spec, op) || /log_?in|sign_?in/i.test(op.path)) return false;
   return (
     Object.keys(propertiesOf(spec, bodySchema(op))).some((k) => NEW_PASSWORD.test(k)) ||
     op.parameters.some((p) => p.in === 'query' && NEW_PASSWORD.test(p.name))
