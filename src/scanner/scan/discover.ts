@@ -35,6 +35,7 @@ import {
   requiresAuth,
 } from './planner.ts';
 import { propertiesOf, resolveSchema } from './schema.ts';
+import { accountParam } from './self.ts';
 
 export interface DiscoveryStats {
   /** Objects created (or found through a list after a create that returned no id). */
@@ -58,6 +59,38 @@ function setsPassword(spec: ApiDocument, op: Operation): boolean {
   return (
     Object.keys(propertiesOf(spec, bodySchema(op))).some((k) => NEW_PASSWORD.test(k)) ||
     op.parameters.some((p) => p.in === 'query' && NEW_PASSWORD.test(p.name))
+  );
+}
+
+/** Words after an account in a path that change it (`/users/{id}/change-email`, `/users/{id}/promote`). */
+const ACCOUNT_CHANGE =
+  /e-?mail|pass(word)?|passwd|pwd|reset|promote|demote|role|admin|ban|block|suspend|activate|disable|enable|verif|upgrade|permission|grant|revoke|user_?name|phone|delete|remove|lock/i;
+/** Body fields that change an account, and fields that name the account a body is about. */
+const ACCOUNT_FIELD = /^(new_?)?(e-?mail|role|roles|is_?admin|admin|user_?name|phone|password)$/i;
+const NAMES_ACCOUNT = /^(user_?name|user_?id|userId|account_?id|accountId|e-?mail|login|uid)$/i;
+
+/**
+ * A POST that changes an account: the path names a user or an account and then a verb that changes it
+ * (`/users/{id}/change-email`), or a body with account fields (e-mail, role) of an account the path names;
+ * or an RPC-style POST whose last segment is such a verb and whose body names the account
+ * (`POST /promote {username, role}`). Discovery sends none of these, as anyone: the account could be a given
+ * identity's (the scan would change its e-mail or role) or a stranger's. The checks that try them use
+ * accounts the scan registered.
+ */
+export function changesAccount(spec: ApiDocument, op: Operation): boolean {
+  if (op.method !== 'POST') return false;
+  const fields = Object.keys(propertiesOf(spec, bodySchema(op)));
+  const param = accountParam(op.path);
+  if (param !== undefined) {
+    const after = op.path.slice(op.path.indexOf(`{${param}}`) + param.length + 2);
+    return ACCOUNT_CHANGE.test(after) || fields.some((k) => ACCOUNT_FIELD.test(k));
+  }
+  const last = op.path.replace(/\/$/, '').split('/').pop() ?? '';
+  return (
+    !last.startsWith('{') &&
+    ACCOUNT_CHANGE.test(last) &&
+    fields.some((k) => NAMES_ACCOUNT.test(k)) &&
+    fields.some((k) => ACCOUNT_FIELD.test(k) && !NAMES_ACCOUNT.test(k))
   );
 }
 
@@ -387,7 +420,7 @@ export async function discover(ctx: ScanContext): Promise<DiscoveryStats> {
     if (op.method === 'POST' && !isCreationOperation(spec, op) && !isBusinessFlow(spec, op)) {
       // A password change sent as A with a sampled password would lock A out (or, anonymously, reset a
       // seeded account's): API1 and API2 try those on accounts the scan registered itself.
-      if (isAdminOperation(op) || setsPassword(spec, op)) continue;
+      if (isAdminOperation(op) || setsPassword(spec, op) || changesAccount(spec, op)) continue;
       const first = ordinary[0];
       // Every version or kind the document lists for the path (`/api/v{version}/...`: 1, 2, 3).
       for (const params of [undefined, ...listedVariants(spec, op)]) {

@@ -13,6 +13,7 @@ import type { ApiDocument, JsonObject, JsonSchema, Operation } from '../../../co
 import type { Check } from '../check.ts';
 import type { ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
+import { changesAccount } from '../discover.ts';
 import { resolveIdentity } from '../login.ts';
 import {
   bodySchema,
@@ -1051,6 +1052,8 @@ export const api3: Check = {
     for (const op of ctx.spec.operations) {
       if (isExcluded(op)) continue;
       if (isLoginOperation(ctx.spec, op) || isBusinessFlow(ctx.spec, op) || isAdminOperation(op)) continue;
+      // A POST that changes a named account (its e-mail, its role) could change a given identity's.
+      if (changesAccount(ctx.spec, op)) continue;
       if (bodySchema(op) === undefined) {
         await queryUpdate(ctx, op, last);
         continue;
