@@ -100,6 +100,22 @@ const SPEC = {
         responses: { '204': { description: 'deleted' } },
       },
     },
+    '/users/{user_id}/change-email': {
+      parameters: ITEM_PARAM,
+      post: {
+        operationId: 'change_email',
+        security: [{ oauth2: [] }],
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': {
+              schema: { type: 'object', properties: { new_email: { type: 'string', format: 'email' } } },
+            },
+          },
+        },
+        responses: ok,
+      },
+    },
   },
 };
 
@@ -177,7 +193,7 @@ async function startAccounts(fixedOrMode: boolean | Mode): Promise<Accounts> {
       }
       const caller = tokens.get(String(req.headers.authorization ?? '').replace(/^Bearer /, ''));
       if (caller === undefined || !users.has(caller)) return send(401, { detail: 'Not authenticated' });
-      const m = /^\/users\/(\d+)$/.exec(path);
+      const m = /^\/users\/(\d+)(\/change-email)?$/.exec(path);
       const id = m ? (mode === 'caller' ? caller : Number(m[1])) : Number.NaN;
       const user = users.get(id);
       if (!m || !user) return send(404, { detail: 'User not found' });
@@ -186,6 +202,12 @@ async function startAccounts(fixedOrMode: boolean | Mode): Promise<Accounts> {
         return req.method === 'GET'
           ? send(403, { detail: 'Not your account' })
           : send(req.method === 'DELETE' ? 204 : 200, {});
+      if (m[2] !== undefined) {
+        if (req.method !== 'POST' || typeof body.new_email !== 'string')
+          return send(422, { detail: 'new_email' });
+        user.email = body.new_email;
+        return send(200, user);
+      }
       if (req.method === 'GET') return send(200, user);
       if (req.method === 'PUT') {
         for (const k of ['email', 'full_name']) if (typeof body[k] === 'string') user[k] = body[k];
@@ -230,6 +252,7 @@ describe('API1 on accounts the scan registers itself (sign-up beside /users/{use
     const found = byRule(scans.vulnerable.result);
     assert.ok(found.includes('scan/api1-bola-write PUT /users/{user_id}'), found.join('\n'));
     assert.ok(found.includes('scan/api1-bola-delete DELETE /users/{user_id}'), found.join('\n'));
+    assert.ok(found.includes('scan/api1-bola-write POST /users/{user_id}/change-email'), found.join('\n'));
   });
 
   test('the given identities keep their accounts, untouched', () => {

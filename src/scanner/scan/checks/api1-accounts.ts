@@ -82,6 +82,23 @@ function nobody(value: string): string {
   return `pcnone${randomBytes(5).toString('hex')}`;
 }
 
+/**
+ * Changes below an account's item path (`POST /users/{id}/change-email`, `PUT /users/{id}/profile`) with no
+ * other path parameter, that do not set a password (the takeover tries those): at most three.
+ */
+function accountActions(ctx: ScanContext, passwords: readonly Operation[]): Operation[] {
+  return ctx.spec.operations
+    .filter((op) => {
+      if (!['POST', 'PUT', 'PATCH'].includes(op.method) || isExcluded(op) || passwords.includes(op))
+        return false;
+      const param = accountParam(op.path);
+      if (param === undefined) return false;
+      const tail = op.path.slice(op.path.indexOf(`{${param}}`) + param.length + 2);
+      return /^\/[^{}]+$/.test(tail);
+    })
+    .slice(0, 3);
+}
+
 /** The concrete request of an item operation on V's account. */
 function itemRequest(ctx: ScanContext, op: Operation, value: string, body?: unknown): PlannedRequest {
   const param = accountParam(op.path)!;
@@ -228,7 +245,8 @@ export async function replayAccounts(ctx: ScanContext, attacker: Identity): Prom
   const items = accountItems(ctx);
   const t = findLoginTarget(ctx);
   const changes = passwordChanges(ctx, t?.op);
-  if (!items.some((op) => op.method !== 'GET') && changes.length === 0) return;
+  const actions = accountActions(ctx, changes);
+  if (!items.some((op) => op.method !== 'GET') && changes.length === 0 && actions.length === 0) return;
   const v = await registerThrowaway(ctx, t, 'pcv');
   if (!v) return;
   const reads = items.filter((op) => op.method === 'GET');
@@ -307,6 +325,32 @@ export async function replayAccounts(ctx: ScanContext, attacker: Identity): Prom
       ctx.report(SCAN_RULES.bolaWrite, {
         operation: op,
         message: `${attacker.name} changed another user's account (${v.name}, registered by the scan) at ${req.path}, and the change reads back on that account.`,
+        evidence: evidenceOf(res, { owner: v.name, attacker: attacker.name }),
+      });
+      break;
+    }
+  }
+  // Actions below V's account (`POST /users/{id}/change-email`): a marker (an e-mail of the scan's, or free
+  // text) sent by B must not read back on V's record.
+  for (const op of actions) {
+    const param = accountParam(op.path)!;
+    const prefix = op.path.slice(0, op.path.indexOf(`{${param}}`) + param.length + 2);
+    for (const [key, { value, read }] of paths) {
+      if (!key.startsWith(`${prefix}\u0000`) || !read || !(await addressed(key, value, read))) continue;
+      const marker = `pcbola${randomBytes(4).toString('hex')}`;
+      const tail = op.path.slice(prefix.length);
+      const body =
+        updateBody(ctx, op, marker) ??
+        (bodySchema(op) === undefined && /mail/i.test(tail) ? { email: `${marker}@example.com` } : undefined);
+      if (body === undefined) continue;
+      const req = itemRequest(ctx, op, value, body);
+      const res = await ctx.send(req, attacker);
+      if (!isSuccess(res) || refusedIn200(res)) continue;
+      const after = await readBack(read);
+      if (!isSuccess(after) || !after.text.includes(marker)) continue;
+      ctx.report(SCAN_RULES.bolaWrite, {
+        operation: op,
+        message: `${attacker.name} changed another user's account (${v.name}, registered by the scan) with ${op.method} ${req.path}, and the change reads back on that account.`,
         evidence: evidenceOf(res, { owner: v.name, attacker: attacker.name }),
       });
       break;
