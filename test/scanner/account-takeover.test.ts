@@ -85,7 +85,12 @@ const ALICE = 'Alice-pw-1';
 const BOB = 'Bob-pw-1';
 
 /** `logoutAll`: the (fixed) logout ends every session of the account, not only the one it was called with. */
-async function startApi(fixed: boolean, logoutAll = false): Promise<Api> {
+async function startApi(
+  fixed: boolean,
+  logoutAll = false,
+  signupLimit = Number.POSITIVE_INFINITY,
+): Promise<Api> {
+  let signups = 0;
   const passwords = new Map<string, string>([
     ['alice', ALICE],
     ['bob', BOB],
@@ -134,10 +139,12 @@ async function startApi(fixed: boolean, logoutAll = false): Promise<Api> {
         return send(200, { status: 'success', auth: { token } });
       }
       if (req.method === 'POST' && path === '/api/signup') {
+        if (signups >= signupLimit) return send(429, { status: 'fail', message: 'Too many sign-ups' });
         const { username, email, password } = body as Record<string, string>;
         // Vulnerable: a name that exists is registered again, with the new password (an upsert).
         if (!username || !password || (fixed && (passwords.has(username) || password.length < 12)))
           return send(400, { status: 'fail', message: 'cannot register' });
+        signups++;
         passwords.set(username, password);
         emails.set(username, email ?? '');
         return send(201, { status: 'success', message: 'Successfully registered' });
@@ -272,7 +279,7 @@ describe('account takeover and sessions on throwaway accounts (Flask-like API)',
     for (const { api } of [scans.vulnerable, scans.fixed]) {
       assert.ok(api.loggedOut.length > 0);
       assert.deepEqual(
-        api.loggedOut.filter((n) => !n.startsWith('pcs')),
+        api.loggedOut.filter((n) => !/^pc[vas][0-9a-f]+$/.test(n)),
         [],
       );
     }
@@ -321,5 +328,37 @@ describe('logout without a sign-up: B logs out a second session of its own, and 
     );
     assert.deepEqual(scans.fixed.api.loggedOut, ['bob']);
     assert.ok([...scans.fixed.api.tokens.values()].includes('bob'));
+  });
+});
+
+describe('two sign-ups in all: API2 reuses the account API1 registered and left', () => {
+  const scans = {} as Awaited<ReturnType<typeof scanTwins<Api>>>;
+  before(async () => {
+    Object.assign(
+      scans,
+      await scanTwins(SPEC, (fixed) => startApi(fixed, false, 2), {
+        identities: [
+          { name: 'alice', login: { path: '/api/login', body: { username: 'alice', password: ALICE } } },
+          { name: 'bob', login: { path: '/api/login', body: { username: 'bob', password: BOB } } },
+        ],
+        checks: ['API1', 'API2'],
+        ratePerSecond: 200,
+      }),
+    );
+  });
+
+  test('vulnerable: the password change and the logout are still tested on a throwaway account', () => {
+    const f = found(scans.vulnerable.result);
+    assert.ok(f.includes('scan/api2-password-change-without-current change_own_password'), f.join('\n'));
+    const logout = scans.vulnerable.result.findings.find((x) => x.rule.id === 'scan/api2-session-not-ended');
+    assert.match(String(logout?.message), /pc[va][0-9a-f]+, registered by the scan/);
+    assert.deepEqual(
+      scans.vulnerable.api.loggedOut.filter((n) => !/^pc[va][0-9a-f]+$/.test(n)),
+      [],
+    );
+  });
+
+  test('fixed twin: no finding', () => {
+    assert.deepEqual(found(scans.fixed.result), []);
   });
 });

@@ -33,6 +33,7 @@ import {
   passwordChanges,
   passwordRequest,
   registerThrowaway,
+  retireThrowaway,
   type Throwaway,
 } from './throwaway.ts';
 
@@ -374,6 +375,7 @@ export async function replayAccounts(ctx: ScanContext, attacker: Identity): Prom
       const gone = missing || (refused && (await v.login()).identity === undefined);
       if (!gone) continue;
       ctx.objects.markDeleted(req.path.split('?')[0]);
+      retireThrowaway(ctx, v);
       ctx.report(SCAN_RULES.bolaDelete, {
         operation: op,
         message: `${attacker.name} deleted another user's account (${v.name}, registered by the scan) at ${req.path}.`,

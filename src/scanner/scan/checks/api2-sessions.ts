@@ -28,6 +28,7 @@ import {
   passwordInputs,
   passwordRequest,
   registerThrowaway,
+  reuseThrowaway,
   sessionOf,
   type Throwaway,
   type ThrowawayLogin,
@@ -311,7 +312,11 @@ export async function sessionChecks(ctx: ScanContext, t: ThrowawayLogin | undefi
       !op.path.includes('{') &&
       (LOGOUT.test(op.path) || LOGOUT.test(op.id)),
   );
-  const s = changes.length > 0 || logouts.length > 0 ? await registerThrowaway(ctx, t, 'pcs') : undefined;
+  // An account an earlier check registered and left (API1's attacker W, or V when its delete failed) first.
+  const s =
+    changes.length > 0 || logouts.length > 0
+      ? ((await reuseThrowaway(ctx)) ?? (await registerThrowaway(ctx, t, 'pcs')))
+      : undefined;
   tokenLifetime(ctx, t, s);
   const unregistered =
     'no account could be registered and signed in (a sign-up with a user name and a password, and a login)';

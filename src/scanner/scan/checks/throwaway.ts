@@ -94,6 +94,31 @@ export function sessionOf(
   };
 }
 
+/** The throwaway accounts of a scan that still exist (keyed by the scan's object registry), for reuse. */
+const pools = new WeakMap<object, Throwaway[]>();
+
+/** The account is gone (deleted by a check): it is no longer offered for reuse. */
+export function retireThrowaway(ctx: ScanContext, account: Throwaway): void {
+  const pool = pools.get(ctx.objects);
+  if (pool?.includes(account)) pool.splice(pool.indexOf(account), 1);
+}
+
+/**
+ * A throwaway account an earlier check registered and left in place, signed in afresh (an API may allow one
+ * sign-up an hour: the next check reuses what the first one got). Undefined when none still logs in.
+ */
+export async function reuseThrowaway(ctx: ScanContext): Promise<Throwaway | undefined> {
+  for (const account of [...(pools.get(ctx.objects) ?? [])].reverse()) {
+    const fresh = await account.login();
+    if (fresh.identity) {
+      account.identity = fresh.identity;
+      return account;
+    }
+    retireThrowaway(ctx, account);
+  }
+  return undefined;
+}
+
 /** Registers an account named `<prefix><random>` and logs in as it; undefined when either does not work. */
 export async function registerThrowaway(
   ctx: ScanContext,
@@ -155,6 +180,9 @@ export async function registerThrowaway(
     register,
     signup: op,
   };
+  const pool = pools.get(ctx.objects) ?? [];
+  if (pool.length < 8) pool.push(account);
+  pools.set(ctx.objects, pool);
   return account;
 }
 
