@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { control, evil, patternFamily } from './redos.ts';
+import type { ScanResponse } from '../client.ts';
+import { control, evil, patternFamily, probe } from './redos.ts';
 
 test('the control is as long as the evil string and breaks its run', () => {
   const f = { prefix: 'http://a.aa/', unit: 'a', breaker: '!' };
@@ -28,4 +29,60 @@ test('linear patterns and patterns JavaScript cannot read get none', () => {
   assert.equal(patternFamily('^\\d{4}-\\d{2}-\\d{2}$'), undefined);
   assert.equal(patternFamily('(?P<year>\\d+)'), undefined);
   assert.ok(performance.now() - started < 2000);
+});
+
+/** A scripted target: the time an answer takes for a value (the clock is the only thing made up here). */
+function target(ms: (value: string, call: number) => number) {
+  const sent: string[] = [];
+  const send = async (value: string): Promise<ScanResponse> => {
+    sent.push(value);
+    const durationMs = ms(value, sent.length);
+    return {
+      status: 422,
+      headers: {},
+      text: '{"detail":"invalid"}',
+      json: { detail: 'invalid' },
+      durationMs,
+      sent: { method: 'POST', url: 'http://127.0.0.1/x' },
+    };
+  };
+  return { send, sent };
+}
+
+const RUN = { prefix: '', unit: 'a', breaker: '!' };
+/** The length of the run of `a` before the `!`: 0 for a control. */
+const runOf = (v: string) => (/^a+!$/.test(v) ? v.length - 1 : 0);
+
+test('a validator that doubles its time per character is found after a few hundred milliseconds', async () => {
+  const t = target((v) => 1 + (runOf(v) > 0 ? 2 ** (runOf(v) - 20) : 0));
+  const found = await probe(RUN, t.send);
+  assert.ok(found);
+  assert.equal(found.n, 28);
+  const evilMs = t.sent.map((v) => 1 + (runOf(v) > 0 ? 2 ** (runOf(v) - 20) : 0)).reduce((a, b) => a + b);
+  assert.ok(evilMs < 1000, `${evilMs} ms of the target's time`);
+  assert.ok(t.sent.length <= 9, t.sent.join(' '));
+});
+
+test('a linear validator with a one-off slow answer gives nothing, and the run still grows to the end', async () => {
+  const t = target((v, call) => (runOf(v) === 24 && call < 6 ? 400 : 2));
+  assert.equal(await probe(RUN, t.send), undefined);
+  assert.ok(
+    t.sent.some((v) => runOf(v) === 42),
+    t.sent.join(' '),
+  );
+});
+
+test('a one-off slow answer before the real blow-up does not hide it', async () => {
+  const t = target((v, call) =>
+    runOf(v) === 18 && call === 3 ? 300 : 1 + (runOf(v) > 0 ? 2 ** (runOf(v) - 20) : 0),
+  );
+  const found = await probe(RUN, t.send);
+  assert.ok(found, t.sent.map(runOf).join(' '));
+});
+
+test('slow for every value alike (a slow control) is no finding', async () => {
+  const t = target(() => 400);
+  assert.equal(await probe(RUN, t.send), undefined);
+  const u = target((v) => (runOf(v) >= 24 ? 400 : 1) + (runOf(v) === 0 && v.length > 20 ? 400 : 0));
+  assert.equal(await probe(RUN, u.send), undefined);
 });

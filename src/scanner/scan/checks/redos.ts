@@ -8,7 +8,8 @@
  * stops at the first answer 150 ms slower than the control: a 2^n pattern is caught after at most a few
  * hundred milliseconds of the server's time. A finding needs the slow answer twice, the control fast at the
  * same length, the same status for both, and a super-linear growth (at least three times the delay of a run
- * four or more units shorter). Bounded: at most 5 inputs, 40 requests and 8 s per scan.
+ * four or more units shorter); a slow answer that does not come again is taken for noise and the run grows on
+ * (twice at most). Bounded: at most 5 inputs, 40 requests and 8 s per scan.
  *
  * Where the probe goes: reads' query strings; POSTs to paths without parameters (anonymously when they need no
  * credentials, else as A) or naming an object the scan created, never as A to a change of A's own account.
@@ -388,7 +389,7 @@ interface Timing {
  * the control of that length fast, and the growth super-linear. Steps of 6 while the extra time is under 3 ms,
  * of 4 under 15 ms, then of 2: a doubling-per-character pattern answers in at most a few hundred milliseconds.
  */
-async function probe(
+export async function probe(
   f: Family,
   send: (value: string) => Promise<ScanResponse | undefined>,
 ): Promise<Timing | undefined> {
@@ -400,6 +401,8 @@ async function probe(
     res !== undefined && res.status === first.status && refusal(res);
   const baseMs = first.durationMs;
   const overs = new Map<number, number>();
+  const step = (over: number) => (over < 3 ? 6 : over < 15 ? 4 : 2);
+  let spikes = 0;
   for (let n = START; n <= MAX_RUN; ) {
     const res = await send(evil(f, n));
     if (!like(res)) return undefined;
@@ -407,7 +410,8 @@ async function probe(
     overs.set(n, over);
     if (over >= SLOW_MS && res.durationMs >= 3 * baseMs) {
       // Super-linear: compared with a run at least four units shorter (the last step may be only two).
-      let shorterN = [...overs.keys()].filter((k) => k <= n - 4).pop();
+      const shorterRuns = [...overs.keys()].filter((k) => k <= n - 4);
+      let shorterN = shorterRuns.length > 0 ? Math.max(...shorterRuns) : undefined;
       if (shorterN === undefined) {
         shorterN = n - 4;
         const shorter = await send(evil(f, shorterN));
@@ -425,11 +429,25 @@ async function probe(
         ctlOver < Math.max(50, Math.min(over, againOver) / 5) &&
         again.durationMs >= 3 * ctl.durationMs &&
         Math.min(over, againOver) >= 3 * shorterOver;
-      return confirmed
-        ? { n, evil: res, again, control: ctl, baseMs, shorter: { n: shorterN, ms: shorterOver + baseMs } }
-        : undefined;
+      if (confirmed) {
+        return {
+          n,
+          evil: res,
+          again,
+          control: ctl,
+          baseMs,
+          shorter: { n: shorterN, ms: shorterOver + baseMs },
+        };
+      }
+      // A slow answer that did not come again was noise (a loaded machine): go on growing the run, twice at
+      // most. Anything else (a slow control, a growth that is not super-linear) ends the probe.
+      if (againOver >= SLOW_MS / 2 || spikes >= 2) return undefined;
+      spikes++;
+      overs.set(n, againOver);
+      n += step(againOver);
+      continue;
     }
-    n += over < 3 ? 6 : over < 15 ? 4 : 2;
+    n += step(over);
   }
   return undefined;
 }
