@@ -30,11 +30,12 @@ import {
   isLoginOperation,
   listedValue,
   memberParam,
+  missingFields,
   type PlannedRequest,
   planRequest,
   requiresAuth,
 } from './planner.ts';
-import { propertiesOf, resolveSchema } from './schema.ts';
+import { propertiesOf, resolveSchema, sampleValue } from './schema.ts';
 import { accountParam } from './self.ts';
 
 export interface DiscoveryStats {
@@ -92,6 +93,45 @@ export function changesAccount(spec: ApiDocument, op: Operation): boolean {
     fields.some((k) => NAMES_ACCOUNT.test(k)) &&
     fields.some((k) => ACCOUNT_FIELD.test(k) && !NAMES_ACCOUNT.test(k))
   );
+}
+
+/** Answers that say the request needed a body it did not get. */
+const BODY_WANTED = new Set([400, 415, 422, 500]);
+
+/**
+ * An operation that documents no body but was refused without one (400/415/422/500): once more with `{}` and
+ * the fields the error names (FastAPI's 422 `loc`, "field required" messages), and a last time when that
+ * answer names more (at most 2 requests). When one succeeds, the body is remembered for the operation and
+ * every later request of the scan sends it.
+ */
+export async function learnBody(
+  ctx: ScanContext,
+  req: PlannedRequest,
+  res: ScanResponse | undefined,
+  as: Identity | null,
+): Promise<ScanResponse | undefined> {
+  const op = req.operation;
+  if (op.requestBody !== undefined || req.body !== undefined || !/^(POST|PUT|PATCH)$/.test(op.method))
+    return res;
+  if (res === undefined || !BODY_WANTED.has(res.status) || ctx.signal.aborted) return res;
+  const body: Record<string, unknown> = {};
+  let answer = res;
+  // `{}` with what the first error named; once more when that answer names fields it had not (pydantic names
+  // the fields only once the body is an object).
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const named = missingFields(answer.json, answer.text).filter((n) => !(n in body));
+    if (attempt > 0 && named.length === 0) break;
+    for (const name of named) body[name] = sampleValue(ctx.spec, undefined, name);
+    const again: ScanResponse | undefined = await ctx.send({ ...req, body: { ...body } }, as);
+    if (again === undefined) break;
+    if (again.status >= 200 && again.status < 300) {
+      ctx.objects.learnBody(op, body);
+      return again;
+    }
+    if (!BODY_WANTED.has(again.status)) break;
+    answer = again;
+  }
+  return res;
 }
 
 /** The id of a record, by the item parameter's name, the usual id keys or `<entity>_id`. */
@@ -312,7 +352,7 @@ export async function discover(ctx: ScanContext): Promise<DiscoveryStats> {
     const key = `${as?.name ?? ''}\0${req.method}\0${req.path}`;
     if (sent.has(key) || ctx.signal.aborted) return undefined;
     sent.add(key);
-    return ctx.send(req, as);
+    return learnBody(ctx, req, await ctx.send(req, as), as);
   };
   const plan = (op: Operation, as: Identity | null) =>
     planRequest(spec, op, objects, as ? { owner: as.name } : {});
@@ -345,7 +385,7 @@ export async function discover(ctx: ScanContext): Promise<DiscoveryStats> {
         );
         const listReq = list ? planRequest(spec, list, objects, { owner: as.name }) : undefined;
         const before = listReq ? await ctx.send(listReq, as) : undefined;
-        let res = await ctx.send(req, as);
+        let res = await learnBody(ctx, req, await ctx.send(req, as), as);
         const refused = (res?.status ?? 0) >= 400 && (res?.status ?? 0) < 500;
         if (refused) {
           // Refused as planned: once more with the optional query inputs too (`product_id_1=` from a
@@ -419,7 +459,7 @@ export async function discover(ctx: ScanContext): Promise<DiscoveryStats> {
   for (const op of usable) {
     if (op.method === 'POST' && !isCreationOperation(spec, op) && !isBusinessFlow(spec, op)) {
       // A password change sent as A with a sampled password would lock A out (or, anonymously, reset a
-      // seeded account's): API1 and API2 try those on accounts the scan registered itself.
+      // seeded account's): API1 and API2 try those on accounts the scan registered itself, and register them.
       if (isAdminOperation(op) || setsPassword(spec, op) || changesAccount(spec, op)) continue;
       const first = ordinary[0];
       // Every version or kind the document lists for the path (`/api/v{version}/...`: 1, 2, 3).
@@ -442,6 +482,16 @@ export async function discover(ctx: ScanContext): Promise<DiscoveryStats> {
         }
       }
     }
+  }
+  // Business flows that document no body (API6 runs them): whether they need one, learnt once by the first
+  // identity (or anonymously when open), so API6 has a 2xx to start from.
+  for (const op of usable) {
+    if (!isBusinessFlow(spec, op) || op.requestBody !== undefined || isAdminOperation(op)) continue;
+    if (changesAccount(spec, op) || setsPassword(spec, op) || objects.learnedBody(op) !== undefined) continue;
+    const as = ordinary[0] ?? (requiresAuth(op) ? undefined : null);
+    if (as === undefined) continue;
+    const req = planRequest(spec, op, objects, as ? { owner: as.name } : {});
+    if (req.invented.length === 0) await call(req, as);
   }
   return { objectsCreated, requests: sent.size, objectsLost };
 }

@@ -30,6 +30,17 @@ export class ObjectRegistry {
   readonly #paths = new Set<string>();
   /** Values seen in the answers, for filling parameters and foreign keys. */
   readonly harvest = new Harvest();
+  /** Bodies an operation that documents none turned out to need (`{}`, or the fields its error named). */
+  readonly #learnedBodies = new Map<string, Readonly<Record<string, unknown>>>();
+
+  /** An operation that documents no body was answered 2xx only with this JSON body: later requests send it. */
+  learnBody(op: Operation, body: Readonly<Record<string, unknown>>): void {
+    if (this.#learnedBodies.size < 500) this.#learnedBodies.set(`${op.method} ${op.path}`, body);
+  }
+
+  learnedBody(op: Operation): Readonly<Record<string, unknown>> | undefined {
+    return this.#learnedBodies.get(`${op.method} ${op.path}`);
+  }
 
   /** Path parameter values that designate an identity's own data (`{ accountId: 'alice' }`). */
   setParams(owner: string, params: Readonly<Record<string, string>>): void {

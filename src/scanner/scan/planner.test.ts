@@ -15,6 +15,7 @@ import {
   itemParam,
   listedValue,
   memberParam,
+  missingFields,
   ObjectRegistry,
   planRequest,
   requiresAuth,
@@ -358,5 +359,19 @@ describe('form-encoded and multipart bodies', () => {
     assert.equal(json.headers?.['content-type'], undefined);
     assert.equal(inDeclaredEncoding(doc, json, op('/notes')), json);
     assert.match(String(encodeBody(json.body, undefined).bytes), /^\{"text":/);
+  });
+
+  test('reads the fields an error says are missing from the body', () => {
+    const pydantic = {
+      detail: [
+        { type: 'missing', loc: ['body', 'event'], msg: 'Field required' },
+        { type: 'missing', loc: ['query', 'page'], msg: 'Field required' },
+        { type: 'string_type', loc: ['body', 'seat'], msg: 'Input should be a valid string' },
+      ],
+    };
+    assert.deepEqual(missingFields(pydantic), ['event']);
+    assert.deepEqual(missingFields({ error: "'quantity' is required" }), ['quantity']);
+    assert.deepEqual(missingFields({ message: 'missing field `amount` at line 1' }), ['amount']);
+    assert.deepEqual(missingFields(undefined, 'Internal Server Error'), []);
   });
 });

@@ -422,7 +422,9 @@ export function planRequest(
       ? options.body
       : schema !== undefined
         ? withForeignKeys(spec, schema, sampleValue(spec, schema), objects, options.owner, op.path)
-        : undefined;
+        : op.requestBody === undefined
+          ? learned(objects, op)
+          : undefined;
   const body = planned !== undefined ? withFiles(spec, op, planned) : undefined;
   // Form and multipart bodies say so (the client encodes an object body by its content type).
   if (rb && rb.encoding !== 'json' && body !== undefined && typeof body === 'object' && body !== null) {
@@ -439,6 +441,42 @@ export function planRequest(
     object,
     invented,
   };
+}
+
+/** The JSON body an operation that documents none was seen to need (a copy: checks may change it). */
+function learned(objects: ObjectRegistry, op: Operation): Record<string, unknown> | undefined {
+  const body = objects.learnedBody(op);
+  return body === undefined ? undefined : { ...body };
+}
+
+const FIELD = /^[A-Za-z_][\w-]{0,40}$/;
+const MISSING_MESSAGES = [
+  /['"`]([A-Za-z_][\w-]{0,40})['"`] (?:is|are) (?:required|missing)/g,
+  /missing (?:required )?(?:field|property|parameter|key)s?:? ['"`]?([A-Za-z_][\w-]{0,40})/gi,
+  /field required:? ['"`]?([A-Za-z_][\w-]{0,40})/gi,
+];
+
+/**
+ * The fields an error answer says are missing from the body: FastAPI/pydantic's 422 `detail[].loc`
+ * (`["body", "product"]`), and messages such as `'product' is required`, ``missing field `product` ``,
+ * `Field required: product`. At most 8 names.
+ */
+export function missingFields(json: unknown, text = ''): string[] {
+  const out = new Set<string>();
+  const add = (name: unknown) => {
+    if (typeof name === 'string' && FIELD.test(name) && out.size < 8) out.add(name);
+  };
+  const detail =
+    json !== null && typeof json === 'object' ? (json as Record<string, unknown>).detail : undefined;
+  for (const d of Array.isArray(detail) ? detail.slice(0, 20) : []) {
+    if (d === null || typeof d !== 'object') continue;
+    const { loc, msg, type } = d as Record<string, unknown>;
+    const missing = type === 'missing' || (typeof msg === 'string' && /required|missing/i.test(msg));
+    if (missing && Array.isArray(loc) && loc[0] === 'body' && loc.length === 2) add(loc[1]);
+  }
+  const message = (json === undefined ? text : (JSON.stringify(json) ?? '')).slice(0, 2000);
+  for (const re of MISSING_MESSAGES) for (const m of message.matchAll(re)) add(m[1]);
+  return [...out];
 }
 
 /** A harvested value for a parameter or field, as a string (`undefined` when nothing fits well enough). */

@@ -30,7 +30,7 @@ import {
 } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, resolveSchema, sampleValue, schemaType } from '../schema.ts';
-import { isOwnAccount, selfAccount } from '../self.ts';
+import { accountParam, isOwnAccount, selfAccount, selfIds } from '../self.ts';
 
 /** Field names that grant privileges when a client may set them, and the value to try. */
 const PRIVILEGED: Readonly<Record<string, unknown>> = {
@@ -349,6 +349,8 @@ interface Probe {
   readonly target?: PlannedRequest;
   /** A read of the changed object (the update's own GET), when there is one. */
   readonly read?: PlannedRequest;
+  /** The record's id, when the read may hold other records too (a list): the record carrying it is ours. */
+  readonly id?: string;
 }
 
 /** Per scan (its observations), the field names each operation's 2xx answers have shown so far (none: not JSON). */
@@ -559,7 +561,8 @@ async function massAssignment(ctx: ScanContext, probe: Probe): Promise<void> {
   let lastWrite: ScanResponse | undefined;
   const readOwn = async (who: Identity): Promise<Record<string, unknown> | undefined> => {
     const r = probe.read ? await ctx.send(probe.read, who) : lastWrite;
-    return isSuccess(r) && r.json !== undefined ? recordsOf(r.json, [])[0] : undefined;
+    if (!isSuccess(r) || r.json === undefined) return undefined;
+    return probe.id !== undefined ? ownRecord(r.json, probe.id) : recordsOf(r.json, [])[0];
   };
   if (control) {
     // The same object is read back after the probe: the control's views must be taken before it.
@@ -1039,6 +1042,81 @@ async function queryUpdate(ctx: ScanContext, op: Operation, last: Identity): Pro
   }
 }
 
+/** Fields of a held record never sent back: secrets (a hash sent as a password would become the password). */
+const NOT_RESENT = /pass|secret|token|hash|salt|key|otp|pin$/i;
+
+/** The record whose own id (`id`, `_id`, `uuid`, `uid`: not a reference such as `user_id`) is `id`. */
+function ownRecord(view: unknown, id: string, depth = 0): Record<string, unknown> | undefined {
+  if (depth > 4 || view === null || typeof view !== 'object') return undefined;
+  const items = Array.isArray(view) ? view.slice(0, 100) : Object.values(view as Record<string, unknown>);
+  if (!Array.isArray(view)) {
+    const r = view as Record<string, unknown>;
+    if (['id', '_id', 'uuid', 'uid'].some((k) => r[k] !== undefined && String(r[k]) === id)) return r;
+  }
+  for (const v of items) {
+    const found = ownRecord(v, id, depth + 1);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** The identity's own record as an earlier 2xx read of its showed it (a profile, or its item in a list). */
+function heldRecord(
+  ctx: ScanContext,
+  who: Identity,
+  id: string,
+): { record: Record<string, unknown>; read: PlannedRequest | undefined } | undefined {
+  for (let i = ctx.observations.length - 1; i >= 0; i--) {
+    const o = ctx.observations[i];
+    if (o.identity !== who.name || o.request.method !== 'GET' || !isSuccess(o.response)) continue;
+    const record = ownRecord(o.response.json, id);
+    if (record === undefined || Object.keys(record).length < 2) continue;
+    const read = o.operation
+      ? { ...o.request, operation: o.operation, ownedPath: false, invented: [] }
+      : undefined;
+    return { record, read };
+  }
+  return undefined;
+}
+
+/**
+ * An update of the identity's own account (named by an id its token or login answer gave it) that documents
+ * no body: the mass-assignment probe all the same, with the privileged fields over what the record was seen
+ * to hold (the control sends those values back unchanged), confirmed by the answer or a read of the record,
+ * and set back as any own-account probe. Nothing is sent when the record was never seen.
+ */
+async function undocumentedUpdate(ctx: ScanContext, op: Operation, last: Identity): Promise<void> {
+  if ((op.method !== 'PUT' && op.method !== 'PATCH') || op.requestBody !== undefined) return;
+  const name = accountParam(op.path);
+  if (name === undefined) return;
+  for (const id of selfIds(last)) {
+    const target = planRequest(ctx.spec, op, ctx.objects, { owner: last.name, params: { [name]: id } });
+    if (target.invented.length > 0 || !isOwnAccount(target.path, last)) continue;
+    const held = heldRecord(ctx, last, id);
+    if (held === undefined) continue;
+    const base = Object.fromEntries(
+      Object.entries(held.record).filter(
+        ([k, v]) =>
+          v !== null &&
+          typeof v !== 'object' &&
+          !BOOKKEEPING.test(k) &&
+          !NOT_RESENT.test(k) &&
+          !(k in PRIVILEGED),
+      ),
+    );
+    if (Object.keys(base).length === 0) continue;
+    await massAssignment(ctx, {
+      op,
+      as: last,
+      base,
+      target,
+      id,
+      ...(held.read ? { read: held.read } : {}),
+    });
+    return;
+  }
+}
+
 export const api3: Check = {
   id: 'API3',
   title: 'Broken object property level authorization',
@@ -1056,6 +1134,7 @@ export const api3: Check = {
       if (changesAccount(ctx.spec, op)) continue;
       if (bodySchema(op) === undefined) {
         await queryUpdate(ctx, op, last);
+        await undocumentedUpdate(ctx, op, last);
         continue;
       }
       // Fields the object (or profile) shows but the request does not declare, on its updates and actions.
