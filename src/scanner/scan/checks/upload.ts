@@ -216,6 +216,8 @@ function withFile(
 export async function dangerousUploads(ctx: ScanContext): Promise<void> {
   let done = 0;
   let reads = 0;
+  if (!ctx.spec.operations.some((op) => !isExcluded(op) && fileInputNames(ctx, op).length > 0))
+    ctx.note?.({ rule: SCAN_RULES.unrestrictedUpload, reason: 'no multipart file input in the document' });
   for (const op of ctx.spec.operations) {
     if (done >= MAX_OPERATIONS || ctx.signal.aborted) return;
     if (isExcluded(op) || (op.method !== 'POST' && op.method !== 'PUT')) continue;

@@ -295,7 +295,13 @@ export async function xxe(ctx: ScanContext): Promise<void> {
     doc: string;
     expanded?: { res: ScanResponse; marker: string; doc: string };
   }[] = [];
-  for (const t of targets(ctx)) {
+  const list = targets(ctx);
+  if (list.length === 0)
+    ctx.note?.({
+      rule: SCAN_RULES.xxe,
+      reason: 'no operation takes XML (a body or a file) and no JSON POST to try as XML',
+    });
+  for (const t of list) {
     if (ctx.signal.aborted) break;
     const { op } = t;
     const marker = `pcx${randomBytes(5).toString('hex')}`;
