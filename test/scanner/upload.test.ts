@@ -123,9 +123,16 @@ interface Stored {
   readonly type: string;
 }
 
+/**
+ * `basename`: the vulnerable twin with two twists that are no traversal: an attachment's name loses its folders
+ * (`../a.html` is stored as `a.html` in the upload folder), and `/media/...` finds a file by its last name at any
+ * depth (so `/media/a.html` serves `/media/uploads/a.html`).
+ */
 async function startWiki(
-  fixed: boolean,
+  mode: boolean | 'basename',
 ): Promise<{ url: string; server: Server; media: Map<string, Stored> }> {
+  const fixed = mode === true;
+  const basename = mode === 'basename';
   const media = new Map<string, Stored>(); // by path under the origin: /media/uploads/a.html
   const avatars: Stored[] = [];
   const attachments: { id: number; url: string }[] = [];
@@ -137,7 +144,9 @@ async function startWiki(
     };
     const path = decodeURIComponent((req.url ?? '').split('?')[0]);
     if (req.method === 'GET' && /^\/(media|uploads|static)\//.test(path)) {
-      const file = media.get(posix.normalize(path));
+      const file = basename
+        ? [...media].find(([k]) => k.startsWith('/media/') && posix.basename(k) === posix.basename(path))?.[1]
+        : media.get(posix.normalize(path));
       if (!file) return json(404, { detail: 'Not found.' });
       res.writeHead(
         200,
@@ -210,7 +219,7 @@ async function startWiki(
       // The upload's multipart parser here already took the name's last segment; the vulnerable view reads it
       // from the raw header instead, as a hand-written parser would.
       const raw = /filename="([^"]*)"/.exec(Buffer.concat(chunks).toString('latin1'))?.[1] ?? file.name;
-      const name = fixed ? `${randomUUID()}.bin` : raw;
+      const name = fixed ? `${randomUUID()}.bin` : basename ? posix.basename(raw) : raw;
       const where = posix.join('/media/uploads', name);
       const ext = posix.extname(name);
       media.set(where, { bytes: Buffer.from(await file.arrayBuffer()), type: TYPES[ext] ?? 'text/plain' });
@@ -286,5 +295,35 @@ describe('dangerous file uploads', () => {
       [],
     );
     assert.ok([...scans.fixed.media.keys()].some((k) => k.endsWith('.bin')));
+  });
+});
+
+describe('dangerous file uploads: names that lose their folders are no traversal', () => {
+  let result: ScanResult;
+  before(async () => {
+    const both = await scanTwins(SPEC, () => startWiki('basename'), {
+      identities: [
+        {
+          name: 'alice',
+          headers: { Authorization: `Basic ${Buffer.from('alice:pw-alice').toString('base64')}` },
+        },
+        { name: 'bob', headers: { Authorization: `Basic ${Buffer.from('bob:pw-bob').toString('base64')}` } },
+      ],
+      checks: ['API8'],
+      ratePerSecond: 200,
+      timeDelayMs: 300,
+    });
+    result = both.vulnerable.result;
+  });
+
+  test('reports the HTML served back, and no file written outside the folder', () => {
+    const found = result.findings.filter(
+      (f) => f.rule.id === 'scan/api8-unrestricted-upload' && f.operation?.operationId === 'uploadAttachment',
+    );
+    assert.deepEqual(
+      found.map((f) => f.severity),
+      ['high'],
+      found.map((f) => f.message).join('\n'),
+    );
   });
 });

@@ -303,6 +303,11 @@ async function traversal(
   if (!isSuccess(upload)) return;
   const after = await ctx.send({ method: 'GET', path }, as);
   if (!isSuccess(after) || !after.text.includes(scriptOf(marker))) return;
+  // The control: a server that dropped the `../` keeps the file in the upload folder, and one that finds files
+  // by their last name serves it at both places. Only a file served one folder up and not in the folder moved.
+  const inFolder = originPath(ctx.target, `${url.origin}${segments.slice(0, -1).join('/')}/${name}`);
+  const stayed = inFolder === undefined ? undefined : await ctx.send({ method: 'GET', path: inFolder }, as);
+  if (stayed === undefined || (isSuccess(stayed) && stayed.text.includes(scriptOf(marker)))) return;
   ctx.report(SCAN_RULES.unrestrictedUpload, {
     operation: op,
     key: 'traversal',
