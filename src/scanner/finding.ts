@@ -127,6 +127,17 @@ export interface CheckCoverage {
 export interface ScanCoverage {
   readonly checks: readonly CheckCoverage[];
   readonly matrix: readonly CoverageCell[];
+  /** The target answered 429 (Too Many Requests): what met those answers tested less. */
+  readonly rateLimited?: RateLimited;
+}
+
+/** The 429 answers of a scan: how many, in which phases (`discovery`, check ids), and the first one. */
+export interface RateLimited {
+  readonly answers: number;
+  readonly phases: readonly { readonly phase: string; readonly answers: number }[];
+  /** `POST /auth/register`, or the path sent when it is no documented operation. */
+  readonly firstOperation: string;
+  readonly firstPhase: string;
 }
 
 /** Position of a severity in SEVERITIES (info = 0 ... critical = 4). */

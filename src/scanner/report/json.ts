@@ -18,6 +18,7 @@ export function renderJson(result: FindingsResult, options: JsonOptions = {}): s
     ...(result.timedOut ? { timedOut: result.timedOut } : {}),
     ...(result.phases ? { phases: result.phases } : {}),
     ...(result.targetOutages ? { targetOutages: result.targetOutages } : {}),
+    ...(result.coverage?.rateLimited ? { rateLimited: result.coverage.rateLimited } : {}),
     rules: result.rules,
     findings: result.findings.map((f) => ({
       ruleId: f.rule.id,

@@ -115,3 +115,66 @@ test('a finding without a request of its own gets the curl line of its check’s
   const input = withReproduction({ operation: list, message: 'm' }, [seen(list, 'API2')], 'API2');
   assert.equal(input.evidence?.curl, "curl 'http://h/things' -H 'Authorization: Bearer $TOKEN'");
 });
+
+function answered(operation: Operation, checkId: string, status: number): Observation {
+  const o = seen(operation, checkId);
+  return { ...o, response: { ...o.response, status } };
+}
+
+test('an operation is tested only when a request of the check reached it (not only 404/405, not passively)', () => {
+  const passive: Check = { ...check('API3', [SCAN_RULES.sensitiveData]), passive: () => {} };
+  const r = buildCoverage({
+    ...base,
+    checks: [check('API1', [SCAN_RULES.bolaRead]), passive],
+    observations: [answered(item, 'API1', 404), answered(item, 'API1', 405), answered(list, 'API1', 200)],
+    notes: [],
+  });
+  const cell = (c: string, o: string) => r.coverage.matrix.find((m) => m.check === c && m.operation === o);
+  assert.equal(cell('API1', 'GET /things')?.status, 'tested');
+  assert.deepEqual(cell('API1', 'GET /things/{id}'), {
+    check: 'API1',
+    operation: 'GET /things/{id}',
+    status: 'skipped',
+    requests: 2,
+    reason: 'its 2 requests were all answered 404/405: the route was not reached with a value it knows',
+  });
+  assert.equal(cell('API3', 'GET /things')?.status, 'skipped');
+  assert.match(
+    cell('API3', 'GET /things')?.reason ?? '',
+    /no request of its own; its passive rules read 1 answer/,
+  );
+  assert.equal(r.coverage.checks.find((c) => c.check === 'API3')?.tested, 0);
+});
+
+test('answers 429 are a loud warning with their count, phases and first operation, and in the coverage', () => {
+  const r = buildCoverage({
+    ...base,
+    checks: [check('API1', [SCAN_RULES.bolaRead])],
+    observations: [
+      answered(list, 'API1', 200),
+      answered(item, 'setup', 429),
+      answered(list, 'API1', 429),
+      answered(item, 'API1', 429),
+    ],
+    notes: [],
+    outages: { times: 1, refusedRequests: 2, phases: ['API1'], downAtEnd: false },
+  });
+  assert.deepEqual(r.coverage.rateLimited, {
+    answers: 3,
+    phases: [
+      { phase: 'discovery', answers: 1 },
+      { phase: 'API1', answers: 2 },
+    ],
+    firstOperation: 'GET /things/{id}',
+    firstPhase: 'discovery',
+  });
+  // The outage stays first; the 429s come right after it.
+  assert.match(r.warnings[0], /^THE TARGET STOPPED ANSWERING/);
+  assert.equal(
+    r.warnings[1],
+    'THE API RATE-LIMITED THE SCAN: 3 answers 429 Too Many Requests (discovery 1, API1 2; first: GET /things/{id} in discovery): the checks that met them may have tested nothing there',
+  );
+  const quiet = buildCoverage({ ...base, checks: [], observations: [seen(list, 'API1')], notes: [] });
+  assert.equal(quiet.coverage.rateLimited, undefined);
+  assert.ok(!quiet.warnings.some((w) => w.includes('429')));
+});

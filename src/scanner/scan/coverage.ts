@@ -8,6 +8,7 @@ import type {
   CheckCoverage,
   CoverageCell,
   Finding,
+  RateLimited,
   RuleInfo,
   ScanCoverage,
   TargetOutages,
@@ -65,16 +66,24 @@ export function buildCoverage(input: CoverageInput): CoverageResult {
   for (const check of checks) {
     const ruleIds = new Set(check.rules.map((r) => r.id));
     const sent = new Map<string, number>();
+    // Operations a request of this check reached: an answer other than 404/405 (a route found, a value it knows).
+    const reached = new Set<string>();
     let requests = 0;
     for (const o of observations) {
       if (o.check !== check.id) continue;
       requests++;
-      if (o.operation) sent.set(opName(o.operation), (sent.get(opName(o.operation)) ?? 0) + 1);
+      if (!o.operation) continue;
+      const name = opName(o.operation);
+      sent.set(name, (sent.get(name) ?? 0) + 1);
+      if (!UNREACHED.has(o.response.status)) reached.add(name);
     }
-    // Passive checks judge every response the scan saw: an operation any check called was tested by them.
+    // Passive checks judge every response the scan saw: answers other checks got, counted apart (they are not
+    // this check's requests, so they do not make the operation tested by it).
+    const passiveReads = new Map<string, number>();
     if (check.passive) {
       for (const o of observations) {
-        if (o.operation && !sent.has(opName(o.operation))) sent.set(opName(o.operation), 0);
+        if (!o.operation || UNREACHED.has(o.response.status)) continue;
+        passiveReads.set(opName(o.operation), (passiveReads.get(opName(o.operation)) ?? 0) + 1);
       }
     }
     const found = new Map<string, number>();
@@ -98,20 +107,24 @@ export function buildCoverage(input: CoverageInput): CoverageResult {
       if (found.has(name)) {
         withFindings++;
         matrix.push({ check: check.id, operation: name, status: 'finding', requests: n });
-      } else if (sent.has(name) && !(n === 0 && note)) {
-        // A passive check "tests" every answer the scan saw, unless its own note says it sent this one nothing.
+      } else if (reached.has(name)) {
         tested++;
         matrix.push({ check: check.id, operation: name, status: 'tested', requests: n });
       } else {
         skipped++;
+        const passive = passiveReads.get(name) ?? 0;
         const reason =
-          note?.reason ??
-          (failed
-            ? `the check failed: ${failed.message}`
-            : timedOut
-              ? 'the check ran out of time'
-              : 'no request of this check applies to this operation');
-        matrix.push({ check: check.id, operation: name, status: 'skipped', requests: 0, reason });
+          n > 0
+            ? `its ${n} request${n === 1 ? ' was' : 's were all'} answered 404/405: the route was not reached with a value it knows`
+            : (note?.reason ??
+              (failed
+                ? `the check failed: ${failed.message}`
+                : timedOut
+                  ? 'the check ran out of time'
+                  : passive > 0
+                    ? `no request of its own; its passive rules read ${passive} answer${passive === 1 ? '' : 's'} other checks got`
+                    : 'no request of this check applies to this operation'));
+        matrix.push({ check: check.id, operation: name, status: 'skipped', requests: n, reason });
       }
     }
     // A rule "passes" only if its check sent something, and no note says the rule itself could not run.
@@ -151,6 +164,17 @@ export function buildCoverage(input: CoverageInput): CoverageResult {
       'SETUP CREATED NO OBJECT: the object-level checks (API1 reads, updates and deletes of scan-created objects, API3 read-back) had nothing of their own to test',
     );
   }
+  const rateLimited = rateLimitedBy(observations, documented);
+  if (rateLimited) {
+    const where = rateLimited.phases.map((p) => `${p.phase} ${p.answers}`).join(', ');
+    const burstOnly = rateLimited.phases.every((p) => p.phase === 'API4');
+    warnings.unshift(
+      `THE API RATE-LIMITED THE SCAN: ${rateLimited.answers} answer${rateLimited.answers === 1 ? '' : 's'} 429 Too Many Requests (${where}; first: ${rateLimited.firstOperation} in ${rateLimited.firstPhase})` +
+        (burstOnly
+          ? ': only in API4, whose burst probes the rate limit'
+          : ': the checks that met them may have tested nothing there'),
+    );
+  }
   const down = input.outages;
   if (down && down.times > 0) {
     // First of all: a target that went down voids whatever ran while it was down, findings and passes alike.
@@ -171,7 +195,36 @@ export function buildCoverage(input: CoverageInput): CoverageResult {
       'no identity has a token: the token checks of API2 (altered, unsigned, expired tokens) did not run',
     );
   }
-  return { coverage: { checks: perCheck, matrix }, rules, warnings };
+  return {
+    coverage: { checks: perCheck, matrix, ...(rateLimited ? { rateLimited } : {}) },
+    rules,
+    warnings,
+  };
+}
+
+/** Answers that say a request did not reach an operation: no such route, or no such method on it. */
+const UNREACHED = new Set([404, 405]);
+
+/** The 429 answers among the observations, per phase (discovery is `setup` inside the runner). */
+export function rateLimitedBy(
+  observations: readonly Observation[],
+  documented: ReadonlySet<string>,
+): RateLimited | undefined {
+  const limited = observations.filter((o) => o.response.status === 429);
+  const first = limited[0];
+  if (first === undefined) return undefined;
+  const phase = (o: Observation) => (o.check === undefined || o.check === 'setup' ? 'discovery' : o.check);
+  const phases = new Map<string, number>();
+  for (const o of limited) phases.set(phase(o), (phases.get(phase(o)) ?? 0) + 1);
+  const name = first.operation ? opName(first.operation) : '';
+  return {
+    answers: limited.length,
+    phases: [...phases].map(([p, answers]) => ({ phase: p, answers })),
+    firstOperation: documented.has(name)
+      ? name
+      : `${first.request.method} ${first.request.path.split('?')[0]}`,
+    firstPhase: phase(first),
+  };
 }
 
 /**
