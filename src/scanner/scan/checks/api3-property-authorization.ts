@@ -1042,6 +1042,67 @@ async function queryUpdate(ctx: ScanContext, op: Operation, last: Identity): Pro
   }
 }
 
+/**
+ * Contact data, by name: e-mail, phone, postal address, birth date (not an IP, MAC or wallet address, an id
+ * or a flag such as `email_verified`). Public profile fields (name, avatar) are not contact data.
+ */
+const CONTACT_KEY =
+  /^(e_?mail|email_?address|contact_?email|phone|phone_?number|mobile|mobile_?phone|telephone|tel|address|street|street_?address|postal_?address|home_?address|shipping_?address|birth_?date|date_?of_?birth|dob|birthday)$/i;
+
+/**
+ * The contact data each identity's own record holds (a record that carries one of its own ids or login
+ * values, in an answer it got itself): value → whose it is. The admin's count too.
+ */
+function heldContactData(ctx: ScanContext): Map<string, string> {
+  const out = new Map<string, string>();
+  const people = [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])];
+  const selves = new Map(
+    people.map((p) => [
+      p.name,
+      new Set([
+        ...selfIds(p),
+        ...Object.entries(p.login?.body ?? {})
+          .filter(([k, v]) => !/pass|secret|otp|pin/i.test(k) && typeof v === 'string' && v.length >= 3)
+          .map(([, v]) => String(v)),
+      ]),
+    ]),
+  );
+  for (const { identity, response } of ctx.observations) {
+    const self = identity !== undefined ? selves.get(identity) : undefined;
+    if (!self || self.size === 0 || !isSuccess(response) || response.json === undefined) continue;
+    const walk = (v: unknown, depth: number) => {
+      if (depth > 5 || v === null || typeof v !== 'object' || out.size > 1000) return;
+      if (Array.isArray(v)) {
+        for (const item of v.slice(0, 50)) walk(item, depth + 1);
+        return;
+      }
+      const record = v as Record<string, unknown>;
+      const mine = Object.entries(record).some(
+        ([k, x]) =>
+          (typeof x === 'string' || typeof x === 'number') && !CONTACT_KEY.test(k) && self.has(String(x)),
+      );
+      for (const [k, x] of Object.entries(record)) {
+        if (mine && CONTACT_KEY.test(k) && typeof x === 'string' && x.trim().length >= 5)
+          out.set(x, identity!);
+        else if (x !== null && typeof x === 'object') walk(x, depth + 1);
+      }
+    };
+    walk(response.json, 0);
+  }
+  return out;
+}
+
+/** Contact data of the identities' own records in an answer to a caller without credentials: its pointers. */
+function othersContactData(value: unknown, held: ReadonlyMap<string, string>): string[] {
+  const out: string[] = [];
+  if (held.size === 0) return out;
+  eachScalar(value, '', out, (key, v, p) => {
+    const whose = typeof v === 'string' && CONTACT_KEY.test(key) ? held.get(v) : undefined;
+    if (whose !== undefined) out.push(`${p} (${whose}'s contact data shown to a caller without credentials)`);
+  });
+  return out;
+}
+
 /** Fields of a held record never sent back: secrets (a hash sent as a password would become the password). */
 const NOT_RESENT = /pass|secret|token|hash|salt|key|otp|pin$/i;
 
@@ -1201,6 +1262,7 @@ export const api3: Check = {
     }
     const none = new Set<string>();
     const notJudged = new Set<string>();
+    const held = heldContactData(ctx);
     for (const [index, { operation: op, response, identity }] of ctx.observations.entries()) {
       if (!op || response.status < 200 || response.status >= 300 || response.json === undefined) continue;
       const schema = responseSchema(op, response.status);
@@ -1237,6 +1299,9 @@ export const api3: Check = {
       sensitive(response.json, '', (p) => schema !== undefined && !extraPointers.has(p), found, own);
       // The business's own notes and costs are the admin's to see; an ordinary or anonymous caller should not.
       if (identity === undefined || identity !== ctx.admin?.name) internalData(response.json, '', found, own);
+      // Another person's contact data to a caller without credentials, declared or not: values an identity's own
+      // record holds, shown anonymously under contact names.
+      if (identity === undefined) found.push(...othersContactData(response.json, held));
       const unique = [...new Set(found)];
       if (unique.length > 0 && !doneSensitive.has(op.id)) {
         doneSensitive.add(op.id);
