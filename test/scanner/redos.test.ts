@@ -341,3 +341,79 @@ describe('API4 ReDoS on an update of an account: probed on an account the scan r
     assert.deepEqual(operationsFound(runs.fixed), []);
   });
 });
+
+/**
+ * A staff directory in the Express manner (400 `{"error": ...}`): only the admin may add staff (`POST /staff`,
+ * 403 for anyone else), and the e-mail is checked there. Vulnerable: with `^([a-z0-9]+\.?)+@corp\.test$`, whose
+ * groups split a run of letters in exponentially many ways. Fixed twin: a linear expression. The ordinary users
+ * are refused before any check: only the admin's requests can show it.
+ */
+const STAFF_SPEC = {
+  openapi: '3.0.3',
+  info: { title: 'staff', version: '1' },
+  components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+  security: [{ bearer: [] }],
+  paths: {
+    '/staff': {
+      post: {
+        operationId: 'addStaff',
+        requestBody: json({ type: 'object', properties: { email: { type: 'string', format: 'email' } } }),
+        responses: {
+          '201': { description: 'added' },
+          '400': { description: 'invalid' },
+          '403': { description: 'admins only' },
+        },
+      },
+    },
+  },
+};
+
+function startStaff(fixed: boolean) {
+  const email = fixed ? /^[a-z0-9]+(\.[a-z0-9]+)*@corp\.test$/ : /^([a-z0-9]+\.?)+@corp\.test$/;
+  return startServer((req, res) => {
+    const send = (status: number, payload: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json', 'x-ratelimit-limit': '60' });
+      res.end(JSON.stringify(payload));
+    };
+    let raw = '';
+    req.on('data', (chunk: Buffer) => {
+      if (raw.length < 200_000) raw += chunk.toString();
+    });
+    req.on('end', () => {
+      const who = /^Bearer tok-(ann|ben|root)$/.exec(req.headers.authorization ?? '')?.[1];
+      if (who === undefined) return send(401, { error: 'sign in' });
+      if (req.method !== 'POST' || req.url !== '/staff') return send(404, { error: 'not found' });
+      if (who !== 'root') return send(403, { error: 'admins only' });
+      let body: Record<string, unknown> = {};
+      try {
+        body = raw ? JSON.parse(raw) : {};
+      } catch {
+        return send(400, { error: 'malformed JSON' });
+      }
+      if (typeof body.email !== 'string' || !email.test(body.email))
+        return send(400, { error: 'invalid email' });
+      return send(201, { email: body.email });
+    });
+  });
+}
+
+describe('API4 ReDoS behind an admin-only operation: probed as the identity that reaches it', () => {
+  const runs = {} as Record<'vulnerable' | 'fixed', ScanResult>;
+  before(async () => {
+    const scans = await scanTwins(STAFF_SPEC, startStaff, {
+      identities: [
+        { name: 'ann', bearer: 'tok-ann' },
+        { name: 'ben', bearer: 'tok-ben' },
+      ],
+      admin: { name: 'root', bearer: 'tok-root' },
+      checks: ['API4'],
+    });
+    runs.vulnerable = scans.vulnerable.result;
+    runs.fixed = scans.fixed.result;
+  });
+
+  test("the admin's e-mail check is found; nothing on the fixed twin", () => {
+    assert.deepEqual(operationsFound(runs.vulnerable), ['scan/api4-redos addStaff']);
+    assert.deepEqual(operationsFound(runs.fixed), []);
+  });
+});
