@@ -19,6 +19,7 @@ import {
   isCreationOperation,
   isExcluded,
   isLoginOperation,
+  itemParam,
   listedValue,
   type PlannedRequest,
   pathValues,
@@ -28,7 +29,7 @@ import {
 } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, resolveSchema, sampleValue, schemaType } from '../schema.ts';
-import { accountParam, selfAccount } from '../self.ts';
+import { accountParam, selfAccount, selfIds } from '../self.ts';
 import { similarity } from '../similarity.ts';
 import { replayAccounts } from './api1-accounts.ts';
 import { changedValue, recordFor, shownFields } from './api3-property-authorization.ts';
@@ -235,6 +236,113 @@ async function replayReads(
       break;
     }
   }
+}
+
+/** Fields that name the account an object belongs to: `owner_id`, `user_id`, `seller_id`, `created_by`... */
+const OWNED_BY =
+  /^(owner|owner_?id|ownerId|user_?id|userId|seller_?id|sellerId|created_?by|createdBy|author_?id|authorId|customer_?id|customerId|member_?id|memberId|buyer_?id|buyerId|account_?id|accountId)$/;
+/** Objects holding the owner (`owner: {id}`, `seller: {id}`). */
+const OWNER_OBJECT = /^(owner|user|seller|author|customer|member|buyer|created_?by|createdBy)$/;
+const RECORD_ID = ['id', '_id', 'uuid'];
+/** At most this many owned objects per identity are read by the other (one per collection). */
+const MAX_OWNED_BY_FIELD = 3;
+
+/** The items of a list answer (the array, or the first array under a wrapper): owned by `ids` through a field. */
+function ownedItems(json: unknown, ids: ReadonlySet<string>): { id: string; item: unknown }[] {
+  const items = Array.isArray(json)
+    ? json
+    : json !== null && typeof json === 'object'
+      ? (Object.values(json as Record<string, unknown>).find(Array.isArray) ?? [])
+      : [];
+  const out: { id: string; item: unknown }[] = [];
+  for (const item of (items as unknown[]).slice(0, 100)) {
+    if (item === null || typeof item !== 'object' || Array.isArray(item)) continue;
+    const r = item as Record<string, unknown>;
+    const key = RECORD_ID.find((k) => typeof r[k] === 'string' || typeof r[k] === 'number');
+    if (key === undefined || ids.has(String(r[key]))) continue; // the account itself is no object of it
+    const owned = Object.entries(r).some(([k, v]) => {
+      if ((typeof v === 'string' || typeof v === 'number') && OWNED_BY.test(k)) return ids.has(String(v));
+      if (v === null || typeof v !== 'object' || Array.isArray(v) || !OWNER_OBJECT.test(k)) return false;
+      const o = v as Record<string, unknown>;
+      return RECORD_ID.some((i) => o[i] !== undefined && ids.has(String(o[i])));
+    });
+    if (owned) out.push({ id: String(r[key]), item });
+  }
+  return out;
+}
+
+/**
+ * Objects the owner holds through an owner field (`user_id`, `seller_id`, `owner: {id}` equal to an id its
+ * token or login answer gave it) in a list it read, though the scan did not create them (seeded data): the
+ * attacker reads each at the list's item route. Only when the attacker's own view of the same list does not
+ * show it (an API that lists every object to everyone shares them by design), and the object is private
+ * (see `isPrivate`). Reads only: changes stay with the objects the scan created.
+ */
+async function ownedByField(
+  ctx: ScanContext,
+  owner: Identity,
+  attacker: Identity,
+  tested: Set<string>,
+): Promise<void> {
+  const ids = selfIds(owner);
+  if (ids.size === 0) return;
+  const collections = new Set<string>();
+  for (const o of [...ctx.observations]) {
+    if (collections.size >= MAX_OWNED_BY_FIELD || ctx.signal.aborted) return;
+    if (o.identity !== owner.name || o.request.method !== 'GET' || !o.operation || !isSuccess(o.response))
+      continue;
+    const param = itemParam(ctx.spec, o.operation.path);
+    const item = ctx.spec.operations.find(
+      (x) =>
+        x.method === 'GET' &&
+        !isExcluded(x) &&
+        param !== undefined &&
+        (x.path === `${o.operation?.path.replace(/\/$/, '')}/{${param}}` ||
+          x.path === `${o.operation?.path.replace(/\/$/, '')}/{${param}}/`),
+    );
+    if (param === undefined || item === undefined || collections.has(o.operation.path)) continue;
+    const owned = ownedItems(o.response.json, ids).filter((x) => !ctx.objects.isCreatedId(x.id));
+    const first = owned[0];
+    if (first === undefined) continue;
+    collections.add(o.operation.path);
+    const params = Object.fromEntries(
+      pathValues(o.operation.path, o.request.path).map((v) => [v.name, v.value]),
+    );
+    const req = planRequest(ctx.spec, item, ctx.objects, {
+      owner: owner.name,
+      params: { ...params, [param]: first.id },
+    });
+    if (tested.has(req.path) || req.invented.length > 0) continue;
+    tested.add(req.path);
+    // The attacker's own view of the list: an object it lists too is shared, not the owner's alone.
+    const theirList = await ctx.send({ ...o.request, operation: o.operation }, attacker);
+    if (isSuccess(theirList) && listsId(theirList.json, first.id)) continue;
+    const mine = await ctx.send(req, owner);
+    if (!isSuccess(mine)) continue;
+    const theirs = await ctx.send(req, attacker);
+    if (!isSuccess(theirs)) continue;
+    const score = similarity(mine.json ?? mine.text, theirs.json ?? theirs.text);
+    if (score < SAME_OBJECT || !(await isPrivate(ctx, req, mine, false))) continue;
+    ctx.report(SCAN_RULES.bolaRead, {
+      operation: item,
+      message: `${attacker.name} read ${owner.name}'s object at ${req.path} (${owner.name}'s by its owner field in ${o.operation.path}, which does not list it to ${attacker.name}; similarity ${score.toFixed(2)}).`,
+      evidence: evidenceOf(theirs, { owner: owner.name, attacker: attacker.name, similarity: score }),
+    });
+  }
+}
+
+/** Does a list answer hold an item with this id? */
+function listsId(json: unknown, id: string): boolean {
+  const items = Array.isArray(json)
+    ? json
+    : json !== null && typeof json === 'object'
+      ? (Object.values(json as Record<string, unknown>).find(Array.isArray) ?? [])
+      : [];
+  return (items as unknown[]).slice(0, 500).some((item) => {
+    if (item === null || typeof item !== 'object') return false;
+    const r = item as Record<string, unknown>;
+    return RECORD_ID.some((k) => r[k] !== undefined && String(r[k]) === id);
+  });
 }
 
 /** A PUT/PATCH/DELETE of the owner's object: only scan-created objects unless destructive tests are allowed. */
@@ -695,6 +803,8 @@ export const api1: Check = {
     const tested = new Set<string>();
     await replayReads(ctx, a, b, tested);
     await replayReads(ctx, b, a, tested);
+    await ownedByField(ctx, a, b, tested);
+    await ownedByField(ctx, b, a, tested);
     await ownershipFields(ctx, b, a);
     await replayWrites(ctx, a, b);
     await replayWrites(ctx, b, a);
