@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import { before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ScanResult } from '../../src/scanner/scan/runner.ts';
 import { startServer } from '../kit/server.ts';
 import { scanTwins } from './twins.ts';
@@ -85,12 +86,20 @@ const ALICE = 'Alice-pw-1';
 const BOB = 'Bob-pw-1';
 
 /** `logoutAll`: the (fixed) logout ends every session of the account, not only the one it was called with. */
+/** Slow answers, in milliseconds: the first two sign-ups, and a login for a user that does not exist. */
+interface Slow {
+  readonly signup: number;
+  readonly unknownLogin: number;
+}
+
 async function startApi(
   fixed: boolean,
   logoutAll = false,
   signupLimit = Number.POSITIVE_INFINITY,
+  slow: Slow = { signup: 0, unknownLogin: 0 },
 ): Promise<Api> {
   let signups = 0;
+  let slowSignups = 0;
   const passwords = new Map<string, string>([
     ['alice', ALICE],
     ['bob', BOB],
@@ -111,7 +120,7 @@ async function startApi(
     req.on('data', (c) => {
       raw += c;
     });
-    req.on('end', () => {
+    req.on('end', async () => {
       let body: Record<string, unknown> = {};
       try {
         body = raw === '' ? {} : JSON.parse(raw);
@@ -121,6 +130,7 @@ async function startApi(
       const path = (req.url ?? '').split('?')[0];
       if (req.method === 'POST' && path === '/api/login') {
         const name = String(body.username ?? '');
+        if (!passwords.has(name) && slow.unknownLogin > 0) await sleep(slow.unknownLogin);
         if (fixed && (failures.get(name) ?? 0) >= 5)
           return send(429, { status: 'fail', message: 'Too many attempts, try again later' });
         if (!passwords.has(name) || passwords.get(name) !== body.password) {
@@ -139,6 +149,7 @@ async function startApi(
         return send(200, { status: 'success', auth: { token } });
       }
       if (req.method === 'POST' && path === '/api/signup') {
+        if (slowSignups++ < 2 && slow.signup > 0) await sleep(slow.signup);
         if (signups >= signupLimit) return send(429, { status: 'fail', message: 'Too many sign-ups' });
         const { username, email, password } = body as Record<string, string>;
         // Vulnerable: a name that exists is registered again, with the new password (an upsert).
@@ -336,7 +347,10 @@ describe('two sign-ups in all: API2 reuses the account API1 registered and left'
   before(async () => {
     Object.assign(
       scans,
-      await scanTwins(SPEC, (fixed) => startApi(fixed, false, 2), {
+      // API1's two sign-ups take 1.5 s each and API2's unknown-user logins 0.6 s each, with 4 s per check:
+      // API1's time is up when API2 reuses its account (API2 must send through its own context).
+      await scanTwins(SPEC, (fixed) => startApi(fixed, false, 2, { signup: 1500, unknownLogin: 600 }), {
+        checkTimeoutMs: 4000,
         identities: [
           { name: 'alice', login: { path: '/api/login', body: { username: 'alice', password: ALICE } } },
           { name: 'bob', login: { path: '/api/login', body: { username: 'bob', password: BOB } } },
@@ -345,6 +359,11 @@ describe('two sign-ups in all: API2 reuses the account API1 registered and left'
         ratePerSecond: 200,
       }),
     );
+  });
+
+  test('no check failed (the reused account is used within the running check)', () => {
+    assert.deepEqual(scans.vulnerable.result.errors, []);
+    assert.deepEqual(scans.fixed.result.errors, []);
   });
 
   test('vulnerable: the password change and the logout are still tested on a throwaway account', () => {

@@ -164,9 +164,9 @@ function accountNamed(ctx: ScanContext, op: Operation): PasswordChange | undefin
  */
 async function reRegistration(ctx: ScanContext, v: Throwaway): Promise<void> {
   const password = freshPassword();
-  const res = await v.register(password);
+  const res = await v.register(ctx, password);
   if (!isSuccess(res) || refusedIn200(res)) return;
-  const after = await v.login(password);
+  const after = await v.login(ctx, password);
   if (!after.identity) return;
   v.password = password;
   v.identity = after.identity;
@@ -224,7 +224,7 @@ async function takeover(ctx: ScanContext, v: Throwaway, loginOp: Operation | und
       claimAccountPath(ctx, op, req, v, param, value);
       const res = await ctx.send(req, w.identity);
       if (!isSuccess(res) || refusedIn200(res)) continue;
-      const after = await v.login(password);
+      const after = await v.login(ctx, password);
       if (!after.identity) continue;
       v.password = password;
       v.identity = after.identity;
@@ -372,7 +372,7 @@ export async function replayAccounts(ctx: ScanContext, attacker: Identity): Prom
         after !== undefined &&
         (after.status === 404 || after.status === 410 || (isSuccess(after) && isEmpty(after)));
       const refused = after !== undefined && !ctx.admin && (after.status === 401 || after.status === 403);
-      const gone = missing || (refused && (await v.login()).identity === undefined);
+      const gone = missing || (refused && (await v.login(ctx)).identity === undefined);
       if (!gone) continue;
       ctx.objects.markDeleted(req.path.split('?')[0]);
       retireThrowaway(ctx, v);

@@ -99,13 +99,13 @@ interface Signed {
   readonly label: string;
 }
 
-function throwawaySigned(s: Throwaway): Signed {
+function throwawaySigned(ctx: ScanContext, s: Throwaway): Signed {
   return {
     name: s.name,
     email: s.email,
     ids: s.ids,
     identity: s.identity,
-    login: () => s.login(),
+    login: () => s.login(ctx),
     label: `${s.name}, registered by the scan`,
   };
 }
@@ -212,7 +212,7 @@ async function changeWithoutCurrent(
       claimAccountPath(ctx, op, req, s, param, value);
       const res = await ctx.send(req, s.identity);
       if (!isSuccess(res) || refusedIn200(res)) continue;
-      const after = await s.login(password);
+      const after = await s.login(ctx, password);
       if (!after.identity) continue;
       s.password = password;
       s.identity = after.identity;
@@ -329,7 +329,7 @@ export async function sessionChecks(ctx: ScanContext, t: ThrowawayLogin | undefi
     return;
   }
   // Without a throwaway account, B logs out a second session of its own (its first one is kept, or renewed).
-  const signed = s ? throwawaySigned(s) : identitySigned(ctx, ctx.identities[1]);
+  const signed = s ? throwawaySigned(ctx, s) : identitySigned(ctx, ctx.identities[1]);
   if (!signed) {
     ctx.note?.({
       rule: SCAN_RULES.sessionNotEnded,

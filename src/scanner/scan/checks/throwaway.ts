@@ -37,10 +37,13 @@ export interface Throwaway {
   readonly ids: readonly string[];
   /** The password it has now (a check that changed it and proved so sets the new one). */
   password: string;
-  /** A fresh login (with the current password unless one is given): its identity, or undefined. */
-  login(password?: string): Promise<{ identity?: Identity; res?: ScanResponse }>;
+  /**
+   * A fresh login (with the current password unless one is given), sent through the running check's context
+   * (each check has its own time budget: a later check reusing the account passes its own): its identity.
+   */
+  login(ctx: ScanContext, password?: string): Promise<{ identity?: Identity; res?: ScanResponse }>;
   /** The sign-up sent again, anonymously, with the same name and e-mail and another password. */
-  register(password: string): Promise<ScanResponse | undefined>;
+  register(ctx: ScanContext, password: string): Promise<ScanResponse | undefined>;
   /** The sign-up operation. */
   readonly signup: Operation;
 }
@@ -109,7 +112,7 @@ export function retireThrowaway(ctx: ScanContext, account: Throwaway): void {
  */
 export async function reuseThrowaway(ctx: ScanContext): Promise<Throwaway | undefined> {
   for (const account of [...(pools.get(ctx.objects) ?? [])].reverse()) {
-    const fresh = await account.login();
+    const fresh = await account.login(ctx);
     if (fresh.identity) {
       account.identity = fresh.identity;
       return account;
@@ -144,14 +147,14 @@ export async function registerThrowaway(
     }
     return body;
   };
-  const register = (password: string) =>
-    ctx.send(planRequest(ctx.spec, op, ctx.objects, { body: bodyWith(password) }), null);
+  const register = (via: ScanContext, password: string) =>
+    via.send(planRequest(ctx.spec, op, ctx.objects, { body: bodyWith(password) }), null);
   const loginField = t.userField;
   const loginValue = MAIL_FIELD.test(loginField) && !props.some((k) => NAME_FIELD.test(k)) ? email : name;
-  const reg = await register(first);
+  const reg = await register(ctx, first);
   if (!isSuccess(reg) || refusedIn200(reg)) return undefined;
-  const login = async (password: string) => {
-    const res = await ctx.send(
+  const login = async (via: ScanContext, password: string) => {
+    const res = await via.send(
       {
         ...loginRequest(t.flow, { [loginField]: loginValue, [t.passwordField]: password }),
         ...(t.op ? { operation: t.op } : {}),
@@ -161,7 +164,7 @@ export async function registerThrowaway(
     const identity = res ? sessionOf(t.flow, res, name, { [loginField]: loginValue }) : undefined;
     return { ...(identity ? { identity } : {}), ...(res ? { res } : {}) };
   };
-  const signed = await login(first);
+  const signed = await login(ctx, first);
   if (!signed.identity) return undefined;
   const ids = new Set<string>();
   const fromAnswer = recordWith(reg.json, name) ?? recordWith(reg.json, email);
@@ -176,7 +179,7 @@ export async function registerThrowaway(
     email,
     ids: [...ids],
     password: first,
-    login: (password?: string) => login(password ?? account.password),
+    login: (via: ScanContext, password?: string) => login(via, password ?? account.password),
     register,
     signup: op,
   };
