@@ -281,7 +281,7 @@ export const SCAN_RULES = {
     [209],
     'medium',
     'Errors reveal stack traces or internals',
-    'An error response contained a stack trace, source paths or database error text.',
+    "An error response contained a stack trace, source paths or database error text, or a 5xx answer an unhandled exception's message (division by zero, a read of undefined, a nil pointer).",
     'Answer errors with RFC 9457 problem details and log the details server-side only.',
   ),
   versionBanner: rule(

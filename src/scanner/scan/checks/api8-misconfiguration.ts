@@ -5,8 +5,9 @@
  * (injection.ts); NoSQL operators at the login; XML external entities (xxe.ts);
  * HTML/SVG uploads served back as active content, and `../` upload names (upload.ts). Documented GETs without parameters that no one called yet are
  * called once, anonymously, so the passive checks see them.
- * Passive, over every response of the scan: stack traces and database errors, version banners, configuration
- * secrets and debug dumps in successful answers, missing security headers.
+ * Passive, over every response of the scan: stack traces and database errors, unhandled exception messages
+ * in 5xx answers (disclosure.ts), version banners, configuration secrets and debug dumps in successful
+ * answers, missing security headers.
  */
 
 import { randomUUID } from 'node:crypto';
@@ -19,6 +20,7 @@ import { isExcluded, jsonBodySchema, planRequest, requiresAuth } from '../planne
 import { SCAN_RULES } from '../rules.ts';
 import { findLoginTarget } from './api2-authentication.ts';
 import { deserialization, yamlUploads } from './deserialization.ts';
+import { runtimeError } from './disclosure.ts';
 import { injection, NOSQL_ERROR, SQL_ERROR } from './injection.ts';
 import { probeTls } from './tls.ts';
 import { dangerousUploads } from './upload.ts';
@@ -322,14 +324,21 @@ export const api8: Check = {
       }
       if (isRefused(res)) {
         const stack = STACK_TRACE.some((re) => re.test(res.text)) || /"stack"\s*:/.test(res.text);
-        if (stack || SQL_ERROR.test(res.text)) {
-          const what = stack ? 'a stack trace' : 'a database error';
+        // An unhandled exception's own message in a 5xx (`division by zero`): internals, if no stack.
+        const runtime = stack || SQL_ERROR.test(res.text) ? undefined : runtimeError(res);
+        if (stack || SQL_ERROR.test(res.text) || runtime) {
+          const what = stack
+            ? 'a stack trace'
+            : runtime
+              ? `an unhandled exception's message (${JSON.stringify(runtime)})`
+              : 'a database error';
           if (op && !verbose.has(op.id)) {
             verbose.add(op.id);
             ctx.report(SCAN_RULES.verboseErrors, {
               operation: op,
+              ...(runtime ? { severity: 'low' as const } : {}),
               message: `${res.sent.method} ${op.path} answered ${res.status} with ${what}.`,
-              evidence: evidenceOf(res),
+              evidence: evidenceOf(res, runtime ? { exception: runtime } : {}),
             });
           } else if (!op && unlisted.size < 20) {
             // Paths outside the document (probes, TRACE): one finding for all of them.
