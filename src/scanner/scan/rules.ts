@@ -290,8 +290,8 @@ export const SCAN_RULES = {
     [200],
     'low',
     'Software version disclosed',
-    'A Server or X-Powered-By header names software and its version.',
-    'Remove X-Powered-By and version numbers from Server headers.',
+    'A Server or X-Powered-By header names software and its version, or a JSON answer to an anonymous GET does (a runtime, framework, database or OS with its version; a version beside the environment on a status route).',
+    'Remove X-Powered-By and version numbers from Server headers; keep versions out of public health and info answers.',
   ),
   traceEnabled: rule(
     'api8-trace-enabled',

@@ -6,8 +6,8 @@
  * HTML/SVG uploads served back as active content, and `../` upload names (upload.ts). Documented GETs without parameters that no one called yet are
  * called once, anonymously, so the passive checks see them.
  * Passive, over every response of the scan: stack traces and database errors, unhandled exception messages
- * in 5xx answers (disclosure.ts), version banners, configuration secrets and debug dumps in successful
- * answers, missing security headers.
+ * in 5xx answers, version banners (headers, and software versions in JSON answers to anonymous GETs:
+ * disclosure.ts), configuration secrets and debug dumps in successful answers, missing security headers.
  */
 
 import { randomUUID } from 'node:crypto';
@@ -20,7 +20,7 @@ import { isExcluded, jsonBodySchema, planRequest, requiresAuth } from '../planne
 import { SCAN_RULES } from '../rules.ts';
 import { findLoginTarget } from './api2-authentication.ts';
 import { deserialization, yamlUploads } from './deserialization.ts';
-import { runtimeError } from './disclosure.ts';
+import { runtimeError, serverVersion, softwareVersions } from './disclosure.ts';
 import { injection, NOSQL_ERROR, SQL_ERROR } from './injection.ts';
 import { probeTls } from './tls.ts';
 import { dangerousUploads } from './upload.ts';
@@ -311,10 +311,11 @@ export const api8: Check = {
     const verbose = new Set<string>();
     const unlisted = new Map<string, ScanResponse>();
     const exposed = new Set<string>();
+    const versioned = new Set<string>();
     for (const { response: res, operation: op, identity } of ctx.observations) {
       const server = res.headers.server;
       const powered = res.headers['x-powered-by'];
-      if (!banner && (powered || (server && /\d/.test(server)))) {
+      if (!banner && (powered || (server && serverVersion(server)))) {
         banner = {
           res,
           value: [server && `Server: ${server}`, powered && `X-Powered-By: ${powered}`]
@@ -348,6 +349,18 @@ export const api8: Check = {
       }
       if (!op || !isSuccess(res)) continue;
       first ??= op;
+      if (!identity && op.method === 'GET' && !versioned.has(op.id) && versioned.size < 5) {
+        const pairs = softwareVersions(res.json, op.path);
+        if (pairs.length > 0) {
+          versioned.add(op.id);
+          ctx.report(SCAN_RULES.versionBanner, {
+            operation: op,
+            key: 'body',
+            message: `${op.method} ${op.path} tells anonymous callers which software runs it: ${pairs.join(', ')}.`,
+            evidence: evidenceOf(res, { versions: pairs }),
+          });
+        }
+      }
       if (!exposed.has(op.id) && exposed.size < 10) {
         const secrets = configSecrets(res.json, res.text);
         if (secrets.length > 0) {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { runtimeError } from './disclosure.ts';
+import { runtimeError, serverVersion, softwareVersions } from './disclosure.ts';
 
 describe('runtime exception messages', () => {
   test('5xx answers carrying an unhandled exception message', () => {
@@ -24,5 +24,49 @@ describe('runtime exception messages', () => {
       '{"detail":"Service unavailable"}',
     ])
       assert.equal(runtimeError({ status: 500, text }), undefined, text);
+  });
+});
+
+describe('software versions in JSON', () => {
+  test('product and version pairs', () => {
+    const found = softwareVersions(
+      {
+        status: 'ok',
+        framework: 'FastAPI 0.142.2',
+        language: 'Python 3.11.7',
+        database_status: 'connected (SQLite 3.39.2)',
+        runtime: { node_version: 'v24.1.0' },
+        java: { version: '17.0.9', vendor: 'Eclipse Adoptium' },
+      },
+      '/health',
+    );
+    assert.deepEqual(found, [
+      'framework "FastAPI 0.142.2"',
+      'language "Python 3.11.7"',
+      'database_status "connected (SQLite 3.39.2)"',
+      'node_version "v24.1.0"',
+      'java.version "17.0.9"',
+    ]);
+  });
+  test('a version beside an environment name on a status route only', () => {
+    const body = { status: 'ok', version: '1.0.0-beta', environment: 'production-v1' };
+    assert.deepEqual(softwareVersions(body, '/health'), [
+      'version "1.0.0-beta" beside environment "production-v1"',
+    ]);
+    assert.deepEqual(softwareVersions(body, '/releases/{id}'), []);
+    assert.deepEqual(softwareVersions({ status: 'ok', version: '2.3.1' }, '/status'), []);
+  });
+  test("not the API's resources", () => {
+    assert.deepEqual(
+      softwareVersions({ packages: [{ name: 'Django', version: '4.2.1', notes: 'Django 4.2.1' }] }, '/info'),
+      [],
+    );
+    assert.deepEqual(softwareVersions({ id: 3, title: 'Go 2 km north', version: '1.4' }, '/routes'), []);
+  });
+  test('Server headers name a version, not digits in a name', () => {
+    assert.ok(serverVersion('nginx/1.25.3'));
+    assert.ok(serverVersion('Apache/2.4.41 (Ubuntu)'));
+    assert.ok(!serverVersion('K8sGateway'));
+    assert.ok(!serverVersion('Br0K3nAPI'));
   });
 });

@@ -4,6 +4,10 @@
  * - `runtimeError`: the message of an exception the server did not handle, in a 5xx answer (`division by
  *   zero`, `'NoneType' object has no attribute`, `Cannot read properties of undefined`, Go's `panic:`...).
  *   4xx answers are the client's validation messages and are never read.
+ * - `softwareVersions`: product and version pairs in the JSON members of an answer (`"framework": "FastAPI
+ *   0.1.2"`, `"python": "3.11.7"`), and on a health/info/status route a version beside an environment or
+ *   debug name. Arrays are not entered: a list's items are the API's resources (packages with versions),
+ *   not a banner.
  *
  * Every pattern is linear or bounded to short strings; the texts read are the target's answers.
  */
@@ -18,4 +22,67 @@ export function runtimeError(res: Pick<ScanResponse, 'status' | 'text'>): string
   if (res.status < 500 || res.status > 599) return undefined;
   const m = RUNTIME_ERROR.exec(res.text.slice(0, 20_000));
   return m ? m[0].trim() : undefined;
+}
+
+/** Software a banner names: runtimes, frameworks, servers, databases, operating systems. */
+const SOFTWARE =
+  'FastAPI|Flask|Django|Starlette|Uvicorn|Gunicorn|Werkzeug|Tornado|aiohttp|CPython|PyPy|Python|Node(?:\\.js|js)?|Express|NestJS|Koa|Fastify|Hapi|Deno|Bun|PHP|Laravel|Symfony|Ruby|Rails|Sinatra|Puma|OpenJDK|Java|JRE|JDK|Spring(?: Boot)?|Tomcat|Jetty|Undertow|Quarkus|Micronaut|Golang|Go|Gin|Echo|Fiber|ASP\\.NET(?: Core)?|\\.NET(?: Core)?|Kestrel|IIS|nginx|Apache|httpd|Caddy|Envoy|Traefik|OpenSSL|SQLite3?|PostgreSQL|Postgres|MySQL|MariaDB|MongoDB|Redis|Elasticsearch|Cassandra|SQL Server|Oracle|SQLAlchemy|Pydantic|Hibernate|Prisma|Sequelize|Mongoose|Ubuntu|Debian|Alpine|CentOS|Red Hat|Windows Server|Linux';
+/** `FastAPI 0.142.2`, `nginx/1.25.3`, `Python v3.11`, `SQLite 3.39.2`: a name, then a dotted version. */
+const NAMED_VERSION = new RegExp(
+  `(?<![\\w.])(?:${SOFTWARE})[ /:v-]{0,3}v?\\d{1,4}\\.\\d{1,4}(?:\\.\\d{1,6})*`,
+  'i',
+);
+/** A bare version value: `3.11.7`, `v20.1.0`, `1.0.0-beta`. */
+const VERSION_VALUE = /^v?\d{1,4}\.\d{1,4}(?:\.\d{1,6}){0,2}(?:[-+.][\w.+-]{1,24})?$/;
+/** Member names that say which software the value is the version of: `python`, `python_version`, `db`. */
+const SOFTWARE_KEY =
+  /^(?:python|py|node|nodejs|php|ruby|java|jvm|jdk|go|golang|dotnet|framework|runtime|language|interpreter|database|db|server|webserver|os|kernel|platform|engine|django|flask|fastapi|express|rails|spring|springboot|laravel|sqlite|postgres|postgresql|mysql|mariadb|mongo|mongodb|redis|nginx|apache|openssl|sqlalchemy|pydantic|uvicorn|gunicorn|werkzeug)(?:version|ver|v)?$/;
+/** Routes whose answers describe the deployment. */
+const STATUS_ROUTE =
+  /\/(?:health|healthz|healthcheck|status|info|version|about|debug|ping|system|sysinfo|actuator|diagnostics|ready|readyz|live|livez)(?:\/|$)/i;
+const OWN_VERSION_KEY = /^(?:app|api|build|service|application)?version$/;
+const ENVIRONMENT_KEY =
+  /^(?:env|environment|stage|debug|debugmode|mode|profile|profiles|deployment|hostname)$/;
+
+const keyOf = (k: string) => k.toLowerCase().replace(/[^a-z0-9]/g, '');
+
+/**
+ * Product and version pairs in a JSON answer, as `member "value"` strings (at most 8). `route` is the
+ * operation's path, for the version-beside-environment rule of status routes.
+ */
+export function softwareVersions(json: unknown, route: string): string[] {
+  const found: string[] = [];
+  const statusRoute = STATUS_ROUTE.test(route);
+  // `software`: the member that holds this object names software (`"java": {"version": "17.0.9"}`).
+  const walk = (v: unknown, depth: number, software?: string) => {
+    if (depth > 4 || v === null || typeof v !== 'object' || Array.isArray(v) || found.length >= 8) return;
+    const entries = Object.entries(v as Record<string, unknown>).slice(0, 100);
+    for (const [k, child] of entries) {
+      if (found.length >= 8) return;
+      const key = keyOf(k);
+      if (typeof child === 'string' && child.length <= 120) {
+        const bare = VERSION_VALUE.test(child.trim());
+        if (NAMED_VERSION.test(child) || (SOFTWARE_KEY.test(key) && bare)) found.push(`${k} "${child}"`);
+        else if (software && bare && /^(?:version|ver|v)$/.test(key))
+          found.push(`${software}.${k} "${child}"`);
+      } else walk(child, depth + 1, SOFTWARE_KEY.test(key) ? k : undefined);
+    }
+    if (statusRoute && found.length === 0) {
+      const own = entries.find(
+        ([k, c]) => OWN_VERSION_KEY.test(keyOf(k)) && typeof c === 'string' && VERSION_VALUE.test(c.trim()),
+      );
+      const env = entries.find(
+        ([k, c]) =>
+          ENVIRONMENT_KEY.test(keyOf(k)) && (typeof c === 'boolean' || (typeof c === 'string' && c !== '')),
+      );
+      if (own && env) found.push(`${own[0]} "${own[1]}" beside ${env[0]} ${JSON.stringify(env[1])}`);
+    }
+  };
+  walk(json, 0);
+  return found;
+}
+
+/** Whether a Server header names a version (`nginx/1.25.3`, `Apache/2.4`), not just digits in a name. */
+export function serverVersion(server: string): boolean {
+  return /\d\.\d|\/\s*v?\d/.test(server);
 }
