@@ -335,7 +335,7 @@ export const SCAN_RULES = {
     [89],
     'critical',
     'SQL injection',
-    'A quote, a boolean condition or a time-delay payload in an input produced a database error, a different result set or a measurable delay.',
+    'A quote, a boolean condition or a time-delay payload in an input produced a database error, a different result set or a measurable delay, or an answer showed a SQL statement holding the sent value with its quote unescaped.',
     'Use parameterised queries; validate inputs against the schema.',
   ),
   nosqlInjection: rule(

@@ -6,8 +6,9 @@
  * HTML/SVG uploads served back as active content, and `../` upload names (upload.ts). Documented GETs without parameters that no one called yet are
  * called once, anonymously, so the passive checks see them.
  * Passive, over every response of the scan: stack traces and database errors, unhandled exception messages
- * in 5xx answers, version banners (headers, and software versions in JSON answers to anonymous GETs:
- * disclosure.ts), configuration secrets and debug dumps in successful answers, missing security headers.
+ * in 5xx answers, version banners (headers, and software versions in JSON answers to anonymous GETs), SQL
+ * statements that show a sent value pasted in with its quote (disclosure.ts), configuration secrets and debug
+ * dumps in successful answers, missing security headers.
  */
 
 import { randomUUID } from 'node:crypto';
@@ -20,7 +21,7 @@ import { isExcluded, jsonBodySchema, planRequest, requiresAuth } from '../planne
 import { SCAN_RULES } from '../rules.ts';
 import { findLoginTarget } from './api2-authentication.ts';
 import { deserialization, yamlUploads } from './deserialization.ts';
-import { runtimeError, serverVersion, softwareVersions } from './disclosure.ts';
+import { quotedValues, reflectedSql, runtimeError, serverVersion, softwareVersions } from './disclosure.ts';
 import { injection, NOSQL_ERROR, SQL_ERROR } from './injection.ts';
 import { probeTls } from './tls.ts';
 import { dangerousUploads } from './upload.ts';
@@ -311,8 +312,9 @@ export const api8: Check = {
     const verbose = new Set<string>();
     const unlisted = new Map<string, ScanResponse>();
     const exposed = new Set<string>();
+    const reflected = new Set<string>();
     const versioned = new Set<string>();
-    for (const { response: res, operation: op, identity } of ctx.observations) {
+    for (const { request, response: res, operation: op, identity } of ctx.observations) {
       const server = res.headers.server;
       const powered = res.headers['x-powered-by'];
       if (!banner && (powered || (server && serverVersion(server)))) {
@@ -345,6 +347,26 @@ export const api8: Check = {
             // Paths outside the document (probes, TRACE): one finding for all of them.
             unlisted.set(`${res.sent.method} ${new URL(res.sent.url).pathname}`, res);
           }
+        }
+      }
+      if (op && !reflected.has(op.id) && reflected.size < 10) {
+        const hit = reflectedSql(quotedValues(request, op.path), res);
+        if (hit) {
+          reflected.add(op.id);
+          const where = `${hit.value.in} ${hit.value.in === 'json' || hit.value.in === 'form' ? 'field' : 'parameter'} ${hit.value.name}`;
+          ctx.report(SCAN_RULES.sqlInjection, {
+            operation: op,
+            severity: 'medium',
+            key: `${hit.value.in}:${hit.value.name}`,
+            message: `${op.method} ${op.path}: ${where} is pasted into SQL: the answer (${res.status}) shows a statement holding the sent value with its quote unescaped (${JSON.stringify(hit.statement.slice(0, 160))})${identity ? ` as ${identity}` : ' without credentials'}.`,
+            evidence: evidenceOf(res, {
+              location: hit.value.in,
+              parameter: hit.value.name,
+              payload: hit.value.value,
+              statement: hit.statement,
+              confidence: 'medium',
+            }),
+          });
         }
       }
       if (!op || !isSuccess(res)) continue;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { runtimeError, serverVersion, softwareVersions } from './disclosure.ts';
+import { quotedValues, reflectedSql, runtimeError, serverVersion, softwareVersions } from './disclosure.ts';
 
 describe('runtime exception messages', () => {
   test('5xx answers carrying an unhandled exception message', () => {
@@ -68,5 +68,55 @@ describe('software versions in JSON', () => {
     assert.ok(serverVersion('Apache/2.4.41 (Ubuntu)'));
     assert.ok(!serverVersion('K8sGateway'));
     assert.ok(!serverVersion('Br0K3nAPI'));
+  });
+});
+
+describe('SQL built from the input', () => {
+  const sent = (body: unknown, path = '/search') => quotedValues({ method: 'POST', path, body });
+  test('the sent value pasted unescaped into a statement', () => {
+    const v = sent({ q: "zq1' OR '1'='1" });
+    assert.equal(v.length, 1);
+    const hit = reflectedSql(v, {
+      json: { query: "SELECT * FROM items WHERE name = 'zq1' OR '1'='1'" },
+      text: '',
+    });
+    assert.equal(hit?.value.name, 'q');
+    const like = reflectedSql(sent({ q: "abc'" }), {
+      json: { sql: "SELECT id FROM books WHERE title LIKE '%abc'%'" },
+      text: '',
+    });
+    assert.equal(like?.value.in, 'json');
+    const query = quotedValues({ method: 'GET', path: '/find?term=abc%27+OR+1%3D1' });
+    assert.ok(
+      reflectedSql(query, { json: undefined, text: "error in: SELECT * FROM t WHERE term = 'abc' OR 1=1'" }),
+    );
+  });
+  test('escaped, bound or merely echoed: nothing', () => {
+    assert.equal(
+      reflectedSql(sent({ q: "zq1' OR '1'='1" }), {
+        json: { query: "SELECT * FROM items WHERE name = 'zq1'' OR ''1''=''1'" },
+        text: '',
+      }),
+      undefined,
+    );
+    assert.equal(
+      reflectedSql(sent({ q: "abc'" }), {
+        json: { query: "SELECT * FROM items WHERE name = 'abc'''" },
+        text: '',
+      }),
+      undefined,
+    );
+    assert.equal(
+      reflectedSql(sent({ q: "abc'" }), {
+        json: { query: 'SELECT * FROM items WHERE name = ?', params: ["abc'"] },
+        text: '',
+      }),
+      undefined,
+    );
+    assert.equal(
+      reflectedSql(sent({ q: "abc'" }), { json: { message: "No item named 'abc'' found" }, text: '' }),
+      undefined,
+    );
+    assert.deepEqual(sent({ q: "abc''" }), []);
   });
 });

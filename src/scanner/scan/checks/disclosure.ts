@@ -8,10 +8,14 @@
  *   0.1.2"`, `"python": "3.11.7"`), and on a health/info/status route a version beside an environment or
  *   debug name. Arrays are not entered: a list's items are the API's resources (packages with versions),
  *   not a banner.
+ * - `reflectedSql`: a SQL statement in an answer that holds a value the request sent, verbatim, inside an
+ *   opened string literal, with its lone quote still lone: the statement was built by pasting the input
+ *   in. An API that escapes would show the quote doubled (`''`) or backslashed, and one that binds
+ *   parameters shows a placeholder.
  *
  * Every pattern is linear or bounded to short strings; the texts read are the target's answers.
  */
-import type { ScanResponse } from '../client.ts';
+import type { ScanRequest, ScanResponse } from '../client.ts';
 
 /** Exception messages of common runtimes, as their unhandled errors print them. */
 const RUNTIME_ERROR =
@@ -85,4 +89,118 @@ export function softwareVersions(json: unknown, route: string): string[] {
 /** Whether a Server header names a version (`nginx/1.25.3`, `Apache/2.4`), not just digits in a name. */
 export function serverVersion(server: string): boolean {
   return /\d\.\d|\/\s*v?\d/.test(server);
+}
+
+/** A value the request sent that carries a lone quote (a run of odd length), where it came from. */
+export interface SentValue {
+  readonly in: 'path' | 'query' | 'json' | 'form' | 'body';
+  readonly name: string;
+  readonly value: string;
+}
+
+const loneQuote = (v: string) => (v.match(/'+/g) ?? []).some((run) => run.length % 2 === 1);
+
+function decode(s: string): string {
+  try {
+    return decodeURIComponent(s.replace(/\+/g, ' '));
+  } catch {
+    return s;
+  }
+}
+
+/**
+ * The sent values with a lone quote, that do not start with a quote and have at least 3 characters:
+ * path segments (named from the operation's template), query values, and string members of the body
+ * (two levels), at most 20.
+ */
+export function quotedValues(req: ScanRequest, template?: string): SentValue[] {
+  const out: SentValue[] = [];
+  const add = (where: SentValue['in'], name: string, value: string) => {
+    if (out.length < 20 && value.length >= 3 && value[0] !== "'" && loneQuote(value))
+      out.push({ in: where, name, value });
+  };
+  const [path, query = ''] = req.path.split('?');
+  const t = template?.split('/') ?? [];
+  for (const [i, seg] of path.split('/').entries()) {
+    const name = /^\{([^{}]+)\}$/.exec(t[i] ?? '')?.[1] ?? `segment ${i}`;
+    add('path', name, decode(seg));
+  }
+  for (const [k, v] of new URLSearchParams(query)) add('query', k, v);
+  const type = Object.entries(req.headers ?? {}).find(([k]) => k.toLowerCase() === 'content-type')?.[1] ?? '';
+  const form = /x-www-form-urlencoded|multipart/i.test(type);
+  let body = req.body;
+  const raw = req.body;
+  if (typeof raw === 'string') {
+    if (/x-www-form-urlencoded/i.test(type)) {
+      for (const [k, v] of new URLSearchParams(raw)) add('form', k, v);
+      return out;
+    }
+    try {
+      body = JSON.parse(raw);
+    } catch {
+      add('body', 'body', raw);
+      return out;
+    }
+  }
+  const walk = (v: unknown, prefix: string, depth: number) => {
+    if (depth > 2 || v === null || typeof v !== 'object') return;
+    for (const [k, child] of Object.entries(v as Record<string, unknown>).slice(0, 50)) {
+      const name = Array.isArray(v) ? prefix : prefix ? `${prefix}.${k}` : k;
+      if (typeof child === 'string') add(form ? 'form' : 'json', name, child);
+      else walk(child, name, depth + 1);
+    }
+  };
+  walk(body, '', 0);
+  return out;
+}
+
+/** A statement's head before the value: `SELECT ... FROM`, `UPDATE x SET`, `DELETE FROM`, `INSERT INTO`. */
+const SQL_HEAD =
+  /\b(?:select\s[^;]{0,300}?\bfrom\s|update\s+[\w."`[\]]{1,64}\s+set\s|delete\s+from\s|insert\s+into\s)/i;
+/** Right before the value: a comparison, a list or VALUES, then the opening quote (and `%` of a LIKE). */
+const SQL_LITERAL_OPEN = /(?:=|<>|!=|<|>|\blike|\bin\s*\(|\bvalues\s*\(|,|\bthen|\band|\bor)\s*'%?$/i;
+
+/** The answer's strings: a JSON answer's string members (bounded), else its text. */
+function answerStrings(res: Pick<ScanResponse, 'json' | 'text'>): string[] {
+  if (res.json === undefined) return [res.text.slice(0, 50_000)];
+  const out: string[] = [];
+  const walk = (v: unknown, depth: number) => {
+    if (out.length >= 200 || depth > 6) return;
+    if (typeof v === 'string') {
+      if (v.length <= 20_000) out.push(v);
+    } else if (v !== null && typeof v === 'object') {
+      for (const child of Object.values(v as Record<string, unknown>).slice(0, 200)) walk(child, depth + 1);
+    }
+  };
+  walk(res.json, 0);
+  return out;
+}
+
+/**
+ * The first sent value that an answer shows pasted into a SQL statement, with the statement (cut to 300
+ * characters around the value), or undefined.
+ */
+export function reflectedSql(
+  sent: readonly SentValue[],
+  res: Pick<ScanResponse, 'json' | 'text'>,
+): { value: SentValue; statement: string } | undefined {
+  if (sent.length === 0) return undefined;
+  const strings = answerStrings(res).filter((s) => s.includes("'"));
+  for (const value of sent) {
+    for (const s of strings) {
+      let from = 0;
+      for (let n = 0; n < 5; n++) {
+        const i = s.indexOf(value.value, from);
+        if (i < 0) break;
+        from = i + 1;
+        // A value ending in its lone quote must not be followed by another (`'abc'''`: escaped, then closed).
+        if (value.value.endsWith("'") && s[i + value.value.length] === "'") continue;
+        const before = s.slice(Math.max(0, i - 400), i);
+        if (!SQL_LITERAL_OPEN.test(before.slice(-40)) || !SQL_HEAD.test(before)) continue;
+        const start = Math.max(0, i - 200);
+        return { value, statement: s.slice(start, i + value.value.length + 100) };
+      }
+    }
+  }
+  return undefined;
 }
