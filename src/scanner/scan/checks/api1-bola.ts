@@ -240,9 +240,9 @@ async function replayReads(
 
 /** Fields that name the account an object belongs to: `owner_id`, `user_id`, `seller_id`, `created_by`... */
 const OWNED_BY =
-  /^(owner|owner_?id|ownerId|user_?id|userId|seller_?id|sellerId|created_?by|createdBy|author_?id|authorId|customer_?id|customerId|member_?id|memberId|buyer_?id|buyerId|account_?id|accountId)$/;
+  /^(owner|owner_?id|ownerId|user_?id|userId|seller_?id|sellerId|created_?by|createdBy|author_?id|authorId|customer_?id|customerId|member_?id|memberId|buyer_?id|buyerId|account_?id|accountId|reporter_?id|reporterId)$/;
 /** Objects holding the owner (`owner: {id}`, `seller: {id}`). */
-const OWNER_OBJECT = /^(owner|user|seller|author|customer|member|buyer|created_?by|createdBy)$/;
+const OWNER_OBJECT = /^(owner|user|seller|author|customer|member|buyer|reporter|created_?by|createdBy)$/;
 const RECORD_ID = ['id', '_id', 'uuid'];
 /** At most this many owned objects per identity are read by the other (one per collection). */
 const MAX_OWNED_BY_FIELD = 3;
@@ -260,15 +260,19 @@ function ownedItems(json: unknown, ids: ReadonlySet<string>): { id: string; item
     const r = item as Record<string, unknown>;
     const key = RECORD_ID.find((k) => typeof r[k] === 'string' || typeof r[k] === 'number');
     if (key === undefined || ids.has(String(r[key]))) continue; // the account itself is no object of it
-    const owned = Object.entries(r).some(([k, v]) => {
-      if ((typeof v === 'string' || typeof v === 'number') && OWNED_BY.test(k)) return ids.has(String(v));
-      if (v === null || typeof v !== 'object' || Array.isArray(v) || !OWNER_OBJECT.test(k)) return false;
-      const o = v as Record<string, unknown>;
-      return RECORD_ID.some((i) => o[i] !== undefined && ids.has(String(o[i])));
-    });
-    if (owned) out.push({ id: String(r[key]), item });
+    if (ownsRecord(r, ids)) out.push({ id: String(r[key]), item });
   }
   return out;
+}
+
+/** Does the record's owner field (`user_id`, `owner: {id}`) name one of these ids? */
+function ownsRecord(r: Readonly<Record<string, unknown>>, ids: ReadonlySet<string>): boolean {
+  return Object.entries(r).some(([k, v]) => {
+    if ((typeof v === 'string' || typeof v === 'number') && OWNED_BY.test(k)) return ids.has(String(v));
+    if (v === null || typeof v !== 'object' || Array.isArray(v) || !OWNER_OBJECT.test(k)) return false;
+    const o = v as Record<string, unknown>;
+    return RECORD_ID.some((i) => o[i] !== undefined && ids.has(String(o[i])));
+  });
 }
 
 /**
@@ -328,6 +332,66 @@ async function ownedByField(
       message: `${attacker.name} read ${owner.name}'s object at ${req.path} (${owner.name}'s by its owner field in ${o.operation.path}, which does not list it to ${attacker.name}; similarity ${score.toFixed(2)}).`,
       evidence: evidenceOf(theirs, { owner: owner.name, attacker: attacker.name, similarity: score }),
     });
+  }
+}
+
+/** Small ids a seeded API often starts from: what a tester tries on an item route nothing gave a value for. */
+const GUESSED_IDS = ['1', '2', '3', '100', '101', '1000', '1001', '1002'];
+/** At most this many item routes are enumerated. */
+const MAX_ENUMERATED = 2;
+
+/** Whose record this is, by its owner field (`user_id`, `owner: {id}`): the identity among `people`. */
+function ownerOf(record: unknown, people: readonly Identity[]): Identity | undefined {
+  if (record === null || typeof record !== 'object' || Array.isArray(record)) return undefined;
+  for (const who of people) {
+    const ids = selfIds(who);
+    if (ids.size > 0 && ownsRecord(record as Record<string, unknown>, ids)) return who;
+  }
+  return undefined;
+}
+
+/**
+ * Item routes with one path parameter that nothing the API gave out could fill (no list, no harvested value):
+ * the first identity tries a few small ids (at most 8 per route, 2 routes); a record it gets whose owner field
+ * names the other identity is read by the other too (the same object: it is theirs) and, when private, the
+ * first identity's read is `scan/api1-bola-read`. A record of the first identity's own is read by the other
+ * the same way. Reads only.
+ */
+async function guessedIds(ctx: ScanContext, a: Identity, b: Identity, tested: Set<string>): Promise<void> {
+  let routes = 0;
+  for (const op of ctx.spec.operations) {
+    if (routes >= MAX_ENUMERATED || ctx.signal.aborted) return;
+    if (op.method !== 'GET' || isExcluded(op) || isAdminOperation(op) || accountParam(op.path) !== undefined)
+      continue;
+    const params = op.parameters.filter((p) => p.in === 'path');
+    if (params.length !== 1 || !op.path.replace(/\/$/, '').endsWith(`/{${params[0].name}}`)) continue;
+    const schema = resolveSchema(ctx.spec, params[0].schema);
+    if (schema.format === 'uuid' || listedValue(ctx.spec, params[0].schema) !== undefined) continue;
+    const planned = planRequest(ctx.spec, op, ctx.objects, { owner: a.name });
+    if (planned.invented.length === 0) continue;
+    routes++;
+    for (const id of GUESSED_IDS) {
+      const req = planRequest(ctx.spec, op, ctx.objects, { owner: a.name, params: { [params[0].name]: id } });
+      if (tested.has(req.path)) continue;
+      const got = await ctx.send(req, a);
+      if (!isSuccess(got) || got.json === undefined) continue;
+      const owner = ownerOf(got.json, [a, b]);
+      if (owner === undefined) continue;
+      tested.add(req.path);
+      const reader = owner === a ? b : a;
+      const mine = owner === a ? got : await ctx.send(req, owner);
+      const theirs = owner === a ? await ctx.send(req, b) : got;
+      if (!isSuccess(mine) || !isSuccess(theirs)) break;
+      const score = similarity(mine.json ?? mine.text, theirs.json ?? theirs.text);
+      if (score >= SAME_OBJECT && (await isPrivate(ctx, req, mine, false))) {
+        ctx.report(SCAN_RULES.bolaRead, {
+          operation: op,
+          message: `${reader.name} read ${owner.name}'s object at ${req.path} (an id tried, ${owner.name}'s by its owner field; similarity ${score.toFixed(2)}).`,
+          evidence: evidenceOf(theirs, { owner: owner.name, attacker: reader.name, similarity: score }),
+        });
+      }
+      break;
+    }
   }
 }
 
@@ -805,6 +869,7 @@ export const api1: Check = {
     await replayReads(ctx, b, a, tested);
     await ownedByField(ctx, a, b, tested);
     await ownedByField(ctx, b, a, tested);
+    await guessedIds(ctx, a, b, tested);
     await ownershipFields(ctx, b, a);
     await replayWrites(ctx, a, b);
     await replayWrites(ctx, b, a);
