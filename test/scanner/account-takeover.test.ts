@@ -163,7 +163,7 @@ async function startApi(
       const token = String(req.headers.authorization ?? '').replace(/^Bearer /, '');
       const caller = tokens.get(token);
       if (caller === undefined) return send(401, { status: 'fail', message: 'Invalid token' });
-      if (req.method === 'GET' && path === '/api/me')
+      if (req.method === 'GET' && (path === '/api/me' || path === '/api/session'))
         return send(200, { username: caller, email: emails.get(caller) });
       if (req.method === 'POST' && path === '/api/logout') {
         loggedOut.push(caller);
@@ -379,5 +379,45 @@ describe('two sign-ups in all: API2 reuses the account API1 registered and left'
 
   test('fixed twin: no finding', () => {
     assert.deepEqual(found(scans.fixed.result), []);
+  });
+});
+
+describe('the own read is a plain secured GET ranked below reads the account cannot name', () => {
+  // `/api/session` shows the caller; three id-named account reads come first by rank, but the sign-up answers
+  // no id, so the scan has no value for them: they must not use up the candidates.
+  const { '/api/me': me, ...rest } = SPEC.paths;
+  const idRead = (operationId: string) => ({
+    get: {
+      operationId,
+      security: bearer,
+      parameters: [{ name: 'user_id', in: 'path', required: true, schema: { type: 'integer' } }],
+      responses: { '200': { description: 'a user' } },
+    },
+  });
+  const paths = {
+    ...rest,
+    '/api/users/{user_id}': idRead('get_user'),
+    '/api/profiles/{user_id}': idRead('get_profile'),
+    '/api/accounts/{user_id}': idRead('get_account'),
+    '/api/session': { get: { ...me.get, operationId: 'session' } },
+  };
+  const scans = {} as Awaited<ReturnType<typeof scanTwins<Api>>>;
+  before(async () => {
+    Object.assign(
+      scans,
+      await scanTwins({ ...SPEC, paths }, startApi, {
+        identities: [
+          { name: 'alice', login: { path: '/api/login', body: { username: 'alice', password: ALICE } } },
+          { name: 'bob', login: { path: '/api/login', body: { username: 'bob', password: BOB } } },
+        ],
+        checks: ['API2'],
+        ratePerSecond: 200,
+      }),
+    );
+  });
+
+  test('vulnerable: the logout is judged at GET /api/session', () => {
+    const f = scans.vulnerable.result.findings.find((x) => x.rule.id === 'scan/api2-session-not-ended');
+    assert.match(String(f?.message), /GET \/api\/session/, found(scans.vulnerable.result).join('\n'));
   });
 });

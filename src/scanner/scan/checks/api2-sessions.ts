@@ -147,7 +147,9 @@ async function ownRead(ctx: ScanContext, s: Signed): Promise<Operation | undefin
       const path = op.parameters.filter((p) => p.in === 'path' && p.name !== param);
       if (path.length > 0) return false;
       // The account parameter, if any, must be the path's last one (`/users/{id}`, not `/users/{id}/orders`).
-      return param === undefined || op.path.replace(/\/$/, '').endsWith(`{${param}}`);
+      if (param !== undefined && !op.path.replace(/\/$/, '').endsWith(`{${param}}`)) return false;
+      // A value of the account's own for the account parameter (no slot spent on a read it cannot name).
+      return readRequest(ctx, op, s) !== undefined;
     })
     .sort((a, b) => rank(a) - rank(b))
     .slice(0, 3);
