@@ -75,7 +75,13 @@ export interface ScanContext {
   markElevated?(elevation: Elevation): void;
   report(rule: RuleInfo, input: FindingInput): void;
   /** Records what could not be tested and why (an operation, a rule, or both), for the coverage matrix. */
-  note?(entry: { readonly operation?: Operation; readonly rule?: RuleInfo; readonly reason: string }): void;
+  note?(entry: {
+    readonly operation?: Operation;
+    readonly rule?: RuleInfo;
+    readonly reason: string;
+    /** The check's probes of this operation were cut short: not tested, whatever else it sent there. */
+    readonly incomplete?: boolean;
+  }): void;
   /** Sends as an identity (or anonymously) and records the response for passive checks. */
   send(
     req: ScanRequest & { operation?: Operation },

@@ -24,6 +24,8 @@ export interface CoverageNote {
   /** The rule that could not run; none when the whole check or operation is meant. */
   readonly rule?: RuleInfo;
   readonly reason: string;
+  /** The check's probes of the operation were cut short (a budget): skipped with this reason even if reached. */
+  readonly incomplete?: boolean;
 }
 
 export type { CheckCoverage, CoverageCell, CoverageStatus, ScanCoverage } from '../finding.ts';
@@ -104,9 +106,15 @@ export function buildCoverage(input: CoverageInput): CoverageResult {
       const note = checkNotes.find(
         (x) => x.operation === op || (x.operation && opName(x.operation) === name),
       );
+      const cut = checkNotes.find(
+        (x) => x.incomplete === true && x.operation && (x.operation === op || opName(x.operation) === name),
+      );
       if (found.has(name)) {
         withFindings++;
         matrix.push({ check: check.id, operation: name, status: 'finding', requests: n });
+      } else if (cut) {
+        skipped++;
+        matrix.push({ check: check.id, operation: name, status: 'skipped', requests: n, reason: cut.reason });
       } else if (reached.has(name)) {
         tested++;
         matrix.push({ check: check.id, operation: name, status: 'tested', requests: n });
