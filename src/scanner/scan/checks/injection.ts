@@ -26,8 +26,13 @@
  * - An input no identity reaches with a 2xx (the plain request fails: a command that errors, a template that
  *   needs a value) still gets the probes that prove themselves (command, template and file output), as A.
  *
- * Inputs are probed a few at a time within a time budget; inputs left over are listed in the coverage as
- * skipped (`budget`), never reported as passing.
+ * Scheduling, within a budget in time and in requests (`requestBudget`): every operation's plain request first;
+ * then a first round for every input (the quote pair, one command canary, the reflection marker, one traversal),
+ * ordinary operations first, slow ones (plain request over 300 ms, or none answered) after them, logins, sign-ups
+ * and password operations last with the quote pair and the canary only; then the second round in the same order;
+ * then the time-based probes and the operator objects. So a slow login or a crashing target costs the late inputs
+ * their costly probes, not their telling ones. An operation with an input that got less than both rounds is noted
+ * `incomplete` with which inputs got what: the coverage shows it skipped with why, never tested.
  */
 import { randomUUID } from 'node:crypto';
 import type { JsonObject, Operation } from '../../../core/api-document.ts';
@@ -78,7 +83,7 @@ const COLUMN_DESCRIPTION = /\b(column|field name|attribute name|property name|so
 const CONCURRENCY = 3;
 /** A plain request slower than this gets no time-based probes (a login hashing a password). */
 const SLOW_BASELINE_MS = 300;
-/** Share of the check's time the injection probes may use. */
+/** Time the injection probes may use when the caller gives none (API8 gives what is left of its 20 s). */
 const BUDGET_MS = 18_000;
 
 export type InputLocation = 'path' | 'query' | 'header' | 'cookie' | 'json' | 'form';
@@ -95,7 +100,8 @@ export interface InjectionPoint {
 /** A skipped or probed input, for the coverage matrix. */
 export interface PointOutcome {
   readonly point: InjectionPoint;
-  readonly status: 'tested' | 'skipped' | 'finding';
+  /** `partial`: the first round only (the budget ran out before its second). */
+  readonly status: 'tested' | 'partial' | 'skipped' | 'finding';
   readonly reason?: string;
 }
 
@@ -320,66 +326,163 @@ function reporter(ctx: ScanContext, p: Prober, blind = false): Report {
   };
 }
 
+const commandPayloads = (v: string): string[] => [
+  `${v};echo pcx$((6*7))z;`,
+  `${v}$(echo pcx$((6*7))z)`,
+  `${v}|echo pcx$((6*7))z`,
+];
+
 /**
- * The probes whose answer proves itself, without comparing with a control: a shell's computed echo, a
- * template engine's computed product, a system file's lines. `blind`: the plain request got no 2xx, so a
- * probe that gets no answer at all (a hang) ends the input's probes.
+ * One input's probes, in two rounds: the first holds the cheapest, most telling ones (the quote pair, one command
+ * canary, the reflection marker, one traversal), and every input has it before any input gets the second.
  */
-async function outputProbes(
-  p: Prober,
-  baselineText: string,
+interface Job {
+  readonly point: InjectionPoint;
+  /** Its place in the rounds: 0 an ordinary operation, 1 a slow one (plain request over 300 ms, or no answer),
+   * 2 a login, sign-up or password operation (slow by design, probed by API2): the first round is its quote pair
+   * and one command canary. */
+  tier: number;
+  p?: Prober;
+  /** The plain request's answer; absent when no identity got a 2xx (only the probes that prove themselves). */
+  baseline?: ScanResponse;
+  /** Rounds done: 0 none, 1 the first, 2 both. */
+  stage: 0 | 1 | 2;
+  found: boolean;
+  /** Its probes ended early: the target did not answer one of them (a blind input's hang). */
+  stopped: boolean;
+  q?: ScanResponse;
+  qq?: ScanResponse;
+  quoteMatters: boolean;
+  reflected?: boolean;
+  /** Traversal probes sent so far. */
+  traversals: number;
+}
+
+/** A probe whose answer proves itself; 'stop' when a blind input's probe got no answer (it would hang again). */
+async function proof(
+  job: Job,
   report: Report,
-  blind: boolean,
-): Promise<boolean> {
-  const v = p.point.value;
-  const probes: [RuleInfo, string, string, (text: string) => boolean][] = [];
-  for (const payload of [`${v};echo pcx$((6*7))z;`, `${v}$(echo pcx$((6*7))z)`, `${v}|echo pcx$((6*7))z`]) {
-    probes.push([
-      SCAN_RULES.commandInjection,
-      'an injected echo ran in a shell: its computed output came back',
+  rule: RuleInfo,
+  what: string,
+  payload: string,
+  proves: (text: string) => boolean,
+): Promise<'found' | 'no' | 'stop'> {
+  const res = await job.p!.send(payload);
+  if (res && proves(res.text)) {
+    report(rule, what, res, payload);
+    return 'found';
+  }
+  if (!res && job.baseline === undefined) {
+    job.stopped = true;
+    return 'stop';
+  }
+  return 'no';
+}
+
+function commandProof(job: Job, report: Report, i: number) {
+  const base = job.baseline?.text ?? '';
+  return proof(
+    job,
+    report,
+    SCAN_RULES.commandInjection,
+    'an injected echo ran in a shell: its computed output came back',
+    commandPayloads(job.p!.point.value)[i],
+    (t) => t.includes(CMD_OUTPUT) && !base.includes(CMD_OUTPUT),
+  );
+}
+
+/**
+ * Templates render what they are given: only an input the answer shows (reflected) is worth the four syntaxes.
+ * A long sampled value the answer repeats is reflected; otherwise (a short default such as `world` that may be
+ * there by chance, an enum the answer maps, a plain request that failed) one request with a marker of our own
+ * says whether the input comes back, in any answer (a template that fails without a value still echoes).
+ * False when a blind input's marker got no answer.
+ */
+async function markerProbe(job: Job): Promise<boolean> {
+  if (job.reflected !== undefined) return true;
+  const v = job.p!.point.value;
+  if (v.length >= 6 && (job.baseline?.text ?? '').includes(v)) {
+    job.reflected = true;
+    return true;
+  }
+  const mark = `pcr${randomUUID().slice(0, 6)}`;
+  const res = await job.p!.send(mark);
+  if (!res && job.baseline === undefined) {
+    job.stopped = true;
+    return false;
+  }
+  job.reflected = res?.text.includes(mark) === true;
+  return true;
+}
+
+/**
+ * Traversal probes the input gets: four on a file-like name or path; one on any other input a read takes in its
+ * path or query (a date that names a cached file, a language, a theme) or whose plain request failed (its answer
+ * proves itself, one request); none otherwise.
+ */
+function traversalCount(job: Job): number {
+  const { point } = job.p!;
+  if (FILE_INPUT.test(point.name) || FILE_INPUT.test(point.op.path)) return TRAVERSAL_PAYLOADS.length;
+  const readInput = point.op.method === 'GET' && (point.in === 'query' || point.in === 'path');
+  return readInput || job.baseline === undefined ? 1 : 0;
+}
+
+async function traversalProofs(job: Job, report: Report, upTo: number): Promise<'found' | 'no' | 'stop'> {
+  const base = job.baseline?.text ?? '';
+  for (; job.traversals < Math.min(upTo, traversalCount(job)); ) {
+    const payload = TRAVERSAL_PAYLOADS[job.traversals++];
+    const r = await proof(
+      job,
+      report,
+      SCAN_RULES.pathTraversal,
+      'a path up to the root returned a system file',
       payload,
-      (t) => t.includes(CMD_OUTPUT) && !baselineText.includes(CMD_OUTPUT),
-    ]);
+      (t) => FILE_CONTENT.test(t) && !FILE_CONTENT.test(base),
+    );
+    if (r !== 'no') return r;
   }
-  // Templates render what they are given: only an input the answer shows (reflected) is worth the four syntaxes.
-  // A long sampled value the answer repeats is reflected; otherwise (a short default such as `world` that may be
-  // there by chance, an enum the answer maps, a plain request that failed) one request with a marker of our own
-  // says whether the input comes back, in any answer (a template that fails without a value still echoes).
-  let reflected = v.length >= 6 && baselineText.includes(v);
-  if (!reflected) {
-    const mark = `pcr${randomUUID().slice(0, 6)}`;
-    const res = await p.send(mark);
-    if (!res && blind) return false;
-    reflected = res?.text.includes(mark) === true;
-  }
-  for (const payload of reflected ? TEMPLATE_PAYLOADS : []) {
-    probes.push([
-      SCAN_RULES.templateInjection,
-      'a template expression came back evaluated',
-      `${v}${payload}`,
-      (t) => t.includes(TEMPLATE_OUTPUT) && !baselineText.includes(TEMPLATE_OUTPUT),
-    ]);
-  }
-  const fileLike = FILE_INPUT.test(p.point.name) || FILE_INPUT.test(p.point.op.path);
-  // Any other input a read takes in its path or query (a date that names a cached file, a language, a theme), or
-  // any input whose plain request failed, gets the first traversal only: its answer proves itself, one request.
-  const readInput = p.point.op.method === 'GET' && (p.point.in === 'query' || p.point.in === 'path');
-  if (fileLike || readInput || blind) {
-    for (const payload of fileLike ? TRAVERSAL_PAYLOADS : TRAVERSAL_PAYLOADS.slice(0, 1)) {
-      probes.push([
-        SCAN_RULES.pathTraversal,
-        'a path up to the root returned a system file',
-        payload,
-        (t) => FILE_CONTENT.test(t) && !FILE_CONTENT.test(baselineText),
-      ]);
+  return 'no';
+}
+
+/**
+ * The first round: the quote and its escaped form (error-based SQL and JavaScript at once, and whether the quote
+ * matters for the boolean probes of the second round), one command canary, the reflection marker and one traversal.
+ * A login, sign-up or password operation gets the quote pair and the canary only. True when something was found.
+ */
+async function firstRound(ctx: ScanContext, job: Job): Promise<boolean> {
+  const p = job.p!;
+  const v = p.point.value;
+  const { baseline } = job;
+  const report = reporter(ctx, p, baseline === undefined);
+  if (baseline !== undefined) {
+    // A quote and its escaped form (the control): a parser that breaks on one and not the other is injectable.
+    const q = await p.send(`${v}'`);
+    const qq = await p.send(`${v}''`);
+    job.q = q;
+    job.qq = qq;
+    if (q && qq) {
+      if (SQL_ERROR.test(q.text) && !SQL_ERROR.test(qq.text) && !SQL_ERROR.test(baseline.text))
+        return report(
+          SCAN_RULES.sqlInjection,
+          'a quote raised a database error, two quotes did not',
+          q,
+          `${v}'`,
+        );
+      if (JS_ERROR.test(q.text) && !JS_ERROR.test(qq.text) && !JS_ERROR.test(baseline.text))
+        return report(
+          SCAN_RULES.nosqlInjection,
+          'a quote broke a server-side JavaScript ($where) or MongoDB query, two quotes did not',
+          q,
+          `${v}'`,
+        );
     }
+    job.quoteMatters =
+      q !== undefined && qq !== undefined && normalised(q, [`${v}'`]) !== normalised(qq, [`${v}''`]);
   }
-  for (const [rule, what, payload, proves] of probes) {
-    const res = await p.send(payload);
-    if (res && proves(res.text)) return report(rule, what, res, payload);
-    if (!res && blind) return false;
-  }
-  return false;
+  const cmd = await commandProof(job, report, 0);
+  if (cmd !== 'no' || job.tier >= 2) return cmd === 'found';
+  if (!(await markerProbe(job))) return false;
+  return (await traversalProofs(job, report, 1)) === 'found';
 }
 
 /** Scans whose target went silent on an operator object. */
@@ -412,38 +515,38 @@ async function probeObjects(ctx: ScanContext, p: Prober, baseline: ScanResponse)
     );
   return false;
 }
-
-/** Probes one input; reports what it finds. Returns true when something was found. */
-async function probeInput(ctx: ScanContext, p: Prober, baseline: ScanResponse): Promise<boolean> {
-  const { point } = p;
-  const v = point.value;
-  const report = reporter(ctx, p);
-
-  // A quote and its escaped form (the control): a parser that breaks on one and not the other is injectable.
-  const q = await p.send(`${v}'`);
-  const qq = await p.send(`${v}''`);
-  if (q && qq) {
-    if (SQL_ERROR.test(q.text) && !SQL_ERROR.test(qq.text) && !SQL_ERROR.test(baseline.text))
-      return report(
-        SCAN_RULES.sqlInjection,
-        'a quote raised a database error, two quotes did not',
-        q,
-        `${v}'`,
-      );
-    if (JS_ERROR.test(q.text) && !JS_ERROR.test(qq.text) && !JS_ERROR.test(baseline.text))
-      return report(
-        SCAN_RULES.nosqlInjection,
-        'a quote broke a server-side JavaScript ($where) or MongoDB query, two quotes did not',
-        q,
-        `${v}'`,
-      );
+/**
+ * The second round: the other command syntaxes, the template expressions where the input is reflected, the other
+ * traversals of a file-like input, then (with a 2xx baseline) the boolean probes where the quote mattered and the
+ * quote differential on its own. True when something was found.
+ */
+async function secondRound(ctx: ScanContext, job: Job): Promise<boolean> {
+  const p = job.p!;
+  const v = p.point.value;
+  const { baseline } = job;
+  const report = reporter(ctx, p, baseline === undefined);
+  for (const i of [1, 2]) {
+    const r = await commandProof(job, report, i);
+    if (r !== 'no') return r === 'found';
   }
-  const quoteMatters =
-    q !== undefined && qq !== undefined && normalised(q, [`${v}'`]) !== normalised(qq, [`${v}''`]);
-  // Command, template and file output: only a shell computes 6*7, only an engine 7331*1709.
-  if (await outputProbes(p, baseline.text, report, false)) return true;
+  if (!(await markerProbe(job))) return false;
+  const base = baseline?.text ?? '';
+  for (const payload of job.reflected ? TEMPLATE_PAYLOADS : []) {
+    const r = await proof(
+      job,
+      report,
+      SCAN_RULES.templateInjection,
+      'a template expression came back evaluated',
+      `${v}${payload}`,
+      (t) => t.includes(TEMPLATE_OUTPUT) && !base.includes(TEMPLATE_OUTPUT),
+    );
+    if (r !== 'no') return r === 'found';
+  }
+  const t = await traversalProofs(job, report, TRAVERSAL_PAYLOADS.length);
+  if (t !== 'no' || baseline === undefined) return t === 'found';
+  const { q, qq } = job;
   // Boolean-based, against a value that matches nothing, in SQL and in server-side JavaScript.
-  if (quoteMatters) {
+  if (job.quoteMatters) {
     // The third: SQL whose quote is followed by more than the closing quote (`LIKE '%<input>%'`), where the
     // tautology must end the statement with a comment (`-- -`: MySQL wants the space, the others take the rest).
     for (const [dialect, rule, op, eq, end] of [
@@ -606,11 +709,79 @@ function plannedValues(
   return out;
 }
 
-/** Runs the injection probes over every input; returns what was tested and skipped, for the coverage. */
+/**
+ * Requests the injection probes may send: 30 per input (both rounds and the time-based pass of a typical input
+ * take 15 to 30), at least 150, at most 500 (25 s at the default 20 requests per second, inside the check's
+ * 30 s). The time budget is the caller's (what API8 has left of its 20 s). Whichever runs out first ends the
+ * probes; the first round of every input comes before any second round, so what is cut is the costly part.
+ */
+export function requestBudget(inputs: number): number {
+  return Math.min(500, Math.max(150, 30 * inputs));
+}
+
+/** A fixed request budget instead of `requestBudget`: set by tests that need the budget to run out. */
+export const injectionLimits: { maxRequests?: number } = {};
+
+/** Paths of logins, sign-ups and password changes. */
+const AUTH_PATH = /log-?in|sign-?(in|up)|register|token|passw|auth|session|reset|forgot/i;
+const PASSWORD_NAME = /pass(word)?$|passw|^pwd$/i;
+
+/**
+ * A login, sign-up or password operation: an identity's login, or one that takes a password on a path that
+ * names no object (`POST /users`, `/auth/register`) or names such a flow. Slow by design (a password hash per
+ * request) and probed by API2: its inputs get the fewest probes, last.
+ */
+function authOperation(ctx: ScanContext, op: Operation, who: readonly (Identity | null)[]): boolean {
+  if (
+    who.some((as) => as?.login && as.login.path === op.path && op.method === (as.login.flow.method ?? 'POST'))
+  )
+    return true;
+  const body = jsonBodySchema(op) ?? formSchema(op);
+  const fields = body !== undefined ? Object.entries(propertiesOf(ctx.spec, body)) : [];
+  const password =
+    fields.some(([k, s]) => PASSWORD_NAME.test(k) || s.format === 'password') ||
+    op.parameters.some((p) => (p.in === 'query' || p.in === 'path') && PASSWORD_NAME.test(p.name));
+  return password && (AUTH_PATH.test(op.path) || !op.path.includes('{'));
+}
+
+async function pool<T>(items: readonly T[], fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < items.length) await fn(items[next++]);
+    }),
+  );
+}
+
+const BUDGET_REASON = 'budget of the injection probes used up';
+
+/**
+ * Runs the injection probes over every input; returns what was tested and skipped, for the coverage. An operation
+ * with an input that got fewer than its first round, or only that, is noted as not fully tested (`incomplete`):
+ * the coverage shows it skipped with why, whatever else the check sent there.
+ */
 export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise<PointOutcome[]> {
-  const points = injectionPoints(ctx).sort((a, b) => Number(b.likely) - Number(a.likely));
-  const outcomes: PointOutcome[] = [];
-  const deadline = performance.now() + budgetMs;
+  const points = injectionPoints(ctx);
+  const maxRequests = injectionLimits.maxRequests ?? requestBudget(points.length);
+  let sent = 0;
+  // Every request of the probes counts against the budget.
+  const counted: ScanContext = Object.create(ctx, {
+    send: {
+      // The check's time running out mid-probe ends the probes, not the coverage notes below.
+      value: async (...args: Parameters<ScanContext['send']>) => {
+        sent++;
+        try {
+          return await ctx.send(...args);
+        } catch (err) {
+          if (ctx.signal.aborted) return undefined;
+          throw err;
+        }
+      },
+    },
+  });
+  const started = performance.now();
+  const deadline = started + budgetMs;
+  const over = () => performance.now() > deadline || sent >= maxRequests || ctx.signal.aborted;
   const who: (Identity | null)[] = [
     ...ctx.identities.slice(0, 1),
     ...(ctx.admin ? [ctx.admin] : []),
@@ -629,6 +800,8 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
     readonly by?: InjectionPoint;
   }
   const reach = new Map<string, Promise<Reach | undefined>>();
+  /** Operations whose plain request got no answer at all (a hang, a crash). */
+  const silent = new Set<string>();
   const reaching = (point: InjectionPoint) => {
     let found = reach.get(point.op.id);
     if (!found) {
@@ -644,29 +817,32 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
         for (const as of order) {
           if (login(as)) {
             const body = as!.login!.body;
-            const pl = makeProber(ctx, point, as, body);
+            const pl = makeProber(counted, point, as, body);
             const named = body[point.name];
             const res = await pl.send(typeof named === 'string' ? named : point.value);
             if (isSuccess(res)) return { as, baseline: res, body };
             continue;
           }
-          const p = makeProber(ctx, point, as);
+          const p = makeProber(counted, point, as);
           const res = await p.send(point.value);
           if (isSuccess(res)) return { as, baseline: res, by: point };
           // No answer at all (a hang, a crash): another identity would wait as long for nothing.
-          if (res === undefined) return undefined;
+          if (res === undefined) {
+            silent.add(point.op.id);
+            return undefined;
+          }
           // A sampled user name names nobody (`forgot-password` → 404): the identity's own does.
           const mine = ownFields(ctx, point.op, as);
           if (mine) {
             const named = mine[point.name];
-            const again = await makeProber(ctx, point, as, mine).send(
+            const again = await makeProber(counted, point, as, mine).send(
               typeof named === 'string' ? named : point.value,
             );
             if (isSuccess(again)) return { as, baseline: again, body: mine };
           }
           // The sampled value names nothing (`/accounts/{number}` → 404): the identity's own values do.
           const own = plannedValues(ctx, point.op, as);
-          const pp = own?.[point.name] !== undefined ? makeProber(ctx, point, as) : undefined;
+          const pp = own?.[point.name] !== undefined ? makeProber(counted, point, as) : undefined;
           const again = pp ? await pp.send(own![point.name]) : undefined;
           if (isSuccess(again)) return { as, baseline: again, planned: own };
         }
@@ -676,28 +852,46 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
     }
     return found;
   };
-  const objects: { point: InjectionPoint; p: Prober; baseline: ScanResponse }[] = [];
-  const timed: { point: InjectionPoint; p: Prober; baseline: ScanResponse }[] = [];
-  let next = 0;
-  const worker = async () => {
-    while (next < points.length) {
-      const point = points[next++];
-      if (performance.now() > deadline || ctx.signal.aborted) {
-        outcomes.push({ point, status: 'skipped', reason: 'time budget of the injection probes used up' });
-        continue;
-      }
-      const r = await reaching(point);
-      if (!r) {
-        // The probes that prove themselves need no baseline: a failing command or template still runs.
-        const p = makeProber(ctx, point, who[0]);
-        const found = await outputProbes(p, '', reporter(ctx, p, true), true);
-        outcomes.push(
-          found
-            ? { point, status: 'finding' }
-            : { point, status: 'skipped', reason: 'no identity got a 2xx baseline' },
-        );
-        continue;
-      }
+  const jobs: Job[] = points.map((point) => ({
+    point,
+    tier: authOperation(ctx, point.op, who) ? 2 : 0,
+    stage: 0,
+    found: false,
+    stopped: false,
+    quoteMatters: false,
+    traversals: 0,
+  }));
+  // Every operation's plain request first (one per operation, logins last): it tells which are slow.
+  const firstOfOp = new Map<string, Job>();
+  for (const job of jobs) if (!firstOfOp.has(job.point.op.id)) firstOfOp.set(job.point.op.id, job);
+  await pool(
+    [...firstOfOp.values()].sort((a, b) => a.tier - b.tier),
+    async (job) => {
+      if (!over()) await reaching(job.point);
+    },
+  );
+  for (const job of jobs) {
+    const r = reach.has(job.point.op.id) ? await reaching(job.point) : undefined;
+    const slow = r ? r.baseline.durationMs > SLOW_BASELINE_MS : silent.has(job.point.op.id);
+    if (slow) job.tier = Math.max(job.tier, 1);
+  }
+  // Ordinary operations first, then slow ones, then logins; within each, likely sinks first, then the document.
+  const order = jobs
+    .map((job, i) => ({ job, i }))
+    .sort(
+      (a, b) =>
+        a.job.tier - b.job.tier || Number(b.job.point.likely) - Number(a.job.point.likely) || a.i - b.i,
+    )
+    .map((x) => x.job);
+
+  await pool(order, async (job) => {
+    if (over() || !reach.has(job.point.op.id)) return;
+    const { point } = job;
+    const r = await reaching(point);
+    if (!r) {
+      // The probes that prove themselves need no baseline: a failing command or template still runs.
+      job.p = makeProber(counted, point, who[0]);
+    } else {
       const own =
         (point.in === 'path' || point.in === 'query') && r.planned?.[point.name]
           ? r.planned[point.name]
@@ -705,45 +899,72 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
             ? (r.body[point.name] as string)
             : undefined;
       const at = own !== undefined ? { ...point, value: own } : point;
-      const p = makeProber(ctx, at, r.as, r.body);
+      job.p = makeProber(counted, at, r.as, r.body);
       // A fresh baseline for this input (the reaching one may have used another input's request); the input
       // that reached the operation with its own plain request has it already.
-      const baseline =
-        r.by === point && own === undefined ? r.baseline : ((await p.send(at.value)) ?? r.baseline);
-      const found = await probeInput(ctx, p, baseline);
-      outcomes.push({ point, status: found ? 'finding' : 'tested' });
-      if (!found && (point.in === 'json' || point.in === 'query')) objects.push({ point, p, baseline });
-      if (!found && point.likely) timed.push({ point, p, baseline });
+      job.baseline =
+        r.by === point && own === undefined ? r.baseline : ((await job.p.send(at.value)) ?? r.baseline);
     }
-  };
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+    job.found = await firstRound(counted, job);
+    job.stage = 1;
+  });
+  await pool(order, async (job) => {
+    if (over() || job.stage < 1 || job.found || job.stopped) return;
+    job.found = await secondRound(counted, job);
+    if (!job.stopped) job.stage = 2;
+  });
   // Time-based probes only once every input had its cheaper ones, and not where the plain request is itself
   // slow (a login hashing a password): there a delay costs most and proves least.
-  let nextTimed = 0;
-  const timedWorker = async () => {
-    while (nextTimed < timed.length) {
-      const { point, p, baseline } = timed[nextTimed++];
-      if (performance.now() > deadline || ctx.signal.aborted) continue;
-      if (baseline.durationMs > SLOW_BASELINE_MS) continue;
-      if (await probeTimed(ctx, p, baseline)) {
-        const i = outcomes.findIndex((o) => o.point === point);
-        if (i >= 0) outcomes[i] = { point, status: 'finding' };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: CONCURRENCY }, timedWorker));
+  await pool(order, async (job) => {
+    const { baseline } = job;
+    if (over() || job.stage < 2 || job.found || !job.point.likely || job.tier > 0) return;
+    if (baseline === undefined || baseline.durationMs > SLOW_BASELINE_MS) return;
+    job.found = await probeTimed(counted, job.p!, baseline);
+  });
   // Operator objects last (see probeObjects), within the same budget.
-  let nextObject = 0;
-  const objectWorker = async () => {
-    while (nextObject < objects.length) {
-      const { point, p, baseline } = objects[nextObject++];
-      if (performance.now() > deadline || ctx.signal.aborted || objectsKill.has(ctx)) continue;
-      if (await probeObjects(ctx, p, baseline)) {
-        const i = outcomes.findIndex((o) => o.point === point);
-        if (i >= 0) outcomes[i] = { point, status: 'finding' };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: CONCURRENCY }, objectWorker));
+  await pool(order, async (job) => {
+    const { baseline, point } = job;
+    if (over() || objectsKill.has(ctx) || job.stage < 2 || job.found || baseline === undefined) return;
+    if (point.in !== 'json' && point.in !== 'query') return;
+    job.found = await probeObjects(counted, job.p!, baseline);
+  });
+
+  const outcomes: PointOutcome[] = jobs.map((job): PointOutcome => {
+    const { point } = job;
+    if (job.found) return { point, status: 'finding' };
+    if (job.stopped)
+      return {
+        point,
+        status: 'skipped',
+        reason: 'no identity got a 2xx baseline and the target did not answer its probes',
+      };
+    if (job.stage === 2)
+      return job.baseline
+        ? { point, status: 'tested' }
+        : { point, status: 'skipped', reason: 'no identity got a 2xx baseline' };
+    if (job.stage === 1) return { point, status: 'partial', reason: `first round only: ${BUDGET_REASON}` };
+    return { point, status: 'skipped', reason: `time ${BUDGET_REASON}` };
+  });
+  // The coverage: an operation with an input cut short is not "tested", whatever else the check sent there.
+  const spent = `${sent} requests in ${((performance.now() - started) / 1000).toFixed(1)} s of ${maxRequests} and ${(budgetMs / 1000).toFixed(1)} s`;
+  const byOp = new Map<Operation, Job[]>();
+  for (const job of jobs) byOp.set(job.point.op, [...(byOp.get(job.point.op) ?? []), job]);
+  for (const [op, list] of byOp) {
+    if (list.some((j) => j.found)) continue;
+    const cut = list.filter((j) => j.stopped || j.stage < 2);
+    if (cut.length === 0) continue;
+    const none = cut.every((j) => j.stage === 0);
+    const what = cut
+      .map((j) => `${j.point.name} ${j.stopped ? 'unanswered' : j.stage === 0 ? 'none' : 'first round only'}`)
+      .join(', ');
+    const why = cut.some((j) => !j.stopped)
+      ? `${BUDGET_REASON} (${spent})`
+      : 'the target did not answer its probes';
+    ctx.note?.({
+      operation: op,
+      reason: `injection ${none ? 'not probed' : 'partly probed'}: ${what}; ${why}`,
+      incomplete: true,
+    });
+  }
   return outcomes;
 }
