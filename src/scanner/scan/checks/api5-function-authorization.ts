@@ -10,6 +10,8 @@
  *   against an account the scan registered for the purpose (never someone else's data unless
  *   `allowDestructive`); a finding when the change shows (the account is gone from the admin's view, or carries
  *   the new value). A 200 whose body says "forbidden" or `status: fail` is a refusal, not a success.
+ * - The admin's login name with another case (`Admin`), registered by the scan and replayed on the admin-only
+ *   reads (admin-variant.ts).
  */
 import type { Operation } from '../../../core/api-document.ts';
 import type { Check } from '../check.ts';
@@ -32,6 +34,7 @@ import {
 import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, resolveSchema, sampleValue } from '../schema.ts';
 import { similarity } from '../similarity.ts';
+import { adminNameVariant } from './admin-variant.ts';
 
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 const ADMIN_WORDS = /\b(admins?|administrators?|staff only|superusers?|privileged)\b/i;
@@ -389,5 +392,6 @@ export const api5: Check = {
     if (!ctx.identities[0]) return;
     await replayReads(ctx);
     if (ctx.admin || ctx.allowDestructive) await replayChanges(ctx);
+    await adminNameVariant(ctx, { signup: registration(ctx), refused: refusedIn200 });
   },
 };
