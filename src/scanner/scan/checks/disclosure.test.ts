@@ -63,6 +63,21 @@ describe('software versions in JSON', () => {
     );
     assert.deepEqual(softwareVersions({ id: 3, title: 'Go 2 km north', version: '1.4' }, '/routes'), []);
   });
+  test('ordinary words and generic members off status routes are not software', () => {
+    assert.deepEqual(softwareVersions({ model: 'Corsa', engine: '2.0', platform: '1.4' }, '/cars/{id}'), []);
+    assert.deepEqual(softwareVersions({ java: '3.50', ruby: '4.20' }, '/menu'), []);
+    assert.deepEqual(softwareVersions({ title: 'Go 1.5 km north' }, '/routes/{id}'), []);
+    assert.deepEqual(softwareVersions({ engine: { version: '2.0' } }, '/cars/{id}'), []);
+    assert.deepEqual(softwareVersions({ db_version: '15.4' }, '/reports'), ['db_version "15.4"']);
+    assert.deepEqual(softwareVersions({ go: '1.21.5', engine: '2.0' }, '/status'), [
+      'go "1.21.5"',
+      'engine "2.0"',
+    ]);
+    assert.deepEqual(softwareVersions({ version: '2.3.1', debug: false }, '/health'), []);
+    assert.deepEqual(softwareVersions({ version: '2.3.1', debug: true }, '/health'), [
+      'version "2.3.1" beside debug true',
+    ]);
+  });
   test('Server headers name a version, not digits in a name', () => {
     assert.ok(serverVersion('nginx/1.25.3'));
     assert.ok(serverVersion('Apache/2.4.41 (Ubuntu)'));

@@ -33,14 +33,23 @@ const SOFTWARE =
   'FastAPI|Flask|Django|Starlette|Uvicorn|Gunicorn|Werkzeug|Tornado|aiohttp|CPython|PyPy|Python|Node(?:\\.js|js)?|Express|NestJS|Koa|Fastify|Hapi|Deno|Bun|PHP|Laravel|Symfony|Ruby|Rails|Sinatra|Puma|OpenJDK|Java|JRE|JDK|Spring(?: Boot)?|Tomcat|Jetty|Undertow|Quarkus|Micronaut|Golang|Go|Gin|Echo|Fiber|ASP\\.NET(?: Core)?|\\.NET(?: Core)?|Kestrel|IIS|nginx|Apache|httpd|Caddy|Envoy|Traefik|OpenSSL|SQLite3?|PostgreSQL|Postgres|MySQL|MariaDB|MongoDB|Redis|Elasticsearch|Cassandra|SQL Server|Oracle|SQLAlchemy|Pydantic|Hibernate|Prisma|Sequelize|Mongoose|Ubuntu|Debian|Alpine|CentOS|Red Hat|Windows Server|Linux';
 /** `FastAPI 0.142.2`, `nginx/1.25.3`, `Python v3.11`, `SQLite 3.39.2`: a name, then a dotted version. */
 const NAMED_VERSION = new RegExp(
-  `(?<![\\w.])(?:${SOFTWARE})[ /:v-]{0,3}v?\\d{1,4}\\.\\d{1,4}(?:\\.\\d{1,6})*`,
+  `(?<![\\w.])(${SOFTWARE})[ /:v-]{0,3}v?\\d{1,4}\\.\\d{1,4}(?:\\.\\d{1,6})*`,
   'i',
 );
 /** A bare version value: `3.11.7`, `v20.1.0`, `1.0.0-beta`. */
 const VERSION_VALUE = /^v?\d{1,4}\.\d{1,4}(?:\.\d{1,6}){0,2}(?:[-+.][\w.+-]{1,24})?$/;
-/** Member names that say which software the value is the version of: `python`, `python_version`, `db`. */
+/**
+ * Member names that say which software the value is the version of: `python_version`, `db_version`, and on a
+ * status route `python` or `db` alone (elsewhere `engine: "2.0"` is a car's, `java: "3.50"` a coffee's).
+ */
 const SOFTWARE_KEY =
-  /^(?:python|py|node|nodejs|php|ruby|java|jvm|jdk|go|golang|dotnet|framework|runtime|language|interpreter|database|db|server|webserver|os|kernel|platform|engine|django|flask|fastapi|express|rails|spring|springboot|laravel|sqlite|postgres|postgresql|mysql|mariadb|mongo|mongodb|redis|nginx|apache|openssl|sqlalchemy|pydantic|uvicorn|gunicorn|werkzeug)(?:version|ver|v)?$/;
+  /^(python|py|node|nodejs|php|ruby|java|jvm|jdk|go|golang|dotnet|framework|runtime|language|interpreter|database|db|server|webserver|os|kernel|platform|engine|django|flask|fastapi|express|rails|spring|springboot|laravel|sqlite|postgres|postgresql|mysql|mariadb|mongo|mongodb|redis|nginx|apache|openssl|sqlalchemy|pydantic|uvicorn|gunicorn|werkzeug)(version|ver)?$/;
+/** Keys that name a kind of software, not one: their `version` member counts on status routes only. */
+const GENERIC_KEY =
+  /^(framework|runtime|language|interpreter|database|db|server|webserver|os|kernel|platform|engine)$/;
+/** Names that are also ordinary words (`Go 1.5 km`): named in a value, they count on status routes only. */
+const AMBIGUOUS_NAME =
+  /^(go|gin|echo|fiber|express|bun|koa|java|ruby|oracle|spring|puma|caddy|envoy|hapi|rails|sinatra|alpine)$/i;
 /** Routes whose answers describe the deployment. */
 const STATUS_ROUTE =
   /\/(?:health|healthz|healthcheck|status|info|version|about|debug|ping|system|sysinfo|actuator|diagnostics|ready|readyz|live|livez)(?:\/|$)/i;
@@ -64,20 +73,27 @@ export function softwareVersions(json: unknown, route: string): string[] {
     for (const [k, child] of entries) {
       if (found.length >= 8) return;
       const key = keyOf(k);
+      const soft = SOFTWARE_KEY.exec(key);
       if (typeof child === 'string' && child.length <= 120) {
         const bare = VERSION_VALUE.test(child.trim());
-        if (NAMED_VERSION.test(child) || (SOFTWARE_KEY.test(key) && bare)) found.push(`${k} "${child}"`);
-        else if (software && bare && /^(?:version|ver|v)$/.test(key))
-          found.push(`${software}.${k} "${child}"`);
-      } else walk(child, depth + 1, SOFTWARE_KEY.test(key) ? k : undefined);
+        const named = NAMED_VERSION.exec(child);
+        if (
+          (named && (statusRoute || !AMBIGUOUS_NAME.test(named[1]))) ||
+          (soft && bare && (soft[2] !== undefined || statusRoute)) ||
+          (software && bare && /^(?:version|ver|v)$/.test(key))
+        )
+          found.push(`${software && !soft && !named ? `${software}.` : ''}${k} "${child}"`);
+      } else {
+        const names = soft && soft[2] === undefined && (statusRoute || !GENERIC_KEY.test(soft[1]));
+        walk(child, depth + 1, names ? k : undefined);
+      }
     }
     if (statusRoute && found.length === 0) {
       const own = entries.find(
         ([k, c]) => OWN_VERSION_KEY.test(keyOf(k)) && typeof c === 'string' && VERSION_VALUE.test(c.trim()),
       );
       const env = entries.find(
-        ([k, c]) =>
-          ENVIRONMENT_KEY.test(keyOf(k)) && (typeof c === 'boolean' || (typeof c === 'string' && c !== '')),
+        ([k, c]) => ENVIRONMENT_KEY.test(keyOf(k)) && (c === true || (typeof c === 'string' && c !== '')),
       );
       if (own && env) found.push(`${own[0]} "${own[1]}" beside ${env[0]} ${JSON.stringify(env[1])}`);
     }
