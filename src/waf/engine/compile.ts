@@ -1170,15 +1170,18 @@ class Engine {
           p.collection === 'RULE' ||
           (p.collection === 'TX' && p.key !== undefined && !isDyn(p.key.toLowerCase())),
       );
+    const decidableLink = (link: Rule): boolean => {
+      if (link.capture || link.exclusions.length > 0 || !staticMacro(link.opParam)) return false;
+      for (const x of link.targets)
+        if (x.collection !== 'TX' || x.keyLower === undefined || x.keyRegex || isDyn(x.keyLower))
+          return false;
+      for (const sv of link.setvars)
+        if (sv.collection !== 'tx' || sv.nameLower === undefined || !staticMacro(sv.value)) return false;
+      return true;
+    };
     const decidable = (rule: Rule): boolean => {
-      for (let link: Rule | undefined = rule; link; link = link.chained) {
-        if (link.capture || link.exclusions.length > 0 || !staticMacro(link.opParam)) return false;
-        for (const x of link.targets)
-          if (x.collection !== 'TX' || x.keyLower === undefined || x.keyRegex || isDyn(x.keyLower))
-            return false;
-        for (const sv of link.setvars)
-          if (sv.collection !== 'tx' || sv.nameLower === undefined || !staticMacro(sv.value)) return false;
-      }
+      for (let link: Rule | undefined = rule; link; link = link.chained)
+        if (!decidableLink(link)) return false;
       return true;
     };
     const noteReads = (m: Macro | undefined) => {
@@ -1268,8 +1271,29 @@ class Engine {
           memoChars: 0,
           expander: (s) => this.expand(s, t),
         };
-        let fold = i >= uncertainUntil && decidable(rule);
+        const certain = i >= uncertainUntil;
+        let fold = certain && decidable(rule);
         let matched = false;
+        // A chain whose first link reads only such TX keys and does not match at load never matches, whatever
+        // its other links read (CRS 3.3's 910000: `TX:DO_REPUT_BLOCK @eq 1`, then the IP collection): it does
+        // nothing, and its skipAfter never leaves the rules after it uncertain.
+        if (
+          certain &&
+          !fold &&
+          rule.chained !== undefined &&
+          rule.operator !== undefined &&
+          decidableLink(rule)
+        ) {
+          const headMatches = this.matchTargets(rule, rule, t);
+          this.clearSlots();
+          if (!headMatches) {
+            this.foldedIds.add(rule.id);
+            for (const tag of rule.tags) this.foldedTags.add(tag);
+            if (settled && mayPending) out.push({ kind: 'settle' });
+            i++;
+            continue;
+          }
+        }
         if (fold) {
           matched = this.evaluateRule(rule, rule, t);
           this.clearSlots();

@@ -505,6 +505,36 @@ test('decides at load the rules that read only configuration, and no rule that r
   assert.deepEqual(ids('/?off=1&x=evil'), { ids: [911, 949], score: 5, blocked: true });
 });
 
+const NEVER_MATCHING_CHAIN = (reput: number) => `
+SecDefaultAction "phase:2,log,pass"
+SecAction "id:900,phase:1,nolog,pass,setvar:tx.do_reput_block=${reput},setvar:tx.paranoia_level=1"
+SecRule TX:DO_REPUT_BLOCK "@eq 1" "id:910,phase:2,deny,chain,skipAfter:END-CHECKS"
+  SecRule IP:REPUT_BLOCK_FLAG "@eq 1" "setvar:tx.blocked=1"
+SecRule ARGS "@rx evil" "id:920,phase:2,block,setvar:'tx.anomaly_score=+5'"
+SecRule TX:PARANOIA_LEVEL "@lt 2" "id:930,phase:2,pass,nolog,skipAfter:END-CHECKS"
+SecRule ARGS "@rx bad" "id:931,phase:2,block,setvar:'tx.anomaly_score=+5'"
+SecMarker END-CHECKS
+`;
+
+test('a chain whose first link reads only configuration and does not match at load is taken out, and the rules after it are decided too', () => {
+  const off = compileSecLang(NEVER_MATCHING_CHAIN(0)).ruleSet;
+  // 910 never matches (its first link is false for every request): gone, and 930's skip is decided at load.
+  assert.deepEqual([...off.foldedIds].sort(), [900, 910, 930]);
+  // With the reputation check on, 910's first link matches: it runs per request, and 930 after it too.
+  const on = compileSecLang(NEVER_MATCHING_CHAIN(1)).ruleSet;
+  assert.deepEqual([...on.foldedIds].sort(), [900]);
+  for (const ruleSet of [off, on]) {
+    const ids = (uri: string) => ruleSet.evaluate(get(uri)).matches.map((m) => m.id);
+    assert.deepEqual(ids('/?a=evil'), [920]);
+    assert.deepEqual(ids('/?a=bad'), []);
+  }
+  // Removing the folded rule by exclusion runs the whole program, with the same answer.
+  assert.deepEqual(
+    off.evaluate(get('/?a=evil'), { removeIds: new Set([910]) }).matches.map((m) => m.id),
+    [920],
+  );
+});
+
 const HEADER_RULES = `
 SecDefaultAction "phase:2,log,pass"
 SecRule REQUEST_HEADERS "@rx (?i)union\\s+select\\s+(\\w+)" "id:30,phase:1,block,capture,t:none,t:urlDecodeUni,logdata:'%{TX.1}',setvar:'tx.anomaly_score=+5'"
