@@ -375,3 +375,24 @@ describe('form-encoded and multipart bodies', () => {
     assert.deepEqual(missingFields(undefined, 'Internal Server Error'), []);
   });
 });
+
+describe('business flows', () => {
+  const ok = { responses: { '200': { description: 'ok' } } };
+  const doc = buildApiDocument('/flows.yaml', '3.1', {
+    openapi: '3.1.0',
+    info: { title: 't', version: '1' },
+    paths: {
+      '/promo-codes/apply': { post: { ...ok, operationId: 'applyPromo' } },
+      '/promote': { post: { ...ok, operationId: 'promote' } },
+      '/users/promote-to-admin': { post: { ...ok, operationId: 'promoteToAdmin' } },
+      '/referrals/redeem': { post: { ...ok, operationId: 'redeemReferral' } },
+    },
+  });
+
+  test('a promotion code is a business flow, promoting an account is not', () => {
+    assert.deepEqual(
+      doc.operations.filter((o) => isBusinessFlow(doc, o)).map((o) => o.id),
+      ['applyPromo', 'redeemReferral'],
+    );
+  });
+});

@@ -13,7 +13,7 @@ const LOGIN = /(^|[/_-])(log_?in|sign_?in|auth(enticate)?|token|session)s?($|[/_
 const PASSWORD_FIELD = /pass(word)?|secret|pin$/i;
 const NOT_LOGIN = /regist|sign_?up|join|forgot|reset|change|update|verify|logout|refresh|invite/i;
 const BUSINESS =
-  /coupon|voucher|promo|referral|redeem|invite|order|checkout|purchase|transfer|vote|like|reward|gift/i;
+  /coupon|voucher|promo(?!t)|referral|redeem|invite|order|checkout|purchase|transfer|vote|like|reward|gift/i;
 const ADMIN = /(^|[/_-])(admin|administrator|internal|manage(ment)?|staff|superuser)($|[/_-])/i;
 
 export function jsonBodySchema(op: Operation): JsonSchema | undefined {
