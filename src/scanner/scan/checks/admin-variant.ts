@@ -7,8 +7,8 @@
  * Safety: only reads are replayed, as an account the scan registered. Before the admin's name is touched, the
  * sign-up is tried on the scan's own names: `pcn<hex>`, then `PCN<hex>` with another password; when the first
  * account no longer logs in with its own password afterwards, the sign-up overwrites accounts whose names
- * differ in case, and the admin's variant is never registered. Bounded: at most 4 reads are compared, 3
- * sign-ups and 3 logins are sent.
+ * differ in case, and the admin's variant is never registered (a coverage note on the sign-up says why).
+ * Bounded: at most 4 reads are compared, 3 sign-ups and 3 logins are sent.
  *
  * It imports nothing from the other checks (they import the API5 check): the sign-up operation and the
  * "refused in a 200" judgement come from the caller.
@@ -136,8 +136,9 @@ export async function adminNameVariant(ctx: ScanContext, deps: VariantDeps): Pro
   if (!(await register(own, ownPassword))) return;
   if (!(await register(own.toUpperCase(), freshPassword()))) return; // refused: the names collide, as the admin's would
   if (!(await login(own, ownPassword))) {
+    // On the sign-up, not on the rule: the rest of API5 did run.
     ctx.note?.({
-      rule: SCAN_RULES.bfla,
+      operation: signup,
       reason: `not tried: signing up ${own.toUpperCase()} changed the password of ${own}, so a variant of the admin's name could change the admin's`,
     });
     return;
