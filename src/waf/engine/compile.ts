@@ -5,6 +5,7 @@
  * Everything that depends only on the rules is done here, once; a request runs only what was compiled.
  */
 
+import { hash, randomBytes } from 'node:crypto';
 import {
   type ActionRef,
   type ParsedRule,
@@ -842,6 +843,12 @@ interface EngineParts {
 const VALUE_MEMO_ENTRIES = 2048;
 const VALUE_MEMO_MAX_VALUE = 8192;
 const VALUE_MEMO_BYTES = 8 * 1024 * 1024;
+/**
+ * Memos are found by a salted SHA-256 of the value, never by the value itself: header values hold bearer
+ * tokens, API keys and session cookies, which must not outlive their request in the process's memory. The
+ * salt is per process, so a digest cannot be looked up elsewhere.
+ */
+const VALUE_MEMO_SALT = randomBytes(24).toString('base64');
 /** The collections whose values are memoized across requests: they repeat in real traffic. */
 const MEMO_COLLECTIONS = [
   'REQUEST_HEADERS',
@@ -1781,19 +1788,20 @@ class Engine {
     const value = e.value;
     if (value.length > VALUE_MEMO_MAX_VALUE) return;
     const memos = this.valueMemos;
-    let memo = memos.get(value);
+    const key = hash('sha256', VALUE_MEMO_SALT + value, 'base64');
+    let memo = memos.get(key);
     if (memo !== undefined) {
-      memos.delete(value);
-      memos.set(value, memo);
+      memos.delete(key);
+      memos.set(key, memo);
     } else {
-      const bytes = 64 + 2 * value.length + this.opMemos + 8 * this.chainParent.length;
+      const bytes = 64 + 2 * key.length + this.opMemos + 8 * this.chainParent.length;
       memo = {
         classes: charClasses(value),
         hits: new Array<Int32Array | undefined>(this.chainParent.length).fill(undefined),
         noMatch: new Uint8Array(this.opMemos),
         bytes,
       };
-      memos.set(value, memo);
+      memos.set(key, memo);
       this.valueMemoBytes += bytes;
       while (memos.size > VALUE_MEMO_ENTRIES || this.valueMemoBytes > VALUE_MEMO_BYTES) {
         const [oldest, old] = memos.entries().next().value as [string, ValueMemo];
