@@ -107,7 +107,8 @@ export async function adminNameVariant(ctx: ScanContext, deps: VariantDeps): Pro
   const schema = bodySchema(deps.signup);
   const props = Object.keys(propertiesOf(ctx.spec, schema));
   const sample = sampleValue(ctx.spec, schema);
-  const nameKey = props.find((k) => NAME_FIELD.test(k));
+  // The member the login takes the name from, else the first name-like one.
+  const nameKey = props.includes(userField) ? userField : props.find((k) => NAME_FIELD.test(k));
   if (!variant || !nameKey || sample === null || typeof sample !== 'object' || Array.isArray(sample)) return;
   const reads = await adminOnlyReads(ctx, admin, deps);
   if (reads.length === 0) return;
