@@ -30,6 +30,13 @@ const SPEC = {
         responses: { '200': { description: 'units per pallet' } },
       },
     },
+    '/v2/pallets/{code}/slots': {
+      get: {
+        operationId: 'palletSlots',
+        parameters: [{ name: 'code', in: 'path', required: true, schema: { type: 'string' } }],
+        responses: { '200': { description: 'free slots' } },
+      },
+    },
     '/v2/items': {
       post: {
         operationId: 'createItem',
@@ -67,6 +74,7 @@ async function json(req: IncomingMessage): Promise<unknown> {
 }
 
 function startWarehouse(fixed: boolean) {
+  let palletLookups = 0;
   return startServer(async (req, res) => {
     const send = (status: number, payload: unknown) => {
       res.writeHead(status, {
@@ -91,6 +99,17 @@ function startWarehouse(fixed: boolean) {
         const item = STOCK[decodeURIComponent(ratio[1])] as { units: number; pallets: number };
         if (item === undefined) throw new TypeError("Cannot read properties of undefined (reading 'units')");
         return send(200, { perPallet: item.units / item.pallets });
+      }
+      const pallet = /^\/v2\/pallets\/([^/]+)\/slots$/.exec(path);
+      if (req.method === 'GET' && pallet) {
+        // The first lookup fails in the cache layer (a message only), later ones in the driver, whole stack.
+        if (palletLookups++ > 0 && !fixed)
+          return send(500, {
+            error: 'SyntaxError: Unexpected identifier',
+            stack:
+              'SyntaxError: Unexpected identifier\n    at lookupPallet (/srv/warehouse/pallets.js:41:17)',
+          });
+        throw new TypeError("Cannot read properties of null (reading 'slots')");
       }
       if (req.method === 'POST' && path === '/v2/items') {
         const body = (await json(req)) as Record<string, unknown> | undefined;
@@ -126,7 +145,7 @@ describe('unhandled exception messages in 5xx answers', () => {
     const byOp = new Map(verbose.map((f) => [f.operation?.operationId, f]));
     assert.deepEqual(
       [...byOp.keys()].sort(),
-      ['fillRate', 'stockRatio'],
+      ['fillRate', 'palletSlots', 'stockRatio'],
       operationsFound(runs.vulnerable).join('\n'),
     );
     assert.match(
@@ -134,7 +153,15 @@ describe('unhandled exception messages in 5xx answers', () => {
       /500 with an unhandled exception's message \("division by zero"\)/,
     );
     assert.match(byOp.get('stockRatio')!.message, /Cannot read properties of undefined/);
-    for (const f of verbose) assert.equal(f.severity, 'low');
+    for (const op of ['fillRate', 'stockRatio']) assert.equal(byOp.get(op)!.severity, 'low');
+  });
+
+  test('a stack trace seen after an exception message on the same operation wins', () => {
+    const f = runs.vulnerable.findings.find(
+      (x) => x.rule.id === 'scan/api8-verbose-errors' && x.operation?.operationId === 'palletSlots',
+    );
+    assert.match(f?.message ?? '', /answered 500 with a stack trace/);
+    assert.equal(f?.severity, 'medium');
   });
 
   test("the 400 validation messages ('qty' is not defined) are not", () => {

@@ -309,7 +309,10 @@ export const api8: Check = {
     const noNosniff = new Set<string>();
     const cacheable = new Set<string>();
     let first: Operation | undefined;
-    const verbose = new Set<string>();
+    const verbose = new Map<
+      string,
+      { op: Operation; res: ScanResponse; what: string; runtime: string | undefined }
+    >();
     const unlisted = new Map<string, ScanResponse>();
     const exposed = new Set<string>();
     const reflected = new Set<string>();
@@ -335,14 +338,10 @@ export const api8: Check = {
             : runtime
               ? `an unhandled exception's message (${JSON.stringify(runtime)})`
               : 'a database error';
-          if (op && !verbose.has(op.id)) {
-            verbose.add(op.id);
-            ctx.report(SCAN_RULES.verboseErrors, {
-              operation: op,
-              ...(runtime ? { severity: 'low' as const } : {}),
-              message: `${res.sent.method} ${op.path} answered ${res.status} with ${what}.`,
-              evidence: evidenceOf(res, runtime ? { exception: runtime } : {}),
-            });
+          // One per operation; a stack trace or a database error wins over a bare exception message seen first.
+          const had = op ? verbose.get(op.id) : undefined;
+          if (op && (had === undefined || (had.runtime !== undefined && runtime === undefined))) {
+            verbose.set(op.id, { op, res, what, runtime });
           } else if (!op && unlisted.size < 20) {
             // Paths outside the document (probes, TRACE): one finding for all of them.
             unlisted.set(`${res.sent.method} ${new URL(res.sent.url).pathname}`, res);
@@ -402,6 +401,14 @@ export const api8: Check = {
       if (identity && requiresAuth(op) && !/no-store|private/i.test(cache) && cacheable.size < 10) {
         cacheable.add(`${op.method} ${op.path}`);
       }
+    }
+    for (const { op, res, what, runtime } of verbose.values()) {
+      ctx.report(SCAN_RULES.verboseErrors, {
+        operation: op,
+        ...(runtime ? { severity: 'low' as const } : {}),
+        message: `${res.sent.method} ${op.path} answered ${res.status} with ${what}.`,
+        evidence: evidenceOf(res, runtime ? { exception: runtime } : {}),
+      });
     }
     if (unlisted.size > 0) {
       const [firstRes] = unlisted.values();
