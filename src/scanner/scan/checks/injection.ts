@@ -26,13 +26,14 @@
  * - An input no identity reaches with a 2xx (the plain request fails: a command that errors, a template that
  *   needs a value) still gets the probes that prove themselves (command, template and file output), as A.
  *
- * Scheduling, within a budget in time and in requests (`requestBudget`): every operation's plain request first;
- * then a first round for every input (the quote pair, one command canary, the reflection marker, one traversal),
- * ordinary operations first, slow ones (plain request over 300 ms, or none answered) after them, logins, sign-ups
- * and password operations last with the quote pair and the canary only; then the second round in the same order;
- * then the time-based probes and the operator objects. So a slow login or a crashing target costs the late inputs
- * their costly probes, not their telling ones. An operation with an input that got less than both rounds is noted
- * `incomplete` with which inputs got what: the coverage shows it skipped with why, never tested.
+ * Scheduling, within a budget in time and in requests (`requestBudget`): every operation's plain request
+ * first; then a first round for every input (the quote pair, one command canary, the reflection marker, one
+ * template where reflected, one traversal), ordinary operations first, slow ones (plain request over 300 ms)
+ * after them, logins, sign-ups and password operations last with the quote pair and the canary only; then the
+ * second round in the same order; then the time-based probes and the operator objects. So a slow login or a
+ * crashing target costs the late inputs their costly probes, not their telling ones. An operation with an input
+ * that got less than both rounds is noted `incomplete` with which inputs got what: the coverage shows it skipped
+ * with why, never tested.
  */
 import { randomUUID } from 'node:crypto';
 import type { JsonObject, Operation } from '../../../core/api-document.ts';
@@ -338,7 +339,7 @@ const commandPayloads = (v: string): string[] => [
  */
 interface Job {
   readonly point: InjectionPoint;
-  /** Its place in the rounds: 0 an ordinary operation, 1 a slow one (plain request over 300 ms, or no answer),
+  /** Its place in the rounds: 0 an ordinary operation, 1 a slow one (plain request over 300 ms),
    * 2 a login, sign-up or password operation (slow by design, probed by API2): the first round is its quote pair
    * and one command canary. */
   tier: number;
@@ -350,12 +351,15 @@ interface Job {
   found: boolean;
   /** Its probes ended early: the target did not answer one of them (a blind input's hang). */
   stopped: boolean;
+  /** Its second round ended early: the budget ran out. */
+  cut?: boolean;
   q?: ScanResponse;
   qq?: ScanResponse;
   quoteMatters: boolean;
   reflected?: boolean;
-  /** Traversal probes sent so far. */
+  /** Traversal and template probes sent so far. */
   traversals: number;
+  templates: number;
 }
 
 /** A probe whose answer proves itself; 'stop' when a blind input's probe got no answer (it would hang again). */
@@ -427,6 +431,25 @@ function traversalCount(job: Job): number {
   return readInput || job.baseline === undefined ? 1 : 0;
 }
 
+/** Template expressions on a reflected input, the first syntax (`{{...}}`) in the first round. */
+async function templateProofs(job: Job, report: Report, upTo: number): Promise<'found' | 'no' | 'stop'> {
+  const base = job.baseline?.text ?? '';
+  const v = job.p!.point.value;
+  for (; job.reflected === true && job.templates < upTo; ) {
+    const payload = `${v}${TEMPLATE_PAYLOADS[job.templates++]}`;
+    const r = await proof(
+      job,
+      report,
+      SCAN_RULES.templateInjection,
+      'a template expression came back evaluated',
+      payload,
+      (t) => t.includes(TEMPLATE_OUTPUT) && !base.includes(TEMPLATE_OUTPUT),
+    );
+    if (r !== 'no') return r;
+  }
+  return 'no';
+}
+
 async function traversalProofs(job: Job, report: Report, upTo: number): Promise<'found' | 'no' | 'stop'> {
   const base = job.baseline?.text ?? '';
   for (; job.traversals < Math.min(upTo, traversalCount(job)); ) {
@@ -446,7 +469,8 @@ async function traversalProofs(job: Job, report: Report, upTo: number): Promise<
 
 /**
  * The first round: the quote and its escaped form (error-based SQL and JavaScript at once, and whether the quote
- * matters for the boolean probes of the second round), one command canary, the reflection marker and one traversal.
+ * matters for the boolean probes of the second round), one command canary, the reflection marker, one template
+ * expression where the input is reflected, and one traversal.
  * A login, sign-up or password operation gets the quote pair and the canary only. True when something was found.
  */
 async function firstRound(ctx: ScanContext, job: Job): Promise<boolean> {
@@ -482,6 +506,8 @@ async function firstRound(ctx: ScanContext, job: Job): Promise<boolean> {
   const cmd = await commandProof(job, report, 0);
   if (cmd !== 'no' || job.tier >= 2) return cmd === 'found';
   if (!(await markerProbe(job))) return false;
+  const tpl = await templateProofs(job, report, 1);
+  if (tpl !== 'no') return tpl === 'found';
   return (await traversalProofs(job, report, 1)) === 'found';
 }
 
@@ -520,7 +546,7 @@ async function probeObjects(ctx: ScanContext, p: Prober, baseline: ScanResponse)
  * traversals of a file-like input, then (with a 2xx baseline) the boolean probes where the quote mattered and the
  * quote differential on its own. True when something was found.
  */
-async function secondRound(ctx: ScanContext, job: Job): Promise<boolean> {
+async function secondRound(ctx: ScanContext, job: Job, over: () => boolean): Promise<boolean> {
   const p = job.p!;
   const v = p.point.value;
   const { baseline } = job;
@@ -530,22 +556,17 @@ async function secondRound(ctx: ScanContext, job: Job): Promise<boolean> {
     if (r !== 'no') return r === 'found';
   }
   if (!(await markerProbe(job))) return false;
-  const base = baseline?.text ?? '';
-  for (const payload of job.reflected ? TEMPLATE_PAYLOADS : []) {
-    const r = await proof(
-      job,
-      report,
-      SCAN_RULES.templateInjection,
-      'a template expression came back evaluated',
-      `${v}${payload}`,
-      (t) => t.includes(TEMPLATE_OUTPUT) && !base.includes(TEMPLATE_OUTPUT),
-    );
-    if (r !== 'no') return r === 'found';
-  }
+  const tpl = await templateProofs(job, report, TEMPLATE_PAYLOADS.length);
+  if (tpl !== 'no') return tpl === 'found';
   const t = await traversalProofs(job, report, TRAVERSAL_PAYLOADS.length);
   if (t !== 'no' || baseline === undefined) return t === 'found';
   const { q, qq } = job;
   // Boolean-based, against a value that matches nothing, in SQL and in server-side JavaScript.
+  // The budget is looked at again before the costly parts: a slow input's second round ends there (partial).
+  if (over()) {
+    job.cut = true;
+    return false;
+  }
   if (job.quoteMatters) {
     // The third: SQL whose quote is followed by more than the closing quote (`LIKE '%<input>%'`), where the
     // tautology must end the statement with a comment (`-- -`: MySQL wants the space, the others take the rest).
@@ -554,6 +575,10 @@ async function secondRound(ctx: ScanContext, job: Job): Promise<boolean> {
       ['server-side JavaScript', SCAN_RULES.nosqlInjection, '||', '==', ''],
       ['SQL (comment-terminated)', SCAN_RULES.sqlInjection, 'OR', '=', "'-- -"],
     ] as const) {
+      if (over()) {
+        job.cut = true;
+        return false;
+      }
       const none = `zq${randomUUID().slice(0, 6)}`;
       const close = (t: string) => (end === '' ? t : `${t}${end}`);
       const t1 = close(`${none}' ${op} '1'${eq}'1`);
@@ -782,6 +807,10 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
   const started = performance.now();
   const deadline = started + budgetMs;
   const over = () => performance.now() > deadline || sent >= maxRequests || ctx.signal.aborted;
+  // The first round may run past the time budget, by up to 8 s, to give every input 250 ms (five requests at
+  // 20 per second): API8 gives the probes what is left of its 20 s, and its check times out at 30 s.
+  const firstDeadline = started + Math.max(budgetMs, Math.min(budgetMs + 8000, 250 * points.length));
+  const overFirst = () => performance.now() > firstDeadline || sent >= maxRequests || ctx.signal.aborted;
   const who: (Identity | null)[] = [
     ...ctx.identities.slice(0, 1),
     ...(ctx.admin ? [ctx.admin] : []),
@@ -800,8 +829,13 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
     readonly by?: InjectionPoint;
   }
   const reach = new Map<string, Promise<Reach | undefined>>();
-  /** Operations whose plain request got no answer at all (a hang, a crash). */
-  const silent = new Set<string>();
+  // A change to an object the scan did not create is never sent (the safety rule): no answer, but no hang either.
+  const withheldFor = (op: Operation, as: Identity | null) =>
+    !ctx.allowDestructive &&
+    (op.method === 'PUT' || op.method === 'PATCH') &&
+    !ctx.objects.isScanCreated(
+      planRequest(ctx.spec, op, ctx.objects, as ? { owner: as.name } : {}).path.split('?')[0],
+    );
   const reaching = (point: InjectionPoint) => {
     let found = reach.get(point.op.id);
     if (!found) {
@@ -826,11 +860,10 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
           const p = makeProber(counted, point, as);
           const res = await p.send(point.value);
           if (isSuccess(res)) return { as, baseline: res, by: point };
+          // Not sent (the safety rule keeps changes to the scan's objects): another identity may own one.
+          if (res === undefined && withheldFor(point.op, as)) continue;
           // No answer at all (a hang, a crash): another identity would wait as long for nothing.
-          if (res === undefined) {
-            silent.add(point.op.id);
-            return undefined;
-          }
+          if (res === undefined) return undefined;
           // A sampled user name names nobody (`forgot-password` → 404): the identity's own does.
           const mine = ownFields(ctx, point.op, as);
           if (mine) {
@@ -860,20 +893,27 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
     stopped: false,
     quoteMatters: false,
     traversals: 0,
+    templates: 0,
   }));
   // Every operation's plain request first (one per operation, logins last): it tells which are slow.
+  // Each operation is reached through its first likely input (a user name the identity's own fields replace
+  // reaches `forgot-password` where an enum path value sampled as text does not).
   const firstOfOp = new Map<string, Job>();
-  for (const job of jobs) if (!firstOfOp.has(job.point.op.id)) firstOfOp.set(job.point.op.id, job);
+  const likelyFirst = jobs
+    .map((job, i) => ({ job, i }))
+    .sort((a, b) => Number(b.job.point.likely) - Number(a.job.point.likely) || a.i - b.i);
+  for (const { job } of likelyFirst) if (!firstOfOp.has(job.point.op.id)) firstOfOp.set(job.point.op.id, job);
   await pool(
     [...firstOfOp.values()].sort((a, b) => a.tier - b.tier),
     async (job) => {
-      if (!over()) await reaching(job.point);
+      if (!overFirst()) await reaching(job.point);
     },
   );
   for (const job of jobs) {
     const r = reach.has(job.point.op.id) ? await reaching(job.point) : undefined;
-    const slow = r ? r.baseline.durationMs > SLOW_BASELINE_MS : silent.has(job.point.op.id);
-    if (slow) job.tier = Math.max(job.tier, 1);
+    // An operation whose plain request got no answer stays in place: its first round ends at the first probe that
+    // gets none, and a handler that hangs on a plain value may answer a command canary (`x;echo ...;`).
+    if (r && r.baseline.durationMs > SLOW_BASELINE_MS) job.tier = Math.max(job.tier, 1);
   }
   // Ordinary operations first, then slow ones, then logins; within each, likely sinks first, then the document.
   const order = jobs
@@ -885,7 +925,7 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
     .map((x) => x.job);
 
   await pool(order, async (job) => {
-    if (over() || !reach.has(job.point.op.id)) return;
+    if (overFirst() || !reach.has(job.point.op.id)) return;
     const { point } = job;
     const r = await reaching(point);
     if (!r) {
@@ -910,8 +950,8 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
   });
   await pool(order, async (job) => {
     if (over() || job.stage < 1 || job.found || job.stopped) return;
-    job.found = await secondRound(counted, job);
-    if (!job.stopped) job.stage = 2;
+    job.found = await secondRound(counted, job, over);
+    if (!job.stopped && !job.cut) job.stage = 2;
   });
   // Time-based probes only once every input had its cheaper ones, and not where the plain request is itself
   // slow (a login hashing a password): there a delay costs most and proves least.
@@ -929,6 +969,8 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
     job.found = await probeObjects(counted, job.p!, baseline);
   });
 
+  const withheld = (op: Operation) => who.every((as) => withheldFor(op, as));
+  const WITHHELD = 'not sent: a change to an object the scan did not create (safety rule)';
   const outcomes: PointOutcome[] = jobs.map((job): PointOutcome => {
     const { point } = job;
     if (job.found) return { point, status: 'finding' };
@@ -936,7 +978,9 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
       return {
         point,
         status: 'skipped',
-        reason: 'no identity got a 2xx baseline and the target did not answer its probes',
+        reason: withheld(point.op)
+          ? WITHHELD
+          : 'no identity got a 2xx baseline and the target did not answer its probes',
       };
     if (job.stage === 2)
       return job.baseline
@@ -950,7 +994,7 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
   const byOp = new Map<Operation, Job[]>();
   for (const job of jobs) byOp.set(job.point.op, [...(byOp.get(job.point.op) ?? []), job]);
   for (const [op, list] of byOp) {
-    if (list.some((j) => j.found)) continue;
+    if (list.some((j) => j.found) || (list.every((j) => j.stopped) && withheld(op))) continue;
     const cut = list.filter((j) => j.stopped || j.stage < 2);
     if (cut.length === 0) continue;
     const none = cut.every((j) => j.stage === 0);
