@@ -55,7 +55,7 @@ const NEW_PASSWORD = /pass(word)?|passwd|pwd/i;
  * An action that sets a password: a change, a reset, or a sign-up (not the login). Sign-ups are left to the
  * checks that register accounts of their own: an API may allow one sign-up an hour, which discovery would spend.
  */
-function setsPassword(spec: ApiDocument, op: Operation): boolean {
+export function setsPassword(spec: ApiDocument, op: Operation): boolean {
   if (isLoginOperation(spec, op) || /log_?in|sign_?in/i.test(op.path)) return false;
   return (
     Object.keys(propertiesOf(spec, bodySchema(op))).some((k) => NEW_PASSWORD.test(k)) ||
