@@ -23,7 +23,15 @@ import { randomBytes } from 'node:crypto';
 import type { ApiDocument, JsonObject, JsonSchema, Operation } from '../../../core/api-document.ts';
 import { FilePart, type ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, type ScanContext } from '../context.ts';
-import { isExcluded, type PlannedRequest, planRequest, requestBody } from '../planner.ts';
+import { changesAccount } from '../discover.ts';
+import {
+  bodySchema,
+  isExcluded,
+  isLoginOperation,
+  type PlannedRequest,
+  planRequest,
+  requestBody,
+} from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, resolveSchema, sampleValue } from '../schema.ts';
 
@@ -36,6 +44,23 @@ const CANARY_WAIT_MS = 1000;
 /** A line of a Unix password file: the root account. */
 const PASSWD = /\broot:[^:\n]*:0:0:/;
 const NAME = /^[A-Za-z_][\w.-]{0,63}$/;
+/** The whole XXE pass: past it no new operation is started (a parser that hangs on XML must not eat API8). */
+const WALL_MS = 6000;
+/**
+ * Operations that are never sent a document standing in for their values: each text value becomes `&pa;&pb;`
+ * or `portcullis`, which an account action would store as the identity's password, e-mail or name.
+ */
+const ACCOUNT_BODY_FIELD =
+  /pass(word)?|passwd|pwd|^(new_?)?(e-?mail|mail|role|roles|is_?admin|admin|user_?name|login|phone)$/i;
+const ACCOUNT_PATH =
+  /(^|\/)(me|my|self|current|account|accounts|profile|profiles|user|settings|password|passwords|e-?mail|log_?in|log_?out|sign_?in|sign_?up|signup|register|registration|auth|oauth|token|tokens|session|sessions|reset|verify)(\/|$)/i;
+
+/** Whether a POST is the creation of an object the scan may fill with entity references, not an account action. */
+function mayFillValues(spec: ApiDocument, op: Operation): boolean {
+  if (isLoginOperation(spec, op) || changesAccount(spec, op) || ACCOUNT_PATH.test(op.path)) return false;
+  if (/\}\/?$/.test(op.path)) return false;
+  return !Object.keys(propertiesOf(spec, bodySchema(op))).some((k) => ACCOUNT_BODY_FIELD.test(k));
+}
 
 /** What the scan sends in place of each text value: plain text, or entity references. */
 type Filler = string;
@@ -226,6 +251,8 @@ function targets(ctx: ScanContext): XmlTarget[] {
       });
       continue;
     }
+    // A file sent to the identity's own account (`/me/avatar`) would replace its picture.
+    if (ACCOUNT_PATH.test(op.path)) continue;
     const inputs = fileInputs(ctx, op);
     const typed = inputs.filter((f) => !f.generic);
     const files = typed.length > 0 ? typed : inputs;
@@ -256,7 +283,12 @@ function targets(ctx: ScanContext): XmlTarget[] {
       continue;
     }
     const rb = requestBody(op);
-    if (op.method === 'POST' && rb?.encoding === 'json' && switched < MAX_SWITCHED) {
+    if (
+      op.method === 'POST' &&
+      rb?.encoding === 'json' &&
+      switched < MAX_SWITCHED &&
+      mayFillValues(ctx.spec, op)
+    ) {
       switched++;
       out.push({
         op,
@@ -301,8 +333,12 @@ export async function xxe(ctx: ScanContext): Promise<void> {
       rule: SCAN_RULES.xxe,
       reason: 'no operation takes XML (a body or a file) and no JSON POST to try as XML',
     });
+  const started = Date.now();
+  // Once a switched JSON operation leaves an XML document unanswered, the others are not tried.
+  let xmlHangs = false;
   for (const t of list) {
-    if (ctx.signal.aborted) break;
+    if (ctx.signal.aborted || Date.now() - started > WALL_MS) break;
+    if (t.rank === 2 && xmlHangs) continue;
     const { op } = t;
     const marker = `pcx${randomBytes(5).toString('hex')}`;
     const canaries = [ctx.canary.url(), ctx.canary.url()];
@@ -318,15 +354,19 @@ export async function xxe(ctx: ScanContext): Promise<void> {
       if (who === undefined) continue;
       const planned = planRequest(ctx.spec, op, ctx.objects, who ? { owner: who.name } : {});
       control = await ctx.send(t.request(planned, docs.control), who);
-      if (control && control.status !== 401 && control.status !== 403) {
+      // Unanswered: the next identity would wait as long.
+      if (!control) break;
+      if (control.status !== 401 && control.status !== 403) {
         as = who;
         break;
       }
     }
+    if (!control && t.rank === 2) xmlHangs = true;
     if (as === undefined || !control) continue;
     const send = (doc: string) =>
       ctx.send(t.request(planRequest(ctx.spec, op, ctx.objects, as ? { owner: as.name } : {}), doc), as);
     const internal = await send(docs.internal);
+    if (!internal && t.rank === 2) xmlHangs = true;
     const expanded = shows(internal, marker, docs.internal);
     // A JSON operation that did not take the XML as XML is left there: one request was enough to see it.
     if (t.rank === 2 && !expanded) continue;
