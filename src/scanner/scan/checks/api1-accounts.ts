@@ -24,6 +24,7 @@ import { findLoginTarget } from './api2-authentication.ts';
 import { refusedIn200 } from './api5-function-authorization.ts';
 import {
   ACCOUNT_FIELD,
+  checkIds,
   claimAccountPath,
   freshPassword,
   ID_KEYS,
@@ -205,6 +206,8 @@ async function takeover(ctx: ScanContext, v: Throwaway, loginOp: Operation | und
     });
     return;
   }
+  // Only ids read back as V's own go in a path or body (S1: a token's account_id named the tenant's first user).
+  await checkIds(ctx, v);
   for (const { op, param } of changes) {
     const values =
       param === undefined
@@ -213,7 +216,7 @@ async function takeover(ctx: ScanContext, v: Throwaway, loginOp: Operation | und
           ? [v.email]
           : /name/i.test(param)
             ? [v.name]
-            : v.ids.slice(0, 2);
+            : [...v.checked].slice(0, 2);
     for (const value of values) {
       if (param !== undefined && value === undefined) continue;
       const password = freshPassword();

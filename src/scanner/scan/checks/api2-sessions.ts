@@ -20,6 +20,7 @@ import { propertiesOf } from '../schema.ts';
 import { accountParam, selfIds } from '../self.ts';
 import { refusedIn200 } from './api5-function-authorization.ts';
 import {
+  checkIds,
   claimAccountPath,
   freshPassword,
   MAIL_FIELD,
@@ -191,6 +192,8 @@ async function changeWithoutCurrent(
   // The self-service change first: one that declares a current password, then one that names no account.
   const score = (op: Operation) =>
     (passwordInputs(ctx, op).old.length > 0 ? 0 : 2) + (accountParam(op.path) === undefined ? 0 : 1);
+  // Only an id read back as S's own names S in a path or body (a token's account_id may be the tenant's).
+  await checkIds(ctx, s);
   for (const op of [...ops].sort((a, b) => score(a) - score(b)).slice(0, 2)) {
     const param = accountParam(op.path);
     const value =
@@ -200,7 +203,7 @@ async function changeWithoutCurrent(
           ? s.email
           : /name/i.test(param)
             ? s.name
-            : s.ids[0];
+            : [...s.checked][0];
     if (param !== undefined && value === undefined) continue;
     const declaresCurrent = passwordInputs(ctx, op).old.length > 0;
     for (const old of declaresCurrent

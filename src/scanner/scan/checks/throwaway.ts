@@ -12,7 +12,7 @@ import { loginOutcome, loginRequest, setCookies, signedIn } from '../login.ts';
 import type { LoginFlow } from '../options.ts';
 import { bodySchema, isExcluded, isLoginOperation, type PlannedRequest, planRequest } from '../planner.ts';
 import { propertiesOf, sampleValue } from '../schema.ts';
-import { selfIds } from '../self.ts';
+import { accountParam, selfIds } from '../self.ts';
 import { refusedIn200, registration } from './api5-function-authorization.ts';
 
 export const PASSWORD = /pass(word)?|passwd|pwd|secret/i;
@@ -33,8 +33,13 @@ export interface Throwaway {
   identity: Identity;
   readonly name: string;
   readonly email: string;
-  /** Its account ids: from the registration answer, its token's claims, its login answer. */
+  /** Its account ids: from the registration answer, its token's claims, its login answer (unchecked). */
   readonly ids: readonly string[];
+  /**
+   * The ids proved to name its own account (`checkIds`): read as it at an account item route, that record shows
+   * its name. Only these may go in a path or body that changes an account.
+   */
+  readonly checked: Set<string>;
   /** The password it has now (a check that changed it and proved so sets the new one). */
   password: string;
   /**
@@ -178,6 +183,7 @@ export async function registerThrowaway(
     name,
     email,
     ids: [...ids],
+    checked: new Set<string>(),
     password: first,
     login: (via: ScanContext, password?: string) => login(via, password ?? account.password),
     register,
@@ -249,7 +255,7 @@ export function passwordRequest(
       if (opts.old === undefined) delete body[k];
       else body[k] = opts.old;
     } else if (ACCOUNT_FIELD.test(k)) {
-      const id = v.ids[0];
+      const id = [...v.checked][0];
       body[k] = MAIL_FIELD.test(k)
         ? v.email
         : /id$/i.test(k)
@@ -267,7 +273,7 @@ export function passwordRequest(
   // Query inputs that name the account (`?username=`): V's.
   for (const p of op.parameters) {
     if (p.in !== 'query' || !ACCOUNT_FIELD.test(p.name) || p.name in props) continue;
-    const id = v.ids[0];
+    const id = [...v.checked][0];
     const value = MAIL_FIELD.test(p.name) ? v.email : /id$/i.test(p.name) ? id : v.name;
     if (value !== undefined) params[p.name] = value;
   }
@@ -275,6 +281,50 @@ export function passwordRequest(
     params,
     ...(schema !== undefined ? { body } : {}),
   });
+}
+
+/**
+ * Checks V's ids (at most 3): an id is V's own when V's read at an account item route with it (`GET
+ * /users/{id}`, at most 2 routes) shows V's name, the same read at an id nobody has does not, and no given
+ * identity was told that id is its own (a token's `account_id` may be the tenant every user shares). The ids
+ * that pass go in `v.checked`; an account-changing request uses no other id.
+ */
+export async function checkIds(ctx: ScanContext, v: Throwaway): Promise<void> {
+  const given = new Set<string>();
+  for (const who of [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])])
+    for (const id of selfIds(who)) given.add(id);
+  const routes = ctx.spec.operations
+    .filter((op) => {
+      if (op.method !== 'GET' || isExcluded(op)) return false;
+      const param = accountParam(op.path);
+      if (param === undefined || /name|mail/i.test(param)) return false;
+      if (!op.path.replace(/\/$/, '').endsWith(`{${param}}`)) return false;
+      return !op.parameters.some((p) => p.in === 'path' && p.name !== param);
+    })
+    .slice(0, 2);
+  const shows = (res: ScanResponse | undefined) =>
+    res !== undefined && isSuccess(res) && !refusedIn200(res) && res.text.includes(v.name);
+  for (const id of v.ids.slice(0, 3)) {
+    if (v.checked.has(id) || given.has(id)) continue;
+    for (const op of routes) {
+      const param = accountParam(op.path)!;
+      const mine = await ctx.send(
+        planRequest(ctx.spec, op, ctx.objects, { params: { [param]: id } }),
+        v.identity,
+      );
+      if (!shows(mine)) continue;
+      const other = /^\d+$/.test(id)
+        ? String(900_000_000 + Number.parseInt(randomBytes(3).toString('hex'), 16))
+        : `pcnone${randomBytes(5).toString('hex')}`;
+      const bogus = await ctx.send(
+        planRequest(ctx.spec, op, ctx.objects, { params: { [param]: other } }),
+        v.identity,
+      );
+      if (bogus === undefined || shows(bogus)) continue;
+      v.checked.add(id);
+      break;
+    }
+  }
 }
 
 /**
@@ -291,6 +341,8 @@ export function claimAccountPath(
   value: string | undefined,
 ): void {
   if (param === undefined || value === undefined) return;
+  // An id is the account's only once read there as the account (a token's `account_id` may be a tenant's).
+  if (!/name|mail/i.test(param) && !v.checked.has(value)) return;
   const bare = req.path.split('?')[0];
   const segments = op.path.split('/');
   const parent = segments[segments.indexOf(`{${param}}`) - 1] ?? '';

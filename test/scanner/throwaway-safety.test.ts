@@ -1,0 +1,188 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { before, describe, test } from 'node:test';
+import type { ScanResult } from '../../src/scanner/scan/runner.ts';
+import { startServer } from '../kit/server.ts';
+import { scanTwins } from './twins.ts';
+
+/**
+ * Safety of the throwaway-account checks (API1 takeover, API2 password change): the scan changes no password
+ * but its own accounts'. Each API keeps a log of whose password was set by whom; the given identities' passwords
+ * must be the same after the scan.
+ */
+
+const json = (properties: Record<string, unknown>) => ({
+  required: true,
+  content: { 'application/json': { schema: { type: 'object', properties } } },
+});
+const pathId = (name: string) => ({ name, in: 'path', required: true, schema: { type: 'integer' } });
+const ok = { '200': { description: 'ok' } };
+
+interface User {
+  id: number;
+  username: string;
+  password: string;
+}
+
+interface Api {
+  readonly url: string;
+  readonly server: import('node:http').Server;
+  readonly users: Map<number, User>;
+  readonly log: string[];
+}
+
+async function readBody(req: IncomingMessage): Promise<Record<string, unknown>> {
+  let text = '';
+  for await (const chunk of req) text += chunk;
+  try {
+    const v = JSON.parse(text || '{}');
+    return v !== null && typeof v === 'object' ? v : {};
+  } catch {
+    return {};
+  }
+}
+
+function send(res: ServerResponse, status: number, payload: unknown, headers: Record<string, string> = {}) {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
+  res.end(JSON.stringify(payload));
+}
+
+/**
+ * S1: a workspace API (Koa style, bearer token) whose tokens are JWT-like and carry both the
+ * workspace every member shares (`account_id: 1`, also the first member's user id) and the member's own
+ * `user_id`. `PUT /workspace/users/{id}/password` sets any member's password (vulnerable) or only the caller's
+ * (fixed). The scan must read which id is its own before it names one in a password route.
+ */
+const TENANT_SPEC = {
+  openapi: '3.0.3',
+  info: { title: 'workspace', version: '1' },
+  components: { securitySchemes: { s: { type: 'http', scheme: 'bearer' } } },
+  security: [{ s: [] }],
+  paths: {
+    '/workspace/join': {
+      post: {
+        operationId: 'join',
+        security: [],
+        requestBody: json({ username: { type: 'string' }, password: { type: 'string' } }),
+        responses: { '201': { description: 'joined' } },
+      },
+    },
+    '/workspace/session': {
+      post: {
+        operationId: 'signIn',
+        security: [],
+        requestBody: json({ username: { type: 'string' }, password: { type: 'string' } }),
+        responses: ok,
+      },
+    },
+    '/workspace/users/{id}': {
+      get: { operationId: 'member', parameters: [pathId('id')], responses: ok },
+    },
+    '/workspace/users/{id}/password': {
+      put: {
+        operationId: 'setMemberPassword',
+        parameters: [pathId('id')],
+        requestBody: json({ password: { type: 'string' } }),
+        responses: ok,
+      },
+    },
+  },
+};
+
+const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+
+async function startTenant(fixed: boolean): Promise<Api> {
+  const users = new Map<number, User>();
+  for (const [username, password] of [
+    ['maria', 'maria-pw-61'],
+    ['omar', 'omar-pw-77'],
+  ]) {
+    const id = users.size + 1;
+    users.set(id, { id, username, password });
+  }
+  const sessions = new Map<string, number>();
+  const log: string[] = [];
+  const api = await startServer(async (req, res) => {
+    const body = await readBody(req);
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method === 'POST' && path === '/workspace/join') {
+      const { username, password } = body;
+      if (typeof username !== 'string' || typeof password !== 'string' || username === '')
+        return send(res, 400, { error: 'username and password' });
+      if ([...users.values()].some((u) => u.username === username)) return send(res, 409, { error: 'taken' });
+      const id = users.size + 1;
+      users.set(id, { id, username, password });
+      return send(res, 201, { message: 'welcome aboard' });
+    }
+    if (req.method === 'POST' && path === '/workspace/session') {
+      const u = [...users.values()].find((x) => x.username === body.username);
+      if (!u || u.password !== body.password) return send(res, 401, { error: 'bad credentials' });
+      const token = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ account_id: 1, user_id: u.id, exp: Math.floor(Date.now() / 1000) + 3600 })}.${randomBytes(12).toString('base64url')}`;
+      sessions.set(token, u.id);
+      return send(res, 200, { token });
+    }
+    const me = users.get(sessions.get((req.headers.authorization ?? '').replace(/^Bearer /, '')) ?? -1);
+    if (!me) return send(res, 401, { error: 'sign in first' });
+    let m = /^\/workspace\/users\/(\d+)$/.exec(path);
+    if (m && req.method === 'GET') {
+      const u = users.get(Number(m[1]));
+      return u && u.id === me.id ? send(res, 200, { id: u.id, username: u.username }) : send(res, 404, {});
+    }
+    m = /^\/workspace\/users\/(\d+)\/password$/.exec(path);
+    if (m && req.method === 'PUT') {
+      const u = users.get(Number(m[1]));
+      if (!u) return send(res, 404, {});
+      if (fixed && u.id !== me.id) return send(res, 403, { error: 'not yours' });
+      if (typeof body.password !== 'string' || body.password === '') return send(res, 400, {});
+      log.push(`${u.username} by ${me.username}`);
+      u.password = body.password;
+      return send(res, 200, { updated: true });
+    }
+    return send(res, 404, { error: 'no such route' });
+  });
+  return { url: api.url, server: api.server, users, log };
+}
+
+const identity = (username: string, password: string, path: string) => ({
+  name: username,
+  login: { path, body: { username, password } },
+});
+
+describe('S1: an id from a token is named in a password route only once read back as the account', () => {
+  let scans: Awaited<ReturnType<typeof scanTwins<Api>>>;
+  before(async () => {
+    scans = await scanTwins(TENANT_SPEC, startTenant, {
+      identities: [
+        identity('maria', 'maria-pw-61', '/workspace/session'),
+        identity('omar', 'omar-pw-77', '/workspace/session'),
+      ],
+      checks: ['API1', 'API2'],
+      ratePerSecond: 200,
+    });
+  });
+
+  const passwordsKept = (api: Api) => {
+    assert.equal(api.users.get(1)?.password, 'maria-pw-61', api.log.join('\n'));
+    assert.equal(api.users.get(2)?.password, 'omar-pw-77', api.log.join('\n'));
+    for (const line of api.log) assert.match(line, /^pc[a-z]{1,2}[0-9a-f]+ by /, api.log.join('\n'));
+  };
+
+  test('the given identities keep their passwords (vulnerable and fixed)', () => {
+    passwordsKept(scans.vulnerable.api);
+    passwordsKept(scans.fixed.api);
+  });
+
+  test('the takeover is still found on the vulnerable API, not on the fixed one', () => {
+    const rules = (r: ScanResult) => r.findings.map((f) => f.rule.id);
+    assert.ok(
+      rules(scans.vulnerable.result).includes('scan/api1-account-takeover'),
+      String(rules(scans.vulnerable.result)),
+    );
+    // The fixed twin: no takeover (its sign-up and login have other findings of their own).
+    assert.ok(
+      !rules(scans.fixed.result).includes('scan/api1-account-takeover'),
+      String(rules(scans.fixed.result)),
+    );
+  });
+});
