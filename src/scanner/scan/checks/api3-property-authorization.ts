@@ -1178,6 +1178,35 @@ async function undocumentedUpdate(ctx: ScanContext, op: Operation, last: Identit
   }
 }
 
+const PASSWORD_FIELD = /pass(word)?|passwd|pwd/i;
+const NAMES_USER = /^(user_?name|login|e-?mail(_?address)?|name|nick_?name|handle)$/i;
+const SELF_PATH =
+  /(^|\/)(me|my|self|current|account|profile|settings|password|passwd|change|reset|forgot|recover)([-_/]|$)/i;
+const OWN_DETAIL =
+  /^(new_?|current_?|old_?|confirm_?)?(e-?mail(_?address)?|user_?name|display_?name|phone(_?number)?|mobile|avatar)$/i;
+
+/**
+ * A POST that sets a password and is not a sign-up: a password field with no user name or e-mail beside it
+ * (`{new_password}`), a new/old/confirm password, or a self or reset path. Sign-ups (`/register {username,
+ * password}`) register an account of their own and stay.
+ */
+function setsOwnPassword(spec: ApiDocument, op: Operation): boolean {
+  const fields = Object.keys(propertiesOf(spec, bodySchema(op)));
+  if (!fields.some((k) => PASSWORD_FIELD.test(k))) return false;
+  if (fields.some((k) => /(new|old|current|confirm).*pass|pass.*(new|old|current|confirm)/i.test(k)))
+    return true;
+  return SELF_PATH.test(op.path) || !fields.some((k) => NAMES_USER.test(k));
+}
+
+/** A POST without path parameters whose body holds only the sender's account details (`/user/email {email}`). */
+function changesOwnDetails(spec: ApiDocument, op: Operation): boolean {
+  if (op.path.includes('{')) return false;
+  const fields = Object.keys(propertiesOf(spec, bodySchema(op)));
+  // With a password beside them it is a sign-up (a password change is `setsOwnPassword`'s).
+  if (fields.some((k) => PASSWORD_FIELD.test(k))) return false;
+  return fields.length > 0 && fields.every((k) => OWN_DETAIL.test(k));
+}
+
 export const api3: Check = {
   id: 'API3',
   title: 'Broken object property level authorization',
@@ -1203,6 +1232,8 @@ export const api3: Check = {
       const base = sampleValue(ctx.spec, bodySchema(op));
       if (base === null || typeof base !== 'object' || Array.isArray(base)) continue;
       if (op.method === 'POST') {
+        // Sent as a given identity, a password change or a change of its own e-mail/name stores the sample.
+        if (setsOwnPassword(ctx.spec, op) || changesOwnDetails(ctx.spec, op)) continue;
         await massAssignment(ctx, { op, as: first, base: base as Record<string, unknown> });
       } else if (op.method === 'PUT' || op.method === 'PATCH') {
         let req = planRequest(ctx.spec, op, ctx.objects, { owner: last.name });
