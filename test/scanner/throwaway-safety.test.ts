@@ -186,3 +186,143 @@ describe('S1: an id from a token is named in a password route only once read bac
     );
   });
 });
+
+/**
+ * S2: a campus API (Express style, bearer token) with two password setters that name someone the scan cannot
+ * vouch for: `POST /campus/pupils/{pupil_id}/password` (a path parameter that is no account parameter, filled
+ * from the pupil directory) and `POST /campus/password-reset {user, new_password}` (its example names a real
+ * pupil). Both set anyone's password. The scan's own account S must send neither.
+ */
+const CAMPUS_SPEC = {
+  openapi: '3.0.3',
+  info: { title: 'campus', version: '1' },
+  components: { securitySchemes: { b: { type: 'http', scheme: 'bearer' } } },
+  security: [{ b: [] }],
+  paths: {
+    '/campus/enrol': {
+      post: {
+        operationId: 'enrol',
+        security: [],
+        requestBody: json({
+          username: { type: 'string' },
+          email: { type: 'string' },
+          password: { type: 'string' },
+        }),
+        responses: { '201': { description: 'enrolled' } },
+      },
+    },
+    '/campus/login': {
+      post: {
+        operationId: 'login',
+        security: [],
+        requestBody: json({ username: { type: 'string' }, password: { type: 'string' } }),
+        responses: ok,
+      },
+    },
+    '/campus/me': { get: { operationId: 'me', responses: ok } },
+    '/campus/pupils': { get: { operationId: 'pupils', responses: ok } },
+    '/campus/pupils/{pupil_id}': {
+      get: { operationId: 'pupil', parameters: [pathId('pupil_id')], responses: ok },
+    },
+    '/campus/pupils/{pupil_id}/password': {
+      post: {
+        operationId: 'setPupilPassword',
+        parameters: [pathId('pupil_id')],
+        requestBody: json({ new_password: { type: 'string' } }),
+        responses: ok,
+      },
+    },
+    '/campus/password-reset': {
+      post: {
+        operationId: 'resetPassword',
+        requestBody: json({ user: { type: 'string', example: 'zoe' }, new_password: { type: 'string' } }),
+        responses: ok,
+      },
+    },
+  },
+};
+
+async function startCampus(): Promise<Api> {
+  const users = new Map<number, User>();
+  for (const [username, password] of [
+    ['lena', 'lena-pw-12'],
+    ['raj', 'raj-pw-34'],
+    ['zoe', 'zoe-pw-56'],
+  ]) {
+    const id = users.size + 1;
+    users.set(id, { id, username, password });
+  }
+  const sessions = new Map<string, number>();
+  const log: string[] = [];
+  const byName = (n: unknown) => [...users.values()].find((u) => u.username === n);
+  const api = await startServer(async (req, res) => {
+    const body = await readBody(req);
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method === 'POST' && path === '/campus/enrol') {
+      if (typeof body.username !== 'string' || typeof body.password !== 'string' || body.username === '')
+        return send(res, 400, { error: 'missing' });
+      if (byName(body.username)) return send(res, 409, { error: 'taken' });
+      const id = users.size + 1;
+      users.set(id, { id, username: body.username, password: body.password });
+      return send(res, 201, { id, username: body.username });
+    }
+    if (req.method === 'POST' && path === '/campus/login') {
+      const u = byName(body.username);
+      if (!u || u.password !== body.password) return send(res, 401, { error: 'bad credentials' });
+      const token = randomBytes(16).toString('hex');
+      sessions.set(token, u.id);
+      return send(res, 200, { token, user: { id: u.id, username: u.username } });
+    }
+    const me = users.get(sessions.get((req.headers.authorization ?? '').replace(/^Bearer /, '')) ?? -1);
+    if (!me) return send(res, 401, { error: 'login required' });
+    if (req.method === 'GET' && path === '/campus/me')
+      return send(res, 200, { id: me.id, username: me.username });
+    if (req.method === 'GET' && path === '/campus/pupils')
+      return send(
+        res,
+        200,
+        [...users.values()].filter((u) => u.id <= 3).map((u) => ({ id: u.id, name: u.username })),
+      );
+    let m = /^\/campus\/pupils\/(\d+)$/.exec(path);
+    if (m && req.method === 'GET') {
+      const u = users.get(Number(m[1]));
+      return u ? send(res, 200, { id: u.id, name: u.username }) : send(res, 404, {});
+    }
+    const set = (u: User | undefined) => {
+      if (!u) return send(res, 404, { error: 'no such pupil' });
+      if (typeof body.new_password !== 'string' || body.new_password === '') return send(res, 400, {});
+      log.push(`${u.username} by ${me.username}`);
+      u.password = body.new_password;
+      return send(res, 200, { ok: true });
+    };
+    m = /^\/campus\/pupils\/(\d+)\/password$/.exec(path);
+    if (m && req.method === 'POST') return set(users.get(Number(m[1])));
+    if (req.method === 'POST' && path === '/campus/password-reset') return set(byName(body.user));
+    return send(res, 404, { error: 'not found' });
+  });
+  return { url: api.url, server: api.server, users, log };
+}
+
+describe('S2: a password change that names anyone but the scan account is not sent', () => {
+  let api: Api;
+  before(async () => {
+    const scans = await scanTwins(CAMPUS_SPEC, () => startCampus(), {
+      identities: [
+        identity('lena', 'lena-pw-12', '/campus/login'),
+        identity('raj', 'raj-pw-34', '/campus/login'),
+      ],
+      checks: ['API1', 'API2'],
+      ratePerSecond: 200,
+    });
+    api = scans.vulnerable.api;
+  });
+
+  test('no pupil but the scan accounts has a password set', () => {
+    assert.deepEqual(
+      [...api.users.values()].filter((u) => u.id <= 3).map((u) => u.password),
+      ['lena-pw-12', 'raj-pw-34', 'zoe-pw-56'],
+      api.log.join('\n'),
+    );
+    for (const line of api.log) assert.match(line, /^pc[a-z]{1,2}[0-9a-f]+ by /, api.log.join('\n'));
+  });
+});

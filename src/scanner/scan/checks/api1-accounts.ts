@@ -30,6 +30,7 @@ import {
   ID_KEYS,
   MAIL_FIELD,
   NAME_FIELD,
+  namesOnly,
   PASSWORD,
   passwordChanges,
   passwordRequest,
@@ -224,6 +225,9 @@ async function takeover(ctx: ScanContext, v: Throwaway, loginOp: Operation | und
         old: `pc-wrong-${randomBytes(4).toString('hex')}`,
         ...(param !== undefined && value !== undefined ? { param, value } : {}),
       });
+      // Nothing in the request may name anyone but V (S2: a harvested id in another path parameter, a sampled
+      // user name in the body).
+      if (!namesOnly(op, req, v, param)) continue;
       claimAccountPath(ctx, op, req, v, param, value);
       const res = await ctx.send(req, w.identity);
       if (!isSuccess(res) || refusedIn200(res)) continue;

@@ -24,6 +24,7 @@ import {
   claimAccountPath,
   freshPassword,
   MAIL_FIELD,
+  namesOnly,
   PASSWORD,
   passwordChanges,
   passwordInputs,
@@ -214,6 +215,9 @@ async function changeWithoutCurrent(
         ...(old !== undefined ? { old } : {}),
         ...(param !== undefined && value !== undefined ? { param, value } : {}),
       });
+      // Nothing in the request may name anyone but S (a harvested id in another path parameter, a sampled
+      // `user: "carol"` in the body): a stranger's password is never set.
+      if (!namesOnly(op, req, s, param)) continue;
       claimAccountPath(ctx, op, req, s, param, value);
       const res = await ctx.send(req, s.identity);
       if (!isSuccess(res) || refusedIn200(res)) continue;

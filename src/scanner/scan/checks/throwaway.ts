@@ -283,6 +283,41 @@ export function passwordRequest(
   });
 }
 
+const IDENTIFIER = /^(user|account|member|customer|target|.*_?(id|name|email))$/i;
+
+/**
+ * Does a password request name no one but V? Deny by default: a path parameter other than the account one
+ * (`/students/{student_id}/password`, filled from the harvest: someone else's id) or a body or query member
+ * that looks like an identifier (`user`, `target_id`, `username`) holding anything but V's own name, e-mail or
+ * a checked id (a sampled `"user": "carol"`) and the request is not sent.
+ */
+export function namesOnly(
+  op: Operation,
+  req: PlannedRequest,
+  v: Throwaway,
+  param: string | undefined,
+): boolean {
+  if (op.parameters.some((p) => p.in === 'path' && p.name !== param)) return false;
+  const own = new Set([v.name, v.email, ...v.checked]);
+  const fine = (k: string, value: unknown) =>
+    !IDENTIFIER.test(k) ||
+    ((typeof value === 'string' || typeof value === 'number') && own.has(String(value)));
+  const walk = (view: unknown, depth: number): boolean => {
+    if (view === null || typeof view !== 'object') return true;
+    if (depth > 4) return false;
+    if (Array.isArray(view)) return view.every((item) => walk(item, depth + 1));
+    return Object.entries(view as Record<string, unknown>).every(([k, value]) =>
+      value !== null && typeof value === 'object' ? walk(value, depth + 1) : fine(k, value),
+    );
+  };
+  if (!walk(req.body, 0)) return false;
+  const query = req.path.indexOf('?');
+  if (query >= 0)
+    for (const [k, value] of new URLSearchParams(req.path.slice(query + 1)))
+      if (!fine(k, value)) return false;
+  return true;
+}
+
 /**
  * Checks V's ids (at most 3): an id is V's own when V's read at an account item route with it (`GET
  * /users/{id}`, at most 2 routes) shows V's name, the same read at an id nobody has does not, and no given
