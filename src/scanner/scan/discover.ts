@@ -69,6 +69,8 @@ const ACCOUNT_CHANGE =
 /** Body fields that change an account, and fields that name the account a body is about. */
 const ACCOUNT_FIELD = /^(new_?)?(e-?mail|role|roles|is_?admin|admin|user_?name|phone|password)$/i;
 const NAMES_ACCOUNT = /^(user_?name|user_?id|userId|account_?id|accountId|e-?mail|login|uid)$/i;
+/** Words of a field name that hold an account's own details (`new_email`, `userName`, `phone_number`). */
+const ACCOUNT_WORD = /e-?mail|role|user_?name|phone|is_?admin/i;
 
 /**
  * A POST that changes an account: the path names a user or an account and then a verb that changes it
@@ -101,7 +103,8 @@ const BODY_WANTED = new Set([400, 415, 422, 500]);
 /**
  * An operation that documents no body but was refused without one (400/415/422/500): once more with `{}` and
  * the fields the error names (FastAPI's 422 `loc`, "field required" messages), and a last time when that
- * answer names more (at most 2 requests). When one succeeds, the body is remembered for the operation and
+ * answer names more (at most 2 requests); it stops when a named field is a password, a secret or an account's
+ * e-mail, role, user name or phone. When one succeeds, the body is remembered for the operation and
  * every later request of the scan sends it.
  */
 export async function learnBody(
@@ -121,6 +124,9 @@ export async function learnBody(
   for (let attempt = 0; attempt < 2; attempt++) {
     const named = missingFields(answer.json, answer.text).filter((n) => !(n in body));
     if (attempt > 0 && named.length === 0) break;
+    // A body that would set a password or an account's e-mail, role, name or phone is never guessed: sent as
+    // a given identity it changes that identity's account (and later checks would send it again).
+    if (named.some((n) => NEW_PASSWORD.test(n) || PASSWORDISH.test(n) || ACCOUNT_WORD.test(n))) break;
     for (const name of named) body[name] = sampleValue(ctx.spec, undefined, name);
     const again: ScanResponse | undefined = await ctx.send({ ...req, body: { ...body } }, as);
     if (again === undefined) break;
