@@ -326,3 +326,130 @@ describe('S2: a password change that names anyone but the scan account is not se
     for (const line of api.log) assert.match(line, /^pc[a-z]{1,2}[0-9a-f]+ by /, api.log.join('\n'));
   });
 });
+
+/**
+ * F1: a Flask-style API with a cookie session (`session`) that sets a fresh anonymous session cookie on every
+ * answer, and answers a failed login 200 `{status: 'fail'}` (with that cookie). Its sign-up answers the same
+ * whether the name was free; a password change only sends a confirmation mail (202); the fixed twin never replaces an account, the vulnerable one replaces the password
+ * of an existing name (an upsert: the re-registration takeover). A failed login is no sign-in: no takeover on
+ * the fixed twin.
+ */
+const FLASK_SPEC = {
+  openapi: '3.0.3',
+  info: { title: 'notes', version: '1' },
+  components: { securitySchemes: { c: { type: 'apiKey', in: 'cookie', name: 'session' } } },
+  security: [{ c: [] }],
+  paths: {
+    '/signup': {
+      post: {
+        operationId: 'signup',
+        security: [],
+        requestBody: json({
+          username: { type: 'string' },
+          email: { type: 'string' },
+          password: { type: 'string' },
+        }),
+        responses: ok,
+      },
+    },
+    '/login': {
+      post: {
+        operationId: 'login',
+        security: [],
+        requestBody: json({ username: { type: 'string' }, password: { type: 'string' } }),
+        responses: ok,
+      },
+    },
+    '/profile': { get: { operationId: 'profile', responses: ok } },
+    '/profile/password': {
+      post: {
+        operationId: 'changePassword',
+        requestBody: json({ current_password: { type: 'string' }, new_password: { type: 'string' } }),
+        responses: { '202': { description: 'confirmation mail sent' } },
+      },
+    },
+    '/logout': { post: { operationId: 'logout', responses: ok } },
+  },
+};
+
+async function startFlask(fixed: boolean): Promise<Api> {
+  const users = new Map<number, User>();
+  users.set(1, { id: 1, username: 'ines', password: 'ines-pw-90' });
+  users.set(2, { id: 2, username: 'tom', password: 'tom-pw-91' });
+  const sessions = new Map<string, { user?: number }>();
+  const log: string[] = [];
+  const byName = (n: unknown) => [...users.values()].find((u) => u.username === n);
+  const api = await startServer(async (req, res) => {
+    const body = await readBody(req);
+    const path = (req.url ?? '/').split('?')[0];
+    const sid = /(?:^|;\s*)session=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
+    let session = sid === undefined ? undefined : sessions.get(sid);
+    const headers: Record<string, string> = {};
+    const fresh = () => {
+      const n = randomBytes(12).toString('hex');
+      session = {};
+      sessions.set(n, session);
+      headers['set-cookie'] = `session=${n}; Path=/; HttpOnly`;
+      return session;
+    };
+    if (!session) fresh();
+    if (req.method === 'POST' && path === '/signup') {
+      const { username, password } = body;
+      if (typeof username === 'string' && username !== '' && typeof password === 'string') {
+        const old = byName(username);
+        if (!old) users.set(users.size + 1, { id: users.size + 1, username, password });
+        else if (!fixed) {
+          log.push(`${username} replaced`);
+          old.password = password;
+        }
+      }
+      return send(res, 200, { message: 'If the name was free, your account is ready.' }, headers);
+    }
+    if (req.method === 'POST' && path === '/login') {
+      const u = byName(body.username);
+      if (!u || u.password !== body.password)
+        return send(res, 200, { status: 'fail', message: 'Invalid credentials' }, headers);
+      fresh().user = u.id;
+      return send(res, 200, { status: 'ok', user: { id: u.id, username: u.username } }, headers);
+    }
+    const me = session?.user === undefined ? undefined : users.get(session.user);
+    if (!me) return send(res, 401, { error: 'login required' }, headers);
+    if (req.method === 'GET' && path === '/profile')
+      return send(res, 200, { id: me.id, username: me.username }, headers);
+    if (req.method === 'POST' && path === '/profile/password')
+      return send(res, 202, { message: 'We sent you an e-mail to confirm the change.' }, headers);
+    if (req.method === 'POST' && path === '/logout') {
+      if (session) session.user = undefined;
+      return send(res, 200, { message: 'bye' }, headers);
+    }
+    return send(res, 404, { error: 'not found' }, headers);
+  });
+  return { url: api.url, server: api.server, users, log };
+}
+
+describe('F1: a failed login answered 200 with a fresh cookie signs no one in', () => {
+  let scans: Awaited<ReturnType<typeof scanTwins<Api>>>;
+  before(async () => {
+    scans = await scanTwins(FLASK_SPEC, startFlask, {
+      identities: [identity('ines', 'ines-pw-90', '/login'), identity('tom', 'tom-pw-91', '/login')],
+      checks: ['API1', 'API2'],
+      ratePerSecond: 200,
+    });
+  });
+  const rules = (r: ScanResult) => r.findings.map((f) => f.rule.id);
+
+  test('no takeover on the twin whose sign-up never replaces an account', () => {
+    assert.ok(
+      !rules(scans.fixed.result).includes('scan/api1-account-takeover'),
+      String(rules(scans.fixed.result)),
+    );
+  });
+
+  test('the re-registration takeover is still found where the sign-up replaces the password', () => {
+    assert.ok(
+      rules(scans.vulnerable.result).includes('scan/api1-account-takeover'),
+      `${rules(scans.vulnerable.result)} ${scans.vulnerable.api.log}`,
+    );
+    assert.equal(scans.vulnerable.api.users.get(1)?.password, 'ines-pw-90');
+  });
+});

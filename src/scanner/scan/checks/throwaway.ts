@@ -82,7 +82,9 @@ export function sessionOf(
   name: string,
   body: Readonly<Record<string, unknown>>,
 ): Identity | undefined {
-  if (!signedIn(flow, res)) return undefined;
+  // A refusal is no sign-in, whatever cookie came with it (an API may set a fresh session cookie on every
+  // answer: a failed login answered 200 {status: 'fail'} or 401 would otherwise count as signed in).
+  if (res.status >= 400 || refusedIn200(res) || !signedIn(flow, res)) return undefined;
   const outcome = loginOutcome(flow, res);
   const session = { name, headers: {} as Record<string, string>, cookies: new Map<string, string>() };
   if (outcome.token !== undefined && !outcome.source?.startsWith('cookie:')) {
@@ -171,6 +173,9 @@ export async function registerThrowaway(
   };
   const signed = await login(ctx, first);
   if (!signed.identity) return undefined;
+  // The control: a wrong password must not sign in too, else a "login" proves nothing (every later proof of a
+  // changed password would be one).
+  if ((await login(ctx, `pc-wrong-${randomBytes(6).toString('hex')}`)).identity) return undefined;
   const ids = new Set<string>();
   const fromAnswer = recordWith(reg.json, name) ?? recordWith(reg.json, email);
   for (const key of ID_KEYS) {
