@@ -29,17 +29,19 @@
  * Scheduling, within a budget in time and in requests (`requestBudget`): every operation's plain request
  * first; then a first round for every input (the quote pair, one command canary, the reflection marker, one
  * template where reflected, one traversal), ordinary operations first, slow ones (plain request over 300 ms)
- * after them, logins, sign-ups and password operations last with the quote pair and the canary only; then the
+ * after them, logins and sign-ups (these anonymously) last with the quote pair and the canary only; then the
  * second round in the same order; then the time-based probes and the operator objects. So a slow login or a
  * crashing target costs the late inputs their costly probes, not their telling ones. An operation with an input
  * that got less than both rounds is noted `incomplete` with which inputs got what: the coverage shows it skipped
- * with why, never tested.
+ * with why, never tested. Password changes and resets and account changes (e-mail, role) are never probed:
+ * sent as a given identity they change its account.
  */
 import { randomUUID } from 'node:crypto';
 import type { JsonObject, Operation } from '../../../core/api-document.ts';
 import type { RuleInfo, Severity } from '../../finding.ts';
 import type { ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
+import { changesAccount, setsPassword } from '../discover.ts';
 import { isExcluded, jsonBodySchema, pathValues, planRequest } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, resolveSchema, sampleValue, schemaType } from '../schema.ts';
@@ -769,6 +771,25 @@ function authOperation(ctx: ScanContext, op: Operation, who: readonly (Identity 
   return password && (AUTH_PATH.test(op.path) || !op.path.includes('{'));
 }
 
+/** Paths of sign-ups: a new account of the probe's own, sent anonymously. */
+const SIGN_UP_PATH = /sign-?_?up|regist|enrol/i;
+
+/**
+ * An operation the probes never send: it sets a password (a change, a reset) or changes an account (its e-mail,
+ * its role). As a given identity it changes that identity's account; anonymously, a payload in the name it
+ * takes (`' OR '1'='1`) may change every account. A sign-up is probed, anonymously only.
+ */
+function changesAnAccount(ctx: ScanContext, op: Operation): boolean {
+  if (signUp(ctx, op)) return false;
+  return setsPassword(ctx.spec, op) || changesAccount(ctx.spec, op);
+}
+
+function signUp(ctx: ScanContext, op: Operation): boolean {
+  return (
+    op.method === 'POST' && !op.path.includes('{') && SIGN_UP_PATH.test(op.path) && setsPassword(ctx.spec, op)
+  );
+}
+
 async function pool<T>(items: readonly T[], fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   await Promise.all(
@@ -779,6 +800,7 @@ async function pool<T>(items: readonly T[], fn: (item: T) => Promise<void>): Pro
 }
 
 const BUDGET_REASON = 'budget of the injection probes used up';
+const ACCOUNT_REASON = 'not sent: it sets a password or changes an account (safety rule)';
 
 /**
  * Runs the injection probes over every input; returns what was tested and skipped, for the coverage. An operation
@@ -786,7 +808,11 @@ const BUDGET_REASON = 'budget of the injection probes used up';
  * the coverage shows it skipped with why, whatever else the check sent there.
  */
 export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise<PointOutcome[]> {
-  const points = injectionPoints(ctx);
+  const all = injectionPoints(ctx);
+  const points = all.filter((point) => !changesAnAccount(ctx, point.op));
+  const withheldAccounts: PointOutcome[] = all
+    .filter((point) => changesAnAccount(ctx, point.op))
+    .map((point) => ({ point, status: 'skipped', reason: ACCOUNT_REASON }));
   const maxRequests = injectionLimits.maxRequests ?? requestBudget(points.length);
   let sent = 0;
   // Every request of the probes counts against the budget.
@@ -845,9 +871,11 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
           as?.login &&
           as.login.path === point.op.path &&
           point.op.method === (as.login.flow.method ?? 'POST');
-        const order = who.some(login)
-          ? [...who.filter(login).reverse(), ...who.filter((w) => !login(w))]
-          : who;
+        const order = signUp(ctx, point.op)
+          ? [null]
+          : who.some(login)
+            ? [...who.filter(login).reverse(), ...who.filter((w) => !login(w))]
+            : who;
         for (const as of order) {
           if (login(as)) {
             const body = as!.login!.body;
@@ -930,7 +958,7 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
     const r = await reaching(point);
     if (!r) {
       // The probes that prove themselves need no baseline: a failing command or template still runs.
-      job.p = makeProber(counted, point, who[0]);
+      job.p = makeProber(counted, point, signUp(ctx, point.op) ? null : who[0]);
     } else {
       const own =
         (point.in === 'path' || point.in === 'query') && r.planned?.[point.name]
@@ -1010,5 +1038,5 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
       incomplete: true,
     });
   }
-  return outcomes;
+  return [...outcomes, ...withheldAccounts];
 }
