@@ -6,10 +6,12 @@
  * many for each character more; the control of the same length breaks the run (`a!a!…a!`), so no pattern can
  * split it many ways. The run grows from 12 characters in steps that shrink as the answer slows down, and
  * stops at the first answer 150 ms slower than the control: a 2^n pattern is caught after at most a few
- * hundred milliseconds of the server's time. A finding needs the slow answer twice, the control fast at the
- * same length, the same status for both, and a super-linear growth (at least three times the delay of a run
- * four or more units shorter); a slow answer that does not come again is taken for noise and the run grows on
- * (twice at most). Bounded: at most 5 inputs, 40 requests and 8 s per scan.
+ * hundred milliseconds of the server's time. A finding needs the curve, not slow answers alone (a server that
+ * pauses now and then gives those): the same run slow three times with a fast control of the same length
+ * before the second and the third, the same status for all, and the run two units shorter, measured then,
+ * clearly above the baseline (10 ms, a twentieth of the slow run) and well below the slow run (at most 0.6 of
+ * it); a slow answer that does not come again is taken for noise and the run grows on (twice at most).
+ * Bounded: at most 5 inputs, 40 requests and 8 s per scan.
  *
  * Where the probe goes: reads' query strings; POSTs to paths without parameters (anonymously when they need no
  * credentials, else as A, or as B or the admin when A is refused with 401/403) or naming an object the scan
@@ -418,43 +420,48 @@ export async function probe(
     const over = res.durationMs - baseMs;
     overs.set(n, over);
     if (over >= SLOW_MS && res.durationMs >= 3 * baseMs) {
-      // Super-linear: compared with a run at least four units shorter (the last step may be only two).
-      const shorterRuns = [...overs.keys()].filter((k) => k <= n - 4);
-      let shorterN = shorterRuns.length > 0 ? Math.max(...shorterRuns) : undefined;
-      if (shorterN === undefined) {
-        shorterN = n - 4;
-        const shorter = await send(evil(f, shorterN));
-        if (!shorter) return undefined;
-        overs.set(shorterN, shorter.durationMs - baseMs);
-      }
-      const shorterOver = Math.max(overs.get(shorterN) ?? 0, 2);
+      // Confirmed by the curve, not by slow answers alone (a server that pauses now and then gives those): the
+      // control of the same length fast, the same run slow again and a third time with a fast control before
+      // each, and the run two units shorter, measured now, clearly above the baseline and well below this one.
       const ctl = await send(control(f, n));
       const again = await send(evil(f, n));
       if (!like(ctl) || !like(again)) return undefined;
       const againOver = again.durationMs - baseMs;
-      const ctlOver = ctl.durationMs - baseMs;
-      const confirmed =
-        againOver >= SLOW_MS / 2 &&
-        ctlOver < Math.max(50, Math.min(over, againOver) / 5) &&
-        again.durationMs >= 3 * ctl.durationMs &&
-        Math.min(over, againOver) >= 3 * shorterOver;
-      if (confirmed) {
-        return {
-          n,
-          evil: res,
-          again,
-          control: ctl,
-          baseMs,
-          shorter: { n: shorterN, ms: shorterOver + baseMs },
-        };
+      if (againOver < SLOW_MS / 2) {
+        // A slow answer that did not come again was noise (a loaded machine): go on growing the run, twice at
+        // most.
+        if (spikes >= 2) return undefined;
+        spikes++;
+        overs.set(n, againOver);
+        n += step(againOver);
+        continue;
       }
-      // A slow answer that did not come again was noise (a loaded machine): go on growing the run, twice at
-      // most. Anything else (a slow control, a growth that is not super-linear) ends the probe.
-      if (againOver >= SLOW_MS / 2 || spikes >= 2) return undefined;
-      spikes++;
-      overs.set(n, againOver);
-      n += step(againOver);
-      continue;
+      const slow = Math.min(over, againOver);
+      const fastControl = (c: ScanResponse) =>
+        c.durationMs - baseMs < Math.max(50, slow / 5) && slow + baseMs >= 3 * c.durationMs;
+      if (!fastControl(ctl)) return undefined;
+      const shorterN = n - 2;
+      const shorter = await send(evil(f, shorterN));
+      const ctl2 = await send(control(f, n));
+      const third = await send(evil(f, n));
+      if (!like(shorter) || !like(ctl2) || !like(third)) return undefined;
+      const shorterOver = shorter.durationMs - baseMs;
+      const thirdOver = third.durationMs - baseMs;
+      const slowest = Math.min(slow, thirdOver);
+      const confirmed =
+        thirdOver >= SLOW_MS / 2 &&
+        fastControl(ctl2) &&
+        shorterOver >= Math.max(10, slowest / 20) &&
+        shorterOver <= 0.6 * slowest;
+      if (!confirmed) return undefined;
+      return {
+        n,
+        evil: res,
+        again: third,
+        control: ctl,
+        baseMs,
+        shorter: { n: shorterN, ms: shorter.durationMs },
+      };
     }
     n += step(over);
   }
