@@ -844,6 +844,11 @@ const VALUE_MEMO_ENTRIES = 2048;
 const VALUE_MEMO_MAX_VALUE = 8192;
 const VALUE_MEMO_BYTES = 8 * 1024 * 1024;
 /**
+ * Values one request may memoize (the first ones): so that a request cannot evict memos its own entries
+ * still use, nor flush the memo, and many distinct headers cost no more bookkeeping than 64 do.
+ */
+const VALUE_MEMO_PER_REQUEST = 64;
+/**
  * Memos are found by a salted SHA-256 of the value, never by the value itself: header values hold bearer
  * tokens, API keys and session cookies, which must not outlive their request in the process's memory. The
  * salt is per process, so a digest cannot be looked up elsewhere.
@@ -1018,9 +1023,11 @@ class Engine {
         ? { ...request, body: request.body.subarray(0, this.options.requestBodyLimit) }
         : request;
     const { collections, bodyProcessor } = readRequestHeaders(limited, this.options);
+    let memoized = 0;
     for (const name of MEMO_COLLECTIONS) {
       const entries = collections.get(name);
-      if (entries !== undefined) for (const e of entries) this.attachMemo(e);
+      if (entries === undefined) continue;
+      for (const e of entries) if (memoized++ < VALUE_MEMO_PER_REQUEST) this.attachMemo(e);
     }
     this.hitRowCount = 2;
     this.nextKeyEpoch();
@@ -1776,7 +1783,8 @@ class Engine {
     }
     memo.hits[chainId] = kept;
     memo.bytes += 16 + 4 * kept.length;
-    this.valueMemoBytes += 16 + 4 * kept.length;
+    // A memo forgotten while its request runs is no longer counted (nor uncounted again).
+    if (this.valueMemos.get(memo.key) === memo) this.valueMemoBytes += 16 + 4 * kept.length;
     return row;
   }
 
@@ -1800,10 +1808,12 @@ class Engine {
         hits: new Array<Int32Array | undefined>(this.chainParent.length).fill(undefined),
         noMatch: new Uint8Array(this.opMemos),
         bytes,
+        key,
       };
       memos.set(key, memo);
       this.valueMemoBytes += bytes;
-      while (memos.size > VALUE_MEMO_ENTRIES || this.valueMemoBytes > VALUE_MEMO_BYTES) {
+      // Never the memo just made: the map is never emptied by its own bound.
+      while (memos.size > 1 && (memos.size > VALUE_MEMO_ENTRIES || this.valueMemoBytes > VALUE_MEMO_BYTES)) {
         const [oldest, old] = memos.entries().next().value as [string, ValueMemo];
         memos.delete(oldest);
         this.valueMemoBytes -= old.bytes;

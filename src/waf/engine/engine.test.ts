@@ -261,6 +261,19 @@ test('a pattern with optional punctuation between the letters of its words gets 
   // An optional part that may match letters, or a group with an alternative at its top, is no gap.
   assert.equal(withoutGaps('a[b"]?c'), undefined);
   assert.equal(withoutGaps('a(?:\\$|x)?c'), undefined);
+  // A `]` first in a class, or first after `^`, is a member of the class (review r2): the values below match
+  // and must hold a factor.
+  for (const [pattern, value] of [
+    [`(?:a[]"']*b[]"']*c|qz)`, 'a]b]c'],
+    [`(?:a["']?b["']?c|x[^]"]?y|zz[w]qqq)`, 'xy'],
+  ] as const) {
+    const r = compileRegex(pattern);
+    assert.ok(r.test(value), value);
+    assert.ok(
+      r.factors === undefined || r.factors.some((f) => value.toLowerCase().includes(f)),
+      `${value}: ${r.factors}`,
+    );
+  }
 });
 
 test('runs possessive quantifiers and keeps linear time on a long hostile input', () => {
@@ -589,4 +602,25 @@ test('the memo of header values is bounded in values and never holds a long valu
   // The header's name is new (one more value, evicting the oldest); its 10,000-character value is not kept.
   assert.equal(long.values, after.values);
   assert.ok(long.bytes < after.bytes + 10_000, `${long.bytes - after.bytes} bytes more`);
+});
+
+test('requests with thousands of new cookies neither drift the memo bound nor break the engine', () => {
+  // Two sets of 1,290 cookie names that share nothing, alternating: before the per-request cap, each request
+  // evicted memos its own entries still used, their growth was counted and never uncounted, and past 8 MB
+  // the eviction emptied the map and threw (every later request failed).
+  const { ruleSet } = compileSecLang(HEADER_RULES);
+  const cookie = (set: string) =>
+    Array.from({ length: 1290 }, (_, i) => `${set}${i.toString(36)}=${set}v${i}`).join('; ');
+  const sizes: number[] = [];
+  for (let i = 0; i < 12; i++) {
+    ruleSet.evaluate(get('/', [['Cookie', cookie(i % 2 === 0 ? 'a' : 'b')]]));
+    sizes.push(ruleSet.valueMemoSize().bytes);
+  }
+  assert.ok(ruleSet.valueMemoSize().values <= 2 * 64, `${ruleSet.valueMemoSize().values} values`);
+  assert.equal(sizes[11], sizes[3], `bytes ${sizes.join(', ')}`);
+  const attack = ruleSet.evaluate(get('/', [['Cookie', "id=1' or 1=1--"]]));
+  assert.deepEqual(
+    attack.matches.map((m) => m.id),
+    [33],
+  );
 });

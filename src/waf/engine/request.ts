@@ -44,6 +44,7 @@ export interface ValueMemo {
   readonly noMatch: Uint8Array;
   /** The memo's share of its cache's byte bound. */
   bytes: number;
+  readonly key: string;
 }
 
 /** Makes an entry with all its memo fields present, so every entry has the same shape. */
