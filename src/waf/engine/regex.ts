@@ -579,8 +579,15 @@ export function withoutGaps(source: string): { source: string; chars: string[]; 
       let j = i + 1;
       const codes: number[] = [];
       let known = true;
-      if (s[j] === '^') known = false;
-      if (s[j] === ']') j++;
+      if (s[j] === '^') {
+        known = false;
+        j++;
+      }
+      // A `]` first in a class (after `^` too) is a member, not its end.
+      if (s[j] === ']') {
+        codes.push(0x5d);
+        j++;
+      }
       while (j < n && s[j] !== ']') {
         let from: number | undefined;
         if (s[j] === '\\') {
