@@ -74,11 +74,22 @@ export class ScanError extends PortcullisError {
 const MAX_OBSERVATIONS = 5000;
 const DESTRUCTIVE = new Set(['PUT', 'PATCH', 'DELETE']);
 
-const LOGOUT = /(^|[/_.-])(log_?out|sign_?out)([/_.-]|$)|(^|\/)revoke\/?$/i;
+const LOGOUT = /log_?(out|off)|sign_?(out|off)|revoke|invalidate|terminate|end_?(all_?)?sessions?/;
 
-/** A logout or a token revoke: sent with a given identity's session, it would end it for the rest of the scan. */
+/** camelCase and kebab-case as snake_case, lower-cased (`endAllSessions` → `end_all_sessions`). */
+const snake = (s: string) =>
+  s
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .replace(/-/g, '_')
+    .toLowerCase();
+
+/**
+ * A logout or a token revoke (`/auth/logoutAll`, `endAllSessions`, `/tokens/revoke-all`): sent with a given
+ * identity's session, it would end it for the rest of the scan. Matched anywhere in the path or the operation
+ * id: a request wrongly held back is a missed probe, a given identity logged out spoils the scan.
+ */
 export function isLogout(path: string, operationId = ''): boolean {
-  return LOGOUT.test(path.split('?')[0]) || /^(log_?out|sign_?out)/i.test(operationId);
+  return LOGOUT.test(snake(path.split('?')[0])) || LOGOUT.test(snake(operationId));
 }
 
 /** The caller's own profile: a path that names no object, ending in `me`, `self`, `profile`... */

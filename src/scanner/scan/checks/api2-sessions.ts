@@ -37,6 +37,7 @@ import {
 } from './throwaway.ts';
 
 const LOGOUT = /log_?out|sign_?out|revoke/i;
+const ALL_SESSIONS = /all|other|every/i;
 const MAX_LIFETIME_DAYS = 30;
 
 /** The claims of a JWT, unverified; undefined for anything else. */
@@ -354,5 +355,15 @@ export async function sessionChecks(ctx: ScanContext, t: ThrowawayLogin | undefi
     });
     return;
   }
-  await logoutKeepsSession(ctx, signed, read, logouts[0]);
+  // A given identity's second session never goes through a logout that ends every session of the account
+  // (`/auth/logoutAll`, `revoke-all`): its first session, which later checks hold, would end with it.
+  const logout = signed.given ? logouts.find((op) => !ALL_SESSIONS.test(`${op.path} ${op.id}`)) : logouts[0];
+  if (!logout) {
+    ctx.note?.({
+      rule: SCAN_RULES.sessionNotEnded,
+      reason: `every logout ends all sessions of the account: not sent with ${signed.label}`,
+    });
+    return;
+  }
+  await logoutKeepsSession(ctx, signed, read, logout);
 }
