@@ -357,7 +357,14 @@ const STAFF_SPEC = {
     '/staff': {
       post: {
         operationId: 'addStaff',
-        requestBody: json({ type: 'object', properties: { email: { type: 'string', format: 'email' } } }),
+        // With a field beside the e-mail: a body of account details alone is never sent as a given identity.
+        requestBody: json({
+          type: 'object',
+          properties: {
+            email: { type: 'string', format: 'email' },
+            team: { type: 'string', enum: ['ops', 'hr'] },
+          },
+        }),
         responses: {
           '201': { description: 'added' },
           '400': { description: 'invalid' },

@@ -189,7 +189,10 @@ interface Candidate {
 
 /** A POST that may change the sender's own account or profile: `/me`, `/profile/update`, `/account/email`. */
 const SELF_CHANGE =
-  /(^|[/_-])(me|self|profile|my_?profile|current_?user|account|settings|preferences|update|edit|change|modify)([/_-]|$)/i;
+  /(^|[/_-])(me|self|profile|my_?profile|current_?user|account|settings|preferences|update|edit|change|modify|user|e-?mail|mail|phone|password|passwd|avatar|name|user_?name)([/_-]|$)/i;
+/** Body fields of an account's own details: a body of these alone changes its sender's account. */
+const OWN_DETAIL =
+  /^(new_?|current_?|old_?|confirm_?)?(e-?mail(_?address)?|mail|user_?name|display_?name|name|phone(_?number)?|mobile|avatar|password|passwd|pwd)$/i;
 
 /**
  * A POST the probe may send: the probe values are refused by design, but the first (the control) is sent before
@@ -200,7 +203,11 @@ function mayPost(ctx: ScanContext, op: Operation): boolean {
   if (op.path.includes('{')) {
     return planRequest(ctx.spec, op, ctx.objects, { owner: ctx.identities[0]?.name }).object !== undefined;
   }
-  return !requiresAuth(op) || !SELF_CHANGE.test(op.path);
+  if (!requiresAuth(op)) return true;
+  // A body of account details alone (`POST /api/user/email {email}`) changes the sender's own account.
+  const fields = Object.keys(propertiesOf(ctx.spec, requestBody(op)?.schema));
+  if (fields.length > 0 && fields.every((k) => OWN_DETAIL.test(k))) return false;
+  return !SELF_CHANGE.test(op.path);
 }
 
 /**
