@@ -97,6 +97,21 @@ export function changesAccount(spec: ApiDocument, op: Operation): boolean {
   );
 }
 
+/** Fields of an account's own details, new or confirmed (`new_email`, `phone_number`, `confirm_password`). */
+const OWN_ACCOUNT_FIELD =
+  /^(new_?|current_?|old_?|confirm_?)?(e-?mail(_?address)?|roles?|is_?admin|admin|user_?name|phone(_?number)?|mobile|password|passwd|pwd)$/i;
+
+/**
+ * A POST that changes its sender's own account: no path parameter and a body of account fields only
+ * (`POST /api/user/email {email}`). Sent with a given identity's session it changes that identity's e-mail or
+ * role, whatever the path says.
+ */
+export function changesOwnAccount(spec: ApiDocument, op: Operation): boolean {
+  if (op.method !== 'POST' || op.path.includes('{')) return false;
+  const fields = Object.keys(propertiesOf(spec, bodySchema(op)));
+  return fields.length > 0 && fields.every((k) => OWN_ACCOUNT_FIELD.test(k));
+}
+
 /** Answers that say the request needed a body it did not get. */
 const BODY_WANTED = new Set([400, 415, 422, 500]);
 
@@ -467,7 +482,8 @@ export async function discover(ctx: ScanContext): Promise<DiscoveryStats> {
       // A password change sent as A with a sampled password would lock A out (or, anonymously, reset a
       // seeded account's): API1 and API2 try those on accounts the scan registered itself, and register them.
       if (isAdminOperation(op) || setsPassword(spec, op) || changesAccount(spec, op)) continue;
-      const first = ordinary[0];
+      // One that changes its sender's own account is sent anonymously at most.
+      const first = changesOwnAccount(spec, op) ? undefined : ordinary[0];
       // Every version or kind the document lists for the path (`/api/v{version}/...`: 1, 2, 3).
       for (const params of [undefined, ...listedVariants(spec, op)]) {
         if (first) {

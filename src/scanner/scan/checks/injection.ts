@@ -41,7 +41,7 @@ import type { JsonObject, Operation } from '../../../core/api-document.ts';
 import type { RuleInfo, Severity } from '../../finding.ts';
 import type { ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
-import { changesAccount, setsPassword } from '../discover.ts';
+import { changesAccount, changesOwnAccount, setsPassword } from '../discover.ts';
 import { isExcluded, jsonBodySchema, pathValues, planRequest } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, resolveSchema, sampleValue, schemaType } from '../schema.ts';
@@ -781,7 +781,7 @@ const SIGN_UP_PATH = /sign-?_?up|regist|enrol/i;
  */
 function changesAnAccount(ctx: ScanContext, op: Operation): boolean {
   if (signUp(ctx, op)) return false;
-  return setsPassword(ctx.spec, op) || changesAccount(ctx.spec, op);
+  return setsPassword(ctx.spec, op) || changesAccount(ctx.spec, op) || changesOwnAccount(ctx.spec, op);
 }
 
 function signUp(ctx: ScanContext, op: Operation): boolean {
