@@ -30,4 +30,11 @@ describe('the caller’s own account by id', () => {
     ])
       assert.equal(isOwnAccount(path, carol), false, path);
   });
+
+  test('a token whose account_id is shared names no user by it (a tenant, not the caller)', () => {
+    const part = Buffer.from(JSON.stringify({ account_id: 1, user_id: 2 })).toString('base64url');
+    const bob = { name: 'bob', session: {}, token: `e30.${part}.sig` } as unknown as Identity;
+    assert.equal(isOwnAccount('/users/2', bob), true);
+    assert.equal(isOwnAccount('/users/1', bob), false);
+  });
 });

@@ -68,15 +68,17 @@ function tokenClaims(token: string | undefined): Record<string, unknown> | undef
 }
 
 const SELF_KEY = /^(sub|id|uid|user_?id|userid|account_?id|accountid)$/i;
+/** The keys that name the user itself: an `account_id` may be the tenant or organisation every member shares. */
+const USER_KEY = /^(sub|id|uid|user_?id|userid)$/i;
 const USERS_SEGMENT = /^users?$/i;
 
 /** The ids an identity was told are its own: its token's claims and its login answer (top level, or `user`/`data`). */
-export function selfIds(identity: Identity): Set<string> {
+export function selfIds(identity: Identity, keys: RegExp = SELF_KEY): Set<string> {
   const out = new Set<string>();
   const take = (record: unknown) => {
     if (record === null || typeof record !== 'object' || Array.isArray(record)) return;
     for (const [k, v] of Object.entries(record as Record<string, unknown>)) {
-      if (SELF_KEY.test(k) && (typeof v === 'string' || typeof v === 'number') && String(v) !== '')
+      if (keys.test(k) && (typeof v === 'string' || typeof v === 'number') && String(v) !== '')
         out.add(String(v));
     }
   };
@@ -115,5 +117,6 @@ export function isOwnAccount(path: string, identity: Identity): boolean {
   } catch {
     return false;
   }
-  return selfIds(identity).has(id);
+  // A user id only: a token's `account_id: 1` may be the tenant of every member, and /users/1 its first member.
+  return selfIds(identity, USER_KEY).has(id);
 }
