@@ -1049,9 +1049,17 @@ async function queryUpdate(ctx: ScanContext, op: Operation, last: Identity): Pro
 const CONTACT_KEY =
   /^(e_?mail|email_?address|contact_?email|phone|phone_?number|mobile|mobile_?phone|telephone|tel|address|street|street_?address|postal_?address|home_?address|shipping_?address|birth_?date|date_?of_?birth|dob|birthday)$/i;
 
+/** Keys that name the user a record belongs to (not a bare `id`: store 1 and user 1 are different things). */
+const USER_REF_KEY = /^(sub|uid|user_?id|userid|owner_?id|ownerid|user_?name|username|login)$/i;
+/** A read of the caller's own profile: a path that names no object, ending in `me`, `profile`... */
+const OWN_PROFILE_READ = /(^|\/)(me|self|profile|my_?profile|current_?user|whoami|account)\/?$/i;
+
 /**
- * The contact data each identity's own record holds (a record that carries one of its own ids or login
- * values, in an answer it got itself): value → whose it is. The admin's count too.
+ * The contact data each identity's own record holds, in an answer it got itself: value → whose it is. A record
+ * is the identity's own when a value in it is one of its login values (its user name or e-mail), when a key that
+ * names a user (`user_id`, `owner_id`, `username`) holds one of its ids, or when its bare `id` is the identity's
+ * id in the answer of an own-profile read (`GET /me`, `GET /users/6` for user 6), never by a small integer alone.
+ * The admin's count too.
  */
 function heldContactData(ctx: ScanContext): Map<string, string> {
   const out = new Map<string, string>();
@@ -1059,35 +1067,47 @@ function heldContactData(ctx: ScanContext): Map<string, string> {
   const selves = new Map(
     people.map((p) => [
       p.name,
-      new Set([
-        ...selfIds(p),
-        ...Object.entries(p.login?.body ?? {})
-          .filter(([k, v]) => !/pass|secret|otp|pin/i.test(k) && typeof v === 'string' && v.length >= 3)
-          .map(([, v]) => String(v)),
-      ]),
+      {
+        person: p,
+        ids: selfIds(p),
+        logins: new Set(
+          Object.entries(p.login?.body ?? {})
+            .filter(([k, v]) => !/pass|secret|otp|pin/i.test(k) && typeof v === 'string' && v.length >= 3)
+            .map(([, v]) => String(v).toLowerCase()),
+        ),
+      },
     ]),
   );
-  for (const { identity, response } of ctx.observations) {
+  for (const { identity, response, request } of ctx.observations) {
     const self = identity !== undefined ? selves.get(identity) : undefined;
-    if (!self || self.size === 0 || !isSuccess(response) || response.json === undefined) continue;
-    const walk = (v: unknown, depth: number) => {
+    if (!self || (self.ids.size === 0 && self.logins.size === 0)) continue;
+    if (!isSuccess(response) || response.json === undefined) continue;
+    const path = request.path.split('?')[0];
+    const ownRead =
+      request.method === 'GET' && (OWN_PROFILE_READ.test(path) || isOwnAccount(path, self.person));
+    const walk = (v: unknown, depth: number, top: boolean) => {
       if (depth > 5 || v === null || typeof v !== 'object' || out.size > 1000) return;
       if (Array.isArray(v)) {
-        for (const item of v.slice(0, 50)) walk(item, depth + 1);
+        for (const item of v.slice(0, 50)) walk(item, depth + 1, false);
         return;
       }
       const record = v as Record<string, unknown>;
-      const mine = Object.entries(record).some(
-        ([k, x]) =>
-          (typeof x === 'string' || typeof x === 'number') && !CONTACT_KEY.test(k) && self.has(String(x)),
-      );
+      const mine = Object.entries(record).some(([k, x]) => {
+        if (typeof x !== 'string' && typeof x !== 'number') return false;
+        const value = String(x);
+        if (typeof x === 'string' && self.logins.has(value.toLowerCase())) return true;
+        if (USER_REF_KEY.test(k)) return self.ids.has(value);
+        return ownRead && top && /^(id|_id|uuid)$/i.test(k) && self.ids.has(value);
+      });
       for (const [k, x] of Object.entries(record)) {
         if (mine && CONTACT_KEY.test(k) && typeof x === 'string' && x.trim().length >= 5)
           out.set(x, identity!);
-        else if (x !== null && typeof x === 'object') walk(x, depth + 1);
+        else if (x !== null && typeof x === 'object')
+          // `{data: {...}}`, `{user: {...}}`: still the answer's own record.
+          walk(x, depth + 1, top && /^(data|user|profile|account|result)$/i.test(k));
       }
     };
-    walk(response.json, 0);
+    walk(response.json, 0, true);
   }
   return out;
 }
