@@ -261,9 +261,13 @@ export async function replayAccounts(ctx: ScanContext, attacker: Identity): Prom
   // V's item paths: each item template with each of V's ids (or its name for `{username}`), kept only when V
   // can read itself there (the control); recorded as scan-created objects so the safety rule lets B touch them.
   const paths = new Map<string, { value: string; read?: PlannedRequest }>();
+  // V's ids, checked (V's read shows V, an unknown id's does not, no given identity has it): an API whose read
+  // ignores the id would otherwise make `/users/1` (a tenant's account_id in V's token, alice's user id) V's
+  // scan-created object, open to every check's PUT and DELETE.
+  await checkIds(ctx, v);
   for (const op of items) {
     const param = accountParam(op.path)!;
-    const values = /name/i.test(param) ? [v.name] : v.ids;
+    const values = /name/i.test(param) ? [v.name] : [...v.checked];
     for (const value of values) {
       const read = reads.find((r) => r.path === op.path);
       const key = `${op.path}\u0000${value}`;
