@@ -2,7 +2,9 @@
  * API5: the admin recognised by its login name, compared without regard to case. With a sign-up and an admin
  * that logs in by a user name (`admin`), the scan registers the name with its first letter's case flipped
  * (`Admin`) and a strong random password of its own, logs in as that account and replays the admin-only reads
- * (GETs the admin gets and the first ordinary identity is refused): the admin's content back is a finding.
+ * (GETs the admin gets and the first ordinary identity is refused): the admin's content back is a finding when
+ * the scan's own `pcn<hex>` account, registered through the same sign-up, is refused the same read (or gets
+ * other content): a sign-up that grants those reads to every new account is no admin-name flaw.
  *
  * Safety: only reads are replayed, as an account the scan registered. Before the admin's name is touched, the
  * sign-up is tried on the scan's own names: `pcn<hex>`, then `PCN<hex>` with another password; when the first
@@ -136,7 +138,8 @@ export async function adminNameVariant(ctx: ScanContext, deps: VariantDeps): Pro
   const ownPassword = freshPassword();
   if (!(await register(own, ownPassword))) return;
   if (!(await register(own.toUpperCase(), freshPassword()))) return; // refused: the names collide, as the admin's would
-  if (!(await login(own, ownPassword))) {
+  const control = await login(own, ownPassword);
+  if (!control) {
     // On the sign-up, not on the rule: the rest of API5 did run.
     ctx.note?.({
       operation: signup,
@@ -152,10 +155,20 @@ export async function adminNameVariant(ctx: ScanContext, deps: VariantDeps): Pro
     const res = await ctx.send(read.req, as);
     if (!isSuccess(res) || deps.refused(res)) continue;
     if (similarity(read.admin.json ?? read.admin.text, res.json ?? res.text) < SAME_CONTENT) continue;
+    // The control: the scan's own account of an ordinary name, registered the same way. When it gets the
+    // admin's content too, every sign-up does (a plan, a default role): nothing to do with the admin's name.
+    const plain = await ctx.send(read.req, control);
+    if (
+      plain &&
+      isSuccess(plain) &&
+      !deps.refused(plain) &&
+      similarity(read.admin.json ?? read.admin.text, plain.json ?? plain.text) >= SAME_CONTENT
+    )
+      continue;
     ctx.report(SCAN_RULES.bfla, {
       operation: read.op,
       key: 'admin-name-variant',
-      message: `An account the scan registered as ${JSON.stringify(variant)} (the admin's login name ${JSON.stringify(adminName)} with another case) called ${read.op.method} ${read.op.path} and got what ${admin.name} gets, while ${ctx.identities[0].name} is refused (${read.refusedStatus}): the API recognises its admin by a name compared without regard to case.`,
+      message: `An account the scan registered as ${JSON.stringify(variant)} (the admin's login name ${JSON.stringify(adminName)} with another case) called ${read.op.method} ${read.op.path} and got what ${admin.name} gets, while ${ctx.identities[0].name} is refused (${read.refusedStatus}) and so is the scan's own account ${own}, registered the same way (${plain?.status ?? 'no answer'}): the API recognises its admin by a name compared without regard to case.`,
       evidence: evidenceOf(res, { registeredAs: variant, adminLogin: adminName }),
     });
   }
