@@ -10,7 +10,7 @@ import { operationsFound, scanTwins } from './twins.ts';
  * names and versions as data). Both twins send `Server: K8sGateway` (digits in a product name, no version).
  *
  * Vulnerable: `/actuator/info` names the JVM, the database and the OS with their versions, `/actuator/health`
- * shows the build's version beside its profile. Fixed twin: the application's name and `UP` only.
+ * shows the build's version beside its profile (`dev`: the API's own version beside `prod` is no finding). Fixed twin: the application's name and `UP` only.
  */
 const SPEC = {
   openapi: '3.0.3',
@@ -59,7 +59,7 @@ function startLedger(fixed: boolean) {
             },
       );
     if (path === '/actuator/health')
-      return send(200, fixed ? { status: 'UP' } : { status: 'UP', version: '3.2.0-rc1', profile: 'prod' });
+      return send(200, fixed ? { status: 'UP' } : { status: 'UP', version: '3.2.0-rc1', profile: 'dev' });
     if (path === '/api/libraries')
       return send(200, [
         { name: 'Spring Boot', version: '3.2.0', note: 'Spring Boot 3.2.0' },
@@ -95,12 +95,12 @@ describe('software versions in JSON answers to anonymous callers', () => {
     assert.match(f.message, /os\.version "6\.1\.0-18-amd64"/);
   });
 
-  test("the health route's version beside its profile", () => {
+  test("the health route's version beside its profile: a release candidate's dev profile, not prod", () => {
     const f = runs.vulnerable.findings.find(
       (x) => x.rule.id === 'scan/api8-version-banner' && x.operation?.operationId === 'health',
     );
     assert.ok(f, operationsFound(runs.vulnerable).join('\n'));
-    assert.match(f.message, /version "3\.2\.0-rc1" beside profile "prod"/);
+    assert.match(f.message, /version "3\.2\.0-rc1" beside profile "dev"/);
   });
 
   test('neither the library list (data) nor a product name with digits in Server', () => {

@@ -48,12 +48,19 @@ describe('software versions in JSON', () => {
       'java.version "17.0.9"',
     ]);
   });
-  test('a version beside an environment name on a status route only', () => {
-    const body = { status: 'ok', version: '1.0.0-beta', environment: 'production-v1' };
+  test('the own version beside a non-production stage on a status route only', () => {
+    const body = { status: 'ok', version: '1.0.0-beta', environment: 'development' };
     assert.deepEqual(softwareVersions(body, '/health'), [
-      'version "1.0.0-beta" beside environment "production-v1"',
+      'version "1.0.0-beta" beside environment "development"',
+    ]);
+    assert.deepEqual(softwareVersions(body, '/api/v1/status'), [
+      'version "1.0.0-beta" beside environment "development"',
     ]);
     assert.deepEqual(softwareVersions(body, '/releases/{id}'), []);
+    // The API's own version in production is no banner; a resource's status route is not a status route.
+    assert.deepEqual(softwareVersions({ version: '1.4.2', environment: 'production' }, '/health'), []);
+    assert.deepEqual(softwareVersions(body, '/orders/{id}/status'), []);
+    assert.deepEqual(softwareVersions({ go: '1.21.5' }, '/orders/status'), []);
     assert.deepEqual(softwareVersions({ status: 'ok', version: '2.3.1' }, '/status'), []);
   });
   test("not the API's resources", () => {

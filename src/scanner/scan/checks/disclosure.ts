@@ -5,8 +5,8 @@
  *   zero`, `'NoneType' object has no attribute`, `Cannot read properties of undefined`, Go's `panic:`...).
  *   4xx answers are the client's validation messages and are never read.
  * - `softwareVersions`: product and version pairs in the JSON members of an answer (`"framework": "FastAPI
- *   0.1.2"`, `"python": "3.11.7"`), and on a health/info/status route a version beside an environment or
- *   debug name. Arrays are not entered: a list's items are the API's resources (packages with versions),
+ *   0.1.2"`, `"python": "3.11.7"`), and on a health/info/status route the API's own version beside a debug
+ *   switch that is on or a stage that is not production (`development`, `staging`...). Arrays are not entered: a list's items are the API's resources (packages with versions),
  *   not a banner.
  * - `reflectedSql`: a SQL statement in an answer that holds a value the request sent, verbatim, inside an
  *   opened string literal, with its lone quote still lone: the statement was built by pasting the input
@@ -50,12 +50,20 @@ const GENERIC_KEY =
 /** Names that are also ordinary words (`Go 1.5 km`): named in a value, they count on status routes only. */
 const AMBIGUOUS_NAME =
   /^(go|gin|echo|fiber|express|bun|koa|java|ruby|oracle|spring|puma|caddy|envoy|hapi|rails|sinatra|alpine)$/i;
-/** Routes whose answers describe the deployment. */
+/**
+ * Routes whose answers describe the deployment: the status word right after prefixes only (`/health`,
+ * `/api/v1/status`, `/actuator/info`), not a resource's own status (`/orders/{id}/status`, `/orders/status`).
+ */
 const STATUS_ROUTE =
-  /\/(?:health|healthz|healthcheck|status|info|version|about|debug|ping|system|sysinfo|actuator|diagnostics|ready|readyz|live|livez)(?:\/|$)/i;
+  /^(?:\/(?:api|rest|v\d{1,3}|public|internal|management|manage|admin|_|actuator|service|services|app|sys))*\/(?:health|healthz|healthcheck|status|info|version|about|debug|ping|system|sysinfo|actuator|diagnostics|ready|readyz|live|livez)(?:\/[^{}]*)?$/i;
 const OWN_VERSION_KEY = /^(?:app|api|build|service|application)?version$/;
 const ENVIRONMENT_KEY =
   /^(?:env|environment|stage|debug|debugmode|mode|profile|profiles|deployment|hostname)$/;
+/**
+ * The API's own version is no banner; beside a debug switch that is on, or a stage that is not production
+ * (`development`, `debug`, `test`, `staging`, `local`), it shows a build that should not face clients.
+ */
+const NOT_PRODUCTION = /^(?:dev|develop|development|debug|test|testing|staging|stage|local|sandbox|qa)$/i;
 
 const keyOf = (k: string) => k.toLowerCase().replace(/[^a-z0-9]/g, '');
 
@@ -93,7 +101,8 @@ export function softwareVersions(json: unknown, route: string): string[] {
         ([k, c]) => OWN_VERSION_KEY.test(keyOf(k)) && typeof c === 'string' && VERSION_VALUE.test(c.trim()),
       );
       const env = entries.find(
-        ([k, c]) => ENVIRONMENT_KEY.test(keyOf(k)) && (c === true || (typeof c === 'string' && c !== '')),
+        ([k, c]) =>
+          ENVIRONMENT_KEY.test(keyOf(k)) && (c === true || (typeof c === 'string' && NOT_PRODUCTION.test(c))),
       );
       if (own && env) found.push(`${own[0]} "${own[1]}" beside ${env[0]} ${JSON.stringify(env[1])}`);
     }
