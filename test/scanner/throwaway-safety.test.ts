@@ -395,7 +395,9 @@ async function startFlask(fixed: boolean): Promise<Api> {
     if (!session) fresh();
     if (req.method === 'POST' && path === '/signup') {
       const { username, password } = body;
-      if (typeof username === 'string' && username !== '' && typeof password === 'string') {
+      // The fixed twin also refuses short passwords, silently (the same answer), as its sign-up says nothing.
+      const strong = typeof password === 'string' && (!fixed || password.length >= 8);
+      if (typeof username === 'string' && username !== '' && strong) {
         const old = byName(username);
         if (!old) users.set(users.size + 1, { id: users.size + 1, username, password });
         else if (!fixed) {
@@ -443,6 +445,14 @@ describe('F1: a failed login answered 200 with a fresh cookie signs no one in', 
       !rules(scans.fixed.result).includes('scan/api1-account-takeover'),
       String(rules(scans.fixed.result)),
     );
+  });
+
+  test('a weak password the sign-up silently refused is no weak policy: the failed login signs no one in', () => {
+    assert.ok(
+      !rules(scans.fixed.result).includes('scan/api2-weak-password-policy'),
+      String(rules(scans.fixed.result)),
+    );
+    assert.ok(rules(scans.vulnerable.result).includes('scan/api2-weak-password-policy'));
   });
 
   test('the re-registration takeover is still found where the sign-up replaces the password', () => {

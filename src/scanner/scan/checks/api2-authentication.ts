@@ -599,7 +599,9 @@ async function weakPasswordPolicy(ctx: ScanContext, t: LoginTarget): Promise<voi
       },
       null,
     );
-    if (!signedIn(t.flow, login)) return; // registered but not signed in (activation, say): not proven
+    // Registered but not signed in (activation, say): not proven. A refusal is no sign-in, whatever cookie it
+    // sets (an API may give every answer a fresh session cookie, a failed login 200 {status: 'fail'} too).
+    if (!login || login.status >= 400 || refusedIn200(login) || !signedIn(t.flow, login)) return;
     ctx.report(SCAN_RULES.weakPasswordPolicy, {
       operation: op,
       key: 'registration',
