@@ -20,8 +20,15 @@ import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../conte
 import { captureId, creationCollection, isExcluded, planRequest, requestBody } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, resolveSchema } from '../schema.ts';
+import { accountParam } from '../self.ts';
 
 const MAX_OPERATIONS = 6;
+/**
+ * An upload to the sender's own account or to a user's (`/me/avatar`, `/profile/picture`, `/users/{id}/photo`):
+ * sent as a given identity it replaces that identity's picture. Only anonymously.
+ */
+const SELF_UPLOAD =
+  /(^|\/)(me|my|self|current_?user|whoami|profile|my_?profile|account|settings|avatar|profile_?(picture|photo|image))(\/|$)/i;
 const MAX_CANDIDATES = 4;
 /** Read-backs of the whole check (the uploads are bounded by `MAX_OPERATIONS`). */
 const MAX_READS = 60;
@@ -232,7 +239,8 @@ export async function dangerousUploads(ctx: ScanContext): Promise<void> {
       const filename = `${marker}.${variant.ext}`;
       const part = new FilePart(filename, variant.type, variant.body(marker));
       let res: ScanResponse | undefined;
-      for (const who of as === undefined ? [ctx.identities[0], ctx.admin, null] : [as]) {
+      const self = SELF_UPLOAD.test(op.path) || accountParam(op.path) !== undefined;
+      for (const who of as === undefined ? (self ? [null] : [ctx.identities[0], ctx.admin, null]) : [as]) {
         if (who === undefined) continue;
         const planned = planRequest(ctx.spec, op, ctx.objects, who ? { owner: who.name } : {});
         res = await ctx.send({ ...planned, body: withFile(planned, files, part) }, who);
