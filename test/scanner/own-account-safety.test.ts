@@ -13,7 +13,8 @@ import { startServer } from '../kit/server.ts';
  *   undocumented-body retry must not send one as the identity);
  * - `POST /v2/me/passphrase` with a documented `{new_password}` (the injection probes must not send it);
  * - `POST /v2/profile/email` with a documented `{email}` only (neither discovery nor the probes);
- * - `POST /v2/join`, a sign-up (probed anonymously only: it makes new accounts).
+ * - `POST /v2/join`, a sign-up whose documented example is a given identity's name and which sets the password
+ *   of a name that exists (an upsert): probed anonymously only, with names of the probes' own.
  *
  * Beside them `POST /v2/studio/echo`, documented without a body, answers 400 "'message' is required": discovery
  * still learns its body; and the probes still reach `POST /v2/studio/notes {title}` as the identity. The server applies every change and reports the given
@@ -40,7 +41,17 @@ const SPEC = {
       post: {
         operationId: 'join',
         security: [],
-        requestBody: body({ username: { type: 'string' }, password: { type: 'string' } }),
+        requestBody: {
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                properties: { username: { type: 'string' }, password: { type: 'string' } },
+                example: { username: 'mira', password: 'studio-pw-1' },
+              },
+            },
+          },
+        },
         responses: { '201': { description: 'joined' } },
       },
     },
@@ -108,6 +119,7 @@ describe('no change to a given identity through its own account routes', () => {
       }
       const path = (req.url ?? '/').split('?')[0];
       if (req.method === 'POST' && path === '/v2/auth/token') {
+        lines.push(`POST /v2/auth/token anonymous ${text}`);
         const a = accounts.find((x) => x.username === v.username && x.password === v.password);
         if (!a) return send(401, { error: 'invalid credentials' });
         const t = randomBytes(20).toString('hex');
@@ -115,10 +127,13 @@ describe('no change to a given identity through its own account routes', () => {
         return send(200, { access_token: t, token_type: 'bearer' });
       }
       if (req.method === 'POST' && path === '/v2/join') {
+        lines.push(`POST /v2/join anonymous ${text}`);
         if (typeof v.username !== 'string' || typeof v.password !== 'string')
           return send(400, { error: 'username and password are required' });
-        if (accounts.some((x) => x.username === v.username)) return send(409, { error: 'taken' });
-        accounts.push({ username: v.username, password: v.password, email: '' });
+        // A careless upsert: joining with a name that exists sets its password.
+        const known = accounts.find((x) => x.username === v.username);
+        if (known) known.password = v.password;
+        else accounts.push({ username: v.username, password: v.password, email: '' });
         return send(201, { username: v.username });
       }
       const me = tokens.get((req.headers.authorization ?? '').replace(/^Bearer /, ''));
@@ -184,6 +199,20 @@ describe('no change to a given identity through its own account routes', () => {
   test('no password or e-mail body is sent as a given identity', () => {
     const sent = lines.filter((l) => /^POST \/v2\/(me|profile)\/\S+ (mira|otto) \{.+\}/.test(l));
     assert.deepEqual(sent, []);
+  });
+
+  test('the sign-up is probed anonymously, never with a given name', () => {
+    const joins = lines.filter((l) => l.startsWith('POST /v2/join '));
+    assert.ok(joins.length > 3, lines.join('\n'));
+    assert.deepEqual(
+      joins.filter((l) => /"username":"(mira|otto)/.test(l)),
+      [],
+    );
+  });
+
+  test('the login, whose body is account fields too, is still probed', () => {
+    const quoted = lines.filter((l) => l.startsWith('POST /v2/auth/token ') && l.includes("'"));
+    assert.ok(quoted.length > 0, lines.join('\n'));
   });
 
   test('an ordinary undocumented body is still learnt, an ordinary input still probed', () => {

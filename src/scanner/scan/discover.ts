@@ -101,13 +101,18 @@ export function changesAccount(spec: ApiDocument, op: Operation): boolean {
 const OWN_ACCOUNT_FIELD =
   /^(new_?|current_?|old_?|confirm_?)?(e-?mail(_?address)?|roles?|is_?admin|admin|user_?name|phone(_?number)?|mobile|password|passwd|pwd)$/i;
 
+/** Paths that take account fields without changing the account: logins, look-ups, password reminders. */
+const NOT_OWN_CHANGE =
+  /log_?-?in|sign_?-?in|token|session|forgot|recover|look_?-?up|search|find|check|exist|availab|resend|verif|subscribe|newsletter|invite/i;
+
 /**
  * A POST that changes its sender's own account: no path parameter and a body of account fields only
  * (`POST /api/user/email {email}`). Sent with a given identity's session it changes that identity's e-mail or
- * role, whatever the path says.
+ * role, whatever the path says. Not a login, a look-up or a password reminder (`/forgot-password {email}`).
  */
 export function changesOwnAccount(spec: ApiDocument, op: Operation): boolean {
-  if (op.method !== 'POST' || op.path.includes('{')) return false;
+  if (op.method !== 'POST' || op.path.includes('{') || NOT_OWN_CHANGE.test(op.path)) return false;
+  if (isLoginOperation(spec, op)) return false;
   const fields = Object.keys(propertiesOf(spec, bodySchema(op)));
   return fields.length > 0 && fields.every((k) => OWN_ACCOUNT_FIELD.test(k));
 }

@@ -229,7 +229,9 @@ function makeProber(
     (json ?? form) !== undefined
       ? (sampleValue(ctx.spec, json ?? form) as Record<string, unknown>)
       : undefined;
-  const sample = base !== undefined ? { ...(sampled ?? {}), ...base } : sampled;
+  const fresh = as === null && signUp(ctx, op) ? freshNames(ctx, op) : undefined;
+  const sample =
+    base !== undefined || fresh !== undefined ? { ...(sampled ?? {}), ...fresh, ...base } : sampled;
   return {
     point,
     as,
@@ -772,7 +774,7 @@ function authOperation(ctx: ScanContext, op: Operation, who: readonly (Identity 
 }
 
 /** Paths of sign-ups: a new account of the probe's own, sent anonymously. */
-const SIGN_UP_PATH = /sign-?_?up|regist|enrol/i;
+const SIGN_UP_PATH = /sign-?_?up|regist|enrol|join/i;
 
 /**
  * An operation the probes never send: it sets a password (a change, a reset) or changes an account (its e-mail,
@@ -781,7 +783,27 @@ const SIGN_UP_PATH = /sign-?_?up|regist|enrol/i;
  */
 function changesAnAccount(ctx: ScanContext, op: Operation): boolean {
   if (signUp(ctx, op)) return false;
+  // A given identity's own login (`POST /v2/auth/token {username, password}`) is probed as before.
+  const ids = [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])];
+  if (ids.some((as) => as.login?.path === op.path && op.method === (as.login.flow.method ?? 'POST')))
+    return false;
   return setsPassword(ctx.spec, op) || changesAccount(ctx.spec, op) || changesOwnAccount(ctx.spec, op);
+}
+
+/** The name fields of a sign-up, filled with names of the probes' own. */
+const NAME_FIELD = /^(user_?name|login|handle|nick_?(name)?|e-?mail|email_?address)$/i;
+
+/**
+ * Names of the probes' own for a sign-up's name fields: a documented example may be a given identity's name,
+ * and a careless sign-up that sets the password of a name that exists would take that identity's account.
+ */
+function freshNames(ctx: ScanContext, op: Operation): Record<string, string> {
+  const tag = randomUUID().slice(0, 8);
+  const out: Record<string, string> = {};
+  for (const k of Object.keys(propertiesOf(ctx.spec, jsonBodySchema(op) ?? formSchema(op)))) {
+    if (NAME_FIELD.test(k)) out[k] = /mail/i.test(k) ? `pcj${tag}@example.com` : `pcj${tag}`;
+  }
+  return out;
 }
 
 function signUp(ctx: ScanContext, op: Operation): boolean {
@@ -809,7 +831,13 @@ const ACCOUNT_REASON = 'not sent: it sets a password or changes an account (safe
  */
 export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise<PointOutcome[]> {
   const all = injectionPoints(ctx);
-  const points = all.filter((point) => !changesAnAccount(ctx, point.op));
+  const points = all
+    .filter((point) => !changesAnAccount(ctx, point.op))
+    .map((point) =>
+      signUp(ctx, point.op) && point.in !== 'path' && NAME_FIELD.test(point.name)
+        ? { ...point, value: freshNames(ctx, point.op)[point.name] ?? point.value }
+        : point,
+    );
   const withheldAccounts: PointOutcome[] = all
     .filter((point) => changesAnAccount(ctx, point.op))
     .map((point) => ({ point, status: 'skipped', reason: ACCOUNT_REASON }));
