@@ -7,7 +7,7 @@ import { scanTwins, type TwinScans } from './twins.ts';
 /**
  * A reading-list service in a Sinatra style (`/v2`, API key header) whose body parser takes JSON and, when sent
  * XML, the text of each element by its name. Its own account is changed at `POST /v2/me/password` and
- * `POST /v2/user/email`: an XML document sent there as alice would store `&pa;&pb;` or `portcullis` as her
+ * `POST /v2/user/email` (JSON), and `POST /v2/me/settings` (declared XML): an XML document sent there as alice would store `&pa;&pb;` or `portcullis` as her
  * password or e-mail. Its creations (`/v2/books`, `/v2/shelves`, `/v2/quotes`, `/v2/reviews`) hand XML to a
  * worker pool that never answers. Vulnerable: account actions take XML, creations hang on it. Fixed twin: XML is
  * refused (415) everywhere. The XXE check must send nothing to the account actions and stop trying JSON bodies
@@ -43,6 +43,20 @@ const SPEC = {
       post: {
         operationId: 'changeEmail',
         requestBody: body({ email: text }),
+        responses: { '200': { description: 'ok' } },
+      },
+    },
+    '/v2/me/settings': {
+      post: {
+        operationId: 'changeSettings',
+        requestBody: {
+          required: true,
+          content: {
+            'application/xml': {
+              schema: { type: 'object', xml: { name: 'settings' }, properties: { email: text, phone: text } },
+            },
+          },
+        },
         responses: { '200': { description: 'ok' } },
       },
     },
@@ -88,7 +102,7 @@ async function startReadingList(fixed: boolean): Promise<ReadingList> {
         }
       }
       if (req.method !== 'POST') return json(404, { error: 'not found' });
-      if (path === '/v2/me/password' || path === '/v2/user/email') {
+      if (path === '/v2/me/password' || path === '/v2/user/email' || path === '/v2/me/settings') {
         if (xml) api.xmlAccountChanges.push(`${user} ${path} ${JSON.stringify(fields)}`);
         return json(200, { ok: true });
       }

@@ -238,6 +238,14 @@ function targets(ctx: ScanContext): XmlTarget[] {
     const xml = content.find(([type]) => XML_TYPE.test(type));
     if (xml) {
       const [type, media] = xml;
+      // A declared XML account action (`POST /me/password` in XML) would store the fillers all the same.
+      if (
+        isLoginOperation(ctx.spec, op) ||
+        changesAccount(ctx.spec, op) ||
+        ACCOUNT_PATH.test(op.path) ||
+        Object.keys(propertiesOf(ctx.spec, media.schema)).some((k) => ACCOUNT_BODY_FIELD.test(k))
+      )
+        continue;
       out.push({
         op,
         where: `its ${type} body`,
