@@ -55,6 +55,24 @@ const SPEC = {
         responses: { '201': { description: 'joined' } },
       },
     },
+    '/v2/members': {
+      post: {
+        operationId: 'addMember',
+        security: [],
+        requestBody: {
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                properties: { username: { type: 'string' }, password: { type: 'string' } },
+                example: { username: 'otto', password: 'studio-pw-2' },
+              },
+            },
+          },
+        },
+        responses: { '201': { description: 'a member' } },
+      },
+    },
     '/v2/me': { get: { operationId: 'me', responses: { '200': { description: 'me' } } } },
     '/v2/me/password': {
       post: { operationId: 'changePassword', responses: { '200': { description: 'changed' } } },
@@ -126,8 +144,8 @@ describe('no change to a given identity through its own account routes', () => {
         tokens.set(t, a);
         return send(200, { access_token: t, token_type: 'bearer' });
       }
-      if (req.method === 'POST' && path === '/v2/join') {
-        lines.push(`POST /v2/join anonymous ${text}`);
+      if (req.method === 'POST' && (path === '/v2/join' || path === '/v2/members')) {
+        lines.push(`POST ${path} anonymous ${text}`);
         if (typeof v.username !== 'string' || typeof v.password !== 'string')
           return send(400, { error: 'username and password are required' });
         // A careless upsert: joining with a name that exists sets its password.
@@ -206,6 +224,15 @@ describe('no change to a given identity through its own account routes', () => {
     assert.ok(joins.length > 3, lines.join('\n'));
     assert.deepEqual(
       joins.filter((l) => /"username":"(mira|otto)/.test(l)),
+      [],
+    );
+  });
+
+  test('a creation in a users collection that sets a password is probed like a sign-up', () => {
+    const members = lines.filter((l) => l.startsWith('POST /v2/members '));
+    assert.ok(members.filter((l) => l.includes("'")).length > 0, lines.join('\n'));
+    assert.deepEqual(
+      members.filter((l) => /"username":"(mira|otto)/.test(l)),
       [],
     );
   });

@@ -773,8 +773,11 @@ function authOperation(ctx: ScanContext, op: Operation, who: readonly (Identity 
   return password && (AUTH_PATH.test(op.path) || !op.path.includes('{'));
 }
 
-/** Paths of sign-ups: a new account of the probe's own, sent anonymously. */
-const SIGN_UP_PATH = /sign-?_?up|regist|enrol|join/i;
+/**
+ * Paths of sign-ups: a new account of the probe's own, sent anonymously. A creation in a users collection
+ * (`POST /users`, `POST /v1/user/` with a password) is a sign-up too.
+ */
+const SIGN_UP_PATH = /sign-?_?up|regist|enrol|join|(^|\/)(users?|accounts?|members?|customers?)\/?$/i;
 
 /**
  * An operation the probes never send: it sets a password (a change, a reset) or changes an account (its e-mail,
