@@ -34,6 +34,7 @@ import { accountParam } from '../self.ts';
 import { findLoginTarget } from './api2-authentication.ts';
 import { looksRefused } from './api3-property-authorization.ts';
 import {
+  checkIds,
   claimAccountPath,
   MAIL_FIELD,
   NAME_FIELD,
@@ -305,7 +306,8 @@ function accountValue(t: Throwaway | null, param: string | undefined): string | 
   if (!t || param === undefined) return undefined;
   if (MAIL_FIELD.test(param)) return t.email;
   if (/name|login/i.test(param)) return t.name;
-  return t.ids[0];
+  // Only an id read back as the account's own (checkIds): a token's `account_id` may name every user's tenant.
+  return [...t.checked][0];
 }
 
 /** Statuses that say the request never reached validation: no timing can be compared. */
@@ -330,6 +332,10 @@ export async function redos(ctx: ScanContext): Promise<void> {
         if (performance.now() - started > WALL_MS || MAX_REQUESTS - sent < 11) break;
         sent += 2;
         throwaway = (await registerThrowaway(ctx, findLoginTarget(ctx), 'pcr')) ?? null;
+        if (throwaway && c.account.param !== undefined && !/name|login|mail/i.test(c.account.param)) {
+          sent += 4; // at most 2 routes, each with the id and an id nobody has
+          await checkIds(ctx, throwaway);
+        }
       }
       const value = accountValue(throwaway, c.account.param);
       if (!throwaway || (c.account.param !== undefined && value === undefined)) {
