@@ -123,12 +123,12 @@ describe('API8 uploads: never to a given identity’s own account', () => {
       .filter((f) => f.rule.id === 'scan/api8-unrestricted-upload')
       .map((f) => f.operation?.operationId);
 
-  // The upload probes (`pcu<hex>.html`, `.svg`...) and the XXE probe's SVG/XML file (`portcullis-scan.svg`).
-  // (API8's deserialization probe sends its own YAML file, `portcullis-scan.yaml`: not this check's.)
-  test('no upload or XXE probe replaces alice’s or bob’s avatar, on either twin', () => {
+  // The upload probes (`pcu<hex>.html`, `.svg`...), the XXE probe's SVG/XML file (`portcullis-scan.svg`) and
+  // the deserialization probe's YAML file (`portcullis-scan.yaml`).
+  test('no upload, XXE or YAML probe replaces alice’s or bob’s avatar, on either twin', () => {
     for (const kind of ['vulnerable', 'fixed'] as const)
       assert.deepEqual(
-        scans[kind].api.avatars.filter((a) => / (pcu[0-9a-f]+\.|portcullis-scan\.(svg|xml)$)/.test(a)),
+        scans[kind].api.avatars.filter((a) => / (pcu[0-9a-f]+\.|portcullis-scan\.(svg|xml|yaml)$)/.test(a)),
         [],
         kind,
       );

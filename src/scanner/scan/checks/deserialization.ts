@@ -16,6 +16,7 @@ import { setCookies } from '../login.ts';
 import { isExcluded, planRequest, requestBody } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf } from '../schema.ts';
+import { selfUpload } from './upload.ts';
 
 const CANARY = "_$$ND_FUNC$$_function(){return 'pcx'+(6*7)+'z'}()";
 const PROOF = 'pcx42z';
@@ -140,7 +141,9 @@ export async function yamlUploads(ctx: ScanContext): Promise<void> {
       )
       .map(([name]) => name);
     if (files.length === 0) continue;
-    for (const as of [ctx.identities[0], ctx.admin, null]) {
+    // An upload to the sender's own account (`/me/avatar`) would replace a given identity's file: anonymously only.
+    const senders = selfUpload(op.path) ? [null] : [ctx.identities[0], ctx.admin, null];
+    for (const as of senders) {
       if (as === undefined || probes++ >= MAX_PROBES || ctx.signal.aborted) break;
       const planned = planRequest(ctx.spec, op, ctx.objects, as ? { owner: as.name } : {});
       const body = { ...((planned.body as Record<string, unknown>) ?? {}) };

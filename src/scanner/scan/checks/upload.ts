@@ -29,6 +29,10 @@ const MAX_OPERATIONS = 6;
  */
 const SELF_UPLOAD =
   /(^|\/)(me|my|self|current_?user|whoami|profile|my_?profile|account|settings|avatar|profile_?(picture|photo|image))(\/|$)/i;
+/** Whether an upload goes to the sender's own account or a user's (see SELF_UPLOAD): only anonymously. */
+export function selfUpload(path: string): boolean {
+  return SELF_UPLOAD.test(path) || accountParam(path) !== undefined;
+}
 const MAX_CANDIDATES = 4;
 /** Read-backs of the whole check (the uploads are bounded by `MAX_OPERATIONS`). */
 const MAX_READS = 60;
@@ -239,7 +243,7 @@ export async function dangerousUploads(ctx: ScanContext): Promise<void> {
       const filename = `${marker}.${variant.ext}`;
       const part = new FilePart(filename, variant.type, variant.body(marker));
       let res: ScanResponse | undefined;
-      const self = SELF_UPLOAD.test(op.path) || accountParam(op.path) !== undefined;
+      const self = selfUpload(op.path);
       for (const who of as === undefined ? (self ? [null] : [ctx.identities[0], ctx.admin, null]) : [as]) {
         if (who === undefined) continue;
         const planned = planRequest(ctx.spec, op, ctx.objects, who ? { owner: who.name } : {});
