@@ -176,6 +176,24 @@ export function loginOutcome(flow: LoginFlow, res: ScanResponse): LoginOutcome {
 }
 
 /** Did a login answer sign someone in? (A token or a session cookie came back.) */
+/**
+ * The identity a login answer signed in, named `name`: its token in the flow's header (`Bearer` on
+ * Authorization unless the flow names a scheme), or the cookies the answer set. Whether the answer signed
+ * anyone in at all is the caller's to decide first (signedIn, and no refusal).
+ */
+export function sessionIdentity(flow: LoginFlow, res: ScanResponse, name: string): Identity {
+  const outcome = loginOutcome(flow, res);
+  const session = { name, headers: {} as Record<string, string>, cookies: new Map<string, string>() };
+  if (outcome.token !== undefined && !outcome.source?.startsWith('cookie:')) {
+    const header = (flow.header ?? 'authorization').toLowerCase();
+    const scheme = flow.scheme ?? (header === 'authorization' ? 'Bearer' : '');
+    session.headers[header] = scheme ? `${scheme} ${outcome.token}` : outcome.token;
+  } else {
+    for (const [k, v] of setCookies(res)) session.cookies.set(k, v);
+  }
+  return { name, session, ...(outcome.token !== undefined ? { token: outcome.token } : {}) };
+}
+
 export function signedIn(flow: LoginFlow, res: ScanResponse | undefined): boolean {
   if (!res) return false;
   const o = loginOutcome(flow, res);

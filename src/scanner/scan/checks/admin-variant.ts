@@ -19,8 +19,7 @@ import { randomBytes } from 'node:crypto';
 import type { Operation } from '../../../core/api-document.ts';
 import type { ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
-import { loginOutcome, loginRequest, setCookies, signedIn } from '../login.ts';
-import type { LoginFlow } from '../options.ts';
+import { loginRequest, sessionIdentity, signedIn } from '../login.ts';
 import { bodySchema, isExcluded, isLoginOperation, planRequest } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, sampleValue } from '../schema.ts';
@@ -50,21 +49,6 @@ export function caseVariant(name: string): string | undefined {
 }
 
 const freshPassword = () => `Pc-${randomBytes(12).toString('base64url')}-7v`;
-
-/** The identity a login answer signed in, named `name` (its token in the flow's header, or its cookies). */
-function signedInAs(flow: LoginFlow, res: ScanResponse, name: string): Identity | undefined {
-  if (!signedIn(flow, res)) return undefined;
-  const outcome = loginOutcome(flow, res);
-  const session = { name, headers: {} as Record<string, string>, cookies: new Map<string, string>() };
-  if (outcome.token !== undefined && !outcome.source?.startsWith('cookie:')) {
-    const header = (flow.header ?? 'authorization').toLowerCase();
-    const scheme = flow.scheme ?? (header === 'authorization' ? 'Bearer' : '');
-    session.headers[header] = scheme ? `${scheme} ${outcome.token}` : outcome.token;
-  } else {
-    for (const [k, v] of setCookies(res)) session.cookies.set(k, v);
-  }
-  return { name, session, ...(outcome.token !== undefined ? { token: outcome.token } : {}) };
-}
 
 interface Read {
   readonly op: Operation;
@@ -130,7 +114,9 @@ export async function adminNameVariant(ctx: ScanContext, deps: VariantDeps): Pro
   };
   const login = async (name: string, password: string) => {
     const res = await ctx.send(loginRequest(flow, { [userField]: name, [passwordField]: password }), null);
-    return res ? signedInAs(flow, res, name) : undefined;
+    // A refusal is no sign-in, whatever cookie came with it (a fresh session cookie on every answer).
+    if (!res || res.status >= 400 || deps.refused(res) || !signedIn(flow, res)) return undefined;
+    return sessionIdentity(flow, res, name);
   };
 
   // The sign-up must keep names that differ in case apart, on the scan's own names first.

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { Operation } from '../../../core/api-document.ts';
 import type { ScanResponse } from '../client.ts';
 import { type Identity, isSuccess, type ScanContext } from '../context.ts';
-import { loginOutcome, loginRequest, setCookies, signedIn } from '../login.ts';
+import { loginRequest, sessionIdentity, signedIn } from '../login.ts';
 import type { LoginFlow } from '../options.ts';
 import { bodySchema, isExcluded, isLoginOperation, type PlannedRequest, planRequest } from '../planner.ts';
 import { propertiesOf, sampleValue } from '../schema.ts';
@@ -85,23 +85,7 @@ export function sessionOf(
   // A refusal is no sign-in, whatever cookie came with it (an API may set a fresh session cookie on every
   // answer: a failed login answered 200 {status: 'fail'} or 401 would otherwise count as signed in).
   if (res.status >= 400 || refusedIn200(res) || !signedIn(flow, res)) return undefined;
-  const outcome = loginOutcome(flow, res);
-  const session = { name, headers: {} as Record<string, string>, cookies: new Map<string, string>() };
-  if (outcome.token !== undefined && !outcome.source?.startsWith('cookie:')) {
-    const header = (flow.header ?? 'authorization').toLowerCase();
-    const scheme = flow.scheme ?? (header === 'authorization' ? 'Bearer' : '');
-    session.headers[header] = scheme ? `${scheme} ${outcome.token}` : outcome.token;
-  }
-  // A cookie session: the cookies the answer set.
-  if (outcome.token === undefined || outcome.source?.startsWith('cookie:')) {
-    for (const [k, v] of setCookies(res)) session.cookies.set(k, v);
-  }
-  return {
-    name,
-    session,
-    ...(outcome.token !== undefined ? { token: outcome.token } : {}),
-    login: { path: flow.path, flow, body, answer: res.json },
-  };
+  return { ...sessionIdentity(flow, res, name), login: { path: flow.path, flow, body, answer: res.json } };
 }
 
 /** The throwaway accounts of a scan that still exist (keyed by the scan's object registry), for reuse. */
