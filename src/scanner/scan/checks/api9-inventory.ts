@@ -84,6 +84,13 @@ export const PROBES: readonly (readonly [string, Severity])[] = [
   ['/v1/api-docs', 'low'],
   ['/v2/api-docs', 'low'],
   ['/v3/api-docs', 'low'],
+  // Framework defaults: swaggo (Go), ASP.NET's Swashbuckle, Quarkus.
+  ['/swagger/index.html', 'low'],
+  ['/swagger/doc.json', 'low'],
+  ['/swagger/', 'low'],
+  ['/swagger/v1/swagger.json', 'low'],
+  ['/q/openapi', 'low'],
+  ['/q/swagger-ui', 'low'],
 ];
 
 /** Under the API's base path, only the probes that matter most (the rest are root-level files). */
@@ -102,6 +109,9 @@ const UNDER_BASE = new Set([
   '/swagger.json',
   '/openapi.json',
   '/docs',
+  '/swagger/doc.json',
+  '/swagger/v1/swagger.json',
+  '/q/openapi',
 ]);
 
 const SIBLINGS: readonly (readonly [string, Severity])[] = [
