@@ -131,6 +131,15 @@ export const SCAN_RULES = {
     'An operation takes a password or another secret as a query parameter: URLs end up in access logs, proxies, browser history and Referer headers.',
     'Take credentials in the body of a POST (or an Authorization header), never in the URL.',
   ),
+  wrongPasswordAccepted: rule(
+    'api2-wrong-password-accepted',
+    'API2:2023',
+    [287, 303],
+    'critical',
+    'Login accepts a wrong password',
+    "The login signed a known user in with a wrong password: the credential it returned works like the user's own session, while an unknown user with a wrong password gets none.",
+    'Verify the password (a constant-time comparison of a salted hash) before issuing any token or session, and refuse every other case.',
+  ),
   bruteForce: rule(
     'api2-no-brute-force-protection',
     'API2:2023',

@@ -10,14 +10,18 @@
  *   answer alike, and so must the password reset for a known and an unknown account. Twelve failed logins for
  *   A must meet a lockout, a 429 or a delay: judged by whether A's right password still yields a token
  *   afterwards, not by status (APIs answer a failed login 200). PIN/OTP inputs: twelve wrong codes must meet a
- *   limit. (The scan uses A's account, so expect it locked afterwards.)
+ *   limit. (The scan uses A's account, so expect it locked afterwards.) A refusal (>= 400, or refused in a
+ *   200) is a failed login whatever cookie it sets; a wrong password that signs in, with a credential that
+ *   reads what A reads while an unknown user's does not, is the critical wrong-password-accepted instead.
+ * - GET logins with a password in the query string: reported when A's password there answers otherwise than a
+ *   wrong one, or returns a credential that works as A (and a wrong one too: wrong-password-accepted).
  */
 import { createHmac, randomBytes, randomInt, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Operation } from '../../../core/api-document.ts';
 import type { Check } from '../check.ts';
 import type { ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, isRefused, isSuccess, redact, type ScanContext } from '../context.ts';
-import { loginOutcome, loginRequest, signedIn } from '../login.ts';
+import { loginOutcome, loginRequest, sessionIdentity, signedIn } from '../login.ts';
 import type { LoginFlow } from '../options.ts';
 import { bodySchema, isExcluded, jsonBodySchema, planRequest, requiresAuth } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
@@ -137,6 +141,40 @@ async function referenceRequest(ctx: ScanContext, a: Identity) {
   return undefined;
 }
 
+const references = new WeakMap<ScanContext, Map<string, ReturnType<typeof referenceRequest>>>();
+
+/** referenceRequest, looked for once per identity and scan. */
+function reference(ctx: ScanContext, a: Identity): ReturnType<typeof referenceRequest> {
+  const byName = references.get(ctx) ?? new Map<string, ReturnType<typeof referenceRequest>>();
+  references.set(ctx, byName);
+  const found = byName.get(a.name) ?? referenceRequest(ctx, a);
+  byName.set(a.name, found);
+  return found;
+}
+
+/**
+ * Did a login answer hand out a credential that WORKS as `a`? Not refused (>= 400, or refused in a 200), a
+ * token or session cookie came back, and with it the reference request (one `a` passes and an anonymous
+ * caller does not) answers like it does for `a`. A fresh anonymous cookie on every answer fails the last test.
+ */
+async function worksAs(
+  ctx: ScanContext,
+  a: Identity,
+  flow: LoginFlow,
+  res: ScanResponse | undefined,
+  label: string,
+): Promise<ScanResponse | undefined> {
+  if (!res || res.status >= 400 || refusedIn200(res) || errorIn200(res) || !signedIn(flow, res))
+    return undefined;
+  const req = await reference(ctx, a);
+  if (!req) return undefined;
+  const mine = await ctx.send(req, a);
+  if (!isSuccess(mine) || errorIn200(mine)) return undefined;
+  const got = await ctx.send(req, sessionIdentity(flow, res, `${a.name} (${label})`));
+  if (!isSuccess(got) || errorIn200(got) || refusedIn200(got)) return undefined;
+  return similarity(mine.json ?? mine.text, got.json ?? got.text) >= 0.8 ? got : undefined;
+}
+
 /** Query parameters that carry a token in URLs (RFC 6750 §2.3 names `access_token`). */
 const TOKEN_QUERY = ['access_token', 'token', 'jwt', 'auth_token'];
 
@@ -146,7 +184,7 @@ const TOKEN_QUERY = ['access_token', 'token', 'jwt', 'auth_token'];
  */
 async function tokenInQuery(ctx: ScanContext, a: Identity): Promise<void> {
   if (a.token === undefined) return;
-  const req = await referenceRequest(ctx, a);
+  const req = await reference(ctx, a);
   if (!req) return;
   const mine = await ctx.send(req, a);
   if (!isSuccess(mine)) return;
@@ -514,6 +552,35 @@ function throttled(
   return '';
 }
 
+/**
+ * A's own login with a wrong password answered with a credential that works as A (see worksAs), while an
+ * unknown user with a wrong password gets no credential that does: the password is not checked. `res` is the
+ * brute-force run's first answer (one wrong password), so A's account sees no extra failed login.
+ */
+async function wrongPasswordAccepted(
+  ctx: ScanContext,
+  t: LoginTarget,
+  res: ScanResponse,
+  send: (user: unknown, password: unknown) => Promise<ScanResponse | undefined>,
+): Promise<boolean> {
+  const a =
+    ctx.identities.find((i) => i.login?.flow === t.flow) ??
+    (ctx.admin?.login?.flow === t.flow ? ctx.admin : undefined);
+  if (!a || !t.known) return false;
+  const got = await worksAs(ctx, a, t.flow, res, 'wrong password');
+  if (!got) return false;
+  // Control: an unknown user with a wrong password must not get in as A (else the answer says nothing of A's).
+  const control = await send(`pc-nobody-${randomUUID().slice(0, 8)}`, wrong());
+  if (await worksAs(ctx, a, t.flow, control, 'unknown user')) return false;
+  ctx.report(SCAN_RULES.wrongPasswordAccepted, {
+    ...(t.op ? { operation: t.op } : {}),
+    key: 'login',
+    message: `${t.flow.method ?? 'POST'} ${t.flow.path} signed ${a.name} in with a wrong password (${res.status}), and the credential it returned reads what ${a.name}'s own session reads; an unknown user with a wrong password got ${control ? control.status : 'no answer'} and no such credential.`,
+    evidence: evidenceOf(res, { controlStatus: control?.status }),
+  });
+  return true;
+}
+
 async function bruteForce(ctx: ScanContext, t: LoginTarget): Promise<void> {
   const account = t.known?.user ?? `pc-nobody-${randomUUID().slice(0, 8)}`;
   const names = [String(account)];
@@ -532,7 +599,22 @@ async function bruteForce(ctx: ScanContext, t: LoginTarget): Promise<void> {
     const res = await send(wrong());
     const why = throttled(res, first, names);
     if (why) return;
-    if (!res || signedIn(t.flow, res)) return; // a wrong password signed in: not a brute-force question
+    if (!res) return;
+    // A refusal (>= 400, or refused in a 200) is a failed login whatever cookie it sets. A wrong password that
+    // signs in is judged as such (one attempt, reused), and then guessing is no question.
+    if (res.status < 400 && !refusedIn200(res) && !errorIn200(res) && signedIn(t.flow, res)) {
+      if (i === 0)
+        await wrongPasswordAccepted(ctx, t, res, (user, password) =>
+          ctx.send(
+            {
+              ...loginRequest(t.flow, { [t.userField]: user, [t.passwordField]: password }),
+              ...(t.op ? { operation: t.op } : {}),
+            },
+            null,
+          ),
+        );
+      return;
+    }
     first ??= shape(res, names);
     statuses = statuses.add(res.status);
     durations.push(res.durationMs);
@@ -705,11 +787,45 @@ async function credentialsInUrl(ctx: ScanContext, a: Identity): Promise<void> {
     const wrong = await send(`pcx-${randomUUID().slice(0, 8)}`);
     if (!right || !wrong || right.status >= 400) continue;
     const outcome = (r: ScanResponse) => `${r.status} ${r.headers.location ?? ''} ${shape(r, [password])}`;
-    if (outcome(right) === outcome(wrong)) continue;
+    const names = secrets.map((p) => p.name).join(', ');
+    if (outcome(right) !== outcome(wrong)) {
+      ctx.report(SCAN_RULES.credentialsInUrl, {
+        operation: op,
+        message: `${op.method} ${op.path} signs in with ${names} in the query string (the right password answered ${right.status}, a wrong one ${wrong.status}${right.status === wrong.status ? ', otherwise' : ''}): the secret ends up in logs and browser history.`,
+        evidence: { parameters: secrets.map((p) => p.name), status: right.status, wrongStatus: wrong.status },
+      });
+      continue;
+    }
+    // Both answered alike: the URL login may still hand out a credential, to any password (then both rules).
+    const f = a.login?.flow;
+    const urlFlow: LoginFlow = {
+      path: op.path,
+      body: {},
+      ...(f?.header !== undefined ? { header: f.header } : {}),
+      ...(f?.scheme !== undefined ? { scheme: f.scheme } : {}),
+      ...(f?.tokenCookie !== undefined ? { tokenCookie: f.tokenCookie } : {}),
+    };
+    if (!(await worksAs(ctx, a, urlFlow, right, 'credentials in the URL'))) continue;
     ctx.report(SCAN_RULES.credentialsInUrl, {
       operation: op,
-      message: `${op.method} ${op.path} signs in with ${secrets.map((p) => p.name).join(', ')} in the query string (the right password answered ${right.status}, a wrong one ${wrong.status}${right.status === wrong.status ? ', otherwise' : ''}): the secret ends up in logs and browser history.`,
+      message: `${op.method} ${op.path} signs ${a.name} in with ${names} in the query string (${right.status}, with a credential that reads what ${a.name}'s own session reads): the secret ends up in logs and browser history.`,
       evidence: { parameters: secrets.map((p) => p.name), status: right.status, wrongStatus: wrong.status },
+    });
+    if (Object.keys(params).length === 0 || !(await worksAs(ctx, a, urlFlow, wrong, 'wrong password')))
+      continue;
+    const nobody: Record<string, string> = {};
+    for (const k of Object.keys(params)) nobody[k] = `pc-nobody-${randomUUID().slice(0, 8)}`;
+    for (const p of secrets) nobody[p.name] = `pcx-${randomUUID().slice(0, 8)}`;
+    const control = await ctx.send(planRequest(ctx.spec, op, ctx.objects, { params: nobody }), null);
+    if (await worksAs(ctx, a, urlFlow, control, 'unknown user')) continue;
+    ctx.report(SCAN_RULES.wrongPasswordAccepted, {
+      operation: op,
+      message: `${op.method} ${op.path} signed ${a.name} in with a wrong ${names} in the query string (${wrong.status}), and the credential it returned reads what ${a.name}'s own session reads; an unknown user with a wrong password got ${control ? control.status : 'no answer'} and no such credential.`,
+      evidence: {
+        parameters: secrets.map((p) => p.name),
+        status: wrong.status,
+        controlStatus: control?.status,
+      },
     });
   }
 }
@@ -724,6 +840,7 @@ export const api2: Check = {
     SCAN_RULES.weakHmacSecret,
     SCAN_RULES.userEnumeration,
     SCAN_RULES.bruteForce,
+    SCAN_RULES.wrongPasswordAccepted,
     SCAN_RULES.credentialsInUrl,
     SCAN_RULES.weakPasswordPolicy,
     SCAN_RULES.passwordChangeWithoutCurrent,
