@@ -15,7 +15,8 @@ import { startServer, type TestServer } from '../kit/server.ts';
  * Vulnerable: both logins check only that the e-mail exists, any password signs in (an unknown e-mail gets
  * 401). Fixed twin: the password is checked; a failed login is refused in a 200 (`success: false`) that still
  * sets a fresh `sid` cookie, as some frameworks do (no credential); after 5 failures for one e-mail, wrong
- * passwords get 429 with Retry-After for a second; the URL login is gone (404).
+ * passwords get 429 with Retry-After for a second; the URL login is gone (404). A third server is the fixed
+ * twin without the lock: its refusals (200 with a cookie) are failed logins, so no brute-force protection.
  */
 const USERS = { 'alice@example.com': 'Alice-pw-7731', 'bob@example.com': 'Bob-pw-2209' } as const;
 const TOKEN_SCHEMA = {
@@ -81,7 +82,7 @@ const SPEC = {
   },
 };
 
-async function startAccounts(fixed: boolean): Promise<TestServer> {
+async function startAccounts(fixed: boolean, lockout = true): Promise<TestServer> {
   const sessions = new Map<string, string>();
   const failures = new Map<string, { count: number; at: number }>();
   const body = (req: IncomingMessage) =>
@@ -105,7 +106,7 @@ async function startAccounts(fixed: boolean): Promise<TestServer> {
         if (!known) return send(401, { detail: 'Incorrect email or password' });
       } else if (!right) {
         const f = failures.get(String(email)) ?? { count: 0, at: 0 };
-        if (f.count >= 5 && Date.now() - f.at < 1000)
+        if (lockout && f.count >= 5 && Date.now() - f.at < 1000)
           return send(429, { detail: 'Too many attempts' }, { 'retry-after': '1' });
         failures.set(String(email), { count: f.count + 1, at: Date.now() });
         return send(
@@ -142,15 +143,15 @@ async function startAccounts(fixed: boolean): Promise<TestServer> {
 const MINE = ['scan/api2-wrong-password-accepted', 'scan/api2-credentials-in-url'];
 
 describe('API2: a login that accepts any password, and credentials in the URL', () => {
-  const results = {} as Record<'vulnerable' | 'fixed', ScanResult>;
-  const aliceAfter = {} as Record<'vulnerable' | 'fixed', number>;
+  const results = {} as Record<'vulnerable' | 'fixed' | 'unlocked', ScanResult>;
+  const aliceAfter = {} as Record<'vulnerable' | 'fixed' | 'unlocked', number>;
   let dir = '';
   before(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'portcullis-wrongpw-'));
     const spec = path.join(dir, 'spec.json');
     await writeFile(spec, JSON.stringify(SPEC));
-    for (const kind of ['vulnerable', 'fixed'] as const) {
-      const api = await startAccounts(kind === 'fixed');
+    for (const kind of ['vulnerable', 'fixed', 'unlocked'] as const) {
+      const api = await startAccounts(kind !== 'vulnerable', kind !== 'unlocked');
       try {
         results[kind] = await runScan({
           spec,
@@ -203,6 +204,13 @@ describe('API2: a login that accepts any password, and credentials in the URL', 
   });
 
   test('alice can still log in afterwards', () => {
-    assert.deepEqual(aliceAfter, { vulnerable: 200, fixed: 200 });
+    assert.deepEqual(aliceAfter, { vulnerable: 200, fixed: 200, unlocked: 200 });
+  });
+
+  test('a refusal in a 200 with a fresh cookie is a failed login: twelve of them without a lock are reported', () => {
+    assert.deepEqual(
+      results.unlocked.findings.map((f) => `${f.rule.id} ${f.operation?.operationId}`),
+      ['scan/api2-no-brute-force-protection login_api_auth_login_post'],
+    );
   });
 });
