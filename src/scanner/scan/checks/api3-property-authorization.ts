@@ -1113,14 +1113,26 @@ function heldContactData(ctx: ScanContext): Map<string, string> {
 }
 
 /** Contact data of the identities' own records in an answer to a caller without credentials: its pointers. */
-function othersContactData(value: unknown, held: ReadonlyMap<string, string>): string[] {
+function othersContactData(value: unknown, held: ReadonlyMap<string, string>, sent: string): string[] {
   const out: string[] = [];
   if (held.size === 0) return out;
   eachScalar(value, '', out, (key, v, p) => {
-    const whose = typeof v === 'string' && CONTACT_KEY.test(key) ? held.get(v) : undefined;
+    const whose =
+      typeof v === 'string' && CONTACT_KEY.test(key) && !sent.includes(v) ? held.get(v) : undefined;
     if (whose !== undefined) out.push(`${p} (${whose}'s contact data shown to a caller without credentials)`);
   });
   return out;
+}
+
+/** What a request carried (its path, query and body), as text: values in it are the caller's own to see. */
+function sentText(request: { readonly path: string; readonly body?: unknown }): string {
+  let text = request.path;
+  try {
+    text += ` ${decodeURIComponent(request.path)}`;
+  } catch {}
+  if (request.body !== undefined)
+    text += ` ${typeof request.body === 'string' ? request.body : JSON.stringify(request.body)}`;
+  return text;
 }
 
 /** Fields of a held record never sent back: secrets (a hash sent as a password would become the password). */
@@ -1314,7 +1326,7 @@ export const api3: Check = {
     const none = new Set<string>();
     const notJudged = new Set<string>();
     const held = heldContactData(ctx);
-    for (const [index, { operation: op, response, identity }] of ctx.observations.entries()) {
+    for (const [index, { operation: op, response, identity, request }] of ctx.observations.entries()) {
       if (!op || response.status < 200 || response.status >= 300 || response.json === undefined) continue;
       const schema = responseSchema(op, response.status);
       const extras: Extra[] = [];
@@ -1352,7 +1364,8 @@ export const api3: Check = {
       if (identity === undefined || identity !== ctx.admin?.name) internalData(response.json, '', found, own);
       // Another person's contact data to a caller without credentials, declared or not: values an identity's own
       // record holds, shown anonymously under contact names.
-      if (identity === undefined) found.push(...othersContactData(response.json, held));
+      // Not what the caller itself sent (a sign-up echoing the e-mail in its body, a conflict naming it).
+      if (identity === undefined) found.push(...othersContactData(response.json, held, sentText(request)));
       const unique = [...new Set(found)];
       if (unique.length > 0 && !doneSensitive.has(op.id)) {
         doneSensitive.add(op.id);
