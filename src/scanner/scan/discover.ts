@@ -15,6 +15,7 @@
  *
  * Every answer feeds the harvest (runner.ts records them), so each step fills the next one's parameters.
  */
+import { randomBytes } from 'node:crypto';
 import type { ApiDocument, Operation } from '../../core/api-document.ts';
 import type { ScanResponse } from './client.ts';
 import { type Identity, isSuccess, type ScanContext } from './context.ts';
@@ -61,6 +62,27 @@ export function setsPassword(spec: ApiDocument, op: Operation): boolean {
     Object.keys(propertiesOf(spec, bodySchema(op))).some((k) => NEW_PASSWORD.test(k)) ||
     op.parameters.some((p) => p.in === 'query' && NEW_PASSWORD.test(p.name))
   );
+}
+
+/** Fields that name an account a body creates: they get names of the scan's own in a creation that sets a password. */
+const NEW_ACCOUNT_NAME = /^(user_?name|login|handle|nick_?(name)?|e-?mail|email_?address|name)$/i;
+
+/**
+ * A creation that sets a password (a sign-up, `POST /users`) gets names, an e-mail and a password of the scan's
+ * own: the sampled or documented ones may be a given identity's name or the admin's e-mail, and a creation that
+ * updates the account whose name exists would hand it a password the scan chose.
+ */
+export function withOwnAccount(spec: ApiDocument, op: Operation, req: PlannedRequest): PlannedRequest {
+  const body = req.body;
+  if (!setsPassword(spec, op) || body === null || typeof body !== 'object' || Array.isArray(body)) return req;
+  const tag = `pcd${randomBytes(5).toString('hex')}`;
+  const password = `Pc-${randomBytes(12).toString('base64url')}-3k`;
+  const out: Record<string, unknown> = { ...(body as Record<string, unknown>) };
+  for (const k of Object.keys(propertiesOf(spec, bodySchema(op)))) {
+    if (NEW_PASSWORD.test(k)) out[k] = password;
+    else if (NEW_ACCOUNT_NAME.test(k)) out[k] = /mail/i.test(k) ? `${tag}@example.com` : tag;
+  }
+  return { ...req, body: out };
 }
 
 /** Words after an account in a path that change it (`/users/{id}/change-email`, `/users/{id}/promote`). */
@@ -399,7 +421,7 @@ export async function discover(ctx: ScanContext): Promise<DiscoveryStats> {
       for (const op of creators) {
         const key = `${as.name}\0${op.path}`;
         if (created.has(key) || ctx.signal.aborted) continue;
-        const req = plan(op, as);
+        const req = withOwnAccount(spec, op, plan(op, as));
         if (req.invented.length > 0) continue; // its parent does not exist yet
         created.add(key);
         const collection = creationCollection(spec, op) ?? op.path.replace(/\/$/, '');
@@ -416,14 +438,15 @@ export async function discover(ctx: ScanContext): Promise<DiscoveryStats> {
         if (refused) {
           // Refused as planned: once more with the optional query inputs too (`product_id_1=` from a
           // product the API listed), never the privileged ones.
-          const fuller = withOptionalQuery(spec, op, objects, as);
+          const optional = withOptionalQuery(spec, op, objects, as);
+          const fuller = optional === undefined ? undefined : withOwnAccount(spec, op, optional);
           if (fuller !== undefined && fuller.path !== req.path) {
             const again = await ctx.send(fuller, as);
             if (isSuccess(again)) res = again;
             // Still refused: the same with the API's own objects instead of the scan's (a product the
             // scan created may have no stock; one from the catalogue has), at most two.
             for (const other of isSuccess(res) ? [] : apiOwnChoices(spec, op, objects, fuller)) {
-              const third = await ctx.send(other, as);
+              const third = await ctx.send(withOwnAccount(spec, op, other), as);
               if (isSuccess(third)) {
                 res = third;
                 break;

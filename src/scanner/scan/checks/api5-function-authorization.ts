@@ -13,6 +13,7 @@
  * - The admin's login name with another case (`Admin`), registered by the scan and replayed on the admin-only
  *   reads (admin-variant.ts).
  */
+import { randomBytes } from 'node:crypto';
 import type { Operation } from '../../../core/api-document.ts';
 import type { Check } from '../check.ts';
 import type { ScanResponse } from '../client.ts';
@@ -199,9 +200,10 @@ async function registerAccount(ctx: ScanContext): Promise<Account | undefined> {
   const op = registration(ctx);
   if (!op) return undefined;
   const schema = bodySchema(op);
-  const body = sampleValue(ctx.spec, schema) as Record<string, unknown>;
+  const body = { ...(sampleValue(ctx.spec, schema) as Record<string, unknown>) };
   const nameKey = Object.keys(body).find((k) => USER_FIELD.test(k) && typeof body[k] === 'string');
   if (!nameKey) return undefined;
+  withOwnNames(body);
   const name = String(body[nameKey]);
   const res = await ctx.send(planRequest(ctx.spec, op, ctx.objects, { body }), null);
   if (!isSuccess(res) || refusedIn200(res)) return undefined;
@@ -228,6 +230,25 @@ function userParam(op: Operation): string | undefined {
 }
 
 /** A body that exercises the operation: privileged enum values where the schema has them. */
+/**
+ * Gives an account's fields (user name, e-mail, password) values of the scan's own, never a sampled or
+ * documented one: it may be a given identity's name or the admin's e-mail, and a sign-up or user creation that
+ * updates an existing account would hand it a password the scan chose. Changes `body`; returns it.
+ */
+function withOwnNames(body: Record<string, unknown>): Record<string, unknown> {
+  const props = Object.keys(body);
+  if (!props.some((k) => PASSWORD.test(k) || USER_FIELD.test(k))) return body;
+  const tag = `pcf${randomBytes(5).toString('hex')}`;
+  const password = `Pc-${randomBytes(12).toString('base64url')}-9q`;
+  for (const k of props) {
+    if (typeof body[k] !== 'string') continue;
+    if (/mail/i.test(k)) body[k] = `${tag}@example.com`;
+    else if (USER_FIELD.test(k)) body[k] = tag;
+    else if (PASSWORD.test(k)) body[k] = password;
+  }
+  return body;
+}
+
 function privilegedBody(ctx: ScanContext, op: Operation): unknown {
   const schema = bodySchema(op);
   if (!schema) return undefined;
@@ -240,7 +261,7 @@ function privilegedBody(ctx: ScanContext, op: Operation): unknown {
     op.path,
   );
   if (body === null || typeof body !== 'object' || Array.isArray(body)) return body;
-  const out: Record<string, unknown> = { ...(body as Record<string, unknown>) };
+  const out = withOwnNames({ ...(body as Record<string, unknown>) });
   for (const [name, prop] of Object.entries(propertiesOf(ctx.spec, schema))) {
     const values = Array.isArray(resolveSchema(ctx.spec, prop).enum) ? (prop.enum as unknown[]) : [];
     const hit = values.find((v) => typeof v === 'string' && PRIVILEGED_VALUE.test(v));
