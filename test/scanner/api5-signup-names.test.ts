@@ -97,7 +97,7 @@ describe('API5 registers its account under names of its own', () => {
         return send(200, { token: t });
       }
       if (req.method === 'POST' && path === '/users') {
-        signUps.push(`${req.headers.authorization ?? "anon"} ${text}`);
+        signUps.push(`${req.headers.authorization ?? 'anon'} ${text}`);
         if (typeof v.email !== 'string' || typeof v.password !== 'string')
           return send(400, { error: 'email and password required' });
         // A careless upsert by e-mail.
