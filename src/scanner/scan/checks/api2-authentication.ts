@@ -754,6 +754,9 @@ async function otpGuessing(ctx: ScanContext, a: Identity, loginOp: Operation | u
  * the URL must answer (2xx or a redirect) otherwise than a wrong password does, so the API authenticates from
  * the URL. The evidence names the parameters, never the values.
  */
+/** Paths of operations that set a password rather than check one. */
+const SETS_PASSWORD_QUERY = /reset|change|forgot|recover|update|set[-_]?pass|new[-_]?pass/i;
+
 async function credentialsInUrl(ctx: ScanContext, a: Identity): Promise<void> {
   const login = a.login?.body ?? {};
   const password = Object.entries(login).find(([k]) => PASSWORD_FIELD.test(k))?.[1];
@@ -762,6 +765,16 @@ async function credentialsInUrl(ctx: ScanContext, a: Identity): Promise<void> {
     if (isExcluded(op) || op.method !== 'GET') continue;
     const secrets = op.parameters.filter((p) => p.in === 'query' && SECRET_QUERY.test(p.name));
     if (secrets.length === 0) continue;
+    // A GET that sets a password (`/auth/reset-password?username=&new_password=`) is no login: sent with a
+    // wrong password it would set A's password to it.
+    if (SETS_PASSWORD_QUERY.test(op.path) || secrets.some((p) => /new|confirm|repeat|again/i.test(p.name))) {
+      ctx.note?.({
+        rule: SCAN_RULES.credentialsInUrl,
+        operation: op,
+        reason: 'not sent: it sets a password (safety rule)',
+      });
+      continue;
+    }
     if (typeof password !== 'string') {
       ctx.note?.({
         rule: SCAN_RULES.credentialsInUrl,
