@@ -10,6 +10,7 @@ import type { ApiDocument, JsonSchema, Operation } from '../../../core/api-docum
 import type { Check } from '../check.ts';
 import type { ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
+import { setsPassword } from '../discover.ts';
 import { singular } from '../harvest.ts';
 import type { CreatedObject } from '../objects.ts';
 import {
@@ -702,7 +703,9 @@ async function replayDeletes(ctx: ScanContext, owner: Identity, attacker: Identi
  */
 async function ownershipFields(ctx: ScanContext, victim: Identity, attacker: Identity): Promise<void> {
   for (const op of ctx.spec.operations) {
-    if (!isCreationOperation(ctx.spec, op)) continue;
+    // An account's creation (a sign-up, `POST /users {username, password}`) names the account it makes, not
+    // an owner: B's name there is a new user called bob, or an upsert of bob's account (never sent).
+    if (!isCreationOperation(ctx.spec, op) || setsPassword(ctx.spec, op)) continue;
     const schema = bodySchema(op);
     const props = propertiesOf(ctx.spec, schema);
     const field = Object.keys(props).find((k) => OWNER_FIELD.test(k));

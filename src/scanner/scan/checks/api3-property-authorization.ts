@@ -1124,6 +1124,14 @@ function othersContactData(value: unknown, held: ReadonlyMap<string, string>, se
   return out;
 }
 
+/** The string values at the top of a request body (its own data when they come back). */
+function bodyStrings(body: unknown): Set<string> {
+  const out = new Set<string>();
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return out;
+  for (const v of Object.values(body as Record<string, unknown>)) if (typeof v === 'string') out.add(v);
+  return out;
+}
+
 /** What a request carried (its path, query and body), as text: values in it are the caller's own to see. */
 function sentText(request: { readonly path: string; readonly body?: unknown }): string {
   let text = request.path;
@@ -1358,7 +1366,8 @@ export const api3: Check = {
         continue;
       }
       const found: string[] = [];
-      const own = (identity !== undefined ? sent.get(identity) : undefined) ?? none;
+      // An anonymous caller's own data is what this very request sent (a sign-up echoing its e-mail).
+      const own = identity !== undefined ? (sent.get(identity) ?? none) : bodyStrings(request.body);
       sensitive(response.json, '', (p) => schema !== undefined && !extraPointers.has(p), found, own);
       // The business's own notes and costs are the admin's to see; an ordinary or anonymous caller should not.
       if (identity === undefined || identity !== ctx.admin?.name) internalData(response.json, '', found, own);
