@@ -1,11 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import { runScan } from '../../src/scanner/scan/runner.ts';
 import { startServer } from '../kit/server.ts';
+import { scanDocument } from './twins.ts';
 
 /**
  * A throwaway account's ids are checked before its item paths count as the scan's own. A Rails-style guild
@@ -110,23 +107,17 @@ describe("a read that ignores the id does not make a given identity's record the
       }
       return send(405, {});
     });
-    const dir = await mkdtemp(join(tmpdir(), 'portcullis-guild-'));
     try {
-      const spec = join(dir, 'spec.json');
-      await writeFile(spec, JSON.stringify(SPEC));
       const login = (name: string, password: string) => ({
         name,
         login: { path: '/guild/login', body: { username: name, password } },
       });
-      await runScan({
-        spec,
-        target: api.url,
+      await scanDocument(SPEC, api.url, {
         identities: [login('hana', 'hana-pw-21'), login('ivo', 'ivo-pw-22')],
         checks: ['API1', 'API8'],
         ratePerSecond: 200,
       });
     } finally {
-      await rm(dir, { recursive: true, force: true });
       await api.close();
     }
   });

@@ -1,11 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import { runScan } from '../../src/scanner/scan/runner.ts';
 import { startServer } from '../kit/server.ts';
+import { scanDocument } from './twins.ts';
 
 /**
  * API5 registers an account of its own to try privileged changes on (`PATCH /users/{id}/role`). Its sign-up must
@@ -135,18 +132,13 @@ describe('API5 registers its account under names of its own', () => {
       }
       return send(404, { error: 'not found' });
     });
-    const dir = await mkdtemp(join(tmpdir(), 'portcullis-api5-signup-'));
+    const login = (email: string, password: string) => ({
+      path: '/login',
+      body: { email, password },
+      tokenPointer: '/token',
+    });
     try {
-      const spec = join(dir, 'spec.json');
-      await writeFile(spec, JSON.stringify(SPEC));
-      const login = (email: string, password: string) => ({
-        path: '/login',
-        body: { email, password },
-        tokenPointer: '/token',
-      });
-      await runScan({
-        spec,
-        target: api.url,
+      await scanDocument(SPEC, api.url, {
         identities: [
           { name: 'ada', login: login('ada@shop.test', 'ada-pw-22') },
           { name: 'bo', login: login('bo@shop.test', 'bo-pw-33') },
@@ -156,7 +148,6 @@ describe('API5 registers its account under names of its own', () => {
         ratePerSecond: 200,
       });
     } finally {
-      await rm(dir, { recursive: true, force: true });
       await api.close();
     }
   });

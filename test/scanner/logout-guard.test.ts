@@ -1,11 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import { runScan } from '../../src/scanner/scan/runner.ts';
 import { startServer } from '../kit/server.ts';
+import { scanDocument } from './twins.ts';
 
 /**
  * No request ends a given identity's sessions, however the route is spelled. A Hapi-style club API (bearer
@@ -84,23 +81,17 @@ describe('the logout guard: no given identity ends its sessions', () => {
       }
       return send(404, { message: 'not found' });
     });
-    const dir = await mkdtemp(join(tmpdir(), 'portcullis-logout-guard-'));
     try {
-      const spec = join(dir, 'spec.json');
-      await writeFile(spec, JSON.stringify(SPEC));
       const login = (u: (typeof USERS)[number]) => ({
         name: u.username,
         login: { path: '/club/tokens', body: { username: u.username, password: u.password } },
       });
-      await runScan({
-        spec,
-        target: api.url,
+      await scanDocument(SPEC, api.url, {
         identities: [login(USERS[0]), login(USERS[1])],
         checks: ['API2'],
         ratePerSecond: 200,
       });
     } finally {
-      await rm(dir, { recursive: true, force: true });
       await api.close();
     }
   });

@@ -13,32 +13,41 @@ export interface TwinTarget {
 
 export type TwinScans<T extends TwinTarget> = Record<'vulnerable' | 'fixed', { result: ScanResult; api: T }>;
 
+/** Scans `target` with `spec` (a document object, written to a temporary file for the run). */
+export async function scanDocument(
+  spec: unknown,
+  target: string,
+  options: Omit<ScanOptions, 'spec' | 'target'>,
+): Promise<ScanResult> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'portcullis-scan-'));
+  try {
+    const specFile = path.join(dir, 'spec.json');
+    await writeFile(specFile, JSON.stringify(spec));
+    return await runScan({ ...options, spec: specFile, target });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 /**
  * Scans a vulnerable API and then its fixed twin, each started fresh by `start(fixed)`, with the same
- * document (written to a temporary file for the run) and the same options.
+ * document and the same options.
  */
 export async function scanTwins<T extends TwinTarget>(
   spec: unknown,
   start: (fixed: boolean) => Promise<T>,
   options: Omit<ScanOptions, 'spec' | 'target'>,
 ): Promise<TwinScans<T>> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'portcullis-twins-'));
-  try {
-    const specFile = path.join(dir, 'spec.json');
-    await writeFile(specFile, JSON.stringify(spec));
-    const scans = {} as TwinScans<T>;
-    for (const kind of ['vulnerable', 'fixed'] as const) {
-      const api = await start(kind === 'fixed');
-      try {
-        scans[kind] = { result: await runScan({ ...options, spec: specFile, target: api.url }), api };
-      } finally {
-        api.server.close();
-      }
+  const scans = {} as TwinScans<T>;
+  for (const kind of ['vulnerable', 'fixed'] as const) {
+    const api = await start(kind === 'fixed');
+    try {
+      scans[kind] = { result: await scanDocument(spec, api.url, options), api };
+    } finally {
+      api.server.close();
     }
-    return scans;
-  } finally {
-    await rm(dir, { recursive: true, force: true });
   }
+  return scans;
 }
 
 /** The distinct `rule operationId` pairs of a scan's findings, sorted. */

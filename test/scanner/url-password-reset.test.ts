@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import { runScan, type ScanResult } from '../../src/scanner/scan/runner.ts';
+import type { ScanResult } from '../../src/scanner/scan/runner.ts';
 import { startServer } from '../kit/server.ts';
+import { scanDocument } from './twins.ts';
 
 /**
  * A FastAPI-style API whose inputs are all query parameters, POSTs included: a login
@@ -75,27 +73,21 @@ describe('the credentials-in-URL probe never sends a password reset', () => {
       if (url.pathname === '/me') return send(200, { username: me });
       return send(404, { detail: 'not found' });
     });
-    const dir = await mkdtemp(join(tmpdir(), 'portcullis-url-reset-'));
+    const identity = (name: string) => ({
+      name,
+      login: {
+        path: `/auth/login?username=${name}&password=${passwords.get(name)}`,
+        body: {},
+        tokenPointer: '/access_token',
+      },
+    });
     try {
-      const spec = join(dir, 'spec.json');
-      await writeFile(spec, JSON.stringify(SPEC));
-      const identity = (name: string) => ({
-        name,
-        login: {
-          path: `/auth/login?username=${name}&password=${passwords.get(name)}`,
-          body: {},
-          tokenPointer: '/access_token',
-        },
-      });
-      result = await runScan({
-        spec,
-        target: api.url,
+      result = await scanDocument(SPEC, api.url, {
         identities: [identity('alice'), identity('bob')],
         checks: ['API2'],
         ratePerSecond: 200,
       });
     } finally {
-      await rm(dir, { recursive: true, force: true });
       await api.close();
     }
   });
