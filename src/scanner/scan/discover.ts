@@ -64,6 +64,19 @@ export function setsPassword(spec: ApiDocument, op: Operation): boolean {
   );
 }
 
+/**
+ * A GET that sets a password rather than checks one (`/auth/reset-password?username=&new_password=`): a new
+ * password in its query, or a reset path. No check sends one (the runner refuses it): the account its query names
+ * would take whatever password the check sampled.
+ */
+export function setsPasswordByUrl(spec: ApiDocument, op: Operation): boolean {
+  return (
+    setsPassword(spec, op) &&
+    (/reset|change|forgot|recover|update|set[-_]?pass|new[-_]?pass/i.test(op.path) ||
+      op.parameters.some((p) => p.in === 'query' && /new|confirm|repeat|again/i.test(p.name)))
+  );
+}
+
 /** Fields that name an account a body creates: they get names of the scan's own in a creation that sets a password. */
 const NEW_ACCOUNT_NAME = /^(user_?name|login|handle|nick_?(name)?|e-?mail|email_?address|name)$/i;
 

@@ -1,4 +1,3 @@
-import type { ApiDocument, Operation } from '../../core/api-document.ts';
 import { type ErrorCode, PortcullisError } from '../../core/errors.ts';
 /** Runs a scan: load the spec, log in, create test objects, run the checks in a safe order, collect findings. */
 import { loadApiDocument } from '../../openapi/load.ts';
@@ -18,7 +17,7 @@ import { api10 } from './checks/api10-unsafe-consumption.ts';
 import { createScanClient } from './client.ts';
 import { type Elevation, type Identity, makeFinding, type Observation, type ScanContext } from './context.ts';
 import { buildCoverage, type CoverageNote, type ScanCoverage, withReproduction } from './coverage.ts';
-import { discover, setsPassword } from './discover.ts';
+import { discover, setsPasswordByUrl } from './discover.ts';
 import { urlValues } from './harvest.ts';
 import { LoginError, resolveIdentity as logIn } from './login.ts';
 import { SCAN_DEFAULTS, type ScanIdentity, type ScanOptions } from './options.ts';
@@ -89,15 +88,6 @@ const snake = (s: string) =>
  * identity's session, it would end it for the rest of the scan. Matched anywhere in the path or the operation
  * id: a request wrongly held back is a missed probe, a given identity logged out spoils the scan.
  */
-/** A GET that sets a password rather than checks one: a new password in its query, or a reset path. */
-export function setsPasswordByUrl(spec: ApiDocument, op: Operation): boolean {
-  return (
-    setsPassword(spec, op) &&
-    (/reset|change|forgot|recover|update|set[-_]?pass|new[-_]?pass/i.test(op.path) ||
-      op.parameters.some((p) => p.in === 'query' && /new|confirm|repeat|again/i.test(p.name)))
-  );
-}
-
 export function isLogout(path: string, operationId = ''): boolean {
   return LOGOUT.test(snake(path.split('?')[0])) || LOGOUT.test(snake(operationId));
 }

@@ -21,6 +21,7 @@ import type { Operation } from '../../../core/api-document.ts';
 import type { Check } from '../check.ts';
 import type { ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, isRefused, isSuccess, redact, type ScanContext } from '../context.ts';
+import { setsPasswordByUrl } from '../discover.ts';
 import { loginOutcome, loginRequest, sessionIdentity, signedIn } from '../login.ts';
 import type { LoginFlow } from '../options.ts';
 import { bodySchema, isExcluded, jsonBodySchema, planRequest, requiresAuth } from '../planner.ts';
@@ -754,9 +755,6 @@ async function otpGuessing(ctx: ScanContext, a: Identity, loginOp: Operation | u
  * the URL must answer (2xx or a redirect) otherwise than a wrong password does, so the API authenticates from
  * the URL. The evidence names the parameters, never the values.
  */
-/** Paths of operations that set a password rather than check one. */
-const SETS_PASSWORD_QUERY = /reset|change|forgot|recover|update|set[-_]?pass|new[-_]?pass/i;
-
 async function credentialsInUrl(ctx: ScanContext, a: Identity): Promise<void> {
   const login = a.login?.body ?? {};
   const password = Object.entries(login).find(([k]) => PASSWORD_FIELD.test(k))?.[1];
@@ -767,7 +765,7 @@ async function credentialsInUrl(ctx: ScanContext, a: Identity): Promise<void> {
     if (secrets.length === 0) continue;
     // A GET that sets a password (`/auth/reset-password?username=&new_password=`) is no login: sent with a
     // wrong password it would set A's password to it.
-    if (SETS_PASSWORD_QUERY.test(op.path) || secrets.some((p) => /new|confirm|repeat|again/i.test(p.name))) {
+    if (setsPasswordByUrl(ctx.spec, op)) {
       ctx.note?.({
         rule: SCAN_RULES.credentialsInUrl,
         operation: op,
