@@ -1,12 +1,14 @@
 /**
  * API4 Unrestricted Resource Consumption: a page size of 100000 (reported when the page then holds more than 100
  * items, or more than the declared maximum) and of 1 (a list that answers more than one item to `limit=1`
- * ignores its page size; lists in an envelope are counted too), a list that declares no paging answering 200 items or more, a
+ * ignores its page size; lists in an envelope are counted too; an answer without a list that counts its page,
+ * `{"rows": 100000}`, when the count follows the page size asked), a list that declares no paging answering 200 items or more, a
  * 100000-character string in a create request, validators that backtrack catastrophically (`redos.ts`), and one bounded burst of 50 requests to a cheap read (the only
  * requests that skip the scan's rate limit).
  */
 import type { Operation } from '../../../core/api-document.ts';
 import type { Check } from '../check.ts';
+import type { ScanResponse } from '../client.ts';
 import { evidenceOf, isSuccess, type ScanContext } from '../context.ts';
 import { bodySchema, isCreationOperation, isExcluded, planRequest, requiresAuth } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
@@ -56,6 +58,60 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 function itemCount(body: unknown): number | undefined {
   return pageItems(body)?.length;
+}
+
+/** Members that can only count the items of the page answered (`{"rows": 5000}`, `{"meta": {"count": 20}}`). */
+const COUNT_KEY =
+  /^(count|rows|items|records|results|entries|returned|num_?(rows|items|records|results)|(row|item|record|result|entry|entrie)s?_?(count|returned))$/i;
+
+/**
+ * The numbers an answer holds under count-like names (or under the page-size input's own name, an echo of
+ * it), at the top level and one envelope down (`meta`, `pagination`), keyed by their place: `rows`,
+ * `meta.count`.
+ */
+export function pageCounts(body: unknown, param: string): Map<string, number> {
+  const out = new Map<string, number>();
+  const visit = (value: unknown, prefix: string, depth: number) => {
+    if (value === null || typeof value !== 'object' || Array.isArray(value) || depth > 1) return;
+    for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
+      if (typeof v === 'number' && Number.isInteger(v) && (COUNT_KEY.test(key) || key === param))
+        out.set(`${prefix}${key}`, v);
+      else visit(v, `${prefix}${key}.`, depth + 1);
+    }
+  };
+  visit(body, '', 0);
+  return out;
+}
+
+/**
+ * An answer that only counts its page (`{"rows": 100000}` to `size=100000`): a count above the cap that
+ * follows the page size asked, shown by a control with the smallest page (the same count at most that small
+ * there). A total of the whole collection answers both alike and says nothing; a clamped page counts no more
+ * than the cap.
+ */
+async function countedPage(
+  ctx: ScanContext,
+  op: Operation,
+  param: string,
+  huge: ScanResponse,
+  cap: number,
+  minimum: number,
+): Promise<{ place: string; count: number; small: number } | undefined> {
+  const above = [...pageCounts(huge.json, param)].filter(([, n]) => n > cap);
+  if (above.length === 0) return undefined;
+  const user = ctx.identities[0];
+  const req = planRequest(ctx.spec, op, ctx.objects, {
+    owner: user.name,
+    params: { [param]: String(minimum) },
+  });
+  const control = await ctx.send(req, user);
+  if (!isSuccess(control)) return undefined;
+  const small = pageCounts(control.json, param);
+  for (const [place, count] of above) {
+    const n = small.get(place);
+    if (n !== undefined && n <= minimum) return { place, count, small: n };
+  }
+  return undefined;
 }
 
 /** A declared page-size parameter asked for one item: more than one in the answer means it is not applied. */
@@ -124,10 +180,24 @@ async function pageSize(ctx: ScanContext, op: Operation): Promise<void> {
   // Only a page that really holds more than a sane page (or than the declared maximum) shows the size was
   // honoured: an API that clamps the page answers the big request with its own maximum, and a short list
   // cannot tell clamping from honouring.
-  const maximum = resolveSchema(ctx.spec, param.schema).maximum;
+  const declared = resolveSchema(ctx.spec, param.schema);
+  const maximum = declared.maximum;
   const cap = typeof maximum === 'number' ? maximum : SANE_PAGE;
   const count = itemCount(res.json);
-  if (count === undefined || count <= cap) return;
+  if (count === undefined) {
+    // No list to count: an answer that counts its page in a number instead.
+    const minimum = typeof declared.minimum === 'number' && declared.minimum > 1 ? declared.minimum : 1;
+    const counted = await countedPage(ctx, op, param.name, res, cap, minimum);
+    if (counted === undefined) return;
+    ctx.report(SCAN_RULES.unboundedPageSize, {
+      operation: op,
+      key: param.name,
+      message: `${op.method} ${op.path} counted ${counted.count} in ${counted.place} to ${param.name}=${HUGE_PAGE} (${counted.small} to ${param.name}=${minimum})${typeof maximum === 'number' ? ` (declared maximum ${maximum})` : ''}.`,
+      evidence: evidenceOf(res, { parameter: param.name, [counted.place]: counted.count }),
+    });
+    return;
+  }
+  if (count <= cap) return;
   ctx.report(SCAN_RULES.unboundedPageSize, {
     operation: op,
     key: param.name,
