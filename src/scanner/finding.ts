@@ -84,6 +84,8 @@ export interface FindingsResult {
   readonly coverage?: ScanCoverage;
   /** Scans: the target going down during the scan (it answered, then refused connections). */
   readonly targetOutages?: TargetOutages;
+  /** Scans: what the scan did beyond its probes (the accounts it registered, deleted or left at the end). */
+  readonly notes?: readonly string[];
 }
 
 /** How often the target stopped answering during a scan, and where: what ran while it was down tested nothing. */

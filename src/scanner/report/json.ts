@@ -19,6 +19,7 @@ export function renderJson(result: FindingsResult, options: JsonOptions = {}): s
     ...(result.phases ? { phases: result.phases } : {}),
     ...(result.targetOutages ? { targetOutages: result.targetOutages } : {}),
     ...(result.coverage?.rateLimited ? { rateLimited: result.coverage.rateLimited } : {}),
+    ...(result.notes && result.notes.length > 0 ? { notes: result.notes } : {}),
     rules: result.rules,
     findings: result.findings.map((f) => ({
       ruleId: f.rule.id,

@@ -90,8 +90,15 @@ export interface ScanContext {
      * `burst`: past the rate limit (API4). `ownProfile`: a PUT/PATCH of the sender's own profile
      * (`/users/me`), which the safety rule lets through for the mass-assignment probe only. `restore`: sets
      * back what such a probe stored, as the identity or the admin, on a path an `ownProfile` request touched.
+     * `registeredAccount`: the end-of-scan DELETE of an account the scan registered, at its own-account route
+     * (`DELETE /me`), sent as that account (never a given identity or the admin).
      */
-    options?: { readonly burst?: boolean; readonly ownProfile?: boolean; readonly restore?: boolean },
+    options?: {
+      readonly burst?: boolean;
+      readonly ownProfile?: boolean;
+      readonly restore?: boolean;
+      readonly registeredAccount?: boolean;
+    },
   ): Promise<ScanResponse | undefined>;
 }
 

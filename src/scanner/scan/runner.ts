@@ -14,6 +14,7 @@ import { api7 } from './checks/api7-ssrf.ts';
 import { api8 } from './checks/api8-misconfiguration.ts';
 import { api9 } from './checks/api9-inventory.ts';
 import { api10 } from './checks/api10-unsafe-consumption.ts';
+import { deleteThrowaways } from './checks/throwaway.ts';
 import { createScanClient } from './client.ts';
 import { type Elevation, type Identity, makeFinding, type Observation, type ScanContext } from './context.ts';
 import { buildCoverage, type CoverageNote, type ScanCoverage, withReproduction } from './coverage.ts';
@@ -57,6 +58,8 @@ export interface ScanResult extends FindingsResult {
   readonly coverage: ScanCoverage;
   /** Problems a report must show loudly: setup that created nothing, checks that tested nothing. */
   readonly warnings: readonly string[];
+  /** What the scan did beyond its probes: the accounts it registered and deleted (or left) at the end. */
+  readonly notes: readonly string[];
   /** The target going down during the scan (`times` 0 when it answered throughout). */
   readonly targetOutages: TargetOutages;
 }
@@ -72,6 +75,8 @@ export class ScanError extends PortcullisError {
 }
 
 const MAX_OBSERVATIONS = 5000;
+/** The end-of-scan deletion of the scan's own accounts gets at most this long. */
+const CLEANUP_MS = 10_000;
 const DESTRUCTIVE = new Set(['PUT', 'PATCH', 'DELETE']);
 
 const LOGOUT = /log_?(out|off)|sign_?(out|off)|revoke|invalidate|terminate|end_?(all_?)?sessions?/;
@@ -156,6 +161,8 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
   const timedOut: string[] = [];
   const errors: { check: string; message: string }[] = [];
   const notes: CoverageNote[] = [];
+  /** What the scan did beyond its probes, for the report (the accounts it deleted at the end). */
+  const reportNotes: string[] = [];
   let loggedIn: { identities: Identity[]; admin?: Identity } = { identities: [] };
   /** Identities the scan's own probes made privileged and could not set back (see `Elevation`). */
   const elevated = new Map<string, Elevation>();
@@ -241,12 +248,22 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
           as !== null &&
           (identities.includes(as) || as === admin) &&
           ownTouched.has(bare);
+        // The end-of-scan deletion of an account the scan registered, by that account, at its own route (`/me`).
+        const registeredDelete =
+          sendOptions?.registeredAccount === true &&
+          req.method === 'DELETE' &&
+          as !== undefined &&
+          as !== null &&
+          !identities.includes(as) &&
+          as !== admin &&
+          isOwnProfile(req.path);
         if (
           DESTRUCTIVE.has(req.method) &&
           !options.allowDestructive &&
           !objects.isScanCreated(bare) &&
           !ownProfile &&
-          !restore
+          !restore &&
+          !registeredDelete
         ) {
           return undefined;
         }
@@ -325,6 +342,15 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
       phaseDone(check.id);
       progress();
     }
+    // The accounts the scan registered are deleted where the API lets them be (best effort, in the notes).
+    current = 'cleanup';
+    const cleanupContext = makeContext(AbortSignal.timeout(Math.min(checkTimeoutMs, CLEANUP_MS)));
+    try {
+      reportNotes.push(...(await deleteThrowaways(cleanupContext)).map((line) => `clean-up: ${line}`));
+    } catch (err) {
+      reportNotes.push(`clean-up: stopped (${(err as Error).message})`);
+    }
+    phaseDone('cleanup');
     current = 'passive';
     for (const check of checks) {
       // Notes of a passive judgment belong to its check's column of the matrix.
@@ -377,6 +403,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     phases,
     coverage: covered.coverage,
     warnings: [...elevationWarnings(elevated), ...covered.warnings],
+    notes: reportNotes,
     targetOutages,
   };
 }

@@ -31,6 +31,9 @@ export interface ThrowawayLogin {
 export interface Throwaway {
   /** Its session (the registration's login, or a later one). */
   identity: Identity;
+  /** The login it signs in through, and the value it gives there as its user (its name or its e-mail). */
+  readonly via: ThrowawayLogin;
+  readonly loginName: string;
   readonly name: string;
   readonly email: string;
   /** Its account ids: from the registration answer, its token's claims, its login answer (unchecked). */
@@ -113,35 +116,114 @@ export async function reuseThrowaway(ctx: ScanContext): Promise<Throwaway | unde
   return undefined;
 }
 
+/** A sign-up's account inputs (`user`, `email`, `pwd`), wherever the operation takes them. */
+export interface SignupInputs {
+  readonly op: Operation;
+  /** Its body fields, or its query parameters when it takes its inputs in the URL. */
+  readonly fields: readonly string[];
+  readonly location: 'body' | 'query';
+}
+
+const SIGNUP_USER = /^(user_?name|login|handle|name|user|e_?mail|email_?address|mail)$/i;
+/** Paths and inputs of an operation that sets or checks a password without making an account. */
+const NOT_SIGNUP_PATH = /log_?in|sign_?in|token|session|reset|forgot|recover|change|update|password|verify/i;
+const NOT_NEW_ACCOUNT_PASSWORD = /new|old|current|confirm|repeat|again|2$/i;
+
+/**
+ * The document's sign-up: a POST without path parameters whose body has a user name and a password
+ * (`registration`, JSON or form fields), else one that takes them as query parameters (`POST
+ * /auth/register?username=&password=&email=`) on a path that names no login, reset or change.
+ */
+export function signup(ctx: ScanContext): SignupInputs | undefined {
+  const op = registration(ctx);
+  if (op) return { op, fields: Object.keys(propertiesOf(ctx.spec, bodySchema(op))), location: 'body' };
+  for (const candidate of ctx.spec.operations) {
+    if (candidate.method !== 'POST' || isExcluded(candidate) || candidate.path.includes('{')) continue;
+    if (bodySchema(candidate) !== undefined || NOT_SIGNUP_PATH.test(candidate.path)) continue;
+    const query = candidate.parameters.filter((p) => p.in === 'query').map((p) => p.name);
+    const password = query.filter((k) => PASSWORD.test(k));
+    if (password.length === 0 || password.some((k) => NOT_NEW_ACCOUNT_PASSWORD.test(k))) continue;
+    if (!query.some((k) => SIGNUP_USER.test(k))) continue;
+    return { op: candidate, fields: query, location: 'query' };
+  }
+  return undefined;
+}
+
+/**
+ * The sign-up request with `values` for its account inputs (user name, e-mail, password), in its body or its
+ * query string. Other inputs keep their sampled values; in the query, any other input that names a person
+ * (`phone`, `nickname`) gets its schema's sample, never a value harvested from another account.
+ */
+export function signupRequest(
+  ctx: ScanContext,
+  s: SignupInputs,
+  values: Readonly<Record<string, unknown>>,
+): PlannedRequest {
+  if (s.location === 'body') {
+    const sample = sampleValue(ctx.spec, bodySchema(s.op));
+    const body =
+      sample !== null && typeof sample === 'object' && !Array.isArray(sample)
+        ? { ...(sample as Record<string, unknown>), ...values }
+        : { ...values };
+    return planRequest(ctx.spec, s.op, ctx.objects, { body });
+  }
+  const params: Record<string, string> = {};
+  for (const p of s.op.parameters) {
+    if (p.in !== 'query') continue;
+    const given = values[p.name];
+    if (given !== undefined) params[p.name] = String(given);
+    else if (/user|mail|login|name|account|phone|mobile/i.test(p.name))
+      params[p.name] = String(sampleValue(ctx.spec, p.schema, p.name));
+  }
+  return planRequest(ctx.spec, s.op, ctx.objects, { params });
+}
+
+/** The values a sign-up gets for an account of the scan's own: `name`, `email` and `password` in each input. */
+export function accountValues(
+  s: SignupInputs,
+  name: string,
+  email: string,
+  password: string,
+): Record<string, unknown> {
+  const values: Record<string, unknown> = {};
+  for (const k of s.fields) {
+    if (PASSWORD.test(k)) values[k] = password;
+    else if (MAIL_FIELD.test(k)) values[k] = email;
+    else if (NAME_FIELD.test(k) || /^(user|nick_?name)$/i.test(k)) values[k] = name;
+  }
+  return values;
+}
+
+/** Accounts the scan registered and can sign in to, for the deletion at the end (keyed by the object registry). */
+const registered = new WeakMap<object, Throwaway[]>();
+const MAX_REGISTERED = 24;
+
+/** Records an account the scan registered, for `deleteThrowaways` at the end of the scan. */
+export function rememberAccount(ctx: ScanContext, account: Throwaway): void {
+  const list = registered.get(ctx.objects) ?? [];
+  if (list.length < MAX_REGISTERED && !list.includes(account)) list.push(account);
+  registered.set(ctx.objects, list);
+}
+
 /** Registers an account named `<prefix><random>` and logs in as it; undefined when either does not work. */
 export async function registerThrowaway(
   ctx: ScanContext,
   t: ThrowawayLogin | undefined,
   prefix: string,
 ): Promise<Throwaway | undefined> {
-  const op = registration(ctx);
-  if (!op || !t || op === t.op) return undefined;
-  const schema = bodySchema(op);
-  const props = Object.keys(propertiesOf(ctx.spec, schema));
-  const sample = sampleValue(ctx.spec, schema);
-  if (sample === null || typeof sample !== 'object' || Array.isArray(sample)) return undefined;
+  const s = signup(ctx);
+  if (!s || !t || s.op === t.op) return undefined;
   const tag = randomBytes(5).toString('hex');
   const name = `${prefix}${tag}`;
   const email = `${prefix}${tag}@example.com`;
   const first = freshPassword();
-  const bodyWith = (password: string) => {
-    const body: Record<string, unknown> = { ...(sample as Record<string, unknown>) };
-    for (const k of props) {
-      if (PASSWORD.test(k)) body[k] = password;
-      else if (MAIL_FIELD.test(k)) body[k] = email;
-      else if (NAME_FIELD.test(k)) body[k] = name;
-    }
-    return body;
-  };
   const register = (via: ScanContext, password: string) =>
-    via.send(planRequest(ctx.spec, op, ctx.objects, { body: bodyWith(password) }), null);
+    via.send(signupRequest(ctx, s, accountValues(s, name, email, password)), null);
   const loginField = t.userField;
-  const loginValue = MAIL_FIELD.test(loginField) && !props.some((k) => NAME_FIELD.test(k)) ? email : name;
+  const loginValue =
+    MAIL_FIELD.test(loginField) && !s.fields.some((k) => NAME_FIELD.test(k) || /^user$/i.test(k))
+      ? email
+      : name;
   const reg = await register(ctx, first);
   if (!isSuccess(reg) || refusedIn200(reg)) return undefined;
   const login = async (via: ScanContext, password: string) => {
@@ -169,6 +251,8 @@ export async function registerThrowaway(
   for (const id of selfIds(signed.identity)) if (id !== name && id !== email) ids.add(id);
   const account: Throwaway = {
     identity: signed.identity,
+    via: t,
+    loginName: loginValue,
     name,
     email,
     ids: [...ids],
@@ -176,11 +260,12 @@ export async function registerThrowaway(
     password: first,
     login: (via: ScanContext, password?: string) => login(via, password ?? account.password),
     register,
-    signup: op,
+    signup: s.op,
   };
   const pool = pools.get(ctx.objects) ?? [];
   if (pool.length < 8) pool.push(account);
   pools.set(ctx.objects, pool);
+  rememberAccount(ctx, account);
   return account;
 }
 
@@ -380,4 +465,84 @@ export function claimAccountPath(
     body: null,
     createdBy: op,
   });
+}
+
+/** A delete of one's own account: no path parameter, the path ends at the caller (`DELETE /me`, `/users/me`). */
+const OWN_ACCOUNT_PATH = /(^|\/)(me|self|profile|my_?profile|current_?user|whoami)\/?$/i;
+/** At most this many deletes are tried per account (own routes, then item routes, as itself then the admin). */
+const MAX_DELETES = 4;
+
+/**
+ * Deletes the accounts the scan registered (best effort, at the end of the scan, after every check): with a
+ * documented delete of one's own account (`DELETE /me`), sent with the account's own session; else at an account
+ * item route (`DELETE /users/{username}`, `/users/{id}` with an id read back as its own: `checkIds`), as the
+ * account itself, then as the admin. A delete counts when the account signed in before and no longer does.
+ * Nothing else is deleted: no given identity's session sends a delete here, and no id but a checked one is used.
+ * Returns one line per account for the report's notes.
+ */
+export async function deleteThrowaways(ctx: ScanContext): Promise<string[]> {
+  const accounts = registered.get(ctx.objects) ?? [];
+  if (accounts.length === 0) return [];
+  const deletes = ctx.spec.operations.filter((op) => op.method === 'DELETE' && !isExcluded(op));
+  const own = deletes.filter((op) => !op.path.includes('{') && OWN_ACCOUNT_PATH.test(op.path));
+  const items = deletes.filter((op) => {
+    const param = accountParam(op.path);
+    if (param === undefined || !op.path.replace(/\/$/, '').endsWith(`{${param}}`)) return false;
+    return !op.parameters.some((p) => p.in === 'path' && p.name !== param);
+  });
+  const names = accounts.map((v) => v.name).join(', ');
+  if (own.length + items.length === 0)
+    return [
+      `accounts the scan registered were left in place (${names}): the document has no delete of one's own account or of a user`,
+    ];
+  const lines: string[] = [];
+  for (const v of accounts) {
+    if (ctx.signal.aborted) {
+      lines.push(`${v.name}: not deleted (the clean-up ran out of time)`);
+      continue;
+    }
+    lines.push(await deleteAccount(ctx, v, own, items));
+  }
+  return lines;
+}
+
+async function deleteAccount(
+  ctx: ScanContext,
+  v: Throwaway,
+  own: readonly Operation[],
+  items: readonly Operation[],
+): Promise<string> {
+  // A fresh session when the account still signs in (its last one may have ended); else its last session.
+  const fresh = await v.login(ctx);
+  const signsIn = fresh.identity !== undefined;
+  if (fresh.identity) v.identity = fresh.identity;
+  const tries: { op: Operation; req: PlannedRequest; as: Identity; param?: string; value?: string }[] = [];
+  for (const op of own) tries.push({ op, req: planRequest(ctx.spec, op, ctx.objects, {}), as: v.identity });
+  if (items.length > 0 && signsIn) await checkIds(ctx, v);
+  for (const op of items) {
+    const param = accountParam(op.path)!;
+    const values = MAIL_FIELD.test(param) ? [v.email] : /name/i.test(param) ? [v.name] : [...v.checked];
+    for (const value of values.slice(0, 1)) {
+      const req = planRequest(ctx.spec, op, ctx.objects, { params: { [param]: value } });
+      tries.push({ op, req, as: v.identity, param, value });
+      if (ctx.admin) tries.push({ op, req, as: ctx.admin, param, value });
+    }
+  }
+  if (tries.length === 0)
+    return `${v.name}: not deleted (no delete route names it: its id was not read back as its own)`;
+  for (const t of tries.slice(0, MAX_DELETES)) {
+    if (t.param !== undefined) claimAccountPath(ctx, t.op, t.req, v, t.param, t.value);
+    const res = await ctx.send(t.req, t.as, { registeredAccount: true });
+    if (!isSuccess(res) || refusedIn200(res)) continue;
+    retireThrowaway(ctx, v);
+    const by = t.as === v.identity ? 'itself' : t.as.name;
+    const where = `${t.op.method} ${t.req.path.split('?')[0]} (${res.status}, as ${by})`;
+    if (!signsIn) return `${v.name}: deleted with ${where}; not confirmed (it no longer signed in before)`;
+    if ((await v.login(ctx)).identity) return `${v.name}: ${where} answered, but it still signs in`;
+    return `${v.name}: deleted with ${where}`;
+  }
+  return `${v.name}: not deleted (${tries
+    .slice(0, MAX_DELETES)
+    .map((t) => `${t.op.method} ${t.op.path}`)
+    .join(', ')} refused)`;
 }
