@@ -1078,11 +1078,14 @@ function heldContactData(ctx: ScanContext): Map<string, string> {
       },
     ]),
   );
+  const fixed = fixedProfiles(ctx, new Set(selves.keys()));
   for (const { identity, response, request } of ctx.observations) {
     const self = identity !== undefined ? selves.get(identity) : undefined;
     if (!self || (self.ids.size === 0 && self.logins.size === 0)) continue;
     if (!isSuccess(response) || response.json === undefined) continue;
     const path = request.path.split('?')[0];
+    // One fixed record to every identity (a single-user API's `/me`): no one's own.
+    if (request.method === 'GET' && fixed.has(path)) continue;
     const ownRead =
       request.method === 'GET' && (OWN_PROFILE_READ.test(path) || isOwnAccount(path, self.person));
     const walk = (v: unknown, depth: number, top: boolean) => {
@@ -1108,6 +1111,36 @@ function heldContactData(ctx: ScanContext): Map<string, string> {
       }
     };
     walk(response.json, 0, true);
+  }
+  return out;
+}
+
+/**
+ * Own-profile reads (`GET /me`, no object in the path) that answered two identities or more, and every one of
+ * them the same contact data: a single-user API's one fixed record, the same to everyone, not the caller's own.
+ */
+function fixedProfiles(ctx: ScanContext, people: ReadonlySet<string>): Set<string> {
+  const seen = new Map<string, Map<string, string>>();
+  for (const { identity, response, request } of ctx.observations) {
+    if (identity === undefined || !people.has(identity) || request.method !== 'GET') continue;
+    const path = request.path.split('?')[0];
+    if (!OWN_PROFILE_READ.test(path) || !isSuccess(response) || response.json === undefined) continue;
+    const values: string[] = [];
+    eachScalar(response.json, '', values, (key, v) => {
+      if (typeof v === 'string' && CONTACT_KEY.test(key)) values.push(v);
+    });
+    const answers = seen.get(path) ?? new Map<string, string>();
+    if (seen.size < 1000) seen.set(path, answers);
+    // An identity that got two different records there already makes the path its own.
+    const text = JSON.stringify(values.sort());
+    const before = answers.get(identity);
+    answers.set(identity, before === undefined || before === text ? text : '\u0000differs');
+  }
+  const out = new Set<string>();
+  for (const [path, answers] of seen) {
+    const texts = new Set(answers.values());
+    const [text] = texts;
+    if (answers.size >= 2 && texts.size === 1 && text !== '[]' && text !== '\u0000differs') out.add(path);
   }
   return out;
 }
