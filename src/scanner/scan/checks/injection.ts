@@ -82,6 +82,22 @@ const TRAVERSAL_PAYLOADS = [
 const FILE_CONTENT = /\broot:[^:\s]*:0:0:|^\[(fonts|extensions|mci extensions)\]\s*$/im;
 /** A parameter that names a column (`sort`, or "the column" in its description): a real column name works. */
 const COLUMN_DESCRIPTION = /\b(column|field name|attribute name|property name|sort key)\b/i;
+/**
+ * Inputs an API may paste into SQL as a fragment rather than a quoted value: a condition (`?where=`,
+ * `sql_where`, `filter`, `q`) or an ordering (`order_by`, `sort`). Named so, or a free string whose description
+ * says SQL, a WHERE clause or an ORDER BY.
+ */
+const CONDITION_NAME =
+  /^(sql_?)?(where|where_?clause|filters?|conditions?|clause|criteria|predicate|query|q|having)$|(^|_)where(_|$)|(^|_)sql(_|$)/i;
+/** Condition names that say outright that the value is SQL: their plain value is a condition (`1=1`) that holds. */
+const SQL_CONDITION_NAME = /(^|_)(where|sql|clause|predicate|criteria|having)(_|$)|^conditions?$/i;
+const CONDITION_PROSE =
+  /\bSQL\b|\bWHERE\b|\bwhere[- ]clause\b|\b(filter|query|search) (expression|condition|clause)\b/;
+const ORDER_NAME = /^(sort(_?by)?|order(ing|_?by)?|sort_?(field|order|column)|order_?column|group_?by)$/i;
+const ORDER_PROSE = /\bORDER BY\b|\border(ing)? (clause|expression)\b|\bcolumns? to (sort|order) by\b/i;
+/** Database errors about an ordering term that names no column: `ORDER BY 999`. */
+const ORDER_ERROR =
+  /ORDER BY (term|position|clause)|in 'order clause'|not in select list|term out of range|ORDER BY.{0,40}(out of range|invalid|unknown)/i;
 
 const CONCURRENCY = 3;
 /** A plain request slower than this gets no time-based probes (a login hashing a password). */
@@ -98,6 +114,16 @@ export interface InjectionPoint {
   readonly name: string;
   readonly value: string;
   readonly likely: boolean;
+  /** Pasted into SQL as a fragment (see CONDITION_NAME): a condition or an ordering. */
+  readonly fragment?: 'condition' | 'order';
+}
+
+/** Whether an input's name or description says it is pasted into SQL as a condition or an ordering. */
+export function fragmentKind(name: string, description: string): 'condition' | 'order' | undefined {
+  const leaf = name.split('.').pop() ?? name;
+  if (ORDER_NAME.test(leaf) || ORDER_PROSE.test(description)) return 'order';
+  if (CONDITION_NAME.test(leaf) || CONDITION_PROSE.test(description)) return 'condition';
+  return undefined;
 }
 
 /** A skipped or probed input, for the coverage matrix. */
@@ -135,8 +161,9 @@ export function injectionPoints(ctx: ScanContext): InjectionPoint[] {
   for (const op of ctx.spec.operations) {
     if (isExcluded(op) || op.method === 'DELETE' || op.method === 'HEAD' || op.method === 'OPTIONS') continue;
     const opLikely = LIKELY_SINK.test(op.path);
-    const add = (where: InputLocation, name: string, value: unknown, description = '') => {
+    const add = (where: InputLocation, name: string, value: unknown, description = '', example = false) => {
       if (urls.has(`${op.id}\0${name}`) || PAGE_PARAM.test(name.split('.').pop() ?? name)) return;
+      const fragment = fragmentKind(name, description);
       out.push({
         op,
         in: where,
@@ -144,10 +171,14 @@ export function injectionPoints(ctx: ScanContext): InjectionPoint[] {
         value:
           SORT_PARAM.test(name) || COLUMN_DESCRIPTION.test(description)
             ? 'id'
-            : typeof value === 'string'
-              ? value
-              : `pc${randomUUID().slice(0, 6)}`,
+            : // A condition the name says is SQL holds `1=1` unless documented: a made-up word names no column.
+              fragment === 'condition' && !example && SQL_CONDITION_NAME.test(name.split('.').pop() ?? name)
+              ? '1=1'
+              : typeof value === 'string'
+                ? value
+                : `pc${randomUUID().slice(0, 6)}`,
         likely: opLikely || LIKELY_SINK.test(name),
+        ...(fragment !== undefined ? { fragment } : {}),
       });
     };
     for (const p of op.parameters) {
@@ -156,11 +187,14 @@ export function injectionPoints(ctx: ScanContext): InjectionPoint[] {
       // Path parameters are probed even when typed integer: many APIs pass them to a query as text.
       if (!stringInput(s) && !(p.in === 'path' && (type === 'integer' || type === undefined))) continue;
       if (p.in !== 'path' && p.in !== 'query' && p.in !== 'header' && p.in !== 'cookie') continue;
+      const example =
+        p.raw.example ?? (s.example as unknown) ?? (Array.isArray(s.examples) ? s.examples[0] : undefined);
       add(
         p.in,
         p.name,
-        p.raw.example ?? sampleValue(ctx.spec, p.schema, p.name),
-        typeof p.raw.description === 'string' ? p.raw.description : '',
+        example ?? sampleValue(ctx.spec, p.schema, p.name),
+        typeof p.raw.description === 'string' ? p.raw.description : String(s.description ?? ''),
+        typeof example === 'string',
       );
     }
     const json = jsonBodySchema(op);
@@ -174,11 +208,19 @@ export function injectionPoints(ctx: ScanContext): InjectionPoint[] {
       if (json && schemaType(s) === 'object') {
         const inner = sample[name] as Record<string, unknown> | undefined;
         for (const [sub, ss] of Object.entries(propertiesOf(ctx.spec, s))) {
-          if (stringInput(ss)) add('json', `${name}.${sub}`, inner?.[sub]);
+          if (stringInput(ss))
+            add(
+              'json',
+              `${name}.${sub}`,
+              inner?.[sub],
+              String(ss.description ?? ''),
+              ss.example !== undefined,
+            );
         }
         continue;
       }
-      if (stringInput(s)) add(json ? 'json' : 'form', name, sample[name]);
+      if (stringInput(s))
+        add(json ? 'json' : 'form', name, sample[name], String(s.description ?? ''), s.example !== undefined);
     }
   }
   return out;
@@ -201,7 +243,8 @@ function setMember(body: Record<string, unknown>, name: string, value: unknown):
 
 /**
  * Path and required query parameters that name a column (`/search/{filter}/{query}` with "the column"):
- * `id`, so the other inputs' probes reach the query instead of failing on an unknown column.
+ * `id`, so the other inputs' probes reach the query instead of failing on an unknown column; required SQL
+ * conditions: `1=1`.
  */
 function columnParams(op: Operation, except: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -209,6 +252,9 @@ function columnParams(op: Operation, except: string): Record<string, string> {
     if (p.name === except || !(p.in === 'path' || (p.in === 'query' && p.required))) continue;
     const description = typeof p.raw.description === 'string' ? p.raw.description : '';
     if (SORT_PARAM.test(p.name) || COLUMN_DESCRIPTION.test(description)) out[p.name] = 'id';
+    // A required SQL condition beside the probed input (`?where=` with `?order_by=`): one that holds.
+    else if (p.in === 'query' && SQL_CONDITION_NAME.test(p.name) && p.raw.example === undefined)
+      out[p.name] = '1=1';
   }
   return out;
 }
@@ -507,12 +553,137 @@ async function firstRound(ctx: ScanContext, job: Job): Promise<boolean> {
     job.quoteMatters =
       q !== undefined && qq !== undefined && normalised(q, [`${v}'`]) !== normalised(qq, [`${v}''`]);
   }
+  // Fragment probes carry their own controls: they need no baseline (a made-up condition fails the plain request).
+  if (job.tier < 2 && (await fragmentProofs(job, reporter(ctx, p))) === 'found') return true;
   const cmd = await commandProof(job, report, 0);
   if (cmd !== 'no' || job.tier >= 2) return cmd === 'found';
   if (!(await markerProbe(job))) return false;
   const tpl = await templateProofs(job, report, 1);
   if (tpl !== 'no') return tpl === 'found';
   return (await traversalProofs(job, report, 1)) === 'found';
+}
+
+/** Alike: the same answer once the probes' echoes are removed, or JSON of one status that is 90% the same. */
+function alikeAnswers(
+  a: ScanResponse,
+  pa: string,
+  b: ScanResponse,
+  pb: string,
+  others: string[] = [],
+): boolean {
+  return (
+    normalised(a, [pa, ...others]) === normalised(b, [pb, ...others]) ||
+    (a.status === b.status &&
+      a.json !== undefined &&
+      b.json !== undefined &&
+      similarity(a.json, b.json) >= 0.9)
+  );
+}
+
+/**
+ * A condition pasted into SQL (`WHERE ${where}`): two tautologies answer alike and unlike two contradictions,
+ * which answer alike. One of each pair is arithmetic (`3-1=2`, `3-1=3`): only an engine that evaluates the text
+ * tells those apart, a search for the literal text answers both alike. Sent tautology, contradiction,
+ * tautology, contradiction, so a list that only grows or only shrinks meanwhile cannot pass the list form
+ * (both tautologies longer lists than both contradictions). Then error-based: a closed comparison of two
+ * literals (`'pcx'='pcx'`) raises no database error where the same with its last quote left off does.
+ */
+async function conditionProof(job: Job, report: Report): Promise<'found' | 'no'> {
+  const p = job.p!;
+  const [t1, f1, t2, f2] = ['1=1', '1=2', '3-1=2', '3-1=3'];
+  const rt1 = await p.send(t1);
+  if (rt1 && isSuccess(rt1)) {
+    const rf1 = await p.send(f1);
+    const rt2 = await p.send(t2);
+    const rf2 = await p.send(f2);
+    if (rf1 && rt2 && rf2 && isSuccess(rt2)) {
+      const n = [rt1, rt2, rf1, rf2].map((r) => (Array.isArray(r.json) ? r.json.length : -1));
+      const longer =
+        [rt2, rf1, rf2].every((r) => r.status === rt1.status) &&
+        n.every((x) => x >= 0) &&
+        Math.min(n[0], n[1]) > Math.max(n[2], n[3]);
+      if (
+        longer ||
+        (alikeAnswers(rt1, t1, rt2, t2) && alikeAnswers(rf1, f1, rf2, f2) && !alikeAnswers(rt1, t1, rf1, f1))
+      ) {
+        report(
+          SCAN_RULES.sqlInjection,
+          `SQL fragment, boolean-based: the conditions ${t1} and ${t2} answered alike and unlike ${f1} and ${f2}, which answered alike`,
+          rt1,
+          t1,
+          {
+            contradictionStatus: rf1.status,
+            tautologyLength: rt1.text.length,
+            contradictionLength: rf1.text.length,
+          },
+        );
+        return 'found';
+      }
+    }
+  }
+  const mark = `pcx${randomUUID().slice(0, 6)}`;
+  const open = `'${mark}'='${mark}`;
+  const closed = `'${mark}'='${mark}'`;
+  const ro = await p.send(open);
+  if (!ro || !SQL_ERROR.test(ro.text)) return 'no';
+  const rc = await p.send(closed);
+  if (rc && !SQL_ERROR.test(rc.text) && rc.status < 500) {
+    report(
+      SCAN_RULES.sqlInjection,
+      'SQL fragment, error-based: a comparison with its last quote left off raised a database error, the same comparison closed did not',
+      ro,
+      open,
+    );
+    return 'found';
+  }
+  return 'no';
+}
+
+/**
+ * An ordering pasted into SQL (`ORDER BY ${sort}`): a bare number is a column position there. `1` answers 2xx
+ * while `999` (no such column) raises a database error about the ordering term, or fails (5xx) twice while
+ * `999+0` (an expression, not a position: SQL sorts by it without complaint) answers 2xx. An API that checks the
+ * value against its columns refuses all three; one that ignores what it does not know answers all three alike;
+ * one that reads the value as a number fails on `999+0` too.
+ */
+async function orderProof(job: Job, report: Report): Promise<'found' | 'no'> {
+  const p = job.p!;
+  const first = await p.send('1');
+  if (!first || !isSuccess(first) || SQL_ERROR.test(first.text) || ORDER_ERROR.test(first.text)) return 'no';
+  const far = await p.send('999');
+  if (!far) return 'no';
+  // The error may come in a 200 (`{"error": "1st ORDER BY term out of range"}`).
+  if (SQL_ERROR.test(far.text) || ORDER_ERROR.test(far.text)) {
+    report(
+      SCAN_RULES.sqlInjection,
+      'SQL fragment, ordering: ORDER BY 1 answered, ORDER BY 999 (no such column) raised a database error',
+      far,
+      '999',
+      { firstStatus: first.status, farStatus: far.status },
+    );
+    return 'found';
+  }
+  if (far.status < 500) return 'no';
+  const expr = await p.send('999+0');
+  if (!expr || !isSuccess(expr)) return 'no';
+  const again = await p.send('999');
+  if (!again || again.status < 500) return 'no';
+  report(
+    SCAN_RULES.sqlInjection,
+    'SQL fragment, ordering: 1 and 999+0 (an expression) sorted the answer, 999 (a column position that does not exist) failed twice',
+    again,
+    '999',
+    { firstStatus: first.status, farStatus: again.status, expressionStatus: expr.status },
+  );
+  return 'found';
+}
+
+/** The fragment probes of an input its name or description says is pasted into SQL (none on others). */
+function fragmentProofs(job: Job, report: Report): Promise<'found' | 'no'> {
+  const kind = job.p!.point.fragment;
+  if (kind === 'condition') return conditionProof(job, report);
+  if (kind === 'order') return orderProof(job, report);
+  return Promise.resolve('no');
 }
 
 /** Scans whose target went silent on an operator object. */
@@ -594,14 +765,9 @@ async function secondRound(ctx: ScanContext, job: Job, over: () => boolean): Pro
       const rt2 = await p.send(t2);
       const plain = await p.send(none);
       if (!rf || !rt2 || !plain) continue;
-      // Alike: the same answer once the probes' echoes are removed, or JSON of one status that is 90% the same
-      // (a list the scan's own creations grow between two requests).
+      // Alike: see alikeAnswers (a list the scan's own creations grow between two requests is 90% the same).
       const alike = (a: ScanResponse, pa: string, b: ScanResponse, pb: string) =>
-        normalised(a, [pa, none]) === normalised(b, [pb, none]) ||
-        (a.status === b.status &&
-          a.json !== undefined &&
-          b.json !== undefined &&
-          similarity(a.json, b.json) >= 0.9);
+        alikeAnswers(a, pa, b, pb, [none]);
       // Or lists: both tautologies longer than both the contradiction and the no-match value. The order of the
       // requests (tautology, contradiction, tautology, no match) keeps a list that only grows or only shrinks
       // meanwhile (other clients, the scan's own creations) from passing.
