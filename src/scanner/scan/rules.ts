@@ -95,6 +95,15 @@ export const SCAN_RULES = {
     'An account the scan registered changed its own password without sending its current password (or with a wrong one), and the new password then signed in.',
     'Require the current password (or a fresh re-authentication) for every password change, and end the other sessions of the account.',
   ),
+  passwordResetWithoutProof: rule(
+    'api2-password-reset-without-proof',
+    'API2:2023',
+    [640, 620],
+    'critical',
+    'Password reset without proof',
+    'Sent without any session, an operation set a new password on an account the scan registered from its user name or e-mail alone (no reset token, code or current password), and the new password then signed in.',
+    'Reset a password only with a single-use, short-lived token sent to the account (e-mail, SMS) and checked server-side, or with the current password; never from a user name or e-mail alone.',
+  ),
   sessionNotEnded: rule(
     'api2-session-not-ended',
     'API2:2023',
@@ -247,6 +256,15 @@ export const SCAN_RULES = {
     'Ordinary identity can call a privileged operation',
     'An administrative operation answered an ordinary identity with success.',
     'Check the caller’s role or scope on every privileged operation; deny by default.',
+  ),
+  anonymousWrite: rule(
+    'api5-anonymous-write',
+    'API5:2023',
+    [306, 285],
+    'critical',
+    'A function that changes or deletes data answers callers without credentials',
+    "A request without any credentials changed or deleted an object an identity created (or an account the scan registered), and the owner's view showed it: the function itself is open to anyone, whatever object it is sent.",
+    'Require authentication on every operation that changes or deletes data, then check the caller may change that object; deny by default.',
   ),
   businessFlow: rule(
     'api6-repeatable-business-flow',

@@ -29,7 +29,18 @@ import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, sampleValue } from '../schema.ts';
 import { similarity } from '../similarity.ts';
 import { sessionChecks } from './api2-sessions.ts';
-import { refusedIn200, registration } from './api5-function-authorization.ts';
+import { refusedIn200 } from './api5-function-authorization.ts';
+import {
+  accountValues,
+  MAIL_FIELD,
+  registerThrowaway,
+  rememberAccount,
+  retireThrowaway,
+  reuseThrowaway,
+  signup,
+  signupRequest,
+  type Throwaway,
+} from './throwaway.ts';
 import { secretsFromWords, weakHmacSecrets } from './weak-secrets.ts';
 
 const ATTEMPTS = 12;
@@ -418,7 +429,18 @@ export function findLoginTarget(ctx: ScanContext): LoginTarget | undefined {
       known: { user: flow.body[fields.userField], password: flow.body[fields.passwordField] },
     };
   }
+  return documentedLogins(ctx)[0];
+}
+
+/**
+ * The document's login operations (at most three): a POST on a login path (or with a login id) whose JSON or
+ * form body, or else whose query parameters (`POST /auth/login?username=&password=`), hold a user and a
+ * password field.
+ */
+export function documentedLogins(ctx: ScanContext): LoginTarget[] {
+  const out: LoginTarget[] = [];
   for (const op of ctx.spec.operations) {
+    if (out.length >= 3) break;
     if (
       op.method !== 'POST' ||
       isExcluded(op) ||
@@ -428,12 +450,21 @@ export function findLoginTarget(ctx: ScanContext): LoginTarget | undefined {
     const json = jsonBodySchema(op);
     const form = json === undefined ? formBodySchema(op) : undefined;
     const schema = json ?? form;
-    if (schema === undefined) continue;
+    if (schema === undefined) {
+      if (op.requestBody || op.path.includes('{')) continue;
+      // Every input in the query string: the flow sends its fields there.
+      const body: Record<string, unknown> = {};
+      for (const p of op.parameters)
+        if (p.in === 'query') body[p.name] = sampleValue(ctx.spec, p.schema, p.name);
+      const fields = fieldsOf(body);
+      if (fields) out.push({ flow: { path: op.path, body, encoding: 'query' }, op, ...fields });
+      continue;
+    }
     const sample = sampleValue(ctx.spec, schema);
     if (sample === null || typeof sample !== 'object' || Array.isArray(sample)) continue;
     const fields = fieldsOf(sample as Record<string, unknown>);
     if (!fields) continue;
-    return {
+    out.push({
       flow: {
         path: op.path,
         body: sample as Record<string, unknown>,
@@ -441,9 +472,9 @@ export function findLoginTarget(ctx: ScanContext): LoginTarget | undefined {
       },
       op,
       ...fields,
-    };
+    });
   }
-  return undefined;
+  return out;
 }
 
 const wrong = () => `pc-wrong-${randomUUID().slice(0, 8)}`;
@@ -553,86 +584,134 @@ function throttled(
   return '';
 }
 
+/** One login at `t` with these user and password values, anonymously. */
+function sendLogin(ctx: ScanContext, t: LoginTarget, user: unknown, password: unknown) {
+  return ctx.send(
+    {
+      ...loginRequest(t.flow, { [t.userField]: user, [t.passwordField]: password }),
+      ...(t.op ? { operation: t.op } : {}),
+    },
+    null,
+  );
+}
+
+/** A login answer that is no refusal (a status under 400, no refusal in a 200) and carries a credential. */
+function signsIn(t: LoginTarget, res: ScanResponse | undefined): boolean {
+  return (
+    res !== undefined && res.status < 400 && !refusedIn200(res) && !errorIn200(res) && signedIn(t.flow, res)
+  );
+}
+
 /**
- * A's own login with a wrong password answered with a credential that works as A (see worksAs), while an
- * unknown user with a wrong password gets no credential that does: the password is not checked. `res` is the
- * brute-force run's first answer (one wrong password), so A's account sees no extra failed login.
+ * `who`'s login with a wrong password (`res`) answered with a credential that works as `who` (see worksAs), while
+ * an unknown user with a wrong password gets no credential that does (one control login): the password is not
+ * checked. `label` names the account in the message.
  */
 async function wrongPasswordAccepted(
   ctx: ScanContext,
   t: LoginTarget,
+  who: Identity,
   res: ScanResponse,
-  send: (user: unknown, password: unknown) => Promise<ScanResponse | undefined>,
+  label: string,
 ): Promise<boolean> {
-  const a =
-    ctx.identities.find((i) => i.login?.flow === t.flow) ??
-    (ctx.admin?.login?.flow === t.flow ? ctx.admin : undefined);
-  if (!a || !t.known) return false;
-  const got = await worksAs(ctx, a, t.flow, res, 'wrong password');
+  const got = await worksAs(ctx, who, t.flow, res, 'wrong password');
   if (!got) return false;
-  // Control: an unknown user with a wrong password must not get in as A (else the answer says nothing of A's).
-  const control = await send(`pc-nobody-${randomUUID().slice(0, 8)}`, wrong());
-  if (await worksAs(ctx, a, t.flow, control, 'unknown user')) return false;
+  // Control: an unknown user with a wrong password must not get in as `who` (else the answer says nothing of its).
+  const control = await sendLogin(ctx, t, `pc-nobody-${randomUUID().slice(0, 8)}`, wrong());
+  if (await worksAs(ctx, who, t.flow, control, 'unknown user')) return false;
   ctx.report(SCAN_RULES.wrongPasswordAccepted, {
     ...(t.op ? { operation: t.op } : {}),
     key: 'login',
-    message: `${t.flow.method ?? 'POST'} ${t.flow.path} signed ${a.name} in with a wrong password (${res.status}), and the credential it returned reads what ${a.name}'s own session reads; an unknown user with a wrong password got ${control ? control.status : 'no answer'} and no such credential.`,
+    message: `${t.flow.method ?? 'POST'} ${t.flow.path} signed ${label} in with a wrong password (${res.status}), and the credential it returned reads what that account's own session reads; an unknown user with a wrong password got ${control ? control.status : 'no answer'} and no such credential.`,
     evidence: evidenceOf(res, { controlStatus: control?.status }),
   });
   return true;
 }
 
-async function bruteForce(ctx: ScanContext, t: LoginTarget): Promise<void> {
-  const account = t.known?.user ?? `pc-nobody-${randomUUID().slice(0, 8)}`;
-  const names = [String(account)];
-  const send = (password: unknown) =>
-    ctx.send(
-      {
-        ...loginRequest(t.flow, { [t.userField]: account, [t.passwordField]: password }),
-        ...(t.op ? { operation: t.op } : {}),
-      },
-      null,
-    );
+const sameLogin = (x: LoginTarget, y: LoginTarget) =>
+  x.flow.path.split('?')[0] === y.flow.path.split('?')[0] &&
+  (x.flow.method ?? 'POST') === (y.flow.method ?? 'POST');
+
+/**
+ * The login checks that send wrong passwords. Never more than one to a given identity: A's own login (when A
+ * signs in through `t`) gets one wrong password, judged for wrong-password-accepted. An account of the scan's
+ * own (V, reused or registered `pcb<random>`) gets one wrong password at `t` and at each documented login (at
+ * most three), each judged the same way with its control, and then the guessing run (see bruteForce); without V
+ * the run goes to a user name nobody has.
+ */
+async function loginChecks(ctx: ScanContext, t: LoginTarget): Promise<void> {
+  let accepted = false;
+  const a =
+    ctx.identities.find((i) => i.login?.flow === t.flow) ??
+    (ctx.admin?.login?.flow === t.flow ? ctx.admin : undefined);
+  if (a && t.known) {
+    const res = await sendLogin(ctx, t, t.known.user, wrong());
+    if (res && signsIn(t, res)) accepted = await wrongPasswordAccepted(ctx, t, a, res, a.name);
+  }
+  const v = (await reuseThrowaway(ctx, t)) ?? (await registerThrowaway(ctx, t, 'pcb'));
+  if (v) {
+    const targets = [t, ...documentedLogins(ctx).filter((d) => !sameLogin(d, t))];
+    for (const d of targets) {
+      const user = d === t ? v.loginName : MAIL_FIELD.test(d.userField) ? v.email : v.name;
+      const res = await sendLogin(ctx, d, user, wrong());
+      if (!res || !signsIn(d, res)) continue;
+      const found = await wrongPasswordAccepted(
+        ctx,
+        d,
+        v.identity,
+        res,
+        `${v.name} (an account the scan registered)`,
+      );
+      if (found && d === t) accepted = true;
+    }
+  } else if (!t.known) {
+    ctx.note?.({
+      rule: SCAN_RULES.wrongPasswordAccepted,
+      reason: "no identity logs in through the API and no account of the scan's own could be registered",
+    });
+  }
+  // A wrong password that signs in makes guessing no question.
+  if (!accepted) await bruteForce(ctx, t, v);
+  // V is locked now, maybe: no later check reuses it (the clean-up at the end still tries to delete it).
+  if (v) retireThrowaway(ctx, v);
+}
+
+/**
+ * Twelve wrong passwords in a row for one account — V, an account of the scan's own, else a user name nobody has;
+ * never a given identity — must meet a limit: a 429/423/503, Retry-After, a lock message, a change in the
+ * answer, or a slow-down. Each answer is judged by whether it carries a credential, not by its status (APIs
+ * answer a failed login `200 {"success": false}`). With V, its right password must still sign in afterwards
+ * (a silent lock passes).
+ */
+async function bruteForce(ctx: ScanContext, t: LoginTarget, v: Throwaway | undefined): Promise<void> {
+  const account = v ? v.loginName : `pc-nobody-${randomUUID().slice(0, 8)}`;
+  const names = [account];
   const durations: number[] = [];
   let first: string | undefined;
-  let statuses = new Set<number>();
+  const statuses = new Set<number>();
   for (let i = 0; i < ATTEMPTS; i++) {
-    const res = await send(wrong());
-    const why = throttled(res, first, names);
-    if (why) return;
-    if (!res) return;
-    // A refusal (>= 400, or refused in a 200) is a failed login whatever cookie it sets. A wrong password that
-    // signs in is judged as such (one attempt, reused), and then guessing is no question.
-    if (res.status < 400 && !refusedIn200(res) && !errorIn200(res) && signedIn(t.flow, res)) {
-      if (i === 0)
-        await wrongPasswordAccepted(ctx, t, res, (user, password) =>
-          ctx.send(
-            {
-              ...loginRequest(t.flow, { [t.userField]: user, [t.passwordField]: password }),
-              ...(t.op ? { operation: t.op } : {}),
-            },
-            null,
-          ),
-        );
-      return;
-    }
+    const res = await sendLogin(ctx, t, account, wrong());
+    if (throttled(res, first, names) || !res) return;
+    // A wrong password that signs in was judged before the run (wrongPasswordAccepted); an unknown user that
+    // signs in is no failed login either.
+    if (signsIn(t, res)) return;
     first ??= shape(res, names);
-    statuses = statuses.add(res.status);
+    statuses.add(res.status);
     durations.push(res.durationMs);
   }
   if (durations.length > 4 && durations[durations.length - 1] > 4 * Math.max(50, durations[0])) return;
-  let proof = `all answered ${[...statuses].join(', ')} without lockout, 429 or delay`;
-  if (t.known) {
+  let proof = `all answered ${[...statuses].join(', ')} without a credential, and without lockout, 429 or delay`;
+  if (v) {
     // The judgement: does the right password still sign in after the run? A silent lock does not.
-    const right = await send(t.known.password);
-    if (!right || !signedIn(t.flow, right)) return;
+    if (!signsIn(t, await sendLogin(ctx, t, account, v.password))) return;
     proof += `, and the right password still signed in afterwards`;
   }
+  const whose = v ? `an account the scan registered (${v.name})` : 'a user name nobody has';
   ctx.report(SCAN_RULES.bruteForce, {
     ...(t.op ? { operation: t.op } : {}),
     key: 'login',
-    message: `${ATTEMPTS} failed logins in a row for one account at ${t.flow.path}: ${proof}.`,
-    evidence: { attempts: ATTEMPTS, statuses: [...statuses] },
+    message: `${ATTEMPTS} failed logins in a row for one account, ${whose}, at ${t.flow.path}: ${proof}.`,
+    evidence: { attempts: ATTEMPTS, statuses: [...statuses], account: v ? v.name : 'unknown user' },
   });
 }
 
@@ -645,51 +724,67 @@ const loose = (k: string) => k.toLowerCase().replace(/[_-]/g, '');
 /**
  * Weak password policy, judged on an account the scan registers itself (never on the given identities): the
  * registration accepts a trivially weak password, and the login then signs in with it. At most two
- * registrations (one per weak password, the second only when the first was refused) and one login each.
+ * registrations (one per weak password, the second only when the first was refused) and one login each. The
+ * sign-up may take its inputs in its body (JSON or form fields) or as query parameters (`signup`).
  */
 async function weakPasswordPolicy(ctx: ScanContext, t: LoginTarget): Promise<void> {
-  const op = registration(ctx);
-  if (!op || op === t.op) return;
-  const schema = bodySchema(op);
-  const props = Object.keys(propertiesOf(ctx.spec, schema));
-  const passwordField = props.find((k) => PASSWORD_FIELD.test(k) && !REPEAT_FIELD.test(k));
+  const s = signup(ctx);
+  if (!s || s.op === t.op) return;
+  const op = s.op;
+  const passwordField = s.fields.find((k) => PASSWORD_FIELD.test(k) && !REPEAT_FIELD.test(k));
   // The registration's field that the login's user field names: the same name, else an e-mail for an
   // e-mail login, else the user name.
   const userField =
-    props.find((k) => loose(k) === loose(t.userField)) ??
-    (/mail/i.test(t.userField) ? props.find((k) => /mail/i.test(k)) : undefined) ??
-    props.find((k) => /^(user_?name|login|handle)$/i.test(k));
+    s.fields.find((k) => loose(k) === loose(t.userField)) ??
+    (/mail/i.test(t.userField) ? s.fields.find((k) => /mail/i.test(k)) : undefined) ??
+    s.fields.find((k) => /^(user_?name|login|handle|user)$/i.test(k));
   if (!passwordField || !userField) return;
   for (const weak of WEAK_PASSWORDS) {
-    const body = { ...(sampleValue(ctx.spec, schema) as Record<string, unknown>) };
-    for (const k of props) if (PASSWORD_FIELD.test(k)) body[k] = weak;
     // A name of the scan's own, never a documented example (often a seeded user, maybe a given identity: an
     // upserting sign-up would set its password to the weak one).
     const fresh = `pcw${randomBytes(5).toString('hex')}`;
-    for (const k of props) {
-      if (/mail/i.test(k)) body[k] = `${fresh}@example.com`;
-      else if (k === userField || /^(user_?name|login|handle|nick_?name)$/i.test(k)) body[k] = fresh;
+    const values = accountValues(s, fresh, `${fresh}@example.com`, weak);
+    for (const k of s.fields) {
+      if (PASSWORD_FIELD.test(k)) values[k] = weak;
+      else if (k === userField && values[k] === undefined) values[k] = fresh;
     }
-    const user = body[userField];
+    const user = values[userField];
     if (typeof user !== 'string' || user === '') return;
-    const reg = await ctx.send(planRequest(ctx.spec, op, ctx.objects, { body }), null);
+    const reg = await ctx.send(signupRequest(ctx, s, values), null);
     if (!reg) return;
     if (!isSuccess(reg) || errorIn200(reg) || refusedIn200(reg)) continue; // refused: try the next one
-    const login = await ctx.send(
-      {
-        ...loginRequest(t.flow, { [t.userField]: user, [t.passwordField]: weak }),
-        ...(t.op ? { operation: t.op } : {}),
-      },
-      null,
-    );
+    const login = await sendLogin(ctx, t, user, weak);
     // Registered but not signed in (activation, say): not proven. A refusal is no sign-in, whatever cookie it
     // sets (an API may give every answer a fresh session cookie, a failed login 200 {status: 'fail'} too).
-    if (!login || login.status >= 400 || refusedIn200(login) || !signedIn(t.flow, login)) return;
+    if (!login || !signsIn(t, login)) return;
+    const identity = sessionIdentity(t.flow, login, fresh);
+    // The account is the scan's: deleted at the end of the scan where the API lets it be.
+    const account: Throwaway = {
+      identity,
+      via: t,
+      loginName: user,
+      name: fresh,
+      email: `${fresh}@example.com`,
+      ids: [],
+      checked: new Set<string>(),
+      password: weak,
+      login: async (via, password = weak) => {
+        const res = await sendLogin(via, t, user, password);
+        return {
+          ...(res && signsIn(t, res) ? { identity: sessionIdentity(t.flow, res, fresh) } : {}),
+          ...(res ? { res } : {}),
+        };
+      },
+      register: (via, password) =>
+        via.send(signupRequest(ctx, s, { ...values, [passwordField]: password }), null),
+      signup: op,
+    };
+    rememberAccount(ctx, account);
     ctx.report(SCAN_RULES.weakPasswordPolicy, {
       operation: op,
       key: 'registration',
-      message: `${op.method} ${op.path} registered a new account with the password "${weak}" (${reg.status}), and ${t.flow.method ?? 'POST'} ${t.flow.path} then signed it in (${login?.status}).`,
-      evidence: { ...evidenceOf(reg), password: weak, loginStatus: login?.status },
+      message: `${op.method} ${op.path} registered a new account with the password "${weak}" (${reg.status}), and ${t.flow.method ?? 'POST'} ${t.flow.path} then signed it in (${login.status}).`,
+      evidence: { ...evidenceOf(reg), password: weak, loginStatus: login.status },
     });
     return;
   }
@@ -855,6 +950,7 @@ export const api2: Check = {
     SCAN_RULES.credentialsInUrl,
     SCAN_RULES.weakPasswordPolicy,
     SCAN_RULES.passwordChangeWithoutCurrent,
+    SCAN_RULES.passwordResetWithoutProof,
     SCAN_RULES.sessionNotEnded,
     SCAN_RULES.tokenWithoutExpiry,
   ],
@@ -889,6 +985,6 @@ export const api2: Check = {
     await resetEnumeration(ctx, a, target);
     await otpGuessing(ctx, a, target?.op);
     await credentialsInUrl(ctx, a);
-    if (target) await bruteForce(ctx, target);
+    if (target) await loginChecks(ctx, target);
   },
 };

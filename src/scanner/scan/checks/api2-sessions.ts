@@ -1,6 +1,8 @@
 /**
  * API2 on a throwaway account of the scan's own (S, `pcs<random>`), never a given identity:
  *
+ * - Password reset without proof: anonymously, an operation that sets a password names S by its user name or
+ *   e-mail, with no reset token or current password; S logging in with the new password is the proof.
  * - Password change without the current password: S sets a new password on its own account (`/me/password`,
  *   or an operation naming S) without the current one (then with a wrong one); S logging in with the new
  *   password is the proof.
@@ -13,6 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Operation } from '../../../core/api-document.ts';
 import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
+import { setsPasswordByUrl } from '../discover.ts';
 import { loginRequest } from '../login.ts';
 import { bodySchema, isExcluded, type PlannedRequest, planRequest, requiresAuth } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
@@ -244,6 +247,84 @@ async function changeWithoutCurrent(
   }
 }
 
+/** Inputs that prove the right to set a password: a reset token or code, the current password. */
+const PROOF_INPUT = /token|code|otp|pin|nonce|key|hash|secret|signature|old|current|previous|existing/i;
+const RESET_NAMES = /^(user_?name|login|handle|user|e_?mail|email_?address|mail)$/i;
+
+/**
+ * Password reset without proof: anonymously (no session at all), an operation that sets a password names S by
+ * its user name or e-mail (body, form, query or a `{username}`/`{email}` path parameter) with a new password and
+ * no reset token, code or current password (such inputs are left out); S then signing in with the new password
+ * is the finding. Only S is ever named; a GET that sets a password is never sent (the runner refuses it: noted).
+ * At most three operations. Returns the operations that were proven.
+ */
+async function resetWithoutProof(
+  ctx: ScanContext,
+  s: Throwaway,
+  ops: readonly Operation[],
+): Promise<Set<Operation>> {
+  const proven = new Set<Operation>();
+  // A GET that sets a password is sent by no one (the runner refuses it): noted, never probed.
+  for (const op of ctx.spec.operations)
+    if (op.method === 'GET' && !isExcluded(op) && setsPasswordByUrl(ctx.spec, op))
+      ctx.note?.({
+        rule: SCAN_RULES.passwordResetWithoutProof,
+        operation: op,
+        reason: 'not sent: a GET that sets a password (safety rule)',
+      });
+  const candidates = ops.filter((op) => {
+    const param = accountParam(op.path);
+    if (param !== undefined && !/name|mail/i.test(param)) return false;
+    const props = Object.keys(propertiesOf(ctx.spec, bodySchema(op)));
+    const query = op.parameters.filter((p) => p.in === 'query').map((p) => p.name);
+    return param !== undefined || [...props, ...query].some((k) => RESET_NAMES.test(k));
+  });
+  for (const op of candidates.slice(0, 3)) {
+    const param = accountParam(op.path);
+    const value = param === undefined ? undefined : MAIL_FIELD.test(param) ? s.email : s.name;
+    const password = freshPassword();
+    const planned = passwordRequest(ctx, op, s, password, {
+      ...(param !== undefined && value !== undefined ? { param, value } : {}),
+    });
+    const req = withoutProof(planned, passwordInputs(ctx, op));
+    // Nothing in the request may name anyone but S.
+    if (!namesOnly(op, req, s, param)) continue;
+    claimAccountPath(ctx, op, req, s, param, value);
+    const res = await ctx.send(req, null);
+    if (!isSuccess(res) || refusedIn200(res)) continue;
+    const after = await s.login(ctx, password);
+    if (!after.identity) continue;
+    s.password = password;
+    s.identity = after.identity;
+    proven.add(op);
+    ctx.report(SCAN_RULES.passwordResetWithoutProof, {
+      operation: op,
+      message: `${op.method} ${op.path}, sent without any session, set a new password on an account the scan registered (${s.name}) from its ${param ?? 'user name or e-mail'} alone, with no reset token or current password, and the new password then signed in: anyone can take over any account whose name or e-mail they know.`,
+      evidence: evidenceOf(res, { account: s.name }),
+    });
+  }
+  return proven;
+}
+
+/** The request without inputs that would prove a right to the account (a reset token, a code, the old password). */
+function withoutProof(req: PlannedRequest, inputs: ReturnType<typeof passwordInputs>): PlannedRequest {
+  const keep = (k: string) =>
+    !PROOF_INPUT.test(k.replace(/pass(word)?/i, '')) ||
+    [...inputs.body, ...inputs.query, ...inputs.repeat].includes(k);
+  let body = req.body;
+  if (body !== null && typeof body === 'object' && !Array.isArray(body))
+    body = Object.fromEntries(Object.entries(body as Record<string, unknown>).filter(([k]) => keep(k)));
+  const q = req.path.indexOf('?');
+  let path = req.path;
+  if (q >= 0) {
+    const params = new URLSearchParams(req.path.slice(q + 1));
+    for (const k of [...params.keys()]) if (!keep(k)) params.delete(k);
+    const rest = params.toString();
+    path = `${req.path.slice(0, q)}${rest ? `?${rest}` : ''}`;
+  }
+  return { ...req, path, ...(req.body !== undefined ? { body } : {}) };
+}
+
 /** S logs in afresh, logs out with that session, and reads its own record with it again. */
 async function logoutKeepsSession(
   ctx: ScanContext,
@@ -331,9 +412,20 @@ export async function sessionChecks(ctx: ScanContext, t: ThrowawayLogin | undefi
   const unregistered =
     'no account could be registered and signed in (a sign-up with a user name and a password, and a login)';
   if (changes.length === 0)
-    ctx.note?.({ rule: SCAN_RULES.passwordChangeWithoutCurrent, reason: 'no operation sets a password' });
-  else if (!s) ctx.note?.({ rule: SCAN_RULES.passwordChangeWithoutCurrent, reason: unregistered });
-  else await changeWithoutCurrent(ctx, s, changes);
+    for (const rule of [SCAN_RULES.passwordChangeWithoutCurrent, SCAN_RULES.passwordResetWithoutProof])
+      ctx.note?.({ rule, reason: 'no operation sets a password' });
+  else if (!s) {
+    ctx.note?.({ rule: SCAN_RULES.passwordChangeWithoutCurrent, reason: unregistered });
+    ctx.note?.({ rule: SCAN_RULES.passwordResetWithoutProof, reason: unregistered });
+  } else {
+    // Anonymous resets first; an operation proven there is not tried again as a change with S's session.
+    const proven = await resetWithoutProof(ctx, s, changes);
+    await changeWithoutCurrent(
+      ctx,
+      s,
+      changes.filter((op) => !proven.has(op)),
+    );
+  }
   if (logouts.length === 0) {
     ctx.note?.({ rule: SCAN_RULES.sessionNotEnded, reason: 'no logout or revoke operation' });
     return;

@@ -102,10 +102,14 @@ export function retireThrowaway(ctx: ScanContext, account: Throwaway): void {
 
 /**
  * A throwaway account an earlier check registered and left in place, signed in afresh (an API may allow one
- * sign-up an hour: the next check reuses what the first one got). Undefined when none still logs in.
+ * sign-up an hour: the next check reuses what the first one got). Undefined when none still logs in. With `at`,
+ * only an account that signs in through that login.
  */
-export async function reuseThrowaway(ctx: ScanContext): Promise<Throwaway | undefined> {
+export async function reuseThrowaway(ctx: ScanContext, at?: ThrowawayLogin): Promise<Throwaway | undefined> {
   for (const account of [...(pools.get(ctx.objects) ?? [])].reverse()) {
+    // Only one that signs in through the given login, when one is given.
+    if (at && (account.via.flow.path !== at.flow.path || account.via.flow.method !== at.flow.method))
+      continue;
     const fresh = await account.login(ctx);
     if (fresh.identity) {
       account.identity = fresh.identity;
@@ -529,7 +533,7 @@ async function deleteAccount(
     }
   }
   if (tries.length === 0)
-    return `${v.name}: not deleted (no delete route names it: its id was not read back as its own)`;
+    return `${v.name}: not deleted (${signsIn ? 'no delete route names it: its id was not read back as its own' : 'it no longer signs in: deleted by a check, or locked'})`;
   for (const t of tries.slice(0, MAX_DELETES)) {
     if (t.param !== undefined) claimAccountPath(ctx, t.op, t.req, v, t.param, t.value);
     const res = await ctx.send(t.req, t.as, { registeredAccount: true });
@@ -541,7 +545,7 @@ async function deleteAccount(
     if ((await v.login(ctx)).identity) return `${v.name}: ${where} answered, but it still signs in`;
     return `${v.name}: deleted with ${where}`;
   }
-  return `${v.name}: not deleted (${tries
+  return `${v.name}: not deleted (${signsIn ? '' : 'it no longer signs in; '}${tries
     .slice(0, MAX_DELETES)
     .map((t) => `${t.op.method} ${t.op.path}`)
     .join(', ')} refused)`;
