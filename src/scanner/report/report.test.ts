@@ -260,6 +260,83 @@ describe('JUnit', () => {
     assert.equal(doc.attrs.failures, '0');
   });
 
+  test("carries a scan's warnings and failed checks in a suite of their own, first", () => {
+    const long = `API1 ran out of time: it kept its findings, but did not test everything ${'and more '.repeat(20)}`;
+    const result: FindingsResult = {
+      ...hostileResult(),
+      warnings: [
+        'THE API RATE-LIMITED THE SCAN: 31 answers 429 Too Many Requests (API1 31; first: POST /auth/register in API1)',
+        'SETUP CREATED NO OBJECT: the object-level checks had nothing of their own to test',
+        'API3 failed: <boom> & "bust"',
+        'scan/api8-xxe was not tested: no operation takes XML',
+        long,
+      ],
+      errors: [{ check: 'API3', message: '<boom> & "bust"' }],
+      notes: ['registered 1 account of its own (pcs1a2b3c4d5e), deleted it at the end'],
+      coverage: {
+        checks: [
+          {
+            check: 'API8',
+            tested: 1,
+            findings: 1,
+            skipped: 0,
+            requests: 3,
+            untestedRules: [{ rule: 'scan/api8-xxe', reason: 'no operation takes XML' }],
+          },
+        ],
+        matrix: [],
+      },
+    };
+    const doc = parseXml(renderJunit(result));
+    const [first, ...rest] = doc.children;
+    assert.equal(first!.attrs.name, 'portcullis scan: warnings');
+    const cases = first!.children.filter((c) => c.name === 'testcase');
+    // The 429s, the setup, the long one as skipped testcases; the failed check as an error; the untested rule
+    // only once, as the skipped testcase of its category.
+    assert.deepEqual(
+      cases.map((c) => [c.attrs.classname, c.children[0]!.name]),
+      [
+        ['portcullis/check-error', 'error'],
+        ['portcullis/scan-warning', 'skipped'],
+        ['portcullis/scan-warning', 'skipped'],
+        ['portcullis/scan-warning', 'skipped'],
+      ],
+    );
+    assert.equal(cases[0]!.attrs.name, 'API3 failed');
+    assert.equal(cases[0]!.children[0]!.attrs.message, '<boom> & "bust"');
+    assert.match(cases[1]!.attrs.name!, /^THE API RATE-LIMITED THE SCAN: 31 answers 429/);
+    assert.equal(cases[1]!.children[0]!.attrs.message, result.warnings![0]);
+    assert.equal(cases[3]!.attrs.name!.length, 120);
+    assert.equal(cases[3]!.children[0]!.attrs.message, long);
+    assert.deepEqual(
+      [first!.attrs.tests, first!.attrs.skipped, first!.attrs.errors, first!.attrs.failures],
+      ['4', '3', '1', '0'],
+    );
+    const out = first!.children.find((c) => c.name === 'system-out');
+    assert.deepEqual(out?.text.split('\n'), [
+      ...result.warnings!.map((w) => `WARNING: ${w}`),
+      `NOTE: ${result.notes![0]}`,
+    ]);
+    const xxe = rest.flatMap((s) => s.children).filter((c) => c.attrs.classname === 'scan/api8-xxe');
+    assert.equal(xxe.length, 1);
+    assert.equal(xxe[0]!.children[0]!.name, 'skipped');
+    // The totals count the warnings suite.
+    const all = doc.children.flatMap((s) => s.children.filter((c) => c.name === 'testcase'));
+    assert.equal(Number(doc.attrs.tests), all.length);
+    assert.equal(doc.attrs.errors, '1');
+    assert.equal(Number(doc.attrs.skipped), all.filter((c) => c.children[0]?.name === 'skipped').length);
+    assert.equal(Number(doc.attrs.failures), 1);
+  });
+
+  test('a run without warnings has no warnings suite', () => {
+    const doc = parseXml(renderJunit(hostileResult()));
+    assert.deepEqual(
+      doc.children.map((s) => s.attrs.name),
+      ['API8:2023 Security Misconfiguration'],
+    );
+    assert.equal(doc.attrs.errors, '0');
+  });
+
   test('escapes markup in failure messages and bodies', () => {
     const xml = renderJunit(hostileResult());
     const doc = parseXml(xml);
