@@ -6,13 +6,18 @@
  *   an empty file or a SQL expression, `jku`/`x5u` pointing at the scanner's canary. Every HMAC token the scan
  *   saw (the identities' and any in responses) is cracked offline against thousands of common secrets and the
  *   API's own words; with the secret, an expired token is sent too.
- * - The login (the identities' own login flow, else the document's): an unknown user and a wrong password must
- *   answer alike, and so must the password reset for a known and an unknown account. Twelve failed logins for
- *   A must meet a lockout, a 429 or a delay: judged by whether A's right password still yields a token
- *   afterwards, not by status (APIs answer a failed login 200). PIN/OTP inputs: twelve wrong codes must meet a
- *   limit. (The scan uses A's account, so expect it locked afterwards.) A refusal (>= 400, or refused in a
- *   200) is a failed login whatever cookie it sets; a wrong password that signs in, with a credential that
- *   reads what A reads while an unknown user's does not, is the critical wrong-password-accepted instead.
+ * - The login (the identities' own login flow, else the document's: JSON, form or query-string inputs): an
+ *   unknown user and a wrong password must answer alike, and so must the password reset for a known and an
+ *   unknown account. A given identity (A) gets two wrong passwords at most: the enumeration's, and one judged for
+ *   wrong-password-accepted; an account of the scan's own (V) gets one at each documented login (at most three),
+ *   judged the same way with its control.
+ *   Twelve failed logins for V (else for a user name nobody has), at each login where no wrong password signed
+ *   in, must meet a lockout, a 429 or a delay: each answer judged by its credential, not its status (APIs answer
+ *   a failed login `200 {"success": false}`), and V's right password must still sign in afterwards. PIN/OTP
+ *   inputs: twelve wrong codes must meet a limit. A refusal (>= 400, or refused in a 200) is a failed login
+ *   whatever cookie it sets; a wrong password that signs in, with a credential that reads what the account's
+ *   own session reads while an unknown user's does not, is the critical wrong-password-accepted instead.
+ * - Weak passwords at a sign-up whose inputs are body fields (JSON, form) or query parameters.
  * - GET logins with a password in the query string: reported when A's password there answers otherwise than a
  *   wrong one, or returns a credential that works as A (and a wrong one too: wrong-password-accepted).
  */
@@ -636,33 +641,30 @@ const sameLogin = (x: LoginTarget, y: LoginTarget) =>
  * The login checks that send wrong passwords. Never more than one to a given identity: A's own login (when A
  * signs in through `t`) gets one wrong password, judged for wrong-password-accepted. An account of the scan's
  * own (V, reused or registered `pcb<random>`) gets one wrong password at `t` and at each documented login (at
- * most three), each judged the same way with its control, and then the guessing run (see bruteForce); without V
- * the run goes to a user name nobody has.
+ * most three), each judged the same way with its control; then each of those logins where no wrong password
+ * signed in gets the guessing run (see bruteForce), for V, or without V for a user name nobody has.
  */
 async function loginChecks(ctx: ScanContext, t: LoginTarget): Promise<void> {
-  let accepted = false;
+  /** The logins where a wrong password signed in: guessing there is no question. */
+  const accepted = new Set<LoginTarget>();
   const a =
     ctx.identities.find((i) => i.login?.flow === t.flow) ??
     (ctx.admin?.login?.flow === t.flow ? ctx.admin : undefined);
   if (a && t.known) {
     const res = await sendLogin(ctx, t, t.known.user, wrong());
-    if (res && signsIn(t, res)) accepted = await wrongPasswordAccepted(ctx, t, a, res, a.name);
+    if (res && signsIn(t, res) && (await wrongPasswordAccepted(ctx, t, a, res, a.name))) accepted.add(t);
   }
+  const targets = [t, ...documentedLogins(ctx).filter((d) => !sameLogin(d, t))];
   const v = (await reuseThrowaway(ctx, t)) ?? (await registerThrowaway(ctx, t, 'pcb'));
+  /** V's user value at a login: the one it registered with at `t`, else its e-mail for an e-mail field. */
+  const userAt = (d: LoginTarget) =>
+    v === undefined ? undefined : d === t ? v.loginName : MAIL_FIELD.test(d.userField) ? v.email : v.name;
   if (v) {
-    const targets = [t, ...documentedLogins(ctx).filter((d) => !sameLogin(d, t))];
     for (const d of targets) {
-      const user = d === t ? v.loginName : MAIL_FIELD.test(d.userField) ? v.email : v.name;
-      const res = await sendLogin(ctx, d, user, wrong());
+      const res = await sendLogin(ctx, d, userAt(d), wrong());
       if (!res || !signsIn(d, res)) continue;
-      const found = await wrongPasswordAccepted(
-        ctx,
-        d,
-        v.identity,
-        res,
-        `${v.name} (an account the scan registered)`,
-      );
-      if (found && d === t) accepted = true;
+      const label = `${v.name} (an account the scan registered)`;
+      if (await wrongPasswordAccepted(ctx, d, v.identity, res, label)) accepted.add(d);
     }
   } else if (!t.known) {
     ctx.note?.({
@@ -670,8 +672,7 @@ async function loginChecks(ctx: ScanContext, t: LoginTarget): Promise<void> {
       reason: "no identity logs in through the API and no account of the scan's own could be registered",
     });
   }
-  // A wrong password that signs in makes guessing no question.
-  if (!accepted) await bruteForce(ctx, t, v);
+  for (const d of targets) if (!accepted.has(d)) await bruteForce(ctx, d, v, userAt(d));
   // V is locked now, maybe: no later check reuses it (the clean-up at the end still tries to delete it).
   if (v) retireThrowaway(ctx, v);
 }
@@ -683,8 +684,13 @@ async function loginChecks(ctx: ScanContext, t: LoginTarget): Promise<void> {
  * answer a failed login `200 {"success": false}`). With V, its right password must still sign in afterwards
  * (a silent lock passes).
  */
-async function bruteForce(ctx: ScanContext, t: LoginTarget, v: Throwaway | undefined): Promise<void> {
-  const account = v ? v.loginName : `pc-nobody-${randomUUID().slice(0, 8)}`;
+async function bruteForce(
+  ctx: ScanContext,
+  t: LoginTarget,
+  v: Throwaway | undefined,
+  user: string | undefined,
+): Promise<void> {
+  const account = v && user !== undefined ? user : `pc-nobody-${randomUUID().slice(0, 8)}`;
   const names = [account];
   const durations: number[] = [];
   let first: string | undefined;
@@ -701,17 +707,22 @@ async function bruteForce(ctx: ScanContext, t: LoginTarget, v: Throwaway | undef
   }
   if (durations.length > 4 && durations[durations.length - 1] > 4 * Math.max(50, durations[0])) return;
   let proof = `all answered ${[...statuses].join(', ')} without a credential, and without lockout, 429 or delay`;
-  if (v) {
+  if (v && account === user) {
     // The judgement: does the right password still sign in after the run? A silent lock does not.
     if (!signsIn(t, await sendLogin(ctx, t, account, v.password))) return;
     proof += `, and the right password still signed in afterwards`;
   }
-  const whose = v ? `an account the scan registered (${v.name})` : 'a user name nobody has';
+  const whose =
+    v && account === user ? `an account the scan registered (${v.name})` : 'a user name nobody has';
   ctx.report(SCAN_RULES.bruteForce, {
     ...(t.op ? { operation: t.op } : {}),
     key: 'login',
     message: `${ATTEMPTS} failed logins in a row for one account, ${whose}, at ${t.flow.path}: ${proof}.`,
-    evidence: { attempts: ATTEMPTS, statuses: [...statuses], account: v ? v.name : 'unknown user' },
+    evidence: {
+      attempts: ATTEMPTS,
+      statuses: [...statuses],
+      account: v && account === user ? v.name : 'unknown user',
+    },
   });
 }
 

@@ -135,20 +135,26 @@ const NOT_NEW_ACCOUNT_PASSWORD = /new|old|current|confirm|repeat|again|2$/i;
 
 /**
  * The document's sign-up: a POST without path parameters whose body has a user name and a password
- * (`registration`, JSON or form fields), else one that takes them as query parameters (`POST
- * /auth/register?username=&password=&email=`) on a path that names no login, reset or change.
+ * (`registration`, JSON or form fields), or that takes them as query parameters (`POST
+ * /auth/register?username=&password=&email=`), on a path that names no login, reset or change.
  */
 export function signup(ctx: ScanContext): SignupInputs | undefined {
   const op = registration(ctx);
-  if (op) return { op, fields: Object.keys(propertiesOf(ctx.spec, bodySchema(op))), location: 'body' };
+  // A reset or a change (`POST /password/reset {email, new_password}`) is no sign-up, whatever its fields.
+  if (op && !NOT_SIGNUP_PATH.test(op.path))
+    return { op, fields: Object.keys(propertiesOf(ctx.spec, bodySchema(op))), location: 'body' };
   for (const candidate of ctx.spec.operations) {
     if (candidate.method !== 'POST' || isExcluded(candidate) || candidate.path.includes('{')) continue;
-    if (bodySchema(candidate) !== undefined || NOT_SIGNUP_PATH.test(candidate.path)) continue;
-    const query = candidate.parameters.filter((p) => p.in === 'query').map((p) => p.name);
-    const password = query.filter((k) => PASSWORD.test(k));
+    if (isLoginOperation(ctx.spec, candidate) || NOT_SIGNUP_PATH.test(candidate.path)) continue;
+    const body = bodySchema(candidate);
+    const fields =
+      body !== undefined
+        ? Object.keys(propertiesOf(ctx.spec, body))
+        : candidate.parameters.filter((p) => p.in === 'query').map((p) => p.name);
+    const password = fields.filter((k) => PASSWORD.test(k));
     if (password.length === 0 || password.some((k) => NOT_NEW_ACCOUNT_PASSWORD.test(k))) continue;
-    if (!query.some((k) => SIGNUP_USER.test(k))) continue;
-    return { op: candidate, fields: query, location: 'query' };
+    if (!fields.some((k) => SIGNUP_USER.test(k))) continue;
+    return { op: candidate, fields, location: body !== undefined ? 'body' : 'query' };
   }
   return undefined;
 }
@@ -301,9 +307,9 @@ export function passwordInputs(
  * `POST /change-password {username, new_password}`, `PUT /users/{id} {email, password}`.
  */
 export function passwordChanges(ctx: ScanContext, loginOp: Operation | undefined): Operation[] {
-  const signup = registration(ctx);
+  const signupOp = signup(ctx)?.op;
   return ctx.spec.operations.filter((op) => {
-    if (!['POST', 'PUT', 'PATCH'].includes(op.method) || isExcluded(op) || op === signup || op === loginOp)
+    if (!['POST', 'PUT', 'PATCH'].includes(op.method) || isExcluded(op) || op === signupOp || op === loginOp)
       return false;
     if (isLoginOperation(ctx.spec, op) || /regist|sign_?up|log_?in|sign_?in/i.test(op.path)) return false;
     const inputs = passwordInputs(ctx, op);
