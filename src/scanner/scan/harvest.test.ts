@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { entityOfPath, fits, Harvest, nameSuffixes, score, singular, urlValues } from './harvest.ts';
+import {
+  configuredIds,
+  entityOfPath,
+  fits,
+  Harvest,
+  nameSuffixes,
+  score,
+  singular,
+  urlValues,
+} from './harvest.ts';
 
 describe('harvested values', () => {
   test('names the entity of a path by its last literal segment, singular, without versions or me', () => {
@@ -131,5 +140,48 @@ describe('echoes of the request', () => {
     const values = h.candidates({ name: 'account_number', context: '', schema: {} }, 'alice', 0);
     assert.ok(!values.some((c) => c.value === 'x-1'), JSON.stringify(values));
     assert.equal(h.exclusiveTo('alice', 9), true);
+  });
+});
+
+describe('ids an identity was configured with', () => {
+  test('headers and cookies whose names say they carry the caller id, with id-shaped values', () => {
+    const cookies = new Map([
+      ['uid', '41'],
+      ['session_id', 'f00dfeed'],
+    ]);
+    assert.deepEqual(
+      configuredIds(
+        {
+          'x-user-id': '2',
+          'x-account': 'ac-77',
+          'x-username': 'alice',
+          authorization: 'Bearer abc.def.ghi',
+          'x-api-key': 'k-123',
+          'x-tenant-id': '1',
+          cookie: 'member_no=9; theme=dark',
+        },
+        cookies,
+      ),
+      [
+        { key: 'user_id', value: '2', from: 'its x-user-id header' },
+        { key: 'account_id', value: 'ac-77', from: 'its x-account header' },
+        { key: 'username', value: 'alice', from: 'its x-username header' },
+        { key: 'member_no', value: '9', from: 'its member_no cookie' },
+        { key: 'uid', value: '41', from: 'its uid cookie' },
+      ],
+    );
+    // A name is no id: `X-User: alice` says nothing a user-id parameter could take.
+    assert.deepEqual(configuredIds({ 'x-user': 'alice' }), []);
+  });
+
+  test('an object the answers showed an identity owns is its own in that entity only', () => {
+    const h = new Harvest();
+    h.setOrdinary(['a', 'b']);
+    h.add({ key: 'order_id', value: '2', entity: 'order', source: 'owned', identity: 'a' });
+    h.add({ key: 'quantity', value: 2, entity: 'item', source: '/items', identity: 'b' });
+    assert.equal(h.ownValue('a', '2', 'order'), true);
+    assert.equal(h.ownValue('a', '2', 'product'), false);
+    assert.equal(h.ownValue('b', '2', 'order'), false);
+    assert.equal(h.exclusiveTo('a', '2'), false);
   });
 });

@@ -6,6 +6,14 @@
  */
 import type { JsonObject } from '../../core/api-document.ts';
 
+/**
+ * The source of a value discovery confirmed by trying it (a small id, a documented default) and whose answer
+ * showed whose object it is: that identity's own, in that entity.
+ */
+export const OWNED = 'owned';
+/** The source of a value discovery confirmed by trying it, whose answer showed no owner: nobody's own. */
+export const CONFIRMED = 'confirmed';
+
 /** One value seen in a response. */
 export interface Harvested {
   /** Property name the value was found under (`id`, `username`, `product_id`). */
@@ -275,6 +283,24 @@ export class Harvest {
     return mine;
   }
 
+  /**
+   * Is this value the identity's own: given to it about itself (`ownLoginValue`: its login answer, its token's
+   * claims, its login fields, its configured id headers), or an object the answers showed it owns (source
+   * `owned`, in that entity only: its order 2 is not product 2)?
+   */
+  ownValue(identity: string, value: string | number, entity?: string): boolean {
+    if (this.ownLoginValue(identity, value)) return true;
+    const text = String(value);
+    let mine = false;
+    for (const r of this.#records) {
+      if (r.source !== OWNED || String(r.value) !== text || (entity !== undefined && r.entity !== entity))
+        continue;
+      if (r.identity !== identity) return false;
+      mine = true;
+    }
+    return mine;
+  }
+
   /** Did anyone other than `identity` among the ordinary identities see this value? */
   seenBy(identity: string, value: string | number): boolean {
     return this.#viewers.get(String(value))?.has(identity) === true;
@@ -333,5 +359,50 @@ export function urlValues(path: string): Set<string> {
     }
   }
   for (const [, v] of new URLSearchParams(q)) if (v !== '') out.add(v);
+  return out;
+}
+
+/** Header and cookie names that carry the caller's own id (`X-User-ID`, `X-Account-Id`, a `uid` cookie). */
+const ID_HEADER =
+  /^(x[-_])?(user|usr|account|acct|member|customer|owner|person|employee|profile|player|patient|student|uid)([-_]?(id|no|number|key))?$/i;
+/** Header names that carry the caller's user name (`X-Username`, `X-User-Name`, `X-Login`). */
+const NAME_HEADER = /^(x[-_])?(user[-_]?name|login|handle)$/i;
+/** A value shaped like an id: an integer, a uuid, a 24-hex object id, or a short code with a digit. */
+const ID_VALUE =
+  /^(\d{1,18}|[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}|[0-9a-f]{24}|(?=[\w.-]*\d)[A-Za-z0-9][\w.-]{0,39})$/i;
+
+/**
+ * The ids an identity was configured with: its request headers and cookies whose names say they carry the
+ * caller's id (`X-User-ID: 2` → `user_id` 2) and whose values look like ids, and a user-name header as
+ * `username`. An API that trusts such a header takes them as who the caller is: they are the identity's own.
+ * Tokens, session ids and API keys are none of these (their names say so).
+ */
+export function configuredIds(
+  headers: Readonly<Record<string, string>>,
+  cookies: ReadonlyMap<string, string> = new Map(),
+): { key: string; value: string; from: string }[] {
+  const out: { key: string; value: string; from: string }[] = [];
+  const take = (name: string, raw: string, from: string) => {
+    const value = raw.trim();
+    if (value === '' || value.length > 64 || out.length >= 8) return;
+    const bare = name.replace(/^x[-_]/i, '').toLowerCase();
+    if (NAME_HEADER.test(name) && /^[\w.@+-]+$/.test(value)) {
+      out.push({ key: 'username', value, from });
+    } else if (ID_HEADER.test(name) && ID_VALUE.test(value)) {
+      const words = bare.split(/[-_]/).filter((w) => w !== '');
+      const key = words.length === 1 && words[0] !== 'uid' ? `${words[0]}_id` : words.join('_');
+      out.push({ key, value, from });
+    }
+  };
+  for (const [name, value] of Object.entries(headers)) {
+    if (name.toLowerCase() === 'cookie') {
+      for (const pair of value.split(';')) {
+        const eq = pair.indexOf('=');
+        if (eq > 0)
+          take(pair.slice(0, eq).trim(), pair.slice(eq + 1), `its ${pair.slice(0, eq).trim()} cookie`);
+      }
+    } else take(name, value, `its ${name} header`);
+  }
+  for (const [name, value] of cookies) take(name, value, `its ${name} cookie`);
   return out;
 }

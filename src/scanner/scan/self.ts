@@ -5,7 +5,7 @@
  */
 import type { Operation } from '../../core/api-document.ts';
 import type { Identity, ScanContext } from './context.ts';
-import { Harvest, singular } from './harvest.ts';
+import { configuredIds, Harvest, singular } from './harvest.ts';
 import { resolveSchema } from './schema.ts';
 
 /** The path parameter that designates a user or an account (`/users/{userId}/addresses` → `userId`). */
@@ -71,6 +71,8 @@ const SELF_KEY = /^(sub|id|uid|user_?id|userid|account_?id|accountid)$/i;
 /** The keys that name the user itself: an `account_id` may be the tenant or organisation every member shares. */
 const USER_KEY = /^(sub|id|uid|user_?id|userid)$/i;
 const USERS_SEGMENT = /^users?$/i;
+/** A configured id header that names the caller as a person (not an account, which may be the tenant). */
+const CALLER_KEY = /^(usr|member|customer|owner|person|employee|profile|player|patient|student)_/;
 
 /** The ids an identity was told are its own: its token's claims and its login answer (top level, or `user`/`data`). */
 export function selfIds(identity: Identity, keys: RegExp = SELF_KEY): Set<string> {
@@ -89,6 +91,11 @@ export function selfIds(identity: Identity, keys: RegExp = SELF_KEY): Set<string
     } catch {
       // not a JWT after all
     }
+  }
+  // The ids it was configured with (`X-User-ID: 2`): an API that trusts the header takes them as the caller.
+  const session = identity.session as Identity['session'] | undefined;
+  for (const c of configuredIds(session?.headers ?? {}, session?.cookies)) {
+    if (keys.test(c.key) || (keys === SELF_KEY && CALLER_KEY.test(c.key))) out.add(c.value);
   }
   const answer = identity.login?.answer;
   take(answer);
