@@ -81,8 +81,12 @@ export function compileKeywords(
   });
   const classOf = new Uint8Array(256);
   let classes = 1;
+  const reported = (o: readonly number[]): Int32Array =>
+    groups === undefined ? Int32Array.from(o) : Int32Array.from(new Set(o.flatMap((k) => groups[k])));
   let delta: Int32Array | Uint16Array | undefined;
   let rank: Int32Array | undefined;
+  // With the dense table: states numbered from here on report something, those below do not.
+  let firstReportingRank = 0;
   if (!wide) {
     for (const p of phrases) {
       for (let i = 0; i < p.length; i++) {
@@ -99,12 +103,24 @@ export function compileKeywords(
           ? new Uint16Array(next.length * classes)
           : new Int32Array(next.length * classes);
       // States renumbered breadth first: the shallow states most input characters visit share few rows.
-      const order = [0, ...queue];
+      // Those that report something (themselves or through a suffix) come after all those that do not, so
+      // the walk tells them apart by their number, without reading a table per character (the root, which
+      // must stay 0, reports only the empty phrase: then every state is read as reporting).
+      const reporting = new Uint8Array(next.length);
+      for (let s = 1; s < next.length; s++)
+        reporting[s] = dictLink[s] >= 0 || reported(own[s]).length > 0 ? 1 : 0;
+      const bfs = [0, ...queue];
+      const order =
+        emptyPhrase >= 0
+          ? bfs
+          : [...bfs.filter((s) => reporting[s] === 0), ...bfs.filter((s) => reporting[s] === 1)];
+      if (emptyPhrase < 0) firstReportingRank = bfs.filter((s) => reporting[s] === 0).length;
       const ranks = new Int32Array(next.length);
       order.forEach((s, r) => {
         ranks[s] = r;
       });
-      for (const s of order) {
+      // Rows filled breadth first: a state's row starts as its failure state's, which is shallower.
+      for (const s of bfs) {
         const row = ranks[s] * classes;
         for (let k = 0; k < classes; k++) delta[row + k] = s === 0 ? 0 : delta[ranks[fail[s]] * classes + k];
         for (const [c, t] of next[s]) delta[row + classOf[c]] = ranks[t];
@@ -121,8 +137,6 @@ export function compileKeywords(
       st = fail[st];
     }
   };
-  const reported = (o: readonly number[]): Int32Array =>
-    groups === undefined ? Int32Array.from(o) : Int32Array.from(new Set(o.flatMap((k) => groups[k])));
   // Per state as the walk numbers them (breadth-first rank when the table is dense): what it reports
   // itself, and where its suffixes' reports continue.
   const outputs: Int32Array[] = new Array(next.length);
@@ -199,12 +213,14 @@ export function compileKeywords(
       const table = delta;
       const width = classes;
       const reporting = firstReporting;
+      const from = firstReportingRank;
       let s = 0;
       for (let i = 0; i < n; i++) {
         const c = String.prototype.charCodeAt.call(input, i);
-        // The hot path: one table read per character, and one more to learn the state reports nothing.
+        // The hot path: one table read per character; a state numbered below `from` reports nothing.
         if (table !== undefined) s = table[s * width + (c <= 0xff ? classOf[c] : 0)];
         else s = step(s, lowerCode(c));
+        if (s < from) continue;
         for (let u = reporting[s]; u >= 0 && visited[u] !== ep; u = suffixOutputs[u]) {
           visited[u] = ep;
           const end = flatStart[u + 1];
