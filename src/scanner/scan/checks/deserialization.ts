@@ -5,6 +5,14 @@
  * computed on the server (`'pcx'+(6*7)+'z'`): `pcx42z` in the answer, absent from the request, proves that the
  * server ran code it read from the cookie. Nothing else is run; at most `MAX_PROBES` requests.
  *
+ * Python pickles (`pickles`): a cookie or a JSON member the API gave out that holds a base64 pickle, an input
+ * named like one of those members, an input whose description says pickled or serialised, a base64 input named
+ * like saved state (`state`, `session`, `blob`), and raw `application/octet-stream` or pickle bodies get the
+ * probe's own pickles (`pickle.ts`, protocol 0): the data the API gave out (or a dict of common names, or a
+ * bare value) with every string replaced by `operator.add('pcx4', '2z')`. `pcx42z` in the answer proves that
+ * loading ran the call. Where nothing comes back, a pickle calling `time.sleep` for the time-based delay, slower
+ * than two `sleep(0)` pickles by 80% of it, twice, with a `sleep(0)` in between answering faster.
+ *
  * Uploaded files get the same treatment in YAML, which unsafe loaders (PyYAML's `UnsafeLoader`, `yaml.load` of
  * old) turn into Python calls: a file part set to `!!python/object/apply:operator.add ["pcx4", "2z"]` comes
  * back as `pcx42z` only when the loader called the function (the request holds the two halves, never the whole).
@@ -12,10 +20,13 @@
 import type { Operation } from '../../../core/api-document.ts';
 import { FilePart, type ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, type ScanContext } from '../context.ts';
+import { changesAccount, changesOwnAccount, setsPassword } from '../discover.ts';
 import { setCookies } from '../login.ts';
-import { isExcluded, planRequest, requestBody } from '../planner.ts';
+import { isExcluded, isLoginOperation, planRequest, requestBody } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
-import { propertiesOf } from '../schema.ts';
+import { propertiesOf, resolveSchema, sampleValue } from '../schema.ts';
+import { delayed } from './injection.ts';
+import { addCall, type PickledValue, pickleIn, pickleWith, readPickle, sleepPickle } from './pickle.ts';
 import { selfUpload } from './upload.ts';
 
 const CANARY = "_$$ND_FUNC$$_function(){return 'pcx'+(6*7)+'z'}()";
@@ -84,6 +95,11 @@ function cookiesSeen(ctx: ScanContext): Map<string, { value: string; op?: Operat
 }
 
 export async function deserialization(ctx: ScanContext): Promise<void> {
+  await serialisedCookies(ctx);
+  await pickles(ctx);
+}
+
+async function serialisedCookies(ctx: ScanContext): Promise<void> {
   const seen = [...cookiesSeen(ctx)].slice(0, MAX_COOKIES);
   if (seen.length === 0) return;
   let probes = 0;
@@ -122,6 +138,255 @@ export async function deserialization(ctx: ScanContext): Promise<void> {
         return;
       }
     }
+  }
+}
+
+/** Where a pickle goes: a cookie, a body member, a query parameter, or the whole raw body. */
+interface PickleInput {
+  readonly op: Operation;
+  readonly in: 'cookie' | 'json' | 'form' | 'query' | 'body';
+  /** The cookie, member or parameter; the content type for a raw body. */
+  readonly name: string;
+  /** The data a pickle the API gave out under this name held, when it held plain data. */
+  readonly observed?: PickledValue;
+  /** URL-safe base64 (the API's own pickle was). */
+  readonly urlSafe?: boolean;
+  /** Who sends it: a cookie goes back as the identity it was set for. */
+  readonly senders: readonly (Identity | null)[];
+}
+
+const PICKLE_PROSE = /pickl|seriali[sz]|marshal/i;
+const STATE_NAME =
+  /pickle|serial|state|session|blob|dump|snapshot|payload|object|b64|base64|encoded|backup|cache/i;
+const RAW_PICKLE = /octet-stream|pickle/i;
+/** Names an API reads from a loaded object (`obj["name"]`): the shape sent when none was seen. */
+const COMMON_KEYS = [
+  'name',
+  'username',
+  'user',
+  'title',
+  'message',
+  'text',
+  'value',
+  'data',
+  'id',
+  'email',
+  'label',
+];
+const MAX_PICKLE_INPUTS = 6;
+
+/** A base64 pickle found in an answer or a cookie, by the member or cookie name that carried it. */
+interface SeenPickle {
+  readonly value: PickledValue | undefined;
+  readonly urlSafe: boolean;
+  readonly op?: Operation;
+  readonly as?: string;
+}
+
+/** Base64 pickles the API gave out during the scan: in cookies it set and in JSON members (3 levels down). */
+function picklesSeen(ctx: ScanContext): {
+  cookies: Map<string, SeenPickle>;
+  members: Map<string, SeenPickle>;
+} {
+  const cookies = new Map<string, SeenPickle>();
+  const members = new Map<string, SeenPickle>();
+  const seen = (raw: string, o: (typeof ctx.observations)[number]): SeenPickle | undefined => {
+    const bytes = pickleIn(raw);
+    if (!bytes) return undefined;
+    return {
+      value: readPickle(bytes),
+      urlSafe: /[-_]/.test(raw),
+      ...(o.operation ? { op: o.operation } : {}),
+      ...(o.identity ? { as: o.identity } : {}),
+    };
+  };
+  const walk = (view: unknown, depth: number, o: (typeof ctx.observations)[number]) => {
+    if (view === null || typeof view !== 'object' || depth > 3 || members.size >= 8) return;
+    for (const [k, v] of Object.entries(view as Record<string, unknown>).slice(0, 50)) {
+      if (typeof v === 'string') {
+        const found = members.has(k) ? undefined : seen(v, o);
+        if (found) members.set(k, found);
+      } else walk(v, depth + 1, o);
+    }
+  };
+  for (const o of ctx.observations) {
+    for (const [name, value] of setCookies(o.response)) {
+      const found = cookies.has(name) ? undefined : seen(value, o);
+      if (found) cookies.set(name, found);
+    }
+    walk(o.response.json, 0, o);
+  }
+  return { cookies, members };
+}
+
+/** An operation a probe may not send: a login, a password setter, an account change. */
+function accountOperation(ctx: ScanContext, op: Operation): boolean {
+  return (
+    isLoginOperation(ctx.spec, op) ||
+    setsPassword(ctx.spec, op) ||
+    changesAccount(ctx.spec, op) ||
+    changesOwnAccount(ctx.spec, op)
+  );
+}
+
+/** The inputs that may take a pickle (see the file's comment), at most `MAX_PICKLE_INPUTS`. */
+function pickleInputs(ctx: ScanContext): PickleInput[] {
+  const { cookies, members } = picklesSeen(ctx);
+  const given = [ctx.identities[0], ctx.admin, null].filter((x): x is Identity | null => x !== undefined);
+  const out: PickleInput[] = [];
+  for (const [name, seen] of cookies) {
+    const as = [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])].find((i) => i.name === seen.as) ?? null;
+    // Read back where it was set (a GET), else at the first parameterless read.
+    const read =
+      seen.op?.method === 'GET' && !seen.op.path.includes('{')
+        ? seen.op
+        : ctx.spec.operations.find((o) => o.method === 'GET' && !isExcluded(o) && !o.path.includes('{'));
+    if (read)
+      out.push({
+        op: read,
+        in: 'cookie',
+        name,
+        ...(seen.value !== undefined ? { observed: seen.value } : {}),
+        urlSafe: seen.urlSafe,
+        senders: [as],
+      });
+  }
+  for (const op of ctx.spec.operations) {
+    if (isExcluded(op) || ['DELETE', 'HEAD', 'OPTIONS'].includes(op.method) || accountOperation(ctx, op))
+      continue;
+    const senders = selfUpload(op.path) ? [null] : given;
+    const candidate = (
+      name: string,
+      s: Record<string, unknown>,
+    ): Omit<PickleInput, 'op' | 'in' | 'senders'> | undefined => {
+      const seen = members.get(name);
+      if (seen)
+        return { name, ...(seen.value !== undefined ? { observed: seen.value } : {}), urlSafe: seen.urlSafe };
+      const example = typeof s.example === 'string' ? pickleIn(s.example) : undefined;
+      if (example)
+        return { name, ...(readPickle(example) !== undefined ? { observed: readPickle(example)! } : {}) };
+      if (s.type !== undefined && s.type !== 'string') return undefined;
+      if (PICKLE_PROSE.test(String(s.description ?? ''))) return { name };
+      const base64 = s.format === 'byte' || s.format === 'base64' || s.contentEncoding === 'base64';
+      return base64 && STATE_NAME.test(name) ? { name } : undefined;
+    };
+    for (const p of op.parameters) {
+      if (p.in !== 'query') continue;
+      const found = candidate(p.name, {
+        ...resolveSchema(ctx.spec, p.schema),
+        ...(p.raw.description ? { description: p.raw.description } : {}),
+      });
+      if (found) out.push({ op, in: 'query', senders, ...found });
+    }
+    const rb = requestBody(op);
+    if (rb && rb.encoding !== 'multipart') {
+      for (const [name, s] of Object.entries(propertiesOf(ctx.spec, rb.schema))) {
+        const found = candidate(name, s);
+        if (found) out.push({ op, in: rb.encoding, senders, ...found });
+      }
+    } else if (!rb) {
+      const raw = Object.keys(op.requestBody?.content ?? {}).find((t) => RAW_PICKLE.test(t));
+      if (raw) out.push({ op, in: 'body', name: raw, senders });
+    }
+  }
+  return out.slice(0, MAX_PICKLE_INPUTS);
+}
+
+/** Sends a pickle (protocol 0 text) through the input as `as`. */
+function pickleSender(ctx: ScanContext, input: PickleInput, as: Identity | null) {
+  const { op } = input;
+  const owner = as ? { owner: as.name } : {};
+  const b64 = (text: string) => Buffer.from(text, 'latin1').toString(input.urlSafe ? 'base64url' : 'base64');
+  return (pickle: string): Promise<ScanResponse | undefined> => {
+    if (input.in === 'cookie') {
+      const req = planRequest(ctx.spec, op, ctx.objects, owner);
+      const jar = new Map(as?.session.cookies ?? []);
+      jar.set(input.name, encodeURIComponent(b64(pickle)));
+      const cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+      return ctx.send({ ...req, headers: { ...req.headers, cookie } }, as);
+    }
+    if (input.in === 'query')
+      return ctx.send(
+        planRequest(ctx.spec, op, ctx.objects, { ...owner, params: { [input.name]: b64(pickle) } }),
+        as,
+      );
+    if (input.in === 'body') {
+      const req = planRequest(ctx.spec, op, ctx.objects, owner);
+      return ctx.send({ ...req, body: pickle, headers: { ...req.headers, 'content-type': input.name } }, as);
+    }
+    const schema = requestBody(op)?.schema;
+    const sample = schema !== undefined ? sampleValue(ctx.spec, schema) : undefined;
+    const base = sample !== null && typeof sample === 'object' && !Array.isArray(sample) ? sample : {};
+    return ctx.send(
+      planRequest(ctx.spec, op, ctx.objects, { ...owner, body: { ...base, [input.name]: b64(pickle) } }),
+      as,
+    );
+  };
+}
+
+/**
+ * The pickle probes (see the file's comment): per input, the shapes in turn as the first sender let in, then the
+ * time-based pair where nothing came back. At most `MAX_PICKLE_INPUTS` inputs, about eight requests each.
+ */
+export async function pickles(ctx: ScanContext): Promise<void> {
+  const call = addCall('pcx4', '2z');
+  for (const input of pickleInputs(ctx)) {
+    if (ctx.signal.aborted) return;
+    const where =
+      input.in === 'body'
+        ? `its raw ${input.name} body`
+        : `the ${input.in === 'json' ? 'JSON field' : input.in === 'form' ? 'form field' : input.in === 'cookie' ? 'cookie' : 'query parameter'} ${input.name}`;
+    const shapes: (PickledValue | undefined)[] = [
+      ...(input.observed !== undefined && typeof input.observed === 'object' ? [input.observed] : []),
+      Object.fromEntries(COMMON_KEYS.map((k) => [k, 'x'])),
+      undefined,
+    ];
+    let send: ((pickle: string) => Promise<ScanResponse | undefined>) | undefined;
+    let found = false;
+    for (const as of input.senders) {
+      const attempt = pickleSender(ctx, input, as);
+      const first = await attempt(pickleWith(shapes[0], call));
+      if (first === undefined || first.status === 401 || first.status === 403) continue;
+      send = attempt;
+      for (const [i, shape] of shapes.entries()) {
+        const payload = pickleWith(shape, call);
+        const res = i === 0 ? first : await send(payload);
+        if (
+          !res?.text.includes(PROOF) ||
+          res.sent.url.includes(PROOF) ||
+          (res.sent.body ?? '').includes(PROOF)
+        )
+          continue;
+        ctx.report(SCAN_RULES.insecureDeserialization, {
+          operation: input.op,
+          key: `pickle:${input.in}:${input.name}`,
+          message: `${input.op.method} ${input.op.path} loaded a Python pickle from ${where}${as ? ` as ${as.name}` : ' without credentials'}: a pickle calling operator.add('pcx4', '2z') came back as its result, ${PROOF} (status ${res.status}).`,
+          evidence: evidenceOf(res, { location: input.in, input: input.name, pickle: payload }),
+        });
+        found = true;
+        break;
+      }
+      break;
+    }
+    if (found || send === undefined) continue;
+    const quick = [await send(sleepPickle(0)), await send(sleepPickle(0))];
+    if (quick.some((r) => r === undefined)) continue;
+    const baselineMs = Math.max(...quick.map((r) => r!.durationMs));
+    if (baselineMs > 300) continue;
+    const seconds = ctx.timeDelayMs / 1000;
+    const slow = await delayed({ send }, sleepPickle(seconds), sleepPickle(0), baselineMs, ctx.timeDelayMs);
+    if (slow)
+      ctx.report(SCAN_RULES.insecureDeserialization, {
+        operation: input.op,
+        key: `pickle:${input.in}:${input.name}`,
+        message: `${input.op.method} ${input.op.path} loaded a Python pickle from ${where}: a pickle calling time.sleep(${seconds}) delayed the answer twice (${Math.round(slow.durationMs)} ms against ${Math.round(baselineMs)} ms), the same pickle with sleep(0) did not.`,
+        evidence: evidenceOf(slow, {
+          location: input.in,
+          input: input.name,
+          pickle: sleepPickle(seconds),
+          baselineMs: Math.round(baselineMs),
+        }),
+      });
   }
 }
 

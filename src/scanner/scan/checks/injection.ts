@@ -336,8 +336,8 @@ function normalised(res: ScanResponse, echoes: readonly string[]): string {
  * Slower than the baselines by 80% of the delay asked for, twice, with the same payload asking for no delay
  * (the control) in between answering below that: an input that is slow whatever it holds is not a sleep.
  */
-async function delayed(
-  p: Prober,
+export async function delayed(
+  p: { send(value: string): Promise<ScanResponse | undefined> },
   payload: string,
   control: string,
   baselineMs: number,
