@@ -362,7 +362,7 @@ export const SCAN_RULES = {
     [89],
     'critical',
     'SQL injection',
-    'A quote, a boolean condition or a time-delay payload in an input produced a database error, a different result set or a measurable delay, or an answer showed a SQL statement holding the sent value with its quote unescaped.',
+    'A quote, a boolean condition (in a quoted value, or as a whole condition or ordering the input is pasted in as) or a time-delay payload in an input produced a database error, a different result set or a measurable delay, or an answer showed a SQL statement holding the sent value with its quote unescaped.',
     'Use parameterised queries; validate inputs against the schema.',
   ),
   nosqlInjection: rule(
@@ -398,7 +398,7 @@ export const SCAN_RULES = {
     [502, 94],
     'critical',
     'Insecure deserialisation',
-    "A serialised object the API keeps in a cookie, sent back with a serialised function in one member (`_$$ND_FUNC$$_function(){...}()`), or an uploaded YAML file with a `!!python/object/apply` tag, came back with that function's result: the server revives and runs code from the client.",
+    "A serialised object the API keeps in a cookie, sent back with a serialised function in one member (`_$$ND_FUNC$$_function(){...}()`), an uploaded YAML file with a `!!python/object/apply` tag, or a Python pickle (in a cookie, a body member or a raw body) that calls `operator.add`, came back with that function's result, or a pickle calling `time.sleep` delayed the answer: the server revives and runs code from the client.",
     'Never deserialise client data with a library that revives functions or classes; keep session data on the server, or sign it and parse it as plain JSON.',
   ),
   xxe: rule(
