@@ -112,6 +112,11 @@ export interface CoverageCell {
   readonly requests: number;
   /** Why it was skipped. */
   readonly reason?: string;
+  /**
+   * Where the operation's path ids came from when they were no object of the scan's and nothing the API listed:
+   * an identity's configured id header, or values discovery tried and confirmed (or could not).
+   */
+  readonly ids?: string;
 }
 
 /** Per check: how many operations it tested, found something on, or skipped. */

@@ -64,6 +64,12 @@ export function buildCoverage(input: CoverageInput): CoverageResult {
   const rules: RuleInfo[] = [];
   const warnings: string[] = [];
   const documented = new Set(spec.operations.map(opName));
+  // Discovery's notes (made before any check ran) say where an operation's ids came from: every cell shows it.
+  const idNotes = new Map<string, string>();
+  for (const n of notes) {
+    if (n.check === 'setup' && n.operation && !idNotes.has(opName(n.operation)))
+      idNotes.set(opName(n.operation), n.reason);
+  }
 
   for (const check of checks) {
     const ruleIds = new Set(check.rules.map((r) => r.id));
@@ -103,6 +109,8 @@ export function buildCoverage(input: CoverageInput): CoverageResult {
     for (const op of spec.operations) {
       const name = opName(op);
       const n = sent.get(name) ?? 0;
+      const ids = idNotes.get(name);
+      const push = (cell: CoverageCell) => matrix.push(ids === undefined ? cell : { ...cell, ids });
       const note = checkNotes.find(
         (x) => x.operation === op || (x.operation && opName(x.operation) === name),
       );
@@ -111,13 +119,13 @@ export function buildCoverage(input: CoverageInput): CoverageResult {
       );
       if (found.has(name)) {
         withFindings++;
-        matrix.push({ check: check.id, operation: name, status: 'finding', requests: n });
+        push({ check: check.id, operation: name, status: 'finding', requests: n });
       } else if (cut) {
         skipped++;
-        matrix.push({ check: check.id, operation: name, status: 'skipped', requests: n, reason: cut.reason });
+        push({ check: check.id, operation: name, status: 'skipped', requests: n, reason: cut.reason });
       } else if (reached.has(name)) {
         tested++;
-        matrix.push({ check: check.id, operation: name, status: 'tested', requests: n });
+        push({ check: check.id, operation: name, status: 'tested', requests: n });
       } else {
         skipped++;
         const passive = passiveReads.get(name) ?? 0;
@@ -132,7 +140,7 @@ export function buildCoverage(input: CoverageInput): CoverageResult {
                   : passive > 0
                     ? `no request of its own; its passive rules read ${passive} answer${passive === 1 ? '' : 's'} other checks got`
                     : 'no request of this check applies to this operation'));
-        matrix.push({ check: check.id, operation: name, status: 'skipped', requests: n, reason });
+        push({ check: check.id, operation: name, status: 'skipped', requests: n, reason });
       }
     }
     // A rule "passes" only if its check sent something, and no note says the rule itself could not run.
