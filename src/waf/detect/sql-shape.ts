@@ -165,6 +165,49 @@ export function isInjectionShape(fp: string): boolean {
   return answer;
 }
 
+/**
+ * A word (a column name, or the name of a JSON member that libmodsecurity calls `json.<key>`) followed by
+ * what would follow a name inside a query: a connective and an operand (`x or 1=1`, `x and sleep(5)`),
+ * a sub-query (`x and (select ...`), closing parentheses then a connective or a statement (`x)) or ...`,
+ * `x) waitfor delay ...`), a statement with a comment after it, ORDER BY / GROUP BY / HAVING and an
+ * operand, WHERE with an operand and a connective or comment, an operator and a call (`x + sleep(10)`),
+ * or a call with one argument (`x sleep(5)`). Two words joined by AND/OR, a word then a clause word then
+ * a word, and shell-like runs (`a)|id`, `a);id`) are ordinary text. Measured against libinjection through
+ * libmodsecurity (payload lines as JSON member names: 90.6% -> 99.5% agreement, no change on the rest).
+ */
+function wordClause(fp: string): boolean {
+  const second = fp[1];
+  let ok: boolean;
+  switch (second) {
+    case '&':
+      ok = /^n&(?:[1svf]|\(E)/.test(fp);
+      break;
+    case ')':
+      ok = /^n\)+[&EU]/.test(fp);
+      break;
+    case 'E':
+      ok = fp.endsWith('c');
+      break;
+    case 'B':
+      ok = /^nB[1svf(]/.test(fp);
+      break;
+    case 'k':
+      ok = /^nk[1svf(]/.test(fp) && /[&c;]/.test(fp.slice(3));
+      break;
+    case 'o':
+      ok = /^nof\(/.test(fp);
+      break;
+    case 'f':
+      ok = /^nf\([1sv]\)/.test(fp);
+      break;
+    default:
+      ok = false;
+  }
+  if (!ok || /&n\(|\)B.B|\)ksc?$/.test(fp)) return false;
+  // A call needs no connector: `x sleep(5)` is a word and a call, which text does not hold.
+  return second === 'f' ? continues(fp, 1, 'operand', false) : continues(fp, 1, 'after');
+}
+
 function decide(fp: string): boolean {
   if (fp === 'X') return true;
   if (fp.length < 2) return false;
@@ -185,8 +228,10 @@ function decide(fp: string): boolean {
       return continues(fp, 1, 'after');
     case 'n':
       // Words start ordinary text: only a comment right after, a union, a new statement, a comparison
-      // with a sub-query, or a complete statement ended by `;` counts.
+      // with a sub-query, a complete statement ended by `;`, or a word followed by the SQL that would
+      // follow a name in a query (wordClause) counts.
       if (fp === 'nc') return true;
+      if (wordClause(fp)) return true;
       return (
         (/U[E(]|;[ET]|o\(E/.test(fp) || (fp.includes('o') && fp.endsWith(';'))) && continues(fp, 1, 'after')
       );
@@ -205,7 +250,9 @@ function decide(fp: string): boolean {
       // statement (SELECT a FROM b WHERE c) may have several keywords, but no call of an unknown word.
       return fp.length === 5 && !fp.includes('n(') && continues(fp, 0, 'statement', true, false);
     case 'T':
-      // EXEC/DROP/DECLARE at the start: only with arguments and an end (`;`) or a full fragment.
+      // EXEC/DROP/DECLARE at the start: only with arguments and an end (`;`) or a full fragment, and not
+      // when only words follow (`Use multiple filters in the same request`, `Execute a remote file`).
+      if (/^T[n(]*$/.test(fp)) return false;
       return (fp.length === 5 || (fp.length >= 3 && fp.endsWith(';'))) && continues(fp, 0, 'statement');
     default:
       return false;

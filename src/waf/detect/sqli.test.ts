@@ -76,6 +76,53 @@ describe('detectSQLi', () => {
     assert.equal(detectSQLi('x in (select 1)').fingerprint, 'no(E1');
   });
 
+  test('detects SQL after a word, as in a JSON member name that libmodsecurity calls json.<name>', () => {
+    // libinjection's fingerprints, measured through @detectSQLi in libmodsecurity 3.0.9.
+    for (const [v, fp] of [
+      ['json.1 or sleep(3)', 'n&f(1'],
+      ['json.1 AND 1=CONVERT(int,@@version)', 'n&1of'],
+      ['json.1)) OR benchmark(10000000,MD5(1))#', 'n)&f('],
+      ["abc or 'a'='a'", 'n&sos'],
+      ['abc or 1=1--', 'n&1c'],
+      ["json.) waitfor delay '0:0:20' --", 'n)Esc'],
+      ['json. ORDER BY SLEEP(5)', 'nBf(1'],
+      ['json. HAVING 1=1#', 'nB1c'],
+      ['json. WHERE 1=1 AND 1=1', 'nk1&1'],
+      ['json.+ SLEEP(10) + 1', 'nof(1'],
+      ['json.or SLEEP(5)', 'nf(1)'],
+      ['json. and (select substring(@@version,1,1))=1', 'n&(Ef'],
+    ]) {
+      assert.deepEqual(detectSQLi(v), { match: true, fingerprint: fp }, v);
+    }
+  });
+
+  test('does not flag words joined by AND/OR, a clause word between words, or shell-like runs', () => {
+    for (const v of [
+      'rock and roll',
+      'abc and 1',
+      'fish and chips; peas',
+      'on having group',
+      'Price Where',
+      'a)|id',
+      'a);id',
+      'json.&& ls -l /home/*',
+      'json. OR x=x#',
+      'json.select version();',
+      'json.or benchmark(50000000,MD5(1))',
+    ])
+      assert.equal(detectSQLi(v).match, false, v);
+  });
+
+  test('does not flag a sentence that starts with USE or EXECUTE followed by words', () => {
+    for (const v of [
+      'Use multiple proxies to simulate multiple clients.',
+      'Use multiple filters in the same request:',
+      'Execute a remote php file using',
+    ])
+      assert.equal(detectSQLi(v).match, false, v);
+    assert.equal(detectSQLi('exec master..xp_cmdshell "dir";').match, true);
+  });
+
   test('flags a number followed by a space and a comment', () => {
     assert.equal(detectSQLi('1234 --').match, true);
   });
