@@ -865,6 +865,31 @@ const MEMO_COLLECTIONS = [
 /** Characters of transformed values a request may keep memoized (beyond, they are recomputed). */
 const TRANSFORM_MEMO_CHARS = 4_000_000;
 
+/** The skippable rules of a phase's steps, packed (see `Engine.packed`). */
+interface PackedSteps {
+  /** Per step: the rule's prefilter when a request may skip it on its pairs, else -1. */
+  readonly prefilter: Int32Array;
+  /** Per step: its pairs are `pairs[pairsFrom[i] .. pairsFrom[i + 1])`. */
+  readonly pairsFrom: Int32Array;
+  readonly pairs: Int32Array;
+}
+
+function packSteps(steps: readonly Step[]): PackedSteps {
+  const prefilter = new Int32Array(steps.length).fill(-1);
+  const pairsFrom = new Int32Array(steps.length + 1);
+  const list: number[] = [];
+  steps.forEach((step, i) => {
+    pairsFrom[i] = list.length;
+    const pairs = step.kind === 'rule' ? step.rule.skipPairs : undefined;
+    if (step.kind === 'rule' && pairs !== undefined) {
+      prefilter[i] = step.rule.prefilter;
+      list.push(...pairs);
+    }
+  });
+  pairsFrom[steps.length] = list.length;
+  return { prefilter, pairsFrom, pairs: Int32Array.from(list) };
+}
+
 /** The per-request state of one evaluation. */
 interface Transaction {
   readonly request: WafRequest;
@@ -966,6 +991,13 @@ class Engine {
   private readonly valueMemos = new Map<string, ValueMemo>();
   private valueMemoBytes = 0;
   private readonly opMemos: number;
+  /**
+   * Per program (the whole one, the folded one), per phase: the skippable rules' prefilters and
+   * (collection, chain) pairs packed in typed arrays by step, so that deciding to skip a rule touches a few
+   * contiguous cells and never the rule's own objects (scattered over the heap, they miss the caches
+   * after the rest of a gateway request has run).
+   */
+  private readonly packed = new Map<Step[], PackedSteps>();
 
   constructor(parts: EngineParts) {
     this.phases = parts.phases;
@@ -999,6 +1031,8 @@ class Engine {
     this.pfTable = new Int32Array(64 * parts.chainParent.length);
     this.tvTable = new Array<string | undefined>(64 * parts.chainParent.length).fill(undefined);
     this.foldConfigOnly();
+    for (const program of [this.phases, this.foldedPhases])
+      for (const steps of program?.values() ?? []) this.packed.set(steps, packSteps(steps));
   }
 
   evaluate(request: WafRequest, exclusions?: WafExclusions): WafVerdict {
@@ -1103,11 +1137,10 @@ class Engine {
    * strings (each value's transformations and automaton pass are memoized for the whole request). When
    * none does, the rule cannot match: its operator needs one of those strings.
    */
-  private mayMatch(rule: Rule, pairs: Int32Array, t: Transaction): boolean {
-    const p = rule.prefilter;
+  private mayMatch(p: number, pairs: Int32Array, from: number, end: number, t: Transaction): boolean {
     const width = this.prefilters;
     const epoch = this.keyEpoch;
-    for (let j = 0; j < pairs.length; j++) {
+    for (let j = from; j < end; j++) {
       const pair = pairs[j];
       if (this.pairStamp[pair] !== epoch) this.gatherPair(pair, t);
       const to = this.pairTo[pair];
@@ -1374,8 +1407,16 @@ class Engine {
 
   private runPhase(phase: number, t: Transaction): void {
     const steps = t.phases.get(phase) ?? [];
+    const packed = this.packed.get(steps) ?? packSteps(steps);
+    const prefilterOf = packed.prefilter;
+    const pairsFrom = packed.pairsFrom;
+    const pairs = packed.pairs;
     let skipCount = 0;
     for (let i = 0; i < steps.length; i++) {
+      const p = prefilterOf[i];
+      // A skippable rule none of whose values holds a string its operator needs cannot match: decided from
+      // the packed cells alone (skipCount first: a rule `skip` jumps over is not asked).
+      if (p >= 0 && skipCount === 0 && !this.mayMatch(p, pairs, pairsFrom[i], pairsFrom[i + 1], t)) continue;
       const step = steps[i];
       if (step.kind !== 'rule') {
         if (step.kind === 'settle') this.settleCaptures(t);
@@ -1391,9 +1432,6 @@ class Engine {
       t.matchedVars = NO_ENTRIES;
       t.matchedVar = '';
       t.matchedVarName = '';
-      // No value it reads holds a string its operator needs: the rule cannot match.
-      const skip = rule.skipPairs;
-      if (skip !== undefined && !this.mayMatch(rule, skip, t)) continue;
       if (!this.evaluateRule(rule, rule, t)) continue;
       // Jumps to the marker (the loop then steps past it).
       if (rule.skipAfter) i = step.skipTo;
