@@ -16,7 +16,7 @@ import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import type { Operation } from '../../../core/api-document.ts';
 import type { ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
-import { bodySchema, isExcluded, type PlannedRequest, planRequest } from '../planner.ts';
+import { bodySchema, isExcluded, type PlannedRequest, planRequest, requiresAuth } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, sampleValue } from '../schema.ts';
 import { accountParam, selfIds } from '../self.ts';
@@ -41,6 +41,47 @@ import {
 
 const PRIVILEGED =
   /admin|role|permission|scope|verified|staff|superuser|active|enabled|api_?key|token|group/i;
+
+/**
+ * Operations already sent without credentials on an identity's object or the scan's account (true: the change
+ * showed, and was reported as API5). Each is tried anonymously once per scan, before the other identity; that
+ * identity's replay then skips those anyone may call: the flaw is the open function, not the object's owner.
+ */
+export type AnonymousTries = Map<Operation, boolean>;
+
+/** A marker for the anonymous tries, never equal to the other identity's. */
+export const anonymousMarker = () => `pcanon${randomBytes(4).toString('hex')}`;
+
+/** What the document says about the operation, for the message of an anonymous change. */
+export function anonymousContext(op: Operation): string {
+  return requiresAuth(op)
+    ? ' (the operation declares security)'
+    : ' (the document declares no security for it)';
+}
+
+/** A 2xx that is no refusal in its body either. */
+export function accepted(res: ScanResponse | undefined): res is ScanResponse {
+  return isSuccess(res) && !refusedIn200(res);
+}
+
+/**
+ * Records an anonymous try: shown (true), or refused for want of credentials (401, 403, a refusal in a 200:
+ * false). Anything else (accepted but not shown on this object, a 404 or 422) says nothing yet: the operation is
+ * tried again on the next object of the scan's own.
+ */
+export function recordAnonymous(
+  tries: AnonymousTries,
+  op: Operation,
+  res: ScanResponse | undefined,
+  shown: boolean,
+): void {
+  if (shown) tries.set(op, true);
+  else if (
+    res !== undefined &&
+    (res.status === 401 || res.status === 403 || (isSuccess(res) && refusedIn200(res)))
+  )
+    tries.set(op, false);
+}
 
 /** A 2xx answer that shows no object: no body, `null`, `{}` or `[]`. */
 function isEmpty(res: ScanResponse): boolean {
@@ -249,7 +290,11 @@ async function takeover(ctx: ScanContext, v: Throwaway, loginOp: Operation | und
  * B reads, changes and finally deletes V's account. Called at the end of API1 (the delete is the scan's last
  * use of V).
  */
-export async function replayAccounts(ctx: ScanContext, attacker: Identity): Promise<void> {
+export async function replayAccounts(
+  ctx: ScanContext,
+  attacker: Identity,
+  anonymous: AnonymousTries = new Map(),
+): Promise<void> {
   const items = accountItems(ctx);
   const t = findLoginTarget(ctx);
   const changes = passwordChanges(ctx, t?.op);
@@ -322,10 +367,53 @@ export async function replayAccounts(ctx: ScanContext, attacker: Identity): Prom
     if (isSuccess(mine)) return mine;
     return ctx.admin ? ctx.send(req, ctx.admin) : undefined;
   };
+  /**
+   * Safety for the anonymous tries: a route that answers an anonymous read with someone other than V (a default
+   * user it acts on whatever id it names) gets no anonymous write or delete.
+   */
+  const openTo = new Map<string, boolean>();
+  const anonymousAddressed = async (read: PlannedRequest): Promise<boolean> => {
+    const known = openTo.get(read.path);
+    if (known !== undefined) return known;
+    const seen = await ctx.send(read, null);
+    const ok = seen !== undefined && !(isSuccess(seen) && !seen.text.includes(v.name));
+    openTo.set(read.path, ok);
+    return ok;
+  };
+  /**
+   * The change sent without credentials first (once per operation): a marker that reads back on V's record is
+   * an open function (API5), and B's replay of it is skipped.
+   */
+  const anonymousChange = async (
+    op: Operation,
+    value: string,
+    read: PlannedRequest,
+    build: (marker: string) => unknown = (m) => updateBody(ctx, op, m),
+  ) => {
+    if (anonymous.has(op)) return anonymous.get(op) === true;
+    const marker = anonymousMarker();
+    const marked = build(marker);
+    if (marked === undefined || !JSON.stringify(marked).includes(marker)) return false;
+    if (!(await anonymousAddressed(read))) return false;
+    const req = itemRequest(ctx, op, value, marked);
+    const res = await ctx.send(req, null);
+    const after = accepted(res) ? await readBack(read) : undefined;
+    const changed = accepted(res) && isSuccess(after) && after.text.includes(marker);
+    recordAnonymous(anonymous, op, res, changed);
+    if (changed)
+      ctx.report(SCAN_RULES.anonymousWrite, {
+        operation: op,
+        message: `A request without credentials changed a user's account (${v.name}, registered by the scan) with ${op.method} ${req.path}, and the change reads back on that account${anonymousContext(op)}.`,
+        evidence: evidenceOf(res, { owner: v.name, attacker: 'anonymous' }),
+      });
+    return changed;
+  };
   for (const op of items) {
     if (op.method !== 'PUT' && op.method !== 'PATCH') continue;
     for (const [key, { value, read }] of paths) {
-      if (!key.startsWith(`${op.path}\u0000`) || !read || !(await addressed(key, value, read))) continue;
+      if (!key.startsWith(`${op.path}\u0000`) || !read) continue;
+      if (await anonymousChange(op, value, read)) break;
+      if (!(await addressed(key, value, read))) continue;
       const marker = `pcbola${randomBytes(4).toString('hex')}`;
       const body = updateBody(ctx, op, marker);
       if (body === undefined) continue;
@@ -347,13 +435,16 @@ export async function replayAccounts(ctx: ScanContext, attacker: Identity): Prom
   for (const op of actions) {
     const param = accountParam(op.path)!;
     const prefix = op.path.slice(0, op.path.indexOf(`{${param}}`) + param.length + 2);
+    const tail = op.path.slice(prefix.length);
+    const actionBody = (marker: string) =>
+      updateBody(ctx, op, marker) ??
+      (bodySchema(op) === undefined && /mail/i.test(tail) ? { email: `${marker}@example.com` } : undefined);
     for (const [key, { value, read }] of paths) {
-      if (!key.startsWith(`${prefix}\u0000`) || !read || !(await addressed(key, value, read))) continue;
+      if (!key.startsWith(`${prefix}\u0000`) || !read) continue;
+      if (await anonymousChange(op, value, read, actionBody)) break;
+      if (!(await addressed(key, value, read))) continue;
       const marker = `pcbola${randomBytes(4).toString('hex')}`;
-      const tail = op.path.slice(prefix.length);
-      const body =
-        updateBody(ctx, op, marker) ??
-        (bodySchema(op) === undefined && /mail/i.test(tail) ? { email: `${marker}@example.com` } : undefined);
+      const body = actionBody(marker);
       if (body === undefined) continue;
       const req = itemRequest(ctx, op, value, body);
       const res = await ctx.send(req, attacker);
@@ -369,22 +460,47 @@ export async function replayAccounts(ctx: ScanContext, attacker: Identity): Prom
     }
   }
   await takeover(ctx, v, t?.op);
+  // Gone: the record reads as missing; or V's own read is now refused AND V can no longer log in (a failed
+  // login alone may have another cause: a lockout, a login quota).
+  const goneAfter = async (after: ScanResponse | undefined) => {
+    const missing =
+      after !== undefined &&
+      (after.status === 404 || after.status === 410 || (isSuccess(after) && isEmpty(after)));
+    const refused = after !== undefined && !ctx.admin && (after.status === 401 || after.status === 403);
+    return missing || (refused && (await v.login(ctx)).identity === undefined);
+  };
   for (const op of items) {
     if (op.method !== 'DELETE') continue;
     for (const [key, { value, read }] of paths) {
-      if (!key.startsWith(`${op.path}\u0000`) || !read || !(await addressed(key, value, read))) continue;
+      if (!key.startsWith(`${op.path}\u0000`) || !read) continue;
       const req = itemRequest(ctx, op, value);
+      if (!anonymous.has(op) && (await anonymousAddressed(read))) {
+        // Without credentials first: anyone deleting the account is an open function (API5).
+        const res = await ctx.send(req, null);
+        const after = accepted(res) ? await ctx.send(read, ctx.admin ?? v.identity) : undefined;
+        const gone = accepted(res) && (await goneAfter(after));
+        recordAnonymous(anonymous, op, res, gone);
+        if (gone) {
+          ctx.objects.markDeleted(req.path.split('?')[0]);
+          retireThrowaway(ctx, v);
+          ctx.report(SCAN_RULES.anonymousWrite, {
+            operation: op,
+            key: 'delete',
+            message: `A request without credentials deleted a user's account (${v.name}, registered by the scan) at ${req.path}${anonymousContext(op)}.`,
+            evidence: evidenceOf(res, {
+              owner: v.name,
+              attacker: 'anonymous',
+              ownerReadAfter: after?.status,
+            }),
+          });
+          return;
+        }
+      }
+      if (anonymous.get(op) === true || !(await addressed(key, value, read))) continue;
       const res = await ctx.send(req, attacker);
       if (!isSuccess(res)) continue;
       const after = await ctx.send(read, ctx.admin ?? v.identity);
-      // Gone: the record reads as missing; or V's own read is now refused AND V can no longer log in (a failed
-      // login alone may have another cause: a lockout, a login quota).
-      const missing =
-        after !== undefined &&
-        (after.status === 404 || after.status === 410 || (isSuccess(after) && isEmpty(after)));
-      const refused = after !== undefined && !ctx.admin && (after.status === 401 || after.status === 403);
-      const gone = missing || (refused && (await v.login(ctx)).identity === undefined);
-      if (!gone) continue;
+      if (!(await goneAfter(after))) continue;
       ctx.objects.markDeleted(req.path.split('?')[0]);
       retireThrowaway(ctx, v);
       ctx.report(SCAN_RULES.bolaDelete, {

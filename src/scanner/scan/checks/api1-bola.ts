@@ -32,7 +32,14 @@ import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, resolveSchema, sampleValue, schemaType } from '../schema.ts';
 import { accountParam, selfAccount, selfIds } from '../self.ts';
 import { similarity } from '../similarity.ts';
-import { replayAccounts } from './api1-accounts.ts';
+import {
+  type AnonymousTries,
+  accepted,
+  anonymousContext,
+  anonymousMarker,
+  recordAnonymous,
+  replayAccounts,
+} from './api1-accounts.ts';
 import { changedValue, recordFor, shownFields } from './api3-property-authorization.ts';
 
 const SAME_OBJECT = 0.8;
@@ -420,7 +427,12 @@ function readerOf(ctx: ScanContext, op: Operation): Operation | undefined {
   return ctx.spec.operations.find((o) => o.method === 'GET' && o.path === op.path && !isExcluded(o));
 }
 
-async function replayWrites(ctx: ScanContext, owner: Identity, attacker: Identity): Promise<void> {
+async function replayWrites(
+  ctx: ScanContext,
+  owner: Identity,
+  attacker: Identity,
+  anonymous: AnonymousTries,
+): Promise<void> {
   for (const op of ctx.spec.operations) {
     if ((op.method !== 'PUT' && op.method !== 'PATCH') || isExcluded(op)) continue;
     const schema = bodySchema(op);
@@ -430,15 +442,42 @@ async function replayWrites(ctx: ScanContext, owner: Identity, attacker: Identit
       ...(schema ? {} : { allQuery: true }),
     });
     if (!mayTouch(ctx, planned)) continue;
-    // An update that takes its inputs from the query string carries the marker there.
-    const target = schema ? planned : { ...planned, path: markQuery(ctx, op, planned.path, marker) };
     const sample = schema
       ? withForeignKeys(ctx.spec, schema, sampleValue(ctx.spec, schema), ctx.objects, owner.name, op.path)
       : {};
-    const body = markBody(ctx.spec, schema, sample, marker);
+    const get = readerOf(ctx, op);
+    // An update that takes its inputs from the query string carries the marker there.
+    const marked = (m: string) => ({
+      ...(schema ? planned : { ...planned, path: markQuery(ctx, op, planned.path, m) }),
+      body: markBody(ctx.spec, schema, sample, m),
+    });
+    if (!anonymous.has(op)) {
+      // Without credentials first: a change anyone makes is the open function's flaw (API5), not the owner's.
+      const anon = anonymousMarker();
+      const req = marked(anon);
+      const res = await ctx.send(req, null);
+      const after =
+        accepted(res) && get
+          ? await ctx.send(planRequest(ctx.spec, get, ctx.objects, { owner: owner.name }), owner)
+          : undefined;
+      const carried = JSON.stringify(req).includes(anon);
+      const changed =
+        accepted(res) &&
+        carried &&
+        (get ? isSuccess(after) && after.text.includes(anon) : res.text.includes(anon));
+      recordAnonymous(anonymous, op, res, changed);
+      if (changed) {
+        ctx.report(SCAN_RULES.anonymousWrite, {
+          operation: op,
+          message: `A request without credentials changed ${owner.name}'s object at ${req.path}${get ? ` and ${owner.name} sees the change` : ' (the answer shows the change)'}${anonymousContext(op)}.`,
+          evidence: evidenceOf(res, { owner: owner.name, attacker: 'anonymous' }),
+        });
+      }
+    }
+    if (anonymous.get(op) === true) continue;
+    const { body, ...target } = marked(marker);
     const res = await ctx.send({ ...target, body }, attacker);
     if (!isSuccess(res)) continue;
-    const get = readerOf(ctx, op);
     const after = get
       ? await ctx.send(planRequest(ctx.spec, get, ctx.objects, { owner: owner.name }), owner)
       : undefined;
@@ -540,7 +579,12 @@ async function viewOf(ctx: ScanContext, object: CreatedObject, owner: Identity):
  * scan-created object; a 2xx after which the owner's view of the object changed (it was stable before) is a
  * change of another's object.
  */
-async function replayActions(ctx: ScanContext, owner: Identity, attacker: Identity): Promise<void> {
+async function replayActions(
+  ctx: ScanContext,
+  owner: Identity,
+  attacker: Identity,
+  anonymous: AnonymousTries,
+): Promise<void> {
   for (const op of ctx.spec.operations) {
     if (
       op.method !== 'POST' ||
@@ -558,10 +602,26 @@ async function replayActions(ctx: ScanContext, owner: Identity, attacker: Identi
     if (before === undefined || (await viewOf(ctx, object, owner)) !== before) continue;
     const schema = bodySchema(op);
     const marker = `pcbola${Date.now().toString(36)}`;
-    const body =
+    const markedBody = (m: string) =>
       schema === undefined
         ? target.body
-        : markNumbers(ctx.spec, schema, markBody(ctx.spec, schema, target.body, marker));
+        : markNumbers(ctx.spec, schema, markBody(ctx.spec, schema, target.body, m));
+    if (!anonymous.has(op)) {
+      // Without credentials first (see replayWrites): the owner's view changed by anyone is API5.
+      const res = await ctx.send({ ...target, body: markedBody(anonymousMarker()) }, null);
+      const after = accepted(res) ? await viewOf(ctx, object, owner) : undefined;
+      const changed = accepted(res) && after !== undefined && after !== before;
+      recordAnonymous(anonymous, op, res, changed);
+      if (changed) {
+        ctx.report(SCAN_RULES.anonymousWrite, {
+          operation: op,
+          message: `A request without credentials called ${op.method} ${target.path} on ${owner.name}'s object, and ${owner.name}'s view of it changed${anonymousContext(op)}.`,
+          evidence: evidenceOf(res, { owner: owner.name, attacker: 'anonymous' }),
+        });
+      }
+    }
+    if (anonymous.get(op) === true) continue;
+    const body = markedBody(marker);
     let res = await ctx.send({ ...target, body }, attacker);
     let via = '';
     const status = res?.status ?? 0;
@@ -661,7 +721,12 @@ export function isEmptyAnswer(res: ScanResponse): boolean {
   return body !== null && typeof body === 'object' && Object.keys(body).length === 0;
 }
 
-async function replayDeletes(ctx: ScanContext, owner: Identity, attacker: Identity): Promise<void> {
+async function replayDeletes(
+  ctx: ScanContext,
+  owner: Identity,
+  attacker: Identity,
+  anonymous: AnonymousTries,
+): Promise<void> {
   // Deepest first: a card is deleted before the board that holds it.
   const deletes = ctx.spec.operations
     .filter((op) => op.method === 'DELETE' && !isExcluded(op))
@@ -672,18 +737,41 @@ async function replayDeletes(ctx: ScanContext, owner: Identity, attacker: Identi
     const get = readerOf(ctx, op);
     const read = get ? planRequest(ctx.spec, get, ctx.objects, { owner: owner.name }) : undefined;
     const before = read ? await ctx.send(read, owner) : undefined;
+    // A read that showed the object before the delete and fails after it (404, 410, or a gateway's 502 for an
+    // undeclared 404), or answers 2xx with nothing (`null`: a lookup that found no row, sent as is).
+    const goneAfter = (after: ScanResponse | undefined) =>
+      read
+        ? isSuccess(before) &&
+          !isEmptyAnswer(before) &&
+          after !== undefined &&
+          (!isSuccess(after) || isEmptyAnswer(after))
+        : true;
+    if (!anonymous.has(op)) {
+      // Without credentials first (see replayWrites); only where a read can show the object gone.
+      const res = read && accepted(before) ? await ctx.send(req, null) : undefined;
+      const after = accepted(res) && read ? await ctx.send(read, owner) : undefined;
+      const gone = accepted(res) && read !== undefined && goneAfter(after);
+      recordAnonymous(anonymous, op, res, gone);
+      if (gone) {
+        ctx.objects.markDeleted(req.path.split('?')[0]);
+        ctx.report(SCAN_RULES.anonymousWrite, {
+          operation: op,
+          key: 'delete',
+          message: `A request without credentials deleted ${owner.name}'s object at ${req.path}${anonymousContext(op)}.`,
+          evidence: evidenceOf(res, {
+            owner: owner.name,
+            attacker: 'anonymous',
+            ownerReadAfter: after?.status,
+          }),
+        });
+        continue;
+      }
+    }
+    if (anonymous.get(op) === true) continue;
     const res = await ctx.send(req, attacker);
     if (!isSuccess(res)) continue;
     const after = read ? await ctx.send(read, owner) : undefined;
-    // A read that showed the object before the delete and fails after it (404, 410, or a gateway's 502 for an
-    // undeclared 404), or answers 2xx with nothing (`null`: a lookup that found no row, sent as is).
-    const gone = read
-      ? isSuccess(before) &&
-        !isEmptyAnswer(before) &&
-        after !== undefined &&
-        (!isSuccess(after) || isEmptyAnswer(after))
-      : true;
-    if (!gone) continue;
+    if (!goneAfter(after)) continue;
     ctx.objects.markDeleted(req.path.split('?')[0]);
     ctx.report(SCAN_RULES.bolaDelete, {
       operation: op,
@@ -859,7 +947,13 @@ async function foreignReferences(ctx: ScanContext, victim: Identity, attacker: I
 export const api1: Check = {
   id: 'API1',
   title: 'Broken object level authorization',
-  rules: [SCAN_RULES.bolaRead, SCAN_RULES.bolaWrite, SCAN_RULES.bolaDelete, SCAN_RULES.accountTakeover],
+  rules: [
+    SCAN_RULES.bolaRead,
+    SCAN_RULES.bolaWrite,
+    SCAN_RULES.bolaDelete,
+    SCAN_RULES.accountTakeover,
+    SCAN_RULES.anonymousWrite,
+  ],
   async run(ctx) {
     const [a, b] = ctx.identities;
     if (!a) return;
@@ -867,6 +961,7 @@ export const api1: Check = {
       await replayAccounts(ctx, a);
       return;
     }
+    const anonymous: AnonymousTries = new Map();
     const tested = new Set<string>();
     await replayReads(ctx, a, b, tested);
     await replayReads(ctx, b, a, tested);
@@ -874,15 +969,15 @@ export const api1: Check = {
     await ownedByField(ctx, b, a, tested);
     await guessedIds(ctx, a, b, tested);
     await ownershipFields(ctx, b, a);
-    await replayWrites(ctx, a, b);
-    await replayWrites(ctx, b, a);
-    await replayActions(ctx, a, b);
-    await replayActions(ctx, b, a);
+    await replayWrites(ctx, a, b, anonymous);
+    await replayWrites(ctx, b, a, anonymous);
+    await replayActions(ctx, a, b, anonymous);
+    await replayActions(ctx, b, a, anonymous);
     await replayCreations(ctx, a, b);
     await foreignReferences(ctx, a, b);
     // B deletes A's objects only: B's stay for the checks that follow.
-    await replayDeletes(ctx, a, b);
+    await replayDeletes(ctx, a, b, anonymous);
     // B changes and deletes an account the scan registered (users' accounts are often their only objects).
-    await replayAccounts(ctx, b);
+    await replayAccounts(ctx, b, anonymous);
   },
 };
