@@ -88,6 +88,8 @@ function step(state: State, t: string, afterKeywordOperand: boolean): State {
       if (t === 'T') return 'tsql';
       // `; cmd` as the very last thing: a stacked command whose arguments fell off the fingerprint.
       if (t === 'n') return 'end';
+      // `;--`: the statement ended and the rest of the query commented out.
+      if (t === 'c') return 'end';
       return 'reject';
     case 'tsql':
       if (t === 'n' || t === 'v' || t === 'f' || t === 'k' || t === '1' || t === '(' || t === 'E')
@@ -211,8 +213,12 @@ function wordClause(fp: string): boolean {
 function decide(fp: string): boolean {
   if (fp === 'X') return true;
   if (fp.length < 2) return false;
-  // A string or number followed by a lone word ("' & whoami", "2 and outer") is text, not SQL.
-  if (fp.length === 3 && fp[2] === 'n' && fp[1] !== 'B') return false;
+  // A string or number followed by a lone word ("' & whoami", "2 and outer") is text, not SQL; a string
+  // broken out of and a comparison of names (`' or a=b`, folded to s&n) is taken, and the three-token
+  // `' & whoami` is left to the exceptions of sqli.ts.
+  if (fp.length === 3 && fp[2] === 'n' && fp[1] !== 'B' && fp !== 's&n') return false;
+  // A lone `;--` after the value (`x';--`) is not enough; after an expression (`' or 1=1;--`) it is.
+  if (fp.length === 3 && fp[1] === ';' && fp[2] === 'c') return false;
   // A bare `;` after one value ends a sentence as often as a statement.
   if (fp.length === 2 && fp[1] === ';') return false;
   const head = fp[0];
@@ -248,6 +254,8 @@ function decide(fp: string): boolean {
     case 'E':
       // A leading statement word is common text: take only a full five-token fragment, in which a whole
       // statement (SELECT a FROM b WHERE c) may have several keywords, but no call of an unknown word.
+      // `SELECT * FROM name;` (or `--`) alone is how text quotes a query; with a condition it is not.
+      if (/^Eokn[;c]$/.test(fp)) return false;
       return fp.length === 5 && !fp.includes('n(') && continues(fp, 0, 'statement', true, false);
     case 'T':
       // EXEC/DROP/DECLARE at the start: only with arguments and an end (`;`) or a full fragment, and not

@@ -123,6 +123,20 @@ describe('detectSQLi', () => {
     assert.equal(detectSQLi('exec master..xp_cmdshell "dir";').match, true);
   });
 
+  test('detects a string break-out compared with names, and a statement ended then commented out', () => {
+    for (const [v, fp] of [
+      ["' or a=b", 's&n'],
+      ["' or a like b", 's&n'],
+      ["' or 1=1;--", 's&1;c'],
+      ["' or 1=1;#", 's&1;c'],
+    ])
+      assert.deepEqual(detectSQLi(v), { match: true, fingerprint: fp }, v);
+    // ...but not a word after the break-out, a lone `;--`, or SELECT * FROM a table quoted in text.
+    for (const v of ["' or abc", "x';--", 'select * from users;', 'select * from users--'])
+      assert.equal(detectSQLi(v).match, false, v);
+    assert.equal(detectSQLi('select * from users where 1=1').match, true);
+  });
+
   test('flags a number followed by a space and a comment', () => {
     assert.equal(detectSQLi('1234 --').match, true);
   });
