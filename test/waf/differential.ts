@@ -19,13 +19,17 @@ export function isCompared(id: number): boolean {
   return id >= 905000 && id < 950000;
 }
 
-/** The WafRequest our engine is handed for a corpus request: exactly the bytes the oracle received. */
+/**
+ * The WafRequest our engine is handed for a corpus request: exactly the bytes the oracle received, read as
+ * an HTTP parser reads them: a field value without the spaces and tabs around it (RFC 9110 5.5; nginx and
+ * Node's parser both drop them, so the gateway never hands the engine ` onmouseover=...`).
+ */
 export function toWafRequest(req: CorpusRequest, oracle: Pick<Oracle, 'wireHeaders'>): WafRequest {
   return {
     method: req.method,
     uri: req.uri,
     protocol: 'HTTP/1.1',
-    headers: oracle.wireHeaders(req, req.id),
+    headers: oracle.wireHeaders(req, req.id).map(([n, v]) => [n, v.replace(/^[ \t]+|[ \t]+$/g, '')] as const),
     body: req.body,
     remoteAddr: '127.0.0.1',
   };
