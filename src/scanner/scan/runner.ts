@@ -225,6 +225,9 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
       },
       note(entry) {
         if (notes.length < 5000) notes.push({ check: noteAs ?? current, ...entry });
+        // A note about neither an operation nor a rule is about the scan: the report's notes say it.
+        if (!entry.operation && !entry.rule && reportNotes.length < 200)
+          reportNotes.push(`${noteAs ?? current}: ${entry.reason}`);
       },
       async send(req, as, sendOptions) {
         // The safety rule, enforced here for every check: PUT, PATCH and DELETE go only to objects the scan
