@@ -365,6 +365,63 @@ describe('HTML', () => {
   });
 });
 
+/** A scan's notes: the clean-up of its accounts, a hostile one (markup, a terminal escape), a long one. */
+function notedResult(extra = 0): FindingsResult {
+  return {
+    ...hostileResult(),
+    notes: [
+      'clean-up: pcs1a2b3c4d5e: deleted with DELETE /api/me',
+      'clean-up: pcs9f8e7d6c5b: not deleted (no delete route names it: its id was not read back as its own)',
+      'setup: the API answered <script>alert(3)</script>\u001b[31m\nred',
+      `setup: ${'long '.repeat(60)}end`,
+      ...Array.from({ length: extra }, (_, i) => `clean-up: pcs${i}: deleted with DELETE /api/me`),
+    ],
+  };
+}
+
+describe('scan notes in the text and HTML reports', () => {
+  test('the text report lists them one line each, escapes and line breaks gone', () => {
+    const result = notedResult();
+    const lines = renderText(result).split('\n');
+    const head = lines.indexOf('Notes (4): what the scan did beyond its probes');
+    assert.ok(head > 0, lines.join('\n'));
+    assert.deepEqual(lines.slice(head + 1, head + 4), [
+      '  - clean-up: pcs1a2b3c4d5e: deleted with DELETE /api/me',
+      '  - clean-up: pcs9f8e7d6c5b: not deleted (no delete route names it: its id was not read back as its own)',
+      '  - setup: the API answered <script>alert(3)</script> [31m red',
+    ]);
+    const long = lines[head + 4]!;
+    assert.equal(long.length, '  - '.length + 200);
+    assert.ok(long.startsWith('  - setup: long long') && long.endsWith('…'));
+    assert.equal(lines[head + 5], '');
+    assert.doesNotMatch(renderText(result), /\u001b/);
+  });
+
+  test('the text report shows 20 notes and says how many more the JSON report has', () => {
+    const text = renderText(notedResult(30));
+    assert.match(text, /^Notes \(34\): /m);
+    assert.equal(text.match(/^ {2}- /gm)?.length, 21);
+    assert.match(text, /^ {2}- and 14 more in the JSON report$/m);
+  });
+
+  test('the HTML report lists every note, escaped', () => {
+    const html = renderHtml(notedResult(30));
+    const section = /<h2>Notes \(34\): [^<]*<\/h2>\n<ul class="notes">(.*?)<\/ul>/.exec(html);
+    assert.ok(section, 'a notes section');
+    const items = [...section[1]!.matchAll(/<li>(.*?)<\/li>/g)].map((m) => m[1]);
+    assert.equal(items.length, 34);
+    assert.equal(items[0], 'clean-up: pcs1a2b3c4d5e: deleted with DELETE /api/me');
+    assert.equal(items[2], 'setup: the API answered &lt;script&gt;alert(3)&lt;/script&gt; [31m red');
+    assert.doesNotMatch(html, /<script/i);
+  });
+
+  test('a run without notes has no notes section in either', () => {
+    assert.doesNotMatch(renderText(hostileResult()), /Notes/);
+    assert.doesNotMatch(renderHtml(hostileResult()), /Notes/);
+    assert.doesNotMatch(renderText({ ...hostileResult(), notes: [] }), /Notes/);
+  });
+});
+
 describe('text and JSON', () => {
   test('groups the terminal summary by severity then OWASP category', () => {
     const text = renderText(bad, { baseDir: root });

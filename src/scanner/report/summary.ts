@@ -62,3 +62,26 @@ export function runTitle(result: FindingsResult): string {
   const subject = result.target ?? result.specFile;
   return subject ? `${kind} of ${subject}` : kind;
 }
+
+/** Notes the text report lists before pointing to the JSON report for the rest. */
+export const NOTES_SHOWN = 20;
+/** Characters of one note a human report shows (the JSON and JUnit reports keep it whole). */
+export const NOTE_WIDTH = 200;
+
+/**
+ * The scan's notes as a human report shows them: control characters (a target's text may carry terminal
+ * escapes) made spaces, runs of white space one, each cut at `width` characters with an ellipsis; at most
+ * `max` of them, with how many more there are.
+ */
+export function shownNotes(
+  notes: readonly string[] | undefined,
+  max: number,
+  width = NOTE_WIDTH,
+): { readonly shown: string[]; readonly more: number } {
+  const all = notes ?? [];
+  const shown = all.slice(0, max).map((n) => {
+    const flat = n.replace(/[\u0000-\u001f\u007f-\u009f\s]+/g, ' ').trim();
+    return flat.length > width ? `${flat.slice(0, width - 1)}…` : flat;
+  });
+  return { shown, more: all.length - shown.length };
+}

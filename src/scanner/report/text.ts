@@ -2,7 +2,15 @@
 import { relative } from 'node:path';
 import type { Finding, FindingsResult, Severity } from '../finding.ts';
 import { OWASP_NAMES, OWASP_ORDER } from './owasp.ts';
-import { countBySeverity, placeName, placesOf, runTitle, SEVERITIES_DESC } from './summary.ts';
+import {
+  countBySeverity,
+  NOTES_SHOWN,
+  placeName,
+  placesOf,
+  runTitle,
+  SEVERITIES_DESC,
+  shownNotes,
+} from './summary.ts';
 
 export interface TextOptions {
   /** Use ANSI colours (the caller decides: only when writing to a TTY). */
@@ -102,6 +110,13 @@ export function renderText(result: FindingsResult, options: TextOptions = {}): s
         `  ${c.check.padEnd(6)} ${c.findings} / ${c.tested} / ${c.skipped}, ${c.requests} requests${top.length ? paint('dim', ` (skipped: ${top.map(([r, n]) => `${n} ${r}`).join('; ')})`) : ''}`,
       );
     }
+    lines.push('');
+  }
+  const notes = shownNotes(result.notes, NOTES_SHOWN);
+  if (notes.shown.length > 0) {
+    lines.push(paint('bold', `Notes (${result.notes?.length}): what the scan did beyond its probes`));
+    for (const n of notes.shown) lines.push(`  - ${n}`);
+    if (notes.more > 0) lines.push(paint('dim', `  - and ${notes.more} more in the JSON report`));
     lines.push('');
   }
   const counts = countBySeverity(result.findings);
