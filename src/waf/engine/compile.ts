@@ -945,10 +945,12 @@ class Engine {
   private readonly stepTrigger: Int32Array;
   private readonly chainTrigger: Int32Array;
   /**
-   * The prefilter answers of the current evaluation, one row of `prefilters` bytes per scanned value (1: the
-   * value holds one of that rule's strings); rows are handed out afresh by each evaluation.
+   * The prefilter answers of the current evaluation, one row of `rowWords` 32-bit words per scanned value
+   * (bit p set: the value holds one of prefilter p's strings); rows are handed out afresh by each
+   * evaluation. Bits, not bytes: an evaluation's rows then fit in a few cache lines.
    */
-  private hitRows: Uint8Array;
+  private hitRows: Int32Array;
+  private readonly rowWords: number;
   private hitRowCount = 2;
   /** Scratch of one automaton pass (evaluation is synchronous, one at a time). */
   private readonly seen: Int32Array;
@@ -1016,8 +1018,9 @@ class Engine {
     this.chainCaseOnly = parts.chainCaseOnly;
     this.stepTrigger = parts.stepTrigger;
     this.chainTrigger = parts.chainTrigger;
-    this.hitRows = new Uint8Array(64 * parts.prefilters);
-    this.hitRows.fill(1, ALL_HITS * parts.prefilters, (ALL_HITS + 1) * parts.prefilters);
+    this.rowWords = (parts.prefilters + 31) >>> 5;
+    this.hitRows = new Int32Array(64 * this.rowWords);
+    this.hitRows.fill(-1, ALL_HITS * this.rowWords, (ALL_HITS + 1) * this.rowWords);
     this.seen = new Int32Array(parts.prefilters);
     this.keyEntries = new Array<Entry[] | undefined>(parts.keyTargets).fill(undefined);
     this.keyStamp = new Int32Array(parts.keyTargets);
@@ -1138,7 +1141,9 @@ class Engine {
    * none does, the rule cannot match: its operator needs one of those strings.
    */
   private mayMatch(p: number, pairs: Int32Array, from: number, end: number, t: Transaction): boolean {
-    const width = this.prefilters;
+    const width = this.rowWords;
+    const word = p >>> 5;
+    const bit = 1 << (p & 31);
     const epoch = this.keyEpoch;
     for (let j = from; j < end; j++) {
       const pair = pairs[j];
@@ -1148,7 +1153,8 @@ class Engine {
       // Read after gatherPair: finding rows may have grown the tables.
       const rows = this.pairRows;
       const hits = this.hitRows;
-      for (let k = this.pairFrom[pair]; k < to; k++) if (hits[rows[k] * width + p] === 1) return true;
+      for (let k = this.pairFrom[pair]; k < to; k++)
+        if ((hits[rows[k] * width + word] & bit) !== 0) return true;
     }
     return false;
   }
@@ -1706,7 +1712,7 @@ class Engine {
     this.usedCount = 0;
     this.slots = 0;
     // The hit rows back to zeros: the rows an evaluation added are one run of the table.
-    this.hitRows.fill(0, (ALL_HITS + 1) * this.prefilters, this.hitRowCount * this.prefilters);
+    this.hitRows.fill(0, (ALL_HITS + 1) * this.rowWords, this.hitRowCount * this.rowWords);
     this.hitRowCount = ALL_HITS + 1;
     this.pairRowCount = 0;
   }
@@ -1734,10 +1740,10 @@ class Engine {
   /** A new hit-table row holding the first `count` prefilters of `found` (NO_HITS for none). */
   private rowOf(found: Int32Array, count: number): number {
     if (count === 0) return NO_HITS;
-    const width = this.prefilters;
+    const width = this.rowWords;
     if (this.hitRowCount >= MAX_HIT_ROWS) return ALL_HITS;
     if ((this.hitRowCount + 1) * width > this.hitRows.length) {
-      const grown = new Uint8Array(Math.min(this.hitRows.length * 2, MAX_HIT_ROWS * width));
+      const grown = new Int32Array(Math.min(this.hitRows.length * 2, MAX_HIT_ROWS * width));
       grown.set(this.hitRows);
       this.hitRows = grown;
     }
@@ -1745,7 +1751,10 @@ class Engine {
     const base = row * width;
     const rows = this.hitRows;
     // The row is all zeros: clearSlots resets the cells an evaluation set.
-    for (let i = 0; i < count; i++) rows[base + found[i]] = 1;
+    for (let i = 0; i < count; i++) {
+      const p = found[i];
+      rows[base + (p >>> 5)] |= 1 << (p & 31);
+    }
     return row;
   }
 
@@ -1763,7 +1772,7 @@ class Engine {
   private holds(e: Entry, chainId: number, p: number, t: Transaction): boolean {
     // The row first: finding it may grow the table.
     const row = this.hitsOf(e, chainId, t);
-    return this.hitRows[row * this.prefilters + p] === 1;
+    return (this.hitRows[row * this.rowWords + (p >>> 5)] & (1 << (p & 31))) !== 0;
   }
 
   private hitsOf(e: Entry, chainId: number, t: Transaction): number {
@@ -1812,12 +1821,14 @@ class Engine {
     if (row === ALL_HITS) return row;
     const width = this.prefilters;
     const rows = this.hitRows;
+    const base = row * this.rowWords;
+    const has = (p: number) => (rows[base + (p >>> 5)] & (1 << (p & 31))) !== 0;
     let n = 0;
-    if (row !== NO_HITS) for (let p = 0, base = row * width; p < width; p++) if (rows[base + p] === 1) n++;
+    if (row !== NO_HITS) for (let p = 0; p < width; p++) if (has(p)) n++;
     const kept = new Int32Array(n);
     if (row !== NO_HITS) {
       n = 0;
-      for (let p = 0, base = row * width; p < width; p++) if (rows[base + p] === 1) kept[n++] = p;
+      for (let p = 0; p < width; p++) if (has(p)) kept[n++] = p;
     }
     memo.hits[chainId] = kept;
     memo.bytes += 16 + 4 * kept.length;
