@@ -19,6 +19,9 @@ import { operationsFound, scanTwins } from './twins.ts';
  *
  * The flaw is the function open to anyone (API5), not an object handed to the wrong member (API1): each is
  * reported once, as `scan/api5-anonymous-write`, and not again as another member's change or delete.
+ *
+ * The warden (an admin) removes members at `DELETE /api/admin/members/{id}`. Vulnerable: the role is checked
+ * only when a token is sent (an ordinary member 403, no token at all 204). Fixed: 401 without a token.
  */
 const data = (properties: Record<string, unknown>) => ({
   type: 'object',
@@ -85,6 +88,14 @@ const SPEC = {
       },
       delete: { operationId: 'deleteMember', parameters: ID, responses: { '204': { description: 'gone' } } },
     },
+    '/api/admin/members/{id}': {
+      delete: {
+        operationId: 'removeMember',
+        summary: 'Remove a member (wardens only)',
+        parameters: ID,
+        responses: { '204': { description: 'removed' } },
+      },
+    },
     '/api/plots': {
       post: {
         operationId: 'createPlot',
@@ -145,6 +156,7 @@ async function startSociety(fixed: boolean): Promise<Society> {
   };
   join('marta', 'marta@allotments.test', 'marta-digs-5');
   join('yusuf', 'yusuf@allotments.test', 'yusuf-digs-8');
+  const warden = join('warden', 'warden@allotments.test', 'warden-keys-3').id as number;
   const server = await startServer(async (req, res) => {
     const send = (status: number, payload?: unknown) => {
       res.writeHead(status, payload === undefined ? {} : { 'content-type': 'application/json' });
@@ -177,6 +189,16 @@ async function startSociety(fixed: boolean): Promise<Society> {
       const plot = { id, label: input.label, crop: String(input.crop ?? ''), member_id: caller };
       plots.set(id, plot);
       return send(201, { data: plot });
+    }
+    const removal = /^\/api\/admin\/members\/(\d+)$/.exec(path);
+    if (removal && req.method === 'DELETE') {
+      // Vulnerable: the role is checked only when a token is sent.
+      if (fixed && !signedIn) return send(401, { errors: { detail: 'unauthenticated' } });
+      if (signedIn && caller !== warden) return send(403, { errors: { detail: 'wardens only' } });
+      const id = Number(removal[1]);
+      if (!members.has(id)) return send(404, { errors: { detail: 'Not Found' } });
+      members.delete(id);
+      return send(204);
     }
     const m = /^\/api\/(users|plots)\/(\d+)$/.exec(path);
     if (!m) return send(404, { errors: { detail: 'Not Found' } });
@@ -260,6 +282,41 @@ describe('changes and deletes open to callers without credentials are API5, not 
   });
 
   test('the fixed twin (a token and the owner for every change): no finding', () => {
+    assert.deepEqual(operationsFound(runs.fixed.result), []);
+  });
+});
+
+describe("an admin's function whose role is checked only when a token is sent", () => {
+  const runs = {} as Record<'vulnerable' | 'fixed', { result: ScanResult; api: Society }>;
+  before(async () => {
+    Object.assign(
+      runs,
+      await scanTwins(SPEC, startSociety, {
+        identities: [member('marta', 'marta-digs-5'), member('yusuf', 'yusuf-digs-8')],
+        admin: member('warden', 'warden-keys-3'),
+        checks: ['API5'],
+        ratePerSecond: 300,
+      }),
+    );
+  });
+
+  test('refused to an ordinary member, done for a caller without credentials: api5-bfla', () => {
+    const f = runs.vulnerable.result.findings.find(
+      (x) => x.rule.id === 'scan/api5-bfla' && x.operation?.operationId === 'removeMember',
+    );
+    assert.ok(f, operationsFound(runs.vulnerable.result).join('\n'));
+    assert.match(f.message, /a caller without credentials \((marta|yusuf) was refused with 403\)/);
+    assert.match(f.message, /on an account the scan registered \(pcf[0-9a-f]+\)/);
+  });
+
+  test('the given members and the warden keep their accounts', () => {
+    for (const { api } of [runs.vulnerable, runs.fixed]) {
+      const names = [...api.members.values()].map((x) => x.username);
+      for (const n of ['marta', 'yusuf', 'warden']) assert.ok(names.includes(n), names.join(','));
+    }
+  });
+
+  test('the fixed twin (401 without a token): no finding', () => {
     assert.deepEqual(operationsFound(runs.fixed.result), []);
   });
 });

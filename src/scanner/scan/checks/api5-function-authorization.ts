@@ -340,15 +340,41 @@ async function replayChanges(ctx: ScanContext): Promise<void> {
       continue; // nothing of ours to change
     }
     const before = account && op.method === 'DELETE' ? await adminViews(ctx) : [];
-    let res = await ctx.send(req, user);
+    let sent = req;
+    let res = await ctx.send(sent, user);
     let served = '';
     const beside = itemRouteBeside(ctx.spec, op);
     if ((res?.status === 404 || res?.status === 405) && beside !== undefined && req.object) {
       // The documented route is not served (404/405 on an object the scan created): the same method on the
       // item route the document names beside it, which a drifted document may have meant.
       const item = path.split('/').slice(0, beside.split('/').length).join('/');
-      res = await ctx.send({ ...req, path: `${item}${req.path.slice(path.length)}` }, user);
+      sent = { ...req, path: `${item}${req.path.slice(path.length)}` };
+      res = await ctx.send(sent, user);
       served = ` (served at ${op.method} ${beside}, the item route beside the documented one)`;
+    }
+    let caller = `${user.name} (an ordinary identity)`;
+    let identity = user.name;
+    // API1 already sent this operation without credentials and judged it (api5-anonymous-write): not twice.
+    const judged = ctx.observations.some(
+      (o) => o.operation === op && o.identity === undefined && o.check === 'API1' && isSuccess(o.response),
+    );
+    if (
+      !judged &&
+      res !== undefined &&
+      (res.status === 401 || res.status === 403 || (isSuccess(res) && refusedIn200(res)))
+    ) {
+      // Refused to the ordinary identity: the same request without any credentials (a role checked only when
+      // a token is sent lets anyone through who sends none). A page of HTML (a login form) is no success.
+      const anonymous = await ctx.send(sent, null);
+      if (
+        isSuccess(anonymous) &&
+        !refusedIn200(anonymous) &&
+        !/<html|<!doctype/i.test(anonymous.text.slice(0, 500))
+      ) {
+        caller = `a caller without credentials (${user.name} was refused with ${res.status})`;
+        identity = 'anonymous';
+        res = anonymous;
+      }
     }
     if (!isSuccess(res) || refusedIn200(res)) {
       // Refused: the admin creates one instead, so the changes of the collection's members that follow
@@ -378,10 +404,10 @@ async function replayChanges(ctx: ScanContext): Promise<void> {
     }
     ctx.report(SCAN_RULES.bfla, {
       operation: op,
-      message: `${user.name} (an ordinary identity) called the privileged operation ${op.method} ${op.path}${
+      message: `${caller} called the privileged operation ${op.method} ${op.path}${
         account && param !== undefined ? ` on an account the scan registered (${account.name})` : ''
       }${served} and it succeeded.`,
-      evidence: evidenceOf(res, { identity: user.name }),
+      evidence: evidenceOf(res, { identity }),
     });
   }
 }
