@@ -16,10 +16,10 @@
  * Every answer feeds the harvest (runner.ts records them), so each step fills the next one's parameters.
  */
 import { randomBytes } from 'node:crypto';
-import type { ApiDocument, Operation } from '../../core/api-document.ts';
+import type { ApiDocument, Operation, Parameter } from '../../core/api-document.ts';
 import type { ScanResponse } from './client.ts';
 import { type Identity, isSuccess, type ScanContext } from './context.ts';
-import { entityOfPath } from './harvest.ts';
+import { CONFIRMED, configuredIds, entityOfPath, fits, OWNED, singular } from './harvest.ts';
 import type { ObjectRegistry } from './objects.ts';
 import {
   bodySchema,
@@ -37,7 +37,8 @@ import {
   requiresAuth,
 } from './planner.ts';
 import { propertiesOf, resolveSchema, sampleValue } from './schema.ts';
-import { accountParam } from './self.ts';
+import { accountParam, selfIds } from './self.ts';
+import { similarity } from './similarity.ts';
 
 export interface DiscoveryStats {
   /** Objects created (or found through a list after a create that returned no id). */
@@ -357,10 +358,212 @@ export function seedIdentity(ctx: ScanContext, identity: Identity): void {
   // The login's answer describes the identity (its account number, its id): its own values.
   if (identity.login?.answer !== undefined)
     ctx.objects.harvest.record(identity.name, 'login', identity.login.answer);
+  // The ids it was configured with (`X-User-ID: 2`): what an API that trusts the header takes it for.
+  for (const c of configuredIds(identity.session.headers, identity.session.cookies)) {
+    const entity =
+      c.key === 'username' || c.key === 'uid' ? 'user' : c.key.replace(/_(id|no|number|key)$/, '');
+    ctx.objects.harvest.add({ key: c.key, value: c.value, entity, source: 'login', identity: identity.name });
+  }
   const claims = jwtClaims(identity.token);
   for (const [key, value] of Object.entries(claims ?? {})) {
     if (!/^(iat|exp|nbf|iss|aud|jti|typ|type|scope|scopes|role|roles|fresh)$/i.test(key)) add(key, value);
   }
+}
+
+/** Small ids a seeded API often starts from: tried for a path parameter nothing gave a value for. */
+const SMALL_IDS = ['1', '2', '3', '1001', '100', '1000'];
+/** Bounds of the tries: routes, requests in all, requests per route, values confirmed per route. */
+const MAX_TRIED_ROUTES = 12;
+const MAX_TRIES = 90;
+const MAX_TRIES_PER_ROUTE = 16;
+const MAX_CONFIRMED = 3;
+
+/** Values the document gives for a parameter: its examples, its schema's `example`, `examples` and `default`. */
+export function documentedValues(spec: ApiDocument, param: Parameter | undefined): string[] {
+  if (param === undefined) return [];
+  const out: unknown[] = [];
+  const examples = param.raw.examples;
+  if (examples !== null && typeof examples === 'object') {
+    for (const e of Object.values(examples as Record<string, unknown>)) {
+      if (e !== null && typeof e === 'object' && 'value' in e) out.push((e as { value: unknown }).value);
+    }
+  }
+  const s = resolveSchema(spec, param.schema);
+  out.push(s.example, ...(Array.isArray(s.examples) ? s.examples : []), s.default);
+  return [
+    ...new Set(out.filter((v) => typeof v === 'string' || typeof v === 'number').map((v) => String(v))),
+  ];
+}
+
+/** A 2xx whose body is a record (an object with members), not a refusal worded as a success. */
+export function holdsRecord(res: ScanResponse | undefined): boolean {
+  if (!isSuccess(res)) return false;
+  const body = res.json;
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return false;
+  const r = body as Record<string, unknown>;
+  if (Object.keys(r).length === 0 || r.success === false || r.ok === false) return false;
+  if (typeof r.status === 'string' && /^(fail|failed|failure|error)$/i.test(r.status)) return false;
+  return !(typeof r.error === 'string' && Object.keys(r).length <= 3);
+}
+
+/** Members that name the person a record belongs to (`user_id`, `owner`, `patient_id`, `created_by`). */
+const OWNER_MEMBER =
+  /^(owner|user|seller|author|customer|member|buyer|reporter|patient|client|holder|employee|student|player|creator|created_?by)([-_]?(id|no|number))?$/i;
+
+/**
+ * Whose record this is, by an owner member (`user_id: 2`, `owner: {id: 2}`) naming one of the ids an identity
+ * was told or configured as its own (top level, or under `data`). Only one identity may match.
+ */
+export function ownerOfRecord(
+  json: unknown,
+  people: readonly { readonly name: string; readonly ids: ReadonlySet<string> }[],
+): string | undefined {
+  const records: Record<string, unknown>[] = [];
+  if (json !== null && typeof json === 'object' && !Array.isArray(json)) {
+    const r = json as Record<string, unknown>;
+    records.push(r);
+    if (r.data !== null && typeof r.data === 'object' && !Array.isArray(r.data))
+      records.push(r.data as Record<string, unknown>);
+  }
+  const owners = new Set<string>();
+  for (const r of records) {
+    for (const [k, v] of Object.entries(r)) {
+      if (!OWNER_MEMBER.test(k)) continue;
+      const named =
+        typeof v === 'string' || typeof v === 'number'
+          ? [String(v)]
+          : v !== null && typeof v === 'object' && !Array.isArray(v)
+            ? ['id', '_id', 'uuid']
+                .map((i) => (v as Record<string, unknown>)[i])
+                .filter((i) => i !== undefined)
+                .map(String)
+            : [];
+      for (const p of people) if (named.some((n) => p.ids.has(n))) owners.add(p.name);
+    }
+  }
+  return owners.size === 1 ? [...owners][0] : undefined;
+}
+
+/** A value of the parameter's type that no seeded API holds: the control of a route that may ignore its id. */
+function unlikelyValue(schema: Record<string, unknown>): string {
+  return schema.type === 'integer' || schema.type === 'number'
+    ? '987654321'
+    : `pcnone${randomBytes(4).toString('hex')}`;
+}
+
+/**
+ * Path parameters nothing gave a value for (no object the scan created, nothing harvested: an API whose
+ * creations answer no id, or that has none): the document's own values for the parameter, then a few small ids,
+ * each CONFIRMED before anything uses it: a GET of the route with it answered 2xx with a record for some
+ * identity (A, B, the admin, then anonymously when the route declares no security). A confirmed value is
+ * harvested for the parameter's entity, as the identity's own (source `owned`) only when the record's owner
+ * member names that identity's own id, else as nobody's (source `confirmed`), so the checks read it but no check
+ * takes it for anyone's object. A route whose control (a value that cannot exist) answers the same record
+ * ignores its id: nothing from it is kept. Reads only: the safety rule keeps changes to the scan's own objects.
+ * Returns, per operation tried without a value confirmed, why; `confirmedIds` gets, per `entity\0value`, how
+ * the value was confirmed (for the coverage matrix).
+ */
+export async function confirmIds(
+  ctx: ScanContext,
+  usable: readonly Operation[],
+  confirmedIds: Map<string, string> = new Map(),
+): Promise<Map<string, string>> {
+  const { spec, objects } = ctx;
+  const ordinary = ctx.identities;
+  const first = ordinary[0];
+  const sources = new Map<string, string>();
+  if (first === undefined) return sources;
+  const people = [...ordinary, ...(ctx.admin ? [ctx.admin] : [])].map((i) => ({
+    name: i.name,
+    ids: selfIds(i),
+  }));
+  let tries = 0;
+  let routes = 0;
+  for (const op of usable) {
+    if (routes >= MAX_TRIED_ROUTES || tries >= MAX_TRIES || ctx.signal.aborted) break;
+    if (op.method !== 'GET' || !op.path.includes('{') || setsPasswordByUrl(spec, op)) continue;
+    const planned = planRequest(spec, op, objects, { owner: first.name });
+    if (planned.invented.length !== 1) continue;
+    const name = planned.invented[0];
+    const param = op.parameters.find((p) => p.in === 'path' && p.name === name);
+    const schema = resolveSchema(spec, param?.schema);
+    const candidates = [
+      ...documentedValues(spec, param).map((value) => ({ value, how: 'a documented value' })),
+      ...SMALL_IDS.map((value) => ({ value, how: 'a small id tried' })),
+    ].filter((c, i, all) => all.findIndex((x) => x.value === c.value) === i && fits(c.value, schema));
+    if (candidates.length === 0) continue;
+    routes++;
+    const before = op.path.slice(0, op.path.indexOf(`{${name}}`));
+    const previous =
+      before
+        .split('/')
+        .filter((seg) => seg !== '')
+        .pop() ?? '';
+    const entity = previous.startsWith('{') || previous === '' ? entityOfPath(before) : singular(previous);
+    const triers: (Identity | null)[] = [...ordinary, ...(ctx.admin ? [ctx.admin] : [])];
+    if (!requiresAuth(op)) triers.push(null);
+    const found: string[] = [];
+    const owners = new Set<string>();
+    let spent = 0;
+    let controlled = false;
+    let ignored = false;
+    for (const c of candidates) {
+      if (found.length >= MAX_CONFIRMED || spent >= MAX_TRIES_PER_ROUTE || ignored) break;
+      if (ordinary.every((i) => owners.has(i.name))) break;
+      for (const as of triers) {
+        if (spent >= MAX_TRIES_PER_ROUTE || ctx.signal.aborted) break;
+        const req = planRequest(spec, op, objects, {
+          ...(as ? { owner: as.name } : {}),
+          params: { [name]: c.value },
+        });
+        if (req.invented.length > 0) break;
+        const res = await ctx.send(req, as);
+        spent++;
+        if (!holdsRecord(res) || res === undefined) continue;
+        if (!controlled) {
+          // A route that answers the same record whatever the id (the caller's own, a default) confirms nothing.
+          controlled = true;
+          const none = unlikelyValue(schema);
+          if (fits(none, schema)) {
+            const control = await ctx.send(
+              planRequest(spec, op, objects, { ...(as ? { owner: as.name } : {}), params: { [name]: none } }),
+              as,
+            );
+            spent++;
+            if (holdsRecord(control) && similarity(control?.json, res.json) >= 0.9) {
+              ignored = true;
+              break;
+            }
+          }
+        }
+        const owner = ownerOfRecord(res.json, people);
+        objects.harvest.add({
+          key: name,
+          value: c.value,
+          entity,
+          source: owner === undefined ? CONFIRMED : OWNED,
+          identity: owner ?? '',
+        });
+        if (owner !== undefined) owners.add(owner);
+        found.push(c.value);
+        confirmedIds.set(
+          `${entity}\0${c.value}`,
+          `confirmed in discovery (${c.how}: ${as?.name ?? 'an anonymous caller'} got a record, ${res.status}; ${owner === undefined ? 'no owner shown' : `${owner}'s by its owner member`})`,
+        );
+        break;
+      }
+    }
+    tries += spent;
+    if (ignored || found.length === 0) {
+      sources.set(
+        `${op.method} ${op.path}`,
+        ignored
+          ? `${name} not confirmed: the route answered a value that cannot exist with the same record (it ignores the id)`
+          : `no value for ${name} was confirmed (${spent} tries: the document's values and small ids)`,
+      );
+    }
+  }
+  return sources;
 }
 
 /** At most this many other listed values of a path's enum parameters are called in discovery. */
@@ -516,6 +719,10 @@ export async function discover(ctx: ScanContext): Promise<DiscoveryStats> {
   await readsWithParams();
   await creations(); // children whose parents were found in the reads
   await readsWithParams();
+  // Parameters nothing filled: the document's values and small ids, confirmed first; then the reads they open.
+  const confirmed = new Map<string, string>();
+  const unconfirmed = await confirmIds(ctx, usable, confirmed);
+  await readsWithParams();
 
   // Actions and updates of our own objects.
   for (const op of usable) {
@@ -556,5 +763,43 @@ export async function discover(ctx: ScanContext): Promise<DiscoveryStats> {
     const req = planRequest(spec, op, objects, as ? { owner: as.name } : {});
     if (req.invented.length === 0) await call(req, as);
   }
+  noteIdSources(ctx, usable, confirmed, unconfirmed);
   return { objectsCreated, requests: sent.size, objectsLost };
+}
+
+/**
+ * Tells the coverage matrix where the ids of each operation came from when they were no object of the scan's
+ * and nothing the API listed: an identity's configured id header, or a value discovery confirmed (or could not).
+ */
+function noteIdSources(
+  ctx: ScanContext,
+  usable: readonly Operation[],
+  confirmed: ReadonlyMap<string, string>,
+  unconfirmed: ReadonlyMap<string, string>,
+): void {
+  const configured = new Map<string, string>();
+  for (const i of [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])]) {
+    for (const c of configuredIds(i.session.headers, i.session.cookies)) {
+      configured.set(`${i.name}\0${c.value}`, `${i.name}'s own, from ${c.from}`);
+    }
+  }
+  for (const op of usable) {
+    if (!op.path.includes('{')) continue;
+    const lines = new Set<string>();
+    for (const as of ctx.identities) {
+      for (const h of planRequest(ctx.spec, op, ctx.objects, { owner: as.name }).harvested ?? []) {
+        const r = h.record;
+        const how =
+          r.source === 'login'
+            ? configured.get(`${r.identity}\0${h.value}`)
+            : r.source === OWNED || r.source === CONFIRMED
+              ? confirmed.get(`${r.entity}\0${h.value}`)
+              : undefined;
+        if (how !== undefined) lines.add(`${h.name}=${h.value} ${how}`);
+      }
+    }
+    const missing = unconfirmed.get(`${op.method} ${op.path}`);
+    if (missing !== undefined) lines.add(missing);
+    if (lines.size > 0) ctx.note?.({ operation: op, reason: [...lines].join('; ') });
+  }
 }

@@ -4,6 +4,7 @@
  */
 import type { ApiDocument, JsonObject, JsonSchema, MediaType, Operation } from '../../core/api-document.ts';
 import { FilePart, type ScanRequest, type ScanResponse } from './client.ts';
+import type { Harvested } from './harvest.ts';
 import type { CreatedObject, ObjectRegistry } from './objects.ts';
 import { propertiesOf, resolveSchema, sampleValue, schemaType } from './schema.ts';
 
@@ -291,6 +292,12 @@ export interface PlannedRequest extends ScanRequest {
   readonly object?: CreatedObject;
   /** Path parameters the planner had to invent (no object, identity param, harvested value or example). */
   readonly invented: readonly string[];
+  /** Path parameters filled with harvested values, and the record each came from (where the id came from). */
+  readonly harvested?: readonly {
+    readonly name: string;
+    readonly value: string;
+    readonly record: Harvested;
+  }[];
 }
 
 export interface PlanOptions {
@@ -346,6 +353,7 @@ export function planRequest(
   let object: CreatedObject | undefined;
   const concrete: string[] = [];
   const invented: string[] = [];
+  const harvestedFrom: { name: string; value: string; record: Harvested }[] = [];
   for (let i = 0; i < segments.length; i++) {
     // `{id}`, and a parameter inside a segment: `v{version}`, `{name}.json`.
     const m = /^([^{}]*)\{([^{}]+)\}([^{}]*)$/.exec(segments[i]);
@@ -385,11 +393,12 @@ export function planRequest(
           options.owner === undefined ||
           !(
             objects.harvest.exclusiveTo(options.owner, found.value) ||
-            objects.harvest.ownLoginValue(options.owner, found.value)
+            objects.harvest.ownValue(options.owner, found.value, found.record.entity)
           )
         ) {
           ownedPath = false;
         }
+        harvestedFrom.push({ name, value, record: found.record });
       }
     }
     if (value === undefined) {
@@ -440,6 +449,7 @@ export function planRequest(
     ownedPath: ownedPath && hasParams,
     object,
     invented,
+    harvested: harvestedFrom,
   };
 }
 
