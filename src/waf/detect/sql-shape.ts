@@ -217,6 +217,9 @@ function decide(fp: string): boolean {
   // broken out of and a comparison of names (`' or a=b`, folded to s&n) is taken, and the three-token
   // `' & whoami` is left to the exceptions of sqli.ts.
   if (fp.length === 3 && fp[2] === 'n' && fp[1] !== 'B' && fp !== 's&n') return false;
+  // A string compared with a number and nothing more (`' = 1`, `'-1-1`) is not enough; `' = 1 --` is.
+  // Nor is UNION SELECT with nothing selected (`union all select`).
+  if (fp === 'so1' || fp === 'UE') return false;
   // A lone `;--` after the value (`x';--`) is not enough; after an expression (`' or 1=1;--`) it is.
   if (fp.length === 3 && fp[1] === ';' && fp[2] === 'c') return false;
   // A bare `;` after one value ends a sentence as often as a statement.

@@ -137,6 +137,17 @@ describe('detectSQLi', () => {
     assert.equal(detectSQLi('select * from users where 1=1').match, true);
   });
 
+  test('does not flag a string compared with a number alone, or UNION SELECT with nothing selected', () => {
+    for (const v of ["' = 1", "'-1-1", "' < 5", 'union all select', 'except select'])
+      assert.equal(detectSQLi(v).match, false, v);
+    for (const [v, fp] of [
+      ["' = 1 --", 'so1c'],
+      ["' = 1 or 1", 'so1&1'],
+      ['union select 1', 'UE1'],
+    ])
+      assert.deepEqual(detectSQLi(v), { match: true, fingerprint: fp }, v);
+  });
+
   test('flags a number followed by a space and a comment', () => {
     assert.equal(detectSQLi('1234 --').match, true);
   });
