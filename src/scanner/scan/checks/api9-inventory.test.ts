@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { operation } from '../../../../test/kit/operation.ts';
-import type { Operation } from '../../../core/api-document.ts';
-import { extraMembers, olderVersions, versionOf } from './api9-inventory.ts';
+import type { ApiDocument, Operation } from '../../../core/api-document.ts';
+import { describes, docPageRefs, extraMembers, olderVersions, versionOf } from './api9-inventory.ts';
 
 function get(path: string): Operation {
   return { ...operation(`GET ${path}`), hasDeclaredId: false, path, pointer: '' };
@@ -50,4 +50,37 @@ test('older records are compared with the same current records, whatever the env
   assert.deepEqual(extraMembers(withOwner({ ssn: '078-05-1120' }), withOwner({})), ['ssn']);
   // Records that share too little are not the same record.
   assert.deepEqual(extraMembers([{ id: 8, secret: 'x1' }], [{ id: 7, name: 'ada' }]), []);
+});
+
+const answer = (text: string, json?: unknown) =>
+  ({ status: 200, headers: {}, text, json, durationMs: 1, sent: { method: 'GET', url: 'x' } }) as const;
+
+test("an API description is the API's own when every path it lists is documented, below its base too", () => {
+  const spec = { operations: [get('/api/users/{id}'), get('/api/users')] } as unknown as ApiDocument;
+  const doc = (paths: object, extra: object = {}) => answer('', { openapi: '3.0.0', paths, ...extra });
+  assert.deepEqual(describes(spec, doc({ '/api/users/{user_id}': {}, '/api/users': {} })), { kind: 'own' });
+  assert.deepEqual(describes(spec, doc({ '/users': {} }, { servers: [{ url: 'https://x.test/api' }] })), {
+    kind: 'own',
+  });
+  assert.deepEqual(describes(spec, doc({ '/api/users': {}, '/api/internal/jobs': {} })), {
+    kind: 'more',
+    extra: ['/api/internal/jobs'],
+  });
+  // An empty description, or no description at all, says nothing either way.
+  assert.equal(describes(spec, doc({})), undefined);
+  assert.equal(describes(spec, answer('{"status":"ok"}', { status: 'ok' })), undefined);
+  assert.deepEqual(describes(spec, answer('swagger: "2.0"\nbasePath: /api\npaths:\n  /users: {}\n')), {
+    kind: 'own',
+  });
+});
+
+test('a documentation page names the description it shows, same origin only', () => {
+  const page =
+    '<div id="swagger-ui"></div><script>SwaggerUIBundle({ url: "./openapi.json", dom_id: "#x" })</script>';
+  assert.deepEqual(docPageRefs(answer(page), '/api/docs'), ['/api/openapi.json']);
+  assert.deepEqual(
+    docPageRefs(answer('<redoc spec-url="https://other.test/spec.json"></redoc>'), '/redoc'),
+    [],
+  );
+  assert.deepEqual(docPageRefs(answer('<a href="/x">url: "/openapi.json"</a>'), '/'), []);
 });

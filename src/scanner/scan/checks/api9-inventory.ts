@@ -5,14 +5,25 @@
  * `/api/users`) and `admin`/`internal`/`debug` siblings. A success that the document does not list, and that
  * differs from what a random path returns (catch-all routes), is reported, at the undocumented path.
  */
-import { randomUUID } from 'node:crypto';
-import type { Operation } from '../../../core/api-document.ts';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { parse as parseYaml } from 'yaml';
+import type { ApiDocument, Operation } from '../../../core/api-document.ts';
 import type { Severity } from '../../finding.ts';
 import type { Check } from '../check.ts';
 import type { ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
-import { isExcluded, planRequest, requiresAuth } from '../planner.ts';
+import { changesAccount, changesOwnAccount, setsPassword } from '../discover.ts';
+import {
+  bodySchema,
+  isAdminOperation,
+  isBusinessFlow,
+  isExcluded,
+  isLoginOperation,
+  planRequest,
+  requiresAuth,
+} from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
+import { propertiesOf, resolveSchema, sampleValue } from '../schema.ts';
 import { similarity } from '../similarity.ts';
 import { looksRefused } from './api3-property-authorization.ts';
 
@@ -167,11 +178,15 @@ export function versionVariants(template: string): string[] {
 }
 
 /** An operation-shaped place for a finding at a path the document does not have. */
-function undocumentedOperation(path: string, near?: Operation): Operation {
+function undocumentedOperation(
+  path: string,
+  near?: Operation,
+  method: Operation['method'] = 'GET',
+): Operation {
   return {
-    id: `GET ${path}`,
+    id: `${method} ${path}`,
     hasDeclaredId: false,
-    method: 'GET',
+    method,
     path,
     tags: [],
     deprecated: false,
@@ -182,6 +197,78 @@ function undocumentedOperation(path: string, near?: Operation): Operation {
     extensions: {},
     pointer: near?.pointer ?? '',
   };
+}
+
+/**
+ * The paths an answer lists when it is an API description (OpenAPI or Swagger, JSON or YAML): each as written
+ * and below the description's base (`basePath`, or its first server's path).
+ */
+export function describedPaths(res: ScanResponse): { shown: string; spellings: string[] }[] | undefined {
+  let doc: unknown = res.json;
+  if (doc === undefined && /^\s*(openapi|swagger)\s*:/m.test(res.text.slice(0, 2000))) {
+    try {
+      doc = parseYaml(res.text.slice(0, 2_000_000), { maxAliasCount: 100 });
+    } catch {
+      return undefined;
+    }
+  }
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return undefined;
+  const d = doc as Record<string, unknown>;
+  if (typeof d.openapi !== 'string' && typeof d.swagger !== 'string') return undefined;
+  if (d.paths === null || typeof d.paths !== 'object' || Array.isArray(d.paths)) return undefined;
+  const first = (Array.isArray(d.servers) ? d.servers[0] : undefined) as { url?: unknown } | undefined;
+  let base = typeof d.basePath === 'string' ? d.basePath : '';
+  if (base === '' && typeof first?.url === 'string') {
+    try {
+      base = new URL(first.url, 'http://x').pathname;
+    } catch {
+      base = '';
+    }
+  }
+  base = base.replace(/\/$/, '');
+  return Object.keys(d.paths as Record<string, unknown>)
+    .slice(0, 2000)
+    .map((p) => ({ shown: p, spellings: base === '' ? [p] : [p, `${base}${p}`] }));
+}
+
+/**
+ * What an API description served at a path says about the scanned API: `own` when it lists paths and every one
+ * is in the given document (the document the scan was given, served where it came from, or a copy of it);
+ * `more` with the paths it lists that the given document does not have (operations it does not declare).
+ */
+export function describes(
+  spec: ApiDocument,
+  res: ScanResponse,
+): { kind: 'own' } | { kind: 'more'; extra: string[] } | undefined {
+  const paths = describedPaths(res);
+  if (paths === undefined || paths.length === 0) return undefined;
+  const bare = (p: string) => unnamed(p.length > 1 ? p.replace(/\/$/, '') : p);
+  const known = new Set(spec.operations.map((o) => bare(o.path)));
+  const extra = paths.filter((p) => !p.spellings.some((x) => known.has(bare(x)))).map((p) => p.shown);
+  return extra.length === 0 ? { kind: 'own' } : { kind: 'more', extra };
+}
+
+/** A documentation page (Swagger UI, ReDoc, RapiDoc, Scalar, Stoplight Elements). */
+const DOC_UI =
+  /swagger-ui|SwaggerUIBundle|<redoc|redoc\.standalone|rapi-doc|@scalar\/api-reference|elements-api/i;
+/** Where such a page points at its description: `url: '/openapi.json'`, `spec-url="..."`, `data-url="..."`. */
+const DOC_REF =
+  /(?:\burl|spec-url|specUrl|apiDescriptionUrl|data-url)\s*[:=]\s*["'`]([^"'`\s<>]{1,200})["'`]/g;
+
+/** The same-origin description URLs a documentation page names (at most 3), as paths; none when it is no such page. */
+export function docPageRefs(res: ScanResponse, pagePath: string): string[] {
+  if (res.json !== undefined || !DOC_UI.test(res.text.slice(0, 200_000))) return [];
+  const out: string[] = [];
+  for (const m of res.text.slice(0, 200_000).matchAll(DOC_REF)) {
+    if (out.length >= 3) break;
+    try {
+      const u = new URL(m[1], `http://doc.invalid${pagePath}`);
+      if (u.host === 'doc.invalid' && !out.includes(u.pathname + u.search)) out.push(u.pathname + u.search);
+    } catch {
+      // not a URL
+    }
+  }
+  return out;
 }
 
 /** Words that retire an operation in its summary, tags or description: an old version kept running. */
@@ -342,6 +429,140 @@ async function olderVersionChecks(ctx: ScanContext, user: Identity): Promise<voi
   }
 }
 
+/** At most this many older-version writes are tried (each with its control). */
+const MAX_OLDER_WRITES = 16;
+/** Answers that say a route is not there. */
+const ABSENT = new Set([404, 405, 501]);
+/** Inputs that name or describe an account: an older version's write gets fresh values of the scan's own there. */
+const ACCOUNT_INPUT = /user|name|mail|login|phone|mobile|pass|pwd|account|handle|owner|role|admin/i;
+/** Paths of writes that act on an account, its password or a sign-in. */
+const ACCOUNT_PATH =
+  /pass(word)?|passwd|reset|forgot|recover|regist|sign_?-?up|sign_?-?in|log_?-?in|account|users?(\/|$)|profile|role|admin/i;
+
+/**
+ * A write that acts on an account, a password, a sign-in or money (a sign-up, a login, a reset, an account
+ * change, a business flow, an admin function): an older version of it goes out anonymously, with fresh values.
+ */
+function accountWrite(spec: ApiDocument, op: Operation): boolean {
+  return (
+    isLoginOperation(spec, op) ||
+    setsPassword(spec, op) ||
+    changesAccount(spec, op) ||
+    changesOwnAccount(spec, op) ||
+    isBusinessFlow(spec, op) ||
+    isAdminOperation(op) ||
+    ACCOUNT_PATH.test(op.path) ||
+    Object.keys(propertiesOf(spec, bodySchema(op))).some(
+      (k) => ACCOUNT_INPUT.test(k) && /pass|pwd|role|admin/i.test(k),
+    )
+  );
+}
+
+/** A body of fresh values: every input that names an account, a password or a role gets one of the scan's own. */
+function freshBody(spec: ApiDocument, op: Operation): unknown {
+  const schema = bodySchema(op);
+  if (schema === undefined) return undefined;
+  const body = sampleValue(spec, schema);
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return body;
+  const tag = `pcv${randomBytes(5).toString('hex')}`;
+  const out: Record<string, unknown> = { ...(body as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(out)) {
+    if (!ACCOUNT_INPUT.test(k) || typeof v !== 'string') continue;
+    out[k] = /mail/i.test(k)
+      ? `${tag}@example.com`
+      : /pass|pwd/i.test(k)
+        ? `Pc-${randomBytes(9).toString('base64url')}-7q`
+        : /phone|mobile/i.test(k)
+          ? `+1555${String(randomBytes(3).readUIntBE(0, 3) % 10_000_000).padStart(7, '0')}`
+          : tag;
+  }
+  return out;
+}
+
+/** Path parameters that name nothing: fresh values of the parameter's type (an account write touches no one). */
+function freshParams(spec: ApiDocument, op: Operation): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const p of op.parameters) {
+    if (p.in !== 'path') continue;
+    const s = resolveSchema(spec, p.schema);
+    out[p.name] =
+      s.type === 'integer' || s.type === 'number' ? '987654321' : `pcv${randomBytes(4).toString('hex')}`;
+  }
+  return out;
+}
+
+/**
+ * Older versions of the documented writes (`POST /api/v2/feedback` → `/api/v1/feedback`, `/api/feedback`;
+ * `/v1/x` → `/v0/x`): an older version that answers (not 404, 405 or 501) where a made-up route beside it, sent
+ * the same way, answers otherwise, is still served though the document does not list it. Safety: a write that
+ * acts on an account, a password, a sign-in or money goes out anonymously, with fresh values in its body and
+ * path (never a given identity's data or session); any other POST goes as A with the planned body; PUT and
+ * PATCH only where the safety rule lets them (objects the scan created, or `allowDestructive`).
+ */
+async function olderWrites(ctx: ScanContext, user: Identity): Promise<void> {
+  let sent = 0;
+  const controls = new Map<string, ScanResponse | undefined>();
+  for (const op of ctx.spec.operations) {
+    if (!/^(POST|PUT|PATCH)$/.test(op.method) || isExcluded(op) || versionOf(op.path) === undefined) continue;
+    const sensitive = accountWrite(ctx.spec, op);
+    for (const template of versionVariants(op.path)) {
+      if (sent >= MAX_OLDER_WRITES || ctx.signal.aborted) return;
+      if (ctx.spec.operations.some((o) => o.method === op.method && templateRegex(o.path).test(template)))
+        continue;
+      const as = sensitive ? null : user;
+      const params = sensitive ? freshParams(ctx.spec, op) : undefined;
+      const planned = planRequest(ctx.spec, op, ctx.objects, {
+        ...(as ? { owner: as.name } : {}),
+        ...(params ? { params } : {}),
+        ...(sensitive ? { body: freshBody(ctx.spec, op) } : {}),
+      });
+      if (!sensitive && planned.invented.length > 0) continue;
+      const documentedPath = planned.path;
+      const variant = fillVariant(op.path, template, documentedPath);
+      // The request as planned, at the older path; its operation stays the documented one (the encoding).
+      const res = await ctx.send({ ...planned, path: variant }, as);
+      sent++;
+      if (res === undefined) {
+        ctx.note?.({
+          operation: op,
+          reason: `the older version ${op.method} ${template} was not sent: a change to an object the scan did not create`,
+        });
+        continue;
+      }
+      if (ABSENT.has(res.status)) continue;
+      // A made-up route beside it: the same answer there says nothing about the older version.
+      const bare = variant.split('?')[0];
+      const controlPath = `${bare.slice(0, bare.lastIndexOf('/'))}/portcullis-${randomUUID()}`;
+      const key = `${op.method} ${as ? 'A' : '-'} ${controlPath.slice(0, controlPath.lastIndexOf('/'))}`;
+      if (!controls.has(key)) controls.set(key, await ctx.send({ ...planned, path: controlPath }, as));
+      const control = controls.get(key);
+      if (control !== undefined && control.status === res.status) continue;
+      ctx.report(SCAN_RULES.undocumentedEndpoint, {
+        operation: undocumentedOperation(template, op, op.method),
+        severity: 'medium',
+        key: `${op.method} ${template}`,
+        message: `${op.method} ${template} (an older version of the documented ${op.method} ${op.path}) answered ${res.status}${as ? '' : ' without credentials'}, but is not in the API description; a made-up route beside it answered ${control?.status ?? 'nothing'}.`,
+        evidence: evidenceOf(res, { documented: op.path, control: control?.status }),
+      });
+    }
+  }
+}
+
+/** A variant template filled with the values a planned request put into the documented template's parameters. */
+function fillVariant(documented: string, variant: string, concrete: string): string {
+  const [path, query] = concrete.split('?');
+  const templateSegs = documented.split('/');
+  const concreteSegs = path.split('/');
+  const filled = variant
+    .split('/')
+    .map((seg) => {
+      const i = templateSegs.indexOf(seg);
+      return seg.includes('{') && i >= 0 ? concreteSegs[i] : seg;
+    })
+    .join('/');
+  return query === undefined ? filled : `${filled}?${query}`;
+}
+
 export const api9: Check = {
   id: 'API9',
   title: 'Improper inventory management',
@@ -350,6 +571,7 @@ export const api9: Check = {
     const user = ctx.identities[0];
     if (!user) return;
     await olderVersionChecks(ctx, user);
+    await olderWrites(ctx, user);
     const random = await ctx.send({ method: 'GET', path: `/portcullis-${randomUUID()}` }, user);
     const catchAll = isSuccess(random) ? random : undefined;
     const base = basePath(ctx.spec.operations.map((o) => o.path));
@@ -369,11 +591,46 @@ export const api9: Check = {
       return { res, real: looksReal(res) };
     };
 
+    // The API's own description, and documentation pages showing it, are no undocumented route (the scan was
+    // given that document); a description listing more than the given one discloses what that one hides.
+    const descriptions = new Map<string, ReturnType<typeof describes>>();
+    const describedAt = async (path: string, res: ScanResponse) => {
+      const direct = describes(ctx.spec, res);
+      if (direct !== undefined) return { ...direct, via: path };
+      for (const ref of docPageRefs(res, path)) {
+        if (!descriptions.has(ref)) {
+          const doc = await ctx.send({ method: 'GET', path: ref }, user);
+          descriptions.set(ref, isSuccess(doc) ? describes(ctx.spec, doc) : undefined);
+        }
+        const found = descriptions.get(ref);
+        if (found !== undefined) return { ...found, via: ref };
+      }
+      return undefined;
+    };
+    const ownDocs: string[] = [];
     for (const [path, severity] of PROBES) {
       const paths = [path, ...(base && UNDER_BASE.has(path) ? [`${base}${path}`] : [])];
       for (const p of paths) {
         const res = (await probe(p, user))?.res;
         if (!looksReal(res)) continue;
+        const described = await describedAt(p, res);
+        if (described?.kind === 'own') {
+          ownDocs.push(p === described.via ? p : `${p} (showing ${described.via})`);
+          continue;
+        }
+        if (described?.kind === 'more') {
+          ctx.report(SCAN_RULES.undocumentedEndpoint, {
+            operation: undocumentedOperation(p),
+            severity: 'low',
+            key: p,
+            message: `GET ${p} serves an API description that lists ${described.extra.length} path${described.extra.length === 1 ? '' : 's'} the given document does not: ${described.extra.slice(0, 5).join(', ')}${described.extra.length > 5 ? ', ...' : ''}.`,
+            evidence: evidenceOf(res, {
+              description: described.via,
+              undocumentedPaths: described.extra.slice(0, 20),
+            }),
+          });
+          continue;
+        }
         ctx.report(SCAN_RULES.undocumentedEndpoint, {
           operation: undocumentedOperation(p),
           severity,
@@ -382,6 +639,12 @@ export const api9: Check = {
           evidence: evidenceOf(res),
         });
       }
+    }
+
+    if (ownDocs.length > 0) {
+      ctx.note?.({
+        reason: `the API serves its own description (no operation the given document lacks) at ${ownDocs.join(', ')}: not reported; hide it if the API is not meant to be public`,
+      });
     }
 
     // Variants of documented GET paths: other versions, and admin/internal/debug siblings of collections.
