@@ -49,6 +49,13 @@ const SPEC = {
         responses: { '200': ok('an appointment'), '404': { description: 'none' } },
       },
     },
+    '/appointments/{appointment_id}/cancel': {
+      get: {
+        operationId: 'cancelAppointment',
+        parameters: [{ name: 'appointment_id', in: 'path', required: true, schema: { type: 'integer' } }],
+        responses: { '200': ok('cancelled') },
+      },
+    },
     '/users/{user_id}/prescriptions': {
       get: {
         operationId: 'listPrescriptions',
@@ -84,6 +91,7 @@ const PRESCRIPTIONS: Record<number, { id: number; drug: string; dose: string }[]
 };
 
 function startClinic(fixed: boolean) {
+  const cancelled: number[] = [];
   return startServer(async (req, res) => {
     for await (const _ of req) {
       // drain
@@ -98,7 +106,12 @@ function startClinic(fixed: boolean) {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method === 'POST' && path === '/appointments') return send(202, { status: 'queued' });
     if (req.method !== 'GET') return fail(405, 'method not allowed');
-    let m = /^\/appointments\/(\d+)$/.exec(path);
+    let m = /^\/appointments\/(\d+)\/cancel$/.exec(path);
+    if (m) {
+      cancelled.push(Number(m[1]));
+      return send(200, { status: 'cancelled' });
+    }
+    m = /^\/appointments\/(\d+)$/.exec(path);
     if (m) {
       const a = APPOINTMENTS.find((x) => x.id === Number(m?.[1]));
       if (!a || (fixed && a.patient_id !== caller.id && !caller.staff))
@@ -119,13 +132,14 @@ function startClinic(fixed: boolean) {
       return u ? send(200, { ...u, prescriptions: PRESCRIPTIONS[u.id] ?? [] }) : fail(404, 'no such user');
     }
     return fail(404, 'not found');
-  });
+  }).then((api) => Object.assign(api, { cancelled }));
 }
 
 const caller = (name: string, id: number) => ({ name, headers: { 'X-User-ID': String(id) } });
 
 describe('ids nothing gave out: the identity header, then small ids confirmed', () => {
   const runs = {} as Record<'vulnerable' | 'fixed', ScanResult>;
+  const cancelled: number[] = [];
   before(async () => {
     const scans = await scanTwins(SPEC, startClinic, {
       identities: [caller('alice', 2), caller('bob', 3)],
@@ -135,6 +149,7 @@ describe('ids nothing gave out: the identity header, then small ids confirmed', 
     });
     runs.vulnerable = scans.vulnerable.result;
     runs.fixed = scans.fixed.result;
+    cancelled.push(...scans.vulnerable.api.cancelled, ...scans.fixed.api.cancelled);
   });
 
   test("API1 reads another patient's appointment (a small id, confirmed, owned by its patient_id) and prescriptions (the X-User-ID header)", () => {
@@ -179,8 +194,9 @@ describe('ids nothing gave out: the identity header, then small ids confirmed', 
     assert.match(prescriptions?.ids ?? '', /user_id=2 alice's own, from its x-user-id header/);
   });
 
-  test('the fixed twin: no finding; nothing but GETs and the booking were sent', () => {
+  test('the fixed twin: no finding; no seeded appointment was cancelled (a GET that acts gets no tried id)', () => {
     assert.deepEqual(operationsFound(runs.fixed), []);
     assert.equal(runs.fixed.stats.objectsCreated, 0);
+    assert.deepEqual(cancelled, []);
   });
 });

@@ -22,6 +22,7 @@ import { type Identity, isSuccess, type ScanContext } from './context.ts';
 import { CONFIRMED, configuredIds, entityOfPath, fits, OWNED, singular } from './harvest.ts';
 import type { ObjectRegistry } from './objects.ts';
 import {
+  actingGet,
   bodySchema,
   creationCollection,
   isAdminOperation,
@@ -482,6 +483,8 @@ export async function confirmIds(
   for (const op of usable) {
     if (routes >= MAX_TRIED_ROUTES || tries >= MAX_TRIES || ctx.signal.aborted) break;
     if (op.method !== 'GET' || !op.path.includes('{') || setsPasswordByUrl(spec, op)) continue;
+    // A GET that acts (`/users/{id}/delete`, `/cards/{id}/freeze`) is no read: no id it names is tried.
+    if (actingGet(op)) continue;
     const planned = planRequest(spec, op, objects, { owner: first.name });
     if (planned.invented.length !== 1) continue;
     const name = planned.invented[0];

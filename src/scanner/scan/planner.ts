@@ -4,7 +4,7 @@
  */
 import type { ApiDocument, JsonObject, JsonSchema, MediaType, Operation } from '../../core/api-document.ts';
 import { FilePart, type ScanRequest, type ScanResponse } from './client.ts';
-import type { Harvested } from './harvest.ts';
+import { CONFIRMED, type Harvested, OWNED } from './harvest.ts';
 import type { CreatedObject, ObjectRegistry } from './objects.ts';
 import { propertiesOf, resolveSchema, sampleValue, schemaType } from './schema.ts';
 
@@ -383,10 +383,13 @@ export function planRequest(
       // A value the API itself gave out, matched by name, entity and schema (producer → consumer).
       const previous = segments[i - 1] ?? '';
       const context = previous.startsWith('{') ? '' : previous;
-      const found = objects.harvest.best(
-        { name, context, schema: resolveSchema(spec, param?.schema) },
-        options.owner,
-      );
+      const wanted = { name, context, schema: resolveSchema(spec, param?.schema) };
+      let found = objects.harvest.best(wanted, options.owner);
+      // An id only tried and confirmed serves reads: a GET that acts (`/appointments/{id}/cancel`) never gets
+      // one (a seeded appointment is nobody's to cancel); the next value that was given out, else none.
+      if (found && tried(found.record) && actingGet(op)) {
+        found = objects.harvest.candidates(wanted, undefined, 2).find((c) => !tried(c.record));
+      }
       if (found) {
         value = String(found.value);
         if (
@@ -451,6 +454,20 @@ export function planRequest(
     invented,
     harvested: harvestedFrom,
   };
+}
+
+/** Path words of a GET that changes something (`/users/{id}/delete`, `/cards/{id}/freeze`). */
+const ACTING =
+  /^(delete|remove|destroy|purge|drop|ban|block|unblock|lock|unlock|disable|enable|activate|deactivate|approve|reject|reset|promote|demote|grant|revoke|logout|signout|cancel|transfer|pay|refund|withdraw|toggle|freeze|unfreeze|set|update|change|edit|archive|restore|kill|run|exec|execute|send|confirm|verify)([-_].*)?$/i;
+
+/** A GET whose path says it acts rather than reads: a literal segment that is a verb of change. */
+export function actingGet(op: Operation): boolean {
+  return op.method === 'GET' && op.path.split('/').some((seg) => !seg.startsWith('{') && ACTING.test(seg));
+}
+
+/** A value discovery tried and confirmed (a small id, a documented value), not one the API gave out. */
+function tried(record: Harvested): boolean {
+  return record.source === OWNED || record.source === CONFIRMED;
 }
 
 /** The JSON body an operation that documents none was seen to need (a copy: checks may change it). */
