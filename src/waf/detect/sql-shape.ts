@@ -138,8 +138,10 @@ function continues(fp: string, from: number, start: State, needConnector = true,
     if (state === 'reject') return false;
     if (t === '(') depth++;
     else if (t === ')' && depth > 0) depth--;
-    // A list comma at the top level, right after the value broke out, is not how injections continue.
-    if (t === ',' && depth === 0 && i <= 2) return false;
+    // A list comma at the top level, right after the value broke out, is not how injections continue,
+    // unless a sub-query selecting a value follows at once (`',(select 1`: a value added to an INSERT
+    // or a select list).
+    if (t === ',' && depth === 0 && i <= 2 && !(i === 1 && /^\(E[1fnsv]/.test(fp.slice(2)))) return false;
     if (before === 'after' && (t === 'E' || t === 'T')) {
       // A statement run straight after an expression (no `;`): only right after the break-out, and only
       // when a comment ends the input, as in `') waitfor delay '0:0:5'--` or `' exec xp_cmdshell 'x'--`.
@@ -173,7 +175,7 @@ export function isInjectionShape(fp: string): boolean {
  * a sub-query (`x and (select ...`), closing parentheses then a connective or a statement (`x)) or ...`,
  * `x) waitfor delay ...`), a statement with a comment after it, ORDER BY / GROUP BY / HAVING and an
  * operand, WHERE with an operand and a connective or comment, an operator and a call (`x + sleep(10)`),
- * or a call with one argument (`x sleep(5)`). Two words joined by AND/OR, a word then a clause word then
+ * or a call with one argument (`x sleep(5)`), or a comma and a sub-query (`x,(select 1`). Two words joined by AND/OR, a word then a clause word then
  * a word, and shell-like runs (`a)|id`, `a);id`) are ordinary text. Measured against libinjection through
  * libmodsecurity (payload lines as JSON member names: 90.6% -> 99.5% agreement, no change on the rest).
  */
@@ -201,6 +203,9 @@ function wordClause(fp: string): boolean {
       break;
     case 'f':
       ok = /^nf\([1sv]\)/.test(fp);
+      break;
+    case ',':
+      ok = /^n,\(E[1fnsv]/.test(fp);
       break;
     default:
       ok = false;

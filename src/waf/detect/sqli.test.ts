@@ -148,6 +148,16 @@ describe('detectSQLi', () => {
       assert.deepEqual(detectSQLi(v), { match: true, fingerprint: fp }, v);
   });
 
+  test('detects a comma and a sub-query right after a string, a word or a number', () => {
+    for (const [v, fp] of [
+      ["',(select if(count(*)!=-1,benchmark(3000000,MD5(1)),1))/*", 's,(Ef'],
+      ["', (select 1)", 's,(E1'],
+      ['x, (select y)', 'n,(En'],
+    ])
+      assert.deepEqual(detectSQLi(v), { match: true, fingerprint: fp }, v);
+    for (const v of ["'), (select 1)", 'a, (select', "', 2, 3"]) assert.equal(detectSQLi(v).match, false, v);
+  });
+
   test('flags a number followed by a space and a comment', () => {
     assert.equal(detectSQLi('1234 --').match, true);
   });
