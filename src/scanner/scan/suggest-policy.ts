@@ -102,6 +102,14 @@ export const POLICY_SUGGESTIONS: Readonly<Record<RuleId, PolicySuggestion>> = {
       'compare the password with the stored hash and refuse a mismatch; the gateway cannot tell a wrong password',
   },
   'scan/api2-no-brute-force-protection': { operation: 'loginRateLimit' },
+  'scan/api2-any-credentials-accepted': {
+    inApi:
+      'find the account and verify its password before issuing any token; the gateway cannot tell an unknown user',
+  },
+  'scan/api2-secret-in-token': {
+    inApi:
+      'issue opaque random tokens or signed claims without keys, passwords or hashes; rotate the exposed key and passwords',
+  },
   'scan/api2-weak-password-policy': {
     api: ['validateRequest'],
     inApi:
