@@ -215,6 +215,17 @@ export function rememberAccount(ctx: ScanContext, account: Throwaway): void {
   registered.set(ctx.objects, list);
 }
 
+/**
+ * The values an account registered with `name` and `email` may give at a login's user field, most likely first:
+ * only those the sign-up took (at most two).
+ */
+export function loginValues(s: SignupInputs, loginField: string, name: string, email: string): string[] {
+  const taken = new Set(Object.values(accountValues(s, name, email, '')));
+  const order = MAIL_FIELD.test(loginField) ? [email, name] : [name, email];
+  const out = order.filter((v) => taken.has(v));
+  return out.length > 0 ? out : [name];
+}
+
 /** Registers an account named `<prefix><random>` and logs in as it; undefined when either does not work. */
 export async function registerThrowaway(
   ctx: ScanContext,
@@ -230,24 +241,29 @@ export async function registerThrowaway(
   const register = (via: ScanContext, password: string) =>
     via.send(signupRequest(ctx, s, accountValues(s, name, email, password)), null);
   const loginField = t.userField;
-  const loginValue =
-    MAIL_FIELD.test(loginField) && !s.fields.some((k) => NAME_FIELD.test(k) || /^user$/i.test(k))
-      ? email
-      : name;
+  let loginValue = name;
   const reg = await register(ctx, first);
   if (!isSuccess(reg) || refusedIn200(reg)) return undefined;
-  const login = async (via: ScanContext, password: string) => {
+  const login = async (via: ScanContext, password: string, value = loginValue) => {
     const res = await via.send(
       {
-        ...loginRequest(t.flow, { [loginField]: loginValue, [t.passwordField]: password }),
+        ...loginRequest(t.flow, { [loginField]: value, [t.passwordField]: password }),
         ...(t.op ? { operation: t.op } : {}),
       },
       null,
     );
-    const identity = res ? sessionOf(t.flow, res, name, { [loginField]: loginValue }) : undefined;
+    const identity = res ? sessionOf(t.flow, res, name, { [loginField]: value }) : undefined;
     return { ...(identity ? { identity } : {}), ...(res ? { res } : {}) };
   };
-  const signed = await login(ctx, first);
+  // The login's user value: the e-mail for an e-mail field (`POST /session {email, password}` beside a sign-up
+  // that also takes a user name), else the name; the other one registered when the first does not sign in (a
+  // `login` field that takes an e-mail, an `email` field that takes a user name).
+  let signed: Awaited<ReturnType<typeof login>> = {};
+  for (const value of loginValues(s, loginField, name, email)) {
+    signed = await login(ctx, first, value);
+    loginValue = value;
+    if (signed.identity) break;
+  }
   if (!signed.identity) return undefined;
   // The control: a wrong password must not sign in too, else a "login" proves nothing (every later proof of a
   // changed password would be one).
