@@ -29,15 +29,27 @@ import { evidenceOf, type Identity, isRefused, isSuccess, redact, type ScanConte
 import { setsPasswordByUrl } from '../discover.ts';
 import { loginOutcome, loginRequest, sessionIdentity, signedIn } from '../login.ts';
 import type { LoginFlow } from '../options.ts';
-import { bodySchema, isExcluded, jsonBodySchema, planRequest, requiresAuth } from '../planner.ts';
+import {
+  bodySchema,
+  isExcluded,
+  jsonBodySchema,
+  type PlannedRequest,
+  planRequest,
+  requiresAuth,
+} from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, sampleValue } from '../schema.ts';
+import { accountParam } from '../self.ts';
 import { similarity } from '../similarity.ts';
 import { sessionChecks } from './api2-sessions.ts';
 import { refusedIn200 } from './api5-function-authorization.ts';
 import {
   accountValues,
+  checkIds,
+  freshPassword,
   MAIL_FIELD,
+  namesOnly,
+  passwordInputs,
   registerThrowaway,
   rememberAccount,
   retireThrowaway,
@@ -801,57 +813,189 @@ async function weakPasswordPolicy(ctx: ScanContext, t: LoginTarget): Promise<voi
   }
 }
 
-/** PIN/OTP inputs: twelve wrong codes must meet a limit. */
-async function otpGuessing(ctx: ScanContext, a: Identity, loginOp: Operation | undefined): Promise<void> {
+/** The account a PIN/OTP guessing run names: an account of the scan's own, else a name nobody has. */
+interface OtpSubject {
+  /** The session the run is sent with, when the operation needs one (never a given identity's). */
+  readonly identity?: Identity;
+  readonly name: string;
+  readonly email: string;
+  /** Ids that are the subject's own (V's checked ids; for an operation that sets no password, its first id too). */
+  readonly ids: readonly string[];
+  /** Its current password, for a current-password input. */
+  readonly password: string;
+  readonly label: string;
+}
+
+const PHONE_FIELD = /phone|mobile|msisdn|tel$/i;
+/** Answers that say the account named does not exist: a guessing run against it proves nothing. */
+const NO_SUCH_ACCOUNT =
+  /not found|no such (user|account)|unknown (user|account|e-?mail)|does not exist|doesn't exist|not registered/i;
+
+/** PIN/OTP inputs of an operation: the body or query input that takes the code. */
+function otpField(ctx: ScanContext, op: Operation): { field: string; inBody: boolean } | undefined {
+  const schema = bodySchema(op);
+  const bodyField =
+    schema === undefined
+      ? undefined
+      : Object.keys(propertiesOf(ctx.spec, schema)).find((k) => OTP_FIELD.test(k));
+  const otpQuery = (name: string) =>
+    OTP_FIELD.test(name) || (OTP_TOKEN_FIELD.test(name) && STRICT_OTP_PATH.test(op.path));
+  const queryField = op.parameters.find((p) => p.in === 'query' && otpQuery(p.name))?.name;
+  const field = bodyField ?? queryField;
+  if (!field || (/^code$/i.test(field) && !OTP_PATH.test(op.path))) return undefined;
+  if (/coupon|voucher|promo|gift|redeem|referral|invite|discount/i.test(op.path)) return undefined;
+  return { field, inBody: bodyField !== undefined };
+}
+
+/**
+ * One guess: the code in its input, and every other input that names an account holding the subject's value
+ * (its name, e-mail, id; a fictional phone number), every new password a fresh one of the scan's own, so that a
+ * right guess changes nothing but the subject's account. Undefined when the request would still name anyone else
+ * (another path parameter, an identifier input holding a sampled value): such a run is not sent.
+ */
+export function otpRequest(
+  ctx: ScanContext,
+  op: Operation,
+  otp: { readonly field: string; readonly inBody: boolean },
+  subject: OtpSubject,
+  code: string,
+  password: string,
+): PlannedRequest | undefined {
+  const inputs = passwordInputs(ctx, op);
+  const param = accountParam(op.path);
+  const id = subject.ids[0];
+  const valueFor = (k: string, integer: boolean): unknown => {
+    if (k === otp.field) return code;
+    if (inputs.old.includes(k)) return subject.password;
+    if ([...inputs.body, ...inputs.query, ...inputs.repeat].includes(k)) return password;
+    if (MAIL_FIELD.test(k)) return subject.email;
+    if (PHONE_FIELD.test(k)) return `+1555${String(randomInt(0, 10_000_000)).padStart(7, '0')}`;
+    if (/(^|_)id$|Id$|^uid$/.test(k) && /user|account|member|customer|^uid$|^id$/i.test(k))
+      return id === undefined ? undefined : integer && /^\d+$/.test(id) ? Number(id) : id;
+    if (/user|login|handle|name|account/i.test(k)) return subject.name;
+    return undefined;
+  };
+  const schema = bodySchema(op);
+  const props = propertiesOf(ctx.spec, schema);
+  let body: Record<string, unknown> | undefined;
+  if (schema !== undefined) {
+    const sample = sampleValue(ctx.spec, schema);
+    body = sample !== null && typeof sample === 'object' && !Array.isArray(sample) ? { ...sample } : {};
+    for (const k of Object.keys(props)) {
+      const v = valueFor(k, props[k].type === 'integer');
+      if (v !== undefined) body[k] = v;
+      // An input that names an account the subject has no value for keeps no sampled value: it is left out.
+      else if (IDENTIFIER_INPUT.test(k) && k !== otp.field) delete body[k];
+    }
+  }
+  const params: Record<string, string> = {};
+  for (const p of op.parameters) {
+    if (p.in === 'path') {
+      if (p.name !== param) return undefined;
+      const v = MAIL_FIELD.test(p.name) ? subject.email : /name/i.test(p.name) ? subject.name : id;
+      if (v === undefined) return undefined;
+      params[p.name] = v;
+      continue;
+    }
+    const v = valueFor(p.name, false);
+    if (v !== undefined) params[p.name] = String(v);
+    else if (p.in !== 'query' && IDENTIFIER_INPUT.test(p.name)) return undefined;
+  }
+  const req = planRequest(ctx.spec, op, ctx.objects, {
+    params,
+    ...(body !== undefined ? { body } : {}),
+  });
+  const own = { name: subject.name, email: subject.email, checked: new Set(subject.ids) };
+  return namesOnly(op, req, own, param) ? req : undefined;
+}
+
+/** Inputs that name a person or an account (checked by namesOnly too): never sent with a sampled value. */
+const IDENTIFIER_INPUT = /^(user|account|member|customer|target|login|.*_?(id|name|email|mail))$/i;
+
+/**
+ * PIN/OTP inputs: twelve wrong codes must meet a limit. Never as a given identity (twelve wrong codes could lock
+ * its account, and a reset with a code would set its password): the run names an account of the scan's own
+ * (reused or registered, `pco<random>`), with its session where the operation needs one, else — for an
+ * operation open to anyone — a user name and e-mail nobody has. A new password in the request is a fresh one of
+ * the scan's own; an input naming anyone else (a sampled e-mail, another path id) and the run is not sent.
+ */
+async function otpGuessing(ctx: ScanContext, t: LoginTarget | undefined): Promise<void> {
+  const ops: { op: Operation; otp: { field: string; inBody: boolean } }[] = [];
   for (const op of ctx.spec.operations) {
-    if (op === loginOp || isExcluded(op) || (op.method !== 'POST' && op.method !== 'GET')) continue;
-    const schema = bodySchema(op);
-    const bodyField =
-      schema === undefined
+    if (op === t?.op || isExcluded(op) || (op.method !== 'POST' && op.method !== 'GET')) continue;
+    // A GET that sets a password is sent only by the reset check, for the scan's own account.
+    if (op.method === 'GET' && setsPasswordByUrl(ctx.spec, op)) continue;
+    const otp = otpField(ctx, op);
+    if (otp) ops.push({ op, otp });
+  }
+  if (ops.length === 0) return;
+  const v = (await reuseThrowaway(ctx)) ?? (await registerThrowaway(ctx, t, 'pco'));
+  if (v) await checkIds(ctx, v);
+  const tag = randomUUID().slice(0, 8);
+  const nobody: OtpSubject = {
+    name: `pc-nobody-${tag}`,
+    email: `pc-nobody-${tag}@example.com`,
+    ids: [],
+    password: wrong(),
+    label: 'a user name nobody has',
+  };
+  for (const { op, otp } of ops) {
+    const setsPw = passwordInputs(ctx, op).body.length + passwordInputs(ctx, op).query.length > 0;
+    const subject: OtpSubject | undefined = v
+      ? {
+          ...(requiresAuth(op) ? { identity: v.identity } : {}),
+          name: v.name,
+          email: v.email,
+          // An id only once read back as V's own goes into a request that sets a password.
+          ids: [...v.checked, ...(setsPw ? [] : v.ids.slice(0, 1))],
+          password: v.password,
+          label: `an account the scan registered (${v.name})`,
+        }
+      : requiresAuth(op)
         ? undefined
-        : Object.keys(propertiesOf(ctx.spec, schema)).find((k) => OTP_FIELD.test(k));
-    const otpQuery = (name: string) =>
-      OTP_FIELD.test(name) || (OTP_TOKEN_FIELD.test(name) && STRICT_OTP_PATH.test(op.path));
-    const queryField = op.parameters.find((p) => p.in === 'query' && otpQuery(p.name))?.name;
-    const field = bodyField ?? queryField;
-    if (!field || (/^code$/i.test(field) && !OTP_PATH.test(op.path))) continue;
-    if (/coupon|voucher|promo|gift|redeem|referral|invite|discount/i.test(op.path)) continue;
-    const base =
-      schema === undefined ? undefined : (sampleValue(ctx.spec, schema) as Record<string, unknown>);
+        : nobody;
+    if (!subject) {
+      ctx.note?.({
+        rule: SCAN_RULES.bruteForce,
+        operation: op,
+        reason: `not sent: ${otp.field} guessing needs a session of an account of the scan's own (never a given identity's), and none could be registered`,
+      });
+      continue;
+    }
+    const password = freshPassword();
     const code = () => String(randomInt(0, 1_000_000)).padStart(6, '0');
-    const send = (v: string) =>
-      ctx.send(
-        planRequest(
-          ctx.spec,
-          op,
-          ctx.objects,
-          bodyField
-            ? { owner: a.name, body: { ...base, [field]: v } }
-            : { owner: a.name, params: { [field]: v } },
-        ),
-        a,
-      );
+    if (!otpRequest(ctx, op, otp, subject, code(), password)) {
+      ctx.note?.({
+        rule: SCAN_RULES.bruteForce,
+        operation: op,
+        reason: `not sent: an input names an account other than ${subject.label} (safety rule)`,
+      });
+      continue;
+    }
     let first: string | undefined;
     let stopped = '';
     const statuses = new Set<number>();
     let last: ScanResponse | undefined;
     for (let i = 0; i < ATTEMPTS && !stopped; i++) {
-      const v = code();
-      const res = await send(v);
-      stopped = throttled(res, first, [v]);
+      const value = code();
+      const req = otpRequest(ctx, op, otp, subject, value, password);
+      if (!req) break;
+      const res = await ctx.send(req, subject.identity ?? null);
+      stopped = throttled(res, first, [value, subject.name, subject.email]);
       if (!res) break;
       if (isSuccess(res) && i === 0 && loginOutcome({ path: op.path, body: {} }, res).token)
         stopped = 'accepted';
-      first ??= shape(res, [v]);
+      if (subject === nobody && NO_SUCH_ACCOUNT.test(res.text)) stopped = 'no such account';
+      first ??= shape(res, [value, subject.name, subject.email]);
       statuses.add(res.status);
       last = res;
     }
     if (stopped || !last || statuses.has(404)) continue;
     ctx.report(SCAN_RULES.bruteForce, {
       operation: op,
-      key: `otp:${field}`,
-      message: `${op.method} ${op.path}: ${ATTEMPTS} wrong ${field} values in a row were all answered ${[...statuses].join(', ')} without lockout or 429: the code can be guessed.`,
-      evidence: { ...evidenceOf(last), field, attempts: ATTEMPTS },
+      key: `otp:${otp.field}`,
+      message: `${op.method} ${op.path}: ${ATTEMPTS} wrong ${otp.field} values in a row for ${subject.label} were all answered ${[...statuses].join(', ')} without lockout or 429: the code can be guessed.`,
+      evidence: { ...evidenceOf(last), field: otp.field, attempts: ATTEMPTS, account: subject.name },
     });
   }
 }
@@ -994,7 +1138,7 @@ export const api2: Check = {
     // On an account of the scan's own: password change, logout, token lifetime.
     await sessionChecks(ctx, target);
     await resetEnumeration(ctx, a, target);
-    await otpGuessing(ctx, a, target?.op);
+    await otpGuessing(ctx, target);
     await credentialsInUrl(ctx, a);
     if (target) await loginChecks(ctx, target);
   },

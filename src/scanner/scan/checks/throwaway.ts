@@ -394,7 +394,7 @@ const IDENTIFIER = /^(user|account|member|customer|target|.*_?(id|name|email))$/
 export function namesOnly(
   op: Operation,
   req: PlannedRequest,
-  v: Throwaway,
+  v: Pick<Throwaway, 'name' | 'email' | 'checked'>,
   param: string | undefined,
 ): boolean {
   if (op.parameters.some((p) => p.in === 'path' && p.name !== param)) return false;
