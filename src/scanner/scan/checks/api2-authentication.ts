@@ -657,22 +657,33 @@ const sameLogin = (x: LoginTarget, y: LoginTarget) =>
  * signed in gets the guessing run (see bruteForce), for V, or without V for a user name nobody has.
  */
 async function loginChecks(ctx: ScanContext, t: LoginTarget): Promise<void> {
-  /** The logins where a wrong password signed in: guessing there is no question. */
+  /** The logins where a wrong password (or an unknown user) signed in: guessing there is no question. */
   const accepted = new Set<LoginTarget>();
   const a =
     ctx.identities.find((i) => i.login?.flow === t.flow) ??
     (ctx.admin?.login?.flow === t.flow ? ctx.admin : undefined);
-  if (a && t.known) {
-    const res = await sendLogin(ctx, t, t.known.user, wrong());
-    if (res && signsIn(t, res) && (await wrongPasswordAccepted(ctx, t, a, res, a.name))) accepted.add(t);
-  }
   const targets = [t, ...documentedLogins(ctx).filter((d) => !sameLogin(d, t))];
   const v = (await reuseThrowaway(ctx, t)) ?? (await registerThrowaway(ctx, t, 'pcb'));
   /** V's user value at a login: the one it registered with at `t`, else its e-mail for an e-mail field. */
   const userAt = (d: LoginTarget) =>
     v === undefined ? undefined : d === t ? v.loginName : MAIL_FIELD.test(d.userField) ? v.email : v.name;
+  // An unknown user let in first: where it is, a wrong password signing in is the same flaw, not reported again.
+  for (const d of targets) {
+    const real =
+      d === t && a && t.known
+        ? { user: t.known.user, password: t.known.password, label: a.name }
+        : v
+          ? { user: userAt(d), password: v.password, label: `${v.name} (an account the scan registered)` }
+          : undefined;
+    if (await anyCredentialsAccepted(ctx, d, real)) accepted.add(d);
+  }
+  if (a && t.known && !accepted.has(t)) {
+    const res = await sendLogin(ctx, t, t.known.user, wrong());
+    if (res && signsIn(t, res) && (await wrongPasswordAccepted(ctx, t, a, res, a.name))) accepted.add(t);
+  }
   if (v) {
     for (const d of targets) {
+      if (accepted.has(d)) continue;
       const res = await sendLogin(ctx, d, userAt(d), wrong());
       if (!res || !signsIn(d, res)) continue;
       const label = `${v.name} (an account the scan registered)`;
@@ -687,6 +698,59 @@ async function loginChecks(ctx: ScanContext, t: LoginTarget): Promise<void> {
   for (const d of targets) if (!accepted.has(d)) await bruteForce(ctx, d, v, userAt(d));
   // V is locked now, maybe: no later check reuses it (the clean-up at the end still tries to delete it).
   if (v) retireThrowaway(ctx, v);
+}
+
+/**
+ * A login that lets anyone in: a user name nobody has with a made-up password gets a credential, and that
+ * credential passes the reference request (one identity A passes and an anonymous caller is refused), while a
+ * malformed token is refused there (else the API takes any token, which the token checks report). The control: a
+ * real login through the same operation (A's own, else the scan's account `real`) signs in too. One login each;
+ * nothing is reported without the control.
+ */
+async function anyCredentialsAccepted(
+  ctx: ScanContext,
+  d: LoginTarget,
+  real: { readonly user: unknown; readonly password: unknown; readonly label: string } | undefined,
+): Promise<boolean> {
+  const a = ctx.identities[0];
+  if (!a) return false;
+  const tag = randomUUID().slice(0, 8);
+  const nobody = MAIL_FIELD.test(d.userField) ? `pc-nobody-${tag}@example.com` : `pc-nobody-${tag}`;
+  const res = await sendLogin(ctx, d, nobody, wrong());
+  if (!res || !signsIn(d, res)) return false;
+  const req = await reference(ctx, a);
+  if (!req) return false;
+  const lets = async (who: Identity) => {
+    const got = await ctx.send(req, who);
+    return got !== undefined && isSuccess(got) && !errorIn200(got) && !refusedIn200(got) ? got : undefined;
+  };
+  const got = await lets(sessionIdentity(d.flow, res, 'unknown user'));
+  if (!got) return false;
+  // A target that takes any token at all says nothing of its login.
+  if (await lets(forged(a, 'portcullis.malformed'))) return false;
+  const where = `${d.flow.method ?? 'POST'} ${d.flow.path}`;
+  if (!real || real.user === undefined) {
+    ctx.note?.({
+      rule: SCAN_RULES.anyCredentialsAccepted,
+      ...(d.op ? { operation: d.op } : {}),
+      reason: `${where} let a user name nobody has in, but no real account signs in there to compare (the control)`,
+    });
+    return false;
+  }
+  const control = await sendLogin(ctx, d, real.user, real.password);
+  if (!control || !signsIn(d, control) || !(await lets(sessionIdentity(d.flow, control, real.label))))
+    return false;
+  ctx.report(SCAN_RULES.anyCredentialsAccepted, {
+    ...(d.op ? { operation: d.op } : {}),
+    key: 'login',
+    message: `${where} handed a credential to a user name nobody has (${nobody}) with a made-up password (${res.status}), and that credential passed ${req.method} ${req.operation.path}, which an anonymous caller is refused; a real login there (${real.label}) signs in too.`,
+    evidence: evidenceOf(res, {
+      account: nobody,
+      referenceStatus: got.status,
+      controlStatus: control.status,
+    }),
+  });
+  return true;
 }
 
 /**
@@ -1102,6 +1166,7 @@ export const api2: Check = {
     SCAN_RULES.userEnumeration,
     SCAN_RULES.bruteForce,
     SCAN_RULES.wrongPasswordAccepted,
+    SCAN_RULES.anyCredentialsAccepted,
     SCAN_RULES.credentialsInUrl,
     SCAN_RULES.weakPasswordPolicy,
     SCAN_RULES.passwordChangeWithoutCurrent,
