@@ -14,7 +14,7 @@ import { api7 } from './checks/api7-ssrf.ts';
 import { api8 } from './checks/api8-misconfiguration.ts';
 import { api9 } from './checks/api9-inventory.ts';
 import { api10 } from './checks/api10-unsafe-consumption.ts';
-import { deleteThrowaways } from './checks/throwaway.ts';
+import { deleteThrowaways, namesOnlyScanAccount } from './checks/throwaway.ts';
 import { createScanClient } from './client.ts';
 import { type Elevation, type Identity, makeFinding, type Observation, type ScanContext } from './context.ts';
 import { buildCoverage, type CoverageNote, type ScanCoverage, withReproduction } from './coverage.ts';
@@ -192,6 +192,8 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
 
     /** Paths an identity's own-profile probe went to: the only ones a restore may write. */
     const ownTouched = new Set<string>();
+    /** GETs that set a password, sent once each for an account the scan registered (API2's reset probe). */
+    const ownResets = new Set<string>();
     /**
      * The ordinary identities a check gets: not those the scan made privileged (a later check would take an
      * admin's answers for an ordinary user's), unless none is left (the checks then run, the report warns).
@@ -274,8 +276,19 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
         if (as && (identities.includes(as) || as === admin) && isLogout(bare, req.operation?.id))
           return undefined;
         // No GET that sets a password (`/auth/reset-password?username=alice&new_password=...`), by anyone: the
-        // account its query names would take whatever password the check sampled.
-        if (req.method === 'GET' && req.operation && setsPasswordByUrl(spec, req.operation)) return undefined;
+        // account its query names would take whatever password the check sampled. One exception: API2's reset
+        // probe, once per operation, anonymous, naming only an account the scan registered (`registeredAccount`).
+        if (req.method === 'GET' && req.operation && setsPasswordByUrl(spec, req.operation)) {
+          const key = `${req.operation.method} ${req.operation.path}`;
+          if (
+            sendOptions?.registeredAccount !== true ||
+            (as !== undefined && as !== null) ||
+            ownResets.has(key) ||
+            !namesOnlyScanAccount(spec, objects, req.operation, req)
+          )
+            return undefined;
+          ownResets.add(key);
+        }
         if (ownProfile && ownTouched.size < 1000) ownTouched.add(bare);
         req = inDeclaredEncoding(spec, req, req.operation);
         const res = await client.trySend(req, {

@@ -264,14 +264,6 @@ async function resetWithoutProof(
   ops: readonly Operation[],
 ): Promise<Set<Operation>> {
   const proven = new Set<Operation>();
-  // A GET that sets a password is sent by no one (the runner refuses it): noted, never probed.
-  for (const op of ctx.spec.operations)
-    if (op.method === 'GET' && !isExcluded(op) && setsPasswordByUrl(ctx.spec, op))
-      ctx.note?.({
-        rule: SCAN_RULES.passwordResetWithoutProof,
-        operation: op,
-        reason: 'not sent: a GET that sets a password (safety rule)',
-      });
   const candidates = ops.filter((op) => {
     const param = accountParam(op.path);
     if (param !== undefined && !/name|mail/i.test(param)) return false;
@@ -288,9 +280,23 @@ async function resetWithoutProof(
     });
     const req = withoutProof(planned, passwordInputs(ctx, op));
     // Nothing in the request may name anyone but S.
-    if (!namesOnly(op, req, s, param)) continue;
+    if (!namesOnly(op, req, s, param)) {
+      ctx.note?.({
+        rule: SCAN_RULES.passwordResetWithoutProof,
+        operation: op,
+        reason: `not sent: an input names an account other than ${s.name}, the scan's own (safety rule)`,
+      });
+      continue;
+    }
     claimAccountPath(ctx, op, req, s, param, value);
-    const res = await ctx.send(req, null);
+    // A GET that sets a password goes only this once, naming S alone (the runner checks it again).
+    const res = await ctx.send(req, null, op.method === 'GET' ? { registeredAccount: true } : undefined);
+    if (op.method === 'GET' && res === undefined)
+      ctx.note?.({
+        rule: SCAN_RULES.passwordResetWithoutProof,
+        operation: op,
+        reason: `not sent: a GET that sets a password goes only naming an account of the scan's own and no one else (safety rule)`,
+      });
     if (!isSuccess(res) || refusedIn200(res)) continue;
     const after = await s.login(ctx, password);
     if (!after.identity) continue;
@@ -396,6 +402,10 @@ async function keepSession(ctx: ScanContext, s: Signed, b: Identity, req: Planne
 /** The API2 checks on a throwaway account of the scan's own. */
 export async function sessionChecks(ctx: ScanContext, t: ThrowawayLogin | undefined): Promise<void> {
   const changes = passwordChanges(ctx, t?.op);
+  // GETs that set a password (`/auth/reset-password?username=&new_password=`): the reset probe only.
+  const getResets = ctx.spec.operations.filter(
+    (op) => op.method === 'GET' && !isExcluded(op) && setsPasswordByUrl(ctx.spec, op),
+  );
   const logouts = ctx.spec.operations.filter(
     (op) =>
       (op.method === 'POST' || op.method === 'GET') &&
@@ -405,21 +415,27 @@ export async function sessionChecks(ctx: ScanContext, t: ThrowawayLogin | undefi
   );
   // An account an earlier check registered and left (API1's attacker W, or V when its delete failed) first.
   const s =
-    changes.length > 0 || logouts.length > 0
+    changes.length + getResets.length > 0 || logouts.length > 0
       ? ((await reuseThrowaway(ctx)) ?? (await registerThrowaway(ctx, t, 'pcs')))
       : undefined;
   tokenLifetime(ctx, t, s);
   const unregistered =
     'no account could be registered and signed in (a sign-up with a user name and a password, and a login)';
-  if (changes.length === 0)
+  if (changes.length + getResets.length === 0)
     for (const rule of [SCAN_RULES.passwordChangeWithoutCurrent, SCAN_RULES.passwordResetWithoutProof])
       ctx.note?.({ rule, reason: 'no operation sets a password' });
   else if (!s) {
     ctx.note?.({ rule: SCAN_RULES.passwordChangeWithoutCurrent, reason: unregistered });
     ctx.note?.({ rule: SCAN_RULES.passwordResetWithoutProof, reason: unregistered });
+    for (const op of getResets)
+      ctx.note?.({
+        rule: SCAN_RULES.passwordResetWithoutProof,
+        operation: op,
+        reason: `not sent: a GET that sets a password goes only naming an account of the scan's own (${unregistered})`,
+      });
   } else {
     // Anonymous resets first; an operation proven there is not tried again as a change with S's session.
-    const proven = await resetWithoutProof(ctx, s, changes);
+    const proven = await resetWithoutProof(ctx, s, [...changes, ...getResets]);
     await changeWithoutCurrent(
       ctx,
       s,

@@ -5,12 +5,19 @@
  * changes).
  */
 import { randomBytes } from 'node:crypto';
-import type { Operation } from '../../../core/api-document.ts';
-import type { ScanResponse } from '../client.ts';
+import type { ApiDocument, Operation } from '../../../core/api-document.ts';
+import type { ScanRequest, ScanResponse } from '../client.ts';
 import { type Identity, isSuccess, type ScanContext } from '../context.ts';
 import { loginRequest, sessionIdentity, signedIn } from '../login.ts';
 import type { LoginFlow } from '../options.ts';
-import { bodySchema, isExcluded, isLoginOperation, type PlannedRequest, planRequest } from '../planner.ts';
+import {
+  bodySchema,
+  isExcluded,
+  isLoginOperation,
+  type PlannedRequest,
+  pathValues,
+  planRequest,
+} from '../planner.ts';
 import { propertiesOf, sampleValue } from '../schema.ts';
 import { accountParam, selfIds } from '../self.ts';
 import { refusedIn200, registration } from './api5-function-authorization.ts';
@@ -303,7 +310,7 @@ export const ACCOUNT_FIELD =
 
 /** Body or query inputs that carry a password, by role: the new one, its repetition, the current one. */
 export function passwordInputs(
-  ctx: ScanContext,
+  ctx: Pick<ScanContext, 'spec'>,
   op: Operation,
 ): { body: string[]; query: string[]; old: string[]; repeat: string[] } {
   const props = Object.keys(propertiesOf(ctx.spec, bodySchema(op)));
@@ -416,6 +423,35 @@ export function namesOnly(
     for (const [k, value] of new URLSearchParams(req.path.slice(query + 1)))
       if (!fine(k, value)) return false;
   return true;
+}
+
+/**
+ * Does a GET that sets a password (`/auth/reset-password?username=&new_password=`) name an account the scan
+ * registered, and no one else? Deny by default: no body, no path parameter but the account one holding that
+ * account's name, e-mail or checked id, and every query input but the new password holding one of those too (a
+ * reset token, a sampled `lang`, another name: not sent). The runner lets such a GET through only with this.
+ */
+export function namesOnlyScanAccount(
+  spec: ApiDocument,
+  objects: object,
+  op: Operation,
+  req: ScanRequest,
+): boolean {
+  if (req.method !== 'GET' || req.body !== undefined) return false;
+  const inputs = passwordInputs({ spec }, op);
+  const fresh = new Set([...inputs.body, ...inputs.query, ...inputs.repeat]);
+  const param = accountParam(op.path);
+  const q = req.path.indexOf('?');
+  const query = q >= 0 ? [...new URLSearchParams(req.path.slice(q + 1))] : [];
+  const path = pathValues(op.path, req.path);
+  for (const v of registered.get(objects) ?? []) {
+    const own = new Set([v.name, v.email, ...v.checked]);
+    if (path.some((p) => p.name !== param || !own.has(p.value))) continue;
+    const named = query.filter(([k]) => !fresh.has(k));
+    if (!named.every(([, value]) => own.has(value)) || named.length + path.length === 0) continue;
+    return true;
+  }
+  return false;
 }
 
 /**
