@@ -59,6 +59,32 @@ export function looksPrivileged(op: Operation, spec?: ScanContext['spec']): bool
   return typeof description === 'string' && ADMIN_WORDS.test(description.slice(0, 2000));
 }
 
+/** Path segments that name a role (`/admin/...`, `/staff/...`), not only an audience (`/internal/...`). */
+const ROLE_SEGMENT = /(^|[/_-])(admins?|administrators?|staff|superusers?|root)($|[/_-])/i;
+
+/**
+ * Whether something beyond an `internal` or `management` path says the operation is meant for a role: the
+ * `x-portcullis-admin` marker, an admin scope in its security or an admin tag, a path segment or a summary or
+ * description naming an admin role, or a 401/403 the scan got there as some identity.
+ */
+export function meantForRole(ctx: Pick<ScanContext, 'spec' | 'observations'>, op: Operation): boolean {
+  if (op.extensions['x-portcullis-admin'] === true) return true;
+  if (op.tags.some((t) => ROLE_SEGMENT.test(t) || /admin/i.test(t))) return true;
+  if (
+    (op.security ?? []).some((r) => Object.values(r).some((scopes) => scopes.some((x) => /admin/i.test(x))))
+  )
+    return true;
+  if (ROLE_SEGMENT.test(op.path.replace(/\{[^}]*\}/g, ''))) return true;
+  const prose = { ...op, path: '/', tags: [], security: undefined, extensions: {} } as Operation;
+  if (looksPrivileged(prose, ctx.spec)) return true;
+  return ctx.observations.some(
+    (o) =>
+      o.operation === op &&
+      o.identity !== undefined &&
+      (o.response.status === 401 || o.response.status === 403),
+  );
+}
+
 /** A 2xx that refuses all the same (`{"status": "fail", "message": "Admins only"}`). */
 export function refusedIn200(res: ScanResponse): boolean {
   const body = res.json;
@@ -112,17 +138,27 @@ async function replayReads(ctx: ScanContext): Promise<void> {
         if (!holdsAny(mine, othersValues(ctx, user))) continue;
         if (!requiresAuth(op)) continue; // a public directory is a design choice, not a privilege
       }
-      // A directory anyone reads is public by design; a privileged operation anyone calls is broken all the same,
-      // unless only its prose says admin and it reads one object: then what anyone reads is that object (an
-      // object-level or authentication flaw, reported by API1 and API2), not a function of the admin.
+      // A directory anyone reads is public by design; a privileged operation anyone calls is broken all the same
+      // when something says it is meant for a role (see meantForRole), unless only its prose says admin and it
+      // reads one object: then what anyone reads is that object (an object-level or authentication flaw, reported
+      // by API1 and API2), not a function of the admin. Named only by its path as internal or management, and
+      // answered alike to everyone, anonymous callers included, it is no function of a role: what it shows is
+      // judged by API8 (a configuration dump) and API9.
       const objectRead = op.path.includes('{') && !isAdminOperation(op);
-      const anonymous = named && !objectRead ? undefined : await ctx.send(req, null);
+      const role = named && meantForRole(ctx, op);
+      const anonymous = role && !objectRead ? undefined : await ctx.send(req, null);
       if (
         anonymous !== undefined &&
         isSuccess(anonymous) &&
         !refusedIn200(anonymous) &&
         similarity(anonymous.json ?? anonymous.text, mine.json ?? mine.text) >= SAME_CONTENT
       ) {
+        if (named && !role)
+          ctx.note?.({
+            operation: op,
+            rule: SCAN_RULES.bfla,
+            reason: `every identity and anonymous callers get the same answer, and nothing but its path (internal, management) says it is privileged: not reported as API5`,
+          });
         continue; // anyone gets it: public, not a function of the admin
       }
       ctx.report(SCAN_RULES.bfla, {
@@ -137,14 +173,31 @@ async function replayReads(ctx: ScanContext): Promise<void> {
   }
 }
 
-/** A registration: a POST with a password and a user name field that is not the login. */
+/**
+ * Paths that name a sign-in, a reset or a change, never a sign-up, whatever their fields (`POST /password/reset
+ * {email, new_password}`, `POST /auth/token`, `POST /users/change-password`).
+ */
+export const NOT_SIGNUP_PATH =
+  /log_?in|sign_?in|token|session|reset|forgot|recover|change|update|password|verify/i;
+/** A password input that sets or confirms another password than a new account's own (`new_password`, `old_pw`). */
+const NOT_ACCOUNT_PASSWORD = /new|old|current|confirm|repeat|again|2$/i;
+
+/**
+ * A registration: a POST without path parameters, not the login, on a path that names no sign-in, reset or
+ * change, with a user name field and a password field of the new account's own (`password` beside
+ * `password_confirmation` counts; `new_password` alone does not).
+ */
 export function registration(ctx: ScanContext): Operation | undefined {
   return ctx.spec.operations.find((op) => {
     if (op.method !== 'POST' || isExcluded(op) || isLoginOperation(ctx.spec, op) || op.path.includes('{')) {
       return false;
     }
+    if (NOT_SIGNUP_PATH.test(op.path)) return false;
     const props = Object.keys(propertiesOf(ctx.spec, bodySchema(op)));
-    return props.some((k) => PASSWORD.test(k)) && props.some((k) => USER_FIELD.test(k));
+    return (
+      props.some((k) => PASSWORD.test(k) && !NOT_ACCOUNT_PASSWORD.test(k)) &&
+      props.some((k) => USER_FIELD.test(k))
+    );
   });
 }
 

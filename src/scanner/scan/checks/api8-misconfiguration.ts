@@ -14,14 +14,22 @@
 import { randomUUID } from 'node:crypto';
 import type { Operation } from '../../../core/api-document.ts';
 import type { Check } from '../check.ts';
-import type { ScanResponse } from '../client.ts';
+import type { ScanRequest, ScanResponse } from '../client.ts';
 import { evidenceOf, isRefused, isSuccess, type ScanContext } from '../context.ts';
 import { loginRequest, signedIn } from '../login.ts';
 import { isExcluded, jsonBodySchema, planRequest, requiresAuth } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
 import { findLoginTarget } from './api2-authentication.ts';
 import { deserialization, yamlUploads } from './deserialization.ts';
-import { quotedValues, reflectedSql, runtimeError, serverVersion, softwareVersions } from './disclosure.ts';
+import {
+  debugData,
+  debugFinding,
+  quotedValues,
+  reflectedSql,
+  runtimeError,
+  serverVersion,
+  softwareVersions,
+} from './disclosure.ts';
 import { injection, NOSQL_ERROR, SQL_ERROR } from './injection.ts';
 import { probeTls } from './tls.ts';
 import { dangerousUploads } from './upload.ts';
@@ -182,6 +190,51 @@ async function visitUnseen(ctx: ScanContext): Promise<void> {
   }
 }
 
+/** A request's path, query and body as text (decoded too): values in it are the caller's own. */
+function sentText(request: ScanRequest): string {
+  let text = request.path;
+  try {
+    text += ` ${decodeURIComponent(request.path)}`;
+  } catch {}
+  if (request.body !== undefined)
+    text += ` ${typeof request.body === 'string' ? request.body : JSON.stringify(request.body)}`;
+  return text;
+}
+
+/**
+ * The strings the scan's requests carried (body members two levels down, query values, path segments, and the
+ * IPv4 addresses anywhere in them), at most 50,000: a value any request sent is no disclosure when it comes back.
+ */
+export function sentStrings(requests: readonly ScanRequest[]): Set<string> {
+  const out = new Set<string>();
+  const add = (v: string) => {
+    if (out.size >= 50_000) return;
+    out.add(v);
+    for (const m of v.matchAll(/(?<![\d.])\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?![\d.])/g)) out.add(m[0]);
+  };
+  const walk = (v: unknown, depth: number) => {
+    if (typeof v === 'string') add(v);
+    else if (depth < 3 && v !== null && typeof v === 'object')
+      for (const child of Object.values(v as Record<string, unknown>).slice(0, 100)) walk(child, depth + 1);
+  };
+  for (const r of requests) {
+    if (out.size >= 50_000) break;
+    const [path, query = ''] = r.path.split('?');
+    for (const seg of path.split('/')) if (seg.length >= 4) add(seg);
+    for (const [, v] of new URLSearchParams(query)) add(v);
+    let body: unknown = r.body;
+    if (typeof r.body === 'string') {
+      try {
+        body = JSON.parse(r.body);
+      } catch {
+        add(r.body.slice(0, 2000));
+      }
+    }
+    walk(body, 0);
+  }
+  return out;
+}
+
 const ENV_NAME = /^[A-Z][A-Z0-9_]*$/;
 const ENV_USUAL = /^(HOME|PWD|USER|SHELL|HOSTNAME|LANG|TERM|SHLVL|TZ)$/;
 
@@ -317,6 +370,10 @@ export const api8: Check = {
     const exposed = new Set<string>();
     const reflected = new Set<string>();
     const versioned = new Set<string>();
+    const targetHost = new URL(ctx.target).hostname;
+    // Every string the scan sent (its probes, the identities' own data), read once and only when needed.
+    let sentSet: Set<string> | undefined;
+    const sentValues = () => (sentSet ??= sentStrings(ctx.observations.map((o) => o.request)));
     for (const { request, response: res, operation: op, identity } of ctx.observations) {
       const server = res.headers.server;
       const powered = res.headers['x-powered-by'];
@@ -392,6 +449,25 @@ export const api8: Check = {
             message: `${op.method} ${op.path} exposes configuration secrets${identity ? '' : ' without credentials'}: ${secrets.join(', ')}.`,
             evidence: evidenceOf(res, { members: secrets }),
           });
+        } else if (res.json !== undefined && (identity === undefined || identity !== ctx.admin?.name)) {
+          // Debug output without a secret in it (an admin's own diagnostics page is its purpose).
+          const here = sentText(request);
+          const debug = debugData(res.json, {
+            route: op.path,
+            targetHost,
+            sent: (v) => here.includes(v) || sentValues().has(v),
+          });
+          if (debug.strong.length > 0 || debugFinding(debug.weak, op.path)) {
+            exposed.add(op.id);
+            const signs = [...debug.strong, ...debug.weak.values()];
+            ctx.report(SCAN_RULES.configurationExposure, {
+              operation: op,
+              key: 'debug',
+              severity: 'medium',
+              message: `${op.method} ${op.path} shows debug or configuration data${identity ? ` to ${identity}` : ' without credentials'}: ${signs.slice(0, 6).join(', ')}.`,
+              evidence: evidenceOf(res, { signs }),
+            });
+          }
         }
       }
       if (res.headers['x-content-type-options']?.toLowerCase() !== 'nosniff' && noNosniff.size < 10) {

@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { quotedValues, reflectedSql, runtimeError, serverVersion, softwareVersions } from './disclosure.ts';
+import {
+  debugData,
+  debugFinding,
+  privateIpv4,
+  quotedValues,
+  reflectedSql,
+  runtimeError,
+  serverVersion,
+  softwareVersions,
+} from './disclosure.ts';
 
 describe('runtime exception messages', () => {
   test('5xx answers carrying an unhandled exception message', () => {
@@ -140,5 +149,59 @@ describe('SQL built from the input', () => {
       undefined,
     );
     assert.deepEqual(sent({ q: "abc''" }), []);
+  });
+});
+
+describe('debug and configuration data in JSON', () => {
+  const at = (route: string, sent: string[] = []) => ({
+    route,
+    targetHost: '127.0.0.1',
+    sent: (v: string) => sent.includes(v),
+  });
+
+  test('private and loopback IPv4 only', () => {
+    for (const ip of ['10.0.3.7', '172.16.0.1', '172.31.255.255', '192.168.1.20', '127.0.0.2'])
+      assert.equal(privateIpv4(ip), true, ip);
+    for (const ip of ['172.32.0.1', '8.8.8.8', '192.169.0.1', '300.1.1.1'])
+      assert.equal(privateIpv4(ip), false, ip);
+  });
+
+  test('a backing service address is enough alone; a debug switch with a private host is', () => {
+    const dsn = debugData({ database_url: 'postgresql://db.internal:5432/orders' }, at('/api/orders'));
+    assert.deepEqual(dsn.strong, ["/database_url (a backing service's address)"]);
+    const dump = debugData({ debug: true, db_host: '10.0.3.7', status: 'ok' }, at('/api/orders'));
+    assert.deepEqual([...dump.weak.keys()].sort(), ['address', 'debug', 'service']);
+    assert.equal(debugFinding(dump.weak, '/api/orders'), true);
+    const ado = debugData({ conn: 'Server=sql01;Database=shop;Trusted_Connection=True' }, at('/x'));
+    assert.equal(ado.strong.length, 1);
+  });
+
+  test('one weak sign counts only on a route about the deployment', () => {
+    const one = debugData({ debug: true, name: 'shop' }, at('/api/preferences'));
+    assert.equal(debugFinding(one.weak, '/api/preferences'), false);
+    assert.equal(debugFinding(one.weak, '/api/internal/config'), true);
+    // A stage and versions without a debug switch or an address are the version banner's to judge.
+    const stage = debugData({ environment: 'development', python_version: '3.11.7' }, at('/api/x'));
+    assert.equal(stage.weak.size, 2);
+    assert.equal(debugFinding(stage.weak, '/api/x'), false);
+  });
+
+  test("the client's own address, the target's host and values the scan sent do not count", () => {
+    const client = debugData(
+      { debug: true, client_ip: '10.1.2.3', remote_addr: '192.168.0.9' },
+      at('/api/debug'),
+    );
+    assert.equal(client.weak.has('address'), false);
+    const self = debugData(
+      { debug: true, self_url: 'http://127.0.0.1:8080/api/items/1', host: '127.0.0.1' },
+      at('/api/items'),
+    );
+    assert.equal(self.weak.has('address'), false);
+    const echoed = debugData({ debug: true, server: '10.9.9.9' }, at('/api/devices', ['10.9.9.9']));
+    assert.equal(echoed.weak.has('address'), false);
+    const probe = debugData({ source: 'postgresql://x/y' }, at('/api/imports', ['postgresql://x/y']));
+    assert.deepEqual(probe.strong, []);
+    // A list's items are the API's data (hosts of an inventory API).
+    assert.equal(debugData({ servers: [{ ip: '10.0.0.1' }] }, at('/api/servers')).weak.size, 0);
   });
 });

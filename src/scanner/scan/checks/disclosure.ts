@@ -229,3 +229,119 @@ export function reflectedSql(
   }
   return undefined;
 }
+
+/** A debug switch that is on: `debug: true`, `DEBUG: "on"`, `app_debug: 1`, `flask_debug`. */
+const DEBUG_KEY = /^(?:debug|debugmode|isdebug|appdebug|flaskdebug|djangodebug|debugenabled|enabledebug)$/;
+const ON = (v: unknown) => v === true || v === 1 || (typeof v === 'string' && /^(?:true|on|yes|1)$/i.test(v));
+/** Stage names beside the usual keys and the frameworks' own (`NODE_ENV`, `FLASK_ENV`, `RAILS_ENV`...). */
+const STAGE_KEY =
+  /^(?:env|environment|stage|mode|profile|profiles|deployment|nodeenv|flaskenv|appenv|railsenv|djangoenv|aspnetcoreenvironment|activeprofiles|springprofilesactive)$/;
+/** Members that name where a backing service lives (`db_host`, `redis_server`, `database_url`, `dsn`). */
+const SERVICE_KEY =
+  /^(?:\w*(?:database|db|sql|postgres|postgresql|pg|mysql|mariadb|mongo|mongodb|redis|cache|amqp|rabbitmq|broker|kafka|elasticsearch|queue|ldap|smtp)(?:url|uri|dsn|connection|connectionstring|connstr|host|server|address|addr))$|^(?:dsn|connectionstring|connstr)$/;
+/** A backing service's address as a value: `postgresql://db:5432/app`, `redis://cache:6379`, `jdbc:mysql://...`. */
+const SERVICE_URI =
+  /^(?:jdbc:\w+:|(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|sqlite|mssql|sqlserver|oracle|ldaps?|cockroachdb)(?:\+\w+)?:\/\/|sqlite:)/i;
+/** An ADO.NET connection string: `Server=...;Database=...`. */
+const ADO_CONNECTION =
+  /\b(?:server|data source|host)=[^;]{1,100};\s*(?:database|initial catalog|user id|uid)=/i;
+/** Keys that name where a server-side thing lives: a host, an address, a URL, an upstream. */
+const ADDRESS_KEY =
+  /(?:host|hostname|hosts|ip|ips|ipaddress|addr|address|server|url|uri|endpoint|upstream|backend|bind|listen)$/;
+/** Keys that name the caller's side or a person's record: the client's own address is no internal one. */
+const CLIENT_KEY =
+  /client|remote|peer|user|login|visitor|caller|forwarded|origin|source|request|your|my|last|real|device|callback|webhook|avatar|image|photo|website|homepage|redirect|return|link/;
+const IPV4 = /(?<![\d.])(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?![\d.])/g;
+
+/** Whether an IPv4 address is private or loopback: 10/8, 172.16/12, 192.168/16, 127/8. */
+export function privateIpv4(ip: string): boolean {
+  const p = ip.split('.').map(Number);
+  if (p.length !== 4 || p.some((n) => !Number.isInteger(n) || n > 255)) return false;
+  return (
+    p[0] === 10 ||
+    p[0] === 127 ||
+    (p[0] === 172 && p[1] >= 16 && p[1] <= 31) ||
+    (p[0] === 192 && p[1] === 168)
+  );
+}
+
+/** What the debug-data reading needs beside the answer. */
+export interface DebugContext {
+  /** The operation's path template. */
+  readonly route: string;
+  /** Whether a request of the scan carried this value (the caller's own, or the scan's probe, coming back). */
+  readonly sent: (value: string) => boolean;
+  /** The host the scan talks to: its own address in links is no disclosure. */
+  readonly targetHost: string;
+}
+
+export type DebugSign = 'debug' | 'stage' | 'service' | 'address' | 'versions';
+
+/**
+ * Debug and configuration data in a JSON answer: `strong` are findings alone (the address of a database, cache or
+ * queue as a URI, a DSN, a connection string), `weak` only together (see debugFinding): a debug switch that is on,
+ * a private address in a host/ip/url member, a backing service's host, a stage that is not production, software
+ * versions. Arrays are not entered (a list's items are the API's data); a value a request sent, or the target's
+ * own host, never counts.
+ */
+export function debugData(
+  json: unknown,
+  c: DebugContext,
+): { strong: string[]; weak: Map<DebugSign, string> } {
+  const strong: string[] = [];
+  const weak = new Map<DebugSign, string>();
+  const walk = (v: unknown, depth: number, pointer: string) => {
+    if (depth > 5 || v === null || typeof v !== 'object' || Array.isArray(v) || strong.length >= 8) return;
+    for (const [k, child] of Object.entries(v as Record<string, unknown>).slice(0, 100)) {
+      const key = keyOf(k);
+      const p = `${pointer}/${k}`;
+      if (child !== null && typeof child === 'object') {
+        walk(child, depth + 1, p);
+        continue;
+      }
+      if (DEBUG_KEY.test(key) && ON(child)) weak.set('debug', `${p} ${JSON.stringify(child)}`);
+      if (typeof child !== 'string' || child.length > 500) continue;
+      const value = child.trim();
+      if (STAGE_KEY.test(key) && NOT_PRODUCTION.test(value)) weak.set('stage', `${p} "${value}"`);
+      if (value.length < 4 || c.sent(value)) continue;
+      if (SERVICE_URI.test(value) || ADO_CONNECTION.test(value)) {
+        strong.push(`${p} (a backing service's address)`);
+        continue;
+      }
+      if (
+        SERVICE_KEY.test(key) &&
+        /^[\w.-]+(?::\d{1,5})?$/.test(value) &&
+        /[.:]/.test(value) &&
+        value !== c.targetHost
+      )
+        weak.set('service', `${p} "${value}"`);
+      if (ADDRESS_KEY.test(key) && !CLIENT_KEY.test(key)) {
+        for (const m of value.matchAll(IPV4)) {
+          if (m[0] !== c.targetHost && privateIpv4(m[0]) && !c.sent(m[0])) {
+            weak.set('address', `${p} "${value.slice(0, 80)}" (a private address)`);
+            break;
+          }
+        }
+      }
+    }
+  };
+  walk(json, 0, '');
+  const versions = softwareVersions(json, c.route);
+  if (versions.length > 0) weak.set('versions', versions.slice(0, 3).join(', '));
+  return { strong, weak };
+}
+
+/** Routes named after the deployment's settings or internals. */
+const CONFIG_ROUTE =
+  /(?:^|\/)(?:config|configuration|env|environment|internal|debug|diagnostics?|system|sysinfo|server-?info|runtime)(?:\/|$)/i;
+
+/**
+ * Whether the weak signs of `debugData` make a finding: a debug switch, a private address or a backing service's
+ * host, with another sign beside it, or alone on a route that describes the deployment (`/debug`, `/config`,
+ * `/internal/...`, a status route). A stage or versions without any of those three are left to the version
+ * banner reading.
+ */
+export function debugFinding(weak: ReadonlyMap<DebugSign, string>, route: string): boolean {
+  if (!weak.has('debug') && !weak.has('address') && !weak.has('service')) return false;
+  return weak.size >= 2 || STATUS_ROUTE.test(route) || CONFIG_ROUTE.test(route);
+}
