@@ -33,8 +33,10 @@
  * second round in the same order; then the time-based probes and the operator objects. So a slow login or a
  * crashing target costs the late inputs their costly probes, not their telling ones. An operation with an input
  * that got less than both rounds is noted `incomplete` with which inputs got what: the coverage shows it skipped
- * with why, never tested. Password changes and resets and account changes (e-mail, role) are never probed:
- * sent as a given identity they change its account.
+ * with why, never tested. Password changes and resets and account changes (e-mail, role) are probed only on an
+ * account of the scan's own (`pci<random>`, registered through the sign-up), as that account, naming it and no
+ * other, and only with probes that cannot reach other rows (see `Job.safe`); never as a given identity: sent
+ * so they change its account.
  */
 import { randomUUID } from 'node:crypto';
 import type { JsonObject, Operation } from '../../../core/api-document.ts';
@@ -45,7 +47,19 @@ import { changesAccount, changesOwnAccount, setsPassword } from '../discover.ts'
 import { isExcluded, jsonBodySchema, pathValues, planRequest } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, resolveSchema, sampleValue, schemaType } from '../schema.ts';
+import { accountParam } from '../self.ts';
 import { similarity } from '../similarity.ts';
+import { findLoginTarget } from './api2-authentication.ts';
+import {
+  checkIds,
+  claimAccountPath,
+  MAIL_FIELD,
+  namesOnly,
+  passwordRequest,
+  registerThrowaway,
+  retireThrowaway,
+  type Throwaway,
+} from './throwaway.ts';
 import { urlInputs } from './url-inputs.ts';
 
 const PAGE_PARAM = /^(limit|offset|page|page_?size|per_?page|size|count|cursor)$/i;
@@ -264,9 +278,12 @@ function makeProber(
   point: InjectionPoint,
   as: Identity | null,
   base?: Readonly<Record<string, unknown>>,
+  fixed?: Readonly<Record<string, string>>,
 ): Prober {
   const { op } = point;
-  const columns = columnParams(op, point.name);
+  // Fixed values (the scan's own account in an account change's path and query) go with every probe.
+  const { [point.name]: _probed, ...others } = fixed ?? {};
+  const columns = { ...columnParams(op, point.name), ...others };
   const owner = as?.name;
   const json = jsonBodySchema(op);
   const form = json === undefined ? formSchema(op) : undefined;
@@ -410,6 +427,14 @@ interface Job {
   /** Traversal and template probes sent so far. */
   traversals: number;
   templates: number;
+  /**
+   * An account change probed on the scan's own account. It gets the quote pair and its differential, the
+   * command, template, traversal and reflection probes, the command sleeps; not the tautologies (`' OR '1'='1`
+   * in an UPDATE's WHERE changes every account), the SQL fragments, the comment-terminated SQL sleeps (a comment
+   * in a SET clause drops the WHERE) nor the operator objects (`{"$ne": ...}` as an update's filter matches
+   * everyone). A lone quote leaves the statement unterminated and a doubled one names no other account.
+   */
+  safe?: boolean;
 }
 
 /** A probe whose answer proves itself; 'stop' when a blind input's probe got no answer (it would hang again). */
@@ -554,7 +579,7 @@ async function firstRound(ctx: ScanContext, job: Job): Promise<boolean> {
       q !== undefined && qq !== undefined && normalised(q, [`${v}'`]) !== normalised(qq, [`${v}''`]);
   }
   // Fragment probes carry their own controls: they need no baseline (a made-up condition fails the plain request).
-  if (job.tier < 2 && (await fragmentProofs(job, reporter(ctx, p))) === 'found') return true;
+  if (job.tier < 2 && !job.safe && (await fragmentProofs(job, reporter(ctx, p))) === 'found') return true;
   const cmd = await commandProof(job, report, 0);
   if (cmd !== 'no' || job.tier >= 2) return cmd === 'found';
   if (!(await markerProbe(job))) return false;
@@ -742,7 +767,7 @@ async function secondRound(ctx: ScanContext, job: Job, over: () => boolean): Pro
     job.cut = true;
     return false;
   }
-  if (job.quoteMatters) {
+  if (job.quoteMatters && !job.safe) {
     // The third: SQL whose quote is followed by more than the closing quote (`LIKE '%<input>%'`), where the
     // tautology must end the statement with a comment (`-- -`: MySQL wants the space, the others take the rest).
     for (const [dialect, rule, op, eq, end] of [
@@ -814,7 +839,12 @@ async function secondRound(ctx: ScanContext, job: Job, over: () => boolean): Pro
  * Time-based probes (command first, then SQL), after every input's other probes: they cost a delay per
  * request. Returns true when something was found.
  */
-async function probeTimed(ctx: ScanContext, p: Prober, baseline: ScanResponse): Promise<boolean> {
+async function probeTimed(
+  ctx: ScanContext,
+  p: Prober,
+  baseline: ScanResponse,
+  safe = false,
+): Promise<boolean> {
   const v = p.point.value;
   const report = reporter(ctx, p);
   const baseline2 = await p.send(v);
@@ -837,6 +867,8 @@ async function probeTimed(ctx: ScanContext, p: Prober, baseline: ScanResponse): 
         },
       );
   }
+  // Their comment ends the statement early: in an UPDATE's SET it would drop the WHERE that names one account.
+  if (safe) return false;
   const sql = (t: string): string[] => [
     `${v}' AND SLEEP(${t})-- `,
     `${v}';SELECT pg_sleep(${t})-- `,
@@ -992,6 +1024,86 @@ async function pool<T>(items: readonly T[], fn: (item: T) => Promise<void>): Pro
 
 const BUDGET_REASON = 'budget of the injection probes used up';
 const ACCOUNT_REASON = 'not sent: it sets a password or changes an account (safety rule)';
+const NO_ACCOUNT_REASON = `${ACCOUNT_REASON}, and the scan has no account of its own (a sign-up and a login) to probe it on`;
+const NAMES_OTHERS_REASON = `${ACCOUNT_REASON}, and its request would name an account other than the scan's own`;
+
+/** An account change's request on the scan's own account: its path and query values and its body. */
+interface AccountPlan {
+  readonly params: Readonly<Record<string, string>>;
+  readonly body?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * The request that names V and no one else (its name, e-mail or checked id in the path, body and query; its
+ * current password where one is asked, and as the new one), or undefined: another account named, an id of V's
+ * not checked, or a PUT/PATCH to a path that is not V's.
+ */
+function accountPlan(ctx: ScanContext, op: Operation, v: Throwaway): AccountPlan | undefined {
+  const param = accountParam(op.path);
+  let value: string | undefined;
+  if (param !== undefined) {
+    value = MAIL_FIELD.test(param) ? v.email : /name|login/i.test(param) ? v.name : [...v.checked][0];
+    if (value === undefined) return undefined;
+  }
+  const req = passwordRequest(ctx, op, v, v.password, {
+    old: v.password,
+    ...(param !== undefined && value !== undefined ? { param, value } : {}),
+  });
+  if (!namesOnly(op, req, v, param)) return undefined;
+  claimAccountPath(ctx, op, req, v, param, value);
+  const bare = req.path.split('?')[0];
+  if (
+    (op.method === 'PUT' || op.method === 'PATCH') &&
+    !ctx.allowDestructive &&
+    !ctx.objects.isScanCreated(bare)
+  )
+    return undefined;
+  const params: Record<string, string> = {};
+  for (const { name, value: x } of pathValues(op.path, req.path)) params[name] = x;
+  for (const [k, x] of new URLSearchParams(req.path.split('?')[1] ?? '')) params[k] = x;
+  const body =
+    req.body !== null && typeof req.body === 'object' && !Array.isArray(req.body)
+      ? (req.body as Record<string, unknown>)
+      : undefined;
+  return { params, ...(body ? { body } : {}) };
+}
+
+/**
+ * The scan's own account for the account changes (registered only when the document has one) and each change's
+ * plan on it; the points that have none, with why.
+ */
+async function accountPlans(
+  ctx: ScanContext,
+  points: readonly InjectionPoint[],
+): Promise<{ v?: Throwaway; plans: Map<string, AccountPlan>; withheld: PointOutcome[] }> {
+  const plans = new Map<string, AccountPlan>();
+  if (points.length === 0) return { plans, withheld: [] };
+  const v = await registerThrowaway(ctx, findLoginTarget(ctx), 'pci');
+  if (v) {
+    const ops = [...new Set(points.map((p) => p.op))];
+    // An id in a path is V's only once read back as V's (a token's `account_id` may be a tenant every user shares).
+    if (
+      ops.some(
+        (op) => accountParam(op.path) !== undefined && !/name|login|mail/i.test(accountParam(op.path)!),
+      )
+    )
+      await checkIds(ctx, v);
+    for (const op of ops) {
+      const plan = accountPlan(ctx, op, v);
+      if (plan) plans.set(op.id, plan);
+    }
+  }
+  const withheld = points
+    .filter((point) => !plans.has(point.op.id))
+    .map(
+      (point): PointOutcome => ({
+        point,
+        status: 'skipped',
+        reason: v ? NAMES_OTHERS_REASON : NO_ACCOUNT_REASON,
+      }),
+    );
+  return { ...(v ? { v } : {}), plans, withheld };
+}
 
 /**
  * Runs the injection probes over every input; returns what was tested and skipped, for the coverage. An operation
@@ -1000,16 +1112,20 @@ const ACCOUNT_REASON = 'not sent: it sets a password or changes an account (safe
  */
 export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise<PointOutcome[]> {
   const all = injectionPoints(ctx);
+  // Account changes go to an account of the scan's own, or nowhere.
+  const accounts = await accountPlans(
+    ctx,
+    all.filter((point) => changesAnAccount(ctx, point.op)),
+  );
+  const { plans, v: own } = accounts;
+  const withheldAccounts = accounts.withheld;
   const points = all
-    .filter((point) => !changesAnAccount(ctx, point.op))
+    .filter((point) => !changesAnAccount(ctx, point.op) || plans.has(point.op.id))
     .map((point) =>
       signUp(ctx, point.op) && point.in !== 'path' && NAME_FIELD.test(point.name)
         ? { ...point, value: freshNames(ctx, point.op)[point.name] ?? point.value }
         : point,
     );
-  const withheldAccounts: PointOutcome[] = all
-    .filter((point) => changesAnAccount(ctx, point.op))
-    .map((point) => ({ point, status: 'skipped', reason: ACCOUNT_REASON }));
   const maxRequests = injectionLimits.maxRequests ?? requestBudget(points.length);
   let sent = 0;
   // Every request of the probes counts against the budget.
@@ -1027,6 +1143,13 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
       },
     },
   });
+  // A prober; an account change's carries its plan (the scan's own account named in its path, query and body).
+  const probe = (point: InjectionPoint, as: Identity | null, base?: Readonly<Record<string, unknown>>) => {
+    const plan = plans.get(point.op.id);
+    return plan
+      ? makeProber(counted, point, as, { ...plan.body, ...base }, plan.params)
+      : makeProber(counted, point, as, base);
+  };
   const started = performance.now();
   const deadline = started + budgetMs;
   const over = () => performance.now() > deadline || sent >= maxRequests || ctx.signal.aborted;
@@ -1063,6 +1186,19 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
     let found = reach.get(point.op.id);
     if (!found) {
       found = (async () => {
+        // An account change: as the scan's own account, with its own values, and no one else.
+        const plan = plans.get(point.op.id);
+        if (plan && own) {
+          const mine = plan.params[point.name] ?? plan.body?.[point.name];
+          const res = await probe(point, own.identity).send(typeof mine === 'string' ? mine : point.value);
+          if (!isSuccess(res)) return undefined;
+          return {
+            as: own.identity,
+            baseline: res,
+            planned: plan.params,
+            ...(plan.body ? { body: plan.body } : {}),
+          };
+        }
         // A login is probed with the last ordinary identity's own credentials (the API2 checks use A's).
         const login = (as: Identity | null) =>
           as?.login &&
@@ -1076,13 +1212,13 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
         for (const as of order) {
           if (login(as)) {
             const body = as!.login!.body;
-            const pl = makeProber(counted, point, as, body);
+            const pl = probe(point, as, body);
             const named = body[point.name];
             const res = await pl.send(typeof named === 'string' ? named : point.value);
             if (isSuccess(res)) return { as, baseline: res, body };
             continue;
           }
-          const p = makeProber(counted, point, as);
+          const p = probe(point, as);
           const res = await p.send(point.value);
           if (isSuccess(res)) return { as, baseline: res, by: point };
           // Not sent (the safety rule keeps changes to the scan's objects): another identity may own one.
@@ -1093,16 +1229,14 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
           const mine = ownFields(ctx, point.op, as);
           if (mine) {
             const named = mine[point.name];
-            const again = await makeProber(counted, point, as, mine).send(
-              typeof named === 'string' ? named : point.value,
-            );
+            const again = await probe(point, as, mine).send(typeof named === 'string' ? named : point.value);
             if (isSuccess(again)) return { as, baseline: again, body: mine };
           }
           // The sampled value names nothing (`/accounts/{number}` → 404): the identity's own values do.
-          const own = plannedValues(ctx, point.op, as);
-          const pp = own?.[point.name] !== undefined ? makeProber(counted, point, as) : undefined;
-          const again = pp ? await pp.send(own![point.name]) : undefined;
-          if (isSuccess(again)) return { as, baseline: again, planned: own };
+          const values = plannedValues(ctx, point.op, as);
+          const pp = values?.[point.name] !== undefined ? probe(point, as) : undefined;
+          const again = pp ? await pp.send(values![point.name]) : undefined;
+          if (isSuccess(again)) return { as, baseline: again, planned: values };
         }
         return undefined;
       })();
@@ -1119,6 +1253,7 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
     quoteMatters: false,
     traversals: 0,
     templates: 0,
+    ...(plans.has(point.op.id) ? { safe: true } : {}),
   }));
   // Every operation's plain request first (one per operation, logins last): it tells which are slow.
   // Each operation is reached through its first likely input (a user name the identity's own fields replace
@@ -1154,8 +1289,12 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
     const { point } = job;
     const r = await reaching(point);
     if (!r) {
-      // The probes that prove themselves need no baseline: a failing command or template still runs.
-      job.p = makeProber(counted, point, signUp(ctx, point.op) ? null : who[0]);
+      // The probes that prove themselves need no baseline: a failing command or template still runs. An account
+      // change is still sent only as the scan's own account.
+      const plan = plans.get(point.op.id);
+      const at =
+        plan?.params[point.name] !== undefined ? { ...point, value: plan.params[point.name] } : point;
+      job.p = probe(at, plan && own ? own.identity : signUp(ctx, point.op) ? null : who[0]);
     } else {
       const own =
         (point.in === 'path' || point.in === 'query') && r.planned?.[point.name]
@@ -1164,7 +1303,7 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
             ? (r.body[point.name] as string)
             : undefined;
       const at = own !== undefined ? { ...point, value: own } : point;
-      job.p = makeProber(counted, at, r.as, r.body);
+      job.p = probe(at, r.as, r.body);
       // A fresh baseline for this input (the reaching one may have used another input's request); the input
       // that reached the operation with its own plain request has it already.
       job.baseline =
@@ -1184,12 +1323,13 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
     const { baseline } = job;
     if (over() || job.stage < 2 || job.found || !job.point.likely || job.tier > 0) return;
     if (baseline === undefined || baseline.durationMs > SLOW_BASELINE_MS) return;
-    job.found = await probeTimed(counted, job.p!, baseline);
+    job.found = await probeTimed(counted, job.p!, baseline, job.safe);
   });
   // Operator objects last (see probeObjects), within the same budget.
   await pool(order, async (job) => {
     const { baseline, point } = job;
-    if (over() || objectsKill.has(ctx) || job.stage < 2 || job.found || baseline === undefined) return;
+    if (over() || objectsKill.has(ctx) || job.stage < 2 || job.found || baseline === undefined || job.safe)
+      return;
     if (point.in !== 'json' && point.in !== 'query') return;
     job.found = await probeObjects(counted, job.p!, baseline);
   });
@@ -1235,5 +1375,7 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
       incomplete: true,
     });
   }
+  // The probes may have changed its password or e-mail: no later check signs in as it.
+  if (own) retireThrowaway(ctx, own);
   return [...outcomes, ...withheldAccounts];
 }
