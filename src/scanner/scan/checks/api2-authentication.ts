@@ -58,6 +58,7 @@ import {
   signupRequest,
   type Throwaway,
 } from './throwaway.ts';
+import { tokenSecrets } from './token-contents.ts';
 import { secretsFromWords, weakHmacSecrets } from './weak-secrets.ts';
 
 const ATTEMPTS = 12;
@@ -1173,6 +1174,7 @@ export const api2: Check = {
     SCAN_RULES.passwordResetWithoutProof,
     SCAN_RULES.sessionNotEnded,
     SCAN_RULES.tokenWithoutExpiry,
+    SCAN_RULES.secretInToken,
   ],
   async run(ctx) {
     const a = ctx.identities[0];
@@ -1202,6 +1204,8 @@ export const api2: Check = {
     if (target) await weakPasswordPolicy(ctx, target);
     // On an account of the scan's own: password change, logout, token lifetime.
     await sessionChecks(ctx, target);
+    // What the tokens carry: the identities', and the scan's own accounts' (before any guessing locks them).
+    await tokenSecrets(ctx, target);
     await resetEnumeration(ctx, a, target);
     await otpGuessing(ctx, target);
     await credentialsInUrl(ctx, a);

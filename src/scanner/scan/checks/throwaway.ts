@@ -233,18 +233,21 @@ export function loginValues(s: SignupInputs, loginField: string, name: string, e
   return out.length > 0 ? out : [name];
 }
 
-/** Registers an account named `<prefix><random>` and logs in as it; undefined when either does not work. */
+/**
+ * Registers an account named `<prefix><random>` (with a strong random password, or `first`, another account's of
+ * the scan's own) and logs in as it; undefined when either does not work.
+ */
 export async function registerThrowaway(
   ctx: ScanContext,
   t: ThrowawayLogin | undefined,
   prefix: string,
+  first = freshPassword(),
 ): Promise<Throwaway | undefined> {
   const s = signup(ctx);
   if (!s || !t || s.op === t.op) return undefined;
   const tag = randomBytes(5).toString('hex');
   const name = `${prefix}${tag}`;
   const email = `${prefix}${tag}@example.com`;
-  const first = freshPassword();
   const register = (via: ScanContext, password: string) =>
     via.send(signupRequest(ctx, s, accountValues(s, name, email, password)), null);
   const loginField = t.userField;
