@@ -890,6 +890,15 @@ function packSteps(steps: readonly Step[]): PackedSteps {
   return { prefilter, pairsFrom, pairs: Int32Array.from(list) };
 }
 
+/** A copy of a map, made without the [key, value] pair `new Map(map)` allocates per member. */
+function copyMap(from: ReadonlyMap<string, string>): Map<string, string> {
+  const out = new Map<string, string>();
+  from.forEach((value, key) => {
+    out.set(key, value);
+  });
+  return out;
+}
+
 /** Exclusions' removed targets in lower case, by rule id or tag (a new map: ctls of the request add to it). */
 function lowerTargets<K>(byKey: ReadonlyMap<K, readonly string[]> | undefined): Map<K, string[]> {
   const out = new Map<K, string[]>();
@@ -1084,7 +1093,7 @@ class Engine {
       request: limited,
       phases: folded ? (this.foldedPhases as Map<number, Step[]>) : this.phases,
       c: collections,
-      tx: folded ? new Map(this.initialTx) : new Map(),
+      tx: folded ? copyMap(this.initialTx) : new Map(),
       other: new Map(),
       // Without exclusions, empty collections made without iterating anything (most requests).
       removedIds: exclusions?.removeIds === undefined ? new Set() : new Set(exclusions.removeIds),
@@ -1579,7 +1588,10 @@ class Engine {
       }
       entries = [];
       const re = target.keyRegex;
-      for (const [key, value] of t.tx) if (re === undefined || re.test(key)) entries.push(entry(key, value));
+      const tx = t.tx;
+      // A pattern over the names: the names alone are walked (no [key, value] pair made per TX variable).
+      if (re === undefined) for (const [key, value] of tx) entries.push(entry(key, value));
+      else for (const key of tx.keys()) if (re.test(key)) entries.push(entry(key, tx.get(key) as string));
       return rule.exclusions.length === 0 ? entries : this.exclude(entries, coll, rule);
     } else if (coll === 'MATCHED_VAR') entries = [entry('', t.matchedVar)];
     else if (coll === 'MATCHED_VAR_NAME') entries = [entry('', t.matchedVarName)];
