@@ -4,7 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import { before, describe, test } from 'node:test';
 import type { ScanResult } from '../../src/scanner/scan/runner.ts';
 import { startServer, type TestServer } from '../kit/server.ts';
-import { operationsFound, scanTwins } from './twins.ts';
+import { operationsFound, scanDocument, scanTwins } from './twins.ts';
 
 /**
  * A Gin-style accounts API (errors `{"error": "..."}` with their proper status, `201 {"message": ...}` and no id
@@ -315,5 +315,67 @@ describe('API2 on accounts that sign in by e-mail, with tokens that carry secret
 
   test('nothing on the fixed twin', () => {
     assert.deepEqual(operationsFound(runs.fixed.result), []);
+  });
+});
+
+/**
+ * A login that checks nothing (`POST /login {username, password}` hands a token to any name, with any password),
+ * and `GET /me` for the token's holder. Both flaws one answer shows — a wrong password for alice and a name nobody
+ * has both let in — are one finding: any credentials accepted, not also a wrong password accepted or a guessing run.
+ */
+describe('a login that lets anyone in is reported once', () => {
+  let result: ScanResult;
+  const LOGIN_SPEC = {
+    openapi: '3.0.3',
+    info: { title: 'notes', version: '1' },
+    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    security: [{ bearer: [] }],
+    paths: {
+      '/login': {
+        post: {
+          operationId: 'login',
+          security: [],
+          requestBody: json({ username: str, password: str }, ['username', 'password']),
+          responses: answers,
+        },
+      },
+      '/me': { get: { operationId: 'me', responses: answers } },
+    },
+  };
+  before(async () => {
+    const sessions = new Map<string, string>();
+    const api = await startServer(async (req, res) => {
+      let raw = '';
+      for await (const chunk of req) raw += chunk;
+      const send = (status: number, value: unknown) => {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(value));
+      };
+      if (req.method === 'POST' && req.url === '/login') {
+        const token = randomBytes(16).toString('hex');
+        sessions.set(token, String(JSON.parse(raw || '{}').username));
+        return send(200, { token });
+      }
+      const me = sessions.get(String(req.headers.authorization ?? '').replace(/^Bearer /, ''));
+      if (req.url === '/me') return me ? send(200, { username: me }) : send(401, { error: 'sign in' });
+      send(404, { error: 'no such route' });
+    });
+    try {
+      const identity = (name: string) => ({
+        name,
+        login: { path: '/login', body: { username: name, password: `${name}-pw-1234` } },
+      });
+      result = await scanDocument(LOGIN_SPEC, api.url, {
+        identities: [identity('alice'), identity('bob')],
+        checks: ['API2'],
+        ratePerSecond: 200,
+      });
+    } finally {
+      await api.close();
+    }
+  });
+
+  test('any credentials accepted, and neither a wrong password accepted nor a guessing run on the same login', () => {
+    assert.deepEqual(operationsFound(result), ['scan/api2-any-credentials-accepted login']);
   });
 });
