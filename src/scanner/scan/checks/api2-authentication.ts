@@ -14,9 +14,12 @@
  *   Twelve failed logins for V (else for a user name nobody has), at each login where no wrong password signed
  *   in, must meet a lockout, a 429 or a delay: each answer judged by its credential, not its status (APIs answer
  *   a failed login `200 {"success": false}`), and V's right password must still sign in afterwards. PIN/OTP
- *   inputs: twelve wrong codes must meet a limit. A refusal (>= 400, or refused in a 200) is a failed login
- *   whatever cookie it sets; a wrong password that signs in, with a credential that reads what the account's
- *   own session reads while an unknown user's does not, is the critical wrong-password-accepted instead.
+ *   inputs: twelve wrong codes for an account of the scan's own (else a name nobody has) must meet a limit. A
+ *   refusal (>= 400, or refused in a 200) is a failed login whatever cookie it sets; a wrong password that signs
+ *   in, with a credential that reads what the account's own session reads while an unknown user's does not, is
+ *   the critical wrong-password-accepted instead; a user name nobody has that gets a working credential (a real
+ *   login there works too) is any-credentials-accepted, checked first and reported alone.
+ * - What the tokens carry (token-contents.ts): a key every token shares, a password hash, secret claims.
  * - Weak passwords at a sign-up whose inputs are body fields (JSON, form) or query parameters.
  * - GET logins with a password in the query string: reported when A's password there answers otherwise than a
  *   wrong one, or returns a credential that works as A (and a wrong one too: wrong-password-accepted).

@@ -255,8 +255,9 @@ const RESET_NAMES = /^(user_?name|login|handle|user|e_?mail|email_?address|mail)
  * Password reset without proof: anonymously (no session at all), an operation that sets a password names S by
  * its user name or e-mail (body, form, query or a `{username}`/`{email}` path parameter) with a new password and
  * no reset token, code or current password (such inputs are left out); S then signing in with the new password
- * is the finding. Only S is ever named; a GET that sets a password is never sent (the runner refuses it: noted).
- * At most three operations. Returns the operations that were proven.
+ * is the finding. Only S is ever named; a GET that sets a password goes once, anonymously, and only when it names
+ * S alone (the runner checks it again: `namesOnlyScanAccount`). At most three operations. Returns the operations
+ * that were proven.
  */
 async function resetWithoutProof(
   ctx: ScanContext,
