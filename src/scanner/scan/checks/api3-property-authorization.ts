@@ -114,6 +114,9 @@ function eachScalar(
   }
 }
 
+/** A person's identifiers that are theirs to see in their own record (not a secret of the account). */
+const OWN_IDENTIFIER =
+  /^(ssn|social_?security(_?number)?|national_?id|tax_?id|tax_?number|credit_?card(_?number)?|card_?number)$/i;
 /** Personal data that is legitimate when declared, but not when it leaks through an undeclared field. */
 const PERSONAL_KEY = /(e_?mail|phone|address|birth|dob|national_?id|passport)/i;
 const SENSITIVE_VALUE: readonly [string, RegExp][] = [
@@ -166,6 +169,32 @@ function undeclared(
   }
 }
 
+/**
+ * Undeclared fields worth a finding: secrets, hashes and keys by name, tokens (not in the caller's own sign-in or
+ * profile answer), national ids and card data, privilege internals (`permissions`, `is_admin`, `role` outside the
+ * caller's own answer), the server's internal data, or a value shaped like a hash, a key or an SSN.
+ */
+const SENSITIVE_EXTRA =
+  /password|passwd|^pwd$|pass_?hash|^hash$|^hashed|salt|secret|private_?key|api_?key|otp|mfa|totp|ssn|social_?sec|tax_?id|card_?(number|no)$|credit_?card|cvv|cvc|^pin$|internal|permissions?$|privileges?$|^is_?(admin|staff|superuser)$|^acl$/i;
+const TOKEN_EXTRA = /token|session|^jwt$|^sid$/i;
+const ROLE_EXTRA = /^(roles?|user_?role|scopes?|groups?)$/i;
+export function sensitiveExtra(e: { pointer: string; value: unknown }, selfAnswer: boolean): boolean {
+  if (e.value === null || e.value === '' || e.value === undefined) return false;
+  const key = e.pointer.slice(e.pointer.lastIndexOf('/') + 1);
+  // The caller's own record at the top of its own answer (not list items in it).
+  const own = selfAnswer && !e.pointer.includes('/*');
+  if (TOKEN_EXTRA.test(key)) return !own;
+  if (ROLE_EXTRA.test(key)) return !own;
+  if (SENSITIVE_EXTRA.test(key) && !NOT_INTERNAL_DATA.test(key)) return true;
+  // By value (a content digest is no secret: SHA-256 values are judged by the sensitive-data reading).
+  const found: string[] = [];
+  eachScalar({ [key]: e.value }, '', found, (k, v) => {
+    if (typeof v === 'string' && SENSITIVE_VALUE.some(([name, re]) => !/SHA-256/.test(name) && re.test(v)))
+      found.push(k);
+  });
+  return found.length > 0;
+}
+
 /** Finds secrets and personal data anywhere in a value. */
 function sensitive(
   value: unknown,
@@ -173,9 +202,14 @@ function sensitive(
   declared: (p: string) => boolean,
   out: string[],
   own: ReadonlySet<string>,
+  selfRead = false,
 ): void {
   eachScalar(value, pointer, out, (key, v, p) => {
     if (v === null || v === '' || v === undefined) return;
+    // The caller's own record read by itself (`GET /me`; not list items in it): its own tax id, card number and
+    // contact data are its to see. Passwords, hashes, secrets and keys are not shown even to their owner.
+    const mine = selfRead && !p.includes('/*');
+    if (mine && (OWN_IDENTIFIER.test(key) || PERSONAL_KEY.test(key))) return;
     if (SENSITIVE_KEY.test(key)) {
       // What this caller wrote itself (the secret note of its own book) is its data, not a leak; a password
       // never comes back, whoever sent it.
@@ -192,7 +226,7 @@ function sensitive(
     }
     if (typeof v === 'string') {
       const hit = SENSITIVE_VALUE.find(([, re]) => re.test(v));
-      if (hit) out.push(`${p} (${hit[0]})`);
+      if (hit && !(mine && /social security/.test(hit[0]))) out.push(`${p} (${hit[0]})`);
     }
   });
 }
@@ -1353,6 +1387,7 @@ export const api3: Check = {
   },
   passive(ctx) {
     const doneExtra = new Set<string>();
+    const notedExtra = new Set<string>();
     const doneSensitive = new Set<string>();
     // String values each identity sent in request bodies: its own data when they come back.
     const sent = new Map<string, Set<string>>();
@@ -1367,19 +1402,42 @@ export const api3: Check = {
     const none = new Set<string>();
     const notJudged = new Set<string>();
     const held = heldContactData(ctx);
+    const people = [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])];
+    const fixed = fixedProfiles(ctx, new Set(people.map((p) => p.name)));
     for (const [index, { operation: op, response, identity, request }] of ctx.observations.entries()) {
       if (!op || response.status < 200 || response.status >= 300 || response.json === undefined) continue;
       const schema = responseSchema(op, response.status);
       const extras: Extra[] = [];
       undeclared(ctx.spec, response.json, schema, '', extras);
+      // The caller's own profile read by itself (one record for everyone, a single-user API's, is no one's own).
+      const path = request.path.split('?')[0];
+      const person = identity !== undefined ? people.find((p) => p.name === identity) : undefined;
+      const selfRead =
+        person !== undefined &&
+        request.method === 'GET' &&
+        !fixed.has(path) &&
+        (OWN_PROFILE_READ.test(path) || isOwnAccount(path, person));
       const extraPointers = new Set(extras.map((e) => e.pointer));
       if (extras.length > 0 && !doneExtra.has(op.id)) {
-        doneExtra.add(op.id);
-        ctx.report(SCAN_RULES.undeclaredFields, {
-          operation: op,
-          message: `${op.method} ${op.path} returned fields its schema does not declare: ${[...extraPointers].slice(0, 10).join(', ')}.`,
-          evidence: evidenceOf(response, { fields: [...extraPointers].slice(0, 20) }),
-        });
+        // Only undeclared fields that matter are a finding (secrets, hashes, others' tokens, privilege internals);
+        // schema drift (`created_at`, `theme`) is a note. The caller's own token in its sign-in or profile is its own.
+        const selfAnswer = selfRead || isLoginOperation(ctx.spec, op);
+        const telling = extras.filter((e) => sensitiveExtra(e, selfAnswer)).map((e) => e.pointer);
+        if (telling.length > 0) {
+          doneExtra.add(op.id);
+          ctx.report(SCAN_RULES.undeclaredFields, {
+            operation: op,
+            message: `${op.method} ${op.path} returned sensitive fields its schema does not declare: ${telling.slice(0, 10).join(', ')}${extraPointers.size > telling.length ? ` (and ${extraPointers.size - telling.length} other undeclared fields)` : ''}.`,
+            evidence: evidenceOf(response, { fields: telling.slice(0, 20) }),
+          });
+        } else if (!notedExtra.has(op.id) && notedExtra.size < 1000) {
+          notedExtra.add(op.id);
+          ctx.note?.({
+            operation: op,
+            rule: SCAN_RULES.undeclaredFields,
+            reason: `fields outside the response schema, none sensitive (not reported): ${[...extraPointers].slice(0, 10).join(', ')}`,
+          });
+        }
       }
       // An admin's own view of an admin operation (a user directory with personal data) is its purpose; the same
       // answer to an ordinary identity is reported from that identity's observation.
@@ -1401,7 +1459,14 @@ export const api3: Check = {
       const found: string[] = [];
       // An anonymous caller's own data is what this very request sent (a sign-up echoing its e-mail).
       const own = identity !== undefined ? (sent.get(identity) ?? none) : bodyStrings(request.body);
-      sensitive(response.json, '', (p) => schema !== undefined && !extraPointers.has(p), found, own);
+      sensitive(
+        response.json,
+        '',
+        (p) => schema !== undefined && !extraPointers.has(p),
+        found,
+        own,
+        selfRead,
+      );
       // The business's own notes and costs are the admin's to see; an ordinary or anonymous caller should not.
       if (identity === undefined || identity !== ctx.admin?.name) internalData(response.json, '', found, own);
       // Another person's contact data to a caller without credentials, declared or not: values an identity's own
