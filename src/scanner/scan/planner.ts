@@ -456,13 +456,55 @@ export function planRequest(
   };
 }
 
-/** Path words of a GET that changes something (`/users/{id}/delete`, `/cards/{id}/freeze`). */
+/**
+ * Path words of a request that changes something (`/users/{id}/delete`, `/cards/{id}/freeze`, `/orders/{id}/pay`):
+ * the one list of verbs of change, for discovery, the planner and the runner's safety rule.
+ */
 const ACTING =
-  /^(delete|remove|destroy|purge|drop|ban|block|unblock|lock|unlock|disable|enable|activate|deactivate|approve|reject|reset|promote|demote|grant|revoke|logout|signout|cancel|transfer|pay|refund|withdraw|toggle|freeze|unfreeze|set|update|change|edit|archive|restore|kill|run|exec|execute|send|confirm|verify)([-_].*)?$/i;
+  /^(delete|remove|destroy|purge|drop|wipe|erase|clear|ban|unban|block|unblock|kick|lock|unlock|suspend|unsuspend|disable|enable|activate|deactivate|approve|accept|reject|decline|reset|promote|demote|grant|revoke|logout|signout|cancel|close|reopen|terminate|expire|void|transfer|pay|charge|checkout|refund|withdraw|toggle|freeze|unfreeze|set|update|change|edit|archive|restore|kill|run|exec|execute|send|confirm|verify|unsubscribe|leave)([-_].*)?$/i;
 
-/** A GET whose path says it acts rather than reads: a literal segment that is a verb of change. */
+/** A path that says it acts rather than reads: a literal segment that is a verb of change (any method). */
+export function pathActs(path: string): boolean {
+  return path
+    .split('?')[0]
+    .split('/')
+    .some((seg) => !seg.includes('{') && ACTING.test(seg));
+}
+
+/** A GET whose path says it acts rather than reads. */
 export function actingGet(op: Operation): boolean {
-  return op.method === 'GET' && op.path.split('/').some((seg) => !seg.startsWith('{') && ACTING.test(seg));
+  return op.method === 'GET' && pathActs(op.path);
+}
+
+/**
+ * What a request at a path that acts names by its path (`GET /appointments/7/cancel`: appointment 7): the values
+ * of its path parameters, but those the document lists (an enum, a const: a version, a kind, not an object),
+ * and the object they designate, the concrete path without its verbs of change (`/appointments/7`; `/users/7`
+ * for `/users/delete/7`). Undefined when the path does not act or names nothing.
+ */
+export function actedOn(
+  spec: ApiDocument,
+  op: Operation,
+  concrete: string,
+): { readonly ids: readonly string[]; readonly object: string } | undefined {
+  if (!pathActs(op.path)) return undefined;
+  const ids = pathValues(op.path, concrete)
+    .filter(({ name }) => {
+      const param = op.parameters.find((p) => p.in === 'path' && p.name === name);
+      return listedValue(spec, param?.schema) === undefined;
+    })
+    .map((v) => v.value);
+  if (ids.length === 0) return undefined;
+  const template = op.path.split('/');
+  const object = concrete
+    .split('?')[0]
+    .split('/')
+    .filter((_seg, i) => {
+      const t = template[i] ?? '';
+      return t.includes('{') || !ACTING.test(t);
+    })
+    .join('/');
+  return { ids, object };
 }
 
 /** A value discovery tried and confirmed (a small id, a documented value), not one the API gave out. */

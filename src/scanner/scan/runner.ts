@@ -22,7 +22,7 @@ import { discover, setsPasswordByUrl } from './discover.ts';
 import { urlValues } from './harvest.ts';
 import { LoginError, resolveIdentity as logIn } from './login.ts';
 import { SCAN_DEFAULTS, type ScanIdentity, type ScanOptions } from './options.ts';
-import { inDeclaredEncoding, ObjectRegistry } from './planner.ts';
+import { actedOn, inDeclaredEncoding, ObjectRegistry } from './planner.ts';
 import { isOwnAccount } from './self.ts';
 
 /** The order matters: the API4 burst may trip a rate limit, and API2 login attempts may trip a lockout. */
@@ -194,6 +194,8 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     const ownTouched = new Set<string>();
     /** GETs that set a password, sent once each for an account the scan registered (API2's reset probe). */
     const ownResets = new Set<string>();
+    /** Check and operation pairs the acting-path rule refused, noted once each. */
+    const actingNoted = new Set<string>();
     /**
      * The ordinary identities a check gets: not those the scan made privileged (a later check would take an
      * admin's answers for an ordinary user's), unless none is left (the checks then run, the report warns).
@@ -270,6 +272,29 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
           !restore &&
           !registeredDelete
         ) {
+          return undefined;
+        }
+        // A request whose path says it acts (`GET /appointments/{id}/cancel`, `POST /users/{id}/ban`, any method)
+        // names by its path only an object the scan created or an account it registered, unless destructive
+        // requests are allowed: an id the API gave out or discovery confirmed is someone else's.
+        const acted =
+          options.allowDestructive || !req.operation ? undefined : actedOn(spec, req.operation, bare);
+        if (
+          acted &&
+          req.operation &&
+          !objects.isScanCreated(bare) &&
+          !objects.isScanCreated(acted.object) &&
+          !namesOnlyScanAccount(spec, objects, req.operation, { method: 'GET', path: bare })
+        ) {
+          const key = `${noteAs ?? current} ${req.operation.method} ${req.operation.path}`;
+          if (!actingNoted.has(key) && notes.length < 5000) {
+            actingNoted.add(key);
+            notes.push({
+              check: noteAs ?? current,
+              operation: req.operation,
+              reason: `not sent: its path acts on ${acted.ids.join(', ')}, which the scan did not create (--allow-destructive sends it)`,
+            });
+          }
           return undefined;
         }
         // No check ends a given identity's session: its logout goes only with accounts the scan registered.
