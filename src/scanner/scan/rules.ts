@@ -371,7 +371,7 @@ export const SCAN_RULES = {
     [215, 200],
     'high',
     'Debug output or configuration secrets exposed',
-    'A successful answer carried configuration secrets (a secret key, a database or mail password, a connection string with credentials): a debug or status route dumps the settings.',
+    'A successful answer carried configuration secrets (a secret key, a database or mail password, a connection string with credentials), or debug data (a database or cache address, a debug switch that is on beside a private address or a non-production stage): a debug or status route dumps the settings.',
     'Remove debug and configuration dumps from production; keep secrets out of any response; rotate the exposed ones.',
   ),
   sqlInjection: rule(
