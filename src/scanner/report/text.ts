@@ -112,6 +112,19 @@ export function renderText(result: FindingsResult, options: TextOptions = {}): s
     }
     lines.push('');
   }
+  // Where the path ids of an operation came from when nothing the API listed gave them (discovery's word, the same
+  // in every check's cell): one line an operation, cut and cleaned like the notes.
+  const ids = pathIdSources(result);
+  if (ids.length > 0) {
+    const shown = shownNotes(
+      ids.map(([op, how]) => `${op}: ${how}`),
+      IDS_SHOWN,
+    );
+    lines.push(paint('bold', `Path ids nothing listed (${ids.length}): where their values came from`));
+    for (const n of shown.shown) lines.push(`  - ${n}`);
+    if (shown.more > 0) lines.push(paint('dim', `  - and ${shown.more} more in the JSON report`));
+    lines.push('');
+  }
   const notes = shownNotes(result.notes, NOTES_SHOWN);
   if (notes.shown.length > 0) {
     lines.push(paint('bold', `Notes (${result.notes?.length}): what the scan did beyond its probes`));
@@ -136,4 +149,17 @@ export function renderText(result: FindingsResult, options: TextOptions = {}): s
     );
   }
   return lines.join('\n') + '\n';
+}
+
+/** Operations listed in the text report's path-id section before "and N more". */
+const IDS_SHOWN = 10;
+
+/** Each operation's `ids` from the coverage matrix, once, in the matrix's order: `[operation, where from]`. */
+export function pathIdSources(result: FindingsResult): [string, string][] {
+  const byOperation = new Map<string, string>();
+  for (const cell of result.coverage?.matrix ?? []) {
+    if (cell.ids !== undefined && cell.ids !== '' && !byOperation.has(cell.operation))
+      byOperation.set(cell.operation, cell.ids);
+  }
+  return [...byOperation];
 }
