@@ -28,10 +28,24 @@ function scratchFor(n: number): Uint16Array {
   return scratch;
 }
 
+/** Scratch bytes for stringOf (its own buffer, not Node's shared pool). */
+let scratchBytes = Buffer.alloc(1024);
+
 /** The string of the first `n` codes of `buf`, built at once (appending character by character allocates per character). */
 function stringOf(buf: Uint16Array, n: number): string {
   const CHUNK = 8192;
-  if (n <= CHUNK) return String.fromCharCode.apply(null, buf.subarray(0, n) as unknown as number[]);
+  if (n <= CHUNK) {
+    // Codes up to 0xFF (values are byte strings, so nearly always): through bytes read as latin1, which makes
+    // the string alone, where fromCharCode.apply first makes a view and a list of n numbers.
+    if (scratchBytes.length < n) scratchBytes = Buffer.alloc(Math.max(n, scratchBytes.length * 2));
+    const bytes = scratchBytes;
+    for (let i = 0; i < n; i++) {
+      const c = buf[i];
+      if (c > 0xff) return String.fromCharCode.apply(null, buf.subarray(0, n) as unknown as number[]);
+      bytes[i] = c;
+    }
+    return bytes.toString('latin1', 0, n);
+  }
   let out = '';
   for (let i = 0; i < n; i += CHUNK)
     out += String.fromCharCode.apply(null, buf.subarray(i, Math.min(n, i + CHUNK)) as unknown as number[]);
