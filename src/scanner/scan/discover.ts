@@ -445,6 +445,51 @@ export function ownerOfRecord(
   return owners.size === 1 ? [...owners][0] : undefined;
 }
 
+/** The entity a path parameter names: the literal segment before it (`/shops/{shop_id}`: shop). */
+function entityBefore(path: string, name: string): string {
+  const before = path.slice(0, path.indexOf(`{${name}}`));
+  const previous =
+    before
+      .split('/')
+      .filter((seg) => seg !== '')
+      .pop() ?? '';
+  return previous.startsWith('{') || previous === '' ? entityOfPath(before) : singular(previous);
+}
+
+/** Routes with two parameters nothing filled: at most this many requests each, over the outer values. */
+const MAX_TRIES_NESTED_ROUTE = 24;
+/** Outer values a nested route is tried under. */
+const MAX_OUTER_VALUES = 2;
+
+/**
+ * Values for the outer of two unfilled path parameters (`shop_id` of `/shops/{shop_id}/orders/{order_no}`):
+ * those the API gave out or discovery confirmed that the planner would take for it, else weaker matches of the
+ * same entity; never a guess. At most two, values tried and confirmed last (the ones the API gave out first).
+ */
+export function outerValues(
+  spec: ApiDocument,
+  objects: ObjectRegistry,
+  op: Operation,
+  name: string,
+): string[] {
+  const segments = op.path.split('/');
+  const at = segments.findIndex((seg) => seg.includes(`{${name}}`));
+  const previous = segments[at - 1] ?? '';
+  const param = op.parameters.find((p) => p.in === 'path' && p.name === name);
+  const wanted = {
+    name,
+    context: previous.includes('{') ? '' : previous,
+    schema: resolveSchema(spec, param?.schema),
+  };
+  const entity = entityBefore(op.path, name);
+  let found = objects.harvest.candidates(wanted, undefined, 2);
+  if (found.length === 0)
+    found = objects.harvest.candidates(wanted, undefined, 1).filter((c) => c.record.entity === entity);
+  const given = found.filter((c) => c.record.source !== CONFIRMED && c.record.source !== OWNED);
+  const tried = found.filter((c) => c.record.source === CONFIRMED || c.record.source === OWNED);
+  return [...given, ...tried].slice(0, MAX_OUTER_VALUES).map((c) => String(c.value));
+}
+
 /** A value of the parameter's type that no seeded API holds: the control of a route that may ignore its id. */
 function unlikelyValue(schema: Record<string, unknown>): string {
   return schema.type === 'integer' || schema.type === 'number'
@@ -480,44 +525,36 @@ export async function confirmIds(
   }));
   let tries = 0;
   let routes = 0;
-  for (const op of usable) {
-    if (routes >= MAX_TRIED_ROUTES || tries >= MAX_TRIES || ctx.signal.aborted) break;
-    if (op.method !== 'GET' || !op.path.includes('{') || setsPasswordByUrl(spec, op)) continue;
-    // A GET that acts (`/users/{id}/delete`, `/cards/{id}/freeze`) is no read: no id it names is tried.
-    if (actingGet(op)) continue;
-    const planned = planRequest(spec, op, objects, { owner: first.name });
-    if (planned.invented.length !== 1) continue;
-    const name = planned.invented[0];
+  const triersOf = (op: Operation): (Identity | null)[] => [
+    ...ordinary,
+    ...(ctx.admin ? [ctx.admin] : []),
+    ...(requiresAuth(op) ? [] : [null]),
+  ];
+  /**
+   * Tries the candidates of path parameter `name` (the others filled by the planner, or `pinned`) as each
+   * identity until one answers a record; keeps what is confirmed. Stops at `budget` requests.
+   */
+  const tryRoute = async (op: Operation, name: string, pinned: Record<string, string>, budget: number) => {
     const param = op.parameters.find((p) => p.in === 'path' && p.name === name);
     const schema = resolveSchema(spec, param?.schema);
     const candidates = [
       ...documentedValues(spec, param).map((value) => ({ value, how: 'a documented value' })),
       ...SMALL_IDS.map((value) => ({ value, how: 'a small id tried' })),
     ].filter((c, i, all) => all.findIndex((x) => x.value === c.value) === i && fits(c.value, schema));
-    if (candidates.length === 0) continue;
-    routes++;
-    const before = op.path.slice(0, op.path.indexOf(`{${name}}`));
-    const previous =
-      before
-        .split('/')
-        .filter((seg) => seg !== '')
-        .pop() ?? '';
-    const entity = previous.startsWith('{') || previous === '' ? entityOfPath(before) : singular(previous);
-    const triers: (Identity | null)[] = [...ordinary, ...(ctx.admin ? [ctx.admin] : [])];
-    if (!requiresAuth(op)) triers.push(null);
+    const entity = entityBefore(op.path, name);
     const found: string[] = [];
     const owners = new Set<string>();
     let spent = 0;
     let controlled = false;
     let ignored = false;
     for (const c of candidates) {
-      if (found.length >= MAX_CONFIRMED || spent >= MAX_TRIES_PER_ROUTE || ignored) break;
+      if (found.length >= MAX_CONFIRMED || spent >= budget || ignored) break;
       if (ordinary.every((i) => owners.has(i.name))) break;
-      for (const as of triers) {
-        if (spent >= MAX_TRIES_PER_ROUTE || ctx.signal.aborted) break;
+      for (const as of triersOf(op)) {
+        if (spent >= budget || ctx.signal.aborted) break;
         const req = planRequest(spec, op, objects, {
           ...(as ? { owner: as.name } : {}),
-          params: { [name]: c.value },
+          params: { ...pinned, [name]: c.value },
         });
         if (req.invented.length > 0) break;
         const res = await ctx.send(req, as);
@@ -529,7 +566,10 @@ export async function confirmIds(
           const none = unlikelyValue(schema);
           if (fits(none, schema)) {
             const control = await ctx.send(
-              planRequest(spec, op, objects, { ...(as ? { owner: as.name } : {}), params: { [name]: none } }),
+              planRequest(spec, op, objects, {
+                ...(as ? { owner: as.name } : {}),
+                params: { ...pinned, [name]: none },
+              }),
               as,
             );
             spent++;
@@ -549,22 +589,74 @@ export async function confirmIds(
         });
         if (owner !== undefined) owners.add(owner);
         found.push(c.value);
+        const under = Object.entries(pinned)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(', ');
         confirmedIds.set(
           `${entity}\0${c.value}`,
-          `confirmed in discovery (${c.how}: ${as?.name ?? 'an anonymous caller'} got a record, ${res.status}; ${owner === undefined ? 'no owner shown' : `${owner}'s by its owner member`})`,
+          `confirmed in discovery (${c.how}${under ? ` under ${under}` : ''}: ${as?.name ?? 'an anonymous caller'} got a record, ${res.status}; ${owner === undefined ? 'no owner shown' : `${owner}'s by its owner member`})`,
         );
         break;
       }
     }
-    tries += spent;
-    if (ignored || found.length === 0) {
+    return { found, spent, ignored, tried: candidates.length > 0 };
+  };
+  const why = (name: string, r: { spent: number; ignored: boolean }, under = '') =>
+    r.ignored
+      ? `${name} not confirmed: the route answered a value that cannot exist with the same record (it ignores the id)`
+      : `no value for ${name} was confirmed (${r.spent} tries: the document's values and small ids${under})`;
+  const readable = (op: Operation) =>
+    op.method === 'GET' && op.path.includes('{') && !setsPasswordByUrl(spec, op) && !actingGet(op);
+  // Routes with two parameters nothing filled (`/shops/{shop_id}/orders/{order_no}`): after the others, whose
+  // confirmed values may fill the first.
+  const nested: { op: Operation; outer: string; inner: string }[] = [];
+  for (const op of usable) {
+    if (routes >= MAX_TRIED_ROUTES || tries >= MAX_TRIES || ctx.signal.aborted) break;
+    // A GET that acts (`/users/{id}/delete`, `/cards/{id}/freeze`) is no read: no id it names is tried.
+    if (!readable(op)) continue;
+    const planned = planRequest(spec, op, objects, { owner: first.name });
+    if (planned.invented.length === 2)
+      nested.push({ op, outer: planned.invented[0], inner: planned.invented[1] });
+    if (planned.invented.length !== 1) continue;
+    const name = planned.invented[0];
+    const r = await tryRoute(op, name, {}, MAX_TRIES_PER_ROUTE);
+    if (!r.tried) continue;
+    routes++;
+    tries += r.spent;
+    if (r.ignored || r.found.length === 0) sources.set(`${op.method} ${op.path}`, why(name, r));
+  }
+  // The first of the two from values the API gave out or discovery confirmed for it (at most 2), the second
+  // tried under each as above; a first nothing gave a value for is not guessed.
+  for (const { op, outer, inner } of nested) {
+    if (routes >= MAX_TRIED_ROUTES || tries >= MAX_TRIES || ctx.signal.aborted) break;
+    const values = outerValues(spec, objects, op, outer);
+    if (values.length === 0) {
       sources.set(
         `${op.method} ${op.path}`,
-        ignored
-          ? `${name} not confirmed: the route answered a value that cannot exist with the same record (it ignores the id)`
-          : `no value for ${name} was confirmed (${spent} tries: the document's values and small ids)`,
+        `no value for ${outer} was given out or confirmed: ${inner} was not tried under one`,
       );
+      continue;
     }
+    routes++;
+    let spent = 0;
+    let last = { spent: 0, ignored: false };
+    let confirmed = false;
+    for (const value of values) {
+      if (spent >= MAX_TRIES_NESTED_ROUTE || tries + spent >= MAX_TRIES) break;
+      const r = await tryRoute(op, inner, { [outer]: value }, MAX_TRIES_NESTED_ROUTE - spent);
+      spent += r.spent;
+      last = r;
+      if (r.found.length > 0) {
+        confirmed = true;
+        break;
+      }
+    }
+    tries += spent;
+    if (!confirmed)
+      sources.set(
+        `${op.method} ${op.path}`,
+        why(inner, { ...last, spent }, ` under ${outer}=${values.join(' and ')}`),
+      );
   }
   return sources;
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
+  CONFIRMED,
   configuredIds,
   entityOfPath,
   fits,
@@ -183,5 +184,17 @@ describe('ids an identity was configured with', () => {
     assert.equal(h.ownValue('a', '2', 'product'), false);
     assert.equal(h.ownValue('b', '2', 'order'), false);
     assert.equal(h.exclusiveTo('a', '2'), false);
+  });
+});
+
+describe("an id given about itself is the identity's own in its entity only, when asked so", () => {
+  test('user 2 is not shop 2', () => {
+    const h = new Harvest();
+    h.add({ key: 'id', value: 2, entity: 'user', source: 'login', identity: 'bob' });
+    h.add({ key: 'shop_id', value: '2', entity: 'shop', source: CONFIRMED, identity: '' });
+    assert.equal(h.ownLoginValue('bob', '2'), true);
+    assert.equal(h.ownLoginValue('bob', '2', 'user'), true);
+    assert.equal(h.ownLoginValue('bob', '2', 'shop'), false);
+    assert.equal(h.ownLoginValue('alice', '2', 'user'), false);
   });
 });

@@ -271,12 +271,14 @@ export class Harvest {
    * Was this value given to `identity` about itself (its login answer, its token's claims, its login fields:
    * source `login`) and to no other identity that way? Such a value stays the identity's own even after
    * others have seen it in the answers (B reading A's record learns A's account number; it is still A's).
+   * With `entity`, only a value given as that entity's (user 2 is not shop 2).
    */
-  ownLoginValue(identity: string, value: string | number): boolean {
+  ownLoginValue(identity: string, value: string | number, entity?: string): boolean {
     const text = String(value);
     let mine = false;
     for (const r of this.#records) {
-      if (r.source !== 'login' || String(r.value) !== text) continue;
+      if (r.source !== 'login' || String(r.value) !== text || (entity !== undefined && r.entity !== entity))
+        continue;
       if (r.identity !== identity) return false;
       mine = true;
     }

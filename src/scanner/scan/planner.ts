@@ -350,6 +350,9 @@ export function planRequest(
   const segments = op.path.split('/');
   let ownedPath = true;
   let hasParams = false;
+  /** Path parameters filled with a container discovery only confirmed (they neither make nor spoil ownership). */
+  let containers = 0;
+  let params = 0;
   let object: CreatedObject | undefined;
   const concrete: string[] = [];
   const invented: string[] = [];
@@ -370,6 +373,7 @@ export function planRequest(
       continue;
     }
     hasParams = true;
+    params++;
     const collection = segments.slice(0, i).join('/');
     const owned =
       options.owner !== undefined ? objects.get(options.owner, collection, concrete.join('/')) : undefined;
@@ -392,15 +396,21 @@ export function planRequest(
       }
       if (found) {
         value = String(found.value);
-        if (
-          options.owner === undefined ||
-          !(
-            objects.harvest.exclusiveTo(options.owner, found.value) ||
-            objects.harvest.ownValue(options.owner, found.value, found.record.entity)
-          )
-        ) {
-          ownedPath = false;
-        }
+        // A value tried and confirmed is the owner's only as its object (its owner member said so) or as an id
+        // it was given about itself for that entity: small id 2 of a shop is not bob's because bob is user 2.
+        const mine =
+          options.owner !== undefined &&
+          (tried(found.record)
+            ? (found.record.source === OWNED && found.record.identity === options.owner) ||
+              objects.harvest.ownLoginValue(options.owner, found.value, found.record.entity)
+            : objects.harvest.exclusiveTo(options.owner, found.value) ||
+              objects.harvest.ownValue(options.owner, found.value, found.record.entity));
+        // A container discovery only confirmed (shop 2 of `/shops/{shop_id}/orders/{order_no}`) is nobody's
+        // and makes no path someone else's: the path is the owner's when what it ends at is.
+        const container =
+          found.record.source === CONFIRMED && segments.slice(i + 1).some((seg) => seg.includes('{'));
+        if (!mine && !container) ownedPath = false;
+        if (!mine && container) containers++;
         harvestedFrom.push({ name, value, record: found.record });
       }
     }
@@ -449,7 +459,7 @@ export function planRequest(
     headers,
     body,
     operation: op,
-    ownedPath: ownedPath && hasParams,
+    ownedPath: ownedPath && hasParams && params > containers,
     object,
     invented,
     harvested: harvestedFrom,
