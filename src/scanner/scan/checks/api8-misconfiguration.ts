@@ -15,19 +15,23 @@ import { randomUUID } from 'node:crypto';
 import type { Operation } from '../../../core/api-document.ts';
 import type { Check } from '../check.ts';
 import type { ScanRequest, ScanResponse } from '../client.ts';
-import { evidenceOf, isRefused, isSuccess, type ScanContext } from '../context.ts';
+import { evidenceOf, isRefused, isSuccess, type Observation, type ScanContext } from '../context.ts';
 import { loginRequest, signedIn } from '../login.ts';
 import { isExcluded, jsonBodySchema, planRequest, requiresAuth } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
 import { findLoginTarget } from './api2-authentication.ts';
+import { refusedIn200 } from './api5-function-authorization.ts';
 import { deserialization, yamlUploads } from './deserialization.ts';
 import {
+  type DebugSign,
   debugData,
   debugFinding,
+  deploymentRoute,
   quotedValues,
   reflectedSql,
   runtimeError,
   serverVersion,
+  sharedDebug,
   softwareVersions,
 } from './disclosure.ts';
 import { injection, NOSQL_ERROR, SQL_ERROR } from './injection.ts';
@@ -264,11 +268,22 @@ export function environmentDump(json: unknown, depth = 0): boolean {
     .some((v) => environmentDump(v, depth + 1));
 }
 
-/** Configuration secrets in a successful answer: names like SECRET_KEY or db_password, or a credential URI. */
-export function configSecrets(json: unknown, text: string): string[] {
-  const names: string[] = [];
+const ENVIRONMENT = 'the process environment (PATH, HOME...)';
+
+/** A configuration secret an answer shows: the member's name (or what it is) and its value. */
+export interface SecretMember {
+  readonly name: string;
+  readonly value: string;
+}
+
+/**
+ * Configuration secrets in a successful answer: members named like SECRET_KEY or db_password, a credential URI,
+ * or the process environment (its value is the whole answer: the server's own, whoever asks).
+ */
+export function configSecretMembers(json: unknown, text: string): SecretMember[] {
+  const found: SecretMember[] = [];
   const walk = (v: unknown, depth: number) => {
-    if (depth > 6 || v === null || typeof v !== 'object' || names.length >= 8) return;
+    if (depth > 6 || v === null || typeof v !== 'object' || found.length >= 8) return;
     for (const [k, child] of Object.entries(v as Record<string, unknown>)) {
       if (
         typeof child === 'string' &&
@@ -276,14 +291,20 @@ export function configSecrets(json: unknown, text: string): string[] {
         CONFIG_SECRET.test(k) &&
         !/^\*+$|redacted|hidden/i.test(child)
       )
-        names.push(k);
+        found.push({ name: k, value: child });
       else walk(child, depth + 1);
     }
   };
   walk(json, 0);
-  if (CREDENTIAL_URI.test(text)) names.push('a connection string with a password');
-  if (environmentDump(json)) names.push('the process environment (PATH, HOME...)');
-  return names;
+  const uri = CREDENTIAL_URI.exec(text);
+  if (uri) found.push({ name: 'a connection string with a password', value: uri[0] });
+  if (environmentDump(json)) found.push({ name: ENVIRONMENT, value: '' });
+  return found;
+}
+
+/** The names of configSecretMembers. */
+export function configSecrets(json: unknown, text: string): string[] {
+  return configSecretMembers(json, text).map((m) => m.name);
 }
 
 export const api8: Check = {
@@ -374,6 +395,22 @@ export const api8: Check = {
     // Every string the scan sent (its probes, the identities' own data), read once and only when needed.
     let sentSet: Set<string> | undefined;
     const sentValues = () => (sentSet ??= sentStrings(ctx.observations.map((o) => o.request)));
+    // Successful answers by method and URL, built when first needed: the same URL read by another caller.
+    let byUrl: Map<string, Observation[]> | undefined;
+    const othersAtUrl = (request: ScanRequest, identity: string | undefined): Observation[] => {
+      if (!byUrl) {
+        byUrl = new Map();
+        for (const o of ctx.observations) {
+          if (!isSuccess(o.response) || refusedIn200(o.response)) continue;
+          if (o.identity !== undefined && o.identity === ctx.admin?.name) continue;
+          const k = `${o.request.method} ${o.request.path}`;
+          const list = byUrl.get(k) ?? [];
+          if (list.length === 0) byUrl.set(k, list);
+          list.push(o);
+        }
+      }
+      return (byUrl.get(`${request.method} ${request.path}`) ?? []).filter((o) => o.identity !== identity);
+    };
     for (const { request, response: res, operation: op, identity } of ctx.observations) {
       const server = res.headers.server;
       const powered = res.headers['x-powered-by'];
@@ -440,31 +477,77 @@ export const api8: Check = {
         }
       }
       if (!exposed.has(op.id) && exposed.size < 10) {
-        const secrets = configSecrets(res.json, res.text);
+        // Deployment settings are the same for every caller; a customer's own record (its database's address,
+        // its router's LAN address, its app's client secret) is read by its owner only, or differs per caller.
+        // So a finding needs the route to be about the deployment (no path parameter), the answer to be an
+        // anonymous one, or another caller (not the admin) to get the same values at the same URL.
+        const global = deploymentRoute(op.path) || identity === undefined;
+        const members = configSecretMembers(res.json, res.text);
+        let secrets = members;
+        let also: string | undefined;
+        if (!global && !members.some((m) => m.name === ENVIRONMENT)) {
+          secrets = [];
+          // The admin reads every customer's records: its answers and a customer's alike show nothing.
+          const others =
+            identity !== undefined && identity === ctx.admin?.name ? [] : othersAtUrl(request, identity);
+          for (const o of others) {
+            const theirs = configSecretMembers(o.response.json, o.response.text);
+            secrets = members.filter((m) => theirs.some((x) => x.name === m.name && x.value === m.value));
+            if (secrets.length > 0) {
+              also = o.identity ?? 'anonymous callers';
+              break;
+            }
+          }
+        }
+        const who = (other?: string) =>
+          identity ? ` to ${identity}${other ? ` and ${other}` : ''}` : ' without credentials';
         if (secrets.length > 0) {
           exposed.add(op.id);
           ctx.report(SCAN_RULES.configurationExposure, {
             operation: op,
             key: 'configuration',
-            message: `${op.method} ${op.path} exposes configuration secrets${identity ? '' : ' without credentials'}: ${secrets.join(', ')}.`,
-            evidence: evidenceOf(res, { members: secrets }),
+            message: `${op.method} ${op.path} exposes configuration secrets${who(also)}: ${secrets.map((m) => m.name).join(', ')}.`,
+            evidence: evidenceOf(res, { members: secrets.map((m) => m.name) }),
           });
-        } else if (res.json !== undefined && (identity === undefined || identity !== ctx.admin?.name)) {
+        } else if (
+          members.length === 0 &&
+          res.json !== undefined &&
+          (identity === undefined || identity !== ctx.admin?.name)
+        ) {
           // Debug output without a secret in it (an admin's own diagnostics page is its purpose).
-          const here = sentText(request);
-          const debug = debugData(res.json, {
-            route: op.path,
-            targetHost,
-            sent: (v) => here.includes(v) || sentValues().has(v),
-          });
-          if (debug.strong.length > 0 || debugFinding(debug.weak, op.path)) {
+          const debugOf = (o: { request: ScanRequest; response: ScanResponse }) => {
+            const here = sentText(o.request);
+            return debugData(o.response.json, {
+              route: op.path,
+              targetHost,
+              sent: (v) => here.includes(v) || sentValues().has(v),
+            });
+          };
+          const debug = debugOf({ request, response: res });
+          const finding = (d: { strong: readonly string[]; weak: ReadonlyMap<DebugSign, string> }) =>
+            d.strong.length > 0 || debugFinding(d.weak, op.path);
+          let shown: { strong: readonly string[]; weak: ReadonlyMap<DebugSign, string> } | undefined;
+          if (finding(debug)) {
+            if (global) shown = debug;
+            else
+              for (const o of othersAtUrl(request, identity)) {
+                if (o.response.json === undefined) continue;
+                const same = sharedDebug(debug, debugOf(o));
+                if (finding(same)) {
+                  shown = same;
+                  also = o.identity ?? 'anonymous callers';
+                  break;
+                }
+              }
+          }
+          if (shown) {
             exposed.add(op.id);
-            const signs = [...debug.strong, ...debug.weak.values()];
+            const signs = [...shown.strong, ...shown.weak.values()];
             ctx.report(SCAN_RULES.configurationExposure, {
               operation: op,
               key: 'debug',
               severity: 'medium',
-              message: `${op.method} ${op.path} shows debug or configuration data${identity ? ` to ${identity}` : ' without credentials'}: ${signs.slice(0, 6).join(', ')}.`,
+              message: `${op.method} ${op.path} shows debug or configuration data${who(also)}: ${signs.slice(0, 6).join(', ')}.`,
               evidence: evidenceOf(res, { signs }),
             });
           }

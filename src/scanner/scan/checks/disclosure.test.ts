@@ -3,11 +3,13 @@ import { describe, test } from 'node:test';
 import {
   debugData,
   debugFinding,
+  deploymentRoute,
   privateIpv4,
   quotedValues,
   reflectedSql,
   runtimeError,
   serverVersion,
+  sharedDebug,
   softwareVersions,
 } from './disclosure.ts';
 
@@ -203,5 +205,31 @@ describe('debug and configuration data in JSON', () => {
     assert.deepEqual(probe.strong, []);
     // A list's items are the API's data (hosts of an inventory API).
     assert.equal(debugData({ servers: [{ ip: '10.0.0.1' }] }, at('/api/servers')).weak.size, 0);
+  });
+
+  test('a route about the deployment has no path parameter; an object route needs two callers alike', () => {
+    assert.equal(deploymentRoute('/api/v1/debug/vars'), true);
+    assert.equal(deploymentRoute('/api/internal/config'), true);
+    assert.equal(deploymentRoute('/health'), true);
+    assert.equal(deploymentRoute('/api/v1/routers/{router_id}/config'), false);
+    assert.equal(deploymentRoute('/api/v1/databases/{db_id}'), false);
+    assert.equal(deploymentRoute('/api/v1/regions'), false);
+    const a = debugData(
+      { debug: true, lan_ip: '192.168.1.1', uri: 'postgresql://a@10.0.0.1/x' },
+      at('/r/{id}'),
+    );
+    const same = sharedDebug(
+      a,
+      debugData({ debug: true, lan_ip: '192.168.1.1', uri: 'postgresql://a@10.0.0.1/x' }, at('/r/{id}')),
+    );
+    assert.deepEqual(same.strong, ["/uri (a backing service's address)"]);
+    assert.deepEqual([...same.weak.keys()].sort(), ['address', 'debug']);
+    // Another customer's database at the same pointer, another LAN address: nothing shared.
+    const other = sharedDebug(
+      a,
+      debugData({ debug: false, lan_ip: '192.168.0.1', uri: 'postgresql://b@10.0.0.2/y' }, at('/r/{id}')),
+    );
+    assert.deepEqual(other.strong, []);
+    assert.equal(other.weak.size, 0);
   });
 });

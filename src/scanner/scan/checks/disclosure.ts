@@ -287,8 +287,10 @@ export type DebugSign = 'debug' | 'stage' | 'service' | 'address' | 'versions';
 export function debugData(
   json: unknown,
   c: DebugContext,
-): { strong: string[]; weak: Map<DebugSign, string> } {
+): { strong: string[]; strongValues: string[]; weak: Map<DebugSign, string> } {
   const strong: string[] = [];
+  // The values behind `strong` (same order), to compare two callers' answers; never put in a message.
+  const strongValues: string[] = [];
   const weak = new Map<DebugSign, string>();
   const walk = (v: unknown, depth: number, pointer: string) => {
     if (depth > 5 || v === null || typeof v !== 'object' || Array.isArray(v) || strong.length >= 8) return;
@@ -306,6 +308,7 @@ export function debugData(
       if (value.length < 4 || c.sent(value)) continue;
       if (SERVICE_URI.test(value) || ADO_CONNECTION.test(value)) {
         strong.push(`${p} (a backing service's address)`);
+        strongValues.push(value);
         continue;
       }
       if (
@@ -328,12 +331,36 @@ export function debugData(
   walk(json, 0, '');
   const versions = softwareVersions(json, c.route);
   if (versions.length > 0) weak.set('versions', versions.slice(0, 3).join(', '));
+  return { strong, strongValues, weak };
+}
+
+/**
+ * The part of `a` (debugData of one caller's answer) that `b` (another caller's answer at the same URL) shows
+ * alike: strong signs with the same pointer and value, weak signs with the same text (pointer and value).
+ */
+export function sharedDebug(
+  a: ReturnType<typeof debugData>,
+  b: ReturnType<typeof debugData>,
+): { strong: string[]; weak: Map<DebugSign, string> } {
+  const strong = a.strong.filter((s, i) =>
+    b.strong.some((t, j) => t === s && b.strongValues[j] === a.strongValues[i]),
+  );
+  const weak = new Map([...a.weak].filter(([kind, text]) => b.weak.get(kind) === text));
   return { strong, weak };
 }
 
 /** Routes named after the deployment's settings or internals. */
 const CONFIG_ROUTE =
   /(?:^|\/)(?:config|configuration|env|environment|internal|debug|diagnostics?|system|sysinfo|server-?info|runtime)(?:\/|$)/i;
+
+/**
+ * A route about the deployment itself, the same for every caller: a status or config/debug/internal route
+ * without a path parameter (`/debug/config`, `/api/internal/settings`; not `/routers/{id}/config`, one
+ * customer's device).
+ */
+export function deploymentRoute(route: string): boolean {
+  return !route.includes('{') && (STATUS_ROUTE.test(route) || CONFIG_ROUTE.test(route));
+}
 
 /**
  * Whether the weak signs of `debugData` make a finding: a debug switch, a private address or a backing service's
