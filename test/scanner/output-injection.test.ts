@@ -185,12 +185,21 @@ describe('injection probes whose output proves itself, and inputs that name a co
   });
 
   test('operator objects, which kill fragile servers, go after every string probe of every input', () => {
-    const firstObject = bodies.findIndex(
-      (b) => b.includes('"$ne"') || b.includes('%5B%24ne%5D') || b.includes('[$ne]'),
-    );
+    const object = (b: string) => b.includes('"$ne"') || b.includes('%5B%24ne%5D') || b.includes('[$ne]');
+    const firstObject = bodies.findIndex(object);
     const lastString = bodies.findLastIndex((b) => b.includes('pcx') || b.includes('%3Becho'));
-    assert.ok(firstObject > 0 && lastString > 0, `${firstObject} ${lastString}`);
-    assert.ok(firstObject > lastString, `first object at ${firstObject}, last string probe at ${lastString}`);
+    assert.ok(lastString > 0, `${lastString}`);
+    // The creation (POST /beers) is a write: `{"$ne": ...}` as an update's filter would match every document. The
+    // reads' inputs are found by their string probes first, so here no operator object goes out at all.
+    assert.deepEqual(
+      bodies.filter((b) => b.startsWith('/beers') && object(b)),
+      [],
+    );
+    if (firstObject >= 0)
+      assert.ok(
+        firstObject > lastString,
+        `first object at ${firstObject}, last string probe at ${lastString}`,
+      );
   });
 
   test('a message rendered as a template: the computed product comes back', () => {

@@ -8,7 +8,10 @@
  *   quote (the control) do not.
  * - Boolean-based, when a quote and a doubled quote answer differently: two different tautologies
  *   (`' OR '1'='1`, `' OR 'b'='b`; `' || '1'=='1` for `$where`) answer alike and unlike a contradiction, which
- *   answers like a value that matches nothing. Echoes of the payload are removed first.
+ *   answers like a value that matches nothing. Echoes of the payload are removed first. Only in reads and logins
+ *   (`readsOnly`, `mayWiden`): in a write (`UPDATE ... WHERE name='<input>'`) a tautology changes every row, so a
+ *   write gets `v' AND 'b'='b` / `v' AND 'b'='c` instead, which can only narrow what the plain value reaches. The
+ *   same holds for SQL fragments (`where=1=1`), comment-terminated and stacked SQL sleeps and operator objects.
  * - Command, output-based: `;echo pcx$((6*7))z` and `$(echo ...)`: only a shell turns it into `pcx42z`.
  * - Time-based (command `sleep 1`, SQL `SLEEP(1)`/`pg_sleep(1)`/`WAITFOR`; the delay is `timeDelayMs`, 1 s by
  *   default): slower than the slower of two baselines by 80% of the delay, twice, with the same payload
@@ -44,7 +47,14 @@ import type { RuleInfo, Severity } from '../../finding.ts';
 import type { ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
 import { changesAccount, changesOwnAccount, setsPassword } from '../discover.ts';
-import { isExcluded, jsonBodySchema, pathValues, planRequest } from '../planner.ts';
+import {
+  isExcluded,
+  isLoginOperation,
+  jsonBodySchema,
+  pathActs,
+  pathValues,
+  planRequest,
+} from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, resolveSchema, sampleValue, schemaType } from '../schema.ts';
 import { accountParam } from '../self.ts';
@@ -103,10 +113,37 @@ const COLUMN_DESCRIPTION = /\b(column|field name|attribute name|property name|so
  */
 const CONDITION_NAME =
   /^(sql_?)?(where|where_?clause|filters?|conditions?|clause|criteria|predicate|query|q|having)$|(^|_)where(_|$)|(^|_)sql(_|$)/i;
-/** Condition names that say outright that the value is SQL: their plain value is a condition (`1=1`) that holds. */
+/**
+ * Condition names that say outright that the value is SQL: their plain value is a condition, `1=1` (holds) in a
+ * read, `1=2` (holds nowhere) in anything else: `UPDATE users ... WHERE (1=1)` would change every row.
+ */
 const SQL_CONDITION_NAME = /(^|_)(where|sql|clause|predicate|criteria|having)(_|$)|^conditions?$/i;
 const CONDITION_PROSE =
   /\bSQL\b|\bWHERE\b|\bwhere[- ]clause\b|\b(filter|query|search) (expression|condition|clause)\b/;
+/** The last literal segment of a POST that only reads: a search or a query (`POST /orders/search`). */
+const READ_SEGMENT = /^_?(search|query|lookup|find|filter)(es|s)?$/i;
+/** A summary or description that opens by saying the operation searches. */
+const READ_PROSE = /^\s*(searches|search|finds|find|looks? up|queries|query)\b/i;
+/** Words of change in a search's prose: "Finds the matching orders and cancels them" is a write. */
+const CHANGE_PROSE =
+  /\b(cancel|delete|remove|purge|update|deactivat|disabl|ban|void|refund|archiv|close|set|change|modif|creat|insert|writ|sav|send|mark)\w*/i;
+
+/**
+ * An operation whose requests change nothing: a GET or HEAD whose path does not act, or a POST whose path ends in
+ * a search or query segment (no path parameter after it) or whose summary says it searches, and whose summary has
+ * no word of change. Only these get conditions that hold (`1=1`, `' OR '1'='1`), comment-terminated SQL, stacked statements
+ * and operator objects (`{"$ne": ...}`): in a write, each of them widens what the write changes to every row.
+ * Anything unsure is a write.
+ */
+export function readsOnly(op: Operation): boolean {
+  if (pathActs(op.path)) return false;
+  if (op.method === 'GET' || op.method === 'HEAD') return true;
+  if (op.method !== 'POST') return false;
+  if (CHANGE_PROSE.test(op.summary ?? '')) return false;
+  const last = op.path.split('?')[0].split('/').filter(Boolean).pop() ?? '';
+  return READ_SEGMENT.test(last) || READ_PROSE.test(op.summary ?? '');
+}
+
 const ORDER_NAME = /^(sort(_?by)?|order(ing|_?by)?|sort_?(field|order|column)|order_?column|group_?by)$/i;
 const ORDER_PROSE = /\bORDER BY\b|\border(ing)? (clause|expression)\b|\bcolumns? to (sort|order) by\b/i;
 /** Database errors about an ordering term that names no column: `ORDER BY 999`. */
@@ -185,9 +222,10 @@ export function injectionPoints(ctx: ScanContext): InjectionPoint[] {
         value:
           SORT_PARAM.test(name) || COLUMN_DESCRIPTION.test(description)
             ? 'id'
-            : // A condition the name says is SQL holds `1=1` unless documented: a made-up word names no column.
+            : // A condition the name says is SQL is one unless documented (a made-up word names no column):
+              // one that holds in a read, one that holds nowhere in a write.
               fragment === 'condition' && !example && SQL_CONDITION_NAME.test(name.split('.').pop() ?? name)
-              ? '1=1'
+              ? neutralCondition(op)
               : typeof value === 'string'
                 ? value
                 : `pc${randomUUID().slice(0, 6)}`,
@@ -258,7 +296,7 @@ function setMember(body: Record<string, unknown>, name: string, value: unknown):
 /**
  * Path and required query parameters that name a column (`/search/{filter}/{query}` with "the column"):
  * `id`, so the other inputs' probes reach the query instead of failing on an unknown column; required SQL
- * conditions: `1=1`.
+ * conditions: `1=1` in a read, `1=2` in a write (see neutralCondition).
  */
 function columnParams(op: Operation, except: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -266,11 +304,16 @@ function columnParams(op: Operation, except: string): Record<string, string> {
     if (p.name === except || !(p.in === 'path' || (p.in === 'query' && p.required))) continue;
     const description = typeof p.raw.description === 'string' ? p.raw.description : '';
     if (SORT_PARAM.test(p.name) || COLUMN_DESCRIPTION.test(description)) out[p.name] = 'id';
-    // A required SQL condition beside the probed input (`?where=` with `?order_by=`): one that holds.
+    // A required SQL condition beside the probed input (`?where=` with `?order_by=`).
     else if (p.in === 'query' && SQL_CONDITION_NAME.test(p.name) && p.raw.example === undefined)
-      out[p.name] = '1=1';
+      out[p.name] = neutralCondition(op);
   }
   return out;
+}
+
+/** The plain value of a SQL condition: one that holds in a read, one that holds nowhere in a write. */
+function neutralCondition(op: Operation): string {
+  return readsOnly(op) ? '1=1' : '1=2';
 }
 
 function makeProber(
@@ -605,16 +648,30 @@ function alikeAnswers(
   );
 }
 
+/** Answers to two probes that should mean the same: alike (see alikeAnswers), or lists of one length and status. */
+function sameAnswer(a: ScanResponse, pa: string, b: ScanResponse, pb: string): boolean {
+  return (
+    alikeAnswers(a, pa, b, pb) ||
+    (a.status === b.status &&
+      Array.isArray(a.json) &&
+      Array.isArray(b.json) &&
+      a.json.length === b.json.length)
+  );
+}
+
 /**
- * A condition pasted into SQL (`WHERE ${where}`): two tautologies answer alike and unlike two contradictions,
- * which answer alike. One of each pair is arithmetic (`3-1=2`, `3-1=3`): only an engine that evaluates the text
- * tells those apart, a search for the literal text answers both alike. Sent tautology, contradiction,
- * tautology, contradiction, so a list that only grows or only shrinks meanwhile cannot pass the list form
- * (both tautologies longer lists than both contradictions). Then error-based: a closed comparison of two
- * literals (`'pcx'='pcx'`) raises no database error where the same with its last quote left off does.
+ * A condition pasted into SQL (`WHERE ${where}`). Only a read (readsOnly) gets conditions that hold: two
+ * tautologies answer alike and unlike two contradictions, which answer alike. One of each pair is arithmetic
+ * (`3-1=2`, `3-1=3`): only an engine that evaluates the text tells those apart, a search for the literal text
+ * answers both alike. Sent tautology, contradiction, tautology, contradiction, so a list that only grows or only
+ * shrinks meanwhile cannot pass the list form (both tautologies longer lists than both contradictions). That proves
+ * an evaluator, not SQL (a sandboxed filter language computes `3-1=2` too): the same two conditions with an SQL
+ * comment inside (`3-1=/**\/2`, `3-1=/**\/3`) must answer as without it. Then, in reads and writes alike,
+ * error-based with conditions that hold nowhere (see conditionErrorProof).
  */
 async function conditionProof(job: Job, report: Report): Promise<'found' | 'no'> {
   const p = job.p!;
+  if (!readsOnly(p.point.op)) return conditionErrorProof(job, report);
   const [t1, f1, t2, f2] = ['1=1', '1=2', '3-1=2', '3-1=3'];
   const rt1 = await p.send(t1);
   if (rt1 && isSuccess(rt1)) {
@@ -631,37 +688,72 @@ async function conditionProof(job: Job, report: Report): Promise<'found' | 'no'>
         longer ||
         (alikeAnswers(rt1, t1, rt2, t2) && alikeAnswers(rf1, f1, rf2, f2) && !alikeAnswers(rt1, t1, rf1, f1))
       ) {
-        report(
-          SCAN_RULES.sqlInjection,
-          `SQL fragment, boolean-based: the conditions ${t1} and ${t2} answered alike and unlike ${f1} and ${f2}, which answered alike`,
-          rt1,
-          t1,
-          {
-            contradictionStatus: rf1.status,
-            tautologyLength: rt1.text.length,
-            contradictionLength: rf1.text.length,
-          },
-        );
-        return 'found';
+        const [c1, c2] = ['3-1=/**/2', '3-1=/**/3'];
+        const rc1 = await p.send(c1);
+        const rc2 = await p.send(c2);
+        if (rc1 && rc2 && sameAnswer(rc1, c1, rt2, t2) && sameAnswer(rc2, c2, rf2, f2)) {
+          report(
+            SCAN_RULES.sqlInjection,
+            `SQL fragment, boolean-based: the conditions ${t1} and ${t2} answered alike and unlike ${f1} and ${f2}, which answered alike, and an SQL comment inside them (${c1}, ${c2}) changed nothing`,
+            rt1,
+            t1,
+            {
+              contradictionStatus: rf1.status,
+              tautologyLength: rt1.text.length,
+              contradictionLength: rf1.text.length,
+            },
+          );
+          return 'found';
+        }
       }
     }
   }
-  const mark = `pcx${randomUUID().slice(0, 6)}`;
-  const open = `'${mark}'='${mark}`;
-  const closed = `'${mark}'='${mark}'`;
+  return conditionErrorProof(job, report);
+}
+
+/**
+ * Error-based, with comparisons that hold nowhere, so a write they reach changes nothing: two different literals
+ * compared with their last quote left off (`'pcxA'='pcyB`) raise a database error where the same comparison closed
+ * does not; or, where errors are hidden, the unclosed one fails (5xx) twice while the closed one and the same with
+ * an SQL comment inside (`'pcxA'=/**\/'pcyB'`) answer 2xx alike: a quoting and a comment that only SQL reads so.
+ */
+async function conditionErrorProof(job: Job, report: Report): Promise<'found' | 'no'> {
+  const p = job.p!;
+  const a = `pcx${randomUUID().slice(0, 6)}`;
+  const b = `pcy${randomUUID().slice(0, 6)}`;
+  const open = `'${a}'='${b}`;
+  const closed = `'${a}'='${b}'`;
+  const commented = `'${a}'=/**/'${b}'`;
   const ro = await p.send(open);
-  if (!ro || !SQL_ERROR.test(ro.text)) return 'no';
-  const rc = await p.send(closed);
-  if (rc && !SQL_ERROR.test(rc.text) && rc.status < 500) {
-    report(
-      SCAN_RULES.sqlInjection,
-      'SQL fragment, error-based: a comparison with its last quote left off raised a database error, the same comparison closed did not',
-      ro,
-      open,
-    );
-    return 'found';
+  if (!ro) return 'no';
+  if (SQL_ERROR.test(ro.text)) {
+    const rc = await p.send(closed);
+    if (rc && !SQL_ERROR.test(rc.text) && rc.status < 500) {
+      report(
+        SCAN_RULES.sqlInjection,
+        'SQL fragment, error-based: a comparison with its last quote left off raised a database error, the same comparison closed did not',
+        ro,
+        open,
+      );
+      return 'found';
+    }
+    return 'no';
   }
-  return 'no';
+  if (ro.status < 500) return 'no';
+  const rc = await p.send(closed);
+  if (!rc || !isSuccess(rc) || SQL_ERROR.test(rc.text)) return 'no';
+  const rm = await p.send(commented);
+  if (!rm || !sameAnswer(rm, commented, rc, closed)) return 'no';
+  const again = await p.send(open);
+  if (!again || again.status < 500) return 'no';
+  report(
+    SCAN_RULES.sqlInjection,
+    `SQL fragment, error-based: a comparison of two literals that holds nowhere answered 2xx, alike with an SQL comment inside (${commented}), and failed twice (${again.status}) with its last quote left off`,
+    again,
+    open,
+    { closedStatus: rc.status, openStatus: again.status },
+  );
+  return 'found';
 }
 
 /**
@@ -709,6 +801,19 @@ function fragmentProofs(job: Job, report: Report): Promise<'found' | 'no'> {
   if (kind === 'condition') return conditionProof(job, report);
   if (kind === 'order') return orderProof(job, report);
   return Promise.resolve('no');
+}
+
+/**
+ * Whether an operation may get the probes that widen a condition (tautologies, comment-terminated and stacked SQL,
+ * operator objects): a read (readsOnly), or a login, whose statement reads one account.
+ */
+function mayWiden(ctx: ScanContext, op: Operation): boolean {
+  if (readsOnly(op)) return true;
+  const ids = [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])];
+  return (
+    isLoginOperation(ctx.spec, op) ||
+    ids.some((as) => as.login?.path === op.path && op.method === (as.login.flow.method ?? 'POST'))
+  );
 }
 
 /** Scans whose target went silent on an operator object. */
@@ -767,7 +872,9 @@ async function secondRound(ctx: ScanContext, job: Job, over: () => boolean): Pro
     job.cut = true;
     return false;
   }
-  if (job.quoteMatters && !job.safe) {
+  // Tautologies only where they widen nothing that changes (see readsOnly): `' OR '1'='1` in an UPDATE's WHERE
+  // changes every row.
+  if (job.quoteMatters && !job.safe && mayWiden(ctx, p.point.op)) {
     // The third: SQL whose quote is followed by more than the closing quote (`LIKE '%<input>%'`), where the
     // tautology must end the statement with a comment (`-- -`: MySQL wants the space, the others take the rest).
     for (const [dialect, rule, op, eq, end] of [
@@ -815,6 +922,35 @@ async function secondRound(ctx: ScanContext, job: Job, over: () => boolean): Pro
         );
       }
     }
+  } else if (job.quoteMatters && !job.safe && isSuccess(baseline)) {
+    // A write: conditions joined with AND to the plain value, which can only narrow what it reaches (`v' AND
+    // 'b'='b` reaches what `v` does, `v' AND 'b'='c` nothing). Both that hold answer like the plain value, the
+    // one that fails unlike it.
+    const t1 = `${v}' AND 'b'='b`;
+    const f1 = `${v}' AND 'b'='c`;
+    const t2 = `${v}' AND '1'='1`;
+    const rt1 = await p.send(t1);
+    const rf = rt1 && isSuccess(rt1) ? await p.send(f1) : undefined;
+    const rt2 = rf ? await p.send(t2) : undefined;
+    if (
+      rt1 &&
+      rf &&
+      rt2 &&
+      alikeAnswers(rt1, t1, baseline, v) &&
+      alikeAnswers(rt2, t2, baseline, v) &&
+      !alikeAnswers(rf, f1, baseline, v)
+    )
+      return report(
+        SCAN_RULES.sqlInjection,
+        'SQL boolean-based: two conditions that hold, joined with AND, answered like the plain value and one that fails did not',
+        rt1,
+        t1,
+        {
+          contradictionStatus: rf.status,
+          tautologyLength: rt1.text.length,
+          contradictionLength: rf.text.length,
+        },
+      );
   }
   // The quote differential on its own: a quote breaks the request (5xx) where two quotes and the plain value
   // answer 2xx, and again when asked once more (not a passing fault). No database text and no boolean proof (a
@@ -867,7 +1003,8 @@ async function probeTimed(
         },
       );
   }
-  // Their comment ends the statement early: in an UPDATE's SET it would drop the WHERE that names one account.
+  // Their comment ends the statement early, and the stacked ones end it: in an UPDATE's SET either drops the WHERE
+  // that names one row. Reads and logins only (`safe` otherwise).
   if (safe) return false;
   const sql = (t: string): string[] => [
     `${v}' AND SLEEP(${t})-- `,
@@ -1323,13 +1460,15 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
     const { baseline } = job;
     if (over() || job.stage < 2 || job.found || !job.point.likely || job.tier > 0) return;
     if (baseline === undefined || baseline.durationMs > SLOW_BASELINE_MS) return;
-    job.found = await probeTimed(counted, job.p!, baseline, job.safe);
+    job.found = await probeTimed(counted, job.p!, baseline, job.safe || !mayWiden(ctx, job.point.op));
   });
   // Operator objects last (see probeObjects), within the same budget.
   await pool(order, async (job) => {
     const { baseline, point } = job;
     if (over() || objectsKill.has(ctx) || job.stage < 2 || job.found || baseline === undefined || job.safe)
       return;
+    // `{"$ne": ...}` as an update's filter matches every document: reads and logins only.
+    if (!mayWiden(ctx, point.op)) return;
     if (point.in !== 'json' && point.in !== 'query') return;
     job.found = await probeObjects(counted, job.p!, baseline);
   });
