@@ -82,6 +82,21 @@ const SPEC = {
         },
       },
     },
+    '/api/v1/orders/search': {
+      get: {
+        operationId: 'searchOrders',
+        parameters: [
+          {
+            name: 'filter',
+            in: 'query',
+            description:
+              "A filter expression over the order's fields, e.g. status = 'pending' and quantity > 2",
+            schema: { type: 'string' },
+          },
+        ],
+        responses: { '200': { description: 'matching orders' }, '400': { description: 'bad filter' } },
+      },
+    },
     '/api/v1/orders/bulk-cancel': {
       post: {
         operationId: 'bulkCancelOrders',
@@ -107,6 +122,98 @@ function safeCondition(text: string, columns: string[]): { sql: string; value: s
   if (!m || !columns.includes(m[1])) return undefined;
   if (m[4] === undefined && m[2] !== '=') return undefined;
   return { sql: `${m[1]} ${m[2]} ?`, value: m[4] !== undefined ? Number(m[4]) : m[3] };
+}
+
+/**
+ * A small filter language evaluated in the server, no SQL anywhere (both twins): fields, numbers, quoted text,
+ * `+ -`, comparisons and `and`/`or`/`not`, brackets. `3-1=2` holds and `3-1=3` does not, as in SQL; a comment, a
+ * `||` or any other character is refused. Returns the predicate, or undefined when the text does not parse.
+ */
+function filterLanguage(text: string): ((row: Record<string, unknown>) => boolean) | undefined {
+  const tokens: string[] = [];
+  const re = /\s*(\d+|'[^']*'|[a-z_]+|<=|>=|!=|=|<|>|\+|-|\(|\))/y;
+  let at = 0;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    tokens.push(m[1]);
+    at = re.lastIndex;
+  }
+  if (text.slice(at).trim() !== '' || tokens.length === 0) return undefined;
+  type Node = (row: Record<string, unknown>) => unknown;
+  let i = 0;
+  const fail = (): never => {
+    throw new Error('bad filter');
+  };
+  const primary = (): Node => {
+    const t = tokens[i++] ?? fail();
+    if (t === '(') {
+      const inner = or();
+      if (tokens[i++] !== ')') fail();
+      return inner;
+    }
+    if (/^\d+$/.test(t)) return () => Number(t);
+    if (t.startsWith("'")) return () => t.slice(1, -1);
+    if (t === 'not') {
+      const inner = primary();
+      return (r) => !inner(r);
+    }
+    if (ORDER_COLUMNS.includes(t)) return (r) => r[t];
+    return fail();
+  };
+  const additive = (): Node => {
+    let left = primary();
+    while (tokens[i] === '+' || tokens[i] === '-') {
+      const op = tokens[i++];
+      const [l, r] = [left, primary()];
+      left = (row) => (op === '+' ? Number(l(row)) + Number(r(row)) : Number(l(row)) - Number(r(row)));
+    }
+    return left;
+  };
+  const comparison = (): Node => {
+    const left = additive();
+    const op = tokens[i];
+    if (!['=', '!=', '<', '>', '<=', '>='].includes(op)) return left;
+    i++;
+    const right = additive();
+    return (row) => {
+      const [a, b] = [left(row), right(row)] as [number, number];
+      return op === '='
+        ? a === b
+        : op === '!='
+          ? a !== b
+          : op === '<'
+            ? a < b
+            : op === '>'
+              ? a > b
+              : op === '<='
+                ? a <= b
+                : a >= b;
+    };
+  };
+  const and = (): Node => {
+    let left = comparison();
+    while (tokens[i] === 'and') {
+      i++;
+      const [l, r] = [left, comparison()];
+      left = (row) => Boolean(l(row)) && Boolean(r(row));
+    }
+    return left;
+  };
+  function or(): Node {
+    let left = and();
+    while (tokens[i] === 'or') {
+      i++;
+      const [l, r] = [left, and()];
+      left = (row) => Boolean(l(row)) || Boolean(r(row));
+    }
+    return left;
+  }
+  try {
+    const tree = or();
+    if (i !== tokens.length) return undefined;
+    return (row) => Boolean(tree(row));
+  } catch {
+    return undefined;
+  }
 }
 
 interface Shop {
@@ -186,6 +293,14 @@ async function startShop(fixed: boolean): Promise<Shop> {
         res.writeHead(500, { 'content-type': 'text/plain' });
         return res.end('Internal Server Error');
       }
+    }
+    if (req.method === 'GET' && url.pathname === '/api/v1/orders/search') {
+      const keep = filterLanguage(url.searchParams.get('filter') ?? 'id > 0');
+      if (!keep) return send(res, 400, { error: 'bad filter' });
+      const rows = db
+        .prepare('SELECT id, status, quantity, note FROM orders WHERE owner_id = ? ORDER BY id')
+        .all(uid) as Record<string, unknown>[];
+      return send(res, 200, rows.filter(keep));
     }
     if (req.method === 'POST' && url.pathname === '/api/v1/orders/bulk-cancel') {
       if (typeof body?.where !== 'string') return send(res, 400, { error: 'where: a string' });
@@ -290,6 +405,20 @@ describe('SQL conditions in writes get only conditions that hold nowhere', () =>
       (f) => f.operation?.operationId === 'deactivateUsers',
     );
     assert.match(hidden?.message ?? '', /holds nowhere/);
+  });
+
+  test('a filter language the server evaluates without SQL is no SQL injection, though 3-1=2 holds there', () => {
+    const keep = filterLanguage('3-1=2 and quantity > 0');
+    assert.ok(keep?.({ quantity: 1 }) && !filterLanguage('3-1=3')?.({}));
+    assert.equal(filterLanguage('3-1=/**/2'), undefined);
+    for (const kind of ['vulnerable', 'fixed'] as const)
+      assert.deepEqual(
+        scans[kind].result.findings
+          .filter((f) => f.operation?.operationId === 'searchOrders')
+          .map((f) => f.message),
+        [],
+        kind,
+      );
   });
 
   test('the fixed twin, which binds its conditions, has no finding', () => {
