@@ -52,6 +52,7 @@ import {
   freshPassword,
   MAIL_FIELD,
   namesOnly,
+  noteLeftAccount,
   passwordInputs,
   registerThrowaway,
   rememberAccount,
@@ -59,6 +60,7 @@ import {
   reuseThrowaway,
   signup,
   signupRequest,
+  spendGivenFailure,
   type Throwaway,
 } from './throwaway.ts';
 import { tokenSecrets } from './token-contents.ts';
@@ -465,7 +467,8 @@ export function documentedLogins(ctx: ScanContext): LoginTarget[] {
     if (
       op.method !== 'POST' ||
       isExcluded(op) ||
-      (!LOGIN_PATH.test(op.path) && !/log_?in|sign_?in|token/i.test(op.id))
+      (!LOGIN_PATH.test(op.path) && !/log_?in|sign_?in|token/i.test(op.id)) ||
+      isSignup(ctx, op)
     )
       continue;
     const json = jsonBodySchema(op);
@@ -500,30 +503,166 @@ export function documentedLogins(ctx: ScanContext): LoginTarget[] {
 
 const wrong = () => `pc-wrong-${randomUUID().slice(0, 8)}`;
 
+/** Words of a path or operation id that name a sign-up, a reset or a change: beside the login, not the login. */
+const SIGNUP_WORDS =
+  /(^|[/_.-])(regist(er|ers|ration)?|sign_?ups?|join|enrol+(ment)?|invite|forgot|reset|recover|change|verify|refresh|logout)([/_.-]|$)/i;
+const SIGNUP_ID = /regist|sign_?up|create_?(user|account)|join|enrol/i;
+/** Members of a login answer that carry a credential. */
+const CREDENTIAL_MEMBER = /token|jwt|session|bearer|access|auth|key|cookie|sid/i;
+
+/**
+ * A POST on an `/auth/...` path that makes an account, not one that signs an existing one in: its path or id
+ * names a sign-up (`/auth/register`, `signupUser`), its body repeats the password (`confirm_password`) or asks
+ * a user name, an e-mail and a password together where the path names no login, it is documented to answer only
+ * 201, or its documented answer is the created account (the user field, an id) with no credential in it.
+ */
+export function isSignup(ctx: ScanContext, op: Operation): boolean {
+  if (SIGNUP_WORDS.test(op.path) || (op.hasDeclaredId && SIGNUP_ID.test(op.id))) return true;
+  const explicit = /(^|[/_-])(log_?in|sign_?in|token|session)s?($|[/_.-])/i.test(op.path);
+  const schema = jsonBodySchema(op) ?? formBodySchema(op);
+  const fields = schema === undefined ? [] : Object.keys(propertiesOf(ctx.spec, schema));
+  const passwords = fields.filter((k) => PASSWORD_FIELD.test(k));
+  if (passwords.some((k) => REPEAT_FIELD.test(k))) return true;
+  const mail = fields.some((k) => MAIL_FIELD.test(k));
+  const name = fields.some((k) =>
+    /^(user_?name|login|handle|name|nick_?name|full_?name|first_?name)$/i.test(k),
+  );
+  if (!explicit && mail && name && passwords.length > 0) return true;
+  const codes = Object.keys(op.responses ?? {});
+  if (codes.includes('201') && !codes.some((c) => c === '200' || c === '204' || c === '302')) return true;
+  const ok = op.responses?.['200'] ?? op.responses?.['201'];
+  const answer = ok?.content ? Object.values(ok.content)[0]?.schema : undefined;
+  const members = answer === undefined ? [] : Object.keys(propertiesOf(ctx.spec, answer));
+  return (
+    !explicit &&
+    members.length > 0 &&
+    members.some((k) => /^(id|_id|uuid|user_?id)$/i.test(k)) &&
+    !members.some((k) => CREDENTIAL_MEMBER.test(k)) &&
+    ok?.headers?.['set-cookie'] === undefined &&
+    ok?.headers?.['Set-Cookie'] === undefined
+  );
+}
+
+/** Is `value` well-formed for a user input of this schema (e-mail format, pattern, length)? */
+function fitsField(schema: Record<string, unknown> | undefined, value: string, email: boolean): boolean {
+  if (email && !/^[^\s@]+@[^\s@]+\.[a-z]{2,}$/i.test(value)) return false;
+  if (!schema) return true;
+  if (typeof schema.maxLength === 'number' && value.length > schema.maxLength) return false;
+  if (typeof schema.minLength === 'number' && value.length < schema.minLength) return false;
+  if (typeof schema.pattern === 'string') {
+    try {
+      // The document's own pattern (not client input) on a value of the scan's own, once per login.
+      if (!new RegExp(schema.pattern, 'u').test(value)) return false;
+    } catch {
+      return true;
+    }
+  }
+  return true;
+}
+
+/** `known` with each letter and digit replaced by a random one of its kind: the same shape, another name. */
+function sameShape(known: string): string {
+  const letters = 'abcdefghijklmnopqrstuvwxyz';
+  return known.replace(/[a-z0-9]/gi, (c) => {
+    if (/\d/.test(c)) return String(randomInt(0, 10));
+    const l = letters[randomInt(0, 26)];
+    return c === c.toUpperCase() ? l.toUpperCase() : l;
+  });
+}
+
+/**
+ * A user name nobody has, well-formed for the login's user input, so that only its existence differs from a
+ * known account's: an e-mail for an e-mail input (its name, its documented format, or a known value with an
+ * `@`), within the input's length and pattern. `pc-nobody-<random>` where that fits, else the known value's
+ * shape with other letters and digits.
+ */
+export function unknownUser(ctx: ScanContext, t: LoginTarget, known?: unknown): string {
+  const body = t.op ? (jsonBodySchema(t.op) ?? formBodySchema(t.op)) : undefined;
+  const prop =
+    (body !== undefined ? propertiesOf(ctx.spec, body)[t.userField] : undefined) ??
+    t.op?.parameters.find((p) => p.name === t.userField)?.schema;
+  const schema = prop as Record<string, unknown> | undefined;
+  const sample = typeof known === 'string' ? known : undefined;
+  const email =
+    schema?.format === 'email' ||
+    MAIL_FIELD.test(t.userField) ||
+    (sample !== undefined && /^[^\s@]+@[^\s@]+$/.test(sample));
+  const tag = randomUUID().slice(0, 8);
+  const plain = email ? `pc-nobody-${tag}@example.com` : `pc-nobody-${tag}`;
+  if (fitsField(schema, plain, email)) return plain;
+  if (sample !== undefined) {
+    for (let i = 0; i < 5; i++) {
+      const other = sameShape(sample);
+      if (other !== sample && fitsField(schema, other, email)) return other;
+    }
+  }
+  return plain;
+}
+
+/** Logins of a user name nobody has that signed in: the API made that account (the clean-up names it). */
+function madeByLogin(ctx: ScanContext, t: LoginTarget, user: unknown, res: ScanResponse | undefined): void {
+  if (typeof user === 'string' && user.startsWith('pc-nobody-') && signsIn(t, res))
+    noteLeftAccount(ctx, user, `${t.flow.method ?? 'POST'} ${t.flow.path.split('?')[0]} signed it in`);
+}
+
+/** A's wrong-password logins already sent (one a scan and user: shared by every check that needs one). */
+const givenWrongs = new WeakMap<object, Map<string, Promise<ScanResponse | undefined>>>();
+
+/**
+ * The given identity's (A's) one failed login of the scan at `t`: its user with a wrong password, sent once and
+ * shared (the user enumeration compares it, wrong-password-accepted judges it). Undefined when `t` has no known
+ * user, or A already had its one failed login elsewhere (spendGivenFailure).
+ */
+function givenWrongPassword(ctx: ScanContext, t: LoginTarget): Promise<ScanResponse | undefined> | undefined {
+  if (!t.known) return undefined;
+  const sent = givenWrongs.get(ctx.objects) ?? new Map<string, Promise<ScanResponse | undefined>>();
+  givenWrongs.set(ctx.objects, sent);
+  const key = `${t.flow.method ?? 'POST'} ${t.flow.path.split('?')[0]} ${JSON.stringify(t.known.user)}`;
+  const before = sent.get(key);
+  if (before) return before;
+  if (!spendGivenFailure(ctx, t.known.user)) return undefined;
+  const res = sendLogin(ctx, t, t.known.user, wrong());
+  sent.set(key, res);
+  return res;
+}
+
+/**
+ * An unknown user and a known one, each with a wrong password, must answer alike. The known one is an account of
+ * the scan's own (V) wherever one signs in at `t`; else A, whose one failed login of the scan this is (shared
+ * with wrong-password-accepted). The unknown users are well-formed for the user input (unknownUser).
+ */
 async function enumeration(ctx: ScanContext, t: LoginTarget): Promise<void> {
-  if (!t.known) return;
-  const unknownUser = `pc-nobody-${randomUUID().slice(0, 8)}`;
-  const send = (user: unknown) =>
-    ctx.send(
-      {
-        ...loginRequest(t.flow, { [t.userField]: user, [t.passwordField]: wrong() }),
+  const v = (await reuseThrowaway(ctx, t)) ?? (await registerThrowaway(ctx, t, 'pce'));
+  const known = v ? v.loginName : t.known?.user;
+  if (known === undefined) return;
+  const send = (user: unknown) => sendLogin(ctx, t, user, wrong());
+  const unknown = unknownUser(ctx, t, known);
+  const a = await send(unknown);
+  madeByLogin(ctx, t, unknown, a);
+  // An unknown user let in: nothing to compare (and A's one failed login is kept for later).
+  if (!a || signedIn(t.flow, a)) return;
+  const b = await (v ? send(known) : givenWrongPassword(ctx, t));
+  if (!b) {
+    if (!v)
+      ctx.note?.({
+        rule: SCAN_RULES.userEnumeration,
         ...(t.op ? { operation: t.op } : {}),
-      },
-      null,
-    );
-  const a = await send(unknownUser);
-  const b = await send(t.known.user);
-  if (!a || !b || signedIn(t.flow, a) || signedIn(t.flow, b)) return;
-  const names = [unknownUser, String(t.known.user)];
+        reason: `not sent: no account of the scan's own signs in there, and ${String(known)} (a given identity) already had its one failed login of the scan`,
+      });
+    return;
+  }
+  if (signedIn(t.flow, b)) return;
+  const names = [unknown, String(known)];
   if (shape(a, names) === shape(b, names)) return;
   // Confirm with a second unknown user: an answer that varies by itself proves nothing.
-  const other = `pc-nobody-${randomUUID().slice(0, 8)}`;
+  const other = unknownUser(ctx, t, known);
   const c = await send(other);
-  if (!c || shape(c, [other, String(t.known.user)]) !== shape(a, names)) return;
+  madeByLogin(ctx, t, other, c);
+  if (!c || shape(c, [other, String(known)]) !== shape(a, names)) return;
   ctx.report(SCAN_RULES.userEnumeration, {
     ...(t.op ? { operation: t.op } : {}),
     key: 'login',
-    message: `${t.flow.method ?? 'POST'} ${t.flow.path} answers an unknown user (${a.status} ${redact(a.text.slice(0, 60))}) differently from a wrong password (${b.status} ${redact(b.text.slice(0, 60))}).`,
+    message: `${t.flow.method ?? 'POST'} ${t.flow.path} answers an unknown user (${a.status} ${redact(a.text.slice(0, 60))}) differently from a wrong password for ${v ? `an account the scan registered (${v.name})` : 'a known user'} (${b.status} ${redact(b.text.slice(0, 60))}).`,
     evidence: {
       ...evidenceOf(b),
       unknownUser: `${a.status} ${redact(a.text.slice(0, 120))}`,
@@ -638,7 +777,9 @@ async function wrongPasswordAccepted(
   const got = await worksAs(ctx, who, t.flow, res, 'wrong password');
   if (!got) return false;
   // Control: an unknown user with a wrong password must not get in as `who` (else the answer says nothing of its).
-  const control = await sendLogin(ctx, t, `pc-nobody-${randomUUID().slice(0, 8)}`, wrong());
+  const nobody = unknownUser(ctx, t, t.known?.user);
+  const control = await sendLogin(ctx, t, nobody, wrong());
+  madeByLogin(ctx, t, nobody, control);
   if (await worksAs(ctx, who, t.flow, control, 'unknown user')) return false;
   ctx.report(SCAN_RULES.wrongPasswordAccepted, {
     ...(t.op ? { operation: t.op } : {}),
@@ -654,11 +795,11 @@ const sameLogin = (x: LoginTarget, y: LoginTarget) =>
   (x.flow.method ?? 'POST') === (y.flow.method ?? 'POST');
 
 /**
- * The login checks that send wrong passwords. Never more than one to a given identity: A's own login (when A
- * signs in through `t`) gets one wrong password, judged for wrong-password-accepted. An account of the scan's
- * own (V, reused or registered `pcb<random>`) gets one wrong password at `t` and at each documented login (at
- * most three), each judged the same way with its control; then each of those logins where no wrong password
- * signed in gets the guessing run (see bruteForce), for V, or without V for a user name nobody has.
+ * The login checks that send wrong passwords. An account of the scan's own (V, reused or registered
+ * `pcb<random>`) gets one wrong password at `t` and at each documented login (at most three), each judged for
+ * wrong-password-accepted with its control; then each of those logins where no wrong password signed in gets the
+ * guessing run (see bruteForce), for V, or without V for a user name nobody has. Only where no V signs in does A
+ * (when A signs in through `t`) get a wrong password: its one failed login of the scan (givenWrongPassword).
  */
 async function loginChecks(ctx: ScanContext, t: LoginTarget): Promise<void> {
   /** The logins where a wrong password (or an unknown user) signed in: guessing there is no question. */
@@ -681,9 +822,17 @@ async function loginChecks(ctx: ScanContext, t: LoginTarget): Promise<void> {
           : undefined;
     if (await anyCredentialsAccepted(ctx, d, real)) accepted.add(d);
   }
-  if (a && t.known && !accepted.has(t)) {
-    const res = await sendLogin(ctx, t, t.known.user, wrong());
+  // A's wrong password only where no account of the scan's own signs in: its one failed login of the scan,
+  // the same request the user enumeration compared (sent once).
+  if (!v && a && t.known && !accepted.has(t)) {
+    const res = await givenWrongPassword(ctx, t);
     if (res && signsIn(t, res) && (await wrongPasswordAccepted(ctx, t, a, res, a.name))) accepted.add(t);
+    else if (!res)
+      ctx.note?.({
+        rule: SCAN_RULES.wrongPasswordAccepted,
+        ...(t.op ? { operation: t.op } : {}),
+        reason: `not sent: no account of the scan's own signs in there, and ${a.name} (a given identity) already had its one failed login of the scan`,
+      });
   }
   if (v) {
     for (const d of targets) {
@@ -718,9 +867,9 @@ async function anyCredentialsAccepted(
 ): Promise<boolean> {
   const a = ctx.identities[0];
   if (!a) return false;
-  const tag = randomUUID().slice(0, 8);
-  const nobody = MAIL_FIELD.test(d.userField) ? `pc-nobody-${tag}@example.com` : `pc-nobody-${tag}`;
+  const nobody = unknownUser(ctx, d, real?.user);
   const res = await sendLogin(ctx, d, nobody, wrong());
+  madeByLogin(ctx, d, nobody, res);
   if (!res || !signsIn(d, res)) return false;
   const req = await reference(ctx, a);
   if (!req) return false;
@@ -744,17 +893,47 @@ async function anyCredentialsAccepted(
   const control = await sendLogin(ctx, d, real.user, real.password);
   if (!control || !signsIn(d, control) || !(await lets(sessionIdentity(d.flow, control, real.label))))
     return false;
+  // A login that creates the account on first use signed a new, empty account in: the same made-up name with
+  // another wrong password must be let in too (a creating login refuses it), or the credential must read an
+  // existing account's data (A's own values in the answer).
+  const again = await sendLogin(ctx, d, nobody, wrong());
+  const secondWorks = signsIn(d, again) && (await lets(sessionIdentity(d.flow, again!, 'unknown user')));
+  const readsA = ownValues(ctx, a).some((value) => got.text.includes(value));
+  if (!secondWorks && !readsA) {
+    ctx.note?.({
+      rule: SCAN_RULES.anyCredentialsAccepted,
+      ...(d.op ? { operation: d.op } : {}),
+      reason: `${where} signed a user name nobody has in once, but refused another password for it, and its credential read no existing account's data: a login that creates the account on first use`,
+    });
+    return false;
+  }
+  const proof = secondWorks
+    ? 'a second login for that name with another wrong password was let in too'
+    : `the credential read ${a.name}'s data`;
   ctx.report(SCAN_RULES.anyCredentialsAccepted, {
     ...(d.op ? { operation: d.op } : {}),
     key: 'login',
-    message: `${where} handed a credential to a user name nobody has (${nobody}) with a made-up password (${res.status}), and that credential passed ${req.method} ${req.operation.path}, which an anonymous caller is refused; a real login there (${real.label}) signs in too.`,
+    message: `${where} handed a credential to a user name nobody has (${nobody}) with a made-up password (${res.status}), and that credential passed ${req.method} ${req.operation.path}, which an anonymous caller is refused; ${proof}; a real login there (${real.label}) signs in too.`,
     evidence: evidenceOf(res, {
       account: nobody,
       referenceStatus: got.status,
       controlStatus: control.status,
+      secondPasswordStatus: again?.status,
     }),
   });
   return true;
+}
+
+/** Values that are `a`'s own and no one else's: its login user value, its e-mail, its user name (3+ characters). */
+function ownValues(ctx: ScanContext, a: Identity): string[] {
+  const out = new Set<string>();
+  for (const [k, v] of Object.entries(a.login?.body ?? {}))
+    if (typeof v === 'string' && v.length >= 3 && !PASSWORD_FIELD.test(k) && USER_FIELD.test(k)) out.add(v);
+  for (const field of ['email', 'username']) {
+    const v = knownValue(ctx, a, field, undefined);
+    if (v !== undefined && v.length >= 3) out.add(v);
+  }
+  return [...out];
 }
 
 /**
@@ -770,13 +949,14 @@ async function bruteForce(
   v: Throwaway | undefined,
   user: string | undefined,
 ): Promise<void> {
-  const account = v && user !== undefined ? user : `pc-nobody-${randomUUID().slice(0, 8)}`;
+  const account = v && user !== undefined ? user : unknownUser(ctx, t);
   const names = [account];
   const durations: number[] = [];
   let first: string | undefined;
   const statuses = new Set<number>();
   for (let i = 0; i < ATTEMPTS; i++) {
     const res = await sendLogin(ctx, t, account, wrong());
+    madeByLogin(ctx, t, account, res);
     if (throttled(res, first, names) || !res) return;
     // A wrong password that signs in was judged before the run (wrongPasswordAccepted); an unknown user that
     // signs in is no failed login either.
@@ -1107,13 +1287,16 @@ async function credentialsInUrl(ctx: ScanContext, a: Identity): Promise<void> {
         Object.entries(login).find(([k]) => USER_FIELD.test(k) && !PASSWORD_FIELD.test(k))?.[1];
       if (typeof own === 'string') params[p.name] = own;
     }
-    const send = (pw: string) => {
-      const values = { ...params };
+    const send = (pw: string, names = params) => {
+      const values = { ...names };
       for (const p of secrets) values[p.name] = pw;
       return ctx.send(planRequest(ctx.spec, op, ctx.objects, { params: values }), null);
     };
     const right = await send(password);
-    const wrong = await send(`pcx-${randomUUID().slice(0, 8)}`);
+    // The comparison names a user nobody has: a wrong password for A would be a failed login of a given identity.
+    const nobodyNames: Record<string, string> = {};
+    for (const k of Object.keys(params)) nobodyNames[k] = `pc-nobody-${randomUUID().slice(0, 8)}`;
+    const wrong = await send(`pcx-${randomUUID().slice(0, 8)}`, nobodyNames);
     if (!right || !wrong || right.status >= 400) continue;
     const outcome = (r: ScanResponse) => `${r.status} ${r.headers.location ?? ''} ${shape(r, [password])}`;
     const names = secrets.map((p) => p.name).join(', ');
@@ -1140,19 +1323,28 @@ async function credentialsInUrl(ctx: ScanContext, a: Identity): Promise<void> {
       message: `${op.method} ${op.path} signs ${a.name} in with ${names} in the query string (${right.status}, with a credential that reads what ${a.name}'s own session reads): the secret ends up in logs and browser history.`,
       evidence: { parameters: secrets.map((p) => p.name), status: right.status, wrongStatus: wrong.status },
     });
-    if (Object.keys(params).length === 0 || !(await worksAs(ctx, a, urlFlow, wrong, 'wrong password')))
+    // The control first (a user nobody has got no credential that works as A: `wrong` above), then A's wrong
+    // password, only if A has not had its one failed login of the scan.
+    const control = wrong;
+    if (Object.keys(params).length === 0 || (await worksAs(ctx, a, urlFlow, control, 'unknown user')))
       continue;
-    const nobody: Record<string, string> = {};
-    for (const k of Object.keys(params)) nobody[k] = `pc-nobody-${randomUUID().slice(0, 8)}`;
-    for (const p of secrets) nobody[p.name] = `pcx-${randomUUID().slice(0, 8)}`;
-    const control = await ctx.send(planRequest(ctx.spec, op, ctx.objects, { params: nobody }), null);
-    if (await worksAs(ctx, a, urlFlow, control, 'unknown user')) continue;
+    const user = Object.values(params)[0];
+    if (!spendGivenFailure(ctx, user)) {
+      ctx.note?.({
+        rule: SCAN_RULES.wrongPasswordAccepted,
+        operation: op,
+        reason: `not sent: ${a.name} (a given identity) already had its one failed login of the scan`,
+      });
+      continue;
+    }
+    const wrongForA = await send(`pcx-${randomUUID().slice(0, 8)}`);
+    if (!(await worksAs(ctx, a, urlFlow, wrongForA, 'wrong password'))) continue;
     ctx.report(SCAN_RULES.wrongPasswordAccepted, {
       operation: op,
-      message: `${op.method} ${op.path} signed ${a.name} in with a wrong ${names} in the query string (${wrong.status}), and the credential it returned reads what ${a.name}'s own session reads; an unknown user with a wrong password got ${control ? control.status : 'no answer'} and no such credential.`,
+      message: `${op.method} ${op.path} signed ${a.name} in with a wrong ${names} in the query string (${wrongForA?.status}), and the credential it returned reads what ${a.name}'s own session reads; an unknown user with a wrong password got ${control ? control.status : 'no answer'} and no such credential.`,
       evidence: {
         parameters: secrets.map((p) => p.name),
-        status: wrong.status,
+        status: wrongForA?.status,
         controlStatus: control?.status,
       },
     });

@@ -19,7 +19,7 @@ import { evidenceOf, isRefused, isSuccess, type Observation, type ScanContext } 
 import { loginRequest, signedIn } from '../login.ts';
 import { isExcluded, jsonBodySchema, planRequest, requiresAuth } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
-import { findLoginTarget } from './api2-authentication.ts';
+import { findLoginTarget, unknownUser } from './api2-authentication.ts';
 import { refusedIn200 } from './api5-function-authorization.ts';
 import { deserialization, yamlUploads } from './deserialization.ts';
 import {
@@ -35,6 +35,7 @@ import {
   softwareVersions,
 } from './disclosure.ts';
 import { injection, NOSQL_ERROR, SQL_ERROR } from './injection.ts';
+import { registerThrowaway, reuseThrowaway } from './throwaway.ts';
 import { probeTls } from './tls.ts';
 import { dangerousUploads } from './upload.ts';
 import { xxe } from './xxe.ts';
@@ -153,16 +154,37 @@ async function malformedBody(ctx: ScanContext): Promise<void> {
 }
 
 /** NoSQL operators in place of the password: a login that fails with a wrong password must not pass. */
+/**
+ * `{"$ne": ...}` as the password (beside a wrong password for a user nobody has), for an account of the scan's own (reused or
+ * registered `pcn<random>`): never a given identity (both may be failed logins, and an API that locks an account
+ * after a few would lock it; API2 keeps a given identity's one failed login of the scan). Without such an account
+ * the probe is not sent, and the notes say so.
+ */
 async function nosqlLogin(ctx: ScanContext): Promise<void> {
   const t = findLoginTarget(ctx);
   if (!t || t.flow.encoding === 'form' || t.flow.grantType === 'password') return;
+  const v = (await reuseThrowaway(ctx, t)) ?? (await registerThrowaway(ctx, t, 'pcn'));
+  if (!v) {
+    ctx.note?.({
+      rule: SCAN_RULES.nosqlInjection,
+      ...(t.op ? { operation: t.op } : {}),
+      reason:
+        'login not sent {"$ne": ...}: no account of the scan\'s own signs in there, and a given identity gets at most one failed login a scan',
+    });
+    return;
+  }
   const wrong = `pc-wrong-${randomUUID().slice(0, 8)}`;
-  const send = (password: unknown) =>
+  const send = (password: unknown, user: unknown = v.loginName) =>
     ctx.send(
-      { ...loginRequest(t.flow, { [t.passwordField]: password }), ...(t.op ? { operation: t.op } : {}) },
+      {
+        ...loginRequest(t.flow, { [t.userField]: user, [t.passwordField]: password }),
+        ...(t.op ? { operation: t.op } : {}),
+      },
       null,
     );
-  const baseline = await send(wrong);
+  // The baseline names a user nobody has: V's registration already saw its wrong password refused, and one
+  // failed login fewer keeps V usable where two lock it.
+  const baseline = await send(wrong, unknownUser(ctx, t, v.loginName));
   if (!baseline || signedIn(t.flow, baseline)) return;
   const res = await send({ $ne: wrong });
   if (!res) return;
@@ -171,7 +193,7 @@ async function nosqlLogin(ctx: ScanContext): Promise<void> {
     ctx.report(SCAN_RULES.nosqlInjection, {
       ...(t.op ? { operation: t.op } : {}),
       key: t.passwordField,
-      message: `${where} signed in with {"$ne": ...} as the ${t.passwordField}, while a wrong ${t.passwordField} fails (${baseline.status}).`,
+      message: `${where} signed an account the scan registered (${v.name}) in with {"$ne": ...} as the ${t.passwordField}, while a wrong ${t.passwordField} fails (${baseline.status}).`,
       evidence: evidenceOf(res, { field: t.passwordField, baselineStatus: baseline.status }),
     });
   } else if (NOSQL_ERROR.test(res.text) && !NOSQL_ERROR.test(baseline.text)) {

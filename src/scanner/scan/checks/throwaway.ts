@@ -211,6 +211,33 @@ export function accountValues(
   return values;
 }
 
+/** The given identities' user values that already had their one failed login of the scan (keyed by the registry). */
+const givenFailures = new WeakMap<object, Set<string>>();
+
+/**
+ * May a login with a wrong password (or any probe that may fail) go to the given identity whose user value is
+ * `user`? True once per scan and user value, false after: an API that locks an account after a few failures
+ * must not lock a given identity because several checks each sent it one.
+ */
+export function spendGivenFailure(ctx: ScanContext, user: unknown): boolean {
+  const spent = givenFailures.get(ctx.objects) ?? new Set<string>();
+  givenFailures.set(ctx.objects, spent);
+  const key = typeof user === 'string' ? user : JSON.stringify(user);
+  if (spent.has(key)) return false;
+  spent.add(key);
+  return true;
+}
+
+/** Accounts a probe made exist without the scan keeping their sign-in (a login that creates the account). */
+const madeByProbes = new WeakMap<object, Map<string, string>>();
+
+/** Records an account a probe made exist and that the clean-up cannot delete: named in the report's notes. */
+export function noteLeftAccount(ctx: ScanContext, name: string, why: string): void {
+  const made = madeByProbes.get(ctx.objects) ?? new Map<string, string>();
+  madeByProbes.set(ctx.objects, made);
+  if (made.size < 100 && !made.has(name)) made.set(name, why);
+}
+
 /** Accounts the scan registered and can sign in to, for the deletion at the end (keyed by the object registry). */
 const registered = new WeakMap<object, Throwaway[]>();
 const MAX_REGISTERED = 24;
@@ -546,6 +573,71 @@ const MAX_DELETES = 4;
  * Returns one line per account for the report's notes.
  */
 export async function deleteThrowaways(ctx: ScanContext): Promise<string[]> {
+  const lines = await deleteRegistered(ctx);
+  return [...lines, ...leftAccountLines(ctx)];
+}
+
+/** The account inputs of a request's body (JSON object, JSON text or a form) and query string. */
+function requestFields(request: ScanRequest): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const q = request.path.indexOf('?');
+  if (q >= 0) for (const [k, v] of new URLSearchParams(request.path.slice(q + 1))) out[k] = v;
+  let body: unknown = request.body;
+  if (typeof request.body === 'string') {
+    const text = request.body;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = Object.fromEntries(new URLSearchParams(text));
+    }
+  }
+  if (body !== null && typeof body === 'object' && !Array.isArray(body)) Object.assign(out, body);
+  return out;
+}
+
+/** A POST that makes an account: no path parameter, a password and a user name or e-mail among its inputs. */
+function makesAccount(ctx: ScanContext, op: Operation): boolean {
+  if (op.method !== 'POST' || op.path.includes('{') || isLoginOperation(ctx.spec, op)) return false;
+  if (NOT_SIGNUP_PATH.test(op.path) && !/regist|sign_?up/i.test(op.path)) return false;
+  const body = bodySchema(op);
+  const fields =
+    body !== undefined
+      ? Object.keys(propertiesOf(ctx.spec, body))
+      : op.parameters.filter((p) => p.in === 'query').map((p) => p.name);
+  return fields.some((k) => PASSWORD.test(k)) && fields.some((k) => SIGNUP_USER.test(k));
+}
+
+/**
+ * The accounts the scan made exist but does not delete, one note: sign-ups any check sent that the API accepted
+ * (an account under test, an injection or ReDoS value as a user name) whose name is not among the accounts the
+ * clean-up handles, and accounts a login created on first use. Read from the scan's requests, so no check can
+ * leave one unnamed.
+ */
+function leftAccountLines(ctx: ScanContext): string[] {
+  const handled = new Set<string>();
+  for (const v of registered.get(ctx.objects) ?? [])
+    for (const x of [v.name, v.email, v.loginName]) handled.add(x);
+  const left = new Map<string, string>();
+  const creations = new Set(ctx.spec.operations.filter((op) => makesAccount(ctx, op)));
+  for (const o of ctx.observations) {
+    if (!o.operation || !creations.has(o.operation) || !isSuccess(o.response) || refusedIn200(o.response))
+      continue;
+    const fields = requestFields(o.request);
+    const values = Object.entries(fields).filter(([k, v]) => typeof v === 'string' && SIGNUP_USER.test(k));
+    if (values.some(([, v]) => handled.has(v as string))) continue;
+    const named = values.find(([k]) => !MAIL_FIELD.test(k)) ?? values[0];
+    if (named && left.size < 200) left.set(named[1] as string, `${o.operation.method} ${o.operation.path}`);
+  }
+  for (const [name, why] of madeByProbes.get(ctx.objects) ?? []) if (!handled.has(name)) left.set(name, why);
+  if (left.size === 0) return [];
+  const shown = [...left].slice(0, 30).map(([name, how]) => `${JSON.stringify(name)} (${how})`);
+  const more = left.size > 30 ? ` and ${left.size - 30} more` : '';
+  return [
+    `${left.size} other account${left.size === 1 ? ' was' : 's were'} made by the scan's probes and left in place (the clean-up deletes only accounts whose sign-in it kept): ${shown.join(', ')}${more}`,
+  ];
+}
+
+async function deleteRegistered(ctx: ScanContext): Promise<string[]> {
   const accounts = registered.get(ctx.objects) ?? [];
   if (accounts.length === 0) return [];
   const deletes = ctx.spec.operations.filter((op) => op.method === 'DELETE' && !isExcluded(op));
