@@ -866,6 +866,7 @@ async function secondRound(ctx: ScanContext, job: Job, over: () => boolean): Pro
   const t = await traversalProofs(job, report, TRAVERSAL_PAYLOADS.length);
   if (t !== 'no' || baseline === undefined) return t === 'found';
   const { q, qq } = job;
+  if (await numericProof(job, report)) return true;
   // Boolean-based, against a value that matches nothing, in SQL and in server-side JavaScript.
   // The budget is looked at again before the costly parts: a slow input's second round ends there (partial).
   if (over()) {
@@ -969,6 +970,58 @@ async function secondRound(ctx: ScanContext, job: Job, over: () => boolean): Pro
       );
   }
   return false;
+}
+
+/**
+ * A number pasted into SQL unquoted (`WHERE id = ${id}`), in a read's path or query: `v AND 1=1` and
+ * `v/**\/AND/**\/2=2` answer like `v` while `v AND 1=2` does not (a route that reads a number, `parseInt` or
+ * a typed parameter, answers the three alike: all `v`, or all refused); or `v OR 1=1` answers a longer list than
+ * `v` while `v OR 1=2` answers like it. Uppercase `AND`, `OR` and the comment are SQL's. Reads only (readsOnly):
+ * `OR 1=1` in a write reaches every row.
+ */
+async function numericProof(job: Job, report: Report): Promise<boolean> {
+  const p = job.p!;
+  const { point } = p;
+  const v = point.value;
+  const { baseline } = job;
+  if (!baseline || !isSuccess(baseline) || !/^\d{1,12}$/.test(v) || job.safe) return false;
+  if ((point.in !== 'path' && point.in !== 'query') || !readsOnly(point.op)) return false;
+  const t1 = `${v} AND 1=1`;
+  const f1 = `${v} AND 1=2`;
+  const t2 = `${v}/**/AND/**/2=2`;
+  const rt1 = await p.send(t1);
+  if (!rt1) return false;
+  if (isSuccess(rt1) && alikeAnswers(rt1, t1, baseline, v)) {
+    const rf = await p.send(f1);
+    const rt2 = rf && !alikeAnswers(rf, f1, baseline, v) ? await p.send(t2) : undefined;
+    if (rf && rt2 && alikeAnswers(rt2, t2, baseline, v))
+      return report(
+        SCAN_RULES.sqlInjection,
+        `SQL numeric boolean-based: ${t1} and ${t2} answered like ${v}, ${f1} did not`,
+        rt1,
+        t1,
+        {
+          contradictionStatus: rf.status,
+          tautologyLength: rt1.text.length,
+          contradictionLength: rf.text.length,
+        },
+      );
+  }
+  if (!Array.isArray(baseline.json)) return false;
+  const o1 = `${v} OR 1=1`;
+  const of = `${v} OR 1=2`;
+  const ro = await p.send(o1);
+  if (!ro || !isSuccess(ro) || !Array.isArray(ro.json) || ro.json.length <= baseline.json.length)
+    return false;
+  const rof = await p.send(of);
+  if (!rof || !alikeAnswers(rof, of, baseline, v)) return false;
+  return report(
+    SCAN_RULES.sqlInjection,
+    `SQL numeric boolean-based: ${o1} answered a longer list (${ro.json.length} items) than ${v} (${baseline.json.length}), ${of} answered like ${v}`,
+    ro,
+    o1,
+    { listLength: ro.json.length, baselineLength: baseline.json.length },
+  );
 }
 
 /**
