@@ -522,6 +522,44 @@ const MAX_SINGLE_PROBES = 6;
  * does not (a default of `verified: true` is no finding).
  */
 async function massAssignment(ctx: ScanContext, probe: Probe): Promise<void> {
+  // An update of an existing record (the identity's own profile, often): read before the control writes the base
+  // body, and set back afterwards all the requests sent, found or not.
+  const { target, read } = probe;
+  const readRecord = async (who: Identity) => {
+    const r = read ? await ctx.send(read, who) : undefined;
+    if (!isSuccess(r) || r.json === undefined) return undefined;
+    return probe.id !== undefined ? ownRecord(r.json, probe.id) : recordsOf(r.json, [])[0];
+  };
+  const before = target ? await readRecord(probe.as) : undefined;
+  const since = ctx.observations.length;
+  try {
+    await massAssignmentProbe(ctx, probe, before);
+  } finally {
+    if (target && before) {
+      const writable = propertiesOf(ctx.spec, bodySchema(probe.op));
+      await setBackSent(ctx, {
+        as: probe.as,
+        op: probe.op,
+        before,
+        sent: Object.keys(before).filter((k) => k in probe.base || k in writable || k in PRIVILEGED),
+        // The record's own values under the body's names (never the sample again), then the fields to set back.
+        write: (values, who) => {
+          const held = Object.keys(probe.base).filter((k) => k in before);
+          const body = { ...Object.fromEntries(held.map((k) => [k, before[k]])), ...values };
+          return ctx.send({ ...target, body }, who, { restore: true });
+        },
+        read: readRecord,
+        since,
+      });
+    }
+  }
+}
+
+async function massAssignmentProbe(
+  ctx: ScanContext,
+  probe: Probe,
+  pristine: Record<string, unknown> | undefined,
+): Promise<void> {
   const { op, as } = probe;
   const schema = bodySchema(op);
   const writable = propertiesOf(ctx.spec, schema);
@@ -603,7 +641,7 @@ async function massAssignment(ctx: ScanContext, probe: Probe): Promise<void> {
     const c = await control;
     if (c) await Promise.all([viewsOf(c, false), viewsOf(c, true)]);
     lastWrite = c?.res;
-    original = await readOwn(as);
+    original = pristine ?? (await readOwn(as));
   }
   const since = ctx.observations.length;
   // Our record is the one carrying the unique values of its own body (the control's never has the marker).
@@ -751,6 +789,51 @@ async function restoreOwn(
   return [...restored];
 }
 
+/**
+ * After a probe of the identity's own record (its profile, often): the fields the probe's requests sent that the
+ * record showed before and shows otherwise now (a sampled `display_name` a control wrote, not only what the probe
+ * stored) are written back as they were and read again (restoreOwn). A field that stays changed is noted.
+ */
+async function setBackSent(
+  ctx: ScanContext,
+  input: {
+    readonly as: Identity;
+    readonly op: Operation;
+    /** The record before the probe's first write. */
+    readonly before: Readonly<Record<string, unknown>>;
+    /** The names the probe's requests carried. */
+    readonly sent: Iterable<string>;
+    readonly write: (values: Record<string, unknown>, who: Identity) => Promise<ScanResponse | undefined>;
+    readonly read: (who: Identity) => Promise<Record<string, unknown> | undefined>;
+    readonly since: number;
+  },
+): Promise<void> {
+  const { before } = input;
+  const after = await input.read(input.as);
+  if (!after) return;
+  const changed = [...new Set(input.sent)].filter(
+    (k) => k in before && !BOOKKEEPING.test(k) && !sameValue(after[k], before[k]),
+  );
+  if (changed.length === 0) return;
+  const restored = await restoreOwn(ctx, {
+    as: input.as,
+    op: input.op,
+    originals: Object.fromEntries(changed.map((k) => [k, before[k]])),
+    stored: Object.fromEntries(changed.map((k) => [k, after[k]])),
+    privileged: [],
+    write: input.write,
+    read: input.read,
+    since: input.since,
+  });
+  const kept = changed.filter((k) => !restored.includes(k));
+  if (kept.length > 0)
+    ctx.note?.({
+      operation: input.op,
+      rule: SCAN_RULES.massAssignment,
+      reason: `${input.as.name}'s record could not be set back after the probe: ${kept.map((k) => `${k} was ${JSON.stringify(before[k])}`).join(', ')}`,
+    });
+}
+
 /** Fields a read shows that are identifiers or timestamps: not worth writing. */
 const BOOKKEEPING = /(^id$|_id$|[a-z]Id$|^uuid$|_at$|[a-z]At$|date|time|^created|^updated|^version$)/i;
 /** The number written into fields a read shows: no action sets it by itself. */
@@ -876,8 +959,9 @@ async function readBackAssignment(ctx: ScanContext, op: Operation, as: Identity)
     }
     return undefined;
   };
-  let before = await read();
-  if (!before) return;
+  const original = await read();
+  if (!original) return;
+  let before: Record<string, unknown> = original;
   const declared = Object.keys(propertiesOf(ctx.spec, schema));
   const marker = `pcma-${randomUUID().slice(0, 8)}`;
   const valueFor = (v: unknown) => changedValue(v, marker);
@@ -885,61 +969,78 @@ async function readBackAssignment(ctx: ScanContext, op: Operation, as: Identity)
   if (fields.length === 0) return;
   const planned =
     req.body !== null && typeof req.body === 'object' && !Array.isArray(req.body) ? req.body : {};
-  // The controls: the action as planned, and with an empty body; a field one of them changes is the action's
-  // own doing (an approval sets `approved`), not ours.
-  for (const body of [planned, {}]) {
-    const res = await ctx.send({ ...req, body }, as, { ownProfile: true });
-    if (!isSuccess(res) || looksRefused(res)) continue;
-    const after = await read();
-    if (!after) return;
-    const prior = before;
-    fields = fields.filter((k) => JSON.stringify(after[k]) === JSON.stringify(prior[k]));
-    before = after;
-    break;
+  const firstWrite = ctx.observations.length;
+  try {
+    await readBackProbe();
+  } finally {
+    // The planned body (a sampled display name) changed the record too: set back all it sent.
+    await setBackSent(ctx, {
+      as,
+      op,
+      before: original,
+      sent: [...Object.keys(planned), ...fields],
+      write: (values, who) => ctx.send({ ...req, body: values }, who, { restore: true }),
+      read: () => read(),
+      since: firstWrite,
+    });
   }
-  const current = before;
-  const extra = Object.fromEntries(fields.map((k) => [k, valueFor(current[k])]));
-  const attempts: Record<string, unknown>[] = [{ ...planned, ...extra }, extra];
-  if (fields.length > 1) for (const k of fields) attempts.push({ [k]: extra[k] });
-  const stored = new Set<string>();
-  let evidence: ScanResponse | undefined;
-  const since = ctx.observations.length;
-  for (const body of attempts) {
-    if (fields.length === 0 || Object.keys(body).every((k) => stored.has(k) || !(k in extra))) continue;
-    const res = await ctx.send({ ...req, body }, as, { ownProfile: true });
-    if (!isSuccess(res) || looksRefused(res)) continue;
-    const after = await read();
-    const now = fields.filter(
-      (k) =>
-        k in body &&
-        after !== undefined &&
-        (typeof extra[k] === 'number' ? Number(after[k]) === extra[k] : after[k] === extra[k]),
-    );
-    for (const k of now) stored.add(k);
-    if (now.length > 0) evidence ??= res;
-    if (stored.size === fields.length || (now.length > 0 && body === attempts[0])) break;
+  async function readBackProbe(): Promise<void> {
+    // The controls: the action as planned, and with an empty body; a field one of them changes is the action's
+    // own doing (an approval sets `approved`), not ours.
+    for (const body of [planned, {}]) {
+      const res = await ctx.send({ ...req, body }, as, { ownProfile: true });
+      if (!isSuccess(res) || looksRefused(res)) continue;
+      const after = await read();
+      if (!after) return;
+      const prior = before;
+      fields = fields.filter((k) => JSON.stringify(after[k]) === JSON.stringify(prior[k]));
+      before = after;
+      break;
+    }
+    const current = before;
+    const extra = Object.fromEntries(fields.map((k) => [k, valueFor(current[k])]));
+    const attempts: Record<string, unknown>[] = [{ ...planned, ...extra }, extra];
+    if (fields.length > 1) for (const k of fields) attempts.push({ [k]: extra[k] });
+    const stored = new Set<string>();
+    let evidence: ScanResponse | undefined;
+    const since = ctx.observations.length;
+    for (const body of attempts) {
+      if (fields.length === 0 || Object.keys(body).every((k) => stored.has(k) || !(k in extra))) continue;
+      const res = await ctx.send({ ...req, body }, as, { ownProfile: true });
+      if (!isSuccess(res) || looksRefused(res)) continue;
+      const after = await read();
+      const now = fields.filter(
+        (k) =>
+          k in body &&
+          after !== undefined &&
+          (typeof extra[k] === 'number' ? Number(after[k]) === extra[k] : after[k] === extra[k]),
+      );
+      for (const k of now) stored.add(k);
+      if (now.length > 0) evidence ??= res;
+      if (stored.size === fields.length || (now.length > 0 && body === attempts[0])) break;
+    }
+    if (!evidence || stored.size === 0) return;
+    // Set back what was stored (a flipped `is_admin` of the identity's own profile included).
+    const restored = await restoreOwn(ctx, {
+      as,
+      op,
+      originals: Object.fromEntries([...stored].map((k) => [k, current[k]])),
+      stored: extra,
+      privileged: [],
+      write: (values, who) => ctx.send({ ...req, body: values }, who, { restore: true }),
+      read: () => read(),
+      since,
+    });
+    ctx.report(SCAN_RULES.massAssignment, {
+      operation: op,
+      message: `${op.method} ${op.path} stored fields its request does not declare, taken from what the object shows and confirmed by reading it back: ${[...stored].map((n) => `${n} (undeclared, shown by reads)`).join(', ')}.`,
+      evidence: evidenceOf(evidence, {
+        fields: [...stored],
+        identity: as.name,
+        ...(restored.length > 0 ? { restored } : {}),
+      }),
+    });
   }
-  if (!evidence || stored.size === 0) return;
-  // Set back what was stored (a flipped `is_admin` of the identity's own profile included).
-  const restored = await restoreOwn(ctx, {
-    as,
-    op,
-    originals: Object.fromEntries([...stored].map((k) => [k, current[k]])),
-    stored: extra,
-    privileged: [],
-    write: (values, who) => ctx.send({ ...req, body: values }, who, { restore: true }),
-    read: () => read(),
-    since,
-  });
-  ctx.report(SCAN_RULES.massAssignment, {
-    operation: op,
-    message: `${op.method} ${op.path} stored fields its request does not declare, taken from what the object shows and confirmed by reading it back: ${[...stored].map((n) => `${n} (undeclared, shown by reads)`).join(', ')}.`,
-    evidence: evidenceOf(evidence, {
-      fields: [...stored],
-      identity: as.name,
-      ...(restored.length > 0 ? { restored } : {}),
-    }),
-  });
 }
 
 /** A query string with more parameters (replacing any of the same name). */
