@@ -133,6 +133,11 @@ export interface ClientOptions {
   readonly timeoutMs: number;
   readonly ca?: string;
   readonly insecureTls?: boolean;
+  /**
+   * Headers every request carries, whoever it is sent as, anonymous ones and logins included (lower-case
+   * names; see `sharedHeaders` in options.ts). A session's headers and the request's own win over them.
+   */
+  readonly sharedHeaders?: Readonly<Record<string, string>>;
   /** How long to wait for a target that went away to come back (default 15 s). */
   readonly restartPatienceMs?: number;
   /** Called after every response (passive checks read these). */
@@ -212,6 +217,8 @@ export function createScanClient(options: ClientOptions): ScanClient {
     connect: { ...(options.ca ? { ca: options.ca } : {}), rejectUnauthorized: options.insecureTls !== true },
   });
   const interval = 1000 / options.ratePerSecond;
+  const shared: Record<string, string> = {};
+  for (const [k, v] of Object.entries(options.sharedHeaders ?? {})) shared[k.toLowerCase()] = v;
   let nextSlot = 0;
   let inFlight = 0;
   let count = 0;
@@ -240,7 +247,11 @@ export function createScanClient(options: ClientOptions): ScanClient {
 
   async function send(req: ScanRequest, opts: SendOptions = {}): Promise<ScanResponse> {
     const url = joinUrl(options.target, req.path);
-    const headers: Record<string, string> = { 'user-agent': 'portcullis-scan', ...opts.session?.headers };
+    const headers: Record<string, string> = {
+      'user-agent': 'portcullis-scan',
+      ...shared,
+      ...opts.session?.headers,
+    };
     for (const [k, v] of Object.entries(req.headers ?? {})) headers[k.toLowerCase()] = v;
     if (opts.session && opts.session.cookies.size > 0 && !headers.cookie) {
       headers.cookie = [...opts.session.cookies].map(([k, v]) => `${k}=${v}`).join('; ');

@@ -100,6 +100,14 @@ export interface ScanOptions {
    * (a test fixture): the shorter the delay, the closer it is to the target's own jitter.
    */
   readonly timeDelayMs?: number;
+  /**
+   * Headers sent with every request of the scan, whoever it is sent as (anonymous requests, logins and the
+   * login checks included): a setting of the environment, not a credential (`X-Api-Version: 2`, a tenant or
+   * mode header the deployment routes by). An identity's own headers win for that identity. A header that
+   * every identity gives with the same value and a name that says no credential is taken as one too (see
+   * `sharedHeaders`). Shown in evidence and curl lines: credentials belong in the identities.
+   */
+  readonly headers?: Readonly<Record<string, string>>;
   /** Only these checks (`API1` ... `API10`); default all. */
   readonly checks?: readonly string[];
   readonly onProgress?: (progress: ScanProgress) => void;
@@ -121,4 +129,67 @@ export interface LoginInfo {
   readonly flow: LoginFlow;
   /** The login's JSON answer (account number, user id...): what the API told this identity about itself. */
   readonly answer?: unknown;
+}
+
+/**
+ * Header names that may carry a credential or say who the caller is: never taken as shared, however alike
+ * (an API key every identity shares still lets its holder in; an anonymous request must not carry it).
+ */
+const CREDENTIAL_NAME =
+  /auth|token|key|secret|session|cookie|pass|cred|jwt|bearer|sig|user|account|login|owner|member|customer|csrf|xsrf|(^|[-_])(id|uid|sub)($|[-_])|ids?$/i;
+/** A value that looks like a generated credential: long, no spaces, letters and digits mixed. */
+const CREDENTIAL_VALUE = /^(?=[^\s]{16,}$)(?=.*\d)(?=.*[a-z])/i;
+
+/** The headers a scan sends with every request, and the identities without them. */
+export interface SharedHeaders {
+  /** Lower-case names. */
+  readonly shared: Readonly<Record<string, string>>;
+  /** Names taken from the identities (same value in each), for the report. */
+  readonly inferred: readonly string[];
+  readonly identities: readonly ScanIdentity[];
+  readonly admin?: ScanIdentity;
+}
+
+/**
+ * The scan's shared headers: the configured `headers`, and each header that every identity (the admin too;
+ * at least two in all, each given by `headers`) gives with the same value, whose name says no credential or
+ * caller (`X-Secure-Mode: false` beside `X-User-ID: 1`/`2`) and whose value does not look generated. Such a
+ * header is a setting of the environment the API answers in: without it an anonymous request, a login or a
+ * made-up user's sign-in would reach another mode of the API (a 404 taken for a refusal). It leaves the
+ * identities that gave it, unless nothing else would be left of one (that identity keeps it as well).
+ */
+export function sharedHeaders(options: Pick<ScanOptions, 'headers' | 'identities' | 'admin'>): SharedHeaders {
+  const shared: Record<string, string> = {};
+  for (const [k, v] of Object.entries(options.headers ?? {})) shared[k.toLowerCase()] = v;
+  const all = [...options.identities, ...(options.admin ? [options.admin] : [])];
+  const lower = (h: Readonly<Record<string, string>>) =>
+    new Map(Object.entries(h).map(([k, v]) => [k.toLowerCase(), v] as const));
+  const inferred: string[] = [];
+  if (all.length >= 2 && all.every((i) => i.headers !== undefined && i.bearer === undefined && !i.login)) {
+    const maps = all.map((i) => lower(i.headers ?? {}));
+    for (const [name, value] of maps[0]) {
+      if (CREDENTIAL_NAME.test(name) || CREDENTIAL_VALUE.test(value)) continue;
+      if (!maps.every((m) => m.get(name) === value)) continue;
+      if (shared[name] === undefined) shared[name] = value;
+      inferred.push(name);
+    }
+  }
+  if (inferred.length === 0) {
+    return {
+      shared,
+      inferred,
+      identities: options.identities,
+      ...(options.admin ? { admin: options.admin } : {}),
+    };
+  }
+  const strip = (i: ScanIdentity): ScanIdentity => {
+    const own = Object.entries(i.headers ?? {}).filter(([k]) => !inferred.includes(k.toLowerCase()));
+    return own.length === 0 ? i : { ...i, headers: Object.fromEntries(own) };
+  };
+  return {
+    shared,
+    inferred,
+    identities: options.identities.map(strip),
+    ...(options.admin ? { admin: strip(options.admin) } : {}),
+  };
 }

@@ -21,7 +21,7 @@ import { buildCoverage, type CoverageNote, type ScanCoverage, withReproduction }
 import { discover, setsPasswordByUrl } from './discover.ts';
 import { urlValues } from './harvest.ts';
 import { LoginError, resolveIdentity as logIn } from './login.ts';
-import { SCAN_DEFAULTS, type ScanIdentity, type ScanOptions } from './options.ts';
+import { SCAN_DEFAULTS, type ScanIdentity, type ScanOptions, sharedHeaders } from './options.ts';
 import { actedOn, inDeclaredEncoding, ObjectRegistry } from './planner.ts';
 import { isOwnAccount } from './self.ts';
 
@@ -147,8 +147,11 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
   const checks = CHECKS.filter((c) => !wanted || wanted.includes(c.id));
 
   const spec = await loadApiDocument(options.spec);
+  // Headers of the environment (configured, or given alike by every identity) go with every request.
+  const shared = sharedHeaders(options);
   const client = createScanClient({
     target: options.target,
+    sharedHeaders: shared.shared,
     concurrency,
     ratePerSecond,
     timeoutMs,
@@ -182,8 +185,13 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
 
   try {
     const identities: Identity[] = [];
-    for (const i of options.identities) identities.push(await resolveIdentity(client, i));
-    const admin = options.admin ? await resolveIdentity(client, options.admin) : undefined;
+    for (const i of shared.identities) identities.push(await resolveIdentity(client, i));
+    const admin = shared.admin ? await resolveIdentity(client, shared.admin) : undefined;
+    if (shared.inferred.length > 0) {
+      reportNotes.push(
+        `setup: sent with every request, anonymous ones included, as every identity gives it alike: ${shared.inferred.join(', ')}`,
+      );
+    }
     loggedIn = admin ? { identities, admin } : { identities };
     const objects = new ObjectRegistry();
     for (const i of [...options.identities, ...(options.admin ? [options.admin] : [])]) {
