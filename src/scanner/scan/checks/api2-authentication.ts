@@ -54,6 +54,7 @@ import {
   namesOnly,
   noteLeftAccount,
   passwordInputs,
+  refundGivenFailure,
   registerThrowaway,
   rememberAccount,
   retireThrowaway,
@@ -621,7 +622,12 @@ function givenWrongPassword(ctx: ScanContext, t: LoginTarget): Promise<ScanRespo
   const before = sent.get(key);
   if (before) return before;
   if (!spendGivenFailure(ctx, t.known.user)) return undefined;
-  const res = sendLogin(ctx, t, t.known.user, wrong());
+  const user = t.known.user;
+  const res = sendLogin(ctx, t, user, wrong()).then((answer) => {
+    // A wrong password that signed in is no failed login: the next check may still send one.
+    if (signsIn(t, answer)) refundGivenFailure(ctx, user);
+    return answer;
+  });
   sent.set(key, res);
   return res;
 }
@@ -1300,15 +1306,15 @@ async function credentialsInUrl(ctx: ScanContext, a: Identity): Promise<void> {
     if (!right || !wrong || right.status >= 400) continue;
     const outcome = (r: ScanResponse) => `${r.status} ${r.headers.location ?? ''} ${shape(r, [password])}`;
     const names = secrets.map((p) => p.name).join(', ');
-    if (outcome(right) !== outcome(wrong)) {
+    const differs = outcome(right) !== outcome(wrong);
+    if (differs) {
       ctx.report(SCAN_RULES.credentialsInUrl, {
         operation: op,
-        message: `${op.method} ${op.path} signs in with ${names} in the query string (the right password answered ${right.status}, a wrong one ${wrong.status}${right.status === wrong.status ? ', otherwise' : ''}): the secret ends up in logs and browser history.`,
+        message: `${op.method} ${op.path} signs in with ${names} in the query string (the right password answered ${right.status}, a wrong one for a user nobody has ${wrong.status}${right.status === wrong.status ? ', otherwise' : ''}): the secret ends up in logs and browser history.`,
         evidence: { parameters: secrets.map((p) => p.name), status: right.status, wrongStatus: wrong.status },
       });
-      continue;
     }
-    // Both answered alike: the URL login may still hand out a credential, to any password (then both rules).
+    // The URL login may hand out a credential, to any password (then wrong-password-accepted too).
     const f = a.login?.flow;
     const urlFlow: LoginFlow = {
       path: op.path,
@@ -1318,11 +1324,12 @@ async function credentialsInUrl(ctx: ScanContext, a: Identity): Promise<void> {
       ...(f?.tokenCookie !== undefined ? { tokenCookie: f.tokenCookie } : {}),
     };
     if (!(await worksAs(ctx, a, urlFlow, right, 'credentials in the URL'))) continue;
-    ctx.report(SCAN_RULES.credentialsInUrl, {
-      operation: op,
-      message: `${op.method} ${op.path} signs ${a.name} in with ${names} in the query string (${right.status}, with a credential that reads what ${a.name}'s own session reads): the secret ends up in logs and browser history.`,
-      evidence: { parameters: secrets.map((p) => p.name), status: right.status, wrongStatus: wrong.status },
-    });
+    if (!differs)
+      ctx.report(SCAN_RULES.credentialsInUrl, {
+        operation: op,
+        message: `${op.method} ${op.path} signs ${a.name} in with ${names} in the query string (${right.status}, with a credential that reads what ${a.name}'s own session reads): the secret ends up in logs and browser history.`,
+        evidence: { parameters: secrets.map((p) => p.name), status: right.status, wrongStatus: wrong.status },
+      });
     // The control first (a user nobody has got no credential that works as A: `wrong` above), then A's wrong
     // password, only if A has not had its one failed login of the scan.
     const control = wrong;
@@ -1339,6 +1346,7 @@ async function credentialsInUrl(ctx: ScanContext, a: Identity): Promise<void> {
     }
     const wrongForA = await send(`pcx-${randomUUID().slice(0, 8)}`);
     if (!(await worksAs(ctx, a, urlFlow, wrongForA, 'wrong password'))) continue;
+    refundGivenFailure(ctx, user);
     ctx.report(SCAN_RULES.wrongPasswordAccepted, {
       operation: op,
       message: `${op.method} ${op.path} signed ${a.name} in with a wrong ${names} in the query string (${wrongForA?.status}), and the credential it returned reads what ${a.name}'s own session reads; an unknown user with a wrong password got ${control ? control.status : 'no answer'} and no such credential.`,

@@ -228,6 +228,11 @@ export function spendGivenFailure(ctx: ScanContext, user: unknown): boolean {
   return true;
 }
 
+/** The probe that spent `user`'s failed login signed it in (a wrong password let in): no failed login after all. */
+export function refundGivenFailure(ctx: ScanContext, user: unknown): void {
+  givenFailures.get(ctx.objects)?.delete(typeof user === 'string' ? user : JSON.stringify(user));
+}
+
 /** Accounts a probe made exist without the scan keeping their sign-in (a login that creates the account). */
 const madeByProbes = new WeakMap<object, Map<string, string>>();
 
