@@ -100,8 +100,18 @@ export interface ScanResponse {
   /** Lower-case names; repeated headers joined with `, ` (set-cookie kept apart in `cookies`). */
   readonly headers: Readonly<Record<string, string>>;
   readonly text: string;
-  /** Parsed body when it is JSON, else undefined. */
+  /** Parsed body when it is JSON, else undefined (also when the body was cut: see `truncated`). */
   readonly json: unknown;
+  /**
+   * The body went past what the client keeps (`MAX_BODY_CHARS`): `text` holds exactly its first
+   * `MAX_BODY_CHARS` characters, however the network split it, and `json` is undefined.
+   */
+  readonly truncated?: boolean;
+  /**
+   * Bytes of the body received, counted past what is kept (up to `MAX_COUNTED_BYTES`; a longer body is cut off
+   * there and counts that much).
+   */
+  readonly size?: number;
   readonly durationMs: number;
   /** The request as sent, without credentials, for evidence. */
   readonly sent: SentRequest;
@@ -175,7 +185,10 @@ function refused(err: unknown): boolean {
   return false;
 }
 
-const MAX_BODY_CHARS = 256 * 1024;
+/** Characters of an answer the client keeps: the rest is counted, not kept. */
+export const MAX_BODY_CHARS = 256 * 1024;
+/** Bytes of an answer counted past what is kept before the client stops reading it. */
+export const MAX_COUNTED_BYTES = 16 * 1024 * 1024;
 /**
  * A request whose connection the target refused after it had answered before is sent again every half second:
  * a server that crashed on an earlier request and is being restarted (a service manager, a container policy).
@@ -290,9 +303,32 @@ export function createScanClient(options: ClientOptions): ScanClient {
       }
       answered = true;
       downSince = undefined;
+      // The kept text is cut at exactly MAX_BODY_CHARS (a multi-byte character split between chunks decoded
+      // whole), so what a check sees does not depend on how the network split the answer.
       let text = '';
+      let size = 0;
+      let truncated = false;
+      const decoder = new TextDecoder();
       for await (const chunk of res.body) {
-        if (text.length < MAX_BODY_CHARS) text += (chunk as Buffer).toString();
+        size += (chunk as Buffer).length;
+        if (!truncated) {
+          text += decoder.decode(chunk as Buffer, { stream: true });
+          if (text.length > MAX_BODY_CHARS) {
+            text = text.slice(0, MAX_BODY_CHARS);
+            truncated = true;
+          }
+        }
+        if (size >= MAX_COUNTED_BYTES) {
+          truncated = true;
+          break;
+        }
+      }
+      if (!truncated) {
+        text += decoder.decode();
+        if (text.length > MAX_BODY_CHARS) {
+          text = text.slice(0, MAX_BODY_CHARS);
+          truncated = true;
+        }
       }
       const durationMs = performance.now() - started;
       const flat: Record<string, string> = {};
@@ -312,7 +348,7 @@ export function createScanClient(options: ClientOptions): ScanClient {
         }
       }
       let json: unknown;
-      if (/json/i.test(flat['content-type'] ?? '') && text !== '') {
+      if (/json/i.test(flat['content-type'] ?? '') && text !== '' && !truncated) {
         try {
           json = JSON.parse(text);
         } catch {
@@ -324,6 +360,8 @@ export function createScanClient(options: ClientOptions): ScanClient {
         headers: flat,
         text,
         json,
+        ...(truncated ? { truncated } : {}),
+        size,
         durationMs,
         sent: {
           method: req.method,

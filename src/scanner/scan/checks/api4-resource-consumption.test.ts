@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { pageCounts, pageItems } from './api4-resource-consumption.ts';
+import type { ScanResponse } from '../client.ts';
+import { cutPageItems, jsonPrefix, pageCounts, pageItems } from './api4-resource-consumption.ts';
 
 test('a page is the array, an items-like member, or the only array of records in an envelope', () => {
   assert.equal(pageItems([1, 2, 3])?.length, 3);
@@ -34,4 +35,48 @@ test('page counts: count-like numbers and an echo of the page-size input, one en
   // Not counts: totals, sizes in bytes, ids, numbers two envelopes down, non-integers.
   assert.deepEqual([...pageCounts({ total: 5000, bytes: 8123, id: 7, count: 2.5 }, 'limit')], []);
   assert.deepEqual([...pageCounts({ a: { b: { count: 9 } } }, 'limit')], []);
+});
+
+test('a cut answer is closed at its last comma between array members, strings read as strings', () => {
+  assert.deepEqual(jsonPrefix('[{"id":1},{"id":2},{"id'), [{ id: 1 }, { id: 2 }]);
+  assert.deepEqual(jsonPrefix('{"total":3,"items":[{"a":"x,]}"},{"a":"y\\"],"},{"a":"z'), {
+    total: 3,
+    items: [{ a: 'x,]}' }, { a: 'y"],' }],
+  });
+  // A comma in an inner array cuts the element it is in: that element is kept, cut short.
+  assert.deepEqual(jsonPrefix('[{"id":1},{"id":2,"roles":["a","b'), [{ id: 1 }, { id: 2, roles: ['a'] }]);
+  assert.equal(jsonPrefix('{"id":1,"name":"no array'), undefined);
+  assert.equal(jsonPrefix('[1'), undefined);
+  assert.equal(jsonPrefix('not json, [1, 2'), undefined);
+});
+
+test('a cut answer: its page counted without its last element; not cut, or no JSON: nothing', () => {
+  const items = Array.from({ length: 50 }, (_, i) => ({ id: i, name: `item ${i}` }));
+  const full = JSON.stringify({ items, total: 5000 });
+  const res = (text: string, extra: Partial<ScanResponse>): ScanResponse =>
+    ({
+      status: 200,
+      headers: { 'content-type': 'application/json' },
+      text,
+      json: undefined,
+      durationMs: 1,
+      sent: { method: 'GET', url: 'http://x/items' },
+      ...extra,
+    }) as ScanResponse;
+  const cut = full.slice(0, full.indexOf('"item 31"'));
+  assert.equal(cutPageItems(res(cut, { truncated: true })), 30);
+  assert.equal(cutPageItems(res(cut, {})), undefined);
+  assert.equal(cutPageItems(res(full, { json: JSON.parse(full) })), undefined);
+  assert.equal(
+    cutPageItems(res(cut, { truncated: true, headers: { 'content-type': 'text/html' } })),
+    undefined,
+  );
+});
+
+test('a cut answer is read in one pass: a quarter of a megabyte of brackets and quotes in well under a second', () => {
+  const nasty = `[${'["\\",'.repeat(40_000)}`;
+  const started = performance.now();
+  jsonPrefix(nasty);
+  jsonPrefix(`[${'{"a":[1,'.repeat(40_000)}`);
+  assert.ok(performance.now() - started < 1000);
 });

@@ -8,7 +8,7 @@
  */
 import type { Operation } from '../../../core/api-document.ts';
 import type { Check } from '../check.ts';
-import type { ScanResponse } from '../client.ts';
+import { MAX_BODY_CHARS, type ScanResponse } from '../client.ts';
 import { evidenceOf, isSuccess, type ScanContext } from '../context.ts';
 import { bodySchema, isCreationOperation, isExcluded, planRequest, requiresAuth } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
@@ -58,6 +58,63 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 function itemCount(body: unknown): number | undefined {
   return pageItems(body)?.length;
+}
+
+/** Containers deeper than this in a cut answer are not followed (no page sits that deep). */
+const MAX_PREFIX_DEPTH = 64;
+
+/**
+ * The JSON value a cut answer began with, closed at the last comma between two members of an array (outside
+ * strings): `[{"id":1},{"id":2},{"id` → `[{"id":1},{"id":2}]`. One pass over the text, no backtracking.
+ * The last element kept may itself be cut short inside (a comma in an inner array); undefined when no such
+ * comma came or the text is no JSON.
+ */
+export function jsonPrefix(text: string): unknown {
+  let stack = '';
+  let inString = false;
+  let escaped = false;
+  let cut = -1;
+  /** The containers open at the cut. */
+  let open = '';
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (escaped) escaped = false;
+      else if (c === '\\') escaped = true;
+      else if (c === '"') inString = false;
+      continue;
+    }
+    if (c === '"') inString = true;
+    else if (c === '[' || c === '{') {
+      if (stack.length >= MAX_PREFIX_DEPTH) break;
+      stack += c;
+    } else if (c === ']' || c === '}') stack = stack.slice(0, -1);
+    else if (c === ',' && stack.endsWith('[')) {
+      cut = i;
+      open = stack;
+    }
+  }
+  if (cut < 0) return undefined;
+  const closers = [...open]
+    .reverse()
+    .map((o) => (o === '[' ? ']' : '}'))
+    .join('');
+  try {
+    return JSON.parse(text.slice(0, cut) + closers);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Items of a page whose answer the client cut at its cap: those in the part kept (the last one, maybe cut
+ * short, left out). Undefined when the answer was not cut or its start holds no page.
+ */
+export function cutPageItems(res: ScanResponse): number | undefined {
+  if (res.truncated !== true || res.json !== undefined || !/json/i.test(res.headers['content-type'] ?? ''))
+    return undefined;
+  const items = pageItems(jsonPrefix(res.text));
+  return items === undefined ? undefined : Math.max(0, items.length - 1);
 }
 
 /** Members that can only count the items of the page answered (`{"rows": 5000}`, `{"meta": {"count": 20}}`). */
@@ -114,6 +171,36 @@ async function countedPage(
   return undefined;
 }
 
+/**
+ * A cut page whose kept part holds too few items to tell (large items): the smallest page as a control, a list
+ * of at most that many items, not cut. Its bytes per item (its envelope counted in, so the figure is low) give
+ * how many items the big answer holds at least: `items = size × control items ÷ control size`.
+ */
+async function weighedPage(
+  ctx: ScanContext,
+  op: Operation,
+  param: string,
+  huge: ScanResponse,
+  minimum: number,
+): Promise<{ items: number; about: true; detail: string } | undefined> {
+  const user = ctx.identities[0];
+  const req = planRequest(ctx.spec, op, ctx.objects, {
+    owner: user.name,
+    params: { [param]: String(minimum) },
+  });
+  const control = await ctx.send(req, user);
+  if (!isSuccess(control) || control.truncated === true) return undefined;
+  const small = itemCount(control.json);
+  const bytes = control.size ?? Buffer.byteLength(control.text);
+  if (small === undefined || small < 1 || small > minimum || bytes === 0) return undefined;
+  const size = huge.size ?? Buffer.byteLength(huge.text);
+  return {
+    items: Math.floor((size * small) / bytes),
+    about: true,
+    detail: `${param}=${minimum} answered ${small} item${small === 1 ? '' : 's'} in ${bytes} bytes`,
+  };
+}
+
 /** A declared page-size parameter asked for one item: more than one in the answer means it is not applied. */
 async function pageOfOne(ctx: ScanContext, op: Operation): Promise<void> {
   const user = ctx.identities[0];
@@ -124,12 +211,12 @@ async function pageOfOne(ctx: ScanContext, op: Operation): Promise<void> {
   const req = planRequest(ctx.spec, op, ctx.objects, { owner: user.name, params: { [param.name]: '1' } });
   const res = await ctx.send(req, user);
   if (!isSuccess(res)) return;
-  const count = itemCount(res.json);
+  const count = itemCount(res.json) ?? cutPageItems(res);
   if (count === undefined || count <= 1) return;
   ctx.report(SCAN_RULES.pageLimitIgnored, {
     operation: op,
     key: param.name,
-    message: `${op.method} ${op.path} answered ${count} items to ${param.name}=1.`,
+    message: `${op.method} ${op.path} answered ${res.truncated ? 'at least ' : ''}${count} items to ${param.name}=1.`,
     evidence: evidenceOf(res, { parameter: param.name, items: count }),
   });
 }
@@ -157,11 +244,11 @@ async function unpaged(ctx: ScanContext, op: Operation): Promise<void> {
   if (req.invented.length > 0) return;
   const res = await ctx.send(req, user);
   if (!isSuccess(res)) return;
-  const count = itemCount(res.json);
+  const count = itemCount(res.json) ?? cutPageItems(res);
   if (count === undefined || count < NO_PAGING_ITEMS) return;
   ctx.report(SCAN_RULES.noPagination, {
     operation: op,
-    message: `${op.method} ${op.path} declares no paging parameter and answered ${count} items at once.`,
+    message: `${op.method} ${op.path} declares no paging parameter and answered ${res.truncated ? `at least ${count} items (in the first ${MAX_BODY_CHARS / 1024} KiB of ${res.size} bytes)` : `${count} items`} at once.`,
     evidence: evidenceOf(res, { items: count }),
   });
 }
@@ -184,9 +271,29 @@ async function pageSize(ctx: ScanContext, op: Operation): Promise<void> {
   const maximum = declared.maximum;
   const cap = typeof maximum === 'number' ? maximum : SANE_PAGE;
   const count = itemCount(res.json);
+  const minimum = typeof declared.minimum === 'number' && declared.minimum > 1 ? declared.minimum : 1;
+  const cut = cutPageItems(res);
+  if (count === undefined && cut !== undefined) {
+    // An answer past what the client keeps: counted in the part kept, else weighed against the smallest page.
+    const judged =
+      cut > cap
+        ? { items: cut, about: false, detail: '' }
+        : await weighedPage(ctx, op, param.name, res, minimum);
+    if (judged === undefined || judged.items <= cap) return;
+    ctx.report(SCAN_RULES.unboundedPageSize, {
+      operation: op,
+      key: param.name,
+      message: `${op.method} ${op.path} answered ${res.size ?? res.text.length} bytes to ${param.name}=${HUGE_PAGE}, more than the scan keeps (${MAX_BODY_CHARS / 1024} KiB): ${
+        judged.about
+          ? `about ${judged.items} items by size (${judged.detail})`
+          : `at least ${judged.items} items in the part kept`
+      }${typeof maximum === 'number' ? ` (declared maximum ${maximum})` : ''}.`,
+      evidence: evidenceOf(res, { parameter: param.name, items: judged.items, bytes: res.size, cut: true }),
+    });
+    return;
+  }
   if (count === undefined) {
     // No list to count: an answer that counts its page in a number instead.
-    const minimum = typeof declared.minimum === 'number' && declared.minimum > 1 ? declared.minimum : 1;
     const counted = await countedPage(ctx, op, param.name, res, cap, minimum);
     if (counted === undefined) return;
     ctx.report(SCAN_RULES.unboundedPageSize, {
