@@ -635,10 +635,28 @@ function leftAccountLines(ctx: ScanContext): string[] {
   }
   for (const [name, why] of madeByProbes.get(ctx.objects) ?? []) if (!handled.has(name)) left.set(name, why);
   if (left.size === 0) return [];
-  const shown = [...left].slice(0, 30).map(([name, how]) => `${JSON.stringify(name)} (${how})`);
-  const more = left.size > 30 ? ` and ${left.size - 30} more` : '';
+  // Grouped by what made them, in lines short enough for the text report (200 characters a note), at most 8.
+  const byHow = new Map<string, string[]>();
+  for (const [name, how] of left)
+    byHow.set(how, [...(byHow.get(how) ?? []), JSON.stringify(name.slice(0, 60))]);
+  const named: { text: string; count: number }[] = [];
+  for (const [how, names] of byHow) {
+    let line = { text: `left in place, made by ${how}:`, count: 0 };
+    for (const name of names) {
+      if (line.count > 0 && line.text.length + name.length > 185) {
+        named.push(line);
+        line = { text: `left in place, made by ${how} (more):`, count: 0 };
+      }
+      line = { text: `${line.text} ${name}`, count: line.count + 1 };
+    }
+    named.push(line);
+  }
+  const kept = named.slice(0, 8);
+  const unnamed = named.slice(8).reduce((n, l) => n + l.count, 0);
   return [
-    `${left.size} other account${left.size === 1 ? ' was' : 's were'} made by the scan's probes and left in place (the clean-up deletes only accounts whose sign-in it kept): ${shown.join(', ')}${more}`,
+    `${left.size} other account${left.size === 1 ? ' was' : 's were'} made by the scan's probes and left in place (the clean-up deletes only accounts whose sign-in it kept):`,
+    ...kept.map((l) => l.text),
+    ...(unnamed > 0 ? [`left in place: ${unnamed} more not named here`] : []),
   ];
 }
 
