@@ -14,6 +14,7 @@ import type { Check } from '../check.ts';
 import type { ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
 import { changesAccount } from '../discover.ts';
+import { singular } from '../harvest.ts';
 import { resolveIdentity } from '../login.ts';
 import {
   bodySchema,
@@ -31,6 +32,15 @@ import {
 import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, resolveSchema, sampleValue, schemaType } from '../schema.ts';
 import { accountParam, isOwnAccount, selfAccount, selfIds } from '../self.ts';
+import { findLoginTarget } from './api2-authentication.ts';
+import {
+  checkIds,
+  claimAccountPath,
+  registerThrowaway,
+  retireThrowaway,
+  reuseThrowaway,
+  type Throwaway,
+} from './throwaway.ts';
 
 /** Field names that grant privileges when a client may set them, and the value to try. */
 const PRIVILEGED: Readonly<Record<string, unknown>> = {
@@ -571,13 +581,18 @@ async function massAssignmentProbe(
     for (const media of Object.values(response.content)) {
       for (const [name, prop] of Object.entries(propertiesOf(ctx.spec, media.schema))) {
         if (prop.readOnly !== true || name in writable) continue;
+        // An update never writes a login name, e-mail or password into the record it changes.
+        if (probe.target && isLoginField(name, pristine?.[name], as)) continue;
         injected[name] = name in PRIVILEGED ? PRIVILEGED[name] : probeValue(prop, marker);
         why[name] = 'readOnly';
       }
     }
   }
   for (const [name, prop] of Object.entries(writable)) {
-    const value = privilegedEnum(prop) ?? privilegedFree(ctx.spec, name, prop);
+    // A declared flag that makes an account privileged (`is_admin: {type: boolean, default: false}`) is no
+    // ordinary user's to set either.
+    const flag = ELEVATING.test(name) && schemaType(prop) === 'boolean' ? true : undefined;
+    const value = privilegedEnum(prop) ?? privilegedFree(ctx.spec, name, prop) ?? flag;
     if (value !== undefined && !(name in injected)) {
       injected[name] = value;
       why[name] = 'privileged value';
@@ -834,6 +849,110 @@ async function setBackSent(
     });
 }
 
+/** Names of the fields an account signs in with or is reached at: its login name, e-mail, phone. */
+const LOGIN_KEY = /^(user_?name|login|handle|e_?mail|email_?address|mail|phone(_?number)?|mobile)$/i;
+
+/** The identities of accounts the scan registered for its own probes (never a given identity). */
+const scanAccounts = new WeakSet<Identity>();
+
+/**
+ * A field of a record that a probe never writes with another value: a password or secret, a login name or
+ * e-mail (by name, as `who`'s login names it, or holding a value `who` logs in with). Changing one would lock a
+ * given identity out of its account (or the scan out of its own).
+ */
+function isLoginField(key: string, value: unknown, who: Identity): boolean {
+  if (PASSWORD_FIELD.test(key) || NOT_RESENT.test(key) || LOGIN_KEY.test(key)) return true;
+  const login = who.login?.body ?? {};
+  if (key in login) return true;
+  return (
+    typeof value === 'string' &&
+    Object.values(login).some(
+      (v) => typeof v === 'string' && v.length >= 3 && v.toLowerCase() === value.toLowerCase(),
+    )
+  );
+}
+
+/**
+ * A body for a record of `who`'s with no changed login field: such a field keeps the record's own value (what
+ * `record` shows), else is left out.
+ */
+function keepLogin(
+  body: Readonly<Record<string, unknown>>,
+  record: Readonly<Record<string, unknown>> | undefined,
+  who: Identity,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(body)) {
+    if (!isLoginField(k, record?.[k] ?? v, who)) out[k] = v;
+    else if (record !== undefined && k in record && !PASSWORD_FIELD.test(k) && !NOT_RESENT.test(k))
+      out[k] = record[k];
+  }
+  return out;
+}
+
+/** The scan's own account for the account-record probes, per scan (its object registry). */
+const ownAccounts = new WeakMap<object, Promise<Throwaway | undefined>>();
+
+/** An account of the scan's own at an account item route: the account, and the path value naming it. */
+interface ScanAccount {
+  readonly v: Throwaway;
+  readonly params: Readonly<Record<string, string>>;
+  readonly id: string;
+}
+
+/**
+ * An account of the scan's own (reused, else registered through the document's sign-up as pcm<random>) to carry
+ * a probe of an account item route (`PATCH /users/{id}`) instead of a given identity's account: its id read
+ * back as its own (checkIds) and its path claimed as scan-created, so the safety rule lets the write through.
+ * Undefined when the API has no sign-up, the account's id cannot be checked, or the route has another parameter.
+ */
+async function scanAccountAt(ctx: ScanContext, op: Operation): Promise<ScanAccount | undefined> {
+  const param = accountParam(op.path);
+  if (param === undefined || /name|mail/i.test(param)) return undefined;
+  if (!op.path.replace(/\/$/, '').endsWith(`{${param}}`)) return undefined;
+  if (op.parameters.some((p) => p.in === 'path' && p.name !== param)) return undefined;
+  let pending = ownAccounts.get(ctx.objects);
+  if (!pending) {
+    pending = (async () =>
+      (await reuseThrowaway(ctx)) ?? (await registerThrowaway(ctx, findLoginTarget(ctx), 'pcm')))();
+    ownAccounts.set(ctx.objects, pending);
+  }
+  const v = await pending;
+  if (!v) return undefined;
+  scanAccounts.add(v.identity);
+  await checkIds(ctx, v);
+  for (const id of v.checked) {
+    const params = { [param]: id };
+    const req = planRequest(ctx.spec, op, ctx.objects, { owner: v.name, params });
+    if (req.invented.length > 0) continue;
+    claimAccountPath(ctx, op, req, v, param, id);
+    if (ctx.objects.isScanCreated(req.path.split('?')[0])) return { v, params, id };
+  }
+  return undefined;
+}
+
+/**
+ * After the probes on the scan's own account: an account left privileged (a stored role the set-back could not
+ * undo) is no ordinary account any more, and no later check reuses it.
+ */
+async function retireIfElevated(
+  ctx: ScanContext,
+  account: ScanAccount,
+  before: Readonly<Record<string, unknown>> | undefined,
+  read: (who: Identity) => Promise<Record<string, unknown> | undefined>,
+): Promise<void> {
+  const after = await read(account.v.identity);
+  const changed =
+    before === undefined ||
+    after === undefined ||
+    Object.keys({ ...before, ...after }).some(
+      (k) => (ELEVATING.test(k) || k in PRIVILEGED) && !sameValue(before[k], after[k]),
+    );
+  if (!changed) return;
+  retireThrowaway(ctx, account.v);
+  ownAccounts.delete(ctx.objects);
+}
+
 /** Fields a read shows that are identifiers or timestamps: not worth writing. */
 const BOOKKEEPING = /(^id$|_id$|[a-z]Id$|^uuid$|_at$|[a-z]At$|date|time|^created|^updated|^version$)/i;
 /** The number written into fields a read shows: no action sets it by itself. */
@@ -931,10 +1050,16 @@ export function changedValue(v: unknown, marker: string): unknown {
  * with that value stored them. The body is tried with the planned inputs, then without them (a documented
  * input the server does not know may fail the whole request), then one field at a time.
  */
-async function readBackAssignment(ctx: ScanContext, op: Operation, as: Identity): Promise<void> {
+async function readBackAssignment(
+  ctx: ScanContext,
+  op: Operation,
+  as: Identity,
+  params?: Readonly<Record<string, string>>,
+): Promise<void> {
   const schema = bodySchema(op);
   if (schema === undefined) return;
-  const req = planRequest(ctx.spec, op, ctx.objects, { owner: as.name });
+  const plan = { owner: as.name, ...(params ? { params } : {}) };
+  const req = planRequest(ctx.spec, op, ctx.objects, plan);
   if (req.invented.length > 0) return;
   // The object's id: the value of the path's last parameter.
   const tSegs = op.path.split('/');
@@ -952,7 +1077,7 @@ async function readBackAssignment(ctx: ScanContext, op: Operation, as: Identity)
   if (!own) return;
   const read = async (): Promise<Record<string, unknown> | undefined> => {
     for (const get of readsOf(ctx, op)) {
-      const res = await ctx.send(planRequest(ctx.spec, get, ctx.objects, { owner: as.name }), as);
+      const res = await ctx.send(planRequest(ctx.spec, get, ctx.objects, plan), as);
       if (!isSuccess(res) || res.json === undefined) continue;
       const record = recordFor(res.json, id);
       if (record) return record;
@@ -965,10 +1090,25 @@ async function readBackAssignment(ctx: ScanContext, op: Operation, as: Identity)
   const declared = Object.keys(propertiesOf(ctx.spec, schema));
   const marker = `pcma-${randomUUID().slice(0, 8)}`;
   const valueFor = (v: unknown) => changedValue(v, marker);
-  let fields = shownFields(before, declared);
+  // Never a login name, e-mail or password (a given identity would be locked out of its account, the scan out of
+  // its own); never a privilege of a given identity's (its account's probes go to an account of the scan's own).
+  // A body schema that names nothing leaves every field undeclared: only privileges and non-text fields count.
+  const given = !scanAccounts.has(as);
+  const writable = Object.entries(before).filter(
+    ([k, v]) =>
+      !isLoginField(k, v, as) &&
+      !(given && ELEVATING.test(k)) &&
+      (declared.length > 0 || ELEVATING.test(k) || k in PRIVILEGED || typeof v !== 'string'),
+  );
+  let fields = shownFields(Object.fromEntries(writable), declared);
   if (fields.length === 0) return;
-  const planned =
-    req.body !== null && typeof req.body === 'object' && !Array.isArray(req.body) ? req.body : {};
+  const planned = keepLogin(
+    req.body !== null && typeof req.body === 'object' && !Array.isArray(req.body)
+      ? (req.body as Record<string, unknown>)
+      : {},
+    original,
+    as,
+  );
   const firstWrite = ctx.observations.length;
   try {
     await readBackProbe();
@@ -1089,62 +1229,102 @@ async function queryMassAssignment(
     why[name] = 'privileged';
   }
   const ownProfile = { ownProfile: true };
-  // The control sends the ordinary inputs (an update with none is often refused), never the probed ones.
+  const readRecord = async (who: Identity) => {
+    const again = await ctx.send(read, who);
+    return isSuccess(again) ? recordsOf(again.json, [])[0] : undefined;
+  };
+  // The record before the first write (the control writes the sampled ordinary inputs: set back afterwards).
+  const pristine = await readRecord(as);
+  // The control sends the ordinary inputs (an update with none is often refused), never the probed ones, and
+  // never a login name, e-mail or password but the one the record holds.
   const plain = new URL(target.path, 'http://x');
   for (const name of Object.keys(injected)) plain.searchParams.delete(name);
-  target = { ...target, path: `${plain.pathname}${plain.search}` };
-  let control = await ctx.send(target, as, ownProfile);
-  const beside = itemRouteBeside(ctx.spec, op);
-  let served = '';
-  if ((control?.status === 404 || control?.status === 405) && beside !== undefined) {
-    // The documented route is not served: the item route the document names beside it (a drifted document).
-    const item = plain.pathname.split('/').slice(0, beside.split('/').length).join('/');
-    target = { ...target, path: `${item}${plain.search}` };
-    control = await ctx.send(target, as, ownProfile);
-    served = ` (served at ${op.method} ${beside})`;
+  for (const name of [...plain.searchParams.keys()]) {
+    if (!isLoginField(name, pristine?.[name] ?? plain.searchParams.get(name), as)) continue;
+    const held = pristine?.[name];
+    if (held !== undefined && held !== null && typeof held !== 'object' && !PASSWORD_FIELD.test(name))
+      plain.searchParams.set(name, String(held));
+    else plain.searchParams.delete(name);
   }
-  if (!isSuccess(control) || looksRefused(control)) return;
-  const before = await ctx.send(read, as);
-  if (!isSuccess(before)) return;
-  const probe = { ...target, path: withQuery(target.path, injected) };
-  const since = ctx.observations.length;
-  const res = await ctx.send(probe, as, ownProfile);
-  if (!isSuccess(res) || looksRefused(res)) return;
-  const after = await ctx.send(read, as);
-  if (!isSuccess(after)) return;
-  const was = recordsOf(before.json, [])[0] ?? {};
-  const now = recordsOf(after.json, [])[0] ?? {};
-  const same = (v: unknown, want: string) => v !== undefined && v !== null && String(v) === want;
-  const stored = Object.keys(injected).filter((n) => same(now[n], injected[n]) && !same(was[n], injected[n]));
-  if (stored.length === 0) return;
-  // Set back what was stored on the identity's own object (its role, often), as it was before the probe.
-  const restored = await restoreOwn(ctx, {
-    as,
-    op,
-    originals: Object.fromEntries(stored.map((n) => [n, was[n]])),
-    stored: injected,
-    privileged: stored.filter((n) => why[n] === 'privileged value'),
-    write: (values, who) => {
-      const text = Object.fromEntries(
-        Object.entries(values).map(([k, v]) => [k, v === null || v === undefined ? '' : String(v)]),
-      );
-      return ctx.send({ ...target, path: withQuery(target.path, text) }, who, { restore: true });
-    },
-    read: async (who) => {
-      const again = await ctx.send(read, who);
-      return isSuccess(again) ? recordsOf(again.json, [])[0] : undefined;
-    },
-    since,
-  });
-  ctx.report(SCAN_RULES.massAssignment, {
-    operation: op,
-    message: `${op.method} ${op.path}${served} stored query parameters a client must not set: ${stored.map((n) => `${n} (${why[n]})`).join(', ')}.`,
-    evidence: evidenceOf(res, {
-      fields: stored,
-      identity: as.name,
-      ...(restored.length > 0 ? { restored } : {}),
-    }),
-  });
+  target = { ...target, path: `${plain.pathname}${plain.search}` };
+  const firstWrite = ctx.observations.length;
+  try {
+    await queryProbe();
+  } finally {
+    if (pristine) {
+      const sent = [...new URL(target.path, 'http://x').searchParams.keys(), ...Object.keys(injected)];
+      await setBackSent(ctx, {
+        as,
+        op,
+        before: pristine,
+        sent,
+        write: (values, who) => {
+          const text = Object.fromEntries(
+            Object.entries(values).map(([k, v]) => [k, v === null || v === undefined ? '' : String(v)]),
+          );
+          return ctx.send({ ...target, path: withQuery(target.path, text) }, who, { restore: true });
+        },
+        read: readRecord,
+        since: firstWrite,
+      });
+    }
+  }
+  async function queryProbe(): Promise<void> {
+    let control = await ctx.send(target, as, ownProfile);
+    const beside = itemRouteBeside(ctx.spec, op);
+    let served = '';
+    if ((control?.status === 404 || control?.status === 405) && beside !== undefined) {
+      // The documented route is not served: the item route the document names beside it (a drifted document).
+      const item = plain.pathname.split('/').slice(0, beside.split('/').length).join('/');
+      target = { ...target, path: `${item}${plain.search}` };
+      control = await ctx.send(target, as, ownProfile);
+      served = ` (served at ${op.method} ${beside})`;
+    }
+    if (!isSuccess(control) || looksRefused(control)) return;
+    const before = await ctx.send(read, as);
+    if (!isSuccess(before)) return;
+    const probe = { ...target, path: withQuery(target.path, injected) };
+    const since = ctx.observations.length;
+    const res = await ctx.send(probe, as, ownProfile);
+    if (!isSuccess(res) || looksRefused(res)) return;
+    const after = await ctx.send(read, as);
+    if (!isSuccess(after)) return;
+    const was = recordsOf(before.json, [])[0] ?? {};
+    const now = recordsOf(after.json, [])[0] ?? {};
+    const same = (v: unknown, want: string) => v !== undefined && v !== null && String(v) === want;
+    const stored = Object.keys(injected).filter(
+      (n) => same(now[n], injected[n]) && !same(was[n], injected[n]),
+    );
+    if (stored.length === 0) return;
+    // Set back what was stored on the identity's own object (its role, often), as it was before the probe.
+    const restored = await restoreOwn(ctx, {
+      as,
+      op,
+      originals: Object.fromEntries(stored.map((n) => [n, was[n]])),
+      stored: injected,
+      privileged: stored.filter((n) => why[n] === 'privileged value'),
+      write: (values, who) => {
+        const text = Object.fromEntries(
+          Object.entries(values).map(([k, v]) => [k, v === null || v === undefined ? '' : String(v)]),
+        );
+        return ctx.send({ ...target, path: withQuery(target.path, text) }, who, { restore: true });
+      },
+      read: async (who) => {
+        const again = await ctx.send(read, who);
+        return isSuccess(again) ? recordsOf(again.json, [])[0] : undefined;
+      },
+      since,
+    });
+    ctx.report(SCAN_RULES.massAssignment, {
+      operation: op,
+      message: `${op.method} ${op.path}${served} stored query parameters a client must not set: ${stored.map((n) => `${n} (${why[n]})`).join(', ')}.`,
+      evidence: evidenceOf(res, {
+        fields: stored,
+        identity: as.name,
+        ...(restored.length > 0 ? { restored } : {}),
+      }),
+    });
+  }
 }
 
 /** A 2xx whose body says the request failed (`{"status": "fail", ...}`, `{"error": ...}`). */
@@ -1415,6 +1595,105 @@ function changesOwnDetails(spec: ApiDocument, op: Operation): boolean {
   return fields.length > 0 && fields.every((k) => OWN_DETAIL.test(k));
 }
 
+/** Does the last identity's planned update of `op` name its own account by its id (`PATCH /users/6`)? */
+function givenAccountRoute(ctx: ScanContext, op: Operation, who: Identity): boolean {
+  if (accountParam(op.path) === undefined) return false;
+  const req = planRequest(ctx.spec, op, ctx.objects, { owner: who.name });
+  if (isOwnAccount(req.path, who)) return true;
+  const self = selfAccount(ctx, op, who);
+  return (
+    self !== undefined &&
+    isOwnAccount(planRequest(ctx.spec, op, ctx.objects, { owner: who.name, params: self }).path, who)
+  );
+}
+
+/**
+ * The reads of the record an item update changes, best first: the GET at the same path, then GETs at other
+ * documented paths that end in the same parameter below a collection of the same name (`GET /v1/users/{user_id}`
+ * for `PUT /v2/users/{user_id}`), then at paths ending in the same parameter name. Each planned with `params`.
+ */
+function itemReads(
+  ctx: ScanContext,
+  op: Operation,
+  plan: { readonly owner: string; readonly params?: Readonly<Record<string, string>> },
+): PlannedRequest[] {
+  const bare = op.path.replace(/\/$/, '');
+  const m = /\/([^/{}]+)\/\{([^}]+)\}$/.exec(bare);
+  const rank = (o: Operation): number => {
+    const path = o.path.replace(/\/$/, '');
+    if (path === bare) return 0;
+    if (!m || o.parameters.filter((p) => p.in === 'path').length !== 1) return -1;
+    const n = /\/([^/{}]+)\/\{([^}]+)\}$/.exec(path);
+    if (!n || n[2] !== m[2]) return -1;
+    return singular(n[1]) === singular(m[1]) ? 1 : 2;
+  };
+  return ctx.spec.operations
+    .filter((o) => o.method === 'GET' && !isExcluded(o) && rank(o) >= 0)
+    .sort((a, b) => rank(a) - rank(b))
+    .slice(0, 3)
+    .map((o) => planRequest(ctx.spec, o, ctx.objects, plan));
+}
+
+/** The record the first of `reads` that answers shows, as `who`, and that read. */
+async function firstRecord(
+  ctx: ScanContext,
+  reads: readonly PlannedRequest[],
+  who: Identity,
+): Promise<{ record: Record<string, unknown>; read: PlannedRequest } | undefined> {
+  for (const read of reads) {
+    const res = await ctx.send(read, who);
+    if (!isSuccess(res) || looksRefused(res) || res.json === undefined) continue;
+    const record = recordsOf(res.json, [])[0];
+    if (record && Object.keys(record).length >= 2) return { record, read };
+  }
+  return undefined;
+}
+
+/**
+ * The body an update of a record starts from: the record's own values (a PUT replaces), under the names the
+ * body declares, or, when it declares none, every plain field but ids, timestamps, secrets and privileges.
+ */
+function heldBody(
+  ctx: ScanContext,
+  op: Operation,
+  record: Readonly<Record<string, unknown>>,
+): Record<string, unknown> {
+  const declared = Object.keys(propertiesOf(ctx.spec, bodySchema(op)));
+  const names =
+    declared.length > 0
+      ? declared
+      : Object.keys(record).filter(
+          (k) => !BOOKKEEPING.test(k) && !NOT_RESENT.test(k) && !(k in PRIVILEGED) && !ELEVATING.test(k),
+        );
+  const body: Record<string, unknown> = {};
+  for (const name of names) {
+    const v = record[name];
+    if (name in record && v !== null && typeof v !== 'object' && !PASSWORD_FIELD.test(name)) body[name] = v;
+  }
+  return body;
+}
+
+/**
+ * The mass-assignment probe of an account item update on an account of the scan's own: from what its record
+ * holds (read at the same path, or another documented read of the same id), the privileged fields added, read
+ * back and set back as any own-account probe. The account is not reused when it stays privileged.
+ */
+async function accountMassAssignment(ctx: ScanContext, op: Operation, account: ScanAccount): Promise<void> {
+  const as = account.v.identity;
+  const plan = { owner: account.v.name, params: account.params };
+  const held = await firstRecord(ctx, itemReads(ctx, op, plan), as);
+  if (!held) return;
+  const base = heldBody(ctx, op, held.record);
+  if (Object.keys(base).length === 0) return;
+  const target = planRequest(ctx.spec, op, ctx.objects, { ...plan, body: base });
+  const read = held.read;
+  await massAssignment(ctx, { op, as, base, target, read, id: account.id });
+  await retireIfElevated(ctx, account, held.record, async (who) => {
+    const res = await ctx.send(read, who);
+    return isSuccess(res) && res.json !== undefined ? ownRecord(res.json, account.id) : undefined;
+  });
+}
+
 export const api3: Check = {
   id: 'API3',
   title: 'Broken object property level authorization',
@@ -1435,11 +1714,20 @@ export const api3: Check = {
         await undocumentedUpdate(ctx, op, last);
         continue;
       }
+      // An update of the last identity's own account at an account item route (`PATCH /users/{id}`) is probed
+      // on an account of the scan's own instead, when the API lets the scan register one.
+      const account =
+        (op.method === 'PUT' || op.method === 'PATCH') && givenAccountRoute(ctx, op, last)
+          ? await scanAccountAt(ctx, op)
+          : undefined;
       // Fields the object (or profile) shows but the request does not declare, on its updates and actions.
-      if (op.method !== 'POST' || op.path.includes('{')) await readBackAssignment(ctx, op, last);
+      if (op.method !== 'POST' || op.path.includes('{'))
+        await readBackAssignment(ctx, op, account?.v.identity ?? last, account?.params);
       const base = sampleValue(ctx.spec, bodySchema(op));
       if (base === null || typeof base !== 'object' || Array.isArray(base)) continue;
-      if (op.method === 'POST') {
+      if (account) {
+        await accountMassAssignment(ctx, op, account);
+      } else if (op.method === 'POST') {
         // Sent as a given identity, a password change or a change of its own e-mail/name stores the sample.
         if (setsOwnPassword(ctx.spec, op) || changesOwnDetails(ctx.spec, op)) continue;
         await massAssignment(ctx, { op, as: first, base: base as Record<string, unknown> });
@@ -1458,15 +1746,20 @@ export const api3: Check = {
           }
         }
         if (!own || req.invented.length > 0) continue;
-        const get = ctx.spec.operations.find(
-          (o) => o.method === 'GET' && o.path === op.path && !isExcluded(o),
-        );
-        const read = get
-          ? planRequest(ctx.spec, get, ctx.objects, { owner: last.name, ...(self ? { params: self } : {}) })
-          : undefined;
-        const current = read ? await ctx.send(read, last) : undefined;
+        const plan = { owner: last.name, ...(self ? { params: self } : {}) };
+        const isAccount = self !== undefined || isOwnAccount(req.path, last);
+        // The record's reads: the same path; for an account, another documented read of the same id too (the
+        // record served at `/v1/users/{id}`, updated at `/v2/users/{id}`).
+        const reads = isAccount
+          ? itemReads(ctx, op, plan)
+          : ctx.spec.operations
+              .filter((o) => o.method === 'GET' && o.path === op.path && !isExcluded(o))
+              .slice(0, 1)
+              .map((o) => planRequest(ctx.spec, o, ctx.objects, plan));
+        const found = await firstRecord(ctx, reads, last);
+        const read = found?.read ?? reads[0];
         // PUT replaces: start from what the object holds now, so the control changes nothing.
-        const holds = isSuccess(current) ? recordsOf(current.json, [])[0] : undefined;
+        const holds = found?.record;
         const body: Record<string, unknown> = {};
         for (const name of Object.keys(propertiesOf(ctx.spec, bodySchema(op)))) {
           if (holds && name in holds && typeof holds[name] !== 'object') body[name] = holds[name];
@@ -1474,8 +1767,13 @@ export const api3: Check = {
         // A given identity's own account named by its id is only probed from what it holds: the sampled body
         // would overwrite its e-mail, name or password. Whether its id came from its login (self) or filled the
         // path as a value only it was given (an owned path).
-        if ((self !== undefined || isOwnAccount(req.path, last)) && Object.keys(body).length === 0) continue;
-        const plannedBody = Object.keys(body).length > 0 ? body : (base as Record<string, unknown>);
+        if (isAccount && Object.keys(body).length === 0) continue;
+        // Never a login name, e-mail or password of the identity's other than what it holds.
+        const plannedBody = keepLogin(
+          Object.keys(body).length > 0 ? body : (base as Record<string, unknown>),
+          holds,
+          last,
+        );
         await massAssignment(ctx, {
           op,
           as: last,
