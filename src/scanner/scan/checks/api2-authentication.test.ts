@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { crackHmac } from './api2-authentication.ts';
+import { buildApiDocument } from '../../../openapi/load.ts';
+import type { ScanContext } from '../context.ts';
+import { crackHmac, documentedLogins, isSignup, unknownUser } from './api2-authentication.ts';
 import { secretsFromWords, weakHmacSecrets } from './weak-secrets.ts';
 
 function hs256(secret: string | Buffer, payload: object): string {
@@ -42,4 +44,79 @@ test("finds a secret made of the API's own words only when given those words", (
   const token = hs256('bookstore-secret-key', { sub: '1' });
   assert.equal(crackHmac(token), undefined);
   assert.equal(crackHmac(token, secretsFromWords(['Bookstore'])), 'bookstore-secret-key');
+});
+
+/** A document of POST operations with JSON bodies of `fields` (all strings, `email` an e-mail) and `codes`. */
+function postsDoc(ops: Record<string, { fields: Record<string, object>; codes: Record<string, object> }>) {
+  const paths: Record<string, object> = {};
+  for (const [path, { fields, codes }] of Object.entries(ops))
+    paths[path] = {
+      post: {
+        requestBody: {
+          content: { 'application/json': { schema: { type: 'object', properties: fields } } },
+        },
+        responses: codes,
+      },
+    };
+  const spec = buildApiDocument('/auth.yaml', '3.0', {
+    openapi: '3.0.3',
+    info: { title: 'auth', version: '1' },
+    paths,
+  });
+  return { spec } as unknown as ScanContext;
+}
+
+const s = { type: 'string' };
+const token = {
+  description: 'signed in',
+  content: { 'application/json': { schema: { type: 'object', properties: { token: s } } } },
+};
+const created = {
+  description: 'created',
+  content: { 'application/json': { schema: { type: 'object', properties: { id: s, username: s } } } },
+};
+
+test('a sign-up on an /auth/ path is no login; a NestJS login documented as 201 still is', () => {
+  const ctx = postsDoc({
+    '/auth/register': { fields: { username: s, email: s, password: s }, codes: { '201': created } },
+    '/auth': { fields: { username: s, email: s, password: s }, codes: { '200': created } },
+    '/auth/users': { fields: { username: s, password: s }, codes: { '200': created } },
+    '/api/signin': { fields: { username: s, password: s, confirm_password: s }, codes: { '200': token } },
+    '/auth/login': { fields: { email: s, password: s }, codes: { '201': token } },
+    '/api/authenticate': { fields: { username: s, password: s }, codes: { '201': token } },
+  });
+  const signups = ctx.spec.operations.filter((op) => isSignup(ctx, op)).map((op) => op.path);
+  assert.deepEqual(signups, ['/auth/register', '/auth', '/auth/users', '/api/signin']);
+  assert.deepEqual(
+    documentedLogins(ctx).map((t) => t.flow.path),
+    ['/auth/login', '/api/authenticate'],
+  );
+});
+
+test('an unknown user is well-formed for the login input: e-mail, pattern, length', () => {
+  const ctx = postsDoc({
+    '/login': {
+      fields: { email: { type: 'string', format: 'email' }, password: s },
+      codes: { '200': token },
+    },
+    '/session': {
+      fields: { login: { type: 'string', pattern: '^[a-z]{3,10}$' }, password: s },
+      codes: { '200': token },
+    },
+    '/token': {
+      fields: { user: { type: 'string', maxLength: 12 }, password: s },
+      codes: { '200': token },
+    },
+  });
+  const [mail, patterned, short] = documentedLogins(ctx);
+  for (let i = 0; i < 20; i++) {
+    assert.match(unknownUser(ctx, mail, 'alice@shop.test'), /^pc-nobody-[0-9a-f]{8}@example\.com$/);
+    const name = unknownUser(ctx, patterned, 'alice');
+    assert.match(name, /^[a-z]{5}$/);
+    assert.notEqual(name, 'alice');
+    const cut = unknownUser(ctx, short, 'bob.smith');
+    assert.ok(cut.length <= 12 && cut !== 'bob.smith', cut);
+  }
+  // An e-mail known value makes an e-mail unknown user, whatever the input's name.
+  assert.match(unknownUser(ctx, short, 'a@b.io'), /@/);
 });

@@ -513,13 +513,14 @@ const CREDENTIAL_MEMBER = /token|jwt|session|bearer|access|auth|key|cookie|sid/i
 
 /**
  * A POST on an `/auth/...` path that makes an account, not one that signs an existing one in: its path or id
- * names a sign-up (`/auth/register`, `signupUser`), its body repeats the password (`confirm_password`) or asks
- * a user name, an e-mail and a password together where the path names no login, it is documented to answer only
- * 201, or its documented answer is the created account (the user field, an id) with no credential in it.
+ * names a sign-up (`/auth/register`, `signupUser`) or a reset, change or logout beside the login, its body repeats
+ * the password (`confirm_password`), or, where the path names no login (`/auth`): it asks a user name, an e-mail
+ * and a password together, it is documented to answer only 201, or its documented answer is the created account
+ * (an id) with no credential in it.
  */
 export function isSignup(ctx: ScanContext, op: Operation): boolean {
   if (SIGNUP_WORDS.test(op.path) || (op.hasDeclaredId && SIGNUP_ID.test(op.id))) return true;
-  const explicit = /(^|[/_-])(log_?in|sign_?in|token|session)s?($|[/_.-])/i.test(op.path);
+  const explicit = /(^|[/_-])(log_?in|sign_?in|authenticate|token|session)s?($|[/_.-])/i.test(op.path);
   const schema = jsonBodySchema(op) ?? formBodySchema(op);
   const fields = schema === undefined ? [] : Object.keys(propertiesOf(ctx.spec, schema));
   const passwords = fields.filter((k) => PASSWORD_FIELD.test(k));
@@ -530,7 +531,9 @@ export function isSignup(ctx: ScanContext, op: Operation): boolean {
   );
   if (!explicit && mail && name && passwords.length > 0) return true;
   const codes = Object.keys(op.responses ?? {});
-  if (codes.includes('201') && !codes.some((c) => c === '200' || c === '204' || c === '302')) return true;
+  // Only 201 (Created) where the path names no login: NestJS documents its `POST /auth/login` as 201.
+  if (!explicit && codes.includes('201') && !codes.some((c) => c === '200' || c === '204' || c === '302'))
+    return true;
   const ok = op.responses?.['200'] ?? op.responses?.['201'];
   const answer = ok?.content ? Object.values(ok.content)[0]?.schema : undefined;
   const members = answer === undefined ? [] : Object.keys(propertiesOf(ctx.spec, answer));
