@@ -34,6 +34,7 @@ import {
   PASSWORD,
   passwordChanges,
   passwordRequest,
+  recordWith,
   registerThrowaway,
   retireThrowaway,
   type Throwaway,
@@ -152,11 +153,44 @@ function itemRequest(ctx: ScanContext, op: Operation, value: string, body?: unkn
   });
 }
 
+/** Names of free-text fields of an account: a marker there changes nothing that matters. */
+const FREE_TEXT =
+  /^(bio|about(_?me)?|description|summary|note|notes|comment|headline|tagline|status_?message|signature|motto|interests|hobbies|website_?title|display_?name|nick_?name|full_?name|first_?name|last_?name|title|location|city)$/i;
+/** Bookkeeping a write does not send back: ids, timestamps, versions. */
+const KEPT = /(^id$|_id$|[a-z]Id$|^uuid$|_at$|[a-z]At$|date|time|^created|^updated|^version$)/i;
+
+/**
+ * The body of an update whose schema names no field (`type: object`, the fields only in its description),
+ * built from V's record as V read it at the item route: V's own values (a handler may need them all, `UPDATE
+ * ... SET username=?, email=?, bio=?`) with the marker in one free-text field (`bio`, `about`, `display_name`:
+ * empty or text). Never a password, a privilege, an id or a timestamp; undefined without a free-text field.
+ */
+function recordBody(record: Readonly<Record<string, unknown>>, marker: string): unknown {
+  const out: Record<string, unknown> = {};
+  let marked: string | undefined;
+  for (const [k, v] of Object.entries(record)) {
+    if (PASSWORD.test(k) || PRIVILEGED.test(k) || KEPT.test(k)) continue;
+    if (v !== null && typeof v === 'object') continue;
+    if (marked === undefined && FREE_TEXT.test(k) && (v === null || typeof v === 'string')) {
+      out[k] = marker;
+      marked = k;
+    } else if (v !== null) out[k] = v;
+  }
+  return marked === undefined ? undefined : out;
+}
+
 /** The body of an update: a marker in free text; no password, user name, e-mail or privileged field. */
-function updateBody(ctx: ScanContext, op: Operation, marker: string): unknown {
+function updateBody(
+  ctx: ScanContext,
+  op: Operation,
+  marker: string,
+  record?: Readonly<Record<string, unknown>>,
+): unknown {
   const schema = bodySchema(op);
   if (!schema) return undefined;
   const props = propertiesOf(ctx.spec, schema);
+  // A schema that names no field: the body is V's record with the marker in a free-text field.
+  if (Object.keys(props).length === 0 && record !== undefined) return recordBody(record, marker);
   const sample = sampleValue(ctx.spec, schema);
   const out: Record<string, unknown> = {};
   let marked = false;
@@ -305,7 +339,10 @@ export async function replayAccounts(
   const reads = items.filter((op) => op.method === 'GET');
   // V's item paths: each item template with each of V's ids (or its name for `{username}`), kept only when V
   // can read itself there (the control); recorded as scan-created objects so the safety rule lets B touch them.
-  const paths = new Map<string, { value: string; read?: PlannedRequest }>();
+  const paths = new Map<
+    string,
+    { value: string; read?: PlannedRequest; record?: Readonly<Record<string, unknown>> }
+  >();
   // V's ids, checked (V's read shows V, an unknown id's does not, no given identity has it): an API whose read
   // ignores the id would otherwise make `/users/1` (a tenant's account_id in V's token, alice's user id) V's
   // scan-created object, open to every check's PUT and DELETE.
@@ -323,7 +360,8 @@ export async function replayAccounts(
       if (!readReq) continue;
       const mine = await ctx.send(readReq, v.identity);
       if (!isSuccess(mine) || isEmpty(mine) || !mine.text.includes(v.name)) continue;
-      paths.set(key, { value, read: readReq });
+      const record = recordWith(mine.json, v.name);
+      paths.set(key, { value, read: readReq, ...(record ? { record } : {}) });
       const concrete = itemRequest(ctx, op, value).path.split('?')[0];
       const collection = op.path.slice(0, op.path.lastIndexOf('/'));
       ctx.objects.add({
@@ -388,7 +426,7 @@ export async function replayAccounts(
     op: Operation,
     value: string,
     read: PlannedRequest,
-    build: (marker: string) => unknown = (m) => updateBody(ctx, op, m),
+    build: (marker: string) => unknown,
   ) => {
     if (anonymous.has(op)) return anonymous.get(op) === true;
     const marker = anonymousMarker();
@@ -410,12 +448,15 @@ export async function replayAccounts(
   };
   for (const op of items) {
     if (op.method !== 'PUT' && op.method !== 'PATCH') continue;
-    for (const [key, { value, read }] of paths) {
+    for (const [key, { value, read, record }] of paths) {
       if (!key.startsWith(`${op.path}\u0000`) || !read) continue;
-      if (await anonymousChange(op, value, read)) break;
+      // V's record as V read it at this item route (its GET at the same path), for a body the schema does not
+      // describe.
+      const build = (m: string) => updateBody(ctx, op, m, record);
+      if (await anonymousChange(op, value, read, build)) break;
       if (!(await addressed(key, value, read))) continue;
       const marker = `pcbola${randomBytes(4).toString('hex')}`;
-      const body = updateBody(ctx, op, marker);
+      const body = build(marker);
       if (body === undefined) continue;
       const req = itemRequest(ctx, op, value, body);
       const res = await ctx.send(req, attacker);
