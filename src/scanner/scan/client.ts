@@ -1,6 +1,7 @@
 /** The scanner's HTTP client: bounded concurrency and rate, per-request timeouts, cookies per identity. */
 import { randomUUID } from 'node:crypto';
 import { Agent, request } from 'undici';
+import { secretHeader } from './options.ts';
 
 export interface ScanRequest {
   readonly method: string;
@@ -123,7 +124,7 @@ export interface SentRequest {
   readonly url: string;
   /** Headers sent, credentials included: only curl.ts reads them, and it masks those in `credentials`. */
   readonly headers?: Readonly<Record<string, string>>;
-  /** Names of the headers that came from the identity (its token, its cookie jar). */
+  /** Names of the headers that came from the identity (its token, its cookie jar) or are shared secrets. */
   readonly credentials?: readonly string[];
   /** The body as sent (cut at 4 KiB). */
   readonly body?: string;
@@ -232,6 +233,8 @@ export function createScanClient(options: ClientOptions): ScanClient {
   const interval = 1000 / options.ratePerSecond;
   const shared: Record<string, string> = {};
   for (const [k, v] of Object.entries(options.sharedHeaders ?? {})) shared[k.toLowerCase()] = v;
+  // Shared headers that may hold a secret are masked in curl lines like an identity's own.
+  const sharedSecrets = Object.keys(shared).filter((k) => secretHeader(k, shared[k]));
   let nextSlot = 0;
   let inFlight = 0;
   let count = 0;
@@ -370,6 +373,7 @@ export function createScanClient(options: ClientOptions): ScanClient {
           credentials: [
             ...Object.keys(opts.session?.headers ?? {}),
             ...(opts.session && opts.session.cookies.size > 0 ? ['cookie'] : []),
+            ...sharedSecrets,
           ],
           ...(shownBody !== undefined ? { body: shownBody.slice(0, 4096) } : {}),
         },

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { sharedHeaders } from './options.ts';
+import { secretHeader, sharedHeaders } from './options.ts';
 
 describe('sharedHeaders', () => {
   test('a header every identity gives alike, named as no credential, is shared and leaves them', () => {
@@ -73,5 +73,25 @@ describe('sharedHeaders', () => {
       s.identities.map((i) => i.headers),
       [{ 'X-Mode': 'm' }, { 'X-Mode': 'm' }],
     );
+  });
+});
+
+describe('secretHeader', () => {
+  test('a shared header is secret by a name that says so or a generated-looking value', () => {
+    for (const [name, value] of [
+      ['X-Gateway-Key', 'k1'],
+      ['Authorization', 'Basic YTpi'],
+      ['X-Auth', 'on'],
+      ['X-Session', 'x'],
+      ['X-Tenant', 'c0ffee00a1b2c3d4e5f6'],
+    ])
+      assert.equal(secretHeader(name, value), true, name);
+    for (const [name, value] of [
+      ['X-Api-Version', '2'],
+      ['X-Secure-Mode', 'false'],
+      ['X-Tenant-Id', 'acme'],
+      ['Accept-Language', 'en-GB, en;q=0.8'],
+    ])
+      assert.equal(secretHeader(name, value), false, name);
   });
 });

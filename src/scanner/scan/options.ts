@@ -105,7 +105,9 @@ export interface ScanOptions {
    * login checks included): a setting of the environment, not a credential (`X-Api-Version: 2`, a tenant or
    * mode header the deployment routes by). An identity's own headers win for that identity. A header that
    * every identity gives with the same value and a name that says no credential is taken as one too (see
-   * `sharedHeaders`). Shown in evidence and curl lines: credentials belong in the identities.
+   * `sharedHeaders`). Shown in evidence and curl lines, except one that may hold a secret (`secretHeader`:
+   * `X-Gateway-Key`, a generated-looking value), shown as `$CREDENTIAL`; a caller's credentials belong in the
+   * identities.
    */
   readonly headers?: Readonly<Record<string, string>>;
   /** Only these checks (`API1` ... `API10`); default all. */
@@ -139,6 +141,17 @@ const CREDENTIAL_NAME =
   /auth|token|key|secret|session|cookie|pass|cred|jwt|bearer|sig|user|account|login|owner|member|customer|csrf|xsrf|(^|[-_])(id|uid|sub)($|[-_])|ids?$/i;
 /** A value that looks like a generated credential: long, no spaces, letters and digits mixed. */
 const CREDENTIAL_VALUE = /^(?=[^\s]{16,}$)(?=.*\d)(?=.*[a-z])/i;
+/** Header names that say a secret is in the value (narrower than CREDENTIAL_NAME: a user id is no secret). */
+const SECRET_NAME = /auth|token|key|secret|session|cookie|pass|pwd|cred|jwt|bearer|signature/i;
+
+/**
+ * A shared header that may hold a secret: its name says so (`X-Gateway-Key`, `Authorization`) or its value
+ * looks generated. The client names such headers among a request's credentials, so curl lines show
+ * `$CREDENTIAL` instead of the value.
+ */
+export function secretHeader(name: string, value: string): boolean {
+  return SECRET_NAME.test(name) || CREDENTIAL_VALUE.test(value.trim());
+}
 
 /** The headers a scan sends with every request, and the identities without them. */
 export interface SharedHeaders {
