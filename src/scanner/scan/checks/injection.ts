@@ -47,6 +47,8 @@ import type { RuleInfo, Severity } from '../../finding.ts';
 import type { ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
 import { changesAccount, changesOwnAccount, setsPassword } from '../discover.ts';
+import { signedIn } from '../login.ts';
+import type { LoginFlow } from '../options.ts';
 import {
   isExcluded,
   isLoginOperation,
@@ -59,12 +61,16 @@ import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, resolveSchema, sampleValue, schemaType } from '../schema.ts';
 import { accountParam } from '../self.ts';
 import { similarity } from '../similarity.ts';
-import { findLoginTarget } from './api2-authentication.ts';
+import { documentedLogins, findLoginTarget, unknownUser } from './api2-authentication.ts';
+import { refusedIn200 } from './api5-function-authorization.ts';
 import {
   checkIds,
   claimAccountPath,
+  freshPassword,
   MAIL_FIELD,
   namesOnly,
+  noteLeftAccount,
+  PASSWORD,
   passwordRequest,
   registerThrowaway,
   retireThrowaway,
@@ -79,7 +85,7 @@ const SORT_PARAM = /^(sort(_?by)?|order(ing|_?by)?|sort_?field|column)$/i;
 const LIKELY_SINK =
   /search|query|^q$|filter|find|lookup|name|title|host|domain|ip|addr|file|path|dir|cmd|command|exec|ping|export|report|convert|template|format|where|sql|term|keyword/i;
 export const SQL_ERROR =
-  /SQLITE_ERROR|ERR_SQLITE|unrecognized token|near ".{0,40}": syntax error|SQL syntax|syntax error at or near|unterminated quoted string at or near|quoted string not properly terminated|ORA-\d{5}|SQLSTATE|PG::|pg_query|psycopg2?\.|sqlalchemy\.exc|mysql_fetch|MySqlException|SqlException|ODBC|JDBC|Microsoft OLE DB|Unclosed quotation mark|sqlite3\.OperationalError/i;
+  /SQLITE_ERROR|ERR_SQLITE|unrecognized token|near \\?"[^"\n]{0,200}": syntax error|SQL syntax|syntax error at or near|unterminated quoted string at or near|quoted string not properly terminated|ORA-\d{5}|SQLSTATE|PG::|pg_query|psycopg2?\.|sqlalchemy\.exc|mysql_fetch|MySqlException|SqlException|ODBC|JDBC|Microsoft OLE DB|Unclosed quotation mark|sqlite3\.OperationalError/i;
 export const NOSQL_ERROR = /MongoError|MongoServerError|CastError|BSONError|unknown operator|\$where|E11000/;
 /** A MongoDB error, or a JavaScript syntax error from code the server evaluates (`$where`, `eval`). */
 const JS_ERROR =
@@ -322,6 +328,8 @@ function makeProber(
   as: Identity | null,
   base?: Readonly<Record<string, unknown>>,
   fixed?: Readonly<Record<string, string>>,
+  /** Values that must never go out (a given identity's user name at a login): a request holding one is not sent. */
+  never: readonly string[] = [],
 ): Prober {
   const { op } = point;
   // Fixed values (the scan's own account in an account change's path and query) go with every probe.
@@ -369,6 +377,15 @@ function makeProber(
           ...(sample ? { body: sample } : {}),
           allQuery: false,
         });
+      }
+      if (never.length > 0) {
+        let path = req.path;
+        try {
+          path = decodeURIComponent(req.path.replace(/\+/g, ' '));
+        } catch {}
+        const text = `${path} ${typeof req.body === 'string' ? req.body : JSON.stringify(req.body ?? '')}`;
+        const lower = text.toLowerCase();
+        if (never.some((n) => lower.includes(n.toLowerCase()))) return Promise.resolve(undefined);
       }
       return ctx.send(req, as);
     },
@@ -478,6 +495,12 @@ interface Job {
    * everyone). A lone quote leaves the statement unterminated and a doubled one names no other account.
    */
   safe?: boolean;
+  /**
+   * A login, probed with a user nobody has (see LoginPlan): its baseline is a refusal. It gets the quote pair, the
+   * login bypass (one tautology, see loginBypass) instead of the boolean probes, and the quote differential
+   * against the refusal; operator objects only in its password.
+   */
+  login?: LoginPlan;
 }
 
 /** A probe whose answer proves itself; 'stop' when a blind input's probe got no answer (it would hang again). */
@@ -603,7 +626,19 @@ async function firstRound(ctx: ScanContext, job: Job): Promise<boolean> {
     job.q = q;
     job.qq = qq;
     if (q && qq) {
-      if (SQL_ERROR.test(q.text) && !SQL_ERROR.test(qq.text) && !SQL_ERROR.test(baseline.text))
+      const dbError = SQL_ERROR.test(q.text) && !SQL_ERROR.test(qq.text) && !SQL_ERROR.test(baseline.text);
+      job.quoteMatters = normalised(q, [`${v}'`]) !== normalised(qq, [`${v}''`]);
+      // A login: whether a tautology signs in beats the error, and goes with it in one finding.
+      const bypass = job.login && (dbError || job.quoteMatters) ? await loginBypass(job) : undefined;
+      if (bypass)
+        return report(
+          SCAN_RULES.sqlInjection,
+          `login bypass: ${bypass.payload} with a password nobody has signed in (a credential came back), while ${bypass.control} and the made-up user alone were refused${dbError ? '; a quote raised a database error, two quotes did not' : ''}`,
+          bypass.res,
+          bypass.payload,
+          { controlStatus: bypass.controlStatus, baselineStatus: baseline.status },
+        );
+      if (dbError)
         return report(
           SCAN_RULES.sqlInjection,
           'a quote raised a database error, two quotes did not',
@@ -618,8 +653,6 @@ async function firstRound(ctx: ScanContext, job: Job): Promise<boolean> {
           `${v}'`,
         );
     }
-    job.quoteMatters =
-      q !== undefined && qq !== undefined && normalised(q, [`${v}'`]) !== normalised(qq, [`${v}''`]);
   }
   // Fragment probes carry their own controls: they need no baseline (a made-up condition fails the plain request).
   if (job.tier < 2 && !job.safe && (await fragmentProofs(job, reporter(ctx, p))) === 'found') return true;
@@ -629,6 +662,30 @@ async function firstRound(ctx: ScanContext, job: Job): Promise<boolean> {
   const tpl = await templateProofs(job, report, 1);
   if (tpl !== 'no') return tpl === 'found';
   return (await traversalProofs(job, report, 1)) === 'found';
+}
+
+/**
+ * A login that pastes its input into SQL lets a tautology in: `<user>' OR '1'='1'-- -` (the comment drops the
+ * password's test) with a password nobody has signs in, while `<user>' OR '1'='2'-- -` and the made-up user alone
+ * (the baseline) are refused. One tautology only, and only where the quote pair showed the input reaches a parser:
+ * a login that reads the account by its name in SQL and then tests the password itself counts a failed login
+ * against the account the tautology selected first. The control goes first: a login that lets in any name
+ * (one that creates the account it is asked for) lets it in too.
+ */
+async function loginBypass(
+  job: Job,
+): Promise<{ res: ScanResponse; payload: string; control: string; controlStatus: number } | undefined> {
+  const p = job.p!;
+  const lp = job.login!;
+  const v = p.point.value;
+  if (!job.baseline || signsIn(lp.flow, job.baseline)) return undefined;
+  const control = `${v}' OR '1'='2'-- -`;
+  const rc = await p.send(control);
+  if (!rc || signsIn(lp.flow, rc)) return undefined;
+  const payload = `${v}' OR '1'='1'-- -`;
+  const res = await p.send(payload);
+  if (!res || !signsIn(lp.flow, res)) return undefined;
+  return { res, payload, control, controlStatus: rc.status };
 }
 
 /** Alike: the same answer once the probes' echoes are removed, or JSON of one status that is 90% the same. */
@@ -875,7 +932,7 @@ async function secondRound(ctx: ScanContext, job: Job, over: () => boolean): Pro
   }
   // Tautologies only where they widen nothing that changes (see readsOnly): `' OR '1'='1` in an UPDATE's WHERE
   // changes every row.
-  if (job.quoteMatters && !job.safe && mayWiden(ctx, p.point.op)) {
+  if (job.quoteMatters && !job.safe && !job.login && mayWiden(ctx, p.point.op)) {
     // The third: SQL whose quote is followed by more than the closing quote (`LIKE '%<input>%'`), where the
     // tautology must end the statement with a comment (`-- -`: MySQL wants the space, the others take the rest).
     for (const [dialect, rule, op, eq, end] of [
@@ -923,7 +980,7 @@ async function secondRound(ctx: ScanContext, job: Job, over: () => boolean): Pro
         );
       }
     }
-  } else if (job.quoteMatters && !job.safe && isSuccess(baseline)) {
+  } else if (job.quoteMatters && !job.safe && !job.login && isSuccess(baseline)) {
     // A write: conditions joined with AND to the plain value, which can only narrow what it reaches (`v' AND
     // 'b'='b` reaches what `v` does, `v' AND 'b'='c` nothing). Both that hold answer like the plain value, the
     // one that fails unlike it.
@@ -956,13 +1013,18 @@ async function secondRound(ctx: ScanContext, job: Job, over: () => boolean): Pro
   // The quote differential on its own: a quote breaks the request (5xx) where two quotes and the plain value
   // answer 2xx, and again when asked once more (not a passing fault). No database text and no boolean proof (a
   // hidden error page, a query whose result the answer does not show), so it is reported at lower severity.
-  if (q && qq && q.status >= 500 && isSuccess(qq) && isSuccess(baseline)) {
+  // At a login the plain value is a made-up user, refused: two quotes must be refused alike.
+  const fine = (r: ScanResponse | undefined): r is ScanResponse =>
+    r !== undefined && (job.login ? r.status < 500 && r.status === baseline.status : isSuccess(r));
+  if (q && qq && q.status >= 500 && fine(qq) && fine(baseline)) {
     const q2 = await p.send(`${v}'`);
     const qq2 = await p.send(`${v}''`);
-    if (q2 && q2.status >= 500 && isSuccess(qq2))
+    if (q2 && q2.status >= 500 && fine(qq2))
       return report(
         SCAN_RULES.sqlInjection,
-        'likely: a quote broke the request twice (5xx) while two quotes and the plain value answered 2xx; no database error text or boolean proof',
+        job.login
+          ? `likely: a quote broke the login twice (5xx) while two quotes and the plain value (a made-up user) were refused alike (${baseline.status}); no database error text or bypass`
+          : 'likely: a quote broke the request twice (5xx) while two quotes and the plain value answered 2xx; no database error text or boolean proof',
         q2,
         `${v}'`,
         { quoteStatus: q2.status, doubledQuoteStatus: qq2.status, confidence: 'medium' },
@@ -1172,8 +1234,8 @@ const SIGN_UP_PATH = /sign-?_?up|regist|enrol|join|(^|\/)(users?|accounts?|membe
  * its role). As a given identity it changes that identity's account; anonymously, a payload in the name it
  * takes (`' OR '1'='1`) may change every account. A sign-up is probed, anonymously only.
  */
-function changesAnAccount(ctx: ScanContext, op: Operation): boolean {
-  if (signUp(ctx, op)) return false;
+function changesAnAccount(ctx: ScanContext, op: Operation, logins: ReadonlyMap<string, LoginPlan>): boolean {
+  if (signUp(ctx, op) || logins.has(op.id)) return false;
   // A given identity's own login (`POST /v2/auth/token {username, password}`) is probed as before.
   const ids = [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])];
   if (ids.some((as) => as.login?.path === op.path && op.method === (as.login.flow.method ?? 'POST')))
@@ -1195,6 +1257,109 @@ function freshNames(ctx: ScanContext, op: Operation): Record<string, string> {
     if (NAME_FIELD.test(k)) out[k] = /mail/i.test(k) ? `pcj${tag}@example.com` : `pcj${tag}`;
   }
   return out;
+}
+
+/** A login's user input (`email`, `username`, `login`): what names the account that signs in. */
+const LOGIN_USER = /user|e_?mail|login|name|account|phone|mobile/i;
+
+/**
+ * A login probed with a user nobody has and a password of the scan's own, never a given identity's name: a probe
+ * that fails is then no failed login for anyone (an API that locks an account after a few would lock alice).
+ */
+interface LoginPlan {
+  /** How a sign-in shows (the identity's own flow, or one read from the document), with these fields. */
+  readonly flow: LoginFlow;
+  /** The fields every probe starts from: the made-up user, the scan's password, the flow's other fields. */
+  readonly body?: Readonly<Record<string, unknown>>;
+  /** The same, for a login that takes its fields in the query string. */
+  readonly params?: Readonly<Record<string, string>>;
+  readonly userField: string;
+  readonly passwordField?: string;
+  /** The given identities' user names and e-mails: a request that holds one is not sent (see makeProber). */
+  readonly never: readonly string[];
+}
+
+/** An identity's own login operation, a documented login, or a POST the planner takes for one; no sign-up. */
+function loginOperation(ctx: ScanContext, op: Operation, documented: ReadonlySet<Operation>): boolean {
+  if (op.method !== 'POST' && op.method !== 'PUT') return false;
+  if (signUp(ctx, op)) return false;
+  const ids = [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])];
+  if (ids.some((as) => as.login?.path === op.path && op.method === (as.login.flow.method ?? 'POST')))
+    return true;
+  return documented.has(op) || isLoginOperation(ctx.spec, op);
+}
+
+/** The given identities' login values that name them (user names, e-mails; not passwords), lower case. */
+function givenNames(ctx: ScanContext): string[] {
+  const out = new Set<string>();
+  for (const as of [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])]) {
+    for (const [k, v] of Object.entries(as.login?.body ?? {})) {
+      if (typeof v === 'string' && v.length >= 3 && !PASSWORD.test(k)) out.add(v.toLowerCase());
+    }
+  }
+  return [...out];
+}
+
+/**
+ * The login plan of a login operation: its user input filled with a user nobody has, well-formed for that input
+ * (unknownUser: an e-mail for an e-mail input, within its pattern and length), its password input with a password
+ * of the scan's own, and any other naming input with another made-up name. Undefined when no user input is found.
+ */
+function loginPlan(ctx: ScanContext, op: Operation): LoginPlan | undefined {
+  const ids = [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])];
+  const own = ids.find((as) => as.login?.path === op.path && op.method === (as.login.flow.method ?? 'POST'));
+  const json = jsonBodySchema(op);
+  const form = json === undefined ? formSchema(op) : undefined;
+  const schema = json ?? form;
+  const query = schema === undefined;
+  const fields = new Set(
+    query
+      ? op.parameters.filter((p) => p.in === 'query').map((p) => p.name)
+      : Object.keys(propertiesOf(ctx.spec, schema)),
+  );
+  for (const k of Object.keys(own?.login?.flow.body ?? {})) fields.add(k);
+  const passwordField = [...fields].find((k) => PASSWORD.test(k) && !/grant|client/i.test(k));
+  const userField = [...fields].find(
+    (k) => k !== passwordField && LOGIN_USER.test(k) && !/client|grant|scope/i.test(k),
+  );
+  if (userField === undefined) return undefined;
+  const never = givenNames(ctx);
+  const values: Record<string, unknown> = {};
+  // The flow's other fields (`grant_type`, `client_id`, a tenant), unless they name someone.
+  for (const [k, v] of Object.entries(own?.login?.flow.body ?? {})) {
+    if (k === userField || k === passwordField || LOGIN_USER.test(k)) continue;
+    if (typeof v === 'string' && never.includes(v.toLowerCase())) continue;
+    values[k] = v;
+  }
+  const flow: LoginFlow = own?.login?.flow ?? {
+    path: op.path,
+    method: op.method as 'POST' | 'PUT',
+    body: {},
+    ...(form ? { encoding: 'form' as const } : query ? { encoding: 'query' as const } : {}),
+  };
+  const target = { flow, op, userField, passwordField: passwordField ?? '' };
+  const known = own?.login?.flow.body[userField];
+  for (const k of fields) {
+    if (k === userField) values[k] = unknownUser(ctx, target, known);
+    else if (k === passwordField) values[k] = freshPassword();
+    else if (LOGIN_USER.test(k) && !/client|grant|scope/i.test(k))
+      values[k] = unknownUser(ctx, { ...target, userField: k });
+  }
+  const strings = Object.fromEntries(
+    Object.entries(values).filter(([, v]) => typeof v === 'string') as [string, string][],
+  );
+  return {
+    flow: { ...flow, body: values },
+    ...(query ? { params: strings } : { body: values }),
+    userField,
+    ...(passwordField !== undefined ? { passwordField } : {}),
+    never,
+  };
+}
+
+/** A login answer that signed someone in: a credential came back, and no refusal. */
+function signsIn(flow: LoginFlow, res: ScanResponse | undefined): boolean {
+  return res !== undefined && res.status < 400 && !refusedIn200(res) && signedIn(flow, res);
 }
 
 function signUp(ctx: ScanContext, op: Operation): boolean {
@@ -1302,15 +1467,38 @@ async function accountPlans(
  */
 export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise<PointOutcome[]> {
   const all = injectionPoints(ctx);
+  // Logins go out with a user nobody has (loginPlan), never a given identity's name; one without a user input found
+  // is not probed.
+  const documented = new Set(documentedLogins(ctx).flatMap((t) => (t.op ? [t.op] : [])));
+  const logins = new Map<string, LoginPlan>();
+  const unplanned = new Set<string>();
+  for (const op of new Set(all.map((point) => point.op))) {
+    if (!loginOperation(ctx, op, documented)) continue;
+    const plan = loginPlan(ctx, op);
+    if (plan) logins.set(op.id, plan);
+    else unplanned.add(op.id);
+  }
   // Account changes go to an account of the scan's own, or nowhere.
   const accounts = await accountPlans(
     ctx,
-    all.filter((point) => changesAnAccount(ctx, point.op)),
+    all.filter((point) => changesAnAccount(ctx, point.op, logins)),
   );
   const { plans, v: own } = accounts;
-  const withheldAccounts = accounts.withheld;
+  const withheldAccounts = [
+    ...accounts.withheld,
+    ...all
+      .filter((point) => unplanned.has(point.op.id))
+      .map(
+        (point): PointOutcome => ({
+          point,
+          status: 'skipped',
+          reason: 'not sent: a login whose user input was not found (its probes would name no made-up user)',
+        }),
+      ),
+  ];
   const points = all
-    .filter((point) => !changesAnAccount(ctx, point.op) || plans.has(point.op.id))
+    .filter((point) => !unplanned.has(point.op.id))
+    .filter((point) => !changesAnAccount(ctx, point.op, logins) || plans.has(point.op.id))
     .map((point) =>
       signUp(ctx, point.op) && point.in !== 'path' && NAME_FIELD.test(point.name)
         ? { ...point, value: freshNames(ctx, point.op)[point.name] ?? point.value }
@@ -1335,6 +1523,9 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
   });
   // A prober; an account change's carries its plan (the scan's own account named in its path, query and body).
   const probe = (point: InjectionPoint, as: Identity | null, base?: Readonly<Record<string, unknown>>) => {
+    // A login: anonymously, from its made-up user and the scan's password, whatever identity asked.
+    const lp = logins.get(point.op.id);
+    if (lp) return makeProber(counted, point, null, lp.body, lp.params, lp.never);
     const plan = plans.get(point.op.id);
     return plan
       ? makeProber(counted, point, as, { ...plan.body, ...base }, plan.params)
@@ -1389,25 +1580,29 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
             ...(plan.body ? { body: plan.body } : {}),
           };
         }
-        // A login is probed with the last ordinary identity's own credentials (the API2 checks use A's).
-        const login = (as: Identity | null) =>
-          as?.login &&
-          as.login.path === point.op.path &&
-          point.op.method === (as.login.flow.method ?? 'POST');
-        const order = signUp(ctx, point.op)
-          ? [null]
-          : who.some(login)
-            ? [...who.filter(login).reverse(), ...who.filter((w) => !login(w))]
-            : who;
+        // A login: its plain request names a user nobody has, so its answer is a refusal; any answer but a 5xx is
+        // the baseline the probes are compared with.
+        const lp = logins.get(point.op.id);
+        if (lp) {
+          const mine = lp.params?.[point.name] ?? lp.body?.[point.name];
+          const res = await probe(point, null).send(typeof mine === 'string' ? mine : point.value);
+          if (!res || res.status >= 500) return undefined;
+          // A login that creates the account it is asked for (the clean-up cannot delete it): named in the notes.
+          if (signsIn(lp.flow, res))
+            noteLeftAccount(
+              ctx,
+              String(lp.body?.[lp.userField] ?? lp.params?.[lp.userField]),
+              `${point.op.method} ${point.op.path} signed it in`,
+            );
+          return {
+            as: null,
+            baseline: res,
+            ...(lp.params ? { planned: lp.params } : {}),
+            ...(lp.body ? { body: lp.body } : {}),
+          };
+        }
+        const order = signUp(ctx, point.op) ? [null] : who;
         for (const as of order) {
-          if (login(as)) {
-            const body = as!.login!.body;
-            const pl = probe(point, as, body);
-            const named = body[point.name];
-            const res = await pl.send(typeof named === 'string' ? named : point.value);
-            if (isSuccess(res)) return { as, baseline: res, body };
-            continue;
-          }
           const p = probe(point, as);
           const res = await p.send(point.value);
           if (isSuccess(res)) return { as, baseline: res, by: point };
@@ -1436,7 +1631,7 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
   };
   const jobs: Job[] = points.map((point) => ({
     point,
-    tier: authOperation(ctx, point.op, who) ? 2 : 0,
+    tier: logins.has(point.op.id) || authOperation(ctx, point.op, who) ? 2 : 0,
     stage: 0,
     found: false,
     stopped: false,
@@ -1444,6 +1639,7 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
     traversals: 0,
     templates: 0,
     ...(plans.has(point.op.id) ? { safe: true } : {}),
+    ...(logins.has(point.op.id) ? { login: logins.get(point.op.id) } : {}),
   }));
   // Every operation's plain request first (one per operation, logins last): it tells which are slow.
   // Each operation is reached through its first likely input (a user name the identity's own fields replace
@@ -1520,8 +1716,11 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
     const { baseline, point } = job;
     if (over() || objectsKill.has(ctx) || job.stage < 2 || job.found || baseline === undefined || job.safe)
       return;
-    // `{"$ne": ...}` as an update's filter matches every document: reads and logins only.
+    // `{"$ne": ...}` as an update's filter matches every document: reads and logins only. At a login, only in the
+    // password: `{"$ne": ...}` as the user matches the first account, and a login that checks the password itself
+    // counts a failed login against it.
     if (!mayWiden(ctx, point.op)) return;
+    if (job.login && point.name !== job.login.passwordField) return;
     if (point.in !== 'json' && point.in !== 'query') return;
     job.found = await probeObjects(counted, job.p!, baseline);
   });
