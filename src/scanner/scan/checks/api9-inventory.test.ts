@@ -2,7 +2,15 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { operation } from '../../../../test/kit/operation.ts';
 import type { ApiDocument, Operation } from '../../../core/api-document.ts';
-import { describes, docPageRefs, extraMembers, olderVersions, versionOf } from './api9-inventory.ts';
+import type { ScanResponse } from '../client.ts';
+import {
+  describes,
+  docPageRefs,
+  extraMembers,
+  olderVersions,
+  ownNotFound,
+  versionOf,
+} from './api9-inventory.ts';
 
 function get(path: string): Operation {
   return { ...operation(`GET ${path}`), hasDeclaredId: false, path, pointer: '' };
@@ -83,4 +91,71 @@ test('a documentation page names the description it shows, same origin only', ()
     [],
   );
   assert.deepEqual(docPageRefs(answer('<a href="/x">url: "/openapi.json"</a>'), '/'), []);
+});
+
+function reply(
+  path: string,
+  status: number,
+  type: string,
+  body: string,
+): { path: string; res: ScanResponse } {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    json = undefined;
+  }
+  const sent = { method: 'POST', url: path };
+  const res = {
+    status,
+    headers: { 'content-type': type },
+    text: body,
+    json,
+    durationMs: 1,
+    sent,
+  } as ScanResponse;
+  return { path, res };
+}
+
+test("a 404 of the route's own is told from the framework's 404 for routes that are not there", () => {
+  const html = (p: string) => reply(p, 404, 'text/html; charset=utf-8', `<pre>Cannot POST ${p}</pre>`);
+  const made = [html('/api/v1/reset/portcullis-1a2b'), html('/api/v1/reset/portcullis-9f8e')] as const;
+  const own = reply('/api/v1/reset/verify', 404, 'application/json', '{"message":"User not found"}');
+  assert.deepEqual(ownNotFound(own, made), {
+    route: 'application/json {"message":"User not found"}',
+    madeUp: 'text/html <pre>Cannot POST /api/v1/reset/portcullis-1a2b</pre>',
+  });
+  // The framework's page for the route itself (its path in the text) is no route.
+  assert.equal(ownNotFound(html('/api/v1/reset/verify'), made), undefined);
+  // A JSON 404 of the app's own for every route: the same members and values, a timestamp aside.
+  const spring = (p: string, at: string) =>
+    reply(
+      p,
+      404,
+      'application/json',
+      JSON.stringify({ timestamp: at, status: 404, error: 'Not Found', path: p }),
+    );
+  const springMade = [
+    spring('/v1/x/portcullis-1', '10:00:01'),
+    spring('/v1/x/portcullis-2', '10:00:02'),
+  ] as const;
+  assert.equal(ownNotFound(spring('/v1/x/verify', '10:00:03'), springMade), undefined);
+  // Another value where the made-up answers agree, or other members: the route's own.
+  assert.ok(
+    ownNotFound(reply('/v1/x/verify', 404, 'application/json', '{"message":"No such code"}'), springMade),
+  );
+  const generic = (p: string) => reply(p, 404, 'application/json', '{"message":"Not found"}');
+  const genericMade = [generic('/v1/x/portcullis-1'), generic('/v1/x/portcullis-2')] as const;
+  assert.equal(ownNotFound(generic('/v1/x/verify'), genericMade), undefined);
+  assert.ok(
+    ownNotFound(reply('/v1/x/verify', 404, 'application/json', '{"message":"User not found"}'), genericMade),
+  );
+  // Made-up routes answered unlike each other (a request id in the page): nothing to judge by.
+  const unstable = [
+    reply('/v1/x/portcullis-1', 404, 'text/html', '<p>not found, request 81f2</p>'),
+    reply('/v1/x/portcullis-2', 404, 'text/html', '<p>not found, request 77a0</p>'),
+  ] as const;
+  assert.equal(ownNotFound(own, unstable), undefined);
+  // Anything but 404 is not judged here.
+  assert.equal(ownNotFound(reply('/v1/x/verify', 401, 'application/json', '{}'), genericMade), undefined);
 });

@@ -501,7 +501,7 @@ function freshParams(spec: ApiDocument, op: Operation): Record<string, string> {
  */
 async function olderWrites(ctx: ScanContext, user: Identity): Promise<void> {
   let sent = 0;
-  const controls = new Map<string, ScanResponse | undefined>();
+  const controls = new Map<string, (Control | undefined)[]>();
   for (const op of ctx.spec.operations) {
     if (!/^(POST|PUT|PATCH)$/.test(op.method) || isExcluded(op) || versionOf(op.path) === undefined) continue;
     const sensitive = accountWrite(ctx.spec, op);
@@ -529,23 +529,129 @@ async function olderWrites(ctx: ScanContext, user: Identity): Promise<void> {
         });
         continue;
       }
-      if (ABSENT.has(res.status)) continue;
-      // A made-up route beside it: the same answer there says nothing about the older version.
+      if (res.status !== 404 && ABSENT.has(res.status)) continue;
+      // Made-up routes beside it: the same answer there says nothing about the older version.
       const bare = variant.split('?')[0];
-      const controlPath = `${bare.slice(0, bare.lastIndexOf('/'))}/portcullis-${randomUUID()}`;
-      const key = `${op.method} ${as ? 'A' : '-'} ${controlPath.slice(0, controlPath.lastIndexOf('/'))}`;
-      if (!controls.has(key)) controls.set(key, await ctx.send({ ...planned, path: controlPath }, as));
-      const control = controls.get(key);
-      if (control !== undefined && control.status === res.status) continue;
+      const parent = bare.slice(0, bare.lastIndexOf('/'));
+      const key = `${op.method} ${as ? 'A' : '-'} ${parent}`;
+      const controlAt = async (i: number): Promise<Control | undefined> => {
+        const known = controls.get(key) ?? [];
+        controls.set(key, known);
+        if (known[i] === undefined) {
+          const path = `${parent}/portcullis-${randomUUID()}`;
+          known[i] = { path, res: await ctx.send({ ...planned, path }, as) };
+        }
+        return known[i];
+      };
+      const control = await controlAt(0);
+      let message: string;
+      if (res.status === 404) {
+        // A 404 of the app's own (`{"message": "User not found"}`) where made-up routes beside it get the
+        // framework's (`Cannot POST ...`), alike twice: the route is there, the value it was sent is not.
+        const second = control?.res?.status === 404 ? await controlAt(1) : undefined;
+        if (!control?.res || !second?.res) continue;
+        const own = ownNotFound({ path: bare, res }, [
+          { path: control.path, res: control.res },
+          { path: second.path, res: second.res },
+        ]);
+        if (own === undefined) continue;
+        message = `${op.method} ${template} (an older version of the documented ${op.method} ${op.path}) answered ${res.status}${as ? '' : ' without credentials'} with an answer of its own (${own.route}), but is not in the API description; two made-up routes beside it answered 404 alike (${own.madeUp}): the route is served, the value it was sent is unknown to it.`;
+      } else {
+        if (control?.res !== undefined && control.res.status === res.status) continue;
+        message = `${op.method} ${template} (an older version of the documented ${op.method} ${op.path}) answered ${res.status}${as ? '' : ' without credentials'}, but is not in the API description; a made-up route beside it answered ${control?.res?.status ?? 'nothing'}.`;
+      }
       ctx.report(SCAN_RULES.undocumentedEndpoint, {
         operation: undocumentedOperation(template, op, op.method),
         severity: 'medium',
         key: `${op.method} ${template}`,
-        message: `${op.method} ${template} (an older version of the documented ${op.method} ${op.path}) answered ${res.status}${as ? '' : ' without credentials'}, but is not in the API description; a made-up route beside it answered ${control?.status ?? 'nothing'}.`,
-        evidence: evidenceOf(res, { documented: op.path, control: control?.status }),
+        message,
+        evidence: evidenceOf(res, { documented: op.path, control: control?.res?.status }),
       });
     }
   }
+}
+
+/** A made-up route's path and its answer (none when the safety rule kept the request back). */
+interface Control {
+  readonly path: string;
+  readonly res: ScanResponse | undefined;
+}
+
+/** What a 404 looks like, with the path it was asked for (and its last segment) written as a placeholder. */
+interface NotFoundShape {
+  readonly media: string;
+  /** Pointer → value of a JSON answer (leaves only), else undefined. */
+  readonly members: ReadonlyMap<string, string> | undefined;
+  /** The text of an answer that is not JSON. */
+  readonly text: string;
+}
+
+function notFoundShape(path: string, res: ScanResponse): NotFoundShape {
+  const last = path.slice(path.lastIndexOf('/') + 1);
+  const escaped = last.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const segment = last.length >= 3 ? new RegExp(`(?<![\\w-])${escaped}(?![\\w-])`, 'g') : undefined;
+  const plain = (text: string) => {
+    const out = text.split(path).join('{path}').split(encodeURI(path)).join('{path}');
+    return segment ? out.replace(segment, '{segment}') : out;
+  };
+  const media = (res.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  const json = res.json;
+  if (json === null || typeof json !== 'object') return { media, members: undefined, text: plain(res.text) };
+  const members = new Map<string, string>();
+  const walk = (value: unknown, at: string, depth: number) => {
+    if (members.size >= 200) return;
+    if (value !== null && typeof value === 'object' && depth < 6) {
+      for (const [k, v] of Object.entries(value)) walk(v, `${at}/${k}`, depth + 1);
+    } else {
+      members.set(at, plain(typeof value === 'string' ? value : JSON.stringify(value)));
+    }
+  };
+  walk(json, '', 0);
+  return { media, members, text: '' };
+}
+
+/** A short description of a 404 for the report: its media type and the start of its body. */
+function describe404(res: ScanResponse): string {
+  const body = res.text.replace(/\s+/g, ' ').trim();
+  const media = (res.headers['content-type'] ?? 'no content type').split(';')[0].trim();
+  return `${media} ${body.length > 80 ? `${body.slice(0, 80)}...` : body}`;
+}
+
+/**
+ * A 404 at a route that is there: two made-up routes beside it answered 404 alike (the same media type, the same
+ * text, or the same JSON members with the same values wherever their two answers agree: a timestamp or a request
+ * id may differ), and this one answered otherwise (another media type, text, members or value): the app's own
+ * 404 for a value it does not know, not the framework's for a route it does not have. Undefined when the made-up
+ * answers differ from each other (nothing to judge by) or this one looks like them.
+ */
+export function ownNotFound(
+  route: { readonly path: string; readonly res: ScanResponse },
+  madeUp: readonly [
+    { readonly path: string; readonly res: ScanResponse },
+    { readonly path: string; readonly res: ScanResponse },
+  ],
+): { readonly route: string; readonly madeUp: string } | undefined {
+  if (route.res.status !== 404 || madeUp.some((c) => c.res.status !== 404)) return undefined;
+  const [a, b] = madeUp.map((c) => notFoundShape(c.path, c.res));
+  if (a.media !== b.media || (a.members === undefined) !== (b.members === undefined)) return undefined;
+  if (a.members === undefined || b.members === undefined) {
+    if (a.text !== b.text) return undefined;
+  } else if (a.members.size !== b.members.size || [...a.members.keys()].some((k) => !b.members?.has(k))) {
+    return undefined;
+  }
+  const shape = notFoundShape(route.path, route.res);
+  const differs = (() => {
+    if (shape.media !== a.media) return true;
+    if ((shape.members === undefined) !== (a.members === undefined)) return true;
+    if (shape.members === undefined || a.members === undefined) return shape.text !== a.text;
+    if (shape.members.size !== a.members.size) return true;
+    for (const [k, v] of a.members) {
+      if (!shape.members.has(k)) return true;
+      if (b.members?.get(k) === v && shape.members.get(k) !== v) return true;
+    }
+    return false;
+  })();
+  return differs ? { route: describe404(route.res), madeUp: describe404(madeUp[0].res) } : undefined;
 }
 
 /** A variant template filled with the values a planned request put into the documented template's parameters. */
