@@ -18,6 +18,7 @@ import {
   missingFields,
   ObjectRegistry,
   planRequest,
+  privilegedArea,
   requiresAuth,
 } from './planner.ts';
 
@@ -395,4 +396,26 @@ describe('business flows', () => {
       ['applyPromo', 'redeemReferral'],
     );
   });
+});
+
+test('manager, back office and ops name a privileged area only as the first segment after the prefixes', () => {
+  for (const path of [
+    '/api/manager/reports',
+    '/api/v1/manager/payroll/{id}',
+    '/backoffice/orders',
+    '/api/back-office/refunds',
+    '/v2/ops/jobs',
+    '/rest/api-v1/ops/queues/{name}',
+  ])
+    assert.equal(privilegedArea(path), true, path);
+  for (const path of [
+    '/users/{id}/manager',
+    '/api/v1/users/{id}/manager',
+    '/api/teams/{id}/ops',
+    '/api/managers/{id}',
+    '/api/manager',
+    '/api/v1/opsgenie/alerts',
+    '/api/v1/reports/manager/{id}',
+  ])
+    assert.equal(privilegedArea(path), false, path);
 });

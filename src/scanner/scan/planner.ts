@@ -16,6 +16,25 @@ const NOT_LOGIN = /regist|sign_?up|join|forgot|reset|change|update|verify|logout
 const BUSINESS =
   /coupon|voucher|promo(?!t)|referral|redeem|invite|order|checkout|purchase|transfer|vote|like|reward|gift/i;
 const ADMIN = /(^|[/_-])(admin|administrator|internal|manage(ment)?|staff|superuser)($|[/_-])/i;
+/**
+ * Words that name a privileged area only as the API's first segment, after prefixes such as `/api` or `/api/v1`,
+ * with more below it (`/api/manager/reports`, `/backoffice/orders`, `/ops/jobs`); below an object they name
+ * something of it (`/users/{id}/manager`: someone's manager).
+ */
+const LEAD_PRIVILEGED = /^(manager|back[-_]?office|ops)$/i;
+/** Segments that only prefix an API's routes: `api`, `rest`, a version (`v1`, `v2.1`, `api-v1`). */
+const ROUTE_PREFIX = /^(api|rest|v\d+(\.\d+)?|api[-_]?v\d+(\.\d+)?)$/i;
+
+/** Whether the path's first segment after its prefixes names a privileged area (LEAD_PRIVILEGED). */
+export function privilegedArea(path: string): boolean {
+  const segs = path
+    .split('?')[0]
+    .split('/')
+    .filter((s) => s !== '');
+  let i = 0;
+  while (i < segs.length && ROUTE_PREFIX.test(segs[i])) i++;
+  return i < segs.length - 1 && LEAD_PRIVILEGED.test(segs[i]);
+}
 
 export function jsonBodySchema(op: Operation): JsonSchema | undefined {
   if (!op.requestBody) return undefined;
@@ -161,7 +180,7 @@ export function isLoginOperation(spec: ApiDocument, op: Operation): boolean {
 
 export function isAdminOperation(op: Operation): boolean {
   if (op.extensions['x-portcullis-admin'] === true) return true;
-  if (ADMIN.test(op.path) || op.tags.some((t) => ADMIN.test(t))) return true;
+  if (ADMIN.test(op.path) || privilegedArea(op.path) || op.tags.some((t) => ADMIN.test(t))) return true;
   return (op.security ?? []).some((req) =>
     Object.values(req).some((scopes) => scopes.some((s) => /admin/i.test(s))),
   );
