@@ -6,6 +6,7 @@ import { type FindingsResult, type Severity, severityRank } from '../../scanner/
 import { isReportFormat, REPORT_FORMATS } from '../../scanner/report/formats.ts';
 import { exitCodeFor, parseSeverity } from '../../scanner/report/summary.ts';
 import type { ScanIdentity } from '../../scanner/scan/index.ts';
+import { secretHeader } from '../../scanner/scan/options.ts';
 import { packageVersion } from '../../shared/package-version.ts';
 import { registerCommand } from '../command-table.ts';
 import { CliError } from '../errors.ts';
@@ -146,8 +147,109 @@ export function parseIdentity(text: string): ScanIdentity {
   throw new CliError(`identity ${name}: kind must be bearer, header, login, form or oauth2`);
 }
 
-/** Reads `--identities FILE`: `{ identities: [...], admin: {...} }` or a plain array, as JSON or YAML. */
-async function readIdentities(file: string): Promise<{ identities: ScanIdentity[]; admin?: ScanIdentity }> {
+/** A header name: an RFC 9110 token. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** Control characters a field value may not hold (a tab is allowed): a CR or LF would start another header. */
+const CONTROL = /[\0-\x08\n-\x1f\x7f]/;
+/** Headers the client sets for each request or that shape the connection: never shared. */
+const CLIENT_SET = new Set([
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'upgrade',
+  'te',
+  'trailer',
+  'expect',
+  'host',
+]);
+
+/**
+ * One header sent with every request of the scan, checked: a token name, a value without line breaks or other
+ * control characters (trimmed, not empty), not one the client sets itself nor the cookie the identities' jars
+ * send. `where` names the flag or the config path in the error. A name or value that looks like a secret is
+ * allowed (an API key of the deployment every caller sends) and added to `warnings`: curl lines mask it.
+ */
+function sharedHeader(where: string, name: string, raw: string, warnings: string[]): [string, string] {
+  if (!HEADER_NAME.test(name))
+    throw new CliError(`${where}: not a header name (letters, digits and !#$%&'*+-.^_\`|~ only)`);
+  if (CONTROL.test(raw))
+    throw new CliError(`${where}: the value holds a line break or another control character`);
+  const value = raw.trim();
+  if (value === '') throw new CliError(`${where}: give a value after the colon`);
+  const lower = name.toLowerCase();
+  if (CLIENT_SET.has(lower))
+    throw new CliError(`${where}: the scan sets ${name} itself; it cannot be shared`);
+  if (lower === 'cookie')
+    throw new CliError(
+      `${where}: each identity's cookie jar sends the Cookie header; give a cookie as an identity's header`,
+    );
+  if (secretHeader(name, value))
+    warnings.push(
+      `${where} looks like a credential: every request carries it, anonymous ones included (the checks without credentials too); curl lines show $CREDENTIAL`,
+    );
+  return [name, value];
+}
+
+/** Adds a checked header to `into`; a name given twice (in any case) is refused. */
+function addHeader(into: Record<string, string>, where: string, [name, value]: [string, string]): void {
+  if (Object.keys(into).some((k) => k.toLowerCase() === name.toLowerCase()))
+    throw new CliError(`${where}: given twice`);
+  into[name] = value;
+}
+
+/**
+ * Parses `--header 'Name: value'` (repeatable): headers sent with every request of the scan. Returns them and
+ * the warnings to print (a header that looks like a credential).
+ */
+export function parseHeaders(texts: readonly string[]): {
+  headers: Record<string, string>;
+  warnings: string[];
+} {
+  const headers: Record<string, string> = {};
+  const warnings: string[] = [];
+  texts.forEach((text, i) => {
+    const colon = text.indexOf(':');
+    // The text itself stays out of this message: it may be a secret written without its colon.
+    if (colon < 0) throw new CliError(`--header #${i + 1} has no colon: write it as 'Name: value'`);
+    const name = text.slice(0, colon).trim();
+    const where = `--header ${HEADER_NAME.test(name) ? name : JSON.stringify(name)}`;
+    addHeader(headers, where, sharedHeader(where, name, text.slice(colon + 1), warnings));
+  });
+  return { headers, warnings };
+}
+
+/** `headers.X-Api-Mode`, `headers["Bad Name"]`: a shared header's path in the identities file. */
+function headerPath(name: string): string {
+  return /^[A-Za-z_$][\w$-]*$/.test(name) ? `headers.${name}` : `headers[${JSON.stringify(name)}]`;
+}
+
+/** The identities file's `headers:` map (names to strings, numbers or booleans), checked like `--header`. */
+function fileHeaders(file: string, doc: unknown, warnings: string[]): Record<string, string> {
+  if (doc === undefined) return {};
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc))
+    throw new CliError(`--identities ${file}: headers must be a map of header names to values`);
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(doc)) {
+    const where = `--identities ${file}: ${headerPath(name)}`;
+    if (typeof value !== 'string' && typeof value !== 'boolean' && !Number.isFinite(value))
+      throw new CliError(`${where} must be a string`);
+    addHeader(headers, where, sharedHeader(where, name, String(value), warnings));
+  }
+  return headers;
+}
+
+/**
+ * Reads `--identities FILE`: `{ identities: [...], admin: {...}, headers: {...} }` or a plain array, as JSON or
+ * YAML. `headers` go with every request of the scan (see `--header`).
+ */
+async function readIdentities(file: string): Promise<{
+  identities: ScanIdentity[];
+  admin?: ScanIdentity;
+  headers: Record<string, string>;
+  warnings: string[];
+}> {
   let doc: unknown;
   try {
     const text = await readFile(file, 'utf8');
@@ -166,7 +268,14 @@ async function readIdentities(file: string): Promise<{ identities: ScanIdentity[
   const admin = root?.admin;
   if (admin !== undefined && (admin === null || typeof admin !== 'object'))
     throw new CliError(`--identities ${file}: admin must be an object`);
-  return { identities: list as ScanIdentity[], ...(admin ? { admin: admin as ScanIdentity } : {}) };
+  const warnings: string[] = [];
+  const headers = Array.isArray(doc) ? {} : fileHeaders(file, root?.headers, warnings);
+  return {
+    identities: list as ScanIdentity[],
+    ...(admin ? { admin: admin as ScanIdentity } : {}),
+    headers,
+    warnings,
+  };
 }
 
 registerCommand('audit', {
@@ -198,7 +307,7 @@ ${REPORT_HELP}
 
 registerCommand('scan', {
   usage:
-    'portcullis scan --spec SPEC --target URL --identity ID ... [--admin ID] [--identities FILE] [report flags]',
+    "portcullis scan --spec SPEC --target URL --identity ID ... [--admin ID] [--identities FILE] [-H 'NAME: VALUE' ...] [report flags]",
   summary: 'test a live API for the OWASP API Security Top 10 (2023) from its spec',
   help: `Options:
       --spec FILE             the OpenAPI document (3.0, 3.1 or Swagger 2.0); its servers are ignored
@@ -213,7 +322,13 @@ registerCommand('scan', {
       --admin ID              an administrator, same forms, to confirm privileged operations
       --identities FILE       identities as JSON or YAML ({identities: [...], admin: {...}}), for login
                               options the flags cannot say: tokenPointer (/data/auth/token), tokenHeader,
-                              tokenCookie, header, scheme, encoding, grantType (see docs/scan.md)
+                              tokenCookie, header, scheme, encoding, grantType (see docs/scan.md); its
+                              headers: {Name: value} are sent like --header
+  -H, --header 'NAME: VALUE'  a header sent with every request of the scan, anonymous ones, logins and the
+                              login checks included (repeatable): a setting of the deployment such as
+                              'X-Api-Version: 2' or a tenant; an identity's own headers win for it, and a
+                              --header wins over the same name in --identities FILE. One that looks like a
+                              credential is sent too, with a warning, and shown as $CREDENTIAL in curl lines
       --allow-destructive     send PUT, PATCH and DELETE to objects the scan did not create
       --checks LIST           only these checks, e.g. API1,API2
       --concurrency N         requests in flight (default 4)
@@ -234,6 +349,7 @@ Scan only APIs you own or may test, with test accounts: the scan creates objects
       target: { type: 'string' },
       identity: { type: 'string', multiple: true },
       identities: { type: 'string' },
+      header: { type: 'string', short: 'H', multiple: true },
       admin: { type: 'string' },
       'allow-destructive': { type: 'boolean' },
       concurrency: { type: 'string' },
@@ -254,6 +370,15 @@ Scan only APIs you own or may test, with test accounts: the scan creates objects
     const admin = values.admin ? parseIdentity(values.admin as string) : fromFile?.admin;
     if (identities.length === 0)
       throw new CliError('scan needs at least one --identity (two for the authorization checks)');
+    // The flags win over the same names in the file.
+    const flags = parseHeaders((values.header as string[] | undefined) ?? []);
+    const given = new Set(Object.keys(flags.headers).map((k) => k.toLowerCase()));
+    const headers = {
+      ...Object.fromEntries(
+        Object.entries(fromFile?.headers ?? {}).filter(([k]) => !given.has(k.toLowerCase())),
+      ),
+      ...flags.headers,
+    };
     const settings = reportSettings(values);
     const num = (flag: string) => {
       const v = values[flag as keyof typeof values];
@@ -263,6 +388,8 @@ Scan only APIs you own or may test, with test accounts: the scan creates objects
       return n;
     };
     const showProgress = !values.quiet && process.stderr.isTTY;
+    for (const w of [...(fromFile?.warnings ?? []), ...flags.warnings])
+      process.stderr.write(`portcullis: WARNING: ${w}\n`);
     try {
       const { runScan, suggestPolicy } = await import('../../scanner/scan/index.ts');
       const { loadApiDocument } = await import('../../openapi/load.ts');
@@ -271,6 +398,7 @@ Scan only APIs you own or may test, with test accounts: the scan creates objects
         target: values.target as string,
         identities,
         admin,
+        ...(Object.keys(headers).length > 0 ? { headers } : {}),
         allowDestructive: values['allow-destructive'] === true,
         concurrency: num('concurrency'),
         ratePerSecond: num('rate'),
