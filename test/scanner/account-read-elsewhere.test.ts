@@ -11,7 +11,7 @@ import { scanTwins } from './twins.ts';
  * `GET /api/v1/users/{user_id}` and updated at `PUT /api/v2/users/{user_id}` (body `{name, email, is_admin}`,
  * `is_admin` declared with a default of false); there is no GET at the update's own path and no sign-up. The
  * JWT's claims say which user the caller is; both routes refuse another user's id (403). Vulnerable: the update
- * stores `is_admin`. Fixed twin: it ignores it. The probe must start from the record read at the other version's
+ * stores `is_admin`, which only its answer shows (the read does not). Fixed twin: it ignores it. The probe must start from the record read at the other version's
  * path, find the stored flag, and leave alice's and bob's records as they were.
  */
 const USER = {
@@ -20,7 +20,6 @@ const USER = {
     id: { type: 'integer' },
     name: { type: 'string' },
     email: { type: 'string' },
-    is_admin: { type: 'boolean' },
   },
 };
 const PARAM = [{ name: 'user_id', in: 'path', required: true, schema: { type: 'integer' } }];
@@ -98,8 +97,10 @@ async function startLibrary(fixed: boolean): Promise<Library> {
       const user = m ? users.get(Number(m[2])) : undefined;
       if (!m || !user) return send(404, { detail: 'Not Found' });
       if (Number(m[2]) !== caller) return send(403, { detail: 'Not your account' });
+      // The read shows no is_admin: only the update's answer does.
+      const { is_admin: _flag, ...shown } = user;
       if (m[1] === 'v1')
-        return req.method === 'GET' ? send(200, user) : send(405, { detail: 'Method Not Allowed' });
+        return req.method === 'GET' ? send(200, shown) : send(405, { detail: 'Method Not Allowed' });
       if (req.method !== 'PUT') return send(405, { detail: 'Method Not Allowed' });
       let body: Record<string, unknown>;
       try {
@@ -107,7 +108,12 @@ async function startLibrary(fixed: boolean): Promise<Library> {
       } catch {
         return send(422, { detail: [{ msg: 'JSON decode error' }] });
       }
-      if (typeof body.name !== 'string' || typeof body.email !== 'string')
+      // Typed as a FastAPI model: a flag must be a boolean (null is refused).
+      if (
+        typeof body.name !== 'string' ||
+        typeof body.email !== 'string' ||
+        (body.is_admin !== undefined && typeof body.is_admin !== 'boolean')
+      )
         return send(422, { detail: [{ msg: 'Field required' }] });
       user.name = body.name;
       user.email = body.email;
@@ -143,13 +149,12 @@ describe('API3 on an account update whose record is read at another documented p
     assert.match(found[0].message, /is_admin/);
   });
 
-  test("alice's and bob's records are as they were", () => {
-    for (const kind of ['vulnerable', 'fixed'] as const)
-      assert.deepEqual(
-        [...runs[kind].api.users.values()],
-        START,
-        `${kind}: ${runs[kind].result.warnings.join('; ')}`,
-      );
+  test("alice's and bob's records are as they were, and the set-back is confirmed", () => {
+    for (const kind of ['vulnerable', 'fixed'] as const) {
+      const warnings = runs[kind].result.warnings;
+      assert.ok(!warnings.some((w) => /ELEVATED/.test(w)), warnings.join('\n'));
+      assert.deepEqual([...runs[kind].api.users.values()], START, `${kind}: ${warnings.join('; ')}`);
+    }
   });
 
   test('the fixed twin: no finding', () => {

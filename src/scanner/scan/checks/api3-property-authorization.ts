@@ -649,7 +649,13 @@ async function massAssignmentProbe(
   const readOwn = async (who: Identity): Promise<Record<string, unknown> | undefined> => {
     const r = probe.read ? await ctx.send(probe.read, who) : lastWrite;
     if (!isSuccess(r) || r.json === undefined) return undefined;
-    return probe.id !== undefined ? ownRecord(r.json, probe.id) : recordsOf(r.json, [])[0];
+    const record = probe.id !== undefined ? ownRecord(r.json, probe.id) : recordsOf(r.json, [])[0];
+    // A field the read does not show (a record read at another path) as the last write's answer showed it.
+    const written =
+      probe.read && isSuccess(lastWrite) && lastWrite.json !== undefined
+        ? recordsOf(lastWrite.json, [])[0]
+        : undefined;
+    return record && written ? { ...written, ...record } : record;
   };
   if (control) {
     // The same object is read back after the probe: the control's views must be taken before it.
@@ -709,8 +715,14 @@ async function massAssignmentProbe(
     ? await restoreOwn(ctx, {
         as,
         op,
+        // A field the record did not show: its declared default, else false for a flag the probe set true.
         originals: Object.fromEntries(
-          stored.filter((n) => n !== 'portcullisProbe').map((n) => [n, original?.[n]]),
+          stored
+            .filter((n) => n !== 'portcullisProbe')
+            .map((n) => [
+              n,
+              original?.[n] ?? writable[n]?.default ?? (injected[n] === true ? false : undefined),
+            ]),
         ),
         stored: injected,
         privileged: stored.filter((n) => why[n] === 'privileged value'),
