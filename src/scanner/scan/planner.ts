@@ -536,6 +536,99 @@ export function actedOn(
   return { ids, object };
 }
 
+/** Input names that hold an id: `id`, `ids`, `uuid`, `order_id`, `orderId`, `item_ids`, `ticket_no`. */
+const ID_INPUT =
+  /^(id|ids|uuid|guid|pk)$|[-_](id|ids|uuid|guid|pk|no)$|[a-z0-9](Id|Ids|ID|IDs|Uuid|UUID|No)$/;
+/** At most this many id inputs are read from one request (a body is the client's, its size is not ours). */
+const MAX_ID_INPUTS = 50;
+
+/**
+ * What a request at a path that acts names by its query or body (`GET /appointments/cancel?id=5`, `POST
+ * /orders/cancel {"order_id": 5}`, `{"ids": [5, 6]}`, `{"order": {"id": 5}}`): the values of its id-like inputs
+ * (numbers and strings, in arrays too, three levels deep), but those the document lists for a query parameter
+ * (an enum, a const). A body sent as text is read as JSON or form-encoded when it is one. Undefined when the path
+ * does not act or no input names an id.
+ */
+export function actingInputs(
+  spec: ApiDocument,
+  op: Operation,
+  req: Pick<ScanRequest, 'path' | 'body'>,
+): readonly { readonly name: string; readonly value: string }[] | undefined {
+  if (!pathActs(op.path)) return undefined;
+  const out: { name: string; value: string }[] = [];
+  const add = (name: string, value: unknown) => {
+    if (out.length >= MAX_ID_INPUTS) return;
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'bigint')
+      out.push({ name, value: String(value) });
+    else if (Array.isArray(value)) for (const v of value.slice(0, MAX_ID_INPUTS)) add(name, v);
+  };
+  const q = req.path.indexOf('?');
+  if (q >= 0) {
+    for (const [name, value] of new URLSearchParams(req.path.slice(q + 1))) {
+      if (!ID_INPUT.test(name)) continue;
+      const param = op.parameters.find((p) => p.in === 'query' && p.name === name);
+      if (param !== undefined && listedValue(spec, param.schema) === value) continue;
+      add(name, value);
+    }
+  }
+  let body = req.body;
+  if (typeof body === 'string') {
+    const text = body.trim();
+    try {
+      body = /^[[{]/.test(text) ? JSON.parse(text) : undefined;
+    } catch {
+      body = undefined;
+    }
+    if (body === undefined && /^[\w.[\]-]+=/.test(text)) body = Object.fromEntries(new URLSearchParams(text));
+  }
+  const walk = (value: unknown, depth: number) => {
+    if (value === null || typeof value !== 'object' || value instanceof FilePart || depth > 3) return;
+    if (Array.isArray(value)) {
+      for (const v of value.slice(0, MAX_ID_INPUTS)) walk(v, depth + 1);
+      return;
+    }
+    for (const [name, v] of Object.entries(value)) {
+      if (ID_INPUT.test(name)) add(name, v);
+      walk(v, depth + 1);
+    }
+  };
+  walk(body, 0);
+  return out.length > 0 ? out : undefined;
+}
+
+/**
+ * Whether a value is the id of an object the scan created: its id, or another id of its own in the record its
+ * creation answered (`id`, `uuid`, `order_no` in `/orders`; never `user_id`, its owner's).
+ */
+export function createdValue(objects: ObjectRegistry, value: string): boolean {
+  if (objects.isCreatedId(value)) return true;
+  return objects.all().some((o) => {
+    const body = o.body;
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) return false;
+    const record = body as Record<string, unknown>;
+    const data =
+      record.data !== null && typeof record.data === 'object' && !Array.isArray(record.data)
+        ? (record.data as Record<string, unknown>)
+        : record;
+    // The object's own ids only: `user_id` in an order names its owner, a given identity maybe.
+    const last =
+      o.collection
+        .split('/')
+        .filter((seg) => seg !== '' && !seg.includes('{'))
+        .pop() ?? '';
+    const entity = looseName(last)
+      .replace(/[^a-z0-9]/g, '')
+      .replace(/s$/, '');
+    return Object.entries(data).some(([k, v]) => {
+      const key = looseName(k);
+      const own =
+        /^(id|uuid|guid|pk)$/.test(key) ||
+        (entity !== '' && new RegExp(`^${entity}(id|no|uuid|number)$`).test(key));
+      return own && (typeof v === 'string' || typeof v === 'number') && String(v) === value;
+    });
+  });
+}
+
 /** A value discovery tried and confirmed (a small id, a documented value), not one the API gave out. */
 function tried(record: Harvested): boolean {
   return record.source === OWNED || record.source === CONFIRMED;

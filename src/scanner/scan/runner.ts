@@ -22,7 +22,7 @@ import { discover, setsPasswordByUrl } from './discover.ts';
 import { urlValues } from './harvest.ts';
 import { LoginError, resolveIdentity as logIn } from './login.ts';
 import { SCAN_DEFAULTS, type ScanIdentity, type ScanOptions, sharedHeaders } from './options.ts';
-import { actedOn, inDeclaredEncoding, ObjectRegistry } from './planner.ts';
+import { actedOn, actingInputs, createdValue, inDeclaredEncoding, ObjectRegistry } from './planner.ts';
 import { isOwnAccount } from './self.ts';
 
 /** The order matters: the API4 burst may trip a rate limit, and API2 login attempts may trip a lockout. */
@@ -301,6 +301,39 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
               check: noteAs ?? current,
               operation: req.operation,
               reason: `not sent: its path acts on ${acted.ids.join(', ')}, which the scan did not create (--allow-destructive sends it)`,
+            });
+          }
+          return undefined;
+        }
+        // The same for the ids it names by its query or body (`GET /appointments/cancel?id=5`, `POST
+        // /orders/cancel {"order_id": 5}`), when its path names no object the scan created: each an id of an
+        // object the scan created or of an account it registered (asked as namesOnlyScanAccount asks a query).
+        const inputs =
+          options.allowDestructive || !req.operation || objects.isScanCreated(bare) || acted
+            ? undefined
+            : actingInputs(spec, req.operation, req);
+        const foreign = inputs?.filter(
+          ({ value }) =>
+            !createdValue(objects, value) &&
+            !namesOnlyScanAccount(
+              spec,
+              objects,
+              { ...req.operation!, path: '/', parameters: [] },
+              {
+                method: 'GET',
+                path: `/?v=${encodeURIComponent(value)}`,
+              },
+            ),
+        );
+        if (req.operation && foreign !== undefined && foreign.length > 0) {
+          const key = `${noteAs ?? current} ${req.operation.method} ${req.operation.path}`;
+          if (!actingNoted.has(key) && notes.length < 5000) {
+            actingNoted.add(key);
+            const named = foreign.slice(0, 3).map((f) => `${f.name}=${f.value.slice(0, 40)}`);
+            notes.push({
+              check: noteAs ?? current,
+              operation: req.operation,
+              reason: `not sent: it acts, and its inputs name ${named.join(', ')}, which the scan did not create (--allow-destructive sends it)`,
             });
           }
           return undefined;
