@@ -5,7 +5,9 @@ import type { ApiDocument, Operation } from '../../core/api-document.ts';
 import { buildApiDocument, loadApiDocument } from '../../openapi/load.ts';
 import { encodeBody, FilePart, type ScanResponse } from './client.ts';
 import {
+  actingInputs,
   captureId,
+  createdValue,
   creationCollection,
   inDeclaredEncoding,
   isAdminOperation,
@@ -418,4 +420,73 @@ test('manager, back office and ops name a privileged area only as the first segm
     '/api/v1/reports/manager/{id}',
   ])
     assert.equal(privilegedArea(path), false, path);
+});
+
+test('the ids an acting request names by its query or body, and which of them the scan created', () => {
+  const doc = buildApiDocument('/acting.yaml', '3.0', {
+    openapi: '3.0.3',
+    info: { title: 't', version: '1' },
+    paths: {
+      '/appointments/cancel': {
+        get: {
+          parameters: [
+            { name: 'id', in: 'query', schema: { type: 'integer' } },
+            { name: 'kind_id', in: 'query', schema: { type: 'string', enum: ['k1', 'k2'] } },
+          ],
+          responses: { '200': { description: 'ok' } },
+        },
+      },
+      '/orders/cancel': { post: { responses: { '200': { description: 'ok' } } } },
+      '/orders/search': { post: { responses: { '200': { description: 'ok' } } } },
+    },
+  });
+  const op = (path: string) => doc.operations.find((o) => o.path === path)!;
+  assert.deepEqual(
+    actingInputs(doc, op('/appointments/cancel'), { path: '/appointments/cancel?id=5&kind_id=k1' }),
+    [{ name: 'id', value: '5' }],
+  );
+  assert.deepEqual(
+    actingInputs(doc, op('/orders/cancel'), {
+      path: '/orders/cancel',
+      body: { order_id: 301, reason: 'late', ids: [7, '8'], order: { orderNo: 'A-1' }, is_paid: true },
+    }),
+    [
+      { name: 'order_id', value: '301' },
+      { name: 'ids', value: '7' },
+      { name: 'ids', value: '8' },
+      { name: 'orderNo', value: 'A-1' },
+    ],
+  );
+  assert.deepEqual(
+    actingInputs(doc, op('/orders/cancel'), { path: '/orders/cancel', body: 'order_id=9&x=1' }),
+    [{ name: 'order_id', value: '9' }],
+  );
+  assert.deepEqual(
+    actingInputs(doc, op('/orders/cancel'), { path: '/orders/cancel', body: '{"order_id": 4}' }),
+    [{ name: 'order_id', value: '4' }],
+  );
+  assert.equal(
+    actingInputs(doc, op('/orders/cancel'), { path: '/orders/cancel', body: { reason: 'x' } }),
+    undefined,
+  );
+  // A search acts on nothing.
+  assert.equal(
+    actingInputs(doc, op('/orders/search'), { path: '/orders/search', body: { order_id: 1 } }),
+    undefined,
+  );
+
+  const objects = new ObjectRegistry();
+  objects.add({
+    collection: '/orders',
+    path: '/orders/77',
+    id: '77',
+    owner: 'alice',
+    body: { id: 77, order_no: 'ORD-9', user_id: 2 },
+    createdBy: op('/orders/cancel'),
+  });
+  assert.equal(createdValue(objects, '77'), true);
+  assert.equal(createdValue(objects, 'ORD-9'), true);
+  // Its owner's id is no id of the object.
+  assert.equal(createdValue(objects, '2'), false);
+  assert.equal(createdValue(objects, '301'), false);
 });
