@@ -7,11 +7,16 @@
  *
  * Python pickles (`pickles`): a cookie or a JSON member the API gave out that holds a base64 pickle, an input
  * named like one of those members, an input whose description says pickled or serialised, a base64 input named
- * like saved state (`state`, `session`, `blob`), and raw `application/octet-stream` or pickle bodies get the
- * probe's own pickles (`pickle.ts`, protocol 0): the data the API gave out (or a dict of common names, or a
+ * like saved state (`state`, `session`, `blob`), raw `application/octet-stream` or pickle bodies, and raw text
+ * bodies (text/plain, `*\/*`) that hold base64 (`format: byte`, a base64 example, a description that says base64
+ * or serialised, or an operation that restores, imports or loads saved state) get the probe's own pickles
+ * (`pickle.ts`, protocol 0; base64 in a text body): the data the API gave out (or a dict of common names, or a
  * bare value) with every string replaced by `operator.add('pcx4', '2z')`. `pcx42z` in the answer proves that
  * loading ran the call. Where nothing comes back, a pickle calling `time.sleep` for the time-based delay, slower
- * than two `sleep(0)` pickles by 80% of it, twice, with a `sleep(0)` in between answering faster.
+ * than two `sleep(0)` pickles by 80% of it, twice, with a `sleep(0)` in between answering faster. Where neither
+ * proves it, an answer to one of these pickles that quotes an unsafe loader's call (a stack trace naming
+ * `pickle.loads`, `yaml.load`, `ObjectInputStream`, `unserialize`, `Marshal.load`, `BinaryFormatter`) is a sign,
+ * reported at high severity and medium confidence: the input reaches a loader, which did not run the call.
  *
  * Uploaded files get the same treatment in YAML, which unsafe loaders (PyYAML's `UnsafeLoader`, `yaml.load` of
  * old) turn into Python calls: a file part set to `!!python/object/apply:operator.add ["pcx4", "2z"]` comes
@@ -153,12 +158,73 @@ interface PickleInput {
   readonly urlSafe?: boolean;
   /** Who sends it: a cookie goes back as the identity it was set for. */
   readonly senders: readonly (Identity | null)[];
+  /** A raw body that holds base64 (text/plain): the pickle goes base64-encoded. */
+  readonly base64?: boolean;
 }
 
 const PICKLE_PROSE = /pickl|seriali[sz]|marshal/i;
 const STATE_NAME =
   /pickle|serial|state|session|blob|dump|snapshot|payload|object|b64|base64|encoded|backup|cache/i;
 const RAW_PICKLE = /octet-stream|pickle/i;
+/** Raw text bodies that may hold base64: text/plain and other text, a declared base64, or any type. */
+const TEXT_BODY = /^text\/|^\*\/\*$|base64/i;
+const BASE64_PROSE = /base-?64|pickl|seriali[sz]|marshal|encoded/i;
+/** Operations that take saved state back: a restore, an import, a load, a resume. */
+const RESTORE_WORDS =
+  /restore|import|resume|reload|(^|[^a-z])load|rehydrat|unpack|snapshot|saved[ _-]?state/i;
+/**
+ * An unsafe loader's call quoted in an answer (a stack trace, an error): Python's pickle (and dill, jsonpickle),
+ * PyYAML's load without a safe loader, Java's ObjectInputStream, PHP's unserialize, Ruby's Marshal.load, .NET's
+ * BinaryFormatter. Line by line, each line bounded: see unsafeLoader.
+ */
+const UNSAFE_LOADER =
+  /\b(c?pickle|dill|_pickle)\.loads?\(|\bjsonpickle\.decode\(|\byaml\.(unsafe_)?load(_all)?\(|\bObjectInputStream\b|\bunserialize\(|\bMarshal\.load\b|\bBinaryFormatter\b/;
+const SAFE_YAML = /SafeLoader|\bsafe_load/;
+
+/** The first line of an answer that quotes an unsafe loader's call (not PyYAML with a safe loader), cut. */
+export function unsafeLoader(text: string): string | undefined {
+  for (const raw of text.slice(0, 65_536).split('\n')) {
+    const line = raw.length > 400 ? raw.slice(0, 400) : raw;
+    const m = UNSAFE_LOADER.exec(line);
+    if (!m) continue;
+    if (m[0].startsWith('yaml.') && SAFE_YAML.test(line)) continue;
+    return line.trim().slice(0, 200);
+  }
+  return undefined;
+}
+
+/** A base64 text of at least 12 characters that decodes to something (an example of saved state). */
+function base64Like(v: unknown): boolean {
+  if (typeof v !== 'string') return false;
+  const t = v.trim();
+  return (
+    t.length >= 12 && t.length % 4 === 0 && /^[A-Za-z0-9+/]+={0,2}$/.test(t) && /[0-9+/]|[A-Z].*[a-z]/.test(t)
+  );
+}
+
+/**
+ * A raw text body that holds base64 (see the file's comment): its content type, or undefined. Not JSON, form or
+ * multipart (requestBody reads those).
+ */
+function base64Body(ctx: ScanContext, op: Operation): string | undefined {
+  for (const [type, media] of Object.entries(op.requestBody?.content ?? {})) {
+    if (!TEXT_BODY.test(type)) continue;
+    const s = resolveSchema(ctx.spec, media.schema ?? {});
+    if (s.type !== undefined && s.type !== 'string') continue;
+    const prose = [s.description, op.summary].filter((x) => typeof x === 'string').join(' ');
+    if (
+      s.format === 'byte' ||
+      s.format === 'base64' ||
+      s.contentEncoding === 'base64' ||
+      /base64/i.test(type) ||
+      base64Like(media.example ?? s.example) ||
+      BASE64_PROSE.test(prose) ||
+      RESTORE_WORDS.test(`${op.path} ${op.summary ?? ''} ${op.hasDeclaredId ? op.id : ''}`)
+    )
+      return type;
+  }
+  return undefined;
+}
 /** Names an API reads from a loaded object (`obj["name"]`): the shape sent when none was seen. */
 const COMMON_KEYS = [
   'name',
@@ -286,7 +352,9 @@ function pickleInputs(ctx: ScanContext): PickleInput[] {
       }
     } else if (!rb) {
       const raw = Object.keys(op.requestBody?.content ?? {}).find((t) => RAW_PICKLE.test(t));
+      const text = raw === undefined ? base64Body(ctx, op) : undefined;
       if (raw) out.push({ op, in: 'body', name: raw, senders });
+      else if (text) out.push({ op, in: 'body', name: text, base64: true, senders });
     }
   }
   return out.slice(0, MAX_PICKLE_INPUTS);
@@ -312,7 +380,9 @@ function pickleSender(ctx: ScanContext, input: PickleInput, as: Identity | null)
       );
     if (input.in === 'body') {
       const req = planRequest(ctx.spec, op, ctx.objects, owner);
-      return ctx.send({ ...req, body: pickle, headers: { ...req.headers, 'content-type': input.name } }, as);
+      const type = input.name === '*/*' ? 'text/plain' : input.name;
+      const body = input.base64 ? b64(pickle) : pickle;
+      return ctx.send({ ...req, body, headers: { ...req.headers, 'content-type': type } }, as);
     }
     const schema = requestBody(op)?.schema;
     const sample = schema !== undefined ? sampleValue(ctx.spec, schema) : undefined;
@@ -334,7 +404,7 @@ export async function pickles(ctx: ScanContext): Promise<void> {
     if (ctx.signal.aborted) return;
     const where =
       input.in === 'body'
-        ? `its raw ${input.name} body`
+        ? `its raw ${input.name} body${input.base64 ? ' (base64)' : ''}`
         : `the ${input.in === 'json' ? 'JSON field' : input.in === 'form' ? 'form field' : input.in === 'cookie' ? 'cookie' : 'query parameter'} ${input.name}`;
     const shapes: (PickledValue | undefined)[] = [
       ...(input.observed !== undefined && typeof input.observed === 'object' ? [input.observed] : []),
@@ -343,8 +413,17 @@ export async function pickles(ctx: ScanContext): Promise<void> {
     ];
     let send: ((pickle: string) => Promise<ScanResponse | undefined>) | undefined;
     let found = false;
+    // The first answer to one of the probe's pickles that quotes an unsafe loader's call (see unsafeLoader).
+    let sign: { res: ScanResponse; line: string; pickle: string; as: Identity | null } | undefined;
     for (const as of input.senders) {
-      const attempt = pickleSender(ctx, input, as);
+      const sender = pickleSender(ctx, input, as);
+      const attempt = async (pickle: string) => {
+        const res = await sender(pickle);
+        const line =
+          res && !sign && res.status !== 401 && res.status !== 403 ? unsafeLoader(res.text) : undefined;
+        if (res && line) sign = { res, line, pickle, as };
+        return res;
+      };
       const first = await attempt(pickleWith(shapes[0], call));
       if (first === undefined || first.status === 401 || first.status === 403) continue;
       send = attempt;
@@ -369,25 +448,54 @@ export async function pickles(ctx: ScanContext): Promise<void> {
       break;
     }
     if (found || send === undefined) continue;
-    const quick = [await send(sleepPickle(0)), await send(sleepPickle(0))];
-    if (quick.some((r) => r === undefined)) continue;
-    const baselineMs = Math.max(...quick.map((r) => r!.durationMs));
-    if (baselineMs > 300) continue;
-    const seconds = ctx.timeDelayMs / 1000;
-    const slow = await delayed({ send }, sleepPickle(seconds), sleepPickle(0), baselineMs, ctx.timeDelayMs);
-    if (slow)
+    if (!(await timedPickle(ctx, input, send, where)) && sign) {
+      const { res, line, pickle, as } = sign;
       ctx.report(SCAN_RULES.insecureDeserialization, {
         operation: input.op,
         key: `pickle:${input.in}:${input.name}`,
-        message: `${input.op.method} ${input.op.path} loaded a Python pickle from ${where}: a pickle calling time.sleep(${seconds}) delayed the answer twice (${Math.round(slow.durationMs)} ms against ${Math.round(baselineMs)} ms), the same pickle with sleep(0) did not.`,
-        evidence: evidenceOf(slow, {
+        severity: 'high',
+        message: `${input.op.method} ${input.op.path} likely loads what it is sent in ${where} with an unsafe loader: its answer to a pickle of the probe's own${as ? ` (as ${as.name})` : ''} quoted the loader's call (${line}; status ${res.status}). The pickle's call did not show (a loader reached, not proven run).`,
+        evidence: evidenceOf(res, {
           location: input.in,
           input: input.name,
-          pickle: sleepPickle(seconds),
-          baselineMs: Math.round(baselineMs),
+          pickle,
+          loader: line,
+          confidence: 'medium',
         }),
       });
+    }
   }
+}
+
+/**
+ * The time-based pickle pair (see the file's comment) through an input that let the probe in. True when it
+ * proved the pickle ran (reported).
+ */
+async function timedPickle(
+  ctx: ScanContext,
+  input: PickleInput,
+  send: (pickle: string) => Promise<ScanResponse | undefined>,
+  where: string,
+): Promise<boolean> {
+  const quick = [await send(sleepPickle(0)), await send(sleepPickle(0))];
+  if (quick.some((r) => r === undefined)) return false;
+  const baselineMs = Math.max(...quick.map((r) => r!.durationMs));
+  if (baselineMs > 300) return false;
+  const seconds = ctx.timeDelayMs / 1000;
+  const slow = await delayed({ send }, sleepPickle(seconds), sleepPickle(0), baselineMs, ctx.timeDelayMs);
+  if (!slow) return false;
+  ctx.report(SCAN_RULES.insecureDeserialization, {
+    operation: input.op,
+    key: `pickle:${input.in}:${input.name}`,
+    message: `${input.op.method} ${input.op.path} loaded a Python pickle from ${where}: a pickle calling time.sleep(${seconds}) delayed the answer twice (${Math.round(slow.durationMs)} ms against ${Math.round(baselineMs)} ms), the same pickle with sleep(0) did not.`,
+    evidence: evidenceOf(slow, {
+      location: input.in,
+      input: input.name,
+      pickle: sleepPickle(seconds),
+      baselineMs: Math.round(baselineMs),
+    }),
+  });
+  return true;
 }
 
 const YAML_CANARY = 'portcullis: !!python/object/apply:operator.add ["pcx4", "2z"]\n';
