@@ -701,26 +701,55 @@ function knownValue(
   return undefined;
 }
 
-/** Password reset: a known and an unknown account must get the same answer. */
-async function resetEnumeration(ctx: ScanContext, a: Identity, t: LoginTarget | undefined): Promise<void> {
+/**
+ * The value of a reset's `field` that names an account of the scan's own (`v`): its e-mail for an e-mail field,
+ * its name for another, and only one the sign-up took (an e-mail the sign-up never asked names no account).
+ */
+function ownAccountValue(ctx: ScanContext, v: Throwaway, field: string): string | undefined {
+  const s = signup(ctx);
+  if (!s) return undefined;
+  const taken = new Set(Object.values(accountValues(s, v.name, v.email, '')));
+  if (MAIL_FIELD.test(field)) return taken.has(v.email) ? v.email : undefined;
+  return [v.name, v.email].find((x) => taken.has(x));
+}
+
+/**
+ * Password reset: a known and an unknown account must get the same answer. The known account is one of the
+ * scan's own (reused, else `pcf<random>` through the sign-up), named by what its sign-up took: a reset request
+ * for a given identity would send that person a real reset mail. Without one, nothing is sent (a note says so).
+ */
+async function resetEnumeration(ctx: ScanContext, t: LoginTarget | undefined): Promise<void> {
+  let v: Throwaway | undefined | null = null;
   for (const op of ctx.spec.operations) {
-    if (op.method !== 'POST' || isExcluded(op) || !RESET_PATH.test(op.path)) continue;
+    // A path that names an account (`/users/{id}/reset`) would name someone else's.
+    if (op.method !== 'POST' || isExcluded(op) || !RESET_PATH.test(op.path) || op.path.includes('{'))
+      continue;
     const schema = bodySchema(op);
     if (schema === undefined) continue;
     const props = Object.keys(propertiesOf(ctx.spec, schema));
     const field = props.find((p) => /mail/i.test(p)) ?? props.find((p) => USER_FIELD.test(p));
     if (!field || props.some((p) => PASSWORD_FIELD.test(p) && p !== field)) continue;
-    const value = knownValue(ctx, a, field, t);
-    if (!value) continue;
-    const base = sampleValue(ctx.spec, schema) as Record<string, unknown>;
+    // One account for every reset operation, looked for at the first one.
+    if (v === null) v = (await reuseThrowaway(ctx)) ?? (await registerThrowaway(ctx, t, 'pcf'));
+    const value = v ? ownAccountValue(ctx, v, field) : undefined;
+    if (!v || !value) {
+      ctx.note?.({
+        rule: SCAN_RULES.userEnumeration,
+        operation: op,
+        reason: v
+          ? `not sent: the account the scan registered has no ${field} its sign-up took, and a given identity's would get a real reset message`
+          : `not sent: no account of the scan's own could be registered to name there, and a given identity's ${field} would get a real reset message`,
+      });
+      continue;
+    }
+    // The sample's other naming members (a documented example may be a real user) are left out.
+    const base = { ...(sampleValue(ctx.spec, schema) as Record<string, unknown>) };
+    for (const p of props) if (p !== field && USER_FIELD.test(p)) delete base[p];
     const unknown = /mail/i.test(field)
       ? `pc-nobody-${randomUUID().slice(0, 8)}@example.com`
       : `pc-nobody-${randomUUID().slice(0, 8)}`;
     const send = (v: string) =>
-      ctx.send(
-        planRequest(ctx.spec, op, ctx.objects, { owner: a.name, body: { ...base, [field]: v } }),
-        null,
-      );
+      ctx.send(planRequest(ctx.spec, op, ctx.objects, { body: { ...base, [field]: v } }), null);
     const x = await send(unknown);
     const y = await send(value);
     if (!x || !y) continue;
@@ -728,7 +757,7 @@ async function resetEnumeration(ctx: ScanContext, a: Identity, t: LoginTarget | 
     ctx.report(SCAN_RULES.userEnumeration, {
       operation: op,
       key: `reset:${field}`,
-      message: `${op.method} ${op.path} answers an unknown ${field} (${x.status} ${redact(x.text.slice(0, 60))}) differently from a known one (${y.status} ${redact(y.text.slice(0, 60))}).`,
+      message: `${op.method} ${op.path} answers an unknown ${field} (${x.status} ${redact(x.text.slice(0, 60))}) differently from that of an account the scan registered, ${v.name} (${y.status} ${redact(y.text.slice(0, 60))}).`,
       evidence: {
         ...evidenceOf(y),
         unknown: `${x.status} ${redact(x.text.slice(0, 120))}`,
@@ -1412,7 +1441,7 @@ export const api2: Check = {
     await sessionChecks(ctx, target);
     // What the tokens carry: the identities', and the scan's own accounts' (before any guessing locks them).
     await tokenSecrets(ctx, target);
-    await resetEnumeration(ctx, a, target);
+    await resetEnumeration(ctx, target);
     await otpGuessing(ctx, target);
     await credentialsInUrl(ctx, a);
     if (target) await loginChecks(ctx, target);
