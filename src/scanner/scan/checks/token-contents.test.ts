@@ -2,8 +2,11 @@ import assert from 'node:assert/strict';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import {
+  distinctParts,
+  fromPassword,
   looksSecret,
   passwordDigestIn,
+  passwordForms,
   samePasswordParts,
   secretClaims,
   sharedSecrets,
@@ -95,6 +98,28 @@ test('a digest of a known password in the token is named by its algorithm', () =
   assert.equal(passwordDigestIn(`u1.${sha1}.9`, 'Alice-pass'), 'sha1');
   assert.equal(passwordDigestIn(hs256('k', { h: md5('Alice-pass') }), 'Alice-pass'), 'md5');
   assert.equal(passwordDigestIn(hs256('k', { h: md5('other') }), 'Alice-pass'), undefined);
+});
+
+test('two accounts with one password share its hash: the hash is no key, the key beside it is, once per place', () => {
+  // Segments: the user, the MD5 of the password, the signing key (each base64), alice and bob sharing a password.
+  const key = 's3cr3t-signing-key-7Hq2-for-the-whole-api';
+  const token = (u: string, pw: string) => [b64(u), b64(md5(pw)), b64(key)].join('.');
+  const tokens = [token('alice', 'Shared-pw-1'), token('bobby', 'Shared-pw-1')];
+  const shared = sharedSecrets(tokens);
+  // Both the hash (segment 2) and the key (segment 3) are the same in both tokens.
+  assert.ok(shared.some((p) => p.where.startsWith('segment 2')));
+  const forms = passwordForms(['Shared-pw-1']);
+  const keys = distinctParts(shared.filter((p) => !fromPassword(p.value, forms)));
+  assert.deepEqual(
+    keys.map((p) => [p.where, p.value]),
+    [['segment 3, base64', key]],
+  );
+  // The hash in base64 of the raw digest, and the password itself, are forms of the password too.
+  const raw = createHash('sha256').update('Shared-pw-1').digest('base64url');
+  assert.ok(fromPassword(raw, forms));
+  assert.ok(fromPassword(b64('user:Shared-pw-1'), forms));
+  assert.equal(fromPassword(b64(key), forms), false);
+  assert.equal(fromPassword(md5('Other-pw-2'), forms), false);
 });
 
 test('claims named like a password, its hash or a secret are found; at_hash and flags are not', () => {

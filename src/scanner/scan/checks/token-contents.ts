@@ -211,6 +211,42 @@ export function signsToken(token: string, key: string): boolean {
   return mac.length === sig.length && timingSafeEqual(mac, sig);
 }
 
+/** Keys reported at most from one scan's tokens. */
+const MAX_KEYS = 3;
+
+/**
+ * What a token may carry of each password: the password itself (4+ characters), its MD5, SHA-1, SHA-256 and
+ * SHA-512 in hex (lower case), and in base64 and base64url.
+ */
+export function passwordForms(passwords: readonly string[]): Set<string> {
+  const out = new Set<string>();
+  for (const pw of new Set(passwords)) {
+    if (pw.length >= 4) out.add(pw);
+    for (const alg of DIGESTS) {
+      const digest = createHash(alg).update(pw).digest();
+      out.add(digest.toString('hex'));
+      out.add(digest.toString('base64').replace(/=+$/, ''));
+      out.add(digest.toString('base64url'));
+    }
+  }
+  return out;
+}
+
+/** Does this part hold one of the password forms (itself, or in its base64 text, or as a hex run in it)? */
+export function fromPassword(value: string, forms: ReadonlySet<string>): boolean {
+  if ([...hexRuns(value)].some((h) => forms.has(h))) return true;
+  const texts = [value, ...tokenParts(value).map((p) => p.value)];
+  return texts.some((t) => [...forms].some((f) => t.includes(f)));
+}
+
+/**
+ * One part per place: a part is left out when a more precise one inside it is kept too (`segment 3` beside its
+ * base64 text `segment 3, base64`, a text beside one of its fields).
+ */
+export function distinctParts(parts: readonly TokenPart[]): TokenPart[] {
+  return parts.filter((p) => !parts.some((q) => q !== p && q.where.startsWith(`${p.where}, `)));
+}
+
 const hint = (value: string) => `${value.length} characters, starts with "${value.slice(0, 1)}"`;
 
 /**
@@ -264,22 +300,31 @@ export async function tokenSecrets(ctx: ScanContext, t: ThrowawayLogin | undefin
     }
   }
   const accounts = new Set(tokens.map((e) => e.account));
-
-  for (const part of sharedSecrets(tokens.map((e) => e.token)).slice(0, 1)) {
+  // A part derived from a password every account compared happens to share (two identities with one password)
+  // is the same in every token too: it is the password's hash (reported below), never the API's key.
+  const derived = passwordForms(known.map((k) => k.password));
+  for (const h of differential?.parts ?? []) derived.add(h);
+  const keys = distinctParts(
+    sharedSecrets(tokens.map((e) => e.token)).filter((p) => !fromPassword(p.value, derived)),
+  );
+  const passwords = new Set(known.map((k) => k.password));
+  const apart = passwords.size >= 2 ? `, accounts with different passwords among them` : '';
+  keys.slice(0, MAX_KEYS).forEach((part, i) => {
     const verified = signsToken(tokens[0].token, part.value);
     ctx.report(SCAN_RULES.secretInToken, {
       ...at,
-      key: 'signing-secret',
-      message: `Every token the API handed out (${accounts.size} accounts) carries the same secret-looking value at ${part.where} (${hint(part.value)})${verified ? ', and it is the key that signs them' : ''}: whoever holds one token reads the API's key${verified ? ' and can mint tokens for anyone' : ''}.`,
+      key: i === 0 ? 'signing-secret' : `signing-secret:${part.where}`,
+      message: `Every token the API handed out (${accounts.size} accounts${apart}) carries the same secret-looking value at ${part.where} (${hint(part.value)})${verified ? ', and it is the key that signs them' : ''}: whoever holds one token reads the API's key${verified ? ' and can mint tokens for anyone' : ''}.`,
       evidence: {
         kind: 'signing-secret',
         where: part.where,
         length: part.value.length,
         accounts: accounts.size,
+        differentPasswords: passwords.size >= 2,
         verified,
       },
     });
-  }
+  });
 
   const direct = known
     .map((k) => ({ ...k, digest: passwordDigestIn(k.token, k.password) }))
@@ -287,7 +332,7 @@ export async function tokenSecrets(ctx: ScanContext, t: ThrowawayLogin | undefin
   if (differential || direct) {
     const how = differential
       ? `the same ${differential.parts[0].length}-digit hex value at ${whereIs(differential.tx, differential.parts[0])} for two accounts the scan registered with the same password (${differential.x.name}, ${differential.y.name}) and another for an account with another password logged in between them (${differential.z.name})`
-      : `the ${direct!.digest!.toUpperCase()} of the account's password (${direct!.account})`;
+      : `the ${direct!.digest!.toUpperCase()} of the account's password (${direct!.account}) at ${whereIs(direct!.token, createHash(direct!.digest!).update(direct!.password).digest('hex'))}`;
     ctx.report(SCAN_RULES.secretInToken, {
       ...at,
       key: 'password-hash',
