@@ -895,8 +895,11 @@ async function loginChecks(ctx: ScanContext, t: LoginTarget): Promise<void> {
  * A login that lets anyone in: a user name nobody has with a made-up password gets a credential, and that
  * credential passes the reference request (one identity A passes and an anonymous caller is refused), while a
  * malformed token is refused there (else the API takes any token, which the token checks report). The control: a
- * real login through the same operation (A's own, else the scan's account `real`) signs in too. One login each;
- * nothing is reported without the control.
+ * real login through the same operation (A's own, else the scan's account `real`) signs in too. Without any
+ * (identities given as headers, no sign-up), the reference request is the control: A's own credentials pass it,
+ * an anonymous caller is refused, and the made-up user's credential passes it too. Either way, a login that
+ * creates the account on first use is told apart: the same made-up name with another wrong password must be let
+ * in too, or the credential must read A's data. One login each; where nothing can be judged, a note says why.
  */
 async function anyCredentialsAccepted(
   ctx: ScanContext,
@@ -909,28 +912,42 @@ async function anyCredentialsAccepted(
   const res = await sendLogin(ctx, d, nobody, wrong());
   madeByLogin(ctx, d, nobody, res);
   if (!res || !signsIn(d, res)) return false;
+  const where = `${d.flow.method ?? 'POST'} ${d.flow.path}`;
+  const hasReal = real !== undefined && real.user !== undefined;
+  // The rule itself could not be judged (a note about the rule, not the operation: the report lists it).
+  const unjudged = (why: string) =>
+    ctx.note?.({
+      rule: SCAN_RULES.anyCredentialsAccepted,
+      reason: `${where} let a user name nobody has in, but ${why}`,
+    });
   const req = await reference(ctx, a);
-  if (!req) return false;
+  if (!req) {
+    unjudged(
+      `no request that ${a.name} passes and an anonymous caller is refused was found to try its credential on`,
+    );
+    return false;
+  }
   const lets = async (who: Identity) => {
     const got = await ctx.send(req, who);
     return got !== undefined && isSuccess(got) && !errorIn200(got) && !refusedIn200(got) ? got : undefined;
   };
   const got = await lets(sessionIdentity(d.flow, res, 'unknown user'));
-  if (!got) return false;
-  // A target that takes any token at all says nothing of its login.
-  if (await lets(forged(a, 'portcullis.malformed'))) return false;
-  const where = `${d.flow.method ?? 'POST'} ${d.flow.path}`;
-  if (!real || real.user === undefined) {
-    ctx.note?.({
-      rule: SCAN_RULES.anyCredentialsAccepted,
-      ...(d.op ? { operation: d.op } : {}),
-      reason: `${where} let a user name nobody has in, but no real account signs in there to compare (the control)`,
-    });
+  if (!got) {
+    // With a real login's credential to compare, this is a pass; without, the credential may work elsewhere.
+    if (!hasReal)
+      unjudged(
+        `its credential did not pass ${req.method} ${req.operation.path} (which ${a.name}'s own credentials pass), and no real account signs in there to show what a real credential opens`,
+      );
     return false;
   }
-  const control = await sendLogin(ctx, d, real.user, real.password);
-  if (!control || !signsIn(d, control) || !(await lets(sessionIdentity(d.flow, control, real.label))))
-    return false;
+  // A target that takes any token at all says nothing of its login.
+  if (await lets(forged(a, 'portcullis.malformed'))) return false;
+  let control: ScanResponse | undefined;
+  if (hasReal) {
+    control = await sendLogin(ctx, d, real.user, real.password);
+    if (!control || !signsIn(d, control) || !(await lets(sessionIdentity(d.flow, control, real.label))))
+      return false;
+  }
   // A login that creates the account on first use signed a new, empty account in: the same made-up name with
   // another wrong password must be let in too (a creating login refuses it), or the credential must read an
   // existing account's data (A's own values in the answer).
@@ -948,14 +965,18 @@ async function anyCredentialsAccepted(
   const proof = secondWorks
     ? 'a second login for that name with another wrong password was let in too'
     : `the credential read ${a.name}'s data`;
+  const compared =
+    hasReal && real
+      ? `a real login there (${real.label}) signs in too`
+      : `no real account signs in there, so the control is that request: ${a.name}'s own credentials pass it and an anonymous caller is refused`;
   ctx.report(SCAN_RULES.anyCredentialsAccepted, {
     ...(d.op ? { operation: d.op } : {}),
     key: 'login',
-    message: `${where} handed a credential to a user name nobody has (${nobody}) with a made-up password (${res.status}), and that credential passed ${req.method} ${req.operation.path}, which an anonymous caller is refused; ${proof}; a real login there (${real.label}) signs in too.`,
+    message: `${where} handed a credential to a user name nobody has (${nobody}) with a made-up password (${res.status}), and that credential passed ${req.method} ${req.operation.path}, which an anonymous caller is refused; ${proof}; ${compared}.`,
     evidence: evidenceOf(res, {
       account: nobody,
       referenceStatus: got.status,
-      controlStatus: control.status,
+      ...(control ? { controlStatus: control.status } : { control: 'reference request' }),
       secondPasswordStatus: again?.status,
     }),
   });
