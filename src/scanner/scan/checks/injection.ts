@@ -1145,7 +1145,19 @@ async function probeTimed(
   return false;
 }
 
-/** The identity's login fields (not its password) that the operation's body also has: its own user name. */
+/**
+ * Operations about an account's sign-in: a login, a sign-up, a reset or its request, a verification, a code, an
+ * invitation, a mail. A given identity's name in one mails that person a reset code, fails its login or changes
+ * its account, once per probe.
+ */
+const ACCOUNT_FLOW =
+  /log-?_?in|sign-?_?(in|up)|regist|token|passw|auth|session|reset|forgot|recover|verif|otp|2fa|mfa|magic|invit|unlock|activat|confirm|mail/i;
+
+/**
+ * The identity's login fields (not its password) that the operation's body also has: its own user name. Never in an
+ * account flow (ACCOUNT_FLOW, by path, summary or declared id): `POST /auth/forgot-password {email}` with alice's
+ * e-mail mails her a reset code for each probe.
+ */
 function ownFields(
   ctx: ScanContext,
   op: Operation,
@@ -1153,6 +1165,7 @@ function ownFields(
 ): Record<string, unknown> | undefined {
   const body = jsonBodySchema(op) ?? formSchema(op);
   if (!as?.login || body === undefined) return undefined;
+  if (ACCOUNT_FLOW.test(`${op.path} ${op.summary ?? ''} ${op.hasDeclaredId ? op.id : ''}`)) return undefined;
   const props = propertiesOf(ctx.spec, body);
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(as.login.body)) {
