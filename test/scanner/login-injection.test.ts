@@ -245,3 +245,132 @@ describe('login injection probes name only users nobody has', () => {
     );
   });
 });
+
+/**
+ * An OAuth2 password grant (`POST /oauth/token`, form-encoded `grant_type=password&username=&password=`) on the
+ * same kind of database: `grant_type`'s value, `password`, names nobody, so the probes that carry that word go out;
+ * the user name is pasted into the statement (vulnerable) or bound (fixed).
+ */
+const TOKEN_SPEC = {
+  openapi: '3.0.3',
+  info: { title: 'rooms oauth', version: '2.3.0' },
+  components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+  security: [{ bearer: [] }],
+  paths: {
+    '/oauth/token': {
+      post: {
+        operationId: 'token',
+        security: [],
+        requestBody: {
+          required: true,
+          content: {
+            'application/x-www-form-urlencoded': {
+              schema: {
+                type: 'object',
+                required: ['grant_type', 'username', 'password'],
+                properties: {
+                  grant_type: { type: 'string', enum: ['password'] },
+                  username: { type: 'string' },
+                  password: { type: 'string' },
+                },
+              },
+            },
+          },
+        },
+        responses: { '200': { description: 'a token' }, '400': { description: 'invalid_grant' } },
+      },
+    },
+    '/api/me': { get: { operationId: 'me', responses: { '200': { description: 'the caller' } } } },
+  },
+};
+
+async function startTokens(fixed: boolean): Promise<{ url: string; server: Server; db: DatabaseSync }> {
+  const db = new DatabaseSync(':memory:');
+  db.exec('CREATE TABLE users (id INTEGER PRIMARY KEY, username TEXT, password_hash TEXT)');
+  db.prepare('INSERT INTO users VALUES (1, ?, ?)').run('alice', sha256('pw-alice-7731'));
+  db.prepare('INSERT INTO users VALUES (2, ?, ?)').run('bob', sha256('pw-bob-5520'));
+  const tokens = new Map<string, number>();
+  const send = (res: ServerResponse, status: number, body: unknown) => {
+    res.writeHead(status, {
+      'content-type': 'application/json',
+      'x-content-type-options': 'nosniff',
+      'cache-control': 'no-store',
+    });
+    res.end(JSON.stringify(body));
+  };
+  const api = await startServer(async (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (req.method === 'POST' && url.pathname === '/oauth/token') {
+      let text = '';
+      for await (const chunk of req) text += chunk;
+      const form = new URLSearchParams(text);
+      const [user, password] = [form.get('username') ?? '', form.get('password') ?? ''];
+      if (form.get('grant_type') !== 'password') return send(res, 400, { error: 'unsupported_grant_type' });
+      let row: { id: number } | undefined;
+      try {
+        row = (
+          fixed
+            ? db
+                .prepare('SELECT id FROM users WHERE username = ? AND password_hash = ?')
+                .get(user, sha256(password))
+            : db
+                .prepare(
+                  `SELECT id FROM users WHERE username = '${user}' AND password_hash = '${sha256(password)}'`,
+                )
+                .get()
+        ) as { id: number } | undefined;
+      } catch (err) {
+        return send(res, 500, { error: 'server_error', error_description: (err as Error).message });
+      }
+      if (!row) return send(res, 400, { error: 'invalid_grant' });
+      const token = randomBytes(16).toString('hex');
+      tokens.set(token, row.id);
+      return send(res, 200, { access_token: token, token_type: 'bearer', expires_in: 3600 });
+    }
+    const uid = tokens.get(String(req.headers.authorization ?? '').replace(/^Bearer /i, ''));
+    if (uid === undefined) return send(res, 401, { error: 'unauthorized' });
+    if (req.method === 'GET' && url.pathname === '/api/me') return send(res, 200, { id: uid });
+    send(res, 404, { error: 'not found' });
+  });
+  return { ...api, db };
+}
+
+describe('a password grant is probed too: grant_type=password names nobody', () => {
+  const scans = {} as Record<'vulnerable' | 'fixed', { result: ScanResult; api: { db: DatabaseSync } }>;
+  before(async () => {
+    const login = (username: string, password: string) => ({
+      name: username,
+      login: {
+        path: '/oauth/token',
+        encoding: 'form' as const,
+        body: { grant_type: 'password', username, password },
+      },
+    });
+    Object.assign(
+      scans,
+      await scanTwins(TOKEN_SPEC, startTokens, {
+        identities: [login('alice', 'pw-alice-7731'), login('bob', 'pw-bob-5520')],
+        checks: ['API8'],
+        ratePerSecond: 200,
+        timeDelayMs: 300,
+      }),
+    );
+  });
+  after(() => {
+    for (const kind of ['vulnerable', 'fixed'] as const) scans[kind]?.api.db.close();
+  });
+
+  test('the grant’s user name is SQL injection (a bypass on a made-up user), the fixed twin has none', () => {
+    const sql = scans.vulnerable.result.findings.filter((f) => f.rule.id === 'scan/api8-sql-injection');
+    assert.deepEqual(
+      sql.map((f) => `${f.operation?.operationId} ${f.evidence?.parameter}`),
+      ['token username'],
+      operationsFound(scans.vulnerable.result).join('\n'),
+    );
+    assert.match(sql[0].message, /login bypass: pc-nobody-/);
+    assert.deepEqual(
+      scans.fixed.result.findings.filter((f) => f.rule.id === 'scan/api8-sql-injection'),
+      [],
+    );
+  });
+});

@@ -1308,7 +1308,9 @@ function givenNames(ctx: ScanContext): string[] {
   const out = new Set<string>();
   for (const as of [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])]) {
     for (const [k, v] of Object.entries(as.login?.body ?? {})) {
-      if (typeof v === 'string' && v.length >= 3 && !PASSWORD.test(k)) out.add(v.toLowerCase());
+      // Only the fields that name the account (`grant_type: password` names nobody, and every body has that word).
+      if (typeof v !== 'string' || v.length < 3 || PASSWORD.test(k)) continue;
+      if (LOGIN_USER.test(k) && !/client|grant|scope/i.test(k)) out.add(v.toLowerCase());
     }
   }
   return [...out];
