@@ -664,6 +664,47 @@ async function massAssignmentProbe(
     lastWrite = c?.res;
     original = pristine ?? (await readOwn(as));
   }
+  // A given identity's own record (no account of the scan's own carries this probe) gets only the fields its
+  // read, or the update's own answer, shows: a field nothing shows could be stored unseen and never set back
+  // (a hidden `role: admin` left on a real person's account). Each one sent is set back and read again.
+  const given = probe.target !== undefined && !scanAccounts.has(as);
+  if (given) {
+    const seen =
+      pristine !== undefined && lastWrite !== undefined ? { ...(await readOwn(as)), ...pristine } : original;
+    if (seen !== undefined) original = seen;
+    const hidden = Object.keys(injected).filter((n) => n !== 'portcullisProbe' && !(n in (seen ?? {})));
+    for (const n of hidden) delete injected[n];
+    if (hidden.length > 0) noteHidden(ctx, op, as, hidden, Object.keys(injected).length <= 1);
+  }
+  const sentNames = Object.keys(injected).filter((n) => n !== 'portcullisProbe');
+  const setBack = (names: readonly string[]) =>
+    Object.fromEntries(
+      names.map((n) => [
+        n,
+        original?.[n] ?? writable[n]?.default ?? (injected[n] === true ? false : undefined),
+      ]),
+    );
+  const restoreTarget = async (names: readonly string[], sinceProbe: number): Promise<string[]> => {
+    const target = probe.target;
+    if (!target || names.length === 0) return [];
+    return restoreOwn(ctx, {
+      as,
+      op,
+      // A field the record did not show: its declared default, else false for a flag the probe set true.
+      originals: setBack(names),
+      stored: injected,
+      // On a given identity's record every field the probe sent grants something: one kept is loud.
+      privileged: given ? names : names.filter((n) => why[n] === 'privileged value'),
+      write: async (values, who) => {
+        lastWrite = await ctx.send({ ...target, body: { ...probe.base, ...values } }, who, {
+          restore: true,
+        });
+        return lastWrite;
+      },
+      read: readOwn,
+      since: sinceProbe,
+    });
+  };
   const since = ctx.observations.length;
   // Our record is the one carrying the unique values of its own body (the control's never has the marker).
   const markersOf = (body: Record<string, unknown>) => uniqueStrings(body);
@@ -685,65 +726,73 @@ async function massAssignmentProbe(
     }
     return [];
   };
-  let stored: string[] = [];
-  let evidence = await send({ ...fresh(probe.base), ...injected });
-  if (evidence) {
-    stored = await storedBy(evidence, Object.keys(injected));
-  } else {
-    // The whole set was refused (an unknown column fails the insert): the fields the record is known to have
-    // (the control's answer shows them), one at a time.
-    control ??= send(fresh(probe.base));
-    const c = await control;
-    if (!c) return;
-    const known = fieldNames(c.res.json);
-    const singles = Object.keys(injected)
-      .filter((name) => name !== 'portcullisProbe' && known.has(name))
-      .slice(0, MAX_SINGLE_PROBES);
-    for (const name of singles) {
-      const single = await send({ ...fresh(probe.base), [name]: injected[name] });
-      if (!single) continue;
-      const found = await storedBy(single, [name]);
-      if (found.length === 0) continue;
-      stored.push(...found);
-      evidence ??= single;
+  /** The probe, its set-back and its finding: the fields set back (undefined: a given identity's not done). */
+  async function probeAndReport(): Promise<string[] | undefined> {
+    let stored: string[] = [];
+    let evidence = await send({ ...fresh(probe.base), ...injected });
+    if (evidence) {
+      stored = await storedBy(evidence, Object.keys(injected));
+    } else {
+      // The whole set was refused (an unknown column fails the insert): the fields the record is known to have
+      // (the control's answer shows them), one at a time.
+      control ??= send(fresh(probe.base));
+      const c = await control;
+      if (!c) return undefined;
+      const known = fieldNames(c.res.json);
+      const singles = Object.keys(injected)
+        .filter((name) => name !== 'portcullisProbe' && known.has(name))
+        .slice(0, MAX_SINGLE_PROBES);
+      for (const name of singles) {
+        const single = await send({ ...fresh(probe.base), [name]: injected[name] });
+        if (!single) continue;
+        const found = await storedBy(single, [name]);
+        if (found.length === 0) continue;
+        stored.push(...found);
+        evidence ??= single;
+      }
     }
+    if (stored.length === 0 || !evidence) return undefined;
+    // An update changed the identity's own record: set back what it stored (a given identity's: all it sent), at once.
+    const back = await restoreTarget(
+      given ? sentNames : stored.filter((n) => n !== 'portcullisProbe'),
+      since,
+    );
+    ctx.report(SCAN_RULES.massAssignment, {
+      operation: op,
+      message: `${op.method} ${op.path} stored fields a client must not set: ${stored.map((n) => `${n} (${why[n]})`).join(', ')}.`,
+      evidence: evidenceOf(evidence.res, {
+        fields: stored,
+        identity: as.name,
+        ...(back.length > 0 ? { restored: back.filter((n) => stored.includes(n)) } : {}),
+      }),
+    });
+    return back;
   }
-  if (stored.length === 0 || !evidence) return;
-  // An update changed the identity's own record: set back what it stored, at once.
-  const target = probe.target;
-  const restored = target
-    ? await restoreOwn(ctx, {
-        as,
-        op,
-        // A field the record did not show: its declared default, else false for a flag the probe set true.
-        originals: Object.fromEntries(
-          stored
-            .filter((n) => n !== 'portcullisProbe')
-            .map((n) => [
-              n,
-              original?.[n] ?? writable[n]?.default ?? (injected[n] === true ? false : undefined),
-            ]),
-        ),
-        stored: injected,
-        privileged: stored.filter((n) => why[n] === 'privileged value'),
-        write: async (values, who) => {
-          lastWrite = await ctx.send({ ...target, body: { ...probe.base, ...values } }, who, {
-            restore: true,
-          });
-          return lastWrite;
-        },
-        read: readOwn,
-        since,
-      })
-    : [];
-  ctx.report(SCAN_RULES.massAssignment, {
+  let restored: string[] | undefined;
+  try {
+    restored = await probeAndReport();
+  } finally {
+    // A given identity's record: everything sent is set back, stored or not (an answer may hide what it stored).
+    if (given && restored === undefined) await restoreTarget(sentNames, since);
+  }
+}
+
+/**
+ * Notes the privilege fields a probe of a given identity's own record did not send: its read does not show
+ * them, so whether one was stored, and set back, could not be seen. `nothing`: no such field was left to send.
+ */
+function noteHidden(
+  ctx: ScanContext,
+  op: Operation,
+  as: Identity,
+  hidden: readonly string[],
+  nothing: boolean,
+): void {
+  ctx.note?.({
     operation: op,
-    message: `${op.method} ${op.path} stored fields a client must not set: ${stored.map((n) => `${n} (${why[n]})`).join(', ')}.`,
-    evidence: evidenceOf(evidence.res, {
-      fields: stored,
-      identity: as.name,
-      ...(restored.length > 0 ? { restored } : {}),
-    }),
+    rule: SCAN_RULES.massAssignment,
+    reason: `not sent to ${as.name}'s own record (a given identity's): ${hidden.slice(0, 8).join(', ')}${hidden.length > 8 ? ` and ${hidden.length - 8} more` : ''}, as its read does not show them, so a stored value could not be seen or set back; an account of the scan's own (a sign-up) would carry them`,
+    ...(nothing ? { incomplete: true } : {}),
   });
 }
 
@@ -790,7 +839,8 @@ async function restoreOwn(
   // A field the record did not show before is set back to null (absent and null alike grant nothing).
   const known = Object.fromEntries(Object.entries(originals).map(([k, v]) => [k, v ?? null]));
   const restored = new Set<string>();
-  for (const who of [as, ...(ctx.admin ? [ctx.admin] : [])]) {
+  // The admin writes the record only where the path names it (`/users/{id}`): at `/users/me` it would change its own.
+  for (const who of [as, ...(ctx.admin && op.path.includes('{') ? [ctx.admin] : [])]) {
     const pending = Object.fromEntries(Object.entries(known).filter(([k]) => !restored.has(k)));
     if (Object.keys(pending).length === 0) break;
     const res = await input.write(pending, who);
@@ -1178,7 +1228,8 @@ async function readBackAssignment(
       op,
       originals: Object.fromEntries([...stored].map((k) => [k, current[k]])),
       stored: extra,
-      privileged: [],
+      // A privilege of a given identity's own record that stays changed is loud.
+      privileged: given ? [...stored].filter((k) => k in PRIVILEGED || PRIVILEGE_NAME.test(k)) : [],
       write: (values, who) => ctx.send({ ...req, body: values }, who, { restore: true }),
       read: () => read(),
       since,
@@ -1247,6 +1298,13 @@ async function queryMassAssignment(
   };
   // The record before the first write (the control writes the sampled ordinary inputs: set back afterwards).
   const pristine = await readRecord(as);
+  // A given identity's own record gets only the fields its read shows (one stored unseen is never set back).
+  if (!scanAccounts.has(as)) {
+    const hidden = Object.keys(injected).filter((n) => !(n in (pristine ?? {})));
+    for (const n of hidden) delete injected[n];
+    if (hidden.length > 0) noteHidden(ctx, op, as, hidden, Object.keys(injected).length === 0);
+    if (Object.keys(injected).length === 0) return;
+  }
   // The control sends the ordinary inputs (an update with none is often refused), never the probed ones, and
   // never a login name, e-mail or password but the one the record holds.
   const plain = new URL(target.path, 'http://x');
@@ -1314,7 +1372,8 @@ async function queryMassAssignment(
       op,
       originals: Object.fromEntries(stored.map((n) => [n, was[n]])),
       stored: injected,
-      privileged: stored.filter((n) => why[n] === 'privileged value'),
+      // On a given identity's record every field the probe sent grants something: one kept is loud.
+      privileged: scanAccounts.has(as) ? stored.filter((n) => why[n] === 'privileged value') : stored,
       write: (values, who) => {
         const text = Object.fromEntries(
           Object.entries(values).map(([k, v]) => [k, v === null || v === undefined ? '' : String(v)]),
