@@ -5,13 +5,18 @@
  * ambiguous pattern (`^(\w+\s?)*$`, `([a-z0-9]+)*@`) try every way to split the run before it fails, twice as
  * many for each character more; the control of the same length breaks the run (`a!a!…a!`), so no pattern can
  * split it many ways. The run grows from 12 characters in steps that shrink as the answer slows down, and
- * stops at the first answer 150 ms slower than the control: a 2^n pattern is caught after at most a few
- * hundred milliseconds of the server's time. A finding needs the curve, not slow answers alone (a server that
- * pauses now and then gives those): the same run slow three times with a fast control of the same length
- * before the second and the third, the same status for all, and the run two units shorter, measured then,
- * clearly above the baseline (10 ms, a twentieth of the slow run) and well below the slow run (at most 0.6 of
- * it); a slow answer that does not come again is taken for noise and the run grows on (twice at most).
- * Bounded: at most 5 inputs, 40 requests and 8 s per scan.
+ * stops at the first answer 150 ms slower than the baseline (the fastest answer so far: a loaded machine
+ * makes answers late, never early): a 2^n pattern is caught after at most a few hundred milliseconds of the
+ * server's time. A finding needs the curve, not slow answers alone (a server that pauses now and then gives
+ * those): the same run 150 ms slow three times with a fast control of the same length before the second and
+ * the third (a slow control is sent once more, the faster counts), the same status for all, and the run two
+ * units shorter, answered twice, clearly above the baseline both times (20 ms, a twentieth of the slow run)
+ * and well below the slow run (at most 0.6 of it). A confirmation that disagrees is tried again, twice at
+ * most: the run grows on when it was fast once, the same run when a control or the shorter run was slow.
+ * The curve is judged by ratios, so a constant slow-down of the server (every answer three times slower) only
+ * makes the blow-up show at a shorter run.
+ * Bounded: at most 5 inputs, a new input only while fewer than 32 of the 40 requests were sent, 24 per input,
+ * and 8 s per scan.
  *
  * Where the probe goes: reads' query strings; POSTs to paths without parameters (anonymously when they need no
  * credentials, else as A, or as B or the admin when A is refused with 401/403) or naming an object the scan
@@ -21,7 +26,8 @@
  * account, never its password or login name.
  *
  * A declared `pattern` is first tried here, on short strings, for a run that makes it backtrack (the
- * document says which characters it accepts); only a pattern shown to blow up locally is probed that way.
+ * document says which characters it accepts), timed in this process's CPU time (a loaded machine does not
+ * make a test look slow); only a pattern shown to blow up locally is probed that way.
  */
 import type { JsonObject, Operation } from '../../../core/api-document.ts';
 import type { ScanResponse } from '../client.ts';
@@ -112,24 +118,57 @@ const SLOW_MS = 150;
 const MAX_INPUTS = 5;
 const MAX_REQUESTS = 40;
 const WALL_MS = 8000;
-/** Local search for a declared pattern's evil run: per run, and for the whole search. */
+/**
+ * Local search for a declared pattern's evil run: per run, and for the whole search, in milliseconds of this
+ * process's CPU (the wall clock of a loaded machine runs on while another process has the core: at most
+ * `LOCAL_WALL_FACTOR` times these).
+ */
 const LOCAL_SLOW_MS = 8;
 const LOCAL_BUDGET_MS = 300;
 const PATTERNS_BUDGET_MS = 1000;
+const LOCAL_WALL_FACTOR = 4;
 
-function timed(re: RegExp, s: string): number {
-  const t = performance.now();
+/** A clock of this process's work: the CPU time it used, and the wall time beside it. */
+export interface WorkClock {
+  readonly cpuMs: () => number;
+  readonly wallMs: () => number;
+}
+
+const PROCESS_CLOCK: WorkClock = {
+  cpuMs: () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  },
+  wallMs: () => performance.now(),
+};
+
+/**
+ * How long a test of `re` took: the lesser of the CPU time and the wall time it spanned. A pause while another
+ * process has the core adds wall time, not CPU time; the garbage collector's threads add CPU time, not wall time.
+ */
+function timed(re: RegExp, s: string, clock: WorkClock): number {
+  const cpu = clock.cpuMs();
+  const wall = clock.wallMs();
   re.test(s);
-  return performance.now() - t;
+  return Math.min(clock.cpuMs() - cpu, clock.wallMs() - wall);
+}
+
+/** A budget of this process's work: spent when the CPU time passes `ms`, or the wall time `LOCAL_WALL_FACTOR` times it. */
+function workBudget(ms: number, clock: WorkClock): () => boolean {
+  const cpu = clock.cpuMs();
+  const wall = clock.wallMs();
+  return () => clock.cpuMs() - cpu > ms || clock.wallMs() - wall > LOCAL_WALL_FACTOR * ms;
 }
 
 /**
  * A run that makes a declared pattern backtrack catastrophically here (JavaScript's engine backtracks like
  * those of Python, Java, Ruby, PHP and .NET): runs of one unit after a prefix the pattern accepts, grown two
  * at a time from 4 while each test stays under 8 ms, so no test here takes long. Found when a run takes 8 ms
- * or more, four times what four units less took, twice, while the control of that length stays fast.
+ * or more, four times what four units less took, and again at least 4 ms, while the control of that length
+ * stays under 1 ms (the faster of two tries). Times are CPU time (`timed`); a slow test that is fast when
+ * tried again was a pause, and the run grows on.
  */
-export function patternFamily(pattern: string): Family | undefined {
+export function patternFamily(pattern: string, clock: WorkClock = PROCESS_CLOCK): Family | undefined {
   let re: RegExp;
   try {
     re = new RegExp(pattern);
@@ -146,25 +185,26 @@ export function patternFamily(pattern: string): Family | undefined {
   const units = [
     ...new Set(['a', '1', 'A', ...sample.slice(0, 8), '.', '-', '_', ' ', 'a.', 'a-', 'a ', '1-']),
   ];
-  const started = performance.now();
+  const spent = workBudget(LOCAL_BUDGET_MS, clock);
   for (const prefix of prefixes) {
     for (const unit of units) {
       for (const breaker of ['!', '#', '%']) {
-        if (performance.now() - started > LOCAL_BUDGET_MS) return undefined;
+        if (spent()) return undefined;
         const f = { prefix, unit, breaker };
         const times = new Map<number, number>();
         for (let n = 4; n <= 30; n += 2) {
-          const t = timed(re, evil(f, n));
+          const t = timed(re, evil(f, n), clock);
           times.set(n, t);
           if (t < LOCAL_SLOW_MS) continue;
-          const shorter = times.get(n - 4) ?? 0;
-          if (
-            t >= 4 * shorter &&
-            timed(re, evil(f, n)) >= LOCAL_SLOW_MS / 2 &&
-            timed(re, control(f, n)) < 1
-          ) {
-            return f;
+          const again = timed(re, evil(f, n), clock);
+          // Fast this time: the first was a pause, not the pattern.
+          if (again < LOCAL_SLOW_MS / 2) {
+            times.set(n, again);
+            continue;
           }
+          const shorter = times.get(n - 4) ?? 0;
+          const ctl = Math.min(timed(re, control(f, n), clock), timed(re, control(f, n), clock));
+          if (Math.min(t, again) >= 4 * shorter && ctl < 1) return f;
           break;
         }
       }
@@ -226,11 +266,11 @@ function accountChange(op: Operation): { readonly param?: string } | undefined {
 
 function candidatesOf(ctx: ScanContext): Candidate[] {
   const out: Candidate[] = [];
-  // Each declared pattern is tried once, and all of them within a second of the scanner's time.
+  // Each declared pattern is tried once, and all of them within a second of the scanner's CPU time.
   const families = new Map<string, Family | undefined>();
-  const started = performance.now();
+  const spent = workBudget(PATTERNS_BUDGET_MS, PROCESS_CLOCK);
   const familyOf = (pattern: string) => {
-    if (!families.has(pattern) && performance.now() - started < PATTERNS_BUDGET_MS) {
+    if (!families.has(pattern) && !spent()) {
       families.set(pattern, patternFamily(pattern));
     }
     return families.get(pattern);
@@ -407,15 +447,32 @@ interface Timing {
   readonly shorter: { readonly n: number; readonly ms: number };
 }
 
+/** A first slow answer this much slower than the control: the run two units shorter is confirmed instead. */
+const TOO_SLOW_MS = 4 * SLOW_MS;
+/** The run two units shorter than a slow one: at least this much slower than the baseline (not a pause). */
+const SHORTER_MS = 20;
+/** Requests one probe may send, and confirmations that may disagree before it gives up. */
+const PROBE_REQUESTS = 24;
+const DOUBTS = 2;
+
 /**
  * Grows the run until an answer is `SLOW_MS` slower than the control, then confirms: the same run again slow,
  * the control of that length fast, and the growth super-linear. Steps of 6 while the extra time is under 3 ms,
  * of 4 under 15 ms, then of 2: a doubling-per-character pattern answers in at most a few hundred milliseconds.
+ *
+ * Made for a loaded machine, where any answer may come late (the server, or the scanner, waited for a core)
+ * but none comes early: the baseline is the fastest answer so far, so one late control does not raise it; a control that looks too slow is sent once more and the faster answer
+ * counts; the slow run must be slow three times and the shorter run in its band twice. A confirmation that
+ * disagrees is tried again (a control or the shorter run too slow: the same run; the run fast once: a longer
+ * one), twice at most. A constant slow-down (every answer three times slower) changes no judgement that
+ * compares one run with another. At most `PROBE_REQUESTS` requests.
  */
 export async function probe(
   f: Family,
-  send: (value: string) => Promise<ScanResponse | undefined>,
+  sendAny: (value: string) => Promise<ScanResponse | undefined>,
 ): Promise<Timing | 'refused' | undefined> {
+  let left = PROBE_REQUESTS;
+  const send = (value: string) => (left-- > 0 ? sendAny(value) : Promise.resolve(undefined));
   const first = await send(control(f, START));
   // Only a refused control shows a validator at work (and nothing stored): 400 or 422, or a 200 whose body
   // says it failed (`{"status": "fail"}`); not a success, 401, 404...
@@ -423,60 +480,105 @@ export async function probe(
   if (!first || !refusal(first)) return undefined;
   const like = (res: ScanResponse | undefined): res is ScanResponse =>
     res !== undefined && res.status === first.status && refusal(res);
-  const baseMs = first.durationMs;
-  const overs = new Map<number, number>();
-  const step = (over: number) => (over < 3 ? 6 : over < 15 ? 4 : 2);
-  let spikes = 0;
-  for (let n = START; n <= MAX_RUN; ) {
-    const res = await send(evil(f, n));
-    if (!like(res)) return undefined;
-    const over = res.durationMs - baseMs;
-    overs.set(n, over);
-    if (over >= SLOW_MS && res.durationMs >= 3 * baseMs) {
-      // Confirmed by the curve, not by slow answers alone (a server that pauses now and then gives those): the
-      // control of the same length fast, the same run slow again and a third time with a fast control before
-      // each, and the run two units shorter, measured now, clearly above the baseline and well below this one.
-      const ctl = await send(control(f, n));
-      const again = await send(evil(f, n));
-      if (!like(ctl) || !like(again)) return undefined;
-      const againOver = again.durationMs - baseMs;
-      if (againOver < SLOW_MS / 2) {
-        // A slow answer that did not come again was noise (a loaded machine): go on growing the run, twice at
-        // most.
-        if (spikes >= 2) return undefined;
-        spikes++;
-        overs.set(n, againOver);
-        n += step(againOver);
-        continue;
-      }
-      const slow = Math.min(over, againOver);
-      const fastControl = (c: ScanResponse) =>
-        c.durationMs - baseMs < Math.max(50, slow / 5) && slow + baseMs >= 3 * c.durationMs;
-      if (!fastControl(ctl)) return undefined;
-      const shorterN = n - 2;
-      const shorter = await send(evil(f, shorterN));
-      const ctl2 = await send(control(f, n));
-      const third = await send(evil(f, n));
-      if (!like(shorter) || !like(ctl2) || !like(third)) return undefined;
-      const shorterOver = shorter.durationMs - baseMs;
-      const thirdOver = third.durationMs - baseMs;
-      const slowest = Math.min(slow, thirdOver);
-      const confirmed =
-        thirdOver >= SLOW_MS / 2 &&
-        fastControl(ctl2) &&
-        shorterOver >= Math.max(10, slowest / 20) &&
-        shorterOver <= 0.6 * slowest;
-      if (!confirmed) return undefined;
-      return {
-        n,
-        evil: res,
-        again: third,
-        control: ctl,
-        baseMs,
-        shorter: { n: shorterN, ms: shorter.durationMs },
-      };
+  let baseMs = first.durationMs;
+  const overOf = (res: ScanResponse) => res.durationMs - baseMs;
+  const hit = (res: ScanResponse) => overOf(res) >= SLOW_MS && res.durationMs >= 3 * baseMs;
+  /** A control fast beside a run `slow` ms over the baseline. */
+  const fastControl = (c: ScanResponse, slow: number) =>
+    c.durationMs - baseMs < Math.max(50, slow / 5) && slow + baseMs >= 3 * c.durationMs;
+  /** The control of `n` units, sent once more when it looks slow: the faster answer; it may lower the baseline. */
+  const controlOf = async (n: number, slow: number) => {
+    let c = await send(control(f, n));
+    if (like(c) && !fastControl(c, slow)) {
+      const again = await send(control(f, n));
+      if (!like(again)) return undefined;
+      if (again.durationMs < c.durationMs) c = again;
     }
-    n += step(over);
+    if (like(c)) baseMs = Math.min(baseMs, c.durationMs);
+    return c;
+  };
+  /** Every answer to each run, by its length in units. */
+  const answers = new Map<number, ScanResponse[]>();
+  const evilOf = async (n: number) => {
+    const res = await send(evil(f, n));
+    if (like(res)) {
+      answers.set(n, [...(answers.get(n) ?? []), res]);
+      baseMs = Math.min(baseMs, res.durationMs);
+    }
+    return res;
+  };
+  /**
+   * The confirmation of a slow first answer `res` at `n` units: the timing; the extra time of a fast answer
+   * when the run was fast once (the slow answer was a pause); 'unclear' when a control or the shorter run was
+   * too slow; undefined when an answer was not a refusal like the first.
+   */
+  const confirm = async (n: number, res: ScanResponse): Promise<Timing | number | 'unclear' | undefined> => {
+    const ctl = await controlOf(n, overOf(res));
+    if (!like(ctl)) return undefined;
+    if (!fastControl(ctl, overOf(res))) return 'unclear';
+    const again = await evilOf(n);
+    if (!like(again)) return undefined;
+    if (overOf(again) < SLOW_MS) return overOf(again);
+    const ctl2 = await controlOf(n, Math.min(overOf(res), overOf(again)));
+    if (!like(ctl2)) return undefined;
+    const third = await evilOf(n);
+    if (!like(third)) return undefined;
+    if (overOf(third) < SLOW_MS) return overOf(third);
+    const slow = Math.min(overOf(res), overOf(again), overOf(third));
+    if (!fastControl(ctl, slow) || !fastControl(ctl2, slow)) return 'unclear';
+    // The curve: the run two units shorter, answered at least twice (the one sent while the run grew counts),
+    // clearly above the baseline every time (not a pause) and well below the slow run (the fastest answer).
+    do {
+      if (!like(await evilOf(n - 2))) return undefined;
+    } while ((answers.get(n - 2) ?? []).length < 2);
+    const shorter = (answers.get(n - 2) ?? []).reduce((a, b) => (b.durationMs < a.durationMs ? b : a));
+    if (overOf(shorter) < Math.max(SHORTER_MS, slow / 20)) return overOf(shorter);
+    if (overOf(shorter) > 0.6 * slow) return 'unclear';
+    return {
+      n,
+      evil: res,
+      again: third,
+      control: ctl,
+      baseMs,
+      shorter: { n: n - 2, ms: shorter.durationMs },
+    };
+  };
+  const step = (over: number) => (over < 3 ? 6 : over < 15 ? 4 : 2);
+  let doubts = 0;
+  // The step follows the slower of the last two runs: when the control and the first runs all came late, the
+  // baseline is too high for a while, and a run that looks no slower than it must not make the next one 64
+  // times slower.
+  let previous = 0;
+  const grow = (n: number, over: number) => {
+    const next = n + step(Math.max(over, previous));
+    previous = over;
+    return next;
+  };
+  for (let n = START; n <= MAX_RUN; ) {
+    let res = await evilOf(n);
+    if (!like(res)) return undefined;
+    if (!hit(res)) {
+      n = grow(n, overOf(res));
+      continue;
+    }
+    // Far slower than needed (the run grew by several units at once): the run two units shorter, when slow
+    // enough too, is confirmed instead, so that the confirmation does not cost the server seconds.
+    if (overOf(res) >= TOO_SLOW_MS && n - 2 > START && !answers.has(n - 2)) {
+      const less = await evilOf(n - 2);
+      if (!like(less)) return undefined;
+      if (hit(less)) {
+        n -= 2;
+        res = less;
+      }
+    }
+    // Confirmed by the curve, not by slow answers alone (a server that pauses now and then gives those).
+    const verdict = await confirm(n, res);
+    if (verdict === undefined || typeof verdict === 'object') return verdict;
+    if (doubts >= DOUBTS) return undefined;
+    doubts++;
+    // A slow answer that did not come again was noise (a loaded machine): the run grows on. A slow control or
+    // shorter run: the same run once more.
+    if (verdict !== 'unclear') n = grow(n, verdict);
   }
   return undefined;
 }
