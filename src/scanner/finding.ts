@@ -117,6 +117,11 @@ export interface CoverageCell {
    * an identity's configured id header, or values discovery tried and confirmed (or could not).
    */
   readonly ids?: string;
+  /**
+   * What the check noted about this operation besides `reason`, each text once: a tested cell's or a finding's
+   * notes too (a login that creates the account on first use, a request not sent because it acts).
+   */
+  readonly notes?: readonly string[];
 }
 
 /** Per check: how many operations it tested, found something on, or skipped. */
@@ -136,6 +141,21 @@ export interface ScanCoverage {
   readonly matrix: readonly CoverageCell[];
   /** The target answered 429 (Too Many Requests): what met those answers tested less. */
   readonly rateLimited?: RateLimited;
+  /**
+   * Notes no cell or untested rule holds: on a rule that found something or already has its reason, on an
+   * operation the document does not list, or from a phase that is no check (discovery, clean-up).
+   */
+  readonly notes?: readonly CoverageNoteEntry[];
+}
+
+/** A note of a check or phase, as the JSON report keeps it when no cell of the matrix holds it. */
+export interface CoverageNoteEntry {
+  readonly check: string;
+  /** `GET /users/{id}`. */
+  readonly operation?: string;
+  /** The rule it is about. */
+  readonly rule?: string;
+  readonly reason: string;
 }
 
 /** The 429 answers of a scan: how many, in which phases (`discovery`, check ids), and the first one. */

@@ -178,3 +178,69 @@ test('answers 429 are a loud warning with their count, phases and first operatio
   assert.equal(quiet.coverage.rateLimited, undefined);
   assert.ok(!quiet.warnings.some((w) => w.includes('429')));
 });
+
+test('every note reaches the coverage: a tested cell’s and a finding’s notes, and what fits no cell', () => {
+  const login = op('POST', '/login');
+  const ghost = op('GET', '/v0/things');
+  const firstUse =
+    'POST /login signed a user name nobody has in once, but refused another password for it: a login that creates the account on first use';
+  const finding = {
+    rule: SCAN_RULES.ssrf,
+    severity: 'high',
+    message: 'x',
+    location: { file: 's', pointer: '' },
+    operation: { method: 'GET', path: '/things/{id}' },
+    fingerprint: 'f',
+  } as const;
+  const r = buildCoverage({
+    ...base,
+    spec: { operations: [list, item, login] } as unknown as ApiDocument,
+    findings: [finding],
+    checks: [
+      check('API2', [SCAN_RULES.anyCredentialsAccepted]),
+      check('API7', [SCAN_RULES.ssrf]),
+      check('API9', [SCAN_RULES.undocumentedEndpoint]),
+    ],
+    observations: [seen(login, 'API2'), seen(item, 'API7'), seen(list, 'API9')],
+    notes: [
+      { check: 'setup', operation: item, reason: 'id=1 confirmed' },
+      { check: 'API2', rule: SCAN_RULES.anyCredentialsAccepted, operation: login, reason: firstUse },
+      { check: 'API2', operation: login, reason: firstUse },
+      { check: 'API7', operation: item, reason: 'not sent: its path acts on 1' },
+      { check: 'API7', rule: SCAN_RULES.ssrf, reason: 'no callback reached the canary for GET /things' },
+      { check: 'API9', operation: item, reason: 'no older version' },
+      { check: 'API9', operation: ghost, reason: 'an older route answered 404' },
+      { check: 'cleanup', operation: login, reason: 'deleted pc1 there' },
+      { check: 'API9', reason: 'the scan-level note the runner lists' },
+    ],
+  });
+  const cell = (c: string, o: string) => r.coverage.matrix.find((m) => m.check === c && m.operation === o);
+  // The login that creates the account on first use: a tested cell, and its note (said once) with it.
+  assert.equal(cell('API2', 'POST /login')?.status, 'tested');
+  assert.deepEqual(cell('API2', 'POST /login')?.notes, [firstUse]);
+  assert.equal(cell('API7', 'GET /things/{id}')?.status, 'finding');
+  assert.deepEqual(cell('API7', 'GET /things/{id}')?.notes, ['not sent: its path acts on 1']);
+  assert.equal(cell('API7', 'GET /things/{id}')?.ids, 'id=1 confirmed');
+  // A skipped cell's reason is the note: not said twice.
+  assert.equal(cell('API9', 'GET /things/{id}')?.reason, 'no older version');
+  assert.equal(cell('API9', 'GET /things/{id}')?.notes, undefined);
+  assert.equal(cell('API9', 'GET /things')?.notes, undefined);
+  assert.deepEqual(r.coverage.notes, [
+    { check: 'API7', rule: 'scan/api7-ssrf', reason: 'no callback reached the canary for GET /things' },
+    { check: 'API9', operation: 'GET /v0/things', reason: 'an older route answered 404' },
+    { check: 'cleanup', operation: 'POST /login', reason: 'deleted pc1 there' },
+  ]);
+});
+
+test('a rule of a check that sent nothing is untested for the reason its check noted', () => {
+  const r = buildCoverage({
+    ...base,
+    checks: [check('API2', [SCAN_RULES.secretInToken])],
+    observations: [],
+    notes: [{ check: 'API2', rule: SCAN_RULES.secretInToken, reason: 'no identity holds a token' }],
+  });
+  assert.deepEqual(r.coverage.checks[0]?.untestedRules, [
+    { rule: SCAN_RULES.secretInToken.id, reason: 'no identity holds a token' },
+  ]);
+  assert.equal(r.coverage.notes, undefined);
+});

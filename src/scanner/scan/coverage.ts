@@ -7,6 +7,7 @@ import type { ApiDocument, Operation } from '../../core/api-document.ts';
 import type {
   CheckCoverage,
   CoverageCell,
+  CoverageNoteEntry,
   Finding,
   RateLimited,
   RuleInfo,
@@ -28,7 +29,13 @@ export interface CoverageNote {
   readonly incomplete?: boolean;
 }
 
-export type { CheckCoverage, CoverageCell, CoverageStatus, ScanCoverage } from '../finding.ts';
+export type {
+  CheckCoverage,
+  CoverageCell,
+  CoverageNoteEntry,
+  CoverageStatus,
+  ScanCoverage,
+} from '../finding.ts';
 
 export interface CoverageInput {
   readonly spec: ApiDocument;
@@ -64,11 +71,26 @@ export function buildCoverage(input: CoverageInput): CoverageResult {
   const rules: RuleInfo[] = [];
   const warnings: string[] = [];
   const documented = new Set(spec.operations.map(opName));
+  // Every note reaches the report: as a cell's reason, a cell's notes, an untested rule's reason, an operation's
+  // ids, the scan's notes (neither operation nor rule: the runner lists those) or, failing all, coverage.notes.
+  const placed = new Set<CoverageNote>();
+  for (const n of notes) if (!n.operation && !n.rule) placed.add(n);
   // Discovery's notes (made before any check ran) say where an operation's ids came from: every cell shows it.
   const idNotes = new Map<string, string>();
   for (const n of notes) {
-    if (n.check === 'setup' && n.operation && !idNotes.has(opName(n.operation)))
+    if (n.check === 'setup' && n.operation && !idNotes.has(opName(n.operation))) {
       idNotes.set(opName(n.operation), n.reason);
+      placed.add(n);
+    }
+  }
+  // Each check's notes on each documented operation, in the order they were made.
+  const byCell = new Map<string, CoverageNote[]>();
+  for (const n of notes) {
+    if (!n.operation || !documented.has(opName(n.operation))) continue;
+    const key = `${n.check}\0${opName(n.operation)}`;
+    const list = byCell.get(key);
+    if (list) list.push(n);
+    else byCell.set(key, [n]);
   }
 
   for (const check of checks) {
@@ -110,13 +132,19 @@ export function buildCoverage(input: CoverageInput): CoverageResult {
       const name = opName(op);
       const n = sent.get(name) ?? 0;
       const ids = idNotes.get(name);
-      const push = (cell: CoverageCell) => matrix.push(ids === undefined ? cell : { ...cell, ids });
-      const note = checkNotes.find(
-        (x) => x.operation === op || (x.operation && opName(x.operation) === name),
-      );
-      const cut = checkNotes.find(
-        (x) => x.incomplete === true && x.operation && (x.operation === op || opName(x.operation) === name),
-      );
+      const opNotes = byCell.get(`${check.id}\0${name}`) ?? [];
+      for (const x of opNotes) placed.add(x);
+      // The cell's other notes: every text once, the one its reason already says left out.
+      const push = (cell: CoverageCell) => {
+        const others = [...new Set(opNotes.map((x) => x.reason))].filter((r) => r !== cell.reason);
+        matrix.push({
+          ...cell,
+          ...(ids === undefined ? {} : { ids }),
+          ...(others.length > 0 ? { notes: others } : {}),
+        });
+      };
+      const note = opNotes[0];
+      const cut = opNotes.find((x) => x.incomplete === true);
       if (found.has(name)) {
         withFindings++;
         push({ check: check.id, operation: name, status: 'finding', requests: n });
@@ -149,13 +177,19 @@ export function buildCoverage(input: CoverageInput): CoverageResult {
       const ruleFound = findings.some((f) => f.rule.id === rule.id);
       const note = checkNotes.find((x) => x.rule?.id === rule.id && x.operation === undefined);
       if (ruleFound) rules.push(rule);
-      else if (requests === 0 && !(check.passive && observations.length > 0))
+      else if (requests === 0 && !(check.passive && observations.length > 0)) {
+        // The check's own word on why the rule could not run says more than "sent no request".
+        if (note && !failed) placed.add(note);
         untestedRules.push({
           rule: rule.id,
-          reason: failed ? `the check failed: ${failed.message}` : 'the check sent no request',
+          reason: failed
+            ? `the check failed: ${failed.message}`
+            : (note?.reason ?? 'the check sent no request'),
         });
-      else if (note) untestedRules.push({ rule: rule.id, reason: note.reason });
-      else rules.push(rule);
+      } else if (note) {
+        untestedRules.push({ rule: rule.id, reason: note.reason });
+        placed.add(note);
+      } else rules.push(rule);
     }
     perCheck.push({ check: check.id, tested, findings: withFindings, skipped, requests, untestedRules });
     if (failed) warnings.push(`${check.id} failed: ${failed.message}`);
@@ -211,8 +245,26 @@ export function buildCoverage(input: CoverageInput): CoverageResult {
       'no identity has a token: the token checks of API2 (altered, unsigned, expired tokens) did not run',
     );
   }
+  // What no cell, rule or scan note holds, each once.
+  const leftOver = new Map<string, CoverageNoteEntry>();
+  for (const n of notes) {
+    if (placed.has(n)) continue;
+    const entry: CoverageNoteEntry = {
+      check: n.check,
+      ...(n.operation ? { operation: opName(n.operation) } : {}),
+      ...(n.rule ? { rule: n.rule.id } : {}),
+      reason: n.reason,
+    };
+    const key = `${entry.check}\0${entry.operation ?? ''}\0${entry.rule ?? ''}\0${entry.reason}`;
+    if (!leftOver.has(key)) leftOver.set(key, entry);
+  }
   return {
-    coverage: { checks: perCheck, matrix, ...(rateLimited ? { rateLimited } : {}) },
+    coverage: {
+      checks: perCheck,
+      matrix,
+      ...(rateLimited ? { rateLimited } : {}),
+      ...(leftOver.size > 0 ? { notes: [...leftOver.values()] } : {}),
+    },
     rules,
     warnings,
   };
