@@ -4,8 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
+import type { ApiDocument, Operation } from '../../core/api-document.ts';
 import { type AuditResult, runAudit } from '../audit/index.ts';
 import type { Finding, FindingsResult, RuleInfo } from '../finding.ts';
+import { buildCoverage } from '../scan/coverage.ts';
+import { SCAN_RULES } from '../scan/rules.ts';
 import {
   exitCodeFor,
   parseSeverity,
@@ -419,6 +422,89 @@ describe('scan notes in the text and HTML reports', () => {
     assert.doesNotMatch(renderText(hostileResult()), /Notes/);
     assert.doesNotMatch(renderHtml(hostileResult()), /Notes/);
     assert.doesNotMatch(renderText({ ...hostileResult(), notes: [] }), /Notes/);
+  });
+});
+
+/** A scan whose API2 tested POST /login and noted there a login that creates the account on first use. */
+function firstUseResult(extraOperations = 0): FindingsResult {
+  const operation = (method: string, path: string) =>
+    ({ id: `${method} ${path}`, method, path }) as unknown as Operation;
+  const login = operation('POST', '/login');
+  const more = Array.from({ length: extraOperations }, (_, i) => operation('POST', `/act/${i}`));
+  const reason =
+    'POST /login signed a user name nobody has in once, but refused another password for it: a login that creates the account on first use';
+  const sent = { method: 'POST', url: 'http://h/login', headers: {}, credentials: [] };
+  const covered = buildCoverage({
+    spec: { operations: [login, ...more] } as unknown as ApiDocument,
+    checks: [{ id: 'API2', title: 'API2', rules: [SCAN_RULES.anyCredentialsAccepted], run: async () => {} }],
+    // Every operation tested: a request of API2 reached each.
+    observations: [login, ...more].map((o) => ({
+      request: { method: 'POST', path: o.path },
+      response: { status: 200, headers: {}, text: '', json: undefined, durationMs: 1, sent },
+      operation: o,
+      check: 'API2',
+    })),
+    findings: [],
+    notes: [
+      { check: 'API2', rule: SCAN_RULES.anyCredentialsAccepted, operation: login, reason },
+      // One text noted on many tested operations is one line, its first three places named.
+      ...more.map((o) => ({ check: 'API2', operation: o, reason: 'not sent: <b>its path acts</b>' })),
+    ],
+    timedOut: [],
+    errors: [],
+    objectsCreated: 1,
+    identities: [{ name: 'a', token: 't' }, { name: 'b' }],
+    admin: { name: 'root' },
+  });
+  return {
+    kind: 'scan',
+    target: 'http://h',
+    findings: [],
+    rules: covered.rules,
+    stats: {},
+    coverage: covered.coverage,
+    warnings: covered.warnings,
+  };
+}
+
+describe('check notes on operations the check tested', () => {
+  const firstUse = /a login that creates the account on first use/;
+  test('the JSON report keeps the note, whole, at the tested cell', () => {
+    const doc = JSON.parse(renderJson(firstUseResult()));
+    const cell = doc.coverage.matrix.find(
+      (c: { check: string; operation: string }) => c.check === 'API2' && c.operation === 'POST /login',
+    );
+    assert.equal(cell.status, 'tested');
+    assert.equal(cell.notes.length, 1);
+    assert.match(cell.notes[0], firstUse);
+  });
+
+  test('the text report lists it, one line a check and text, under Check notes', () => {
+    const lines = renderText(firstUseResult(5)).split('\n');
+    const head = lines.indexOf('Check notes (2): what the checks noted beside the counts');
+    assert.ok(head > 0, lines.join('\n'));
+    assert.match(
+      lines[head + 1]!,
+      /^ {2}- API2 · POST \/login: POST \/login signed a user name nobody has in/,
+    );
+    assert.match(lines[head + 1]!, firstUse);
+    assert.equal(
+      lines[head + 2],
+      '  - API2 · POST /act/0, POST /act/1, POST /act/2 and 2 more: not sent: <b>its path acts</b>',
+    );
+  });
+
+  test('the HTML report lists it, escaped', () => {
+    const html = renderHtml(firstUseResult(5));
+    const section = /<h2>Check notes \(2\): [^<]*<\/h2>\n<ul class="notes">(.*?)<\/ul>/.exec(html);
+    assert.ok(section, 'a check notes section');
+    assert.match(section[1]!, firstUse);
+    assert.match(section[1]!, /not sent: &lt;b&gt;its path acts&lt;\/b&gt;/);
+  });
+
+  test('a scan with no check note has no such section', () => {
+    assert.doesNotMatch(renderText(hostileResult()), /Check notes/);
+    assert.doesNotMatch(renderHtml(hostileResult()), /Check notes/);
   });
 });
 

@@ -85,3 +85,33 @@ export function shownNotes(
   });
   return { shown, more: all.length - shown.length };
 }
+
+/** Operations (or rules) one condensed check note names before "and N more". */
+const NOTE_PLACES = 3;
+
+/**
+ * What the checks noted beside the coverage counts (a cell's notes, and the coverage notes no cell holds), one
+ * line per check and text: `API2 · POST /login: reason`, the places it was noted at gathered (the first three
+ * named). The JSON report has each note whole, at its cell.
+ */
+export function checkNoteLines(result: FindingsResult): string[] {
+  const groups = new Map<string, { check: string; reason: string; places: string[] }>();
+  const add = (check: string, reason: string, place: string | undefined) => {
+    const key = `${check}\0${reason}`;
+    let g = groups.get(key);
+    if (!g) {
+      g = { check, reason, places: [] };
+      groups.set(key, g);
+    }
+    if (place !== undefined && !g.places.includes(place)) g.places.push(place);
+  };
+  for (const cell of result.coverage?.matrix ?? []) {
+    for (const n of cell.notes ?? []) add(cell.check, n, cell.operation);
+  }
+  for (const n of result.coverage?.notes ?? []) add(n.check, n.reason, n.operation ?? n.rule);
+  return [...groups.values()].map(({ check, reason, places }) => {
+    const named = places.slice(0, NOTE_PLACES).join(', ');
+    const more = places.length > NOTE_PLACES ? ` and ${places.length - NOTE_PLACES} more` : '';
+    return places.length > 0 ? `${check} · ${named}${more}: ${reason}` : `${check}: ${reason}`;
+  });
+}

@@ -3,6 +3,7 @@ import { relative } from 'node:path';
 import type { Finding, FindingsResult, Severity } from '../finding.ts';
 import { OWASP_NAMES, OWASP_ORDER } from './owasp.ts';
 import {
+  checkNoteLines,
   countBySeverity,
   NOTES_SHOWN,
   placeName,
@@ -121,6 +122,16 @@ export function renderText(result: FindingsResult, options: TextOptions = {}): s
       IDS_SHOWN,
     );
     lines.push(paint('bold', `Path ids nothing listed (${ids.length}): where their values came from`));
+    for (const n of shown.shown) lines.push(`  - ${n}`);
+    if (shown.more > 0) lines.push(paint('dim', `  - and ${shown.more} more in the JSON report`));
+    lines.push('');
+  }
+  // What the checks noted on the operations they tested, found something on or could not reach (the login that
+  // creates the account on first use), condensed: the JSON report has every note at its cell.
+  const checkNotes = checkNoteLines(result);
+  if (checkNotes.length > 0) {
+    const shown = shownNotes(checkNotes, NOTES_SHOWN);
+    lines.push(paint('bold', `Check notes (${checkNotes.length}): what the checks noted beside the counts`));
     for (const n of shown.shown) lines.push(`  - ${n}`);
     if (shown.more > 0) lines.push(paint('dim', `  - and ${shown.more} more in the JSON report`));
     lines.push('');
