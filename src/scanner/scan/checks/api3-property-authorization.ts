@@ -1501,6 +1501,11 @@ function heldContactData(ctx: ScanContext): Map<string, string> {
   return out;
 }
 
+/** A session the scan made from a given identity's (`alice (altered token)`): not an account of its own. */
+function derivedSession(identity: string, given: readonly string[]): boolean {
+  return given.some((g) => identity.startsWith(`${g} (`));
+}
+
 /**
  * Own-profile reads (`GET /me`, no object in the path) that answered two identities or more, and every one of
  * them the same contact data: a single-user API's one fixed record, the same to everyone, not the caller's own.
@@ -1874,6 +1879,7 @@ export const api3: Check = {
     const held = heldContactData(ctx);
     const people = [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])];
     const fixed = fixedProfiles(ctx, new Set(people.map((p) => p.name)));
+    const givenNames = [...people.map((p) => p.name), ...(ctx.elevated?.keys() ?? [])];
     for (const [index, { operation: op, response, identity, request }] of ctx.observations.entries()) {
       if (!op || response.status < 200 || response.status >= 300 || response.json === undefined) continue;
       const schema = responseSchema(op, response.status);
@@ -1882,11 +1888,16 @@ export const api3: Check = {
       // The caller's own profile read by itself (one record for everyone, a single-user API's, is no one's own).
       const path = request.path.split('?')[0];
       const person = identity !== undefined ? people.find((p) => p.name === identity) : undefined;
+      // An own-profile read (`GET /me`) shows the caller's own record, whoever signed in: a given identity, or an
+      // account of the scan's own (a throwaway, the made-up user a login that creates accounts let in); not a
+      // session made from a given identity's (`alice (altered token)`), which API2 judges.
       const selfRead =
-        person !== undefined &&
+        identity !== undefined &&
         request.method === 'GET' &&
         !fixed.has(path) &&
-        (OWN_PROFILE_READ.test(path) || isOwnAccount(path, person));
+        (OWN_PROFILE_READ.test(path)
+          ? person !== undefined || !derivedSession(identity, givenNames)
+          : person !== undefined && isOwnAccount(path, person));
       const extraPointers = new Set(extras.map((e) => e.pointer));
       if (extras.length > 0 && !doneExtra.has(op.id)) {
         // Only undeclared fields that matter are a finding (secrets, hashes, others' tokens, privilege internals);
