@@ -133,6 +133,8 @@ function describe(e: ErrorObject): { tokens: string[]; message: string } {
     .split('/')
     .slice(1)
     .map((t) => t.replace(/~1/g, '/').replace(/~0/g, '~'));
+  // A key refused by `propertyNames` is named in the path.
+  if (e.propertyName !== undefined) tokens.push(e.propertyName);
   const p = e.params as Record<string, unknown>;
   switch (e.keyword) {
     case 'additionalProperties': {
@@ -221,7 +223,13 @@ function parseWith(validate: ReturnType<Ajv['compile']>, text: string, file: str
     const seen = new Set<string>();
     for (const e of validate.errors ?? []) {
       // `if`/`anyOf` wrappers repeat what their branches already said.
-      if (e.keyword === 'if' || e.keyword === 'anyOf' || e.keyword === 'oneOf') continue;
+      if (
+        e.keyword === 'if' ||
+        e.keyword === 'anyOf' ||
+        e.keyword === 'oneOf' ||
+        e.keyword === 'propertyNames'
+      )
+        continue;
       const { tokens, message } = describe(e);
       const key = `${tokens.join('/')}|${message}`;
       if (seen.has(key)) continue;

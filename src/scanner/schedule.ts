@@ -9,6 +9,7 @@ import type { Clock } from '../core/clock.ts';
 import type { EventSink, SecurityEvent } from '../core/events.ts';
 import type { Finding, FindingsResult } from './finding.ts';
 import type { ScanIdentity } from './scan/index.ts';
+import { HEADER_NAME, UNSHARED_HEADERS } from './scan/options.ts';
 
 export interface ScheduledJob {
   /** Name shown in events and logs. */
@@ -25,8 +26,12 @@ export interface ScheduledJob {
     readonly admin?: ScanIdentity;
     readonly checks?: readonly string[];
     readonly ratePerSecond?: number;
+    readonly headers?: Readonly<Record<string, string>>;
   };
 }
+
+/** `[hH][oO][sS][tT]`: a header name in any case, for a JSON Schema pattern. */
+const anyCase = (name: string) => name.replace(/[a-z]/g, (c) => `[${c}${c.toUpperCase()}]`);
 
 const identitySchema: JsonObject = {
   type: 'object',
@@ -142,6 +147,21 @@ export const scansConfigSchema: JsonObject = {
             default: 20,
             description: 'Requests per second at most.',
           },
+          headers: {
+            type: 'object',
+            writeOnly: true,
+            description:
+              "Headers sent with every request of the scan, anonymous ones, logins and the login checks included: a setting of the deployment (X-Api-Version: 2, a tenant); an identity's own headers win for it. One named like a secret (key, token, auth...) or with a generated-looking value is shown as $CREDENTIAL in curl lines.",
+            propertyNames: {
+              pattern: `^(?!(?:${UNSHARED_HEADERS.map(anyCase).join('|')})$)${HEADER_NAME.source.slice(1)}`,
+              'x-expected': `a header name (letters, digits and !#$%&'*+-.^_\`|~ only), not one the scan sets itself (${UNSHARED_HEADERS.join(', ')})`,
+            },
+            additionalProperties: {
+              type: 'string',
+              pattern: '^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f]+$',
+              'x-expected': 'a header value on one line, not empty (no CR, LF or other control character)',
+            },
+          },
         },
       },
     },
@@ -225,6 +245,7 @@ export function startScanScheduler(deps: {
             admin: job.scan.admin,
             checks: job.scan.checks,
             ratePerSecond: job.scan.ratePerSecond,
+            ...(job.scan.headers ? { headers: job.scan.headers } : {}),
           }),
         );
       }

@@ -6,7 +6,7 @@ import { type FindingsResult, type Severity, severityRank } from '../../scanner/
 import { isReportFormat, REPORT_FORMATS } from '../../scanner/report/formats.ts';
 import { exitCodeFor, parseSeverity } from '../../scanner/report/summary.ts';
 import type { ScanIdentity } from '../../scanner/scan/index.ts';
-import { secretHeader } from '../../scanner/scan/options.ts';
+import { HEADER_NAME, secretHeader, UNSHARED_HEADERS } from '../../scanner/scan/options.ts';
 import { packageVersion } from '../../shared/package-version.ts';
 import { registerCommand } from '../command-table.ts';
 import { CliError } from '../errors.ts';
@@ -147,23 +147,8 @@ export function parseIdentity(text: string): ScanIdentity {
   throw new CliError(`identity ${name}: kind must be bearer, header, login, form or oauth2`);
 }
 
-/** A header name: an RFC 9110 token. */
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** Control characters a field value may not hold (a tab is allowed): a CR or LF would start another header. */
 const CONTROL = /[\0-\x08\n-\x1f\x7f]/;
-/** Headers the client sets for each request or that shape the connection: never shared. */
-const CLIENT_SET = new Set([
-  'content-length',
-  'transfer-encoding',
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'upgrade',
-  'te',
-  'trailer',
-  'expect',
-  'host',
-]);
 
 /**
  * One header sent with every request of the scan, checked: a token name, a value without line breaks or other
@@ -179,12 +164,12 @@ function sharedHeader(where: string, name: string, raw: string, warnings: string
   const value = raw.trim();
   if (value === '') throw new CliError(`${where}: give a value after the colon`);
   const lower = name.toLowerCase();
-  if (CLIENT_SET.has(lower))
-    throw new CliError(`${where}: the scan sets ${name} itself; it cannot be shared`);
   if (lower === 'cookie')
     throw new CliError(
       `${where}: each identity's cookie jar sends the Cookie header; give a cookie as an identity's header`,
     );
+  if (UNSHARED_HEADERS.includes(lower))
+    throw new CliError(`${where}: the scan sets ${name} itself; it cannot be shared`);
   if (secretHeader(name, value))
     warnings.push(
       `${where} looks like a credential: every request carries it, anonymous ones included (the checks without credentials too); curl lines show $CREDENTIAL`,

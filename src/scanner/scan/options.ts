@@ -141,6 +141,26 @@ const CREDENTIAL_NAME =
   /auth|token|key|secret|session|cookie|pass|cred|jwt|bearer|sig|user|account|login|owner|member|customer|csrf|xsrf|(^|[-_])(id|uid|sub)($|[-_])|ids?$/i;
 /** A value that looks like a generated credential: long, no spaces, letters and digits mixed. */
 const CREDENTIAL_VALUE = /^(?=[^\s]{16,}$)(?=.*\d)(?=.*[a-z])/i;
+/** A header name: an RFC 9110 token. */
+export const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/**
+ * Headers a scan never sends as shared ones (lower-case): the client sets them for each request or they shape
+ * the connection, and the cookie is each identity's jar's (a shared one would silence the jars).
+ */
+export const UNSHARED_HEADERS: readonly string[] = [
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'upgrade',
+  'te',
+  'trailer',
+  'expect',
+  'host',
+  'cookie',
+];
+
 /** Header names that say a secret is in the value (narrower than CREDENTIAL_NAME: a user id is no secret). */
 const SECRET_NAME = /auth|token|key|secret|session|cookie|pass|pwd|cred|jwt|bearer|signature/i;
 
