@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { test } from 'node:test';
+import type { RuleInfo } from '../../finding.ts';
+import type { FindingInput, ScanContext } from '../context.ts';
 import {
   distinctParts,
   fromPassword,
@@ -12,6 +14,7 @@ import {
   sharedSecrets,
   signsToken,
   tokenParts,
+  tokenSecrets,
 } from './token-contents.ts';
 
 const b64 = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
@@ -133,4 +136,34 @@ test('claims named like a password, its hash or a secret are found; at_hash and 
     secretClaims(token).map((p) => p.claim),
     ['password_hash'],
   );
+});
+
+test('a report names where a password or a key sits and its length, never a character of it', async () => {
+  const key = 'x7Qk-93Lm!vTz2Pa';
+  const password = 'Zebra-pw-9';
+  // Both identities' tokens carry the key (signed with it) and alice's carries her password as a member.
+  const tokens = {
+    alice: hs256(key, { sub: 'alice', k: key, password }),
+    bob: hs256(key, { sub: 'bob', k: key }),
+  };
+  const reported: FindingInput[] = [];
+  const ctx = {
+    identities: Object.entries(tokens).map(([name, token]) => ({
+      name,
+      token,
+      login: { flow: { body: { user: name, password } } },
+    })),
+    report: (_rule: RuleInfo, input: FindingInput) => reported.push(input),
+    note: () => {},
+  } as unknown as ScanContext;
+  await tokenSecrets(ctx, undefined);
+  const keyMessage = reported.find((f) => f.key === 'signing-secret')?.message ?? '';
+  const claimMessage = reported.find((f) => f.key === 'claim:password')?.message ?? '';
+  assert.match(keyMessage, /at segment 2, claim k \(16 characters\), and it is the key that signs them/);
+  assert.match(claimMessage, /member named password \(segment 2, claim password, 10 characters\)/);
+  for (const f of reported) {
+    assert.doesNotMatch(f.message, /starts with|"x"|"Z"/);
+    assert.ok(!f.message.includes(key) && !f.message.includes(password), f.message);
+    assert.ok(!JSON.stringify(f.evidence).includes(key) && !JSON.stringify(f.evidence).includes(password));
+  }
 });

@@ -247,7 +247,8 @@ export function distinctParts(parts: readonly TokenPart[]): TokenPart[] {
   return parts.filter((p) => !parts.some((q) => q !== p && q.where.startsWith(`${p.where}, `)));
 }
 
-const hint = (value: string) => `${value.length} characters, starts with "${value.slice(0, 1)}"`;
+/** What a report says of a secret, a password or its digest: its length, never a character of it. */
+const hint = (value: string) => `${value.length} characters`;
 
 /**
  * The token checks: the identities' tokens and the scan's own accounts' (registered `pct<random>`, two of them
