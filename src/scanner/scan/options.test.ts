@@ -39,6 +39,30 @@ describe('sharedHeaders', () => {
     assert.deepEqual(s.shared, { 'x-env': 'staging' });
   });
 
+  test('a shared access code, PIN, signature or role is no setting; a switch, a mode or a small version is', () => {
+    const same = {
+      'X-Access-Code': '4711',
+      'X-Pin': '1234',
+      'X-Hmac': 'abc',
+      'X-Pwd': 'hunter',
+      'X-Role': 'admin',
+      'X-Door': '4711',
+      'X-Flag': 'a1b2',
+      'X-Mode': 'legacy',
+      'X-Api-Version': '2',
+      'X-Debug': 'true',
+    };
+    const s = sharedHeaders({
+      identities: [
+        { name: 'a', headers: { ...same, 'X-Who': 'a' } },
+        { name: 'b', headers: { ...same, 'X-Who': 'b' } },
+      ],
+    });
+    assert.deepEqual(s.shared, { 'x-mode': 'legacy', 'x-api-version': '2', 'x-debug': 'true' });
+    const { 'X-Mode': _m, 'X-Api-Version': _v, 'X-Debug': _d, ...kept } = same;
+    assert.deepEqual(s.identities[0].headers, { ...kept, 'X-Who': 'a' });
+  });
+
   test('different values, one identity alone, or an identity that logs in: nothing inferred', () => {
     const h = (v: string) => ({ 'X-Env': v, 'X-Who': v });
     assert.deepEqual(

@@ -139,6 +139,18 @@ export interface LoginInfo {
  */
 const CREDENTIAL_NAME =
   /auth|token|key|secret|session|cookie|pass|cred|jwt|bearer|sig|user|account|login|owner|member|customer|csrf|xsrf|(^|[-_])(id|uid|sub)($|[-_])|ids?$/i;
+/**
+ * More names an inferred setting may not have: each can hold a shared secret or a privilege (`X-Access-Code`,
+ * `X-Pin`, `X-Hmac`, `X-Role`) that an anonymous request must not carry. Only for inference: a header the
+ * user configures as shared is sent as given.
+ */
+const GUARDED_NAME = /access|code|pin|hmac|pwd|otp|role|scope|perm|grant|priv|admin|tenant|org|sign/i;
+/**
+ * A value that reads as a setting of the environment: a switch (`false`, `on`), a short mode word (`legacy`,
+ * `staging`) or a small version (`2`, `v1.1`). Numbers of three digits or more, mixed words and anything longer
+ * may be a code someone was given, so they are not inferred.
+ */
+const SETTING_VALUE = /^(?:[a-z]{1,12}|\d{1,2}(?:\.\d{1,2}){0,2}|v\d{1,2}(?:\.\d{1,2}){0,2})$/i;
 /** A value that looks like a generated credential: long, no spaces, letters and digits mixed. */
 const CREDENTIAL_VALUE = /^(?=[^\s]{16,}$)(?=.*\d)(?=.*[a-z])/i;
 /** A header name: an RFC 9110 token. */
@@ -186,7 +198,8 @@ export interface SharedHeaders {
 /**
  * The scan's shared headers: the configured `headers`, and each header that every identity (the admin too;
  * at least two in all, each given by `headers`) gives with the same value, whose name says no credential or
- * caller (`X-Secure-Mode: false` beside `X-User-ID: 1`/`2`) and whose value does not look generated. Such a
+ * caller, access code or privilege (`X-Secure-Mode: false` beside `X-User-ID: 1`/`2`; never `X-Access-Code`)
+ * and whose value reads as a setting (a switch, a mode word, a small version: never a PIN-like number). Such a
  * header is a setting of the environment the API answers in: without it an anonymous request, a login or a
  * made-up user's sign-in would reach another mode of the API (a 404 taken for a refusal). It leaves the
  * identities that gave it, unless nothing else would be left of one (that identity keeps it as well).
@@ -201,7 +214,8 @@ export function sharedHeaders(options: Pick<ScanOptions, 'headers' | 'identities
   if (all.length >= 2 && all.every((i) => i.headers !== undefined && i.bearer === undefined && !i.login)) {
     const maps = all.map((i) => lower(i.headers ?? {}));
     for (const [name, value] of maps[0]) {
-      if (CREDENTIAL_NAME.test(name) || CREDENTIAL_VALUE.test(value)) continue;
+      if (CREDENTIAL_NAME.test(name) || GUARDED_NAME.test(name) || !SETTING_VALUE.test(value.trim()))
+        continue;
       if (!maps.every((m) => m.get(name) === value)) continue;
       if (shared[name] === undefined) shared[name] = value;
       inferred.push(name);
