@@ -680,11 +680,25 @@ export function listedVariants(spec: ApiDocument, op: Operation): Record<string,
 }
 
 /**
+ * Operations about an account's sign-in, by path, summary or declared id: a login, a sign-up, a reset or its
+ * request, a verification, a code, an invitation, a mail. A given identity's name in one mails that person a
+ * reset code, fails its login or changes its account.
+ */
+const ACCOUNT_FLOW =
+  /log-?_?in|sign-?_?(in|up)|regist|token|passw|auth|session|reset|forgot|recover|verif|otp|2fa|mfa|magic|invit|unlock|activat|confirm|mail/i;
+export function accountFlow(op: Operation): boolean {
+  return ACCOUNT_FLOW.test(`${op.path} ${op.summary ?? ''} ${op.hasDeclaredId ? op.id : ''}`);
+}
+
+/**
  * The request with the identity's own login fields (its user name, not its password) where the body has them.
  * Not in a body that sets a password (a sign-up): A's own name there would register A again, and a sign-up
- * that updates an existing name would set A's password to the sampled one.
+ * that updates an existing name would set A's password to the sampled one. Not in an account flow
+ * (accountFlow): `POST /auth/forgot-password {email}` with A's e-mail mails A a reset code; such a request
+ * keeps its sampled (made-up) values.
  */
 export function ownFields(spec: ApiDocument, req: PlannedRequest, as: Identity): PlannedRequest {
+  if (accountFlow(req.operation)) return req;
   const schema = bodySchema(req.operation);
   const body = req.body;
   if (!as.login || schema === undefined || body === null || typeof body !== 'object' || Array.isArray(body))

@@ -46,7 +46,7 @@ import type { JsonObject, Operation } from '../../../core/api-document.ts';
 import type { RuleInfo, Severity } from '../../finding.ts';
 import type { ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
-import { changesAccount, changesOwnAccount, setsPassword } from '../discover.ts';
+import { accountFlow, changesAccount, changesOwnAccount, setsPassword } from '../discover.ts';
 import { signedIn } from '../login.ts';
 import type { LoginFlow } from '../options.ts';
 import {
@@ -1146,16 +1146,8 @@ async function probeTimed(
 }
 
 /**
- * Operations about an account's sign-in: a login, a sign-up, a reset or its request, a verification, a code, an
- * invitation, a mail. A given identity's name in one mails that person a reset code, fails its login or changes
- * its account, once per probe.
- */
-const ACCOUNT_FLOW =
-  /log-?_?in|sign-?_?(in|up)|regist|token|passw|auth|session|reset|forgot|recover|verif|otp|2fa|mfa|magic|invit|unlock|activat|confirm|mail/i;
-
-/**
  * The identity's login fields (not its password) that the operation's body also has: its own user name. Never in an
- * account flow (ACCOUNT_FLOW, by path, summary or declared id): `POST /auth/forgot-password {email}` with alice's
+ * account flow (discover.ts accountFlow, by path, summary or declared id): `POST /auth/forgot-password {email}` with alice's
  * e-mail mails her a reset code for each probe.
  */
 function ownFields(
@@ -1165,7 +1157,7 @@ function ownFields(
 ): Record<string, unknown> | undefined {
   const body = jsonBodySchema(op) ?? formSchema(op);
   if (!as?.login || body === undefined) return undefined;
-  if (ACCOUNT_FLOW.test(`${op.path} ${op.summary ?? ''} ${op.hasDeclaredId ? op.id : ''}`)) return undefined;
+  if (accountFlow(op)) return undefined;
   const props = propertiesOf(ctx.spec, body);
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(as.login.body)) {
