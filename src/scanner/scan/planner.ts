@@ -490,19 +490,155 @@ export function planRequest(
  * the one list of verbs of change, for discovery, the planner and the runner's safety rule.
  */
 const ACTING =
-  /^(delete|remove|destroy|purge|drop|wipe|erase|clear|ban|unban|block|unblock|kick|lock|unlock|suspend|unsuspend|disable|enable|activate|deactivate|approve|accept|reject|decline|reset|promote|demote|grant|revoke|logout|signout|cancel|close|reopen|terminate|expire|void|transfer|pay|charge|checkout|refund|withdraw|toggle|freeze|unfreeze|set|update|change|edit|archive|restore|kill|run|exec|execute|send|confirm|verify|unsubscribe|leave)([-_].*)?$/i;
+  /^(delete|remove|destroy|purge|drop|wipe|erase|clear|ban|unban|block|unblock|kick|lock|unlock|suspend|unsuspend|disable|enable|activate|deactivate|approve|accept|reject|decline|reset|promote|demote|grant|revoke|logout|signout|cancel|close|reopen|terminate|expire|void|transfer|pay|charge|checkout|refund|withdraw|toggle|freeze|unfreeze|set|update|change|edit|archive|restore|kill|run|exec|execute|send|confirm|verify|unsubscribe|leave|mark|settle|ship|fulfil|fulfill|dispatch|finalize|finalise|assign|unassign|publish|unpublish)([-_].*)?$/i;
 
-/** A path that says it acts rather than reads: a literal segment that is a verb of change (any method). */
+/**
+ * The literal pieces of a path segment as snake_case words, the parameters taken out and the pieces split at
+ * `:`, `.`, `;`, `,`, `@`, `!`, `$` (`{order_id}:cancel` → `cancel`, `markAsPaid` → `mark_as_paid`).
+ */
+function segmentPieces(seg: string): string[] {
+  return seg
+    .replace(/\{[^{}]*\}/g, ':')
+    .split(/[:.;,@!$]+/)
+    .filter((p) => p !== '')
+    .map((p) =>
+      p
+        .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+        .replace(/([A-Z]+)([A-Z][a-z])/g, '$1_$2')
+        .toLowerCase(),
+    );
+}
+
+/** A template or concrete segment that is a verb of change: any literal piece of it starts with one. */
+function segmentActs(seg: string): boolean {
+  return segmentPieces(seg).some((p) => ACTING.test(p));
+}
+
+/**
+ * A path that says it acts rather than reads: a literal segment, or a literal piece beside a parameter
+ * (`/orders/{id}:cancel`, `/users/{id}/resetPassword`), that is a verb of change (any method).
+ */
 export function pathActs(path: string): boolean {
-  return path
-    .split('?')[0]
-    .split('/')
-    .some((seg) => !seg.includes('{') && ACTING.test(seg));
+  return path.split('?')[0].split('/').some(segmentActs);
 }
 
 /** A GET whose path says it acts rather than reads. */
 export function actingGet(op: Operation): boolean {
   return op.method === 'GET' && pathActs(op.path);
+}
+
+/** Methods that change nothing (RFC 9110's safe methods): every other one is a write. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
+
+/** Whether a method may change something on the server (anything but GET, HEAD, OPTIONS and TRACE). */
+export function writesBy(method: string): boolean {
+  return !SAFE_METHODS.has(method.toUpperCase());
+}
+
+/** Whether a 2xx answer of a GET is documented as a list (an array, or an object with an array member). */
+function listsItems(spec: ApiDocument, op: Operation): boolean {
+  for (const [status, response] of Object.entries(op.responses)) {
+    if (!/^2/.test(status)) continue;
+    for (const media of Object.values(response.content)) {
+      if (media.schema === undefined) continue;
+      const s = resolveSchema(spec, media.schema);
+      if (schemaType(s) === 'array') return true;
+      if (Object.values(propertiesOf(spec, s)).some((p) => schemaType(p) === 'array')) return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * A POST that creates an item in a documented sub-collection of an object (`POST /orders/{id}/comments` where
+ * `GET /orders/{id}/comments` lists items, or items live below it: `/orders/{id}/comments/{comment_id}`; also
+ * `POST /orders/{id}/comments/create`): it adds beside the object, it does not change it. A final segment that
+ * is a verb of change, or that nothing documents as a collection (`/orders/{id}/stornieren`,
+ * `/invoices/{id}/settle`), is an action on the object instead.
+ */
+export function createsInSubCollection(spec: ApiDocument, op: Operation): boolean {
+  if (op.method !== 'POST') return false;
+  const path = op.path.replace(/\/$/, '');
+  if (!path.includes('{')) return false;
+  const last = path.slice(path.lastIndexOf('/') + 1);
+  if (last === '' || /[{}:]/.test(last) || segmentActs(last)) return false;
+  const collection = creationCollection(spec, op);
+  if (collection !== undefined) {
+    const tail = collection.slice(collection.lastIndexOf('/') + 1);
+    return !/[{}:]/.test(tail) && !segmentActs(tail);
+  }
+  return spec.operations.some(
+    (o) => o.method === 'GET' && o.path.replace(/\/$/, '') === path && listsItems(spec, o),
+  );
+}
+
+/**
+ * The values a concrete path puts where its template has parameters, the two aligned by their last segments:
+ * an older version's path (`/api/v0/orders/1` for `/api/v1/orders/{id}`, `/api/orders/1`) gives the same.
+ */
+function alignedValues(template: string, concrete: string): { name: string; value: string; at: number }[] {
+  const t = template.replace(/\/$/, '').split('/');
+  const c = concrete.split('?')[0].replace(/\/$/, '').split('/');
+  const offset = c.length - t.length;
+  const out: { name: string; value: string; at: number }[] = [];
+  for (let i = 0; i < t.length; i++) {
+    const at = i + offset;
+    const m = /^([^{}]*)\{([^{}]+)\}([^{}]*)$/.exec(t[i]);
+    if (!m) continue;
+    const seg = at >= 0 && at < c.length ? c[at] : '';
+    const raw =
+      seg.startsWith(m[1]) && seg.endsWith(m[3]) && seg.length >= m[1].length + m[3].length
+        ? seg.slice(m[1].length, seg.length - m[3].length)
+        : seg;
+    let value = raw;
+    try {
+      value = decodeURIComponent(raw);
+    } catch {
+      // keep it as sent
+    }
+    out.push({ name: m[2], value, at });
+  }
+  return out;
+}
+
+/**
+ * A value the scan made up to name nothing: its own tags (`pcv1a2b3c4d`, `portcullis-1a2b3c4d`, `portcullis-<uuid>`)
+ * or 987654321.
+ */
+export function madeUpId(value: string): boolean {
+  return (
+    value === '987654321' ||
+    /^(pc[a-z]{0,6}|portcullis-)[0-9a-f]{6,32}$/.test(value) ||
+    /^portcullis-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(value)
+  );
+}
+
+/**
+ * What a write names by its path (`POST /orders/3`, `POST /orders/3:cancel`, `POST /orders/3/markAsPaid`,
+ * `PUT /api/v0/orders/3`): the values of its path parameters (not those the document lists: a version, a kind)
+ * and the object the last one designates, the concrete path up to it with the text around it taken off
+ * (`/orders/3`). Undefined for a safe method, a path without parameters, and a creation in a documented
+ * sub-collection (`POST /orders/3/comments`, see `createsInSubCollection`). The runner lets such a write go
+ * only to an object the scan created, a value it made up, or an account it registered.
+ */
+export function writeTarget(
+  spec: ApiDocument,
+  op: Operation,
+  method: string,
+  concrete: string,
+): { readonly ids: readonly string[]; readonly object: string; readonly last: string } | undefined {
+  if (!writesBy(method)) return undefined;
+  if (method.toUpperCase() === 'POST' && createsInSubCollection(spec, op)) return undefined;
+  const values = alignedValues(op.path, concrete).filter(({ name }) => {
+    const param = op.parameters.find((p) => p.in === 'path' && p.name === name);
+    return listedValue(spec, param?.schema) === undefined;
+  });
+  if (values.length === 0) return undefined;
+  const last = values[values.length - 1];
+  const segs = concrete.split('?')[0].split('/');
+  const upTo = segs.slice(0, Math.max(0, last.at));
+  const object = [...upTo, encodeURIComponent(last.value)].join('/');
+  return { ids: values.map((v) => v.value), object, last: last.value };
 }
 
 /**
@@ -530,7 +666,7 @@ export function actedOn(
     .split('/')
     .filter((_seg, i) => {
       const t = template[i] ?? '';
-      return t.includes('{') || !ACTING.test(t);
+      return t.includes('{') || !segmentActs(t);
     })
     .join('/');
   return { ids, object };
@@ -539,6 +675,11 @@ export function actedOn(
 /** Input names that hold an id: `id`, `ids`, `uuid`, `order_id`, `orderId`, `item_ids`, `ticket_no`. */
 const ID_INPUT =
   /^(id|ids|uuid|guid|pk)$|[-_](id|ids|uuid|guid|pk|no)$|[a-z0-9](Id|Ids|ID|IDs|Uuid|UUID|No)$/;
+/** Whether an input's name says it holds an id (`id`, `order_id`, `orderId`, `item_ids`, `ticket_no`). */
+export function idInput(name: string): boolean {
+  return ID_INPUT.test(name);
+}
+
 /** At most this many id inputs are read from one request (a body is the client's, its size is not ours). */
 const MAX_ID_INPUTS = 50;
 
@@ -580,6 +721,8 @@ export function actingInputs(
       body = undefined;
     }
     if (body === undefined && /^[\w.[\]-]+=/.test(text)) body = Object.fromEntries(new URLSearchParams(text));
+    // An XML document (XXE's JSON body sent as XML): its leaf elements' text, by element name.
+    if (body === undefined && text.startsWith('<')) body = xmlLeaves(text);
   }
   const walk = (value: unknown, depth: number) => {
     if (value === null || typeof value !== 'object' || value instanceof FilePart || depth > 3) return;
@@ -594,6 +737,28 @@ export function actingInputs(
   };
   walk(body, 0);
   return out.length > 0 ? out : undefined;
+}
+
+/** At most this much of an XML document is read for ids. */
+const MAX_XML_READ = 64 * 1024;
+
+/**
+ * The text of an XML document's leaf elements by name (`<order_id>1</order_id>` → `{order_id: ['1']}`), its
+ * attributes too (`<order id="1">`): the ids a document sent in place of a JSON body names. Bounded patterns on a
+ * bounded prefix of the scan's own request.
+ */
+export function xmlLeaves(text: string): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  const add = (name: string, value: string) => {
+    const list = out[name] ?? [];
+    if (list.length < MAX_ID_INPUTS) list.push(value.trim());
+    out[name] = list;
+  };
+  const doc = text.slice(0, MAX_XML_READ);
+  for (const m of doc.matchAll(/<([A-Za-z_][\w.-]{0,63})(?:\s[^<>]{0,500})?>([^<]{0,200})<\/\1\s*>/g))
+    add(m[1], m[2]);
+  for (const m of doc.matchAll(/\s([A-Za-z_][\w.-]{0,63})\s*=\s*["']([^"'<>]{0,200})["']/g)) add(m[1], m[2]);
+  return out;
 }
 
 /**

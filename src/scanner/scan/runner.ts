@@ -22,7 +22,15 @@ import { discover, setsPasswordByUrl } from './discover.ts';
 import { urlValues } from './harvest.ts';
 import { LoginError, resolveIdentity as logIn } from './login.ts';
 import { SCAN_DEFAULTS, type ScanIdentity, type ScanOptions, sharedHeaders } from './options.ts';
-import { actedOn, actingInputs, createdValue, inDeclaredEncoding, ObjectRegistry } from './planner.ts';
+import {
+  actedOn,
+  actingInputs,
+  createdValue,
+  inDeclaredEncoding,
+  madeUpId,
+  ObjectRegistry,
+  writeTarget,
+} from './planner.ts';
 import { isOwnAccount } from './self.ts';
 
 /** The order matters: the API4 burst may trip a rate limit, and API2 login attempts may trip a lockout. */
@@ -282,6 +290,35 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
         ) {
           return undefined;
         }
+        // Any other write (POST and the like: `POST /orders/3` as an update, `POST /orders/3:cancel`, `POST
+        // /invoices/3/settle`, whatever its verb) that names an object by its path goes, unless destructive
+        // requests are allowed, only to an object the scan created, a value it made up (names nothing) or an
+        // account it registered. A creation in a documented sub-collection (`POST /orders/3/comments`) adds
+        // beside the object and goes (planner.ts: writeTarget, createsInSubCollection).
+        const written =
+          options.allowDestructive || !req.operation || DESTRUCTIVE.has(req.method) || ownProfile || restore
+            ? undefined
+            : writeTarget(spec, req.operation, req.method, bare);
+        if (
+          written &&
+          req.operation &&
+          !objects.isScanCreated(bare) &&
+          !objects.isScanCreated(written.object) &&
+          !madeUpId(written.last) &&
+          !written.ids.every((id) => createdValue(objects, id) || madeUpId(id)) &&
+          !namesOnlyScanAccount(spec, objects, req.operation, { method: 'GET', path: bare })
+        ) {
+          const key = `${noteAs ?? current} ${req.operation.method} ${req.operation.path}`;
+          if (!actingNoted.has(key) && notes.length < 5000) {
+            actingNoted.add(key);
+            notes.push({
+              check: noteAs ?? current,
+              operation: req.operation,
+              reason: `not sent: a ${req.method} that names ${written.ids.map((id) => id.slice(0, 40)).join(', ')} by its path, which the scan did not create (--allow-destructive sends it)`,
+            });
+          }
+          return undefined;
+        }
         // A request whose path says it acts (`GET /appointments/{id}/cancel`, `POST /users/{id}/ban`, any method)
         // names by its path only an object the scan created or an account it registered, unless destructive
         // requests are allowed: an id the API gave out or discovery confirmed is someone else's.
@@ -292,6 +329,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
           req.operation &&
           !objects.isScanCreated(bare) &&
           !objects.isScanCreated(acted.object) &&
+          !acted.ids.every(madeUpId) &&
           !namesOnlyScanAccount(spec, objects, req.operation, { method: 'GET', path: bare })
         ) {
           const key = `${noteAs ?? current} ${req.operation.method} ${req.operation.path}`;
@@ -315,6 +353,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
         const foreign = inputs?.filter(
           ({ value }) =>
             !createdValue(objects, value) &&
+            !madeUpId(value) &&
             !namesOnlyScanAccount(
               spec,
               objects,

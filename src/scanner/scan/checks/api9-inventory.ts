@@ -13,12 +13,16 @@ import type { Check } from '../check.ts';
 import type { ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
 import { changesAccount, changesOwnAccount, setsPassword } from '../discover.ts';
+import type { ObjectRegistry } from '../objects.ts';
 import {
   bodySchema,
+  createdValue,
+  idInput,
   isAdminOperation,
   isBusinessFlow,
   isExcluded,
   isLoginOperation,
+  listedValue,
   planRequest,
   requiresAuth,
 } from '../planner.ts';
@@ -483,10 +487,57 @@ function freshBody(spec: ApiDocument, op: Operation): unknown {
 function freshParams(spec: ApiDocument, op: Operation): Record<string, string> {
   const out: Record<string, string> = {};
   for (const p of op.parameters) {
-    if (p.in !== 'path') continue;
+    // A version or a kind the document lists names no object: the planner fills it from the list.
+    if (p.in !== 'path' || listedValue(spec, p.schema) !== undefined) continue;
     const s = resolveSchema(spec, p.schema);
     out[p.name] =
       s.type === 'integer' || s.type === 'number' ? '987654321' : `pcv${randomBytes(4).toString('hex')}`;
+  }
+  return out;
+}
+
+/** A made-up id of the kind of the value it stands for: names nothing on the target. */
+function madeUpLike(value: unknown): unknown {
+  return typeof value === 'number' || typeof value === 'bigint' || /^\d+$/.test(String(value))
+    ? typeof value === 'string'
+      ? '987654321'
+      : 987654321
+    : `pcv${randomBytes(4).toString('hex')}`;
+}
+
+/**
+ * A body whose id inputs (`order_id`, `ids`, nested ones, three levels deep) name only objects the scan created
+ * or nothing: any other id becomes a made-up one. An older route answering is when a real id would reach
+ * someone's object (`POST /api/v0/orders/cancel {"order_id": 1}`).
+ */
+function madeUpBodyIds(objects: ObjectRegistry, body: unknown, depth = 0): unknown {
+  if (body === null || typeof body !== 'object' || depth > 3) return body;
+  if (Array.isArray(body)) return body.slice(0, 50).map((v) => madeUpBodyIds(objects, v, depth + 1));
+  if (Object.getPrototypeOf(body) !== Object.prototype) return body;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(body as Record<string, unknown>)) {
+    const id = (x: unknown) =>
+      (typeof x === 'string' || typeof x === 'number') && !createdValue(objects, String(x))
+        ? madeUpLike(x)
+        : x;
+    out[k] = idInput(k)
+      ? Array.isArray(v)
+        ? v.slice(0, 50).map(id)
+        : id(v)
+      : madeUpBodyIds(objects, v, depth + 1);
+  }
+  return out;
+}
+
+/** Query inputs that name an id (`archive?id=3`): made-up unless the plan gave an object the scan created. */
+function madeUpQueryIds(objects: ObjectRegistry, op: Operation, path: string): Record<string, string> {
+  const q = path.indexOf('?');
+  const given = new URLSearchParams(q >= 0 ? path.slice(q + 1) : '');
+  const out: Record<string, string> = {};
+  for (const p of op.parameters) {
+    if (p.in !== 'query' || !idInput(p.name)) continue;
+    const value = given.get(p.name);
+    if (value !== null && !createdValue(objects, value)) out[p.name] = String(madeUpLike(value));
   }
   return out;
 }
@@ -511,12 +562,23 @@ async function olderWrites(ctx: ScanContext, user: Identity): Promise<void> {
         continue;
       const as = sensitive ? null : user;
       const params = sensitive ? freshParams(ctx.spec, op) : undefined;
-      const planned = planRequest(ctx.spec, op, ctx.objects, {
+      const first = planRequest(ctx.spec, op, ctx.objects, {
         ...(as ? { owner: as.name } : {}),
         ...(params ? { params } : {}),
         ...(sensitive ? { body: freshBody(ctx.spec, op) } : {}),
       });
-      if (!sensitive && planned.invented.length > 0) continue;
+      if (!sensitive && first.invented.length > 0) continue;
+      // Only ids of objects the scan created, or made-up ones, in its path, query and body: an older route that
+      // answers is exactly where a real id would change someone's object.
+      const keepPath = ctx.objects.isScanCreated(first.path.split('?')[0]);
+      const planned = planRequest(ctx.spec, op, ctx.objects, {
+        ...(as ? { owner: as.name } : {}),
+        params: {
+          ...(keepPath ? {} : freshParams(ctx.spec, op)),
+          ...madeUpQueryIds(ctx.objects, op, first.path),
+        },
+        body: madeUpBodyIds(ctx.objects, first.body),
+      });
       const documentedPath = planned.path;
       const variant = fillVariant(op.path, template, documentedPath);
       // The request as planned, at the older path; its operation stays the documented one (the encoding).
@@ -557,7 +619,8 @@ async function olderWrites(ctx: ScanContext, user: Identity): Promise<void> {
         if (own === undefined) continue;
         message = `${op.method} ${template} (an older version of the documented ${op.method} ${op.path}) answered ${res.status}${as ? '' : ' without credentials'} with an answer of its own (${own.route}), but is not in the API description; two made-up routes beside it answered 404 alike (${own.madeUp}): the route is served, the value it was sent is unknown to it.`;
       } else {
-        if (control?.res !== undefined && control.res.status === res.status) continue;
+        // No control (the safety rule kept it back): nothing to compare with, nothing judged.
+        if (control?.res === undefined || control.res.status === res.status) continue;
         message = `${op.method} ${template} (an older version of the documented ${op.method} ${op.path}) answered ${res.status}${as ? '' : ' without credentials'}, but is not in the API description; a made-up route beside it answered ${control?.res?.status ?? 'nothing'}.`;
       }
       ctx.report(SCAN_RULES.undocumentedEndpoint, {

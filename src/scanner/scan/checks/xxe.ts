@@ -29,6 +29,7 @@ import {
   isExcluded,
   isLoginOperation,
   type PlannedRequest,
+  pathActs,
   planRequest,
   requestBody,
 } from '../planner.ts';
@@ -59,6 +60,9 @@ const ACCOUNT_PATH =
 function mayFillValues(spec: ApiDocument, op: Operation): boolean {
   if (isLoginOperation(spec, op) || changesAccount(spec, op) || ACCOUNT_PATH.test(op.path)) return false;
   if (/\}\/?$/.test(op.path)) return false;
+  // An action (`POST /orders/cancel`, `/orders/{id}:cancel`) would act on the sampled ids its document carries
+  // (`<order_id>1</order_id>`): someone's object (the runner also reads a document's ids, as a JSON body's).
+  if (pathActs(op.path)) return false;
   return !Object.keys(propertiesOf(spec, bodySchema(op))).some((k) => ACCOUNT_BODY_FIELD.test(k));
 }
 
