@@ -16,12 +16,16 @@ import {
   isLoginOperation,
   itemParam,
   listedValue,
+  madeUpId,
   memberParam,
   missingFields,
   ObjectRegistry,
+  pathActs,
   planRequest,
   privilegedArea,
   requiresAuth,
+  writeTarget,
+  xmlLeaves,
 } from './planner.ts';
 
 const SPEC = fileURLToPath(
@@ -489,4 +493,107 @@ test('the ids an acting request names by its query or body, and which of them th
   // Its owner's id is no id of the object.
   assert.equal(createdValue(objects, '2'), false);
   assert.equal(createdValue(objects, '301'), false);
+});
+
+test('the writes that name an object by their path, and the creations in a sub-collection that do not', () => {
+  const id = { name: 'order_id', in: 'path', required: true, schema: { type: 'integer' } };
+  const post = { post: { parameters: [id], responses: { '200': { description: 'ok' } } } };
+  const doc = buildApiDocument('/writes.yaml', '3.0', {
+    openapi: '3.0.3',
+    info: { title: 't', version: '1' },
+    paths: {
+      '/orders/{order_id}': {
+        get: { parameters: [id], responses: { '200': { description: 'ok' } } },
+        ...post,
+      },
+      '/orders/{order_id}:cancel': post,
+      '/orders/{order_id}/markAsPaid': post,
+      '/orders/{order_id}/stornieren': post,
+      '/orders/{order_id}/notes': {
+        get: {
+          parameters: [id],
+          responses: {
+            '200': {
+              description: 'notes',
+              content: { 'application/json': { schema: { type: 'array', items: { type: 'object' } } } },
+            },
+          },
+        },
+        ...post,
+      },
+      '/orders/{order_id}/lines': post,
+      '/orders/{order_id}/lines/{line_id}': {
+        get: { parameters: [id, { ...id, name: 'line_id' }], responses: { '200': { description: 'ok' } } },
+      },
+      '/orders/{order_id}/summary': {
+        get: { parameters: [id], responses: { '200': { description: 'a summary, no list' } } },
+        ...post,
+      },
+      '/{lang}/orders/{order_id}/ship': {
+        post: {
+          parameters: [id, { name: 'lang', in: 'path', required: true, schema: { enum: ['en', 'de'] } }],
+          responses: { '200': { description: 'ok' } },
+        },
+      },
+    },
+  });
+  const op = (method: string, path: string) =>
+    doc.operations.find((o) => o.method === method && o.path === path)!;
+  // Verbs beside a parameter and in camelCase act; a word no list has does not (the runner's write rule does).
+  assert.equal(pathActs('/orders/{order_id}:cancel'), true);
+  assert.equal(pathActs('/orders/{order_id}/markAsPaid'), true);
+  assert.equal(pathActs('/users/{id}/resetPassword'), true);
+  assert.equal(pathActs('/invoices/{id}/settle'), true);
+  assert.equal(pathActs('/orders/{order_id}/stornieren'), false);
+  assert.equal(pathActs('/settings/{id}'), false);
+  assert.equal(pathActs('/bookmarks/{id}'), false);
+  const target = (method: string, path: string, concrete: string) =>
+    writeTarget(doc, op(method === 'PUT' ? 'POST' : method, path), method, concrete);
+  assert.deepEqual(target('POST', '/orders/{order_id}', '/orders/3'), {
+    ids: ['3'],
+    object: '/orders/3',
+    last: '3',
+  });
+  assert.deepEqual(target('POST', '/orders/{order_id}:cancel', '/orders/3:cancel'), {
+    ids: ['3'],
+    object: '/orders/3',
+    last: '3',
+  });
+  assert.equal(target('POST', '/orders/{order_id}/markAsPaid', '/orders/3/markAsPaid')?.object, '/orders/3');
+  assert.equal(target('POST', '/orders/{order_id}/stornieren', '/orders/3/stornieren')?.object, '/orders/3');
+  // A POST where nothing documents a list is a write on the order; a listed or itemised sub-collection is not.
+  assert.equal(target('POST', '/orders/{order_id}/summary', '/orders/3/summary')?.object, '/orders/3');
+  assert.equal(target('POST', '/orders/{order_id}/notes', '/orders/3/notes'), undefined);
+  assert.equal(target('POST', '/orders/{order_id}/lines', '/orders/3/lines'), undefined);
+  // A version or a kind the document lists names nothing; an older version's path aligns by its end.
+  assert.deepEqual(target('POST', '/{lang}/orders/{order_id}/ship', '/en/orders/4/ship')?.ids, ['4']);
+  assert.deepEqual(target('POST', '/orders/{order_id}', '/api/v0/orders/5')?.ids, ['5']);
+  // Reads change nothing.
+  assert.equal(target('GET', '/orders/{order_id}', '/orders/3'), undefined);
+  assert.equal(madeUpId('987654321'), true);
+  assert.equal(madeUpId('pcv1a2b3c4d'), true);
+  assert.equal(madeUpId('portcullis-25c6cf05-93d4-4c59-872b-0de0abb1bf23'), true);
+  assert.equal(madeUpId('3'), false);
+  assert.equal(madeUpId('pcv1a2b3c4d|echo x'), false);
+});
+
+test('the ids an XML document names, as the acting guard reads them', () => {
+  assert.deepEqual(xmlLeaves('<?xml version="1.0"?><root><order_id>1</order_id><note>hi</note></root>'), {
+    version: ['1.0'],
+    order_id: ['1'],
+    note: ['hi'],
+  });
+  assert.deepEqual(xmlLeaves('<cancel><order id="7"/></cancel>'), { id: ['7'] });
+  const doc = buildApiDocument('/xml.yaml', '3.0', {
+    openapi: '3.0.3',
+    info: { title: 't', version: '1' },
+    paths: { '/orders/cancel': { post: { responses: { '200': { description: 'ok' } } } } },
+  });
+  assert.deepEqual(
+    actingInputs(doc, doc.operations[0], {
+      path: '/orders/cancel',
+      body: '<?xml version="1.0" encoding="UTF-8"?>\n<root><order_id>1</order_id><value>portcullis</value></root>',
+    }),
+    [{ name: 'order_id', value: '1' }],
+  );
 });
