@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { loadApiDocument } from '../../../openapi/load.ts';
 import { pathValues } from '../planner.ts';
-import { markBody, markNumbers, referencedEntity } from './api1-bola.ts';
+import { actingPathEntity, inputEntity, markBody, markNumbers, referencedEntity } from './api1-bola.ts';
 
 describe('the update body API1 sends', () => {
   test('marks free-text strings only, so enums, dates and bounded fields stay valid', async () => {
@@ -68,5 +68,26 @@ describe('the reference fields API1 points at another identity’s objects', () 
       assert.equal(referencedEntity(field), undefined, field);
     }
     assert.equal(referencedEntity('id'), undefined);
+  });
+});
+
+describe('the object an acting input names', () => {
+  test('a plain id names the entity of the path, beside its verb or inside it', () => {
+    assert.equal(actingPathEntity('/appointments/cancel'), 'appointment');
+    assert.equal(actingPathEntity('/api/v1/orders/cancel'), 'order');
+    assert.equal(actingPathEntity('/cancel-appointment'), 'appointment');
+    assert.equal(actingPathEntity('/api/cancelBooking'), 'booking');
+    assert.equal(inputEntity('id', '/appointments/cancel'), 'appointment');
+    assert.equal(inputEntity('ids', '/v2/tickets/close'), 'ticket');
+  });
+
+  test('a named id by its name; people, recipients and other inputs name none', () => {
+    assert.equal(inputEntity('order_id', '/orders/cancel'), 'order');
+    assert.equal(inputEntity('bookingId', '/cancel'), 'booking');
+    assert.equal(inputEntity('order_no', '/orders/cancel'), 'order');
+    assert.equal(inputEntity('user_id', '/users/ban'), undefined);
+    assert.equal(inputEntity('to_id', '/transfers/send'), undefined);
+    assert.equal(inputEntity('reason', '/orders/cancel'), undefined);
+    assert.equal(inputEntity('video', '/videos/delete'), undefined);
   });
 });

@@ -23,6 +23,7 @@ import {
   itemParam,
   listedValue,
   type PlannedRequest,
+  pathActs,
   pathValues,
   planRequest,
   requiresAuth,
@@ -658,6 +659,188 @@ async function replayActions(
   }
 }
 
+/** Inputs that name an object by its id: `id`, `ids`, `uuid`, `order_id`, `orderId`, `item_ids`, `order_no`. */
+const ID_NAME =
+  /^(id|ids|uuid|guid|pk)$|[-_](id|ids|uuid|guid|pk|no|number)$|[a-z0-9](Id|Ids|ID|IDs|Uuid|No|Number)$/;
+/** The plain names, whose entity the path says (`/appointments/cancel?id=`). */
+const PLAIN_ID = /^(id|ids|uuid|guid|pk)$/;
+/** Path segments that are no entity: a prefix or a version. */
+const ROUTE_WORD = /^(api|rest|v\d+(\.\d+)?|api[-_]?v\d+(\.\d+)?)$/i;
+
+/** A segment's words, lower case (`cancelAppointment`, `cancel-appointment` → `cancel`, `appointment`). */
+function words(segment: string): string[] {
+  return segment
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter((w) => w !== '');
+}
+
+/**
+ * The entity an acting path names beside its verb (`/appointments/cancel` and `/cancel-appointment` →
+ * `appointment`): the last literal segment that is no verb of change, or the words after the verb in one that is.
+ */
+export function actingPathEntity(path: string): string | undefined {
+  const segments = path
+    .split('?')[0]
+    .split('/')
+    .filter((s) => s !== '' && !s.includes('{') && !ROUTE_WORD.test(s));
+  for (const segment of segments.reverse()) {
+    if (!pathActs(`/${segment}`)) return singular(words(segment).join(''));
+    const rest = words(segment).slice(1).join('');
+    if (rest !== '') return singular(rest);
+  }
+  return undefined;
+}
+
+/**
+ * The entity an id input of an acting request names: `order_id` → `order`, `orderNo` → `order`; a plain `id`
+ * (`ids`, `uuid`) names the entity of the path (`/appointments/cancel?id=` → `appointment`). Undefined for a
+ * person or account (`user_id`: the accounts' own replays) and a recipient (`to_id`).
+ */
+export function inputEntity(name: string, path: string): string | undefined {
+  if (!ID_NAME.test(name)) return undefined;
+  if (PLAIN_ID.test(name)) return actingPathEntity(path);
+  const number = /^([A-Za-z][\w-]*?)[_-]?(?:no|No|number|Number)$/.exec(name);
+  if (number) return referencedEntity(`${number[1]}_id`);
+  return referencedEntity(name);
+}
+
+/** A loose entity name (`credit-card`, `creditCard`, `credit_card` → `creditcard`). */
+function loose(entity: string): string {
+  return entity.toLowerCase().replace(/[^a-z0-9]/g, '');
+}
+
+/** At most this many of the owner's objects are tried per operation (one already in its end state is skipped). */
+const MAX_INPUT_OBJECTS = 2;
+
+/**
+ * The value an input takes to name the object: its own member of that name for a number (`order_no`), else its
+ * id; a number where the schema says integer or number, in an array where it says array (`ids: [7]`).
+ */
+function inputValue(ctx: ScanContext, schema: JsonSchema | undefined, name: string, object: CreatedObject) {
+  const body = object.body;
+  const record =
+    body !== null && typeof body === 'object' && !Array.isArray(body)
+      ? (((body as Record<string, unknown>).data as Record<string, unknown> | undefined) ??
+        (body as Record<string, unknown>))
+      : undefined;
+  const own = PLAIN_ID.test(name) || /[-_]?(id|ids|Id|Ids|ID|IDs)$/.test(name) ? undefined : record?.[name];
+  const raw = typeof own === 'string' || typeof own === 'number' ? String(own) : object.id;
+  const s = resolveSchema(ctx.spec, schema);
+  const type = schemaType(s);
+  const item = type === 'array' ? schemaType(resolveSchema(ctx.spec, s.items as JsonSchema)) : type;
+  const typed = (item === 'integer' || item === 'number') && /^-?\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw;
+  return { value: type === 'array' ? [typed] : typed, shown: raw };
+}
+
+/**
+ * Actions whose object is named by a query or body input, not the path (`GET /appointments/cancel?id=`,
+ * `POST /orders/cancel {"order_id": ...}`): the attacker calls the action on an object the scan created as
+ * the owner (the one input set to its id, the entity by the input's name or, for a plain `id`, by the path),
+ * and the owner reads the object back. A 2xx after which the owner's view changed (it was stable before) is a
+ * change of another's object; the object gone from the owner's view, its deletion. Only objects the scan
+ * created are named (the runner's guard holds the rest back without --allow-destructive).
+ */
+async function replayInputActions(
+  ctx: ScanContext,
+  owner: Identity,
+  attacker: Identity,
+  anonymous: AnonymousTries,
+): Promise<void> {
+  for (const op of ctx.spec.operations) {
+    if (ctx.signal.aborted) return;
+    if (!pathActs(op.path) || isExcluded(op) || isAdminOperation(op) || isLoginOperation(ctx.spec, op))
+      continue;
+    if (op.method === 'DELETE' && op.path.includes('{')) continue;
+    // The path names no object of its own (a version or a kind from the document's list at most).
+    const named = op.parameters.some((p) => p.in === 'path' && listedValue(ctx.spec, p.schema) === undefined);
+    if (named) continue;
+    const schema = bodySchema(op);
+    const props = propertiesOf(ctx.spec, schema);
+    const inputs = [
+      ...op.parameters
+        .filter((p) => p.in === 'query' && listedValue(ctx.spec, p.schema) === undefined)
+        .map((p) => ({ name: p.name, in: 'query' as const, schema: p.schema })),
+      ...Object.entries(props).map(([name, s]) => ({ name, in: 'body' as const, schema: s })),
+    ];
+    let pick: { input: (typeof inputs)[number]; objects: CreatedObject[] } | undefined;
+    for (const input of inputs) {
+      const entity = inputEntity(input.name, op.path);
+      if (entity === undefined || loose(entity) === '') continue;
+      const objects = ctx.objects.of(owner.name).filter((o) => {
+        const own = loose(collectionEntity(o.collection));
+        return own !== '' && (own === loose(entity) || loose(entity).endsWith(own));
+      });
+      if (objects.length > 0) {
+        pick = { input, objects: objects.slice(0, MAX_INPUT_OBJECTS) };
+        break;
+      }
+    }
+    if (pick === undefined) continue;
+    const { input } = pick;
+    for (const object of pick.objects) {
+      const before = await viewOf(ctx, object, owner);
+      if (before === undefined || (await viewOf(ctx, object, owner)) !== before) continue;
+      const { value, shown } = inputValue(ctx, input.schema, input.name, object);
+      const marker = `pcbola${Date.now().toString(36)}`;
+      const plan = (m: string): PlannedRequest => {
+        if (input.in === 'query') {
+          const planned = planRequest(ctx.spec, op, ctx.objects, {
+            owner: owner.name,
+            params: { [input.name]: shown },
+          });
+          return planned;
+        }
+        const planned = planRequest(ctx.spec, op, ctx.objects, { owner: owner.name });
+        const marked = markBody(ctx.spec, schema, planned.body, m);
+        const body = marked !== null && typeof marked === 'object' && !Array.isArray(marked) ? marked : {};
+        return { ...planned, body: { ...(body as Record<string, unknown>), [input.name]: value } };
+      };
+      const where = `its ${input.in === 'query' ? 'query' : 'body'} input ${input.name}`;
+      if (!anonymous.has(op)) {
+        // Without credentials first (see replayWrites): the owner's view changed by anyone is API5.
+        const res = await ctx.send(plan(anonymousMarker()), null);
+        const after = accepted(res) ? await viewOf(ctx, object, owner) : undefined;
+        const changed = accepted(res) && after !== before;
+        recordAnonymous(anonymous, op, res, changed);
+        if (changed) {
+          if (after === undefined) ctx.objects.markDeleted(object.path);
+          ctx.report(SCAN_RULES.anonymousWrite, {
+            operation: op,
+            ...(after === undefined ? { key: 'delete' } : {}),
+            message: `A request without credentials called ${op.method} ${op.path} naming ${owner.name}'s object ${object.path} by ${where}, and ${owner.name}'s view of it ${after === undefined ? 'is gone' : 'changed'}${anonymousContext(op)}.`,
+            evidence: evidenceOf(res, { owner: owner.name, attacker: 'anonymous' }),
+          });
+          break;
+        }
+      }
+      if (anonymous.get(op) === true) break;
+      const req = plan(marker);
+      const res = await ctx.send(req, attacker);
+      // Refused (or not sent): the action checks who asks, or cannot be called this way; no other object helps.
+      if (!isSuccess(res)) break;
+      const after = await viewOf(ctx, object, owner);
+      // Unchanged: maybe already in its end state (cancelled by the owner's own call earlier); the next one.
+      if (after === before) continue;
+      const gone = after === undefined;
+      if (gone) ctx.objects.markDeleted(object.path);
+      ctx.report(gone ? SCAN_RULES.bolaDelete : SCAN_RULES.bolaWrite, {
+        operation: op,
+        key: `input:${input.name}`,
+        message: `${attacker.name} called ${op.method} ${req.path} naming ${owner.name}'s object ${object.path} by ${where}, and ${gone ? `${owner.name} can no longer read it` : `${owner.name}'s view of it changed`}.`,
+        evidence: evidenceOf(res, {
+          owner: owner.name,
+          attacker: attacker.name,
+          input: input.name,
+          object: object.path,
+        }),
+      });
+      break;
+    }
+  }
+}
+
 /**
  * B creates an object inside A's account (`POST /users/{A}/addresses`): a creation whose path names a user or
  * an account, planned on A's own (scan-created) account, sent by B with a marker, and found in A's own list of
@@ -973,6 +1156,8 @@ export const api1: Check = {
     await replayWrites(ctx, b, a, anonymous);
     await replayActions(ctx, a, b, anonymous);
     await replayActions(ctx, b, a, anonymous);
+    await replayInputActions(ctx, a, b, anonymous);
+    await replayInputActions(ctx, b, a, anonymous);
     await replayCreations(ctx, a, b);
     await foreignReferences(ctx, a, b);
     // B deletes A's objects only: B's stay for the checks that follow.
