@@ -168,6 +168,14 @@ test('on a loaded machine a linear validator is never found', async () => {
   }
 });
 
+test('a server that delays 3 answers in 10 by 200 to 1000 ms, whatever they carry: a linear validator is never found', async () => {
+  for (let seed = 1; seed <= 1000; seed++) {
+    const random = seeded(20_000 + seed);
+    const t = target(() => 1 + (random() < 0.3 ? 200 + 800 * random() : 0));
+    assert.equal(await probe(RUN, t.send), undefined, `seed ${seed}: ${t.sent.map(runOf).join(' ')}`);
+  }
+});
+
 test('a late first control does not raise the baseline: the blow-up is found where it is found unloaded', async () => {
   const t = target((v, call) => (call === 1 ? 300 : 1 + (runOf(v) > 0 ? 2 ** (runOf(v) - 20) : 0)));
   const found = await probe(RUN, t.send);

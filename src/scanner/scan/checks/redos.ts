@@ -9,10 +9,12 @@
  * makes answers late, never early): a 2^n pattern is caught after at most a few hundred milliseconds of the
  * server's time. A finding needs the curve, not slow answers alone (a server that pauses now and then gives
  * those): the same run 150 ms slow three times with a fast control of the same length before the second and
- * the third (a slow control is sent once more, the faster counts), the same status for all, and the run two
- * units shorter, answered twice, clearly above the baseline both times (20 ms, a twentieth of the slow run)
- * and well below the slow run (at most 0.6 of it). A confirmation that disagrees is tried again, twice at
- * most: the run grows on when it was fast once, the same run when a control or the shorter run was slow.
+ * the third (a slow control is sent once more, the faster counts; each such sign of a loaded machine, and a
+ * run slow once then fast, asks for one more slow answer, two at most), the same status for all, and the
+ * run two units shorter, answered twice, clearly above the baseline both times (20 ms, a twentieth of the
+ * slow run) and well below the slow run (at most 0.6 of it). A confirmation that disagrees is tried again,
+ * twice at most: the run grows on when it was fast once, the same run when a control or the shorter run was
+ * slow.
  * The curve is judged by ratios, so a constant slow-down of the server (every answer three times slower) only
  * makes the blow-up show at a shorter run.
  * Bounded: at most 5 inputs, a new input only while fewer than 32 of the 40 requests were sent, 24 per input,
@@ -143,8 +145,9 @@ const PROCESS_CLOCK: WorkClock = {
 };
 
 /**
- * How long a test of `re` took: the lesser of the CPU time and the wall time it spanned. A pause while another
- * process has the core adds wall time, not CPU time; the garbage collector's threads add CPU time, not wall time.
+ * How long a test of `re` took: the lesser of the CPU time and the wall time it spanned. A pause while
+ * another process has the core adds wall time, not CPU time; the garbage collector's threads add CPU time,
+ * not wall time.
  */
 function timed(re: RegExp, s: string, clock: WorkClock): number {
   const cpu = clock.cpuMs();
@@ -153,7 +156,7 @@ function timed(re: RegExp, s: string, clock: WorkClock): number {
   return Math.min(clock.cpuMs() - cpu, clock.wallMs() - wall);
 }
 
-/** A budget of this process's work: spent when the CPU time passes `ms`, or the wall time `LOCAL_WALL_FACTOR` times it. */
+/** A budget of this process's work: spent past `ms` of CPU time, or `LOCAL_WALL_FACTOR` × `ms` of wall. */
 function workBudget(ms: number, clock: WorkClock): () => boolean {
   const cpu = clock.cpuMs();
   const wall = clock.wallMs();
@@ -454,6 +457,8 @@ const SHORTER_MS = 20;
 /** Requests one probe may send, and confirmations that may disagree before it gives up. */
 const PROBE_REQUESTS = 24;
 const DOUBTS = 2;
+/** Slow answers of the run asked for beyond three, one for each sign of a loaded machine. */
+const MORE_SLOW = 2;
 
 /**
  * Grows the run until an answer is `SLOW_MS` slower than the control, then confirms: the same run again slow,
@@ -461,11 +466,12 @@ const DOUBTS = 2;
  * of 4 under 15 ms, then of 2: a doubling-per-character pattern answers in at most a few hundred milliseconds.
  *
  * Made for a loaded machine, where any answer may come late (the server, or the scanner, waited for a core)
- * but none comes early: the baseline is the fastest answer so far, so one late control does not raise it; a control that looks too slow is sent once more and the faster answer
- * counts; the slow run must be slow three times and the shorter run in its band twice. A confirmation that
- * disagrees is tried again (a control or the shorter run too slow: the same run; the run fast once: a longer
- * one), twice at most. A constant slow-down (every answer three times slower) changes no judgement that
- * compares one run with another. At most `PROBE_REQUESTS` requests.
+ * but none comes early: the baseline is the fastest answer so far, so one late control does not raise it; a
+ * control that looks too slow is sent once more and the faster answer counts; the slow run must be slow three
+ * times (once more for each sign of a loaded machine, twice at most) and the shorter run in its band twice. A
+ * confirmation that disagrees is tried again (a control or the shorter run too slow: the same run; the run
+ * fast once: a longer one), twice at most. A constant slow-down (every answer three times slower) changes no
+ * judgement that compares one run with another. At most `PROBE_REQUESTS` requests.
  */
 export async function probe(
   f: Family,
@@ -486,10 +492,14 @@ export async function probe(
   /** A control fast beside a run `slow` ms over the baseline. */
   const fastControl = (c: ScanResponse, slow: number) =>
     c.durationMs - baseMs < Math.max(50, slow / 5) && slow + baseMs >= 3 * c.durationMs;
-  /** The control of `n` units, sent once more when it looks slow: the faster answer; it may lower the baseline. */
+  /** Confirmations that disagreed, and signs of a loaded machine (a control sent again, a run fast once). */
+  let doubts = 0;
+  let late = 0;
+  /** The control of `n` units, sent again when it looks slow: the faster answer (it may lower the base). */
   const controlOf = async (n: number, slow: number) => {
     let c = await send(control(f, n));
     if (like(c) && !fastControl(c, slow)) {
+      late++;
       const again = await send(control(f, n));
       if (!like(again)) return undefined;
       if (again.durationMs < c.durationMs) c = again;
@@ -524,7 +534,15 @@ export async function probe(
     const third = await evilOf(n);
     if (!like(third)) return undefined;
     if (overOf(third) < SLOW_MS) return overOf(third);
-    const slow = Math.min(overOf(res), overOf(again), overOf(third));
+    let slow = Math.min(overOf(res), overOf(again), overOf(third));
+    // Each sign of a loaded machine so far (a control sent again, a run slow once and then fast) asks for one
+    // more slow answer of the run, two at most: pauses that come that often come three times in a row too.
+    for (let i = 0; i < Math.min(late, MORE_SLOW); i++) {
+      const more = await evilOf(n);
+      if (!like(more)) return undefined;
+      if (overOf(more) < SLOW_MS) return overOf(more);
+      slow = Math.min(slow, overOf(more));
+    }
     if (!fastControl(ctl, slow) || !fastControl(ctl2, slow)) return 'unclear';
     // The curve: the run two units shorter, answered at least twice (the one sent while the run grew counts),
     // clearly above the baseline every time (not a pause) and well below the slow run (the fastest answer).
@@ -544,7 +562,6 @@ export async function probe(
     };
   };
   const step = (over: number) => (over < 3 ? 6 : over < 15 ? 4 : 2);
-  let doubts = 0;
   // The step follows the slower of the last two runs: when the control and the first runs all came late, the
   // baseline is too high for a while, and a run that looks no slower than it must not make the next one 64
   // times slower.
@@ -578,7 +595,10 @@ export async function probe(
     doubts++;
     // A slow answer that did not come again was noise (a loaded machine): the run grows on. A slow control or
     // shorter run: the same run once more.
-    if (verdict !== 'unclear') n = grow(n, verdict);
+    if (verdict !== 'unclear') {
+      late++;
+      n = grow(n, verdict);
+    }
   }
   return undefined;
 }
