@@ -65,6 +65,11 @@ const SPEC = {
     },
     '/orders': {
       get: { operationId: 'myOrders', responses: { '200': ok('your pharmacy orders') } },
+      delete: {
+        operationId: 'deleteOrder',
+        parameters: [{ name: 'order_id', in: 'query', required: true, schema: { type: 'integer' } }],
+        responses: { '204': { description: 'deleted' }, '404': { description: 'none' } },
+      },
       post: {
         operationId: 'placeOrder',
         requestBody: jsonBody(
@@ -152,6 +157,13 @@ function startClinic(fixed: boolean) {
         return b && b.patient === patient ? send(200, b) : send(404, { error: 'not found' });
       }
     }
+    if (req.method === 'DELETE' && path === '/orders') {
+      const o = orders.find((x) => String(x.id) === url.searchParams.get('order_id'));
+      if (!o || (fixed && o.patient !== patient)) return send(404, { error: 'not found' });
+      orders.splice(orders.indexOf(o), 1);
+      res.writeHead(204).end();
+      return;
+    }
     if (req.method === 'POST') {
       let body: Record<string, unknown>;
       try {
@@ -195,8 +207,18 @@ const seededTouched = (api: Clinic) => {
 
 describe('API1 replays an action whose object is named by a query or body id as the other identity', () => {
   const scans = {} as Awaited<ReturnType<typeof scanTwins<Clinic>>>;
+  const destructive = {} as typeof scans;
   before(async () => {
     Object.assign(scans, await scanTwins(SPEC, startClinic, { identities, ratePerSecond: 200 }));
+    Object.assign(
+      destructive,
+      await scanTwins(SPEC, startClinic, {
+        identities,
+        ratePerSecond: 200,
+        allowDestructive: true,
+        checks: ['API1'],
+      }),
+    );
   });
 
   test('vulnerable: both cancels found as another identity acting on the owner object', () => {
@@ -235,5 +257,17 @@ describe('API1 replays an action whose object is named by a query or body id as 
   test('the seeded appointments and orders the scan did not create stay booked (and there) on both twins', () => {
     assert.deepEqual(seededTouched(scans.vulnerable.api), []);
     assert.deepEqual(seededTouched(scans.fixed.api), []);
+  });
+
+  test('a DELETE naming its order by the query goes only with --allow-destructive, and is found then', () => {
+    assert.ok(!operationsFound(scans.vulnerable.result).some((f) => /deleteOrder$/.test(f)));
+    // (the runner holds every DELETE at a path the scan did not create; the scan's own orders are all there)
+    const own = scans.vulnerable.api.orders.filter((o) => o.id >= 1000);
+    assert.ok(own.length >= 2, JSON.stringify(own));
+    assert.ok(
+      operationsFound(destructive.vulnerable.result).includes('scan/api1-bola-delete deleteOrder'),
+      operationsFound(destructive.vulnerable.result).join(),
+    );
+    assert.ok(!operationsFound(destructive.fixed.result).some((f) => /deleteOrder$/.test(f)));
   });
 });

@@ -736,11 +736,12 @@ function inputValue(ctx: ScanContext, schema: JsonSchema | undefined, name: stri
 
 /**
  * Actions whose object is named by a query or body input, not the path (`GET /appointments/cancel?id=`,
- * `POST /orders/cancel {"order_id": ...}`): the attacker calls the action on an object the scan created as
+ * `POST /orders/cancel {"order_id": ...}`, `DELETE /orders?order_id=`): the attacker calls the action on an object the scan created as
  * the owner (the one input set to its id, the entity by the input's name or, for a plain `id`, by the path),
  * and the owner reads the object back. A 2xx after which the owner's view changed (it was stable before) is a
  * change of another's object; the object gone from the owner's view, its deletion. Only objects the scan
- * created are named (the runner's guard holds the rest back without --allow-destructive).
+ * created are named; the runner's guard decides what goes (a DELETE at a path the scan did not create only
+ * with --allow-destructive).
  */
 async function replayInputActions(
   ctx: ScanContext,
@@ -750,9 +751,9 @@ async function replayInputActions(
 ): Promise<void> {
   for (const op of ctx.spec.operations) {
     if (ctx.signal.aborted) return;
-    if (!pathActs(op.path) || isExcluded(op) || isAdminOperation(op) || isLoginOperation(ctx.spec, op))
-      continue;
-    if (op.method === 'DELETE' && op.path.includes('{')) continue;
+    // A path that acts (`/orders/cancel`), or a DELETE whose query names what goes (`DELETE /orders?order_id=`).
+    const acts = pathActs(op.path) || op.method === 'DELETE';
+    if (!acts || isExcluded(op) || isAdminOperation(op) || isLoginOperation(ctx.spec, op)) continue;
     // The path names no object of its own (a version or a kind from the document's list at most).
     const named = op.parameters.some((p) => p.in === 'path' && listedValue(ctx.spec, p.schema) === undefined);
     if (named) continue;
