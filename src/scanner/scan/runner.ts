@@ -304,6 +304,8 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
           req.operation &&
           !objects.isScanCreated(bare) &&
           !objects.isScanCreated(written.object) &&
+          // Django's item routes end in `/`: the object the scan created is `/tickets/7/`.
+          !objects.isScanCreated(`${written.object}/`) &&
           !madeUpId(written.last) &&
           !written.ids.every((id) => createdValue(objects, id) || madeUpId(id)) &&
           !namesOnlyScanAccount(spec, objects, req.operation, { method: 'GET', path: bare })
