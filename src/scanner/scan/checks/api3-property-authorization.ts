@@ -1770,6 +1770,87 @@ async function accountMassAssignment(ctx: ScanContext, op: Operation, account: S
   });
 }
 
+/**
+ * A POST that writes the sender's own record rather than creating one: its path ends at an own-profile segment
+ * (`/me`, `/profile`, `/account`, `/current_user`), alone or with an update verb after it (`/profile/update`).
+ */
+const OWN_RECORD_WRITE =
+  /(^|\/)(me|self|profile|my_?profile|current_?user|whoami|account)(\/(update|edit|save|change|settings|preferences|details|info))?\/?$/i;
+
+/** An update of `as`'s own record: the planned request, how its path was planned, whether it names the account by id. */
+interface OwnRecord {
+  readonly as: Identity;
+  readonly req: PlannedRequest;
+  readonly plan: { readonly owner: string; readonly params?: Readonly<Record<string, string>> };
+  readonly isAccount: boolean;
+}
+
+/**
+ * A POST that changes `who`'s own record: at an own-profile path without parameters (OWN_RECORD_WRITE), or at
+ * its own account named by the id its token or login answer gave it (`POST /users/6`). Undefined otherwise (a
+ * creation).
+ */
+function ownRecordPost(ctx: ScanContext, op: Operation, who: Identity): OwnRecord | undefined {
+  const plan = { owner: who.name };
+  if (!op.path.includes('{')) {
+    if (!OWN_RECORD_WRITE.test(op.path)) return undefined;
+    return { as: who, req: planRequest(ctx.spec, op, ctx.objects, plan), plan, isAccount: false };
+  }
+  const req = planRequest(ctx.spec, op, ctx.objects, plan);
+  if (req.invented.length === 0 && isOwnAccount(req.path, who))
+    return { as: who, req, plan, isAccount: true };
+  const self = selfAccount(ctx, op, who);
+  if (self === undefined) return undefined;
+  const mine = planRequest(ctx.spec, op, ctx.objects, { ...plan, params: self });
+  if (mine.invented.length > 0 || !isOwnAccount(mine.path, who)) return undefined;
+  return { as: who, req: mine, plan: { ...plan, params: self }, isAccount: true };
+}
+
+/**
+ * The mass-assignment probe of an update of an identity's own record (a PUT, PATCH or POST at its profile or
+ * its account): read first, the body built from what the record holds (the control changes nothing), and
+ * probed as an update (a given identity's record gets only the fields its read shows, each set back).
+ */
+async function ownRecordUpdate(
+  ctx: ScanContext,
+  op: Operation,
+  own: OwnRecord,
+  base: Record<string, unknown>,
+): Promise<void> {
+  const { as, req, plan, isAccount } = own;
+  // The record's reads: the same path (for `POST /profile/update`, `/profile` too); for an account, another
+  // documented read of the same id too (the record served at `/v1/users/{id}`, updated at `/v2/users/{id}`).
+  const bare = op.path.replace(/\/$/, '');
+  const paths = [bare];
+  const verb = /\/(update|edit|save|change|settings|preferences|details|info)$/i;
+  if (op.method === 'POST' && verb.test(bare)) paths.push(bare.replace(verb, ''));
+  const reads = isAccount
+    ? itemReads(ctx, op, plan)
+    : paths
+        .flatMap((p) =>
+          ctx.spec.operations.filter(
+            (o) => o.method === 'GET' && o.path.replace(/\/$/, '') === p && !isExcluded(o),
+          ),
+        )
+        .slice(0, 2)
+        .map((o) => planRequest(ctx.spec, o, ctx.objects, plan));
+  const found = await firstRecord(ctx, reads, as);
+  const read = found?.read ?? reads[0];
+  // PUT replaces: start from what the object holds now, so the control changes nothing.
+  const holds = found?.record;
+  const body: Record<string, unknown> = {};
+  for (const name of Object.keys(propertiesOf(ctx.spec, bodySchema(op)))) {
+    if (holds && name in holds && typeof holds[name] !== 'object') body[name] = holds[name];
+  }
+  // A given identity's own account named by its id is only probed from what it holds: the sampled body
+  // would overwrite its e-mail, name or password. Whether its id came from its login (self) or filled the
+  // path as a value only it was given (an owned path).
+  if (isAccount && Object.keys(body).length === 0) return;
+  // Never a login name, e-mail or password of the identity's other than what it holds.
+  const plannedBody = keepLogin(Object.keys(body).length > 0 ? body : base, holds, as);
+  await massAssignment(ctx, { op, as, base: plannedBody, target: req, ...(read ? { read } : {}) });
+}
+
 export const api3: Check = {
   id: 'API3',
   title: 'Broken object property level authorization',
@@ -1790,10 +1871,11 @@ export const api3: Check = {
         await undocumentedUpdate(ctx, op, last);
         continue;
       }
-      // An update of the last identity's own account at an account item route (`PATCH /users/{id}`) is probed
-      // on an account of the scan's own instead, when the API lets the scan register one.
+      // An update of the last identity's own account at an account item route (`PATCH /users/{id}`, or a POST
+      // there) is probed on an account of the scan's own instead, when the API lets the scan register one.
       const account =
-        (op.method === 'PUT' || op.method === 'PATCH') && givenAccountRoute(ctx, op, last)
+        (op.method === 'PUT' || op.method === 'PATCH' || op.method === 'POST') &&
+        givenAccountRoute(ctx, op, last)
           ? await scanAccountAt(ctx, op)
           : undefined;
       // Fields the object (or profile) shows but the request does not declare, on its updates and actions.
@@ -1806,7 +1888,11 @@ export const api3: Check = {
       } else if (op.method === 'POST') {
         // Sent as a given identity, a password change or a change of its own e-mail/name stores the sample.
         if (setsOwnPassword(ctx.spec, op) || changesOwnDetails(ctx.spec, op)) continue;
-        await massAssignment(ctx, { op, as: first, base: base as Record<string, unknown> });
+        // A POST to the sender's own record (`POST /api/profile`, `POST /users/me`) updates it: probed as an
+        // update of a given identity's own record, never as a creation with every privilege and no set-back.
+        const own = ownRecordPost(ctx, op, last) ?? ownRecordPost(ctx, op, first);
+        if (own) await ownRecordUpdate(ctx, op, own, base as Record<string, unknown>);
+        else await massAssignment(ctx, { op, as: first, base: base as Record<string, unknown> });
       } else if (op.method === 'PUT' || op.method === 'PATCH') {
         let req = planRequest(ctx.spec, op, ctx.objects, { owner: last.name });
         // Our own object, or our own profile (a path of our own values, or none at all), or our own account
@@ -1824,39 +1910,7 @@ export const api3: Check = {
         if (!own || req.invented.length > 0) continue;
         const plan = { owner: last.name, ...(self ? { params: self } : {}) };
         const isAccount = self !== undefined || isOwnAccount(req.path, last);
-        // The record's reads: the same path; for an account, another documented read of the same id too (the
-        // record served at `/v1/users/{id}`, updated at `/v2/users/{id}`).
-        const reads = isAccount
-          ? itemReads(ctx, op, plan)
-          : ctx.spec.operations
-              .filter((o) => o.method === 'GET' && o.path === op.path && !isExcluded(o))
-              .slice(0, 1)
-              .map((o) => planRequest(ctx.spec, o, ctx.objects, plan));
-        const found = await firstRecord(ctx, reads, last);
-        const read = found?.read ?? reads[0];
-        // PUT replaces: start from what the object holds now, so the control changes nothing.
-        const holds = found?.record;
-        const body: Record<string, unknown> = {};
-        for (const name of Object.keys(propertiesOf(ctx.spec, bodySchema(op)))) {
-          if (holds && name in holds && typeof holds[name] !== 'object') body[name] = holds[name];
-        }
-        // A given identity's own account named by its id is only probed from what it holds: the sampled body
-        // would overwrite its e-mail, name or password. Whether its id came from its login (self) or filled the
-        // path as a value only it was given (an owned path).
-        if (isAccount && Object.keys(body).length === 0) continue;
-        // Never a login name, e-mail or password of the identity's other than what it holds.
-        const plannedBody = keepLogin(
-          Object.keys(body).length > 0 ? body : (base as Record<string, unknown>),
-          holds,
-          last,
-        );
-        await massAssignment(ctx, {
-          op,
-          as: last,
-          base: plannedBody,
-          target: req,
-          ...(read ? { read } : {}),
-        });
+        await ownRecordUpdate(ctx, op, { as: last, req, plan, isAccount }, base as Record<string, unknown>);
       }
     }
   },
