@@ -201,6 +201,9 @@ const PM_PREFILTER_MAX = 20_000;
 
 const PERSISTENT_COLLECTIONS = new Set(['IP', 'GLOBAL', 'SESSION', 'USER', 'RESOURCE']);
 
+/** The TX of a program that decided nothing at load. */
+const NO_TX: ReadonlyMap<string, string> = new Map();
+
 /** An empty entry list that is never written to. */
 const NO_ENTRIES: Entry[] = [];
 
@@ -891,12 +894,60 @@ function packSteps(steps: readonly Step[]): PackedSteps {
 }
 
 /** A copy of a map, made without the [key, value] pair `new Map(map)` allocates per member. */
-function copyMap(from: ReadonlyMap<string, string>): Map<string, string> {
-  const out = new Map<string, string>();
-  from.forEach((value, key) => {
-    out.set(key, value);
-  });
-  return out;
+/**
+ * TX of one evaluation, written over the TX decided at load (~150 variables) instead of a copy of it: reads
+ * fall through to the load-time map, writes and deletions stay here. It reads, and walks in the same order,
+ * as a Map copied from the load-time one and changed by the same writes would: a load-time name keeps its
+ * place (a write changes its value there), a name set anew, or deleted and set again, comes last.
+ */
+class TxStore {
+  private readonly base: ReadonlyMap<string, string>;
+  /** Values written by this evaluation: new names in the order they were set, and load-time names' new values. */
+  private readonly own = new Map<string, string>();
+  /** Load-time names deleted by this evaluation (set again, they live in `own` only, in its order). */
+  private gone: Set<string> | undefined;
+
+  constructor(base: ReadonlyMap<string, string>) {
+    this.base = base;
+  }
+
+  get(key: string): string | undefined {
+    const v = this.own.get(key);
+    if (v !== undefined) return v;
+    if (this.gone?.has(key)) return undefined;
+    return this.base.get(key);
+  }
+
+  has(key: string): boolean {
+    return this.get(key) !== undefined;
+  }
+
+  set(key: string, value: string): void {
+    this.own.set(key, value);
+  }
+
+  delete(key: string): void {
+    this.own.delete(key);
+    if (this.base.has(key)) {
+      this.gone ??= new Set();
+      this.gone.add(key);
+    }
+  }
+
+  /** Every variable in Map order (see the class). */
+  forEach(fn: (value: string, key: string) => void): void {
+    const own = this.own;
+    const gone = this.gone;
+    this.base.forEach((value, key) => {
+      if (gone?.has(key)) return;
+      fn(own.get(key) ?? value, key);
+    });
+    const base = this.base;
+    own.forEach((value, key) => {
+      if (base.has(key) && !gone?.has(key)) return;
+      fn(value, key);
+    });
+  }
 }
 
 /** Exclusions' removed targets in lower case, by rule id or tag (a new map: ctls of the request add to it). */
@@ -917,7 +968,7 @@ interface Transaction {
   /** The program this evaluation runs: the one folded at load, or the whole one (see `foldConfigOnly`). */
   readonly phases: Map<number, Step[]>;
   readonly c: Collections;
-  readonly tx: Map<string, string>;
+  readonly tx: TxStore;
   readonly other: Map<string, Map<string, string>>;
   readonly removedIds: Set<number>;
   readonly removedTags: Set<string>;
@@ -1093,7 +1144,7 @@ class Engine {
       request: limited,
       phases: folded ? (this.foldedPhases as Map<number, Step[]>) : this.phases,
       c: collections,
-      tx: folded ? copyMap(this.initialTx) : new Map(),
+      tx: new TxStore(folded ? this.initialTx : NO_TX),
       other: new Map(),
       // Without exclusions, empty collections made without iterating anything (most requests).
       removedIds: exclusions?.removeIds === undefined ? new Set() : new Set(exclusions.removeIds),
@@ -1315,7 +1366,7 @@ class Engine {
           request,
           phases: all,
           c: new Map(),
-          tx: new Map(state),
+          tx: new TxStore(new Map(state)),
           other: new Map(),
           removedIds: new Set(),
           removedTags: new Set(),
@@ -1368,7 +1419,9 @@ class Engine {
             if (link.ctls.length > 0) fold = false;
           // TX writes are hoisted into the starting collection: only if no kept rule before could tell.
           const changed: string[] = [];
-          for (const [k, v] of t.tx) if (state.get(k) !== v) changed.push(k);
+          t.tx.forEach((v, k) => {
+            if (state.get(k) !== v) changed.push(k);
+          });
           for (const k of state.keys()) if (!t.tx.has(k)) changed.push(k);
           // A write of the value TX already holds is one too: a kept rule may have changed it in between.
           for (let link: Rule | undefined = rule; link; link = link.chained)
@@ -1390,8 +1443,11 @@ class Engine {
         this.foldedIds.add(rule.id);
         for (const tag of rule.tags) this.foldedTags.add(tag);
         if (settled && mayPending) out.push({ kind: 'settle' });
+        // The evaluation's TX reads a copy of `state`: `state` can be refilled from it.
         state.clear();
-        for (const [k, v] of t.tx) state.set(k, v);
+        t.tx.forEach((v, k) => {
+          state.set(k, v);
+        });
         i = matched && rule.skipAfter ? step.skipTo : i + 1;
       }
       // skipAfter of the kept rules, resolved again in the shorter program.
@@ -1590,8 +1646,10 @@ class Engine {
       const re = target.keyRegex;
       const tx = t.tx;
       // A pattern over the names: the names alone are walked (no [key, value] pair made per TX variable).
-      if (re === undefined) for (const [key, value] of tx) entries.push(entry(key, value));
-      else for (const key of tx.keys()) if (re.test(key)) entries.push(entry(key, tx.get(key) as string));
+      const list = entries;
+      tx.forEach((value, key) => {
+        if (re === undefined || re.test(key)) list.push(entry(key, value));
+      });
       return rule.exclusions.length === 0 ? entries : this.exclude(entries, coll, rule);
     } else if (coll === 'MATCHED_VAR') entries = [entry('', t.matchedVar)];
     else if (coll === 'MATCHED_VAR_NAME') entries = [entry('', t.matchedVarName)];

@@ -317,6 +317,28 @@ SecRule ARGS "@rx (?i)union\\s+select" "id:10,phase:2,pass,t:none,t:urlDecodeUni
   assert.equal(ruleSet.evaluate(get(`/?${query}`)).anomalyScore, 300);
 });
 
+test('TX written over the load-time TX reads and walks as a copy of it would', () => {
+  // tx.a, tx.b, tx.d are decided at load; a request deletes tx.a and sets it again (it moves last), adds
+  // tx.c and changes tx.b (which keeps its place). A pattern target walks TX in that order.
+  const { ruleSet, issues } = compileSecLang(
+    [
+      'SecAction "id:1,phase:1,pass,nolog,setvar:tx.a=1,setvar:tx.b=2,setvar:tx.d=4"',
+      'SecRule ARGS:x "@streq go" "id:2,phase:1,pass,nolog,setvar:!tx.a,setvar:tx.c=3,setvar:tx.a=5,setvar:tx.b=7"',
+      'SecRule ARGS:y "@streq drop" "id:3,phase:1,pass,nolog,setvar:!tx.d,setvar:!tx.c"',
+      `SecRule TX:/^[abcd]$/ "@rx ." "id:4,phase:1,pass,nolog,setvar:'tx.order=%{tx.order}%{MATCHED_VAR_NAME}=%{MATCHED_VAR};'"`,
+      `SecRule TX:order "@rx ." "id:5,phase:1,pass,log,msg:'order',logdata:'%{tx.order}'"`,
+    ].join('\n'),
+  );
+  assert.deepEqual(issues, []);
+  assert.ok(ruleSet.foldedIds.has(1));
+  const order = (uri: string) => ruleSet.evaluate(get(uri)).matches.find((m) => m.id === 5)?.data;
+  assert.equal(order('/'), 'TX:a=1;TX:b=2;TX:d=4;');
+  assert.equal(order('/?x=go'), 'TX:b=7;TX:d=4;TX:c=3;TX:a=5;');
+  assert.equal(order('/?x=go&y=drop'), 'TX:b=7;TX:a=5;');
+  // Nothing of one request stays for the next.
+  assert.equal(order('/'), 'TX:a=1;TX:b=2;TX:d=4;');
+});
+
 test('the dense keyword table reports the same phrases and groups as the map walk', () => {
   let seed = 7;
   const rand = (n: number) => {
