@@ -13,9 +13,11 @@ import { scanTwins } from './twins.ts';
  *   identity's own record must not be sent a field nothing shows.
  * - `hidden-update`: the same at `POST /api/profile/update` (the record read at `GET /api/profile`).
  * - `visible`: `POST /api/profile`; the profile shows the role and the save answers it. Found and set back.
+ * - `account`: hidden, at `POST /api/users/{user_id}` read at `GET /api/users/{user_id}`, each identity configured
+ *   with its id (`X-User-Id`); the API answers 403 to another cook's id.
  * After every scan the seeded roles are as they were.
  */
-type Shape = 'hidden' | 'hidden-update' | 'visible';
+type Shape = 'hidden' | 'hidden-update' | 'visible' | 'account';
 
 const PROFILE = {
   type: 'object',
@@ -56,7 +58,15 @@ function spec(shape: Shape) {
     paths: {
       ...(shape === 'hidden-update'
         ? { '/api/profile': { get: read }, '/api/profile/update': { post: save } }
-        : { '/api/profile': { get: read, post: save } }),
+        : shape === 'account'
+          ? {
+              '/api/users/{user_id}': {
+                parameters: [{ name: 'user_id', in: 'path', required: true, schema: { type: 'integer' } }],
+                get: read,
+                post: save,
+              },
+            }
+          : { '/api/profile': { get: read, post: save } }),
       '/api/recipes': {
         get: { operationId: 'listRecipes', responses: ok({ type: 'array', items: { type: 'object' } }) },
       },
@@ -91,6 +101,7 @@ interface Site extends TestServer {
 
 function starter(shape: Shape) {
   const savePath = shape === 'hidden-update' ? '/api/profile/update' : '/api/profile';
+  const readPath = '/api/profile';
   return async (fixed: boolean): Promise<Site> => {
     const cooks = new Map<string, Record<string, unknown>>(SEED.map((u) => [u.handle, { ...u }]));
     const writes: { as: string; body: string }[] = [];
@@ -117,8 +128,12 @@ function starter(shape: Shape) {
         const cook = cooks.get(name)!;
         const path = (req.url ?? '').split('?')[0].replace(/\/$/, '');
         if (req.method !== 'GET') writes.push({ as: name, body: raw });
-        if (path === '/api/profile' && req.method === 'GET') return send(200, view(cook));
-        if (path === savePath && req.method === 'POST') {
+        const item = /^\/api\/users\/([^/]+)$/.exec(path);
+        const mine = shape === 'account' ? item !== null && item[1] === String(cook.id) : path === savePath;
+        if (shape === 'account' && item && !mine) return send(403, { error: 'Forbidden' });
+        if ((shape === 'account' ? mine : path === readPath) && req.method === 'GET')
+          return send(200, view(cook));
+        if (mine && req.method === 'POST') {
           let body: Record<string, unknown>;
           try {
             body = JSON.parse(raw);
@@ -156,10 +171,10 @@ function starter(shape: Shape) {
 
 const options = {
   identities: [
-    { name: 'alice', headers: { 'X-Api-Key': KEYS.alice } },
-    { name: 'bob', headers: { 'X-Api-Key': KEYS.bob } },
+    { name: 'alice', headers: { 'X-Api-Key': KEYS.alice, 'X-User-Id': '1' } },
+    { name: 'bob', headers: { 'X-Api-Key': KEYS.bob, 'X-User-Id': '2' } },
   ],
-  admin: { name: 'chef', headers: { 'X-Api-Key': KEYS.chef } },
+  admin: { name: 'chef', headers: { 'X-Api-Key': KEYS.chef, 'X-User-Id': '3' } },
   ratePerSecond: 400,
 };
 
@@ -172,11 +187,17 @@ const SEEDED = SEED.map((u) => `${u.handle}:${u.role}`);
 describe('API3 privilege probes of a POST to a given identity’s own profile (no sign-up)', () => {
   const runs = {} as Record<Shape, Awaited<ReturnType<typeof scanTwins<Site>>>>;
   before(async () => {
-    for (const shape of ['hidden', 'hidden-update', 'visible'] as const)
+    for (const shape of ['hidden', 'hidden-update', 'visible', 'account'] as const)
       runs[shape] = await scanTwins(spec(shape), starter(shape), options);
   });
 
-  for (const shape of ['hidden', 'hidden-update'] as const) {
+  const savedAt: Record<Shape, string> = {
+    hidden: '/api/profile',
+    'hidden-update': '/api/profile/update',
+    visible: '/api/profile',
+    account: '/api/users/{user_id}',
+  };
+  for (const shape of ['hidden', 'hidden-update', 'account'] as const) {
     test(`${shape}: no privilege field sent to alice or bob, roles as seeded, the coverage says why`, () => {
       for (const kind of ['vulnerable', 'fixed'] as const) {
         const { api, result } = runs[shape][kind];
@@ -188,14 +209,13 @@ describe('API3 privilege probes of a POST to a given identity’s own profile (n
           massAssignment(result),
           kind === 'fixed'
             ? []
-            : [
-                `POST ${shape === 'hidden' ? '/api/profile' : '/api/profile/update'} stored fields a client must not set: portcullisProbe (undeclared).`,
-              ],
+            : [`POST ${savedAt[shape]} stored fields a client must not set: portcullisProbe (undeclared).`],
           kind,
         );
         assert.ok(!result.warnings.some((w) => /ELEVATED/.test(w)), result.warnings.join('\n'));
-        const path = shape === 'hidden' ? '/api/profile' : '/api/profile/update';
-        const cell = result.coverage.matrix.find((c) => c.check === 'API3' && c.operation === `POST ${path}`);
+        const cell = result.coverage.matrix.find(
+          (c) => c.check === 'API3' && c.operation === `POST ${savedAt[shape]}`,
+        );
         // A finding's cell keeps the note beside it; a tested one holds it as its reason.
         const said = [cell?.reason, ...(cell?.notes ?? [])].join('\n');
         assert.match(said, /not sent to bob's own record.*role.*read does not show/, kind);
