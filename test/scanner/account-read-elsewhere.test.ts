@@ -4,6 +4,7 @@ import type { Server } from 'node:http';
 import { before, describe, test } from 'node:test';
 import type { ScanResult } from '../../src/scanner/scan/runner.ts';
 import { startServer } from '../kit/server.ts';
+import { GUARDED_JSON, sendJson } from './small-api.ts';
 import { scanTwins } from './twins.ts';
 
 /**
@@ -79,14 +80,7 @@ interface Library {
 async function startLibrary(fixed: boolean): Promise<Library> {
   const users = new Map<number, Record<string, unknown>>(START.map((u) => [u.id, { ...u }]));
   const api = await startServer((req, res) => {
-    const send = (status: number, body: unknown) => {
-      res.writeHead(status, {
-        'content-type': 'application/json',
-        'x-content-type-options': 'nosniff',
-        'cache-control': 'no-store',
-      });
-      res.end(JSON.stringify(body));
-    };
+    const send = (status: number, body: unknown) => sendJson(res, status, body, GUARDED_JSON);
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {

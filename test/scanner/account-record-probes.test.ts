@@ -4,6 +4,7 @@ import type { Server } from 'node:http';
 import { before, describe, test } from 'node:test';
 import type { ScanResult } from '../../src/scanner/scan/runner.ts';
 import { startServer } from '../kit/server.ts';
+import { sendJson } from './small-api.ts';
 import { scanTwins } from './twins.ts';
 
 /**
@@ -116,10 +117,7 @@ async function startClub(fixed: boolean): Promise<Club> {
   const patches: Club['patches'] = [];
   const view = ({ password: _p, ...u }: Account) => u;
   const api = await startServer((req, res) => {
-    const send = (status: number, body: unknown) => {
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(body));
-    };
+    const send = (status: number, body: unknown) => sendJson(res, status, body);
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {

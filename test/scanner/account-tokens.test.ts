@@ -4,6 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import { before, describe, test } from 'node:test';
 import type { ScanResult } from '../../src/scanner/scan/runner.ts';
 import { startServer, type TestServer } from '../kit/server.ts';
+import { JSON_TYPE, readText, sendJson } from './small-api.ts';
 import { operationsFound, scanDocument, scanTwins } from './twins.ts';
 
 /**
@@ -156,10 +157,8 @@ async function startAccounts(fixed: boolean): Promise<AccountsApi> {
   };
   const server = await startServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
-    const send = (status: number, value: unknown, headers: Record<string, string> = {}) => {
-      res.writeHead(status, { 'content-type': 'application/json', ...headers });
-      res.end(JSON.stringify(value));
-    };
+    const send = (status: number, value: unknown, headers: Record<string, string> = {}) =>
+      sendJson(res, status, value, { ...JSON_TYPE, ...headers });
     const tooMany = () => send(429, { error: 'too many attempts' }, { 'retry-after': '30' });
     const caller = sessions.get(String(req.headers.authorization ?? '').replace(/^Bearer /, ''));
     const route = `${req.method} ${url.pathname}`;
@@ -345,12 +344,8 @@ describe('a login that lets anyone in is reported once', () => {
   before(async () => {
     const sessions = new Map<string, string>();
     const api = await startServer(async (req, res) => {
-      let raw = '';
-      for await (const chunk of req) raw += chunk;
-      const send = (status: number, value: unknown) => {
-        res.writeHead(status, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(value));
-      };
+      const raw = await readText(req);
+      const send = (status: number, value: unknown) => sendJson(res, status, value);
       if (req.method === 'POST' && req.url === '/login') {
         const token = randomBytes(16).toString('hex');
         sessions.set(token, String(JSON.parse(raw || '{}').username));

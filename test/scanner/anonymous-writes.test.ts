@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { before, describe, test } from 'node:test';
 import type { ScanResult } from '../../src/scanner/scan/runner.ts';
 import { startServer } from '../kit/server.ts';
+import { readText } from './small-api.ts';
 import { operationsFound, scanTwins } from './twins.ts';
 
 /**
@@ -132,8 +133,7 @@ interface Society {
 }
 
 async function body(req: IncomingMessage): Promise<Record<string, unknown>> {
-  let text = '';
-  for await (const chunk of req) text += chunk;
+  const text = await readText(req);
   try {
     const v = JSON.parse(text);
     return v !== null && typeof v === 'object' ? v : {};

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { before, describe, test } from 'node:test';
 import type { ScanResult } from '../../src/scanner/scan/runner.ts';
 import { startServer } from '../kit/server.ts';
+import { readText, sendJson } from './small-api.ts';
 import { scanDocument } from './twins.ts';
 
 /**
@@ -94,12 +95,8 @@ describe('API6 never repeats an account change', () => {
 
   before(async () => {
     const api = await startServer(async (req, res) => {
-      let text = '';
-      for await (const chunk of req) text += chunk;
-      const send = (status: number, payload: unknown) => {
-        res.writeHead(status, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(payload));
-      };
+      const text = await readText(req);
+      const send = (status: number, payload: unknown) => sendJson(res, status, payload);
       let body: Record<string, unknown> = {};
       try {
         body = text ? JSON.parse(text) : {};

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import type { ScanResult } from '../../src/scanner/scan/runner.ts';
 import { startServer } from '../kit/server.ts';
+import { sendJson } from './small-api.ts';
 import { operationsFound, scanTwins } from './twins.ts';
 
 /**
@@ -96,10 +97,7 @@ function startClinic(fixed: boolean) {
     for await (const _ of req) {
       // drain
     }
-    const send = (status: number, payload: unknown) => {
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(payload));
-    };
+    const send = (status: number, payload: unknown) => sendJson(res, status, payload);
     const fail = (code: number, message: string) => send(code, { code, message });
     const caller = USERS.find((u) => String(u.id) === req.headers['x-user-id']);
     if (!caller) return fail(401, 'missing or unknown X-User-ID');

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, test } from 'node:test';
 import type { ScanResult } from '../../src/scanner/scan/runner.ts';
 import { startServer } from '../kit/server.ts';
+import { GUARDED_JSON, readJson, sendJson } from './small-api.ts';
 import { operationsFound, scanTwins } from './twins.ts';
 
 /**
@@ -64,28 +65,13 @@ async function startMembers(fixed: boolean): Promise<{ url: string; server: Serv
   for (const u of USERS)
     db.prepare('INSERT INTO users VALUES (?, ?, ?, ?)').run(u.id, u.email, sha256(u.password), u.name);
   const tokens = new Map<string, number>();
-  const send = (res: ServerResponse, status: number, body: unknown) => {
-    res.writeHead(status, {
-      'content-type': 'application/json',
-      'x-content-type-options': 'nosniff',
-      'cache-control': 'no-store',
-    });
-    res.end(JSON.stringify(body));
-  };
-  const readBody = async (req: IncomingMessage) => {
-    let text = '';
-    for await (const chunk of req) text += chunk;
-    try {
-      return JSON.parse(text) as Record<string, unknown>;
-    } catch {
-      return undefined;
-    }
-  };
+  const send = (res: ServerResponse, status: number, body: unknown) =>
+    sendJson(res, status, body, GUARDED_JSON);
   const api = await startServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     try {
       if (req.method === 'POST' && url.pathname === '/api/auth/login') {
-        const body = await readBody(req);
+        const body = await readJson(req);
         const { email: mail, password } = body ?? {};
         if (typeof mail !== 'string' || typeof password !== 'string')
           return send(res, 400, { error: 'email and password are required' });

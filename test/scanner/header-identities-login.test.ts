@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { before, describe, test } from 'node:test';
 import type { ScanResult } from '../../src/scanner/scan/runner.ts';
 import { startServer } from '../kit/server.ts';
+import { sendJson } from './small-api.ts';
 import { scanDocument } from './twins.ts';
 
 /**
@@ -71,10 +72,7 @@ async function startNotes(kind: Kind) {
   /** User names the creating login registered. */
   const created: string[] = [];
   const server = await startServer(async (req: IncomingMessage, res: ServerResponse) => {
-    const send = (status: number, payload: unknown) => {
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(payload));
-    };
+    const send = (status: number, payload: unknown) => sendJson(res, status, payload);
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     let body: Record<string, unknown> = {};

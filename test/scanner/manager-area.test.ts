@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { startServer } from '../kit/server.ts';
+import { readText, sendJson } from './small-api.ts';
 import { operationsFound, scanTwins } from './twins.ts';
 
 /**
@@ -74,13 +75,9 @@ const REPORTS = {
 
 function startDirectory(fixed: boolean) {
   return startServer(async (req, res) => {
-    let text = '';
-    for await (const chunk of req) text += chunk;
+    const text = await readText(req);
     const path = (req.url ?? '/').split('?')[0];
-    const send = (status: number, body: unknown) => {
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(body));
-    };
+    const send = (status: number, body: unknown) => sendJson(res, status, body);
     if (req.method === 'POST' && path === '/api/auth/login') {
       let body: Record<string, unknown> = {};
       try {

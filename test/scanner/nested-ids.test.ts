@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import type { ScanResult } from '../../src/scanner/scan/runner.ts';
 import { startServer } from '../kit/server.ts';
+import { readText, sendJson } from './small-api.ts';
 import { operationsFound, scanTwins } from './twins.ts';
 
 /**
@@ -102,12 +103,8 @@ const ORDERS = [
 function startBakery(fixed: boolean) {
   const reads: string[] = [];
   return startServer(async (req, res) => {
-    let raw = '';
-    for await (const chunk of req) raw += chunk;
-    const send = (status: number, body: unknown) => {
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(body));
-    };
+    const raw = await readText(req);
+    const send = (status: number, body: unknown) => sendJson(res, status, body);
     const path = (req.url ?? '/').split('?')[0];
     if (req.method === 'POST' && path === '/login') {
       let body: { username?: unknown; password?: unknown } = {};

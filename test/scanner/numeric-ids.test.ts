@@ -4,6 +4,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, test } from 'node:test';
 import type { ScanResult } from '../../src/scanner/scan/runner.ts';
 import { startServer } from '../kit/server.ts';
+import { GUARDED_JSON, sendJson } from './small-api.ts';
 import { operationsFound, scanTwins } from './twins.ts';
 
 /**
@@ -72,14 +73,7 @@ async function startDirectory(fixed: boolean): Promise<{ url: string; server: Se
   for (let i = 0; i < 15; i++)
     db.prepare('INSERT INTO visits (member_id, day) VALUES (?, ?)').run((i % 5) + 1, `2024-03-${10 + i}`);
   const api = await startServer((req, res) => {
-    const send = (status: number, body: unknown) => {
-      res.writeHead(status, {
-        'content-type': 'application/json',
-        'x-content-type-options': 'nosniff',
-        'cache-control': 'no-store',
-      });
-      res.end(JSON.stringify(body));
-    };
+    const send = (status: number, body: unknown) => sendJson(res, status, body, GUARDED_JSON);
     if (!KEYS.has(String(req.headers['x-api-key'] ?? ''))) return send(401, { error: 'unauthorized' });
     const url = new URL(req.url ?? '/', 'http://x');
     const m = /^\/api\/members(?:\/([^/]+)(\/visits)?)?$/.exec(url.pathname);

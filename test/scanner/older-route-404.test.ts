@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { startServer } from '../kit/server.ts';
+import { readText, sendJson } from './small-api.ts';
 import { operationsFound, scanTwins } from './twins.ts';
 
 /**
@@ -80,13 +81,10 @@ function startClub(fixed: boolean) {
   const passwords = new Map(USERS.map((u) => [u.email, u.password]));
   const codes = new Map<string, string>();
   return startServer(async (req, res) => {
-    let text = '';
-    for await (const chunk of req) text += chunk;
+    const text = await readText(req);
     const path = (req.url ?? '/').split('?')[0];
-    const send = (status: number, payload: unknown) => {
-      res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
-      res.end(JSON.stringify(payload));
-    };
+    const send = (status: number, payload: unknown) =>
+      sendJson(res, status, payload, { 'content-type': 'application/json; charset=utf-8' });
     const noRoute = () => {
       res.writeHead(404, { 'content-type': 'text/html; charset=utf-8', 'x-content-type-options': 'nosniff' });
       res.end(

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import type { ScanResult } from '../../src/scanner/scan/runner.ts';
 import { startServer } from '../kit/server.ts';
+import { readText, sendJson } from './small-api.ts';
 import { operationsFound, scanTwins } from './twins.ts';
 
 /**
@@ -86,13 +87,9 @@ interface Seen {
 function startShop(fixed: boolean) {
   const v1: Seen[] = [];
   return startServer(async (req, res) => {
-    let text = '';
-    for await (const chunk of req) text += chunk;
+    const text = await readText(req);
     const path = (req.url ?? '/').split('?')[0];
-    const send = (status: number, payload: unknown) => {
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(payload));
-    };
+    const send = (status: number, payload: unknown) => sendJson(res, status, payload);
     if (path.startsWith('/api/v1/'))
       v1.push({ method: req.method ?? '', path, auth: req.headers.authorization ?? '', body: text });
     let body: Record<string, unknown> = {};

@@ -4,6 +4,7 @@ import type { Server } from 'node:http';
 import { before, describe, test } from 'node:test';
 import type { ScanResult } from '../../src/scanner/scan/runner.ts';
 import { startServer } from '../kit/server.ts';
+import { sendJson } from './small-api.ts';
 import { scanDocument } from './twins.ts';
 
 /**
@@ -95,10 +96,7 @@ async function startWorkspace(mode: Mode): Promise<Workspace> {
   const s = await startServer(async (req, res) => {
     let text = '';
     for await (const chunk of req) if (text.length < 100_000) text += chunk;
-    const send = (status: number, payload: unknown) => {
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(payload));
-    };
+    const send = (status: number, payload: unknown) => sendJson(res, status, payload);
     let body: Record<string, unknown> = {};
     try {
       body = text ? JSON.parse(text) : {};

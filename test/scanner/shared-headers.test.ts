@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { before, describe, test } from 'node:test';
 import type { ScanResult } from '../../src/scanner/scan/runner.ts';
 import { startServer } from '../kit/server.ts';
+import { GUARDED_JSON, readText, sendJson } from './small-api.ts';
 import { scanDocument, scanTwins, type TwinScans, type TwinTarget } from './twins.ts';
 
 /**
@@ -76,16 +77,8 @@ async function startPortal(fixed: boolean): Promise<Portal> {
   const logins: string[] = [];
   const tokens = new Map<string, string>();
   const server = await startServer(async (req: IncomingMessage, res: ServerResponse) => {
-    let raw = '';
-    for await (const chunk of req) raw += chunk;
-    const send = (status: number, payload: unknown) => {
-      res.writeHead(status, {
-        'content-type': 'application/json',
-        'x-content-type-options': 'nosniff',
-        'cache-control': 'no-store',
-      });
-      res.end(JSON.stringify(payload));
-    };
+    const raw = await readText(req);
+    const send = (status: number, payload: unknown) => sendJson(res, status, payload, GUARDED_JSON);
     const path = (req.url ?? '/').split('?')[0];
     if (req.headers['x-api-mode'] !== 'legacy') {
       if (ungated.length < 1000) ungated.push(`${req.method} ${path}`);

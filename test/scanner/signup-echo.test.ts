@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { before, describe, test } from 'node:test';
 import type { ScanResult } from '../../src/scanner/scan/runner.ts';
 import { startServer } from '../kit/server.ts';
+import { sendJson } from './small-api.ts';
 import { scanDocument } from './twins.ts';
 
 /**
@@ -106,10 +107,7 @@ describe('a sign-up echoing what it was sent: no API3 leak, no API1 owner field'
     const api = await startServer(async (req, res) => {
       let text = '';
       for await (const chunk of req) if (text.length < 100_000) text += chunk;
-      const send = (status: number, payload: unknown) => {
-        res.writeHead(status, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(payload));
-      };
+      const send = (status: number, payload: unknown) => sendJson(res, status, payload);
       let body: Record<string, unknown> = {};
       try {
         body = text ? JSON.parse(text) : {};

@@ -4,6 +4,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { before, describe, test } from 'node:test';
 import type { ScanResult } from '../../src/scanner/scan/runner.ts';
 import { startServer } from '../kit/server.ts';
+import { readText } from './small-api.ts';
 import { operationsFound, scanTwins } from './twins.ts';
 
 /**
@@ -105,8 +106,7 @@ async function startReports(fixed: boolean): Promise<{ url: string; server: Serv
       return res.end('Unauthorized');
     }
     const url = new URL(req.url ?? '/', 'http://x');
-    let body = '';
-    for await (const chunk of req) body += chunk;
+    const body = await readText(req);
     try {
       if (req.method === 'GET' && url.pathname === '/report.cgi') {
         const where = url.searchParams.get('where');

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, test } from 'node:test';
 import type { ScanResult } from '../../src/scanner/scan/runner.ts';
 import { startServer } from '../kit/server.ts';
+import { readJson, sendJson } from './small-api.ts';
 import { operationsFound, scanTwins } from './twins.ts';
 
 /**
@@ -242,19 +243,8 @@ async function startShop(fixed: boolean): Promise<Shop> {
   for (const owner of [2, 2, 3, 3]) addOrder.run(owner, 'pending', owner, `order of ${owner}`);
   const tokens = new Map<string, number>();
   const writes: Shop['writes'] = [];
-  const send = (res: ServerResponse, status: number, body: unknown) => {
-    res.writeHead(status, { 'content-type': 'application/json', 'x-content-type-options': 'nosniff' });
-    res.end(JSON.stringify(body));
-  };
-  const readBody = async (req: IncomingMessage) => {
-    let text = '';
-    for await (const chunk of req) text += chunk;
-    try {
-      return JSON.parse(text) as Record<string, unknown>;
-    } catch {
-      return undefined;
-    }
-  };
+  const send = (res: ServerResponse, status: number, body: unknown) =>
+    sendJson(res, status, body, { 'content-type': 'application/json', 'x-content-type-options': 'nosniff' });
   /** The condition as SQL: pasted in (vulnerable), or parsed and bound (fixed; undefined when refused). */
   const where = (text: string, columns: string[]) => {
     if (!fixed) return { sql: text, values: [] as (string | number)[] };
@@ -264,7 +254,7 @@ async function startShop(fixed: boolean): Promise<Shop> {
   const api = await startServer(async (req, res) => {
     res.setHeader('cache-control', 'no-store');
     const url = new URL(req.url ?? '/', 'http://x');
-    const body = req.method === 'POST' ? await readBody(req) : undefined;
+    const body = req.method === 'POST' ? await readJson(req) : undefined;
     if (req.method === 'POST' && url.pathname === '/api/v1/auth/login') {
       const u = USERS.find((x) => x.username === body?.username && x.password === body?.password);
       const row = u && (db.prepare('SELECT active FROM users WHERE id = ?').get(u.id) as { active: number });
