@@ -13,7 +13,7 @@
  * - The admin's login name with another case (`Admin`), registered by the scan and replayed on the admin-only
  *   reads (admin-variant.ts).
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import type { Operation } from '../../../core/api-document.ts';
 import type { Check } from '../check.ts';
 import type { ScanResponse } from '../client.ts';
@@ -23,11 +23,16 @@ import {
   bodySchema,
   captureId,
   creationCollection,
+  idInput,
   isAdminOperation,
   isExcluded,
   isLoginOperation,
   itemRouteBeside,
+  listedValue,
+  madeUpId,
   type PlannedRequest,
+  pathActs,
+  pathValues,
   planRequest,
   requiresAuth,
   withForeignKeys,
@@ -342,7 +347,12 @@ export function managesPrivilegedCollection(spec: ScanContext['spec'], op: Opera
   });
 }
 
-async function replayChanges(ctx: ScanContext): Promise<void> {
+/**
+ * Sends the privileged changes; returns the destructive or acting ones it did not send (no object of the scan's
+ * own to send them to, or the runner refused them), for the probe of an id that does not exist.
+ */
+async function replayChanges(ctx: ScanContext): Promise<Operation[]> {
+  const unsent: Operation[] = [];
   const user = ctx.identities[0];
   const ops = ctx.spec.operations.filter(
     (op) =>
@@ -351,7 +361,7 @@ async function replayChanges(ctx: ScanContext): Promise<void> {
       !isLoginOperation(ctx.spec, op) &&
       (looksPrivileged(op, ctx.spec) || managesPrivilegedCollection(ctx.spec, op)),
   );
-  if (!user || ops.length === 0) return;
+  if (!user || ops.length === 0) return unsent;
   // Deletes last: the account must live through the other changes.
   ops.sort((a, b) => Number(a.method === 'DELETE') - Number(b.method === 'DELETE'));
   let account: Account | undefined;
@@ -361,7 +371,10 @@ async function replayChanges(ctx: ScanContext): Promise<void> {
     if (param !== undefined) {
       account ??= await registerAccount(ctx);
       const value = /name/i.test(param) ? account?.name : account?.id;
-      if (value === undefined) continue;
+      if (value === undefined) {
+        unsent.push(op);
+        continue;
+      }
       params[param] = value;
     }
     const plan = (owner: string) =>
@@ -376,7 +389,10 @@ async function replayChanges(ctx: ScanContext): Promise<void> {
       const asAdmin = plan(ctx.admin.name);
       if (asAdmin.object) req = asAdmin;
     }
-    if (req.invented.length > 0) continue;
+    if (req.invented.length > 0) {
+      unsent.push(op);
+      continue;
+    }
     const path = req.path.split('?')[0];
     if (param !== undefined && account) {
       // The account is the scan's own: register it so the one safety rule lets the request through.
@@ -390,11 +406,13 @@ async function replayChanges(ctx: ScanContext): Promise<void> {
         createdBy: op,
       });
     } else if (!ctx.allowDestructive && op.method !== 'POST' && !ctx.objects.isScanCreated(path)) {
+      unsent.push(op);
       continue; // nothing of ours to change
     }
     const before = account && op.method === 'DELETE' ? await adminViews(ctx) : [];
     let sent = req;
     let res = await ctx.send(sent, user);
+    if (res === undefined) unsent.push(op); // the runner's safety rule refused it
     let served = '';
     const beside = itemRouteBeside(ctx.spec, op);
     if ((res?.status === 404 || res?.status === 405) && beside !== undefined && req.object) {
@@ -463,6 +481,314 @@ async function replayChanges(ctx: ScanContext): Promise<void> {
       evidence: evidenceOf(res, { identity }),
     });
   }
+  return unsent;
+}
+
+/** An answer that says the object named is not there (`User not found`, `no such user`, `does not exist`). */
+const NOT_FOUND_TEXT =
+  /\bnot[ _-]?found\b|\bno such\b|\bdoes ?n[o']?t exist|\bnot exist|\bnon-?existent\b|\bunknown (user|account|member|id|item|object|record|group)\b/i;
+/** Members of an answer that change from one request to the next (a time, a trace id, the path asked). */
+const VOLATILE_MEMBER = /time|date|stamp|trace|request_?id|correlation|^path$|^instance$|^url$/i;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Privileged operations probed with an id that does not exist, at most. */
+const MAX_MISSING = 6;
+
+/** The words of a short answer: its top-level strings (a JSON object), or its text when short. */
+function messageOf(res: ScanResponse): string {
+  const body = res.json;
+  if (body !== null && typeof body === 'object' && !Array.isArray(body)) {
+    const r = body as Record<string, unknown>;
+    if (Object.keys(r).length > 8) return '';
+    const nested = r.error !== null && typeof r.error === 'object' ? Object.values(r.error as object) : [];
+    return [...Object.values(r), ...nested].filter((v) => typeof v === 'string').join(' ');
+  }
+  return body === undefined && res.text.length < 500 ? res.text : '';
+}
+
+/**
+ * The app's "no such object": a 404 (one whose words only refuse is a refusal), or a 2xx or 4xx whose message
+ * says not found.
+ */
+export function notFoundAnswer(res: ScanResponse): boolean {
+  const words = messageOf(res);
+  if (res.status === 404) return NOT_FOUND_TEXT.test(words) || !REFUSAL.test(words);
+  if (res.status === 401 || res.status === 403 || res.status < 200 || res.status >= 500) return false;
+  if (res.status >= 300 && res.status < 400) return false;
+  return NOT_FOUND_TEXT.test(words);
+}
+
+function withoutVolatile(value: unknown, depth = 0): unknown {
+  if (depth > 5 || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.slice(0, 50).map((v) => withoutVolatile(v, depth + 1));
+  return Object.fromEntries(
+    Object.entries(value as Record<string, unknown>)
+      .filter(([k]) => !VOLATILE_MEMBER.test(k))
+      .map(([k, v]) => [k, withoutVolatile(v, depth + 1)]),
+  );
+}
+
+/** An answer with the values the scan put in the request taken out (and its volatile members, for JSON). */
+function shapeOf(res: ScanResponse, strip: readonly string[]): unknown {
+  let text = res.text;
+  for (const s of strip) {
+    if (s.length < 3) continue;
+    text = text.split(s).join('<x>');
+    const encoded = encodeURIComponent(s);
+    if (encoded !== s) text = text.split(encoded).join('<x>');
+  }
+  if (res.json !== undefined) {
+    try {
+      return withoutVolatile(JSON.parse(text));
+    } catch {
+      // a value split a JSON escape: compare the texts
+    }
+  }
+  return text;
+}
+
+/** The same answer: the same status and the same words, the values the requests carried aside. */
+export function sameAnswer(a: ScanResponse, b: ScanResponse, strip: readonly string[]): boolean {
+  return a.status === b.status && similarity(shapeOf(a, strip), shapeOf(b, strip)) >= SAME_CONTENT;
+}
+
+/** Whether a value fits a string schema's lengths and pattern. */
+function fits(s: Record<string, unknown>, value: string): boolean {
+  if (typeof s.minLength === 'number' && value.length < s.minLength) return false;
+  if (typeof s.maxLength === 'number' && value.length > s.maxLength) return false;
+  if (typeof s.pattern === 'string' && s.pattern.length <= 500) {
+    try {
+      // The document's pattern on a short value of the scan's own (not client input).
+      if (!new RegExp(s.pattern, 'u').test(value)) return false;
+    } catch {
+      // a pattern JavaScript cannot read: the lengths decide
+    }
+  }
+  return true;
+}
+
+/**
+ * An id that names nothing, well-formed for the parameter: a number near the top of 32 bits, a fresh random UUID,
+ * or a name of the scan's own (`pcx<hex>`), as its schema (and the kind of value the planner found for it) asks.
+ * Undefined when the schema admits none (a `maximum` below it, a pattern none fits).
+ */
+export function madeUpIdFor(s: Record<string, unknown>, planned?: string): string | undefined {
+  const types = [s.type].flat();
+  const big = String(1_900_000_000 + randomInt(0, 99_999_999));
+  if (types.includes('integer') || types.includes('number')) {
+    const max =
+      typeof s.maximum === 'number'
+        ? s.maximum
+        : typeof s.exclusiveMaximum === 'number'
+          ? s.exclusiveMaximum - 1
+          : Number.POSITIVE_INFINITY;
+    return Number(big) <= max ? big : undefined;
+  }
+  const candidates: string[] = [];
+  if (s.format === 'uuid' || UUID.test(planned ?? '')) candidates.push(randomUUID());
+  else if (/^\d+$/.test(planned ?? '')) candidates.push(big);
+  candidates.push(`pcx${randomBytes(5).toString('hex')}`, randomUUID(), big, randomBytes(12).toString('hex'));
+  return candidates.find((c) => fits(s, c));
+}
+
+/**
+ * A concrete path of the scan's own that names nothing: the safety rule lets the scan send it (registered as
+ * created and at once as deleted, so no check is ever offered it as an object).
+ */
+function ownMadeUpPath(ctx: ScanContext, op: Operation, path: string, id: string): void {
+  ctx.objects.add({ collection: op.path, path, id, owner: 'api5:made-up', body: undefined, createdBy: op });
+  ctx.objects.markDeleted(path);
+}
+
+/**
+ * Documented GETs of the same item: at the same path, without its verbs of change (`/admin/users/{id}/ban` →
+ * `/admin/users/{id}`), with a verb's object as the collection (`/admin/delete-user/{id}` → `/admin/users/{id}`,
+ * `/admin/user/{id}`), or the item route beside.
+ */
+function itemReads(ctx: ScanContext, op: Operation): Operation[] {
+  const acting =
+    /^(delete|remove|destroy|purge|erase|ban|block|kick|suspend|disable|deactivate|reset)([-_](.*))?$/i;
+  const segs = op.path.split('/');
+  const without = (noun: (m: RegExpExecArray) => string | undefined) =>
+    segs
+      .flatMap((seg) => {
+        const m = seg.includes('{') ? null : acting.exec(seg);
+        return m ? [noun(m) ?? ''] : [seg];
+      })
+      .filter((seg, i) => i === 0 || seg !== '')
+      .join('/');
+  const templates = new Set([
+    op.path,
+    without(() => undefined),
+    without((m) => m[3]),
+    without((m) => (m[3] ? `${m[3]}s` : undefined)),
+  ]);
+  const beside = itemRouteBeside(ctx.spec, op);
+  if (beside !== undefined) templates.add(beside);
+  return ctx.spec.operations.filter((o) => o.method === 'GET' && templates.has(o.path) && !isExcluded(o));
+}
+
+/** The template with the values given by name; undefined when one of its parameters has none. */
+function fillTemplate(template: string, values: Readonly<Record<string, string>>): string | undefined {
+  let missing = false;
+  const path = template.replace(/\{([^}]+)\}/g, (_m, name: string) => {
+    const v = values[name];
+    if (v === undefined) missing = true;
+    return encodeURIComponent(v ?? '');
+  });
+  return missing ? undefined : path;
+}
+
+/** An id-named query or body input whose value the scan did not make up (`?transfer_to=5`): not sent. */
+function namesOtherIds(req: PlannedRequest, ours: readonly string[]): boolean {
+  const named = (name: string, v: unknown) =>
+    idInput(name) &&
+    (typeof v === 'string' || typeof v === 'number') &&
+    !ours.includes(String(v)) &&
+    !madeUpId(String(v));
+  const q = req.path.indexOf('?');
+  if (q >= 0 && [...new URLSearchParams(req.path.slice(q + 1))].some(([k, v]) => named(k, v))) return true;
+  const body = req.body;
+  return (
+    body !== null &&
+    typeof body === 'object' &&
+    !Array.isArray(body) &&
+    Object.entries(body as Record<string, unknown>).some(([k, v]) => named(k, v))
+  );
+}
+
+/**
+ * Privileged destructive or acting operations the scan could not send (no object of its own to send them to),
+ * probed without destroying anything: the same operation with an id that certainly does not exist (the admin's
+ * GET of that item, where one is documented, says so first), sent as the admin, each ordinary identity and
+ * anonymously. The admin gets the app's "not found"; an ordinary identity that gets the SAME answer (not a 401
+ * or 403) while an anonymous caller is refused went past the function's authorization to the lookup: the role is
+ * checked after it or not at all, and the same request on a real id would act. When anonymous callers get that
+ * answer too, the API looks the object up before any authorization: nothing to tell, a note says so.
+ */
+async function probeMissing(ctx: ScanContext, unsent: readonly Operation[]): Promise<void> {
+  const admin = ctx.admin;
+  if (!admin || ctx.identities.length === 0) return;
+  const ops = [...new Set(unsent)].filter(
+    (op) => (op.method === 'DELETE' || pathActs(op.path)) && op.path.includes('{'),
+  );
+  for (const op of ops.slice(0, MAX_MISSING)) {
+    const note = (reason: string) => ctx.note?.({ operation: op, rule: SCAN_RULES.bfla, reason });
+    // The object the path ends at is made up; those above it stay as the planner fills them for the admin
+    // (a real group of `/groups/{gid}/members/{uid}`), unless it had to invent them too.
+    const first = planRequest(ctx.spec, op, ctx.objects, { owner: admin.name });
+    const filled = Object.fromEntries(
+      pathValues(op.path, first.path).map(({ name, value }) => [name, value]),
+    );
+    const names = op.parameters
+      .filter((p) => p.in === 'path' && listedValue(ctx.spec, p.schema) === undefined)
+      .map((p) => p.name)
+      .filter((n) => op.path.includes(`{${n}}`));
+    if (names.length === 0) continue;
+    const last = names.reduce((a, b) => (op.path.indexOf(`{${a}}`) > op.path.indexOf(`{${b}}`) ? a : b));
+    const params: Record<string, string> = {};
+    const unfit = names.filter((name) => {
+      if (name !== last && !first.invented.includes(name)) return false;
+      const param = op.parameters.find((p) => p.in === 'path' && p.name === name);
+      const value = madeUpIdFor(resolveSchema(ctx.spec, param?.schema), filled[name]);
+      if (value !== undefined) params[name] = value;
+      return value === undefined;
+    });
+    if (unfit.length > 0) {
+      note(`not probed with an id that does not exist: the schema of {${unfit[0]}} admits no made-up value`);
+      continue;
+    }
+    const made = Object.values(params);
+    const req = planRequest(ctx.spec, op, ctx.objects, {
+      owner: admin.name,
+      params,
+      ...(bodySchema(op) ? { body: privilegedBody(ctx, op) } : {}),
+    });
+    if (namesOtherIds(req, made)) {
+      note('not probed with an id that does not exist: its query or body names ids the scan did not make up');
+      continue;
+    }
+    const bare = req.path.split('?')[0];
+    const values = { ...filled, ...params };
+    // The admin's read of that very item first: it must not exist.
+    let confirmed = false;
+    let exists = false;
+    for (const read of itemReads(ctx, op)) {
+      const path = fillTemplate(read.path, values);
+      if (path === undefined) continue;
+      const seen = await ctx.send({ method: 'GET', path, headers: {}, operation: read }, admin);
+      if (seen === undefined) continue;
+      if (notFoundAnswer(seen)) confirmed = true;
+      else if (isSuccess(seen) && !refusedIn200(seen)) exists = true;
+      break;
+    }
+    if (exists) {
+      note(`not probed: the admin's read of the made-up ${made.join(', ')} answered as if it existed`);
+      continue;
+    }
+    ownMadeUpPath(ctx, op, bare, params[last]);
+    const asAdmin = await ctx.send(req, admin);
+    if (asAdmin === undefined) continue;
+    if (!notFoundAnswer(asAdmin)) {
+      if (!confirmed) continue;
+      note(
+        `probed with an id that does not exist (${made.join(', ')}): the admin's answer (${asAdmin.status}) is no "not found", nothing to compare`,
+      );
+      continue;
+    }
+    // A not-found that is only the server's answer to a path it does not serve tells nothing: a route hidden
+    // from ordinary users (a 404 instead of a 403) answers the same.
+    const tag = `pcx${randomBytes(5).toString('hex')}`;
+    const nowhere = `/${tag}/${tag}`;
+    ownMadeUpPath(ctx, op, nowhere, tag);
+    const unrouted = await ctx.send({ method: op.method, path: nowhere, headers: {} }, admin);
+    const strip = [bare, nowhere, ...made, tag];
+    if (unrouted !== undefined && sameAnswer(asAdmin, unrouted, strip)) {
+      note(
+        `probed with an id that does not exist: the admin's not-found (${asAdmin.status}) is the server's answer to any path it does not serve, which cannot tell a lookup from a hidden route`,
+      );
+      continue;
+    }
+    let through: { identity: Identity; res: ScanResponse } | undefined;
+    for (const user of ctx.identities) {
+      const res = await ctx.send(req, user);
+      if (res !== undefined && sameAnswer(asAdmin, res, strip)) {
+        through = { identity: user, res };
+        break;
+      }
+    }
+    if (!through) continue;
+    const anonymous = await ctx.send(req, null);
+    if (anonymous === undefined) continue;
+    if (sameAnswer(asAdmin, anonymous, strip)) {
+      note(
+        `probed with an id that does not exist (${made.join(', ')}): the admin, ordinary identities and anonymous callers all get the same not-found (${asAdmin.status}): the API looks the object up before any authorization, so the answer tells nothing of the role check`,
+      );
+      continue;
+    }
+    const anonymousRefused =
+      anonymous.status === 401 ||
+      anonymous.status === 403 ||
+      (!notFoundAnswer(anonymous) && refusedIn200(anonymous));
+    if (!anonymousRefused) {
+      note(
+        `probed with an id that does not exist: an ordinary identity got the admin's not-found, but a caller without credentials got ${anonymous.status} (not a refusal): not judged`,
+      );
+      continue;
+    }
+    ctx.report(SCAN_RULES.bfla, {
+      operation: op,
+      severity: 'medium',
+      key: 'not-found-past-authorization',
+      message: `${through.identity.name} (an ordinary identity) got the same not-found answer (${asAdmin.status}) as ${admin.name} from the privileged operation ${op.method} ${op.path} for an id that does not exist (${made.join(', ')}), while a caller without credentials was refused (${anonymous.status}): the function's authorization lets ordinary users through to the lookup, so the same request on a real id would most likely act. Medium confidence: the evidence is a not-found answer past the authorization step; nothing was deleted or changed.`,
+      evidence: evidenceOf(through.res, {
+        identity: through.identity.name,
+        adminStatus: asAdmin.status,
+        anonymousStatus: anonymous.status,
+        madeUpIds: made,
+        ...(confirmed ? { adminReadNotFound: true } : {}),
+      }),
+    });
+  }
 }
 
 /** The admin sends a privileged creation; what it made is the scan's own (the admin's). */
@@ -491,7 +817,10 @@ export const api5: Check = {
   async run(ctx) {
     if (!ctx.identities[0]) return;
     await replayReads(ctx);
-    if (ctx.admin || ctx.allowDestructive) await replayChanges(ctx);
+    if (ctx.admin || ctx.allowDestructive) {
+      const unsent = await replayChanges(ctx);
+      await probeMissing(ctx, unsent);
+    }
     await adminNameVariant(ctx, { signup: registration(ctx), refused: refusedIn200 });
   },
 };
