@@ -5,6 +5,7 @@ import { before, describe, test } from 'node:test';
 import { renderJson } from '../../src/scanner/report/json.ts';
 import type { ScanResult } from '../../src/scanner/scan/runner.ts';
 import { startServer, type TestServer } from '../kit/server.ts';
+import { JSON_TYPE, readText, sendJson } from './small-api.ts';
 import { operationsFound, scanTwins } from './twins.ts';
 
 /**
@@ -111,21 +112,12 @@ async function startAccounts(fixed: boolean): Promise<AccountsApi> {
   ]);
   const sessions = new Map<string, string>();
   const failures = new Map<string, { count: number; at: number }>();
-  const body = (req: IncomingMessage) =>
-    new Promise<URLSearchParams>((resolve) => {
-      let data = '';
-      req.on('data', (c) => {
-        data += c;
-      });
-      req.on('end', () => resolve(new URLSearchParams(data)));
-    });
+  const body = async (req: IncomingMessage) => new URLSearchParams(await readText(req));
   const byEmail = (email: string | null) => [...accounts.values()].find((a) => a.email === email);
   const server = await startServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
-    const send = (status: number, value: unknown, headers: Record<string, string> = {}) => {
-      res.writeHead(status, { 'content-type': 'application/json', ...headers });
-      res.end(JSON.stringify(value));
-    };
+    const send = (status: number, value: unknown, headers: Record<string, string> = {}) =>
+      sendJson(res, status, value, { ...JSON_TYPE, ...headers });
     const fail = (message: string) => send(200, { success: false, message });
     const signIn = (account: Account) => {
       const token = randomBytes(16).toString('hex');

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { before, describe, test } from 'node:test';
 import type { ScanResult } from '../../src/scanner/scan/runner.ts';
 import { startServer } from '../kit/server.ts';
+import { GUARDED_JSON, readText, sendJson } from './small-api.ts';
 import { operationsFound, scanTwins } from './twins.ts';
 
 /**
@@ -119,17 +120,9 @@ function startStudy(fixed: boolean) {
   const refreshes: string[] = [];
   let failures = 0;
   return startServer(async (req, res) => {
-    let text = '';
-    for await (const chunk of req) text += chunk;
-    const send = (status: number, payload: unknown) => {
-      res.writeHead(status, {
-        'content-type': 'application/json',
-        'x-content-type-options': 'nosniff',
-        'cache-control': 'no-store',
-        'ratelimit-limit': '300',
-      });
-      res.end(JSON.stringify(payload));
-    };
+    const text = await readText(req);
+    const send = (status: number, payload: unknown) =>
+      sendJson(res, status, payload, { ...GUARDED_JSON, 'ratelimit-limit': '300' });
     let body: Record<string, unknown> = {};
     try {
       const parsed = text ? JSON.parse(text) : {};

@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { before, describe, test } from 'node:test';
 import type { ScanResult } from '../../src/scanner/scan/runner.ts';
 import { startServer } from '../kit/server.ts';
+import { readText, sendJson } from './small-api.ts';
 import { operationsFound, scanDocument, scanTwins } from './twins.ts';
 
 /**
@@ -101,8 +102,7 @@ const SHELVES = [
 ];
 
 async function json(req: IncomingMessage): Promise<Record<string, unknown>> {
-  let text = '';
-  for await (const chunk of req) text += chunk;
+  const text = await readText(req);
   try {
     return JSON.parse(text) as Record<string, unknown>;
   } catch {
@@ -115,10 +115,11 @@ function startShelf(kind: 'vulnerable' | 'fixed' | 'single') {
   const sessions = new Map<string, number>();
   let last: number | undefined;
   return startServer(async (req, res) => {
-    const send = (status: number, payload: unknown) => {
-      res.writeHead(status, { 'content-type': 'application/json', 'x-content-type-options': 'nosniff' });
-      res.end(JSON.stringify(payload));
-    };
+    const send = (status: number, payload: unknown) =>
+      sendJson(res, status, payload, {
+        'content-type': 'application/json',
+        'x-content-type-options': 'nosniff',
+      });
     const path = (req.url ?? '/').split('?')[0];
     if (req.method === 'POST' && path === '/api/session') {
       const body = await json(req);

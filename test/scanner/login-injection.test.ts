@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, test } from 'node:test';
 import type { ScanResult } from '../../src/scanner/scan/runner.ts';
 import { startServer } from '../kit/server.ts';
+import { GUARDED_JSON, readJson, readText, sendJson } from './small-api.ts';
 import { operationsFound, scanTwins } from './twins.ts';
 
 /**
@@ -109,27 +110,12 @@ async function startRooms(fixed: boolean): Promise<Rooms> {
     );
   const tokens = new Map<string, number>();
   const logins: Rooms['logins'] = [];
-  const send = (res: ServerResponse, status: number, body: unknown) => {
-    res.writeHead(status, {
-      'content-type': 'application/json',
-      'x-content-type-options': 'nosniff',
-      'cache-control': 'no-store',
-    });
-    res.end(JSON.stringify(body));
-  };
-  const readBody = async (req: IncomingMessage) => {
-    let text = '';
-    for await (const chunk of req) text += chunk;
-    try {
-      return JSON.parse(text) as Record<string, unknown>;
-    } catch {
-      return undefined;
-    }
-  };
+  const send = (res: ServerResponse, status: number, body: unknown) =>
+    sendJson(res, status, body, GUARDED_JSON);
   const api = await startServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     if (req.method === 'POST' && url.pathname === '/api/auth/login') {
-      const body = await readBody(req);
+      const body = await readJson(req);
       const answer = (status: number, out: unknown) => {
         logins.push({ email: body?.email, password: body?.password, status });
         send(res, status, out);
@@ -290,19 +276,12 @@ async function startTokens(fixed: boolean): Promise<{ url: string; server: Serve
   db.prepare('INSERT INTO users VALUES (1, ?, ?)').run('alice', sha256('pw-alice-7731'));
   db.prepare('INSERT INTO users VALUES (2, ?, ?)').run('bob', sha256('pw-bob-5520'));
   const tokens = new Map<string, number>();
-  const send = (res: ServerResponse, status: number, body: unknown) => {
-    res.writeHead(status, {
-      'content-type': 'application/json',
-      'x-content-type-options': 'nosniff',
-      'cache-control': 'no-store',
-    });
-    res.end(JSON.stringify(body));
-  };
+  const send = (res: ServerResponse, status: number, body: unknown) =>
+    sendJson(res, status, body, GUARDED_JSON);
   const api = await startServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     if (req.method === 'POST' && url.pathname === '/oauth/token') {
-      let text = '';
-      for await (const chunk of req) text += chunk;
+      const text = await readText(req);
       const form = new URLSearchParams(text);
       const [user, password] = [form.get('username') ?? '', form.get('password') ?? ''];
       if (form.get('grant_type') !== 'password') return send(res, 400, { error: 'unsupported_grant_type' });

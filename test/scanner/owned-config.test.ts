@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { before, describe, test } from 'node:test';
 import type { ScanResult } from '../../src/scanner/scan/runner.ts';
 import { startServer } from '../kit/server.ts';
+import { GUARDED_JSON, sendJson } from './small-api.ts';
 import { scanDocument } from './twins.ts';
 
 /**
@@ -91,12 +92,7 @@ function startPanel() {
     const who: string | undefined = KEYS[String(req.headers['x-api-key'] ?? '')];
     const send = (status: number, payload: unknown) => {
       if (status === 200 && served.length < 5000) served.push(`${who} ${req.method} ${req.url}`);
-      res.writeHead(status, {
-        'content-type': 'application/json',
-        'x-content-type-options': 'nosniff',
-        'cache-control': 'no-store',
-      });
-      res.end(JSON.stringify(payload));
+      sendJson(res, status, payload, GUARDED_JSON);
     };
     if (!who) return send(401, { error: 'unauthorized' });
     if (req.method !== 'GET') return send(405, { error: 'method not allowed' });

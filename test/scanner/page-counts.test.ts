@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import type { ScanResult } from '../../src/scanner/scan/runner.ts';
 import { startServer } from '../kit/server.ts';
+import { JSON_TYPE, sendJson } from './small-api.ts';
 import { operationsFound, scanTwins } from './twins.ts';
 
 /**
@@ -50,11 +51,9 @@ const SAMPLES = 5000;
 
 function startExports(fixed: boolean) {
   return startServer((req, res) => {
-    const send = (status: number, payload: unknown) => {
-      // A rate limit announced on every answer: the burst probe has nothing to report on either twin.
-      res.writeHead(status, { 'content-type': 'application/json', 'ratelimit-limit': '300' });
-      res.end(JSON.stringify(payload));
-    };
+    // A rate limit announced on every answer: the burst probe has nothing to report on either twin.
+    const send = (status: number, payload: unknown) =>
+      sendJson(res, status, payload, { ...JSON_TYPE, 'ratelimit-limit': '300' });
     if (!KEYS.has(String(req.headers['x-api-key'])))
       return send(401, { message: 'missing or unknown API key' });
     if (req.method !== 'GET') return send(405, { message: 'method not allowed' });

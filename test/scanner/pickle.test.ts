@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { ScanResult } from '../../src/scanner/scan/runner.ts';
+import { startPythonApi } from './small-api.ts';
 import { scanDocument } from './twins.ts';
 
 /**
@@ -70,33 +70,12 @@ const SPEC = {
   },
 };
 
-async function startPython(fixed: boolean): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(
-    'python3',
-    [path.join(import.meta.dirname, 'pickle-api.py'), fixed ? 'fixed' : 'vulnerable'],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  let out = '';
-  child.stdout!.setEncoding('utf8');
-  const port = await new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', (chunk: string) => {
-      out += chunk;
-      const m = /PORT (\d+)/.exec(out);
-      if (m) resolve(m[1]);
-    });
-    child.once('exit', () => reject(new Error(`pickle-api.py did not start: ${out}`)));
-  });
-  return { url: `http://127.0.0.1:${port}`, child };
-}
-
 describe('Python pickles loaded from a JSON member, a cookie and a raw body', () => {
   const results = {} as Record<'vulnerable' | 'fixed', ScanResult>;
   const children: ChildProcess[] = [];
   before(async () => {
     for (const kind of ['vulnerable', 'fixed'] as const) {
-      const api = await startPython(kind === 'fixed');
+      const api = await startPythonApi('pickle-api.py', kind === 'fixed');
       children.push(api.child);
       try {
         results[kind] = await scanDocument(SPEC, api.url, {

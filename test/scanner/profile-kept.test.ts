@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { describe, test } from 'node:test';
 import { startServer } from '../kit/server.ts';
+import { sendJson } from './small-api.ts';
 import { scanDocument } from './twins.ts';
 
 /**
@@ -46,10 +47,8 @@ function startCommunity() {
   const api = startServer(async (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
-    const send = (status: number, payload: unknown) => {
-      res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-      res.end(JSON.stringify(payload));
-    };
+    const send = (status: number, payload: unknown) =>
+      sendJson(res, status, payload, { 'content-type': 'application/json', 'cache-control': 'no-store' });
     const who = TOKENS[String(req.headers.authorization ?? '').replace(/^Bearer /, '')];
     if (!who) return send(401, { error: 'unauthorized' });
     if ((req.url ?? '').split('?')[0] !== '/api/v1/users/me') return send(404, { error: 'not found' });
