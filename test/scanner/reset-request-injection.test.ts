@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import type { ScanResult } from '../../src/scanner/scan/runner.ts';
 import { startServer } from '../kit/server.ts';
+import { GUARDED_JSON, readJson, sendJson } from './small-api.ts';
 import { operationsFound, scanTwins } from './twins.ts';
 
 /**
@@ -86,27 +87,12 @@ async function startDesk(fixed: boolean): Promise<Desk> {
   const tokens = new Map<string, string>();
   const mailed: string[] = [];
   const asked: unknown[] = [];
-  const send = (res: ServerResponse, status: number, body: unknown) => {
-    res.writeHead(status, {
-      'content-type': 'application/json',
-      'x-content-type-options': 'nosniff',
-      'cache-control': 'no-store',
-    });
-    res.end(JSON.stringify(body));
-  };
-  const readBody = async (req: IncomingMessage) => {
-    let text = '';
-    for await (const chunk of req) text += chunk;
-    try {
-      return JSON.parse(text) as Record<string, unknown>;
-    } catch {
-      return undefined;
-    }
-  };
+  const send = (res: ServerResponse, status: number, body: unknown) =>
+    sendJson(res, status, body, GUARDED_JSON);
   const api = await startServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     if (req.method === 'POST' && url.pathname === '/api/auth/login') {
-      const body = await readBody(req);
+      const body = await readJson(req);
       const u = USERS.find((x) => x.email === body?.email && x.password === body?.password);
       if (!u) return send(res, 401, { error: 'invalid credentials' });
       const token = `t-${Math.random().toString(36).slice(2)}`;
@@ -114,7 +100,7 @@ async function startDesk(fixed: boolean): Promise<Desk> {
       return send(res, 200, { token });
     }
     if (req.method === 'POST' && url.pathname === '/api/auth/forgot-password') {
-      const body = await readBody(req);
+      const body = await readJson(req);
       asked.push(body?.email);
       const u = USERS.find((x) => x.email === body?.email);
       if (!u) return send(res, 404, { error: 'no such account' });
