@@ -28,6 +28,9 @@
  *   path input of a GET, and every input whose plain request failed, gets the first of them (one request).
  * - An input no identity reaches with a 2xx (the plain request fails: a command that errors, a template that
  *   needs a value) still gets the probes that prove themselves (command, template and file output), as A.
+ * - A write that names an object by its path (`POST /tickets/{id}/convert/`) is probed on an object the scan
+ *   created that still reads back, as the identity that created it; none left of that kind (API1 deleted them),
+ *   on a fresh one made through the documented creation (see liveObject). Never on what the API gave out.
  *
  * Scheduling, within a budget in time and in requests (`requestBudget`): every operation's plain request
  * first; then a first round for every input (the quote pair, one command canary, the reflection marker, one
@@ -46,13 +49,26 @@ import type { JsonObject, Operation } from '../../../core/api-document.ts';
 import type { RuleInfo, Severity } from '../../finding.ts';
 import type { ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
-import { accountFlow, changesAccount, changesOwnAccount, setsPassword } from '../discover.ts';
+import {
+  accountFlow,
+  changesAccount,
+  changesOwnAccount,
+  createdId,
+  holdsRecord,
+  setsPassword,
+  withOwnAccount,
+} from '../discover.ts';
+import { entityOfPath } from '../harvest.ts';
 import { signedIn } from '../login.ts';
 import type { LoginFlow } from '../options.ts';
 import {
+  creationCollection,
+  isCreationOperation,
   isExcluded,
   isLoginOperation,
   jsonBodySchema,
+  listedValue,
+  memberParam,
   pathActs,
   pathValues,
   planRequest,
@@ -1195,6 +1211,110 @@ function plannedValues(
 }
 
 /**
+ * The object a write names by its path: the collection before its last parameter that is no listed value, and
+ * the item route up to that parameter (`POST /tickets/{id}/convert/` → `/tickets`, `/tickets/{id}`). Not for a
+ * read: a read may name what the API gave out.
+ */
+function namedObject(ctx: ScanContext, op: Operation): { collection: string; item: string } | undefined {
+  if (op.method === 'GET' || !op.path.includes('{')) return undefined;
+  const segs = op.path.split('/');
+  for (let i = segs.length - 1; i > 0; i--) {
+    const m = /^\{([^{}]+)\}$/.exec(segs[i]);
+    if (!m) continue;
+    const param = op.parameters.find((p) => p.in === 'path' && p.name === m[1]);
+    if (listedValue(ctx.spec, param?.schema) !== undefined) continue;
+    return { collection: segs.slice(0, i).join('/'), item: segs.slice(0, i + 1).join('/') };
+  }
+  return undefined;
+}
+
+/** An object of the scan's own a write's probes go to, the identity that owns it, and its path values. */
+interface LiveObject {
+  readonly as: Identity;
+  readonly params: Readonly<Record<string, string>>;
+}
+
+/**
+ * An object the scan created, still there, for a write that names one by its path, and its owner: the probes go to
+ * it as that identity. A check before this one may have deleted some (API1's delete replays): each is read back
+ * first (a 2xx with a record from the item route's GET, when the document has one), the given identities' in their
+ * order. None left of that kind: a fresh one is made as the first identity through the documented creation, with
+ * the body discovery sends (never one that sets a password). Without it, the probes would name what the API gave
+ * out (a given identity's own ticket), which the runner's write guard refuses.
+ */
+async function liveObject(
+  ctx: ScanContext,
+  op: Operation,
+  who: readonly (Identity | null)[],
+  alive: Map<string, Promise<boolean>>,
+  made: Map<string, Promise<LiveObject | undefined>>,
+): Promise<LiveObject | undefined> {
+  const named = namedObject(ctx, op);
+  if (named === undefined) return undefined;
+  const { collection, item } = named;
+  const read = ctx.spec.operations.find(
+    (o) => o.method === 'GET' && !isExcluded(o) && o.path.replace(/\/$/, '') === item,
+  );
+  const people = who.filter((as): as is Identity => as !== null);
+  for (const as of people) {
+    for (const o of ctx.objects.of(as.name)) {
+      if (o.collection !== collection) continue;
+      const params: Record<string, string> = {};
+      for (const { name, value } of pathValues(item, o.path)) params[name] = value;
+      let there = alive.get(o.path);
+      if (there === undefined) {
+        there = read
+          ? ctx
+              .send(planRequest(ctx.spec, read, ctx.objects, { owner: as.name, params }), as)
+              .then(holdsRecord)
+          : Promise.resolve(true);
+        alive.set(o.path, there);
+      }
+      if (await there) return { as, params };
+    }
+  }
+  const as = people[0];
+  if (as === undefined || ctx.signal.aborted) return undefined;
+  let fresh = made.get(collection);
+  if (fresh === undefined) {
+    fresh = createOwn(ctx, collection, item, as);
+    made.set(collection, fresh);
+  }
+  return fresh;
+}
+
+/** A new object in the collection, created as the identity through the documented creation (see liveObject). */
+async function createOwn(
+  ctx: ScanContext,
+  collection: string,
+  item: string,
+  as: Identity,
+): Promise<LiveObject | undefined> {
+  const op = ctx.spec.operations.find(
+    (o) =>
+      isCreationOperation(ctx.spec, o) &&
+      creationCollection(ctx.spec, o) === collection &&
+      !setsPassword(ctx.spec, o) &&
+      !changesAccount(ctx.spec, o),
+  );
+  if (op === undefined) return undefined;
+  const req = withOwnAccount(ctx.spec, op, planRequest(ctx.spec, op, ctx.objects, { owner: as.name }));
+  if (req.invented.length > 0) return undefined;
+  const res = await ctx.send(req, as);
+  if (!isSuccess(res)) return undefined;
+  const id = createdId(res, memberParam(ctx.spec, collection), entityOfPath(collection));
+  if (id === undefined || id === '') return undefined;
+  // `/cards/create` creates in `/cards`: the concrete collection drops the verb (as discovery does).
+  const depth = collection.split('/').length;
+  const at = req.path.split('?')[0].replace(/\/$/, '').split('/').slice(0, depth).join('/');
+  const path = `${at}/${encodeURIComponent(id)}`;
+  ctx.objects.add({ collection, path, id, owner: as.name, body: res.json, createdBy: op });
+  const params: Record<string, string> = {};
+  for (const { name, value } of pathValues(item, path)) params[name] = value;
+  return { as, params };
+}
+
+/**
  * Requests the injection probes may send: 30 per input (both rounds and the time-based pass of a typical input
  * take 15 to 30), at least 150, at most 500 (25 s at the default 20 requests per second, inside the check's
  * 30 s). The time budget is the caller's (what API8 has left of its 20 s). Whichever runs out first ends the
@@ -1530,14 +1650,20 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
     },
   });
   // A prober; an account change's carries its plan (the scan's own account named in its path, query and body).
-  const probe = (point: InjectionPoint, as: Identity | null, base?: Readonly<Record<string, unknown>>) => {
+  // A write's path values pinned to a live object of the scan's own (see liveObject) go with every probe.
+  const probe = (
+    point: InjectionPoint,
+    as: Identity | null,
+    base?: Readonly<Record<string, unknown>>,
+    pinned?: Readonly<Record<string, string>>,
+  ) => {
     // A login: anonymously, from its made-up user and the scan's password, whatever identity asked.
     const lp = logins.get(point.op.id);
     if (lp) return makeProber(counted, point, null, lp.body, lp.params, lp.never);
     const plan = plans.get(point.op.id);
     return plan
       ? makeProber(counted, point, as, { ...plan.body, ...base }, plan.params)
-      : makeProber(counted, point, as, base);
+      : makeProber(counted, point, as, base, pinned);
   };
   const started = performance.now();
   const deadline = started + budgetMs;
@@ -1562,8 +1688,22 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
     readonly body?: Readonly<Record<string, unknown>>;
     /** The input whose plain request got the baseline: its own baseline, not sent again. */
     readonly by?: InjectionPoint;
+    /** Path values of the live object of the scan's own a write's probes go to (see liveObject). */
+    readonly pinned?: Readonly<Record<string, string>>;
   }
   const reach = new Map<string, Promise<Reach | undefined>>();
+  // Objects read back (by path), and fresh ones made (by collection), once each in this run.
+  const alive = new Map<string, Promise<boolean>>();
+  const made = new Map<string, Promise<LiveObject | undefined>>();
+  const lives = new Map<string, Promise<LiveObject | undefined>>();
+  const liveFor = (op: Operation) => {
+    let found = lives.get(op.id);
+    if (!found) {
+      found = signUp(ctx, op) ? Promise.resolve(undefined) : liveObject(counted, op, who, alive, made);
+      lives.set(op.id, found);
+    }
+    return found;
+  };
   // A change to an object the scan did not create is never sent (the safety rule): no answer, but no hang either.
   const withheldFor = (op: Operation, as: Identity | null) =>
     !ctx.allowDestructive &&
@@ -1608,6 +1748,29 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
             ...(lp.params ? { planned: lp.params } : {}),
             ...(lp.body ? { body: lp.body } : {}),
           };
+        }
+        // A write that names an object by its path: a live one of the scan's own, as its owner, first.
+        const live = await liveFor(point.op);
+        if (live) {
+          const mine = point.in === 'path' ? live.params[point.name] : undefined;
+          const res = await probe(point, live.as, undefined, live.params).send(mine ?? point.value);
+          if (isSuccess(res))
+            return { as: live.as, baseline: res, planned: live.params, pinned: live.params, by: point };
+          const fields = ownFields(ctx, point.op, live.as);
+          if (fields && res !== undefined) {
+            const named = fields[point.name];
+            const again = await probe(point, live.as, fields, live.params).send(
+              typeof named === 'string' ? named : (mine ?? point.value),
+            );
+            if (isSuccess(again))
+              return {
+                as: live.as,
+                baseline: again,
+                planned: live.params,
+                pinned: live.params,
+                body: fields,
+              };
+          }
         }
         const order = signUp(ctx, point.op) ? [null] : who;
         for (const as of order) {
@@ -1686,9 +1849,17 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
       // The probes that prove themselves need no baseline: a failing command or template still runs. An account
       // change is still sent only as the scan's own account.
       const plan = plans.get(point.op.id);
+      const live = plan ? undefined : await liveFor(point.op);
+      const pinned = live?.params[point.name];
       const at =
-        plan?.params[point.name] !== undefined ? { ...point, value: plan.params[point.name] } : point;
-      job.p = probe(at, plan && own ? own.identity : signUp(ctx, point.op) ? null : who[0]);
+        plan?.params[point.name] !== undefined
+          ? { ...point, value: plan.params[point.name] }
+          : point.in === 'path' && pinned !== undefined
+            ? { ...point, value: pinned }
+            : point;
+      job.p = live
+        ? probe(at, live.as, undefined, live.params)
+        : probe(at, plan && own ? own.identity : signUp(ctx, point.op) ? null : who[0]);
     } else {
       const own =
         (point.in === 'path' || point.in === 'query') && r.planned?.[point.name]
@@ -1697,7 +1868,7 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
             ? (r.body[point.name] as string)
             : undefined;
       const at = own !== undefined ? { ...point, value: own } : point;
-      job.p = probe(at, r.as, r.body);
+      job.p = probe(at, r.as, r.body, r.pinned);
       // A fresh baseline for this input (the reaching one may have used another input's request); the input
       // that reached the operation with its own plain request has it already.
       job.baseline =
