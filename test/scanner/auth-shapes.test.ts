@@ -9,7 +9,8 @@ import { operationsFound, scanTwins } from './twins.ts';
 /**
  * A user API in the style of small Express tutorials: `POST /users` registers, `POST /users/token` returns
  * `{jwt, user}`, a front-end login takes `GET /login?email=&password=` and redirects to the profile, and
- * `POST /users/{id}/validate-otp?token=` checks a one-time code.
+ * `POST /users/{id}/validate-otp?token=` checks a one-time code; `GET /users/{id}` shows a user to itself (so
+ * the scan can show the id its sign-up answered is its own account's: the code is guessed only for that id).
  *
  * Vulnerable: tokens are HS256 with the secret `SuperSecret`, the front-end login signs in from the query
  * string, and the code may be guessed without limit. Fixed twin: tokens are signed with a random 32-byte key,
@@ -46,6 +47,14 @@ const SPEC = {
           { name: 'password', in: 'query', required: true, schema: str },
         ],
         responses: { '302': { description: 'to the profile' } },
+      },
+    },
+    '/users/{id}': {
+      get: {
+        operationId: 'getUser',
+        security: [{ bearer: [] }],
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'integer' } }],
+        responses: { '200': { description: 'the user' }, '403': { description: 'not yours' } },
       },
     },
     '/users/{id}/validate-otp': {
@@ -118,6 +127,18 @@ async function startUsers(fixed: boolean): Promise<{ url: string; server: Server
         const right = user !== undefined && user.password === url.searchParams.get('password');
         res.writeHead(302, { location: right ? `/profile?id=${user.id}` : '/?message=wrong password' });
         return res.end();
+      }
+      const item = /^\/users\/(\d+)$/.exec(url.pathname);
+      if (req.method === 'GET' && item) {
+        // Each user reads only itself: the scan's own account can show its id is its own.
+        const jwt = (req.headers.authorization ?? '').replace(/^Bearer /, '');
+        const [h, p, sig] = jwt.split('.');
+        const good =
+          sig !== undefined && hs256(secret, JSON.parse(Buffer.from(p, 'base64url').toString())) === jwt;
+        const caller = good ? (JSON.parse(Buffer.from(p, 'base64url').toString()) as { id: number }).id : 0;
+        if (!h || caller !== Number(item[1])) return send(403, { error: 'not yours' });
+        const u = users.find((x) => x.id === caller);
+        return u ? send(200, { id: u.id, email: u.email, name: u.name }) : send(404, { error: 'not found' });
       }
       const otp = /^\/users\/(\d+)\/validate-otp$/.exec(url.pathname);
       if (req.method === 'POST' && otp) {
