@@ -41,6 +41,24 @@ describe('objects the scan created, after one was deleted', () => {
     assert.equal(objects.isScanCreated('/v1/user/7'), true);
   });
 
+  test('a delete at the item route with a trailing slash retires the object recorded without one', () => {
+    const objects = new ObjectRegistry();
+    objects.add({ collection: '/tickets', path: '/tickets/7', id: '7', owner: 'alice', body: {}, createdBy });
+    objects.add({
+      collection: '/tickets',
+      path: '/tickets/70',
+      id: '70',
+      owner: 'alice',
+      body: {},
+      createdBy,
+    });
+    objects.markDeleted('/tickets/7/');
+    assert.deepEqual(
+      objects.of('alice').map((o) => o.id),
+      ['70'],
+    );
+  });
+
   test('a delete of another object changes nothing', () => {
     const objects = new ObjectRegistry();
     objects.add({ collection: '/notes', path: '/notes/1', id: '1', owner: 'bob', body: {}, createdBy });

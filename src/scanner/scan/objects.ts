@@ -95,9 +95,12 @@ export class ObjectRegistry {
    * counts as scan-created for the safety rule.
    */
   markDeleted(path: string): void {
+    // `/tickets/7/` (a Django-style item route) deletes the object recorded at `/tickets/7`.
+    const bare = (p: string) => (p.length > 1 ? p.replace(/\/+$/, '') : p);
+    const gone = bare(path);
     for (const map of this.#byOwner.values()) {
       for (const [collection, list] of map) {
-        const kept = list.filter((o) => o.path !== path && !o.path.startsWith(`${path}/`));
+        const kept = list.filter((o) => bare(o.path) !== gone && !o.path.startsWith(`${gone}/`));
         if (kept.length === list.length) continue;
         for (const o of list) {
           if (kept.includes(o)) continue;
