@@ -29,13 +29,14 @@ import type { Operation } from '../../../core/api-document.ts';
 import type { Check } from '../check.ts';
 import type { ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, isRefused, isSuccess, redact, type ScanContext } from '../context.ts';
-import { setsPasswordByUrl } from '../discover.ts';
+import { listedVariants, setsPasswordByUrl } from '../discover.ts';
 import { loginOutcome, loginRequest, sessionIdentity, signedIn } from '../login.ts';
 import type { LoginFlow } from '../options.ts';
 import {
   bodySchema,
   isExcluded,
   jsonBodySchema,
+  listedValue,
   type PlannedRequest,
   planRequest,
   requiresAuth,
@@ -721,9 +722,12 @@ function ownAccountValue(ctx: ScanContext, v: Throwaway, field: string): string 
 async function resetEnumeration(ctx: ScanContext, t: LoginTarget | undefined): Promise<void> {
   let v: Throwaway | undefined | null = null;
   for (const op of ctx.spec.operations) {
-    // A path that names an account (`/users/{id}/reset`) would name someone else's.
-    if (op.method !== 'POST' || isExcluded(op) || !RESET_PATH.test(op.path) || op.path.includes('{'))
-      continue;
+    // A path that names an account (`/users/{id}/reset`) would name someone else's; a value the document
+    // lists (`/api/v{version}/users/reset`, version 1 or 2) names nobody.
+    const unlisted = op.parameters.some(
+      (p) => p.in === 'path' && listedValue(ctx.spec, p.schema) === undefined,
+    );
+    if (op.method !== 'POST' || isExcluded(op) || !RESET_PATH.test(op.path) || unlisted) continue;
     const schema = bodySchema(op);
     if (schema === undefined) continue;
     const props = Object.keys(propertiesOf(ctx.spec, schema));
@@ -748,12 +752,22 @@ async function resetEnumeration(ctx: ScanContext, t: LoginTarget | undefined): P
     const unknown = /mail/i.test(field)
       ? `pc-nobody-${randomUUID().slice(0, 8)}@example.com`
       : `pc-nobody-${randomUUID().slice(0, 8)}`;
-    const send = (v: string) =>
-      ctx.send(planRequest(ctx.spec, op, ctx.objects, { body: { ...base, [field]: v } }), null);
-    const x = await send(unknown);
-    const y = await send(value);
+    // Every listed version of the path: an older one may still tell the two apart (or answer the code itself,
+    // which the passive checks read in the known account's answer).
+    let x: ScanResponse | undefined;
+    let y: ScanResponse | undefined;
+    for (const params of [{}, ...listedVariants(ctx.spec, op)]) {
+      const send = (v: string) =>
+        ctx.send(planRequest(ctx.spec, op, ctx.objects, { params, body: { ...base, [field]: v } }), null);
+      const unknownAnswer = await send(unknown);
+      const knownAnswer = await send(value);
+      if (!unknownAnswer || !knownAnswer) continue;
+      if (x !== undefined && y !== undefined) continue;
+      if (shape(unknownAnswer, [unknown, value]) === shape(knownAnswer, [unknown, value])) continue;
+      x = unknownAnswer;
+      y = knownAnswer;
+    }
     if (!x || !y) continue;
-    if (shape(x, [unknown, value]) === shape(y, [unknown, value])) continue;
     ctx.report(SCAN_RULES.userEnumeration, {
       operation: op,
       key: `reset:${field}`,
