@@ -69,6 +69,7 @@ import {
   jsonBodySchema,
   listedValue,
   memberParam,
+  type PlannedRequest,
   pathActs,
   pathValues,
   planRequest,
@@ -82,6 +83,7 @@ import { refusedIn200 } from './api5-function-authorization.ts';
 import {
   checkIds,
   claimAccountPath,
+  signup as documentedSignup,
   freshPassword,
   MAIL_FIELD,
   namesOnly,
@@ -347,6 +349,8 @@ function makeProber(
   fixed?: Readonly<Record<string, string>>,
   /** Values that must never go out (a given identity's user name at a login): a request holding one is not sent. */
   never: readonly string[] = [],
+  /** How the runner is to take the requests (`ownProfile`: a given identity's own profile, see ownProfiles). */
+  options?: Parameters<ScanContext['send']>[2],
 ): Prober {
   const { op } = point;
   // Fixed values (the scan's own account in an account change's path and query) go with every probe.
@@ -404,7 +408,7 @@ function makeProber(
         const lower = text.toLowerCase();
         if (never.some((n) => lower.includes(n.toLowerCase()))) return Promise.resolve(undefined);
       }
-      return ctx.send(req, as);
+      return options ? ctx.send(req, as, options) : ctx.send(req, as);
     },
   };
 }
@@ -1551,6 +1555,22 @@ function accountPlan(ctx: ScanContext, op: Operation, v: Throwaway): AccountPlan
   return { params, ...(body ? { body } : {}) };
 }
 
+/** Body members that name an object or a person other than by display (`user_id`, `owner`, `accountId`). */
+const NAMES_ONE = /(^|_)(id|uuid|ids)$|[a-z](Id|Uuid)$|^(user|account|member|customer|target|owner)$/i;
+
+/**
+ * A POST to the sender's own profile (`POST /profile {display_name, bio}`), sent as an account of the scan's own:
+ * its session names the record, and its body names no one (no id, no user or account member). Undefined otherwise
+ * (a PUT or PATCH there is the runner's to refuse for any account but a given identity's own profile probe).
+ */
+function profilePlan(ctx: ScanContext, op: Operation): AccountPlan | undefined {
+  if (op.method !== 'POST' || ownRecordWrite(op) !== 'profile') return undefined;
+  const fields = Object.keys(propertiesOf(ctx.spec, jsonBodySchema(op) ?? formSchema(op)));
+  if (fields.some((k) => NAMES_ONE.test(k))) return undefined;
+  if (op.parameters.some((p) => p.in === 'query' && NAMES_ONE.test(p.name))) return undefined;
+  return { params: {} };
+}
+
 /**
  * The scan's own account for the account changes (registered only when the document has one) and each change's
  * plan on it; the points that have none, with why.
@@ -1572,7 +1592,7 @@ async function accountPlans(
     )
       await checkIds(ctx, v);
     for (const op of ops) {
-      const plan = accountPlan(ctx, op, v);
+      const plan = accountPlan(ctx, op, v) ?? profilePlan(ctx, op);
       if (plan) plans.set(op.id, plan);
     }
   }
@@ -1587,6 +1607,121 @@ async function accountPlans(
     );
   return { ...(v ? { v } : {}), plans, withheld };
 }
+
+/**
+ * A write of the sender's own profile by a path with no parameter: `/me`, `/profile`, `/account`, `/users/me`,
+ * alone or with an update verb after it (`/profile/update`).
+ */
+const OWN_PROFILE_WRITE =
+  /(^|\/)(me|self|profile|my_?profile|current_?user|whoami|account)(\/(update|edit|save|change|settings|preferences|details|info))?\/?$/i;
+const UPDATE_VERB = /\/(update|edit|save|change|settings|preferences|details|info)$/i;
+
+/**
+ * A write to the sender's own record: a PUT, PATCH or POST at an own-profile path (OWN_PROFILE_WRITE), or at an
+ * account item route (`/users/{id}`, which only an account of the scan's own may fill). Its probes would store
+ * their payloads on whoever sends them.
+ */
+function ownRecordWrite(op: Operation): 'profile' | 'account' | undefined {
+  if (op.method !== 'PUT' && op.method !== 'PATCH' && op.method !== 'POST') return undefined;
+  if (!op.path.includes('{')) return OWN_PROFILE_WRITE.test(op.path) ? 'profile' : undefined;
+  const param = accountParam(op.path);
+  return param !== undefined && op.path.replace(/\/$/, '').endsWith(`{${param}}`) ? 'account' : undefined;
+}
+
+/** A given identity's own profile the probes of a write go to: read before the first probe, set back after. */
+interface OwnProfile {
+  readonly as: Identity;
+  /** The documented read of the record (`GET /me`; for `POST /profile/update`, `GET /profile`). */
+  readonly read: PlannedRequest;
+  /** The record before any probe. */
+  readonly before: Readonly<Record<string, unknown>>;
+  /** The body every probe starts from: the record's own values of the fields the write declares. */
+  readonly base: Readonly<Record<string, unknown>>;
+  /** The fields the write declares: what its probes may have stored. */
+  readonly fields: readonly string[];
+}
+
+/** The record a read shows, when it shows one (an object with two members or more). */
+function recordOf(res: ScanResponse | undefined): Record<string, unknown> | undefined {
+  if (!isSuccess(res) || refusedIn200(res!)) return undefined;
+  const v = res!.json;
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;
+  return Object.keys(v).length >= 2 ? (v as Record<string, unknown>) : undefined;
+}
+
+/**
+ * Reads `as`'s own profile before any probe of the write `op` (an own-profile path): the documented GET at the same
+ * path (for `/profile/update`, at `/profile` too). Undefined when none shows a record: the probes are then not
+ * sent, as nothing they stored could be set back.
+ */
+async function readOwnProfile(
+  ctx: ScanContext,
+  op: Operation,
+  as: Identity,
+): Promise<OwnProfile | undefined> {
+  const bare = op.path.replace(/\/$/, '');
+  const paths = [bare, ...(UPDATE_VERB.test(bare) ? [bare.replace(UPDATE_VERB, '')] : [])];
+  const reads = paths.flatMap((p) =>
+    ctx.spec.operations.filter(
+      (o) => o.method === 'GET' && !isExcluded(o) && o.path.replace(/\/$/, '') === p,
+    ),
+  );
+  const declared = Object.keys(propertiesOf(ctx.spec, jsonBodySchema(op) ?? formSchema(op)));
+  for (const o of reads.slice(0, 2)) {
+    const read = planRequest(ctx.spec, o, ctx.objects, { owner: as.name });
+    if (read.invented.length > 0) continue;
+    const before = recordOf(await ctx.send(read, as));
+    if (!before) continue;
+    const base: Record<string, unknown> = {};
+    for (const k of declared) {
+      const v = before[k];
+      if (k in before && v !== null && typeof v !== 'object' && !PASSWORD.test(k)) base[k] = v;
+    }
+    return { as, read, before, base, fields: declared };
+  }
+  return undefined;
+}
+
+/** The same value, as JSON or as text. */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (JSON.stringify(a) === JSON.stringify(b)) return true;
+  return (
+    a !== null && b !== null && typeof a !== 'object' && typeof b !== 'object' && String(a) === String(b)
+  );
+}
+
+/**
+ * After the probes: the fields of the profile the write declares that its read showed before and shows otherwise
+ * now are written back as they were (a PUT with every field the record held), as the same identity, and read again.
+ * A field that stays changed is noted on the operation and in the report's notes, by name. Never counted against
+ * the probes' budget.
+ */
+async function setBackProfile(ctx: ScanContext, op: Operation, p: OwnProfile): Promise<void> {
+  const after = recordOf(await ctx.send(p.read, p.as));
+  const changed = p.fields.filter((k) => k in p.before && !sameValue(after?.[k], p.before[k]));
+  if (changed.length === 0 && after !== undefined) return;
+  let kept = after === undefined ? [...p.fields.filter((k) => k in p.before)] : changed;
+  if (changed.length > 0) {
+    const body =
+      op.method === 'PUT' ? { ...p.base } : Object.fromEntries(changed.map((k) => [k, p.before[k]]));
+    const req = planRequest(ctx.spec, op, ctx.objects, { owner: p.as.name, body });
+    const res = await (op.method === 'POST' ? ctx.send(req, p.as) : ctx.send(req, p.as, { restore: true }));
+    const again = isSuccess(res) ? recordOf(await ctx.send(p.read, p.as)) : undefined;
+    kept = changed.filter((k) => again === undefined || !sameValue(again[k], p.before[k]));
+  }
+  if (kept.length === 0) return;
+  const what = kept.map((k) => `${k} was ${JSON.stringify(p.before[k])}`).join(', ');
+  ctx.note?.({
+    operation: op,
+    reason: `${p.as.name}'s own profile could not be set back after the injection probes: ${what}`,
+  });
+  ctx.note?.({
+    reason: `${p.as.name}'s own profile may keep values the injection probes of ${op.method} ${op.path} stored (setting it back could not be confirmed: ${what}); reset it on the target by hand`,
+  });
+}
+
+const NO_PROFILE_READ =
+  "not sent: a write to the identity's own profile that no documented read shows (what its probes stored could not be set back)";
 
 /**
  * Runs the injection probes over every input; returns what was tested and skipped, for the coverage. An operation
@@ -1606,14 +1741,37 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
     if (plan) logins.set(op.id, plan);
     else unplanned.add(op.id);
   }
+  // Writes to the sender's own record (`PATCH /me`, `POST /profile`, `PUT /users/{id}`): their probes store their
+  // payloads on whoever sends them. With a sign-up, on an account of the scan's own (as account changes are).
+  const ownWrite = (op: Operation) =>
+    !unplanned.has(op.id) &&
+    !logins.has(op.id) &&
+    !signUp(ctx, op) &&
+    !changesAnAccount(ctx, op, logins) &&
+    ownRecordWrite(op) !== undefined;
+  const withSignup = documentedSignup(ctx) !== undefined;
   // Account changes go to an account of the scan's own, or nowhere.
   const accounts = await accountPlans(
     ctx,
-    all.filter((point) => changesAnAccount(ctx, point.op, logins)),
+    all.filter((point) => changesAnAccount(ctx, point.op, logins) || (withSignup && ownWrite(point.op))),
   );
   const { plans, v: own } = accounts;
+  // Else, an own-profile write goes to the first identity's own profile, read before and set back after every
+  // probe; one that no documented read shows is not sent. An account item route stays the write guard's.
+  const profiles = new Map<string, OwnProfile>();
+  const unreadable = new Set<string>();
+  const first = ctx.identities[0];
+  for (const op of new Set(all.map((point) => point.op))) {
+    if (!ownWrite(op) || plans.has(op.id) || ownRecordWrite(op) !== 'profile') continue;
+    const p = first ? await readOwnProfile(ctx, op, first) : undefined;
+    if (p) profiles.set(op.id, p);
+    else unreadable.add(op.id);
+  }
   const withheldAccounts = [
-    ...accounts.withheld,
+    ...accounts.withheld.filter((o) => !ownWrite(o.point.op) || ownRecordWrite(o.point.op) === 'account'),
+    ...all
+      .filter((point) => unreadable.has(point.op.id))
+      .map((point): PointOutcome => ({ point, status: 'skipped', reason: NO_PROFILE_READ })),
     ...all
       .filter((point) => unplanned.has(point.op.id))
       .map(
@@ -1625,7 +1783,7 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
       ),
   ];
   const points = all
-    .filter((point) => !unplanned.has(point.op.id))
+    .filter((point) => !unplanned.has(point.op.id) && !unreadable.has(point.op.id))
     .filter((point) => !changesAnAccount(ctx, point.op, logins) || plans.has(point.op.id))
     .map((point) =>
       signUp(ctx, point.op) && point.in !== 'path' && NAME_FIELD.test(point.name)
@@ -1660,6 +1818,12 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
     // A login: anonymously, from its made-up user and the scan's password, whatever identity asked.
     const lp = logins.get(point.op.id);
     if (lp) return makeProber(counted, point, null, lp.body, lp.params, lp.never);
+    // A given identity's own profile: as that identity, from what its record holds (set back after the probes).
+    const mine = profiles.get(point.op.id);
+    if (mine) {
+      const options = point.op.method === 'POST' ? undefined : { ownProfile: true };
+      return makeProber(counted, point, mine.as, { ...mine.base, ...base }, undefined, [], options);
+    }
     const plan = plans.get(point.op.id);
     return plan
       ? makeProber(counted, point, as, { ...plan.body, ...base }, plan.params)
@@ -1749,6 +1913,13 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
             ...(lp.body ? { body: lp.body } : {}),
           };
         }
+        // A given identity's own profile: its own values, as that identity only.
+        const mine = profiles.get(point.op.id);
+        if (mine) {
+          const held = mine.base[point.name];
+          const res = await probe(point, mine.as).send(typeof held === 'string' ? held : point.value);
+          return isSuccess(res) ? { as: mine.as, baseline: res, body: mine.base } : undefined;
+        }
         // A write that names an object by its path: a live one of the scan's own, as its owner, first.
         const live = await liveFor(point.op);
         if (live) {
@@ -1809,7 +1980,7 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
     quoteMatters: false,
     traversals: 0,
     templates: 0,
-    ...(plans.has(point.op.id) ? { safe: true } : {}),
+    ...(plans.has(point.op.id) || profiles.has(point.op.id) ? { safe: true } : {}),
     ...(logins.has(point.op.id) ? { login: logins.get(point.op.id) } : {}),
   }));
   // Every operation's plain request first (one per operation, logins last): it tells which are slow.
@@ -1860,6 +2031,7 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
       job.p = live
         ? probe(at, live.as, undefined, live.params)
         : probe(at, plan && own ? own.identity : signUp(ctx, point.op) ? null : who[0]);
+      // (A given identity's own profile: probe() sends as that identity, from its record's values.)
     } else {
       const own =
         (point.in === 'path' || point.in === 'query') && r.planned?.[point.name]
@@ -1904,7 +2076,12 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
     job.found = await probeObjects(counted, job.p!, baseline);
   });
 
-  const withheld = (op: Operation) => who.every((as) => withheldFor(op, as));
+  // What the probes stored on a given identity's own profile is set back, whatever the budget left.
+  for (const [id, p] of profiles) {
+    const op = points.find((point) => point.op.id === id)?.op;
+    if (op) await setBackProfile(ctx, op, p);
+  }
+  const withheld = (op: Operation) => !profiles.has(op.id) && who.every((as) => withheldFor(op, as));
   const WITHHELD = 'not sent: a change to an object the scan did not create (safety rule)';
   const outcomes: PointOutcome[] = jobs.map((job): PointOutcome => {
     const { point } = job;
