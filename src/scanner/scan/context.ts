@@ -74,6 +74,12 @@ export interface ScanContext {
   /** Records such an identity: later checks no longer use it as an ordinary identity, the report warns. */
   markElevated?(elevation: Elevation): void;
   report(rule: RuleInfo, input: FindingInput): void;
+  /**
+   * A loud line for the report's warnings (text, JSON, JUnit, SARIF, HTML): something the scan did to the target
+   * that it could not undo and a person must (`alice's bio could not be set back to '...': reset it on the target
+   * by hand`). Not for what was left untested (`note`), nor for an identity made privileged (`markElevated`).
+   */
+  warn?(text: string): void;
   /** Records what could not be tested and why (an operation, a rule, or both), for the coverage matrix. */
   note?(entry: {
     readonly operation?: Operation;
@@ -88,8 +94,10 @@ export interface ScanContext {
     as?: Identity | null,
     /**
      * `burst`: past the rate limit (API4). `ownProfile`: a PUT/PATCH of the sender's own profile
-     * (`/users/me`), which the safety rule lets through for the mass-assignment probe only. `restore`: sets
-     * back what such a probe stored, as the identity or the admin, on a path an `ownProfile` request touched.
+     * (`/users/me`; for a given identity also `/users/6` when it is user 6), which the safety rule lets through
+     * for a given identity (API3's mass-assignment probe, the injection probes: read first, set back after) or an
+     * account the scan registered (its own profile path only). `restore`: sets back what such a probe stored, as
+     * the identity or the admin, on a path a given identity's `ownProfile` request touched.
      * `registeredAccount`: the end-of-scan DELETE of an account the scan registered, at its own-account route
      * (`DELETE /me`), sent as that account (never a given identity or the admin).
      */

@@ -79,6 +79,20 @@ export function setsPasswordByUrl(spec: ApiDocument, op: Operation): boolean {
   );
 }
 
+/**
+ * A write of the sender's own profile by a path with no parameter: `/me`, `/profile`, `/account`, `/users/me`,
+ * alone or with an update verb after it (`/profile/update`). Whoever sends it changes its own record, whatever the
+ * method: a POST there is no creation.
+ */
+const OWN_PROFILE_WRITE =
+  /(^|\/)(me|self|profile|my_?profile|current_?user|whoami|account)(\/(update|edit|save|change|settings|preferences|details|info))?\/?$/i;
+
+/** The path (query left out) writes its sender's own profile (OWN_PROFILE_WRITE): it names no object. */
+export function ownProfileWritePath(path: string): boolean {
+  const bare = path.split('?')[0];
+  return !bare.includes('{') && OWN_PROFILE_WRITE.test(bare);
+}
+
 /** Fields that name an account a body creates: they get names of the scan's own in a creation that sets a password. */
 const NEW_ACCOUNT_NAME = /^(user_?name|login|handle|nick_?(name)?|e-?mail|email_?address|name)$/i;
 
@@ -737,9 +751,20 @@ export async function discover(ctx: ScanContext): Promise<DiscoveryStats> {
     }
   };
 
+  // A POST to the sender's own profile (`POST /api/profile {display_name, bio}`) is no creation: sent as a given
+  // identity it would leave sampled values on that identity's own record. Discovery sends none; the checks that
+  // probe one read the record first and set it back, or use an account of the scan's own.
+  const ownProfileWrites = usable.filter((op) => op.method === 'POST' && ownProfileWritePath(op.path));
+  if (ownProfileWrites.length > 0 && ordinary.length > 0)
+    ctx.note?.({
+      reason: `not sent in discovery, as it writes the sender's own profile (sampled values would stay on a given identity's record): ${ownProfileWrites
+        .slice(0, 5)
+        .map((op) => `${op.method} ${op.path}`)
+        .join(', ')}`,
+    });
   const created = new Set<string>();
   const creators = usable
-    .filter((op) => isCreationOperation(spec, op))
+    .filter((op) => isCreationOperation(spec, op) && !ownProfileWrites.includes(op))
     .sort((a, b) => a.path.split('/').length - b.path.split('/').length);
   const creations = async () => {
     for (const as of ordinary) {
@@ -835,6 +860,7 @@ export async function discover(ctx: ScanContext): Promise<DiscoveryStats> {
 
   // Actions and updates of our own objects.
   for (const op of usable) {
+    if (ownProfileWrites.includes(op)) continue;
     if (op.method === 'POST' && !isCreationOperation(spec, op) && !isBusinessFlow(spec, op)) {
       // A password change sent as A with a sampled password would lock A out (or, anonymously, reset a
       // seeded account's): API1 and API2 try those on accounts the scan registered itself, and register them.
@@ -866,6 +892,7 @@ export async function discover(ctx: ScanContext): Promise<DiscoveryStats> {
   // identity (or anonymously when open), so API6 has a 2xx to start from.
   for (const op of usable) {
     if (!isBusinessFlow(spec, op) || op.requestBody !== undefined || isAdminOperation(op)) continue;
+    if (ownProfileWrites.includes(op)) continue;
     if (changesAccount(spec, op) || setsPassword(spec, op) || objects.learnedBody(op) !== undefined) continue;
     const as = ordinary[0] ?? (requiresAuth(op) ? undefined : null);
     if (as === undefined) continue;

@@ -1,3 +1,4 @@
+import type { Operation } from '../../core/api-document.ts';
 import { type ErrorCode, PortcullisError } from '../../core/errors.ts';
 /** Runs a scan: load the spec, log in, create test objects, run the checks in a safe order, collect findings. */
 import { loadApiDocument } from '../../openapi/load.ts';
@@ -18,7 +19,7 @@ import { deleteThrowaways, namesOnlyScanAccount } from './checks/throwaway.ts';
 import { createScanClient } from './client.ts';
 import { type Elevation, type Identity, makeFinding, type Observation, type ScanContext } from './context.ts';
 import { buildCoverage, type CoverageNote, type ScanCoverage, withReproduction } from './coverage.ts';
-import { discover, setsPasswordByUrl } from './discover.ts';
+import { discover, ownProfileWritePath, setsPasswordByUrl } from './discover.ts';
 import { urlValues } from './harvest.ts';
 import { LoginError, resolveIdentity as logIn } from './login.ts';
 import { SCAN_DEFAULTS, type ScanIdentity, type ScanOptions, sharedHeaders } from './options.ts';
@@ -172,6 +173,8 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
   const timedOut: string[] = [];
   const errors: { check: string; message: string }[] = [];
   const notes: CoverageNote[] = [];
+  /** Loud lines a check raised (`warn`): changes to the target it could not undo. Bounded, each once. */
+  const checkWarnings: string[] = [];
   /** What the scan did beyond its probes, for the report (the accounts it deleted at the end). */
   const reportNotes: string[] = [];
   let loggedIn: { identities: Identity[]; admin?: Identity } = { identities: [] };
@@ -206,7 +209,16 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
       if (i.params) objects.setParams(i.name, i.params);
     }
 
-    /** Paths an identity's own-profile probe went to: the only ones a restore may write. */
+    /** An identity that is an account the scan registered (its name is one, asked as a query value is below). */
+    const registered = (as: Identity, op: Operation | undefined) =>
+      op !== undefined &&
+      namesOnlyScanAccount(
+        spec,
+        objects,
+        { ...op, path: '/', parameters: [] },
+        { method: 'GET', path: `/?v=${encodeURIComponent(as.name)}` },
+      );
+    /** Paths a given identity's own-profile probe went to: the only ones a restore may write. */
     const ownTouched = new Set<string>();
     /** GETs that set a password, sent once each for an account the scan registered (API2's reset probe). */
     const ownResets = new Set<string>();
@@ -232,6 +244,10 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
           elevated.set(e.identity, e);
         }
       },
+      warn(text) {
+        const line = `${noteAs ?? current}: ${text}`;
+        if (checkWarnings.length < 50 && !checkWarnings.includes(line)) checkWarnings.push(line);
+      },
       ...(admin ? { admin } : {}),
       allowDestructive: options.allowDestructive === true,
       timeDelayMs,
@@ -252,18 +268,23 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
       async send(req, as, sendOptions) {
         // The safety rule, enforced here for every check: PUT, PATCH and DELETE go only to objects the scan
         // created, unless the user allowed destructive requests.
-        // One exception: the mass-assignment probe of an ordinary identity may PUT or PATCH its own profile
-        // (`/users/me`, or `/users/6` when its token or login answer says it is user 6), never DELETE it; no
-        // other check (injection payloads!) may touch the profile. What that probe stored is set back with
-        // `restore`, by the identity or the admin, on a path such a probe went to, never with DELETE.
+        // One exception, `ownProfile`: a given identity may PUT or PATCH its own profile (`/users/me`, or
+        // `/users/6` when its token or login answer says it is user 6), never DELETE it. Two checks ask so: API3's
+        // mass-assignment probe and the injection probes of an own-profile write, each reading the record first
+        // and setting back what it stored (`restore`, by the identity or the admin, on a path such a request went
+        // to, never with DELETE; the injection probes send only payloads that change nothing else). An account
+        // the scan registered may PUT or PATCH its own profile path (`/me`, `/profile`, `/account/update`), never
+        // one that names an id: its record is the scan's own, nothing is set back.
         const bare = req.path.split('?')[0];
+        const given = as !== undefined && as !== null && identities.includes(as);
         const ownProfile =
           sendOptions?.ownProfile === true &&
           req.method !== 'DELETE' &&
           as !== undefined &&
           as !== null &&
-          identities.includes(as) &&
-          (isOwnProfile(req.path) || isOwnAccount(req.path, as));
+          (given
+            ? isOwnProfile(req.path) || isOwnAccount(req.path, as)
+            : as !== admin && ownProfileWritePath(bare) && registered(as, req.operation));
         const restore =
           sendOptions?.restore === true &&
           req.method !== 'DELETE' &&
@@ -396,7 +417,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
             return undefined;
           ownResets.add(key);
         }
-        if (ownProfile && ownTouched.size < 1000) ownTouched.add(bare);
+        if (ownProfile && given && ownTouched.size < 1000) ownTouched.add(bare);
         req = inDeclaredEncoding(spec, req, req.operation);
         const res = await client.trySend(req, {
           session: as?.session,
@@ -525,7 +546,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     errors,
     phases,
     coverage: covered.coverage,
-    warnings: [...elevationWarnings(elevated), ...covered.warnings],
+    warnings: [...elevationWarnings(elevated), ...checkWarnings, ...covered.warnings],
     notes: reportNotes,
     targetOutages,
   };

@@ -55,6 +55,7 @@ import {
   changesOwnAccount,
   createdId,
   holdsRecord,
+  ownProfileWritePath,
   setsPassword,
   withOwnAccount,
 } from '../discover.ts';
@@ -1559,12 +1560,13 @@ function accountPlan(ctx: ScanContext, op: Operation, v: Throwaway): AccountPlan
 const NAMES_ONE = /(^|_)(id|uuid|ids)$|[a-z](Id|Uuid)$|^(user|account|member|customer|target|owner)$/i;
 
 /**
- * A POST to the sender's own profile (`POST /profile {display_name, bio}`), sent as an account of the scan's own:
- * its session names the record, and its body names no one (no id, no user or account member). Undefined otherwise
- * (a PUT or PATCH there is the runner's to refuse for any account but a given identity's own profile probe).
+ * A write to the sender's own profile (`POST /profile`, `PATCH /me {display_name, bio}`), sent as an account of the
+ * scan's own: its session names the record, and its body names no one (no id, no user or account member).
+ * Undefined otherwise. A PUT or PATCH there goes with `ownProfile` (the runner lets an account the scan registered
+ * write its own profile path).
  */
 function profilePlan(ctx: ScanContext, op: Operation): AccountPlan | undefined {
-  if (op.method !== 'POST' || ownRecordWrite(op) !== 'profile') return undefined;
+  if (ownRecordWrite(op) !== 'profile') return undefined;
   const fields = Object.keys(propertiesOf(ctx.spec, jsonBodySchema(op) ?? formSchema(op)));
   if (fields.some((k) => NAMES_ONE.test(k))) return undefined;
   if (op.parameters.some((p) => p.in === 'query' && NAMES_ONE.test(p.name))) return undefined;
@@ -1608,22 +1610,16 @@ async function accountPlans(
   return { ...(v ? { v } : {}), plans, withheld };
 }
 
-/**
- * A write of the sender's own profile by a path with no parameter: `/me`, `/profile`, `/account`, `/users/me`,
- * alone or with an update verb after it (`/profile/update`).
- */
-const OWN_PROFILE_WRITE =
-  /(^|\/)(me|self|profile|my_?profile|current_?user|whoami|account)(\/(update|edit|save|change|settings|preferences|details|info))?\/?$/i;
 const UPDATE_VERB = /\/(update|edit|save|change|settings|preferences|details|info)$/i;
 
 /**
- * A write to the sender's own record: a PUT, PATCH or POST at an own-profile path (OWN_PROFILE_WRITE), or at an
+ * A write to the sender's own record: a PUT, PATCH or POST at an own-profile path (ownProfileWritePath), or at an
  * account item route (`/users/{id}`, which only an account of the scan's own may fill). Its probes would store
  * their payloads on whoever sends them.
  */
 function ownRecordWrite(op: Operation): 'profile' | 'account' | undefined {
   if (op.method !== 'PUT' && op.method !== 'PATCH' && op.method !== 'POST') return undefined;
-  if (!op.path.includes('{')) return OWN_PROFILE_WRITE.test(op.path) ? 'profile' : undefined;
+  if (!op.path.includes('{')) return ownProfileWritePath(op.path) ? 'profile' : undefined;
   const param = accountParam(op.path);
   return param !== undefined && op.path.replace(/\/$/, '').endsWith(`{${param}}`) ? 'account' : undefined;
 }
@@ -1710,14 +1706,20 @@ async function setBackProfile(ctx: ScanContext, op: Operation, p: OwnProfile): P
     kept = changed.filter((k) => again === undefined || !sameValue(again[k], p.before[k]));
   }
   if (kept.length === 0) return;
-  const what = kept.map((k) => `${k} was ${JSON.stringify(p.before[k])}`).join(', ');
+  // The value it had, short (a secret-looking field's value never goes into the report).
+  const was = (k: string) =>
+    PASSWORD.test(k)
+      ? 'its former value'
+      : `'${String(JSON.stringify(p.before[k])).replace(/^"|"$/g, '').slice(0, 80)}'`;
+  const what = kept.map((k) => `${k} was ${was(k)}`).join(', ');
   ctx.note?.({
     operation: op,
     reason: `${p.as.name}'s own profile could not be set back after the injection probes: ${what}`,
   });
-  ctx.note?.({
-    reason: `${p.as.name}'s own profile may keep values the injection probes of ${op.method} ${op.path} stored (setting it back could not be confirmed: ${what}); reset it on the target by hand`,
-  });
+  // Loud: a given identity's record may hold the probes' payloads from now on.
+  ctx.warn?.(
+    `${kept.map((k) => `${p.as.name}'s ${k} could not be set back to ${was(k)}`).join('; ')} after the injection probes of ${op.method} ${op.path}: reset it on the target by hand`,
+  );
 }
 
 const NO_PROFILE_READ =
@@ -1825,8 +1827,13 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
       return makeProber(counted, point, mine.as, { ...mine.base, ...base }, undefined, [], options);
     }
     const plan = plans.get(point.op.id);
+    // The scan's own account's PUT or PATCH of its own profile (profilePlan) is one the runner must be told of.
+    const ownPut =
+      plan && point.op.method !== 'POST' && ownRecordWrite(point.op) === 'profile'
+        ? { ownProfile: true }
+        : undefined;
     return plan
-      ? makeProber(counted, point, as, { ...plan.body, ...base }, plan.params)
+      ? makeProber(counted, point, as, { ...plan.body, ...base }, plan.params, [], ownPut)
       : makeProber(counted, point, as, base, pinned);
   };
   const started = performance.now();
@@ -2081,7 +2088,9 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
     const op = points.find((point) => point.op.id === id)?.op;
     if (op) await setBackProfile(ctx, op, p);
   }
-  const withheld = (op: Operation) => !profiles.has(op.id) && who.every((as) => withheldFor(op, as));
+  // (An own-profile write planned on the scan's own account is sent as that account, see profilePlan.)
+  const withheld = (op: Operation) =>
+    !profiles.has(op.id) && !plans.has(op.id) && who.every((as) => withheldFor(op, as));
   const WITHHELD = 'not sent: a change to an object the scan did not create (safety rule)';
   const outcomes: PointOutcome[] = jobs.map((job): PointOutcome => {
     const { point } = job;
