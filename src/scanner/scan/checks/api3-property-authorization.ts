@@ -651,9 +651,12 @@ async function massAssignmentProbe(
     if (!isSuccess(r) || r.json === undefined) return undefined;
     const record = probe.id !== undefined ? ownRecord(r.json, probe.id) : recordsOf(r.json, [])[0];
     // A field the read does not show (a record read at another path) as the last write's answer showed it.
+    // The record inside the answer by its id first: `{"updated": {id, role, ...}}` wraps it in a member no
+    // wrapper list names.
     const written =
       probe.read && isSuccess(lastWrite) && lastWrite.json !== undefined
-        ? recordsOf(lastWrite.json, [])[0]
+        ? ((probe.id !== undefined ? ownRecord(lastWrite.json, probe.id) : undefined) ??
+          recordsOf(lastWrite.json, [])[0])
         : undefined;
     return record && written ? { ...written, ...record } : record;
   };
