@@ -325,8 +325,8 @@ registerCommand('scan', {
   -q, --quiet                 no progress bar
 ${REPORT_HELP}
 
-Scan only APIs you own or may test, with test accounts: the scan creates objects, fails logins on purpose
-(identity A's account may end up locked) and sends harmless injection payloads.`,
+Scan only APIs you own or may test, with test accounts: the scan registers accounts and creates objects of
+its own, fails logins on purpose (a given identity at most once) and sends harmless injection payloads.`,
   async run(args) {
     const { values } = parse(args, {
       ...reportFlags,
