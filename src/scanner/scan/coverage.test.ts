@@ -116,6 +116,72 @@ test('a finding without a request of its own gets the curl line of its check’s
   assert.equal(input.evidence?.curl, "curl 'http://h/things' -H 'Authorization: Bearer $TOKEN'");
 });
 
+/** An observation of `operation` sent to `url` as given, with its own headers and answer. */
+function sentAs(
+  operation: Operation,
+  checkId: string,
+  url: string,
+  status: number,
+  headers: Record<string, string>,
+  credentials: string[],
+  body?: string,
+): Observation {
+  const o = seen(operation, checkId);
+  const sent = {
+    method: operation.method,
+    url,
+    headers,
+    credentials,
+    ...(body === undefined ? {} : { body }),
+  };
+  return { ...o, response: { ...o.response, status, sent } };
+}
+
+const login = op('POST', '/login');
+
+test("a finding naming the request it saw gets that request's curl line, not the last one to the operation", () => {
+  const observations = [
+    sentAs(item, 'API3', 'http://h/things/1', 200, { authorization: 'Bearer t-1' }, ['authorization']),
+    sentAs(item, 'API2', 'http://h/things/1?auth_token=t-1', 200, {}, []),
+    sentAs(list, 'API1', "http://h/things?q='%20OR%20'1'%3D'1", 200, { cookie: 'sid=s-1' }, ['cookie']),
+    sentAs(list, 'API1', 'http://h/things?q=benign', 200, { cookie: 'sid=s-1' }, ['cookie']),
+    sentAs(login, 'API2', 'http://h/login', 200, {}, [], '{"user":"admin\' --"}'),
+    sentAs(login, 'API2', 'http://h/login', 401, {}, [], '{"user":"pc-nobody"}'),
+  ];
+  const curl = (request: string, status: number) =>
+    withReproduction(
+      { operation: item, message: 'm', evidence: { request, status } },
+      observations,
+      'passive',
+    ).evidence?.curl;
+  assert.equal(
+    curl('GET http://h/things/1', 200),
+    "curl 'http://h/things/1' -H 'Authorization: Bearer $TOKEN'",
+  );
+  assert.equal(
+    curl("GET http://h/things?q='%20OR%20'1'%3D'1", 200),
+    `curl 'http://h/things?q='\\''%20OR%20'\\''1'\\''%3D'\\''1' -H 'Cookie: $COOKIE'`,
+  );
+  assert.equal(
+    curl('POST http://h/login', 200),
+    `curl -X POST 'http://h/login' --data-raw '{"user":"admin'\\'' --"}'`,
+  );
+  assert.equal(curl('GET http://h/nowhere', 200), undefined);
+});
+
+test('a named request sent two ways with the same answer gets no curl line rather than a wrong one', () => {
+  const observations = [
+    sentAs(list, 'API1', 'http://h/things', 200, {}, []),
+    sentAs(list, 'API1', 'http://h/things', 200, { cookie: 'sid=s-1' }, ['cookie']),
+  ];
+  const input = withReproduction(
+    { operation: list, message: 'm', evidence: { request: 'GET http://h/things', status: 200 } },
+    observations,
+    'passive',
+  );
+  assert.equal(input.evidence?.curl, undefined);
+});
+
 function answered(operation: Operation, checkId: string, status: number): Observation {
   const o = seen(operation, checkId);
   return { ...o, response: { ...o.response, status } };
@@ -243,4 +309,17 @@ test('a rule of a check that sent nothing is untested for the reason its check n
     { rule: SCAN_RULES.secretInToken.id, reason: 'no identity holds a token' },
   ]);
   assert.equal(r.coverage.notes, undefined);
+});
+
+test("an active check's named request is its own, when other checks sent the same one differently", () => {
+  const observations = [
+    sentAs(list, 'API4', 'http://h/things', 200, { authorization: 'Bearer t-1' }, ['authorization']),
+    sentAs(list, 'API1', 'http://h/things', 200, {}, []),
+  ];
+  const input = withReproduction(
+    { operation: list, message: 'm', evidence: { request: 'GET http://h/things' } },
+    observations,
+    'API4',
+  );
+  assert.equal(input.evidence?.curl, "curl 'http://h/things' -H 'Authorization: Bearer $TOKEN'");
 });

@@ -15,7 +15,7 @@ import type {
   TargetOutages,
 } from '../finding.ts';
 import type { Check } from './check.ts';
-import type { FindingInput, Observation } from './context.ts';
+import { type FindingInput, type Observation, redact } from './context.ts';
 import { curlFor } from './curl.ts';
 
 /** Something a check could not test, recorded through `ctx.note`. */
@@ -295,16 +295,43 @@ export function rateLimitedBy(
   };
 }
 
+/** How a finding's evidence names the request it saw: `METHOD URL`, as sent or masked like evidence text. */
+function requestLine(o: Observation): string {
+  return `${o.response.sent.method} ${o.response.sent.url}`;
+}
+
 /**
- * Gives a finding a reproducible request when its check did not attach one: the last request the same check
- * sent to the same operation (or, for passive findings, any request to it), as a curl line.
+ * Gives a finding a reproducible request when its check did not attach one. When the evidence names the
+ * request it saw (`request: 'GET http://h/x?q=1'`, with its `status`), the curl line is that request's, as
+ * sent: the observations sent that way with that answer (the reporting check's own when it sent any, any
+ * check's for a passive finding); if they differ (one as alice with her cookie, one anonymous) no line is
+ * given rather than a wrong one, and none either when no observation matches. A finding naming no request
+ * gets the last request the same check sent to the same operation (or, for passive findings, any request to
+ * it).
  */
 export function withReproduction(
   input: FindingInput,
   observations: readonly Observation[],
   check: string,
 ): FindingInput {
-  if (input.evidence?.curl !== undefined || !input.operation) return input;
+  if (input.evidence?.curl !== undefined) return input;
+  const named = input.evidence?.request;
+  if (typeof named === 'string') {
+    const status = input.evidence?.status;
+    const matching = observations.filter((o) => {
+      if (typeof status === 'number' && o.response.status !== status) return false;
+      const line = requestLine(o);
+      return line === named || redact(line) === named;
+    });
+    // An active check reports what it just sent: its own requests first (API4's burst, not others' reads).
+    const own = matching.filter((o) => o.check === check);
+    const lines = new Set((own.length > 0 ? own : matching).map((o) => curlFor(o.response.sent)));
+    const [line] = lines;
+    return line === undefined || lines.size > 1
+      ? input
+      : { ...input, evidence: { ...input.evidence, curl: line } };
+  }
+  if (!input.operation) return input;
   const id = input.operation.id;
   let match: Observation | undefined;
   for (let i = observations.length - 1; i >= 0 && !match; i--) {

@@ -96,3 +96,46 @@ test('a JSON secret with an escaped quote inside is masked whole', () => {
   assert.ok(!line.includes('ss-tail') && !line.includes('t-1'), line);
   assert.ok(line.includes('"password":"***"'), line);
 });
+
+test('a bearer identity: the line carries its Authorization header masked, with the query as sent', () => {
+  const line = curlFor({
+    method: 'GET',
+    url: 'http://h/api/users/1?fields=all',
+    headers: { 'user-agent': 'portcullis-scan', authorization: 'Bearer opaque-0123456789abcdef' },
+    credentials: ['authorization'],
+  });
+  assert.equal(line, "curl 'http://h/api/users/1?fields=all' -H 'Authorization: Bearer $TOKEN'");
+  assert.ok(!line.includes('opaque-0123456789abcdef'));
+});
+
+test("a cookie identity: its jar's cookies go as one masked Cookie header, whatever their names", () => {
+  const line = curlFor({
+    method: 'GET',
+    url: 'http://h/passwords',
+    headers: { cookie: 'token="usuario2?True"; PHPSESSID=abc123' },
+    credentials: ['cookie'],
+  });
+  assert.equal(line, "curl 'http://h/passwords' -H 'Cookie: $COOKIE'");
+});
+
+test('an injection payload goes out exactly as sent, in the query and in the body, shell-quoted', () => {
+  const query = curlFor({
+    method: 'GET',
+    url: "http://h/password?app_name=x'%20OR%20'1'%3D'1",
+    headers: {},
+  });
+  assert.equal(query, `curl 'http://h/password?app_name=x'\\''%20OR%20'\\''1'\\''%3D'\\''1'`);
+  const payload = `{"username":"admin' OR '1'='1' --","note":"a\\"b"}`;
+  const body = curlFor({
+    method: 'POST',
+    url: 'http://h/api/auth/login',
+    headers: { 'content-type': 'application/json' },
+    body: payload,
+  });
+  assert.equal(
+    body,
+    `curl -X POST 'http://h/api/auth/login' -H 'Content-Type: application/json' --data-raw ${shellQuote(payload)}`,
+  );
+  // What the shell hands curl is the payload itself.
+  assert.equal(shellQuote(payload).slice(1, -1).replace(/'\\''/g, "'"), payload);
+});
