@@ -139,7 +139,7 @@ describe('scan --header and the identities file headers: sent with every request
     assert.ok(api.passed > 0);
     const curl = openList(r.doc.findings).evidence?.curl ?? '';
     assert.match(curl, /-H 'X-Api-Mode: legacy'/);
-    assert.match(curl, /-H 'X-Gateway-Key: \$CREDENTIAL'/);
+    assert.match(curl, /-H 'X-Gateway-Key: '"\$CREDENTIAL"/);
     assert.doesNotMatch(curl, /X-User-Id/i);
     assert.ok(!r.stdout.includes(GATEWAY_KEY), 'the key is in no report');
     assert.ok(!r.stderr.includes(GATEWAY_KEY), 'nor on stderr');
@@ -171,7 +171,7 @@ describe('scan --header and the identities file headers: sent with every request
     assert.deepEqual(api.ungated, []);
     const curl = openList(r.doc.findings).evidence?.curl ?? '';
     assert.match(curl, /-H 'X-Api-Mode: legacy'/);
-    assert.match(curl, /-H 'X-Gateway-Key: \$CREDENTIAL'/);
+    assert.match(curl, /-H 'X-Gateway-Key: '"\$CREDENTIAL"/);
     assert.ok(!r.stdout.includes(GATEWAY_KEY));
     // A number in YAML is sent as its text.
     assert.match(curl, /-H 'X-Api-Version: 2'/);

@@ -97,7 +97,7 @@ test('a scheduled scan sends scans[].scan.headers with every request; the key is
     assert.equal(open.length, 1, scan.findings.map((f) => f.rule.id).join(', '));
     const curl = String(open[0].evidence?.curl ?? '');
     assert.match(curl, /-H 'X-Api-Mode: legacy'/);
-    assert.match(curl, /-H 'X-Gateway-Key: \$CREDENTIAL'/);
+    assert.match(curl, /-H 'X-Gateway-Key: '"\$CREDENTIAL"/);
     assert.ok(!JSON.stringify(scan.findings).includes(KEY));
   } finally {
     await gw.close();

@@ -113,7 +113,7 @@ test('setup that created no object is the first warning', () => {
 
 test('a finding without a request of its own gets the curl line of its check’s last request to the operation', () => {
   const input = withReproduction({ operation: list, message: 'm' }, [seen(list, 'API2')], 'API2');
-  assert.equal(input.evidence?.curl, "curl 'http://h/things' -H 'Authorization: Bearer $TOKEN'");
+  assert.equal(input.evidence?.curl, `curl 'http://h/things' -H 'Authorization: Bearer '"$TOKEN"`);
 });
 
 /** An observation of `operation` sent to `url` as given, with its own headers and answer. */
@@ -156,11 +156,11 @@ test("a finding naming the request it saw gets that request's curl line, not the
     ).evidence?.curl;
   assert.equal(
     curl('GET http://h/things/1', 200),
-    "curl 'http://h/things/1' -H 'Authorization: Bearer $TOKEN'",
+    `curl 'http://h/things/1' -H 'Authorization: Bearer '"$TOKEN"`,
   );
   assert.equal(
     curl("GET http://h/things?q='%20OR%20'1'%3D'1", 200),
-    `curl 'http://h/things?q='\\''%20OR%20'\\''1'\\''%3D'\\''1' -H 'Cookie: $COOKIE'`,
+    `curl 'http://h/things?q='\\''%20OR%20'\\''1'\\''%3D'\\''1' -H 'Cookie: '"$COOKIE"`,
   );
   assert.equal(
     curl('POST http://h/login', 200),
@@ -321,5 +321,5 @@ test("an active check's named request is its own, when other checks sent the sam
     observations,
     'API4',
   );
-  assert.equal(input.evidence?.curl, "curl 'http://h/things' -H 'Authorization: Bearer $TOKEN'");
+  assert.equal(input.evidence?.curl, `curl 'http://h/things' -H 'Authorization: Bearer '"$TOKEN"`);
 });

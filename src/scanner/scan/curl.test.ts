@@ -16,7 +16,7 @@ test("the identity's token and cookies are named, never copied, into the curl li
   });
   assert.equal(
     line,
-    "curl 'http://127.0.0.1:8080/v2/notes/7' -H 'Authorization: Bearer $TOKEN' -H 'Cookie: $COOKIE' -H 'X-Tenant: acme'",
+    `curl 'http://127.0.0.1:8080/v2/notes/7' -H 'Authorization: Bearer '"$TOKEN" -H 'Cookie: '"$COOKIE" -H 'X-Tenant: acme'`,
   );
 });
 
@@ -28,7 +28,7 @@ test('a custom credential header from the identity is masked, and passwords in t
     credentials: ['x-session'],
     body: '{"username":"alice","password":"alice-pass-1"}',
   });
-  assert.ok(line.includes("-H 'X-Session: $CREDENTIAL'"), line);
+  assert.ok(line.includes(`-H 'X-Session: '"$CREDENTIAL"`), line);
   assert.ok(line.includes(`--data-raw '{"username":"alice","password":"***"}'`), line);
   assert.ok(!line.includes('alice-pass-1'));
   assert.ok(line.startsWith("curl -X POST 'http://h/login'"));
@@ -104,7 +104,7 @@ test('a bearer identity: the line carries its Authorization header masked, with 
     headers: { 'user-agent': 'portcullis-scan', authorization: 'Bearer opaque-0123456789abcdef' },
     credentials: ['authorization'],
   });
-  assert.equal(line, "curl 'http://h/api/users/1?fields=all' -H 'Authorization: Bearer $TOKEN'");
+  assert.equal(line, `curl 'http://h/api/users/1?fields=all' -H 'Authorization: Bearer '"$TOKEN"`);
   assert.ok(!line.includes('opaque-0123456789abcdef'));
 });
 
@@ -115,7 +115,7 @@ test("a cookie identity: its jar's cookies go as one masked Cookie header, whate
     headers: { cookie: 'token="usuario2?True"; PHPSESSID=abc123' },
     credentials: ['cookie'],
   });
-  assert.equal(line, "curl 'http://h/passwords' -H 'Cookie: $COOKIE'");
+  assert.equal(line, `curl 'http://h/passwords' -H 'Cookie: '"$COOKIE"`);
 });
 
 test('an injection payload goes out exactly as sent, in the query and in the body, shell-quoted', () => {

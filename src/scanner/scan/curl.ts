@@ -1,13 +1,15 @@
 /**
- * A curl command line that repeats a request the scan sent, for a finding's evidence. The identity's
- * credentials never appear: its token becomes `$TOKEN`, its cookies `$COOKIE`, other credential headers
- * `$CREDENTIAL`; secrets and JWTs elsewhere (body, query) are masked like every evidence excerpt, whatever the
+ * A curl command line that repeats a request the scan sent, for a finding's evidence: method, URL with its
+ * query, every header the client added (the identity's, the shared ones), its cookie jar as one `Cookie`
+ * header, and the body, as sent. The identity's credentials never appear: its token becomes the shell variable
+ * `"$TOKEN"`, its cookies `"$COOKIE"`, other credential headers `"$CREDENTIAL"`, outside the single quotes so
+ * that a user who sets them (`TOKEN=eyJ... COOKIE='sid=...'`) runs the request as the identity sent it; secrets and JWTs elsewhere (body, query) are masked like every evidence excerpt, whatever the
  * body's encoding: JSON members, form-encoded fields and multipart fields named like a secret (`password`,
  * `token`, `api_key`, `authorization`...) show `***`. A multipart body becomes curl's own `--form-string` and
  * `-F name=@file` arguments (curl makes the boundary), files named by their file name, never their bytes.
  *
  * @example
- * curlFor(res.sent) // curl -X POST 'http://127.0.0.1:8080/login' -H 'Authorization: Bearer $TOKEN' ...
+ * curlFor(res.sent) // curl -X POST 'http://127.0.0.1:8080/login' -H 'Authorization: Bearer '"$TOKEN" ...
  */
 import type { SentRequest } from './client.ts';
 
@@ -40,14 +42,15 @@ function headerName(name: string): string {
   return name.replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase());
 }
 
-function maskedHeader(name: string, value: string): string {
+/** What a credential header shows: its scheme kept (`Bearer `), its secret the shell variable named. */
+function maskedHeader(name: string, value: string): { prefix: string; variable: string } {
   const n = name.toLowerCase();
-  if (n === 'cookie') return '$COOKIE';
+  if (n === 'cookie') return { prefix: '', variable: 'COOKIE' };
   if (n === 'authorization' || n === 'proxy-authorization') {
     const scheme = /^(\w+)\s/.exec(value)?.[1];
-    return scheme ? `${scheme} $TOKEN` : '$TOKEN';
+    return { prefix: scheme ? `${scheme} ` : '', variable: 'TOKEN' };
   }
-  return '$CREDENTIAL';
+  return { prefix: '', variable: 'CREDENTIAL' };
 }
 
 /**
@@ -97,8 +100,13 @@ export function curlFor(sent: SentRequest): string {
   for (const [name, value] of Object.entries(sent.headers ?? {})) {
     const n = name.toLowerCase();
     if (SKIP.has(n) || (form !== undefined && n === 'content-type')) continue; // curl -F makes its own boundary
-    const shown = credentials.has(n) || CREDENTIAL_HEADER.test(n) ? maskedHeader(n, value) : mask(value);
-    parts.push('-H', shellQuote(`${headerName(n)}: ${shown}`));
+    if (credentials.has(n) || CREDENTIAL_HEADER.test(n)) {
+      // The placeholder outside the single quotes, in double ones: the shell puts the variable's value there.
+      const { prefix, variable } = maskedHeader(n, value);
+      parts.push('-H', `${shellQuote(`${headerName(n)}: ${prefix}`)}"$${variable}"`);
+    } else {
+      parts.push('-H', shellQuote(`${headerName(n)}: ${mask(value)}`));
+    }
   }
   if (form !== undefined) {
     parts.push(...form);
