@@ -85,11 +85,20 @@ export function multipartArgs(body: string, contentType: string): string[] | und
   return args;
 }
 
+/** The URL as the client put it on the wire: WHATWG-normalized like undici does (`'` in a query as `%27`). */
+function wireUrl(url: string): string {
+  try {
+    return new URL(url).href;
+  } catch {
+    return url;
+  }
+}
+
 /** The curl line for a sent request; credentials masked, body cut at 2000 characters. */
 export function curlFor(sent: SentRequest): string {
   const parts = ['curl'];
   if (sent.method !== 'GET' || sent.body !== undefined) parts.push('-X', sent.method);
-  parts.push(shellQuote(mask(sent.url)));
+  parts.push(shellQuote(mask(wireUrl(sent.url))));
   const credentials = new Set((sent.credentials ?? []).map((c) => c.toLowerCase()));
   const contentType =
     Object.entries(sent.headers ?? {}).find(([k]) => k.toLowerCase() === 'content-type')?.[1] ?? '';
