@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { buildApiDocument } from '../../openapi/load.ts';
 import type { ScanResponse } from './client.ts';
-import { createdId, findCreated, idOf, itemsOf } from './discover.ts';
+import { createdId, findCreated, idOf, itemsOf, ownRecordPath, ownRecordWrite } from './discover.ts';
 
 function answer(json: unknown, headers: Record<string, string> = {}): ScanResponse {
   return {
@@ -55,5 +56,75 @@ describe('finding what a create made', () => {
     assert.equal(itemsOf([1, 2]).length, 2);
     assert.equal(itemsOf({ count: 1, data: [{ id: 1 }] }).length, 1);
     assert.equal(idOf({ pet_id: 3, id: 9 }, 'pet_id', 'pet'), '3');
+  });
+});
+
+describe('writes under the sender’s own record', () => {
+  test('a caller segment followed by anything, or profile/account before any path parameter', () => {
+    for (const path of [
+      '/me',
+      '/api/me/avatar',
+      '/api/me/notifications',
+      '/api/account/bio',
+      '/users/me/settings/theme',
+      '/api/v1/self/photo',
+      '/my/preferences',
+      '/current_user/theme',
+      '/currentUser/avatar',
+      '/whoami/status',
+      '/users/current/avatar',
+      '/profile/picture',
+      '/orgs/{org}/me/settings',
+      '/api/me/avatar?size=large',
+      // An action on an item of one's own: A's record may hold which address is the default.
+      '/me/addresses/{id}/default',
+    ])
+      assert.ok(ownRecordPath(path), path);
+    for (const path of [
+      '/users/{id}/profile',
+      '/users/{id}/profile/avatar',
+      '/profile/{username}/follow',
+      '/account/{account_id}/close',
+      '/accounts',
+      '/profiles/avatar',
+      '/memes/upload',
+      '/users/5/current',
+      '/current/weather',
+      '/orders',
+    ])
+      assert.ok(!ownRecordPath(path), path);
+  });
+
+  const ok = { responses: { '200': { description: 'ok' } } };
+  const idParam = [{ name: 'id', in: 'path', required: true, schema: { type: 'integer' } }];
+  const spec = buildApiDocument('/own.yaml', '3.1', {
+    openapi: '3.1.0',
+    info: { title: 't', version: '1' },
+    paths: {
+      '/api/me': { get: ok, post: ok },
+      '/api/me/avatar': { post: ok },
+      '/api/account/bio': { post: ok },
+      '/api/me/addresses': { get: ok, post: ok },
+      '/api/me/addresses/{id}': { get: { ...ok, parameters: idParam } },
+      '/api/me/cards/create': { post: ok },
+      '/api/me/cards/{id}': { get: { ...ok, parameters: idParam } },
+      '/api/notes': { post: ok },
+      '/api/notes/{id}': { get: { ...ok, parameters: idParam } },
+      '/api/me/avatar/upload': { put: ok },
+    },
+  });
+  const op = (method: string, path: string) =>
+    spec.operations.find((o) => o.method === method && o.path === path)!;
+
+  test('a POST there is no creation, unless it creates in a documented sub-collection of one’s own', () => {
+    assert.ok(ownRecordWrite(spec, op('POST', '/api/me')));
+    assert.ok(ownRecordWrite(spec, op('POST', '/api/me/avatar')));
+    assert.ok(ownRecordWrite(spec, op('POST', '/api/account/bio')));
+    // Items the scan can find again by their own path: a creation of its own, sent as today.
+    assert.ok(!ownRecordWrite(spec, op('POST', '/api/me/addresses')));
+    assert.ok(!ownRecordWrite(spec, op('POST', '/api/me/cards/create')));
+    assert.ok(!ownRecordWrite(spec, op('POST', '/api/notes')));
+    // Only POSTs: a PUT or PATCH discovery sends only to the scan's own objects anyway.
+    assert.ok(!ownRecordWrite(spec, op('PUT', '/api/me/avatar/upload')));
   });
 });

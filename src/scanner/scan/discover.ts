@@ -93,6 +93,54 @@ export function ownProfileWritePath(path: string): boolean {
   return !bare.includes('{') && OWN_PROFILE_WRITE.test(bare);
 }
 
+/**
+ * Path segments that mean whoever sends the request, wherever they stand (`/api/me/avatar`, `/orgs/{org}/me/
+ * settings`, `/my/settings`, `/current_user/theme`).
+ */
+const CALLER_SEGMENT = /^(me|self|my|mine|my[-_]?profile|current[-_]?user|whoami)$/i;
+/** Segments that mean the sender's own record only before any path parameter (`/users/{id}/profile` is user id's). */
+const OWN_RECORD_SEGMENT = /^(profile|account)$/i;
+const OWNER_COLLECTION = /^(users?|accounts?)$/i;
+
+/**
+ * The path (query left out) is its sender's own record or under it, followed by anything (`/me`, `/api/me/avatar`,
+ * `/account/bio`, `/users/me/notifications`, `/users/current/theme`): a caller segment (CALLER_SEGMENT; `current`
+ * after `user(s)` or `account(s)`), or `profile`/`account` with no path parameter before it; and no path parameter
+ * right after it (`/profile/{username}/follow`, `/account/{account_id}/close` name someone else's). The own-profile
+ * paths (ownProfileWritePath) are among them.
+ */
+export function ownRecordPath(path: string): boolean {
+  const segments = path
+    .split('?')[0]
+    .split('/')
+    .filter((s) => s !== '');
+  let parameterSeen = false;
+  for (let i = 0; i < segments.length; i++) {
+    const seg = segments[i];
+    if (seg.includes('{')) {
+      parameterSeen = true;
+      continue;
+    }
+    const own =
+      CALLER_SEGMENT.test(seg) ||
+      (!parameterSeen && OWN_RECORD_SEGMENT.test(seg)) ||
+      (/^current$/i.test(seg) && OWNER_COLLECTION.test(segments[i - 1] ?? ''));
+    if (own && !(segments[i + 1] ?? '').includes('{')) return true;
+  }
+  return false;
+}
+
+/**
+ * A write discovery does not send as a given identity: a POST under the sender's own record (ownRecordPath) that
+ * is no creation in a documented sub-collection. `POST /api/me/avatar {url}`, `POST /account/bio {bio}` would
+ * replace what the identity's record holds with sampled values; `POST /me/addresses` beside `/me/addresses/{id}`
+ * adds a record of its own, which the scan registers as its object (and may later delete), so it goes.
+ */
+export function ownRecordWrite(spec: ApiDocument, op: Operation): boolean {
+  if (op.method !== 'POST' || !ownRecordPath(op.path)) return false;
+  return ownProfileWritePath(op.path) || !isCreationOperation(spec, op);
+}
+
 /** Fields that name an account a body creates: they get names of the scan's own in a creation that sets a password. */
 const NEW_ACCOUNT_NAME = /^(user_?name|login|handle|nick_?(name)?|e-?mail|email_?address|name)$/i;
 
@@ -751,16 +799,22 @@ export async function discover(ctx: ScanContext): Promise<DiscoveryStats> {
     }
   };
 
-  // A POST to the sender's own profile (`POST /api/profile {display_name, bio}`) is no creation: sent as a given
-  // identity it would leave sampled values on that identity's own record. Discovery sends none; the checks that
-  // probe one read the record first and set it back, or use an account of the scan's own.
-  const ownProfileWrites = usable.filter((op) => op.method === 'POST' && ownProfileWritePath(op.path));
+  // A POST to the sender's own record (`POST /api/profile {display_name, bio}`, `POST /api/me/avatar {url}`,
+  // `POST /account/bio {bio}`) is no creation: sent as a given identity it would leave sampled values on that
+  // identity's own record. Discovery sends none (anonymously neither: an API may take an unsigned caller for a
+  // default user), but an account flow the document asks no sign-in for (`POST /account/forgot-password`, made-up
+  // values only) anonymously; the checks that probe one read the record first and set it back, or use an account
+  // of the scan's own. A creation in a documented sub-collection of one's own (`POST /me/addresses` beside
+  // `/me/addresses/{id}`) adds a record the scan registers as its object, and goes.
+  const anonymousFlow = (op: Operation) =>
+    accountFlow(op) && !requiresAuth(op) && !ownProfileWritePath(op.path) && !changesAccount(spec, op);
+  const ownProfileWrites = usable.filter((op) => ownRecordWrite(spec, op) && !anonymousFlow(op));
   if (ownProfileWrites.length > 0 && ordinary.length > 0)
     ctx.note?.({
-      reason: `not sent in discovery, as it writes the sender's own profile (sampled values would stay on a given identity's record): ${ownProfileWrites
+      reason: `not sent in discovery, as it writes the sender's own record (sampled values would stay on a given identity's record): ${ownProfileWrites
         .slice(0, 5)
         .map((op) => `${op.method} ${op.path}`)
-        .join(', ')}`,
+        .join(', ')}${ownProfileWrites.length > 5 ? ` and ${ownProfileWrites.length - 5} more` : ''}`,
     });
   const created = new Set<string>();
   const creators = usable
@@ -860,13 +914,13 @@ export async function discover(ctx: ScanContext): Promise<DiscoveryStats> {
 
   // Actions and updates of our own objects.
   for (const op of usable) {
-    if (ownProfileWrites.includes(op)) continue;
     if (op.method === 'POST' && !isCreationOperation(spec, op) && !isBusinessFlow(spec, op)) {
       // A password change sent as A with a sampled password would lock A out (or, anonymously, reset a
       // seeded account's): API1 and API2 try those on accounts the scan registered itself, and register them.
       if (isAdminOperation(op) || setsPassword(spec, op) || changesAccount(spec, op)) continue;
-      // One that changes its sender's own account is sent anonymously at most.
-      const first = changesOwnAccount(spec, op) ? undefined : ordinary[0];
+      if (ownProfileWrites.includes(op)) continue;
+      // One that changes its sender's own account, or an account flow at its own record, is sent anonymously at most.
+      const first = changesOwnAccount(spec, op) || ownRecordWrite(spec, op) ? undefined : ordinary[0];
       // Every version or kind the document lists for the path (`/api/v{version}/...`: 1, 2, 3).
       for (const params of [undefined, ...listedVariants(spec, op)]) {
         if (first) {
@@ -892,8 +946,8 @@ export async function discover(ctx: ScanContext): Promise<DiscoveryStats> {
   // identity (or anonymously when open), so API6 has a 2xx to start from.
   for (const op of usable) {
     if (!isBusinessFlow(spec, op) || op.requestBody !== undefined || isAdminOperation(op)) continue;
-    if (ownProfileWrites.includes(op)) continue;
     if (changesAccount(spec, op) || setsPassword(spec, op) || objects.learnedBody(op) !== undefined) continue;
+    if (ownProfileWrites.includes(op)) continue;
     const as = ordinary[0] ?? (requiresAuth(op) ? undefined : null);
     if (as === undefined) continue;
     const req = planRequest(spec, op, objects, as ? { owner: as.name } : {});
