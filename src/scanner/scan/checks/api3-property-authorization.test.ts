@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { fieldNames, withoutEcho } from './api3-property-authorization.ts';
+import { fieldNames, setBackFailed, withoutEcho } from './api3-property-authorization.ts';
 
 describe('what the mass-assignment probe reads in an answer', () => {
   test('drops the objects that echo the request, keeps the stored record', () => {
@@ -28,5 +28,42 @@ describe('what the mass-assignment probe reads in an answer', () => {
       ].sort(),
       ['balance', 'debug_data', 'id', 'is_admin', 'items', 'status'],
     );
+  });
+});
+
+describe('what the report says of a record the probe could not set back', () => {
+  test('names the identity, each field and its former value (cut at 80), and asks for a reset by hand', () => {
+    const long = 'x'.repeat(200);
+    const { note, warning } = setBackFailed(
+      'alice',
+      { method: 'PATCH', path: '/api/me' },
+      ['display_name', 'bio'],
+      { display_name: 'Alice', bio: long, id: 1 },
+    );
+    assert.equal(
+      warning,
+      `alice's display_name could not be set back to 'Alice'; alice's bio could not be set back to '${'x'.repeat(80)}' after the API3 probe of PATCH /api/me: reset it on the target by hand`,
+    );
+    assert.equal(
+      note,
+      `alice's record could not be set back after the probe: display_name was 'Alice', bio was '${'x'.repeat(80)}'`,
+    );
+  });
+
+  test('never shows a password-like or secret field’s value', () => {
+    const { note, warning } = setBackFailed(
+      'bob',
+      { method: 'POST', path: '/profile' },
+      ['password', 'api_key'],
+      {
+        password: 'hunter2-secret',
+        api_key: 'k-123456',
+      },
+    );
+    for (const text of [note, warning]) {
+      assert.ok(!/hunter2|k-123456/.test(text), text);
+      assert.match(text, /its former value/);
+    }
+    assert.match(warning, /^bob's password could not be set back to its former value; bob's api_key /);
   });
 });

@@ -13,7 +13,7 @@ import type { ApiDocument, JsonObject, JsonSchema, Operation } from '../../../co
 import type { Check } from '../check.ts';
 import type { ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
-import { changesAccount } from '../discover.ts';
+import { changesAccount, ownRecordPath, ownRecordWrite } from '../discover.ts';
 import { singular } from '../harvest.ts';
 import { resolveIdentity } from '../login.ts';
 import {
@@ -906,12 +906,32 @@ async function setBackSent(
     since: input.since,
   });
   const kept = changed.filter((k) => !restored.includes(k));
-  if (kept.length > 0)
-    ctx.note?.({
-      operation: input.op,
-      rule: SCAN_RULES.massAssignment,
-      reason: `${input.as.name}'s record could not be set back after the probe: ${kept.map((k) => `${k} was ${JSON.stringify(before[k])}`).join(', ')}`,
-    });
+  if (kept.length === 0) return;
+  const { note, warning } = setBackFailed(input.as.name, input.op, kept, before);
+  ctx.note?.({ operation: input.op, rule: SCAN_RULES.massAssignment, reason: note });
+  // Loud: a given identity's record keeps what the probe's requests stored (a sampled display name) from now on.
+  ctx.warn?.(warning);
+}
+
+/**
+ * The cell note and the report warning for fields of `who`'s record a probe of `op` changed and could not set
+ * back: each field with the value it had, cut at 80 characters; a password-like or secret field's value never
+ * (`its former value`).
+ */
+export function setBackFailed(
+  who: string,
+  op: Pick<Operation, 'method' | 'path'>,
+  kept: readonly string[],
+  before: Readonly<Record<string, unknown>>,
+): { note: string; warning: string } {
+  const was = (k: string) =>
+    PASSWORD_FIELD.test(k) || NOT_RESENT.test(k)
+      ? 'its former value'
+      : `'${String(JSON.stringify(before[k])).replace(/^"|"$/g, '').slice(0, 80)}'`;
+  return {
+    note: `${who}'s record could not be set back after the probe: ${kept.map((k) => `${k} was ${was(k)}`).join(', ')}`,
+    warning: `${kept.map((k) => `${who}'s ${k} could not be set back to ${was(k)}`).join('; ')} after the API3 probe of ${op.method} ${op.path}: reset it on the target by hand`,
+  };
 }
 
 /** Names of the fields an account signs in with or is reached at: its login name, e-mail, phone. */
@@ -1854,6 +1874,55 @@ async function ownRecordUpdate(
   await massAssignment(ctx, { op, as, base: plannedBody, target: req, ...(read ? { read } : {}) });
 }
 
+const OWN_PART_UNREAD =
+  "not sent: a write to part of the identity's own record whose fields no documented read shows (what the probe stored could not be set back)";
+
+/**
+ * The mass-assignment probe of a POST to a part of `as`'s own record under another name (`POST /api/me/avatar
+ * {url}`, `POST /account/bio {bio}`; discover.ts: ownRecordWrite), as an update of that record: read first (a GET at
+ * the same path, then at each shorter path down to the own-record segment, then any documented read of one's own
+ * profile: `GET /api/me`), only when that read shows every field the body declares; the body is what the record
+ * holds, and what the probe's requests sent is set back after (massAssignment). No such read: not sent, noted (the
+ * sampled values would stay on a given identity's record).
+ */
+async function ownPartUpdate(ctx: ScanContext, op: Operation, as: Identity): Promise<void> {
+  const plan = { owner: as.name };
+  const req = planRequest(ctx.spec, op, ctx.objects, plan);
+  const declared = Object.keys(propertiesOf(ctx.spec, bodySchema(op)));
+  if (req.invented.length > 0 || declared.length === 0) {
+    ctx.note?.({ operation: op, rule: SCAN_RULES.massAssignment, reason: OWN_PART_UNREAD });
+    return;
+  }
+  const segments = op.path.replace(/\/$/, '').split('/');
+  const paths: string[] = [];
+  for (let n = segments.length; n > 1; n--) {
+    const p = segments.slice(0, n).join('/');
+    paths.push(p);
+    if (!ownRecordPath(segments.slice(0, n - 1).join('/'))) break;
+  }
+  const gets = ctx.spec.operations.filter((o) => o.method === 'GET' && !isExcluded(o));
+  const candidates = [
+    ...paths.flatMap((p) => gets.filter((o) => o.path.replace(/\/$/, '') === p)),
+    ...gets.filter((o) => !o.path.includes('{') && OWN_PROFILE_READ.test(o.path)),
+  ];
+  const reads = [...new Set(candidates)]
+    .slice(0, 3)
+    .map((o) => planRequest(ctx.spec, o, ctx.objects, plan))
+    .filter((r) => r.invented.length === 0);
+  const found = await firstRecord(ctx, reads, as);
+  const holds = found?.record;
+  if (
+    !found ||
+    !holds ||
+    declared.some((k) => !(k in holds) || (holds[k] !== null && typeof holds[k] === 'object'))
+  ) {
+    ctx.note?.({ operation: op, rule: SCAN_RULES.massAssignment, reason: OWN_PART_UNREAD });
+    return;
+  }
+  const body = Object.fromEntries(declared.map((k) => [k, holds[k]]));
+  await massAssignment(ctx, { op, as, base: keepLogin(body, holds, as), target: req, read: found.read });
+}
+
 export const api3: Check = {
   id: 'API3',
   title: 'Broken object property level authorization',
@@ -1895,6 +1964,9 @@ export const api3: Check = {
         // update of a given identity's own record, never as a creation with every privilege and no set-back.
         const own = ownRecordPost(ctx, op, last) ?? ownRecordPost(ctx, op, first);
         if (own) await ownRecordUpdate(ctx, op, own, base as Record<string, unknown>);
+        // A part of it under another name (`POST /me/avatar {url}`, `POST /account/bio {bio}`): the same, only
+        // from a read that shows every field the body declares.
+        else if (ownRecordWrite(ctx.spec, op)) await ownPartUpdate(ctx, op, last);
         else await massAssignment(ctx, { op, as: first, base: base as Record<string, unknown> });
       } else if (op.method === 'PUT' || op.method === 'PATCH') {
         let req = planRequest(ctx.spec, op, ctx.objects, { owner: last.name });
