@@ -14,13 +14,13 @@ import { scanDocument } from './twins.ts';
  * route: the scan's own objects, which it may create). Each user may rename itself `quota` times, then every
  * rename is refused (429).
  *
- * A plain scan (no --allow-destructive, no quota) of every check but API7, API8 and API10: alice's and bob's
+ * A plain scan (no --allow-destructive, no quota) of every check but API7, API8 and API10, and one of every check: alice's and bob's
  * records are as seeded, and discovery sent none of the three POSTs (before, it sent each once as alice with
  * sampled values: a made-up avatar URL, email_on flipped, a portcullis-<hex> bio). API3 probes the two whose
  * fields `GET /api/me` shows as an update of bob's record (read first, set back), and not the avatar (`url` is
- * shown nowhere). Left out, still open: API7's and API10's URL probes send `POST /api/me/avatar` as alice and API8's
- * injection probes `POST /api/account/bio` as alice, with no set-back (their own-record test knows only `/me`,
- * `/profile`... alone or with an update verb). With a quota of one rename, API3's probe of `PATCH /api/me` cannot
+ * shown nowhere); API7's and API10's URL probes leave writes to one's own record alone, and API8's injection
+ * probes of `POST /api/account/bio` read the record first and set it back (or, with no read, are not sent). With
+ * a quota of one rename, API3's probe of `PATCH /api/me` cannot
  * set bob's display name back: the report warns, by name, field and former value.
  */
 const RECORD = {
@@ -242,9 +242,36 @@ const SET_BACK = /could not be set back/;
 describe('writes to parts of one’s own record leave a given identity’s record as seeded', () => {
   let plain: { result: ScanResult; api: Settings };
   let limited: { result: ScanResult; api: Settings };
+  let every: { result: ScanResult; api: Settings };
   before(async () => {
     plain = await scan(1_000_000, ['API1', 'API2', 'API3', 'API4', 'API5', 'API6', 'API9']);
+    every = await scan(1_000_000, [
+      'API1',
+      'API2',
+      'API3',
+      'API4',
+      'API5',
+      'API6',
+      'API7',
+      'API8',
+      'API9',
+      'API10',
+    ]);
     limited = await scan(1, ['API3']);
+  });
+
+  test('after a plain scan with every check (URL and injection probes too) the records equal their seeds', () => {
+    for (const seed of SEEDED)
+      assert.deepEqual(record(every.api, seed.username), seed, every.api.writes.join('\n'));
+    // The URL probes (API7, API10) send nothing to a part of one's own record.
+    for (const who of ['alice', 'bob'])
+      assert.ok(
+        !every.api.writes.some((w) => w === `${who} POST /api/me/avatar`) ||
+          every.result.coverage.matrix.some(
+            (m) => m.check === 'API8' && m.operation === 'POST /api/me/avatar',
+          ),
+        every.api.writes.join('\n'),
+      );
   });
 
   test('after a plain scan alice’s and bob’s records equal their seeds', () => {

@@ -56,6 +56,7 @@ import {
   createdId,
   holdsRecord,
   ownProfileWritePath,
+  ownRecordWrite as ownRecordPostWrite,
   setsPassword,
   withOwnAccount,
 } from '../discover.ts';
@@ -1566,7 +1567,7 @@ const NAMES_ONE = /(^|_)(id|uuid|ids)$|[a-z](Id|Uuid)$|^(user|account|member|cus
  * write its own profile path).
  */
 function profilePlan(ctx: ScanContext, op: Operation): AccountPlan | undefined {
-  if (ownRecordWrite(op) !== 'profile') return undefined;
+  if (ownRecordWrite(ctx, op) !== 'profile') return undefined;
   const fields = Object.keys(propertiesOf(ctx.spec, jsonBodySchema(op) ?? formSchema(op)));
   if (fields.some((k) => NAMES_ONE.test(k))) return undefined;
   if (op.parameters.some((p) => p.in === 'query' && NAMES_ONE.test(p.name))) return undefined;
@@ -1617,8 +1618,10 @@ const UPDATE_VERB = /\/(update|edit|save|change|settings|preferences|details|inf
  * account item route (`/users/{id}`, which only an account of the scan's own may fill). Its probes would store
  * their payloads on whoever sends them.
  */
-function ownRecordWrite(op: Operation): 'profile' | 'account' | undefined {
+function ownRecordWrite(ctx: ScanContext, op: Operation): 'profile' | 'account' | undefined {
   if (op.method !== 'PUT' && op.method !== 'PATCH' && op.method !== 'POST') return undefined;
+  // A POST to a part of the caller's own record (`/me/avatar`, `/account/bio`) stores its payloads there too.
+  if (ownRecordPostWrite(ctx.spec, op)) return 'profile';
   if (!op.path.includes('{')) return ownProfileWritePath(op.path) ? 'profile' : undefined;
   const param = accountParam(op.path);
   return param !== undefined && op.path.replace(/\/$/, '').endsWith(`{${param}}`) ? 'account' : undefined;
@@ -1750,7 +1753,7 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
     !logins.has(op.id) &&
     !signUp(ctx, op) &&
     !changesAnAccount(ctx, op, logins) &&
-    ownRecordWrite(op) !== undefined;
+    ownRecordWrite(ctx, op) !== undefined;
   const withSignup = documentedSignup(ctx) !== undefined;
   // Account changes go to an account of the scan's own, or nowhere.
   const accounts = await accountPlans(
@@ -1764,13 +1767,15 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
   const unreadable = new Set<string>();
   const first = ctx.identities[0];
   for (const op of new Set(all.map((point) => point.op))) {
-    if (!ownWrite(op) || plans.has(op.id) || ownRecordWrite(op) !== 'profile') continue;
+    if (!ownWrite(op) || plans.has(op.id) || ownRecordWrite(ctx, op) !== 'profile') continue;
     const p = first ? await readOwnProfile(ctx, op, first) : undefined;
     if (p) profiles.set(op.id, p);
     else unreadable.add(op.id);
   }
   const withheldAccounts = [
-    ...accounts.withheld.filter((o) => !ownWrite(o.point.op) || ownRecordWrite(o.point.op) === 'account'),
+    ...accounts.withheld.filter(
+      (o) => !ownWrite(o.point.op) || ownRecordWrite(ctx, o.point.op) === 'account',
+    ),
     ...all
       .filter((point) => unreadable.has(point.op.id))
       .map((point): PointOutcome => ({ point, status: 'skipped', reason: NO_PROFILE_READ })),
@@ -1829,7 +1834,7 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
     const plan = plans.get(point.op.id);
     // The scan's own account's PUT or PATCH of its own profile (profilePlan) is one the runner must be told of.
     const ownPut =
-      plan && point.op.method !== 'POST' && ownRecordWrite(point.op) === 'profile'
+      plan && point.op.method !== 'POST' && ownRecordWrite(ctx, point.op) === 'profile'
         ? { ownProfile: true }
         : undefined;
     return plan

@@ -3,6 +3,7 @@
  * down, `source.url`) and form fields, in every method but DELETE.
  */
 import type { ApiDocument, Operation } from '../../../core/api-document.ts';
+import { ownProfileWritePath, ownRecordPath } from '../discover.ts';
 import { isExcluded, isLoginOperation, jsonBodySchema } from '../planner.ts';
 import { propertiesOf, resolveSchema, schemaType } from '../schema.ts';
 
@@ -35,6 +36,9 @@ export function urlInputs(spec: ApiDocument): UrlInput[] {
   for (const op of spec.operations) {
     if (isExcluded(op) || op.method === 'DELETE' || op.method === 'HEAD' || op.method === 'OPTIONS') continue;
     if (isLoginOperation(spec, op)) continue;
+    // A write to the caller's own record (`POST /api/me/avatar {url}`, `PATCH /profile`) would leave the canary's
+    // address on a given identity's record, with nothing to set it back.
+    if (op.method !== 'GET' && (ownRecordPath(op.path) || ownProfileWritePath(op.path))) continue;
     for (const p of op.parameters) {
       if (p.in !== 'query') continue;
       if (isUrlish(p.name, resolveSchema(spec, p.schema)))
