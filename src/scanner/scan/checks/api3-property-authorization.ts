@@ -13,6 +13,7 @@ import type { ApiDocument, JsonObject, JsonSchema, Operation } from '../../../co
 import type { Check } from '../check.ts';
 import type { ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
+import { curlFor } from '../curl.ts';
 import { changesAccount, ownRecordPath, ownRecordWrite } from '../discover.ts';
 import { singular } from '../harvest.ts';
 import { resolveIdentity } from '../login.ts';
@@ -2092,6 +2093,8 @@ export const api3: Check = {
           evidence: {
             request: `${response.sent.method} ${response.sent.url}`,
             status: response.status,
+            // The request this judgement read, whoever sent it (the scan may have sent the same line twice).
+            curl: curlFor(response.sent),
             fields: unique,
           },
         });
