@@ -4,6 +4,7 @@ import { operation } from '../../../../test/kit/operation.ts';
 import type { ApiDocument, Operation } from '../../../core/api-document.ts';
 import type { ScanResponse } from '../client.ts';
 import {
+  answersAlike,
   describes,
   docPageRefs,
   extraMembers,
@@ -158,4 +159,26 @@ test("a 404 of the route's own is told from the framework's 404 for routes that 
   assert.equal(ownNotFound(own, unstable), undefined);
   // Anything but 404 is not judged here.
   assert.equal(ownNotFound(reply('/v1/x/verify', 401, 'application/json', '{}'), genericMade), undefined);
+});
+
+test('a guessed path answering like a made-up suffix of the same parent is the parent taking any suffix', () => {
+  const j = 'application/json';
+  const missing = '{"error":"Missing ID"}';
+  const madeUp = reply('/api/view-user.php/pcx0a1b2c', 200, j, missing);
+  assert.equal(answersAlike(reply('/api/view-user.php/admin', 200, j, missing), madeUp), true);
+  // The path echoed back is set aside.
+  assert.equal(
+    answersAlike(
+      reply('/files/admin', 200, 'text/plain', 'no file admin'),
+      reply('/files/pcx0a1b2c', 200, 'text/plain', 'no file pcx0a1b2c'),
+    ),
+    true,
+  );
+  // Another status, another body, another media type: a route of its own.
+  assert.equal(answersAlike(reply('/api/view-user.php/admin', 201, j, missing), madeUp), false);
+  assert.equal(
+    answersAlike(reply('/api/users/admin', 200, j, '{"admins":[{"id":1,"username":"alice"}]}'), madeUp),
+    false,
+  );
+  assert.equal(answersAlike(reply('/api/view-user.php/admin', 200, 'text/html', missing), madeUp), false);
 });

@@ -717,6 +717,26 @@ export function ownNotFound(
   return differs ? { route: describe404(route.res), madeUp: describe404(madeUp[0].res) } : undefined;
 }
 
+/**
+ * Did a guessed path and a made-up one beside it answer alike: the same status and the same body (the same JSON
+ * members and values, nearly all of them, or the same text once each answer's own last segment is set aside)?
+ * Then what answered is the parent taking any suffix, not a route at the guessed path.
+ */
+export function answersAlike(
+  guessed: { readonly path: string; readonly res: ScanResponse },
+  madeUp: { readonly path: string; readonly res: ScanResponse },
+): boolean {
+  if (guessed.res.status !== madeUp.res.status) return false;
+  const a = notFoundShape(guessed.path, guessed.res);
+  const b = notFoundShape(madeUp.path, madeUp.res);
+  if (a.media !== b.media || (a.members === undefined) !== (b.members === undefined)) return false;
+  if (a.members === undefined || b.members === undefined) return a.text === b.text;
+  let common = 0;
+  for (const [k, v] of a.members) if (b.members.get(k) === v) common++;
+  const all = a.members.size + b.members.size - common;
+  return all === 0 || common / all >= 0.9;
+}
+
 /** A variant template filled with the values a planned request put into the documented template's parameters. */
 function fillVariant(documented: string, variant: string, concrete: string): string {
   const [path, query] = concrete.split('?');
@@ -817,6 +837,7 @@ export const api9: Check = {
     }
 
     // Variants of documented GET paths: other versions, and admin/internal/debug siblings of collections.
+    const suffixControls = new Map<string, Control>();
     for (const op of ctx.spec.operations) {
       if (op.method !== 'GET' || isExcluded(op)) continue;
       // Values for the path parameters: A's objects first, then the others' (A's may be deleted by now).
@@ -866,6 +887,23 @@ export const api9: Check = {
           if (asA.res?.status !== 404) break; // only a missing object is worth another id
         }
         if (!res) continue;
+        // Under a documented path, a script or route that takes any suffix (PHP's PATH_INFO:
+        // `/api/view-user.php/admin` runs view-user.php) answers a made-up suffix alike: no route of its own.
+        const parent = template.slice(0, template.lastIndexOf('/'));
+        if (parent !== '' && documented(ctx, parent)) {
+          const as = anonymous ? null : user;
+          const key = `${as ? 'A' : '-'} ${parent}`;
+          if (!suffixControls.has(key)) {
+            const path = `${parent}/pcx${randomBytes(6).toString('hex')}`;
+            suffixControls.set(key, { path, res: await ctx.send({ method: 'GET', path }, as) });
+          }
+          const control = suffixControls.get(key);
+          if (
+            control?.res === undefined ||
+            answersAlike({ path: template, res }, { path: control.path, res: control.res })
+          )
+            continue;
+        }
         ctx.report(SCAN_RULES.undocumentedEndpoint, {
           operation: undocumentedOperation(template, op),
           severity,
