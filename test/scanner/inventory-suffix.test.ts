@@ -8,7 +8,8 @@ import { scanDocument } from './twins.ts';
 /**
  * A PHP-like API behind a bearer token: `GET /api/view-user.php?id=` runs one script for any path suffix
  * (PATH_INFO), so `/api/view-user.php/admin` answers `{"error": "Missing ID"}` like `/api/view-user.php/anything`;
- * `GET /api/users` is documented, and a real undocumented `GET /api/users/admin` route sits beside it.
+ * `GET /api/users` is documented, and a real undocumented `GET /api/users/admin` route sits beside it. The
+ * `/api` folder also serves its `config.env` file to anyone (the login is at the root: no common base path).
  */
 const SPEC = {
   openapi: '3.0.3',
@@ -16,7 +17,7 @@ const SPEC = {
   components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
   security: [{ bearer: [] }],
   paths: {
-    '/api/login.php': {
+    '/login.php': {
       post: {
         operationId: 'login',
         security: [],
@@ -52,14 +53,14 @@ const USERS = [
   { username: 'bob', password: 'bob-pw-17', token: 't-bob', id: 2 },
 ];
 
-function startBank() {
+function startBank({ withConfig = true, catchAll = false } = {}) {
   return startServer(async (req, res) => {
     let text = '';
     for await (const chunk of req) text += chunk;
     const url = new URL(req.url ?? '/', 'http://x');
     const path = url.pathname;
     const send = (status: number, payload: unknown) => sendJson(res, status, payload);
-    if (req.method === 'POST' && path === '/api/login.php') {
+    if (req.method === 'POST' && path === '/login.php') {
       let body: Record<string, unknown> = {};
       try {
         body = JSON.parse(text);
@@ -68,6 +69,18 @@ function startBank() {
       }
       const u = USERS.find((x) => x.username === body.username && x.password === body.password);
       return u ? send(200, { token: u.token }) : send(401, { error: 'Invalid credentials' });
+    }
+    if (path === '/api/config.env' && withConfig) {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      return res.end('DB_HOST=localhost\nDB_USER=root\nDB_PASSWORD=s3cret-db-pw\n');
+    }
+    if (
+      catchAll &&
+      path.startsWith('/api/') &&
+      !path.startsWith('/api/view-user.php') &&
+      path !== '/api/users'
+    ) {
+      return send(200, { status: 'ok' });
     }
     const user = USERS.find((u) => req.headers.authorization === `Bearer ${u.token}`);
     if (!user) return send(401, { error: 'Not logged in' });
@@ -94,28 +107,52 @@ function startBank() {
 const identities = USERS.map((u) => ({
   name: u.username,
   login: {
-    path: '/api/login.php',
+    path: '/login.php',
     body: { username: u.username, password: u.password },
     tokenPointer: '/token',
   },
 }));
 
+async function scanBank(options: Parameters<typeof startBank>[0]): Promise<ScanResult> {
+  const api = await startBank(options);
+  try {
+    return await scanDocument(SPEC, api.url, { identities, checks: ['API9'], ratePerSecond: 200 });
+  } finally {
+    api.server.close();
+  }
+}
+
+const undocumented = (r: ScanResult) =>
+  r.findings
+    .filter((f) => f.rule.id === 'scan/api9-undocumented-endpoint')
+    .map((f) => f.operation?.path)
+    .sort();
+
 describe('API9: a documented script answering any path suffix is no undocumented route', () => {
   let result: ScanResult;
   before(async () => {
-    const api = await startBank();
-    try {
-      result = await scanDocument(SPEC, api.url, { identities, checks: ['API9'], ratePerSecond: 200 });
-    } finally {
-      api.server.close();
-    }
+    result = await scanBank({ withConfig: false });
   });
 
   test('the real /api/users/admin route is reported; /api/view-user.php/<anything> is not', () => {
-    const found = result.findings
-      .filter((f) => f.rule.id === 'scan/api9-undocumented-endpoint')
-      .map((f) => f.operation?.path)
-      .sort();
-    assert.deepEqual(found, ['/api/users/admin']);
+    assert.deepEqual(undocumented(result), ['/api/users/admin']);
+  });
+});
+
+describe('API9: configuration files below a documented folder', () => {
+  test('/api/config.env with DB_PASSWORD is found, at critical', async () => {
+    const result = await scanBank({ withConfig: true });
+    assert.deepEqual(undocumented(result), ['/api/config.env', '/api/users/admin']);
+    const f = result.findings.find((x) => x.operation?.path === '/api/config.env');
+    assert.equal(f?.severity, 'critical');
+  });
+
+  test('a folder answering 200 to any file name: no configuration file reported', async () => {
+    const result = await scanBank({ withConfig: false, catchAll: true });
+    // (Version variants such as /api/v1/users are judged against a made-up path elsewhere: not this test's concern.)
+    const files = undocumented(result).filter((p) =>
+      /\.(env|json|yml|properties|config|sql|bak)$|\/\.env/.test(p ?? ''),
+    );
+    assert.deepEqual(files, []);
   });
 });

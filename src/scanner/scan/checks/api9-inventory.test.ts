@@ -5,6 +5,7 @@ import type { ApiDocument, Operation } from '../../../core/api-document.ts';
 import type { ScanResponse } from '../client.ts';
 import {
   answersAlike,
+  configFolders,
   describes,
   docPageRefs,
   extraMembers,
@@ -181,4 +182,10 @@ test('a guessed path answering like a made-up suffix of the same parent is the p
     false,
   );
   assert.equal(answersAlike(reply('/api/view-user.php/admin', 200, 'text/html', missing), madeUp), false);
+});
+
+test('configuration files are looked for in the base path and the first folders of documented paths, at most three', () => {
+  assert.deepEqual(configFolders(['/login.php', '/api/view-user.php', '/api/users/{id}'], ''), ['/api']);
+  assert.deepEqual(configFolders(['/api/v2/a', '/api/v2/b'], '/api/v2'), ['/api/v2', '/api']);
+  assert.deepEqual(configFolders(['/{tenant}/x', '/a/x', '/b/x', '/c/x', '/d/x'], ''), ['/a', '/b', '/c']);
 });

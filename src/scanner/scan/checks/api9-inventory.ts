@@ -36,6 +36,8 @@ export const PROBES: readonly (readonly [string, Severity])[] = [
   ['/.env', 'critical'],
   ['/.env.local', 'critical'],
   ['/.env.production', 'critical'],
+  ['/.env.bak', 'critical'],
+  ['/config.env', 'critical'],
   ['/.git/config', 'critical'],
   ['/.git/HEAD', 'critical'],
   ['/.svn/entries', 'high'],
@@ -128,6 +130,37 @@ const UNDER_BASE = new Set([
   '/swagger/v1/swagger.json',
   '/q/openapi',
 ]);
+
+/** Configuration and backup files also looked for under the first folders of documented paths (`/api/config.env`). */
+const CONFIG_FILES = new Set([
+  '/.env',
+  '/.env.local',
+  '/.env.production',
+  '/.env.bak',
+  '/config.env',
+  '/config.json',
+  '/config.yml',
+  '/settings.json',
+  '/appsettings.json',
+  '/application.properties',
+  '/web.config',
+  '/backup.sql',
+]);
+
+/**
+ * The folders to look for configuration files in: the API's base path and the first literal segment of documented
+ * paths that have more than one (`/api` of `/api/view-user.php`), at most three.
+ */
+export function configFolders(paths: readonly string[], base: string): string[] {
+  const out = base ? [base] : [];
+  for (const p of paths) {
+    const segs = p.split('/').filter(Boolean);
+    if (segs.length < 2 || segs[0].includes('{')) continue;
+    const folder = `/${segs[0]}`;
+    if (!out.includes(folder)) out.push(folder);
+  }
+  return out.slice(0, 3);
+}
 
 const SIBLINGS: readonly (readonly [string, Severity])[] = [
   ['admin', 'high'],
@@ -825,6 +858,30 @@ export const api9: Check = {
           severity,
           key: p,
           message: `GET ${p} answered ${res.status} but is not in the API description.`,
+          evidence: evidenceOf(res),
+        });
+      }
+    }
+
+    // Configuration files below the documented folders (`/api/config.env`), judged against a made-up file there.
+    for (const folder of configFolders(
+      ctx.spec.operations.map((o) => o.path),
+      base,
+    )) {
+      const made = await ctx.send({ method: 'GET', path: `${folder}/portcullis-${randomUUID()}.env` }, user);
+      const catchFolder = isSuccess(made) ? made : undefined;
+      for (const [path, severity] of PROBES) {
+        if (!CONFIG_FILES.has(path)) continue;
+        const p = `${folder}${path}`;
+        const res = (await probe(p, user))?.res;
+        if (!looksReal(res)) continue;
+        if (catchFolder && similarity(catchFolder.json ?? catchFolder.text, res.json ?? res.text) >= 0.9)
+          continue;
+        ctx.report(SCAN_RULES.undocumentedEndpoint, {
+          operation: undocumentedOperation(p),
+          severity,
+          key: p,
+          message: `GET ${p} answered ${res.status} but is not in the API description: a configuration or backup file served below a documented folder.`,
           evidence: evidenceOf(res),
         });
       }
