@@ -87,6 +87,9 @@ export function setsPasswordByUrl(spec: ApiDocument, op: Operation): boolean {
 const OWN_PROFILE_WRITE =
   /(^|\/)(me|self|profile|my_?profile|current_?user|whoami|account)(\/(update|edit|save|change|settings|preferences|details|info))?\/?$/i;
 
+/** The update verb an own-profile write may end in (`/profile/update`): its record is read at the path without it. */
+export const UPDATE_VERB = /\/(update|edit|save|change|settings|preferences|details|info)$/i;
+
 /** The path (query left out) writes its sender's own profile (OWN_PROFILE_WRITE): it names no object. */
 export function ownProfileWritePath(path: string): boolean {
   const bare = path.split('?')[0];

@@ -14,7 +14,13 @@ import type { Check } from '../check.ts';
 import type { ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
 import { curlFor } from '../curl.ts';
-import { changesAccount, ownRecordPath, ownRecordWrite } from '../discover.ts';
+import {
+  changesAccount,
+  ownProfileWritePath,
+  ownRecordPath,
+  ownRecordWrite,
+  UPDATE_VERB,
+} from '../discover.ts';
 import { singular } from '../harvest.ts';
 import { resolveIdentity } from '../login.ts';
 import {
@@ -1798,9 +1804,6 @@ async function accountMassAssignment(ctx: ScanContext, op: Operation, account: S
  * A POST that writes the sender's own record rather than creating one: its path ends at an own-profile segment
  * (`/me`, `/profile`, `/account`, `/current_user`), alone or with an update verb after it (`/profile/update`).
  */
-const OWN_RECORD_WRITE =
-  /(^|\/)(me|self|profile|my_?profile|current_?user|whoami|account)(\/(update|edit|save|change|settings|preferences|details|info))?\/?$/i;
-
 /** An update of `as`'s own record: the planned request, how its path was planned, whether it names the account by id. */
 interface OwnRecord {
   readonly as: Identity;
@@ -1810,14 +1813,14 @@ interface OwnRecord {
 }
 
 /**
- * A POST that changes `who`'s own record: at an own-profile path without parameters (OWN_RECORD_WRITE), or at
+ * A POST that changes `who`'s own record: at an own-profile path without parameters (ownProfileWritePath), or at
  * its own account named by the id its token or login answer gave it (`POST /users/6`). Undefined otherwise (a
  * creation).
  */
 function ownRecordPost(ctx: ScanContext, op: Operation, who: Identity): OwnRecord | undefined {
   const plan = { owner: who.name };
   if (!op.path.includes('{')) {
-    if (!OWN_RECORD_WRITE.test(op.path)) return undefined;
+    if (!ownProfileWritePath(op.path)) return undefined;
     return { as: who, req: planRequest(ctx.spec, op, ctx.objects, plan), plan, isAccount: false };
   }
   const req = planRequest(ctx.spec, op, ctx.objects, plan);
@@ -1846,8 +1849,7 @@ async function ownRecordUpdate(
   // documented read of the same id too (the record served at `/v1/users/{id}`, updated at `/v2/users/{id}`).
   const bare = op.path.replace(/\/$/, '');
   const paths = [bare];
-  const verb = /\/(update|edit|save|change|settings|preferences|details|info)$/i;
-  if (op.method === 'POST' && verb.test(bare)) paths.push(bare.replace(verb, ''));
+  if (op.method === 'POST' && UPDATE_VERB.test(bare)) paths.push(bare.replace(UPDATE_VERB, ''));
   const reads = isAccount
     ? itemReads(ctx, op, plan)
     : paths

@@ -58,6 +58,7 @@ import {
   ownProfileWritePath,
   ownRecordWrite as ownRecordPostWrite,
   setsPassword,
+  UPDATE_VERB,
   withOwnAccount,
 } from '../discover.ts';
 import { entityOfPath } from '../harvest.ts';
@@ -1610,8 +1611,6 @@ async function accountPlans(
     );
   return { ...(v ? { v } : {}), plans, withheld };
 }
-
-const UPDATE_VERB = /\/(update|edit|save|change|settings|preferences|details|info)$/i;
 
 /**
  * A write to the sender's own record: a PUT, PATCH or POST at an own-profile path (ownProfileWritePath), or at an
