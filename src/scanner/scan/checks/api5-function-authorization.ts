@@ -185,7 +185,7 @@ async function replayReads(ctx: ScanContext): Promise<void> {
 export const NOT_SIGNUP_PATH =
   /log_?in|sign_?in|token|session|reset|forgot|recover|change|update|password|verify/i;
 /** A password input that sets or confirms another password than a new account's own (`new_password`, `old_pw`). */
-const NOT_ACCOUNT_PASSWORD = /new|old|current|confirm|repeat|again|2$/i;
+export const NOT_ACCOUNT_PASSWORD = /new|old|current|confirm|repeat|again|2$/i;
 
 /**
  * A registration: a POST without path parameters, not the login, on a path that names no sign-in, reset or

@@ -20,7 +20,12 @@ import {
 } from '../planner.ts';
 import { propertiesOf, sampleValue } from '../schema.ts';
 import { accountParam, selfIds } from '../self.ts';
-import { refusedIn200, registration } from './api5-function-authorization.ts';
+import {
+  NOT_ACCOUNT_PASSWORD,
+  NOT_SIGNUP_PATH,
+  refusedIn200,
+  registration,
+} from './api5-function-authorization.ts';
 
 export const PASSWORD = /pass(word)?|passwd|pwd|secret/i;
 export const NAME_FIELD = /^(user_?name|login|handle|name)$/i;
@@ -136,9 +141,6 @@ export interface SignupInputs {
 }
 
 const SIGNUP_USER = /^(user_?name|login|handle|name|user|e_?mail|email_?address|mail)$/i;
-/** Paths and inputs of an operation that sets or checks a password without making an account. */
-const NOT_SIGNUP_PATH = /log_?in|sign_?in|token|session|reset|forgot|recover|change|update|password|verify/i;
-const NOT_NEW_ACCOUNT_PASSWORD = /new|old|current|confirm|repeat|again|2$/i;
 
 /**
  * The document's sign-up: a POST without path parameters whose body has a user name and a password
@@ -159,7 +161,7 @@ export function signup(ctx: ScanContext): SignupInputs | undefined {
         ? Object.keys(propertiesOf(ctx.spec, body))
         : candidate.parameters.filter((p) => p.in === 'query').map((p) => p.name);
     const password = fields.filter((k) => PASSWORD.test(k));
-    if (password.length === 0 || password.some((k) => NOT_NEW_ACCOUNT_PASSWORD.test(k))) continue;
+    if (password.length === 0 || password.some((k) => NOT_ACCOUNT_PASSWORD.test(k))) continue;
     if (!fields.some((k) => SIGNUP_USER.test(k))) continue;
     return { op: candidate, fields, location: body !== undefined ? 'body' : 'query' };
   }
