@@ -320,6 +320,15 @@ export const SCAN_RULES = {
     'Responses lack X-Content-Type-Options: nosniff, Cache-Control: no-store on authenticated data, or HSTS on https.',
     'Send nosniff, no-store for authenticated responses and Strict-Transport-Security over https.',
   ),
+  insecureSessionCookie: rule(
+    'api8-insecure-session-cookie',
+    'API8:2023',
+    [1004, 614, 1275],
+    'medium',
+    'Session cookie set without HttpOnly or Secure',
+    'A cookie that carries the login (a read the identity passes is refused without it) is set without HttpOnly, with SameSite=None but no Secure, or without Secure on an https API.',
+    'Set session cookies with HttpOnly, Secure and SameSite=Lax or Strict.',
+  ),
   verboseErrors: rule(
     'api8-verbose-errors',
     'API8:2023',

@@ -140,6 +140,9 @@ export const POLICY_SUGGESTIONS: Readonly<Record<RuleId, PolicySuggestion>> = {
   'scan/api7-ssrf': { operation: 'ssrfGuard' },
   'scan/api8-cors-credentials': { api: ['cors'] },
   'scan/api8-missing-security-headers': { api: ['securityHeaders'] },
+  'scan/api8-insecure-session-cookie': {
+    inApi: 'set the session cookie with HttpOnly, Secure and SameSite=Lax (or Strict)',
+  },
   'scan/api8-verbose-errors': { api: ['protectResponse'] },
   'scan/api8-version-banner': { api: ['protectResponse'] },
   'scan/api8-trace-enabled': { routing: true },

@@ -16,12 +16,13 @@ import { randomBytes } from 'node:crypto';
 import type { Operation } from '../../../core/api-document.ts';
 import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
 import { setsPasswordByUrl } from '../discover.ts';
-import { loginRequest } from '../login.ts';
+import { loginRequest, sessionIdentity, setCookies } from '../login.ts';
 import { bodySchema, isExcluded, type PlannedRequest, planRequest, requiresAuth } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf } from '../schema.ts';
 import { accountParam, selfIds } from '../self.ts';
 import { refusedIn200 } from './api5-function-authorization.ts';
+import { cookieTampering } from './cookies.ts';
 import {
   checkIds,
   claimAccountPath,
@@ -127,9 +128,18 @@ function identitySigned(ctx: ScanContext, b: Identity | undefined): Signed | und
   const name = String(user[1]);
   const login = async () => {
     const res = await ctx.send(loginRequest(flow), null);
-    const identity = res
-      ? sessionOf(flow, res, `${b.name} (second session)`, { [user[0]]: name })
-      : undefined;
+    const label = `${b.name} (second session)`;
+    let identity = res ? sessionOf(flow, res, label, { [user[0]]: name }) : undefined;
+    // A cookie session under a name no session cookie usually has (`guild=...`): B's own login set the same
+    // cookies when it signed B in, and B's right password is no failed login.
+    if (!identity && res && res.status < 400 && !refusedIn200(res)) {
+      const set = setCookies(res);
+      if (set.size > 0 && [...set.keys()].every((k) => b.session.cookies.has(k)))
+        identity = {
+          ...sessionIdentity(flow, res, label),
+          login: { path: flow.path, flow, body: { [user[0]]: name }, answer: res.json },
+        };
+    }
     return identity ? { identity } : {};
   };
   return {
@@ -342,7 +352,13 @@ async function logoutKeepsSession(
   const fresh = await s.login();
   const who = fresh.identity;
   const req = readRequest(ctx, read, s);
-  if (!who || !req) return;
+  if (!who || !req) {
+    ctx.note?.({
+      rule: SCAN_RULES.sessionNotEnded,
+      reason: `${s.label}: ${who ? `no request reads ${read.method} ${read.path} as it` : 'a fresh login gave no session'}`,
+    });
+    return;
+  }
   // A copy of the session as it is now: a logout answer that clears the cookie must not clear what we replay.
   const old: Identity = {
     ...who,
@@ -420,6 +436,8 @@ export async function sessionChecks(ctx: ScanContext, t: ThrowawayLogin | undefi
       ? ((await reuseThrowaway(ctx)) ?? (await registerThrowaway(ctx, t, 'pcs')))
       : undefined;
   tokenLifetime(ctx, t, s);
+  // Cookie sessions: A's readable cookie with B's name or id, or a raised role, in its place.
+  await cookieTampering(ctx);
   const unregistered =
     'no account could be registered and signed in (a sign-up with a user name and a password, and a login)';
   if (changes.length + getResets.length === 0)

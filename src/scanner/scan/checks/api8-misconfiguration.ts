@@ -21,6 +21,7 @@ import { isExcluded, jsonBodySchema, planRequest, requiresAuth } from '../planne
 import { SCAN_RULES } from '../rules.ts';
 import { findLoginTarget, unknownUser } from './api2-authentication.ts';
 import { refusedIn200 } from './api5-function-authorization.ts';
+import { cookieFlags } from './cookies.ts';
 import { deserialization, yamlUploads } from './deserialization.ts';
 import {
   type DebugSign,
@@ -335,6 +336,7 @@ export const api8: Check = {
   rules: [
     SCAN_RULES.corsCredentials,
     SCAN_RULES.securityHeaders,
+    SCAN_RULES.insecureSessionCookie,
     SCAN_RULES.verboseErrors,
     SCAN_RULES.versionBanner,
     SCAN_RULES.traceEnabled,
@@ -374,6 +376,7 @@ export const api8: Check = {
     const probeOp = secured ?? reads[0];
     if (probeOp) await trace(ctx, probeOp);
     await malformedBody(ctx);
+    await cookieFlags(ctx);
     await nosqlLogin(ctx);
     await deserialization(ctx);
     await yamlUploads(ctx);

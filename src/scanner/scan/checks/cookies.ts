@@ -1,0 +1,688 @@
+/**
+ * Cookie sessions: what a login's cookie says about the caller, and how it is set.
+ *
+ * - Session cookies: the cookies of an identity's jar that a read it passes (and an anonymous caller is refused)
+ *   needs: without the cookie the read is refused, or the cookie alone passes it.
+ * - Tampering (API2, `-invalid-token-accepted`): a cookie whose value is readable (plain text, URL-encoded,
+ *   base64, base64 JSON, the middle of a JWT, one base64 segment of a dotted value) and holds A's user name, e-mail
+ *   or id goes back with B's in its place; the read then answering what B's own session reads (and not A's view),
+ *   while a garbage value of the cookie is refused, is the finding. A role or admin flag in such a cookie
+ *   (`role=user`, `"role":"member"`, `is_admin=false`) goes back as `admin`/`true` on a read the admin passes and
+ *   A is refused (without an admin: a 403 for A); the finding needs the admin's view (or a 2xx) there while the
+ *   same place holding a made-up role, and a garbage value, are refused.
+ * - Flags (API8, `-insecure-session-cookie`): a session cookie set without HttpOnly, with SameSite=None and no
+ *   Secure, or without Secure on an https target; one finding per cookie name. On plain http, Secure is not
+ *   judged (the evidence says so). Only reads are sent (GETs); the one login it may send is a given identity's
+ *   own, with its right password.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Operation } from '../../../core/api-document.ts';
+import type { ScanResponse } from '../client.ts';
+import { evidenceOf, type Identity, isSuccess, redact, type ScanContext } from '../context.ts';
+import { loginRequest } from '../login.ts';
+import { isExcluded, type PlannedRequest, planRequest, requiresAuth } from '../planner.ts';
+import { SCAN_RULES } from '../rules.ts';
+import { similarity } from '../similarity.ts';
+import { refusedIn200 } from './api5-function-authorization.ts';
+import { PASSWORD } from './throwaway.ts';
+
+const LOGOUT = /log_?out|sign_?out|revoke|delete|remove|destroy|reset|clear/i;
+const MAX_COOKIES = 8;
+const MAX_READS = 12;
+
+/** The identity's cookies: its jar, and a `Cookie` header it was given. */
+export function cookiesOf(who: Identity): Map<string, string> {
+  const out = new Map(who.session.cookies);
+  const header = who.session.headers.cookie;
+  if (header)
+    for (const part of header.split(';')) {
+      const eq = part.indexOf('=');
+      if (eq > 0) out.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
+    }
+  return out;
+}
+
+/** The identity with `jar` as its cookies (its other headers kept): a copy, whose jar the answers may change. */
+function withJar(who: Identity, jar: ReadonlyMap<string, string>, label: string): Identity {
+  const headers = { ...who.session.headers };
+  delete headers.cookie;
+  return { name: `${who.name} (${label})`, session: { name: who.name, headers, cookies: new Map(jar) } };
+}
+
+/** Members of an answer that only reports an error (`{"error": "not signed in"}`). */
+const ERROR_ONLY = /^(error|errors|message|msg|detail|status|code|success|ok)$/i;
+
+/** A refusal: not a 2xx, a refusal in a 2xx, or a 2xx whose body is an error report and nothing else. */
+function refused(res: ScanResponse | undefined): boolean {
+  if (!isSuccess(res) || refusedIn200(res)) return true;
+  const body = res.json;
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return false;
+  const keys = Object.keys(body);
+  return (
+    keys.length > 0 &&
+    keys.length <= 3 &&
+    keys.every((k) => ERROR_ONLY.test(k)) &&
+    keys.some((k) => /^errors?$/i.test(k))
+  );
+}
+
+/** What names the identity: its login's user name or e-mail, its ids, and what its own read says it is. */
+function markersOf(who: Identity, own?: ScanResponse): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [k, v] of Object.entries(who.login?.body ?? {}))
+    if (typeof v === 'string' && v.length >= 3 && !PASSWORD.test(k) && !/grant|client|scope/i.test(k))
+      out.set(`login:${k}`, v);
+  const record = own?.json;
+  const take = (r: unknown, prefix: string) => {
+    if (r === null || typeof r !== 'object' || Array.isArray(r)) return;
+    for (const [k, v] of Object.entries(r as Record<string, unknown>)) {
+      if (!/^(id|_id|uid|user_?id|userid|sub|user_?name|username|login|name|email|e_?mail|handle)$/i.test(k))
+        continue;
+      if ((typeof v === 'string' && v.length >= 2) || (typeof v === 'number' && Number.isInteger(v)))
+        out.set(`${prefix}${k}`, String(v));
+    }
+  };
+  take(record, 'read:');
+  if (record !== null && typeof record === 'object' && !Array.isArray(record)) {
+    const r = record as Record<string, unknown>;
+    take(r.user, 'read:user.');
+    take(r.data, 'read:data.');
+    take(r.profile, 'read:profile.');
+  }
+  return out;
+}
+
+/** The answer shows `value` as a whole word (not inside a longer name or number). */
+function shows(text: string, value: string): boolean {
+  let from = 0;
+  for (;;) {
+    const i = text.indexOf(value, from);
+    if (i < 0) return false;
+    const before = text[i - 1] ?? '';
+    const after = text[i + value.length] ?? '';
+    if (!/[A-Za-z0-9]/.test(before) && !/[A-Za-z0-9]/.test(after)) return true;
+    from = i + 1;
+  }
+}
+
+/** Words that name A (its user name, e-mail, id) and that its own read shows. */
+function shownMarkers(markers: ReadonlyMap<string, string>, res: ScanResponse): string[] {
+  return [...new Set(markers.values())].filter((v) => shows(res.text, v));
+}
+
+/** A read A passes whose answer an anonymous caller does not get: the reference for cookie probes. */
+interface CookieRead {
+  readonly req: PlannedRequest;
+  readonly mine: ScanResponse;
+}
+
+function candidateReads(ctx: ScanContext): Operation[] {
+  return ctx.spec.operations
+    .filter(
+      (op) =>
+        op.method === 'GET' &&
+        !isExcluded(op) &&
+        !op.path.includes('{') &&
+        !LOGOUT.test(`${op.path} ${op.id}`) &&
+        !op.parameters.some((p) => p.required && p.in === 'query'),
+    )
+    .sort((x, y) => rank(x) - rank(y));
+}
+
+/** Profile-like reads first, then reads that declare security. */
+function rank(op: Operation): number {
+  if (/\/(me|self|current|whoami|my)(\/|$)/i.test(op.path)) return 0;
+  if (/profile|account|session|dashboard/i.test(op.path)) return 1;
+  return requiresAuth(op) ? 2 : 3;
+}
+
+/** Does `res` read like A's own answer `mine` (not like a refusal or an anonymous page)? */
+function likeMine(res: ScanResponse | undefined, mine: ScanResponse, markers: readonly string[]): boolean {
+  if (refused(res) || res === undefined) return false;
+  if (markers.length > 0) return markers.every((m) => shows(res.text, m));
+  if (mine.json !== undefined && res.json !== undefined) return similarity(mine.json, res.json) >= 0.8;
+  return res.text === mine.text;
+}
+
+const reads = new WeakMap<object, Map<string, Promise<CookieRead | undefined>>>();
+
+/** The reference read for `who`, looked for once per scan. */
+function cookieRead(ctx: ScanContext, who: Identity): Promise<CookieRead | undefined> {
+  const byName = reads.get(ctx.objects) ?? new Map<string, Promise<CookieRead | undefined>>();
+  reads.set(ctx.objects, byName);
+  const found = byName.get(who.name) ?? findCookieRead(ctx, who);
+  byName.set(who.name, found);
+  return found;
+}
+
+async function findCookieRead(ctx: ScanContext, who: Identity): Promise<CookieRead | undefined> {
+  const markers = markersOf(who);
+  for (const op of candidateReads(ctx).slice(0, MAX_READS)) {
+    const req = planRequest(ctx.spec, op, ctx.objects, { owner: who.name });
+    const mine = await ctx.send(req, who);
+    if (!mine || refused(mine)) continue;
+    const anon = await ctx.send(req, null);
+    const named = shownMarkers(markers, mine);
+    // An anonymous caller is refused, or gets a page that does not name the identity.
+    if (anon && !refused(anon) && (named.length === 0 || named.some((m) => shows(anon.text, m)))) continue;
+    return { req, mine };
+  }
+  return undefined;
+}
+
+/**
+ * The cookies that carry `who`'s login at its reference read: without one the read is refused, or (when no single
+ * one is missed: two cookies that each sign in) that one alone passes it.
+ */
+export async function sessionCookies(
+  ctx: ScanContext,
+  who: Identity,
+): Promise<{ names: string[]; read?: CookieRead }> {
+  const jar = cookiesOf(who);
+  if (jar.size === 0) return { names: [] };
+  const read = await cookieRead(ctx, who);
+  if (!read) return { names: [] };
+  const markers = shownMarkers(markersOf(who), read.mine);
+  const names: string[] = [];
+  const all = [...jar.keys()].slice(0, MAX_COOKIES);
+  for (const name of all) {
+    const without = new Map(jar);
+    without.delete(name);
+    const res = await ctx.send(read.req, withJar(who, without, `without cookie ${name}`));
+    if (!likeMine(res, read.mine, markers)) names.push(name);
+  }
+  if (names.length === 0 && all.length > 1)
+    for (const name of all) {
+      const res = await ctx.send(
+        read.req,
+        withJar(who, new Map([[name, jar.get(name)!]]), `cookie ${name} alone`),
+      );
+      if (likeMine(res, read.mine, markers)) names.push(name);
+    }
+  return { names, read };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Readable cookie values: decoded, changed, encoded the same way again.
+
+interface Layer {
+  /** How the value was read: `text`, `url-encoded`, `base64`, `base64 JSON`, `JWT payload`... */
+  readonly kind: string;
+  /** The readable text. */
+  readonly text: string;
+  /** The cookie value with `text` replaced. */
+  encode(text: string): string;
+}
+
+const PRINTABLE = /^[\x20-\x7e\t\r\n]+$/;
+const BASE64 = /^[A-Za-z0-9+/_-]{4,}={0,2}$/;
+
+/** Base64 (standard or URL-safe) that decodes to printable text, with an encoder in the same alphabet. */
+function base64Layer(value: string): { text: string; encode: (t: string) => string } | undefined {
+  if (!BASE64.test(value) || value.length < 8) return undefined;
+  const url = /[-_]/.test(value);
+  const padded = value.endsWith('=');
+  let text: string;
+  try {
+    text = Buffer.from(value, url ? 'base64url' : 'base64').toString('utf8');
+  } catch {
+    return undefined;
+  }
+  if (!PRINTABLE.test(text) || text.length < 3) return undefined;
+  // A random token that happens to decode to printable bytes is rare past a few characters; JSON or words is text.
+  if (!/[{":=|,;&\s]/.test(text) && !/^[\w.@-]+$/.test(text)) return undefined;
+  const encode = (t: string) => {
+    const b = Buffer.from(t, 'utf8').toString(url ? 'base64url' : 'base64');
+    if (url) return padded ? b + '='.repeat((4 - (b.length % 4)) % 4) : b;
+    return padded ? b : b.replace(/=+$/, '');
+  };
+  return { text, encode };
+}
+
+/** The readable forms of a cookie value, outermost first. */
+export function layersOf(raw: string): Layer[] {
+  const out: Layer[] = [];
+  const quoted = raw.length >= 2 && raw.startsWith('"') && raw.endsWith('"');
+  const inner = quoted ? raw.slice(1, -1) : raw;
+  const requote = (v: string) => (quoted ? `"${v}"` : v);
+  let decoded = inner;
+  let url = false;
+  if (/%[0-9A-Fa-f]{2}/.test(inner)) {
+    try {
+      decoded = decodeURIComponent(inner);
+      url = true;
+    } catch {
+      decoded = inner;
+    }
+  }
+  const reencode = (v: string) => requote(url ? encodeURIComponent(v) : v);
+  out.push({ kind: url ? 'URL-encoded text' : 'text', text: decoded, encode: reencode });
+  const whole = base64Layer(decoded);
+  if (whole)
+    out.push({
+      kind: whole.text.trimStart().startsWith('{') ? 'base64 JSON' : 'base64 text',
+      text: whole.text,
+      encode: (t) => reencode(whole.encode(t)),
+    });
+  // A dotted value (a JWT, `payload.timestamp.signature`): each base64 segment that reads as text.
+  const parts = decoded.split('.');
+  if (parts.length >= 2 && parts.length <= 4 && !whole)
+    parts.forEach((part, i) => {
+      const layer = base64Layer(part);
+      if (!layer) return;
+      const jwtPayload = parts.length === 3 && i === 1 && /^eyJ/.test(parts[0]);
+      out.push({
+        kind: jwtPayload ? 'JWT payload' : `base64 segment ${i + 1} of a dotted value`,
+        text: layer.text,
+        encode: (t) => reencode(parts.map((p, j) => (j === i ? layer.encode(t) : p)).join('.')),
+      });
+    });
+  return out;
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** `text` with every whole-word `from` replaced by `to` (undefined when `from` is not there). */
+export function replaceWord(text: string, from: string, to: string): string | undefined {
+  if (from === '' || from === to) return undefined;
+  const re = new RegExp(`(?<![A-Za-z0-9])${escapeRegExp(from)}(?![A-Za-z0-9])`, 'g');
+  const out = text.replace(re, to);
+  return out === text ? undefined : out;
+}
+
+const ROLE_KEY =
+  /^(role|roles|group|groups|user_?type|usertype|account_?type|type|level|access|access_?level|privilege|privileges|perm|perms|permission|permissions|tier|rank|kind|status)$/i;
+const LOW_ROLE =
+  /^(user|users|member|members|customer|guest|basic|normal|standard|viewer|reader|client|regular|default|public|free|employee|student|patient)$/i;
+const ADMIN_FLAG =
+  /^(is_?admin|admin|isadmin|is_?superuser|superuser|is_?staff|staff|elevated|privileged|is_?root|root)$/i;
+const FALSE_WORD: Readonly<Record<string, string>> = {
+  false: 'true',
+  False: 'True',
+  FALSE: 'TRUE',
+  '0': '1',
+  no: 'yes',
+  n: 'y',
+  off: 'on',
+};
+
+/**
+ * A role or admin flag in readable text, raised: `role=user` → `role=admin`, `"is_admin":false` →
+ * `"is_admin":true`. With `made`, the role becomes that made-up word instead (the control). Keys are matched
+ * as `key=value`, `key:value` or JSON members; the cookie's own name counts as the key of a bare value.
+ */
+export function raiseRole(text: string, cookieName: string, made?: string): string | undefined {
+  const bare = text.trim();
+  if (ROLE_KEY.test(cookieName) && LOW_ROLE.test(bare)) return text.replace(bare, made ?? 'admin');
+  if (ADMIN_FLAG.test(cookieName) && FALSE_WORD[bare] !== undefined)
+    return text.replace(bare, made ?? FALSE_WORD[bare]);
+  let changed = false;
+  const out = text.replace(
+    /(["']?)([A-Za-z_][\w-]{0,30})\1(\s{0,3}[:=]\s{0,3})(["']?)([A-Za-z0-9_]{1,20})\4/g,
+    (all, q1: string, key: string, sep: string, q2: string, value: string) => {
+      if (ROLE_KEY.test(key) && LOW_ROLE.test(value)) {
+        changed = true;
+        return `${q1}${key}${q1}${sep}${q2}${made ?? 'admin'}${q2}`;
+      }
+      if (ADMIN_FLAG.test(key) && FALSE_WORD[value] !== undefined) {
+        changed = true;
+        return `${q1}${key}${q1}${sep}${q2}${made ?? FALSE_WORD[value]}${q2}`;
+      }
+      return all;
+    },
+  );
+  return changed ? out : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Tampering (API2).
+
+interface Forgery {
+  readonly cookie: string;
+  readonly kind: string;
+  readonly value: string;
+  /** The readable text before and after, for the evidence. */
+  readonly before: string;
+  readonly after: string;
+}
+
+/** A's cookies with A's name, e-mail or id replaced by B's, in every readable form that holds them. */
+function identityForgeries(
+  jar: ReadonlyMap<string, string>,
+  pairs: readonly (readonly [string, string])[],
+): Forgery[] {
+  const out: Forgery[] = [];
+  for (const [cookie, raw] of [...jar].slice(0, MAX_COOKIES)) {
+    for (const layer of layersOf(raw)) {
+      let text = layer.text;
+      for (const [from, to] of pairs) text = replaceWord(text, from, to) ?? text;
+      if (text === layer.text) continue;
+      out.push({ cookie, kind: layer.kind, value: layer.encode(text), before: layer.text, after: text });
+      break;
+    }
+  }
+  return out;
+}
+
+/** Pairs (A's value → B's value) of the same kind: the same login field, the same member of the same read. */
+function identityPairs(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>): [string, string][] {
+  const out: [string, string][] = [];
+  for (const [k, v] of a) {
+    const w = b.get(k);
+    if (w !== undefined && w !== v && !out.some(([f]) => f === v)) out.push([v, w]);
+  }
+  // Longer values first: an e-mail before the user name inside it.
+  return out.sort((x, y) => y[0].length - x[0].length);
+}
+
+/** A garbage value in the cookie's place: the same length, random letters and digits. */
+function garbage(raw: string): string {
+  const n = Math.max(8, Math.min(raw.length, 64));
+  return randomBytes(n).toString('base64url').replace(/[-_]/g, 'x').slice(0, n);
+}
+
+/** Does `res` read like B's own answer and not like A's? */
+function showsB(
+  res: ScanResponse | undefined,
+  mineA: ScanResponse,
+  mineB: ScanResponse,
+  aWords: readonly string[],
+  bWords: readonly string[],
+): boolean {
+  if (refused(res) || res === undefined) return false;
+  if (mineA.json !== undefined && mineB.json !== undefined && res.json !== undefined) {
+    const toB = similarity(res.json, mineB.json);
+    return toB >= 0.9 && toB > similarity(res.json, mineA.json);
+  }
+  // Text answers (HTML pages): B's words are there, A's are not.
+  return (
+    bWords.length > 0 && bWords.every((w) => shows(res.text, w)) && !aWords.some((w) => shows(res.text, w))
+  );
+}
+
+async function identitySwap(ctx: ScanContext, a: Identity, b: Identity): Promise<void> {
+  const { names, read } = await sessionCookies(ctx, a);
+  if (!read || names.length === 0) return;
+  const mineB = await ctx.send(read.req, b);
+  if (!mineB || refused(mineB)) return;
+  const mineA = read.mine;
+  // A and B must see different things there (their own profile, their own records).
+  if (mineA.json !== undefined && mineB.json !== undefined) {
+    if (similarity(mineA.json, mineB.json) >= 0.9) return;
+  } else if (mineA.text === mineB.text) return;
+  const ma = markersOf(a, mineA);
+  const mb = markersOf(b, mineB);
+  const jar = cookiesOf(a);
+  const jarB = cookiesOf(b);
+  // A cookie both hold as a small number (an account or user number, `acct=1041`): B's number is no secret of B's.
+  for (const [name, v] of jar) {
+    const w = jarB.get(name);
+    if (w !== undefined && w !== v && /^\d{1,7}$/.test(v) && /^\d{1,7}$/.test(w)) {
+      ma.set(`cookie:${name}`, v);
+      mb.set(`cookie:${name}`, w);
+    }
+  }
+  const pairs = identityPairs(ma, mb);
+  if (pairs.length === 0) return;
+  const aWords = shownMarkers(ma, mineA).filter((w) => !shows(mineB.text, w));
+  const bWords = shownMarkers(mb, mineB).filter((w) => !shows(mineA.text, w));
+  const op = read.req.operation;
+  for (const f of identityForgeries(jar, pairs)) {
+    const forged = new Map(jar);
+    forged.set(f.cookie, f.value);
+    const res = await ctx.send(read.req, withJar(a, forged, `cookie ${f.cookie} altered`));
+    if (!showsB(res, mineA, mineB, aWords, bWords)) continue;
+    // The control: the same cookie holding garbage is refused (the API does read that cookie).
+    const junk = new Map(jar);
+    junk.set(f.cookie, garbage(jar.get(f.cookie) ?? ''));
+    const control = await ctx.send(read.req, withJar(a, junk, `cookie ${f.cookie} garbage`));
+    if (likeMine(control, mineA, aWords) || showsB(control, mineA, mineB, aWords, bWords)) continue;
+    ctx.report(SCAN_RULES.tokenAccepted, {
+      operation: op,
+      key: `cookie-identity:${f.cookie}`,
+      message: `${op.method} ${op.path} answered ${b.name}'s own data to ${a.name}'s session cookie ${f.cookie} with ${a.name}'s name or id replaced by ${b.name}'s in its ${f.kind}: the cookie says who the caller is and nothing checks it, so anyone can sign in as anyone whose name or id they know. The same cookie holding a garbage value got no such answer (${control?.status ?? 'no answer'}).`,
+      evidence: evidenceOf(res!, {
+        cookie: f.cookie,
+        encoding: f.kind,
+        readable: redact(f.before).slice(0, 200),
+        altered: redact(f.after).slice(0, 200),
+        controlStatus: control?.status,
+        reproduce: `set COOKIE to ${a.name}'s cookies with ${f.cookie} holding the altered value, encoded as ${f.kind}`,
+      }),
+    });
+    return;
+  }
+}
+
+/** A's cookies with a role or admin flag raised (or set to the made-up word `made`). */
+function roleForgeries(jar: ReadonlyMap<string, string>, made?: string): Forgery[] {
+  const out: Forgery[] = [];
+  for (const [cookie, raw] of [...jar].slice(0, MAX_COOKIES)) {
+    for (const layer of layersOf(raw)) {
+      const text = raiseRole(layer.text, cookie, made);
+      if (text === undefined) continue;
+      out.push({ cookie, kind: layer.kind, value: layer.encode(text), before: layer.text, after: text });
+      break;
+    }
+  }
+  return out;
+}
+
+/** Reads the admin passes and A is refused (without an admin: a 403 for A), at most two. */
+async function adminReads(
+  ctx: ScanContext,
+  a: Identity,
+): Promise<{ req: PlannedRequest; admin?: ScanResponse }[]> {
+  const out: { req: PlannedRequest; admin?: ScanResponse }[] = [];
+  for (const op of candidateReads(ctx).slice(0, MAX_READS)) {
+    if (out.length >= 2) break;
+    const req = planRequest(ctx.spec, op, ctx.objects, {});
+    const mine = await ctx.send(req, a);
+    if (!mine || !refused(mine)) continue;
+    if (ctx.admin) {
+      const admin = await ctx.send(req, ctx.admin);
+      if (admin && !refused(admin)) out.push({ req, admin });
+    } else if (mine.status === 403) out.push({ req });
+  }
+  return out;
+}
+
+async function roleRaise(ctx: ScanContext, a: Identity): Promise<void> {
+  const jar = cookiesOf(a);
+  const raised = roleForgeries(jar);
+  if (raised.length === 0) return;
+  const targets = await adminReads(ctx, a);
+  for (const { req, admin } of targets) {
+    const op = req.operation;
+    for (const f of raised) {
+      const forged = new Map(jar);
+      forged.set(f.cookie, f.value);
+      const res = await ctx.send(req, withJar(a, forged, `cookie ${f.cookie} raised`));
+      if (!res || refused(res)) continue;
+      if (admin) {
+        const like =
+          admin.json !== undefined && res.json !== undefined
+            ? similarity(admin.json, res.json) >= 0.8
+            : admin.text === res.text;
+        if (!like) continue;
+      }
+      // Controls: the same place holding a made-up role, and the cookie holding garbage, are refused.
+      const made = `pcx${randomBytes(3).toString('hex')}`;
+      const madeUp = roleForgeries(new Map([[f.cookie, jar.get(f.cookie)!]]), made)[0];
+      if (!madeUp) continue;
+      const other = new Map(jar);
+      other.set(f.cookie, madeUp.value);
+      const control = await ctx.send(req, withJar(a, other, `cookie ${f.cookie} made-up role`));
+      if (!refused(control)) continue;
+      const junk = new Map(jar);
+      junk.set(f.cookie, garbage(jar.get(f.cookie) ?? ''));
+      const control2 = await ctx.send(req, withJar(a, junk, `cookie ${f.cookie} garbage`));
+      if (!refused(control2)) continue;
+      ctx.report(SCAN_RULES.tokenAccepted, {
+        operation: op,
+        key: `cookie-role:${f.cookie}`,
+        message: `${op.method} ${op.path}, refused to ${a.name}, answered ${admin ? 'what the admin reads there' : res.status} once ${a.name}'s cookie ${f.cookie} had its role raised in its ${f.kind} (${redact(f.before).slice(0, 80)} → ${redact(f.after).slice(0, 80)}): the cookie grants privileges and nothing checks it. A made-up role there (${control?.status ?? 'no answer'}) and a garbage value (${control2?.status ?? 'no answer'}) were refused.`,
+        evidence: evidenceOf(res, {
+          cookie: f.cookie,
+          encoding: f.kind,
+          readable: redact(f.before).slice(0, 200),
+          altered: redact(f.after).slice(0, 200),
+          refusedStatus: 'A was refused there',
+          reproduce: `set COOKIE to ${a.name}'s cookies with ${f.cookie} holding the altered value, encoded as ${f.kind}`,
+        }),
+      });
+      return;
+    }
+  }
+}
+
+/**
+ * Cookie tampering as A: its name or id swapped for B's (judged against B's own read), its role raised (judged
+ * against the admin's read). Only when A's session is a cookie (at least one cookie its reference read needs).
+ */
+export async function cookieTampering(ctx: ScanContext): Promise<void> {
+  const [a, b] = ctx.identities;
+  if (!a || cookiesOf(a).size === 0) return;
+  if (b && cookiesOf(b).size > 0) await identitySwap(ctx, a, b);
+  await roleRaise(ctx, a);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Flags (API8).
+
+interface CookieLine {
+  readonly name: string;
+  readonly httpOnly: boolean;
+  readonly secure: boolean;
+  readonly sameSite?: string;
+  readonly line: string;
+}
+
+/** The Set-Cookie lines of an answer, with their flags (the client joins repeated headers with ", "). */
+export function cookieLines(res: ScanResponse): CookieLine[] {
+  const raw = res.headers['set-cookie'];
+  if (!raw) return [];
+  const out: CookieLine[] = [];
+  for (const line of raw.split(/,\s*(?=[^;,=\s]+=)/)) {
+    const [pair, ...attrs] = line.split(';');
+    const eq = pair.indexOf('=');
+    if (eq <= 0) continue;
+    const value = pair.slice(eq + 1).trim();
+    const names = attrs.map((a) => a.trim().toLowerCase());
+    // A deletion (empty value, a past expiry, Max-Age=0) says nothing about the session's cookie.
+    if (value === '' || value === '""' || names.some((a) => /^max-age=\s*0$/.test(a))) continue;
+    const sameSite = names
+      .find((a) => a.startsWith('samesite='))
+      ?.slice(9)
+      .trim();
+    out.push({
+      name: pair.slice(0, eq).trim(),
+      httpOnly: names.includes('httponly'),
+      secure: names.includes('secure'),
+      ...(sameSite !== undefined ? { sameSite } : {}),
+      line: line.replace(/=[^;]*/, '=…').slice(0, 200),
+    });
+  }
+  return out;
+}
+
+/** The latest answer the scan saw that set cookie `name` (a login's, a renewal's). */
+function seenSetting(ctx: ScanContext, name: string): { res: ScanResponse; line: CookieLine } | undefined {
+  for (let i = ctx.observations.length - 1; i >= 0; i--) {
+    const res = ctx.observations[i].response;
+    const line = cookieLines(res).find((l) => l.name === name);
+    if (line) return { res, line };
+  }
+  return undefined;
+}
+
+/** The documented operation of a login flow, when there is one. */
+function loginOperation(ctx: ScanContext, who: Identity): Operation | undefined {
+  const flow = who.login?.flow;
+  if (!flow) return undefined;
+  const path = flow.path.split('?')[0];
+  const method = flow.method ?? 'POST';
+  return ctx.spec.operations.find((op) => op.method === method && op.path === path);
+}
+
+export async function cookieFlags(ctx: ScanContext): Promise<void> {
+  const https = new URL(ctx.target).protocol === 'https:';
+  const holders = [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])].filter((i) => cookiesOf(i).size > 0);
+  if (holders.length === 0) {
+    ctx.note?.({ rule: SCAN_RULES.insecureSessionCookie, reason: 'no identity holds a cookie' });
+    return;
+  }
+  const judged = new Set<string>();
+  let sessions = 0;
+  for (const who of holders.slice(0, 2)) {
+    const { names, read } = await sessionCookies(ctx, who);
+    sessions += names.length;
+    for (const name of names) {
+      if (judged.has(name)) continue;
+      let seen = seenSetting(ctx, name);
+      if (!seen && who.login?.flow) seen = await freshLogin(ctx, who, name, read);
+      if (!seen) continue;
+      judged.add(name);
+      const { res, line } = seen;
+      const problems: string[] = [];
+      if (!line.httpOnly) problems.push('no HttpOnly: a script on the page (any XSS) reads the session');
+      if (line.sameSite === 'none' && !line.secure)
+        problems.push(
+          'SameSite=None without Secure: sent along with cross-site requests, over plain http too',
+        );
+      if (https && !line.secure)
+        problems.push('no Secure on an https API: the browser sends it over plain http too');
+      if (problems.length === 0) continue;
+      const op = loginOperation(ctx, who);
+      ctx.report(SCAN_RULES.insecureSessionCookie, {
+        ...(op ? { operation: op } : {}),
+        key: name,
+        message: `The session cookie ${name} (the one ${who.name}'s requests need: without it ${read?.req.operation.method} ${read?.req.operation.path} is refused) is set with ${problems.join('; ')}.`,
+        evidence: evidenceOf(res, {
+          cookie: name,
+          setCookie: line.line,
+          httpOnly: line.httpOnly,
+          secure: https ? line.secure : 'not judged: the target is plain http, where Secure cannot be used',
+          sameSite: line.sameSite ?? 'not set',
+        }),
+      });
+    }
+  }
+  if (sessions === 0)
+    ctx.note?.({
+      rule: SCAN_RULES.insecureSessionCookie,
+      reason: 'no cookie carries a session: no read an identity passes needs one of its cookies',
+    });
+}
+
+/**
+ * The identity logs in once more with its own flow (its right password) to see how the cookie is set; when that
+ * ends its older session (one session per account), its jar takes the new cookies.
+ */
+async function freshLogin(
+  ctx: ScanContext,
+  who: Identity,
+  name: string,
+  read: CookieRead | undefined,
+): Promise<{ res: ScanResponse; line: CookieLine } | undefined> {
+  const flow = who.login?.flow;
+  if (!flow) return undefined;
+  const temp: Identity = withJar(
+    { ...who, session: { ...who.session, headers: {} } },
+    new Map(),
+    'fresh login',
+  );
+  const res = await ctx.send(loginRequest(flow), temp);
+  if (!res || res.status >= 400) return undefined;
+  if (read) {
+    const still = await ctx.send(read.req, who);
+    if (refused(still) && temp.session.cookies.size > 0) {
+      who.session.cookies.clear();
+      for (const [k, v] of temp.session.cookies) who.session.cookies.set(k, v);
+    }
+  }
+  const line = cookieLines(res).find((l) => l.name === name);
+  return line ? { res, line } : undefined;
+}

@@ -1,0 +1,319 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { before, describe, test } from 'node:test';
+import type { ScanResult } from '../../src/scanner/scan/runner.ts';
+import { startServer } from '../kit/server.ts';
+import { readText, sendJson } from './small-api.ts';
+import { scanTwins } from './twins.ts';
+
+/**
+ * Cookie sessions in two styles the scanner's fixtures do not use.
+ *
+ * 1. A quilting guild, JSON: `POST /session/new {handle, passphrase}` answers `{"ok": true}` and sets the cookie
+ *    `guild`, the base64 of `{"member": "ines", "uid": 7, "rank": "member"}`, with no HttpOnly; `GET /whoami`,
+ *    `GET /quilts` (the caller's own) and `GET /guild/treasury` (rank `admin` only) read whatever member and rank
+ *    the cookie names. Fixed twin: the cookie is a random id of a session the server keeps, HttpOnly, SameSite=Lax.
+ * 2. A PHP-style bank, form login: `POST /login.php` (form fields) answers 302 to `/account.php` and sets
+ *    `PHPSESSID` (random) and `acct` (the account's number) with `SameSite=None` and no Secure nor HttpOnly;
+ *    `/account.php` is an HTML page for the account `acct` names, when any PHPSESSID the server issued comes
+ *    with it. Fixed twin: the account is the session's, `acct` is not read, the cookies are HttpOnly and Lax.
+ * Both have a logout; the guild's unsigned cookie cannot be ended by it.
+ */
+
+const json = (schema: unknown) => ({ required: true, content: { 'application/json': { schema } } });
+const str = { type: 'string' };
+const ok = { '200': { description: 'ok' } };
+const GUILD_SPEC = {
+  openapi: '3.0.3',
+  info: { title: 'guild', version: '1' },
+  components: { securitySchemes: { c: { type: 'apiKey', in: 'cookie', name: 'guild' } } },
+  security: [{ c: [] }],
+  paths: {
+    '/session/new': {
+      post: {
+        operationId: 'signIn',
+        security: [],
+        requestBody: json({ type: 'object', properties: { handle: str, passphrase: str } }),
+        responses: ok,
+      },
+    },
+    '/session/end': { post: { operationId: 'signOut', responses: ok } },
+    '/whoami': { get: { operationId: 'whoami', responses: ok } },
+    '/quilts': { get: { operationId: 'myQuilts', responses: ok } },
+    '/guild/treasury': { get: { operationId: 'treasury', responses: ok } },
+  },
+};
+
+interface Member {
+  readonly uid: number;
+  readonly handle: string;
+  readonly passphrase: string;
+  readonly rank: string;
+  readonly quilts: readonly string[];
+}
+const MEMBERS: readonly Member[] = [
+  {
+    uid: 7,
+    handle: 'ines',
+    passphrase: 'ines-needle-77',
+    rank: 'member',
+    quilts: ['Log Cabin', 'Flying Geese'],
+  },
+  {
+    uid: 8,
+    handle: 'tomas',
+    passphrase: 'tomas-thimble-88',
+    rank: 'member',
+    quilts: ['Double Wedding Ring'],
+  },
+  { uid: 1, handle: 'warden', passphrase: 'warden-spool-11', rank: 'admin', quilts: [] },
+];
+
+function cookies(req: IncomingMessage): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0) out.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
+  }
+  return out;
+}
+
+async function startGuild(fixed: boolean) {
+  const sessions = new Map<string, Member>();
+  const who = (req: IncomingMessage): { uid: number; handle: string; rank: string } | undefined => {
+    const c = cookies(req).get('guild');
+    if (!c) return undefined;
+    if (fixed) {
+      const m = sessions.get(c);
+      return m ? { uid: m.uid, handle: m.handle, rank: m.rank } : undefined;
+    }
+    try {
+      const v = JSON.parse(Buffer.from(c, 'base64').toString('utf8')) as Record<string, unknown>;
+      if (typeof v.member !== 'string' || typeof v.uid !== 'number' || typeof v.rank !== 'string')
+        return undefined;
+      return { uid: v.uid, handle: v.member, rank: v.rank };
+    } catch {
+      return undefined;
+    }
+  };
+  return startServer(async (req: IncomingMessage, res: ServerResponse) => {
+    const body = await readText(req);
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method === 'POST' && path === '/session/new') {
+      let v: Record<string, unknown> = {};
+      try {
+        v = JSON.parse(body);
+      } catch {
+        return sendJson(res, 400, { error: 'bad json' });
+      }
+      const m = MEMBERS.find((x) => x.handle === v.handle && x.passphrase === v.passphrase);
+      if (!m) return sendJson(res, 401, { error: 'unknown handle or passphrase' });
+      let cookie: string;
+      if (fixed) {
+        const id = randomBytes(18).toString('hex');
+        sessions.set(id, m);
+        cookie = `guild=${id}; Path=/; HttpOnly; SameSite=Lax`;
+      } else {
+        const v64 = Buffer.from(JSON.stringify({ member: m.handle, uid: m.uid, rank: m.rank })).toString(
+          'base64',
+        );
+        cookie = `guild=${v64}; Path=/`;
+      }
+      return sendJson(res, 200, { ok: true }, { 'content-type': 'application/json', 'set-cookie': cookie });
+    }
+    const me = who(req);
+    if (!me) return sendJson(res, 401, { error: 'sign in first' });
+    const member = MEMBERS.find((m) => m.handle === me.handle && m.uid === me.uid);
+    if (req.method === 'POST' && path === '/session/end') {
+      if (fixed) sessions.delete(cookies(req).get('guild') ?? '');
+      return sendJson(
+        res,
+        200,
+        { ok: true },
+        { 'content-type': 'application/json', 'set-cookie': 'guild=; Max-Age=0; Path=/' },
+      );
+    }
+    if (req.method === 'GET' && path === '/whoami')
+      return sendJson(res, 200, { uid: me.uid, handle: me.handle, rank: me.rank });
+    if (req.method === 'GET' && path === '/quilts')
+      return sendJson(res, 200, {
+        quilts: (member?.quilts ?? []).map((title, i) => ({ id: me.uid * 10 + i, title })),
+      });
+    if (req.method === 'GET' && path === '/guild/treasury') {
+      if (me.rank !== 'admin') return sendJson(res, 403, { error: 'wardens only' });
+      return sendJson(res, 200, { balance: 4120, dues: [{ handle: 'ines', paid: true }] });
+    }
+    return sendJson(res, 404, { error: 'no such page' });
+  });
+}
+
+const GUILD_RULES = [
+  'scan/api2-invalid-token-accepted',
+  'scan/api8-insecure-session-cookie',
+  'scan/api2-session-not-ended',
+];
+const mine = (r: ScanResult, rules: readonly string[]) =>
+  r.findings
+    .filter((f) => rules.includes(f.rule.id))
+    .map((f) => `${f.rule.id} ${f.operation?.operationId ?? '(api)'}`)
+    .sort();
+
+const login = (path: string, body: Record<string, string>, extra: Record<string, unknown> = {}) => ({
+  path,
+  body,
+  ...extra,
+});
+
+describe('cookie sessions: a readable guild cookie (JSON login, base64 JSON cookie)', () => {
+  let results: Awaited<ReturnType<typeof scanTwins>>;
+  before(async () => {
+    results = await scanTwins(
+      GUILD_SPEC,
+      async (fixed) => {
+        const api = await startGuild(fixed);
+        return { url: api.url, server: api.server };
+      },
+      {
+        identities: MEMBERS.slice(0, 2).map((m) => ({
+          name: m.handle,
+          login: login('/session/new', { handle: m.handle, passphrase: m.passphrase }),
+        })),
+        admin: {
+          name: 'warden',
+          login: login('/session/new', { handle: 'warden', passphrase: 'warden-spool-11' }),
+        },
+        checks: ['API2', 'API8'],
+        ratePerSecond: 200,
+      },
+    );
+  });
+
+  test('vulnerable: the swapped member and the raised rank are accepted, the cookie has no HttpOnly', () => {
+    const found = mine(results.vulnerable.result, GUILD_RULES);
+    assert.ok(
+      found.includes('scan/api2-invalid-token-accepted whoami') ||
+        found.includes('scan/api2-invalid-token-accepted myQuilts'),
+      found.join('\n'),
+    );
+    assert.ok(found.includes('scan/api2-invalid-token-accepted treasury'), found.join('\n'));
+    assert.ok(found.includes('scan/api8-insecure-session-cookie signIn'), found.join('\n'));
+    // The logout cannot end an unsigned cookie (B's second session, a cookie named like no session cookie).
+    assert.ok(found.includes('scan/api2-session-not-ended signOut'), found.join('\n'));
+    const flags = results.vulnerable.result.findings.filter(
+      (f) => f.rule.id === 'scan/api8-insecure-session-cookie',
+    );
+    assert.equal(flags.length, 1, 'one finding per cookie name');
+    assert.match(String(flags[0].evidence?.secure), /not judged/);
+    const swap = results.vulnerable.result.findings.find(
+      (f) => f.fingerprint && /cookie guild with ines/.test(f.message),
+    );
+    assert.ok(swap, 'the swap names the cookie and the identities');
+  });
+
+  test('fixed twin: no cookie finding at all', () => {
+    assert.deepEqual(mine(results.fixed.result, GUILD_RULES), []);
+  });
+});
+
+// ------------------------------------------------------------------------------------------------------------
+
+const form = (props: Record<string, unknown>) => ({
+  required: true,
+  content: { 'application/x-www-form-urlencoded': { schema: { type: 'object', properties: props } } },
+});
+const html = { '200': { description: 'page', content: { 'text/html': { schema: str } } } };
+const BANK_SPEC = {
+  openapi: '3.0.3',
+  info: { title: 'bank', version: '1' },
+  paths: {
+    '/login.php': {
+      post: {
+        operationId: 'login',
+        requestBody: form({ username: str, password: str }),
+        responses: { '302': { description: 'to the account' } },
+      },
+    },
+    '/account.php': { get: { operationId: 'account', responses: html } },
+    '/logout.php': { get: { operationId: 'logout', responses: html } },
+  },
+};
+const CUSTOMERS = [
+  { acct: 1041, username: 'marta', password: 'marta-pw-2041', balance: '1,200.00' },
+  { acct: 1042, username: 'olek', password: 'olek-pw-2042', balance: '87.15' },
+];
+
+async function startBank(fixed: boolean) {
+  const sessions = new Map<string, number>();
+  return startServer(async (req: IncomingMessage, res: ServerResponse) => {
+    const body = await readText(req);
+    const path = (req.url ?? '/').split('?')[0];
+    const page = (status: number, text: string, headers: Record<string, string | string[]> = {}) => {
+      res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', ...headers });
+      res.end(`<!doctype html><html><body>${text}</body></html>`);
+    };
+    if (req.method === 'POST' && path === '/login.php') {
+      const f = new URLSearchParams(body);
+      const c = CUSTOMERS.find((x) => x.username === f.get('username') && x.password === f.get('password'));
+      if (!c) return page(200, '<p class="err">Wrong user name or password</p><form method="post"></form>');
+      const sid = randomBytes(13).toString('hex');
+      sessions.set(sid, c.acct);
+      const flags = fixed ? '; path=/; HttpOnly; SameSite=Lax' : '; path=/; SameSite=None';
+      return page(302, 'moved', {
+        location: '/account.php',
+        'set-cookie': [`PHPSESSID=${sid}${flags}`, `acct=${c.acct}${flags}`],
+      });
+    }
+    const jar = cookies(req);
+    const session = sessions.get(jar.get('PHPSESSID') ?? '');
+    if (session === undefined)
+      return page(200, '<h1>Sign in</h1><form method="post" action="/login.php"></form>');
+    if (path === '/logout.php') {
+      sessions.delete(jar.get('PHPSESSID') ?? '');
+      return page(200, '<p>Signed out</p>');
+    }
+    if (path === '/account.php') {
+      const acct = fixed ? session : Number(jar.get('acct') ?? session);
+      const c = CUSTOMERS.find((x) => x.acct === acct);
+      if (!c) return page(200, '<p>No such account</p>');
+      return page(200, `<h1>Welcome, ${c.username}</h1><p>Account ${c.acct}</p><p>Balance: ${c.balance}</p>`);
+    }
+    return page(404, 'not found');
+  });
+}
+
+describe('cookie sessions: a PHP-style bank (form login, 302, an account number cookie beside PHPSESSID)', () => {
+  let results: Awaited<ReturnType<typeof scanTwins>>;
+  before(async () => {
+    results = await scanTwins(
+      BANK_SPEC,
+      async (fixed) => {
+        const api = await startBank(fixed);
+        return { url: api.url, server: api.server };
+      },
+      {
+        identities: CUSTOMERS.map((c) => ({
+          name: c.username,
+          login: login('/login.php', { username: c.username, password: c.password }, { encoding: 'form' }),
+        })),
+        checks: ['API2', 'API8'],
+        ratePerSecond: 200,
+      },
+    );
+  });
+
+  test('vulnerable: the account number swapped in its cookie reads the other page; SameSite=None without Secure', () => {
+    const found = mine(results.vulnerable.result, GUILD_RULES);
+    assert.ok(found.includes('scan/api2-invalid-token-accepted account'), found.join('\n'));
+    const flags = results.vulnerable.result.findings.filter(
+      (f) => f.rule.id === 'scan/api8-insecure-session-cookie',
+    );
+    // acct is no session cookie: without it the page still answers (the session's own account).
+    assert.deepEqual(flags.map((f) => f.evidence?.cookie).sort(), ['PHPSESSID']);
+    assert.ok(flags.every((f) => /SameSite=None without Secure/.test(f.message)));
+  });
+
+  test('fixed twin: no cookie finding at all', () => {
+    assert.deepEqual(mine(results.fixed.result, GUILD_RULES), []);
+  });
+});
