@@ -1,4 +1,4 @@
-import type { Operation } from '../../core/api-document.ts';
+import type { ApiDocument, Operation } from '../../core/api-document.ts';
 import { type ErrorCode, PortcullisError } from '../../core/errors.ts';
 /** Runs a scan: load the spec, log in, create test objects, run the checks in a safe order, collect findings. */
 import { loadApiDocument } from '../../openapi/load.ts';
@@ -28,8 +28,10 @@ import {
   actingInputs,
   createdValue,
   inDeclaredEncoding,
+  listedValue,
   madeUpId,
   ObjectRegistry,
+  pathValues,
   writeTarget,
 } from './planner.ts';
 import { isOwnAccount } from './self.ts';
@@ -89,6 +91,33 @@ const CLEANUP_MS = 10_000;
 const DESTRUCTIVE = new Set(['PUT', 'PATCH', 'DELETE']);
 
 const LOGOUT = /log_?(out|off)|sign_?(out|off)|revoke|invalidate|terminate|end_?(all_?)?sessions?/;
+
+/** A value that begins with one the scan made up, followed by nothing or by a character no id goes on with. */
+function madeUpLed(value: string): boolean {
+  const head = /^[0-9A-Za-z_]+/.exec(value)?.[0];
+  return head !== undefined && madeUpId(head);
+}
+
+/**
+ * A DELETE whose every path value (not those the document lists: a version) is one the scan made up, alone or
+ * followed by an injection probe's error or time payload (`987654321'`, `987654321' AND SLEEP(1)-- `), as sent or
+ * base64 of it: it names no object, so it deletes nothing. The probes that would widen it (`OR 1=1`) are never
+ * sent in a DELETE (checks/injection.ts, deletePoints).
+ */
+function namesNothing(spec: ApiDocument, op: Operation, bare: string): boolean {
+  const values = pathValues(op.path, bare).filter(({ name }) => {
+    const param = op.parameters.find((p) => p.in === 'path' && p.name === name);
+    return listedValue(spec, param?.schema) === undefined;
+  });
+  return (
+    values.length > 0 &&
+    values.every(
+      ({ value }) =>
+        madeUpLed(value) ||
+        madeUpLed(Buffer.from(value, /[-_]/.test(value) ? 'base64url' : 'base64').toString('latin1')),
+    )
+  );
+}
 
 /** camelCase and kebab-case as snake_case, lower-cased (`endAllSessions` → `end_all_sessions`). */
 const snake = (s: string) =>
@@ -301,13 +330,17 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
           !identities.includes(as) &&
           as !== admin &&
           isOwnProfile(req.path);
+        // A DELETE of values the scan made up (the injection probes') names nothing, and goes.
+        const deletesNothing =
+          req.method === 'DELETE' && req.operation !== undefined && namesNothing(spec, req.operation, bare);
         if (
           DESTRUCTIVE.has(req.method) &&
           !options.allowDestructive &&
           !objects.isScanCreated(bare) &&
           !ownProfile &&
           !restore &&
-          !registeredDelete
+          !registeredDelete &&
+          !deletesNothing
         ) {
           return undefined;
         }

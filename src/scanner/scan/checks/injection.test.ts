@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { HttpMethod, Operation } from '../../../core/api-document.ts';
-import { fragmentKind, readsOnly } from './injection.ts';
+import type { ScanContext } from '../context.ts';
+import { codecOf, fragmentKind, madeUpLike, readsOnly, undocumentedLogin } from './injection.ts';
 
 function operation(method: HttpMethod, path: string, summary?: string): Operation {
   return {
@@ -70,4 +71,70 @@ test('SQL fragment inputs are told by name or by description, conditions apart f
     ['email', 'a filter for spam is applied'],
   ])
     assert.equal(fragmentKind(name, prose), undefined, name);
+});
+
+test('base64 values are told by what they decode to: text of a value, or JSON with an id member', () => {
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+  const n = codecOf('MTI=');
+  assert.equal(n?.name, 'base64');
+  assert.equal(n?.decoded, '12');
+  assert.equal(n?.encode("12'"), b64("12'"));
+  const j = codecOf(b64('{"id":12,"kind":"parcel"}'));
+  assert.equal(j?.name, 'base64 JSON');
+  assert.equal(j?.decoded, '12');
+  assert.deepEqual(JSON.parse(Buffer.from(j!.encode("12'"), 'base64').toString()), {
+    id: "12'",
+    kind: 'parcel',
+  });
+  const u = codecOf(Buffer.from('user:ab?c>').toString('base64url'));
+  assert.equal(u, undefined, 'a ? or > is no value text');
+  assert.equal(
+    codecOf(Buffer.from('acct-7781').toString('base64url').replace(/=+$/, ''))?.decoded,
+    'acct-7781',
+  );
+  // Ordinary values that are valid base64 but decode to bytes that are not text, or not canonically.
+  for (const plain of [
+    'name',
+    'test',
+    '1234',
+    '12345678',
+    'alice',
+    '5f1d7a2b3c4d5e6f7a8b9c0d',
+    'pc-nobody-1a2b3c4d',
+  ])
+    assert.equal(codecOf(plain), undefined, plain);
+  assert.equal(codecOf('8a6e0804-2bd0-4672-b79d-d97027f9071a'), undefined);
+});
+
+test('made-up values keep the shape of the values the API gave out', () => {
+  assert.equal(madeUpLike('42', false), '987654321');
+  assert.equal(madeUpLike(undefined, true), '987654321');
+  assert.match(madeUpLike(undefined, false), /^pcd[0-9a-f]{8}$/);
+  assert.match(madeUpLike('ord_x81', false), /^pcd[0-9a-f]{8}$/);
+  assert.equal(madeUpLike('MTI=', false), Buffer.from('987654321').toString('base64'));
+});
+
+test('a login listed without a body takes the fields and encoding of the identities’ own login', () => {
+  const op = operation('POST', '/session');
+  const flow = (path: string, body: Record<string, string>, encoding?: 'form') => ({
+    name: 'alice',
+    login: { path, body, flow: { path, body, ...(encoding ? { encoding } : {}) } },
+  });
+  const ctx = (identities: unknown[]) =>
+    ({
+      spec: { operations: [op] },
+      identities,
+      objects: { learnedBody: () => undefined },
+    }) as unknown as ScanContext;
+  assert.deepEqual(undocumentedLogin(ctx([flow('/session', { handle: 'alice', secret: 's' }, 'form')]), op), {
+    fields: ['handle', 'secret'],
+    encoding: 'form',
+  });
+  // No identity signs in there: a path that says login gets the usual names, as JSON.
+  const login = operation('POST', '/api/login');
+  assert.deepEqual(undocumentedLogin(ctx([]), login), { fields: ['username', 'password'], encoding: 'json' });
+  // Not a login: no body guessed.
+  assert.equal(undocumentedLogin(ctx([]), operation('POST', '/api/register')), undefined);
+  assert.equal(undocumentedLogin(ctx([]), operation('POST', '/api/notes')), undefined);
+  assert.equal(undocumentedLogin(ctx([]), operation('GET', '/api/login')), undefined);
 });

@@ -44,7 +44,7 @@
  * other, and only with probes that cannot reach other rows (see `Job.safe`); never as a given identity: sent
  * so they change its account.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { JsonObject, Operation } from '../../../core/api-document.ts';
 import type { RuleInfo, Severity } from '../../finding.ts';
 import type { ScanResponse } from '../client.ts';
@@ -194,6 +194,8 @@ export interface InjectionPoint {
   readonly likely: boolean;
   /** Pasted into SQL as a fragment (see CONDITION_NAME): a condition or an ordering. */
   readonly fragment?: 'condition' | 'order';
+  /** A body field of a login the document gives no body for (see undocumentedLogin), and how it is encoded. */
+  readonly undocumented?: 'json' | 'form';
 }
 
 /** Whether an input's name or description says it is pasted into SQL as a condition or an ordering. */
@@ -240,7 +242,14 @@ export function injectionPoints(ctx: ScanContext): InjectionPoint[] {
   for (const op of ctx.spec.operations) {
     if (isExcluded(op) || op.method === 'DELETE' || op.method === 'HEAD' || op.method === 'OPTIONS') continue;
     const opLikely = LIKELY_SINK.test(op.path);
-    const add = (where: InputLocation, name: string, value: unknown, description = '', example = false) => {
+    const add = (
+      where: InputLocation,
+      name: string,
+      value: unknown,
+      description = '',
+      example = false,
+      guessed?: { readonly encoding: 'json' | 'form' },
+    ) => {
       if (urls.has(`${op.id}\0${name}`) || PAGE_PARAM.test(name.split('.').pop() ?? name)) return;
       const fragment = fragmentKind(name, description);
       out.push({
@@ -259,6 +268,7 @@ export function injectionPoints(ctx: ScanContext): InjectionPoint[] {
                 : `pc${randomUUID().slice(0, 6)}`,
         likely: opLikely || LIKELY_SINK.test(name),
         ...(fragment !== undefined ? { fragment } : {}),
+        ...(guessed !== undefined ? { undocumented: guessed.encoding } : {}),
       });
     };
     for (const p of op.parameters) {
@@ -280,7 +290,12 @@ export function injectionPoints(ctx: ScanContext): InjectionPoint[] {
     const json = jsonBodySchema(op);
     const form = json === undefined ? formSchema(op) : undefined;
     const body = json ?? form;
-    if (body === undefined) continue;
+    if (body === undefined) {
+      // A login the document lists without its body: the fields its logins send (see undocumentedLogin).
+      const guessed = undocumentedLogin(ctx, op);
+      for (const name of guessed?.fields ?? []) add(guessed!.encoding, name, undefined, '', false, guessed);
+      continue;
+    }
     const sample = sampleValue(ctx.spec, body) as Record<string, unknown> | null;
     if (sample === null || typeof sample !== 'object') continue;
     for (const [name, s] of Object.entries(propertiesOf(ctx.spec, body))) {
@@ -306,11 +321,138 @@ export function injectionPoints(ctx: ScanContext): InjectionPoint[] {
   return out;
 }
 
+/**
+ * How an input's values are encoded when they are base64 of something (`MTI=` is "12", `eyJpZCI6MTJ9` is
+ * `{"id":12}`): the probes go in the decoded text and are sent encoded the same way, as the API decodes its input
+ * before it uses it (a probe in clear text decodes to garbage).
+ */
+export interface Codec {
+  readonly name: 'base64' | 'base64url' | 'base64 JSON';
+  /** The text the value holds (for JSON, the member the probes go into). */
+  readonly decoded: string;
+  encode(text: string): string;
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const BASE64URL = /^[A-Za-z0-9_-]{4,}$/;
+/** Decoded text that reads as a value: a number, a name, an e-mail, `kind:id` (no spaces, nothing binary). */
+const VALUE_TEXT = /^[\w.@:+=~/-]{1,200}$/;
+/** A JSON member that names the object (`id`, `user_id`, `accountId`). */
+const ID_MEMBER = /(^|_)id$|[a-z]Id$|^uuid$/i;
+
+/**
+ * The encoding of a value that is base64 (or base64url) of printable text, re-encoding to the very same value:
+ * a number, a name or `kind:id` (base64), or a JSON object, whose id member (else its only scalar member) takes
+ * the probes. Undefined for anything else: an ordinary word or hex id decodes to bytes that are not text.
+ */
+export function codecOf(value: string): Codec | undefined {
+  if (value.length < 4 || value.length > 4096) return undefined;
+  const url = !BASE64.test(value);
+  if (url && (!BASE64URL.test(value) || value.length % 4 === 1)) return undefined;
+  const text = Buffer.from(value, url ? 'base64url' : 'base64').toString('latin1');
+  if (!/^[\x20-\x7e]+$/.test(text)) return undefined;
+  const enc = (t: string) => Buffer.from(t, 'utf8').toString(url ? 'base64url' : 'base64');
+  if (enc(text) !== value) return undefined;
+  const name = url ? ('base64url' as const) : ('base64' as const);
+  if (text.startsWith('{')) {
+    let obj: unknown;
+    try {
+      obj = JSON.parse(text);
+    } catch {
+      return undefined;
+    }
+    if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) return undefined;
+    const scalars = Object.entries(obj as Record<string, unknown>).filter(
+      ([, v]) => typeof v === 'string' || typeof v === 'number',
+    );
+    const member =
+      scalars.find(([k]) => ID_MEMBER.test(k)) ?? (scalars.length === 1 ? scalars[0] : undefined);
+    if (member === undefined) return undefined;
+    return {
+      name: 'base64 JSON',
+      decoded: String(member[1]),
+      encode: (t) => enc(JSON.stringify({ ...(obj as Record<string, unknown>), [member[0]]: t })),
+    };
+  }
+  return VALUE_TEXT.test(text) ? { name, decoded: text, encode: enc } : undefined;
+}
+
+/** A value of the shape of `seen` (a number, base64 of one) that names nothing: the runner knows it as made up. */
+export function madeUpLike(seen: string | undefined, integer: boolean): string {
+  const codec = seen !== undefined ? codecOf(seen) : undefined;
+  if (codec) return codec.encode(madeUpLike(codec.decoded, /^\d+$/.test(codec.decoded)));
+  if (integer || (seen !== undefined && /^\d{1,18}$/.test(seen))) return '987654321';
+  return `pcd${randomBytes(4).toString('hex')}`;
+}
+
+/**
+ * The path and query inputs of DELETE operations, each with a made-up value of the shape of those the API gave
+ * out (see madeUpLike): their probes name nothing, so they delete nothing (see the erase probes in Job).
+ */
+function deletePoints(ctx: ScanContext, madeUp: Map<string, Record<string, string>>): InjectionPoint[] {
+  const out: InjectionPoint[] = [];
+  const first = ctx.identities[0];
+  for (const op of ctx.spec.operations) {
+    if (op.method !== 'DELETE' || isExcluded(op)) continue;
+    const fixed = madeUpParams(ctx, op, first);
+    madeUp.set(op.id, fixed);
+    const opLikely = LIKELY_SINK.test(op.path);
+    for (const p of op.parameters) {
+      if (p.in !== 'path' && p.in !== 'query') continue;
+      const s = resolveSchema(ctx.spec, p.schema);
+      const type = schemaType(s);
+      if (!stringInput(s) && !(p.in === 'path' && (type === 'integer' || type === undefined))) continue;
+      if (p.in === 'path' && listedValue(ctx.spec, p.schema) !== undefined) continue;
+      if (PAGE_PARAM.test(p.name)) continue;
+      out.push({
+        op,
+        in: p.in,
+        name: p.name,
+        value: fixed[p.name] ?? `pcd${randomBytes(4).toString('hex')}`,
+        likely: opLikely || LIKELY_SINK.test(p.name),
+      });
+    }
+  }
+  return out;
+}
+
+/**
+ * Made-up values for a DELETE's path parameters (not those the document lists: a version) and its required
+ * string query inputs, of the shape of the values the planner would give `as` (harvested from the API's answers).
+ */
+function madeUpParams(ctx: ScanContext, op: Operation, as: Identity | undefined): Record<string, string> {
+  const req = planRequest(ctx.spec, op, ctx.objects, as ? { owner: as.name } : {});
+  const seen = new Map(pathValues(op.path, req.path).map(({ name, value }) => [name, value]));
+  for (const [k, v] of new URLSearchParams(req.path.split('?')[1] ?? '')) seen.set(k, v);
+  const out: Record<string, string> = {};
+  for (const p of op.parameters) {
+    if (p.in !== 'path' && !(p.in === 'query' && p.required)) continue;
+    if (listedValue(ctx.spec, p.schema) !== undefined) continue;
+    const s = resolveSchema(ctx.spec, p.schema);
+    const type = schemaType(s);
+    if (p.in === 'query' && !stringInput(s)) continue;
+    out[p.name] = madeUpLike(seen.get(p.name), type === 'integer' || type === 'number');
+  }
+  return out;
+}
+
 /** A probe of one input: the planned request with the input set to `value` (a string or, in JSON, any value). */
 interface Prober {
   readonly point: InjectionPoint;
   readonly as: Identity | null;
+  /** The input's values are encoded (base64): every string probe is sent encoded so. */
+  readonly codec?: Codec;
   send(value: unknown): Promise<ScanResponse | undefined>;
+}
+
+/** The prober that sends each string probe encoded as the input's values are (see Codec). */
+function encodedProber(inner: Prober, codec: Codec): Prober {
+  return {
+    point: inner.point,
+    as: inner.as,
+    codec,
+    send: (value) => inner.send(typeof value === 'string' ? codec.encode(value) : value),
+  };
 }
 
 function setMember(body: Record<string, unknown>, name: string, value: unknown): Record<string, unknown> {
@@ -380,6 +522,9 @@ function makeProber(
         // A form field goes out in the operation's own encoding (form-encoded or multipart, files included).
         const body = setMember(sample ?? {}, point.name, value);
         req = planRequest(ctx.spec, op, ctx.objects, { ...opts, body });
+        // A login the document gives no body: form-encoded as its logins are (JSON otherwise, the default).
+        if (point.undocumented === 'form')
+          req = { ...req, headers: { ...req.headers, 'content-type': 'application/x-www-form-urlencoded' } };
       } else if (point.in === 'cookie') {
         req = planRequest(ctx.spec, op, ctx.objects, { ...opts, ...(sample ? { body: sample } : {}) });
         const jar = as ? [...as.session.cookies].map(([k, v]) => `${k}=${v}`) : [];
@@ -465,14 +610,16 @@ type Report = (
 function reporter(ctx: ScanContext, p: Prober, blind = false): Report {
   const { point } = p;
   const where = `${point.in} ${point.in === 'json' || point.in === 'form' ? 'field' : 'parameter'} ${point.name}`;
-  const how = blind ? '; its plain request failed' : '';
+  const how = `${blind ? '; its plain request failed' : ''}${p.codec ? `; the probes went ${p.codec.name}-encoded, as the API's own values are` : ''}`;
   return (rule, what, res, payload, extra = {}, severity) => {
+    const encoded =
+      p.codec && typeof payload === 'string' ? { encoding: p.codec.name, sent: p.codec.encode(payload) } : {};
     ctx.report(rule, {
       operation: point.op,
       ...(severity !== undefined ? { severity } : {}),
       key: `${point.in}:${point.name}`,
       message: `${point.op.method} ${point.op.path}: ${where} is injectable (${what}${how})${p.as ? ` as ${p.as.name}` : ' without credentials'}.`,
-      evidence: evidenceOf(res, { location: point.in, parameter: point.name, payload, ...extra }),
+      evidence: evidenceOf(res, { location: point.in, parameter: point.name, payload, ...encoded, ...extra }),
     });
     return true;
   };
@@ -525,6 +672,13 @@ interface Job {
    * against the refusal; operator objects only in its password.
    */
   login?: LoginPlan;
+  /**
+   * A DELETE, probed on made-up values only (see deletePoints): the quote pair and its differential (two quotes,
+   * or `v+0` for a number, answering like the plain value), the command canaries, the reflection marker and
+   * templates, the time-based probes (command and SQL sleeps: on a value that names nothing they delete nothing).
+   * Never a tautology, a condition, an operator object or a traversal (a DELETE may remove the file it names).
+   */
+  erase?: boolean;
 }
 
 /** A probe whose answer proves itself; 'stop' when a blind input's probe got no answer (it would hang again). */
@@ -591,6 +745,7 @@ async function markerProbe(job: Job): Promise<boolean> {
  */
 function traversalCount(job: Job): number {
   const { point } = job.p!;
+  if (job.erase) return 0;
   if (FILE_INPUT.test(point.name) || FILE_INPUT.test(point.op.path)) return TRAVERSAL_PAYLOADS.length;
   const readInput = point.op.method === 'GET' && (point.in === 'query' || point.in === 'path');
   return readInput || job.baseline === undefined ? 1 : 0;
@@ -652,6 +807,10 @@ async function firstRound(ctx: ScanContext, job: Job): Promise<boolean> {
     if (q && qq) {
       const dbError = SQL_ERROR.test(q.text) && !SQL_ERROR.test(qq.text) && !SQL_ERROR.test(baseline.text);
       job.quoteMatters = normalised(q, [`${v}'`]) !== normalised(qq, [`${v}''`]);
+      // A plain value that already fails (a login that crashes on a user nobody has, a DELETE of a made-up id that
+      // errs): the quote matters only where two quotes answer like the plain value and the quote does not.
+      if ((job.login || job.erase) && baseline.status >= 500)
+        job.quoteMatters = alikeAnswers(qq, `${v}''`, baseline, v) && !alikeAnswers(q, `${v}'`, baseline, v);
       // A login: whether a tautology signs in beats the error, and goes with it in one finding.
       const bypass = job.login && (dbError || job.quoteMatters) ? await loginBypass(job) : undefined;
       if (bypass)
@@ -669,6 +828,24 @@ async function firstRound(ctx: ScanContext, job: Job): Promise<boolean> {
           q,
           `${v}'`,
         );
+      // A number pasted in unquoted (`WHERE id = 5`): two quotes break it too; `5+0` is the same number to SQL,
+      // where a typed route or a bound parameter refuses it as it refuses the quote.
+      if (
+        /^\d{1,12}$/.test(v) &&
+        SQL_ERROR.test(q.text) &&
+        SQL_ERROR.test(qq.text) &&
+        !SQL_ERROR.test(baseline.text)
+      ) {
+        const plus = await p.send(`${v}+0`);
+        if (plus && plus.status < 500 && !SQL_ERROR.test(plus.text))
+          return report(
+            SCAN_RULES.sqlInjection,
+            `a quote raised a database error, ${v}+0 (the same number to SQL) did not`,
+            q,
+            `${v}'`,
+            { controlPayload: `${v}+0`, controlStatus: plus.status },
+          );
+      }
       if (JS_ERROR.test(q.text) && !JS_ERROR.test(qq.text) && !JS_ERROR.test(baseline.text))
         return report(
           SCAN_RULES.nosqlInjection,
@@ -679,7 +856,8 @@ async function firstRound(ctx: ScanContext, job: Job): Promise<boolean> {
     }
   }
   // Fragment probes carry their own controls: they need no baseline (a made-up condition fails the plain request).
-  if (job.tier < 2 && !job.safe && (await fragmentProofs(job, reporter(ctx, p))) === 'found') return true;
+  if (job.tier < 2 && !job.safe && !job.erase && (await fragmentProofs(job, reporter(ctx, p))) === 'found')
+    return true;
   const cmd = await commandProof(job, report, 0);
   if (cmd !== 'no' || job.tier >= 2) return cmd === 'found';
   if (!(await markerProbe(job))) return false;
@@ -1004,7 +1182,7 @@ async function secondRound(ctx: ScanContext, job: Job, over: () => boolean): Pro
         );
       }
     }
-  } else if (job.quoteMatters && !job.safe && !job.login && isSuccess(baseline)) {
+  } else if (job.quoteMatters && !job.safe && !job.login && !job.erase && isSuccess(baseline)) {
     // A write: conditions joined with AND to the plain value, which can only narrow what it reaches (`v' AND
     // 'b'='b` reaches what `v` does, `v' AND 'b'='c` nothing). Both that hold answer like the plain value, the
     // one that fails unlike it.
@@ -1038,20 +1216,36 @@ async function secondRound(ctx: ScanContext, job: Job, over: () => boolean): Pro
   // answer 2xx, and again when asked once more (not a passing fault). No database text and no boolean proof (a
   // hidden error page, a query whose result the answer does not show), so it is reported at lower severity.
   // At a login the plain value is a made-up user, refused: two quotes must be refused alike.
+  // In a DELETE the plain value is made up, so its answer is a refusal (404) too.
+  const refusal = job.login !== undefined || job.erase === true;
   const fine = (r: ScanResponse | undefined): r is ScanResponse =>
-    r !== undefined && (job.login ? r.status < 500 && r.status === baseline.status : isSuccess(r));
-  if (q && qq && q.status >= 500 && fine(qq) && fine(baseline)) {
+    r !== undefined && (refusal ? r.status < 500 && r.status === baseline.status : isSuccess(r));
+  // The control: two quotes; for a number pasted in unquoted (two quotes break it too), `v+0`.
+  let control = `${v}''`;
+  let controlRes = qq;
+  if (q && qq && q.status >= 500 && !fine(qq) && fine(baseline) && /^\d{1,12}$/.test(v)) {
+    control = `${v}+0`;
+    controlRes = await p.send(control);
+  }
+  if (q && controlRes && q.status >= 500 && fine(controlRes) && fine(baseline)) {
     const q2 = await p.send(`${v}'`);
-    const qq2 = await p.send(`${v}''`);
-    if (q2 && q2.status >= 500 && fine(qq2))
+    const c2 = await p.send(control);
+    if (q2 && q2.status >= 500 && fine(c2))
       return report(
         SCAN_RULES.sqlInjection,
         job.login
-          ? `likely: a quote broke the login twice (5xx) while two quotes and the plain value (a made-up user) were refused alike (${baseline.status}); no database error text or bypass`
-          : 'likely: a quote broke the request twice (5xx) while two quotes and the plain value answered 2xx; no database error text or boolean proof',
+          ? `likely: a quote broke the login twice (5xx) while ${control} and the plain value (a made-up user) were refused alike (${baseline.status}); no database error text or bypass`
+          : job.erase
+            ? `likely: a quote broke the DELETE of a made-up id twice (5xx) while ${control} and the plain made-up value were answered alike (${baseline.status}); no database error text`
+            : `likely: a quote broke the request twice (5xx) while ${control} and the plain value answered 2xx; no database error text or boolean proof`,
         q2,
         `${v}'`,
-        { quoteStatus: q2.status, doubledQuoteStatus: qq2.status, confidence: 'medium' },
+        {
+          quoteStatus: q2.status,
+          doubledQuoteStatus: c2.status,
+          controlPayload: control,
+          confidence: 'medium',
+        },
         'medium',
       );
   }
@@ -1368,7 +1562,8 @@ const SIGN_UP_PATH = /sign-?_?up|regist|enrol|join|(^|\/)(users?|accounts?|membe
  * takes (`' OR '1'='1`) may change every account. A sign-up is probed, anonymously only.
  */
 function changesAnAccount(ctx: ScanContext, op: Operation, logins: ReadonlyMap<string, LoginPlan>): boolean {
-  if (signUp(ctx, op) || logins.has(op.id)) return false;
+  // A DELETE is probed on made-up values only (see deletePoints), never on an account.
+  if (signUp(ctx, op) || logins.has(op.id) || op.method === 'DELETE') return false;
   // A given identity's own login (`POST /v2/auth/token {username, password}`) is probed as before.
   const ids = [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])];
   if (ids.some((as) => as.login?.path === op.path && op.method === (as.login.flow.method ?? 'POST')))
@@ -1393,7 +1588,7 @@ function freshNames(ctx: ScanContext, op: Operation): Record<string, string> {
 }
 
 /** A login's user input (`email`, `username`, `login`): what names the account that signs in. */
-const LOGIN_USER = /user|e_?mail|login|name|account|phone|mobile/i;
+const LOGIN_USER = /user|e_?mail|login|name|account|phone|mobile|handle|nick/i;
 
 /**
  * A login probed with a user nobody has and a password of the scan's own, never a given identity's name: a probe
@@ -1412,6 +1607,54 @@ interface LoginPlan {
   readonly never: readonly string[];
 }
 
+/** Path words of a login, and of the flows beside it that are no login (as discovery and API2 read them). */
+const LOGIN_WORD = /(^|[/_-])(log_?in|sign_?in|auth(enticate)?|token|session)s?($|[/_.-])/i;
+const NOT_LOGIN_WORD =
+  /regist|sign_?up|join|forgot|reset|recover|change|update|verify|logout|refresh|invite/i;
+/** A user name field a sign-up's body may name the account by. */
+const SIGNUP_NAME = /^(user_?name|login|e-?mail|email_?address)$/i;
+
+/**
+ * The body fields of a login the document lists with no body at all (a served document of handlers that read the
+ * body themselves): `POST` or `PUT`, no path parameter, no query input, and either the login the identities use
+ * or a path that says login (`/login`, `/auth/token`; not a sign-up, reset or logout beside it). The fields are
+ * those the identities' own login sends, in its encoding (form or JSON); else those an earlier answer taught
+ * the scan (a learned body with a password); else a user input named as the sign-up names its account
+ * (`email`), or `username`, and `password`, as JSON. Undefined for any other operation.
+ */
+export function undocumentedLogin(
+  ctx: ScanContext,
+  op: Operation,
+): { readonly fields: readonly string[]; readonly encoding: 'json' | 'form' } | undefined {
+  if ((op.method !== 'POST' && op.method !== 'PUT') || op.requestBody !== undefined) return undefined;
+  if (op.path.includes('{') || isExcluded(op) || op.parameters.some((p) => p.in === 'query'))
+    return undefined;
+  const flows = [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])].flatMap((as) =>
+    as.login && as.login.flow.encoding !== 'query' ? [as.login] : [],
+  );
+  const here = flows.find((l) => l.path.split('?')[0] === op.path && op.method === (l.flow.method ?? 'POST'));
+  if (!here && (!LOGIN_WORD.test(op.path) || NOT_LOGIN_WORD.test(op.path))) return undefined;
+  const encodingOf = (l: (typeof flows)[number]) =>
+    l.flow.encoding === 'form' || l.flow.grantType === 'password' ? ('form' as const) : ('json' as const);
+  const fieldsOf = (keys: readonly string[]) => {
+    const password = keys.find((k) => PASSWORD.test(k) && !/grant|client/i.test(k));
+    const user = keys.find((k) => k !== password && LOGIN_USER.test(k) && !/client|grant|scope/i.test(k));
+    return password !== undefined && user !== undefined ? [user, password] : undefined;
+  };
+  if (here) {
+    const fields = fieldsOf(Object.keys(here.body));
+    return fields ? { fields, encoding: encodingOf(here) } : undefined;
+  }
+  const learned = fieldsOf(Object.keys(ctx.objects.learnedBody(op) ?? {}));
+  if (learned) return { fields: learned, encoding: 'json' };
+  for (const l of flows) {
+    const fields = fieldsOf(Object.keys(l.body));
+    if (fields) return { fields, encoding: encodingOf(l) };
+  }
+  const named = documentedSignup(ctx)?.fields.find((k) => SIGNUP_NAME.test(k));
+  return { fields: [named ?? 'username', 'password'], encoding: 'json' };
+}
+
 /** An identity's own login operation, a documented login, or a POST the planner takes for one; no sign-up. */
 function loginOperation(ctx: ScanContext, op: Operation, documented: ReadonlySet<Operation>): boolean {
   if (op.method !== 'POST' && op.method !== 'PUT') return false;
@@ -1419,7 +1662,7 @@ function loginOperation(ctx: ScanContext, op: Operation, documented: ReadonlySet
   const ids = [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])];
   if (ids.some((as) => as.login?.path === op.path && op.method === (as.login.flow.method ?? 'POST')))
     return true;
-  return documented.has(op) || isLoginOperation(ctx.spec, op);
+  return documented.has(op) || isLoginOperation(ctx.spec, op) || undocumentedLogin(ctx, op) !== undefined;
 }
 
 /** The given identities' login values that name them (user names, e-mails; not passwords), lower case. */
@@ -1446,11 +1689,15 @@ function loginPlan(ctx: ScanContext, op: Operation): LoginPlan | undefined {
   const json = jsonBodySchema(op);
   const form = json === undefined ? formSchema(op) : undefined;
   const schema = json ?? form;
-  const query = schema === undefined;
+  // A login the document gives no body: the fields and encoding its logins use (undocumentedLogin).
+  const guessed = schema === undefined ? undocumentedLogin(ctx, op) : undefined;
+  const query = schema === undefined && guessed === undefined;
   const fields = new Set(
-    query
-      ? op.parameters.filter((p) => p.in === 'query').map((p) => p.name)
-      : Object.keys(propertiesOf(ctx.spec, schema)),
+    guessed
+      ? guessed.fields
+      : query
+        ? op.parameters.filter((p) => p.in === 'query').map((p) => p.name)
+        : Object.keys(propertiesOf(ctx.spec, schema)),
   );
   for (const k of Object.keys(own?.login?.flow.body ?? {})) fields.add(k);
   const passwordField = [...fields].find((k) => PASSWORD.test(k) && !/grant|client/i.test(k));
@@ -1470,7 +1717,11 @@ function loginPlan(ctx: ScanContext, op: Operation): LoginPlan | undefined {
     path: op.path,
     method: op.method as 'POST' | 'PUT',
     body: {},
-    ...(form ? { encoding: 'form' as const } : query ? { encoding: 'query' as const } : {}),
+    ...(form || guessed?.encoding === 'form'
+      ? { encoding: 'form' as const }
+      : query
+        ? { encoding: 'query' as const }
+        : {}),
   };
   const target = { flow, op, userField, passwordField: passwordField ?? '' };
   const known = own?.login?.flow.body[userField];
@@ -1733,7 +1984,14 @@ const NO_PROFILE_READ =
  * the coverage shows it skipped with why, whatever else the check sent there.
  */
 export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise<PointOutcome[]> {
-  const all = injectionPoints(ctx);
+  // DELETEs are probed on made-up values only, and only those that name what they delete by a path value the scan
+  // can make up: one named by the session or the query alone (`DELETE /me?reason=`) would delete it.
+  const madeUp = new Map<string, Record<string, string>>();
+  const erasing = deletePoints(ctx, madeUp);
+  const namesByPath = (op: Operation) =>
+    op.parameters.some((p) => p.in === 'path' && listedValue(ctx.spec, p.schema) === undefined);
+  const unerasable = erasing.filter((point) => !namesByPath(point.op));
+  const all = [...injectionPoints(ctx), ...erasing.filter((point) => namesByPath(point.op))];
   // Logins go out with a user nobody has (loginPlan), never a given identity's name; one without a user input found
   // is not probed.
   const documented = new Set(documentedLogins(ctx).flatMap((t) => (t.op ? [t.op] : [])));
@@ -1772,6 +2030,14 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
     else unreadable.add(op.id);
   }
   const withheldAccounts = [
+    ...unerasable.map(
+      (point): PointOutcome => ({
+        point,
+        status: 'skipped',
+        reason:
+          'not sent: a DELETE with no path value to make up deletes what its session or query names (safety rule)',
+      }),
+    ),
     ...accounts.withheld.filter(
       (o) => !ownWrite(o.point.op) || ownRecordWrite(ctx, o.point.op) === 'account',
     ),
@@ -1874,7 +2140,10 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
   const liveFor = (op: Operation) => {
     let found = lives.get(op.id);
     if (!found) {
-      found = signUp(ctx, op) ? Promise.resolve(undefined) : liveObject(counted, op, who, alive, made);
+      found =
+        signUp(ctx, op) || op.method === 'DELETE'
+          ? Promise.resolve(undefined)
+          : liveObject(counted, op, who, alive, made);
       lives.set(op.id, found);
     }
     return found;
@@ -1890,6 +2159,19 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
     let found = reach.get(point.op.id);
     if (!found) {
       found = (async () => {
+        // A DELETE: made-up values (they name nothing), as the first identity not refused outright; any answer
+        // but 401/403 is the baseline (a 404 for the id nobody has).
+        const fixed = madeUp.get(point.op.id);
+        if (point.op.method === 'DELETE') {
+          if (fixed === undefined) return undefined;
+          for (const as of who) {
+            const res = await probe(point, as, undefined, fixed).send(fixed[point.name] ?? point.value);
+            if (res === undefined) return undefined;
+            if (res.status === 401 || res.status === 403) continue;
+            return { as, baseline: res, planned: fixed, pinned: fixed, by: point };
+          }
+          return undefined;
+        }
         // An account change: as the scan's own account, with its own values, and no one else.
         const plan = plans.get(point.op.id);
         if (plan && own) {
@@ -1909,7 +2191,9 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
         if (lp) {
           const mine = lp.params?.[point.name] ?? lp.body?.[point.name];
           const res = await probe(point, null).send(typeof mine === 'string' ? mine : point.value);
-          if (!res || res.status >= 500) return undefined;
+          // A 5xx is a baseline too: a login that fails on any user nobody has (a crash on the missing row, a
+          // database error on every wrong login) is compared three ways (see firstRound) and by its bypass.
+          if (!res) return undefined;
           // A login that creates the account it is asked for (the clean-up cannot delete it): named in the notes.
           if (signsIn(lp.flow, res))
             noteLeftAccount(
@@ -1993,6 +2277,7 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
     templates: 0,
     ...(plans.has(point.op.id) || profiles.has(point.op.id) ? { safe: true } : {}),
     ...(logins.has(point.op.id) ? { login: logins.get(point.op.id) } : {}),
+    ...(point.op.method === 'DELETE' ? { erase: true } : {}),
   }));
   // Every operation's plain request first (one per operation, logins last): it tells which are slow.
   // Each operation is reached through its first likely input (a user name the identity's own fields replace
@@ -2033,15 +2318,21 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
       const plan = plans.get(point.op.id);
       const live = plan ? undefined : await liveFor(point.op);
       const pinned = live?.params[point.name];
+      const erased = job.erase ? madeUp.get(point.op.id) : undefined;
       const at =
         plan?.params[point.name] !== undefined
           ? { ...point, value: plan.params[point.name] }
           : point.in === 'path' && pinned !== undefined
             ? { ...point, value: pinned }
             : point;
-      job.p = live
-        ? probe(at, live.as, undefined, live.params)
-        : probe(at, plan && own ? own.identity : signUp(ctx, point.op) ? null : who[0]);
+      const codec = job.login ? undefined : codecOf(at.value);
+      const plain = codec ? { ...at, value: codec.decoded } : at;
+      const inner = live
+        ? probe(plain, live.as, undefined, live.params)
+        : erased
+          ? probe(plain, who[0], undefined, erased)
+          : probe(plain, plan && own ? own.identity : signUp(ctx, point.op) ? null : who[0]);
+      job.p = codec ? encodedProber(inner, codec) : inner;
       // (A given identity's own profile: probe() sends as that identity, from its record's values.)
     } else {
       const own =
@@ -2051,11 +2342,15 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
             ? (r.body[point.name] as string)
             : undefined;
       const at = own !== undefined ? { ...point, value: own } : point;
-      job.p = probe(at, r.as, r.body, r.pinned);
+      // Base64 of a value (`MTI=`): the probes go in the text it holds, sent encoded the same way.
+      const codec = job.login ? undefined : codecOf(at.value);
+      const plain = codec ? { ...at, value: codec.decoded } : at;
+      const inner = probe(plain, r.as, r.body, r.pinned);
+      job.p = codec ? encodedProber(inner, codec) : inner;
       // A fresh baseline for this input (the reaching one may have used another input's request); the input
       // that reached the operation with its own plain request has it already.
       job.baseline =
-        r.by === point && own === undefined ? r.baseline : ((await job.p.send(at.value)) ?? r.baseline);
+        r.by === point && own === undefined ? r.baseline : ((await job.p.send(plain.value)) ?? r.baseline);
     }
     job.found = await firstRound(counted, job);
     job.stage = 1;
@@ -2071,13 +2366,20 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
     const { baseline } = job;
     if (over() || job.stage < 2 || job.found || !job.point.likely || job.tier > 0) return;
     if (baseline === undefined || baseline.durationMs > SLOW_BASELINE_MS) return;
-    job.found = await probeTimed(counted, job.p!, baseline, job.safe || !mayWiden(ctx, job.point.op));
+    // A DELETE of a made-up value gets the SQL sleeps too: what they end early names nothing.
+    job.found = await probeTimed(
+      counted,
+      job.p!,
+      baseline,
+      job.safe || (!job.erase && !mayWiden(ctx, job.point.op)),
+    );
   });
   // Operator objects last (see probeObjects), within the same budget.
   await pool(order, async (job) => {
     const { baseline, point } = job;
     if (over() || objectsKill.has(ctx) || job.stage < 2 || job.found || baseline === undefined || job.safe)
       return;
+    if (job.erase || job.p?.codec) return;
     // `{"$ne": ...}` as an update's filter matches every document: reads and logins only. At a login, only in the
     // password: `{"$ne": ...}` as the user matches the first account, and a login that checks the password itself
     // counts a failed login against it.
