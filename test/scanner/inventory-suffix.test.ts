@@ -149,10 +149,11 @@ describe('API9: configuration files below a documented folder', () => {
 
   test('a folder answering 200 to any file name: no configuration file reported', async () => {
     const result = await scanBank({ withConfig: false, catchAll: true });
-    // (Version variants such as /api/v1/users are judged against a made-up path elsewhere: not this test's concern.)
     const files = undocumented(result).filter((p) =>
       /\.(env|json|yml|properties|config|sql|bak)$|\/\.env/.test(p ?? ''),
     );
     assert.deepEqual(files, []);
+    // Nor version variants (`/api/v1/users` beside `/api/users`) nor siblings: the folder answers any name alike.
+    assert.deepEqual(undocumented(result), []);
   });
 });

@@ -923,6 +923,7 @@ export const api9: Check = {
       for (const [template, severity] of variants) {
         if (tried.size > 400) break;
         let res: ScanResponse | undefined;
+        let resPath = template;
         let anonymous = false;
         for (const concrete of fills) {
           const path = fill(template, concrete);
@@ -931,12 +932,14 @@ export const api9: Check = {
           if (!asA) break;
           if (asA.real) {
             res = asA.res;
+            resPath = path;
             break;
           }
           if (asA.res && (asA.res.status === 401 || asA.res.status === 403)) {
             const anon = await probe(path, null);
             if (anon?.real) {
               res = anon.res;
+              resPath = path;
               anonymous = true;
             }
             break;
@@ -944,10 +947,13 @@ export const api9: Check = {
           if (asA.res?.status !== 404) break; // only a missing object is worth another id
         }
         if (!res) continue;
-        // Under a documented path, a script or route that takes any suffix (PHP's PATH_INFO:
-        // `/api/view-user.php/admin` runs view-user.php) answers a made-up suffix alike: no route of its own.
-        const parent = template.slice(0, template.lastIndexOf('/'));
-        if (parent !== '' && documented(ctx, parent)) {
+        // A folder that answers any name alike is no route of its own: under a documented path, a script that
+        // takes any suffix (PHP's PATH_INFO: `/api/view-user.php/admin` runs view-user.php); under a version
+        // folder, a catch-all (`/api/v1/<anything>` answering `{"status":"ok"}`). The guessed path is compared
+        // with a made-up last segment in the same folder, asked as the same caller (the root's and the base
+        // path's catch-alls were set aside by looksReal).
+        const parent = resPath.slice(0, resPath.lastIndexOf('/'));
+        if (parent !== '') {
           const as = anonymous ? null : user;
           const key = `${as ? 'A' : '-'} ${parent}`;
           if (!suffixControls.has(key)) {
@@ -957,7 +963,7 @@ export const api9: Check = {
           const control = suffixControls.get(key);
           if (
             control?.res === undefined ||
-            answersAlike({ path: template, res }, { path: control.path, res: control.res })
+            answersAlike({ path: resPath, res }, { path: control.path, res: control.res })
           )
             continue;
         }
