@@ -92,10 +92,19 @@ const DESTRUCTIVE = new Set(['PUT', 'PATCH', 'DELETE']);
 
 const LOGOUT = /log_?(out|off)|sign_?(out|off)|revoke|invalidate|terminate|end_?(all_?)?sessions?/;
 
-/** A value that begins with one the scan made up, followed by nothing or by a character no id goes on with. */
+/**
+ * What would widen a DELETE beyond the made-up value it names, whatever check sent it: a condition (`OR`, `||`,
+ * `LIKE`, `UNION`), a wildcard (`%`, `*`, `?` after decoding), a traversal, an operator object or a list.
+ */
+const WIDENS = /\bor\b|\|\||\blike\b|\bunion\b|\bnot\b|[%*?[\]{}]|\.\.|[<>!]=?|\bin\s*\(/i;
+
+/**
+ * A value that begins with one the scan made up, followed by nothing or by a character no id goes on with,
+ * and holding nothing that could widen what it names (WIDENS).
+ */
 function madeUpLed(value: string): boolean {
   const head = /^[0-9A-Za-z_]+/.exec(value)?.[0];
-  return head !== undefined && madeUpId(head);
+  return head !== undefined && madeUpId(head) && !WIDENS.test(value.slice(head.length));
 }
 
 /**
