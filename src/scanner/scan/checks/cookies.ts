@@ -655,6 +655,12 @@ export async function cookieFlags(ctx: ScanContext): Promise<void> {
       rule: SCAN_RULES.insecureSessionCookie,
       reason: 'no cookie carries a session: no read an identity passes needs one of its cookies',
     });
+  else if (judged.size === 0)
+    ctx.note?.({
+      rule: SCAN_RULES.insecureSessionCookie,
+      reason:
+        'no answer the scan saw set the session cookie (given as a header, and no login through the API)',
+    });
 }
 
 /**

@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { ScanResponse } from '../client.ts';
+import { cookieLines, layersOf, raiseRole, replaceWord } from './cookies.ts';
+
+const answer = (setCookie: string): ScanResponse => ({
+  status: 200,
+  headers: { 'set-cookie': setCookie },
+  text: '',
+  json: undefined,
+  durationMs: 1,
+  sent: { method: 'POST', url: 'http://x/login' },
+});
+
+describe('cookie values read and changed', () => {
+  test('base64 JSON is read, changed and encoded again in the same alphabet and padding', () => {
+    const raw = Buffer.from('{"user":"ines","uid":7}').toString('base64');
+    const layer = layersOf(raw).find((l) => l.kind === 'base64 JSON');
+    assert.ok(layer);
+    const changed = replaceWord(layer.text, 'ines', 'tomas');
+    assert.equal(changed, '{"user":"tomas","uid":7}');
+    assert.equal(Buffer.from(layer.encode(changed), 'base64').toString(), changed);
+  });
+
+  test('a quoted, URL-encoded value keeps its quotes and encoding', () => {
+    const layer = layersOf('"ines%3FTrue"')[0];
+    assert.equal(layer.text, 'ines?True');
+    assert.equal(layer.encode('tomas?True'), '"tomas%3FTrue"');
+  });
+
+  test('a JWT payload is one layer; a random hex session id reads as nothing but text', () => {
+    const payload = Buffer.from('{"sub":"ines"}').toString('base64url');
+    assert.ok(layersOf(`eyJhbGciOiJIUzI1NiJ9.${payload}.c2ln`).some((l) => l.kind === 'JWT payload'));
+    assert.deepEqual(
+      layersOf('9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08').map((l) => l.kind),
+      ['text'],
+    );
+  });
+
+  test('a whole word only: 7 in 17 or ines in inesa is not the identity', () => {
+    assert.equal(replaceWord('uid=17', '7', '8'), undefined);
+    assert.equal(replaceWord('inesa', 'ines', 'tomas'), undefined);
+    assert.equal(replaceWord('user=7&x=1', '7', '8'), 'user=8&x=1');
+  });
+
+  test('roles and admin flags are raised; a made-up role takes the same place', () => {
+    assert.equal(raiseRole('{"rank":"member"}', 'guild'), '{"rank":"admin"}');
+    assert.equal(raiseRole('u=ines&is_admin=false', 'c'), 'u=ines&is_admin=true');
+    assert.equal(raiseRole('user', 'role'), 'admin');
+    assert.equal(raiseRole('{"rank":"member"}', 'guild', 'pcxq'), '{"rank":"pcxq"}');
+    assert.equal(raiseRole('{"name":"member"}', 'guild'), undefined);
+  });
+});
+
+describe('Set-Cookie flags', () => {
+  test('each line apart, an Expires date with a comma kept in its line, deletions left out', () => {
+    const lines = cookieLines(
+      answer(
+        'sid=abc; Path=/; Expires=Wed, 21 Oct 2037 07:28:00 GMT; HttpOnly, pref=1; SameSite=None, old=; Max-Age=0',
+      ),
+    );
+    assert.deepEqual(
+      lines.map((l) => [l.name, l.httpOnly, l.secure, l.sameSite]),
+      [
+        ['sid', true, false, undefined],
+        ['pref', false, false, 'none'],
+      ],
+    );
+    assert.ok(
+      lines.every((l) => !l.line.includes('abc')),
+      'no cookie value in the evidence',
+    );
+  });
+});
