@@ -74,8 +74,8 @@ export interface CompiledRuleSet {
    */
   readonly foldedIds: ReadonlySet<number>;
   /**
-   * The header and cookie values the engine remembers across requests (what their transformations hold
-   * and which operators did not match them), and the bytes that memo holds; both bounded.
+   * The header, cookie and argument-name values the engine remembers across requests (what their
+   * transformations hold and which operators did not match them), and the bytes that memo holds; both bounded.
    */
   valueMemoSize(): { values: number; bytes: number };
   /** Evaluates the request phases (1 and 2). Never throws on client input. */

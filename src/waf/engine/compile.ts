@@ -260,7 +260,8 @@ interface Rule {
   readonly opParam: Macro | undefined;
   /**
    * The number of this link's operator among those whose answer depends on the value alone (a parameter
-   * without macros): a header or cookie value's memo remembers that it did not match (-1: not such a link).
+   * without macros): a header, cookie or argument-name value's memo remembers that it did not match (-1:
+   * not such a link).
    */
   opMemo: number;
 }
@@ -750,7 +751,7 @@ export function compileRules(
       }
     }
   }
-  // Operators whose answer depends on the value alone, numbered for the header and cookie value memo.
+  // Operators whose answer depends on the value alone, numbered for the memo of header, cookie and name values.
   let opMemos = 0;
   for (const steps of phases.values()) {
     for (const step of steps) {
@@ -839,9 +840,9 @@ interface EngineParts {
 }
 
 /**
- * Bounds of the cross-request memo of header and cookie values (keyed by client input): values, their
- * length, and the bytes all memos hold (values, operator cells, prefilter lists). Past them the oldest
- * values are forgotten; a longer value is not memoized.
+ * Bounds of the cross-request memo of header, cookie and argument-name values (keyed by client input):
+ * values, their length, and the bytes all memos hold (values, operator cells, prefilter lists). Past them
+ * the oldest values are forgotten; a longer value is not memoized.
  */
 const VALUE_MEMO_ENTRIES = 2048;
 const VALUE_MEMO_MAX_VALUE = 8192;
@@ -857,13 +858,22 @@ const VALUE_MEMO_PER_REQUEST = 64;
  * salt is per process, so a digest cannot be looked up elsewhere.
  */
 const VALUE_MEMO_SALT = randomBytes(24).toString('base64');
-/** The collections whose values are memoized across requests: they repeat in real traffic. */
+/**
+ * The collections whose values are memoized across requests one by one: they repeat in real traffic.
+ * Argument names (ARGS_NAMES) are memoized too, by their list (see `attachNameMemos`).
+ */
 const MEMO_COLLECTIONS = [
   'REQUEST_HEADERS',
   'REQUEST_HEADERS_NAMES',
   'REQUEST_COOKIES',
   'REQUEST_COOKIES_NAMES',
 ];
+
+/**
+ * What the digest of a list of argument names starts with: a list's memo keys (its digest and a place) can
+ * never be those of a single value (a digest alone).
+ */
+const NAME_LIST_TAG = 'ARGS_NAMES\n';
 
 /** Characters of transformed values a request may keep memoized (beyond, they are recomputed). */
 const TRANSFORM_MEMO_CHARS = 4_000_000;
@@ -1061,7 +1071,7 @@ class Engine {
   private readonly pairTo: Int32Array;
   private pairRows = new Int32Array(1024);
   private pairRowCount = 0;
-  /** Header and cookie values' memos, oldest first (see ValueMemo), and the bytes they hold. */
+  /** Header, cookie and argument-name values' memos, oldest first (see ValueMemo), and the bytes they hold. */
   private readonly valueMemos = new Map<string, ValueMemo>();
   private valueMemoBytes = 0;
   private readonly opMemos: number;
@@ -1138,6 +1148,7 @@ class Engine {
       if (entries === undefined) continue;
       for (const e of entries) if (memoized++ < VALUE_MEMO_PER_REQUEST) this.attachMemo(e);
     }
+    memoized = this.attachNameMemos(collections, memoized);
     this.hitRowCount = 2;
     this.nextKeyEpoch();
     const t: Transaction = {
@@ -1178,6 +1189,7 @@ class Engine {
       this.runPhase(1, t);
       if (!t.disrupted && !t.allowed) {
         readRequestBody(t.c, limited, t.bodyProcessor, this.options);
+        this.attachNameMemos(t.c, memoized);
         // The body added values: `COLLECTION:key` selections are made afresh.
         this.nextKeyEpoch();
         this.runPhase(2, t);
@@ -1911,14 +1923,40 @@ class Engine {
   }
 
   /**
-   * Gives a header or cookie entry the memo of its value (made on first sight, the oldest forgotten past
-   * the bounds); a value seen lately moves to the newest end.
+   * Gives the argument names not memoized yet (the query's in phase 1, the body's after it is read) the memos
+   * of their values, within the request's budget of memoized values; returns the values memoized so far. An
+   * API's requests carry the same member names again and again (its schema), so names are remembered as a
+   * list: one digest of the list (each name with its length) finds the memo of each name by its place, instead
+   * of one digest per name. A list seen for the first time makes a memo per name.
    */
-  private attachMemo(e: Entry): void {
+  private attachNameMemos(c: Collections, memoized: number): number {
+    const names = c.get('ARGS_NAMES');
+    if (names === undefined) return memoized;
+    let from = 0;
+    while (from < names.length && names[from].memo !== undefined) from++;
+    const to = Math.min(names.length, from + Math.max(0, VALUE_MEMO_PER_REQUEST - memoized));
+    if (to <= from) return memoized;
+    let list = NAME_LIST_TAG;
+    for (let i = from; i < to; i++) {
+      const name = names[i].value;
+      if (name.length > VALUE_MEMO_MAX_VALUE) return memoized;
+      list += `${name.length}:${name}`;
+    }
+    const key = hash('sha256', VALUE_MEMO_SALT + list, 'base64');
+    for (let i = from; i < to; i++) this.attachMemo(names[i], `${key}${i - from}`);
+    return memoized + (to - from);
+  }
+
+  /**
+   * Gives a header or cookie entry the memo of its value (made on first sight, the oldest forgotten past
+   * the bounds); a value seen lately moves to the newest end. `known` is the memo's key when the caller
+   * made it (argument names: from their list).
+   */
+  private attachMemo(e: Entry, known?: string): void {
     const value = e.value;
     if (value.length > VALUE_MEMO_MAX_VALUE) return;
     const memos = this.valueMemos;
-    const key = hash('sha256', VALUE_MEMO_SALT + value, 'base64');
+    const key = known ?? hash('sha256', VALUE_MEMO_SALT + value, 'base64');
     let memo = memos.get(key);
     if (memo !== undefined) {
       memos.delete(key);
@@ -2039,7 +2077,7 @@ class Engine {
           continue;
         }
         if (prefilter && !this.holds(e, rule.chainId, rule.prefilter, t)) continue;
-        // A header or cookie value this operator did not match on an earlier request.
+        // A header, cookie or argument-name value this operator did not match on an earlier request.
         const memo = e.memo;
         const opMemo = rule.opMemo;
         if (memo !== undefined && opMemo >= 0 && memo.noMatch[opMemo] === 1) continue;

@@ -646,3 +646,49 @@ test('requests with thousands of new cookies neither drift the memo bound nor br
     [33],
   );
 });
+
+const NAME_RULES = `
+SecDefaultAction "phase:2,log,pass"
+SecRule ARGS_NAMES "@rx (?i)union\\s+select" "id:40,phase:2,block,t:none,t:urlDecodeUni,setvar:'tx.anomaly_score=+5'"
+SecRule ARGS_NAMES "@pm evil bad" "id:41,phase:2,block,t:lowercase,setvar:'tx.anomaly_score=+3'"
+SecRule ARGS_NAMES "@detectSQLi" "id:42,phase:2,block,setvar:'tx.anomaly_score=+5'"
+SecRule ARGS_GET_NAMES "@rx ^q$" "id:43,phase:1,pass,nolog,setvar:'tx.q=1'"
+`;
+
+test('argument names remembered across requests (as a list) are judged as on first sight', () => {
+  const shared = compileSecLang(NAME_RULES).ruleSet;
+  const post = (uri: string, json: string): WafRequest => ({
+    ...get(uri),
+    method: 'POST',
+    headers: [
+      ['Host', 'x'],
+      ['Content-Type', 'application/json'],
+    ],
+    body: Buffer.from(json),
+  });
+  const requests = [
+    post('/?q=1', '{"order":{"id":7,"items":[{"sku":"a"}]},"note":"x"}'),
+    // The same list but for one name, at the same place: a name of an attack.
+    post('/?q=1', '{"order":{"id":7,"items":[{"sku":"a"}]},"1 or sleep(3)":"x"}'),
+    post('/?q=1', '{"order":{"id":7,"items":[{"EVIL":"a"}]},"note":"x"}'),
+    post('/?union%20select=1', '{"order":{"id":7,"items":[{"sku":"a"}]},"note":"x"}'),
+    post('/', '{"order":{"id":7,"items":[{"sku":"a"}]},"note":"x"}'),
+  ];
+  for (let round = 0; round < 3; round++) {
+    for (const req of requests) {
+      const fresh = compileSecLang(NAME_RULES).ruleSet.evaluate(req);
+      assert.deepEqual(shared.evaluate(req), fresh);
+    }
+  }
+  assert.deepEqual(
+    requests.map((r) => shared.evaluate(r).matches.map((m) => m.id)),
+    [[], [42], [41], [40], []],
+  );
+  // Two header values and their two names, then the argument names: q and the body's json.order.id,
+  // json.order.items.array_0.sku and json.note; the same request again adds nothing.
+  const { ruleSet } = compileSecLang(NAME_RULES);
+  ruleSet.evaluate(requests[0]);
+  assert.equal(ruleSet.valueMemoSize().values, 4 + 1 + 3);
+  ruleSet.evaluate(requests[0]);
+  assert.equal(ruleSet.valueMemoSize().values, 4 + 1 + 3);
+});

@@ -26,13 +26,14 @@ export interface Entry {
   /** The variable name (`ARGS:q`) of this entry in collection `nameOf`. */
   name?: string;
   nameOf?: string;
-  /** What the engine keeps across requests about this value (header and cookie values only), if anything. */
+  /** What the engine keeps across requests about this value (headers, cookies, argument names), if anything. */
   memo: ValueMemo | undefined;
 }
 
 /**
- * What the engine learned about one header or cookie value, kept across requests (these repeat in real
- * traffic: Authorization, User-Agent, Accept, cookies): its character classes, the prefilters it holds
+ * What the engine learned about one header, cookie or argument-name value, kept across requests (these
+ * repeat in real traffic: Authorization, User-Agent, Accept, cookies, an API's member names): its
+ * character classes, the prefilters it holds
  * through each transformation chain, and the operators that did not match it. Only answers that depend
  * on the value alone are kept (compile.ts, `memoFor`).
  */
