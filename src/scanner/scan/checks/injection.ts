@@ -510,12 +510,17 @@ function makeProber(
       ? (sampleValue(ctx.spec, json ?? form) as Record<string, unknown>)
       : undefined;
   const fresh = as === null && signUp(ctx, op) ? freshNames(ctx, op) : undefined;
-  const sample =
+  const first =
     base !== undefined || fresh !== undefined ? { ...(sampled ?? {}), ...fresh, ...base } : sampled;
+  // A creation (a sign-up too): its name and e-mail members other than the probed input are fresh in every
+  // request, so a unique one never collides with what the plain request or an earlier probe created.
+  const creation =
+    base === undefined && first !== undefined && (fresh !== undefined || isCreationOperation(ctx.spec, op));
   return {
     point,
     as,
     send(value) {
+      const sample = creation ? renamed(first!, point.name) : first;
       const opts = { ...(owner !== undefined ? { owner } : {}), params: columns };
       let req: ReturnType<typeof planRequest>;
       if (point.in === 'json' || point.in === 'form') {
@@ -561,6 +566,25 @@ function makeProber(
   };
 }
 
+/** The body with its name and e-mail members (not `except`) given fresh names of the probes' own (`pcj<hex>`). */
+function renamed(body: Record<string, unknown>, except: string): Record<string, unknown> {
+  const out = { ...body };
+  for (const [k, v] of Object.entries(body)) {
+    if (k === except || typeof v !== 'string' || !NAME_FIELD.test(k)) continue;
+    const tag = randomBytes(4).toString('hex');
+    out[k] = /mail/i.test(k) ? `pcj${tag}@example.com` : `pcj${tag}`;
+  }
+  return out;
+}
+
+/** A fresh variant of a value for a creation's repeated probe (a unique one would collide with the first). */
+function freshVariant(v: string): string {
+  if (/^\d+$/.test(v)) return v;
+  const tag = randomBytes(3).toString('hex');
+  const at = v.indexOf('@');
+  return at > 0 ? `${v.slice(0, at)}${tag}${v.slice(at)}` : `${v}${tag}`;
+}
+
 /** The answer as text with echoes of the probe and volatile values removed, for comparisons. */
 function normalised(res: ScanResponse, echoes: readonly string[]): string {
   let text = res.text;
@@ -573,6 +597,7 @@ function normalised(res: ScanResponse, echoes: readonly string[]): string {
   text = text
     .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi, '{uuid}')
     .replace(/\b[0-9a-f]{24}\b/gi, '{oid}')
+    .replace(/pcj[0-9a-f]{8}/g, '{fresh}')
     .replace(/\d{4}-\d\d-\d\dT[\d:.]+(Z|[+-]\d\d:?\d\d)?/g, '{time}')
     .replace(/"(duration|took|elapsed|time|timestamp)(_?ms)?"\s*:\s*[\d.]+/gi, '"$1":0');
   return `${res.status} ${text}`;
@@ -846,6 +871,14 @@ async function firstRound(ctx: ScanContext, job: Job): Promise<boolean> {
             { controlPayload: `${v}+0`, controlStatus: plus.status },
           );
       }
+      const stored = isSuccess(qq) && !job.login ? await storedSingle(ctx, job, q, qq) : undefined;
+      if (stored)
+        return report(
+          SCAN_RULES.sqlInjection,
+          `two quotes were stored as one (${stored === qq ? 'its answer' : 'the list read after it'} holds ${JSON.stringify(`${v}'`)}): the value went into an SQL string literal, where '' is an escaped quote`,
+          stored,
+          `${v}''`,
+        );
       if (JS_ERROR.test(q.text) && !JS_ERROR.test(qq.text) && !JS_ERROR.test(baseline.text))
         return report(
           SCAN_RULES.nosqlInjection,
@@ -864,6 +897,46 @@ async function firstRound(ctx: ScanContext, job: Job): Promise<boolean> {
   const tpl = await templateProofs(job, report, 1);
   if (tpl !== 'no') return tpl === 'found';
   return (await traversalProofs(job, report, 1)) === 'found';
+}
+
+/** Whether a JSON value holds the string `s` (as a member's whole value), three levels down at most. */
+function holdsString(v: unknown, s: string, depth = 0): boolean {
+  if (typeof v === 'string') return v === s;
+  if (v === null || typeof v !== 'object' || depth > 3) return false;
+  const items = Array.isArray(v) ? v.slice(0, 200) : Object.values(v as Record<string, unknown>);
+  return items.some((x) => holdsString(x, s, depth + 1));
+}
+
+/**
+ * A write that stored two quotes as one: a value pasted into an SQL string literal (`VALUES ('v''')` stores `v'`),
+ * where a bound parameter stores `v''` as sent. Read in the answer to the doubled quote, else (a creation) in the
+ * documented list at the same path, read once as the same identity. The answer that shows it, or undefined.
+ */
+async function storedSingle(
+  ctx: ScanContext,
+  job: Job,
+  q: ScanResponse,
+  qq: ScanResponse,
+): Promise<ScanResponse | undefined> {
+  const p = job.p!;
+  const { op } = p.point;
+  if (readsOnly(op) || job.erase || p.point.in === 'header' || p.point.in === 'cookie') return undefined;
+  const v = p.point.value;
+  const one = `${v}'`;
+  const two = `${v}''`;
+  const shows = (r: ScanResponse | undefined) =>
+    r !== undefined && holdsString(r.json, one) && !holdsString(r.json, two);
+  if (shows(qq)) return qq;
+  // In the list, `v'` must be the doubled quote's: the lone quote stored nothing (it broke the request).
+  if (holdsString(qq.json, two) || isSuccess(q) || !isCreationOperation(ctx.spec, op)) return undefined;
+  const list = ctx.spec.operations.find(
+    (o) => o.method === 'GET' && !isExcluded(o) && o.path.replace(/\/$/, '') === op.path.replace(/\/$/, ''),
+  );
+  if (list === undefined) return undefined;
+  const req = planRequest(ctx.spec, list, ctx.objects, p.as ? { owner: p.as.name } : {});
+  if (req.invented.length > 0) return undefined;
+  const res = await ctx.send(req, p.as);
+  return isSuccess(res) && shows(res) ? res : undefined;
 }
 
 /**
@@ -1228,7 +1301,11 @@ async function secondRound(ctx: ScanContext, job: Job, over: () => boolean): Pro
     controlRes = await p.send(control);
   }
   if (q && controlRes && q.status >= 500 && fine(controlRes) && fine(baseline)) {
-    const q2 = await p.send(`${v}'`);
+    // A creation's repeat goes with a fresh value: the first control stored one, which a unique input refuses again.
+    const creates = isCreationOperation(ctx.spec, p.point.op) || signUp(ctx, p.point.op);
+    const v2 = creates ? freshVariant(v) : v;
+    if (v2 !== v) control = control.replace(v, v2);
+    const q2 = await p.send(`${v2}'`);
     const c2 = await p.send(control);
     if (q2 && q2.status >= 500 && fine(c2))
       return report(
@@ -1239,7 +1316,7 @@ async function secondRound(ctx: ScanContext, job: Job, over: () => boolean): Pro
             ? `likely: a quote broke the DELETE of a made-up id twice (5xx) while ${control} and the plain made-up value were answered alike (${baseline.status}); no database error text`
             : `likely: a quote broke the request twice (5xx) while ${control} and the plain value answered 2xx; no database error text or boolean proof`,
         q2,
-        `${v}'`,
+        `${v2}'`,
         {
           quoteStatus: q2.status,
           doubledQuoteStatus: c2.status,
