@@ -11,7 +11,7 @@ import type { Check } from '../check.ts';
 import type { ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
 import { setsPassword } from '../discover.ts';
-import { singular } from '../harvest.ts';
+import { fits, singular } from '../harvest.ts';
 import type { CreatedObject } from '../objects.ts';
 import {
   bodySchema,
@@ -42,6 +42,14 @@ import {
   replayAccounts,
 } from './api1-accounts.ts';
 import { changedValue, recordFor, shownFields } from './api3-property-authorization.ts';
+import { madeUpIdFor, notFoundAnswer, refusedIn200 } from './api5-function-authorization.ts';
+import {
+  namesPerson,
+  type ObjectInput,
+  objectInputEntity,
+  objectInputs,
+  readsByInput,
+} from './object-inputs.ts';
 
 const SAME_OBJECT = 0.8;
 
@@ -401,6 +409,334 @@ async function guessedIds(ctx: ScanContext, a: Identity, b: Identity, tested: Se
       }
       break;
     }
+  }
+}
+
+/** A read whose object an input outside the path names, and the values each identity holds of its own for it. */
+interface InputRead {
+  readonly op: Operation;
+  readonly input: ObjectInput;
+  /** By identity name: values that name that identity's own object (its objects, its ids, its login names). */
+  readonly values: ReadonlyMap<string, readonly string[]>;
+}
+
+/** At most this many inputs per read, and values per identity and input. */
+const MAX_READ_INPUTS = 3;
+const MAX_INPUT_VALUES = 3;
+/** At most this many reads get a few small ids tried when nobody has a value of its own for the input. */
+const MAX_GUESSED_INPUT_READS = 2;
+
+/** The non-password values of an identity's login request (its user name, its e-mail). */
+function loginValues(who: Identity): string[] {
+  return Object.entries(who.login?.body ?? {})
+    .filter(([k, v]) => !/pass|secret|pin$|otp|code/i.test(k) && typeof v === 'string' && v.length >= 3)
+    .map(([, v]) => String(v));
+}
+
+/**
+ * The values that name an identity's own object for an input, as the scan knows them before any replay
+ * (exclusivity is spoilt once the other identity has read them): for a person or an account, the ids it was
+ * told about itself (numbers for a numeric input) or its login names (an e-mail for an e-mail input); else the
+ * objects the scan created for it in a collection of the input's entity; then values only it was given, by the
+ * input's name and entity.
+ */
+function ownInputValues(
+  ctx: ScanContext,
+  lists: Lists,
+  who: Identity,
+  op: Operation,
+  input: ObjectInput,
+): string[] {
+  const out: string[] = [];
+  const s = resolveSchema(ctx.spec, input.schema);
+  const scalar = schemaType(s) === 'array' ? resolveSchema(ctx.spec, s.items as JsonSchema) : s;
+  const numeric = ['integer', 'number'].includes(schemaType(scalar) ?? '');
+  const add = (v: string | number) => {
+    const text = String(v);
+    if (out.length >= MAX_INPUT_VALUES || text === '' || out.includes(text) || !fits(text, scalar)) return;
+    if (numeric && !/^-?\d+(\.\d+)?$/.test(text)) return;
+    out.push(text);
+  };
+  const entity = objectInputEntity(input.name, op.path);
+  if (namesPerson(input.name, op.path)) {
+    const mail = /mail/i.test(input.name) || scalar.format === 'email';
+    const byName = !mail && !numeric && !/(id|Id|ID|uuid)$/.test(input.name) && input.name !== 'uid';
+    if (!mail) {
+      for (const id of selfIds(who)) add(id);
+      // Ids its login answer gave it about itself under any wrapper (`{"result": {"user_id": 2}}`).
+      const harvest = ctx.objects.harvest;
+      for (const c of harvest.candidates({ name: input.name, schema: scalar }, who.name, 2)) {
+        if (harvest.ownLoginValue(who.name, c.value)) add(c.value);
+      }
+    }
+    const names = loginValues(who);
+    if (mail || byName) for (const v of names) if (v.includes('@') === mail) add(v);
+  } else if (entity !== undefined && loose(entity) !== '') {
+    for (const o of ctx.objects.of(who.name)) {
+      const own = loose(collectionEntity(o.collection));
+      if (own !== '' && (own === loose(entity) || loose(entity).endsWith(own)))
+        add(inputValue(ctx, input.schema, input.name, o).shown);
+    }
+  }
+  const others = ctx.identities.filter((i) => i.name !== who.name).map((i) => i.name);
+  for (const v of ownListed(lists, who, others, input.name, entity)) add(v);
+  const harvest = ctx.objects.harvest;
+  for (const c of harvest.candidates(
+    { name: input.name, context: entity ?? '', schema: scalar },
+    who.name,
+    3,
+  )) {
+    if (c.exclusive || harvest.ownValue(who.name, c.value)) add(c.value);
+  }
+  return out;
+}
+
+/** The scalar values of a JSON answer's members that `take` accepts (by member name and the list's entity). */
+function memberValues(json: unknown, take: (key: string) => boolean, out: Set<string>, depth = 0): void {
+  if (depth > 4 || json === null || typeof json !== 'object' || out.size >= 200) return;
+  if (Array.isArray(json)) {
+    for (const item of json.slice(0, 100)) memberValues(item, take, out, depth + 1);
+    return;
+  }
+  for (const [k, v] of Object.entries(json as Record<string, unknown>)) {
+    if ((typeof v === 'string' || typeof v === 'number') && take(k)) out.add(String(v));
+    else memberValues(v, take, out, depth + 1);
+  }
+}
+
+/** By request path, the answers of each identity to lists read without path parameters or a query. */
+type Lists = ReadonlyMap<string, { readonly op: Operation; readonly answers: Map<string, unknown[]> }>;
+
+/** The lists the identities read so far (discovery), at most 3 answers per identity and list. */
+function listAnswers(ctx: ScanContext): Lists {
+  const out = new Map<string, { op: Operation; answers: Map<string, unknown[]> }>();
+  for (const o of ctx.observations) {
+    const op = o.operation;
+    if (o.identity === undefined || !op || op.method !== 'GET' || op.path.includes('{')) continue;
+    if (!isSuccess(o.response) || o.response.json === undefined || o.request.path.includes('?')) continue;
+    let list = out.get(o.request.path);
+    if (list === undefined) {
+      if (out.size >= 200) continue;
+      list = { op, answers: new Map() };
+      out.set(o.request.path, list);
+    }
+    const answers = list.answers.get(o.identity) ?? [];
+    if (answers.length < 3) answers.push(o.response.json);
+    list.answers.set(o.identity, answers);
+  }
+  return out;
+}
+
+/**
+ * Values an identity's own list shows and the other identities' answers to the very same request do not
+ * (`GET /claims` lists alice's claims 11 and 12 to alice, bob's 21 to bob): the member named like the input
+ * (`claim_id`), or the list's own `id` when the list is of the input's entity. Another answer that shows them to
+ * everyone (a staff report) does not make them anyone else's.
+ */
+function ownListed(
+  lists: Lists,
+  who: Identity,
+  others: readonly string[],
+  name: string,
+  entity: string | undefined,
+): string[] {
+  const wanted = name.toLowerCase().replace(/[^a-z0-9]/g, '');
+  const out = new Set<string>();
+  for (const { op, answers } of lists.values()) {
+    if (out.size >= MAX_INPUT_VALUES) break;
+    const mine = answers.get(who.name);
+    const theirs = others.flatMap((o) => answers.get(o) ?? []);
+    if (mine === undefined || theirs.length === 0) continue;
+    const listEntity = loose(collectionEntity(op.path));
+    const take = (k: string) =>
+      k.toLowerCase().replace(/[^a-z0-9]/g, '') === wanted ||
+      (entity !== undefined && RECORD_ID.includes(k) && listEntity !== '' && listEntity === loose(entity));
+    const seen = new Set<string>();
+    for (const json of theirs) memberValues(json, take, seen);
+    const own = new Set<string>();
+    for (const json of mine) memberValues(json, take, own);
+    for (const v of own) if (!seen.has(v)) out.add(v);
+  }
+  return [...out];
+}
+
+/** The reads whose object an input names, with each identity's own values for it (taken before any replay). */
+function inputReads(ctx: ScanContext): InputRead[] {
+  const out: InputRead[] = [];
+  const lists = listAnswers(ctx);
+  for (const op of ctx.spec.operations) {
+    if (!readsByInput(ctx.spec, op) || isAdminOperation(op)) continue;
+    for (const input of objectInputs(ctx.spec, op).slice(0, MAX_READ_INPUTS)) {
+      const values = new Map(
+        ctx.identities.map((who) => [who.name, ownInputValues(ctx, lists, who, op, input)]),
+      );
+      out.push({ op, input, values });
+    }
+  }
+  return out;
+}
+
+/** The request of a read with `value` in its object input, the rest as the planner fills it for `who`. */
+function inputRequest(
+  ctx: ScanContext,
+  op: Operation,
+  input: ObjectInput,
+  who: Identity,
+  value: string,
+): PlannedRequest {
+  if (input.in === 'query') {
+    return planRequest(ctx.spec, op, ctx.objects, { owner: who.name, params: { [input.name]: value } });
+  }
+  const planned = planRequest(ctx.spec, op, ctx.objects, { owner: who.name });
+  const s = resolveSchema(ctx.spec, input.schema);
+  const array = schemaType(s) === 'array';
+  const scalar = array ? resolveSchema(ctx.spec, s.items as JsonSchema) : s;
+  const typed =
+    ['integer', 'number'].includes(schemaType(scalar) ?? '') && /^-?\d+(\.\d+)?$/.test(value)
+      ? Number(value)
+      : value;
+  const body =
+    planned.body !== null && typeof planned.body === 'object' && !Array.isArray(planned.body)
+      ? (planned.body as Record<string, unknown>)
+      : {};
+  return { ...planned, body: { ...body, [input.name]: array ? [typed] : typed } };
+}
+
+/** Whose record an answer is, by its owner field (ids it was told are its own) or a login name it carries. */
+function recordOwner(json: unknown, people: readonly Identity[]): Identity | undefined {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) return undefined;
+  const top = json as Record<string, unknown>;
+  const records = [top, top.data, top.user, top.account, top.result].filter(
+    (r): r is Record<string, unknown> => r !== null && typeof r === 'object' && !Array.isArray(r),
+  );
+  for (const who of people) {
+    const ids = selfIds(who);
+    const names = new Set(loginValues(who));
+    for (const r of records) {
+      if (ids.size > 0 && ownsRecord(r, ids)) return who;
+      const named = Object.entries(r).some(
+        ([k, v]) =>
+          /^(e_?mail|user_?name|username|login|owner|user|handle)$/i.test(k) && names.has(String(v)),
+      );
+      if (named) return who;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * One replay of a read named by an input: the owner reads its object with `value` (a 2xx that shows something),
+ * the attacker sends the same request and gets the same (80% alike), a made-up value gets the attacker
+ * another answer (the input decides what comes back), and the attacker's own value, where it has one, another
+ * still (the answer is about the object named, not the caller); without one, the answer must carry the value
+ * or the owner's login name. Private as `isPrivate` says. Reported as `scan/api1-bola-read` on the operation.
+ */
+async function judgeInputRead(
+  ctx: ScanContext,
+  read: InputRead,
+  owner: Identity,
+  attacker: Identity,
+  value: string,
+  seen?: ScanResponse,
+): Promise<boolean> {
+  const { op, input } = read;
+  const req = inputRequest(ctx, op, input, owner, value);
+  const mine = seen ?? (await ctx.send(req, owner));
+  if (!isSuccess(mine) || refusedIn200(mine) || isEmptyAnswer(mine) || notFoundAnswer(mine)) return false;
+  const theirs = await ctx.send(req, attacker);
+  if (!isSuccess(theirs) || refusedIn200(theirs)) return false;
+  const body = (r: ScanResponse) => r.json ?? r.text;
+  const score = similarity(body(mine), body(theirs));
+  if (score < SAME_OBJECT) return false;
+  const s = resolveSchema(ctx.spec, input.schema);
+  const scalar = schemaType(s) === 'array' ? resolveSchema(ctx.spec, s.items as JsonSchema) : s;
+  const made = madeUpIdFor(scalar, value);
+  if (made === undefined) return false;
+  const fake = await ctx.send(inputRequest(ctx, op, input, owner, made), attacker);
+  if (fake === undefined || (isSuccess(fake) && similarity(body(fake), body(theirs)) >= SAME_OBJECT))
+    return false;
+  const own = (read.values.get(attacker.name) ?? []).find((v) => v !== value);
+  if (own !== undefined) {
+    const ownRes = await ctx.send(inputRequest(ctx, op, input, attacker, own), attacker);
+    if (ownRes === undefined || (isSuccess(ownRes) && similarity(body(ownRes), body(theirs)) >= SAME_OBJECT))
+      return false;
+  } else if (!theirs.text.includes(value) && !loginValues(owner).some((v) => theirs.text.includes(v))) {
+    return false;
+  }
+  if (!(await isPrivate(ctx, req, mine, false))) return false;
+  const where = `its ${input.in === 'query' ? 'query' : 'body'} input ${input.name}`;
+  ctx.report(SCAN_RULES.bolaRead, {
+    operation: op,
+    key: `input:${input.name}`,
+    message: `${attacker.name} read ${owner.name}'s object through ${op.method} ${req.path.split('?')[0]} naming it by ${where} (${input.name}=${value}, ${owner.name}'s; similarity ${score.toFixed(2)}; a made-up ${input.name} answers otherwise${own !== undefined ? `, and so does ${attacker.name}'s own` : ''}).`,
+    evidence: evidenceOf(theirs, {
+      owner: owner.name,
+      attacker: attacker.name,
+      input: input.name,
+      similarity: score,
+      madeUpStatus: fake.status,
+    }),
+  });
+  return true;
+}
+
+/**
+ * Reads whose object is named by a query or body input, not the path (`GET /orders?order_id=`, `GET
+ * /profile?user_id=`, `GET /invoice?account=alice`, `POST /orders/view {"order_id": ...}`): the attacker sends
+ * the owner's read with the owner's value (see `ownInputValues`), judged by `judgeInputRead`. Where neither
+ * identity has a value of its own for an id input, the first tries a few small ids (at most 8, on 2 reads) and a
+ * record whose owner field or login name says whose it is is judged the same way. Reads only.
+ */
+async function replayInputReads(
+  ctx: ScanContext,
+  reads: readonly InputRead[],
+  a: Identity,
+  b: Identity,
+  tested: Set<string>,
+): Promise<void> {
+  const done = new Set<Operation>();
+  let guessed = 0;
+  for (const read of reads) {
+    if (ctx.signal.aborted) return;
+    if (done.has(read.op)) continue;
+    const mineA = read.values.get(a.name) ?? [];
+    const mineB = read.values.get(b.name) ?? [];
+    let found = false;
+    for (const [owner, attacker, values, others] of [
+      [a, b, mineA, mineB],
+      [b, a, mineB, mineA],
+    ] as const) {
+      for (const value of values.slice(0, 2)) {
+        if (found || others.includes(value)) continue;
+        const key = `${read.op.method} ${read.op.path} ${read.input.name}=${value}`;
+        if (tested.has(key)) continue;
+        tested.add(key);
+        found = await judgeInputRead(ctx, read, owner, attacker, value);
+      }
+    }
+    if (
+      !found &&
+      mineA.length === 0 &&
+      mineB.length === 0 &&
+      guessed < MAX_GUESSED_INPUT_READS &&
+      !/mail/i.test(read.input.name) &&
+      (/(id|Id|ID)$/.test(read.input.name) || read.input.name === 'uid')
+    ) {
+      guessed++;
+      for (const id of GUESSED_IDS) {
+        const s = resolveSchema(ctx.spec, read.input.schema);
+        if (!fits(id, schemaType(s) === 'array' ? resolveSchema(ctx.spec, s.items as JsonSchema) : s)) break;
+        const got = await ctx.send(inputRequest(ctx, read.op, read.input, a, id), a);
+        if (!isSuccess(got) || got.json === undefined || refusedIn200(got)) continue;
+        const owner = recordOwner(got.json, [a, b]);
+        if (owner === undefined) continue;
+        const attacker = owner === a ? b : a;
+        tested.add(`${read.op.method} ${read.op.path} ${read.input.name}=${id}`);
+        found = await judgeInputRead(ctx, read, owner, attacker, id, owner === a ? got : undefined);
+        break;
+      }
+    }
+    if (found) done.add(read.op);
   }
 }
 
@@ -1147,11 +1483,14 @@ export const api1: Check = {
     }
     const anonymous: AnonymousTries = new Map();
     const tested = new Set<string>();
+    // Each identity's own values for the inputs that name a read's object, before any replay spoils them.
+    const reads = inputReads(ctx);
     await replayReads(ctx, a, b, tested);
     await replayReads(ctx, b, a, tested);
     await ownedByField(ctx, a, b, tested);
     await ownedByField(ctx, b, a, tested);
     await guessedIds(ctx, a, b, tested);
+    await replayInputReads(ctx, reads, a, b, tested);
     await ownershipFields(ctx, b, a);
     await replayWrites(ctx, a, b, anonymous);
     await replayWrites(ctx, b, a, anonymous);

@@ -41,6 +41,7 @@ import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, resolveSchema, sampleValue } from '../schema.ts';
 import { similarity } from '../similarity.ts';
 import { adminNameVariant } from './admin-variant.ts';
+import { objectInputs, readsByInput } from './object-inputs.ts';
 
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 const ADMIN_WORDS = /\b(admins?|administrators?|staff only|superusers?|privileged)\b/i;
@@ -142,6 +143,17 @@ async function replayReads(ctx: ScanContext): Promise<void> {
       if (!named) {
         if (!holdsAny(mine, othersValues(ctx, user))) continue;
         if (!requiresAuth(op)) continue; // a public directory is a design choice, not a privilege
+        const selector = await objectSelector(ctx, req, user, mine);
+        if (selector !== undefined) {
+          // Which object an input names decides what the caller gets: another's object read through a function
+          // every user may call is an object-level flaw (API1 replays it), not a function of the admin.
+          ctx.note?.({
+            operation: op,
+            rule: SCAN_RULES.bfla,
+            reason: `${user.name}'s answer holds other users' data because its ${selector} names their object (a made-up ${selector} answers otherwise): an object-level read, judged by API1 (scan/api1-bola-read), not reported as API5`,
+          });
+          break;
+        }
       }
       // A directory anyone reads is public by design; a privileged operation anyone calls is broken all the same
       // when something says it is meant for a role (see meantForRole), unless only its prose says admin and it
@@ -176,6 +188,45 @@ async function replayReads(ctx: ScanContext): Promise<void> {
       break;
     }
   }
+}
+
+/**
+ * The input of a read that names which object it returns (`?user_id=3`, `?account=bob`, a POST read's
+ * `order_id`), when the answer depends on it: the same request with a made-up value instead answers otherwise
+ * (not 90% alike). Undefined when no such input is in the request, or none changes the answer.
+ */
+async function objectSelector(
+  ctx: ScanContext,
+  req: PlannedRequest,
+  user: Identity,
+  mine: ScanResponse,
+): Promise<string | undefined> {
+  const op = req.operation;
+  if (!readsByInput(ctx.spec, op)) return undefined;
+  const url = new URL(req.path, 'http://x');
+  const body =
+    req.body !== null && typeof req.body === 'object' && !Array.isArray(req.body)
+      ? (req.body as Record<string, unknown>)
+      : undefined;
+  for (const input of objectInputs(ctx.spec, op).slice(0, 3)) {
+    const value = input.in === 'query' ? url.searchParams.get(input.name) : body?.[input.name];
+    if (value === null || value === undefined) continue;
+    const made = madeUpIdFor(resolveSchema(ctx.spec, input.schema), String(value));
+    if (made === undefined) continue;
+    let other: PlannedRequest;
+    if (input.in === 'query') {
+      const u = new URL(req.path, 'http://x');
+      u.searchParams.set(input.name, made);
+      other = { ...req, path: `${u.pathname}${u.search}` };
+    } else {
+      other = { ...req, body: { ...body, [input.name]: typeof value === 'number' ? Number(made) : made } };
+    }
+    const res = await ctx.send(other, user);
+    if (res === undefined) continue;
+    if (!isSuccess(res) || similarity(res.json ?? res.text, mine.json ?? mine.text) < SAME_CONTENT)
+      return `${input.in === 'query' ? 'query' : 'body'} input ${input.name}`;
+  }
+  return undefined;
 }
 
 /**

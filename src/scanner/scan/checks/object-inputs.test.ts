@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { buildApiDocument } from '../../../openapi/load.ts';
+import {
+  namesObject,
+  namesPerson,
+  objectInputEntity,
+  objectInputs,
+  readPathEntity,
+  readsByInput,
+} from './object-inputs.ts';
+
+const ok = { '200': { description: 'ok' } };
+const q = (name: string, schema: object = { type: 'string' }) => ({ name, in: 'query', schema });
+const SPEC = buildApiDocument('/reads.yaml', '3.0', {
+  openapi: '3.0.3',
+  info: { title: 'reads', version: '1' },
+  paths: {
+    '/invoice': {
+      get: { parameters: [q('account'), q('format', { type: 'string', enum: ['pdf'] })], responses: ok },
+    },
+    '/orders/view': {
+      post: {
+        requestBody: {
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                properties: {
+                  order_id: { type: 'integer' },
+                  note: { type: 'string' },
+                  flags: { type: 'object' },
+                },
+              },
+            },
+          },
+        },
+        responses: ok,
+      },
+    },
+    '/orders/cancel': { post: { responses: ok } },
+    '/appointments/cancel': { get: { parameters: [q('id')], responses: ok } },
+    '/orders/{id}': { get: { parameters: [{ name: 'id', in: 'path', required: true }], responses: ok } },
+    '/getInvoice': { post: { responses: ok } },
+    '/orders': { post: { responses: ok } },
+  },
+});
+const op = (method: string, path: string) => {
+  const found = SPEC.operations.find((o) => o.method === method && o.path === path);
+  assert.ok(found, `${method} ${path}`);
+  return found;
+};
+
+describe('reads whose object an input outside the path names', () => {
+  test('a GET that does not act and a POST whose last segment reads; not actions, item routes or creations', () => {
+    assert.equal(readsByInput(SPEC, op('GET', '/invoice')), true);
+    assert.equal(readsByInput(SPEC, op('POST', '/orders/view')), true);
+    assert.equal(readsByInput(SPEC, op('POST', '/getInvoice')), true);
+    assert.equal(readsByInput(SPEC, op('POST', '/orders/cancel')), false);
+    assert.equal(readsByInput(SPEC, op('GET', '/appointments/cancel')), false);
+    assert.equal(readsByInput(SPEC, op('GET', '/orders/{id}')), false);
+    assert.equal(readsByInput(SPEC, op('POST', '/orders')), false);
+  });
+
+  test('the inputs that name an object: id-like and account-like names, not listed values or objects', () => {
+    assert.deepEqual(
+      objectInputs(SPEC, op('GET', '/invoice')).map((i) => `${i.in}:${i.name}`),
+      ['query:account'],
+    );
+    assert.deepEqual(
+      objectInputs(SPEC, op('POST', '/orders/view')).map((i) => `${i.in}:${i.name}`),
+      ['body:order_id'],
+    );
+    for (const name of ['id', 'order_id', 'orderId', 'invoice_no', 'policyNumber', 'account', 'email', 'uid'])
+      assert.equal(namesObject(name), true, name);
+    for (const name of ['format', 'page', 'note', 'valid', 'q']) assert.equal(namesObject(name), false, name);
+  });
+
+  test('the entity of a read path and of an input; persons and accounts by name or by the path', () => {
+    assert.equal(readPathEntity('/orders/view'), 'order');
+    assert.equal(readPathEntity('/api/v2/getInvoice'), 'invoice');
+    assert.equal(readPathEntity('/api/account.php'), 'account');
+    assert.equal(readPathEntity('/order-details'), 'order');
+    assert.equal(objectInputEntity('order_id', '/x'), 'order');
+    assert.equal(objectInputEntity('invoiceNo', '/x'), 'invoice');
+    assert.equal(objectInputEntity('id', '/claims/show'), 'claim');
+    for (const [name, path] of [
+      ['user_id', '/x'],
+      ['userId', '/x'],
+      ['account', '/x'],
+      ['email', '/x'],
+      ['username', '/x'],
+      ['uid', '/x'],
+      ['id', '/profile'],
+      ['id', '/api/account.php'],
+    ])
+      assert.equal(namesPerson(name, path), true, `${name} ${path}`);
+    for (const [name, path] of [
+      ['order_id', '/x'],
+      ['id', '/orders'],
+      ['claim_no', '/x'],
+    ])
+      assert.equal(namesPerson(name, path), false, `${name} ${path}`);
+  });
+});

@@ -1,0 +1,126 @@
+/**
+ * Inputs outside the path that name which object a read returns: `GET /orders?order_id=7`,
+ * `GET /profile?user_id=3`, `GET /invoice?account=alice`, `POST /orders/view {"order_id": 7}`. Shared by API1
+ * (which replays them across identities) and API5 (which leaves such reads to API1: what differs between two
+ * callers there is which object, not which function).
+ */
+import type { ApiDocument, JsonSchema, Operation } from '../../../core/api-document.ts';
+import { singular } from '../harvest.ts';
+import { bodySchema, idInput, isExcluded, isLoginOperation, listedValue, pathActs } from '../planner.ts';
+import { propertiesOf, resolveSchema, schemaType } from '../schema.ts';
+
+/** An input of a read that names an object by its id or its owner's name. */
+export interface ObjectInput {
+  readonly name: string;
+  readonly in: 'query' | 'body';
+  readonly schema?: JsonSchema;
+}
+
+/** Inputs that name a person or an account by a name, not an id (`?account=alice`, `?email=`, `?username=`). */
+const NAMED_BY_NAME =
+  /^(user|user_?name|userName|login|account|account_?(no|num|number)|accountNumber|email|e_?mail|owner|customer|member|handle|uid)$/i;
+/** A number-like suffix that names an object too (`invoice_no`, `orderNumber`). */
+const NUMBERED = /[-_](no|num|number)$|[a-z0-9](No|Num|Number)$/;
+
+/** Whether an input's name says it names an object (an id, a number, an account or user name). */
+export function namesObject(name: string): boolean {
+  return idInput(name) || NUMBERED.test(name) || NAMED_BY_NAME.test(name);
+}
+
+/** Verbs of reading that lead a path's last segment (`/orders/view`, `/getInvoice`, `/order-details`). */
+const READ_VERB =
+  /^(view|show|get|fetch|read|details?|info|lookup|find|retrieve|load|display|preview|describe|open)$/;
+
+/** A segment's words, lower case (`viewOrder`, `view-order`, `order.php` → `view`, `order`; `order`, `php`). */
+function words(segment: string): string[] {
+  return segment
+    .replace(/\.(php\d?|aspx?|jsp|do|action|cgi|json|html?)$/i, '')
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter((w) => w !== '');
+}
+
+const ROUTE_WORD = /^(api|rest|v\d+(\.\d+)?|api[-_]?v\d+(\.\d+)?)$/i;
+
+/**
+ * The entity a read path is about, its verbs of reading aside: `/orders/view` → `order`, `/getInvoice` →
+ * `invoice`, `/api/account.php` → `account`, `/order-details` → `order`.
+ */
+export function readPathEntity(path: string): string | undefined {
+  const segments = path
+    .split('?')[0]
+    .split('/')
+    .filter((s) => s !== '' && !s.includes('{') && !ROUTE_WORD.test(s));
+  for (const segment of segments.reverse()) {
+    const rest = words(segment).filter((w) => !READ_VERB.test(w) && w !== 'by');
+    if (rest.length > 0) return singular(rest.join(''));
+  }
+  return undefined;
+}
+
+/**
+ * A read whose object is named outside its path: a GET whose path does not act, or a POST whose path's last
+ * segment starts with a verb of reading (`POST /orders/view`, `POST /getInvoice`) and does not act. No path
+ * parameter but those the document lists (a version, a kind), no login.
+ */
+export function readsByInput(spec: ApiDocument, op: Operation): boolean {
+  if (isExcluded(op) || isLoginOperation(spec, op) || pathActs(op.path)) return false;
+  if (op.parameters.some((p) => p.in === 'path' && listedValue(spec, p.schema) === undefined)) return false;
+  if (op.method === 'GET') return true;
+  if (op.method !== 'POST') return false;
+  const last = op.path
+    .split('/')
+    .filter((s) => s !== '')
+    .pop();
+  const first = last === undefined ? undefined : words(last)[0];
+  return first !== undefined && READ_VERB.test(first);
+}
+
+/**
+ * The inputs of a read that name an object (query parameters, and the top-level fields of a POST read's body):
+ * by their names (`id`, `order_id`, `invoice_no`, `account`, `email`), not those the document lists values for,
+ * and only scalars (or arrays of them).
+ */
+export function objectInputs(spec: ApiDocument, op: Operation): ObjectInput[] {
+  const scalar = (schema: JsonSchema | undefined) => {
+    const s = resolveSchema(spec, schema);
+    const type = schemaType(s);
+    return type !== 'object' && type !== 'boolean';
+  };
+  const out: ObjectInput[] = [];
+  for (const p of op.parameters) {
+    if (p.in !== 'query' || !namesObject(p.name) || listedValue(spec, p.schema) !== undefined) continue;
+    if (scalar(p.schema)) out.push({ name: p.name, in: 'query', schema: p.schema });
+  }
+  if (op.method === 'POST') {
+    for (const [name, s] of Object.entries(propertiesOf(spec, bodySchema(op)))) {
+      if (namesObject(name) && listedValue(spec, s) === undefined && scalar(s))
+        out.push({ name, in: 'body', schema: s });
+    }
+  }
+  return out;
+}
+
+/** A person or an account named by an input (`user_id`, `uid`, `account`, `email`; a plain `id` on `/profile`). */
+const PERSON = /^(user|account|member|customer|profile|owner|person|client|me|self|uid|login|email|handle)$/;
+
+/** Whether the input names a person or an account, by its name or, for a plain `id`, by the path's entity. */
+export function namesPerson(name: string, path: string): boolean {
+  const m = /^([A-Za-z][\w-]*?)[_-]?(?:id|Id|ID|uuid|Uuid|no|No|num|Num|number|Number|name|Name)?$/.exec(
+    name,
+  );
+  const stem = m ? singular(m[1]) : '';
+  if (PERSON.test(stem) || /^(e_?mail|uid|login|handle)$/i.test(name)) return true;
+  if (/^(id|uuid|guid|pk|no|number)$/i.test(name)) return PERSON.test(readPathEntity(path) ?? '');
+  return false;
+}
+
+/** The entity an object input names (`order_id` → `order`, a plain `id` → the path's entity). */
+export function objectInputEntity(name: string, path: string): string | undefined {
+  if (/^(id|ids|uuid|guid|pk|no|number)$/i.test(name)) return readPathEntity(path);
+  const m = /^([A-Za-z][\w-]*?)[_-]?(?:id|ids|Id|Ids|ID|IDs|uuid|Uuid|no|No|num|Num|number|Number)$/.exec(
+    name,
+  );
+  return m ? singular(m[1]) : undefined;
+}

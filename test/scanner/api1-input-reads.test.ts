@@ -1,0 +1,303 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { before, describe, test } from 'node:test';
+import { startServer } from '../kit/server.ts';
+import { readText, sendJson } from './small-api.ts';
+import { operationsFound, scanTwins } from './twins.ts';
+
+/**
+ * An insurance claims desk in the style of a small Sinatra app: a form-encoded `POST /session {login,
+ * password}` that sets a `desk_sid` cookie and answers `{"result": {"user_id": 2, "login": "alice"}}`, every
+ * answer wrapped in `{"result": ...}`, errors as `{"errors": ["..."]}`. No item routes at all: every object is
+ * named outside the path, in the query string or in a POST body:
+ *
+ * - `GET /claim?claim_id=` (the caller's claims listed at `GET /claims`),
+ * - `GET /statement?customer=<login>`,
+ * - `POST /policies/view {"policy_no": "PX-7001"}` (the caller's policies listed at `GET /policies`),
+ * - `GET /profile?user_id=` (documented with `example: 3`, which is bob),
+ * - `GET /notifications?user_id=` ignores its input and shows the caller's own (nothing to find),
+ * - `GET /products?product_id=` is a public catalogue (no security): anyone reads any product by design,
+ * - `GET /staff/payouts` is the staff's.
+ *
+ * Vulnerable: every read above answers whatever object it is asked for, and the payouts answer any signed-in
+ * user. Fixed twin: claims, statements, policies and profiles only the caller's own (404 or 403 otherwise), the
+ * payouts the admin's only.
+ *
+ * API1 replays each read with the owner's value for its input (its claims and policies from its own lists, its
+ * user id from its login answer, its login name) as the other identity, with a made-up value and the attacker's
+ * own value as controls. API5 must not report `GET /profile`, though the documented example has alice read
+ * bob's profile, which the admin reads alike: what differs is which profile, an object-level flaw.
+ */
+const form = 'application/x-www-form-urlencoded';
+const ok = (description: string) => ({
+  description,
+  content: { 'application/json': { schema: { type: 'object' } } },
+});
+const query = (name: string, schema: object, extra: object = {}) => ({
+  name,
+  in: 'query',
+  required: true,
+  schema,
+  ...extra,
+});
+const SPEC = {
+  openapi: '3.0.3',
+  info: { title: 'claims desk', version: '2' },
+  components: { securitySchemes: { desk: { type: 'apiKey', in: 'cookie', name: 'desk_sid' } } },
+  security: [{ desk: [] }],
+  paths: {
+    '/session': {
+      post: {
+        operationId: 'signIn',
+        security: [],
+        requestBody: {
+          content: {
+            [form]: {
+              schema: {
+                type: 'object',
+                required: ['login', 'password'],
+                properties: { login: { type: 'string' }, password: { type: 'string' } },
+              },
+            },
+          },
+        },
+        responses: { '200': ok('signed in'), '401': { description: 'wrong login' } },
+      },
+    },
+    '/claims': { get: { operationId: 'myClaims', responses: { '200': ok('your claims') } } },
+    '/claim': {
+      get: {
+        operationId: 'claimDetail',
+        parameters: [query('claim_id', { type: 'integer' })],
+        responses: { '200': ok('a claim'), '404': { description: 'none' } },
+      },
+    },
+    '/statement': {
+      get: {
+        operationId: 'statement',
+        parameters: [query('customer', { type: 'string', maxLength: 40 })],
+        responses: { '200': ok('a statement'), '403': { description: 'not yours' } },
+      },
+    },
+    '/policies': { get: { operationId: 'myPolicies', responses: { '200': ok('your policies') } } },
+    '/policies/view': {
+      post: {
+        operationId: 'viewPolicy',
+        requestBody: {
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                required: ['policy_no'],
+                properties: { policy_no: { type: 'string', maxLength: 20 } },
+              },
+            },
+          },
+        },
+        responses: { '200': ok('a policy'), '404': { description: 'none' } },
+      },
+    },
+    '/profile': {
+      get: {
+        operationId: 'profile',
+        parameters: [query('user_id', { type: 'integer' }, { example: 3 })],
+        responses: { '200': ok('a profile'), '403': { description: 'not yours' } },
+      },
+    },
+    '/notifications': {
+      get: {
+        operationId: 'notifications',
+        parameters: [query('user_id', { type: 'integer' }, { required: false })],
+        responses: { '200': ok('your notifications') },
+      },
+    },
+    '/products': {
+      get: {
+        operationId: 'product',
+        security: [],
+        parameters: [query('product_id', { type: 'integer' })],
+        responses: { '200': ok('a product'), '404': { description: 'none' } },
+      },
+    },
+    '/staff/payouts': {
+      get: {
+        operationId: 'payouts',
+        responses: { '200': ok('payouts due'), '403': { description: 'staff' } },
+      },
+    },
+  },
+};
+
+interface Person {
+  id: number;
+  login: string;
+  password: string;
+  email: string;
+  phone: string;
+  staff: boolean;
+}
+const PEOPLE: Person[] = [
+  { id: 1, login: 'desk', password: 'Desk-pw-81', email: 'desk@claims.test', phone: '555-0100', staff: true },
+  {
+    id: 2,
+    login: 'alice',
+    password: 'Alice-pw-42',
+    email: 'alice@mail.test',
+    phone: '555-0142',
+    staff: false,
+  },
+  { id: 3, login: 'bob', password: 'Bob-pw-17', email: 'bob@mail.test', phone: '555-0117', staff: false },
+];
+const CLAIMS = [
+  {
+    claim_id: 11,
+    holder: 2,
+    title: 'burst pipe, kitchen',
+    amount: 1840,
+    iban: 'DE44 5001 0517 5407 3249 31',
+  },
+  { claim_id: 12, holder: 2, title: 'cracked windscreen', amount: 390, iban: 'DE44 5001 0517 5407 3249 31' },
+  {
+    claim_id: 21,
+    holder: 3,
+    title: 'stolen bicycle',
+    amount: 720,
+    iban: 'FR14 2004 1010 0505 0001 3M02 606',
+  },
+];
+const POLICIES = [
+  { policy_no: 'PX-7001', holder: 2, product: 'home', premium: 31.5, beneficiary: 'Carol Example' },
+  { policy_no: 'PX-7002', holder: 3, product: 'bicycle', premium: 8.9, beneficiary: 'Dan Example' },
+];
+const PRODUCTS = [
+  { product_id: 1, name: 'home', monthly_from: 19 },
+  { product_id: 2, name: 'bicycle', monthly_from: 6 },
+];
+
+function startDesk(fixed: boolean) {
+  const sessions = new Map<string, Person>();
+  return startServer(async (req, res) => {
+    const text = await readText(req);
+    const url = new URL(req.url ?? '/', 'http://desk');
+    const path = url.pathname;
+    const send = (status: number, body: unknown) => sendJson(res, status, body);
+    const result = (value: unknown) => send(200, { result: value });
+    if (req.method === 'POST' && path === '/session') {
+      const f = new URLSearchParams(text);
+      const who = PEOPLE.find((p) => p.login === f.get('login') && p.password === f.get('password'));
+      if (!who) return send(401, { errors: ['wrong login or password'] });
+      const sid = randomBytes(12).toString('hex');
+      sessions.set(sid, who);
+      res.setHeader('set-cookie', `desk_sid=${sid}; HttpOnly; Path=/`);
+      return result({ user_id: who.id, login: who.login });
+    }
+    if (req.method === 'GET' && path === '/products') {
+      const p = PRODUCTS.find((x) => String(x.product_id) === url.searchParams.get('product_id'));
+      return p ? result(p) : send(404, { errors: ['no such product'] });
+    }
+    const sid = /(?:^|;\s*)desk_sid=([0-9a-f]+)/.exec(String(req.headers.cookie ?? ''))?.[1];
+    const me = sid === undefined ? undefined : sessions.get(sid);
+    if (!me) return send(401, { errors: ['sign in first'] });
+    const mine = (holder: number) => !fixed || holder === me.id;
+    if (req.method === 'GET' && path === '/claims') return result(CLAIMS.filter((c) => c.holder === me.id));
+    if (req.method === 'GET' && path === '/policies')
+      return result(
+        POLICIES.filter((p) => p.holder === me.id).map(({ policy_no, product }) => ({ policy_no, product })),
+      );
+    if (req.method === 'GET' && path === '/claim') {
+      const c = CLAIMS.find((x) => String(x.claim_id) === url.searchParams.get('claim_id'));
+      return c && mine(c.holder) ? result(c) : send(404, { errors: ['no such claim'] });
+    }
+    if (req.method === 'GET' && path === '/statement') {
+      const who = PEOPLE.find((p) => p.login === url.searchParams.get('customer'));
+      if (!who) return send(404, { errors: ['no such customer'] });
+      if (!mine(who.id)) return send(403, { errors: ['not your statement'] });
+      const policies = POLICIES.filter((p) => p.holder === who.id);
+      return result({
+        customer: who.login,
+        policies: policies.map((p) => p.policy_no),
+        due: policies.reduce((n, p) => n + p.premium, 0),
+      });
+    }
+    if (req.method === 'POST' && path === '/policies/view') {
+      let body: Record<string, unknown> = {};
+      try {
+        body = JSON.parse(text);
+      } catch {
+        return send(400, { errors: ['a JSON body is required'] });
+      }
+      const p = POLICIES.find((x) => x.policy_no === body?.policy_no);
+      return p && mine(p.holder) ? result(p) : send(404, { errors: ['no such policy'] });
+    }
+    if (req.method === 'GET' && path === '/profile') {
+      const who = PEOPLE.find((p) => String(p.id) === url.searchParams.get('user_id'));
+      if (!who) return send(404, { errors: ['no such user'] });
+      if (!mine(who.id)) return send(403, { errors: ['not your profile'] });
+      const { password: _, staff: __, ...shown } = who;
+      return result(shown);
+    }
+    if (req.method === 'GET' && path === '/notifications')
+      return result([{ to: me.login, text: `Hello ${me.login}, your documents are ready.` }]);
+    if (req.method === 'GET' && path === '/staff/payouts') {
+      if (fixed && !me.staff) return send(403, { errors: ['staff only'] });
+      return result(CLAIMS.map((c) => ({ claim_id: c.claim_id, amount: c.amount, iban: c.iban })));
+    }
+    return send(404, { errors: ['no route'] });
+  });
+}
+
+const login = (who: Person) => ({
+  name: who.login,
+  login: { path: '/session', body: { login: who.login, password: who.password }, encoding: 'form' as const },
+});
+const options = {
+  identities: [login(PEOPLE[1]), login(PEOPLE[2])],
+  admin: login(PEOPLE[0]),
+  ratePerSecond: 200,
+};
+
+describe('API1 replays reads whose object is named by a query or body input; API5 leaves them to API1', () => {
+  const scans = {} as Awaited<ReturnType<typeof scanTwins<Awaited<ReturnType<typeof startDesk>>>>>;
+  before(async () => {
+    Object.assign(scans, await scanTwins(SPEC, startDesk, options));
+  });
+
+  test('vulnerable: the claim, the statement, the policy (body input) and the profile are API1 reads', () => {
+    const { result } = scans.vulnerable;
+    const found = operationsFound(result);
+    for (const op of ['claimDetail', 'statement', 'viewPolicy', 'profile'])
+      assert.ok(found.includes(`scan/api1-bola-read ${op}`), `${op}: ${found.join()}`);
+    const claim = result.findings.find((f) => f.operation?.operationId === 'claimDetail');
+    assert.match(
+      claim?.message ?? '',
+      /(alice|bob) read (alice|bob)'s object through GET \/claim naming it by its query input claim_id/,
+    );
+    const curl = String(claim?.evidence?.curl ?? '');
+    assert.match(curl, /claim_id=(11|12|21)/);
+    const policy = result.findings.find((f) => f.operation?.operationId === 'viewPolicy');
+    assert.match(policy?.message ?? '', /its body input policy_no \(policy_no=PX-700[12]/);
+  });
+
+  test('vulnerable: one finding per flaw, in the right category', () => {
+    const found = operationsFound(scans.vulnerable.result);
+    // The profile is an object-level flaw: not a function of the admin's.
+    assert.ok(!found.includes('scan/api5-bfla profile'), found.join());
+    // A function meant for the staff stays API5.
+    assert.ok(found.includes('scan/api5-bfla payouts'), found.join());
+    // An input the API ignores (the caller's own notifications) and a public catalogue are nobody's object.
+    for (const op of ['notifications', 'product', 'myClaims', 'myPolicies'])
+      assert.ok(
+        !found.some((f) => f.endsWith(` ${op}`) && /api1|api5-bfla/.test(f)),
+        `${op}: ${found.join()}`,
+      );
+  });
+
+  test('fixed twin: no API1 and no API5 finding', () => {
+    const found = operationsFound(scans.fixed.result);
+    assert.deepEqual(
+      found.filter((f) => /api1-|api5-bfla/.test(f)),
+      [],
+      found.join(),
+    );
+  });
+});
