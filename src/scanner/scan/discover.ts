@@ -20,6 +20,22 @@ import type { ApiDocument, Operation, Parameter } from '../../core/api-document.
 import type { ScanResponse } from './client.ts';
 import { type Identity, isSuccess, type ScanContext } from './context.ts';
 import { CONFIRMED, configuredIds, entityOfPath, fits, OWNED, singular } from './harvest.ts';
+import {
+  adoptBody,
+  answerSchema,
+  type FieldProblem,
+  fieldProblems,
+  type InferredField,
+  inferredFrom,
+  inferredSchema,
+  kindOfName,
+  recordOf,
+  sampledRecord,
+  schemaFields,
+  shapeFields,
+  valueFits,
+  valueOfKind,
+} from './infer-body.ts';
 import type { ObjectRegistry } from './objects.ts';
 import {
   actingGet,
@@ -32,12 +48,11 @@ import {
   isLoginOperation,
   listedValue,
   memberParam,
-  missingFields,
   type PlannedRequest,
   planRequest,
   requiresAuth,
 } from './planner.ts';
-import { propertiesOf, resolveSchema, sampleValue } from './schema.ts';
+import { propertiesOf, resolveSchema } from './schema.ts';
 import { accountParam, selfIds } from './self.ts';
 import { similarity } from './similarity.ts';
 
@@ -221,13 +236,111 @@ export function changesOwnAccount(spec: ApiDocument, op: Operation): boolean {
 
 /** Answers that say the request needed a body it did not get. */
 const BODY_WANTED = new Set([400, 415, 422, 500]);
+/** Requests one inference may send, and identities that may try it for one operation. */
+const MAX_INFER_SENDS = 5;
+const MAX_INFER_TRIES = 2;
+const inferTries = new WeakMap<Operation, number>();
+/** Fields never guessed: a secret, a one-time code, a privilege. */
+const NEVER_GUESSED =
+  /pass(word)?|passwd|pwd|secret|token|otp|(^|_)pin$|pin_?code|api_?key|^(new_|confirm_)?(role|roles|user_?role|is_?admin|admin|is_?staff|is_?superuser|superuser|permissions?|privileges?|scopes?|access_?level)$/i;
+/** A user-name field: the sender's own name where its login gave one. */
+const USER_NAME_FIELD = /^(user_?name|login|handle|user)$/i;
+
+/** The login field of the identity that a body field names (`user_name` for a `username` login), if any. */
+function ownLoginKey(as: Identity | null, name: string): string | undefined {
+  const loose = (k: string) => k.toLowerCase().replace(/[_-]/g, '');
+  return Object.keys(as?.login?.body ?? {}).find(
+    (k) => loose(k) === loose(name) && !PASSWORDISH.test(k) && USER_NAME_FIELD.test(k.replace(/-/g, '_')),
+  );
+}
+
+/** A record of the same resource (the scan's own object, an answer seen, the document's answer schema). */
+function shapeFor(
+  ctx: ScanContext,
+  op: Operation,
+  as: Identity | null,
+): { fields: Map<string, InferredField>; allowed: Map<string, readonly (string | number)[]>; from: string } {
+  const { spec, objects } = ctx;
+  const bare = op.path.replace(/\/$/, '');
+  const collection =
+    op.method === 'POST' ? (creationCollection(spec, op) ?? bare) : bare.replace(/\/\{[^}]+\}$/, '');
+  const param = memberParam(spec, collection);
+  const item = param === undefined ? undefined : `${collection}/{${param}}`;
+  // An update of an item: the body of the creation in its collection, documented or inferred, first, with the
+  // other members of a record of the resource.
+  let known: ReturnType<typeof schemaFields> & { from: string } = {
+    fields: new Map(),
+    allowed: new Map(),
+    from: '',
+  };
+  if (op.method !== 'POST') {
+    const creation = spec.operations.find(
+      (o) =>
+        o !== op &&
+        isCreationOperation(spec, o) &&
+        creationCollection(spec, o) === collection &&
+        bodySchema(o),
+    );
+    if (creation !== undefined)
+      known = {
+        ...schemaFields(spec, bodySchema(creation)),
+        from: `the body of ${creation.method} ${creation.path}`,
+      };
+  }
+  const sources: { record: unknown; from: string }[] = [];
+  const own = [...(as ? objects.of(as.name) : []), ...objects.all()].find((o) => o.collection === collection);
+  if (own !== undefined)
+    sources.push({ record: recordOf(own.body), from: `the ${collection} object the scan created` });
+  const seen = [...ctx.observations]
+    .reverse()
+    .find(
+      (o) =>
+        o.operation?.method === 'GET' &&
+        (o.operation.path.replace(/\/$/, '') === item ||
+          o.operation.path.replace(/\/$/, '') === collection) &&
+        isSuccess(o.response) &&
+        recordOf(o.response.json) !== undefined,
+    );
+  if (seen?.operation)
+    sources.push({ record: recordOf(seen.response.json), from: `the records of GET ${seen.operation.path}` });
+  for (const o of spec.operations) {
+    const path = o.path.replace(/\/$/, '');
+    if (o.method === 'GET' && (path === item || path === collection))
+      sources.push({
+        record: sampledRecord(spec, answerSchema(o)),
+        from: `the document's answer of GET ${o.path}`,
+      });
+  }
+  if (isCreationOperation(spec, op))
+    sources.push({
+      record: sampledRecord(spec, answerSchema(op)),
+      from: `the document's answer of ${op.method} ${op.path}`,
+    });
+  for (const s of sources) {
+    const fields = shapeFields(s.record);
+    if (param !== undefined) fields.delete(param);
+    for (const name of known.fields.keys()) fields.delete(name);
+    if (fields.size === 0) continue;
+    return {
+      fields: new Map([...known.fields, ...fields]),
+      allowed: known.allowed,
+      from: known.from === '' ? s.from : `${known.from} and ${s.from}`,
+    };
+  }
+  return known;
+}
 
 /**
- * An operation that documents no body but was refused without one (400/415/422/500): once more with `{}` and
- * the fields the error names (FastAPI's 422 `loc`, "field required" messages), and a last time when that
- * answer names more (at most 2 requests); it stops when a named field is a password, a secret or an account's
- * e-mail, role, user name or phone. When one succeeds, the body is remembered for the operation and
- * every later request of the scan sends it.
+ * An operation that documents no body but was refused without one (400/415/422/500, or a 2xx whose message
+ * names a missing field): its body inferred from the API's own answers and the records it shows for the same
+ * resource (infer-body.ts). Sends `{}` (or the fields the first answer named), then fills what each answer names
+ * (missing fields, a kind, the allowed values, fields it does not want) with values of the right kind: the
+ * value a record of the resource holds, an id the API gave out for a foreign key, the sender's own user name,
+ * else a fresh one; when an answer names nothing new, the record's other fields once. At most 5 requests, and
+ * by at most 2 identities per operation. Never guessed: a password, secret, code or privilege (the inference
+ * stops); an e-mail or phone only in a creation or an update of the scan's own object (a made-up one), a user
+ * name only as the sender's own. A body answered 2xx is adopted as if documented (`adoptBody`): every later
+ * request and check of the scan sends and probes it, and the coverage matrix says it was inferred.
  */
 export async function learnBody(
   ctx: ScanContext,
@@ -235,31 +348,132 @@ export async function learnBody(
   res: ScanResponse | undefined,
   as: Identity | null,
 ): Promise<ScanResponse | undefined> {
+  const { spec, objects } = ctx;
   const op = req.operation;
   if (op.requestBody !== undefined || req.body !== undefined || !/^(POST|PUT|PATCH)$/.test(op.method))
     return res;
-  if (res === undefined || !BODY_WANTED.has(res.status) || ctx.signal.aborted) return res;
-  const body: Record<string, unknown> = {};
-  let answer = res;
-  // `{}` with what the first error named; once more when that answer names fields it had not (pydantic names
-  // the fields only once the body is an object).
-  for (let attempt = 0; attempt < 2; attempt++) {
-    const named = missingFields(answer.json, answer.text).filter((n) => !(n in body));
-    if (attempt > 0 && named.length === 0) break;
-    // A body that would set a password or an account's e-mail, role, name or phone is never guessed: sent as
-    // a given identity it changes that identity's account (and later checks would send it again).
-    if (named.some((n) => NEW_PASSWORD.test(n) || PASSWORDISH.test(n) || ACCOUNT_WORD.test(n))) break;
-    for (const name of named) body[name] = sampleValue(ctx.spec, undefined, name);
-    const again: ScanResponse | undefined = await ctx.send({ ...req, body: { ...body } }, as);
+  if (res === undefined || ctx.signal.aborted) return res;
+  const first = fieldProblems(res.json, res.text);
+  if (!BODY_WANTED.has(res.status) && !(isSuccess(res) && first.some((p) => p.missing))) return res;
+  const tries = inferTries.get(op) ?? 0;
+  if (tries >= MAX_INFER_TRIES) return res;
+  inferTries.set(op, tries + 1);
+  const target = req.path.split('?')[0];
+  // Made-up contact details are the new object's own in a creation or an update of the scan's own object.
+  const free =
+    !accountFlow(op) &&
+    ((isCreationOperation(spec, op) && !ownRecordWrite(spec, op)) ||
+      (op.method !== 'POST' && as !== null && objects.of(as.name).some((o) => o.path === target)));
+  const shape = shapeFor(ctx, op, as);
+  const body = new Map<string, InferredField>();
+  const allowed = new Map<string, readonly (string | number)[]>();
+  const own = new Map<string, string>();
+  const from = new Set<string>();
+  /** A value for a field, or `null` when it must not be guessed (the inference stops), `undefined` to leave it. */
+  const valueFor = (p: FieldProblem, had: InferredField | undefined): InferredField | null | undefined => {
+    if (NEVER_GUESSED.test(p.name) || (!free && PASSWORDISH.test(p.name))) return null;
+    if (USER_NAME_FIELD.test(p.name) || /user_?name/i.test(p.name)) {
+      const key = ownLoginKey(as, p.name);
+      if (key === undefined || accountFlow(op)) return null;
+      own.set(p.name, key);
+      return { value: as?.login?.body[key], kept: true };
+    }
+    if (ACCOUNT_WORD.test(p.name) && !free) return null;
+    if (p.allowed !== undefined && p.allowed.length > 0) {
+      const next = p.allowed.find((v) => v !== had?.value) ?? p.allowed[0];
+      allowed.set(p.name, p.allowed);
+      return { value: next, kept: true };
+    }
+    const fromShape = shape.fields.get(p.name);
+    const kind = p.kind ?? (had !== undefined ? undefined : fromShape ? undefined : kindOfName(p.name));
+    if (p.kind === undefined && had !== undefined && p.minLength === undefined) return undefined;
+    if (
+      fromShape !== undefined &&
+      (kind === undefined || valueFits(fromShape.value, kind)) &&
+      fromShape !== had
+    )
+      return fromShape;
+    if (kind === undefined) return undefined;
+    // A foreign key: an id the API gave out for its entity.
+    if (/(_id|Id|_ids|Ids)$/.test(p.name)) {
+      const found = objects.harvest.best({ name: p.name.replace(/s$/, ''), context: '' }, as?.name, 3);
+      if (found !== undefined) {
+        const v = kind === 'integer' && /^\d+$/.test(String(found.value)) ? Number(found.value) : found.value;
+        return { value: kind === 'array' ? [v] : v, kept: true };
+      }
+    }
+    return { value: valueOfKind(kind, p.minLength), kept: kind !== 'string' };
+  };
+  let problems = first;
+  let shapeUsed = false;
+  for (let sent = 0; sent < MAX_INFER_SENDS && !ctx.signal.aborted; sent++) {
+    let changed = false;
+    for (const p of problems) {
+      if (p.extra) {
+        if (body.delete(p.name)) changed = true;
+        continue;
+      }
+      const had = body.get(p.name);
+      const v = valueFor(p, had);
+      if (v === null) return res;
+      if (v === undefined || (had !== undefined && JSON.stringify(had.value) === JSON.stringify(v.value)))
+        continue;
+      body.set(p.name, v);
+      from.add("the API's error answers");
+      changed = true;
+    }
+    if (!changed && !shapeUsed && shape.fields.size > 0) {
+      // Nothing new named: the fields a record of the resource shows, those that may be guessed.
+      shapeUsed = true;
+      for (const [name, f] of shape.fields) {
+        if (body.has(name) || NEVER_GUESSED.test(name) || PASSWORDISH.test(name) || ACCOUNT_WORD.test(name))
+          continue;
+        body.set(name, f);
+        const list = shape.allowed.get(name);
+        if (list !== undefined) allowed.set(name, list);
+        from.add(shape.from);
+        changed = true;
+      }
+    }
+    if (!changed && sent > 0) break;
+    const payload = Object.fromEntries([...body].map(([k, f]) => [k, f.value]));
+    const again: ScanResponse | undefined = await ctx.send({ ...req, body: payload }, as);
     if (again === undefined) break;
-    if (again.status >= 200 && again.status < 300) {
-      ctx.objects.learnBody(op, body);
+    problems = fieldProblems(again.json, again.text);
+    if (isSuccess(again) && !problems.some((p) => p.missing) && !refusalWorded(again.json)) {
+      if (body.size > 0 || !isSuccess(res)) {
+        adoptBody(op, inferredSchema(body, allowed, [...from].join(' and ') || 'an empty JSON object', own));
+        objects.learnBody(op, payload);
+      }
       return again;
     }
-    if (!BODY_WANTED.has(again.status)) break;
-    answer = again;
+    if (!BODY_WANTED.has(again.status) && !isSuccess(again)) break;
   }
   return res;
+}
+
+/** A 2xx that says it failed (`{success: false}`, `{status: "error"}`, a lone `error` message). */
+function refusalWorded(json: unknown): boolean {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) return false;
+  const r = json as Record<string, unknown>;
+  if (r.success === false || r.ok === false) return true;
+  if (typeof r.status === 'string' && /^(fail|failed|failure|error)$/i.test(r.status)) return true;
+  return typeof r.error === 'string' && Object.keys(r).length <= 3;
+}
+
+/** The identity's own user name in a body field the inference filled with it (`x-portcullis-own`). */
+export function withOwnInferred(spec: ApiDocument, req: PlannedRequest, as: Identity | null): PlannedRequest {
+  const body = req.body;
+  if (as?.login === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) return req;
+  if (inferredFrom(req.operation) === undefined) return req;
+  let out: Record<string, unknown> | undefined;
+  for (const [name, p] of Object.entries(propertiesOf(spec, bodySchema(req.operation)))) {
+    const key = p['x-portcullis-own'];
+    if (typeof key !== 'string' || !(name in body) || as.login.body[key] === undefined) continue;
+    out ??= { ...(body as Record<string, unknown>) };
+    out[name] = as.login.body[key];
+  }
+  return out === undefined ? req : { ...req, body: out };
 }
 
 /** The id of a record, by the item parameter's name, the usual id keys or `<entity>_id`. */
@@ -790,7 +1004,8 @@ export async function discover(ctx: ScanContext): Promise<DiscoveryStats> {
     const key = `${as?.name ?? ''}\0${req.method}\0${req.path}`;
     if (sent.has(key) || ctx.signal.aborted) return undefined;
     sent.add(key);
-    return learnBody(ctx, req, await ctx.send(req, as), as);
+    const out = withOwnInferred(spec, req, as);
+    return learnBody(ctx, out, await ctx.send(out, as), as);
   };
   const plan = (op: Operation, as: Identity | null) =>
     planRequest(spec, op, objects, as ? { owner: as.name } : {});
@@ -828,7 +1043,7 @@ export async function discover(ctx: ScanContext): Promise<DiscoveryStats> {
       for (const op of creators) {
         const key = `${as.name}\0${op.path}`;
         if (created.has(key) || ctx.signal.aborted) continue;
-        const req = withOwnAccount(spec, op, plan(op, as));
+        const req = withOwnInferred(spec, withOwnAccount(spec, op, plan(op, as)), as);
         if (req.invented.length > 0) continue; // its parent does not exist yet
         created.add(key);
         const collection = creationCollection(spec, op) ?? op.path.replace(/\/$/, '');
@@ -962,7 +1177,8 @@ export async function discover(ctx: ScanContext): Promise<DiscoveryStats> {
 
 /**
  * Tells the coverage matrix where the ids of each operation came from when they were no object of the scan's
- * and nothing the API listed: an identity's configured id header, or a value discovery confirmed (or could not).
+ * and nothing the API listed: an identity's configured id header, or a value discovery confirmed (or could not);
+ * and that its request body was inferred, from what, with which fields, when the document declared none.
  */
 function noteIdSources(
   ctx: ScanContext,
@@ -977,9 +1193,13 @@ function noteIdSources(
     }
   }
   for (const op of usable) {
-    if (!op.path.includes('{')) continue;
     const lines = new Set<string>();
-    for (const as of ctx.identities) {
+    const inferred = inferredFrom(op);
+    if (inferred !== undefined)
+      lines.add(
+        `request body not in the document, inferred from ${inferred}: ${Object.keys(propertiesOf(ctx.spec, bodySchema(op))).join(', ') || '{}'}`,
+      );
+    for (const as of op.path.includes('{') ? ctx.identities : []) {
       for (const h of planRequest(ctx.spec, op, ctx.objects, { owner: as.name }).harvested ?? []) {
         const r = h.record;
         const how =

@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { fieldProblems, inferredSchema, kindOfName, recordOf, shapeFields } from './infer-body.ts';
+
+const names = (json: unknown, text = '') => fieldProblems(json, text).map((p) => p.name);
+
+describe('fields an error answer names', () => {
+  test('pydantic v2: missing, kinds, allowed values, unwanted fields; the bare body location names none', () => {
+    assert.deepEqual(names({ detail: [{ type: 'missing', loc: ['body'], msg: 'Field required' }] }), []);
+    const p = fieldProblems({
+      detail: [
+        { type: 'missing', loc: ['body', 'title'], msg: 'Field required' },
+        { type: 'int_parsing', loc: ['body', 'portions'], msg: 'Input should be a valid integer' },
+        {
+          type: 'enum',
+          loc: ['body', 'cuisine'],
+          msg: "Input should be 'thai', 'greek' or 'mexican'",
+          ctx: { expected: "'thai', 'greek' or 'mexican'" },
+        },
+        { type: 'extra_forbidden', loc: ['body', 'colour'], msg: 'Extra inputs are not permitted' },
+        { type: 'missing', loc: ['query', 'page'], msg: 'Field required' },
+      ],
+    });
+    assert.deepEqual(p, [
+      { name: 'title', missing: true },
+      { name: 'portions', missing: false, kind: 'integer' },
+      { name: 'cuisine', missing: false, allowed: ['thai', 'greek', 'mexican'] },
+      { name: 'colour', missing: false, extra: true },
+    ]);
+  });
+
+  test('pydantic v1, express-validator, Joi, celebrate, Django REST framework, marshmallow', () => {
+    assert.deepEqual(
+      names({ detail: [{ loc: ['body', 'qty'], msg: 'field required', type: 'value_error.missing' }] }),
+      ['qty'],
+    );
+    assert.deepEqual(
+      fieldProblems({ errors: [{ type: 'field', path: 'price', msg: 'must be numeric', location: 'body' }] }),
+      [{ name: 'price', missing: false, kind: 'number' }],
+    );
+    assert.deepEqual(names({ errors: [{ param: 'email', msg: 'Invalid value', location: 'query' }] }), []);
+    assert.deepEqual(
+      fieldProblems({
+        error: { details: [{ path: ['due'], message: '"due" is required', type: 'any.required' }] },
+      }),
+      [{ name: 'due', missing: true }],
+    );
+    assert.deepEqual(names({ validation: { body: { keys: ['label'], message: '"label" is required' } } }), [
+      'label',
+    ]);
+    assert.deepEqual(
+      fieldProblems({ title: ['This field is required.'], pages: ['A valid integer is required.'] }),
+      [
+        { name: 'title', missing: true },
+        { name: 'pages', missing: false, kind: 'integer' },
+      ],
+    );
+    assert.deepEqual(names({ messages: { json: { name: ['Missing data for required field.'] } } }), ['name']);
+  });
+
+  test('plain messages, in text or in a JSON member; words that name the request are no fields', () => {
+    assert.deepEqual(names(undefined, 'username is required'), ['username']);
+    assert.deepEqual(names({ error: "missing field 'court_id'" }), ['court_id']);
+    assert.deepEqual(names(undefined, "KeyError: 'event'"), ['event']);
+    assert.deepEqual(names(undefined, 'The due date field is required.'), ['due_date']);
+    assert.deepEqual(
+      names(undefined, 'Missing required fields: title, body and tags'),
+      ['title', 'body', 'tags'].filter((n) => n !== 'body'),
+    );
+    assert.deepEqual(fieldProblems(undefined, 'slot must be a valid date (YYYY-MM-DD)'), [
+      { name: 'slot', missing: false, kind: 'date' },
+    ]);
+    assert.deepEqual(names(undefined, 'Authentication is required'), []);
+    assert.deepEqual(names({ detail: 'Request body is required' }), []);
+    assert.deepEqual(names({ error: 'nothing to update' }), []);
+  });
+});
+
+describe('fields a record of the resource suggests', () => {
+  test('its own ids, owner, timestamps, secrets and privileges left out; free text fresh, code words kept', () => {
+    const fields = shapeFields({
+      id: 4,
+      owner_id: 2,
+      title: 'Pad thai',
+      status: 'draft',
+      category_id: 'c-19',
+      portions: 2,
+      created_at: '2026-01-01T00:00:00Z',
+      role: 'user',
+      password_hash: 'x',
+      tags: ['a'],
+    });
+    assert.deepEqual([...fields.keys()], ['title', 'status', 'category_id', 'portions']);
+    assert.match(String(fields.get('title')?.value), /^portcullis-/);
+    assert.deepEqual(fields.get('status'), { value: 'draft', kept: true });
+    assert.deepEqual(fields.get('category_id'), { value: 'c-19', kept: true });
+    assert.deepEqual(fields.get('portions'), { value: 2, kept: true });
+  });
+
+  test('the record of a list, a wrapper or an item', () => {
+    assert.deepEqual(recordOf([{ a: 1, b: 2 }]), { a: 1, b: 2 });
+    assert.deepEqual(recordOf({ items: [{ a: 1, b: 2 }], total: 1 }), { a: 1, b: 2 });
+    assert.deepEqual(recordOf({ data: { a: 1, b: 2 } }), { a: 1, b: 2 });
+    assert.equal(recordOf([]), undefined);
+  });
+
+  test('names say a kind when nothing else does', () => {
+    assert.equal(kindOfName('court_id'), 'integer');
+    assert.equal(kindOfName('isPublic'), 'boolean');
+    assert.equal(kindOfName('contactEmail'), 'email');
+    assert.equal(kindOfName('title'), 'string');
+  });
+
+  test('the adopted schema: a fresh string is sampled again, values the API gave are kept and listed', () => {
+    const schema = inferredSchema(
+      new Map([
+        ['title', { value: 'portcullis-1a2b3c4d', kept: false }],
+        ['cuisine', { value: 'thai', kept: true }],
+        ['portions', { value: 1, kept: false }],
+        ['username', { value: 'zoe', kept: true }],
+      ]),
+      new Map([['cuisine', ['thai', 'greek']]]),
+      "the API's error answers",
+      new Map([['username', 'username']]),
+    );
+    assert.deepEqual(schema, {
+      type: 'object',
+      properties: {
+        title: { type: 'string' },
+        cuisine: { type: 'string', enum: ['thai', 'greek'], example: 'thai' },
+        portions: { type: 'integer', example: 1 },
+        username: { type: 'string', example: 'zoe', 'x-portcullis-own': 'username' },
+      },
+      required: ['title', 'cuisine', 'portions', 'username'],
+      'x-portcullis-inferred': "the API's error answers",
+    });
+  });
+});
