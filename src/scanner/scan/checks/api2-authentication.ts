@@ -27,8 +27,9 @@
 import { createHmac, randomBytes, randomInt, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Operation } from '../../../core/api-document.ts';
 import type { Check } from '../check.ts';
-import type { ScanResponse } from '../client.ts';
+import { joinUrl, type ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, isRefused, isSuccess, redact, type ScanContext } from '../context.ts';
+import { curlFor } from '../curl.ts';
 import { listedVariants, setsPasswordByUrl } from '../discover.ts';
 import { loginOutcome, loginRequest, sessionIdentity, signedIn } from '../login.ts';
 import type { LoginFlow } from '../options.ts';
@@ -279,6 +280,234 @@ async function noCredentials(ctx: ScanContext, a: Identity): Promise<void> {
       message: `${op.method} ${op.path} declares security but answered ${res.status} without credentials.`,
       evidence: evidenceOf(res),
     });
+  }
+}
+
+/** GETs looked at for the undeclared-security comparison (each sent at most once as A and once anonymously). */
+const MAX_UNDECLARED_READS = 40;
+/**
+ * Members a public page shows too (names, pictures, dates, counters, ids, kinds): a value shared under such a
+ * name proves nothing private. An e-mail value counts whatever its member is called.
+ */
+const PUBLIC_MEMBER =
+  /name|user|login|handle|nick|avatar|image|photo|picture|icon|url|link|website|bio|about|description|title|created|updated|joined|since|date|time|^id$|_id$|[a-z]Id$|^uuid$|^uid$|role|status|type|kind|active|verified|follow|count|karma|score|points|reputation|likes|stars|rank|level|badge|locale|lang|timezone/i;
+const EMAIL_VALUE = /^[^\s@]+@[^\s@]+\.[a-z]{2,}$/i;
+const TIME_VALUE = /^\d{4}-\d\d-\d\d([T ][\d:.]+(Z|[+-]\d\d:?\d\d)?)?$/;
+const ID_MEMBER = /^(id|_id|uuid|uid|ref|key|code|slug)$|[_-](id|uuid|ref)$|[a-z](Id|Uuid|Ref)$/;
+
+/** JSON objects in a value, the value itself first (depth 4, 200 at most). */
+function recordsIn(value: unknown): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  const walk = (v: unknown, depth: number) => {
+    if (depth > 4 || v === null || typeof v !== 'object' || out.length >= 200) return;
+    if (Array.isArray(v)) {
+      for (const item of v.slice(0, 100)) walk(item, depth + 1);
+      return;
+    }
+    out.push(v as Record<string, unknown>);
+    for (const x of Object.values(v as Record<string, unknown>)) walk(x, depth + 1);
+  };
+  walk(value, 0);
+  return out;
+}
+
+/** A scalar worth comparing: a string of 3 characters or more (no date, no yes/no word) or a number. */
+function telling(v: unknown): v is string | number {
+  if (typeof v === 'number') return Number.isFinite(v);
+  return (
+    typeof v === 'string' &&
+    v.trim().length >= 3 &&
+    !TIME_VALUE.test(v) &&
+    !/^(true|false|null|none|yes|no|n\/a)$/i.test(v.trim())
+  );
+}
+
+/** What an anonymous answer must not show: a record of A's that the API gave A only with credentials. */
+interface Guarded {
+  /** The read that refused the anonymous caller: `GET /me`. */
+  readonly by: string;
+  /** A's own account record: these values name A (its login name, its e-mail). */
+  readonly names?: ReadonlySet<string>;
+  /** An object of A's: its id member and value. */
+  readonly id?: { readonly key: string; readonly value: string };
+  /** The record's other members worth comparing, by member name. */
+  readonly values: ReadonlyMap<string, string | number>;
+}
+
+/**
+ * The answer to `req` as `as` (A or B): the latest the scan already got for the same GET line, else sent now.
+ */
+async function answerTo(
+  ctx: ScanContext,
+  req: PlannedRequest,
+  as: Identity,
+): Promise<ScanResponse | undefined> {
+  const name = as?.name;
+  for (let i = ctx.observations.length - 1; i >= 0; i--) {
+    const o = ctx.observations[i];
+    if (o.identity !== name || o.request.method !== 'GET' || o.request.path !== req.path) continue;
+    if (o.response.status < 500) return o.response;
+  }
+  return ctx.send(req, as);
+}
+
+/** A's values that name its account: its login's user name and e-mail (no secret), lower-case. */
+function accountNames(a: Identity): Set<string> {
+  const out = new Set<string>();
+  for (const [k, v] of Object.entries(a.login?.body ?? {})) {
+    if (PASSWORD_FIELD.test(k) || /grant|client|scope|otp|code/i.test(k) || typeof v !== 'string') continue;
+    if (v.trim().length >= 3) out.add(v.trim().toLowerCase());
+  }
+  return out;
+}
+
+/**
+ * A's records in an answer the API gave A only with credentials: A's account record (a record holding one of
+ * A's login names), and, for a read of an object A created, that object (its id member).
+ */
+function guardedRecords(
+  req: PlannedRequest,
+  json: unknown,
+  names: ReadonlySet<string>,
+  by: string,
+  objectPrivate: boolean,
+): Guarded[] {
+  const out: Guarded[] = [];
+  const id = objectPrivate ? req.object?.id : undefined;
+  for (const r of recordsIn(json)) {
+    const strings = Object.values(r).filter((v): v is string => typeof v === 'string');
+    const mine = strings.some((v) => names.has(v.trim().toLowerCase()));
+    const idKey =
+      id === undefined
+        ? undefined
+        : Object.keys(r).find(
+            (k) =>
+              ID_MEMBER.test(k) &&
+              (typeof r[k] === 'string' || typeof r[k] === 'number') &&
+              String(r[k]) === id,
+          );
+    if (!mine && idKey === undefined) continue;
+    const values = new Map<string, string | number>();
+    for (const [k, v] of Object.entries(r)) {
+      if (k === idKey || !telling(v)) continue;
+      if (typeof v === 'string' && names.has(v.trim().toLowerCase())) continue;
+      // An account's public members (its name, picture, dates) are no secret; an e-mail is, wherever it sits.
+      if (
+        mine &&
+        idKey === undefined &&
+        PUBLIC_MEMBER.test(k) &&
+        !(typeof v === 'string' && EMAIL_VALUE.test(v))
+      )
+        continue;
+      values.set(k, v);
+    }
+    if (values.size === 0) continue;
+    out.push({
+      by,
+      ...(mine ? { names } : {}),
+      ...(idKey !== undefined && id !== undefined ? { id: { key: idKey, value: id } } : {}),
+      values,
+    });
+    if (out.length >= 20) break;
+  }
+  return out;
+}
+
+/**
+ * Where an anonymous answer shows a guarded record: the members it shares with it (names), or nothing. An account
+ * record: A's login name and its e-mail, or another private member (a phone, a plan; numbers only two) with A's value. An
+ * object: its id under the same member, and two other members with its values, or one string of 8 characters
+ * or more. Values the anonymous request itself carried prove nothing.
+ */
+function shownIn(json: unknown, g: Guarded, sent: string): string[] {
+  const fresh = (v: string | number) => !sent.includes(String(v));
+  for (const r of recordsIn(json)) {
+    if (g.id !== undefined) {
+      if (String(r[g.id.key] ?? '') !== g.id.value) continue;
+    } else {
+      const strings = Object.values(r).filter((v): v is string => typeof v === 'string');
+      if (!strings.some((v) => g.names?.has(v.trim().toLowerCase()))) continue;
+    }
+    const shared = [...g.values].filter(([k, v]) => r[k] === v && fresh(v)).map(([k]) => k);
+    if (g.id === undefined) {
+      // A lone number (points, a count under another name) may be public: a string or two members.
+      if (shared.length >= 2 || shared.some((k) => typeof g.values.get(k) === 'string')) return shared;
+      continue;
+    }
+    const long = shared.some((k) => String(g.values.get(k)).length >= 8);
+    if (shared.length >= 2 || long) return [g.id.key, ...shared];
+  }
+  return [];
+}
+
+/**
+ * Operations that declare no security at all (many APIs document none and check a token by hand): judged by
+ * difference. The API must refuse an anonymous caller somewhere: a GET that A passes and an anonymous caller
+ * is refused (any 4xx, or a refusal in a 200) guards A's records there: A's own account record (holding A's
+ * login name), and an object A created whose read B is refused too (a record private to A). An undeclared GET
+ * that answers an anonymous caller 2xx with such a record (an account record's e-mail or another private member
+ * with A's value; an object's id with its other values) answers without the credentials the API asks elsewhere
+ * for the same data. Public members (names, pictures, dates) shared prove nothing, and neither do values the
+ * request carried itself.
+ */
+async function undeclaredNoCredentials(ctx: ScanContext, a: Identity): Promise<string | undefined> {
+  const b = ctx.identities[1];
+  const names = accountNames(a);
+  const reads = ctx.spec.operations
+    .filter((op) => op.method === 'GET' && !isExcluded(op))
+    .slice(0, MAX_UNDECLARED_READS);
+  if (!reads.some((op) => op.security === undefined))
+    return 'the document declares security on no GET operation';
+  const guarded: Guarded[] = [];
+  const open: { op: Operation; req: PlannedRequest; res: ScanResponse }[] = [];
+  for (const op of reads) {
+    if (ctx.signal.aborted) break;
+    const req = planRequest(ctx.spec, op, ctx.objects, { owner: a.name });
+    // Sent afresh: an anonymous read discovery made before the identities created their objects shows none.
+    const anon = await ctx.send(req, null);
+    // A rate limit or a server error refuses nothing in particular.
+    if (!anon || anon.status >= 500 || anon.status === 429 || anon.status === 408) continue;
+    if (isSuccess(anon) && !errorIn200(anon)) {
+      if (op.security === undefined) open.push({ op, req, res: anon });
+      continue;
+    }
+    if (anon.status < 400 && !errorIn200(anon)) continue;
+    const mine = await answerTo(ctx, req, a);
+    if (!isSuccess(mine) || errorIn200(mine) || mine.json === undefined) continue;
+    // An object of A's is private to A when B is refused it too (else it is shown to members, or a BOLA).
+    let objectPrivate = false;
+    if (req.ownedPath && req.object?.owner === a.name && b) {
+      const theirs = await answerTo(ctx, req, b);
+      objectPrivate = theirs !== undefined && (theirs.status >= 400 || errorIn200(theirs));
+    }
+    guarded.push(...guardedRecords(req, mine.json, names, `${op.method} ${op.path}`, objectPrivate));
+  }
+  if (guarded.length === 0)
+    return `operations without declared security not judged: no GET showed ${a.name}'s records to ${a.name} and refused an anonymous caller`;
+  for (const { op, req, res } of open) {
+    if (res.json === undefined) continue;
+    const sent = `${req.path} ${safeDecode(req.path)}`;
+    for (const g of guarded) {
+      const shared = shownIn(res.json, g, sent);
+      if (shared.length === 0) continue;
+      const what = g.id !== undefined ? `an object of ${a.name}'s` : `${a.name}'s account record`;
+      ctx.report(SCAN_RULES.noCredentials, {
+        operation: op,
+        key: 'undeclared',
+        message: `${op.method} ${op.path} declares no security and answered ${res.status} to a caller without credentials with ${what} (${shared.join(', ')}), which ${g.by} shows only with credentials (an anonymous caller is refused there).`,
+        evidence: evidenceOf(res, { guardedBy: g.by, members: shared }),
+      });
+      break;
+    }
+  }
+  return undefined;
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
   }
 }
 
@@ -1426,6 +1655,160 @@ async function credentialsInUrl(ctx: ScanContext, a: Identity): Promise<void> {
   }
 }
 
+/** An input that holds an account's password (not a `secret` of an object, not a key or a token). */
+const ECHO_FIELD = /pass(word|phrase)?|passwd|pwd/i;
+const NOT_ECHO_FIELD = /grant|client|token|key|secret|hint|policy/i;
+const echoField = (k: string) => ECHO_FIELD.test(k) && !NOT_ECHO_FIELD.test(k);
+
+/** A password value worth looking for in answers: no injection payload, not a lone common word. */
+function echoable(v: unknown): v is string {
+  return (
+    typeof v === 'string' &&
+    v.length >= 4 &&
+    v.length <= 200 &&
+    /^[\x21-\x7e]+$/.test(v) &&
+    !/['"<>;`\\]|--|\/\*/.test(v) &&
+    (/[^a-z]/i.test(v) || v.length >= 10)
+  );
+}
+
+/**
+ * The passwords the scan knows, each with whose it is: the identities' login passwords, and every password
+ * input the scan sent in a body, a form or a query string (the accounts it registered, its password changes).
+ * A value that is also one of the request's other inputs (a user `test` with the password `test`) is left out:
+ * its echo proves nothing.
+ */
+function knownPasswords(ctx: ScanContext): Map<string, string> {
+  const out = new Map<string, string>();
+  const take = (fields: Record<string, unknown>, whose: string) => {
+    const others = new Set(
+      Object.entries(fields)
+        .filter(([k]) => !echoField(k))
+        .map(([, v]) => String(v)),
+    );
+    for (const [k, v] of Object.entries(fields)) {
+      if (!echoField(k) || !echoable(v) || others.has(v)) continue;
+      if (!out.has(v) && out.size < 200) out.set(v, whose);
+    }
+  };
+  for (const i of [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])])
+    if (i.login) take(i.login.body, `${i.name}'s password`);
+  for (const { request } of ctx.observations) {
+    const fields: Record<string, unknown> = {};
+    const q = request.path.indexOf('?');
+    if (q >= 0) for (const [k, v] of new URLSearchParams(request.path.slice(q + 1))) fields[k] = v;
+    const body = request.body;
+    if (body !== null && typeof body === 'object' && !Array.isArray(body)) Object.assign(fields, body);
+    else if (typeof body === 'string' && /^[\w.%-]+=/.test(body))
+      for (const [k, v] of new URLSearchParams(body)) fields[k] = v;
+    take(fields, 'a password the scan sent');
+  }
+  return out;
+}
+
+/** Where a known password sits in an answer: a JSON pointer to a string equal to it, or `text`. */
+function echoAt(res: ScanResponse, password: string): string | undefined {
+  if (res.json !== undefined) {
+    let at: string | undefined;
+    const walk = (v: unknown, pointer: string, depth: number) => {
+      if (at !== undefined || depth > 6) return;
+      if (v === password) at = pointer || '/';
+      else if (Array.isArray(v)) {
+        for (const [i, x] of v.slice(0, 200).entries()) walk(x, `${pointer}/${i}`, depth + 1);
+      } else if (v !== null && typeof v === 'object')
+        for (const [k, x] of Object.entries(v)) walk(x, `${pointer}/${k}`, depth + 1);
+    };
+    walk(res.json, '', 0);
+    return at;
+  }
+  // In text (HTML, plain): only a password long and mixed enough not to be a word of the page.
+  return password.length >= 8 && /[a-z]/i.test(password) && /\d/.test(password) && res.text.includes(password)
+    ? 'text'
+    : undefined;
+}
+
+/** `text` with every known password (plain and URL-encoded) masked. */
+function maskPasswords(text: string, passwords: Iterable<string>): string {
+  let out = text;
+  for (const p of passwords) out = out.split(p).join('***').split(encodeURIComponent(p)).join('***');
+  return out;
+}
+
+/**
+ * Passive: an answer (2xx, no error) that gives a password the scan knows back in plain text (a login or a
+ * sign-up echoing the caller's password, a profile holding it). The identities' own login answers (sent before
+ * any check) count too. Reported as sensitive-data exposure (API3's rule, one finding per operation with API3's
+ * own), without the password: the evidence masks it.
+ */
+function passwordEchoes(ctx: ScanContext): void {
+  const passwords = knownPasswords(ctx);
+  if (passwords.size === 0) return;
+  const done = new Set<string>();
+  const report = (
+    op: Operation | undefined,
+    route: string,
+    res: { status: number; text: string; sent: ScanResponse['sent'] },
+    whose: string,
+    at: string,
+  ) => {
+    const key = op ? `${op.method} ${op.path}` : route;
+    if (done.has(key)) return;
+    done.add(key);
+    const where = at === 'text' ? 'in its text' : `at ${at}`;
+    ctx.report(SCAN_RULES.sensitiveData, {
+      ...(op ? { operation: op } : { key: route }),
+      message: `${route} gave ${whose} back in plain text ${where} (status ${res.status}).`,
+      evidence: {
+        request: redact(maskPasswords(`${res.sent.method} ${res.sent.url}`, passwords.keys())),
+        status: res.status,
+        at,
+        responseExcerpt: redact(maskPasswords(res.text.slice(0, 600), passwords.keys())).slice(0, 300),
+        curl: maskPasswords(curlFor(res.sent), passwords.keys()),
+      },
+    });
+  };
+  // The identities' logins, made before any check: their answers are kept with the identity.
+  for (const i of [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])]) {
+    const flow = i.login?.flow;
+    if (!flow || i.login?.answer === undefined) continue;
+    const req = loginRequest(flow);
+    const text = JSON.stringify(i.login.answer);
+    const sent = {
+      method: req.method,
+      url: joinUrl(ctx.target, req.path),
+      ...(req.headers ? { headers: req.headers as Record<string, string> } : {}),
+      ...(req.body !== undefined
+        ? { body: typeof req.body === 'string' ? req.body : JSON.stringify(req.body) }
+        : {}),
+    };
+    const res = { status: 200, text, json: i.login.answer, sent } as ScanResponse;
+    for (const [password, whose] of passwords) {
+      const at = echoAt(res, password);
+      if (at === undefined) continue;
+      const op = ctx.spec.operations.find(
+        (o) => o.method === (flow.method ?? 'POST') && templateMatches(o.path, flow.path),
+      );
+      report(op, `${req.method} ${flow.path.split('?')[0]}`, res, whose, at);
+      break;
+    }
+  }
+  for (const { operation, request, response } of ctx.observations) {
+    if (!isSuccess(response) || errorIn200(response)) continue;
+    for (const [password, whose] of passwords) {
+      const at = echoAt(response, password);
+      if (at === undefined) continue;
+      report(
+        operation,
+        `${request.method} ${operation?.path ?? request.path.split('?')[0]}`,
+        response,
+        whose,
+        at,
+      );
+      break;
+    }
+  }
+}
+
 export const api2: Check = {
   id: 'API2',
   title: 'Broken authentication',
@@ -1462,12 +1845,11 @@ export const api2: Check = {
         reason: 'no identity logs in through the API, so no known user name to compare',
       });
     }
-    if (!ctx.spec.operations.some((op) => op.method === 'GET' && requiresAuth(op)))
-      ctx.note?.({
-        rule: SCAN_RULES.noCredentials,
-        reason: 'the document declares security on no GET operation',
-      });
     await noCredentials(ctx, a);
+    // Without a declared secured GET, the rule tested something only if the undeclared comparison could run.
+    const notJudged = await undeclaredNoCredentials(ctx, a);
+    if (notJudged !== undefined && !ctx.spec.operations.some((op) => op.method === 'GET' && requiresAuth(op)))
+      ctx.note?.({ rule: SCAN_RULES.noCredentials, reason: notJudged });
     await tokens(ctx, a, target?.op);
     await tokenInQuery(ctx, a);
     if (target) await enumeration(ctx, target);
@@ -1480,5 +1862,8 @@ export const api2: Check = {
     await otpGuessing(ctx, target);
     await credentialsInUrl(ctx, a);
     if (target) await loginChecks(ctx, target);
+  },
+  passive(ctx) {
+    passwordEchoes(ctx);
   },
 };
