@@ -15,7 +15,8 @@ import { operationsFound, scanTwins } from './twins.ts';
  * Vulnerable: `GET /members/roster` shows every member's e-mail, plan and locker to anyone, though
  * `GET /members/self` refuses a caller without a session; `GET /board` shows every booking (its ref, slot and
  * note) to anyone, though `GET /bookings/{ref}` shows a booking to its member only; the login answer echoes
- * the passphrase it was sent (under a name no secret list has: `passphrase`).
+ * the passphrase it was sent (under a name no secret list has: `passphrase`), and so does the member's own
+ * record at `GET /members/self`.
  * Fixed twin: the roster and the board show anonymous callers public fields only (handle, avatar, join date;
  * slot and count), the login answer has no passphrase.
  * Both: `GET /classes` names the coach (a member's handle) and `GET /members/{handle}/card` is a public card
@@ -133,8 +134,10 @@ function startGym(fixed: boolean) {
     }
     if (req.method === 'GET' && path === '/members/self') {
       if (!me) return denied();
-      const { passphrase: _, ...rest } = me;
-      return sendJson(res, 200, { ok: true, data: { ...rest, joined: JOINED, avatar: avatar(me) } });
+      const { passphrase, ...rest } = me;
+      // The vulnerable twin keeps the passphrase in the member's record, and shows it.
+      const record = fixed ? rest : { ...rest, passphrase };
+      return sendJson(res, 200, { ok: true, data: { ...record, joined: JOINED, avatar: avatar(me) } });
     }
     if (req.method === 'GET' && path === '/members/roster') {
       const full = !fixed || me !== undefined;
@@ -243,10 +246,21 @@ describe('operations that declare no security, judged by what the API refuses el
   test('the login answer giving the passphrase back is reported, without the passphrase', () => {
     const f = at(runs.vulnerable, 'scan/api3-sensitive-data-exposure', 'openSession');
     assert.ok(f, operationsFound(runs.vulnerable).join('\n'));
-    assert.match(f.message, /kestrel's password back in plain text at \/data\/member\/passphrase/);
+    assert.match(f.message, /with kestrel's password in plain text at \/data\/member\/passphrase/);
     const shown = JSON.stringify(f);
     for (const m of MEMBERS) assert.ok(!shown.includes(m.passphrase), 'the passphrase is masked');
     assert.match(String(f.evidence?.curl), /\/session/);
+  });
+
+  test("a member's own read showing the passphrase is reported too, without it", () => {
+    const f = at(runs.vulnerable, 'scan/api3-sensitive-data-exposure', 'self');
+    assert.ok(f, operationsFound(runs.vulnerable).join('\n'));
+    assert.match(
+      f.message,
+      /GET \/members\/self answered 200 with (kestrel|osprey)'s password in plain text at \/data\/passphrase/,
+    );
+    const shown = JSON.stringify(f);
+    for (const m of MEMBERS) assert.ok(!shown.includes(m.passphrase), 'the passphrase is masked');
   });
 
   test('the fixed twin: no finding for either rule', () => {

@@ -1757,7 +1757,7 @@ function passwordEchoes(ctx: ScanContext): void {
     const where = at === 'text' ? 'in its text' : `at ${at}`;
     ctx.report(SCAN_RULES.sensitiveData, {
       ...(op ? { operation: op } : { key: route }),
-      message: `${route} gave ${whose} back in plain text ${where} (status ${res.status}).`,
+      message: `${route} answered ${res.status} with ${whose} in plain text ${where}.`,
       evidence: {
         request: redact(maskPasswords(`${res.sent.method} ${res.sent.url}`, passwords.keys())),
         status: res.status,
