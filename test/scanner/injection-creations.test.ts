@@ -6,12 +6,18 @@ import { startPythonApi } from './small-api.ts';
 import { operationsFound, scanDocument } from './twins.ts';
 
 /**
- * Creations with a unique input on a real Python API (test/scanner/visitor-registry-api.py: http.server and
- * sqlite3, bearer tokens, errors hidden behind `500 {"detail": "internal error"}`, a creation answering
- * `201 {"id": n}` only): `POST /api/visitors {email, full_name}` (e-mail unique) builds its INSERT from both
- * inputs: a quote breaks it, two quotes are stored as one (the list read shows `x'`). Before, the probes of
- * `full_name` reused the sampled e-mail (the second creation collided: 500) and the repeated doubled quote of
- * `email` collided with the first. Fixed twin: bound parameters.
+ * Creations with a unique input, and a numeric path id of an action, on a real Python API
+ * (test/scanner/visitor-registry-api.py: http.server and sqlite3, bearer tokens, errors hidden behind
+ * `500 {"detail": "internal error"}`, a creation answering `201 {"id": n}` only):
+ *
+ * - `POST /api/visitors {email, full_name}` (e-mail unique) builds its INSERT from both inputs: a quote breaks it,
+ *   two quotes are stored as one (the list read shows `x'`). Before, the probes of `full_name` reused the sampled
+ *   e-mail (the second creation collided: 500) and the repeated doubled quote of `email` collided with the first.
+ * - `POST /api/visitors/{visitor_id}/check-in` pastes the id into its UPDATE unquoted: a quote and two quotes both
+ *   break it, `id+0` does not. Probed on a visitor the scan registered (the runner let no probe of that path
+ *   value through before: `3'` is no id the scan created).
+ *
+ * Fixed twin: bound parameters.
  */
 const ok = (description: string) => ({ description });
 const SPEC = {
@@ -66,12 +72,21 @@ const SPEC = {
         responses: { '200': ok('a visitor'), '404': ok('no such visitor') },
       },
     },
+    '/api/visitors/{visitor_id}/check-in': {
+      post: {
+        operationId: 'checkIn',
+        parameters: [{ name: 'visitor_id', in: 'path', required: true, schema: { type: 'integer' } }],
+        responses: { '200': ok('checked in'), '404': ok('no such visitor') },
+      },
+    },
   },
 };
 
-describe('creations with unique inputs, errors hidden', () => {
+describe('creations with unique inputs and an action’s numeric id, errors hidden', () => {
   const results = {} as Record<'vulnerable' | 'fixed', ScanResult>;
   const children: ChildProcess[] = [];
+  /** The seeded visitors (alice's and bob's) after the scan: [id, checked_in]. */
+  const seeded = {} as Record<'vulnerable' | 'fixed', unknown>;
   before(async () => {
     for (const kind of ['vulnerable', 'fixed'] as const) {
       const api = await startPythonApi('visitor-registry-api.py', kind === 'fixed');
@@ -86,6 +101,7 @@ describe('creations with unique inputs, errors hidden', () => {
           ratePerSecond: 200,
           timeDelayMs: 300,
         });
+        seeded[kind] = await (await fetch(`${api.url}/_test/seeded`)).json();
       } finally {
         api.child.kill();
       }
@@ -95,14 +111,28 @@ describe('creations with unique inputs, errors hidden', () => {
     for (const c of children) c.kill();
   });
 
-  test('both inputs of the creation are SQL injection, two quotes stored as one', () => {
+  test('both inputs of the creation and the check-in id are SQL injection', () => {
     const sql = results.vulnerable.findings.filter((f) => f.rule.id === 'scan/api8-sql-injection');
     assert.deepEqual(
       sql.map((f) => `${f.operation?.operationId} ${f.evidence?.parameter}`).sort(),
-      ['registerVisitor email', 'registerVisitor full_name'],
+      ['checkIn visitor_id', 'registerVisitor email', 'registerVisitor full_name'],
       operationsFound(results.vulnerable).join('\n'),
     );
-    for (const f of sql) assert.match(f.message, /two quotes were stored as one/);
+    for (const f of sql.filter((x) => x.operation?.operationId === 'registerVisitor'))
+      assert.match(f.message, /two quotes were stored as one/);
+    assert.match(sql.find((f) => f.operation?.operationId === 'checkIn')!.message, /\+0/);
+  });
+
+  test('no probe checked in a visitor the scan did not register', () => {
+    for (const kind of ['vulnerable', 'fixed'] as const)
+      assert.deepEqual(
+        seeded[kind],
+        [
+          [1, 0],
+          [2, 0],
+        ],
+        kind,
+      );
   });
 
   test('the fixed twin has no injection finding', () => {

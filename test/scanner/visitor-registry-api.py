@@ -3,8 +3,9 @@
 JSON everywhere, a bearer token from `POST /api/token {username, password}`. Visitors belong to the user who
 registered them; a visitor's e-mail is unique. Errors are hidden: any exception is `500 {"detail": "internal
 error"}`, a creation answers `201 {"id": n}` only.
-Vulnerable: `POST /api/visitors` builds its INSERT from the e-mail and the full name (so `x''` is stored as `x'`).
-Fixed (argv[1] == 'fixed'): bound parameters.
+Vulnerable: `POST /api/visitors` builds its INSERT from the e-mail and the full name (so `x''` is stored as `x'`),
+and `POST /api/visitors/{visitor_id}/check-in` pastes the id into its UPDATE unquoted. Fixed (argv[1] == 'fixed'):
+bound parameters. `GET /_test/seeded` (not in the document) answers the seeded visitors' check-in flags.
 Prints `PORT <n>` once listening on 127.0.0.1, port 0.
 """
 
@@ -15,6 +16,7 @@ import sqlite3
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import unquote
 
 FIXED = len(sys.argv) > 1 and sys.argv[1] == 'fixed'
 DB = sqlite3.connect(':memory:', check_same_thread=False)
@@ -73,6 +75,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def route(self, method):
         path = self.path.split('?')[0]
+        if method == 'GET' and path == '/_test/seeded':
+            rows = DB.execute('SELECT id, checked_in FROM visitors WHERE id IN (1, 2) ORDER BY id').fetchall()
+            return self.reply(200, [list(r) for r in rows])
         if method == 'POST' and path == '/api/token':
             b = self.body()
             row = DB.execute(
@@ -112,6 +117,17 @@ class Handler(BaseHTTPRequestHandler):
             if not row:
                 return self.reply(404, {'detail': 'no such visitor'})
             return self.reply(200, dict(zip(['id', 'email', 'full_name', 'checked_in'], row)))
+        m = re.fullmatch(r'/api/visitors/([^/]+)/check-in', path)
+        if method == 'POST' and m:
+            vid = unquote(m.group(1))
+            if FIXED:
+                cur = DB.execute('UPDATE visitors SET checked_in = 1 WHERE id = ? AND owner = ?', (vid, uid))
+            else:
+                cur = DB.execute(f'UPDATE visitors SET checked_in = 1 WHERE id = {vid} AND owner = ?', (uid,))
+            DB.commit()
+            if cur.rowcount == 0:
+                return self.reply(404, {'detail': 'no such visitor'})
+            return self.reply(200, {'checked_in': True})
         self.reply(404, {'detail': 'not found'})
 
 

@@ -104,7 +104,22 @@ const WIDENS = /\bor\b|\|\||\blike\b|\bunion\b|\bnot\b|[%*?[\]{}]|\.\.|[<>!]=?|\
  */
 function madeUpLed(value: string): boolean {
   const head = /^[0-9A-Za-z_]+/.exec(value)?.[0];
-  return head !== undefined && madeUpId(head) && !WIDENS.test(value.slice(head.length));
+  return head !== undefined && madeUpId(head) && !widens(value.slice(head.length));
+}
+
+/** WIDENS, or arithmetic that makes the id another one (`3-1`, `3|1`; `3+0` stays 3). */
+const widens = (rest: string) => WIDENS.test(rest) || /[-+*/|&^%]\s*[1-9]/.test(rest);
+
+/**
+ * A write's path value that is an object the scan created followed by an injection probe's error, time or narrowing
+ * payload (`3'`, `3+0`, `3 AND 1=2`), holding nothing that could widen it or make it another id (widens): it
+ * names that object or nothing.
+ */
+function createdLed(objects: ObjectRegistry, value: string): boolean {
+  const head = /^[0-9A-Za-z_]+/.exec(value)?.[0];
+  return (
+    head !== undefined && head !== value && createdValue(objects, head) && !widens(value.slice(head.length))
+  );
 }
 
 /**
@@ -370,7 +385,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
           // Django's item routes end in `/`: the object the scan created is `/tickets/7/`.
           !objects.isScanCreated(`${written.object}/`) &&
           !madeUpId(written.last) &&
-          !written.ids.every((id) => createdValue(objects, id) || madeUpId(id)) &&
+          !written.ids.every((id) => createdValue(objects, id) || madeUpId(id) || createdLed(objects, id)) &&
           !namesOnlyScanAccount(spec, objects, req.operation, { method: 'GET', path: bare })
         ) {
           const key = `${noteAs ?? current} ${req.operation.method} ${req.operation.path}`;
@@ -394,7 +409,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
           req.operation &&
           !objects.isScanCreated(bare) &&
           !objects.isScanCreated(acted.object) &&
-          !acted.ids.every(madeUpId) &&
+          !acted.ids.every((id) => madeUpId(id) || createdLed(objects, id)) &&
           !namesOnlyScanAccount(spec, objects, req.operation, { method: 'GET', path: bare })
         ) {
           const key = `${noteAs ?? current} ${req.operation.method} ${req.operation.path}`;
