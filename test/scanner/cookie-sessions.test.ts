@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { before, describe, test } from 'node:test';
 import type { ScanResult } from '../../src/scanner/scan/runner.ts';
@@ -311,6 +311,125 @@ describe('cookie sessions: a PHP-style bank (form login, 302, an account number 
     // acct is no session cookie: without it the page still answers (the session's own account).
     assert.deepEqual(flags.map((f) => f.evidence?.cookie).sort(), ['PHPSESSID']);
     assert.ok(flags.every((f) => /SameSite=None without Secure/.test(f.message)));
+  });
+
+  test('fixed twin: no cookie finding at all', () => {
+    assert.deepEqual(mine(results.fixed.result, GUILD_RULES), []);
+  });
+});
+
+// ------------------------------------------------------------------------------------------------------------
+
+const GYM_SPEC = {
+  openapi: '3.1.0',
+  info: { title: 'gym', version: '2' },
+  paths: {
+    '/api/v2/auth': {
+      post: {
+        operationId: 'authenticate',
+        requestBody: json({
+          type: 'object',
+          properties: { email: str, password: str },
+          required: ['email', 'password'],
+        }),
+        responses: { '200': { description: 'welcome' }, '401': { description: 'no' } },
+      },
+    },
+    '/api/v2/profile': { get: { operationId: 'profile', responses: ok } },
+    '/api/v2/admin/stats': { get: { operationId: 'stats', responses: ok } },
+  },
+};
+const ATHLETES = [
+  { email: 'ines@gym.test', password: 'ines-squat-31', name: 'Ines', plan: 'gold', role: 'customer' },
+  { email: 'tomas@gym.test', password: 'tomas-squat-32', name: 'Tomas', plan: 'basic', role: 'customer' },
+  { email: 'coach@gym.test', password: 'coach-squat-33', name: 'Coach', plan: 'staff', role: 'admin' },
+];
+
+async function startGym(fixed: boolean) {
+  const key = randomBytes(32);
+  const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  const sign = (input: string) => createHmac('sha256', key).update(input).digest('base64url');
+  const verify = (token: string): Record<string, unknown> | undefined => {
+    const [h, p, sig] = token.split('.');
+    try {
+      const header = JSON.parse(Buffer.from(h, 'base64url').toString()) as { alg?: string };
+      const payload = JSON.parse(Buffer.from(p, 'base64url').toString()) as Record<string, unknown>;
+      // The vulnerable verifier takes the token's own word for its algorithm.
+      if (!fixed && header.alg === 'none') return payload;
+      if (header.alg !== 'HS256' || sig !== sign(`${h}.${p}`)) return undefined;
+      return payload;
+    } catch {
+      return undefined;
+    }
+  };
+  return startServer(async (req: IncomingMessage, res: ServerResponse) => {
+    const body = await readText(req);
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method === 'POST' && path === '/api/v2/auth') {
+      let v: Record<string, unknown> = {};
+      try {
+        v = JSON.parse(body);
+      } catch {
+        return sendJson(res, 400, { title: 'bad body' });
+      }
+      const a = ATHLETES.find((x) => x.email === v.email && x.password === v.password);
+      if (!a) return sendJson(res, 401, { title: 'wrong e-mail or password' });
+      const input = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ sub: a.email, role: a.role, exp: Math.floor(Date.now() / 1000) + 3600 })}`;
+      const flags = fixed ? 'HttpOnly; SameSite=Strict' : 'HttpOnly; SameSite=None';
+      return sendJson(
+        res,
+        200,
+        { welcome: a.name },
+        {
+          'content-type': 'application/json',
+          'set-cookie': `jwt=${input}.${sign(input)}; Path=/; ${flags}`,
+        },
+      );
+    }
+    const claims = verify(cookies(req).get('jwt') ?? '');
+    const a = ATHLETES.find((x) => x.email === claims?.sub);
+    if (!claims || !a) return sendJson(res, 401, { title: 'sign in' });
+    if (req.method === 'GET' && path === '/api/v2/profile')
+      return sendJson(res, 200, { email: a.email, name: a.name, plan: a.plan });
+    if (req.method === 'GET' && path === '/api/v2/admin/stats') {
+      if (claims.role !== 'admin') return sendJson(res, 403, { title: 'staff only' });
+      return sendJson(res, 200, { members: 3, revenue: 1290 });
+    }
+    return sendJson(res, 404, { title: 'not found' });
+  });
+}
+
+describe('cookie sessions: a JWT in a cookie whose verifier takes alg none (JSON login, no token in the body)', () => {
+  let results: Awaited<ReturnType<typeof scanTwins>>;
+  before(async () => {
+    const who = (a: (typeof ATHLETES)[number]) => ({
+      name: a.name.toLowerCase(),
+      login: login('/api/v2/auth', { email: a.email, password: a.password }),
+    });
+    results = await scanTwins(
+      GYM_SPEC,
+      async (fixed) => {
+        const api = await startGym(fixed);
+        return { url: api.url, server: api.server };
+      },
+      {
+        identities: ATHLETES.slice(0, 2).map(who),
+        admin: who(ATHLETES[2]),
+        checks: ['API2', 'API8'],
+        ratePerSecond: 200,
+      },
+    );
+  });
+
+  test('vulnerable: the unsigned cookie with the other e-mail, and with role admin, is accepted; SameSite=None without Secure', () => {
+    const found = mine(results.vulnerable.result, GUILD_RULES);
+    assert.ok(found.includes('scan/api2-invalid-token-accepted profile'), found.join('\n'));
+    assert.ok(found.includes('scan/api2-invalid-token-accepted stats'), found.join('\n'));
+    assert.ok(found.includes('scan/api8-insecure-session-cookie authenticate'), found.join('\n'));
+    const swap = results.vulnerable.result.findings.find(
+      (f) => f.rule.id === 'scan/api2-invalid-token-accepted',
+    );
+    assert.match(String(swap?.evidence?.encoding), /alg: none/);
   });
 
   test('fixed twin: no cookie finding at all', () => {

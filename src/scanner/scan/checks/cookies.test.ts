@@ -49,6 +49,8 @@ describe('cookie values read and changed', () => {
     assert.equal(raiseRole('user', 'role'), 'admin');
     assert.equal(raiseRole('{"rank":"member"}', 'guild', 'pcxq'), '{"rank":"pcxq"}');
     assert.equal(raiseRole('{"name":"member"}', 'guild'), undefined);
+    assert.equal(raiseRole('id=3|user_role=customer', 'u'), 'id=3|user_role=admin');
+    assert.equal(raiseRole('{"accountType":"basic"}', 'u'), '{"accountType":"admin"}');
   });
 });
 

@@ -82,12 +82,18 @@ function markersOf(who: Identity, own?: ScanResponse): Map<string, string> {
         out.set(`${prefix}${k}`, String(v));
     }
   };
-  take(record, 'read:');
-  if (record !== null && typeof record === 'object' && !Array.isArray(record)) {
-    const r = record as Record<string, unknown>;
-    take(r.user, 'read:user.');
-    take(r.data, 'read:data.');
-    take(r.profile, 'read:profile.');
+  // What the login answered about the account (`{"user": {"id": 7}}`), and what its own read shows.
+  for (const [prefix, value] of [
+    ['answer:', who.login?.answer],
+    ['read:', record],
+  ] as const) {
+    take(value, prefix);
+    if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      const r = value as Record<string, unknown>;
+      take(r.user, `${prefix}user.`);
+      take(r.data, `${prefix}data.`);
+      take(r.profile, `${prefix}profile.`);
+    }
   }
   return out;
 }
@@ -270,14 +276,34 @@ export function layersOf(raw: string): Layer[] {
     parts.forEach((part, i) => {
       const layer = base64Layer(part);
       if (!layer) return;
-      const jwtPayload = parts.length === 3 && i === 1 && /^eyJ/.test(parts[0]);
+      const header = parts.length === 3 && i === 1 ? jwtHeader(parts[0]) : undefined;
       out.push({
-        kind: jwtPayload ? 'JWT payload' : `base64 segment ${i + 1} of a dotted value`,
+        kind: header ? 'JWT payload' : `base64 segment ${i + 1} of a dotted value`,
         text: layer.text,
         encode: (t) => reencode(parts.map((p, j) => (j === i ? layer.encode(t) : p)).join('.')),
       });
+      // The same payload unsigned (`alg: none`, no signature), for a verifier that takes the token's own word.
+      if (header)
+        out.push({
+          kind: 'JWT payload, unsigned (alg: none)',
+          text: layer.text,
+          encode: (t) =>
+            reencode(
+              `${Buffer.from(JSON.stringify({ ...header, alg: 'none' })).toString('base64url')}.${layer.encode(t)}.`,
+            ),
+        });
     });
   return out;
+}
+
+/** A JWT's header (a JSON object with an `alg`), or undefined. */
+function jwtHeader(part: string): Record<string, unknown> | undefined {
+  try {
+    const h = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+    return h !== null && typeof h === 'object' && typeof h.alg === 'string' ? h : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function escapeRegExp(s: string): string {
@@ -292,8 +318,9 @@ export function replaceWord(text: string, from: string, to: string): string | un
   return out === text ? undefined : out;
 }
 
+/** A member that holds a role: `role`, `user_role`, `accountType`, `access_level`, `tier`, `rank`... */
 const ROLE_KEY =
-  /^(role|roles|group|groups|user_?type|usertype|account_?type|type|level|access|access_?level|privilege|privileges|perm|perms|permission|permissions|tier|rank|kind|status)$/i;
+  /^([a-z]{1,12}[_-]?)?(role|roles|group|groups|type|level|access|privilege|privileges|perm|perms|permission|permissions|tier|rank)$|^(kind|status|usertype)$/i;
 const LOW_ROLE =
   /^(user|users|member|members|customer|guest|basic|normal|standard|viewer|reader|client|regular|default|public|free|employee|student|patient)$/i;
 const ADMIN_FLAG =
@@ -360,7 +387,6 @@ function identityForgeries(
       for (const [from, to] of pairs) text = replaceWord(text, from, to) ?? text;
       if (text === layer.text) continue;
       out.push({ cookie, kind: layer.kind, value: layer.encode(text), before: layer.text, after: text });
-      break;
     }
   }
   return out;
@@ -429,7 +455,7 @@ async function identitySwap(ctx: ScanContext, a: Identity, b: Identity): Promise
   const aWords = shownMarkers(ma, mineA).filter((w) => !shows(mineB.text, w));
   const bWords = shownMarkers(mb, mineB).filter((w) => !shows(mineA.text, w));
   const op = read.req.operation;
-  for (const f of identityForgeries(jar, pairs)) {
+  for (const f of identityForgeries(jar, pairs).slice(0, MAX_COOKIES)) {
     const forged = new Map(jar);
     forged.set(f.cookie, f.value);
     const res = await ctx.send(read.req, withJar(a, forged, `cookie ${f.cookie} altered`));
@@ -464,7 +490,6 @@ function roleForgeries(jar: ReadonlyMap<string, string>, made?: string): Forgery
       const text = raiseRole(layer.text, cookie, made);
       if (text === undefined) continue;
       out.push({ cookie, kind: layer.kind, value: layer.encode(text), before: layer.text, after: text });
-      break;
     }
   }
   return out;
@@ -496,7 +521,7 @@ async function roleRaise(ctx: ScanContext, a: Identity): Promise<void> {
   const targets = await adminReads(ctx, a);
   for (const { req, admin } of targets) {
     const op = req.operation;
-    for (const f of raised) {
+    for (const f of raised.slice(0, MAX_COOKIES)) {
       const forged = new Map(jar);
       forged.set(f.cookie, f.value);
       const res = await ctx.send(req, withJar(a, forged, `cookie ${f.cookie} raised`));
@@ -510,7 +535,9 @@ async function roleRaise(ctx: ScanContext, a: Identity): Promise<void> {
       }
       // Controls: the same place holding a made-up role, and the cookie holding garbage, are refused.
       const made = `pcx${randomBytes(3).toString('hex')}`;
-      const madeUp = roleForgeries(new Map([[f.cookie, jar.get(f.cookie)!]]), made)[0];
+      const madeUp = roleForgeries(new Map([[f.cookie, jar.get(f.cookie)!]]), made).find(
+        (m) => m.kind === f.kind,
+      );
       if (!madeUp) continue;
       const other = new Map(jar);
       other.set(f.cookie, madeUp.value);
