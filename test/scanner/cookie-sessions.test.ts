@@ -310,6 +310,12 @@ describe('cookie sessions: a PHP-style bank (form login, 302, an account number 
     );
     // acct is no session cookie: without it the page still answers (the session's own account).
     assert.deepEqual(flags.map((f) => f.evidence?.cookie).sort(), ['PHPSESSID']);
+    // The forged cookie is shown (nothing of marta's secret in it); PHPSESSID stays $COOKIE's.
+    const swap = results.vulnerable.result.findings.find(
+      (f) => f.rule.id === 'scan/api2-invalid-token-accepted',
+    );
+    assert.equal(swap?.evidence?.forgedCookie, 'acct=1042');
+    assert.match(String(swap?.evidence?.reproduce), /PHPSESSID/);
     assert.ok(flags.every((f) => /SameSite=None without Secure/.test(f.message)));
   });
 

@@ -375,6 +375,19 @@ interface Forgery {
   readonly after: string;
 }
 
+/**
+ * How to send the forged cookie again: the curl line's `$COOKIE` is A's cookies with this one in its place. The
+ * forged value itself is shown when it holds nothing of A's secret (a JWT or dotted value keeps A's signature).
+ */
+function reproduce(a: Identity, jar: ReadonlyMap<string, string>, f: Forgery): Record<string, string> {
+  const opaque = f.kind === 'JWT payload' || f.kind.startsWith('base64 segment');
+  const others = [...jar.keys()].filter((k) => k !== f.cookie);
+  return {
+    reproduce: `COOKIE is ${a.name}'s cookies${others.length > 0 ? ` (${others.join(', ')})` : ''} with ${f.cookie} holding the altered value, encoded as ${f.kind}${opaque ? ` (${a.name}'s own signature kept)` : ''}`,
+    ...(opaque ? {} : { forgedCookie: `${f.cookie}=${f.value}`.slice(0, 600) }),
+  };
+}
+
 /** A's cookies with A's name, e-mail or id replaced by B's, in every readable form that holds them. */
 function identityForgeries(
   jar: ReadonlyMap<string, string>,
@@ -475,7 +488,7 @@ async function identitySwap(ctx: ScanContext, a: Identity, b: Identity): Promise
         readable: redact(f.before).slice(0, 200),
         altered: redact(f.after).slice(0, 200),
         controlStatus: control?.status,
-        reproduce: `set COOKIE to ${a.name}'s cookies with ${f.cookie} holding the altered value, encoded as ${f.kind}`,
+        ...reproduce(a, jar, f),
       }),
     });
     return;
@@ -557,7 +570,7 @@ async function roleRaise(ctx: ScanContext, a: Identity): Promise<void> {
           readable: redact(f.before).slice(0, 200),
           altered: redact(f.after).slice(0, 200),
           refusedStatus: 'A was refused there',
-          reproduce: `set COOKIE to ${a.name}'s cookies with ${f.cookie} holding the altered value, encoded as ${f.kind}`,
+          ...reproduce(a, jar, f),
         }),
       });
       return;
