@@ -17,8 +17,10 @@ import { operationsFound, scanTwins } from './twins.ts';
  * note) to anyone, though `GET /bookings/{ref}` shows a booking to its member only; the login answer echoes
  * the passphrase it was sent (under a name no secret list has: `passphrase`), and so does the member's own
  * record at `GET /members/self`.
+ * The login's user input is a `handle`: nothing locks a handle out after failed logins.
  * Fixed twin: the roster and the board show anonymous callers public fields only (handle, avatar, join date;
- * slot and count), the login answer has no passphrase.
+ * slot and count), the login answer and the member's record have no passphrase, five failed logins lock a
+ * handle out (429).
  * Both: `GET /classes` names the coach (a member's handle) and `GET /members/{handle}/card` is a public card
  * (handle, avatar, join date): a member's public name and picture shown to anyone are no finding.
  */
@@ -116,6 +118,7 @@ const avatar = (m: Member) => `/img/${m.handle}.png`;
 
 function startGym(fixed: boolean) {
   const sessions = new Map<string, Member>();
+  const failures = new Map<string, number>();
   const bookings: { ref: string; class_slot: string; note: string; handle: string }[] = [];
   return startServer(async (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
@@ -123,8 +126,15 @@ function startGym(fixed: boolean) {
     const denied = () => sendJson(res, 401, { ok: false, reason: 'session required' });
     if (req.method === 'POST' && path === '/session') {
       const body = await readJson(req);
-      const m = MEMBERS.find((x) => x.handle === body?.handle && x.passphrase === body?.passphrase);
-      if (!m) return sendJson(res, 401, { ok: false, reason: 'unknown handle or passphrase' });
+      const handle = String(body?.handle ?? '');
+      // The fixed twin locks a handle out after five failed logins.
+      if (fixed && (failures.get(handle) ?? 0) >= 5)
+        return sendJson(res, 429, { ok: false, reason: 'too many attempts' });
+      const m = MEMBERS.find((x) => x.handle === handle && x.passphrase === body?.passphrase);
+      if (!m) {
+        if (failures.size < 1000) failures.set(handle, (failures.get(handle) ?? 0) + 1);
+        return sendJson(res, 401, { ok: false, reason: 'unknown handle or passphrase' });
+      }
       const session = randomBytes(12).toString('hex');
       sessions.set(session, m);
       const member = fixed
@@ -263,10 +273,11 @@ describe('operations that declare no security, judged by what the API refuses el
     for (const m of MEMBERS) assert.ok(!shown.includes(m.passphrase), 'the passphrase is masked');
   });
 
-  test('the fixed twin: no finding for either rule', () => {
-    const found = operationsFound(runs.fixed).filter((x) =>
-      /api2-no-credentials|api3-sensitive-data-exposure/.test(x),
-    );
-    assert.deepEqual(found, []);
+  test('a login whose user input is a handle is recognised: its missing lockout is found', () => {
+    assert.ok(at(runs.vulnerable, 'scan/api2-no-brute-force-protection', 'openSession'));
+  });
+
+  test('the fixed twin (also a lockout after five failed logins): no finding at all', () => {
+    assert.deepEqual(operationsFound(runs.fixed), []);
   });
 });

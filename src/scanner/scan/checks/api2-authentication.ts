@@ -72,7 +72,7 @@ import { secretsFromWords, weakHmacSecrets } from './weak-secrets.ts';
 const ATTEMPTS = 12;
 const HMAC: Readonly<Record<string, string>> = { HS256: 'sha256', HS384: 'sha384', HS512: 'sha512' };
 const PASSWORD_FIELD = /pass(word)?|passwd|pwd|secret/i;
-const USER_FIELD = /user|email|e_?mail|login|name|account|phone|mobile/i;
+const USER_FIELD = /user|email|e_?mail|login|name|handle|nick|account|phone|mobile/i;
 const LOGIN_PATH = /(^|[/_-])(log_?in|sign_?in|auth(enticate)?|token|session)s?($|[/_.-])/i;
 const RESET_PATH = /forgot|reset|recover|password[/_-]?(reset|forgot)/i;
 const OTP_FIELD =
