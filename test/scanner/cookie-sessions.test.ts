@@ -442,3 +442,86 @@ describe('cookie sessions: a JWT in a cookie whose verifier takes alg none (JSON
     assert.deepEqual(mine(results.fixed.result, GUILD_RULES), []);
   });
 });
+
+// ------------------------------------------------------------------------------------------------------------
+
+const NOTES_SPEC = {
+  openapi: '3.0.0',
+  info: { title: 'notes', version: '1' },
+  paths: {
+    '/signin': {
+      post: {
+        operationId: 'signin',
+        requestBody: form({ username: str, password: str }),
+        responses: { '204': { description: 'in' } },
+      },
+    },
+    '/notes': { get: { operationId: 'notes', responses: ok } },
+  },
+};
+const WRITERS = [
+  {
+    username: 'ana',
+    password: 'ana-pen-51',
+    notes: ['buy flour', 'call the plumber', 'return the library books'],
+  },
+  { username: 'ben', password: 'ben-pen-52', notes: ['renew passport'] },
+];
+
+/** Every caller gets 200: an anonymous one an empty list, a signed-in one its own notes (which never name it). */
+async function startNotes(fixed: boolean) {
+  const sessions = new Map<string, (typeof WRITERS)[number]>();
+  return startServer(async (req: IncomingMessage, res: ServerResponse) => {
+    const body = await readText(req);
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method === 'POST' && path === '/signin') {
+      const f = new URLSearchParams(body);
+      const w = WRITERS.find((x) => x.username === f.get('username') && x.password === f.get('password'));
+      if (!w) return sendJson(res, 401, { reason: 'no' });
+      const sid = randomBytes(16).toString('base64url');
+      sessions.set(sid, w);
+      res.writeHead(204, {
+        'set-cookie': `koa.sess=${sid}; path=/${fixed ? '; httponly; samesite=lax' : ''}`,
+      });
+      return res.end();
+    }
+    const w = sessions.get(cookies(req).get('koa.sess') ?? '');
+    if (req.method === 'GET' && path === '/notes')
+      return sendJson(res, 200, {
+        notes: (w?.notes ?? []).map((text, i) => ({ n: i + 1, text, pinned: i === 0 })),
+        ...(w ? {} : { hint: 'sign in to see your notes' }),
+      });
+    return sendJson(res, 404, { reason: 'none' });
+  });
+}
+
+describe('cookie sessions: flags where an anonymous caller gets 200 too (its own empty list)', () => {
+  let results: Awaited<ReturnType<typeof scanTwins>>;
+  before(async () => {
+    results = await scanTwins(
+      NOTES_SPEC,
+      async (fixed) => {
+        const api = await startNotes(fixed);
+        return { url: api.url, server: api.server };
+      },
+      {
+        identities: WRITERS.map((w) => ({
+          name: w.username,
+          login: login('/signin', { username: w.username, password: w.password }, { encoding: 'form' }),
+        })),
+        checks: ['API8'],
+        ratePerSecond: 200,
+      },
+    );
+  });
+
+  test('vulnerable: koa.sess is set without HttpOnly', () => {
+    assert.deepEqual(mine(results.vulnerable.result, GUILD_RULES), [
+      'scan/api8-insecure-session-cookie signin',
+    ]);
+  });
+
+  test('fixed twin: no cookie finding at all', () => {
+    assert.deepEqual(mine(results.fixed.result, GUILD_RULES), []);
+  });
+});

@@ -169,8 +169,17 @@ async function findCookieRead(ctx: ScanContext, who: Identity): Promise<CookieRe
     if (!mine || refused(mine)) continue;
     const anon = await ctx.send(req, null);
     const named = shownMarkers(markers, mine);
-    // An anonymous caller is refused, or gets a page that does not name the identity.
-    if (anon && !refused(anon) && (named.length === 0 || named.some((m) => shows(anon.text, m)))) continue;
+    // An anonymous caller is refused, or gets a page that does not name the identity, or (nothing names it) a
+    // JSON answer far from the identity's, which answers the same twice (no per-request randomness).
+    if (anon && !refused(anon)) {
+      if (named.length > 0 && named.some((m) => shows(anon.text, m))) continue;
+      if (named.length === 0) {
+        if (mine.json === undefined || anon.json === undefined || similarity(mine.json, anon.json) >= 0.5)
+          continue;
+        const again = await ctx.send(req, who);
+        if (again?.json === undefined || similarity(mine.json, again.json) < 0.9) continue;
+      }
+    }
     return { req, mine };
   }
   return undefined;
