@@ -4,7 +4,7 @@ import { before, describe, test } from 'node:test';
 import type { ScanResult } from '../../src/scanner/scan/runner.ts';
 import { startServer } from '../kit/server.ts';
 import { readJson, sendJson } from './small-api.ts';
-import { operationsFound, scanTwins } from './twins.ts';
+import { operationsFound, scanDocument, scanTwins } from './twins.ts';
 
 /**
  * A climbing gym's member service in a Koa style: every answer is an envelope (`{"ok": true, "data": ...}`,
@@ -279,5 +279,42 @@ describe('operations that declare no security, judged by what the API refuses el
 
   test('the fixed twin (also a lockout after five failed logins): no finding at all', () => {
     assert.deepEqual(operationsFound(runs.fixed), []);
+  });
+});
+
+describe('the same, with identities given as session headers (no login body to name them)', () => {
+  const runs = {} as Record<'vulnerable' | 'fixed', ScanResult>;
+  before(async () => {
+    for (const kind of ['vulnerable', 'fixed'] as const) {
+      const api = await startGym(kind === 'fixed');
+      try {
+        const identities = [];
+        for (const m of MEMBERS) {
+          const res = await fetch(`${api.url}/session`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ handle: m.handle, passphrase: m.passphrase }),
+          });
+          const { data } = (await res.json()) as { data: { session: string } };
+          identities.push({ name: m.handle, headers: { 'x-member-session': data.session } });
+        }
+        runs[kind] = await scanDocument(SPEC, api.url, { identities, checks: ['API2'], ratePerSecond: 300 });
+      } finally {
+        await api.close();
+      }
+    }
+  });
+
+  test("the member's own read names the account: the roster is still found", () => {
+    const f = at(runs.vulnerable, 'scan/api2-no-credentials', 'roster');
+    assert.ok(f, operationsFound(runs.vulnerable).join('\n'));
+    assert.match(f.message, /kestrel's account record \(plan, locker\)/);
+  });
+
+  test('the fixed twin: no finding for the rule', () => {
+    assert.equal(
+      runs.fixed.findings.find((f) => f.rule.id === 'scan/api2-no-credentials'),
+      undefined,
+    );
   });
 });

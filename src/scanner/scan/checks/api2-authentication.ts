@@ -358,7 +358,32 @@ function accountNames(a: Identity): Set<string> {
     if (PASSWORD_FIELD.test(k) || /grant|client|scope|otp|code/i.test(k) || typeof v !== 'string') continue;
     if (v.trim().length >= 3) out.add(v.trim().toLowerCase());
   }
+  // An identity given as a token (no login body): the names its JWT's claims hold.
+  const claims = a.token ? decodeJwt(a.token)?.payload : undefined;
+  for (const [k, v] of Object.entries(claims ?? {})) {
+    if (!ACCOUNT_NAME_MEMBER.test(k) || typeof v !== 'string' || v.trim().length < 3) continue;
+    out.add(v.trim().toLowerCase());
+  }
   return out;
+}
+
+/** Members that name an account: its login name, e-mail or handle. */
+const ACCOUNT_NAME_MEMBER = /^(user_?name|username|login|email|e_?mail|handle|preferred_username)$/i;
+const OWN_READ = /(^|\/)(me|self|profile|my_?profile|current_?user|whoami|account)\/?$/i;
+
+/**
+ * Names of A's account an own-profile read shows (`GET /me` answered A, refused to anonymous callers): its login
+ * name, e-mail or handle members, for an identity whose login body gave none (given as a header or a token).
+ */
+function ownReadNames(path: string, json: unknown): string[] {
+  if (!OWN_READ.test(path.split('?')[0])) return [];
+  const [top] = recordsIn(json).filter((r) =>
+    Object.entries(r).some(([k, v]) => ACCOUNT_NAME_MEMBER.test(k) && typeof v === 'string'),
+  );
+  if (!top) return [];
+  return Object.entries(top)
+    .filter(([k, v]) => ACCOUNT_NAME_MEMBER.test(k) && typeof v === 'string' && v.trim().length >= 3)
+    .map(([, v]) => String(v).trim().toLowerCase());
 }
 
 /**
@@ -453,12 +478,14 @@ function shownIn(json: unknown, g: Guarded, sent: string): string[] {
 async function undeclaredNoCredentials(ctx: ScanContext, a: Identity): Promise<string | undefined> {
   const b = ctx.identities[1];
   const names = accountNames(a);
+  const givenNames = names.size > 0;
   const reads = ctx.spec.operations
     .filter((op) => op.method === 'GET' && !isExcluded(op))
     .slice(0, MAX_UNDECLARED_READS);
   if (!reads.some((op) => op.security === undefined))
     return 'the document declares security on no GET operation';
   const guarded: Guarded[] = [];
+  const protectedReads: { req: PlannedRequest; json: unknown; by: string; objectPrivate: boolean }[] = [];
   const open: { op: Operation; req: PlannedRequest; res: ScanResponse }[] = [];
   for (const op of reads) {
     if (ctx.signal.aborted) break;
@@ -480,8 +507,12 @@ async function undeclaredNoCredentials(ctx: ScanContext, a: Identity): Promise<s
       const theirs = await answerTo(ctx, req, b);
       objectPrivate = theirs !== undefined && (theirs.status >= 400 || errorIn200(theirs));
     }
-    guarded.push(...guardedRecords(req, mine.json, names, `${op.method} ${op.path}`, objectPrivate));
+    if (!givenNames) for (const n of ownReadNames(req.path, mine.json)) names.add(n);
+    protectedReads.push({ req, json: mine.json, by: `${op.method} ${op.path}`, objectPrivate });
   }
+  // Judged once every read is in: an own-profile read later in the document may name A for the others.
+  for (const r of protectedReads)
+    guarded.push(...guardedRecords(r.req, r.json, names, r.by, r.objectPrivate));
   if (guarded.length === 0)
     return `operations without declared security not judged: no GET showed ${a.name}'s records to ${a.name} and refused an anonymous caller`;
   for (const { op, req, res } of open) {
