@@ -259,7 +259,10 @@ describe('operations that declare no security, judged by what the API refuses el
     assert.match(f.message, /with kestrel's password in plain text at \/data\/member\/passphrase/);
     const shown = JSON.stringify(f);
     for (const m of MEMBERS) assert.ok(!shown.includes(m.passphrase), 'the passphrase is masked');
-    assert.match(String(f.evidence?.curl), /\/session/);
+    assert.match(
+      String(f.evidence?.curl),
+      /-X POST '[^']*\/session' -H 'Content-Type: application\/json' --data-raw/i,
+    );
   });
 
   test("a member's own read showing the passphrase is reported too, without it", () => {

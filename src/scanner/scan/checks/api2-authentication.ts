@@ -1807,7 +1807,12 @@ function passwordEchoes(ctx: ScanContext): void {
     const sent = {
       method: req.method,
       url: joinUrl(ctx.target, req.path),
-      ...(req.headers ? { headers: req.headers as Record<string, string> } : {}),
+      headers: {
+        ...(req.body !== undefined && typeof req.body !== 'string'
+          ? { 'content-type': 'application/json' }
+          : {}),
+        ...(req.headers as Record<string, string> | undefined),
+      },
       ...(req.body !== undefined
         ? { body: typeof req.body === 'string' ? req.body : JSON.stringify(req.body) }
         : {}),
