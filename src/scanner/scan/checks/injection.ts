@@ -704,6 +704,8 @@ interface Job {
    * Never a tautology, a condition, an operator object or a traversal (a DELETE may remove the file it names).
    */
   erase?: boolean;
+  /** A path value of an object the scan owns (a live object, or a DELETE's made-up id): time-based probes too. */
+  ownPath?: boolean;
 }
 
 /** A probe whose answer proves itself; 'stop' when a blind input's probe got no answer (it would hang again). */
@@ -1413,6 +1415,26 @@ async function probeTimed(
         },
       );
   }
+  // A number pasted in unquoted (`WHERE id = 5`): a sleep joined with AND narrows what the statement reaches (the
+  // same row, or none), so it goes in writes too (PostgreSQL, then MySQL).
+  if (/^\d{1,12}$/.test(v)) {
+    const numeric = (t: string): string[] => [
+      `${v} AND 1=(SELECT 1 FROM PG_SLEEP(${t}))`,
+      `${v} AND SLEEP(${t})=0`,
+    ];
+    const numericZero = numeric('0');
+    for (const [i, payload] of numeric(s).entries()) {
+      const res = await delayed(p, payload, numericZero[i], baselineMs, delayMs);
+      if (res)
+        return report(
+          SCAN_RULES.sqlInjection,
+          'time-based: a database sleep joined with AND to the number delayed the answer twice, a sleep of 0 did not',
+          res,
+          payload,
+          { baselineMs: Math.round(baselineMs), ms: Math.round(res.durationMs) },
+        );
+    }
+  }
   // Their comment ends the statement early, and the stacked ones end it: in an UPDATE's SET either drops the WHERE
   // that names one row. Reads and logins only (`safe` otherwise).
   if (safe) return false;
@@ -1831,10 +1853,14 @@ function signUp(ctx: ScanContext, op: Operation): boolean {
   );
 }
 
-async function pool<T>(items: readonly T[], fn: (item: T) => Promise<void>): Promise<void> {
+async function pool<T>(
+  items: readonly T[],
+  fn: (item: T) => Promise<void>,
+  width = CONCURRENCY,
+): Promise<void> {
   let next = 0;
   await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
+    Array.from({ length: width }, async () => {
       while (next < items.length) await fn(items[next++]);
     }),
   );
@@ -2424,6 +2450,7 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
       const plain = codec ? { ...at, value: codec.decoded } : at;
       const inner = probe(plain, r.as, r.body, r.pinned);
       job.p = codec ? encodedProber(inner, codec) : inner;
+      if (point.in === 'path' && r.pinned?.[point.name] !== undefined) job.ownPath = true;
       // A fresh baseline for this input (the reaching one may have used another input's request); the input
       // that reached the operation with its own plain request has it already.
       job.baseline =
@@ -2438,19 +2465,25 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
     if (!job.stopped && !job.cut) job.stage = 2;
   });
   // Time-based probes only once every input had its cheaper ones, and not where the plain request is itself
-  // slow (a login hashing a password): there a delay costs most and proves least.
-  await pool(order, async (job) => {
-    const { baseline } = job;
-    if (over() || job.stage < 2 || job.found || !job.point.likely || job.tier > 0) return;
-    if (baseline === undefined || baseline.durationMs > SLOW_BASELINE_MS) return;
-    // A DELETE of a made-up value gets the SQL sleeps too: what they end early names nothing.
-    job.found = await probeTimed(
-      counted,
-      job.p!,
-      baseline,
-      job.safe || (!job.erase && !mayWiden(ctx, job.point.op)),
-    );
-  });
+  // slow (a login hashing a password): there a delay costs most and proves least. One input at a time: a server
+  // with one database connection makes every other request wait behind a sleep, which would pass for a delay of
+  // its own.
+  await pool(
+    order,
+    async (job) => {
+      const { baseline } = job;
+      if (over() || job.stage < 2 || job.found || !(job.point.likely || job.ownPath) || job.tier > 0) return;
+      if (baseline === undefined || baseline.durationMs > SLOW_BASELINE_MS) return;
+      // A DELETE of a made-up value gets the SQL sleeps too: what they end early names nothing.
+      job.found = await probeTimed(
+        counted,
+        job.p!,
+        baseline,
+        job.safe || (!job.erase && !mayWiden(ctx, job.point.op)),
+      );
+    },
+    1,
+  );
   // Operator objects last (see probeObjects), within the same budget.
   await pool(order, async (job) => {
     const { baseline, point } = job;
