@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { before, describe, test } from 'node:test';
 import type { ScanResult } from '../../src/scanner/scan/runner.ts';
 import { startServer } from '../kit/server.ts';
-import { readText, sendJson } from './small-api.ts';
-import { scanTwins } from './twins.ts';
+import { readText, sendJson, startPythonApi } from './small-api.ts';
+import { scanDocument, scanTwins } from './twins.ts';
 
 /**
  * Cookie sessions in two styles the scanner's fixtures do not use.
@@ -523,5 +524,72 @@ describe('cookie sessions: flags where an anonymous caller gets 200 too (its own
 
   test('fixed twin: no cookie finding at all', () => {
     assert.deepEqual(mine(results.fixed.result, GUILD_RULES), []);
+  });
+});
+
+// ------------------------------------------------------------------------------------------------------------
+
+const CLINIC_SPEC = {
+  swagger: '2.0',
+  info: { title: 'clinic', version: '1' },
+  consumes: ['application/json'],
+  produces: ['application/json'],
+  paths: {
+    '/auth/login': {
+      post: {
+        operationId: 'auth_login',
+        parameters: [
+          {
+            name: 'body',
+            in: 'body',
+            required: true,
+            schema: { type: 'object', properties: { username: str, password: str } },
+          },
+        ],
+        responses: { '200': { description: 'signed in' } },
+      },
+    },
+    '/patients/{uid}': {
+      get: {
+        operationId: 'patient_record',
+        parameters: [{ name: 'uid', in: 'path', required: true, type: 'integer' }],
+        responses: { '200': { description: 'the record' }, '403': { description: 'not yours' } },
+      },
+    },
+  },
+};
+
+describe('cookie sessions: a readable cookie on an API whose only read names the record (Python http.server)', () => {
+  const results = {} as Record<'vulnerable' | 'fixed', ScanResult>;
+  before(async () => {
+    for (const kind of ['vulnerable', 'fixed'] as const) {
+      const api = await startPythonApi('cookie-records-api.py', kind === 'fixed');
+      try {
+        results[kind] = await scanDocument(CLINIC_SPEC, api.url, {
+          identities: [
+            { name: 'ana', login: login('/auth/login', { username: 'ana', password: 'ana-clinic-61' }) },
+            { name: 'ben', login: login('/auth/login', { username: 'ben', password: 'ben-clinic-62' }) },
+          ],
+          checks: ['API2'],
+          ratePerSecond: 200,
+        });
+      } finally {
+        api.child.kill();
+        await once(api.child, 'exit');
+      }
+    }
+  });
+
+  test("vulnerable: ana's cookie with ben's uid and name reads ben's record, which ana's own cookie may not", () => {
+    assert.deepEqual(mine(results.vulnerable, GUILD_RULES), [
+      'scan/api2-invalid-token-accepted patient_record',
+    ]);
+    const f = results.vulnerable.findings.find((x) => x.rule.id === 'scan/api2-invalid-token-accepted');
+    assert.equal(f?.evidence?.ownCookiesStatus, 403);
+    assert.equal(f?.evidence?.altered, 'uid=6&name=ben&role=patient');
+  });
+
+  test('fixed twin: no cookie finding at all', () => {
+    assert.deepEqual(mine(results.fixed, GUILD_RULES), []);
   });
 });

@@ -450,21 +450,13 @@ function showsB(
   );
 }
 
-async function identitySwap(ctx: ScanContext, a: Identity, b: Identity): Promise<void> {
-  const { names, read } = await sessionCookies(ctx, a);
-  if (!read || names.length === 0) return;
-  const mineB = await ctx.send(read.req, b);
-  if (!mineB || refused(mineB)) return;
-  const mineA = read.mine;
-  // A and B must see different things there (their own profile, their own records).
-  if (mineA.json !== undefined && mineB.json !== undefined) {
-    if (similarity(mineA.json, mineB.json) >= 0.9) return;
-  } else if (mineA.text === mineB.text) return;
-  const ma = markersOf(a, mineA);
-  const mb = markersOf(b, mineB);
-  const jar = cookiesOf(a);
-  const jarB = cookiesOf(b);
-  // A cookie both hold as a small number (an account or user number, `acct=1041`): B's number is no secret of B's.
+/** A cookie both hold as a small number (an account or user number, `acct=1041`): B's number is no secret of B's. */
+function cookieNumbers(
+  jar: ReadonlyMap<string, string>,
+  jarB: ReadonlyMap<string, string>,
+  ma: Map<string, string>,
+  mb: Map<string, string>,
+): void {
   for (const [name, v] of jar) {
     const w = jarB.get(name);
     if (w !== undefined && w !== v && /^\d{1,7}$/.test(v) && /^\d{1,7}$/.test(w)) {
@@ -472,35 +464,133 @@ async function identitySwap(ctx: ScanContext, a: Identity, b: Identity): Promise
       mb.set(`cookie:${name}`, w);
     }
   }
+}
+
+/** The swap on A's reference read (a parameterless one): true when it was reported. */
+async function identitySwap(ctx: ScanContext, a: Identity, b: Identity): Promise<boolean> {
+  const { names, read } = await sessionCookies(ctx, a);
+  if (!read || names.length === 0) return false;
+  const mineB = await ctx.send(read.req, b);
+  if (!mineB || refused(mineB)) return false;
+  const mineA = read.mine;
+  // A and B must see different things there (their own profile, their own records).
+  if (mineA.json !== undefined && mineB.json !== undefined) {
+    if (similarity(mineA.json, mineB.json) >= 0.9) return false;
+  } else if (mineA.text === mineB.text) return false;
+  const ma = markersOf(a, mineA);
+  const mb = markersOf(b, mineB);
+  const jar = cookiesOf(a);
+  cookieNumbers(jar, cookiesOf(b), ma, mb);
   const pairs = identityPairs(ma, mb);
-  if (pairs.length === 0) return;
-  const aWords = shownMarkers(ma, mineA).filter((w) => !shows(mineB.text, w));
-  const bWords = shownMarkers(mb, mineB).filter((w) => !shows(mineA.text, w));
-  const op = read.req.operation;
-  for (const f of identityForgeries(jar, pairs).slice(0, MAX_COOKIES)) {
+  if (pairs.length === 0) return false;
+  return forge(ctx, { a, b, req: read.req, mineA, mineB, jar, pairs, ma, mb });
+}
+
+interface SwapProbe {
+  readonly a: Identity;
+  readonly b: Identity;
+  /** The read, naming B's record when it names one. */
+  readonly req: PlannedRequest;
+  /** A's own answer there (or at its own record), and B's. */
+  readonly mineA: ScanResponse;
+  readonly mineB: ScanResponse;
+  readonly jar: ReadonlyMap<string, string>;
+  readonly pairs: readonly (readonly [string, string])[];
+  readonly ma: ReadonlyMap<string, string>;
+  readonly mb: ReadonlyMap<string, string>;
+  /** What A's real cookies got at `req` (refused), when it names B's record. */
+  readonly asA?: ScanResponse;
+}
+
+/** A's cookies with B's name or id in place, at `req`: B's answer there, while garbage gets none, is reported. */
+async function forge(ctx: ScanContext, p: SwapProbe): Promise<boolean> {
+  const { a, b, req, mineA, mineB, jar } = p;
+  const aWords = shownMarkers(p.ma, mineA).filter((w) => !shows(mineB.text, w));
+  const bWords = shownMarkers(p.mb, mineB).filter((w) => !shows(mineA.text, w));
+  const op = req.operation;
+  for (const f of identityForgeries(jar, p.pairs).slice(0, MAX_COOKIES)) {
     const forged = new Map(jar);
     forged.set(f.cookie, f.value);
-    const res = await ctx.send(read.req, withJar(a, forged, `cookie ${f.cookie} altered`));
+    const res = await ctx.send(req, withJar(a, forged, `cookie ${f.cookie} altered`));
     if (!showsB(res, mineA, mineB, aWords, bWords)) continue;
     // The control: the same cookie holding garbage is refused (the API does read that cookie).
     const junk = new Map(jar);
     junk.set(f.cookie, garbage(jar.get(f.cookie) ?? ''));
-    const control = await ctx.send(read.req, withJar(a, junk, `cookie ${f.cookie} garbage`));
+    const control = await ctx.send(req, withJar(a, junk, `cookie ${f.cookie} garbage`));
     if (likeMine(control, mineA, aWords) || showsB(control, mineA, mineB, aWords, bWords)) continue;
+    const own = p.asA ? ` (${a.name}'s own cookies are refused there: ${p.asA.status})` : '';
     ctx.report(SCAN_RULES.tokenAccepted, {
       operation: op,
       key: `cookie-identity:${f.cookie}`,
-      message: `${op.method} ${op.path} answered ${b.name}'s own data to ${a.name}'s session cookie ${f.cookie} with ${a.name}'s name or id replaced by ${b.name}'s in its ${f.kind}: the cookie says who the caller is and nothing checks it, so anyone can sign in as anyone whose name or id they know. The same cookie holding a garbage value got no such answer (${control?.status ?? 'no answer'}).`,
+      message: `${op.method} ${op.path} answered ${b.name}'s own data to ${a.name}'s session cookie ${f.cookie} with ${a.name}'s name or id replaced by ${b.name}'s in its ${f.kind}${own}: the cookie says who the caller is and nothing checks it, so anyone can sign in as anyone whose name or id they know. The same cookie holding a garbage value got no such answer (${control?.status ?? 'no answer'}).`,
       evidence: evidenceOf(res!, {
         cookie: f.cookie,
         encoding: f.kind,
         readable: redact(f.before).slice(0, 200),
         altered: redact(f.after).slice(0, 200),
         controlStatus: control?.status,
+        ...(p.asA ? { ownCookiesStatus: p.asA.status } : {}),
         ...reproduce(a, jar, f),
       }),
     });
-    return;
+    return true;
+  }
+  return false;
+}
+
+const ID_NAME = /^(id|uid|userid|accountid|memberid|customerid|_id)$/;
+const norm = (k: string) =>
+  k
+    .toLowerCase()
+    .replace(/[^a-z0-9_]/g, '')
+    .replace(/_/g, '');
+
+/** The value of `markers` for a path parameter: the same name, else an id for an id, an e-mail, a user name. */
+function valueFor(param: string, markers: ReadonlyMap<string, string>): string | undefined {
+  const want = norm(param);
+  const last = (k: string) => norm(k.split(/[:.]/).pop() ?? '');
+  for (const [k, v] of markers) if (last(k) === want) return v;
+  if (/mail/.test(want)) return [...markers.values()].find((v) => v.includes('@'));
+  if (/id$/.test(want)) for (const [k, v] of markers) if (ID_NAME.test(last(k))) return v;
+  if (/name|login|handle/.test(want))
+    for (const [k, v] of markers) if (k.startsWith('login:') && !v.includes('@')) return v;
+  return undefined;
+}
+
+/**
+ * The swap on a read that names one account by its only path parameter (`/patients/{uid}`, `/users/{username}`),
+ * when no parameterless read told A and B apart: B's record as B reads it, which A's own cookies are refused (a
+ * record A may read anyway is API1's), read with A's cookies holding B's name or id.
+ */
+async function recordSwap(ctx: ScanContext, a: Identity, b: Identity): Promise<void> {
+  const jar = cookiesOf(a);
+  const ma = markersOf(a);
+  const mb = markersOf(b);
+  cookieNumbers(jar, cookiesOf(b), ma, mb);
+  const pairs = identityPairs(ma, mb);
+  if (pairs.length === 0 || identityForgeries(jar, pairs).length === 0) return;
+  const reads = ctx.spec.operations.filter((op) => {
+    if (op.method !== 'GET' || isExcluded(op) || LOGOUT.test(`${op.path} ${op.id}`)) return false;
+    if (op.parameters.some((p) => p.required && p.in === 'query')) return false;
+    const path = op.parameters.filter((p) => p.in === 'path');
+    return path.length === 1 && op.path.replace(/\/$/, '').endsWith(`{${path[0].name}}`);
+  });
+  let tried = 0;
+  for (const op of reads) {
+    if (tried >= 3) break;
+    const param = op.parameters.find((p) => p.in === 'path')!.name;
+    const bValue = valueFor(param, mb);
+    const aValue = valueFor(param, ma);
+    if (bValue === undefined || aValue === undefined || aValue === bValue) continue;
+    tried++;
+    const req = planRequest(ctx.spec, op, ctx.objects, { params: { [param]: bValue } });
+    const mineB = await ctx.send(req, b);
+    if (!mineB || refused(mineB)) continue;
+    const asA = await ctx.send(req, a);
+    if (!asA || !refused(asA)) continue;
+    const mineA = await ctx.send(planRequest(ctx.spec, op, ctx.objects, { params: { [param]: aValue } }), a);
+    if (!mineA || refused(mineA)) continue;
+    if (await forge(ctx, { a, b, req, mineA, mineB, jar, pairs, ma, mb, asA })) return;
   }
 }
 
@@ -594,7 +684,7 @@ async function roleRaise(ctx: ScanContext, a: Identity): Promise<void> {
 export async function cookieTampering(ctx: ScanContext): Promise<void> {
   const [a, b] = ctx.identities;
   if (!a || cookiesOf(a).size === 0) return;
-  if (b && cookiesOf(b).size > 0) await identitySwap(ctx, a, b);
+  if (b && cookiesOf(b).size > 0 && !(await identitySwap(ctx, a, b))) await recordSwap(ctx, a, b);
   await roleRaise(ctx, a);
 }
 
