@@ -245,6 +245,14 @@ async function replayReads(
       if (!isSuccess(theirs)) continue;
       const score = similarity(mine.json ?? mine.text, theirs.json ?? theirs.text);
       if (score < SAME_OBJECT || !(await isPrivate(ctx, req, mine, ownerOnly))) continue;
+      if (req.object && nobodys(req.object, mine)) {
+        ctx.note?.({
+          operation: op,
+          rule: SCAN_RULES.bolaRead,
+          reason: `${attacker.name} reads ${req.path}, which ${owner.name} made through ${req.object.createdBy.method} ${req.object.createdBy.path}: that creation declares no security and the object names no owner, so it is nobody's own (a public form's entry): not reported`,
+        });
+        continue;
+      }
       ctx.report(SCAN_RULES.bolaRead, {
         operation: op,
         message: `${attacker.name} read ${owner.name}'s ${req.object ? 'object' : 'data'} at ${req.path} (similarity ${score.toFixed(2)}).`,
@@ -253,6 +261,41 @@ async function replayReads(
       break;
     }
   }
+}
+
+/** An operation whose document says it needs no credentials (`security: []`, or an empty requirement among its own). */
+function openByDocument(op: Operation): boolean {
+  return (
+    op.security !== undefined &&
+    (op.security.length === 0 || op.security.some((r) => Object.keys(r).length === 0))
+  );
+}
+
+/** Does a record (top level, or under `data`, `result`, `item`) carry a field that names an owner? */
+function showsOwner(json: unknown): boolean {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) return false;
+  const top = json as Record<string, unknown>;
+  return [top, top.data, top.result, top.item].some(
+    (r) =>
+      r !== null &&
+      typeof r === 'object' &&
+      !Array.isArray(r) &&
+      Object.entries(r as Record<string, unknown>).some(
+        ([k, v]) =>
+          OWNED_BY.test(k) ||
+          OWNER_FIELD.test(k) ||
+          (OWNER_OBJECT.test(k) && v !== null && typeof v === 'object'),
+      ),
+  );
+}
+
+/**
+ * An object the scan made through a creation the document opens to anyone (`security: []`: a public form, a
+ * visitor's entry) whose creation answer and read show no owner: made with the identity's credentials, but
+ * nobody's own, so another identity reading it shows no object-level flaw.
+ */
+function nobodys(object: CreatedObject, read: ScanResponse): boolean {
+  return openByDocument(object.createdBy) && !showsOwner(object.body) && !showsOwner(read.json);
 }
 
 /** Fields that name the account an object belongs to: `owner_id`, `user_id`, `seller_id`, `created_by`... */
@@ -458,6 +501,9 @@ function ownInputValues(
     out.push(text);
   };
   const entity = objectInputEntity(input.name, op.path);
+  // A value the identity was configured with for this name (`params: {user_id: '1'}`) names its own data.
+  const given = ctx.objects.param(who.name, input.name);
+  if (given !== undefined) add(given);
   if (namesPerson(input.name, op.path)) {
     const mail = /mail/i.test(input.name) || scalar.format === 'email';
     const byName = !mail && !numeric && !/(id|Id|ID|uuid)$/.test(input.name) && input.name !== 'uid';
@@ -643,6 +689,8 @@ async function judgeInputRead(
   const req = inputRequest(ctx, op, input, owner, value);
   const mine = seen ?? (await ctx.send(req, owner));
   if (!isSuccess(mine) || refusedIn200(mine) || isEmptyAnswer(mine) || notFoundAnswer(mine)) return false;
+  // A record whose owner field or login name says it is the attacker's is no object of the owner's.
+  if (recordOwner(mine.json, [attacker]) !== undefined) return false;
   const theirs = await ctx.send(req, attacker);
   if (!isSuccess(theirs) || refusedIn200(theirs)) return false;
   const body = (r: ScanResponse) => r.json ?? r.text;
