@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import type { Server, ServerResponse } from 'node:http';
 import { DatabaseSync } from 'node:sqlite';
@@ -20,8 +21,11 @@ import { operationsFound, scanTwins } from './twins.ts';
  *   error is answered with its message (500); a missing locker is a 404.
  * - `GET /parcels/{ref}`: a parcel's `ref` is base64 of its number (`MTI=`), decoded and pasted in unquoted;
  *   probes in clear text decode to garbage (or to the plain number), so only encoded probes reach the SQL.
+ * - `DELETE /lockers/{locker_id}/snapshot`: a shell looks for the snapshot file named by the id (none exists, and
+ *   the command removes nothing) and its output is answered.
  *
- * Fixed twin: every value bound; the login still crashes on a wrong login (the flaw it keeps is no injection).
+ * Fixed twin: every value bound, the snapshot id checked as digits; the login still crashes on a wrong login (the
+ * flaw it keeps is no injection).
  */
 const USERS = [
   { id: 1, handle: 'alice', secret: 'pw-alice-4410', name: 'Alice' },
@@ -56,6 +60,10 @@ const SPEC = {
       parameters: [{ name: 'locker_id', in: 'path', required: true, schema: { type: 'integer' } }],
       get: { operationId: 'locker', responses: { '200': { description: 'a locker' } } },
       delete: { operationId: 'releaseLocker', responses: { '204': { description: 'released' } } },
+    },
+    '/lockers/{locker_id}/snapshot': {
+      parameters: [{ name: 'locker_id', in: 'path', required: true, schema: { type: 'integer' } }],
+      delete: { operationId: 'dropSnapshot', responses: { '204': { description: 'dropped' } } },
     },
     '/parcels': {
       get: { operationId: 'myParcels', responses: { '200': { description: 'the caller’s parcels' } } },
@@ -129,6 +137,19 @@ async function startLockers(fixed: boolean): Promise<Lockers> {
           .prepare('INSERT INTO lockers (owner, label) VALUES (?, ?)')
           .run(uid, String(body.label ?? 'locker'));
         return send(res, 201, { id: Number(r.lastInsertRowid), label: body.label });
+      }
+      const snapshot = /^\/lockers\/([^/]+)\/snapshot$/.exec(url.pathname);
+      if (snapshot && req.method === 'DELETE') {
+        deletes.push(url.pathname);
+        const id = decodeURIComponent(snapshot[1]);
+        if (fixed && !/^\d+$/.test(id)) return send(res, 400, { error: 'bad locker id' });
+        // The snapshot file is looked for by a shell (none exists: nothing is ever removed).
+        const out = execSync(`test -e /nonexistent-pc-snaps/${id}.jpg || echo missing`, {
+          encoding: 'utf8',
+          shell: '/bin/sh',
+          timeout: 5000,
+        });
+        return send(res, 404, { error: 'no snapshot', detail: out.trim() });
       }
       const locker = /^\/lockers\/([^/]+)$/.exec(url.pathname);
       if (locker) {
@@ -218,6 +239,15 @@ describe('injection reaches a bodiless login that fails with 5xx, a DELETE and b
     // The parcel: probes sent base64-encoded.
     assert.equal(by('parcel').evidence?.encoding, 'base64');
     assert.match(by('parcel').message, /base64-encoded/);
+  });
+
+  test('the snapshot DELETE’s id reaches a shell: its echo canary, on a made-up id', () => {
+    const cmd = scans.vulnerable.result.findings.filter((f) => f.rule.id === 'scan/api8-command-injection');
+    assert.deepEqual(
+      cmd.map((f) => `${f.operation?.operationId} ${f.evidence?.parameter}`),
+      ['dropSnapshot locker_id'],
+    );
+    assert.match(String(cmd[0].evidence?.payload), /^987654321/);
   });
 
   test('the fixed twin has no injection finding', () => {

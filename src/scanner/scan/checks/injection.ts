@@ -650,11 +650,14 @@ function reporter(ctx: ScanContext, p: Prober, blind = false): Report {
   };
 }
 
-const commandPayloads = (v: string): string[] => [
-  `${v};echo pcx$((6*7))z;`,
-  `${v}$(echo pcx$((6*7))z)`,
-  `${v}|echo pcx$((6*7))z`,
-];
+/**
+ * The echo canaries: `$((6*7))`, which only a shell turns into 42. In a DELETE, `$((0x2a))` (the same 42, written
+ * in hex): the runner lets no `*` through in a DELETE (a wildcard could widen what it names).
+ */
+const commandPayloads = (v: string, erase = false): string[] =>
+  erase
+    ? [`${v};echo pcx$((0x2a))z;`, `${v}$(echo pcx$((0x2a))z)`, `${v}|echo pcx$((0x2a))z`]
+    : [`${v};echo pcx$((6*7))z;`, `${v}$(echo pcx$((6*7))z)`, `${v}|echo pcx$((6*7))z`];
 
 /**
  * One input's probes, in two rounds: the first holds the cheapest, most telling ones (the quote pair, one command
@@ -736,7 +739,7 @@ function commandProof(job: Job, report: Report, i: number) {
     report,
     SCAN_RULES.commandInjection,
     'an injected echo ran in a shell: its computed output came back',
-    commandPayloads(job.p!.point.value)[i],
+    commandPayloads(job.p!.point.value, job.erase)[i],
     (t) => t.includes(CMD_OUTPUT) && !base.includes(CMD_OUTPUT),
   );
 }
