@@ -45,6 +45,9 @@ const SPEC = {
       get: { operationId: 'myBookings', responses: { '200': { description: 'bookings' } } },
       post: { operationId: 'createBooking', responses: { '201': { description: 'booked' } } },
     },
+    '/v1/waitlist': {
+      post: { operationId: 'joinWaitlist', responses: { '200': { description: 'on the list' } } },
+    },
     '/v1/bookings/{ref}': {
       get: {
         operationId: 'getBooking',
@@ -147,6 +150,11 @@ async function startCourts(fixed: boolean): Promise<Courts> {
       bookings.set(b.ref, b);
       return send(201, b);
     }
+    if (url.pathname === '/v1/waitlist' && req.method === 'POST') {
+      // Asks for the member's password again: the scan must not guess one.
+      if (typeof body.password !== 'string') return text(400, 'password is required');
+      return send(200, { listed: true });
+    }
     const item = /^\/v1\/bookings\/([^/]+)$/.exec(url.pathname);
     if (item) {
       const b = bookings.get(decodeURIComponent(item[1]));
@@ -211,6 +219,30 @@ describe('bodies learnt from plain-text refusals and from the records of the sam
     const text = JSON.stringify(runs.vulnerable.result.coverage);
     assert.match(text, /inferred from the API's error answers: username, court_id, slot/);
     assert.match(text, /PATCH \/v1\/bookings\/\{ref\}[^}]*inferred from [^"]*: [^"]*note/);
+  });
+
+  test("the report's notes list the bodies inferred and those that were not", () => {
+    const notes = runs.vulnerable.result.notes.join('\n');
+    assert.match(
+      notes,
+      /inferred from the API's answers and used by every check: POST \/v1\/bookings, PATCH \/v1\/bookings\/\{ref\}/,
+    );
+    assert.match(notes, /could not infer \(their checks test little\): POST \/v1\/waitlist/);
+  });
+
+  test('a body asking for a password is not guessed, and the coverage matrix says so', () => {
+    for (const kind of ['vulnerable', 'fixed'] as const) {
+      const sent = runs[kind].api.requests.filter((r) => r.startsWith('POST /v1/waitlist'));
+      assert.ok(sent.length >= 1, kind);
+      assert.ok(
+        sent.every((r) => !r.includes('password')),
+        sent.join('\n'),
+      );
+    }
+    assert.match(
+      JSON.stringify(runs.vulnerable.result.coverage),
+      /request body not in the document and not inferred: the API asks for password, which the scan never guesses/,
+    );
   });
 
   test('the fixed twin: no finding', () => {

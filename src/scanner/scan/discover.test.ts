@@ -2,7 +2,15 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { buildApiDocument } from '../../openapi/load.ts';
 import type { ScanResponse } from './client.ts';
-import { createdId, findCreated, idOf, itemsOf, ownRecordPath, ownRecordWrite } from './discover.ts';
+import {
+  createdId,
+  findCreated,
+  idOf,
+  itemsOf,
+  ownRecordPath,
+  ownRecordWrite,
+  passwordName,
+} from './discover.ts';
 
 function answer(json: unknown, headers: Record<string, string> = {}): ScanResponse {
   return {
@@ -126,5 +134,33 @@ describe('writes under the sender’s own record', () => {
     assert.ok(!ownRecordWrite(spec, op('POST', '/api/notes')));
     // Only POSTs: a PUT or PATCH discovery sends only to the scan's own objects anyway.
     assert.ok(!ownRecordWrite(spec, op('PUT', '/api/me/avatar/upload')));
+  });
+});
+
+describe('password fields', () => {
+  test('a password by any usual name, not a word that only starts like one', () => {
+    for (const name of [
+      'password',
+      'new_password',
+      'userPassword',
+      'passwd',
+      'pwd',
+      'pass',
+      'passphrase',
+      'confirmPass',
+      'password2',
+      'user_pass',
+    ])
+      assert.equal(passwordName(name), true, name);
+    for (const name of [
+      'passport_no',
+      'passportNumber',
+      'passenger',
+      'passage',
+      'compass',
+      'bypass',
+      'email',
+    ])
+      assert.equal(passwordName(name), false, name);
   });
 });

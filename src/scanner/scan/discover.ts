@@ -19,12 +19,13 @@ import { randomBytes } from 'node:crypto';
 import type { ApiDocument, Operation, Parameter } from '../../core/api-document.ts';
 import type { ScanResponse } from './client.ts';
 import { type Identity, isSuccess, type ScanContext } from './context.ts';
-import { CONFIRMED, configuredIds, entityOfPath, fits, OWNED, singular } from './harvest.ts';
+import { CONFIRMED, configuredIds, entityOfPath, fits, normalise, OWNED, singular } from './harvest.ts';
 import {
   adoptBody,
   answerSchema,
   type FieldProblem,
   fieldProblems,
+  freeText,
   type InferredField,
   inferredFrom,
   inferredSchema,
@@ -67,7 +68,20 @@ export interface DiscoveryStats {
 
 const ID_KEYS = ['id', '_id', 'uuid', 'key', 'slug'];
 const PASSWORDISH = /pass|secret|otp|pin|code|grant|client/i;
-const NEW_PASSWORD = /pass(word)?|passwd|pwd/i;
+
+/**
+ * A field that holds a password: `password`, `new_password`, `userPassword`, `passwd`, `pwd`, `pass`,
+ * `passphrase`, `confirmPass`; not a word that only starts like one (`passport_no`, `passenger`, `passage`,
+ * `compass`, `bypass`): a public form with a passport number sets no password.
+ */
+export function passwordName(name: string): boolean {
+  if (/password|passwd|passphrase/i.test(name)) return true;
+  return name
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .some((w) => /^(new|old|current|confirm|user)?(pass|pwd|pw|pword|passw|passcode)\d?$/.test(w));
+}
 
 /**
  * An action that sets a password: a change, a reset, or a sign-up (not the login). Sign-ups are left to the
@@ -76,8 +90,8 @@ const NEW_PASSWORD = /pass(word)?|passwd|pwd/i;
 export function setsPassword(spec: ApiDocument, op: Operation): boolean {
   if (isLoginOperation(spec, op) || /log_?in|sign_?in/i.test(op.path)) return false;
   return (
-    Object.keys(propertiesOf(spec, bodySchema(op))).some((k) => NEW_PASSWORD.test(k)) ||
-    op.parameters.some((p) => p.in === 'query' && NEW_PASSWORD.test(p.name))
+    Object.keys(propertiesOf(spec, bodySchema(op))).some((k) => passwordName(k)) ||
+    op.parameters.some((p) => p.in === 'query' && passwordName(p.name))
   );
 }
 
@@ -174,7 +188,7 @@ export function withOwnAccount(spec: ApiDocument, op: Operation, req: PlannedReq
   const password = `Pc-${randomBytes(12).toString('base64url')}-3k`;
   const out: Record<string, unknown> = { ...(body as Record<string, unknown>) };
   for (const k of Object.keys(propertiesOf(spec, bodySchema(op)))) {
-    if (NEW_PASSWORD.test(k)) out[k] = password;
+    if (passwordName(k)) out[k] = password;
     else if (NEW_ACCOUNT_NAME.test(k)) out[k] = /mail/i.test(k) ? `${tag}@example.com` : tag;
   }
   return { ...req, body: out };
@@ -240,9 +254,14 @@ const BODY_WANTED = new Set([400, 415, 422, 500]);
 const MAX_INFER_SENDS = 5;
 const MAX_INFER_TRIES = 2;
 const inferTries = new WeakMap<Operation, number>();
+/** Why an operation's body could not be inferred, for the coverage matrix. */
+const inferFailures = new WeakMap<Operation, string>();
 /** Fields never guessed: a secret, a one-time code, a privilege. */
 const NEVER_GUESSED =
-  /pass(word)?|passwd|pwd|secret|token|otp|(^|_)pin$|pin_?code|api_?key|^(new_|confirm_)?(role|roles|user_?role|is_?admin|admin|is_?staff|is_?superuser|superuser|permissions?|privileges?|scopes?|access_?level)$/i;
+  /secret|token|otp|(^|_)pin$|pin_?code|api_?key|^(new_|confirm_)?(role|roles|user_?role|is_?admin|admin|is_?staff|is_?superuser|superuser|permissions?|privileges?|scopes?|access_?level)$/i;
+/** Never guessed either: a password (passwordName); and in an action that is no creation, a code of any kind. */
+const neverGuessed = (name: string) => NEVER_GUESSED.test(name) || passwordName(name);
+const SECRETISH = /secret|otp|grant|client|(^|_)pin($|_)|pincode|(^|_)code$|^code/i;
 /** A user-name field: the sender's own name where its login gave one. */
 const USER_NAME_FIELD = /^(user_?name|login|handle|user)$/i;
 
@@ -371,7 +390,7 @@ export async function learnBody(
   const from = new Set<string>();
   /** A value for a field, or `null` when it must not be guessed (the inference stops), `undefined` to leave it. */
   const valueFor = (p: FieldProblem, had: InferredField | undefined): InferredField | null | undefined => {
-    if (NEVER_GUESSED.test(p.name) || (!free && PASSWORDISH.test(p.name))) return null;
+    if (neverGuessed(p.name) || (!free && SECRETISH.test(p.name))) return null;
     if (USER_NAME_FIELD.test(p.name) || /user_?name/i.test(p.name)) {
       const key = ownLoginKey(as, p.name);
       if (key === undefined || accountFlow(op)) return null;
@@ -402,10 +421,21 @@ export async function learnBody(
         return { value: kind === 'array' ? [v] : v, kept: true };
       }
     }
+    // A code the API gave out under the same name elsewhere (`currency: "EUR"`, `plan: "basic"`), not free text.
+    if (kind === 'string' && !freeText(p.name)) {
+      const found = objects.harvest.best({ name: p.name, context: '' }, as?.name, 2);
+      if (found !== undefined && normalise(found.record.key) === normalise(p.name))
+        return { value: found.value, kept: true };
+    }
     return { value: valueOfKind(kind, p.minLength), kept: kind !== 'string' };
+  };
+  const failed = (why: string) => {
+    inferFailures.set(op, why);
+    return res;
   };
   let problems = first;
   let shapeUsed = false;
+  let last = res;
   for (let sent = 0; sent < MAX_INFER_SENDS && !ctx.signal.aborted; sent++) {
     let changed = false;
     for (const p of problems) {
@@ -415,7 +445,7 @@ export async function learnBody(
       }
       const had = body.get(p.name);
       const v = valueFor(p, had);
-      if (v === null) return res;
+      if (v === null) return failed(`the API asks for ${p.name}, which the scan never guesses`);
       if (v === undefined || (had !== undefined && JSON.stringify(had.value) === JSON.stringify(v.value)))
         continue;
       body.set(p.name, v);
@@ -426,8 +456,7 @@ export async function learnBody(
       // Nothing new named: the fields a record of the resource shows, those that may be guessed.
       shapeUsed = true;
       for (const [name, f] of shape.fields) {
-        if (body.has(name) || NEVER_GUESSED.test(name) || PASSWORDISH.test(name) || ACCOUNT_WORD.test(name))
-          continue;
+        if (body.has(name) || neverGuessed(name) || SECRETISH.test(name) || ACCOUNT_WORD.test(name)) continue;
         body.set(name, f);
         const list = shape.allowed.get(name);
         if (list !== undefined) allowed.set(name, list);
@@ -439,6 +468,7 @@ export async function learnBody(
     const payload = Object.fromEntries([...body].map(([k, f]) => [k, f.value]));
     const again: ScanResponse | undefined = await ctx.send({ ...req, body: payload }, as);
     if (again === undefined) break;
+    last = again;
     problems = fieldProblems(again.json, again.text);
     if (isSuccess(again) && !problems.some((p) => p.missing) && !refusalWorded(again.json)) {
       if (body.size > 0 || !isSuccess(res)) {
@@ -449,7 +479,10 @@ export async function learnBody(
     }
     if (!BODY_WANTED.has(again.status) && !isSuccess(again)) break;
   }
-  return res;
+  const tried = [...body.keys()];
+  return failed(
+    `the last try (${tried.length > 0 ? tried.join(', ') : '{}'}) was answered ${last.status}${problems.length > 0 ? `, naming ${problems.map((p) => p.name).join(', ')}` : ''}`,
+  );
 }
 
 /** A 2xx that says it failed (`{success: false}`, `{status: "error"}`, a lone `error` message). */
@@ -983,7 +1016,7 @@ export function ownFields(spec: ApiDocument, req: PlannedRequest, as: Identity):
   if (!as.login || schema === undefined || body === null || typeof body !== 'object' || Array.isArray(body))
     return req;
   const props = propertiesOf(spec, schema);
-  if (Object.keys(props).some((k) => NEW_PASSWORD.test(k))) return req;
+  if (Object.keys(props).some((k) => passwordName(k))) return req;
   const own = Object.entries(as.login.body).filter(([k]) => k in props && !PASSWORDISH.test(k));
   return own.length === 0 ? req : { ...req, body: { ...body, ...Object.fromEntries(own) } };
 }
@@ -1195,6 +1228,8 @@ function noteIdSources(
   for (const op of usable) {
     const lines = new Set<string>();
     const inferred = inferredFrom(op);
+    const failure = inferred === undefined ? inferFailures.get(op) : undefined;
+    if (failure !== undefined) lines.add(`request body not in the document and not inferred: ${failure}`);
     if (inferred !== undefined)
       lines.add(
         `request body not in the document, inferred from ${inferred}: ${Object.keys(propertiesOf(ctx.spec, bodySchema(op))).join(', ') || '{}'}`,
@@ -1215,4 +1250,20 @@ function noteIdSources(
     if (missing !== undefined) lines.add(missing);
     if (lines.size > 0) ctx.note?.({ operation: op, reason: [...lines].join('; ') });
   }
+  // The report's notes say it once for the scan: which bodies were the scan's own guess.
+  const inferred = usable.filter((op) => inferredFrom(op) !== undefined);
+  const notInferred = usable.filter((op) => inferredFrom(op) === undefined && inferFailures.has(op));
+  const list = (ops: Operation[]) =>
+    `${ops
+      .slice(0, 5)
+      .map((op) => `${op.method} ${op.path}`)
+      .join(', ')}${ops.length > 5 ? ` and ${ops.length - 5} more` : ''}`;
+  if (inferred.length > 0)
+    ctx.note?.({
+      reason: `request bodies the document does not declare, inferred from the API's answers and used by every check: ${list(inferred)}`,
+    });
+  if (notInferred.length > 0)
+    ctx.note?.({
+      reason: `request bodies the document does not declare and the scan could not infer (their checks test little): ${list(notInferred)}`,
+    });
 }

@@ -429,6 +429,11 @@ const FREE_TEXT =
   /name|title|description|desc$|text|body|content|comment|note|message|summary|subject|label|address|city|street|bio|about|details|remarks|caption|headline|question|answer|review|reason|memo/i;
 const CODE_WORD = /^[a-z][a-z0-9_-]{0,19}$/;
 
+/** A member whose value is free text (a title, a note): never taken from another record. */
+export function freeText(name: string): boolean {
+  return FREE_TEXT.test(name);
+}
+
 /** One field inferred for a body: its value and where it came from. */
 export interface InferredField {
   readonly value: unknown;
