@@ -468,6 +468,8 @@ const MAX_READ_INPUTS = 3;
 const MAX_INPUT_VALUES = 3;
 /** At most this many reads get a few small ids tried when nobody has a value of its own for the input. */
 const MAX_GUESSED_INPUT_READS = 2;
+/** At most this many reads are replayed with the identities' own values (about 2 to 6 requests each). */
+const MAX_INPUT_READS = 24;
 
 /** The non-password values of an identity's login request (its user name, its e-mail). */
 function loginValues(who: Identity): string[] {
@@ -670,6 +672,9 @@ function recordOwner(json: unknown, people: readonly Identity[]): Identity | und
   return undefined;
 }
 
+/** How one replay of a read named by an input ended: the owner's read unusable, the attacker refused, ... */
+type InputReadOutcome = 'unusable' | 'refused' | 'not shown' | 'found';
+
 /**
  * One replay of a read named by an input: the owner reads its object with `value` (a 2xx that shows something),
  * the attacker sends the same request and gets the same (80% alike), a made-up value gets the attacker
@@ -684,34 +689,35 @@ async function judgeInputRead(
   attacker: Identity,
   value: string,
   seen?: ScanResponse,
-): Promise<boolean> {
+): Promise<InputReadOutcome> {
   const { op, input } = read;
   const req = inputRequest(ctx, op, input, owner, value);
   const mine = seen ?? (await ctx.send(req, owner));
-  if (!isSuccess(mine) || refusedIn200(mine) || isEmptyAnswer(mine) || notFoundAnswer(mine)) return false;
+  if (!isSuccess(mine) || refusedIn200(mine) || isEmptyAnswer(mine) || notFoundAnswer(mine))
+    return 'unusable';
   // A record whose owner field or login name says it is the attacker's is no object of the owner's.
-  if (recordOwner(mine.json, [attacker]) !== undefined) return false;
+  if (recordOwner(mine.json, [attacker]) !== undefined) return 'unusable';
   const theirs = await ctx.send(req, attacker);
-  if (!isSuccess(theirs) || refusedIn200(theirs)) return false;
+  if (!isSuccess(theirs) || refusedIn200(theirs)) return 'refused';
   const body = (r: ScanResponse) => r.json ?? r.text;
   const score = similarity(body(mine), body(theirs));
-  if (score < SAME_OBJECT) return false;
+  if (score < SAME_OBJECT) return 'not shown';
   const s = resolveSchema(ctx.spec, input.schema);
   const scalar = schemaType(s) === 'array' ? resolveSchema(ctx.spec, s.items as JsonSchema) : s;
   const made = madeUpIdFor(scalar, value);
-  if (made === undefined) return false;
+  if (made === undefined) return 'not shown';
   const fake = await ctx.send(inputRequest(ctx, op, input, owner, made), attacker);
   if (fake === undefined || (isSuccess(fake) && similarity(body(fake), body(theirs)) >= SAME_OBJECT))
-    return false;
+    return 'not shown';
   const own = (read.values.get(attacker.name) ?? []).find((v) => v !== value);
   if (own !== undefined) {
     const ownRes = await ctx.send(inputRequest(ctx, op, input, attacker, own), attacker);
     if (ownRes === undefined || (isSuccess(ownRes) && similarity(body(ownRes), body(theirs)) >= SAME_OBJECT))
-      return false;
+      return 'not shown';
   } else if (!theirs.text.includes(value) && !loginValues(owner).some((v) => theirs.text.includes(v))) {
-    return false;
+    return 'not shown';
   }
-  if (!(await isPrivate(ctx, req, mine, false))) return false;
+  if (!(await isPrivate(ctx, req, mine, false))) return 'not shown';
   const where = `its ${input.in === 'query' ? 'query' : 'body'} input ${input.name}`;
   ctx.report(SCAN_RULES.bolaRead, {
     operation: op,
@@ -725,7 +731,7 @@ async function judgeInputRead(
       madeUpStatus: fake.status,
     }),
   });
-  return true;
+  return 'found';
 }
 
 /**
@@ -744,22 +750,29 @@ async function replayInputReads(
 ): Promise<void> {
   const done = new Set<Operation>();
   let guessed = 0;
+  let replayed = 0;
   for (const read of reads) {
-    if (ctx.signal.aborted) return;
+    if (ctx.signal.aborted || replayed >= MAX_INPUT_READS) return;
     if (done.has(read.op)) continue;
     const mineA = read.values.get(a.name) ?? [];
     const mineB = read.values.get(b.name) ?? [];
+    if (mineA.length > 0 || mineB.length > 0) replayed++;
     let found = false;
+    let refused = false;
     for (const [owner, attacker, values, others] of [
       [a, b, mineA, mineB],
       [b, a, mineB, mineA],
     ] as const) {
+      // One value that the owner reads is enough; a refusal of the attacker settles the read both ways.
       for (const value of values.slice(0, 2)) {
-        if (found || others.includes(value)) continue;
+        if (found || refused || others.includes(value)) continue;
         const key = `${read.op.method} ${read.op.path} ${read.input.name}=${value}`;
         if (tested.has(key)) continue;
         tested.add(key);
-        found = await judgeInputRead(ctx, read, owner, attacker, value);
+        const outcome = await judgeInputRead(ctx, read, owner, attacker, value);
+        found = outcome === 'found';
+        refused = outcome === 'refused';
+        if (outcome !== 'unusable') break;
       }
     }
     if (
@@ -780,7 +793,8 @@ async function replayInputReads(
         if (owner === undefined) continue;
         const attacker = owner === a ? b : a;
         tested.add(`${read.op.method} ${read.op.path} ${read.input.name}=${id}`);
-        found = await judgeInputRead(ctx, read, owner, attacker, id, owner === a ? got : undefined);
+        found =
+          (await judgeInputRead(ctx, read, owner, attacker, id, owner === a ? got : undefined)) === 'found';
         break;
       }
     }
