@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { before, describe, test } from 'node:test';
 import type { ScanResult } from '../../src/scanner/scan/runner.ts';
 import { startServer } from '../kit/server.ts';
@@ -470,30 +474,39 @@ const WRITERS = [
 ];
 
 /** Every caller gets 200: an anonymous one an empty list, a signed-in one its own notes (which never name it). */
-async function startNotes(fixed: boolean) {
+async function startNotes(fixed: boolean, tls?: { key: string; cert: string }) {
   const sessions = new Map<string, (typeof WRITERS)[number]>();
-  return startServer(async (req: IncomingMessage, res: ServerResponse) => {
-    const body = await readText(req);
-    const path = (req.url ?? '/').split('?')[0];
-    if (req.method === 'POST' && path === '/signin') {
-      const f = new URLSearchParams(body);
-      const w = WRITERS.find((x) => x.username === f.get('username') && x.password === f.get('password'));
-      if (!w) return sendJson(res, 401, { reason: 'no' });
-      const sid = randomBytes(16).toString('base64url');
-      sessions.set(sid, w);
-      res.writeHead(204, {
-        'set-cookie': `koa.sess=${sid}; path=/${fixed ? '; httponly; samesite=lax' : ''}`,
-      });
-      return res.end();
-    }
-    const w = sessions.get(cookies(req).get('koa.sess') ?? '');
-    if (req.method === 'GET' && path === '/notes')
-      return sendJson(res, 200, {
-        notes: (w?.notes ?? []).map((text, i) => ({ n: i + 1, text, pinned: i === 0 })),
-        ...(w ? {} : { hint: 'sign in to see your notes' }),
-      });
-    return sendJson(res, 404, { reason: 'none' });
-  });
+  // On https both twins are HttpOnly and Lax, and only the fixed one is Secure.
+  const flags = tls
+    ? `; httponly; samesite=lax${fixed ? '; secure' : ''}`
+    : fixed
+      ? '; httponly; samesite=lax'
+      : '';
+  return startServer(
+    async (req: IncomingMessage, res: ServerResponse) => {
+      const body = await readText(req);
+      const path = (req.url ?? '/').split('?')[0];
+      if (req.method === 'POST' && path === '/signin') {
+        const f = new URLSearchParams(body);
+        const w = WRITERS.find((x) => x.username === f.get('username') && x.password === f.get('password'));
+        if (!w) return sendJson(res, 401, { reason: 'no' });
+        const sid = randomBytes(16).toString('base64url');
+        sessions.set(sid, w);
+        res.writeHead(204, {
+          'set-cookie': `koa.sess=${sid}; path=/${flags}`,
+        });
+        return res.end();
+      }
+      const w = sessions.get(cookies(req).get('koa.sess') ?? '');
+      if (req.method === 'GET' && path === '/notes')
+        return sendJson(res, 200, {
+          notes: (w?.notes ?? []).map((text, i) => ({ n: i + 1, text, pinned: i === 0 })),
+          ...(w ? {} : { hint: 'sign in to see your notes' }),
+        });
+      return sendJson(res, 404, { reason: 'none' });
+    },
+    tls ? { https: tls } : {},
+  );
 }
 
 describe('cookie sessions: flags where an anonymous caller gets 200 too (its own empty list)', () => {
@@ -591,5 +604,76 @@ describe('cookie sessions: a readable cookie on an API whose only read names the
 
   test('fixed twin: no cookie finding at all', () => {
     assert.deepEqual(mine(results.fixed, GUILD_RULES), []);
+  });
+});
+
+describe('cookie sessions: on an https API, a session cookie without Secure', () => {
+  let results: Awaited<ReturnType<typeof scanTwins>>;
+  before(async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'portcullis-cookie-tls-'));
+    let tls: { key: string; cert: string };
+    try {
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:prime256v1',
+          '-nodes',
+          '-keyout',
+          path.join(dir, 'k.pem'),
+          '-out',
+          path.join(dir, 'c.pem'),
+          '-days',
+          '30',
+          '-subj',
+          '/CN=localhost',
+          '-addext',
+          'subjectAltName=IP:127.0.0.1',
+        ],
+        { stdio: 'ignore' },
+      );
+      tls = {
+        key: await readFile(path.join(dir, 'k.pem'), 'utf8'),
+        cert: await readFile(path.join(dir, 'c.pem'), 'utf8'),
+      };
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    results = await scanTwins(
+      NOTES_SPEC,
+      async (fixed) => {
+        const api = await startNotes(fixed, tls);
+        return { url: api.url, server: api.server };
+      },
+      {
+        identities: WRITERS.map((w) => ({
+          name: w.username,
+          login: login('/signin', { username: w.username, password: w.password }, { encoding: 'form' }),
+        })),
+        checks: ['API8'],
+        ratePerSecond: 200,
+        ca: tls.cert,
+      },
+    );
+  });
+
+  test('vulnerable: koa.sess is HttpOnly and Lax but not Secure', () => {
+    assert.deepEqual(mine(results.vulnerable.result, GUILD_RULES), [
+      'scan/api8-insecure-session-cookie signin',
+    ]);
+    const f = results.vulnerable.result.findings.find(
+      (x) => x.rule.id === 'scan/api8-insecure-session-cookie',
+    );
+    assert.match(f?.message ?? '', /no Secure on an https API/);
+    assert.doesNotMatch(f?.message ?? '', /HttpOnly:/);
+    assert.equal(f?.evidence?.secure, false);
+  });
+
+  test('fixed twin: no cookie finding at all', () => {
+    assert.deepEqual(mine(results.fixed.result, GUILD_RULES), []);
   });
 });
