@@ -374,7 +374,10 @@ export function codecOf(value: string): Codec | undefined {
       encode: (t) => enc(JSON.stringify({ ...(obj as Record<string, unknown>), [member[0]]: t })),
     };
   }
-  return VALUE_TEXT.test(text) ? { name, decoded: text, encode: enc } : undefined;
+  // A number, else text of four characters or more: three random letters decode to text too often.
+  return /^\d{1,18}$/.test(text) || (text.length >= 4 && VALUE_TEXT.test(text))
+    ? { name, decoded: text, encode: enc }
+    : undefined;
 }
 
 /** A value of the shape of `seen` (a number, base64 of one) that names nothing: the runner knows it as made up. */
