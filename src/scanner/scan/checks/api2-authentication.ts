@@ -1,7 +1,10 @@
 /**
  * API2 Broken Authentication.
  * - Every secured GET without credentials.
- * - Identity A's token altered on a request that A passes and an anonymous caller does not: malformed,
+ * - GETs that declare no security: an anonymous answer holding A's account record or A's private object, which a
+ *   read A passes and an anonymous caller is refused shows only with credentials (undeclaredNoCredentials).
+ * - Identity A's token altered on requests that A passes and an anonymous caller does not (up to four
+ *   operations; accepted is a 2xx that refuses nothing and, in JSON, shows what A's own token shows): malformed,
  *   `alg: none` (three spellings), signature stripped or replaced, re-signed with an empty key, `kid` pointing at
  *   an empty file or a SQL expression, `jku`/`x5u` pointing at the scanner's canary. Every HMAC token the scan
  *   saw (the identities' and any in responses) is cracked offline against thousands of common secrets and the
@@ -23,6 +26,7 @@
  * - Weak passwords at a sign-up whose inputs are body fields (JSON, form) or query parameters.
  * - GET logins with a password in the query string: reported when A's password there answers otherwise than a
  *   wrong one, or returns a credential that works as A (and a wrong one too: wrong-password-accepted).
+ * - Passive: an answer giving a password the scan knows back in plain text (api3-sensitive-data-exposure).
  */
 import { createHmac, randomBytes, randomInt, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Operation } from '../../../core/api-document.ts';
@@ -70,6 +74,8 @@ import { tokenSecrets } from './token-contents.ts';
 import { secretsFromWords, weakHmacSecrets } from './weak-secrets.ts';
 
 const ATTEMPTS = 12;
+/** Reads (A passes, an anonymous caller is refused) each altered token goes to. */
+const TOKEN_READS = 4;
 const HMAC: Readonly<Record<string, string>> = { HS256: 'sha256', HS384: 'sha384', HS512: 'sha512' };
 const PASSWORD_FIELD = /pass(word)?|passwd|pwd|secret/i;
 const USER_FIELD = /user|email|e_?mail|login|name|handle|nick|account|phone|mobile/i;
@@ -166,17 +172,27 @@ function forged(a: Identity, token: string): Identity {
 
 /** A request that A passes and an anonymous caller does not: the reference for the token variants. */
 async function referenceRequest(ctx: ScanContext, a: Identity) {
+  return (await referenceRequests(ctx, a, 1))[0];
+}
+
+/**
+ * Up to `max` such requests, on distinct operations (declared secured GETs first, 25 GETs looked at): the token
+ * variants go to each, as an API may verify the token on some routes and only decode it on others.
+ */
+async function referenceRequests(ctx: ScanContext, a: Identity, max: number): Promise<PlannedRequest[]> {
+  const out: PlannedRequest[] = [];
   const candidates = ctx.spec.operations.filter((op) => op.method === 'GET' && !isExcluded(op));
   candidates.sort((x, y) => Number(requiresAuth(y)) - Number(requiresAuth(x)));
   for (const op of candidates.slice(0, 25)) {
+    if (out.length >= max) break;
     const req = planRequest(ctx.spec, op, ctx.objects, { owner: a.name });
     if (op.path.includes('{') && !req.ownedPath) continue;
     const res = await ctx.send(req, a);
     if (!isSuccess(res) || errorIn200(res)) continue;
     const anon = await ctx.send(req, null);
-    if (anon && (isRefused(anon) || errorIn200(anon))) return req;
+    if (anon && (isRefused(anon) || errorIn200(anon))) out.push(req);
   }
-  return undefined;
+  return out;
 }
 
 const references = new WeakMap<ScanContext, Map<string, ReturnType<typeof referenceRequest>>>();
@@ -565,7 +581,8 @@ async function tokens(ctx: ScanContext, a: Identity, loginOp: Operation | undefi
       break;
     }
   }
-  const reference = await referenceRequest(ctx, a);
+  const refs = await referenceRequests(ctx, a, TOKEN_READS);
+  const reference = refs[0];
   const op = reference?.operation;
   if (secret !== undefined && cracked !== undefined) {
     const jwt = decodeJwt(cracked)!;
@@ -631,15 +648,27 @@ async function tokens(ctx: ScanContext, a: Identity, loginOp: Operation | undefi
       ]);
     }
   }
-  for (const [kind, token] of variants) {
-    const res = await ctx.send({ ...reference }, forged(a, token));
-    if (!isSuccess(res)) continue;
-    ctx.report(SCAN_RULES.tokenAccepted, {
-      operation: op,
-      key: kind,
-      message: `${op.method} ${op.path} accepted ${kind}.`,
-      evidence: evidenceOf(res, { variant: kind }),
-    });
+  for (const ref of refs) {
+    const mine = await ctx.send(ref, a);
+    for (const [kind, token] of variants) {
+      const res = await ctx.send({ ...ref }, forged(a, token));
+      // Accepted: a 2xx that refuses nothing and, in JSON, shows what A's own token shows there.
+      if (!isSuccess(res) || errorIn200(res)) continue;
+      if (
+        isSuccess(mine) &&
+        mine.json !== undefined &&
+        res.json !== undefined &&
+        similarity(mine.json, res.json) < 0.5
+      )
+        continue;
+      const at = ref.operation;
+      ctx.report(SCAN_RULES.tokenAccepted, {
+        operation: at,
+        key: kind,
+        message: `${at.method} ${at.path} accepted ${kind}.`,
+        evidence: evidenceOf(res, { variant: kind }),
+      });
+    }
   }
   for (const hit of jkuHits) {
     if (!(await ctx.canary.waitFor(`/c/${hit.token}/jwks.json`, 300))) continue;
