@@ -17,6 +17,7 @@ import { operationsFound, scanTwins } from './twins.ts';
  * - `GET /profile?user_id=` (documented with `example: 3`, which is bob),
  * - `GET /notifications?user_id=` ignores its input and shows the caller's own (nothing to find),
  * - `GET /products?product_id=` is a public catalogue (no security): anyone reads any product by design,
+ * - `GET /payees/lookup?username=` finds whom to pay by user name, for any member on both twins (by design),
  * - `GET /staff/payouts` is the staff's.
  *
  * Vulnerable: every read above answers whatever object it is asked for, and the payouts answer any signed-in
@@ -117,6 +118,13 @@ const SPEC = {
         security: [],
         parameters: [query('product_id', { type: 'integer' })],
         responses: { '200': ok('a product'), '404': { description: 'none' } },
+      },
+    },
+    '/payees/lookup': {
+      get: {
+        operationId: 'findPayee',
+        parameters: [query('username', { type: 'string', maxLength: 40 })],
+        responses: { '200': ok('who to pay'), '404': { description: 'nobody' } },
       },
     },
     '/staff/payouts': {
@@ -236,6 +244,13 @@ function startDesk(fixed: boolean) {
       const { password: _, staff: __, ...shown } = who;
       return result(shown);
     }
+    if (req.method === 'GET' && path === '/payees/lookup') {
+      // Finding whom to pay by user name is the feature: any member, on both twins.
+      const who = PEOPLE.find((p) => p.login === url.searchParams.get('username'));
+      return who
+        ? result({ login: who.login, pays_to: `${who.login} (policy holder)` })
+        : send(404, { errors: ['nobody'] });
+    }
     if (req.method === 'GET' && path === '/notifications')
       return result([{ to: me.login, text: `Hello ${me.login}, your documents are ready.` }]);
     if (req.method === 'GET' && path === '/staff/payouts') {
@@ -285,7 +300,7 @@ describe('API1 replays reads whose object is named by a query or body input; API
     // A function meant for the staff stays API5.
     assert.ok(found.includes('scan/api5-bfla payouts'), found.join());
     // An input the API ignores (the caller's own notifications) and a public catalogue are nobody's object.
-    for (const op of ['notifications', 'product', 'myClaims', 'myPolicies'])
+    for (const op of ['notifications', 'product', 'findPayee', 'myClaims', 'myPolicies'])
       assert.ok(
         !found.some((f) => f.endsWith(` ${op}`) && /api1|api5-bfla/.test(f)),
         `${op}: ${found.join()}`,

@@ -608,6 +608,10 @@ function ownListed(
   return [...out];
 }
 
+/** Paths of lookups that find a person by name by design (`/users/lookup?email=`, `/payees/search?username=`). */
+const DIRECTORY_PATH =
+  /lookup|search|find|exists|check|availab|resolve|recipient|payee|directory|suggest|autocomplete|invite/i;
+
 /** The reads whose object an input names, with each identity's own values for it (taken before any replay). */
 function inputReads(ctx: ScanContext): InputRead[] {
   const out: InputRead[] = [];
@@ -615,6 +619,9 @@ function inputReads(ctx: ScanContext): InputRead[] {
   for (const op of ctx.spec.operations) {
     if (!readsByInput(ctx.spec, op) || isAdminOperation(op)) continue;
     for (const input of objectInputs(ctx.spec, op).slice(0, MAX_READ_INPUTS)) {
+      // A user found by name or e-mail through a lookup (a payee, an invitee) is a directory by design.
+      if (DIRECTORY_PATH.test(op.path) && namesPerson(input.name, op.path) && !/(id|Id|ID)$/.test(input.name))
+        continue;
       const values = new Map(
         ctx.identities.map((who) => [who.name, ownInputValues(ctx, lists, who, op, input)]),
       );
