@@ -24,6 +24,7 @@ import {
   adoptBody,
   answerSchema,
   type FieldProblem,
+  FORM,
   fieldProblems,
   freeText,
   type InferredField,
@@ -373,7 +374,7 @@ export async function learnBody(
     return res;
   if (res === undefined || ctx.signal.aborted) return res;
   const first = fieldProblems(res.json, res.text);
-  if (!BODY_WANTED.has(res.status) && !(isSuccess(res) && first.some((p) => p.missing))) return res;
+  if (!BODY_WANTED.has(res.status) && !(twoHundred(res) && first.some((p) => p.missing))) return res;
   const tries = inferTries.get(op) ?? 0;
   if (tries >= MAX_INFER_TRIES) return res;
   inferTries.set(op, tries + 1);
@@ -436,8 +437,15 @@ export async function learnBody(
   let problems = first;
   let shapeUsed = false;
   let last = res;
+  // An API that reads form fields only (PHP's `$_POST`, Flask's `request.form`) names again as missing a field
+  // the JSON body held: the same fields go once more form-encoded, and stay so.
+  let form = false;
   for (let sent = 0; sent < MAX_INFER_SENDS && !ctx.signal.aborted; sent++) {
     let changed = false;
+    if (!form && sent > 0 && problems.some((p) => p.missing && body.has(p.name))) {
+      form = true;
+      changed = true;
+    }
     for (const p of problems) {
       if (p.extra) {
         if (body.delete(p.name)) changed = true;
@@ -466,24 +474,33 @@ export async function learnBody(
     }
     if (!changed && sent > 0) break;
     const payload = Object.fromEntries([...body].map(([k, f]) => [k, f.value]));
-    const again: ScanResponse | undefined = await ctx.send({ ...req, body: payload }, as);
+    const again: ScanResponse | undefined = await ctx.send(
+      form
+        ? { ...req, body: payload, headers: { ...req.headers, 'content-type': FORM } }
+        : { ...req, body: payload },
+      as,
+    );
     if (again === undefined) break;
     last = again;
     problems = fieldProblems(again.json, again.text);
     if (isSuccess(again) && !problems.some((p) => p.missing) && !refusalWorded(again.json)) {
-      if (body.size > 0 || !isSuccess(res)) {
-        adoptBody(op, inferredSchema(body, allowed, [...from].join(' and ') || 'an empty JSON object', own));
+      if (body.size > 0 || !twoHundred(res)) {
+        const source = [...from].join(' and ') || 'an empty JSON object';
+        adoptBody(op, inferredSchema(body, allowed, form ? `${source} (form-encoded)` : source, own), form);
         objects.learnBody(op, payload);
       }
       return again;
     }
-    if (!BODY_WANTED.has(again.status) && !isSuccess(again)) break;
+    if (!BODY_WANTED.has(again.status) && !twoHundred(again)) break;
   }
   const tried = [...body.keys()];
   return failed(
     `the last try (${tried.length > 0 ? tried.join(', ') : '{}'}) was answered ${last.status}${problems.length > 0 ? `, naming ${problems.map((p) => p.name).join(', ')}` : ''}`,
   );
 }
+
+/** A 2xx status, whatever the body says (a refusal in a 200 names the fields it wants too). */
+const twoHundred = (res: ScanResponse) => res.status >= 200 && res.status < 300;
 
 /** A 2xx that says it failed (`{success: false}`, `{status: "error"}`, a lone `error` message). */
 function refusalWorded(json: unknown): boolean {

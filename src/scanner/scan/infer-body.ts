@@ -569,17 +569,23 @@ export function inferredSchema(
  * (injection, mass assignment, object-level checks) reads it from `requestBody`. The document is the scan's own
  * copy, loaded for this run.
  */
-export function adoptBody(op: Operation, schema: JsonObject): void {
+export function adoptBody(op: Operation, schema: JsonObject, form = false): void {
   (op as { requestBody: Operation['requestBody'] }).requestBody = {
     required: true,
-    content: { 'application/json': { schema } },
+    content: { [form ? FORM : 'application/json']: { schema } },
   };
 }
 
+/** The media type of a form-encoded body. */
+export const FORM = 'application/x-www-form-urlencoded';
+
 /** Where an operation's body came from when the scan inferred it (`undefined` for a documented one). */
 export function inferredFrom(op: Operation): string | undefined {
-  const schema = op.requestBody?.content['application/json']?.schema;
-  if (schema === undefined || typeof schema === 'boolean') return undefined;
-  const from = schema['x-portcullis-inferred'];
-  return typeof from === 'string' ? from : undefined;
+  for (const media of Object.values(op.requestBody?.content ?? {})) {
+    const schema = media.schema;
+    if (schema === undefined || typeof schema === 'boolean') continue;
+    const from = schema['x-portcullis-inferred'];
+    if (typeof from === 'string') return from;
+  }
+  return undefined;
 }
