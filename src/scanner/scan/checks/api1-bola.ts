@@ -474,7 +474,13 @@ const MAX_INPUT_READS = 24;
 /** The non-password values of an identity's login request (its user name, its e-mail). */
 function loginValues(who: Identity): string[] {
   return Object.entries(who.login?.body ?? {})
-    .filter(([k, v]) => !/pass|secret|pin$|otp|code/i.test(k) && typeof v === 'string' && v.length >= 3)
+    .filter(
+      ([k, v]) =>
+        /user|login|mail|name|handle|account|phone/i.test(k) &&
+        !/pass|secret|pin$|otp|code|client|grant|scope/i.test(k) &&
+        typeof v === 'string' &&
+        v.length >= 3,
+    )
     .map(([, v]) => String(v));
 }
 
@@ -509,6 +515,9 @@ function ownInputValues(
   if (namesPerson(input.name, op.path)) {
     const mail = /mail/i.test(input.name) || scalar.format === 'email';
     const byName = !mail && !numeric && !/(id|Id|ID|uuid)$/.test(input.name) && input.name !== 'uid';
+    const names = loginValues(who);
+    // A name input (`?customer=alice`) takes its login names first, an e-mail input its e-mail only.
+    if (mail || byName) for (const v of names) if (v.includes('@') === mail) add(v);
     if (!mail) {
       for (const id of selfIds(who)) add(id);
       // Ids its login answer gave it about itself under any wrapper (`{"result": {"user_id": 2}}`).
@@ -517,8 +526,6 @@ function ownInputValues(
         if (harvest.ownLoginValue(who.name, c.value)) add(c.value);
       }
     }
-    const names = loginValues(who);
-    if (mail || byName) for (const v of names) if (v.includes('@') === mail) add(v);
   } else if (entity !== undefined && loose(entity) !== '') {
     for (const o of ctx.objects.of(who.name)) {
       const own = loose(collectionEntity(o.collection));
