@@ -23,8 +23,10 @@ import { operationsFound, scanTwins } from './twins.ts';
  *   probes in clear text decode to garbage (or to the plain number), so only encoded probes reach the SQL.
  * - `DELETE /lockers/{locker_id}/snapshot`: a shell looks for the snapshot file named by the id (none exists, and
  *   the command removes nothing) and its output is answered.
+ * - `GET /thumbs?variant=`: a shell looks for a thumbnail, blind (a 500 on its syntax errors, nothing else shown):
+ *   a quote breaks it and two quotes do not, as in SQL, but a double quote breaks it too.
  *
- * Fixed twin: every value bound, the snapshot id checked as digits; the login still crashes on a wrong login (the
+ * Fixed twin: every value bound, the snapshot id and the variant checked; the login still crashes on a wrong login (the
  * flaw it keeps is no injection).
  */
 const USERS = [
@@ -64,6 +66,15 @@ const SPEC = {
     '/lockers/{locker_id}/snapshot': {
       parameters: [{ name: 'locker_id', in: 'path', required: true, schema: { type: 'integer' } }],
       delete: { operationId: 'dropSnapshot', responses: { '204': { description: 'dropped' } } },
+    },
+    '/thumbs': {
+      get: {
+        operationId: 'thumbnail',
+        parameters: [
+          { name: 'variant', in: 'query', required: true, schema: { type: 'string', example: 'small' } },
+        ],
+        responses: { '200': { description: 'the thumbnail, if any' } },
+      },
     },
     '/parcels': {
       get: { operationId: 'myParcels', responses: { '200': { description: 'the caller’s parcels' } } },
@@ -137,6 +148,21 @@ async function startLockers(fixed: boolean): Promise<Lockers> {
           .prepare('INSERT INTO lockers (owner, label) VALUES (?, ?)')
           .run(uid, String(body.label ?? 'locker'));
         return send(res, 201, { id: Number(r.lastInsertRowid), label: body.label });
+      }
+      if (url.pathname === '/thumbs' && req.method === 'GET') {
+        const variant = url.searchParams.get('variant') ?? '';
+        if (fixed && !/^[a-z0-9]+$/.test(variant)) return send(res, 400, { error: 'bad variant' });
+        // A shell looks for the file; its output and its errors are never shown.
+        try {
+          execSync(`test -e /nonexistent-pc-thumbs/${variant}.png && echo found || echo none`, {
+            shell: '/bin/sh',
+            stdio: 'ignore',
+            timeout: 5000,
+          });
+        } catch {
+          return send(res, 500, { error: 'internal' });
+        }
+        return send(res, 200, { thumbnail: null });
       }
       const snapshot = /^\/lockers\/([^/]+)\/snapshot$/.exec(url.pathname);
       if (snapshot && req.method === 'DELETE') {
@@ -241,13 +267,16 @@ describe('injection reaches a bodiless login that fails with 5xx, a DELETE and b
     assert.match(by('parcel').message, /base64-encoded/);
   });
 
-  test('the snapshot DELETE’s id reaches a shell: its echo canary, on a made-up id', () => {
+  test('the snapshot DELETE’s id reaches a shell: its echo canary, on a made-up id; the blind thumbnail shell by a sleep', () => {
     const cmd = scans.vulnerable.result.findings.filter((f) => f.rule.id === 'scan/api8-command-injection');
-    assert.deepEqual(
-      cmd.map((f) => `${f.operation?.operationId} ${f.evidence?.parameter}`),
-      ['dropSnapshot locker_id'],
-    );
-    assert.match(String(cmd[0].evidence?.payload), /^987654321/);
+    assert.deepEqual(cmd.map((f) => `${f.operation?.operationId} ${f.evidence?.parameter}`).sort(), [
+      'dropSnapshot locker_id',
+      'thumbnail variant',
+    ]);
+    const by = (id: string) => cmd.find((f) => f.operation?.operationId === id)!;
+    assert.match(String(by('dropSnapshot').evidence?.payload), /^987654321/);
+    // A lone double quote broke it as the single one did: no SQL evidence, the command sleeps decide.
+    assert.match(by('thumbnail').message, /time-based/);
   });
 
   test('the fixed twin has no injection finding', () => {

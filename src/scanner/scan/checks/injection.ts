@@ -712,6 +712,8 @@ interface Job {
   erase?: boolean;
   /** A path value of an object the scan owns (a live object, or a DELETE's made-up id): time-based probes too. */
   ownPath?: boolean;
+  /** A lone single or double quote broke it alike (5xx), two quotes did not: a shell, maybe; time-based too. */
+  shellish?: boolean;
 }
 
 /** A probe whose answer proves itself; 'stop' when a blind input's probe got no answer (it would hang again). */
@@ -1309,6 +1311,16 @@ async function secondRound(ctx: ScanContext, job: Job, over: () => boolean): Pro
     controlRes = await p.send(control);
   }
   if (q && controlRes && q.status >= 500 && fine(controlRes) && fine(baseline)) {
+    // A shell breaks on a lone double quote as on a single one; an SQL string literal in single quotes does not.
+    // Both breaking is no SQL evidence: the input gets the command sleeps instead (shellish). (A number pasted in
+    // unquoted breaks on both in SQL too, but two quotes broke it there, and they are no shell's error.)
+    if (control === `${v}''`) {
+      const dq = await p.send(`${v}"`);
+      if (dq === undefined || dq.status >= 500) {
+        job.shellish = true;
+        return false;
+      }
+    }
     // A creation's repeat goes with a fresh value: the first control stored one, which a unique input refuses again.
     const creates = isCreationOperation(ctx.spec, p.point.op) || signUp(ctx, p.point.op);
     const v2 = creates ? freshVariant(v) : v;
@@ -2478,7 +2490,8 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
     order,
     async (job) => {
       const { baseline } = job;
-      if (over() || job.stage < 2 || job.found || !(job.point.likely || job.ownPath) || job.tier > 0) return;
+      if (over() || job.stage < 2 || job.found || !(job.point.likely || job.ownPath || job.shellish)) return;
+      if (job.tier > 0) return;
       if (baseline === undefined || baseline.durationMs > SLOW_BASELINE_MS) return;
       // A DELETE of a made-up value gets the SQL sleeps too: what they end early names nothing.
       job.found = await probeTimed(
