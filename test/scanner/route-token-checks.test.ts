@@ -14,6 +14,8 @@ import { operationsFound, scanTwins } from './twins.ts';
  * Vulnerable: `GET /api/invoices` only decodes the token (its payload is trusted, its signature never checked),
  * while `GET /api/account` and `GET /api/notices`, listed first, verify it. Fixed twin: every route verifies.
  * A forged token on a verifying route gets the 200 refusal: no finding there.
+ * Both: without a token, `GET /api/reports` falls through to the web app's HTML page and `GET /api/drafts` shows
+ * an empty list (`{"drafts": [], "total": 0}`): neither answers anything without credentials.
  */
 const SECRET = randomBytes(32);
 const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
@@ -86,6 +88,8 @@ const SPEC = {
     '/api/account': { get: { operationId: 'getAccount', ...read('own account') } },
     '/api/notices': { get: { operationId: 'getNotices', ...read('own notices') } },
     '/api/invoices': { get: { operationId: 'getInvoices', ...read('own invoices') } },
+    '/api/reports': { get: { operationId: 'getReports', ...read('own reports') } },
+    '/api/drafts': { get: { operationId: 'getDrafts', ...read('own drafts') } },
   },
 };
 
@@ -100,6 +104,15 @@ function startLedger(fixed: boolean) {
       return sendJson(res, 200, { status: 'success', jwt: mint(u.id) });
     }
     const token = /^Bearer (.+)$/.exec(String(req.headers.authorization ?? ''))?.[1];
+    // Without a token, the reports route falls through to the web app's page, and the drafts route shows none.
+    if (req.method === 'GET' && token === undefined && path === '/api/reports') {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      return res.end(
+        '<!doctype html><html><head><title>Ledger</title></head><body><div id="app"></div></body></html>',
+      );
+    }
+    if (req.method === 'GET' && token === undefined && path === '/api/drafts')
+      return sendJson(res, 200, { drafts: [], total: 0 });
     if (req.method !== 'GET' || token === undefined) return refuse();
     const lax = path === '/api/invoices' && !fixed;
     const claims = lax ? decoded(token) : verified(token);
@@ -112,6 +125,10 @@ function startLedger(fixed: boolean) {
       });
     if (path === '/api/notices')
       return sendJson(res, 200, { status: 'success', notices: [`Welcome back, ${user.name}`] });
+    if (path === '/api/reports')
+      return sendJson(res, 200, { status: 'success', reports: [{ year: 2025, total: 200.5 }] });
+    if (path === '/api/drafts')
+      return sendJson(res, 200, { drafts: [{ number: `D-${user.id}01`, total: 9 }], total: 1 });
     if (path === '/api/invoices')
       return sendJson(res, 200, { status: 'success', invoices: INVOICES.filter((i) => i.user === user.id) });
     return sendJson(res, 404, { status: 'error', message: 'Not found' });
@@ -153,6 +170,14 @@ describe('altered tokens on each secured read, not only the first', () => {
       elsewhere.map((f) => f.message),
       [],
     );
+  });
+
+  test("a web app's page or an empty list to a caller without a token is no answer without credentials", () => {
+    for (const r of [runs.vulnerable, runs.fixed])
+      assert.deepEqual(
+        r.findings.filter((f) => f.rule.id === 'scan/api2-no-credentials').map((f) => f.message),
+        [],
+      );
   });
 
   test('the fixed twin: no altered token accepted', () => {

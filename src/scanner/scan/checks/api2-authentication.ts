@@ -290,13 +290,31 @@ async function noCredentials(ctx: ScanContext, a: Identity): Promise<void> {
     if (op.method !== 'GET' || !requiresAuth(op) || isExcluded(op)) continue;
     const req = planRequest(ctx.spec, op, ctx.objects, { owner: a.name });
     const res = await ctx.send(req, null);
-    if (!isSuccess(res) || errorIn200(res)) continue;
+    if (!isSuccess(res) || errorIn200(res) || emptyAnswer(res.json)) continue;
+    // Where A gets JSON, an anonymous page in another form (a single-page app's index.html for every unknown
+    // route, a login form) is not the operation's answer.
+    const mine = await answerTo(ctx, req, a);
+    if (isSuccess(mine) && mine.json !== undefined && res.json === undefined) continue;
     ctx.report(SCAN_RULES.noCredentials, {
       operation: op,
       message: `${op.method} ${op.path} declares security but answered ${res.status} without credentials.`,
       evidence: evidenceOf(res),
     });
   }
+}
+
+/** `[]`, `{}`, or an envelope holding only empty values (`{"items": [], "total": 0}`): nothing was shown. */
+function emptyAnswer(json: unknown): boolean {
+  if (Array.isArray(json)) return json.length === 0;
+  if (json === null || typeof json !== 'object') return false;
+  return Object.values(json).every(
+    (v) =>
+      v === null ||
+      v === 0 ||
+      v === '' ||
+      (Array.isArray(v) && v.length === 0) ||
+      (typeof v === 'object' && v !== null && Object.keys(v).length === 0),
+  );
 }
 
 /** GETs looked at for the undeclared-security comparison (each sent at most once as A and once anonymously). */
