@@ -18,7 +18,8 @@ import { operationsFound, scanTwins } from './twins.ts';
  * - `GET /notifications?user_id=` ignores its input and shows the caller's own (nothing to find),
  * - `GET /products?product_id=` is a public catalogue (no security): anyone reads any product by design,
  * - `GET /payees/lookup?username=` finds whom to pay by user name, for any member on both twins (by design),
- * - `GET /staff/payouts` is the staff's.
+ * - `GET /staff/payouts` is the staff's, and so is `GET /branch/holders?branch_id=9` (everyone in the branch alice
+ *   and bob both belong to, with their contact data; the identities are configured with `branch_id: 9`).
  *
  * Vulnerable: every read above answers whatever object it is asked for, and the payouts answer any signed-in
  * user. Fixed twin: claims, statements, policies and profiles only the caller's own (404 or 403 otherwise), the
@@ -118,6 +119,13 @@ const SPEC = {
         security: [],
         parameters: [query('product_id', { type: 'integer' })],
         responses: { '200': ok('a product'), '404': { description: 'none' } },
+      },
+    },
+    '/branch/holders': {
+      get: {
+        operationId: 'branchHolders',
+        parameters: [query('branch_id', { type: 'integer' }, { example: 9 })],
+        responses: { '200': ok("the branch's policy holders"), '403': { description: 'staff' } },
       },
     },
     '/payees/lookup': {
@@ -244,6 +252,14 @@ function startDesk(fixed: boolean) {
       const { password: _, staff: __, ...shown } = who;
       return result(shown);
     }
+    if (req.method === 'GET' && path === '/branch/holders') {
+      // Every holder of the branch with their contact data: the staff's list (alice and bob are both branch 9's).
+      if (url.searchParams.get('branch_id') !== '9') return send(404, { errors: ['no such branch'] });
+      if (fixed && !me.staff) return send(403, { errors: ['staff only'] });
+      return result(
+        PEOPLE.filter((p) => !p.staff).map(({ login, email, phone }) => ({ login, email, phone })),
+      );
+    }
     if (req.method === 'GET' && path === '/payees/lookup') {
       // Finding whom to pay by user name is the feature: any member, on both twins.
       const who = PEOPLE.find((p) => p.login === url.searchParams.get('username'));
@@ -263,6 +279,7 @@ function startDesk(fixed: boolean) {
 
 const login = (who: Person) => ({
   name: who.login,
+  ...(who.staff ? {} : { params: { branch_id: '9' } }),
   login: { path: '/session', body: { login: who.login, password: who.password }, encoding: 'form' as const },
 });
 const options = {
@@ -297,8 +314,11 @@ describe('API1 replays reads whose object is named by a query or body input; API
     const found = operationsFound(scans.vulnerable.result);
     // The profile is an object-level flaw: not a function of the admin's.
     assert.ok(!found.includes('scan/api5-bfla profile'), found.join());
-    // A function meant for the staff stays API5.
+    // A function meant for the staff stays API5, and so does a list of everyone in the caller's own branch: the
+    // caller's own branch_id gets the others' data too, so it is no question of which object.
     assert.ok(found.includes('scan/api5-bfla payouts'), found.join());
+    assert.ok(found.includes('scan/api5-bfla branchHolders'), found.join());
+    assert.ok(!found.includes('scan/api1-bola-read branchHolders'), found.join());
     // An input the API ignores (the caller's own notifications) and a public catalogue are nobody's object.
     for (const op of ['notifications', 'product', 'findPayee', 'myClaims', 'myPolicies'])
       assert.ok(

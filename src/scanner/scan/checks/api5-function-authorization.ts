@@ -39,9 +39,10 @@ import {
 } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, resolveSchema, sampleValue } from '../schema.ts';
+import { selfIds } from '../self.ts';
 import { similarity } from '../similarity.ts';
 import { adminNameVariant } from './admin-variant.ts';
-import { objectInputs, readsByInput } from './object-inputs.ts';
+import { namesPerson, objectInputs, readsByInput } from './object-inputs.ts';
 
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 const ADMIN_WORDS = /\b(admins?|administrators?|staff only|superusers?|privileged)\b/i;
@@ -150,7 +151,7 @@ async function replayReads(ctx: ScanContext): Promise<void> {
           ctx.note?.({
             operation: op,
             rule: SCAN_RULES.bfla,
-            reason: `${user.name}'s answer holds other users' data because its ${selector} names their object (a made-up ${selector} answers otherwise): an object-level read, judged by API1 (scan/api1-bola-read), not reported as API5`,
+            reason: `${user.name}'s answer holds other users' data because its ${selector} names their object: an object-level read, judged by API1 (scan/api1-bola-read), not reported as API5`,
           });
           break;
         }
@@ -191,9 +192,35 @@ async function replayReads(ctx: ScanContext): Promise<void> {
 }
 
 /**
- * The input of a read that names which object it returns (`?user_id=3`, `?account=bob`, a POST read's
- * `order_id`), when the answer depends on it: the same request with a made-up value instead answers otherwise
- * (not 90% alike). Undefined when no such input is in the request, or none changes the answer.
+ * What the caller knows names its own object for an input: a value it was configured with under that name
+ * (`params: {user_id: '2'}`), or, for an input that names a person or an account, an id its token or login
+ * answer gave it (a number input), else a login name of its own (an e-mail for an e-mail input).
+ */
+function ownValueFor(ctx: ScanContext, user: Identity, name: string, path: string, numeric: boolean) {
+  const given = ctx.objects.param(user.name, name);
+  if (given !== undefined) return given;
+  if (!namesPerson(name, path)) return undefined;
+  const mail = /mail/i.test(name);
+  if (!mail) {
+    const id = [...selfIds(user)].find((v) => !numeric || /^\d+$/.test(v));
+    if (id !== undefined && (numeric || /(id|Id|ID)$/.test(name))) return id;
+  }
+  if (numeric) return undefined;
+  return Object.entries(user.login?.body ?? {})
+    .filter(
+      ([k, v]) =>
+        /user|login|mail|name|handle|account/i.test(k) && !PASSWORD.test(k) && typeof v === 'string',
+    )
+    .map(([, v]) => String(v))
+    .find((v) => v.includes('@') === mail);
+}
+
+/**
+ * The input of a read that names which object it returns (`?user_id=3`, `?account=bob`), when that, and not the
+ * function, is what gave the caller others' data: the same request with the caller's own value there (see
+ * `ownValueFor`) answers without others' data (so the function is the caller's to use, on its own object), or,
+ * where the caller has no value of its own, a made-up value answers otherwise (not 90% alike). Undefined when no
+ * such input is in the request, or the caller's own value gets others' data too (a tenant's directory).
  */
 async function objectSelector(
   ctx: ScanContext,
@@ -208,10 +235,15 @@ async function objectSelector(
     req.body !== null && typeof req.body === 'object' && !Array.isArray(req.body)
       ? (req.body as Record<string, unknown>)
       : undefined;
+  const others = othersValues(ctx, user);
   for (const input of objectInputs(ctx.spec, op).slice(0, 3)) {
     const value = input.in === 'query' ? url.searchParams.get(input.name) : body?.[input.name];
     if (value === null || value === undefined) continue;
-    const made = madeUpIdFor(resolveSchema(ctx.spec, input.schema), String(value));
+    const s = resolveSchema(ctx.spec, input.schema);
+    const numeric = s.type === 'integer' || s.type === 'number';
+    const own = ownValueFor(ctx, user, input.name, op.path, numeric);
+    if (own !== undefined && own === String(value)) continue; // its own value got others' data: no object's
+    const made = own ?? madeUpIdFor(s, String(value));
     if (made === undefined) continue;
     let other: PlannedRequest;
     if (input.in === 'query') {
@@ -223,8 +255,14 @@ async function objectSelector(
     }
     const res = await ctx.send(other, user);
     if (res === undefined) continue;
+    const where = `${input.in === 'query' ? 'query' : 'body'} input ${input.name}`;
+    if (own !== undefined) {
+      if (isSuccess(res) && !refusedIn200(res) && !holdsAny(res, others))
+        return `${where} (its own ${input.name} shows no one else's)`;
+      continue;
+    }
     if (!isSuccess(res) || similarity(res.json ?? res.text, mine.json ?? mine.text) < SAME_CONTENT)
-      return `${input.in === 'query' ? 'query' : 'body'} input ${input.name}`;
+      return `${where} (a made-up ${input.name} answers otherwise)`;
   }
   return undefined;
 }
