@@ -677,3 +677,110 @@ describe('cookie sessions: on an https API, a session cookie without Secure', ()
     assert.deepEqual(mine(results.fixed.result, GUILD_RULES), []);
   });
 });
+
+// ------------------------------------------------------------------------------------------------------------
+
+const STATEMENT_SPEC = {
+  openapi: '3.0.3',
+  info: { title: 'statements', version: '1' },
+  paths: {
+    '/login.php': {
+      post: {
+        operationId: 'login',
+        requestBody: form({ email: str, password: str }),
+        responses: { '200': { description: 'in' } },
+      },
+    },
+    '/api/statement.php': {
+      get: {
+        operationId: 'statement',
+        parameters: [
+          { name: 'month', in: 'query', required: true, schema: { type: 'string', example: '2026-11' } },
+        ],
+        responses: ok,
+      },
+    },
+  },
+};
+const HOLDERS = [
+  {
+    email: 'rui@bank.test',
+    password: 'rui-pw-71',
+    lines: [
+      { day: 3, amount: -42.5 },
+      { day: 9, amount: 1200 },
+    ],
+  },
+  { email: 'eva@bank.test', password: 'eva-pw-72', lines: [{ day: 14, amount: -7.25 }] },
+];
+
+/** PHP-style: every answer starts a session (PHPSESSID); the only read asks for a month. */
+async function startStatements(fixed: boolean) {
+  const signedIn = new Map<string, (typeof HOLDERS)[number] | undefined>();
+  const flags = fixed ? '; path=/; HttpOnly' : '; path=/';
+  return startServer(async (req: IncomingMessage, res: ServerResponse) => {
+    const body = await readText(req);
+    const url = new URL(req.url ?? '/', 'http://x');
+    let sid = cookies(req).get('PHPSESSID') ?? '';
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (!signedIn.has(sid)) {
+      sid = randomBytes(13).toString('hex');
+      signedIn.set(sid, undefined);
+      headers['set-cookie'] = `PHPSESSID=${sid}${flags}`;
+    }
+    const answer = (status: number, payload: unknown) => {
+      res.writeHead(status, headers);
+      res.end(JSON.stringify(payload));
+    };
+    if (req.method === 'POST' && url.pathname === '/login.php') {
+      const f = new URLSearchParams(body);
+      const h = HOLDERS.find((x) => x.email === f.get('email') && x.password === f.get('password'));
+      if (!h) return answer(200, { error: 'Invalid email or password.' });
+      // A new session id on sign-in.
+      signedIn.delete(sid);
+      sid = randomBytes(13).toString('hex');
+      signedIn.set(sid, h);
+      headers['set-cookie'] = `PHPSESSID=${sid}${flags}`;
+      return answer(200, { ok: true, redirect: 'dashboard.php' });
+    }
+    const h = signedIn.get(sid);
+    if (!h) return answer(401, { error: 'Unauthorized' });
+    if (req.method === 'GET' && url.pathname === '/api/statement.php') {
+      const month = url.searchParams.get('month');
+      if (!month) return answer(400, { error: 'Missing month' });
+      return answer(200, { holder: h.email, month, lines: h.lines });
+    }
+    return answer(404, { error: 'Not found' });
+  });
+}
+
+describe('cookie sessions: flags where the only read requires a query input (PHP-style, a session on every answer)', () => {
+  let results: Awaited<ReturnType<typeof scanTwins>>;
+  before(async () => {
+    results = await scanTwins(
+      STATEMENT_SPEC,
+      async (fixed) => {
+        const api = await startStatements(fixed);
+        return { url: api.url, server: api.server };
+      },
+      {
+        identities: HOLDERS.map((h) => ({
+          name: h.email.split('@')[0],
+          login: login('/login.php', { email: h.email, password: h.password }, { encoding: 'form' }),
+        })),
+        checks: ['API8'],
+        ratePerSecond: 200,
+      },
+    );
+  });
+
+  test('vulnerable: PHPSESSID is set without HttpOnly', () => {
+    assert.deepEqual(mine(results.vulnerable.result, GUILD_RULES), [
+      'scan/api8-insecure-session-cookie login',
+    ]);
+  });
+
+  test('fixed twin: no cookie finding at all', () => {
+    assert.deepEqual(mine(results.fixed.result, GUILD_RULES), []);
+  });
+});

@@ -129,10 +129,14 @@ function candidateReads(ctx: ScanContext): Operation[] {
         op.method === 'GET' &&
         !isExcluded(op) &&
         !op.path.includes('{') &&
-        !LOGOUT.test(`${op.path} ${op.id}`) &&
-        !op.parameters.some((p) => p.required && p.in === 'query'),
+        !LOGOUT.test(`${op.path} ${op.id}`),
     )
-    .sort((x, y) => rank(x) - rank(y));
+    .sort((x, y) => rank(x) - rank(y) || asked(x) - asked(y));
+}
+
+/** How many query inputs a read requires (filled from the document's examples or the API's own values). */
+function asked(op: Operation): number {
+  return op.parameters.filter((p) => p.required && p.in === 'query').length;
 }
 
 /** Profile-like reads first, then reads that declare security. */
