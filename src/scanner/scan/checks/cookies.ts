@@ -4,9 +4,11 @@
  * - Session cookies: the cookies of an identity's jar that a read it passes (and an anonymous caller is refused)
  *   needs: without the cookie the read is refused, or the cookie alone passes it.
  * - Tampering (API2, `-invalid-token-accepted`): a cookie whose value is readable (plain text, URL-encoded,
- *   base64, base64 JSON, the middle of a JWT, one base64 segment of a dotted value) and holds A's user name, e-mail
- *   or id goes back with B's in its place; the read then answering what B's own session reads (and not A's view),
- *   while a garbage value of the cookie is refused, is the finding. A role or admin flag in such a cookie
+ *   base64, base64 JSON, the middle of a JWT (signature kept, and unsigned: `alg: none`), one base64 segment of a
+ *   dotted value) and holds A's user name, e-mail or id goes back with B's in its place; the read then answering
+ *   what B's own session reads (and not A's view), while a garbage value of the cookie is refused, is the finding.
+ *   The read is A's reference read, else one that names B's record by its only path parameter (which A's own
+ *   cookies are refused). A role or admin flag in such a cookie
  *   (`role=user`, `"role":"member"`, `is_admin=false`) goes back as `admin`/`true` on a read the admin passes and
  *   A is refused (without an admin: a 403 for A); the finding needs the admin's view (or a 2xx) there while the
  *   same place holding a made-up role, and a garbage value, are refused.
@@ -111,9 +113,9 @@ function shows(text: string, value: string): boolean {
   }
 }
 
-/** Words that name A (its user name, e-mail, id) and that its own read shows. */
+/** Words that name A (its user name, e-mail, id) and that its own read shows; a one-character id names nothing. */
 function shownMarkers(markers: ReadonlyMap<string, string>, res: ScanResponse): string[] {
-  return [...new Set(markers.values())].filter((v) => shows(res.text, v));
+  return [...new Set(markers.values())].filter((v) => v.length >= 2 && shows(res.text, v));
 }
 
 /** A read A passes whose answer an anonymous caller does not get: the reference for cookie probes. */
