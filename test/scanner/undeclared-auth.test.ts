@@ -321,3 +321,34 @@ describe('the same, with identities given as session headers (no login body to n
     );
   });
 });
+
+describe("the same without an own-profile read in the document: A's login answer is what is guarded", () => {
+  const spec = structuredClone(SPEC) as { paths: Record<string, unknown> };
+  delete spec.paths['/members/self'];
+  const runs = {} as Record<'vulnerable' | 'fixed', ScanResult>;
+  before(async () => {
+    const scans = await scanTwins(spec, startGym, {
+      identities: [identity(MEMBERS[0]), identity(MEMBERS[1])],
+      checks: ['API2'],
+      ratePerSecond: 300,
+    });
+    runs.vulnerable = scans.vulnerable.result;
+    runs.fixed = scans.fixed.result;
+  });
+
+  test("the roster shows the e-mail the login gives only for kestrel's passphrase", () => {
+    const f = at(runs.vulnerable, 'scan/api2-no-credentials', 'roster');
+    assert.ok(f, operationsFound(runs.vulnerable).join('\n'));
+    assert.match(
+      f.message,
+      /kestrel's account record \(email\), which the login \(POST \/session\) gives only for kestrel's password/,
+    );
+  });
+
+  test('the fixed twin: no finding for the rule', () => {
+    assert.equal(
+      runs.fixed.findings.find((f) => f.rule.id === 'scan/api2-no-credentials'),
+      undefined,
+    );
+  });
+});

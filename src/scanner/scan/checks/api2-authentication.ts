@@ -358,7 +358,7 @@ function telling(v: unknown): v is string | number {
 
 /** What an anonymous answer must not show: a record of A's that the API gave A only with credentials. */
 interface Guarded {
-  /** The read that refused the anonymous caller: `GET /me`. */
+  /** Where A got it with credentials only: `GET /me shows only with credentials (...)`. */
   readonly by: string;
   /** A's own account record: these values name A (its login name, its e-mail). */
   readonly names?: ReadonlySet<string>;
@@ -425,14 +425,12 @@ function ownReadNames(path: string, json: unknown): string[] {
  * A's login names), and, for a read of an object A created, that object (its id member).
  */
 function guardedRecords(
-  req: PlannedRequest,
   json: unknown,
   names: ReadonlySet<string>,
   by: string,
-  objectPrivate: boolean,
+  id: string | undefined,
 ): Guarded[] {
   const out: Guarded[] = [];
-  const id = objectPrivate ? req.object?.id : undefined;
   for (const r of recordsIn(json)) {
     const strings = Object.values(r).filter((v): v is string => typeof v === 'string');
     const mine = strings.some((v) => names.has(v.trim().toLowerCase()));
@@ -542,13 +540,35 @@ async function undeclaredNoCredentials(ctx: ScanContext, a: Identity): Promise<s
       objectPrivate = theirs !== undefined && (theirs.status >= 400 || errorIn200(theirs));
     }
     if (!givenNames) for (const n of ownReadNames(req.path, mine.json)) names.add(n);
-    protectedReads.push({ req, json: mine.json, by: `${op.method} ${op.path}`, objectPrivate });
+    protectedReads.push({
+      req,
+      json: mine.json,
+      by: `${op.method} ${op.path} shows only with credentials (an anonymous caller is refused there)`,
+      objectPrivate,
+    });
   }
   // Judged once every read is in: an own-profile read later in the document may name A for the others.
   for (const r of protectedReads)
-    guarded.push(...guardedRecords(r.req, r.json, names, r.by, r.objectPrivate));
+    guarded.push(...guardedRecords(r.json, names, r.by, r.objectPrivate ? r.req.object?.id : undefined));
+  // A's login answer is given only for A's password: its account record there is guarded too, once the API is
+  // seen refusing an anonymous caller (a read above, or any 401/403 to one).
+  const login = a.login;
+  const refuses =
+    protectedReads.length > 0 ||
+    ctx.observations.some(
+      (o) => o.identity === undefined && (o.response.status === 401 || o.response.status === 403),
+    );
+  if (login?.answer !== undefined && refuses)
+    guarded.push(
+      ...guardedRecords(
+        login.answer,
+        names,
+        `the login (${login.flow.method ?? 'POST'} ${login.path.split('?')[0]}) gives only for ${a.name}'s password`,
+        undefined,
+      ),
+    );
   if (guarded.length === 0)
-    return `operations without declared security not judged: no GET showed ${a.name}'s records to ${a.name} and refused an anonymous caller`;
+    return `operations without declared security not judged: neither a GET that refused an anonymous caller nor ${a.name}'s login answer showed ${a.name}'s records`;
   for (const { op, req, res } of open) {
     if (res.json === undefined) continue;
     const sent = `${req.path} ${safeDecode(req.path)}`;
@@ -559,7 +579,7 @@ async function undeclaredNoCredentials(ctx: ScanContext, a: Identity): Promise<s
       ctx.report(SCAN_RULES.noCredentials, {
         operation: op,
         key: 'undeclared',
-        message: `${op.method} ${op.path} declares no security and answered ${res.status} to a caller without credentials with ${what} (${shared.join(', ')}), which ${g.by} shows only with credentials (an anonymous caller is refused there).`,
+        message: `${op.method} ${op.path} declares no security and answered ${res.status} to a caller without credentials with ${what} (${shared.join(', ')}), which ${g.by}.`,
         evidence: evidenceOf(res, { guardedBy: g.by, members: shared }),
       });
       break;
