@@ -265,7 +265,9 @@ export function injectionPoints(ctx: ScanContext): InjectionPoint[] {
               ? neutralCondition(op)
               : typeof value === 'string'
                 ? value
-                : `pc${randomUUID().slice(0, 6)}`,
+                : typeof value === 'number' && where === 'query'
+                  ? String(value)
+                  : `pc${randomUUID().slice(0, 6)}`,
         likely: opLikely || LIKELY_SINK.test(name),
         ...(fragment !== undefined ? { fragment } : {}),
         ...(guessed !== undefined ? { undocumented: guessed.encoding } : {}),
@@ -274,8 +276,15 @@ export function injectionPoints(ctx: ScanContext): InjectionPoint[] {
     for (const p of op.parameters) {
       const s = resolveSchema(ctx.spec, p.schema);
       const type = schemaType(s);
-      // Path parameters are probed even when typed integer: many APIs pass them to a query as text.
-      if (!stringInput(s) && !(p.in === 'path' && (type === 'integer' || type === undefined))) continue;
+      // Path parameters are probed even when typed integer: many APIs pass them to a query as text; so are a
+      // read's number query inputs (`GET /readings?sensor_id=3`), where the probes change nothing.
+      const numberInRead = p.in === 'query' && (type === 'integer' || type === 'number') && readsOnly(op);
+      if (
+        !stringInput(s) &&
+        !(p.in === 'path' && (type === 'integer' || type === undefined)) &&
+        !numberInRead
+      )
+        continue;
       if (p.in !== 'path' && p.in !== 'query' && p.in !== 'header' && p.in !== 'cookie') continue;
       const example =
         p.raw.example ?? (s.example as unknown) ?? (Array.isArray(s.examples) ? s.examples[0] : undefined);
