@@ -76,6 +76,66 @@ describe('fields an error answer names', () => {
   });
 });
 
+describe('fields runtimes name when nothing validates the body', () => {
+  test('Werkzeug, Express, Go, Jackson, System.Text.Json, Spring, ASP.NET, NestJS, Zod', () => {
+    assert.deepEqual(names(undefined, '<pre>KeyError: &#39;title&#39;</pre>'), ['title']);
+    assert.deepEqual(
+      names(undefined, "TypeError: Cannot destructure property 'slot' of 'req.body' as it is undefined."),
+      ['slot'],
+    );
+    assert.deepEqual(
+      fieldProblems(
+        undefined,
+        'json: cannot unmarshal string into Go struct field Recipe.portions of type int',
+      ),
+      [{ name: 'portions', missing: false, kind: 'integer' }],
+    );
+    assert.deepEqual(
+      fieldProblems({
+        message:
+          'JSON parse error: Cannot deserialize value of type `java.lang.Integer` from String "x": not a valid Integer value (through reference chain: demo.Recipe["portions"])',
+      }),
+      [{ name: 'portions', missing: false, kind: 'integer' }],
+    );
+    assert.deepEqual(
+      fieldProblems({
+        errors: {
+          '$.portions': [
+            'The JSON value could not be converted to System.Int32. Path: $.portions | LineNumber: 0',
+          ],
+        },
+      }).find((p) => p.name === 'portions')?.kind,
+      'integer',
+    );
+    assert.deepEqual(names({ errors: [{ field: 'title', defaultMessage: 'must not be blank' }] }), ['title']);
+    assert.deepEqual(names({ errors: { Title: ['The Title field is required.'] } }), ['Title']);
+    assert.deepEqual(
+      fieldProblems({
+        statusCode: 400,
+        message: ['title should not be empty', 'portions must be an integer number'],
+      }),
+      [
+        { name: 'title', missing: true },
+        { name: 'portions', missing: false, kind: 'integer' },
+      ],
+    );
+    assert.deepEqual(
+      fieldProblems({
+        issues: [
+          {
+            code: 'invalid_type',
+            expected: 'number',
+            received: 'undefined',
+            path: ['portions'],
+            message: 'Required',
+          },
+        ],
+      }),
+      [{ name: 'portions', missing: true }],
+    );
+  });
+});
+
 describe('fields a record of the resource suggests', () => {
   test('its own ids, owner, timestamps, secrets and privileges left out; free text fresh, code words kept', () => {
     const fields = shapeFields({

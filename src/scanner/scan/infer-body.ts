@@ -179,7 +179,7 @@ function validators(json: JsonObject, add: Collector): void {
           ? where.replace(/^body\./, '')
           : undefined;
       if (typeof name !== 'string' || !FIELD.test(name)) continue;
-      const message = [r.msg, r.message, r.type, r.code, r.rule]
+      const message = [r.msg, r.message, r.defaultMessage, r.type, r.code, r.rule]
         .filter((x): x is string => typeof x === 'string')
         .join(' ');
       fromMessage(name, message === '' ? 'required' : message.replace(/any\.required/, 'required'), add);
@@ -211,7 +211,9 @@ function keyedMessages(json: JsonObject, add: Collector): void {
   if (messages !== null && typeof messages === 'object') candidates.push((messages as JsonObject).json);
   for (const c of candidates) {
     if (c === null || typeof c !== 'object' || Array.isArray(c)) continue;
-    for (const [name, v] of Object.entries(c as JsonObject).slice(0, 40)) {
+    for (const [key, v] of Object.entries(c as JsonObject).slice(0, 40)) {
+      // ASP.NET names a member it could not read by its JSON path (`$.portions`).
+      const name = key.replace(/^\$\./, '');
       if (
         !FIELD.test(name) ||
         NOT_A_FIELD.test(name) ||
@@ -249,6 +251,8 @@ const MESSAGES: readonly { re: RegExp; kind?: 'type' | 'list' }[] = [
   { re: new RegExp(`(?:field )?required:? ['"\`](${NAME})['"\`]`, 'gi') },
   { re: new RegExp(`field required:? (${NAME})`, 'gi') },
   { re: new RegExp(`keyerror:? ['"](${NAME})['"]`, 'gi') },
+  // Express handlers without validation: `Cannot destructure property 'title' of 'req.body'`.
+  { re: new RegExp(`cannot destructure property ['"\`](${NAME})['"\`] of ['"\`]?(?:req\\.)?body`, 'gi') },
   {
     re: new RegExp(
       `['"\`]?(${NAME})['"\`]? (?:cannot|can't|may not|must not|should not) be (?:blank|empty|null|none|undefined|missing)`,
@@ -274,6 +278,21 @@ const MESSAGES: readonly { re: RegExp; kind?: 'type' | 'list' }[] = [
   },
 ];
 
+/**
+ * Runtimes that say which member of the body has the wrong type: Go's `encoding/json` (`cannot unmarshal string
+ * into Go struct field Recipe.portions of type int`), Jackson (`Cannot deserialize value of type \`int\` ...
+ * (through reference chain: Recipe["portions"])`), System.Text.Json (`could not be converted to System.Int32.
+ * Path: $.portions`).
+ */
+const TYPED: readonly RegExp[] = [
+  new RegExp(`go struct field (?:[\\w]{1,60}\\.)?(${NAME}) of type ([\\w.]{1,40})`, 'gi'),
+  new RegExp(
+    `value of type \`([\\w.]{1,60})\`[^\\n]{0,300}?reference chain: [^\\n]{0,200}?\\["(${NAME})"\\]\\)`,
+    'gi',
+  ),
+  new RegExp(`could not be converted to ([\\w.]{1,60})\\. path: \\$\\.(${NAME})`, 'gi'),
+];
+
 /** String leaves of an answer (bounded), for messages inside JSON (`{"error": "title is required"}`). */
 function leaves(json: unknown, out: string[] = [], depth = 0): string[] {
   if (out.length >= 40 || depth > 4) return out;
@@ -282,6 +301,21 @@ function leaves(json: unknown, out: string[] = [], depth = 0): string[] {
   else if (json !== null && typeof json === 'object')
     for (const v of Object.values(json).slice(0, 20)) leaves(v, out, depth + 1);
   return out;
+}
+
+function typedMessages(text: string, add: Collector): void {
+  for (const [i, re] of TYPED.entries()) {
+    for (const m of text.matchAll(re)) {
+      const [name, type] = i === 0 ? [m[1], m[2]] : [m[2], m[1]];
+      const kind = kindOfWords(
+        type
+          .replace(/^System\./i, '')
+          .replace(/^(u?int|Int)\d*$/i, 'integer')
+          .replace(/^(float|double|Single|Double|Decimal)\d*$/i, 'number'),
+      );
+      add({ name, missing: false, ...(kind ? { kind } : {}) });
+    }
+  }
 }
 
 function plainMessages(message: string, add: Collector): void {
@@ -331,7 +365,12 @@ export function fieldProblems(json: unknown, text = ''): FieldProblem[] {
     validators(o, add);
     keyedMessages(o, add);
   }
-  const message = (json === undefined ? text : leaves(json).join('\n')).slice(0, MAX_TEXT);
+  // HTML error pages quote names as entities (Werkzeug's `KeyError: &#39;title&#39;`).
+  const message = (json === undefined ? text : leaves(json).join('\n'))
+    .slice(0, MAX_TEXT)
+    .replace(/&#0*39;|&#x0*27;|&apos;/gi, "'")
+    .replace(/&quot;|&#0*34;/gi, '"');
+  typedMessages(message, add);
   plainMessages(message, add);
   return [...out.values()].map((p) =>
     p.allowed === undefined ? p : { ...p, allowed: p.allowed.length > 0 ? p.allowed : undefined },
