@@ -11,6 +11,8 @@
  *   still shows S is the finding.
  * - Tokens without expiry: a JWT a login gave (an identity's or S's) without `exp`, or with `exp` more than 30
  *   days away (low).
+ * - Cookie sessions (cookies.ts, on the given identities, reads only): A's readable cookie with B's name or id, or
+ *   a raised role, in its place.
  */
 import { randomBytes } from 'node:crypto';
 import type { Operation } from '../../../core/api-document.ts';
