@@ -4,7 +4,7 @@ import { before, describe, test } from 'node:test';
 import type { ScanResult } from '../../src/scanner/scan/runner.ts';
 import { startServer } from '../kit/server.ts';
 import { readJson, sendJson } from './small-api.ts';
-import { operationsFound, scanTwins } from './twins.ts';
+import { operationsFound, scanDocument, scanTwins } from './twins.ts';
 
 /**
  * An invoicing service in a plain-PHP style: every answer is 200, a refusal included
@@ -93,7 +93,7 @@ const SPEC = {
   },
 };
 
-function startLedger(fixed: boolean) {
+function startLedger(fixed: boolean, laxEverywhere = false) {
   return startServer(async (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const refuse = () => sendJson(res, 200, { status: 'error', message: 'Invalid token' });
@@ -114,7 +114,7 @@ function startLedger(fixed: boolean) {
     if (req.method === 'GET' && token === undefined && path === '/api/drafts')
       return sendJson(res, 200, { drafts: [], total: 0 });
     if (req.method !== 'GET' || token === undefined) return refuse();
-    const lax = path === '/api/invoices' && !fixed;
+    const lax = laxEverywhere || (path === '/api/invoices' && !fixed);
     const claims = lax ? decoded(token) : verified(token);
     const user = USERS.find((u) => u.id === claims?.sub);
     if (!user) return refuse();
@@ -162,6 +162,12 @@ describe('altered tokens on each secured read, not only the first', () => {
       operationsFound(runs.vulnerable).join('\n'),
     );
     assert.ok(found.some((f) => /wrong signature/.test(f.message)));
+    const invoices = found.filter((f) => f.operation?.operationId === 'getInvoices');
+    assert.equal(invoices.length, 1, 'one finding for the route, naming the variants');
+    assert.match(
+      invoices[0].message,
+      /which GET \/api\/(account|notices) refused: this route does not verify tokens/,
+    );
   });
 
   test('the reads that verify answer the forged tokens with a refusal in a 200: no finding there', () => {
@@ -184,6 +190,32 @@ describe('altered tokens on each secured read, not only the first', () => {
     assert.deepEqual(
       accepted(runs.fixed).map((f) => f.message),
       [],
+    );
+  });
+});
+
+describe('an API that verifies tokens nowhere: one set of findings, on the first read', () => {
+  let result: ScanResult;
+  before(async () => {
+    const api = await startLedger(false, true);
+    try {
+      result = await scanDocument(SPEC, api.url, {
+        identities: [identity(USERS[0]), identity(USERS[1])],
+        checks: ['API2'],
+        ratePerSecond: 300,
+      });
+    } finally {
+      await api.close();
+    }
+  });
+
+  test('each variant is reported once, on the first read only', () => {
+    const found = accepted(result);
+    assert.ok(found.length >= 3, operationsFound(result).join('\n'));
+    assert.equal(
+      new Set(found.map((f) => f.operation?.operationId)).size,
+      1,
+      found.map((f) => f.message).join('\n'),
     );
   });
 });

@@ -3,8 +3,9 @@
  * - Every secured GET without credentials.
  * - GETs that declare no security: an anonymous answer holding A's account record or A's private object, which a
  *   read A passes and an anonymous caller is refused shows only with credentials (undeclaredNoCredentials).
- * - Identity A's token altered on requests that A passes and an anonymous caller does not (up to four
- *   operations; accepted is a 2xx that refuses nothing and, in JSON, shows what A's own token shows): malformed,
+ * - Identity A's token altered on requests that A passes and an anonymous caller does not (up to six
+ *   operations, each variant until one accepts it; accepted is a 2xx that refuses nothing and, in JSON, shows what
+ *   A's own token shows): malformed,
  *   `alg: none` (three spellings), signature stripped or replaced, re-signed with an empty key, `kid` pointing at
  *   an empty file or a SQL expression, `jku`/`x5u` pointing at the scanner's canary. Every HMAC token the scan
  *   saw (the identities' and any in responses) is cracked offline against thousands of common secrets and the
@@ -75,7 +76,7 @@ import { secretsFromWords, weakHmacSecrets } from './weak-secrets.ts';
 
 const ATTEMPTS = 12;
 /** Reads (A passes, an anonymous caller is refused) each altered token goes to. */
-const TOKEN_READS = 4;
+const TOKEN_READS = 6;
 const HMAC: Readonly<Record<string, string>> = { HS256: 'sha256', HS384: 'sha384', HS512: 'sha512' };
 const PASSWORD_FIELD = /pass(word)?|passwd|pwd|secret/i;
 const USER_FIELD = /user|email|e_?mail|login|name|handle|nick|account|phone|mobile/i;
@@ -686,9 +687,15 @@ async function tokens(ctx: ScanContext, a: Identity, loginOp: Operation | undefi
       ]);
     }
   }
-  for (const ref of refs) {
+  // A variant the first read accepts is not sent again (one middleware, one flaw); a later read that accepts one
+  // the first refused verifies otherwise than the first: one finding there, naming the variants.
+  const acceptedFirst = new Set<string>();
+  for (const [index, ref] of refs.entries()) {
     const mine = await ctx.send(ref, a);
+    const at = ref.operation;
+    const here: { kind: string; res: ScanResponse }[] = [];
     for (const [kind, token] of variants) {
+      if (index > 0 && acceptedFirst.has(kind)) continue;
       const res = await ctx.send({ ...ref }, forged(a, token));
       // Accepted: a 2xx that refuses nothing and, in JSON, shows what A's own token shows there.
       if (!isSuccess(res) || errorIn200(res)) continue;
@@ -699,7 +706,9 @@ async function tokens(ctx: ScanContext, a: Identity, loginOp: Operation | undefi
         similarity(mine.json, res.json) < 0.5
       )
         continue;
-      const at = ref.operation;
+      here.push({ kind, res });
+      if (index > 0) continue;
+      acceptedFirst.add(kind);
       ctx.report(SCAN_RULES.tokenAccepted, {
         operation: at,
         key: kind,
@@ -707,6 +716,13 @@ async function tokens(ctx: ScanContext, a: Identity, loginOp: Operation | undefi
         evidence: evidenceOf(res, { variant: kind }),
       });
     }
+    if (index === 0 || here.length === 0) continue;
+    ctx.report(SCAN_RULES.tokenAccepted, {
+      operation: at,
+      key: 'route',
+      message: `${at.method} ${at.path} accepted ${here.map((h) => h.kind).join(', ')}, which ${refs[0].operation.method} ${refs[0].operation.path} refused: this route does not verify tokens like the others.`,
+      evidence: evidenceOf(here[0].res, { variants: here.map((h) => h.kind) }),
+    });
   }
   for (const hit of jkuHits) {
     if (!(await ctx.canary.waitFor(`/c/${hit.token}/jwks.json`, 300))) continue;
