@@ -4,14 +4,15 @@ import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, test } from 'node:test';
 import type { ScanResult } from '../../src/scanner/scan/runner.ts';
 import { startServer } from '../kit/server.ts';
-import { sendJson } from './small-api.ts';
+import { readText, sendJson } from './small-api.ts';
 import { operationsFound, scanTwins } from './twins.ts';
 
 /**
  * A sensor-readings service keyed by API keys (`X-Api-Key`), on SQLite (node:sqlite, in memory). Its document types
  * `sensor_id` as an integer query input of a read (`GET /readings?sensor_id=3`): the vulnerable twin pastes it into
  * its statement unquoted (`WHERE sensor_id = <id> AND site = ?`), errors hidden (500 `{"error":"unavailable"}`),
- * so `3 AND 1=1` answers like `3` and `3 AND 1=2` an empty list. Number query inputs were never probed before.
+ * so `3 AND 1=1` answers like `3` and `3 AND 1=2` an empty list; `POST /readings/search {"sensor_id": 3}` (a search,
+ * so a read) does the same with its JSON field. Number query and body inputs were never probed before.
  * Fixed twin: the id bound (a text that is no number matches nothing).
  */
 const SPEC = {
@@ -26,6 +27,25 @@ const SPEC = {
         parameters: [
           { name: 'sensor_id', in: 'query', required: true, schema: { type: 'integer', example: 3 } },
         ],
+        responses: { '200': { description: 'readings of the sensor' } },
+      },
+    },
+    '/readings/search': {
+      post: {
+        operationId: 'searchReadings',
+        requestBody: {
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                properties: {
+                  sensor_id: { type: 'integer', example: 3 },
+                  unit: { type: 'string', enum: ['C'] },
+                },
+              },
+            },
+          },
+        },
         responses: { '200': { description: 'readings of the sensor' } },
       },
     },
@@ -47,7 +67,7 @@ async function startReadings(fixed: boolean): Promise<{ url: string; server: Ser
     [7, 'south', 25.1],
   ] as const)
     db.prepare('INSERT INTO readings (sensor_id, site, celsius) VALUES (?, ?, ?)').run(sensor, site, c);
-  const api = await startServer((req, res) => {
+  const api = await startServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     const site = KEYS[String(req.headers['x-api-key'] ?? '')];
     if (site === undefined) return sendJson(res, 401, { error: 'api key required' });
@@ -58,8 +78,11 @@ async function startReadings(fixed: boolean): Promise<{ url: string; server: Ser
           200,
           db.prepare('SELECT DISTINCT sensor_id FROM readings WHERE site = ?').all(site),
         );
-      if (url.pathname === '/readings') {
-        const id = url.searchParams.get('sensor_id') ?? '';
+      if (url.pathname === '/readings' || url.pathname === '/readings/search') {
+        const id =
+          url.pathname === '/readings'
+            ? (url.searchParams.get('sensor_id') ?? '')
+            : String((JSON.parse((await readText(req)) || '{}') as { sensor_id?: unknown }).sensor_id ?? '');
         const rows = fixed
           ? db.prepare('SELECT celsius FROM readings WHERE sensor_id = ? AND site = ?').all(id, site)
           : db.prepare(`SELECT celsius FROM readings WHERE sensor_id = ${id} AND site = ?`).all(site);
@@ -73,7 +96,7 @@ async function startReadings(fixed: boolean): Promise<{ url: string; server: Ser
   return { ...api, db };
 }
 
-describe('a read’s number query input pasted into SQL unquoted', () => {
+describe('a read’s number inputs (query, search body) pasted into SQL unquoted', () => {
   const scans = {} as Record<'vulnerable' | 'fixed', { result: ScanResult; api: { db: DatabaseSync } }>;
   before(async () => {
     Object.assign(
@@ -93,11 +116,11 @@ describe('a read’s number query input pasted into SQL unquoted', () => {
     for (const kind of ['vulnerable', 'fixed'] as const) scans[kind]?.api.db.close();
   });
 
-  test('sensor_id is SQL injection (boolean, numeric); the fixed twin has none', () => {
+  test('sensor_id is SQL injection in both reads (boolean, numeric); the fixed twin has none', () => {
     const sql = scans.vulnerable.result.findings.filter((f) => f.rule.id === 'scan/api8-sql-injection');
     assert.deepEqual(
-      sql.map((f) => `${f.operation?.operationId} ${f.evidence?.parameter}`),
-      ['readings sensor_id'],
+      sql.map((f) => `${f.operation?.operationId} ${f.evidence?.parameter}`).sort(),
+      ['readings sensor_id', 'searchReadings sensor_id'],
       operationsFound(scans.vulnerable.result).join('\n'),
     );
     assert.deepEqual(

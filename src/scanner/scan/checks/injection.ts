@@ -265,7 +265,7 @@ export function injectionPoints(ctx: ScanContext): InjectionPoint[] {
               ? neutralCondition(op)
               : typeof value === 'string'
                 ? value
-                : typeof value === 'number' && where === 'query'
+                : typeof value === 'number' && where !== 'path'
                   ? String(value)
                   : `pc${randomUUID().slice(0, 6)}`,
         likely: opLikely || LIKELY_SINK.test(name),
@@ -323,7 +323,9 @@ export function injectionPoints(ctx: ScanContext): InjectionPoint[] {
         }
         continue;
       }
-      if (stringInput(s))
+      // A search's number fields too (`POST /orders/search {"customer_id": 3}`): a read, the probes change nothing.
+      const numberInRead = ['integer', 'number'].includes(String(schemaType(s))) && readsOnly(op);
+      if (stringInput(s) || numberInRead)
         add(json ? 'json' : 'form', name, sample[name], String(s.description ?? ''), s.example !== undefined);
     }
   }
@@ -1359,7 +1361,7 @@ async function secondRound(ctx: ScanContext, job: Job, over: () => boolean): Pro
 }
 
 /**
- * A number pasted into SQL unquoted (`WHERE id = ${id}`), in a read's path or query: `v AND 1=1` and
+ * A number pasted into SQL unquoted (`WHERE id = ${id}`), in a read's path, query or body (a search's): `v AND 1=1` and
  * `v/**\/AND/**\/2=2` answer like `v` while `v AND 1=2` does not (a route that reads a number, `parseInt` or
  * a typed parameter, answers the three alike: all `v`, or all refused); or `v OR 1=1` answers a longer list than
  * `v` while `v OR 1=2` answers like it. Uppercase `AND`, `OR` and the comment are SQL's. Reads only (readsOnly):
@@ -1371,7 +1373,7 @@ async function numericProof(job: Job, report: Report): Promise<boolean> {
   const v = point.value;
   const { baseline } = job;
   if (!baseline || !isSuccess(baseline) || !/^\d{1,12}$/.test(v) || job.safe) return false;
-  if ((point.in !== 'path' && point.in !== 'query') || !readsOnly(point.op)) return false;
+  if (point.in === 'header' || point.in === 'cookie' || !readsOnly(point.op)) return false;
   const t1 = `${v} AND 1=1`;
   const f1 = `${v} AND 1=2`;
   const t2 = `${v}/**/AND/**/2=2`;
