@@ -1,7 +1,8 @@
 /** The scanner's HTTP client: bounded concurrency and rate, per-request timeouts, cookies per identity. */
 import { randomUUID } from 'node:crypto';
 import { Agent, request } from 'undici';
-import { secretHeader } from './options.ts';
+import type { ApiDocument } from '../../core/api-document.ts';
+import { type ScanIdentity, secretHeader } from './options.ts';
 
 export interface ScanRequest {
   readonly method: string;
@@ -101,7 +102,10 @@ export interface ScanResponse {
   /** Lower-case names; repeated headers joined with `, ` (set-cookie kept apart in `cookies`). */
   readonly headers: Readonly<Record<string, string>>;
   readonly text: string;
-  /** Parsed body when it is JSON, else undefined (also when the body was cut: see `truncated`). */
+  /**
+   * Parsed body when it is JSON (also after leading PHP notices: see `jsonBody`), else undefined (also when the
+   * body was cut: see `truncated`).
+   */
   readonly json: unknown;
   /**
    * The body went past what the client keeps (`MAX_BODY_CHARS`): `text` holds exactly its first
@@ -122,7 +126,10 @@ export interface ScanResponse {
 export interface SentRequest {
   readonly method: string;
   readonly url: string;
-  /** Headers sent, credentials included: only curl.ts reads them, and it masks those in `credentials`. */
+  /**
+   * Headers sent, credentials included, spelled as on the wire (`Authorization`): only curl.ts reads them, and it
+   * masks those in `credentials` (lower-case names).
+   */
   readonly headers?: Readonly<Record<string, string>>;
   /** Names of the headers that came from the identity (its token, its cookie jar) or are shared secrets. */
   readonly credentials?: readonly string[];
@@ -149,6 +156,11 @@ export interface ClientOptions {
    * names; see `sharedHeaders` in options.ts). A session's headers and the request's own win over them.
    */
   readonly sharedHeaders?: Readonly<Record<string, string>>;
+  /**
+   * How header names are spelled on the wire where the identities or the document give a spelling with a capital
+   * (`X-API-Key`); see `headerSpellings`. Other names go out Title-Case (`Authorization`, `X-Api-Key`).
+   */
+  readonly headerNames?: readonly string[];
   /** How long to wait for a target that went away to come back (default 15 s). */
   readonly restartPatienceMs?: number;
   /** Called after every response (passive checks read these). */
@@ -202,6 +214,115 @@ const RESTART_WAIT_MS = 500;
 const RESTART_PATIENCE_MS = 15_000;
 const MAX_COOKIES = 50;
 
+/** `x-api-key` → `X-Api-Key`: the canonical spelling of a header name that comes with none of its own. */
+export function titleCase(name: string): string {
+  return name.toLowerCase().replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase());
+}
+
+/**
+ * Header names as the scan's configuration and the document spell them, where the spelling holds a capital
+ * (`X-API-Key`, `Authorization`): the configured shared headers, each identity's headers and its login's token
+ * header, the document's header parameters and API-key schemes in a header. The first spelling of a name wins.
+ * Targets that look a header up by its exact spelling (PHP's `getallheaders()['Authorization']`, a raw header
+ * list) read it only when it goes out as their author wrote it, like curl and browsers send it.
+ */
+export function headerSpellings(
+  spec: Pick<ApiDocument, 'operations' | 'securitySchemes'> | undefined,
+  options: {
+    readonly headers?: Readonly<Record<string, string>>;
+    readonly identities?: readonly ScanIdentity[];
+    readonly admin?: ScanIdentity;
+  },
+): string[] {
+  const out = new Map<string, string>();
+  const add = (name: unknown) => {
+    if (typeof name !== 'string' || !/[A-Z]/.test(name) || !/^[!#$%&'*+.^\w`|~-]+$/.test(name)) return;
+    if (!out.has(name.toLowerCase())) out.set(name.toLowerCase(), name);
+  };
+  for (const k of Object.keys(options.headers ?? {})) add(k);
+  for (const i of [...(options.identities ?? []), ...(options.admin ? [options.admin] : [])]) {
+    for (const k of Object.keys(i.headers ?? {})) add(k);
+    add(i.login?.header);
+  }
+  for (const scheme of Object.values(spec?.securitySchemes ?? {})) {
+    if (scheme.type === 'apiKey' && scheme.raw.in === 'header') add(scheme.raw.name);
+  }
+  for (const op of spec?.operations ?? []) {
+    for (const p of op.parameters) if (p.in === 'header') add(p.name);
+  }
+  return [...out.values()].slice(0, 200);
+}
+
+/** Longest stretch of leading PHP notices looked through for the JSON after them. */
+const MAX_NOTICE_CHARS = 64 * 1024;
+/** A PHP notice's head, HTML (`<b>Warning</b>:`) or plain (`Warning: `), of the kinds that let the script go on. */
+const NOTICE_KIND =
+  '(?:PHP )?(?:Deprecated|Notice|Warning|Strict Standards|User (?:Deprecated|Notice|Warning))';
+const HTML_NOTICE = new RegExp(`<br\\s*/?>\\s*<b>${NOTICE_KIND}</b>:`, 'y');
+const PLAIN_NOTICE = new RegExp(`${NOTICE_KIND}: `, 'y');
+/** How a notice line ends: `on line <b>12</b><br />`, `on line 12`. */
+const NOTICE_END = / on line (?:<b>)?\d+(?:<\/b>)?(?:<br ?\/?>)?\s*$/;
+const XDEBUG_NOTICE = /<br\s*\/?>\s*<font size=['"]1['"]><table class=['"]xdebug-error/y;
+
+/**
+ * The text after the PHP notices or warnings an answer starts with (`<br />\n<b>Deprecated</b>:  ... on line
+ * <b>12</b><br />`, the plain `\nWarning: ... on line 12`, an Xdebug table), trimmed; undefined when it starts
+ * with none. Each notice is one line ending in its line number (an Xdebug table: up to its end), 20 at most,
+ * within the first 64 KiB.
+ */
+export function afterPhpNotices(text: string): string | undefined {
+  let p = 0;
+  let seen = 0;
+  for (; seen < 20; seen++) {
+    while (p < text.length && p < MAX_NOTICE_CHARS && /\s/.test(text[p])) p++;
+    if (p >= MAX_NOTICE_CHARS) return undefined;
+    let end: number;
+    XDEBUG_NOTICE.lastIndex = p;
+    HTML_NOTICE.lastIndex = p;
+    PLAIN_NOTICE.lastIndex = p;
+    if (XDEBUG_NOTICE.test(text)) {
+      const close = text.indexOf('</table></font>', p);
+      if (close < 0 || close > MAX_NOTICE_CHARS) return undefined;
+      end = close + '</table></font>'.length;
+    } else {
+      const head = HTML_NOTICE.test(text)
+        ? HTML_NOTICE.lastIndex
+        : PLAIN_NOTICE.test(text)
+          ? PLAIN_NOTICE.lastIndex
+          : -1;
+      if (head < 0) break;
+      const nl = text.indexOf('\n', head);
+      end = nl < 0 ? text.length : nl;
+      if (!NOTICE_END.test(text.slice(Math.max(head, end - 60), end))) return undefined;
+    }
+    p = end;
+  }
+  return seen === 0 ? undefined : text.slice(p).trim();
+}
+
+/**
+ * The body as JSON: parsed when the content type says JSON; also when the text starts with PHP notices or warnings
+ * (printed before the script's JSON, often with a `text/html` type as the headers went out with them) and a JSON
+ * object or array follows them. Undefined otherwise. The text itself stays as it came, for evidence.
+ */
+export function jsonBody(text: string, contentType: string): unknown {
+  if (text === '') return undefined;
+  if (/json/i.test(contentType)) {
+    try {
+      return JSON.parse(text);
+    } catch {
+      // maybe notices first
+    }
+  }
+  const rest = afterPhpNotices(text);
+  if (rest === undefined || !/^[[{]/.test(rest)) return undefined;
+  try {
+    return JSON.parse(rest);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Joins the target's base path and an operation path: `http://h/api` + `/v2/x` → `http://h/api/v2/x`. */
 export function joinUrl(target: string, path: string): string {
   const base = target.endsWith('/') ? target.slice(0, -1) : target;
@@ -235,6 +356,10 @@ export function createScanClient(options: ClientOptions): ScanClient {
   for (const [k, v] of Object.entries(options.sharedHeaders ?? {})) shared[k.toLowerCase()] = v;
   // Shared headers that may hold a secret are masked in curl lines like an identity's own.
   const sharedSecrets = Object.keys(shared).filter((k) => secretHeader(k, shared[k]));
+  const spelled = new Map<string, string>();
+  for (const name of options.headerNames ?? []) {
+    if (/[A-Z]/.test(name) && !spelled.has(name.toLowerCase())) spelled.set(name.toLowerCase(), name);
+  }
   let nextSlot = 0;
   let inFlight = 0;
   let count = 0;
@@ -268,7 +393,11 @@ export function createScanClient(options: ClientOptions): ScanClient {
       ...shared,
       ...opts.session?.headers,
     };
-    for (const [k, v] of Object.entries(req.headers ?? {})) headers[k.toLowerCase()] = v;
+    const ownSpelling = new Map<string, string>();
+    for (const [k, v] of Object.entries(req.headers ?? {})) {
+      headers[k.toLowerCase()] = v;
+      if (/[A-Z]/.test(k)) ownSpelling.set(k.toLowerCase(), k);
+    }
     if (opts.session && opts.session.cookies.size > 0 && !headers.cookie) {
       headers.cookie = [...opts.session.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
     }
@@ -280,6 +409,11 @@ export function createScanClient(options: ClientOptions): ScanClient {
       shownBody = encoded.shown;
       headers['content-type'] = encoded.contentType;
     }
+    // On the wire (and in the curl line) each name as the request, the identities or the document spell it, else
+    // Title-Case, as curl and browsers send them: some targets look names up case-sensitively.
+    const wire: Record<string, string> = {};
+    for (const [k, v] of Object.entries(headers))
+      wire[ownSpelling.get(k) ?? spelled.get(k) ?? titleCase(k)] = v;
     await acquire(opts.burst === true, opts.signal);
     count++;
     try {
@@ -291,7 +425,13 @@ export function createScanClient(options: ClientOptions): ScanClient {
         const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
         started = performance.now();
         try {
-          res = await request(url, { method: req.method as 'GET', headers, body, dispatcher: agent, signal });
+          res = await request(url, {
+            method: req.method as 'GET',
+            headers: wire,
+            body,
+            dispatcher: agent,
+            signal,
+          });
           break;
         } catch (err) {
           if (!answered || !refused(err) || signal.aborted) throw err;
@@ -350,14 +490,7 @@ export function createScanClient(options: ClientOptions): ScanClient {
           }
         }
       }
-      let json: unknown;
-      if (/json/i.test(flat['content-type'] ?? '') && text !== '' && !truncated) {
-        try {
-          json = JSON.parse(text);
-        } catch {
-          json = undefined;
-        }
-      }
+      const json = truncated ? undefined : jsonBody(text, flat['content-type'] ?? '');
       const response: ScanResponse = {
         status: res.statusCode,
         headers: flat,
@@ -369,7 +502,7 @@ export function createScanClient(options: ClientOptions): ScanClient {
         sent: {
           method: req.method,
           url,
-          headers,
+          headers: wire,
           credentials: [
             ...Object.keys(opts.session?.headers ?? {}),
             ...(opts.session && opts.session.cookies.size > 0 ? ['cookie'] : []),

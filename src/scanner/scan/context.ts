@@ -155,8 +155,66 @@ export function evidenceOf(res: ScanResponse, extra: Record<string, unknown> = {
   };
 }
 
+/** Characters of a body looked through for an error page. */
+const ERROR_PAGE_CHARS = 8192;
+/**
+ * What a server's or framework's error page shows (PHP's fatal and parse errors, a Python traceback, a Node or
+ * Java stack trace, Express's default error page, the error pages of Spring, Tomcat, ASP.NET, Rails, a bare
+ * "Internal Server Error" title). Literal words and bounded line shapes only: linear on any text.
+ */
+const ERROR_PAGE =
+  /<b>(?:Parse|Fatal|Catchable fatal|Recoverable fatal) error<\/b>:|(?:^|\n)(?:PHP )?(?:Parse|Fatal) error: |Traceback \(most recent call last\)|Traceback <em>\(most recent call last\)<\/em>|(?:^|\n)[ \t]*at [^\n()]{1,300}\([^\n()]{1,300}:\d+:\d+\)|<br> &nbsp; &nbsp;at |(?:^|\n)[ \t]*at [\w$.<>]{1,300}\([\w$]{1,100}\.(?:java|kt|scala):\d+\)|(?:^|\n)Exception in thread "|Whitelabel Error Page|HTTP Status 500 [-–] |Server Error in '[^'\n]{0,200}' Application|Action Controller: Exception caught|<title>\s*(?:500 )?Internal Server Error\s*<\/title>|<h1>\s*Internal Server Error\s*<\/h1>/;
+
+/**
+ * A body that is a server's or framework's error page rather than data: no JSON (see `ScanResponse.json`), and a
+ * fatal error, traceback or stack trace (`ERROR_PAGE`) in its first 8 KiB, or nothing but `Internal Server Error`.
+ * PHP notices before JSON are no error page: the JSON is the answer.
+ */
+export function isErrorPage(res: ScanResponse): boolean {
+  if (res.json !== undefined) return false;
+  const head = res.text.slice(0, ERROR_PAGE_CHARS);
+  return ERROR_PAGE.test(head) || /^\s*(?:500 )?Internal Server Error\.?\s*$/i.test(head);
+}
+
+/** Members of a body that only reports an error (`{"error": "Bad token"}`, `{"error": ..., "code": 401}`). */
+const ERROR_MEMBERS = /^(?:errors?|message|msg|detail|status|status_?code|code|success|ok)$/i;
+
+/**
+ * A JSON body that is only an error report: an object of at most four members, all named like those of an error
+ * (`error`, `message`, `code`, `status`...), one of them `error` or `errors` holding something (a text, a record, a
+ * list that is not empty, `true`). `{"error": null, "status": "ok"}` is none, and neither is any body with data.
+ */
+export function isErrorReport(json: unknown): boolean {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) return false;
+  const r = json as Record<string, unknown>;
+  const keys = Object.keys(r);
+  if (keys.length === 0 || keys.length > 4 || !keys.every((k) => ERROR_MEMBERS.test(k))) return false;
+  if (keys.some((k) => /^(?:success|ok)$/i.test(k) && r[k] === true)) return false;
+  return keys.some((k) => {
+    if (!/^errors?$/i.test(k)) return false;
+    const v = r[k];
+    return (
+      (typeof v === 'string' && v.trim() !== '') ||
+      v === true ||
+      (Array.isArray(v) ? v.length > 0 : v !== null && typeof v === 'object')
+    );
+  });
+}
+
+/**
+ * A 2xx that is no error page (`isErrorPage`) and no bare error report (`isErrorReport`). A route that crashed
+ * after its status went out (a PHP fatal error in a 200 `text/html`, the same page to every caller, anonymous
+ * included) served nothing, and a `{"error": "Bad token"}` in a 200 refused: the checks that judge access take
+ * neither for data. The checks that look for verbose errors read the status and text themselves.
+ */
 export function isSuccess(res: ScanResponse | undefined): res is ScanResponse {
-  return res !== undefined && res.status >= 200 && res.status < 300;
+  return (
+    res !== undefined &&
+    res.status >= 200 &&
+    res.status < 300 &&
+    !isErrorPage(res) &&
+    !isErrorReport(res.json)
+  );
 }
 
 /** Not a 2xx (plain boolean: no narrowing, unlike `isSuccess`). */

@@ -112,9 +112,9 @@ export function curlFor(sent: SentRequest): string {
     if (credentials.has(n) || CREDENTIAL_HEADER.test(n)) {
       // The placeholder outside the single quotes, in double ones: the shell puts the variable's value there.
       const { prefix, variable } = maskedHeader(n, value);
-      parts.push('-H', `${shellQuote(`${headerName(n)}: ${prefix}`)}"$${variable}"`);
+      parts.push('-H', `${shellQuote(`${headerName(name)}: ${prefix}`)}"$${variable}"`);
     } else {
-      parts.push('-H', shellQuote(`${headerName(n)}: ${mask(value)}`));
+      parts.push('-H', shellQuote(`${headerName(name)}: ${mask(value)}`));
     }
   }
   if (form !== undefined) {

@@ -16,7 +16,7 @@ import { api8 } from './checks/api8-misconfiguration.ts';
 import { api9 } from './checks/api9-inventory.ts';
 import { api10 } from './checks/api10-unsafe-consumption.ts';
 import { deleteThrowaways, namesOnlyScanAccount } from './checks/throwaway.ts';
-import { createScanClient } from './client.ts';
+import { createScanClient, headerSpellings } from './client.ts';
 import { type Elevation, type Identity, makeFinding, type Observation, type ScanContext } from './context.ts';
 import { buildCoverage, type CoverageNote, type ScanCoverage, withReproduction } from './coverage.ts';
 import { discover, ownProfileWritePath, setsPasswordByUrl } from './discover.ts';
@@ -214,6 +214,8 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
   const client = createScanClient({
     target: options.target,
     sharedHeaders: shared.shared,
+    // Header names go out as the identities and the document spell them (else Title-Case).
+    headerNames: headerSpellings(spec, options),
     concurrency,
     ratePerSecond,
     timeoutMs,
