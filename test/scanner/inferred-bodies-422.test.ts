@@ -9,9 +9,10 @@ import { operationsFound, scanTwins } from './twins.ts';
 /**
  * A recipe box in the style of a FastAPI app whose served document lists its writes with no request body at
  * all (the handlers validate a pydantic model by hand): `POST /api/recipes` and `PUT /api/recipes/{recipe_id}`
- * want `{title: str, portions: int, cuisine: 'thai' | 'greek' | 'mexican'}` and answer pydantic v2's 422s:
- * `loc: ["body"]` without a body, every missing field at once for `{}`, `int_parsing` for a portion count that
- * is no integer, `enum` with `ctx.expected` for an unknown cuisine. No answer schema is documented either.
+ * want `{title: str, portions: int, cuisine: 'thai' | 'greek' | 'mexican', ingredients: [{name: str, grams: int}]
+ * (at least one)}` and answer pydantic v2's 422s: `loc: ["body"]` without a body, every missing field at once for
+ * `{}`, `int_parsing` for a portion count that is no integer, `enum` with `ctx.expected` for an unknown cuisine,
+ * `list_type` and `too_short` for the ingredients, and `["body", "ingredients", 0, "grams"]` below them. No answer schema is documented either.
  * Storage is node:sqlite.
  *
  * Vulnerable: any member reads and rewrites any recipe (no owner check), and the creation pastes the title into
@@ -104,6 +105,47 @@ function validate(v: unknown): Record<string, unknown>[] {
       input: r.cuisine,
       ctx: { expected: "'thai', 'greek' or 'mexican'" },
     });
+  if (!('ingredients' in r)) out.push(missing('ingredients'));
+  else if (!Array.isArray(r.ingredients))
+    out.push({
+      type: 'list_type',
+      loc: ['body', 'ingredients'],
+      msg: 'Input should be a valid list',
+      input: r.ingredients,
+    });
+  else if (r.ingredients.length === 0)
+    out.push({
+      type: 'too_short',
+      loc: ['body', 'ingredients'],
+      msg: 'List should have at least 1 item after validation, not 0',
+      input: r.ingredients,
+      ctx: { field_type: 'List', min_length: 1, actual_length: 0 },
+    });
+  else
+    for (const [i, item] of (r.ingredients as unknown[]).entries()) {
+      const at = ['body', 'ingredients', i];
+      if (item === null || typeof item !== 'object') {
+        out.push({
+          type: 'model_type',
+          loc: at,
+          msg: 'Input should be a valid dictionary or instance of Ingredient',
+          input: item,
+        });
+        continue;
+      }
+      const ing = item as Record<string, unknown>;
+      if (typeof ing.name !== 'string')
+        out.push({ type: 'missing', loc: [...at, 'name'], msg: 'Field required', input: ing });
+      if (!('grams' in ing))
+        out.push({ type: 'missing', loc: [...at, 'grams'], msg: 'Field required', input: ing });
+      else if (!Number.isInteger(ing.grams))
+        out.push({
+          type: 'int_parsing',
+          loc: [...at, 'grams'],
+          msg: 'Input should be a valid integer',
+          input: ing.grams,
+        });
+    }
   return out;
 }
 
@@ -248,9 +290,12 @@ describe('bodies learnt from pydantic 422s when the document declares none', () 
     const text = JSON.stringify(runs.vulnerable.result.coverage);
     assert.match(
       text,
-      /POST \/api\/recipes","status":"[a-z]+".*"ids":"request body not in the document, inferred from the API's error answers: title, portions, cuisine"/,
+      /POST \/api\/recipes","status":"[a-z]+".*"ids":"request body not in the document, inferred from the API's error answers: title, portions, cuisine, ingredients"/,
     );
-    assert.match(text, /inferred from the body of POST \/api\/recipes: title, portions, cuisine/);
+    assert.match(
+      text,
+      /inferred from the body of POST \/api\/recipes: title, portions, cuisine, ingredients/,
+    );
   });
 
   test('the fixed twin: no finding', () => {

@@ -31,6 +31,7 @@ import {
   inferredFrom,
   inferredSchema,
   kindOfName,
+  mendNested,
   recordOf,
   sampledRecord,
   schemaFields,
@@ -252,7 +253,7 @@ export function changesOwnAccount(spec: ApiDocument, op: Operation): boolean {
 /** Answers that say the request needed a body it did not get. */
 const BODY_WANTED = new Set([400, 415, 422, 500]);
 /** Requests one inference may send, and identities that may try it for one operation. */
-const MAX_INFER_SENDS = 5;
+const MAX_INFER_SENDS = 6;
 const MAX_INFER_TRIES = 2;
 const inferTries = new WeakMap<Operation, number>();
 /** Why an operation's body could not be inferred, for the coverage matrix. */
@@ -356,8 +357,10 @@ function shapeFor(
  * resource (infer-body.ts). Sends `{}` (or the fields the first answer named), then fills what each answer names
  * (missing fields, a kind, the allowed values, fields it does not want) with values of the right kind: the
  * value a record of the resource holds, an id the API gave out for a foreign key, the sender's own user name,
- * else a fresh one; when an answer names nothing new, the record's other fields once. At most 5 requests, and
- * by at most 2 identities per operation. Never guessed: a password, secret, code or privilege (the inference
+ * else a fresh one; members of a nested object or list item where the answer points below a field (pydantic's
+ * longer `loc`), and empty items for a list that needs some; when an answer names nothing new, the record's other
+ * fields once; form-encoded when the API does not see a JSON body. At most 6 requests, and by at most 2 identities
+ * per operation. Never guessed: a password, secret, code or privilege (the inference
  * stops); an e-mail or phone only in a creation or an update of the scan's own object (a made-up one), a user
  * name only as the sender's own. A body answered 2xx is adopted as if documented (`adoptBody`): every later
  * request and check of the scan sends and probes it, and the coverage matrix says it was inferred.
@@ -442,11 +445,47 @@ export async function learnBody(
   let form = false;
   for (let sent = 0; sent < MAX_INFER_SENDS && !ctx.signal.aborted; sent++) {
     let changed = false;
-    if (!form && sent > 0 && problems.some((p) => p.missing && body.has(p.name))) {
+    if (!form && sent > 0 && problems.some((p) => p.missing && p.at === undefined && body.has(p.name))) {
       form = true;
       changed = true;
     }
     for (const p of problems) {
+      // Below a field: a member of a nested object or an item of a list (pydantic's longer `loc`).
+      const leaf = p.at?.[p.at.length - 1];
+      if (typeof leaf === 'string' || typeof leaf === 'number') {
+        const leafName = typeof leaf === 'string' ? leaf : '';
+        if (
+          neverGuessed(leafName) ||
+          (!free && SECRETISH.test(leafName)) ||
+          (ACCOUNT_WORD.test(leafName) && !free)
+        )
+          return failed(`the API asks for ${p.name}.${leafName}, which the scan never guesses`);
+        const fk =
+          p.missing && /(_id|Id)$/.test(leafName)
+            ? objects.harvest.best({ name: leafName, context: '' }, as?.name, 3)
+            : undefined;
+        const given =
+          fk === undefined ? undefined : /^\d+$/.test(String(fk.value)) ? Number(fk.value) : fk.value;
+        const next = mendNested(body.get(p.name)?.value, p, given);
+        if (next !== undefined) {
+          body.set(p.name, { value: next, kept: false });
+          from.add("the API's error answers");
+          changed = true;
+        }
+        continue;
+      }
+      if (p.minItems !== undefined) {
+        // A list that needs items: empty records, whose members the next answer names.
+        const had = body.get(p.name)?.value;
+        const list = Array.isArray(had) ? [...had] : [];
+        if (list.length < Math.min(p.minItems, 5)) {
+          while (list.length < Math.min(p.minItems, 5)) list.push({});
+          body.set(p.name, { value: list, kept: false });
+          from.add("the API's error answers");
+          changed = true;
+        }
+        continue;
+      }
       if (p.extra) {
         if (body.delete(p.name)) changed = true;
         continue;

@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { fieldProblems, inferredSchema, kindOfName, recordOf, shapeFields } from './infer-body.ts';
+import {
+  fieldProblems,
+  inferredSchema,
+  kindOfName,
+  mendNested,
+  recordOf,
+  shapeFields,
+} from './infer-body.ts';
 
 const names = (json: unknown, text = '') => fieldProblems(json, text).map((p) => p.name);
 
@@ -73,6 +80,44 @@ describe('fields an error answer names', () => {
     assert.deepEqual(names(undefined, 'Authentication is required'), []);
     assert.deepEqual(names({ detail: 'Request body is required' }), []);
     assert.deepEqual(names({ error: 'nothing to update' }), []);
+  });
+});
+
+describe('members below a field', () => {
+  test("pydantic's longer loc: where below the field; a list that needs items", () => {
+    const p = fieldProblems({
+      detail: [
+        { type: 'missing', loc: ['body', 'items', 0, 'sku'], msg: 'Field required' },
+        { type: 'int_parsing', loc: ['body', 'items', 0, 'qty'], msg: 'Input should be a valid integer' },
+        { type: 'missing', loc: ['body', 'address', 'city'], msg: 'Field required' },
+        {
+          type: 'too_short',
+          loc: ['body', 'tags'],
+          msg: 'List should have at least 1 item after validation, not 0',
+          ctx: { min_length: 1 },
+        },
+        {
+          type: 'extra_forbidden',
+          loc: ['body', 'address', 'planet'],
+          msg: 'Extra inputs are not permitted',
+        },
+      ],
+    });
+    assert.deepEqual(
+      p.map((x) => [x.name, x.at, x.missing, x.kind, x.minItems]),
+      [
+        ['items', [0, 'sku'], true, undefined, undefined],
+        ['items', [0, 'qty'], false, 'integer', undefined],
+        ['address', ['city'], true, undefined, undefined],
+        ['tags', undefined, false, 'array', 1],
+      ],
+    );
+    const items = mendNested(mendNested([{}], p[0]), p[1]) as Record<string, unknown>[];
+    assert.match(String(items[0].sku), /^portcullis-/);
+    assert.equal(items[0].qty, 1);
+    assert.deepEqual(Object.keys(mendNested(undefined, p[2]) as object), ['city']);
+    assert.equal(mendNested([{ qty: 1 }], p[1]), undefined, 'nothing to mend');
+    assert.deepEqual(mendNested([], p[1], 7), [{ qty: 7 }]);
   });
 });
 

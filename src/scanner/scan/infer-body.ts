@@ -42,6 +42,10 @@ export interface FieldProblem {
   readonly minLength?: number;
   /** The API refuses the field (pydantic's `extra_forbidden`, `"x" is not allowed`). */
   readonly extra?: boolean;
+  /** Where below the field the problem is (`["street"]` of `address`, `[0, "qty"]` of `items`): pydantic's `loc`. */
+  readonly at?: readonly (string | number)[];
+  /** A list needs at least this many items (pydantic's `too_short` on a list). */
+  readonly minItems?: number;
 }
 
 const FIELD = /^[A-Za-z_][\w-]{0,40}$/;
@@ -94,13 +98,12 @@ function pydantic(json: JsonObject, add: Collector): void {
     const t = typeof type === 'string' ? type : '';
     const m = typeof msg === 'string' ? msg : '';
     const c = ctx !== null && typeof ctx === 'object' ? (ctx as Record<string, unknown>) : {};
-    // A member of a nested object or list: the field itself is an object or a list.
-    if (loc.length > 2) {
-      add({ name, missing: false, kind: typeof loc[2] === 'number' ? 'array' : 'object' });
-      continue;
-    }
+    // A member of a nested object or list: where below the field (at most 4 levels).
+    const at = loc
+      .slice(2, 6)
+      .filter((x): x is string | number => typeof x === 'string' || typeof x === 'number');
     if (t === 'extra_forbidden' || /extra fields not permitted|extra inputs are not permitted/i.test(m)) {
-      add({ name, missing: false, extra: true });
+      if (at.length === 0) add({ name, missing: false, extra: true });
       continue;
     }
     const missing = t === 'missing' || t === 'value_error.missing' || /field required|missing/i.test(m);
@@ -118,9 +121,12 @@ function pydantic(json: JsonObject, add: Collector): void {
           ? c.limit_value
           : undefined;
     const kind = missing ? undefined : (kindOfWords(t) ?? kindOfWords(m));
+    const tooShortList = /too_short/.test(t) && /list|items?\b/i.test(m);
     add({
       name,
       missing,
+      ...(at.length > 0 ? { at } : {}),
+      ...(tooShortList && minLength !== undefined ? { minItems: minLength, kind: 'array' as const } : {}),
       ...(kind ? { kind } : {}),
       ...(allowed ? { allowed } : {}),
       ...(minLength !== undefined && /too_short|min_length|at least/i.test(`${t} ${m}`) ? { minLength } : {}),
@@ -350,13 +356,14 @@ export function fieldProblems(json: unknown, text = ''): FieldProblem[] {
   const add: Collector = (p) => {
     const name = p.name.replace(/^body\./, '');
     if (!FIELD.test(name) || NOT_A_FIELD.test(name) || out.size >= MAX_PROBLEMS) return;
-    const had = out.get(name);
+    const key = `${name}\0${(p.at ?? []).join('\0')}`;
+    const had = out.get(key);
     // A later reading that knows more (a kind, allowed values) completes the first.
-    if (had === undefined) out.set(name, { ...p, name });
+    if (had === undefined) out.set(key, { ...p, name });
     else {
       const kind = had.kind ?? p.kind;
       const allowed = had.allowed ?? p.allowed;
-      out.set(name, { ...p, ...had, ...(kind ? { kind } : {}), ...(allowed ? { allowed } : {}) });
+      out.set(key, { ...p, ...had, ...(kind ? { kind } : {}), ...(allowed ? { allowed } : {}) });
     }
   };
   if (json !== null && typeof json === 'object' && !Array.isArray(json)) {
@@ -393,7 +400,7 @@ export function kindOfName(name: string): FieldKind {
     return 'boolean';
   if (/(^|_)(ids|tags|items|list)$/.test(n)) return 'array';
   if (
-    /(^|_)(id|count|quantity|qty|amount|price|total|age|year|number|num|no|size|limit|rating|score|stock|servings|seats|capacity|weight|height|width|length|duration|minutes|hours|days|points|level|priority|cost|balance|nights|guests|pages)$/.test(
+    /(^|_)(id|count|quantity|qty|amount|price|total|age|year|number|num|no|size|limit|rating|score|stock|servings|seats|capacity|weight|height|width|length|duration|minutes|hours|days|points|level|priority|cost|balance|nights|guests|pages|grams|kg|ml|calories|percent|units|qty)$/.test(
       n,
     )
   )
@@ -431,6 +438,43 @@ export function valueOfKind(kind: FieldKind, minLength = 0): unknown {
       return v;
     }
   }
+}
+
+/**
+ * The field's value with the problem below it mended (`address.street` missing → `{street: "portcullis-…"}`,
+ * `items[0].qty` not an integer → `[{qty: 1}]`), or `undefined` when nothing changes. Containers are made as the
+ * path asks (a number: a list, a name: an object); at most 4 levels, 5 items.
+ */
+export function mendNested(current: unknown, p: FieldProblem, given?: unknown): unknown {
+  const at = p.at ?? [];
+  if (at.length === 0) return undefined;
+  const root: unknown = structuredClone(current ?? (typeof at[0] === 'number' ? [] : {}));
+  const holder = (v: unknown, key: string | number) =>
+    typeof key === 'number' ? Array.isArray(v) : v !== null && typeof v === 'object' && !Array.isArray(v);
+  if (!holder(root, at[0])) return undefined;
+  let node = root as Record<string | number, unknown>;
+  for (let i = 0; i < at.length - 1; i++) {
+    const key = at[i];
+    if (typeof key === 'number' && key > 4) return undefined;
+    if (!holder(node[key], at[i + 1])) node[key] = typeof at[i + 1] === 'number' ? [] : {};
+    node = node[key] as Record<string | number, unknown>;
+  }
+  const leaf = at[at.length - 1];
+  if (typeof leaf === 'number' && leaf > 4) return undefined;
+  const name = typeof leaf === 'string' ? leaf : '';
+  const value =
+    given !== undefined
+      ? given
+      : p.allowed !== undefined && p.allowed.length > 0
+        ? p.allowed[0]
+        : p.kind !== undefined
+          ? valueOfKind(p.kind, p.minLength)
+          : p.missing
+            ? valueOfKind(kindOfName(name))
+            : undefined;
+  if (value === undefined || JSON.stringify(node[leaf]) === JSON.stringify(value)) return undefined;
+  node[leaf] = value;
+  return root;
 }
 
 /** The kind a value has (a string by its looks: an e-mail, a URL, a date, a UUID). */
