@@ -13,9 +13,9 @@ import { operationsFound, scanDocument } from './twins.ts';
  * - `POST /api/visitors {email, full_name}` (e-mail unique) builds its INSERT from both inputs: a quote breaks it,
  *   two quotes are stored as one (the list read shows `x'`). Before, the probes of `full_name` reused the sampled
  *   e-mail (the second creation collided: 500) and the repeated doubled quote of `email` collided with the first.
- * - `POST /api/visitors/{visitor_id}/check-in` pastes the id into its UPDATE unquoted: a quote and two quotes both
- *   break it, `id+0` does not. Probed on a visitor the scan registered (the runner let no probe of that path
- *   value through before: `3'` is no id the scan created).
+ * - `POST /api/visitors/{visitor_id}/check-in` and `PATCH /api/visitors/{visitor_id}` paste the id into their
+ *   UPDATE unquoted: a quote and two quotes both break it, `id+0` does not. Probed on a visitor the scan registered
+ *   (the runner let no probe of that path value through before: `3'` is no id the scan created).
  *
  * Fixed twin: bound parameters.
  */
@@ -66,10 +66,18 @@ const SPEC = {
       },
     },
     '/api/visitors/{visitor_id}': {
-      get: {
-        operationId: 'visitor',
-        parameters: [{ name: 'visitor_id', in: 'path', required: true, schema: { type: 'integer' } }],
-        responses: { '200': ok('a visitor'), '404': ok('no such visitor') },
+      parameters: [{ name: 'visitor_id', in: 'path', required: true, schema: { type: 'integer' } }],
+      get: { operationId: 'visitor', responses: { '200': ok('a visitor'), '404': ok('no such visitor') } },
+      patch: {
+        operationId: 'renameVisitor',
+        requestBody: {
+          content: {
+            'application/json': {
+              schema: { type: 'object', properties: { full_name: { type: 'string' } } },
+            },
+          },
+        },
+        responses: { '200': ok('renamed'), '404': ok('no such visitor') },
       },
     },
     '/api/visitors/{visitor_id}/check-in': {
@@ -115,21 +123,27 @@ describe('creations with unique inputs and an action’s numeric id, errors hidd
     const sql = results.vulnerable.findings.filter((f) => f.rule.id === 'scan/api8-sql-injection');
     assert.deepEqual(
       sql.map((f) => `${f.operation?.operationId} ${f.evidence?.parameter}`).sort(),
-      ['checkIn visitor_id', 'registerVisitor email', 'registerVisitor full_name'],
+      [
+        'checkIn visitor_id',
+        'registerVisitor email',
+        'registerVisitor full_name',
+        'renameVisitor visitor_id',
+      ],
       operationsFound(results.vulnerable).join('\n'),
     );
     for (const f of sql.filter((x) => x.operation?.operationId === 'registerVisitor'))
       assert.match(f.message, /two quotes were stored as one/);
-    assert.match(sql.find((f) => f.operation?.operationId === 'checkIn')!.message, /\+0/);
+    for (const id of ['checkIn', 'renameVisitor'])
+      assert.match(sql.find((f) => f.operation?.operationId === id)!.message, /\+0/, id);
   });
 
-  test('no probe checked in a visitor the scan did not register', () => {
+  test('no probe checked in or renamed a visitor the scan did not register', () => {
     for (const kind of ['vulnerable', 'fixed'] as const)
       assert.deepEqual(
         seeded[kind],
         [
-          [1, 0],
-          [2, 0],
+          [1, 0, 'Ann Guest'],
+          [2, 0, 'Ben Guest'],
         ],
         kind,
       );

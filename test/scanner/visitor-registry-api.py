@@ -4,7 +4,8 @@ JSON everywhere, a bearer token from `POST /api/token {username, password}`. Vis
 registered them; a visitor's e-mail is unique. Errors are hidden: any exception is `500 {"detail": "internal
 error"}`, a creation answers `201 {"id": n}` only.
 Vulnerable: `POST /api/visitors` builds its INSERT from the e-mail and the full name (so `x''` is stored as `x'`),
-and `POST /api/visitors/{visitor_id}/check-in` pastes the id into its UPDATE unquoted. Fixed (argv[1] == 'fixed'):
+and `POST /api/visitors/{visitor_id}/check-in` and `PATCH /api/visitors/{visitor_id}` paste the id into their
+UPDATE unquoted. Fixed (argv[1] == 'fixed'):
 bound parameters. `GET /_test/seeded` (not in the document) answers the seeded visitors' check-in flags.
 Prints `PORT <n>` once listening on 127.0.0.1, port 0.
 """
@@ -73,10 +74,15 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         self.handle_any('POST')
 
+    def do_PATCH(self):
+        self.handle_any('PATCH')
+
     def route(self, method):
         path = self.path.split('?')[0]
         if method == 'GET' and path == '/_test/seeded':
-            rows = DB.execute('SELECT id, checked_in FROM visitors WHERE id IN (1, 2) ORDER BY id').fetchall()
+            rows = DB.execute(
+                'SELECT id, checked_in, full_name FROM visitors WHERE id IN (1, 2) ORDER BY id'
+            ).fetchall()
             return self.reply(200, [list(r) for r in rows])
         if method == 'POST' and path == '/api/token':
             b = self.body()
@@ -117,6 +123,17 @@ class Handler(BaseHTTPRequestHandler):
             if not row:
                 return self.reply(404, {'detail': 'no such visitor'})
             return self.reply(200, dict(zip(['id', 'email', 'full_name', 'checked_in'], row)))
+        if method == 'PATCH' and m:
+            vid = unquote(m.group(1))
+            name = str(self.body().get('full_name', ''))
+            if FIXED:
+                cur = DB.execute('UPDATE visitors SET full_name = ? WHERE id = ? AND owner = ?', (name, vid, uid))
+            else:
+                cur = DB.execute(f'UPDATE visitors SET full_name = ? WHERE id = {vid} AND owner = ?', (name, uid))
+            DB.commit()
+            if cur.rowcount == 0:
+                return self.reply(404, {'detail': 'no such visitor'})
+            return self.reply(200, {'updated': True})
         m = re.fullmatch(r'/api/visitors/([^/]+)/check-in', path)
         if method == 'POST' and m:
             vid = unquote(m.group(1))

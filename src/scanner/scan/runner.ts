@@ -111,6 +111,40 @@ function madeUpLed(value: string): boolean {
 const widens = (rest: string) => WIDENS.test(rest) || /[-+*/|&^%]\s*[1-9]/.test(rest);
 
 /**
+ * A PUT or PATCH whose path, each probed value cut back to its leading id (`/notes/3'` → `/notes/3`), is an object
+ * the scan created, with nothing after the ids that could widen them or make them other ids (widens): the injection
+ * probes of a path value of the scan's own object (`3'`, `3+0`, `3 AND SLEEP(1)=0`) reach that object or nothing.
+ */
+function probesOwnObject(objects: ObjectRegistry, op: Operation, bare: string): boolean {
+  const t = op.path.split('/');
+  const c = bare.split('/');
+  if (t.length !== c.length) return false;
+  let probed = false;
+  const clean: string[] = [];
+  for (const [i, seg] of c.entries()) {
+    if (!/^\{[^{}]+\}$/.test(t[i])) {
+      clean.push(seg);
+      continue;
+    }
+    let value = seg;
+    try {
+      value = decodeURIComponent(seg);
+    } catch {
+      return false;
+    }
+    const head = /^[0-9A-Za-z_]+/.exec(value)?.[0];
+    if (head === undefined || head === value) {
+      clean.push(seg);
+      continue;
+    }
+    if (widens(value.slice(head.length))) return false;
+    probed = true;
+    clean.push(head);
+  }
+  return probed && objects.isScanCreated(clean.join('/'));
+}
+
+/**
  * A write's path value that is an object the scan created followed by an injection probe's error, time or narrowing
  * payload (`3'`, `3+0`, `3 AND 1=2`), holding nothing that could widen it or make it another id (widens): it
  * names that object or nothing.
@@ -359,6 +393,11 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
         // A DELETE of values the scan made up (the injection probes') names nothing, and goes.
         const deletesNothing =
           req.method === 'DELETE' && req.operation !== undefined && namesNothing(spec, req.operation, bare);
+        // A PUT or PATCH of the scan's own object whose path value carries an injection probe goes too.
+        const ownProbe =
+          (req.method === 'PUT' || req.method === 'PATCH') &&
+          req.operation !== undefined &&
+          probesOwnObject(objects, req.operation, bare);
         if (
           DESTRUCTIVE.has(req.method) &&
           !options.allowDestructive &&
@@ -366,7 +405,8 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
           !ownProfile &&
           !restore &&
           !registeredDelete &&
-          !deletesNothing
+          !deletesNothing &&
+          !ownProbe
         ) {
           return undefined;
         }
