@@ -7,8 +7,9 @@ import { startServer } from '../kit/server.ts';
 import { operationsFound, scanTwins } from './twins.ts';
 
 /**
- * A recipe box in the style of a FastAPI app whose served document lists its writes with no request body at
- * all (the handlers validate a pydantic model by hand): `POST /api/recipes` and `PUT /api/recipes/{recipe_id}`
+ * A recipe box in the style of a FastAPI app whose served document lists its writes with no request body (the
+ * creation) or a body without members (the replacement, FastAPI's `body: dict = Body(...)`): the handlers validate
+ * a pydantic model by hand: `POST /api/recipes` and `PUT /api/recipes/{recipe_id}`
  * want `{title: str, portions: int, cuisine: 'thai' | 'greek' | 'mexican', ingredients: [{name: str, grams: int}]
  * (at least one)}` and answer pydantic v2's 422s: `loc: ["body"]` without a body, every missing field at once for
  * `{}`, `int_parsing` for a portion count that is no integer, `enum` with `ctx.expected` for an unknown cuisine,
@@ -49,7 +50,15 @@ const SPEC = {
     '/api/recipes/{recipe_id}': {
       parameters: [{ name: 'recipe_id', in: 'path', required: true, schema: { type: 'integer' } }],
       get: { operationId: 'getRecipe', responses: { '200': { description: 'a recipe' } } },
-      put: { operationId: 'replaceRecipe', responses: { '200': { description: 'replaced' } } },
+      // FastAPI's `body: dict = Body(...)`: a body with no member declared.
+      put: {
+        operationId: 'replaceRecipe',
+        requestBody: {
+          required: true,
+          content: { 'application/json': { schema: { type: 'object', title: 'Body' } } },
+        },
+        responses: { '200': { description: 'replaced' } },
+      },
     },
   },
 };
@@ -294,7 +303,7 @@ describe('bodies learnt from pydantic 422s when the document declares none', () 
     );
     assert.match(
       text,
-      /inferred from the body of POST \/api\/recipes: title, portions, cuisine, ingredients/,
+      /request body declared without members, inferred from the API.s error answers: title, portions, cuisine, ingredients/,
     );
   });
 

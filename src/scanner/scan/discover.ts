@@ -53,9 +53,10 @@ import {
   memberParam,
   type PlannedRequest,
   planRequest,
+  requestBody,
   requiresAuth,
 } from './planner.ts';
-import { propertiesOf, resolveSchema } from './schema.ts';
+import { propertiesOf, resolveSchema, schemaType } from './schema.ts';
 import { accountParam, selfIds } from './self.ts';
 import { similarity } from './similarity.ts';
 
@@ -373,8 +374,9 @@ export async function learnBody(
 ): Promise<ScanResponse | undefined> {
   const { spec, objects } = ctx;
   const op = req.operation;
-  if (op.requestBody !== undefined || req.body !== undefined || !/^(POST|PUT|PATCH)$/.test(op.method))
-    return res;
+  const open = openBody(spec, op);
+  const empty = req.body === undefined || (open && isEmptyObject(req.body));
+  if ((op.requestBody !== undefined && !open) || !empty || !/^(POST|PUT|PATCH)$/.test(op.method)) return res;
   if (res === undefined || ctx.signal.aborted) return res;
   const first = fieldProblems(res.json, res.text);
   if (!BODY_WANTED.has(res.status) && !(twoHundred(res) && first.some((p) => p.missing))) return res;
@@ -525,7 +527,9 @@ export async function learnBody(
     if (isSuccess(again) && !problems.some((p) => p.missing) && !refusalWorded(again.json)) {
       if (body.size > 0 || !twoHundred(res)) {
         const source = [...from].join(' and ') || 'an empty JSON object';
-        adoptBody(op, inferredSchema(body, allowed, form ? `${source} (form-encoded)` : source, own), form);
+        const schema = inferredSchema(body, allowed, form ? `${source} (form-encoded)` : source, own);
+        if (open) schema['x-portcullis-open'] = true;
+        adoptBody(op, schema, form);
         objects.learnBody(op, payload);
       }
       return again;
@@ -538,6 +542,29 @@ export async function learnBody(
   );
 }
 
+/**
+ * A JSON body the document declares without any member (FastAPI's `body: dict = Body(...)`, `type: object` alone,
+ * no example): as good as undeclared, so it is inferred like one.
+ */
+export function openBody(spec: ApiDocument, op: Operation): boolean {
+  const rb = requestBody(op);
+  if (
+    rb === undefined ||
+    rb.encoding !== 'json' ||
+    rb.media.example !== undefined ||
+    rb.media.examples !== undefined
+  )
+    return false;
+  const s = resolveSchema(spec, rb.schema);
+  if (s.example !== undefined || s.examples !== undefined || s['x-portcullis-inferred'] !== undefined)
+    return false;
+  const type = schemaType(s);
+  return (type === undefined || type === 'object') && Object.keys(propertiesOf(spec, s)).length === 0;
+}
+
+const isEmptyObject = (v: unknown) =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 0;
+
 /** A 2xx status, whatever the body says (a refusal in a 200 names the fields it wants too). */
 const twoHundred = (res: ScanResponse) => res.status >= 200 && res.status < 300;
 
@@ -548,6 +575,13 @@ function refusalWorded(json: unknown): boolean {
   if (r.success === false || r.ok === false) return true;
   if (typeof r.status === 'string' && /^(fail|failed|failure|error)$/i.test(r.status)) return true;
   return typeof r.error === 'string' && Object.keys(r).length <= 3;
+}
+
+/** The body was declared without members and the scan inferred them (`x-portcullis-open`). */
+function openDeclared(op: Operation): boolean {
+  return Object.values(op.requestBody?.content ?? {}).some(
+    (m) => m.schema !== undefined && typeof m.schema !== 'boolean' && m.schema['x-portcullis-open'] === true,
+  );
 }
 
 /** The identity's own user name in a body field the inference filled with it (`x-portcullis-own`). */
@@ -1285,10 +1319,13 @@ function noteIdSources(
     const lines = new Set<string>();
     const inferred = inferredFrom(op);
     const failure = inferred === undefined ? inferFailures.get(op) : undefined;
-    if (failure !== undefined) lines.add(`request body not in the document and not inferred: ${failure}`);
+    if (failure !== undefined)
+      lines.add(
+        `${op.requestBody === undefined ? 'request body not in the document' : 'request body declared without members'} and not inferred: ${failure}`,
+      );
     if (inferred !== undefined)
       lines.add(
-        `request body not in the document, inferred from ${inferred}: ${Object.keys(propertiesOf(ctx.spec, bodySchema(op))).join(', ') || '{}'}`,
+        `${openDeclared(op) ? 'request body declared without members' : 'request body not in the document'}, inferred from ${inferred}: ${Object.keys(propertiesOf(ctx.spec, bodySchema(op))).join(', ') || '{}'}`,
       );
     for (const as of op.path.includes('{') ? ctx.identities : []) {
       for (const h of planRequest(ctx.spec, op, ctx.objects, { owner: as.name }).harvested ?? []) {
