@@ -311,7 +311,7 @@ describe('the same, with identities given as session headers (no login body to n
   test("the member's own read names the account: the roster is still found", () => {
     const f = at(runs.vulnerable, 'scan/api2-no-credentials', 'roster');
     assert.ok(f, operationsFound(runs.vulnerable).join('\n'));
-    assert.match(f.message, /kestrel's account record \(plan, locker\)/);
+    assert.match(f.message, /kestrel's account record \(email, plan, locker\)/);
   });
 
   test('the fixed twin: no finding for the rule', () => {

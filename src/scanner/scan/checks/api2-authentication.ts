@@ -450,7 +450,8 @@ function guardedRecords(
     const values = new Map<string, string | number>();
     for (const [k, v] of Object.entries(r)) {
       if (k === idKey || !telling(v)) continue;
-      if (typeof v === 'string' && names.has(v.trim().toLowerCase())) continue;
+      // A's login name proves whose record it is, and shows nothing more; an e-mail it logs in with is private.
+      if (typeof v === 'string' && names.has(v.trim().toLowerCase()) && !EMAIL_VALUE.test(v.trim())) continue;
       // An account's public members (its name, picture, dates) are no secret; an e-mail is, wherever it sits.
       if (
         mine &&
