@@ -122,6 +122,28 @@ describe('members below a field', () => {
 });
 
 describe('fields runtimes name when nothing validates the body', () => {
+  test('Mongoose, Sequelize, Prisma', () => {
+    assert.deepEqual(
+      fieldProblems({
+        message: 'Recipe validation failed',
+        errors: {
+          title: { message: 'Path `title` is required.', kind: 'required', path: 'title' },
+          portions: {
+            message: 'Cast to Number failed for value "x" (type string) at path "portions"',
+            kind: 'Number',
+            path: 'portions',
+          },
+        },
+      }),
+      [
+        { name: 'title', missing: true },
+        { name: 'portions', missing: false, kind: 'number' },
+      ],
+    );
+    assert.deepEqual(names(undefined, 'notNull Violation: Recipe.title cannot be null'), ['title']);
+    assert.deepEqual(names({ error: 'Argument `title` is missing.' }), ['title']);
+  });
+
   test('Werkzeug, Express, Go, Jackson, System.Text.Json, Spring, ASP.NET, NestJS, Zod', () => {
     assert.deepEqual(names(undefined, '<pre>KeyError: &#39;title&#39;</pre>'), ['title']);
     assert.deepEqual(

@@ -226,7 +226,15 @@ function keyedMessages(json: JsonObject, add: Collector): void {
         /^(detail|error|errors|message|messages|status|code)$/i.test(name)
       )
         continue;
-      const texts = (Array.isArray(v) ? v : [v]).filter((x): x is string => typeof x === 'string');
+      // Mongoose: `{title: {message: "Path \`title\` is required.", kind: "required"}}` (an object, not a list).
+      const one =
+        v !== null &&
+        typeof v === 'object' &&
+        !Array.isArray(v) &&
+        typeof (v as JsonObject).message === 'string'
+          ? `${(v as JsonObject).message} ${typeof (v as JsonObject).kind === 'string' ? (v as JsonObject).kind : ''}`
+          : v;
+      const texts = (Array.isArray(one) ? one : [one]).filter((x): x is string => typeof x === 'string');
       const text = texts.join(' ');
       if (texts.length > 0 && MESSAGE_WORDS.test(text)) fromMessage(name, text, add);
     }
@@ -297,6 +305,8 @@ const TYPED: readonly RegExp[] = [
     'gi',
   ),
   new RegExp(`could not be converted to ([\\w.]{1,60})\\. path: \\$\\.(${NAME})`, 'gi'),
+  // Mongoose: `Cast to Number failed for value "x" (type string) at path "portions"`.
+  new RegExp(`cast to ([\\w.]{1,40}) failed for value [^\\n]{0,200}? at path ['"\`](${NAME})['"\`]`, 'gi'),
 ];
 
 /** String leaves of an answer (bounded), for messages inside JSON (`{"error": "title is required"}`). */
@@ -354,7 +364,8 @@ function plainMessages(message: string, add: Collector): void {
 export function fieldProblems(json: unknown, text = ''): FieldProblem[] {
   const out = new Map<string, FieldProblem>();
   const add: Collector = (p) => {
-    const name = p.name.replace(/^body\./, '');
+    // `body.title`, Sequelize's `Recipe.title cannot be null`: the member is the last part.
+    const name = p.name.split('.').pop() ?? p.name;
     if (!FIELD.test(name) || NOT_A_FIELD.test(name) || out.size >= MAX_PROBLEMS) return;
     const key = `${name}\0${(p.at ?? []).join('\0')}`;
     const had = out.get(key);
