@@ -526,10 +526,15 @@ function makeProber(
   const fresh = as === null && signUp(ctx, op) ? freshNames(ctx, op) : undefined;
   const first =
     base !== undefined || fresh !== undefined ? { ...(sampled ?? {}), ...fresh, ...base } : sampled;
-  // A creation (a sign-up too): its name and e-mail members other than the probed input are fresh in every
-  // request, so a unique one never collides with what the plain request or an earlier probe created.
+  // A creation: its name and e-mail members other than the probed input are fresh in every request, so a unique
+  // one never collides with what the plain request or an earlier probe created. Not an account's creation (a
+  // sign-up, anything that sets a password): each probe it took would leave an account behind.
   const creation =
-    base === undefined && first !== undefined && (fresh !== undefined || isCreationOperation(ctx.spec, op));
+    base === undefined &&
+    first !== undefined &&
+    fresh === undefined &&
+    isCreationOperation(ctx.spec, op) &&
+    !setsPassword(ctx.spec, op);
   return {
     point,
     as,
