@@ -12,6 +12,7 @@ import { operationsFound, scanTwins } from './twins.ts';
  * named outside the path, in the query string or in a POST body:
  *
  * - `GET /claim?claim_id=` (the caller's claims listed at `GET /claims`),
+ * - `GET /receipt?ref=RC-88412` (a claim's reference, listed with the caller's claims; not named like an id),
  * - `GET /statement?customer=<login>`,
  * - `POST /policies/view {"policy_no": "PX-7001"}` (the caller's policies listed at `GET /policies`),
  * - `GET /profile?user_id=` (documented with `example: 3`, which is bob),
@@ -72,6 +73,13 @@ const SPEC = {
         operationId: 'claimDetail',
         parameters: [query('claim_id', { type: 'integer' })],
         responses: { '200': ok('a claim'), '404': { description: 'none' } },
+      },
+    },
+    '/receipt': {
+      get: {
+        operationId: 'receipt',
+        parameters: [query('ref', { type: 'string', maxLength: 12 })],
+        responses: { '200': ok("a claim's payout receipt"), '404': { description: 'none' } },
       },
     },
     '/statement': {
@@ -167,14 +175,23 @@ const PEOPLE: Person[] = [
 const CLAIMS = [
   {
     claim_id: 11,
+    ref: 'RC-88412',
     holder: 2,
     title: 'burst pipe, kitchen',
     amount: 1840,
     iban: 'DE44 5001 0517 5407 3249 31',
   },
-  { claim_id: 12, holder: 2, title: 'cracked windscreen', amount: 390, iban: 'DE44 5001 0517 5407 3249 31' },
+  {
+    claim_id: 12,
+    ref: 'RC-88431',
+    holder: 2,
+    title: 'cracked windscreen',
+    amount: 390,
+    iban: 'DE44 5001 0517 5407 3249 31',
+  },
   {
     claim_id: 21,
+    ref: 'RC-90077',
     holder: 3,
     title: 'stolen bicycle',
     amount: 720,
@@ -223,6 +240,11 @@ function startDesk(fixed: boolean) {
     if (req.method === 'GET' && path === '/claim') {
       const c = CLAIMS.find((x) => String(x.claim_id) === url.searchParams.get('claim_id'));
       return c && mine(c.holder) ? result(c) : send(404, { errors: ['no such claim'] });
+    }
+    if (req.method === 'GET' && path === '/receipt') {
+      const c = CLAIMS.find((x) => x.ref === url.searchParams.get('ref'));
+      if (!c || !mine(c.holder)) return send(404, { errors: ['no such receipt'] });
+      return result({ ref: c.ref, paid: c.amount, to_iban: c.iban });
     }
     if (req.method === 'GET' && path === '/statement') {
       const who = PEOPLE.find((p) => p.login === url.searchParams.get('customer'));
@@ -297,7 +319,7 @@ describe('API1 replays reads whose object is named by a query or body input; API
   test('vulnerable: the claim, the statement, the policy (body input) and the profile are API1 reads', () => {
     const { result } = scans.vulnerable;
     const found = operationsFound(result);
-    for (const op of ['claimDetail', 'statement', 'viewPolicy', 'profile'])
+    for (const op of ['claimDetail', 'receipt', 'statement', 'viewPolicy', 'profile'])
       assert.ok(found.includes(`scan/api1-bola-read ${op}`), `${op}: ${found.join()}`);
     const claim = result.findings.find((f) => f.operation?.operationId === 'claimDetail');
     assert.match(

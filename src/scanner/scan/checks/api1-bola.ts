@@ -48,6 +48,7 @@ import {
   type ObjectInput,
   objectInputEntity,
   objectInputs,
+  otherInputs,
   readsByInput,
 } from './object-inputs.ts';
 
@@ -634,8 +635,28 @@ function inputReads(ctx: ScanContext): InputRead[] {
       );
       out.push({ op, input, values });
     }
+    // Inputs not named like ids, taken only for values an identity's own list shows (`?ref=RC-88412`).
+    for (const input of otherInputs(ctx.spec, op).slice(0, MAX_READ_INPUTS)) {
+      const values = new Map(
+        ctx.identities.map((who) => [who.name, listedInputValues(ctx, lists, who, input)]),
+      );
+      if ([...values.values()].some((v) => v.length > 0)) out.push({ op, input, values });
+    }
   }
   return out;
+}
+
+/**
+ * An identity's own values for an input not named like an id: those its own list shows under the input's name and
+ * the other identities' answers to the same list do not (see `ownListed`), that look like a reference (a digit
+ * in them, not a date, at most 64 characters).
+ */
+function listedInputValues(ctx: ScanContext, lists: Lists, who: Identity, input: ObjectInput): string[] {
+  const others = ctx.identities.filter((i) => i.name !== who.name).map((i) => i.name);
+  const s = resolveSchema(ctx.spec, input.schema);
+  return ownListed(lists, who, others, input.name, undefined)
+    .filter((v) => /\d/.test(v) && !/^\d{4}-\d\d-\d\d/.test(v) && v.length <= 64 && fits(v, s))
+    .slice(0, MAX_INPUT_VALUES);
 }
 
 /** The request of a read with `value` in its object input, the rest as the planner fills it for `who`. */

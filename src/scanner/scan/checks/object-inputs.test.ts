@@ -6,6 +6,7 @@ import {
   namesPerson,
   objectInputEntity,
   objectInputs,
+  otherInputs,
   readPathEntity,
   readsByInput,
 } from './object-inputs.ts';
@@ -18,6 +19,12 @@ const SPEC = buildApiDocument('/reads.yaml', '3.0', {
   paths: {
     '/invoice': {
       get: { parameters: [q('account'), q('format', { type: 'string', enum: ['pdf'] })], responses: ok },
+    },
+    '/receipt': {
+      get: {
+        parameters: [q('ref'), q('page', { type: 'integer' }), q('sort'), q('flag', { type: 'boolean' })],
+        responses: ok,
+      },
     },
     '/orders/view': {
       post: {
@@ -74,6 +81,15 @@ describe('reads whose object an input outside the path names', () => {
     for (const name of ['id', 'order_id', 'orderId', 'invoice_no', 'policyNumber', 'account', 'email', 'uid'])
       assert.equal(namesObject(name), true, name);
     for (const name of ['format', 'page', 'note', 'valid', 'q']) assert.equal(namesObject(name), false, name);
+    // Others that may name an object by value: not paging, sorting, searching or booleans.
+    assert.deepEqual(
+      otherInputs(SPEC, op('GET', '/receipt')).map((i) => i.name),
+      ['ref'],
+    );
+    assert.deepEqual(
+      otherInputs(SPEC, op('POST', '/orders/view')).map((i) => i.name),
+      ['note'],
+    );
   });
 
   test('the entity of a read path and of an input; persons and accounts by name or by the path', () => {

@@ -102,6 +102,34 @@ export function objectInputs(spec: ApiDocument, op: Operation): ObjectInput[] {
   return out;
 }
 
+/** Inputs that page, sort, search or shape an answer: never an object's name. */
+const SHAPING =
+  /^(q|query|search|term|keywords?|page|page_?(no|num|number|size)|per_?page|limit|offset|size|count|sort(_?by)?|order(_?by)?|dir(ection)?|format|lang|locale|fields|include|expand|callback|version|v|from|to|since|until|date|month|year|type|kind|status|currency)$/i;
+
+/**
+ * Other scalar inputs of a read (query parameters, a POST read's top-level body fields) that may name an object by
+ * a value its owner's list shows (`?ref=RC-88412` beside `GET /claims` listing `ref`): not named like an object
+ * input, nor an input that pages, sorts, searches or shapes the answer; the caller decides by the values.
+ */
+export function otherInputs(spec: ApiDocument, op: Operation): ObjectInput[] {
+  const fitting = (name: string, schema: JsonSchema | undefined) => {
+    if (namesObject(name) || SHAPING.test(name) || listedValue(spec, schema) !== undefined) return false;
+    const type = schemaType(resolveSchema(spec, schema));
+    return type === undefined || type === 'string' || type === 'integer' || type === 'number';
+  };
+  const out: ObjectInput[] = [];
+  for (const p of op.parameters) {
+    if (p.in === 'query' && fitting(p.name, p.schema))
+      out.push({ name: p.name, in: 'query', schema: p.schema });
+  }
+  if (op.method === 'POST') {
+    for (const [name, s] of Object.entries(propertiesOf(spec, bodySchema(op)))) {
+      if (fitting(name, s)) out.push({ name, in: 'body', schema: s });
+    }
+  }
+  return out;
+}
+
 /** A person or an account named by an input (`user_id`, `uid`, `account`, `email`; a plain `id` on `/profile`). */
 const PERSON = /^(user|account|member|customer|profile|owner|person|client|me|self|uid|login|email|handle)$/;
 
