@@ -29,6 +29,7 @@ import {
   type Collections,
   type Entry,
   entry,
+  type JsonReading,
   readRequestBody,
   readRequestHeaders,
   type ValueMemo,
@@ -682,6 +683,8 @@ export function compileRules(
   const factorIndex = new Map<string, number>();
   const factorRules: number[][] = [];
   let prefilters = 0;
+  // The strings of each prefilter (one of them is in every value its operator can match).
+  const prefilterStrings: Array<readonly string[]> = [];
   const withPrefilter = (r: Rule) => {
     const op = r.operator;
     if (!op || op.negated) return;
@@ -689,6 +692,7 @@ export function compileRules(
       op.regex?.factors ?? (op.phrases && op.phrases.length <= PM_PREFILTER_MAX ? op.phrases : undefined);
     if (!strings || strings.length === 0) return;
     r.prefilter = prefilters++;
+    prefilterStrings.push(strings);
     for (const f of strings) {
       const lower = f.replace(/[A-Z]/g, (c) => c.toLowerCase());
       let k = factorIndex.get(lower);
@@ -761,6 +765,26 @@ export function compileRules(
           link.opMemo = opMemos++;
     }
   }
+  // The prefilters of links that read REQUEST_BODY, with those of their strings that hold a character a JSON
+  // body has between its tokens (see `verbatimBodyHits`).
+  const bodyGlue: BodyGlue[] = [];
+  for (const steps of phases.values()) {
+    for (const step of steps) {
+      if (step.kind !== 'rule') continue;
+      for (let link: Rule | undefined = step.rule; link; link = link.chained) {
+        const p = link.prefilter;
+        if (p < 0 || bodyGlue.some((g) => g.prefilter === p)) continue;
+        if (!link.targets.some((x) => x.collection === 'REQUEST_BODY')) continue;
+        const lower = prefilterStrings[p].map((f) => f.replace(/[A-Z]/g, (c) => c.toLowerCase()));
+        const glue = (f: string) => /["{}[\]:,]/.test(f) || /^[ \t\n\r]+$/.test(f);
+        bodyGlue.push({
+          prefilter: p,
+          glue: lower.filter(glue),
+          spaced: lower.filter((f) => !glue(f) && /[ \t\n\r]/.test(f)),
+        });
+      }
+    }
+  }
   // The automaton reports rules (prefilters), not factors: one step less per value.
   const automaton = factorList.length > 0 ? compileKeywords(factorList, factorRules) : undefined;
 
@@ -779,6 +803,7 @@ export function compileRules(
     chainCaseOnly: Uint8Array.from(chainCaseOnly, (x) => (x ? 1 : 0)),
     stepTrigger: Int32Array.from(stepTrigger),
     chainTrigger: Int32Array.from(chainTrigger),
+    bodyGlue,
   });
   const files = [...new Set(parsed.rules.map((r) => r.file))];
   return {
@@ -837,6 +862,18 @@ interface EngineParts {
   readonly chainCaseOnly: Uint8Array;
   readonly stepTrigger: Int32Array;
   readonly chainTrigger: Int32Array;
+  readonly bodyGlue: readonly BodyGlue[];
+}
+
+/**
+ * A prefilter of a link that reads REQUEST_BODY, and its strings (lower case) that hold a character a JSON
+ * body has between tokens: a quote or one of `{}[]:,`, or nothing but white space (`glue`, looked for in
+ * every such body); else some white space (`spaced`, looked for when white space separates tokens).
+ */
+interface BodyGlue {
+  readonly prefilter: number;
+  readonly glue: readonly string[];
+  readonly spaced: readonly string[];
 }
 
 /**
@@ -1075,6 +1112,7 @@ class Engine {
   private readonly valueMemos = new Map<string, ValueMemo>();
   private valueMemoBytes = 0;
   private readonly opMemos: number;
+  private readonly bodyGlue: readonly BodyGlue[];
   /**
    * Per program (the whole one, the folded one), per phase: the skippable rules' prefilters and
    * (collection, chain) pairs packed in typed arrays by step, so that deciding to skip a rule touches a few
@@ -1107,6 +1145,7 @@ class Engine {
     this.keyEntries = new Array<Entry[] | undefined>(parts.keyTargets).fill(undefined);
     this.keyStamp = new Int32Array(parts.keyTargets);
     this.opMemos = parts.opMemos;
+    this.bodyGlue = parts.bodyGlue;
     this.pairColl = parts.pairColl;
     this.pairChain = parts.pairChain;
     this.pairStamp = new Int32Array(parts.pairColl.length);
@@ -1188,7 +1227,11 @@ class Engine {
     try {
       this.runPhase(1, t);
       if (!t.disrupted && !t.allowed) {
-        readRequestBody(t.c, limited, t.bodyProcessor, this.options);
+        const reading = readRequestBody(t.c, limited, t.bodyProcessor, this.options);
+        // A JSON body verbatim in its arguments: its prefilter answer from theirs, before any rule asks.
+        const body = t.c.get('REQUEST_BODY')?.[0];
+        if (reading?.verbatim === true && body !== undefined && this.bodyGlue.length > 0)
+          body.pf0 = this.verbatimBodyHits(body, reading, t);
         this.attachNameMemos(t.c, memoized);
         // The body added values: `COLLECTION:key` selections are made afresh.
         this.nextKeyEpoch();
@@ -1880,6 +1923,55 @@ class Engine {
       this.noteCell(cell);
     }
     return hits;
+  }
+
+  /**
+   * The prefilter answer of a JSON body whose text is verbatim in its arguments (`JsonReading`), without a
+   * pass over it: a string that occurs in the body lies inside one token, so it occurs in an argument's value
+   * or name too, or it holds a character between tokens (a quote, `{}[]:,`, white space), and only the
+   * strings of REQUEST_BODY rules that hold one are looked for in the body (natively). The answer may hold
+   * more prefilters than a pass would find (names hold `json.`, ARGS the query's arguments too), never fewer:
+   * a rule is then asked, never skipped wrongly.
+   */
+  private verbatimBodyHits(body: Entry, reading: JsonReading, t: Transaction): number {
+    const args = t.c.get('ARGS') ?? NO_ENTRIES;
+    const names = t.c.get('ARGS_NAMES') ?? NO_ENTRIES;
+    // The arguments' own answers first: finding them may grow the table.
+    for (let i = 0; i < args.length; i++) if (this.hitsOf(args[i], 0, t) === ALL_HITS) return ALL_HITS;
+    for (let i = 0; i < names.length; i++) if (this.hitsOf(names[i], 0, t) === ALL_HITS) return ALL_HITS;
+    const nullRow = reading.hasNull ? this.hitsOfValue('null') : NO_HITS;
+    if (nullRow === ALL_HITS || this.hitRowCount >= MAX_HIT_ROWS) return ALL_HITS;
+    const width = this.rowWords;
+    if ((this.hitRowCount + 1) * width > this.hitRows.length) {
+      const grown = new Int32Array(Math.min(this.hitRows.length * 2, MAX_HIT_ROWS * width));
+      grown.set(this.hitRows);
+      this.hitRows = grown;
+    }
+    const row = this.hitRowCount++;
+    const base = row * width;
+    const rows = this.hitRows;
+    const unite = (from: number) => {
+      if (from === NO_HITS) return;
+      const at = from * width;
+      for (let w = 0; w < width; w++) rows[base + w] |= rows[at + w];
+    };
+    for (let i = 0; i < args.length; i++) unite(args[i].pf0);
+    for (let i = 0; i < names.length; i++) unite(names[i].pf0);
+    unite(nullRow);
+    let lower: string | undefined;
+    for (const g of this.bodyGlue) {
+      const p = g.prefilter;
+      const word = base + (p >>> 5);
+      const bit = 1 << (p & 31);
+      if ((rows[word] & bit) !== 0) continue;
+      lower ??= body.value.toLowerCase();
+      let found = false;
+      for (let k = 0; !found && k < g.glue.length; k++) found = lower.includes(g.glue[k]);
+      if (reading.spaced)
+        for (let k = 0; !found && k < g.spaced.length; k++) found = lower.includes(g.spaced[k]);
+      if (found) rows[word] |= bit;
+    }
+    return row;
   }
 
   /** The hit row of an entry through a chain that may change it (hitsOf, without the memo). */

@@ -4,6 +4,7 @@ import { compileSecLang } from '../load.ts';
 import type { WafRequest } from '../types.ts';
 import { compileKeywords } from './aho-corasick.ts';
 import { compileRegex, requiredFactors, withoutGaps } from './regex.ts';
+import { readRequestBody } from './request.ts';
 import {
   cmdLine,
   htmlEntityDecode,
@@ -691,4 +692,63 @@ test('argument names remembered across requests (as a list) are judged as on fir
   assert.equal(ruleSet.valueMemoSize().values, 4 + 1 + 3);
   ruleSet.evaluate(requests[0]);
   assert.equal(ruleSet.valueMemoSize().values, 4 + 1 + 3);
+});
+
+test('a JSON body verbatim in its arguments is answered from them, and a text across tokens is still found', () => {
+  // Each rule reads REQUEST_BODY only; each body holds its text in one place: inside a key, a number, a literal,
+  // across a quote and a colon, across white space, or where the body is not verbatim (an escape, an empty
+  // container, a document that is one string).
+  const { ruleSet } = compileSecLang(`
+SecRule REQUEST_BODY "@rx ok\\":1" "id:50,phase:2,pass,t:none"
+SecRule REQUEST_BODY "@rx secretkey" "id:51,phase:2,pass,t:none"
+SecRule REQUEST_BODY "@rx (?i)nul" "id:52,phase:2,pass,t:none"
+SecRule REQUEST_BODY "@rx 12345" "id:53,phase:2,pass,t:none"
+SecRule REQUEST_BODY "@rx rue" "id:54,phase:2,pass,t:none"
+SecRule REQUEST_BODY "@rx \\x20false" "id:55,phase:2,pass,t:none"
+SecRule REQUEST_BODY "@rx nyx" "id:56,phase:2,pass,t:none"
+SecRule REQUEST_BODY "@rx emptykey" "id:57,phase:2,pass,t:none"
+SecRule REQUEST_BODY "@rx scalartext" "id:58,phase:2,pass,t:none"
+`);
+  const post = (json: string): WafRequest => ({
+    ...get('/'),
+    method: 'POST',
+    headers: [
+      ['Host', 'x'],
+      ['Content-Type', 'application/json'],
+    ],
+    body: Buffer.from(json),
+  });
+  const ids = (json: string) => ruleSet.evaluate(post(json)).matches.map((m) => m.id);
+  assert.deepEqual(ids('{"ok":1}'), [50]);
+  assert.deepEqual(ids('{"secretkey":{"a":2}}'), [51]);
+  assert.deepEqual(ids('{"a":null}'), [52]);
+  assert.deepEqual(ids('{"a":[9,12345]}'), [53]);
+  assert.deepEqual(ids('{"a":true}'), [54]);
+  assert.deepEqual(ids('{"a": false}'), [55]);
+  assert.deepEqual(ids('{"a":false}   '), []);
+  assert.deepEqual(ids('   {"a":false}'), []);
+  assert.deepEqual(ids('{"a":"x\\nyx"}'), [56]);
+  assert.deepEqual(ids('{"emptykey":{},"b":1}'), [57]);
+  assert.deepEqual(ids('"scalartext"'), [58]);
+  // The same texts in a value (but the first: the body holds \" there).
+  assert.deepEqual(
+    ids('{"a":"secretkey 12345 rue  false nyx emptykey scalartext"}').sort(),
+    [51, 53, 54, 55, 56, 57, 58],
+  );
+});
+
+test('a JSON body tells whether its text is verbatim in its arguments', () => {
+  const read = (json: string, limit = 1000) =>
+    readRequestBody(new Map(), { ...get('/'), method: 'POST', body: Buffer.from(json) }, 'JSON', {
+      argumentsLimit: limit,
+      jsonDepthLimit: 512,
+    });
+  assert.deepEqual(read('{"a":[1,true,"x"]}'), { verbatim: true, hasNull: false, spaced: false });
+  assert.deepEqual(read(' {"a": null }\n'), { verbatim: true, hasNull: true, spaced: true });
+  assert.deepEqual(read('{"a":"\\u0041"}'), { verbatim: false, hasNull: false, spaced: false });
+  assert.deepEqual(read('{"a":"é"}'), { verbatim: false, hasNull: false, spaced: false });
+  assert.deepEqual(read('{"a":[]}'), { verbatim: false, hasNull: false, spaced: false });
+  assert.deepEqual(read('12'), { verbatim: false, hasNull: false, spaced: false });
+  assert.deepEqual(read('{"a":1,"b":2}', 2), { verbatim: false, hasNull: false, spaced: false });
+  assert.equal(read('{"a":'), undefined);
 });

@@ -4,6 +4,7 @@
  * and decoded leniently (`+` is a space), cookies split on `;`, JSON bodies named `json.a.b` and
  * `json.list.array_0`, multipart parts into ARGS_POST, FILES and FILES_NAMES.
  */
+import { isAscii } from 'node:buffer';
 import type { WafRequest } from '../types.ts';
 import { trimRight, uriDecode, urlDecode } from './transforms.ts';
 import { readXml } from './xml.ts';
@@ -226,27 +227,48 @@ function readCookies(c: Collections, value: string): void {
   }
 }
 
-/** Reads the body with the processor in force (set by Content-Type or `ctl:requestBodyProcessor`). */
+/**
+ * How a JSON body's text relates to the arguments read from it (see `readRequestBody`): `verbatim` when
+ * every string, number and `true`/`false` token of the body is, as its bytes stand in the body, the value
+ * or part of the name of an argument (an ASCII body, no escape in any string, no empty container, under
+ * the arguments limit); then a text that occurs in the body either lies inside one token, and so occurs
+ * in an argument's value or name, or covers a character between tokens (a quote, `{}[]:,` or white space;
+ * white space before or after the document only next to its brackets, unless the text is all white space).
+ */
+export interface JsonReading {
+  readonly verbatim: boolean;
+  /** The body holds a `null` (read as an empty value, so its letters are in no argument). */
+  readonly hasNull: boolean;
+  /** The body holds white space between tokens (not only before or after the document). */
+  readonly spaced: boolean;
+}
+
+/**
+ * Reads the body with the processor in force (set by Content-Type or `ctl:requestBodyProcessor`); for a
+ * JSON body read without error, how its text relates to its arguments.
+ */
 export function readRequestBody(
   c: Collections,
   req: WafRequest,
   processor: BodyProcessor,
   options: RequestReadOptions,
-): void {
+): JsonReading | undefined {
   const body = req.body;
+  let reading: JsonReading | undefined;
   set(c, 'REQBODY_ERROR', '0');
   set(c, 'REQBODY_PROCESSOR_ERROR', '0');
   set(c, 'MULTIPART_STRICT_ERROR', '0');
   set(c, 'MULTIPART_UNMATCHED_BOUNDARY', '0');
   if (processor) set(c, 'REQBODY_PROCESSOR', processor);
-  if (!body || body.length === 0) return;
+  if (!body || body.length === 0) return undefined;
   const text = body.toString('latin1');
   set(c, 'REQUEST_BODY', text);
   set(c, 'REQUEST_BODY_LENGTH', String(body.length));
   if (processor === 'URLENCODED') {
     if (addArguments(c, 'POST', text, options.argumentsLimit)) set(c, 'URLENCODED_ERROR', '1');
   } else if (processor === 'JSON') {
-    if (!readJson(c, body, options)) {
+    reading = readJson(c, body, options);
+    if (reading === undefined) {
       set(c, 'REQBODY_ERROR', '1');
       set(c, 'REQBODY_PROCESSOR_ERROR', '1');
       set(c, 'REQBODY_ERROR_MSG', 'JSON parsing error');
@@ -275,22 +297,26 @@ export function readRequestBody(
   let combined = 0;
   for (const e of c.get('ARGS') ?? []) combined += e.key.length + e.value.length;
   set(c, 'ARGS_COMBINED_SIZE', String(combined));
+  return reading;
 }
 
 /**
  * JSON body → ARGS named as libmodsecurity names them; false when the body is not JSON. The document is
  * walked token by token as yajl reports it, not through an object: a member name given twice yields two
  * arguments (`{"a":"<script>","a":"x"}` hides nothing), members keep their order, and numbers keep their
- * spelling (`1.50`, `1e3`).
+ * spelling (`1.50`, `1e3`). Undefined when the body is not JSON, else how its text relates to its arguments.
  */
-function readJson(c: Collections, body: Buffer, options: RequestReadOptions): boolean {
+function readJson(c: Collections, body: Buffer, options: RequestReadOptions): JsonReading | undefined {
   const src = body.toString('utf8');
   try {
     // Validation only (native and strict); the walk below may then assume well-formed JSON.
     JSON.parse(src);
   } catch {
-    return false;
+    return undefined;
   }
+  let verbatim = isAscii(body);
+  let hasNull = false;
+  let spaced = false;
   // The rules see the UTF-8 bytes of strings, as yajl gives them.
   const bytes = (s: string) => (/[^\u0000-\u007f]/.test(s) ? Buffer.from(s, 'utf8').toString('latin1') : s);
   // Containers: name and, for arrays, the element counter; the current key persists across containers
@@ -319,8 +345,10 @@ function readJson(c: Collections, body: Buffer, options: RequestReadOptions): bo
     for (
       let ch = String.prototype.charCodeAt.call(src, i);
       ch === 0x20 || ch === 0x09 || ch === 0x0a || ch === 0x0d;
-    )
+    ) {
+      spaced = true;
       ch = String.prototype.charCodeAt.call(src, ++i);
+    }
   };
   /** The string token at `i` (an opening quote), decoded. */
   const string = (): string => {
@@ -334,7 +362,9 @@ function readJson(c: Collections, body: Buffer, options: RequestReadOptions): bo
     }
     i++;
     const raw = src.slice(start, i);
-    return raw.includes('\\') ? (JSON.parse(raw) as string) : raw.slice(1, -1);
+    if (!raw.includes('\\')) return raw.slice(1, -1);
+    verbatim = false;
+    return JSON.parse(raw) as string;
   };
   const walk = (depth: number): boolean => {
     if (depth > options.jsonDepthLimit) return false;
@@ -352,8 +382,11 @@ function readJson(c: Collections, body: Buffer, options: RequestReadOptions): bo
       containers.push({ name: keyFor(), array, counter: 0, base });
       i++;
       space();
-      if (src[i] === (array ? ']' : '}')) i++;
-      else {
+      if (src[i] === (array ? ']' : '}')) {
+        // An empty container's key (if any) is in no argument's name.
+        verbatim = false;
+        i++;
+      } else {
         for (;;) {
           if (!array) {
             currentKey = bytes(string());
@@ -371,11 +404,20 @@ function readJson(c: Collections, body: Buffer, options: RequestReadOptions): bo
       const start = i;
       while (i < n && !/[,\]}\s]/.test(src[i])) i++;
       const token = src.slice(start, i);
+      if (token === 'null') hasNull = true;
       emit(token === 'null' ? '' : token);
     }
     return true;
   };
-  return walk(0);
+  // White space before (or after) the document is not between tokens: a text that covers it and more
+  // covers the document's first (or last) bracket too.
+  space();
+  spaced = false;
+  // A document that is one value (emitted nowhere), or arguments past the limit, leave text unread.
+  if (src[i] !== '{' && src[i] !== '[') verbatim = false;
+  if (!walk(0)) return undefined;
+  if ((c.get('ARGS')?.length ?? 0) >= options.argumentsLimit) verbatim = false;
+  return { verbatim, hasNull, spaced };
 }
 
 /** multipart/form-data → ARGS_POST for fields, FILES/FILES_NAMES for files; false on a malformed body. */
