@@ -30,7 +30,15 @@
  *   needs a value) still gets the probes that prove themselves (command, template and file output), as A.
  * - A write that names an object by its path (`POST /tickets/{id}/convert/`) is probed on an object the scan
  *   created that still reads back, as the identity that created it; none left of that kind (API1 deleted them),
- *   on a fresh one made through the documented creation (see liveObject). Never on what the API gave out.
+ *   on a fresh one made through the documented creation (see liveObject). Never on what the API gave out. Its
+ *   path value too (`3'`, `3+0`, numeric sleeps joined with AND): the runner lets such a probe of the scan's own
+ *   object through.
+ * - A DELETE's path and query inputs are probed on made-up values only (deletePoints): error- and time-based, the
+ *   command canaries; never a tautology, a condition, an operator object or a traversal.
+ * - A value that is base64 of a number, a name or a JSON object (`MTI=`) is probed in the text it holds, each probe
+ *   sent encoded the same way (codecOf).
+ * - A login the document lists without a body gets the fields of the identities' own login (undocumentedLogin); a
+ *   login whose every failure is a 5xx keeps that answer as its baseline.
  *
  * Scheduling, within a budget in time and in requests (`requestBudget`): every operation's plain request
  * first; then a first round for every input (the quote pair, one command canary, the reflection marker, one
@@ -235,7 +243,10 @@ function formSchema(op: Operation) {
   return undefined;
 }
 
-/** Every string input of every operation (not DELETE: its baseline would delete the object). */
+/**
+ * Every string input of every operation (not DELETE: its baseline would delete the object; see deletePoints), a
+ * read's number inputs, and the fields of a login listed without a body (undocumentedLogin).
+ */
 export function injectionPoints(ctx: ScanContext): InjectionPoint[] {
   const urls = new Set(urlInputs(ctx.spec).map((u) => `${u.operation.id}\0${u.name}`));
   const out: InjectionPoint[] = [];
