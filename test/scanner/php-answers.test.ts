@@ -94,7 +94,7 @@ function exactHeader(req: IncomingMessage, name: string): string | undefined {
   return undefined;
 }
 
-function startPharmacy(fixed: boolean) {
+function startPharmacy(fixed: boolean, plain = false) {
   const key = randomBytes(32);
   const sign = (data: string) => createHmac('sha256', key).update(data).digest('base64url');
   const issue = (u: (typeof USERS)[number]) => {
@@ -127,8 +127,11 @@ function startPharmacy(fixed: boolean) {
     const text = await readText(req);
     const path = (req.url ?? '/').split('?')[0];
     const send = (status: number, body: unknown, notice = '') => {
-      res.writeHead(status, { 'content-type': notice ? 'text/html; charset=UTF-8' : 'application/json' });
-      res.end(notice + JSON.stringify(body));
+      // `plain`: no header() call, so PHP's default type; the body after a byte-order mark a file saved with one prints.
+      res.writeHead(status, {
+        'content-type': notice || plain ? 'text/html; charset=UTF-8' : 'application/json',
+      });
+      res.end(notice + (plain ? '\uFEFF' : '') + JSON.stringify(body));
     };
     let body: Record<string, unknown> = {};
     try {
@@ -226,6 +229,34 @@ describe('a PHP-style API: header spelled as sent, JSON after notices, error pag
   test('the curl line spells the header as it went out', () => {
     const bola = scans.vulnerable.result.findings.find((f) => f.rule.id === 'scan/api1-bola-read');
     assert.match(String(bola?.evidence?.curl), /-H 'Authorization: Bearer '"\$TOKEN"/);
+  });
+
+  test('fixed twin: no access finding at all', () => {
+    assert.deepEqual(access(scans.fixed.result), []);
+  });
+});
+
+describe('a PHP-style API that never sets its content type: JSON served as text/html after a byte-order mark', () => {
+  const scans = {} as Awaited<ReturnType<typeof scanTwins<Awaited<ReturnType<typeof startPharmacy>>>>>;
+  before(async () => {
+    Object.assign(
+      scans,
+      await scanTwins(SPEC, (fixed) => startPharmacy(fixed, true), {
+        identities,
+        admin,
+        checks: ['API1', 'API2', 'API5'],
+        ratePerSecond: 200,
+      }),
+    );
+  });
+
+  test('vulnerable: the same findings as with a JSON content type', () => {
+    const found = access(scans.vulnerable.result);
+    assert.ok(found.includes('scan/api1-bola-read prescription'), found.join('\n'));
+    assert.ok(
+      found.some((f) => f.startsWith('scan/api2-invalid-token-accepted ')),
+      found.join('\n'),
+    );
   });
 
   test('fixed twin: no access finding at all', () => {

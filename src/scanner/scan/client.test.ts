@@ -23,9 +23,21 @@ test('JSON after leading PHP notices (HTML, plain, Xdebug, several) is parsed; t
   assert.equal(afterPhpNotices(`${HTML_NOTICE}{"a":1}`), '{"a":1}');
 });
 
-test('no notice first, or no JSON after it: no JSON', () => {
-  assert.equal(jsonBody('{"a":1}', 'text/html'), undefined); // the content type decides without a notice
+test('an object or array is JSON whatever the content type, after byte-order marks or an XSSI guard', () => {
+  assert.deepEqual(jsonBody('{"a":1}', 'text/html; charset=UTF-8'), { a: 1 }); // PHP without header()
+  assert.deepEqual(jsonBody('\uFEFF\uFEFF[1]', ''), [1]);
+  assert.deepEqual(jsonBody(')]}\',\n{"a":1}', 'application/json'), { a: 1 });
+  assert.deepEqual(jsonBody('while(1);[2]', 'text/javascript'), [2]);
+  assert.deepEqual(jsonBody(`${HTML_NOTICE}\uFEFF{"a":2}`, 'text/html'), { a: 2 });
+});
+
+test('no JSON where none is: a page, a cut body, text after the notices that is no JSON', () => {
   assert.deepEqual(jsonBody('{"a":1}', 'application/json'), { a: 1 });
+  assert.equal(jsonBody('<html>{"a":1}</html>', 'text/html'), undefined);
+  assert.equal(jsonBody('{"a":1} and more', 'text/plain'), undefined);
+  // A bare string or number is JSON only when the content type says so.
+  assert.equal(jsonBody('42', 'text/plain'), undefined);
+  assert.equal(jsonBody('42', 'application/json'), 42);
   assert.equal(jsonBody(`${HTML_NOTICE}<html><body>Hello</body></html>`, 'text/html'), undefined);
   assert.equal(jsonBody(`${HTML_NOTICE}"text"`, 'text/html'), undefined);
   assert.equal(jsonBody(`${HTML_NOTICE}{"a":`, 'text/html'), undefined);

@@ -300,27 +300,35 @@ export function afterPhpNotices(text: string): string | undefined {
   return seen === 0 ? undefined : text.slice(p).trim();
 }
 
-/**
- * The body as JSON: parsed when the content type says JSON; also when the text starts with PHP notices or warnings
- * (printed before the script's JSON, often with a `text/html` type as the headers went out with them) and a JSON
- * object or array follows them. Undefined otherwise. The text itself stays as it came, for evidence.
- */
-export function jsonBody(text: string, contentType: string): unknown {
-  if (text === '') return undefined;
-  if (/json/i.test(contentType)) {
-    try {
-      return JSON.parse(text);
-    } catch {
-      // maybe notices first
-    }
-  }
-  const rest = afterPhpNotices(text);
-  if (rest === undefined || !/^[[{]/.test(rest)) return undefined;
+/** What may stand before a JSON body: byte-order marks (PHP files saved with one), an XSSI guard (`)]}',`). */
+const JSON_PREFIX = /^[\uFEFF\s]*(?:\)\]\}',?\s*|while\s?\(1\);\s*|for\s?\(;;\);\s*)?/;
+
+function parsed(text: string): unknown {
   try {
-    return JSON.parse(rest);
+    return JSON.parse(text);
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The body as JSON, whatever the content type says (PHP without `header()` answers `text/html`): the text, after
+ * byte-order marks or an XSSI guard, when it parses whole and the content type says JSON or it is an object or
+ * an array; else the object or array after the PHP notices or warnings the text starts with (`afterPhpNotices`:
+ * printed before the script's JSON, often with a `text/html` type as the headers went out with them).
+ * Undefined otherwise. The text itself stays as it came, for evidence.
+ */
+export function jsonBody(text: string, contentType: string): unknown {
+  if (text === '') return undefined;
+  const body = text.slice(JSON_PREFIX.exec(text)?.[0].length ?? 0);
+  if (/json/i.test(contentType) || /^[[{]/.test(body)) {
+    const value = parsed(body);
+    if (value !== undefined) return value;
+  }
+  const rest = afterPhpNotices(text);
+  if (rest === undefined) return undefined;
+  const after = rest.slice(JSON_PREFIX.exec(rest)?.[0].length ?? 0);
+  return /^[[{]/.test(after) ? parsed(after) : undefined;
 }
 
 /** Joins the target's base path and an operation path: `http://h/api` + `/v2/x` → `http://h/api/v2/x`. */
