@@ -895,22 +895,36 @@ const VALUE_MEMO_PER_REQUEST = 64;
  * salt is per process, so a digest cannot be looked up elsewhere.
  */
 const VALUE_MEMO_SALT = randomBytes(24).toString('base64');
+/** The collections whose values are memoized across requests one by one: they repeat in real traffic. */
+const MEMO_COLLECTIONS = ['REQUEST_HEADERS', 'REQUEST_COOKIES'];
 /**
- * The collections whose values are memoized across requests one by one: they repeat in real traffic.
- * Argument names (ARGS_NAMES) are memoized too, by their list (see `attachNameMemos`).
+ * The collections of names memoized across requests by their list (see `attachNameMemos`): a client sends
+ * the same header and cookie names, an API's requests the same argument names, again and again.
  */
-const MEMO_COLLECTIONS = [
-  'REQUEST_HEADERS',
-  'REQUEST_HEADERS_NAMES',
-  'REQUEST_COOKIES',
-  'REQUEST_COOKIES_NAMES',
-];
+const NAME_COLLECTIONS = ['REQUEST_HEADERS_NAMES', 'REQUEST_COOKIES_NAMES', 'ARGS_NAMES'];
 
 /**
- * What the digest of a list of argument names starts with: a list's memo keys (its digest and a place) can
- * never be those of a single value (a digest alone).
+ * What the engine keeps across requests about one list of names (see `attachNameMemos`): per transformation
+ * chain, the prefilters some name of the list holds through it (undefined: not known yet). A pair of a name
+ * collection (ARGS_NAMES through a chain) then reads one row per list instead of one per name: it only asks
+ * whether some name holds a prefilter.
  */
-const NAME_LIST_TAG = 'ARGS_NAMES\n';
+interface NameListMemo {
+  readonly union: Array<Int32Array | undefined>;
+  bytes: number;
+  readonly key: string;
+}
+
+/** The entries `from`..`to` of a name collection in one evaluation, memoized by one list. */
+interface NameListPart {
+  readonly memo: NameListMemo;
+  readonly from: number;
+  readonly to: number;
+}
+
+/** Bounds of the memo of name lists: lists, and the bytes they hold. */
+const NAME_LIST_ENTRIES = 512;
+const NAME_LIST_BYTES = 2 * 1024 * 1024;
 
 /** Characters of transformed values a request may keep memoized (beyond, they are recomputed). */
 const TRANSFORM_MEMO_CHARS = 4_000_000;
@@ -1111,6 +1125,15 @@ class Engine {
   /** Header, cookie and argument-name values' memos, oldest first (see ValueMemo), and the bytes they hold. */
   private readonly valueMemos = new Map<string, ValueMemo>();
   private valueMemoBytes = 0;
+  /** Lists of names' memos, oldest first (see NameListMemo), and the bytes they hold. */
+  private readonly listMemos = new Map<string, NameListMemo>();
+  private listMemoBytes = 0;
+  /**
+   * Per name collection, the lists its entries were memoized by in this evaluation, in order (the query's
+   * argument names, then the body's): when they cover the whole collection, a pair of it is gathered from
+   * the lists' unions.
+   */
+  private readonly nameLists = new Map<string, NameListPart[]>();
   private readonly opMemos: number;
   private readonly bodyGlue: readonly BodyGlue[];
   /**
@@ -1181,13 +1204,14 @@ class Engine {
         ? { ...request, body: request.body.subarray(0, this.options.requestBodyLimit) }
         : request;
     const { collections, bodyProcessor } = readRequestHeaders(limited, this.options);
+    this.nameLists.clear();
     let memoized = 0;
     for (const name of MEMO_COLLECTIONS) {
       const entries = collections.get(name);
       if (entries === undefined) continue;
       for (const e of entries) if (memoized++ < VALUE_MEMO_PER_REQUEST) this.attachMemo(e);
     }
-    memoized = this.attachNameMemos(collections, memoized);
+    for (const name of NAME_COLLECTIONS) memoized = this.attachNameMemos(collections, name, memoized);
     this.hitRowCount = 2;
     this.nextKeyEpoch();
     const t: Transaction = {
@@ -1232,7 +1256,7 @@ class Engine {
         const body = t.c.get('REQUEST_BODY')?.[0];
         if (reading?.verbatim === true && body !== undefined && this.bodyGlue.length > 0)
           body.pf0 = this.verbatimBodyHits(body, reading, t);
-        this.attachNameMemos(t.c, memoized);
+        this.attachNameMemos(t.c, 'ARGS_NAMES', memoized);
         // The body added values: `COLLECTION:key` selections are made afresh.
         this.nextKeyEpoch();
         this.runPhase(2, t);
@@ -1286,6 +1310,8 @@ class Engine {
     const entries = t.c.get(this.pairColl[pair]);
     if (entries === undefined) return;
     const chainId = this.pairChain[pair];
+    const parts = this.nameLists.get(this.pairColl[pair]);
+    if (parts !== undefined && this.gatherLists(pair, parts, entries, chainId, t)) return;
     for (let i = 0; i < entries.length; i++) {
       const row = this.hitsOf(entries[i], chainId, t);
       if (row === NO_HITS) continue;
@@ -1303,6 +1329,84 @@ class Engine {
       this.pairRows[this.pairRowCount++] = row;
     }
     this.pairTo[pair] = this.pairRowCount;
+  }
+
+  /**
+   * Gathers a pair of a name collection from the unions of the lists that memoized all its entries: one row
+   * per list (the prefilters some name of it holds through the chain), made from the list's memo or, the first
+   * time, from its names' rows. False when the lists do not cover the collection, or a name's answer is
+   * not its own (past the table's rows): then the pair is gathered name by name.
+   */
+  private gatherLists(
+    pair: number,
+    parts: readonly NameListPart[],
+    entries: readonly Entry[],
+    chainId: number,
+    t: Transaction,
+  ): boolean {
+    let at = 0;
+    for (const part of parts) {
+      if (part.from !== at) return false;
+      at = part.to;
+    }
+    if (at !== entries.length) return false;
+    for (const part of parts) {
+      if (part.memo.union[chainId] !== undefined) continue;
+      const union = this.unionOf(entries, part.from, part.to, chainId, t);
+      if (union === undefined) return false;
+      part.memo.union[chainId] = union;
+      part.memo.bytes += 4 * union.length;
+      // A list forgotten while its request runs is no longer counted (nor uncounted again).
+      if (this.listMemos.get(part.memo.key) === part.memo) this.listMemoBytes += 4 * union.length;
+    }
+    const from = this.pairRowCount;
+    for (const part of parts) {
+      const union = part.memo.union[chainId] as Int32Array;
+      const row = this.rowOf(union, union.length);
+      if (row === NO_HITS) continue;
+      if (row === ALL_HITS) {
+        this.pairRowCount = from;
+        this.pairTo[pair] = -1;
+        return true;
+      }
+      if (this.pairRowCount === this.pairRows.length) {
+        const grown = new Int32Array(this.pairRows.length * 2);
+        grown.set(this.pairRows);
+        this.pairRows = grown;
+      }
+      this.pairRows[this.pairRowCount++] = row;
+    }
+    this.pairTo[pair] = this.pairRowCount;
+    return true;
+  }
+
+  /**
+   * The prefilters some entry of `entries[from..to)` holds through a chain, from their rows; undefined when
+   * a row is ALL_HITS (not the entry's own answer).
+   */
+  private unionOf(
+    entries: readonly Entry[],
+    from: number,
+    to: number,
+    chainId: number,
+    t: Transaction,
+  ): Int32Array | undefined {
+    const width = this.rowWords;
+    const union = new Int32Array(width);
+    for (let i = from; i < to; i++) {
+      const row = this.hitsOf(entries[i], chainId, t);
+      if (row === ALL_HITS) return undefined;
+      if (row === NO_HITS) continue;
+      // Read after hitsOf: finding rows may have grown the table.
+      const rows = this.hitRows;
+      for (let w = 0; w < width; w++) union[w] |= rows[row * width + w];
+    }
+    let n = 0;
+    for (let p = 0; p < this.prefilters; p++) if ((union[p >>> 5] & (1 << (p & 31))) !== 0) n++;
+    const list = new Int32Array(n);
+    n = 0;
+    for (let p = 0; p < this.prefilters; p++) if ((union[p >>> 5] & (1 << (p & 31))) !== 0) list[n++] = p;
+    return list;
   }
 
   /**
@@ -2015,20 +2119,22 @@ class Engine {
   }
 
   /**
-   * Gives the argument names not memoized yet (the query's in phase 1, the body's after it is read) the memos
-   * of their values, within the request's budget of memoized values; returns the values memoized so far. An
-   * API's requests carry the same member names again and again (its schema), so names are remembered as a
-   * list: one digest of the list (each name with its length) finds the memo of each name by its place, instead
-   * of one digest per name. A list seen for the first time makes a memo per name.
+   * Gives the names of a collection not memoized yet (argument names: the query's in phase 1, the body's
+   * after it is read) the memos of their values, within the request's budget of memoized values; returns the
+   * values memoized so far. A client sends the same header names, an API's requests the same member names (its
+   * schema), again and again, so names are remembered as a list: one digest of the list (the collection, then
+   * each name with its length) finds the memo of each name by its place, instead of one digest per name. A
+   * list's keys (a digest and a place) are never those of a single value (a digest alone). A list seen for the
+   * first time makes a memo per name.
    */
-  private attachNameMemos(c: Collections, memoized: number): number {
-    const names = c.get('ARGS_NAMES');
+  private attachNameMemos(c: Collections, collection: string, memoized: number): number {
+    const names = c.get(collection);
     if (names === undefined) return memoized;
     let from = 0;
     while (from < names.length && names[from].memo !== undefined) from++;
     const to = Math.min(names.length, from + Math.max(0, VALUE_MEMO_PER_REQUEST - memoized));
     if (to <= from) return memoized;
-    let list = NAME_LIST_TAG;
+    let list = `${collection}\n`;
     for (let i = from; i < to; i++) {
       const name = names[i].value;
       if (name.length > VALUE_MEMO_MAX_VALUE) return memoized;
@@ -2036,6 +2142,31 @@ class Engine {
     }
     const key = hash('sha256', VALUE_MEMO_SALT + list, 'base64');
     for (let i = from; i < to; i++) this.attachMemo(names[i], `${key}${i - from}`);
+    const lists = this.listMemos;
+    let memo = lists.get(key);
+    if (memo !== undefined) {
+      lists.delete(key);
+      lists.set(key, memo);
+    } else {
+      memo = {
+        union: new Array<Int32Array | undefined>(this.chainParent.length).fill(undefined),
+        bytes: 64 + 2 * key.length + 8 * this.chainParent.length,
+        key,
+      };
+      lists.set(key, memo);
+      this.listMemoBytes += memo.bytes;
+      while (lists.size > 1 && (lists.size > NAME_LIST_ENTRIES || this.listMemoBytes > NAME_LIST_BYTES)) {
+        const [oldest, old] = lists.entries().next().value as [string, NameListMemo];
+        lists.delete(oldest);
+        this.listMemoBytes -= old.bytes;
+      }
+    }
+    let parts = this.nameLists.get(collection);
+    if (parts === undefined) {
+      parts = [];
+      this.nameLists.set(collection, parts);
+    }
+    parts.push({ memo, from, to });
     return memoized + (to - from);
   }
 

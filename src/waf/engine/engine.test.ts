@@ -752,3 +752,27 @@ test('a JSON body tells whether its text is verbatim in its arguments', () => {
   assert.deepEqual(read('{"a":1,"b":2}', 2), { verbatim: false, hasNull: false, spaced: false });
   assert.equal(read('{"a":'), undefined);
 });
+
+test('header names are remembered as a list: another list of names is another memo', () => {
+  const { ruleSet } = compileSecLang(HEADER_RULES);
+  ruleSet.evaluate(get('/', [['X-A', '1']]));
+  // Two values (x, 1) and the list Host, X-A.
+  assert.equal(ruleSet.valueMemoSize().values, 4);
+  ruleSet.evaluate(get('/', [['X-A', '1']]));
+  assert.equal(ruleSet.valueMemoSize().values, 4);
+  // One value more (2) and the list Host, X-A, X-B: three names found by the new list's digest.
+  ruleSet.evaluate(
+    get('/', [
+      ['X-A', '1'],
+      ['X-B', '2'],
+    ]),
+  );
+  assert.equal(ruleSet.valueMemoSize().values, 4 + 1 + 3);
+  // Judged as on first sight.
+  const req = get('/', [
+    ['X-A', '1'],
+    ['User-Agent', 'sqlmap/1.7'],
+  ]);
+  assert.deepEqual(ruleSet.evaluate(req), compileSecLang(HEADER_RULES).ruleSet.evaluate(req));
+  assert.deepEqual(ruleSet.evaluate(req), compileSecLang(HEADER_RULES).ruleSet.evaluate(req));
+});
