@@ -44,6 +44,7 @@ import {
 import { changedValue, recordFor, shownFields } from './api3-property-authorization.ts';
 import { madeUpIdFor, notFoundAnswer, refusedIn200 } from './api5-function-authorization.ts';
 import {
+  markObjectLevel,
   namesPerson,
   type ObjectInput,
   objectInputEntity,
@@ -1571,7 +1572,16 @@ export const api1: Check = {
     SCAN_RULES.accountTakeover,
     SCAN_RULES.anonymousWrite,
   ],
-  async run(ctx) {
+  async run(scan) {
+    // What API1 reports on an operation is object-level: API5 then leaves the same operation to it.
+    const ctx: ScanContext = {
+      ...scan,
+      report(rule, input) {
+        if (input.operation && rule.id.startsWith('scan/api1-bola-'))
+          markObjectLevel(scan.objects, input.operation);
+        scan.report(rule, input);
+      },
+    };
     const [a, b] = ctx.identities;
     if (!a) return;
     if (!b) {

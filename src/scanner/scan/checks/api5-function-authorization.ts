@@ -42,7 +42,7 @@ import { propertiesOf, resolveSchema, sampleValue } from '../schema.ts';
 import { selfIds } from '../self.ts';
 import { similarity } from '../similarity.ts';
 import { adminNameVariant } from './admin-variant.ts';
-import { namesPerson, objectInputs, readsByInput } from './object-inputs.ts';
+import { namesPerson, objectInputs, objectLevelFound, readsByInput } from './object-inputs.ts';
 
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 const ADMIN_WORDS = /\b(admins?|administrators?|staff only|superusers?|privileged)\b/i;
@@ -75,13 +75,7 @@ const ROLE_SEGMENT = /(^|[/_-])(admins?|administrators?|staff|superusers?|root)(
  * description naming an admin role, or a 401/403 the scan got there as some identity.
  */
 export function meantForRole(ctx: Pick<ScanContext, 'spec' | 'observations'>, op: Operation): boolean {
-  if (op.extensions['x-portcullis-admin'] === true) return true;
-  if (op.tags.some((t) => ROLE_SEGMENT.test(t) || /admin/i.test(t))) return true;
-  if (
-    (op.security ?? []).some((r) => Object.values(r).some((scopes) => scopes.some((x) => /admin/i.test(x))))
-  )
-    return true;
-  if (ROLE_SEGMENT.test(op.path.replace(/\{[^}]*\}/g, ''))) return true;
+  if (markedForRole(op)) return true;
   const prose = { ...op, path: '/', tags: [], security: undefined, extensions: {} } as Operation;
   if (looksPrivileged(prose, ctx.spec)) return true;
   return ctx.observations.some(
@@ -90,6 +84,33 @@ export function meantForRole(ctx: Pick<ScanContext, 'spec' | 'observations'>, op
       o.identity !== undefined &&
       (o.response.status === 401 || o.response.status === 403),
   );
+}
+
+/**
+ * Marked for a role by the document's structure, not its prose: the `x-portcullis-admin` marker, an admin tag, an
+ * admin scope in its security, a path segment naming a role (`/admin/`, `/staff/`).
+ */
+function markedForRole(op: Operation): boolean {
+  if (op.extensions['x-portcullis-admin'] === true) return true;
+  if (op.tags.some((t) => ROLE_SEGMENT.test(t) || /admin/i.test(t))) return true;
+  if (
+    (op.security ?? []).some((r) => Object.values(r).some((scopes) => scopes.some((x) => /admin/i.test(x))))
+  )
+    return true;
+  return ROLE_SEGMENT.test(op.path.replace(/\{[^}]*\}/g, ''));
+}
+
+/**
+ * A change that grants something by its nature: a path that names a role, permission or privilege
+ * (`/users/{id}/role`, `/promote`), or a body with a privileged value among its listed ones (`role: admin`).
+ */
+function grantsPrivilege(ctx: ScanContext, op: Operation): boolean {
+  if (/role|permission|privilege|grant|promote|demote|scope|admin/i.test(op.path.replace(/\{[^}]*\}/g, '')))
+    return true;
+  return Object.values(propertiesOf(ctx.spec, bodySchema(op))).some((prop) => {
+    const values = resolveSchema(ctx.spec, prop).enum;
+    return Array.isArray(values) && values.some((v) => typeof v === 'string' && PRIVILEGED_VALUE.test(v));
+  });
 }
 
 /** A 2xx that refuses all the same (`{"status": "fail", "message": "Admins only"}`). */
@@ -561,6 +582,23 @@ async function replayChanges(ctx: ScanContext): Promise<Operation[]> {
         body: res.json,
         createdBy: op,
       });
+    }
+    if (
+      identity !== 'anonymous' &&
+      objectLevelFound(ctx.objects, op) &&
+      !markedForRole(op) &&
+      !isAdminOperation(op) &&
+      !managesPrivilegedCollection(ctx.spec, op) &&
+      !grantsPrivilege(ctx, op)
+    ) {
+      // Only its prose says admin, it grants nothing, and API1 found another user's object changed through it:
+      // an ordinary user may call it on its own object, so what is broken is which object, not who calls.
+      ctx.note?.({
+        operation: op,
+        rule: SCAN_RULES.bfla,
+        reason: `${user.name}'s ${op.method} succeeded, but only the operation's prose says it is privileged, it grants nothing, and API1 reported it as an object-level flaw (another user's object changed or read through it): not reported again as API5`,
+      });
+      continue;
     }
     ctx.report(SCAN_RULES.bfla, {
       operation: op,

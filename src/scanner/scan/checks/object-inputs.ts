@@ -152,3 +152,21 @@ export function objectInputEntity(name: string, path: string): string | undefine
   );
   return m ? singular(m[1]) : undefined;
 }
+
+/** By scan (its object registry), the operations API1 reported an object-level flaw on (`METHOD path`). */
+const objectLevel = new WeakMap<object, Set<string>>();
+
+/** Records that API1 reported an object-level flaw on the operation, in this scan (`scan` is its object registry). */
+export function markObjectLevel(scan: object, op: Operation): void {
+  let set = objectLevel.get(scan);
+  if (set === undefined) {
+    set = new Set();
+    objectLevel.set(scan, set);
+  }
+  if (set.size < 5000) set.add(`${op.method} ${op.path}`);
+}
+
+/** Whether API1 reported an object-level flaw on the operation earlier in this scan. */
+export function objectLevelFound(scan: object, op: Operation): boolean {
+  return objectLevel.get(scan)?.has(`${op.method} ${op.path}`) === true;
+}
