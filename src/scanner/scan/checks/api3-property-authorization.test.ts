@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { fieldNames, setBackFailed, withoutEcho } from './api3-property-authorization.ts';
+import {
+  changedValue,
+  fieldNames,
+  passwordDigest,
+  setBackFailed,
+  storedAs,
+  withoutEcho,
+} from './api3-property-authorization.ts';
+import { passwordForms } from './token-contents.ts';
 
 describe('what the mass-assignment probe reads in an answer', () => {
   test('drops the objects that echo the request, keeps the stored record', () => {
@@ -65,5 +74,42 @@ describe('what the report says of a record the probe could not set back', () => 
       assert.match(text, /its former value/);
     }
     assert.match(warning, /^bob's password could not be set back to its former value; bob's api_key /);
+  });
+});
+
+describe('password digests in answers', () => {
+  const known = {
+    login: new Set(['Ada-notes-4417']),
+    forms: passwordForms(['Ada-notes-4417']),
+    shared: new Set<string>(),
+  };
+  test('the unsalted MD5, SHA-1, SHA-256 of a known password, never the password itself or another digest', () => {
+    for (const [alg, name] of [
+      ['md5', 'MD5'],
+      ['sha1', 'SHA-1'],
+      ['sha256', 'SHA-256'],
+    ] as const) {
+      const hex = createHash(alg).update('Ada-notes-4417').digest('hex');
+      assert.equal(passwordDigest(hex, known), name);
+      assert.equal(passwordDigest(hex.toUpperCase(), known), name);
+    }
+    assert.equal(passwordDigest('Ada-notes-4417', known), undefined);
+    assert.equal(passwordDigest(createHash('md5').update('other').digest('hex'), known), undefined);
+  });
+});
+
+describe('values read back after a probe', () => {
+  test('a number as the database formats it, a flag as 1', () => {
+    assert.equal(storedAs('999999.00', 999999), true);
+    assert.equal(storedAs('999999', 999999), true);
+    assert.equal(storedAs(999999, 999999), true);
+    assert.equal(storedAs('75.00', 999999), false);
+    assert.equal(storedAs('1', true), true);
+    assert.equal(storedAs('admin', 'admin'), true);
+    assert.equal(storedAs('member', 'admin'), false);
+  });
+  test('a number given as text is written as a number', () => {
+    assert.equal(changedValue('75.00', 'pcma-x'), 424242);
+    assert.equal(changedValue('Bob B', 'pcma-x'), 'pcma-x');
   });
 });

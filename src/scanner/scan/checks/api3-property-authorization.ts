@@ -5,7 +5,11 @@
  * value read back in the response (or in a GET of the created object) was stored. An update of the identity's
  * own object that takes its inputs from the query string gets the privileged names as query parameters.
  * Passive: every successful JSON response is compared with its schema (fields outside it) and searched for
- * secrets and personal data.
+ * secrets and personal data: unsalted digests of any password the scan sent (MD5, SHA-1, SHA-256, SHA-512, to its
+ * owner too), password hash shapes (bcrypt, argon2, crypt, PBKDF2, LDAP), credentials of some service that two
+ * callers read alike (an upstream's `iam_token` relayed: the server's secret). A plain password only one caller
+ * ever reads, and not one the scan signs in with, is that caller's own (a vault's saved passwords); one under a
+ * member that shows how to call the API (`usage`, `example`, `body`) or a placeholder is no one's.
  */
 
 import { randomUUID } from 'node:crypto';
@@ -48,6 +52,7 @@ import {
   reuseThrowaway,
   type Throwaway,
 } from './throwaway.ts';
+import { looksSecret, passwordForms } from './token-contents.ts';
 
 /** Field names that grant privileges when a client may set them, and the value to try. */
 const PRIVILEGED: Readonly<Record<string, unknown>> = {
@@ -77,7 +82,7 @@ const INTERNAL = /(^|[_-])internal([_-]|$)|^internal[A-Z]/;
 const PRIVILEGED_VALUE = /admin|super|root|owner|staff|manager|premium|enterprise/i;
 /** Secrets, keys and personal data, by field name. */
 const SENSITIVE_KEY =
-  /^(password|passwd|pass_?hash|password_?hash|hash|salt|secret|client_?secret|api_?key|private_?key|ssn|social_?security(_?number)?|tax_?id|credit_?card|card_?number|cvv|cvc|pin|otp_?secret|mfa_?secret|totp_?secret|reset_?(pin|code|token))$/i;
+  /^(password|passwd|pass|pwd|user_?pass(word)?|pass_?hash|password_?hash|hashed_?password|password_?digest|(en)?crypted_?password|password_?md5|md5_?password|hash|salt|secret|client_?secret|api_?key|private_?key|ssn|social_?security(_?number)?|tax_?id|credit_?card|card_?number|cvv|cvc|pin|otp_?secret|mfa_?secret|totp_?secret|reset_?(pin|code|token))$/i;
 /** Never legitimately returned, declared or not. */
 const ALWAYS_SECRET =
   /pass|hash|salt|ssn|social|tax|card|cvv|cvc|private|api_?key|otp|mfa|totp|^pin$|reset_?(pin|code|token)/i;
@@ -137,8 +142,14 @@ const OWN_IDENTIFIER =
 /** Personal data that is legitimate when declared, but not when it leaks through an undeclared field. */
 const PERSONAL_KEY = /(e_?mail|phone|address|birth|dob|national_?id|passport)/i;
 const SENSITIVE_VALUE: readonly [string, RegExp][] = [
-  ['bcrypt hash', /^\$2[aby]\$\d\d\$/],
+  ['bcrypt hash', /^\$2[abxy]?\$\d\d\$/],
   ['argon2 hash', /^\$argon2(id|i|d)\$/],
+  ['crypt(3) password hash', /^\$(1|5|6|y|gy|7|md5|sha1|P|H)\$[./\w$=,-]{8,}$/],
+  [
+    'PBKDF2 or scrypt password hash',
+    /^(pbkdf2_sha\d+\$\d+\$|\$pbkdf2(-sha\d+)?\$\d+\$|scrypt:\d+:\d+:\d+\$|pbkdf2:sha\d+:\d+\$)/,
+  ],
+  ['LDAP password hash', /^\{(SSHA|SHA|SMD5|MD5|SSHA256|SSHA512|CRYPT|PBKDF2[\w-]*)\}\S{8,}$/i],
   ['private key', /-----BEGIN [A-Z ]*PRIVATE KEY-----/],
   ['AWS access key', /\bAKIA[0-9A-Z]{16}\b/],
   ['US social security number', /^\d{3}-\d{2}-\d{4}$/],
@@ -212,6 +223,53 @@ export function sensitiveExtra(e: { pointer: string; value: unknown }, selfAnswe
   return found.length > 0;
 }
 
+/** A member named like a password (`password`, `pwd`, `db_pass`, `newPassword`; not `passport` or `bypass`). */
+const PASSWORD_NAME =
+  /(?:^|[_-])(?:pass|passwd|pwd|passphrase|password)$|^pass(?:word)?[_-]?\d?$|[a-z]Password$/i;
+/**
+ * Members of a landing or documentation answer that show how to call the API (`example`, `usage`, `request`,
+ * `body`, `endpoints`...): a password under them is an example, not a record's.
+ */
+const DOC_MEMBER =
+  /^(?:examples?|samples?|usage|how_?to|request|request_?body|body|payload|params|parameters|schema|input|inputs|docs?|documentation|endpoints?|routes?|template|format|fields|curl)$/i;
+/** A placeholder where a password would go: `string`, `<password>`, `your_password`, `***`, `...`. */
+const PLACEHOLDER =
+  /^(?:string|text|password|passw(?:or)?d|secret|changeme|\*+|x+|\.{3}|<[^<>]{1,40}>|\{\{?[^{}]{1,40}\}?\}|\[[^[\]]{1,40}\]|(?:your|my|the|new|example|sample)[_ -]?\w{0,20})$/i;
+
+/** Whether a member sits under one that shows how to call the API (`/usage/signIn/body/password`). */
+const exampleAt = (pointer: string) =>
+  pointer
+    .split('/')
+    .slice(0, -1)
+    .some((seg) => DOC_MEMBER.test(seg));
+
+/** What the sensitive-data reading knows of the scan's passwords. */
+export interface PasswordsKnown {
+  /** The passwords identities and the scan's accounts sign in with: shown plain, they are a leak to anyone. */
+  readonly login: ReadonlySet<string>;
+  /** Unsalted digests (MD5, SHA-1, SHA-256, SHA-512; hex and base64) of every password the scan sent, and the plain ones. */
+  readonly forms: ReadonlySet<string>;
+  /**
+   * Plain values under password names that more than one caller got (the admin aside): someone else's. A value only
+   * one caller ever gets (its own vault's saved passwords) is its own.
+   */
+  readonly shared: ReadonlySet<string>;
+}
+
+const DIGEST_BY_LENGTH: Readonly<Record<number, string>> = {
+  32: 'MD5',
+  40: 'SHA-1',
+  64: 'SHA-256',
+  128: 'SHA-512',
+};
+
+/** The digest a value is of a password the scan knows (`MD5`...), or undefined; never the plain password itself. */
+export function passwordDigest(v: string, known: PasswordsKnown): string | undefined {
+  if (v.length < 22 || (!known.forms.has(v.toLowerCase()) && !known.forms.has(v))) return undefined;
+  if (known.login.has(v)) return undefined;
+  return /^[0-9a-f]+$/i.test(v) ? (DIGEST_BY_LENGTH[v.length] ?? 'digest') : 'base64 digest';
+}
+
 /** Finds secrets and personal data anywhere in a value. */
 function sensitive(
   value: unknown,
@@ -220,17 +278,35 @@ function sensitive(
   out: string[],
   own: ReadonlySet<string>,
   selfRead = false,
+  passwords: PasswordsKnown = { login: new Set(), forms: new Set(), shared: new Set() },
 ): void {
   eachScalar(value, pointer, out, (key, v, p) => {
     if (v === null || v === '' || v === undefined) return;
+    // A password the scan used, as an unsalted digest: never to be shown, to its owner neither.
+    const digest = typeof v === 'string' ? passwordDigest(v, passwords) : undefined;
+    if (digest) {
+      out.push(`${p} (the unsalted ${digest} of a password the scan used)`);
+      return;
+    }
     // The caller's own record read by itself (`GET /me`; not list items in it): its own tax id, card number and
     // contact data are its to see. Passwords, hashes, secrets and keys are not shown even to their owner.
     const mine = selfRead && !p.includes('/*');
     if (mine && (OWN_IDENTIFIER.test(key) || PERSONAL_KEY.test(key))) return;
     if (SENSITIVE_KEY.test(key)) {
-      // What this caller wrote itself (the secret note of its own book) is its data, not a leak; a password
-      // never comes back, whoever sent it.
-      if (typeof v === 'string' && own.has(v) && !/pass|hash|salt/i.test(key)) return;
+      const login = typeof v === 'string' && passwords.login.has(v);
+      // What this caller wrote itself (the secret note of its own book, the passwords its own vault keeps) is its
+      // data, not a leak; a password it signs in with, or a hash, never comes back, whoever sent it.
+      if (typeof v === 'string' && own.has(v) && !login && !/hash|salt/i.test(key)) return;
+      if (
+        PLAIN_PASSWORD_KEY.test(key) &&
+        typeof v === 'string' &&
+        !login &&
+        !passwords.shared.has(v) &&
+        !SENSITIVE_VALUE.some(([, re]) => re.test(v))
+      )
+        return;
+      // How to call the API (a landing page's example body, a placeholder): no one's password.
+      if (!login && (PLACEHOLDER.test(String(v)) || exampleAt(p))) return;
       // A declared `secret` or `pin` is part of the API's contract (the secret note of a book); declared
       // passwords, hashes, card data and national ids are leaks all the same.
       if (declared(p) && !ALWAYS_SECRET.test(key)) return;
@@ -246,6 +322,122 @@ function sensitive(
       if (hit && !(mine && /social security/.test(hit[0]))) out.push(`${p} (${hit[0]})`);
     }
   });
+}
+
+/** Members holding a password itself (not its hash). */
+const PLAIN_PASSWORD_KEY = /^(password|passwd|pass|pwd|user_?pass(word)?)$/i;
+
+/** The string members of a request body (a JSON object two levels down, or a form) named like a password. */
+function sentPasswords(body: unknown, out: Set<string>): void {
+  let value = body;
+  if (typeof body === 'string') {
+    try {
+      value = JSON.parse(body);
+    } catch {
+      if (body.length <= 4000) value = Object.fromEntries(new URLSearchParams(body));
+    }
+  }
+  const walk = (v: unknown, depth: number) => {
+    if (depth > 2 || v === null || typeof v !== 'object' || out.size >= 500) return;
+    for (const [k, child] of Object.entries(v as Record<string, unknown>).slice(0, 50)) {
+      if (typeof child === 'string' && PASSWORD_NAME.test(k) && child.length >= 1 && child.length <= 200)
+        out.add(child);
+      else walk(child, depth + 1);
+    }
+  };
+  walk(value, 0);
+}
+
+/**
+ * The passwords the scan knows: those the identities (and the admin) sign in with, and those sent to a login
+ * operation (the scan's own accounts); and unsalted digests of every password any request sent.
+ */
+export function passwordsKnown(ctx: ScanContext): PasswordsKnown {
+  const login = new Set<string>();
+  const all = new Set<string>();
+  for (const who of [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])]) {
+    sentPasswords(who.login?.body, login);
+    sentPasswords(who.login?.flow.body, login);
+  }
+  for (const { request, operation } of ctx.observations) {
+    if (operation && isLoginOperation(ctx.spec, operation)) sentPasswords(request.body, login);
+    else sentPasswords(request.body, all);
+  }
+  for (const pw of login) all.add(pw);
+  // Plain password values in answers, with who got them.
+  const callers = new Map<string, Set<string>>();
+  for (const { response, operation, identity } of ctx.observations) {
+    if (!operation || !isSuccess(response) || response.json === undefined) continue;
+    if (identity !== undefined && identity === ctx.admin?.name) continue;
+    eachScalar(response.json, '', [], (key, v) => {
+      if (typeof v !== 'string' || !PLAIN_PASSWORD_KEY.test(key) || callers.size >= 2000) return;
+      const set = callers.get(v) ?? new Set<string>();
+      callers.set(v, set);
+      set.add(identity ?? '');
+    });
+  }
+  const shared = new Set([...callers].filter(([, who]) => who.size >= 2).map(([v]) => v));
+  return { login, forms: passwordForms([...all].filter((pw) => pw.length >= 3)), shared };
+}
+
+/**
+ * Members that carry a credential of some service (`iam_token`, `upstreamSecret`, `api_key`, `access_key`,
+ * `client_credentials`); not a page cursor, a CSRF token or a key meant to be public (`publishable_key`, `site_key`).
+ */
+const CREDENTIAL_KEY = /(?:token|secret|apikey|accesskey|secretkey|privatekey|credentials?)$/;
+const NOT_CREDENTIAL_KEY =
+  /csrf|xsrf|page|cursor|next|continuation|public|publishable|sitekey|captcha|pagination|tokentype|expires|count|length|limit/;
+
+/**
+ * Credentials the scan holds of its own (its identities' tokens, session headers and cookies, what any login
+ * answered): coming back, they are the caller's, not a relayed secret.
+ */
+function heldCredentials(ctx: ScanContext): Set<string> {
+  const out = new Set<string>();
+  const strings = (v: unknown, depth = 0) => {
+    if (out.size >= 5000 || depth > 6) return;
+    if (typeof v === 'string') out.add(v);
+    else if (v !== null && typeof v === 'object')
+      for (const child of Object.values(v as Record<string, unknown>).slice(0, 100))
+        strings(child, depth + 1);
+  };
+  for (const who of [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])]) {
+    if (who.token) out.add(who.token);
+    for (const h of Object.values(who.session.headers)) {
+      out.add(h);
+      out.add(h.replace(/^\S+\s+/, ''));
+    }
+    for (const c of who.session.cookies.values()) out.add(c);
+    strings(who.login?.answer);
+  }
+  for (const { operation, response } of ctx.observations)
+    if (operation && isLoginOperation(ctx.spec, operation)) strings(response.json);
+  return out;
+}
+
+/**
+ * Token-like values under credential names in answers to reads (`GET /weather` relaying its upstream's
+ * `iam_token`), with the callers that got each: a value two callers (or an anonymous one and another) got alike
+ * is no one's own session or key but the server's. Values the scan holds are left out.
+ */
+function relayedSecrets(ctx: ScanContext): Map<string, Set<string>> {
+  const held = heldCredentials(ctx);
+  const callers = new Map<string, Set<string>>();
+  for (const { request, response, operation, identity } of ctx.observations) {
+    if (!operation || request.method !== 'GET' || !isSuccess(response) || response.json === undefined)
+      continue;
+    if (isLoginOperation(ctx.spec, operation)) continue;
+    eachScalar(response.json, '', [], (key, v, p) => {
+      if (typeof v !== 'string' || callers.size >= 1000 || exampleAt(p)) return;
+      const k = key.toLowerCase().replace(/[^a-z]/g, '');
+      if (!CREDENTIAL_KEY.test(k) || NOT_CREDENTIAL_KEY.test(k) || !looksSecret(v) || held.has(v)) return;
+      const set = callers.get(v) ?? new Set<string>();
+      callers.set(v, set);
+      set.add(identity ?? '');
+    });
+  }
+  for (const [v, who] of callers) if (who.size < 2) callers.delete(v);
+  return callers;
 }
 
 function probeValue(s: JsonObject, marker: string): unknown {
@@ -613,6 +805,8 @@ async function massAssignmentProbe(
   injected.portcullisProbe = marker;
   why.portcullisProbe = 'undeclared';
 
+  // Whether any write of the probe went out (the runner's write guard may hold every one back).
+  let reached = false;
   interface Sent {
     readonly res: ScanResponse;
     readonly body: Record<string, unknown>;
@@ -623,6 +817,7 @@ async function massAssignmentProbe(
       ? { ...probe.target, body }
       : planRequest(ctx.spec, op, ctx.objects, { owner: as.name, body });
     const res = await ctx.send(req, as, { ownProfile: true });
+    if (res) reached = true;
     if (!isSuccess(res) || looksRefused(res)) return undefined;
     return { res, body, views: new Map() };
   };
@@ -718,10 +913,9 @@ async function massAssignmentProbe(
   const since = ctx.observations.length;
   // Our record is the one carrying the unique values of its own body (the control's never has the marker).
   const markersOf = (body: Record<string, unknown>) => uniqueStrings(body);
+  // A number reads back as the database formats it (`"999999.00"` from a DECIMAL column through PHP).
   const shown = (sent: Sent, views: Views, name: string) =>
-    valueIn(views, markersOf(sent.body), name).some(
-      (v) => JSON.stringify(v) === JSON.stringify(injected[name]),
-    );
+    valueIn(views, markersOf(sent.body), name).some((v) => storedAs(v, injected[name]));
   // Cheap views first (the answer, the object's GET); lists, profiles and a login only when those show nothing.
   const storedBy = async (attempt: Sent, names: readonly string[]): Promise<string[]> => {
     for (const full of [false, true]) {
@@ -748,7 +942,10 @@ async function massAssignmentProbe(
       control ??= send(fresh(probe.base));
       const c = await control;
       if (!c) return undefined;
+      // The fields the control's answer shows, and for an update those its record shows (a PHP update answers
+      // `{"updated": true}`, and an unknown column such as the probe's own fails the whole statement).
       const known = fieldNames(c.res.json);
+      for (const name of Object.keys(original ?? pristine ?? {})) known.add(name);
       const singles = Object.keys(injected)
         .filter((name) => name !== 'portcullisProbe' && known.has(name))
         .slice(0, MAX_SINGLE_PROBES);
@@ -783,7 +980,14 @@ async function massAssignmentProbe(
     restored = await probeAndReport();
   } finally {
     // A given identity's record: everything sent is set back, stored or not (an answer may hide what it stored).
-    if (given && restored === undefined) await restoreTarget(sentNames, since);
+    // Nothing to set back when no write went out: the record is as it was, and no identity was made privileged.
+    if (given && restored === undefined && reached) await restoreTarget(sentNames, since);
+    if (!reached && probe.target)
+      ctx.note?.({
+        operation: op,
+        rule: SCAN_RULES.massAssignment,
+        reason: `not sent: the scan's write guard held back every write of ${as.name}'s record at ${probe.target.path.split('?')[0]} (not a path it takes for the caller's own profile)`,
+      });
   }
 }
 
@@ -812,6 +1016,18 @@ function noteHidden(
  */
 const ELEVATING =
   /^(roles?|user_?roles?|is_?admin|admin|is_?super_?user|is_?staff|permissions?|scopes?|privileges?|groups?|access_?level|permission_?level|account_?(type|role|level)|user_?(type|level))$/i;
+
+/**
+ * Whether a value read back is the one a probe sent: the same JSON, or the number as a numeric text (`"999999.00"`,
+ * `"999999"`: a DECIMAL column, a driver that gives every column as text), or a flag as `1`/`"1"`.
+ */
+export function storedAs(read: unknown, sent: unknown): boolean {
+  if (JSON.stringify(read) === JSON.stringify(sent)) return true;
+  if (typeof sent === 'number' && typeof read === 'string' && /^-?\d+(\.\d+)?$/.test(read.trim()))
+    return Number(read) === sent;
+  if (sent === true) return read === 1 || read === '1';
+  return false;
+}
 
 /** The same value, as JSON or as text (a query parameter reads back as a number or a boolean). */
 function sameValue(a: unknown, b: unknown): boolean {
@@ -1132,6 +1348,9 @@ export function shownFields(
 /** Another value of the same type, one no action produces by itself: a number, the boolean flipped, a marker. */
 export function changedValue(v: unknown, marker: string): unknown {
   if (typeof v === 'number') return v === READ_BACK_VALUE ? READ_BACK_VALUE + 1 : READ_BACK_VALUE;
+  // A number given as text (`"75.00"`: every column of a PHP answer is a string): a number all the same.
+  if (typeof v === 'string' && /^-?\d{1,15}(\.\d{1,6})?$/.test(v.trim()))
+    return Number(v) === READ_BACK_VALUE ? READ_BACK_VALUE + 1 : READ_BACK_VALUE;
   return typeof v === 'boolean' ? !v : marker;
 }
 
@@ -2012,6 +2231,8 @@ export const api3: Check = {
     const people = [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])];
     const fixed = fixedProfiles(ctx, new Set(people.map((p) => p.name)));
     const givenNames = [...people.map((p) => p.name), ...(ctx.elevated?.keys() ?? [])];
+    const passwords = passwordsKnown(ctx);
+    const relayed = relayedSecrets(ctx);
     for (const [index, { operation: op, response, identity, request }] of ctx.observations.entries()) {
       if (!op || response.status < 200 || response.status >= 300 || response.json === undefined) continue;
       const schema = responseSchema(op, response.status);
@@ -2079,7 +2300,18 @@ export const api3: Check = {
         found,
         own,
         selfRead,
+        passwords,
       );
+      // A credential of some service that callers get alike (an upstream's token relayed): the server's secret.
+      if (relayed.size > 0 && request.method === 'GET')
+        eachScalar(response.json, '', found, (_key, v, p) => {
+          const who = typeof v === 'string' ? relayed.get(v) : undefined;
+          if (!who || found.some((f) => f.startsWith(`${p} `))) return;
+          const names = [...who].map((w) => w || 'anonymous callers');
+          found.push(
+            `${p} (a token or secret the scan was not given, the same for ${names.slice(0, 3).join(' and ')})`,
+          );
+        });
       // The business's own notes and costs are the admin's to see; an ordinary or anonymous caller should not.
       if (identity === undefined || identity !== ctx.admin?.name) internalData(response.json, '', found, own);
       // Another person's contact data to a caller without credentials, declared or not: values an identity's own

@@ -5,8 +5,9 @@
  * (injection.ts); NoSQL operators at the login; XML external entities (xxe.ts);
  * HTML/SVG uploads served back as active content, and `../` upload names (upload.ts). Documented GETs without parameters that no one called yet are
  * called once, anonymously, so the passive checks see them.
- * Passive, over every response of the scan: stack traces and database errors, unhandled exception messages
- * in 5xx answers, version banners (headers, and software versions in JSON answers to anonymous GETs), SQL
+ * Passive, over every response of the scan: stack traces and database errors (in 2xx answers too: frames and error
+ * lines with source paths, a database refusal naming its user; see disclosure.ts internalError), unhandled exception
+ * messages in 5xx answers, version banners (headers, and software versions in JSON answers to anonymous GETs), SQL
  * statements that show a sent value pasted in with its quote (disclosure.ts), configuration secrets and debug
  * dumps in successful answers, missing security headers.
  */
@@ -28,6 +29,7 @@ import {
   debugData,
   debugFinding,
   deploymentRoute,
+  internalError,
   quotedValues,
   reflectedSql,
   runtimeError,
@@ -436,6 +438,24 @@ export const api8: Check = {
       }
       return (byUrl.get(`${request.method} ${request.path}`) ?? []).filter((o) => o.identity !== identity);
     };
+    // The document's own strings (its examples), joined: an error text it shows is documented, not leaked.
+    let docText: string | undefined;
+    const documented = (text: string) => {
+      if (docText === undefined) {
+        const parts: string[] = [];
+        const walk = (v: unknown, depth: number) => {
+          if (depth > 40 || parts.length > 100_000) return;
+          if (typeof v === 'string') parts.push(v);
+          else if (v !== null && typeof v === 'object')
+            for (const child of Object.values(v as Record<string, unknown>)) walk(child, depth + 1);
+        };
+        walk(ctx.spec.doc, 0);
+        docText = parts.join('\n');
+      }
+      return docText.includes(text);
+    };
+    const echoed = (request: ScanRequest) => (text: string) =>
+      sentText(request).includes(text) || [...sentValues()].some((v) => v.includes(text));
     for (const { request, response: res, operation: op, identity } of ctx.observations) {
       const server = res.headers.server;
       const powered = res.headers['x-powered-by'];
@@ -451,12 +471,19 @@ export const api8: Check = {
         const stack = STACK_TRACE.some((re) => re.test(res.text)) || /"stack"\s*:/.test(res.text);
         // An unhandled exception's own message in a 5xx (`division by zero`): internals, if no stack.
         const runtime = stack || SQL_ERROR.test(res.text) ? undefined : runtimeError(res);
-        if (stack || SQL_ERROR.test(res.text) || runtime) {
+        // A database's refusal naming its user, a PHP error line with its path.
+        const inner =
+          stack || SQL_ERROR.test(res.text) || runtime
+            ? undefined
+            : internalError(res, SQL_ERROR, echoed(request), documented);
+        if (stack || SQL_ERROR.test(res.text) || runtime || inner) {
           const what = stack
             ? 'a stack trace'
             : runtime
               ? `an unhandled exception's message (${JSON.stringify(runtime)})`
-              : 'a database error';
+              : inner
+                ? `${inner.what} (${JSON.stringify(inner.shown.slice(0, 160))})`
+                : 'a database error';
           // One per operation; a stack trace or a database error wins over a bare exception message seen first.
           const had = op ? verbose.get(op.id) : undefined;
           if (op && (had === undefined || (had.runtime !== undefined && runtime === undefined))) {
@@ -466,6 +493,23 @@ export const api8: Check = {
             unlisted.set(`${res.sent.method} ${new URL(res.sent.url).pathname}`, res);
           }
         }
+      } else if (
+        op &&
+        !verbose.has(op.id) &&
+        verbose.size < 50 &&
+        (identity === undefined || identity !== ctx.admin?.name)
+      ) {
+        // An answer read as data (a 2xx: a debug route, a PHP page whose headers were already sent) that shows an
+        // error's internals: once per operation, echoes and documented examples aside (internalError). Not the
+        // admin's (its log viewer shows tracebacks by design).
+        const inner = internalError(res, SQL_ERROR, echoed(request), documented);
+        if (inner)
+          verbose.set(op.id, {
+            op,
+            res,
+            what: `${inner.what} (${JSON.stringify(inner.shown.slice(0, 160))})`,
+            runtime: undefined,
+          });
       }
       if (op && !reflected.has(op.id) && reflected.size < 10) {
         const hit = reflectedSql(quotedValues(request, op.path), res);

@@ -4,6 +4,7 @@ import {
   debugData,
   debugFinding,
   deploymentRoute,
+  internalError,
   privateIpv4,
   quotedValues,
   reflectedSql,
@@ -231,5 +232,69 @@ describe('debug and configuration data in JSON', () => {
     );
     assert.deepEqual(other.strong, []);
     assert.equal(other.weak.size, 0);
+  });
+});
+
+describe('error texts with internals in an answer read as data (a 2xx)', () => {
+  const SQL = /SQLSTATE|SQL syntax/;
+  const none = (_text: string) => false;
+  const read = (text: string, json?: unknown, sent = none, documented = none) =>
+    internalError({ text, json }, SQL, sent, documented);
+  test('PHP errors and frames, Python, JavaScript, Java tracebacks, a database refusal naming its user', () => {
+    for (const [text, what] of [
+      [
+        '<br />\n<b>Fatal error</b>:  Uncaught Error: x in /var/www/html/a.php:3\nStack trace:\n#0 {main}',
+        /PHP error/,
+      ],
+      [
+        '<b>Warning</b>:  mysqli::__construct(): x in <b>/var/www/html/db.php</b> on line <b>9</b><br />',
+        /PHP error/,
+      ],
+      ['Traceback (most recent call last):\n  File "/app/main.py", line 12, in run\nKeyError: 1', /Python/],
+      ['Error: boom\n    at load (/srv/app/lib/db.js:41:17)', /JavaScript/],
+      ['java.lang.IllegalStateException: x\n\tat com.acme.Db.open(Db.java:88)', /Java/],
+      ["mysqli_sql_exception: Access denied for user 'app'@'10.0.0.4' (using password: YES)", /user/],
+    ] as const)
+      assert.match(read(text)?.what ?? '', what, text);
+  });
+  test('a JSON answer: its error members (a trace, a file and line), and a PHP warning printed before it', () => {
+    const json = {
+      error: 'could not connect',
+      file: '/var/www/html/src/config.php',
+      line: 14,
+      trace: '#0 {main}',
+    };
+    assert.match(read(JSON.stringify(json), json)?.what ?? '', /source path and line/);
+    const trace = { ok: false, debug: { trace: '#0 /var/www/html/index.php(31): connect()\n#1 {main}' } };
+    assert.match(read(JSON.stringify(trace), trace)?.what ?? '', /PHP stack trace/);
+    const after = { pong: true };
+    const text = `<b>Deprecated</b>:  x() is deprecated in <b>/srv/a/lib.php</b> on line <b>3</b><br />\n${JSON.stringify(after)}`;
+    assert.match(read(text, after)?.what ?? '', /PHP error/);
+    const sql = { error: 'SQLSTATE[42S22]: Column not found' };
+    assert.equal(read(JSON.stringify(sql), sql)?.what, 'a database error');
+  });
+  test('controls: a stored post quoting a trace, a documentation page, an echo, a documented example', () => {
+    const post = {
+      id: 4,
+      body: 'I get Traceback (most recent call last):\n  File "/app/x.py", line 2, in f',
+    };
+    assert.equal(read(JSON.stringify(post), post), undefined);
+    const page =
+      '<html><body><h1>Errors</h1><p>A traceback looks like:</p><pre>Traceback (most recent call last):\n  File "/app/x.py", line 2, in f</pre></body></html>';
+    assert.equal(read(page), undefined);
+    const md = '# Errors\n\n```\nError: x\n    at f (/srv/a.js:1:2)\n```\n';
+    assert.equal(read(md), undefined);
+    const echo = 'Warning: x in /tmp/a.php on line 1';
+    assert.equal(
+      read(echo, undefined, (t) => echo.includes(t)),
+      undefined,
+    );
+    assert.equal(
+      read(echo, undefined, none, (t) => echo.includes(t)),
+      undefined,
+    );
+    // No absolute path, no line: a message, not internals.
+    assert.equal(read('<p>Warning: your session expires soon</p>'), undefined);
+    assert.equal(read("role 'auditor' does not exist"), undefined);
   });
 });

@@ -13,6 +13,10 @@
  *   in. An API that escapes would show the quote doubled (`''`) or backslashed, and one that binds
  *   parameters shows a placeholder.
  *
+ * - `internalError`: an error text with the server's internals in an answer read as data (a 2xx): frames and error
+ *   lines with absolute source paths and line numbers, a database refusal naming its user; with controls (echoes,
+ *   the document's own examples, code blocks of a documentation page, only error members of a JSON answer).
+ *
  * Every pattern is linear or bounded to short strings; the texts read are the target's answers.
  */
 import type { ScanRequest, ScanResponse } from '../client.ts';
@@ -371,4 +375,147 @@ export function deploymentRoute(route: string): boolean {
 export function debugFinding(weak: ReadonlyMap<DebugSign, string>, route: string): boolean {
   if (!weak.has('debug') && !weak.has('address') && !weak.has('service')) return false;
   return weak.size >= 2 || STATUS_ROUTE.test(route) || CONFIG_ROUTE.test(route);
+}
+
+/**
+ * Error texts that show the server's internals wherever they appear, 2xx answers included: a frame or an error
+ * line with an absolute source path and a line number, or a database's refusal naming its user. Literal words
+ * and bounded runs only (linear on any text). Each entry names what it shows.
+ */
+const INTERNAL_ERROR: readonly [string, RegExp][] = [
+  // PHP's display_errors: `Warning: ... in /var/www/x.php on line 12` (tags stripped before reading).
+  [
+    'a PHP error with its source path',
+    /\b(?:Fatal error|Parse error|Warning|Notice|Deprecated|Strict Standards|Uncaught [\w\\]{1,100})\s{0,3}:\s[^\n]{0,600}?\bin (?:\/|[A-Za-z]:\\)[^\s:*?"<>|]{1,300}\.(?:php|phtml|inc)(?: on line \d+|:\d+)/,
+  ],
+  ['a PHP stack trace', /#\d{1,3} (?:\/|[A-Za-z]:\\)[^\s(]{1,300}\.(?:php|phtml|inc)\(\d+\): /],
+  [
+    'a Python traceback',
+    /Traceback \(most recent call last\)[^\n]{0,10}\n\s{0,8}File "[^"\n]{1,300}", line \d+/,
+  ],
+  ['a Python stack frame', /\bFile "(?:\/|[A-Za-z]:\\)[^"\n]{1,300}\.py", line \d+, in \w+/],
+  [
+    'a JavaScript stack trace',
+    /\n\s{1,12}at (?:[\w$.<>[\] ]{1,200} \()?(?:\/|[A-Za-z]:\\|file:\/\/|node:)[^)\n]{1,300}:\d+:\d+\)?/,
+  ],
+  ['a Java stack trace', /\n?\s{0,12}at [\w$.]{1,300}\([\w$]{1,100}\.(?:java|kt|scala):\d+\)/],
+  [
+    'a .NET stack trace',
+    /\bat [\w.`<>]{1,300}\([^)\n]{0,300}\) in (?:\/|[A-Za-z]:\\)[^\n]{1,300}\.cs:line \d+/,
+  ],
+  ['a Ruby stack trace', /(?:\/|[A-Za-z]:\\)[^\s:]{1,300}\.rb:\d+:in [`'][^'\n]{1,100}'/],
+  ['a Go panic', /goroutine \d+ \[running\]:\n/],
+  [
+    'a database error naming its user',
+    /Access denied for user '[^'\n]{1,100}'@'[^'\n]{1,200}'|password authentication failed for user "[^"\n]{1,100}"|Login failed for user '[^'\n]{1,100}'|FATAL: {1,3}role "[^"\n]{1,100}" does not exist/,
+  ],
+];
+
+/** Members of a JSON answer that carry an error's text: a string under them (or below them) is read. */
+const ERROR_KEY =
+  /^(?:errors?|exception|exceptions|trace|traces|stack|stack_?trace|traceback|backtrace|detail|details|message|msg|debug|reason|cause|error_?message|error_?description|file)$/i;
+
+/** Block elements of a documentation page whose text is an example (code blocks), removed before reading. */
+const CODE_BLOCK = /<(pre|code)\b[^>]{0,200}>[\s\S]{0,20000}?<\/\1>|```[\s\S]{0,20000}?```/gi;
+/** A page with headings: a document (HTML or Markdown), not a bare error output. */
+const HEADINGS = /<h[1-3]\b|(?:^|\n)#{1,3} \S/i;
+
+/** An HTML answer's text: tags removed, the usual entities decoded (`&lt;`, `&gt;`, `&amp;`, `&quot;`, `&#39;`, `&nbsp;`). */
+function plainText(html: string): string {
+  return html
+    .replace(/<br\s{0,3}\/?>/gi, '\n')
+    .replace(/<[^<>]{0,500}>/g, '')
+    .replace(/&nbsp;/g, ' ')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&#0?39;/g, "'")
+    .replace(/&amp;/g, '&');
+}
+
+/** What `internalError` found: what it is, and the matched text (a path and a line, a user name: never a secret's value). */
+export interface InternalError {
+  readonly what: string;
+  readonly shown: string;
+}
+
+/** The first internal error text in `text`, where `skip` does not rule the matched text out. */
+function firstInternal(text: string, skip: (shown: string) => boolean): InternalError | undefined {
+  for (const [what, re] of INTERNAL_ERROR) {
+    const m = re.exec(text);
+    if (m && !skip(m[0])) return { what, shown: m[0].trim().slice(0, 300) };
+  }
+  return undefined;
+}
+
+/**
+ * An error text showing the server's internals in an answer read as data (a 2xx): stack frames and error lines with
+ * absolute source paths and line numbers (PHP, Python, JavaScript, Java, .NET, Ruby, Go), a database refusal naming
+ * its user; and in a JSON answer's error members (`error`, `trace`, `message`...) also a database error (`sql`) or an
+ * absolute source path in `file` beside a numbered `line`.
+ * Controls: a text a request of the scan sent (`sent`), or one the API's own document shows (`documented`), is an
+ * echo or an example; in a page with headings (a documentation page about errors) the code blocks are examples and
+ * are not read; in a JSON answer only error members are read (a stored post that quotes a traceback is data).
+ * PHP notices printed before a JSON body are read as text.
+ */
+export function internalError(
+  res: Pick<ScanResponse, 'json' | 'text'>,
+  sqlError: RegExp,
+  sent: (text: string) => boolean,
+  documented: (text: string) => boolean,
+): InternalError | undefined {
+  const skip = (shown: string) => sent(shown) || documented(shown);
+  const raw = res.text.slice(0, 100_000);
+  if (res.json === undefined) {
+    const page = HEADINGS.test(raw) ? raw.replace(CODE_BLOCK, ' ') : raw;
+    return firstInternal(/<[a-z!/]/i.test(page) ? plainText(page) : page, skip);
+  }
+  // Text before the JSON (PHP's notices and warnings, display_errors on).
+  const start = raw.search(/[[{]/);
+  if (start > 0) {
+    const before = firstInternal(plainText(raw.slice(0, start)), skip);
+    if (before) return before;
+  }
+  let found: InternalError | undefined;
+  let seen = 0;
+  // The answer's top level is an error's members when it has one (`{"error": ..., "file": ..., "line": ...}`).
+  const top =
+    !Array.isArray(res.json) &&
+    res.json !== null &&
+    typeof res.json === 'object' &&
+    Object.keys(res.json as object).some((k) => /^(?:errors?|exception|message|trace|stack)$/i.test(k));
+  // `inError`: `v` is under an error member, so its strings are read.
+  const walk = (v: unknown, depth: number, inError: boolean) => {
+    if (found || depth > 6 || seen > 500 || v === null || typeof v !== 'object') return;
+    const record = v as Record<string, unknown>;
+    if ((inError || (depth === 0 && top)) && !Array.isArray(v)) {
+      // `{"file": "/var/www/app/db.php", "line": 12}`: the place an exception was thrown.
+      const file = record.file ?? record.File ?? record.filename;
+      const line = record.line ?? record.Line ?? record.lineno;
+      if (
+        typeof file === 'string' &&
+        /^(?:\/|[A-Za-z]:\\)[^\s]{1,300}\.(?:php|phtml|inc|py|js|mjs|cjs|ts|java|kt|rb|go|cs)$/.test(file) &&
+        (typeof line === 'number' || (typeof line === 'string' && /^\d+$/.test(line))) &&
+        !skip(file)
+      ) {
+        found = { what: 'a source path and line of an exception', shown: `${file} line ${line}` };
+        return;
+      }
+    }
+    for (const [k, child] of Object.entries(record).slice(0, 100)) {
+      seen++;
+      const here = inError || ERROR_KEY.test(k);
+      if (typeof child === 'string') {
+        if (!here || child.length > 50_000) continue;
+        found = firstInternal(child, skip);
+        if (!found) {
+          const sql = sqlError.exec(child);
+          if (sql && !skip(child)) found = { what: 'a database error', shown: sql[0] };
+        }
+        if (found) return;
+      } else walk(child, depth + 1, here);
+    }
+  };
+  walk(res.json, 0, false);
+  return found;
 }
