@@ -270,6 +270,14 @@ describe('error texts with internals in an answer read as data (a 2xx)', () => {
     const after = { pong: true };
     const text = `<b>Deprecated</b>:  x() is deprecated in <b>/srv/a/lib.php</b> on line <b>3</b><br />\n${JSON.stringify(after)}`;
     assert.match(read(text, after)?.what ?? '', /PHP error/);
+    // As PHP's mysqli throws it: the database's refusal naming its user is told first.
+    const refused = {
+      error: "Access denied for user 'report_reader'@'127.0.0.1' (using password: YES)",
+      file: '/srv/www/index.php',
+      line: 22,
+      trace: '#0 /srv/www/index.php(22): mysqli->__construct()\n#1 {main}',
+    };
+    assert.equal(read(JSON.stringify(refused), refused)?.what, 'a database error naming its user');
     const sql = { error: 'SQLSTATE[42S22]: Column not found' };
     assert.equal(read(JSON.stringify(sql), sql)?.what, 'a database error');
   });

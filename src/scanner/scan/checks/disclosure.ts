@@ -488,20 +488,6 @@ export function internalError(
   const walk = (v: unknown, depth: number, inError: boolean) => {
     if (found || depth > 6 || seen > 500 || v === null || typeof v !== 'object') return;
     const record = v as Record<string, unknown>;
-    if ((inError || (depth === 0 && top)) && !Array.isArray(v)) {
-      // `{"file": "/var/www/app/db.php", "line": 12}`: the place an exception was thrown.
-      const file = record.file ?? record.File ?? record.filename;
-      const line = record.line ?? record.Line ?? record.lineno;
-      if (
-        typeof file === 'string' &&
-        /^(?:\/|[A-Za-z]:\\)[^\s]{1,300}\.(?:php|phtml|inc|py|js|mjs|cjs|ts|java|kt|rb|go|cs)$/.test(file) &&
-        (typeof line === 'number' || (typeof line === 'string' && /^\d+$/.test(line))) &&
-        !skip(file)
-      ) {
-        found = { what: 'a source path and line of an exception', shown: `${file} line ${line}` };
-        return;
-      }
-    }
     for (const [k, child] of Object.entries(record).slice(0, 100)) {
       seen++;
       const here = inError || ERROR_KEY.test(k);
@@ -514,6 +500,19 @@ export function internalError(
         }
         if (found) return;
       } else walk(child, depth + 1, here);
+    }
+    if ((inError || (depth === 0 && top)) && !Array.isArray(v)) {
+      // `{"file": "/var/www/app/db.php", "line": 12}`: the place an exception was thrown (when its message and trace
+      // said nothing more telling).
+      const file = record.file ?? record.File ?? record.filename;
+      const line = record.line ?? record.Line ?? record.lineno;
+      if (
+        typeof file === 'string' &&
+        /^(?:\/|[A-Za-z]:\\)[^\s]{1,300}\.(?:php|phtml|inc|py|js|mjs|cjs|ts|java|kt|rb|go|cs)$/.test(file) &&
+        (typeof line === 'number' || (typeof line === 'string' && /^\d+$/.test(line))) &&
+        !skip(file)
+      )
+        found = { what: 'a source path and line of an exception', shown: `${file} line ${line}` };
     }
   };
   walk(res.json, 0, false);
