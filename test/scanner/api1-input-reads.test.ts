@@ -16,6 +16,7 @@ import { operationsFound, scanTwins } from './twins.ts';
  * - `GET /statement?customer=<login>`,
  * - `POST /policies/view {"policy_no": "PX-7001"}` (the caller's policies listed at `GET /policies`),
  * - `GET /profile?user_id=` (documented with `example: 3`, which is bob),
+ * - `GET /view-member?id=Mg==` names a member by its id in base64 (documented example: alice's 2),
  * - `GET /notifications?user_id=` ignores its input and shows the caller's own (nothing to find),
  * - `GET /products?product_id=` is a public catalogue (no security): anyone reads any product by design,
  * - `GET /payees/lookup?username=` finds whom to pay by user name, for any member on both twins (by design),
@@ -112,6 +113,13 @@ const SPEC = {
         operationId: 'profile',
         parameters: [query('user_id', { type: 'integer' }, { example: 3 })],
         responses: { '200': ok('a profile'), '403': { description: 'not yours' } },
+      },
+    },
+    '/view-member': {
+      get: {
+        operationId: 'viewMember',
+        parameters: [query('id', { type: 'string', maxLength: 24 }, { example: 'Mg==' })],
+        responses: { '200': ok('a member, by its id in base64'), '404': { description: 'none' } },
       },
     },
     '/notifications': {
@@ -289,6 +297,13 @@ function startDesk(fixed: boolean) {
         ? result({ login: who.login, pays_to: `${who.login} (policy holder)` })
         : send(404, { errors: ['nobody'] });
     }
+    if (req.method === 'GET' && path === '/view-member') {
+      const raw = Buffer.from(url.searchParams.get('id') ?? '', 'base64').toString('utf8');
+      const who = PEOPLE.find((p) => String(p.id) === raw);
+      if (!who) return send(404, { errors: ['no such member'] });
+      if (!mine(who.id)) return send(403, { errors: ['not you'] });
+      return result({ login: who.login, email: who.email, phone: who.phone });
+    }
     if (req.method === 'GET' && path === '/notifications')
       return result([{ to: me.login, text: `Hello ${me.login}, your documents are ready.` }]);
     if (req.method === 'GET' && path === '/staff/payouts') {
@@ -319,7 +334,7 @@ describe('API1 replays reads whose object is named by a query or body input; API
   test('vulnerable: the claim, the statement, the policy (body input) and the profile are API1 reads', () => {
     const { result } = scans.vulnerable;
     const found = operationsFound(result);
-    for (const op of ['claimDetail', 'receipt', 'statement', 'viewPolicy', 'profile'])
+    for (const op of ['claimDetail', 'receipt', 'statement', 'viewPolicy', 'profile', 'viewMember'])
       assert.ok(found.includes(`scan/api1-bola-read ${op}`), `${op}: ${found.join()}`);
     const claim = result.findings.find((f) => f.operation?.operationId === 'claimDetail');
     assert.match(
@@ -336,6 +351,7 @@ describe('API1 replays reads whose object is named by a query or body input; API
     const found = operationsFound(scans.vulnerable.result);
     // The profile is an object-level flaw: not a function of the admin's.
     assert.ok(!found.includes('scan/api5-bfla profile'), found.join());
+    assert.ok(!found.includes('scan/api5-bfla viewMember'), found.join());
     // A function meant for the staff stays API5, and so does a list of everyone in the caller's own branch: the
     // caller's own branch_id gets the others' data too, so it is no question of which object.
     assert.ok(found.includes('scan/api5-bfla payouts'), found.join());

@@ -44,6 +44,7 @@ import {
 import { changedValue, recordFor, shownFields } from './api3-property-authorization.ts';
 import { madeUpIdFor, notFoundAnswer, refusedIn200 } from './api5-function-authorization.ts';
 import {
+  base64Input,
   markObjectLevel,
   namesPerson,
   type ObjectInput,
@@ -511,6 +512,9 @@ function ownInputValues(
     out.push(text);
   };
   const entity = objectInputEntity(input.name, op.path);
+  // Ids the input takes base64-encoded (`?id=Mg==`) go encoded; values the API listed go as listed.
+  const encode = (v: string | number) =>
+    base64Input(ctx.spec, input) ? Buffer.from(String(v)).toString('base64') : v;
   // A value the identity was configured with for this name (`params: {user_id: '1'}`) names its own data.
   const given = ctx.objects.param(who.name, input.name);
   if (given !== undefined) add(given);
@@ -521,18 +525,18 @@ function ownInputValues(
     // A name input (`?customer=alice`) takes its login names first, an e-mail input its e-mail only.
     if (mail || byName) for (const v of names) if (v.includes('@') === mail) add(v);
     if (!mail) {
-      for (const id of selfIds(who)) add(id);
+      for (const id of selfIds(who)) add(encode(id));
       // Ids its login answer gave it about itself under any wrapper (`{"result": {"user_id": 2}}`).
       const harvest = ctx.objects.harvest;
       for (const c of harvest.candidates({ name: input.name, schema: scalar }, who.name, 2)) {
-        if (harvest.ownLoginValue(who.name, c.value)) add(c.value);
+        if (harvest.ownLoginValue(who.name, c.value)) add(encode(c.value));
       }
     }
   } else if (entity !== undefined && loose(entity) !== '') {
     for (const o of ctx.objects.of(who.name)) {
       const own = loose(collectionEntity(o.collection));
       if (own !== '' && (own === loose(entity) || loose(entity).endsWith(own)))
-        add(inputValue(ctx, input.schema, input.name, o).shown);
+        add(encode(inputValue(ctx, input.schema, input.name, o).shown));
     }
   }
   const others = ctx.identities.filter((i) => i.name !== who.name).map((i) => i.name);
@@ -820,7 +824,9 @@ async function replayInputReads(
       (/(id|Id|ID)$/.test(read.input.name) || read.input.name === 'uid')
     ) {
       guessed++;
-      for (const id of GUESSED_IDS) {
+      const encoded = base64Input(ctx.spec, read.input);
+      for (const plain of GUESSED_IDS) {
+        const id = encoded ? Buffer.from(plain).toString('base64') : plain;
         const s = resolveSchema(ctx.spec, read.input.schema);
         if (!fits(id, schemaType(s) === 'array' ? resolveSchema(ctx.spec, s.items as JsonSchema) : s)) break;
         const got = await ctx.send(inputRequest(ctx, read.op, read.input, a, id), a);

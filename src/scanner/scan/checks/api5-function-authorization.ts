@@ -42,7 +42,14 @@ import { propertiesOf, resolveSchema, sampleValue } from '../schema.ts';
 import { selfIds } from '../self.ts';
 import { similarity } from '../similarity.ts';
 import { adminNameVariant } from './admin-variant.ts';
-import { namesPerson, objectInputs, objectLevelFound, readsByInput } from './object-inputs.ts';
+import {
+  base64Input,
+  namesPerson,
+  type ObjectInput,
+  objectInputs,
+  objectLevelFound,
+  readsByInput,
+} from './object-inputs.ts';
 
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 const ADMIN_WORDS = /\b(admins?|administrators?|staff only|superusers?|privileged)\b/i;
@@ -217,16 +224,20 @@ async function replayReads(ctx: ScanContext): Promise<void> {
  * (`params: {user_id: '2'}`), or, for an input that names a person or an account, an id its token or login
  * answer gave it (a number input), else a login name of its own (an e-mail for an e-mail input).
  */
-function ownValueFor(ctx: ScanContext, user: Identity, name: string, path: string, numeric: boolean) {
+function ownValueFor(ctx: ScanContext, user: Identity, input: ObjectInput, path: string, numeric: boolean) {
+  const name = input.name;
   const given = ctx.objects.param(user.name, name);
   if (given !== undefined) return given;
   if (!namesPerson(name, path)) return undefined;
   const mail = /mail/i.test(name);
-  if (!mail) {
+  const byId = numeric || /(id|Id|ID|uuid|Uuid)$/.test(name);
+  if (!mail && byId) {
     const id = [...selfIds(user)].find((v) => !numeric || /^\d+$/.test(v));
-    if (id !== undefined && (numeric || /(id|Id|ID)$/.test(name))) return id;
+    // An id that the input takes encoded (`?id=Mg==`) is sent as the API takes it.
+    if (id !== undefined) return base64Input(ctx.spec, input) ? Buffer.from(id).toString('base64') : id;
   }
-  if (numeric) return undefined;
+  // An id input takes no login name: `?id=bob` names nobody, and would pass for the caller's own.
+  if (byId) return undefined;
   return Object.entries(user.login?.body ?? {})
     .filter(
       ([k, v]) =>
@@ -262,7 +273,7 @@ async function objectSelector(
     if (value === null || value === undefined) continue;
     const s = resolveSchema(ctx.spec, input.schema);
     const numeric = s.type === 'integer' || s.type === 'number';
-    const own = ownValueFor(ctx, user, input.name, op.path, numeric);
+    const own = ownValueFor(ctx, user, input, op.path, numeric);
     if (own !== undefined && own === String(value)) continue; // its own value got others' data: no object's
     const made = own ?? madeUpIdFor(s, String(value));
     if (made === undefined) continue;

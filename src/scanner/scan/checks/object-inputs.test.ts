@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import type { JsonSchema } from '../../../core/api-document.ts';
 import { buildApiDocument } from '../../../openapi/load.ts';
 import {
+  base64Input,
   namesObject,
   namesPerson,
+  type ObjectInput,
   objectInputEntity,
   objectInputs,
   otherInputs,
@@ -117,5 +120,19 @@ describe('reads whose object an input outside the path names', () => {
       ['claim_no', '/x'],
     ])
       assert.equal(namesPerson(name, path), false, `${name} ${path}`);
+  });
+
+  test('ids that go base64-encoded: by the schema, or by an example that is the base64 of a short id', () => {
+    const input = (schema: JsonSchema, example?: unknown): ObjectInput => ({
+      name: 'id',
+      in: 'query',
+      schema,
+      example,
+    });
+    assert.equal(base64Input(SPEC, input({ type: 'string', format: 'byte' })), true);
+    assert.equal(base64Input(SPEC, input({ type: 'string' }, 'Mg==')), true);
+    assert.equal(base64Input(SPEC, input({ type: 'string' }, 'MTAwMQ==')), true);
+    for (const example of ['1234', 'abcd', 'alice', 'c3Vw', undefined])
+      assert.equal(base64Input(SPEC, input({ type: 'string' }, example)), false, String(example));
   });
 });

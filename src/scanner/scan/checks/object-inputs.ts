@@ -14,6 +14,8 @@ export interface ObjectInput {
   readonly name: string;
   readonly in: 'query' | 'body';
   readonly schema?: JsonSchema;
+  /** The document's example of a query parameter. */
+  readonly example?: unknown;
 }
 
 /** Inputs that name a person or an account by a name, not an id (`?account=alice`, `?email=`, `?username=`). */
@@ -91,7 +93,7 @@ export function objectInputs(spec: ApiDocument, op: Operation): ObjectInput[] {
   const out: ObjectInput[] = [];
   for (const p of op.parameters) {
     if (p.in !== 'query' || !namesObject(p.name) || listedValue(spec, p.schema) !== undefined) continue;
-    if (scalar(p.schema)) out.push({ name: p.name, in: 'query', schema: p.schema });
+    if (scalar(p.schema)) out.push({ name: p.name, in: 'query', schema: p.schema, example: p.raw.example });
   }
   if (op.method === 'POST') {
     for (const [name, s] of Object.entries(propertiesOf(spec, bodySchema(op)))) {
@@ -128,6 +130,22 @@ export function otherInputs(spec: ApiDocument, op: Operation): ObjectInput[] {
     }
   }
   return out;
+}
+
+/**
+ * An input whose ids go base64-encoded (`?id=Mg==` for user 2): its schema says so (`format: byte`/`base64`,
+ * `contentEncoding: base64`), or its example is the base64 of a short id with a digit in it.
+ */
+export function base64Input(spec: ApiDocument, input: ObjectInput): boolean {
+  const s = resolveSchema(spec, input.schema);
+  if (s.format === 'byte' || s.format === 'base64' || s.contentEncoding === 'base64') return true;
+  const example = input.example ?? s.example;
+  if (typeof example !== 'string' || example.length % 4 !== 0 || !/^[A-Za-z0-9+/]{2,64}={0,2}$/.test(example))
+    return false;
+  const decoded = Buffer.from(example, 'base64').toString('utf8');
+  return (
+    /^[\w-]{1,40}$/.test(decoded) && /\d/.test(decoded) && Buffer.from(decoded).toString('base64') === example
+  );
 }
 
 /** A person or an account named by an input (`user_id`, `uid`, `account`, `email`; a plain `id` on `/profile`). */
