@@ -56,8 +56,8 @@ export const SCAN_RULES = {
     [306, 287],
     'high',
     'Secured operation answers without credentials',
-    'An operation that declares security returned a success status to a request without any credentials.',
-    'Authenticate every operation that declares security, before any other processing.',
+    'A request without any credentials got a success status from an operation that declares security, or, from one that declares none, an answer holding a record of identity A (its account record or its own object) that the API shows elsewhere only with credentials.',
+    'Authenticate every operation that declares security or returns private records, before any other processing.',
   ),
   tokenAccepted: rule(
     'api2-invalid-token-accepted',
