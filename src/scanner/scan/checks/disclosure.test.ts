@@ -257,6 +257,11 @@ describe('error texts with internals in an answer read as data (a 2xx)', () => {
     ] as const)
       assert.match(read(text)?.what ?? '', what, text);
   });
+  test('a PHP error line is shown by its kind and place, never its message (it may hold a password)', () => {
+    const text =
+      '<b>Fatal error</b>:  Uncaught Exception: Failed connecting to db as root with pass Hunter-22 in /var/www/html/c.php:12';
+    assert.equal(read(text)?.shown, 'Fatal error: ... in /var/www/html/c.php:12');
+  });
   test('a JSON answer: its error members (a trace, a file and line), and a PHP warning printed before it', () => {
     const json = {
       error: 'could not connect',

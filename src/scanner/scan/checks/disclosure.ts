@@ -443,7 +443,13 @@ export interface InternalError {
 function firstInternal(text: string, skip: (shown: string) => boolean): InternalError | undefined {
   for (const [what, re] of INTERNAL_ERROR) {
     const m = re.exec(text);
-    if (m && !skip(m[0])) return { what, shown: m[0].trim().slice(0, 300) };
+    if (!m || skip(m[0])) continue;
+    // A PHP error line's own message may hold anything (a password in a connection error): its kind and place only.
+    const cut =
+      m[0].startsWith('Uncaught') || /^\w[\w ]{0,30}\s{0,3}:/.test(m[0]) ? m[0].lastIndexOf(' in ') : -1;
+    const shown =
+      what === INTERNAL_ERROR[0][0] && cut > 0 ? `${m[0].split(':')[0]}: ...${m[0].slice(cut)}` : m[0];
+    return { what, shown: shown.trim().slice(0, 300) };
   }
   return undefined;
 }
