@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ALL_CHARS, CHAR, charClasses, TRANSFORM_TRIGGERS, TRANSFORMS } from './transforms.ts';
+import {
+  ALL_CHARS,
+  CHAR,
+  charClasses,
+  cmdLineKeeps,
+  hasWhitespaceToCompress,
+  lowercase,
+  TRANSFORM_TRIGGERS,
+  TRANSFORMS,
+} from './transforms.ts';
 
 /** A small deterministic generator (tests must repeat exactly). */
 function random(seed: number): () => number {
@@ -126,4 +135,70 @@ test('base64Decode reads the leading base64 part as Node does', () => {
       s += next() < 0.85 ? alphabet[Math.floor(next() * 64)] : alphabet[Math.floor(next() * alphabet.length)];
     assert.equal(fn(s), reference(s), JSON.stringify(s));
   }
+});
+
+test('the "anything to do?" tests of compressWhitespace, cmdLine and lowercase answer as character loops do', () => {
+  // The loops these regular expressions replaced (session 11), as references.
+  const isSpace = (c: number) => c === 0x20 || (c >= 0x09 && c <= 0x0d);
+  const compressLoop = (s: string) => {
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c === 0x20) {
+        const d = s.charCodeAt(i + 1);
+        if (isSpace(d) || d === 0xa0) return true;
+      } else if (isSpace(c) || c === 0xa0) return true;
+    }
+    return false;
+  };
+  const keepsLoop = (s: string) => {
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c === 0x22 || c === 0x27 || c === 0x5c || c === 0x5e || c === 0x2c || c === 0x3b) return false;
+      if (c >= 0x41 && c <= 0x5a) return false;
+      if (c === 0x20) {
+        const d = s.charCodeAt(i + 1);
+        if (d === 0x20 || d === 0x2f || d === 0x28 || (d >= 0x09 && d <= 0x0d)) return false;
+      } else if (c >= 0x09 && c <= 0x0d) return false;
+    }
+    return true;
+  };
+  const lowerLoop = (s: string) => {
+    let out = '';
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      out += c >= 0x41 && c <= 0x5a ? String.fromCharCode(c + 32) : s[i];
+    }
+    return out;
+  };
+  const alphabet = [
+    ' ',
+    '\t',
+    '\n',
+    '\v',
+    '\f',
+    '\r',
+    '\x08',
+    '\x0e',
+    '\xa0',
+    'a',
+    'A',
+    'Z',
+    '@',
+    '[',
+    '"',
+    "'",
+  ];
+  alphabet.push('\\', '^', ',', ';', '/', '(', '\x7f', '\x80', '\xc0', '\u0100', '\u0130');
+  let strings = [''];
+  let checked = 0;
+  for (let length = 0; length <= 3; length++) {
+    for (const s of strings) {
+      assert.equal(hasWhitespaceToCompress(s), compressLoop(s), JSON.stringify(s));
+      assert.equal(cmdLineKeeps(s), keepsLoop(s), JSON.stringify(s));
+      assert.equal(lowercase(s), lowerLoop(s), JSON.stringify(s));
+      checked++;
+    }
+    strings = strings.flatMap((s) => alphabet.map((c) => s + c));
+  }
+  assert.equal(checked, 1 + 27 + 27 ** 2 + 27 ** 3);
 });
