@@ -2025,6 +2025,32 @@ function ownRecordWrite(ctx: ScanContext, op: Operation): 'profile' | 'account' 
   return param !== undefined && op.path.replace(/\/$/, '').endsWith(`{${param}}`) ? 'account' : undefined;
 }
 
+const SIGN_IN_FIELD_REASON =
+  "not sent: a field a given identity signs in with or its account's own detail (e-mail, name, phone, role, password) on its own record; probed only on an account of the scan's own (safety rule)";
+/** Names of an account's own details and of what signs it in (`email`, `new_email`, `userName`, `phone_number`, `role`). */
+const ACCOUNT_DETAIL =
+  /e-?mail|user_?name|login|handle|phone|mobile|pass(word)?|passwd|pwd|role|is_?admin|^admin$/i;
+
+/**
+ * Whether a body or query input of a write to `mine.as`'s own profile is a field that identity signs in with or an
+ * account detail: by its name, by the name of a field of the identity's login, or by holding the identity's own
+ * login value (`{name, contact: "alice@clinic.test"}` where alice signs in with that e-mail).
+ */
+function signInField(mine: OwnProfile, point: InjectionPoint): boolean {
+  if (point.in !== 'json' && point.in !== 'form' && point.in !== 'query') return false;
+  const leaf = point.name.split('.').pop() ?? point.name;
+  if (ACCOUNT_DETAIL.test(leaf)) return true;
+  const loose = (k: string) => k.toLowerCase().replace(/[_-]/g, '');
+  const login = Object.entries(mine.as.login?.body ?? {});
+  if (login.some(([k]) => loose(k) === loose(leaf))) return true;
+  const held = mine.before[leaf] ?? mine.base[leaf];
+  return (
+    typeof held === 'string' &&
+    held.length > 0 &&
+    login.some(([, v]) => typeof v === 'string' && v.toLowerCase() === held.toLowerCase())
+  );
+}
+
 /** A given identity's own profile the probes of a write go to: read before the first probe, set back after. */
 interface OwnProfile {
   readonly as: Identity;
@@ -2102,7 +2128,7 @@ async function setBackProfile(ctx: ScanContext, op: Operation, p: OwnProfile): P
     const body =
       op.method === 'PUT' ? { ...p.base } : Object.fromEntries(changed.map((k) => [k, p.before[k]]));
     const req = planRequest(ctx.spec, op, ctx.objects, { owner: p.as.name, body });
-    const res = await (op.method === 'POST' ? ctx.send(req, p.as) : ctx.send(req, p.as, { restore: true }));
+    const res = await ctx.send(req, p.as, { restore: true });
     const again = isSuccess(res) ? recordOf(await ctx.send(p.read, p.as)) : undefined;
     kept = changed.filter((k) => again === undefined || !sameValue(again[k], p.before[k]));
   }
@@ -2177,7 +2203,21 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
     if (p) profiles.set(op.id, p);
     else unreadable.add(op.id);
   }
+  // On a given identity's own profile, the fields it signs in with (its login e-mail or name, a password) and its
+  // account's own details (e-mail, phone, role) are not probed: a probe stored there, even for a moment, locks it
+  // out or mails a stranger. Only an account of the scan's own (plans) takes those.
+  const signIn = all.filter((point) => {
+    const mine = profiles.get(point.op.id);
+    return mine !== undefined && signInField(mine, point);
+  });
   const withheldAccounts = [
+    ...signIn.map(
+      (point): PointOutcome => ({
+        point,
+        status: 'skipped',
+        reason: SIGN_IN_FIELD_REASON,
+      }),
+    ),
     ...unerasable.map(
       (point): PointOutcome => ({
         point,
@@ -2203,7 +2243,7 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
       ),
   ];
   const points = all
-    .filter((point) => !unplanned.has(point.op.id) && !unreadable.has(point.op.id))
+    .filter((point) => !unplanned.has(point.op.id) && !unreadable.has(point.op.id) && !signIn.includes(point))
     .filter((point) => !changesAnAccount(ctx, point.op, logins) || plans.has(point.op.id))
     .map((point) =>
       signUp(ctx, point.op) && point.in !== 'path' && NAME_FIELD.test(point.name)
@@ -2241,8 +2281,11 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
     // A given identity's own profile: as that identity, from what its record holds (set back after the probes).
     const mine = profiles.get(point.op.id);
     if (mine) {
-      const options = point.op.method === 'POST' ? undefined : { ownProfile: true };
-      return makeProber(counted, point, mine.as, { ...mine.base, ...base }, undefined, [], options);
+      // Told to the runner whatever the method: a POST of the own record (`POST /profile.php`) is held back too
+      // unless the sender reads it first and sets it back, as these probes do.
+      return makeProber(counted, point, mine.as, { ...mine.base, ...base }, undefined, [], {
+        ownProfile: true,
+      });
     }
     const plan = plans.get(point.op.id);
     // The scan's own account's PUT or PATCH of its own profile (profilePlan) is one the runner must be told of.
