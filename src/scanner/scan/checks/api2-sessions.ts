@@ -130,7 +130,9 @@ function identitySigned(ctx: ScanContext, b: Identity | undefined): Signed | und
   const name = String(user[1]);
   const login = async () => {
     const res = await ctx.send(loginRequest(flow), null);
-    const label = `${b.name} (second session)`;
+    // The same person on a fresh login: not named like a session made from B's (`bob (altered token)`), which the
+    // other checks take for someone else reading B's record.
+    const label = `${b.name}, second session`;
     let identity = res ? sessionOf(flow, res, label, { [user[0]]: name }) : undefined;
     // A cookie session under a name no session cookie usually has (`guild=...`): B's own login set the same
     // cookies when it signed B in, and B's right password is no failed login.
