@@ -144,6 +144,24 @@ describe('fields runtimes name when nothing validates the body', () => {
     assert.deepEqual(names({ error: 'Argument `title` is missing.' }), ['title']);
   });
 
+  test("PHP's notices of a member not sent, before the answer, JSON or not", () => {
+    const notice =
+      '<br />\n<b>Notice</b>:  Undefined index: id in <b>/var/www/html/message_delete.php</b> on line <b>4</b><br />\n{"ok":false}';
+    assert.deepEqual(names({ ok: false }, notice), ['id']);
+    assert.deepEqual(fieldProblems(undefined, notice), [{ name: 'id', missing: true }]);
+    assert.deepEqual(
+      names(undefined, 'Warning: Undefined array key "to_account" in /srv/app/transfer.php on line 9'),
+      ['to_account'],
+    );
+    assert.deepEqual(names(undefined, "PHP Notice:  Undefined index: 'subject' in /app/send.php on line 3"), [
+      'subject',
+    ]);
+    // Numeric keys and variables name no member.
+    assert.deepEqual(names(undefined, 'Notice: Undefined offset: 0 in /a.php on line 2'), []);
+    assert.deepEqual(names(undefined, 'Warning: Undefined array key 0 in /a.php on line 2'), []);
+    assert.deepEqual(names(undefined, 'Warning: Undefined variable $user in /a.php on line 2'), []);
+  });
+
   test('Werkzeug, Express, Go, Jackson, System.Text.Json, Spring, ASP.NET, NestJS, Zod', () => {
     assert.deepEqual(names(undefined, '<pre>KeyError: &#39;title&#39;</pre>'), ['title']);
     assert.deepEqual(

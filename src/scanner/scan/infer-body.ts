@@ -334,6 +334,20 @@ function typedMessages(text: string, add: Collector): void {
   }
 }
 
+/**
+ * PHP reading a form or JSON member that was not sent: `Notice: Undefined index: id in /var/www/x.php on line 4`
+ * (PHP 5 and 7), `Warning: Undefined array key "id" in ...` (PHP 8). Numeric keys (`Undefined offset: 0`, `Undefined
+ * array key 0`) name no field.
+ */
+const PHP_NOTICES: readonly RegExp[] = [
+  /undefined index:\s{0,3}['"]?([A-Za-z_][\w-]{0,40})['"]?\s{1,3}in\b/gi,
+  /undefined array key\s{1,3}['"]([A-Za-z_][\w-]{0,40})['"]/gi,
+];
+
+function phpNotices(text: string, add: Collector): void {
+  for (const re of PHP_NOTICES) for (const m of text.matchAll(re)) add({ name: m[1], missing: true });
+}
+
 function plainMessages(message: string, add: Collector): void {
   // Laravel's spaced names first (`The due date field is required.`), taken out of the text for the others.
   const text = message.replace(/the ([a-z][a-z ]{0,40}?) field is required/gi, (_, name: string) => {
@@ -390,6 +404,8 @@ export function fieldProblems(json: unknown, text = ''): FieldProblem[] {
     .replace(/&quot;|&#0*34;/gi, '"');
   typedMessages(message, add);
   plainMessages(message, add);
+  // PHP's notices come before the answer, JSON or not, so the raw text is read for them.
+  phpNotices(text.slice(0, MAX_TEXT), add);
   return [...out.values()].map((p) =>
     p.allowed === undefined ? p : { ...p, allowed: p.allowed.length > 0 ? p.allowed : undefined },
   );
