@@ -94,7 +94,11 @@ function exactHeader(req: IncomingMessage, name: string): string | undefined {
   return undefined;
 }
 
-function startPharmacy(fixed: boolean, plain = false) {
+/**
+ * `plain`: JSON always as text/html (no `header()` call) after a byte-order mark. `refusal`: how a missing or bad
+ * token is refused on the account read (a 200 either way).
+ */
+function startPharmacy(fixed: boolean, plain = false, refusal: unknown = { error: 'Bad token' }) {
   const key = randomBytes(32);
   const sign = (data: string) => createHmac('sha256', key).update(data).digest('base64url');
   const issue = (u: (typeof USERS)[number]) => {
@@ -148,8 +152,12 @@ function startPharmacy(fixed: boolean, plain = false) {
       return res.end(PARSE_ERROR);
     }
     const me = caller(req);
+    if (req.method === 'GET' && path === '/api/stock.php') {
+      if (me?.role !== 'admin') return send(200, { success: false, message: 'Pharmacists only' });
+      return send(200, [{ drug: 'Amoxicillin', boxes: 40 }]);
+    }
     if (req.method === 'GET' && path === '/api/account.php') {
-      if (!me) return send(200, { error: 'Bad token' }, DEPRECATED);
+      if (!me) return send(200, refusal, DEPRECATED);
       return send(200, { id: me.id, username: me.username, email: me.email, role: me.role }, DEPRECATED);
     }
     if (req.method === 'POST' && path === '/api/prescriptions.php') {
@@ -261,5 +269,44 @@ describe('a PHP-style API that never sets its content type: JSON served as text/
 
   test('fixed twin: no access finding at all', () => {
     assert.deepEqual(access(scans.fixed.result), []);
+  });
+});
+
+/** The document with a stock read for pharmacists, which answers anyone else `{"success": false, ...}` in a 200. */
+const WITH_STOCK = {
+  ...SPEC,
+  paths: {
+    '/api/stock.php': { get: { operationId: 'stock', responses: { '200': { description: 'the stock' } } } },
+    ...SPEC.paths,
+  },
+};
+
+describe('refused in a 200 as {success: false, message}: no token taken as accepted, no refusal as served', () => {
+  const scans = {} as Awaited<ReturnType<typeof scanTwins<Awaited<ReturnType<typeof startPharmacy>>>>>;
+  before(async () => {
+    Object.assign(
+      scans,
+      await scanTwins(
+        WITH_STOCK,
+        (fixed) => startPharmacy(fixed, false, { success: false, message: 'Session expired, sign in again' }),
+        { identities, admin, checks: ['API2', 'API4'], ratePerSecond: 200 },
+      ),
+    );
+  });
+
+  test('vulnerable: the unchecked signature is found', () => {
+    const found = access(scans.vulnerable.result);
+    assert.ok(found.includes('scan/api2-invalid-token-accepted account'), found.join('\n'));
+  });
+
+  test('fixed twin: no access finding at all', () => {
+    assert.deepEqual(access(scans.fixed.result), []);
+  });
+
+  test('the stock read only refused the patients: no finding there (the burst goes to a read that served A)', () => {
+    for (const { result } of [scans.vulnerable, scans.fixed]) {
+      const there = result.findings.filter((f) => f.operation?.operationId === 'stock').map((f) => f.rule.id);
+      assert.deepEqual(there, []);
+    }
   });
 });

@@ -70,10 +70,23 @@ test('a 2xx that only reports an error is no success', () => {
     { status: 'error', error: { reason: 'expired' } },
     { errors: ['not allowed'] },
     { success: false, error: true },
+    { success: false, message: 'Invalid token' },
+    { ok: false },
+    { status: 'fail', message: 'not yours' },
+    { code: 401, msg: 'token expired' },
+    { status: 403, detail: 'Forbidden' },
   ]) {
     assert.equal(isErrorReport(json), true, JSON.stringify(json));
     assert.equal(isSuccess(answer(200, JSON.stringify(json), json)), false);
   }
   assert.equal(isErrorReport({ error: 'x', user: 'alice' }), false);
+  for (const json of [
+    { status: 'ok', message: 'saved' },
+    { status: 200, message: 'done' },
+    { code: 'E42', message: 'queued' },
+    { success: true, message: 'Logged out' },
+    { message: 'Unauthorized' }, // a message alone says nothing sure; the checks read its words
+  ])
+    assert.equal(isErrorReport(json), false, JSON.stringify(json));
   assert.equal(isErrorReport([{ error: 'x' }]), false);
 });

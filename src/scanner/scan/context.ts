@@ -179,10 +179,16 @@ export function isErrorPage(res: ScanResponse): boolean {
 /** Members of a body that only reports an error (`{"error": "Bad token"}`, `{"error": ..., "code": 401}`). */
 const ERROR_MEMBERS = /^(?:errors?|message|msg|detail|status|status_?code|code|success|ok)$/i;
 
+/** A body's `status` word that says the request failed. */
+const FAILED_STATUS = /^(?:error|fail(?:ed|ure)?|denied|unauthori[sz]ed|forbidden|invalid)$/i;
+
 /**
  * A JSON body that is only an error report: an object of at most four members, all named like those of an error
- * (`error`, `message`, `code`, `status`...), one of them `error` or `errors` holding something (a text, a record, a
- * list that is not empty, `true`). `{"error": null, "status": "ok"}` is none, and neither is any body with data.
+ * (`error`, `message`, `code`, `status`...), one of which says the request failed: `error` or `errors` holding
+ * something (a text, a record, a list that is not empty, `true`), `success` or `ok` false, a `status` word such
+ * as `error` or `fail`, or a `status` or `code` number from 400 to 599 (`{"error": "Bad token"}`,
+ * `{"success": false, "message": "Invalid token"}`, `{"code": 401, "msg": "..."}`). `{"error": null, "status":
+ * "ok"}` is none, nor is any body with `success: true` or with data.
  */
 export function isErrorReport(json: unknown): boolean {
   if (json === null || typeof json !== 'object' || Array.isArray(json)) return false;
@@ -191,13 +197,16 @@ export function isErrorReport(json: unknown): boolean {
   if (keys.length === 0 || keys.length > 4 || !keys.every((k) => ERROR_MEMBERS.test(k))) return false;
   if (keys.some((k) => /^(?:success|ok)$/i.test(k) && r[k] === true)) return false;
   return keys.some((k) => {
-    if (!/^errors?$/i.test(k)) return false;
     const v = r[k];
-    return (
-      (typeof v === 'string' && v.trim() !== '') ||
-      v === true ||
-      (Array.isArray(v) ? v.length > 0 : v !== null && typeof v === 'object')
-    );
+    if (/^errors?$/i.test(k))
+      return (
+        (typeof v === 'string' && v.trim() !== '') ||
+        v === true ||
+        (Array.isArray(v) ? v.length > 0 : v !== null && typeof v === 'object')
+      );
+    if (/^(?:success|ok)$/i.test(k)) return v === false;
+    if (typeof v === 'string') return /^status$/i.test(k) && FAILED_STATUS.test(v.trim());
+    return /^(?:status|status_?code|code)$/i.test(k) && typeof v === 'number' && v >= 400 && v < 600;
   });
 }
 
