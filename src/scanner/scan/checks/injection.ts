@@ -1534,6 +1534,34 @@ function ownFields(
  * rule keeps to the scan's objects. Probing one such input deactivated the scan's own admin mid-scan, and every
  * probe it sent after that was refused as unauthenticated.
  */
+/** Values of its own a read's id input is tried with when its sampled and planned values got no 2xx. */
+const MAX_OWN_READ_VALUES = 3;
+
+/**
+ * For a GET's query or path input, as a given identity: the values the API gave out under the input's name that this
+ * identity saw (harvested), the ones only it saw first; not the value already tried. A read only: these name
+ * objects the scan did not create.
+ */
+function ownReadValues(
+  ctx: ScanContext,
+  point: InjectionPoint,
+  as: Identity | null,
+  tried: string | undefined,
+): string[] {
+  if (as === null || point.op.method !== 'GET' || (point.in !== 'query' && point.in !== 'path')) return [];
+  const param = point.op.parameters.find((p) => p.in === point.in && p.name === point.name);
+  const wanted = {
+    name: point.name,
+    context: entityOfPath(point.op.path.split('?')[0]),
+    ...(param?.schema ? { schema: resolveSchema(ctx.spec, param.schema) } : {}),
+  };
+  return ctx.objects.harvest
+    .candidates(wanted, as.name, 1)
+    .map((c) => String(c.value))
+    .filter((v) => v !== tried && v !== point.value)
+    .slice(0, MAX_OWN_READ_VALUES);
+}
+
 function plannedValues(
   ctx: ScanContext,
   op: Operation,
@@ -2450,6 +2478,15 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
           const pp = values?.[point.name] !== undefined ? probe(point, as) : undefined;
           const again = pp ? await pp.send(values![point.name]) : undefined;
           if (isSuccess(again)) return { as, baseline: again, planned: values };
+          // A read whose sampled or planned value names no object of the caller's (`/account.php?id=1` refused):
+          // the values the API gave this identity under that name (its own account 5001), a few, its own first.
+          if (again === undefined && pp !== undefined) continue;
+          for (const value of ownReadValues(ctx, point, as, values?.[point.name])) {
+            const third = await probe(point, as).send(value);
+            if (third === undefined) break;
+            if (isSuccess(third))
+              return { as, baseline: third, planned: { ...(values ?? {}), [point.name]: value } };
+          }
         }
         return undefined;
       })();
