@@ -3,7 +3,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { buildApiDocument } from '../../../openapi/load.ts';
 import type { ScanContext } from '../context.ts';
-import { crackHmac, documentedLogins, isSignup, unknownUser } from './api2-authentication.ts';
+import { crackHmac, documentedLogins, flawsOf, isSignup, unknownUser } from './api2-authentication.ts';
 import { secretsFromWords, weakHmacSecrets } from './weak-secrets.ts';
 
 function hs256(secret: string | Buffer, payload: object): string {
@@ -119,4 +119,36 @@ test('an unknown user is well-formed for the login input: e-mail, pattern, lengt
   }
   // An e-mail known value makes an e-mail unknown user, whatever the input's name.
   assert.match(unknownUser(ctx, short, 'a@b.io'), /@/);
+});
+
+test('altered tokens: one finding per flaw; a wrong or any token taken explains the others', () => {
+  const none = ['none', 'None', 'NONE'].map((alg) => ({
+    kind: `an unsigned token (alg: ${alg})`,
+    flaw: 'unsigned' as const,
+  }));
+  const kid = [
+    { kind: 'a token whose kid points at an empty file', flaw: 'kid' as const },
+    { kind: 'a token whose kid is a SQL expression', flaw: 'kid' as const },
+  ];
+  assert.deepEqual(
+    flawsOf([...none, ...kid]).map((g) => [g.key, g.text]),
+    [
+      ['unsigned', 'an unsigned token (alg: none, None, NONE)'],
+      ['kid', 'a token whose kid points at an empty file, a token whose kid is a SQL expression'],
+    ],
+  );
+  const wrong = { kind: 'a token with a wrong signature', flaw: 'signature' as const };
+  const all = flawsOf([...none, wrong, ...kid]);
+  assert.equal(all.length, 1);
+  assert.equal(all[0].key, 'signature');
+  assert.equal(all[0].shown, wrong);
+  assert.match(
+    all[0].text,
+    /^a token with a wrong signature: it does not check signatures \(it took an unsigned/,
+  );
+  const any = flawsOf([wrong, { kind: 'a malformed token', flaw: 'malformed' as const }]);
+  assert.deepEqual(
+    any.map((g) => g.key),
+    ['malformed'],
+  );
 });

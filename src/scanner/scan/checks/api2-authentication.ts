@@ -34,7 +34,7 @@ import type { Operation } from '../../../core/api-document.ts';
 import type { Check } from '../check.ts';
 import { joinUrl, type ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, isRefused, isSuccess, redact, type ScanContext } from '../context.ts';
-import { curlFor } from '../curl.ts';
+import { curlFor, shellQuote } from '../curl.ts';
 import { listedVariants, setsPasswordByUrl } from '../discover.ts';
 import { loginOutcome, loginRequest, sessionIdentity, signedIn } from '../login.ts';
 import type { LoginFlow } from '../options.ts';
@@ -169,6 +169,44 @@ function forged(a: Identity, token: string): Identity {
     headers[header] = scheme ? `${scheme} ${token}` : token;
   }
   return { name: `${a.name} (altered token)`, session: { name: a.name, headers, cookies } };
+}
+
+/** Claim names that hold a secret: a token carrying one is not printed whole (its claims are A's). */
+const SECRET_CLAIM = /pass|pwd|secret|hash|private|api_?key|credential|ssn/i;
+
+/**
+ * The evidence of an accepted altered token: its curl line carries the token itself in place of `"$TOKEN"` (or
+ * `"$COOKIE"`), as the API got it, so that it runs as printed. The altered token proves the flaw and works only
+ * where the API fails to verify; it holds no secret: no signature of A's (removed, random, made with an empty or
+ * a made-up key), or one the scan made with a secret it guessed, which is never printed. A token whose claims
+ * hold a member named like a secret keeps the placeholder and says so.
+ */
+export function forgedEvidence(
+  res: ScanResponse,
+  token: string,
+  extra: Record<string, unknown>,
+): Record<string, unknown> {
+  const base = evidenceOf(res, extra);
+  const claims = decodeJwt(token)?.payload ?? {};
+  if (Object.keys(claims).some((k) => SECRET_CLAIM.test(k)))
+    return {
+      ...base,
+      reproduce: 'TOKEN is the altered token, not shown: its claims hold a member named like a secret',
+    };
+  const headers = res.sent.headers ?? {};
+  // The header that carried the altered token, and nothing else: a scheme before it, or a cookie's name.
+  const carrier = Object.keys(headers).find((name) => {
+    const value = headers[name];
+    if (value === token) return true;
+    if (!value.endsWith(token)) return false;
+    const head = value.slice(0, -token.length);
+    return /^\w+ $/.test(head) || (name.toLowerCase() === 'cookie' && /^[\w.-]+=$/.test(head));
+  });
+  if (carrier === undefined) return { ...base, forgedToken: token };
+  const rest = { ...headers };
+  delete rest[carrier];
+  const curl = `${curlFor({ ...res.sent, headers: rest })} -H ${shellQuote(`${carrier}: ${headers[carrier]}`)}`;
+  return { ...base, curl, forgedToken: token };
 }
 
 /** A request that A passes and an anonymous caller does not: the reference for the token variants. */
@@ -611,6 +649,65 @@ function capturedTokens(ctx: ScanContext): string[] {
   return [...out].filter((t) => decodeJwt(t) !== undefined).slice(0, 8);
 }
 
+/**
+ * The flaw an altered token shows: any token taken (malformed), the signature not checked (a random one taken),
+ * an unsigned token (`alg: none`, any spelling), the signature stripped, a token re-signed with an empty key, a
+ * `kid` chosen by the caller, a key set named by `jku`/`x5u`, an expired token taken.
+ */
+export type Forgery =
+  | 'malformed'
+  | 'signature'
+  | 'unsigned'
+  | 'stripped'
+  | 're-signed'
+  | 'kid'
+  | 'jku'
+  | 'expired';
+
+interface Accepted {
+  readonly kind: string;
+  readonly token: string;
+  readonly flaw: Forgery;
+  readonly res: ScanResponse;
+}
+
+/**
+ * The findings for the altered tokens one read accepted: one per flaw, naming the variants that showed it. A
+ * malformed token taken, or one with a random signature, explains every other forgery (the route reads any token,
+ * or never checks a signature): one finding then, the others listed as following from it.
+ */
+export function flawsOf<T extends { readonly kind: string; readonly flaw: Forgery }>(
+  accepted: readonly T[],
+): { key: string; text: string; kinds: string[]; shown: T }[] {
+  const root = accepted.find((h) => h.flaw === 'malformed') ?? accepted.find((h) => h.flaw === 'signature');
+  if (root !== undefined) {
+    const others = accepted.filter((h) => h !== root).map((h) => h.kind);
+    const why = root.flaw === 'malformed' ? 'it takes any token' : 'it does not check signatures';
+    return [
+      {
+        key: root.flaw,
+        text: `${root.kind}: ${why}${others.length > 0 ? ` (it took ${others.join(', ')} too)` : ''}`,
+        kinds: accepted.map((h) => h.kind),
+        shown: root,
+      },
+    ];
+  }
+  const out: { key: string; text: string; kinds: string[]; shown: T }[] = [];
+  for (const h of accepted) {
+    const group = out.find((g) => g.key === h.flaw);
+    if (group) group.kinds.push(h.kind);
+    else out.push({ key: h.flaw, text: '', kinds: [h.kind], shown: h });
+  }
+  for (const g of out) {
+    // alg none, None, NONE: one unsigned token spelled three ways.
+    const algs = g.kinds.map((k) => /^an unsigned token \(alg: (\w+)\)$/.exec(k)?.[1]);
+    g.text = algs.every((x) => x !== undefined)
+      ? `an unsigned token (alg: ${algs.join(', ')})`
+      : g.kinds.join(', ');
+  }
+  return out;
+}
+
 async function tokens(ctx: ScanContext, a: Identity, loginOp: Operation | undefined): Promise<void> {
   // Offline first: it needs no reference request.
   const words = secretsFromWords(apiWords(ctx));
@@ -649,7 +746,8 @@ async function tokens(ctx: ScanContext, a: Identity, loginOp: Operation | undefi
     });
     return;
   }
-  const variants: [string, string][] = [['a malformed token', 'portcullis.malformed']];
+  // [kind, token, flaw]: one finding per flaw and route, naming the kinds that worked.
+  const variants: [string, string, Forgery][] = [['a malformed token', 'portcullis.malformed', 'malformed']];
   const jwt = a.token ? decodeJwt(a.token) : undefined;
   const jkuHits: { kind: string; token: string }[] = [];
   if (jwt && a.token) {
@@ -657,20 +755,31 @@ async function tokens(ctx: ScanContext, a: Identity, loginOp: Operation | undefi
       variants.push([
         `an unsigned token (alg: ${alg})`,
         `${encode({ ...jwt.header, alg })}.${jwt.parts[1]}.`,
+        'unsigned',
       ]);
     }
-    variants.push(['a token with its signature stripped', `${jwt.parts[0]}.${jwt.parts[1]}.`]);
+    variants.push(['a token with its signature stripped', `${jwt.parts[0]}.${jwt.parts[1]}.`, 'stripped']);
     const otherSig = randomBytes(Buffer.from(jwt.parts[2], 'base64url').length || 32).toString('base64url');
-    variants.push(['a token with a wrong signature', `${jwt.parts[0]}.${jwt.parts[1]}.${otherSig}`]);
+    variants.push([
+      'a token with a wrong signature',
+      `${jwt.parts[0]}.${jwt.parts[1]}.${otherSig}`,
+      'signature',
+    ]);
     const hs = { ...jwt.header, alg: 'HS256' };
-    variants.push(['a token re-signed with an empty HMAC key', signHmac('HS256', '', hs, jwt.payload)]);
+    variants.push([
+      'a token re-signed with an empty HMAC key',
+      signHmac('HS256', '', hs, jwt.payload),
+      're-signed',
+    ]);
     variants.push([
       'a token whose kid points at an empty file (/dev/null), signed with an empty key',
       signHmac('HS256', '', { ...hs, kid: '../../../../../../../../dev/null' }, jwt.payload),
+      'kid',
     ]);
     variants.push([
       'a token whose kid is a SQL expression selecting the signing key',
       signHmac('HS256', 'pc-key', { ...hs, kid: "pc' UNION SELECT 'pc-key' -- " }, jwt.payload),
+      'kid',
     ]);
     for (const member of ['jku', 'x5u']) {
       const { url, token } = ctx.canary.url();
@@ -678,6 +787,7 @@ async function tokens(ctx: ScanContext, a: Identity, loginOp: Operation | undefi
       variants.push([
         `a token whose ${member} points at a key set the scanner controls`,
         `${encode({ ...jwt.header, alg: 'RS256', [member]: `${url}/jwks.json` })}.${jwt.parts[1]}.${otherSig}`,
+        'jku',
       ]);
     }
     if (secret !== undefined) {
@@ -687,6 +797,7 @@ async function tokens(ctx: ScanContext, a: Identity, loginOp: Operation | undefi
       variants.push([
         'an expired token (signed with the guessed secret)',
         signHmac(alg, secret, { ...jwt.header, alg }, expired),
+        'expired',
       ]);
     }
   }
@@ -696,8 +807,8 @@ async function tokens(ctx: ScanContext, a: Identity, loginOp: Operation | undefi
   for (const [index, ref] of refs.entries()) {
     const mine = await ctx.send(ref, a);
     const at = ref.operation;
-    const here: { kind: string; res: ScanResponse }[] = [];
-    for (const [kind, token] of variants) {
+    const here: Accepted[] = [];
+    for (const [kind, token, flaw] of variants) {
       if (index > 0 && acceptedFirst.has(kind)) continue;
       const res = await ctx.send({ ...ref }, forged(a, token));
       // Accepted: a 2xx that refuses nothing and, in JSON, shows what A's own token shows there.
@@ -709,22 +820,31 @@ async function tokens(ctx: ScanContext, a: Identity, loginOp: Operation | undefi
         similarity(mine.json, res.json) < 0.5
       )
         continue;
-      here.push({ kind, res });
-      if (index > 0) continue;
-      acceptedFirst.add(kind);
-      ctx.report(SCAN_RULES.tokenAccepted, {
-        operation: at,
-        key: kind,
-        message: `${at.method} ${at.path} accepted ${kind}.`,
-        evidence: evidenceOf(res, { variant: kind }),
-      });
+      here.push({ kind, token, flaw, res });
+      if (index === 0) acceptedFirst.add(kind);
     }
-    if (index === 0 || here.length === 0) continue;
+    if (here.length === 0) continue;
+    if (index === 0) {
+      for (const group of flawsOf(here))
+        ctx.report(SCAN_RULES.tokenAccepted, {
+          operation: at,
+          key: group.key,
+          message: `${at.method} ${at.path} accepted ${group.text}.`,
+          evidence: forgedEvidence(group.shown.res, group.shown.token, {
+            variant: group.shown.kind,
+            variants: group.kinds,
+          }),
+        });
+      continue;
+    }
     ctx.report(SCAN_RULES.tokenAccepted, {
       operation: at,
       key: 'route',
       message: `${at.method} ${at.path} accepted ${here.map((h) => h.kind).join(', ')}, which ${refs[0].operation.method} ${refs[0].operation.path} refused: this route does not verify tokens like the others.`,
-      evidence: evidenceOf(here[0].res, { variants: here.map((h) => h.kind) }),
+      evidence: forgedEvidence(here[0].res, here[0].token, {
+        variant: here[0].kind,
+        variants: here.map((h) => h.kind),
+      }),
     });
   }
   for (const hit of jkuHits) {
