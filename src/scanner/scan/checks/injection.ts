@@ -57,6 +57,7 @@ import type { JsonObject, Operation } from '../../../core/api-document.ts';
 import type { RuleInfo, Severity } from '../../finding.ts';
 import type { ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
+import { curlFor } from '../curl.ts';
 import {
   accountFlow,
   changesAccount,
@@ -662,6 +663,34 @@ type Report = (
   severity?: Severity,
 ) => true;
 
+/**
+ * How to replay a finding whose request stored a record (`POST /boats {name: "x''", reg_no: "..."}`): sent again, it
+ * stores another, and an API that keeps a member unique refuses the same values (a 409 or 500 duplicate, not the
+ * evidence). The curl line says so, naming the members to give fresh values.
+ */
+function creationReplay(point: InjectionPoint, res: ScanResponse): Record<string, unknown> {
+  if (point.op.method !== 'POST') return {};
+  const text = res.sent.body ?? '';
+  let members: [string, unknown][] = [];
+  if (point.in === 'json') {
+    try {
+      const body: unknown = JSON.parse(text);
+      if (body !== null && typeof body === 'object' && !Array.isArray(body)) members = Object.entries(body);
+    } catch {
+      // Cut at 4 KiB, or no JSON: no member named.
+    }
+  } else if (point.in === 'form') members = [...new URLSearchParams(text)];
+  const others = members
+    .filter(([k, v]) => k !== point.name && (typeof v === 'string' || typeof v === 'number'))
+    .map(([k]) => k)
+    .slice(0, 8);
+  const fresh = [...others, point.name].join(', ');
+  return {
+    curl: `${curlFor(res.sent)} # stored a record: to replay, give ${fresh} fresh values (keep the two quotes)`,
+    reproduce: `this request stored a record; sent again it stores another: where the API keeps a value unique, give ${fresh} fresh values (keep the two quotes) or the answer is a duplicate refusal, not the evidence`,
+  };
+}
+
 function reporter(ctx: ScanContext, p: Prober, blind = false): Report {
   const { point } = p;
   const where = `${point.in} ${point.in === 'json' || point.in === 'form' ? 'field' : 'parameter'} ${point.name}`;
@@ -915,6 +944,7 @@ async function firstRound(ctx: ScanContext, job: Job): Promise<boolean> {
           `two quotes were stored as one (${stored === qq ? 'its answer' : 'the list read after it'} holds ${JSON.stringify(`${v}'`)}): the value went into an SQL string literal, where '' is an escaped quote`,
           stored,
           `${v}''`,
+          creationReplay(p.point, stored),
         );
       if (JS_ERROR.test(q.text) && !JS_ERROR.test(qq.text) && !JS_ERROR.test(baseline.text))
         return report(
