@@ -14,8 +14,11 @@ import { operationsFound, scanTwins } from './twins.ts';
  * - `GET /claim?claim_id=` (the caller's claims listed at `GET /claims`),
  * - `GET /receipt?ref=RC-88412` (a claim's reference, listed with the caller's claims; not named like an id),
  * - `GET /statement?customer=<login>`,
- * - `POST /policies/view {"policy_no": "PX-7001"}` (the caller's policies listed at `GET /policies`),
+ * - `POST /policies/view {"policy_no": "PX-8001"}` (the caller's policies listed at `GET /policies`; a POST, so
+ *   the scan names only policies it bought itself through `POST /policies`, never the seeded PX-7001 and PX-7002),
  * - `GET /profile?user_id=` (documented with `example: 3`, which is bob),
+ * - `POST /vouchers/show {"voucher_code"}` marks a seeded voucher shown (a POST that reads and writes): never
+ *   replayed, as the scan made no voucher,
  * - `GET /view-member?id=Mg==` names a member by its id in base64 (documented example: alice's 2),
  * - `GET /notifications?user_id=` ignores its input and shows the caller's own (nothing to find),
  * - `GET /products?product_id=` is a public catalogue (no security): anyone reads any product by design,
@@ -90,7 +93,49 @@ const SPEC = {
         responses: { '200': ok('a statement'), '403': { description: 'not yours' } },
       },
     },
-    '/policies': { get: { operationId: 'myPolicies', responses: { '200': ok('your policies') } } },
+    '/policies': {
+      get: { operationId: 'myPolicies', responses: { '200': ok('your policies') } },
+      post: {
+        operationId: 'buyPolicy',
+        requestBody: {
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                required: ['product'],
+                properties: { product: { type: 'string', maxLength: 30 } },
+              },
+            },
+          },
+        },
+        responses: { '201': ok('the new policy') },
+      },
+    },
+    '/vouchers': { get: { operationId: 'myVouchers', responses: { '200': ok('your vouchers') } } },
+    '/vouchers/show': {
+      post: {
+        operationId: 'showVoucher',
+        requestBody: {
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                required: ['voucher_code'],
+                properties: { voucher_code: { type: 'string', maxLength: 20 } },
+              },
+            },
+          },
+        },
+        responses: { '200': ok('a voucher, marked as shown'), '404': { description: 'none' } },
+      },
+    },
+    '/policies/{policy_no}/certificate': {
+      get: {
+        operationId: 'certificate',
+        parameters: [{ name: 'policy_no', in: 'path', required: true, schema: { type: 'string' } }],
+        responses: { '200': ok("the holder's certificate"), '404': { description: 'none' } },
+      },
+    },
     '/policies/view': {
       post: {
         operationId: 'viewPolicy',
@@ -217,6 +262,15 @@ const PRODUCTS = [
 
 function startDesk(fixed: boolean) {
   const sessions = new Map<string, Person>();
+  const policies = POLICIES.map((p) => ({ ...p }));
+  /** Who asked POST /policies/view for which policy, in order. */
+  const viewed: { policy_no: string; by: number }[] = [];
+  let nextPolicy = 8001;
+  // Seeded vouchers (nobody can make one); showing one marks it shown, whoever asks.
+  const vouchers = [
+    { voucher_code: 'VC-2231', holder: 2, value: 25, shown_to: [] as number[] },
+    { voucher_code: 'VC-5517', holder: 3, value: 40, shown_to: [] as number[] },
+  ];
   return startServer(async (req, res) => {
     const text = await readText(req);
     const url = new URL(req.url ?? '/', 'http://desk');
@@ -243,7 +297,7 @@ function startDesk(fixed: boolean) {
     if (req.method === 'GET' && path === '/claims') return result(CLAIMS.filter((c) => c.holder === me.id));
     if (req.method === 'GET' && path === '/policies')
       return result(
-        POLICIES.filter((p) => p.holder === me.id).map(({ policy_no, product }) => ({ policy_no, product })),
+        policies.filter((p) => p.holder === me.id).map(({ policy_no, product }) => ({ policy_no, product })),
       );
     if (req.method === 'GET' && path === '/claim') {
       const c = CLAIMS.find((x) => String(x.claim_id) === url.searchParams.get('claim_id'));
@@ -258,11 +312,11 @@ function startDesk(fixed: boolean) {
       const who = PEOPLE.find((p) => p.login === url.searchParams.get('customer'));
       if (!who) return send(404, { errors: ['no such customer'] });
       if (!mine(who.id)) return send(403, { errors: ['not your statement'] });
-      const policies = POLICIES.filter((p) => p.holder === who.id);
+      const held = policies.filter((p) => p.holder === who.id);
       return result({
         customer: who.login,
-        policies: policies.map((p) => p.policy_no),
-        due: policies.reduce((n, p) => n + p.premium, 0),
+        policies: held.map((p) => p.policy_no),
+        due: held.reduce((n, p) => n + p.premium, 0),
       });
     }
     if (req.method === 'POST' && path === '/policies/view') {
@@ -272,8 +326,51 @@ function startDesk(fixed: boolean) {
       } catch {
         return send(400, { errors: ['a JSON body is required'] });
       }
-      const p = POLICIES.find((x) => x.policy_no === body?.policy_no);
+      const p = policies.find((x) => x.policy_no === body?.policy_no);
+      if (p) viewed.push({ policy_no: p.policy_no, by: me.id });
       return p && mine(p.holder) ? result(p) : send(404, { errors: ['no such policy'] });
+    }
+    if (req.method === 'GET' && path === '/vouchers')
+      return result(vouchers.filter((v) => v.holder === me.id).map(({ voucher_code }) => ({ voucher_code })));
+    if (req.method === 'POST' && path === '/vouchers/show') {
+      let body: Record<string, unknown> = {};
+      try {
+        body = JSON.parse(text);
+      } catch {
+        return send(400, { errors: ['a JSON body is required'] });
+      }
+      const v = vouchers.find((x) => x.voucher_code === body?.voucher_code);
+      if (!v || !mine(v.holder)) return send(404, { errors: ['no such voucher'] });
+      v.shown_to.push(me.id);
+      return result({ voucher_code: v.voucher_code, value: v.value });
+    }
+    if (req.method === 'POST' && path === '/policies') {
+      let body: Record<string, unknown> = {};
+      try {
+        body = JSON.parse(text);
+      } catch {
+        return send(400, { errors: ['a JSON body is required'] });
+      }
+      if (typeof body?.product !== 'string') return send(422, { errors: ['product is required'] });
+      const p = {
+        policy_no: `PX-${nextPolicy++}`,
+        holder: me.id,
+        product: body.product.slice(0, 30),
+        premium: 12,
+        beneficiary: 'Erin Example',
+      };
+      policies.push(p);
+      // A creation answers the policy itself, unwrapped.
+      res.writeHead(201, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(p));
+      return;
+    }
+    const cert = /^\/policies\/([\w-]+)\/certificate$/.exec(path);
+    if (req.method === 'GET' && cert) {
+      const p = policies.find((x) => x.policy_no === cert[1]);
+      return p && p.holder === me.id
+        ? result({ policy_no: p.policy_no, insured: me.login })
+        : send(404, { errors: ['no such policy'] });
     }
     if (req.method === 'GET' && path === '/profile') {
       const who = PEOPLE.find((p) => String(p.id) === url.searchParams.get('user_id'));
@@ -311,7 +408,7 @@ function startDesk(fixed: boolean) {
       return result(CLAIMS.map((c) => ({ claim_id: c.claim_id, amount: c.amount, iban: c.iban })));
     }
     return send(404, { errors: ['no route'] });
-  });
+  }).then((api) => Object.assign(api, { viewed, vouchers }));
 }
 
 const login = (who: Person) => ({
@@ -344,7 +441,8 @@ describe('API1 replays reads whose object is named by a query or body input; API
     const curl = String(claim?.evidence?.curl ?? '');
     assert.match(curl, /claim_id=(11|12|21)/);
     const policy = result.findings.find((f) => f.operation?.operationId === 'viewPolicy');
-    assert.match(policy?.message ?? '', /its body input policy_no \(policy_no=PX-700[12]/);
+    // A POST read names only policies the scan bought (PX-8001 and up), never a seeded one.
+    assert.match(policy?.message ?? '', /its body input policy_no \(policy_no=PX-80\d\d/);
   });
 
   test('vulnerable: one finding per flaw, in the right category', () => {
@@ -363,6 +461,20 @@ describe('API1 replays reads whose object is named by a query or body input; API
         !found.some((f) => f.endsWith(` ${op}`) && /api1|api5-bfla/.test(f)),
         `${op}: ${found.join()}`,
       );
+  });
+
+  test('no seeded policy was asked for by POST by anyone but its holder (a POST may change what it names)', () => {
+    for (const { api } of [scans.vulnerable, scans.fixed]) {
+      const foreign = api.viewed.filter(
+        (v) => (v.policy_no === 'PX-7001' && v.by !== 2) || (v.policy_no === 'PX-7002' && v.by !== 3),
+      );
+      assert.deepEqual(foreign, []);
+      // Seeded vouchers only, so no POST read of them is replayed: none shown to anyone but its holder.
+      assert.deepEqual(
+        api.vouchers.filter((v) => v.shown_to.some((by) => by !== v.holder)).map((v) => v.voucher_code),
+        [],
+      );
+    }
   });
 
   test('fixed twin: no API1 and no API5 finding', () => {

@@ -15,6 +15,7 @@ import { fits, singular } from '../harvest.ts';
 import type { CreatedObject } from '../objects.ts';
 import {
   bodySchema,
+  createdValue,
   isAdminOperation,
   isBusinessFlow,
   isCreationOperation,
@@ -631,19 +632,23 @@ function inputReads(ctx: ScanContext): InputRead[] {
   const lists = listAnswers(ctx);
   for (const op of ctx.spec.operations) {
     if (!readsByInput(ctx.spec, op) || isAdminOperation(op)) continue;
+    // A POST, however it reads, may change what it names (a view counter, a locker it opens): it names only
+    // objects the scan created, never a seeded one nor a given identity's own.
+    const created = (values: string[]) =>
+      op.method === 'GET' ? values : values.filter((v) => createdValue(ctx.objects, v));
     for (const input of objectInputs(ctx.spec, op).slice(0, MAX_READ_INPUTS)) {
       // A user found by name or e-mail through a lookup (a payee, an invitee) is a directory by design.
       if (DIRECTORY_PATH.test(op.path) && namesPerson(input.name, op.path) && !/(id|Id|ID)$/.test(input.name))
         continue;
       const values = new Map(
-        ctx.identities.map((who) => [who.name, ownInputValues(ctx, lists, who, op, input)]),
+        ctx.identities.map((who) => [who.name, created(ownInputValues(ctx, lists, who, op, input))]),
       );
       out.push({ op, input, values });
     }
     // Inputs not named like ids, taken only for values an identity's own list shows (`?ref=RC-88412`).
     for (const input of otherInputs(ctx.spec, op).slice(0, MAX_READ_INPUTS)) {
       const values = new Map(
-        ctx.identities.map((who) => [who.name, listedInputValues(ctx, lists, who, input)]),
+        ctx.identities.map((who) => [who.name, created(listedInputValues(ctx, lists, who, input))]),
       );
       if ([...values.values()].some((v) => v.length > 0)) out.push({ op, input, values });
     }
@@ -820,6 +825,7 @@ async function replayInputReads(
       mineA.length === 0 &&
       mineB.length === 0 &&
       guessed < MAX_GUESSED_INPUT_READS &&
+      read.op.method === 'GET' &&
       !/mail/i.test(read.input.name) &&
       (/(id|Id|ID)$/.test(read.input.name) || read.input.name === 'uid')
     ) {

@@ -52,6 +52,10 @@ const SPEC = buildApiDocument('/reads.yaml', '3.0', {
     '/appointments/cancel': { get: { parameters: [q('id')], responses: ok } },
     '/orders/{id}': { get: { parameters: [{ name: 'id', in: 'path', required: true }], responses: ok } },
     '/getInvoice': { post: { responses: ok } },
+    '/lockers/open': { post: { responses: ok }, get: { parameters: [q('locker_no')], responses: ok } },
+    '/cards/load': { post: { responses: ok } },
+    '/messages/read': { post: { responses: ok } },
+    '/coupons/redeem': { get: { parameters: [q('code')], responses: ok } },
     '/orders': { post: { responses: ok } },
   },
 });
@@ -70,6 +74,15 @@ describe('reads whose object an input outside the path names', () => {
     assert.equal(readsByInput(SPEC, op('GET', '/appointments/cancel')), false);
     assert.equal(readsByInput(SPEC, op('GET', '/orders/{id}')), false);
     assert.equal(readsByInput(SPEC, op('POST', '/orders')), false);
+    // Paths that do more than read, whatever the method: a locker opened, a card topped up, a message marked read.
+    for (const [method, path] of [
+      ['POST', '/lockers/open'],
+      ['GET', '/lockers/open'],
+      ['POST', '/cards/load'],
+      ['POST', '/messages/read'],
+      ['GET', '/coupons/redeem'],
+    ])
+      assert.equal(readsByInput(SPEC, op(method, path)), false, `${method} ${path}`);
   });
 
   test('the inputs that name an object: id-like and account-like names, not listed values or objects', () => {

@@ -29,9 +29,18 @@ export function namesObject(name: string): boolean {
   return idInput(name) || NUMBERED.test(name) || NAMED_BY_NAME.test(name);
 }
 
-/** Verbs of reading that lead a path's last segment (`/orders/view`, `/getInvoice`, `/order-details`). */
-const READ_VERB =
-  /^(view|show|get|fetch|read|details?|info|lookup|find|retrieve|load|display|preview|describe|open)$/;
+/**
+ * Verbs of reading that lead a path's last segment (`/orders/view`, `/getInvoice`, `/order-details`): only those
+ * that read and nothing else (`open` unlocks a locker, `load` tops up a card, `read` marks a message read).
+ */
+const READ_VERB = /^(view|show|get|fetch|details?|info|lookup|find|retrieve|display|preview|describe)$/;
+/**
+ * Words of a path that does something beyond reading, whatever the method (`/lockers/open`, `/cards/load`,
+ * `/coupons/redeem`, `/messages/read`): such a path is no read, even as a GET. The verbs of change of the planner
+ * (`pathActs`) count too.
+ */
+const NOT_READ =
+  /^(open|load|reload|read|top|topup|recharge|redeem|consume|use|apply|trigger|ring|dial|notify|remind|ping|wake|renew|increment|inc|vote|upvote|like|follow|subscribe|join|checkin|start|stop|print|generate|spend)$/;
 
 /** A segment's words, lower case (`viewOrder`, `view-order`, `order.php` → `view`, `order`; `order`, `php`). */
 function words(segment: string): string[] {
@@ -68,6 +77,11 @@ export function readPathEntity(path: string): string | undefined {
  */
 export function readsByInput(spec: ApiDocument, op: Operation): boolean {
   if (isExcluded(op) || isLoginOperation(spec, op) || pathActs(op.path)) return false;
+  const literal = op.path
+    .split('/')
+    .filter((seg) => seg !== '' && !seg.includes('{'))
+    .flatMap(words);
+  if (literal.some((w) => NOT_READ.test(w))) return false;
   if (op.parameters.some((p) => p.in === 'path' && listedValue(spec, p.schema) === undefined)) return false;
   if (op.method === 'GET') return true;
   if (op.method !== 'POST') return false;
