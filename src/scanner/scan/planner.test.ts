@@ -544,6 +544,11 @@ test('the writes that name an object by their path, and the creations in a sub-c
   assert.equal(pathActs('/orders/{order_id}/markAsPaid'), true);
   assert.equal(pathActs('/users/{id}/resetPassword'), true);
   assert.equal(pathActs('/invoices/{id}/settle'), true);
+  // A verb after its noun acts too (`message_delete.php`, `messageDelete`, `order-cancel`), a noun that
+  // starts like one does not (`settings`).
+  for (const p of ['/message_delete.php', '/messageDelete', '/api/message-delete', '/api/order_cancel'])
+    assert.equal(pathActs(p), true, p);
+  assert.equal(pathActs('/api/user_settings'), false);
   assert.equal(pathActs('/orders/{order_id}/stornieren'), false);
   assert.equal(pathActs('/settings/{id}'), false);
   assert.equal(pathActs('/bookmarks/{id}'), false);

@@ -509,9 +509,12 @@ function segmentPieces(seg: string): string[] {
     );
 }
 
-/** A template or concrete segment that is a verb of change: any literal piece of it starts with one. */
+/**
+ * A template or concrete segment that is a verb of change: any word of a literal piece of it is one, before or
+ * after its noun (`delete_message`, `message_delete`, `messageDelete`, `message-delete.php`, `order_cancel`).
+ */
 function segmentActs(seg: string): boolean {
-  return segmentPieces(seg).some((p) => ACTING.test(p));
+  return segmentPieces(seg).some((p) => p.split(/[-_]+/).some((w) => w !== '' && ACTING.test(w)));
 }
 
 /**

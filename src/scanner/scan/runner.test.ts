@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { SCAN_RULES } from './rules.ts';
-import { CHECKS, isOwnProfile } from './runner.ts';
+import { CHECKS, isOwnProfile, ownRecordWrite } from './runner.ts';
 
 describe('the safety rule', () => {
   test('lets an identity change its own profile, and nothing else it did not create', () => {
@@ -10,6 +10,29 @@ describe('the safety rule', () => {
     }
     for (const p of ['/users/7', '/users/me/tokens', '/memes', '/profiles/bob']) {
       assert.equal(isOwnProfile(p), false, p);
+    }
+  });
+
+  test("knows a write of the sender's own record by its words, before or after the noun, with an extension", () => {
+    for (const p of [
+      '/profile.php',
+      '/me.php',
+      '/user/profile/update',
+      '/api/profile/edit',
+      '/update_profile.php',
+      '/rpc/myProfileUpdate',
+      '/api/account/settings',
+    ]) {
+      assert.equal(ownRecordWrite(p), true, p);
+    }
+    for (const p of [
+      '/transfer.php',
+      '/account/transfer',
+      '/accounts.php',
+      '/users/update',
+      '/users/{id}/profile',
+    ]) {
+      assert.equal(ownRecordWrite(p), false, p);
     }
   });
 });

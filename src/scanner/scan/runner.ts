@@ -27,11 +27,14 @@ import {
   actedOn,
   actingInputs,
   createdValue,
+  idInput,
   inDeclaredEncoding,
   listedValue,
   madeUpId,
   ObjectRegistry,
+  pathActs,
   pathValues,
+  writesBy,
   writeTarget,
 } from './planner.ts';
 import { isOwnAccount } from './self.ts';
@@ -193,6 +196,104 @@ export function isLogout(path: string, operationId = ''): boolean {
   return LOGOUT.test(snake(path.split('?')[0])) || LOGOUT.test(snake(operationId));
 }
 
+/** Words a path segment says the caller's own record with (`/me.php`, `/my-profile`, `/account/settings`). */
+const OWN_RECORD_WORD =
+  /^(me|self|my|myself|mine|profile|myprofile|account|myaccount|current|currentuser|whoami|settings|preferences|prefs)$/;
+/** Words that may stand beside them in a write of that record (`/update_profile.php`, `/user/profile/edit`). */
+const OWN_RECORD_VERB =
+  /^(update|edit|save|change|modify|set|patch|put|post|user|info|details|data|current)$/;
+
+/** The words of a path segment, its extension (`.php`, `.aspx`) left out: `updateProfile.php` → update, profile. */
+function segmentWords(seg: string): string[] {
+  return seg
+    .replace(/\.[A-Za-z0-9]{1,6}$/, '')
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter((w) => w !== '');
+}
+
+/**
+ * A write of its sender's own record, by a path that names no object: its last literal segment is only words of
+ * the own record and of updating it (`/profile.php`, `/me.php`, `/update_profile.php`, `/profileEdit`,
+ * `/my-account`), or only updating words after a segment that is the own record (`/user/profile/update`,
+ * `/api/profile/edit`, `/account/settings`). Sent as a given identity, whatever its method, it overwrites that
+ * identity's real record.
+ */
+export function ownRecordWrite(path: string): boolean {
+  const bare = path.split('?')[0].replace(/\/+$/, '');
+  if (bare.includes('{')) return false;
+  const segs = bare.split('/').filter((s) => s !== '');
+  const last = segmentWords(segs.at(-1) ?? '');
+  if (last.length === 0 || last.length > 4) return false;
+  const allowed = (w: string) => OWN_RECORD_WORD.test(w) || OWN_RECORD_VERB.test(w);
+  if (!last.every(allowed)) return false;
+  if (last.some((w) => OWN_RECORD_WORD.test(w) && w !== 'current')) return true;
+  const before = segmentWords(segs.at(-2) ?? '');
+  return (
+    before.length > 0 &&
+    before.length <= 3 &&
+    before.every(allowed) &&
+    before.some((w) => OWN_RECORD_WORD.test(w))
+  );
+}
+
+/** At most this many values the API gave out under an id's name are kept (acting inputs are matched against them). */
+const MAX_GIVEN_IDS = 20_000;
+
+/**
+ * Values an answer gives out under an id's name (`id`, `account_id`, `orderNo`), a few levels deep: objects that
+ * exist on the target. The scan's own are told apart later (createdValue).
+ */
+function collectIds(value: unknown, out: Set<string>, depth = 0): void {
+  if (depth > 6 || value === null || typeof value !== 'object' || out.size >= MAX_GIVEN_IDS) return;
+  if (Array.isArray(value)) {
+    for (const v of value.slice(0, 100)) collectIds(v, out, depth + 1);
+    return;
+  }
+  for (const [k, v] of Object.entries(value as Record<string, unknown>).slice(0, 200)) {
+    if (
+      (typeof v === 'number' && Number.isFinite(v)) ||
+      (typeof v === 'string' && v !== '' && v.length <= 200)
+    ) {
+      if (idInput(k) && out.size < MAX_GIVEN_IDS) out.add(String(v));
+    } else collectIds(v, out, depth + 1);
+  }
+}
+
+/** The scalar values of a request's query and body (JSON, form or text read as either), a few levels deep. */
+function inputValues(req: {
+  readonly path: string;
+  readonly body?: unknown;
+}): { name: string; value: string }[] {
+  const out: { name: string; value: string }[] = [];
+  const q = req.path.indexOf('?');
+  if (q >= 0)
+    for (const [name, value] of new URLSearchParams(req.path.slice(q + 1))) out.push({ name, value });
+  let body = req.body;
+  if (typeof body === 'string') {
+    const text = body.trim();
+    try {
+      body = /^[[{]/.test(text) ? JSON.parse(text) : undefined;
+    } catch {
+      body = undefined;
+    }
+    if (body === undefined && /^[\w.[\]-]+=/.test(text)) body = Object.fromEntries(new URLSearchParams(text));
+  }
+  const walk = (value: unknown, name: string, depth: number) => {
+    if (out.length >= 200 || depth > 4) return;
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'bigint') {
+      out.push({ name, value: String(value) });
+      return;
+    }
+    if (value === null || typeof value !== 'object') return;
+    if (Array.isArray(value)) for (const v of value.slice(0, 50)) walk(v, name, depth + 1);
+    else for (const [k, v] of Object.entries(value as Record<string, unknown>)) walk(v, k, depth + 1);
+  };
+  walk(body, '', 0);
+  return out;
+}
+
 /** The caller's own profile: a path that names no object, ending in `me`, `self`, `profile`... */
 export function isOwnProfile(path: string): boolean {
   return /(^|\/)(me|self|profile|my_?profile|current_?user|whoami)\/?$/i.test(path.split('?')[0]);
@@ -313,6 +414,10 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     const ownResets = new Set<string>();
     /** Check and operation pairs the acting-path rule refused, noted once each. */
     const actingNoted = new Set<string>();
+    /** Values the API's answers gave out under an id's name: objects that exist (collectIds). */
+    const givenIds = new Set<string>();
+    // A login's answer tells each identity its own ids (`{"user_id": 5}`): existing objects too.
+    for (const i of [...identities, ...(admin ? [admin] : [])]) collectIds(i.login?.answer, givenIds);
     /**
      * The ordinary identities a check gets: not those the scan made privileged (a later check would take an
      * admin's answers for an ordinary user's), unless none is left (the checks then run, the report warns).
@@ -486,6 +591,69 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
               },
             ),
         );
+        // An action (`POST /transfer.php {from: 5001, to_iban, amount}`) names an existing object by any of its
+        // inputs' values, whatever their names: a value the API's answers gave out as an id (`from` = the id of an
+        // account `/accounts.php` listed), not one the scan created or made up, nor an account it registered.
+        if (
+          req.operation &&
+          !options.allowDestructive &&
+          !objects.isScanCreated(bare) &&
+          !acted &&
+          (foreign === undefined || foreign.length === 0) &&
+          pathActs(req.operation.path)
+        ) {
+          const named = inputValues(req).filter(
+            ({ value }) =>
+              givenIds.has(value) &&
+              !createdValue(objects, value) &&
+              !madeUpId(value) &&
+              !namesOnlyScanAccount(
+                spec,
+                objects,
+                { ...req.operation!, path: '/', parameters: [] },
+                { method: 'GET', path: `/?v=${encodeURIComponent(value)}` },
+              ),
+          );
+          if (named.length > 0) {
+            const key = `${noteAs ?? current} ${req.operation.method} ${req.operation.path}`;
+            if (!actingNoted.has(key) && notes.length < 5000) {
+              actingNoted.add(key);
+              const said = named.slice(0, 3).map((f) => `${f.name || 'body'}=${f.value.slice(0, 40)}`);
+              notes.push({
+                check: noteAs ?? current,
+                operation: req.operation,
+                reason: `not sent: it acts, and its inputs ${said.join(', ')} are ids the API gave out of objects the scan did not create (--allow-destructive sends it)`,
+              });
+            }
+            return undefined;
+          }
+        }
+        // A write of a given identity's own record (`POST /profile.php`, `POST /user/profile/update`) goes only
+        // when the sending check reads the record first and sets it back (`ownProfile`, `restore`): made-up
+        // values, privileged fields and injection payloads would otherwise stay in that identity's real record.
+        // The scan's registered accounts write their own records freely.
+        if (
+          req.operation &&
+          writesBy(req.method) &&
+          as !== undefined &&
+          as !== null &&
+          (given || as === admin) &&
+          !options.allowDestructive &&
+          !ownProfile &&
+          !restore &&
+          ownRecordWrite(bare)
+        ) {
+          const key = `${noteAs ?? current} ${req.operation.method} ${req.operation.path} own`;
+          if (!actingNoted.has(key) && notes.length < 5000) {
+            actingNoted.add(key);
+            notes.push({
+              check: noteAs ?? current,
+              operation: req.operation,
+              reason: `not sent as ${as.name}: it writes that given identity's own record, and this request does not set it back`,
+            });
+          }
+          return undefined;
+        }
         if (req.operation && foreign !== undefined && foreign.length > 0) {
           const key = `${noteAs ?? current} ${req.operation.method} ${req.operation.path}`;
           if (!actingNoted.has(key) && notes.length < 5000) {
@@ -524,6 +692,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
           burst: sendOptions?.burst === true,
         });
         progress();
+        if (res?.json !== undefined) collectIds(res.json, givenIds);
         if (res && (res.json !== undefined || res.headers.location)) {
           objects.harvest.record(
             as?.name ?? '',

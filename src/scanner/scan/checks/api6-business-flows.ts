@@ -93,6 +93,14 @@ const READ =
 const GAIN_VERB =
   /^(claim\w*|redeem\w*|topup|deposit\w*|withdraw\w*|pay|payout|refund\w*|transfer\w*|donat\w*|tip|buy|purchas\w*|reserv\w*|bid|vote|upvote|downvote|like|rate|spin|checkout|cashout|collect|earn)$/;
 
+/**
+ * Verbs of an action that moves money out of the caller's account to another (`/transfer.php`, `/wallet/withdraw`,
+ * `/donate`): repeated as a given identity, it would drain that identity's real account into someone else's,
+ * and nothing here can set it back. An owner moving their own money again is the API's function, no flaw by itself.
+ */
+const MOVES_OUT =
+  /^(transfer\w*|withdraw\w*|payout|cashout|donat\w*|tip|tips|remit\w*|wire|send|sendmoney|payto)$/;
+
 /** What a renewal must leave alone: the identity's own credentials. */
 const CREDENTIAL =
   /^(tokens?|sessions?|keys?|apikeys?|secrets?|passwords?|passwd|pwd|credentials?|otp|pin|jwt)$/;
@@ -266,6 +274,14 @@ export const api6: Check = {
           operation: op,
           rule: SCAN_RULES.businessFlow,
           reason: "not repeated: it renews the caller's own credential (a token or key), which gains nothing",
+        });
+        continue;
+      }
+      if (judged.gain === 'money or credit' && actionWords(op).some((w) => MOVES_OUT.test(w))) {
+        ctx.note?.({
+          operation: op,
+          rule: SCAN_RULES.businessFlow,
+          reason: `not repeated: it moves money out of ${user.name}'s account, a given identity's, which the scan could not set back`,
         });
         continue;
       }
