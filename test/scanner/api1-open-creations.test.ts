@@ -13,7 +13,10 @@ import { operationsFound, scanTwins } from './twins.ts';
  * quote, on the fixed one only its author.
  *
  * The scan creates intake entries with alice's and bob's keys, but the creation is open to anyone and the entry
- * names nobody: bob reading alice's entry is no object-level flaw. Bob reading alice's quote is.
+ * names nobody: bob reading alice's entry is no object-level flaw. Bob reading alice's quote is. A quote's
+ * tracking page, `GET /quotes/{quote_id}/status`, is declared open (`security: []`) and answers anyone alike;
+ * its invoice, `GET /quotes/{quote_id}/invoice`, is declared open as well but shows the amount and a bank account
+ * (to anyone on the vulnerable twin, to the author only on the fixed one).
  */
 const json = (schema: object) => ({ content: { 'application/vnd.api+json': { schema } } });
 const resource = { type: 'object', properties: { data: { type: 'object' } } };
@@ -66,6 +69,22 @@ const SPEC = {
         responses: { '201': { description: 'quote', ...json(resource) } },
       },
     },
+    '/quotes/{quote_id}/status': {
+      get: {
+        operationId: 'quoteStatus',
+        security: [],
+        parameters: [{ name: 'quote_id', in: 'path', required: true, schema: { type: 'string' } }],
+        responses: { '200': { description: 'status', ...json(resource) }, '404': { description: 'none' } },
+      },
+    },
+    '/quotes/{quote_id}/invoice': {
+      get: {
+        operationId: 'quoteInvoice',
+        security: [],
+        parameters: [{ name: 'quote_id', in: 'path', required: true, schema: { type: 'string' } }],
+        responses: { '200': { description: 'invoice', ...json(resource) }, '404': { description: 'none' } },
+      },
+    },
     '/quotes/{quote_id}': {
       get: {
         operationId: 'getQuote',
@@ -96,6 +115,29 @@ function startWorkshop(fixed: boolean) {
       const attributes = { bike: body.bike, problem: body.problem, phone: String(body.phone ?? '') };
       intake.set(id, attributes);
       return send(201, { data: { type: 'intake', id, attributes } });
+    }
+    const status = /^\/quotes\/([\w-]+)\/status$/.exec(path);
+    if (req.method === 'GET' && status) {
+      // The customer's tracking page: open to anyone with the quote's number, by design, on both twins.
+      const quote = quotes.get(status[1]);
+      return quote
+        ? send(200, { data: { type: 'status', id: status[1], attributes: { state: 'sent' } } })
+        : error(404, 'no quote');
+    }
+    const invoice = /^\/quotes\/([\w-]+)\/invoice$/.exec(path);
+    if (req.method === 'GET' && invoice) {
+      // Documented as open, but it shows the amount and the bank account: the vulnerable twin answers anyone,
+      // the fixed one only the quote's author.
+      const quote = quotes.get(invoice[1]);
+      const who = KEYS[String(req.headers.authorization ?? '')];
+      if (!quote || (fixed && quote.author !== who)) return error(404, 'no invoice');
+      return send(200, {
+        data: {
+          type: 'invoice',
+          id: invoice[1],
+          attributes: { amount: quote.attributes.amount, iban: 'NL91 ABNA 0417 1643 00' },
+        },
+      });
     }
     const mechanic = KEYS[String(req.headers.authorization ?? '')];
     if (!mechanic) return error(401, 'a mechanic token is required');
@@ -146,6 +188,10 @@ describe('API1 on objects of a creation open to anyone that name no owner', () =
     const found = operationsFound(result);
     assert.ok(found.includes('scan/api1-bola-read getQuote'), found.join());
     assert.ok(!found.includes('scan/api1-bola-read getIntake'), found.join());
+    // The quote's tracking page is declared open (security: []) and answers anyone alike: public by design.
+    assert.ok(!found.includes('scan/api1-bola-read quoteStatus'), found.join());
+    // Declared open too, but it shows the amount and a bank account: still another's private data.
+    assert.ok(found.includes('scan/api1-bola-read quoteInvoice'), found.join());
     const cell = result.coverage.matrix.find(
       (c) => c.check === 'API1' && c.operation === 'GET /intake/{intake_id}',
     );

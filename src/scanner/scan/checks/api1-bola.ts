@@ -121,8 +121,11 @@ async function isPrivate(
   if (!isSuccess(anonymous) || similarity(body, anonymous.json ?? anonymous.text) < SAME_OBJECT) return true;
   // Anyone gets it: public by design, unless the path names the owner by a value the API gave only to the
   // owner (an account number, an id from its own answers) — then it is the owner's data, open to all. A
-  // collection the document lets anyone list hands its ids to everyone: its items are public by design.
-  return ownerOnly && !listedForAnyone(ctx, req.operation.path);
+  // collection the document lets anyone list hands its ids to everyone: its items are public by design, and so
+  // is what the document itself declares open (`security: []`: a tracking page, a public card by its number),
+  // unless it shows the owner's private data (contact, money, identity documents).
+  const declaredOpen = openByDocument(req.operation) && !privateFields(mine.json);
+  return ownerOnly && !declaredOpen && !listedForAnyone(ctx, req.operation.path);
 }
 
 /**
@@ -265,6 +268,19 @@ async function replayReads(
       break;
     }
   }
+}
+
+/** Member names of private data: contact details, money, identity documents, secrets, the owner's own notes. */
+const PRIVATE_FIELD =
+  /mail|phone|mobile|address|street|balance|iban|account_?(no|num|number)|card_?(no|num|number)|ssn|social|birth|dob|salary|income|passport|tax|secret|token|password|transactions?$|amount|credit|notes?$|messages?$|comments?$|diary|journal|medical|diagnos|health|private/i;
+
+/** Does a JSON answer carry a member of private data (at most 4 levels down)? */
+function privateFields(json: unknown, depth = 0): boolean {
+  if (depth > 4 || json === null || typeof json !== 'object') return false;
+  if (Array.isArray(json)) return json.slice(0, 20).some((v) => privateFields(v, depth + 1));
+  return Object.entries(json as Record<string, unknown>).some(
+    ([k, v]) => (PRIVATE_FIELD.test(k) && v !== null && v !== '') || privateFields(v, depth + 1),
+  );
 }
 
 /** An operation whose document says it needs no credentials (`security: []`, or an empty requirement among its own). */
