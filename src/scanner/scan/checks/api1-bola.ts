@@ -485,7 +485,7 @@ interface InputRead {
 
 /** At most this many inputs per read, and values per identity and input. */
 const MAX_READ_INPUTS = 3;
-const MAX_INPUT_VALUES = 3;
+const MAX_INPUT_VALUES = 5;
 /** At most this many reads get a few small ids tried when nobody has a value of its own for the input. */
 const MAX_GUESSED_INPUT_READS = 2;
 /** At most this many reads are replayed with the identities' own values (about 2 to 6 requests each). */
@@ -620,7 +620,13 @@ function ownListed(
 ): string[] {
   const wanted = name.toLowerCase().replace(/[^a-z0-9]/g, '');
   const out = new Set<string>();
-  for (const { op, answers } of lists.values()) {
+  // Lists of the input's entity first (`GET /messages` for `?message_id=`), then the others.
+  const ordered = [...lists.values()].sort(
+    (x, y) =>
+      Number(entity !== undefined && loose(collectionEntity(y.op.path)) === loose(entity)) -
+      Number(entity !== undefined && loose(collectionEntity(x.op.path)) === loose(entity)),
+  );
+  for (const { op, answers } of ordered) {
     if (out.size >= MAX_INPUT_VALUES) break;
     const mine = answers.get(who.name);
     const theirs = others.flatMap((o) => answers.get(o) ?? []);
@@ -825,7 +831,7 @@ async function replayInputReads(
       [b, a, mineB, mineA],
     ] as const) {
       // One value that the owner reads is enough; a refusal of the attacker settles the read both ways.
-      for (const value of values.slice(0, 2)) {
+      for (const value of values.slice(0, MAX_INPUT_VALUES)) {
         if (found || refused || others.includes(value)) continue;
         const key = `${read.op.method} ${read.op.path} ${read.input.name}=${value}`;
         if (tested.has(key)) continue;
