@@ -98,7 +98,13 @@ function exactHeader(req: IncomingMessage, name: string): string | undefined {
  * `plain`: JSON always as text/html (no `header()` call) after a byte-order mark. `refusal`: how a missing or bad
  * token is refused on the account read (a 200 either way).
  */
-function startPharmacy(fixed: boolean, plain = false, refusal: unknown = { error: 'Bad token' }) {
+function startPharmacy(
+  fixed: boolean,
+  plain = false,
+  refusal: unknown = { error: 'Bad token' },
+  /** The notice printed after the JSON (a shutdown function's), as `application/json`. */
+  trailing = false,
+) {
   const key = randomBytes(32);
   const sign = (data: string) => createHmac('sha256', key).update(data).digest('base64url');
   const issue = (u: (typeof USERS)[number]) => {
@@ -131,6 +137,10 @@ function startPharmacy(fixed: boolean, plain = false, refusal: unknown = { error
     const text = await readText(req);
     const path = (req.url ?? '/').split('?')[0];
     const send = (status: number, body: unknown, notice = '') => {
+      if (trailing && notice) {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        return res.end(JSON.stringify(body) + notice.replace('Deprecated', 'Warning'));
+      }
       // `plain`: no header() call, so PHP's default type; the body after a byte-order mark a file saved with one prints.
       res.writeHead(status, {
         'content-type': notice || plain ? 'text/html; charset=UTF-8' : 'application/json',
@@ -308,5 +318,26 @@ describe('refused in a 200 as {success: false, message}: no token taken as accep
       const there = result.findings.filter((f) => f.operation?.operationId === 'stock').map((f) => f.rule.id);
       assert.deepEqual(there, []);
     }
+  });
+});
+
+describe('a PHP warning printed after the JSON', () => {
+  const scans = {} as Awaited<ReturnType<typeof scanTwins<Awaited<ReturnType<typeof startPharmacy>>>>>;
+  before(async () => {
+    Object.assign(
+      scans,
+      await scanTwins(SPEC, (fixed) => startPharmacy(fixed, false, undefined, true), {
+        identities,
+        admin,
+        checks: ['API2'],
+        ratePerSecond: 200,
+      }),
+    );
+  });
+
+  test('vulnerable: the unchecked signature is found; fixed twin: no access finding at all', () => {
+    const found = access(scans.vulnerable.result);
+    assert.ok(found.includes('scan/api2-invalid-token-accepted account'), found.join('\n'));
+    assert.deepEqual(access(scans.fixed.result), []);
   });
 });

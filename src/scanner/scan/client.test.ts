@@ -31,6 +31,20 @@ test('an object or array is JSON whatever the content type, after byte-order mar
   assert.deepEqual(jsonBody(`${HTML_NOTICE}\uFEFF{"a":2}`, 'text/html'), { a: 2 });
 });
 
+test('JSON before a PHP notice, warning or fatal error printed after it', () => {
+  assert.deepEqual(jsonBody(`{"id":1}${HTML_NOTICE}`, 'application/json'), { id: 1 });
+  assert.deepEqual(jsonBody(`[1]${PLAIN_NOTICE}`, 'text/html'), [1]);
+  assert.deepEqual(jsonBody(`${HTML_NOTICE}{"id":2}${XDEBUG}`, 'text/html'), { id: 2 });
+  const fatal =
+    '<br />\n<b>Fatal error</b>:  Allowed memory size exhausted in <b>/a.php</b> on line <b>3</b><br />';
+  assert.deepEqual(jsonBody(`{"id":3}\n${fatal}`, 'application/json'), { id: 3 });
+  // A cut JSON before it is none; a notice's words inside a JSON string do not cut it.
+  assert.equal(jsonBody(`{"id":${HTML_NOTICE}`, 'application/json'), undefined);
+  assert.deepEqual(jsonBody('{"html":"<br /><b>Warning</b>: x"}', 'application/json'), {
+    html: '<br /><b>Warning</b>: x',
+  });
+});
+
 test('no JSON where none is: a page, a cut body, text after the notices that is no JSON', () => {
   assert.deepEqual(jsonBody('{"a":1}', 'application/json'), { a: 1 });
   assert.equal(jsonBody('<html>{"a":1}</html>', 'text/html'), undefined);

@@ -315,20 +315,37 @@ function parsed(text: string): unknown {
  * The body as JSON, whatever the content type says (PHP without `header()` answers `text/html`): the text, after
  * byte-order marks or an XSSI guard, when it parses whole and the content type says JSON or it is an object or
  * an array; else the object or array after the PHP notices or warnings the text starts with (`afterPhpNotices`:
- * printed before the script's JSON, often with a `text/html` type as the headers went out with them).
+ * printed before the script's JSON, often with a `text/html` type as the headers went out with them), or before
+ * a PHP notice, warning or fatal error printed after it (`jsonBefore`).
  * Undefined otherwise. The text itself stays as it came, for evidence.
  */
 export function jsonBody(text: string, contentType: string): unknown {
   if (text === '') return undefined;
   const body = text.slice(JSON_PREFIX.exec(text)?.[0].length ?? 0);
   if (/json/i.test(contentType) || /^[[{]/.test(body)) {
-    const value = parsed(body);
+    const value = jsonBefore(body);
     if (value !== undefined) return value;
   }
   const rest = afterPhpNotices(text);
   if (rest === undefined) return undefined;
   const after = rest.slice(JSON_PREFIX.exec(rest)?.[0].length ?? 0);
-  return /^[[{]/.test(after) ? parsed(after) : undefined;
+  return /^[[{]/.test(after) ? jsonBefore(after) : undefined;
+}
+
+/** Where a PHP message printed after the script's output starts (a notice, a warning, a fatal error). */
+const TRAILING_NOTICE = new RegExp(
+  `<br ?/?>\\s{0,4}(?:<b>(?:${NOTICE_KIND}|Fatal error)</b>:|<font size=['"]1['"]><table class=['"]xdebug-error)|\\n(?:${NOTICE_KIND}|(?:PHP )?Fatal error): `,
+);
+
+/**
+ * The text as JSON; else, for an object or array followed by a PHP notice, warning or fatal error printed after
+ * it (`{"id": 1}<br />\n<b>Warning</b>: ...`), the JSON before that message. Undefined when neither parses.
+ */
+function jsonBefore(text: string): unknown {
+  const whole = parsed(text);
+  if (whole !== undefined || !/^[[{]/.test(text)) return whole;
+  const at = TRAILING_NOTICE.exec(text)?.index;
+  return at === undefined || at === 0 ? undefined : parsed(text.slice(0, at));
 }
 
 /** Joins the target's base path and an operation path: `http://h/api` + `/v2/x` → `http://h/api/v2/x`. */
