@@ -17,9 +17,16 @@ import { api9 } from './checks/api9-inventory.ts';
 import { api10 } from './checks/api10-unsafe-consumption.ts';
 import { deleteThrowaways, namesOnlyScanAccount } from './checks/throwaway.ts';
 import { createScanClient, headerSpellings } from './client.ts';
-import { type Elevation, type Identity, makeFinding, type Observation, type ScanContext } from './context.ts';
+import {
+  type Elevation,
+  type Identity,
+  isSuccess,
+  makeFinding,
+  type Observation,
+  type ScanContext,
+} from './context.ts';
 import { buildCoverage, type CoverageNote, type ScanCoverage, withReproduction } from './coverage.ts';
-import { discover, ownProfileWritePath, setsPasswordByUrl } from './discover.ts';
+import { discover, ownProfileWritePath, setsPasswordByUrl, UPDATE_VERB } from './discover.ts';
 import { urlValues } from './harvest.ts';
 import { LoginError, resolveIdentity as logIn } from './login.ts';
 import { SCAN_DEFAULTS, type ScanIdentity, type ScanOptions, sharedHeaders } from './options.ts';
@@ -410,6 +417,8 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
       );
     /** Paths a given identity's own-profile probe went to: the only ones a restore may write. */
     const ownTouched = new Set<string>();
+    /** `identity path` of every 2xx GET a given identity or the admin made (the own-record guard's "read first"). */
+    const readBy = new Set<string>();
     /** GETs that set a password, sent once each for an account the scan registered (API2's reset probe). */
     const ownResets = new Set<string>();
     /** Check and operation pairs the acting-path rule refused, noted once each. */
@@ -628,6 +637,15 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
             return undefined;
           }
         }
+        // A check that declares an own-profile probe (`ownProfile`) of a record this identity has read at the same
+        // path, or at the path without its update verb (`POST /api/profile/update` read at `GET /api/profile`),
+        // reads first and sets back what it stored.
+        const declaredReadFirst =
+          sendOptions?.ownProfile === true &&
+          as !== undefined &&
+          as !== null &&
+          (readBy.has(`${as.name} ${bare.replace(/\/+$/, '')}`) ||
+            readBy.has(`${as.name} ${bare.replace(/\/+$/, '').replace(UPDATE_VERB, '')}`));
         // A write of a given identity's own record (`POST /profile.php`, `POST /user/profile/update`) goes only
         // when the sending check reads the record first and sets it back (`ownProfile`, `restore`): made-up
         // values, privileged fields and injection payloads would otherwise stay in that identity's real record.
@@ -641,6 +659,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
           !options.allowDestructive &&
           !ownProfile &&
           !restore &&
+          !declaredReadFirst &&
           ownRecordWrite(bare)
         ) {
           const key = `${noteAs ?? current} ${req.operation.method} ${req.operation.path} own`;
@@ -684,7 +703,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
             return undefined;
           ownResets.add(key);
         }
-        if (ownProfile && given && ownTouched.size < 1000) ownTouched.add(bare);
+        if ((ownProfile || declaredReadFirst) && given && ownTouched.size < 1000) ownTouched.add(bare);
         req = inDeclaredEncoding(spec, req, req.operation);
         const res = await client.trySend(req, {
           session: as?.session,
@@ -692,6 +711,16 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
           burst: sendOptions?.burst === true,
         });
         progress();
+        if (
+          res &&
+          req.method === 'GET' &&
+          as !== undefined &&
+          as !== null &&
+          (given || as === admin) &&
+          isSuccess(res) &&
+          readBy.size < 5000
+        )
+          readBy.add(`${as.name} ${bare.replace(/\/+$/, '')}`);
         if (res?.json !== undefined) collectIds(res.json, givenIds);
         if (res && (res.json !== undefined || res.headers.location)) {
           objects.harvest.record(
