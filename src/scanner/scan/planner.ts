@@ -608,6 +608,21 @@ function alignedValues(template: string, concrete: string): { name: string; valu
  * A value the scan made up to name nothing: its own tags (`pcv1a2b3c4d`, `portcullis-1a2b3c4d`, `portcullis-<uuid>`)
  * or 987654321.
  */
+/**
+ * A request body as values: a string body parsed as JSON (an object or array) or as a form (`a=1&b=2`),
+ * undefined when it is neither; any other body as it is.
+ */
+export function textBody(body: unknown): unknown {
+  if (typeof body !== 'string') return body;
+  const text = body.trim();
+  try {
+    if (/^[[{]/.test(text)) return JSON.parse(text);
+  } catch {
+    // not JSON: perhaps a form
+  }
+  return /^[\w.[\]-]+=/.test(text) ? Object.fromEntries(new URLSearchParams(text)) : undefined;
+}
+
 export function madeUpId(value: string): boolean {
   return (
     value === '987654321' ||
@@ -715,15 +730,9 @@ export function actingInputs(
       add(name, value);
     }
   }
-  let body = req.body;
-  if (typeof body === 'string') {
-    const text = body.trim();
-    try {
-      body = /^[[{]/.test(text) ? JSON.parse(text) : undefined;
-    } catch {
-      body = undefined;
-    }
-    if (body === undefined && /^[\w.[\]-]+=/.test(text)) body = Object.fromEntries(new URLSearchParams(text));
+  let body = textBody(req.body);
+  if (typeof req.body === 'string') {
+    const text = req.body.trim();
     // An XML document (XXE's JSON body sent as XML): its leaf elements' text, by element name.
     if (body === undefined && text.startsWith('<')) body = xmlLeaves(text);
   }

@@ -41,6 +41,7 @@ import {
   ObjectRegistry,
   pathActs,
   pathValues,
+  textBody,
   writesBy,
   writeTarget,
 } from './planner.ts';
@@ -277,16 +278,7 @@ function inputValues(req: {
   const q = req.path.indexOf('?');
   if (q >= 0)
     for (const [name, value] of new URLSearchParams(req.path.slice(q + 1))) out.push({ name, value });
-  let body = req.body;
-  if (typeof body === 'string') {
-    const text = body.trim();
-    try {
-      body = /^[[{]/.test(text) ? JSON.parse(text) : undefined;
-    } catch {
-      body = undefined;
-    }
-    if (body === undefined && /^[\w.[\]-]+=/.test(text)) body = Object.fromEntries(new URLSearchParams(text));
-  }
+  const body = textBody(req.body);
   const walk = (value: unknown, name: string, depth: number) => {
     if (out.length >= 200 || depth > 4) return;
     if (typeof value === 'string' || typeof value === 'number' || typeof value === 'bigint') {
