@@ -32,6 +32,12 @@ test('the built-in list holds thousands of distinct candidates with decorated fo
   assert.equal(crackHmac(hs256('my_jwt_secret', { sub: '1' })), 'my_jwt_secret');
 });
 
+test('finds decorated secrets with a number or year tail (super_secret_key_123, my-jwt-key2024)', () => {
+  assert.equal(crackHmac(hs256('super_secret_key_123', { id: 1 })), 'super_secret_key_123');
+  assert.equal(crackHmac(hs256('my-jwt-key2024', { id: 1 })), 'my-jwt-key2024');
+  assert.equal(crackHmac(hs256('super_secret_key_124', { id: 1 })), undefined);
+});
+
 test('finds decorated secrets written in Pascal or camel case (SuperSecret, jwtSecretKey)', () => {
   assert.equal(crackHmac(hs256('SuperSecret', { id: 1 })), 'SuperSecret');
   assert.equal(crackHmac(hs256('superSecret', { id: 1 })), 'superSecret');

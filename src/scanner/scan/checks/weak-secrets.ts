@@ -398,6 +398,14 @@ const WORD_SUFFIXES = ['secret', 'key', 'jwt', 'token', 'secret_key', 'password'
 /** Suffixes also tried after a prefix (`my_app_secret`, `superjwtkey`). */
 const COMBINED_SUFFIXES = ['_secret', '-secret', 'secret', '_key', '-key', 'key', '123'];
 
+/**
+ * Number and year tails also put after a word ending in `_key`/`_secret` with no prefix or a `my`/`super` one
+ * (`super_secret_key_123`, `my-jwt-key2024`): the common tails only, so the list stays under eighty thousand.
+ */
+const TAILS = ['123', '1234', '!', '_123', '2024'];
+const TAILED_PREFIXES = new Set(['', 'my_', 'my-', 'super_', 'super-']);
+const TAILED_SUFFIXES = new Set(['_key', '-key', '_secret', '-secret']);
+
 /** `super` + `secret` + `_key` → `SuperSecretKey` and `superSecretKey`: the parts joined in Pascal and camel case. */
 function joinedCases(parts: readonly string[]): string[] {
   const words = parts.flatMap((p) => p.split(/[\s_-]+/)).filter((w) => /^[a-z]/i.test(w));
@@ -414,7 +422,7 @@ function caseVariants(word: string): string[] {
 
 let cached: readonly string[] | undefined;
 
-/** The built-in candidates (about forty-five thousand, no duplicates), generated once. */
+/** The built-in candidates (about seventy thousand, no duplicates), generated once. */
 export function weakHmacSecrets(): readonly string[] {
   if (cached) return cached;
   const out = new Set<string>(LITERALS);
@@ -431,6 +439,8 @@ export function weakHmacSecrets(): readonly string[] {
       for (const s of COMBINED_SUFFIXES) {
         out.add(`${p}${word}${s}`);
         for (const w of joinedCases([p, word, s])) out.add(w);
+        if (TAILED_PREFIXES.has(p) && TAILED_SUFFIXES.has(s))
+          for (const t of TAILS) out.add(`${p}${word}${s}${t}`);
       }
     }
     out.add(word.replace(/[aeio]/g, (c) => ({ a: '4', e: '3', i: '1', o: '0' })[c] ?? c));
