@@ -15,7 +15,9 @@ import { fits, singular } from '../harvest.ts';
 import type { CreatedObject } from '../objects.ts';
 import {
   bodySchema,
+  captureId,
   createdValue,
+  creationCollection,
   isAdminOperation,
   isBusinessFlow,
   isCreationOperation,
@@ -147,7 +149,7 @@ function namesOwnerPrivately(ctx: ScanContext, req: PlannedRequest, owner: Ident
 
 /** The fields that say whose an object is. */
 const OWNER_FIELD =
-  /^(user_?id|userId|owner_?id|ownerId|owner|author_?id|authorId|account_?id|accountId|customer_?id|customerId|member_?id|memberId|created_?by|createdBy|user_?name|username)$/;
+  /^((user|owner|author|account|customer|member|creator|created_?by|profile|person|patient|employee|student|holder|poster|uploader)(_?id|Id|ID)|owner|created_?by|createdBy|user_?name|username)$/;
 
 /**
  * An identity's own value for an ownership field: the field in the objects the scan created for it, else a
@@ -233,40 +235,62 @@ function searchTerm(
   return undefined;
 }
 
+/** A path read as its owner plans it, and whether its path values were the owner's alone when planned. */
+interface PathRead {
+  readonly op: Operation;
+  readonly req: PlannedRequest;
+  readonly ownerOnly: boolean;
+}
+
+/**
+ * Every GET whose path takes the owner's values, planned before any replay: once the other identity has read
+ * one route of an object, the other values its answer shows (an account's number beside its id) are no longer
+ * the owner's alone, and a second route that takes them (`/statements/{number}`) would no longer be planned as
+ * the owner's.
+ */
+function pathReads(ctx: ScanContext, owner: Identity): PathRead[] {
+  const out: PathRead[] = [];
+  for (const op of ctx.spec.operations) {
+    if (op.method !== 'GET' || !op.path.includes('{') || isExcluded(op)) continue;
+    for (const req of ownerReads(ctx, op, owner)) {
+      if (req.ownedPath) out.push({ op, req, ownerOnly: namesOwnerPrivately(ctx, req, owner) });
+    }
+  }
+  return out;
+}
+
 async function replayReads(
   ctx: ScanContext,
+  reads: readonly PathRead[],
   owner: Identity,
   attacker: Identity,
   tested: Set<string>,
 ): Promise<void> {
-  for (const op of ctx.spec.operations) {
-    if (op.method !== 'GET' || !op.path.includes('{') || isExcluded(op)) continue;
-    for (const req of ownerReads(ctx, op, owner)) {
-      if (!req.ownedPath || tested.has(req.path)) continue;
-      tested.add(req.path);
-      // Judged before anyone else reads the path (their answers make its values theirs too).
-      const ownerOnly = namesOwnerPrivately(ctx, req, owner);
-      const mine = await ctx.send(req, owner);
-      if (!isSuccess(mine)) continue;
-      const theirs = await ctx.send(req, attacker);
-      if (!isSuccess(theirs)) continue;
-      const score = similarity(mine.json ?? mine.text, theirs.json ?? theirs.text);
-      if (score < SAME_OBJECT || !(await isPrivate(ctx, req, mine, ownerOnly))) continue;
-      if (req.object && nobodys(req.object, mine)) {
-        ctx.note?.({
-          operation: op,
-          rule: SCAN_RULES.bolaRead,
-          reason: `${attacker.name} reads ${req.path}, which ${owner.name} made through ${req.object.createdBy.method} ${req.object.createdBy.path}: that creation declares no security and the object names no owner, so it is nobody's own (a public form's entry): not reported`,
-        });
-        continue;
-      }
-      ctx.report(SCAN_RULES.bolaRead, {
+  let reported: Operation | undefined;
+  for (const { op, req, ownerOnly } of reads) {
+    if (ctx.signal.aborted) return;
+    if (op === reported || tested.has(req.path)) continue;
+    tested.add(req.path);
+    const mine = await ctx.send(req, owner);
+    if (!isSuccess(mine)) continue;
+    const theirs = await ctx.send(req, attacker);
+    if (!isSuccess(theirs)) continue;
+    const score = similarity(mine.json ?? mine.text, theirs.json ?? theirs.text);
+    if (score < SAME_OBJECT || !(await isPrivate(ctx, req, mine, ownerOnly))) continue;
+    if (req.object && nobodys(req.object, mine)) {
+      ctx.note?.({
         operation: op,
-        message: `${attacker.name} read ${owner.name}'s ${req.object ? 'object' : 'data'} at ${req.path} (similarity ${score.toFixed(2)}).`,
-        evidence: evidenceOf(theirs, { owner: owner.name, attacker: attacker.name, similarity: score }),
+        rule: SCAN_RULES.bolaRead,
+        reason: `${attacker.name} reads ${req.path}, which ${owner.name} made through ${req.object.createdBy.method} ${req.object.createdBy.path}: that creation declares no security and the object names no owner, so it is nobody's own (a public form's entry): not reported`,
       });
-      break;
+      continue;
     }
+    ctx.report(SCAN_RULES.bolaRead, {
+      operation: op,
+      message: `${attacker.name} read ${owner.name}'s ${req.object ? 'object' : 'data'} at ${req.path} (similarity ${score.toFixed(2)}).`,
+      evidence: evidenceOf(theirs, { owner: owner.name, attacker: attacker.name, similarity: score }),
+    });
+    reported = op;
   }
 }
 
@@ -1437,47 +1461,126 @@ async function replayDeletes(
   }
 }
 
+/** Words of a creation that moves or spends money: one naming another's account there would spend its money. */
+const MONEY_PATH =
+  /(^|[/_.-])(pay\w*|payouts?|withdraw\w*|transfer\w*|remit\w*|wires?|charges?|debits?|donat\w*|tips?|send\w*|cashouts?|purchases?|orders?|checkouts?)($|[/_.-])/i;
+/** Body members that carry a sum of money. */
+const MONEY_MEMBER =
+  /^(amount|sum|total|price|value|balance|funds|credits?|quantity_?amount)$|amount$|Amount$/;
+
+/** The victim's view of what the attacker made: its list of the collection, or its read of the item. */
+async function victimSees(
+  ctx: ScanContext,
+  op: Operation,
+  res: ScanResponse,
+  marker: string,
+  victim: Identity,
+  attacker: Identity,
+): Promise<string | undefined> {
+  const collection = creationCollection(ctx.spec, op) ?? op.path.replace(/\/$/, '');
+  const list = ctx.spec.operations.find(
+    (o) =>
+      o.method === 'GET' &&
+      !isExcluded(o) &&
+      (o.path === collection || o.path === `${collection}/`) &&
+      !o.path.includes('{'),
+  );
+  if (list) {
+    const req = planRequest(ctx.spec, list, ctx.objects, { owner: victim.name });
+    const theirs = await ctx.send(req, victim);
+    if (isSuccess(theirs) && theirs.text.includes(marker)) {
+      // A list that shows everyone's objects to everyone says nothing of whose this one is.
+      const mine = await ctx.send(
+        planRequest(ctx.spec, list, ctx.objects, { owner: attacker.name }),
+        attacker,
+      );
+      if (!isSuccess(mine) || !mine.text.includes(marker))
+        return `${victim.name}'s list ${req.path} shows it`;
+    }
+  }
+  const id = captureId(ctx.spec, op, res);
+  const param = itemParam(ctx.spec, collection);
+  const item = ctx.spec.operations.find(
+    (o) =>
+      o.method === 'GET' &&
+      !isExcluded(o) &&
+      param !== undefined &&
+      (o.path === `${collection}/{${param}}` || o.path === `${collection}/{${param}}/`),
+  );
+  if (id === undefined || item === undefined || param === undefined) return undefined;
+  const req = planRequest(ctx.spec, item, ctx.objects, { owner: victim.name, params: { [param]: id } });
+  const theirs = await ctx.send(req, victim);
+  if (!isSuccess(theirs) || !theirs.text.includes(marker)) return undefined;
+  // The attacker itself refused the object it made: the API files it under the victim and checks whose it is.
+  const mine = await ctx.send(req, attacker);
+  if (isSuccess(mine) && !refusedIn200(mine) && !notFoundAnswer(mine)) return undefined;
+  return `${victim.name} reads it at ${req.path} and ${attacker.name} is refused there`;
+}
+
+/** At most this many owner fields of one creation are tried. */
+const MAX_OWNER_FIELDS = 2;
+
 /**
- * Creations that name an owner in the body: the attacker creates an object with the victim's id in the
- * ownership field; the object is then the victim's (the answer or its read-back says so).
+ * Creations that name an owner in the body (`user_id`, `ownerId`, `authorId`...): the attacker creates an object,
+ * its text marked, with the victim's value in the ownership field; the object is then the victim's when the
+ * answer shows the field set so, or, when the answer does not say, the victim's own list of the collection shows
+ * it (and the attacker's does not), or the victim reads it at its item route and the attacker is refused there.
+ * Not where the creation moves or spends money (a payment from the victim's account is never made).
  */
 async function ownershipFields(ctx: ScanContext, victim: Identity, attacker: Identity): Promise<void> {
   for (const op of ctx.spec.operations) {
+    if (ctx.signal.aborted) return;
     // An account's creation (a sign-up, `POST /users {username, password}`) names the account it makes, not
     // an owner: B's name there is a new user called bob, or an upsert of bob's account (never sent).
     if (!isCreationOperation(ctx.spec, op) || setsPassword(ctx.spec, op)) continue;
     const schema = bodySchema(op);
     const props = propertiesOf(ctx.spec, schema);
-    const field = Object.keys(props).find((k) => OWNER_FIELD.test(k));
-    if (!schema || field === undefined) continue;
-    const value = ownValue(ctx, victim, field, props[field]);
-    const mine = ownValue(ctx, attacker, field, props[field]);
-    if (value === undefined || String(value) === String(mine)) continue;
-    const sample = withForeignKeys(
-      ctx.spec,
-      schema,
-      sampleValue(ctx.spec, schema),
-      ctx.objects,
-      attacker.name,
-      op.path,
-    );
-    if (sample === null || typeof sample !== 'object') continue;
-    const typed =
-      typeof value === 'number' || resolveSchema(ctx.spec, props[field]).type !== 'integer'
-        ? value
-        : Number(value);
-    const req = planRequest(ctx.spec, op, ctx.objects, {
-      owner: attacker.name,
-      body: { ...(sample as Record<string, unknown>), [field]: typed },
-    });
-    const res = await ctx.send(req, attacker);
-    if (!isSuccess(res) || !shows(res.json, field, value)) continue;
-    ctx.report(SCAN_RULES.bolaWrite, {
-      operation: op,
-      key: `owner-field:${field}`,
-      message: `${attacker.name} created an object in ${victim.name}'s name at ${req.path} by setting ${field} in the body.`,
-      evidence: evidenceOf(res, { owner: victim.name, attacker: attacker.name, field }),
-    });
+    const spends =
+      MONEY_PATH.test(op.path) ||
+      (Object.keys(props).some((k) => MONEY_MEMBER.test(k)) &&
+        Object.keys(props).some((k) => /account/i.test(k)));
+    if (!schema || spends) continue;
+    for (const field of Object.keys(props)
+      .filter((k) => OWNER_FIELD.test(k))
+      .slice(0, MAX_OWNER_FIELDS)) {
+      const value = ownValue(ctx, victim, field, props[field]);
+      const mine = ownValue(ctx, attacker, field, props[field]);
+      if (value === undefined || String(value) === String(mine)) continue;
+      const sample = withForeignKeys(
+        ctx.spec,
+        schema,
+        sampleValue(ctx.spec, schema),
+        ctx.objects,
+        attacker.name,
+        op.path,
+      );
+      if (sample === null || typeof sample !== 'object' || Array.isArray(sample)) continue;
+      const marker = `pcbola${Date.now().toString(36)}`;
+      const marked = markBody(ctx.spec, schema, sample, marker) as Record<string, unknown>;
+      const typed =
+        typeof value === 'number' || resolveSchema(ctx.spec, props[field]).type !== 'integer'
+          ? value
+          : Number(value);
+      const req = planRequest(ctx.spec, op, ctx.objects, {
+        owner: attacker.name,
+        body: { ...marked, [field]: typed },
+      });
+      const res = await ctx.send(req, attacker);
+      if (!isSuccess(res)) continue;
+      const shown = shows(res.json, field, value);
+      const seen =
+        shown || !JSON.stringify(marked).includes(marker)
+          ? undefined
+          : await victimSees(ctx, op, res, marker, victim, attacker);
+      if (!shown && seen === undefined) continue;
+      ctx.report(SCAN_RULES.bolaWrite, {
+        operation: op,
+        key: `owner-field:${field}`,
+        message: `${attacker.name} created an object in ${victim.name}'s name at ${req.path} by setting ${field} in the body${seen ? ` (${seen})` : ''}.`,
+        evidence: evidenceOf(res, { owner: victim.name, attacker: attacker.name, field }),
+      });
+      break;
+    }
   }
 }
 
@@ -1626,8 +1729,10 @@ export const api1: Check = {
     const tested = new Set<string>();
     // Each identity's own values for the inputs that name a read's object, before any replay spoils them.
     const reads = inputReads(ctx);
-    await replayReads(ctx, a, b, tested);
-    await replayReads(ctx, b, a, tested);
+    const readsOfA = pathReads(ctx, a);
+    const readsOfB = pathReads(ctx, b);
+    await replayReads(ctx, readsOfA, a, b, tested);
+    await replayReads(ctx, readsOfB, b, a, tested);
     await ownedByField(ctx, a, b, tested);
     await ownedByField(ctx, b, a, tested);
     await guessedIds(ctx, a, b, tested);
