@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { HttpMethod, Operation } from '../../../core/api-document.ts';
 import type { ScanContext } from '../context.ts';
-import { codecOf, fragmentKind, madeUpLike, readsOnly, undocumentedLogin } from './injection.ts';
+import {
+  codecOf,
+  credentialSlots,
+  fragmentKind,
+  madeUpLike,
+  readsOnly,
+  undocumentedLogin,
+} from './injection.ts';
 
 function operation(method: HttpMethod, path: string, summary?: string): Operation {
   return {
@@ -141,4 +148,24 @@ test('a login listed without a body takes the fields and encoding of the identit
   assert.equal(undocumentedLogin(ctx([]), operation('POST', '/api/register')), undefined);
   assert.equal(undocumentedLogin(ctx([]), operation('POST', '/api/notes')), undefined);
   assert.equal(undocumentedLogin(ctx([]), operation('GET', '/api/login')), undefined);
+});
+
+test('the credential headers of an identity: a token after its scheme, key and token headers; never Basic or a cookie', () => {
+  const as = (headers: Record<string, string>) =>
+    ({ name: 'a', session: { name: 'a', headers, cookies: new Map() } }) as Parameters<
+      typeof credentialSlots
+    >[0];
+  assert.deepEqual(credentialSlots(as({ authorization: 'Bearer abc' })), [
+    { header: 'authorization', scheme: 'Bearer' },
+  ]);
+  assert.deepEqual(credentialSlots(as({ authorization: 'Token abc' })), [
+    { header: 'authorization', scheme: 'Token' },
+  ]);
+  assert.deepEqual(credentialSlots(as({ authorization: 'abc123' })), [
+    { header: 'authorization', scheme: '' },
+  ]);
+  assert.deepEqual(credentialSlots(as({ authorization: 'Basic YTpi' })), []);
+  assert.deepEqual(credentialSlots(as({ 'x-api-key': 'k1', 'x-tenant': 'acme', cookie: 'sid=1' })), [
+    { header: 'x-api-key', scheme: '' },
+  ]);
 });

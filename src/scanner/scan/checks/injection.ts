@@ -2207,6 +2207,190 @@ async function setBackProfile(ctx: ScanContext, op: Operation, p: OwnProfile): P
   );
 }
 
+/** Session headers that are no credential of an identity's own. */
+const NOT_CREDENTIAL = /^(cookie|content-type|accept|accept-language|user-agent|host|origin|referer)$/i;
+/** A header that carries a key or token by its name (`X-API-Key`, `X-Auth-Token`, `Api-Key`, `X-Session`). */
+const CREDENTIAL_HEADER = /key|token|auth|session|secret|credential|jwt|apikey/i;
+
+/** Where an identity's credential goes: a header, and the scheme word before its value (`Bearer`, or none). */
+interface CredentialSlot {
+  readonly header: string;
+  readonly scheme: string;
+}
+
+/**
+ * The headers that carry `as`'s credential: `Authorization` with a scheme other than Basic (its value alone is the
+ * token: `Bearer <t>`, `Token <t>`), and headers named like a key or token. A cookie is not one (the cookie inputs
+ * of the document are probed as inputs).
+ */
+export function credentialSlots(as: Identity): CredentialSlot[] {
+  const out: CredentialSlot[] = [];
+  for (const [name, value] of Object.entries(as.session.headers)) {
+    if (NOT_CREDENTIAL.test(name) || typeof value !== 'string' || value === '') continue;
+    if (name.toLowerCase() === 'authorization') {
+      const m = /^(\S+) +\S/.exec(value);
+      if (m && !/^basic$/i.test(m[1])) out.push({ header: name, scheme: m[1] });
+      else if (!m) out.push({ header: name, scheme: '' });
+    } else if (CREDENTIAL_HEADER.test(name)) out.push({ header: name, scheme: '' });
+  }
+  return out;
+}
+
+/** A read for the credential probes: a GET that only reads, with no path value the planner had to make up. */
+function credentialReads(ctx: ScanContext, as: Identity): { op: Operation; req: PlannedRequest }[] {
+  const out: { op: Operation; req: PlannedRequest; rank: number }[] = [];
+  for (const op of ctx.spec.operations) {
+    if (op.method !== 'GET' || isExcluded(op) || !readsOnly(op) || AUTH_PATH.test(op.path)) continue;
+    const req = planRequest(ctx.spec, op, ctx.objects, { owner: as.name });
+    if (req.invented.length > 0) continue;
+    const rank = (op.path.match(/\{/g)?.length ?? 0) * 10 + op.parameters.filter((p) => p.required).length;
+    out.push({ op, req, rank });
+  }
+  return out.sort((a, b) => a.rank - b.rank).slice(0, 4);
+}
+
+/**
+ * The credential itself as an input: an API that looks its bearer token or API key up with string-built SQL
+ * (`SELECT ... FROM sessions WHERE token = '<header>'`). On a read the first identity reaches with its credential and
+ * a made-up one does not (the refusal, the baseline), the header is sent with made-up values of the scan's own,
+ * never the identity's (a finding's curl line shows what was sent), anonymously otherwise:
+ * - error-based: `<made-up>'` raises a database error that `<made-up>''` and the made-up value do not;
+ * - boolean-based: `<made-up>' OR '1'='1` and `<made-up>' OR 'b'='b` are let in (2xx) while `<made-up>' OR '1'='2`
+ *   is refused like the made-up value (a read: the tautology reads as whichever account the lookup finds first);
+ * - time-based: a sleep run once inside the lookup (`OR 1=(SELECT 0 FROM PG_SLEEP(t))`, MySQL's `(SELECT 0 FROM
+ *   (SELECT SLEEP(t))a)`, both ORed to a lookup that matches nothing), slower twice than the refusal, its sleep of 0
+ *   (the control) in between not;
+ * - the quote differential: `<made-up>'` answers 5xx twice while `<made-up>''` is refused like the made-up value and
+ *   a lone double quote does not break it (medium).
+ * One credential header per name (the first identity's, else the admin's or B's), one read each.
+ */
+async function credentialProbes(ctx: ScanContext): Promise<boolean> {
+  const ids = [
+    ...ctx.identities.slice(0, 1),
+    ...(ctx.admin ? [ctx.admin] : []),
+    ...ctx.identities.slice(1, 2),
+  ];
+  const done = new Set<string>();
+  let found = false;
+  for (const as of ids) {
+    for (const slot of credentialSlots(as)) {
+      const key = slot.header.toLowerCase();
+      if (done.has(key) || ctx.signal.aborted) continue;
+      done.add(key);
+      if (await probeCredential(ctx, as, slot)) found = true;
+    }
+  }
+  return found;
+}
+
+async function probeCredential(ctx: ScanContext, as: Identity, slot: CredentialSlot): Promise<boolean> {
+  const made = `pct${randomBytes(6).toString('hex')}`;
+  const what = `${slot.scheme ? `the ${slot.scheme} token in the` : 'the key in the'} ${slot.header} header`;
+  for (const { op, req } of credentialReads(ctx, as)) {
+    const mine = await ctx.send(req, as);
+    if (!isSuccess(mine)) continue;
+    const p: Prober = {
+      point: { op, in: 'header', name: slot.header, value: made, likely: true },
+      as: null,
+      send: (value) =>
+        ctx.send(
+          {
+            ...req,
+            headers: {
+              ...req.headers,
+              [slot.header]: slot.scheme ? `${slot.scheme} ${String(value)}` : String(value),
+            },
+          },
+          null,
+        ),
+    };
+    const refusal = await p.send(made);
+    // A read that answers a made-up credential (an open one) tells nothing about the lookup.
+    if (refusal === undefined || (isSuccess(refusal) as boolean)) continue;
+    const report = (
+      how: string,
+      res: ScanResponse,
+      payload: string,
+      extra: object = {},
+      severity?: Severity,
+    ) => {
+      ctx.report(SCAN_RULES.sqlInjection, {
+        operation: op,
+        ...(severity !== undefined ? { severity } : {}),
+        key: `credential:${slot.header.toLowerCase()}`,
+        message: `${op.method} ${op.path}: ${what} is injectable (${how}); the API looks the credential up with SQL it builds from the header's text, so a request with no valid credential reaches the data.`,
+        evidence: evidenceOf(res, {
+          location: 'header',
+          parameter: slot.header,
+          payload,
+          refusalStatus: refusal.status,
+          ...extra,
+        }),
+      });
+      return true;
+    };
+    const q = await p.send(`${made}'`);
+    const qq = await p.send(`${made}''`);
+    if (q === undefined || qq === undefined) return false;
+    if (SQL_ERROR.test(q.text) && !SQL_ERROR.test(qq.text) && !SQL_ERROR.test(refusal.text))
+      return report('a quote raised a database error, two quotes did not', q, `${made}'`);
+    const none = `zq${randomBytes(4).toString('hex')}`;
+    for (const end of ['', "'-- -"]) {
+      const t1 = end ? `${none}' OR '1'='1${end}` : `${none}' OR '1'='1`;
+      const t2 = end ? `${none}' OR 'b'='b${end}` : `${none}' OR 'b'='b`;
+      const f1 = end ? `${none}' OR '1'='2${end}` : `${none}' OR '1'='2`;
+      const rt1 = await p.send(t1);
+      if (!isSuccess(rt1)) continue;
+      const rf = await p.send(f1);
+      const rt2 =
+        rf && rf.status === refusal.status && !(isSuccess(rf) as boolean) ? await p.send(t2) : undefined;
+      if (isSuccess(rt2))
+        return report(
+          'boolean-based: two tautologies in place of the credential were let in, a contradiction was refused like a made-up credential',
+          rt1,
+          t1,
+          { contradictionStatus: rf!.status },
+        );
+    }
+    // Time-based: the lookup's sleep runs once, ORed to a condition that matches no row.
+    if (refusal.durationMs <= SLOW_BASELINE_MS) {
+      const again = await p.send(made);
+      const baselineMs = Math.max(refusal.durationMs, again?.durationMs ?? 0);
+      const s = String(ctx.timeDelayMs / 1000);
+      const sleeps = (t: string) => [
+        `${made}' OR 1=(SELECT 0 FROM PG_SLEEP(${t})) OR 'a'='b`,
+        `${made}' OR (SELECT 0 FROM (SELECT SLEEP(${t}))a) OR 'a'='b`,
+      ];
+      const zero = sleeps('0');
+      for (const [i, payload] of sleeps(s).entries()) {
+        const res = await delayed(p, payload, zero[i], baselineMs, ctx.timeDelayMs);
+        if (res)
+          return report(
+            'time-based: a database sleep in place of the credential delayed the refusal twice, a sleep of 0 did not',
+            res,
+            payload,
+            { baselineMs: Math.round(baselineMs), ms: Math.round(res.durationMs) },
+          );
+      }
+    }
+    // The quote differential on its own (a hidden error page): medium.
+    if (q.status >= 500 && qq.status === refusal.status && alikeAnswers(qq, `${made}''`, refusal, made)) {
+      const dq = await p.send(`${made}"`);
+      const q2 = dq && dq.status < 500 ? await p.send(`${made}'`) : undefined;
+      if (q2 && q2.status >= 500)
+        return report(
+          `likely: a quote broke the credential's lookup twice (5xx) while two quotes and a made-up credential were refused alike (${refusal.status}); no database error text or bypass`,
+          q2,
+          `${made}'`,
+          { quoteStatus: q2.status, doubledQuoteStatus: qq.status, confidence: 'medium' },
+          'medium',
+        );
+    }
+    return false;
+  }
+  return false;
+}
+
 const NO_PROFILE_READ =
   "not sent: a write to the identity's own profile that no documented read shows (what its probes stored could not be set back)";
 
@@ -2557,6 +2741,9 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
     // gets none, and a handler that hangs on a plain value may answer a command canary (`x;echo ...;`).
     if (r && r.baseline.durationMs > SLOW_BASELINE_MS) job.tier = Math.max(job.tier, 1);
   }
+  // The credential itself (a bearer token or API key looked up with string-built SQL): a few requests, before the
+  // rounds spend the budget.
+  if (!overFirst()) await credentialProbes(counted);
   // Ordinary operations first, then slow ones, then logins; within each, likely sinks first, then the document.
   const order = jobs
     .map((job, i) => ({ job, i }))
