@@ -12,6 +12,9 @@
  *   (`role=user`, `"role":"member"`, `is_admin=false`) goes back as `admin`/`true` on a read the admin passes and
  *   A is refused (without an admin: a 403 for A); the finding needs the admin's view (or a 2xx) there while the
  *   same place holding a made-up role, and a garbage value, are refused.
+ * - The same tampering on A's token when it is no JWT and reads as something (base64 JSON such as
+ *   `{"member_id":41,"handle":"mira","tier":"member"}`, base64 text, `user:7`): in the header that carries it, B's
+ *   name or id in A's place (judged against B's own read), the role raised (judged against the admin's read).
  * - Flags (API8, `-insecure-session-cookie`): a session cookie set without HttpOnly, with SameSite=None and no
  *   Secure, or without Secure on an https target; one finding per cookie name. On plain http, Secure is not
  *   judged (the evidence says so). Only reads are sent (GETs); the one login it may send is a given identity's
@@ -51,6 +54,54 @@ function withJar(who: Identity, jar: ReadonlyMap<string, string>, label: string)
   return { name: `${who.name} (${label})`, session: { name: who.name, headers, cookies: new Map(jar) } };
 }
 
+/**
+ * Where A's credential travels, for tampering: its cookies by name, or the token of one request header (an opaque
+ * bearer token that is readable: base64 JSON, `user:7`). Both are altered and judged alike.
+ */
+export interface Carrier {
+  /** `cookie` or `token`, for messages and finding keys. */
+  readonly what: 'cookie' | 'token';
+  /** The values that may be altered, by name: a cookie's name, or the header that carries the token. */
+  readonly values: ReadonlyMap<string, string>;
+  /** The identity with `values` in place of its own (its other headers and cookies kept). */
+  as(values: ReadonlyMap<string, string>, label: string): Identity;
+}
+
+function cookieCarrier(who: Identity): Carrier {
+  return { what: 'cookie', values: cookiesOf(who), as: (v, label) => withJar(who, v, label) };
+}
+
+/**
+ * The request header that carries `who`'s token (`authorization: Bearer <token>`, `x-session: <token>`), as a
+ * carrier; undefined without a token, or when no header holds it.
+ */
+export function tokenCarrier(who: Identity): Carrier | undefined {
+  const token = who.token;
+  if (token === undefined || token.length < 4) return undefined;
+  const headers = who.session.headers;
+  const name = Object.keys(headers).find((h) => h !== 'cookie' && headers[h].endsWith(token));
+  if (name === undefined) return undefined;
+  const prefix = headers[name].slice(0, -token.length);
+  if (prefix !== '' && !/^\w+ $/.test(prefix)) return undefined;
+  return {
+    what: 'token',
+    values: new Map([[name, token]]),
+    as: (v, label) => ({
+      name: `${who.name} (${label})`,
+      session: {
+        name: who.name,
+        headers: { ...headers, [name]: `${prefix}${v.get(name) ?? ''}` },
+        cookies: new Map(who.session.cookies),
+      },
+    }),
+  };
+}
+
+/** How a finding names the altered credential: `session cookie uid`, `token (its authorization header)`. */
+function named(c: Carrier, name: string): string {
+  return c.what === 'cookie' ? `session cookie ${name}` : `token (its ${name} header)`;
+}
+
 /** Members of an answer that only reports an error (`{"error": "not signed in"}`). */
 const ERROR_ONLY = /^(error|errors|message|msg|detail|status|code|success|ok)$/i;
 
@@ -68,6 +119,10 @@ function refused(res: ScanResponse | undefined): boolean {
   );
 }
 
+/** Members that name the account: its ids (`id`, `uid`, `member_id`, `customerId`...), names and e-mail. */
+const ACCOUNT_MEMBER =
+  /^(id|_id|uid|sub|((user|member|customer|account|client|patient|student|employee|person|profile|player|owner)[_-]?(id|no|num|number))|user_?name|username|login|name|email|e_?mail|handle)$/i;
+
 /** What names the identity: its login's user name or e-mail, its ids, and what its own read says it is. */
 function markersOf(who: Identity, own?: ScanResponse): Map<string, string> {
   const out = new Map<string, string>();
@@ -78,8 +133,7 @@ function markersOf(who: Identity, own?: ScanResponse): Map<string, string> {
   const take = (r: unknown, prefix: string) => {
     if (r === null || typeof r !== 'object' || Array.isArray(r)) return;
     for (const [k, v] of Object.entries(r as Record<string, unknown>)) {
-      if (!/^(id|_id|uid|user_?id|userid|sub|user_?name|username|login|name|email|e_?mail|handle)$/i.test(k))
-        continue;
+      if (!ACCOUNT_MEMBER.test(k)) continue;
       if ((typeof v === 'string' && v.length >= 2) || (typeof v === 'number' && Number.isInteger(v)))
         out.set(`${prefix}${k}`, String(v));
     }
@@ -393,9 +447,16 @@ interface Forgery {
 /**
  * How to send the forged cookie again: the curl line's `$COOKIE` is A's cookies with this one in its place. The
  * forged value itself is shown when it holds nothing of A's secret (a JWT or dotted value keeps A's signature).
+ * A forged token: `$TOKEN` is the altered token, given as `forgedToken` on the same terms.
  */
-function reproduce(a: Identity, jar: ReadonlyMap<string, string>, f: Forgery): Record<string, string> {
+function reproduce(a: Identity, c: Carrier, f: Forgery): Record<string, string> {
+  const jar = c.values;
   const opaque = f.kind === 'JWT payload' || f.kind.startsWith('base64 segment');
+  if (c.what === 'token')
+    return {
+      reproduce: `TOKEN is ${a.name}'s token with the altered value, encoded as ${f.kind}${opaque ? ` (${a.name}'s own signature kept, not shown)` : ''}`,
+      ...(opaque ? {} : { forgedToken: f.value.slice(0, 600) }),
+    };
   const others = [...jar.keys()].filter((k) => k !== f.cookie);
   return {
     reproduce: `COOKIE is ${a.name}'s cookies${others.length > 0 ? ` (${others.join(', ')})` : ''} with ${f.cookie} holding the altered value, encoded as ${f.kind}${opaque ? ` (${a.name}'s own signature kept)` : ''}`,
@@ -473,8 +534,18 @@ function cookieNumbers(
 }
 
 /** The swap on A's reference read (a parameterless one): true when it was reported. */
-async function identitySwap(ctx: ScanContext, a: Identity, b: Identity): Promise<boolean> {
-  const { names, read } = await sessionCookies(ctx, a);
+async function identitySwap(
+  ctx: ScanContext,
+  a: Identity,
+  b: Identity,
+  c: Carrier = cookieCarrier(a),
+  bValues: ReadonlyMap<string, string> = cookiesOf(b),
+): Promise<boolean> {
+  // A token is the whole credential; of cookies, only those the read needs.
+  const { names, read } =
+    c.what === 'token'
+      ? { names: [...c.values.keys()], read: await cookieRead(ctx, a) }
+      : await sessionCookies(ctx, a);
   if (!read || names.length === 0) return false;
   const mineB = await ctx.send(read.req, b);
   if (!mineB || refused(mineB)) return false;
@@ -485,11 +556,10 @@ async function identitySwap(ctx: ScanContext, a: Identity, b: Identity): Promise
   } else if (mineA.text === mineB.text) return false;
   const ma = markersOf(a, mineA);
   const mb = markersOf(b, mineB);
-  const jar = cookiesOf(a);
-  cookieNumbers(jar, cookiesOf(b), ma, mb);
+  cookieNumbers(c.values, bValues, ma, mb);
   const pairs = identityPairs(ma, mb);
   if (pairs.length === 0) return false;
-  return forge(ctx, { a, b, req: read.req, mineA, mineB, jar, pairs, ma, mb });
+  return forge(ctx, { a, b, req: read.req, mineA, mineB, c, pairs, ma, mb });
 }
 
 interface SwapProbe {
@@ -500,7 +570,8 @@ interface SwapProbe {
   /** A's own answer there (or at its own record), and B's. */
   readonly mineA: ScanResponse;
   readonly mineB: ScanResponse;
-  readonly jar: ReadonlyMap<string, string>;
+  /** A's credential, to alter. */
+  readonly c: Carrier;
   readonly pairs: readonly (readonly [string, string])[];
   readonly ma: ReadonlyMap<string, string>;
   readonly mb: ReadonlyMap<string, string>;
@@ -510,33 +581,36 @@ interface SwapProbe {
 
 /** A's cookies with B's name or id in place, at `req`: B's answer there, while garbage gets none, is reported. */
 async function forge(ctx: ScanContext, p: SwapProbe): Promise<boolean> {
-  const { a, b, req, mineA, mineB, jar } = p;
+  const { a, b, req, mineA, mineB, c } = p;
+  const jar = c.values;
   const aWords = shownMarkers(p.ma, mineA).filter((w) => !shows(mineB.text, w));
   const bWords = shownMarkers(p.mb, mineB).filter((w) => !shows(mineA.text, w));
   const op = req.operation;
   for (const f of identityForgeries(jar, p.pairs).slice(0, MAX_COOKIES)) {
     const forged = new Map(jar);
     forged.set(f.cookie, f.value);
-    const res = await ctx.send(req, withJar(a, forged, `cookie ${f.cookie} altered`));
+    const res = await ctx.send(req, c.as(forged, `${c.what} ${f.cookie} altered`));
     if (!showsB(res, mineA, mineB, aWords, bWords)) continue;
     // The control: the same cookie holding garbage is refused (the API does read that cookie).
     const junk = new Map(jar);
     junk.set(f.cookie, garbage(jar.get(f.cookie) ?? ''));
-    const control = await ctx.send(req, withJar(a, junk, `cookie ${f.cookie} garbage`));
+    const control = await ctx.send(req, c.as(junk, `${c.what} ${f.cookie} garbage`));
     if (likeMine(control, mineA, aWords) || showsB(control, mineA, mineB, aWords, bWords)) continue;
-    const own = p.asA ? ` (${a.name}'s own cookies are refused there: ${p.asA.status})` : '';
+    const own = p.asA
+      ? ` (${a.name}'s own ${c.what === 'cookie' ? 'cookies are' : 'token is'} refused there: ${p.asA.status})`
+      : '';
     ctx.report(SCAN_RULES.tokenAccepted, {
       operation: op,
-      key: `cookie-identity:${f.cookie}`,
-      message: `${op.method} ${op.path} answered ${b.name}'s own data to ${a.name}'s session cookie ${f.cookie} with ${a.name}'s name or id replaced by ${b.name}'s in its ${f.kind}${own}: the cookie says who the caller is and nothing checks it, so anyone can sign in as anyone whose name or id they know. The same cookie holding a garbage value got no such answer (${control?.status ?? 'no answer'}).`,
+      key: `${c.what}-identity:${f.cookie}`,
+      message: `${op.method} ${op.path} answered ${b.name}'s own data to ${a.name}'s ${named(c, f.cookie)} with ${a.name}'s name or id replaced by ${b.name}'s in its ${f.kind}${own}: the ${c.what} says who the caller is and nothing checks it, so anyone can sign in as anyone whose name or id they know. The same ${c.what} holding a garbage value got no such answer (${control?.status ?? 'no answer'}).`,
       evidence: evidenceOf(res!, {
-        cookie: f.cookie,
+        [c.what === 'cookie' ? 'cookie' : 'header']: f.cookie,
         encoding: f.kind,
         readable: redact(f.before).slice(0, 200),
         altered: redact(f.after).slice(0, 200),
         controlStatus: control?.status,
         ...(p.asA ? { ownCookiesStatus: p.asA.status } : {}),
-        ...reproduce(a, jar, f),
+        ...reproduce(a, c, f),
       }),
     });
     return true;
@@ -568,11 +642,17 @@ function valueFor(param: string, markers: ReadonlyMap<string, string>): string |
  * when no parameterless read told A and B apart: B's record as B reads it, which A's own cookies are refused (a
  * record A may read anyway is API1's), read with A's cookies holding B's name or id.
  */
-async function recordSwap(ctx: ScanContext, a: Identity, b: Identity): Promise<void> {
-  const jar = cookiesOf(a);
+async function recordSwap(
+  ctx: ScanContext,
+  a: Identity,
+  b: Identity,
+  c: Carrier = cookieCarrier(a),
+  bValues: ReadonlyMap<string, string> = cookiesOf(b),
+): Promise<void> {
+  const jar = c.values;
   const ma = markersOf(a);
   const mb = markersOf(b);
-  cookieNumbers(jar, cookiesOf(b), ma, mb);
+  cookieNumbers(jar, bValues, ma, mb);
   const pairs = identityPairs(ma, mb);
   if (pairs.length === 0 || identityForgeries(jar, pairs).length === 0) return;
   const reads = ctx.spec.operations.filter((op) => {
@@ -596,7 +676,7 @@ async function recordSwap(ctx: ScanContext, a: Identity, b: Identity): Promise<v
     if (!asA || !refused(asA)) continue;
     const mineA = await ctx.send(planRequest(ctx.spec, op, ctx.objects, { params: { [param]: aValue } }), a);
     if (!mineA || refused(mineA)) continue;
-    if (await forge(ctx, { a, b, req, mineA, mineB, jar, pairs, ma, mb, asA })) return;
+    if (await forge(ctx, { a, b, req, mineA, mineB, c, pairs, ma, mb, asA })) return;
   }
 }
 
@@ -632,8 +712,8 @@ async function adminReads(
   return out;
 }
 
-async function roleRaise(ctx: ScanContext, a: Identity): Promise<void> {
-  const jar = cookiesOf(a);
+async function roleRaise(ctx: ScanContext, a: Identity, c: Carrier = cookieCarrier(a)): Promise<void> {
+  const jar = c.values;
   const raised = roleForgeries(jar);
   if (raised.length === 0) return;
   const targets = await adminReads(ctx, a);
@@ -642,7 +722,7 @@ async function roleRaise(ctx: ScanContext, a: Identity): Promise<void> {
     for (const f of raised.slice(0, MAX_COOKIES)) {
       const forged = new Map(jar);
       forged.set(f.cookie, f.value);
-      const res = await ctx.send(req, withJar(a, forged, `cookie ${f.cookie} raised`));
+      const res = await ctx.send(req, c.as(forged, `${c.what} ${f.cookie} raised`));
       if (!res || refused(res)) continue;
       if (admin) {
         const like =
@@ -659,23 +739,23 @@ async function roleRaise(ctx: ScanContext, a: Identity): Promise<void> {
       if (!madeUp) continue;
       const other = new Map(jar);
       other.set(f.cookie, madeUp.value);
-      const control = await ctx.send(req, withJar(a, other, `cookie ${f.cookie} made-up role`));
+      const control = await ctx.send(req, c.as(other, `${c.what} ${f.cookie} made-up role`));
       if (!refused(control)) continue;
       const junk = new Map(jar);
       junk.set(f.cookie, garbage(jar.get(f.cookie) ?? ''));
-      const control2 = await ctx.send(req, withJar(a, junk, `cookie ${f.cookie} garbage`));
+      const control2 = await ctx.send(req, c.as(junk, `${c.what} ${f.cookie} garbage`));
       if (!refused(control2)) continue;
       ctx.report(SCAN_RULES.tokenAccepted, {
         operation: op,
-        key: `cookie-role:${f.cookie}`,
-        message: `${op.method} ${op.path}, refused to ${a.name}, answered ${admin ? 'what the admin reads there' : res.status} once ${a.name}'s cookie ${f.cookie} had its role raised in its ${f.kind} (${redact(f.before).slice(0, 80)} → ${redact(f.after).slice(0, 80)}): the cookie grants privileges and nothing checks it. A made-up role there (${control?.status ?? 'no answer'}) and a garbage value (${control2?.status ?? 'no answer'}) were refused.`,
+        key: `${c.what}-role:${f.cookie}`,
+        message: `${op.method} ${op.path}, refused to ${a.name}, answered ${admin ? 'what the admin reads there' : res.status} once ${a.name}'s ${c.what === 'cookie' ? `cookie ${f.cookie}` : named(c, f.cookie)} had its role raised in its ${f.kind} (${redact(f.before).slice(0, 80)} → ${redact(f.after).slice(0, 80)}): the ${c.what} grants privileges and nothing checks it. A made-up role there (${control?.status ?? 'no answer'}) and a garbage value (${control2?.status ?? 'no answer'}) were refused.`,
         evidence: evidenceOf(res, {
-          cookie: f.cookie,
+          [c.what === 'cookie' ? 'cookie' : 'header']: f.cookie,
           encoding: f.kind,
           readable: redact(f.before).slice(0, 200),
           altered: redact(f.after).slice(0, 200),
           refusedStatus: 'A was refused there',
-          ...reproduce(a, jar, f),
+          ...reproduce(a, c, f),
         }),
       });
       return;
@@ -689,9 +769,30 @@ async function roleRaise(ctx: ScanContext, a: Identity): Promise<void> {
  */
 export async function cookieTampering(ctx: ScanContext): Promise<void> {
   const [a, b] = ctx.identities;
-  if (!a || cookiesOf(a).size === 0) return;
-  if (b && cookiesOf(b).size > 0 && !(await identitySwap(ctx, a, b))) await recordSwap(ctx, a, b);
-  await roleRaise(ctx, a);
+  if (!a) return;
+  if (cookiesOf(a).size > 0) {
+    if (b && cookiesOf(b).size > 0 && !(await identitySwap(ctx, a, b))) await recordSwap(ctx, a, b);
+    await roleRaise(ctx, a);
+  }
+  await tokenTampering(ctx, a, b);
+}
+
+/**
+ * The same tampering on A's bearer token (or the token of another header) when it is no JWT (tokens() alters
+ * JWTs) and reads as something: base64 JSON (`{"id":2,"username":"bob","role":"user"}`), base64 text, a readable
+ * segment of a dotted value, plain `user:7`. Its name or id swapped for B's, judged against B's own read; its
+ * role raised, judged against the admin's.
+ */
+async function tokenTampering(ctx: ScanContext, a: Identity, b: Identity | undefined): Promise<void> {
+  const c = tokenCarrier(a);
+  if (!c) return;
+  const token = [...c.values.values()][0];
+  if (jwtHeader(token.split('.')[0]) !== undefined) return;
+  // Only a token some layer reads: an opaque random string has nothing to alter.
+  if (layersOf(token).length < 2 && !/[:|=,;]/.test(token)) return;
+  const bValues = (b && tokenCarrier(b)?.values) ?? new Map<string, string>();
+  if (b && !(await identitySwap(ctx, a, b, c, bValues))) await recordSwap(ctx, a, b, c, bValues);
+  await roleRaise(ctx, a, c);
 }
 
 // ---------------------------------------------------------------------------------------------------------
