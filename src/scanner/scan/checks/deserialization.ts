@@ -3,7 +3,11 @@
  * URL-encoded JSON) are sent back with one member replaced by a function-serialisation canary, the way
  * `node-serialize` revives functions (`_$$ND_FUNC$$_function(){...}()`). The canary only returns a string
  * computed on the server (`'pcx'+(6*7)+'z'`): `pcx42z` in the answer, absent from the request, proves that the
- * server ran code it read from the cookie. Nothing else is run; at most `MAX_PROBES` requests.
+ * server ran code it read from the cookie. Nothing else is run; at most `MAX_PROBES` requests. The identities' own
+ * cookies and a bearer token that is such an object (base64 JSON in the header that carries it) go the same way.
+ * Where no answer shows the result, one member of the probe's own, `pcx`, holds a function that only busy-waits
+ * the time delay: slower than the same function waiting 0 ms by 80% of the delay, twice, with a 0 ms one in
+ * between answering faster, proves the revival (two reads at most, declared secured ones first).
  *
  * Python pickles (`pickles`): a cookie or a JSON member the API gave out that holds a base64 pickle, an input
  * named like one of those members, an input whose description says pickled or serialised, a base64 input named
@@ -24,12 +28,20 @@
  */
 import type { Operation } from '../../../core/api-document.ts';
 import { FilePart, type ScanResponse } from '../client.ts';
-import { evidenceOf, type Identity, type ScanContext } from '../context.ts';
+import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
 import { changesAccount, changesOwnAccount, setsPassword } from '../discover.ts';
 import { setCookies } from '../login.ts';
-import { isExcluded, isLoginOperation, planRequest, requestBody } from '../planner.ts';
+import {
+  isExcluded,
+  isLoginOperation,
+  type PlannedRequest,
+  planRequest,
+  requestBody,
+  requiresAuth,
+} from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, resolveSchema, sampleValue } from '../schema.ts';
+import { cookiesOf, tokenCarrier } from './cookies.ts';
 import { delayed } from './injection.ts';
 import { addCall, type PickledValue, pickleIn, pickleWith, readPickle, sleepPickle } from './pickle.ts';
 import { selfUpload } from './upload.ts';
@@ -85,6 +97,10 @@ export function serialisedCookie(value: string): SerialisedValue | undefined {
 /** The cookies the API set during the scan (any answer, any identity), by name, first value kept. */
 function cookiesSeen(ctx: ScanContext): Map<string, { value: string; op?: Operation; as?: string }> {
   const out = new Map<string, { value: string; op?: Operation; as?: string }>();
+  // The identities' own cookies (a jar given as a header, or one a login set) and their tokens (below) too.
+  for (const i of [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])])
+    for (const [name, value] of cookiesOf(i))
+      if (!out.has(name) && serialisedCookie(value) !== undefined) out.set(name, { value, as: i.name });
   for (const o of ctx.observations) {
     for (const [name, value] of setCookies(o.response)) {
       if (!out.has(name) && serialisedCookie(value) !== undefined) {
@@ -104,15 +120,63 @@ export async function deserialization(ctx: ScanContext): Promise<void> {
   await pickles(ctx);
 }
 
+/** A serialised object the API reads back from the caller: a cookie, or the token of a request header. */
+interface SerialisedPlace {
+  readonly what: 'cookie' | 'token';
+  /** The cookie's name, or the header's. */
+  readonly name: string;
+  readonly value: string;
+  readonly setter?: Operation;
+  readonly as: Identity | null;
+}
+
+function serialisedPlaces(ctx: ScanContext): SerialisedPlace[] {
+  const everyone = [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])];
+  const out: SerialisedPlace[] = [...cookiesSeen(ctx)].slice(0, MAX_COOKIES).map(([name, v]) => ({
+    what: 'cookie' as const,
+    name,
+    value: v.value,
+    ...(v.op ? { setter: v.op } : {}),
+    as: everyone.find((i) => i.name === v.as) ?? null,
+  }));
+  // A bearer token that is a serialised object (base64 JSON), the first identity's that holds one.
+  for (const i of everyone) {
+    const c = tokenCarrier(i);
+    const [name, value] = c ? [...c.values][0] : [];
+    if (name === undefined || value === undefined || serialisedCookie(value) === undefined) continue;
+    out.push({ what: 'token', name, value, as: i });
+    break;
+  }
+  return out;
+}
+
+/** The place's request: A's cookies (or token) with `value` in the place's stead. */
+function withValue(
+  req: PlannedRequest,
+  p: SerialisedPlace,
+  value: string,
+): { req: PlannedRequest; as: Identity | null } {
+  if (p.what === 'token' && p.as) {
+    const c = tokenCarrier(p.as);
+    if (c) return { req, as: c.as(new Map([[p.name, value]]), `serialised ${p.name}`) };
+  }
+  const jar = new Map(p.as?.session.cookies ?? []);
+  jar.set(p.name, value);
+  const cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+  return { req: { ...req, headers: { ...req.headers, cookie } }, as: p.as };
+}
+
+/** A node-serialize function that busy-waits `ms` milliseconds and returns nothing: a delay, nothing else. */
+const waitCanary = (ms: number) => `_$$ND_FUNC$$_function(){var t=Date.now()+${ms};while(Date.now()<t){}}()`;
+
 async function serialisedCookies(ctx: ScanContext): Promise<void> {
-  const seen = [...cookiesSeen(ctx)].slice(0, MAX_COOKIES);
-  if (seen.length === 0) return;
+  const places = serialisedPlaces(ctx);
+  if (places.length === 0) return;
   let probes = 0;
-  for (const [name, { value, op: setter, as: setterName }] of seen) {
+  for (const place of places) {
+    const { name, value, setter, as } = place;
     const parsed = serialisedCookie(value);
     if (!parsed) continue;
-    const as: Identity | null =
-      [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])].find((i) => i.name === setterName) ?? null;
     // Where the cookie is read back: the operation that set it first, then reads without parameters.
     const reads = ctx.spec.operations.filter(
       (o) => o.method === 'GET' && !isExcluded(o) && !o.path.includes('{') && o !== setter,
@@ -125,25 +189,76 @@ async function serialisedCookies(ctx: ScanContext): Promise<void> {
       const cookieValue = parsed.encode({ ...parsed.object, [member]: CANARY });
       for (const op of ops) {
         if (probes++ >= MAX_PROBES || ctx.signal.aborted) return;
-        const req = planRequest(ctx.spec, op, ctx.objects, as ? { owner: as.name } : {});
-        const jar = new Map(as?.session.cookies ?? []);
-        jar.set(name, cookieValue);
-        const cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
-        const res: ScanResponse | undefined = await ctx.send(
-          { ...req, headers: { ...req.headers, cookie } },
-          as,
+        const sent = withValue(
+          planRequest(ctx.spec, op, ctx.objects, as ? { owner: as.name } : {}),
+          place,
+          cookieValue,
         );
+        const res: ScanResponse | undefined = await ctx.send(sent.req, sent.as);
         if (!res?.text.includes(PROOF) || res.sent.url.includes(PROOF)) continue;
         ctx.report(SCAN_RULES.insecureDeserialization, {
           operation: op,
-          key: `cookie:${name}`,
-          message: `${op.method} ${op.path} ran code read from the cookie ${name}: its member ${member} set to a serialised function (${CANARY}) came back as its result, ${PROOF} (status ${res.status}).`,
-          evidence: evidenceOf(res, { cookie: name, member, canary: CANARY }),
+          key: `${place.what}:${name}`,
+          message: `${op.method} ${op.path} ran code read from the ${place.what === 'cookie' ? `cookie ${name}` : `token of the ${name} header`}: its member ${member} set to a serialised function (${CANARY}) came back as its result, ${PROOF} (status ${res.status}).`,
+          evidence: evidenceOf(res, {
+            [place.what === 'cookie' ? 'cookie' : 'header']: name,
+            member,
+            canary: CANARY,
+          }),
         });
         return;
       }
     }
+    // Nothing came back: a member of the probe's own holding a function that only waits, against the same
+    // function waiting 0 ms (the control), at the first read the original value passes.
+    if (await timedFunction(ctx, place, parsed, ops)) return;
   }
+}
+
+/**
+ * The time-based node-serialize probe: the object with one more member, `pcx`, holding a function that busy-waits
+ * the time delay; slower than two answers to the same object waiting 0 ms by 80% of the delay, twice, with a 0 ms
+ * one in between answering faster (see delayed). The member is new, so the object still names whom it named.
+ */
+async function timedFunction(
+  ctx: ScanContext,
+  place: SerialisedPlace,
+  parsed: SerialisedValue,
+  ops: readonly Operation[],
+): Promise<boolean> {
+  const payload = (ms: number) => parsed.encode({ ...parsed.object, pcx: waitCanary(ms) });
+  // Reads that declare security first: the ones that read the credential.
+  const ordered = [...ops].sort((x, y) => Number(requiresAuth(y)) - Number(requiresAuth(x)));
+  for (const op of ordered.slice(0, 2)) {
+    if (ctx.signal.aborted) return false;
+    const req = planRequest(ctx.spec, op, ctx.objects, place.as ? { owner: place.as.name } : {});
+    const send = (value: string) => {
+      const sent = withValue(req, place, value);
+      return ctx.send(sent.req, sent.as);
+    };
+    const plain = await send(place.value);
+    if (!isSuccess(plain)) continue;
+    const quick = [await send(payload(0)), await send(payload(0))];
+    if (quick.some((r) => r === undefined)) continue;
+    const baselineMs = Math.max(...quick.map((r) => r!.durationMs));
+    if (baselineMs > 300) continue;
+    const slow = await delayed({ send }, payload(ctx.timeDelayMs), payload(0), baselineMs, ctx.timeDelayMs);
+    if (!slow) continue;
+    const where = place.what === 'cookie' ? `cookie ${place.name}` : `token of the ${place.name} header`;
+    ctx.report(SCAN_RULES.insecureDeserialization, {
+      operation: op,
+      key: `${place.what}:${place.name}`,
+      message: `${op.method} ${op.path} ran code read from the ${where}: a member added to its serialised object holding a function that waits ${ctx.timeDelayMs} ms (${waitCanary(ctx.timeDelayMs)}) delayed the answer twice (${Math.round(slow.durationMs)} ms against ${Math.round(baselineMs)} ms), the same function waiting 0 ms did not.`,
+      evidence: evidenceOf(slow, {
+        [place.what === 'cookie' ? 'cookie' : 'header']: place.name,
+        member: 'pcx',
+        canary: waitCanary(ctx.timeDelayMs),
+        baselineMs: Math.round(baselineMs),
+      }),
+    });
+    return true;
+  }
+  return false;
 }
 
 /** Where a pickle goes: a cookie, a body member, a query parameter, or the whole raw body. */
