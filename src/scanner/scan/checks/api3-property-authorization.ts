@@ -47,6 +47,7 @@ import { findLoginTarget } from './api2-authentication.ts';
 import {
   checkIds,
   claimAccountPath,
+  ID_KEYS,
   registerThrowaway,
   retireThrowaway,
   reuseThrowaway,
@@ -1219,16 +1220,12 @@ async function scanAccountAt(ctx: ScanContext, op: Operation): Promise<ScanAccou
   if (param === undefined || /name|mail/i.test(param)) return undefined;
   if (!op.path.replace(/\/$/, '').endsWith(`{${param}}`)) return undefined;
   if (op.parameters.some((p) => p.in === 'path' && p.name !== param)) return undefined;
-  let pending = ownAccounts.get(ctx.objects);
-  if (!pending) {
-    pending = (async () =>
-      (await reuseThrowaway(ctx)) ?? (await registerThrowaway(ctx, findLoginTarget(ctx), 'pcm')))();
-    ownAccounts.set(ctx.objects, pending);
-  }
-  const v = await pending;
+  const v = await scanAccount(ctx);
   if (!v) return undefined;
-  scanAccounts.add(v.identity);
-  await checkIds(ctx, v);
+  // A login that answers only a token tells the account no id: its own-profile read may (`GET /account` →
+  // `{uid: 9, username: pcm…}`), checked as any other (checkIds: V's read at the item route shows V's name).
+  const extra = (await ownReadIds(ctx, v)).filter((id) => !v.ids.includes(id));
+  await checkIds(ctx, extra.length > 0 ? { ...v, ids: [...v.ids, ...extra] } : v);
   for (const id of v.checked) {
     const params = { [param]: id };
     const req = planRequest(ctx.spec, op, ctx.objects, { owner: v.name, params });
@@ -1237,6 +1234,54 @@ async function scanAccountAt(ctx: ScanContext, op: Operation): Promise<ScanAccou
     if (ctx.objects.isScanCreated(req.path.split('?')[0])) return { v, params, id };
   }
   return undefined;
+}
+
+/** The scan's own account for the account-record probes (reused, else registered as pcm<random>), per scan. */
+async function scanAccount(ctx: ScanContext): Promise<Throwaway | undefined> {
+  let pending = ownAccounts.get(ctx.objects);
+  if (!pending) {
+    pending = (async () =>
+      (await reuseThrowaway(ctx)) ?? (await registerThrowaway(ctx, findLoginTarget(ctx), 'pcm')))();
+    ownAccounts.set(ctx.objects, pending);
+  }
+  const v = await pending;
+  if (v) scanAccounts.add(v.identity);
+  return v;
+}
+
+/** The ids each account of the scan's own read at its own-profile reads, per account. */
+const ownReads = new WeakMap<Throwaway, Promise<string[]>>();
+
+/**
+ * The ids V's own record shows at the document's own-profile reads (`GET /me`, `GET /v1/account`; at most 2): the
+ * id members (`id`, `uid`, `user_id`...) of the record that carries V's name or e-mail. Unchecked.
+ */
+function ownReadIds(ctx: ScanContext, v: Throwaway): Promise<string[]> {
+  let pending = ownReads.get(v);
+  if (!pending) {
+    pending = (async () => {
+      const out = new Set<string>();
+      const reads = ctx.spec.operations
+        .filter(
+          (o) =>
+            o.method === 'GET' && !isExcluded(o) && !o.path.includes('{') && OWN_PROFILE_READ.test(o.path),
+        )
+        .slice(0, 2);
+      for (const op of reads) {
+        const res = await ctx.send(planRequest(ctx.spec, op, ctx.objects, { owner: v.name }), v.identity);
+        if (!isSuccess(res) || looksRefused(res) || res.json === undefined) continue;
+        for (const record of recordsOf(res.json, [v.name, v.email], false))
+          for (const key of ID_KEYS) {
+            const id = record[key];
+            if ((typeof id === 'string' || typeof id === 'number') && String(id) !== '' && out.size < 6)
+              out.add(String(id));
+          }
+      }
+      return [...out];
+    })();
+    ownReads.set(v, pending);
+  }
+  return pending;
 }
 
 /**
@@ -2019,6 +2064,53 @@ async function accountMassAssignment(ctx: ScanContext, op: Operation, account: S
   });
 }
 
+/** An account item route: a PUT or PATCH whose path ends in the account parameter, with no other (`/users/{id}`). */
+function accountItemRoute(op: Operation): boolean {
+  const param = accountParam(op.path);
+  return (
+    param !== undefined &&
+    !/name|mail/i.test(param) &&
+    op.path.replace(/\/$/, '').endsWith(`{${param}}`) &&
+    !op.parameters.some((p) => p.in === 'path' && p.name !== param)
+  );
+}
+
+/**
+ * The mass-assignment probe of an own-record update at a path that names none (`PUT /v1/account`), as an account
+ * of the scan's own on its own record: read first, the body from what the record holds, set back after; an account
+ * left privileged is not reused (retireIfElevated).
+ */
+async function scanOwnRecordUpdate(
+  ctx: ScanContext,
+  op: Operation,
+  v: Throwaway,
+  base: Record<string, unknown>,
+): Promise<void> {
+  const plan = { owner: v.name };
+  const req = planRequest(ctx.spec, op, ctx.objects, plan);
+  if (req.invented.length > 0) return;
+  const bare = op.path.replace(/\/$/, '');
+  const reads = ctx.spec.operations
+    .filter(
+      (o) =>
+        o.method === 'GET' &&
+        !isExcluded(o) &&
+        [bare, bare.replace(UPDATE_VERB, '')].includes(o.path.replace(/\/$/, '')),
+    )
+    .map((o) => planRequest(ctx.spec, o, ctx.objects, plan));
+  const before = await firstRecord(ctx, reads, v.identity);
+  await ownRecordUpdate(ctx, op, { as: v.identity, req, plan, isAccount: false }, base);
+  const id = ID_KEYS.map((k) => before?.record[k]).find(
+    (x) => typeof x === 'string' || typeof x === 'number',
+  );
+  await retireIfElevated(
+    ctx,
+    { v, params: {}, id: String(id ?? '') },
+    before?.record,
+    async (who) => (await firstRecord(ctx, reads, who))?.record,
+  );
+}
+
 /**
  * A POST that writes the sender's own record rather than creating one: its path ends at an own-profile segment
  * (`/me`, `/profile`, `/account`, `/current_user`), alone or with an update verb after it (`/profile/update`).
@@ -2166,10 +2258,13 @@ export const api3: Check = {
         continue;
       }
       // An update of the last identity's own account at an account item route (`PATCH /users/{id}`, or a POST
-      // there) is probed on an account of the scan's own instead, when the API lets the scan register one.
+      // there) is probed on an account of the scan's own instead, when the API lets the scan register one; so is
+      // any PUT or PATCH at such a route (`PUT /v1/user/{uid}`) when no identity knows its own id there (a login
+      // that answers only a token): the scan's own account fills the route with the id read back as its own.
       const account =
-        (op.method === 'PUT' || op.method === 'PATCH' || op.method === 'POST') &&
-        givenAccountRoute(ctx, op, last)
+        ((op.method === 'PUT' || op.method === 'PATCH' || op.method === 'POST') &&
+          givenAccountRoute(ctx, op, last)) ||
+        ((op.method === 'PUT' || op.method === 'PATCH') && accountItemRoute(op))
           ? await scanAccountAt(ctx, op)
           : undefined;
       // Fields the object (or profile) shows but the request does not declare, on its updates and actions.
@@ -2177,8 +2272,17 @@ export const api3: Check = {
         await readBackAssignment(ctx, op, account?.v.identity ?? last, account?.params);
       const base = sampleValue(ctx.spec, bodySchema(op));
       if (base === null || typeof base !== 'object' || Array.isArray(base)) continue;
+      // An update of the sender's own record at a path that names none (`PUT /v1/account`, `PATCH /me`, `POST
+      // /profile/update`) is probed on an account of the scan's own, its own record, when the API lets the scan
+      // register one: every privileged field goes, not only those a given identity's read shows.
+      const ownScan =
+        !account && ownProfileWritePath(op.path) && op.method !== 'DELETE'
+          ? await scanAccount(ctx)
+          : undefined;
       if (account) {
         await accountMassAssignment(ctx, op, account);
+      } else if (ownScan) {
+        await scanOwnRecordUpdate(ctx, op, ownScan, base as Record<string, unknown>);
       } else if (op.method === 'POST') {
         // Sent as a given identity, a password change or a change of its own e-mail/name stores the sample.
         if (setsOwnPassword(ctx.spec, op) || changesOwnDetails(ctx.spec, op)) continue;
