@@ -1537,6 +1537,48 @@ async function probeTimed(
 }
 
 /**
+ * SQL sleeps that run once, whatever the table holds, ORed to a quoted value that matches nothing and closed by the
+ * statement's own quote: `WHERE card = '<v>' OR 1=(SELECT 0 FROM PG_SLEEP(t)) OR 'a'='b' AND pin = '...'` selects
+ * no row (PostgreSQL runs the uncorrelated subquery once; MySQL materialises the derived table `(SELECT SLEEP(t))`
+ * once). No comment, no stacked statement: what follows the input in the statement stays, so a login probed so
+ * names nobody and counts no failed login against anyone.
+ */
+const onceSleeps = (v: string, t: string): string[] => [
+  `${v}' OR 1=(SELECT 0 FROM PG_SLEEP(${t})) OR 'a'='b`,
+  `${v}' OR (SELECT 0 FROM (SELECT SLEEP(${t}))a) OR 'a'='b`,
+];
+
+/**
+ * A login's time-based probes (see onceSleeps): where every failure answers alike (the same 5xx for a wrong password,
+ * a user nobody has and a database error; a tautology no way in), only a delay tells. Slower than the slower of two
+ * plain requests by 80% of the delay, twice, its sleep of 0 (the control) in between not.
+ */
+async function loginTimed(ctx: ScanContext, p: Prober, baseline: ScanResponse): Promise<boolean> {
+  const v = p.point.value;
+  const again = await p.send(v);
+  if (again === undefined) return false;
+  const baselineMs = Math.max(baseline.durationMs, again.durationMs);
+  const s = String(ctx.timeDelayMs / 1000);
+  const zero = onceSleeps(v, '0');
+  for (const [i, payload] of onceSleeps(v, s).entries()) {
+    const res = await delayed(p, payload, zero[i], baselineMs, ctx.timeDelayMs);
+    if (res)
+      return reporter(ctx, p)(
+        SCAN_RULES.sqlInjection,
+        `time-based: a database sleep ORed to the lookup of a user nobody has delayed the login's answer twice (${res.status}), a sleep of 0 did not`,
+        res,
+        payload,
+        {
+          baselineMs: Math.round(baselineMs),
+          ms: Math.round(res.durationMs),
+          baselineStatus: baseline.status,
+        },
+      );
+  }
+  return false;
+}
+
+/**
  * The identity's login fields (not its password) that the operation's body also has: its own user name. Never in an
  * account flow (discover.ts accountFlow, by path, summary or declared id): `POST /auth/forgot-password {email}` with alice's
  * e-mail mails her a reset code for each probe.
@@ -1791,6 +1833,22 @@ function freshNames(ctx: ScanContext, op: Operation): Record<string, string> {
 
 /** A login's user input (`email`, `username`, `login`): what names the account that signs in. */
 const LOGIN_USER = /user|e_?mail|login|name|account|phone|mobile|handle|nick/i;
+/** A login's secret named other than a password: a PIN or a pass code (`{card_no, pin}`). */
+const LOGIN_PIN = /^(pin|pin_?code|pass_?code)$/i;
+/** Login fields that name no account and hold no secret of its own (`grant_type`, `client_id`, `remember_me`). */
+const LOGIN_OTHER = /client|grant|scope|remember|captcha|csrf|xsrf|redirect|next|return/i;
+
+/**
+ * A login's password and user fields among `keys`: the password (or PIN), and the user input named so (LOGIN_USER),
+ * else the one other field beside the password (`{card_no, pin}`, `{member_no, password}`).
+ */
+function loginFields(keys: readonly string[]): { readonly user?: string; readonly password?: string } {
+  const password = keys.find((k) => (PASSWORD.test(k) || LOGIN_PIN.test(k)) && !/grant|client/i.test(k));
+  const named = keys.find((k) => k !== password && LOGIN_USER.test(k) && !/client|grant|scope/i.test(k));
+  const others = keys.filter((k) => k !== password && !LOGIN_OTHER.test(k));
+  const user = named ?? (password !== undefined && others.length === 1 ? others[0] : undefined);
+  return { ...(user !== undefined ? { user } : {}), ...(password !== undefined ? { password } : {}) };
+}
 
 /**
  * A login probed with a user nobody has and a password of the scan's own, never a given identity's name: a probe
@@ -1839,8 +1897,7 @@ export function undocumentedLogin(
   const encodingOf = (l: (typeof flows)[number]) =>
     l.flow.encoding === 'form' || l.flow.grantType === 'password' ? ('form' as const) : ('json' as const);
   const fieldsOf = (keys: readonly string[]) => {
-    const password = keys.find((k) => PASSWORD.test(k) && !/grant|client/i.test(k));
-    const user = keys.find((k) => k !== password && LOGIN_USER.test(k) && !/client|grant|scope/i.test(k));
+    const { user, password } = loginFields(keys);
     return password !== undefined && user !== undefined ? [user, password] : undefined;
   };
   if (here) {
@@ -1871,10 +1928,12 @@ function loginOperation(ctx: ScanContext, op: Operation, documented: ReadonlySet
 function givenNames(ctx: ScanContext): string[] {
   const out = new Set<string>();
   for (const as of [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])]) {
-    for (const [k, v] of Object.entries(as.login?.body ?? {})) {
+    const body = as.login?.body ?? {};
+    const { user } = loginFields(Object.keys(body));
+    for (const [k, v] of Object.entries(body)) {
       // Only the fields that name the account (`grant_type: password` names nobody, and every body has that word).
-      if (typeof v !== 'string' || v.length < 3 || PASSWORD.test(k)) continue;
-      if (LOGIN_USER.test(k) && !/client|grant|scope/i.test(k)) out.add(v.toLowerCase());
+      if (typeof v !== 'string' || v.length < 3 || PASSWORD.test(k) || LOGIN_PIN.test(k)) continue;
+      if (k === user || (LOGIN_USER.test(k) && !/client|grant|scope/i.test(k))) out.add(v.toLowerCase());
     }
   }
   return [...out];
@@ -1902,10 +1961,7 @@ function loginPlan(ctx: ScanContext, op: Operation): LoginPlan | undefined {
         : Object.keys(propertiesOf(ctx.spec, schema)),
   );
   for (const k of Object.keys(own?.login?.flow.body ?? {})) fields.add(k);
-  const passwordField = [...fields].find((k) => PASSWORD.test(k) && !/grant|client/i.test(k));
-  const userField = [...fields].find(
-    (k) => k !== passwordField && LOGIN_USER.test(k) && !/client|grant|scope/i.test(k),
-  );
+  const { user: userField, password: passwordField } = loginFields([...fields]);
   if (userField === undefined) return undefined;
   const never = givenNames(ctx);
   const values: Record<string, unknown> = {};
@@ -2357,12 +2413,8 @@ async function probeCredential(ctx: ScanContext, as: Identity, slot: CredentialS
       const again = await p.send(made);
       const baselineMs = Math.max(refusal.durationMs, again?.durationMs ?? 0);
       const s = String(ctx.timeDelayMs / 1000);
-      const sleeps = (t: string) => [
-        `${made}' OR 1=(SELECT 0 FROM PG_SLEEP(${t})) OR 'a'='b`,
-        `${made}' OR (SELECT 0 FROM (SELECT SLEEP(${t}))a) OR 'a'='b`,
-      ];
-      const zero = sleeps('0');
-      for (const [i, payload] of sleeps(s).entries()) {
+      const zero = onceSleeps(made, '0');
+      for (const [i, payload] of onceSleeps(made, s).entries()) {
         const res = await delayed(p, payload, zero[i], baselineMs, ctx.timeDelayMs);
         if (res)
           return report(
@@ -2814,7 +2866,14 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
     order,
     async (job) => {
       const { baseline } = job;
-      if (over() || job.stage < 2 || job.found || !(job.point.likely || job.ownPath || job.shellish)) return;
+      if (over() || job.stage < 2 || job.found) return;
+      // A login's fields, when nothing else told (a login whose every failure answers alike): the sleeps that run
+      // once and match nobody, whatever the field's name.
+      if (job.login && baseline !== undefined && baseline.durationMs <= SLOW_BASELINE_MS) {
+        job.found = await loginTimed(counted, job.p!, baseline);
+        return;
+      }
+      if (!(job.point.likely || job.ownPath || job.shellish)) return;
       if (job.tier > 0) return;
       if (baseline === undefined || baseline.durationMs > SLOW_BASELINE_MS) return;
       // A DELETE of a made-up value gets the SQL sleeps too: what they end early names nothing.
