@@ -2,7 +2,17 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { buildApiDocument } from '../../../openapi/load.ts';
 import type { ScanResponse } from '../client.ts';
-import { answersGain, isFlowCandidate, judgeFlow, wordsOf } from './api6-business-flows.ts';
+import {
+  answersGain,
+  balanceIn,
+  flowInputs,
+  handlesIn,
+  isFlowCandidate,
+  judgeFlow,
+  movesMoneyOut,
+  sendsMoneyTo,
+  wordsOf,
+} from './api6-business-flows.ts';
 
 const ok = { responses: { '200': { description: 'ok' } } };
 const body = (properties: Record<string, unknown>) => ({
@@ -152,5 +162,78 @@ describe('API6: what repeating an action gains', () => {
     );
     assert.equal(answersGain(codes, true), undefined);
     assert.equal(answersGain([res({ points: 1 }), res({ points: 2 }), res({})], true), undefined);
+  });
+});
+
+describe("API6: money that leaves the caller's account", () => {
+  const money = buildApiDocument('/money.yaml', '3.1', {
+    openapi: '3.1.0',
+    info: { title: 't', version: '1' },
+    paths: {
+      '/wallet/send': {
+        post: { ...ok, ...body({ recipient_wallet: str, coins: { type: 'integer' } }), operationId: 'send' },
+      },
+      '/payments': {
+        post: { ...ok, ...body({ from_iban: str, to_iban: str, amount: str }), operationId: 'pay' },
+      },
+      '/transfer': {
+        post: {
+          ...ok,
+          ...body({ account_number: str, amount: { type: 'number' } }),
+          operationId: 'transfer',
+        },
+      },
+      '/wallet/top-up': {
+        post: { ...ok, ...body({ amount: { type: 'number' } }), operationId: 'topUp' },
+      },
+      '/messages/send': { post: { ...ok, ...body({ to: str, text: str }), operationId: 'message' } },
+    },
+  });
+  const op = (id: string) => money.operations.find((o) => o.id === id)!;
+
+  test('the sum, where it goes and where it comes from, by the inputs’ names', () => {
+    assert.deepEqual(flowInputs(money, op('send')), {
+      amount: 'coins',
+      to: ['recipient_wallet'],
+      from: [],
+      location: 'body',
+    });
+    assert.deepEqual(flowInputs(money, op('pay')), {
+      amount: 'amount',
+      to: ['to_iban'],
+      from: ['from_iban'],
+      location: 'body',
+    });
+    // No input says to or from: the one that names an account is where the money goes.
+    assert.deepEqual(flowInputs(money, op('transfer'))?.to, ['account_number']);
+    assert.equal(flowInputs(money, op('message')), undefined);
+  });
+
+  test('sending, paying to someone and transferring move money out; a top-up and a message do not', () => {
+    assert.equal(movesMoneyOut(money, op('send')), true);
+    assert.equal(movesMoneyOut(money, op('pay')), true);
+    assert.equal(movesMoneyOut(money, op('transfer')), true);
+    assert.equal(movesMoneyOut(money, op('topUp')), false);
+    assert.equal(isFlowCandidate(money, op('send')), true);
+    assert.equal(isFlowCandidate(money, op('message')), false);
+    // A payment made as a collection's creation is probed too, its repetition alone no finding.
+    assert.equal(sendsMoneyTo(money, op('pay')), true);
+    assert.equal(sendsMoneyTo(money, op('topUp')), false);
+  });
+
+  test("an account's balance and the values that name it, as its read shows them", () => {
+    const read = {
+      owner: 'pcw1',
+      accounts: [
+        { iban: 'SB00-7', balance: '25.00' },
+        { iban: 'SB00-8', balance: 5 },
+      ],
+    };
+    assert.equal(balanceIn(read), 30);
+    assert.deepEqual(handlesIn(read), ['SB00-7', 'SB00-8']);
+    assert.equal(balanceIn({ wallet_no: 'CW-1', holder: 'x', coins: 40 }), 40);
+    assert.deepEqual(handlesIn({ wallet_no: 'CW-1', holder: 'x', coins: 40 }), ['CW-1']);
+    // No balance member: no balance (a count of items or a price is none).
+    assert.equal(balanceIn({ items: 3, price: 9 }), undefined);
   });
 });

@@ -15,7 +15,7 @@
 import type { ApiDocument, Operation } from '../../../core/api-document.ts';
 import type { Check } from '../check.ts';
 import type { ScanResponse } from '../client.ts';
-import { evidenceOf, isSuccess } from '../context.ts';
+import { evidenceOf, isSuccess, type ScanContext } from '../context.ts';
 import { changesAccount, changesOwnAccount } from '../discover.ts';
 import {
   bodySchema,
@@ -28,8 +28,11 @@ import {
   planRequest,
 } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
-import { propertiesOf } from '../schema.ts';
+import { propertiesOf, sampleValue } from '../schema.ts';
+import { selfIds } from '../self.ts';
+import { findLoginTarget } from './api2-authentication.ts';
 import { refusedIn200 } from './api5-function-authorization.ts';
+import { registerThrowaway, reuseThrowaway, type Throwaway } from './throwaway.ts';
 
 const REPEATS = 5;
 
@@ -100,6 +103,30 @@ const GAIN_VERB =
  */
 const MOVES_OUT =
   /^(transfer\w*|withdraw\w*|payout|cashout|donat\w*|tip|tips|remit\w*|wire|send|sendmoney|payto)$/;
+
+/**
+ * A money flow that moves money out of the caller's account: its action is such a verb (`/transfer`, `/withdraw`),
+ * or it takes a sum and names where it goes (`POST /payments {to_iban, amount}`, `/pay {recipient, amount}`).
+ */
+export function movesMoneyOut(spec: ApiDocument, op: Operation): boolean {
+  if (actionWords(op).some((w) => MOVES_OUT.test(w))) return true;
+  const inputs = flowInputs(spec, op);
+  return inputs?.to.some((f) => wordsOf(f).some((w) => TO_WORD.test(w))) === true;
+}
+
+/**
+ * A POST without path parameters (not a login, an admin function or an account change) that the document
+ * names money and that takes a sum and where it goes (`POST /payments {from_iban, to_iban, amount}`).
+ */
+export function sendsMoneyTo(spec: ApiDocument, op: Operation): boolean {
+  if (op.method !== 'POST' || isExcluded(op) || op.extensions['x-portcullis-business-flow'] === false)
+    return false;
+  if (op.path.includes('{') || isAdminOperation(op) || isLoginOperation(spec, op)) return false;
+  if (changesAccount(spec, op) || changesOwnAccount(spec, op)) return false;
+  const inputs = flowInputs(spec, op);
+  if (!inputs?.to.some((f) => wordsOf(f).some((w) => TO_WORD.test(w)))) return false;
+  return judgeFlow(spec, op).gain === 'money or credit';
+}
 
 /** What a renewal must leave alone: the identity's own credentials. */
 const CREDENTIAL =
@@ -200,7 +227,10 @@ export function isFlowCandidate(spec: ApiDocument, op: Operation): boolean {
   if (itemParam(spec, op.path) !== undefined || creationCollection(spec, op) !== undefined) return false;
   const action = [...actionWords(op), ...(op.hasDeclaredId ? wordsOf(op.id) : [])];
   if (resendsInvitation(op)) return true;
-  return action.some((w) => GAIN_VERB.test(w)) && !action.some((w) => READ.test(w) || UNDO.test(w));
+  if (action.some((w) => READ.test(w) || UNDO.test(w))) return false;
+  if (action.some((w) => GAIN_VERB.test(w))) return true;
+  // A verb that moves money out (`/wallet/send`, `/funds/remit`) of something named money.
+  return action.some((w) => MOVES_OUT.test(w)) && judgeFlow(spec, op).gain === 'money or credit';
 }
 
 /** Numbers of an answer by their JSON pointer, a few levels down, arrays by their length. */
@@ -266,6 +296,7 @@ export const api6: Check = {
   async run(ctx) {
     const user = ctx.identities[0];
     if (!user) return;
+    const outflows: Operation[] = [];
     for (const op of ctx.spec.operations) {
       if (!isFlowCandidate(ctx.spec, op)) continue;
       const judged = judgeFlow(ctx.spec, op);
@@ -277,12 +308,9 @@ export const api6: Check = {
         });
         continue;
       }
-      if (judged.gain === 'money or credit' && actionWords(op).some((w) => MOVES_OUT.test(w))) {
-        ctx.note?.({
-          operation: op,
-          rule: SCAN_RULES.businessFlow,
-          reason: `not repeated: it moves money out of ${user.name}'s account, a given identity's, which the scan could not set back`,
-        });
+      if (judged.gain === 'money or credit' && movesMoneyOut(ctx.spec, op)) {
+        // Never as a given identity: between two accounts of the scan's own, after the other flows.
+        outflows.push(op);
         continue;
       }
       const req = planRequest(ctx.spec, op, ctx.objects, { owner: user.name });
@@ -311,5 +339,416 @@ export const api6: Check = {
         }),
       });
     }
+    // Payments and transfers made as a collection's creation (`POST /payments {to_iban, amount}`): the same
+    // probes between the scan's own accounts, but their repetition alone is no finding (a creation repeats).
+    const created = ctx.spec.operations.filter(
+      (op) => !isFlowCandidate(ctx.spec, op) && sendsMoneyTo(ctx.spec, op),
+    );
+    await ownMoneyFlows(ctx, [...outflows, ...created], new Set(created));
   },
 };
+
+/** Request inputs that carry the sum a money flow moves (`amount`, `coins`, `value`). */
+const AMOUNT_NAME = /^(amount|amt|sum|value|coins?|credits?|points|funds|money|cash|quantity|qty|total)$/;
+/** Words of an input that names where the money goes (`to_account`, `recipient_wallet`, `payee`). */
+const TO_WORD =
+  /^(to|recipient|receiver|receiving|destination|dest|target|payee|beneficiary|counterparty|creditor)$/;
+/** Words of an input that names where the money comes from (`from_account`, `source_wallet`). */
+const FROM_WORD = /^(from|source|src|sender|payer|origin|debtor)$/;
+/** Words of an input that names an account, when no input says to or from (`{account_number, amount}`). */
+const ACCOUNTISH =
+  /^(account|accounts|wallet|iban|card|user|username|email|login|handle|member|customer|number)$/;
+/** Answer members that hold what an account has (`balance`, `available_balance`, `coins`, `credits`). */
+const BALANCE_NAME =
+  /^(balance|\w+_balance|balance_\w+|funds|available_funds|credits?|coins?|points|money|cash|available)$/;
+/** Answer members that name an account the money can be sent to (`iban`, `wallet_no`, `account_number`). */
+const HANDLE_NAME =
+  /^(iban|account|wallet|card|(account|wallet|card)_?(no|num|number|id|iban|address)|wallet_?address)$/;
+
+/** A member name as lower-case snake words: `walletNo` → `wallet_no`. */
+function snake(name: string): string {
+  return wordsOf(name).join('_');
+}
+
+/** The money an account holds, as its read shows it: the sum of its balance members (a few levels down). */
+export function balanceIn(view: unknown, depth = 0): number | undefined {
+  if (depth > 3 || view === null || typeof view !== 'object') return undefined;
+  const items = Array.isArray(view) ? view.slice(0, 20) : [view];
+  let sum: number | undefined;
+  for (const item of items) {
+    if (item === null || typeof item !== 'object') continue;
+    for (const [k, v] of Object.entries(item as Record<string, unknown>).slice(0, 100)) {
+      const n =
+        typeof v === 'number' && Number.isFinite(v)
+          ? v
+          : typeof v === 'string' && /^-?\d{1,15}(\.\d{1,6})?$/.test(v)
+            ? Number(v)
+            : undefined;
+      const inner = n === undefined ? balanceIn(v, depth + 1) : undefined;
+      const add = n !== undefined && BALANCE_NAME.test(snake(k)) ? n : inner;
+      if (add !== undefined) sum = (sum ?? 0) + add;
+    }
+  }
+  return sum;
+}
+
+/**
+ * The values an account's read shows under account-naming members (`wallet_no`, `iban`, `account_id`), at most 6.
+ * Never a bare `id`, `no` or `number`: in a read of one's own record that may be the user's id, and the same
+ * number among accounts another person's account.
+ */
+export function handlesIn(view: unknown, out: string[] = [], depth = 0): string[] {
+  if (depth > 3 || view === null || typeof view !== 'object' || out.length >= 6) return out;
+  const items = Array.isArray(view) ? view.slice(0, 5) : [view];
+  for (const item of items) {
+    if (item === null || typeof item !== 'object' || Array.isArray(item)) continue;
+    for (const [k, v] of Object.entries(item as Record<string, unknown>).slice(0, 100)) {
+      if (
+        (typeof v === 'string' && v !== '' && v.length <= 80) ||
+        (typeof v === 'number' && Number.isInteger(v))
+      ) {
+        if (HANDLE_NAME.test(snake(k)) && !out.includes(String(v)) && out.length < 6) out.push(String(v));
+      } else handlesIn(v, out, depth + 1);
+    }
+  }
+  return out;
+}
+
+/** How the scan reads its own accounts' money: a GET both accounts are answered with their own balance. */
+interface Book {
+  readonly op: Operation;
+  readonly read: (v: Throwaway) => Promise<number | undefined>;
+  /** Each account's values that name it (its wallet, IBAN, account number), none the other shares. */
+  readonly handles: Map<Throwaway, string[]>;
+}
+
+/**
+ * The read that shows an account's balance: a GET without path parameters or required query inputs (not a
+ * login, an admin function or an excluded one) answered to both accounts with balance members; at most 6 tried.
+ */
+async function balanceBook(ctx: ScanContext, x: Throwaway, y: Throwaway): Promise<Book | undefined> {
+  const given = new Set<string>();
+  for (const who of [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])])
+    for (const id of selfIds(who)) given.add(id);
+  const reads = ctx.spec.operations
+    .filter(
+      (op) =>
+        op.method === 'GET' &&
+        !isExcluded(op) &&
+        !op.path.includes('{') &&
+        !isAdminOperation(op) &&
+        !isLoginOperation(ctx.spec, op) &&
+        !op.parameters.some((p) => p.required && p.in !== 'header'),
+    )
+    // Reads whose words name money first (`/wallet`, `/balance`, `/accounts`).
+    .sort((a, b) => Number(moneyWorded(b)) - Number(moneyWorded(a)))
+    .slice(0, 6);
+  for (const op of reads) {
+    const req = planRequest(ctx.spec, op, ctx.objects, { owner: x.name });
+    const view = async (v: Throwaway) => {
+      const res = await ctx.send(req, v.identity);
+      return isSuccess(res) && !refusedIn200(res) ? res.json : undefined;
+    };
+    const vx = await view(x);
+    if (balanceIn(vx) === undefined) continue;
+    const vy = await view(y);
+    if (balanceIn(vy) === undefined) continue;
+    const hx = handlesIn(vx);
+    const hy = handlesIn(vy);
+    // A value both show (a bank code, a currency's id) names neither; nor does a given identity's own id.
+    const own = (h: string[], other: string[]) => h.filter((v) => !other.includes(v) && !given.has(v));
+    return {
+      op,
+      read: async (v) => balanceIn(await view(v)),
+      handles: new Map([
+        [x, own(hx, hy)],
+        [y, own(hy, hx)],
+      ]),
+    };
+  }
+  return undefined;
+}
+
+function moneyWorded(op: Operation): boolean {
+  return wordsOf(`${op.path} ${op.hasDeclaredId ? op.id : ''}`).some((w) =>
+    /^(balances?|wallets?|accounts?|funds|credits?|coins?|points|money|bank\w*)$/.test(w),
+  );
+}
+
+/**
+ * The values that name account `v` at an input of that name, most likely first (at most 3): only values that
+ * are its own beyond doubt (its e-mail and name, both random; ids read back as its own, `checkIds`; the values
+ * its own balance read shows under account names), never an id it was merely told (a user id that may be another
+ * person's account number).
+ */
+function valuesFor(field: string, v: Throwaway, handles: readonly string[]): string[] {
+  const words = wordsOf(field);
+  const has = (re: RegExp) => words.some((w) => re.test(w));
+  const personal = has(/^(user|username|login|handle|name|member|customer|nick|nickname|person)$/);
+  let out: string[];
+  if (has(/^e?mails?$/)) out = [v.email];
+  else if (personal && has(/^(id|uid|ids|no|number)$/)) out = [...v.checked];
+  else if (personal) out = [v.loginName, v.name];
+  else out = [...handles, v.loginName];
+  return [...new Set(out)].slice(0, 3);
+}
+
+/** An input that names an account or a person (`account_id`, `user`, `iban`, `owner`). */
+function namesSomeone(name: string): boolean {
+  return wordsOf(name).some(
+    (w) =>
+      ACCOUNTISH.test(w) ||
+      /^(id|ids|uid|owner|holder|payee|payer|recipient|beneficiary|phone|mobile)$/.test(w),
+  );
+}
+
+/** A money flow's inputs: where the sum goes, where it goes to, where it comes from. */
+interface FlowInputs {
+  readonly amount: string;
+  readonly to: readonly string[];
+  readonly from: readonly string[];
+  readonly location: 'body' | 'query';
+}
+
+export function flowInputs(spec: ApiDocument, op: Operation): FlowInputs | undefined {
+  const inBody = bodySchema(op) !== undefined;
+  const names = inBody
+    ? Object.keys(propertiesOf(spec, bodySchema(op)))
+    : op.parameters.filter((p) => p.in === 'query').map((p) => p.name);
+  const amount =
+    names.find((n) => wordsOf(n).some((w) => w === 'amount' || w === 'amt')) ??
+    names.find((n) => AMOUNT_NAME.test(snake(n)));
+  if (amount === undefined) return undefined;
+  const rest = names.filter((n) => n !== amount);
+  const to = rest.filter((n) => wordsOf(n).some((w) => TO_WORD.test(w)));
+  const from = rest.filter((n) => !to.includes(n) && wordsOf(n).some((w) => FROM_WORD.test(w)));
+  const fallback =
+    to.length === 0 && from.length === 0
+      ? rest.filter((n) => wordsOf(n).some((w) => ACCOUNTISH.test(w))).slice(0, 1)
+      : [];
+  return { amount, to: [...to, ...fallback], from, location: inBody ? 'body' : 'query' };
+}
+
+const OWN_MONEY_KEYS = {
+  negative: 'own-money-negative',
+  over: 'own-money-over-balance',
+  self: 'own-money-self',
+};
+
+/**
+ * Money flows that move money out of the caller's account (`POST /transfer`, `/wallet/send`, `/withdraw`) are
+ * never run as a given identity. They run between two accounts of the scan's own (registered by it, or made by
+ * the admin where only an admin makes accounts: throwaway.ts), judged by reading both balances back: one unit
+ * sent five times (each must take money from the sender: a limit stops it), a negative sum (the sender's
+ * balance grows), a sum 1000 over the sender's balance (its balance ends below zero), one unit to itself (its
+ * balance grows). Each send names only the scan's accounts: their values are registered as the scan's own
+ * objects for the runner's guard while these probes run, and taken back after.
+ */
+async function ownMoneyFlows(
+  ctx: ScanContext,
+  ops: readonly Operation[],
+  creations: ReadonlySet<Operation>,
+): Promise<void> {
+  if (ops.length === 0) return;
+  const skip = (op: Operation, why: string) =>
+    ctx.note?.({
+      operation: op,
+      rule: SCAN_RULES.businessFlow,
+      reason: `not run as a given identity: it moves money out of the caller's account, which the scan could not set back; ${why}`,
+    });
+  const t = findLoginTarget(ctx);
+  const x = (await reuseThrowaway(ctx, t)) ?? (await registerThrowaway(ctx, t, 'pcw'));
+  const y = x ? await registerThrowaway(ctx, t, 'pcw') : undefined;
+  if (!x || !y) {
+    for (const op of ops) skip(op, 'the scan could not make two accounts of its own to run it between');
+    return;
+  }
+  const book = await balanceBook(ctx, x, y);
+  if (!book) {
+    for (const op of ops) skip(op, "no read showed the balance of the scan's own accounts");
+    return;
+  }
+  const base = book.op.path.replace(/\/+$/, '');
+  const claimed: string[] = [];
+  for (const [v, handles] of book.handles) {
+    for (const h of handles) {
+      const path = `${base}/${encodeURIComponent(h)}`;
+      if (ctx.objects.isScanCreated(path)) continue;
+      ctx.objects.add({
+        collection: book.op.path,
+        path,
+        id: h,
+        owner: v.name,
+        body: null,
+        createdBy: book.op,
+      });
+      claimed.push(path);
+    }
+  }
+  try {
+    for (const op of ops.slice(0, 3)) {
+      if (ctx.signal.aborted) break;
+      await probeMoneyFlow(ctx, op, book, x, y, skip, !creations.has(op));
+    }
+  } finally {
+    // No later check may take these accounts' values for objects of the scan's own (nor offer them).
+    for (const path of claimed) ctx.objects.markDeleted(path);
+  }
+}
+
+async function probeMoneyFlow(
+  ctx: ScanContext,
+  op: Operation,
+  book: Book,
+  x: Throwaway,
+  y: Throwaway,
+  skip: (op: Operation, why: string) => void,
+  repeat: boolean,
+): Promise<void> {
+  if (op.parameters.some((p) => p.in === 'path')) return skip(op, 'its path names an account');
+  const inputs = flowInputs(ctx.spec, op);
+  if (!inputs) return skip(op, 'no input takes the sum');
+  const others = op.parameters.filter(
+    (p) =>
+      p.in === 'query' &&
+      (p.required || p.raw.example !== undefined) &&
+      ![inputs.amount, ...inputs.to, ...inputs.from].includes(p.name),
+  );
+  if (others.some((p) => namesSomeone(p.name)))
+    return skip(op, 'another of its query inputs names an account, which the scan would have to guess');
+  const schema = bodySchema(op);
+  const props = propertiesOf(ctx.spec, schema);
+  const amountIsText = inputs.location === 'body' && props[inputs.amount]?.type === 'string';
+  const forms = Math.max(1, ...inputs.to.map((f) => valuesFor(f, y, book.handles.get(y) ?? []).length));
+  const request = (amount: number, to: Throwaway, form: number) => {
+    const values: Record<string, unknown> = { [inputs.amount]: amountIsText ? String(amount) : amount };
+    // Where it goes and comes from: the accounts' own values, else nothing (never a sampled or documented
+    // value: an example may be a real person's account).
+    const typed = (f: string, v: string | undefined) =>
+      v === undefined ? undefined : props[f]?.type === 'integer' && /^\d+$/.test(v) ? Number(v) : v;
+    for (const f of inputs.to) {
+      const vs = valuesFor(f, to, book.handles.get(to) ?? []);
+      values[f] = typed(f, vs[Math.min(form, vs.length - 1)]);
+    }
+    for (const f of inputs.from) values[f] = typed(f, valuesFor(f, x, book.handles.get(x) ?? [])[0]);
+    if (inputs.location === 'query') {
+      const params = Object.fromEntries(
+        Object.entries(values)
+          .filter(([, v]) => v !== undefined)
+          .map(([k, v]) => [k, String(v)]),
+      );
+      return planRequest(ctx.spec, op, ctx.objects, { params });
+    }
+    const sample = sampleValue(ctx.spec, schema);
+    const body: Record<string, unknown> =
+      sample !== null && typeof sample === 'object' && !Array.isArray(sample)
+        ? { ...(sample as Record<string, unknown>) }
+        : {};
+    // Any other input that names an account or a person (`account_id`, `user`) is left out.
+    for (const k of Object.keys(body)) if (namesSomeone(k)) delete body[k];
+    for (const [k, v] of Object.entries(values)) {
+      if (v === undefined) delete body[k];
+      else body[k] = v;
+    }
+    return planRequest(ctx.spec, op, ctx.objects, { body });
+  };
+  /** Sends as X and reads X's balance before and after (and the recipient's, with `both`). */
+  const attempt = async (amount: number, to: Throwaway, form: number, both = false) => {
+    const before = await book.read(x);
+    const toBefore = both ? await book.read(to) : undefined;
+    const res = await ctx.send(request(amount, to, form), x.identity);
+    const ok = isSuccess(res) && !refusedIn200(res);
+    const after = ok ? await book.read(x) : before;
+    const toAfter = both && ok ? await book.read(to) : toBefore;
+    return { res, ok, before, after, toBefore, toAfter };
+  };
+  const where = `${op.method} ${op.path}`;
+  const accounts = `${x.name} and ${y.name}, accounts of the scan's own`;
+  // One unit, five times: the first that takes money from X and gives it to Y tells which values the API takes.
+  let chosen: number | undefined;
+  const balances: number[] = [];
+  let last: ScanResponse | undefined;
+  for (let form = 0; form < Math.min(forms, 3) && chosen === undefined; form++) {
+    const a = await attempt(1, y, form, true);
+    const toY = a.toBefore !== undefined && a.toAfter !== undefined && a.toAfter > a.toBefore;
+    if (a.ok && a.before !== undefined && a.after !== undefined && a.after < a.before && toY) {
+      chosen = form;
+      balances.push(a.before, a.after);
+      last = a.res;
+    }
+  }
+  if (chosen !== undefined && repeat) {
+    for (let i = 1; i < REPEATS; i++) {
+      const a = await attempt(1, y, chosen);
+      if (!a.ok || a.after === undefined || a.after >= (balances.at(-1) ?? a.after)) break;
+      balances.push(a.after);
+      last = a.res;
+    }
+    if (repeat && balances.length === REPEATS + 1 && last) {
+      ctx.report(SCAN_RULES.businessFlow, {
+        operation: op,
+        message: `The same ${where} (it names money or credit) succeeded ${REPEATS} times in a row between ${accounts}: the sender's balance went ${balances.join(', ')}.`,
+        evidence: evidenceOf(last, {
+          gained: `balance went ${balances.join(', ')}`,
+          accounts: [x.name, y.name],
+        }),
+      });
+    }
+  }
+  const tries = chosen !== undefined ? [chosen] : [...Array(Math.min(forms, 3)).keys()];
+  // A negative sum: the sender's balance grows, the recipient pays.
+  for (const form of tries) {
+    const a = await attempt(-7, y, form, true);
+    if (!a.ok || a.before === undefined || a.after === undefined || !a.res) continue;
+    if (a.after > a.before) {
+      const paid =
+        a.toBefore !== undefined && a.toAfter !== undefined && a.toAfter < a.toBefore
+          ? `the recipient paid (${a.toBefore} → ${a.toAfter})`
+          : 'out of nothing';
+      ctx.report(SCAN_RULES.businessFlow, {
+        operation: op,
+        key: OWN_MONEY_KEYS.negative,
+        severity: 'high',
+        message: `${where} took a negative amount (${inputs.amount} = -7) from ${x.name} to ${y.name}, accounts of the scan's own: the sender's balance went ${a.before} → ${a.after}, ${paid}.`,
+        evidence: evidenceOf(a.res, { balances: [a.before, a.after], accounts: [x.name, y.name] }),
+      });
+      chosen ??= form;
+    }
+    break;
+  }
+  // More than the sender holds: its balance ends below zero.
+  for (const form of chosen !== undefined ? [chosen] : tries) {
+    const now = await book.read(x);
+    if (now === undefined) break;
+    const sum = Math.max(0, Math.ceil(now)) + 1000;
+    const a = await attempt(sum, y, form);
+    if (!a.ok || a.before === undefined || a.after === undefined || !a.res) continue;
+    if (a.after < a.before && a.after < 0) {
+      ctx.report(SCAN_RULES.businessFlow, {
+        operation: op,
+        key: OWN_MONEY_KEYS.over,
+        severity: 'high',
+        message: `${where} moved ${sum}, more than the sender's balance of ${a.before}, from ${x.name} to ${y.name}, accounts of the scan's own: the balance went to ${a.after}.`,
+        evidence: evidenceOf(a.res, { balances: [a.before, a.after], accounts: [x.name, y.name] }),
+      });
+    }
+    break;
+  }
+  // To itself: its balance grows.
+  if (inputs.to.length > 0) {
+    for (const form of chosen !== undefined ? [chosen] : tries) {
+      const a = await attempt(1, x, form);
+      if (!a.ok || a.before === undefined || a.after === undefined || !a.res) continue;
+      if (a.after > a.before) {
+        ctx.report(SCAN_RULES.businessFlow, {
+          operation: op,
+          key: OWN_MONEY_KEYS.self,
+          severity: 'high',
+          message: `${where} let ${x.name}, an account of the scan's own, send 1 to itself, and its balance went ${a.before} → ${a.after}: money out of nothing.`,
+          evidence: evidenceOf(a.res, { balances: [a.before, a.after], accounts: [x.name] }),
+        });
+      }
+      break;
+    }
+  }
+}
