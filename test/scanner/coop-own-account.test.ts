@@ -163,7 +163,7 @@ interface Coop extends TestServer {
 
 const COLUMNS = new Set(['display_name', 'bio', 'tier', 'credit', 'is_admin', 'account_no']);
 
-async function startCoop(fixed: boolean): Promise<Coop> {
+async function startCoop(fixed: boolean, signup = true): Promise<Coop> {
   const db = new DatabaseSync(':memory:');
   db.exec(`CREATE TABLE users(uid INTEGER PRIMARY KEY, username TEXT UNIQUE, password TEXT, display_name TEXT,
       bio TEXT, tier TEXT, credit INTEGER, is_admin INTEGER, account_no TEXT UNIQUE);
@@ -189,7 +189,7 @@ async function startCoop(fixed: boolean): Promise<Coop> {
     const body = req.method === 'GET' ? undefined : await readJson(req);
     const uid = sessions.get(String(req.headers['x-coop-session'] ?? ''));
     if (log.length < 20_000) log.push(`${uid ?? '-'} ${req.method} ${req.url}`);
-    if (req.method === 'POST' && path === '/v1/auth/register') {
+    if (signup && req.method === 'POST' && path === '/v1/auth/register') {
       const { username, password, display_name } = body ?? {};
       if (
         typeof username !== 'string' ||
@@ -268,22 +268,31 @@ async function startCoop(fixed: boolean): Promise<Coop> {
   };
 }
 
-describe('co-op own-record updates (PUT /v1/account, PUT /v1/user/{uid}) and a read-like POST lookup', () => {
-  let runs: TwinScans<Coop>;
-  let seeded: unknown[];
-  const seededAfter: Record<string, unknown[]> = {};
+/** The twins scanned with `spec`: their findings, and the given members' rows before and after each scan. */
+function coopScans(signup: boolean) {
+  const spec = signup
+    ? SPEC
+    : {
+        ...SPEC,
+        paths: Object.fromEntries(Object.entries(SPEC.paths).filter(([p]) => p !== '/v1/auth/register')),
+      };
+  const out = {
+    seeded: [] as unknown[],
+    after: {} as Record<string, unknown[]>,
+    runs: {} as TwinScans<Coop>,
+  };
   before(async () => {
-    const probe = await startCoop(false);
-    seeded = probe.seeded();
+    const probe = await startCoop(false, signup);
+    out.seeded = probe.seeded();
     probe.server.close();
-    runs = await scanTwins(
-      SPEC,
+    out.runs = await scanTwins(
+      spec,
       async (fixed) => {
-        const api = await startCoop(fixed);
+        const api = await startCoop(fixed, signup);
         const close = api.server.close.bind(api.server);
         // Read the rows as the scan leaves them, before the server goes.
         api.server.close = ((cb?: (err?: Error) => void) => {
-          seededAfter[fixed ? 'fixed' : 'vulnerable'] = api.seeded();
+          out.after[fixed ? 'fixed' : 'vulnerable'] = api.seeded();
           return close(cb);
         }) as typeof api.server.close;
         return api;
@@ -291,52 +300,59 @@ describe('co-op own-record updates (PUT /v1/account, PUT /v1/user/{uid}) and a r
       IDENTITIES,
     );
   });
+  return out;
+}
 
-  const found = (kind: 'vulnerable' | 'fixed', rule: string, op: string) =>
-    runs[kind].result.findings.filter((f) => f.rule.id === rule && f.operation?.operationId === op);
-  const explain = (kind: 'vulnerable' | 'fixed') =>
-    [
-      ...runs[kind].result.findings.map((f) => `${f.rule.id} ${f.operation?.operationId}: ${f.message}`),
-      ...runs[kind].result.coverage.matrix
-        .filter((c) => /\/v1\/(account|user)/.test(c.operation) && (c.reason || c.notes))
-        .map(
-          (c) =>
-            `cell ${c.check} ${c.operation} ${c.status}: ${c.reason ?? ''} ${(c.notes ?? []).join(' | ')}`,
+for (const signup of [true, false])
+  describe(`co-op own-record updates (PUT /v1/account, PUT /v1/user/{uid}) and a read-like POST lookup, ${signup ? "with a sign-up (probed on an account of the scan's own)" : "without a sign-up (probed on a given identity's record, read first and set back)"}`, () => {
+    const scans = coopScans(signup);
+    const found = (kind: 'vulnerable' | 'fixed', rule: string, op: string) =>
+      scans.runs[kind].result.findings.filter((f) => f.rule.id === rule && f.operation?.operationId === op);
+    const explain = (kind: 'vulnerable' | 'fixed') =>
+      [
+        ...scans.runs[kind].result.findings.map(
+          (f) => `${f.rule.id} ${f.operation?.operationId}: ${f.message}`,
         ),
-    ].join('\n');
+        ...scans.runs[kind].result.coverage.matrix
+          .filter((c) => /\/v1\/(account|user)/.test(c.operation) && (c.reason || c.notes))
+          .map(
+            (c) =>
+              `cell ${c.check} ${c.operation} ${c.status}: ${c.reason ?? ''} ${(c.notes ?? []).join(' | ')}`,
+          ),
+      ].join('\n');
 
-  test("a plain scan leaves the given members' rows as they were, on both twins", () => {
-    assert.deepEqual(seededAfter.vulnerable, seeded);
-    assert.deepEqual(seededAfter.fixed, seeded);
-  });
+    test("a plain scan leaves the given members' rows as they were, on both twins", () => {
+      assert.deepEqual(scans.after.vulnerable, scans.seeded);
+      assert.deepEqual(scans.after.fixed, scans.seeded);
+    });
 
-  test('mass assignment is found at PUT /v1/account and PUT /v1/user/{uid} on the vulnerable twin', () => {
-    assert.equal(
-      found('vulnerable', 'scan/api3-mass-assignment', 'saveMyAccount').length,
-      1,
-      explain('vulnerable'),
-    );
-    assert.equal(
-      found('vulnerable', 'scan/api3-mass-assignment', 'saveMemberRecord').length,
-      1,
-      explain('vulnerable'),
-    );
-  });
-
-  test('the fixed twin: no mass assignment', () => {
-    const all = runs.fixed.result.findings.filter((f) => f.rule.id === 'scan/api3-mass-assignment');
-    assert.deepEqual(
-      all.map((f) => f.operation?.operationId),
-      [],
-      explain('fixed'),
-    );
-  });
-
-  test('scans stay under 60 s', () => {
-    for (const kind of ['vulnerable', 'fixed'] as const)
-      assert.ok(
-        runs[kind].result.stats.durationMs < 60_000,
-        `${kind}: ${runs[kind].result.stats.durationMs} ms`,
+    test('mass assignment is found at PUT /v1/account and PUT /v1/user/{uid} on the vulnerable twin', () => {
+      assert.equal(
+        found('vulnerable', 'scan/api3-mass-assignment', 'saveMyAccount').length,
+        1,
+        explain('vulnerable'),
       );
+      assert.equal(
+        found('vulnerable', 'scan/api3-mass-assignment', 'saveMemberRecord').length,
+        1,
+        explain('vulnerable'),
+      );
+    });
+
+    test('the fixed twin: no mass assignment', () => {
+      const all = scans.runs.fixed.result.findings.filter((f) => f.rule.id === 'scan/api3-mass-assignment');
+      assert.deepEqual(
+        all.map((f) => f.operation?.operationId),
+        [],
+        explain('fixed'),
+      );
+    });
+
+    test('scans stay under 60 s', () => {
+      for (const kind of ['vulnerable', 'fixed'] as const)
+        assert.ok(
+          scans.runs[kind].result.stats.durationMs < 60_000,
+          `${kind}: ${scans.runs[kind].result.stats.durationMs} ms`,
+        );
+    });
   });
-});

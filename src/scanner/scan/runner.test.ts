@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { SCAN_RULES } from './rules.ts';
-import { CHECKS, isOwnProfile, ownRecordWrite } from './runner.ts';
+import { CHECKS, isOwnProfile, ownIdPath, ownRecordWrite, recordIds } from './runner.ts';
 
 describe('the safety rule', () => {
   test('lets an identity change its own profile, and nothing else it did not create', () => {
@@ -34,6 +34,19 @@ describe('the safety rule', () => {
     ]) {
       assert.equal(ownRecordWrite(p), false, p);
     }
+  });
+
+  test("takes the ids an own-profile read shows as the caller's, and a users item named by one as its record", () => {
+    assert.deepEqual(recordIds({ uid: 2, username: 'bob', account_no: 'CO-1' }), ['2']);
+    assert.deepEqual(recordIds({ data: { user_id: 'u-7', owner_id: 9 } }), ['u-7']);
+    assert.deepEqual(recordIds([{ id: 1 }]), []);
+    assert.deepEqual(recordIds({ items: [{ id: 1 }], meta: { id: 3 } }), []);
+    const mine = new Set(['2']);
+    assert.equal(ownIdPath('/v1/user/2', mine), true);
+    assert.equal(ownIdPath('/api/users/2/', mine), true);
+    for (const p of ['/v1/user/3', '/v1/orders/2', '/v1/user/2/cards', '/2'])
+      assert.equal(ownIdPath(p, mine), false, p);
+    assert.equal(ownIdPath('/v1/user/2', undefined), false);
   });
 });
 

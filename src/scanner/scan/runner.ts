@@ -293,6 +293,47 @@ function inputValues(req: {
   return out;
 }
 
+/** Members that hold a record's own id as a user (not a reference to another object). */
+const RECORD_ID = /^(id|_id|uid|user_?id|userId)$/;
+
+/**
+ * The ids a record shows for itself (`{uid: 2, ...}`, or inside `data`/`user`/`profile`/`account`), at most 4: an
+ * own-profile read's answer names the caller so.
+ */
+export function recordIds(json: unknown): string[] {
+  const out: string[] = [];
+  const take = (v: unknown, depth: number) => {
+    if (depth > 1 || v === null || typeof v !== 'object' || Array.isArray(v)) return;
+    for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+      if (
+        RECORD_ID.test(k) &&
+        (typeof x === 'number' || (typeof x === 'string' && x !== '' && x.length <= 80))
+      )
+        out.length < 4 && out.push(String(x));
+      else if (/^(data|user|profile|account|result)$/i.test(k)) take(x, depth + 1);
+    }
+  };
+  take(json, 0);
+  return out;
+}
+
+/**
+ * A user's record named by an id its owner's own-profile read showed it (`/users/2`, `/user/2` when `GET
+ * /account` answered `{uid: 2}`); only under a users collection (the same number elsewhere is another object).
+ */
+export function ownIdPath(bare: string, ids: ReadonlySet<string> | undefined): boolean {
+  if (!ids || ids.size === 0) return false;
+  const segments = bare.replace(/\/+$/, '').split('/');
+  const last = segments.pop();
+  const parent = segments.pop();
+  if (last === undefined || parent === undefined || !/^users?$/i.test(parent)) return false;
+  try {
+    return ids.has(decodeURIComponent(last));
+  } catch {
+    return false;
+  }
+}
+
 /** The caller's own profile: a path that names no object, ending in `me`, `self`, `profile`... */
 export function isOwnProfile(path: string): boolean {
   return /(^|\/)(me|self|profile|my_?profile|current_?user|whoami)\/?$/i.test(path.split('?')[0]);
@@ -413,6 +454,15 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     const readBy = new Set<string>();
     /** GETs that set a password, sent once each for an account the scan registered (API2's reset probe). */
     const ownResets = new Set<string>();
+    /** Per given identity, the ids its own record showed it at a path that names none (recordIds). */
+    const ownIds = new Map<string, Set<string>>();
+    /** The ids `name`'s own record showed it that no other given identity's showed (one record for all is no one's). */
+    const onlyOwnIds = (name: string) => {
+      const mine = ownIds.get(name);
+      if (!mine) return undefined;
+      const others = [...ownIds].filter(([n]) => n !== name).flatMap(([, ids]) => [...ids]);
+      return new Set([...mine].filter((id) => !others.includes(id)));
+    };
     /** Check and operation pairs the acting-path rule refused, noted once each. */
     const actingNoted = new Set<string>();
     /** Values the API's answers gave out under an id's name: objects that exist (collectIds). */
@@ -472,13 +522,27 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
         // one that names an id: its record is the scan's own, nothing is set back.
         const bare = req.path.split('?')[0];
         const given = as !== undefined && as !== null && identities.includes(as);
+        // A check that declares an own-profile probe (`ownProfile`) of a record this identity has read at the same
+        // path, or at the path without its update verb (`POST /api/profile/update` read at `GET /api/profile`),
+        // reads first and sets back what it stored.
+        const declaredReadFirst =
+          sendOptions?.ownProfile === true &&
+          as !== undefined &&
+          as !== null &&
+          (readBy.has(`${as.name} ${bare.replace(/\/+$/, '')}`) ||
+            readBy.has(`${as.name} ${bare.replace(/\/+$/, '').replace(UPDATE_VERB, '')}`));
         const ownProfile =
           sendOptions?.ownProfile === true &&
           req.method !== 'DELETE' &&
           as !== undefined &&
           as !== null &&
           (given
-            ? isOwnProfile(req.path) || isOwnAccount(req.path, as)
+            ? isOwnProfile(req.path) ||
+              isOwnAccount(req.path, as) ||
+              // Its own record at a path that names none (`PUT /v1/account`), read first in this scan, or its
+              // account by the id its own record showed it (`PUT /v1/user/2` after `GET /v1/account` → `uid: 2`).
+              (declaredReadFirst && ownRecordWrite(bare)) ||
+              ownIdPath(bare, onlyOwnIds(as.name))
             : as !== admin && ownProfileWritePath(bare) && registered(as, req.operation));
         const restore =
           sendOptions?.restore === true &&
@@ -629,15 +693,6 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
             return undefined;
           }
         }
-        // A check that declares an own-profile probe (`ownProfile`) of a record this identity has read at the same
-        // path, or at the path without its update verb (`POST /api/profile/update` read at `GET /api/profile`),
-        // reads first and sets back what it stored.
-        const declaredReadFirst =
-          sendOptions?.ownProfile === true &&
-          as !== undefined &&
-          as !== null &&
-          (readBy.has(`${as.name} ${bare.replace(/\/+$/, '')}`) ||
-            readBy.has(`${as.name} ${bare.replace(/\/+$/, '').replace(UPDATE_VERB, '')}`));
         // A write of a given identity's own record (`POST /profile.php`, `POST /user/profile/update`) goes only
         // when the sending check reads the record first and sets it back (`ownProfile`, `restore`): made-up
         // values, privileged fields and injection payloads would otherwise stay in that identity's real record.
@@ -711,8 +766,12 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
           (given || as === admin) &&
           isSuccess(res) &&
           readBy.size < 5000
-        )
+        ) {
           readBy.add(`${as.name} ${bare.replace(/\/+$/, '')}`);
+          // The caller's own record at a path that names none (`GET /v1/account`): the ids it shows are its own.
+          if (given && (isOwnProfile(bare) || ownRecordWrite(bare)) && ownIds.size < 100)
+            ownIds.set(as.name, new Set([...(ownIds.get(as.name) ?? []), ...recordIds(res.json)]));
+        }
         if (res?.json !== undefined) collectIds(res.json, givenIds);
         if (res && (res.json !== undefined || res.headers.location)) {
           objects.harvest.record(
