@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ScanResponse } from '../client.ts';
-import { cookieLines, layersOf, raiseRole, replaceWord } from './cookies.ts';
+import { cookieLines, idNumbersIn, layersOf, phpLengths, raiseRole, replaceWord } from './cookies.ts';
 
 const answer = (setCookie: string): ScanResponse => ({
   status: 200,
@@ -51,6 +51,36 @@ describe('cookie values read and changed', () => {
     assert.equal(raiseRole('{"name":"member"}', 'guild'), undefined);
     assert.equal(raiseRole('id=3|user_role=customer', 'u'), 'id=3|user_role=admin');
     assert.equal(raiseRole('{"accountType":"basic"}', 'u'), '{"accountType":"admin"}');
+  });
+});
+
+describe('PHP serialized values and id numbers', () => {
+  test('a string whose length changed gets its declared length right again', () => {
+    const text = 'a:2:{s:3:"uid";i:12;s:4:"user";s:5:"hilde";}';
+    const swapped = replaceWord(text, 'hilde', 'bo') ?? '';
+    assert.equal(phpLengths(swapped), 'a:2:{s:3:"uid";i:12;s:4:"user";s:2:"bo";}');
+    assert.equal(phpLengths('s:1:"çé";'), 's:4:"çé";');
+  });
+
+  test('a role and an admin flag of PHP serialized text are raised, lengths kept right', () => {
+    assert.equal(raiseRole('a:1:{s:4:"role";s:6:"member";}', 'garden'), 'a:1:{s:4:"role";s:5:"admin";}');
+    assert.equal(
+      raiseRole('O:8:"stdClass":1:{s:8:"is_admin";b:0;}', 'u'),
+      'O:8:"stdClass":1:{s:8:"is_admin";b:1;}',
+    );
+    assert.equal(raiseRole('a:1:{s:4:"role";s:4:"pcxq";}', 'u', 'pcxz'), undefined);
+  });
+
+  test('small numbers under id-like keys, in JSON, PHP and key=value text; other numbers left', () => {
+    assert.deepEqual(
+      [...idNumbersIn('{"uid":12,"since":1733570000,"memberId":"41","n":3}')],
+      [
+        ['uid', '12'],
+        ['memberId', '41'],
+      ],
+    );
+    assert.deepEqual([...idNumbersIn('a:2:{s:3:"uid";i:12;s:4:"lang";i:2;}')], [['uid', '12']]);
+    assert.deepEqual([...idNumbersIn('acct_no=1041&lang=2')], [['acct_no', '1041']]);
   });
 });
 

@@ -387,6 +387,39 @@ export function replaceWord(text: string, from: string, to: string): string | un
   return out === text ? undefined : out;
 }
 
+/** PHP's serialize() text: an array or an object at the top (`a:2:{...}`, `O:8:"stdClass":2:{...}`). */
+const PHP_SERIALIZED = /^(a|O):\d+:/;
+
+/**
+ * PHP serialized text with each string's declared length made right again after an edit (`s:5:"bob"` becomes
+ * `s:3:"bob"`): unserialize() refuses a string whose length is wrong. The text is a cookie the API set (bounded).
+ */
+export function phpLengths(text: string): string {
+  return text.replace(/s:\d+:"(.*?)";/g, (_all, body: string) => `s:${Buffer.byteLength(body)}:"${body}";`);
+}
+
+/** A role member (`s:4:"role";s:4:"user";`) or an admin flag (`s:8:"is_admin";b:0;`) of PHP serialized text, raised. */
+function raisePhpRole(text: string, made?: string): string | undefined {
+  let changed = false;
+  const out = text.replace(
+    /s:\d+:"([A-Za-z_][\w-]{0,30})";(s:\d+:"([A-Za-z0-9_]{1,20})"|b:([01])|i:([01]));/g,
+    (all, key: string, _v: string, str?: string, bool?: string, int?: string) => {
+      if (str !== undefined && ROLE_KEY.test(key) && LOW_ROLE.test(str)) {
+        changed = true;
+        return `s:${key.length}:"${key}";s:0:"${made ?? 'admin'}";`;
+      }
+      const flag = bool ?? int;
+      if (flag === '0' && ADMIN_FLAG.test(key)) {
+        changed = true;
+        const kind = bool !== undefined ? 'b' : 'i';
+        return `s:${key.length}:"${key}";${made !== undefined ? `s:0:"${made}"` : `${kind}:1`};`;
+      }
+      return all;
+    },
+  );
+  return changed ? phpLengths(out) : undefined;
+}
+
 /** A member that holds a role: `role`, `user_role`, `accountType`, `access_level`, `tier`, `rank`... */
 const ROLE_KEY =
   /^([a-z]{1,12}[_-]?)?(role|roles|group|groups|type|level|access|privilege|privileges|perm|perms|permission|permissions|tier|rank)$|^(kind|status|usertype)$/i;
@@ -411,6 +444,7 @@ const FALSE_WORD: Readonly<Record<string, string>> = {
  */
 export function raiseRole(text: string, cookieName: string, made?: string): string | undefined {
   const bare = text.trim();
+  if (PHP_SERIALIZED.test(bare)) return raisePhpRole(text, made);
   if (ROLE_KEY.test(cookieName) && LOW_ROLE.test(bare)) return text.replace(bare, made ?? 'admin');
   if (ADMIN_FLAG.test(cookieName) && FALSE_WORD[bare] !== undefined)
     return text.replace(bare, made ?? FALSE_WORD[bare]);
@@ -475,6 +509,7 @@ function identityForgeries(
       let text = layer.text;
       for (const [from, to] of pairs) text = replaceWord(text, from, to) ?? text;
       if (text === layer.text) continue;
+      if (PHP_SERIALIZED.test(text.trim())) text = phpLengths(text);
       out.push({ cookie, kind: layer.kind, value: layer.encode(text), before: layer.text, after: text });
     }
   }
@@ -517,7 +552,29 @@ function showsB(
   );
 }
 
-/** A cookie both hold as a small number (an account or user number, `acct=1041`): B's number is no secret of B's. */
+/** Members named like an account's id or number (`uid`, `user_id`, `memberId`, `acct_no`). */
+const ID_KEY = /^(u?id|_id|acct|account)$|[_-](id|no|num|number)$|[a-z](Id|No|Num)$/i;
+
+/** Small numbers under id-like keys in readable text: JSON members, PHP serialized members, `key=value` pairs. */
+export function idNumbersIn(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const key = '([A-Za-z_][\\w-]{0,30})';
+  for (const re of [
+    new RegExp(`"${key}"\\s{0,3}:\\s{0,3}"?(\\d{1,7})"?(?=[,}\\s])`, 'g'),
+    new RegExp(`s:\\d+:"${key}";[is]:(?:\\d+:")?(\\d{1,7})"?;`, 'g'),
+    new RegExp(`(?:^|[&;|,\\s])${key}=(\\d{1,7})(?=$|[&;|,\\s])`, 'g'),
+  ])
+    for (const m of text.slice(0, 4096).matchAll(re))
+      if (ID_KEY.test(m[1]) && !out.has(m[1])) out.set(m[1], m[2]);
+  return out;
+}
+
+/**
+ * Account numbers both hold in a cookie (or token) of the same name: the whole value a small number (`acct=1041`),
+ * or a small number under an id-like key of its readable form (`{"uid":12}`, `s:3:"uid";i:12;`, `uid=12&lang=de`).
+ * B's number is no secret of B's (ids are small and guessable); B's other values (a nonce, a signature) are
+ * never taken.
+ */
 function cookieNumbers(
   jar: ReadonlyMap<string, string>,
   jarB: ReadonlyMap<string, string>,
@@ -526,9 +583,23 @@ function cookieNumbers(
 ): void {
   for (const [name, v] of jar) {
     const w = jarB.get(name);
-    if (w !== undefined && w !== v && /^\d{1,7}$/.test(v) && /^\d{1,7}$/.test(w)) {
+    if (w === undefined || w === v) continue;
+    if (/^\d{1,7}$/.test(v) && /^\d{1,7}$/.test(w)) {
       ma.set(`cookie:${name}`, v);
       mb.set(`cookie:${name}`, w);
+      continue;
+    }
+    const layersB = layersOf(w);
+    for (const layer of layersOf(v)) {
+      const other = layersB.find((l) => l.kind === layer.kind);
+      if (!other) continue;
+      const bNumbers = idNumbersIn(other.text);
+      for (const [k, n] of idNumbersIn(layer.text)) {
+        const m = bNumbers.get(k);
+        if (m === undefined || m === n) continue;
+        ma.set(`cookie:${name}:${k}`, n);
+        mb.set(`cookie:${name}:${k}`, m);
+      }
     }
   }
 }
