@@ -10,8 +10,8 @@ import type { ApiDocument, JsonSchema, Operation } from '../../../core/api-docum
 import type { Check } from '../check.ts';
 import type { ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
-import { setsPassword } from '../discover.ts';
-import { fits, singular } from '../harvest.ts';
+import { createdId, setsPassword } from '../discover.ts';
+import { entityOfPath, fits, singular } from '../harvest.ts';
 import type { CreatedObject } from '../objects.ts';
 import {
   bodySchema,
@@ -25,6 +25,7 @@ import {
   isLoginOperation,
   itemParam,
   listedValue,
+  memberParam,
   type PlannedRequest,
   pathActs,
   pathValues,
@@ -259,24 +260,105 @@ function pathReads(ctx: ScanContext, owner: Identity): PathRead[] {
   return out;
 }
 
+/**
+ * The owner's path with the attacker's own values in every parameter but the last (`/patients/{its own}/visits/
+ * {the owner's visit}`), from the attacker's own plan of the same route; undefined when the route has one
+ * parameter that is not the document's listed kind, or the two plans share the containers.
+ */
+function swappedPath(ctx: ScanContext, req: PlannedRequest, own: PlannedRequest): string | undefined {
+  const template = req.operation.path.split('/');
+  const mine = req.path.split('?')[0].split('/');
+  const theirs = own.path.split('?')[0].split('/');
+  if (mine.length !== template.length || theirs.length !== template.length) return undefined;
+  const params = template
+    .map((seg, i) => ({ seg, i }))
+    .filter(({ seg }) => {
+      const m = /^[^{}]*\{([^{}]+)\}[^{}]*$/.exec(seg);
+      const p = m ? req.operation.parameters.find((x) => x.in === 'path' && x.name === m[1]) : undefined;
+      return m !== null && listedValue(ctx.spec, p?.schema) === undefined;
+    })
+    .map(({ i }) => i);
+  if (params.length < 2) return undefined;
+  const last = params[params.length - 1];
+  if (mine[last] === theirs[last] || params.slice(0, -1).every((i) => mine[i] === theirs[i]))
+    return undefined;
+  const out = mine.map((seg, i) => (params.includes(i) && i !== last ? theirs[i] : seg));
+  const query = req.path.includes('?') ? `?${req.path.split('?')[1]}` : '';
+  return `${out.join('/')}${query}`;
+}
+
+/**
+ * A nested read that checks only the parent (`/patients/{id}` is the caller's) and finds the child by its own id:
+ * the attacker asks for the owner's child below its own parent. Found when that answers like the owner's read
+ * (80% alike), unlike the attacker's own child there, and the owner's data is private.
+ */
+async function swapParents(
+  ctx: ScanContext,
+  read: PathRead,
+  own: PathRead | undefined,
+  mine: ScanResponse,
+  owner: Identity,
+  attacker: Identity,
+  tested: Set<string>,
+): Promise<boolean> {
+  if (own === undefined) return false;
+  const path = swappedPath(ctx, read.req, own.req);
+  if (path === undefined || tested.has(path)) return false;
+  tested.add(path);
+  const req: PlannedRequest = { ...read.req, path, object: undefined };
+  const theirs = await ctx.send(req, attacker);
+  if (!isSuccess(theirs) || refusedIn200(theirs) || notFoundAnswer(theirs) || isEmptyAnswer(theirs))
+    return false;
+  const body = (r: ScanResponse) => r.json ?? r.text;
+  const score = similarity(body(mine), body(theirs));
+  if (score < SAME_OBJECT) return false;
+  const control = await ctx.send(own.req, attacker);
+  if (isSuccess(control) && similarity(body(control), body(theirs)) >= SAME_OBJECT) return false;
+  if (!(await isPrivate(ctx, read.req, mine, read.ownerOnly))) return false;
+  ctx.report(SCAN_RULES.bolaRead, {
+    operation: read.op,
+    message: `${attacker.name} read ${owner.name}'s object ${read.req.path} below its own parent at ${path} (similarity ${score.toFixed(2)}; ${attacker.name}'s own object there answers otherwise): the route checks the parent, not whose the object is.`,
+    evidence: evidenceOf(theirs, { owner: owner.name, attacker: attacker.name, similarity: score }),
+  });
+  return true;
+}
+
 async function replayReads(
   ctx: ScanContext,
   reads: readonly PathRead[],
   owner: Identity,
   attacker: Identity,
   tested: Set<string>,
+  theirReads: readonly PathRead[] = [],
 ): Promise<void> {
   let reported: Operation | undefined;
-  for (const { op, req, ownerOnly } of reads) {
+  for (const read of reads) {
+    const { op, req, ownerOnly } = read;
     if (ctx.signal.aborted) return;
     if (op === reported || tested.has(req.path)) continue;
     tested.add(req.path);
     const mine = await ctx.send(req, owner);
     if (!isSuccess(mine)) continue;
     const theirs = await ctx.send(req, attacker);
-    if (!isSuccess(theirs)) continue;
+    const swap = () =>
+      swapParents(
+        ctx,
+        read,
+        theirReads.find((r) => r.op === op),
+        mine,
+        owner,
+        attacker,
+        tested,
+      );
+    if (!isSuccess(theirs)) {
+      if (await swap()) reported = op;
+      continue;
+    }
     const score = similarity(mine.json ?? mine.text, theirs.json ?? theirs.text);
-    if (score < SAME_OBJECT || !(await isPrivate(ctx, req, mine, ownerOnly))) continue;
+    if (score < SAME_OBJECT || !(await isPrivate(ctx, req, mine, ownerOnly))) {
+      if (await swap()) reported = op;
+      continue;
+    }
     if (req.object && nobodys(req.object, mine)) {
       ctx.note?.({
         operation: op,
@@ -1043,7 +1125,12 @@ async function viewOf(ctx: ScanContext, object: CreatedObject, owner: Identity):
       o.path.startsWith(`${object.collection}/`),
   );
   if (item) {
-    const res = await ctx.send(planRequest(ctx.spec, item, ctx.objects, { owner: owner.name }), owner);
+    // This object's own path (the planner would take the first object of the collection).
+    const params = Object.fromEntries(pathValues(item.path, object.path).map((v) => [v.name, v.value]));
+    const res = await ctx.send(
+      planRequest(ctx.spec, item, ctx.objects, { owner: owner.name, params }),
+      owner,
+    );
     return isSuccess(res) ? res.text : undefined;
   }
   const list = ctx.spec.operations.find(
@@ -1272,7 +1359,10 @@ async function replayInputActions(
     }
     if (pick === undefined) continue;
     const { input } = pick;
-    for (const object of pick.objects) {
+    // A delete takes an object made for it, when the owner can make one: the ones other probes named stay.
+    const deletes = op.method === 'DELETE' || /(^|[/_-])(delete|remove|destroy|erase)/i.test(op.path);
+    const fresh = deletes ? await freshObject(ctx, pick.objects[0], owner) : undefined;
+    for (const object of fresh ? [fresh] : pick.objects) {
       const before = await viewOf(ctx, object, owner);
       if (before === undefined || (await viewOf(ctx, object, owner)) !== before) continue;
       const { value, shown } = inputValue(ctx, input.schema, input.name, object);
@@ -1397,6 +1487,42 @@ export function isEmptyAnswer(res: ScanResponse): boolean {
   return body !== null && typeof body === 'object' && Object.keys(body).length === 0;
 }
 
+/**
+ * One more object like `object`, made by its owner through the same creation for a delete probe to take, so the
+ * objects other probes named stay; undefined when the creation cannot be repeated (refused, no id, or the
+ * collection holds as many of the scan's objects as it keeps).
+ */
+async function freshObject(
+  ctx: ScanContext,
+  object: CreatedObject,
+  owner: Identity,
+): Promise<CreatedObject | undefined> {
+  const op = object.createdBy;
+  if (op.method !== 'POST' || !isCreationOperation(ctx.spec, op) || setsPassword(ctx.spec, op))
+    return undefined;
+  if (isBusinessFlow(ctx.spec, op) || object.owner !== owner.name) return undefined;
+  const req = planRequest(ctx.spec, op, ctx.objects, { owner: owner.name });
+  if (req.invented.length > 0) return undefined;
+  const res = await ctx.send(req, owner);
+  if (!isSuccess(res)) return undefined;
+  const collection = object.collection;
+  const id = createdId(res, memberParam(ctx.spec, collection), entityOfPath(collection));
+  if (id === undefined || id === '' || id === object.id) return undefined;
+  // `/cards/create` creates in `/cards`: the concrete collection drops the verb (as discovery does).
+  const depth = collection.split('/').length;
+  const at = req.path.split('?')[0].replace(/\/$/, '').split('/').slice(0, depth).join('/');
+  const fresh: CreatedObject = {
+    collection,
+    path: `${at}/${encodeURIComponent(id)}`,
+    id,
+    owner: owner.name,
+    body: res.json,
+    createdBy: op,
+  };
+  ctx.objects.add(fresh);
+  return ctx.objects.isScanCreated(fresh.path) ? fresh : undefined;
+}
+
 async function replayDeletes(
   ctx: ScanContext,
   owner: Identity,
@@ -1408,10 +1534,21 @@ async function replayDeletes(
     .filter((op) => op.method === 'DELETE' && !isExcluded(op))
     .sort((a, b) => b.path.split('/').length - a.path.split('/').length);
   for (const op of deletes) {
-    const req = planRequest(ctx.spec, op, ctx.objects, { owner: owner.name });
+    if (ctx.signal.aborted) return;
+    const planned = planRequest(ctx.spec, op, ctx.objects, { owner: owner.name });
+    if (!mayTouch(ctx, planned)) continue;
+    // The object the other probes used stays (a finding's reproduction names it): the owner makes one more for
+    // this probe when it can, and the probe deletes that one.
+    const fresh = planned.object ? await freshObject(ctx, planned.object, owner) : undefined;
+    const params = fresh
+      ? Object.fromEntries(pathValues(op.path, fresh.path).map((v) => [v.name, v.value]))
+      : undefined;
+    const req = params ? planRequest(ctx.spec, op, ctx.objects, { owner: owner.name, params }) : planned;
     if (!mayTouch(ctx, req)) continue;
     const get = readerOf(ctx, op);
-    const read = get ? planRequest(ctx.spec, get, ctx.objects, { owner: owner.name }) : undefined;
+    const read = get
+      ? planRequest(ctx.spec, get, ctx.objects, { owner: owner.name, ...(params ? { params } : {}) })
+      : undefined;
     const before = read ? await ctx.send(read, owner) : undefined;
     // A read that showed the object before the delete and fails after it (404, 410, or a gateway's 502 for an
     // undeclared 404), or answers 2xx with nothing (`null`: a lookup that found no row, sent as is).
@@ -1731,8 +1868,8 @@ export const api1: Check = {
     const reads = inputReads(ctx);
     const readsOfA = pathReads(ctx, a);
     const readsOfB = pathReads(ctx, b);
-    await replayReads(ctx, readsOfA, a, b, tested);
-    await replayReads(ctx, readsOfB, b, a, tested);
+    await replayReads(ctx, readsOfA, a, b, tested, readsOfB);
+    await replayReads(ctx, readsOfB, b, a, tested, readsOfA);
     await ownedByField(ctx, a, b, tested);
     await ownedByField(ctx, b, a, tested);
     await guessedIds(ctx, a, b, tested);
