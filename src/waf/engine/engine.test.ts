@@ -340,6 +340,37 @@ test('TX written over the load-time TX reads and walks as a copy of it would', (
   assert.equal(order('/'), 'TX:a=1;TX:b=2;TX:d=4;');
 });
 
+test("a TX pattern walks the load-time names it matches and this evaluation's own, in Map order", () => {
+  // The pattern matches load-time tx.a but not tx.b nor tx.d; a request deletes tx.a and sets it again (it
+  // moves last), adds tx.c and tx.cc, writes tx.order (none of which but tx.c the pattern matches).
+  const { ruleSet, issues } = compileSecLang(
+    [
+      'SecAction "id:1,phase:1,pass,nolog,setvar:tx.a=1,setvar:tx.b=2,setvar:tx.d=4"',
+      'SecRule ARGS:x "@streq go" "id:2,phase:1,pass,nolog,setvar:!tx.a,setvar:tx.c=3,setvar:tx.cc=6,setvar:tx.a=5,setvar:tx.b=7"',
+      'SecRule ARGS:y "@streq drop" "id:3,phase:1,pass,nolog,setvar:!tx.a,setvar:!tx.c"',
+      'SecRule ARGS:z "@streq set" "id:6,phase:1,pass,nolog,setvar:tx.a=8"',
+      `SecRule TX:/^[ac]$/ "@rx ." "id:4,phase:1,pass,nolog,setvar:'tx.order=%{tx.order}%{MATCHED_VAR_NAME}=%{MATCHED_VAR};'"`,
+      `SecRule &TX:/^[ac]$/ "@eq 2" "id:7,phase:1,pass,log,msg:'two'"`,
+      `SecRule TX:order "@rx ." "id:5,phase:1,pass,log,msg:'order',logdata:'%{tx.order}'"`,
+    ].join('\n'),
+  );
+  assert.deepEqual(issues, []);
+  assert.ok(ruleSet.foldedIds.has(1));
+  const seen = (uri: string) =>
+    ruleSet
+      .evaluate(get(uri))
+      .matches.map((m) => (m.id === 5 ? m.data : m.id))
+      .join(' ');
+  assert.equal(seen('/'), 'TX:a=1;');
+  assert.equal(seen('/?x=go'), '7 TX:c=3;TX:a=5;');
+  assert.equal(seen('/?x=go&y=drop'), '');
+  assert.equal(seen('/?z=set'), 'TX:a=8;');
+  assert.equal(seen('/?x=go&y=drop&z=set'), 'TX:a=8;');
+  // The same again: what a pattern found at load is not changed by a request.
+  assert.equal(seen('/'), 'TX:a=1;');
+  assert.equal(seen('/?x=go'), '7 TX:c=3;TX:a=5;');
+});
+
 test('the dense keyword table reports the same phrases and groups as the map walk', () => {
   let seed = 7;
   const rand = (n: number) => {
