@@ -102,6 +102,7 @@ import {
   noteLeftAccount,
   PASSWORD,
   passwordRequest,
+  recordWith,
   registerThrowaway,
   retireThrowaway,
   type Throwaway,
@@ -1718,22 +1719,25 @@ async function liveObject(
       if (await there) return { as, params };
     }
   }
-  const as = people[0];
-  if (as === undefined || ctx.signal.aborted) return undefined;
+  if (people.length === 0 || ctx.signal.aborted) return undefined;
   let fresh = made.get(collection);
   if (fresh === undefined) {
-    fresh = createOwn(ctx, collection, item, as);
+    fresh = createOwn(ctx, collection, item, people);
     made.set(collection, fresh);
   }
   return fresh;
 }
 
-/** A new object in the collection, created as the identity through the documented creation (see liveObject). */
+/**
+ * A new object in the collection, created through the documented creation (see liveObject) as the first of
+ * `people` it does not refuse outright (401/403): where only the admin creates (`POST /parts`, the workshop's), the
+ * admin's own object, which its writes (`PUT /parts/{part_no}`) are then probed on. Never a given object.
+ */
 async function createOwn(
   ctx: ScanContext,
   collection: string,
   item: string,
-  as: Identity,
+  people: readonly Identity[],
 ): Promise<LiveObject | undefined> {
   const op = ctx.spec.operations.find(
     (o) =>
@@ -1743,9 +1747,28 @@ async function createOwn(
       !changesAccount(ctx.spec, o),
   );
   if (op === undefined) return undefined;
+  for (const as of people) {
+    const made = await createAs(ctx, op, collection, item, as);
+    if (made !== 'refused') return made;
+  }
+  return undefined;
+}
+
+async function createAs(
+  ctx: ScanContext,
+  op: Operation,
+  collection: string,
+  item: string,
+  as: Identity,
+): Promise<LiveObject | undefined | 'refused'> {
   const req = withOwnAccount(ctx.spec, op, planRequest(ctx.spec, op, ctx.objects, { owner: as.name }));
   if (req.invented.length > 0) return undefined;
   const res = await ctx.send(req, as);
+  if (
+    res !== undefined &&
+    (res.status === 401 || res.status === 403 || (res.status < 300 && refusedIn200(res)))
+  )
+    return 'refused';
   if (!isSuccess(res)) return undefined;
   const id = createdId(res, memberParam(ctx.spec, collection), entityOfPath(collection));
   if (id === undefined || id === '') return undefined;
@@ -2089,6 +2112,68 @@ function profilePlan(ctx: ScanContext, op: Operation): AccountPlan | undefined {
 }
 
 /**
+ * The plan of a PUT or PATCH of an account item route (`PUT /members/{member_id} {nickname}`) on V's own record: a
+ * checked id of V's whose read at the same route (the documented GET) shows V's name, and a body and query that name
+ * no one (no id, user or account member, as profilePlan asks). The path is then recorded as the scan's own, so the
+ * runner lets V's writes through there and no one else's (claimAccountPath records ids under a users collection
+ * only; here the record itself was read back). Its probes are the safe ones (Job.safe), as any account change's.
+ * Undefined otherwise.
+ */
+async function ownItemPlan(ctx: ScanContext, op: Operation, v: Throwaway): Promise<AccountPlan | undefined> {
+  if ((op.method !== 'PUT' && op.method !== 'PATCH') || ownRecordWrite(ctx, op) !== 'account')
+    return undefined;
+  const param = accountParam(op.path);
+  if (param === undefined || /name|login|mail/i.test(param)) return undefined;
+  if (
+    op.parameters.some(
+      (p) => (p.in === 'path' && p.name !== param) || (p.in === 'query' && NAMES_ONE.test(p.name)),
+    )
+  )
+    return undefined;
+  const fields = Object.keys(propertiesOf(ctx.spec, jsonBodySchema(op) ?? formSchema(op)));
+  if (fields.some((k) => NAMES_ONE.test(k) || PASSWORD.test(k))) return undefined;
+  const read = ctx.spec.operations.find((o) => o.method === 'GET' && !isExcluded(o) && o.path === op.path);
+  if (read === undefined) return undefined;
+  for (const id of [...v.checked].slice(0, 2)) {
+    const req = planRequest(ctx.spec, read, ctx.objects, { params: { [param]: id } });
+    const res = await ctx.send(req, v.identity);
+    if (!isSuccess(res) || refusedIn200(res) || !res.text.includes(v.name)) continue;
+    const bare = req.path.split('?')[0];
+    if (!ctx.objects.isScanCreated(bare))
+      ctx.objects.add({
+        collection: bare.slice(0, bare.lastIndexOf('/')),
+        path: bare,
+        id,
+        owner: v.name,
+        body: null,
+        createdBy: op,
+      });
+    return { params: { [param]: id } };
+  }
+  return undefined;
+}
+
+/**
+ * Ids the sign-up's answer gave the scan's own account under any id-like member (`member_id`, `customerId`, `uuid`),
+ * beside those the account already knows (`id`, `user_id`...): candidates only, each read back as the account's own
+ * by checkIds before a request names it.
+ */
+function registrationIds(ctx: ScanContext, v: Throwaway): string[] {
+  const out = new Set<string>();
+  const at = v.signup.path.replace(/\/$/, '');
+  for (let i = ctx.observations.length - 1; i >= 0 && out.size < 3; i--) {
+    const o = ctx.observations[i];
+    if (o.request.method !== 'POST') continue;
+    if (o.operation !== v.signup && o.request.path.split('?')[0].replace(/\/$/, '') !== at) continue;
+    const rec = recordWith(o.response.json, v.name) ?? recordWith(o.response.json, v.email);
+    for (const [k, x] of Object.entries(rec ?? {}))
+      if (ID_MEMBER.test(k) && (typeof x === 'string' || typeof x === 'number') && String(x) !== '')
+        out.add(String(x));
+  }
+  return [...out];
+}
+
+/**
  * The scan's own account for the account changes (registered only when the document has one) and each change's
  * plan on it; the points that have none, with why.
  */
@@ -2107,9 +2192,12 @@ async function accountPlans(
         (op) => accountParam(op.path) !== undefined && !/name|login|mail/i.test(accountParam(op.path)!),
       )
     )
-      await checkIds(ctx, v);
+      await checkIds(ctx, { ...v, ids: [...new Set([...v.ids, ...registrationIds(ctx, v)])] });
     for (const op of ops) {
-      const plan = accountPlan(ctx, op, v) ?? profilePlan(ctx, op);
+      let plan = accountPlan(ctx, op, v) ?? profilePlan(ctx, op);
+      // A PUT or PATCH of an account item route (`/members/{member_id}`) whose body names no one: V's own record
+      // once read there as V (see ownItemPlan).
+      if (plan === undefined) plan = await ownItemPlan(ctx, op, v);
       if (plan) plans.set(op.id, plan);
     }
   }
