@@ -31,7 +31,7 @@
  * document says which characters it accepts), timed in this process's CPU time (a loaded machine does not
  * make a test look slow); only a pattern shown to blow up locally is probed that way.
  */
-import type { JsonObject, Operation } from '../../../core/api-document.ts';
+import type { ApiDocument, JsonObject, Operation } from '../../../core/api-document.ts';
 import type { ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, type ScanContext } from '../context.ts';
 import { sampleForPattern } from '../pattern-sample.ts';
@@ -50,6 +50,7 @@ import {
   registerThrowaway,
   type Throwaway,
 } from './throwaway.ts';
+import { storesOnAccount } from './url-inputs.ts';
 
 /** How an evil string is built: a prefix, `n` repetitions of the unit, the breaker that forces a failure. */
 export interface Family {
@@ -251,7 +252,7 @@ function mayPost(ctx: ScanContext, op: Operation): boolean {
   // A body of account details alone (`POST /api/user/email {email}`) changes the sender's own account.
   const fields = Object.keys(propertiesOf(ctx.spec, requestBody(op)?.schema));
   if (fields.length > 0 && fields.every((k) => OWN_DETAIL.test(k))) return false;
-  return !SELF_CHANGE.test(op.path);
+  return !SELF_CHANGE.test(op.path) && !storesOnAccount(ctx.spec, op);
 }
 
 /**
@@ -259,12 +260,16 @@ function mayPost(ctx: ScanContext, op: Operation): boolean {
  * POST whose path names a user or account and nothing else (`/users/{username}/email`), or a POST that changes
  * the caller's own (`/me/email`, `/account/update`). Undefined for anything else.
  */
-function accountChange(op: Operation): { readonly param?: string } | undefined {
+function accountChange(spec: ApiDocument, op: Operation): { readonly param?: string } | undefined {
   if (!requiresAuth(op) || (op.method !== 'PUT' && op.method !== 'PATCH' && op.method !== 'POST'))
     return undefined;
   const param = accountParam(op.path);
   if (param !== undefined) return (op.path.match(/\{/g) ?? []).length === 1 ? { param } : undefined;
-  return op.method === 'POST' && !op.path.includes('{') && SELF_CHANGE.test(op.path) ? {} : undefined;
+  return op.method === 'POST' &&
+    !op.path.includes('{') &&
+    (SELF_CHANGE.test(op.path) || storesOnAccount(spec, op))
+    ? {}
+    : undefined;
 }
 
 function candidatesOf(ctx: ScanContext): Candidate[] {
@@ -318,8 +323,10 @@ function candidatesOf(ctx: ScanContext): Candidate[] {
   };
   for (const op of ctx.spec.operations) {
     if (isExcluded(op)) continue;
-    const asIs = op.method === 'GET' || (op.method === 'POST' && mayPost(ctx, op));
-    const account = asIs ? undefined : accountChange(op);
+    const asIs =
+      (op.method === 'GET' && (!requiresAuth(op) || !storesOnAccount(ctx.spec, op))) ||
+      (op.method === 'POST' && mayPost(ctx, op));
+    const account = asIs ? undefined : accountChange(ctx.spec, op);
     if (!asIs && !account) continue;
     for (const p of op.parameters) {
       if (p.in === 'query') add(op, p.name, 'query', resolveSchema(ctx.spec, p.schema), account);

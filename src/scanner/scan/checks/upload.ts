@@ -21,6 +21,7 @@ import { captureId, creationCollection, isExcluded, planRequest, requestBody } f
 import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, resolveSchema } from '../schema.ts';
 import { accountParam } from '../self.ts';
+import { accountPath, storesOnAccount } from './url-inputs.ts';
 
 const MAX_OPERATIONS = 6;
 /**
@@ -31,7 +32,8 @@ const SELF_UPLOAD =
   /(^|\/)(me|my|self|current_?user|whoami|profile|my_?profile|account|settings|avatar|profile_?(picture|photo|image))(\/|$)/i;
 /** Whether an upload goes to the sender's own account or a user's (see SELF_UPLOAD): only anonymously. */
 export function selfUpload(path: string): boolean {
-  return SELF_UPLOAD.test(path) || accountParam(path) !== undefined;
+  // Also a path with an account's word (`/v2/member/banner`, `/user/photo`: url-inputs.ts accountPath).
+  return SELF_UPLOAD.test(path) || accountParam(path) !== undefined || accountPath(path);
 }
 const MAX_CANDIDATES = 4;
 /** Read-backs of the whole check (the uploads are bounded by `MAX_OPERATIONS`). */
@@ -243,7 +245,8 @@ export async function dangerousUploads(ctx: ScanContext): Promise<void> {
       const filename = `${marker}.${variant.ext}`;
       const part = new FilePart(filename, variant.type, variant.body(marker));
       let res: ScanResponse | undefined;
-      const self = selfUpload(op.path);
+      // Also a file an account keeps about itself by another path (`POST /v2/member/picture`, `{avatar}`).
+      const self = selfUpload(op.path) || storesOnAccount(ctx.spec, op);
       for (const who of as === undefined ? (self ? [null] : [ctx.identities[0], ctx.admin, null]) : [as]) {
         if (who === undefined) continue;
         const planned = planRequest(ctx.spec, op, ctx.objects, who ? { owner: who.name } : {});

@@ -35,6 +35,7 @@ import {
 } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, resolveSchema, sampleValue } from '../schema.ts';
+import { storesOnAccount } from './url-inputs.ts';
 
 const XML_TYPE = /^(application|text)\/([\w.-]+\+)?xml\b/i;
 const MAX_OPERATIONS = 8;
@@ -58,7 +59,13 @@ const ACCOUNT_PATH =
 
 /** Whether a POST is the creation of an object the scan may fill with entity references, not an account action. */
 function mayFillValues(spec: ApiDocument, op: Operation): boolean {
-  if (isLoginOperation(spec, op) || changesAccount(spec, op) || ACCOUNT_PATH.test(op.path)) return false;
+  if (
+    isLoginOperation(spec, op) ||
+    changesAccount(spec, op) ||
+    ACCOUNT_PATH.test(op.path) ||
+    storesOnAccount(spec, op)
+  )
+    return false;
   if (/\}\/?$/.test(op.path)) return false;
   // An action (`POST /orders/cancel`, `/orders/{id}:cancel`) would act on the sampled ids its document carries
   // (`<order_id>1</order_id>`): someone's object (the runner also reads a document's ids, as a JSON body's).
@@ -247,6 +254,7 @@ function targets(ctx: ScanContext): XmlTarget[] {
         isLoginOperation(ctx.spec, op) ||
         changesAccount(ctx.spec, op) ||
         ACCOUNT_PATH.test(op.path) ||
+        storesOnAccount(ctx.spec, op) ||
         Object.keys(propertiesOf(ctx.spec, media.schema)).some((k) => ACCOUNT_BODY_FIELD.test(k))
       )
         continue;
@@ -263,8 +271,8 @@ function targets(ctx: ScanContext): XmlTarget[] {
       });
       continue;
     }
-    // A file sent to the identity's own account (`/me/avatar`) would replace its picture.
-    if (ACCOUNT_PATH.test(op.path)) continue;
+    // A file sent to the identity's own account (`/me/avatar`, `/v2/member/picture`) would replace its picture.
+    if (ACCOUNT_PATH.test(op.path) || storesOnAccount(ctx.spec, op)) continue;
     const inputs = fileInputs(ctx, op);
     const typed = inputs.filter((f) => !f.generic);
     const files = typed.length > 0 ? typed : inputs;

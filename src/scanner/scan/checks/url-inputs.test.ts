@@ -1,0 +1,66 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { loadApiDocument } from '../../../openapi/load.ts';
+import { urlInputs } from './url-inputs.ts';
+
+const body = (name: string) =>
+  `{ content: { application/json: { schema: { type: object, properties: { ${name}: { type: string } } } } } }`;
+const ok = `{ '200': { description: ok } }`;
+
+const SPEC = `openapi: 3.1.0
+info: { title: t, version: '1' }
+paths:
+  /v2/member/picture:
+    post: { requestBody: ${body('picture_link')}, responses: ${ok} }
+  /users/{userId}/avatar:
+    post: { parameters: [{ name: userId, in: path, required: true, schema: { type: string } }], requestBody: ${body('image_url')}, responses: ${ok} }
+  /update:
+    post: { requestBody: ${body('homepage_url')}, responses: ${ok} }
+  /me/avatar:
+    post: { requestBody: ${body('url')}, responses: ${ok} }
+  /setAvatar.php:
+    get: { parameters: [{ name: url, in: query, schema: { type: string } }], responses: ${ok} }
+  /signup:
+    post: { requestBody: ${body('avatar_url')}, responses: ${ok} }
+  /imports/preview:
+    post: { requestBody: ${body('source_url')}, responses: ${ok} }
+  /me:
+    get: { parameters: [{ name: callback, in: query, schema: { type: string } }], responses: ${ok} }
+  /avatars:
+    post: { requestBody: ${body('source_url')}, responses: ${ok} }
+  /avatars/{id}:
+    get: { parameters: [{ name: id, in: path, required: true, schema: { type: string } }], responses: ${ok} }
+`;
+
+test('URL inputs that may be stored on the sender’s own account are told apart', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'pc-url-inputs-'));
+  try {
+    await writeFile(path.join(dir, 'spec.yaml'), SPEC);
+    const spec = await loadApiDocument(path.join(dir, 'spec.yaml'));
+    const own = (list: ReturnType<typeof urlInputs>) =>
+      Object.fromEntries(
+        list.map((u) => [`${u.operation.method} ${u.operation.path} ${u.name}`, u.ownAccount]),
+      );
+    assert.deepEqual(own(urlInputs(spec, { ownRecords: true })), {
+      'POST /v2/member/picture picture_link': true,
+      'POST /users/{userId}/avatar image_url': true,
+      'POST /update homepage_url': true,
+      'POST /me/avatar url': true,
+      'GET /setAvatar.php url': true,
+      'POST /signup avatar_url': false,
+      'POST /imports/preview source_url': false,
+      'GET /me callback': false,
+      'POST /avatars source_url': false,
+    });
+    // Without ownRecords, writes under the caller's own record are left out (API10, injection).
+    assert.equal(
+      urlInputs(spec).some((u) => u.operation.path === '/me/avatar'),
+      false,
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
