@@ -877,13 +877,13 @@ interface BodyGlue {
 }
 
 /**
- * Bounds of the cross-request memo of header, cookie and argument-name values (keyed by client input):
- * values, their length, and the bytes all memos hold (values, operator cells, prefilter lists). Past them
- * the oldest values are forgotten; a longer value is not memoized.
+ * Bounds of the cross-request memo of header and cookie values (keyed by client input): values, their
+ * length, and the bytes all memos hold (values, operator cells, prefilter lists). Past them the oldest values
+ * are forgotten; a longer value is not memoized. Names' memos are held by their lists (NAME_LIST_BYTES).
  */
 const VALUE_MEMO_ENTRIES = 2048;
 const VALUE_MEMO_MAX_VALUE = 8192;
-const VALUE_MEMO_BYTES = 8 * 1024 * 1024;
+const VALUE_MEMO_BYTES = 4 * 1024 * 1024;
 /**
  * Values one request may memoize (the first ones): so that a request cannot evict memos its own entries
  * still use, nor flush the memo, and many distinct headers cost no more bookkeeping than 64 do.
@@ -911,6 +911,8 @@ const NAME_COLLECTIONS = ['REQUEST_HEADERS_NAMES', 'REQUEST_COOKIES_NAMES', 'ARG
  */
 interface NameListMemo {
   readonly union: Array<Int32Array | undefined>;
+  /** The memo of each name of the list, by its place (found with the list: no digest or look-up per name). */
+  readonly names: readonly ValueMemo[];
   bytes: number;
   readonly key: string;
 }
@@ -922,9 +924,12 @@ interface NameListPart {
   readonly to: number;
 }
 
-/** Bounds of the memo of name lists: lists, and the bytes they hold. */
+/**
+ * Bounds of the memo of name lists: lists, and the bytes they hold (their unions and their names' memos; the
+ * names' memos were counted in VALUE_MEMO_BYTES before they moved into their lists, whose bound took 4 MB of it).
+ */
 const NAME_LIST_ENTRIES = 512;
-const NAME_LIST_BYTES = 2 * 1024 * 1024;
+const NAME_LIST_BYTES = 6 * 1024 * 1024;
 
 /** Characters of transformed values a request may keep memoized (beyond, they are recomputed). */
 const TRANSFORM_MEMO_CHARS = 4_000_000;
@@ -1164,6 +1169,8 @@ class Engine {
   /** Lists of names' memos, oldest first (see NameListMemo), and the bytes they hold. */
   private readonly listMemos = new Map<string, NameListMemo>();
   private listMemoBytes = 0;
+  /** Names whose memos the lists hold. */
+  private listMemoNames = 0;
   /**
    * Per name collection, the lists its entries were memoized by in this evaluation, in order (the query's
    * argument names, then the body's): when they cover the whole collection, a pair of it is gathered from
@@ -2150,9 +2157,14 @@ class Engine {
       for (let p = 0; p < width; p++) if (has(p)) kept[n++] = p;
     }
     memo.hits[chainId] = kept;
-    memo.bytes += 16 + 4 * kept.length;
+    const grown = 16 + 4 * kept.length;
+    memo.bytes += grown;
     // A memo forgotten while its request runs is no longer counted (nor uncounted again).
-    if (this.valueMemos.get(memo.key) === memo) this.valueMemoBytes += 16 + 4 * kept.length;
+    const owner = memo.owner;
+    if (owner !== undefined) {
+      owner.bytes += grown;
+      if (this.listMemos.get(owner.key) === owner) this.listMemoBytes += grown;
+    } else if (this.valueMemos.get(memo.key) === memo) this.valueMemoBytes += grown;
     return row;
   }
 
@@ -2161,9 +2173,9 @@ class Engine {
    * after it is read) the memos of their values, within the request's budget of memoized values; returns the
    * values memoized so far. A client sends the same header names, an API's requests the same member names (its
    * schema), again and again, so names are remembered as a list: one digest of the list (the collection, then
-   * each name with its length) finds the memo of each name by its place, instead of one digest per name. A
-   * list's keys (a digest and a place) are never those of a single value (a digest alone). A list seen for the
-   * first time makes a memo per name.
+   * each name with its length) finds the list's memo, which holds the memo of each name by its place: no
+   * digest, key or look-up per name (a key and a look-up per name, and moving each to the newest end of the
+   * values' map, cost ~0.5 us a name). A list seen for the first time makes a memo per name.
    */
   private attachNameMemos(c: Collections, collection: string, memoized: number): number {
     const names = c.get(collection);
@@ -2179,25 +2191,39 @@ class Engine {
       list += `${name.length}:${name}`;
     }
     const key = hash('sha256', VALUE_MEMO_SALT + list, 'base64');
-    for (let i = from; i < to; i++) this.attachMemo(names[i], `${key}${i - from}`);
     const lists = this.listMemos;
     let memo = lists.get(key);
     if (memo !== undefined) {
       lists.delete(key);
       lists.set(key, memo);
     } else {
+      const made: ValueMemo[] = [];
       memo = {
         union: new Array<Int32Array | undefined>(this.chainParent.length).fill(undefined),
+        names: made,
         bytes: 64 + 2 * key.length + 8 * this.chainParent.length,
         key,
       };
+      for (let i = from; i < to; i++) {
+        const m = this.newValueMemo(names[i].value, '', memo);
+        made.push(m);
+        memo.bytes += m.bytes;
+      }
       lists.set(key, memo);
       this.listMemoBytes += memo.bytes;
+      this.listMemoNames += made.length;
       while (lists.size > 1 && (lists.size > NAME_LIST_ENTRIES || this.listMemoBytes > NAME_LIST_BYTES)) {
         const [oldest, old] = lists.entries().next().value as [string, NameListMemo];
         lists.delete(oldest);
         this.listMemoBytes -= old.bytes;
+        this.listMemoNames -= old.names.length;
       }
+    }
+    const held = memo.names;
+    for (let i = from; i < to; i++) {
+      const m = held[i - from];
+      names[i].memo = m;
+      names[i].classes = m.classes;
     }
     let parts = this.nameLists.get(collection);
     if (parts === undefined) {
@@ -2210,29 +2236,21 @@ class Engine {
 
   /**
    * Gives a header or cookie entry the memo of its value (made on first sight, the oldest forgotten past
-   * the bounds); a value seen lately moves to the newest end. `known` is the memo's key when the caller
-   * made it (argument names: from their list).
+   * the bounds); a value seen lately moves to the newest end.
    */
-  private attachMemo(e: Entry, known?: string): void {
+  private attachMemo(e: Entry): void {
     const value = e.value;
     if (value.length > VALUE_MEMO_MAX_VALUE) return;
     const memos = this.valueMemos;
-    const key = known ?? hash('sha256', VALUE_MEMO_SALT + value, 'base64');
+    const key = hash('sha256', VALUE_MEMO_SALT + value, 'base64');
     let memo = memos.get(key);
     if (memo !== undefined) {
       memos.delete(key);
       memos.set(key, memo);
     } else {
-      const bytes = 64 + 2 * key.length + this.opMemos + 8 * this.chainParent.length;
-      memo = {
-        classes: charClasses(value),
-        hits: new Array<Int32Array | undefined>(this.chainParent.length).fill(undefined),
-        noMatch: new Uint8Array(this.opMemos),
-        bytes,
-        key,
-      };
+      memo = this.newValueMemo(value, key, undefined);
       memos.set(key, memo);
-      this.valueMemoBytes += bytes;
+      this.valueMemoBytes += memo.bytes;
       // Never the memo just made: the map is never emptied by its own bound.
       while (memos.size > 1 && (memos.size > VALUE_MEMO_ENTRIES || this.valueMemoBytes > VALUE_MEMO_BYTES)) {
         const [oldest, old] = memos.entries().next().value as [string, ValueMemo];
@@ -2244,9 +2262,24 @@ class Engine {
     e.classes = memo.classes;
   }
 
-  /** Memoized values and the bytes they hold (for tests of the bounds). */
+  /** A memo of one value (`key`: its digest, '' for a name held by its list's memo). */
+  private newValueMemo(value: string, key: string, owner: NameListMemo | undefined): ValueMemo {
+    return {
+      classes: charClasses(value),
+      hits: new Array<Int32Array | undefined>(this.chainParent.length).fill(undefined),
+      noMatch: new Uint8Array(this.opMemos),
+      bytes: 64 + 2 * key.length + this.opMemos + 8 * this.chainParent.length,
+      key,
+      owner,
+    };
+  }
+
+  /** Memoized values (names held by lists included) and the bytes all memos hold (for tests of the bounds). */
   get memoSize(): { values: number; bytes: number } {
-    return { values: this.valueMemos.size, bytes: this.valueMemoBytes };
+    return {
+      values: this.valueMemos.size + this.listMemoNames,
+      bytes: this.valueMemoBytes + this.listMemoBytes,
+    };
   }
 
   /** The variable name of an entry of collection `coll` (`ARGS:q`, `REQUEST_URI`). */

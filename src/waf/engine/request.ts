@@ -47,6 +47,11 @@ export interface ValueMemo {
   /** The memo's share of its cache's byte bound. */
   bytes: number;
   readonly key: string;
+  /**
+   * The memo of the list of names that holds this one (an argument, header or cookie name's memo lives in
+   * its list's, and counts in the list's bytes), or undefined (a value's memo, in the memo of values).
+   */
+  readonly owner: { bytes: number; readonly key: string } | undefined;
 }
 
 /** Makes an entry with all its memo fields present, so every entry has the same shape. */
