@@ -5,7 +5,7 @@
  * changes).
  */
 import { randomBytes } from 'node:crypto';
-import type { ApiDocument, Operation } from '../../../core/api-document.ts';
+import type { ApiDocument, JsonSchema, Operation } from '../../../core/api-document.ts';
 import type { ScanRequest, ScanResponse } from '../client.ts';
 import { type Identity, isSuccess, type ScanContext } from '../context.ts';
 import { loginRequest, sessionIdentity, signedIn } from '../login.ts';
@@ -18,7 +18,7 @@ import {
   pathValues,
   planRequest,
 } from '../planner.ts';
-import { propertiesOf, sampleValue } from '../schema.ts';
+import { propertiesOf, resolveSchema, sampleValue } from '../schema.ts';
 import { accountParam, selfIds } from '../self.ts';
 import {
   NOT_ACCOUNT_PASSWORD,
@@ -66,6 +66,8 @@ export interface Throwaway {
   register(ctx: ScanContext, password: string): Promise<ScanResponse | undefined>;
   /** The sign-up operation. */
   readonly signup: Operation;
+  /** The identity that made the account where only an admin makes accounts (its name), else absent. */
+  readonly madeBy?: string;
 }
 
 /** A strong random password of the scan's own. */
@@ -268,6 +270,62 @@ export function loginValues(s: SignupInputs, loginField: string, name: string, e
 }
 
 /**
+ * Whether the sign-up had to be the admin's (keyed by the object registry): true once an anonymous sign-up was
+ * refused and the admin's worked (later accounts go straight to the admin), false when the admin's failed too.
+ */
+const adminMade = new WeakMap<object, boolean>();
+
+/** Inputs of an account that set what it may do (`role`, `is_admin`, `user_type`, `permissions`). */
+const PRIVILEGE_FIELD =
+  /^(role|roles|user_?type|account_?type|type|group|groups|level|tier|is_?admin|admin|is_?staff|staff|is_?superuser|superuser|permissions?|scopes?|privileges?|access_?level)$/i;
+const ORDINARY =
+  /^(user|users|member|customer|client|basic|standard|regular|default|guest|viewer|reader|normal)$/i;
+const PRIVILEGED =
+  /admin|root|super|staff|owner|manager|moderator|teller|employee|operator|editor|support|agent/i;
+
+/**
+ * The values an admin's creation of an account of the scan's own gets for its privilege inputs: the lowest
+ * (`false`; an ordinary role of a declared list, `user`, `customer`; `user` for a role the document does not
+ * list), never a privileged one, so the account is an ordinary user's. A listed role with no ordinary value is
+ * left out (`undefined`: not sent).
+ */
+export function ordinaryValues(ctx: Pick<ScanContext, 'spec'>, s: SignupInputs): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const schemas: Record<string, JsonSchemaLike | undefined> =
+    s.location === 'body'
+      ? (propertiesOf(ctx.spec, bodySchema(s.op)) as Record<string, JsonSchemaLike>)
+      : Object.fromEntries(
+          s.op.parameters
+            .filter((p) => p.in === 'query')
+            .map((p) => [p.name, resolveSchema(ctx.spec, p.schema) as JsonSchemaLike]),
+        );
+  for (const k of s.fields) {
+    if (!PRIVILEGE_FIELD.test(k)) continue;
+    const schema = schemas[k] ?? {};
+    const item = (
+      schema.type === 'array' ? resolveSchema(ctx.spec, (schema.items ?? {}) as JsonSchema) : schema
+    ) as JsonSchemaLike;
+    const listed = Array.isArray(item.enum) ? item.enum : undefined;
+    let value: unknown;
+    if (item.type === 'boolean') value = false;
+    else if (listed)
+      value =
+        listed.find((v) => typeof v === 'string' && ORDINARY.test(v)) ??
+        listed.find((v) => typeof v === 'string' && !PRIVILEGED.test(v));
+    else if (item.type === 'integer' || item.type === 'number') value = undefined;
+    else value = 'user';
+    out[k] = value !== undefined && schema.type === 'array' ? [value] : value;
+  }
+  return out;
+}
+
+interface JsonSchemaLike {
+  readonly type?: string;
+  readonly enum?: readonly unknown[];
+  readonly items?: JsonSchemaLike;
+}
+
+/**
  * Registers an account named `<prefix><random>` (with a strong random password, or `first`, another account's of
  * the scan's own) and logs in as it; undefined when either does not work.
  */
@@ -286,7 +344,20 @@ export async function registerThrowaway(
     via.send(signupRequest(ctx, s, accountValues(s, name, email, password)), null);
   const loginField = t.userField;
   let loginValue = name;
-  const reg = await register(ctx, first);
+  const made = adminMade.get(ctx.objects);
+  let reg = made === true ? undefined : await register(ctx, first);
+  let madeBy: string | undefined;
+  // No public sign-up (the creation answers an anonymous caller 401/403, or refuses it in a 200): the admin makes
+  // the account, an ordinary one (`ordinaryValues`), as the document says accounts are made.
+  const refused =
+    made === true || (reg !== undefined && (reg.status === 401 || reg.status === 403 || refusedIn200(reg)));
+  if (refused && ctx.admin && made !== false && (reg === undefined || !isSuccess(reg) || refusedIn200(reg))) {
+    const values = { ...accountValues(s, name, email, first), ...ordinaryValues(ctx, s) };
+    reg = await ctx.send(signupRequest(ctx, s, values), ctx.admin);
+    const ok = isSuccess(reg) && !refusedIn200(reg);
+    if (made === undefined) adminMade.set(ctx.objects, ok);
+    if (ok) madeBy = ctx.admin.name;
+  }
   if (!isSuccess(reg) || refusedIn200(reg)) return undefined;
   const login = async (via: ScanContext, password: string, value = loginValue) => {
     const res = await via.send(
@@ -331,6 +402,7 @@ export async function registerThrowaway(
     login: (via: ScanContext, password?: string) => login(via, password ?? account.password),
     register,
     signup: s.op,
+    ...(madeBy !== undefined ? { madeBy } : {}),
   };
   const pool = pools.get(ctx.objects) ?? [];
   if (pool.length < 8) pool.push(account);
