@@ -14,9 +14,10 @@ import { scanTwins, type TwinScans } from './twins.ts';
  * {display_name}` and `PUT /v1/user/{uid} {display_name, bio}` (neither named "profile" or "me"); the vulnerable
  * twin copies every member of the body that names a column into the record (`tier`, `credit`, `is_admin`), the fixed
  * twin only the declared ones. `POST /v1/account/lookup {account_no}` is a read under the caller's own record: it
- * shows the display name of whichever member holds a co-op account number (the vulnerable twin pastes the number
- * into its SQL text, node:sqlite's error answered as 500; the fixed twin binds it). Its document's example for the
- * number is a placeholder (`"string"`); real numbers are in the members' own reads (`CO-4411-0001`).
+ * shows the display name of whichever member holds a co-op account number (the vulnerable twin its whole row, a
+ * password hash too). Its document's example for the number is a placeholder (`"string"`, which no member holds);
+ * real numbers are in the members' own reads (`CO-4411-0001`). `POST /v1/account/search {name}` is another read
+ * there, answering 200 with its matches (none too); the vulnerable twin pastes the text into its SQL.
  *
  * A plain scan must leave alice, bob and root's rows as they were, whatever it finds.
  */
@@ -105,6 +106,17 @@ const SPEC = {
         responses: { '200': { description: 'saved' }, '403': { description: 'not yours' } },
       },
     },
+    '/v1/account/search': {
+      post: {
+        operationId: 'searchAccounts',
+        description: 'Members whose display name holds the text (to pick a payee).',
+        requestBody: {
+          required: true,
+          ...json({ type: 'object', required: ['name'], properties: { name: { type: 'string' } } }),
+        },
+        responses: { '200': { description: 'the matches' } },
+      },
+    },
     '/v1/account/lookup': {
       post: {
         operationId: 'lookupAccount',
@@ -161,16 +173,18 @@ interface Coop extends TestServer {
   readonly log: string[];
 }
 
+/** A bcrypt hash's shape (the rows' own stand-ins, no real password's). */
+const HASH = '$2b$12$Coop4411StandInHashForTestsOnlyAbCdEfGhIjKlMnOpQrSt';
 const COLUMNS = new Set(['display_name', 'bio', 'tier', 'credit', 'is_admin', 'account_no']);
 
 async function startCoop(fixed: boolean, signup = true): Promise<Coop> {
   const db = new DatabaseSync(':memory:');
   db.exec(`CREATE TABLE users(uid INTEGER PRIMARY KEY, username TEXT UNIQUE, password TEXT, display_name TEXT,
-      bio TEXT, tier TEXT, credit INTEGER, is_admin INTEGER, account_no TEXT UNIQUE);
+      bio TEXT, tier TEXT, credit INTEGER, is_admin INTEGER, account_no TEXT UNIQUE, pw_hash TEXT);
     INSERT INTO users VALUES
-      (1, 'alice', '${PASSWORDS.alice}', 'Alice A.', 'knits', 'basic', 40, 0, 'CO-4411-0001'),
-      (2, 'bob', '${PASSWORDS.bob}', 'Bob B.', 'bikes', 'basic', 15, 0, 'CO-4411-0002'),
-      (3, 'root', '${PASSWORDS.root}', 'Root', '', 'staff', 0, 1, 'CO-4411-0003');`);
+      (1, 'alice', '${PASSWORDS.alice}', 'Alice A.', 'knits', 'basic', 40, 0, 'CO-4411-0001', '${HASH}1'),
+      (2, 'bob', '${PASSWORDS.bob}', 'Bob B.', 'bikes', 'basic', 15, 0, 'CO-4411-0002', '${HASH}2'),
+      (3, 'root', '${PASSWORDS.root}', 'Root', '', 'staff', 0, 1, 'CO-4411-0003', '${HASH}3');`);
   const sessions = new Map<string, number>();
   const log: string[] = [];
   const view = (uid: number) =>
@@ -188,7 +202,7 @@ async function startCoop(fixed: boolean, signup = true): Promise<Coop> {
     const path = (req.url ?? '/').split('?')[0].replace(/\/$/, '');
     const body = req.method === 'GET' ? undefined : await readJson(req);
     const uid = sessions.get(String(req.headers['x-coop-session'] ?? ''));
-    if (log.length < 20_000) log.push(`${uid ?? '-'} ${req.method} ${req.url}`);
+    if (log.length < 20_000) log.push(`${uid ?? '-'} ${req.method} ${req.url} ${JSON.stringify(body ?? '')}`);
     if (signup && req.method === 'POST' && path === '/v1/auth/register') {
       const { username, password, display_name } = body ?? {};
       if (
@@ -205,7 +219,7 @@ async function startCoop(fixed: boolean, signup = true): Promise<Coop> {
       if (db.prepare('SELECT 1 FROM users WHERE username = ?').get(username))
         return sendJson(res, 409, { statusCode: 409, error: 'Conflict', message: 'taken' });
       const n = Number((db.prepare('SELECT MAX(uid) AS m FROM users').get() as { m: number }).m) + 1;
-      db.prepare(`INSERT INTO users VALUES (?, ?, ?, ?, '', 'basic', 0, 0, ?)`).run(
+      db.prepare(`INSERT INTO users VALUES (?, ?, ?, ?, '', 'basic', 0, 0, ?, '${HASH}0')`).run(
         n,
         username,
         password,
@@ -241,23 +255,38 @@ async function startCoop(fixed: boolean, signup = true): Promise<Coop> {
         return sendJson(res, 200, { saved: true });
       }
     }
-    if (path === '/v1/account/lookup' && req.method === 'POST') {
-      const no = String(body?.account_no ?? '');
+    if (path === '/v1/account/search' && req.method === 'POST') {
+      const text = String(body?.name ?? '');
       try {
-        // The flaw: the number pasted into the SQL text.
-        const row = fixed
-          ? db.prepare('SELECT account_no, display_name FROM users WHERE account_no = ?').get(no)
-          : db.prepare(`SELECT account_no, display_name FROM users WHERE account_no = '${no}'`).get();
-        return row
-          ? sendJson(res, 200, row)
-          : sendJson(res, 404, { statusCode: 404, error: 'Not Found', message: 'no such account' });
+        // The flaw: the text pasted into the SQL text (node:sqlite's error answered as a 500).
+        const matches = fixed
+          ? db
+              .prepare(`SELECT account_no, display_name FROM users WHERE display_name LIKE '%' || ? || '%'`)
+              .all(text)
+          : db
+              .prepare(`SELECT account_no, display_name FROM users WHERE display_name LIKE '%${text}%'`)
+              .all();
+        return sendJson(res, 200, { matches });
       } catch {
         return sendJson(res, 500, {
           statusCode: 500,
           error: 'Internal Server Error',
-          message: 'lookup failed',
+          message: 'search failed',
         });
       }
+    }
+    if (path === '/v1/account/lookup' && req.method === 'POST') {
+      // The flaw: the vulnerable twin answers the holder's whole row, its password hash too.
+      const row = db
+        .prepare(
+          fixed
+            ? 'SELECT account_no, display_name FROM users WHERE account_no = ?'
+            : 'SELECT uid, username, display_name, account_no, pw_hash FROM users WHERE account_no = ?',
+        )
+        .get(String(body?.account_no ?? ''));
+      return row
+        ? sendJson(res, 200, row)
+        : sendJson(res, 404, { statusCode: 404, error: 'Not Found', message: 'no such account' });
     }
     return sendJson(res, 404, { statusCode: 404, error: 'Not Found', message: 'no route' });
   });
@@ -315,6 +344,7 @@ for (const signup of [true, false])
         ),
         ...scans.runs[kind].result.coverage.matrix
           .filter((c) => /\/v1\/(account|user)/.test(c.operation) && (c.reason || c.notes))
+          .filter((c) => !/no request of this check applies|passive rules read/.test(c.reason ?? ''))
           .map(
             (c) =>
               `cell ${c.check} ${c.operation} ${c.status}: ${c.reason ?? ''} ${(c.notes ?? []).join(' | ')}`,
@@ -346,6 +376,22 @@ for (const signup of [true, false])
         [],
         explain('fixed'),
       );
+    });
+
+    test('the lookup is sent as a read with a real account number: its answer shows a password hash (vulnerable only)', () => {
+      const hash = found('vulnerable', 'scan/api3-sensitive-data-exposure', 'lookupAccount');
+      assert.equal(hash.length, 1, explain('vulnerable'));
+      assert.match(hash[0].message, /pw_hash/);
+      assert.deepEqual(found('fixed', 'scan/api3-sensitive-data-exposure', 'lookupAccount'), []);
+    });
+
+    test('the search is a read: its SQL injection is found on the vulnerable twin only', () => {
+      assert.equal(
+        found('vulnerable', 'scan/api8-sql-injection', 'searchAccounts').length,
+        1,
+        explain('vulnerable'),
+      );
+      assert.deepEqual(found('fixed', 'scan/api8-sql-injection', 'searchAccounts'), []);
     });
 
     test('scans stay under 60 s', () => {

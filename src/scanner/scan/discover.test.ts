@@ -10,6 +10,7 @@ import {
   ownRecordPath,
   ownRecordWrite,
   passwordName,
+  readLikePost,
 } from './discover.ts';
 
 function answer(json: unknown, headers: Record<string, string> = {}): ScanResponse {
@@ -119,6 +120,8 @@ describe('writes under the sender’s own record', () => {
       '/api/notes': { post: ok },
       '/api/notes/{id}': { get: { ...ok, parameters: idParam } },
       '/api/me/avatar/upload': { put: ok },
+      '/v1/account/lookup': { post: ok },
+      '/api/me/search': { post: ok },
     },
   });
   const op = (method: string, path: string) =>
@@ -134,6 +137,33 @@ describe('writes under the sender’s own record', () => {
     assert.ok(!ownRecordWrite(spec, op('POST', '/api/notes')));
     // Only POSTs: a PUT or PATCH discovery sends only to the scan's own objects anyway.
     assert.ok(!ownRecordWrite(spec, op('PUT', '/api/me/avatar/upload')));
+    // A POST there that only asks is a read.
+    assert.ok(!ownRecordWrite(spec, op('POST', '/v1/account/lookup')));
+    assert.ok(!ownRecordWrite(spec, op('POST', '/api/me/search')));
+  });
+
+  test('a POST whose last segment asks (lookup, search, find, check, verify, get...) and changes nothing is a read', () => {
+    for (const p of [
+      '/account/lookup',
+      '/account/look-up',
+      '/me/search',
+      '/profile/findPayee',
+      '/account/check-iban',
+      '/account/verify',
+      '/account/validate_card',
+      '/account/getBalance',
+      '/account/query.php',
+    ])
+      assert.ok(readLikePost(p), p);
+    for (const p of [
+      '/account/bio',
+      '/account/checkout',
+      '/account/check-in',
+      '/me/search/delete',
+      '/account/update',
+      '/me',
+    ])
+      assert.ok(!readLikePost(p), p);
   });
 });
 
