@@ -21,6 +21,7 @@ import {
   missingFields,
   ObjectRegistry,
   pathActs,
+  placeholderExample,
   planRequest,
   privilegedArea,
   requiresAuth,
@@ -152,6 +153,79 @@ describe('request planning with harvested values (a MongoDB-style API)', () => {
       owner: 'alice',
     });
     assert.deepEqual(card.invented, ['cardId']);
+  });
+});
+
+describe("a document's placeholder examples", () => {
+  test('are told from real examples', () => {
+    for (const v of [
+      'string',
+      'any',
+      'Example',
+      'test',
+      '<account>',
+      'your_token',
+      '...',
+      '{{iban}}',
+      '',
+      'account_no',
+    ])
+      assert.ok(placeholderExample(v, 'account_no'), v);
+    for (const v of ['CO-4411-0001', 'DE89370400440532013000', 'alice', 42, 'testing-ground-7'])
+      assert.ok(!placeholderExample(v, 'account_no'), String(v));
+  });
+
+  test('give way to a value the API gave out, in a body and in a query', () => {
+    const spec = buildApiDocument('/lookup.yaml', '3.0', {
+      openapi: '3.0.3',
+      info: { title: 't', version: '1' },
+      paths: {
+        '/account/lookup': {
+          post: {
+            requestBody: {
+              content: {
+                'application/json': {
+                  schema: {
+                    type: 'object',
+                    properties: {
+                      account_no: { type: 'string', example: 'string' },
+                      note: { type: 'string', example: 'string' },
+                      iban: { type: 'string', example: 'DE00123' },
+                    },
+                  },
+                },
+              },
+            },
+            responses: { '200': { description: 'ok' } },
+          },
+        },
+        '/statement': {
+          get: {
+            parameters: [
+              { name: 'account_no', in: 'query', required: true, example: 'any', schema: { type: 'string' } },
+            ],
+            responses: { '200': { description: 'ok' } },
+          },
+        },
+      },
+    });
+    const objects = new ObjectRegistry();
+    objects.harvest.setOrdinary(['alice', 'bob']);
+    objects.harvest.record('alice', '/account', { account_no: 'CO-4411-0001', note: 'hi', iban: 'DE99' });
+    const post = spec.operations.find((o) => o.path === '/account/lookup')!;
+    const body = planRequest(spec, post, objects, { owner: 'alice' }).body as Record<string, unknown>;
+    // The number's placeholder gives way; free text keeps its sample, a real example stays.
+    assert.deepEqual(body, { account_no: 'CO-4411-0001', note: 'string', iban: 'DE00123' });
+    const get = spec.operations.find((o) => o.path === '/statement')!;
+    assert.equal(
+      planRequest(spec, get, objects, { owner: 'alice' }).path,
+      '/statement?account_no=CO-4411-0001',
+    );
+    // Nothing given out: the placeholder is all there is.
+    assert.equal(
+      planRequest(spec, get, new ObjectRegistry(), { owner: 'alice' }).path,
+      '/statement?account_no=any',
+    );
   });
 });
 

@@ -447,11 +447,22 @@ export function planRequest(
     const given = options.params?.[p.name];
     const hasExample = p.raw.example !== undefined || p.raw.examples !== undefined;
     if (given === undefined && !p.required && !hasExample && !options.allQuery) continue;
+    // The document's example, unless it is a placeholder (`?account=string`): a value the API gave out first.
+    const example =
+      p.raw.example !== undefined && !placeholderExample(p.raw.example, p.name)
+        ? String(p.raw.example)
+        : undefined;
     const value =
       given ??
-      (p.raw.example !== undefined
-        ? String(p.raw.example)
-        : harvested(objects, p.name, resolveSchema(spec, p.schema), options.owner, 3)) ??
+      example ??
+      harvested(
+        objects,
+        p.name,
+        resolveSchema(spec, p.schema),
+        options.owner,
+        example ? 3 : p.raw.example !== undefined ? 2 : 3,
+      ) ??
+      (p.raw.example !== undefined ? String(p.raw.example) : undefined) ??
       String(sampleValue(spec, p.schema, p.name));
     if (p.in === 'query') query.set(p.name, value);
     else if (p.in === 'header') headers[p.name.toLowerCase()] = value;
@@ -864,6 +875,24 @@ function harvested(
 const FOREIGN_KEY = /^(?!id$)[a-z0-9]*?(?:_?id|Id|ID|_?ids|Ids)$/;
 
 /**
+ * Example values a document's author left as a placeholder (`string`, `any`, `example`, `test`, `<account>`,
+ * `your_token`, `...`): they name nothing the API holds.
+ */
+const PLACEHOLDER =
+  /^(any|string|str|text|integer|int|number|boolean|bool|object|uuid|example|examples?|sample|test|testing|foo|bar|baz|qux|value|placeholder|null|undefined|none|dummy|x+|abc|abc123|todo|tbd|changeme|lorem.*|\.{2,}|<[^<>]*>|\{\{?[^{}]*\}?\}|\[[^[\]]*\]|your[-_ ]\w+)$/i;
+
+/** A document's example value that is a placeholder (PLACEHOLDER), or the input's own name (`account_no: account_no`). */
+export function placeholderExample(value: unknown, name = ''): boolean {
+  if (typeof value !== 'string') return false;
+  const v = value.trim();
+  return v === '' || PLACEHOLDER.test(v) || (name !== '' && v.toLowerCase() === name.toLowerCase());
+}
+
+/** An input that names an object by a number or a code (`account_no`, `invoiceNumber`, `iban`, `card`, `sku`). */
+const NAMES_BY_NUMBER =
+  /[-_](no|num|number|code|ref)$|[a-z0-9](No|Num|Number|Code|Ref)$|^(iban|account|card|sku|ref|reference|number|uuid|guid)$/i;
+
+/**
  * Replaces sampled foreign keys in a body with ids the API gave out (the owner's first): a sampled `1` or a
  * random string names no object, so the request would fail for the wrong reason.
  */
@@ -879,7 +908,16 @@ export function withForeignKeys(
   const props = propertiesOf(spec, schema);
   const out: Record<string, unknown> = { ...(body as Record<string, unknown>) };
   for (const [name, prop] of Object.entries(props)) {
-    if (!(name in out) || !FOREIGN_KEY.test(name)) continue;
+    if (!(name in out)) continue;
+    // A value the API gave out beats a placeholder the document's author left (`account_no: "string"`).
+    if (!FOREIGN_KEY.test(name)) {
+      if (!placeholderExample(out[name], name) || !(idInput(name) || NAMES_BY_NUMBER.test(name))) continue;
+      // The same name given out anywhere will do (score 2): the placeholder names nothing at all.
+      const value = harvested(objects, name, prop, owner, 2, entityHint(path));
+      if (value !== undefined && !placeholderExample(value, name))
+        out[name] = /^(integer|number)$/.test(String(schemaType(prop))) ? Number(value) : value;
+      continue;
+    }
     const type = schemaType(prop);
     const itemSchema = type === 'array' ? resolveSchema(spec, prop.items as JsonSchema) : prop;
     const value = harvested(objects, name.replace(/s$/, ''), itemSchema, owner, 3, entityHint(path));
