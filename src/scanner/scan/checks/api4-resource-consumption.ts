@@ -2,7 +2,10 @@
  * API4 Unrestricted Resource Consumption: a page size of 100000 (reported when the page then holds more than 100
  * items, or more than the declared maximum) and of 1 (a list that answers more than one item to `limit=1`
  * ignores its page size; lists in an envelope are counted too; an answer without a list that counts its page,
- * `{"rows": 100000}`, when the count follows the page size asked), a list that declares no paging answering 200 items or more, a
+ * `{"rows": 100000}`, when the count follows the page size asked), a list that declares no paging answering 200 items or more,
+ * a search asked to match everything (`q=` empty, else `q=a`; with the page size at 100000 when one is declared)
+ * answering more than the cap, a list that names an undeclared page size in its answer (`per_page`, else `limit` for
+ * a round page under a larger total) honouring it at 100000, a
  * 100000-character string in a create request, validators that backtrack catastrophically (`redos.ts`), and one bounded burst of 50 requests to a cheap read (the only
  * requests that skip the scan's rate limit).
  */
@@ -15,9 +18,21 @@ import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, resolveSchema, sampleValue, schemaType } from '../schema.ts';
 import { redos } from './redos.ts';
 
-const PAGE_PARAM = /^(limit|page_?size|per_?page|size|count|max(_?results)?|top|first|take|\$top)$/i;
+const PAGE_PARAM =
+  /^(limit|page_?size|per_?page|size|count|max(_?results|_?items|_?rows)?|top|first|take|\$top|items_?per_?page|results_?per_?page|page\[(size|limit)\]|num_?(results|items|rows)|batch_?size)$/i;
 /** The names that can only mean "how many items in this page" (`size`, `count`, `first` may mean other things). */
-const LIMIT_PARAM = /^(limit|page_?size|per_?page|max_?results|\$?top)$/i;
+const LIMIT_PARAM =
+  /^(limit|page_?size|per_?page|max_?(results|items|rows)|\$?top|items_?per_?page|results_?per_?page|page\[(size|limit)\])$/i;
+/**
+ * A search's text input (`q`, `query`, `search`, `keyword`): left empty it matches everything in many APIs
+ * (`LIKE '%' || ? || '%'`), so the answer holds every record unless the list is capped.
+ */
+const SEARCH_PARAM =
+  /^(q|query|search|search_?(term|query|text|string)|term|terms|keywords?|kw|text|find|filter|s)$/i;
+/** Members of an answer's totals (`total`, `meta.total_count`): more items exist than the page answered. */
+const TOTAL_KEY = /^(total|total_?(count|items|results|records|rows|elements|size)|count|num_?found|found)$/i;
+/** The round page sizes lists default to: a list answering one of these may have more behind it. */
+const DEFAULT_PAGES = new Set([10, 12, 15, 20, 25, 30, 50, 100]);
 /** Any paging input: a list that declares one of these is paged by design, whatever its page holds. */
 const PAGING_PARAM = /page|limit|offset|cursor|size|after|before|skip|start|top|take|count|first/i;
 /** Items in one answer of a list without paging before it is reported (small lists are fine unpaged). */
@@ -234,10 +249,128 @@ function documentsList(ctx: ScanContext, op: Operation): boolean {
   return arrays.length === 1 || arrays.some(([name]) => LIST_KEYS.includes(name));
 }
 
+/** The operation's search text input (SEARCH_PARAM, a string without a list of values), if any. */
+function searchParam(ctx: ScanContext, op: Operation): string | undefined {
+  return op.parameters.find((p) => {
+    if (p.in !== 'query' || !SEARCH_PARAM.test(p.name)) return false;
+    const s = resolveSchema(ctx.spec, p.schema);
+    return (schemaType(s) === undefined || schemaType(s) === 'string') && s.enum === undefined;
+  })?.name;
+}
+
+/**
+ * A search that matches everything: its text left empty (`GET /search?q=`), else one common letter (`q=a`) when
+ * the empty text is refused or finds nothing, with the page size asked at 100000 when one is declared. Reported
+ * when it answers more than `cap` items at once (a capped or paged search answers its page and no more). At most
+ * two requests. True when it reported.
+ */
+async function searchAll(
+  ctx: ScanContext,
+  op: Operation,
+  search: string,
+  page: string | undefined,
+  cap: number,
+  maximum: number | undefined,
+): Promise<boolean> {
+  const user = ctx.identities[0];
+  for (const text of ['', 'a']) {
+    const req = planRequest(ctx.spec, op, ctx.objects, {
+      owner: user.name,
+      params: { [search]: text, ...(page ? { [page]: HUGE_PAGE } : {}) },
+    });
+    if (req.invented.length > 0) return false;
+    const res = await ctx.send(req, user);
+    if (!isSuccess(res)) continue;
+    const count = itemCount(res.json) ?? cutPageItems(res);
+    if (count === undefined) return false;
+    if (count === 0) continue;
+    if (count <= cap) return false;
+    const asked = `${search}=${text}${page ? `&${page}=${HUGE_PAGE}` : ''}`;
+    const many = res.truncated
+      ? `at least ${count} items (in the first ${MAX_BODY_CHARS / 1024} KiB of ${res.size} bytes)`
+      : `${count} items`;
+    ctx.report(page ? SCAN_RULES.unboundedPageSize : SCAN_RULES.noPagination, {
+      operation: op,
+      ...(page ? { key: page } : {}),
+      message: page
+        ? `${op.method} ${op.path} answered ${many} to ${asked}${maximum !== undefined ? ` (declared maximum ${maximum})` : ''}: a search that matches everything is not capped.`
+        : `${op.method} ${op.path} declares no paging parameter and answered ${many} at once to ${asked}: a search that matches everything returns every record.`,
+      evidence: evidenceOf(res, { parameter: search, value: text, items: count }),
+    });
+    return true;
+  }
+  return false;
+}
+
+/** A number under a page-size name in an answer (`per_page`, `meta.limit`), one envelope down at most. */
+function answeredPageSize(body: unknown): { name: string; size: number } | undefined {
+  if (!isRecord(body)) return undefined;
+  for (const record of [body, ...Object.values(body).filter(isRecord)]) {
+    for (const [key, v] of Object.entries(record)) {
+      if (LIMIT_PARAM.test(key) && typeof v === 'number' && Number.isInteger(v) && v > 0)
+        return { name: key, size: v };
+    }
+  }
+  return undefined;
+}
+
+/** The largest total an answer gives (`total`, `meta.total_count`), one envelope down at most. */
+function answeredTotal(body: unknown): number | undefined {
+  if (!isRecord(body)) return undefined;
+  let total: number | undefined;
+  for (const record of [body, ...Object.values(body).filter(isRecord)]) {
+    for (const [key, v] of Object.entries(record)) {
+      if (TOTAL_KEY.test(key) && typeof v === 'number' && Number.isInteger(v))
+        total = Math.max(total ?? 0, v);
+    }
+  }
+  return total;
+}
+
+/**
+ * A list that declares no paging but pages all the same (`{"items": [20], "per_page": 20, "total": 900}`, or a
+ * round page of 20 under a larger total): the page size it names in its answer (else `limit`) asked at 100000.
+ * Reported when that answers more than a sane page and more than the default page did (an API that ignores or
+ * clamps the undeclared size answers its page). One request.
+ */
+async function undeclaredPageSize(
+  ctx: ScanContext,
+  op: Operation,
+  first: ScanResponse,
+  count: number,
+): Promise<void> {
+  const named = answeredPageSize(first.json);
+  const total = answeredTotal(first.json);
+  const paged = named !== undefined ? named.size <= count : DEFAULT_PAGES.has(count) && (total ?? 0) > count;
+  if (!paged || count < 1) return;
+  const name = named?.name ?? 'limit';
+  if (op.parameters.some((p) => p.name === name)) return;
+  const user = ctx.identities[0];
+  const req = planRequest(ctx.spec, op, ctx.objects, { owner: user.name });
+  const path = `${req.path}${req.path.includes('?') ? '&' : '?'}${encodeURIComponent(name)}=${HUGE_PAGE}`;
+  const res = await ctx.send({ ...req, path }, user);
+  if (!isSuccess(res)) return;
+  const items = itemCount(res.json) ?? cutPageItems(res);
+  if (items === undefined || items <= Math.max(count, SANE_PAGE)) return;
+  ctx.report(SCAN_RULES.unboundedPageSize, {
+    operation: op,
+    key: name,
+    message: `${op.method} ${op.path} answered ${res.truncated ? 'at least ' : ''}${items} items to ${name}=${HUGE_PAGE}, a page size its document does not declare (${count} without it${total !== undefined ? `, of ${total}` : ''}).`,
+    evidence: evidenceOf(res, { parameter: name, declared: false, items, defaultPage: count }),
+  });
+}
+
 /** A list that declares no paging input at all, answering a very long list at once. */
 async function unpaged(ctx: ScanContext, op: Operation): Promise<void> {
-  if (!documentsList(ctx, op)) return;
   if (op.parameters.some((p) => p.in === 'query' && PAGING_PARAM.test(p.name))) return;
+  const search = searchParam(ctx, op);
+  // A search: asked to match everything (its required inputs but the search text sampled as usual).
+  if (
+    search !== undefined &&
+    !op.parameters.some((p) => p.required && p.in !== 'path' && p.name !== search) &&
+    (await searchAll(ctx, op, search, undefined, NO_PAGING_ITEMS - 1, undefined))
+  )
+    return;
   if (op.parameters.some((p) => p.required && p.in !== 'path')) return;
   const user = ctx.identities[0];
   const req = planRequest(ctx.spec, op, ctx.objects, { owner: user.name });
@@ -245,7 +378,9 @@ async function unpaged(ctx: ScanContext, op: Operation): Promise<void> {
   const res = await ctx.send(req, user);
   if (!isSuccess(res)) return;
   const count = itemCount(res.json) ?? cutPageItems(res);
-  if (count === undefined || count < NO_PAGING_ITEMS) return;
+  if (count === undefined) return;
+  // A page of a list the document does not describe is judged only against the same list asked for more.
+  if (count < NO_PAGING_ITEMS || !documentsList(ctx, op)) return undeclaredPageSize(ctx, op, res, count);
   ctx.report(SCAN_RULES.noPagination, {
     operation: op,
     message: `${op.method} ${op.path} declares no paging parameter and answered ${res.truncated ? `at least ${count} items (in the first ${MAX_BODY_CHARS / 1024} KiB of ${res.size} bytes)` : `${count} items`} at once.`,
@@ -263,16 +398,24 @@ async function pageSize(ctx: ScanContext, op: Operation): Promise<void> {
     params: { [param.name]: HUGE_PAGE },
   });
   const res = await ctx.send(req, user);
-  if (!isSuccess(res)) return;
   // Only a page that really holds more than a sane page (or than the declared maximum) shows the size was
   // honoured: an API that clamps the page answers the big request with its own maximum, and a short list
   // cannot tell clamping from honouring.
   const declared = resolveSchema(ctx.spec, param.schema);
   const maximum = declared.maximum;
   const cap = typeof maximum === 'number' ? maximum : SANE_PAGE;
-  const count = itemCount(res.json);
+  // A search whose sampled text was refused or found a page within the cap: asked again to match everything.
+  const search = searchParam(ctx, op);
+  const count = isSuccess(res) ? itemCount(res.json) : undefined;
+  const cut = isSuccess(res) ? cutPageItems(res) : undefined;
+  if (
+    search !== undefined &&
+    (count ?? cut ?? 0) <= cap &&
+    (await searchAll(ctx, op, search, param.name, cap, typeof maximum === 'number' ? maximum : undefined))
+  )
+    return;
+  if (!isSuccess(res)) return;
   const minimum = typeof declared.minimum === 'number' && declared.minimum > 1 ? declared.minimum : 1;
-  const cut = cutPageItems(res);
   if (count === undefined && cut !== undefined) {
     // An answer past what the client keeps: counted in the part kept, else weighed against the smallest page.
     const judged =
