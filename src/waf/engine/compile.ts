@@ -1295,11 +1295,13 @@ class Engine {
       this.runPhase(1, t);
       if (!t.disrupted && !t.allowed) {
         const reading = readRequestBody(t.c, limited, t.bodyProcessor, this.options);
+        // Before anything reads the names' answers (the body's below): a name answered before its memo is
+        // attached is scanned afresh, and its answer is then never taken from the memo.
+        this.attachNameMemos(t.c, 'ARGS_NAMES', memoized);
         // A JSON body verbatim in its arguments: its prefilter answer from theirs, before any rule asks.
         const body = t.c.get('REQUEST_BODY')?.[0];
         if (reading?.verbatim === true && body !== undefined && this.bodyGlue.length > 0)
           body.pf0 = this.verbatimBodyHits(body, reading, t);
-        this.attachNameMemos(t.c, 'ARGS_NAMES', memoized);
         // The body added values: `COLLECTION:key` selections are made afresh.
         this.nextKeyEpoch();
         this.runPhase(2, t);
