@@ -121,7 +121,10 @@ export function movesMoneyOut(spec: ApiDocument, op: Operation): boolean {
 export function sendsMoneyTo(spec: ApiDocument, op: Operation): boolean {
   if (op.method !== 'POST' || isExcluded(op) || op.extensions['x-portcullis-business-flow'] === false)
     return false;
-  if (op.path.includes('{') || isAdminOperation(op) || isLoginOperation(spec, op)) return false;
+  // No path parameter, or one that names the account the money leaves (`/accounts/{no}/pay`), not the last.
+  const params = (op.path.match(/\{/g) ?? []).length;
+  if (params > 1 || (params === 1 && /\}\/?$/.test(op.path))) return false;
+  if (isAdminOperation(op) || isLoginOperation(spec, op)) return false;
   if (changesAccount(spec, op) || changesOwnAccount(spec, op)) return false;
   const inputs = flowInputs(spec, op);
   if (!inputs?.to.some((f) => wordsOf(f).some((w) => TO_WORD.test(w)))) return false;
@@ -424,39 +427,70 @@ interface Book {
 
 /**
  * The read that shows an account's balance: a GET without path parameters or required query inputs (not a
- * login, an admin function or an excluded one) answered to both accounts with balance members; at most 6 tried.
+ * login, an admin function or an excluded one) answered to both accounts with balance members; at most 6 tried,
+ * those whose words name money first. Else a GET of one account by its path (`/accounts/{account_no}`,
+ * `/balance/{iban}`), its path words naming money, filled with each account's own value (what its login answer
+ * or the reads before showed under account names), at most 4.
  */
 async function balanceBook(ctx: ScanContext, x: Throwaway, y: Throwaway): Promise<Book | undefined> {
   const given = new Set<string>();
   for (const who of [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])])
     for (const id of selfIds(who)) given.add(id);
-  const reads = ctx.spec.operations
-    .filter(
-      (op) =>
-        op.method === 'GET' &&
-        !isExcluded(op) &&
-        !op.path.includes('{') &&
-        !isAdminOperation(op) &&
-        !isLoginOperation(ctx.spec, op) &&
-        !op.parameters.some((p) => p.required && p.in !== 'header'),
-    )
-    // Reads whose words name money first (`/wallet`, `/balance`, `/accounts`).
-    .sort((a, b) => Number(moneyWorded(b)) - Number(moneyWorded(a)))
-    .slice(0, 6);
-  for (const op of reads) {
-    const req = planRequest(ctx.spec, op, ctx.objects, { owner: x.name });
+  // A value both show (a bank code, a currency's id) names neither; nor does a given identity's own id.
+  const own = (h: readonly string[], other: readonly string[]) =>
+    h.filter((v) => !other.includes(v) && !given.has(v));
+  const seen = new Map<Throwaway, string[]>([
+    [x, handlesIn(x.identity.login?.answer)],
+    [y, handlesIn(y.identity.login?.answer)],
+  ]);
+  const usable = (op: Operation) =>
+    op.method === 'GET' &&
+    !isExcluded(op) &&
+    !isAdminOperation(op) &&
+    !isLoginOperation(ctx.spec, op) &&
+    !op.parameters.some((p) => p.required && p.in === 'query');
+  const byMoney = (a: Operation, b: Operation) => Number(moneyWorded(b)) - Number(moneyWorded(a));
+  const plain = ctx.spec.operations.filter((op) => usable(op) && !op.path.includes('{')).sort(byMoney);
+  const one = ctx.spec.operations.filter(
+    (op) =>
+      usable(op) &&
+      moneyWorded(op) &&
+      op.parameters.filter((p) => p.in === 'path').length === 1 &&
+      (op.path.match(/\{/g) ?? []).length === 1,
+  );
+  const tries: { op: Operation; param?: string }[] = [
+    ...plain.slice(0, 6).map((op) => ({ op })),
+    ...one.slice(0, 4).map((op) => ({ op, param: op.parameters.find((p) => p.in === 'path')?.name })),
+  ];
+  for (const { op, param } of tries) {
+    const mine = (v: Throwaway) => {
+      const other = v === x ? y : x;
+      return own(seen.get(v) ?? [], seen.get(other) ?? [])[0];
+    };
+    const reqFor = (v: Throwaway) => {
+      if (param === undefined) return planRequest(ctx.spec, op, ctx.objects, { owner: x.name });
+      const value = mine(v);
+      return value === undefined
+        ? undefined
+        : planRequest(ctx.spec, op, ctx.objects, { params: { [param]: value } });
+    };
     const view = async (v: Throwaway) => {
-      const res = await ctx.send(req, v.identity);
+      const req = reqFor(v);
+      const res = req ? await ctx.send(req, v.identity) : undefined;
       return isSuccess(res) && !refusedIn200(res) ? res.json : undefined;
     };
+    if (param !== undefined && (mine(x) === undefined || mine(y) === undefined)) continue;
     const vx = await view(x);
-    if (balanceIn(vx) === undefined) continue;
     const vy = await view(y);
-    if (balanceIn(vy) === undefined) continue;
-    const hx = handlesIn(vx);
-    const hy = handlesIn(vy);
-    // A value both show (a bank code, a currency's id) names neither; nor does a given identity's own id.
-    const own = (h: string[], other: string[]) => h.filter((v) => !other.includes(v) && !given.has(v));
+    // What each read shows under account names may fill a later read's path.
+    for (const [v, view] of [
+      [x, vx],
+      [y, vy],
+    ] as const)
+      seen.set(v, [...new Set([...(seen.get(v) ?? []), ...handlesIn(view)])].slice(0, 8));
+    if (balanceIn(vx) === undefined || balanceIn(vy) === undefined) continue;
+    const hx = seen.get(x) ?? [];
+    const hy = seen.get(y) ?? [];
     return {
       op,
       read: async (v) => balanceIn(await view(v)),
@@ -570,25 +604,18 @@ async function ownMoneyFlows(
   }
   const base = book.op.path.replace(/\/+$/, '');
   const claimed: string[] = [];
-  for (const [v, handles] of book.handles) {
-    for (const h of handles) {
-      const path = `${base}/${encodeURIComponent(h)}`;
-      if (ctx.objects.isScanCreated(path)) continue;
-      ctx.objects.add({
-        collection: book.op.path,
-        path,
-        id: h,
-        owner: v.name,
-        body: null,
-        createdBy: book.op,
-      });
-      claimed.push(path);
-    }
-  }
+  const claim = (path: string, id: string, v: Throwaway) => {
+    if (ctx.objects.isScanCreated(path)) return;
+    const collection = path.slice(0, path.lastIndexOf('/')) || '/';
+    ctx.objects.add({ collection, path, id, owner: v.name, body: null, createdBy: book.op });
+    claimed.push(path);
+  };
+  for (const [v, handles] of book.handles)
+    for (const h of handles) claim(`${base}/${encodeURIComponent(h)}`, h, v);
   try {
     for (const op of ops.slice(0, 3)) {
       if (ctx.signal.aborted) break;
-      await probeMoneyFlow(ctx, op, book, x, y, skip, !creations.has(op));
+      await probeMoneyFlow(ctx, op, book, x, y, skip, !creations.has(op), claim);
     }
   } finally {
     // No later check may take these accounts' values for objects of the scan's own (nor offer them).
@@ -604,8 +631,27 @@ async function probeMoneyFlow(
   y: Throwaway,
   skip: (op: Operation, why: string) => void,
   repeat: boolean,
+  claim: (path: string, id: string, v: Throwaway) => void,
 ): Promise<void> {
-  if (op.parameters.some((p) => p.in === 'path')) return skip(op, 'its path names an account');
+  // A path that names the account the money leaves (`/accounts/{account_no}/transfer`): X's own value there.
+  const pathParams = op.parameters.filter((p) => p.in === 'path');
+  if (pathParams.length > 1 || (op.path.match(/\{/g) ?? []).length !== pathParams.length)
+    return skip(op, 'its path names more than one thing');
+  const pathParam = pathParams[0]?.name;
+  const pathValue =
+    pathParam === undefined ? undefined : valuesFor(pathParam, x, book.handles.get(x) ?? [])[0];
+  if (pathParam !== undefined && pathValue === undefined)
+    return skip(op, "its path names an account, and no value was read back as the scan's account's own");
+  if (pathParam !== undefined && pathValue !== undefined) {
+    const segments = op.path.split('/');
+    const at = segments.findIndex((seg) => seg.includes(`{${pathParam}}`));
+    const object = segments
+      .slice(0, at + 1)
+      .join('/')
+      .replace(`{${pathParam}}`, encodeURIComponent(pathValue));
+    claim(object, pathValue, x);
+  }
+  const fixed = pathParam !== undefined && pathValue !== undefined ? { [pathParam]: pathValue } : {};
   const inputs = flowInputs(ctx.spec, op);
   if (!inputs) return skip(op, 'no input takes the sum');
   const others = op.parameters.filter(
@@ -637,7 +683,7 @@ async function probeMoneyFlow(
           .filter(([, v]) => v !== undefined)
           .map(([k, v]) => [k, String(v)]),
       );
-      return planRequest(ctx.spec, op, ctx.objects, { params });
+      return planRequest(ctx.spec, op, ctx.objects, { params: { ...params, ...fixed } });
     }
     const sample = sampleValue(ctx.spec, schema);
     const body: Record<string, unknown> =
@@ -650,7 +696,7 @@ async function probeMoneyFlow(
       if (v === undefined) delete body[k];
       else body[k] = v;
     }
-    return planRequest(ctx.spec, op, ctx.objects, { body });
+    return planRequest(ctx.spec, op, ctx.objects, { body, params: fixed });
   };
   /** Sends as X and reads X's balance before and after (and the recipient's, with `both`). */
   const attempt = async (amount: number, to: Throwaway, form: number, both = false) => {
@@ -670,7 +716,10 @@ async function probeMoneyFlow(
   let last: ScanResponse | undefined;
   for (let form = 0; form < Math.min(forms, 3) && chosen === undefined; form++) {
     const a = await attempt(1, y, form, true);
-    const toY = a.toBefore !== undefined && a.toAfter !== undefined && a.toAfter > a.toBefore;
+    // Where the money goes is named (`to_iban`): it must reach Y. A withdrawal names no one.
+    const toY =
+      inputs.to.length === 0 ||
+      (a.toBefore !== undefined && a.toAfter !== undefined && a.toAfter > a.toBefore);
     if (a.ok && a.before !== undefined && a.after !== undefined && a.after < a.before && toY) {
       chosen = form;
       balances.push(a.before, a.after);
