@@ -581,6 +581,88 @@ async function guessedIds(ctx: ScanContext, a: Identity, b: Identity, tested: Se
   }
 }
 
+/** Collections of people: their item routes name a person by the id it was told is its own. */
+const PEOPLE =
+  /^(user|account|member|customer|profile|person|people|player|patient|student|learner|pupil|employee|staff|client|driver|rider|tenant|owner|author|contact|subscriber|participant|applicant|candidate|volunteer)$/;
+/** At most this many item routes are tried with the identities' own ids. */
+const MAX_SELF_ID_ROUTES = 4;
+
+/**
+ * The ids an identity was told are its own person's: its token's claims (`sub`, `id`, `user_id`), its login answer,
+ * its configured id headers, and an id its own profile read (`/me`, `/whoami`, `/account`) showed it alone.
+ */
+function ownPersonIds(ctx: ScanContext, who: Identity): string[] {
+  const out = new Set(selfIds(who));
+  const harvest = ctx.objects.harvest;
+  for (const c of harvest.candidates({ name: 'id' }, who.name, 1)) {
+    if (out.size >= 4) break;
+    const r = c.record;
+    if (
+      /^(id|uid|user_?id|userId|sub)$/i.test(r.key) &&
+      /\/(me|profile|account|self|whoami|current|session)(\/|$)/i.test(r.source) &&
+      harvest.exclusiveTo(who.name, c.value)
+    )
+      out.add(String(c.value));
+  }
+  return [...out].slice(0, 4);
+}
+
+/**
+ * Item routes of people nothing listed (`/learners/{learnerId}`, no list of learners, no answer with the caller's
+ * number): each identity's own person id (its token's `sub`, its `/me` answer's id) names its own record there.
+ * The owner reads it (a 2xx record that is the owner's: its owner field or login name says so, or it carries the
+ * id in a collection of people, and shows private data), the other identity sends the same: 80% alike is
+ * `scan/api1-bola-read`. Reads only.
+ */
+async function selfIdReads(ctx: ScanContext, a: Identity, b: Identity, tested: Set<string>): Promise<void> {
+  let routes = 0;
+  for (const op of ctx.spec.operations) {
+    if (routes >= MAX_SELF_ID_ROUTES || ctx.signal.aborted) return;
+    if (op.method !== 'GET' || isExcluded(op) || isAdminOperation(op)) continue;
+    const params = op.parameters.filter(
+      (p) => p.in === 'path' && listedValue(ctx.spec, p.schema) === undefined,
+    );
+    if (params.length !== 1 || !op.path.replace(/\/$/, '').endsWith(`/{${params[0].name}}`)) continue;
+    const param = params[0];
+    const segments = op.path.replace(/\/$/, '').split('/');
+    const collection = singular(segments[segments.length - 2] ?? '');
+    const people = PEOPLE.test(collection) || accountParam(op.path) === param.name;
+    const schema = resolveSchema(ctx.spec, param.schema);
+    let tried = false;
+    for (const [owner, attacker] of [
+      [a, b],
+      [b, a],
+    ] as const) {
+      const value = ownPersonIds(ctx, owner).find((v) => fits(v, schema));
+      if (value === undefined) continue;
+      const req = planRequest(ctx.spec, op, ctx.objects, {
+        owner: owner.name,
+        params: { [param.name]: value },
+      });
+      if (tested.has(req.path)) continue;
+      tested.add(req.path);
+      tried = true;
+      const mine = await ctx.send(req, owner);
+      if (!isSuccess(mine) || refusedIn200(mine) || notFoundAnswer(mine) || isEmptyAnswer(mine)) continue;
+      const own =
+        recordOwner(mine.json, [owner]) === owner ||
+        (people && recordOwner(mine.json, [attacker]) === undefined && mine.text.includes(value));
+      if (!own || !privateFields(mine.json)) continue;
+      const theirs = await ctx.send(req, attacker);
+      if (!isSuccess(theirs) || refusedIn200(theirs)) continue;
+      const score = similarity(mine.json ?? mine.text, theirs.json ?? theirs.text);
+      if (score < SAME_OBJECT || !(await isPrivate(ctx, req, mine, false))) continue;
+      ctx.report(SCAN_RULES.bolaRead, {
+        operation: op,
+        message: `${attacker.name} read ${owner.name}'s record at ${req.path}, named by the id ${owner.name} was told is its own (similarity ${score.toFixed(2)}).`,
+        evidence: evidenceOf(theirs, { owner: owner.name, attacker: attacker.name, similarity: score }),
+      });
+      break;
+    }
+    if (tried) routes++;
+  }
+}
+
 /** A read whose object an input outside the path names, and the values each identity holds of its own for it. */
 interface InputRead {
   readonly op: Operation;
@@ -1873,6 +1955,7 @@ export const api1: Check = {
     await ownedByField(ctx, a, b, tested);
     await ownedByField(ctx, b, a, tested);
     await guessedIds(ctx, a, b, tested);
+    await selfIdReads(ctx, a, b, tested);
     await replayInputReads(ctx, reads, a, b, tested);
     await ownershipFields(ctx, b, a);
     await replayWrites(ctx, a, b, anonymous);
