@@ -50,6 +50,7 @@ import {
   isExcluded,
   isLoginOperation,
   listedValue,
+  madeUpUuid,
   memberParam,
   type PlannedRequest,
   pathActs,
@@ -927,6 +928,7 @@ export function outerValues(
 
 /** A value of the parameter's type that no seeded API holds: the control of a route that may ignore its id. */
 function unlikelyValue(schema: Record<string, unknown>): string {
+  if (schema.format === 'uuid') return madeUpUuid();
   return schema.type === 'integer' || schema.type === 'number'
     ? '987654321'
     : `pcnone${randomBytes(4).toString('hex')}`;

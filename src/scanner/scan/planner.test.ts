@@ -14,9 +14,12 @@ import {
   isBusinessFlow,
   isCreationOperation,
   isLoginOperation,
+  isUuid,
   itemParam,
   listedValue,
   madeUpId,
+  madeUpOfShape,
+  madeUpUuid,
   memberParam,
   missingFields,
   ObjectRegistry,
@@ -654,6 +657,19 @@ test('the writes that name an object by their path, and the creations in a sub-c
   assert.equal(madeUpId('portcullis-25c6cf05-93d4-4c59-872b-0de0abb1bf23'), true);
   assert.equal(madeUpId('3'), false);
   assert.equal(madeUpId('pcv1a2b3c4d|echo x'), false);
+});
+
+test('made-up uuids are well-formed uuids the scan knows as its own; values of a shape get one of theirs', () => {
+  const made = madeUpUuid();
+  assert.ok(isUuid(made), made);
+  assert.match(made, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-8[0-9a-f]{3}-[0-9a-f]{12}$/);
+  assert.notEqual(madeUpUuid(), made);
+  assert.equal(madeUpId(made), true);
+  assert.equal(madeUpId('3f2b8c1e-9d4a-4e2b-a1c3-5d6e7f809a1b'), false);
+  assert.ok(madeUpId(madeUpOfShape('3f2b8c1e-9d4a-4e2b-a1c3-5d6e7f809a1b')!));
+  assert.ok(isUuid(madeUpOfShape(undefined, { type: 'string', format: 'uuid' })));
+  assert.equal(madeUpOfShape('42'), '987654321');
+  assert.equal(madeUpOfShape('INV-7'), undefined);
 });
 
 test('the ids an XML document names, as the acting guard reads them', () => {

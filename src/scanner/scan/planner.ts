@@ -2,6 +2,7 @@
  * Plans requests from the spec: fills parameters and bodies with valid values and chains operations through
  * ids captured from responses (POST /things → id → GET /things/{id}).
  */
+import { randomBytes } from 'node:crypto';
 import type { ApiDocument, JsonObject, JsonSchema, MediaType, Operation } from '../../core/api-document.ts';
 import { FilePart, type ScanRequest, type ScanResponse } from './client.ts';
 import { CONFIRMED, type Harvested, OWNED } from './harvest.ts';
@@ -616,10 +617,6 @@ function alignedValues(template: string, concrete: string): { name: string; valu
 }
 
 /**
- * A value the scan made up to name nothing: its own tags (`pcv1a2b3c4d`, `portcullis-1a2b3c4d`, `portcullis-<uuid>`)
- * or 987654321.
- */
-/**
  * A request body as values: a string body parsed as JSON (an object or array) or as a form (`a=1&b=2`),
  * undefined when it is neither; any other body as it is.
  */
@@ -634,9 +631,45 @@ export function textBody(body: unknown): unknown {
   return /^[\w.[\]-]+=/.test(text) ? Object.fromEntries(new URLSearchParams(text)) : undefined;
 }
 
+/**
+ * The head of the uuids the scan makes up: a well-formed version-4 uuid (its version and variant digits in place)
+ * whose first 76 bits are fixed, so no generator gives one out by chance and the runner knows it as made up.
+ */
+const MADE_UP_UUID_HEAD = 'c0ffee00-5ca7-4d0e-8';
+const MADE_UP_UUID = /^c0ffee00-5ca7-4d0e-8[0-9a-f]{3}-[0-9a-f]{12}$/;
+const UUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A uuid the scan makes up to name nothing, well-formed for an API that checks its ids are uuids. */
+export function madeUpUuid(): string {
+  const hex = randomBytes(8).toString('hex');
+  return `${MADE_UP_UUID_HEAD}${hex.slice(0, 3)}-${hex.slice(3, 15)}`;
+}
+
+/** A uuid in its text form (`3f2b...-...`), any version. */
+export function isUuid(value: unknown): boolean {
+  return typeof value === 'string' && UUID_TEXT.test(value);
+}
+
+/**
+ * A made-up value for an input that names an object, of the shape it takes: a made-up uuid where its schema says
+ * `format: uuid` or the value it was given is a uuid, 987654321 for a number, else undefined (the caller's own).
+ */
+export function madeUpOfShape(seen: string | undefined, schema?: JsonObject): string | undefined {
+  if (schema?.format === 'uuid' || isUuid(seen)) return madeUpUuid();
+  const type = schema ? schemaType(schema) : undefined;
+  if (type === 'integer' || type === 'number' || (seen !== undefined && /^\d{1,18}$/.test(seen)))
+    return '987654321';
+  return undefined;
+}
+
+/**
+ * A value the scan made up to name nothing: its own tags (`pcv1a2b3c4d`, `portcullis-1a2b3c4d`, `portcullis-<uuid>`),
+ * its made-up uuids (madeUpUuid) or 987654321.
+ */
 export function madeUpId(value: string): boolean {
   return (
     value === '987654321' ||
+    MADE_UP_UUID.test(value) ||
     /^(pc[a-z]{0,6}|portcullis-)[0-9a-f]{6,32}$/.test(value) ||
     /^portcullis-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(value)
   );

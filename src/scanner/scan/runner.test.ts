@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { buildApiDocument } from '../../openapi/load.ts';
+import { madeUpUuid } from './planner.ts';
 import { SCAN_RULES } from './rules.ts';
-import { CHECKS, isOwnProfile, ownIdPath, ownRecordWrite, recordIds } from './runner.ts';
+import { CHECKS, isOwnProfile, namesNothing, ownIdPath, ownRecordWrite, recordIds } from './runner.ts';
 
 describe('the safety rule', () => {
   test('lets an identity change its own profile, and nothing else it did not create', () => {
@@ -47,6 +49,31 @@ describe('the safety rule', () => {
     for (const p of ['/v1/user/3', '/v1/orders/2', '/v1/user/2/cards', '/2'])
       assert.equal(ownIdPath(p, mine), false, p);
     assert.equal(ownIdPath('/v1/user/2', undefined), false);
+  });
+});
+
+describe('a DELETE of made-up values', () => {
+  const spec = buildApiDocument('/cards.yaml', '3.0', {
+    openapi: '3.0.3',
+    info: { title: 't', version: '1' },
+    paths: {
+      '/cards/{card_id}': {
+        delete: {
+          parameters: [
+            { name: 'card_id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } },
+          ],
+          responses: { '204': { description: 'gone' } },
+        },
+      },
+    },
+  });
+  const op = spec.operations[0];
+  test('names nothing with a made-up uuid, bare or with an injection probe after it that widens nothing', () => {
+    const made = madeUpUuid();
+    assert.equal(namesNothing(spec, op, `/cards/${made}`), true);
+    assert.equal(namesNothing(spec, op, `/cards/${encodeURIComponent(`${made}'`)}`), true);
+    assert.equal(namesNothing(spec, op, `/cards/${encodeURIComponent(`${made}' OR '1'='1`)}`), false);
+    assert.equal(namesNothing(spec, op, '/cards/3f2b8c1e-9d4a-4e2b-a1c3-5d6e7f809a1b'), false);
   });
 });
 

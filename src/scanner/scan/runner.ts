@@ -114,7 +114,10 @@ const WIDENS = /\bor\b|\|\||\blike\b|\bunion\b|\bnot\b|[%*?[\]{}]|\.\.|[<>!]=?|\
  * and holding nothing that could widen what it names (WIDENS).
  */
 function madeUpLed(value: string): boolean {
-  const head = /^[0-9A-Za-z_]+/.exec(value)?.[0];
+  // A made-up uuid leads with its own dashes (`c0ffee00-5ca7-4d0e-8…'`).
+  const head =
+    /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/.exec(value)?.[0] ??
+    /^[0-9A-Za-z_]+/.exec(value)?.[0];
   return head !== undefined && madeUpId(head) && !widens(value.slice(head.length));
 }
 
@@ -173,7 +176,7 @@ function createdLed(objects: ObjectRegistry, value: string): boolean {
  * base64 of it: it names no object, so it deletes nothing. The probes that would widen it (`OR 1=1`) are never
  * sent in a DELETE (checks/injection.ts, deletePoints).
  */
-function namesNothing(spec: ApiDocument, op: Operation, bare: string): boolean {
+export function namesNothing(spec: ApiDocument, op: Operation, bare: string): boolean {
   const values = pathValues(op.path, bare).filter(({ name }) => {
     const param = op.parameters.find((p) => p.in === 'path' && p.name === name);
     return listedValue(spec, param?.schema) === undefined;
