@@ -11,10 +11,12 @@ import { scanDocument } from './twins.ts';
  * Writes only the admin may send, and a member's write of its own record. A bike-parts catalogue (node:sqlite,
  * `X-Session` header from `POST /session {login, passphrase}`): `POST /parts` and `PUT /parts/{part_no}` are the
  * admin's (403 to members), `PUT /members/{member_id}` changes the caller's own record only (403 for anyone
- * else's, the admin's included), `POST /join` signs a member up. The vulnerable twin builds both UPDATEs with the
- * text of the body (`SET title = '<title>'`, `SET nickname = '<nickname>'`); errors are hidden as `500 {"oops": 1}`.
- * The fixed twin binds them. A plain scan must probe the admin's write on a part the scan itself added, and the
- * member write on an account the scan registered: no seeded part nor given member changes.
+ * else's, the admin's included), `POST /join` signs a member up, members book repairs (`POST /repairs`) and only the
+ * workshop annotates one (`PATCH /repairs/{repair_id}`, 403 to its member). The vulnerable twin builds both UPDATEs with the
+ * text of the body (`SET title = '<title>'`, `SET nickname = '<nickname>'`, `SET workshop_note = ...`); errors are
+ * hidden as `500 {"oops": 1}`. The fixed twin binds them. A plain scan must probe the admin's writes on a part the
+ * scan itself added and on a repair a member booked in the scan, and the member write on an account the scan
+ * registered: no seeded part, repair nor given member changes.
  */
 const str = { type: 'string' };
 const body = (properties: Record<string, unknown>) => ({
@@ -28,6 +30,10 @@ const PART = {
   properties: { part_no: { type: 'integer' }, title: str, grams: { type: 'integer' } },
 };
 const MEMBER = { type: 'object', properties: { member_id: { type: 'integer' }, login: str, nickname: str } };
+const REPAIR = {
+  type: 'object',
+  properties: { repair_id: { type: 'integer' }, bike: str, issue: str, workshop_note: str },
+};
 const res200 = (schema: object) => ({
   '200': { description: 'ok', content: { 'application/json': { schema } } },
 });
@@ -66,6 +72,23 @@ const SPEC = {
         responses: { '201': { description: 'added', content: { 'application/json': { schema: PART } } } },
       },
     },
+    '/repairs': {
+      get: { operationId: 'listRepairs', responses: res200({ type: 'array', items: REPAIR }) },
+      post: {
+        operationId: 'bookRepair',
+        requestBody: body({ bike: str, issue: str }),
+        responses: { '201': { description: 'booked', content: { 'application/json': { schema: REPAIR } } } },
+      },
+    },
+    '/repairs/{repair_id}': {
+      parameters: [{ name: 'repair_id', in: 'path', required: true, schema: { type: 'integer' } }],
+      get: { operationId: 'getRepair', responses: res200(REPAIR) },
+      patch: {
+        operationId: 'annotateRepair',
+        requestBody: body({ workshop_note: str }),
+        responses: res200(REPAIR),
+      },
+    },
     '/parts/{part_no}': {
       parameters: [{ name: 'part_no', in: 'path', required: true, schema: { type: 'integer' } }],
       get: { operationId: 'getPart', responses: res200(PART) },
@@ -92,7 +115,9 @@ async function startShop(fixed: boolean): Promise<Shop> {
   db.exec(`CREATE TABLE members(member_id INTEGER PRIMARY KEY, login TEXT UNIQUE, passphrase TEXT, nickname TEXT,
       admin INTEGER);
     CREATE TABLE parts(part_no INTEGER PRIMARY KEY, title TEXT, grams INTEGER, added_by INTEGER);
-    INSERT INTO parts(title, grams, added_by) VALUES ('chain 11s', 257, 3), ('brake pads', 40, 3);`);
+    INSERT INTO parts(title, grams, added_by) VALUES ('chain 11s', 257, 3), ('brake pads', 40, 3);
+    CREATE TABLE repairs(repair_id INTEGER PRIMARY KEY, member INTEGER, bike TEXT, issue TEXT, workshop_note TEXT);
+    INSERT INTO repairs(member, bike, issue, workshop_note) VALUES (1, 'gravel', 'creaks', ''), (2, 'city', 'flat', '');`);
   for (const g of GIVEN)
     db.prepare('INSERT INTO members(login, passphrase, nickname, admin) VALUES (?, ?, ?, ?)').run(
       g.login,
@@ -153,6 +178,45 @@ async function startShop(fixed: boolean): Promise<Shop> {
           .run(String(b?.title ?? ''), Number(b?.grams) || 0, me);
         return sendJson(res, 201, part(Number(r.lastInsertRowid)));
       }
+      const repair = (no: number) =>
+        db
+          .prepare('SELECT repair_id, bike, issue, workshop_note, member FROM repairs WHERE repair_id = ?')
+          .get(no);
+      const shown = (r: Record<string, unknown> | undefined) => {
+        if (!r) return r;
+        const { member: _m, ...rest } = r;
+        return rest;
+      };
+      if (url.pathname === '/repairs' && req.method === 'GET')
+        return sendJson(
+          res,
+          200,
+          db
+            .prepare('SELECT repair_id, bike, issue, workshop_note FROM repairs WHERE member = ? OR ?')
+            .all(me, isAdmin ? 1 : 0),
+        );
+      if (url.pathname === '/repairs' && req.method === 'POST') {
+        const b = await readJson(req);
+        const r = db
+          .prepare("INSERT INTO repairs(member, bike, issue, workshop_note) VALUES (?, ?, ?, '')")
+          .run(me, String(b?.bike ?? ''), String(b?.issue ?? ''));
+        return sendJson(res, 201, shown(repair(Number(r.lastInsertRowid))));
+      }
+      const rp = /^\/repairs\/(\d+)$/.exec(url.pathname);
+      if (rp) {
+        const no = Number(rp[1]);
+        const row = repair(no);
+        if (!row || (row.member !== me && !isAdmin)) return sendJson(res, 404, { oops: 'no repair' });
+        if (req.method === 'GET') return sendJson(res, 200, shown(row));
+        if (req.method === 'PATCH') {
+          if (!isAdmin) return sendJson(res, 403, { oops: 'workshop only' });
+          const b = await readJson(req);
+          const note = String(b?.workshop_note ?? '');
+          if (fixed) db.prepare('UPDATE repairs SET workshop_note = ? WHERE repair_id = ?').run(note, no);
+          else db.exec(`UPDATE repairs SET workshop_note = '${note}' WHERE repair_id = ${no}`);
+          return sendJson(res, 200, shown(repair(no)));
+        }
+      }
       const p = /^\/parts\/(\d+)$/.exec(url.pathname);
       if (p) {
         const no = Number(p[1]);
@@ -179,7 +243,7 @@ async function startShop(fixed: boolean): Promise<Shop> {
 
 describe("the admin's writes and a member's own record: probed on what the scan made", () => {
   const runs = {} as Record<'vulnerable' | 'fixed', ScanResult>;
-  const after = {} as Record<'vulnerable' | 'fixed', { members: unknown; parts: unknown }>;
+  const after = {} as Record<'vulnerable' | 'fixed', { members: unknown; parts: unknown; repairs: unknown }>;
   before(async () => {
     for (const kind of ['vulnerable', 'fixed'] as const) {
       const shop = await startShop(kind === 'fixed');
@@ -205,6 +269,10 @@ describe("the admin's writes and a member's own record: probed on what the scan 
             .prepare('SELECT member_id, login, passphrase, nickname, admin FROM members WHERE member_id <= 3')
             .all()
             .map((r) => ({ ...r })),
+          repairs: shop.db
+            .prepare('SELECT repair_id, bike, issue, workshop_note FROM repairs WHERE repair_id <= 2')
+            .all()
+            .map((r) => ({ ...r })),
           parts: shop.db
             .prepare('SELECT part_no, title, grams FROM parts WHERE part_no <= 2')
             .all()
@@ -222,10 +290,11 @@ describe("the admin's writes and a member's own record: probed on what the scan 
       .map((f) => `${f.operation?.operationId} ${String(f.evidence?.parameter)}`)
       .sort();
 
-  test("the admin's part rename and the member's own update are SQL injection on the vulnerable twin only", () => {
+  test("the admin's part rename and repair note and the member's own update are SQL injection on the vulnerable twin only", () => {
     const found = sql(runs.vulnerable);
     assert.ok(found.includes('renamePart title'), found.join('; '));
     assert.ok(found.includes('updateMember nickname'), found.join('; '));
+    assert.ok(found.includes('annotateRepair workshop_note'), found.join('; '));
     assert.deepEqual(sql(runs.fixed), []);
   });
 
@@ -247,6 +316,14 @@ describe("the admin's writes and a member's own record: probed on what the scan 
         [
           { part_no: 1, title: 'chain 11s', grams: 257 },
           { part_no: 2, title: 'brake pads', grams: 40 },
+        ],
+        kind,
+      );
+      assert.deepEqual(
+        after[kind].repairs,
+        [
+          { repair_id: 1, bike: 'gravel', issue: 'creaks', workshop_note: '' },
+          { repair_id: 2, bike: 'city', issue: 'flat', workshop_note: '' },
         ],
         kind,
       );
