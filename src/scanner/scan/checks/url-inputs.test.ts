@@ -64,3 +64,44 @@ test('URL inputs that may be stored on the sender’s own account are told apart
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+const NAMED = `openapi: 3.1.0
+info: { title: t, version: '1' }
+paths:
+  /jobs:
+    post:
+      requestBody:
+        content:
+          application/json:
+            schema:
+              type: object
+              properties:
+                fetchFrom: { type: string }
+                imageUrlPreview: { type: string }
+                link_id: { type: string }
+                callback_type: { type: string }
+                note: { type: string }
+                copies: { type: integer }
+            example: { fetchFrom: 'https://files.example/a.pdf', note: 'see https://x.example', copies: 2 }
+      responses: { '202': { description: ok } }
+  /price:
+    get:
+      parameters:
+        - { name: artwork_from, in: query, schema: { type: string }, example: 'https://files.example/b.pdf' }
+        - { name: label, in: query, schema: { type: string }, example: 'poster' }
+      responses: { '200': { description: ok } }
+`;
+
+test('URL inputs by an example that is a URL, or by a URL word inside the name', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'pc-url-inputs-'));
+  try {
+    await writeFile(path.join(dir, 'spec.yaml'), NAMED);
+    const spec = await loadApiDocument(path.join(dir, 'spec.yaml'));
+    assert.deepEqual(
+      urlInputs(spec).map((u) => `${u.operation.path} ${u.name}`),
+      ['/jobs fetchFrom', '/jobs imageUrlPreview', '/price artwork_from'],
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -88,10 +88,26 @@ export function accountWrite(spec: ApiDocument, op: Operation, name: string): bo
   return accountish || PROFILE_FIELD.test(leaf);
 }
 
-function isUrlish(name: string, s: Record<string, unknown>): boolean {
+/** Words of a name that say it holds a URL wherever they stand (`url_to_fetch`, `imageUrlPreview`, `hrefTarget`). */
+const URL_WORD = /^(url|uri|href|link|webhook|callback)$/;
+/** Last words that make such a name something else (`link_id`, `url_count`, `callback_type`, `link_text`). */
+const NOT_URL_WORD = /^(id|ids|count|type|kind|name|text|title|label|status|enabled|method|format)$/;
+/** An absolute http(s) URL, as a document's example or default may give one. */
+const HTTP_URL = /^https?:\/\/[^\s]+$/i;
+
+function isUrlish(name: string, s: Record<string, unknown>, example?: unknown): boolean {
   if (URL_FORMAT.has(String(s.format))) return true;
   const type = schemaType(s);
-  return (type === undefined || type === 'string') && s.enum === undefined && URL_NAME.test(name);
+  if ((type !== undefined && type !== 'string') || s.enum !== undefined) return false;
+  if (URL_NAME.test(name)) return true;
+  // The document shows a URL as its value (`"example": "https://cdn.example/a.png"`), whatever the name.
+  if ([example, s.example, s.default].some((v) => typeof v === 'string' && HTTP_URL.test(v))) return true;
+  const words = name
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter((w) => w !== '');
+  return words.some((w) => URL_WORD.test(w)) && !NOT_URL_WORD.test(words.at(-1) ?? '');
 }
 
 function formSchema(op: Operation) {
@@ -134,12 +150,16 @@ export function urlInputs(spec: ApiDocument, options: { readonly ownRecords?: bo
       out.push({ operation: op, in: where, name, ownAccount: accountWrite(spec, op, name) });
     for (const p of op.parameters) {
       if (p.in !== 'query') continue;
-      if (isUrlish(p.name, resolveSchema(spec, p.schema))) push('query', p.name);
+      if (isUrlish(p.name, resolveSchema(spec, p.schema), p.raw.example)) push('query', p.name);
     }
+    // The body's example as a whole (`example: {"fetch_from": "https://..."}`), top level.
+    const shown = Object.values(op.requestBody?.content ?? {}).find(
+      (m) => m.example !== null && typeof m.example === 'object',
+    )?.example as Record<string, unknown> | undefined;
     const body = jsonBodySchema(op);
     if (body !== undefined) {
       for (const [name, s] of Object.entries(propertiesOf(spec, body))) {
-        if (isUrlish(name, s)) push('body', name);
+        if (isUrlish(name, s, shown?.[name])) push('body', name);
         else if (schemaType(s) === 'object') {
           for (const [sub, ss] of Object.entries(propertiesOf(spec, s))) {
             if (isUrlish(sub, ss)) push('body', `${name}.${sub}`);
@@ -151,7 +171,7 @@ export function urlInputs(spec: ApiDocument, options: { readonly ownRecords?: bo
     const form = formSchema(op);
     if (form === undefined) continue;
     for (const [name, s] of Object.entries(propertiesOf(spec, form))) {
-      if (isUrlish(name, s)) push('form', name);
+      if (isUrlish(name, s, shown?.[name])) push('form', name);
     }
   }
   return out;
