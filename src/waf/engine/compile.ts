@@ -2132,9 +2132,14 @@ class Engine {
     // (the automaton folds ASCII case). `t:cmdLine` of a value without its punctuation only lowers it.
     if (this.chainCaseOnly[chainId] === 1) return this.hitsOf(e, parent, t);
     const value = this.transformedEntry(e, chainId, t);
-    return sameFoldingCase(value, this.transformedEntry(e, parent, t))
-      ? this.hitsOf(e, parent, t)
-      : this.hitsOfValue(value);
+    if (sameFoldingCase(value, this.transformedEntry(e, parent, t))) return this.hitsOf(e, parent, t);
+    // Another chain made the same text of this value last: its answer (rows live as long as the evaluation,
+    // and so does the entry).
+    if (e.scanned === value) return e.scannedRow;
+    const row = this.hitsOfValue(value);
+    e.scanned = value;
+    e.scannedRow = row;
+    return row;
   }
 
   /**

@@ -516,6 +516,22 @@ test('a chain step that only changes letter case keeps the prefilter answer; one
   );
 });
 
+test('two chains that make the same text of a value share its scan; another text is scanned', () => {
+  // normalizePath and normalizePathWin both make a/%65vil of a/./%65vil (scanned once); urlDecode makes
+  // a/./evil, which must be scanned afresh: its answer is not the last text's.
+  const { ruleSet, issues } = compileSecLang(
+    [
+      'SecRule ARGS "@rx zzz" "id:61,phase:2,pass,log,t:none,t:normalizePath"',
+      'SecRule ARGS "@rx a/%65vil" "id:63,phase:2,pass,log,t:none,t:normalizePathWin"',
+      'SecRule ARGS "@rx evil" "id:62,phase:2,pass,log,t:none,t:urlDecode"',
+    ].join('\n'),
+  );
+  assert.deepEqual(issues, []);
+  const ids = (v: string) => ruleSet.evaluate(get(`/?q=${v}`)).matches.map((m) => m.id);
+  assert.deepEqual(ids('a/./%2565vil'), [63, 62]);
+  assert.deepEqual(ids('a/./%2565vi'), []);
+});
+
 test('a skippable rule sees the union of its collection values through its chain, evaluation after evaluation', () => {
   // Two rules on the same (ARGS, chain) pair: the second reads the pair's united answer the first built.
   const { ruleSet } = compileSecLang(

@@ -29,6 +29,13 @@ export interface Entry {
   nameOf?: string;
   /** What the engine keeps across requests about this value (headers, cookies, argument names), if anything. */
   memo: ValueMemo | undefined;
+  /**
+   * The last transformed form of the value the engine scanned for prefilters in this evaluation, and its
+   * answer (a hit-table row): chains of other steps often make the same text (normalizePath and
+   * normalizePathWin of a URL, cmdLine and removeWhitespace of plain words), which then is not scanned again.
+   */
+  scanned: string | undefined;
+  scannedRow: number;
 }
 
 /**
@@ -66,6 +73,8 @@ export function entry(key: string, value: string): Entry {
     name: undefined,
     nameOf: undefined,
     memo: undefined,
+    scanned: undefined,
+    scannedRow: -1,
   };
 }
 
