@@ -11,8 +11,9 @@
  *   saw (the identities' and any in responses) is cracked offline against thousands of common secrets and the
  *   API's own words; with the secret, an expired token is sent too.
  * - The login (the identities' own login flow, else the document's: JSON, form or query-string inputs): an
- *   unknown user and a wrong password must answer alike, and so must the password reset for a known and an
- *   unknown account. A given identity (A) gets two wrong passwords at most: the enumeration's, and one judged for
+ *   unknown user and a wrong password must answer alike (there and at each other documented login, with an
+ *   account of the scan's own), and so must the password reset for a known and an unknown account; where one of
+ *   them told, the sign-up sent again for the scan's own account must answer like one for a new name. A given identity (A) gets two wrong passwords at most: the enumeration's, and one judged for
  *   wrong-password-accepted; an account of the scan's own (V) gets one at each documented login (at most three),
  *   judged the same way with its control.
  *   Twelve failed logins for V (else for a user name nobody has), at each login where no wrong password signed
@@ -57,6 +58,7 @@ import {
   accountValues,
   checkIds,
   freshPassword,
+  loginValues,
   MAIL_FIELD,
   namesOnly,
   noteLeftAccount,
@@ -1106,17 +1108,29 @@ function givenWrongPassword(ctx: ScanContext, t: LoginTarget): Promise<ScanRespo
  * An unknown user and a known one, each with a wrong password, must answer alike. The known one is an account of
  * the scan's own (V) wherever one signs in at `t`; else A, whose one failed login of the scan this is (shared
  * with wrong-password-accepted). The unknown users are well-formed for the user input (unknownUser).
+ *
+ * At another documented login (`via`: the scan's main login), V is any account of the scan's own, registered
+ * through `via` when there is none (never through a login it may not sign in at: that would leave an account),
+ * named there by what its sign-up took for that login's user input; A is never used there.
  */
-async function enumeration(ctx: ScanContext, t: LoginTarget): Promise<void> {
-  const v = (await reuseThrowaway(ctx, t)) ?? (await registerThrowaway(ctx, t, 'pce'));
-  const known = v ? v.loginName : t.known?.user;
-  if (known === undefined) return;
+async function enumeration(ctx: ScanContext, t: LoginTarget, via?: LoginTarget): Promise<boolean> {
+  let v: Throwaway | undefined;
+  let known: unknown;
+  if (via) {
+    v = (await reuseThrowaway(ctx)) ?? (await registerThrowaway(ctx, via, 'pce'));
+    const s = signup(ctx);
+    known = v && s ? loginValues(s, t.userField, v.name, v.email)[0] : undefined;
+  } else {
+    v = (await reuseThrowaway(ctx, t)) ?? (await registerThrowaway(ctx, t, 'pce'));
+    known = v ? v.loginName : t.known?.user;
+  }
+  if (known === undefined) return false;
   const send = (user: unknown) => sendLogin(ctx, t, user, wrong());
   const unknown = unknownUser(ctx, t, known);
   const a = await send(unknown);
   madeByLogin(ctx, t, unknown, a);
   // An unknown user let in: nothing to compare (and A's one failed login is kept for later).
-  if (!a || signedIn(t.flow, a)) return;
+  if (!a || signedIn(t.flow, a)) return false;
   const b = await (v ? send(known) : givenWrongPassword(ctx, t));
   if (!b) {
     if (!v)
@@ -1125,16 +1139,16 @@ async function enumeration(ctx: ScanContext, t: LoginTarget): Promise<void> {
         ...(t.op ? { operation: t.op } : {}),
         reason: `not sent: no account of the scan's own signs in there, and ${String(known)} (a given identity) already had its one failed login of the scan`,
       });
-    return;
+    return false;
   }
-  if (signedIn(t.flow, b)) return;
+  if (signedIn(t.flow, b)) return false;
   const names = [unknown, String(known)];
-  if (shape(a, names) === shape(b, names)) return;
+  if (shape(a, names) === shape(b, names)) return false;
   // Confirm with a second unknown user: an answer that varies by itself proves nothing.
   const other = unknownUser(ctx, t, known);
   const c = await send(other);
   madeByLogin(ctx, t, other, c);
-  if (!c || shape(c, [other, String(known)]) !== shape(a, names)) return;
+  if (!c || shape(c, [other, String(known)]) !== shape(a, names)) return false;
   ctx.report(SCAN_RULES.userEnumeration, {
     ...(t.op ? { operation: t.op } : {}),
     key: 'login',
@@ -1145,6 +1159,7 @@ async function enumeration(ctx: ScanContext, t: LoginTarget): Promise<void> {
       wrongPassword: `${b.status} ${redact(b.text.slice(0, 120))}`,
     },
   });
+  return true;
 }
 
 /** A value of `field` that belongs to A, from A's login body or A's own responses (its e-mail, say). */
@@ -1185,8 +1200,9 @@ function ownAccountValue(ctx: ScanContext, v: Throwaway, field: string): string 
  * scan's own (reused, else `pcf<random>` through the sign-up), named by what its sign-up took: a reset request
  * for a given identity would send that person a real reset mail. Without one, nothing is sent (a note says so).
  */
-async function resetEnumeration(ctx: ScanContext, t: LoginTarget | undefined): Promise<void> {
+async function resetEnumeration(ctx: ScanContext, t: LoginTarget | undefined): Promise<boolean> {
   let v: Throwaway | undefined | null = null;
+  let told = false;
   for (const op of ctx.spec.operations) {
     // A path that names an account (`/users/{id}/reset`) would name someone else's; a value the document
     // lists (`/api/v{version}/users/reset`, version 1 or 2) names nobody.
@@ -1244,7 +1260,70 @@ async function resetEnumeration(ctx: ScanContext, t: LoginTarget | undefined): P
         known: `${y.status} ${redact(y.text.slice(0, 120))}`,
       },
     });
+    told = true;
   }
+  return told;
+}
+
+/** Words of an answer that says an account already exists. */
+const EXISTS_WORDS =
+  /already|exists?\b|taken|in use|registered|duplicate|unavailable|not available|conflict|unique/i;
+
+/** An answer normalised for comparing sign-ups: the names tried as placeholders, every number dropped. */
+function signupShape(res: ScanResponse, names: readonly string[]): string {
+  return shape(res, names).replace(/\d+/g, '{n}');
+}
+
+/**
+ * Sign-up enumeration: the sign-up sent again for an account of the scan's own (V: its name and e-mail, its own
+ * current password, so that an API that overwrites on a second sign-up changes nothing) must answer like a
+ * sign-up of a name nobody has (`pcr<random>`, which creates that account: named in the clean-up notes). A
+ * duplicate refused (another status, or words that say the account exists) while the new name is created tells
+ * who has an account. A given identity is never signed up again. Judged only where a login or a reset already
+ * told (`elsewhere`): an API whose logins and resets answer alike has chosen not to tell, and a sign-up must
+ * still refuse a taken name (its one residual tell, to be rate-limited); one that tells at its login tells at
+ * its sign-up too.
+ */
+async function signupEnumeration(
+  ctx: ScanContext,
+  t: LoginTarget | undefined,
+  elsewhere: boolean,
+): Promise<void> {
+  const s = signup(ctx);
+  if (!s || !elsewhere) return;
+  const v = (await reuseThrowaway(ctx)) ?? (await registerThrowaway(ctx, t, 'pcr'));
+  if (!v) {
+    ctx.note?.({
+      rule: SCAN_RULES.userEnumeration,
+      operation: s.op,
+      reason: "sign-up not compared: no account of the scan's own could be registered and signed in",
+    });
+    return;
+  }
+  const dup = await v.register(ctx, v.password);
+  const tag = randomUUID().slice(0, 8);
+  const fresh = `pcr${tag}`;
+  const created = await ctx.send(
+    signupRequest(ctx, s, accountValues(s, fresh, `${fresh}@example.com`, freshPassword())),
+    null,
+  );
+  if (!dup || !created || !isSuccess(created) || refusedIn200(created) || errorIn200(created)) return;
+  noteLeftAccount(ctx, fresh, `${s.op.method} ${s.op.path} created it (the sign-up enumeration's new name)`);
+  const names = [v.name, v.email, fresh, `${fresh}@example.com`];
+  if (signupShape(dup, names) === signupShape(created, names)) return;
+  const tells =
+    dup.status !== created.status || (EXISTS_WORDS.test(dup.text) && !EXISTS_WORDS.test(created.text));
+  if (!tells) return;
+  ctx.report(SCAN_RULES.userEnumeration, {
+    operation: s.op,
+    key: 'signup',
+    message: `${s.op.method} ${s.op.path} answers a sign-up for an existing account (${dup.status} ${redact(dup.text.slice(0, 60))}) differently from one for a new name (${created.status} ${redact(created.text.slice(0, 60))}): anyone can learn who has an account. The existing account was one the scan registered, ${v.name}.`,
+    evidence: {
+      ...evidenceOf(dup),
+      existing: `${dup.status} ${redact(dup.text.slice(0, 120))}`,
+      created: `${created.status} ${redact(created.text.slice(0, 120))}`,
+    },
+  });
 }
 
 /** What stops a guessing run: a limit status, Retry-After, or the answer changing (a lock message). */
@@ -2094,13 +2173,18 @@ export const api2: Check = {
       ctx.note?.({ rule: SCAN_RULES.noCredentials, reason: notJudged });
     await tokens(ctx, a, target?.op);
     await tokenInQuery(ctx, a);
-    if (target) await enumeration(ctx, target);
+    let told = target ? await enumeration(ctx, target) : false;
+    // Every other documented login too (at most three), each with an account of the scan's own that signs in there.
+    if (target)
+      for (const other of documentedLogins(ctx).filter((d) => !sameLogin(d, target)))
+        told = (await enumeration(ctx, other, target)) || told;
     if (target) await weakPasswordPolicy(ctx, target);
     // On an account of the scan's own: password change, logout, token lifetime.
     await sessionChecks(ctx, target);
     // What the tokens carry: the identities', and the scan's own accounts' (before any guessing locks them).
     await tokenSecrets(ctx, target);
-    await resetEnumeration(ctx, target);
+    told = (await resetEnumeration(ctx, target)) || told;
+    await signupEnumeration(ctx, target, told);
     await otpGuessing(ctx, target);
     await credentialsInUrl(ctx, a);
     if (target) await loginChecks(ctx, target);
