@@ -233,6 +233,11 @@ describe("API6: money that leaves the caller's account", () => {
     assert.deepEqual(handlesIn(read), ['SB00-7', 'SB00-8']);
     assert.equal(balanceIn({ wallet_no: 'CW-1', holder: 'x', coins: 40 }), 40);
     assert.deepEqual(handlesIn({ wallet_no: 'CW-1', holder: 'x', coins: 40 }), ['CW-1']);
+    // A bare id names the account only in a read of accounts, and only in a record that holds a balance.
+    const list = [{ id: 5, currency: 'EUR', balance: 50 }];
+    assert.deepEqual(handlesIn(list), []);
+    assert.deepEqual(handlesIn(list, true), ['5']);
+    assert.deepEqual(handlesIn({ id: 12, username: 'pcw1' }, true), []);
     // No balance member: no balance (a count of items or a price is none).
     assert.equal(balanceIn({ items: 3, price: 9 }), undefined);
   });

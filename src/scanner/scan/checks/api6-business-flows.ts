@@ -127,8 +127,13 @@ export function sendsMoneyTo(spec: ApiDocument, op: Operation): boolean {
   if (isAdminOperation(op) || isLoginOperation(spec, op)) return false;
   if (changesAccount(spec, op) || changesOwnAccount(spec, op)) return false;
   const inputs = flowInputs(spec, op);
-  if (!inputs?.to.some((f) => wordsOf(f).some((w) => TO_WORD.test(w)))) return false;
-  return judgeFlow(spec, op).gain === 'money or credit';
+  const to = inputs?.to.filter((f) => wordsOf(f).some((w) => TO_WORD.test(w))) ?? [];
+  if (to.length === 0) return false;
+  // Named money, or a sum sent to an account (`POST /api/transactions {to_account_id, amount}`).
+  return (
+    judgeFlow(spec, op).gain === 'money or credit' ||
+    to.some((f) => wordsOf(f).some((w) => /^(account|wallet|iban|card)$/.test(w)))
+  );
 }
 
 /** What a renewal must leave alone: the identity's own credentials. */
@@ -397,24 +402,37 @@ export function balanceIn(view: unknown, depth = 0): number | undefined {
 
 /**
  * The values an account's read shows under account-naming members (`wallet_no`, `iban`, `account_id`), at most 6.
- * Never a bare `id`, `no` or `number`: in a read of one's own record that may be the user's id, and the same
- * number among accounts another person's account.
+ * Never a bare `id`, `no` or `number` (in a read of one's own record that may be the user's id, and the same
+ * number among accounts another person's account), except with `records` (a read whose path names accounts or
+ * wallets, `GET /api/accounts`): there the bare id of a record that holds a balance is that account's, last.
  */
-export function handlesIn(view: unknown, out: string[] = [], depth = 0): string[] {
-  if (depth > 3 || view === null || typeof view !== 'object' || out.length >= 6) return out;
-  const items = Array.isArray(view) ? view.slice(0, 5) : [view];
-  for (const item of items) {
-    if (item === null || typeof item !== 'object' || Array.isArray(item)) continue;
-    for (const [k, v] of Object.entries(item as Record<string, unknown>).slice(0, 100)) {
-      if (
-        (typeof v === 'string' && v !== '' && v.length <= 80) ||
-        (typeof v === 'number' && Number.isInteger(v))
-      ) {
-        if (HANDLE_NAME.test(snake(k)) && !out.includes(String(v)) && out.length < 6) out.push(String(v));
-      } else handlesIn(v, out, depth + 1);
+export function handlesIn(view: unknown, records = false): string[] {
+  const out: string[] = [];
+  const late: string[] = [];
+  const walk = (value: unknown, depth: number) => {
+    if (depth > 3 || value === null || typeof value !== 'object' || out.length >= 6) return;
+    const items = Array.isArray(value) ? value.slice(0, 5) : [value];
+    for (const item of items) {
+      if (item === null || typeof item !== 'object' || Array.isArray(item)) continue;
+      const entries = Object.entries(item as Record<string, unknown>).slice(0, 100);
+      const holdsBalance = entries.some(
+        ([k, v]) => BALANCE_NAME.test(snake(k)) && balanceIn({ [k]: v }) !== undefined,
+      );
+      for (const [k, v] of entries) {
+        if (
+          (typeof v === 'string' && v !== '' && v.length <= 80) ||
+          (typeof v === 'number' && Number.isInteger(v))
+        ) {
+          const name = snake(k);
+          if (HANDLE_NAME.test(name) && !out.includes(String(v)) && out.length < 6) out.push(String(v));
+          else if (records && holdsBalance && /^(id|no|number)$/.test(name) && late.length < 3)
+            late.push(String(v));
+        } else walk(v, depth + 1);
+      }
     }
-  }
-  return out;
+  };
+  walk(view, 0);
+  return [...new Set([...out, ...late])];
 }
 
 /** How the scan reads its own accounts' money: a GET both accounts are answered with their own balance. */
@@ -483,11 +501,12 @@ async function balanceBook(ctx: ScanContext, x: Throwaway, y: Throwaway): Promis
     const vx = await view(x);
     const vy = await view(y);
     // What each read shows under account names may fill a later read's path.
+    const records = wordsOf(op.path).some((w) => /^(accounts?|wallets?)$/.test(w));
     for (const [v, view] of [
       [x, vx],
       [y, vy],
     ] as const)
-      seen.set(v, [...new Set([...(seen.get(v) ?? []), ...handlesIn(view)])].slice(0, 8));
+      seen.set(v, [...new Set([...(seen.get(v) ?? []), ...handlesIn(view, records)])].slice(0, 8));
     if (balanceIn(vx) === undefined || balanceIn(vy) === undefined) continue;
     const hx = seen.get(x) ?? [];
     const hy = seen.get(y) ?? [];
@@ -676,7 +695,11 @@ async function probeMoneyFlow(
       const vs = valuesFor(f, to, book.handles.get(to) ?? []);
       values[f] = typed(f, vs[Math.min(form, vs.length - 1)]);
     }
-    for (const f of inputs.from) values[f] = typed(f, valuesFor(f, x, book.handles.get(x) ?? [])[0]);
+    // The sender's value of the same kind as the recipient's (both accounts' values come in the same order).
+    for (const f of inputs.from) {
+      const vs = valuesFor(f, x, book.handles.get(x) ?? []);
+      values[f] = typed(f, vs[Math.min(form, vs.length - 1)]);
+    }
     if (inputs.location === 'query') {
       const params = Object.fromEntries(
         Object.entries(values)
