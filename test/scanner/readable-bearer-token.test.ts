@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import type { ScanResult } from '../../src/scanner/scan/runner.ts';
 import { startServer } from '../kit/server.ts';
 import { readJson, sendJson } from './small-api.ts';
@@ -153,7 +153,6 @@ describe("a readable bearer token (base64 JSON): B's id and an admin tier put in
       }
     }
   });
-  after(() => {});
 
   test("vulnerable: the token with tomas's id reads tomas's record, and a raised tier reads the roster", () => {
     const found = accepted(runs.vulnerable);
@@ -167,6 +166,50 @@ describe("a readable bearer token (base64 JSON): B's id and an admin tier put in
     assert.equal(role.operation?.operationId, 'roster');
     // The altered token holds no signature of A's: it is given, to send again.
     assert.match(String(identityFinding.evidence?.forgedToken), /^[A-Za-z0-9+/]+=*$/);
+  });
+
+  test('fixed twin: no altered token accepted', () => {
+    assert.deepEqual(
+      accepted(runs.fixed).map((f) => f.message),
+      [],
+    );
+  });
+});
+
+describe('the same token given as a header (no login flow): still read, altered and judged', () => {
+  const runs = {} as Record<'vulnerable' | 'fixed', ScanResult>;
+  before(async () => {
+    for (const kind of ['vulnerable', 'fixed'] as const) {
+      const api = await startClub(kind === 'fixed');
+      try {
+        const given = async (m: (typeof MEMBERS)[number]) => {
+          const res = await fetch(`${api.url}/api/sessions`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ handle: m.handle, passphrase: m.passphrase }),
+          });
+          const token = ((await res.json()) as { session: { bearer: string } }).session.bearer;
+          return { name: m.handle, headers: { 'X-Club-Session': token } };
+        };
+        runs[kind] = await scanDocument(SPEC, api.url, {
+          identities: [await given(MEMBERS[0]), await given(MEMBERS[1])],
+          admin: await given(MEMBERS[2]),
+          checks: ['API2'],
+          ratePerSecond: 300,
+        });
+      } finally {
+        await api.close();
+      }
+    }
+  });
+
+  test("vulnerable: tomas's id in mira's given token reads tomas's record", () => {
+    const found = accepted(runs.vulnerable);
+    const all = `${operationsFound(runs.vulnerable).join('\n')}\n${found.map((f) => f.message).join('\n')}`;
+    assert.ok(
+      found.some((f) => /tomas's own data/.test(f.message) && f.operation?.operationId === 'currentMember'),
+      all,
+    );
   });
 
   test('fixed twin: no altered token accepted', () => {

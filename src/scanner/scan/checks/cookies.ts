@@ -76,9 +76,11 @@ function cookieCarrier(who: Identity): Carrier {
  * carrier; undefined without a token, or when no header holds it.
  */
 export function tokenCarrier(who: Identity): Carrier | undefined {
-  const token = who.token;
-  if (token === undefined || token.length < 4) return undefined;
   const headers = who.session.headers;
+  // A token given as a header (`authorization: Token <b64>`, `x-session: ...`) where no login named one.
+  const given = Object.keys(headers).find((h) => h !== 'cookie' && CREDENTIAL_HEADER.test(h));
+  const token = who.token ?? (given ? headers[given].replace(/^\w+ (?=\S)/, '') : undefined);
+  if (token === undefined || token.length < 4) return undefined;
   const name = Object.keys(headers).find((h) => h !== 'cookie' && headers[h].endsWith(token));
   if (name === undefined) return undefined;
   const prefix = headers[name].slice(0, -token.length);
@@ -96,6 +98,9 @@ export function tokenCarrier(who: Identity): Carrier | undefined {
     }),
   };
 }
+
+/** Request headers that carry a credential. */
+const CREDENTIAL_HEADER = /auth|token|session|jwt|api[_-]?key|^x-user/i;
 
 /** How a finding names the altered credential: `session cookie uid`, `token (its authorization header)`. */
 function named(c: Carrier, name: string): string {
