@@ -164,6 +164,9 @@ async function fetchSome(link: string): Promise<number> {
   }
 }
 
+/** Tokens handed out before the scan (identities given as bearer tokens, no login the scan could use). */
+const GIVEN_TOKENS: Record<string, number> = { 'gt-wren-given-5c1e': 1, 'gt-odile-given-90ab': 2 };
+
 async function startGuild(fixed: boolean): Promise<Guild> {
   const db = new DatabaseSync(':memory:');
   db.exec(`CREATE TABLE members(id INTEGER PRIMARY KEY, handle TEXT UNIQUE, secret TEXT, mail TEXT, picture_link TEXT,
@@ -172,7 +175,7 @@ async function startGuild(fixed: boolean): Promise<Guild> {
       'loom.jpg'),
       (2,'odile','Odile-kiln-9023','odile@guild.test','https://cdn.guild.test/odile.png','kiln.jpg');`);
   const banners: string[] = [];
-  const sessions = new Map<string, number>();
+  const sessions = new Map<string, number>(Object.entries(GIVEN_TOKENS));
   let next = 0;
   const bearerOf = (req: IncomingMessage) => {
     const auth = /^Bearer (.+)$/.exec(String(req.headers.authorization ?? ''));
@@ -270,6 +273,55 @@ describe("SSRF probes of a URL kept on the sender's own row go only as the scan'
     const found = runs.fixed.result.findings.filter((f) => f.rule.id === 'scan/api7-ssrf');
     assert.deepEqual(
       found.map((f) => f.message),
+      [],
+    );
+  });
+});
+
+/** The same guild's document without its sign-up: the scan cannot have an account of its own. */
+const NO_SIGNUP = {
+  ...SPEC,
+  paths: Object.fromEntries(Object.entries(SPEC.paths).filter(([p]) => p !== '/v2/signup')),
+};
+
+describe('without a sign-up (no account of its own): the picture probed as a member, then set back', () => {
+  let runs: TwinScans<Guild>;
+  before(async () => {
+    runs = await scanTwins(NO_SIGNUP, startGuild, {
+      identities: Object.entries(GIVEN_TOKENS).map(([token, id]) => ({
+        name: MEMBERS[id - 1].handle,
+        bearer: token,
+      })),
+      checks: ['API7', 'API10', 'API8', 'API4'],
+      ratePerSecond: 200,
+    });
+  });
+
+  for (const kind of ['vulnerable', 'fixed'] as const) {
+    test(`${kind}: the given members' rows are as seeded, no set-back warning`, () => {
+      const { api, result } = runs[kind];
+      assert.equal(seeded(api.db), api.seed, operationsFound(result).join('\n'));
+      assert.deepEqual(
+        api.banners.filter((n) => /^pcu|\.(svg|xml|ya?ml|html?)$/i.test(n)),
+        [],
+      );
+      assert.deepEqual(
+        result.warnings.filter((w) => w.includes('API7')),
+        [],
+      );
+    });
+  }
+
+  test('vulnerable: the picture SSRF found as wren (read first, set back)', () => {
+    const found = runs.vulnerable.result.findings.filter((f) => f.rule.id === 'scan/api7-ssrf');
+    assert.deepEqual(found.map((f) => f.operation?.operationId).sort(), ['previewPattern', 'setPicture']);
+    const picture = found.find((f) => f.operation?.operationId === 'setPicture');
+    assert.equal((picture?.evidence as Record<string, unknown> | undefined)?.as, 'wren');
+  });
+
+  test('fixed: no SSRF finding', () => {
+    assert.deepEqual(
+      runs.fixed.result.findings.filter((f) => f.rule.id === 'scan/api7-ssrf').map((f) => f.message),
       [],
     );
   });

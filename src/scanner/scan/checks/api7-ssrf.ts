@@ -7,13 +7,14 @@
  * own account (an avatar or profile link: url-inputs.ts accountWrite) goes only as an account the scan registered
  * (throwaway.ts), never as a given identity: the canary's address would stay on that identity's record.
  */
+import type { Operation } from '../../../core/api-document.ts';
 import type { Check } from '../check.ts';
-import type { ScanResponse } from '../client.ts';
-import { evidenceOf, type Identity, type ScanContext } from '../context.ts';
-import { ownProfileWritePath } from '../discover.ts';
-import { jsonBodySchema, planRequest } from '../planner.ts';
+import type { ScanRequest, ScanResponse } from '../client.ts';
+import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
+import { ownProfileWritePath, ownRecordPath } from '../discover.ts';
+import { isExcluded, jsonBodySchema, planRequest } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
-import { sampleValue } from '../schema.ts';
+import { propertiesOf, sampleValue } from '../schema.ts';
 import { accountParam } from '../self.ts';
 import { findLoginTarget } from './api2-authentication.ts';
 import {
@@ -176,6 +177,126 @@ export async function reachWithUrl(
   return last;
 }
 
+/** A record in an answer that holds every one of `fields` as a member: the answer itself, or one level down. */
+function recordWithFields(body: unknown, fields: readonly string[]): Record<string, unknown> | undefined {
+  const isRecord = (v: unknown): v is Record<string, unknown> =>
+    v !== null && typeof v === 'object' && !Array.isArray(v);
+  if (!isRecord(body)) return undefined;
+  for (const r of [body, ...Object.values(body).filter(isRecord)])
+    if (fields.every((f) => Object.hasOwn(r, f))) return r;
+  return undefined;
+}
+
+/**
+ * A read of `as`'s own record that shows every field of the write's body: a GET at the write's path or a shorter
+ * one (`/v2/member` for `POST /v2/member/picture`), else a documented read of one's own record (`/me`,
+ * `/profile`). At most three reads.
+ */
+async function readOwnRecord(
+  ctx: ScanContext,
+  op: Operation,
+  fields: readonly string[],
+  as: Identity,
+): Promise<{ req: ScanRequest; record: Record<string, unknown> } | undefined> {
+  const gets = ctx.spec.operations.filter(
+    (o) => o.method === 'GET' && !isExcluded(o) && !o.path.includes('{'),
+  );
+  const segments = op.path.split('/');
+  const near = segments
+    .map((_, i) => segments.slice(0, segments.length - i).join('/'))
+    .filter((p) => p !== '')
+    .flatMap((p) => gets.filter((o) => o.path === p));
+  const own = gets.filter((o) => ownRecordPath(o.path) || ownProfileWritePath(o.path));
+  for (const read of [...new Set([...near, ...own])].slice(0, 3)) {
+    const req = planRequest(ctx.spec, read, ctx.objects, { owner: as.name });
+    const res = await ctx.send(req, as);
+    if (!isSuccess(res)) continue;
+    const record = recordWithFields(res.json, fields);
+    if (record) return { req, record };
+  }
+  return undefined;
+}
+
+/**
+ * A URL input that may be stored on the sender's own account, when the scan has no account of its own: probed
+ * as identity A only when a read of A's record shows every field of the body (the body sent is that record with
+ * the URL field changed, no sampled value in it), then set back to what the read showed and read again; a value
+ * that did not come back is a report warning. Not at all otherwise. One input at a time (its set-back must not
+ * race another probe of the same record).
+ */
+async function probeWithSetBack(ctx: ScanContext, input: UrlInput): Promise<void> {
+  const op = input.operation;
+  const as = ctx.identities[0];
+  const schema =
+    input.in === 'form'
+      ? Object.entries(op.requestBody?.content ?? {}).find(([t]) => /form/i.test(t))?.[1].schema
+      : jsonBodySchema(op);
+  const fields = Object.keys(propertiesOf(ctx.spec, schema));
+  const skip = (why: string) =>
+    ctx.note?.({
+      operation: op,
+      rule: SCAN_RULES.ssrf,
+      reason: `${input.name} not probed: a URL there may be stored on the sender's own account, the scan has no account of its own, and ${why}`,
+    });
+  if (input.in === 'query' || input.name.includes('.') || op.path.includes('{') || fields.length === 0)
+    return skip('it cannot be set back from a read (a query, a nested member or a path parameter)');
+  const read = await readOwnRecord(ctx, op, fields, as);
+  if (!read) return skip(`no read of ${as.name}'s record shows every field of its body`);
+  const base = Object.fromEntries(fields.map((f) => [f, read.record[f]]));
+  if (input.in === 'form' && Object.values(base).some((v) => typeof v !== 'string' && typeof v !== 'number'))
+    return skip(`${as.name}'s record holds a value a form cannot send back`);
+  const send = (value: unknown) =>
+    ctx.send(
+      planRequest(ctx.spec, op, ctx.objects, { owner: as.name, body: { ...base, [input.name]: value } }),
+      as,
+      { ownProfile: true },
+    );
+  const tries: { host: string; url: string; token: string; res?: ScanResponse }[] = [];
+  for (const host of HOSTS) {
+    const t = { host, ...ctx.canary.url(host) };
+    tries.push({ ...t, res: await send(t.url) });
+    if (tries[0].res === undefined || REFUSED.has(tries[0].res.status)) break;
+  }
+  const hits = await Promise.all(
+    tries.map((t, i) => ctx.canary.waitFor(t.token, i < tries.length - 1 ? 200 : WAIT_MS)),
+  );
+  if (tries.some((t) => t.res !== undefined && !REFUSED.has(t.res.status))) {
+    await send(base[input.name]);
+    const again = await ctx.send(read.req, as);
+    const now = isSuccess(again) ? recordWithFields(again.json, fields) : undefined;
+    const left = fields.filter((f) => JSON.stringify(now?.[f]) !== JSON.stringify(base[f]));
+    if (left.length > 0)
+      ctx.warn?.(
+        `API7: ${as.name}'s ${left.join(', ')} could not be set back after the SSRF probe of ${op.method} ${op.path}: reset ${left.length === 1 ? 'it' : 'them'} on the target by hand`,
+      );
+  }
+  report(ctx, input, as, tries, hits);
+}
+
+/** Reports the input when the canary was reached by one of its tries. */
+function report(
+  ctx: ScanContext,
+  input: UrlInput,
+  as: Identity,
+  tries: readonly { host: string; res?: ScanResponse }[],
+  hits: readonly unknown[],
+): void {
+  const reached = tries.filter((_, i) => hits[i] !== undefined);
+  if (reached.length === 0) return;
+  const res = reached[0].res;
+  ctx.report(SCAN_RULES.ssrf, {
+    operation: input.operation,
+    key: input.name,
+    message: `${input.operation.method} ${input.operation.path} fetched the canary through ${input.in} field ${input.name} (${[...new Set(reached.map((r) => r.host))].join(', ')}) as ${as.name}.`,
+    evidence: {
+      ...(res ? evidenceOf(res) : {}),
+      field: input.name,
+      reachedVia: [...new Set(reached.map((r) => r.host))],
+      as: as.name,
+    },
+  });
+}
+
 export const api7: Check = {
   id: 'API7',
   title: 'Server side request forgery',
@@ -188,40 +309,36 @@ export const api7: Check = {
         rule: SCAN_RULES.ssrf,
         reason: 'no URL input (format uri, or a name like url, callback, webhook) in the document',
       });
-    // All inputs at once: the waits for the canary overlap (the client still bounds the rate).
+    // Inputs stored on one's own account with no account of the scan's own: read first, set back, one by one.
+    const own = inputs.some((i) => i.ownAccount) ? await ownAccount(ctx) : undefined;
+    const setBack = own === undefined ? inputs.filter((i) => i.ownAccount) : [];
+    // All other inputs at once: the waits for the canary overlap (the client still bounds the rate).
     await Promise.all(
-      inputs.map(async (input) => {
-        const tries: { host: string; url: string; token: string; res?: ScanResponse }[] = [];
-        const first = await reachWithUrl(ctx, input, () => {
-          const t = { host: HOSTS[0], ...ctx.canary.url(HOSTS[0]) };
-          tries.push(t);
-          return t.url;
-        });
-        const sender = first.as;
-        if (sender === undefined) return;
-        const as = 'as' in sender ? sender.as : sender;
-        tries[tries.length - 1].res = first.res;
-        const others = HOSTS.slice(1).map((host) => ({ host, ...ctx.canary.url(host) }));
-        const responses = await Promise.all(others.map((t) => sendWithUrl(ctx, input, t.url, sender)));
-        for (const [i, t] of others.entries()) tries.push({ ...t, res: responses[i] });
-        const hits = await Promise.all(
-          tries.map((t, i) => ctx.canary.waitFor(t.token, i < tries.length - 2 ? 200 : WAIT_MS)),
-        );
-        const reached = tries.filter((_, i) => hits[i] !== undefined);
-        if (reached.length === 0) return;
-        const res = reached[0].res;
-        ctx.report(SCAN_RULES.ssrf, {
-          operation: input.operation,
-          key: input.name,
-          message: `${input.operation.method} ${input.operation.path} fetched the canary through ${input.in} field ${input.name} (${[...new Set(reached.map((r) => r.host))].join(', ')}) as ${as.name}.`,
-          evidence: {
-            ...(res ? evidenceOf(res) : {}),
-            field: input.name,
-            reachedVia: [...new Set(reached.map((r) => r.host))],
-            as: as.name,
-          },
-        });
-      }),
+      inputs
+        .filter((i) => !setBack.includes(i))
+        .map(async (input) => {
+          const tries: { host: string; url: string; token: string; res?: ScanResponse }[] = [];
+          const first = await reachWithUrl(ctx, input, () => {
+            const t = { host: HOSTS[0], ...ctx.canary.url(HOSTS[0]) };
+            tries.push(t);
+            return t.url;
+          });
+          const sender = first.as;
+          if (sender === undefined) return;
+          const as = 'as' in sender ? sender.as : sender;
+          tries[tries.length - 1].res = first.res;
+          const others = HOSTS.slice(1).map((host) => ({ host, ...ctx.canary.url(host) }));
+          const responses = await Promise.all(others.map((t) => sendWithUrl(ctx, input, t.url, sender)));
+          for (const [i, t] of others.entries()) tries.push({ ...t, res: responses[i] });
+          const hits = await Promise.all(
+            tries.map((t, i) => ctx.canary.waitFor(t.token, i < tries.length - 2 ? 200 : WAIT_MS)),
+          );
+          report(ctx, input, as, tries, hits);
+        }),
     );
+    for (const input of setBack) {
+      if (ctx.signal.aborted) return;
+      await probeWithSetBack(ctx, input);
+    }
   },
 };
