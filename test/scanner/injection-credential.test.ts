@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import type { ScanResult } from '../../src/scanner/scan/runner.ts';
 import { connectPostgres, POSTGRES_URL, type PostgresAdmin } from '../kit/postgres.ts';
 import { startServer, type TestServer } from '../kit/server.ts';
-import { sendJson } from './small-api.ts';
+import { readJson, sendJson } from './small-api.ts';
 import { scanDocument } from './twins.ts';
 
 /**
@@ -18,7 +19,10 @@ import { scanDocument } from './twins.ts';
  * 2. Weather stations (PostgreSQL), `X-Station-Key: <k>`: the vulnerable twin looks the key up the same way but lets in
  *    only a lookup that found exactly one row, and answers every failure, database errors included, with the same
  *    `403 {"denied": true}`: no error text, no bypass, only a delay shows it (time-based).
- * The fixed twins bind the value. Before this change the header was never probed (no finding on either twin).
+ * 3. A guest house (node:sqlite) whose login sets a `stay_session` cookie: the vulnerable twin looks the session id up
+ *    with `WHERE sid = '<cookie>'` and shows the database's message in a 500 (error-based).
+ * The fixed twins bind the value. Before this change the header or cookie was never probed (no finding on either
+ * twin).
  */
 const ok = (schema: object) => ({
   '200': { description: 'ok', content: { 'application/json': { schema } } },
@@ -62,6 +66,76 @@ function startNotes(fixed: boolean): Promise<TestServer> {
   });
 }
 
+const STAY_SPEC = {
+  openapi: '3.0.3',
+  info: { title: 'guest house', version: '1' },
+  components: { securitySchemes: { stay: { type: 'apiKey', in: 'cookie', name: 'stay_session' } } },
+  security: [{ stay: [] }],
+  paths: {
+    '/auth/login': {
+      post: {
+        operationId: 'login',
+        security: [],
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                required: ['email', 'password'],
+                properties: { email: { type: 'string' }, password: { type: 'string' } },
+              },
+            },
+          },
+        },
+        responses: { '204': { description: 'signed in, a cookie set' }, '401': { description: 'no' } },
+      },
+    },
+    '/bookings': {
+      get: { operationId: 'myBookings', responses: ok({ type: 'array', items: { type: 'object' } }) },
+    },
+  },
+};
+const GUESTS = [
+  { email: 'ada@stay.test', password: 'ada-pass-5512' },
+  { email: 'ben@stay.test', password: 'ben-pass-0937' },
+];
+
+function startStay(fixed: boolean): Promise<TestServer> {
+  const db = new DatabaseSync(':memory:');
+  db.exec(`CREATE TABLE stays(sid TEXT PRIMARY KEY, guest TEXT);
+    CREATE TABLE bookings(id INTEGER PRIMARY KEY, guest TEXT, room TEXT);
+    INSERT INTO bookings(guest, room) VALUES ('ada@stay.test', 'attic'), ('ben@stay.test', 'garden');`);
+  return startServer(async (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (req.method === 'POST' && url.pathname === '/auth/login') {
+      const b = await readJson(req);
+      const g = GUESTS.find((x) => x.email === b?.email && x.password === b?.password);
+      if (!g) return sendJson(res, 401, { error: 'no' });
+      const sid = randomBytes(10).toString('hex');
+      db.prepare('INSERT INTO stays VALUES (?, ?)').run(sid, g.email);
+      res.writeHead(204, { 'set-cookie': `stay_session=${sid}; Path=/; HttpOnly` });
+      return res.end();
+    }
+    const raw = /(?:^|;\s*)stay_session=([^;]*)/.exec(String(req.headers.cookie ?? ''))?.[1] ?? '';
+    const sid = decodeURIComponent(raw);
+    let guest: string | undefined;
+    try {
+      const row = fixed
+        ? db.prepare('SELECT guest FROM stays WHERE sid = ?').get(sid)
+        : db.prepare(`SELECT guest FROM stays WHERE sid = '${sid}' LIMIT 1`).get();
+      guest = row?.guest as string | undefined;
+    } catch (err) {
+      // The database's own message, as a careless error handler shows it.
+      return sendJson(res, 500, { error: (err as Error).message });
+    }
+    if (!guest) return sendJson(res, 401, { error: 'sign in' });
+    if (req.method === 'GET' && url.pathname === '/bookings')
+      return sendJson(res, 200, db.prepare('SELECT id, room FROM bookings WHERE guest = ?').all(guest));
+    return sendJson(res, 404, { error: 'no route' });
+  });
+}
+
 const STATION_SPEC = {
   openapi: '3.0.3',
   info: { title: 'stations', version: '1' },
@@ -79,6 +153,7 @@ describe('the credential as an input', () => {
   let admin: PostgresAdmin;
   const notes = {} as Record<'vulnerable' | 'fixed', ScanResult>;
   const stations = {} as Record<'vulnerable' | 'fixed', ScanResult>;
+  const stays = {} as Record<'vulnerable' | 'fixed', ScanResult>;
 
   async function startStations(fixed: boolean): Promise<{ api: TestServer; db: pg.Client }> {
     const schema = admin.freshSchema('pc_station');
@@ -125,6 +200,20 @@ describe('the credential as an input', () => {
       } finally {
         await api.close();
       }
+      const stay = await startStay(kind === 'fixed');
+      try {
+        stays[kind] = await scanDocument(STAY_SPEC, stay.url, {
+          identities: GUESTS.map((g) => ({
+            name: g.email.split('@')[0],
+            login: { path: '/auth/login', body: { email: g.email, password: g.password } },
+          })),
+          checks: ['API8'],
+          ratePerSecond: 400,
+          timeDelayMs: 300,
+        });
+      } finally {
+        await stay.close();
+      }
       const s = await startStations(kind === 'fixed');
       try {
         stations[kind] = await scanDocument(STATION_SPEC, s.api.url, {
@@ -156,6 +245,18 @@ describe('the credential as an input', () => {
     // The curl line carries the scan's made-up value, never a given token.
     assert.doesNotMatch(String(f!.evidence?.curl), /nt-7d1e|nt-25c8/);
     assert.deepEqual(sql(notes.fixed), []);
+  });
+
+  test('a session cookie looked up with string-built SQL: error-based on the vulnerable twin only', () => {
+    const found = stays.vulnerable.findings.filter(
+      (f) => f.rule.id === 'scan/api8-sql-injection' && f.evidence?.location === 'cookie',
+    );
+    assert.deepEqual(
+      found.map((f) => `${f.operation?.operationId} ${String(f.evidence?.parameter)}`),
+      ['myBookings stay_session'],
+    );
+    assert.match(found[0].message, /database error/);
+    assert.deepEqual(sql(stays.fixed), []);
   });
 
   test('a key whose every failure answers alike: time-based on the vulnerable twin only', () => {

@@ -150,7 +150,7 @@ test('a login listed without a body takes the fields and encoding of the identit
   assert.equal(undocumentedLogin(ctx([]), operation('GET', '/api/login')), undefined);
 });
 
-test('the credential headers of an identity: a token after its scheme, key and token headers; never Basic or a cookie', () => {
+test('the credentials of an identity: a token after its scheme, key and token headers, session and token cookies; never Basic', () => {
   const as = (headers: Record<string, string>) =>
     ({ name: 'a', session: { name: 'a', headers, cookies: new Map() } }) as Parameters<
       typeof credentialSlots
@@ -165,6 +165,22 @@ test('the credential headers of an identity: a token after its scheme, key and t
     { header: 'authorization', scheme: '' },
   ]);
   assert.deepEqual(credentialSlots(as({ authorization: 'Basic YTpi' })), []);
+  const jar = {
+    name: 'a',
+    session: {
+      name: 'a',
+      headers: {},
+      cookies: new Map([
+        ['sid', 'x1'],
+        ['theme', 'dark'],
+        ['auth_token', 't'],
+      ]),
+    },
+  } as Parameters<typeof credentialSlots>[0];
+  assert.deepEqual(credentialSlots(jar), [
+    { header: 'cookie', scheme: '', cookie: 'sid' },
+    { header: 'cookie', scheme: '', cookie: 'auth_token' },
+  ]);
   assert.deepEqual(credentialSlots(as({ 'x-api-key': 'k1', 'x-tenant': 'acme', cookie: 'sid=1' })), [
     { header: 'x-api-key', scheme: '' },
   ]);

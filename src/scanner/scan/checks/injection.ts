@@ -2356,19 +2356,29 @@ const NOT_CREDENTIAL = /^(cookie|content-type|accept|accept-language|user-agent|
 /** A header that carries a key or token by its name (`X-API-Key`, `X-Auth-Token`, `Api-Key`, `X-Session`). */
 const CREDENTIAL_HEADER = /key|token|auth|session|secret|credential|jwt|apikey/i;
 
-/** Where an identity's credential goes: a header, and the scheme word before its value (`Bearer`, or none). */
+/** A cookie that carries a session or a token by its name (`sid`, `session_id`, `auth_token`, `PHPSESSID`). */
+const CREDENTIAL_COOKIE = /sess|sid$|^sid|token|auth|jwt|key/i;
+
+/**
+ * Where an identity's credential goes: a header, and the scheme word before its value (`Bearer`, or none); or a
+ * cookie of its jar (`header` is then `cookie`).
+ */
 interface CredentialSlot {
   readonly header: string;
   readonly scheme: string;
+  readonly cookie?: string;
 }
 
 /**
  * The headers that carry `as`'s credential: `Authorization` with a scheme other than Basic (its value alone is the
- * token: `Bearer <t>`, `Token <t>`), and headers named like a key or token. A cookie is not one (the cookie inputs
- * of the document are probed as inputs).
+ * token: `Bearer <t>`, `Token <t>`), and headers named like a key or token; and the cookies of its jar named like a
+ * session or a token (a session id the API looks up in its own table).
  */
 export function credentialSlots(as: Identity): CredentialSlot[] {
   const out: CredentialSlot[] = [];
+  for (const [name, value] of as.session.cookies)
+    if (CREDENTIAL_COOKIE.test(name) && value !== '')
+      out.push({ header: 'cookie', scheme: '', cookie: name });
   for (const [name, value] of Object.entries(as.session.headers)) {
     if (NOT_CREDENTIAL.test(name) || typeof value !== 'string' || value === '') continue;
     if (name.toLowerCase() === 'authorization') {
@@ -2418,7 +2428,7 @@ async function credentialProbes(ctx: ScanContext): Promise<boolean> {
   let found = false;
   for (const as of ids) {
     for (const slot of credentialSlots(as)) {
-      const key = slot.header.toLowerCase();
+      const key = slot.cookie ? `cookie:${slot.cookie}` : slot.header.toLowerCase();
       if (done.has(key) || ctx.signal.aborted) continue;
       done.add(key);
       if (await probeCredential(ctx, as, slot)) found = true;
@@ -2429,12 +2439,15 @@ async function credentialProbes(ctx: ScanContext): Promise<boolean> {
 
 async function probeCredential(ctx: ScanContext, as: Identity, slot: CredentialSlot): Promise<boolean> {
   const made = `pct${randomBytes(6).toString('hex')}`;
-  const what = `${slot.scheme ? `the ${slot.scheme} token in the` : 'the key in the'} ${slot.header} header`;
+  const what = slot.cookie
+    ? `the ${slot.cookie} cookie`
+    : `${slot.scheme ? `the ${slot.scheme} token in the` : 'the key in the'} ${slot.header} header`;
+  const where = slot.cookie ?? slot.header;
   for (const { op, req } of credentialReads(ctx, as)) {
     const mine = await ctx.send(req, as);
     if (!isSuccess(mine)) continue;
     const p: Prober = {
-      point: { op, in: 'header', name: slot.header, value: made, likely: true },
+      point: { op, in: slot.cookie ? 'cookie' : 'header', name: where, value: made, likely: true },
       as: null,
       send: (value) =>
         ctx.send(
@@ -2442,7 +2455,9 @@ async function probeCredential(ctx: ScanContext, as: Identity, slot: CredentialS
             ...req,
             headers: {
               ...req.headers,
-              [slot.header]: slot.scheme ? `${slot.scheme} ${String(value)}` : String(value),
+              ...(slot.cookie
+                ? { cookie: `${slot.cookie}=${encodeURIComponent(String(value))}` }
+                : { [slot.header]: slot.scheme ? `${slot.scheme} ${String(value)}` : String(value) }),
             },
           },
           null,
@@ -2461,11 +2476,11 @@ async function probeCredential(ctx: ScanContext, as: Identity, slot: CredentialS
       ctx.report(SCAN_RULES.sqlInjection, {
         operation: op,
         ...(severity !== undefined ? { severity } : {}),
-        key: `credential:${slot.header.toLowerCase()}`,
-        message: `${op.method} ${op.path}: ${what} is injectable (${how}); the API looks the credential up with SQL it builds from the header's text, so a request with no valid credential reaches the data.`,
+        key: `credential:${slot.cookie ? `cookie:${slot.cookie}` : slot.header.toLowerCase()}`,
+        message: `${op.method} ${op.path}: ${what} is injectable (${how}): the API pastes it into the SQL that looks the credential up.`,
         evidence: evidenceOf(res, {
-          location: 'header',
-          parameter: slot.header,
+          location: slot.cookie ? 'cookie' : 'header',
+          parameter: where,
           payload,
           refusalStatus: refusal.status,
           ...extra,
