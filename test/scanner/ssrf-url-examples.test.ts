@@ -9,9 +9,9 @@ import { scanTwins, type TwinScans, type TwinTarget } from './twins.ts';
  * A print shop's job API (Express-style camelCase, form-encoded and JSON bodies, a `Shop-Key` header, 202 for
  * accepted jobs). Its URL inputs have names that do not end like a URL: `POST /jobs/proof {fetchFrom}` (JSON, the
  * document's example is an https address), `POST /jobs/thumbnail` (a form, `imageUrlPreview`), `GET
- * /jobs/price?artwork_from=` (its parameter example an https address). The vulnerable twin fetches each; the
- * fixed one refuses loopback and private hosts (422). The scan must report SSRF on all three on the vulnerable
- * twin, none on the fixed.
+ * /jobs/price?artwork_from=` (its parameter example an https address); `POST /jobs/logo {logo_url}` takes only a
+ * link whose path ends like an image (`.png`). The vulnerable twin fetches each; the fixed one refuses loopback and
+ * private hosts (422). The scan must report SSRF on all four on the vulnerable twin, none on the fixed.
  */
 const SPEC = {
   openapi: '3.0.3',
@@ -47,6 +47,23 @@ const SPEC = {
           },
         },
         responses: { '202': { description: 'thumbnail queued' } },
+      },
+    },
+    '/jobs/logo': {
+      post: {
+        operationId: 'logoJob',
+        requestBody: {
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                required: ['logo_url'],
+                properties: { logo_url: { type: 'string' } },
+              },
+            },
+          },
+        },
+        responses: { '202': { description: 'logo queued' }, '422': { description: 'not an image link' } },
       },
     },
     '/jobs/price': {
@@ -91,7 +108,20 @@ function startShop(fixed: boolean): Promise<TwinTarget> {
       }
     } else if (req.method === 'POST' && url.pathname === '/jobs/thumbnail')
       link = new URLSearchParams(text).get('imageUrlPreview');
-    else if (req.method === 'GET' && url.pathname === '/jobs/price')
+    else if (req.method === 'POST' && url.pathname === '/jobs/logo') {
+      try {
+        link = String((JSON.parse(text) as Record<string, unknown>).logo_url ?? '');
+      } catch {
+        return sendJson(res, 422, { err: 'json expected' });
+      }
+      // Both twins want an image's name; only the fixed one checks the host.
+      let pathname = '';
+      try {
+        pathname = new URL(link).pathname;
+      } catch {}
+      if (!/\.(png|jpe?g|gif|svg)$/i.test(pathname))
+        return sendJson(res, 422, { err: 'logo must be an image' });
+    } else if (req.method === 'GET' && url.pathname === '/jobs/price')
       link = url.searchParams.get('artwork_from');
     else return sendJson(res, 404, { err: 'no such route' });
     if (!link || !/^https?:\/\//.test(link)) return sendJson(res, 422, { err: 'a link is required' });
@@ -104,7 +134,7 @@ function startShop(fixed: boolean): Promise<TwinTarget> {
   });
 }
 
-describe('API7: URL inputs known by their examples or by a URL word inside their names', () => {
+describe('API7: URL inputs known by their examples or by a URL word inside their names, and image links', () => {
   let scans: TwinScans<TwinTarget>;
   before(async () => {
     scans = await scanTwins(SPEC, startShop, {
@@ -122,8 +152,8 @@ describe('API7: URL inputs known by their examples or by a URL word inside their
       .map((f) => f.operation?.operationId)
       .sort();
 
-  test('vulnerable: all three fetches found', () => {
-    assert.deepEqual(ssrf('vulnerable'), ['priceJob', 'proofJob', 'thumbnailJob']);
+  test('vulnerable: all four fetches found', () => {
+    assert.deepEqual(ssrf('vulnerable'), ['logoJob', 'priceJob', 'proofJob', 'thumbnailJob']);
   });
   test('fixed: none', () => {
     assert.deepEqual(ssrf('fixed'), []);

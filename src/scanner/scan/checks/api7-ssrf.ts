@@ -177,6 +177,23 @@ export async function reachWithUrl(
   return last;
 }
 
+/** Inputs that take a picture's address (`logo_url`, `avatarUrl`, `imageLink`): an API may want an image's name. */
+const IMAGE_INPUT = /avatar|picture|photo|image|img|logo|icon|thumb|banner|cover|portrait/i;
+
+/**
+ * A canary URL for the input at `host`, and the path to wait for (`token`). A picture's input gets a path that
+ * ends like an image (`/c/<id>/image.png`): a check of the extension alone lets it through as it would a real one.
+ */
+function canaryUrl(
+  ctx: ScanContext,
+  input: UrlInput,
+  host: string,
+): { host: string; url: string; token: string } {
+  const c = ctx.canary.url(host);
+  if (!IMAGE_INPUT.test(input.name)) return { host, ...c };
+  return { host, url: `${c.url}/image.png`, token: `/c/${c.token}/image.png` };
+}
+
 /** A record in an answer that holds every one of `fields` as a member: the answer itself, or one level down. */
 function recordWithFields(body: unknown, fields: readonly string[]): Record<string, unknown> | undefined {
   const isRecord = (v: unknown): v is Record<string, unknown> =>
@@ -253,7 +270,7 @@ async function probeWithSetBack(ctx: ScanContext, input: UrlInput): Promise<void
     );
   const tries: { host: string; url: string; token: string; res?: ScanResponse }[] = [];
   for (const host of HOSTS) {
-    const t = { host, ...ctx.canary.url(host) };
+    const t = canaryUrl(ctx, input, host);
     tries.push({ ...t, res: await send(t.url) });
     if (tries[0].res === undefined || REFUSED.has(tries[0].res.status)) break;
   }
@@ -319,7 +336,7 @@ export const api7: Check = {
         .map(async (input) => {
           const tries: { host: string; url: string; token: string; res?: ScanResponse }[] = [];
           const first = await reachWithUrl(ctx, input, () => {
-            const t = { host: HOSTS[0], ...ctx.canary.url(HOSTS[0]) };
+            const t = canaryUrl(ctx, input, HOSTS[0]);
             tries.push(t);
             return t.url;
           });
@@ -327,7 +344,7 @@ export const api7: Check = {
           if (sender === undefined) return;
           const as = 'as' in sender ? sender.as : sender;
           tries[tries.length - 1].res = first.res;
-          const others = HOSTS.slice(1).map((host) => ({ host, ...ctx.canary.url(host) }));
+          const others = HOSTS.slice(1).map((host) => canaryUrl(ctx, input, host));
           const responses = await Promise.all(others.map((t) => sendWithUrl(ctx, input, t.url, sender)));
           for (const [i, t] of others.entries()) tries.push({ ...t, res: responses[i] });
           const hits = await Promise.all(
