@@ -98,8 +98,9 @@ export interface ScanContext {
      * its own-profile read showed it `uid: 6`, and its own record at a path that names none, `/v1/account`, once
      * it has read that record there in this scan), which the safety rule lets through for a given identity (API3's
      * mass-assignment probe, the injection probes: read first, set back after) or an account the scan registered
-     * (its own profile path only). A check that declares it must read first and set back what it stored. `restore`: sets back what such a probe stored, as
-     * the identity or the admin, on a path a given identity's `ownProfile` request touched.
+     * (its own profile path only). A check that declares it must read first and set back what it stored.
+     * `restore`: sets back what such a probe stored, as the identity or the admin, on a path a given identity's
+     * `ownProfile` request touched.
      * `registeredAccount`: the end-of-scan DELETE of an account the scan registered, at its own-account route
      * (`DELETE /me`), sent as that account (never a given identity or the admin).
      */
