@@ -305,6 +305,7 @@ export const api6: Check = {
     const user = ctx.identities[0];
     if (!user) return;
     const outflows: Operation[] = [];
+    const inflows: Operation[] = [];
     for (const op of ctx.spec.operations) {
       if (!isFlowCandidate(ctx.spec, op)) continue;
       const judged = judgeFlow(ctx.spec, op);
@@ -319,6 +320,11 @@ export const api6: Check = {
       if (judged.gain === 'money or credit' && movesMoneyOut(ctx.spec, op)) {
         // Never as a given identity: between two accounts of the scan's own, after the other flows.
         outflows.push(op);
+        continue;
+      }
+      if (judged.gain === 'money or credit') {
+        // Money into the caller's account (a deposit, a top-up, a refund): as an account of the scan's own.
+        inflows.push(op);
         continue;
       }
       const req = planRequest(ctx.spec, op, ctx.objects, { owner: user.name });
@@ -352,7 +358,7 @@ export const api6: Check = {
     const created = ctx.spec.operations.filter(
       (op) => !isFlowCandidate(ctx.spec, op) && sendsMoneyTo(ctx.spec, op),
     );
-    await ownMoneyFlows(ctx, [...outflows, ...created], new Set(created));
+    await ownMoneyFlows(ctx, [...outflows, ...created], new Set(created), inflows);
   },
 };
 
@@ -601,24 +607,29 @@ async function ownMoneyFlows(
   ctx: ScanContext,
   ops: readonly Operation[],
   creations: ReadonlySet<Operation>,
+  inflows: readonly Operation[] = [],
 ): Promise<void> {
-  if (ops.length === 0) return;
+  if (ops.length + inflows.length === 0) return;
   const skip = (op: Operation, why: string) =>
     ctx.note?.({
       operation: op,
       rule: SCAN_RULES.businessFlow,
-      reason: `not run as a given identity: it moves money out of the caller's account, which the scan could not set back; ${why}`,
+      reason: `not run as a given identity: it ${inflows.includes(op) ? 'changes' : 'moves money out of'} the caller's money, which the scan could not set back; ${why}`,
     });
   const t = findLoginTarget(ctx);
   const x = (await reuseThrowaway(ctx, t)) ?? (await registerThrowaway(ctx, t, 'pcw'));
   const y = x ? await registerThrowaway(ctx, t, 'pcw') : undefined;
   if (!x || !y) {
-    for (const op of ops) skip(op, 'the scan could not make two accounts of its own to run it between');
+    for (const op of [...ops, ...inflows])
+      skip(op, 'the scan could not make two accounts of its own to run it between');
     return;
   }
   const book = await balanceBook(ctx, x, y);
   if (!book) {
     for (const op of ops) skip(op, "no read showed the balance of the scan's own accounts");
+    // Money in needs no second account: repeated as X, judged by its answers.
+    for (const op of inflows.slice(0, 4))
+      if (!ctx.signal.aborted) await repeatMoneyIn(ctx, op, x, undefined, skip);
     return;
   }
   const base = book.op.path.replace(/\/+$/, '');
@@ -635,6 +646,10 @@ async function ownMoneyFlows(
     for (const op of ops.slice(0, 3)) {
       if (ctx.signal.aborted) break;
       await probeMoneyFlow(ctx, op, book, x, y, skip, !creations.has(op), claim);
+    }
+    for (const op of inflows.slice(0, 4)) {
+      if (ctx.signal.aborted) break;
+      await repeatMoneyIn(ctx, op, x, book, skip, claim);
     }
   } finally {
     // No later check may take these accounts' values for objects of the scan's own (nor offer them).
@@ -822,5 +837,112 @@ async function probeMoneyFlow(
       }
       break;
     }
+  }
+}
+
+/**
+ * A flow that brings money into the caller's account (`POST /wallet/top-up {amount}`, `/deposit`, `/refund`),
+ * repeated five times as X, an account of the scan's own (never a given identity: its money would change): a
+ * finding when all five succeed, as for any flow that names a gain, with X's balance before and after when a read
+ * shows it. With a sum input and that read, one more with a negative sum: X's balance falling is a finding too.
+ * Inputs that name an account or a person get X's own values (its balance read's, its name, e-mail) or are left
+ * out; a path that names an account gets X's own value, else the flow is not run.
+ */
+async function repeatMoneyIn(
+  ctx: ScanContext,
+  op: Operation,
+  x: Throwaway,
+  book: Book | undefined,
+  skip: (op: Operation, why: string) => void,
+  claim?: (path: string, id: string, v: Throwaway) => void,
+): Promise<void> {
+  const handles = book?.handles.get(x) ?? [];
+  const pathParams = op.parameters.filter((p) => p.in === 'path');
+  if (pathParams.length > 1 || (op.path.match(/\{/g) ?? []).length !== pathParams.length)
+    return skip(op, 'its path names more than one thing');
+  const params: Record<string, string> = {};
+  const pathParam = pathParams[0]?.name;
+  if (pathParam !== undefined) {
+    const value = valuesFor(pathParam, x, handles)[0];
+    if (value === undefined || !claim)
+      return skip(op, "its path names an account, and no value was read back as the scan's account's own");
+    const segments = op.path.split('/');
+    const at = segments.findIndex((seg) => seg.includes(`{${pathParam}}`));
+    claim(
+      segments
+        .slice(0, at + 1)
+        .join('/')
+        .replace(`{${pathParam}}`, encodeURIComponent(value)),
+      value,
+      x,
+    );
+    params[pathParam] = value;
+  }
+  for (const p of op.parameters) {
+    if (p.in !== 'query' || !namesSomeone(p.name)) continue;
+    const value = valuesFor(p.name, x, handles)[0];
+    if (value === undefined && (p.required || p.raw.example !== undefined))
+      return skip(
+        op,
+        `its query input ${p.name} names someone, and the scan has no value of its own account for it`,
+      );
+    if (value !== undefined) params[p.name] = value;
+  }
+  const inputs = flowInputs(ctx.spec, op);
+  const schema = bodySchema(op);
+  const props = propertiesOf(ctx.spec, schema);
+  const request = (amount?: number) => {
+    const planned = planRequest(ctx.spec, op, ctx.objects, { owner: x.name, params });
+    const body = planned.body;
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) return planned;
+    const out: Record<string, unknown> = { ...(body as Record<string, unknown>) };
+    for (const k of Object.keys(out)) {
+      if (inputs && k === inputs.amount) continue;
+      if (!namesSomeone(k)) continue;
+      const value = valuesFor(k, x, handles)[0];
+      if (value === undefined) delete out[k];
+      else out[k] = props[k]?.type === 'integer' && /^\d+$/.test(value) ? Number(value) : value;
+    }
+    if (amount !== undefined && inputs)
+      out[inputs.amount] = props[inputs.amount]?.type === 'string' ? String(amount) : amount;
+    return planRequest(ctx.spec, op, ctx.objects, { owner: x.name, params, body: out });
+  };
+  const before = book ? await book.read(x) : undefined;
+  const answers: ScanResponse[] = [];
+  const req = request();
+  for (let i = 0; i < REPEATS; i++) {
+    const res = await ctx.send(req, x.identity);
+    if (!isSuccess(res) || refusedIn200(res)) break;
+    answers.push(res);
+  }
+  const last = answers.at(-1);
+  const after = book && last ? await book.read(x) : undefined;
+  const where = `${op.method} ${op.path}`;
+  if (answers.length === REPEATS && last) {
+    const grew = before !== undefined && after !== undefined && after > before;
+    const shown = answersGain(answers, false) ?? (grew ? `its balance went ${before} → ${after}` : undefined);
+    ctx.report(SCAN_RULES.businessFlow, {
+      operation: op,
+      message: `The same ${where} (it names money or credit) succeeded ${REPEATS} times in a row for ${x.name}, an account of the scan's own${shown ? `: ${shown}` : ''}.`,
+      evidence: evidenceOf(last, {
+        statuses: answers.map((a) => a.status),
+        ...(shown ? { gained: shown } : {}),
+      }),
+    });
+  }
+  // A negative sum into the account: its balance falls (money taken out through a way in).
+  if (!book || !inputs || answers.length === 0) return;
+  const now = await book.read(x);
+  const res = await ctx.send(request(-7), x.identity);
+  if (!isSuccess(res) || refusedIn200(res) || now === undefined) return;
+  const then = await book.read(x);
+  if (then !== undefined && then < now) {
+    ctx.report(SCAN_RULES.businessFlow, {
+      operation: op,
+      key: OWN_MONEY_KEYS.negative,
+      severity: 'high',
+      message: `${where} took a negative amount (${inputs.amount} = -7) for ${x.name}, an account of the scan's own: its balance went ${now} → ${then}.`,
+      evidence: evidenceOf(res, { balances: [now, then], accounts: [x.name] }),
+    });
   }
 }
