@@ -12,11 +12,12 @@ import { scanDocument } from './twins.ts';
  * `X-Session` header from `POST /session {login, passphrase}`): `POST /parts` and `PUT /parts/{part_no}` are the
  * admin's (403 to members), `PUT /members/{member_id}` changes the caller's own record only (403 for anyone
  * else's, the admin's included), `POST /join` signs a member up, members book repairs (`POST /repairs`) and only the
- * workshop annotates one (`PATCH /repairs/{repair_id}`, 403 to its member). The vulnerable twin builds both UPDATEs with the
+ * workshop annotates one (`PATCH /repairs/{repair_id}`, 403 to its member), and only the workshop sets a member's tier
+ * (`PUT /admin/members/{member_id}`). The vulnerable twin builds both UPDATEs with the
  * text of the body (`SET title = '<title>'`, `SET nickname = '<nickname>'`, `SET workshop_note = ...`); errors are
  * hidden as `500 {"oops": 1}`. The fixed twin binds them. A plain scan must probe the admin's writes on a part the
- * scan itself added and on a repair a member booked in the scan, and the member write on an account the scan
- * registered: no seeded part, repair nor given member changes.
+ * scan itself added, on a repair a member booked in the scan and on the tier of the account the scan registered, and
+ * the member write on that account: no seeded part, repair nor given member changes.
  */
 const str = { type: 'string' };
 const body = (properties: Record<string, unknown>) => ({
@@ -63,6 +64,11 @@ const SPEC = {
       parameters: [{ name: 'member_id', in: 'path', required: true, schema: { type: 'integer' } }],
       get: { operationId: 'getMember', responses: res200(MEMBER) },
       put: { operationId: 'updateMember', requestBody: body({ nickname: str }), responses: res200(MEMBER) },
+    },
+    '/admin/members/{member_id}': {
+      parameters: [{ name: 'member_id', in: 'path', required: true, schema: { type: 'integer' } }],
+      get: { operationId: 'adminGetMember', responses: res200(MEMBER) },
+      put: { operationId: 'adminSetTier', requestBody: body({ tier: str }), responses: res200(MEMBER) },
     },
     '/parts': {
       get: { operationId: 'listParts', responses: res200({ type: 'array', items: PART }) },
@@ -113,7 +119,7 @@ interface Shop extends TestServer {
 async function startShop(fixed: boolean): Promise<Shop> {
   const db = new DatabaseSync(':memory:');
   db.exec(`CREATE TABLE members(member_id INTEGER PRIMARY KEY, login TEXT UNIQUE, passphrase TEXT, nickname TEXT,
-      admin INTEGER);
+      admin INTEGER, tier TEXT DEFAULT 'basic');
     CREATE TABLE parts(part_no INTEGER PRIMARY KEY, title TEXT, grams INTEGER, added_by INTEGER);
     INSERT INTO parts(title, grams, added_by) VALUES ('chain 11s', 257, 3), ('brake pads', 40, 3);
     CREATE TABLE repairs(repair_id INTEGER PRIMARY KEY, member INTEGER, bike TEXT, issue TEXT, workshop_note TEXT);
@@ -127,7 +133,7 @@ async function startShop(fixed: boolean): Promise<Shop> {
     );
   const sessions = new Map<string, number>();
   const member = (id: number) =>
-    db.prepare('SELECT member_id, login, nickname FROM members WHERE member_id = ?').get(id);
+    db.prepare('SELECT member_id, login, nickname, tier FROM members WHERE member_id = ?').get(id);
   const part = (no: number) =>
     db.prepare('SELECT part_no, title, grams FROM parts WHERE part_no = ?').get(no);
   const api = await startServer(async (req, res) => {
@@ -155,6 +161,20 @@ async function startShop(fixed: boolean): Promise<Shop> {
       const me = sessions.get(String(req.headers['x-session'] ?? ''));
       if (me === undefined) return sendJson(res, 401, { oops: 'session' });
       const isAdmin = (db.prepare('SELECT admin FROM members WHERE member_id = ?').get(me)?.admin ?? 0) === 1;
+      const am = /^\/admin\/members\/(\d+)$/.exec(url.pathname);
+      if (am) {
+        if (!isAdmin) return sendJson(res, 403, { oops: 'workshop only' });
+        const id = Number(am[1]);
+        if (!member(id)) return sendJson(res, 404, { oops: 'no member' });
+        if (req.method === 'GET') return sendJson(res, 200, member(id));
+        if (req.method === 'PUT') {
+          const b = await readJson(req);
+          const tier = String(b?.tier ?? '');
+          if (fixed) db.prepare('UPDATE members SET tier = ? WHERE member_id = ?').run(tier, id);
+          else db.exec(`UPDATE members SET tier = '${tier}' WHERE member_id = ${id}`);
+          return sendJson(res, 200, member(id));
+        }
+      }
       const m = /^\/members\/(\d+)$/.exec(url.pathname);
       if (m) {
         const id = Number(m[1]);
@@ -266,7 +286,9 @@ describe("the admin's writes and a member's own record: probed on what the scan 
         });
         after[kind] = {
           members: shop.db
-            .prepare('SELECT member_id, login, passphrase, nickname, admin FROM members WHERE member_id <= 3')
+            .prepare(
+              'SELECT member_id, login, passphrase, nickname, admin, tier FROM members WHERE member_id <= 3',
+            )
             .all()
             .map((r) => ({ ...r })),
           repairs: shop.db
@@ -290,11 +312,12 @@ describe("the admin's writes and a member's own record: probed on what the scan 
       .map((f) => `${f.operation?.operationId} ${String(f.evidence?.parameter)}`)
       .sort();
 
-  test("the admin's part rename and repair note and the member's own update are SQL injection on the vulnerable twin only", () => {
+  test("the admin's part rename, repair note and tier and the member's own update are SQL injection on the vulnerable twin only", () => {
     const found = sql(runs.vulnerable);
     assert.ok(found.includes('renamePart title'), found.join('; '));
     assert.ok(found.includes('updateMember nickname'), found.join('; '));
     assert.ok(found.includes('annotateRepair workshop_note'), found.join('; '));
+    assert.ok(found.includes('adminSetTier tier'), found.join('; '));
     assert.deepEqual(sql(runs.fixed), []);
   });
 
@@ -308,6 +331,7 @@ describe("the admin's writes and a member's own record: probed on what the scan 
           passphrase: g.passphrase,
           nickname: g.login,
           admin: g.admin ? 1 : 0,
+          tier: 'basic',
         })),
         kind,
       );

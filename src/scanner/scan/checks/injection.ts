@@ -2134,10 +2134,14 @@ async function ownItemPlan(ctx: ScanContext, op: Operation, v: Throwaway): Promi
   if (fields.some((k) => NAMES_ONE.test(k) || PASSWORD.test(k))) return undefined;
   const read = ctx.spec.operations.find((o) => o.method === 'GET' && !isExcluded(o) && o.path === op.path);
   if (read === undefined) return undefined;
+  const shows = (res: ScanResponse | undefined) =>
+    isSuccess(res) && !refusedIn200(res) && res.text.includes(v.name);
   for (const id of [...v.checked].slice(0, 2)) {
     const req = planRequest(ctx.spec, read, ctx.objects, { params: { [param]: id } });
     const res = await ctx.send(req, v.identity);
-    if (!isSuccess(res) || refusedIn200(res) || !res.text.includes(v.name)) continue;
+    // The admin's route (`/admin/members/{member_id}`, refused to V): the admin's read of it shows V's own name.
+    const refused = res !== undefined && (res.status === 401 || res.status === 403);
+    if (!shows(res) && !(refused && ctx.admin && shows(await ctx.send(req, ctx.admin)))) continue;
     const bare = req.path.split('?')[0];
     if (!ctx.objects.isScanCreated(bare))
       ctx.objects.add({
@@ -2764,11 +2768,24 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
         const plan = plans.get(point.op.id);
         if (plan && own) {
           const mine = plan.params[point.name] ?? plan.body?.[point.name];
-          const res = await probe(point, own.identity).send(typeof mine === 'string' ? mine : point.value);
-          if (!isSuccess(res)) return undefined;
+          const value = typeof mine === 'string' ? mine : point.value;
+          const res = await probe(point, own.identity).send(value);
+          const refused = res?.status === 401 || res?.status === 403;
+          if (isSuccess(res))
+            return {
+              as: own.identity,
+              baseline: res,
+              planned: plan.params,
+              ...(plan.body ? { body: plan.body } : {}),
+            };
+          // The admin's change of an account (refused to the account itself): as the admin, naming the scan's own
+          // account and no one else (the same plan), with the same safe probes.
+          if (!refused || !ctx.admin) return undefined;
+          const theirs = await probe(point, ctx.admin).send(value);
+          if (!isSuccess(theirs)) return undefined;
           return {
-            as: own.identity,
-            baseline: res,
+            as: ctx.admin,
+            baseline: theirs,
             planned: plan.params,
             ...(plan.body ? { body: plan.body } : {}),
           };
