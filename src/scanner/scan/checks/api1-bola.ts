@@ -301,7 +301,8 @@ async function swapParents(
   attacker: Identity,
   tested: Set<string>,
 ): Promise<boolean> {
-  if (own === undefined) return false;
+  // Reads only: a GET that acts (`/users/{id}/notes/{nid}/archive`) is never sent on the owner's child.
+  if (own === undefined || pathActs(read.op.path)) return false;
   const path = swappedPath(ctx, read.req, own.req);
   if (path === undefined || tested.has(path)) return false;
   tested.add(path);
@@ -380,12 +381,19 @@ async function replayReads(
 const PRIVATE_FIELD =
   /mail|phone|mobile|address|street|balance|iban|account_?(no|num|number)|card_?(no|num|number)|ssn|social|birth|dob|salary|income|passport|tax|secret|token|password|transactions?$|amount|credit|notes?$|messages?$|comments?$|diary|journal|medical|diagnos|health|private/i;
 
+/**
+ * Member names of data private whoever may see the object it belongs to: money and its moves, contact details,
+ * identity documents, secrets (not notes or comments, which an object open to all may well carry).
+ */
+const STRICTLY_PRIVATE =
+  /mail|phone|mobile|address|street|balance|iban|account_?(no|num|number)|card_?(no|num|number)|ssn|birth|dob|salary|income|passport|tax|secret|token|password|transactions?$|amount|statement|medical|diagnos|health/i;
+
 /** Does a JSON answer carry a member of private data (at most 4 levels down)? */
-function privateFields(json: unknown, depth = 0): boolean {
+function privateFields(json: unknown, depth = 0, names: RegExp = PRIVATE_FIELD): boolean {
   if (depth > 4 || json === null || typeof json !== 'object') return false;
-  if (Array.isArray(json)) return json.slice(0, 20).some((v) => privateFields(v, depth + 1));
+  if (Array.isArray(json)) return json.slice(0, 20).some((v) => privateFields(v, depth + 1, names));
   return Object.entries(json as Record<string, unknown>).some(
-    ([k, v]) => (PRIVATE_FIELD.test(k) && v !== null && v !== '') || privateFields(v, depth + 1),
+    ([k, v]) => (names.test(k) && v !== null && v !== '') || privateFields(v, depth + 1, names),
   );
 }
 
@@ -482,13 +490,13 @@ async function ownedByField(
     if (o.identity !== owner.name || o.request.method !== 'GET' || !o.operation || !isSuccess(o.response))
       continue;
     const param = itemParam(ctx.spec, o.operation.path);
+    const base = o.operation.path.replace(/\/$/, '');
     const item = ctx.spec.operations.find(
       (x) =>
         x.method === 'GET' &&
         !isExcluded(x) &&
         param !== undefined &&
-        (x.path === `${o.operation?.path.replace(/\/$/, '')}/{${param}}` ||
-          x.path === `${o.operation?.path.replace(/\/$/, '')}/{${param}}/`),
+        (x.path === `${base}/{${param}}` || x.path === `${base}/{${param}}/`),
     );
     if (param === undefined || item === undefined || collections.has(o.operation.path)) continue;
     const owned = ownedItems(o.response.json, ids).filter((x) => !ctx.objects.isCreatedId(x.id));
@@ -498,27 +506,55 @@ async function ownedByField(
     const params = Object.fromEntries(
       pathValues(o.operation.path, o.request.path).map((v) => [v.name, v.value]),
     );
-    const req = planRequest(ctx.spec, item, ctx.objects, {
-      owner: owner.name,
-      params: { ...params, [param]: first.id },
-    });
-    if (tested.has(req.path) || req.invented.length > 0) continue;
-    tested.add(req.path);
-    // The attacker's own view of the list: an object it lists too is shared, not the owner's alone.
+    // The attacker's own view of the list: an object it lists too is shared, not the owner's alone; what lies
+    // below it (`/accounts/{id}/transactions`, `/balance`) may still be the owner's alone.
     const theirList = await ctx.send({ ...o.request, operation: o.operation }, attacker);
-    if (isSuccess(theirList) && listsId(theirList.json, first.id)) continue;
-    const mine = await ctx.send(req, owner);
-    if (!isSuccess(mine)) continue;
-    const theirs = await ctx.send(req, attacker);
-    if (!isSuccess(theirs)) continue;
-    const score = similarity(mine.json ?? mine.text, theirs.json ?? theirs.text);
-    if (score < SAME_OBJECT || !(await isPrivate(ctx, req, mine, false))) continue;
-    ctx.report(SCAN_RULES.bolaRead, {
-      operation: item,
-      message: `${attacker.name} read ${owner.name}'s object at ${req.path} (${owner.name}'s by its owner field in ${o.operation.path}, which does not list it to ${attacker.name}; similarity ${score.toFixed(2)}).`,
-      evidence: evidenceOf(theirs, { owner: owner.name, attacker: attacker.name, similarity: score }),
-    });
+    const shared = isSuccess(theirList) && listsId(theirList.json, first.id);
+    const targets = [...(shared ? [] : [item]), ...subReads(ctx, item)];
+    for (const target of targets) {
+      const req = planRequest(ctx.spec, target, ctx.objects, {
+        owner: owner.name,
+        params: { ...params, [param]: first.id },
+      });
+      if (tested.has(req.path) || req.invented.length > 0) continue;
+      tested.add(req.path);
+      const mine = await ctx.send(req, owner);
+      if (!isSuccess(mine) || refusedIn200(mine) || notFoundAnswer(mine) || isEmptyAnswer(mine)) continue;
+      // Below an object everyone is shown, only data private by its members counts (balances, moves, contact).
+      if (shared && !privateFields(mine.json, 0, STRICTLY_PRIVATE)) continue;
+      const theirs = await ctx.send(req, attacker);
+      if (!isSuccess(theirs)) continue;
+      const score = similarity(mine.json ?? mine.text, theirs.json ?? theirs.text);
+      if (score < SAME_OBJECT || !(await isPrivate(ctx, req, mine, false))) continue;
+      const why = shared
+        ? `below ${owner.name}'s object ${first.id}, which ${o.operation.path} lists to everyone but names ${owner.name} as its owner`
+        : `${owner.name}'s by its owner field in ${o.operation.path}, which does not list it to ${attacker.name}`;
+      ctx.report(SCAN_RULES.bolaRead, {
+        operation: target,
+        message: `${attacker.name} read ${owner.name}'s ${target === item ? 'object' : 'data'} at ${req.path} (${why}; similarity ${score.toFixed(2)}).`,
+        evidence: evidenceOf(theirs, { owner: owner.name, attacker: attacker.name, similarity: score }),
+      });
+    }
   }
+}
+
+/** At most this many reads below an item route are tried per object. */
+const MAX_SUB_READS = 3;
+
+/** Reads below an item route that take no other path value (`/accounts/{id}/transactions`), reads only. */
+function subReads(ctx: ScanContext, item: Operation): Operation[] {
+  const base = item.path.replace(/\/$/, '');
+  return ctx.spec.operations
+    .filter(
+      (x) =>
+        x.method === 'GET' &&
+        !isExcluded(x) &&
+        !isAdminOperation(x) &&
+        !pathActs(x.path) &&
+        x.path.startsWith(`${base}/`) &&
+        !x.path.slice(base.length).includes('{'),
+    )
+    .slice(0, MAX_SUB_READS);
 }
 
 /** Small ids a seeded API often starts from: what a tester tries on an item route nothing gave a value for. */
@@ -618,7 +654,8 @@ async function selfIdReads(ctx: ScanContext, a: Identity, b: Identity, tested: S
   let routes = 0;
   for (const op of ctx.spec.operations) {
     if (routes >= MAX_SELF_ID_ROUTES || ctx.signal.aborted) return;
-    if (op.method !== 'GET' || isExcluded(op) || isAdminOperation(op)) continue;
+    // A GET that acts (`/users/delete/{id}`, `/unsubscribe/{id}`) would act on a given identity's own record.
+    if (op.method !== 'GET' || isExcluded(op) || isAdminOperation(op) || pathActs(op.path)) continue;
     const params = op.parameters.filter(
       (p) => p.in === 'path' && listedValue(ctx.spec, p.schema) === undefined,
     );
