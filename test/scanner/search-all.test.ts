@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { startServer } from '../kit/server.ts';
-import { JSON_TYPE, sendJson } from './small-api.ts';
+import { JSON_TYPE, readJson, sendJson } from './small-api.ts';
 import { scanTwins, type TwinScans, type TwinTarget } from './twins.ts';
 
 /**
@@ -9,10 +9,10 @@ import { scanTwins, type TwinScans, type TwinTarget } from './twins.ts';
  * its document declares no answer schemas). `GET /catalog/search?q=` (q required, no paging declared) matches
  * names with `LIKE '%q%'`; `GET /observations/find?term=&max_rows=` declares a page size under a name of its own;
  * `GET /stations` declares no input and pages by `per_page`, which it names in its answer
- * (`{"stations": [...20], "per_page": 20, "total": 640}`).
+ * (`{"stations": [...20], "per_page": 20, "total": 640}`); `POST /stations/lookup {text}` searches station labels.
  *
- * Vulnerable: an empty q matches every observation and answers them all; max_rows and an undeclared per_page are
- * honoured whatever their size. Fixed twin: q needs two characters and a search answers 25 at most, max_rows is
+ * Vulnerable: an empty q matches every observation and answers them all (an empty text every station); max_rows and an undeclared per_page are
+ * honoured whatever their size. Fixed twin: q and text need two characters and a search answers 25 at most, max_rows is
  * clamped to 50, per_page to 50. The scan must report the three on the vulnerable twin and no API4 page finding on
  * the fixed one.
  */
@@ -41,6 +41,23 @@ const SPEC = {
         responses: { '200': { description: 'observations found' } },
       },
     },
+    '/stations/lookup': {
+      post: {
+        operationId: 'lookupStations',
+        requestBody: {
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                required: ['text'],
+                properties: { text: { type: 'string', example: 'hide 4' } },
+              },
+            },
+          },
+        },
+        responses: { '200': { description: 'stations whose label holds the text' } },
+      },
+    },
     '/stations': {
       get: { operationId: 'listStations', responses: { '200': { description: 'stations, a page of them' } } },
     },
@@ -57,13 +74,20 @@ const STATIONS = Array.from({ length: 640 }, (_, i) => ({ station_id: i + 1, lab
 const TOKENS = new Set(['tok-ruth-3a91', 'tok-emil-77c2']);
 
 function startArchive(fixed: boolean): Promise<TwinTarget> {
-  return startServer((req, res) => {
+  return startServer(async (req, res) => {
     // A rate limit announced on every answer: the burst probe has nothing to report on either twin.
     const send = (status: number, payload: unknown) =>
       sendJson(res, status, payload, { ...JSON_TYPE, 'x-ratelimit-limit': '600' });
     if (!TOKENS.has(String(req.headers['api-token']))) return send(401, { error_code: 'NO_TOKEN' });
-    if (req.method !== 'GET') return send(405, { error_code: 'METHOD' });
     const url = new URL(req.url ?? '/', 'http://x');
+    if (req.method === 'POST' && url.pathname === '/stations/lookup') {
+      const body = (await readJson(req)) ?? {};
+      const text = typeof body.text === 'string' ? body.text : '';
+      if (fixed && text.trim().length < 2) return send(400, { error_code: 'TEXT_TOO_SHORT' });
+      const found = STATIONS.filter((st) => st.label.includes(text));
+      return send(200, { stations: fixed ? found.slice(0, 25) : found });
+    }
+    if (req.method !== 'GET') return send(405, { error_code: 'METHOD' });
     const size = (name: string, fallback: number, clamp: number) => {
       const raw = url.searchParams.get(name);
       const n = raw === null ? fallback : Number(raw);
@@ -112,8 +136,9 @@ describe('API4: searches that match everything and page sizes past the document'
       .map((f) => `${f.rule.id} ${f.operation?.operationId}`)
       .sort();
 
-  test('vulnerable: the empty search, the large max_rows and the undeclared per_page are reported', () => {
+  test('vulnerable: the empty searches (GET and POST), the large max_rows and the undeclared per_page are reported', () => {
     assert.deepEqual(pages('vulnerable'), [
+      'scan/api4-no-pagination lookupStations',
       'scan/api4-no-pagination searchCatalog',
       'scan/api4-unbounded-page-size findObservations',
       'scan/api4-unbounded-page-size listStations',

@@ -13,7 +13,14 @@ import type { Operation } from '../../../core/api-document.ts';
 import type { Check } from '../check.ts';
 import { MAX_BODY_CHARS, type ScanResponse } from '../client.ts';
 import { evidenceOf, isSuccess, type ScanContext } from '../context.ts';
-import { bodySchema, isCreationOperation, isExcluded, planRequest, requiresAuth } from '../planner.ts';
+import {
+  bodySchema,
+  isCreationOperation,
+  isExcluded,
+  planRequest,
+  requestBody,
+  requiresAuth,
+} from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, resolveSchema, sampleValue, schemaType } from '../schema.ts';
 import { redos } from './redos.ts';
@@ -271,12 +278,20 @@ async function searchAll(
   page: string | undefined,
   cap: number,
   maximum: number | undefined,
+  inBody = false,
 ): Promise<boolean> {
   const user = ctx.identities[0];
+  const sample = inBody ? sampleValue(ctx.spec, bodySchema(op)) : undefined;
   for (const text of ['', 'a']) {
+    const params: Record<string, string> = { [search]: text, ...(page ? { [page]: HUGE_PAGE } : {}) };
+    const body = {
+      ...(isRecord(sample) ? sample : {}),
+      [search]: text,
+      ...(page ? { [page]: Number(HUGE_PAGE) } : {}),
+    };
     const req = planRequest(ctx.spec, op, ctx.objects, {
       owner: user.name,
-      params: { [search]: text, ...(page ? { [page]: HUGE_PAGE } : {}) },
+      ...(inBody ? { body } : { params }),
     });
     if (req.invented.length > 0) return false;
     const res = await ctx.send(req, user);
@@ -285,7 +300,7 @@ async function searchAll(
     if (count === undefined) return false;
     if (count === 0) continue;
     if (count <= cap) return false;
-    const asked = `${search}=${text}${page ? `&${page}=${HUGE_PAGE}` : ''}`;
+    const said = `${search}=${text}${page ? `&${page}=${HUGE_PAGE}` : ''}${inBody ? ' in its body' : ''}`;
     const many = res.truncated
       ? `at least ${count} items (in the first ${MAX_BODY_CHARS / 1024} KiB of ${res.size} bytes)`
       : `${count} items`;
@@ -293,13 +308,38 @@ async function searchAll(
       operation: op,
       ...(page ? { key: page } : {}),
       message: page
-        ? `${op.method} ${op.path} answered ${many} to ${asked}${maximum !== undefined ? ` (declared maximum ${maximum})` : ''}: a search that matches everything is not capped.`
-        : `${op.method} ${op.path} declares no paging parameter and answered ${many} at once to ${asked}: a search that matches everything returns every record.`,
+        ? `${op.method} ${op.path} answered ${many} to ${said}${maximum !== undefined ? ` (declared maximum ${maximum})` : ''}: a search that matches everything is not capped.`
+        : `${op.method} ${op.path} declares no paging parameter and answered ${many} at once to ${said}: a search that matches everything returns every record.`,
       evidence: evidenceOf(res, { parameter: search, value: text, items: count }),
     });
     return true;
   }
   return false;
+}
+
+/** A POST that searches rather than creates (`POST /products/search {keyword}`, `/orders/filter`). */
+const SEARCH_PATH = /(^|[/_.-])(search|find|lookup|filter|query)([/_.-]|$)/i;
+
+/**
+ * A search sent as a POST, its text in a JSON body field (SEARCH_PARAM): judged as a GET search is (searchAll),
+ * with the body's page size (a PAGE_PARAM member) at 100000 when it has one. Not a creation, not GraphQL, no path
+ * parameter.
+ */
+async function postSearch(ctx: ScanContext, op: Operation): Promise<void> {
+  if (op.path.includes('{') || /graphql/i.test(op.path) || !SEARCH_PATH.test(op.path)) return;
+  if (isCreationOperation(ctx.spec, op) || requestBody(op)?.encoding !== 'json') return;
+  const props = propertiesOf(ctx.spec, bodySchema(op));
+  const search = Object.entries(props).find(
+    ([name, s]) =>
+      SEARCH_PARAM.test(name) && (schemaType(s) ?? 'string') === 'string' && s.enum === undefined,
+  )?.[0];
+  if (search === undefined) return;
+  const page = Object.keys(props).find((name) => PAGE_PARAM.test(name));
+  const declared = page ? resolveSchema(ctx.spec, props[page]) : {};
+  const maximum = typeof declared.maximum === 'number' ? declared.maximum : undefined;
+  const paged = Object.keys(props).some((name) => PAGING_PARAM.test(name));
+  if (!page && paged) return;
+  await searchAll(ctx, op, search, page, page ? (maximum ?? SANE_PAGE) : NO_PAGING_ITEMS - 1, maximum, true);
 }
 
 /** A number under a page-size name in an answer (`per_page`, `meta.limit`), one envelope down at most. */
@@ -533,6 +573,7 @@ export const api4: Check = {
     for (const op of ctx.spec.operations) {
       if (isExcluded(op)) continue;
       if (op.method === 'GET') await pageSize(ctx, op);
+      if (op.method === 'POST') await postSearch(ctx, op);
       if (isCreationOperation(ctx.spec, op)) await oversized(ctx, op);
     }
     // Before the burst, which may trip a rate limit and slow every answer after it.
