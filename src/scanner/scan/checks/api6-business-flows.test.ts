@@ -238,6 +238,8 @@ describe("API6: money that leaves the caller's account", () => {
     assert.deepEqual(handlesIn(list), []);
     assert.deepEqual(handlesIn(list, true), ['5']);
     assert.deepEqual(handlesIn({ id: 12, username: 'pcw1' }, true), []);
+    // A history list is no balance, whatever its members: it grows with every move.
+    assert.equal(balanceIn({ balance: 39, transactions: [{ amount: 1, balance_after: 39 }] }), 39);
     // No balance member: no balance (a count of items or a price is none).
     assert.equal(balanceIn({ items: 3, price: 9 }), undefined);
   });

@@ -374,7 +374,12 @@ const ACCOUNTISH =
   /^(account|accounts|wallet|iban|card|user|username|email|login|handle|member|customer|number)$/;
 /** Answer members that hold what an account has (`balance`, `available_balance`, `coins`, `credits`). */
 const BALANCE_NAME =
-  /^(balance|\w+_balance|balance_\w+|funds|available_funds|credits?|coins?|points|money|cash|available)$/;
+  /^(balance|(available|current|account|wallet|total|cash|credit|ledger|card)_balance|balance_(amount|value|cents)|funds|available_funds|credits?|coins?|points|money|cash|available)$/;
+/**
+ * Members whose lists hold accounts (summed), where the other lists hold history (`transactions: [{amount,
+ * balance_after}]`: never summed, it grows with every move).
+ */
+const ACCOUNT_LIST = /^(accounts?|wallets?|cards?|balances?|data|items|results|pockets?|purses?)$/;
 /** Answer members that name an account the money can be sent to (`iban`, `wallet_no`, `account_number`). */
 const HANDLE_NAME =
   /^(iban|account|wallet|card|(account|wallet|card)_?(no|num|number|id|iban|address)|wallet_?address)$/;
@@ -398,7 +403,10 @@ export function balanceIn(view: unknown, depth = 0): number | undefined {
           : typeof v === 'string' && /^-?\d{1,15}(\.\d{1,6})?$/.test(v)
             ? Number(v)
             : undefined;
-      const inner = n === undefined ? balanceIn(v, depth + 1) : undefined;
+      const inner =
+        n === undefined && (!Array.isArray(v) || ACCOUNT_LIST.test(snake(k)))
+          ? balanceIn(v, depth + 1)
+          : undefined;
       const add = n !== undefined && BALANCE_NAME.test(snake(k)) ? n : inner;
       if (add !== undefined) sum = (sum ?? 0) + add;
     }
