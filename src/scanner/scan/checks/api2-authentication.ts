@@ -2174,16 +2174,17 @@ export const api2: Check = {
     await tokens(ctx, a, target?.op);
     await tokenInQuery(ctx, a);
     let told = target ? await enumeration(ctx, target) : false;
-    // Every other documented login too (at most three), each with an account of the scan's own that signs in there.
-    if (target)
-      for (const other of documentedLogins(ctx).filter((d) => !sameLogin(d, target)))
-        told = (await enumeration(ctx, other, target)) || told;
     if (target) await weakPasswordPolicy(ctx, target);
     // On an account of the scan's own: password change, logout, token lifetime.
     await sessionChecks(ctx, target);
     // What the tokens carry: the identities', and the scan's own accounts' (before any guessing locks them).
     await tokenSecrets(ctx, target);
     told = (await resetEnumeration(ctx, target)) || told;
+    // Every other documented login too (at most three), with an account of the scan's own (after the checks on
+    // sessions and resets: those come first within the check's time).
+    if (target)
+      for (const other of documentedLogins(ctx).filter((d) => !sameLogin(d, target)))
+        told = (await enumeration(ctx, other, target)) || told;
     await signupEnumeration(ctx, target, told);
     await otpGuessing(ctx, target);
     await credentialsInUrl(ctx, a);
