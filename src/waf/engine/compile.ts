@@ -255,6 +255,11 @@ interface Rule {
    * the prefilter answers of each pair's values once, for every rule reading that pair.
    */
   skipPairs: Int32Array | undefined;
+  /**
+   * For such a rule, the pair of each of its targets (by the target's index): a target none of whose
+   * collection's values holds the prefilter is passed over without looking at its values.
+   */
+  targetPairs: Int32Array | undefined;
   /** Rule is an attack rule (tag attack-*), skipped on schema-typed arguments. */
   readonly attack: boolean;
   /** The operator's parameter as a macro (its references decide whether the rule depends on the request). */
@@ -643,6 +648,7 @@ export function compileRules(
       prefilter: -1,
       skipCollections: undefined,
       skipPairs: undefined,
+      targetPairs: undefined,
       attack: tags.some((t) => t.startsWith('attack-')),
       opParam: p.operator ? compileMacro(p.operator.param) : undefined,
       opMemo: -1,
@@ -723,7 +729,7 @@ export function compileRules(
       )
         continue;
       r.skipCollections = [...new Set(r.targets.map((x) => x.collection))];
-      r.skipPairs = Int32Array.from(r.skipCollections, (coll) => {
+      const pairOf = (coll: string) => {
         const name = `${coll}/${r.chainId}`;
         let k = pairIds.get(name);
         if (k === undefined) {
@@ -733,7 +739,9 @@ export function compileRules(
           pairChain.push(r.chainId);
         }
         return k;
-      });
+      };
+      r.skipPairs = Int32Array.from(r.skipCollections, pairOf);
+      r.targetPairs = Int32Array.from(r.targets, (x) => pairOf(x.collection));
     }
   }
   // `COLLECTION:key` targets on request collections, numbered by (collection, key).
@@ -1328,21 +1336,23 @@ class Engine {
    * none does, the rule cannot match: its operator needs one of those strings.
    */
   private mayMatch(p: number, pairs: Int32Array, from: number, end: number, t: Transaction): boolean {
+    for (let j = from; j < end; j++) if (this.pairHolds(pairs[j], p, t)) return true;
+    return false;
+  }
+
+  /** Whether some value of a (collection, chain) pair, through its chain, holds a string of prefilter `p`. */
+  private pairHolds(pair: number, p: number, t: Transaction): boolean {
+    if (this.pairStamp[pair] !== this.keyEpoch) this.gatherPair(pair, t);
+    const to = this.pairTo[pair];
+    if (to < 0) return true;
     const width = this.rowWords;
     const word = p >>> 5;
     const bit = 1 << (p & 31);
-    const epoch = this.keyEpoch;
-    for (let j = from; j < end; j++) {
-      const pair = pairs[j];
-      if (this.pairStamp[pair] !== epoch) this.gatherPair(pair, t);
-      const to = this.pairTo[pair];
-      if (to < 0) return true;
-      // Read after gatherPair: finding rows may have grown the tables.
-      const rows = this.pairRows;
-      const hits = this.hitRows;
-      for (let k = this.pairFrom[pair]; k < to; k++)
-        if ((hits[rows[k] * width + word] & bit) !== 0) return true;
-    }
+    // Read after gatherPair: finding rows may have grown the tables.
+    const rows = this.pairRows;
+    const hits = this.hitRows;
+    for (let k = this.pairFrom[pair]; k < to; k++)
+      if ((hits[rows[k] * width + word] & bit) !== 0) return true;
     return false;
   }
 
@@ -2313,9 +2323,13 @@ class Engine {
     const removals = removed !== undefined;
     const prefilter = !op.negated && rule.prefilter >= 0 && this.automaton !== undefined;
     const targets = rule.targets;
+    const targetPairs = prefilter ? rule.targetPairs : undefined;
     for (let ti = 0; ti < targets.length; ti++) {
       const target = targets[ti];
       if (removed?.includes(target.fullName.toLowerCase())) continue;
+      // No value of the target's collection holds the prefilter through the chain: none of the target's
+      // values would pass `holds` below (the rule runs because another target's collection has one).
+      if (targetPairs !== undefined && !this.pairHolds(targetPairs[ti], rule.prefilter, t)) continue;
       const txName = target.txName;
       if (txName !== undefined && !removals && !rule.multiMatch && rule.exclusions.length === 0) {
         // `TX:name` (most of CRS's bookkeeping rules): its one value, without building entries.

@@ -532,6 +532,24 @@ test('two chains that make the same text of a value share its scan; another text
   assert.deepEqual(ids('a/./%2565vi'), []);
 });
 
+test('a target whose collection holds no prefilter string is passed over; the others are read', () => {
+  // The rule runs when either collection has a value holding "evil"; only that target's values can match.
+  const { ruleSet, issues } = compileSecLang(
+    `SecRule ARGS|REQUEST_HEADERS:User-Agent "@rx evil\\d" "id:70,phase:2,pass,log,t:none,t:lowercase,logdata:'%{MATCHED_VAR_NAME}=%{MATCHED_VAR}'"`,
+  );
+  assert.deepEqual(issues, []);
+  const seen = (q: string, ua: string) =>
+    ruleSet
+      .evaluate(get(`/?q=${q}`, [['User-Agent', ua]]))
+      .matches.map((m) => `${m.id} ${m.data}`)
+      .join();
+  assert.equal(seen('evil1', 'fine'), '70 ARGS:q=evil1');
+  assert.equal(seen('fine', 'Evil2'), '70 REQUEST_HEADERS:User-Agent=evil2');
+  assert.equal(seen('evil3', 'EVIL4'), '70 REQUEST_HEADERS:User-Agent=evil4');
+  assert.equal(seen('fine', 'fine'), '');
+  assert.equal(seen('evil', 'evil'), '');
+});
+
 test('a skippable rule sees the union of its collection values through its chain, evaluation after evaluation', () => {
   // Two rules on the same (ARGS, chain) pair: the second reads the pair's united answer the first built.
   const { ruleSet } = compileSecLang(
