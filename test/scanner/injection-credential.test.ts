@@ -21,6 +21,8 @@ import { scanDocument } from './twins.ts';
  *    `403 {"denied": true}`: no error text, no bypass, only a delay shows it (time-based).
  * 3. A guest house (node:sqlite) whose login sets a `stay_session` cookie: the vulnerable twin looks the session id up
  *    with `WHERE sid = '<cookie>'` and shows the database's message in a 500 (error-based).
+ * 4. Rentals (node:sqlite) behind HTTP Basic: the vulnerable twin checks `name = '<user>' AND pass = '<password>'` in
+ *    one SELECT, errors hidden as 500: a comment-terminated tautology as the user name lets in (a login bypass).
  * The fixed twins bind the value. Before this change the header or cookie was never probed (no finding on either
  * twin).
  */
@@ -136,6 +138,50 @@ function startStay(fixed: boolean): Promise<TestServer> {
   });
 }
 
+const RENTAL_SPEC = {
+  openapi: '3.0.3',
+  info: { title: 'rentals', version: '1' },
+  components: { securitySchemes: { basic: { type: 'http', scheme: 'basic' } } },
+  security: [{ basic: [] }],
+  paths: {
+    '/rentals/current': {
+      get: { operationId: 'currentRentals', responses: ok({ type: 'array', items: { type: 'object' } }) },
+    },
+  },
+};
+const RENTERS = [
+  { name: 'ilse', pass: 'ilse-pw-3391' },
+  { name: 'kofi', pass: 'kofi-pw-8824' },
+];
+
+function startRentals(fixed: boolean): Promise<TestServer> {
+  const db = new DatabaseSync(':memory:');
+  db.exec(`CREATE TABLE renters(id INTEGER PRIMARY KEY, name TEXT UNIQUE, pass TEXT);
+    CREATE TABLE rentals(id INTEGER PRIMARY KEY, renter INTEGER, item TEXT);
+    INSERT INTO rentals(renter, item) VALUES (1, 'kayak'), (2, 'tent');`);
+  for (const r of RENTERS) db.prepare('INSERT INTO renters(name, pass) VALUES (?, ?)').run(r.name, r.pass);
+  return startServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const b64 = /^Basic (.+)$/.exec(String(req.headers.authorization ?? ''))?.[1] ?? '';
+    const text = Buffer.from(b64, 'base64').toString('utf8');
+    const colon = text.indexOf(':');
+    const [user, pass] = colon < 0 ? ['', ''] : [text.slice(0, colon), text.slice(colon + 1)];
+    let renter: number | undefined;
+    try {
+      const row = fixed
+        ? db.prepare('SELECT id FROM renters WHERE name = ? AND pass = ?').get(user, pass)
+        : db.prepare(`SELECT id FROM renters WHERE name = '${user}' AND pass = '${pass}'`).get();
+      renter = row?.id as number | undefined;
+    } catch {
+      return sendJson(res, 500, { err: 'x' });
+    }
+    if (renter === undefined) return sendJson(res, 401, { err: 'credentials' });
+    if (req.method === 'GET' && url.pathname === '/rentals/current')
+      return sendJson(res, 200, db.prepare('SELECT id, item FROM rentals WHERE renter = ?').all(renter));
+    return sendJson(res, 404, { err: 'route' });
+  });
+}
+
 const STATION_SPEC = {
   openapi: '3.0.3',
   info: { title: 'stations', version: '1' },
@@ -154,6 +200,7 @@ describe('the credential as an input', () => {
   const notes = {} as Record<'vulnerable' | 'fixed', ScanResult>;
   const stations = {} as Record<'vulnerable' | 'fixed', ScanResult>;
   const stays = {} as Record<'vulnerable' | 'fixed', ScanResult>;
+  const rentals = {} as Record<'vulnerable' | 'fixed', ScanResult>;
 
   async function startStations(fixed: boolean): Promise<{ api: TestServer; db: pg.Client }> {
     const schema = admin.freshSchema('pc_station');
@@ -214,6 +261,20 @@ describe('the credential as an input', () => {
       } finally {
         await stay.close();
       }
+      const rent = await startRentals(kind === 'fixed');
+      try {
+        rentals[kind] = await scanDocument(RENTAL_SPEC, rent.url, {
+          identities: RENTERS.map((r) => ({
+            name: r.name,
+            headers: { Authorization: `Basic ${Buffer.from(`${r.name}:${r.pass}`).toString('base64')}` },
+          })),
+          checks: ['API8'],
+          ratePerSecond: 400,
+          timeDelayMs: 300,
+        });
+      } finally {
+        await rent.close();
+      }
       const s = await startStations(kind === 'fixed');
       try {
         stations[kind] = await scanDocument(STATION_SPEC, s.api.url, {
@@ -257,6 +318,14 @@ describe('the credential as an input', () => {
     );
     assert.match(found[0].message, /database error/);
     assert.deepEqual(sql(stays.fixed), []);
+  });
+
+  test('a Basic user name looked up with string-built SQL: a login bypass on the vulnerable twin only', () => {
+    assert.deepEqual(sql(rentals.vulnerable), ['currentRentals authorization']);
+    const f = rentals.vulnerable.findings.find((x) => x.rule.id === 'scan/api8-sql-injection');
+    assert.match(f!.message, /login bypass/);
+    assert.doesNotMatch(String(f!.evidence?.curl), /aWxzZ|a29ma/);
+    assert.deepEqual(sql(rentals.fixed), []);
   });
 
   test('a key whose every failure answers alike: time-based on the vulnerable twin only', () => {

@@ -150,7 +150,7 @@ test('a login listed without a body takes the fields and encoding of the identit
   assert.equal(undocumentedLogin(ctx([]), operation('GET', '/api/login')), undefined);
 });
 
-test('the credentials of an identity: a token after its scheme, key and token headers, session and token cookies; never Basic', () => {
+test('the credentials of an identity: a token after its scheme, key and token headers, session and token cookies, a Basic user name', () => {
   const as = (headers: Record<string, string>) =>
     ({ name: 'a', session: { name: 'a', headers, cookies: new Map() } }) as Parameters<
       typeof credentialSlots
@@ -164,7 +164,9 @@ test('the credentials of an identity: a token after its scheme, key and token he
   assert.deepEqual(credentialSlots(as({ authorization: 'abc123' })), [
     { header: 'authorization', scheme: '' },
   ]);
-  assert.deepEqual(credentialSlots(as({ authorization: 'Basic YTpi' })), []);
+  assert.deepEqual(credentialSlots(as({ authorization: 'Basic YTpi' })), [
+    { header: 'authorization', scheme: 'Basic', basic: true },
+  ]);
   const jar = {
     name: 'a',
     session: {

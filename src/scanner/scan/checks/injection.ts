@@ -2371,6 +2371,8 @@ interface CredentialSlot {
   readonly header: string;
   readonly scheme: string;
   readonly cookie?: string;
+  /** HTTP Basic: the probes go in the user name, beside a password of the scan's own, base64-encoded. */
+  readonly basic?: true;
 }
 
 /**
@@ -2387,7 +2389,8 @@ export function credentialSlots(as: Identity): CredentialSlot[] {
     if (NOT_CREDENTIAL.test(name) || typeof value !== 'string' || value === '') continue;
     if (name.toLowerCase() === 'authorization') {
       const m = /^(\S+) +\S/.exec(value);
-      if (m && !/^basic$/i.test(m[1])) out.push({ header: name, scheme: m[1] });
+      if (m && /^basic$/i.test(m[1])) out.push({ header: name, scheme: m[1], basic: true });
+      else if (m) out.push({ header: name, scheme: m[1] });
       else if (!m) out.push({ header: name, scheme: '' });
     } else if (CREDENTIAL_HEADER.test(name)) out.push({ header: name, scheme: '' });
   }
@@ -2445,7 +2448,14 @@ async function probeCredential(ctx: ScanContext, as: Identity, slot: CredentialS
   const made = `pct${randomBytes(6).toString('hex')}`;
   const what = slot.cookie
     ? `the ${slot.cookie} cookie`
-    : `${slot.scheme ? `the ${slot.scheme} token in the` : 'the key in the'} ${slot.header} header`;
+    : slot.basic
+      ? `the user name of HTTP Basic credentials in the ${slot.header} header`
+      : `${slot.scheme ? `the ${slot.scheme} token in the` : 'the key in the'} ${slot.header} header`;
+  // A Basic user name goes with a password of the scan's own: the user names nobody, so no probe is a failed login
+  // for a given identity.
+  const secret = `pcpw${randomBytes(6).toString('hex')}`;
+  const valueOf = (v: unknown) =>
+    slot.basic ? Buffer.from(`${String(v)}:${secret}`, 'utf8').toString('base64') : String(v);
   const where = slot.cookie ?? slot.header;
   for (const { op, req } of credentialReads(ctx, as)) {
     const mine = await ctx.send(req, as);
@@ -2461,7 +2471,7 @@ async function probeCredential(ctx: ScanContext, as: Identity, slot: CredentialS
               ...req.headers,
               ...(slot.cookie
                 ? { cookie: `${slot.cookie}=${encodeURIComponent(String(value))}` }
-                : { [slot.header]: slot.scheme ? `${slot.scheme} ${String(value)}` : String(value) }),
+                : { [slot.header]: slot.scheme ? `${slot.scheme} ${valueOf(value)}` : valueOf(value) }),
             },
           },
           null,
@@ -2498,7 +2508,23 @@ async function probeCredential(ctx: ScanContext, as: Identity, slot: CredentialS
     if (SQL_ERROR.test(q.text) && !SQL_ERROR.test(qq.text) && !SQL_ERROR.test(refusal.text))
       return report('a quote raised a database error, two quotes did not', q, `${made}'`);
     const none = `zq${randomBytes(4).toString('hex')}`;
-    for (const end of ['', "'-- -"]) {
+    // HTTP Basic is a login: one comment-terminated tautology, only where the quote pair showed a parser, its
+    // contradiction first (a tautology that selects an account whose password is then checked is one failed login).
+    if (slot.basic && normalised(q, [`${made}'`]) !== normalised(qq, [`${made}''`])) {
+      const f1 = `${none}' OR '1'='2'-- -`;
+      const rf = await p.send(f1);
+      const t1 = `${none}' OR '1'='1'-- -`;
+      const rt1 =
+        rf && rf.status === refusal.status && !(isSuccess(rf) as boolean) ? await p.send(t1) : undefined;
+      if (isSuccess(rt1))
+        return report(
+          `login bypass: ${t1} as the user name with a password nobody has was let in, ${f1} and a made-up user were refused`,
+          rt1,
+          t1,
+          { contradictionStatus: rf!.status },
+        );
+    }
+    for (const end of slot.basic ? [] : ['', "'-- -"]) {
       const t1 = end ? `${none}' OR '1'='1${end}` : `${none}' OR '1'='1`;
       const t2 = end ? `${none}' OR 'b'='b${end}` : `${none}' OR 'b'='b`;
       const f1 = end ? `${none}' OR '1'='2${end}` : `${none}' OR '1'='2`;
@@ -2532,8 +2558,14 @@ async function probeCredential(ctx: ScanContext, as: Identity, slot: CredentialS
           );
       }
     }
-    // The quote differential on its own (a hidden error page): medium.
-    if (q.status >= 500 && qq.status === refusal.status && alikeAnswers(qq, `${made}''`, refusal, made)) {
+    // The quote differential on its own (a hidden error page): medium. Only where a made-up credential is refused
+    // below 5xx: a verifier that crashes on any malformed token (a made-up one too) tells nothing.
+    if (
+      q.status >= 500 &&
+      refusal.status < 500 &&
+      qq.status === refusal.status &&
+      alikeAnswers(qq, `${made}''`, refusal, made)
+    ) {
       const dq = await p.send(`${made}"`);
       const q2 = dq && dq.status < 500 ? await p.send(`${made}'`) : undefined;
       if (q2 && q2.status >= 500)
