@@ -87,6 +87,14 @@ export const CRS_FULL_PIPELINE =
   'full pipeline with CRS PL1 (JWT, limits, validation, injection CRS PL1, response filter), JSON POST';
 
 /**
+ * The name of the CRS-alone scenario: the gateway running Debian's CRS 3.3 at PL1 and nothing else (no JWT,
+ * limits, validation, schema types nor built-in detectors), the same rules on the same request as nginx +
+ * ModSecurity: the like-for-like side of issue 17's 10× bar.
+ */
+export const CRS_ALONE =
+  'CRS PL1 alone (injection CRS PL1, no built-in detectors, no schema types, nothing else), JSON POST';
+
+/**
  * Policy scenarios measured beside pass-through. Each is a Portcullis config; see bench/run.ts for the
  * harness. `specPatch` is merged into the bench spec's root.
  */
@@ -134,6 +142,18 @@ export const extraScenarios: Scenario[] = [
     specPatch: bearerSpec,
     api: { policies: crsPipeline },
     setup: jwtSetup,
+  },
+  {
+    name: CRS_ALONE,
+    kind: 'portcullis',
+    ...JSON_POST,
+    api: {
+      policies: {
+        injection: {
+          crs: { path: CRS_RULES, paranoiaLevel: 1, builtinDetectors: false, schemaAware: false },
+        },
+      },
+    },
   },
   {
     // The watch loop (detectors, discovery) on, but no event store: the cost of storing alone.
