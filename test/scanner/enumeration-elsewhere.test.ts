@@ -13,10 +13,12 @@ import { operationsFound, scanDocument } from './twins.ts';
  * `Authorization: Bearer`. Failures are `{"problem": ...}`.
  *
  * The web login answers every failure alike (401 "wrong e-mail or secret"), on both twins.
- * Vulnerable: the app login tells an unknown nickname (404 "no such nickname") from a wrong secret (401), and
- * joining with a taken e-mail or nickname answers 409 "already registered" where a new one gets 201.
+ * Vulnerable: the app login tells an unknown nickname (404 "no such nickname") from a wrong secret (401),
+ * joining with a taken e-mail or nickname answers 409 "already registered" where a new one gets 201, and the
+ * reset request `POST /members/forgot?email=` answers 404 "no member with that e-mail" for an unknown address.
  * Fixed twin: the app login answers 401 "wrong nickname or secret" to both, and joining answers 202
- * "welcome: check your inbox" whether or not the account existed (creating it only when it did not).
+ * "welcome: check your inbox" whether or not the account existed (creating it only when it did not), and the
+ * reset request answers 200 alike.
  */
 interface Singer {
   nickname: string;
@@ -32,12 +34,13 @@ const SEED: Singer[] = [
 function startChoir(fixed: boolean) {
   const singers = SEED.map((s) => ({ ...s }));
   const sessions = new Map<string, Singer>();
+  const resets: string[] = [];
   const open = (res: Parameters<typeof sendJson>[0], s: Singer) => {
     const token = randomBytes(18).toString('hex');
     sessions.set(token, s);
     return sendJson(res, 200, { session_token: token });
   };
-  return startServer(async (req, res) => {
+  const server = startServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     if (req.method === 'POST' && url.pathname === '/members/join') {
       const b = await readJson(req);
@@ -51,6 +54,17 @@ function startChoir(fixed: boolean) {
       if (fixed) return sendJson(res, 202, { note: 'welcome: check your inbox' });
       if (taken) return sendJson(res, 409, { problem: 'that nickname or e-mail is already registered' });
       return sendJson(res, 201, { joined: nickname, part: 'unassigned' });
+    }
+    if (req.method === 'POST' && url.pathname === '/members/forgot') {
+      // The e-mail in the query string; nothing is mailed here, the request is only recorded.
+      const email = url.searchParams.get('email') ?? '';
+      resets.push(email);
+      const known = singers.some((s) => s.email === email);
+      if (fixed || known)
+        return sendJson(res, 200, {
+          note: fixed ? 'if that address is ours, a link is on its way' : 'reset link sent',
+        });
+      return sendJson(res, 404, { problem: 'no member with that e-mail' });
     }
     if (req.method === 'POST' && url.pathname === '/members/session') {
       const b = await readJson(req);
@@ -72,6 +86,7 @@ function startChoir(fixed: boolean) {
       return sendJson(res, 200, { nickname: me.nickname, email: me.email, part: me.part });
     return sendJson(res, 404, { problem: 'nothing here' });
   });
+  return server.then((s) => Object.assign(s, { resets }));
 }
 
 const jsonBody = (properties: Record<string, unknown>) => ({
@@ -91,6 +106,15 @@ const SPEC = {
           secret: { type: 'string' },
         }),
         responses: { '201': { description: 'joined' }, '409': { description: 'taken' } },
+      },
+    },
+    '/members/forgot': {
+      post: {
+        operationId: 'forgot',
+        parameters: [
+          { name: 'email', in: 'query', required: true, schema: { type: 'string', format: 'email' } },
+        ],
+        responses: { '200': { description: 'a link is sent' } },
       },
     },
     '/members/session': {
@@ -126,6 +150,7 @@ const enumerations = (r: ScanResult) =>
 
 describe('user enumeration at a second login and at the sign-up, not only at the identities own login', () => {
   const runs = {} as Record<'vulnerable' | 'fixed', ScanResult>;
+  const resets = {} as Record<'vulnerable' | 'fixed', string[]>;
   before(async () => {
     for (const kind of ['vulnerable', 'fixed'] as const) {
       const api = await startChoir(kind === 'fixed');
@@ -135,6 +160,7 @@ describe('user enumeration at a second login and at the sign-up, not only at the
           checks: ['API2'],
           ratePerSecond: 300,
         });
+        resets[kind] = api.resets;
       } finally {
         await api.close();
       }
@@ -144,13 +170,20 @@ describe('user enumeration at a second login and at the sign-up, not only at the
   test('vulnerable: the app login and the sign-up tell who has an account; the web login does not', () => {
     assert.deepEqual(
       enumerations(runs.vulnerable),
-      ['appSignIn', 'join'],
+      ['appSignIn', 'forgot', 'join'],
       operationsFound(runs.vulnerable).join('\n'),
     );
   });
 
   test('fixed twin: no user enumeration', () => {
     assert.deepEqual(enumerations(runs.fixed), [], operationsFound(runs.fixed).join('\n'));
+  });
+
+  test("the reset requests named only addresses of the scan's own", () => {
+    for (const kind of ['vulnerable', 'fixed'] as const) {
+      assert.ok(resets[kind].length > 0, kind);
+      for (const email of resets[kind]) assert.match(email, /^pc[\w-]*@example\.com$/, `${kind}: ${email}`);
+    }
   });
 
   test("the given singers' secrets still work after both scans", () => {

@@ -1211,10 +1211,19 @@ async function resetEnumeration(ctx: ScanContext, t: LoginTarget | undefined): P
     );
     if (op.method !== 'POST' || isExcluded(op) || !RESET_PATH.test(op.path) || unlisted) continue;
     const schema = bodySchema(op);
-    if (schema === undefined) continue;
-    const props = Object.keys(propertiesOf(ctx.spec, schema));
+    // Its inputs: body fields, else query parameters (`POST /password/forgot?email=`).
+    const inQuery = schema === undefined;
+    const props = inQuery
+      ? op.parameters.filter((p) => p.in === 'query').map((p) => p.name)
+      : Object.keys(propertiesOf(ctx.spec, schema));
     const field = props.find((p) => /mail/i.test(p)) ?? props.find((p) => USER_FIELD.test(p));
     if (!field || props.some((p) => PASSWORD_FIELD.test(p) && p !== field)) continue;
+    // Another required query input naming an account would get a value the API gave out: someone else's.
+    if (
+      inQuery &&
+      op.parameters.some((p) => p.in === 'query' && p.required && p.name !== field && USER_FIELD.test(p.name))
+    )
+      continue;
     // One account for every reset operation, looked for at the first one.
     if (v === null) v = (await reuseThrowaway(ctx)) ?? (await registerThrowaway(ctx, t, 'pcf'));
     const value = v ? ownAccountValue(ctx, v, field) : undefined;
@@ -1229,7 +1238,10 @@ async function resetEnumeration(ctx: ScanContext, t: LoginTarget | undefined): P
       continue;
     }
     // The sample's other naming members (a documented example may be a real user) are left out.
-    const base = { ...(sampleValue(ctx.spec, schema) as Record<string, unknown>) };
+    const sample = inQuery ? {} : sampleValue(ctx.spec, schema);
+    const base = {
+      ...(sample !== null && typeof sample === 'object' ? (sample as Record<string, unknown>) : {}),
+    };
     for (const p of props) if (p !== field && USER_FIELD.test(p)) delete base[p];
     const unknown = /mail/i.test(field)
       ? `pc-nobody-${randomUUID().slice(0, 8)}@example.com`
@@ -1240,7 +1252,15 @@ async function resetEnumeration(ctx: ScanContext, t: LoginTarget | undefined): P
     let y: ScanResponse | undefined;
     for (const params of [{}, ...listedVariants(ctx.spec, op)]) {
       const send = (v: string) =>
-        ctx.send(planRequest(ctx.spec, op, ctx.objects, { params, body: { ...base, [field]: v } }), null);
+        ctx.send(
+          planRequest(
+            ctx.spec,
+            op,
+            ctx.objects,
+            inQuery ? { params: { ...params, [field]: v } } : { params, body: { ...base, [field]: v } },
+          ),
+          null,
+        );
       const unknownAnswer = await send(unknown);
       const knownAnswer = await send(value);
       if (!unknownAnswer || !knownAnswer) continue;
