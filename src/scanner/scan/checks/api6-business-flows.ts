@@ -628,8 +628,12 @@ async function ownMoneyFlows(
   const x = (await reuseThrowaway(ctx, t)) ?? (await registerThrowaway(ctx, t, 'pcw'));
   const y = x ? await registerThrowaway(ctx, t, 'pcw') : undefined;
   if (!x || !y) {
-    for (const op of [...ops, ...inflows])
-      skip(op, 'the scan could not make two accounts of its own to run it between');
+    for (const op of ops) skip(op, 'the scan could not make two accounts of its own to run it between');
+    // Money in needs no second account: repeated as X, judged by its answers.
+    for (const op of inflows.slice(0, 4)) {
+      if (!x) skip(op, 'the scan could not make an account of its own to run it as');
+      else if (!ctx.signal.aborted) await repeatMoneyIn(ctx, op, x, undefined, skip);
+    }
     return;
   }
   const book = await balanceBook(ctx, x, y);
