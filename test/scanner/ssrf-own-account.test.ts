@@ -12,7 +12,8 @@ import { operationsFound, scanTwins, type TwinScans } from './twins.ts';
  * (`POST /v2/tokens`, `{"token": ...}`, sent as a bearer), read themselves at `GET /v2/member` and set their
  * picture from a link (`POST /v2/member/picture {picture_link}`, 201): the guild fetches the picture and keeps the
  * link on the member's row. A pattern preview (`POST /v2/imports/preview {source_url}`) fetches a link and keeps
- * nothing. A banner file (`POST /v2/member/banner`, multipart) keeps its file name on the row. The vulnerable twin fetches any link; the fixed one refuses loopback and private addresses (422).
+ * nothing. Wardens import members from a roster link (`POST /v2/admin/members/import {roster_url}`, 403 to
+ * members). A banner file (`POST /v2/member/banner`, multipart) keeps its file name on the row. The vulnerable twin fetches any link; the fixed one refuses loopback and private addresses (422).
  * SQLite behind it. The picture path says no `me` or `profile`: only its `member` word and its field say that
  * the link lands on the sender's own row. A plain scan must leave the given members' rows as they were (the
  * picture probed only as an account the scan registered itself) and still find both fetches on the vulnerable
@@ -99,6 +100,20 @@ const SPEC = {
         responses: { '201': { description: 'banner kept' } },
       },
     },
+    '/v2/admin/members/import': {
+      post: {
+        operationId: 'importRoster',
+        summary: 'Wardens only: import members from a roster file at a link',
+        requestBody: {
+          content: {
+            'application/json': {
+              schema: { type: 'object', properties: { roster_url: { type: 'string' } } },
+            },
+          },
+        },
+        responses: { '202': { description: 'import started' }, '403': { description: 'wardens only' } },
+      },
+    },
     '/v2/imports/preview': {
       post: {
         operationId: 'previewPattern',
@@ -137,7 +152,7 @@ interface Guild {
  */
 function seeded(db: DatabaseSync): string {
   return JSON.stringify(
-    db.prepare('SELECT id, handle, secret, mail, picture_link FROM members WHERE id <= 2 ORDER BY id').all(),
+    db.prepare('SELECT id, handle, secret, mail, picture_link FROM members WHERE id <= 3 ORDER BY id').all(),
   );
 }
 
@@ -173,7 +188,8 @@ async function startGuild(fixed: boolean): Promise<Guild> {
       banner TEXT);
     INSERT INTO members VALUES(1,'wren','Wren-loom-4471','wren@guild.test','https://cdn.guild.test/wren.png',
       'loom.jpg'),
-      (2,'odile','Odile-kiln-9023','odile@guild.test','https://cdn.guild.test/odile.png','kiln.jpg');`);
+      (2,'odile','Odile-kiln-9023','odile@guild.test','https://cdn.guild.test/odile.png','kiln.jpg'),
+      (3,'sable','Sable-ward-6610','sable@guild.test',NULL,NULL);`);
   const banners: string[] = [];
   const sessions = new Map<string, number>(Object.entries(GIVEN_TOKENS));
   let next = 0;
@@ -225,6 +241,14 @@ async function startGuild(fixed: boolean): Promise<Guild> {
         200,
         db.prepare('SELECT id, handle, mail, picture_link FROM members WHERE id=?').get(me),
       );
+    if (req.method === 'POST' && path === '/v2/admin/members/import') {
+      if (me !== 3) return sendJson(res, 403, { problem: 'wardens only' });
+      const link = body.roster_url;
+      if (typeof link !== 'string' || !/^https?:\/\//i.test(link))
+        return sendJson(res, 422, { problem: 'an http(s) link is required' });
+      if (fixed && privateHost(link)) return sendJson(res, 422, { problem: 'the link must be public' });
+      return sendJson(res, 202, { read: await fetchSome(link) });
+    }
     if (req.method === 'POST' && (path === '/v2/member/picture' || path === '/v2/imports/preview')) {
       const link = path === '/v2/member/picture' ? body.picture_link : body.source_url;
       if (typeof link !== 'string' || !/^https?:\/\//i.test(link))
@@ -248,6 +272,10 @@ describe("SSRF probes of a URL kept on the sender's own row go only as the scan'
         name: m.handle,
         login: { path: '/v2/tokens', body: { handle: m.handle, secret: m.secret } },
       })),
+      admin: {
+        name: 'sable',
+        login: { path: '/v2/tokens', body: { handle: 'sable', secret: 'Sable-ward-6610' } },
+      },
       ratePerSecond: 200,
     });
   });
@@ -261,12 +289,19 @@ describe("SSRF probes of a URL kept on the sender's own row go only as the scan'
     });
   }
 
-  test('vulnerable: both fetches found, the picture as an account the scan registered', () => {
+  test('vulnerable: the three fetches found, the picture as an account the scan registered', () => {
     const found = runs.vulnerable.result.findings.filter((f) => f.rule.id === 'scan/api7-ssrf');
-    assert.deepEqual(found.map((f) => f.operation?.operationId).sort(), ['previewPattern', 'setPicture']);
+    assert.deepEqual(found.map((f) => f.operation?.operationId).sort(), [
+      'importRoster',
+      'previewPattern',
+      'setPicture',
+    ]);
     const picture = found.find((f) => f.operation?.operationId === 'setPicture');
     const as = String((picture?.evidence as Record<string, unknown> | undefined)?.as ?? '');
-    assert.ok(!MEMBERS.some((m) => m.handle === as), `sent as ${as}`);
+    assert.ok(!MEMBERS.some((m) => m.handle === as) && as !== 'sable', `sent as ${as}`);
+    // The wardens' import works on others' records: sent as the identities, the admin reaching it.
+    const roster = found.find((f) => f.operation?.operationId === 'importRoster');
+    assert.equal((roster?.evidence as Record<string, unknown> | undefined)?.as, 'sable');
   });
 
   test('fixed: no SSRF finding', () => {

@@ -105,3 +105,30 @@ test('URL inputs by an example that is a URL, or by a URL word inside the name',
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('an admin function works on others’ records: its URL input is no own-account write', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'pc-url-inputs-'));
+  try {
+    await writeFile(
+      path.join(dir, 'spec.yaml'),
+      `openapi: 3.1.0
+info: { title: t, version: '1' }
+paths:
+  /admin/members/import:
+    post: { requestBody: ${body('roster_url')}, responses: ${ok} }
+  /admin/members/avatar:
+    post: { requestBody: ${body('avatar_url')}, responses: ${ok} }
+`,
+    );
+    const spec = await loadApiDocument(path.join(dir, 'spec.yaml'));
+    assert.deepEqual(
+      urlInputs(spec).map((u) => [u.name, u.ownAccount]),
+      [
+        ['roster_url', false],
+        ['avatar_url', true],
+      ],
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -5,7 +5,14 @@
  */
 import type { ApiDocument, Operation } from '../../../core/api-document.ts';
 import { ownProfileWritePath, ownRecordPath } from '../discover.ts';
-import { bodySchema, isCreationOperation, isExcluded, isLoginOperation, jsonBodySchema } from '../planner.ts';
+import {
+  bodySchema,
+  isAdminOperation,
+  isCreationOperation,
+  isExcluded,
+  isLoginOperation,
+  jsonBodySchema,
+} from '../planner.ts';
 import { propertiesOf, resolveSchema, schemaType } from '../schema.ts';
 import { accountParam } from '../self.ts';
 
@@ -81,6 +88,16 @@ export function accountWrite(spec: ApiDocument, op: Operation, name: string): bo
   const leaf = name.split('.').at(-1) ?? name;
   const accountish = accountPath(op.path);
   if (words.some((w) => SIGNUP_WORD.test(w))) return false;
+  // An admin function (`POST /admin/members/import {roster_url}`) works on others' records, not its sender's own,
+  // unless it names the caller's record, a user by the path, or a field an account keeps about itself.
+  if (
+    isAdminOperation(op) &&
+    !ownRecordPath(op.path) &&
+    !ownProfileWritePath(op.path) &&
+    accountParam(op.path) === undefined &&
+    !PROFILE_FIELD.test(leaf)
+  )
+    return false;
   if (op.method === 'GET')
     return words.some((w) => CHANGE_WORD.test(w)) && (accountish || PROFILE_FIELD.test(leaf));
   if (isCreationOperation(spec, op) && !ownRecordPath(op.path) && accountParam(op.path) === undefined)
