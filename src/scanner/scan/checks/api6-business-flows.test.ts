@@ -223,7 +223,7 @@ describe("API6: money that leaves the caller's account", () => {
 
   test("an account's balance and the values that name it, as its read shows them", () => {
     const read = {
-      owner: 'pcw1',
+      owner: 'pcg1',
       accounts: [
         { iban: 'SB00-7', balance: '25.00' },
         { iban: 'SB00-8', balance: 5 },
@@ -237,7 +237,7 @@ describe("API6: money that leaves the caller's account", () => {
     const list = [{ id: 5, currency: 'EUR', balance: 50 }];
     assert.deepEqual(handlesIn(list), []);
     assert.deepEqual(handlesIn(list, true), ['5']);
-    assert.deepEqual(handlesIn({ id: 12, username: 'pcw1' }, true), []);
+    assert.deepEqual(handlesIn({ id: 12, username: 'pcg1' }, true), []);
     // A history list is no balance, whatever its members: it grows with every move.
     assert.equal(balanceIn({ balance: 39, transactions: [{ amount: 1, balance_after: 39 }] }), 39);
     // No balance member: no balance (a count of items or a price is none).

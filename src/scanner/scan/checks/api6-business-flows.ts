@@ -625,8 +625,8 @@ async function ownMoneyFlows(
       reason: `not run as a given identity: it ${inflows.includes(op) ? 'changes' : 'moves money out of'} the caller's money, which the scan could not set back; ${why}`,
     });
   const t = findLoginTarget(ctx);
-  const x = (await reuseThrowaway(ctx, t)) ?? (await registerThrowaway(ctx, t, 'pcw'));
-  const y = x ? await registerThrowaway(ctx, t, 'pcw') : undefined;
+  const x = (await reuseThrowaway(ctx, t)) ?? (await registerThrowaway(ctx, t, 'pcg'));
+  const y = x ? await registerThrowaway(ctx, t, 'pcg') : undefined;
   if (!x || !y) {
     for (const op of ops) skip(op, 'the scan could not make two accounts of its own to run it between');
     // Money in needs no second account: repeated as X, judged by its answers.
