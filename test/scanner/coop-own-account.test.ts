@@ -18,6 +18,8 @@ import { scanTwins, type TwinScans } from './twins.ts';
  * password hash too). Its document's example for the number is a placeholder (`"string"`, which no member holds);
  * real numbers are in the members' own reads (`CO-4411-0001`). `POST /v1/account/search {name}` is another read
  * there, answering 200 with its matches (none too); the vulnerable twin pastes the text into its SQL.
+ * `POST /v1/members/find {display_name}` (example `"string"`) finds a member by name (the vulnerable twin answers
+ * the whole row, its password hash too).
  *
  * A plain scan must leave alice, bob and root's rows as they were, whatever it finds.
  */
@@ -115,6 +117,21 @@ const SPEC = {
           ...json({ type: 'object', required: ['name'], properties: { name: { type: 'string' } } }),
         },
         responses: { '200': { description: 'the matches' } },
+      },
+    },
+    '/v1/members/find': {
+      post: {
+        operationId: 'findMember',
+        description: 'A member by display name (to invite them to a savings circle).',
+        requestBody: {
+          required: true,
+          ...json({
+            type: 'object',
+            required: ['display_name'],
+            properties: { display_name: { type: 'string', example: 'string' } },
+          }),
+        },
+        responses: { '200': { description: 'the member' }, '404': { description: 'no such member' } },
       },
     },
     '/v1/account/lookup': {
@@ -275,6 +292,19 @@ async function startCoop(fixed: boolean, signup = true): Promise<Coop> {
         });
       }
     }
+    if (path === '/v1/members/find' && req.method === 'POST') {
+      // The flaw: the vulnerable twin answers the member's whole row, its password hash too.
+      const row = db
+        .prepare(
+          fixed
+            ? 'SELECT display_name FROM users WHERE display_name = ?'
+            : 'SELECT uid, username, display_name, pw_hash FROM users WHERE display_name = ?',
+        )
+        .get(String(body?.display_name ?? ''));
+      return row
+        ? sendJson(res, 200, row)
+        : sendJson(res, 404, { statusCode: 404, error: 'Not Found', message: 'no such member' });
+    }
     if (path === '/v1/account/lookup' && req.method === 'POST') {
       // The flaw: the vulnerable twin answers the holder's whole row, its password hash too.
       const row = db
@@ -343,7 +373,7 @@ for (const signup of [true, false])
           (f) => `${f.rule.id} ${f.operation?.operationId}: ${f.message}`,
         ),
         ...scans.runs[kind].result.coverage.matrix
-          .filter((c) => /\/v1\/(account|user)/.test(c.operation) && (c.reason || c.notes))
+          .filter((c) => /\/v1\/(account|user|members)/.test(c.operation) && (c.reason || c.notes))
           .filter((c) => !/no request of this check applies|passive rules read/.test(c.reason ?? ''))
           .map(
             (c) =>
@@ -383,6 +413,13 @@ for (const signup of [true, false])
       assert.equal(hash.length, 1, explain('vulnerable'));
       assert.match(hash[0].message, /pw_hash/);
       assert.deepEqual(found('fixed', 'scan/api3-sensitive-data-exposure', 'lookupAccount'), []);
+    });
+
+    test('the member finder is asked for a display name the API gave out, not its placeholder: a hash (vulnerable only)', () => {
+      const hash = found('vulnerable', 'scan/api3-sensitive-data-exposure', 'findMember');
+      assert.equal(hash.length, 1, explain('vulnerable'));
+      assert.match(hash[0].message, /pw_hash/);
+      assert.deepEqual(found('fixed', 'scan/api3-sensitive-data-exposure', 'findMember'), []);
     });
 
     test('the search is a read: its SQL injection is found on the vulnerable twin only', () => {

@@ -53,8 +53,8 @@ import {
   madeUpUuid,
   memberParam,
   type PlannedRequest,
-  pathActs,
   planRequest,
+  readLikePost,
   requestBody,
   requiresAuth,
 } from './planner.ts';
@@ -179,36 +179,7 @@ export function ownRecordWrite(spec: ApiDocument, op: Operation): boolean {
   return ownProfileWritePath(op.path) || !isCreationOperation(spec, op);
 }
 
-/** Verbs of a POST that only asks (`/account/lookup`, `/me/search`, `/profile/check-iban`, `/account/getBalance`). */
-const ASKING =
-  /^(lookup|search|find|query|check|verify|validate|get|fetch|view|show|resolve|exists?|preview|inspect|count)$/;
-
-/**
- * A POST whose last literal segment asks rather than writes: a verb of asking among its words (`lookup`, `look_up`,
- * `search`, `find`, `query`, `check`, `verify`, `validate`, `get`...), and no other verb of change (`/check-out`,
- * `/search/delete` still write). Its body names what it asks about: a read, not the sender's record written.
- */
-export function readLikePost(path: string): boolean {
-  const last = path
-    .split('?')[0]
-    .split('/')
-    .filter((seg) => seg !== '' && !seg.includes('{'))
-    .pop();
-  if (last === undefined) return false;
-  const words = last
-    .replace(/\.[A-Za-z0-9]{1,6}$/, '')
-    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
-    .toLowerCase()
-    .replace(/look[-_]up/g, 'lookup')
-    .split(/[^a-z0-9]+/)
-    .filter((w) => w !== '');
-  if (!words.some((w) => ASKING.test(w))) return false;
-  // `verify` is a verb of change to the planner (it may confirm an account); here only beside nothing else.
-  return (
-    words.every((w) => w === 'verify' || !pathActs(`/${w}`)) &&
-    !/^(check_?out|check_?in)$/.test(words.join('_'))
-  );
-}
+export { readLikePost } from './planner.ts';
 
 /** Fields that name an account a body creates: they get names of the scan's own in a creation that sets a password. */
 const NEW_ACCOUNT_NAME = /^(user_?name|login|handle|nick_?(name)?|e-?mail|email_?address|name)$/i;

@@ -174,7 +174,15 @@ describe("a document's placeholder examples", () => {
       'account_no',
     ])
       assert.ok(placeholderExample(v, 'account_no'), v);
-    for (const v of ['CO-4411-0001', 'DE89370400440532013000', 'alice', 42, 'testing-ground-7'])
+    assert.ok(placeholderExample('user@example.com', 'email'));
+    for (const v of [
+      'CO-4411-0001',
+      'DE89370400440532013000',
+      'alice',
+      42,
+      'testing-ground-7',
+      'ann@shop.test',
+    ])
       assert.ok(!placeholderExample(v, 'account_no'), String(v));
   });
 
@@ -183,7 +191,7 @@ describe("a document's placeholder examples", () => {
       openapi: '3.0.3',
       info: { title: 't', version: '1' },
       paths: {
-        '/account/lookup': {
+        '/transfers': {
           post: {
             requestBody: {
               content: {
@@ -215,15 +223,45 @@ describe("a document's placeholder examples", () => {
     const objects = new ObjectRegistry();
     objects.harvest.setOrdinary(['alice', 'bob']);
     objects.harvest.record('alice', '/account', { account_no: 'CO-4411-0001', note: 'hi', iban: 'DE99' });
-    const post = spec.operations.find((o) => o.path === '/account/lookup')!;
+    const post = spec.operations.find((o) => o.path === '/transfers')!;
     const body = planRequest(spec, post, objects, { owner: 'alice' }).body as Record<string, unknown>;
-    // The number's placeholder gives way; free text keeps its sample, a real example stays.
+    // In a write, the number's placeholder gives way; free text keeps its sample, a real example stays.
     assert.deepEqual(body, { account_no: 'CO-4411-0001', note: 'string', iban: 'DE00123' });
     const get = spec.operations.find((o) => o.path === '/statement')!;
     assert.equal(
       planRequest(spec, get, objects, { owner: 'alice' }).path,
       '/statement?account_no=CO-4411-0001',
     );
+    // In a read that finds (`POST /members/find`), any input's placeholder gives way; a secret's never does.
+    const finder = buildApiDocument('/find.yaml', '3.0', {
+      openapi: '3.0.3',
+      info: { title: 't', version: '1' },
+      paths: {
+        '/members/find': {
+          post: {
+            requestBody: {
+              content: {
+                'application/json': {
+                  schema: {
+                    type: 'object',
+                    properties: {
+                      note: { type: 'string', example: 'string' },
+                      reset_code: { type: 'string', example: 'string' },
+                    },
+                  },
+                },
+              },
+            },
+            responses: { '200': { description: 'ok' } },
+          },
+        },
+      },
+    });
+    objects.harvest.record('alice', '/account', { reset_code: 'RC-77' });
+    assert.deepEqual(planRequest(finder, finder.operations[0], objects, { owner: 'alice' }).body, {
+      note: 'hi',
+      reset_code: 'string',
+    });
     // Nothing given out: the placeholder is all there is.
     assert.equal(
       planRequest(spec, get, new ObjectRegistry(), { owner: 'alice' }).path,

@@ -450,7 +450,7 @@ export function planRequest(
     if (given === undefined && !p.required && !hasExample && !options.allQuery) continue;
     // The document's example, unless it is a placeholder (`?account=string`): a value the API gave out first.
     const example =
-      p.raw.example !== undefined && !placeholderExample(p.raw.example, p.name)
+      p.raw.example !== undefined && (SECRET_INPUT.test(p.name) || !placeholderExample(p.raw.example, p.name))
         ? String(p.raw.example)
         : undefined;
     const value =
@@ -535,6 +535,37 @@ function segmentActs(seg: string): boolean {
  */
 export function pathActs(path: string): boolean {
   return path.split('?')[0].split('/').some(segmentActs);
+}
+
+/** Verbs of a POST that only asks (`/account/lookup`, `/me/search`, `/profile/check-iban`, `/account/getBalance`). */
+const ASKING =
+  /^(lookup|search|find|query|check|verify|validate|get|fetch|view|show|resolve|exists?|preview|inspect|count)$/;
+
+/**
+ * A POST whose last literal segment asks rather than writes: a verb of asking among its words (`lookup`, `look_up`,
+ * `search`, `find`, `query`, `check`, `verify`, `validate`, `get`...), and no other verb of change (`/check-out`,
+ * `/search/delete` still write). Its body names what it asks about: a read, not the sender's record written.
+ */
+export function readLikePost(path: string): boolean {
+  const last = path
+    .split('?')[0]
+    .split('/')
+    .filter((seg) => seg !== '' && !seg.includes('{'))
+    .pop();
+  if (last === undefined) return false;
+  const words = last
+    .replace(/\.[A-Za-z0-9]{1,6}$/, '')
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .toLowerCase()
+    .replace(/look[-_]up/g, 'lookup')
+    .split(/[^a-z0-9]+/)
+    .filter((w) => w !== '');
+  if (!words.some((w) => ASKING.test(w))) return false;
+  // `verify` is a verb of change to the planner (it may confirm an account); here only beside nothing else.
+  return (
+    words.every((w) => w === 'verify' || !pathActs(`/${w}`)) &&
+    !/^(check_?out|check_?in)$/.test(words.join('_'))
+  );
 }
 
 /** A GET whose path says it acts rather than reads. */
@@ -912,7 +943,7 @@ const FOREIGN_KEY = /^(?!id$)[a-z0-9]*?(?:_?id|Id|ID|_?ids|Ids)$/;
  * `your_token`, `...`): they name nothing the API holds.
  */
 const PLACEHOLDER =
-  /^(any|string|str|text|integer|int|number|boolean|bool|object|uuid|example|examples?|sample|test|testing|foo|bar|baz|qux|value|placeholder|null|undefined|none|dummy|x+|abc|abc123|todo|tbd|changeme|lorem.*|\.{2,}|<[^<>]*>|\{\{?[^{}]*\}?\}|\[[^[\]]*\]|your[-_ ]\w+)$/i;
+  /^(any|string|str|text|integer|int|number|boolean|bool|object|uuid|example|examples?|sample|test|testing|foo|bar|baz|qux|value|placeholder|null|undefined|none|dummy|x+|abc|abc123|todo|tbd|changeme|lorem.*|\.{2,}|<[^<>]*>|\{\{?[^{}]*\}?\}|\[[^[\]]*\]|your[-_ ]\w+|[\w.+-]+@(example\.(com|org|net)|test\.com|domain\.com|email\.com))$/i;
 
 /** A document's example value that is a placeholder (PLACEHOLDER), or the input's own name (`account_no: account_no`). */
 export function placeholderExample(value: unknown, name = ''): boolean {
@@ -920,6 +951,12 @@ export function placeholderExample(value: unknown, name = ''): boolean {
   const v = value.trim();
   return v === '' || PLACEHOLDER.test(v) || (name !== '' && v.toLowerCase() === name.toLowerCase());
 }
+
+/** A read that finds what its inputs name (not one that checks or verifies them: that may mail or mark someone). */
+const FINDS = /look_?-?up|search|find|query|get|fetch|view|show|resolve|preview|inspect/i;
+
+/** Inputs that hold a secret: never filled with a value the API gave out. */
+const SECRET_INPUT = /pass|secret|token|otp|pin$|code$|key$|answer|cvv|cvc/i;
 
 /** An input that names an object by a number or a code (`account_no`, `invoiceNumber`, `iban`, `card`, `sku`). */
 const NAMES_BY_NUMBER =
@@ -944,7 +981,14 @@ export function withForeignKeys(
     if (!(name in out)) continue;
     // A value the API gave out beats a placeholder the document's author left (`account_no: "string"`).
     if (!FOREIGN_KEY.test(name)) {
-      if (!placeholderExample(out[name], name) || !(idInput(name) || NAMES_BY_NUMBER.test(name))) continue;
+      // An input that names an object, or in a read that finds (`POST /account/lookup`, `/users/search`) any input;
+      // never a secret (a reset code the API leaked is someone's).
+      const names =
+        !SECRET_INPUT.test(name) &&
+        (idInput(name) ||
+          NAMES_BY_NUMBER.test(name) ||
+          (readLikePost(path) && FINDS.test(path.split('/').pop() ?? '')));
+      if (!placeholderExample(out[name], name) || !names) continue;
       // The same name given out anywhere will do (score 2): the placeholder names nothing at all.
       const value = harvested(objects, name, prop, owner, 2, entityHint(path));
       if (value !== undefined && !placeholderExample(value, name))
