@@ -622,7 +622,7 @@ async function ownMoneyFlows(
     ctx.note?.({
       operation: op,
       rule: SCAN_RULES.businessFlow,
-      reason: `not run as a given identity: it ${inflows.includes(op) ? 'changes' : 'moves money out of'} the caller's money, which the scan could not set back; ${why}`,
+      reason: `not run as a given identity: it ${inflows.includes(op) ? "changes the caller's money" : "moves money out of the caller's account"}, which the scan could not set back; ${why}`,
     });
   const t = findLoginTarget(ctx);
   const x = (await reuseThrowaway(ctx, t)) ?? (await registerThrowaway(ctx, t, 'pcg'));
