@@ -9,7 +9,8 @@ import { scanTwins, type TwinScans, type TwinTarget } from './twins.ts';
  * its document declares no answer schemas). `GET /catalog/search?q=` (q required, no paging declared) matches
  * names with `LIKE '%q%'`; `GET /observations/find?term=&max_rows=` declares a page size under a name of its own;
  * `GET /stations` declares no input and pages by `per_page`, which it names in its answer
- * (`{"stations": [...20], "per_page": 20, "total": 640}`); `POST /stations/lookup {text}` searches station labels.
+ * (`{"stations": [...20], "per_page": 20, "total": 640}`); `GET /sightings` answers a Spring-like page (`content`,
+ * `size`, `totalElements`) and `GET /species` a bare array of 10; `POST /stations/lookup {text}` searches station labels.
  *
  * Vulnerable: an empty q matches every observation and answers them all (an empty text every station); max_rows and an undeclared per_page are
  * honoured whatever their size. Fixed twin: q and text need two characters and a search answers 25 at most, max_rows is
@@ -57,6 +58,12 @@ const SPEC = {
         },
         responses: { '200': { description: 'stations whose label holds the text' } },
       },
+    },
+    '/sightings': {
+      get: { operationId: 'listSightings', responses: { '200': { description: 'a page of sightings' } } },
+    },
+    '/species': {
+      get: { operationId: 'listSpecies', responses: { '200': { description: 'species' } } },
     },
     '/stations': {
       get: { operationId: 'listStations', responses: { '200': { description: 'stations, a page of them' } } },
@@ -108,6 +115,21 @@ function startArchive(fixed: boolean): Promise<TwinTarget> {
       const found = like(url.searchParams.get('term') ?? '');
       return send(200, { observations: found.slice(0, rows), total: found.length });
     }
+    if (url.pathname === '/sightings') {
+      // A Spring-like page: its size named `size` beside totalElements.
+      const pageSize = size('size', 20, 50);
+      if (pageSize === undefined) return send(400, { error_code: 'SIZE' });
+      return send(200, {
+        content: OBSERVATIONS.slice(0, pageSize),
+        size: pageSize,
+        totalElements: OBSERVATIONS.length,
+      });
+    }
+    if (url.pathname === '/species') {
+      // A bare array of 10; the vulnerable twin also honours an undeclared limit, the fixed one ignores it.
+      const limit = fixed ? 10 : (size('limit', 10, 10) ?? 10);
+      return send(200, OBSERVATIONS.slice(0, limit));
+    }
     if (url.pathname === '/stations') {
       const perPage = size('per_page', 20, 50);
       if (perPage === undefined) return send(400, { error_code: 'PER_PAGE' });
@@ -141,6 +163,8 @@ describe('API4: searches that match everything and page sizes past the document'
       'scan/api4-no-pagination lookupStations',
       'scan/api4-no-pagination searchCatalog',
       'scan/api4-unbounded-page-size findObservations',
+      'scan/api4-unbounded-page-size listSightings',
+      'scan/api4-unbounded-page-size listSpecies',
       'scan/api4-unbounded-page-size listStations',
     ]);
   });

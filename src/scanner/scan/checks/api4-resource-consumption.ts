@@ -347,7 +347,10 @@ function answeredPageSize(body: unknown): { name: string; size: number } | undef
   if (!isRecord(body)) return undefined;
   for (const record of [body, ...Object.values(body).filter(isRecord)]) {
     for (const [key, v] of Object.entries(record)) {
-      if (LIMIT_PARAM.test(key) && typeof v === 'number' && Number.isInteger(v) && v > 0)
+      if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) continue;
+      if (LIMIT_PARAM.test(key)) return { name: key, size: v };
+      // A Spring page (`{"content": [...], "size": 20, "totalElements": 900}`) names its page size `size`.
+      if (key === 'size' && ('totalElements' in record || 'totalPages' in record || 'pageable' in record))
         return { name: key, size: v };
     }
   }
@@ -368,8 +371,9 @@ function answeredTotal(body: unknown): number | undefined {
 }
 
 /**
- * A list that declares no paging but pages all the same (`{"items": [20], "per_page": 20, "total": 900}`, or a
- * round page of 20 under a larger total): the page size it names in its answer (else `limit`) asked at 100000.
+ * A list that declares no paging but pages all the same (`{"items": [20], "per_page": 20, "total": 900}`, a Spring
+ * page's `size`, or a round page of 10, 20, 50... items): the page size it names in its answer (else `limit`) asked
+ * at 100000.
  * Reported when that answers more than a sane page and more than the default page did (an API that ignores or
  * clamps the undeclared size answers its page). One request.
  */
@@ -381,7 +385,9 @@ async function undeclaredPageSize(
 ): Promise<void> {
   const named = answeredPageSize(first.json);
   const total = answeredTotal(first.json);
-  const paged = named !== undefined ? named.size <= count : DEFAULT_PAGES.has(count) && (total ?? 0) > count;
+  // A round page with no total, or under a larger one: `limit` asked at 100000 (one request either way).
+  const paged =
+    named !== undefined ? named.size <= count : DEFAULT_PAGES.has(count) && (total ?? count) >= count;
   if (!paged || count < 1) return;
   const name = named?.name ?? 'limit';
   if (op.parameters.some((p) => p.name === name)) return;
