@@ -8,6 +8,7 @@ import {
   fragmentKind,
   madeUpLike,
   readsOnly,
+  SQL_ERROR,
   undocumentedLogin,
 } from './injection.ts';
 
@@ -186,4 +187,24 @@ test('the credentials of an identity: a token after its scheme, key and token he
   assert.deepEqual(credentialSlots(as({ 'x-api-key': 'k1', 'x-tenant': 'acme', cookie: 'sid=1' })), [
     { header: 'x-api-key', scheme: '' },
   ]);
+});
+
+test('database errors and their traces: drivers, ORMs, PHP warnings about a failed query; no ordinary page', () => {
+  for (const text of [
+    '<b>Warning</b>:  mysqli_fetch_assoc() expects parameter 1 to be mysqli_result, bool given in <b>/x.php</b>',
+    'Fatal error: Uncaught TypeError: mysqli_num_rows(): Argument #1 ($result) must be of type mysqli_result',
+    'Warning: mysql_fetch_array(): supplied argument is not a valid MySQL result resource',
+    'QueryFailedError: SQLITE_ERROR: unrecognized token',
+    'SequelizeDatabaseError: near "x": syntax error',
+    "Incorrect syntax near 'x'.",
+    'android.database.sqlite.SQLiteException: unrecognized token',
+    'SQLite3::query(): Unable to prepare statement: 1, no such column',
+  ])
+    assert.equal(SQL_ERROR.test(text), true, text);
+  for (const text of [
+    'Login failed',
+    '{"error": "invalid credentials"}',
+    'sh: 1: Syntax error: Unterminated quoted string',
+  ])
+    assert.equal(SQL_ERROR.test(text), false, text);
 });

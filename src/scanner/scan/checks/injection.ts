@@ -115,8 +115,13 @@ const SORT_PARAM = /^(sort(_?by)?|order(ing|_?by)?|sort_?field|column)$/i;
 /** Names and paths that suggest a sink worth the slower time-based probes. */
 const LIKELY_SINK =
   /search|query|^q$|filter|find|lookup|name|title|host|domain|ip|addr|file|path|dir|cmd|command|exec|ping|export|report|convert|template|format|where|sql|term|keyword/i;
+/**
+ * A database's error, or its only trace: the driver's or the database's own words, and the PHP warnings a script prints
+ * when its query failed and it used the result anyway (`mysqli_fetch_assoc() expects parameter 1 to be mysqli_result,
+ * bool given`). Literal words and one bounded class: linear on any text.
+ */
 export const SQL_ERROR =
-  /SQLITE_ERROR|ERR_SQLITE|unrecognized token|near \\?"[^"\n]{0,200}": syntax error|SQL syntax|syntax error at or near|unterminated quoted string at or near|quoted string not properly terminated|ORA-\d{5}|SQLSTATE|PG::|pg_query|psycopg2?\.|sqlalchemy\.exc|mysql_fetch|MySqlException|SqlException|ODBC|JDBC|Microsoft OLE DB|Unclosed quotation mark|sqlite3\.OperationalError/i;
+  /SQLITE_ERROR|ERR_SQLITE|unrecognized token|near \\?"[^"\n]{0,200}": syntax error|SQL syntax|syntax error at or near|unterminated quoted string at or near|quoted string not properly terminated|ORA-\d{5}|SQLSTATE|PG::|pg_query|psycopg2?\.|sqlalchemy\.exc|mysql_fetch|MySqlException|SqlException|ODBC|JDBC|Microsoft OLE DB|Unclosed quotation mark|sqlite3\.OperationalError|mysqli?_(?:fetch_[a-z]{1,10}|num_rows|result|query|affected_rows)\(|not a valid MySQL(?: result)? resource|SQLiteException|Incorrect syntax near|ER_PARSE_ERROR|QueryFailedError|SequelizeDatabaseError|Syntax error in string in query expression|DB2 SQL error|Unable to prepare statement/i;
 export const NOSQL_ERROR = /MongoError|MongoServerError|CastError|BSONError|unknown operator|\$where|E11000/;
 /** A MongoDB error, or a JavaScript syntax error from code the server evaluates (`$where`, `eval`). */
 const JS_ERROR =
