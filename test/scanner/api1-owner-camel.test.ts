@@ -10,7 +10,8 @@ import { operationsFound, scanTwins } from './twins.ts';
  * JWT whose `sub` is the member's number; refusals are 422 `{"errors": [...]}`. `POST /api/expenses` files an
  * expense: the vulnerable twin takes the `ownerId` the body names (anyone files expenses in anyone's name), the
  * fixed twin files it under the caller whatever the body says. Nothing lists members: each one's number is only
- * in its own token.
+ * in its own token. `POST /api/kudos {userId, text}` thanks a teammate: the kudos shows in that teammate's `GET
+ * /api/kudos`, on both twins, by design (a person field of a thing addressed to someone names whom it is for).
  */
 const SPEC = {
   openapi: '3.0.3',
@@ -60,6 +61,32 @@ const SPEC = {
         responses: { '201': { description: 'filed' }, '422': { description: 'invalid' } },
       },
     },
+    '/api/kudos': {
+      get: { operationId: 'myKudos', responses: { '200': { description: 'kudos you were given' } } },
+      post: {
+        operationId: 'giveKudos',
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                required: ['userId', 'text'],
+                properties: { userId: { type: 'integer' }, text: { type: 'string', maxLength: 140 } },
+              },
+            },
+          },
+        },
+        responses: { '201': { description: 'given' }, '422': { description: 'invalid' } },
+      },
+    },
+    '/api/kudos/{kudosId}': {
+      get: {
+        operationId: 'getKudos',
+        parameters: [{ name: 'kudosId', in: 'path', required: true, schema: { type: 'integer' } }],
+        responses: { '200': { description: 'a kudos' }, '404': { description: 'not for you' } },
+      },
+    },
     '/api/expenses/{expenseId}': {
       get: {
         operationId: 'getExpense',
@@ -96,6 +123,7 @@ function startExpenses(fixed: boolean) {
     { id: 1, title: 'Train to Leeds', amount: 64.2, ownerId: 31 },
     { id: 2, title: 'Client lunch', amount: 48, ownerId: 58 },
   ];
+  const kudos: { id: number; userId: number; fromId: number; text: string }[] = [];
   return startServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://expenses');
     if (url.pathname === '/api/sessions' && req.method === 'POST') {
@@ -124,6 +152,25 @@ function startExpenses(fixed: boolean) {
       const expense = { id: expenses.length + 1, title, amount, ownerId };
       expenses.push(expense);
       return sendJson(res, 201, { id: expense.id, title: expense.title });
+    }
+    if (url.pathname === '/api/kudos' && req.method === 'GET')
+      return sendJson(
+        res,
+        200,
+        kudos.filter((k) => k.userId === me),
+      );
+    if (url.pathname === '/api/kudos' && req.method === 'POST') {
+      const body = await readJson(req);
+      if (!MEMBERS.some((m) => m.sub === body?.userId) || typeof body?.text !== 'string')
+        return sendJson(res, 422, { errors: ['a teammate and a text are required'] });
+      const k = { id: kudos.length + 1, userId: Number(body.userId), fromId: me, text: body.text };
+      kudos.push(k);
+      return sendJson(res, 201, { id: k.id });
+    }
+    const given = /^\/api\/kudos\/(\d+)$/.exec(url.pathname);
+    if (given && req.method === 'GET') {
+      const k = kudos.find((x) => x.id === Number(given[1]) && (x.userId === me || x.fromId === me));
+      return k ? sendJson(res, 200, k) : sendJson(res, 404, { errors: ['no such kudos'] });
     }
     const item = /^\/api\/expenses\/(\d+)$/.exec(url.pathname);
     if (item && req.method === 'GET') {
@@ -154,6 +201,11 @@ describe("API1 files a creation in another member's name through a camelCase own
     const f = scans.vulnerable.result.findings.find((x) => x.operation?.operationId === 'fileExpense');
     assert.ok(f, operationsFound(scans.vulnerable.result).join());
     assert.match(f.message, /by setting ownerId/);
+  });
+
+  test('kudos for a teammate, shown on its side by design, are not reported on either twin', () => {
+    assert.ok(!operationsFound(scans.vulnerable.result).some((f) => / giveKudos$/.test(f)));
+    assert.ok(!operationsFound(scans.fixed.result).some((f) => / giveKudos$/.test(f)));
   });
 
   test('fixed twin: no finding', () => {

@@ -153,10 +153,17 @@ const OWNER_FIELD =
   /^((user|owner|author|account|customer|member|creator|created_?by|profile|person|patient|employee|student|holder|poster|uploader)(_?id|Id|ID)|owner|created_?by|createdBy|user_?name|username)$/;
 
 /**
- * An identity's own value for an ownership field: the field in the objects the scan created for it, else a
- * value only it has seen, else the id or name of its own profile (`/me`-like reads).
+ * An identity's own value for an ownership field: for a person's id field (`userId`, `owner_id`, `authorId`), the
+ * id its token or login answer says is its own (`sub`, `id`, `user_id`); then the field in the objects the scan
+ * created for it, else a value only it has seen, else the id or name of its own profile (`/me`-like reads).
  */
 function ownValue(ctx: ScanContext, who: Identity, field: string, schema: JsonSchema | undefined) {
+  const s0 = resolveSchema(ctx.spec, schema);
+  if (/(id|Id|ID)$/.test(field)) {
+    const keys = /^account/i.test(field) ? /^(account_?id|accountid)$/i : /^(sub|id|uid|user_?id|userid)$/i;
+    const told = [...selfIds(who, keys)].find((v) => fits(v, s0));
+    if (told !== undefined) return schemaType(s0) === 'integer' && /^\d+$/.test(told) ? Number(told) : told;
+  }
   for (const object of ctx.objects.of(who.name)) {
     const body = object.body as Record<string, unknown> | null;
     const record =
@@ -1724,6 +1731,13 @@ const MONEY_PATH =
 const MONEY_MEMBER =
   /^(amount|sum|total|price|value|balance|funds|credits?|quantity_?amount)$|amount$|Amount$/;
 
+/**
+ * Collections of things one person addresses to another (a message, an invitation, a review of someone): a person
+ * field there names whom it is for, and the object showing up on that person's side is what it is for.
+ */
+const ADDRESSED =
+  /(^|[/_.-])(messages?|mails?|inbox|notifications?|notices?|invit\w*|requests?|gifts?|reviews?|ratings?|reports?|complaints?|feedback|chats?|conversations?|threads?|shares?|mentions?|pokes?|likes?|follows?|followers?|friends?|friendships?|referrals?|endorsements?|kudos|recommendations?|tickets?|assignments?)($|[/_.-])/i;
+
 /** The victim's view of what the attacker made: its list of the collection, or its read of the item. */
 async function victimSees(
   ctx: ScanContext,
@@ -1791,11 +1805,12 @@ async function ownershipFields(ctx: ScanContext, victim: Identity, attacker: Ide
     if (!isCreationOperation(ctx.spec, op) || setsPassword(ctx.spec, op)) continue;
     const schema = bodySchema(op);
     const props = propertiesOf(ctx.spec, schema);
-    const spends =
+    const skip =
       MONEY_PATH.test(op.path) ||
+      ADDRESSED.test(op.path) ||
       (Object.keys(props).some((k) => MONEY_MEMBER.test(k)) &&
         Object.keys(props).some((k) => /account/i.test(k)));
-    if (!schema || spends) continue;
+    if (!schema || skip) continue;
     for (const field of Object.keys(props)
       .filter((k) => OWNER_FIELD.test(k))
       .slice(0, MAX_OWNER_FIELDS)) {
