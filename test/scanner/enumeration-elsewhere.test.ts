@@ -9,7 +9,7 @@ import { operationsFound, scanDocument } from './twins.ts';
 /**
  * A community choir's API. Members join with `POST /members/join {nickname, email, secret}`, sign in on the web at
  * `POST /members/session {email, secret}` (answers `{"session_token": ...}`), and in the rehearsal app at
- * `POST /app/v2/sign-in {nickname, secret}` (operation `appSignIn`, same kind of answer). Tokens go back as
+ * `POST /app/v2/sign-in {nickname, secret}` (same kind of answer). Tokens go back as
  * `Authorization: Bearer`. Failures are `{"problem": ...}`.
  *
  * The web login answers every failure alike (401 "wrong e-mail or secret"), on both twins.
@@ -126,7 +126,7 @@ const SPEC = {
     },
     '/app/v2/sign-in': {
       post: {
-        operationId: 'appSignIn',
+        operationId: 'rehearsalApp',
         requestBody: jsonBody({ nickname: { type: 'string' }, secret: { type: 'string' } }),
         responses: { '200': { description: 'a session token' } },
       },
@@ -170,7 +170,7 @@ describe('user enumeration at a second login and at the sign-up, not only at the
   test('vulnerable: the app login and the sign-up tell who has an account; the web login does not', () => {
     assert.deepEqual(
       enumerations(runs.vulnerable),
-      ['appSignIn', 'forgot', 'join'],
+      ['forgot', 'join', 'rehearsalApp'],
       operationsFound(runs.vulnerable).join('\n'),
     );
   });

@@ -82,7 +82,7 @@ const TOKEN_READS = 6;
 const HMAC: Readonly<Record<string, string>> = { HS256: 'sha256', HS384: 'sha384', HS512: 'sha512' };
 const PASSWORD_FIELD = /pass(word)?|passwd|pwd|secret/i;
 const USER_FIELD = /user|email|e_?mail|login|name|handle|nick|account|phone|mobile/i;
-const LOGIN_PATH = /(^|[/_-])(log_?in|sign_?in|auth(enticate)?|token|session)s?($|[/_.-])/i;
+const LOGIN_PATH = /(^|[/_-])(log[_-]?in|sign[_-]?in|auth(enticate)?|token|session)s?($|[/_.-])/i;
 const RESET_PATH = /forgot|reset|recover|password[/_-]?(reset|forgot)/i;
 const OTP_FIELD =
   /^((reset|login|auth|email|sms|phone|mfa|2fa|security|verify|confirm(ation)?)_?)?(otp|pin|totp|mfa|2fa|mfa_?code|otp_?code|pin_?code|verification_?code|one_?time_?(code|password)|sms_?code|code)$/i;
