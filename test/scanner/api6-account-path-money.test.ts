@@ -13,7 +13,8 @@ import { operationsFound, scanTwins, type TwinScans, type TwinTarget } from './t
  * /api/v1/accounts/{account_no}/transfer {to_account_no, amount}`. No read without a path parameter shows a
  * balance: the scan's accounts' numbers come from their sign-in answers. The vulnerable twin takes any amount
  * (negative, more than the balance) and a transfer to the same account; the fixed one takes 0.01 up to the balance,
- * another account, three moves a minute. alice's and bob's accounts must be as they were.
+ * another account, three moves a minute. alice's and bob's accounts must be as they were. The second describe
+ * runs the same with a sign-in answer that carries only the token: the account number is in the sign-up's answer.
  */
 const json = (properties: Record<string, unknown>, required: string[]) => ({
   required: true,
@@ -93,7 +94,7 @@ interface Bank extends TwinTarget {
   readonly moves: string[];
 }
 
-async function startBank(fixed: boolean): Promise<Bank> {
+async function startBank(fixed: boolean, inLogin = true): Promise<Bank> {
   const holders = seeded();
   const tokens = new Map<string, Holder>();
   const moves: string[] = [];
@@ -122,7 +123,7 @@ async function startBank(fixed: boolean): Promise<Bank> {
       if (!h) return send(401, { message: 'bad credentials' });
       const token = randomBytes(18).toString('base64url');
       tokens.set(token, h);
-      return send(200, { token, account_no: h.account });
+      return send(200, inLogin ? { token, account_no: h.account } : { token });
     }
     const who = tokens.get((req.headers.authorization ?? '').replace(/^Bearer /, ''));
     if (!who) return send(401, { message: 'unauthorized' });
@@ -167,6 +168,52 @@ describe("API6 on money routes that name the scan's own account in the path", ()
   before(async () => {
     const [alice, bob, root] = seeded();
     runs = await scanTwins(SPEC, startBank, {
+      identities: [identity(alice), identity(bob)],
+      admin: identity(root),
+      ratePerSecond: 200,
+    });
+  });
+
+  const flows = (kind: 'vulnerable' | 'fixed', id: string) =>
+    runs[kind].result.findings
+      .filter((f) => f.rule.id === 'scan/api6-repeatable-business-flow' && f.operation?.operationId === id)
+      .map((f) => f.message)
+      .join('\n');
+
+  test('vulnerable: a negative and an over-balance withdrawal, a negative transfer and one to itself', () => {
+    const withdraw = flows('vulnerable', 'withdraw');
+    assert.match(withdraw, /negative/, withdraw);
+    assert.match(withdraw, /more than/, withdraw);
+    const transfer = flows('vulnerable', 'transfer');
+    assert.match(transfer, /negative/, transfer);
+    assert.match(transfer, /itself/, transfer);
+  });
+
+  test('fixed: no API6 finding on either', () => {
+    assert.equal(
+      flows('fixed', 'withdraw') + flows('fixed', 'transfer'),
+      '',
+      operationsFound(runs.fixed.result).join('\n'),
+    );
+  });
+
+  for (const kind of ['vulnerable', 'fixed'] as const) {
+    test(`${kind}: alice's, bob's and root's accounts as they were, and none of them moved money`, () => {
+      const { holders, moves } = runs[kind].api;
+      assert.deepEqual(holders.slice(0, 3), seeded());
+      assert.deepEqual(
+        moves.filter((m) => /^(alice|bob|root)@/.test(m)),
+        [],
+      );
+    });
+  }
+});
+
+describe("the same, the account number told only by the sign-up's answer", () => {
+  let runs: TwinScans<Bank>;
+  before(async () => {
+    const [alice, bob, root] = seeded();
+    runs = await scanTwins(SPEC, (fixed) => startBank(fixed, false), {
       identities: [identity(alice), identity(bob)],
       admin: identity(root),
       ratePerSecond: 200,

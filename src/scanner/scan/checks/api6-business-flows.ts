@@ -471,9 +471,13 @@ async function balanceBook(ctx: ScanContext, x: Throwaway, y: Throwaway): Promis
   // A value both show (a bank code, a currency's id) names neither; nor does a given identity's own id.
   const own = (h: readonly string[], other: readonly string[]) =>
     h.filter((v) => !other.includes(v) && !given.has(v));
+  // What each account's sign-up and sign-in answered under account names (`account_no`, `iban`).
+  const told = (v: Throwaway) => [
+    ...new Set([...handlesIn(v.identity.login?.answer), ...handlesIn(v.registration)]),
+  ];
   const seen = new Map<Throwaway, string[]>([
-    [x, handlesIn(x.identity.login?.answer)],
-    [y, handlesIn(y.identity.login?.answer)],
+    [x, told(x)],
+    [y, told(y)],
   ]);
   const usable = (op: Operation) =>
     op.method === 'GET' &&

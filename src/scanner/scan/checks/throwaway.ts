@@ -68,6 +68,8 @@ export interface Throwaway {
   readonly signup: Operation;
   /** The identity that made the account where only an admin makes accounts (its name), else absent. */
   readonly madeBy?: string;
+  /** What the sign-up answered (its JSON), when it answered JSON: the account's own values (`account_no`). */
+  readonly registration?: unknown;
 }
 
 /** A strong random password of the scan's own. */
@@ -403,6 +405,7 @@ export async function registerThrowaway(
     register,
     signup: s.op,
     ...(madeBy !== undefined ? { madeBy } : {}),
+    ...(reg.json !== undefined ? { registration: reg.json } : {}),
   };
   const pool = pools.get(ctx.objects) ?? [];
   if (pool.length < 8) pool.push(account);
