@@ -212,3 +212,87 @@ describe('a PHP serialized cookie: the swapped name keeps its declared length ri
     );
   });
 });
+
+/**
+ * The same site with a remember-me cookie instead: `remember=<base64 of serialize()>` holding the member's name and
+ * its remember token (`a:2:{s:4:"user";s:5:"hilde";s:5:"token";s:32:"<hex>";}`), checked against the stored token.
+ * Vulnerable: compared as PHP's `==` does, so a token unserialised as `true` (`b:1`) equals any stored one. Fixed
+ * twin: compared strictly (`===`, a string only). B's name with A's token fails on both.
+ */
+function startRemember(fixed: boolean) {
+  const tokens = new Map(GARDENERS.map((g) => [g.user, randomBytes(16).toString('hex')]));
+  return startServer(async (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (req.method === 'POST' && url.pathname === '/login.php') {
+      const form = new URLSearchParams(await readText(req));
+      const g = GARDENERS.find((x) => x.user === form.get('user') && x.pass === form.get('pass'));
+      if (!g) return sendJson(res, 200, { ok: 0, err: 'login failed' });
+      const s = (v: string) => `s:${Buffer.byteLength(v)}:"${v}";`;
+      const data = `a:2:{${s('user')}${s(g.user)}${s('token')}${s(tokens.get(g.user) ?? '')}}`;
+      return sendJson(
+        res,
+        200,
+        { ok: 1 },
+        {
+          'content-type': 'application/json',
+          'set-cookie': `remember=${Buffer.from(data).toString('base64')}; Path=/; HttpOnly`,
+        },
+      );
+    }
+    const raw = cookieOf(req.headers.cookie, 'remember');
+    const data = raw === undefined ? undefined : unserialize(Buffer.from(raw, 'base64').toString('utf8'));
+    const g = GARDENERS.find((x) => x.user === data?.user);
+    const stored = g ? tokens.get(g.user) : undefined;
+    const token = data?.token;
+    const ok = fixed
+      ? typeof token === 'string' && token === stored
+      : token === true || (typeof token === 'string' && token === stored);
+    if (!g || !ok) return sendJson(res, 401, { ok: 0, err: 'please log in' });
+    if (req.method === 'GET' && url.pathname === '/plot.php')
+      return sendJson(res, 200, { ok: 1, user: g.user, plot: g.plot, crops: g.crops });
+    return sendJson(res, 404, { ok: 0, err: 'no such page' });
+  });
+}
+
+describe('a PHP serialized remember-me cookie compared loosely: its token set to true (b:1) with B named', () => {
+  const runs = {} as Record<'vulnerable' | 'fixed', ScanResult>;
+  before(async () => {
+    for (const kind of ['vulnerable', 'fixed'] as const) {
+      const api = await startRemember(kind === 'fixed');
+      try {
+        runs[kind] = await scanDocument(
+          {
+            ...SPEC,
+            paths: { '/login.php': SPEC.paths['/login.php'], '/plot.php': SPEC.paths['/plot.php'] },
+          },
+          api.url,
+          {
+            identities: [identity(GARDENERS[0]), identity(GARDENERS[1])],
+            checks: ['API2'],
+            ratePerSecond: 300,
+          },
+        );
+      } finally {
+        await api.close();
+      }
+    }
+  });
+
+  test("vulnerable: hilde's cookie naming oskar with token b:1 reads oskar's plot", () => {
+    const found = accepted(runs.vulnerable);
+    const swap = found.find((f) => /oskar's own data/.test(f.message));
+    assert.ok(
+      swap,
+      `${operationsFound(runs.vulnerable).join('\n')}\n${found.map((f) => f.message).join('\n')}`,
+    );
+    assert.match(swap.message, /secret members set to true/);
+    assert.match(String(swap.evidence?.altered), /s:5:"token";b:1;/);
+  });
+
+  test('fixed twin: no altered cookie accepted', () => {
+    assert.deepEqual(
+      accepted(runs.fixed).map((f) => f.message),
+      [],
+    );
+  });
+});

