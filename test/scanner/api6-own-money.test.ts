@@ -10,8 +10,9 @@ import { operationsFound, scanTwins, type TwinScans, type TwinTarget } from './t
  * coins), sign in at `POST /session {handle, passphrase}` and send the session in `X-Session`; `GET /wallet` shows
  * `{wallet_no, holder, coins}`, `POST /wallet/send {recipient_wallet, coins, memo}` sends coins to another wallet.
  * The vulnerable twin takes any number of coins (negative: the recipient pays; more than the wallet holds), lets a
- * wallet send to itself (the credit is written last: coins out of nothing) and never limits sends. The fixed twin
- * takes a whole number from 1 to the wallet's coins, refuses a send to oneself and allows three sends a minute.
+ * wallet send to itself (the credit is written last: coins out of nothing). The fixed twin takes a whole number
+ * from 1 to the wallet's coins and refuses a send to oneself; it sets no limit on how often (five sends of one
+ * coin are what an owner may do: no finding).
  * Sending moves money out of the sender's wallet: never as the given members (alice, bob), so API6 runs it between
  * two accounts of the scan's own and reads their wallets back. alice's and bob's wallets must be as they were
  * (the document's example wallet, `CW-0000`, is no one's: the sends that use it find no wallet).
@@ -95,7 +96,6 @@ interface Club extends TwinTarget {
 async function startClub(fixed: boolean): Promise<Club> {
   const members = seeded();
   const sessions = new Map<string, Member>();
-  const recent = new Map<string, number[]>();
   const sends: string[] = [];
   let next = 2001;
   const { url, server } = await startServer(async (req, res) => {
@@ -138,10 +138,6 @@ async function startClub(fixed: boolean): Promise<Club> {
         if (!Number.isInteger(coins) || coins < 1) return send(422, { problem: 'coins must be 1 or more' });
         if (coins > who.coins) return send(422, { problem: 'not enough coins' });
         if (to === who) return send(422, { problem: 'cannot send to yourself' });
-        const now = Date.now();
-        const times = (recent.get(who.handle) ?? []).filter((t) => now - t < 60_000);
-        if (times.length >= 3) return send(429, { problem: 'three sends a minute' });
-        recent.set(who.handle, [...times, now]);
       }
       // The balances are read first and written after: a send to oneself keeps only the credit.
       const mine = who.coins;
@@ -181,13 +177,14 @@ describe("API6 sends money between the scan's own accounts, never the given memb
       (f) => f.rule.id === 'scan/api6-repeatable-business-flow' && f.operation?.operationId === 'sendCoins',
     );
 
-  test('vulnerable: a negative amount, more than the balance, a send to oneself and no limit are found', () => {
+  test('vulnerable: a negative amount, more than the balance and a send to oneself are found', () => {
     const messages = flows('vulnerable').map((f) => f.message);
     const text = messages.join('\n');
     assert.match(text, /negative/, text);
     assert.match(text, /more than/, text);
     assert.match(text, /itself/, text);
-    assert.match(text, /succeeded 5 times/, text);
+    // Five sends of one coin are what an owner may do: no finding by themselves.
+    assert.doesNotMatch(text, /succeeded 5 times/, text);
   });
 
   test('fixed: no API6 finding on the send', () => {

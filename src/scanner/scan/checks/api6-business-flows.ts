@@ -354,11 +354,16 @@ export const api6: Check = {
       });
     }
     // Payments and transfers made as a collection's creation (`POST /payments {to_iban, amount}`): the same
-    // probes between the scan's own accounts, but their repetition alone is no finding (a creation repeats).
+    // probes between the scan's own accounts.
     const created = ctx.spec.operations.filter(
       (op) => !isFlowCandidate(ctx.spec, op) && sendsMoneyTo(ctx.spec, op),
     );
-    await ownMoneyFlows(ctx, [...outflows, ...created], new Set(created), inflows);
+    // Sending money five times is what an owner may do: no finding by itself (a fixed API that checks amounts
+    // and balances allows it too), unless the document marks the flow (`x-portcullis-business-flow: true`).
+    const marked = new Set(
+      [...outflows, ...created].filter((op) => op.extensions['x-portcullis-business-flow'] !== true),
+    );
+    await ownMoneyFlows(ctx, [...outflows, ...created], marked, inflows);
   },
 };
 
@@ -618,6 +623,7 @@ const OWN_MONEY_KEYS = {
 async function ownMoneyFlows(
   ctx: ScanContext,
   ops: readonly Operation[],
+  /** Flows whose repetition alone is no finding. */
   creations: ReadonlySet<Operation>,
   inflows: readonly Operation[] = [],
 ): Promise<void> {
