@@ -217,9 +217,10 @@ describe('a PHP serialized cookie: the swapped name keeps its declared length ri
  * The same site with a remember-me cookie instead: `remember=<base64 of serialize()>` holding the member's name and
  * its remember token (`a:2:{s:4:"user";s:5:"hilde";s:5:"token";s:32:"<hex>";}`), checked against the stored token.
  * Vulnerable: compared as PHP's `==` does, so a token unserialised as `true` (`b:1`) equals any stored one. Fixed
- * twin: compared strictly (`===`, a string only). B's name with A's token fails on both.
+ * twin: compared strictly (`===`, a string only). B's name with A's token fails on both. The same with the cookie
+ * as base64 JSON (`json_decode`, then `==`): `"token": true` passes the loose comparison.
  */
-function startRemember(fixed: boolean) {
+function startRemember(fixed: boolean, json = false) {
   const tokens = new Map(GARDENERS.map((g) => [g.user, randomBytes(16).toString('hex')]));
   return startServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
@@ -228,7 +229,9 @@ function startRemember(fixed: boolean) {
       const g = GARDENERS.find((x) => x.user === form.get('user') && x.pass === form.get('pass'));
       if (!g) return sendJson(res, 200, { ok: 0, err: 'login failed' });
       const s = (v: string) => `s:${Buffer.byteLength(v)}:"${v}";`;
-      const data = `a:2:{${s('user')}${s(g.user)}${s('token')}${s(tokens.get(g.user) ?? '')}}`;
+      const data = json
+        ? JSON.stringify({ user: g.user, token: tokens.get(g.user) })
+        : `a:2:{${s('user')}${s(g.user)}${s('token')}${s(tokens.get(g.user) ?? '')}}`;
       return sendJson(
         res,
         200,
@@ -240,7 +243,13 @@ function startRemember(fixed: boolean) {
       );
     }
     const raw = cookieOf(req.headers.cookie, 'remember');
-    const data = raw === undefined ? undefined : unserialize(Buffer.from(raw, 'base64').toString('utf8'));
+    const text = raw === undefined ? undefined : Buffer.from(raw, 'base64').toString('utf8');
+    let data: Record<string, unknown> | undefined;
+    try {
+      data = text === undefined ? undefined : json ? JSON.parse(text) : unserialize(text);
+    } catch {
+      data = undefined;
+    }
     const g = GARDENERS.find((x) => x.user === data?.user);
     const stored = g ? tokens.get(g.user) : undefined;
     const token = data?.token;
@@ -254,45 +263,46 @@ function startRemember(fixed: boolean) {
   });
 }
 
-describe('a PHP serialized remember-me cookie compared loosely: its token set to true (b:1) with B named', () => {
-  const runs = {} as Record<'vulnerable' | 'fixed', ScanResult>;
-  before(async () => {
-    for (const kind of ['vulnerable', 'fixed'] as const) {
-      const api = await startRemember(kind === 'fixed');
-      try {
-        runs[kind] = await scanDocument(
-          {
-            ...SPEC,
-            paths: { '/login.php': SPEC.paths['/login.php'], '/plot.php': SPEC.paths['/plot.php'] },
-          },
-          api.url,
-          {
-            identities: [identity(GARDENERS[0]), identity(GARDENERS[1])],
-            checks: ['API2'],
-            ratePerSecond: 300,
-          },
-        );
-      } finally {
-        await api.close();
+for (const json of [false, true])
+  describe(`a ${json ? 'base64 JSON (json_decode)' : 'PHP serialized'} remember-me cookie compared loosely: its token set to true with B named`, () => {
+    const runs = {} as Record<'vulnerable' | 'fixed', ScanResult>;
+    before(async () => {
+      for (const kind of ['vulnerable', 'fixed'] as const) {
+        const api = await startRemember(kind === 'fixed', json);
+        try {
+          runs[kind] = await scanDocument(
+            {
+              ...SPEC,
+              paths: { '/login.php': SPEC.paths['/login.php'], '/plot.php': SPEC.paths['/plot.php'] },
+            },
+            api.url,
+            {
+              identities: [identity(GARDENERS[0]), identity(GARDENERS[1])],
+              checks: ['API2'],
+              ratePerSecond: 300,
+            },
+          );
+        } finally {
+          await api.close();
+        }
       }
-    }
-  });
+    });
 
-  test("vulnerable: hilde's cookie naming oskar with token b:1 reads oskar's plot", () => {
-    const found = accepted(runs.vulnerable);
-    const swap = found.find((f) => /oskar's own data/.test(f.message));
-    assert.ok(
-      swap,
-      `${operationsFound(runs.vulnerable).join('\n')}\n${found.map((f) => f.message).join('\n')}`,
-    );
-    assert.match(swap.message, /secret members set to true/);
-    assert.match(String(swap.evidence?.altered), /s:5:"token";b:1;/);
-  });
+    test("vulnerable: hilde's cookie naming oskar with token b:1 reads oskar's plot", () => {
+      const found = accepted(runs.vulnerable);
+      const swap = found.find((f) => /oskar's own data/.test(f.message));
+      assert.ok(
+        swap,
+        `${operationsFound(runs.vulnerable).join('\n')}\n${found.map((f) => f.message).join('\n')}`,
+      );
+      assert.match(swap.message, /secret members set to true/);
+      assert.match(String(swap.evidence?.altered), json ? /"token":true/ : /s:5:"token";b:1;/);
+    });
 
-  test('fixed twin: no altered cookie accepted', () => {
-    assert.deepEqual(
-      accepted(runs.fixed).map((f) => f.message),
-      [],
-    );
+    test('fixed twin: no altered cookie accepted', () => {
+      assert.deepEqual(
+        accepted(runs.fixed).map((f) => f.message),
+        [],
+      );
+    });
   });
-});

@@ -4,6 +4,7 @@ import type { ScanResponse } from '../client.ts';
 import {
   cookieLines,
   idNumbersIn,
+  jsonSecretsTrue,
   layersOf,
   phpLengths,
   phpSecretsTrue,
@@ -85,6 +86,8 @@ describe('PHP serialized values and id numbers', () => {
       'a:2:{s:4:"user";s:5:"hilde";s:5:"token";b:1;}',
     );
     assert.equal(phpSecretsTrue('a:1:{s:4:"user";s:5:"hilde";}'), undefined);
+    assert.equal(jsonSecretsTrue('{"user":"hilde","token": "ab12"}'), '{"user":"hilde","token": true}');
+    assert.equal(jsonSecretsTrue('{"user":"hilde"}'), undefined);
   });
 
   test('small numbers under id-like keys, in JSON, PHP and key=value text; other numbers left', () => {

