@@ -52,6 +52,7 @@ import {
   listedValue,
   madeUpUuid,
   memberParam,
+  movesMoney,
   type PlannedRequest,
   planRequest,
   readLikePost,
@@ -1164,8 +1165,9 @@ export async function discover(ctx: ScanContext): Promise<DiscoveryStats> {
         .join(', ')}${ownProfileWrites.length > 5 ? ` and ${ownProfileWrites.length - 5} more` : ''}`,
     });
   const created = new Set<string>();
+  // A creation that moves money (`POST /tips {to_user, amount}`, `POST /payments`) would move a given identity's.
   const creators = usable
-    .filter((op) => isCreationOperation(spec, op) && !ownProfileWrites.includes(op))
+    .filter((op) => isCreationOperation(spec, op) && !ownProfileWrites.includes(op) && !movesMoney(spec, op))
     .sort((a, b) => a.path.split('/').length - b.path.split('/').length);
   const creations = async () => {
     for (const as of ordinary) {
@@ -1267,7 +1269,11 @@ export async function discover(ctx: ScanContext): Promise<DiscoveryStats> {
       if (isAdminOperation(op) || setsPassword(spec, op) || changesAccount(spec, op)) continue;
       if (ownProfileWrites.includes(op)) continue;
       // One that changes its sender's own account, or an account flow at its own record, is sent anonymously at most.
-      const first = changesOwnAccount(spec, op) || ownRecordWrite(spec, op) ? undefined : ordinary[0];
+      // So is one that moves money (`POST /wallet/topup`): a given identity's real money, never set back.
+      const first =
+        changesOwnAccount(spec, op) || ownRecordWrite(spec, op) || movesMoney(spec, op)
+          ? undefined
+          : ordinary[0];
       // Every version or kind the document lists for the path (`/api/v{version}/...`: 1, 2, 3).
       for (const params of [undefined, ...listedVariants(spec, op)]) {
         if (first) {
@@ -1295,7 +1301,8 @@ export async function discover(ctx: ScanContext): Promise<DiscoveryStats> {
     if (!isBusinessFlow(spec, op) || op.requestBody !== undefined || isAdminOperation(op)) continue;
     if (changesAccount(spec, op) || setsPassword(spec, op) || objects.learnedBody(op) !== undefined) continue;
     if (ownProfileWrites.includes(op)) continue;
-    const as = ordinary[0] ?? (requiresAuth(op) ? undefined : null);
+    // One that moves money is learnt anonymously at most (never with a given identity's money).
+    const as = (movesMoney(spec, op) ? undefined : ordinary[0]) ?? (requiresAuth(op) ? undefined : null);
     if (as === undefined) continue;
     const req = planRequest(spec, op, objects, as ? { owner: as.name } : {});
     if (req.invented.length === 0) await call(req, as);

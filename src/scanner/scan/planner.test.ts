@@ -22,6 +22,7 @@ import {
   madeUpUuid,
   memberParam,
   missingFields,
+  movesMoney,
   ObjectRegistry,
   pathActs,
   placeholderExample,
@@ -268,6 +269,31 @@ describe("a document's placeholder examples", () => {
       '/statement?account_no=any',
     );
   });
+});
+
+test('knows a POST that moves money by its path words, or by a sum beside where it goes', () => {
+  const body = (props: Record<string, object>) => ({
+    requestBody: { content: { 'application/json': { schema: { type: 'object', properties: props } } } },
+    responses: { '200': { description: 'ok' } },
+  });
+  const spec = buildApiDocument('/money.yaml', '3.0', {
+    openapi: '3.0.3',
+    info: { title: 't', version: '1' },
+    paths: {
+      '/api/wallet/topup': { post: body({ amount: { type: 'number' } }) },
+      '/api/tips': { post: body({ to_user: { type: 'string' }, amount: { type: 'number' } }) },
+      '/transfer.php': { post: body({}) },
+      '/api/sendMoney': { post: body({}) },
+      '/api/transactions': { post: body({ to_account_id: { type: 'integer' }, amount: { type: 'number' } }) },
+      '/api/notes': { post: body({ text: { type: 'string' } }) },
+      '/api/orders': { post: body({ product_id: { type: 'integer' }, amount: { type: 'integer' } }) },
+      '/api/messages/send': { post: body({ to: { type: 'string' }, text: { type: 'string' } }) },
+    },
+  });
+  const moves = (path: string) => movesMoney(spec, spec.operations.find((o) => o.path === path)!);
+  for (const p of ['/api/wallet/topup', '/api/tips', '/transfer.php', '/api/sendMoney', '/api/transactions'])
+    assert.ok(moves(p), p);
+  for (const p of ['/api/notes', '/api/orders', '/api/messages/send']) assert.ok(!moves(p), p);
 });
 
 describe('request planning for RPC-style paths', () => {

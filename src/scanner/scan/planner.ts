@@ -568,6 +568,34 @@ export function readLikePost(path: string): boolean {
   );
 }
 
+/** Path words of a POST that moves money (`/wallet/topup`, `/tips`, `/transfer.php`, `/payouts`, `/sendMoney`). */
+const MONEY_MOVE =
+  /^(top_?up|topup|recharge|deposits?|withdraw\w*|transfers?|pay|payments?|payouts?|tips?|donat\w*|remit\w*|wire|refunds?|cashout|cash_out|send_money|sendmoney)$/;
+/** Inputs that carry a sum, and inputs that name where it goes. */
+const SUM_INPUT = /^(amount|sum|amt)$|[-_](amount|sum)$|[a-z](Amount|Sum)$/;
+const TO_INPUT = /^(to|recipient|payee|beneficiary|destination|dest)([-_A-Z]|$)/;
+
+/**
+ * A POST that moves money: a path word of moving it (top-up, deposit, withdraw, transfer, pay, payment, payout,
+ * tip, donate, remit, wire, refund, cash-out, send-money), or a sum beside where it goes (`POST /api/transactions
+ * {to_account_id, amount}`). Sent as a given identity it moves that identity's real money, and nothing sets it back.
+ */
+export function movesMoney(spec: ApiDocument, op: Operation): boolean {
+  if (op.method !== 'POST') return false;
+  const words = op.path
+    .split('?')[0]
+    .split('/')
+    .filter((seg) => seg !== '' && !seg.includes('{'))
+    .flatMap(segmentPieces)
+    .flatMap((p) => [p.replace(/-/g, '_'), ...p.split(/[-_]+/)]);
+  if (words.some((w) => MONEY_MOVE.test(w))) return true;
+  const fields = [
+    ...Object.keys(propertiesOf(spec, bodySchema(op))),
+    ...op.parameters.filter((p) => p.in === 'query').map((p) => p.name),
+  ];
+  return fields.some((f) => SUM_INPUT.test(f)) && fields.some((f) => TO_INPUT.test(f));
+}
+
 /** A GET whose path says it acts rather than reads. */
 export function actingGet(op: Operation): boolean {
   return op.method === 'GET' && pathActs(op.path);

@@ -44,6 +44,7 @@ import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, resolveSchema, sampleValue, schemaType } from '../schema.ts';
 import { accountParam, isOwnAccount, selfAccount, selfIds } from '../self.ts';
 import { findLoginTarget } from './api2-authentication.ts';
+import { isFlowCandidate, judgeFlow, movesMoneyOut, sendsMoneyTo } from './api6-business-flows.ts';
 import {
   checkIds,
   claimAccountPath,
@@ -2064,6 +2065,19 @@ async function accountMassAssignment(ctx: ScanContext, op: Operation, account: S
   });
 }
 
+const MONEY_FLOW_REASON =
+  "not sent: a money flow (its control and probe would move a given identity's money, and nothing sets it back)";
+
+/** A POST that moves money: out of the caller's account, to an account or person it names, or into it (a top-up). */
+function movesMoney(ctx: ScanContext, op: Operation): boolean {
+  if (op.method !== 'POST') return false;
+  return (
+    sendsMoneyTo(ctx.spec, op) ||
+    ((movesMoneyOut(ctx.spec, op) || isFlowCandidate(ctx.spec, op)) &&
+      judgeFlow(ctx.spec, op).gain === 'money or credit')
+  );
+}
+
 /** An account item route: a PUT or PATCH whose path ends in the account parameter, with no other (`/users/{id}`). */
 function accountItemRoute(op: Operation): boolean {
   const param = accountParam(op.path);
@@ -2252,6 +2266,13 @@ export const api3: Check = {
       if (isLoginOperation(ctx.spec, op) || isBusinessFlow(ctx.spec, op) || isAdminOperation(op)) continue;
       // A POST that changes a named account (its e-mail, its role) could change a given identity's.
       if (changesAccount(ctx.spec, op)) continue;
+      // A money flow (a transfer, a payment to someone, a top-up or deposit: API6's judgement) moves real money
+      // with the control and the probe alike, and nothing sets it back: not sent here (API6 runs money flows on
+      // accounts of the scan's own).
+      if (movesMoney(ctx, op)) {
+        ctx.note?.({ operation: op, rule: SCAN_RULES.massAssignment, reason: MONEY_FLOW_REASON });
+        continue;
+      }
       if (bodySchema(op) === undefined) {
         await queryUpdate(ctx, op, last);
         await undocumentedUpdate(ctx, op, last);
