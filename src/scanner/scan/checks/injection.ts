@@ -38,7 +38,16 @@
  * - A value that is base64 of a number, a name or a JSON object (`MTI=`) is probed in the text it holds, each probe
  *   sent encoded the same way (codecOf).
  * - A login the document lists without a body gets the fields of the identities' own login (undocumentedLogin); a
- *   login whose every failure is a 5xx keeps that answer as its baseline.
+ *   login whose every failure is a 5xx keeps that answer as its baseline. A login's user input is the one named so,
+ *   else the one field beside its password or PIN (`{card_no, pin}`). Every login input, fast enough, gets SQL sleeps
+ *   that run once and match nobody (onceSleeps), for the logins that answer every failure alike.
+ * - The credential itself (credentialProbes): an identity's bearer token, API-key header, session or token cookie and
+ *   Basic user name, replaced by made-up values of the scan's own on a read it reaches and a made-up credential does
+ *   not: error-, boolean- (a Basic user name: one tautology, as a login) and time-based, and the quote differential.
+ * - A write refused to the owner of the scan's object it names goes as the admin on that same object (a fresh one is
+ *   created as the first identity the creation does not refuse, the admin included); an account change refused to
+ *   the scan's own account goes as the admin, naming that account only; an own-record write at an account item
+ *   route (`PUT /members/{member_id}`) goes as the scan's own account once its read there shows that account.
  *
  * Scheduling, within a budget in time and in requests (`requestBudget`): every operation's plain request
  * first; then a first round for every input (the quote pair, one command canary, the reflection marker, one
