@@ -678,6 +678,31 @@ test('header and cookie values remembered across requests are judged as on first
   assert.ok(shared.valueMemoSize().values > 0);
 });
 
+test('values of headers that carry no credential are remembered by value, the others by their digest', () => {
+  // The same text as a User-Agent (plain) and as an X-Token (digest): two memos, not one. With the Host
+  // value and the list of three header names: 2 + 1 + 3.
+  const { ruleSet } = compileSecLang(HEADER_RULES);
+  const req = (ua: string, token: string) =>
+    get('/', [
+      ['User-Agent', ua],
+      ['X-Token', token],
+    ]);
+  ruleSet.evaluate(req('same text', 'same text'));
+  assert.equal(ruleSet.valueMemoSize().values, 2 + 1 + 3);
+  ruleSet.evaluate(req('same text', 'same text'));
+  assert.equal(ruleSet.valueMemoSize().values, 2 + 1 + 3);
+  // Judged as on first sight, in either header.
+  for (const r of [req('x union select pw', 'same text'), req('same text', 'x union select pw')]) {
+    const fresh = compileSecLang(HEADER_RULES).ruleSet.evaluate(r);
+    assert.deepEqual(ruleSet.evaluate(r), fresh);
+    assert.deepEqual(ruleSet.evaluate(r), fresh);
+    assert.deepEqual(
+      fresh.matches.map((m) => [m.id, m.data]),
+      [[30, 'union select pw']],
+    );
+  }
+});
+
 test('the memo of header values is bounded in values and never holds a long value', () => {
   const { ruleSet } = compileSecLang(HEADER_RULES);
   for (let i = 0; i < 3000; i++)
