@@ -5,6 +5,7 @@ import type { ScanResponse } from '../client.ts';
 import {
   answersGain,
   balanceIn,
+  changesMoney,
   flowInputs,
   handlesIn,
   isFlowCandidate,
@@ -219,6 +220,33 @@ describe("API6: money that leaves the caller's account", () => {
     // A payment made as a collection's creation is probed too, its repetition alone no finding.
     assert.equal(sendsMoneyTo(money, op('pay')), true);
     assert.equal(sendsMoneyTo(money, op('topUp')), false);
+  });
+
+  test('what changes money, for the checks that must not send it as a given identity', () => {
+    const bank = buildApiDocument('/bank.yaml', '3.1', {
+      openapi: '3.1.0',
+      info: { title: 't', version: '1' },
+      paths: {
+        '/move': {
+          post: { ...ok, ...body({ to_account: str, amount: { type: 'number' } }), operationId: 'move' },
+        },
+        '/api/bills/create': {
+          post: { ...ok, ...body({ biller_id: str, amount: { type: 'number' } }), operationId: 'bill' },
+        },
+        '/api/cards/{id}/update-limit': {
+          post: { ...ok, ...body({ limit: { type: 'number' } }), operationId: 'limit' },
+        },
+        '/api/notes': { post: { ...ok, ...body({ text: str }), operationId: 'note' } },
+        '/api/balance': { get: { ...ok, operationId: 'balance' } },
+      },
+    });
+    const by = (id: string) => bank.operations.find((o) => o.id === id)!;
+    assert.equal(changesMoney(bank, by('move')), true);
+    assert.equal(changesMoney(bank, by('bill')), true);
+    assert.equal(changesMoney(bank, by('note')), false);
+    assert.equal(changesMoney(bank, by('balance')), false);
+    assert.equal(changesMoney(money, op('topUp')), true);
+    assert.equal(changesMoney(money, op('message')), false);
   });
 
   test("an account's balance and the values that name it, as its read shows them", () => {

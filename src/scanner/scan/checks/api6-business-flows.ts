@@ -968,3 +968,23 @@ async function repeatMoneyIn(
     });
   }
 }
+
+/**
+ * Does a request of this operation change someone's money? A write (not GET, HEAD or OPTIONS) that API6 takes for
+ * a money flow: it moves money out (`POST /transfer {to_account, amount}`, `/wallet/send`, `/withdraw`), sends a
+ * sum to an account (`POST /api/transactions {to_account_id, amount}`), or takes a sum and names money (`POST
+ * /api/bill-payments/create {biller_id, amount}`, `/wallet/top-up {amount}`). For the runner and the other
+ * checks: such a request sent as a given identity spends or changes that identity's real money, which nothing
+ * sets back; API6 runs these only as accounts of the scan's own.
+ */
+export function changesMoney(spec: ApiDocument, op: Operation): boolean {
+  if (op.method === 'GET' || op.method === 'HEAD' || op.method === 'OPTIONS' || isExcluded(op)) return false;
+  if (op.extensions['x-portcullis-business-flow'] === false) return false;
+  if (sendsMoneyTo(spec, op)) return true;
+  const sum = flowInputs(spec, op) !== undefined;
+  // A sum to pay, lend or charge (`POST /api/bills/create {biller_id, amount}`, `/loans {amount}`).
+  if (sum && wordsOf(op.path).some((w) => /^(bills?|invoices?|transactions?|charges?|loans?|fees?)$/.test(w)))
+    return true;
+  if (judgeFlow(spec, op).gain !== 'money or credit') return false;
+  return sum || movesMoneyOut(spec, op) || isFlowCandidate(spec, op);
+}
