@@ -1528,10 +1528,13 @@ async function probeTimed(
   // Their comment ends the statement early, and the stacked ones end it: in an UPDATE's SET either drops the WHERE
   // that names one row. Reads and logins only (`safe` otherwise).
   if (safe) return false;
+  // Last, the sleeps that run once whatever the rows (onceSleeps): no comment and no stacked statement, for a
+  // PostgreSQL driver that prepares every statement (one statement only) and a MySQL lookup that matches no row.
   const sql = (t: string): string[] => [
     `${v}' AND SLEEP(${t})-- `,
     `${v}';SELECT pg_sleep(${t})-- `,
     `${v}';WAITFOR DELAY '0:0:${t}'-- `,
+    ...onceSleeps(v, t),
   ];
   const sqlZero = sql('0');
   for (const [i, payload] of sql(s).entries()) {
