@@ -940,9 +940,12 @@ async function repeatMoneyIn(
   const last = answers.at(-1);
   const after = book && last ? await book.read(x) : undefined;
   const where = `${op.method} ${op.path}`;
-  if (answers.length === REPEATS && last) {
-    const grew = before !== undefined && after !== undefined && after > before;
-    const shown = answersGain(answers, false) ?? (grew ? `its balance went ${before} → ${after}` : undefined);
+  // Which way the flow moves X's balance when it works: up (a top-up), down (a bill paid), or unknown.
+  const way = before === undefined || after === undefined || after === before ? 0 : after > before ? 1 : -1;
+  // Paying out again and again is what an owner may do: only money in (or an unknown way) repeated is a finding.
+  if (answers.length === REPEATS && last && way >= 0) {
+    const shown =
+      answersGain(answers, false) ?? (way > 0 ? `its balance went ${before} → ${after}` : undefined);
     ctx.report(SCAN_RULES.businessFlow, {
       operation: op,
       message: `The same ${where} (it names money or credit) succeeded ${REPEATS} times in a row for ${x.name}, an account of the scan's own${shown ? `: ${shown}` : ''}.`,
@@ -952,18 +955,18 @@ async function repeatMoneyIn(
       }),
     });
   }
-  // A negative sum into the account: its balance falls (money taken out through a way in).
+  // A negative sum: X's balance moves the other way (a top-up that takes money out, a bill paid that pays X).
   if (!book || !inputs || answers.length === 0) return;
   const now = await book.read(x);
   const res = await ctx.send(request(-7), x.identity);
   if (!isSuccess(res) || refusedIn200(res) || now === undefined) return;
   const then = await book.read(x);
-  if (then !== undefined && then < now) {
+  if (then !== undefined && (way < 0 ? then > now : then < now)) {
     ctx.report(SCAN_RULES.businessFlow, {
       operation: op,
       key: OWN_MONEY_KEYS.negative,
       severity: 'high',
-      message: `${where} took a negative amount (${inputs.amount} = -7) for ${x.name}, an account of the scan's own: its balance went ${now} → ${then}.`,
+      message: `${where} took a negative amount (${inputs.amount} = -7) for ${x.name}, an account of the scan's own: its balance went ${now} → ${then}${way < 0 ? ', paid to it instead of by it' : ''}.`,
       evidence: evidenceOf(res, { balances: [now, then], accounts: [x.name] }),
     });
   }
