@@ -187,11 +187,13 @@ describe('portcullis scan against the deliberately vulnerable API and its fixed 
       'securityHeaders',
       'validateRequest',
     ]);
+    // signUp: its 409 'username taken' is user enumeration where the login tells too (a rate limit there).
     assert.deepEqual(Object.keys(config.operations).sort(), [
       'adminListUsers',
       'login',
       'previewLink',
       'redeemCoupon',
+      'signUp',
     ]);
     assert.deepEqual(config.operations.adminListUsers.policies.authorize.rolesAnyOf, ['admin']);
     assert.ok(config.operations.redeemCoupon.policies.rateLimit);
@@ -276,6 +278,7 @@ describe('portcullis scan against the deliberately vulnerable API and its fixed 
         'login',
         'previewLink',
         'redeemCoupon',
+        'signUp',
       ]);
     });
 
