@@ -153,12 +153,14 @@ const SIGNUP_USER = /^(user_?name|login|handle|name|user|e_?mail|email_?address|
  */
 export function signup(ctx: ScanContext): SignupInputs | undefined {
   const op = registration(ctx);
-  // A reset or a change (`POST /password/reset {email, new_password}`) is no sign-up, whatever its fields.
-  if (op && !NOT_SIGNUP_PATH.test(op.path))
+  // A reset or a change (`POST /password/reset {email, new_password}`) is no sign-up, whatever its fields; nor is
+  // a creation of privileged accounts (`POST /admin/create_admin`): the scan's accounts are ordinary users'.
+  if (op && !NOT_SIGNUP_PATH.test(op.path) && !makesPrivileged(op))
     return { op, fields: Object.keys(propertiesOf(ctx.spec, bodySchema(op))), location: 'body' };
   for (const candidate of ctx.spec.operations) {
     if (candidate.method !== 'POST' || isExcluded(candidate) || candidate.path.includes('{')) continue;
     if (isLoginOperation(ctx.spec, candidate) || NOT_SIGNUP_PATH.test(candidate.path)) continue;
+    if (makesPrivileged(candidate)) continue;
     const body = bodySchema(candidate);
     const fields =
       body !== undefined
@@ -170,6 +172,23 @@ export function signup(ctx: ScanContext): SignupInputs | undefined {
     return { op: candidate, fields, location: body !== undefined ? 'body' : 'query' };
   }
   return undefined;
+}
+
+/**
+ * A creation whose last path segment names a privileged kind of account (`/admin/create_admin`, `/admins`,
+ * `/staff`, `/api/superusers`): what it makes is no ordinary user. `/admin/users` names users.
+ */
+export function makesPrivileged(op: Operation): boolean {
+  const last =
+    op.path
+      .split('/')
+      .filter((seg) => seg !== '' && !seg.includes('{'))
+      .pop() ?? '';
+  return last
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .some((w) => /^(admins?|administrators?|superusers?|staff|moderators?|root|operators?)$/.test(w));
 }
 
 /**
