@@ -8,12 +8,21 @@ import { movesMoney } from '../../src/scanner/scan/planner.ts';
  * identity's money still) misses plural and hyphenated money words: `POST /api/customers/{customerId}/wallet/top-ups
  * {amount, paymentReference}` (Spring-style) is no money flow to it, so discovery and API8 sent top-ups as the
  * given identities (refused there only because the path held another customer's id). API6 itself calls the same
- * route a money-in flow. Marked todo until MONEY_MOVE takes `top_ups`/`topups` (and `recharges`, `withdrawals`).
+ * route a money-in flow. MONEY_MOVE takes each word in the singular and the plural.
  */
-test('a POST to .../wallet/top-ups (and topups, recharges) moves money', {
-  todo: 'review R: MONEY_MOVE has top_?up but not its plural',
-}, () => {
-  const paths = ['/api/customers/{customerId}/wallet/top-ups', '/wallet/topups', '/cards/{id}/recharges'];
+test('a POST to .../wallet/top-ups (and topups, recharges, withdrawals, refunds...) moves money', () => {
+  const paths = [
+    '/api/customers/{customerId}/wallet/top-ups',
+    '/wallet/topups',
+    '/cards/{id}/recharges',
+    '/accounts/{id}/withdrawals',
+    '/orders/{id}/refunds',
+    '/payouts',
+    '/deposits',
+    '/transfers',
+    '/wallet/cash-outs',
+    '/wallet/add-funds',
+  ];
   const doc: Record<string, unknown> = {};
   for (const p of paths)
     doc[p] = {

@@ -568,12 +568,27 @@ export function readLikePost(path: string): boolean {
   );
 }
 
-/** Path words of a POST that moves money (`/wallet/topup`, `/tips`, `/transfer.php`, `/payouts`, `/sendMoney`). */
+/**
+ * Path words of a POST that moves money (`/wallet/topup`, `/tips`, `/transfer.php`, `/payouts`, `/sendMoney`), in
+ * the singular and the plural of a collection (`/wallet/top-ups`, `/topups`, `/cards/{id}/recharges`,
+ * `/withdrawals`, `/refunds`, `/deposits`, `/cash-outs`, `/add-funds`, `/disbursements`).
+ */
 const MONEY_MOVE =
-  /^(top_?up|topup|recharge|deposits?|withdraw\w*|transfers?|pay|payments?|payouts?|tips?|donat\w*|remit\w*|wire|refunds?|cashout|cash_out|send_money|sendmoney)$/;
+  /^(top_?ups?|topups?|recharges?|deposits?|withdraw\w*|transfers?|pay|pays|payments?|payouts?|tips?|donat\w*|remit\w*|wires?|refunds?|cash_?outs?|send_?money|add_?funds?|disburse\w*|reimburse\w*)$/;
 /** Inputs that carry a sum, and inputs that name where it goes. */
 const SUM_INPUT = /^(amount|sum|amt)$|[-_](amount|sum)$|[a-z](Amount|Sum)$/;
 const TO_INPUT = /^(to|recipient|payee|beneficiary|destination|dest)([-_A-Z]|$)/;
+
+/** Whether a path (template or concrete) has a word of moving money among its literal segments (MONEY_MOVE). */
+export function moneyPath(path: string): boolean {
+  return path
+    .split('?')[0]
+    .split('/')
+    .filter((seg) => seg !== '' && !seg.includes('{'))
+    .flatMap(segmentPieces)
+    .flatMap((p) => [p.replace(/-/g, '_'), ...p.split(/[-_]+/)])
+    .some((w) => MONEY_MOVE.test(w));
+}
 
 /**
  * A POST that moves money: a path word of moving it (top-up, deposit, withdraw, transfer, pay, payment, payout,
@@ -582,13 +597,7 @@ const TO_INPUT = /^(to|recipient|payee|beneficiary|destination|dest)([-_A-Z]|$)/
  */
 export function movesMoney(spec: ApiDocument, op: Operation): boolean {
   if (op.method !== 'POST') return false;
-  const words = op.path
-    .split('?')[0]
-    .split('/')
-    .filter((seg) => seg !== '' && !seg.includes('{'))
-    .flatMap(segmentPieces)
-    .flatMap((p) => [p.replace(/-/g, '_'), ...p.split(/[-_]+/)]);
-  if (words.some((w) => MONEY_MOVE.test(w))) return true;
+  if (moneyPath(op.path)) return true;
   const fields = [
     ...Object.keys(propertiesOf(spec, bodySchema(op))),
     ...op.parameters.filter((p) => p.in === 'query').map((p) => p.name),
