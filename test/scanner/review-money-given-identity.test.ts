@@ -14,8 +14,8 @@ import { scanDocument } from './twins.ts';
  * flow as a given identity, but the injection check (API8) sends its plain request and its probes as alice:
  * each one a real transfer of 10.50 from alice to bob (23 on a vulnerable JSON:API twin, 11 on a fixed one,
  * until alice's balance ran out). This API is the fixed kind (owner check, amount from 0.01 to the balance).
- * Marked todo until injection (and xxe) keep money flows away from the given identities, or the runner refuses
- * them centrally.
+ * The runner refuses centrally any money flow sent as a given identity or the admin (unless a check vouches
+ * `moneySafe`), whichever check sends it.
  */
 const body = (properties: Record<string, unknown>, required: string[]) => ({
   required: true,
@@ -133,11 +133,14 @@ describe('review: a plain scan never moves a given identity money', () => {
     }
   });
 
-  test("alice's, bob's and root's balances are as seeded and none of them made a transfer", {
-    todo: 'review R: injection/xxe send POST /api/transfers as alice (example recipient = bob)',
-  }, () => {
+  test("alice's, bob's and root's balances are as seeded and none of them made a transfer", () => {
     assert.ok(result);
     assert.deepEqual(bank.transfers, []);
     assert.deepEqual(bank.accounts, seeded());
+  });
+
+  test('the refused transfers are noted in the coverage', () => {
+    const text = JSON.stringify(result.coverage);
+    assert.match(text, /it moves money, and a given identity's money is never moved/);
   });
 });

@@ -173,6 +173,11 @@ export interface SendOptions {
   /** Skip the rate limit (the one API4 burst); the concurrency bound still applies. */
   readonly burst?: boolean;
   readonly timeoutMs?: number;
+  /**
+   * The answer's Set-Cookie does not go into the session's jar: a request that may sign someone else in (a
+   * sign-up that signs the new account in, a login, a password change) must not replace the session's cookies.
+   */
+  readonly keepCookies?: boolean;
 }
 
 export interface ScanClient {
@@ -505,7 +510,7 @@ export function createScanClient(options: ClientOptions): ScanClient {
         flat[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
       }
       const setCookie = res.headers['set-cookie'];
-      if (opts.session && setCookie) {
+      if (opts.session && setCookie && opts.keepCookies !== true) {
         for (const line of Array.isArray(setCookie) ? setCookie : [setCookie]) {
           const pair = line.split(';', 1)[0];
           const eq = pair.indexOf('=');

@@ -103,12 +103,16 @@ export interface ScanContext {
      * `ownProfile` request touched.
      * `registeredAccount`: the end-of-scan DELETE of an account the scan registered, at its own-account route
      * (`DELETE /me`), sent as that account (never a given identity or the admin).
+     * `moneySafe`: the sending check vouches that this request, though it moves money (planner's movesMoney or
+     * API6's changesMoney), changes no given identity's money (it names only accounts of the scan's own, or sets
+     * back what it moved). Without it, the runner refuses a money flow sent as a given identity or the admin.
      */
     options?: {
       readonly burst?: boolean;
       readonly ownProfile?: boolean;
       readonly restore?: boolean;
       readonly registeredAccount?: boolean;
+      readonly moneySafe?: boolean;
     },
   ): Promise<ScanResponse | undefined>;
 }

@@ -3,7 +3,15 @@ import { describe, test } from 'node:test';
 import { buildApiDocument } from '../../openapi/load.ts';
 import { madeUpUuid } from './planner.ts';
 import { SCAN_RULES } from './rules.ts';
-import { CHECKS, isOwnProfile, namesNothing, ownIdPath, ownRecordWrite, recordIds } from './runner.ts';
+import {
+  CHECKS,
+  isOwnProfile,
+  mayStartSession,
+  namesNothing,
+  ownIdPath,
+  ownRecordWrite,
+  recordIds,
+} from './runner.ts';
 
 describe('the safety rule', () => {
   test('lets an identity change its own profile, and nothing else it did not create', () => {
@@ -85,4 +93,23 @@ describe('the rule table', () => {
     const outside = CHECKS.flatMap((c) => c.rules.filter((r) => !table.has(r)).map((r) => `${c.id} ${r.id}`));
     assert.deepEqual(outside, []);
   });
+});
+
+test('mayStartSession: sign-ups, logins and anything carrying a password, not ordinary writes', () => {
+  const yes = [
+    { method: 'POST', path: '/users', body: { email: 'a@b.c', password: 'x', name: 'n' } },
+    { method: 'POST', path: '/users', body: { user: { email: 'a@b.c', password: 'x' } } },
+    { method: 'POST', path: '/accounts/signup/', body: 'username=a&password1=x&password2=x' },
+    { method: 'POST', path: '/api/register', body: { email: 'a@b.c' } },
+    { method: 'GET', path: '/login.php?user=a&pwd=x' },
+    { method: 'POST', path: '/api/v1/session', body: {} },
+  ];
+  for (const r of yes) assert.equal(mayStartSession(r), true, JSON.stringify(r));
+  const no = [
+    { method: 'POST', path: '/notes', body: { text: 'hi' } },
+    { method: 'GET', path: '/notes/1' },
+    { method: 'PATCH', path: '/users/me', body: { name: 'n' } },
+    { method: 'OPTIONS', path: '/login' },
+  ];
+  for (const r of no) assert.equal(mayStartSession(r), false, JSON.stringify(r));
 });

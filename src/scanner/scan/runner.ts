@@ -10,7 +10,7 @@ import { api2 } from './checks/api2-authentication.ts';
 import { api3 } from './checks/api3-property-authorization.ts';
 import { api4 } from './checks/api4-resource-consumption.ts';
 import { api5 } from './checks/api5-function-authorization.ts';
-import { api6 } from './checks/api6-business-flows.ts';
+import { api6, changesMoney } from './checks/api6-business-flows.ts';
 import { api7 } from './checks/api7-ssrf.ts';
 import { api8 } from './checks/api8-misconfiguration.ts';
 import { api9 } from './checks/api9-inventory.ts';
@@ -38,6 +38,8 @@ import {
   inDeclaredEncoding,
   listedValue,
   madeUpId,
+  moneyPath,
+  movesMoney,
   ObjectRegistry,
   pathActs,
   pathValues,
@@ -337,6 +339,36 @@ export function ownIdPath(bare: string, ids: ReadonlySet<string> | undefined): b
   }
 }
 
+/** Path words of a request that makes or signs in an account (`/register`, `/users/sign_up`, `/signup`, `/join`). */
+const SIGNS_IN_PATH = /regist|sign[-_]?(up|in)|log[-_]?in|join|enrol|session|oauth|token/i;
+/** Body or query names of a password (`password`, `password1`, `passwd`, `pwd`, `user[password]`). */
+const PASSWORD_NAME = /pass(word)?|passwd|pwd/i;
+
+/** Whether a value (a request body, a few levels deep) has a member named like a password. */
+function namesPassword(value: unknown, depth = 0): boolean {
+  if (value === null || typeof value !== 'object' || depth > 3) return false;
+  if (Array.isArray(value)) return value.slice(0, 10).some((v) => namesPassword(v, depth + 1));
+  return Object.entries(value as Record<string, unknown>)
+    .slice(0, 100)
+    .some(([k, v]) => PASSWORD_NAME.test(k) || namesPassword(v, depth + 1));
+}
+
+/**
+ * A request whose answer may sign someone in: a login, a sign-up (Devise, Laravel and Django sign the new account
+ * in with a session cookie), any request that carries a password (in its body, form text or query) or goes to a
+ * path of signing in or up. Sent as a given identity or the admin, its Set-Cookie must not replace that identity's
+ * session in its jar: every later request "as alice" would go as whoever it signed in.
+ */
+export function mayStartSession(req: { method: string; path: string; body?: unknown }): boolean {
+  if (!writesBy(req.method) && req.method !== 'GET') return false;
+  const [path, query = ''] = req.path.split('?', 2);
+  if (SIGNS_IN_PATH.test(path)) return true;
+  if ([...new URLSearchParams(query).keys()].some((k) => PASSWORD_NAME.test(k))) return true;
+  if (typeof req.body === 'string')
+    return [...new URLSearchParams(req.body.slice(0, 4096)).keys()].some((k) => PASSWORD_NAME.test(k));
+  return namesPassword(req.body);
+}
+
 /** The caller's own profile: a path that names no object, ending in `me`, `self`, `profile`... */
 export function isOwnProfile(path: string): boolean {
   return /(^|\/)(me|self|profile|my_?profile|current_?user|whoami)\/?$/i.test(path.split('?')[0]);
@@ -583,6 +615,39 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
         ) {
           return undefined;
         }
+        // No request that moves money (`POST /transfers {from_account_id, to_account_number, amount}`, `POST
+        // /wallet/top-ups`, `POST /orders/4/refund`; planner's movesMoney or API6's changesMoney) goes as a given
+        // identity or the admin, whichever check sends it (its plain request, a probe, an XML copy), unless the
+        // check vouches that it changes no given identity's money (`moneySafe`) or destructive requests are
+        // allowed: it would move that identity's real money, and nothing sets it back. Deny by default: the
+        // accounts the scan registered (API6's) move money freely. An own-profile write read first and set back
+        // (`ownProfile`, `restore`) is no flow.
+        if (
+          as !== undefined &&
+          as !== null &&
+          (given || as === admin) &&
+          writesBy(req.method) &&
+          !options.allowDestructive &&
+          sendOptions?.moneySafe !== true &&
+          !ownProfile &&
+          !restore &&
+          (req.operation
+            ? movesMoney(spec, req.operation) ||
+              changesMoney(spec, req.operation) ||
+              (req.method === 'POST' && moneyPath(bare))
+            : moneyPath(bare))
+        ) {
+          const key = `${noteAs ?? current} ${req.method} ${req.operation?.path ?? bare} money`;
+          if (!actingNoted.has(key) && notes.length < 5000) {
+            actingNoted.add(key);
+            notes.push({
+              check: noteAs ?? current,
+              ...(req.operation ? { operation: req.operation } : {}),
+              reason: `not sent as ${as.name}: it moves money, and a given identity's money is never moved (--allow-destructive sends it)`,
+            });
+          }
+          return undefined;
+        }
         // Any other write (POST and the like: `POST /orders/3` as an update, `POST /orders/3:cancel`, `POST
         // /invoices/3/settle`, whatever its verb) that names an object by its path goes, unless destructive
         // requests are allowed, only to an object the scan created, a value it made up (names nothing) or an
@@ -759,6 +824,10 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
           session: as?.session,
           signal,
           burst: sendOptions?.burst === true,
+          // Only an identity's own login (login.ts) or its given cookies set its session cookies.
+          ...((given || (as !== undefined && as !== null && as === admin)) && mayStartSession(req)
+            ? { keepCookies: true }
+            : {}),
         });
         progress();
         if (
