@@ -2471,7 +2471,7 @@ async function probeCredential(ctx: ScanContext, as: Identity, slot: CredentialS
   // A Basic user name goes with a password of the scan's own: the user names nobody, so no probe is a failed login
   // for a given identity.
   const secret = `pcpw${randomBytes(6).toString('hex')}`;
-  const valueOf = (v: unknown) =>
+  const sentValue = (v: unknown) =>
     slot.basic ? Buffer.from(`${String(v)}:${secret}`, 'utf8').toString('base64') : String(v);
   const where = slot.cookie ?? slot.header;
   for (const { op, req } of credentialReads(ctx, as)) {
@@ -2488,7 +2488,7 @@ async function probeCredential(ctx: ScanContext, as: Identity, slot: CredentialS
               ...req.headers,
               ...(slot.cookie
                 ? { cookie: `${slot.cookie}=${encodeURIComponent(String(value))}` }
-                : { [slot.header]: slot.scheme ? `${slot.scheme} ${valueOf(value)}` : valueOf(value) }),
+                : { [slot.header]: slot.scheme ? `${slot.scheme} ${sentValue(value)}` : sentValue(value) }),
             },
           },
           null,
