@@ -398,11 +398,23 @@ export function planRequest(
     const owned =
       options.owner !== undefined ? objects.get(options.owner, collection, concrete.join('/')) : undefined;
     let value = options.params?.[name];
+    // The identity's given value (`customerId: 1`) names its own data: it wins over an object the scan made as
+    // that identity (a sign-up sent as alice made customer 4, which is not alice), except at the object a write
+    // acts on (the item a PUT, PATCH, DELETE or POST ends at, `/customers/{id}`, or acts on by a verb after it,
+    // `/orders/{id}/refund`), which goes to a scan-made object only. A creation under it (`POST
+    // /customers/{id}/orders`) takes the given value.
+    const given = options.owner !== undefined ? objects.param(options.owner, name) : undefined;
+    const rest = segments.slice(i + 1).filter((seg) => seg !== '');
+    const actsOn =
+      writesBy(op.method) &&
+      !rest.some((seg) => seg.includes('{')) &&
+      (suffix !== '' || rest.length === 0 || pathActs(`/${rest.join('/')}`));
+    if (value === undefined && given !== undefined && !(owned && actsOn)) value = given;
     if (value === undefined && owned) {
       value = owned.id;
       object = owned;
     }
-    if (value === undefined && options.owner !== undefined) value = objects.param(options.owner, name);
+    if (value === undefined) value = given;
     if (value === undefined) {
       // A value the API itself gave out, matched by name, entity and schema (producer → consumer).
       const previous = segments[i - 1] ?? '';
