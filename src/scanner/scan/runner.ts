@@ -33,6 +33,7 @@ import { SCAN_DEFAULTS, type ScanIdentity, type ScanOptions, sharedHeaders } fro
 import {
   actedOn,
   actingInputs,
+  bodySchema,
   createdValue,
   idInput,
   inDeclaredEncoding,
@@ -47,6 +48,7 @@ import {
   writesBy,
   writeTarget,
 } from './planner.ts';
+import { propertiesOf } from './schema.ts';
 import { isOwnAccount } from './self.ts';
 
 /** The order matters: the API4 burst may trip a rate limit, and API2 login attempts may trip a lockout. */
@@ -369,6 +371,42 @@ export function mayStartSession(req: { method: string; path: string; body?: unkn
   return namesPassword(req.body);
 }
 
+/** Last path words of a purchase (`/orders`, `/purchases`, `/checkout`, `/buy`, `/placeOrder`). */
+const PURCHASE_WORD = /^(orders?|purchases?|checkouts?|check_out|buy|place_order|placeorder)$/;
+/** Inputs of what is bought and how much (`item`, `quantity`, `sku`, `product_id`, `price`, `total`). */
+const PURCHASE_INPUT = /^(items?|products?|skus?|quantity|qty|count|price|total|cost|amount)([-_A-Z]|$)/i;
+
+/**
+ * A purchase: a POST whose path ends in a word of buying or ordering and that names what is bought or how many
+ * (`POST /customers/{id}/orders {item, quantity}`, `POST /checkout {sku, qty}`). Sent as a given identity it
+ * spends that identity's real money or credit.
+ */
+export function purchases(spec: ApiDocument, op: Operation, req: { body?: unknown; path: string }): boolean {
+  if (op.method !== 'POST' || /\}\/?$/.test(op.path)) return false;
+  const last = op.path
+    .split('/')
+    .filter((seg) => seg !== '' && !seg.includes('{'))
+    .pop();
+  if (last === undefined) return false;
+  const words = last
+    .replace(/\.[A-Za-z0-9]{1,6}$/, '')
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .toLowerCase();
+  if (
+    !PURCHASE_WORD.test(words.replace(/-/g, '_')) &&
+    !words.split(/[-_]+/).some((w) => PURCHASE_WORD.test(w))
+  )
+    return false;
+  const names = [
+    ...(req.body !== null && typeof req.body === 'object' && !Array.isArray(req.body)
+      ? Object.keys(req.body as Record<string, unknown>)
+      : []),
+    ...op.parameters.filter((p) => p.in === 'query').map((p) => p.name),
+  ];
+  const documented = Object.keys(propertiesOf(spec, bodySchema(op)));
+  return [...names, ...documented].some((n) => PURCHASE_INPUT.test(n));
+}
+
 /** The caller's own profile: a path that names no object, ending in `me`, `self`, `profile`... */
 export function isOwnProfile(path: string): boolean {
   return /(^|\/)(me|self|profile|my_?profile|current_?user|whoami)\/?$/i.test(path.split('?')[0]);
@@ -500,6 +538,43 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     };
     /** Check and operation pairs the acting-path rule refused, noted once each. */
     const actingNoted = new Set<string>();
+    /** `identity METHOD path` of each purchase a given identity or the admin made (one each at most). */
+    const bought = new Set<string>();
+    /**
+     * The purchases a given identity or the admin made in this scan (objects the scan created by a purchase),
+     * cancelled by the same identity with the document's DELETE of the item (`DELETE /customers/1/orders/4`),
+     * so what they cost comes back where the API refunds a cancelled order. Lines for the report's notes.
+     */
+    const cancelPurchases = async (ctx: ScanContext): Promise<string[]> => {
+      const lines: string[] = [];
+      for (const o of objects.all()) {
+        const who = [...identities, ...(admin ? [admin] : [])].find((i) => i.name === o.owner);
+        if (!who || !purchases(spec, o.createdBy, { path: o.createdBy.path, body: o.body })) continue;
+        const item = spec.operations.find(
+          (d) =>
+            d.method === 'DELETE' &&
+            d.path.startsWith(`${o.createdBy.path.replace(/\/+$/, '')}/{`) &&
+            /^\/\{[^{}/]+\}\/?$/.test(d.path.slice(o.createdBy.path.replace(/\/+$/, '').length)),
+        );
+        if (!item) {
+          lines.push(
+            `${o.path}: a purchase of ${who.name}'s left in place (no DELETE of the item in the document)`,
+          );
+          continue;
+        }
+        const res = await ctx.send({ method: 'DELETE', path: o.path, operation: item }, who);
+        const status = res?.status;
+        const ok = res !== undefined && isSuccess(res);
+        lines.push(
+          ok
+            ? `${o.path}: ${who.name}'s purchase cancelled (DELETE ${status})`
+            : `${o.path}: ${who.name}'s purchase could not be cancelled (${status !== undefined ? `status ${status}` : 'no answer'})`,
+        );
+        if (ok) objects.markDeleted(o.path);
+        if (lines.length >= 50) break;
+      }
+      return lines;
+    };
     /** Values the API's answers gave out under an id's name: objects that exist (collectIds). */
     const givenIds = new Set<string>();
     // A login's answer tells each identity its own ids (`{"user_id": 5}`): existing objects too.
@@ -644,6 +719,31 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
               check: noteAs ?? current,
               ...(req.operation ? { operation: req.operation } : {}),
               reason: `not sent as ${as.name}: it moves money, and a given identity's money is never moved (--allow-destructive sends it)`,
+            });
+          }
+          return undefined;
+        }
+        // A purchase (`POST /customers/1/orders {item, quantity}`) goes as a given identity or the admin once per
+        // operation at most, until one succeeded: discovery's creation gives the checks an object of that
+        // identity's, and every later control, probe or payload would buy again with its real money. The scan
+        // cancels the purchases it made at the end where the API documents a DELETE of the item (runScan's
+        // clean-up). A check that vouches `moneySafe`, or --allow-destructive, is not held back.
+        const purchase =
+          as !== undefined &&
+          as !== null &&
+          (given || as === admin) &&
+          req.operation !== undefined &&
+          !options.allowDestructive &&
+          sendOptions?.moneySafe !== true &&
+          purchases(spec, req.operation, req);
+        if (purchase && bought.has(`${as.name} ${req.operation!.method} ${req.operation!.path}`)) {
+          const key = `${noteAs ?? current} ${req.operation!.method} ${req.operation!.path} purchase`;
+          if (!actingNoted.has(key) && notes.length < 5000) {
+            actingNoted.add(key);
+            notes.push({
+              check: noteAs ?? current,
+              operation: req.operation!,
+              reason: `not sent as ${as.name}: a purchase, and the scan buys at most once as each given identity (it spends that identity's money)`,
             });
           }
           return undefined;
@@ -830,6 +930,8 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
             : {}),
         });
         progress();
+        if (purchase && res && isSuccess(res) && bought.size < 1000)
+          bought.add(`${as!.name} ${req.operation!.method} ${req.operation!.path}`);
         if (
           res &&
           req.method === 'GET' &&
@@ -910,6 +1012,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     current = 'cleanup';
     const cleanupContext = makeContext(AbortSignal.timeout(Math.min(checkTimeoutMs, CLEANUP_MS)));
     try {
+      reportNotes.push(...(await cancelPurchases(cleanupContext)).map((line) => `clean-up: ${line}`));
       reportNotes.push(...(await deleteThrowaways(cleanupContext)).map((line) => `clean-up: ${line}`));
     } catch (err) {
       reportNotes.push(`clean-up: stopped (${(err as Error).message})`);
