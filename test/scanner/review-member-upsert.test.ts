@@ -19,9 +19,9 @@ import { scanDocument } from './twins.ts';
  * turns alice from owner into member of her own workspace, and bob the same in his: both lose the ownership of
  * their real data, and nothing sets it back. The "created" member is then the scan's object, so bob's API1
  * delete probe goes to `DELETE /v1/orgs/<alice's workspace>/members/<alice's id>` (refused here; an API that lets
- * members remove members would have removed alice). Marked todo until discovery stops sending creations whose
- * body names a given identity in a parent the scan did not make (and stops taking an existing record's id,
- * listed before the POST, for a creation of its own).
+ * members remove members would have removed alice). Discovery now sends no creation whose body names a given
+ * identity's person id in a parent the scan did not make, and takes no id the list showed before the POST for
+ * a creation of its own.
  */
 const UUID = { type: 'string', format: 'uuid' };
 const ERR = { description: 'error' };
@@ -145,9 +145,7 @@ function startWorkspaces(upsert = true) {
 }
 
 describe('review: a plain scan keeps the given identities owners of their own workspaces', () => {
-  test('no membership of a given identity is changed', {
-    todo: 'discovery upserts the caller as a member (R, session 13)',
-  }, async () => {
+  test('no membership of a given identity is changed', async () => {
     const api = startWorkspaces();
     const server = await api.start();
     try {

@@ -1169,6 +1169,17 @@ export async function discover(ctx: ScanContext): Promise<DiscoveryStats> {
   const creators = usable
     .filter((op) => isCreationOperation(spec, op) && !ownProfileWrites.includes(op) && !movesMoney(spec, op))
     .sort((a, b) => a.path.split('/').length - b.path.split('/').length);
+  // The person ids of the given identities and the admin (their tokens' claims, their login answers).
+  const given = [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])];
+  const personIds = new Set(given.flatMap((i) => [...selfIds(i)]));
+  const namesGivenPerson = (body: unknown, depth = 0): boolean => {
+    if (body === null || typeof body !== 'object' || depth > 2) return false;
+    return Object.values(body as Record<string, unknown>).some((v) =>
+      typeof v === 'string' || typeof v === 'number'
+        ? personIds.has(String(v)) || given.some((i) => objects.harvest.ownLoginValue(i.name, v))
+        : namesGivenPerson(v, depth + 1),
+    );
+  };
   const creations = async () => {
     for (const as of ordinary) {
       for (const op of creators) {
@@ -1181,6 +1192,18 @@ export async function discover(ctx: ScanContext): Promise<DiscoveryStats> {
         // `/cards/create` creates in `/cards`: the concrete collection drops the verb.
         const depth = collection.split('/').length;
         const collectionPath = req.path.split('?')[0].replace(/\/$/, '').split('/').slice(0, depth).join('/');
+        // A creation inside a parent the scan did not make (`POST /v1/orgs/<alice's workspace>/members`) whose
+        // body names a given identity's person id (`{"user_id": <alice's id>, "role": "member"}`) is no new
+        // object: it adds, or with an upsert changes, that person's standing in real data (alice demoted from
+        // owner to member of her own workspace). Not sent.
+        const parent = collectionPath.split('/').slice(0, -1).join('/');
+        if (collection.includes('{') && !objects.isScanCreated(parent) && namesGivenPerson(req.body)) {
+          ctx.note?.({
+            operation: op,
+            reason: `not sent in discovery as ${as.name}: it names a given identity's person id inside ${parent}, which the scan did not create (it would add or change that person's membership in real data)`,
+          });
+          continue;
+        }
         const list = spec.operations.find(
           (o) => o.method === 'GET' && o.path.replace(/\/$/, '') === collection && !isExcluded(o),
         );
@@ -1224,6 +1247,19 @@ export async function discover(ctx: ScanContext): Promise<DiscoveryStats> {
         }
         if (id === undefined || id === '') {
           objectsLost++;
+          continue;
+        }
+        // An id the list showed just before the POST is a record that existed (an upsert answered it): not the
+        // scan's object, so no later check may change or delete it as one.
+        if (
+          before !== undefined &&
+          isSuccess(before) &&
+          itemsOf(before.json).some((i) => idOf(i, param, entity) === id)
+        ) {
+          ctx.note?.({
+            operation: op,
+            reason: `discovery: the creation answered ${id.slice(0, 40)}, which the list showed before it was sent: an existing record, not taken for an object of the scan's`,
+          });
           continue;
         }
         objectsCreated++;
