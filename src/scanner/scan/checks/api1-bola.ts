@@ -1736,7 +1736,70 @@ const MONEY_MEMBER =
  * field there names whom it is for, and the object showing up on that person's side is what it is for.
  */
 const ADDRESSED =
-  /(^|[/_.-])(messages?|mails?|inbox|notifications?|notices?|invit\w*|requests?|gifts?|reviews?|ratings?|reports?|complaints?|feedback|chats?|conversations?|threads?|shares?|mentions?|pokes?|likes?|follows?|followers?|friends?|friendships?|referrals?|endorsements?|kudos|recommendations?|tickets?|assignments?)($|[/_.-])/i;
+  /(^|[/_.-])(messages?|mails?|inbox|notifications?|notices?|invit\w*|requests?|gifts?|reviews?|ratings?|reports?|complaints?|feedback|chats?|conversations?|threads?|shares?|mentions?|pokes?|likes?|follows?|followers?|friends?|friendships?|referrals?|endorsements?|kudos|recommendations?|tickets?|assignments?|members?|memberships?|collaborators?|grants?|participants?|attendees?|teams?|assignees?|watchers?|subscribers?|delegates?|permissions?|acls?)($|[/_.-])/i;
+
+/**
+ * Is every path parameter of this creation an object the scan itself created (`/orgs/<an org the scan made>/
+ * projects`)? A creation in a parent the scan did not make (a given identity's seeded workspace) writes into
+ * real data: an owner-field probe there is never sent.
+ */
+function inScanParent(ctx: ScanContext, op: Operation, path: string): boolean {
+  const template = op.path.split('/');
+  const concrete = path.split('?')[0].split('/');
+  let last = -1;
+  for (let i = 0; i < template.length; i++) if (template[i].includes('{')) last = i;
+  if (last < 0) return true;
+  return ctx.objects.isScanCreated(concrete.slice(0, last + 1).join('/'));
+}
+
+/**
+ * Deletes the object an owner-field probe made (as the attacker that made it, at its item route); what cannot
+ * be deleted is named in the notes, for a person to remove.
+ */
+async function removeProbeObject(
+  ctx: ScanContext,
+  op: Operation,
+  path: string,
+  res: ScanResponse,
+  attacker: Identity,
+): Promise<void> {
+  const collection = creationCollection(ctx.spec, op) ?? op.path.replace(/\/$/, '');
+  const param = itemParam(ctx.spec, collection);
+  const id = captureId(ctx.spec, op, res);
+  const del =
+    param === undefined
+      ? undefined
+      : ctx.spec.operations.find(
+          (o) =>
+            o.method === 'DELETE' &&
+            (o.path === `${collection}/{${param}}` || o.path === `${collection}/{${param}}/`),
+        );
+  const depth = collection.split('/').length;
+  const at = path.split('?')[0].replace(/\/$/, '').split('/').slice(0, depth).join('/');
+  if (id !== undefined && id !== '' && del !== undefined && param !== undefined) {
+    const made: CreatedObject = {
+      collection,
+      path: `${at}/${encodeURIComponent(id)}`,
+      id,
+      owner: attacker.name,
+      body: res.json,
+      createdBy: op,
+    };
+    // Recorded as the scan's, so the runner lets its delete through; gone from the registry once deleted.
+    ctx.objects.add(made);
+    const req = planRequest(ctx.spec, del, ctx.objects, { owner: attacker.name, params: { [param]: id } });
+    const gone = await ctx.send(req, attacker);
+    if (isSuccess(gone)) {
+      ctx.objects.markDeleted(made.path);
+      return;
+    }
+  }
+  ctx.note?.({
+    operation: op,
+    rule: SCAN_RULES.bolaWrite,
+    reason: `left in place: the owner-field probe's object at ${at}${id ? `/${id}` : ''} could not be deleted; remove it on the target by hand`,
+  });
+}
 
 /** The victim's view of what the attacker made: its list of the collection, or its read of the item. */
 async function victimSees(
@@ -1836,6 +1899,14 @@ async function ownershipFields(ctx: ScanContext, victim: Identity, attacker: Ide
         owner: attacker.name,
         body: { ...marked, [field]: typed },
       });
+      if (!inScanParent(ctx, op, req.path)) {
+        ctx.note?.({
+          operation: op,
+          rule: SCAN_RULES.bolaWrite,
+          reason: `owner field ${field} not probed: the creation's parent ${req.path.split('?')[0]} is not an object the scan created`,
+        });
+        break;
+      }
       const res = await ctx.send(req, attacker);
       if (!isSuccess(res)) continue;
       const shown = shows(res.json, field, value);
@@ -1843,6 +1914,7 @@ async function ownershipFields(ctx: ScanContext, victim: Identity, attacker: Ide
         shown || !JSON.stringify(marked).includes(marker)
           ? undefined
           : await victimSees(ctx, op, res, marker, victim, attacker);
+      await removeProbeObject(ctx, op, req.path, res, attacker);
       if (!shown && seen === undefined) continue;
       ctx.report(SCAN_RULES.bolaWrite, {
         operation: op,
