@@ -26,7 +26,7 @@ import {
   type ScanContext,
 } from './context.ts';
 import { buildCoverage, type CoverageNote, type ScanCoverage, withReproduction } from './coverage.ts';
-import { discover, ownProfileWritePath, setsPasswordByUrl, UPDATE_VERB } from './discover.ts';
+import { discover, ownProfileWritePath, setsPassword, setsPasswordByUrl, UPDATE_VERB } from './discover.ts';
 import { urlValues } from './harvest.ts';
 import { LoginError, resolveIdentity as logIn } from './login.ts';
 import { SCAN_DEFAULTS, type ScanIdentity, type ScanOptions, sharedHeaders } from './options.ts';
@@ -541,36 +541,53 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     /** `identity METHOD path` of each purchase a given identity or the admin made (one each at most). */
     const bought = new Set<string>();
     /**
-     * The purchases a given identity or the admin made in this scan (objects the scan created by a purchase),
-     * cancelled by the same identity with the document's DELETE of the item (`DELETE /customers/1/orders/4`),
-     * so what they cost comes back where the API refunds a cancelled order. Lines for the report's notes.
+     * What a given identity or the admin made in this scan that must not stay: its purchases (what they cost comes
+     * back where the API refunds a cancelled order) and the accounts it created (API5's privileged creation as
+     * the admin may make an admin account). Each is deleted by its maker with the document's DELETE of the item
+     * (`DELETE /customers/1/orders/4`, `DELETE /admin/users/{id}`); an account that stays is also a warning of the
+     * report. Lines for the report's notes.
      */
-    const cancelPurchases = async (ctx: ScanContext): Promise<string[]> => {
+    /** The string values of the accounts cleanGivenObjects deleted (their names: not "left in place"). */
+    const deletedAccounts = new Set<string>();
+    const cleanGivenObjects = async (ctx: ScanContext): Promise<string[]> => {
       const lines: string[] = [];
       for (const o of objects.all()) {
         const who = [...identities, ...(admin ? [admin] : [])].find((i) => i.name === o.owner);
-        if (!who || !purchases(spec, o.createdBy, { path: o.createdBy.path, body: o.body })) continue;
+        if (!who) continue;
+        const kind = purchases(spec, o.createdBy, { path: o.createdBy.path, body: o.body })
+          ? 'purchase'
+          : setsPassword(spec, o.createdBy)
+            ? 'account'
+            : undefined;
+        if (kind === undefined) continue;
+        const base = o.collection.replace(/\/+$/, '');
         const item = spec.operations.find(
           (d) =>
             d.method === 'DELETE' &&
-            d.path.startsWith(`${o.createdBy.path.replace(/\/+$/, '')}/{`) &&
-            /^\/\{[^{}/]+\}\/?$/.test(d.path.slice(o.createdBy.path.replace(/\/+$/, '').length)),
+            d.path.startsWith(`${base}/{`) &&
+            /^\/\{[^{}/]+\}\/?$/.test(d.path.slice(base.length)),
         );
-        if (!item) {
-          lines.push(
-            `${o.path}: a purchase of ${who.name}'s left in place (no DELETE of the item in the document)`,
-          );
-          continue;
-        }
-        const res = await ctx.send({ method: 'DELETE', path: o.path, operation: item }, who);
+        const res = item
+          ? await ctx.send({ method: 'DELETE', path: o.path, operation: item }, who)
+          : undefined;
         const status = res?.status;
         const ok = res !== undefined && isSuccess(res);
+        const what = kind === 'purchase' ? `${who.name}'s purchase` : `the account ${who.name} created`;
         lines.push(
           ok
-            ? `${o.path}: ${who.name}'s purchase cancelled (DELETE ${status})`
-            : `${o.path}: ${who.name}'s purchase could not be cancelled (${status !== undefined ? `status ${status}` : 'no answer'})`,
+            ? `${o.path}: ${what} ${kind === 'purchase' ? 'cancelled' : 'deleted'} (DELETE ${status})`
+            : !item
+              ? `${o.path}: ${what} left in place (no DELETE of the item in the document)`
+              : `${o.path}: ${what} could not be ${kind === 'purchase' ? 'cancelled' : 'deleted'} (${status !== undefined ? `status ${status}` : 'no answer'})`,
         );
         if (ok) objects.markDeleted(o.path);
+        if (ok && kind === 'account' && o.body !== null && typeof o.body === 'object')
+          for (const v of Object.values(o.body as Record<string, unknown>))
+            if (typeof v === 'string' && deletedAccounts.size < 200) deletedAccounts.add(v);
+        if (!ok && kind === 'account')
+          ctx.warn?.(
+            `the account ${o.id.slice(0, 60)} that ${who.name} created (${o.createdBy.method} ${o.createdBy.path}) was left in place${item ? '' : ' (the document has no DELETE of it)'}: it may be privileged; remove it on the target by hand`,
+          );
         if (lines.length >= 50) break;
       }
       return lines;
@@ -1012,8 +1029,10 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     current = 'cleanup';
     const cleanupContext = makeContext(AbortSignal.timeout(Math.min(checkTimeoutMs, CLEANUP_MS)));
     try {
-      reportNotes.push(...(await cancelPurchases(cleanupContext)).map((line) => `clean-up: ${line}`));
-      reportNotes.push(...(await deleteThrowaways(cleanupContext)).map((line) => `clean-up: ${line}`));
+      reportNotes.push(...(await cleanGivenObjects(cleanupContext)).map((line) => `clean-up: ${line}`));
+      reportNotes.push(
+        ...(await deleteThrowaways(cleanupContext, deletedAccounts)).map((line) => `clean-up: ${line}`),
+      );
     } catch (err) {
       reportNotes.push(`clean-up: stopped (${(err as Error).message})`);
     }

@@ -673,9 +673,12 @@ const MAX_DELETES = 4;
  * Nothing else is deleted: no given identity's session sends a delete here, and no id but a checked one is used.
  * Returns one line per account for the report's notes.
  */
-export async function deleteThrowaways(ctx: ScanContext): Promise<string[]> {
+export async function deleteThrowaways(
+  ctx: ScanContext,
+  gone: ReadonlySet<string> = new Set(),
+): Promise<string[]> {
   const lines = await deleteRegistered(ctx);
-  return [...lines, ...leftAccountLines(ctx)];
+  return [...lines, ...leftAccountLines(ctx, gone)];
 }
 
 /** The account inputs of a request's body (JSON object, JSON text or a form) and query string. */
@@ -714,8 +717,9 @@ function makesAccount(ctx: ScanContext, op: Operation): boolean {
  * clean-up handles, and accounts a login created on first use. Read from the scan's requests, so no check can
  * leave one unnamed.
  */
-function leftAccountLines(ctx: ScanContext): string[] {
-  const handled = new Set<string>();
+function leftAccountLines(ctx: ScanContext, gone: ReadonlySet<string>): string[] {
+  // `gone`: names of accounts deleted elsewhere (the runner's clean-up of what a given identity or the admin made).
+  const handled = new Set<string>(gone);
   for (const v of registered.get(ctx.objects) ?? [])
     for (const x of [v.name, v.email, v.loginName]) handled.add(x);
   const left = new Map<string, string>();
