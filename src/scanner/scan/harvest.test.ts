@@ -113,6 +113,23 @@ describe('harvested values', () => {
     assert.equal(h.best({ name: 'ownerId' }, 'alice')?.value, 'u1');
   });
 
+  test('JSON:API answers: attributes belong to the resource, related resources to their own type', () => {
+    const h = new Harvest();
+    h.record('alice', '/api/v1/accounts/{id}', {
+      data: {
+        type: 'accounts',
+        id: '31',
+        attributes: { number: 'LD-0031', balance: 10 },
+        relationships: { owner: { data: { type: 'users', id: '7' } } },
+      },
+      included: [{ type: 'users', id: '7', attributes: { email: 'a@x.test' } }],
+    });
+    assert.equal(h.best({ name: 'id', context: 'accounts' }, 'alice')?.value, '31');
+    assert.equal(h.best({ name: 'number', context: 'accounts' }, 'alice')?.value, 'LD-0031');
+    assert.equal(h.best({ name: 'id', context: 'users' }, 'alice')?.value, '7');
+    assert.equal(h.best({ name: 'userId' }, 'alice')?.value, '7');
+  });
+
   test('tells values only one ordinary identity saw from shared ones', () => {
     const h = new Harvest();
     h.setOrdinary(['alice', 'bob']);

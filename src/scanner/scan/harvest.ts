@@ -60,7 +60,19 @@ const WRAPPERS = new Set([
   'rows',
   'list',
   'payload',
+  // JSON:API: a resource's attributes and a relationship's linkage belong to the resource.
+  'attributes',
 ]);
+/** A JSON:API resource object or resource identifier beside its attributes or relationships. */
+function resourceObject(o: Record<string, unknown>): boolean {
+  return (
+    typeof o.type === 'string' &&
+    /^[A-Za-z][\w-]{0,40}$/.test(o.type) &&
+    (typeof o.id === 'string' || typeof o.id === 'number') &&
+    ((o.attributes !== null && typeof o.attributes === 'object') ||
+      (o.relationships !== null && typeof o.relationships === 'object'))
+  );
+}
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const INTEGER = /^-?\d{1,15}$/;
 
@@ -238,7 +250,11 @@ export class Harvest {
         for (const item of value.slice(0, MAX_ARRAY_ITEMS)) walk(item, entity, depth + 1);
         return;
       }
-      for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
+      // A JSON:API resource object (`{"type": "accounts", "id": "3", "attributes": {...}}`) names its own kind:
+      // a related or included resource is an account, not an `owner` or an `included`.
+      const o = value as Record<string, unknown>;
+      if (resourceObject(o)) entity = singular(String(o.type).toLowerCase());
+      for (const [key, v] of Object.entries(o)) {
         if (v !== null && typeof v === 'object') {
           walk(v, WRAPPERS.has(key.toLowerCase()) ? entity : singular(key), depth + 1);
         } else if (typeof v === 'number' && Number.isFinite(v)) {

@@ -10,6 +10,7 @@ import { type ErrorCode, PortcullisError } from '../../core/errors.ts';
 import type { ScanClient, ScanRequest, ScanResponse, Session } from './client.ts';
 import type { Identity } from './context.ts';
 import type { LoginFlow, LoginInfo, ScanIdentity } from './options.ts';
+import { envelopeOf, fieldsAt, withFields } from './schema.ts';
 
 export type { LoginInfo } from './options.ts';
 
@@ -83,12 +84,28 @@ export function findToken(json: unknown): string | undefined {
   return jwt;
 }
 
-/** The request a login flow sends, with fields overridden (for failed-login probes). */
+/**
+ * The user-facing fields of a login flow's body: those at its record envelope (`data.attributes` of a JSON:API
+ * body, `user` of Rails-style params), else its top-level members.
+ */
+export function loginFields(flow: LoginFlow): Record<string, unknown> {
+  return (flow.encoding ?? 'json') === 'json' && flow.grantType === undefined
+    ? fieldsAt(flow.body, envelopeOf(flow.body))
+    : flow.body;
+}
+
+/**
+ * The request a login flow sends, with fields overridden (for failed-login probes). A JSON body with a record
+ * envelope (`{"data": {"attributes": {...}}}`, `{"user": {...}}`) takes the overrides inside it.
+ */
 export function loginRequest(
   flow: LoginFlow,
   overrides: Readonly<Record<string, unknown>> = {},
 ): ScanRequest {
-  const fields: Record<string, unknown> = { ...flow.body, ...overrides };
+  const nested = (flow.encoding ?? 'json') === 'json' && flow.grantType === undefined;
+  const fields: Record<string, unknown> = nested
+    ? withFields(flow.body, envelopeOf(flow.body), overrides)
+    : { ...flow.body, ...overrides };
   if (flow.encoding === 'query') {
     const url = new URL(flow.path, 'http://x');
     for (const [k, v] of Object.entries(fields)) {
@@ -281,7 +298,8 @@ export async function resolveIdentity(client: ScanClient, identity: ScanIdentity
     const scheme = flow.scheme ?? (header === 'authorization' ? 'Bearer' : '');
     session.headers[header] = scheme ? `${scheme} ${outcome.token}` : outcome.token;
   }
-  const login: LoginInfo = { path: flow.path, body: flow.body, flow, answer: res.json };
+  // The fields the login sends, out of their envelope: what the checks read a user name or a password from.
+  const login: LoginInfo = { path: flow.path, body: loginFields(flow), flow, answer: res.json };
   return outcome.token !== undefined
     ? { name: identity.name, session, token: outcome.token, login }
     : { name: identity.name, session, login };

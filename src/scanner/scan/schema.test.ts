@@ -1,7 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { buildApiDocument } from '../../openapi/load.ts';
-import { propertiesOf, resolveSchema, sampleValue } from './schema.ts';
+import {
+  envelopeOf,
+  fieldsAt,
+  propertiesOf,
+  recordFields,
+  recordProperties,
+  resolveSchema,
+  sampleValue,
+  schemaEnvelope,
+  withFields,
+} from './schema.ts';
 
 const spec = buildApiDocument('/spec.yaml', '3.1', {
   openapi: '3.1.0',
@@ -98,5 +108,78 @@ describe('schema sampling with a pattern', () => {
       String(sampleValue(spec, { type: 'string', pattern: '^portcullis-' })),
       /^portcullis-[0-9a-f]{8}$/,
     );
+  });
+});
+
+describe('record envelopes', () => {
+  const doc = buildApiDocument('/spec.yaml', '3.0', {
+    openapi: '3.0.3',
+    info: { title: 't', version: '1' },
+    paths: {},
+    components: {
+      schemas: {
+        Resource: {
+          type: 'object',
+          properties: {
+            type: { type: 'string', enum: ['users'] },
+            id: { type: 'string' },
+            attributes: {
+              type: 'object',
+              properties: { email: { type: 'string' }, role: { type: 'string', readOnly: true } },
+            },
+          },
+        },
+        Document: { type: 'object', properties: { data: { $ref: '#/components/schemas/Resource' } } },
+        Rails: {
+          type: 'object',
+          properties: { user: { type: 'object', properties: { name: { type: 'string' } } } },
+        },
+        Flat: {
+          type: 'object',
+          properties: {
+            name: { type: 'string' },
+            address: { type: 'object', properties: { city: { type: 'string' } } },
+          },
+        },
+      },
+    },
+  });
+  const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+
+  test('from values: JSON:API attributes, Rails params, wrapped records; flat bodies stay at the top', () => {
+    assert.deepEqual(envelopeOf({ data: { type: 'sessions', attributes: { email: 'a', password: 'b' } } }), [
+      'data',
+      'attributes',
+    ]);
+    assert.deepEqual(
+      envelopeOf({ data: { type: 'users', id: '7', attributes: { role: 'x' } }, links: { self: '/u/7' } }),
+      ['data', 'attributes'],
+    );
+    assert.deepEqual(envelopeOf({ user: { email: 'a', password: 'b' } }), ['user']);
+    assert.deepEqual(envelopeOf({ success: true, item: { id: 3, name: 'n' } }), ['item']);
+    assert.deepEqual(envelopeOf({ email: 'a', password: 'b' }), []);
+    assert.deepEqual(envelopeOf({ name: 'a', address: { city: 'b' } }), []);
+    assert.deepEqual(envelopeOf({ data: [{ id: 1 }] }), []);
+    assert.deepEqual(envelopeOf('text'), []);
+  });
+
+  test('from schemas', () => {
+    assert.deepEqual(schemaEnvelope(doc, ref('Document')), ['data', 'attributes']);
+    assert.deepEqual(Object.keys(recordProperties(doc, ref('Document'))), ['email', 'role']);
+    assert.deepEqual(schemaEnvelope(doc, ref('Rails')), ['user']);
+    assert.deepEqual(schemaEnvelope(doc, ref('Flat')), []);
+    assert.deepEqual(Object.keys(recordProperties(doc, ref('Flat'))), ['name', 'address']);
+  });
+
+  test('reading and writing fields at the envelope keeps the members around them', () => {
+    const body = { data: { type: 'sessions', attributes: { email: 'a@x', password: 'p' } } };
+    assert.deepEqual(recordFields(body), { email: 'a@x', password: 'p' });
+    assert.deepEqual(fieldsAt(body, ['data']), body.data);
+    assert.deepEqual(withFields(body, envelopeOf(body), { password: 'q', role: 'admin' }), {
+      data: { type: 'sessions', attributes: { email: 'a@x', password: 'q', role: 'admin' } },
+    });
+    assert.deepEqual(body.data.attributes.password, 'p');
+    assert.deepEqual(withFields({ a: 1 }, [], { b: 2 }), { a: 1, b: 2 });
+    assert.deepEqual(withFields({}, ['user'], { b: 2 }), { user: { b: 2 } });
   });
 });

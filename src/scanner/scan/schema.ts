@@ -174,3 +174,104 @@ export function sampleValue(
       return example ?? `portcullis-${randomUUID().slice(0, 8)}`;
   }
 }
+
+/**
+ * Where a body keeps its record's fields: the path of members from the body to the object that holds them.
+ * Empty for a flat body (`{"email": ..., "password": ...}`); `['data', 'attributes']` for a JSON:API document
+ * (`{"data": {"type": "users", "attributes": {...}}}`); `['user']` for Rails-style params (`{"user": {...}}`);
+ * `['data']`, `['item']`, `['record']` and the like for an object wrapped in one member.
+ */
+export type Envelope = readonly string[];
+
+/** Members of a JSON:API resource object beside its `attributes`. */
+const RESOURCE_MEMBER = /^(type|id|lid|relationships|links|meta)$/;
+/** Members of a top-level document beside its one wrapped record (JSON:API's and common envelopes'). */
+const DOCUMENT_MEMBER = /^(links|meta|included|jsonapi|success|ok|status|message)$/;
+const MAX_ENVELOPE = 3;
+
+function plainObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/**
+ * One step into a record envelope, from the members an object has (and whether each holds an object): its
+ * `attributes` when every other member is a JSON:API resource member, else its only member that holds an object
+ * (at the top, beside JSON:API document members only) when it has no other member.
+ */
+function envelopeStep(members: ReadonlyMap<string, boolean>, top: boolean): string | undefined {
+  if (
+    members.get('attributes') === true &&
+    [...members.keys()].every((k) => k === 'attributes' || RESOURCE_MEMBER.test(k))
+  )
+    return 'attributes';
+  const rest = [...members.keys()].filter(
+    (k) => !(top && DOCUMENT_MEMBER.test(k) && ((k !== 'status' && k !== 'message') || !members.get(k))),
+  );
+  return rest.length === 1 && members.get(rest[0]) === true ? rest[0] : undefined;
+}
+
+/** The record envelope of a body or answer value (see Envelope). */
+export function envelopeOf(body: unknown): Envelope {
+  const path: string[] = [];
+  let cur = body;
+  while (path.length < MAX_ENVELOPE && plainObject(cur)) {
+    const members = new Map(Object.entries(cur).map(([k, v]) => [k, plainObject(v)] as const));
+    const step = envelopeStep(members, path.length === 0);
+    if (step === undefined) break;
+    path.push(step);
+    cur = cur[step];
+  }
+  return path;
+}
+
+/** The record envelope a body schema declares (see Envelope), read from its properties. */
+export function schemaEnvelope(spec: ApiDocument, schema: JsonSchema | undefined): Envelope {
+  const path: string[] = [];
+  let props = propertiesOf(spec, schema);
+  while (path.length < MAX_ENVELOPE) {
+    const members = new Map(
+      Object.entries(props).map(
+        ([k, s]) => [k, schemaType(s) === 'object' && s.properties !== undefined] as const,
+      ),
+    );
+    const step = envelopeStep(members, path.length === 0);
+    if (step === undefined) break;
+    path.push(step);
+    props = propertiesOf(spec, props[step]);
+  }
+  return path;
+}
+
+/** The declared properties of the record a body schema holds (its envelope's, see schemaEnvelope). */
+export function recordProperties(
+  spec: ApiDocument,
+  schema: JsonSchema | undefined,
+): Record<string, JsonObject> {
+  let s: JsonSchema | undefined = schema;
+  for (const step of schemaEnvelope(spec, schema)) s = propertiesOf(spec, s)[step];
+  return propertiesOf(spec, s);
+}
+
+/** The fields at `envelope` in a body (an empty object when nothing is there). */
+export function fieldsAt(body: unknown, envelope: Envelope): Record<string, unknown> {
+  let cur = body;
+  for (const step of envelope) cur = plainObject(cur) ? cur[step] : undefined;
+  return plainObject(cur) ? cur : {};
+}
+
+/** The record fields of a body or answer: those at its own envelope (envelopeOf). */
+export function recordFields(body: unknown): Record<string, unknown> {
+  return fieldsAt(body, envelopeOf(body));
+}
+
+/** A copy of `body` with `fields` set at `envelope` (the members around them kept). */
+export function withFields(
+  body: Readonly<Record<string, unknown>>,
+  envelope: Envelope,
+  fields: Readonly<Record<string, unknown>>,
+): Record<string, unknown> {
+  if (envelope.length === 0) return { ...body, ...fields };
+  const [head, ...rest] = envelope;
+  const inner = plainObject(body[head]) ? body[head] : {};
+  return { ...body, [head]: withFields(inner, rest, fields) };
+}

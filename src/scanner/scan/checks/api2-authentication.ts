@@ -37,7 +37,7 @@ import { joinUrl, type ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, isRefused, isSuccess, redact, type ScanContext } from '../context.ts';
 import { curlFor, shellQuote } from '../curl.ts';
 import { listedVariants, setsPasswordByUrl } from '../discover.ts';
-import { loginOutcome, loginRequest, sessionIdentity, signedIn } from '../login.ts';
+import { loginFields, loginOutcome, loginRequest, sessionIdentity, signedIn } from '../login.ts';
 import type { LoginFlow } from '../options.ts';
 import {
   bodySchema,
@@ -49,7 +49,7 @@ import {
   requiresAuth,
 } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
-import { propertiesOf, sampleValue } from '../schema.ts';
+import { propertiesOf, recordFields, recordProperties, sampleValue } from '../schema.ts';
 import { accountParam } from '../self.ts';
 import { similarity } from '../similarity.ts';
 import { sessionChecks } from './api2-sessions.ts';
@@ -909,7 +909,8 @@ export function findLoginTarget(ctx: ScanContext): LoginTarget | undefined {
   for (const i of [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])]) {
     const flow = i.login?.flow;
     if (!flow) continue;
-    const fields = fieldsOf(flow.body);
+    const sent = loginFields(flow);
+    const fields = fieldsOf(sent);
     if (!fields) continue;
     const op = ctx.spec.operations.find(
       (o) => o.method === (flow.method ?? 'POST') && templateMatches(o.path, flow.path),
@@ -919,7 +920,7 @@ export function findLoginTarget(ctx: ScanContext): LoginTarget | undefined {
       flow,
       ...(op ? { op } : {}),
       ...fields,
-      known: { user: flow.body[fields.userField], password: flow.body[fields.passwordField] },
+      known: { user: sent[fields.userField], password: sent[fields.passwordField] },
     };
   }
   return documentedLogins(ctx)[0];
@@ -956,7 +957,8 @@ export function documentedLogins(ctx: ScanContext): LoginTarget[] {
     }
     const sample = sampleValue(ctx.spec, schema);
     if (sample === null || typeof sample !== 'object' || Array.isArray(sample)) continue;
-    const fields = fieldsOf(sample as Record<string, unknown>);
+    // The user and password fields at the body's record envelope (`data.attributes` of JSON:API, `user`).
+    const fields = fieldsOf(recordFields(sample));
     if (!fields) continue;
     out.push({
       flow: {
@@ -991,7 +993,7 @@ export function isSignup(ctx: ScanContext, op: Operation): boolean {
   if (SIGNUP_WORDS.test(op.path) || (op.hasDeclaredId && SIGNUP_ID.test(op.id))) return true;
   const explicit = /(^|[/_-])(log_?in|sign_?in|authenticate|token|session)s?($|[/_.-])/i.test(op.path);
   const schema = jsonBodySchema(op) ?? formBodySchema(op);
-  const fields = schema === undefined ? [] : Object.keys(propertiesOf(ctx.spec, schema));
+  const fields = schema === undefined ? [] : Object.keys(recordProperties(ctx.spec, schema));
   const passwords = fields.filter((k) => PASSWORD_FIELD.test(k));
   if (passwords.some((k) => REPEAT_FIELD.test(k))) return true;
   const mail = fields.some((k) => MAIL_FIELD.test(k));
@@ -1005,7 +1007,11 @@ export function isSignup(ctx: ScanContext, op: Operation): boolean {
     return true;
   const ok = op.responses?.['200'] ?? op.responses?.['201'];
   const answer = ok?.content ? Object.values(ok.content)[0]?.schema : undefined;
-  const members = answer === undefined ? [] : Object.keys(propertiesOf(ctx.spec, answer));
+  // The answer's own members and its record's (`data.attributes` of JSON:API, `user`).
+  const members =
+    answer === undefined
+      ? []
+      : [...Object.keys(propertiesOf(ctx.spec, answer)), ...Object.keys(recordProperties(ctx.spec, answer))];
   return (
     !explicit &&
     members.length > 0 &&
@@ -1052,7 +1058,7 @@ function sameShape(known: string): string {
 export function unknownUser(ctx: ScanContext, t: LoginTarget, known?: unknown): string {
   const body = t.op ? (jsonBodySchema(t.op) ?? formBodySchema(t.op)) : undefined;
   const prop =
-    (body !== undefined ? propertiesOf(ctx.spec, body)[t.userField] : undefined) ??
+    (body !== undefined ? recordProperties(ctx.spec, body)[t.userField] : undefined) ??
     t.op?.parameters.find((p) => p.name === t.userField)?.schema;
   const schema = prop as Record<string, unknown> | undefined;
   const sample = typeof known === 'string' ? known : undefined;

@@ -18,7 +18,7 @@ import { randomBytes } from 'node:crypto';
 import type { Operation } from '../../../core/api-document.ts';
 import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
 import { setsPasswordByUrl } from '../discover.ts';
-import { loginRequest, sessionIdentity, setCookies } from '../login.ts';
+import { loginFields, loginRequest, sessionIdentity, setCookies } from '../login.ts';
 import { bodySchema, isExcluded, type PlannedRequest, planRequest, requiresAuth } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf } from '../schema.ts';
@@ -43,6 +43,16 @@ import {
 } from './throwaway.ts';
 
 const LOGOUT = /log_?out|sign_?out|revoke/i;
+/**
+ * The caller's own session as a resource (`/session`, `/api/v1/sessions/current`, `/auth/token`, `/users/sign_in`):
+ * its DELETE is a logout (Rails' `DELETE /users/sign_out` and `DELETE /session` alike).
+ */
+const SESSION_RESOURCE = /\/(sessions?|tokens?|sign_?in|login|auth)(\/(current|me|mine|self))?\/?$/i;
+
+/** Whether a DELETE on this path ends the caller's own session (see SESSION_RESOURCE). */
+export function sessionResource(path: string): boolean {
+  return SESSION_RESOURCE.test(path.split('?')[0]);
+}
 const ALL_SESSIONS = /all|other|every/i;
 const MAX_LIFETIME_DAYS = 30;
 
@@ -123,7 +133,7 @@ function throwawaySigned(ctx: ScanContext, s: Throwaway): Signed {
 function identitySigned(ctx: ScanContext, b: Identity | undefined): Signed | undefined {
   const flow = b?.login?.flow;
   if (!b || !flow) return undefined;
-  const user = Object.entries(flow.body).find(
+  const user = Object.entries(loginFields(flow)).find(
     ([k, v]) => typeof v === 'string' && v.length >= 3 && !PASSWORD.test(k) && !/grant|client|scope/i.test(k),
   );
   if (!user) return undefined;
@@ -429,10 +439,10 @@ export async function sessionChecks(ctx: ScanContext, t: ThrowawayLogin | undefi
   );
   const logouts = ctx.spec.operations.filter(
     (op) =>
-      (op.method === 'POST' || op.method === 'GET') &&
       !isExcluded(op) &&
       !op.path.includes('{') &&
-      (LOGOUT.test(op.path) || LOGOUT.test(op.id)),
+      (((op.method === 'POST' || op.method === 'GET') && (LOGOUT.test(op.path) || LOGOUT.test(op.id))) ||
+        (op.method === 'DELETE' && sessionResource(op.path))),
   );
   // An account an earlier check registered and left (API1's attacker W, or V when its delete failed) first.
   const s =

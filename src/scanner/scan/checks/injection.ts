@@ -96,7 +96,16 @@ import {
   planRequest,
 } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
-import { propertiesOf, resolveSchema, sampleValue, schemaType } from '../schema.ts';
+import {
+  propertiesOf,
+  recordFields,
+  recordProperties,
+  resolveSchema,
+  sampleValue,
+  schemaEnvelope,
+  schemaType,
+  withFields,
+} from '../schema.ts';
 import { accountParam } from '../self.ts';
 import { similarity } from '../similarity.ts';
 import { documentedLogins, findLoginTarget, unknownUser } from './api2-authentication.ts';
@@ -334,30 +343,47 @@ export function injectionPoints(ctx: ScanContext): InjectionPoint[] {
     }
     const sample = sampleValue(ctx.spec, body) as Record<string, unknown> | null;
     if (sample === null || typeof sample !== 'object') continue;
-    for (const [name, s] of Object.entries(propertiesOf(ctx.spec, body))) {
-      if (s.readOnly === true) continue;
-      if (json && schemaType(s) === 'object') {
-        const inner = sample[name] as Record<string, unknown> | undefined;
-        for (const [sub, ss] of Object.entries(propertiesOf(ctx.spec, s))) {
-          if (stringInput(ss))
-            add(
-              'json',
-              `${name}.${sub}`,
-              inner?.[sub],
-              String(ss.description ?? ''),
-              ss.example !== undefined,
+    // The body's string inputs, nested objects' members named by their path (`data.attributes.email`).
+    const members = (
+      props: Record<string, JsonObject>,
+      values: Record<string, unknown> | undefined,
+      prefix: string,
+      depth: number,
+    ): void => {
+      // A JSON:API resource object: its `attributes` take the probes; its `type` and `id` name the resource
+      // kind and the object (an unknown type is refused before any query), not an input of interest.
+      const resource = json && props.attributes !== undefined && schemaType(props.attributes) === 'object';
+      for (const [name, s] of Object.entries(props)) {
+        if (s.readOnly === true || (resource && (name === 'type' || name === 'id'))) continue;
+        if (json && schemaType(s) === 'object') {
+          if (depth < MAX_NESTED)
+            members(
+              propertiesOf(ctx.spec, s),
+              values?.[name] as Record<string, unknown> | undefined,
+              `${prefix}${name}.`,
+              depth + 1,
             );
+          continue;
         }
-        continue;
+        // A search's number fields too (`POST /orders/search {"customer_id": 3}`): a read, the probes change nothing.
+        const numberInRead = ['integer', 'number'].includes(String(schemaType(s))) && readsOnly(op);
+        if (stringInput(s) || (depth === 0 && numberInRead))
+          add(
+            json ? 'json' : 'form',
+            `${prefix}${name}`,
+            values?.[name],
+            String(s.description ?? ''),
+            s.example !== undefined,
+          );
       }
-      // A search's number fields too (`POST /orders/search {"customer_id": 3}`): a read, the probes change nothing.
-      const numberInRead = ['integer', 'number'].includes(String(schemaType(s))) && readsOnly(op);
-      if (stringInput(s) || numberInRead)
-        add(json ? 'json' : 'form', name, sample[name], String(s.description ?? ''), s.example !== undefined);
-    }
+    };
+    members(propertiesOf(ctx.spec, body), sample, '', 0);
   }
   return out;
 }
+
+/** How deep the injection points of a JSON body go: `data.attributes.email` is two objects down. */
+const MAX_NESTED = 3;
 
 /**
  * How an input's values are encoded when they are base64 of something (`MTI=` is "12", `eyJpZCI6MTJ9` is
@@ -496,12 +522,26 @@ function encodedProber(inner: Prober, codec: Codec): Prober {
   };
 }
 
+/** The member a JSON input's dotted name (`data.attributes.email`) names in a body. */
+function memberAt(body: Readonly<Record<string, unknown>> | undefined, name: string): unknown {
+  let cur: unknown = body;
+  for (const key of name.split('.')) {
+    if (cur === null || typeof cur !== 'object' || Array.isArray(cur)) return undefined;
+    cur = (cur as Record<string, unknown>)[key];
+  }
+  return cur;
+}
+
 function setMember(body: Record<string, unknown>, name: string, value: unknown): Record<string, unknown> {
   const dot = name.indexOf('.');
   if (dot < 0) return { ...body, [name]: value };
   const head = name.slice(0, dot);
-  const inner = (body[head] ?? {}) as Record<string, unknown>;
-  return { ...body, [head]: { ...inner, [name.slice(dot + 1)]: value } };
+  const held = body[head];
+  const inner =
+    held !== null && typeof held === 'object' && !Array.isArray(held)
+      ? (held as Record<string, unknown>)
+      : {};
+  return { ...body, [head]: setMember(inner, name.slice(dot + 1), value) };
 }
 
 /**
@@ -1998,15 +2038,16 @@ function loginPlan(ctx: ScanContext, op: Operation): LoginPlan | undefined {
       ? guessed.fields
       : query
         ? op.parameters.filter((p) => p.in === 'query').map((p) => p.name)
-        : Object.keys(propertiesOf(ctx.spec, schema)),
+        : Object.keys(recordProperties(ctx.spec, schema)),
   );
-  for (const k of Object.keys(own?.login?.flow.body ?? {})) fields.add(k);
+  // The fields its logins send, out of their envelope (`data.attributes` of a JSON:API login).
+  for (const k of Object.keys(own?.login?.body ?? {})) fields.add(k);
   const { user: userField, password: passwordField } = loginFields([...fields]);
   if (userField === undefined) return undefined;
   const never = givenNames(ctx);
   const values: Record<string, unknown> = {};
   // The flow's other fields (`grant_type`, `client_id`, a tenant), unless they name someone.
-  for (const [k, v] of Object.entries(own?.login?.flow.body ?? {})) {
+  for (const [k, v] of Object.entries(own?.login?.body ?? {})) {
     if (k === userField || k === passwordField || LOGIN_USER.test(k)) continue;
     if (typeof v === 'string' && never.includes(v.toLowerCase())) continue;
     values[k] = v;
@@ -2022,7 +2063,7 @@ function loginPlan(ctx: ScanContext, op: Operation): LoginPlan | undefined {
         : {}),
   };
   const target = { flow, op, userField, passwordField: passwordField ?? '' };
-  const known = own?.login?.flow.body[userField];
+  const known = own?.login?.body[userField];
   for (const k of fields) {
     if (k === userField) values[k] = unknownUser(ctx, target, known);
     else if (k === passwordField) values[k] = freshPassword();
@@ -2032,9 +2073,20 @@ function loginPlan(ctx: ScanContext, op: Operation): LoginPlan | undefined {
   const strings = Object.fromEntries(
     Object.entries(values).filter(([, v]) => typeof v === 'string') as [string, string][],
   );
+  // A JSON body with a record envelope (`{"data": {"type": "sessions", "attributes": {...}}}`): the values go
+  // inside it, the members around them (the resource type) as the document or the logins give them.
+  const envelope = json !== undefined ? schemaEnvelope(ctx.spec, json) : [];
+  const around = own?.login?.flow.body ?? (envelope.length > 0 ? sampleValue(ctx.spec, json) : {});
+  const body =
+    envelope.length > 0 && around !== null && typeof around === 'object' && !Array.isArray(around)
+      ? // The record replaced whole: nothing of a given identity's own fields stays in it.
+        withFields(around as Record<string, unknown>, envelope.slice(0, -1), {
+          [envelope[envelope.length - 1]]: values,
+        })
+      : values;
   return {
-    flow: { ...flow, body: values },
-    ...(query ? { params: strings } : { body: values }),
+    flow: { ...flow, body },
+    ...(query ? { params: strings } : { body }),
     userField,
     ...(passwordField !== undefined ? { passwordField } : {}),
     never,
@@ -2816,7 +2868,7 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
         // An account change: as the scan's own account, with its own values, and no one else.
         const plan = plans.get(point.op.id);
         if (plan && own) {
-          const mine = plan.params[point.name] ?? plan.body?.[point.name];
+          const mine = plan.params[point.name] ?? memberAt(plan.body, point.name);
           const value = typeof mine === 'string' ? mine : point.value;
           const res = await probe(point, own.identity).send(value);
           const refused = res?.status === 401 || res?.status === 403;
@@ -2843,7 +2895,7 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
         // the baseline the probes are compared with.
         const lp = logins.get(point.op.id);
         if (lp) {
-          const mine = lp.params?.[point.name] ?? lp.body?.[point.name];
+          const mine = lp.params?.[point.name] ?? memberAt(lp.body, point.name);
           const res = await probe(point, null).send(typeof mine === 'string' ? mine : point.value);
           // A 5xx is a baseline too: a login that fails on any user nobody has (a crash on the missing row, a
           // database error on every wrong login) is compared three ways (see firstRound) and by its bypass.
@@ -2852,7 +2904,7 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
           if (signsIn(lp.flow, res))
             noteLeftAccount(
               ctx,
-              String(lp.body?.[lp.userField] ?? lp.params?.[lp.userField]),
+              String(recordFields(lp.body)[lp.userField] ?? lp.params?.[lp.userField]),
               `${point.op.method} ${point.op.path} signed it in`,
             );
           return {
@@ -3074,7 +3126,7 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
     // password: `{"$ne": ...}` as the user matches the first account, and a login that checks the password itself
     // counts a failed login against it.
     if (!mayWiden(ctx, point.op)) return;
-    if (job.login && point.name !== job.login.passwordField) return;
+    if (job.login && point.name.split('.').pop() !== job.login.passwordField) return;
     if (point.in !== 'json' && point.in !== 'query') return;
     job.found = await probeObjects(counted, job.p!, baseline);
   });
