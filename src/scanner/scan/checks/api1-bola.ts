@@ -1736,7 +1736,24 @@ const MONEY_MEMBER =
  * field there names whom it is for, and the object showing up on that person's side is what it is for.
  */
 const ADDRESSED =
-  /(^|[/_.-])(messages?|mails?|inbox|notifications?|notices?|invit\w*|requests?|gifts?|reviews?|ratings?|reports?|complaints?|feedback|chats?|conversations?|threads?|shares?|mentions?|pokes?|likes?|follows?|followers?|friends?|friendships?|referrals?|endorsements?|kudos|recommendations?|tickets?|assignments?|members?|memberships?|collaborators?|grants?|participants?|attendees?|teams?|assignees?|watchers?|subscribers?|delegates?|permissions?|acls?)($|[/_.-])/i;
+  /(^|[/_.-])(messages?|mails?|inbox|notifications?|notices?|invit\w*|requests?|gifts?|reviews?|ratings?|reports?|complaints?|feedback|chats?|conversations?|threads?|shares?|mentions?|pokes?|likes?|follows?|followers?|friends?|friendships?|referrals?|endorsements?|kudos|recommendations?|tickets?|assignments?)($|[/_.-])/i;
+
+/**
+ * A collection of who has access to something (`/orgs/{id}/members`, `/projects/{id}/collaborators`, `/docs/{id}/
+ * grants`, `/events/{id}/attendees`, a project's `team`): the person field of its creation names whom it grants
+ * access, not an owner. Its last literal segment only: `/members/{id}/posts` is a collection of posts.
+ */
+const ACCESS_LIST =
+  /^(members?|memberships?|collaborators?|grants?|participants?|attendees?|team|assignees?|watchers?|subscribers?|delegates?|permissions?|acls?|access|roles?)$/i;
+
+/** The last literal segment of a path names an access list. */
+function grantsAccess(path: string): boolean {
+  const last = path
+    .split('/')
+    .filter((seg) => seg !== '' && !seg.includes('{'))
+    .pop();
+  return last !== undefined && ACCESS_LIST.test(last);
+}
 
 /**
  * Is every path parameter of this creation an object the scan itself created (`/orgs/<an org the scan made>/
@@ -1753,8 +1770,8 @@ function inScanParent(ctx: ScanContext, op: Operation, path: string): boolean {
 }
 
 /**
- * Deletes the object an owner-field probe made (as the attacker that made it, at its item route); what cannot
- * be deleted is named in the notes, for a person to remove.
+ * Deletes the object an owner-field probe made at its item route (as the attacker that made it, else as the victim
+ * it may be filed under); what cannot be deleted is named in the notes, for a person to remove.
  */
 async function removeProbeObject(
   ctx: ScanContext,
@@ -1762,10 +1779,14 @@ async function removeProbeObject(
   path: string,
   res: ScanResponse,
   attacker: Identity,
+  victim: Identity,
 ): Promise<void> {
   const collection = creationCollection(ctx.spec, op) ?? op.path.replace(/\/$/, '');
   const param = itemParam(ctx.spec, collection);
-  const id = captureId(ctx.spec, op, res);
+  // Its id as discovery reads a creation's (in an envelope too: `{"ok": true, "result": {"id": 7}}`).
+  const id =
+    createdId(res, memberParam(ctx.spec, collection), entityOfPath(collection)) ??
+    captureId(ctx.spec, op, res);
   const del =
     param === undefined
       ? undefined
@@ -1787,11 +1808,14 @@ async function removeProbeObject(
     };
     // Recorded as the scan's, so the runner lets its delete through; gone from the registry once deleted.
     ctx.objects.add(made);
-    const req = planRequest(ctx.spec, del, ctx.objects, { owner: attacker.name, params: { [param]: id } });
-    const gone = await ctx.send(req, attacker);
-    if (isSuccess(gone)) {
-      ctx.objects.markDeleted(made.path);
-      return;
+    // As the attacker that made it, else as the victim it was filed under (the API may let only its owner delete).
+    for (const who of [attacker, victim]) {
+      const req = planRequest(ctx.spec, del, ctx.objects, { owner: attacker.name, params: { [param]: id } });
+      const gone = await ctx.send(req, who);
+      if (isSuccess(gone)) {
+        ctx.objects.markDeleted(made.path);
+        return;
+      }
     }
   }
   ctx.note?.({
@@ -1871,6 +1895,7 @@ async function ownershipFields(ctx: ScanContext, victim: Identity, attacker: Ide
     const skip =
       MONEY_PATH.test(op.path) ||
       ADDRESSED.test(op.path) ||
+      grantsAccess(op.path) ||
       (Object.keys(props).some((k) => MONEY_MEMBER.test(k)) &&
         Object.keys(props).some((k) => /account/i.test(k)));
     if (!schema || skip) continue;
@@ -1914,7 +1939,7 @@ async function ownershipFields(ctx: ScanContext, victim: Identity, attacker: Ide
         shown || !JSON.stringify(marked).includes(marker)
           ? undefined
           : await victimSees(ctx, op, res, marker, victim, attacker);
-      await removeProbeObject(ctx, op, req.path, res, attacker);
+      await removeProbeObject(ctx, op, req.path, res, attacker, victim);
       if (!shown && seen === undefined) continue;
       ctx.report(SCAN_RULES.bolaWrite, {
         operation: op,
