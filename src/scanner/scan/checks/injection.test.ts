@@ -208,3 +208,9 @@ test('database errors and their traces: drivers, ORMs, PHP warnings about a fail
   ])
     assert.equal(SQL_ERROR.test(text), false, text);
 });
+
+test('madeUpLike: a made-up uuid for a uuid value or a uuid input', () => {
+  assert.match(madeUpLike('3f2b8c1e-9a4d-4c2b-8e1f-0a1b2c3d4e5f', false), /^[0-9a-f]{8}-[0-9a-f]{4}-/);
+  assert.match(madeUpLike(undefined, false, { type: 'string', format: 'uuid' }), /^[0-9a-f]{8}-[0-9a-f]{4}-/);
+  assert.match(madeUpLike('ord_x81', false, { type: 'string' }), /^pcd[0-9a-f]{8}$/);
+});

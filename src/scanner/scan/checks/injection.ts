@@ -87,8 +87,10 @@ import {
   isCreationOperation,
   isExcluded,
   isLoginOperation,
+  isUuid,
   jsonBodySchema,
   listedValue,
+  madeUpUuid,
   memberParam,
   type PlannedRequest,
   pathActs,
@@ -341,7 +343,18 @@ export function injectionPoints(ctx: ScanContext): InjectionPoint[] {
       for (const name of guessed?.fields ?? []) add(guessed!.encoding, name, undefined, '', false, guessed);
       continue;
     }
-    const sample = sampleValue(ctx.spec, body) as Record<string, unknown> | null;
+    // The values each input starts from: the JSON body the planner builds for the first identity (values the API
+    // gave out beat the document's placeholders: `book_id: "string"` names no book), else a sample.
+    const first = ctx.identities[0];
+    const planned =
+      json !== undefined
+        ? planRequest(ctx.spec, op, ctx.objects, first ? { owner: first.name } : {}).body
+        : undefined;
+    const sample = (
+      planned !== null && typeof planned === 'object' && !Array.isArray(planned)
+        ? planned
+        : sampleValue(ctx.spec, body)
+    ) as Record<string, unknown> | null;
     if (sample === null || typeof sample !== 'object') continue;
     // The body's string inputs, nested objects' members named by their path (`data.attributes.email`).
     const members = (
@@ -445,7 +458,10 @@ export function codecOf(value: string): Codec | undefined {
 }
 
 /** A value of the shape of `seen` (a number, base64 of one) that names nothing: the runner knows it as made up. */
-export function madeUpLike(seen: string | undefined, integer: boolean): string {
+export function madeUpLike(seen: string | undefined, integer: boolean, schema?: JsonObject): string {
+  // A uuid input (its value or its schema says so): a made-up uuid, which a uuid column takes and the runner
+  // knows as made up (`pcd<hex>` is refused before any query by a uuid-typed route or column).
+  if (schema?.format === 'uuid' || isUuid(seen)) return madeUpUuid();
   const codec = seen !== undefined ? codecOf(seen) : undefined;
   if (codec) return codec.encode(madeUpLike(codec.decoded, /^\d+$/.test(codec.decoded)));
   if (integer || (seen !== undefined && /^\d{1,18}$/.test(seen))) return '987654321';
@@ -498,7 +514,7 @@ function madeUpParams(ctx: ScanContext, op: Operation, as: Identity | undefined)
     const s = resolveSchema(ctx.spec, p.schema);
     const type = schemaType(s);
     if (p.in === 'query' && !stringInput(s)) continue;
-    out[p.name] = madeUpLike(seen.get(p.name), type === 'integer' || type === 'number');
+    out[p.name] = madeUpLike(seen.get(p.name), type === 'integer' || type === 'number', s);
   }
   return out;
 }
@@ -585,11 +601,18 @@ function makeProber(
   const owner = as?.name;
   const json = jsonBodySchema(op);
   const form = json === undefined ? formSchema(op) : undefined;
-  // One body sample for all probes of this input, so answers differ only by the probe.
-  const sampled =
-    (json ?? form) !== undefined
-      ? (sampleValue(ctx.spec, json ?? form) as Record<string, unknown>)
+  // One body sample for all probes of this input, so answers differ only by the probe: a JSON body as the
+  // planner builds it (values harvested from the API's answers beat the document's placeholders), else sampled.
+  const planned =
+    json !== undefined
+      ? planRequest(ctx.spec, op, ctx.objects, owner !== undefined ? { owner } : {}).body
       : undefined;
+  const sampled =
+    planned !== null && typeof planned === 'object' && !Array.isArray(planned)
+      ? (planned as Record<string, unknown>)
+      : (json ?? form) !== undefined
+        ? (sampleValue(ctx.spec, json ?? form) as Record<string, unknown>)
+        : undefined;
   const fresh = as === null && signUp(ctx, op) ? freshNames(ctx, op) : undefined;
   const first =
     base !== undefined || fresh !== undefined ? { ...(sampled ?? {}), ...fresh, ...base } : sampled;
