@@ -89,72 +89,82 @@ interface User {
 }
 
 describe('review: no account of the scan is left an admin', () => {
-  test('every account but the seeded admin is ordinary after a plain scan', {
-    todo: 'hidden is_admin is not set back (R, session 13)',
-  }, async () => {
-    const users: User[] = ['alice', 'bob', 'root'].map((n) => ({
-      id: randomUUID(),
-      email: `${n}@acme.test`,
-      name: n,
-      password: `pw-${n}-long-enough`,
-      isAdmin: n === 'root',
-    }));
-    const sessions = new Map<string, User>();
-    const pub = (u: User) => ({ id: u.id, email: u.email, name: u.name });
-    const server = await startServer(async (req, res) => {
-      const body = (await readJson(req)) ?? {};
-      const path = new URL(req.url ?? '/', 'http://x').pathname;
-      if (req.method === 'POST' && path === '/v1/users') {
-        const { email, password, name } = body;
-        if (
-          typeof email !== 'string' ||
-          !email.includes('@') ||
-          typeof password !== 'string' ||
-          password.length < 10
-        )
-          return sendJson(res, 422, { error: { code: 'invalid', message: 'invalid' } });
-        if (typeof name === 'string' && !users.some((u) => u.email === email))
-          users.push({ id: randomUUID(), email, name, password, isAdmin: false });
-        return sendJson(res, 202, { message: 'check your inbox' });
-      }
-      if (req.method === 'POST' && path === '/v1/sessions') {
-        const u = users.find((x) => x.email === body.email && x.password === body.password);
-        if (!u) return sendJson(res, 401, { error: { code: 'invalid_credentials', message: 'wrong' } });
-        const token = randomUUID();
-        sessions.set(token, u);
-        return sendJson(res, 201, { token });
-      }
-      const me = sessions.get((req.headers.authorization ?? '').replace('Bearer ', ''));
-      if (!me) return sendJson(res, 401, { error: { code: 'unauthenticated', message: 'sign in' } });
-      if (path === '/v1/me' && req.method === 'GET') return sendJson(res, 200, pub(me));
-      if (path === '/v1/me' && req.method === 'PATCH') {
-        if (typeof body.name === 'string') me.name = body.name;
-        if ('is_admin' in body) me.isAdmin = body.is_admin === true; // the flaw: an undeclared, unshown field
-        return sendJson(res, 200, pub(me));
-      }
-      if (path === '/v1/admin/audit' && req.method === 'GET') {
-        if (!me.isAdmin) return sendJson(res, 403, { error: { code: 'forbidden', message: 'admins only' } });
-        return sendJson(res, 200, { data: users.map((u) => ({ ...pub(u), is_admin: u.isAdmin })) });
-      }
-      return sendJson(res, 404, { error: { code: 'not_found', message: 'no such route' } });
-    });
-    try {
-      const login = (n: string) => ({
+  for (const vulnerable of [true, false])
+    test(`every account but the seeded admin is ordinary after a plain scan (${vulnerable ? 'vulnerable' : 'fixed twin'})`, async () => {
+      const users: User[] = ['alice', 'bob', 'root'].map((n) => ({
+        id: randomUUID(),
+        email: `${n}@acme.test`,
         name: n,
-        login: { path: '/v1/sessions', body: { email: `${n}@acme.test`, password: `pw-${n}-long-enough` } },
+        password: `pw-${n}-long-enough`,
+        isAdmin: n === 'root',
+      }));
+      const sessions = new Map<string, User>();
+      const pub = (u: User) => ({ id: u.id, email: u.email, name: u.name });
+      const server = await startServer(async (req, res) => {
+        const body = (await readJson(req)) ?? {};
+        const path = new URL(req.url ?? '/', 'http://x').pathname;
+        if (req.method === 'POST' && path === '/v1/users') {
+          const { email, password, name } = body;
+          if (
+            typeof email !== 'string' ||
+            !email.includes('@') ||
+            typeof password !== 'string' ||
+            password.length < 10
+          )
+            return sendJson(res, 422, { error: { code: 'invalid', message: 'invalid' } });
+          if (typeof name === 'string' && !users.some((u) => u.email === email))
+            users.push({ id: randomUUID(), email, name, password, isAdmin: false });
+          return sendJson(res, 202, { message: 'check your inbox' });
+        }
+        if (req.method === 'POST' && path === '/v1/sessions') {
+          const u = users.find((x) => x.email === body.email && x.password === body.password);
+          if (!u) return sendJson(res, 401, { error: { code: 'invalid_credentials', message: 'wrong' } });
+          const token = randomUUID();
+          sessions.set(token, u);
+          return sendJson(res, 201, { token });
+        }
+        const me = sessions.get((req.headers.authorization ?? '').replace('Bearer ', ''));
+        if (!me) return sendJson(res, 401, { error: { code: 'unauthenticated', message: 'sign in' } });
+        if (path === '/v1/me' && req.method === 'GET') return sendJson(res, 200, pub(me));
+        if (path === '/v1/me' && req.method === 'PATCH') {
+          if (typeof body.name === 'string') me.name = body.name;
+          // The flaw: an undeclared, unshown field (the fixed twin ignores it).
+          if (vulnerable && 'is_admin' in body) me.isAdmin = body.is_admin === true;
+          return sendJson(res, 200, pub(me));
+        }
+        if (path === '/v1/admin/audit' && req.method === 'GET') {
+          if (!me.isAdmin)
+            return sendJson(res, 403, { error: { code: 'forbidden', message: 'admins only' } });
+          return sendJson(res, 200, { data: users.map((u) => ({ ...pub(u), is_admin: u.isAdmin })) });
+        }
+        return sendJson(res, 404, { error: { code: 'not_found', message: 'no such route' } });
       });
-      await scanDocument(SPEC, server.url, {
-        identities: [login('alice'), login('bob')],
-        admin: login('root'),
-        checks: ['API3'],
-        ratePerSecond: 100,
-      });
-      assert.deepEqual(
-        users.filter((u) => u.isAdmin).map((u) => u.email),
-        ['root@acme.test'],
-      );
-    } finally {
-      await server.close();
-    }
-  });
+      try {
+        const login = (n: string) => ({
+          name: n,
+          login: { path: '/v1/sessions', body: { email: `${n}@acme.test`, password: `pw-${n}-long-enough` } },
+        });
+        const result = await scanDocument(SPEC, server.url, {
+          identities: [login('alice'), login('bob')],
+          admin: login('root'),
+          checks: ['API3'],
+          ratePerSecond: 100,
+        });
+        assert.deepEqual(
+          users.filter((u) => u.isAdmin).map((u) => u.email),
+          ['root@acme.test'],
+        );
+        // The escalation no read shows is seen through the admin-only read that answers the account after it.
+        const escalations = result.findings.filter(
+          (f) => f.rule.id === 'scan/api3-mass-assignment' && f.message.includes('/v1/admin/audit'),
+        );
+        assert.equal(
+          escalations.length,
+          vulnerable ? 1 : 0,
+          JSON.stringify(result.findings.map((f) => f.message)),
+        );
+      } finally {
+        await server.close();
+      }
+    });
 });

@@ -23,6 +23,7 @@ import {
   ownProfileWritePath,
   ownRecordPath,
   ownRecordWrite,
+  setsPassword,
   UPDATE_VERB,
 } from '../discover.ts';
 import { singular } from '../harvest.ts';
@@ -390,6 +391,113 @@ const CREDENTIAL_KEY = /(?:token|secret|apikey|accesskey|secretkey|privatekey|cr
 const NOT_CREDENTIAL_KEY =
   /csrf|xsrf|page|cursor|next|continuation|public|publishable|sitekey|captcha|pagination|tokentype|expires|count|length|limit/;
 
+/** Members a login or sign-up hands the caller its own credential in (`api_key`, `apiKey`, `access_token`, `key`). */
+const OWN_CREDENTIAL_KEY =
+  /^(api_?key|apikey|access_?key|auth_?key|user_?key|key|token|access_?token|auth_?token|refresh_?token|session_?(id|key|token)?|jwt)$/i;
+
+/** A name without case, separators or a leading `x-`: `X-API-Key`, `api_key` and `apiKey` are one. */
+const bareName = (name: string) =>
+  name
+    .toLowerCase()
+    .replace(/^x[-_]/, '')
+    .replace(/[^a-z0-9]/g, '');
+
+/** Does the operation hand out a credential: a login, or a sign-up or password change (a POST that sets one)? */
+function handsOutCredential(ctx: ScanContext, op: Operation): boolean {
+  return (
+    isLoginOperation(ctx.spec, op) ||
+    (op.method === 'POST' && !op.path.includes('{') && setsPassword(ctx.spec, op))
+  );
+}
+
+/** A caller of a login or sign-up: the identity that sent it, and the login names (lowercased) it sent. */
+interface Caller {
+  readonly name?: string;
+  readonly logins: ReadonlySet<string>;
+}
+
+/** The login names (user name, e-mail, phone) a request body sends, lowercased. */
+function loginNames(body: unknown): Set<string> {
+  let value = body;
+  if (typeof value === 'string') value = Object.fromEntries(new URLSearchParams(value.slice(0, 4000)));
+  const out = new Set<string>();
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return out;
+  for (const [k, v] of Object.entries(value as Record<string, unknown>).slice(0, 50))
+    if (LOGIN_KEY.test(k) && typeof v === 'string' && v !== '') out.add(v.toLowerCase());
+  return out;
+}
+
+/** Did two different callers get the value (neither the same identity nor a login name in common)? */
+function sharedAmong(callers: readonly Caller[] | undefined): boolean {
+  if (callers === undefined) return false;
+  const same = (a: Caller, b: Caller) =>
+    (a.name !== undefined && a.name === b.name) || [...a.logins].some((l) => b.logins.has(l));
+  return callers.some((a, i) => callers.slice(i + 1).some((b) => !same(a, b)));
+}
+
+/**
+ * The values under credential names at the top of login and sign-up answers (`{token, api_key}`), with the callers
+ * that got each: a value two callers got alike is no one's own credential.
+ */
+function handedCredentials(ctx: ScanContext): Map<string, Caller[]> {
+  const callers = new Map<string, Caller[]>();
+  const add = (answer: unknown, caller: Caller) =>
+    eachScalar(answer, '', [], (key, v, p) => {
+      if (typeof v !== 'string' || callers.size >= 1000 || p.includes('/*') || !OWN_CREDENTIAL_KEY.test(key))
+        return;
+      const list = callers.get(v) ?? [];
+      callers.set(v, list);
+      if (list.length < 20) list.push(caller);
+    });
+  const people = [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])];
+  const loginsOf = (name: string | undefined) => {
+    const who = people.find((p) => p.name === name);
+    return who ? loginNames(who.login?.body) : new Set<string>();
+  };
+  // The given identities' own sign-ins (made before any check), then every login and sign-up the scan sent.
+  for (const who of people) add(who.login?.answer, { name: who.name, logins: loginNames(who.login?.body) });
+  for (const { request, response, operation, identity } of ctx.observations) {
+    if (!operation || !isSuccess(response) || response.json === undefined) continue;
+    if (!handsOutCredential(ctx, operation)) continue;
+    const logins = loginNames(request.body);
+    for (const l of loginsOf(identity)) logins.add(l);
+    add(response.json, { name: identity, logins });
+  }
+  return callers;
+}
+
+/**
+ * The members of a login or sign-up answer that hand the caller its own credential, by pointer: at the top of the
+ * answer (or of its record), under a credential name, no other caller got the same value, and the value is one the
+ * API takes as a credential (its name is an apiKey scheme's parameter: `api_key` in the query; the scan signs in
+ * with it), or it is the only credential the answer holds. Such a member is what the login is for, not a leak.
+ */
+export function ownCredentials(
+  ctx: ScanContext,
+  op: Operation,
+  answer: unknown,
+  handed: ReadonlyMap<string, readonly Caller[]>,
+  held: ReadonlySet<string>,
+): Map<string, string> {
+  const out = new Map<string, string>();
+  if (!handsOutCredential(ctx, op)) return out;
+  const schemeNames = new Set(
+    Object.values(ctx.spec.securitySchemes)
+      .filter((s) => s.type === 'apiKey' && typeof s.raw.name === 'string')
+      .map((s) => bareName(String(s.raw.name))),
+  );
+  const members: [string, string, string][] = [];
+  eachScalar(answer, '', [], (key, v, p) => {
+    if (typeof v !== 'string' || v.length < 8 || p.includes('/*') || p.split('/').length > 3) return;
+    if (OWN_CREDENTIAL_KEY.test(key)) members.push([p, key, v]);
+  });
+  for (const [p, key, v] of members) {
+    if (sharedAmong(handed.get(v))) continue;
+    if (schemeNames.has(bareName(key)) || held.has(v) || members.length === 1) out.set(p, v);
+  }
+  return out;
+}
+
 /**
  * Credentials the scan holds of its own (its identities' tokens, session headers and cookies, what any login
  * answered): coming back, they are the caller's, not a relayed secret.
@@ -414,6 +522,20 @@ function heldCredentials(ctx: ScanContext): Set<string> {
   }
   for (const { operation, response } of ctx.observations)
     if (operation && isLoginOperation(ctx.spec, operation)) strings(response.json);
+  return out;
+}
+
+/** The tokens, session header values and cookies the identities and the admin sign in with. */
+function heldSessionValues(ctx: ScanContext): Set<string> {
+  const out = new Set<string>();
+  for (const who of [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])]) {
+    if (who.token) out.add(who.token);
+    for (const h of Object.values(who.session.headers)) {
+      out.add(h);
+      out.add(h.replace(/^\S+\s+/, ''));
+    }
+    for (const c of who.session.cookies.values()) out.add(c);
+  }
   return out;
 }
 
@@ -884,6 +1006,10 @@ async function massAssignmentProbe(
     if (hidden.length > 0) noteHidden(ctx, op, as, hidden, Object.keys(injected).length <= 1);
   }
   const sentNames = Object.keys(injected).filter((n) => n !== 'portcullisProbe');
+  // An account of the scan's own: the admin-only reads it is refused now, to tell after the probe whether a
+  // privileged field no read shows was stored (a read that answers it then is the escalation).
+  const blind = probe.target !== undefined && !given;
+  const refusedReads = blind ? await refusedAdminReads(ctx, as) : [];
   const setBack = (names: readonly string[]) =>
     Object.fromEntries(
       names.map((n) => [
@@ -984,12 +1110,94 @@ async function massAssignmentProbe(
     // A given identity's record: everything sent is set back, stored or not (an answer may hide what it stored).
     // Nothing to set back when no write went out: the record is as it was, and no identity was made privileged.
     if (given && restored === undefined && reached) await restoreTarget(sentNames, since);
+    if (blind && reached)
+      await blindSetBack(ctx, probe, { sentNames, injected, original, refusedReads, restored });
     if (!reached && probe.target)
       ctx.note?.({
         operation: op,
         rule: SCAN_RULES.massAssignment,
         reason: `not sent: the scan's write guard held back every write of ${as.name}'s record at ${probe.target.path.split('?')[0]} (not a path it takes for the caller's own profile)`,
       });
+  }
+}
+
+/** Accounts of the scan's own a probe sent privileged fields to that no read of theirs shows: never reused. */
+const blindlyProbed = new WeakSet<Identity>();
+
+/** At most this many admin-only reads are asked before and after a probe of an account of the scan's own. */
+const MAX_ADMIN_READS = 3;
+
+/**
+ * The admin-only reads (`GET /v1/admin/audit`: a path, tag or scope naming admins; no path parameter) that refuse
+ * `as` now (403, or a refusal in a 2xx answer).
+ */
+async function refusedAdminReads(ctx: ScanContext, as: Identity): Promise<PlannedRequest[]> {
+  const out: PlannedRequest[] = [];
+  for (const o of ctx.spec.operations) {
+    if (out.length >= MAX_ADMIN_READS) break;
+    if (o.method !== 'GET' || isExcluded(o) || o.path.includes('{') || !isAdminOperation(o)) continue;
+    const req = planRequest(ctx.spec, o, ctx.objects, { owner: as.name });
+    const res = await ctx.send(req, as);
+    if (res && (res.status === 403 || (isSuccess(res) && looksRefused(res)))) out.push(req);
+  }
+  return out;
+}
+
+/** An ordinary value for a privileged field the probe set (`false` for a flag, `user` for a role, none for a grant). */
+function ordinaryValue(name: string, sent: unknown): unknown {
+  if (typeof sent === 'boolean') return false;
+  if (Array.isArray(sent)) return [];
+  if (typeof sent === 'number') return 0;
+  if (/plan|tier/i.test(name)) return 'free';
+  return 'user';
+}
+
+/**
+ * After a probe of an account of the scan's own: every privileged field it sent that no read of the record shows
+ * is set back blindly (its ordinary value: false, `user`, none), since whether it was stored cannot be seen; an
+ * admin-only read that refused the account before the probe and answers it after is the escalation, reported
+ * when the probe reported nothing. Such an account is never reused as an ordinary one (retireIfElevated).
+ */
+async function blindSetBack(
+  ctx: ScanContext,
+  probe: Probe,
+  state: {
+    readonly sentNames: readonly string[];
+    readonly injected: Readonly<Record<string, unknown>>;
+    readonly original: Readonly<Record<string, unknown>> | undefined;
+    readonly refusedReads: readonly PlannedRequest[];
+    readonly restored: readonly string[] | undefined;
+  },
+): Promise<void> {
+  const { op, as, target } = probe;
+  if (!target) return;
+  const hidden = state.sentNames.filter((n) => !(n in (state.original ?? {})));
+  if (hidden.length === 0) return;
+  blindlyProbed.add(as);
+  let opened: { req: PlannedRequest; res: ScanResponse } | undefined;
+  for (const req of state.refusedReads) {
+    const res = await ctx.send(req, as);
+    if (isSuccess(res) && !looksRefused(res)) {
+      opened = { req, res };
+      break;
+    }
+  }
+  const values = Object.fromEntries(hidden.map((n) => [n, ordinaryValue(n, state.injected[n])]));
+  // Sent as the probe's own writes were (the account's own profile), not as a restore of a given identity's.
+  const back = await ctx.send({ ...target, body: { ...probe.base, ...values } }, as, { ownProfile: true });
+  if (opened && state.restored === undefined) {
+    ctx.report(SCAN_RULES.massAssignment, {
+      operation: op,
+      message: `${op.method} ${op.path} stored a privileged field no read shows: after ${as.name} (an account of the scan's own) sent ${hidden.join(', ')}, ${opened.req.path.split('?')[0]} answered it, which refused it before.`,
+      evidence: evidenceOf(opened.res, { fields: hidden, identity: as.name }),
+    });
+  }
+  if (opened) {
+    const still = await ctx.send(opened.req, as);
+    if (!isSuccess(back) || (isSuccess(still) && !looksRefused(still)))
+      ctx.warn?.(
+        `${as.name}, an account of the scan's own, may still be privileged (${opened.req.path.split('?')[0]} answers it after ${hidden.join(', ')} were set back): remove it on the target by hand`,
+      );
   }
 }
 
@@ -1302,7 +1510,7 @@ async function retireIfElevated(
     Object.keys({ ...before, ...after }).some(
       (k) => (ELEVATING.test(k) || k in PRIVILEGED) && !sameValue(before[k], after[k]),
     );
-  if (!changed) return;
+  if (!changed && !blindlyProbed.has(account.v.identity)) return;
   retireThrowaway(ctx, account.v);
   ownAccounts.delete(ctx.objects);
 }
@@ -2358,11 +2566,16 @@ export const api3: Check = {
     const givenNames = [...people.map((p) => p.name), ...(ctx.elevated?.keys() ?? [])];
     const passwords = passwordsKnown(ctx);
     const relayed = relayedSecrets(ctx);
+    const handed = handedCredentials(ctx);
+    const heldCreds = heldSessionValues(ctx);
     for (const [index, { operation: op, response, identity, request }] of ctx.observations.entries()) {
       if (!op || response.status < 200 || response.status >= 300 || response.json === undefined) continue;
       const schema = responseSchema(op, response.status);
+      // The caller's own credential a login or sign-up hands it (`{token, api_key}`): what it is for, not a leak.
+      const ownCreds = ownCredentials(ctx, op, response.json, handed, heldCreds);
       const extras: Extra[] = [];
       undeclared(ctx.spec, response.json, schema, '', extras);
+      for (let i = extras.length - 1; i >= 0; i--) if (ownCreds.has(extras[i].pointer)) extras.splice(i, 1);
       // The caller's own profile read by itself (one record for everyone, a single-user API's, is no one's own).
       const path = request.path.split('?')[0];
       const person = identity !== undefined ? people.find((p) => p.name === identity) : undefined;
@@ -2417,7 +2630,8 @@ export const api3: Check = {
       }
       const found: string[] = [];
       // An anonymous caller's own data is what this very request sent (a sign-up echoing its e-mail).
-      const own = identity !== undefined ? (sent.get(identity) ?? none) : bodyStrings(request.body);
+      const sentOwn = identity !== undefined ? (sent.get(identity) ?? none) : bodyStrings(request.body);
+      const own = ownCreds.size > 0 ? new Set([...sentOwn, ...ownCreds.values()]) : sentOwn;
       sensitive(
         response.json,
         '',
