@@ -102,7 +102,12 @@ test('mayStartSession: sign-ups, logins and anything carrying a password, not or
     { method: 'POST', path: '/accounts/signup/', body: 'username=a&password1=x&password2=x' },
     { method: 'POST', path: '/api/register', body: { email: 'a@b.c' } },
     { method: 'GET', path: '/login.php?user=a&pwd=x' },
-    { method: 'POST', path: '/api/v1/session', body: {} },
+    {
+      method: 'POST',
+      path: '/api/v1/session',
+      body: { data: { attributes: { email: 'a', password: 'x' } } },
+    },
+    { method: 'POST', path: '/oauth/token', body: 'grant_type=password&username=a&password=x' },
   ];
   for (const r of yes) assert.equal(mayStartSession(r), true, JSON.stringify(r));
   const no = [
@@ -110,6 +115,7 @@ test('mayStartSession: sign-ups, logins and anything carrying a password, not or
     { method: 'GET', path: '/notes/1' },
     { method: 'PATCH', path: '/users/me', body: { name: 'n' } },
     { method: 'OPTIONS', path: '/login' },
+    { method: 'POST', path: '/auth/token/refresh', body: { refresh_token: 'r' } },
   ];
   for (const r of no) assert.equal(mayStartSession(r), false, JSON.stringify(r));
 });

@@ -341,8 +341,12 @@ export function ownIdPath(bare: string, ids: ReadonlySet<string> | undefined): b
   }
 }
 
-/** Path words of a request that makes or signs in an account (`/register`, `/users/sign_up`, `/signup`, `/join`). */
-const SIGNS_IN_PATH = /regist|sign[-_]?(up|in)|log[-_]?in|join|enrol|session|oauth|token/i;
+/**
+ * Path words of a request that makes or signs in an account (`/register`, `/users/sign_up`, `/signup`, `/join`).
+ * Not a token or session refresh (`/auth/token/refresh`): it renews the same identity's session, which may end
+ * the old one; a password grant carries a password and is caught by its body.
+ */
+const SIGNS_IN_PATH = /regist|sign[-_]?(up|in)|log[-_]?in|join|enrol/i;
 /** Body or query names of a password (`password`, `password1`, `passwd`, `pwd`, `user[password]`). */
 const PASSWORD_NAME = /pass(word)?|passwd|pwd/i;
 
