@@ -1003,7 +1003,12 @@ async function massAssignmentProbe(
     if (seen !== undefined) original = seen;
     const hidden = Object.keys(injected).filter((n) => n !== 'portcullisProbe' && !(n in (seen ?? {})));
     for (const n of hidden) delete injected[n];
-    if (hidden.length > 0) noteHidden(ctx, op, as, hidden, Object.keys(injected).length <= 1);
+    if (hidden.length > 0) {
+      // The object may be one the scan created, written as a given identity (`PATCH /orgs/<its own org>`).
+      const path = (probe.target?.path ?? '').split('?')[0];
+      const where = ctx.objects.isScanCreated(path) ? `${path}, an object the scan created,` : undefined;
+      noteHidden(ctx, op, as, hidden, Object.keys(injected).length <= 1, where);
+    }
   }
   const sentNames = Object.keys(injected).filter((n) => n !== 'portcullisProbe');
   // An account of the scan's own: the admin-only reads it is refused now, to tell after the probe whether a
@@ -1211,11 +1216,12 @@ function noteHidden(
   as: Identity,
   hidden: readonly string[],
   nothing: boolean,
+  where?: string,
 ): void {
   ctx.note?.({
     operation: op,
     rule: SCAN_RULES.massAssignment,
-    reason: `not sent to ${as.name}'s own record (a given identity's): ${hidden.slice(0, 8).join(', ')}${hidden.length > 8 ? ` and ${hidden.length - 8} more` : ''}, as its read does not show them, so a stored value could not be seen or set back; an account of the scan's own (a sign-up) would carry them`,
+    reason: `not sent to ${where !== undefined ? `${where} as ${as.name} (a given identity)` : `${as.name}'s own record (a given identity's)`}: ${hidden.slice(0, 8).join(', ')}${hidden.length > 8 ? ` and ${hidden.length - 8} more` : ''}, as its read does not show them, so a stored value could not be seen or set back; an account of the scan's own (a sign-up) would carry them`,
     ...(nothing ? { incomplete: true } : {}),
   });
 }
