@@ -75,6 +75,7 @@ import {
   holdsRecord,
   ownProfileWritePath,
   ownRecordWrite as ownRecordPostWrite,
+  passwordName,
   setsPassword,
   UPDATE_VERB,
   withOwnAccount,
@@ -83,6 +84,7 @@ import { entityOfPath } from '../harvest.ts';
 import { signedIn } from '../login.ts';
 import type { LoginFlow } from '../options.ts';
 import {
+  bodySchema,
   creationCollection,
   isCreationOperation,
   isExcluded,
@@ -538,6 +540,16 @@ function encodedProber(inner: Prober, codec: Codec): Prober {
   };
 }
 
+/**
+ * An operation that sets a password (discover.ts's setsPassword), its body's record read too: a JSON:API sign-up
+ * or change keeps its password at `data.attributes.password`, which setsPassword (top-level members) misses.
+ */
+function setsAPassword(spec: ScanContext['spec'], op: Operation): boolean {
+  if (setsPassword(spec, op)) return true;
+  if (isLoginOperation(spec, op) || /log_?in|sign_?in/i.test(op.path)) return false;
+  return Object.keys(recordProperties(spec, bodySchema(op))).some((k) => passwordName(k));
+}
+
 /** The member a JSON input's dotted name (`data.attributes.email`) names in a body. */
 function memberAt(body: Readonly<Record<string, unknown>> | undefined, name: string): unknown {
   let cur: unknown = body;
@@ -614,8 +626,12 @@ function makeProber(
         ? (sampleValue(ctx.spec, json ?? form) as Record<string, unknown>)
         : undefined;
   const fresh = as === null && signUp(ctx, op) ? freshNames(ctx, op) : undefined;
+  // Fresh names go where the body keeps its record's fields (its envelope: `data.attributes`, `user`).
+  const envelope = json !== undefined ? schemaEnvelope(ctx.spec, json) : [];
   const first =
-    base !== undefined || fresh !== undefined ? { ...(sampled ?? {}), ...fresh, ...base } : sampled;
+    base !== undefined || fresh !== undefined
+      ? { ...withFields(sampled ?? {}, envelope, fresh ?? {}), ...base }
+      : sampled;
   // A creation: its name and e-mail members other than the probed input are fresh in every request, so a unique
   // one never collides with what the plain request or an earlier probe created. Not an account's creation (a
   // sign-up, anything that sets a password): each probe it took would leave an account behind.
@@ -624,7 +640,7 @@ function makeProber(
     first !== undefined &&
     fresh === undefined &&
     isCreationOperation(ctx.spec, op) &&
-    !setsPassword(ctx.spec, op);
+    !setsAPassword(ctx.spec, op);
   return {
     point,
     as,
@@ -1823,7 +1839,7 @@ async function createOwn(
     (o) =>
       isCreationOperation(ctx.spec, o) &&
       creationCollection(ctx.spec, o) === collection &&
-      !setsPassword(ctx.spec, o) &&
+      !setsAPassword(ctx.spec, o) &&
       !changesAccount(ctx.spec, o),
   );
   if (op === undefined) return undefined;
@@ -1915,7 +1931,7 @@ function changesAnAccount(ctx: ScanContext, op: Operation, logins: ReadonlyMap<s
   const ids = [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])];
   if (ids.some((as) => as.login?.path === op.path && op.method === (as.login.flow.method ?? 'POST')))
     return false;
-  return setsPassword(ctx.spec, op) || changesAccount(ctx.spec, op) || changesOwnAccount(ctx.spec, op);
+  return setsAPassword(ctx.spec, op) || changesAccount(ctx.spec, op) || changesOwnAccount(ctx.spec, op);
 }
 
 /** The name fields of a sign-up, filled with names of the probes' own. */
@@ -1928,7 +1944,8 @@ const NAME_FIELD = /^(user_?name|login|handle|nick_?(name)?|e-?mail|email_?addre
 function freshNames(ctx: ScanContext, op: Operation): Record<string, string> {
   const tag = randomUUID().slice(0, 8);
   const out: Record<string, string> = {};
-  for (const k of Object.keys(propertiesOf(ctx.spec, jsonBodySchema(op) ?? formSchema(op)))) {
+  // The record's names (`data.attributes.email` of a JSON:API sign-up), placed back there by makeProber.
+  for (const k of Object.keys(recordProperties(ctx.spec, jsonBodySchema(op) ?? formSchema(op)))) {
     if (NAME_FIELD.test(k)) out[k] = /mail/i.test(k) ? `pcj${tag}@example.com` : `pcj${tag}`;
   }
   return out;
@@ -2123,7 +2140,10 @@ function signsIn(flow: LoginFlow, res: ScanResponse | undefined): boolean {
 
 function signUp(ctx: ScanContext, op: Operation): boolean {
   return (
-    op.method === 'POST' && !op.path.includes('{') && SIGN_UP_PATH.test(op.path) && setsPassword(ctx.spec, op)
+    op.method === 'POST' &&
+    !op.path.includes('{') &&
+    SIGN_UP_PATH.test(op.path) &&
+    setsAPassword(ctx.spec, op)
   );
 }
 
