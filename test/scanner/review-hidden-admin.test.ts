@@ -89,8 +89,14 @@ interface User {
 }
 
 describe('review: no account of the scan is left an admin', () => {
-  for (const vulnerable of [true, false])
-    test(`every account but the seeded admin is ordinary after a plain scan (${vulnerable ? 'vulnerable' : 'fixed twin'})`, async () => {
+  // `strictRole`: the PATCH refuses (422) a role outside member/admin, so a set-back of every field at once with
+  // role: user is refused and only a field-by-field set-back puts is_admin back.
+  for (const [vulnerable, strictRole] of [
+    [true, false],
+    [false, false],
+    [true, true],
+  ])
+    test(`every account but the seeded admin is ordinary after a plain scan (${vulnerable ? 'vulnerable' : 'fixed twin'}${strictRole ? ', roles checked' : ''})`, async () => {
       const users: User[] = ['alice', 'bob', 'root'].map((n) => ({
         id: randomUUID(),
         email: `${n}@acme.test`,
@@ -128,6 +134,8 @@ describe('review: no account of the scan is left an admin', () => {
         if (path === '/v1/me' && req.method === 'GET') return sendJson(res, 200, pub(me));
         if (path === '/v1/me' && req.method === 'PATCH') {
           if (typeof body.name === 'string') me.name = body.name;
+          if (strictRole && 'role' in body && !['member', 'admin'].includes(String(body.role)))
+            return sendJson(res, 422, { error: { code: 'invalid', message: 'role' } });
           // The flaw: an undeclared, unshown field (the fixed twin ignores it).
           if (vulnerable && 'is_admin' in body) me.isAdmin = body.is_admin === true;
           return sendJson(res, 200, pub(me));

@@ -1189,7 +1189,20 @@ async function blindSetBack(
   }
   const values = Object.fromEntries(hidden.map((n) => [n, ordinaryValue(n, state.injected[n])]));
   // Sent as the probe's own writes were (the account's own profile), not as a restore of a given identity's.
-  const back = await ctx.send({ ...target, body: { ...probe.base, ...values } }, as, { ownProfile: true });
+  let back = await ctx.send({ ...target, body: { ...probe.base, ...values } }, as, { ownProfile: true });
+  // Refused as a whole (a role the API does not list, an unknown column): each field alone, flags first.
+  if (!isSuccess(back) || looksRefused(back)) {
+    const flagsFirst = [...hidden].sort((a, b) => Number(ELEVATING.test(b)) - Number(ELEVATING.test(a)));
+    let all = true;
+    for (const n of flagsFirst) {
+      const one = await ctx.send({ ...target, body: { ...probe.base, [n]: values[n] } }, as, {
+        ownProfile: true,
+      });
+      if (!isSuccess(one) || looksRefused(one)) all = false;
+      else back = one;
+    }
+    if (!all) back = undefined;
+  }
   if (opened && state.restored === undefined) {
     ctx.report(SCAN_RULES.massAssignment, {
       operation: op,
