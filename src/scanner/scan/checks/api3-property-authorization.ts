@@ -209,13 +209,19 @@ const SENSITIVE_EXTRA =
   /password|passwd|^pwd$|pass_?hash|^hash$|^hashed|salt|secret|private_?key|api_?key|otp|mfa|totp|ssn|social_?sec|tax_?id|card_?(number|no)$|credit_?card|cvv|cvc|^pin$|internal|permissions?$|privileges?$|^is_?(admin|staff|superuser)$|^acl$/i;
 const TOKEN_EXTRA = /token|session|^jwt$|^sid$/i;
 const ROLE_EXTRA = /^(roles?|user_?role|scopes?|groups?)$/i;
-export function sensitiveExtra(e: { pointer: string; value: unknown }, selfAnswer: boolean): boolean {
+export function sensitiveExtra(
+  e: { pointer: string; value: unknown },
+  selfAnswer: boolean,
+  answer?: unknown,
+): boolean {
   if (e.value === null || e.value === '' || e.value === undefined) return false;
   const key = e.pointer.slice(e.pointer.lastIndexOf('/') + 1);
   // The caller's own record at the top of its own answer (not list items in it).
   const own = selfAnswer && !e.pointer.includes('/*');
   if (TOKEN_EXTRA.test(key)) return !own;
-  if (ROLE_EXTRA.test(key)) return !own;
+  // A role in a record that is no person's (`GET /orgs` → `{id, name, role: owner}`) is the caller's own role in
+  // that object, as an authenticated answer shows it to the caller; in a person's record it is that person's.
+  if (ROLE_EXTRA.test(key)) return !own && !(answer !== undefined && callerRelation(answer, e.pointer));
   if (SENSITIVE_EXTRA.test(key) && !NOT_INTERNAL_DATA.test(key)) return true;
   // By value (a content digest is no secret: SHA-256 values are judged by the sensitive-data reading).
   const found: string[] = [];
@@ -224,6 +230,45 @@ export function sensitiveExtra(e: { pointer: string; value: unknown }, selfAnswe
       found.push(k);
   });
   return found.length > 0;
+}
+
+/** Paths of people: any segment naming users, accounts, members, customers, staff, profiles... */
+const PEOPLE_PATH =
+  /(^|\/)(users?|accounts?|members?|memberships?|customers?|employees?|people|persons?|profiles?|staff|admins?|players?|students?|patients?|contacts?|collaborators?)(\/|$)/i;
+
+/** Members that make a record a person's (an account, a profile, a contact). */
+const PERSON_KEY =
+  /^(e_?mail|email_?address|user_?name|login|handle|phone(_?number)?|password|pw|pass_?hash|first_?name|last_?name|full_?name|display_?name|date_?of_?birth|dob|user_?id|member_?id|account_?id|person_?id)$/i;
+
+/**
+ * Whether every record holding the member at `pointer` (each item of a list under `data`) is an object that is no
+ * person's (it has an id of its own and no person member, nor a person's id: not a membership `{user_id, role}`): a
+ * `role` there names the caller's relation to it.
+ */
+function callerRelation(answer: unknown, pointer: string): boolean {
+  const steps = pointer.split('/').slice(1, -1);
+  let records: unknown[] = [answer];
+  for (const step of steps) {
+    const next: unknown[] = [];
+    for (const r of records.slice(0, 50)) {
+      if (step === '*') {
+        if (Array.isArray(r)) next.push(...r.slice(0, 50));
+      } else if (r !== null && typeof r === 'object' && !Array.isArray(r)) {
+        next.push((r as Record<string, unknown>)[step]);
+      }
+    }
+    records = next;
+  }
+  const objects = records.filter(
+    (r): r is Record<string, unknown> => r !== null && typeof r === 'object' && !Array.isArray(r),
+  );
+  return (
+    objects.length > 0 &&
+    objects.length === records.length &&
+    objects.every(
+      (r) => ['id', '_id', 'uuid'].some((k) => k in r) && !Object.keys(r).some((k) => PERSON_KEY.test(k)),
+    )
+  );
 }
 
 /** A member named like a password (`password`, `pwd`, `db_pass`, `newPassword`; not `passport` or `bypass`). */
@@ -2613,7 +2658,9 @@ export const api3: Check = {
         // Only undeclared fields that matter are a finding (secrets, hashes, others' tokens, privilege internals);
         // schema drift (`created_at`, `theme`) is a note. The caller's own token in its sign-in or profile is its own.
         const selfAnswer = selfRead || isLoginOperation(ctx.spec, op);
-        const telling = extras.filter((e) => sensitiveExtra(e, selfAnswer)).map((e) => e.pointer);
+        // An anonymous answer is no caller's, and a collection of people (`/users`) shows each person's own role.
+        const answer = identity !== undefined && !PEOPLE_PATH.test(op.path) ? response.json : undefined;
+        const telling = extras.filter((e) => sensitiveExtra(e, selfAnswer, answer)).map((e) => e.pointer);
         if (telling.length > 0) {
           doneExtra.add(op.id);
           ctx.report(SCAN_RULES.undeclaredFields, {
