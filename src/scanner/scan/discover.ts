@@ -182,6 +182,21 @@ export function ownRecordWrite(spec: ApiDocument, op: Operation): boolean {
 
 export { readLikePost } from './planner.ts';
 
+/** Last path segments of a list of who has access to its parent (members, collaborators, grants, shares...). */
+const ACCESS_LIST =
+  /^(members?|memberships?|collaborators?|participants?|attendees?|team|assignees?|watchers?|subscribers?|delegates?|permissions?|acls?|access|roles?|grants?|shares?|invit\w*)$/i;
+
+/** Whether the last literal segment of a path names a list of who has access (`/orgs/{id}/members`). */
+export function accessListPath(path: string): boolean {
+  return ACCESS_LIST.test(
+    path
+      .split('?')[0]
+      .split('/')
+      .filter((seg) => seg !== '' && !seg.includes('{'))
+      .pop() ?? '',
+  );
+}
+
 /** Fields that name an account a body creates: they get names of the scan's own in a creation that sets a password. */
 const NEW_ACCOUNT_NAME = /^(user_?name|login|handle|nick_?(name)?|e-?mail|email_?address|name)$/i;
 
@@ -1172,6 +1187,19 @@ export async function discover(ctx: ScanContext): Promise<DiscoveryStats> {
   // The person ids of the given identities and the admin (their tokens' claims, their login answers).
   const given = [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])];
   const personIds = new Set(given.flatMap((i) => [...selfIds(i)]));
+  // And the ids a login answer names its caller by a level down (`{accessToken, account: {id}}`).
+  const idsIn = (record: unknown, depth = 0): void => {
+    if (record === null || typeof record !== 'object' || Array.isArray(record) || depth > 1) return;
+    for (const [k, v] of Object.entries(record as Record<string, unknown>)) {
+      if (
+        (typeof v === 'string' || typeof v === 'number') &&
+        /^(id|uid|sub|(user|account|member|person)_?id)$/i.test(k)
+      )
+        personIds.add(String(v));
+      else idsIn(v, depth + 1);
+    }
+  };
+  for (const i of given) idsIn(i.login?.answer);
   const namesGivenPerson = (body: unknown, depth = 0): boolean => {
     if (body === null || typeof body !== 'object' || depth > 2) return false;
     return Object.values(body as Record<string, unknown>).some((v) =>
@@ -1196,11 +1224,21 @@ export async function discover(ctx: ScanContext): Promise<DiscoveryStats> {
         // body names a given identity's person id (`{"user_id": <alice's id>, "role": "member"}`) is no new
         // object: it adds, or with an upsert changes, that person's standing in real data (alice demoted from
         // owner to member of her own workspace). Not sent.
+        // In a list of who has access (`/members`, `/collaborators`: ACCESS_LIST) such a body changes someone's
+        // standing even inside a parent the scan made: the caller's own id there demotes the workspace's creator
+        // from owner to member (an upsert), another identity's makes it a member of the caller's workspace.
         const parent = collectionPath.split('/').slice(0, -1).join('/');
-        if (collection.includes('{') && !objects.isScanCreated(parent) && namesGivenPerson(req.body)) {
+        const accessList = accessListPath(collection);
+        if (
+          collection.includes('{') &&
+          (!objects.isScanCreated(parent) || accessList) &&
+          namesGivenPerson(req.body)
+        ) {
           ctx.note?.({
             operation: op,
-            reason: `not sent in discovery as ${as.name}: it names a given identity's person id inside ${parent}, which the scan did not create (it would add or change that person's membership in real data)`,
+            reason: accessList
+              ? `not sent in discovery as ${as.name}: it names a given identity's person id in a list of who has access (${collection}), which would add that person or change their role`
+              : `not sent in discovery as ${as.name}: it names a given identity's person id inside ${parent}, which the scan did not create (it would add or change that person's membership in real data)`,
           });
           continue;
         }
@@ -1311,14 +1349,22 @@ export async function discover(ctx: ScanContext): Promise<DiscoveryStats> {
           ? undefined
           : ordinary[0];
       // Every version or kind the document lists for the path (`/api/v{version}/...`: 1, 2, 3).
+      // An addition to a list of who has access (`POST /teams/{id}/members {accountId, level}`) that names a given
+      // identity adds that person or, with an upsert, changes their role (the caller's own id demotes the owner).
+      const addsPerson = (req: PlannedRequest) => accessListPath(op.path) && namesGivenPerson(req.body);
       for (const params of [undefined, ...listedVariants(spec, op)]) {
         if (first) {
           const req = ownFields(spec, planRequest(spec, op, objects, { owner: first.name, params }), first);
-          if (req.invented.length === 0) await call(req, first);
+          if (req.invented.length === 0 && !addsPerson(req)) await call(req, first);
+          else if (addsPerson(req))
+            ctx.note?.({
+              operation: op,
+              reason: `not sent in discovery: it names a given identity's person id in a list of who has access (${op.path}), which would add that person or change their role`,
+            });
         }
         if (!requiresAuth(op)) {
           const req = planRequest(spec, op, objects, params ? { params } : {});
-          if (req.invented.length === 0) await call(req, null);
+          if (req.invented.length === 0 && !addsPerson(req)) await call(req, null);
         }
       }
     } else if (op.method === 'PUT' || op.method === 'PATCH') {
