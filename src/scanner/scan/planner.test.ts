@@ -10,6 +10,7 @@ import {
   createdValue,
   creationCollection,
   inDeclaredEncoding,
+  inputActs,
   isAdminOperation,
   isBusinessFlow,
   isCreationOperation,
@@ -755,4 +756,21 @@ test('the ids an XML document names, as the acting guard reads them', () => {
     }),
     [{ name: 'order_id', value: '1' }],
   );
+});
+
+test('an action input naming a verb of change makes a request act, whatever its path says', () => {
+  assert.equal(
+    inputActs({ path: '/api/items/bulk-action', body: { action: 'delete', item_ids: [6] } }),
+    true,
+  );
+  assert.equal(inputActs({ path: '/api/items?op=remove&id=5' }), true);
+  assert.equal(inputActs({ path: '/rpc', body: { request: { bulkAction: 'soft_delete' } } }), true);
+  assert.equal(inputActs({ path: '/rpc', body: 'action=archive&ids=4' }), true);
+  // Asking or exporting does not act; nor does a verb under a name that is no action input.
+  assert.equal(
+    inputActs({ path: '/api/items/bulk-action', body: { action: 'export', item_ids: [6] } }),
+    false,
+  );
+  assert.equal(inputActs({ path: '/notes', body: { title: 'delete me', kind: 'cancel' } }), false);
+  assert.equal(inputActs({ path: '/items?q=delete' }), false);
 });

@@ -549,6 +549,39 @@ export function pathActs(path: string): boolean {
   return path.split('?')[0].split('/').some(segmentActs);
 }
 
+/** Inputs whose value names what a request does (`{"action": "delete", "item_ids": [6]}`, `?op=remove`). */
+const ACTION_INPUT =
+  /^(action|actions|op|operation|command|cmd|verb|do|task)$|[-_](action|op|operation|command)$|[a-z0-9](Action|Op|Operation|Command)$/;
+
+/**
+ * A request whose query or body names a verb of change under an action input (`POST /bulk-action {"action":
+ * "delete", "item_ids": [6]}`, `GET /items?op=remove&id=5`): it acts whatever its path says, so the runner's
+ * acting-inputs rule holds it to objects the scan created. Values are read three levels deep, bounded; a value is
+ * judged by its words (`soft_delete`, `markPaid`).
+ */
+export function inputActs(req: Pick<ScanRequest, 'path' | 'body'>): boolean {
+  const acts = (name: string, value: unknown) =>
+    ACTION_INPUT.test(name) &&
+    typeof value === 'string' &&
+    value.length <= 64 &&
+    segmentPieces(value).some((p) => p.split(/[-_\s]+/).some((w) => w !== '' && ACTING.test(w)));
+  const q = req.path.indexOf('?');
+  if (q >= 0)
+    for (const [name, value] of new URLSearchParams(req.path.slice(q + 1)))
+      if (acts(name, value)) return true;
+  let seen = 0;
+  const walk = (value: unknown, depth: number): boolean => {
+    if (value === null || typeof value !== 'object' || value instanceof FilePart || depth > 3) return false;
+    if (Array.isArray(value)) return value.slice(0, MAX_ID_INPUTS).some((v) => walk(v, depth + 1));
+    for (const [name, v] of Object.entries(value)) {
+      if (++seen > 200) return false;
+      if (acts(name, v) || walk(v, depth + 1)) return true;
+    }
+    return false;
+  };
+  return walk(textBody(req.body), 0);
+}
+
 /** Verbs of a POST that only asks (`/account/lookup`, `/me/search`, `/profile/check-iban`, `/account/getBalance`). */
 const ASKING =
   /^(lookup|search|find|query|check|verify|validate|get|fetch|view|show|resolve|exists?|preview|inspect|count)$/;
@@ -837,7 +870,7 @@ export function actingInputs(
   op: Operation,
   req: Pick<ScanRequest, 'path' | 'body'>,
 ): readonly { readonly name: string; readonly value: string }[] | undefined {
-  if (!pathActs(op.path)) return undefined;
+  if (!pathActs(op.path) && !inputActs(req)) return undefined;
   const out: { name: string; value: string }[] = [];
   const add = (name: string, value: unknown) => {
     if (out.length >= MAX_ID_INPUTS) return;

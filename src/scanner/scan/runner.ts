@@ -37,6 +37,7 @@ import {
   createdValue,
   idInput,
   inDeclaredEncoding,
+  inputActs,
   listedValue,
   madeUpId,
   moneyPath,
@@ -854,7 +855,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
           !objects.isScanCreated(bare) &&
           !acted &&
           (foreign === undefined || foreign.length === 0) &&
-          pathActs(req.operation.path)
+          (pathActs(req.operation.path) || inputActs(req))
         ) {
           const named = inputValues(req).filter(
             ({ value }) =>
