@@ -5,6 +5,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { loadApiDocument } from '../../../openapi/load.ts';
 import type { ScanContext } from '../context.ts';
+import { ObjectRegistry } from '../objects.ts';
 import { configSecrets, craftedOrigins } from './api8-misconfiguration.ts';
 import { basePath, versionVariants } from './api9-inventory.ts';
 import { injectionPoints, SQL_ERROR } from './injection.ts';
@@ -49,7 +50,12 @@ async function context(): Promise<ScanContext> {
   const dir = await mkdtemp(path.join(tmpdir(), 'pc-attack-'));
   const file = path.join(dir, 'openapi.yaml');
   await writeFile(file, SPEC);
-  return { spec: await loadApiDocument(file) } as unknown as ScanContext;
+  // No identity and nothing harvested: every input starts from the document's own samples.
+  return {
+    spec: await loadApiDocument(file),
+    identities: [],
+    objects: new ObjectRegistry(),
+  } as unknown as ScanContext;
 }
 
 test('injection inputs cover path, query, header, cookie, nested JSON, enum and form fields, but not page sizes or DELETE', async () => {
@@ -61,6 +67,8 @@ test('injection inputs cover path, query, header, cookie, nested JSON, enum and 
     'GET path itemId',
     'GET query q',
     'PATCH json meta.note',
+    // Two objects down: JSON inputs are read three levels deep since b399c1f (`data.attributes.phrase`).
+    'PATCH json meta.source.url',
     'PATCH json status',
     'PATCH json title',
     'PATCH path itemId',
