@@ -582,6 +582,21 @@ export function inputActs(req: Pick<ScanRequest, 'path' | 'body'>): boolean {
   return walk(textBody(req.body), 0);
 }
 
+/**
+ * A path's last literal segment, its extension dropped, camelCase as snake_case, in lower case
+ * (`/api/{id}/placeOrder.php` → `place_order`); undefined when it has none.
+ */
+export function lastLiteralWords(path: string): string | undefined {
+  return path
+    .split('?')[0]
+    .split('/')
+    .filter((seg) => seg !== '' && !seg.includes('{'))
+    .pop()
+    ?.replace(/\.[A-Za-z0-9]{1,6}$/, '')
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .toLowerCase();
+}
+
 /** Verbs of a POST that only asks (`/account/lookup`, `/me/search`, `/profile/check-iban`, `/account/getBalance`). */
 const ASKING =
   /^(lookup|search|find|query|check|verify|validate|get|fetch|view|show|resolve|exists?|preview|inspect|count)$/;
@@ -592,16 +607,9 @@ const ASKING =
  * `/search/delete` still write). Its body names what it asks about: a read, not the sender's record written.
  */
 export function readLikePost(path: string): boolean {
-  const last = path
-    .split('?')[0]
-    .split('/')
-    .filter((seg) => seg !== '' && !seg.includes('{'))
-    .pop();
+  const last = lastLiteralWords(path);
   if (last === undefined) return false;
   const words = last
-    .replace(/\.[A-Za-z0-9]{1,6}$/, '')
-    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
-    .toLowerCase()
     .replace(/look[-_]up/g, 'lookup')
     .split(/[^a-z0-9]+/)
     .filter((w) => w !== '');

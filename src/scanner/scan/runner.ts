@@ -38,6 +38,7 @@ import {
   idInput,
   inDeclaredEncoding,
   inputActs,
+  lastLiteralWords,
   listedValue,
   madeUpId,
   moneyPath,
@@ -388,15 +389,8 @@ const PURCHASE_INPUT = /^(items?|products?|skus?|quantity|qty|count|price|total|
  */
 export function purchases(spec: ApiDocument, op: Operation, req: { body?: unknown; path: string }): boolean {
   if (op.method !== 'POST' || /\}\/?$/.test(op.path)) return false;
-  const last = op.path
-    .split('/')
-    .filter((seg) => seg !== '' && !seg.includes('{'))
-    .pop();
-  if (last === undefined) return false;
-  const words = last
-    .replace(/\.[A-Za-z0-9]{1,6}$/, '')
-    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
-    .toLowerCase();
+  const words = lastLiteralWords(op.path);
+  if (words === undefined) return false;
   if (
     !PURCHASE_WORD.test(words.replace(/-/g, '_')) &&
     !words.split(/[-_]+/).some((w) => PURCHASE_WORD.test(w))

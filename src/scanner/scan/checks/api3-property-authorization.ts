@@ -548,7 +548,7 @@ export function ownCredentials(
  * answered): coming back, they are the caller's, not a relayed secret.
  */
 function heldCredentials(ctx: ScanContext): Set<string> {
-  const out = new Set<string>();
+  const out = heldSessionValues(ctx);
   const strings = (v: unknown, depth = 0) => {
     if (out.size >= 5000 || depth > 6) return;
     if (typeof v === 'string') out.add(v);
@@ -556,15 +556,7 @@ function heldCredentials(ctx: ScanContext): Set<string> {
       for (const child of Object.values(v as Record<string, unknown>).slice(0, 100))
         strings(child, depth + 1);
   };
-  for (const who of [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])]) {
-    if (who.token) out.add(who.token);
-    for (const h of Object.values(who.session.headers)) {
-      out.add(h);
-      out.add(h.replace(/^\S+\s+/, ''));
-    }
-    for (const c of who.session.cookies.values()) out.add(c);
-    strings(who.login?.answer);
-  }
+  for (const who of [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])]) strings(who.login?.answer);
   for (const { operation, response } of ctx.observations)
     if (operation && isLoginOperation(ctx.spec, operation)) strings(response.json);
   return out;
