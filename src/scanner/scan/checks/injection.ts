@@ -73,6 +73,7 @@ import {
   changesOwnAccount,
   createdId,
   holdsRecord,
+  itemsOf,
   ownProfileWritePath,
   ownRecordWrite as ownRecordPostWrite,
   passwordName,
@@ -1254,12 +1255,15 @@ async function conditionErrorProof(job: Job, report: Report): Promise<'found' | 
  * while `999` (no such column) raises a database error about the ordering term, or fails (5xx) twice while
  * `999+0` (an expression, not a position: SQL sorts by it without complaint) answers 2xx. An API that checks the
  * value against its columns refuses all three; one that ignores what it does not know answers all three alike;
- * one that reads the value as a number fails on `999+0` too.
+ * one that reads the value as a number fails on `999+0` too. Where the API hides the failure (a 200 with an empty
+ * list, or the list unsorted), `999` answers a shorter list twice while `1` and `999+0` answer the same longer one,
+ * or the ordering by a boolean CASE decides (orderCaseProof).
  */
 async function orderProof(job: Job, report: Report): Promise<'found' | 'no'> {
   const p = job.p!;
   const first = await p.send('1');
-  if (!first || !isSuccess(first) || SQL_ERROR.test(first.text) || ORDER_ERROR.test(first.text)) return 'no';
+  if (!first || !isSuccess(first) || SQL_ERROR.test(first.text) || ORDER_ERROR.test(first.text))
+    return orderCaseProof(job, report);
   const far = await p.send('999');
   if (!far) return 'no';
   // The error may come in a 200 (`{"error": "1st ORDER BY term out of range"}`).
@@ -1273,11 +1277,30 @@ async function orderProof(job: Job, report: Report): Promise<'found' | 'no'> {
     );
     return 'found';
   }
-  if (far.status < 500) return 'no';
+  if (far.status < 500) {
+    // A failure swallowed into a 200: fewer items (none) for the position that does not exist, twice, the expression
+    // sorting like the position that does.
+    const n = (r: ScanResponse | undefined) => (r && isSuccess(r) ? itemsOf(r.json).length : -1);
+    if (n(far) >= 0 && n(far) < n(first)) {
+      const expr = await p.send('999+0');
+      const again = expr && n(expr) === n(first) ? await p.send('999') : undefined;
+      if (again && n(again) >= 0 && n(again) < n(first)) {
+        report(
+          SCAN_RULES.sqlInjection,
+          `SQL fragment, ordering: 1 and 999+0 (an expression) answered ${n(first)} items, 999 (a column position that does not exist) ${n(again)}, twice: a database failure answered as a shorter list`,
+          again,
+          '999',
+          { firstItems: n(first), farItems: n(again), expressionStatus: expr!.status },
+        );
+        return 'found';
+      }
+    }
+    return orderCaseProof(job, report);
+  }
   const expr = await p.send('999+0');
-  if (!expr || !isSuccess(expr)) return 'no';
+  if (!expr || !isSuccess(expr)) return orderCaseProof(job, report);
   const again = await p.send('999');
-  if (!again || again.status < 500) return 'no';
+  if (!again || again.status < 500) return orderCaseProof(job, report);
   report(
     SCAN_RULES.sqlInjection,
     'SQL fragment, ordering: 1 and 999+0 (an expression) sorted the answer, 999 (a column position that does not exist) failed twice',
@@ -1286,6 +1309,81 @@ async function orderProof(job: Job, report: Report): Promise<'found' | 'no'> {
     { firstStatus: first.status, farStatus: again.status, expressionStatus: expr.status },
   );
   return 'found';
+}
+
+/** The items of a list answer as texts, in the order they came; undefined for no list, a failure or one item. */
+function orderOf(res: ScanResponse | undefined): string[] | undefined {
+  if (!res || !isSuccess(res)) return undefined;
+  const items = itemsOf(res.json);
+  return items.length >= 2 ? items.map((i) => JSON.stringify(i)) : undefined;
+}
+
+const sameItems = (a: readonly string[], b: readonly string[]) =>
+  a.length === b.length && [...a].sort().join('\n') === [...b].sort().join('\n');
+const sameOrder = (a: readonly string[], b: readonly string[]) => a.join('\n') === b.join('\n');
+
+/**
+ * The members of a list's items that could order it otherwise than it came: scalar members every item has, whose
+ * values sorted differ from the order of the list (a column the plain ordering already follows proves nothing).
+ * Strings first (a title or a name: most unlike an id), at most two.
+ */
+function orderingMembers(items: readonly unknown[], plain: string): string[] {
+  const objects = items.filter(
+    (i): i is Record<string, unknown> => i !== null && typeof i === 'object' && !Array.isArray(i),
+  );
+  if (objects.length !== items.length || objects.length < 3) return [];
+  const keys = Object.keys(objects[0]).filter(
+    (k) =>
+      k !== plain &&
+      /^[A-Za-z_][A-Za-z0-9_]{0,40}$/.test(k) &&
+      objects.every((o) => typeof o[k] === 'string' || typeof o[k] === 'number'),
+  );
+  const unsorted = (k: string) => {
+    const values = objects.map((o) => o[k] as string | number);
+    const sorted = [...values].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    return new Set(values).size > 1 && values.some((v, i) => v !== sorted[i]);
+  };
+  return keys
+    .filter(unsorted)
+    .sort((a, b) => Number(typeof objects[0][b] === 'string') - Number(typeof objects[0][a] === 'string'))
+    .slice(0, 2);
+}
+
+/**
+ * An ordering that hides its failures (a 200 with an empty or unsorted list) is proved by what it orders by: a
+ * member of the items as a column (`title`) orders the list one way; `(CASE WHEN 1=1 THEN title END)` must order
+ * it the same way and `(CASE WHEN 1=2 THEN title END)` (a constant: no order) another, and the same pair with
+ * arithmetic conditions (`3-1=2`, `3-1=3`) must order it as they did. Only SQL evaluates the condition inside the
+ * ordering: an API that checks the value against its columns refuses both or ignores both (one order for both),
+ * and a sort in code by the named member finds no such member in either.
+ */
+async function orderCaseProof(job: Job, report: Report): Promise<'found' | 'no'> {
+  const p = job.p!;
+  const plain = p.point.value;
+  const base = job.baseline && isSuccess(job.baseline) ? job.baseline : await p.send(plain);
+  if (!base || !orderOf(base)) return 'no';
+  for (const column of orderingMembers(itemsOf(base.json), plain)) {
+    const byColumn = orderOf(await p.send(column));
+    if (!byColumn) continue;
+    const when = (c: string) => `(CASE WHEN ${c} THEN ${column} END)`;
+    const rt = await p.send(when('1=1'));
+    const t = orderOf(rt);
+    if (!rt || !t || !sameItems(t, byColumn) || !sameOrder(t, byColumn)) continue;
+    const f = orderOf(await p.send(when('1=2')));
+    if (!f || !sameItems(f, byColumn) || sameOrder(f, byColumn)) continue;
+    const t2 = orderOf(await p.send(when('3-1=2')));
+    const f2 = orderOf(await p.send(when('3-1=3')));
+    if (!t2 || !f2 || !sameOrder(t2, byColumn) || !sameOrder(f2, f)) continue;
+    report(
+      SCAN_RULES.sqlInjection,
+      `SQL fragment, ordering by a condition: ${when('1=1')} and ${when('3-1=2')} ordered the ${t.length} items as ${column} did, ${when('1=2')} and ${when('3-1=3')} ordered them otherwise`,
+      rt,
+      when('1=1'),
+      { column, items: t.length },
+    );
+    return 'found';
+  }
+  return 'no';
 }
 
 /** The fragment probes of an input its name or description says is pasted into SQL (none on others). */
