@@ -89,3 +89,21 @@ test('a login path with a query string and an empty body is a query-string login
   const form = { path: '/login?tenant=1', body: {}, encoding: 'form' as const };
   assert.equal(queryLogin(form), form);
 });
+
+test('an answer that says it signed the caller in counts without a credential', () => {
+  const flow = { path: '/api/login', body: { username: 'a', password: 'b' } };
+  assert.equal(signedIn(flow, response(200, { success: true, user: { id: 3, username: 'a' } })), true);
+  assert.equal(signedIn(flow, response(200, { status: 'ok' })), true);
+  assert.equal(signedIn(flow, response(200, { message: 'Logged in successfully' })), true);
+  assert.equal(signedIn(flow, response(200, { user: { username: 'a', email: 'a@x.test' } })), true);
+});
+
+test('an answer that refuses, or says nothing of a sign-in, is no login', () => {
+  const flow = { path: '/api/login', body: { username: 'a', password: 'b' } };
+  assert.equal(signedIn(flow, response(200, { success: false, user: null })), false);
+  assert.equal(signedIn(flow, response(200, { message: 'Invalid login' })), false);
+  assert.equal(signedIn(flow, response(200, { success: true, error: 'wrong password' })), false);
+  assert.equal(signedIn(flow, response(200, { status: 'failed' })), false);
+  assert.equal(signedIn(flow, response(401, { success: true, user: { id: 1 } })), false);
+  assert.equal(signedIn(flow, response(200, { items: [], total: 0 })), false);
+});

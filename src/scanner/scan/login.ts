@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { type ErrorCode, PortcullisError } from '../../core/errors.ts';
 /**
  * Logging in through the API itself, as a new user would configure it: one request (JSON or form-encoded,
@@ -192,7 +193,73 @@ export function loginOutcome(flow: LoginFlow, res: ScanResponse): LoginOutcome {
   return { sessionCookies };
 }
 
-/** Did a login answer sign someone in? (A token or a session cookie came back.) */
+/** Members that say whether the login went through: `success`, `ok`, `authenticated`, `logged_in`... */
+const SIGN_IN_FLAG =
+  /^(success|successful|ok|authenticated|authorized|authorised|logged_?in|signed_?in|valid|login)$/i;
+/** Values of a `status`/`result` member that say the caller is signed in. */
+const SIGN_IN_WORD =
+  /^(ok|success|successful|succeeded|authenticated|logged[ _-]?in|signed[ _-]?in|welcome)$/i;
+/** A message that says the caller is signed in, and one that says otherwise. */
+const SIGN_IN_TEXT = /\b(log(ged)?[ _-]?in|sign(ed)?[ _-]?in|authenticated|welcome)\b/i;
+const NOT_SIGNED_IN =
+  /fail|invalid|incorrect|wrong|denied|not|error|unable|cannot|can't|locked|too many|expired|required|missing|bad|unknown|no such/i;
+/** A member holding the account signed in: `user`, `account`, `profile`, `member`... */
+const ACCOUNT_MEMBER = /^(user|account|profile|member|customer|client|me|identity|principal|data)$/i;
+const ACCOUNT_KEY = /^(id|_id|uuid|user_?id|userid|username|user_?name|login|email|e_?mail|handle)$/i;
+
+/**
+ * Does a 2xx JSON answer to a login say, by itself, that it signed the caller in, without handing a credential
+ * (an API that trusts later requests naming the user, or keeps its session in a cookie of any name)? Yes when
+ * it refuses nothing (no `success`/`ok` false, no error member, no failure status) and holds a success flag set
+ * to true (`{"success": true}`), a status word of success (`{"status": "ok"}`), a message of signing in with no
+ * word of failure, or the account itself (`{"user": {"id": 3, ...}}`). The callers judge it against a failure
+ * baseline (a user nobody has, or a wrong password, must not get the same): that difference is the proof.
+ */
+export function reportsSignIn(res: ScanResponse): boolean {
+  if (res.status < 200 || res.status >= 300) return false;
+  const body = res.json;
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return false;
+  const r = body as Record<string, unknown>;
+  const entries = Object.entries(r);
+  for (const [k, v] of entries) {
+    if (SIGN_IN_FLAG.test(k) && v === false) return false;
+    if (/^(error|errors|err)$/i.test(k) && v !== null && v !== '' && v !== false) {
+      if (!(Array.isArray(v) && v.length === 0)) return false;
+    }
+    if (/^(status|result|state|outcome)$/i.test(k) && typeof v === 'string' && NOT_SIGNED_IN.test(v))
+      return false;
+  }
+  const message = entries
+    .filter(([k, v]) => /^(message|msg|detail|info|description)$/i.test(k) && typeof v === 'string')
+    .map(([, v]) => v as string)
+    .join(' ');
+  if (NOT_SIGNED_IN.test(message)) return false;
+  for (const [k, v] of entries) {
+    if (SIGN_IN_FLAG.test(k) && v === true) return true;
+    if (/^(status|result|state|outcome)$/i.test(k) && typeof v === 'string' && SIGN_IN_WORD.test(v.trim()))
+      return true;
+    if (
+      ACCOUNT_MEMBER.test(k) &&
+      v !== null &&
+      typeof v === 'object' &&
+      !Array.isArray(v) &&
+      Object.keys(v).some((x) => ACCOUNT_KEY.test(x))
+    )
+      return true;
+  }
+  return SIGN_IN_TEXT.test(message);
+}
+
+/**
+ * Did a login answer sign someone in? A token or a session cookie came back, or the answer says it signed the
+ * caller in without a credential (reportsSignIn).
+ */
+export function signedIn(flow: LoginFlow, res: ScanResponse | undefined): boolean {
+  if (!res) return false;
+  const o = loginOutcome(flow, res);
+  return o.token !== undefined || o.sessionCookies.length > 0 || reportsSignIn(res);
+}
+
 /**
  * The identity a login answer signed in, named `name`: its token in the flow's header (`Bearer` on
  * Authorization unless the flow names a scheme), or the cookies the answer set. Whether the answer signed
@@ -209,12 +276,6 @@ export function sessionIdentity(flow: LoginFlow, res: ScanResponse, name: string
     for (const [k, v] of setCookies(res)) session.cookies.set(k, v);
   }
   return { name, session, ...(outcome.token !== undefined ? { token: outcome.token } : {}) };
-}
-
-export function signedIn(flow: LoginFlow, res: ScanResponse | undefined): boolean {
-  if (!res) return false;
-  const o = loginOutcome(flow, res);
-  return o.token !== undefined || o.sessionCookies.length > 0;
 }
 
 function checkFlow(name: string, flow: LoginFlow): void {
@@ -248,6 +309,45 @@ export function queryLogin(flow: LoginFlow): LoginFlow {
   return { ...flow, path: flow.path.slice(0, q), body, encoding: 'query' };
 }
 
+/** Answers normalised for comparing two logins: volatile ids, times and long numbers dropped. */
+function answerShape(res: ScanResponse, names: readonly string[]): string {
+  let text = res.text;
+  for (const n of names) if (n) text = text.split(n).join('{user}');
+  return `${res.status} ${text
+    .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi, '{uuid}')
+    .replace(/\d{4}-\d\d-\d\d[T ][\d:.]+(Z|[+-]\d\d:?\d\d)?/g, '{time}')
+    .replace(/\d+/g, '{n}')}`;
+}
+
+/**
+ * The failure baseline of a login that hands out no credential: the same flow with every field replaced (a
+ * user name nobody has, a made-up password) must be refused (an error status, or an answer that does not say
+ * it signed in) and answer otherwise than `signed` did. One request, for a user nobody has: no given
+ * identity's failed login.
+ */
+async function refusesNobody(client: ScanClient, flow: LoginFlow, signed: ScanResponse): Promise<boolean> {
+  const tag = randomBytes(4).toString('hex');
+  const overrides: Record<string, unknown> = {};
+  const names: string[] = [];
+  for (const [k, v] of Object.entries(loginFields(flow))) {
+    if (typeof v !== 'string') continue;
+    names.push(v);
+    overrides[k] = /pass|pwd|secret|pin/i.test(k)
+      ? `pc-wrong-${tag}`
+      : v.includes('@')
+        ? `pc-nobody-${tag}@example.com`
+        : `pc-nobody-${tag}`;
+  }
+  if (Object.keys(overrides).length === 0) return false;
+  const session: Session = { name: 'login baseline', headers: {}, cookies: new Map() };
+  const control = await client.trySend(loginRequest(flow, overrides), { session });
+  if (!control || control.status >= 500) return false;
+  if (control.status < 300 && reportsSignIn(control)) return false;
+  return (
+    answerShape(control, [...Object.values(overrides).map(String), ...names]) !== answerShape(signed, names)
+  );
+}
+
 /** Logs an identity in (or takes its headers or bearer token as given). Throws LoginError on failure. */
 export async function resolveIdentity(client: ScanClient, identity: ScanIdentity): Promise<Identity> {
   const session: Session = { name: identity.name, headers: {}, cookies: new Map() };
@@ -278,7 +378,14 @@ export async function resolveIdentity(client: ScanClient, identity: ScanIdentity
     );
   }
   const outcome = loginOutcome(flow, res);
-  if (outcome.token === undefined && session.cookies.size === 0) {
+  // An answer that says it signed the caller in without any credential (the API trusts requests that name
+  // the user) is taken when a user nobody has, with a made-up password, does not get the same answer.
+  const bare =
+    outcome.token === undefined &&
+    session.cookies.size === 0 &&
+    reportsSignIn(res) &&
+    (await refusesNobody(client, flow, res));
+  if (outcome.token === undefined && session.cookies.size === 0 && !bare) {
     const where =
       flow.tokenPointer !== undefined
         ? ` at ${flow.tokenPointer}`

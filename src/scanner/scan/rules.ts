@@ -176,6 +176,15 @@ export const SCAN_RULES = {
     'Repeated failed logins for one account were neither slowed, locked nor rate limited.',
     'Lock or slow down an account after a few failures and rate-limit login per client.',
   ),
+  defaultCredentials: rule(
+    'api2-default-credentials',
+    'API2:2023',
+    [1392, 521],
+    'high',
+    'Login accepts a default account and password',
+    'A well-known default user name and password (admin/admin, test/test...) signed in, while a user name nobody has and the same user with a wrong password were refused.',
+    'Remove default and sample accounts before deployment, or force a new strong password on first use.',
+  ),
   weakPasswordPolicy: rule(
     'api2-weak-password-policy',
     'API2:2023',

@@ -110,6 +110,9 @@ export const POLICY_SUGGESTIONS: Readonly<Record<RuleId, PolicySuggestion>> = {
     inApi:
       'issue opaque random tokens or signed claims without keys, passwords or hashes; rotate the exposed key and passwords',
   },
+  'scan/api2-default-credentials': {
+    inApi: 'remove default and sample accounts, or force a new strong password on first use',
+  },
   'scan/api2-weak-password-policy': {
     api: ['validateRequest'],
     inApi:

@@ -1471,9 +1471,120 @@ async function loginChecks(ctx: ScanContext, t: LoginTarget): Promise<void> {
       reason: "no identity logs in through the API and no account of the scan's own could be registered",
     });
   }
+  for (const d of targets) if (!accepted.has(d)) await defaultCredentials(ctx, d);
   for (const d of targets) if (!accepted.has(d)) await bruteForce(ctx, d, v, userAt(d));
   // V is locked now, maybe: no later check reuses it (the clean-up at the end still tries to delete it).
   if (v) retireThrowaway(ctx, v);
+}
+
+/**
+ * User names and passwords that installs, seeds and tutorials ship with. Short on purpose: each pair that does
+ * not sign in is a failed login for whoever holds that name on the target.
+ */
+const DEFAULT_CREDENTIALS: readonly (readonly [string, string])[] = [
+  ['admin', 'admin'],
+  ['admin', 'password'],
+  ['admin', 'admin123'],
+  ['admin', '123456'],
+  ['administrator', 'administrator'],
+  ['root', 'root'],
+  ['test', 'test'],
+  ['user', 'user'],
+  ['user', 'password'],
+  ['guest', 'guest'],
+  ['demo', 'demo'],
+];
+
+/** The given identities' own login values (user names, e-mails), lower-case: never tried with another password. */
+function givenLoginValues(ctx: ScanContext): Set<string> {
+  const out = new Set<string>();
+  for (const i of [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])])
+    for (const [k, v] of Object.entries(i.login?.body ?? {}))
+      if (typeof v === 'string' && !PASSWORD_FIELD.test(k)) out.add(v.trim().toLowerCase());
+  return out;
+}
+
+/** E-mail domains the API's users have (the given identities' login e-mails), for `admin@<domain>`. */
+function userDomains(ctx: ScanContext): string[] {
+  const out = new Set<string>();
+  for (const i of [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])])
+    for (const v of Object.values(i.login?.body ?? {}))
+      if (typeof v === 'string' && EMAIL_VALUE.test(v.trim())) out.add(v.trim().split('@')[1].toLowerCase());
+  if (out.size === 0) out.add('example.com');
+  return [...out].slice(0, 2);
+}
+
+/**
+ * Default credentials at one login: each well-known pair (e-mail shaped at an e-mail input, at the users'
+ * own domains) whose user is no given identity's. A pair that signs in (a credential, or an answer that says
+ * so where the login hands none) is the finding when the failure baseline tells it apart: a user name nobody
+ * has with a made-up password is refused first, and the same user with a wrong password is refused after (else
+ * the login takes any password: wrong-password-accepted's matter). A limit met (429, Retry-After, a lock
+ * message) stops the run, and the coverage says so. Each given identity whose own login pair is a default
+ * one is reported without a request.
+ */
+async function defaultCredentials(ctx: ScanContext, d: LoginTarget): Promise<boolean> {
+  const where = `${d.flow.method ?? 'POST'} ${d.flow.path.split('?')[0]}`;
+  const report = (user: string, res: ScanResponse, proof: string) =>
+    ctx.report(SCAN_RULES.defaultCredentials, {
+      ...(d.op ? { operation: d.op } : {}),
+      key: 'default',
+      message: `${where} signed in the default account ${user} with a default password (${res.status}); ${proof}.`,
+      evidence: evidenceOf(res, { user }),
+    });
+  if (d.known !== undefined) {
+    const user = String(d.known.user).trim().toLowerCase();
+    const pair = DEFAULT_CREDENTIALS.find(
+      ([u, p]) => (user === u || user.startsWith(`${u}@`)) && p === d.known?.password,
+    );
+    if (pair) {
+      const a = [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])].find((i) => i.login?.flow === d.flow);
+      if (a?.login?.answer !== undefined) {
+        ctx.report(SCAN_RULES.defaultCredentials, {
+          ...(d.op ? { operation: d.op } : {}),
+          key: 'default',
+          message: `${where}: the given identity ${a.name} signs in as ${user} with the default password of that name (no request sent for it).`,
+          evidence: { user, identity: a.name },
+        });
+        return true;
+      }
+    }
+  }
+  const given = givenLoginValues(ctx);
+  const email =
+    MAIL_FIELD.test(d.userField) || (typeof d.known?.user === 'string' && d.known.user.includes('@'));
+  const tries: [string, string][] = [];
+  for (const [u, p] of DEFAULT_CREDENTIALS)
+    for (const user of email ? userDomains(ctx).map((dom) => `${u}@${dom}`) : [u])
+      if (!given.has(user)) tries.push([user, p]);
+  if (tries.length === 0) return false;
+  const nobody = unknownUser(ctx, d, d.known?.user);
+  const baseline = await sendLogin(ctx, d, nobody, wrong());
+  madeByLogin(ctx, d, nobody, baseline);
+  if (!baseline || signsIn(d, baseline) || throttled(baseline, undefined, [])) return false;
+  for (const [index, [user, password]] of tries.entries()) {
+    const res = await sendLogin(ctx, d, user, password);
+    const limit = throttled(res, undefined, []);
+    if (limit) {
+      ctx.note?.({
+        rule: SCAN_RULES.defaultCredentials,
+        ...(d.op ? { operation: d.op } : {}),
+        reason: `stopped: the login met a limit (${limit}) at default pair ${index + 1} of ${tries.length}`,
+      });
+      return false;
+    }
+    if (!res || !signsIn(d, res)) continue;
+    // The control: the same user with a wrong password must be refused (else any password signs it in).
+    const control = await sendLogin(ctx, d, user, wrong());
+    if (!control || signsIn(d, control)) continue;
+    report(
+      user,
+      res,
+      `a user name nobody has with a made-up password got ${baseline.status} and ${user} with a wrong one ${control.status}, neither signed in`,
+    );
+    return true;
+  }
+  return false;
 }
 
 /**
@@ -2170,6 +2281,7 @@ export const api2: Check = {
     SCAN_RULES.anyCredentialsAccepted,
     SCAN_RULES.credentialsInUrl,
     SCAN_RULES.weakPasswordPolicy,
+    SCAN_RULES.defaultCredentials,
     SCAN_RULES.passwordChangeWithoutCurrent,
     SCAN_RULES.passwordResetWithoutProof,
     SCAN_RULES.sessionNotEnded,
