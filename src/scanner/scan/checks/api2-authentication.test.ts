@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { buildApiDocument } from '../../../openapi/load.ts';
 import type { ScanContext } from '../context.ts';
 import { crackHmac, documentedLogins, flawsOf, isSignup, unknownUser } from './api2-authentication.ts';
-import { secretsFromWords, weakHmacSecrets } from './weak-secrets.ts';
+import { secretPhrases, secretsFromWords, weakHmacSecrets } from './weak-secrets.ts';
 
 function hs256(secret: string | Buffer, payload: object): string {
   const head = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).toString('base64url');
@@ -36,6 +36,23 @@ test('finds decorated secrets with a number or year tail (super_secret_key_123, 
   assert.equal(crackHmac(hs256('super_secret_key_123', { id: 1 })), 'super_secret_key_123');
   assert.equal(crackHmac(hs256('my-jwt-key2024', { id: 1 })), 'my-jwt-key2024');
   assert.equal(crackHmac(hs256('super_secret_key_124', { id: 1 })), undefined);
+});
+
+test('finds secret phrases generated from three slots, with the API title words as openings', () => {
+  const phrases = secretPhrases(['gift lists', 'gift']);
+  for (const secret of [
+    'super_secret_key_dont_share',
+    'my-jwt-secret-change-me',
+    'yourSecretKeyGoesHere',
+    'this.is.my.signing.key',
+    'dev_secret_key_for_development',
+    'gift-lists-jwt-secret-2025',
+    'GiftSecretKeyDontShare',
+  ])
+    assert.equal(crackHmac(hs256(secret, { id: 1 }), phrases), secret);
+  // Not a phrase of the slots: a word out of place, an unknown closing.
+  assert.equal(crackHmac(hs256('super_secret_key_dont_share_it_ever', { id: 1 }), phrases), undefined);
+  assert.ok(phrases.length < 60_000, `${phrases.length} phrases`);
 });
 
 test('finds decorated secrets written in Pascal or camel case (SuperSecret, jwtSecretKey)', () => {

@@ -74,7 +74,7 @@ import {
   type Throwaway,
 } from './throwaway.ts';
 import { tokenSecrets } from './token-contents.ts';
-import { secretsFromWords, weakHmacSecrets } from './weak-secrets.ts';
+import { secretPhrases, secretsFromWords, weakHmacSecrets } from './weak-secrets.ts';
 
 const ATTEMPTS = 12;
 /** Reads (A passes, an anonymous caller is refused) each altered token goes to. */
@@ -135,13 +135,23 @@ export function crackHmac(token: string, extra: readonly string[] = []): string 
   if (!jwt || !HMAC[alg]) return undefined;
   const input = `${jwt.parts[0]}.${jwt.parts[1]}`;
   const signature = Buffer.from(jwt.parts[2], 'base64url');
-  for (const list of [extra, weakHmacSecrets()]) {
+  const builtIn = weakHmacSecrets();
+  const known = builtInSet();
+  for (const list of [extra, builtIn]) {
     for (const secret of list) {
+      if (list === extra && known.has(secret)) continue;
       const candidate = createHmac(HMAC[alg], secret).update(input).digest();
       if (candidate.length === signature.length && timingSafeEqual(candidate, signature)) return secret;
     }
   }
   return undefined;
+}
+
+let builtIns: ReadonlySet<string> | undefined;
+/** The built-in candidates as a set: an extra candidate already among them is not tried twice. */
+function builtInSet(): ReadonlySet<string> {
+  builtIns ??= new Set(weakHmacSecrets());
+  return builtIns;
 }
 
 /** Words of the API under test, for secrets like `notes-secret`: title, host labels, path segments. */
@@ -711,11 +721,20 @@ export function flawsOf<T extends { readonly kind: string; readonly flaw: Forger
 }
 
 async function tokens(ctx: ScanContext, a: Identity, loginOp: Operation | undefined): Promise<void> {
-  // Offline first: it needs no reference request.
-  const words = secretsFromWords(apiWords(ctx));
+  // Offline first: it needs no reference request. The API's words, then phrases opened by its title's words.
+  const title = ctx.spec.title.split(/[\s_-]+/).filter((w) => w.length >= 3);
+  const words = [
+    ...new Set([...secretsFromWords(apiWords(ctx)), ...secretPhrases([ctx.spec.title, ...title])]),
+  ];
   let secret: string | undefined;
   let cracked: string | undefined;
+  // One token per signing header (alg, kid): tokens of one key fail alike, and a full miss costs ~0.5 s each.
+  const seen = new Set<string>();
   for (const t of capturedTokens(ctx)) {
+    const h = decodeJwt(t)?.header ?? {};
+    const key = `${String(h.alg)} ${String(h.kid ?? '')}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
     secret = crackHmac(t, words);
     if (secret !== undefined) {
       cracked = t;

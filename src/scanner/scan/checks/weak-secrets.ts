@@ -475,5 +475,99 @@ export function secretsFromWords(words: readonly string[]): string[] {
   return [...out];
 }
 
+/**
+ * Phrases people write as secrets, in three slots: an opening (`my`, `super`, `your`, `this is my`, an
+ * environment, the API's own words), what the value is (`secret key`, `jwt secret`, `signing key`...), and a
+ * closing plea or note (`dont share`, `change me`, `for dev`, `123`...), each slot possibly empty, the words
+ * joined by `_`, `-`, `.`, nothing, or in camel and Pascal case: `super_secret_key_dont_share`,
+ * `my-jwt-secret-change-me`, `yourSecretKeyGoesHere`. Generated, not listed: about 40 000 with three words of
+ * the API.
+ */
+const PHRASE_OPENINGS = [
+  '',
+  'my',
+  'super',
+  'my super',
+  'your',
+  'your super',
+  'the',
+  'this is my',
+  'this is a',
+  'this is the',
+  'very',
+  'top',
+  'app',
+  'api',
+  'jwt',
+  'dev',
+  'test',
+  'prod',
+  'default',
+  'private',
+];
+const PHRASE_CORES = [
+  'secret',
+  'secret key',
+  'jwt secret',
+  'jwt key',
+  'jwt secret key',
+  'jwt signing key',
+  'signing key',
+  'signing secret',
+  'private key',
+  'token secret',
+  'token key',
+  'access token secret',
+  'auth secret',
+  'session secret',
+  'api key',
+  'app secret',
+  'key',
+];
+const PHRASE_CLOSINGS = [
+  '',
+  'dont share',
+  'do not share',
+  'dont tell',
+  'dont use in production',
+  'change me',
+  'change this',
+  'change it',
+  'please change',
+  'change in production',
+  'not for production',
+  'for dev',
+  'for development',
+  'goes here',
+  'here',
+  '123',
+  '2024',
+  '2025',
+];
+/** How the words of a phrase are joined (camel and Pascal case apart). */
+const JOINERS = ['_', '-', '.', ''];
+
+export function secretPhrases(apiWords: readonly string[] = []): string[] {
+  const openings = [...PHRASE_OPENINGS];
+  for (const w of apiWords.slice(0, 3)) {
+    const word = w.trim().toLowerCase();
+    if (/^[a-z][a-z0-9 ]{1,20}$/.test(word) && !openings.includes(word)) openings.push(word);
+  }
+  const out = new Set<string>();
+  for (const opening of openings)
+    for (const core of PHRASE_CORES)
+      for (const closing of PHRASE_CLOSINGS) {
+        const words = [opening, core, closing]
+          .join(' ')
+          .split(/\s+/)
+          .filter((x) => x !== '');
+        // One word alone is the word lists' matter; two or more make a phrase.
+        if (words.length < 2) continue;
+        for (const j of JOINERS) out.add(words.join(j));
+        for (const w of joinedCases(words)) out.add(w);
+      }
+  return [...out];
+}
+
 /** Kept for callers of the first generation: the generated list. */
 export const WEAK_HMAC_SECRETS: readonly string[] = weakHmacSecrets();
