@@ -86,6 +86,7 @@ import { signedIn } from '../login.ts';
 import type { LoginFlow } from '../options.ts';
 import {
   bodySchema,
+  captureId,
   creationCollection,
   isCreationOperation,
   isExcluded,
@@ -128,6 +129,7 @@ import {
   recordWith,
   registerThrowaway,
   retireThrowaway,
+  reuseThrowaway,
   type Throwaway,
 } from './throwaway.ts';
 import { urlInputs } from './url-inputs.ts';
@@ -606,6 +608,8 @@ function makeProber(
   never: readonly string[] = [],
   /** How the runner is to take the requests (`ownProfile`: a given identity's own profile, see ownProfiles). */
   options?: Parameters<ScanContext['send']>[2],
+  /** Told of every request sent and its answer (the creations a probe made, see CreationSweep). */
+  seen?: (req: PlannedRequest, res: ScanResponse | undefined, value: unknown) => void,
 ): Prober {
   const { op } = point;
   // Fixed values (the scan's own account in an account change's path and query) go with every probe.
@@ -687,7 +691,13 @@ function makeProber(
         const lower = text.toLowerCase();
         if (never.some((n) => lower.includes(n.toLowerCase()))) return Promise.resolve(undefined);
       }
-      return options ? ctx.send(req, as, options) : ctx.send(req, as);
+      const sending = options ? ctx.send(req, as, options) : ctx.send(req, as);
+      if (!seen) return sending;
+      const sent = req;
+      return sending.then((res) => {
+        seen(sent, res, value);
+        return res;
+      });
     },
   };
 }
@@ -1976,6 +1986,151 @@ async function createAs(
   return { as, params };
 }
 
+/** An object a probe of a creation made in a given identity's (or the admin's) data, to delete. */
+interface ProbeObject {
+  readonly op: Operation;
+  readonly as: Identity;
+  readonly res: ScanResponse;
+  /** The creation's concrete path (`/users/4/notes`). */
+  readonly path: string;
+  /** The value the probe sent in its input, when it was no plain value (it finds the object in a list). */
+  readonly probe?: string;
+}
+
+/** How many objects of a creation made as one identity were deleted, and why the others were not. */
+interface SweepTally {
+  readonly op: Operation;
+  readonly as: Identity;
+  made: number;
+  deleted: number;
+  readonly left: Set<string>;
+}
+
+const MAX_SWEEP_DELETES = 120;
+
+/**
+ * The objects the injection probes of a creation make in a given identity's or the admin's data (`POST /notes` with
+ * `x' OR '1'='1` as its title, as alice) are the scan's own and must not stay there: after each round, each is
+ * deleted by its maker through the document's DELETE of the item (`DELETE /notes/{id}`), named by the id in the
+ * creation's answer (or its `Location`), else found in the collection's list by the probe value it holds (never by a
+ * plain value: a value the API gave out may name a given object). What could not be deleted is counted, and said
+ * in the coverage and as a warning (`sweepNotes`).
+ */
+function creationSweep(ctx: ScanContext) {
+  const pending: ProbeObject[] = [];
+  const tallies = new Map<string, SweepTally>();
+  let deletes = 0;
+  const tally = (op: Operation, as: Identity) => {
+    const key = `${op.id}\0${as.name}`;
+    let t = tallies.get(key);
+    if (!t) {
+      t = { op, as, made: 0, deleted: 0, left: new Set() };
+      tallies.set(key, t);
+    }
+    return t;
+  };
+  const seen =
+    (op: Operation, as: Identity, plain: string) =>
+    (req: PlannedRequest, res: ScanResponse | undefined, value: unknown): void => {
+      if (!res || !isSuccess(res) || refusedIn200(res)) return;
+      tally(op, as).made++;
+      pending.push({
+        op,
+        as,
+        res,
+        path: req.path.split('?')[0],
+        ...(typeof value === 'string' && value !== plain && value.length >= 3 ? { probe: value } : {}),
+      });
+    };
+  const flush = async (): Promise<void> => {
+    const batch = pending.splice(0);
+    const lists = new Map<string, Promise<unknown[]>>();
+    for (const o of batch) {
+      const t = tally(o.op, o.as);
+      const collection = creationCollection(ctx.spec, o.op);
+      if (collection === undefined) continue;
+      const base = collection.replace(/\/+$/, '');
+      const item = ctx.spec.operations.find(
+        (d) =>
+          d.method === 'DELETE' &&
+          !isExcluded(d) &&
+          d.path.startsWith(`${base}/{`) &&
+          /^\/\{[^{}/]+\}\/?$/.test(d.path.slice(base.length)),
+      );
+      if (!item) {
+        t.left.add('the document has no DELETE of the item');
+        continue;
+      }
+      if (deletes >= MAX_SWEEP_DELETES || ctx.signal.aborted) {
+        t.left.add('no time was left to delete it');
+        continue;
+      }
+      // `/notes/create` creates in `/notes`: the concrete collection drops the verb (as createAs does).
+      const depth = base.split('/').length;
+      const at = o.path.replace(/\/$/, '').split('/').slice(0, depth).join('/');
+      const param = memberParam(ctx.spec, collection);
+      const entity = entityOfPath(collection);
+      let id = createdId(o.res, param, entity) ?? captureId(ctx.spec, o.op, o.res);
+      if ((id === undefined || id === '') && o.probe !== undefined) {
+        const read = ctx.spec.operations.find(
+          (r) => r.method === 'GET' && !isExcluded(r) && r.path.replace(/\/+$/, '') === base,
+        );
+        if (read) {
+          const key = `${o.as.name} ${at}`;
+          let list = lists.get(key);
+          if (!list) {
+            const path = read.path.endsWith('/') ? `${at}/` : at;
+            list = ctx
+              .send({ method: 'GET', path, operation: read }, o.as)
+              .then((r) => (r && isSuccess(r) ? itemsOf(r.json) : []));
+            lists.set(key, list);
+          }
+          const probe = o.probe;
+          const hit = (await list).find((i) => holdsString(i, probe));
+          if (hit !== undefined) id = createdId({ ...o.res, json: hit }, param, entity);
+        }
+      }
+      if (id === undefined || id === '') {
+        t.left.add('its id was in neither the answer nor the list');
+        continue;
+      }
+      const path = `${at}/${encodeURIComponent(id)}${item.path.endsWith('/') ? '/' : ''}`;
+      // Registered as the scan's own (the runner lets a DELETE go only to those), under an owner no check takes
+      // objects from: a probe's object is no object to probe further.
+      ctx.objects.add({
+        collection,
+        path: path.replace(/\/$/, ''),
+        id,
+        owner: `${o.as.name} (injection probe)`,
+        body: o.res.json,
+        createdBy: o.op,
+      });
+      deletes++;
+      const res = await ctx.send({ method: 'DELETE', path, operation: item }, o.as);
+      const status = res?.status;
+      if (status !== undefined && status >= 200 && status < 300) {
+        t.deleted++;
+        ctx.objects.markDeleted(path);
+      } else t.left.add(`its DELETE answered ${status ?? 'nothing'}`);
+    }
+  };
+  /** The coverage notes and warnings: what the probes made in given identities' data, and what stays. */
+  const report = (): void => {
+    for (const t of tallies.values()) {
+      const left = t.made - t.deleted;
+      const what = `the injection probes of ${t.op.method} ${t.op.path} created ${t.made} object${t.made === 1 ? '' : 's'} as ${t.as.name}`;
+      if (left === 0) {
+        ctx.note?.({ operation: t.op, reason: `${what}, all deleted after the probes` });
+        continue;
+      }
+      const why = [...t.left].join('; ');
+      ctx.note?.({ operation: t.op, reason: `${what}: ${left} left in its data (${why})` });
+      ctx.warn?.(`${what}: ${left} left in its data (${why}); remove them on the target by hand`);
+    }
+  };
+  return { seen, flush, report };
+}
+
 /**
  * Requests the injection probes may send: 30 per input (both rounds and the time-based pass of a typical input
  * take 15 to 30), at least 150, at most 500 (25 s at the default 20 requests per second, inside the check's
@@ -2846,6 +3001,24 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
     if (p) profiles.set(op.id, p);
     else unreadable.add(op.id);
   }
+  // Creations (`POST /notes`): their probes leave objects named by payloads in the data of whoever sends them. With
+  // a sign-up they go as an account of the scan's own first; what a probe made as a given identity or the admin is
+  // deleted after each round (creationSweep).
+  const sweepable = (op: Operation) =>
+    isCreationOperation(ctx.spec, op) &&
+    !signUp(ctx, op) &&
+    !setsAPassword(ctx.spec, op) &&
+    !logins.has(op.id) &&
+    !unplanned.has(op.id) &&
+    !plans.has(op.id) &&
+    !profiles.has(op.id) &&
+    !changesAnAccount(ctx, op, logins);
+  const creationOps = new Set(all.filter((point) => sweepable(point.op)).map((point) => point.op.id));
+  const maker =
+    creationOps.size > 0 && withSignup
+      ? (own ?? (await reuseThrowaway(ctx)) ?? (await registerThrowaway(ctx, findLoginTarget(ctx), 'pci')))
+      : undefined;
+  const sweep = creationSweep(ctx);
   // On a given identity's own profile, the fields it signs in with (its login e-mail or name, a password) and its
   // account's own details (e-mail, phone, role) are not probed: a probe stored there, even for a moment, locks it
   // out or mails a stranger. Only an account of the scan's own (plans) takes those.
@@ -2938,7 +3111,18 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
         : undefined;
     return plan
       ? makeProber(counted, point, as, { ...plan.body, ...base }, plan.params, [], ownPut)
-      : makeProber(counted, point, as, base, pinned);
+      : makeProber(
+          counted,
+          point,
+          as,
+          base,
+          pinned,
+          [],
+          undefined,
+          as !== null && as !== maker?.identity && creationOps.has(point.op.id)
+            ? sweep.seen(point.op, as, point.value)
+            : undefined,
+        );
   };
   const started = performance.now();
   const deadline = started + budgetMs;
@@ -3094,7 +3278,11 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
               return { as: admin, baseline: theirs, planned: live.params, pinned: live.params, by: point };
           }
         }
-        const order = signUp(ctx, point.op) ? [null] : who;
+        const order = signUp(ctx, point.op)
+          ? [null]
+          : maker && creationOps.has(point.op.id)
+            ? [maker.identity, ...who]
+            : who;
         for (const as of order) {
           const p = probe(point, as);
           const res = await p.send(point.value);
@@ -3199,7 +3387,16 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
         ? probe(plain, live.as, undefined, live.params)
         : erased
           ? probe(plain, who[0], undefined, erased)
-          : probe(plain, plan && own ? own.identity : signUp(ctx, point.op) ? null : who[0]);
+          : probe(
+              plain,
+              plan && own
+                ? own.identity
+                : signUp(ctx, point.op)
+                  ? null
+                  : creationOps.has(point.op.id) && maker
+                    ? maker.identity
+                    : who[0],
+            );
       job.p = codec ? encodedProber(inner, codec) : inner;
       // (A given identity's own profile: probe() sends as that identity, from its record's values.)
     } else {
@@ -3224,11 +3421,13 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
     job.found = await firstRound(counted, job);
     job.stage = 1;
   });
+  await sweep.flush();
   await pool(order, async (job) => {
     if (over() || job.stage < 1 || job.found || job.stopped) return;
     job.found = await secondRound(counted, job, over);
     if (!job.stopped && !job.cut) job.stage = 2;
   });
+  await sweep.flush();
   // Time-based probes only once every input had its cheaper ones, and not where the plain request is itself
   // slow (a login hashing a password): there a delay costs most and proves least. One input at a time: a server
   // with one database connection makes every other request wait behind a sleep, which would pass for a delay of
@@ -3271,6 +3470,9 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
     if (point.in !== 'json' && point.in !== 'query') return;
     job.found = await probeObjects(counted, job.p!, baseline);
   });
+  // The time-based probes and the operator objects made theirs too; and a clean-up the budget cut short is said.
+  await sweep.flush();
+  sweep.report();
 
   // What the probes stored on a given identity's own profile is set back, whatever the budget left.
   for (const [id, p] of profiles) {
