@@ -86,6 +86,25 @@ export function findToken(json: unknown): string | undefined {
 }
 
 /**
+ * A login that sends its user and password as HTTP Basic credentials (RFC 7617) and no body: built by API2 from
+ * a documented login operation whose security is `http` `basic` (`GET /login`, `POST /auth`), never given in
+ * options. Its fields are `username` and `password`; its `method` may be GET (LoginFlow names POST and PUT only:
+ * set through a cast where the flow is made).
+ */
+export interface BasicLoginFlow extends LoginFlow {
+  readonly basic: true;
+}
+
+export function isBasicLogin(flow: LoginFlow): flow is BasicLoginFlow {
+  return (flow as Partial<BasicLoginFlow>).basic === true;
+}
+
+/** The `Authorization` value of HTTP Basic credentials (RFC 7617 section 2: user-id ":" password, base64). */
+export function basicCredentials(user: unknown, password: unknown): string {
+  return `Basic ${Buffer.from(`${String(user ?? '')}:${String(password ?? '')}`).toString('base64')}`;
+}
+
+/**
  * The user-facing fields of a login flow's body: those at its record envelope (`data.attributes` of a JSON:API
  * body, `user` of Rails-style params), else its top-level members.
  */
@@ -103,6 +122,14 @@ export function loginRequest(
   flow: LoginFlow,
   overrides: Readonly<Record<string, unknown>> = {},
 ): ScanRequest {
+  if (isBasicLogin(flow)) {
+    const f: Record<string, unknown> = { ...flow.body, ...overrides };
+    return {
+      method: flow.method ?? 'POST',
+      path: flow.path,
+      headers: { authorization: basicCredentials(f.username, f.password) },
+    };
+  }
   const nested = (flow.encoding ?? 'json') === 'json' && flow.grantType === undefined;
   const fields: Record<string, unknown> = nested
     ? withFields(flow.body, envelopeOf(flow.body), overrides)
@@ -257,7 +284,10 @@ export function reportsSignIn(res: ScanResponse): boolean {
 export function signedIn(flow: LoginFlow, res: ScanResponse | undefined): boolean {
   if (!res) return false;
   const o = loginOutcome(flow, res);
-  return o.token !== undefined || o.sessionCookies.length > 0 || reportsSignIn(res);
+  // HTTP Basic is stateless: the credentials sent are the session, and a 2xx (no refusal, the callers judge)
+  // says they were taken.
+  const basicTaken = isBasicLogin(flow) && res.status >= 200 && res.status < 300;
+  return o.token !== undefined || o.sessionCookies.length > 0 || basicTaken || reportsSignIn(res);
 }
 
 /**
@@ -274,6 +304,11 @@ export function sessionIdentity(flow: LoginFlow, res: ScanResponse, name: string
     session.headers[header] = scheme ? `${scheme} ${outcome.token}` : outcome.token;
   } else {
     for (const [k, v] of setCookies(res)) session.cookies.set(k, v);
+    // An HTTP Basic login without a token: the credentials it sent are what later requests carry.
+    const sent = Object.entries(res.sent.headers ?? {}).find(
+      ([k]) => k.toLowerCase() === 'authorization',
+    )?.[1];
+    if (isBasicLogin(flow) && sent !== undefined) session.headers.authorization = sent;
   }
   return { name, session, ...(outcome.token !== undefined ? { token: outcome.token } : {}) };
 }

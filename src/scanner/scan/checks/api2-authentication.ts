@@ -14,7 +14,7 @@
  *   unknown user and a wrong password must answer alike (there and at each other documented login, with an
  *   account of the scan's own), and so must the password reset for a known and an unknown account; where one of
  *   them told, the sign-up sent again for the scan's own account must answer like one for a new name. A given identity (A) gets two wrong passwords at most: the enumeration's, and one judged for
- *   wrong-password-accepted; an account of the scan's own (V) gets one at each documented login (at most three),
+ *   wrong-password-accepted; an account of the scan's own (V) gets one at each documented login (at most eight),
  *   judged the same way with its control.
  *   Twelve failed logins for V (else for a user name nobody has), at each login where no wrong password signed
  *   in, must meet a lockout, a 429 or a delay: each answer judged by its credential, not its status (APIs answer
@@ -37,7 +37,14 @@ import { joinUrl, type ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, isRefused, isSuccess, redact, type ScanContext } from '../context.ts';
 import { curlFor, shellQuote } from '../curl.ts';
 import { listedVariants, setsPasswordByUrl } from '../discover.ts';
-import { loginFields, loginOutcome, loginRequest, sessionIdentity, signedIn } from '../login.ts';
+import {
+  type BasicLoginFlow,
+  loginFields,
+  loginOutcome,
+  loginRequest,
+  sessionIdentity,
+  signedIn,
+} from '../login.ts';
 import type { LoginFlow } from '../options.ts';
 import {
   bodySchema,
@@ -945,15 +952,69 @@ export function findLoginTarget(ctx: ScanContext): LoginTarget | undefined {
   return documentedLogins(ctx)[0];
 }
 
+/** Logins judged at most: each gets the enumeration, wrong-password, default-credential and guessing runs. */
+const MAX_LOGINS = 8;
+
+/** Does the operation take HTTP Basic credentials (a security alternative naming an `http` `basic` scheme)? */
+function takesBasic(ctx: ScanContext, op: Operation): boolean {
+  return (op.security ?? []).some((req) =>
+    Object.keys(req).some((name) => {
+      const scheme = ctx.spec.securitySchemes[name];
+      return scheme?.type === 'http' && String(scheme.raw.scheme ?? '').toLowerCase() === 'basic';
+    }),
+  );
+}
+
+/** A given identity's user and password, when it is given as HTTP Basic credentials (`Authorization: Basic`). */
+function basicKnown(ctx: ScanContext): { user: string; password: string } | undefined {
+  for (const i of ctx.identities) {
+    const auth = Object.entries(i.session.headers).find(([k]) => k.toLowerCase() === 'authorization')?.[1];
+    const m = auth === undefined ? null : /^basic\s+([A-Za-z0-9+/=]+)$/i.exec(auth.trim());
+    if (!m) continue;
+    const text = Buffer.from(m[1], 'base64').toString();
+    const colon = text.indexOf(':');
+    if (colon > 0) return { user: text.slice(0, colon), password: text.slice(colon + 1) };
+  }
+  return undefined;
+}
+
 /**
- * The document's login operations (at most three): a POST on a login path (or with a login id) whose JSON or
+ * A login that takes HTTP Basic credentials and no body: an operation on a login path (or with a login id), GET
+ * or POST, without path parameters or a required body, whose security names an `http` `basic` scheme
+ * (`GET /v1/login`, `POST /auth` with `Authorization: Basic`). Its user and password go in the header; a given
+ * identity given as Basic credentials is its known user.
+ */
+function basicLogin(ctx: ScanContext, op: Operation): LoginTarget | undefined {
+  if (op.method !== 'GET' && op.method !== 'POST') return undefined;
+  if (op.path.includes('{') || op.requestBody?.required === true || !takesBasic(ctx, op)) return undefined;
+  const known = basicKnown(ctx);
+  const flow: BasicLoginFlow = {
+    path: op.path,
+    // LoginFlow names POST and PUT only; a Basic login is often a GET (see BasicLoginFlow).
+    method: op.method as 'POST',
+    body: { username: '', password: '' },
+    basic: true,
+  };
+  return { flow, op, userField: 'username', passwordField: 'password', ...(known ? { known } : {}) };
+}
+
+/**
+ * The document's login operations (at most eight): a POST on a login path (or with a login id) whose JSON or
  * form body, or else whose query parameters (`POST /auth/login?username=&password=`), hold a user and a
- * password field.
+ * password field; or a GET or POST there that takes HTTP Basic credentials (basicLogin).
  */
 export function documentedLogins(ctx: ScanContext): LoginTarget[] {
   const out: LoginTarget[] = [];
   for (const op of ctx.spec.operations) {
-    if (out.length >= 3) break;
+    if (out.length >= MAX_LOGINS) break;
+    const named = LOGIN_PATH.test(op.path) || /log_?in|sign_?in|token/i.test(op.id);
+    if (named && !isExcluded(op) && !isSignup(ctx, op)) {
+      const basic = basicLogin(ctx, op);
+      if (basic) {
+        out.push(basic);
+        continue;
+      }
+    }
     if (
       op.method !== 'POST' ||
       isExcluded(op) ||
@@ -1386,15 +1447,93 @@ function throttled(
   return '';
 }
 
-/** One login at `t` with these user and password values, anonymously. */
-function sendLogin(ctx: ScanContext, t: LoginTarget, user: unknown, password: unknown) {
-  return ctx.send(
+/** Logins that answered with a limit (429, or a Retry-After), by method and path: the first such answer. */
+const limitedLogins = new WeakMap<object, Map<string, ScanResponse>>();
+const loginKey = (t: LoginTarget) => `${t.flow.method ?? 'POST'} ${t.flow.path.split('?')[0]}`;
+
+/** An answer that says the caller is being limited: 429, or a Retry-After on a refusal. */
+function limitAnswer(res: ScanResponse): boolean {
+  return res.status === 429 || (res.status >= 400 && res.headers['retry-after'] !== undefined);
+}
+
+/** The answer with which the login at `t` first met a limit in this scan, if it did. */
+function limitedAt(ctx: ScanContext, t: LoginTarget): ScanResponse | undefined {
+  return limitedLogins.get(ctx.objects)?.get(loginKey(t));
+}
+
+/**
+ * One login at `t` with these user and password values, anonymously. Once the login has answered with a limit
+ * (429, Retry-After), nothing more is sent there (undefined): every further try would only prolong the limit
+ * for everyone behind the scan's address, the given identities included; the run notes it at the end.
+ */
+async function sendLogin(ctx: ScanContext, t: LoginTarget, user: unknown, password: unknown) {
+  if (limitedAt(ctx, t)) return undefined;
+  const res = await ctx.send(
     {
       ...loginRequest(t.flow, { [t.userField]: user, [t.passwordField]: password }),
       ...(t.op ? { operation: t.op } : {}),
     },
     null,
   );
+  if (res && limitAnswer(res)) {
+    const byLogin = limitedLogins.get(ctx.objects) ?? new Map<string, ScanResponse>();
+    limitedLogins.set(ctx.objects, byLogin);
+    if (!byLogin.has(loginKey(t))) byLogin.set(loginKey(t), res);
+  }
+  return res;
+}
+
+/** Request headers a proxy sets to name the client: a limit keyed by one of them is keyed by the caller. */
+const CLIENT_ADDRESS_HEADERS = ['x-forwarded-for', 'x-real-ip', 'x-client-ip', 'true-client-ip', 'forwarded'];
+
+/**
+ * Once the login at `t` limits the scan (`limited`), is the limit keyed by a header the client sets? For each
+ * client-address header, two more failed logins for `account` (the scan's own, or a user name nobody has), each
+ * with another made-up address (documentation ranges, RFC 5737), must stay limited. Both answered as ordinary
+ * failed logins while the same login without the header is still limited (the control, sent last) is the
+ * finding: rotating that header lifts the limit. Sent past the limit on purpose, at most eleven requests.
+ */
+async function limitBypass(
+  ctx: ScanContext,
+  t: LoginTarget,
+  account: string,
+  limited: ScanResponse,
+): Promise<boolean> {
+  const base = loginRequest(t.flow, { [t.userField]: account, [t.passwordField]: wrong() });
+  const send = (headers: Record<string, string>) =>
+    ctx.send(
+      {
+        ...base,
+        headers: { ...(base.headers ?? {}), ...headers },
+        ...(t.op ? { operation: t.op } : {}),
+      },
+      null,
+    );
+  const where = loginKey(t);
+  for (const header of CLIENT_ADDRESS_HEADERS) {
+    const passed: ScanResponse[] = [];
+    for (let i = 0; i < 2; i++) {
+      const ip = `${i === 0 ? '198.51.100' : '203.0.113'}.${randomInt(1, 255)}`;
+      const res = await send({ [header]: header === 'forwarded' ? `for=${ip}` : ip });
+      if (!res || limitAnswer(res) || throttled(res, undefined, [account]) || signsIn(t, res)) break;
+      passed.push(res);
+    }
+    if (passed.length < 2) continue;
+    const control = await send({});
+    if (!control || !limitAnswer(control)) return false;
+    ctx.report(SCAN_RULES.bruteForce, {
+      ...(t.op ? { operation: t.op } : {}),
+      key: `limit-bypass:${header}`,
+      message: `${where} limits failed logins (${limited.status}${limited.headers['retry-after'] !== undefined ? `, Retry-After ${limited.headers['retry-after']}` : ''}), but keys the limit by ${header}, which the client sets: two more failed logins, each with another made-up ${header}, were answered ${passed.map((r) => r.status).join(' and ')} as ordinary failures while the same login without it was still limited (${control.status}). Rotating that header lifts the limit.`,
+      evidence: evidenceOf(passed[1], {
+        header,
+        limitedStatus: limited.status,
+        controlStatus: control.status,
+      }),
+    });
+    return true;
+  }
+  return false;
 }
 
 /** A login answer that is no refusal (a status under 400, no refusal in a 200) and carries a credential. */
@@ -1438,7 +1577,7 @@ const sameLogin = (x: LoginTarget, y: LoginTarget) =>
 
 /**
  * The login checks that send wrong passwords. An account of the scan's own (V, reused or registered
- * `pcb<random>`) gets one wrong password at `t` and at each documented login (at most three), each judged for
+ * `pcb<random>`) gets one wrong password at `t` and at each documented login (at most eight), each judged for
  * wrong-password-accepted with its control; then each of those logins where no wrong password signed in gets the
  * guessing run (see bruteForce), for V, or without V for a user name nobody has. Only where no V signs in does A
  * (when A signs in through `t`) get a wrong password: its one failed login of the scan (givenWrongPassword).
@@ -1728,10 +1867,20 @@ async function bruteForce(
   const durations: number[] = [];
   let first: string | undefined;
   const statuses = new Set<number>();
+  const before = limitedAt(ctx, t);
+  if (before) {
+    // The login already limits the scan: the protection exists; is it keyed by a header the client sets?
+    await limitBypass(ctx, t, account, before);
+    return;
+  }
   for (let i = 0; i < ATTEMPTS; i++) {
     const res = await sendLogin(ctx, t, account, wrong());
     madeByLogin(ctx, t, account, res);
-    if (throttled(res, first, names) || !res) return;
+    if (throttled(res, first, names) || !res) {
+      const limited = limitedAt(ctx, t);
+      if (limited) await limitBypass(ctx, t, account, limited);
+      return;
+    }
     // A wrong password that signs in was judged before the run (wrongPasswordAccepted); an unknown user that
     // signs in is no failed login either.
     if (signsIn(t, res)) return;
@@ -2337,7 +2486,7 @@ export const api2: Check = {
     // What the tokens carry: the identities', and the scan's own accounts' (before any guessing locks them).
     await tokenSecrets(ctx, target);
     told = (await resetEnumeration(ctx, target)) || told;
-    // Every other documented login too (at most three), with an account of the scan's own (after the checks on
+    // Every other documented login too (at most eight), with an account of the scan's own (after the checks on
     // sessions and resets: those come first within the check's time).
     if (target)
       for (const other of documentedLogins(ctx).filter((d) => !sameLogin(d, target)))
@@ -2346,6 +2495,14 @@ export const api2: Check = {
     await otpGuessing(ctx, target);
     await credentialsInUrl(ctx, a);
     if (target) await loginChecks(ctx, target);
+    for (const [where, res] of limitedLogins.get(ctx.objects) ?? []) {
+      const retry = res.headers['retry-after'];
+      for (const rule of [SCAN_RULES.userEnumeration, SCAN_RULES.defaultCredentials, SCAN_RULES.bruteForce])
+        ctx.note?.({
+          rule,
+          reason: `${where} answered ${res.status}${retry !== undefined ? ` with Retry-After ${retry}` : ''} (a limit on logins): no later login of these checks was sent there, so what came after was not judged`,
+        });
+    }
   },
   passive(ctx) {
     passwordEchoes(ctx);
