@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { before, describe, test } from 'node:test';
 import type { ScanResult } from '../../src/scanner/scan/runner.ts';
 import { startServer } from '../kit/server.ts';
@@ -9,13 +10,17 @@ import { operationsFound, scanDocument } from './twins.ts';
  * A gift-list service written the way many small Flask tutorials are: `POST /api/login {username, password}`
  * answers `200 {"success": true, "user": {...}}` and hands out NO credential at all (no token, no cookie); later
  * requests name the user in the path (`GET /api/users/{username}/gifts`), which the API trusts. Failures are
- * `{"success": false, "message": ...}`. Sign-up: `POST /api/register {username, email, password}` -> 201.
+ * `{"success": false, "message": ...}`. Sign-up: `POST /api/register {username, email, password}` -> 201. In the
+ * cookie variant the login answers the account record itself (`{"id": 1, "username": ...}`) and sets a session
+ * cookie `gb` (a name that says nothing of a session), which the gift lists then require.
  *
  * Vulnerable: the login tells an unknown user (404 "user not found") from a wrong password (401 "incorrect
  * password"), never limits failed logins, the sign-up takes any password, and a seeded account `test` keeps
  * the password `test`.
  * Fixed twin: 401 "invalid username or password" to both, 429 after five failures for one user name in a
  * window (with Retry-After), the sign-up refuses passwords under 10 characters, and `test` has a strong password.
+ * The password reset `POST /api/reset-password {username, code, new_password}` sets any password on the
+ * vulnerable twin; the fixed twin wants a mailed code (five tries).
  */
 interface Member {
   username: string;
@@ -29,7 +34,8 @@ const SEED: Member[] = [
   { username: 'giftadmin', email: 'admin@gifts.test', password: 'Admin-keeps-lists-9', gifts: [] },
 ];
 
-function startGifts(fixed: boolean) {
+function startGifts(fixed: boolean, cookie = false) {
+  const sessions = new Map<string, string>();
   const members = SEED.map((m) => ({ ...m, gifts: [...m.gifts] }));
   members.push({
     username: 'test',
@@ -71,7 +77,16 @@ function startGifts(fixed: boolean) {
       const m = members.find((x) => x.username === username);
       if (m && m.password === b?.password) {
         failures.delete(username);
-        return sendJson(res, 200, { success: true, user: view(m) });
+        if (!cookie) return sendJson(res, 200, { success: true, user: view(m) });
+        // The cookie variant: the account record at the top, the session in a cookie named like nothing.
+        const sid = randomBytes(12).toString('hex');
+        if (sessions.size < 1000) sessions.set(sid, m.username);
+        return sendJson(
+          res,
+          200,
+          { id: members.indexOf(m) + 1, ...view(m) },
+          { 'content-type': 'application/json', 'set-cookie': `gb=${sid}; Path=/; HttpOnly` },
+        );
       }
       if (failures.size < 1000) failures.set(username, tries + 1);
       if (fixed) return sendJson(res, 401, { success: false, message: 'invalid username or password' });
@@ -79,8 +94,25 @@ function startGifts(fixed: boolean) {
         ? sendJson(res, 401, { success: false, message: 'incorrect password' })
         : sendJson(res, 404, { success: false, message: 'user not found' });
     }
+    if (req.method === 'POST' && url.pathname === '/api/reset-password') {
+      const b = await readJson(req);
+      const m = members.find((x) => x.username === b?.username);
+      // Fixed: a reset needs the code mailed to the member (never mailed here, so never right), five tries.
+      const key = `reset ${String(b?.username)}`;
+      if (fixed && (failures.get(key) ?? 0) >= 5)
+        return sendJson(res, 429, { success: false, message: 'too many attempts' });
+      if (!m || (fixed && b?.code !== `never-${m.username}`)) {
+        if (failures.size < 1000) failures.set(key, (failures.get(key) ?? 0) + 1);
+        return sendJson(res, 400, { success: false, message: 'cannot reset' });
+      }
+      m.password = String(b?.new_password ?? '');
+      return sendJson(res, 200, { success: true, message: 'password updated' });
+    }
     const gifts = /^\/api\/users\/([^/]+)\/gifts$/.exec(url.pathname);
     if (req.method === 'GET' && gifts) {
+      const sid = /(?:^|;\s*)gb=([0-9a-f]+)/.exec(String(req.headers.cookie ?? ''))?.[1];
+      if (cookie && (sid === undefined || sessions.get(sid) !== decodeURIComponent(gifts[1])))
+        return sendJson(res, 401, { success: false, message: 'log in first' });
       const m = members.find((x) => x.username === decodeURIComponent(gifts[1]));
       return m
         ? sendJson(res, 200, { success: true, gifts: m.gifts })
@@ -113,6 +145,17 @@ const SPEC = {
         operationId: 'login',
         requestBody: jsonBody({ username: { type: 'string' }, password: { type: 'string' } }),
         responses: { '200': { description: 'signed in' }, '401': { description: 'refused' } },
+      },
+    },
+    '/api/reset-password': {
+      post: {
+        operationId: 'resetPassword',
+        requestBody: jsonBody({
+          username: { type: 'string' },
+          code: { type: 'string' },
+          new_password: { type: 'string' },
+        }),
+        responses: { '200': { description: 'updated' } },
       },
     },
     '/api/users/{username}/gifts': {
@@ -163,6 +206,53 @@ describe('a login that answers {"success": true, "user": ...} with no credential
       'scan/api2-no-brute-force-protection login',
       'scan/api2-weak-password-policy register',
       'scan/api2-default-credentials login',
+      'scan/api2-password-reset-without-proof resetPassword',
+    ])
+      assert.ok(got.includes(want), `${want} missing:\n${operationsFound(runs.vulnerable).join('\n')}`);
+  });
+
+  test('fixed twin: no finding of the login rules', () => {
+    assert.deepEqual(found(runs.fixed), [], operationsFound(runs.fixed).join('\n'));
+  });
+
+  test("the given members' passwords are unchanged", () => {
+    for (const kind of ['vulnerable', 'fixed'] as const)
+      assert.deepEqual(
+        passwords[kind],
+        SEED.map((m) => m.password),
+        kind,
+      );
+  });
+});
+
+describe('a login that answers the account record and keeps its session in a cookie named like nothing', () => {
+  const runs = {} as Record<'vulnerable' | 'fixed', ScanResult>;
+  const passwords = {} as Record<'vulnerable' | 'fixed', string[]>;
+  before(async () => {
+    for (const kind of ['vulnerable', 'fixed'] as const) {
+      const api = await startGifts(kind === 'fixed', true);
+      try {
+        runs[kind] = await scanDocument(SPEC, api.url, {
+          identities: SEED.slice(0, 2).map(identity),
+          admin: identity(SEED[2]),
+          checks: ['API2'],
+          ratePerSecond: 300,
+        });
+        passwords[kind] = api.members.slice(0, 3).map((m) => m.password);
+      } finally {
+        await api.close();
+      }
+    }
+  });
+
+  test('vulnerable: enumeration, no brute-force limit, weak passwords and the default account are found', () => {
+    const got = found(runs.vulnerable);
+    for (const want of [
+      'scan/api2-user-enumeration login',
+      'scan/api2-no-brute-force-protection login',
+      'scan/api2-weak-password-policy register',
+      'scan/api2-default-credentials login',
+      'scan/api2-password-reset-without-proof resetPassword',
     ])
       assert.ok(got.includes(want), `${want} missing:\n${operationsFound(runs.vulnerable).join('\n')}`);
   });

@@ -96,6 +96,7 @@ test('an answer that says it signed the caller in counts without a credential', 
   assert.equal(signedIn(flow, response(200, { status: 'ok' })), true);
   assert.equal(signedIn(flow, response(200, { message: 'Logged in successfully' })), true);
   assert.equal(signedIn(flow, response(200, { user: { username: 'a', email: 'a@x.test' } })), true);
+  assert.equal(signedIn(flow, response(200, { id: 7, username: 'a', email: 'a@x.test' })), true);
 });
 
 test('an answer that refuses, or says nothing of a sign-in, is no login', () => {

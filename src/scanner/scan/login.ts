@@ -239,7 +239,7 @@ const ACCOUNT_KEY = /^(id|_id|uuid|user_?id|userid|username|user_?name|login|ema
  * (an API that trusts later requests naming the user, or keeps its session in a cookie of any name)? Yes when
  * it refuses nothing (no `success`/`ok` false, no error member, no failure status) and holds a success flag set
  * to true (`{"success": true}`), a status word of success (`{"status": "ok"}`), a message of signing in with no
- * word of failure, or the account itself (`{"user": {"id": 3, ...}}`). The callers judge it against a failure
+ * word of failure, or the account itself (`{"user": {"id": 3, ...}}`, or `{"id": 3, "username": ...}`). The callers judge it against a failure
  * baseline (a user nobody has, or a wrong password, must not get the same): that difference is the proof.
  */
 export function reportsSignIn(res: ScanResponse): boolean {
@@ -261,6 +261,13 @@ export function reportsSignIn(res: ScanResponse): boolean {
     .map(([, v]) => v as string)
     .join(' ');
   if (NOT_SIGNED_IN.test(message)) return false;
+  // The account record itself at the top (`{"id": 7, "username": "alice"}`): an id and a name or e-mail.
+  const keys = Object.keys(r);
+  if (
+    keys.some((k) => /^(id|_id|uuid|user_?id|userid)$/i.test(k)) &&
+    keys.some((k) => /^(username|user_?name|login|email|e_?mail|handle)$/i.test(k))
+  )
+    return true;
   for (const [k, v] of entries) {
     if (SIGN_IN_FLAG.test(k) && v === true) return true;
     if (/^(status|result|state|outcome)$/i.test(k) && typeof v === 'string' && SIGN_IN_WORD.test(v.trim()))

@@ -1451,9 +1451,17 @@ function throttled(
 const limitedLogins = new WeakMap<object, Map<string, ScanResponse>>();
 const loginKey = (t: LoginTarget) => `${t.flow.method ?? 'POST'} ${t.flow.path.split('?')[0]}`;
 
-/** An answer that says the caller is being limited: 429, or a Retry-After on a refusal. */
+/** Words of an answer that limits the caller (not one that locks an account: that is the account's). */
+const LIMIT_WORDS = /too many (requests|attempts|login)|rate.?limit|slow down|try again (later|in \d)/i;
+
+/**
+ * An answer that says the caller is being limited: 429, a Retry-After on a refusal, or a refusal (an error
+ * status, or a refusal in a 200) whose short text says so.
+ */
 function limitAnswer(res: ScanResponse): boolean {
-  return res.status === 429 || (res.status >= 400 && res.headers['retry-after'] !== undefined);
+  if (res.status === 429 || (res.status >= 400 && res.headers['retry-after'] !== undefined)) return true;
+  const refused = res.status >= 400 || refusedIn200(res) || errorIn200(res);
+  return refused && res.text.length < 500 && LIMIT_WORDS.test(res.text);
 }
 
 /** The answer with which the login at `t` first met a limit in this scan, if it did. */
