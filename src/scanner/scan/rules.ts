@@ -455,6 +455,15 @@ export const SCAN_RULES = {
     "A file the scan uploaded was served back from the API's own origin as active content (`text/html`, `image/svg+xml`) with its script marker intact (stored XSS), or a file name with `../` was written outside the upload folder.",
     'Store uploads under names the server makes, outside the web root; serve them as `application/octet-stream` with `Content-Disposition: attachment` and `X-Content-Type-Options: nosniff`, from another origin; allow-list types by content.',
   ),
+  storedXss: rule(
+    'api8-stored-xss',
+    'API8:2023',
+    [79],
+    'high',
+    'Stored cross-site scripting',
+    "A script of the scan's own (`<script>/*pcs…*/</script>`, which runs nothing), stored through a creation's text member, was served back intact by a read of the API's own origin as a page (`text/html`, XHTML; inline, not sandboxed): the stored record written as HTML, or pasted unescaped into a page the API serves. The same data served as `application/json` is no finding.",
+    'Serve API data as `application/json` (with `X-Content-Type-Options: nosniff`), never a JSON string as `text/html`; escape stored text in every HTML page (a template engine with auto-escaping), and add a Content-Security-Policy that forbids inline scripts.',
+  ),
   pathTraversal: rule(
     'api8-path-traversal',
     'API8:2023',

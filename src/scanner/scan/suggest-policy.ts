@@ -176,6 +176,11 @@ export const POLICY_SUGGESTIONS: Readonly<Record<RuleId, PolicySuggestion>> = {
     inApi:
       "store uploads under names the server makes and serve them as attachments; declare the allowed types per file part (encoding.<part>.contentType); the gateway's Content-Security-Policy keeps scripts in files it serves from running",
   },
+  'scan/api8-stored-xss': {
+    api: ['securityHeaders'],
+    inApi:
+      "escape stored text in every HTML page and serve data as application/json; the gateway's Content-Security-Policy and nosniff keep an inline script from running",
+  },
   'scan/api8-path-traversal': { api: ['validateRequest'] },
   'scan/api9-undocumented-endpoint': { routing: true },
   'scan/api9-deprecated-operation-served': {

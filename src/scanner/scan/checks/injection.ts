@@ -116,6 +116,7 @@ import { accountParam } from '../self.ts';
 import { similarity } from '../similarity.ts';
 import { documentedLogins, findLoginTarget, unknownUser } from './api2-authentication.ts';
 import { refusedIn200 } from './api5-function-authorization.ts';
+import { itemDelete, storedXss } from './stored-xss.ts';
 import {
   checkIds,
   claimAccountPath,
@@ -2050,13 +2051,7 @@ function creationSweep(ctx: ScanContext) {
       const collection = creationCollection(ctx.spec, o.op);
       if (collection === undefined) continue;
       const base = collection.replace(/\/+$/, '');
-      const item = ctx.spec.operations.find(
-        (d) =>
-          d.method === 'DELETE' &&
-          !isExcluded(d) &&
-          d.path.startsWith(`${base}/{`) &&
-          /^\/\{[^{}/]+\}\/?$/.test(d.path.slice(base.length)),
-      );
+      const item = itemDelete(ctx.spec, collection);
       if (!item) {
         t.left.add('the document has no DELETE of the item');
         continue;
@@ -3422,6 +3417,23 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
     job.stage = 1;
   });
   await sweep.flush();
+  // Stored XSS through the creations (storedXss): as the scan's own account first; what it made as a given identity
+  // or the admin is swept as the probes' objects are.
+  if (!overFirst()) {
+    const tried = await storedXss(
+      counted,
+      ctx.spec.operations.filter((op) => creationOps.has(op.id)),
+      [...(maker ? [maker.identity] : []), ...who.filter((as): as is Identity => as !== null)],
+      (op, as) => (as === maker?.identity ? undefined : sweep.seen(op, as, '')),
+      overFirst,
+    );
+    if (tried === 0)
+      ctx.note?.({
+        rule: SCAN_RULES.storedXss,
+        reason: 'no creation with a free-text JSON member to store a script in',
+      });
+    await sweep.flush();
+  } else ctx.note?.({ rule: SCAN_RULES.storedXss, reason: `not tested: ${BUDGET_REASON}` });
   await pool(order, async (job) => {
     if (over() || job.stage < 1 || job.found || job.stopped) return;
     job.found = await secondRound(counted, job, over);
