@@ -156,6 +156,8 @@ async function startBoxOffice(fixed: boolean): Promise<BoxOffice> {
   ]);
   const tokens = new Map<string, string>();
   const bought = new Set<string>();
+  // Seats sold: each purchase takes the next one (the vulnerable twin sells one member seat after seat).
+  let sold = 0;
   const requests: string[] = [];
   const server = await startServer(async (req, res) => {
     const send = (status: number, payload: unknown) => {
@@ -215,7 +217,8 @@ async function startBoxOffice(fixed: boolean): Promise<BoxOffice> {
       const key = `${who}\0${v.event}`;
       if (fixed && bought.has(key)) return send(409, { detail: 'one ticket per member and event' });
       bought.add(key);
-      return send(200, { status: 'purchased', event: v.event, seat: bought.size });
+      sold++;
+      return send(200, { status: 'purchased', event: v.event, seat: sold });
     }
     return send(404, { detail: 'Not Found' });
   });

@@ -5,6 +5,7 @@ import {
   changedValue,
   fieldNames,
   passwordDigest,
+  sensitiveExtra,
   setBackFailed,
   storedAs,
   withoutEcho,
@@ -111,5 +112,39 @@ describe('values read back after a probe', () => {
   test('a number given as text is written as a number', () => {
     assert.equal(changedValue('75.00', 'pcma-x'), 424242);
     assert.equal(changedValue('Bob B', 'pcma-x'), 'pcma-x');
+  });
+});
+
+describe('undeclared fields judged by their value', () => {
+  const extra = (pointer: string, value: unknown) => ({ pointer, value });
+  test('a flag named like a secret says whether one exists, not what it is', () => {
+    for (const [k, v] of [
+      ['secretsConfigured', true],
+      ['hasPassword', false],
+      ['apiKeySet', true],
+      ['smtp_password', 'configured'],
+      ['api_key', 'not set'],
+    ] as const)
+      assert.equal(sensitiveExtra(extra(`/${k}`, v), false), false, k);
+  });
+  test('a secret value and privilege flags stay telling', () => {
+    assert.equal(sensitiveExtra(extra('/signingSecret', 'f3a9c2d1e8b7'), false), true);
+    assert.equal(sensitiveExtra(extra('/is_admin', true), false), true);
+    assert.equal(sensitiveExtra(extra('/permissions', true), false), true);
+  });
+  test("the caller's own anti-forgery token, or a token the same answer sets as its cookie, is handed to it", () => {
+    const csrf = extra('/csrfToken', 'q7Vx2mKp9rT4wYz1');
+    assert.equal(sensitiveExtra(csrf, false), false);
+    assert.equal(
+      sensitiveExtra(extra('/token', 'q7Vx2mKp9rT4wYz1'), false, undefined, { route: '/api/xsrf' }),
+      false,
+    );
+    const set = {
+      setCookie: 'sid=abcdefgh12345678; Path=/; HttpOnly, theme=dark; Path=/',
+      route: '/api/start',
+    };
+    assert.equal(sensitiveExtra(extra('/session_token', 'abcdefgh12345678'), false, undefined, set), false);
+    // Another value than the cookie's, at a route that names no anti-forgery token: still reported.
+    assert.equal(sensitiveExtra(extra('/session_token', 'zzzzzzzz99999999'), false, undefined, set), true);
   });
 });

@@ -209,16 +209,43 @@ const SENSITIVE_EXTRA =
   /password|passwd|^pwd$|pass_?hash|^hash$|^hashed|salt|secret|private_?key|api_?key|otp|mfa|totp|ssn|social_?sec|tax_?id|card_?(number|no)$|credit_?card|cvv|cvc|^pin$|internal|permissions?$|privileges?$|^is_?(admin|staff|superuser)$|^acl$/i;
 const TOKEN_EXTRA = /token|session|^jwt$|^sid$/i;
 const ROLE_EXTRA = /^(roles?|user_?role|scopes?|groups?)$/i;
+/** Names of privilege internals: a flag under them (`is_admin: true`) says what the record may do. */
+const PRIVILEGE_EXTRA = /internal|permissions?$|privileges?$|^is_?(admin|staff|superuser)$|^acl$/i;
+/**
+ * A value that says whether something is set, not what it is: a boolean, or a short word of state
+ * (`hasPassword: false`, `secretsConfigured: true`, `api_key: "configured"`, `smtpPassword: "unset"`).
+ */
+export function stateFlag(v: unknown): boolean {
+  return (
+    typeof v === 'boolean' ||
+    (typeof v === 'string' &&
+      /^(?:true|false|yes|no|on|off|set|unset|not[ _-]?set|configured|not[ _-]?configured|enabled|disabled|present|missing|none|n\/a)$/i.test(
+        v.trim(),
+      ))
+  );
+}
+/** Anti-forgery tokens by name (`csrfToken`, `_csrf`, `xsrf_token`, `antiforgery`): made to be handed to the client. */
+const ANTI_FORGERY = /csrf|xsrf|anti_?forgery|request_?verification/i;
+/** Where the answer came from and what it set: a token it also sets as the caller's cookie is handed to its owner. */
+export interface ExtraAnswer {
+  /** The answer's Set-Cookie lines, joined. */
+  readonly setCookie?: string;
+  /** The operation's path template (`/api/csrf-token`). */
+  readonly route?: string;
+}
 export function sensitiveExtra(
   e: { pointer: string; value: unknown },
   selfAnswer: boolean,
   answer?: unknown,
+  from: ExtraAnswer = {},
 ): boolean {
   if (e.value === null || e.value === '' || e.value === undefined) return false;
   const key = e.pointer.slice(e.pointer.lastIndexOf('/') + 1);
+  // A flag says whether a secret exists, not what it is (`hasPassword: false`); privilege flags stay telling.
+  if (stateFlag(e.value) && !PRIVILEGE_EXTRA.test(key)) return false;
   // The caller's own record at the top of its own answer (not list items in it).
   const own = selfAnswer && !e.pointer.includes('/*');
-  if (TOKEN_EXTRA.test(key)) return !own;
+  if (TOKEN_EXTRA.test(key)) return !own && !handedToCaller(key, e.value, from);
   // A role in a record that is no person's (`GET /orgs` → `{id, name, role: owner}`) is the caller's own role in
   // that object, as an authenticated answer shows it to the caller; in a person's record it is that person's.
   if (ROLE_EXTRA.test(key)) return !own && !(answer !== undefined && callerRelation(answer, e.pointer));
@@ -230,6 +257,25 @@ export function sensitiveExtra(
       found.push(k);
   });
   return found.length > 0;
+}
+
+/**
+ * Whether a token in an answer is handed to the caller as its own: an anti-forgery token by its name or by its route's
+ * (`GET /csrf-token` → `{token}`), or a value the same answer sets as the caller's cookie (a double-submit token, a
+ * session). Only a string of its own (not a list's items), compared whole with a cookie's value.
+ */
+function handedToCaller(key: string, value: unknown, from: ExtraAnswer): boolean {
+  if (typeof value !== 'string') return false;
+  const last =
+    (from.route ?? '')
+      .split('/')
+      .filter((s) => s !== '' && !s.includes('{'))
+      .at(-1) ?? '';
+  if (ANTI_FORGERY.test(key) || ANTI_FORGERY.test(last)) return true;
+  if (value.length < 8 || !from.setCookie) return false;
+  return from.setCookie
+    .split(/,\s*(?=[^;,=\s]+=)/)
+    .some((line) => line.split(';', 1)[0].split('=').slice(1).join('=').trim() === value);
 }
 
 /** Paths of people: any segment naming users, accounts, members, customers, staff, profiles... */
@@ -341,7 +387,9 @@ function sensitive(
     const mine = selfRead && !p.includes('/*');
     if (mine && (OWN_IDENTIFIER.test(key) || PERSONAL_KEY.test(key))) return;
     if (SENSITIVE_KEY.test(key)) {
+      // Whether a secret exists, not the secret (`password: false`, `api_key: "configured"`).
       const login = typeof v === 'string' && passwords.login.has(v);
+      if (stateFlag(v) && !login) return;
       // What this caller wrote itself (the secret note of its own book, the passwords its own vault keeps) is its
       // data, not a leak; a password it signs in with, or a hash, never comes back, whoever sent it.
       if (typeof v === 'string' && own.has(v) && !login && !/hash|salt/i.test(key)) return;
@@ -361,7 +409,8 @@ function sensitive(
       out.push(`${p} (secret or identifier by name)`);
       return;
     }
-    if (PERSONAL_KEY.test(key) && !declared(p)) {
+    // A flag under a personal name (`notifyByEmail: true`, `phoneVerified: false`) is no one's contact data.
+    if (PERSONAL_KEY.test(key) && !declared(p) && !stateFlag(v)) {
       out.push(`${p} (personal data outside the schema)`);
       return;
     }
@@ -2652,7 +2701,10 @@ export const api3: Check = {
         const selfAnswer = selfRead || isLoginOperation(ctx.spec, op);
         // An anonymous answer is no caller's, and a collection of people (`/users`) shows each person's own role.
         const answer = identity !== undefined && !PEOPLE_PATH.test(op.path) ? response.json : undefined;
-        const telling = extras.filter((e) => sensitiveExtra(e, selfAnswer, answer)).map((e) => e.pointer);
+        const from = { setCookie: response.headers['set-cookie'], route: op.path };
+        const telling = extras
+          .filter((e) => sensitiveExtra(e, selfAnswer, answer, from))
+          .map((e) => e.pointer);
         if (telling.length > 0) {
           doneExtra.add(op.id);
           ctx.report(SCAN_RULES.undeclaredFields, {

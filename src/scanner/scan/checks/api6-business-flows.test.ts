@@ -11,6 +11,7 @@ import {
   isFlowCandidate,
   judgeFlow,
   movesMoneyOut,
+  readGain,
   sendsMoneyTo,
   wordsOf,
 } from './api6-business-flows.ts';
@@ -270,5 +271,19 @@ describe("API6: money that leaves the caller's account", () => {
     assert.equal(balanceIn({ balance: 39, transactions: [{ amount: 1, balance_after: 39 }] }), 39);
     // No balance member: no balance (a count of items or a price is none).
     assert.equal(balanceIn({ items: 3, price: 9 }), undefined);
+  });
+});
+
+describe('API6: a gain the reads show', () => {
+  const m = (n: number) => new Map([['GET /posts/p1 votes', n]]);
+  test('a count moved by the first action and again by the repetitions', () => {
+    assert.match(readGain(m(3), m(3), m(4), m(8)) ?? '', /votes went 3, 4 after one, 8 after 5/);
+    assert.ok(readGain(m(10), m(10), m(7), m(1)));
+  });
+  test('one per caller (moved once), nothing moved, or a count that moves by itself: no gain', () => {
+    assert.equal(readGain(m(3), m(3), m(4), m(4)), undefined);
+    assert.equal(readGain(m(3), m(3), m(3), m(3)), undefined);
+    // A view counter: it moved between the two reads before any action.
+    assert.equal(readGain(m(3), m(4), m(5), m(9)), undefined);
   });
 });

@@ -297,6 +297,93 @@ export function answersGain(answers: readonly ScanResponse[], loose = true): str
   return undefined;
 }
 
+/** A read of what an action may count, as the planner fills it. */
+interface CounterRead {
+  readonly path: string;
+  readonly operation: Operation;
+}
+
+/** Words of a read of the caller's own tallies: its profile, account, wallet, points, stats. */
+const OWN_TALLY =
+  /^(me|my|self|profile|account|wallet|balance|balances|points|rewards?|stats|statistics|score|credits?|dashboard|summary)$/;
+
+/**
+ * The reads that may show what an action counts (at most 4): the object the action acts on (`POST
+ * /posts/{id}/upvote` → `GET /posts/{id}`, the same id), and GETs of the caller's own records without path
+ * parameters or required query inputs whose path or documented answer names a tally (`/me`, `/wallet`, `{points}`).
+ */
+function counterReads(ctx: ScanContext, op: Operation, path: string): CounterRead[] {
+  const out: CounterRead[] = [];
+  const segments = op.path.split('/');
+  const at = segments.findLastIndex((seg) => seg.includes('{'));
+  const filled = path.split('?')[0].split('/');
+  if (at > 0 && at < segments.length - 1 && filled.length === segments.length) {
+    const template = segments.slice(0, at + 1).join('/');
+    const read = ctx.spec.operations.find(
+      (o) => o.method === 'GET' && o.path.replace(/\/$/, '') === template && !isExcluded(o),
+    );
+    if (read) out.push({ path: filled.slice(0, at + 1).join('/'), operation: read });
+  }
+  for (const o of ctx.spec.operations) {
+    if (out.length >= 4) break;
+    if (o.method !== 'GET' || o.path.includes('{') || isExcluded(o) || isAdminOperation(o)) continue;
+    if (isLoginOperation(ctx.spec, o) || o.parameters.some((p) => p.required && p.in === 'query')) continue;
+    const tally =
+      wordsOf(o.path).some((w) => OWN_TALLY.test(w)) || answerNames(ctx.spec, o).some((n) => COUNTER.test(n));
+    if (tally) out.push({ path: o.path, operation: o });
+  }
+  return out;
+}
+
+/** The counters the reads show (numbers under counter names, list lengths), by `GET path pointer`. */
+async function countersOf(
+  ctx: ScanContext,
+  reads: readonly CounterRead[],
+  user: ScanContext['identities'][number],
+): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const r of reads) {
+    const res = await ctx.send({ method: 'GET', path: r.path, operation: r.operation }, user);
+    if (!isSuccess(res) || refusedIn200(res)) continue;
+    const numbers = new Map<string, number>();
+    numbersOf(res.json, '', numbers);
+    for (const [p, n] of numbers) {
+      const name =
+        p
+          .replace(/#length$/, '')
+          .split('/')
+          .pop() ?? '';
+      if (CLOCKLIKE.test(name) || CAMEL_CLOCK.test(name) || !(p.endsWith('#length') || COUNTER.test(name)))
+        continue;
+      out.set(`GET ${r.path} ${p.slice(1).replace(/#length$/, ' (items)')}`, n);
+    }
+  }
+  return out;
+}
+
+/**
+ * What the reads show the repetition gained: a counter that stood still between the two reads before the action,
+ * moved with the first action, and moved again the same way over the repetitions after it (an API that takes one
+ * vote per caller moves it once). Undefined when none.
+ */
+export function readGain(
+  before: ReadonlyMap<string, number>,
+  control: ReadonlyMap<string, number>,
+  afterOne: ReadonlyMap<string, number>,
+  afterAll: ReadonlyMap<string, number>,
+): string | undefined {
+  for (const [key, b] of before) {
+    const a = afterOne.get(key);
+    const z = afterAll.get(key);
+    if (control.get(key) !== b || a === undefined || z === undefined) continue;
+    const first = a - b;
+    const rest = z - a;
+    if (first !== 0 && rest !== 0 && Math.sign(first) === Math.sign(rest))
+      return `${key} went ${b}, ${a} after one, ${z} after ${REPEATS}`;
+  }
+  return undefined;
+}
+
 export const api6: Check = {
   id: 'API6',
   title: 'Unrestricted access to sensitive business flows',
@@ -328,16 +415,35 @@ export const api6: Check = {
         continue;
       }
       const req = planRequest(ctx.spec, op, ctx.objects, { owner: user.name });
+      // Reads that may count what the action does (its own object, the caller's own records), read twice before
+      // it: a number that moves between those two moves by itself and proves nothing.
+      const reads = counterReads(ctx, op, req.path);
+      const before = await countersOf(ctx, reads, user);
+      const control = before.size > 0 ? await countersOf(ctx, reads, user) : before;
+      let afterOne: Map<string, number> | undefined;
       const answers: ScanResponse[] = [];
       for (let i = 0; i < REPEATS; i++) {
         const res = await ctx.send(req, user);
         if (!isSuccess(res) || refusedIn200(res)) break;
         answers.push(res);
+        if (i === 0 && before.size > 0) afterOne = await countersOf(ctx, reads, user);
       }
       const last = answers.at(-1);
       if (answers.length < REPEATS || !last) continue;
-      const shown = answersGain(answers, judged.kind === 'no-gain');
-      if (judged.gain === undefined && shown === undefined) continue;
+      // The gain must show: a counter in the answers, or in the reads (moved by the first action and again by the
+      // four after it: an API that counts one per caller moves it once). A name in the path proves no flow.
+      const shown =
+        answersGain(answers, judged.kind === 'no-gain') ??
+        (afterOne ? readGain(before, control, afterOne, await countersOf(ctx, reads, user)) : undefined);
+      if (shown === undefined) {
+        if (judged.gain !== undefined)
+          ctx.note?.({
+            operation: op,
+            rule: SCAN_RULES.businessFlow,
+            reason: `${REPEATS} repetitions succeeded, but no count moved with them in its answers${reads.length > 0 ? ` or in ${reads.map((r) => `GET ${r.path}`).join(', ')}` : ''}: its name (${judged.gain}) alone proves no flow`,
+          });
+        continue;
+      }
       const what =
         judged.gain === undefined
           ? ''

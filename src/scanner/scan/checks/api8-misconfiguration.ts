@@ -29,6 +29,7 @@ import {
   debugData,
   debugFinding,
   deploymentRoute,
+  errorSecretsOf,
   internalError,
   quotedValues,
   reflectedSql,
@@ -132,28 +133,90 @@ async function cors(ctx: ScanContext, ops: readonly Operation[]): Promise<void> 
   }
 }
 
-async function trace(ctx: ScanContext, op: Operation): Promise<void> {
-  const marker = `pctrace-${randomUUID().slice(0, 8)}`;
-  const path = planRequest(ctx.spec, op, ctx.objects).path;
-  const res = await ctx.send({ method: 'TRACE', path, headers: { 'x-portcullis-trace': marker } }, null);
-  if (isSuccess(res) && res.text.includes(marker)) {
-    ctx.report(SCAN_RULES.traceEnabled, {
-      message: `TRACE ${path} echoed the request back.`,
-      key: 'trace',
-      evidence: evidenceOf(res),
-    });
+/** Methods that may echo the request: TRACE, IIS's TRACK, and one no server defines (a server that takes any). */
+const ECHO_METHODS = ['TRACE', 'TRACK', 'PCSCANTRACE'] as const;
+
+/**
+ * Cross-site tracing: TRACE (and TRACK, and a made-up method) on a few documented reads without path parameters and
+ * on `/`, with a marker header, as the first identity on a secured read (its credentials go with it) and anonymously
+ * elsewhere. Reported when the answer is a 2xx that holds the marker while a GET of the same path with the same
+ * marker does not (the control: a route that shows its request headers to a GET by design echoes any method). One
+ * finding; it says whether the echo showed a credential of the caller's (its session header, a cookie: what XST steals).
+ */
+async function trace(ctx: ScanContext, reads: readonly Operation[]): Promise<void> {
+  const user = ctx.identities[0];
+  const targets: { path: string; as: ScanContext['identities'][number] | null }[] = [];
+  const seen = new Set<string>();
+  for (const op of reads.slice(0, 4)) {
+    const path = planRequest(ctx.spec, op, ctx.objects, { owner: user.name }).path;
+    if (seen.has(path)) continue;
+    seen.add(path);
+    targets.push({ path, as: requiresAuth(op) ? user : null });
+  }
+  if (!seen.has('/')) targets.push({ path: '/', as: null });
+  for (const [i, { path, as }] of targets.entries()) {
+    for (const method of ECHO_METHODS) {
+      // TRACE everywhere; the others on the first two paths (a server either takes them or not).
+      if (method !== 'TRACE' && i >= 2) continue;
+      const marker = `pctrace-${randomUUID().slice(0, 8)}`;
+      const res = await ctx.send({ method, path, headers: { 'x-portcullis-trace': marker } }, as);
+      if (!isSuccess(res) || !res.text.includes(marker)) continue;
+      const control = await ctx.send(
+        { method: 'GET', path, headers: { 'x-portcullis-trace': `pctrace-${randomUUID().slice(0, 8)}` } },
+        as,
+      );
+      if (control && /pctrace-[0-9a-f]{8}/.test(control.text)) continue;
+      // What XST steals: a credential of the caller's (a session header's value, a cookie) shown in the echo.
+      const held =
+        as === null
+          ? []
+          : [...Object.values(as.session.headers), ...as.session.cookies.values()].flatMap((v) =>
+              v.split(/\s+/).filter((part) => part.length >= 8),
+            );
+      const credentials = held.some((v) => res.text.includes(v));
+      ctx.report(SCAN_RULES.traceEnabled, {
+        message: `${method} ${path} echoed the request back${credentials ? ", the caller's credentials included" : ''}, while a GET of it does not show its headers.`,
+        key: 'trace',
+        ...(credentials ? { severity: 'medium' as const } : {}),
+        evidence: evidenceOf(res, { method, controlStatus: control?.status, credentialsEchoed: credentials }),
+      });
+      return;
+    }
   }
 }
 
+/**
+ * Malformed input, for the passive readings of errors (stack traces, secrets in errors): a JSON body cut short to up
+ * to three POSTs that take one, and a value of the wrong kind in the path parameter of up to two reads that declare
+ * a number or a uuid there (`/orders/pc-not-a-number`).
+ */
 async function malformedBody(ctx: ScanContext): Promise<void> {
   const user = ctx.identities[0];
-  const op = ctx.spec.operations.find(
+  const posts = ctx.spec.operations.filter(
     (o) => o.method === 'POST' && !isExcluded(o) && jsonBodySchema(o) !== undefined,
   );
-  if (!op) return;
-  const req = planRequest(ctx.spec, op, ctx.objects, { owner: user.name, body: '{"portcullis": ' });
-  await ctx.send({ ...req, headers: { ...req.headers, 'content-type': 'application/json' } }, user);
-  // judged by the passive stack-trace check
+  for (const op of posts.slice(0, 3)) {
+    const req = planRequest(ctx.spec, op, ctx.objects, { owner: user.name, body: '{"portcullis": ' });
+    await ctx.send({ ...req, headers: { ...req.headers, 'content-type': 'application/json' } }, user);
+  }
+  let typed = 0;
+  for (const op of ctx.spec.operations) {
+    if (typed >= 2) break;
+    if (op.method !== 'GET' || isExcluded(op)) continue;
+    const param = op.parameters.find((p) => {
+      if (p.in !== 'path') return false;
+      const schema = (p.schema ?? {}) as { type?: unknown; format?: unknown };
+      return schema.type === 'integer' || schema.type === 'number' || schema.format === 'uuid';
+    });
+    if (!param) continue;
+    typed++;
+    const req = planRequest(ctx.spec, op, ctx.objects, {
+      owner: user.name,
+      params: { [param.name]: 'pc-not-a-number' },
+    });
+    await ctx.send(req, user);
+  }
+  // judged by the passive stack-trace and error-secret readings
 }
 
 /** NoSQL operators in place of the password: a login that fails with a wrong password must not pass. */
@@ -375,8 +438,8 @@ export const api8: Check = {
       ctx,
       [secured, open].filter((o): o is Operation => o !== undefined),
     );
-    const probeOp = secured ?? reads[0];
-    if (probeOp) await trace(ctx, probeOp);
+    // A secured read first (the caller's credentials go with it), then the others.
+    await trace(ctx, [...reads.filter((op) => requiresAuth(op)), ...reads.filter((op) => !requiresAuth(op))]);
     await malformedBody(ctx);
     await cookieFlags(ctx);
     await nosqlLogin(ctx);
@@ -415,6 +478,8 @@ export const api8: Check = {
       { op: Operation; res: ScanResponse; what: string; runtime: string | undefined }
     >();
     const unlisted = new Map<string, ScanResponse>();
+    // Secrets in error answers, one per operation: the answer and what it showed.
+    const errorSecretsFound = new Map<string, { op: Operation; res: ScanResponse; names: string[] }>();
     const exposed = new Set<string>();
     const reflected = new Set<string>();
     const versioned = new Set<string>();
@@ -466,6 +531,20 @@ export const api8: Check = {
             .filter(Boolean)
             .join(', '),
         };
+      }
+      if (isRefused(res) && op && !errorSecretsFound.has(op.id) && errorSecretsFound.size < 10) {
+        // A secret an error shows (a connection string with its password in a trace, the environment, a
+        // DB_PASSWORD line): not a value a request of the scan sent (an echo of its input), nor one the document
+        // shows (an example).
+        const notEcho = echoed(request);
+        const names = [
+          ...new Set(
+            [...configSecretMembers(res.json, res.text), ...errorSecretsOf(res)]
+              .filter((m) => m.value === '' || (!notEcho(m.value) && !documented(m.value)))
+              .map((m) => m.name),
+          ),
+        ];
+        if (names.length > 0) errorSecretsFound.set(op.id, { op, res, names });
       }
       if (isRefused(res)) {
         const stack = STACK_TRACE.some((re) => re.test(res.text)) || /"stack"\s*:/.test(res.text);
@@ -636,6 +715,14 @@ export const api8: Check = {
         ...(runtime ? { severity: 'low' as const } : {}),
         message: `${res.sent.method} ${op.path} answered ${res.status} with ${what}.`,
         evidence: evidenceOf(res, runtime ? { exception: runtime } : {}),
+      });
+    }
+    for (const { op, res, names } of errorSecretsFound.values()) {
+      ctx.report(SCAN_RULES.configurationExposure, {
+        operation: op,
+        key: 'error-secrets',
+        message: `${res.sent.method} ${op.path} answered ${res.status} with secrets in its error: ${names.slice(0, 6).join(', ')}.`,
+        evidence: evidenceOf(res, { secrets: names }),
       });
     }
     if (unlisted.size > 0) {

@@ -4,6 +4,8 @@ import {
   debugData,
   debugFinding,
   deploymentRoute,
+  errorSecrets,
+  errorSecretsOf,
   internalError,
   privateIpv4,
   quotedValues,
@@ -309,5 +311,35 @@ describe('error texts with internals in an answer read as data (a 2xx)', () => {
     // No absolute path, no line: a message, not internals.
     assert.equal(read('<p>Warning: your session expires soon</p>'), undefined);
     assert.equal(read("role 'auditor' does not exist"), undefined);
+  });
+});
+
+describe('secrets in error texts', () => {
+  test('environment-style secret settings, a connection string password, cloud and private keys', () => {
+    const names = (t: string) => errorSecrets(t).map((f) => f.name);
+    assert.deepEqual(names('loaded: NODE_ENV=production STRIPE_API_KEY=sk_live_abc123 LOG=info'), [
+      'STRIPE_API_KEY',
+    ]);
+    assert.deepEqual(names('DB_PASSWORD: hunter22\nJWT_SECRET="s3cr3t-key"'), ['DB_PASSWORD', 'JWT_SECRET']);
+    assert.deepEqual(names('Server=db;Database=app;User Id=sa;Password=Pa55w0rd!;'), [
+      'the password of a connection string',
+    ]);
+    assert.deepEqual(names('key AKIAABCDEFGHIJKLMNOP'), ['an AWS access key']);
+  });
+  test('error codes, masked values and words of state are no secrets', () => {
+    for (const t of [
+      'PASSWORD_TOO_SHORT: pass must have 12 characters',
+      'INVALID_TOKEN: expired',
+      'DB_PASSWORD=*** JWT_SECRET=<redacted> API_KEY=${API_KEY} SECRET_KEY=unset',
+      'password: must be at least 8 characters',
+    ])
+      assert.deepEqual(errorSecrets(t), [], t);
+  });
+  test('each string of a JSON answer is read on its own', () => {
+    const res = { json: { error: 'boom', stack: 'Error\nDB_PASSWORD=pg-4411aa\n    at x' }, text: '' };
+    assert.deepEqual(
+      errorSecretsOf(res).map((f) => f.name),
+      ['DB_PASSWORD'],
+    );
   });
 });

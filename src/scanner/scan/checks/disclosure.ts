@@ -524,3 +524,60 @@ export function internalError(
   walk(res.json, 0, false);
   return found;
 }
+
+/**
+ * Environment-style names of a secret setting (`DB_PASSWORD`, `JWT_SECRET`, `AWS_SECRET_ACCESS_KEY`, `STRIPE_API_KEY`,
+ * `SMTP_PASS`): upper case, the secret word last. Not an error code (`PASSWORD_TOO_SHORT`, `INVALID_TOKEN`).
+ */
+const SECRET_SETTING =
+  /^(?:[A-Z][A-Z0-9]{0,20}_){0,4}(?:SECRET|PASSWORD|PASSWD|API_?KEY|ACCESS_KEY|PRIVATE_KEY|SECRET_KEY|SECRET_ACCESS_KEY|CLIENT_SECRET)$|^(?:[A-Z][A-Z0-9]{0,20}_){1,4}(?:PASS|PWD)$/;
+/** `NAME=value` or `NAME: value` in a text (an environment dump, a settings line of a trace), name and value. */
+const SETTING_LINE = /(?<![\w.])([A-Z][A-Z0-9_]{2,60})\s{0,3}[=:]\s{0,3}["']?([^\s"',;&<>]{4,200})/g;
+/** The password of an ADO.NET connection string (`Server=db;Database=app;User Id=sa;Password=...;`). */
+const ADO_PASSWORD = /\b(?:password|pwd)=([^;'"\s]{3,100})/i;
+/** A value that stands for no secret: masked, empty, a placeholder, a word of state. */
+const NO_SECRET =
+  /^(?:\*+|x{3,}|\.{3}|null|none|nil|undefined|true|false|yes|no|on|off|set|unset|empty|required|missing|hidden|redacted|masked|<[^<>]{0,40}>|\[[^[\]]{0,40}\]|\$\{[^{}]{0,60}\}|%[\w()]{0,40}%?)$/i;
+
+/** A secret an error answer shows: what it is, and its value (for the controls only: never put in a message). */
+export interface ErrorSecret {
+  readonly name: string;
+  readonly value: string;
+}
+
+/**
+ * Secrets in the text of an error answer (a stack trace, a debug page, an error body dumped from a failed request):
+ * settings named like secrets in environment style (`DB_PASSWORD=...`, `JWT_SECRET: ...`), the password of an
+ * ADO.NET connection string, an AWS access key, a private key. Values that are masked or placeholders do not count.
+ * Connection URIs with a password, configuration members and environment dumps in JSON are configSecretMembers'
+ * (api8). Linear: one pass of bounded patterns over at most 100,000 characters.
+ */
+export function errorSecrets(text: string): ErrorSecret[] {
+  const found: ErrorSecret[] = [];
+  const body = text.slice(0, 100_000);
+  for (const m of body.matchAll(SETTING_LINE)) {
+    if (found.length >= 8) break;
+    const value = m[2].replace(/["']$/, '');
+    if (SECRET_SETTING.test(m[1]) && !NO_SECRET.test(value)) found.push({ name: m[1], value });
+  }
+  if (ADO_CONNECTION.test(body)) {
+    const m = ADO_PASSWORD.exec(body);
+    if (m && !NO_SECRET.test(m[1])) found.push({ name: 'the password of a connection string', value: m[1] });
+  }
+  const aws = /\bAKIA[0-9A-Z]{16}\b/.exec(body);
+  if (aws) found.push({ name: 'an AWS access key', value: aws[0] });
+  const key = /-----BEGIN [A-Z ]{0,20}PRIVATE KEY-----/.exec(body);
+  if (key) found.push({ name: 'a private key', value: key[0] });
+  return found;
+}
+
+/** errorSecrets over an answer: each string member of a JSON answer (a trace in `stack`), else its text. */
+export function errorSecretsOf(res: Pick<ScanResponse, 'json' | 'text'>): ErrorSecret[] {
+  if (res.json === undefined) return errorSecrets(res.text);
+  const found: ErrorSecret[] = [];
+  for (const s of answerStrings(res)) {
+    if (found.length >= 8) break;
+    if (/[=:]/.test(s)) found.push(...errorSecrets(s));
+  }
+  return found.slice(0, 8);
+}
