@@ -3,7 +3,14 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { buildApiDocument } from '../../../openapi/load.ts';
 import type { ScanContext } from '../context.ts';
-import { crackHmac, documentedLogins, flawsOf, isSignup, unknownUser } from './api2-authentication.ts';
+import {
+  announcedLimit,
+  crackHmac,
+  documentedLogins,
+  flawsOf,
+  isSignup,
+  unknownUser,
+} from './api2-authentication.ts';
 import { secretPhrases, secretsFromWords, weakHmacSecrets } from './weak-secrets.ts';
 
 function hs256(secret: string | Buffer, payload: object): string {
@@ -174,4 +181,21 @@ test('altered tokens: one finding per flaw; a wrong or any token taken explains 
     any.map((g) => g.key),
     ['malformed'],
   );
+});
+
+test('reads the request limit an answer announces, in each header spelling', () => {
+  const res = (headers: Record<string, string>) =>
+    ({
+      status: 401,
+      headers,
+      text: '',
+      durationMs: 1,
+      sent: { method: 'POST', url: 'http://x/login' },
+    }) as never;
+  assert.equal(announcedLimit(res({ 'x-ratelimit-limit': '20', 'x-ratelimit-remaining': '7' })), 20);
+  assert.equal(announcedLimit(res({ 'x-ratelimit-limit-minute': '15' })), 15);
+  assert.equal(announcedLimit(res({ ratelimit: 'limit=10, remaining=3, reset=60' })), 10);
+  assert.equal(announcedLimit(res({ 'ratelimit-policy': '"login";q=25;w=300' })), 25);
+  assert.equal(announcedLimit(res({ 'ratelimit-policy': '100;w=60' })), 100);
+  assert.equal(announcedLimit(res({ 'content-type': 'application/json' })), undefined);
 });

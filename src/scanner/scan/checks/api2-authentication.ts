@@ -1491,6 +1491,27 @@ async function sendLogin(ctx: ScanContext, t: LoginTarget, user: unknown, passwo
   return res;
 }
 
+/** An announced limit of at most this many requests per window is a guard against guessing. */
+const ANNOUNCED_LIMIT = 30;
+
+/**
+ * The request limit an answer announces: `X-RateLimit-Limit` (and Kong's `X-RateLimit-Limit-Minute`...),
+ * `RateLimit-Limit`, draft-7 `RateLimit: limit=10, ...`, or a `RateLimit-Policy` quota (`10;w=60`, `"x";q=10`).
+ * The smallest one, or undefined.
+ */
+export function announcedLimit(res: ScanResponse): number | undefined {
+  const limits: number[] = [];
+  for (const [name, value] of Object.entries(res.headers)) {
+    const n = name.toLowerCase();
+    let m: RegExpExecArray | null = null;
+    if (/^(x-)?ratelimit-limit/.test(n)) m = /^\s*(\d{1,9})/.exec(value);
+    else if (n === 'ratelimit') m = /\blimit=(\d{1,9})/.exec(value);
+    else if (n === 'ratelimit-policy') m = /\bq=(\d{1,9})/.exec(value) ?? /^\s*(\d{1,9})/.exec(value);
+    if (m) limits.push(Number(m[1]));
+  }
+  return limits.length > 0 ? Math.min(...limits) : undefined;
+}
+
 /** Request headers a proxy sets to name the client: a limit keyed by one of them is keyed by the caller. */
 const CLIENT_ADDRESS_HEADERS = ['x-forwarded-for', 'x-real-ip', 'x-client-ip', 'true-client-ip', 'forwarded'];
 
@@ -1881,9 +1902,11 @@ async function bruteForce(
     await limitBypass(ctx, t, account, before);
     return;
   }
+  let last: ScanResponse | undefined;
   for (let i = 0; i < ATTEMPTS; i++) {
     const res = await sendLogin(ctx, t, account, wrong());
     madeByLogin(ctx, t, account, res);
+    last = res;
     if (throttled(res, first, names) || !res) {
       const limited = limitedAt(ctx, t);
       if (limited) await limitBypass(ctx, t, account, limited);
@@ -1897,6 +1920,16 @@ async function bruteForce(
     durations.push(res.durationMs);
   }
   if (durations.length > 4 && durations[durations.length - 1] > 4 * Math.max(50, durations[0])) return;
+  // A limit the answers announce (RateLimit, X-RateLimit-Limit) of a few tries, not yet reached by the run.
+  const announced = last ? announcedLimit(last) : undefined;
+  if (announced !== undefined && announced <= ANNOUNCED_LIMIT) {
+    ctx.note?.({
+      rule: SCAN_RULES.bruteForce,
+      ...(t.op ? { operation: t.op } : {}),
+      reason: `passed: the answers announce a limit of ${announced} requests, which the ${ATTEMPTS} failed logins did not reach`,
+    });
+    return;
+  }
   let proof = `all answered ${[...statuses].join(', ')} without a credential, and without lockout, 429 or delay`;
   if (v && account === user) {
     // The judgement: does the right password still sign in after the run? A silent lock does not.
