@@ -1691,12 +1691,28 @@ function givenLoginValues(ctx: ScanContext): Set<string> {
   return out;
 }
 
-/** E-mail domains the API's users have (the given identities' login e-mails), for `admin@<domain>`. */
+/**
+ * E-mail domains the API's users have, for `admin@<domain>`: the given identities' login e-mails, else the
+ * domain most e-mails in the answers so far have (none of the scan's own `example.com`), else `example.com`.
+ */
 function userDomains(ctx: ScanContext): string[] {
   const out = new Set<string>();
   for (const i of [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])])
     for (const v of Object.values(i.login?.body ?? {}))
       if (typeof v === 'string' && EMAIL_VALUE.test(v.trim())) out.add(v.trim().split('@')[1].toLowerCase());
+  if (out.size === 0) {
+    const counts = new Map<string, number>();
+    for (const o of ctx.observations.slice(0, 500)) {
+      for (const m of o.response.text
+        .slice(0, 20_000)
+        .matchAll(/[\w.+-]{1,64}@([\w-]{1,63}(?:\.[\w-]{1,63}){1,4})/g)) {
+        const domain = m[1].toLowerCase();
+        if (domain !== 'example.com') counts.set(domain, (counts.get(domain) ?? 0) + 1);
+      }
+    }
+    const top = [...counts].sort((x, y) => y[1] - x[1])[0];
+    if (top) out.add(top[0]);
+  }
   if (out.size === 0) out.add('example.com');
   return [...out].slice(0, 2);
 }
