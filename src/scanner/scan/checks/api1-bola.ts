@@ -49,6 +49,7 @@ import { changedValue, recordFor, shownFields } from './api3-property-authorizat
 import { madeUpIdFor, notFoundAnswer, refusedIn200 } from './api5-function-authorization.ts';
 import {
   base64Input,
+  headerInputs,
   markObjectLevel,
   namesPerson,
   type ObjectInput,
@@ -707,6 +708,129 @@ async function selfIdReads(ctx: ScanContext, a: Identity, b: Identity, tested: S
   }
 }
 
+/** Members of data that is a person's own whoever reads it: contact details, money, identity documents, health. */
+const PERSONAL =
+  /mail|phone|mobile|address|street|postcode|ssn|social_?security|birth|dob|passport|national_?id|salary|income|iban|account_?(no|num|number)|card_?(no|num|number)|balance|deposit|medical|diagnos|health/i;
+/** Addresses that are no person's whereabouts: a machine's, a wallet's, a page's. */
+const NOT_PERSONAL =
+  /(ip|mac|wallet|contract|web|url|server|host|remote|node|hardware|bluetooth|ether)_?address/i;
+/** Members that name the person a record is about or belongs to (`tenantId`, `patient_id`, `owner: {id}`). */
+const PERSON_REF =
+  /^(user|account|member|customer|profile|person|patient|student|learner|employee|client|tenant|owner|author|creator|created_?by|reporter|buyer|seller|holder|uploader|poster|applicant|subscriber)(_?id|Id|ID)?$/;
+/** Members that carry a person's own name. */
+const PERSON_NAME =
+  /^(full_?name|fullName|first_?name|firstName|last_?name|lastName|surname|given_?name|givenName)$/;
+/** At most this many item routes are read without credentials, and ids tried on each. */
+const MAX_ANONYMOUS_ROUTES = 8;
+const MAX_ANONYMOUS_IDS = 3;
+
+/** The record of an item answer: the body, or the one object under `data`, `result` or `item`. */
+function recordOf(json: unknown): Record<string, unknown> | undefined {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) return undefined;
+  const top = json as Record<string, unknown>;
+  for (const inner of [top.data, top.result, top.item]) {
+    if (inner !== null && typeof inner === 'object' && !Array.isArray(inner))
+      return inner as Record<string, unknown>;
+  }
+  return top;
+}
+
+/**
+ * What makes a record a person's: the route is of a collection of people (`/tenants/{id}`), or the record names its
+ * person (`tenantId`, `owner: {id}`) or carries a person's name (`fullName`, `last_name`). The personal members it
+ * shows with a value (e-mail, phone, IBAN, balance...) are returned; none means it is no person's private record.
+ */
+function personalMembers(op: Operation, json: unknown): string[] {
+  const record = recordOf(json);
+  if (record === undefined) return [];
+  const segments = op.path.replace(/\/$/, '').split('/');
+  const at = segments.findIndex((s) => /^\{[^}]+\}$/.test(s));
+  const people = PEOPLE.test(singular(segments[at - 1] ?? '')) || accountParam(op.path) !== undefined;
+  const named = Object.entries(record).some(
+    ([k, v]) =>
+      (PERSON_REF.test(k) && v !== null && v !== '' && (typeof v !== 'object' || !Array.isArray(v))) ||
+      (PERSON_NAME.test(k) && typeof v === 'string' && v !== ''),
+  );
+  if (!people && !named) return [];
+  return Object.entries(record)
+    .filter(
+      ([k, v]) =>
+        PERSONAL.test(k) &&
+        !NOT_PERSONAL.test(k) &&
+        v !== null &&
+        v !== '' &&
+        (typeof v === 'string' || typeof v === 'number'),
+    )
+    .map(([k]) => k)
+    .slice(0, 4);
+}
+
+/**
+ * Records of persons that anyone reads by id (issue 16: APIs with no authentication at all, or routes that check
+ * none, where the identities given change nothing): each GET item route with one path parameter (no admin path,
+ * no path that acts, not declared secured — a declared route answering without credentials is API2's) is asked
+ * without any credentials for the ids the scan has (its own objects, values the API gave out), else a few small
+ * ids. A record of a person's (a collection of people, a member naming its person, a person's name) showing
+ * personal data (contact details, money, identity documents, health) is `scan/api1-bola-read`, when a made-up id
+ * answers otherwise there (the route reads the record it names). Reads only; one finding per operation.
+ */
+async function anonymousReads(ctx: ScanContext, reported: ReadonlySet<Operation>): Promise<void> {
+  let routes = 0;
+  for (const op of ctx.spec.operations) {
+    if (routes >= MAX_ANONYMOUS_ROUTES || ctx.signal.aborted) return;
+    if (op.method !== 'GET' || reported.has(op) || isExcluded(op) || isAdminOperation(op) || requiresAuth(op))
+      continue;
+    if (pathActs(op.path)) continue;
+    const params = op.parameters.filter((p) => p.in === 'path');
+    if (params.length !== 1 || listedValue(ctx.spec, params[0].schema) !== undefined) continue;
+    const param = params[0];
+    const schema = resolveSchema(ctx.spec, param.schema);
+    // The ids the scan has there (its objects, values the API gave out), as planned for the identity holding them.
+    const reqs: PlannedRequest[] = [];
+    for (const who of ctx.identities) {
+      const planned = planRequest(ctx.spec, op, ctx.objects, { owner: who.name });
+      if (planned.invented.length === 0 && !reqs.some((r) => r.path === planned.path)) reqs.push(planned);
+    }
+    const guessed = reqs.length === 0;
+    if (guessed && ['integer', 'number', 'string'].includes(schemaType(schema) ?? 'string'))
+      for (const value of GUESSED_IDS.slice(0, MAX_ANONYMOUS_IDS))
+        if (fits(value, schema))
+          reqs.push(planRequest(ctx.spec, op, ctx.objects, { params: { [param.name]: value } }));
+    if (reqs.length === 0) continue;
+    routes++;
+    for (const req of reqs.slice(0, MAX_ANONYMOUS_IDS)) {
+      const value = pathValues(op.path, req.path).find((v) => v.name === param.name)?.value ?? '';
+      const got = await ctx.send(req, null);
+      if (!isSuccess(got) || refusedIn200(got) || notFoundAnswer(got) || isEmptyAnswer(got)) continue;
+      const members = personalMembers(op, got.json);
+      if (members.length === 0) continue;
+      if (req.object && nobodys(req.object, got)) continue;
+      // The route reads the record its path names: a made-up id answers otherwise (not the same default record).
+      const made = madeUpIdFor(schema, value);
+      if (made === undefined) break;
+      const control = await ctx.send(
+        planRequest(ctx.spec, op, ctx.objects, { params: { [param.name]: made } }),
+        null,
+      );
+      if (
+        control === undefined ||
+        (isSuccess(control) && similarity(control.json ?? control.text, got.json ?? got.text) >= SAME_OBJECT)
+      )
+        break;
+      const whose = req.object
+        ? `${req.object.owner}'s object (made by the scan as ${req.object.owner})`
+        : 'a record of a person';
+      ctx.report(SCAN_RULES.bolaRead, {
+        operation: op,
+        key: 'anonymous',
+        message: `${op.method} ${req.path} answered a caller without any credentials with ${whose} showing ${members.join(', ')}; a made-up ${param.name} answers ${control.status}: anyone reads persons' records at this route by id${guessed ? ' (a small id tried: the ids can be enumerated)' : ''}.`,
+        evidence: evidenceOf(got, { members, madeUpStatus: control.status }),
+      });
+      break;
+    }
+  }
+}
+
 /** A read whose object an input outside the path names, and the values each identity holds of its own for it. */
 interface InputRead {
   readonly op: Operation;
@@ -890,7 +1014,8 @@ function inputReads(ctx: ScanContext): InputRead[] {
     // objects the scan created, never a seeded one nor a given identity's own.
     const created = (values: string[]) =>
       op.method === 'GET' ? values : values.filter((v) => createdValue(ctx.objects, v));
-    for (const input of objectInputs(ctx.spec, op).slice(0, MAX_READ_INPUTS)) {
+    const inputs = [...objectInputs(ctx.spec, op), ...headerInputs(ctx.spec, op)];
+    for (const input of inputs.slice(0, MAX_READ_INPUTS)) {
       // A user found by name or e-mail through a lookup (a payee, an invitee) is a directory by design.
       if (DIRECTORY_PATH.test(op.path) && namesPerson(input.name, op.path) && !/(id|Id|ID)$/.test(input.name))
         continue;
@@ -931,8 +1056,9 @@ function inputRequest(
   who: Identity,
   value: string,
 ): PlannedRequest {
-  if (input.in === 'query') {
-    return planRequest(ctx.spec, op, ctx.objects, { owner: who.name, params: { [input.name]: value } });
+  if (input.in === 'query' || input.in === 'header') {
+    const name = input.header ?? input.name;
+    return planRequest(ctx.spec, op, ctx.objects, { owner: who.name, params: { [name]: value } });
   }
   const planned = planRequest(ctx.spec, op, ctx.objects, { owner: who.name });
   const s = resolveSchema(ctx.spec, input.schema);
@@ -1017,11 +1143,12 @@ async function judgeInputRead(
     return 'not shown';
   }
   if (!(await isPrivate(ctx, req, mine, false))) return 'not shown';
-  const where = `its ${input.in === 'query' ? 'query' : 'body'} input ${input.name}`;
+  const where =
+    input.in === 'header' ? `the header ${input.header} it sends` : `its ${input.in} input ${input.name}`;
   ctx.report(SCAN_RULES.bolaRead, {
     operation: op,
     key: `input:${input.name}`,
-    message: `${attacker.name} read ${owner.name}'s object through ${op.method} ${req.path.split('?')[0]} naming it by ${where} (${input.name}=${value}, ${owner.name}'s; similarity ${score.toFixed(2)}; a made-up ${input.name} answers otherwise${own !== undefined ? `, and so does ${attacker.name}'s own` : ''}).`,
+    message: `${attacker.name} read ${owner.name}'s object through ${op.method} ${req.path.split('?')[0]} naming it by ${where} (${input.header !== undefined ? `${input.header}: ${value}` : `${input.name}=${value}`}, ${owner.name}'s; similarity ${score.toFixed(2)}; a made-up ${input.header ?? input.name} answers otherwise${own !== undefined ? `, and so does ${attacker.name}'s own` : ''}).`,
     evidence: evidenceOf(theirs, {
       owner: owner.name,
       attacker: attacker.name,
@@ -1124,6 +1251,26 @@ function mayTouch(ctx: ScanContext, req: PlannedRequest): boolean {
   return req.ownedPath && (ctx.allowDestructive || ctx.objects.isScanCreated(path));
 }
 
+/**
+ * A write or delete of the owner's child sent below the attacker's own parent (`PATCH /projects/{its own}/tasks/{the
+ * owner's task}`), for a route that checks the parent and finds the child by its id alone: the attacker's own plan of
+ * the route must be objects the scan created, so the swapped path lies below a parent of the scan's own (whatever
+ * the API finds there, with ids numbered per parent too, is the scan's). Undefined when the route has one parameter
+ * that is not a listed kind, or no such parent.
+ */
+function swappedWrite(
+  ctx: ScanContext,
+  op: Operation,
+  req: PlannedRequest,
+  attacker: Identity,
+): PlannedRequest | undefined {
+  const own = planRequest(ctx.spec, op, ctx.objects, { owner: attacker.name });
+  if (!own.ownedPath || !ctx.objects.isScanCreated(own.path.split('?')[0])) return undefined;
+  const path = swappedPath(ctx, req, own);
+  if (path === undefined || !ctx.objects.isScanCreated(path.split('?')[0])) return undefined;
+  return { ...req, path, object: undefined };
+}
+
 function readerOf(ctx: ScanContext, op: Operation): Operation | undefined {
   return ctx.spec.operations.find((o) => o.method === 'GET' && o.path === op.path && !isExcluded(o));
 }
@@ -1177,7 +1324,11 @@ async function replayWrites(
     }
     if (anonymous.get(op) === true) continue;
     const { body, ...target } = marked(marker);
-    const res = await ctx.send({ ...target, body }, attacker);
+    let res = await ctx.send({ ...target, body }, attacker);
+    // Refused at the owner's path: the route may check only the parent, so the attacker names the owner's child
+    // below its own parent, judged by the owner's view of the child at its own path (a read is needed).
+    const swapped = !isSuccess(res) && get ? swappedWrite(ctx, op, target, attacker) : undefined;
+    if (swapped) res = await ctx.send({ ...swapped, body }, attacker);
     if (!isSuccess(res)) continue;
     const after = get
       ? await ctx.send(planRequest(ctx.spec, get, ctx.objects, { owner: owner.name }), owner)
@@ -1188,7 +1339,9 @@ async function replayWrites(
     if (!changed) continue;
     ctx.report(SCAN_RULES.bolaWrite, {
       operation: op,
-      message: `${attacker.name} changed ${owner.name}'s object at ${target.path}${get ? ` and ${owner.name} sees the change` : ''}.`,
+      message: swapped
+        ? `${attacker.name} changed ${owner.name}'s object ${target.path} below its own parent at ${swapped.path}, and ${owner.name} sees the change: the route checks the parent, not whose the object is.`
+        : `${attacker.name} changed ${owner.name}'s object at ${target.path}${get ? ` and ${owner.name} sees the change` : ''}.`,
       evidence: evidenceOf(res, { owner: owner.name, attacker: attacker.name }),
     });
   }
@@ -1707,14 +1860,20 @@ async function replayDeletes(
       }
     }
     if (anonymous.get(op) === true) continue;
-    const res = await ctx.send(req, attacker);
+    let res = await ctx.send(req, attacker);
+    // Refused at the owner's path: the owner's child named below the attacker's own parent (see replayWrites).
+    const swapped =
+      !isSuccess(res) && read && isSuccess(before) ? swappedWrite(ctx, op, req, attacker) : undefined;
+    if (swapped) res = await ctx.send(swapped, attacker);
     if (!isSuccess(res)) continue;
     const after = read ? await ctx.send(read, owner) : undefined;
     if (!goneAfter(after)) continue;
     ctx.objects.markDeleted(req.path.split('?')[0]);
     ctx.report(SCAN_RULES.bolaDelete, {
       operation: op,
-      message: `${attacker.name} deleted ${owner.name}'s object at ${req.path}.`,
+      message: swapped
+        ? `${attacker.name} deleted ${owner.name}'s object ${req.path} below its own parent at ${swapped.path}: the route checks the parent, not whose the object is.`
+        : `${attacker.name} deleted ${owner.name}'s object at ${req.path}.`,
       evidence: evidenceOf(res, {
         owner: owner.name,
         attacker: attacker.name,
@@ -2079,17 +2238,20 @@ export const api1: Check = {
   ],
   async run(scan) {
     // What API1 reports on an operation is object-level: API5 then leaves the same operation to it.
+    const readsReported = new Set<Operation>();
     const ctx: ScanContext = {
       ...scan,
       report(rule, input) {
         if (input.operation && rule.id.startsWith('scan/api1-bola-'))
           markObjectLevel(scan.objects, input.operation);
+        if (input.operation && rule.id === SCAN_RULES.bolaRead.id) readsReported.add(input.operation);
         scan.report(rule, input);
       },
     };
     const [a, b] = ctx.identities;
     if (!a) return;
     if (!b) {
+      await anonymousReads(ctx, readsReported);
       await replayAccounts(ctx, a);
       return;
     }
@@ -2106,6 +2268,8 @@ export const api1: Check = {
     await guessedIds(ctx, a, b, tested);
     await selfIdReads(ctx, a, b, tested);
     await replayInputReads(ctx, reads, a, b, tested);
+    // Records of persons anyone reads by id, without credentials (an API that checks none).
+    await anonymousReads(ctx, readsReported);
     await ownershipFields(ctx, b, a);
     await replayWrites(ctx, a, b, anonymous);
     await replayWrites(ctx, b, a, anonymous);

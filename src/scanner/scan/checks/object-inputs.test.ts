@@ -4,6 +4,7 @@ import type { JsonSchema } from '../../../core/api-document.ts';
 import { buildApiDocument } from '../../../openapi/load.ts';
 import {
   base64Input,
+  headerInputs,
   namesObject,
   namesPerson,
   type ObjectInput,
@@ -147,5 +148,38 @@ describe('reads whose object an input outside the path names', () => {
     assert.equal(base64Input(SPEC, input({ type: 'string' }, 'MTAwMQ==')), true);
     for (const example of ['1234', 'abcd', 'alice', 'c3Vw', undefined])
       assert.equal(base64Input(SPEC, input({ type: 'string' }, example)), false, String(example));
+  });
+});
+
+describe('headerInputs', () => {
+  const h = (name: string, schema: object = { type: 'string' }) => ({ name, in: 'header', schema });
+  const doc = buildApiDocument('/headers.yaml', '3.0', {
+    openapi: '3.0.3',
+    info: { title: 'headers', version: '1' },
+    paths: {
+      '/profile': {
+        get: {
+          parameters: [
+            h('X-User-Id', { type: 'integer' }),
+            h('X-CustomerId'),
+            h('X-Request-Id'),
+            h('X-Api-Key'),
+            h('X-Order-Id'),
+            h('Accept-Language'),
+          ],
+          responses: ok,
+        },
+      },
+    },
+  });
+  test('takes the headers that name a person, named as an input is, and no credential or request id', () => {
+    const op = doc.operations.find((o) => o.path === '/profile')!;
+    assert.deepEqual(
+      headerInputs(doc, op).map((i) => [i.name, i.header]),
+      [
+        ['user_id', 'X-User-Id'],
+        ['customer_id', 'X-CustomerId'],
+      ],
+    );
   });
 });

@@ -11,8 +11,11 @@ import { propertiesOf, resolveSchema, schemaType } from '../schema.ts';
 
 /** An input of a read that names an object by its id or its owner's name. */
 export interface ObjectInput {
+  /** Its name; a header's as an input is named (`X-User-Id` → `user_id`), its own name in `header`. */
   readonly name: string;
-  readonly in: 'query' | 'body';
+  readonly in: 'query' | 'body' | 'header';
+  /** The header's own name (`X-User-Id`), for a header input. */
+  readonly header?: string;
   readonly schema?: JsonSchema;
   /** The document's example of a query parameter. */
   readonly example?: unknown;
@@ -114,6 +117,33 @@ export function objectInputs(spec: ApiDocument, op: Operation): ObjectInput[] {
       if (namesObject(name) && listedValue(spec, s) === undefined && scalar(s))
         out.push({ name, in: 'body', schema: s });
     }
+  }
+  return out;
+}
+
+/** Headers that carry a credential or shape the exchange: never the caller's say of whose data it wants. */
+const NOT_A_SELECTOR =
+  /^(authorization|cookie|x-(api|auth|access|csrf|xsrf|request|correlation|trace|session)-)/i;
+
+/**
+ * The header inputs of a read that name a person or an account (`X-User-Id`, `X-Customer-Id`, `X-Account`): an app
+ * that tells the API whose data it wants in a header it sends along with the token. Named as an input is
+ * (`user_id`), the header's own name in `header`; scalars only, not those the document lists values for.
+ */
+export function headerInputs(spec: ApiDocument, op: Operation): ObjectInput[] {
+  const out: ObjectInput[] = [];
+  for (const p of op.parameters) {
+    if (p.in !== 'header' || NOT_A_SELECTOR.test(p.name) || listedValue(spec, p.schema) !== undefined)
+      continue;
+    const name = p.name
+      .replace(/^x-/i, '')
+      .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+      .toLowerCase()
+      .replace(/-/g, '_');
+    const type = schemaType(resolveSchema(spec, p.schema));
+    if (type === 'object' || type === 'array' || type === 'boolean') continue;
+    if (namesObject(name) && namesPerson(name, op.path))
+      out.push({ name, in: 'header', header: p.name, schema: p.schema, example: p.raw.example });
   }
   return out;
 }
