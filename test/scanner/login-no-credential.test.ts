@@ -270,3 +270,22 @@ describe('a login that answers the account record and keeps its session in a coo
       );
   });
 });
+
+test('a login answer holding a credential under an unknown name stops the scan, naming it', async () => {
+  // Alice's right password gets the session reference, anyone else 401: only the reference's name is unknown.
+  const api = await startServer(async (req, res) => {
+    const b = await readJson(req);
+    if (b?.username !== SEED[0].username || b?.password !== SEED[0].password)
+      return sendJson(res, 401, { success: false, message: 'invalid username or password' });
+    return sendJson(res, 200, { success: true, data: { sessionRef: 'a1b2c3d4e5f6a7b8c9d0' } });
+  });
+  try {
+    await assert.rejects(
+      scanDocument(SPEC, api.url, { identities: [identity(SEED[0])], checks: ['API2'] }),
+      (err: Error & { code?: string }) =>
+        err.code === 'ERR_SCAN_LOGIN' && /\/data\/sessionRef looks like one/.test(err.message),
+    );
+  } finally {
+    await api.close();
+  }
+});

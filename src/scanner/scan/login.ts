@@ -351,6 +351,31 @@ export function queryLogin(flow: LoginFlow): LoginFlow {
   return { ...flow, path: flow.path.slice(0, q), body, encoding: 'query' };
 }
 
+/** A member named like a credential holding a long string, at any depth (its JSON pointer), or undefined. */
+function unnamedCredential(json: unknown): string | undefined {
+  let found: string | undefined;
+  const walk = (v: unknown, pointer: string, depth: number): void => {
+    if (found !== undefined || depth > MAX_DEPTH || v === null || typeof v !== 'object') return;
+    for (const [k, child] of Object.entries(v as Record<string, unknown>)) {
+      if (
+        typeof child === 'string' &&
+        child.length >= 16 &&
+        /token|session|sid|jwt|key|auth|secret|bearer/i.test(k)
+      )
+        found = `${pointer}/${k}`;
+      else walk(child, `${pointer}/${k}`, depth + 1);
+    }
+  };
+  walk(json, '', 0);
+  return found;
+}
+
+/** A hint for the login error: the member that looks like the credential, to name as tokenPointer. */
+function hint(res: ScanResponse): string {
+  const at = unnamedCredential(res.json);
+  return at === undefined ? '' : ` (${at} looks like one: give login.tokenPointer: '${at}')`;
+}
+
 /** Answers normalised for comparing two logins: volatile ids, times and long numbers dropped. */
 function answerShape(res: ScanResponse, names: readonly string[]): string {
   let text = res.text;
@@ -422,10 +447,13 @@ export async function resolveIdentity(client: ScanClient, identity: ScanIdentity
   const outcome = loginOutcome(flow, res);
   // An answer that says it signed the caller in without any credential (the API trusts requests that name
   // the user) is taken when a user nobody has, with a made-up password, does not get the same answer.
+  // Not when the answer holds a credential under a name the scanner does not know (`sessionId`, `apiKey`): the
+  // scan would run without it, as nobody; the error asks for tokenPointer instead.
   const bare =
     outcome.token === undefined &&
     session.cookies.size === 0 &&
     reportsSignIn(res) &&
+    unnamedCredential(res.json) === undefined &&
     (await refusesNobody(client, flow, res));
   if (outcome.token === undefined && session.cookies.size === 0 && !bare) {
     const where =
@@ -438,7 +466,7 @@ export async function resolveIdentity(client: ScanClient, identity: ScanIdentity
             : '';
     throw new LoginError(
       'ERR_SCAN_LOGIN',
-      `identity ${identity.name}: the login answer (status ${res.status}) had no token${where} and set no cookie: ${res.text.slice(0, 120)}`,
+      `identity ${identity.name}: the login answer (status ${res.status}) had no token${where} and set no cookie${hint(res)}: ${res.text.slice(0, 120)}`,
     );
   }
   // A token that came as a cookie stays in the jar; any other token goes into the request header.
