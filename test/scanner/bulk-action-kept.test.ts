@@ -7,7 +7,7 @@ import { operationsFound, scanTwins } from './twins.ts';
  * A Flask-like inventory API (`{"success": false, "error": "..."}` bodies, a bearer key per member) whose one
  * write is a bulk action: `POST /api/items/bulk-action {"action": "delete" | "archive" | "export", "item_ids":
  * [...]}`. The path says nothing of what it does; the body's `action` does, and the document's enum lists
- * `delete` first. The vulnerable twin acts on any member's items, the fixed twin on the caller's own only.
+ * `delete` and `archive` only (the server also takes an `export` it does not document). The vulnerable twin acts on any member's items, the fixed twin on the caller's own only.
  *
  * An end-of-session measurement saw a plain scan delete a seeded item of a given user this way (discovery sent
  * the enum's first value with an id the item list gave out, and later probes repeated it): a request whose action
@@ -42,7 +42,9 @@ const SPEC = {
                 type: 'object',
                 required: ['action', 'item_ids'],
                 properties: {
-                  action: { type: 'string', enum: ['delete', 'archive', 'export'] },
+                  // Only verbs of change listed: the sample takes the first, `delete` (with `export` listed too the
+                  // planner takes `export`, which names no change: quiet-samples.test.ts).
+                  action: { type: 'string', enum: ['delete', 'archive'] },
                   item_ids: { type: 'array', items: { type: 'integer' } },
                 },
               },

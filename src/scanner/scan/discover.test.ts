@@ -11,7 +11,10 @@ import {
   ownRecordWrite,
   passwordName,
   readLikePost,
+  setsPassword,
+  withOwnAccount,
 } from './discover.ts';
+import { ObjectRegistry, planRequest } from './planner.ts';
 
 function answer(json: unknown, headers: Record<string, string> = {}): ScanResponse {
   return {
@@ -192,5 +195,48 @@ describe('password fields', () => {
       'email',
     ])
       assert.equal(passwordName(name), false, name);
+  });
+});
+
+describe('a sign-up whose record is in an envelope', () => {
+  const doc = buildApiDocument('/s.json', '3.0', {
+    openapi: '3.0.3',
+    info: { title: 't', version: '1' },
+    paths: {
+      '/users': {
+        post: {
+          requestBody: {
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  properties: {
+                    user: {
+                      type: 'object',
+                      properties: {
+                        email: { type: 'string', format: 'email' },
+                        password: { type: 'string' },
+                        name: { type: 'string', example: 'alice' },
+                      },
+                    },
+                  },
+                },
+              },
+            },
+          },
+          responses: { '201': { description: 'ok' } },
+        },
+      },
+      '/users/{id}': { get: { responses: { '200': { description: 'ok' } } } },
+    },
+  });
+  const op = doc.operations.find((o) => o.method === 'POST')!;
+  test('sets a password, and gets names and a password of the scan’s own inside the envelope', () => {
+    assert.ok(setsPassword(doc, op));
+    const req = withOwnAccount(doc, op, planRequest(doc, op, new ObjectRegistry()));
+    const user = (req.body as { user: Record<string, string> }).user;
+    assert.match(user.email, /^pcd[0-9a-f]{10}@example\.com$/);
+    assert.match(user.name, /^pcd[0-9a-f]{10}$/);
+    assert.match(user.password, /^Pc-/);
   });
 });

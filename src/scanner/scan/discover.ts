@@ -48,7 +48,9 @@ import {
   isBusinessFlow,
   isCreationOperation,
   isExcluded,
+  isLinkedCreation,
   isLoginOperation,
+  linkedItemRoute,
   listedValue,
   madeUpUuid,
   memberParam,
@@ -59,7 +61,16 @@ import {
   requestBody,
   requiresAuth,
 } from './planner.ts';
-import { propertiesOf, resolveSchema, schemaType } from './schema.ts';
+import {
+  fieldsAt,
+  propertiesOf,
+  quietChoice,
+  recordProperties,
+  resolveSchema,
+  schemaEnvelope,
+  schemaType,
+  withFields,
+} from './schema.ts';
 import { accountParam, selfIds } from './self.ts';
 import { similarity } from './similarity.ts';
 
@@ -96,9 +107,20 @@ export function passwordName(name: string): boolean {
 export function setsPassword(spec: ApiDocument, op: Operation): boolean {
   if (isLoginOperation(spec, op) || /log_?in|sign_?in/i.test(op.path)) return false;
   return (
-    Object.keys(propertiesOf(spec, bodySchema(op))).some((k) => passwordName(k)) ||
+    bodyFields(spec, op).some((k) => passwordName(k)) ||
     op.parameters.some((p) => p.in === 'query' && passwordName(p.name))
   );
+}
+
+/**
+ * The names of an operation's body fields: its top-level members and those of the record it holds in an envelope
+ * (JSON:API `data.attributes`, Rails-style `{user: {...}}`: schema.ts's recordProperties).
+ */
+function bodyFields(spec: ApiDocument, op: Operation): string[] {
+  const schema = bodySchema(op);
+  return [
+    ...new Set([...Object.keys(propertiesOf(spec, schema)), ...Object.keys(recordProperties(spec, schema))]),
+  ];
 }
 
 /**
@@ -210,11 +232,25 @@ export function withOwnAccount(spec: ApiDocument, op: Operation, req: PlannedReq
   if (!setsPassword(spec, op) || body === null || typeof body !== 'object' || Array.isArray(body)) return req;
   const tag = `pcd${randomBytes(5).toString('hex')}`;
   const password = `Pc-${randomBytes(12).toString('base64url')}-3k`;
-  const out: Record<string, unknown> = { ...(body as Record<string, unknown>) };
-  for (const k of Object.keys(propertiesOf(spec, bodySchema(op)))) {
-    if (passwordName(k)) out[k] = password;
-    else if (NEW_ACCOUNT_NAME.test(k)) out[k] = /mail/i.test(k) ? `${tag}@example.com` : tag;
-  }
+  const own = (fields: Record<string, unknown>, names: readonly string[]) => {
+    for (const k of names) {
+      if (passwordName(k)) fields[k] = password;
+      else if (NEW_ACCOUNT_NAME.test(k)) fields[k] = /mail/i.test(k) ? `${tag}@example.com` : tag;
+    }
+    return fields;
+  };
+  const schema = bodySchema(op);
+  const top = own({ ...(body as Record<string, unknown>) }, Object.keys(propertiesOf(spec, schema)));
+  // The record in its envelope (`data.attributes`, `{user: {...}}`) gets the same names and password.
+  const envelope = schemaEnvelope(spec, schema);
+  const out =
+    envelope.length === 0
+      ? top
+      : withFields(
+          top,
+          envelope,
+          own({ ...fieldsAt(top, envelope) }, Object.keys(recordProperties(spec, schema))),
+        );
   return { ...req, body: out };
 }
 
@@ -237,7 +273,7 @@ const ACCOUNT_WORD = /e-?mail|role|user_?name|phone|is_?admin/i;
  */
 export function changesAccount(spec: ApiDocument, op: Operation): boolean {
   if (op.method !== 'POST') return false;
-  const fields = Object.keys(propertiesOf(spec, bodySchema(op)));
+  const fields = bodyFields(spec, op);
   const param = accountParam(op.path);
   if (param !== undefined) {
     const after = op.path.slice(op.path.indexOf(`{${param}}`) + param.length + 2);
@@ -268,7 +304,10 @@ const NOT_OWN_CHANGE =
 export function changesOwnAccount(spec: ApiDocument, op: Operation): boolean {
   if (op.method !== 'POST' || op.path.includes('{') || NOT_OWN_CHANGE.test(op.path)) return false;
   if (isLoginOperation(spec, op)) return false;
-  const fields = Object.keys(propertiesOf(spec, bodySchema(op)));
+  // The record's fields when the body keeps them in an envelope (`{user: {email}}`).
+  const schema = bodySchema(op);
+  const record = Object.keys(recordProperties(spec, schema));
+  const fields = record.length > 0 ? record : Object.keys(propertiesOf(spec, schema));
   return fields.length > 0 && fields.every((k) => OWN_ACCOUNT_FIELD.test(k));
 }
 
@@ -426,7 +465,7 @@ export async function learnBody(
     }
     if (ACCOUNT_WORD.test(p.name) && !free) return null;
     if (p.allowed !== undefined && p.allowed.length > 0) {
-      const next = p.allowed.find((v) => v !== had?.value) ?? p.allowed[0];
+      const next = quietChoice(p.allowed.filter((v) => v !== had?.value)) ?? p.allowed[0];
       allowed.set(p.name, p.allowed);
       return { value: next, kept: true };
     }
@@ -1127,10 +1166,44 @@ export function ownFields(spec: ApiDocument, req: PlannedRequest, as: Identity):
   const body = req.body;
   if (!as.login || schema === undefined || body === null || typeof body !== 'object' || Array.isArray(body))
     return req;
-  const props = propertiesOf(spec, schema);
-  if (Object.keys(props).some((k) => passwordName(k))) return req;
+  if (bodyFields(spec, req.operation).some((k) => passwordName(k))) return req;
+  // The identity's names go where the body keeps its record (`data.attributes`, `{user: {...}}`).
+  const envelope = schemaEnvelope(spec, schema);
+  const props = recordProperties(spec, schema);
   const own = Object.entries(as.login.body).filter(([k]) => k in props && !PASSWORDISH.test(k));
-  return own.length === 0 ? req : { ...req, body: { ...body, ...Object.fromEntries(own) } };
+  if (own.length === 0) return req;
+  const fields = { ...fieldsAt(body, envelope), ...Object.fromEntries(own) };
+  return { ...req, body: withFields(body as Record<string, unknown>, envelope, fields) };
+}
+
+/**
+ * Where an object a linked creation made lives (`POST /v1/posts` answered id 17 → `/v1/post/17`): the item route's
+ * read, as its maker, with the id the creation answered, must answer a record; else why not (a string). With no
+ * read documented, the item route's path as the planner fills it (the names matched, the id is the creation's).
+ */
+async function linkedObject(
+  ctx: ScanContext,
+  op: Operation,
+  linked: { readonly collection: string; readonly param: string },
+  id: string,
+  as: Identity,
+): Promise<{ collection: string; path: string } | string> {
+  const { spec, objects } = ctx;
+  const item = `${linked.collection}/{${linked.param}}`;
+  const routes = spec.operations.filter((o) => o.path.replace(/\/$/, '') === item && !isExcluded(o));
+  const read = routes.find((o) => o.method === 'GET');
+  const route = read ?? routes[0];
+  if (route === undefined) return `no route at ${item}`;
+  const req = planRequest(spec, route, objects, { owner: as.name, params: { [linked.param]: id } });
+  if (req.invented.length > 0)
+    return `${op.method} ${op.path} made ${id.slice(0, 40)}, but ${item} needs ${req.invented.join(', ')}`;
+  const path = req.path.split('?')[0];
+  if (read !== undefined) {
+    const res = await ctx.send(req, as);
+    if (!holdsRecord(res))
+      return `${op.method} ${op.path} made ${id.slice(0, 40)}, but GET ${item} did not show it (${res?.status ?? 'no answer'}): not taken for an object of the scan's at ${linked.collection}`;
+  }
+  return { collection: linked.collection, path };
 }
 
 /** Runs the discovery phase; the checks run after it on what it found. */
@@ -1182,7 +1255,12 @@ export async function discover(ctx: ScanContext): Promise<DiscoveryStats> {
   const created = new Set<string>();
   // A creation that moves money (`POST /tips {to_user, amount}`, `POST /payments`) would move a given identity's.
   const creators = usable
-    .filter((op) => isCreationOperation(spec, op) && !ownProfileWrites.includes(op) && !movesMoney(spec, op))
+    .filter(
+      (op) =>
+        (isCreationOperation(spec, op) || isLinkedCreation(spec, op)) &&
+        !ownProfileWrites.includes(op) &&
+        !movesMoney(spec, op),
+    )
     .sort((a, b) => a.path.split('/').length - b.path.split('/').length);
   // The person ids of the given identities and the admin (their tokens' claims, their login answers).
   const given = [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])];
@@ -1216,7 +1294,10 @@ export async function discover(ctx: ScanContext): Promise<DiscoveryStats> {
         const req = withOwnInferred(spec, withOwnAccount(spec, op, plan(op, as)), as);
         if (req.invented.length > 0) continue; // its parent does not exist yet
         created.add(key);
-        const collection = creationCollection(spec, op) ?? op.path.replace(/\/$/, '');
+        // Items that live under another path (`POST /v1/drafts/create` → `/v1/draft/{draftId}`): the POST's own
+        // resource path (`/v1/drafts`) stands for its collection until the item route's read shows the object.
+        const linked = linkedItemRoute(spec, op);
+        const collection = linked?.base ?? creationCollection(spec, op) ?? op.path.replace(/\/$/, '');
         // `/cards/create` creates in `/cards`: the concrete collection drops the verb.
         const depth = collection.split('/').length;
         const collectionPath = req.path.split('?')[0].replace(/\/$/, '').split('/').slice(0, depth).join('/');
@@ -1243,7 +1324,10 @@ export async function discover(ctx: ScanContext): Promise<DiscoveryStats> {
           continue;
         }
         const list = spec.operations.find(
-          (o) => o.method === 'GET' && o.path.replace(/\/$/, '') === collection && !isExcluded(o),
+          (o) =>
+            o.method === 'GET' &&
+            (o.path.replace(/\/$/, '') === collection || o.path.replace(/\/$/, '') === linked?.collection) &&
+            !isExcluded(o),
         );
         const listReq = list ? planRequest(spec, list, objects, { owner: as.name }) : undefined;
         const before = listReq ? await ctx.send(listReq, as) : undefined;
@@ -1269,8 +1353,8 @@ export async function discover(ctx: ScanContext): Promise<DiscoveryStats> {
           }
         }
         if (!isSuccess(res)) continue;
-        const param = memberParam(spec, collection);
-        const entity = entityOfPath(collection);
+        const param = linked?.param ?? memberParam(spec, collection);
+        const entity = entityOfPath(linked?.collection ?? collection);
         let id = createdId(res, param, entity);
         let body: unknown = res.json;
         if (id === undefined && listReq) {
@@ -1300,16 +1384,19 @@ export async function discover(ctx: ScanContext): Promise<DiscoveryStats> {
           });
           continue;
         }
+        let at = { collection, path: `${collectionPath}/${encodeURIComponent(id)}` };
+        if (linked !== undefined) {
+          const shown = await linkedObject(ctx, op, linked, id, as);
+          if (typeof shown === 'string') {
+            objectsLost++;
+            ctx.note?.({ operation: op, reason: `discovery: ${shown}` });
+            continue;
+          }
+          at = shown;
+        }
         objectsCreated++;
-        objects.add({
-          collection,
-          path: `${collectionPath}/${encodeURIComponent(id)}`,
-          id,
-          owner: as.name,
-          body,
-          createdBy: op,
-        });
-        objects.harvest.add({ key: 'id', value: id, entity, source: collection, identity: as.name });
+        objects.add({ ...at, id, owner: as.name, body, createdBy: op });
+        objects.harvest.add({ key: 'id', value: id, entity, source: at.collection, identity: as.name });
       }
     }
   };
@@ -1337,7 +1424,12 @@ export async function discover(ctx: ScanContext): Promise<DiscoveryStats> {
 
   // Actions and updates of our own objects.
   for (const op of usable) {
-    if (op.method === 'POST' && !isCreationOperation(spec, op) && !isBusinessFlow(spec, op)) {
+    if (
+      op.method === 'POST' &&
+      !isCreationOperation(spec, op) &&
+      !isBusinessFlow(spec, op) &&
+      !creators.includes(op)
+    ) {
       // A password change sent as A with a sampled password would lock A out (or, anonymously, reset a
       // seeded account's): API1 and API2 try those on accounts the scan registered itself, and register them.
       if (isAdminOperation(op) || setsPassword(spec, op) || changesAccount(spec, op)) continue;

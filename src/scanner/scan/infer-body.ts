@@ -17,7 +17,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ApiDocument, JsonObject, JsonSchema, Operation } from '../../core/api-document.ts';
-import { propertiesOf, resolveSchema, sampleValue, schemaType } from './schema.ts';
+import { propertiesOf, quietChoice, resolveSchema, SAMPLE_URL, sampleValue, schemaType } from './schema.ts';
 
 /** What a field holds, as far as an answer says or a value shows. */
 export type FieldKind =
@@ -452,7 +452,7 @@ export function valueOfKind(kind: FieldKind, minLength = 0): unknown {
     case 'email':
       return `pc${tag}@example.com`;
     case 'url':
-      return 'https://example.com/';
+      return SAMPLE_URL;
     case 'uuid':
       return randomUUID();
     case 'date':
@@ -493,7 +493,7 @@ export function mendNested(current: unknown, p: FieldProblem, given?: unknown): 
     given !== undefined
       ? given
       : p.allowed !== undefined && p.allowed.length > 0
-        ? p.allowed[0]
+        ? quietChoice(p.allowed)
         : p.kind !== undefined
           ? valueOfKind(p.kind, p.minLength)
           : p.missing

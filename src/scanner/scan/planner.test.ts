@@ -8,15 +8,18 @@ import {
   actingInputs,
   captureId,
   createdValue,
+  createsInSubCollection,
   creationCollection,
   inDeclaredEncoding,
   inputActs,
   isAdminOperation,
   isBusinessFlow,
   isCreationOperation,
+  isLinkedCreation,
   isLoginOperation,
   isUuid,
   itemParam,
+  linkedItemRoute,
   listedValue,
   madeUpId,
   madeUpOfShape,
@@ -773,4 +776,140 @@ test('an action input naming a verb of change makes a request act, whatever its 
   );
   assert.equal(inputActs({ path: '/notes', body: { title: 'delete me', kind: 'cancel' } }), false);
   assert.equal(inputActs({ path: '/items?q=delete' }), false);
+});
+
+describe('creations whose items live under another path', () => {
+  const op = (path: string, method = 'get') => ({
+    [method]: {
+      parameters: [...path.matchAll(/\{([^}]+)\}/g)].map((m) => ({
+        name: m[1],
+        in: 'path',
+        required: true,
+        schema: { type: 'string' },
+      })),
+      ...(method === 'post'
+        ? {
+            requestBody: {
+              content: {
+                'application/json': { schema: { type: 'object', properties: { title: { type: 'string' } } } },
+              },
+            },
+          }
+        : {}),
+      responses: { '200': { description: 'ok' } },
+    },
+  });
+  const doc = buildApiDocument('/s.json', '3.0', {
+    openapi: '3.0.3',
+    info: { title: 't', version: '1' },
+    paths: {
+      '/v1/posts': op('/v1/posts', 'post'),
+      '/v1/post/{postId}': { ...op('/v1/post/{postId}'), ...op('/v1/post/{postId}', 'delete') },
+      '/api/orders/create': op('/api/orders/create', 'post'),
+      '/api/order/{id}': op('/api/order/{id}', 'delete'),
+      '/users/{uid}/notes': op('/users/{uid}/notes', 'post'),
+      '/notes/{note_id}': op('/notes/{note_id}'),
+      '/cards/createCreditCard': op('/cards/createCreditCard', 'post'),
+      '/credit-cards/{cardId}': op('/credit-cards/{cardId}'),
+      '/v1/posts/search': op('/v1/posts/search', 'post'),
+      '/v1/posts/cancel': op('/v1/posts/cancel', 'post'),
+      '/tags': op('/tags', 'post'),
+      '/tags/{tag}': op('/tags/{tag}'),
+    },
+  });
+  const find = (path: string) => doc.operations.find((o) => o.path === path && o.method === 'POST')!;
+
+  test('links by the resource name, singular or plural, a create word dropped, the path prefix aside', () => {
+    assert.deepEqual(linkedItemRoute(doc, find('/v1/posts')), {
+      base: '/v1/posts',
+      collection: '/v1/post',
+      param: 'postId',
+    });
+    assert.deepEqual(linkedItemRoute(doc, find('/api/orders/create')), {
+      base: '/api/orders',
+      collection: '/api/order',
+      param: 'id',
+    });
+    assert.deepEqual(linkedItemRoute(doc, find('/users/{uid}/notes')), {
+      base: '/users/{uid}/notes',
+      collection: '/notes',
+      param: 'note_id',
+    });
+    assert.equal(linkedItemRoute(doc, find('/cards/createCreditCard'))?.collection, '/credit-cards');
+    // A POST that asks or acts is no creation; one beside its own item route is creationCollection's.
+    assert.equal(linkedItemRoute(doc, find('/v1/posts/search')), undefined);
+    assert.equal(linkedItemRoute(doc, find('/v1/posts/cancel')), undefined);
+    assert.equal(linkedItemRoute(doc, find('/tags')), undefined);
+    assert.ok(isLinkedCreation(doc, find('/v1/posts')));
+    // An order stays a business flow (not sent as a given identity), linked or not.
+    assert.ok(isBusinessFlow(doc, find('/api/orders/create')));
+    assert.equal(isLinkedCreation(doc, find('/api/orders/create')), false);
+    // The creation under a user adds beside the user: the runner's write-target rule does not hold it.
+    assert.ok(createsInSubCollection(doc, find('/users/{uid}/notes')));
+  });
+});
+
+describe('bodies in a record envelope', () => {
+  const doc = buildApiDocument('/s.json', '3.0', {
+    openapi: '3.0.3',
+    info: { title: 't', version: '1' },
+    paths: {
+      '/api/sessions': {
+        post: {
+          requestBody: {
+            content: {
+              'application/vnd.api+json': {
+                schema: {
+                  type: 'object',
+                  properties: {
+                    data: {
+                      type: 'object',
+                      properties: {
+                        type: { type: 'string', enum: ['sessions'] },
+                        attributes: {
+                          type: 'object',
+                          properties: { handle: { type: 'string' }, password: { type: 'string' } },
+                        },
+                      },
+                    },
+                  },
+                },
+              },
+            },
+          },
+          responses: { '201': { description: 'ok' } },
+        },
+      },
+      '/orders': {
+        post: {
+          requestBody: {
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  properties: {
+                    order: {
+                      type: 'object',
+                      properties: { product_id: { type: 'integer' }, note: { type: 'string' } },
+                    },
+                  },
+                },
+              },
+            },
+          },
+          responses: { '201': { description: 'ok' } },
+        },
+      },
+    },
+  });
+  test('a login whose password is in data.attributes is a login', () => {
+    assert.ok(isLoginOperation(doc, doc.operations.find((o) => o.path === '/api/sessions')!));
+  });
+  test('foreign keys of a Rails-style record get ids the API gave out', () => {
+    const objects = new ObjectRegistry();
+    objects.harvest.add({ key: 'id', value: 77, entity: 'product', source: '/products', identity: 'a' });
+    const op = doc.operations.find((o) => o.path === '/orders')!;
+    const req = planRequest(doc, op, objects, { owner: 'a' });
+    assert.deepEqual((req.body as { order: { product_id: number } }).order.product_id, 77);
+  });
 });

@@ -5,9 +5,21 @@
 import { randomBytes } from 'node:crypto';
 import type { ApiDocument, JsonObject, JsonSchema, MediaType, Operation } from '../../core/api-document.ts';
 import { FilePart, type ScanRequest, type ScanResponse } from './client.ts';
-import { CONFIRMED, type Harvested, OWNED } from './harvest.ts';
+import { CONFIRMED, type Harvested, OWNED, singular } from './harvest.ts';
 import type { CreatedObject, ObjectRegistry } from './objects.ts';
-import { propertiesOf, resolveSchema, sampleValue, schemaType } from './schema.ts';
+import {
+  ACTING,
+  fieldsAt,
+  propertiesOf,
+  quietChoice,
+  recordFields,
+  recordProperties,
+  resolveSchema,
+  sampleValue,
+  schemaEnvelope,
+  schemaType,
+  withFields,
+} from './schema.ts';
 
 export { type CreatedObject, ObjectRegistry } from './objects.ts';
 
@@ -174,9 +186,10 @@ export function isLoginOperation(spec: ApiDocument, op: Operation): boolean {
   const body = bodySchema(op);
   if (body === undefined) return false;
   const sample = sampleValue(spec, body);
-  return (
-    sample !== null && typeof sample === 'object' && Object.keys(sample).some((k) => PASSWORD_FIELD.test(k))
-  );
+  if (sample === null || typeof sample !== 'object') return false;
+  // Its top-level members, and those of a record in an envelope (`{"data": {"type": "sessions", "attributes":
+  // {handle, password}}}`, `{"user": {email, password}}`).
+  return [...Object.keys(sample), ...Object.keys(recordFields(sample))].some((k) => PASSWORD_FIELD.test(k));
 }
 
 export function isAdminOperation(op: Operation): boolean {
@@ -190,7 +203,9 @@ export function isAdminOperation(op: Operation): boolean {
 /**
  * A business action: marked `x-portcullis-business-flow: true`, or a POST whose path or id names one
  * (coupon, referral, checkout, ...) and that is not the plain creation of a resource (`POST /orders` beside
- * `/orders/{id}` is a resource, `POST /checkout` a flow).
+ * `/orders/{id}` is a resource, `POST /checkout` a flow). `POST /api/orders/create` beside `/api/order/{id}`
+ * (linkedItemRoute) stays a flow: the runner knows a purchase by its last path word only, so it would neither
+ * limit nor clean up orders placed there as a given identity.
  */
 export function isBusinessFlow(spec: ApiDocument, op: Operation): boolean {
   const marker = op.extensions['x-portcullis-business-flow'];
@@ -252,6 +267,87 @@ export function memberParam(spec: ApiDocument, collection: string): string | und
   return undefined;
 }
 
+/** The words of a path segment, camelCase split, lower case (`createOrder` → create, order; `new-post`). */
+function segmentWords(seg: string): string[] {
+  return seg
+    .replace(/\.[A-Za-z0-9]{1,6}$/, '')
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter((w) => w !== '');
+}
+
+/** A resource name without case, separators or a plural ending: `credit-cards`, `creditCard` → `creditcard`. */
+function resourceName(words: readonly string[]): string {
+  return singular(words.join(''));
+}
+
+/**
+ * The resource a POST that creates names, and the path up to its noun: `POST /v1/posts` → post at `/v1/posts`;
+ * `/api/orders/create` → order at `/api/orders`; `/notes/createNote`, `/notes/new-note`, `/note_add` → note.
+ * Undefined for a path ending in a parameter, one that acts or only asks (`/orders/cancel`, `/orders/search`).
+ */
+function createdResource(path: string): { readonly name: string; readonly base: string } | undefined {
+  const segs = path.split('?')[0].replace(/\/$/, '').split('/');
+  const last = segs[segs.length - 1] ?? '';
+  if (last === '' || last.includes('{') || pathActs(path) || readLikePost(path)) return undefined;
+  const words = segmentWords(last);
+  const noun = words.filter((w) => !CREATE_VERB.test(w));
+  if (noun.length > 0) return { name: resourceName(noun), base: segs.join('/') };
+  const previous = segs[segs.length - 2] ?? '';
+  if (previous === '' || previous.includes('{')) return undefined;
+  return { name: resourceName(segmentWords(previous)), base: segs.slice(0, -1).join('/') };
+}
+
+/**
+ * Where the items a POST creates live when they live under another path than its own (and creationCollection
+ * finds none): the item route `C/{param}` whose collection names the same resource, singular or plural, with a
+ * create, new or add word dropped (`POST /v1/posts` → `/v1/post/{postId}`, `POST /api/orders/create` →
+ * `/api/order/{id}`, `POST /users/{uid}/notes` → `/notes/{note_id}`). Among several, the one with a GET, then the
+ * one sharing the longest path prefix with the POST. Discovery links the two only when the item route's GET answers
+ * the created id with a record (by the id value the creation answered).
+ */
+export function linkedItemRoute(
+  spec: ApiDocument,
+  op: Operation,
+): { readonly base: string; readonly collection: string; readonly param: string } | undefined {
+  if (op.method !== 'POST') return undefined;
+  const known = linkedRoutes.get(op);
+  if (known !== undefined) return known ?? undefined;
+  const found = findLinkedItemRoute(spec, op);
+  linkedRoutes.set(op, found ?? null);
+  return found;
+}
+
+/** linkedItemRoute's answers by operation (a document does not change during a scan). */
+const linkedRoutes = new WeakMap<Operation, ReturnType<typeof findLinkedItemRoute> | null>();
+
+function findLinkedItemRoute(
+  spec: ApiDocument,
+  op: Operation,
+): { readonly base: string; readonly collection: string; readonly param: string } | undefined {
+  if (creationCollection(spec, op) !== undefined) return undefined;
+  const made = createdResource(op.path);
+  if (made === undefined || made.name.length < 3) return undefined;
+  const opSegs = op.path.split('/');
+  let best: { collection: string; param: string; read: boolean; shared: number } | undefined;
+  for (const o of spec.operations) {
+    const m = /^(.*)\/\{([^}]+)\}\/?$/.exec(o.path);
+    if (!m || m[1] === made.base) continue;
+    const last = m[1].split('/').pop() ?? '';
+    if (last === '' || last.includes('{') || resourceName(segmentWords(last)) !== made.name) continue;
+    const segs = m[1].split('/');
+    let shared = 0;
+    while (shared < segs.length && shared < opSegs.length && segs[shared] === opSegs[shared]) shared++;
+    const read = spec.operations.some(
+      (g) => g.method === 'GET' && g.path.replace(/\/$/, '') === o.path.replace(/\/$/, ''),
+    );
+    const better = best === undefined || (read && !best.read) || (read === best.read && shared > best.shared);
+    if (better) best = { collection: m[1], param: m[2], read, shared };
+  }
+  return best === undefined ? undefined : { base: made.base, collection: best.collection, param: best.param };
+}
+
 /** POSTs on a collection that has items: the setup creates one object per identity with each. */
 export function isCreationOperation(spec: ApiDocument, op: Operation): boolean {
   return (
@@ -261,6 +357,23 @@ export function isCreationOperation(spec: ApiDocument, op: Operation): boolean {
     !isBusinessFlow(spec, op) &&
     !isAdminOperation(op) &&
     creationCollection(spec, op) !== undefined
+  );
+}
+
+/**
+ * A POST that creates items living under another path (linkedItemRoute: `POST /v1/posts` beside
+ * `/v1/post/{postId}`): discovery creates one per identity and, once the item route's read shows it, takes it for
+ * the scan's object at that route (for the checks' reads, updates and deletes). Not a business flow (an order,
+ * a transfer, a gift: isBusinessFlow), which discovery does not send as a given identity.
+ */
+export function isLinkedCreation(spec: ApiDocument, op: Operation): boolean {
+  return (
+    op.method === 'POST' &&
+    !isExcluded(op) &&
+    !isLoginOperation(spec, op) &&
+    !isAdminOperation(op) &&
+    linkedItemRoute(spec, op) !== undefined &&
+    !isBusinessFlow(spec, op)
   );
 }
 
@@ -331,13 +444,16 @@ export interface PlanOptions {
   readonly allQuery?: boolean;
 }
 
-/** The value of a parameter whose schema lists its values (an enum or a const): the default when listed, else the first. */
+/**
+ * The value of a parameter whose schema lists its values (an enum or a const): the default when listed, else the
+ * first that names no change (quietChoice).
+ */
 export function listedValue(spec: ApiDocument, schema: JsonSchema | undefined): string | undefined {
   if (schema === undefined) return undefined;
   const s = resolveSchema(spec, schema);
   if (s.const !== undefined) return String(s.const);
   if (!Array.isArray(s.enum) || s.enum.length === 0) return undefined;
-  return String(s.enum.includes(s.default as never) ? s.default : s.enum[0]);
+  return String(s.enum.includes(s.default as never) ? s.default : quietChoice(s.enum));
 }
 
 /** The values a concrete path puts where its template has parameters (`v{version}` → the version), by name. */
@@ -508,13 +624,6 @@ export function planRequest(
     harvested: harvestedFrom,
   };
 }
-
-/**
- * Path words of a request that changes something (`/users/{id}/delete`, `/cards/{id}/freeze`, `/orders/{id}/pay`):
- * the one list of verbs of change, for discovery, the planner and the runner's safety rule.
- */
-const ACTING =
-  /^(delete|remove|destroy|purge|drop|wipe|erase|clear|ban|unban|block|unblock|kick|lock|unlock|suspend|unsuspend|disable|enable|activate|deactivate|approve|accept|reject|decline|reset|promote|demote|grant|revoke|logout|signout|cancel|close|reopen|terminate|expire|void|transfer|pay|charge|checkout|refund|withdraw|toggle|freeze|unfreeze|set|update|change|edit|archive|restore|kill|run|exec|execute|send|confirm|verify|unsubscribe|leave|mark|settle|ship|fulfil|fulfill|dispatch|finalize|finalise|assign|unassign|publish|unpublish)([-_].*)?$/i;
 
 /**
  * The literal pieces of a path segment as snake_case words, the parameters taken out and the pieces split at
@@ -688,7 +797,8 @@ function listsItems(spec: ApiDocument, op: Operation): boolean {
 /**
  * A POST that creates an item in a documented sub-collection of an object (`POST /orders/{id}/comments` where
  * `GET /orders/{id}/comments` lists items, or items live below it: `/orders/{id}/comments/{comment_id}`; also
- * `POST /orders/{id}/comments/create`): it adds beside the object, it does not change it. A final segment that
+ * `POST /orders/{id}/comments/create`; or items of its name live under another path: `POST /users/{uid}/notes` beside
+ * `/notes/{note_id}`): it adds beside the object, it does not change it. A final segment that
  * is a verb of change, or that nothing documents as a collection (`/orders/{id}/stornieren`,
  * `/invoices/{id}/settle`), is an action on the object instead.
  */
@@ -703,6 +813,8 @@ export function createsInSubCollection(spec: ApiDocument, op: Operation): boolea
     const tail = collection.slice(collection.lastIndexOf('/') + 1);
     return !/[{}:]/.test(tail) && !segmentActs(tail);
   }
+  // Items that live under another path (`POST /users/{uid}/notes` → `/notes/{note_id}`: linkedItemRoute).
+  if (linkedItemRoute(spec, op) !== undefined) return true;
   return spec.operations.some(
     (o) => o.method === 'GET' && o.path.replace(/\/$/, '') === path && listsItems(spec, o),
   );
@@ -1065,8 +1177,34 @@ export function withForeignKeys(
   path: string,
 ): unknown {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) return body;
-  const props = propertiesOf(spec, schema);
-  const out: Record<string, unknown> = { ...(body as Record<string, unknown>) };
+  const top = foreignKeysIn(
+    spec,
+    propertiesOf(spec, schema),
+    body as Record<string, unknown>,
+    objects,
+    owner,
+    path,
+  );
+  // The record in its envelope (`data.attributes` of a JSON:API document, `{order: {...}}`) too.
+  const envelope = schemaEnvelope(spec, schema);
+  if (envelope.length === 0) return top;
+  return withFields(
+    top,
+    envelope,
+    foreignKeysIn(spec, recordProperties(spec, schema), fieldsAt(top, envelope), objects, owner, path),
+  );
+}
+
+/** withForeignKeys on one level of a body: `props` declared, `fields` the values there (a copy is returned). */
+function foreignKeysIn(
+  spec: ApiDocument,
+  props: Record<string, JsonObject>,
+  fields: Readonly<Record<string, unknown>>,
+  objects: ObjectRegistry,
+  owner: string | undefined,
+  path: string,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...fields };
   for (const [name, prop] of Object.entries(props)) {
     if (!(name in out)) continue;
     // A value the API gave out beats a placeholder the document's author left (`account_no: "string"`).

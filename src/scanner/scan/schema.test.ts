@@ -4,13 +4,16 @@ import { buildApiDocument } from '../../openapi/load.ts';
 import {
   envelopeOf,
   fieldsAt,
+  namesChange,
   propertiesOf,
+  quietChoice,
   recordFields,
   recordProperties,
   resolveSchema,
   sampleValue,
   schemaEnvelope,
   withFields,
+  withoutPlaceholderHost,
 } from './schema.ts';
 
 const spec = buildApiDocument('/spec.yaml', '3.1', {
@@ -182,4 +185,43 @@ describe('record envelopes', () => {
     assert.deepEqual(withFields({ a: 1 }, [], { b: 2 }), { a: 1, b: 2 });
     assert.deepEqual(withFields({}, ['user'], { b: 2 }), { user: { b: 2 } });
   });
+});
+
+test('quietChoice: the first listed value that names no change, else the first', () => {
+  assert.equal(quietChoice(['delete', 'archive', 'export']), 'export');
+  assert.equal(quietChoice(['disabled', 'active']), 'active');
+  assert.equal(quietChoice(['closed', 'open']), 'open');
+  assert.equal(quietChoice(['soft_delete', 'markPaid', 'keep']), 'keep');
+  assert.equal(quietChoice(['approve', 'reject']), 'approve');
+  assert.equal(quietChoice([3, 1]), 3);
+  assert.equal(quietChoice([]), undefined);
+  assert.ok(
+    namesChange('hard-delete') &&
+      namesChange('cancelled') &&
+      !namesChange('active') &&
+      !namesChange('export'),
+  );
+});
+
+test('sampled URLs and host names stay on the machine (.invalid); example.com examples are moved there', () => {
+  assert.equal(sampleValue(spec, { type: 'string', format: 'uri' }), 'https://portcullis.invalid/');
+  assert.equal(sampleValue(spec, { type: 'string', format: 'hostname' }), 'portcullis.invalid');
+  assert.equal(
+    sampleValue(spec, { type: 'string', format: 'uri', example: 'https://www.example.com/a.png?x=1' }),
+    'https://portcullis.invalid/a.png?x=1',
+  );
+  assert.equal(
+    sampleValue(spec, { type: 'string', example: 'http://example.org' }),
+    'http://portcullis.invalid',
+  );
+  assert.equal(
+    sampleValue(spec, { type: 'string', example: 'https://cdn.shop.test/a.png' }),
+    'https://cdn.shop.test/a.png',
+  );
+  assert.equal(
+    sampleValue(spec, { type: 'string', example: 'https://example.community/' }),
+    'https://example.community/',
+  );
+  assert.equal(sampleValue(spec, { type: 'string', enum: ['disabled', 'active'] }), 'active');
+  assert.equal(withoutPlaceholderHost('see https://example.com'), 'see https://example.com');
 });

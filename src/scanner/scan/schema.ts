@@ -16,6 +16,59 @@ const EMAIL_NAME = /^(e_?mail|mail)(_?address)?$|[_-]e_?mail$|[a-z]Email$/i;
 const PRIVILEGED_NAME =
   /^(role|roles|user_?role|is_?admin|admin|is_?staff|is_?superuser|superuser|permissions?|privileges?|scopes?|groups?|access_?level)$/i;
 
+/**
+ * Path words of a request that changes something (`/users/{id}/delete`, `/cards/{id}/freeze`, `/orders/{id}/pay`):
+ * the one list of verbs of change, for discovery, the planner, the runner's safety rule and the sampled enum value.
+ */
+export const ACTING =
+  /^(delete|remove|destroy|purge|drop|wipe|erase|clear|ban|unban|block|unblock|kick|lock|unlock|suspend|unsuspend|disable|enable|activate|deactivate|approve|accept|reject|decline|reset|promote|demote|grant|revoke|logout|signout|cancel|close|reopen|terminate|expire|void|transfer|pay|charge|checkout|refund|withdraw|toggle|freeze|unfreeze|set|update|change|edit|archive|restore|kill|run|exec|execute|send|confirm|verify|unsubscribe|leave|mark|settle|ship|fulfil|fulfill|dispatch|finalize|finalise|assign|unassign|publish|unpublish)([-_].*)?$/i;
+
+/** States a change leaves an object in (`deleted`, `disabled`, `banned`, `cancelled`): a value that sets one acts. */
+const CHANGED_STATE =
+  /^(deleted|removed|destroyed|purged|dropped|wiped|erased|cleared|banned|blocked|kicked|locked|suspended|disabled|deactivated|inactive|rejected|declined|revoked|cancell?ed|closed|terminated|expired|voided|refunded|withdrawn|archived|frozen|unsubscribed|trashed|trash|unpublished|hidden)$/i;
+
+/**
+ * A listed value that names a change or the state one leaves (`delete`, `soft_delete`, `markPaid`, `disabled`):
+ * its words, camelCase and `-`, `_`, `.`, `:` or spaces apart.
+ */
+export function namesChange(value: unknown): boolean {
+  if (typeof value !== 'string' || value.length > 64) return false;
+  return value
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .split(/[-_\s.:/]+/)
+    .some((w) => w !== '' && (ACTING.test(w) || CHANGED_STATE.test(w)));
+}
+
+/**
+ * The value a sample takes from a list (an enum): the first that names no change (`export` of `[delete, archive,
+ * export]`, `active` of `[disabled, active]`), else the first. A plain request then asks for what an ordinary
+ * client would, and discovery does not delete, archive or disable what it only meant to reach.
+ */
+export function quietChoice<T>(values: readonly T[]): T | undefined {
+  return values.find((v) => !namesChange(v)) ?? values[0];
+}
+
+/**
+ * The URL a sample sends: a host under `.invalid` (RFC 6761 §6.4: never resolves), so an API that fetches what it
+ * is given reaches nowhere outside the machine during a scan the user did not ask to reach out. The SSRF checks
+ * send their own loopback canary URLs.
+ */
+export const SAMPLE_URL = 'https://portcullis.invalid/';
+/** A host name of the same kind. */
+export const SAMPLE_HOST = 'portcullis.invalid';
+/** Placeholder hosts of RFC 2606 (`example.com`, `www.example.org`): real hosts that answer, never meant to be fetched. */
+const PLACEHOLDER_URL = /^(https?:)?\/\/([\w-]+\.)*example\.(com|org|net)(?=[:/?#]|$)/i;
+
+/**
+ * A document's example URL on a placeholder host (`https://example.com/avatar.png`) with its host replaced by the
+ * sample's `.invalid` one (path kept); any other value as it is.
+ */
+export function withoutPlaceholderHost(value: unknown): unknown {
+  return typeof value === 'string' && PLACEHOLDER_URL.test(value)
+    ? value.replace(PLACEHOLDER_URL, (m) => `${m.startsWith('http:') ? 'http:' : 'https:'}//${SAMPLE_HOST}`)
+    : value;
+}
+
 /** Follows local `$ref`s and merges `allOf`, so callers see one plain object schema. */
 export function resolveSchema(spec: ApiDocument, schema: JsonSchema | undefined, depth = 0): JsonObject {
   if (schema === undefined || typeof schema === 'boolean' || depth > MAX_DEPTH) return {};
@@ -65,11 +118,11 @@ export function propertiesOf(spec: ApiDocument, schema: JsonSchema | undefined):
 }
 
 function firstExample(s: JsonObject): unknown {
-  if (s.example !== undefined) return s.example;
-  if (Array.isArray(s.examples) && s.examples.length > 0) return s.examples[0];
+  if (s.example !== undefined) return withoutPlaceholderHost(s.example);
+  if (Array.isArray(s.examples) && s.examples.length > 0) return withoutPlaceholderHost(s.examples[0]);
   if (s.const !== undefined) return s.const;
   if (s.default !== undefined) return s.default;
-  if (Array.isArray(s.enum) && s.enum.length > 0) return s.enum[0];
+  if (Array.isArray(s.enum) && s.enum.length > 0) return quietChoice(s.enum);
   return undefined;
 }
 
@@ -82,7 +135,7 @@ function sampleString(s: JsonObject, name: string): string {
     case 'uri':
     case 'url':
     case 'iri':
-      return 'https://example.com/';
+      return SAMPLE_URL;
     case 'uuid':
       return randomUUID();
     case 'date-time':
@@ -94,7 +147,7 @@ function sampleString(s: JsonObject, name: string): string {
     case 'ipv6':
       return '2001:db8::1';
     case 'hostname':
-      return 'example.com';
+      return SAMPLE_HOST;
     case 'password':
       return `Pc-${suffix}-pw1!`;
     default:
