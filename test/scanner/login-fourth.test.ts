@@ -11,8 +11,10 @@ import { operationsFound, scanDocument } from './twins.ts';
  * (`login.php`, `app/login.php`, `agent/login.php`, `kiosk/login.php`), each answering
  * `{"ok": 1, "sid": ...}` or `{"ok": 0, "err": ...}` with status 200, sessions in `X-Sid`.
  *
+ * A fifth, `GET /legacy/login.php?login=&pass=`, takes its fields in the query string.
+ *
  * Every login locks a user name after three failures (`{"ok": 0, "err": "locked"}`), on both twins, except
- * the vulnerable twin's fourth, the kiosk login, which never limits anything.
+ * the vulnerable twin's fourth, the kiosk login, and its legacy GET login, which never limit anything.
  */
 const SEED = [
   { login: 'wren', pass: 'Wren-sails-north-4' },
@@ -25,10 +27,11 @@ function startFerry(fixed: boolean) {
   const sessions = new Map<string, string>();
   return startServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
-    if (req.method === 'POST' && LOGINS.includes(url.pathname)) {
-      const form = new URLSearchParams(await readText(req));
+    const legacy = req.method === 'GET' && url.pathname === '/legacy/login.php';
+    if ((req.method === 'POST' && LOGINS.includes(url.pathname)) || legacy) {
+      const form = legacy ? url.searchParams : new URLSearchParams(await readText(req));
       const login = form.get('login') ?? '';
-      const limited = fixed || url.pathname !== '/kiosk/login.php';
+      const limited = fixed || (url.pathname !== '/kiosk/login.php' && !legacy);
       const key = `${url.pathname} ${login}`;
       if (limited && (failures.get(key) ?? 0) >= 3) return sendJson(res, 200, { ok: 0, err: 'locked' });
       const user = SEED.find((u) => u.login === login && u.pass === form.get('pass'));
@@ -71,6 +74,16 @@ const SPEC = {
         },
       ]),
     ),
+    '/legacy/login.php': {
+      get: {
+        operationId: 'legacyLogin',
+        parameters: [
+          { name: 'login', in: 'query', schema: { type: 'string' } },
+          { name: 'pass', in: 'query', schema: { type: 'string' } },
+        ],
+        responses: { '200': { description: 'ok or err' } },
+      },
+    },
     '/bookings.php': { get: { operationId: 'bookings', responses: { '200': { description: 'bookings' } } } },
   },
 };
@@ -107,10 +120,10 @@ describe('the guessing run reaches every documented login, not only the first th
     }
   });
 
-  test('vulnerable: the fourth login (the kiosk) has no brute-force protection', () => {
+  test('vulnerable: the fourth login (the kiosk) and the legacy GET login have no brute-force protection', () => {
     assert.deepEqual(
       bruteForce(runs.vulnerable),
-      ['kioskLogin'],
+      ['kioskLogin', 'legacyLogin'],
       operationsFound(runs.vulnerable).join('\n'),
     );
   });

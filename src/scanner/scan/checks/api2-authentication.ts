@@ -999,9 +999,24 @@ function basicLogin(ctx: ScanContext, op: Operation): LoginTarget | undefined {
 }
 
 /**
+ * A GET login with its user and password in the query string (`GET /login.php?user=&pass=`): no path parameter,
+ * and never one that sets a password (`GET /reset?username=&new_password=`: the reset check's alone).
+ */
+function queryGetLogin(ctx: ScanContext, op: Operation): LoginTarget | undefined {
+  if (op.path.includes('{') || setsPasswordByUrl(ctx.spec, op)) return undefined;
+  const body: Record<string, unknown> = {};
+  for (const p of op.parameters) if (p.in === 'query') body[p.name] = sampleValue(ctx.spec, p.schema, p.name);
+  const fields = fieldsOf(body);
+  if (!fields) return undefined;
+  // LoginFlow names POST and PUT only; the query encoding sends no body, so a GET goes out as declared.
+  return { flow: { path: op.path, method: op.method as 'POST', body, encoding: 'query' }, op, ...fields };
+}
+
+/**
  * The document's login operations (at most eight): a POST on a login path (or with a login id) whose JSON or
  * form body, or else whose query parameters (`POST /auth/login?username=&password=`), hold a user and a
- * password field; or a GET or POST there that takes HTTP Basic credentials (basicLogin).
+ * password field; a GET there with both in its query string (queryGetLogin); or a GET or POST there that takes
+ * HTTP Basic credentials (basicLogin).
  */
 export function documentedLogins(ctx: ScanContext): LoginTarget[] {
   const out: LoginTarget[] = [];
@@ -1014,6 +1029,11 @@ export function documentedLogins(ctx: ScanContext): LoginTarget[] {
         out.push(basic);
         continue;
       }
+    }
+    if (named && op.method === 'GET' && !isExcluded(op) && !isSignup(ctx, op)) {
+      const get = queryGetLogin(ctx, op);
+      if (get) out.push(get);
+      continue;
     }
     if (
       op.method !== 'POST' ||
@@ -1936,6 +1956,15 @@ async function bruteForce(
     durations.push(res.durationMs);
   }
   if (durations.length > 4 && durations[durations.length - 1] > 4 * Math.max(50, durations[0])) return;
+  // A login that is not there (every answer 404, 405 or 501) guards nothing and is guessed at nowhere.
+  if ([...statuses].every((x) => x === 404 || x === 405 || x === 501)) {
+    ctx.note?.({
+      rule: SCAN_RULES.bruteForce,
+      ...(t.op ? { operation: t.op } : {}),
+      reason: `not judged: every failed login there answered ${[...statuses].join(', ')} (no such route)`,
+    });
+    return;
+  }
   // A limit the answers announce (RateLimit, X-RateLimit-Limit) of a few tries, not yet reached by the run.
   const announced = last ? announcedLimit(last) : undefined;
   if (announced !== undefined && announced <= ANNOUNCED_LIMIT) {
