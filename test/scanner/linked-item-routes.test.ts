@@ -11,11 +11,14 @@ import { operationsFound, scanTwins } from './twins.ts';
  *
  * - `POST /v1/posts` makes a post whose item routes are `GET/PUT/DELETE /v1/post/{postId}` (singular);
  * - `POST /v1/drafts/create` makes a draft served at `/v1/draft/{draftId}`;
- * - `POST /v1/users/{uid}/notes` makes a note of the caller served at `/v1/notes/{noteId}` (no user in the path).
+ * - `POST /v1/users/{uid}/notes` makes a note of the caller served at `/v1/notes/{noteId}` (no user in the path);
+ * - `POST /v1/reports` only queues a report: it answers a job number as `reportId` (202), and job numbers run in
+ *   step with report ids, so the first job's number is kofi's seeded report 102 at `/v1/report/{reportId}`.
  *
  * Vulnerable twin: the item routes read, change and delete anyone's post, draft or note. Fixed twin: the caller's
  * own only (404 to others). Setup must link each creation to its item route by the id the creation answered, so
- * that the scan has objects of its own to update and delete there; nothing seeded may change.
+ * that the scan has objects of its own to update and delete there; nothing seeded may change: the report route
+ * shows lena kofi's report 102 on the vulnerable twin, which is no object the scan made (none of its values).
  */
 const wrapped = (description: string) => ({
   description,
@@ -91,6 +94,10 @@ const SPEC = {
       },
     },
     '/v1/notes/{noteId}': itemRoutes('Note', 'noteId', 'string', 'patch', noteBody),
+    '/v1/reports': {
+      post: { operationId: 'queueReport', requestBody: postBody, responses: { '202': wrapped('queued') } },
+    },
+    '/v1/report/{reportId}': itemRoutes('Report', 'reportId', 'integer', 'put', postBody),
   },
 };
 
@@ -116,6 +123,7 @@ const SEED = {
     { id: 'n-51', owner: 31, text: 'buy film' },
     { id: 'n-52', owner: 32, text: 'call Ama' },
   ] as Row[],
+  reports: [{ id: 102, owner: 32, title: 'Kofi quarterly', content: 'figures' }] as Row[],
 };
 
 function startInkwell(fixed: boolean) {
@@ -123,8 +131,10 @@ function startInkwell(fixed: boolean) {
     posts: SEED.posts.map((r) => ({ ...r })),
     drafts: SEED.drafts.map((r) => ({ ...r })),
     notes: SEED.notes.map((r) => ({ ...r })),
+    reports: SEED.reports.map((r) => ({ ...r })),
   };
   let next = 500;
+  let job = 102;
   return startServer(async (req, res) => {
     const text = await readText(req);
     const send = (code: number, data: unknown, msg = code < 400 ? 'ok' : 'error') => {
@@ -172,9 +182,20 @@ function startInkwell(fixed: boolean) {
       const row = create(tables.notes, { id: `n-${next++}`, owner: user.uid, text: body.text.slice(0, 200) });
       return send(201, { noteId: row.id, text: row.text });
     }
-    const item = /^\/v1\/(post|draft|notes)\/([\w-]+)$/.exec(path);
+    if (req.method === 'POST' && path === '/v1/reports') {
+      if (typeof body.title !== 'string' || body.title === '') return send(422, null, 'title is required');
+      return send(202, { reportId: job++, status: 'queued' });
+    }
+    const item = /^\/v1\/(post|draft|notes|report)\/([\w-]+)$/.exec(path);
     if (item) {
-      const table = item[1] === 'post' ? tables.posts : item[1] === 'draft' ? tables.drafts : tables.notes;
+      const table =
+        item[1] === 'post'
+          ? tables.posts
+          : item[1] === 'draft'
+            ? tables.drafts
+            : item[1] === 'report'
+              ? tables.reports
+              : tables.notes;
       const at = table.findIndex((r) => String(r.id) === item[2]);
       const row = table[at];
       if (!row || (fixed && row.owner !== user.uid)) return send(404, null, 'not found');
@@ -229,6 +250,7 @@ describe('creations whose items live under another path: linked by the id they a
           posts: t.posts.filter((r) => typeof r.id === 'number' && r.id < 500),
           drafts: t.drafts.filter((r) => SEED.drafts.some((s) => s.id === r.id)),
           notes: t.notes.filter((r) => SEED.notes.some((s) => s.id === r.id)),
+          reports: t.reports,
         },
         SEED,
         kind,

@@ -1178,8 +1178,11 @@ export function ownFields(spec: ApiDocument, req: PlannedRequest, as: Identity):
 
 /**
  * Where an object a linked creation made lives (`POST /v1/posts` answered id 17 → `/v1/post/17`): the item route's
- * read, as its maker, with the id the creation answered, must answer a record; else why not (a string). With no
- * read documented, the item route's path as the planner fills it (the names matched, the id is the creation's).
+ * read, as its maker, with the id the creation answered, must answer a record that is the one made: carrying a
+ * unique value the creation sent (`portcullis-<hex>`), or, when it sent none, much like the creation's answer
+ * (similarity 0.5). An id of another space (a job number that is also someone's report number) names another
+ * record there. Else why not (a string). With no read documented, the item route's path as the planner fills it
+ * (the names matched, the id is the creation's).
  */
 async function linkedObject(
   ctx: ScanContext,
@@ -1187,6 +1190,7 @@ async function linkedObject(
   linked: { readonly collection: string; readonly param: string },
   id: string,
   as: Identity,
+  made: { readonly sent: unknown; readonly answer: unknown },
 ): Promise<{ collection: string; path: string } | string> {
   const { spec, objects } = ctx;
   const item = `${linked.collection}/{${linked.param}}`;
@@ -1200,8 +1204,13 @@ async function linkedObject(
   const path = req.path.split('?')[0];
   if (read !== undefined) {
     const res = await ctx.send(req, as);
-    if (!holdsRecord(res))
-      return `${op.method} ${op.path} made ${id.slice(0, 40)}, but GET ${item} did not show it (${res?.status ?? 'no answer'}): not taken for an object of the scan's at ${linked.collection}`;
+    const sent = markers(made.sent);
+    const same =
+      res !== undefined &&
+      holdsRecord(res) &&
+      (sent.length > 0 ? sent.some((m) => res.text.includes(m)) : similarity(res.json, made.answer) >= 0.5);
+    if (!same)
+      return `${op.method} ${op.path} made ${id.slice(0, 40)}, but GET ${item} did not show it (${res?.status ?? 'no answer'}${holdsRecord(res) ? ': another record' : ''}): not taken for an object of the scan's at ${linked.collection}`;
   }
   return { collection: linked.collection, path };
 }
@@ -1386,7 +1395,7 @@ export async function discover(ctx: ScanContext): Promise<DiscoveryStats> {
         }
         let at = { collection, path: `${collectionPath}/${encodeURIComponent(id)}` };
         if (linked !== undefined) {
-          const shown = await linkedObject(ctx, op, linked, id, as);
+          const shown = await linkedObject(ctx, op, linked, id, as, { sent: req.body, answer: res.json });
           if (typeof shown === 'string') {
             objectsLost++;
             ctx.note?.({ operation: op, reason: `discovery: ${shown}` });
