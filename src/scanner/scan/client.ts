@@ -148,6 +148,11 @@ export interface ClientOptions {
   readonly target: string;
   readonly concurrency: number;
   readonly ratePerSecond: number;
+  /**
+   * The pace may rise from `ratePerSecond` up to this (requests per second) while answers come quickly and set no
+   * limit. Default: `ratePerSecond` (a fixed pace).
+   */
+  readonly maxRatePerSecond?: number;
   readonly timeoutMs: number;
   readonly ca?: string;
   readonly insecureTls?: boolean;
@@ -172,6 +177,12 @@ export interface SendOptions {
   readonly signal?: AbortSignal;
   /** Skip the rate limit (the one API4 burst); the concurrency bound still applies. */
   readonly burst?: boolean;
+  /**
+   * The answer is wanted as the target gives it, 429 included: the request probes the target's limits (API2's
+   * login attempts, API4). Without it, a request answered 429 is sent once more after the wait the target asks
+   * for (see `retryAfterMs`), when that wait is short.
+   */
+  readonly seeLimits?: boolean;
   readonly timeoutMs?: number;
   /**
    * The answer's Set-Cookie does not go into the session's jar: a request that may sign someone else in (a
@@ -189,6 +200,8 @@ export interface ScanClient {
   readonly refusedAfterAnswering: () => number;
   /** Times the target stopped answering: a refusal after it had answered, counted once until it answers again. */
   readonly outages: () => number;
+  /** Answers 429 (or 503 with Retry-After) the pace was slowed for, and those of them sent again. */
+  readonly limitedAnswers: () => { readonly answers: number; readonly retried: number };
   /** Whether the target refuses connections now (after it had answered) and has not answered since. */
   readonly isDown: () => boolean;
   close(): Promise<void>;
@@ -216,6 +229,29 @@ export const MAX_COUNTED_BYTES = 16 * 1024 * 1024;
  * crashed it.
  */
 const RESTART_WAIT_MS = 500;
+/**
+ * The longest wait a 429 (or a 503 with Retry-After) makes the scan take. A longer one (a login lockout's 900 s) is
+ * not waited for: the answer stands, and the scan goes on with its other requests instead of stalling.
+ */
+export const MAX_BACKOFF_MS = 5000;
+/** The wait after a 429 that names none (RFC 6585 section 4: Retry-After is optional). */
+const DEFAULT_BACKOFF_MS = 1000;
+/** Answers without a limit after which the pace, slowed by a 429, speeds up again by a step. */
+const RECOVER_AFTER = 20;
+/** Time after the last limit after which a slowed pace speeds up a step, however few answers came. */
+const RECOVER_MS = 2000;
+
+/**
+ * The wait a Retry-After value asks for, in ms (RFC 9110 section 10.2.3: delay-seconds or an HTTP-date);
+ * undefined when it is neither.
+ */
+export function retryAfterMs(value: string | undefined, now = Date.now()): number | undefined {
+  if (value === undefined) return undefined;
+  const v = value.trim();
+  if (/^\d{1,10}$/.test(v)) return Number(v) * 1000;
+  const at = Date.parse(v);
+  return Number.isNaN(at) || !/[a-z]/i.test(v) ? undefined : Math.max(0, at - now);
+}
 const RESTART_PATIENCE_MS = 15_000;
 const MAX_COOKIES = 50;
 
@@ -381,7 +417,24 @@ export function createScanClient(options: ClientOptions): ScanClient {
     pipelining: 1,
     connect: { ...(options.ca ? { ca: options.ca } : {}), rejectUnauthorized: options.insecureTls !== true },
   });
-  const interval = 1000 / options.ratePerSecond;
+  const baseInterval = 1000 / options.ratePerSecond;
+  /** The shortest interval the pace may reach (the configured one unless a faster ceiling is given). */
+  const fastest = 1000 / Math.max(options.ratePerSecond, options.maxRatePerSecond ?? options.ratePerSecond);
+  /**
+   * The pace now: doubled by each 429; every RECOVER_AFTER answers without a limit it shortens by a step toward
+   * `fastest`, while the answers of that stretch came no slower than twice the quickest stretch seen (a target that
+   * slows down under the scan is not pushed harder).
+   */
+  let interval = baseInterval;
+  let stretchMs = 0;
+  let quickestStretch = Number.POSITIVE_INFINITY;
+  /** No paced request starts before this (a 429's Retry-After). */
+  let pausedUntil = 0;
+  let sinceLimited = 0;
+  let limitedCount = 0;
+  let retriedCount = 0;
+  /** When the last short limit was met (performance.now()). */
+  let limitedAt = 0;
   const shared: Record<string, string> = {};
   for (const [k, v] of Object.entries(options.sharedHeaders ?? {})) shared[k.toLowerCase()] = v;
   // Shared headers that may hold a secret are masked in curl lines like an identity's own.
@@ -403,7 +456,7 @@ export function createScanClient(options: ClientOptions): ScanClient {
   async function acquire(burst: boolean, signal?: AbortSignal): Promise<void> {
     if (!burst) {
       const now = performance.now();
-      const slot = Math.max(now, nextSlot);
+      const slot = Math.max(now, nextSlot, pausedUntil);
       nextSlot = slot + interval;
       if (slot > now) await sleep(slot - now, signal);
     }
@@ -416,7 +469,60 @@ export function createScanClient(options: ClientOptions): ScanClient {
     waiting.shift()?.();
   }
 
+  /**
+   * A 429 (or a 503 that names a Retry-After): the target limits this client. Paced requests wait what it asks
+   * (up to MAX_BACKOFF_MS) and go at half the pace until answers come without a limit again; a burst's answers
+   * change nothing (they are API4's probe of the limit). Returns the wait when it is short enough to retry after.
+   */
+  function limited(res: ScanResponse, burst: boolean): number | undefined {
+    const asked = retryAfterMs(res.headers['retry-after']);
+    const limit = res.status === 429 || (res.status === 503 && asked !== undefined);
+    const wait = asked ?? DEFAULT_BACKOFF_MS;
+    // A long wait (a login lockout's 900 s) locks one account or route out, not this client's pace: nothing changes.
+    if (!limit || wait > MAX_BACKOFF_MS) {
+      if (burst || res.status >= 500) return undefined;
+      stretchMs += res.durationMs;
+      sinceLimited++;
+      // A step faster after RECOVER_AFTER answers without a limit, or RECOVER_MS after the last one (a slow pace
+      // alone would take long to gather them): back to the configured pace, and past it toward `fastest` only
+      // while the answers come no slower than twice the quickest stretch seen.
+      if (
+        sinceLimited >= RECOVER_AFTER ||
+        (interval > baseInterval && performance.now() - limitedAt >= RECOVER_MS)
+      ) {
+        const mean = stretchMs / sinceLimited;
+        quickestStretch = Math.min(quickestStretch, mean);
+        if (interval > fastest && (interval > baseInterval || mean <= 2 * quickestStretch + 20))
+          interval = Math.max(fastest, interval / 1.25);
+        sinceLimited = 0;
+        stretchMs = 0;
+        limitedAt = performance.now();
+      }
+      return undefined;
+    }
+    if (burst) return undefined;
+    limitedCount++;
+    sinceLimited = 0;
+    stretchMs = 0;
+    limitedAt = performance.now();
+    // Half the pace, never slower than a quarter of the configured one.
+    interval = Math.min(interval * 2, baseInterval * 4);
+    pausedUntil = Math.max(pausedUntil, performance.now() + wait);
+    nextSlot = Math.max(nextSlot, pausedUntil);
+    return wait;
+  }
+
   async function send(req: ScanRequest, opts: SendOptions = {}): Promise<ScanResponse> {
+    const res = await sendOnce(req, opts);
+    const wait = limited(res, opts.burst === true);
+    // Sent once more, after the wait (acquire honours it): a 429 says the request was not acted on (RFC 6585 4).
+    if (wait === undefined || opts.seeLimits === true || opts.burst === true || opts.signal?.aborted)
+      return res;
+    retriedCount++;
+    return sendOnce(req, opts);
+  }
+
+  async function sendOnce(req: ScanRequest, opts: SendOptions): Promise<ScanResponse> {
     const url = joinUrl(options.target, req.path);
     const headers: Record<string, string> = {
       'user-agent': 'portcullis-scan',
@@ -561,6 +667,7 @@ export function createScanClient(options: ClientOptions): ScanClient {
     requests: () => count,
     refusedAfterAnswering: () => refusals,
     outages: () => outages,
+    limitedAnswers: () => ({ answers: limitedCount, retried: retriedCount }),
     isDown: () => downSince !== undefined,
     close: () => agent.close(),
   };

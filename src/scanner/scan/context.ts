@@ -67,6 +67,11 @@ export interface ScanContext {
   readonly canary: Canary;
   /** Aborted when the check's time is up. */
   readonly signal: AbortSignal;
+  /**
+   * When that is (a `performance.now()` time), for a check that plans its probes within its share of the scan's
+   * time (time-budget.ts); absent for the clean-up and the passive checks.
+   */
+  readonly deadline?: number;
   /** Responses seen so far (bounded), for passive checks. */
   readonly observations: readonly Observation[];
   /** Identities the scan itself made privileged and could not set back, by name (see `Elevation`). */

@@ -44,6 +44,8 @@ export interface CoverageInput {
   readonly findings: readonly Finding[];
   readonly notes: readonly CoverageNote[];
   readonly timedOut: readonly string[];
+  /** Checks not run: the scan's time was up before their turn. */
+  readonly notRun?: readonly string[];
   readonly errors: readonly { readonly check: string; readonly message: string }[];
   readonly objectsCreated: number;
   /** Identities that logged in, and whether each has a token the token checks can alter. */
@@ -125,6 +127,7 @@ export function buildCoverage(input: CoverageInput): CoverageResult {
     const checkNotes = notes.filter((n) => n.check === check.id);
     const failed = input.errors.find((e) => e.check === check.id);
     const timedOut = input.timedOut.includes(check.id);
+    const notRun = input.notRun?.includes(check.id) === true;
     let tested = 0;
     let withFindings = 0;
     let skipped = 0;
@@ -163,11 +166,13 @@ export function buildCoverage(input: CoverageInput): CoverageResult {
             : (note?.reason ??
               (failed
                 ? `the check failed: ${failed.message}`
-                : timedOut
-                  ? 'the check ran out of time'
-                  : passive > 0
-                    ? `no request of its own; its passive rules read ${passive} answer${passive === 1 ? '' : 's'} other checks got`
-                    : 'no request of this check applies to this operation'));
+                : notRun
+                  ? "not tested: the scan's time (scanTimeoutMs) was up before this check's turn"
+                  : timedOut
+                    ? "not reached: the check ran out of its share of the scan's time"
+                    : passive > 0
+                      ? `no request of its own; its passive rules read ${passive} answer${passive === 1 ? '' : 's'} other checks got`
+                      : 'no request of this check applies to this operation'));
         push({ check: check.id, operation: name, status: 'skipped', requests: n, reason });
       }
     }
@@ -184,7 +189,9 @@ export function buildCoverage(input: CoverageInput): CoverageResult {
           rule: rule.id,
           reason: failed
             ? `the check failed: ${failed.message}`
-            : (note?.reason ?? 'the check sent no request'),
+            : notRun
+              ? "the check did not run: the scan's time (scanTimeoutMs) was up before its turn"
+              : (note?.reason ?? 'the check sent no request'),
         });
       } else if (note) {
         untestedRules.push({ rule: rule.id, reason: note.reason });
@@ -195,7 +202,9 @@ export function buildCoverage(input: CoverageInput): CoverageResult {
     if (failed) warnings.push(`${check.id} failed: ${failed.message}`);
     if (timedOut)
       warnings.push(`${check.id} ran out of time: it kept its findings, but did not test everything`);
-    if (!failed && requests === 0 && !check.passive)
+    if (notRun)
+      warnings.push(`${check.id} did not run: the scan's time (scanTimeoutMs) was up before its turn`);
+    if (!failed && !notRun && requests === 0 && !check.passive)
       warnings.push(`${check.id} sent no request: it tested nothing`);
     if (requests > 0 || check.passive)
       for (const u of untestedRules) warnings.push(`${u.rule} was not tested: ${u.reason}`);

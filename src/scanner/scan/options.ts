@@ -83,12 +83,25 @@ export interface ScanOptions {
   readonly allowDestructive?: boolean;
   /** Requests in flight at once. Default 4. */
   readonly concurrency?: number;
-  /** Requests per second at most. Default 20. The API4 burst is the one exception (50 requests, once). */
+  /**
+   * Requests per second at most, kept all through the scan. The API4 burst is the one exception (50 requests,
+   * once). Default: the scan starts at 20 and speeds up by steps while the target answers quickly and sets no
+   * limit, up to `maxRatePerSecond`; a 429 halves the pace (client.ts).
+   */
   readonly ratePerSecond?: number;
+  /** The fastest pace the default rate may reach, requests per second. Default 50. Ignored with `ratePerSecond`. */
+  readonly maxRatePerSecond?: number;
   /** Timeout of one request in milliseconds. Default 5000. */
   readonly timeoutMs?: number;
-  /** Timeout of one check (API1 ... API10) in milliseconds. Default 30000. */
+  /** Timeout of one check (API1 ... API10) in milliseconds, at most. Default 30000. */
   readonly checkTimeoutMs?: number;
+  /**
+   * The whole scan's time in milliseconds, logins included. Default 55000. The discovery and the checks share it by
+   * the work each has on the document (time-budget.ts); a check whose share runs out stops with what it found, one
+   * whose turn comes after the deadline does not run, and the coverage says so. The clean-up of the scan's own
+   * accounts gets a few seconds more if it needs them.
+   */
+  readonly scanTimeoutMs?: number;
   /** Extra CA certificates to trust (PEM text), e.g. a staging CA. */
   readonly ca?: string;
   /** Do not verify the target's certificate (self-signed staging). The API8 TLS check still reports it. */
@@ -118,8 +131,10 @@ export interface ScanOptions {
 export const SCAN_DEFAULTS = {
   concurrency: 4,
   ratePerSecond: 20,
+  maxRatePerSecond: 50,
   timeoutMs: 5000,
   checkTimeoutMs: 30_000,
+  scanTimeoutMs: 55_000,
   timeDelayMs: 1000,
 } as const;
 

@@ -16,7 +16,7 @@ import { api8 } from './checks/api8-misconfiguration.ts';
 import { api9 } from './checks/api9-inventory.ts';
 import { api10 } from './checks/api10-unsafe-consumption.ts';
 import { deleteThrowaways, namesOnlyScanAccount } from './checks/throwaway.ts';
-import { createScanClient, headerSpellings } from './client.ts';
+import { createScanClient, headerSpellings, MAX_BACKOFF_MS } from './client.ts';
 import {
   type Elevation,
   type Identity,
@@ -52,6 +52,7 @@ import {
 } from './planner.ts';
 import { propertiesOf } from './schema.ts';
 import { isOwnAccount } from './self.ts';
+import { CLEANUP_RESERVE_MS, estimateWork, GRACE_MS, phaseBudget, type Work } from './time-budget.ts';
 
 /** The order matters: the API4 burst may trip a rate limit, and API2 login attempts may trip a lockout. */
 export const CHECKS: readonly Check[] = [api1, api5, api3, api6, api7, api10, api8, api9, api2, api4];
@@ -78,6 +79,8 @@ export interface ScanResult extends FindingsResult {
   readonly target: string;
   /** Checks that ran out of time (their findings so far are kept). */
   readonly timedOut: readonly string[];
+  /** Checks not run at all: the scan's deadline (`scanTimeoutMs`) had passed when their turn came. */
+  readonly notRun?: readonly string[];
   /** Where the time went: the discovery and each check, with their wall time and requests, in order. */
   readonly phases?: readonly { readonly name: string; readonly ms: number; readonly requests: number }[];
   /** Checks that failed, with the reason. */
@@ -103,6 +106,11 @@ export class ScanError extends PortcullisError {
 }
 
 const MAX_OBSERVATIONS = 5000;
+/**
+ * Checks whose findings rest on the target's 429s (API2's login and code guessing, API4's burst): their requests
+ * are not sent again after a 429 (client.ts, seeLimits).
+ */
+const LIMIT_JUDGES = new Set(['API2', 'API4']);
 /** The end-of-scan deletion of the scan's own accounts gets at most this long. */
 const CLEANUP_MS = 10_000;
 const DESTRUCTIVE = new Set(['PUT', 'PATCH', 'DELETE']);
@@ -446,8 +454,15 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
   }
   const concurrency = Math.max(1, Math.floor(options.concurrency ?? SCAN_DEFAULTS.concurrency));
   const ratePerSecond = Math.max(0.1, options.ratePerSecond ?? SCAN_DEFAULTS.ratePerSecond);
+  // A rate the user gave is kept; the default one rises while the target answers quickly and sets no limit.
+  const maxRate =
+    options.ratePerSecond !== undefined
+      ? ratePerSecond
+      : Math.max(ratePerSecond, options.maxRatePerSecond ?? SCAN_DEFAULTS.maxRatePerSecond);
   const timeoutMs = options.timeoutMs ?? SCAN_DEFAULTS.timeoutMs;
   const checkTimeoutMs = options.checkTimeoutMs ?? SCAN_DEFAULTS.checkTimeoutMs;
+  // One deadline for the whole scan, logins included: the phases share it by their work (time-budget.ts).
+  const deadline = started + (options.scanTimeoutMs ?? SCAN_DEFAULTS.scanTimeoutMs);
   const timeDelayMs = options.timeDelayMs ?? SCAN_DEFAULTS.timeDelayMs;
   if (!Number.isFinite(timeDelayMs) || timeDelayMs < 100 || timeDelayMs > 10_000) {
     throw new ScanError('ERR_SCAN_OPTIONS', `timeDelayMs must be between 100 and 10000, got ${timeDelayMs}`);
@@ -465,6 +480,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     headerNames: headerSpellings(spec, options),
     concurrency,
     ratePerSecond,
+    maxRatePerSecond: maxRate,
     timeoutMs,
     ...(options.ca ? { ca: options.ca } : {}),
     insecureTls: options.insecureTls === true,
@@ -473,6 +489,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
   const findings = new Map<string, Finding>();
   const observations: Observation[] = [];
   const timedOut: string[] = [];
+  const notRun: string[] = [];
   const errors: { check: string; message: string }[] = [];
   const notes: CoverageNote[] = [];
   /** Loud lines a check raised (`warn`): changes to the target it could not undo. Bounded, each once. */
@@ -603,8 +620,9 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
       const left = identities.filter((i) => !elevated.has(i.name));
       return left.length > 0 ? left : identities;
     };
-    const makeContext = (signal: AbortSignal, noteAs?: string): ScanContext => ({
+    const makeContext = (signal: AbortSignal, noteAs?: string, ends?: number): ScanContext => ({
       spec,
+      ...(ends !== undefined ? { deadline: ends } : {}),
       target: options.target,
       tls: options.ca ? { ca: options.ca, timeoutMs } : { timeoutMs },
       client,
@@ -940,6 +958,8 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
           session: as?.session,
           signal,
           burst: sendOptions?.burst === true,
+          // The checks that judge the target's limits see its 429s; the others' requests are sent again after one.
+          seeLimits: LIMIT_JUDGES.has(noteAs ?? current),
           // Only an identity's own login (login.ts) or its given cookies set its session cookies.
           ...((given || (as !== undefined && as !== null && as === admin)) && mayStartSession(req)
             ? { keepCookies: true }
@@ -986,7 +1006,23 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     });
 
     // Discovery: every identity calls the documented operations, harvesting values and creating objects.
-    const discoveryContext = makeContext(AbortSignal.timeout(checkTimeoutMs));
+    const work = checks.map((c) => estimateWork(c.id, spec));
+    /**
+     * The next phase's context: its deadline when its share of the time left is spent (time-budget.ts), its signal
+     * aborting a little after (GRACE_MS: a check that stops at its deadline deletes what it made). The pace is the
+     * one kept so far once there is enough to judge by (checks that wait on each answer go slower than the rate).
+     */
+    const phaseContext = (upcoming: readonly Work[]) => {
+      const now = performance.now();
+      const elapsed = (now - started) / 1000;
+      const pace = elapsed >= 5 ? Math.min(maxRate, Math.max(1, client.requests() / elapsed)) : ratePerSecond;
+      const ms = phaseBudget(now, deadline, upcoming, checkTimeoutMs, pace);
+      // The grace never goes past the per-check timeout (checkTimeoutMs stays a hard bound).
+      const hard = Math.min(ms + GRACE_MS, Math.max(ms, checkTimeoutMs));
+      return ms <= 0 ? undefined : makeContext(AbortSignal.timeout(hard), undefined, now + ms);
+    };
+    const discoveryContext =
+      phaseContext([estimateWork('discovery', spec), ...work]) ?? makeContext(AbortSignal.abort());
     let phaseStart = performance.now();
     let phaseRequests = client.requests();
     let phaseOutages = client.outages();
@@ -1010,10 +1046,16 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     }
     phaseDone('discovery');
 
-    for (const check of checks) {
+    for (const [i, check] of checks.entries()) {
       current = check.id;
       progress();
-      const ctx = makeContext(AbortSignal.timeout(checkTimeoutMs));
+      const ctx = phaseContext(work.slice(i));
+      if (!ctx) {
+        notRun.push(check.id);
+        checksDone++;
+        phaseDone(check.id);
+        continue;
+      }
       try {
         await check.run(ctx);
       } catch (err) {
@@ -1026,7 +1068,13 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     }
     // The accounts the scan registered are deleted where the API lets them be (best effort, in the notes).
     current = 'cleanup';
-    const cleanupContext = makeContext(AbortSignal.timeout(Math.min(checkTimeoutMs, CLEANUP_MS)));
+    // At least its reserve, even past the deadline: the scan's own accounts must not be left for want of time.
+    const cleanupMs = Math.min(
+      checkTimeoutMs,
+      CLEANUP_MS,
+      Math.max(CLEANUP_RESERVE_MS, Math.round(deadline - performance.now())),
+    );
+    const cleanupContext = makeContext(AbortSignal.timeout(cleanupMs));
     try {
       reportNotes.push(...(await cleanGivenObjects(cleanupContext)).map((line) => `clean-up: ${line}`));
       reportNotes.push(
@@ -1036,6 +1084,15 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
       reportNotes.push(`clean-up: stopped (${(err as Error).message})`);
     }
     phaseDone('cleanup');
+    const limited = client.limitedAnswers();
+    if (limited.answers > 0)
+      reportNotes.push(
+        `pace: the target answered 429 (or 503 with Retry-After) ${limited.answers} time${limited.answers === 1 ? '' : 's'}; the scan waited as asked (up to ${MAX_BACKOFF_MS / 1000} s), slowed down, and sent ${limited.retried} of those requests again`,
+      );
+    if (notRun.length > 0 || timedOut.length > 0)
+      reportNotes.push(
+        `time: the scan had ${Math.round((options.scanTimeoutMs ?? SCAN_DEFAULTS.scanTimeoutMs) / 1000)} s (scanTimeoutMs), shared by the work each check has on ${spec.operations.length} operations; ${[...(timedOut.length > 0 ? [`ran out of their share: ${timedOut.join(', ')}`] : []), ...(notRun.length > 0 ? [`not run: ${notRun.join(', ')}`] : [])].join('; ')} (the coverage matrix says which operations each left untested)`,
+      );
     current = 'passive';
     for (const check of checks) {
       // Notes of a passive judgment belong to its check's column of the matrix.
@@ -1065,6 +1122,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     findings: findingList,
     notes,
     timedOut,
+    notRun,
     errors,
     objectsCreated,
     ...loggedIn,
@@ -1084,6 +1142,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
       checks: checks.length,
     },
     timedOut,
+    ...(notRun.length > 0 ? { notRun } : {}),
     errors,
     phases,
     coverage: covered.coverage,
