@@ -13,7 +13,9 @@ import { operationsFound, scanTwins } from './twins.ts';
  * - `POST /v1/drafts/create` makes a draft served at `/v1/draft/{draftId}`;
  * - `POST /v1/users/{uid}/notes` makes a note of the caller served at `/v1/notes/{noteId}` (no user in the path);
  * - `POST /v1/reports` only queues a report: it answers a job number as `reportId` (202), and job numbers run in
- *   step with report ids, so the first job's number is kofi's seeded report 102 at `/v1/report/{reportId}`.
+ *   step with report ids, so the first job's number is kofi's seeded report 102 at `/v1/report/{reportId}`;
+ * - `POST /v1/labels` queues a label the same way (`labelId` 7 first, kofi's seeded label), and labels have only
+ *   `DELETE /v1/label/{labelId}`: nothing can show that 7 is what the scan made.
  *
  * Vulnerable twin: the item routes read, change and delete anyone's post, draft or note. Fixed twin: the caller's
  * own only (404 to others). Setup must link each creation to its item route by the id the creation answered, so
@@ -98,6 +100,16 @@ const SPEC = {
       post: { operationId: 'queueReport', requestBody: postBody, responses: { '202': wrapped('queued') } },
     },
     '/v1/report/{reportId}': itemRoutes('Report', 'reportId', 'integer', 'put', postBody),
+    '/v1/labels': {
+      post: { operationId: 'queueLabel', requestBody: postBody, responses: { '202': wrapped('queued') } },
+    },
+    '/v1/label/{labelId}': {
+      delete: {
+        operationId: 'deleteLabel',
+        parameters: [idParam('labelId', 'integer')],
+        responses: { '200': wrapped('deleted') },
+      },
+    },
   },
 };
 
@@ -124,6 +136,7 @@ const SEED = {
     { id: 'n-52', owner: 32, text: 'call Ama' },
   ] as Row[],
   reports: [{ id: 102, owner: 32, title: 'Kofi quarterly', content: 'figures' }] as Row[],
+  labels: [{ id: 7, owner: 32, title: 'travel' }] as Row[],
 };
 
 function startInkwell(fixed: boolean) {
@@ -132,9 +145,11 @@ function startInkwell(fixed: boolean) {
     drafts: SEED.drafts.map((r) => ({ ...r })),
     notes: SEED.notes.map((r) => ({ ...r })),
     reports: SEED.reports.map((r) => ({ ...r })),
+    labels: SEED.labels.map((r) => ({ ...r })),
   };
   let next = 500;
   let job = 102;
+  let labelJob = 7;
   return startServer(async (req, res) => {
     const text = await readText(req);
     const send = (code: number, data: unknown, msg = code < 400 ? 'ok' : 'error') => {
@@ -185,6 +200,19 @@ function startInkwell(fixed: boolean) {
     if (req.method === 'POST' && path === '/v1/reports') {
       if (typeof body.title !== 'string' || body.title === '') return send(422, null, 'title is required');
       return send(202, { reportId: job++, status: 'queued' });
+    }
+    if (req.method === 'POST' && path === '/v1/labels') {
+      if (typeof body.title !== 'string' || body.title === '') return send(422, null, 'title is required');
+      return send(202, { labelId: labelJob++, status: 'queued' });
+    }
+    const label = /^\/v1\/label\/(\d+)$/.exec(path);
+    if (req.method === 'DELETE' && label) {
+      const at = tables.labels.findIndex(
+        (l) => l.id === Number(label[1]) && (!fixed || l.owner === user.uid),
+      );
+      if (at < 0) return send(404, null, 'not found');
+      tables.labels.splice(at, 1);
+      return send(200, { deleted: Number(label[1]) });
     }
     const item = /^\/v1\/(post|draft|notes|report)\/([\w-]+)$/.exec(path);
     if (item) {
@@ -251,6 +279,7 @@ describe('creations whose items live under another path: linked by the id they a
           drafts: t.drafts.filter((r) => SEED.drafts.some((s) => s.id === r.id)),
           notes: t.notes.filter((r) => SEED.notes.some((s) => s.id === r.id)),
           reports: t.reports,
+          labels: t.labels,
         },
         SEED,
         kind,

@@ -1181,8 +1181,7 @@ export function ownFields(spec: ApiDocument, req: PlannedRequest, as: Identity):
  * read, as its maker, with the id the creation answered, must answer a record that is the one made: carrying a
  * unique value the creation sent (`portcullis-<hex>`), or, when it sent none, much like the creation's answer
  * (similarity 0.5). An id of another space (a job number that is also someone's report number) names another
- * record there. Else why not (a string). With no read documented, the item route's path as the planner fills it
- * (the names matched, the id is the creation's).
+ * record there. Else why not (a string), also when the item route has no GET.
  */
 async function linkedObject(
   ctx: ScanContext,
@@ -1194,25 +1193,24 @@ async function linkedObject(
 ): Promise<{ collection: string; path: string } | string> {
   const { spec, objects } = ctx;
   const item = `${linked.collection}/{${linked.param}}`;
-  const routes = spec.operations.filter((o) => o.path.replace(/\/$/, '') === item && !isExcluded(o));
-  const read = routes.find((o) => o.method === 'GET');
-  const route = read ?? routes[0];
-  if (route === undefined) return `no route at ${item}`;
-  const req = planRequest(spec, route, objects, { owner: as.name, params: { [linked.param]: id } });
+  const read = spec.operations.find(
+    (o) => o.method === 'GET' && o.path.replace(/\/$/, '') === item && !isExcluded(o),
+  );
+  // Without a read nothing shows the id names the object made: updates and deletes there could reach another.
+  if (read === undefined)
+    return `${op.method} ${op.path} made ${id.slice(0, 40)}, but ${item} has no GET to show it: not taken for an object of the scan's there`;
+  const req = planRequest(spec, read, objects, { owner: as.name, params: { [linked.param]: id } });
   if (req.invented.length > 0)
     return `${op.method} ${op.path} made ${id.slice(0, 40)}, but ${item} needs ${req.invented.join(', ')}`;
-  const path = req.path.split('?')[0];
-  if (read !== undefined) {
-    const res = await ctx.send(req, as);
-    const sent = markers(made.sent);
-    const same =
-      res !== undefined &&
-      holdsRecord(res) &&
-      (sent.length > 0 ? sent.some((m) => res.text.includes(m)) : similarity(res.json, made.answer) >= 0.5);
-    if (!same)
-      return `${op.method} ${op.path} made ${id.slice(0, 40)}, but GET ${item} did not show it (${res?.status ?? 'no answer'}${holdsRecord(res) ? ': another record' : ''}): not taken for an object of the scan's at ${linked.collection}`;
-  }
-  return { collection: linked.collection, path };
+  const res = await ctx.send(req, as);
+  const sent = markers(made.sent);
+  const same =
+    res !== undefined &&
+    holdsRecord(res) &&
+    (sent.length > 0 ? sent.some((m) => res.text.includes(m)) : similarity(res.json, made.answer) >= 0.5);
+  if (!same)
+    return `${op.method} ${op.path} made ${id.slice(0, 40)}, but GET ${item} did not show it (${res?.status ?? 'no answer'}${holdsRecord(res) ? ': another record' : ''}): not taken for an object of the scan's at ${linked.collection}`;
+  return { collection: linked.collection, path: req.path.split('?')[0] };
 }
 
 /** Runs the discovery phase; the checks run after it on what it found. */
