@@ -7,8 +7,9 @@
  * Work is linear: every token is read once, and each rule either consumes tokens or moves on.
  */
 
-import { classifyWord } from './sql-keywords.ts';
+import { classifyWord, mayBePhrase } from './sql-keywords.ts';
 import {
+  clearToken,
   copyToken,
   type Dialect,
   emptyToken,
@@ -31,6 +32,13 @@ export interface SqlReading {
   readonly tokenCount: number;
   /** Whether the input holds comment syntax MySQL reads differently (`#`, `--x`). */
   readonly mysqlDiffers: boolean;
+}
+
+/** Token cells for readSql's `scratch`. */
+export function scratchTokens(): SqlToken[] {
+  const v: SqlToken[] = [];
+  for (let k = 0; k < MAX_TOKENS + 4; k++) v.push(emptyToken());
+  return v;
 }
 
 function isUnary(t: SqlToken): boolean {
@@ -68,6 +76,8 @@ function mergePhrase(a: SqlToken, b: SqlToken): boolean {
   if (!MERGE_FIRST.has(a.type) || !MERGE_SECOND.has(b.type)) return false;
   const phraseLen = a.len + b.len + 1;
   if (phraseLen >= TOKEN_VALUE_MAX + 1) return false;
+  // Most pairs of words are no phrase: told from the signature table without building the phrase.
+  if (!mayBePhrase(a.val, b.val)) return false;
   const phrase = `${a.val} ${b.val}`;
   const cls = classifyWord(phrase);
   if (cls === undefined) return false;
@@ -97,13 +107,26 @@ function upper(t: SqlToken): string {
 }
 
 /**
- * Reads `input` in one context and folds it; returns the folded tokens (at most five).
+ * Reads `input` in one context and folds it; returns the folded tokens (at most five). `scratch`, when
+ * given (MAX_TOKENS + 4 tokens, see `scratchTokens`), holds the tokens instead of new ones: the reading's
+ * tokens are then valid until the next reading made with the same scratch.
  */
-export function readSql(input: string, quote: QuoteContext, dialect: Dialect): SqlReading {
+export function readSql(
+  input: string,
+  quote: QuoteContext,
+  dialect: Dialect,
+  scratch?: SqlToken[],
+): SqlReading {
   const lexer = new SqlLexer(input, quote, dialect);
-  // A plain loop: Array.from over an array-like object is many times slower, on every value read.
-  const v: SqlToken[] = [];
-  for (let k = 0; k < MAX_TOKENS + 3; k++) v.push(emptyToken());
+  let v: SqlToken[];
+  if (scratch === undefined) {
+    // A plain loop: Array.from over an array-like object is many times slower, on every value read.
+    v = [];
+    for (let k = 0; k < MAX_TOKENS + 4; k++) v.push(emptyToken());
+  } else {
+    v = scratch;
+    for (let k = 0; k < MAX_TOKENS + 4; k++) clearToken(v[k]);
+  }
   const n = fold(lexer, v);
   const tokens = v.slice(0, n);
   // A trailing empty, unclosed backtick (`foo`` ` ) is how PHP comments out the rest: read it as a comment.
@@ -123,7 +146,8 @@ export function readSql(input: string, quote: QuoteContext, dialect: Dialect): S
 }
 
 function fold(lexer: SqlLexer, v: SqlToken[]): number {
-  const lastComment = emptyToken();
+  // The cell past the token slots (readSql makes MAX_TOKENS + 4).
+  const lastComment = v[MAX_TOKENS + 3];
   let pos = 0;
   let left = 0;
   let more = true;
@@ -386,27 +410,23 @@ function fold(lexer: SqlLexer, v: SqlToken[]): number {
 
 /** The four shapes of five tokens after which folding starts over (lists and nested arithmetic). */
 function restartsAfterFive(v: SqlToken[]): boolean {
-  const t = v.map((x) => x.type);
+  const t0 = v[0].type;
+  const t1 = v[1].type;
+  const t2 = v[2].type;
+  const t3 = v[3].type;
+  const t4 = v[4].type;
   return (
-    (t[0] === T.number &&
-      (t[1] === T.operator || t[1] === T.comma) &&
-      t[2] === T.leftParen &&
-      t[3] === T.number &&
-      t[4] === T.rightParen) ||
-    (t[0] === T.bareword &&
-      t[1] === T.operator &&
-      t[2] === T.leftParen &&
-      (t[3] === T.bareword || t[3] === T.number) &&
-      t[4] === T.rightParen) ||
-    (t[0] === T.number &&
-      t[1] === T.rightParen &&
-      t[2] === T.comma &&
-      t[3] === T.leftParen &&
-      t[4] === T.number) ||
-    (t[0] === T.bareword &&
-      t[1] === T.rightParen &&
-      t[2] === T.operator &&
-      t[3] === T.leftParen &&
-      t[4] === T.bareword)
+    (t0 === T.number &&
+      (t1 === T.operator || t1 === T.comma) &&
+      t2 === T.leftParen &&
+      t3 === T.number &&
+      t4 === T.rightParen) ||
+    (t0 === T.bareword &&
+      t1 === T.operator &&
+      t2 === T.leftParen &&
+      (t3 === T.bareword || t3 === T.number) &&
+      t4 === T.rightParen) ||
+    (t0 === T.number && t1 === T.rightParen && t2 === T.comma && t3 === T.leftParen && t4 === T.number) ||
+    (t0 === T.bareword && t1 === T.rightParen && t2 === T.operator && t3 === T.leftParen && t4 === T.bareword)
   );
 }

@@ -198,6 +198,18 @@ export function classifyWord(word: string): WordClass | undefined {
   return WORDS.get(upperAscii(word));
 }
 
+/**
+ * Whether `first + ' ' + second` can be a known word (a phrase), from the signature table alone: false means
+ * classifyWord would answer undefined for it, so the folder need not build the phrase to ask.
+ */
+export function mayBePhrase(first: string, second: string): boolean {
+  const n = first.length + 1 + second.length;
+  if (n >= SIGNATURE_LENGTHS) return false;
+  const head = first.length === 0 ? 0x20 : first.charCodeAt(0);
+  const tail = second.length === 0 ? 0x20 : second.charCodeAt(second.length - 1);
+  return SIGNATURES[signature(n, head, tail)] === 1;
+}
+
 /** Class of a two-character operator, or undefined when the pair is not one. */
 export function classifyOperator(pair: string): WordClass | undefined {
   return OPERATORS.get(pair);

@@ -69,7 +69,7 @@ export function copyToken(to: SqlToken, from: SqlToken): void {
   to.strClose = from.strClose;
 }
 
-function clearToken(t: SqlToken): void {
+export function clearToken(t: SqlToken): void {
   t.type = '';
   t.val = '';
   t.len = 0;
@@ -170,52 +170,54 @@ export class SqlLexer {
     const c = s[pos];
     const code = s.charCodeAt(pos);
     if (code <= 32 || code === 127 || code === 0xa0) return pos + 1;
-    switch (c) {
-      case '!':
-      case '&':
-      case '*':
-      case ':':
-      case '<':
-      case '=':
-      case '>':
-      case '|':
+    // On the code, not the character: a jump table rather than a comparison per case (most bytes are letters,
+    // which reach the default).
+    switch (code) {
+      case 0x21: // !
+      case 0x26: // &
+      case 0x2a: // *
+      case 0x3a: // :
+      case 0x3c: // <
+      case 0x3d: // =
+      case 0x3e: // >
+      case 0x7c: // |
         return this.readOperator(t);
-      case '"':
-      case "'":
+      case 0x22: // "
+      case 0x27: // '
         return readString(s, pos, t, c, 1);
-      case '#':
+      case 0x23: // #
         return this.readHash(t);
-      case '$':
+      case 0x24: // $
         return this.readDollar(t);
-      case '%':
-      case '+':
-      case '^':
-      case '~':
+      case 0x25: // %
+      case 0x2b: // +
+      case 0x5e: // ^
+      case 0x7e: // ~
         assign(t, T.operator, pos, c);
         return pos + 1;
-      case '(':
-      case ')':
-      case ',':
-      case ';':
-      case '{':
-      case '}':
+      case 0x28: // (
+      case 0x29: // )
+      case 0x2c: // ,
+      case 0x3b: // ;
+      case 0x7b: // {
+      case 0x7d: // }
         assign(t, c, pos, c);
         return pos + 1;
-      case '-':
+      case 0x2d: // -
         return this.readDash(t);
-      case '.':
+      case 0x2e: // .
         return this.readNumber(t);
-      case '/':
+      case 0x2f: // /
         return this.readSlash(t);
-      case '?':
-      case ']':
+      case 0x3f: // ?
+      case 0x5d: // ]
         assign(t, T.unknown, pos, c);
         return pos + 1;
-      case '@':
+      case 0x40: // @
         return this.readVariable(t);
-      case '[':
+      case 0x5b: // [
         return this.readBracketWord(t);
-      case '\\':
+      case 0x5c: // backslash
         if (s[pos + 1] === 'N') {
           // MySQL's \N is NULL.
           assign(t, T.number, pos, '\\N');
@@ -223,27 +225,27 @@ export class SqlLexer {
         }
         assign(t, T.backslash, pos, '\\');
         return pos + 1;
-      case '`':
+      case 0x60: // `
         return this.readTick(t, pos);
-      case 'b':
-      case 'B':
+      case 0x62: // b
+      case 0x42: // B
         return this.readBitString(t, '01');
-      case 'x':
-      case 'X':
+      case 0x78: // x
+      case 0x58: // X
         return this.readBitString(t, '0123456789abcdefABCDEF');
-      case 'e':
-      case 'E':
+      case 0x65: // e
+      case 0x45: // E
         return this.readPrefixedString(t);
-      case 'n':
-      case 'N':
+      case 0x6e: // n
+      case 0x4e: // N
         // N'...' (national character set) or Oracle's nq'...'.
         if (pos + 2 < s.length && s[pos + 1] === "'") return this.readPrefixedString(t);
         return this.readQString(t, 1);
-      case 'q':
-      case 'Q':
+      case 0x71: // q
+      case 0x51: // Q
         return this.readQString(t, 0);
-      case 'u':
-      case 'U':
+      case 0x75: // u
+      case 0x55: // U
         return this.readUnicodeString(t);
       default:
         if (isDigit(c)) return this.readNumber(t);

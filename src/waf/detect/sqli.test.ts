@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { readSql } from './sql-fold.ts';
-import { detectSQLi, detectSQLiByReading, isOneToken, sqlReadings } from './sqli.ts';
+import { mayBePhrase } from './sql-keywords.ts';
+import { detectSQLi, detectSQLiByReading, isOneToken, isSqli, sqlReadings } from './sqli.ts';
 
 describe('SQL folding', () => {
   test('folds arithmetic, lists and unary signs into one operand', () => {
@@ -251,5 +252,50 @@ describe('the quick answer of detectSQLi', () => {
       assert.equal(isOneToken(s), false, s);
     for (const s of ["1' or '1'='1", '1 union select password from users--'])
       assert.equal(detectSQLi(s).match, true, s);
+  });
+});
+
+describe('readings on shared token cells', () => {
+  // detectSQLi reads every input on one set of token cells (sqli.ts SCRATCH): nothing of one reading may
+  // leak into the next, and each answer must be the one fresh cells give (readSql without scratch).
+  const inputs = [
+    "1' or '1'='1",
+    '1 union all select 1 order by 1',
+    '1,(2),3,(4),5,(6) or 1=1',
+    "a' or 1=1 -- x",
+    '/* x */ ((-1 or 1',
+    "x' and not exists (select 1)--",
+    'Please deliver between 9 and 5; if nobody answers, leave it with the neighbour',
+    'https://blog.example.com/posts/moats-and-drawbridges',
+    "Dana O'Brien",
+    '1 # x',
+    '"a" "b" or "c"',
+    'select the blue one if available',
+    '',
+  ];
+  test('gives the fresh readings answer, in any order and repeated', () => {
+    const fresh = (s: string) => {
+      for (const r of sqlReadings(s)) if (isSqli(r, s)) return { match: true, fingerprint: r.fingerprint };
+      return { match: false };
+    };
+    for (const order of [inputs, [...inputs].reverse(), [...inputs, ...inputs]])
+      for (const s of order) assert.deepEqual({ ...detectSQLiByReading(s) }, fresh(s), s);
+  });
+
+  test('asks the word table for two-word phrases in any letter case', () => {
+    for (const [a, b] of [
+      ['UNION', 'ALL'],
+      ['order', 'by'],
+      ['Group', 'By'],
+      ['insert', 'INTO'],
+      ['waitfor', 'delay'],
+      ['and', 'not'],
+      ['not', 'in'],
+      ['not', 'like'],
+      ['select', 'distinct'],
+    ])
+      assert.equal(mayBePhrase(a, b), true, `${a} ${b}`);
+    assert.equal(mayBePhrase('blue', 'one'), false);
+    assert.equal(mayBePhrase('', 'x'), false);
   });
 });

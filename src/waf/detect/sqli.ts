@@ -5,7 +5,7 @@
  * an injected SQL fragment (sql-shape.ts) and does not fall under one of the known benign exceptions.
  */
 import { toByteString } from './bytes.ts';
-import { readSql, type SqlReading } from './sql-fold.ts';
+import { readSql, type SqlReading, scratchTokens } from './sql-fold.ts';
 import { classifyWord } from './sql-keywords.ts';
 import { T } from './sql-lexer.ts';
 import { isInjectionShape } from './sql-shape.ts';
@@ -19,7 +19,7 @@ export interface SqliDetection {
 
 /** Tells whether `input` reads as SQL injection, the way libinjection's `libinjection_sqli` decides. */
 export function detectSQLi(input: string): SqliDetection {
-  if (isOneToken(input)) return { match: false };
+  if (isOneToken(input)) return NO_MATCH;
   return detectSQLiByReading(input);
 }
 
@@ -62,29 +62,36 @@ export function isOneToken(input: string): boolean {
   return !segmentStart;
 }
 
+/**
+ * Token cells the readings below share: each reading is judged before the next is made, and only its
+ * fingerprint leaves (not its tokens), so one set of cells serves every reading of every input.
+ */
+const SCRATCH = scratchTokens();
+const NO_MATCH: SqliDetection = Object.freeze({ match: false });
+
 /** The readings alone, without the quick answer of detectSQLi (exported for its test). */
 export function detectSQLiByReading(input: string): SqliDetection {
   const s = toByteString(input);
-  if (s.length === 0) return { match: false };
-  const plain = readSql(s, '', 'ansi');
+  if (s.length === 0) return NO_MATCH;
+  const plain = readSql(s, '', 'ansi', SCRATCH);
   if (isSqli(plain, s)) return hit(plain);
   if (plain.mysqlDiffers) {
-    const mysql = readSql(s, '', 'mysql');
+    const mysql = readSql(s, '', 'mysql', SCRATCH);
     if (isSqli(mysql, s)) return hit(mysql);
   }
   if (s.includes("'")) {
-    const single = readSql(s, "'", 'ansi');
+    const single = readSql(s, "'", 'ansi', SCRATCH);
     if (isSqli(single, s)) return hit(single);
     if (single.mysqlDiffers) {
-      const mysql = readSql(s, "'", 'mysql');
+      const mysql = readSql(s, "'", 'mysql', SCRATCH);
       if (isSqli(mysql, s)) return hit(mysql);
     }
   }
   if (s.includes('"')) {
-    const double = readSql(s, '"', 'mysql');
+    const double = readSql(s, '"', 'mysql', SCRATCH);
     if (isSqli(double, s)) return hit(double);
   }
-  return { match: false };
+  return NO_MATCH;
 }
 
 function hit(r: SqlReading): SqliDetection {
