@@ -16,7 +16,9 @@ import { api8 } from './checks/api8-misconfiguration.ts';
 import { api9 } from './checks/api9-inventory.ts';
 import { api10 } from './checks/api10-unsafe-consumption.ts';
 import { deleteThrowaways, namesOnlyScanAccount } from './checks/throwaway.ts';
-import { createScanClient, headerSpellings, MAX_BACKOFF_MS } from './client.ts';
+import { selfUpload } from './checks/upload.ts';
+import { storesOnAccount } from './checks/url-inputs.ts';
+import { createScanClient, FilePart, headerSpellings, MAX_BACKOFF_MS } from './client.ts';
 import {
   type Elevation,
   type Identity,
@@ -308,6 +310,14 @@ function inputValues(req: {
   };
   walk(body, '', 0);
   return out;
+}
+
+/** Whether a body carries a file (a multipart file part, alone or in a list). */
+function carriesFile(body: unknown): boolean {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return false;
+  return Object.values(body as Record<string, unknown>).some(
+    (v) => v instanceof FilePart || (Array.isArray(v) && v.some((x) => x instanceof FilePart)),
+  );
 }
 
 /** Members that hold a record's own id as a user (not a reference to another object). */
@@ -954,6 +964,34 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
         }
         if ((ownProfile || declaredReadFirst) && given && ownTouched.size < 1000) ownTouched.add(bare);
         req = inDeclaredEncoding(spec, req, req.operation);
+        // A file sent to a given identity's own account (`POST /v2/member/banner`, `PUT /me/avatar`,
+        // `/users/{id}/photo`: upload.ts selfUpload, or a field an account keeps about itself) replaces what that
+        // identity keeps there (its banner, its picture), and nothing sets it back: whichever check sends it (a
+        // plain request's sample file included), it goes only as an account the scan registered, anonymously, or
+        // to an object the scan created, unless destructive requests are allowed.
+        if (
+          req.operation &&
+          as !== undefined &&
+          as !== null &&
+          (given || as === admin) &&
+          !options.allowDestructive &&
+          writesBy(req.method) &&
+          carriesFile(req.body) &&
+          !objects.isScanCreated(bare) &&
+          !namesOnlyScanAccount(spec, objects, req.operation, { method: 'GET', path: bare }) &&
+          (selfUpload(req.operation.path) || selfUpload(bare) || storesOnAccount(spec, req.operation))
+        ) {
+          const key = `${noteAs ?? current} ${req.operation.method} ${req.operation.path} upload`;
+          if (!actingNoted.has(key) && notes.length < 5000) {
+            actingNoted.add(key);
+            notes.push({
+              check: noteAs ?? current,
+              operation: req.operation,
+              reason: `not sent as ${as.name}: it uploads a file to that given identity's own account, which nothing sets back (only an account the scan registered uploads there; --allow-destructive sends it)`,
+            });
+          }
+          return undefined;
+        }
         const res = await client.trySend(req, {
           session: as?.session,
           signal,
