@@ -806,9 +806,13 @@ describe('creations whose items live under another path', () => {
       '/v1/posts': op('/v1/posts', 'post'),
       '/v1/post/{postId}': { ...op('/v1/post/{postId}'), ...op('/v1/post/{postId}', 'delete') },
       '/api/orders/create': op('/api/orders/create', 'post'),
-      '/api/order/{id}': op('/api/order/{id}', 'delete'),
+      '/api/order/{id}': { ...op('/api/order/{id}'), ...op('/api/order/{id}', 'delete') },
+      '/api/label/{id}': op('/api/label/{id}', 'delete'),
+      '/api/labels/create': op('/api/labels/create', 'post'),
       '/users/{uid}/notes': op('/users/{uid}/notes', 'post'),
       '/notes/{note_id}': op('/notes/{note_id}'),
+      '/users/{uid}/purchases': op('/users/{uid}/purchases', 'post'),
+      '/purchases/{purchase_id}': op('/purchases/{purchase_id}'),
       '/cards/createCreditCard': op('/cards/createCreditCard', 'post'),
       '/credit-cards/{cardId}': op('/credit-cards/{cardId}'),
       '/v1/posts/search': op('/v1/posts/search', 'post'),
@@ -846,6 +850,10 @@ describe('creations whose items live under another path', () => {
     assert.equal(isLinkedCreation(doc, find('/api/orders/create')), false);
     // The creation under a user adds beside the user: the runner's write-target rule does not hold it.
     assert.ok(createsInSubCollection(doc, find('/users/{uid}/notes')));
+    // A purchase under a user stays a write to that user (the runner holds it to users the scan registered).
+    assert.equal(createsInSubCollection(doc, find('/users/{uid}/purchases')), false);
+    // An item route without a GET is never linked (nothing could show the id names the object made).
+    assert.equal(linkedItemRoute(doc, find('/api/labels/create')), undefined);
   });
 });
 

@@ -303,8 +303,8 @@ function createdResource(path: string): { readonly name: string; readonly base: 
  * Where the items a POST creates live when they live under another path than its own (and creationCollection
  * finds none): the item route `C/{param}` whose collection names the same resource, singular or plural, with a
  * create, new or add word dropped (`POST /v1/posts` → `/v1/post/{postId}`, `POST /api/orders/create` →
- * `/api/order/{id}`, `POST /users/{uid}/notes` → `/notes/{note_id}`). Among several, the one with a GET, then the
- * one sharing the longest path prefix with the POST. Discovery links the two only when the item route's GET answers
+ * `/api/order/{id}`, `POST /users/{uid}/notes` → `/notes/{note_id}`), among item routes that have a GET; among
+ * several, the one sharing the longest path prefix with the POST. Discovery links the two only when the item route's GET answers
  * the created id with a record (by the id value the creation answered).
  */
 export function linkedItemRoute(
@@ -330,8 +330,10 @@ function findLinkedItemRoute(
   const made = createdResource(op.path);
   if (made === undefined || made.name.length < 3) return undefined;
   const opSegs = op.path.split('/');
-  let best: { collection: string; param: string; read: boolean; shared: number } | undefined;
+  let best: { collection: string; param: string; shared: number } | undefined;
+  // Item routes with a read only: nothing else can show that the id names the object made (discover.ts).
   for (const o of spec.operations) {
+    if (o.method !== 'GET') continue;
     const m = /^(.*)\/\{([^}]+)\}\/?$/.exec(o.path);
     if (!m || m[1] === made.base) continue;
     const last = m[1].split('/').pop() ?? '';
@@ -339,11 +341,7 @@ function findLinkedItemRoute(
     const segs = m[1].split('/');
     let shared = 0;
     while (shared < segs.length && shared < opSegs.length && segs[shared] === opSegs[shared]) shared++;
-    const read = spec.operations.some(
-      (g) => g.method === 'GET' && g.path.replace(/\/$/, '') === o.path.replace(/\/$/, ''),
-    );
-    const better = best === undefined || (read && !best.read) || (read === best.read && shared > best.shared);
-    if (better) best = { collection: m[1], param: m[2], read, shared };
+    if (best === undefined || shared > best.shared) best = { collection: m[1], param: m[2], shared };
   }
   return best === undefined ? undefined : { base: made.base, collection: best.collection, param: best.param };
 }
@@ -813,8 +811,9 @@ export function createsInSubCollection(spec: ApiDocument, op: Operation): boolea
     const tail = collection.slice(collection.lastIndexOf('/') + 1);
     return !/[{}:]/.test(tail) && !segmentActs(tail);
   }
-  // Items that live under another path (`POST /users/{uid}/notes` → `/notes/{note_id}`: linkedItemRoute).
-  if (linkedItemRoute(spec, op) !== undefined) return true;
+  // Items that live under another path (`POST /users/{uid}/notes` → `/notes/{note_id}`: isLinkedCreation; not a
+  // business flow, `POST /users/{uid}/orders`, which stays a write to the user the runner holds).
+  if (isLinkedCreation(spec, op)) return true;
   return spec.operations.some(
     (o) => o.method === 'GET' && o.path.replace(/\/$/, '') === path && listsItems(spec, o),
   );
