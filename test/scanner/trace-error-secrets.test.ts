@@ -19,6 +19,9 @@ import { scanTwins, type TwinScans, type TwinTarget } from './twins.ts';
  *   password at sign-up with an error code (`PASSWORD_TOO_SHORT: ...`) and the input echoed back (the scan's own
  *   values): no secret of the server's.
  *
+ * Both twins answer `Access-Control-Allow-Origin: *`, the fixed twin with `Allow-Credentials: true` beside it, which
+ * browsers refuse for credentialed reads: no CORS finding.
+ *
  * Style: Koa-like, `/v2` prefix, snake_case, `X-Auth-Token` header keys from `POST /v2/login {user, pass}`
  * answering `{ok: true, auth_token}`, every error `{ok: false, reason}`, integer order numbers.
  */
@@ -106,7 +109,13 @@ function startShop(fixed: boolean): Promise<TwinTarget & { orders: Order[] }> {
   return startServer(async (req, res) => {
     const text = await readText(req);
     const path = new URL(req.url ?? '/', 'http://x').pathname;
-    const send = (status: number, body: unknown) => sendJson(res, status, body, GUARDED_JSON);
+    // Both twins allow any origin without naming one; the fixed twin also says credentials are allowed, which
+    // browsers refuse beside `*` (no crafted origin reads with the caller's credentials): no CORS finding.
+    const cors = {
+      'access-control-allow-origin': '*',
+      ...(fixed ? { 'access-control-allow-credentials': 'true' } : {}),
+    };
+    const send = (status: number, body: unknown) => sendJson(res, status, body, { ...GUARDED_JSON, ...cors });
     if (path === '/v2/echo') {
       // A request inspector: any method, the headers a client sent (its token left out).
       const { 'x-auth-token': _, ...headers } = req.headers;

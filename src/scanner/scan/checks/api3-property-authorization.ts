@@ -219,7 +219,7 @@ export function stateFlag(v: unknown): boolean {
   return (
     typeof v === 'boolean' ||
     (typeof v === 'string' &&
-      /^(?:true|false|yes|no|on|off|set|unset|not[ _-]?set|configured|not[ _-]?configured|enabled|disabled|present|missing|none|n\/a)$/i.test(
+      /^(?:true|false|yes|no|on|off|set|unset|not[ _-]?set|configured|not[ _-]?configured|enabled|disabled|present|missing|none|n\/a|connected|disconnected|ok|up|down|healthy|unhealthy|available|unavailable|ready|running|online|offline|verified|unverified)$/i.test(
         v.trim(),
       ))
   );
@@ -373,6 +373,8 @@ function sensitive(
   own: ReadonlySet<string>,
   selfRead = false,
   passwords: PasswordsKnown = { login: new Set(), forms: new Set(), shared: new Set() },
+  /** Whether a personal value is the caller's own or the scan's (see ownPersonalValues). */
+  ownPersonal: (v: string) => boolean = (v) => own.has(v),
 ): void {
   eachScalar(value, pointer, out, (key, v, p) => {
     if (v === null || v === '' || v === undefined) return;
@@ -409,8 +411,14 @@ function sensitive(
       out.push(`${p} (secret or identifier by name)`);
       return;
     }
-    // A flag under a personal name (`notifyByEmail: true`, `phoneVerified: false`) is no one's contact data.
-    if (PERSONAL_KEY.test(key) && !declared(p) && !stateFlag(v)) {
+    // A flag under a personal name (`notifyByEmail: true`, `emailService: "connected"`) is no one's contact data,
+    // and the caller's own e-mail or address (what it sent, signed in or up with) is its own.
+    if (
+      PERSONAL_KEY.test(key) &&
+      !declared(p) &&
+      !stateFlag(v) &&
+      !(typeof v === 'string' && ownPersonal(v))
+    ) {
       out.push(`${p} (personal data outside the schema)`);
       return;
     }
@@ -2164,6 +2172,61 @@ function bodyStrings(body: unknown): Set<string> {
   return out;
 }
 
+/** The values of a path's query string (decoded), at most 50. */
+function queryValues(path: string): string[] {
+  const query = path.split('?')[1];
+  if (!query) return [];
+  return [...new URLSearchParams(query).values()].slice(0, 50).filter((v) => v.length >= 3);
+}
+
+/** A value's strings, a few levels down (bounded): a body's nested members (`shipping: {street}`) too. */
+function deepStrings(value: unknown, out: Set<string>, depth = 0): void {
+  if (out.size >= 10_000 || depth > 4) return;
+  if (typeof value === 'string') {
+    if (value.length >= 3 && value.length <= 500) out.add(value);
+  } else if (value !== null && typeof value === 'object')
+    for (const child of Object.values(value as Record<string, unknown>).slice(0, 100))
+      deepStrings(child, out, depth + 1);
+}
+
+/**
+ * Personal values that are no other person's: by caller, what it sent (every body, nested members too, and query
+ * values) and the body it signs in with; and what any sign-up of the scan sent (the scan's own accounts' e-mails and
+ * names: given identities never sign up), wherever they come back.
+ */
+function ownPersonalValues(ctx: ScanContext): { byCaller: Map<string, Set<string>>; signedUp: Set<string> } {
+  const byCaller = new Map<string, Set<string>>();
+  const signedUp = new Set<string>();
+  const of = (name: string) => {
+    const set = byCaller.get(name) ?? new Set<string>();
+    byCaller.set(name, set);
+    return set;
+  };
+  for (const who of [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])]) {
+    deepStrings(who.login?.body, of(who.name));
+    // Apart too: what it signs in with is never another caller's own.
+    deepStrings(who.login?.body, of(`login:${who.name}`));
+  }
+  for (const { request, operation, identity } of ctx.observations) {
+    let body = request.body;
+    const text = request.body;
+    if (typeof text === 'string' && text.length <= 4000) {
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = Object.fromEntries(new URLSearchParams(text));
+      }
+    }
+    if (operation && !isLoginOperation(ctx.spec, operation) && handsOutCredential(ctx, operation))
+      deepStrings(body, signedUp);
+    if (identity === undefined) continue;
+    const set = of(identity);
+    deepStrings(body, set);
+    for (const v of queryValues(request.path)) if (set.size < 10_000) set.add(v);
+  }
+  return { byCaller, signedUp };
+}
+
 /** What a request carried (its path, query and body), as text: values in it are the caller's own to see. */
 function sentText(request: { readonly path: string; readonly body?: unknown }): string {
   let text = request.path;
@@ -2664,6 +2727,7 @@ export const api3: Check = {
       }
     }
     const none = new Set<string>();
+    const personal = ownPersonalValues(ctx);
     const notJudged = new Set<string>();
     const held = heldContactData(ctx);
     const people = [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])];
@@ -2742,6 +2806,18 @@ export const api3: Check = {
       // An anonymous caller's own data is what this very request sent (a sign-up echoing its e-mail).
       const sentOwn = identity !== undefined ? (sent.get(identity) ?? none) : bodyStrings(request.body);
       const own = ownCreds.size > 0 ? new Set([...sentOwn, ...ownCreds.values()]) : sentOwn;
+      // Personal values that are its own: what it sent (any request, its sign-in), this request's own query values,
+      // what the scan's own accounts signed up with, and the contact data of records that name it (heldContactData);
+      // never another given identity's contact data or what it signs in with.
+      const mineSent = identity !== undefined ? (personal.byCaller.get(identity) ?? none) : none;
+      const query = queryValues(request.path);
+      const ownPersonal = (v: string) => {
+        const whose = held.get(v);
+        if (whose !== undefined) return whose === identity;
+        if (people.some((p) => p.name !== identity && personal.byCaller.get(`login:${p.name}`)?.has(v)))
+          return false;
+        return own.has(v) || mineSent.has(v) || query.includes(v) || personal.signedUp.has(v);
+      };
       sensitive(
         response.json,
         '',
@@ -2750,6 +2826,7 @@ export const api3: Check = {
         own,
         selfRead,
         passwords,
+        ownPersonal,
       );
       // A credential of some service that callers get alike (an upstream's token relayed): the server's secret.
       if (relayed.size > 0 && request.method === 'GET')

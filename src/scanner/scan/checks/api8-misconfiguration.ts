@@ -86,8 +86,10 @@ async function cors(ctx: ScanContext, ops: readonly Operation[]): Promise<void> 
       if (!res) continue;
       const allowOrigin = res.headers['access-control-allow-origin'];
       const creds = res.headers['access-control-allow-credentials'] === 'true';
-      // `*` without credentials is how public APIs are meant to work; an echoed crafted origin is not.
-      if (allowOrigin === origin || (allowOrigin === '*' && creds)) {
+      // `*` is how public APIs are meant to work, with credentials too: a browser refuses a credentialed read whose
+      // answer allows `*` (Fetch standard, CORS check), so no crafted origin reads with the caller's cookies. An
+      // echoed crafted origin is the finding.
+      if (allowOrigin === origin) {
         allowed.push(origin);
         credentials ||= creds;
         evidence ??= res;
