@@ -7,6 +7,7 @@ import { startCanary } from './canary.ts';
 import type { Check } from './check.ts';
 import { api1 } from './checks/api1-bola.ts';
 import { api2 } from './checks/api2-authentication.ts';
+import { sessionResource } from './checks/api2-sessions.ts';
 import { api3 } from './checks/api3-property-authorization.ts';
 import { api4 } from './checks/api4-resource-consumption.ts';
 import { api5 } from './checks/api5-function-authorization.ts';
@@ -714,6 +715,20 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
           !identities.includes(as) &&
           as !== admin &&
           isOwnProfile(req.path);
+        // The logout of a session the scan made for an account it registered (`DELETE /api/v2/sessions/current`, as
+        // API2's fresh login of that account): it ends that session only. Never as a given identity or the admin,
+        // nor as any session under their names (a second login of theirs).
+        const ownSessionEnd =
+          req.method === 'DELETE' &&
+          req.operation !== undefined &&
+          !req.operation.path.includes('{') &&
+          sessionResource(bare) &&
+          as !== undefined &&
+          as !== null &&
+          !given &&
+          as !== admin &&
+          ![...identities, ...(admin ? [admin] : [])].some((i) => i.name === as.name) &&
+          registered(as, req.operation);
         // A DELETE of values the scan made up (the injection probes') names nothing, and goes.
         const deletesNothing =
           req.method === 'DELETE' && req.operation !== undefined && namesNothing(spec, req.operation, bare);
@@ -729,6 +744,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
           !ownProfile &&
           !restore &&
           !registeredDelete &&
+          !ownSessionEnd &&
           !deletesNothing &&
           !ownProbe
         ) {

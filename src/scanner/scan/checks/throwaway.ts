@@ -18,7 +18,15 @@ import {
   pathValues,
   planRequest,
 } from '../planner.ts';
-import { propertiesOf, resolveSchema, sampleValue } from '../schema.ts';
+import {
+  fieldsAt,
+  propertiesOf,
+  recordProperties,
+  resolveSchema,
+  sampleValue,
+  schemaEnvelope,
+  withFields,
+} from '../schema.ts';
 import { accountParam, selfIds } from '../self.ts';
 import {
   NOT_ACCOUNT_PASSWORD,
@@ -156,15 +164,16 @@ export function signup(ctx: ScanContext): SignupInputs | undefined {
   // A reset or a change (`POST /password/reset {email, new_password}`) is no sign-up, whatever its fields; nor is
   // a creation of privileged accounts (`POST /admin/create_admin`): the scan's accounts are ordinary users'.
   if (op && !NOT_SIGNUP_PATH.test(op.path) && !makesPrivileged(op))
-    return { op, fields: Object.keys(propertiesOf(ctx.spec, bodySchema(op))), location: 'body' };
+    return { op, fields: Object.keys(recordProperties(ctx.spec, bodySchema(op))), location: 'body' };
   for (const candidate of ctx.spec.operations) {
     if (candidate.method !== 'POST' || isExcluded(candidate) || candidate.path.includes('{')) continue;
     if (isLoginOperation(ctx.spec, candidate) || NOT_SIGNUP_PATH.test(candidate.path)) continue;
     if (makesPrivileged(candidate)) continue;
     const body = bodySchema(candidate);
+    // A record envelope's fields (JSON:API `data.attributes`, Rails' `{user: {...}}`): the account's inputs.
     const fields =
       body !== undefined
-        ? Object.keys(propertiesOf(ctx.spec, body))
+        ? Object.keys(recordProperties(ctx.spec, body))
         : candidate.parameters.filter((p) => p.in === 'query').map((p) => p.name);
     const password = fields.filter((k) => PASSWORD.test(k));
     if (password.length === 0 || password.some((k) => NOT_ACCOUNT_PASSWORD.test(k))) continue;
@@ -202,11 +211,15 @@ export function signupRequest(
   values: Readonly<Record<string, unknown>>,
 ): PlannedRequest {
   if (s.location === 'body') {
-    const sample = sampleValue(ctx.spec, bodySchema(s.op));
-    const body =
+    const schema = bodySchema(s.op);
+    const sample = sampleValue(ctx.spec, schema);
+    const record =
       sample !== null && typeof sample === 'object' && !Array.isArray(sample)
-        ? { ...(sample as Record<string, unknown>), ...values }
-        : { ...values };
+        ? (sample as Record<string, unknown>)
+        : {};
+    // The values go where the document keeps the record (its envelope; at the top without one).
+    const envelope = schemaEnvelope(ctx.spec, schema);
+    const body = withFields(record, envelope, { ...fieldsAt(record, envelope), ...values });
     return planRequest(ctx.spec, s.op, ctx.objects, { body });
   }
   const params: Record<string, string> = {};
@@ -314,7 +327,7 @@ export function ordinaryValues(ctx: Pick<ScanContext, 'spec'>, s: SignupInputs):
   const out: Record<string, unknown> = {};
   const schemas: Record<string, JsonSchemaLike | undefined> =
     s.location === 'body'
-      ? (propertiesOf(ctx.spec, bodySchema(s.op)) as Record<string, JsonSchemaLike>)
+      ? (recordProperties(ctx.spec, bodySchema(s.op)) as Record<string, JsonSchemaLike>)
       : Object.fromEntries(
           s.op.parameters
             .filter((p) => p.in === 'query')
