@@ -1491,8 +1491,9 @@ function limitedAt(ctx: ScanContext, t: LoginTarget): ScanResponse | undefined {
 
 /**
  * One login at `t` with these user and password values, anonymously. Once the login has answered with a limit
- * (429, Retry-After), nothing more is sent there (undefined): every further try would only prolong the limit
- * for everyone behind the scan's address, the given identities included; the run notes it at the end.
+ * (429, Retry-After) that is not one account's lock (accountOnly), nothing more is sent there (undefined):
+ * every further try would only prolong the limit for everyone behind the scan's address, the given identities
+ * included; the run notes it at the end.
  */
 async function sendLogin(ctx: ScanContext, t: LoginTarget, user: unknown, password: unknown) {
   if (limitedAt(ctx, t)) return undefined;
@@ -1503,12 +1504,42 @@ async function sendLogin(ctx: ScanContext, t: LoginTarget, user: unknown, passwo
     },
     null,
   );
-  if (res && limitAnswer(res)) {
+  if (res && limitAnswer(res) && !(await accountOnly(ctx, t, user))) {
     const byLogin = limitedLogins.get(ctx.objects) ?? new Map<string, ScanResponse>();
     limitedLogins.set(ctx.objects, byLogin);
     if (!byLogin.has(loginKey(t))) byLogin.set(loginKey(t), res);
   }
   return res;
+}
+
+/**
+ * After a limit answer for `user`: does it hold for that account only (a lock of one user name)? One failed
+ * login for a user name nobody has, answered without a limit, says so; then the login stays open to the other
+ * checks. Limited too: the limit is the caller's (its address), and nothing more is sent there.
+ */
+async function accountOnly(ctx: ScanContext, t: LoginTarget, user: unknown): Promise<boolean> {
+  const other = unknownUser(ctx, t, user);
+  if (other === user) return false;
+  const res = await ctx.send(
+    {
+      ...loginRequest(t.flow, { [t.userField]: other, [t.passwordField]: wrong() }),
+      ...(t.op ? { operation: t.op } : {}),
+    },
+    null,
+  );
+  return res !== undefined && res.status < 500 && !limitAnswer(res);
+}
+
+const noRoute = (status: number) => status === 404 || status === 405 || status === 501;
+
+/** Did the login's route answer anything but 404, 405 or 501 in this scan (a known user's wrong password)? */
+function routeAnswered(ctx: ScanContext, t: LoginTarget): boolean {
+  const method = t.flow.method ?? 'POST';
+  const path = t.flow.path.split('?')[0];
+  return ctx.observations.some(
+    (o) =>
+      o.request.method === method && o.request.path.split('?')[0] === path && !noRoute(o.response.status),
+  );
 }
 
 /** An announced limit of at most this many requests per window is a guard against guessing. */
@@ -1956,8 +1987,9 @@ async function bruteForce(
     durations.push(res.durationMs);
   }
   if (durations.length > 4 && durations[durations.length - 1] > 4 * Math.max(50, durations[0])) return;
-  // A login that is not there (every answer 404, 405 or 501) guards nothing and is guessed at nowhere.
-  if ([...statuses].every((x) => x === 404 || x === 405 || x === 501)) {
+  // A login that is not there (every answer 404, 405 or 501, and no other answer there in the whole scan: a
+  // 404 for an unknown user is the login's own) guards nothing and is guessed at nowhere.
+  if ([...statuses].every(noRoute) && !routeAnswered(ctx, t)) {
     ctx.note?.({
       rule: SCAN_RULES.bruteForce,
       ...(t.op ? { operation: t.op } : {}),
