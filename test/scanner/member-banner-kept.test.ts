@@ -224,6 +224,19 @@ describe('a file upload to a given member’s own account goes only as an accoun
     );
   });
 
+  test('the accounts the scan registered, which no route deletes, are counted and named in the warnings', () => {
+    for (const kind of ['vulnerable', 'fixed'] as const) {
+      const made = scans[kind].api.members.filter((m) => m.MemberId >= 100).map((m) => m.UserName);
+      const line = scans[kind].result.warnings.find((w) =>
+        /the scan registered (was|were) left in place/.test(w),
+      );
+      assert.ok(line, `${kind}: ${scans[kind].result.warnings.join('\n')}`);
+      const [, count, names] =
+        /(\d+) accounts? the scan registered (?:was|were) left in place \(([^)]*)\)/.exec(line) ?? [];
+      assert.ok(Number(count) >= 1 && names.split(', ').every((n) => made.includes(n)), `${kind}: ${line}`);
+    }
+  });
+
   test('the sign-up taking any password is found on the vulnerable twin; nothing on the fixed twin', () => {
     assert.ok(
       operationsFound(scans.vulnerable.result).includes('scan/api2-weak-password-policy SignUp'),

@@ -784,18 +784,28 @@ async function deleteRegistered(ctx: ScanContext): Promise<string[]> {
     return !op.parameters.some((p) => p.in === 'path' && p.name !== param);
   });
   const names = accounts.map((v) => v.name).join(', ');
-  if (own.length + items.length === 0)
-    return [
-      `accounts the scan registered were left in place (${names}): the document has no delete of one's own account or of a user`,
-    ];
+  if (own.length + items.length === 0) {
+    const line = `${accounts.length} account${accounts.length === 1 ? '' : 's'} the scan registered ${accounts.length === 1 ? 'was' : 'were'} left in place (${names}): the document has no delete of one's own account or of a user`;
+    // Loud as well: they stay on the target, and a person must remove them.
+    ctx.warn?.(`${line}; remove ${accounts.length === 1 ? 'it' : 'them'} on the target by hand`);
+    return [line];
+  }
   const lines: string[] = [];
+  const left: string[] = [];
   for (const v of accounts) {
     if (ctx.signal.aborted) {
       lines.push(`${v.name}: not deleted (the clean-up ran out of time)`);
+      left.push(v.name);
       continue;
     }
-    lines.push(await deleteAccount(ctx, v, own, items));
+    const line = await deleteAccount(ctx, v, own, items);
+    lines.push(line);
+    if (!line.startsWith(`${v.name}: deleted with`)) left.push(v.name);
   }
+  if (left.length > 0)
+    ctx.warn?.(
+      `${left.length} of the ${accounts.length} account${accounts.length === 1 ? '' : 's'} the scan registered ${left.length === 1 ? 'was' : 'were'} not deleted (${left.join(', ')}; the notes say why): remove ${left.length === 1 ? 'it' : 'them'} on the target by hand`,
+    );
   return lines;
 }
 
