@@ -876,6 +876,8 @@ interface Job {
   ownPath?: boolean;
   /** A lone single or double quote broke it alike (5xx), two quotes did not: a shell, maybe; time-based too. */
   shellish?: boolean;
+  /** Its probes would make more objects in a given identity's data than the clean-up takes back (SWEEP_REASON). */
+  held?: boolean;
 }
 
 /** A probe whose answer proves itself; 'stop' when a blind input's probe got no answer (it would hang again). */
@@ -1996,6 +1998,8 @@ interface ProbeObject {
   readonly path: string;
   /** The value the probe sent in its input, when it was no plain value (it finds the object in a list). */
   readonly probe?: string;
+  /** The input whose probes made it (`<operation id> <input>`): its job's objects are deleted when it is done. */
+  readonly key: string;
 }
 
 /** How many objects of a creation made as one identity were deleted, and why the others were not. */
@@ -2007,7 +2011,13 @@ interface SweepTally {
   readonly left: Set<string>;
 }
 
-const MAX_SWEEP_DELETES = 120;
+/** Objects the probes may make in given identities' data: past this, creations as a given identity get no probes. */
+const MAX_SWEEP_OBJECTS = 150;
+/** Deletes the sweep may send (a round's in-flight creations come on top of MAX_SWEEP_OBJECTS). */
+const MAX_SWEEP_DELETES = 200;
+/** Time kept, at the end of the check's share, for the sweep of what the last probes made. */
+const SWEEP_RESERVE_MS = 1500;
+const SWEEP_REASON = `not sent: its probes would make objects in a given identity's data, and the ${MAX_SWEEP_OBJECTS} the clean-up takes back are made (safety rule)`;
 
 /**
  * The objects the injection probes of a creation make in a given identity's or the admin's data (`POST /notes` with
@@ -2021,6 +2031,7 @@ function creationSweep(ctx: ScanContext) {
   const pending: ProbeObject[] = [];
   const tallies = new Map<string, SweepTally>();
   let deletes = 0;
+  let madeInAll = 0;
   const tally = (op: Operation, as: Identity) => {
     const key = `${op.id}\0${as.name}`;
     let t = tallies.get(key);
@@ -2031,20 +2042,28 @@ function creationSweep(ctx: ScanContext) {
     return t;
   };
   const seen =
-    (op: Operation, as: Identity, plain: string) =>
+    (op: Operation, as: Identity, plain: string, input = '') =>
     (req: PlannedRequest, res: ScanResponse | undefined, value: unknown): void => {
       if (!res || !isSuccess(res) || refusedIn200(res)) return;
       tally(op, as).made++;
+      madeInAll++;
       pending.push({
         op,
         as,
         res,
+        key: `${op.id} ${input}`,
         path: req.path.split('?')[0],
         ...(typeof value === 'string' && value !== plain && value.length >= 3 ? { probe: value } : {}),
       });
     };
-  const flush = async (): Promise<void> => {
-    const batch = pending.splice(0);
+  /** Deletes what the probes made: the objects of one input (`key`), or all those still there. */
+  const flush = async (key?: string): Promise<void> => {
+    const batch: ProbeObject[] = [];
+    for (let i = pending.length - 1; i >= 0; i--) {
+      if (key !== undefined && pending[i].key !== key) continue;
+      batch.unshift(pending[i]);
+      pending.splice(i, 1);
+    }
     const lists = new Map<string, Promise<unknown[]>>();
     for (const o of batch) {
       const t = tally(o.op, o.as);
@@ -2123,17 +2142,39 @@ function creationSweep(ctx: ScanContext) {
       ctx.warn?.(`${what}: ${left} left in its data (${why}); remove them on the target by hand`);
     }
   };
-  return { seen, flush, report };
+  /** The probes made as many objects in given identities' data as the clean-up takes back: no more creations. */
+  const full = (): boolean => madeInAll >= MAX_SWEEP_OBJECTS;
+  return { seen, flush, report, full };
+}
+
+/** Names of inputs that search, filter or order: what a query is built from. */
+const SEARCH_NAME =
+  /^(q|query|search|search_?term|term|keyword|keywords|filter|filters|find|lookup|where|name|title|username|user_?name)$|search|filter|sort|order_?by|keyword/i;
+
+/**
+ * How promising an input is for the probes, when the budget cannot reach them all: 3 an SQL fragment (a condition,
+ * an ordering) or a search, filter or name input; 2 an input of a read (a path id, a query parameter: a lookup,
+ * and its probes change nothing); 1 any other (a write's field); 0 a creation's field sent as a given identity (each
+ * probe makes an object there that must be deleted again: twice the requests).
+ */
+export function inputPromise(point: InjectionPoint, createsAsGiven: boolean): number {
+  const leaf = point.name.split('.').pop() ?? point.name;
+  if (point.fragment !== undefined || SEARCH_NAME.test(leaf)) return createsAsGiven ? 1 : 3;
+  if (createsAsGiven) return 0;
+  if (readsOnly(point.op) && point.in !== 'header' && point.in !== 'cookie') return 2;
+  return 1;
 }
 
 /**
  * Requests the injection probes may send: 30 per input (both rounds and the time-based pass of a typical input
- * take 15 to 30), at least 150, at most 500 (25 s at the default 20 requests per second, inside the check's
- * 30 s). The time budget is the caller's (what API8 has left of its 20 s). Whichever runs out first ends the
- * probes; the first round of every input comes before any second round, so what is cut is the costly part.
+ * take 15 to 30), at least 150, at most 1500. At the default 20 requests per second the time budget (the caller's:
+ * what API8 has left of its 20 s, within the check's share of the scan) ends the probes long before; a faster rate
+ * lets a large document's inputs use the time they have (500 ended a 156-input document's probes in 6 of 20 s).
+ * Whichever runs out first ends the probes; the first round of every input comes before any second round, so what
+ * is cut is the costly part.
  */
 export function requestBudget(inputs: number): number {
-  return Math.min(500, Math.max(150, 30 * inputs));
+  return Math.min(1500, Math.max(150, 30 * inputs));
 }
 
 /** A fixed request budget instead of `requestBudget`: set by tests that need the budget to run out. */
@@ -3115,16 +3156,24 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
           [],
           undefined,
           as !== null && as !== maker?.identity && creationOps.has(point.op.id)
-            ? sweep.seen(point.op, as, point.value)
+            ? sweep.seen(point.op, as, point.value, point.name)
             : undefined,
         );
   };
   const started = performance.now();
+  // The check's share of the scan's time (the runner's `deadline`, where it gives one) bounds the budget too, less
+  // what the sweep of the probes' objects needs before the check is stopped.
+  const shareEnds = (ctx as { readonly deadline?: number }).deadline;
+  if (shareEnds !== undefined)
+    budgetMs = Math.max(0, Math.min(budgetMs, shareEnds - started - SWEEP_RESERVE_MS));
   const deadline = started + budgetMs;
   const over = () => performance.now() > deadline || sent >= maxRequests || ctx.signal.aborted;
   // The first round may run past the time budget, by up to 8 s, to give every input 250 ms (five requests at
   // 20 per second): API8 gives the probes what is left of its 20 s, and its check times out at 30 s.
-  const firstDeadline = started + Math.max(budgetMs, Math.min(budgetMs + 8000, 250 * points.length));
+  const firstDeadline = Math.min(
+    started + Math.max(budgetMs, Math.min(budgetMs + 8000, 250 * points.length)),
+    shareEnds !== undefined ? shareEnds - SWEEP_RESERVE_MS : Number.POSITIVE_INFINITY,
+  );
   const overFirst = () => performance.now() > firstDeadline || sent >= maxRequests || ctx.signal.aborted;
   const who: (Identity | null)[] = [
     ...ctx.identities.slice(0, 1),
@@ -3350,14 +3399,48 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
   // The credential itself (a bearer token or API key looked up with string-built SQL): a few requests, before the
   // rounds spend the budget.
   if (!overFirst()) await credentialProbes(counted);
-  // Ordinary operations first, then slow ones, then logins; within each, likely sinks first, then the document.
+  // Ordinary operations first, then slow ones, then logins; within each, by promise (inputPromise), every
+  // operation's most promising input before any operation's second (a large document's budget reaches more
+  // operations), likely sinks first, then the document.
+  const promise = (point: InjectionPoint) =>
+    inputPromise(point, creationOps.has(point.op.id) && maker === undefined);
+  const rank = new Map<Job, number>();
+  const byOperation = new Map<string, Job[]>();
+  for (const job of jobs)
+    byOperation.set(job.point.op.id, [...(byOperation.get(job.point.op.id) ?? []), job]);
+  for (const list of byOperation.values()) {
+    const ranked = list
+      .map((job, i) => ({ job, i }))
+      .sort((a, b) => promise(b.job.point) - promise(a.job.point) || a.i - b.i);
+    for (const [k, { job }] of ranked.entries()) rank.set(job, k);
+  }
   const order = jobs
     .map((job, i) => ({ job, i }))
     .sort(
       (a, b) =>
-        a.job.tier - b.job.tier || Number(b.job.point.likely) - Number(a.job.point.likely) || a.i - b.i,
+        a.job.tier - b.job.tier ||
+        promise(b.job.point) - promise(a.job.point) ||
+        rank.get(a.job)! - rank.get(b.job)! ||
+        Number(b.job.point.likely) - Number(a.job.point.likely) ||
+        a.i - b.i,
     )
     .map((x) => x.job);
+  // A job whose probes create as a given identity stops once the clean-up has as many objects to take back as it
+  // may (the sweep's bound): held, and said so in the coverage.
+  const sweepKey = (job: Job) => `${job.point.op.id} ${job.point.name}`;
+  const held = (job: Job): boolean => {
+    const as = job.p?.as;
+    if (
+      !job.held &&
+      creationOps.has(job.point.op.id) &&
+      as !== undefined &&
+      as !== null &&
+      as !== maker?.identity &&
+      sweep.full()
+    )
+      job.held = true;
+    return job.held === true;
+  };
 
   await pool(order, async (job) => {
     if (overFirst() || !reach.has(job.point.op.id)) return;
@@ -3407,14 +3490,17 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
       const plain = codec ? { ...at, value: codec.decoded } : at;
       const inner = probe(plain, r.as, r.body, r.pinned);
       job.p = codec ? encodedProber(inner, codec) : inner;
+      if (held(job)) return;
       if (point.in === 'path' && r.pinned?.[point.name] !== undefined) job.ownPath = true;
       // A fresh baseline for this input (the reaching one may have used another input's request); the input
       // that reached the operation with its own plain request has it already.
       job.baseline =
         r.by === point && own === undefined ? r.baseline : ((await job.p.send(plain.value)) ?? r.baseline);
     }
+    if (held(job)) return;
     job.found = await firstRound(counted, job);
     job.stage = 1;
+    await sweep.flush(sweepKey(job));
   });
   await sweep.flush();
   // Stored XSS through the creations (storedXss): as the scan's own account first; what it made as a given identity
@@ -3435,9 +3521,10 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
     await sweep.flush();
   } else ctx.note?.({ rule: SCAN_RULES.storedXss, reason: `not tested: ${BUDGET_REASON}` });
   await pool(order, async (job) => {
-    if (over() || job.stage < 1 || job.found || job.stopped) return;
+    if (over() || job.stage < 1 || job.found || job.stopped || held(job)) return;
     job.found = await secondRound(counted, job, over);
     if (!job.stopped && !job.cut) job.stage = 2;
+    await sweep.flush(sweepKey(job));
   });
   await sweep.flush();
   // Time-based probes only once every input had its cheaper ones, and not where the plain request is itself
@@ -3448,7 +3535,7 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
     order,
     async (job) => {
       const { baseline } = job;
-      if (over() || job.stage < 2 || job.found) return;
+      if (over() || job.stage < 2 || job.found || held(job)) return;
       // A login's fields, when nothing else told (a login whose every failure answers alike): the sleeps that run
       // once and match nobody, whatever the field's name.
       if (job.login && baseline !== undefined && baseline.durationMs <= SLOW_BASELINE_MS) {
@@ -3471,7 +3558,15 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
   // Operator objects last (see probeObjects), within the same budget.
   await pool(order, async (job) => {
     const { baseline, point } = job;
-    if (over() || objectsKill.has(ctx) || job.stage < 2 || job.found || baseline === undefined || job.safe)
+    if (
+      over() ||
+      objectsKill.has(ctx) ||
+      job.stage < 2 ||
+      job.found ||
+      baseline === undefined ||
+      job.safe ||
+      held(job)
+    )
       return;
     if (job.erase || job.p?.codec) return;
     // `{"$ne": ...}` as an update's filter matches every document: reads and logins only. At a login, only in the
@@ -3498,6 +3593,7 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
   const outcomes: PointOutcome[] = jobs.map((job): PointOutcome => {
     const { point } = job;
     if (job.found) return { point, status: 'finding' };
+    if (job.held) return { point, status: job.stage >= 1 ? 'partial' : 'skipped', reason: SWEEP_REASON };
     if (job.stopped)
       return {
         point,
@@ -3523,11 +3619,16 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
     if (cut.length === 0) continue;
     const none = cut.every((j) => j.stage === 0);
     const what = cut
-      .map((j) => `${j.point.name} ${j.stopped ? 'unanswered' : j.stage === 0 ? 'none' : 'first round only'}`)
+      .map(
+        (j) =>
+          `${j.point.name} ${j.stopped ? 'unanswered' : j.stage === 0 ? 'none' : 'first round only'}${j.held ? ' (held)' : ''}`,
+      )
       .join(', ');
-    const why = cut.some((j) => !j.stopped)
-      ? `${BUDGET_REASON} (${spent})`
-      : 'the target did not answer its probes';
+    const why = [
+      ...(cut.some((j) => !j.stopped && !j.held) ? [`${BUDGET_REASON} (${spent})`] : []),
+      ...(cut.some((j) => j.held) ? [`held: ${SWEEP_REASON}`] : []),
+      ...(cut.every((j) => j.stopped) ? ['the target did not answer its probes'] : []),
+    ].join('; ');
     ctx.note?.({
       operation: op,
       reason: `injection ${none ? 'not probed' : 'partly probed'}: ${what}; ${why}`,
