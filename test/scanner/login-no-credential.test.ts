@@ -12,7 +12,8 @@ import { operationsFound, scanDocument } from './twins.ts';
  * requests name the user in the path (`GET /api/users/{username}/gifts`), which the API trusts. Failures are
  * `{"success": false, "message": ...}`. Sign-up: `POST /api/register {username, email, password}` -> 201. In the
  * cookie variant the login answers the account record itself (`{"id": 1, "username": ...}`) and sets a session
- * cookie `gb` (a name that says nothing of a session), which the gift lists then require.
+ * cookie `gb` (a name that says nothing of a session), which the gift lists then require; in the text variant it
+ * answers `200 text/plain` "Login successful. Welcome back, <name>!" and nothing else.
  *
  * Vulnerable: the login tells an unknown user (404 "user not found") from a wrong password (401 "incorrect
  * password"), never limits failed logins, the sign-up takes any password, and a seeded account `test` keeps
@@ -34,7 +35,8 @@ const SEED: Member[] = [
   { username: 'giftadmin', email: 'admin@gifts.test', password: 'Admin-keeps-lists-9', gifts: [] },
 ];
 
-function startGifts(fixed: boolean, cookie = false) {
+function startGifts(fixed: boolean, mode: 'json' | 'cookie' | 'text' = 'json') {
+  const cookie = mode === 'cookie';
   const sessions = new Map<string, string>();
   const members = SEED.map((m) => ({ ...m, gifts: [...m.gifts] }));
   members.push({
@@ -77,6 +79,10 @@ function startGifts(fixed: boolean, cookie = false) {
       const m = members.find((x) => x.username === username);
       if (m && m.password === b?.password) {
         failures.delete(username);
+        if (mode === 'text') {
+          res.writeHead(200, { 'content-type': 'text/plain' });
+          return res.end(`Login successful. Welcome back, ${m.username}!`);
+        }
         if (!cookie) return sendJson(res, 200, { success: true, user: view(m) });
         // The cookie variant: the account record at the top, the session in a cookie named like nothing.
         const sid = randomBytes(12).toString('hex');
@@ -230,7 +236,53 @@ describe('a login that answers the account record and keeps its session in a coo
   const passwords = {} as Record<'vulnerable' | 'fixed', string[]>;
   before(async () => {
     for (const kind of ['vulnerable', 'fixed'] as const) {
-      const api = await startGifts(kind === 'fixed', true);
+      const api = await startGifts(kind === 'fixed', 'cookie');
+      try {
+        runs[kind] = await scanDocument(SPEC, api.url, {
+          identities: SEED.slice(0, 2).map(identity),
+          admin: identity(SEED[2]),
+          checks: ['API2'],
+          ratePerSecond: 300,
+        });
+        passwords[kind] = api.members.slice(0, 3).map((m) => m.password);
+      } finally {
+        await api.close();
+      }
+    }
+  });
+
+  test('vulnerable: enumeration, no brute-force limit, weak passwords and the default account are found', () => {
+    const got = found(runs.vulnerable);
+    for (const want of [
+      'scan/api2-user-enumeration login',
+      'scan/api2-no-brute-force-protection login',
+      'scan/api2-weak-password-policy register',
+      'scan/api2-default-credentials login',
+      'scan/api2-password-reset-without-proof resetPassword',
+    ])
+      assert.ok(got.includes(want), `${want} missing:\n${operationsFound(runs.vulnerable).join('\n')}`);
+  });
+
+  test('fixed twin: no finding of the login rules', () => {
+    assert.deepEqual(found(runs.fixed), [], operationsFound(runs.fixed).join('\n'));
+  });
+
+  test("the given members' passwords are unchanged", () => {
+    for (const kind of ['vulnerable', 'fixed'] as const)
+      assert.deepEqual(
+        passwords[kind],
+        SEED.map((m) => m.password),
+        kind,
+      );
+  });
+});
+
+describe('a login that answers 200 text/plain "Login successful" and hands out nothing', () => {
+  const runs = {} as Record<'vulnerable' | 'fixed', ScanResult>;
+  const passwords = {} as Record<'vulnerable' | 'fixed', string[]>;
+  before(async () => {
+    for (const kind of ['vulnerable', 'fixed'] as const) {
+      const api = await startGifts(kind === 'fixed', 'text');
       try {
         runs[kind] = await scanDocument(SPEC, api.url, {
           identities: SEED.slice(0, 2).map(identity),

@@ -97,6 +97,11 @@ test('an answer that says it signed the caller in counts without a credential', 
   assert.equal(signedIn(flow, response(200, { message: 'Logged in successfully' })), true);
   assert.equal(signedIn(flow, response(200, { user: { username: 'a', email: 'a@x.test' } })), true);
   assert.equal(signedIn(flow, response(200, { id: 7, username: 'a', email: 'a@x.test' })), true);
+  const text = (body: string) => ({ ...response(200, undefined), text: body, json: undefined });
+  assert.equal(signedIn(flow, text('Login successful. Welcome back, a!')), true);
+  assert.equal(signedIn(flow, text('Login failed: wrong password')), false);
+  assert.equal(signedIn(flow, text('Please log in')), false);
+  assert.equal(signedIn(flow, text('<form action="/login"><input name="user"> Log in</form>')), false);
 });
 
 test('an answer that refuses, or says nothing of a sign-in, is no login', () => {

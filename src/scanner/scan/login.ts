@@ -228,6 +228,8 @@ const SIGN_IN_WORD =
   /^(ok|success|successful|succeeded|authenticated|logged[ _-]?in|signed[ _-]?in|welcome)$/i;
 /** A message that says the caller is signed in, and one that says otherwise. */
 const SIGN_IN_TEXT = /\b(log(ged)?[ _-]?in|sign(ed)?[ _-]?in|authenticated|welcome)\b/i;
+/** Words of a text answer that says the sign-in is done (not `Please log in`). */
+const SIGNED_IN_TEXT = /\b(success(ful(ly)?)?|welcome|logged[ _-]?in|signed[ _-]?in|authenticated)\b/i;
 const NOT_SIGNED_IN =
   /fail|invalid|incorrect|wrong|denied|not|error|unable|cannot|can't|locked|too many|expired|required|missing|bad|unknown|no such/i;
 /** A member holding the account signed in: `user`, `account`, `profile`, `member`... */
@@ -239,12 +241,16 @@ const ACCOUNT_KEY = /^(id|_id|uuid|user_?id|userid|username|user_?name|login|ema
  * (an API that trusts later requests naming the user, or keeps its session in a cookie of any name)? Yes when
  * it refuses nothing (no `success`/`ok` false, no error member, no failure status) and holds a success flag set
  * to true (`{"success": true}`), a status word of success (`{"status": "ok"}`), a message of signing in with no
- * word of failure, or the account itself (`{"user": {"id": 3, ...}}`, or `{"id": 3, "username": ...}`). The callers judge it against a failure
+ * word of failure, or the account itself (`{"user": {"id": 3, ...}}`, or `{"id": 3, "username": ...}`); or a
+ * short text answer that says so (`Login successful`). The callers judge it against a failure
  * baseline (a user nobody has, or a wrong password, must not get the same): that difference is the proof.
  */
 export function reportsSignIn(res: ScanResponse): boolean {
   if (res.status < 200 || res.status >= 300) return false;
   const body = res.json;
+  // A short text answer (`Login successful`, `Welcome back, alice`) says so in words.
+  if (body === undefined && res.text.length < 200)
+    return SIGNED_IN_TEXT.test(res.text) && !NOT_SIGNED_IN.test(res.text) && !/<form|<input/i.test(res.text);
   if (body === null || typeof body !== 'object' || Array.isArray(body)) return false;
   const r = body as Record<string, unknown>;
   const entries = Object.entries(r);
