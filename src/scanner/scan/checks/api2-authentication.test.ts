@@ -199,3 +199,43 @@ test('reads the request limit an answer announces, in each header spelling', () 
   assert.equal(announcedLimit(res({ 'ratelimit-policy': '100;w=60' })), 100);
   assert.equal(announcedLimit(res({ 'content-type': 'application/json' })), undefined);
 });
+
+test('a Basic-secured login path without a body is a login; an OAuth token endpoint with its form is not', () => {
+  const spec = buildApiDocument('/basic.yaml', '3.0', {
+    openapi: '3.0.3',
+    info: { title: 'basic', version: '1' },
+    components: { securitySchemes: { basic: { type: 'http', scheme: 'basic' } } },
+    security: [{ basic: [] }],
+    paths: {
+      '/v1/login': { get: { responses: { '200': { description: 'who' } } } },
+      '/oauth/token': {
+        post: {
+          requestBody: {
+            content: {
+              'application/x-www-form-urlencoded': {
+                schema: { type: 'object', properties: { grant_type: { type: 'string' } } },
+              },
+            },
+          },
+          responses: { '200': { description: 'a token' } },
+        },
+      },
+      '/v1/jobs': { get: { responses: { '200': { description: 'jobs' } } } },
+    },
+  });
+  const alice = {
+    name: 'alice',
+    session: {
+      name: 'alice',
+      headers: { authorization: `Basic ${Buffer.from('alice:pw:1').toString('base64')}` },
+      cookies: new Map(),
+    },
+  };
+  const ctx = { spec, identities: [alice] } as unknown as ScanContext;
+  const logins = documentedLogins(ctx);
+  assert.deepEqual(
+    logins.map((t) => `${t.flow.method} ${t.flow.path}`),
+    ['GET /v1/login'],
+  );
+  assert.deepEqual(logins[0].known, { user: 'alice', password: 'pw:1' });
+});

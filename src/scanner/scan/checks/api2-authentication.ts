@@ -980,13 +980,14 @@ function basicKnown(ctx: ScanContext): { user: string; password: string } | unde
 
 /**
  * A login that takes HTTP Basic credentials and no body: an operation on a login path (or with a login id), GET
- * or POST, without path parameters or a required body, whose security names an `http` `basic` scheme
+ * or POST, without path parameters or any body (an OAuth token endpoint takes client credentials in Basic beside
+ * its form body: not a login of users), whose security names an `http` `basic` scheme
  * (`GET /v1/login`, `POST /auth` with `Authorization: Basic`). Its user and password go in the header; a given
  * identity given as Basic credentials is its known user.
  */
 function basicLogin(ctx: ScanContext, op: Operation): LoginTarget | undefined {
   if (op.method !== 'GET' && op.method !== 'POST') return undefined;
-  if (op.path.includes('{') || op.requestBody?.required === true || !takesBasic(ctx, op)) return undefined;
+  if (op.path.includes('{') || op.requestBody !== undefined || !takesBasic(ctx, op)) return undefined;
   const known = basicKnown(ctx);
   const flow: BasicLoginFlow = {
     path: op.path,
