@@ -570,53 +570,102 @@ const GUESSED_IDS = ['1', '2', '3', '100', '101', '1000', '1001', '1002'];
 /** At most this many item routes are enumerated. */
 const MAX_ENUMERATED = 2;
 
-/** Whose record this is, by its owner field (`user_id`, `owner: {id}`): the identity among `people`. */
+/**
+ * Whose record this is: its owner field (`user_id`, `owner: {id}`) holds an id the identity was told is its own, or a
+ * member naming an account (`owner`, `username`, `login`, `handle`, `email`) holds one of those ids or one of its
+ * login names (`owner: "bob"` where bob's token says `sub: "bob"`): the identity among `people`.
+ */
 function ownerOf(record: unknown, people: readonly Identity[]): Identity | undefined {
   if (record === null || typeof record !== 'object' || Array.isArray(record)) return undefined;
+  const r = record as Record<string, unknown>;
   for (const who of people) {
     const ids = selfIds(who);
-    if (ids.size > 0 && ownsRecord(record as Record<string, unknown>, ids)) return who;
+    if (ids.size > 0 && ownsRecord(r, ids)) return who;
+  }
+  for (const who of people) {
+    const names = new Set([...selfIds(who), ...loginValues(who)]);
+    const named = Object.entries(r).some(
+      ([k, v]) =>
+        /^(owner|user_?name|username|userName|login|handle|e_?mail)$/.test(k) &&
+        (typeof v === 'string' || typeof v === 'number') &&
+        String(v).length >= 3 &&
+        names.has(String(v)),
+    );
+    if (named) return who;
   }
   return undefined;
 }
 
+/** Members an item may show that its shared list does not show anyone: contact details, money, secrets, keys. */
+const PRIVATE_TO_OWNER = new RegExp(`${STRICTLY_PRIVATE.source}|api_?key|apikey|access_?key`, 'i');
+/** At most this many routes get their listed ids read one by one, and ids a route. */
+const MAX_LISTED_ROUTES = 3;
+const MAX_LISTED_IDS = 4;
+
 /**
- * Item routes with one path parameter that nothing the API gave out could fill (no list, no harvested value):
- * the first identity tries a few small ids (at most 8 per route, 2 routes); a record it gets whose owner field
- * names the other identity is read by the other too (the same object: it is theirs) and, when private, the
- * first identity's read is `scan/api1-bola-read`. A record of the first identity's own is read by the other
- * the same way. Reads only.
+ * Item routes with one path parameter that nothing the API gave out could fill (no list, no harvested value): the
+ * first identity tries a few small ids (at most 8 per route, 2 routes). Item routes whose ids a list shows everyone
+ * (`GET /users` → 1, 2, 3 to both identities: no id is anyone's own) get the listed ids read one by one (at most 4,
+ * 3 routes), and only a record showing data private to its owner (contact details, money, secrets, keys) counts
+ * there: the list shares the ids, not that. A record the first identity gets whose owner field names the other
+ * identity (`user_id`, `owner: "bob"` for bob's `sub`) is read by the other too (the same object: it is theirs)
+ * and, when private, the first identity's read is `scan/api1-bola-read`. A record of the first identity's own is
+ * read by the other the same way. Reads only.
  */
 async function guessedIds(ctx: ScanContext, a: Identity, b: Identity, tested: Set<string>): Promise<void> {
   let routes = 0;
+  let listedRoutes = 0;
   for (const op of ctx.spec.operations) {
-    if (routes >= MAX_ENUMERATED || ctx.signal.aborted) return;
-    if (op.method !== 'GET' || isExcluded(op) || isAdminOperation(op) || accountParam(op.path) !== undefined)
-      continue;
+    if ((routes >= MAX_ENUMERATED && listedRoutes >= MAX_LISTED_ROUTES) || ctx.signal.aborted) return;
+    if (op.method !== 'GET' || isExcluded(op) || isAdminOperation(op) || pathActs(op.path)) continue;
     const params = op.parameters.filter((p) => p.in === 'path');
     if (params.length !== 1 || !op.path.replace(/\/$/, '').endsWith(`/{${params[0].name}}`)) continue;
     const schema = resolveSchema(ctx.spec, params[0].schema);
-    if (schema.format === 'uuid' || listedValue(ctx.spec, params[0].schema) !== undefined) continue;
+    if (listedValue(ctx.spec, params[0].schema) !== undefined) continue;
     const planned = planRequest(ctx.spec, op, ctx.objects, { owner: a.name });
-    if (planned.invented.length === 0) continue;
-    routes++;
-    for (const id of GUESSED_IDS) {
+    let ids: string[];
+    let listed = false;
+    if (planned.invented.length > 0) {
+      if (routes >= MAX_ENUMERATED || schema.format === 'uuid' || accountParam(op.path) !== undefined)
+        continue;
+      routes++;
+      ids = GUESSED_IDS;
+    } else if (
+      !planned.ownedPath &&
+      (planned.harvested?.length ?? 0) > 0 &&
+      listedRoutes < MAX_LISTED_ROUTES
+    ) {
+      // Values a list gave out to both identities alike: nobody's own by where they were seen.
+      const segments = op.path.replace(/\/$/, '').split('/');
+      const context = segments[segments.length - 2] ?? '';
+      const wanted = { name: params[0].name, context: context.startsWith('{') ? '' : context, schema };
+      ids = ctx.objects.harvest
+        .candidates(wanted, undefined, 2)
+        .filter((c) => [a, b].every((who) => ctx.objects.harvest.seenBy(who.name, c.value)))
+        .map((c) => String(c.value))
+        .slice(0, MAX_LISTED_IDS);
+      if (ids.length === 0) continue;
+      listedRoutes++;
+      listed = true;
+    } else continue;
+    for (const id of ids) {
       const req = planRequest(ctx.spec, op, ctx.objects, { owner: a.name, params: { [params[0].name]: id } });
       if (tested.has(req.path)) continue;
       const got = await ctx.send(req, a);
       if (!isSuccess(got) || got.json === undefined) continue;
-      const owner = ownerOf(got.json, [a, b]);
+      const owner = ownerOf(recordOf(got.json), [a, b]);
       if (owner === undefined) continue;
       tested.add(req.path);
       const reader = owner === a ? b : a;
       const mine = owner === a ? got : await ctx.send(req, owner);
       const theirs = owner === a ? await ctx.send(req, b) : got;
       if (!isSuccess(mine) || !isSuccess(theirs)) break;
+      if (listed && !privateFields(mine.json, 0, PRIVATE_TO_OWNER)) break;
       const score = similarity(mine.json ?? mine.text, theirs.json ?? theirs.text);
       if (score >= SAME_OBJECT && (await isPrivate(ctx, req, mine, false))) {
         ctx.report(SCAN_RULES.bolaRead, {
           operation: op,
-          message: `${reader.name} read ${owner.name}'s object at ${req.path} (an id tried, ${owner.name}'s by its owner field; similarity ${score.toFixed(2)}).`,
+          message: `${reader.name} read ${owner.name}'s object at ${req.path} (${listed ? 'an id a list shows everyone' : 'an id tried'}, ${owner.name}'s by its owner field; similarity ${score.toFixed(2)}).`,
           evidence: evidenceOf(theirs, { owner: owner.name, attacker: reader.name, similarity: score }),
         });
       }
@@ -721,7 +770,7 @@ const PERSON_REF =
 const PERSON_NAME =
   /^(full_?name|fullName|first_?name|firstName|last_?name|lastName|surname|given_?name|givenName)$/;
 /** At most this many item routes are read without credentials, and ids tried on each. */
-const MAX_ANONYMOUS_ROUTES = 8;
+const MAX_ANONYMOUS_ROUTES = 10;
 const MAX_ANONYMOUS_IDS = 3;
 
 /** The record of an item answer: the body, or the one object under `data`, `result` or `item`. */
@@ -776,7 +825,14 @@ function personalMembers(op: Operation, json: unknown): string[] {
  */
 async function anonymousReads(ctx: ScanContext, reported: ReadonlySet<Operation>): Promise<void> {
   let routes = 0;
-  for (const op of ctx.spec.operations) {
+  // Routes of collections of people first (`/users/{id}`, `/patients/{id}`), then the others in document order.
+  const people = (op: Operation) => {
+    const segments = op.path.replace(/\/$/, '').split('/');
+    const at = segments.findIndex((seg) => /^\{[^}]+\}$/.test(seg));
+    return PEOPLE.test(singular(segments[at - 1] ?? '')) ? 0 : 1;
+  };
+  const ordered = [...ctx.spec.operations].sort((x, y) => people(x) - people(y));
+  for (const op of ordered) {
     if (routes >= MAX_ANONYMOUS_ROUTES || ctx.signal.aborted) return;
     if (op.method !== 'GET' || reported.has(op) || isExcluded(op) || isAdminOperation(op) || requiresAuth(op))
       continue;
