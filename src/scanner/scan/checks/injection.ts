@@ -233,15 +233,32 @@ export interface InjectionPoint {
   readonly name: string;
   readonly value: string;
   readonly likely: boolean;
-  /** Pasted into SQL as a fragment (see CONDITION_NAME): a condition or an ordering. */
-  readonly fragment?: 'condition' | 'order';
+  /**
+   * Pasted into SQL as a fragment (see CONDITION_NAME): a condition, an ordering, or an ordering's direction
+   * (`direction=desc`: `ORDER BY price <direction>`).
+   */
+  readonly fragment?: 'condition' | 'order' | 'direction';
   /** A body field of a login the document gives no body for (see undocumentedLogin), and how it is encoded. */
   readonly undocumented?: 'json' | 'form';
 }
 
-/** Whether an input's name or description says it is pasted into SQL as a condition or an ordering. */
-export function fragmentKind(name: string, description: string): 'condition' | 'order' | undefined {
+/** Inputs named for the direction of an ordering (`dir`, `direction`, `sort_order`, `sortDir`). */
+const DIRECTION_NAME = /^((sort|order)_?)?(dir|direction)$|^(sort|order)_?order$/i;
+/** The values of an ordering's direction. */
+const DIRECTION_VALUE = /^(asc|desc)(ending)?$/i;
+
+/**
+ * Whether an input's name or description says it is pasted into SQL as a condition, an ordering or an ordering's
+ * direction (a direction by its name, or an ordering input whose value is `asc` or `desc`: `order=desc`).
+ */
+export function fragmentKind(
+  name: string,
+  description: string,
+  value?: unknown,
+): 'condition' | 'order' | 'direction' | undefined {
   const leaf = name.split('.').pop() ?? name;
+  if (DIRECTION_NAME.test(leaf) || (ORDER_NAME.test(leaf) && DIRECTION_VALUE.test(String(value ?? ''))))
+    return 'direction';
   if (ORDER_NAME.test(leaf) || ORDER_PROSE.test(description)) return 'order';
   if (CONDITION_NAME.test(leaf) || CONDITION_PROSE.test(description)) return 'condition';
   return undefined;
@@ -295,23 +312,27 @@ export function injectionPoints(ctx: ScanContext): InjectionPoint[] {
       guessed?: { readonly encoding: 'json' | 'form' },
     ) => {
       if (urls.has(`${op.id}\0${name}`) || PAGE_PARAM.test(name.split('.').pop() ?? name)) return;
-      const fragment = fragmentKind(name, description);
+      const fragment = fragmentKind(name, description, value);
       out.push({
         op,
         in: where,
         name,
         value:
-          SORT_PARAM.test(name) || COLUMN_DESCRIPTION.test(description)
-            ? 'id'
-            : // A condition the name says is SQL is one unless documented (a made-up word names no column):
-              // one that holds in a read, one that holds nowhere in a write.
-              fragment === 'condition' && !example && SQL_CONDITION_NAME.test(name.split('.').pop() ?? name)
-              ? neutralCondition(op)
-              : typeof value === 'string'
-                ? value
-                : typeof value === 'number' && where !== 'path'
-                  ? String(value)
-                  : `pc${randomUUID().slice(0, 6)}`,
+          fragment === 'direction'
+            ? DIRECTION_VALUE.test(String(value ?? ''))
+              ? String(value)
+              : 'asc'
+            : SORT_PARAM.test(name) || COLUMN_DESCRIPTION.test(description)
+              ? 'id'
+              : // A condition the name says is SQL is one unless documented (a made-up word names no column):
+                // one that holds in a read, one that holds nowhere in a write.
+                fragment === 'condition' && !example && SQL_CONDITION_NAME.test(name.split('.').pop() ?? name)
+                ? neutralCondition(op)
+                : typeof value === 'string'
+                  ? value
+                  : typeof value === 'number' && where !== 'path'
+                    ? String(value)
+                    : `pc${randomUUID().slice(0, 6)}`,
         likely: opLikely || LIKELY_SINK.test(name),
         ...(fragment !== undefined ? { fragment } : {}),
         ...(guessed !== undefined ? { undocumented: guessed.encoding } : {}),
@@ -1399,11 +1420,43 @@ async function orderCaseProof(job: Job, report: Report): Promise<'found' | 'no'>
   return 'no';
 }
 
+/**
+ * An ordering's direction pasted into SQL (`ORDER BY price ${direction}`): `asc LIMIT 1` and `asc LIMIT 2` answer the
+ * first one and the first two items of the `asc` list (with `-- -` after them where the statement goes on: a
+ * page's own LIMIT). Only SQL reads a LIMIT there: an API that checks the value against `asc`/`desc` refuses or
+ * ignores both alike, and one that keeps only the value's letters (`asclimit`) matches neither.
+ */
+async function directionProof(job: Job, report: Report): Promise<'found' | 'no'> {
+  const p = job.p!;
+  const plain = DIRECTION_VALUE.test(p.point.value) ? p.point.value : 'asc';
+  const full = orderOf(await p.send(plain));
+  if (!full || full.length < 3) return 'no';
+  for (const end of ['', '-- -']) {
+    const one = `${plain} LIMIT 1${end}`;
+    const r1 = await p.send(one);
+    const l1 = r1 && isSuccess(r1) ? itemsOf(r1.json) : undefined;
+    if (l1?.length !== 1 || JSON.stringify(l1[0]) !== full[0]) continue;
+    const two = `${plain} LIMIT 2${end}`;
+    const l2 = orderOf(await p.send(two));
+    if (l2?.length !== 2 || !sameOrder(l2, full.slice(0, 2))) continue;
+    report(
+      SCAN_RULES.sqlInjection,
+      `SQL fragment, ordering direction: ${one} and ${two} answered the first one and the first two of the ${full.length} items ${plain} ordered: a LIMIT only SQL reads`,
+      r1!,
+      one,
+      { items: full.length },
+    );
+    return 'found';
+  }
+  return 'no';
+}
+
 /** The fragment probes of an input its name or description says is pasted into SQL (none on others). */
 function fragmentProofs(job: Job, report: Report): Promise<'found' | 'no'> {
   const kind = job.p!.point.fragment;
   if (kind === 'condition') return conditionProof(job, report);
   if (kind === 'order') return orderProof(job, report);
+  if (kind === 'direction') return directionProof(job, report);
   return Promise.resolve('no');
 }
 
