@@ -72,7 +72,15 @@ test('SQL fragment inputs are told by name or by description, conditions apart f
   assert.equal(fragmentKind('expr', 'appended to the WHERE clause'), 'condition');
   assert.equal(fragmentKind('rank', 'the column to sort by'), 'order');
   // An ordering's direction: by its name, or an ordering input whose value is asc or desc.
-  for (const name of ['dir', 'direction', 'sort_dir', 'sortDirection', 'order_dir', 'sort_order', 'sortOrder'])
+  for (const name of [
+    'dir',
+    'direction',
+    'sort_dir',
+    'sortDirection',
+    'order_dir',
+    'sort_order',
+    'sortOrder',
+  ])
     assert.equal(fragmentKind(name, ''), 'direction', name);
   assert.equal(fragmentKind('order', '', 'desc'), 'direction');
   assert.equal(fragmentKind('order', '', 'created_at'), 'order');
