@@ -785,6 +785,81 @@ function fillVariant(documented: string, variant: string, concrete: string): str
   return query === undefined ? filled : `${filled}?${query}`;
 }
 
+/**
+ * Where the target URL has a path of its own (`http://host/api/v2`), what lies outside it: the host's root (`/debug`,
+ * `/graphql`, the probes that matter most) and the other versions of that base (`/api/v1/users` beside the
+ * documented `/users` under `/api/v2`). Every request path is joined to the target, so these go as dot segments
+ * (`/../../debug`), which the URL parser resolves before the request is sent (WHATWG URL). Each is judged against a
+ * made-up path in the same place (a catch-all answers it alike), as A, anonymously where A is refused for a version.
+ */
+async function outsideTargetBase(
+  ctx: ScanContext,
+  user: Identity,
+  probe: (
+    path: string,
+    as: Identity | null,
+  ) => Promise<{ res: ScanResponse | undefined; real: boolean } | undefined>,
+  looksReal: (res: ScanResponse | undefined) => res is ScanResponse,
+): Promise<void> {
+  const targetBase = new URL(ctx.target).pathname.replace(/\/+$/, '');
+  if (targetBase === '') return;
+  const up = '/..'.repeat(targetBase.split('/').length - 1);
+  const controls = new Map<string, ScanResponse | undefined>();
+  /** A made-up path in `folder` (an origin path), asked as `as`: what a catch-all there answers. */
+  const control = async (folder: string, as: Identity | null) => {
+    const key = `${as ? 'A' : '-'} ${folder}`;
+    if (!controls.has(key))
+      controls.set(
+        key,
+        await ctx.send({ method: 'GET', path: `${up}${folder}/pcx${randomBytes(6).toString('hex')}` }, as),
+      );
+    return controls.get(key);
+  };
+  const unlike = async (path: string, res: ScanResponse, as: Identity | null) => {
+    const folder = path.slice(0, path.lastIndexOf('/'));
+    const made = await control(folder, as);
+    return made !== undefined && !answersAlike({ path, res }, { path: `${folder}/pcx`, res: made });
+  };
+  for (const [path, severity] of PROBES) {
+    if (!UNDER_BASE.has(path) && path !== '/graphql') continue;
+    const found = await probe(`${up}${path}`, user);
+    if (!found?.real || !looksReal(found.res) || !(await unlike(path, found.res, user))) continue;
+    ctx.report(SCAN_RULES.undocumentedEndpoint, {
+      operation: undocumentedOperation(path),
+      severity,
+      key: `origin ${path}`,
+      message: `GET ${path} at the host's root, outside the target's base ${targetBase}, answered ${found.res.status} but is not in the API description.`,
+      evidence: evidenceOf(found.res, { targetBase }),
+    });
+  }
+  // The base's other versions, with the documented parameterless reads below them (at most 5 reads, 3 versions).
+  const reads = ctx.spec.operations
+    .filter((op) => op.method === 'GET' && !isExcluded(op) && !op.path.includes('{'))
+    .filter((op) => !op.parameters.some((p) => p.required && p.in === 'query'))
+    .slice(0, 5);
+  for (const alt of versionVariants(targetBase).slice(0, 3)) {
+    for (const op of reads) {
+      const path = `${alt}${op.path}`;
+      let found = await probe(`${up}${path}`, user);
+      let anonymous = false;
+      if (found && !found.real && (found.res?.status === 401 || found.res?.status === 403)) {
+        found = await probe(`${up}${path}`, null);
+        anonymous = true;
+      }
+      if (!found?.real || !looksReal(found.res) || !(await unlike(path, found.res, anonymous ? null : user)))
+        continue;
+      ctx.report(SCAN_RULES.undocumentedEndpoint, {
+        operation: undocumentedOperation(path, op),
+        severity: 'medium',
+        key: `origin ${path}`,
+        message: `GET ${path} answers${anonymous ? ' without credentials' : ''} beside the documented ${targetBase}${op.path} (another version of the target's base), but is not in the API description.`,
+        evidence: evidenceOf(found.res, { documented: `${targetBase}${op.path}` }),
+      });
+      break; // one read shows the version is served
+    }
+  }
+}
+
 export const api9: Check = {
   id: 'API9',
   title: 'Improper inventory management',
@@ -892,6 +967,8 @@ export const api9: Check = {
         reason: `the API serves its own description (no operation the given document lacks) at ${ownDocs.join(', ')}: not reported; hide it if the API is not meant to be public`,
       });
     }
+
+    await outsideTargetBase(ctx, user, probe, looksReal);
 
     // Variants of documented GET paths: other versions, and admin/internal/debug siblings of collections.
     const suffixControls = new Map<string, Control>();
