@@ -2078,9 +2078,9 @@ const SWEEP_REASON = `not sent: its probes would make objects in a given identit
  * deleted by its maker through the document's DELETE of the item (`DELETE /notes/{id}`), named by the id in the
  * creation's answer (or its `Location`), else found in the collection's list by the probe value it holds (never by a
  * plain value: a value the API gave out may name a given object). What could not be deleted is counted, and said
- * in the coverage and as a warning (`sweepNotes`).
+ * in the coverage and as a warning (`report`). `probes` names whose objects they are (the XXE check's too).
  */
-function creationSweep(ctx: ScanContext) {
+export function creationSweep(ctx: ScanContext, probes = 'the injection probes') {
   const pending: ProbeObject[] = [];
   const tallies = new Map<string, SweepTally>();
   let deletes = 0;
@@ -2185,7 +2185,7 @@ function creationSweep(ctx: ScanContext) {
   const report = (): void => {
     for (const t of tallies.values()) {
       const left = t.made - t.deleted;
-      const what = `the injection probes of ${t.op.method} ${t.op.path} created ${t.made} object${t.made === 1 ? '' : 's'} as ${t.as.name}`;
+      const what = `${probes} of ${t.op.method} ${t.op.path} created ${t.made} object${t.made === 1 ? '' : 's'} as ${t.as.name}`;
       if (left === 0) {
         ctx.note?.({ operation: t.op, reason: `${what}, all deleted after the probes` });
         continue;

@@ -26,6 +26,7 @@ import { evidenceOf, type Identity, type ScanContext } from '../context.ts';
 import { changesAccount } from '../discover.ts';
 import {
   bodySchema,
+  isCreationOperation,
   isExcluded,
   isLoginOperation,
   type PlannedRequest,
@@ -35,6 +36,7 @@ import {
 } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, resolveSchema, sampleValue } from '../schema.ts';
+import { creationSweep } from './injection.ts';
 import { storesOnAccount } from './url-inputs.ts';
 
 const XML_TYPE = /^(application|text)\/([\w.-]+\+)?xml\b/i;
@@ -356,6 +358,9 @@ export async function xxe(ctx: ScanContext): Promise<void> {
   const started = Date.now();
   // Once a switched JSON operation leaves an XML document unanswered, the others are not tried.
   let xmlHangs = false;
+  // A creation that takes the documents makes an object with each, in the data of whoever sent it: as a given
+  // identity or the admin, each is deleted again at the end (the injection probes' sweep).
+  const sweep = creationSweep(ctx, 'the XXE probes');
   for (const t of list) {
     if (ctx.signal.aborted || Date.now() - started > WALL_MS) break;
     if (t.rank === 2 && xmlHangs) continue;
@@ -370,10 +375,13 @@ export async function xxe(ctx: ScanContext): Promise<void> {
     // The first identity the operation lets in, judged by the control.
     let as: Identity | null | undefined;
     let control: ScanResponse | undefined;
+    const creates = isCreationOperation(ctx.spec, op);
     for (const who of [ctx.identities[0], ctx.admin, null]) {
       if (who === undefined) continue;
       const planned = planRequest(ctx.spec, op, ctx.objects, who ? { owner: who.name } : {});
-      control = await ctx.send(t.request(planned, docs.control), who);
+      const req = t.request(planned, docs.control);
+      control = await ctx.send(req, who);
+      if (creates && who) sweep.seen(op, who, '')(req, control, undefined);
       // Unanswered: the next identity would wait as long.
       if (!control) break;
       if (control.status !== 401 && control.status !== 403) {
@@ -383,8 +391,12 @@ export async function xxe(ctx: ScanContext): Promise<void> {
     }
     if (!control && t.rank === 2) xmlHangs = true;
     if (as === undefined || !control) continue;
-    const send = (doc: string) =>
-      ctx.send(t.request(planRequest(ctx.spec, op, ctx.objects, as ? { owner: as.name } : {}), doc), as);
+    const send = async (doc: string) => {
+      const req = t.request(planRequest(ctx.spec, op, ctx.objects, as ? { owner: as.name } : {}), doc);
+      const res = await ctx.send(req, as);
+      if (creates && as) sweep.seen(op, as, '')(req, res, undefined);
+      return res;
+    };
     const internal = await send(docs.internal);
     if (!internal && t.rank === 2) xmlHangs = true;
     const expanded = shows(internal, marker, docs.internal);
@@ -411,6 +423,8 @@ export async function xxe(ctx: ScanContext): Promise<void> {
         ...(expanded && internal ? { expanded: { res: internal, marker, doc: docs.internal } } : {}),
       });
   }
+  await sweep.flush();
+  sweep.report();
   const hits = await Promise.all(
     pending.map(async (p) =>
       (await Promise.all(p.canaries.map((c) => ctx.canary.waitFor(c.token, CANARY_WAIT_MS)))).findIndex(
