@@ -14,7 +14,8 @@ import { scanDocument } from './twins.ts';
  * the author. `POST /api/notices {text}` is served as JSON only, on both twins (a script held as data is no finding).
  * The vulnerable twin writes the post's JSON with `res.send(string)`'s default type, `text/html`, at
  * `GET /api/posts/{postId}`, and pastes subject and message unescaped into `GET /api/posts/{postId}/preview` and the
- * `GET /board` page. Fixed twin: `application/json`, and both pages escape the text.
+ * `GET /board` page; a reply, posted as a form (`POST /api/replies text=...`), is shown unescaped by its page
+ * `GET /api/replies/{replyId}`. Fixed twin: `application/json`, and the pages escape the text.
  */
 const json = (schema: unknown) => ({ content: { 'application/json': { schema } } });
 const html = { content: { 'text/html': { schema: { type: 'string' } } } };
@@ -96,6 +97,27 @@ const SPEC = {
         responses: { '201': { description: 'noticed', ...json({ type: 'object' }) } },
       },
     },
+    '/api/replies': {
+      post: {
+        operationId: 'createReply',
+        requestBody: {
+          content: {
+            'application/x-www-form-urlencoded': {
+              schema: { type: 'object', required: ['text'], properties: { text: { type: 'string' } } },
+            },
+          },
+        },
+        responses: { '201': { description: 'replied', ...json({ type: 'object' }) } },
+      },
+    },
+    '/api/replies/{replyId}': {
+      parameters: [{ name: 'replyId', in: 'path', required: true, schema: { type: 'integer' } }],
+      get: {
+        operationId: 'showReply',
+        responses: { '200': { description: 'the reply as a page', ...html } },
+      },
+      delete: { operationId: 'deleteReply', responses: { '204': { description: 'deleted' } } },
+    },
     '/api/notices/{noticeId}': {
       parameters: [{ name: 'noticeId', in: 'path', required: true, schema: { type: 'integer' } }],
       get: {
@@ -121,6 +143,7 @@ interface Post {
 
 interface Board extends TestServer {
   readonly posts: Post[];
+  readonly replies: { replyId: number; author: string; text: string }[];
   readonly notices: { noticeId: number; author: string; text: string }[];
 }
 
@@ -139,6 +162,7 @@ async function startBoard(fixed: boolean): Promise<Board> {
     { postId: 2, author: 'bob', subject: 'Lost glove', message: 'Black, left hand.', mood: 'grumpy' },
   ];
   const notices: Board['notices'] = [{ noticeId: 1, author: 'alice', text: 'Dues are due.' }];
+  const replies: Board['replies'] = [{ replyId: 1, author: 'bob', text: 'Count me in.' }];
   let next = 3;
   const sessions = new Map<string, string>();
   const send = (
@@ -177,7 +201,7 @@ async function startBoard(fixed: boolean): Promise<Board> {
     const me = sid ? sessions.get(sid) : undefined;
     if (!me) return send(res, 401, { error: 'sign in first' });
     let input: Record<string, unknown> = {};
-    if (text) {
+    if (text && !url.pathname.startsWith('/api/replies')) {
       try {
         input = JSON.parse(text);
       } catch {
@@ -216,6 +240,31 @@ async function startBoard(fixed: boolean): Promise<Board> {
         return send(res, 204);
       }
     }
+    if (url.pathname === '/api/replies' && req.method === 'POST') {
+      // A form post (its text field), made before the JSON parse below.
+      const reply = new URLSearchParams(text).get('text');
+      if (reply === null) return send(res, 400, { error: 'text is required' });
+      const r = { replyId: next++, author: me, text: reply };
+      replies.push(r);
+      return send(res, 201, r);
+    }
+    const rp = /^\/api\/replies\/(\d+)$/.exec(url.pathname);
+    if (rp) {
+      const r = replies.find((x) => x.replyId === Number(rp[1]));
+      if (!r) return send(res, 404, { error: 'no such reply' });
+      if (req.method === 'GET')
+        return send(
+          res,
+          200,
+          `<p class="reply">${fixed ? escapeHtml(r.text) : r.text}</p>`,
+          'text/html; charset=utf-8',
+        );
+      if (req.method === 'DELETE') {
+        if (r.author !== me) return send(res, 403, { error: 'not your reply' });
+        replies.splice(replies.indexOf(r), 1);
+        return send(res, 204);
+      }
+    }
     if (url.pathname === '/api/notices') {
       if (req.method === 'GET') return send(res, 200, notices);
       if (req.method === 'POST') {
@@ -235,7 +284,7 @@ async function startBoard(fixed: boolean): Promise<Board> {
   const api = await startServer((req, res) => {
     handle(req, res).catch(() => send(res, 500, { error: 'server error' }));
   });
-  return { ...api, posts, notices };
+  return { ...api, posts, notices, replies };
 }
 
 async function scanBoard(fixed: boolean) {
@@ -255,7 +304,7 @@ async function scanBoard(fixed: boolean) {
       ratePerSecond: 300,
       timeDelayMs: 300,
     });
-    return { result, before, posts: api.posts, notices: api.notices };
+    return { result, before, posts: api.posts, notices: api.notices, replies: api.replies };
   } finally {
     await api.close();
   }
@@ -267,16 +316,22 @@ const xss = (r: ScanResult) =>
     .map((f) => `${f.operation?.operationId}: ${f.message}`);
 
 describe('stored XSS: a script stored through the JSON API and served back as a page', () => {
-  test('the vulnerable twin: found on the post creation, not on the notices served as JSON; nothing left in the data', async () => {
+  test('the vulnerable twin: found on the post and the form reply, not on the notices served as JSON; nothing left in the data', async () => {
     const v = await scanBoard(false);
     const found = xss(v.result);
-    assert.equal(found.length, 1, found.join('\n'));
+    assert.equal(found.length, 2, found.join('\n'));
     assert.match(
-      found[0],
+      found.find((f) => f.startsWith('createReply')) ?? '',
+      /^createReply: POST \/api\/replies stored a script in text \(as alice\), and GET \/api\/replies\/\{replyId\} served it back intact as text\/html/,
+    );
+    assert.match(
+      found.find((f) => f.startsWith('createPost')) ?? '',
       /^createPost: POST \/api\/posts stored a script in (subject|message) \(as alice\), and GET \/api\/posts\/\{postId\}(\/preview)? served it back intact as text\/html/,
     );
     assert.equal(JSON.stringify(v.posts.slice(0, 2)), v.before);
-    const scripts = [...v.posts, ...v.notices].filter((p) => /<script>\/\*pcs/.test(JSON.stringify(p)));
+    const scripts = [...v.posts, ...v.notices, ...v.replies].filter((p) =>
+      /<script>\/\*pcs/.test(JSON.stringify(p)),
+    );
     assert.deepEqual(scripts, [], 'the scan’s scripts were left in the board');
     // Notices have no DELETE: no script stored there as alice, and the injection probes' notices are said to stay.
     const coverage = JSON.stringify(v.result.coverage);

@@ -14,10 +14,10 @@ import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../conte
 import { createdId } from '../discover.ts';
 import { entityOfPath } from '../harvest.ts';
 import {
+  bodySchema,
   captureId,
   creationCollection,
   isExcluded,
-  jsonBodySchema,
   memberParam,
   type PlannedRequest,
   planRequest,
@@ -43,9 +43,9 @@ function canaryFor(tag: string): string {
   return `<script>/*${tag}*/</script>`;
 }
 
-/** The free-text members of a creation's JSON body the script can go in (at most four, free text first). */
+/** The free-text members of a creation's body (JSON or a form) the script can go in (at most four, free text first). */
 function textMembers(ctx: ScanContext, op: Operation): string[] {
-  const schema = jsonBodySchema(op);
+  const schema = bodySchema(op);
   if (schema === undefined) return [];
   const props = propertiesOf(ctx.spec, schema);
   return Object.entries(props)
@@ -119,7 +119,7 @@ export function itemDelete(spec: ScanContext['spec'], collection: string): Opera
 export type MadeObject = (req: PlannedRequest, res: ScanResponse | undefined, value: unknown) => void;
 
 /**
- * Stored XSS through up to six creations with a JSON body: each free-text member (at most four) gets a script of its
+ * Stored XSS through up to six creations with a JSON or form body: each free-text member (at most four) gets a script of its
  * own; the first identity in `order` whose creation is taken (the scan's own account first, where the caller gives
  * one) sends it, then reads back the created object, what hangs below it, its collection and the pages the document
  * says are HTML, as the same identity. A read that serves one of the scripts intact as a page is `api8-stored-xss`,
