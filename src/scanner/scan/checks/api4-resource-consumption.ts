@@ -7,16 +7,21 @@
  * answering more than the cap, a list that names an undeclared page size in its answer (`per_page`, else `limit` for
  * a round page under a larger total) honouring it at 100000, a
  * 100000-character string in a create request, validators that backtrack catastrophically (`redos.ts`), and one bounded burst of 50 requests to a cheap read (the only
- * requests that skip the scan's rate limit).
+ * requests that skip the scan's rate limit). Beyond one endpoint's page: a batch of ids sent twice and then 1000
+ * times (`batchIds`), an export answering the whole collection at once (`exportAll`), and numeric cost inputs
+ * (`depth`, `width`, `height`...) asked small and far past their declared maximum (`costInputs`): each judged by
+ * what the large value's answer costs against the small one's.
  */
-import type { Operation } from '../../../core/api-document.ts';
+import type { JsonSchema, Operation } from '../../../core/api-document.ts';
 import type { Check } from '../check.ts';
 import { MAX_BODY_CHARS, type ScanResponse } from '../client.ts';
 import { evidenceOf, isSuccess, type ScanContext } from '../context.ts';
 import {
   bodySchema,
+  inputActs,
   isCreationOperation,
   isExcluded,
+  pathActs,
   planRequest,
   requestBody,
   requiresAuth,
@@ -526,6 +531,202 @@ async function oversized(ctx: ScanContext, op: Operation): Promise<void> {
   });
 }
 
+/** An input that names objects by their ids (`ids`, `product_ids`, `userIds`, `id`): a batch when it is an array. */
+const IDS_NAME = /^(ids?|[a-z]+_ids|[a-z]+Ids|id_list|ids_list)$/i;
+/** A POST that reads a batch rather than writes one (`:batchGet`, `/bulk-get`, `/lookup`, `/fetch`). */
+const BATCH_READ =
+  /batch_?get|bulk_?get|get_?many|get_?batch|batch_?read|bulk_?read|lookup|fetch|retrieve|resolve/i;
+/** Ids sent in the large batch (the declared maxItems times ten when larger). */
+const BATCH_SIZE = 1000;
+/** A batch, export or cost input is reported when its answer is this many times the small one's, and this much larger. */
+const GROWTH = 10;
+const MIN_EXTRA_BYTES = 32 * 1024;
+/** A cost input's answer grows with one dimension (the others as sampled, often their minimum): less is enough. */
+const MIN_COST_BYTES = 4 * 1024;
+
+/** Bytes of an answer (counted past what the client keeps). */
+const bytesOf = (res: ScanResponse) => res.size ?? Buffer.byteLength(res.text);
+
+/**
+ * A batch input of ids with no cap (`GET /products:batchGet?ids=1&ids=2`, `POST /users/lookup {"ids": [...]}`):
+ * the same id given twice, then BATCH_SIZE times (more than the declared maxItems). Reported (`-oversized-input`)
+ * when the large batch is accepted and served — its answer GROWTH times the small one's, and MIN_EXTRA_BYTES more
+ * (an API that refuses it, caps it or answers each id once serves no more). Reads only: a POST only at a batch
+ * read's path or id; nothing whose path or inputs say it acts.
+ */
+async function batchIds(ctx: ScanContext, op: Operation): Promise<boolean> {
+  if (isCreationOperation(ctx.spec, op) || pathActs(op.path)) return false;
+  const user = ctx.identities[0];
+  const query = op.parameters.find(
+    (p) =>
+      p.in === 'query' && IDS_NAME.test(p.name) && schemaType(resolveSchema(ctx.spec, p.schema)) === 'array',
+  );
+  let field: string | undefined;
+  let maxItems: unknown;
+  if (query) maxItems = resolveSchema(ctx.spec, query.schema).maxItems;
+  else {
+    if (
+      op.method !== 'POST' ||
+      !BATCH_READ.test(`${op.path} ${op.id}`) ||
+      requestBody(op)?.encoding !== 'json'
+    )
+      return false;
+    const props = propertiesOf(ctx.spec, bodySchema(op));
+    field = Object.keys(props).find(
+      (k) => IDS_NAME.test(k) && schemaType(resolveSchema(ctx.spec, props[k])) === 'array',
+    );
+    if (field === undefined) return false;
+    maxItems = resolveSchema(ctx.spec, props[field]).maxItems;
+  }
+  const name = query?.name ?? field ?? '';
+  const size =
+    typeof maxItems === 'number' && maxItems * GROWTH > BATCH_SIZE ? maxItems * GROWTH : BATCH_SIZE;
+  const plan = planRequest(ctx.spec, op, ctx.objects, { owner: user.name, allQuery: true });
+  if (plan.invented.length > 0 || inputActs(plan)) return false;
+  // The id repeated: a value the planner found for it (the API gave it out), else one it sampled.
+  const [bare, search = ''] = plan.path.split('?');
+  const params = new URLSearchParams(search);
+  const body = isRecord(plan.body) ? plan.body : {};
+  // An id the API gave out for this collection (`/v1/products:batchGet` → a product's id), else the planner's.
+  const literal = op.path.split('/').filter((seg) => seg !== '' && !seg.includes('{'));
+  const last = (literal.at(-1) ?? '').split(':')[0];
+  const entity = BATCH_READ.test(last) ? (literal.at(-2) ?? '') : last;
+  const itemSchema = resolveSchema(
+    ctx.spec,
+    (query ? resolveSchema(ctx.spec, query.schema) : propertiesOf(ctx.spec, bodySchema(op))[name])
+      ?.items as JsonSchema,
+  );
+  const one = /^ids?$/i.test(name) ? 'id' : name.replace(/_?ids$/i, '_id').replace(/Ids$/, 'Id');
+  const given = ctx.objects.harvest.best(
+    { name: one, context: entity, schema: itemSchema },
+    user.name,
+  )?.value;
+  const planned = query ? params.getAll(name).flatMap((v) => v.split(',')) : body[name];
+  const first = Array.isArray(planned) ? planned[0] : planned;
+  const value = given ?? (first === undefined || first === '' ? '1' : first);
+  const exploded = query?.explode !== false;
+  const batch = (n: number) => {
+    const ids = Array.from({ length: n }, () => value);
+    if (!query) return { ...plan, body: { ...body, [name]: ids } };
+    const p = new URLSearchParams(params);
+    p.delete(name);
+    if (exploded) for (const id of ids) p.append(name, String(id));
+    else p.set(name, ids.join(','));
+    return { ...plan, path: `${bare}?${p.toString()}` };
+  };
+  const small = await ctx.send(batch(2), user);
+  if (!isSuccess(small)) return false;
+  const large = await ctx.send(batch(size), user);
+  if (!isSuccess(large)) return false;
+  const smallBytes = bytesOf(small);
+  const largeBytes = bytesOf(large);
+  if (largeBytes < GROWTH * Math.max(smallBytes, 1) || largeBytes - smallBytes < MIN_EXTRA_BYTES)
+    return false;
+  const items = itemCount(large.json) ?? cutPageItems(large);
+  ctx.report(SCAN_RULES.oversizedInput, {
+    operation: op,
+    key: `${name}[]`,
+    message: `${op.method} ${op.path} took ${size} ids in ${name}${typeof maxItems === 'number' ? ` (declared maxItems ${maxItems})` : ''} and served them: ${largeBytes} bytes${items !== undefined ? ` (${large.truncated ? 'at least ' : ''}${items} items)` : ''} against ${smallBytes} bytes for 2. A batch without a cap lets one request cost as much as the client likes.`,
+    evidence: evidenceOf(large, { input: name, ids: size, bytes: largeBytes, smallBytes }),
+  });
+  return true;
+}
+
+/** An export or download of a whole collection (`/export`, `/orders.csv`, `/reports/download`, `/dump`). */
+const EXPORT_PATH = /(^|[/_.:-])(export|exports|download|dump|backup)([/_.:-]|$)|\.(csv|xlsx?|ndjson)$/i;
+
+/** Rows of a CSV or other line-based answer (its header line left out), counted in the part kept. */
+function lineRows(res: ScanResponse): number | undefined {
+  const type = res.headers['content-type'] ?? '';
+  if (!/csv|tab-separated|ndjson|x-ndjson|jsonl|text\/plain/i.test(type)) return undefined;
+  const lines = res.text.split('\n').filter((l) => l.trim() !== '');
+  // A cut answer's last line may be cut short: left out.
+  const whole = res.truncated ? lines.slice(0, -1) : lines;
+  return /csv|tab-separated/i.test(type) ? Math.max(0, whole.length - 1) : whole.length;
+}
+
+/**
+ * An export that answers the whole collection at once: a GET at an export or download path (EXPORT_PATH) that
+ * declares no paging input, answering NO_PAGING_ITEMS rows or more (a JSON list, or CSV/NDJSON lines):
+ * `-no-pagination`. An export capped at fewer rows, or paged, is not reported. One request.
+ */
+async function exportAll(ctx: ScanContext, op: Operation): Promise<boolean> {
+  if (!EXPORT_PATH.test(op.path) && !EXPORT_PATH.test(op.id)) return false;
+  if (op.parameters.some((p) => p.in === 'query' && PAGING_PARAM.test(p.name))) return false;
+  const user = ctx.identities[0];
+  const req = planRequest(ctx.spec, op, ctx.objects, { owner: user.name });
+  if (req.invented.length > 0) return false;
+  const res = await ctx.send(req, user);
+  if (!isSuccess(res)) return false;
+  const rows = itemCount(res.json) ?? cutPageItems(res) ?? lineRows(res);
+  if (rows === undefined || rows < NO_PAGING_ITEMS) return false;
+  ctx.report(SCAN_RULES.noPagination, {
+    operation: op,
+    key: 'export',
+    message: `${op.method} ${op.path} exported ${res.truncated ? 'at least ' : ''}${rows} rows at once (${bytesOf(res)} bytes, ${res.headers['content-type'] ?? 'no content type'}), with no paging input and no cap: one request reads the whole collection.`,
+    evidence: evidenceOf(res, { rows, bytes: bytesOf(res) }),
+  });
+  return true;
+}
+
+/**
+ * Numeric inputs whose value sets how much work an answer costs (`depth`, `width`, `height`, `levels`,
+ * `iterations`, `resolution`, `points`...; page sizes are judged apart).
+ */
+const COST_PARAM =
+  /^(max_?)?(depth|levels?|width|height|w|h|resolution|res|dpi|scale|zoom|iterations?|rounds|repeat|times|points|samples|steps|radius|dimensions?|pixels|px|frames|nodes|hops|degree|precision|digits)$/i;
+/** Cost inputs probed per operation and per scan. */
+const MAX_COST_INPUTS = 2;
+const MAX_COST_OPERATIONS = 6;
+
+/**
+ * A numeric cost input of a GET (COST_PARAM, not a page size) asked at a small value (its declared minimum, else
+ * 1) and far past any declared maximum (ten times it; 1000 when none is declared): reported (`-oversized-input`)
+ * when the large value is accepted and served — an answer GROWTH times the small one's and MIN_EXTRA_BYTES more.
+ * An API that refuses or clamps the value answers alike. Two requests per input.
+ */
+async function costInputs(ctx: ScanContext, op: Operation): Promise<boolean> {
+  const user = ctx.identities[0];
+  const inputs = op.parameters
+    .filter((p) => p.in === 'query' && COST_PARAM.test(p.name) && !PAGE_PARAM.test(p.name))
+    .filter((p) => {
+      const t = schemaType(resolveSchema(ctx.spec, p.schema));
+      return t === 'integer' || t === 'number';
+    })
+    .slice(0, MAX_COST_INPUTS);
+  let probed = false;
+  for (const p of inputs) {
+    const s = resolveSchema(ctx.spec, p.schema);
+    const small = typeof s.minimum === 'number' && s.minimum > 1 ? s.minimum : 1;
+    const large = typeof s.maximum === 'number' ? Math.max(s.maximum * 10, small * 100) : 1000;
+    const ask = (v: number) =>
+      planRequest(ctx.spec, op, ctx.objects, { owner: user.name, params: { [p.name]: String(v) } });
+    const low = ask(small);
+    if (low.invented.length > 0) return probed;
+    probed = true;
+    const a = await ctx.send(low, user);
+    if (!isSuccess(a)) continue;
+    const b = await ctx.send(ask(large), user);
+    if (!isSuccess(b)) continue;
+    const smallBytes = bytesOf(a);
+    const largeBytes = bytesOf(b);
+    if (largeBytes < GROWTH * Math.max(smallBytes, 1) || largeBytes - smallBytes < MIN_COST_BYTES) continue;
+    ctx.report(SCAN_RULES.oversizedInput, {
+      operation: op,
+      key: p.name,
+      message: `${op.method} ${op.path} served ${p.name}=${large}${typeof s.maximum === 'number' ? `, past its declared maximum ${s.maximum},` : ''} with ${largeBytes} bytes against ${smallBytes} bytes for ${p.name}=${small}: the client sets how much each answer costs, without a cap.`,
+      evidence: evidenceOf(b, {
+        input: p.name,
+        value: large,
+        bytes: largeBytes,
+        smallValue: small,
+        smallBytes,
+      }),
+    });
+  }
+  return probed;
+}
+
 async function burst(ctx: ScanContext): Promise<void> {
   const user = ctx.identities[0];
   // A cheap read that works for this identity: a GET without path parameters.
@@ -576,10 +777,14 @@ export const api4: Check = {
   ],
   async run(ctx) {
     if (!ctx.identities[0]) return;
+    let costly = 0;
     for (const op of ctx.spec.operations) {
       if (isExcluded(op)) continue;
-      if (op.method === 'GET') await pageSize(ctx, op);
+      // An export that answered the whole collection needs no page-size probe besides.
+      if (op.method === 'GET' && !(await exportAll(ctx, op))) await pageSize(ctx, op);
       if (op.method === 'POST') await postSearch(ctx, op);
+      if (op.method === 'GET' || op.method === 'POST') await batchIds(ctx, op);
+      if (op.method === 'GET' && costly < MAX_COST_OPERATIONS && (await costInputs(ctx, op))) costly++;
       if (isCreationOperation(ctx.spec, op)) await oversized(ctx, op);
     }
     // Before the burst, which may trip a rate limit and slow every answer after it.
