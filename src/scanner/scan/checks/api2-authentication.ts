@@ -42,6 +42,7 @@ import {
   loginFields,
   loginOutcome,
   loginRequest,
+  reportsSignIn,
   sessionIdentity,
   signedIn,
 } from '../login.ts';
@@ -886,9 +887,15 @@ async function tokens(ctx: ScanContext, a: Identity, loginOp: Operation | undefi
   }
 }
 
-/** Normalises an answer: the names tried become placeholders, volatile ids, times and numbers are dropped. */
+/**
+ * Normalises an answer (its redirect target and its text): the names tried become placeholders, volatile ids,
+ * times and numbers are dropped.
+ */
 function shape(res: ScanResponse, names: readonly string[]): string {
-  let text = res.text;
+  // A redirect's target is part of the answer (`Location: login.php?error=no+such+user`).
+  const location = res.headers.location;
+  let text = location === undefined ? res.text : `${location} ${res.text}`;
+  for (const n of names) if (n) text = text.split(encodeURIComponent(n)).join('{user}');
   for (const n of names) if (n) text = text.split(n).join('{user}');
   text = text
     .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi, '{uuid}')
@@ -1181,7 +1188,7 @@ export function unknownUser(ctx: ScanContext, t: LoginTarget, known?: unknown): 
 
 /** Logins of a user name nobody has that signed in: the API made that account (the clean-up names it). */
 function madeByLogin(ctx: ScanContext, t: LoginTarget, user: unknown, res: ScanResponse | undefined): void {
-  if (typeof user === 'string' && user.startsWith('pc-nobody-') && signsIn(t, res))
+  if (typeof user === 'string' && user.startsWith('pc-nobody-') && signsIn(ctx, t, res))
     noteLeftAccount(ctx, user, `${t.flow.method ?? 'POST'} ${t.flow.path.split('?')[0]} signed it in`);
 }
 
@@ -1204,7 +1211,7 @@ function givenWrongPassword(ctx: ScanContext, t: LoginTarget): Promise<ScanRespo
   const user = t.known.user;
   const res = sendLogin(ctx, t, user, wrong()).then((answer) => {
     // A wrong password that signed in is no failed login: the next check may still send one.
-    if (signsIn(t, answer)) refundGivenFailure(ctx, user);
+    if (signsIn(ctx, t, answer)) refundGivenFailure(ctx, user);
     return answer;
   });
   sent.set(key, res);
@@ -1237,7 +1244,7 @@ async function enumeration(ctx: ScanContext, t: LoginTarget, via?: LoginTarget):
   const a = await send(unknown);
   madeByLogin(ctx, t, unknown, a);
   // An unknown user let in: nothing to compare (and A's one failed login is kept for later).
-  if (!a || signedIn(t.flow, a)) return false;
+  if (!a || credentialAt(ctx, t, a)) return false;
   const b = await (v ? send(known) : givenWrongPassword(ctx, t));
   if (!b) {
     if (!v)
@@ -1248,7 +1255,7 @@ async function enumeration(ctx: ScanContext, t: LoginTarget, via?: LoginTarget):
       });
     return false;
   }
-  if (signedIn(t.flow, b)) return false;
+  if (credentialAt(ctx, t, b)) return false;
   const names = [unknown, String(known)];
   if (shape(a, names) === shape(b, names)) return false;
   // Confirm with a second unknown user: an answer that varies by itself proves nothing.
@@ -1596,7 +1603,7 @@ async function limitBypass(
     for (let i = 0; i < 2; i++) {
       const ip = `${i === 0 ? '198.51.100' : '203.0.113'}.${randomInt(1, 255)}`;
       const res = await send({ [header]: header === 'forwarded' ? `for=${ip}` : ip });
-      if (!res || limitAnswer(res) || throttled(res, undefined, [account]) || signsIn(t, res)) break;
+      if (!res || limitAnswer(res) || throttled(res, undefined, [account]) || signsIn(ctx, t, res)) break;
       passed.push(res);
     }
     if (passed.length < 2) continue;
@@ -1618,10 +1625,54 @@ async function limitBypass(
 }
 
 /** A login answer that is no refusal (a status under 400, no refusal in a 200) and carries a credential. */
-function signsIn(t: LoginTarget, res: ScanResponse | undefined): boolean {
+function signsIn(ctx: ScanContext, t: LoginTarget, res: ScanResponse | undefined): boolean {
   return (
-    res !== undefined && res.status < 400 && !refusedIn200(res) && !errorIn200(res) && signedIn(t.flow, res)
+    res !== undefined &&
+    res.status < 400 &&
+    !refusedIn200(res) &&
+    !errorIn200(res) &&
+    credentialAt(ctx, t, res)
   );
+}
+
+/**
+ * Logins whose failed login for a user name nobody has sets a session cookie too (PHP's `PHPSESSID` for every
+ * visitor, a framework's anonymous session): per scan, by method and path, that failure's answer.
+ */
+const cookieFailures = new WeakMap<object, Map<string, ScanResponse>>();
+
+/** The path a redirect goes to, without its query (`/login.php?error=1` -> `/login.php`). */
+const redirectPath = (res: ScanResponse) => (res.headers.location ?? '').split(/[?#]/)[0];
+
+/**
+ * Did a login answer hand out a credential? As signedIn, except at a login whose failures set the same kind of
+ * session cookie (learnCookieFailure): there a cookie proves nothing, and a sign-in is a token, an answer that
+ * says so, or a redirect to another page than the failure's (`/account.php` where failures go to `/login.php`).
+ */
+function credentialAt(ctx: ScanContext, t: LoginTarget, res: ScanResponse | undefined): boolean {
+  if (!res) return false;
+  const failure = cookieFailures.get(ctx.objects)?.get(loginKey(t));
+  if (!failure) return signedIn(t.flow, res);
+  if (loginOutcome(t.flow, res).token !== undefined || reportsSignIn(res)) return true;
+  return res.status >= 300 && res.status < 400 && redirectPath(res) !== redirectPath(failure);
+}
+
+/**
+ * One failed login for a user name nobody has at `t`, before the login checks: when it is no refusal and yet
+ * sets a session cookie (and carries no token, and does not say it signed in), cookies are taken as a sign-in
+ * no more at that login (credentialAt). Sent once per login and scan.
+ */
+async function learnCookieFailure(ctx: ScanContext, t: LoginTarget): Promise<void> {
+  const byLogin = cookieFailures.get(ctx.objects) ?? new Map<string, ScanResponse>();
+  cookieFailures.set(ctx.objects, byLogin);
+  if (byLogin.has(loginKey(t)) || limitedAt(ctx, t)) return;
+  const nobody = unknownUser(ctx, t, t.known?.user);
+  const res = await sendLogin(ctx, t, nobody, wrong());
+  madeByLogin(ctx, t, nobody, res);
+  if (!res || res.status >= 400 || refusedIn200(res) || errorIn200(res)) return;
+  const o = loginOutcome(t.flow, res);
+  if (o.token === undefined && o.sessionCookies.length > 0 && !reportsSignIn(res))
+    byLogin.set(loginKey(t), res);
 }
 
 /**
@@ -1688,7 +1739,7 @@ async function loginChecks(ctx: ScanContext, t: LoginTarget): Promise<void> {
   // the same request the user enumeration compared (sent once).
   if (!v && a && t.known && !accepted.has(t)) {
     const res = await givenWrongPassword(ctx, t);
-    if (res && signsIn(t, res) && (await wrongPasswordAccepted(ctx, t, a, res, a.name))) accepted.add(t);
+    if (res && signsIn(ctx, t, res) && (await wrongPasswordAccepted(ctx, t, a, res, a.name))) accepted.add(t);
     else if (!res)
       ctx.note?.({
         rule: SCAN_RULES.wrongPasswordAccepted,
@@ -1700,7 +1751,7 @@ async function loginChecks(ctx: ScanContext, t: LoginTarget): Promise<void> {
     for (const d of targets) {
       if (accepted.has(d)) continue;
       const res = await sendLogin(ctx, d, userAt(d), wrong());
-      if (!res || !signsIn(d, res)) continue;
+      if (!res || !signsIn(ctx, d, res)) continue;
       const label = `${v.name} (an account the scan registered)`;
       if (await wrongPasswordAccepted(ctx, d, v.identity, res, label)) accepted.add(d);
     }
@@ -1816,7 +1867,7 @@ async function defaultCredentials(ctx: ScanContext, d: LoginTarget): Promise<boo
   const nobody = unknownUser(ctx, d, d.known?.user);
   const baseline = await sendLogin(ctx, d, nobody, wrong());
   madeByLogin(ctx, d, nobody, baseline);
-  if (!baseline || signsIn(d, baseline) || throttled(baseline, undefined, [])) return false;
+  if (!baseline || signsIn(ctx, d, baseline) || throttled(baseline, undefined, [])) return false;
   for (const [index, [user, password]] of tries.entries()) {
     const res = await sendLogin(ctx, d, user, password);
     const limit = throttled(res, undefined, []);
@@ -1828,10 +1879,10 @@ async function defaultCredentials(ctx: ScanContext, d: LoginTarget): Promise<boo
       });
       return false;
     }
-    if (!res || !signsIn(d, res)) continue;
+    if (!res || !signsIn(ctx, d, res)) continue;
     // The control: the same user with a wrong password must be refused (else any password signs it in).
     const control = await sendLogin(ctx, d, user, wrong());
-    if (!control || signsIn(d, control)) continue;
+    if (!control || signsIn(ctx, d, control)) continue;
     report(
       user,
       res,
@@ -1862,7 +1913,7 @@ async function anyCredentialsAccepted(
   const nobody = unknownUser(ctx, d, real?.user);
   const res = await sendLogin(ctx, d, nobody, wrong());
   madeByLogin(ctx, d, nobody, res);
-  if (!res || !signsIn(d, res)) return false;
+  if (!res || !signsIn(ctx, d, res)) return false;
   const where = `${d.flow.method ?? 'POST'} ${d.flow.path}`;
   const hasReal = real !== undefined && real.user !== undefined;
   // The rule itself could not be judged (a note about the rule, not the operation: the report lists it).
@@ -1896,14 +1947,14 @@ async function anyCredentialsAccepted(
   let control: ScanResponse | undefined;
   if (hasReal) {
     control = await sendLogin(ctx, d, real.user, real.password);
-    if (!control || !signsIn(d, control) || !(await lets(sessionIdentity(d.flow, control, real.label))))
+    if (!control || !signsIn(ctx, d, control) || !(await lets(sessionIdentity(d.flow, control, real.label))))
       return false;
   }
   // A login that creates the account on first use signed a new, empty account in: the same made-up name with
   // another wrong password must be let in too (a creating login refuses it), or the credential must read an
   // existing account's data (A's own values in the answer).
   const again = await sendLogin(ctx, d, nobody, wrong());
-  const secondWorks = signsIn(d, again) && (await lets(sessionIdentity(d.flow, again!, 'unknown user')));
+  const secondWorks = signsIn(ctx, d, again) && (await lets(sessionIdentity(d.flow, again!, 'unknown user')));
   const readsA = ownValues(ctx, a).some((value) => got.text.includes(value));
   if (!secondWorks && !readsA) {
     ctx.note?.({
@@ -1982,7 +2033,7 @@ async function bruteForce(
     }
     // A wrong password that signs in was judged before the run (wrongPasswordAccepted); an unknown user that
     // signs in is no failed login either.
-    if (signsIn(t, res)) return;
+    if (signsIn(ctx, t, res)) return;
     first ??= shape(res, names);
     statuses.add(res.status);
     durations.push(res.durationMs);
@@ -2011,7 +2062,7 @@ async function bruteForce(
   let proof = `all answered ${[...statuses].join(', ')} without a credential, and without lockout, 429 or delay`;
   if (v && account === user) {
     // The judgement: does the right password still sign in after the run? A silent lock does not.
-    if (!signsIn(t, await sendLogin(ctx, t, account, v.password))) return;
+    if (!signsIn(ctx, t, await sendLogin(ctx, t, account, v.password))) return;
     proof += `, and the right password still signed in afterwards`;
   }
   const whose =
@@ -2065,11 +2116,16 @@ async function weakPasswordPolicy(ctx: ScanContext, t: LoginTarget): Promise<voi
     if (typeof user !== 'string' || user === '') return;
     const reg = await ctx.send(signupRequest(ctx, s, values), null);
     if (!reg) return;
-    if (!isSuccess(reg) || errorIn200(reg) || refusedIn200(reg)) continue; // refused: try the next one
+    // A redirect may be either (`login.php?registered=1`, `register.php?error=weak`): the login tells.
+    const redirected = reg.status >= 300 && reg.status < 400;
+    if (!(isSuccess(reg) || redirected) || errorIn200(reg) || refusedIn200(reg)) continue; // refused: try the next one
     const login = await sendLogin(ctx, t, user, weak);
     // Registered but not signed in (activation, say): not proven. A refusal is no sign-in, whatever cookie it
     // sets (an API may give every answer a fresh session cookie, a failed login 200 {status: 'fail'} too).
-    if (!login || !signsIn(t, login)) return;
+    if (!login || !signsIn(ctx, t, login)) {
+      if (redirected) continue;
+      return;
+    }
     const identity = sessionIdentity(t.flow, login, fresh);
     // The account is the scan's: deleted at the end of the scan where the API lets it be.
     const account: Throwaway = {
@@ -2084,7 +2140,7 @@ async function weakPasswordPolicy(ctx: ScanContext, t: LoginTarget): Promise<voi
       login: async (via, password = weak) => {
         const res = await sendLogin(via, t, user, password);
         return {
-          ...(res && signsIn(t, res) ? { identity: sessionIdentity(t.flow, res, fresh) } : {}),
+          ...(res && signsIn(ctx, t, res) ? { identity: sessionIdentity(t.flow, res, fresh) } : {}),
           ...(res ? { res } : {}),
         };
       },
@@ -2591,6 +2647,10 @@ export const api2: Check = {
         reason: 'no identity logs in through the API, so no known user name to compare',
       });
     }
+    // Logins whose failures set a session cookie too: learnt before any login check judges a sign-in.
+    if (target)
+      for (const d of [target, ...documentedLogins(ctx).filter((x) => !sameLogin(x, target))])
+        await learnCookieFailure(ctx, d);
     await noCredentials(ctx, a);
     // Without a declared secured GET, the rule tested something only if the undeclared comparison could run.
     const notJudged = await undeclaredNoCredentials(ctx, a);
