@@ -109,7 +109,10 @@ const WORKOUTS = [
 ];
 
 function startPulse(fixed: boolean) {
-  const sessions = new Map<string, number>();
+  // Personal access tokens (the app's settings page), beside the tokens a sign-in hands out.
+  const sessions = new Map<string, number>(
+    MEMBERS.map((m) => [`pat_${m.id}_${m.email.split('@')[0]}_k7`, m.id]),
+  );
   return startServer(async (req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     const message = (status: number, text: string) => sendJson(res, status, { message: text });
@@ -185,5 +188,51 @@ describe("the caller named by a header the app sends (X-User-Id): another member
 
   test('the seeded members and workouts are unchanged', () => {
     assert.equal(JSON.stringify({ MEMBERS, WORKOUTS }), SEEDED);
+  });
+});
+
+describe("the same header left out of the document, configured beside each member's token", () => {
+  const runs = {} as Record<'vulnerable' | 'fixed', ScanResult>;
+  before(async () => {
+    // The document says nothing of X-User-Id: the user configures it with each identity, as the app sends it.
+    const paths = Object.fromEntries(
+      Object.entries(SPEC.paths).map(([path, ops]) => [
+        path,
+        Object.fromEntries(
+          Object.entries(ops).map(([method, op]) => [
+            method,
+            {
+              ...op,
+              parameters: ((op as { parameters?: { in: string }[] }).parameters ?? []).filter(
+                (p) => p.in !== 'header',
+              ),
+            },
+          ]),
+        ),
+      ]),
+    );
+    const member = (m: (typeof MEMBERS)[number]) => ({
+      name: m.email.split('@')[0],
+      headers: { Authorization: `Bearer pat_${m.id}_${m.email.split('@')[0]}_k7`, 'X-User-Id': String(m.id) },
+    });
+    const scans = await scanTwins({ ...SPEC, paths }, startPulse, {
+      identities: [member(MEMBERS[0]), member(MEMBERS[1])],
+      checks: ['API1'],
+      ratePerSecond: 200,
+    });
+    runs.vulnerable = scans.vulnerable.result;
+    runs.fixed = scans.fixed.result;
+  });
+
+  test("another member's profile read with one's own token and that member's X-User-Id", () => {
+    const f = runs.vulnerable.findings.find(
+      (x) => x.rule.id === 'scan/api1-bola-read' && x.operation?.operationId === 'getProfile',
+    );
+    assert.ok(f, operationsFound(runs.vulnerable).join('\n'));
+    assert.match(f.message, /with its own credential and ines's x-user-id header/i);
+  });
+
+  test('the fixed twin: no finding', () => {
+    assert.deepEqual(operationsFound(runs.fixed), []);
   });
 });

@@ -11,7 +11,7 @@ import type { Check } from '../check.ts';
 import type { ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
 import { createdId, setsPassword } from '../discover.ts';
-import { entityOfPath, fits, singular } from '../harvest.ts';
+import { configuredIds, entityOfPath, fits, singular } from '../harvest.ts';
 import type { CreatedObject } from '../objects.ts';
 import {
   bodySchema,
@@ -882,6 +882,84 @@ async function anonymousReads(ctx: ScanContext, reported: ReadonlySet<Operation>
         message: `${op.method} ${req.path} answered a caller without any credentials with ${whose} showing ${members.join(', ')}; a made-up ${param.name} answers ${control.status}: anyone reads persons' records at this route by id${guessed ? ' (a small id tried: the ids can be enumerated)' : ''}.`,
         evidence: evidenceOf(got, { members, madeUpStatus: control.status }),
       });
+      break;
+    }
+  }
+}
+
+/** At most this many reads are sent with the owner's id header. */
+const MAX_ID_HEADER_READS = 8;
+
+/**
+ * The headers of an identity's own configuration that name it (`X-User-Id: 11`, `X-Username: piet`), when it has a
+ * credential besides them (an `Authorization` header, another header, a cookie): the API may authenticate the
+ * credential and take the caller's word in the header for whose data it wants.
+ */
+function idHeaders(who: Identity): [string, string][] {
+  const headers = Object.entries(who.session.headers ?? {}).filter(([k]) => k.toLowerCase() !== 'cookie');
+  const named = headers.filter(([k, v]) => configuredIds({ [k]: v }).length > 0);
+  const others = headers.length - named.length + who.session.cookies.size;
+  return others > 0 ? named : [];
+}
+
+/**
+ * An identity configured with a header naming it beside its credential (`Authorization: Bearer ...` and
+ * `X-User-Id: 12`): the attacker sends the owner's reads (reads without a path value, then the owner's path reads)
+ * with its own credential and the owner's value in that header. An answer 80% like the owner's, which the attacker's
+ * own read there does not give (the read is per caller), of private data, is `scan/api1-bola-read`. Reads only.
+ */
+async function idHeaderSwaps(
+  ctx: ScanContext,
+  owner: Identity,
+  attacker: Identity,
+  ownReads: readonly PathRead[],
+): Promise<void> {
+  const mineHeaders = new Map(idHeaders(owner).map(([k, v]) => [k.toLowerCase(), v]));
+  const swaps = idHeaders(attacker)
+    .map(([k, v]) => ({ name: k, value: mineHeaders.get(k.toLowerCase()), own: v }))
+    .filter(
+      (s): s is { name: string; value: string; own: string } => s.value !== undefined && s.value !== s.own,
+    );
+  if (swaps.length === 0) return;
+  const plain = ctx.spec.operations
+    .filter(
+      (op) =>
+        op.method === 'GET' &&
+        !op.path.includes('{') &&
+        !isExcluded(op) &&
+        !isAdminOperation(op) &&
+        !pathActs(op.path) &&
+        !isLoginOperation(ctx.spec, op),
+    )
+    .map((op) => ({ op, req: planRequest(ctx.spec, op, ctx.objects, { owner: owner.name }) }));
+  const reads = [...plain, ...ownReads.map((r) => ({ op: r.op, req: r.req }))].slice(0, MAX_ID_HEADER_READS);
+  const reported = new Set<Operation>();
+  const body = (r: ScanResponse) => r.json ?? r.text;
+  for (const { op, req } of reads) {
+    if (ctx.signal.aborted) return;
+    if (reported.has(op)) continue;
+    const mine = await ctx.send(req, owner);
+    if (!isSuccess(mine) || refusedIn200(mine) || isEmptyAnswer(mine) || notFoundAnswer(mine)) continue;
+    const own = await ctx.send(req, attacker);
+    if (isSuccess(own) && similarity(body(own), body(mine)) >= SAME_OBJECT) continue;
+    for (const swap of swaps) {
+      const headers = { ...(req.headers ?? {}), [swap.name]: swap.value };
+      const theirs = await ctx.send({ ...req, headers }, attacker);
+      if (!isSuccess(theirs) || refusedIn200(theirs)) continue;
+      const score = similarity(body(mine), body(theirs));
+      if (score < SAME_OBJECT || !(await isPrivate(ctx, req, mine, true))) continue;
+      ctx.report(SCAN_RULES.bolaRead, {
+        operation: op,
+        key: `id-header:${swap.name.toLowerCase()}`,
+        message: `${attacker.name} read ${owner.name}'s data at ${req.path} with its own credential and ${owner.name}'s ${swap.name} header (${swap.name}: ${swap.value}; similarity ${score.toFixed(2)}; its own ${swap.name} answers otherwise): the API takes the caller's word for whose data it wants.`,
+        evidence: evidenceOf(theirs, {
+          owner: owner.name,
+          attacker: attacker.name,
+          header: swap.name,
+          similarity: score,
+        }),
+      });
+      reported.add(op);
       break;
     }
   }
@@ -2323,6 +2401,8 @@ export const api1: Check = {
     await ownedByField(ctx, b, a, tested);
     await guessedIds(ctx, a, b, tested);
     await selfIdReads(ctx, a, b, tested);
+    await idHeaderSwaps(ctx, a, b, readsOfA);
+    await idHeaderSwaps(ctx, b, a, readsOfB);
     await replayInputReads(ctx, reads, a, b, tested);
     // Records of persons anyone reads by id, without credentials (an API that checks none).
     await anonymousReads(ctx, readsReported);
