@@ -500,6 +500,15 @@ export const SCAN_RULES = {
     'A documented older version of a current route (`/v1/x` beside `/x` or `/v2/x`) answered without credentials where the current one declares security, or answered with fields the current one no longer shows.',
     'Retire old versions, or keep them under the same authentication and response filtering as the current one.',
   ),
+  unsignedWebhook: rule(
+    'api10-unsigned-webhook',
+    'API10:2023',
+    [345],
+    'high',
+    "A third party's event taken without proof",
+    "An inbound webhook (a payment provider's `invoice.paid`) posted without credentials and without a signature, naming an object the scan created, changed that object to say it was granted (`status: open` → `paid`).",
+    "Verify every webhook's signature (an HMAC of the raw body with the provider's secret, and its timestamp) before acting on it, or fetch the event back from the provider by its id.",
+  ),
   unvalidatedThirdParty: rule(
     'api10-unvalidated-third-party-data',
     'API10:2023',

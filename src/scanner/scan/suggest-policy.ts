@@ -191,6 +191,10 @@ export const POLICY_SUGGESTIONS: Readonly<Record<RuleId, PolicySuggestion>> = {
     inApi: 'retire the older version, or declare the same security on it as on the current one',
   },
   'scan/api10-unvalidated-third-party-data': { operation: 'ssrfGuard' },
+  'scan/api10-unsigned-webhook': {
+    inApi:
+      "verify the provider's signature (an HMAC of the raw body, with its timestamp) before acting on an event",
+  },
 };
 
 /** The found rules that ask for a block. */
