@@ -113,3 +113,12 @@ test('an answer that refuses, or says nothing of a sign-in, is no login', () => 
   assert.equal(signedIn(flow, response(401, { success: true, user: { id: 1 } })), false);
   assert.equal(signedIn(flow, response(200, { items: [], total: 0 })), false);
 });
+
+test('a redirect back to the login itself is a failed login, whatever cookie it sets', () => {
+  const flow = { path: '/login.php', body: { username: 'a', password: 'b' }, encoding: 'form' as const };
+  const redirect = (location: string) =>
+    response(302, undefined, { location, 'set-cookie': 'PHPSESSID=0123456789abcdef; path=/' });
+  assert.equal(signedIn(flow, redirect('login.php?error=wrong+password')), false);
+  assert.equal(signedIn(flow, redirect('/login.php')), false);
+  assert.equal(signedIn(flow, redirect('account.php')), true);
+});

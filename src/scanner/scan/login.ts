@@ -185,12 +185,28 @@ export interface LoginOutcome {
 const SESSION_COOKIE = /sess|sid|auth|token|jwt|login|connect|remember/i;
 
 /**
+ * A redirect back to the login itself (`POST /login.php` -> `302 Location: login.php?error=1`): the form shown
+ * again, a failed login whatever cookie comes with it (a PHP site sets `PHPSESSID` on every page).
+ */
+function backToLogin(flow: LoginFlow, res: ScanResponse): boolean {
+  const location = res.headers.location;
+  if (res.status < 300 || res.status >= 400 || location === undefined) return false;
+  try {
+    const base = new URL(flow.path, 'http://x');
+    return new URL(location, base).pathname === base.pathname;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Reads the credential out of a login answer. With `tokenPointer`, `tokenHeader` or `tokenCookie`, only that
  * place counts; otherwise the JSON body (by member name, at any depth), then the usual headers. Session
- * cookies count too. An error status never counts as a login, whatever it carries.
+ * cookies count too. An error status, or a redirect back to the login's own path, never counts as a login,
+ * whatever it carries.
  */
 export function loginOutcome(flow: LoginFlow, res: ScanResponse): LoginOutcome {
-  if (res.status >= 400) return { sessionCookies: [] };
+  if (res.status >= 400 || backToLogin(flow, res)) return { sessionCookies: [] };
   const cookies = setCookies(res);
   const sessionCookies = [...cookies.keys()].filter((n) => SESSION_COOKIE.test(n) || n === flow.tokenCookie);
   const bearerless = (v: string) => v.replace(/^bearer\s+/i, '');

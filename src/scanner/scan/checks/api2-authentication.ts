@@ -905,6 +905,12 @@ function shape(res: ScanResponse, names: readonly string[]): string {
   return `${res.status} ${text}`;
 }
 
+/** An answer in a message: its status, its redirect target when it has one, and the start of its text. */
+function excerpt(res: ScanResponse, length: number): string {
+  const location = res.headers.location;
+  return `${res.status}${location !== undefined ? ` to ${redact(location.slice(0, length))}` : ''} ${redact(res.text.slice(0, length))}`.trim();
+}
+
 /** Where the scan logs in: the identities' own flow, else a login operation of the document. */
 interface LoginTarget {
   readonly flow: LoginFlow;
@@ -1266,11 +1272,11 @@ async function enumeration(ctx: ScanContext, t: LoginTarget, via?: LoginTarget):
   ctx.report(SCAN_RULES.userEnumeration, {
     ...(t.op ? { operation: t.op } : {}),
     key: 'login',
-    message: `${t.flow.method ?? 'POST'} ${t.flow.path} answers an unknown user (${a.status} ${redact(a.text.slice(0, 60))}) differently from a wrong password for ${v ? `an account the scan registered (${v.name})` : 'a known user'} (${b.status} ${redact(b.text.slice(0, 60))}).`,
+    message: `${t.flow.method ?? 'POST'} ${t.flow.path} answers an unknown user (${excerpt(a, 60)}) differently from a wrong password for ${v ? `an account the scan registered (${v.name})` : 'a known user'} (${excerpt(b, 60)}).`,
     evidence: {
       ...evidenceOf(b),
-      unknownUser: `${a.status} ${redact(a.text.slice(0, 120))}`,
-      wrongPassword: `${b.status} ${redact(b.text.slice(0, 120))}`,
+      unknownUser: excerpt(a, 120),
+      wrongPassword: excerpt(b, 120),
     },
   });
   return true;
