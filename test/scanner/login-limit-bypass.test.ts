@@ -33,7 +33,7 @@ function b64(value: unknown): string {
   return Buffer.from(JSON.stringify(value)).toString('base64url');
 }
 
-function startQuill(fixed: boolean) {
+function startQuill(fixed: boolean, clientHeader = 'x-forwarded-for') {
   const secret = fixed ? randomBytes(32) : 'quill-jwt-secret-change-me';
   const writers = SEED.map((w) => ({ ...w, notes: [...w.notes] }));
   const hits = new Map<string, number>();
@@ -51,7 +51,7 @@ function startQuill(fixed: boolean) {
     return writers.find((w) => w.email === claims.sub);
   };
   const clientOf = (req: IncomingMessage) => {
-    const forwarded = String(req.headers['x-forwarded-for'] ?? '')
+    const forwarded = String(req.headers[clientHeader] ?? '')
       .split(',')[0]
       .trim();
     return !fixed && forwarded ? forwarded : (req.socket.remoteAddress ?? '');
@@ -174,5 +174,27 @@ describe('a rate-limited login: no "no throttling" finding, and a limit keyed by
   test('the coverage says the login met its limit', () => {
     const notes = JSON.stringify(runs.fixed.coverage);
     assert.match(notes, /a limit on logins/);
+  });
+});
+
+describe('the same limiter keyed by X-Real-IP (an nginx set_real_ip_from left open)', () => {
+  let run: ScanResult;
+  before(async () => {
+    const api = await startQuill(false, 'x-real-ip');
+    try {
+      run = await scanDocument(SPEC, api.url, {
+        identities: SEED.map(identity),
+        checks: ['API2'],
+        ratePerSecond: 300,
+      });
+    } finally {
+      await api.close();
+    }
+  });
+
+  test('the bypass names x-real-ip', () => {
+    const bypass = ruleFindings(run, 'scan/api2-no-brute-force-protection');
+    assert.equal(bypass.length, 1, operationsFound(run).join('\n'));
+    assert.match(bypass[0].message, /keys the limit by x-real-ip/);
   });
 });
