@@ -114,6 +114,13 @@ const MAX_OBSERVATIONS = 5000;
  * are not sent again after a 429 (client.ts, seeLimits).
  */
 const LIMIT_JUDGES = new Set(['API2', 'API4']);
+/**
+ * Checks that run side by side when they come one after the other: API7 and API10 spend most of their time waiting
+ * for the canary's callbacks, each probe judged by its own canary token, and mark no identity elevated; what they
+ * share is the scan's own account for URL inputs stored on an account (each writes only canary URLs there). The
+ * others share the scan's objects, accounts and identities' state, and run in turn.
+ */
+const SIDE_BY_SIDE: readonly (readonly [string, string])[] = [['API7', 'API10']];
 /** The end-of-scan deletion of the scan's own accounts gets at most this long. */
 const CLEANUP_MS = 10_000;
 const DESTRUCTIVE = new Set(['PUT', 'PATCH', 'DELETE']);
@@ -631,7 +638,13 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
       const left = identities.filter((i) => !elevated.has(i.name));
       return left.length > 0 ? left : identities;
     };
-    const makeContext = (signal: AbortSignal, noteAs?: string, ends?: number): ScanContext => ({
+    // `sender`: the phase whose requests these are, fixed when the context is made (checks may run side by side).
+    const makeContext = (
+      signal: AbortSignal,
+      noteAs?: string,
+      ends?: number,
+      sender: string = current,
+    ): ScanContext => ({
       spec,
       ...(ends !== undefined ? { deadline: ends } : {}),
       target: options.target,
@@ -645,7 +658,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
         }
       },
       warn(text) {
-        const line = `${noteAs ?? current}: ${text}`;
+        const line = `${noteAs ?? sender}: ${text}`;
         if (checkWarnings.length < 50 && !checkWarnings.includes(line)) checkWarnings.push(line);
       },
       ...(admin ? { admin } : {}),
@@ -656,14 +669,14 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
       signal,
       observations,
       report(rule, input) {
-        const f = makeFinding(spec, rule, withReproduction(input, observations, current));
+        const f = makeFinding(spec, rule, withReproduction(input, observations, sender));
         if (!findings.has(f.fingerprint)) findings.set(f.fingerprint, f);
       },
       note(entry) {
-        if (notes.length < 5000) notes.push({ check: noteAs ?? current, ...entry });
+        if (notes.length < 5000) notes.push({ check: noteAs ?? sender, ...entry });
         // A note about neither an operation nor a rule is about the scan: the report's notes say it.
         if (!entry.operation && !entry.rule && reportNotes.length < 200)
-          reportNotes.push(`${noteAs ?? current}: ${entry.reason}`);
+          reportNotes.push(`${noteAs ?? sender}: ${entry.reason}`);
       },
       async send(req, as, sendOptions) {
         // The safety rule, enforced here for every check: PUT, PATCH and DELETE go only to objects the scan
@@ -772,11 +785,11 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
               (req.method === 'POST' && moneyPath(bare))
             : moneyPath(bare))
         ) {
-          const key = `${noteAs ?? current} ${req.method} ${req.operation?.path ?? bare} money`;
+          const key = `${noteAs ?? sender} ${req.method} ${req.operation?.path ?? bare} money`;
           if (!actingNoted.has(key) && notes.length < 5000) {
             actingNoted.add(key);
             notes.push({
-              check: noteAs ?? current,
+              check: noteAs ?? sender,
               ...(req.operation ? { operation: req.operation } : {}),
               reason: `not sent as ${as.name}: it moves money, and a given identity's money is never moved (--allow-destructive sends it)`,
             });
@@ -797,11 +810,11 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
           sendOptions?.moneySafe !== true &&
           purchases(spec, req.operation, req);
         if (purchase && bought.has(`${as.name} ${req.operation!.method} ${req.operation!.path}`)) {
-          const key = `${noteAs ?? current} ${req.operation!.method} ${req.operation!.path} purchase`;
+          const key = `${noteAs ?? sender} ${req.operation!.method} ${req.operation!.path} purchase`;
           if (!actingNoted.has(key) && notes.length < 5000) {
             actingNoted.add(key);
             notes.push({
-              check: noteAs ?? current,
+              check: noteAs ?? sender,
               operation: req.operation!,
               reason: `not sent as ${as.name}: a purchase, and the scan buys at most once as each given identity (it spends that identity's money)`,
             });
@@ -828,11 +841,11 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
           !written.ids.every((id) => createdValue(objects, id) || madeUpId(id) || createdLed(objects, id)) &&
           !namesOnlyScanAccount(spec, objects, req.operation, { method: 'GET', path: bare })
         ) {
-          const key = `${noteAs ?? current} ${req.operation.method} ${req.operation.path}`;
+          const key = `${noteAs ?? sender} ${req.operation.method} ${req.operation.path}`;
           if (!actingNoted.has(key) && notes.length < 5000) {
             actingNoted.add(key);
             notes.push({
-              check: noteAs ?? current,
+              check: noteAs ?? sender,
               operation: req.operation,
               reason: `not sent: a ${req.method} that names ${written.ids.map((id) => id.slice(0, 40)).join(', ')} by its path, which the scan did not create (--allow-destructive sends it)`,
             });
@@ -852,11 +865,11 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
           !acted.ids.every((id) => madeUpId(id) || createdLed(objects, id)) &&
           !namesOnlyScanAccount(spec, objects, req.operation, { method: 'GET', path: bare })
         ) {
-          const key = `${noteAs ?? current} ${req.operation.method} ${req.operation.path}`;
+          const key = `${noteAs ?? sender} ${req.operation.method} ${req.operation.path}`;
           if (!actingNoted.has(key) && notes.length < 5000) {
             actingNoted.add(key);
             notes.push({
-              check: noteAs ?? current,
+              check: noteAs ?? sender,
               operation: req.operation,
               reason: `not sent: its path acts on ${acted.ids.join(', ')}, which the scan did not create (--allow-destructive sends it)`,
             });
@@ -908,12 +921,12 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
               ),
           );
           if (named.length > 0) {
-            const key = `${noteAs ?? current} ${req.operation.method} ${req.operation.path}`;
+            const key = `${noteAs ?? sender} ${req.operation.method} ${req.operation.path}`;
             if (!actingNoted.has(key) && notes.length < 5000) {
               actingNoted.add(key);
               const said = named.slice(0, 3).map((f) => `${f.name || 'body'}=${f.value.slice(0, 40)}`);
               notes.push({
-                check: noteAs ?? current,
+                check: noteAs ?? sender,
                 operation: req.operation,
                 reason: `not sent: it acts, and its inputs ${said.join(', ')} are ids the API gave out of objects the scan did not create (--allow-destructive sends it)`,
               });
@@ -937,11 +950,11 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
           !declaredReadFirst &&
           ownRecordWrite(bare)
         ) {
-          const key = `${noteAs ?? current} ${req.operation.method} ${req.operation.path} own`;
+          const key = `${noteAs ?? sender} ${req.operation.method} ${req.operation.path} own`;
           if (!actingNoted.has(key) && notes.length < 5000) {
             actingNoted.add(key);
             notes.push({
-              check: noteAs ?? current,
+              check: noteAs ?? sender,
               operation: req.operation,
               reason: `not sent as ${as.name}: it writes that given identity's own record, and this request does not set it back`,
             });
@@ -949,12 +962,12 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
           return undefined;
         }
         if (req.operation && foreign !== undefined && foreign.length > 0) {
-          const key = `${noteAs ?? current} ${req.operation.method} ${req.operation.path}`;
+          const key = `${noteAs ?? sender} ${req.operation.method} ${req.operation.path}`;
           if (!actingNoted.has(key) && notes.length < 5000) {
             actingNoted.add(key);
             const named = foreign.slice(0, 3).map((f) => `${f.name}=${f.value.slice(0, 40)}`);
             notes.push({
-              check: noteAs ?? current,
+              check: noteAs ?? sender,
               operation: req.operation,
               reason: `not sent: it acts, and its inputs name ${named.join(', ')}, which the scan did not create (--allow-destructive sends it)`,
             });
@@ -997,11 +1010,11 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
           !namesOnlyScanAccount(spec, objects, req.operation, { method: 'GET', path: bare }) &&
           (selfUpload(req.operation.path) || selfUpload(bare) || storesOnAccount(spec, req.operation))
         ) {
-          const key = `${noteAs ?? current} ${req.operation.method} ${req.operation.path} upload`;
+          const key = `${noteAs ?? sender} ${req.operation.method} ${req.operation.path} upload`;
           if (!actingNoted.has(key) && notes.length < 5000) {
             actingNoted.add(key);
             notes.push({
-              check: noteAs ?? current,
+              check: noteAs ?? sender,
               operation: req.operation,
               reason: `not sent as ${as.name}: it uploads a file to that given identity's own account, which nothing sets back (only an account the scan registered uploads there; --allow-destructive sends it)`,
             });
@@ -1013,7 +1026,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
           signal,
           burst: sendOptions?.burst === true,
           // The checks that judge the target's limits see its 429s; the others' requests are sent again after one.
-          seeLimits: LIMIT_JUDGES.has(noteAs ?? current),
+          seeLimits: LIMIT_JUDGES.has(noteAs ?? sender),
           // Only an identity's own login (login.ts) or its given cookies set its session cookies.
           ...((given || (as !== undefined && as !== null && as === admin)) && mayStartSession(req)
             ? { keepCookies: true }
@@ -1052,7 +1065,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
             response: res,
             ...(req.operation ? { operation: req.operation } : {}),
             ...(as ? { identity: as.name } : {}),
-            check: current,
+            check: sender,
           });
         }
         return res;
@@ -1100,25 +1113,46 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     }
     phaseDone('discovery');
 
-    for (const [i, check] of checks.entries()) {
-      current = check.id;
-      progress();
-      const ctx = phaseContext(work.slice(i));
-      if (!ctx) {
-        notRun.push(check.id);
-        checksDone++;
-        phaseDone(check.id);
-        continue;
-      }
+    const runOne = async (check: Check, ctx: ScanContext) => {
       try {
         await check.run(ctx);
       } catch (err) {
         if (ctx.signal.aborted) timedOut.push(check.id);
         else errors.push({ check: check.id, message: (err as Error).message });
       }
-      checksDone++;
-      phaseDone(check.id);
+    };
+    for (let i = 0; i < checks.length; i++) {
+      const check = checks[i];
+      // Checks that mostly wait (for the canary's callbacks) and share no state run side by side, each with its own
+      // context; their budget is that of their work together.
+      const partner = checks[i + 1];
+      const together =
+        partner !== undefined && SIDE_BY_SIDE.some(([a, b]) => a === check.id && b === partner.id);
+      const group = together ? [check, partner] : [check];
+      const upcoming = together
+        ? [
+            { fixed: work[i].fixed + work[i + 1].fixed, variable: work[i].variable + work[i + 1].variable },
+            ...work.slice(i + 2),
+          ]
+        : work.slice(i);
+      const contexts = group.map((c) => {
+        current = c.id;
+        return phaseContext(upcoming);
+      });
       progress();
+      const name = group.map((c) => c.id).join('+');
+      if (contexts.some((ctx) => ctx === undefined)) {
+        notRun.push(...group.map((c) => c.id));
+        checksDone += group.length;
+        phaseDone(name);
+        i += group.length - 1;
+        continue;
+      }
+      await Promise.all(group.map((c, k) => runOne(c, contexts[k] as ScanContext)));
+      checksDone += group.length;
+      phaseDone(name);
+      progress();
+      i += group.length - 1;
     }
     // The accounts the scan registered are deleted where the API lets them be (best effort, in the notes).
     current = 'cleanup';
