@@ -15,7 +15,9 @@ import { scanDocument } from './twins.ts';
  * The vulnerable twin writes the post's JSON with `res.send(string)`'s default type, `text/html`, at
  * `GET /api/posts/{postId}`, and pastes subject and message unescaped into `GET /api/posts/{postId}/preview` and the
  * `GET /board` page; a reply, posted as a form (`POST /api/replies text=...`), is shown unescaped by its page
- * `GET /api/replies/{replyId}`. Fixed twin: `application/json`, and the pages escape the text.
+ * `GET /api/replies/{replyId}`; a club's motto, set only by `PATCH /api/clubs/{clubId}`, is shown unescaped by
+ * `GET /api/clubs/{clubId}/page` (its name, set at creation, is escaped). Fixed twin: `application/json`, and the
+ * pages escape the text.
  */
 const json = (schema: unknown) => ({ content: { 'application/json': { schema } } });
 const html = { content: { 'text/html': { schema: { type: 'string' } } } };
@@ -118,6 +120,30 @@ const SPEC = {
       },
       delete: { operationId: 'deleteReply', responses: { '204': { description: 'deleted' } } },
     },
+    '/api/clubs': {
+      post: {
+        operationId: 'createClub',
+        requestBody: json({ type: 'object', required: ['name'], properties: { name: { type: 'string' } } }),
+        responses: { '201': { description: 'founded', ...json({ type: 'object' }) } },
+      },
+    },
+    '/api/clubs/{clubId}': {
+      parameters: [{ name: 'clubId', in: 'path', required: true, schema: { type: 'integer' } }],
+      get: {
+        operationId: 'getClub',
+        responses: { '200': { description: 'the club', ...json({ type: 'object' }) } },
+      },
+      patch: {
+        operationId: 'updateClub',
+        requestBody: json({ type: 'object', properties: { motto: { type: 'string' } } }),
+        responses: { '200': { description: 'updated', ...json({ type: 'object' }) } },
+      },
+      delete: { operationId: 'deleteClub', responses: { '204': { description: 'disbanded' } } },
+    },
+    '/api/clubs/{clubId}/page': {
+      parameters: [{ name: 'clubId', in: 'path', required: true, schema: { type: 'integer' } }],
+      get: { operationId: 'clubPage', responses: { '200': { description: 'the club’s page', ...html } } },
+    },
     '/api/notices/{noticeId}': {
       parameters: [{ name: 'noticeId', in: 'path', required: true, schema: { type: 'integer' } }],
       get: {
@@ -144,6 +170,7 @@ interface Post {
 interface Board extends TestServer {
   readonly posts: Post[];
   readonly replies: { replyId: number; author: string; text: string }[];
+  readonly clubs: { clubId: number; founder: string; name: string; motto: string }[];
   readonly notices: { noticeId: number; author: string; text: string }[];
 }
 
@@ -163,6 +190,7 @@ async function startBoard(fixed: boolean): Promise<Board> {
   ];
   const notices: Board['notices'] = [{ noticeId: 1, author: 'alice', text: 'Dues are due.' }];
   const replies: Board['replies'] = [{ replyId: 1, author: 'bob', text: 'Count me in.' }];
+  const clubs: Board['clubs'] = [{ clubId: 1, founder: 'alice', name: 'Night riders', motto: 'Lights on.' }];
   let next = 3;
   const sessions = new Map<string, string>();
   const send = (
@@ -265,6 +293,35 @@ async function startBoard(fixed: boolean): Promise<Board> {
         return send(res, 204);
       }
     }
+    if (url.pathname === '/api/clubs' && req.method === 'POST') {
+      if (typeof input.name !== 'string') return send(res, 400, { error: 'name is required' });
+      const c = { clubId: next++, founder: me, name: input.name, motto: '' };
+      clubs.push(c);
+      return send(res, 201, c);
+    }
+    const cm = /^\/api\/clubs\/(\d+)(\/page)?$/.exec(url.pathname);
+    if (cm) {
+      const c = clubs.find((x) => x.clubId === Number(cm[1]));
+      if (!c) return send(res, 404, { error: 'no such club' });
+      if (cm[2] && req.method === 'GET')
+        return send(
+          res,
+          200,
+          `<!doctype html><h1>${escapeHtml(c.name)}</h1><blockquote>${fixed ? escapeHtml(c.motto) : c.motto}</blockquote>`,
+          'text/html; charset=utf-8',
+        );
+      if (cm[2]) return send(res, 405, { error: 'method not allowed' });
+      if (req.method === 'GET') return send(res, 200, c);
+      if (c.founder !== me) return send(res, 403, { error: 'not your club' });
+      if (req.method === 'PATCH') {
+        if (typeof input.motto === 'string') c.motto = input.motto;
+        return send(res, 200, c);
+      }
+      if (req.method === 'DELETE') {
+        clubs.splice(clubs.indexOf(c), 1);
+        return send(res, 204);
+      }
+    }
     if (url.pathname === '/api/notices') {
       if (req.method === 'GET') return send(res, 200, notices);
       if (req.method === 'POST') {
@@ -284,7 +341,7 @@ async function startBoard(fixed: boolean): Promise<Board> {
   const api = await startServer((req, res) => {
     handle(req, res).catch(() => send(res, 500, { error: 'server error' }));
   });
-  return { ...api, posts, notices, replies };
+  return { ...api, posts, notices, replies, clubs };
 }
 
 async function scanBoard(fixed: boolean) {
@@ -304,7 +361,7 @@ async function scanBoard(fixed: boolean) {
       ratePerSecond: 300,
       timeDelayMs: 300,
     });
-    return { result, before, posts: api.posts, notices: api.notices, replies: api.replies };
+    return { result, before, posts: api.posts, notices: api.notices, replies: api.replies, clubs: api.clubs };
   } finally {
     await api.close();
   }
@@ -316,10 +373,15 @@ const xss = (r: ScanResult) =>
     .map((f) => `${f.operation?.operationId}: ${f.message}`);
 
 describe('stored XSS: a script stored through the JSON API and served back as a page', () => {
-  test('the vulnerable twin: found on the post and the form reply, not on the notices served as JSON; nothing left in the data', async () => {
+  test('the vulnerable twin: found on the post, the form reply and the club update, not on the notices served as JSON; nothing left in the data', async () => {
     const v = await scanBoard(false);
     const found = xss(v.result);
-    assert.equal(found.length, 2, found.join('\n'));
+    assert.equal(found.length, 3, found.join('\n'));
+    // The club's name is escaped on its page; its motto, set only by an update, is not.
+    assert.match(
+      found.find((f) => f.startsWith('updateClub')) ?? '',
+      /^updateClub: PATCH \/api\/clubs\/\{clubId\} stored a script in motto \(as alice, on an object the scan created\), and GET \/api\/clubs\/\{clubId\}\/page served it back intact as text\/html/,
+    );
     assert.match(
       found.find((f) => f.startsWith('createReply')) ?? '',
       /^createReply: POST \/api\/replies stored a script in text \(as alice\), and GET \/api\/replies\/\{replyId\} served it back intact as text\/html/,
@@ -329,7 +391,8 @@ describe('stored XSS: a script stored through the JSON API and served back as a 
       /^createPost: POST \/api\/posts stored a script in (subject|message) \(as alice\), and GET \/api\/posts\/\{postId\}(\/preview)? served it back intact as text\/html/,
     );
     assert.equal(JSON.stringify(v.posts.slice(0, 2)), v.before);
-    const scripts = [...v.posts, ...v.notices, ...v.replies].filter((p) =>
+    assert.deepEqual(v.clubs[0], { clubId: 1, founder: 'alice', name: 'Night riders', motto: 'Lights on.' });
+    const scripts = [...v.posts, ...v.notices, ...v.replies, ...v.clubs].filter((p) =>
       /<script>\/\*pcs/.test(JSON.stringify(p)),
     );
     assert.deepEqual(scripts, [], 'the scan’s scripts were left in the board');

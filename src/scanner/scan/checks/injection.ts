@@ -116,7 +116,7 @@ import { accountParam } from '../self.ts';
 import { similarity } from '../similarity.ts';
 import { documentedLogins, findLoginTarget, unknownUser } from './api2-authentication.ts';
 import { refusedIn200 } from './api5-function-authorization.ts';
-import { itemDelete, storedXss } from './stored-xss.ts';
+import { itemDelete, storedXss, storedXssUpdates } from './stored-xss.ts';
 import {
   checkIds,
   claimAccountPath,
@@ -3566,7 +3566,14 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
       (op, as) => (as === maker?.identity ? undefined : sweep.seen(op, as, '')),
       overFirst,
     );
-    if (tried === 0)
+    const updated = overFirst()
+      ? 0
+      : await storedXssUpdates(
+          counted,
+          who.filter((as): as is Identity => as !== null),
+          overFirst,
+        );
+    if (tried + updated === 0)
       ctx.note?.({
         rule: SCAN_RULES.storedXss,
         reason: 'no creation with a free-text JSON member to store a script in',

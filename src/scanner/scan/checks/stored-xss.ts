@@ -11,12 +11,13 @@ import { randomBytes } from 'node:crypto';
 import type { JsonObject, Operation } from '../../../core/api-document.ts';
 import type { ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
-import { createdId } from '../discover.ts';
+import { changesAccount, createdId, setsPassword } from '../discover.ts';
 import { entityOfPath } from '../harvest.ts';
 import {
   bodySchema,
   captureId,
   creationCollection,
+  isCreationOperation,
   isExcluded,
   memberParam,
   type PlannedRequest,
@@ -169,38 +170,158 @@ export async function storedXss(
       if (!isSuccess(res)) break;
       const param = memberParam(ctx.spec, collection);
       const id = createdId(res, param, entityOfPath(collection)) ?? captureId(ctx.spec, op, res);
-      const reads: { label: string; res: ScanResponse | undefined }[] = [
-        { label: `${op.method} ${op.path}`, res },
-      ];
-      for (const read of readsAfter(ctx, op, collection)) {
-        if (over() || ctx.signal.aborted) break;
-        const itemParam = read.parameters.find(
-          (p) =>
-            p.in === 'path' &&
-            (p.name === param || read.path.startsWith(`${collection.replace(/\/+$/, '')}/{${p.name}}`)),
-        );
-        if (itemParam && id === undefined) continue;
-        const r = planRequest(ctx.spec, read, ctx.objects, {
-          owner: as.name,
-          ...(itemParam && id !== undefined ? { params: { [itemParam.name]: id } } : {}),
-        });
-        if (r.invented.length > 0) continue;
-        reads.push({ label: `GET ${read.path}`, res: await ctx.send(r, as) });
-      }
-      for (const { label, res: got } of reads) {
-        if (!got || !servedAsPage(got)) continue;
-        const i = tags.findIndex((t) => got.text.includes(canaryFor(t)));
-        if (i < 0) continue;
-        ctx.report(SCAN_RULES.storedXss, {
-          operation: op,
-          key: `${op.id} ${members[i]}`,
-          message: `${op.method} ${op.path} stored a script in ${members[i]} (as ${as.name}), and ${label} served it back intact as ${String(got.headers['content-type']).split(';')[0]}: it runs in the browser of whoever opens that answer.`,
-          evidence: { ...evidenceOf(got), parameter: members[i], payload: canaryFor(tags[i]) },
-        });
-        break;
-      }
+      await readBack(ctx, { op, collection, as, id, res, members, tags }, over);
       break;
     }
+  }
+  return tried;
+}
+
+/** What a write stored (the scripts of `tags` in `members`), where, and as whom: what readBack looks for. */
+interface Stored {
+  readonly op: Operation;
+  readonly collection: string;
+  readonly as: Identity;
+  /** The object's id (from the creation's answer, or the updated object's). */
+  readonly id: string | undefined;
+  /** The write's own answer. */
+  readonly res: ScanResponse;
+  readonly members: readonly string[];
+  readonly tags: readonly string[];
+}
+
+/**
+ * The write's answer, then the reads after it (readsAfter) as the writer, the object's id in their path: the first
+ * that serves one of the scripts intact as a page is the finding. True when one did.
+ */
+async function readBack(ctx: ScanContext, w: Stored, over: () => boolean): Promise<boolean> {
+  const { op, collection, as, id, members, tags } = w;
+  const param = memberParam(ctx.spec, collection);
+  const reads: { label: string; res: ScanResponse | undefined }[] = [
+    { label: `${op.method} ${op.path}`, res: w.res },
+  ];
+  for (const read of readsAfter(ctx, op, collection)) {
+    if (over() || ctx.signal.aborted) break;
+    const itemParam = read.parameters.find(
+      (p) =>
+        p.in === 'path' &&
+        (p.name === param || read.path.startsWith(`${collection.replace(/\/+$/, '')}/{${p.name}}`)),
+    );
+    if (itemParam && id === undefined) continue;
+    const r = planRequest(ctx.spec, read, ctx.objects, {
+      owner: as.name,
+      ...(itemParam && id !== undefined ? { params: { [itemParam.name]: id } } : {}),
+    });
+    if (r.invented.length > 0) continue;
+    reads.push({ label: `GET ${read.path}`, res: await ctx.send(r, as) });
+  }
+  for (const { label, res: got } of reads) {
+    if (!got || !servedAsPage(got)) continue;
+    const i = tags.findIndex((t) => got.text.includes(canaryFor(t)));
+    if (i < 0) continue;
+    ctx.report(SCAN_RULES.storedXss, {
+      operation: op,
+      key: `${op.id} ${members[i]}`,
+      message: `${op.method} ${op.path} stored a script in ${members[i]} (as ${as.name}${op.method === 'POST' ? '' : `, on an object the scan created`}), and ${label} served it back intact as ${String(got.headers['content-type']).split(';')[0]}: it runs in the browser of whoever opens that answer.`,
+      evidence: { ...evidenceOf(got), parameter: members[i], payload: canaryFor(tags[i]) },
+    });
+    return true;
+  }
+  return false;
+}
+
+const MAX_UPDATES = 4;
+
+/** The record an answer holds: the object itself, or under `data` (a resource envelope). */
+function recordIn(json: unknown): Record<string, unknown> | undefined {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) return undefined;
+  const r = json as Record<string, unknown>;
+  const data = r.data;
+  return data !== null && typeof data === 'object' && !Array.isArray(data)
+    ? (data as Record<string, unknown>)
+    : r;
+}
+
+/**
+ * Stored XSS through updates (`PUT`/`PATCH /posts/{id}`) of an object the scan created (discovery's, in the
+ * collection of a documented creation that makes no account), as its maker, at most four: the object is read first,
+ * the update stores a script in each free-text member (after the member's value), the reads after it are looked
+ * through as a creation's are (readBack), and the members are set back to what the read showed (a warning when the
+ * set-back is refused: the script would stay on a page of the scan's object in that identity's data). Returns how
+ * many updates it tried.
+ */
+export async function storedXssUpdates(
+  ctx: ScanContext,
+  order: readonly Identity[],
+  over: () => boolean,
+): Promise<number> {
+  let tried = 0;
+  for (const op of ctx.spec.operations) {
+    if (tried >= MAX_UPDATES || over() || ctx.signal.aborted) break;
+    if ((op.method !== 'PUT' && op.method !== 'PATCH') || isExcluded(op)) continue;
+    const m = /^(.*)\/\{([^{}/]+)\}\/?$/.exec(op.path);
+    if (!m) continue;
+    const [, collection, param] = m;
+    const made = ctx.spec.operations.some(
+      (o) =>
+        isCreationOperation(ctx.spec, o) &&
+        creationCollection(ctx.spec, o) === collection &&
+        !setsPassword(ctx.spec, o) &&
+        !changesAccount(ctx.spec, o),
+    );
+    const members = textMembers(ctx, op);
+    if (!made || members.length === 0) continue;
+    let as: Identity | undefined;
+    let id: string | undefined;
+    for (const who of order) {
+      const o = ctx.objects.of(who.name).find((x) => x.collection === collection);
+      if (o) {
+        as = who;
+        id = o.id;
+        break;
+      }
+    }
+    if (!as || id === undefined) continue;
+    tried++;
+    const owner = as.name;
+    const params = { [param]: id };
+    const read = ctx.spec.operations.find((o) => o.method === 'GET' && !isExcluded(o) && o.path === op.path);
+    const before = read
+      ? recordIn((await ctx.send(planRequest(ctx.spec, read, ctx.objects, { owner, params }), as))?.json)
+      : undefined;
+    const planned = planRequest(ctx.spec, op, ctx.objects, { owner, params });
+    const base =
+      planned.body !== null && typeof planned.body === 'object' && !Array.isArray(planned.body)
+        ? (planned.body as Record<string, unknown>)
+        : {};
+    // A PUT replaces the record: it keeps what the read showed of the body's members, the scripts after theirs.
+    const kept: Record<string, unknown> =
+      op.method === 'PUT'
+        ? Object.fromEntries(
+            Object.keys(base).map((k) => [k, before?.[k] !== undefined ? before[k] : base[k]]),
+          )
+        : {};
+    const tags = members.map(() => `pcs${randomBytes(4).toString('hex')}`);
+    const body: Record<string, unknown> = { ...kept };
+    for (const [i, name] of members.entries())
+      body[name] =
+        `${typeof before?.[name] === 'string' ? before[name] : String(base[name] ?? 'pc')} ${canaryFor(tags[i])}`;
+    const req = planRequest(ctx.spec, op, ctx.objects, { owner, params, body });
+    const res = await ctx.send(req, as);
+    if (!isSuccess(res) || refusedIn200(res)) continue;
+    await readBack(ctx, { op, collection, as, id, res, members, tags }, over);
+    // Set back what the read showed (an empty text where it showed nothing).
+    const back: Record<string, unknown> = { ...kept };
+    for (const name of members) back[name] = typeof before?.[name] === 'string' ? before[name] : '';
+    const restored = await ctx.send(
+      planRequest(ctx.spec, op, ctx.objects, { owner, params, body: back }),
+      as,
+    );
+    const status = restored?.status;
+    if (status === undefined || status < 200 || status >= 300)
+      ctx.warn?.(
+        `the stored-XSS probe of ${op.method} ${op.path} left its script in ${members.join(', ')} of ${req.path.split('?')[0]}, an object the scan created in ${owner}'s data (the set-back answered ${status ?? 'nothing'}): remove it on the target by hand`,
+      );
   }
   return tried;
 }
