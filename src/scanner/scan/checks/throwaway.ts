@@ -359,6 +359,20 @@ interface JsonSchemaLike {
   readonly items?: JsonSchemaLike;
 }
 
+/** Words of a redirect's target that say the sign-up failed (`register.php?error=weak+password`). */
+const FAILED_TARGET = /error|fail|invalid|taken|exists|weak|denied|refused|alert/i;
+
+/**
+ * A sign-up the API took: a 2xx that refuses nothing, or a redirect (a plain PHP or server-rendered site answers
+ * `302 Location: login.php?registered=1`) whose target says no failure. Either way the account's login confirms it
+ * (and a wrong password's control), so a redirect taken wrongly costs one login, no more.
+ */
+function signedUp(reg: ScanResponse | undefined): reg is ScanResponse {
+  if (reg === undefined) return false;
+  if (reg.status >= 300 && reg.status < 400) return !FAILED_TARGET.test(reg.headers.location ?? '');
+  return isSuccess(reg) && !refusedIn200(reg);
+}
+
 /**
  * Registers an account named `<prefix><random>` (with a strong random password, or `first`, another account's of
  * the scan's own) and logs in as it; undefined when either does not work.
@@ -392,7 +406,7 @@ export async function registerThrowaway(
     if (made === undefined) adminMade.set(ctx.objects, ok);
     if (ok) madeBy = ctx.admin.name;
   }
-  if (!isSuccess(reg) || refusedIn200(reg)) return undefined;
+  if (!signedUp(reg)) return undefined;
   const login = async (via: ScanContext, password: string, value = loginValue) => {
     const res = await via.send(
       {
