@@ -35,12 +35,20 @@ import type { ApiDocument, JsonObject, Operation } from '../../../core/api-docum
 import type { ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, type ScanContext } from '../context.ts';
 import { sampleForPattern } from '../pattern-sample.ts';
-import { isExcluded, isLoginOperation, planRequest, requestBody, requiresAuth } from '../planner.ts';
+import {
+  isCreationOperation,
+  isExcluded,
+  isLoginOperation,
+  planRequest,
+  requestBody,
+  requiresAuth,
+} from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, resolveSchema, schemaType } from '../schema.ts';
 import { accountParam } from '../self.ts';
 import { findLoginTarget } from './api2-authentication.ts';
 import { looksRefused } from './api3-property-authorization.ts';
+import { creationSweep } from './injection.ts';
 import {
   checkIds,
   claimAccountPath,
@@ -370,6 +378,18 @@ function refusal(res: ScanResponse): boolean {
 }
 
 export async function redos(ctx: ScanContext): Promise<void> {
+  // A creation whose validator lets a probe through stores it in the sender's data: as a given identity or the
+  // admin, what the probes made is deleted again (the injection probes' sweep), after each input and at the end.
+  const sweep = creationSweep(ctx, 'the ReDoS probes');
+  try {
+    await probeInputs(ctx, sweep);
+  } finally {
+    await sweep.flush();
+    sweep.report();
+  }
+}
+
+async function probeInputs(ctx: ScanContext, sweep: ReturnType<typeof creationSweep>): Promise<void> {
   const started = performance.now();
   let sent = 0;
   let throwaway: Throwaway | null | undefined;
@@ -431,7 +451,10 @@ export async function redos(ctx: ScanContext): Promise<void> {
           params,
           body: { ...body, [c.field]: value },
         });
-        return ctx.send(req, as);
+        const res = await ctx.send(req, as);
+        if (as !== null && !c.account && isCreationOperation(ctx.spec, c.op))
+          sweep.seen(c.op, as, '', c.field)(req, res, value);
+        return res;
       };
       let found = await probe(family, send);
       // An operation A may not use (401/403): the other ordinary identities, then the admin, reach it.
@@ -445,6 +468,7 @@ export async function redos(ctx: ScanContext): Promise<void> {
         break;
       }
     }
+    await sweep.flush(`${c.op.id} ${c.field}`);
   }
 }
 
