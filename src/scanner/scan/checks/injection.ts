@@ -3216,7 +3216,7 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
   const started = performance.now();
   // The check's share of the scan's time (the runner's `deadline`, where it gives one) bounds the budget too, less
   // what the sweep of the probes' objects needs before the check is stopped.
-  const shareEnds = (ctx as { readonly deadline?: number }).deadline;
+  const shareEnds = ctx.deadline;
   if (shareEnds !== undefined)
     budgetMs = Math.max(0, Math.min(budgetMs, shareEnds - started - SWEEP_RESERVE_MS));
   const deadline = started + budgetMs;
