@@ -1204,8 +1204,18 @@ function foreignKeysIn(
   path: string,
 ): Record<string, unknown> {
   const out: Record<string, unknown> = { ...fields };
+  const files = filesRecord(path);
   for (const [name, prop] of Object.entries(props)) {
     if (!(name in out)) continue;
+    if (files && OWNER_INPUT.test(name)) {
+      // Who the new record is filed under: the caller itself, as it was told about itself (its login answer,
+      // its token's claims), never an id the answers showed of someone else (seeded user 8 of a directory);
+      // with no own id known the member is left out: the API may take the caller's, and names nobody else.
+      const own = owner === undefined ? undefined : ownId(objects, name, prop, owner);
+      if (own === undefined) delete out[name];
+      else out[name] = /^(integer|number)$/.test(String(schemaType(prop))) ? Number(own) : own;
+      continue;
+    }
     // A value the API gave out beats a placeholder the document's author left (`account_no: "string"`).
     if (!FOREIGN_KEY.test(name)) {
       // An input that names an object, or in a read that finds (`POST /account/lookup`, `/users/search`) any input;
@@ -1230,6 +1240,45 @@ function foreignKeysIn(
     out[name] = type === 'array' ? [typed] : typed;
   }
   return out;
+}
+
+/**
+ * A body member that says whose record it is: `userId`, `user_id`, `ownerId`, `customer_id`, `authorId`,
+ * `createdBy`, `buyerId` (not a role in front of it, `target_user_id` or `recipientUserId`, which names another
+ * on purpose: a transfer's payee).
+ */
+const OWNER_INPUT =
+  /^((owner[-_]?)?(user|customer|member|buyer|client|person|author|creator|owner|created[-_]?by)[-_]?(id|uuid)|uid|created[-_]?by|owned[-_]?by)$/i;
+
+/** A path a POST files a new record at (`/orders`, `/users/{id}/notes`): it ends at a collection, not an action. */
+function filesRecord(path: string): boolean {
+  const last =
+    path
+      .split('?')[0]
+      .split('/')
+      .filter((s) => s !== '')
+      .pop() ?? '';
+  return last !== '' && !last.includes('{') && !pathActs(path);
+}
+
+/**
+ * The caller's own id for an owner member: a value it was given about itself (source `login`: its login answer,
+ * its token's claims) in the member's entity, and given so to no other identity.
+ */
+function ownId(objects: ObjectRegistry, name: string, schema: JsonObject, owner: string): string | undefined {
+  // By the member's name (`userId` ← a token's `userId`, a login answer's `user.id`), else the login answer's
+  // own top-level `id` or the token's `sub`: the account the caller signed in as.
+  const wanted = [
+    { name, context: '', schema },
+    { name: 'id', context: 'login', schema },
+    { name: 'sub', context: '', schema },
+  ];
+  for (const w of wanted) {
+    for (const c of objects.harvest.candidates(w, owner, 2)) {
+      if (objects.harvest.ownLoginValue(owner, c.value, c.record.entity)) return String(c.value);
+    }
+  }
+  return undefined;
 }
 
 function entityHint(path: string): string {
