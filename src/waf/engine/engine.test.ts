@@ -872,6 +872,35 @@ test('a JSON body tells whether its text is verbatim in its arguments', () => {
   assert.equal(read('{"a":'), undefined);
 });
 
+test('JSON strings become their UTF-8 bytes, escaped or not, in an ASCII body or not', () => {
+  const args = (json: string) => {
+    const c = new Map();
+    readRequestBody(c, { ...get('/'), method: 'POST', body: Buffer.from(json) }, 'JSON', {
+      argumentsLimit: 1000,
+      jsonDepthLimit: 512,
+    });
+    return (c.get('ARGS') ?? []).map((e: { key: string; value: string }) => [e.key, e.value]);
+  };
+  const e = Buffer.from('é', 'utf8').toString('latin1');
+  // An ASCII body whose escapes decode to more than ASCII: the names and values are still bytes.
+  assert.deepEqual(args('{"\\u00e9":"\\u00e9","b":"x\\"y"}'), [
+    [`json.${e}`, e],
+    ['json.b', 'x"y'],
+  ]);
+  assert.deepEqual(args('{"é":"é","n":-1.5e3,"t":true}'), [
+    [`json.${e}`, e],
+    ['json.n', '-1.5e3'],
+    ['json.t', 'true'],
+  ]);
+  // Numbers and literals end at white space, `,`, `]` and `}`.
+  assert.deepEqual(args('[1 ,2\t,\nnull\r\n,false]'), [
+    ['json.array_0', '1'],
+    ['json.array_1', '2'],
+    ['json.array_2', ''],
+    ['json.array_3', 'false'],
+  ]);
+});
+
 test('header names are remembered as a list: another list of names is another memo', () => {
   const { ruleSet } = compileSecLang(HEADER_RULES);
   ruleSet.evaluate(get('/', [['X-A', '1']]));

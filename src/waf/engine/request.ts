@@ -328,7 +328,9 @@ function readJson(c: Collections, body: Buffer, options: RequestReadOptions): Js
   } catch {
     return undefined;
   }
-  let verbatim = isAscii(body);
+  // An ASCII body: its strings are their own bytes, unless an escape in them decodes to more.
+  const ascii = isAscii(body);
+  let verbatim = ascii;
   let hasNull = false;
   let spaced = false;
   // The rules see the UTF-8 bytes of strings, as yajl gives them.
@@ -364,7 +366,7 @@ function readJson(c: Collections, body: Buffer, options: RequestReadOptions): Js
       ch = String.prototype.charCodeAt.call(src, ++i);
     }
   };
-  /** The string token at `i` (an opening quote), decoded. */
+  /** The string token at `i` (an opening quote), decoded, as its UTF-8 bytes. */
   const string = (): string => {
     const start = i;
     for (;;) {
@@ -376,9 +378,9 @@ function readJson(c: Collections, body: Buffer, options: RequestReadOptions): Js
     }
     i++;
     const raw = src.slice(start, i);
-    if (!raw.includes('\\')) return raw.slice(1, -1);
+    if (!raw.includes('\\')) return ascii ? raw.slice(1, -1) : bytes(raw.slice(1, -1));
     verbatim = false;
-    return JSON.parse(raw) as string;
+    return bytes(JSON.parse(raw) as string);
   };
   const walk = (depth: number): boolean => {
     if (depth > options.jsonDepthLimit) return false;
@@ -403,7 +405,7 @@ function readJson(c: Collections, body: Buffer, options: RequestReadOptions): Js
       } else {
         for (;;) {
           if (!array) {
-            currentKey = bytes(string());
+            currentKey = string();
             space();
             i++; // the colon
           }
@@ -413,10 +415,25 @@ function readJson(c: Collections, body: Buffer, options: RequestReadOptions): Js
         }
       }
       closeContainer();
-    } else if (ch === '"') emit(bytes(string()));
+    } else if (ch === '"') emit(string());
     else {
       const start = i;
-      while (i < n && !/[,\]}\s]/.test(src[i])) i++;
+      // A number or literal of the validated document ends at `,` `]` `}` or JSON's white space.
+      for (
+        let code = String.prototype.charCodeAt.call(src, i);
+        i < n;
+        code = String.prototype.charCodeAt.call(src, ++i)
+      )
+        if (
+          code === 0x2c ||
+          code === 0x5d ||
+          code === 0x7d ||
+          code === 0x20 ||
+          code === 0x09 ||
+          code === 0x0a ||
+          code === 0x0d
+        )
+          break;
       const token = src.slice(start, i);
       if (token === 'null') hasNull = true;
       emit(token === 'null' ? '' : token);
