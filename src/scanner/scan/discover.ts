@@ -584,7 +584,14 @@ export async function learnBody(
     if (again === undefined) break;
     last = again;
     problems = fieldProblems(again.json, again.text);
-    if (isSuccess(again) && !problems.some((p) => p.missing) && !refusalWorded(again.json)) {
+    // A 2xx answer that said which member it missed (`Invalid URL`, `Unknown debug command: undefined`) and no
+    // longer does took the body, whatever else it says (a URL that could not be fetched, a command it does not know).
+    const understood = twoHundred(res) && first.some((p) => p.missing) && body.size > 0;
+    if (
+      isSuccess(again) &&
+      !problems.some((p) => p.missing) &&
+      (!refusalWorded(again.json) || (understood && again.text !== res.text))
+    ) {
       if (body.size > 0 || !twoHundred(res)) {
         const source = [...from].join(' and ') || 'an empty JSON object';
         const schema = inferredSchema(body, allowed, form ? `${source} (form-encoded)` : source, own);

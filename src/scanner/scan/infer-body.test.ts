@@ -81,6 +81,21 @@ describe('fields an error answer names', () => {
     assert.deepEqual(names({ detail: 'Request body is required' }), []);
     assert.deepEqual(names({ error: 'nothing to update' }), []);
   });
+
+  test("JavaScript's undefined for a member nobody sent: `Unknown test action: undefined`, `Invalid URL`", () => {
+    assert.deepEqual(names({ success: false, error: 'Unknown test action: undefined' }), ['action']);
+    assert.deepEqual(names({ result: { error: 'Unknown debug command: undefined' } }), ['command']);
+    assert.deepEqual(names({ error: 'Invalid mode = undefined' }), ['mode']);
+    // The answer's own members (`networkError`, `reason`) are no fields of the body.
+    assert.deepEqual(
+      fieldProblems({ success: false, error: 'Invalid URL', networkError: 'ERR_INVALID_URL' }),
+      [{ name: 'url', missing: true, kind: 'url' }],
+    );
+    assert.deepEqual(names({ ok: false, reason: 'Invalid URL' }), ['url']);
+    // A value that was sent and is unknown names nothing missing; nor does an invalid URL inside a sentence.
+    assert.deepEqual(names({ error: 'Unknown debug command: pcx12ab' }), []);
+    assert.deepEqual(names({ error: 'Invalid URL given for the avatar, try again' }), []);
+  });
 });
 
 describe('members below a field', () => {

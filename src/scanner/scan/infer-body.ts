@@ -223,7 +223,10 @@ function keyedMessages(json: JsonObject, add: Collector): void {
       if (
         !FIELD.test(name) ||
         NOT_A_FIELD.test(name) ||
-        /^(detail|error|errors|message|messages|status|code)$/i.test(name)
+        // Members that carry the answer's own words (`reason`, `hint`, `networkError: "ERR_INVALID_URL"`).
+        /^(detail|details|error|errors|err|message|messages|msg|reason|hint|cause|status|code)$|[a-z](Error|Message|Reason)$|_(error|message|reason)$/i.test(
+          name,
+        )
       )
         continue;
       // Mongoose: `{title: {message: "Path \`title\` is required.", kind: "required"}}` (an object, not a list).
@@ -276,6 +279,14 @@ const MESSAGES: readonly { re: RegExp; kind?: 'type' | 'list' }[] = [
   {
     re: new RegExp(
       `['"\`]?(${NAME})['"\`]? (?:must|should) be (?:provided|present|specified|given|set)`,
+      'gi',
+    ),
+  },
+  // A handler that reads a member nobody sent and says so with JavaScript's `undefined` (a NestJS `@Body()` without
+  // a DTO): `Unknown test action: undefined`, `Unknown debug command: undefined`, `Invalid mode = undefined`.
+  {
+    re: new RegExp(
+      `\\b(?:unknown|invalid|unsupported|unrecogni[sz]ed|bad|no such)(?: [a-z]{1,20}){0,2}? (${NAME}) ?[:=] ?['"]?(?:undefined|null)['"]?(?![\\w.])`,
       'gi',
     ),
   },
@@ -354,6 +365,8 @@ function plainMessages(message: string, add: Collector): void {
     add({ name: name.trim().replace(/ /g, '_'), missing: true });
     return '';
   });
+  // Node's URL parser on a member nobody sent (`new URL(undefined)`): the whole message is `Invalid URL`.
+  if (/^invalid ur[li]\.?$/im.test(text)) add({ name: 'url', missing: true, kind: 'url' });
   for (const { re, kind } of MESSAGES) {
     for (const m of text.matchAll(re)) {
       if (kind === 'list') {
