@@ -234,8 +234,8 @@ const RESTART_WAIT_MS = 500;
  * not waited for: the answer stands, and the scan goes on with its other requests instead of stalling.
  */
 export const MAX_BACKOFF_MS = 5000;
-/** The wait after a 429 that names none (RFC 6585 section 4: Retry-After is optional). */
-const DEFAULT_BACKOFF_MS = 1000;
+/** Routes remembered as locked (still 429 after the wait asked): their 429s no longer pause the scan. */
+const MAX_LOCKED_ROUTES = 500;
 /** Answers without a limit after which the pace, slowed by a 429, speeds up again by a step. */
 const RECOVER_AFTER = 20;
 /** Time after the last limit after which a slowed pace speeds up a step, however few answers came. */
@@ -433,6 +433,10 @@ export function createScanClient(options: ClientOptions): ScanClient {
   let sinceLimited = 0;
   let limitedCount = 0;
   let retriedCount = 0;
+  /** `METHOD path` of requests still refused after the wait their 429 asked (bounded). */
+  const lockedRoutes = new Set<string>();
+  /** `METHOD path` of requests answered a 429 that named no wait (a second one there locks the route). */
+  const unnamedRoutes = new Set<string>();
   /** When the last short limit was met (performance.now()). */
   let limitedAt = 0;
   const shared: Record<string, string> = {};
@@ -474,12 +478,12 @@ export function createScanClient(options: ClientOptions): ScanClient {
    * (up to MAX_BACKOFF_MS) and go at half the pace until answers come without a limit again; a burst's answers
    * change nothing (they are API4's probe of the limit). Returns the wait when it is short enough to retry after.
    */
-  function limited(res: ScanResponse, burst: boolean): number | undefined {
+  function limited(res: ScanResponse, burst: boolean, route: string): number | undefined {
     const asked = retryAfterMs(res.headers['retry-after']);
     const limit = res.status === 429 || (res.status === 503 && asked !== undefined);
-    const wait = asked ?? DEFAULT_BACKOFF_MS;
-    // A long wait (a login lockout's 900 s) locks one account or route out, not this client's pace: nothing changes.
-    if (!limit || wait > MAX_BACKOFF_MS) {
+    // A long wait (a login lockout's 900 s) locks one account or route out, not this client's pace, and so does a
+    // route that still refused after the wait it asked (lockedRoutes): nothing changes.
+    if (!limit || (asked ?? 0) > MAX_BACKOFF_MS || lockedRoutes.has(route)) {
       if (burst || res.status >= 500) return undefined;
       stretchMs += res.durationMs;
       sinceLimited++;
@@ -501,25 +505,41 @@ export function createScanClient(options: ClientOptions): ScanClient {
       return undefined;
     }
     if (burst) return undefined;
+    // A second 429 naming no wait at the same route: that route is locked, not the client's pace.
+    if (asked === undefined) {
+      if (unnamedRoutes.has(route)) {
+        if (lockedRoutes.size < MAX_LOCKED_ROUTES) lockedRoutes.add(route);
+        return undefined;
+      }
+      if (unnamedRoutes.size < MAX_LOCKED_ROUTES) unnamedRoutes.add(route);
+    }
     limitedCount++;
     sinceLimited = 0;
     stretchMs = 0;
     limitedAt = performance.now();
     // Half the pace, never slower than a quarter of the configured one.
     interval = Math.min(interval * 2, baseInterval * 4);
-    pausedUntil = Math.max(pausedUntil, performance.now() + wait);
+    // Without a Retry-After the limit may be one route's lock as well as the client's: the slower pace only, no
+    // pause of every request and no second try.
+    if (asked === undefined) return undefined;
+    pausedUntil = Math.max(pausedUntil, performance.now() + asked);
     nextSlot = Math.max(nextSlot, pausedUntil);
-    return wait;
+    return asked;
   }
 
   async function send(req: ScanRequest, opts: SendOptions = {}): Promise<ScanResponse> {
+    const route = `${req.method} ${req.path.split('?')[0]}`;
     const res = await sendOnce(req, opts);
-    const wait = limited(res, opts.burst === true);
+    const wait = limited(res, opts.burst === true, route);
     // Sent once more, after the wait (acquire honours it): a 429 says the request was not acted on (RFC 6585 4).
     if (wait === undefined || opts.seeLimits === true || opts.burst === true || opts.signal?.aborted)
       return res;
     retriedCount++;
-    return sendOnce(req, opts);
+    const again = await sendOnce(req, opts);
+    // Still refused after the wait it asked: that route is locked, and its later 429s make no one wait.
+    if ((again.status === 429 || again.status === 503) && lockedRoutes.size < MAX_LOCKED_ROUTES)
+      lockedRoutes.add(route);
+    return again;
   }
 
   async function sendOnce(req: ScanRequest, opts: SendOptions): Promise<ScanResponse> {
