@@ -2065,9 +2065,9 @@ interface SweepTally {
 }
 
 /** Objects the probes may make in given identities' data: past this, creations as a given identity get no probes. */
-const MAX_SWEEP_OBJECTS = 150;
+const MAX_SWEEP_OBJECTS = 400;
 /** Deletes the sweep may send (a round's in-flight creations come on top of MAX_SWEEP_OBJECTS). */
-const MAX_SWEEP_DELETES = 200;
+const MAX_SWEEP_DELETES = 450;
 /** Time kept, at the end of the check's share, for the sweep of what the last probes made. */
 const SWEEP_RESERVE_MS = 1500;
 const SWEEP_REASON = `not sent: its probes would make objects in a given identity's data, and the ${MAX_SWEEP_OBJECTS} the clean-up takes back are made (safety rule)`;
