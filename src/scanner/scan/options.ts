@@ -8,8 +8,8 @@
 export interface LoginFlow {
   /** Path relative to the target URL, e.g. `/v2/auth/login` or `/token`. */
   readonly path: string;
-  /** Defaults to POST. */
-  readonly method?: 'POST' | 'PUT';
+  /** Defaults to POST. GET: a login whose fields go in the query string (`encoding: 'query'`), or an HTTP Basic one. */
+  readonly method?: 'POST' | 'PUT' | 'GET';
   /**
    * The fields sent, e.g. `{ username: 'alice', password: '...' }`: as JSON, form-encoded or in the query
    * string (`encoding`). A `path` with a query string and an empty `body` is a query-string login: its query
