@@ -6,12 +6,13 @@ import type { ScanContext } from '../context.ts';
 import {
   announcedLimit,
   crackHmac,
+  crackHmacWithin,
   documentedLogins,
   flawsOf,
   isSignup,
   unknownUser,
 } from './api2-authentication.ts';
-import { secretPhrases, secretsFromWords, weakHmacSecrets } from './weak-secrets.ts';
+import { commonSecrets, secretPhrases, secretsFromWords, weakHmacSecrets } from './weak-secrets.ts';
 
 function hs256(secret: string | Buffer, payload: object): string {
   const head = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).toString('base64url');
@@ -238,4 +239,16 @@ test('a Basic-secured login path without a body is a login; an OAuth token endpo
     ['GET /v1/login'],
   );
   assert.deepEqual(logins[0].known, { user: 'alice', password: 'pw:1' });
+});
+
+test('the offline guessing stops at its time budget and says so; common secrets come first', () => {
+  const lists = [commonSecrets(), secretPhrases(['notes']), weakHmacSecrets()];
+  const miss = crackHmacWithin(hs256(randomBytes(32), { id: 1 }), lists, 0);
+  assert.equal(miss.complete, false);
+  assert.equal(miss.secret, undefined);
+  const hit = crackHmacWithin(hs256('secret', { id: 1 }), lists, 60_000);
+  assert.equal(hit.secret, 'secret');
+  assert.ok(hit.tried <= commonSecrets().length, `${hit.tried} tried`);
+  const full = crackHmacWithin(hs256(randomBytes(32), { id: 1 }), [['a', 'b', 'a']], 60_000);
+  assert.deepEqual(full, { tried: 2, complete: true });
 });

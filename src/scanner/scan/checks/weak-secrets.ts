@@ -420,6 +420,14 @@ function caseVariants(word: string): string[] {
   return out;
 }
 
+let common: readonly string[] | undefined;
+
+/** The undecorated candidates (the literals and each base word in its three cases): tried first. */
+export function commonSecrets(): readonly string[] {
+  common ??= [...new Set([...LITERALS, ...BASE_WORDS.flatMap(caseVariants)])];
+  return common;
+}
+
 let cached: readonly string[] | undefined;
 
 /** The built-in candidates (about seventy thousand, no duplicates), generated once. */
@@ -548,11 +556,13 @@ const PHRASE_CLOSINGS = [
 const JOINERS = ['_', '-', '.', ''];
 
 export function secretPhrases(apiWords: readonly string[] = []): string[] {
-  const openings = [...PHRASE_OPENINGS];
+  // The API's own words open the first phrases: the likeliest, and first within a time budget.
+  const openings: string[] = [];
   for (const w of apiWords.slice(0, 3)) {
     const word = w.trim().toLowerCase();
     if (/^[a-z][a-z0-9 ]{1,20}$/.test(word) && !openings.includes(word)) openings.push(word);
   }
+  for (const o of PHRASE_OPENINGS) if (!openings.includes(o)) openings.push(o);
   const out = new Set<string>();
   for (const opening of openings)
     for (const core of PHRASE_CORES)
