@@ -325,6 +325,14 @@ describe('secrets in error texts', () => {
       'the password of a connection string',
     ]);
     assert.deepEqual(names('key AKIAABCDEFGHIJKLMNOP'), ['an AWS access key']);
+    // As code prints a config object, and a whole environment whatever its names.
+    assert.deepEqual(names('config: { jwtSecret: \'k3y-9f2a\', db_password: "pg-pass-77", port: 5432 }'), [
+      'jwtSecret',
+      'db_password',
+    ]);
+    const env =
+      'PATH=/usr/local/bin:/usr/bin HOME=/root HOSTNAME=api-7 NODE_ENV=production LANG=C.UTF-8 TZ=UTC PORT=3000 LOG=info';
+    assert.deepEqual(names(env), ['the process environment (PATH, HOME...)']);
   });
   test('error codes, masked values and words of state are no secrets', () => {
     for (const t of [
@@ -332,6 +340,8 @@ describe('secrets in error texts', () => {
       'INVALID_TOKEN: expired',
       'DB_PASSWORD=*** JWT_SECRET=<redacted> API_KEY=${API_KEY} SECRET_KEY=unset',
       'password: must be at least 8 characters',
+      'apiKey: invalid format; dbPassword: incorrect',
+      'PATH=/usr/bin HOME=/root',
     ])
       assert.deepEqual(errorSecrets(t), [], t);
   });

@@ -533,11 +533,23 @@ const SECRET_SETTING =
   /^(?:[A-Z][A-Z0-9]{0,20}_){0,4}(?:SECRET|PASSWORD|PASSWD|API_?KEY|ACCESS_KEY|PRIVATE_KEY|SECRET_KEY|SECRET_ACCESS_KEY|CLIENT_SECRET)$|^(?:[A-Z][A-Z0-9]{0,20}_){1,4}(?:PASS|PWD)$/;
 /** `NAME=value` or `NAME: value` in a text (an environment dump, a settings line of a trace), name and value. */
 const SETTING_LINE = /(?<![\w.])([A-Z][A-Z0-9_]{2,60})\s{0,3}[=:]\s{0,3}["']?([^\s"',;&<>]{4,200})/g;
+/**
+ * Configuration names of a secret as code prints them (`jwtSecret: '...'` in an inspected object, `db_password=...`):
+ * a secret, password or key of a named service or purpose, never a bare `password` or `apiKey` (a form's field in a
+ * validation message).
+ */
+const CONFIG_SETTING =
+  /^(?:jwt|app|session|cookie|token|signing|encryption|client|webhook|aws|stripe|github|slack|twilio|sendgrid|mailgun|db|database|mysql|postgres|pg|redis|mongo|smtp|mail|admin|root|ldap)_?(?:secret|secret_?key|secret_?access_?key|password|passwd|pass|pwd|private_?key)$|^(?:secret_?key|private_?key|(?:stripe|github|slack|twilio|sendgrid|mailgun|aws)_?(?:api_?)?key)$/i;
+/** `name: value` or `name=value` with a name in code's case (camel or snake), name and value. */
+const CODE_SETTING_LINE =
+  /(?<![\w.$])([a-z][A-Za-z0-9_]{2,40})\s{0,3}[=:]\s{0,3}["'`]?([^\s"'`,;&<>(){}[\]]{4,200})/g;
 /** The password of an ADO.NET connection string (`Server=db;Database=app;User Id=sa;Password=...;`). */
 const ADO_PASSWORD = /\b(?:password|pwd)=([^;'"\s]{3,100})/i;
 /** A value that stands for no secret: masked, empty, a placeholder, a word of state. */
 const NO_SECRET =
-  /^(?:\*+|x{3,}|\.{3}|null|none|nil|undefined|true|false|yes|no|on|off|set|unset|empty|required|missing|hidden|redacted|masked|<[^<>]{0,40}>|\[[^[\]]{0,40}\]|\$\{[^{}]{0,60}\}|%[\w()]{0,40}%?)$/i;
+  /^(?:\*+|x{3,}|\.{3}|null|none|nil|undefined|true|false|yes|no|on|off|set|unset|empty|required|missing|hidden|redacted|masked|invalid|incorrect|wrong|expired|mismatch|unknown|too_?short|too_?long|not_?found|must|should|is|<[^<>]{0,40}>|\[[^[\]]{0,40}\]|\$\{[^{}]{0,60}\}|%[\w()]{0,40}%?)$/i;
+/** An environment variable line (`HOME=/root`), for the dump of a whole environment. */
+const ENV_LINE = /(?:^|[\s,;])([A-Z][A-Z0-9_]{1,40})=([^\s,;]{0,300})/g;
 
 /** A secret an error answer shows: what it is, and its value (for the controls only: never put in a message). */
 export interface ErrorSecret {
@@ -560,6 +572,19 @@ export function errorSecrets(text: string): ErrorSecret[] {
     const value = m[2].replace(/["']$/, '');
     if (SECRET_SETTING.test(m[1]) && !NO_SECRET.test(value)) found.push({ name: m[1], value });
   }
+  for (const m of body.matchAll(CODE_SETTING_LINE)) {
+    if (found.length >= 8) break;
+    if (CONFIG_SETTING.test(m[1]) && !NO_SECRET.test(m[2])) found.push({ name: m[1], value: m[2] });
+  }
+  // A whole environment printed (`PATH=/usr/local/bin:/usr/bin HOME=/root ...`, 8 variables or more): whatever its
+  // names, it holds every secret the deployment put there.
+  const env = [...body.matchAll(ENV_LINE)].slice(0, 200);
+  if (
+    env.length >= 8 &&
+    env.some(([, k, v]) => k === 'PATH' && /[/\\]/.test(v) && /[:;]/.test(v)) &&
+    env.some(([, k]) => /^(HOME|PWD|USER|HOSTNAME|SHELL|LANG)$/.test(k))
+  )
+    found.push({ name: 'the process environment (PATH, HOME...)', value: '' });
   if (ADO_CONNECTION.test(body)) {
     const m = ADO_PASSWORD.exec(body);
     if (m && !NO_SECRET.test(m[1])) found.push({ name: 'the password of a connection string', value: m[1] });
