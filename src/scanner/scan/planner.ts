@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ApiDocument, JsonObject, JsonSchema, MediaType, Operation } from '../../core/api-document.ts';
 import { FilePart, type ScanRequest, type ScanResponse } from './client.ts';
-import { CONFIRMED, type Harvested, OWNED, singular } from './harvest.ts';
+import { CONFIRMED, entityOfPath, type Harvested, OWNED, singular } from './harvest.ts';
 import type { CreatedObject, ObjectRegistry } from './objects.ts';
 import {
   ACTING,
@@ -491,6 +491,8 @@ export function planRequest(
   const concrete: string[] = [];
   const invented: string[] = [];
   const harvestedFrom: { name: string; value: string; record: Harvested }[] = [];
+  /** An account the scan made, named by a verb's path (`/admin/promote/{id}`): that path is the scan's too. */
+  let claimed: CreatedObject | undefined;
   for (let i = 0; i < segments.length; i++) {
     // `{id}`, and a parameter inside a segment: `v{version}`, `{name}.json`.
     const m = /^([^{}]*)\{([^{}]+)\}([^{}]*)$/.exec(segments[i]);
@@ -529,10 +531,23 @@ export function planRequest(
       object = owned;
     }
     if (value === undefined) value = given;
+    // After a verb (`/admin/promote/{id}`), the object is of the collection the verb acts on (`users`).
+    const acted = value === undefined ? actedCollection(spec, segments, i) : undefined;
+    if (value === undefined && actsOn && acted !== undefined) {
+      // What a write acts on by a verb is first an object the scan made there (an account it registered):
+      // a value the API gave out is someone else's, and the runner would not send it.
+      const made = scanMade(objects, acted, options.owner);
+      if (made !== undefined) {
+        value = made.id;
+        claimed = made;
+        if (made.owner === options.owner) object = made;
+        else ownedPath = false;
+      }
+    }
     if (value === undefined) {
       // A value the API itself gave out, matched by name, entity and schema (producer → consumer).
       const previous = segments[i - 1] ?? '';
-      const context = previous.startsWith('{') ? '' : previous;
+      const context = acted?.noun ?? (previous.startsWith('{') ? '' : previous);
       const wanted = { name, context, schema: resolveSchema(spec, param?.schema) };
       let found = objects.harvest.best(wanted, options.owner);
       // An id only tried and confirmed serves reads: a GET that acts (`/appointments/{id}/cancel`) never gets
@@ -610,6 +625,12 @@ export function planRequest(
     headers['content-type'] = CONTENT_TYPE[rb.encoding];
   }
   const qs = query.toString();
+  const bare = concrete.join('/');
+  if (claimed !== undefined && !objects.isScanCreated(bare)) {
+    // The verb's path names the scan's own account: recorded as such, as a creation's item path is, so the
+    // runner's one safety rule lets the request through (and a given identity's account is never named here).
+    objects.add({ ...claimed, collection: bare.slice(0, bare.lastIndexOf('/')), path: bare, createdBy: op });
+  }
   return {
     method: op.method,
     path: concrete.join('/') + (qs ? `?${qs}` : ''),
@@ -621,6 +642,52 @@ export function planRequest(
     invented,
     harvested: harvestedFrom,
   };
+}
+
+/** Verbs that act on an account whatever the path calls it (`/admin/promote/{id}`, `/mod/ban/{uid}`). */
+const ACCOUNT_VERB =
+  /^(promote|demote|ban|unban|suspend|unsuspend|impersonate|block|unblock|kick|activate|deactivate|lock|unlock)$/i;
+
+/**
+ * The collection a verb before the i-th segment's parameter acts on (`/admin/promote/{id}` → `/admin/users`): the
+ * one documented item route beside the verb (`/admin/users/{id}`), else `users` for a verb that acts on accounts.
+ * Undefined when the segment before is no verb.
+ */
+function actedCollection(
+  spec: ApiDocument,
+  segments: readonly string[],
+  i: number,
+): { readonly noun: string; readonly entity: string } | undefined {
+  const verb = segments[i - 1] ?? '';
+  if (verb === '' || verb.includes('{') || !segmentActs(verb)) return undefined;
+  const prefix = segments.slice(0, i - 1).join('/');
+  const nouns = new Set<string>();
+  for (const o of spec.operations) {
+    const m = /^([^/{}]+)\/\{[^/{}]+\}\/?$/.exec(
+      o.path.startsWith(`${prefix}/`) ? o.path.slice(prefix.length + 1) : '',
+    );
+    if (m && !segmentActs(m[1]) && nouns.size < 8) nouns.add(m[1]);
+  }
+  // Only a verb that acts on accounts: a lone sibling collection says too little of what `/admin/approve/{id}`
+  // approves, and the scan's order 4 must not stand for someone's payment 4.
+  const words = segmentPieces(verb).flatMap((p) => p.split(/[-_]+/));
+  if (!words.some((w) => ACCOUNT_VERB.test(w))) return undefined;
+  const noun =
+    [...nouns].find((n) => /^(user|account|member|customer|profile)$/.test(singular(n))) ?? 'users';
+  return { noun, entity: singular(noun) };
+}
+
+/**
+ * An object the scan made of an entity (the owner's first, then any of the scan's), newest first: by its
+ * collection's last word (`/admin/users`, `/users`, `/auth/register` answering a user are all users).
+ */
+function scanMade(
+  objects: ObjectRegistry,
+  acted: { readonly entity: string },
+  owner: string | undefined,
+): CreatedObject | undefined {
+  const all = objects.all().filter((o) => entityOfPath(o.collection) === acted.entity);
+  return all.filter((o) => o.owner === owner).pop() ?? all.pop();
 }
 
 /**
