@@ -13,7 +13,7 @@ import { operationsFound, scanDocument, scanTwins } from './twins.ts';
  * Vulnerable: the API has no authentication. The scan is given two tenants' keys (`Authorization: Bearer ...`), as
  * a user configures it, and the API ignores them: anyone reads any tenant's record (e-mail, phone, rent owed) at
  * `GET /api/tenants/{tenantId}`, any lease (its IBAN and deposit, `tenantId` naming its tenant) at
- * `GET /api/leases/{leaseId}`, and reads, changes and deletes any repair request at
+ * `GET /api/leases/{leaseId}`, any tenant's rent payments at `GET /api/tenants/{tenantId}/payments`, and reads, changes and deletes any repair request at
  * `/api/repairRequests/{requestId}` (a contact phone in it). Nothing lists tenants or leases: their ids are small
  * numbers. Buildings (`GET /api/buildings/{buildingId}`, the caretaker's office phone and the street address) are
  * public on both twins and are nobody's record.
@@ -77,6 +77,18 @@ const SPEC = {
             }),
           ),
           '404': { description: 'no such tenant' },
+        },
+      },
+    },
+    '/api/tenants/{tenantId}/payments': {
+      get: {
+        operationId: 'listTenantPayments',
+        parameters: [idParam('tenantId')],
+        responses: {
+          '200': ok({
+            type: 'object',
+            properties: { _embedded: { type: 'object' }, page: { type: 'object' } },
+          }),
         },
       },
     },
@@ -241,6 +253,14 @@ const BUILDINGS = [
   { id: 1, name: 'Larkspur House', address: '14 Canal Street', phone: '+44 20 7946 0100', floors: 4 },
 ];
 
+/** Rent paid, by tenant (read only). */
+const PAYMENTS = [
+  { tenant: 1, paidOn: '2026-11-01', amount: 790, method: 'standing order' },
+  { tenant: 1, paidOn: '2026-10-01', amount: 790, method: 'standing order' },
+  { tenant: 2, paidOn: '2026-11-04', amount: 412.5, method: 'card' },
+  { tenant: 3, paidOn: '2026-11-02', amount: 910, method: 'transfer' },
+];
+
 type Data = ReturnType<typeof seed>;
 
 function startCoop(fixed: boolean) {
@@ -271,6 +291,16 @@ function startCoop(fixed: boolean) {
       if (!t) return error(404, 'Not Found');
       const { key: _key, ...shown } = t;
       return send(200, { ...shown, _links: link('tenants', t.id) });
+    }
+    const payments = /^\/api\/tenants\/(\d+)\/payments$/.exec(path);
+    if (req.method === 'GET' && payments) {
+      const t = data.tenants.find((x) => String(x.id) === payments[1] && mine(x.id));
+      if (!t) return error(404, 'Not Found');
+      const shown = PAYMENTS.filter((x) => x.tenant === t.id).map(({ tenant: _t, ...rest }) => rest);
+      return send(200, {
+        _embedded: { payments: shown },
+        page: { size: 20, totalElements: shown.length, totalPages: 1, number: 0 },
+      });
     }
     const lease = /^\/api\/leases\/(\d+)$/.exec(path);
     if (req.method === 'GET' && lease) {
@@ -347,6 +377,8 @@ describe('an API without authentication: records of persons read by id by anyone
     const found = operationsFound(runs.vulnerable.result);
     assert.ok(found.includes('scan/api1-bola-read getTenant'), found.join('\n'));
     assert.ok(found.includes('scan/api1-bola-read getLease'), found.join('\n'));
+    // Below a tenant: the rent payments, a list of money moves.
+    assert.ok(found.includes('scan/api1-bola-read listTenantPayments'), found.join('\n'));
     const f = runs.vulnerable.result.findings.find(
       (x) => x.rule.id === 'scan/api1-bola-read' && x.operation?.operationId === 'getTenant',
     );

@@ -1,9 +1,16 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { loadApiDocument } from '../../../openapi/load.ts';
+import { buildApiDocument, loadApiDocument } from '../../../openapi/load.ts';
 import { pathValues } from '../planner.ts';
-import { actingPathEntity, inputEntity, markBody, markNumbers, referencedEntity } from './api1-bola.ts';
+import {
+  actingPathEntity,
+  inputEntity,
+  markBody,
+  markNumbers,
+  personalMembers,
+  referencedEntity,
+} from './api1-bola.ts';
 
 describe('the update body API1 sends', () => {
   test('marks free-text strings only, so enums, dates and bounded fields stay valid', async () => {
@@ -89,5 +96,57 @@ describe('the object an acting input names', () => {
     assert.equal(inputEntity('to_id', '/transfers/send'), undefined);
     assert.equal(inputEntity('reason', '/orders/cancel'), undefined);
     assert.equal(inputEntity('video', '/videos/delete'), undefined);
+  });
+});
+
+describe('the personal data of a record anyone reads by id', () => {
+  const get = { get: { responses: { '200': { description: 'ok' } } } };
+  const doc = buildApiDocument('/people.yaml', '3.0', {
+    openapi: '3.0.3',
+    info: { title: 'people', version: '1' },
+    paths: {
+      '/tenants/{id}': get,
+      '/buildings/{id}': get,
+      '/tenants/{id}/payments': get,
+      '/users/{id}/stats': get,
+      '/orders/{id}': get,
+    },
+  });
+  const op = (path: string) => doc.operations.find((o) => o.path === path)!;
+
+  test("a person's record: its contact and money members, not a machine's address", () => {
+    const record = {
+      id: 1,
+      fullName: 'A B',
+      email: 'a@b.example',
+      phone: '+1 555',
+      walletAddress: '0xab',
+      rentBalance: 0,
+    };
+    assert.deepEqual(personalMembers(op('/tenants/{id}'), { data: record }), [
+      'email',
+      'phone',
+      'rentBalance',
+    ]);
+  });
+
+  test("a record that is nobody's (no person collection, owner or name) shows nothing personal", () => {
+    assert.deepEqual(
+      personalMembers(op('/buildings/{id}'), { id: 1, address: '14 Canal St', phone: '+1 555' }),
+      [],
+    );
+  });
+
+  test('a record naming its person by an owner member counts outside a collection of people', () => {
+    assert.deepEqual(
+      personalMembers(op('/orders/{id}'), { id: 3, userId: 8, shippingAddress: '1 Main St' }),
+      ['shippingAddress'],
+    );
+  });
+
+  test("a list below a person's item: its items' money moves, not a counter", () => {
+    const payments = { _embedded: { payments: [{ paidOn: '2026-11-01', amount: 790 }] } };
+    assert.deepEqual(personalMembers(op('/tenants/{id}/payments'), payments), ['amount']);
+    assert.deepEqual(personalMembers(op('/users/{id}/stats'), { totalPosts: 5, followers: [{ id: 2 }] }), []);
   });
 });

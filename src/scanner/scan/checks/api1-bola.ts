@@ -789,30 +789,59 @@ function recordOf(json: unknown): Record<string, unknown> | undefined {
  * person (`tenantId`, `owner: {id}`) or carries a person's name (`fullName`, `last_name`). The personal members it
  * shows with a value (e-mail, phone, IBAN, balance...) are returned; none means it is no person's private record.
  */
-function personalMembers(op: Operation, json: unknown): string[] {
+export function personalMembers(op: Operation, json: unknown): string[] {
   const record = recordOf(json);
-  if (record === undefined) return [];
   const segments = op.path.replace(/\/$/, '').split('/');
   const at = segments.findIndex((s) => /^\{[^}]+\}$/.test(s));
   const people = PEOPLE.test(singular(segments[at - 1] ?? '')) || accountParam(op.path) !== undefined;
-  const named = Object.entries(record).some(
-    ([k, v]) =>
-      (PERSON_REF.test(k) && v !== null && v !== '' && (typeof v !== 'object' || !Array.isArray(v))) ||
-      (PERSON_NAME.test(k) && typeof v === 'string' && v !== ''),
+  // A list below a person's item (`/accounts/{id}/transactions`): its first items, money moves counting too.
+  const below = people && at >= 0 && at < segments.length - 1;
+  const list = firstList(json);
+  const records = [
+    ...(record !== undefined ? [record] : []),
+    ...(below && list !== undefined
+      ? list
+          .slice(0, 5)
+          .filter(
+            (i): i is Record<string, unknown> => i !== null && typeof i === 'object' && !Array.isArray(i),
+          )
+      : []),
+  ];
+  const named = records.some((r) =>
+    Object.entries(r).some(
+      ([k, v]) =>
+        (PERSON_REF.test(k) && v !== null && v !== '' && (typeof v !== 'object' || !Array.isArray(v))) ||
+        (PERSON_NAME.test(k) && typeof v === 'string' && v !== ''),
+    ),
   );
   if (!people && !named) return [];
-  return Object.entries(record)
-    .filter(
-      ([k, v]) =>
-        PERSONAL.test(k) &&
+  const out = new Set<string>();
+  for (const r of records)
+    for (const [k, v] of Object.entries(r))
+      if (
+        (PERSONAL.test(k) || (below && MONEY_MOVE.test(k))) &&
         !NOT_PERSONAL.test(k) &&
         v !== null &&
         v !== '' &&
-        (typeof v === 'string' || typeof v === 'number'),
-    )
-    .map(([k]) => k)
-    .slice(0, 4);
+        (typeof v === 'string' || typeof v === 'number')
+      )
+        out.add(k);
+  return [...out].slice(0, 4);
 }
+
+/** The first array of an answer, itself or under a wrapper two levels down (`{_embedded: {payments: [...]}}`). */
+function firstList(json: unknown, depth = 0): unknown[] | undefined {
+  if (Array.isArray(json)) return json;
+  if (depth >= 2 || json === null || typeof json !== 'object') return undefined;
+  for (const v of Object.values(json as Record<string, unknown>)) {
+    const found = firstList(v, depth + 1);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+/** Members of a person's money moves (below its account: `/accounts/{id}/transactions`). */
+const MONEY_MOVE = /amount|debit|counterparty|beneficiary|payee|merchant/i;
 
 /**
  * Records of persons that anyone reads by id (issue 16: APIs with no authentication at all, or routes that check
@@ -875,7 +904,7 @@ async function anonymousReads(ctx: ScanContext, reported: ReadonlySet<Operation>
         break;
       const whose = req.object
         ? `${req.object.owner}'s object (made by the scan as ${req.object.owner})`
-        : 'a record of a person';
+        : "a person's data";
       ctx.report(SCAN_RULES.bolaRead, {
         operation: op,
         key: 'anonymous',
