@@ -418,6 +418,8 @@ export const api8: Check = {
     SCAN_RULES.insecureDeserialization,
     SCAN_RULES.xxe,
     SCAN_RULES.unrestrictedUpload,
+    // Probed by the injection probes after their first round (stored-xss.ts, F4's 45c36b1).
+    SCAN_RULES.storedXss,
   ],
   async run(ctx) {
     const started = performance.now();
