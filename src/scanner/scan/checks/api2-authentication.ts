@@ -756,7 +756,10 @@ async function tokens(ctx: ScanContext, a: Identity, loginOp: Operation | undefi
     secretPhrases([ctx.spec.title, ...title]),
     weakHmacSecrets(),
   ];
-  const deadline = performance.now() + CRACK_BUDGET_MS;
+  // At most a tenth of the check's time left (its deadline), and CRACK_BUDGET_MS: the login checks come after.
+  const left = ctx.deadline === undefined ? Number.POSITIVE_INFINITY : ctx.deadline - performance.now();
+  const budget = Math.max(0, Math.min(CRACK_BUDGET_MS, left / 10));
+  const deadline = performance.now() + budget;
   let partial: CrackResult | undefined;
   let secret: string | undefined;
   let cracked: string | undefined;
@@ -778,7 +781,7 @@ async function tokens(ctx: ScanContext, a: Identity, loginOp: Operation | undefi
   if (secret === undefined && partial !== undefined)
     ctx.note?.({
       rule: SCAN_RULES.weakHmacSecret,
-      reason: `partly tested: the offline guessing of the HMAC secret stopped at its time (${CRACK_BUDGET_MS} ms) after ${partial.tried} candidates`,
+      reason: `partly tested: the offline guessing of the HMAC secret stopped at its time (${Math.round(budget)} ms) after ${partial.tried} candidates`,
     });
   const refs = await referenceRequests(ctx, a, TOKEN_READS);
   const reference = refs[0];
