@@ -84,6 +84,12 @@ test('SQL fragment inputs are told by name or by description, conditions apart f
     assert.equal(fragmentKind(name, ''), 'direction', name);
   assert.equal(fragmentKind('order', '', 'desc'), 'direction');
   assert.equal(fragmentKind('order', '', 'created_at'), 'order');
+  // The members of an ordering object: the column and the direction.
+  for (const name of ['sort.field', 'orderBy.column', 'ordering.key', 'criteria.sort.by'])
+    assert.equal(fragmentKind(name, ''), 'order', name);
+  for (const name of ['sort.direction', 'orderBy.dir', 'sort.order'])
+    assert.equal(fragmentKind(name, ''), 'direction', name);
+  assert.equal(fragmentKind('user.name', ''), undefined);
   // Ordinary words in prose and ordinary names are no fragment.
   for (const [name, prose] of [
     ['name', 'where the user lives'],

@@ -244,6 +244,10 @@ export interface InjectionPoint {
 
 /** Inputs named for the direction of an ordering (`dir`, `direction`, `sort_order`, `sortDir`). */
 const DIRECTION_NAME = /^((sort|order)_?)?(dir|direction)$|^(sort|order)_?order$/i;
+/** An object that holds an ordering's members (`sort: {field, direction}`). */
+const ORDERING_OBJECT = /^(sort(_?by)?|order(_?by|ing)?)$/i;
+/** The member of an ordering object that names the column (`sort.field`, `orderBy.column`). */
+const ORDERING_MEMBER = /^(field|column|key|by|name|property|attribute|prop|col)$/i;
 /** The values of an ordering's direction. */
 const DIRECTION_VALUE = /^(asc|desc)(ending)?$/i;
 
@@ -256,10 +260,18 @@ export function fragmentKind(
   description: string,
   value?: unknown,
 ): 'condition' | 'order' | 'direction' | undefined {
-  const leaf = name.split('.').pop() ?? name;
-  if (DIRECTION_NAME.test(leaf) || (ORDER_NAME.test(leaf) && DIRECTION_VALUE.test(String(value ?? ''))))
+  const parts = name.split('.');
+  const leaf = parts.pop() ?? name;
+  // A member of an ordering object (`sort: {field, direction}`, `orderBy: {column, dir}`).
+  const inOrdering = parts.length > 0 && ORDERING_OBJECT.test(parts[parts.length - 1]);
+  if (
+    DIRECTION_NAME.test(leaf) ||
+    (inOrdering && /^(dir|direction|order|sort)$/i.test(leaf)) ||
+    ((ORDER_NAME.test(leaf) || inOrdering) && DIRECTION_VALUE.test(String(value ?? '')))
+  )
     return 'direction';
   if (ORDER_NAME.test(leaf) || ORDER_PROSE.test(description)) return 'order';
+  if (inOrdering && ORDERING_MEMBER.test(leaf)) return 'order';
   if (CONDITION_NAME.test(leaf) || CONDITION_PROSE.test(description)) return 'condition';
   return undefined;
 }
@@ -322,7 +334,13 @@ export function injectionPoints(ctx: ScanContext): InjectionPoint[] {
             ? DIRECTION_VALUE.test(String(value ?? ''))
               ? String(value)
               : 'asc'
-            : SORT_PARAM.test(name) || COLUMN_DESCRIPTION.test(description)
+            : SORT_PARAM.test(name) ||
+                COLUMN_DESCRIPTION.test(description) ||
+                // A member of an ordering object with a made-up sample (`sort.field`): a column that exists.
+                (fragment === 'order' &&
+                  !example &&
+                  name.includes('.') &&
+                  (typeof value !== 'string' || /^(string|portcullis-[0-9a-f]+|pc[0-9a-f]+)$/.test(value)))
               ? 'id'
               : // A condition the name says is SQL is one unless documented (a made-up word names no column):
                 // one that holds in a read, one that holds nowhere in a write.
@@ -655,10 +673,12 @@ function makeProber(
   const fresh = as === null && signUp(ctx, op) ? freshNames(ctx, op) : undefined;
   // Fresh names go where the body keeps its record's fields (its envelope: `data.attributes`, `user`).
   const envelope = json !== undefined ? schemaEnvelope(ctx.spec, json) : [];
-  const first =
+  const first = neutralOrdering(
     base !== undefined || fresh !== undefined
       ? { ...withFields(sampled ?? {}, envelope, fresh ?? {}), ...base }
-      : sampled;
+      : sampled,
+    point.name,
+  );
   // A creation: its name and e-mail members other than the probed input are fresh in every request, so a unique
   // one never collides with what the plain request or an earlier probe created. Not an account's creation (a
   // sign-up, anything that sets a password): each probe it took would leave an account behind.
@@ -722,6 +742,35 @@ function makeProber(
       });
     },
   };
+}
+
+/**
+ * A body whose ordering members hold values that work (`sort: {field: 'id', direction: 'asc'}`) in place of made-up
+ * samples (`portcullis-…`), which break `ORDER BY` for every other input's probes; `except` (the probed input) and
+ * documented values are kept.
+ */
+function neutralOrdering(
+  body: Record<string, unknown> | undefined,
+  except: string,
+): Record<string, unknown> | undefined {
+  if (body === undefined) return undefined;
+  let out = body;
+  const walk = (v: Record<string, unknown>, prefix: string, depth: number) => {
+    for (const [k, x] of Object.entries(v)) {
+      const name = `${prefix}${k}`;
+      if (x !== null && typeof x === 'object' && !Array.isArray(x)) {
+        if (depth < MAX_NESTED) walk(x as Record<string, unknown>, `${name}.`, depth + 1);
+        continue;
+      }
+      if (name === except || typeof x !== 'string' || !/^(string|portcullis-[0-9a-f]+|pc[0-9a-f]+)$/.test(x))
+        continue;
+      const kind = fragmentKind(name, '', x);
+      if (kind === 'direction') out = setMember(out, name, 'asc');
+      else if (kind === 'order') out = setMember(out, name, 'id');
+    }
+  };
+  walk(body, '', 0);
+  return out;
 }
 
 /** The body with its name and e-mail members (not `except`) given fresh names of the probes' own (`pcj<hex>`). */
