@@ -17,13 +17,15 @@ import { operationsFound, scanDocument } from './twins.ts';
  * limited, and any password is taken at registration.
  * Fixed twin: `?error=invalid+login` for both, `?error=locked` after five failures for a user name, and
  * registration refuses passwords under 10 characters (`?error=weak+password`).
+ * The page variant answers 200 with the page itself instead of each redirect: the login form again with the
+ * error, or the account page.
  */
 const SEED = [
   { username: 'mara', password: 'Mara-reads-poems-71' },
   { username: 'theo', password: 'Theo-sells-atlases-5' },
 ];
 
-function startShop(fixed: boolean) {
+function startShop(fixed: boolean, pages = false) {
   const users = SEED.map((u) => ({ ...u }));
   const sessions = new Map<string, string | null>();
   const failures = new Map<string, number>();
@@ -39,6 +41,19 @@ function startShop(fixed: boolean) {
     };
     if (!known) newSession(null);
     const redirect = (to: string) => {
+      if (pages) {
+        // The page variant: no redirect, the page itself (the login form again with its error, or the account).
+        const [page, query] = to.split('?');
+        const error = new URLSearchParams(query ?? '').get('error');
+        const form =
+          '<form method="post"><input name="username"><input type="password" name="password"></form>';
+        const body =
+          page === 'account.php'
+            ? '<h1>Your account</h1><p>Credit: 12</p>'
+            : `<h1>${page === 'register.php' ? 'Register' : 'Log in'}</h1>${error ? `<p class="error">${error}</p>` : ''}${form}`;
+        res.writeHead(200, { ...headers, 'content-type': 'text/html; charset=UTF-8' });
+        return res.end(`<!doctype html><html><body>${body}</body></html>`);
+      }
       res.writeHead(302, { ...headers, location: to, 'content-type': 'text/html; charset=UTF-8' });
       res.end('');
     };
@@ -140,6 +155,45 @@ describe('a PHP login whose every answer sets PHPSESSID: a sign-in is the redire
       [
         'scan/api2-no-brute-force-protection login',
         'scan/api2-user-enumeration login',
+        'scan/api2-weak-password-policy register',
+      ],
+      operationsFound(runs.vulnerable).join('\n'),
+    );
+  });
+
+  test('fixed twin: none of them', () => {
+    assert.deepEqual(api2(runs.fixed), [], operationsFound(runs.fixed).join('\n'));
+  });
+});
+
+describe('the same site answering pages, not redirects: a page that still asks for a password is a failed login', () => {
+  const runs = {} as Record<'vulnerable' | 'fixed', ScanResult>;
+  before(async () => {
+    for (const kind of ['vulnerable', 'fixed'] as const) {
+      const api = await startShop(kind === 'fixed', true);
+      try {
+        runs[kind] = await scanDocument(SPEC, api.url, {
+          identities: SEED.map((u) => ({
+            name: u.username,
+            login: { path: '/login.php', encoding: 'form' as const, body: u },
+          })),
+          checks: ['API2'],
+          ratePerSecond: 300,
+        });
+      } finally {
+        await api.close();
+      }
+    }
+  });
+
+  test('vulnerable: enumeration by the error on the page, no brute-force limit, a weak password taken', () => {
+    assert.deepEqual(
+      api2(runs.vulnerable),
+      [
+        'scan/api2-no-brute-force-protection login',
+        'scan/api2-user-enumeration login',
+        // Here the sign-up answers pages too: a taken name gets the form again, a new one the login page.
+        'scan/api2-user-enumeration register',
         'scan/api2-weak-password-policy register',
       ],
       operationsFound(runs.vulnerable).join('\n'),

@@ -122,3 +122,15 @@ test('a redirect back to the login itself is a failed login, whatever cookie it 
   assert.equal(signedIn(flow, redirect('/login.php')), false);
   assert.equal(signedIn(flow, redirect('account.php')), true);
 });
+
+test('an HTML page that still asks for a password is a failed login, whatever cookie it sets', () => {
+  const flow = { path: '/login.php', body: { username: 'a', password: 'b' }, encoding: 'form' as const };
+  const page = (html: string) => ({
+    ...response(200, undefined, { 'content-type': 'text/html', 'set-cookie': 'PHPSESSID=0123456789abcdef' }),
+    text: html,
+    json: undefined,
+  });
+  assert.equal(signedIn(flow, page('<p>Wrong password</p><input type="password" name="password">')), false);
+  assert.equal(signedIn(flow, page("<p>Wrong</p><INPUT name=pw TYPE='password'>")), false);
+  assert.equal(signedIn(flow, page('<h1>Your account</h1>')), true);
+});

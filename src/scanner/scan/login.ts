@@ -185,6 +185,15 @@ export interface LoginOutcome {
 const SESSION_COOKIE = /sess|sid|auth|token|jwt|login|connect|remember/i;
 
 /**
+ * An HTML page that still asks for a password (`<input type="password">`): the login form shown again, with its
+ * error, a failed login whatever cookie comes with it.
+ */
+export function showsLoginForm(res: ScanResponse): boolean {
+  if (!/html/i.test(res.headers['content-type'] ?? '')) return false;
+  return /<input\b[^>]{0,300}\btype\s*=\s*["']?password\b/i.test(res.text.slice(0, 200_000));
+}
+
+/**
  * A redirect back to the login itself (`POST /login.php` -> `302 Location: login.php?error=1`): the form shown
  * again, a failed login whatever cookie comes with it (a PHP site sets `PHPSESSID` on every page).
  */
@@ -202,11 +211,11 @@ function backToLogin(flow: LoginFlow, res: ScanResponse): boolean {
 /**
  * Reads the credential out of a login answer. With `tokenPointer`, `tokenHeader` or `tokenCookie`, only that
  * place counts; otherwise the JSON body (by member name, at any depth), then the usual headers. Session
- * cookies count too. An error status, or a redirect back to the login's own path, never counts as a login,
- * whatever it carries.
+ * cookies count too. An error status, a redirect back to the login's own path, or a page that still asks for
+ * a password never counts as a login, whatever it carries.
  */
 export function loginOutcome(flow: LoginFlow, res: ScanResponse): LoginOutcome {
-  if (res.status >= 400 || backToLogin(flow, res)) return { sessionCookies: [] };
+  if (res.status >= 400 || backToLogin(flow, res) || showsLoginForm(res)) return { sessionCookies: [] };
   const cookies = setCookies(res);
   const sessionCookies = [...cookies.keys()].filter((n) => SESSION_COOKIE.test(n) || n === flow.tokenCookie);
   const bearerless = (v: string) => v.replace(/^bearer\s+/i, '');
