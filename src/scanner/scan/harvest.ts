@@ -197,6 +197,11 @@ function scoreName(wanted: Wanted, record: Harvested): number {
   return 0;
 }
 
+/** A read of the caller's own record: `/me`, `/users/me`, `/auth/profile`, `/whoami` (not `/account`: a bank's). */
+const SELF_READ = /(^|\/)(me|self|whoami|current[-_]?user|profile|my[-_]?profile)\/?$/i;
+/** The keys of a record's own id (normalised). */
+const SELF_ID_KEY = /^(id|userid|uid|sub)$/;
+
 /** Harvested values, bounded; one per (identity, key, entity, value). */
 export class Harvest {
   readonly #records: Harvested[] = [];
@@ -317,6 +322,31 @@ export class Harvest {
       mine = true;
     }
     return mine;
+  }
+
+  /**
+   * The id a read of the caller's own record gave the identity about itself (`GET /me`, `/users/me`,
+   * `/auth/profile` answering `{id: 2}`, `{data: {id: 2}}` or `{user: {id: 2}}`): the newest, when no other
+   * identity's read of its own record gave the same value (a tenant's id every member shares is nobody's own).
+   */
+  selfReadId(identity: string): string | number | undefined {
+    // A profile's own `id` may be a profile number, not the user's: there only a user's id (`user_id`, `{user: {id}}`).
+    const own = (r: Harvested) =>
+      SELF_READ.test(r.source) &&
+      !r.source.includes('{') &&
+      SELF_ID_KEY.test(normalise(r.key)) &&
+      (r.entity === 'user' ||
+        (r.entity === entityOfPath(r.source) &&
+          (normalise(r.key) !== 'id' || !/profile\/?$/i.test(r.source))));
+    for (let i = this.#records.length - 1; i >= 0; i--) {
+      const r = this.#records[i];
+      if (r.identity !== identity || !own(r)) continue;
+      const text = String(r.value);
+      if (this.#records.some((o) => o.identity !== identity && String(o.value) === text && own(o)))
+        return undefined;
+      return r.value;
+    }
+    return undefined;
   }
 
   /** Did anyone other than `identity` among the ordinary identities see this value? */

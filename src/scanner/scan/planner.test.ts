@@ -921,3 +921,69 @@ describe('bodies in a record envelope', () => {
     assert.deepEqual((req.body as { order: { product_id: number } }).order.product_id, 77);
   });
 });
+
+describe("a creation's owner member", () => {
+  const spec = buildApiDocument('/owner.yaml', '3.0', {
+    openapi: '3.0.3',
+    info: { title: 't', version: '1' },
+    paths: {
+      '/orders': {
+        post: {
+          requestBody: {
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  properties: {
+                    userId: { type: 'integer', example: 1 },
+                    target_user_id: { type: 'integer', example: 1 },
+                    note: { type: 'string' },
+                  },
+                },
+              },
+            },
+          },
+          responses: { '201': { description: 'ok' } },
+        },
+      },
+    },
+  });
+  const post = spec.operations.find((o) => o.path === '/orders')!;
+  const directory = (objects: ObjectRegistry) => {
+    objects.harvest.setOrdinary(['alice', 'bob']);
+    for (const who of ['alice', 'bob'])
+      objects.harvest.record(who, '/users', [{ id: 1 }, { id: 2 }, { id: 3 }, { id: 8 }]);
+  };
+  const body = (objects: ObjectRegistry, owner?: string) =>
+    planRequest(spec, post, objects, owner ? { owner } : {}).body as Record<string, unknown>;
+
+  test("is the caller's own id from its login answer, not a directory's last user", () => {
+    const objects = new ObjectRegistry();
+    objects.harvest.record('alice', 'login', { token: 't', user: { id: 2, email: 'a@x.test' } });
+    directory(objects);
+    const sent = body(objects, 'alice');
+    assert.equal(sent.userId, 2);
+    // A role in front of it names another on purpose: filled as before (an id the API gave out).
+    assert.ok([1, 2, 3, 8].includes(sent.target_user_id as number), String(sent.target_user_id));
+  });
+
+  test("is the id a read of the caller's own record gave (an API-key identity has no login answer)", () => {
+    const objects = new ObjectRegistry();
+    objects.harvest.record('alice', '/api/me', { data: { id: 3, name: 'Alice' } });
+    objects.harvest.record('bob', '/api/me', { data: { id: 1, name: 'Bob' } });
+    directory(objects);
+    assert.equal(body(objects, 'alice').userId, 3);
+    // A profile's own id may be a profile number: not taken.
+    const profiles = new ObjectRegistry();
+    profiles.harvest.record('alice', '/auth/profile', { id: 44, name: 'Alice' });
+    directory(profiles);
+    assert.equal('userId' in body(profiles, 'alice'), false);
+  });
+
+  test('is left out when no own id is known, or with no caller', () => {
+    const objects = new ObjectRegistry();
+    directory(objects);
+    assert.equal('userId' in body(objects, 'alice'), false);
+    assert.equal('userId' in body(objects), false);
+  });
+});

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ApiDocument, JsonObject, JsonSchema, MediaType, Operation } from '../../core/api-document.ts';
 import { FilePart, type ScanRequest, type ScanResponse } from './client.ts';
-import { CONFIRMED, entityOfPath, type Harvested, OWNED, singular } from './harvest.ts';
+import { CONFIRMED, entityOfPath, fits, type Harvested, OWNED, singular } from './harvest.ts';
 import type { CreatedObject, ObjectRegistry } from './objects.ts';
 import {
   ACTING,
@@ -1345,7 +1345,12 @@ function ownId(objects: ObjectRegistry, name: string, schema: JsonObject, owner:
       if (objects.harvest.ownLoginValue(owner, c.value, c.record.entity)) return String(c.value);
     }
   }
-  return undefined;
+  // A read of the caller's own record (`GET /me`, `/auth/profile`): an identity given by an API key has no login
+  // answer, but its own record says who it is. Only for a member that names a user (not a customer record).
+  const self = /^(owner[-_]?)?(user|uid|owner|author|creator|created[-_]?by|member)/i.test(name)
+    ? objects.harvest.selfReadId(owner)
+    : undefined;
+  return self !== undefined && fits(self, schema) ? String(self) : undefined;
 }
 
 function entityHint(path: string): string {
