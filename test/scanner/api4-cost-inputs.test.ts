@@ -14,6 +14,7 @@ import { operationsFound, scanTwins } from './twins.ts';
  *   the fixed twin.
  * - `GET /v1/products/{product_id}/thumbnail?width=&height=` (declared maximum 512) renders a greyscale image of
  *   width x height bytes: the vulnerable twin takes any width, the fixed twin refuses past 512.
+ * Both twins answer `GET /v1/audit-logs` with a refusal in a 200 beside a sample of entries: no page, no finding.
  */
 const err = { description: 'error', content: { 'application/json': { schema: { type: 'object' } } } };
 const list = { description: 'products', content: { 'application/json': { schema: { type: 'object' } } } };
@@ -47,6 +48,15 @@ const SPEC = {
           },
           default: err,
         },
+      },
+    },
+    '/v1/audit-logs': {
+      get: {
+        operationId: 'AuditService_ListLogs',
+        parameters: [
+          { name: 'page_size', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 50 } },
+        ],
+        responses: { '200': list, default: err },
       },
     },
     '/v1/products:batchGet': {
@@ -132,6 +142,17 @@ function startCatalogue(fixed: boolean) {
         next_page_token: start + size < products.length ? String(start + size) : '',
       });
     }
+    // Both twins refuse members the audit logs in a 200, with a sample of entries beside the refusal: no page.
+    if (path === '/v1/audit-logs')
+      return send(200, {
+        success: false,
+        message: 'audit logs need the auditor role',
+        sampleLogs: [
+          { at: '2026-12-01T10:00:00Z', event: 'login' },
+          { at: '2026-12-01T10:05:00Z', event: 'export' },
+          { at: '2026-12-01T10:09:00Z', event: 'logout' },
+        ],
+      });
     if (path === '/v1/products:batchGet') {
       const ids = url.searchParams.getAll('ids').flatMap((v) => v.split(','));
       if (ids.length === 0) return fail(400, 3, 'ids is required');

@@ -28,6 +28,7 @@ import {
 } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, resolveSchema, sampleValue, schemaType } from '../schema.ts';
+import { refusedIn200 } from './api5-function-authorization.ts';
 import { redos } from './redos.ts';
 
 const PAGE_PARAM =
@@ -189,7 +190,7 @@ async function countedPage(
     params: { [param]: String(minimum) },
   });
   const control = await ctx.send(req, user);
-  if (!isSuccess(control)) return undefined;
+  if (!served(control)) return undefined;
   const small = pageCounts(control.json, param);
   for (const [place, count] of above) {
     const n = small.get(place);
@@ -216,7 +217,7 @@ async function weighedPage(
     params: { [param]: String(minimum) },
   });
   const control = await ctx.send(req, user);
-  if (!isSuccess(control) || control.truncated === true) return undefined;
+  if (!served(control) || control.truncated === true) return undefined;
   const small = itemCount(control.json);
   const bytes = control.size ?? Buffer.byteLength(control.text);
   if (small === undefined || small < 1 || small > minimum || bytes === 0) return undefined;
@@ -237,7 +238,7 @@ async function pageOfOne(ctx: ScanContext, op: Operation): Promise<void> {
   if (typeof minimum === 'number' && minimum > 1) return;
   const req = planRequest(ctx.spec, op, ctx.objects, { owner: user.name, params: { [param.name]: '1' } });
   const res = await ctx.send(req, user);
-  if (!isSuccess(res)) return;
+  if (!served(res)) return;
   const count = itemCount(res.json) ?? cutPageItems(res);
   if (count === undefined || count <= 1) return;
   ctx.report(SCAN_RULES.pageLimitIgnored, {
@@ -300,7 +301,7 @@ async function searchAll(
     });
     if (req.invented.length > 0) return false;
     const res = await ctx.send(req, user);
-    if (!isSuccess(res)) continue;
+    if (!served(res)) continue;
     const count = itemCount(res.json) ?? cutPageItems(res);
     if (count === undefined) return false;
     if (count === 0) continue;
@@ -400,7 +401,7 @@ async function undeclaredPageSize(
   const req = planRequest(ctx.spec, op, ctx.objects, { owner: user.name });
   const path = `${req.path}${req.path.includes('?') ? '&' : '?'}${encodeURIComponent(name)}=${HUGE_PAGE}`;
   const res = await ctx.send({ ...req, path }, user);
-  if (!isSuccess(res)) return;
+  if (!served(res)) return;
   const items = itemCount(res.json) ?? cutPageItems(res);
   if (items === undefined || items <= Math.max(count, SANE_PAGE)) return;
   ctx.report(SCAN_RULES.unboundedPageSize, {
@@ -427,7 +428,7 @@ async function unpaged(ctx: ScanContext, op: Operation): Promise<void> {
   const req = planRequest(ctx.spec, op, ctx.objects, { owner: user.name });
   if (req.invented.length > 0) return;
   const res = await ctx.send(req, user);
-  if (!isSuccess(res)) return;
+  if (!served(res)) return;
   const count = itemCount(res.json) ?? cutPageItems(res);
   if (count === undefined) return;
   // A page of a list the document does not describe is judged only against the same list asked for more.
@@ -457,15 +458,15 @@ async function pageSize(ctx: ScanContext, op: Operation): Promise<void> {
   const cap = typeof maximum === 'number' ? maximum : SANE_PAGE;
   // A search whose sampled text was refused or found a page within the cap: asked again to match everything.
   const search = searchParam(ctx, op);
-  const count = isSuccess(res) ? itemCount(res.json) : undefined;
-  const cut = isSuccess(res) ? cutPageItems(res) : undefined;
+  const count = served(res) ? itemCount(res.json) : undefined;
+  const cut = served(res) ? cutPageItems(res) : undefined;
   if (
     search !== undefined &&
     (count ?? cut ?? 0) <= cap &&
     (await searchAll(ctx, op, search, param.name, cap, typeof maximum === 'number' ? maximum : undefined))
   )
     return;
-  if (!isSuccess(res)) return;
+  if (!served(res)) return;
   const minimum = typeof declared.minimum === 'number' && declared.minimum > 1 ? declared.minimum : 1;
   if (count === undefined && cut !== undefined) {
     // An answer past what the client keeps: counted in the part kept, else weighed against the smallest page.
@@ -522,7 +523,7 @@ async function oversized(ctx: ScanContext, op: Operation): Promise<void> {
     body: { ...body, [field]: 'A'.repeat(HUGE_STRING) },
   });
   const res = await ctx.send(req, user);
-  if (!isSuccess(res)) return;
+  if (!served(res)) return;
   ctx.report(SCAN_RULES.oversizedInput, {
     operation: op,
     key: field,
@@ -543,6 +544,14 @@ const GROWTH = 10;
 const MIN_EXTRA_BYTES = 32 * 1024;
 /** A cost input's answer grows with one dimension (the others as sampled, often their minimum): less is enough. */
 const MIN_COST_BYTES = 4 * 1024;
+
+/**
+ * An answer that serves what was asked: a 2xx that is no error page or bare error report (isSuccess) and refuses
+ * nothing in its body (`{"success": false, "message": "...", "sampleLogs": [...]}`: a refusal's sample is no page).
+ */
+function served(res: ScanResponse | undefined): res is ScanResponse {
+  return isSuccess(res) && !refusedIn200(res);
+}
 
 /** Bytes of an answer (counted past what the client keeps). */
 const bytesOf = (res: ScanResponse) => res.size ?? Buffer.byteLength(res.text);
@@ -615,9 +624,9 @@ async function batchIds(ctx: ScanContext, op: Operation): Promise<boolean> {
     return { ...plan, path: `${bare}?${p.toString()}` };
   };
   const small = await ctx.send(batch(2), user);
-  if (!isSuccess(small)) return false;
+  if (!served(small)) return false;
   const large = await ctx.send(batch(size), user);
-  if (!isSuccess(large)) return false;
+  if (!served(large)) return false;
   const smallBytes = bytesOf(small);
   const largeBytes = bytesOf(large);
   if (largeBytes < GROWTH * Math.max(smallBytes, 1) || largeBytes - smallBytes < MIN_EXTRA_BYTES)
@@ -657,7 +666,7 @@ async function exportAll(ctx: ScanContext, op: Operation): Promise<boolean> {
   const req = planRequest(ctx.spec, op, ctx.objects, { owner: user.name });
   if (req.invented.length > 0) return false;
   const res = await ctx.send(req, user);
-  if (!isSuccess(res)) return false;
+  if (!served(res)) return false;
   const rows = itemCount(res.json) ?? cutPageItems(res) ?? lineRows(res);
   if (rows === undefined || rows < NO_PAGING_ITEMS) return false;
   ctx.report(SCAN_RULES.noPagination, {
@@ -705,9 +714,9 @@ async function costInputs(ctx: ScanContext, op: Operation): Promise<boolean> {
     if (low.invented.length > 0) return probed;
     probed = true;
     const a = await ctx.send(low, user);
-    if (!isSuccess(a)) continue;
+    if (!served(a)) continue;
     const b = await ctx.send(ask(large), user);
-    if (!isSuccess(b)) continue;
+    if (!served(b)) continue;
     const smallBytes = bytesOf(a);
     const largeBytes = bytesOf(b);
     if (largeBytes < GROWTH * Math.max(smallBytes, 1) || largeBytes - smallBytes < MIN_COST_BYTES) continue;
