@@ -88,8 +88,7 @@ export function findToken(json: unknown): string | undefined {
 /**
  * A login that sends its user and password as HTTP Basic credentials (RFC 7617) and no body: built by API2 from
  * a documented login operation whose security is `http` `basic` (`GET /login`, `POST /auth`), never given in
- * options. Its fields are `username` and `password`; its `method` may be GET (LoginFlow names POST and PUT only:
- * set through a cast where the flow is made).
+ * options. Its fields are `username` and `password`; its `method` is often GET.
  */
 export interface BasicLoginFlow extends LoginFlow {
   readonly basic: true;

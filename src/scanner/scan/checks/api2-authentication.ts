@@ -1038,8 +1038,7 @@ function basicLogin(ctx: ScanContext, op: Operation): LoginTarget | undefined {
   const known = basicKnown(ctx);
   const flow: BasicLoginFlow = {
     path: op.path,
-    // LoginFlow names POST and PUT only; a Basic login is often a GET (see BasicLoginFlow).
-    method: op.method as 'POST',
+    method: op.method,
     body: { username: '', password: '' },
     basic: true,
   };
@@ -1056,8 +1055,8 @@ function queryGetLogin(ctx: ScanContext, op: Operation): LoginTarget | undefined
   for (const p of op.parameters) if (p.in === 'query') body[p.name] = sampleValue(ctx.spec, p.schema, p.name);
   const fields = fieldsOf(body);
   if (!fields) return undefined;
-  // LoginFlow names POST and PUT only; the query encoding sends no body, so a GET goes out as declared.
-  return { flow: { path: op.path, method: op.method as 'POST', body, encoding: 'query' }, op, ...fields };
+  // The query encoding sends no body: a GET goes out as declared.
+  return { flow: { path: op.path, method: 'GET', body, encoding: 'query' }, op, ...fields };
 }
 
 /**
