@@ -686,7 +686,8 @@ function scanMade(
   acted: { readonly entity: string },
   owner: string | undefined,
 ): CreatedObject | undefined {
-  const all = objects.all().filter((o) => entityOfPath(o.collection) === acted.entity);
+  // A made-up id names nothing: no account to act on.
+  const all = objects.all().filter((o) => entityOfPath(o.collection) === acted.entity && !madeUpId(o.id));
   return all.filter((o) => o.owner === owner).pop() ?? all.pop();
 }
 
