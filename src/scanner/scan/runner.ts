@@ -10,7 +10,7 @@ import { api2 } from './checks/api2-authentication.ts';
 import { sessionResource } from './checks/api2-sessions.ts';
 import { api3 } from './checks/api3-property-authorization.ts';
 import { api4 } from './checks/api4-resource-consumption.ts';
-import { api5 } from './checks/api5-function-authorization.ts';
+import { api5, refusedIn200 } from './checks/api5-function-authorization.ts';
 import { api6, changesMoney } from './checks/api6-business-flows.ts';
 import { api7 } from './checks/api7-ssrf.ts';
 import { api8 } from './checks/api8-misconfiguration.ts';
@@ -318,6 +318,27 @@ function inputValues(req: {
   };
   walk(body, '', 0);
   return out;
+}
+
+/**
+ * A confirmation the answer asks for, as a query input: `confirm=yes`, `?force=true`, `confirmed=1` named in a
+ * refusal (a 2xx that refuses in its body, or 400/409/412/422/428) whose words speak of confirming. Undefined
+ * otherwise. Only confirm- and force-like names with a yes-like value: nothing else an answer says is followed.
+ */
+export function confirmationHint(res: {
+  readonly status: number;
+  readonly text: string;
+  readonly json?: unknown;
+}): { name: string; value: string } | undefined {
+  const refused =
+    ([400, 409, 412, 422, 428].includes(res.status) ||
+      (res.status >= 200 && res.status < 300 && refusedIn200(res as Parameters<typeof refusedIn200>[0]))) &&
+    res.text.length <= 4096;
+  if (!refused || !/confirm/i.test(res.text)) return undefined;
+  const m = /[?&\s"'`(]((?:[a-z]+_)?confirm(?:ed|ation)?|force)\s?=\s?(yes|true|1|y|on)\b/i.exec(
+    ` ${res.text}`,
+  );
+  return m ? { name: m[1], value: m[2] } : undefined;
 }
 
 /** Whether a body carries a file (a multipart file part, alone or in a list). */
@@ -1021,7 +1042,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
           }
           return undefined;
         }
-        const res = await client.trySend(req, {
+        const clientOptions = {
           session: as?.session,
           signal,
           burst: sendOptions?.burst === true,
@@ -1031,7 +1052,19 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
           ...((given || (as !== undefined && as !== null && as === admin)) && mayStartSession(req)
             ? { keepCookies: true }
             : {}),
-        });
+        };
+        let res = await client.trySend(req, clientOptions);
+        // A write refused until confirmed, the answer saying how (`{"success": false, "hint": "Add ?confirm=yes to the
+        // URL"}`): sent once more with that confirmation in its query. The rules above held the request already, and
+        // a confirmation names no object, so it reaches nothing they did not let through.
+        const confirm = res && writesBy(req.method) ? confirmationHint(res) : undefined;
+        if (confirm && !new URLSearchParams(req.path.split('?')[1] ?? '').has(confirm.name)) {
+          req = {
+            ...req,
+            path: `${req.path}${req.path.includes('?') ? '&' : '?'}${encodeURIComponent(confirm.name)}=${encodeURIComponent(confirm.value)}`,
+          };
+          res = await client.trySend(req, clientOptions);
+        }
         progress();
         if (purchase && res && isSuccess(res) && bought.size < 1000)
           bought.add(`${as!.name} ${req.operation!.method} ${req.operation!.path}`);
