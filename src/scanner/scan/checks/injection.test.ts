@@ -90,6 +90,9 @@ test('SQL fragment inputs are told by name or by description, conditions apart f
   for (const name of ['sort.direction', 'orderBy.dir', 'sort.order'])
     assert.equal(fragmentKind(name, ''), 'direction', name);
   assert.equal(fragmentKind('user.name', ''), undefined);
+  // A column a lookup compares.
+  for (const name of ['column', 'search_by', 'searchField', 'filter_by', 'lookup_field'])
+    assert.equal(fragmentKind(name, ''), 'column', name);
   // Ordinary words in prose and ordinary names are no fragment.
   for (const [name, prose] of [
     ['name', 'where the user lives'],

@@ -237,13 +237,16 @@ export interface InjectionPoint {
    * Pasted into SQL as a fragment (see CONDITION_NAME): a condition, an ordering, or an ordering's direction
    * (`direction=desc`: `ORDER BY price <direction>`).
    */
-  readonly fragment?: 'condition' | 'order' | 'direction';
+  readonly fragment?: 'condition' | 'order' | 'direction' | 'column';
   /** A body field of a login the document gives no body for (see undocumentedLogin), and how it is encoded. */
   readonly undocumented?: 'json' | 'form';
 }
 
 /** Inputs named for the direction of an ordering (`dir`, `direction`, `sort_order`, `sortDir`). */
 const DIRECTION_NAME = /^((sort|order)_?)?(dir|direction)$|^(sort|order)_?order$/i;
+/** Inputs that name the column a lookup compares (`?column=name&value=`, `search_by`): `WHERE <column> = ?`. */
+const COLUMN_NAME =
+  /^(column|col|search_?(by|field|column|in)|filter_?(by|field|column)|lookup_?(by|field))$/i;
 /** An object that holds an ordering's members (`sort: {field, direction}`). */
 const ORDERING_OBJECT = /^(sort(_?by)?|order(_?by|ing)?)$/i;
 /** The member of an ordering object that names the column (`sort.field`, `orderBy.column`). */
@@ -259,7 +262,7 @@ export function fragmentKind(
   name: string,
   description: string,
   value?: unknown,
-): 'condition' | 'order' | 'direction' | undefined {
+): 'condition' | 'order' | 'direction' | 'column' | undefined {
   const parts = name.split('.');
   const leaf = parts.pop() ?? name;
   // A member of an ordering object (`sort: {field, direction}`, `orderBy: {column, dir}`).
@@ -273,6 +276,7 @@ export function fragmentKind(
   if (ORDER_NAME.test(leaf) || ORDER_PROSE.test(description)) return 'order';
   if (inOrdering && ORDERING_MEMBER.test(leaf)) return 'order';
   if (CONDITION_NAME.test(leaf) || CONDITION_PROSE.test(description)) return 'condition';
+  if (COLUMN_NAME.test(leaf)) return 'column';
   return undefined;
 }
 
@@ -1500,12 +1504,36 @@ async function directionProof(job: Job, report: Report): Promise<'found' | 'no'>
   return 'no';
 }
 
+/**
+ * A column name pasted into a condition (`WHERE ${column} = ?`, `LIKE ?`): the column followed by a condition
+ * that holds for every row or for none (`1=1 OR id`, `1=2 OR id`: `WHERE 1=1 OR id = ?`), judged as a condition
+ * is (conditionProof: two tautologies alike and unlike two contradictions, then the same with an SQL comment inside):
+ * an API that checks the column against its list refuses all of them alike.
+ */
+function columnProof(job: Job, report: Report): Promise<'found' | 'no'> {
+  const p = job.p!;
+  const column = /^[A-Za-z_][\w]{0,40}$/.test(p.point.value) ? p.point.value : 'id';
+  const wrap = (v: unknown) => (typeof v === 'string' ? `${v} OR ${column}` : v);
+  const wrapped: Prober = { ...p, send: (v) => p.send(wrap(v)) };
+  const said: Report = (rule, how, res, payload, extra, severity) =>
+    report(
+      rule,
+      `${how.replace(/^SQL fragment/, `SQL fragment (a column name followed by OR ${column})`)}`,
+      res,
+      wrap(payload),
+      extra,
+      severity,
+    );
+  return conditionProof({ ...job, p: wrapped }, said);
+}
+
 /** The fragment probes of an input its name or description says is pasted into SQL (none on others). */
 function fragmentProofs(job: Job, report: Report): Promise<'found' | 'no'> {
   const kind = job.p!.point.fragment;
   if (kind === 'condition') return conditionProof(job, report);
   if (kind === 'order') return orderProof(job, report);
   if (kind === 'direction') return directionProof(job, report);
+  if (kind === 'column') return columnProof(job, report);
   return Promise.resolve('no');
 }
 
