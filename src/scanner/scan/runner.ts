@@ -341,6 +341,27 @@ export function confirmationHint(res: {
   return m ? { name: m[1], value: m[2] } : undefined;
 }
 
+/** Member names of money an account holds (`creditCents`, `balance`, `wallet_amount`, `points`, `funds`). */
+const MONEY_FIELD = /credit|balance|wallet|funds|points|money|cents|available/i;
+
+/**
+ * The numbers an account's own read shows under money names, at the top or one envelope down (`{"data": {"balance":
+ * 50}}`), keyed by their place (`creditCents`, `data.balance`); at most 20.
+ */
+export function moneyFields(json: unknown): Map<string, number> {
+  const out = new Map<string, number>();
+  const visit = (value: unknown, prefix: string, depth: number) => {
+    if (value === null || typeof value !== 'object' || Array.isArray(value) || depth > 1) return;
+    for (const [k, v] of Object.entries(value as Record<string, unknown>).slice(0, 100)) {
+      if (out.size >= 20) return;
+      if (typeof v === 'number' && Number.isFinite(v) && MONEY_FIELD.test(k)) out.set(`${prefix}${k}`, v);
+      else visit(v, `${prefix}${k}.`, depth + 1);
+    }
+  };
+  visit(json, '', 0);
+  return out;
+}
+
 /** Whether a body carries a file (a multipart file part, alone or in a list). */
 function carriesFile(body: unknown): boolean {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) return false;
@@ -596,6 +617,25 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     /** `identity METHOD path` of each purchase a given identity or the admin made (one each at most). */
     const bought = new Set<string>();
     /**
+     * Per given identity (or the admin) about to buy: its own account's read and the money it showed before its
+     * first purchase, read again after the clean-up (a cancellation that refunds nothing leaves it spent).
+     */
+    const moneyBefore = new Map<
+      string,
+      { who: Identity; path: string; fields: Map<string, number>; purchase: string }
+    >();
+    /** Documented reads of the caller's own account or money (no path parameter), at most 3. */
+    const ownMoneyReads = spec.operations
+      .filter(
+        (op) =>
+          op.method === 'GET' &&
+          !op.path.includes('{') &&
+          (isOwnProfile(op.path) ||
+            ownRecordWrite(op.path) ||
+            /balance|wallet|credit|funds|account|me$/.test(lastLiteralWords(op.path) ?? '')),
+      )
+      .slice(0, 3);
+    /**
      * What a given identity or the admin made in this scan that must not stay: its purchases (what they cost comes
      * back where the API refunds a cancelled order) and the accounts it created (API5's privileged creation as
      * the admin may make an admin account). Each is deleted by its maker with the document's DELETE of the item
@@ -830,6 +870,24 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
           !options.allowDestructive &&
           sendOptions?.moneySafe !== true &&
           purchases(spec, req.operation, req);
+        // Before an identity's first purchase: the money its own account shows, to compare after the clean-up.
+        if (purchase && !moneyBefore.has(as.name) && moneyBefore.size < 20) {
+          for (const op of ownMoneyReads) {
+            const read = await client.trySend(
+              { method: 'GET', path: op.path },
+              { session: as.session, signal },
+            );
+            const fields = read && isSuccess(read) ? moneyFields(read.json) : new Map<string, number>();
+            if (fields.size === 0) continue;
+            moneyBefore.set(as.name, {
+              who: as,
+              path: op.path,
+              fields,
+              purchase: `${req.operation!.method} ${req.operation!.path}`,
+            });
+            break;
+          }
+        }
         if (purchase && bought.has(`${as.name} ${req.operation!.method} ${req.operation!.path}`)) {
           const key = `${noteAs ?? sender} ${req.operation!.method} ${req.operation!.path} purchase`;
           if (!actingNoted.has(key) && notes.length < 5000) {
@@ -1203,6 +1261,30 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
       );
     } catch (err) {
       reportNotes.push(`clean-up: stopped (${(err as Error).message})`);
+    }
+    // Each identity that bought: its money read again. A cancellation that refunds nothing (a soft delete that only
+    // hides the order) leaves the purchase spent: said loudly, for a person to set right.
+    for (const { who, path, fields, purchase } of moneyBefore.values()) {
+      const read = await client.trySend({ method: 'GET', path }, { session: who.session });
+      const after = read && isSuccess(read) ? moneyFields(read.json) : undefined;
+      if (!after) {
+        reportNotes.push(
+          `clean-up: ${who.name}'s money at GET ${path} could not be read again after its purchase`,
+        );
+        continue;
+      }
+      const changed = [...fields].filter(([k, v]) => after.has(k) && after.get(k) !== v);
+      if (changed.length === 0) {
+        reportNotes.push(
+          `clean-up: ${who.name}'s money at GET ${path} is as before its purchase (${purchase})`,
+        );
+        continue;
+      }
+      const said = changed.map(([k, v]) => `${k} ${v} -> ${after.get(k)}`).join(', ');
+      if (checkWarnings.length < 50)
+        checkWarnings.push(
+          `cleanup: ${who.name}'s money changed with the scan's purchase (${purchase}) and the clean-up did not restore it: ${said} at GET ${path}; set it right on the target by hand`,
+        );
     }
     phaseDone('cleanup');
     const limited = client.limitedAnswers();
