@@ -177,7 +177,28 @@ interface Board extends TestServer {
 const escapeHtml = (s: string) =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
+/** The document with a sign-up (`POST /register {handle, passphrase}`): the scan then stores as an account of its own. */
+const SIGNUP_SPEC = {
+  ...SPEC,
+  paths: {
+    ...SPEC.paths,
+    '/register': {
+      post: {
+        operationId: 'register',
+        security: [],
+        requestBody: json({
+          type: 'object',
+          required: ['handle', 'passphrase'],
+          properties: { handle: { type: 'string' }, passphrase: { type: 'string' } },
+        }),
+        responses: { '201': { description: 'registered' } },
+      },
+    },
+  },
+};
+
 async function startBoard(fixed: boolean): Promise<Board> {
+  const accounts = MEMBERS.map((m) => ({ ...m }));
   const posts: Post[] = [
     {
       postId: 1,
@@ -216,7 +237,7 @@ async function startBoard(fixed: boolean): Promise<Board> {
     const text = await readText(req);
     if (req.method === 'POST' && url.pathname === '/session') {
       const form = new URLSearchParams(text);
-      const m = MEMBERS.find(
+      const m = accounts.find(
         (x) => x.handle === form.get('handle') && x.passphrase === form.get('passphrase'),
       );
       if (!m) return send(res, 401, { error: 'wrong handle or passphrase' });
@@ -224,6 +245,17 @@ async function startBoard(fixed: boolean): Promise<Board> {
       sessions.set(sid, m.handle);
       res.writeHead(204, { 'set-cookie': `board.sid=${sid}; Path=/; HttpOnly; SameSite=Lax` });
       return res.end();
+    }
+    if (req.method === 'POST' && url.pathname === '/register') {
+      let body: Record<string, unknown> = {};
+      try {
+        body = JSON.parse(text || '{}');
+      } catch {}
+      if (typeof body.handle !== 'string' || typeof body.passphrase !== 'string')
+        return send(res, 400, { error: 'handle and passphrase are required' });
+      if (accounts.some((a) => a.handle === body.handle)) return send(res, 409, { error: 'handle taken' });
+      accounts.push({ handle: body.handle, passphrase: body.passphrase });
+      return send(res, 201, { handle: body.handle });
     }
     const sid = /(?:^|;\s*)board\.sid=([0-9a-f]+)/.exec(String(req.headers.cookie ?? ''))?.[1];
     const me = sid ? sessions.get(sid) : undefined;
@@ -344,11 +376,11 @@ async function startBoard(fixed: boolean): Promise<Board> {
   return { ...api, posts, notices, replies, clubs };
 }
 
-async function scanBoard(fixed: boolean) {
+async function scanBoard(fixed: boolean, signup = false) {
   const api = await startBoard(fixed);
   const before = JSON.stringify(api.posts.slice(0, 2));
   try {
-    const result = await scanDocument(SPEC, api.url, {
+    const result = await scanDocument(signup ? SIGNUP_SPEC : SPEC, api.url, {
       identities: MEMBERS.map((m) => ({
         name: m.handle,
         login: {
@@ -398,7 +430,7 @@ describe('stored XSS: a script stored through the JSON API and served back as a 
     assert.deepEqual(scripts, [], 'the scan’s scripts were left in the board');
     // Notices have no DELETE: no script stored there as alice, and the injection probes' notices are said to stay.
     const coverage = JSON.stringify(v.result.coverage);
-    assert.match(coverage, /stored XSS not probed as alice: the document has no DELETE of the item/);
+    assert.match(coverage, /stored XSS not probed: the document has no DELETE of the item/);
     assert.ok(
       v.result.warnings.some((w) =>
         /POST \/api\/notices created \d+ objects? as alice: \d+ left in its data \(the document has no DELETE of the item\)/.test(
@@ -413,5 +445,18 @@ describe('stored XSS: a script stored through the JSON API and served back as a 
     const f = await scanBoard(true);
     assert.deepEqual(xss(f.result), []);
     assert.equal(JSON.stringify(f.posts.slice(0, 2)), f.before);
+  });
+
+  test('with a sign-up: stored as the scan’s own account, found, and its scripts deleted too (a page lists everyone’s)', async () => {
+    const v = await scanBoard(false, true);
+    const found = xss(v.result);
+    assert.ok(
+      found.some((f) => /^createPost: POST \/api\/posts stored a script in \w+ \(as pci[0-9a-f]+\)/.test(f)),
+      found.join('\n'),
+    );
+    const scripts = [...v.posts, ...v.notices, ...v.replies, ...v.clubs].filter((p) =>
+      /<script>\/\*pcs/.test(JSON.stringify(p)),
+    );
+    assert.deepEqual(scripts, [], 'the scan’s scripts were left in the board');
   });
 });

@@ -3640,7 +3640,7 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
       counted,
       ctx.spec.operations.filter((op) => creationOps.has(op.id)),
       [...(maker ? [maker.identity] : []), ...who.filter((as): as is Identity => as !== null)],
-      (op, as) => (as === maker?.identity ? undefined : sweep.seen(op, as, '')),
+      (op, as) => sweep.seen(op, as, ''),
       overFirst,
     );
     const updated = overFirst()

@@ -125,14 +125,14 @@ export type MadeObject = (req: PlannedRequest, res: ScanResponse | undefined, va
  * one) sends it, then reads back the created object, what hangs below it, its collection and the pages the document
  * says are HTML, as the same identity. A read that serves one of the scripts intact as a page is `api8-stored-xss`,
  * on the creation, naming the member and the read. `made(op, as)` is told of every object made as `as` (its
- * clean-up; undefined for an account of the scan's own, which needs none): where the document has no DELETE of the
- * item, nothing is stored as a given identity. Returns how many operations it tried.
+ * clean-up: each is deleted again, an account of the scan's own's too, since a page may list everyone's objects):
+ * where the document has no DELETE of the item, no script is stored at all. Returns how many operations it tried.
  */
 export async function storedXss(
   ctx: ScanContext,
   ops: readonly Operation[],
   order: readonly Identity[],
-  made: (op: Operation, as: Identity) => MadeObject | undefined,
+  made: (op: Operation, as: Identity) => MadeObject,
   over: () => boolean,
 ): Promise<number> {
   let tried = 0;
@@ -143,17 +143,17 @@ export async function storedXss(
     if (collection === undefined || members.length === 0) continue;
     tried++;
     const tags = members.map(() => `pcs${randomBytes(4).toString('hex')}`);
-    const deletable = itemDelete(ctx.spec, collection) !== undefined;
+    // A stored script runs for whoever opens a page that shows it (a list of everyone's objects too): only where it
+    // can be taken back.
+    if (itemDelete(ctx.spec, collection) === undefined) {
+      ctx.note?.({
+        operation: op,
+        reason: 'stored XSS not probed: the document has no DELETE of the item to take the script back',
+      });
+      continue;
+    }
     for (const as of order) {
-      // A script stored in a given identity's data runs for whoever opens it: only where it can be taken back.
       const swept = made(op, as);
-      if (swept !== undefined && !deletable) {
-        ctx.note?.({
-          operation: op,
-          reason: `stored XSS not probed as ${as.name}: the document has no DELETE of the item to take the script back (and the scan has no account of its own to store it in)`,
-        });
-        break;
-      }
       const planned = planRequest(ctx.spec, op, ctx.objects, { owner: as.name });
       if (planned.invented.length > 0) break;
       const base =
@@ -164,7 +164,7 @@ export async function storedXss(
       for (const [i, m] of members.entries()) body[m] = `${String(base[m] ?? 'pc')} ${canaryFor(tags[i])}`;
       const req = planRequest(ctx.spec, op, ctx.objects, { owner: as.name, body });
       const res = await ctx.send(req, as);
-      swept?.(req, res, body[members[0]]);
+      swept(req, res, body[members[0]]);
       if (res === undefined) break;
       if (res.status === 401 || res.status === 403 || refusedIn200(res)) continue;
       if (!isSuccess(res)) break;
