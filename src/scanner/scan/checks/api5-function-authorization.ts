@@ -584,6 +584,8 @@ async function replayChanges(ctx: ScanContext): Promise<Operation[]> {
     // What a privileged creation made is the scan's own: a privileged delete of it may follow.
     const collection = op.method === 'POST' ? creationCollection(ctx.spec, op) : undefined;
     const id = collection !== undefined ? captureId(ctx.spec, op, res) : undefined;
+    if (op.method === 'POST')
+      warnUndeletable(ctx, op, user.name, collection, id ?? captureId(ctx.spec, op, res));
     if (collection !== undefined && id !== undefined && !collection.includes('{')) {
       ctx.objects.add({
         collection,
@@ -593,6 +595,7 @@ async function replayChanges(ctx: ScanContext): Promise<Operation[]> {
         body: res.json,
         createdBy: op,
       });
+      rememberPrivileged(ctx, `${collection}/${encodeURIComponent(id)}`);
     }
     if (
       identity !== 'anonymous' &&
@@ -937,6 +940,7 @@ async function adminCreates(ctx: ScanContext, op: Operation, req: PlannedRequest
   const res = await ctx.send(req, admin);
   if (!isSuccess(res) || refusedIn200(res)) return;
   const id = captureId(ctx.spec, op, res);
+  warnUndeletable(ctx, op, admin.name, collection, id);
   if (id === undefined) return;
   ctx.objects.add({
     collection,
@@ -946,6 +950,52 @@ async function adminCreates(ctx: ScanContext, op: Operation, req: PlannedRequest
     body: res.json,
     createdBy: op,
   });
+  rememberPrivileged(ctx, `${collection}/${encodeURIComponent(id)}`);
+}
+
+/**
+ * A privileged creation that succeeded made something live (a coupon, a product, a user) that no documented DELETE of
+ * the item removes: the report's warnings name it at once (the runner's clean-up deletes the others).
+ */
+function warnUndeletable(
+  ctx: ScanContext,
+  op: Operation,
+  maker: string,
+  collection: string | undefined,
+  id: string | undefined,
+): void {
+  const base = (collection ?? op.path).replace(/\/+$/, '');
+  const deletable =
+    collection !== undefined &&
+    id !== undefined &&
+    ctx.spec.operations.some(
+      (d) =>
+        d.method === 'DELETE' &&
+        d.path.startsWith(`${base}/{`) &&
+        /^\/\{[^{}/]+\}\/?$/.test(d.path.slice(base.length)),
+    );
+  if (deletable) return;
+  ctx.warn?.(
+    `${maker}'s privileged ${op.method} ${op.path} made ${id !== undefined ? `${base}/${id}` : 'an object'}, which was left in place (the document has no DELETE of it): remove it on the target by hand`,
+  );
+}
+
+/** Paths of the objects API5's privileged creations made (the admin's confirmation, an ordinary user's probe). */
+const privilegedMade = new WeakMap<object, Set<string>>();
+
+function rememberPrivileged(ctx: ScanContext, path: string): void {
+  const made = privilegedMade.get(ctx.objects) ?? new Set<string>();
+  if (made.size < 500) made.add(path);
+  privilegedMade.set(ctx.objects, made);
+}
+
+/**
+ * Whether an object the scan created was made by a privileged creation of API5 (`POST /v1/coupons` as the admin,
+ * or as an ordinary user when that succeeded): a live coupon, product or user the runner's clean-up deletes, or
+ * names as left in place.
+ */
+export function madeByPrivilegedCreation(objects: object, path: string): boolean {
+  return privilegedMade.get(objects)?.has(path) === true;
 }
 
 export const api5: Check = {
