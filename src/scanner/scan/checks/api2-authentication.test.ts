@@ -252,3 +252,34 @@ test('the offline guessing stops at its time budget and says so; common secrets 
   const full = crackHmacWithin(hs256(randomBytes(32), { id: 1 }), [['a', 'b', 'a']], 60_000);
   assert.deepEqual(full, { tried: 2, complete: true });
 });
+
+test('a camelCase login path is a login whatever its operation id (/api/customerLogin, customerAccess)', () => {
+  const spec = buildApiDocument('/camel.yaml', '3.0', {
+    openapi: '3.0.3',
+    info: { title: 'camel', version: '1' },
+    paths: Object.fromEntries(
+      ['/api/customerLogin', '/api/customerInfo'].map((path) => [
+        path,
+        {
+          post: {
+            // Declared ids that say nothing of a login: the path alone tells.
+            operationId: path === '/api/customerLogin' ? 'customerAccess' : 'customerDetails',
+            requestBody: {
+              content: {
+                'application/json': {
+                  schema: { type: 'object', properties: { username: s, password: s } },
+                },
+              },
+            },
+            responses: { '200': token },
+          },
+        },
+      ]),
+    ),
+  });
+  const ctx = { spec, identities: [] } as unknown as ScanContext;
+  assert.deepEqual(
+    documentedLogins(ctx).map((t) => t.flow.path),
+    ['/api/customerLogin'],
+  );
+});

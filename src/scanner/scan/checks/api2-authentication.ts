@@ -93,6 +93,11 @@ const HMAC: Readonly<Record<string, string>> = { HS256: 'sha256', HS384: 'sha384
 const PASSWORD_FIELD = /pass(word)?|passwd|pwd|secret/i;
 const USER_FIELD = /user|email|e_?mail|login|name|handle|nick|account|phone|mobile/i;
 const LOGIN_PATH = /(^|[/_-])(log[_-]?in|sign[_-]?in|auth(enticate)?|token|session)s?($|[/_.-])/i;
+/** A login word closing a camelCase segment (`/api/userLogin`, `/doSignIn`, `/customerAuthenticate`). */
+const CAMEL_LOGIN_PATH = /[a-z0-9](Log[Ii]n|Sign[Ii]n|Authenticate)($|[/.])/;
+const loginPath = (path: string) => LOGIN_PATH.test(path) || CAMEL_LOGIN_PATH.test(path);
+/** An operation id that says login (`userLogin`, `sign_in`; one made of the path, `POST /userlogin`, too). */
+const loginId = (op: Operation) => /log_?in|sign_?in|token/i.test(op.id);
 const RESET_PATH = /forgot|reset|recover|password[/_-]?(reset|forgot)/i;
 const OTP_FIELD =
   /^((reset|login|auth|email|sms|phone|mfa|2fa|security|verify|confirm(ation)?)_?)?(otp|pin|totp|mfa|2fa|mfa_?code|otp_?code|pin_?code|verification_?code|one_?time_?(code|password)|sms_?code|code)$/i;
@@ -1069,7 +1074,7 @@ export function documentedLogins(ctx: ScanContext): LoginTarget[] {
   const out: LoginTarget[] = [];
   for (const op of ctx.spec.operations) {
     if (out.length >= MAX_LOGINS) break;
-    const named = LOGIN_PATH.test(op.path) || /log_?in|sign_?in|token/i.test(op.id);
+    const named = loginPath(op.path) || loginId(op);
     if (named && !isExcluded(op) && !isSignup(ctx, op)) {
       const basic = basicLogin(ctx, op);
       if (basic) {
@@ -1082,12 +1087,7 @@ export function documentedLogins(ctx: ScanContext): LoginTarget[] {
       if (get) out.push(get);
       continue;
     }
-    if (
-      op.method !== 'POST' ||
-      isExcluded(op) ||
-      (!LOGIN_PATH.test(op.path) && !/log_?in|sign_?in|token/i.test(op.id)) ||
-      isSignup(ctx, op)
-    )
+    if (op.method !== 'POST' || isExcluded(op) || (!loginPath(op.path) && !loginId(op)) || isSignup(ctx, op))
       continue;
     const json = jsonBodySchema(op);
     const form = json === undefined ? formBodySchema(op) : undefined;
