@@ -223,6 +223,8 @@ export function buildCoverage(input: CoverageInput): CoverageResult {
       'SETUP CREATED NO OBJECT: the object-level checks (API1 reads, updates and deletes of scan-created objects, API3 read-back) had nothing of their own to test',
     );
   }
+  const refusedWrites = writesAllRefused(input);
+  if (refusedWrites) warnings.unshift(refusedWrites);
   const rateLimited = rateLimitedBy(observations, documented);
   if (rateLimited) {
     const where = rateLimited.phases.map((p) => `${p.phase} ${p.answers}`).join(', ');
@@ -281,6 +283,52 @@ export function buildCoverage(input: CoverageInput): CoverageResult {
 
 /** Answers that say a request did not reach an operation: no such route, or no such method on it. */
 const UNREACHED = new Set([404, 405]);
+
+/** Paths of signing in or up, sessions, tokens and passwords (not the writes the warning below is about). */
+const SESSION_PATH = /log_?(in|out)|sign_?(in|up|out)|regist|session|token|auth|password|passwd/i;
+/** Writes as the given identities before the scan may say they are all refused alike. */
+const MIN_REFUSED_WRITES = 4;
+
+/**
+ * A warning when every write the given identities sent (POST, PUT, PATCH, DELETE; at least MIN_REFUSED_WRITES)
+ * was refused with one status of 401, 403 or 419 while their reads were served: the API wants something the scan
+ * did not send with writes (an anti-forgery header of a cookie session, most often), and every write check
+ * tested nothing. Names a CSRF-like header the document declares, if any.
+ */
+export function writesAllRefused(
+  input: Pick<CoverageInput, 'spec' | 'observations' | 'identities'>,
+): string | undefined {
+  const names = new Set(input.identities.map((i) => i.name));
+  const mine = input.observations.filter((o) => o.identity !== undefined && names.has(o.identity));
+  // Sign-ins, sign-ups, sessions and password changes are left out: a login answers whatever writes want.
+  const isWrite = (o: Observation) =>
+    ['POST', 'PUT', 'PATCH', 'DELETE'].includes(o.request.method) &&
+    !SESSION_PATH.test(o.request.path.split('?')[0]);
+  const writes = mine.filter(isWrite);
+  if (writes.length < MIN_REFUSED_WRITES) return undefined;
+  const statuses = new Set(writes.map((o) => o.response.status));
+  const [status] = statuses;
+  if (statuses.size !== 1 || ![401, 403, 419].includes(status)) return undefined;
+  // Served to nobody: the admin's or the scan's own accounts' writes refused too (else members are simply read-only).
+  const served = input.observations.some(
+    (o) => o.identity !== undefined && isWrite(o) && o.response.status >= 200 && o.response.status < 300,
+  );
+  if (served) return undefined;
+  const reads = mine.filter((o) => o.request.method === 'GET');
+  if (!reads.some((o) => o.response.status >= 200 && o.response.status < 300)) return undefined;
+  const csrf = Object.values(input.spec.securitySchemes)
+    .filter(
+      (s) => s.type === 'apiKey' && s.raw.in === 'header' && /csrf|xsrf|forgery/i.test(String(s.raw.name)),
+    )
+    .map((s) => String(s.raw.name));
+  const who = [...new Set(writes.map((o) => o.identity))].join(', ');
+  return (
+    `EVERY WRITE WAS REFUSED: ${writes.length} writes as ${who} all answered ${status} while their reads were served, so the checks that write tested nothing` +
+    (csrf.length > 0
+      ? `; the document declares ${csrf.join(', ')}: give it in each identity's headers (a cookie session's anti-forgery token)`
+      : '; does the API want an anti-forgery header or another credential for writes? give it in the identities')
+  );
+}
 
 /** The 429 answers among the observations, per phase (discovery is `setup` inside the runner). */
 export function rateLimitedBy(
