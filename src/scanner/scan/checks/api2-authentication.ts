@@ -1315,6 +1315,23 @@ async function enumeration(ctx: ScanContext, t: LoginTarget, via?: LoginTarget):
   return true;
 }
 
+/**
+ * A documented login no identity signs in through, with A's own value for its user input as its known user
+ * (no password): read from A's own-profile answers (`GET /me` -> `{"email": ...}`, an e-mail for an e-mail
+ * input), so that the enumeration can compare an unknown user with A's one failed login of the scan where no
+ * account of the scan's own signs in. Unchanged when A's value is not known.
+ */
+function withOwnUser(ctx: ScanContext, a: Identity, t: LoginTarget): LoginTarget {
+  if (t.known !== undefined) return t;
+  const mail = MAIL_FIELD.test(t.userField);
+  for (const o of ctx.observations) {
+    if (o.identity !== a.name || !isSuccess(o.response)) continue;
+    for (const name of ownReadNames(o.request.path, o.response.json))
+      if (EMAIL_VALUE.test(name) === mail) return { ...t, known: { user: name, password: undefined } };
+  }
+  return t;
+}
+
 /** A value of `field` that belongs to A, from A's login body or A's own responses (its e-mail, say). */
 function knownValue(
   ctx: ScanContext,
@@ -2719,7 +2736,7 @@ export const api2: Check = {
       ctx.note?.({ rule: SCAN_RULES.noCredentials, reason: notJudged });
     await tokens(ctx, a, target?.op);
     await tokenInQuery(ctx, a);
-    let told = target ? await enumeration(ctx, target) : false;
+    let told = target ? await enumeration(ctx, withOwnUser(ctx, a, target)) : false;
     if (target) await weakPasswordPolicy(ctx, target);
     // On an account of the scan's own: password change, logout, token lifetime.
     await sessionChecks(ctx, target);
