@@ -11,7 +11,7 @@ import type { Check } from '../check.ts';
 import type { ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
 import { createdId, setsPassword } from '../discover.ts';
-import { configuredIds, entityOfPath, fits, singular } from '../harvest.ts';
+import { configuredIds, entityOfPath, fits, OWNED, singular } from '../harvest.ts';
 import type { CreatedObject } from '../objects.ts';
 import {
   bodySchema,
@@ -648,7 +648,10 @@ async function guessedIds(ctx: ScanContext, a: Identity, b: Identity, tested: Se
       listedRoutes++;
       listed = true;
     } else continue;
+    // One judgement a route; on listed ids the others are still read, to learn whose they are.
+    let judged = false;
     for (const id of ids) {
+      if (judged && !listed) break;
       const req = planRequest(ctx.spec, op, ctx.objects, { owner: a.name, params: { [params[0].name]: id } });
       if (tested.has(req.path)) continue;
       const got = await ctx.send(req, a);
@@ -656,11 +659,25 @@ async function guessedIds(ctx: ScanContext, a: Identity, b: Identity, tested: Se
       const owner = ownerOf(recordOf(got.json), [a, b]);
       if (owner === undefined) continue;
       tested.add(req.path);
+      // Whose it is, for the checks after API1 (API3's own-record probes plan the owner's record by it).
+      const before = op.path
+        .slice(0, op.path.indexOf(`{${params[0].name}}`))
+        .split('/')
+        .filter((x) => x !== '');
+      ctx.objects.harvest.add({
+        key: params[0].name,
+        value: id,
+        entity: singular(before[before.length - 1] ?? ''),
+        source: OWNED,
+        identity: owner.name,
+      });
+      if (judged) continue;
+      judged = true;
       const reader = owner === a ? b : a;
       const mine = owner === a ? got : await ctx.send(req, owner);
       const theirs = owner === a ? await ctx.send(req, b) : got;
-      if (!isSuccess(mine) || !isSuccess(theirs)) break;
-      if (listed && !privateFields(mine.json, 0, PRIVATE_TO_OWNER)) break;
+      if (!isSuccess(mine) || !isSuccess(theirs)) continue;
+      if (listed && !privateFields(mine.json, 0, PRIVATE_TO_OWNER)) continue;
       const score = similarity(mine.json ?? mine.text, theirs.json ?? theirs.text);
       if (score >= SAME_OBJECT && (await isPrivate(ctx, req, mine, false))) {
         ctx.report(SCAN_RULES.bolaRead, {
@@ -669,7 +686,6 @@ async function guessedIds(ctx: ScanContext, a: Identity, b: Identity, tested: Se
           evidence: evidenceOf(theirs, { owner: owner.name, attacker: reader.name, similarity: score }),
         });
       }
-      break;
     }
   }
 }
@@ -687,17 +703,47 @@ const MAX_SELF_ID_ROUTES = 4;
 function ownPersonIds(ctx: ScanContext, who: Identity): string[] {
   const out = new Set(selfIds(who));
   const harvest = ctx.objects.harvest;
-  for (const c of harvest.candidates({ name: 'id' }, who.name, 1)) {
-    if (out.size >= 4) break;
-    const r = c.record;
-    if (
-      /^(id|uid|user_?id|userId|sub)$/i.test(r.key) &&
-      /\/(me|profile|account|self|whoami|current|session)(\/|$)/i.test(r.source) &&
-      harvest.exclusiveTo(who.name, c.value)
-    )
-      out.add(String(c.value));
+  for (const name of PERSON_ID_NAMES) {
+    for (const c of harvest.candidates({ name }, who.name, 1)) {
+      if (out.size >= 4) break;
+      const r = c.record;
+      if (PERSON_ID_KEY.test(r.key) && ownRead(r.source) && harvest.exclusiveTo(who.name, c.value))
+        out.add(String(c.value));
+    }
   }
   return [...out].slice(0, 4);
+}
+
+/** The names a person's own id goes by in a record (`id`, `user_id`, `MemberId`, `customerId`...). */
+const PERSON_ID_NAMES = [
+  'id',
+  'uid',
+  'sub',
+  ...[
+    'user',
+    'member',
+    'customer',
+    'account',
+    'client',
+    'person',
+    'profile',
+    'patient',
+    'student',
+    'employee',
+  ].map((w) => `${w}_id`),
+];
+const PERSON_ID_KEY =
+  /^(id|uid|sub|(user|member|customer|account|client|person|profile|patient|student|employee)_?id)$/i;
+
+/**
+ * A read of the caller's own record, by its path: `/me`, `/profile`, `/account`, `/whoami`, `/session`, or a path
+ * without parameters ending in one person (`/v2/member`, `/api/customer`: singular, of a collection of people).
+ */
+function ownRead(source: string): boolean {
+  if (/\/(me|profile|account|self|whoami|current|session)(\/|$)/i.test(source)) return true;
+  if (source.includes('{')) return false;
+  const last = source.replace(/\/$/, '').split('/').pop() ?? '';
+  return /^[a-z]+$/i.test(last) && singular(last) === last.toLowerCase() && PEOPLE.test(last.toLowerCase());
 }
 
 /**
