@@ -226,15 +226,53 @@ function withFile(
   return body;
 }
 
+/** Last path words of an upload route (`/upload/product-image`, `/files`, `/attachments`, `/avatar`). */
+const UPLOAD_WORD =
+  /^(upload|uploads|files?|attachments?|images?|photos?|pictures?|avatars?|media|documents?|docs)$/;
+
+/**
+ * An upload route whose document declares no body at all (NestJS's `@UploadedFile()` without `@ApiBody`, an
+ * Express route with multer and no schema): a POST at a path with an upload word (`/upload/product-image`,
+ * `/api/files`), no path parameter after it, no request body described. It takes a multipart `file` part, as the
+ * common middlewares name it.
+ */
+export function undeclaredUpload(op: Operation): boolean {
+  if (op.method !== 'POST' || requestBody(op) !== undefined || op.requestBody !== undefined) return false;
+  const words = op.path
+    .split('/')
+    .filter((seg) => seg !== '' && !seg.includes('{'))
+    .flatMap((seg) =>
+      seg
+        .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+        .toLowerCase()
+        .split(/[^a-z0-9]+/),
+    );
+  return words.some((w) => UPLOAD_WORD.test(w));
+}
+
+/** An upload's request: the file in each file input, multipart even where the document declares no body. */
+function uploadRequest<T extends { body?: unknown; headers?: Readonly<Record<string, string>> }>(
+  op: Operation,
+  planned: T,
+  files: readonly string[],
+  part: FilePart,
+): T {
+  const body = withFile(planned, files, part);
+  return undeclaredUpload(op)
+    ? { ...planned, body, headers: { ...planned.headers, 'content-type': 'multipart/form-data' } }
+    : { ...planned, body };
+}
+
 export async function dangerousUploads(ctx: ScanContext): Promise<void> {
   let done = 0;
   let reads = 0;
-  if (!ctx.spec.operations.some((op) => !isExcluded(op) && fileInputNames(ctx, op).length > 0))
+  const inputsOf = (op: Operation) => (undeclaredUpload(op) ? ['file'] : fileInputNames(ctx, op));
+  if (!ctx.spec.operations.some((op) => !isExcluded(op) && inputsOf(op).length > 0))
     ctx.note?.({ rule: SCAN_RULES.unrestrictedUpload, reason: 'no multipart file input in the document' });
   for (const op of ctx.spec.operations) {
     if (done >= MAX_OPERATIONS || ctx.signal.aborted) return;
     if (isExcluded(op) || (op.method !== 'POST' && op.method !== 'PUT')) continue;
-    const files = fileInputNames(ctx, op);
+    const files = inputsOf(op);
     if (files.length === 0) continue;
     done++;
     let as: Identity | null | undefined;
@@ -250,7 +288,7 @@ export async function dangerousUploads(ctx: ScanContext): Promise<void> {
       for (const who of as === undefined ? (self ? [null] : [ctx.identities[0], ctx.admin, null]) : [as]) {
         if (who === undefined) continue;
         const planned = planRequest(ctx.spec, op, ctx.objects, who ? { owner: who.name } : {});
-        res = await ctx.send({ ...planned, body: withFile(planned, files, part) }, who);
+        res = await ctx.send(uploadRequest(op, planned, files, part), who);
         if (res && res.status !== 401 && res.status !== 403) {
           as = who;
           break;
@@ -314,7 +352,7 @@ async function traversal(
   if (servedActive(before, marker)) return;
   const planned = planRequest(ctx.spec, op, ctx.objects, as ? { owner: as.name } : {});
   const part = new FilePart(`../${name}`, variant.type, variant.body(marker));
-  const upload = await ctx.send({ ...planned, body: withFile(planned, files, part) }, as);
+  const upload = await ctx.send(uploadRequest(op, planned, files, part), as);
   if (!isSuccess(upload)) return;
   const after = await ctx.send({ method: 'GET', path }, as);
   if (!isSuccess(after) || !after.text.includes(scriptOf(marker))) return;
