@@ -16,7 +16,7 @@ import { randomUUID } from 'node:crypto';
 import type { ApiDocument, JsonObject, JsonSchema, Operation } from '../../../core/api-document.ts';
 import type { Check } from '../check.ts';
 import type { ScanResponse } from '../client.ts';
-import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
+import { evidenceOf, type FindingInput, type Identity, isSuccess, type ScanContext } from '../context.ts';
 import { curlFor } from '../curl.ts';
 import {
   changesAccount,
@@ -33,6 +33,7 @@ import {
   captureId,
   isAdminOperation,
   isBusinessFlow,
+  isCreationOperation,
   isExcluded,
   isLoginOperation,
   itemRouteBeside,
@@ -46,6 +47,7 @@ import { propertiesOf, resolveSchema, sampleValue, schemaType } from '../schema.
 import { accountParam, isOwnAccount, selfAccount, selfIds } from '../self.ts';
 import { findLoginTarget } from './api2-authentication.ts';
 import { isFlowCandidate, judgeFlow, movesMoneyOut, sendsMoneyTo } from './api6-business-flows.ts';
+import { creationSweep } from './injection.ts';
 import {
   checkIds,
   claimAccountPath,
@@ -724,6 +726,29 @@ function recordsOf(view: unknown, markers: readonly string[], direct = true): Re
   return out;
 }
 
+/** Members that wrap a read's one record (`{"data": {...}}`, `{"ok": true, "user": {...}}`). */
+const WRAPPER = /^(data|user|item|result|profile|account|record|payload|resource|entity)$/i;
+/** Members that only a record itself has: the envelope holds none of them. */
+const IDENTIFYING = /^(id|_id|uuid|uid|e_?mail|user_?name|name|login|handle)$/i;
+
+/**
+ * The one record a read of a single thing answers (a profile, an account): the top-level object, or the record it
+ * wraps (`{"data": {"id": 2, "role": ...}}`, Phoenix's and JSON:API's envelopes, `{"status": "ok", "user": {...}}`)
+ * when it holds one such wrapper and nothing that identifies a record. The envelope's own members say nothing of
+ * the record: read as fields, a probe would see none of `role` and set back none of what it changed.
+ */
+function topRecord(view: unknown): Record<string, unknown> | undefined {
+  let [record] = recordsOf(view, []);
+  for (let depth = 0; record && depth < 2; depth++) {
+    const inner = Object.entries(record).filter(
+      ([k, v]) => WRAPPER.test(k) && v !== null && typeof v === 'object' && !Array.isArray(v),
+    );
+    if (inner.length !== 1 || Object.keys(record).some((k) => IDENTIFYING.test(k))) break;
+    record = inner[0][1] as Record<string, unknown>;
+  }
+  return record;
+}
+
 /**
  * Views of our record: `direct` ones are about it as a whole (the answer, its GET, the profile of the user
  * it is), `listed` ones hold it among others (lists), where only the item carrying our values counts.
@@ -955,13 +980,25 @@ async function massAssignment(ctx: ScanContext, probe: Probe): Promise<void> {
   const readRecord = async (who: Identity) => {
     const r = read ? await ctx.send(read, who) : undefined;
     if (!isSuccess(r) || r.json === undefined) return undefined;
-    return probe.id !== undefined ? ownRecord(r.json, probe.id) : recordsOf(r.json, [])[0];
+    return probe.id !== undefined ? ownRecord(r.json, probe.id) : topRecord(r.json);
   };
   const before = target ? await readRecord(probe.as) : undefined;
   const since = ctx.observations.length;
+  // A creation's control and probes as a given identity or the admin make objects in its data (a webhook with
+  // `role: admin` beside it): each is deleted by its maker once the probe is judged (the injection probes' sweep).
+  const sweep =
+    !target &&
+    (ctx.identities.includes(probe.as) || probe.as === ctx.admin) &&
+    isCreationOperation(ctx.spec, probe.op)
+      ? creationSweep(ctx, 'the mass-assignment probes')
+      : undefined;
   try {
-    await massAssignmentProbe(ctx, probe, before);
+    await massAssignmentProbe(ctx, probe, before, sweep);
   } finally {
+    if (sweep) {
+      await sweep.flush();
+      sweep.report();
+    }
     if (target && before) {
       const writable = propertiesOf(ctx.spec, bodySchema(probe.op));
       await setBackSent(ctx, {
@@ -986,6 +1023,7 @@ async function massAssignmentProbe(
   ctx: ScanContext,
   probe: Probe,
   pristine: Record<string, unknown> | undefined,
+  sweep?: ReturnType<typeof creationSweep>,
 ): Promise<void> {
   const { op, as } = probe;
   const schema = bodySchema(op);
@@ -1035,6 +1073,7 @@ async function massAssignmentProbe(
       ? { ...probe.target, body }
       : planRequest(ctx.spec, op, ctx.objects, { owner: as.name, body });
     const res = await ctx.send(req, as, { ownProfile: true });
+    sweep?.seen(op, as, '')(req, res, undefined);
     if (res) reached = true;
     if (!isSuccess(res) || looksRefused(res)) return undefined;
     return { res, body, views: new Map() };
@@ -1069,14 +1108,14 @@ async function massAssignmentProbe(
   const readOwn = async (who: Identity): Promise<Record<string, unknown> | undefined> => {
     const r = probe.read ? await ctx.send(probe.read, who) : lastWrite;
     if (!isSuccess(r) || r.json === undefined) return undefined;
-    const record = probe.id !== undefined ? ownRecord(r.json, probe.id) : recordsOf(r.json, [])[0];
+    const record = probe.id !== undefined ? ownRecord(r.json, probe.id) : topRecord(r.json);
     // A field the read does not show (a record read at another path) as the last write's answer showed it.
     // The record inside the answer by its id first: `{"updated": {id, role, ...}}` wraps it in a member no
     // wrapper list names.
     const written =
       probe.read && isSuccess(lastWrite) && lastWrite.json !== undefined
         ? ((probe.id !== undefined ? ownRecord(lastWrite.json, probe.id) : undefined) ??
-          recordsOf(lastWrite.json, [])[0])
+          topRecord(lastWrite.json))
         : undefined;
     return record && written ? { ...written, ...record } : record;
   };
@@ -1191,15 +1230,19 @@ async function massAssignmentProbe(
       given ? sentNames : stored.filter((n) => n !== 'portcullisProbe'),
       since,
     );
-    ctx.report(SCAN_RULES.massAssignment, {
-      operation: op,
-      message: `${op.method} ${op.path} stored fields a client must not set: ${stored.map((n) => `${n} (${why[n]})`).join(', ')}.`,
-      evidence: evidenceOf(evidence.res, {
-        fields: stored,
-        identity: as.name,
-        ...(back.length > 0 ? { restored: back.filter((n) => stored.includes(n)) } : {}),
-      }),
-    });
+    reportStored(
+      ctx,
+      stored.map((n) => [n, why[n]]),
+      {
+        operation: op,
+        message: `${op.method} ${op.path} stored fields a client must not set: ${stored.map((n) => `${n} (${why[n]})`).join(', ')}.`,
+        evidence: evidenceOf(evidence.res, {
+          fields: stored,
+          identity: as.name,
+          ...(back.length > 0 ? { restored: back.filter((n) => stored.includes(n)) } : {}),
+        }),
+      },
+    );
     return back;
   }
   let restored: string[] | undefined;
@@ -1217,6 +1260,58 @@ async function massAssignmentProbe(
         rule: SCAN_RULES.massAssignment,
         reason: `not sent: the scan's write guard held back every write of ${as.name}'s record at ${probe.target.path.split('?')[0]} (not a path it takes for the caller's own profile)`,
       });
+  }
+}
+
+/** The mass-assignment findings of each operation while API3 runs (`api3.run`), to report as one each. */
+const storedFindings = new WeakMap<
+  ScanContext,
+  Map<string, { inputs: FindingInput[]; fields: Map<string, string> }>
+>();
+
+/**
+ * A mass-assignment finding: the fields stored, each with why it counts. While API3 runs, the probes of one
+ * operation (the read-back probe's `creditCents`, then the privileged probe's `role: admin`) make one finding
+ * that names every field stored, a privilege first (`flushStored`); else it is reported at once.
+ */
+function reportStored(ctx: ScanContext, fields: readonly (readonly [string, string])[], input: FindingInput) {
+  const buffer = storedFindings.get(ctx);
+  const op = input.operation;
+  if (!buffer || !op) return ctx.report(SCAN_RULES.massAssignment, input);
+  const key = `${op.method} ${op.path}`;
+  let entry = buffer.get(key);
+  if (!entry) {
+    entry = { inputs: [], fields: new Map() };
+    buffer.set(key, entry);
+  }
+  entry.inputs.push(input);
+  for (const [name, why] of fields) if (!entry.fields.has(name)) entry.fields.set(name, why);
+}
+
+/** Reports the findings `reportStored` held: one per operation, every field it stored, privileges first. */
+function flushStored(ctx: ScanContext): void {
+  const buffer = storedFindings.get(ctx);
+  storedFindings.delete(ctx);
+  for (const { inputs, fields } of buffer?.values() ?? []) {
+    if (inputs.length === 1) {
+      ctx.report(SCAN_RULES.massAssignment, inputs[0]);
+      continue;
+    }
+    const rank = (n: string) =>
+      ELEVATING.test(n) || PRIVILEGE_NAME.test(n) ? 0 : n in PRIVILEGED ? 1 : n === 'portcullisProbe' ? 3 : 2;
+    const names = [...fields.keys()].sort((a, b) => rank(a) - rank(b));
+    // The evidence of the probe that stored the first field named (the privilege).
+    const named = (i: FindingInput) => {
+      const f = i.evidence?.fields;
+      return Array.isArray(f) && f.includes(names[0]);
+    };
+    const lead = inputs.find(named) ?? inputs[0];
+    const op = lead.operation as Operation;
+    ctx.report(SCAN_RULES.massAssignment, {
+      ...lead,
+      message: `${op.method} ${op.path} stored fields a client must not set: ${names.map((n) => `${n} (${fields.get(n)})`).join(', ')}.`,
+      evidence: { ...lead.evidence, fields: names },
+    });
   }
 }
 
@@ -1298,11 +1393,15 @@ async function blindSetBack(
     if (!all) back = undefined;
   }
   if (opened && state.restored === undefined) {
-    ctx.report(SCAN_RULES.massAssignment, {
-      operation: op,
-      message: `${op.method} ${op.path} stored a privileged field no read shows: after ${as.name} (an account of the scan's own) sent ${hidden.join(', ')}, ${opened.req.path.split('?')[0]} answered it, which refused it before.`,
-      evidence: evidenceOf(opened.res, { fields: hidden, identity: as.name }),
-    });
+    reportStored(
+      ctx,
+      hidden.map((n) => [n, 'privileged, answered by an admin read']),
+      {
+        operation: op,
+        message: `${op.method} ${op.path} stored a privileged field no read shows: after ${as.name} (an account of the scan's own) sent ${hidden.join(', ')}, ${opened.req.path.split('?')[0]} answered it, which refused it before.`,
+        evidence: evidenceOf(opened.res, { fields: hidden, identity: as.name }),
+      },
+    );
   }
   if (opened) {
     const still = await ctx.send(opened.req, as);
@@ -1364,8 +1463,10 @@ function sameValue(a: unknown, b: unknown): boolean {
  * Sets back what a probe stored on the identity's own account (or object): the same operation with the
  * original values (null for a field the record did not show), as the identity, then as the admin when the
  * identity cannot (any more); each write is confirmed by reading the record back. A privilege-like field that
- * cannot be set back (the writes refused, the read-back different) marks the identity elevated: later checks
- * no longer take it for an ordinary identity. Returns the fields set back.
+ * cannot be set back marks the identity elevated (later checks no longer take it for an ordinary identity) only
+ * when a read after the set-back shows it changed: a probe the API refused (415, 422) stored nothing, and its
+ * set-back is refused alike while the record still holds its own value. Returns the fields the record holds as
+ * they were (set back, or never changed).
  */
 async function restoreOwn(
   ctx: ScanContext,
@@ -1387,6 +1488,8 @@ async function restoreOwn(
   const { as, op, originals } = input;
   // A field the record did not show before is set back to null (absent and null alike grant nothing).
   const known = Object.fromEntries(Object.entries(originals).map(([k, v]) => [k, v ?? null]));
+  const holds = (now: unknown, v: unknown) =>
+    v === null ? now === null || now === undefined || now === '' : sameValue(now, v);
   const restored = new Set<string>();
   // The admin writes the record only where the path names it (`/users/{id}`): at `/users/me` it would change its own.
   for (const who of [as, ...(ctx.admin && op.path.includes('{') ? [ctx.admin] : [])]) {
@@ -1396,14 +1499,20 @@ async function restoreOwn(
     if (!isSuccess(res) || looksRefused(res)) continue;
     const after = (await input.read(as)) ?? (who === as ? undefined : await input.read(who));
     if (!after) continue;
-    for (const [k, v] of Object.entries(pending)) {
-      const now = after[k];
-      if (v === null ? now === null || now === undefined || now === '' : sameValue(now, v)) restored.add(k);
-    }
+    for (const [k, v] of Object.entries(pending)) if (holds(after[k], v)) restored.add(k);
   }
-  const kept = Object.keys(originals).filter(
+  let kept = Object.keys(known).filter(
     (k) => !restored.has(k) && (ELEVATING.test(k) || input.privileged.includes(k)),
   );
+  if (kept.length > 0) {
+    // The record as it is now: a field that holds its own value was never changed (or is back); one that no read
+    // shows stays kept (fail closed).
+    const now = await input.read(as);
+    if (now) {
+      for (const k of kept) if (holds(now[k], known[k])) restored.add(k);
+      kept = kept.filter((k) => !restored.has(k));
+    }
+  }
   if (kept.length > 0) {
     ctx.markElevated?.({
       identity: as.name,
@@ -1657,7 +1766,7 @@ function readsOf(ctx: ScanContext, op: Operation): Operation[] {
 
 /** The record of a read that is our object: the one carrying its id, or for a profile the top-level record. */
 export function recordFor(view: unknown, id: string | undefined): Record<string, unknown> | undefined {
-  if (id === undefined) return recordsOf(view, [])[0];
+  if (id === undefined) return topRecord(view);
   let found: Record<string, unknown> | undefined;
   const walk = (v: unknown, depth: number) => {
     if (found || depth > 5 || v === null || typeof v !== 'object') return;
@@ -1850,15 +1959,19 @@ async function readBackAssignment(
       read: () => read(),
       since,
     });
-    ctx.report(SCAN_RULES.massAssignment, {
-      operation: op,
-      message: `${op.method} ${op.path} stored fields its request does not declare, taken from what the object shows and confirmed by reading it back: ${[...stored].map((n) => `${n} (undeclared, shown by reads)`).join(', ')}.`,
-      evidence: evidenceOf(evidence, {
-        fields: [...stored],
-        identity: as.name,
-        ...(restored.length > 0 ? { restored } : {}),
-      }),
-    });
+    reportStored(
+      ctx,
+      [...stored].map((n) => [n, 'undeclared, shown by reads']),
+      {
+        operation: op,
+        message: `${op.method} ${op.path} stored fields its request does not declare, taken from what the object shows and confirmed by reading it back: ${[...stored].map((n) => `${n} (undeclared, shown by reads)`).join(', ')}.`,
+        evidence: evidenceOf(evidence, {
+          fields: [...stored],
+          identity: as.name,
+          ...(restored.length > 0 ? { restored } : {}),
+        }),
+      },
+    );
   }
 }
 
@@ -1910,7 +2023,7 @@ async function queryMassAssignment(
   const ownProfile = { ownProfile: true };
   const readRecord = async (who: Identity) => {
     const again = await ctx.send(read, who);
-    return isSuccess(again) ? recordsOf(again.json, [])[0] : undefined;
+    return isSuccess(again) ? topRecord(again.json) : undefined;
   };
   // The record before the first write (the control writes the sampled ordinary inputs: set back afterwards).
   const pristine = await readRecord(as);
@@ -1975,8 +2088,8 @@ async function queryMassAssignment(
     if (!isSuccess(res) || looksRefused(res)) return;
     const after = await ctx.send(read, as);
     if (!isSuccess(after)) return;
-    const was = recordsOf(before.json, [])[0] ?? {};
-    const now = recordsOf(after.json, [])[0] ?? {};
+    const was = topRecord(before.json) ?? {};
+    const now = topRecord(after.json) ?? {};
     const same = (v: unknown, want: string) => v !== undefined && v !== null && String(v) === want;
     const stored = Object.keys(injected).filter(
       (n) => same(now[n], injected[n]) && !same(was[n], injected[n]),
@@ -1998,19 +2111,23 @@ async function queryMassAssignment(
       },
       read: async (who) => {
         const again = await ctx.send(read, who);
-        return isSuccess(again) ? recordsOf(again.json, [])[0] : undefined;
+        return isSuccess(again) ? topRecord(again.json) : undefined;
       },
       since,
     });
-    ctx.report(SCAN_RULES.massAssignment, {
-      operation: op,
-      message: `${op.method} ${op.path}${served} stored query parameters a client must not set: ${stored.map((n) => `${n} (${why[n]})`).join(', ')}.`,
-      evidence: evidenceOf(res, {
-        fields: stored,
-        identity: as.name,
-        ...(restored.length > 0 ? { restored } : {}),
-      }),
-    });
+    reportStored(
+      ctx,
+      stored.map((n) => [n, `query parameter, ${why[n]}`]),
+      {
+        operation: op,
+        message: `${op.method} ${op.path}${served} stored query parameters a client must not set: ${stored.map((n) => `${n} (${why[n]})`).join(', ')}.`,
+        evidence: evidenceOf(res, {
+          fields: stored,
+          identity: as.name,
+          ...(restored.length > 0 ? { restored } : {}),
+        }),
+      },
+    );
   }
 }
 
@@ -2390,7 +2507,7 @@ async function firstRecord(
   for (const read of reads) {
     const res = await ctx.send(read, who);
     if (!isSuccess(res) || looksRefused(res) || res.json === undefined) continue;
-    const record = recordsOf(res.json, [])[0];
+    const record = topRecord(res.json);
     if (record && Object.keys(record).length >= 2) return { record, read };
   }
   return undefined;
@@ -2627,6 +2744,81 @@ async function ownPartUpdate(ctx: ScanContext, op: Operation, as: Identity): Pro
   await massAssignment(ctx, { op, as, base: keepLogin(body, holds, as), target: req, read: found.read });
 }
 
+/** The active probes of API3, operation by operation: `first` creates, `last` changes its own objects and profile. */
+async function activeProbes(ctx: ScanContext, first: Identity, last: Identity): Promise<void> {
+  for (const op of ctx.spec.operations) {
+    if (isExcluded(op)) continue;
+    if (isLoginOperation(ctx.spec, op) || isBusinessFlow(ctx.spec, op) || isAdminOperation(op)) continue;
+    // A POST that changes a named account (its e-mail, its role) could change a given identity's.
+    if (changesAccount(ctx.spec, op)) continue;
+    // A money flow (a transfer, a payment to someone, a top-up or deposit: API6's judgement) moves real money
+    // with the control and the probe alike, and nothing sets it back: not sent here (API6 runs money flows on
+    // accounts of the scan's own).
+    if (movesMoney(ctx, op)) {
+      ctx.note?.({ operation: op, rule: SCAN_RULES.massAssignment, reason: MONEY_FLOW_REASON });
+      continue;
+    }
+    if (bodySchema(op) === undefined) {
+      await queryUpdate(ctx, op, last);
+      await undocumentedUpdate(ctx, op, last);
+      continue;
+    }
+    // An update of the last identity's own account at an account item route (`PATCH /users/{id}`, or a POST
+    // there) is probed on an account of the scan's own instead, when the API lets the scan register one; so is
+    // any PUT or PATCH at such a route (`PUT /v1/user/{uid}`) when no identity knows its own id there (a login
+    // that answers only a token): the scan's own account fills the route with the id read back as its own.
+    const account =
+      ((op.method === 'PUT' || op.method === 'PATCH' || op.method === 'POST') &&
+        givenAccountRoute(ctx, op, last)) ||
+      ((op.method === 'PUT' || op.method === 'PATCH') && accountItemRoute(op))
+        ? await scanAccountAt(ctx, op)
+        : undefined;
+    // Fields the object (or profile) shows but the request does not declare, on its updates and actions.
+    if (op.method !== 'POST' || op.path.includes('{'))
+      await readBackAssignment(ctx, op, account?.v.identity ?? last, account?.params);
+    const base = sampleValue(ctx.spec, bodySchema(op));
+    if (base === null || typeof base !== 'object' || Array.isArray(base)) continue;
+    // An update of the sender's own record at a path that names none (`PUT /v1/account`, `PATCH /me`, `POST
+    // /profile/update`) is probed on an account of the scan's own, its own record, when the API lets the scan
+    // register one: every privileged field goes, not only those a given identity's read shows.
+    const ownScan =
+      !account && ownProfileWritePath(op.path) && op.method !== 'DELETE' ? await scanAccount(ctx) : undefined;
+    if (account) {
+      await accountMassAssignment(ctx, op, account);
+    } else if (ownScan) {
+      await scanOwnRecordUpdate(ctx, op, ownScan, base as Record<string, unknown>);
+    } else if (op.method === 'POST') {
+      // Sent as a given identity, a password change or a change of its own e-mail/name stores the sample.
+      if (setsOwnPassword(ctx.spec, op) || changesOwnDetails(ctx.spec, op)) continue;
+      // A POST to the sender's own record (`POST /api/profile`, `POST /users/me`) updates it: probed as an
+      // update of a given identity's own record, never as a creation with every privilege and no set-back.
+      const own = ownRecordPost(ctx, op, last) ?? ownRecordPost(ctx, op, first);
+      if (own) await ownRecordUpdate(ctx, op, own, base as Record<string, unknown>);
+      // A part of it under another name (`POST /me/avatar {url}`, `POST /account/bio {bio}`): the same, only
+      // from a read that shows every field the body declares.
+      else if (ownRecordWrite(ctx.spec, op)) await ownPartUpdate(ctx, op, last);
+      else await massAssignment(ctx, { op, as: first, base: base as Record<string, unknown> });
+    } else if (op.method === 'PUT' || op.method === 'PATCH') {
+      let req = planRequest(ctx.spec, op, ctx.objects, { owner: last.name });
+      // Our own object, or our own profile (a path of our own values, or none at all), or our own account
+      // named by the id our token or login answer gives (`/users/6`), listed to everyone or not.
+      let own = !op.path.includes('{') || req.ownedPath || ctx.objects.isScanCreated(req.path.split('?')[0]);
+      const self = own ? undefined : selfAccount(ctx, op, last);
+      if (self !== undefined) {
+        const mine = planRequest(ctx.spec, op, ctx.objects, { owner: last.name, params: self });
+        if (isOwnAccount(mine.path, last)) {
+          req = mine;
+          own = true;
+        }
+      }
+      if (!own || req.invented.length > 0) continue;
+      const plan = { owner: last.name, ...(self ? { params: self } : {}) };
+      const isAccount = self !== undefined || isOwnAccount(req.path, last);
+      await ownRecordUpdate(ctx, op, { as: last, req, plan, isAccount }, base as Record<string, unknown>);
+    }
+  }
+}
+
 export const api3: Check = {
   id: 'API3',
   title: 'Broken object property level authorization',
@@ -2637,79 +2829,11 @@ export const api3: Check = {
     // The last ordinary identity changes its own objects and profile (it may become an admin on a vulnerable
     // API: API1 and API5 have run before).
     const last = ctx.identities[ctx.identities.length - 1];
-    for (const op of ctx.spec.operations) {
-      if (isExcluded(op)) continue;
-      if (isLoginOperation(ctx.spec, op) || isBusinessFlow(ctx.spec, op) || isAdminOperation(op)) continue;
-      // A POST that changes a named account (its e-mail, its role) could change a given identity's.
-      if (changesAccount(ctx.spec, op)) continue;
-      // A money flow (a transfer, a payment to someone, a top-up or deposit: API6's judgement) moves real money
-      // with the control and the probe alike, and nothing sets it back: not sent here (API6 runs money flows on
-      // accounts of the scan's own).
-      if (movesMoney(ctx, op)) {
-        ctx.note?.({ operation: op, rule: SCAN_RULES.massAssignment, reason: MONEY_FLOW_REASON });
-        continue;
-      }
-      if (bodySchema(op) === undefined) {
-        await queryUpdate(ctx, op, last);
-        await undocumentedUpdate(ctx, op, last);
-        continue;
-      }
-      // An update of the last identity's own account at an account item route (`PATCH /users/{id}`, or a POST
-      // there) is probed on an account of the scan's own instead, when the API lets the scan register one; so is
-      // any PUT or PATCH at such a route (`PUT /v1/user/{uid}`) when no identity knows its own id there (a login
-      // that answers only a token): the scan's own account fills the route with the id read back as its own.
-      const account =
-        ((op.method === 'PUT' || op.method === 'PATCH' || op.method === 'POST') &&
-          givenAccountRoute(ctx, op, last)) ||
-        ((op.method === 'PUT' || op.method === 'PATCH') && accountItemRoute(op))
-          ? await scanAccountAt(ctx, op)
-          : undefined;
-      // Fields the object (or profile) shows but the request does not declare, on its updates and actions.
-      if (op.method !== 'POST' || op.path.includes('{'))
-        await readBackAssignment(ctx, op, account?.v.identity ?? last, account?.params);
-      const base = sampleValue(ctx.spec, bodySchema(op));
-      if (base === null || typeof base !== 'object' || Array.isArray(base)) continue;
-      // An update of the sender's own record at a path that names none (`PUT /v1/account`, `PATCH /me`, `POST
-      // /profile/update`) is probed on an account of the scan's own, its own record, when the API lets the scan
-      // register one: every privileged field goes, not only those a given identity's read shows.
-      const ownScan =
-        !account && ownProfileWritePath(op.path) && op.method !== 'DELETE'
-          ? await scanAccount(ctx)
-          : undefined;
-      if (account) {
-        await accountMassAssignment(ctx, op, account);
-      } else if (ownScan) {
-        await scanOwnRecordUpdate(ctx, op, ownScan, base as Record<string, unknown>);
-      } else if (op.method === 'POST') {
-        // Sent as a given identity, a password change or a change of its own e-mail/name stores the sample.
-        if (setsOwnPassword(ctx.spec, op) || changesOwnDetails(ctx.spec, op)) continue;
-        // A POST to the sender's own record (`POST /api/profile`, `POST /users/me`) updates it: probed as an
-        // update of a given identity's own record, never as a creation with every privilege and no set-back.
-        const own = ownRecordPost(ctx, op, last) ?? ownRecordPost(ctx, op, first);
-        if (own) await ownRecordUpdate(ctx, op, own, base as Record<string, unknown>);
-        // A part of it under another name (`POST /me/avatar {url}`, `POST /account/bio {bio}`): the same, only
-        // from a read that shows every field the body declares.
-        else if (ownRecordWrite(ctx.spec, op)) await ownPartUpdate(ctx, op, last);
-        else await massAssignment(ctx, { op, as: first, base: base as Record<string, unknown> });
-      } else if (op.method === 'PUT' || op.method === 'PATCH') {
-        let req = planRequest(ctx.spec, op, ctx.objects, { owner: last.name });
-        // Our own object, or our own profile (a path of our own values, or none at all), or our own account
-        // named by the id our token or login answer gives (`/users/6`), listed to everyone or not.
-        let own =
-          !op.path.includes('{') || req.ownedPath || ctx.objects.isScanCreated(req.path.split('?')[0]);
-        const self = own ? undefined : selfAccount(ctx, op, last);
-        if (self !== undefined) {
-          const mine = planRequest(ctx.spec, op, ctx.objects, { owner: last.name, params: self });
-          if (isOwnAccount(mine.path, last)) {
-            req = mine;
-            own = true;
-          }
-        }
-        if (!own || req.invented.length > 0) continue;
-        const plan = { owner: last.name, ...(self ? { params: self } : {}) };
-        const isAccount = self !== undefined || isOwnAccount(req.path, last);
-        await ownRecordUpdate(ctx, op, { as: last, req, plan, isAccount }, base as Record<string, unknown>);
-      }
+    storedFindings.set(ctx, new Map());
+    try {
+      await activeProbes(ctx, first, last);
+    } finally {
+      flushStored(ctx);
     }
   },
   passive(ctx) {

@@ -12,11 +12,18 @@ import type { Check } from '../check.ts';
 import type { ScanRequest, ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
 import { ownProfileWritePath, ownRecordPath } from '../discover.ts';
-import { isExcluded, jsonBodySchema, planRequest } from '../planner.ts';
+import {
+  isCreationOperation,
+  isExcluded,
+  jsonBodySchema,
+  type PlannedRequest,
+  planRequest,
+} from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, sampleValue } from '../schema.ts';
 import { accountParam } from '../self.ts';
 import { findLoginTarget } from './api2-authentication.ts';
+import { creationSweep } from './injection.ts';
 import {
   checkIds,
   claimAccountPath,
@@ -49,21 +56,33 @@ interface Sender {
   readonly ownProfile?: boolean;
 }
 
-/** Sends one request with a URL input set to `url`, as `as` (identity A by default). */
-export async function sendWithUrl(ctx: ScanContext, input: UrlInput, url: string, as?: Identity | Sender) {
+/** Told of each request a URL probe sent, with its answer (a creation's objects are deleted after: `sentBy`). */
+export type UrlSent = (as: Identity, req: PlannedRequest, res: ScanResponse | undefined) => void;
+
+/** Sends one request with a URL input set to `url`, as `as` (identity A by default); `sent` hears of it. */
+export async function sendWithUrl(
+  ctx: ScanContext,
+  input: UrlInput,
+  url: string,
+  as?: Identity | Sender,
+  sent?: UrlSent,
+) {
   const from: Sender = as === undefined ? { as: ctx.identities[0] } : 'as' in as ? as : { as };
   const user = from.as;
-  const owner = from.owner ?? user.name;
-  const options = from.ownProfile ? { ownProfile: true } : undefined;
+  const req = planWithUrl(ctx, input, url, from);
+  const res = await ctx.send(req, user, from.ownProfile ? { ownProfile: true } : undefined);
+  sent?.(user, req, res);
+  return res;
+}
+
+/** The request of `sendWithUrl`. */
+function planWithUrl(ctx: ScanContext, input: UrlInput, url: string, from: Sender): PlannedRequest {
+  const owner = from.owner ?? from.as.name;
   if (input.in === 'query') {
-    return ctx.send(
-      planRequest(ctx.spec, input.operation, ctx.objects, {
-        owner,
-        params: { ...from.params, [input.name]: url },
-      }),
-      user,
-      options,
-    );
+    return planRequest(ctx.spec, input.operation, ctx.objects, {
+      owner,
+      params: { ...from.params, [input.name]: url },
+    });
   }
   if (input.in === 'form') {
     const schema = Object.entries(input.operation.requestBody?.content ?? {}).find(([t]) =>
@@ -71,23 +90,37 @@ export async function sendWithUrl(ctx: ScanContext, input: UrlInput, url: string
     )?.[1].schema;
     const base = (sampleValue(ctx.spec, schema) ?? {}) as Record<string, string>;
     // Sent in the operation's own encoding (form-encoded or multipart, files included).
-    const req = planRequest(ctx.spec, input.operation, ctx.objects, {
+    return planRequest(ctx.spec, input.operation, ctx.objects, {
       owner,
       ...(from.params ? { params: from.params } : {}),
       body: { ...base, [input.name]: url },
     });
-    return ctx.send(req, user, options);
   }
   const base = (sampleValue(ctx.spec, jsonBodySchema(input.operation)) ?? {}) as Record<string, unknown>;
-  return ctx.send(
-    planRequest(ctx.spec, input.operation, ctx.objects, {
-      owner,
-      ...(from.params ? { params: from.params } : {}),
-      body: setMember(base, input.name, url),
-    }),
-    user,
-    options,
-  );
+  return planRequest(ctx.spec, input.operation, ctx.objects, {
+    owner,
+    ...(from.params ? { params: from.params } : {}),
+    body: setMember(base, input.name, url),
+  });
+}
+
+/**
+ * What a URL probe of a creation (`POST /webhooks {url}`) makes as a given identity or the admin stays in its
+ * data: a webhook to the canary's address would receive that identity's real events later. `sentBy` hands each such
+ * answer to the injection probes' sweep, which deletes the object by its maker through the document's DELETE of the
+ * item once the canary has been waited for (the fetch may come after the answer). Objects of an account of the
+ * scan's own are its own.
+ */
+export function sentBy(
+  ctx: ScanContext,
+  input: UrlInput,
+  sweep: ReturnType<typeof creationSweep>,
+): UrlSent | undefined {
+  const op = input.operation;
+  if (!isCreationOperation(ctx.spec, op)) return undefined;
+  return (as, req, res) => {
+    if (ctx.identities.includes(as) || as === ctx.admin) sweep.seen(op, as, '')(req, res, undefined);
+  };
 }
 
 /** The scan's own account of each check (a check's context), registered or reused once. */
@@ -158,11 +191,12 @@ export async function reachWithUrl(
   ctx: ScanContext,
   input: UrlInput,
   url: (as: Identity) => string,
+  sent?: UrlSent,
 ): Promise<{ as: Identity | Sender | undefined; res: ScanResponse | undefined }> {
   if (input.ownAccount) {
     const from = await ownSender(ctx, input);
     if (!from) return { as: undefined, res: undefined };
-    return { as: from, res: await sendWithUrl(ctx, input, url(from.as), from) };
+    return { as: from, res: await sendWithUrl(ctx, input, url(from.as), from, sent) };
   }
   const who = [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])];
   let last: { as: Identity | Sender | undefined; res: ScanResponse | undefined } = {
@@ -170,7 +204,7 @@ export async function reachWithUrl(
     res: undefined,
   };
   for (const as of who) {
-    const res = await sendWithUrl(ctx, input, url(as), as);
+    const res = await sendWithUrl(ctx, input, url(as), as, sent);
     last = { as, res };
     if (res && !REFUSED.has(res.status)) break;
   }
@@ -329,23 +363,33 @@ export const api7: Check = {
     // Inputs stored on one's own account with no account of the scan's own: read first, set back, one by one.
     const own = inputs.some((i) => i.ownAccount) ? await ownAccount(ctx) : undefined;
     const setBack = own === undefined ? inputs.filter((i) => i.ownAccount) : [];
+    // What the probes of a creation make as a given identity or the admin is deleted after the waits (sentBy).
+    const sweep = creationSweep(ctx, 'the SSRF probes');
     // All other inputs at once: the waits for the canary overlap (the client still bounds the rate).
     await Promise.all(
       inputs
         .filter((i) => !setBack.includes(i))
         .map(async (input) => {
           const tries: { host: string; url: string; token: string; res?: ScanResponse }[] = [];
-          const first = await reachWithUrl(ctx, input, () => {
-            const t = canaryUrl(ctx, input, HOSTS[0]);
-            tries.push(t);
-            return t.url;
-          });
+          const sent = sentBy(ctx, input, sweep);
+          const first = await reachWithUrl(
+            ctx,
+            input,
+            () => {
+              const t = canaryUrl(ctx, input, HOSTS[0]);
+              tries.push(t);
+              return t.url;
+            },
+            sent,
+          );
           const sender = first.as;
           if (sender === undefined) return;
           const as = 'as' in sender ? sender.as : sender;
           tries[tries.length - 1].res = first.res;
           const others = HOSTS.slice(1).map((host) => canaryUrl(ctx, input, host));
-          const responses = await Promise.all(others.map((t) => sendWithUrl(ctx, input, t.url, sender)));
+          const responses = await Promise.all(
+            others.map((t) => sendWithUrl(ctx, input, t.url, sender, sent)),
+          );
           for (const [i, t] of others.entries()) tries.push({ ...t, res: responses[i] });
           const hits = await Promise.all(
             tries.map((t, i) => ctx.canary.waitFor(t.token, i < tries.length - 2 ? 200 : WAIT_MS)),
@@ -353,6 +397,8 @@ export const api7: Check = {
           report(ctx, input, as, tries, hits);
         }),
     );
+    await sweep.flush();
+    sweep.report();
     for (const input of setBack) {
       if (ctx.signal.aborted) return;
       await probeWithSetBack(ctx, input);
