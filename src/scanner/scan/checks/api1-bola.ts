@@ -332,6 +332,83 @@ async function swapParents(
   return true;
 }
 
+/** Path segments before a parameter that name a space people share by membership (`/orgs/{orgId}`). */
+const SHARED_SPACE =
+  /^(org|organization|organisation|team|workspace|tenant|group|company|project|space|club|household|board|channel|community)$/;
+/** Members of a caller's own record that list the spaces it belongs to (`memberships: [{id: 1, role}]`). */
+const MEMBERSHIP_LIST =
+  /^(membership|org|organization|organisation|team|workspace|tenant|group|company|project|space|club|household|board|channel|community)$/;
+
+/** Does the answer name `value` as a space of kind `space` (`orgId: 1`, `memberships: [{id: 1}]`, `org: {id: 1}`)? */
+function namesSpace(json: unknown, space: string, value: string, container = '', depth = 0): boolean {
+  if (depth > 5 || json === null || typeof json !== 'object') return false;
+  if (Array.isArray(json))
+    return json.slice(0, 50).some((v) => namesSpace(v, space, value, container, depth + 1));
+  const inSpaces = container !== '' && (MEMBERSHIP_LIST.test(container) || container === space);
+  for (const [k, v] of Object.entries(json as Record<string, unknown>)) {
+    const key = k.toLowerCase().replace(/[^a-z0-9]/g, '');
+    if (typeof v === 'string' || typeof v === 'number') {
+      if (String(v) !== value) continue;
+      if (key === `${space}id` || key === `${space}uuid` || (inSpaces && /^(id|uuid|slug|key)$/.test(key)))
+        return true;
+    } else {
+      // An envelope (`{data: [...]}`) keeps what it holds.
+      const next = /^(data|items|results?|records|content|rows|list|entries|_embedded)$/i.test(k)
+        ? container
+        : singular(k);
+      if (namesSpace(v, space, value, next, depth + 1)) return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * The owner's path values that name a space the attacker belongs to as well (a tenant, a team, a workspace): its own
+ * record (`GET /me` → `memberships: [{id: 1, role: "viewer"}]`) or its own list of that space (`GET /orgs`, when that
+ * list is per caller: the owner's differs) names it. Reading inside a space one belongs to is the purpose of
+ * membership, not another's object (review R1's FP1).
+ */
+function sharedSpace(ctx: ScanContext, req: PlannedRequest, attacker: Identity): string | undefined {
+  const template = req.operation.path.split('/');
+  const concrete = req.path.split('?')[0].split('/');
+  for (let i = 1; i < template.length && i < concrete.length; i++) {
+    if (!/^\{[^{}]+\}$/.test(template[i])) continue;
+    const space = singular(template[i - 1] ?? '');
+    if (!SHARED_SPACE.test(space)) continue;
+    let value = concrete[i];
+    try {
+      value = decodeURIComponent(value);
+    } catch {
+      // as sent
+    }
+    for (const o of ctx.observations) {
+      const op = o.operation;
+      if (o.identity !== attacker.name || !op || op.method !== 'GET' || op.path.includes('{')) continue;
+      if (!isSuccess(o.response) || o.response.json === undefined || o.request.path.includes('?')) continue;
+      const own = ownRead(op.path) || isOwnProfilePath(op.path);
+      const listOfSpace = singular(entityOfPath(op.path)) === space;
+      if (!own && !listOfSpace) continue;
+      if (!namesSpace(o.response.json, space, value, own ? '' : space)) continue;
+      if (!own) {
+        // A list that shows every caller the same (a directory) says nothing of membership.
+        const others = ctx.observations.filter(
+          (x) =>
+            x.identity !== undefined && x.identity !== attacker.name && x.request.path === o.request.path,
+        );
+        if (others.length === 0 || others.some((x) => similarity(x.response.json, o.response.json) >= 0.99))
+          continue;
+      }
+      return `${attacker.name}'s own ${op.method} ${op.path} names ${template[i - 1]} ${value} as its own too`;
+    }
+  }
+  return undefined;
+}
+
+/** `/me`, `/users/me`, `/profile`, `/whoami`: the caller's own record. */
+function isOwnProfilePath(path: string): boolean {
+  return /(^|\/)(me|self|whoami|current[-_]?user|profile|my[-_]?profile|session)\/?$/i.test(path);
+}
+
 async function replayReads(
   ctx: ScanContext,
   reads: readonly PathRead[],
@@ -366,6 +443,15 @@ async function replayReads(
     const score = similarity(mine.json ?? mine.text, theirs.json ?? theirs.text);
     if (score < SAME_OBJECT || !(await isPrivate(ctx, req, mine, ownerOnly))) {
       if (await swap()) reported = op;
+      continue;
+    }
+    const shared = sharedSpace(ctx, req, attacker);
+    if (shared !== undefined) {
+      ctx.note?.({
+        operation: op,
+        rule: SCAN_RULES.bolaRead,
+        reason: `${attacker.name} reads ${req.path}, but ${shared}: a space both belong to (membership), not reported`,
+      });
       continue;
     }
     if (req.object && nobodys(req.object, mine)) {
