@@ -211,7 +211,7 @@ for (const envelope of [true, false])
             { name: 'bob', headers: { Authorization: 'Bearer sfm.bob' } },
           ],
           admin: { name: 'root', headers: { Authorization: 'Bearer sfm.root' } },
-          checks: ['API3', 'API7'],
+          checks: ['API3', 'API7', 'API10'],
           ratePerSecond: 200,
         }),
       );

@@ -17,7 +17,8 @@ import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, resolveSchema } from '../schema.ts';
 import { refusedIn200 } from './api5-function-authorization.ts';
 import { wordsOf } from './api6-business-flows.ts';
-import { reachWithUrl } from './api7-ssrf.ts';
+import { reachWithUrl, sentBy } from './api7-ssrf.ts';
+import { creationSweep } from './injection.ts';
 import { urlInputs } from './url-inputs.ts';
 
 const WAIT_MS = 1500;
@@ -34,14 +35,21 @@ export const api10: Check = {
         rule: SCAN_RULES.unvalidatedThirdParty,
         reason: 'no URL input (format uri, or a name like url, callback, webhook) in the document',
       });
+    // What the probe of a creation makes as a given identity or the admin is deleted after the waits (sentBy).
+    const sweep = creationSweep(ctx, 'the API10 probes');
     await Promise.all(
       urlInputs(ctx.spec).map(async (input) => {
         let token = '';
-        const { res } = await reachWithUrl(ctx, input, () => {
-          const c = ctx.canary.url();
-          token = c.token;
-          return `${c.url}/redirect`;
-        });
+        const { res } = await reachWithUrl(
+          ctx,
+          input,
+          () => {
+            const c = ctx.canary.url();
+            token = c.token;
+            return `${c.url}/redirect`;
+          },
+          sentBy(ctx, input, sweep),
+        );
         const followed = await ctx.canary.waitFor(`/c/${token}/redirected`, WAIT_MS);
         const text = res?.text ?? '';
         const verbatim = text.includes(`${CANARY_BODY_MARKER}:${token}`) && text.includes('<script>');
@@ -64,6 +72,8 @@ export const api10: Check = {
         });
       }),
     );
+    await sweep.flush();
+    sweep.report();
   },
 };
 
