@@ -33,6 +33,7 @@ import {
   planRequest,
   privilegedArea,
   requiresAuth,
+  stateActs,
   writeTarget,
   xmlLeaves,
 } from './planner.ts';
@@ -986,4 +987,77 @@ describe("a creation's owner member", () => {
     assert.equal('userId' in body(objects, 'alice'), false);
     assert.equal('userId' in body(objects), false);
   });
+});
+
+test('a webhook path or an event or state input naming a change makes a request act, a creation does not', () => {
+  const post = (extra: Record<string, unknown> = {}) => ({
+    post: { ...extra, responses: { '201': { description: 'ok' } } },
+  });
+  const doc = buildApiDocument('/state.yaml', '3.0', {
+    openapi: '3.0.3',
+    info: { title: 't', version: '1' },
+    paths: {
+      '/api/hooks/moderation': post({ security: [] }),
+      '/events': post({ security: [] }),
+      '/calendar/events': post(),
+      '/orders/transition': post(),
+      '/listings': { ...post(), get: { responses: { '200': { description: 'ok' } } } },
+      '/listings/{id}': { get: { responses: { '200': { description: 'ok' } } } },
+      '/webhooks': post(),
+      '/invoices/search': post(),
+      '/webhooks/{id}': { get: { responses: { '200': { description: 'ok' } } } },
+    },
+  });
+  const op = (path: string) => doc.operations.find((o) => o.path === path && o.method === 'POST')!;
+  const hook = { path: '/api/hooks/moderation', body: { event: 'listing.flagged', data: { listing_id: 1 } } };
+  assert.equal(stateActs(doc, op('/api/hooks/moderation'), hook), true);
+  assert.deepEqual(actingInputs(doc, op('/api/hooks/moderation'), hook), [
+    { name: 'listing_id', value: '1' },
+  ]);
+  // A public events route is a provider's; one behind the API's own login files the caller's calendar.
+  assert.equal(stateActs(doc, op('/events'), { path: '/events', body: { type: 'x', user_id: 2 } }), true);
+  assert.equal(
+    stateActs(doc, op('/calendar/events'), { path: '/calendar/events', body: { venue_id: 2 } }),
+    false,
+  );
+  // Event and state inputs act by their values' words: a change, a state it leaves or one it grants.
+  for (const body of [
+    { order_id: 5, state: 'shipped' },
+    { order_id: 5, toStatus: 'Cancelled' },
+    { order: { id: 5, transition: 'approve' } },
+    { eventType: 'invoice.paid', invoice_id: 5 },
+  ])
+    assert.equal(stateActs(doc, op('/orders/transition'), { path: '/orders/transition', body }), true);
+  assert.equal(
+    stateActs(doc, op('/orders/transition'), {
+      path: '/orders/transition',
+      body: { order_id: 5, state: 'pending' },
+    }),
+    false,
+  );
+  assert.equal(
+    stateActs(doc, op('/orders/transition'), {
+      path: '/orders/transition',
+      body: { order_id: 5, note: 'paid' },
+    }),
+    false,
+  );
+  // A search that filters by a state asks.
+  assert.equal(
+    stateActs(doc, op('/invoices/search'), {
+      path: '/invoices/search',
+      body: { status: 'paid', customer_id: 3 },
+    }),
+    false,
+  );
+  // Registering a webhook is a creation like any other.
+  assert.equal(
+    stateActs(doc, op('/webhooks'), { path: '/webhooks', body: { project_id: 3, url: 'x' } }),
+    false,
+  );
+  // A creation that sets its own state files a record; its inputs are not held by this rule.
+  assert.equal(
+    stateActs(doc, op('/listings'), { path: '/listings', body: { title: 'a', status: 'approved' } }),
+    false,
+  );
 });

@@ -10,6 +10,8 @@ import type { CreatedObject, ObjectRegistry } from './objects.ts';
 import {
   ACTING,
   fieldsAt,
+  grantsState,
+  namesChange,
   propertiesOf,
   quietChoice,
   recordFields,
@@ -757,6 +759,65 @@ export function inputActs(req: Pick<ScanRequest, 'path' | 'body'>): boolean {
   return walk(textBody(req.body), 0);
 }
 
+/** Inputs that carry an event's kind or the state a request moves an object to (`event`, `status`, `new_state`). */
+const STATE_INPUT =
+  /^(event|events|event_?type|eventType|type|kind|status|state|transition|new_?status|newStatus|new_?state|newState|to_?state|to_?status|target_?state|targetState)$|[-_](event|status|state|transition)$|[a-z0-9](Event|Status|State|Transition)$/;
+
+/** Path words of an inbound webhook, what a third party posts its events to (`/hooks/moderation`, `/ipn`). */
+const HOOK_WORD = /^(webhooks?|hooks?|callbacks?|ipn|notify)$/;
+/** Path words that are a webhook when the operation is public, as a provider calls it (`POST /events`). */
+const PUBLIC_HOOK_WORD = /^(events?|notifications?)$/;
+
+/**
+ * A request that is no creation (`POST /webhooks` beside `/webhooks/{id}` registers one) nor a read that only asks
+ * (`POST /invoices/search {"status": "paid"}`) but moves an object to a
+ * state or tells the API of an event (`POST
+ * /api/hooks/moderation {"event": "listing.approved", "data": {"listing_id": 1}}`, `POST /orders/transition
+ * {"order_id": 5, "state": "shipped"}`): a webhook path (any literal word of it: hooks, webhook, callback, ipn,
+ * notify; events and notifications when the operation is public), or an event or state input (three levels deep)
+ * whose value names a change, a state one leaves or one it grants (namesChange, grantsState). Such a request acts on the
+ * objects it names, so actingInputs holds its id inputs to objects the scan created, as for an action input.
+ */
+export function stateActs(
+  spec: ApiDocument,
+  op: Operation,
+  req: Pick<ScanRequest, 'path' | 'body'>,
+): boolean {
+  if (
+    op.method === 'GET' ||
+    op.method === 'HEAD' ||
+    op.method === 'OPTIONS' ||
+    isCreationOperation(spec, op) ||
+    readLikePost(op.path)
+  )
+    return false;
+  const words = op.path
+    .split('?')[0]
+    .split('/')
+    .flatMap((seg) => segmentPieces(seg))
+    .flatMap((p) => p.split(/[-_]+/));
+  if (words.some((w) => HOOK_WORD.test(w))) return true;
+  if (op.security !== undefined && op.security.length === 0 && words.some((w) => PUBLIC_HOOK_WORD.test(w)))
+    return true;
+  const acts = (name: string, value: unknown) =>
+    STATE_INPUT.test(name) && (namesChange(value) || grantsState(value));
+  const q = req.path.indexOf('?');
+  if (q >= 0)
+    for (const [name, value] of new URLSearchParams(req.path.slice(q + 1)))
+      if (acts(name, value)) return true;
+  let seen = 0;
+  const walk = (value: unknown, depth: number): boolean => {
+    if (value === null || typeof value !== 'object' || value instanceof FilePart || depth > 3) return false;
+    if (Array.isArray(value)) return value.slice(0, MAX_ID_INPUTS).some((v) => walk(v, depth + 1));
+    for (const [name, v] of Object.entries(value)) {
+      if (++seen > 200) return false;
+      if (acts(name, v) || walk(v, depth + 1)) return true;
+    }
+    return false;
+  };
+  return walk(textBody(req.body), 0);
+}
+
 /**
  * A path's last literal segment, its extension dropped, camelCase as snake_case, in lower case
  * (`/api/{id}/placeOrder.php` → `place_order`); undefined when it has none.
@@ -1049,15 +1110,16 @@ const MAX_ID_INPUTS = 50;
  * What a request at a path that acts names by its query or body (`GET /appointments/cancel?id=5`, `POST
  * /orders/cancel {"order_id": 5}`, `{"ids": [5, 6]}`, `{"order": {"id": 5}}`): the values of its id-like inputs
  * (numbers and strings, in arrays too, three levels deep), but those the document lists for a query parameter
- * (an enum, a const). A body sent as text is read as JSON or form-encoded when it is one. Undefined when the path
- * does not act or no input names an id.
+ * (an enum, a const). A body sent as text is read as JSON or form-encoded when it is one. Undefined when neither
+ * the path, an action input (inputActs) nor a webhook path or event or state input (stateActs) says the request
+ * acts, or no input names an id.
  */
 export function actingInputs(
   spec: ApiDocument,
   op: Operation,
   req: Pick<ScanRequest, 'path' | 'body'>,
 ): readonly { readonly name: string; readonly value: string }[] | undefined {
-  if (!pathActs(op.path) && !inputActs(req)) return undefined;
+  if (!pathActs(op.path) && !inputActs(req) && !stateActs(spec, op, req)) return undefined;
   const out: { name: string; value: string }[] = [];
   const add = (name: string, value: unknown) => {
     if (out.length >= MAX_ID_INPUTS) return;

@@ -4,6 +4,7 @@ import { buildApiDocument } from '../../openapi/load.ts';
 import {
   envelopeOf,
   fieldsAt,
+  grantsState,
   namesChange,
   propertiesOf,
   quietChoice,
@@ -193,6 +194,12 @@ test('quietChoice: the first listed value that names no change, else the first',
   assert.equal(quietChoice(['closed', 'open']), 'open');
   assert.equal(quietChoice(['soft_delete', 'markPaid', 'keep']), 'keep');
   assert.equal(quietChoice(['approve', 'reject']), 'approve');
+  // A state a change grants is no quiet value either (`listing.approved`, `invoice.paid`).
+  assert.equal(quietChoice(['listing.approved', 'listing.flagged']), 'listing.flagged');
+  assert.equal(quietChoice(['invoice.paid', 'invoice.payment_failed']), 'invoice.payment_failed');
+  // A bare one is a filter's value as often (`status: paid` in a search): kept first.
+  assert.equal(quietChoice(['paid', 'open']), 'paid');
+  assert.ok(grantsState('Shipped') && grantsState('invoice.paid') && !grantsState('pending'));
   assert.equal(quietChoice([3, 1]), 3);
   assert.equal(quietChoice([]), undefined);
   assert.ok(

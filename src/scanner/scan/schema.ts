@@ -28,20 +28,42 @@ const CHANGED_STATE =
   /^(deleted|removed|destroyed|purged|dropped|wiped|erased|cleared|banned|blocked|kicked|locked|suspended|disabled|deactivated|inactive|rejected|declined|revoked|cancell?ed|closed|terminated|expired|voided|refunded|withdrawn|archived|frozen|unsubscribed|trashed|trash|unpublished|hidden)$/i;
 
 /**
- * A listed value that names a change or the state one leaves (`delete`, `soft_delete`, `markPaid`, `disabled`):
- * its words, camelCase and `-`, `_`, `.`, `:` or spaces apart.
+ * States a change grants (`approved`, `paid`, `verified`, `shipped`): an event or a status that says one was reached
+ * (`listing.approved`, `invoice.paid`) makes the API act on the object it names, as a payment provider's word does.
  */
-export function namesChange(value: unknown): boolean {
-  if (typeof value !== 'string' || value.length > 64) return false;
+const GRANTED_STATE =
+  /^(approved|accepted|paid|completed?|succeeded|successful|confirmed|captured|settled|fulfill?ed|verified|granted|published|shipped|delivered|activated|promoted|authori[sz]ed|resolved|released|unlocked|unblocked|unbanned|charged|transferred|redeemed|upgraded|restored|reopened|assigned|merged|elevated)$/i;
+
+/** A value's words: camelCase and `-`, `_`, `.`, `:`, `/` or spaces apart (at most 64 characters, else none). */
+function valueWords(value: unknown): string[] {
+  if (typeof value !== 'string' || value.length > 64) return [];
   return value
     .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
     .split(/[-_\s.:/]+/)
-    .some((w) => w !== '' && (ACTING.test(w) || CHANGED_STATE.test(w)));
+    .filter((w) => w !== '');
+}
+
+/**
+ * A listed value that names a change or the state one leaves (`delete`, `soft_delete`, `markPaid`, `disabled`), or
+ * an event that says one was granted (`listing.approved`, `invoice.paid`: a granted state beside other words). A bare
+ * granted state (`paid`) is a filter's value as often as a new state: stateActs reads it where it sets one.
+ */
+export function namesChange(value: unknown): boolean {
+  const words = valueWords(value);
+  return words.some(
+    (w) => ACTING.test(w) || CHANGED_STATE.test(w) || (words.length > 1 && GRANTED_STATE.test(w)),
+  );
+}
+
+/** A value with a word of a state a change grants, bare or in an event (`approved`, `invoice.paid`, `Shipped`). */
+export function grantsState(value: unknown): boolean {
+  return valueWords(value).some((w) => GRANTED_STATE.test(w));
 }
 
 /**
  * The value a sample takes from a list (an enum): the first that names no change (`export` of `[delete, archive,
- * export]`, `active` of `[disabled, active]`), else the first. A plain request then asks for what an ordinary
+ * export]`, `active` of `[disabled, active]`, `listing.flagged` of `[listing.approved, listing.flagged]`), else the
+ * first. A plain request then asks for what an ordinary
  * client would, and discovery does not delete, archive or disable what it only meant to reach.
  */
 export function quietChoice<T>(values: readonly T[]): T | undefined {
