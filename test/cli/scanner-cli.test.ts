@@ -75,6 +75,8 @@ describe('portcullis scan', () => {
       '--identities',
       '--format FORMAT[:FILE]',
       'oauth2',
+      '--rate N',
+      '--timeout SECONDS',
     ])
       assert.ok(r.stdout.includes(flag), `${flag} in --help`);
     const audit = await cli(['audit', '--help']);
@@ -86,6 +88,60 @@ describe('portcullis scan', () => {
     const r = await cli(['audit', demoSpec, '-f', 'json', '-f', 'text']);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /only one report can go to stdout/);
+  });
+
+  test("--timeout sets the whole scan's time in seconds, and refuses a value that is no number of seconds", async () => {
+    for (const bad of ['0', 'ten', '5000']) {
+      const r = await cli([
+        'scan',
+        '--spec',
+        demoSpec,
+        '--target',
+        'http://127.0.0.1:9',
+        '--identity',
+        'a:bearer:x',
+        '--timeout',
+        bad,
+      ]);
+      assert.equal(r.code, 2, `${bad}: ${r.stderr}`);
+      assert.match(
+        r.stderr,
+        /^portcullis: --timeout (must be a positive number|is in seconds, at most 3600)\n$/,
+      );
+    }
+    const api = await startVulnerableApi({ fixed: false });
+    const dir = await tempFiles({});
+    try {
+      const json = path.join(dir, 'scan.json');
+      const login = (i: number) =>
+        `${FIXTURE_USERS[i].username}:login:/v2/auth/login:${JSON.stringify({ username: FIXTURE_USERS[i].username, password: FIXTURE_USERS[i].password })}`;
+      const r = await cli([
+        'scan',
+        '--spec',
+        api.specFile,
+        '--target',
+        api.url,
+        '--identity',
+        login(0),
+        '--identity',
+        login(1),
+        '--timeout',
+        '1',
+        '--rate',
+        '200',
+        '--format',
+        `json:${json}`,
+      ]);
+      assert.ok(r.code === 0 || r.code === 1, r.stderr);
+      const doc = JSON.parse(await readFile(json, 'utf8'));
+      // One second is not enough for every check: the report says the scan's time was 1 s and what was left.
+      assert.ok(
+        doc.notes.some((n: string) => /^time: the scan had 1 s \(scanTimeoutMs\)/.test(n)),
+        JSON.stringify(doc.notes),
+      );
+    } finally {
+      await api.close();
+    }
   });
 
   test('scans the vulnerable API, reports JUnit and suggests gateway policies', async () => {

@@ -5,9 +5,9 @@ import { operationsFound, scanTwins } from './twins.ts';
 
 /**
  * A clinic's patient API (Express-like: `{"error": "..."}` bodies, an `X-Api-Key` per patient). Patients book
- * appointments (`POST /appointments`) and order from the pharmacy (`POST /orders`), so the scan creates one of
- * each as alice and as bob. The cancels name their object by an input, not the path:
- * `GET /appointments/cancel?id=` and `POST /orders/cancel {"order_id": ..., "reason": ...}`. On the vulnerable
+ * appointments (`POST /appointments`) and order from the pharmacy (`POST /orders`), so the scan books an
+ * appointment as alice and as bob (an order is a purchase: only with --allow-destructive). The cancels name
+ * their object by an input, not the path: `GET /appointments/cancel?id=` and `POST /orders/cancel {"order_id": ..., "reason": ...}`. On the vulnerable
  * twin anyone cancels anyone's; on the fixed twin only the owner (others get 404). `POST /appointments/delete
  * {"ids": [...]}` removes appointments, anyone's on the vulnerable twin, the caller's own on the fixed one. Appointments 5, 6, 9 and
  * orders 301-303 were seeded by the front desk: the scan did not create them and must leave them booked.
@@ -221,22 +221,27 @@ describe('API1 replays an action whose object is named by a query or body id as 
     );
   });
 
-  test('vulnerable: both cancels found as another identity acting on the owner object', () => {
+  test('vulnerable: the appointment cancel found as another identity acting on the owner object', () => {
     const { result } = scans.vulnerable;
     const found = operationsFound(result);
     assert.ok(found.includes('scan/api1-bola-write cancelAppointment'), found.join());
-    assert.ok(found.includes('scan/api1-bola-write cancelOrder'), found.join());
-    const messages = result.findings
-      .filter((f) => /cancel(Appointment|Order)$/.test(f.operation?.operationId ?? ''))
-      .map((f) => f.message);
-    // The query's plain `id` is an appointment the scan booked (1000 and up), not a sampled 1 or an order id.
-    const appointment = messages.find((m) => /\/appointments\/cancel\?id=/.test(m)) ?? '';
+    // A pharmacy order is a purchase: a plain scan places none as alice or bob (and the clinic has no sign-up for
+    // an account of the scan's own), so the order cancel is not reached. (With --allow-destructive each patient
+    // buys once, and that order goes to the DELETE below.)
+    assert.ok(!found.includes('scan/api1-bola-write cancelOrder'), found.join());
+    assert.match(
+      JSON.stringify(result.coverage),
+      /not sent as (alice|bob): a purchase spends a given identity's money \(--allow-destructive sends it\)/,
+    );
+    const appointment =
+      result.findings
+        .filter((f) => f.operation?.operationId === 'cancelAppointment')
+        .map((f) => f.message)
+        .find((m) => /\/appointments\/cancel\?id=/.test(m)) ?? '';
+    // The query's plain `id` is an appointment the scan booked (1000 and up), not a sampled 1.
     const id = Number(/\?id=(\d+)/.exec(appointment)?.[1]);
-    // (ids from 1000 on are the scan's; orders share the counter, and the appointment may be deleted since)
-    assert.ok(id >= 1000 && !scans.vulnerable.api.orders.some((o) => o.id === id), appointment);
+    assert.ok(id >= 1000, appointment);
     assert.match(appointment, /(alice|bob) called GET \/appointments\/cancel\?id=\d+ .*(alice|bob)'s/);
-    const order = messages.find((m) => /\/orders\/cancel/.test(m)) ?? '';
-    assert.match(order, /order_id/);
     // The removal by a body array is judged by the owner's read: the appointment is gone.
     assert.ok(found.includes('scan/api1-bola-delete deleteAppointments'), found.join());
     const removed =
@@ -261,9 +266,9 @@ describe('API1 replays an action whose object is named by a query or body id as 
 
   test('a DELETE naming its order by the query goes only with --allow-destructive, and is found then', () => {
     assert.ok(!operationsFound(scans.vulnerable.result).some((f) => /deleteOrder$/.test(f)));
-    // (the runner holds every DELETE at a path the scan did not create; the scan's own orders are all there)
+    // A plain scan places no order as a given patient (a purchase): nothing of the scan's own to delete.
     const own = scans.vulnerable.api.orders.filter((o) => o.id >= 1000);
-    assert.ok(own.length >= 2, JSON.stringify(own));
+    assert.deepEqual(own, []);
     assert.ok(
       operationsFound(destructive.vulnerable.result).includes('scan/api1-bola-delete deleteOrder'),
       operationsFound(destructive.vulnerable.result).join(),

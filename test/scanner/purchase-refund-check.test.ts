@@ -6,10 +6,11 @@ import { operationsFound, scanTwins } from './twins.ts';
 /**
  * A Flask-RESTX-style shop (`{"message": ...}` errors, an `X-Customer-Key` header, camelCase money in cents): an
  * order (`POST /api/orders {sku, qty}`) is paid from the customer's store credit, and `DELETE /api/orders/{orderId}`
- * only hides it from the history (a soft delete: nothing is refunded). A plain scan buys once as each given
- * customer (an object of theirs for the authorization checks) and cancels at the end; here the cancellation gives
- * no money back, so the report must say whose money changed and by how much. Vulnerable: any customer reads any
- * order; fixed twin: one's own only.
+ * only hides it from the history (a soft delete: nothing is refunded). No sign-up. A plain scan never buys as a
+ * given customer (deny by default: the coverage says why), so every credit stays as seeded and the authorization
+ * checks work from the seeded order the list shows. With --allow-destructive it buys once as each and cancels at the
+ * end; here the cancellation gives no money back, so the report must say whose money changed and by how much.
+ * Vulnerable: any customer reads any order; fixed twin: one's own only.
  */
 const ok = (description: string) => ({
   description,
@@ -130,40 +131,38 @@ function startTill(fixed: boolean) {
       return send(204);
     }
     return send(405, { message: 'The method is not allowed' });
-  }).then((api) => Object.assign(api, { customers }));
+  }).then((api) => Object.assign(api, { customers, orders }));
 }
 
-describe('a purchase the clean-up cannot refund is said with whose money changed', () => {
+const IDENTITIES = [
+  { name: 'ruth', headers: { 'X-Customer-Key': 'ck-ruth-6d1' } },
+  { name: 'sven', headers: { 'X-Customer-Key': 'ck-sven-2b8' } },
+];
+const SEEDED: Record<number, number> = { 1: 5000, 2: 2500 };
+
+describe('a plain scan never buys as a given customer', () => {
   const scans = {} as Awaited<ReturnType<typeof scanTwins<Awaited<ReturnType<typeof startTill>>>>>;
   before(async () => {
-    Object.assign(
-      scans,
-      await scanTwins(SPEC, startTill, {
-        identities: [
-          { name: 'ruth', headers: { 'X-Customer-Key': 'ck-ruth-6d1' } },
-          { name: 'sven', headers: { 'X-Customer-Key': 'ck-sven-2b8' } },
-        ],
-        ratePerSecond: 200,
-      }),
-    );
+    Object.assign(scans, await scanTwins(SPEC, startTill, { identities: IDENTITIES, ratePerSecond: 200 }));
   });
 
-  test('both twins: the warnings name each customer whose credit the purchase spent, with before and after', () => {
+  test('both twins: every credit as seeded, no money warning, the purchase noted as not sent', () => {
     for (const kind of ['vulnerable', 'fixed'] as const) {
-      const spent = [...scans[kind].api.customers.values()].filter(
-        (c) => c.creditCents !== (c.id === 1 ? 5000 : 2500),
+      for (const c of scans[kind].api.customers.values())
+        assert.equal(c.creditCents, SEEDED[c.id], `${kind}: ${c.name}'s credit`);
+      assert.deepEqual(
+        scans[kind].api.orders.map((o) => o.id),
+        [71],
+        `${kind}: orders placed as a given customer`,
       );
-      assert.ok(spent.length > 0, `${kind}: no credit was spent, nothing to say`);
-      for (const c of spent) {
-        const line = scans[kind].result.warnings.find((w) =>
-          w.includes(`${c.name.toLowerCase()}'s money changed`),
-        );
-        assert.ok(line, `${kind}: ${scans[kind].result.warnings.join('\n')}`);
-        assert.match(
-          line,
-          new RegExp(`creditCents ${c.id === 1 ? 5000 : 2500} -> ${c.creditCents} at GET /api/account`),
-        );
-      }
+      assert.ok(
+        !scans[kind].result.warnings.some((w) => /money changed/.test(w)),
+        scans[kind].result.warnings.join('\n'),
+      );
+      assert.match(
+        JSON.stringify(scans[kind].result.coverage),
+        /not sent as (ruth|sven): a purchase spends a given identity's money \(--allow-destructive sends it\)/,
+      );
     }
   });
 
@@ -176,5 +175,36 @@ describe('a purchase the clean-up cannot refund is said with whose money changed
       operationsFound(scans.fixed.result).filter((f) => /api1|api5/.test(f)),
       [],
     );
+  });
+});
+
+describe('with --allow-destructive, a purchase the clean-up cannot refund is said with whose money changed', () => {
+  const scans = {} as Awaited<ReturnType<typeof scanTwins<Awaited<ReturnType<typeof startTill>>>>>;
+  before(async () => {
+    Object.assign(
+      scans,
+      await scanTwins(SPEC, startTill, {
+        identities: IDENTITIES,
+        ratePerSecond: 200,
+        allowDestructive: true,
+      }),
+    );
+  });
+
+  test('both twins: the warnings name each customer whose credit the purchase spent, with before and after', () => {
+    for (const kind of ['vulnerable', 'fixed'] as const) {
+      const spent = [...scans[kind].api.customers.values()].filter((c) => c.creditCents !== SEEDED[c.id]);
+      assert.ok(spent.length > 0, `${kind}: no credit was spent, nothing to say`);
+      for (const c of spent) {
+        // One purchase at most as each customer, even with --allow-destructive.
+        const placed = scans[kind].api.orders.filter((o) => o.customer === c.id && o.id !== 71);
+        assert.equal(placed.length, 1, `${kind}: ${c.name}'s orders ${JSON.stringify(placed)}`);
+        const line = scans[kind].result.warnings.find((w) =>
+          w.includes(`${c.name.toLowerCase()}'s money changed`),
+        );
+        assert.ok(line, `${kind}: ${scans[kind].result.warnings.join('\n')}`);
+        assert.match(line, new RegExp(`creditCents ${SEEDED[c.id]} -> ${c.creditCents} at GET /api/account`));
+      }
+    }
   });
 });

@@ -8,10 +8,10 @@ import { scanTwins } from './twins.ts';
  * A gift shop in the JSend style of a small Slim/PHP app (`{"status": "success", "data": ...}`, `{"status":
  * "fail"}`), with static `X-Api-Key` keys and each identity's `user_id` given as a param. Buying is a creation,
  * `POST /shop/v1/users/{user_id}/purchases {sku, qty}`, that takes the price from the user's store credit; a
- * purchase is cancelled (and refunded) by `DELETE .../purchases/{purchase_id}`. A plain scan may buy once as a
- * given identity (an object of hers for the authorization checks) but must leave every credit as seeded: no
- * check's control, probe or payload buys again, and the scan cancels what it bought. Vulnerable: any purchase to
- * anyone signed in; fixed twin: one's own only.
+ * purchase is cancelled (and refunded) by `DELETE .../purchases/{purchase_id}`. A plain scan buys nothing as a
+ * given identity (session 14; before, once each, cancelled at the end) and must leave every credit as seeded; the
+ * authorization checks work from the seeded purchases the lists show. Vulnerable: any purchase to anyone signed
+ * in; fixed twin: one's own only.
  */
 const body = (properties: Record<string, unknown>, required: string[]) => ({
   required: true,
@@ -159,6 +159,11 @@ describe('a plain scan leaves the given identities’ store credit as seeded', (
       assert.deepEqual([...twin.api.credit], [...seededCredit()]);
       assert.deepEqual(
         twin.api.bought.filter((p) => p.live).map((p) => p.id),
+        [901, 902],
+      );
+      // Not even bought and cancelled: no purchase beyond the seeded ones at all.
+      assert.deepEqual(
+        twin.api.bought.map((p) => p.id),
         [901, 902],
       );
     }

@@ -317,7 +317,10 @@ registerCommand('scan', {
       --allow-destructive     send PUT, PATCH and DELETE to objects the scan did not create
       --checks LIST           only these checks, e.g. API1,API2
       --concurrency N         requests in flight (default 4)
-      --rate N                requests per second at most (default 20)
+      --rate N                requests per second, kept all through the scan (default: from 20, rising
+                              by steps to 50 while the target keeps up; a 429 slows it either way)
+      --timeout SECONDS       the whole scan's time, logins included (default 55): the checks share it, one
+                              that runs out keeps what it found and the report says what was left untested
       --timeout-ms N          timeout of one request (default 5000)
       --time-delay-ms N       delay the time-based injection probes ask for (default 1000, 100 to 10000)
       --insecure-tls          do not verify the target's certificate (API8 still reports it)
@@ -339,6 +342,7 @@ its own, fails logins on purpose (a given identity at most once) and sends harml
       'allow-destructive': { type: 'boolean' },
       concurrency: { type: 'string' },
       rate: { type: 'string' },
+      timeout: { type: 'string' },
       'timeout-ms': { type: 'string' },
       'time-delay-ms': { type: 'string' },
       checks: { type: 'string' },
@@ -372,6 +376,10 @@ its own, fails logins on purpose (a given identity at most once) and sends harml
       if (!Number.isFinite(n) || n <= 0) throw new CliError(`--${flag} must be a positive number`);
       return n;
     };
+    const scanSeconds = num('timeout');
+    // Checked before the scan starts: a mistyped value is a usage error, not a scan cut short.
+    if (scanSeconds !== undefined && scanSeconds > 3600)
+      throw new CliError('--timeout is in seconds, at most 3600');
     const showProgress = !values.quiet && process.stderr.isTTY;
     for (const w of [...(fromFile?.warnings ?? []), ...flags.warnings])
       process.stderr.write(`portcullis: WARNING: ${w}\n`);
@@ -387,6 +395,7 @@ its own, fails logins on purpose (a given identity at most once) and sends harml
         allowDestructive: values['allow-destructive'] === true,
         concurrency: num('concurrency'),
         ratePerSecond: num('rate'),
+        ...(scanSeconds !== undefined ? { scanTimeoutMs: scanSeconds * 1000 } : {}),
         timeoutMs: num('timeout-ms'),
         timeDelayMs: num('time-delay-ms'),
         checks: (values.checks as string | undefined)?.split(','),

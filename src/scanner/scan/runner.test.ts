@@ -5,13 +5,76 @@ import { madeUpUuid } from './planner.ts';
 import { SCAN_RULES } from './rules.ts';
 import {
   CHECKS,
+  documentedCodes,
   isOwnProfile,
   mayStartSession,
   namesNothing,
   ownIdPath,
   ownRecordWrite,
   recordIds,
+  valueBearing,
+  withoutDocumentedCodes,
 } from './runner.ts';
+
+describe('documented codes of value-bearing members', () => {
+  test('names of coupons, vouchers, promo codes, gift cards and referrals, not of amounts or discounts', () => {
+    for (const n of [
+      'coupon',
+      'couponCode',
+      'voucher_code',
+      'promo',
+      'promoCode',
+      'gift_card',
+      'giftCardCode',
+      'referral',
+      'discount_code',
+    ])
+      assert.ok(valueBearing(n), n);
+    for (const n of ['discount', 'amount', 'code', 'product_id', 'couponing']) assert.ok(!valueBearing(n), n);
+  });
+
+  test('the document gives them as property examples, enums and example payloads', () => {
+    const codes = documentedCodes({
+      paths: {
+        '/orders': {
+          post: {
+            requestBody: {
+              content: {
+                'application/json': {
+                  schema: { properties: { coupon: { type: 'string', example: 'WELCOME10' } } },
+                  example: { sku: 'MUG', promoCode: 'SPRING25' },
+                },
+              },
+            },
+          },
+        },
+      },
+      components: {
+        schemas: { Card: { properties: { gift_card: { enum: ['GC-1', 'GC-2'] }, note: { example: 'x' } } } },
+      },
+    });
+    assert.deepEqual([...codes].sort(), ['GC-1', 'GC-2', 'SPRING25', 'WELCOME10']);
+  });
+
+  test('a write leaves out the member holding one (or a probe made of one), at any depth and in a form', () => {
+    const codes = new Set(['WELCOME10']);
+    assert.deepEqual(withoutDocumentedCodes({ sku: 'MUG', qty: 1, coupon: 'WELCOME10' }, codes), {
+      body: { sku: 'MUG', qty: 1 },
+      dropped: ['coupon'],
+    });
+    assert.deepEqual(withoutDocumentedCodes({ order: { couponCode: "WELCOME10' OR '1'='1" } }, codes), {
+      body: { order: {} },
+      dropped: ['couponCode'],
+    });
+    assert.deepEqual(withoutDocumentedCodes('sku=MUG&coupon=WELCOME10', codes), {
+      body: 'sku=MUG',
+      dropped: ['coupon'],
+    });
+    // A value the scan made up, or a documented value under another name, stays.
+    const kept = { coupon: 'pc1234', note: 'WELCOME10' };
+    assert.deepEqual(withoutDocumentedCodes(kept, codes), { body: kept, dropped: [] });
+  });
+});
 
 describe('the safety rule', () => {
   test('lets an identity change its own profile, and nothing else it did not create', () => {

@@ -474,6 +474,99 @@ export function purchases(spec: ApiDocument, op: Operation, req: { body?: unknow
   return [...names, ...documented].some((n) => PURCHASE_INPUT.test(n));
 }
 
+/**
+ * A member that carries value by itself (`coupon`, `voucherCode`, `promo_code`, `giftCard`, `referral`,
+ * `discountCode`): a documented example of it may be a real code (`WELCOME10`), single use per customer.
+ */
+export function valueBearing(name: string): boolean {
+  return /^(coupon|voucher|promo|promocode|promotioncode|giftcard|giftcode|giftcertificate|referral|referralcode|discountcode|redeemcode|redemptioncode)s?(code|id)?s?$/.test(
+    name.replace(/[-_\s]/g, '').toLowerCase(),
+  );
+}
+
+/**
+ * The values the document gives for value-bearing members, wherever it gives them: a property's `example`,
+ * `examples`, `default`, `const` or `enum`, and the member's value in an example payload. At most 500.
+ */
+export function documentedCodes(doc: unknown): Set<string> {
+  const codes = new Set<string>();
+  const take = (v: unknown) => {
+    if (codes.size >= 500) return;
+    if (typeof v === 'string' && v.length > 0 && v.length <= 200) codes.add(v);
+    else if (typeof v === 'number') codes.add(String(v));
+    else if (Array.isArray(v)) for (const x of v.slice(0, 50)) take(x);
+  };
+  const seen = new Set<unknown>();
+  const walk = (node: unknown, depth: number) => {
+    if (depth > 40 || node === null || typeof node !== 'object' || seen.has(node) || seen.size > 100_000)
+      return;
+    seen.add(node);
+    if (Array.isArray(node)) {
+      for (const x of node) walk(x, depth + 1);
+      return;
+    }
+    for (const [k, v] of Object.entries(node as Record<string, unknown>)) {
+      if (valueBearing(k)) {
+        if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+          const o = v as Record<string, unknown>;
+          for (const m of ['example', 'default', 'const', 'enum', 'x-example']) take(o[m]);
+          // OpenAPI 3.1 `examples: [..]` of a schema, or a Parameter's `examples: {name: {value}}`.
+          if (Array.isArray(o.examples)) take(o.examples);
+          else if (o.examples !== null && typeof o.examples === 'object')
+            for (const e of Object.values(o.examples as Record<string, unknown>))
+              if (e !== null && typeof e === 'object') take((e as Record<string, unknown>).value);
+        } else take(v);
+      }
+      walk(v, depth + 1);
+    }
+  };
+  walk(doc, 0);
+  return codes;
+}
+
+/**
+ * `body` without the value-bearing members whose value is, or is made from, one the document gives (`{"coupon":
+ * "WELCOME10"}`, a probe `WELCOME10'`), at any depth: sent as a given identity, it would redeem a real code in that
+ * identity's name. The names dropped beside it.
+ */
+export function withoutDocumentedCodes(
+  body: unknown,
+  codes: ReadonlySet<string>,
+): { body: unknown; dropped: string[] } {
+  const dropped: string[] = [];
+  const documented = (v: unknown): boolean =>
+    typeof v === 'string' || typeof v === 'number'
+      ? [...codes].some((c) => String(v) === c || (c.length >= 3 && String(v).includes(c)))
+      : Array.isArray(v) && v.some(documented);
+  const strip = (node: unknown, depth: number): unknown => {
+    if (depth > 8 || node === null || typeof node !== 'object') return node;
+    if (Array.isArray(node)) return node.map((x) => strip(x, depth + 1));
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(node as Record<string, unknown>)) {
+      if (valueBearing(k) && documented(v)) {
+        if (dropped.length < 20) dropped.push(k);
+        continue;
+      }
+      out[k] = strip(v, depth + 1);
+    }
+    return out;
+  };
+  if (codes.size === 0) return { body, dropped };
+  if (typeof body === 'string') {
+    // A form body (`coupon=WELCOME10&qty=1`).
+    if (!/^[^=&\s]+=[^&]*(&[^=&\s]+=[^&]*)*$/.test(body.slice(0, 8192))) return { body, dropped };
+    const form = new URLSearchParams(body);
+    for (const k of [...new Set(form.keys())])
+      if (valueBearing(k) && form.getAll(k).some(documented)) {
+        form.delete(k);
+        if (dropped.length < 20) dropped.push(k);
+      }
+    return dropped.length > 0 ? { body: form.toString(), dropped } : { body, dropped };
+  }
+  const stripped = strip(body, 0);
+  return dropped.length > 0 ? { body: stripped, dropped } : { body, dropped };
+}
+
 /** The caller's own profile: a path that names no object, ending in `me`, `self`, `profile`... */
 export function isOwnProfile(path: string): boolean {
   return /(^|\/)(me|self|profile|my_?profile|current_?user|whoami)\/?$/i.test(path.split('?')[0]);
@@ -624,6 +717,8 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
       string,
       { who: Identity; path: string; fields: Map<string, number>; purchase: string }
     >();
+    /** The document's own values of coupon, voucher, promo code, gift card fields (documentedCodes). */
+    const codes = documentedCodes(spec.doc);
     /** Documented reads of the caller's own account or money (no path parameter), at most 3. */
     const ownMoneyReads = spec.operations
       .filter(
@@ -872,19 +967,32 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
           }
           return undefined;
         }
-        // A purchase (`POST /customers/1/orders {item, quantity}`) goes as a given identity or the admin once per
-        // operation at most, until one succeeded: discovery's creation gives the checks an object of that
-        // identity's, and every later control, probe or payload would buy again with its real money. The scan
-        // cancels the purchases it made at the end where the API documents a DELETE of the item (runScan's
-        // clean-up). A check that vouches `moneySafe`, or --allow-destructive, is not held back.
+        // A purchase (`POST /customers/1/orders {item, quantity}`) is never sent as a given identity or the admin in a
+        // plain scan (deny by default): it spends that identity's real money, store credit or single-use coupon, and
+        // a 2xx DELETE of the order may be a soft delete that refunds nothing. The accounts the scan registered buy
+        // freely (the authorization checks' objects come from them). With --allow-destructive it goes once per
+        // operation at most, until one succeeded; the clean-up cancels it where the API documents a DELETE of the
+        // item and reads the identity's money again (a warning when it did not come back). A check that vouches
+        // `moneySafe` is not held back.
         const purchase =
           as !== undefined &&
           as !== null &&
           (given || as === admin) &&
           req.operation !== undefined &&
-          !options.allowDestructive &&
           sendOptions?.moneySafe !== true &&
           purchases(spec, req.operation, req);
+        if (purchase && !options.allowDestructive) {
+          const key = `${noteAs ?? sender} ${req.operation!.method} ${req.operation!.path} purchase`;
+          if (!actingNoted.has(key) && notes.length < 5000) {
+            actingNoted.add(key);
+            notes.push({
+              check: noteAs ?? sender,
+              operation: req.operation!,
+              reason: `not sent as ${as.name}: a purchase spends a given identity's money (--allow-destructive sends it)`,
+            });
+          }
+          return undefined;
+        }
         // Before an identity's first purchase: the money its own account shows, to compare after the clean-up.
         if (purchase && !moneyBefore.has(as.name) && moneyBefore.size < 20) {
           for (const op of ownMoneyReads) {
@@ -910,7 +1018,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
             notes.push({
               check: noteAs ?? sender,
               operation: req.operation!,
-              reason: `not sent as ${as.name}: a purchase, and the scan buys at most once as each given identity (it spends that identity's money)`,
+              reason: `not sent as ${as.name}: a purchase, and even with --allow-destructive the scan buys at most once as each given identity (it spends that identity's money)`,
             });
           }
           return undefined;
@@ -1086,6 +1194,31 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
           ownResets.add(key);
         }
         if ((ownProfile || declaredReadFirst) && given && ownTouched.size < 1000) ownTouched.add(bare);
+        // A documented example of a value-bearing member (`"coupon": "WELCOME10"`) may be a real code: in a write sent
+        // as a given identity or the admin, that member is left out (whatever else the request does, and with
+        // --allow-destructive too), so no real coupon, voucher or gift card is redeemed in a real person's name.
+        if (
+          as !== undefined &&
+          as !== null &&
+          (given || as === admin) &&
+          writesBy(req.method) &&
+          req.body !== undefined &&
+          codes.size > 0
+        ) {
+          const { body, dropped } = withoutDocumentedCodes(req.body, codes);
+          if (dropped.length > 0) {
+            req = { ...req, body };
+            const key = `${noteAs ?? sender} ${req.method} ${req.operation?.path ?? bare} codes`;
+            if (!actingNoted.has(key) && notes.length < 5000) {
+              actingNoted.add(key);
+              notes.push({
+                check: noteAs ?? sender,
+                ...(req.operation ? { operation: req.operation } : {}),
+                reason: `sent as ${as.name} without ${[...new Set(dropped)].slice(0, 3).join(', ')}: the document's example of a coupon, voucher or gift card may be a real one, never redeemed in a given identity's name`,
+              });
+            }
+          }
+        }
         req = inDeclaredEncoding(spec, req, req.operation);
         // A file sent to a given identity's own account (`POST /v2/member/banner`, `PUT /me/avatar`,
         // `/users/{id}/photo`: upload.ts selfUpload, or a field an account keeps about itself) replaces what that
