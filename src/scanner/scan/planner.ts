@@ -269,8 +269,11 @@ export function memberParam(spec: ApiDocument, collection: string): string | und
   return undefined;
 }
 
-/** The words of a path segment, camelCase split, lower case (`createOrder` → create, order; `new-post`). */
-function segmentWords(seg: string): string[] {
+/**
+ * The words of a path segment, camelCase split, lower case, its extension (`.php`, `.aspx`) left out:
+ * `createOrder` → create, order; `updateProfile.php` → update, profile.
+ */
+export function segmentWords(seg: string): string[] {
   return seg
     .replace(/\.[A-Za-z0-9]{1,6}$/, '')
     .replace(/([a-z0-9])([A-Z])/g, '$1_$2')

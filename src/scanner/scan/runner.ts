@@ -49,6 +49,7 @@ import {
   ObjectRegistry,
   pathActs,
   pathValues,
+  segmentWords,
   textBody,
   writesBy,
   writeTarget,
@@ -237,16 +238,6 @@ const OWN_RECORD_WORD =
 /** Words that may stand beside them in a write of that record (`/update_profile.php`, `/user/profile/edit`). */
 const OWN_RECORD_VERB =
   /^(update|edit|save|change|modify|set|patch|put|post|user|info|details|data|current)$/;
-
-/** The words of a path segment, its extension (`.php`, `.aspx`) left out: `updateProfile.php` → update, profile. */
-function segmentWords(seg: string): string[] {
-  return seg
-    .replace(/\.[A-Za-z0-9]{1,6}$/, '')
-    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
-    .toLowerCase()
-    .split(/[^a-z0-9]+/)
-    .filter((w) => w !== '');
-}
 
 /**
  * A write of its sender's own record, by a path that names no object: its last literal segment is only words of
