@@ -793,8 +793,18 @@ function ownPersonIds(ctx: ScanContext, who: Identity): string[] {
     for (const c of harvest.candidates({ name }, who.name, 1)) {
       if (out.size >= 4) break;
       const r = c.record;
-      if (PERSON_ID_KEY.test(r.key) && ownRead(r.source) && harvest.exclusiveTo(who.name, c.value))
-        out.add(String(c.value));
+      if (!PERSON_ID_KEY.test(r.key) || !ownRead(r.source)) continue;
+      // Its own record's own id (top level of the own read) is its own even when another identity saw the number
+      // elsewhere (a small id tried in discovery), unless the other's own read there gave the same value.
+      const top = r.entity === entityOfPath(r.source);
+      const sameForOthers = ctx.identities.some(
+        (i) =>
+          i.name !== who.name &&
+          harvest
+            .candidates({ name: r.key }, i.name, 1)
+            .some((o) => o.record.source === r.source && String(o.value) === String(c.value)),
+      );
+      if (harvest.exclusiveTo(who.name, c.value) || (top && !sameForOthers)) out.add(String(c.value));
     }
   }
   return [...out].slice(0, 4);
