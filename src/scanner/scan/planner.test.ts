@@ -514,6 +514,50 @@ describe('form-encoded and multipart bodies', () => {
     assert.match(String(encodeBody(json.body, undefined).bytes), /^\{"text":/);
   });
 
+  test('a JSON-family body goes with the declared type; application/json when declared; never JSON Patch', () => {
+    const media = (...types: string[]) =>
+      buildApiDocument('/media.yaml', '3.0', {
+        openapi: '3.0.3',
+        info: { title: 't', version: '1' },
+        paths: {
+          '/a': {
+            patch: {
+              ...ok,
+              requestBody: {
+                content: Object.fromEntries(
+                  types.map((t) => [
+                    t,
+                    { schema: { type: 'object', properties: { n: { type: 'string' } } } },
+                  ]),
+                ),
+              },
+            },
+          },
+        },
+      });
+    const typeOf = (...types: string[]) => {
+      const d = media(...types);
+      return planRequest(d, d.operations[0], new ObjectRegistry()).headers?.['content-type'];
+    };
+    assert.equal(typeOf('application/merge-patch+json'), 'application/merge-patch+json');
+    assert.equal(typeOf('application/vnd.api+json'), 'application/vnd.api+json');
+    assert.equal(typeOf('application/merge-patch+json', 'application/json'), undefined);
+    assert.equal(typeOf('application/json; charset=utf-8'), undefined);
+    assert.equal(typeOf('application/json-patch+json'), undefined);
+    assert.equal(
+      typeOf('application/json-patch+json', 'application/merge-patch+json'),
+      'application/merge-patch+json',
+    );
+    const d = media('application/merge-patch+json');
+    const sent = inDeclaredEncoding(
+      d,
+      { method: 'PATCH', path: '/a', headers: {} as Record<string, string>, body: { n: 'x' } },
+      d.operations[0],
+    );
+    assert.equal(sent.headers?.['content-type'], 'application/merge-patch+json');
+    assert.equal(encodeBody(sent.body, sent.headers?.['content-type']).bytes, '{"n":"x"}');
+  });
+
   test('reads the fields an error says are missing from the body', () => {
     const pydantic = {
       detail: [

@@ -68,15 +68,48 @@ export type BodyEncoding = 'json' | 'form' | 'multipart';
  */
 export function requestBody(
   op: Operation,
-): { schema: JsonSchema; encoding: BodyEncoding; media: MediaType } | undefined {
+): { schema: JsonSchema; encoding: BodyEncoding; media: MediaType; type: string } | undefined {
   const content = Object.entries(op.requestBody?.content ?? {});
-  const json = content.find(([type]) => /^application\/([\w.+-]*\+)?json/i.test(type));
-  if (json) return { schema: json[1].schema ?? {}, encoding: 'json', media: json[1] };
+  const jsons = content.filter(([type]) => /^application\/([\w.+-]*\+)?json/i.test(type));
+  // Plain JSON when the document offers it; else the first JSON-family type an object body fits as declared
+  // (`merge-patch+json`, `vnd.api+json`); a JSON Patch type (which wants a patch document) last.
+  const json =
+    jsons.find(([type]) => mediaEssence(type) === 'application/json') ??
+    jsons.find(([type]) => !/json-patch\+json/i.test(type)) ??
+    jsons[0];
+  if (json) return { schema: json[1].schema ?? {}, encoding: 'json', media: json[1], type: json[0] };
   const form = content.find(([type]) => /^application\/x-www-form-urlencoded/i.test(type));
-  if (form) return { schema: form[1].schema ?? {}, encoding: 'form', media: form[1] };
+  if (form) return { schema: form[1].schema ?? {}, encoding: 'form', media: form[1], type: form[0] };
   const multipart = content.find(([type]) => /^multipart\/form-data/i.test(type));
-  if (multipart) return { schema: multipart[1].schema ?? {}, encoding: 'multipart', media: multipart[1] };
+  if (multipart)
+    return {
+      schema: multipart[1].schema ?? {},
+      encoding: 'multipart',
+      media: multipart[1],
+      type: multipart[0],
+    };
   return undefined;
+}
+
+/** A media type without its parameters, lower-cased: `application/json; charset=utf-8` → `application/json`. */
+function mediaEssence(type: string): string {
+  return type.split(';')[0].trim().toLowerCase();
+}
+
+/**
+ * The content type the scan sends an object body with, when it is not the client's default `application/json`:
+ * form and multipart as their encoding, a JSON-family type as the document declares it (a strict server answers
+ * 415 to `application/json` where only `application/merge-patch+json` is declared). A JSON Patch type is not
+ * sent for an object body (it wants a patch document): such a body goes as plain JSON.
+ */
+export function declaredContentType(
+  rb: { encoding: BodyEncoding; type: string } | undefined,
+): string | undefined {
+  if (rb === undefined) return undefined;
+  if (rb.encoding !== 'json') return CONTENT_TYPE[rb.encoding];
+  const essence = mediaEssence(rb.type);
+  if (essence === 'application/json' || /json-patch\+json/.test(essence)) return undefined;
+  return essence;
 }
 
 /** The schema of the body the scan fills as an object, whatever its encoding (see `requestBody`). */
@@ -139,10 +172,11 @@ export function inDeclaredEncoding<T extends ScanRequest>(
 ): T {
   if (op === undefined || req.body === null || typeof req.body !== 'object') return req;
   const rb = requestBody(op);
-  if (rb === undefined || rb.encoding === 'json') return req;
+  const declared = declaredContentType(rb);
+  if (declared === undefined) return req;
   const headers = { ...req.headers };
   if (!Object.keys(headers).some((k) => k.toLowerCase() === 'content-type')) {
-    headers['content-type'] = CONTENT_TYPE[rb.encoding];
+    headers['content-type'] = declared;
   }
   const explicit = Object.entries(headers).find(([k]) => k.toLowerCase() === 'content-type')?.[1] ?? '';
   const body = /^multipart\//i.test(explicit) ? withFiles(spec, op, req.body) : req.body;
@@ -625,9 +659,10 @@ export function planRequest(
           ? learned(objects, op)
           : undefined;
   const body = planned !== undefined ? withFiles(spec, op, planned) : undefined;
-  // Form and multipart bodies say so (the client encodes an object body by its content type).
-  if (rb && rb.encoding !== 'json' && body !== undefined && typeof body === 'object' && body !== null) {
-    headers['content-type'] = CONTENT_TYPE[rb.encoding];
+  // Form, multipart and declared JSON-family bodies say so (the client encodes an object body by its content type).
+  const declared = declaredContentType(rb);
+  if (declared !== undefined && body !== undefined && typeof body === 'object' && body !== null) {
+    headers['content-type'] = declared;
   }
   const qs = query.toString();
   const bare = concrete.join('/');
