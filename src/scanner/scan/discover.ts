@@ -1409,7 +1409,7 @@ export async function discover(ctx: ScanContext): Promise<DiscoveryStats> {
           at = shown;
         }
         objectsCreated++;
-        objects.add({ ...at, id, owner: as.name, body, createdBy: op });
+        objects.add({ ...at, id, owner: as.name, body, createdBy: op, setup: true });
         objects.harvest.add({ key: 'id', value: id, entity, source: at.collection, identity: as.name });
       }
     }

@@ -18,6 +18,11 @@ export interface CreatedObject {
   /** The owner's view of the object as the creating response (or the list that found it) returned it. */
   readonly body: unknown;
   readonly createdBy: Operation;
+  /**
+   * Discovery's setup made it and confirmed it new (its id was not in the list read just before: no record an
+   * upsert answered): the clean-up deletes it at the end as its owner, through the item's documented DELETE.
+   */
+  readonly setup?: true;
 }
 
 /** Bounded: at most this many objects per identity and collection. */

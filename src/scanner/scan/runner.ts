@@ -741,7 +741,9 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
             ? 'account'
             : madeByPrivilegedCreation(objects, o.path)
               ? 'privileged'
-              : undefined;
+              : o.setup === true
+                ? 'setup'
+                : undefined;
         if (kind === undefined) continue;
         const base = o.collection.replace(/\/+$/, '');
         const item = spec.operations.find(
@@ -755,16 +757,19 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
         if (kind === 'privileged' && item && admin && who !== admin && !(res !== undefined && isSuccess(res)))
           res = await ctx.send({ method: 'DELETE', path: o.path, operation: item }, admin);
         const status = res?.status;
-        // A privileged object a check already deleted answers 404 or 410: gone, as the clean-up wants.
+        // A privileged or setup object a check already deleted answers 404 or 410: gone, as the clean-up wants.
         const ok =
           res !== undefined &&
-          (isSuccess(res) || (kind === 'privileged' && (status === 404 || status === 410)));
+          (isSuccess(res) ||
+            (kind !== 'purchase' && kind !== 'account' && (status === 404 || status === 410)));
         const what =
           kind === 'purchase'
             ? `${who.name}'s purchase`
             : kind === 'account'
               ? `the account ${who.name} created`
-              : `what ${who.name}'s privileged ${o.createdBy.method} ${o.createdBy.path} made`;
+              : kind === 'setup'
+                ? `what ${who.name} made in setup (${o.createdBy.method} ${o.createdBy.path})`
+                : `what ${who.name}'s privileged ${o.createdBy.method} ${o.createdBy.path} made`;
         lines.push(
           ok
             ? `${o.path}: ${what} ${kind === 'purchase' ? 'cancelled' : 'deleted'} (DELETE ${status})`
@@ -779,6 +784,10 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
         if (!ok && kind === 'privileged')
           ctx.warn?.(
             `${o.path}, made by ${who.name}'s privileged ${o.createdBy.method} ${o.createdBy.path} (API5), was left in place${item ? ` (DELETE answered ${status ?? 'nothing'})` : ' (the document has no DELETE of it)'}: remove it on the target by hand`,
+          );
+        if (!ok && kind === 'setup')
+          ctx.warn?.(
+            `${o.path}, made in setup by ${who.name} (${o.createdBy.method} ${o.createdBy.path}), was left in place in its data${item ? ` (DELETE answered ${status ?? 'nothing'})` : ' (the document has no DELETE of it)'}: remove it on the target by hand`,
           );
         if (!ok && kind === 'account')
           ctx.warn?.(
