@@ -55,6 +55,7 @@ import {
   madeUpUuid,
   memberParam,
   movesMoney,
+  noteConfirmedReader,
   type PlannedRequest,
   planRequest,
   readLikePost,
@@ -1066,6 +1067,8 @@ export async function confirmIds(
           `${entity}\0${c.value}`,
           `confirmed in discovery (${c.how}${under ? ` under ${under}` : ''}: ${as?.name ?? 'an anonymous caller'} got a record, ${res.status}; ${owner === undefined ? 'no owner shown' : `${owner}'s by its owner member`})`,
         );
+        // Who got the record: a write as X goes only under a confirmed id X itself read (planner).
+        if (as) noteConfirmedReader(objects, entity, c.value, as.name);
         break;
       }
     }

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { ApiDocument, Operation } from '../../core/api-document.ts';
 import { buildApiDocument, loadApiDocument } from '../../openapi/load.ts';
 import { encodeBody, FilePart, type ScanResponse } from './client.ts';
+import { CONFIRMED } from './harvest.ts';
 import {
   actingInputs,
   captureId,
@@ -27,6 +28,7 @@ import {
   memberParam,
   missingFields,
   movesMoney,
+  noteConfirmedReader,
   ObjectRegistry,
   pathActs,
   placeholderExample,
@@ -1104,4 +1106,38 @@ test('a webhook path or an event or state input naming a change makes a request 
     stateActs(doc, op('/listings'), { path: '/listings', body: { title: 'a', status: 'approved' } }),
     false,
   );
+});
+
+describe('a write under an id discovery only confirmed', () => {
+  const doc = buildApiDocument('/orgs.yaml', '3.0', {
+    openapi: '3.0.3',
+    info: { title: 't', version: '1' },
+    paths: {
+      '/orgs/{org_id}/projects': {
+        parameters: [{ name: 'org_id', in: 'path', required: true, schema: { type: 'integer', example: 1 } }],
+        get: { responses: { '200': { description: 'ok' } } },
+        post: {
+          requestBody: { content: { 'application/json': { schema: { type: 'object' } } } },
+          responses: { '201': { description: 'ok' } },
+        },
+      },
+    },
+  });
+  const op = (method: string) => doc.operations.find((o) => o.method === method)!;
+
+  test('goes under one the writer itself read; with none, a made-up id, not the example', () => {
+    const objects = new ObjectRegistry();
+    objects.harvest.add({ key: 'org_id', value: '1', entity: 'org', source: CONFIRMED, identity: '' });
+    objects.harvest.add({ key: 'org_id', value: '2', entity: 'org', source: CONFIRMED, identity: '' });
+    noteConfirmedReader(objects, 'org', '1', 'alice');
+    noteConfirmedReader(objects, 'org', '2', 'bob');
+    assert.equal(planRequest(doc, op('POST'), objects, { owner: 'alice' }).path, '/orgs/1/projects');
+    assert.equal(planRequest(doc, op('POST'), objects, { owner: 'bob' }).path, '/orgs/2/projects');
+    const carol = planRequest(doc, op('POST'), objects, { owner: 'carol' });
+    assert.notEqual(carol.path, '/orgs/1/projects');
+    assert.notEqual(carol.path, '/orgs/2/projects');
+    assert.deepEqual(carol.invented, ['org_id']);
+    // Reads keep any confirmed id (the other identity's is what API1 replays).
+    assert.equal(planRequest(doc, op('GET'), objects, { owner: 'alice' }).path, '/orgs/2/projects');
+  });
 });

@@ -553,6 +553,7 @@ export function planRequest(
     const owned =
       options.owner !== undefined ? objects.get(options.owner, collection, concrete.join('/')) : undefined;
     let value = options.params?.[name];
+    let unread = false;
     // The identity's given value (`customerId: 1`) names its own data: it wins over an object the scan made as
     // that identity (a sign-up sent as alice made customer 4, which is not alice), except at the object a write
     // acts on (the item a PUT, PATCH, DELETE or POST ends at, `/customers/{id}`, or acts on by a verb after it,
@@ -594,6 +595,21 @@ export function planRequest(
       if (found && tried(found.record) && actingGet(op)) {
         found = objects.harvest.candidates(wanted, undefined, 2).find((c) => !tried(c.record));
       }
+      // A write as X under an id discovery only confirmed (`POST /orgs/{orgId}/invoices`) goes under one X itself
+      // read: org 2 that only bob got a record for is bob's tenant, never where alice's creations go.
+      // None: a made-up id (not even the documented example, which may be another identity's tenant).
+      const writer = options.owner;
+      if (
+        found &&
+        writer !== undefined &&
+        writesBy(op.method) &&
+        !readableBy(objects, found.record, writer)
+      ) {
+        found = objects.harvest
+          .candidates(wanted, undefined, 2)
+          .find((c) => readableBy(objects, c.record, writer) && !(tried(c.record) && actingGet(op)));
+        if (!found) unread = true;
+      }
       if (found) {
         value = String(found.value);
         // A value tried and confirmed is the owner's only as its object (its owner member said so) or as an id
@@ -616,8 +632,11 @@ export function planRequest(
     }
     if (value === undefined) {
       ownedPath = false;
-      if (param?.raw.example === undefined) invented.push(name);
-      value = String(param?.raw.example ?? sampleValue(spec, param?.schema, name));
+      if (param?.raw.example === undefined || unread) invented.push(name);
+      const schema = resolveSchema(spec, param?.schema);
+      value = unread
+        ? (madeUpOfShape(undefined, schema) ?? `pcnone${randomBytes(4).toString('hex')}`)
+        : String(param?.raw.example ?? sampleValue(spec, param?.schema, name));
     }
     concrete.push(prefix + encodeURIComponent(value) + suffix);
   }
@@ -1248,6 +1267,45 @@ export function createdValue(objects: ObjectRegistry, value: string): boolean {
       return own && (typeof v === 'string' || typeof v === 'number') && String(v) === value;
     });
   });
+}
+
+/** Per registry, per `entity\0value` discovery confirmed: the identities that got a record with it. */
+const CONFIRMED_READERS = new WeakMap<ObjectRegistry, Map<string, Set<string>>>();
+const MAX_CONFIRMED_READERS = 1000;
+
+/** Discovery got a record for `value` of `entity` as `identity` (a confirmed id read by that identity). */
+export function noteConfirmedReader(
+  objects: ObjectRegistry,
+  entity: string,
+  value: string | number,
+  identity: string,
+): void {
+  let map = CONFIRMED_READERS.get(objects);
+  if (!map) {
+    map = new Map();
+    CONFIRMED_READERS.set(objects, map);
+  }
+  const key = `${entity}\0${String(value)}`;
+  let readers = map.get(key);
+  if (!readers) {
+    if (map.size >= MAX_CONFIRMED_READERS) return;
+    readers = new Set();
+    map.set(key, readers);
+  }
+  readers.add(identity);
+}
+
+/**
+ * May `identity` write under this value? Any value but one discovery only confirmed (no owner shown); that one
+ * only when discovery got a record with it as `identity` itself.
+ */
+function readableBy(objects: ObjectRegistry, record: Harvested, identity: string): boolean {
+  if (record.source !== CONFIRMED) return true;
+  return (
+    CONFIRMED_READERS.get(objects)
+      ?.get(`${record.entity}\0${String(record.value)}`)
+      ?.has(identity) === true
+  );
 }
 
 /** A value discovery tried and confirmed (a small id, a documented value), not one the API gave out. */
