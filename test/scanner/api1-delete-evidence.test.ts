@@ -108,13 +108,20 @@ describe('API1 deletes only what it made for the delete probe: the objects its f
     assert.ok(found.includes('scan/api1-bola-delete removeBookmark'), found.join());
   });
 
-  test('vulnerable: the bookmark the read finding names is still there to reproduce it', () => {
+  test('vulnerable: the bookmark the read finding names is not taken by the delete probe, only by the clean-up', () => {
     const read = scans.vulnerable.result.findings.find((f) => f.rule.id === 'scan/api1-bola-read');
     const id = /\/bookmarks\/(\d+)/.exec(String(read?.evidence?.request))?.[1];
     assert.ok(id, String(read?.evidence?.request));
+    // Discovery made it as its owner; since 0921604 the end-of-scan clean-up deletes what setup made in a given
+    // identity's data (and says so). The delete probe must not have taken it: either it is still there, or the
+    // clean-up names it as deleted.
+    const kept = scans.vulnerable.api.bookmarks.some((b) => String(b.bookmarkId) === id);
+    const cleaned = new RegExp(
+      `/bookmarks/${id}: what \\w+ made in setup .* deleted \\(DELETE 2\\d\\d\\)`,
+    ).test(JSON.stringify(scans.vulnerable.result));
     assert.ok(
-      scans.vulnerable.api.bookmarks.some((b) => String(b.bookmarkId) === id),
-      `bookmark ${id} is gone: ${JSON.stringify(scans.vulnerable.api.bookmarks)}`,
+      kept || cleaned,
+      `bookmark ${id} is gone and no clean-up deleted it: ${JSON.stringify(scans.vulnerable.api.bookmarks)}`,
     );
   });
 

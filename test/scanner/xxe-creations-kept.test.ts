@@ -168,16 +168,17 @@ describe('the XXE probes of a JSON creation tried as XML leave no order in alice
       v.result.findings.filter((f) => f.rule.id === 'scan/api8-xxe').map((f) => f.operation?.operationId),
       ['Orders_Create'],
     );
-    // Alice's seeded order and discovery's one plain order (`portcullis-…`, the object other checks work on) only.
+    // Alice's seeded order only: discovery's one plain order (`portcullis-…`, the object other checks work on) is
+    // deleted by the end-of-scan clean-up of what setup made in a given identity's data (0921604).
     const alices = v.orders.filter((o) => o.owner === 'alice');
-    assert.deepEqual(alices[0], {
-      id: 1,
-      owner: 'alice',
-      reference: 'PO-2024-0001',
-      note: 'pallets for the depot',
-    });
-    assert.equal(alices.length, 2, JSON.stringify(alices));
-    assert.match(alices[1].reference, /^portcullis-[0-9a-f]{8}$/);
+    assert.deepEqual(alices, [
+      {
+        id: 1,
+        owner: 'alice',
+        reference: 'PO-2024-0001',
+        note: 'pallets for the depot',
+      },
+    ]);
     assert.match(
       JSON.stringify(v.result.coverage),
       /the XXE probes of POST \/api\/Orders created \d+ objects? as alice, all deleted/,
