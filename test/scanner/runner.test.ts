@@ -81,7 +81,9 @@ describe('runScan options and failures', () => {
       result.rules.map((r) => r.id),
       ['scan/api5-bfla'],
     );
-    assert.equal(seen.at(-1), 'API5 1/1');
+    // After the last check, the clean-up of what the scan made (its setup objects since 0921604) may report too.
+    assert.equal(seen.filter((s) => !s.startsWith('cleanup ')).at(-1), 'API5 1/1');
+    assert.match(seen.at(-1) ?? '', /^(API5|cleanup) 1\/1$/);
     assert.ok(result.stats.requests >= 3);
   });
 
