@@ -788,6 +788,31 @@ const ACTION_INPUT =
   /^(action|actions|op|operation|command|cmd|verb|do|task)$|[-_](action|op|operation|command)$|[a-z0-9](Action|Op|Operation|Command)$/;
 
 /**
+ * Whether some query parameter or body member (three levels deep, at most 200 members) satisfies `test`, given its
+ * name and value: what inputActs and stateActs ask of a request.
+ */
+function someInput(
+  req: Pick<ScanRequest, 'path' | 'body'>,
+  test: (name: string, value: unknown) => boolean,
+): boolean {
+  const q = req.path.indexOf('?');
+  if (q >= 0)
+    for (const [name, value] of new URLSearchParams(req.path.slice(q + 1)))
+      if (test(name, value)) return true;
+  let seen = 0;
+  const walk = (value: unknown, depth: number): boolean => {
+    if (value === null || typeof value !== 'object' || value instanceof FilePart || depth > 3) return false;
+    if (Array.isArray(value)) return value.slice(0, MAX_ID_INPUTS).some((v) => walk(v, depth + 1));
+    for (const [name, v] of Object.entries(value)) {
+      if (++seen > 200) return false;
+      if (test(name, v) || walk(v, depth + 1)) return true;
+    }
+    return false;
+  };
+  return walk(textBody(req.body), 0);
+}
+
+/**
  * A request whose query or body names a verb of change under an action input (`POST /bulk-action {"action":
  * "delete", "item_ids": [6]}`, `GET /items?op=remove&id=5`): it acts whatever its path says, so the runner's
  * acting-inputs rule holds it to objects the scan created. Values are read three levels deep, bounded; a value is
@@ -799,21 +824,7 @@ export function inputActs(req: Pick<ScanRequest, 'path' | 'body'>): boolean {
     typeof value === 'string' &&
     value.length <= 64 &&
     segmentPieces(value).some((p) => p.split(/[-_\s]+/).some((w) => w !== '' && ACTING.test(w)));
-  const q = req.path.indexOf('?');
-  if (q >= 0)
-    for (const [name, value] of new URLSearchParams(req.path.slice(q + 1)))
-      if (acts(name, value)) return true;
-  let seen = 0;
-  const walk = (value: unknown, depth: number): boolean => {
-    if (value === null || typeof value !== 'object' || value instanceof FilePart || depth > 3) return false;
-    if (Array.isArray(value)) return value.slice(0, MAX_ID_INPUTS).some((v) => walk(v, depth + 1));
-    for (const [name, v] of Object.entries(value)) {
-      if (++seen > 200) return false;
-      if (acts(name, v) || walk(v, depth + 1)) return true;
-    }
-    return false;
-  };
-  return walk(textBody(req.body), 0);
+  return someInput(req, acts);
 }
 
 /** Inputs that carry an event's kind or the state a request moves an object to (`event`, `status`, `new_state`). */
@@ -858,21 +869,7 @@ export function stateActs(
     return true;
   const acts = (name: string, value: unknown) =>
     STATE_INPUT.test(name) && (namesChange(value) || grantsState(value));
-  const q = req.path.indexOf('?');
-  if (q >= 0)
-    for (const [name, value] of new URLSearchParams(req.path.slice(q + 1)))
-      if (acts(name, value)) return true;
-  let seen = 0;
-  const walk = (value: unknown, depth: number): boolean => {
-    if (value === null || typeof value !== 'object' || value instanceof FilePart || depth > 3) return false;
-    if (Array.isArray(value)) return value.slice(0, MAX_ID_INPUTS).some((v) => walk(v, depth + 1));
-    for (const [name, v] of Object.entries(value)) {
-      if (++seen > 200) return false;
-      if (acts(name, v) || walk(v, depth + 1)) return true;
-    }
-    return false;
-  };
-  return walk(textBody(req.body), 0);
+  return someInput(req, acts);
 }
 
 /**

@@ -698,6 +698,13 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     };
     /** Check and operation pairs the acting-path rule refused, noted once each. */
     const actingNoted = new Set<string>();
+    /** A refusal's note for a check, once per check and `what` (the operation and why), at most 5,000 notes. */
+    const noteOnce = (check: string, what: string, operation: Operation | undefined, reason: string) => {
+      const key = `${check} ${what}`;
+      if (actingNoted.has(key) || notes.length >= 5000) return;
+      actingNoted.add(key);
+      notes.push({ check, ...(operation ? { operation } : {}), reason });
+    };
     /** `identity METHOD path` of each purchase a given identity or the admin made (one each at most). */
     const bought = new Set<string>();
     /**
@@ -956,15 +963,12 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
               (req.method === 'POST' && moneyPath(bare))
             : moneyPath(bare))
         ) {
-          const key = `${noteAs ?? sender} ${req.method} ${req.operation?.path ?? bare} money`;
-          if (!actingNoted.has(key) && notes.length < 5000) {
-            actingNoted.add(key);
-            notes.push({
-              check: noteAs ?? sender,
-              ...(req.operation ? { operation: req.operation } : {}),
-              reason: `not sent as ${as.name}: it moves money, and a given identity's money is never moved (--allow-destructive sends it)`,
-            });
-          }
+          noteOnce(
+            noteAs ?? sender,
+            `${req.method} ${req.operation?.path ?? bare} money`,
+            req.operation,
+            `not sent as ${as.name}: it moves money, and a given identity's money is never moved (--allow-destructive sends it)`,
+          );
           return undefined;
         }
         // A purchase (`POST /customers/1/orders {item, quantity}`) is never sent as a given identity or the admin in a
@@ -982,15 +986,12 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
           sendOptions?.moneySafe !== true &&
           purchases(spec, req.operation, req);
         if (purchase && !options.allowDestructive) {
-          const key = `${noteAs ?? sender} ${req.operation!.method} ${req.operation!.path} purchase`;
-          if (!actingNoted.has(key) && notes.length < 5000) {
-            actingNoted.add(key);
-            notes.push({
-              check: noteAs ?? sender,
-              operation: req.operation!,
-              reason: `not sent as ${as.name}: a purchase spends a given identity's money (--allow-destructive sends it)`,
-            });
-          }
+          noteOnce(
+            noteAs ?? sender,
+            `${req.operation!.method} ${req.operation!.path} purchase`,
+            req.operation,
+            `not sent as ${as.name}: a purchase spends a given identity's money (--allow-destructive sends it)`,
+          );
           return undefined;
         }
         // Before an identity's first purchase: the money its own account shows, to compare after the clean-up.
@@ -1012,15 +1013,12 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
           }
         }
         if (purchase && bought.has(`${as.name} ${req.operation!.method} ${req.operation!.path}`)) {
-          const key = `${noteAs ?? sender} ${req.operation!.method} ${req.operation!.path} purchase`;
-          if (!actingNoted.has(key) && notes.length < 5000) {
-            actingNoted.add(key);
-            notes.push({
-              check: noteAs ?? sender,
-              operation: req.operation!,
-              reason: `not sent as ${as.name}: a purchase, and even with --allow-destructive the scan buys at most once as each given identity (it spends that identity's money)`,
-            });
-          }
+          noteOnce(
+            noteAs ?? sender,
+            `${req.operation!.method} ${req.operation!.path} purchase`,
+            req.operation,
+            `not sent as ${as.name}: a purchase, and even with --allow-destructive the scan buys at most once as each given identity (it spends that identity's money)`,
+          );
           return undefined;
         }
         // Any other write (POST and the like: `POST /orders/3` as an update, `POST /orders/3:cancel`, `POST
@@ -1043,15 +1041,12 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
           !written.ids.every((id) => createdValue(objects, id) || madeUpId(id) || createdLed(objects, id)) &&
           !namesOnlyScanAccount(spec, objects, req.operation, { method: 'GET', path: bare })
         ) {
-          const key = `${noteAs ?? sender} ${req.operation.method} ${req.operation.path}`;
-          if (!actingNoted.has(key) && notes.length < 5000) {
-            actingNoted.add(key);
-            notes.push({
-              check: noteAs ?? sender,
-              operation: req.operation,
-              reason: `not sent: a ${req.method} that names ${written.ids.map((id) => id.slice(0, 40)).join(', ')} by its path, which the scan did not create (--allow-destructive sends it)`,
-            });
-          }
+          noteOnce(
+            noteAs ?? sender,
+            `${req.operation.method} ${req.operation.path}`,
+            req.operation,
+            `not sent: a ${req.method} that names ${written.ids.map((id) => id.slice(0, 40)).join(', ')} by its path, which the scan did not create (--allow-destructive sends it)`,
+          );
           return undefined;
         }
         // A request whose path says it acts (`GET /appointments/{id}/cancel`, `POST /users/{id}/ban`, any method)
@@ -1067,15 +1062,12 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
           !acted.ids.every((id) => madeUpId(id) || createdLed(objects, id)) &&
           !namesOnlyScanAccount(spec, objects, req.operation, { method: 'GET', path: bare })
         ) {
-          const key = `${noteAs ?? sender} ${req.operation.method} ${req.operation.path}`;
-          if (!actingNoted.has(key) && notes.length < 5000) {
-            actingNoted.add(key);
-            notes.push({
-              check: noteAs ?? sender,
-              operation: req.operation,
-              reason: `not sent: its path acts on ${acted.ids.join(', ')}, which the scan did not create (--allow-destructive sends it)`,
-            });
-          }
+          noteOnce(
+            noteAs ?? sender,
+            `${req.operation.method} ${req.operation.path}`,
+            req.operation,
+            `not sent: its path acts on ${acted.ids.join(', ')}, which the scan did not create (--allow-destructive sends it)`,
+          );
           return undefined;
         }
         // The same for the ids it names by its query or body (`GET /appointments/cancel?id=5`, `POST
@@ -1123,16 +1115,13 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
               ),
           );
           if (named.length > 0) {
-            const key = `${noteAs ?? sender} ${req.operation.method} ${req.operation.path}`;
-            if (!actingNoted.has(key) && notes.length < 5000) {
-              actingNoted.add(key);
-              const said = named.slice(0, 3).map((f) => `${f.name || 'body'}=${f.value.slice(0, 40)}`);
-              notes.push({
-                check: noteAs ?? sender,
-                operation: req.operation,
-                reason: `not sent: it acts, and its inputs ${said.join(', ')} are ids the API gave out of objects the scan did not create (--allow-destructive sends it)`,
-              });
-            }
+            const said = named.slice(0, 3).map((f) => `${f.name || 'body'}=${f.value.slice(0, 40)}`);
+            noteOnce(
+              noteAs ?? sender,
+              `${req.operation.method} ${req.operation.path}`,
+              req.operation,
+              `not sent: it acts, and its inputs ${said.join(', ')} are ids the API gave out of objects the scan did not create (--allow-destructive sends it)`,
+            );
             return undefined;
           }
         }
@@ -1152,28 +1141,22 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
           !declaredReadFirst &&
           ownRecordWrite(bare)
         ) {
-          const key = `${noteAs ?? sender} ${req.operation.method} ${req.operation.path} own`;
-          if (!actingNoted.has(key) && notes.length < 5000) {
-            actingNoted.add(key);
-            notes.push({
-              check: noteAs ?? sender,
-              operation: req.operation,
-              reason: `not sent as ${as.name}: it writes that given identity's own record, and this request does not set it back`,
-            });
-          }
+          noteOnce(
+            noteAs ?? sender,
+            `${req.operation.method} ${req.operation.path} own`,
+            req.operation,
+            `not sent as ${as.name}: it writes that given identity's own record, and this request does not set it back`,
+          );
           return undefined;
         }
         if (req.operation && foreign !== undefined && foreign.length > 0) {
-          const key = `${noteAs ?? sender} ${req.operation.method} ${req.operation.path}`;
-          if (!actingNoted.has(key) && notes.length < 5000) {
-            actingNoted.add(key);
-            const named = foreign.slice(0, 3).map((f) => `${f.name}=${f.value.slice(0, 40)}`);
-            notes.push({
-              check: noteAs ?? sender,
-              operation: req.operation,
-              reason: `not sent: it acts, and its inputs name ${named.join(', ')}, which the scan did not create (--allow-destructive sends it)`,
-            });
-          }
+          const named = foreign.slice(0, 3).map((f) => `${f.name}=${f.value.slice(0, 40)}`);
+          noteOnce(
+            noteAs ?? sender,
+            `${req.operation.method} ${req.operation.path}`,
+            req.operation,
+            `not sent: it acts, and its inputs name ${named.join(', ')}, which the scan did not create (--allow-destructive sends it)`,
+          );
           return undefined;
         }
         // No check ends a given identity's session: its logout goes only with accounts the scan registered.
@@ -1208,15 +1191,12 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
           const { body, dropped } = withoutDocumentedCodes(req.body, codes);
           if (dropped.length > 0) {
             req = { ...req, body };
-            const key = `${noteAs ?? sender} ${req.method} ${req.operation?.path ?? bare} codes`;
-            if (!actingNoted.has(key) && notes.length < 5000) {
-              actingNoted.add(key);
-              notes.push({
-                check: noteAs ?? sender,
-                ...(req.operation ? { operation: req.operation } : {}),
-                reason: `sent as ${as.name} without ${[...new Set(dropped)].slice(0, 3).join(', ')}: the document's example of a coupon, voucher or gift card may be a real one, never redeemed in a given identity's name`,
-              });
-            }
+            noteOnce(
+              noteAs ?? sender,
+              `${req.method} ${req.operation?.path ?? bare} codes`,
+              req.operation,
+              `sent as ${as.name} without ${[...new Set(dropped)].slice(0, 3).join(', ')}: the document's example of a coupon, voucher or gift card may be a real one, never redeemed in a given identity's name`,
+            );
           }
         }
         req = inDeclaredEncoding(spec, req, req.operation);
@@ -1237,15 +1217,12 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
           !namesOnlyScanAccount(spec, objects, req.operation, { method: 'GET', path: bare }) &&
           (selfUpload(req.operation.path) || selfUpload(bare) || storesOnAccount(spec, req.operation))
         ) {
-          const key = `${noteAs ?? sender} ${req.operation.method} ${req.operation.path} upload`;
-          if (!actingNoted.has(key) && notes.length < 5000) {
-            actingNoted.add(key);
-            notes.push({
-              check: noteAs ?? sender,
-              operation: req.operation,
-              reason: `not sent as ${as.name}: it uploads a file to that given identity's own account, which nothing sets back (only an account the scan registered uploads there; --allow-destructive sends it)`,
-            });
-          }
+          noteOnce(
+            noteAs ?? sender,
+            `${req.operation.method} ${req.operation.path} upload`,
+            req.operation,
+            `not sent as ${as.name}: it uploads a file to that given identity's own account, which nothing sets back (only an account the scan registered uploads there; --allow-destructive sends it)`,
+          );
           return undefined;
         }
         const clientOptions = {
