@@ -27,6 +27,8 @@ export interface ScheduledJob {
     readonly checks?: readonly string[];
     readonly ratePerSecond?: number;
     readonly headers?: Readonly<Record<string, string>>;
+    /** The whole scan's time in seconds (`portcullis scan --timeout`); default 55. */
+    readonly timeoutSeconds?: number;
   };
 }
 
@@ -147,6 +149,14 @@ export const scansConfigSchema: JsonObject = {
             default: 20,
             description: 'Requests per second at most.',
           },
+          timeoutSeconds: {
+            type: 'integer',
+            minimum: 1,
+            maximum: 3600,
+            default: 55,
+            description:
+              "The whole scan's time, logins included, shared by the checks (as portcullis scan --timeout): a larger API or a slow staging target may need more; what a check could not reach in time is named in the report.",
+          },
           headers: {
             type: 'object',
             writeOnly: true,
@@ -246,6 +256,9 @@ export function startScanScheduler(deps: {
             checks: job.scan.checks,
             ratePerSecond: job.scan.ratePerSecond,
             ...(job.scan.headers ? { headers: job.scan.headers } : {}),
+            ...(job.scan.timeoutSeconds !== undefined
+              ? { scanTimeoutMs: job.scan.timeoutSeconds * 1000 }
+              : {}),
           }),
         );
       }
