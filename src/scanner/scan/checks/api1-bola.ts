@@ -1580,6 +1580,17 @@ function readerOf(ctx: ScanContext, op: Operation): Operation | undefined {
   return ctx.spec.operations.find((o) => o.method === 'GET' && o.path === op.path && !isExcluded(o));
 }
 
+/**
+ * The owner's read of the very object a write went to (`GET` at the write's path, the read's own query): the
+ * planner may fill the read's path with another object of the owner's (a given `id` wins over a scan-made one for
+ * reads), whose answer says nothing about the write.
+ */
+function readBack(ctx: ScanContext, get: Operation, written: string, owner: Identity): PlannedRequest {
+  const plan = planRequest(ctx.spec, get, ctx.objects, { owner: owner.name });
+  const query = new URL(plan.path, 'http://x').search;
+  return { ...plan, path: `${written.split('?')[0]}${query}` };
+}
+
 async function replayWrites(
   ctx: ScanContext,
   owner: Identity,
@@ -1610,9 +1621,7 @@ async function replayWrites(
       const req = marked(anon);
       const res = await ctx.send(req, null);
       const after =
-        accepted(res) && get
-          ? await ctx.send(planRequest(ctx.spec, get, ctx.objects, { owner: owner.name }), owner)
-          : undefined;
+        accepted(res) && get ? await ctx.send(readBack(ctx, get, req.path, owner), owner) : undefined;
       const carried = JSON.stringify(req).includes(anon);
       const changed =
         accepted(res) &&
@@ -1635,9 +1644,7 @@ async function replayWrites(
     const swapped = !isSuccess(res) && get ? swappedWrite(ctx, op, target, attacker) : undefined;
     if (swapped) res = await ctx.send({ ...swapped, body }, attacker);
     if (!isSuccess(res)) continue;
-    const after = get
-      ? await ctx.send(planRequest(ctx.spec, get, ctx.objects, { owner: owner.name }), owner)
-      : undefined;
+    const after = get ? await ctx.send(readBack(ctx, get, target.path, owner), owner) : undefined;
     const changed = get
       ? isSuccess(after) && after.text.includes(marker)
       : !JSON.stringify(body).includes(marker) || res.text.includes(marker);
@@ -2130,9 +2137,7 @@ async function replayDeletes(
     const req = params ? planRequest(ctx.spec, op, ctx.objects, { owner: owner.name, params }) : planned;
     if (!mayTouch(ctx, req)) continue;
     const get = readerOf(ctx, op);
-    const read = get
-      ? planRequest(ctx.spec, get, ctx.objects, { owner: owner.name, ...(params ? { params } : {}) })
-      : undefined;
+    const read = get ? readBack(ctx, get, req.path, owner) : undefined;
     const before = read ? await ctx.send(read, owner) : undefined;
     // A read that showed the object before the delete and fails after it (404, 410, or a gateway's 502 for an
     // undeclared 404), or answers 2xx with nothing (`null`: a lookup that found no row, sent as is).
