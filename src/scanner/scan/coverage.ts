@@ -300,10 +300,13 @@ export function writesAllRefused(
 ): string | undefined {
   const names = new Set(input.identities.map((i) => i.name));
   const mine = input.observations.filter((o) => o.identity !== undefined && names.has(o.identity));
-  // Sign-ins, sign-ups, sessions and password changes are left out: a login answers whatever writes want.
+  // Sign-ins, sign-ups, sessions and password changes are left out: a login answers whatever writes want. So are
+  // a probe's hand-made bytes (a body given as text: API8's cut-short JSON, an XML or serialized copy), which a
+  // body parser may refuse (400, 415) before any credential is looked at: no real write attempt.
   const isWrite = (o: Observation) =>
     ['POST', 'PUT', 'PATCH', 'DELETE'].includes(o.request.method) &&
-    !SESSION_PATH.test(o.request.path.split('?')[0]);
+    !SESSION_PATH.test(o.request.path.split('?')[0]) &&
+    typeof o.request.body !== 'string';
   const writes = mine.filter(isWrite);
   if (writes.length < MIN_REFUSED_WRITES) return undefined;
   const statuses = new Set(writes.map((o) => o.response.status));
