@@ -9,6 +9,7 @@ import {
   crackHmacWithin,
   documentedLogins,
   flawsOf,
+  handedBack,
   isSignup,
   unknownUser,
 } from './api2-authentication.ts';
@@ -281,5 +282,35 @@ test('a camelCase login path is a login whatever its operation id (/api/customer
   assert.deepEqual(
     documentedLogins(ctx).map((t) => t.flow.path),
     ['/api/customerLogin'],
+  );
+});
+
+test('a reset answer hands back a password, a code or a link with a token; never a status, a word or what was sent', () => {
+  const answer = (json: unknown, text = JSON.stringify(json)) =>
+    ({ status: 200, headers: {}, text, json, sent: { method: 'POST', url: '/x', headers: {} } }) as never;
+  const sent = ['pcf1@example.com', 'pcf1'];
+  const kinds = (json: unknown, current?: string) =>
+    handedBack(answer(json), sent, current).map((h) => `${h.kind} ${h.member}`);
+  assert.deepEqual(kinds({ ok: true, data: { newPassword: 'Xy7-q0p2' } }), ['password /data/newPassword']);
+  assert.deepEqual(kinds({ resetToken: 'a9f03c1e77' }), ['token /resetToken']);
+  assert.deepEqual(kinds({ otp: 482913 }), ['token /otp']);
+  assert.deepEqual(kinds({ reset_link: 'https://app.example/reset?token=9f8e7d6c5b' }), [
+    'token /reset_link',
+  ]);
+  assert.deepEqual(kinds({ user: { email: 'pcf1@example.com', password: 'Pc-own-9a' } }, 'Pc-own-9a'), [
+    'current /user/password',
+  ]);
+  // A status code, a word, a placeholder, the e-mail sent back: nothing handed.
+  assert.deepEqual(kinds({ code: 200, message: 'sent' }), []);
+  assert.deepEqual(kinds({ code: 'RESET_SENT', token: 'sent', password: '********' }), []);
+  assert.deepEqual(kinds({ email: 'pcf1@example.com', queued: true, expires_in: 900 }), []);
+  assert.deepEqual(
+    kinds({ message: 'Password reset email sent', reset_link: 'https://app.example/help' }),
+    [],
+  );
+  // A text answer that says the new password.
+  assert.deepEqual(
+    handedBack(answer(undefined, 'Done. Your new password is: q81-Zz9k'), sent).map((h) => h.value),
+    ['q81-Zz9k'],
   );
 });

@@ -71,6 +71,7 @@ import {
   namesOnly,
   noteLeftAccount,
   passwordInputs,
+  passwordRequest,
   refundGivenFailure,
   registerThrowaway,
   rememberAccount,
@@ -1440,19 +1441,281 @@ async function resetEnumeration(ctx: ScanContext, t: LoginTarget | undefined): P
       y = knownAnswer;
     }
     if (!x || !y) continue;
+    // A password or reset code the answer handed back (resetAnswers' finding) shows in neither.
+    const current = v.password;
+    const hide = (text: string) =>
+      handedBack(y, [value, unknown], current).reduce(
+        (out, h) => out.split(h.value).join('[redacted]'),
+        redact(text),
+      );
     ctx.report(SCAN_RULES.userEnumeration, {
       operation: op,
       key: `reset:${field}`,
-      message: `${op.method} ${op.path} answers an unknown ${field} (${x.status} ${redact(x.text.slice(0, 60))}) differently from that of an account the scan registered, ${v.name} (${y.status} ${redact(y.text.slice(0, 60))}).`,
+      message: `${op.method} ${op.path} answers an unknown ${field} (${x.status} ${hide(x.text.slice(0, 60))}) differently from that of an account the scan registered, ${v.name} (${y.status} ${hide(y.text.slice(0, 60))}).`,
       evidence: {
         ...evidenceOf(y),
-        unknown: `${x.status} ${redact(x.text.slice(0, 120))}`,
-        known: `${y.status} ${redact(y.text.slice(0, 120))}`,
+        responseExcerpt: hide(y.text.slice(0, 300)),
+        unknown: `${x.status} ${hide(x.text.slice(0, 120))}`,
+        known: `${y.status} ${hide(y.text.slice(0, 120))}`,
       },
     });
     told = true;
   }
   return told;
+}
+
+/** Members of a reset answer that hand back a password (`newPassword`, `temp_password`), in snake case. */
+const HANDED_PASSWORD =
+  /^(?:(?:new|temp|temporary|generated|reset|one_time|default|initial|plain)_?)?(?:password|passwd|pwd|pass)$/;
+/** Members that hand back the reset's proof (`reset_token`, `resetCode`, `otp`, `verification_code`). */
+const HANDED_TOKEN =
+  /^(?:(?:password_|pw_)?(?:reset|recovery|verification|verify|confirmation|confirm|otp|one_time|email)_)?(?:token|code|otp|pin)$|^(?:reset|recovery)_(?:key|link|url)$/;
+/** A placeholder where a value would go, or a word that says it was sent: no value handed back. */
+const NO_VALUE = /^(?:\*+|x+|\.{3}|hidden|redacted|sent|none|null|undefined|true|false|ok|\[[^\]]*\])$/i;
+/** The same in a text answer: `Your new password is Xy7...`, `reset token: 9f3a...` (linear, bounded). */
+const HANDED_TEXT =
+  /\b(?:new|temporary|temp)\s{1,3}password(?:\s{1,3}is)?\s{0,3}[:=]?\s{0,3}["']?([^\s"'<>,]{4,64})|\breset\s{1,3}(?:token|code)(?:\s{1,3}is)?\s{0,3}[:=]\s{0,3}["']?([\w.~-]{6,128})/i;
+
+interface Handed {
+  readonly kind: 'password' | 'token' | 'current';
+  /** Where it sits: a JSON pointer, or `text`. */
+  readonly member: string;
+  readonly value: string;
+}
+
+/** A member name in snake case (`resetToken` → `reset_token`). */
+const snake = (k: string) =>
+  k
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .replace(/-/g, '_')
+    .toLowerCase();
+
+/**
+ * What a reset answer hands back: a new password, a reset token or code (a link that carries one), or the
+ * account's current password (`current`). Values the request sent (the account's name, e-mail) are no such thing.
+ */
+export function handedBack(res: ScanResponse, sent: readonly string[], current?: string): Handed[] {
+  const out: Handed[] = [];
+  const own = new Set(sent.filter((s) => s !== ''));
+  const walk = (v: unknown, pointer: string, depth: number): void => {
+    if (depth > 4 || v === null || typeof v !== 'object' || out.length >= 4) return;
+    for (const [k, child] of Object.entries(v as Record<string, unknown>).slice(0, 200)) {
+      const at = `${pointer}/${k}`;
+      if (child !== null && typeof child === 'object') {
+        walk(child, at, depth + 1);
+        continue;
+      }
+      const value = typeof child === 'number' && Number.isInteger(child) ? String(child) : child;
+      if (typeof value !== 'string' || own.has(value) || NO_VALUE.test(value.trim())) continue;
+      if (current !== undefined && value === current) {
+        out.push({ kind: 'current', member: at, value });
+        continue;
+      }
+      const name = snake(k);
+      if (HANDED_PASSWORD.test(name) && /^\S{4,128}$/.test(value))
+        out.push({ kind: 'password', member: at, value });
+      else if (HANDED_TOKEN.test(name)) {
+        const link = /_(?:link|url)$/.test(name);
+        const token = link
+          ? (/[?&#](?:token|code|key|t)=([\w.~-]{6,256})/.exec(value)?.[1] ??
+            /\/([\w-]{20,256})\/?$/.exec(value)?.[1])
+          : value;
+        // A code is a number of four digits or more, or a string with a digit or 16 characters; never a
+        // status (`code: 200`) or a word (`code: "RESET_SENT"`).
+        if (
+          token !== undefined &&
+          /^[\w.~+/=-]{4,512}$/.test(token) &&
+          (typeof child === 'number' ? token.length >= 4 : /\d/.test(token) || token.length >= 16) &&
+          !/^[A-Z_]+$/.test(token)
+        )
+          out.push({ kind: 'token', member: at, value: token });
+      }
+    }
+  };
+  if (res.json !== undefined) walk(res.json, '', 0);
+  else if (res.text.length <= 4000) {
+    if (current !== undefined && current.length >= 6 && res.text.includes(current))
+      out.push({ kind: 'current', member: 'text', value: current });
+    const m = HANDED_TEXT.exec(res.text);
+    const value = m?.[1] ?? m?.[2];
+    if (m && value !== undefined && !own.has(value) && !NO_VALUE.test(value))
+      out.push({ kind: m[1] !== undefined ? 'password' : 'token', member: 'text', value });
+  }
+  return out;
+}
+
+/** Inputs of an operation that sets a password that take the reset's proof (`token`, `reset_code`, `otp`). */
+const PROOF_FIELD = /token|code|otp|pin|nonce|key/i;
+
+/**
+ * The reset's proof handed back is tried where it is taken: an operation that sets a password and takes a
+ * token or code input gets the handed token there, with a fresh password for V (V named alone, no session); V
+ * then signing in with that password is the proof. The operation proven, else undefined.
+ */
+async function useHandedToken(ctx: ScanContext, v: Throwaway, token: string): Promise<Operation | undefined> {
+  const signupOp = signup(ctx)?.op;
+  const ops = ctx.spec.operations.filter((op) => {
+    if (!['POST', 'PUT', 'PATCH'].includes(op.method) || isExcluded(op) || op === signupOp) return false;
+    if (op.parameters.some((p) => p.in === 'path')) return false;
+    const inputs = passwordInputs(ctx, op);
+    if (inputs.body.length + inputs.query.length === 0 || inputs.old.length > 0) return false;
+    const names = [
+      ...Object.keys(propertiesOf(ctx.spec, bodySchema(op))),
+      ...op.parameters.filter((p) => p.in === 'query').map((p) => p.name),
+    ];
+    return names.some((k) => PROOF_FIELD.test(k.replace(/pass(word)?/i, '')));
+  });
+  for (const op of ops.slice(0, 2)) {
+    const password = freshPassword();
+    const planned = passwordRequest(ctx, op, v, password);
+    const props = Object.keys(propertiesOf(ctx.spec, bodySchema(op)));
+    const proof = (k: string) => PROOF_FIELD.test(k.replace(/pass(word)?/i, ''));
+    let body = planned.body;
+    if (body !== null && typeof body === 'object' && !Array.isArray(body)) {
+      body = { ...(body as Record<string, unknown>) };
+      for (const k of props) if (proof(k)) (body as Record<string, unknown>)[k] = token;
+    }
+    let path = planned.path;
+    const q = path.indexOf('?');
+    if (q >= 0 || op.parameters.some((p) => p.in === 'query' && proof(p.name))) {
+      const params = new URLSearchParams(q >= 0 ? path.slice(q + 1) : '');
+      for (const p of op.parameters) if (p.in === 'query' && proof(p.name)) params.set(p.name, token);
+      path = `${q >= 0 ? path.slice(0, q) : path}?${params}`;
+    }
+    const req: PlannedRequest = { ...planned, path, ...(planned.body !== undefined ? { body } : {}) };
+    if (!namesOnly(op, req, v, undefined)) continue;
+    const res = await ctx.send(req, null);
+    if (!isSuccess(res) || refusedIn200(res)) continue;
+    const after = await v.login(ctx, password);
+    if (!after.identity) continue;
+    v.password = password;
+    v.identity = after.identity;
+    return op;
+  }
+  return undefined;
+}
+
+/**
+ * A password reset that hands its secret back to the caller: each forgot/reset/recover operation that does not
+ * itself set a password (at most four) is sent without any session for a made-up account (the control), then
+ * for an account of the scan's own (reused, else `pcf<random>`; two made-up accounts without a sign-up), by its
+ * e-mail and name, with the documented body or, where none is documented, `{email, username}`. An answer that
+ * holds a new password, a reset token or code (one the control did not get alike), or the account's current
+ * password, is `-password-reset-without-proof` (key `reset-answer`): whoever names an account gets into it without
+ * its mailbox. A password handed back is tried at the login, a token at the operation that takes one; the
+ * message says whether it signed in. Never a given identity's name or e-mail.
+ */
+async function resetAnswers(ctx: ScanContext, t: LoginTarget | undefined): Promise<void> {
+  const ops = ctx.spec.operations.filter((op) => {
+    if (!['POST', 'GET'].includes(op.method) || isExcluded(op) || !RESET_PATH.test(op.path)) return false;
+    if (op.parameters.some((p) => p.in === 'path' && listedValue(ctx.spec, p.schema) === undefined))
+      return false;
+    if (op.method === 'GET' && setsPasswordByUrl(ctx.spec, op)) return false;
+    const inputs = passwordInputs(ctx, op);
+    return inputs.body.length + inputs.query.length + inputs.old.length === 0;
+  });
+  if (ops.length === 0) return;
+  const v = (await reuseThrowaway(ctx)) ?? (await registerThrowaway(ctx, t, 'pcf'));
+  const madeUp = () => {
+    const tag = randomUUID().slice(0, 8);
+    return { name: `pc-nobody-${tag}`, email: `pc-nobody-${tag}@example.com` };
+  };
+  for (const op of ops.slice(0, 4)) {
+    const schema = bodySchema(op);
+    const props = Object.keys(propertiesOf(ctx.spec, schema));
+    const query = op.parameters.filter((p) => p.in === 'query');
+    const request = (who: { name: string; email: string }): PlannedRequest | undefined => {
+      const params: Record<string, string> = {};
+      for (const p of query) {
+        if (MAIL_FIELD.test(p.name)) params[p.name] = who.email;
+        else if (USER_FIELD.test(p.name)) params[p.name] = who.name;
+        // Another input that names something (an id) would get a value the API gave out: someone else's.
+        else if (p.required && /id$/i.test(p.name)) return undefined;
+      }
+      if (props.length === 0 && query.length > 0) return planRequest(ctx.spec, op, ctx.objects, { params });
+      const sample = props.length > 0 ? sampleValue(ctx.spec, schema) : {};
+      const body: Record<string, unknown> =
+        sample !== null && typeof sample === 'object' && !Array.isArray(sample)
+          ? { ...(sample as Record<string, unknown>) }
+          : {};
+      for (const k of props) {
+        if (MAIL_FIELD.test(k)) body[k] = who.email;
+        else if (USER_FIELD.test(k)) body[k] = who.name;
+        else if (/id$/i.test(k)) delete body[k];
+      }
+      // No body documented: the account by its e-mail and its name, as the usual forgot-password takes it.
+      if (props.length === 0) Object.assign(body, { email: who.email, username: who.name });
+      return planRequest(ctx.spec, op, ctx.objects, { params, body });
+    };
+    const control = madeUp();
+    const own = v ? { name: ownAccountValue(ctx, v, 'username') ?? v.name, email: v.email } : madeUp();
+    const first = request(control);
+    const second = request(own);
+    if (!first || !second) {
+      ctx.note?.({
+        rule: SCAN_RULES.passwordResetWithoutProof,
+        operation: op,
+        reason:
+          "not sent: an input names a record by id, which only a value the API gave out (someone else's) would fill",
+      });
+      continue;
+    }
+    const x = await ctx.send(first, null);
+    const y = await ctx.send(second, null);
+    if (!y || y.status >= 400 || refusedIn200(y) || errorIn200(y)) continue;
+    const atControl = x && x.status < 400 ? handedBack(x, [control.name, control.email]) : [];
+    const handed = handedBack(y, [own.name, own.email], v?.password).filter(
+      (h) => h.kind === 'current' || !atControl.some((c) => c.member === h.member && c.value === h.value),
+    );
+    const found =
+      handed.find((h) => h.kind === 'current') ?? handed.find((h) => h.kind === 'password') ?? handed[0];
+    if (!found) continue;
+    const whose = v ? `an account the scan registered (${v.name})` : `a made-up account (${own.email})`;
+    let proof = '';
+    if (v && found.kind === 'password') {
+      const after = await v.login(ctx, found.value);
+      if (after.identity) {
+        v.password = found.value;
+        v.identity = after.identity;
+        proof = ', and that password then signed the account in';
+      }
+    } else if (v && found.kind === 'token') {
+      const used = await useHandedToken(ctx, v, found.value);
+      if (used)
+        proof = `, and ${used.method} ${used.path} took it to set a new password that then signed the account in`;
+    }
+    const what =
+      found.kind === 'current'
+        ? "the account's current password"
+        : found.kind === 'password'
+          ? 'a new password'
+          : 'the reset token';
+    ctx.report(SCAN_RULES.passwordResetWithoutProof, {
+      operation: op,
+      key: `reset-answer:${found.kind}`,
+      message: `${op.method} ${op.path}, sent without any session for ${whose}, answered ${what} itself (${found.member === 'text' ? 'in its text' : `at ${found.member}`}, ${found.value.length} characters)${proof}: anyone who knows a user name or e-mail takes the account over without its mailbox.`,
+      evidence: masked(
+        evidenceOf(y, {
+          member: found.member,
+          handed: found.kind,
+          length: found.value.length,
+          proven: proof !== '',
+        }),
+        found.value,
+      ),
+    });
+  }
+}
+
+/** Evidence with a secret value masked wherever it shows (the excerpt, the request line). */
+function masked(evidence: Record<string, unknown>, value: string): Record<string, unknown> {
+  if (value.length < 4) return evidence;
+  return Object.fromEntries(
+    Object.entries(evidence).map(([k, v]) => [
+      k,
+      typeof v === 'string' ? v.split(value).join('[redacted]') : v,
+    ]),
+  );
 }
 
 /** Words of an answer that says an account already exists. */
@@ -2743,6 +3006,7 @@ export const api2: Check = {
     // What the tokens carry: the identities', and the scan's own accounts' (before any guessing locks them).
     await tokenSecrets(ctx, target);
     told = (await resetEnumeration(ctx, target)) || told;
+    await resetAnswers(ctx, target);
     // Every other documented login too (at most eight), with an account of the scan's own (after the checks on
     // sessions and resets: those come first within the check's time).
     if (target)
