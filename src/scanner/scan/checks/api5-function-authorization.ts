@@ -169,6 +169,25 @@ async function replayReads(ctx: ScanContext): Promise<void> {
         const score = similarity(asAdmin.json ?? asAdmin.text, mine.json ?? mine.text);
         if (score < SAME_CONTENT) continue; // the user gets its own view, not the admin's
       }
+      if (named && namesObject(ctx, req) && ownData(ctx, req, user, mine)) {
+        // Whose data it is decides: the caller's own record, which the admin reads too, is no function of the
+        // admin. A route marked for a role (`/admin/patients/{no}`) is tried on another's object instead.
+        const others = markedForRole(op) ? await othersThrough(ctx, op, req, user) : undefined;
+        if (others === undefined) {
+          ctx.note?.({
+            operation: op,
+            rule: SCAN_RULES.bfla,
+            reason: `${user.name}'s answer is its own record (${req.path}), which ${admin?.name ?? 'the admin'} reads too${markedForRole(op) ? ", and another's object was refused or not known" : ''}: no function of the admin, not reported as API5`,
+          });
+          continue;
+        }
+        ctx.report(SCAN_RULES.bfla, {
+          operation: op,
+          message: `${user.name} (an ordinary identity) called the privileged operation ${op.method} ${op.path} on ${others.owner}'s object at ${others.path} and got ${others.owner}'s data.`,
+          evidence: evidenceOf(others.res, { identity: user.name, owner: others.owner }),
+        });
+        break;
+      }
       if (!named) {
         if (!holdsAny(mine, othersValues(ctx, user))) continue;
         if (!requiresAuth(op)) continue; // a public directory is a design choice, not a privilege
@@ -217,6 +236,67 @@ async function replayReads(ctx: ScanContext): Promise<void> {
       break;
     }
   }
+}
+
+/** The request names an object: a path parameter, or an object input (`?user_id=`) it carries. */
+function namesObject(ctx: ScanContext, req: PlannedRequest): boolean {
+  const op = req.operation;
+  if (op.parameters.some((p) => p.in === 'path' && listedValue(ctx.spec, p.schema) === undefined))
+    return true;
+  const url = new URL(req.path, 'http://x');
+  return objectInputs(ctx.spec, op).some((i) => i.in === 'query' && url.searchParams.has(i.name));
+}
+
+/** The values that name the caller itself: its login fields (no password) and the ids it was told are its own. */
+function ownValues(user: Identity): string[] {
+  const out = new Set<string>(selfIds(user));
+  for (const [key, value] of Object.entries(user.login?.body ?? {})) {
+    if (!PASSWORD.test(key) && typeof value === 'string' && value.length >= 3) out.add(value);
+  }
+  return [...out];
+}
+
+/** A member of the answer (three levels, 200 members each) whose value is one of `values`. */
+function showsValue(json: unknown, values: ReadonlySet<string>, depth = 0): boolean {
+  if (depth > 3 || json === null || typeof json !== 'object') return false;
+  const members = Array.isArray(json) ? json : Object.values(json as Record<string, unknown>);
+  return members
+    .slice(0, 200)
+    .some((v) =>
+      typeof v === 'string' || typeof v === 'number'
+        ? values.has(String(v))
+        : showsValue(v, values, depth + 1),
+    );
+}
+
+/**
+ * The caller's own data: no other identity's values in the answer, and the path was planned from the caller's own
+ * objects and given values, or the answer shows a value naming the caller (its login name, its own id).
+ */
+function ownData(ctx: ScanContext, req: PlannedRequest, user: Identity, mine: ScanResponse): boolean {
+  if (holdsAny(mine, othersValues(ctx, user))) return false;
+  return req.ownedPath || showsValue(mine.json, new Set(ownValues(user)));
+}
+
+/**
+ * The same read sent by `user` on another identity's object (each other identity's, then the admin's own plan of
+ * it): the first that answers with that identity's values, whose answer `user` got.
+ */
+async function othersThrough(
+  ctx: ScanContext,
+  op: Operation,
+  req: PlannedRequest,
+  user: Identity,
+): Promise<{ owner: string; path: string; res: ScanResponse } | undefined> {
+  const people = [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])].filter((p) => p.name !== user.name);
+  for (const other of people) {
+    const theirs = planRequest(ctx.spec, op, ctx.objects, { owner: other.name });
+    if (theirs.path === req.path || !theirs.ownedPath) continue;
+    const res = await ctx.send(theirs, user);
+    if (!isSuccess(res) || refusedIn200(res)) continue;
+    if (showsValue(res.json, new Set(ownValues(other)))) return { owner: other.name, path: theirs.path, res };
+  }
+  return undefined;
 }
 
 /**
