@@ -20,7 +20,8 @@ export interface CreatedObject {
   readonly createdBy: Operation;
   /**
    * Discovery's setup made it and confirmed it new (its id was not in the list read just before: no record an
-   * upsert answered): the clean-up deletes it at the end as its owner, through the item's documented DELETE.
+   * upsert answered), or API1 made it for a delete probe (another id than the object it copies): the clean-up
+   * deletes it at the end as its owner, through the item's documented DELETE (gone already is fine).
    */
   readonly setup?: true;
 }

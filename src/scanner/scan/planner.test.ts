@@ -11,6 +11,7 @@ import {
   createdValue,
   createsInSubCollection,
   creationCollection,
+  draftCreation,
   inDeclaredEncoding,
   inputActs,
   isAdminOperation,
@@ -27,6 +28,7 @@ import {
   madeUpUuid,
   memberParam,
   missingFields,
+  moneyMoveReason,
   movesMoney,
   noteConfirmedReader,
   ObjectRegistry,
@@ -301,6 +303,54 @@ test('knows a POST that moves money by its path words, or by a sum beside where 
   for (const p of ['/api/wallet/topup', '/api/tips', '/transfer.php', '/api/sendMoney', '/api/transactions'])
     assert.ok(moves(p), p);
   for (const p of ['/api/notes', '/api/orders', '/api/messages/send']) assert.ok(!moves(p), p);
+  const why = (path: string) => moneyMoveReason(spec, spec.operations.find((o) => o.path === path)!);
+  assert.equal(why('/transfer.php'), 'its path says transfer');
+  assert.equal(why('/api/transactions'), 'it takes a sum (amount) and where it goes (to_account_id)');
+  assert.equal(why('/api/notes'), undefined);
+});
+
+test('tells the creation of a draft, a quote or a cart from a payment', () => {
+  const body = (props: Record<string, object>) => ({
+    requestBody: { content: { 'application/json': { schema: { type: 'object', properties: props } } } },
+    responses: { '201': { description: 'ok' } },
+  });
+  const item = (name: string) => ({
+    get: {
+      parameters: [{ name, in: 'path', required: true, schema: { type: 'integer' } }],
+      responses: { '200': { description: 'ok' } },
+    },
+  });
+  const spec = buildApiDocument('/drafts.yaml', '3.0', {
+    openapi: '3.0.3',
+    info: { title: 't', version: '1' },
+    paths: {
+      '/invoices': { post: body({ amount: { type: 'integer' }, status: { type: 'string' } }) },
+      '/invoices/{id}': item('id'),
+      '/quotes': { post: body({ amount: { type: 'integer' } }) },
+      '/quotes/{id}': item('id'),
+      '/carts/{cart_id}/items': { post: body({ sku: { type: 'string' }, quantity: { type: 'integer' } }) },
+      '/payments': {
+        post: body({ to_account: { type: 'string' }, amount: { type: 'integer' }, status: {} }),
+      },
+      '/invoices/{id}/pay': { post: body({ status: { type: 'string' } }) },
+    },
+  });
+  const draft = (path: string, sent: unknown) =>
+    draftCreation(spec, spec.operations.find((o) => o.path === path && o.method === 'POST')!, sent);
+  assert.equal(
+    draft('/invoices', { amount: 5, status: 'draft' }),
+    'it creates a draft (status: "draft"), no payment',
+  );
+  assert.equal(draft('/invoices', { amount: 5, status: 'issued' }), undefined);
+  assert.equal(
+    draft('/invoices', { amount: 5, isDraft: true }),
+    'it creates a draft (isDraft: true), no payment',
+  );
+  assert.equal(draft('/quotes', { amount: 5 }), 'it creates a quote, no payment');
+  assert.equal(draft('/carts/{cart_id}/items', { sku: 'a', quantity: 1 }), 'it creates a cart, no payment');
+  // Money sent to someone, or a path of paying, is never a draft whatever its status says.
+  assert.equal(draft('/payments', { to_account: 'x', amount: 5, status: 'draft' }), undefined);
+  assert.equal(draft('/invoices/{id}/pay', { status: 'draft' }), undefined);
 });
 
 describe('request planning for RPC-style paths', () => {

@@ -924,13 +924,81 @@ const TO_INPUT = /^(to|recipient|payee|beneficiary|destination|dest)([-_A-Z]|$)/
 
 /** Whether a path (template or concrete) has a word of moving money among its literal segments (MONEY_MOVE). */
 export function moneyPath(path: string): boolean {
+  return moneyWord(path) !== undefined;
+}
+
+/** The path's word of moving money (`transfer` of `/accounts/{id}/transfer`), if any (MONEY_MOVE). */
+export function moneyWord(path: string): string | undefined {
   return path
     .split('?')[0]
     .split('/')
     .filter((seg) => seg !== '' && !seg.includes('{'))
     .flatMap(segmentPieces)
     .flatMap((p) => [p.replace(/-/g, '_'), ...p.split(/[-_]+/)])
-    .some((w) => MONEY_MOVE.test(w));
+    .find((w) => MONEY_MOVE.test(w));
+}
+
+/**
+ * Why a POST moves money (movesMoney), in words for the report: `its path says transfer`, `it takes a sum (amount)
+ * and where it goes (to_account_id)`. Undefined when it does not.
+ */
+export function moneyMoveReason(spec: ApiDocument, op: Operation): string | undefined {
+  if (op.method !== 'POST') return undefined;
+  const word = moneyWord(op.path);
+  if (word !== undefined) return `its path says ${word}`;
+  const fields = [
+    ...Object.keys(propertiesOf(spec, bodySchema(op))),
+    ...op.parameters.filter((p) => p.in === 'query').map((p) => p.name),
+  ];
+  const sum = fields.find((f) => SUM_INPUT.test(f));
+  const to = fields.find((f) => TO_INPUT.test(f));
+  return sum !== undefined && to !== undefined
+    ? `it takes a sum (${sum}) and where it goes (${to})`
+    : undefined;
+}
+
+/** Words of a document that is drafted, not paid: a draft, a quote, an estimate, a cart (`POST /quotes`). */
+const DRAFT_WORD =
+  /^(drafts?|quotes?|quotations?|estimates?|proformas?|pro_forma|carts?|baskets?|wishlists?)$/;
+
+/**
+ * A creation of a draft, a quote or a cart (`POST /quotes {client_id, amount}`, `POST /invoices {customer_id, amount,
+ * status: "draft"}`, `POST /carts/{id}/items`): a document someone may pay later, no payment. The collection's path
+ * names a draft, quote, estimate or cart, or the request as sent sets its status or state to such a word (or
+ * `draft: true`); never a path of moving money, nor one that sends a sum to someone (`to_account`). What the word
+ * decided, for the report, or undefined.
+ */
+export function draftCreation(spec: ApiDocument, op: Operation, body: unknown): string | undefined {
+  if (op.method !== 'POST' || moneyWord(op.path) !== undefined) return undefined;
+  const collection = creationCollection(spec, op) ?? (isCreationLike(op.path) ? op.path : undefined);
+  if (collection === undefined) return undefined;
+  const fields = Object.keys(propertiesOf(spec, bodySchema(op)));
+  if (fields.some((f) => TO_INPUT.test(f))) return undefined;
+  const said = collection
+    .split('/')
+    .filter((seg) => seg !== '' && !seg.includes('{'))
+    .flatMap(segmentPieces)
+    .flatMap((p) => p.split(/[-_]+/))
+    .find((w) => DRAFT_WORD.test(w));
+  if (said !== undefined) return `it creates a ${said.replace(/s$/, '')}, no payment`;
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return undefined;
+  for (const [k, v] of Object.entries(body as Record<string, unknown>)) {
+    const key = k.replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase();
+    if ((key === 'draft' || key === 'is_draft') && v === true)
+      return `it creates a draft (${k}: true), no payment`;
+    if (
+      /^(status|state|stage|kind|type)$/.test(key) &&
+      typeof v === 'string' &&
+      DRAFT_WORD.test(v.toLowerCase())
+    )
+      return `it creates a ${v.toLowerCase()} (${k}: ${JSON.stringify(v)}), no payment`;
+  }
+  return undefined;
+}
+
+/** A POST on a sub-collection of items (`POST /carts/{cart_id}/items`): its last segment is a literal plural. */
+function isCreationLike(path: string): boolean {
+  return /\/[a-z_-]+s\/?$/i.test(path);
 }
 
 /**
@@ -939,13 +1007,7 @@ export function moneyPath(path: string): boolean {
  * {to_account_id, amount}`). Sent as a given identity it moves that identity's real money, and nothing sets it back.
  */
 export function movesMoney(spec: ApiDocument, op: Operation): boolean {
-  if (op.method !== 'POST') return false;
-  if (moneyPath(op.path)) return true;
-  const fields = [
-    ...Object.keys(propertiesOf(spec, bodySchema(op))),
-    ...op.parameters.filter((p) => p.in === 'query').map((p) => p.name),
-  ];
-  return fields.some((f) => SUM_INPUT.test(f)) && fields.some((f) => TO_INPUT.test(f));
+  return moneyMoveReason(spec, op) !== undefined;
 }
 
 /** A GET whose path says it acts rather than reads. */

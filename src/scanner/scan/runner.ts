@@ -11,7 +11,7 @@ import { sessionResource } from './checks/api2-sessions.ts';
 import { api3 } from './checks/api3-property-authorization.ts';
 import { api4 } from './checks/api4-resource-consumption.ts';
 import { api5, madeByPrivilegedCreation, refusedIn200 } from './checks/api5-function-authorization.ts';
-import { api6, changesMoney } from './checks/api6-business-flows.ts';
+import { api6, changesMoneyReason } from './checks/api6-business-flows.ts';
 import { api7 } from './checks/api7-ssrf.ts';
 import { api8 } from './checks/api8-misconfiguration.ts';
 import { api9 } from './checks/api9-inventory.ts';
@@ -38,14 +38,15 @@ import {
   actingInputs,
   bodySchema,
   createdValue,
+  draftCreation,
   idInput,
   inDeclaredEncoding,
   inputActs,
   lastLiteralWords,
   listedValue,
   madeUpId,
-  moneyPath,
-  movesMoney,
+  moneyMoveReason,
+  moneyWord,
   ObjectRegistry,
   pathActs,
   pathValues,
@@ -558,6 +559,29 @@ export function withoutDocumentedCodes(
   return dropped.length > 0 ? { body: stripped, dropped } : { body, dropped };
 }
 
+/**
+ * Why a write moves money, in words for the report (`its path says transfer`, `it takes a sum (amount) for
+ * invoices`): planner's movesMoney, API6's changesMoney, a POST whose path says so; undefined when it does not, or
+ * when it creates a draft, a quote or a cart (draftCreation), which no one has paid yet.
+ */
+export function moneyReason(
+  spec: ApiDocument,
+  op: Operation | undefined,
+  method: string,
+  path: string,
+  body: unknown,
+): string | undefined {
+  if (op === undefined) {
+    const word = moneyWord(path);
+    return word === undefined ? undefined : `its path says ${word}`;
+  }
+  const why =
+    moneyMoveReason(spec, op) ??
+    changesMoneyReason(spec, op) ??
+    (method === 'POST' && moneyWord(path) !== undefined ? `its path says ${moneyWord(path)}` : undefined);
+  return why !== undefined && draftCreation(spec, op, body) === undefined ? why : undefined;
+}
+
 /** The caller's own profile: a path that names no object, ending in `me`, `self`, `profile`... */
 export function isOwnProfile(path: string): boolean {
   return /(^|\/)(me|self|profile|my_?profile|current_?user|whoami)\/?$/i.test(path.split('?')[0]);
@@ -948,7 +972,9 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
         // allowed: it would move that identity's real money, and nothing sets it back. Deny by default: the
         // accounts the scan registered (API6's) move money freely. An own-profile write read first and set back
         // (`ownProfile`, `restore`) is no flow.
-        if (
+        // A creation of a draft, a quote or a cart (planner's draftCreation: `POST /invoices {amount, status:
+        // "draft"}`) is a document someone may pay later, no payment: it goes like any creation.
+        const money =
           as !== undefined &&
           as !== null &&
           (given || as === admin) &&
@@ -956,18 +982,15 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
           !options.allowDestructive &&
           sendOptions?.moneySafe !== true &&
           !ownProfile &&
-          !restore &&
-          (req.operation
-            ? movesMoney(spec, req.operation) ||
-              changesMoney(spec, req.operation) ||
-              (req.method === 'POST' && moneyPath(bare))
-            : moneyPath(bare))
-        ) {
+          !restore
+            ? moneyReason(spec, req.operation, req.method, bare, req.body)
+            : undefined;
+        if (money !== undefined && as) {
           noteOnce(
             noteAs ?? sender,
             `${req.method} ${req.operation?.path ?? bare} money`,
             req.operation,
-            `not sent as ${as.name}: it moves money, and a given identity's money is never moved (--allow-destructive sends it)`,
+            `not sent as ${as.name}: it moves money, and a given identity's money is never moved (${money}; --allow-destructive sends it)`,
           );
           return undefined;
         }

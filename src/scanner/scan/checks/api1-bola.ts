@@ -2109,6 +2109,8 @@ async function freshObject(
     owner: owner.name,
     body: res.json,
     createdBy: op,
+    // New (another id than the object it copies): if no delete probe takes it, the clean-up deletes it as its owner.
+    setup: true,
   };
   ctx.objects.add(fresh);
   return ctx.objects.isScanCreated(fresh.path) ? fresh : undefined;

@@ -1087,13 +1087,25 @@ async function repeatMoneyIn(
  * sets back; API6 runs these only as accounts of the scan's own.
  */
 export function changesMoney(spec: ApiDocument, op: Operation): boolean {
-  if (op.method === 'GET' || op.method === 'HEAD' || op.method === 'OPTIONS' || isExcluded(op)) return false;
-  if (op.extensions['x-portcullis-business-flow'] === false) return false;
-  if (sendsMoneyTo(spec, op)) return true;
-  const sum = flowInputs(spec, op) !== undefined;
+  return changesMoneyReason(spec, op) !== undefined;
+}
+
+/** Why changesMoney holds, in words for the report (`it takes a sum (amount) for invoices`), or undefined. */
+export function changesMoneyReason(spec: ApiDocument, op: Operation): string | undefined {
+  if (op.method === 'GET' || op.method === 'HEAD' || op.method === 'OPTIONS' || isExcluded(op))
+    return undefined;
+  if (op.extensions['x-portcullis-business-flow'] === false) return undefined;
+  const inputs = flowInputs(spec, op);
+  if (sendsMoneyTo(spec, op))
+    return `it sends a sum (${inputs?.amount ?? 'amount'}) to an account (${inputs?.to.join(', ') ?? 'to'})`;
   // A sum to pay, lend or charge (`POST /api/bills/create {biller_id, amount}`, `/loans {amount}`).
-  if (sum && wordsOf(op.path).some((w) => /^(bills?|invoices?|transactions?|charges?|loans?|fees?)$/.test(w)))
-    return true;
-  if (judgeFlow(spec, op).gain !== 'money or credit') return false;
-  return sum || movesMoneyOut(spec, op) || isFlowCandidate(spec, op);
+  const charged = wordsOf(op.path).find((w) =>
+    /^(bills?|invoices?|transactions?|charges?|loans?|fees?)$/.test(w),
+  );
+  if (inputs !== undefined && charged !== undefined)
+    return `it takes a sum (${inputs.amount}) for ${charged}`;
+  if (judgeFlow(spec, op).gain !== 'money or credit') return undefined;
+  if (inputs !== undefined) return `it takes a sum (${inputs.amount}) and its words name money or credit`;
+  if (movesMoneyOut(spec, op)) return 'its words say it moves money out of the account';
+  return isFlowCandidate(spec, op) ? 'its words name a flow of money or credit' : undefined;
 }
