@@ -127,6 +127,24 @@ describe('undeclared fields judged by their value', () => {
     ] as const)
       assert.equal(sensitiveExtra(extra(`/${k}`, v), false), false, k);
   });
+  test('a member named like a token that says what kind or how long holds no credential', () => {
+    for (const [k, v] of [
+      ['token_type', 'bearer'],
+      ['token_expires_in', 300],
+      ['session_started', '2026-12-07T20:00:00Z'],
+      ['sessionTimeout', 900],
+      ['session', 'active'],
+    ] as const)
+      assert.equal(sensitiveExtra(extra(`/${k}`, v), false), false, k);
+    assert.equal(sensitiveExtra(extra('/refresh_token', 'rt-9f8e7d6c5b4a'), false), true);
+    assert.equal(sensitiveExtra(extra('/sessionId', 'q7Vx2mKp9rT4wYz1'), false), true);
+  });
+  test("the caller's own role and privilege flags in its own record are its own; another's are telling", () => {
+    assert.equal(sensitiveExtra(extra('/role', 'member'), true), false);
+    assert.equal(sensitiveExtra(extra('/is_admin', false), true), false);
+    assert.equal(sensitiveExtra(extra('/is_admin', false), false), true);
+    assert.equal(sensitiveExtra(extra('/internal_notes', 'vip'), true), true);
+  });
   test('a secret value and privilege flags stay telling', () => {
     assert.equal(sensitiveExtra(extra('/signingSecret', 'f3a9c2d1e8b7'), false), true);
     assert.equal(sensitiveExtra(extra('/is_admin', true), false), true);

@@ -211,6 +211,20 @@ const SENSITIVE_EXTRA =
   /password|passwd|^pwd$|pass_?hash|^hash$|^hashed|salt|secret|private_?key|api_?key|otp|mfa|totp|ssn|social_?sec|tax_?id|card_?(number|no)$|credit_?card|cvv|cvc|^pin$|internal|permissions?$|privileges?$|^is_?(admin|staff|superuser)$|^acl$/i;
 const TOKEN_EXTRA = /token|session|^jwt$|^sid$/i;
 const ROLE_EXTRA = /^(roles?|user_?role|scopes?|groups?)$/i;
+/** Privilege flags and lists a person's own record shows its owner (`is_admin`, `permissions`): not internal data. */
+const OWN_PRIVILEGE_EXTRA = /permissions?$|privileges?$|^is_?(admin|staff|superuser)$/i;
+/** Token members that say what kind or how long (`token_type`, `session_ttl`, `token_expires_at`). */
+const TOKEN_ABOUT =
+  /(?:type|kind|expir\w*|expires?(?:_?(?:in|at))?|ttl|lifetime|timeout|count|length|started|created(?:_?at)?|issued(?:_?at)?|_at|At|scopes?|id_?hint)$/;
+/**
+ * Whether a member named like a token may hold a credential: a string of 12 or more characters without spaces that
+ * is no date, under a name that does not only say what kind or how long (`token_type`, `session_expires_in`).
+ */
+function credentialLike(key: string, v: unknown): boolean {
+  if (typeof v !== 'string') return typeof v === 'object' && v !== null && !TOKEN_ABOUT.test(key);
+  if (TOKEN_ABOUT.test(key) && !/token$|secret$/i.test(key)) return false;
+  return v.length >= 12 && !/\s/.test(v) && !/^\d{4}-\d{2}-\d{2}/.test(v);
+}
 /** Names of privilege internals: a flag under them (`is_admin: true`) says what the record may do. */
 const PRIVILEGE_EXTRA = /internal|permissions?$|privileges?$|^is_?(admin|staff|superuser)$|^acl$/i;
 /**
@@ -247,7 +261,12 @@ export function sensitiveExtra(
   if (stateFlag(e.value) && !PRIVILEGE_EXTRA.test(key)) return false;
   // The caller's own record at the top of its own answer (not list items in it).
   const own = selfAnswer && !e.pointer.includes('/*');
-  if (TOKEN_EXTRA.test(key)) return !own && !handedToCaller(key, e.value, from);
+  // A member named like a token that holds no credential (`token_type: "bearer"`, `session_expires_in: 300`,
+  // `session_started: "2026-..."`): what kind or how long, not the thing itself.
+  if (TOKEN_EXTRA.test(key))
+    return credentialLike(key, e.value) && !own && !handedToCaller(key, e.value, from);
+  // The caller's own role and privilege flags in its own record (`role: "member"`, `is_admin: false`): its own to see.
+  if (own && (ROLE_EXTRA.test(key) || OWN_PRIVILEGE_EXTRA.test(key))) return false;
   // A role in a record that is no person's (`GET /orgs` → `{id, name, role: owner}`) is the caller's own role in
   // that object, as an authenticated answer shows it to the caller; in a person's record it is that person's.
   if (ROLE_EXTRA.test(key)) return !own && !(answer !== undefined && callerRelation(answer, e.pointer));
@@ -2194,9 +2213,13 @@ function heldContactData(ctx: ScanContext): Map<string, string> {
             .filter(([k, v]) => !/pass|secret|otp|pin/i.test(k) && typeof v === 'string' && v.length >= 3)
             .map(([, v]) => String(v).toLowerCase()),
         ),
+        named: namedSelfIds(p),
       },
     ]),
   );
+  // Every person's ids by name, to tell a nested record of someone else's (`student: {student_id: 12}`) apart.
+  const othersOf = (name: string) =>
+    [...selves.values()].filter((o) => o.person.name !== name).map((o) => ({ ids: o.ids, named: o.named }));
   const fixed = fixedProfiles(ctx, new Set(selves.keys()));
   for (const { identity, response, request } of ctx.observations) {
     const self = identity !== undefined ? selves.get(identity) : undefined;
@@ -2207,31 +2230,170 @@ function heldContactData(ctx: ScanContext): Map<string, string> {
     if (request.method === 'GET' && fixed.has(path)) continue;
     const ownRead =
       request.method === 'GET' && (OWN_PROFILE_READ.test(path) || isOwnAccount(path, self.person));
-    const walk = (v: unknown, depth: number, top: boolean) => {
+    // An object this identity made itself, read at its own path or in its creation's answer: its record is the
+    // caller's (the nested `student` of a lesson it booked is the caller, unless it names another person).
+    const madeByIt = ownObjectAnswer(ctx, identity!, request.method, path);
+    const others = othersOf(identity!);
+    const walk = (v: unknown, depth: number, top: boolean, inherited: boolean) => {
       if (depth > 5 || v === null || typeof v !== 'object' || out.size > 1000) return;
       if (Array.isArray(v)) {
-        for (const item of v.slice(0, 50)) walk(item, depth + 1, false);
+        for (const item of v.slice(0, 50)) walk(item, depth + 1, false, inherited);
         return;
       }
       const record = v as Record<string, unknown>;
-      const mine = Object.entries(record).some(([k, x]) => {
-        if (typeof x !== 'string' && typeof x !== 'number') return false;
-        const value = String(x);
-        if (typeof x === 'string' && self.logins.has(value.toLowerCase())) return true;
-        if (USER_REF_KEY.test(k)) return self.ids.has(value);
-        return ownRead && top && /^(id|_id|uuid)$/i.test(k) && self.ids.has(value);
-      });
+      const namesOther = others.some((o) => namesPerson(record, o.ids, o.named));
+      const mine =
+        ((inherited || (madeByIt && top)) && !namesOther) ||
+        Object.entries(record).some(([k, x]) => {
+          if (typeof x !== 'string' && typeof x !== 'number') return false;
+          const value = String(x);
+          if (typeof x === 'string' && self.logins.has(value.toLowerCase())) return true;
+          // `student_id: 11` where its own login answer or token says `student_id: 11`.
+          if (PERSON_ID_KEY.test(k) && self.named.get(idName(k))?.has(value)) return true;
+          if (USER_REF_KEY.test(k)) return self.ids.has(value);
+          return ownRead && top && /^(id|_id|uuid)$/i.test(k) && self.ids.has(value);
+        });
       for (const [k, x] of Object.entries(record)) {
         if (mine && CONTACT_KEY.test(k) && typeof x === 'string' && x.trim().length >= 5)
           out.set(x, identity!);
         else if (x !== null && typeof x === 'object')
-          // `{data: {...}}`, `{user: {...}}`: still the answer's own record.
-          walk(x, depth + 1, top && /^(data|user|profile|account|result)$/i.test(k));
+          // `{data: {...}}`, `{user: {...}}`: still the answer's own record; a person nested in the caller's own
+          // record (`lesson.student`, `order.customer`) is the caller.
+          walk(
+            x,
+            depth + 1,
+            top && /^(data|user|profile|account|result)$/i.test(k),
+            mine && PERSON_OBJECT_KEY.test(k),
+          );
       }
     };
-    walk(response.json, 0, true);
+    walk(response.json, 0, true, false);
   }
   return out;
+}
+
+/** A member holding a person's id (`student_id`, `customerId`, `member_no`...; not a bare `id`). */
+const PERSON_ID_KEY =
+  /^(?:user|student|member|customer|client|patient|person|player|employee|owner|buyer|guest|traveller|traveler|learner|subscriber)_?(?:id|no|number|uuid)$/i;
+/** A member holding the person a record is about or was made by (`order.customer`, `lesson.student`). */
+const PERSON_OBJECT_KEY =
+  /^(?:user|student|member|customer|client|patient|person|player|employee|owner|buyer|guest|traveller|traveler|learner|subscriber|profile|account|created_?by|placed_?by|booked_?by|ordered_?by)$/i;
+/** A person-id member's name without case or separators (`studentId`, `student_id` → `studentid`). */
+const idName = (key: string) => key.toLowerCase().replace(/[_-]/g, '');
+
+/**
+ * The person ids an identity was told are its own, by member name: members named like a person's id in its login
+ * answer (three levels down: `{result: {student_id: 11}}`) and in its token's claims. Compared by name only: a
+ * `customer_id` may count in another table than a `user_id`.
+ */
+function namedSelfIds(identity: Identity): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  const take = (v: unknown, depth: number) => {
+    if (depth > 3 || v === null || typeof v !== 'object' || Array.isArray(v)) return;
+    for (const [k, x] of Object.entries(v as Record<string, unknown>).slice(0, 100)) {
+      if (PERSON_ID_KEY.test(k) && (typeof x === 'string' || typeof x === 'number') && String(x) !== '') {
+        const set = out.get(idName(k)) ?? new Set<string>();
+        out.set(idName(k), set);
+        set.add(String(x));
+      } else take(x, depth + 1);
+    }
+  };
+  take(identity.login?.answer, 0);
+  const parts = identity.token?.split('.') ?? [];
+  if (parts.length === 3) {
+    try {
+      take(JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8')), 0);
+    } catch {
+      // not a JWT
+    }
+  }
+  return out;
+}
+
+/** Whether a record names a person by that person's own ids (a user reference, or a person id of the same name). */
+function namesPerson(
+  record: Readonly<Record<string, unknown>>,
+  ids: ReadonlySet<string>,
+  named: ReadonlyMap<string, ReadonlySet<string>>,
+): boolean {
+  return Object.entries(record).some(([k, x]) => {
+    if (typeof x !== 'string' && typeof x !== 'number') return false;
+    const value = String(x);
+    return (
+      (USER_REF_KEY.test(k) && ids.has(value)) ||
+      (PERSON_ID_KEY.test(k) && named.get(idName(k))?.has(value) === true)
+    );
+  });
+}
+
+/**
+ * Whether an answer is the identity's own object: a GET at the path of an object it created, or a POST to the
+ * collection it created one in (the creation's answer).
+ */
+function ownObjectAnswer(ctx: ScanContext, identity: string, method: string, path: string): boolean {
+  if (method !== 'GET' && method !== 'POST') return false;
+  const bare = path.replace(/\/+$/, '');
+  return ctx.objects
+    .of(identity)
+    .some((o) =>
+      method === 'GET'
+        ? o.path.replace(/\/+$/, '') === bare
+        : o.createdBy.method === 'POST' && o.collection.replace(/\/+$/, '') === bare,
+    );
+}
+
+/** Members that hold the name a person signs in with. */
+const LOGIN_NAME_KEY = /^(?:user_?name|login|e_?mail|email_?address|handle)$/i;
+
+/** The non-secret values an identity signs in with (its user name, its e-mail), lowercased. */
+function loginValues(p: Identity): Set<string> {
+  return new Set(
+    Object.entries(p.login?.body ?? {})
+      .filter(([k, v]) => !/pass|secret|otp|pin/i.test(k) && typeof v === 'string' && v.length >= 3)
+      .map(([, v]) => String(v).toLowerCase()),
+  );
+}
+
+/**
+ * Whether an answer is the caller's own record, whatever its route: its top record (or the one under `data`,
+ * `result`, `user`...) holds the user name or e-mail the caller signs in with, or the caller's own id under `id`
+ * when the path ends in that id; and names no other given person.
+ */
+function ownRecordAnswer(
+  json: unknown,
+  person: Identity,
+  path: string,
+  people: readonly Identity[],
+): boolean {
+  const logins = loginValues(person);
+  const ids = selfIds(person);
+  const last = path.replace(/\/+$/, '').split('/').at(-1) ?? '';
+  const records: Record<string, unknown>[] = [];
+  const add = (v: unknown) => {
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) records.push(v as Record<string, unknown>);
+  };
+  add(json);
+  for (const [k, v] of Object.entries(records[0] ?? {}))
+    if (/^(?:data|result|user|profile|account|record|item)$/i.test(k)) add(v);
+  return records.some((r) => {
+    const entries = Object.entries(r);
+    const mine = entries.some(
+      ([k, v]) =>
+        (typeof v === 'string' && LOGIN_NAME_KEY.test(k) && logins.has(v.toLowerCase())) ||
+        (/^(?:id|_id|uuid)$/i.test(k) &&
+          (typeof v === 'string' || typeof v === 'number') &&
+          String(v) === last &&
+          ids.has(last)),
+    );
+    if (!mine) return false;
+    return !people.some(
+      (o) =>
+        o.name !== person.name &&
+        entries.some(
+          ([k, v]) => typeof v === 'string' && LOGIN_NAME_KEY.test(k) && loginValues(o).has(v.toLowerCase()),
+        ),
+    );
+  });
 }
 
 /** A session the scan made from a given identity's (`alice (altered token)`): not an account of its own. */
@@ -2875,13 +3037,15 @@ export const api3: Check = {
       // An own-profile read (`GET /me`) shows the caller's own record, whoever signed in: a given identity, or an
       // account of the scan's own (a throwaway, the made-up user a login that creates accounts let in); not a
       // session made from a given identity's (`alice (altered token)`), which API2 judges.
+      // So is a given identity's own record read at any route (`GET /climbers_strict/1` holding its user name).
       const selfRead =
         identity !== undefined &&
         request.method === 'GET' &&
         !fixed.has(path) &&
         (OWN_PROFILE_READ.test(path)
           ? person !== undefined || !derivedSession(identity, givenNames)
-          : person !== undefined && isOwnAccount(path, person));
+          : person !== undefined &&
+            (isOwnAccount(path, person) || ownRecordAnswer(response.json, person, path, people)));
       const extraPointers = new Set(extras.map((e) => e.pointer));
       if (extras.length > 0 && !doneExtra.has(op.id)) {
         // Only undeclared fields that matter are a finding (secrets, hashes, others' tokens, privilege internals);
