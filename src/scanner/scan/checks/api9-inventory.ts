@@ -170,6 +170,95 @@ const SIBLINGS: readonly (readonly [string, Severity])[] = [
   ['export', 'medium'],
 ];
 
+/**
+ * Names a route left from development or an earlier release goes by (`/dev-test`, `/legacy-api`, `/beta`), looked
+ * for at the root, under the API's base path and under its base's other versions; the first ten also under versions.
+ */
+export const STAGE_WORDS: readonly (readonly [string, Severity])[] = [
+  ['dev-test', 'medium'],
+  ['legacy-api', 'medium'],
+  ['legacy', 'medium'],
+  ['old', 'medium'],
+  ['beta', 'medium'],
+  ['debug', 'high'],
+  ['internal', 'high'],
+  ['test', 'medium'],
+  ['dev', 'medium'],
+  ['old-api', 'medium'],
+  ['test-api', 'medium'],
+  ['dev-api', 'medium'],
+  ['api-test', 'medium'],
+  ['beta-api', 'medium'],
+  ['internal-api', 'high'],
+  ['staging', 'medium'],
+  ['sandbox', 'medium'],
+  ['testing', 'medium'],
+  ['development', 'medium'],
+  ['deprecated', 'medium'],
+  ['preview', 'low'],
+  ['demo', 'low'],
+];
+/** Of STAGE_WORDS, how many are also tried under the base's other versions. */
+const STAGE_WORDS_IN_VERSIONS = 10;
+
+/**
+ * The folders stage routes are looked for in: the root, the API's base path, its version before and the base without
+ * its version (`/api/v2` → `/api/v1`, `/api`; `/api` → `/api/v1`, `/api/v2`; none → `/v1`, `/v2`), each once.
+ */
+export function stageFolders(base: string): { folder: string; words: number }[] {
+  const out = [{ folder: '', words: STAGE_WORDS.length }];
+  if (base !== '') out.push({ folder: base, words: STAGE_WORDS.length });
+  // The version before, and the base without its version (or, unversioned, its first two versions).
+  const variants = versionVariants(base);
+  const picked = versionOf(base) ? [variants[0], variants.at(-1)] : variants.slice(0, 2);
+  for (const v of picked)
+    if (v !== undefined && !out.some((o) => o.folder === v))
+      out.push({ folder: v, words: STAGE_WORDS_IN_VERSIONS });
+  return out;
+}
+
+/**
+ * Stage routes (STAGE_WORDS in stageFolders) that answer a 2xx unlike a made-up name in the same folder (a
+ * catch-all answers both alike) and unlike the root's and base's made-up paths: each one a finding at its path.
+ * At most 22 + 22 + 10 + 10 requests and one made-up name a folder.
+ */
+async function stageRoutes(
+  ctx: ScanContext,
+  user: Identity,
+  base: string,
+  probe: (
+    path: string,
+    as: Identity | null,
+  ) => Promise<{ res: ScanResponse | undefined; real: boolean } | undefined>,
+  looksReal: (res: ScanResponse | undefined) => res is ScanResponse,
+): Promise<void> {
+  for (const { folder, words } of stageFolders(base)) {
+    let control: { path: string; res: ScanResponse | undefined } | undefined;
+    for (const [word, severity] of STAGE_WORDS.slice(0, words)) {
+      const path = `${folder}/${word}`;
+      const found = await probe(path, user);
+      if (!found?.real || !looksReal(found.res) || looksRefused(found.res)) continue;
+      if (control === undefined) {
+        const made = `${folder}/pcx${randomBytes(6).toString('hex')}`;
+        control = { path: made, res: await ctx.send({ method: 'GET', path: made }, user) };
+      }
+      if (
+        control.res !== undefined &&
+        isSuccess(control.res) &&
+        answersAlike({ path, res: found.res }, { path: control.path, res: control.res })
+      )
+        continue;
+      ctx.report(SCAN_RULES.undocumentedEndpoint, {
+        operation: undocumentedOperation(path),
+        severity,
+        key: path,
+        message: `GET ${path} answered ${found.res.status} but is not in the API description: a ${word} route left beside the documented ones.`,
+        evidence: evidenceOf(found.res),
+      });
+    }
+  }
+}
+
 function templateRegex(template: string): RegExp {
   return new RegExp(
     `^${template.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\\?\{[^}]+\\?\}/g, '[^/]+')}/?$`,
@@ -969,6 +1058,7 @@ export const api9: Check = {
     }
 
     await outsideTargetBase(ctx, user, probe, looksReal);
+    await stageRoutes(ctx, user, base, probe, looksReal);
 
     // Variants of documented GET paths: other versions, and admin/internal/debug siblings of collections.
     const suffixControls = new Map<string, Control>();
