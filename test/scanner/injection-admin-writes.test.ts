@@ -15,9 +15,11 @@ import { scanDocument } from './twins.ts';
  * workshop annotates one (`PATCH /repairs/{repair_id}`, 403 to its member), and only the workshop sets a member's tier
  * (`PUT /admin/members/{member_id}`). The vulnerable twin builds both UPDATEs with the
  * text of the body (`SET title = '<title>'`, `SET nickname = '<nickname>'`, `SET workshop_note = ...`); errors are
- * hidden as `500 {"oops": 1}`. The fixed twin binds them. A plain scan must probe the admin's writes on a part the
- * scan itself added, on a repair a member booked in the scan and on the tier of the account the scan registered, and
- * the member write on that account: no seeded part, repair nor given member changes.
+ * hidden as `500 {"oops": 1}`. The fixed twin binds them. A plain scan must probe the admin's writes on a repair a
+ * member booked in the scan and on the tier of the account the scan registered, and the member write on that account:
+ * no seeded part, repair nor given member changes. The document has no DELETE of a part: the admin adds none (it
+ * would stay in the catalogue), so the part rename is not probed and the coverage says why (before session 15 the
+ * admin added one, never deleted nor named, to probe the rename on).
  */
 const str = { type: 'string' };
 const body = (properties: Record<string, unknown>) => ({
@@ -263,7 +265,10 @@ async function startShop(fixed: boolean): Promise<Shop> {
 
 describe("the admin's writes and a member's own record: probed on what the scan made", () => {
   const runs = {} as Record<'vulnerable' | 'fixed', ScanResult>;
-  const after = {} as Record<'vulnerable' | 'fixed', { members: unknown; parts: unknown; repairs: unknown }>;
+  const after = {} as Record<
+    'vulnerable' | 'fixed',
+    { members: unknown; parts: unknown; repairs: unknown; partCount: number }
+  >;
   before(async () => {
     for (const kind of ['vulnerable', 'fixed'] as const) {
       const shop = await startShop(kind === 'fixed');
@@ -299,6 +304,7 @@ describe("the admin's writes and a member's own record: probed on what the scan 
             .prepare('SELECT part_no, title, grams FROM parts WHERE part_no <= 2')
             .all()
             .map((r) => ({ ...r })),
+          partCount: Number((shop.db.prepare('SELECT count(*) AS n FROM parts').get() as { n: number }).n),
         };
       } finally {
         await shop.close();
@@ -312,13 +318,25 @@ describe("the admin's writes and a member's own record: probed on what the scan 
       .map((f) => `${f.operation?.operationId} ${String(f.evidence?.parameter)}`)
       .sort();
 
-  test("the admin's part rename, repair note and tier and the member's own update are SQL injection on the vulnerable twin only", () => {
+  test("the admin's repair note and tier and the member's own update are SQL injection on the vulnerable twin only", () => {
     const found = sql(runs.vulnerable);
-    assert.ok(found.includes('renamePart title'), found.join('; '));
     assert.ok(found.includes('updateMember nickname'), found.join('; '));
     assert.ok(found.includes('annotateRepair workshop_note'), found.join('; '));
     assert.ok(found.includes('adminSetTier tier'), found.join('; '));
     assert.deepEqual(sql(runs.fixed), []);
+  });
+
+  test('no part added by the admin (nothing deletes one); the rename is said to be not probed, and why', () => {
+    for (const kind of ['vulnerable', 'fixed'] as const) {
+      assert.equal(after[kind].partCount, 2, kind);
+      const rename = runs[kind].coverage.matrix.find(
+        (m) => m.check === 'API8' && m.operation === 'PUT /parts/{part_no}',
+      );
+      assert.match(
+        JSON.stringify(rename),
+        /the admin makes none to probe it on where the document has no DELETE of it/,
+      );
+    }
   });
 
   test('no seeded part and no given member changed, on either twin', () => {

@@ -32,6 +32,7 @@ import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../conte
 import { changesAccount, changesOwnAccount, setsPassword } from '../discover.ts';
 import { setCookies } from '../login.ts';
 import {
+  isCreationOperation,
   isExcluded,
   isLoginOperation,
   type PlannedRequest,
@@ -42,7 +43,7 @@ import {
 import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, resolveSchema, sampleValue } from '../schema.ts';
 import { cookiesOf, tokenCarrier } from './cookies.ts';
-import { delayed } from './injection.ts';
+import { creationSweep, creators, delayed } from './injection.ts';
 import { addCall, type PickledValue, pickleIn, pickleWith, readPickle, sleepPickle } from './pickle.ts';
 import { selfUpload } from './upload.ts';
 
@@ -475,37 +476,46 @@ function pickleInputs(ctx: ScanContext): PickleInput[] {
   return out.slice(0, MAX_PICKLE_INPUTS);
 }
 
-/** Sends a pickle (protocol 0 text) through the input as `as`. */
-function pickleSender(ctx: ScanContext, input: PickleInput, as: Identity | null) {
+/**
+ * Sends a pickle (protocol 0 text) through the input as `as`. A creation sent as a given identity or the admin
+ * makes an object with each pickle: `sweep` is told of each, to delete it again (the injection probes' sweep).
+ */
+function pickleSender(
+  ctx: ScanContext,
+  input: PickleInput,
+  as: Identity | null,
+  sweep: ReturnType<typeof creationSweep>,
+) {
   const { op } = input;
   const owner = as ? { owner: as.name } : {};
   const b64 = (text: string) => Buffer.from(text, 'latin1').toString(input.urlSafe ? 'base64url' : 'base64');
-  return (pickle: string): Promise<ScanResponse | undefined> => {
+  const made = as !== null && isCreationOperation(ctx.spec, op) ? sweep.seen(op, as, '') : undefined;
+  const request = (pickle: string): PlannedRequest => {
     if (input.in === 'cookie') {
       const req = planRequest(ctx.spec, op, ctx.objects, owner);
       const jar = new Map(as?.session.cookies ?? []);
       jar.set(input.name, encodeURIComponent(b64(pickle)));
       const cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
-      return ctx.send({ ...req, headers: { ...req.headers, cookie } }, as);
+      return { ...req, headers: { ...req.headers, cookie } };
     }
     if (input.in === 'query')
-      return ctx.send(
-        planRequest(ctx.spec, op, ctx.objects, { ...owner, params: { [input.name]: b64(pickle) } }),
-        as,
-      );
+      return planRequest(ctx.spec, op, ctx.objects, { ...owner, params: { [input.name]: b64(pickle) } });
     if (input.in === 'body') {
       const req = planRequest(ctx.spec, op, ctx.objects, owner);
       const type = input.name === '*/*' ? 'text/plain' : input.name;
       const body = input.base64 ? b64(pickle) : pickle;
-      return ctx.send({ ...req, body, headers: { ...req.headers, 'content-type': type } }, as);
+      return { ...req, body, headers: { ...req.headers, 'content-type': type } };
     }
     const schema = requestBody(op)?.schema;
     const sample = schema !== undefined ? sampleValue(ctx.spec, schema) : undefined;
     const base = sample !== null && typeof sample === 'object' && !Array.isArray(sample) ? sample : {};
-    return ctx.send(
-      planRequest(ctx.spec, op, ctx.objects, { ...owner, body: { ...base, [input.name]: b64(pickle) } }),
-      as,
-    );
+    return planRequest(ctx.spec, op, ctx.objects, { ...owner, body: { ...base, [input.name]: b64(pickle) } });
+  };
+  return async (pickle: string): Promise<ScanResponse | undefined> => {
+    const req = request(pickle);
+    const res = await ctx.send(req, as);
+    made?.(req, res, undefined);
+    return res;
   };
 }
 
@@ -515,6 +525,17 @@ function pickleSender(ctx: ScanContext, input: PickleInput, as: Identity | null)
  */
 export async function pickles(ctx: ScanContext): Promise<void> {
   const call = addCall('pcx4', '2z');
+  // What a creation made with the pickles as a given identity or the admin is deleted again at the end.
+  const sweep = creationSweep(ctx, 'the deserialisation probes');
+  try {
+    await picklesThrough(ctx, call, sweep);
+  } finally {
+    await sweep.flush(undefined, true);
+    sweep.report();
+  }
+}
+
+async function picklesThrough(ctx: ScanContext, call: string, sweep: ReturnType<typeof creationSweep>) {
   for (const input of pickleInputs(ctx)) {
     if (ctx.signal.aborted) return;
     const where =
@@ -530,8 +551,8 @@ export async function pickles(ctx: ScanContext): Promise<void> {
     let found = false;
     // The first answer to one of the probe's pickles that quotes an unsafe loader's call (see unsafeLoader).
     let sign: { res: ScanResponse; line: string; pickle: string; as: Identity | null } | undefined;
-    for (const as of input.senders) {
-      const sender = pickleSender(ctx, input, as);
+    for (const as of creators(ctx, input.op, input.senders)) {
+      const sender = pickleSender(ctx, input, as, sweep);
       const attempt = async (pickle: string) => {
         const res = await sender(pickle);
         const line =
@@ -618,6 +639,17 @@ const YAML_PROOF = 'pcx42z';
 
 /** File inputs of multipart bodies, one YAML canary file each, as A then the admin (the first that is let in). */
 export async function yamlUploads(ctx: ScanContext): Promise<void> {
+  // What an upload made as a given identity or the admin is deleted again at the end, as the pickles' are.
+  const sweep = creationSweep(ctx, 'the YAML upload probes');
+  try {
+    await yamlThrough(ctx, sweep);
+  } finally {
+    await sweep.flush(undefined, true);
+    sweep.report();
+  }
+}
+
+async function yamlThrough(ctx: ScanContext, sweep: ReturnType<typeof creationSweep>): Promise<void> {
   let probes = 0;
   for (const op of ctx.spec.operations) {
     if (isExcluded(op) || (op.method !== 'POST' && op.method !== 'PUT')) continue;
@@ -630,7 +662,7 @@ export async function yamlUploads(ctx: ScanContext): Promise<void> {
       .map(([name]) => name);
     if (files.length === 0) continue;
     // An upload to the sender's own account (`/me/avatar`) would replace a given identity's file: anonymously only.
-    const senders = selfUpload(op.path) ? [null] : [ctx.identities[0], ctx.admin, null];
+    const senders = selfUpload(op.path) ? [null] : creators(ctx, op, [ctx.identities[0], ctx.admin, null]);
     for (const as of senders) {
       if (as === undefined || probes++ >= MAX_PROBES || ctx.signal.aborted) break;
       const planned = planRequest(ctx.spec, op, ctx.objects, as ? { owner: as.name } : {});
@@ -638,6 +670,8 @@ export async function yamlUploads(ctx: ScanContext): Promise<void> {
       for (const f of files)
         body[f] = new FilePart('portcullis-scan.yaml', 'application/x-yaml', YAML_CANARY);
       const res = await ctx.send({ ...planned, body }, as);
+      if (as && isCreationOperation(ctx.spec, op))
+        sweep.seen(op, as, '')({ ...planned, body }, res, undefined);
       if (res?.text.includes(YAML_PROOF)) {
         ctx.report(SCAN_RULES.insecureDeserialization, {
           operation: op,

@@ -2031,6 +2031,8 @@ async function liveObject(
   who: readonly (Identity | null)[],
   alive: Map<string, Promise<boolean>>,
   made: Map<string, Promise<LiveObject | undefined>>,
+  /** The scan's own account, which makes a fresh object first; and who is told of what a given identity made. */
+  fresh: { readonly maker?: Identity; readonly made?: MadeBy } = {},
 ): Promise<LiveObject | undefined> {
   const named = namedObject(ctx, op);
   if (named === undefined) return undefined;
@@ -2057,13 +2059,19 @@ async function liveObject(
     }
   }
   if (people.length === 0 || ctx.signal.aborted) return undefined;
-  let fresh = made.get(collection);
-  if (fresh === undefined) {
-    fresh = createOwn(ctx, collection, item, people);
-    made.set(collection, fresh);
+  let made1 = made.get(collection);
+  if (made1 === undefined) {
+    made1 = createOwn(ctx, collection, item, [...(fresh.maker ? [fresh.maker] : []), ...people], fresh.made);
+    made.set(collection, made1);
   }
-  return fresh;
+  return made1;
 }
+
+/** Told of a creation's request and answer as `as` (the sweep's `seen`, see creationSweep). */
+type MadeBy = (
+  op: Operation,
+  as: Identity,
+) => ((req: PlannedRequest, res: ScanResponse | undefined, value: unknown) => void) | undefined;
 
 /**
  * A new object in the collection, created through the documented creation (see liveObject) as the first of
@@ -2075,6 +2083,7 @@ async function createOwn(
   collection: string,
   item: string,
   people: readonly Identity[],
+  madeBy?: MadeBy,
 ): Promise<LiveObject | undefined> {
   const op = ctx.spec.operations.find(
     (o) =>
@@ -2084,8 +2093,9 @@ async function createOwn(
       !changesAccount(ctx.spec, o),
   );
   if (op === undefined) return undefined;
-  for (const as of people) {
-    const made = await createAs(ctx, op, collection, item, as);
+  // Not as the admin where nothing can take the object back (creators).
+  for (const as of creators(ctx, op, people)) {
+    const made = await createAs(ctx, op, collection, item, as, madeBy?.(op, as));
     if (made !== 'refused') return made;
   }
   return undefined;
@@ -2097,10 +2107,13 @@ async function createAs(
   collection: string,
   item: string,
   as: Identity,
+  seen?: (req: PlannedRequest, res: ScanResponse | undefined, value: unknown) => void,
 ): Promise<LiveObject | undefined | 'refused'> {
   const req = withOwnAccount(ctx.spec, op, planRequest(ctx.spec, op, ctx.objects, { owner: as.name }));
   if (req.invented.length > 0) return undefined;
   const res = await ctx.send(req, as);
+  // Deleted again at the end, once every write probed on it is done (the sweep's final flush).
+  seen?.(req, res, undefined);
   if (
     res !== undefined &&
     (res.status === 401 || res.status === 403 || (res.status < 300 && refusedIn200(res)))
@@ -2130,6 +2143,8 @@ interface ProbeObject {
   readonly probe?: string;
   /** The input whose probes made it (`<operation id> <input>`): its job's objects are deleted when it is done. */
   readonly key: string;
+  /** An object the probes of other operations write to (liveObject's): deleted only by the final flush. */
+  readonly last?: true;
 }
 
 /** How many objects of a creation made as one identity were deleted, and why the others were not. */
@@ -2139,6 +2154,41 @@ interface SweepTally {
   made: number;
   deleted: number;
   readonly left: Set<string>;
+  /** The paths of those left whose id the answer (or the list) gave: the report names them. */
+  readonly leftAt: string[];
+}
+
+/** An answer that says a POST made something: `201 Created`, or a `Location` of the new object. */
+export function madeOne(res: ScanResponse): boolean {
+  return res.status === 201 || (isSuccess(res) && res.headers.location !== undefined);
+}
+
+/** How many paths of objects left a warning names (the count says the rest). */
+const MAX_NAMED_LEFT = 8;
+
+/**
+ * Whether what a creation makes as a given identity or the admin can be taken back: the document has a DELETE of
+ * its item (`DELETE /promotions/{id}` beside `POST /promotions`). Not a creation: true.
+ */
+export function undoable(ctx: ScanContext, op: Operation): boolean {
+  if (!isCreationOperation(ctx.spec, op)) return true;
+  const collection = creationCollection(ctx.spec, op);
+  return collection !== undefined && itemDelete(ctx.spec, collection) !== undefined;
+}
+
+/**
+ * Who may send a probe that makes an object: the admin not where nothing can take it back (`undoable`). What the
+ * admin makes is often the whole API's (a promotion every customer redeems, a product everyone sees), not a
+ * corner of its own data; a given identity's stays in its own data, deleted where it can be, named where not.
+ */
+export function creators<T extends Identity | null | undefined>(
+  ctx: ScanContext,
+  op: Operation,
+  who: readonly T[],
+): T[] {
+  return undoable(ctx, op)
+    ? [...who]
+    : who.filter((as) => as === null || as === undefined || as !== ctx.admin);
 }
 
 /** Objects the probes may make in given identities' data: past this, creations as a given identity get no probes. */
@@ -2166,15 +2216,16 @@ export function creationSweep(ctx: ScanContext, probes = 'the injection probes')
     const key = `${op.id}\0${as.name}`;
     let t = tallies.get(key);
     if (!t) {
-      t = { op, as, made: 0, deleted: 0, left: new Set() };
+      t = { op, as, made: 0, deleted: 0, left: new Set(), leftAt: [] };
       tallies.set(key, t);
     }
     return t;
   };
   const seen =
-    (op: Operation, as: Identity, plain: string, input = '') =>
+    (op: Operation, as: Identity, plain: string, input = '', last = false) =>
     (req: PlannedRequest, res: ScanResponse | undefined, value: unknown): void => {
       if (!res || !isSuccess(res) || refusedIn200(res)) return;
+      if (!isCreationOperation(ctx.spec, op) && !madeOne(res)) return;
       tally(op, as).made++;
       madeInAll++;
       pending.push({
@@ -2184,13 +2235,18 @@ export function creationSweep(ctx: ScanContext, probes = 'the injection probes')
         key: `${op.id} ${input}`,
         path: req.path.split('?')[0],
         ...(typeof value === 'string' && value !== plain && value.length >= 3 ? { probe: value } : {}),
+        ...(last ? { last: true as const } : {}),
       });
     };
-  /** Deletes what the probes made: the objects of one input (`key`), or all those still there. */
-  const flush = async (key?: string): Promise<void> => {
+  /**
+   * Deletes what the probes made: the objects of one input (`key`), or all those still there; the objects other
+   * operations' probes write to (`last`) only when `final`.
+   */
+  const flush = async (key?: string, final = false): Promise<void> => {
     const batch: ProbeObject[] = [];
     for (let i = pending.length - 1; i >= 0; i--) {
       if (key !== undefined && pending[i].key !== key) continue;
+      if (pending[i].last && !final) continue;
       batch.unshift(pending[i]);
       pending.splice(i, 1);
     }
@@ -2198,23 +2254,40 @@ export function creationSweep(ctx: ScanContext, probes = 'the injection probes')
     for (const o of batch) {
       const t = tally(o.op, o.as);
       const collection = creationCollection(ctx.spec, o.op);
-      if (collection === undefined) continue;
+      if (collection === undefined) {
+        // No route of the item in the document: named by where the answer says it is, else by its id.
+        const id = captureId(ctx.spec, o.op, o.res);
+        const at = o.res.headers.location?.split('?')[0];
+        t.left.add('the document has no route of the item to delete it by');
+        const name = at
+          ? at.slice(0, 120)
+          : id !== undefined && id !== ''
+            ? `id ${id.slice(0, 60)}`
+            : undefined;
+        if (name !== undefined && t.leftAt.length < MAX_NAMED_LEFT) t.leftAt.push(name);
+        continue;
+      }
       const base = collection.replace(/\/+$/, '');
       const item = itemDelete(ctx.spec, collection);
-      if (!item) {
-        t.left.add('the document has no DELETE of the item');
-        continue;
-      }
-      if (deletes >= MAX_SWEEP_DELETES || ctx.signal.aborted) {
-        t.left.add('no time was left to delete it');
-        continue;
-      }
       // `/notes/create` creates in `/notes`: the concrete collection drops the verb (as createAs does).
       const depth = base.split('/').length;
       const at = o.path.replace(/\/$/, '').split('/').slice(0, depth).join('/');
       const param = memberParam(ctx.spec, collection);
       const entity = entityOfPath(collection);
       let id = createdId(o.res, param, entity) ?? captureId(ctx.spec, o.op, o.res);
+      const leave = (why: string) => {
+        t.left.add(why);
+        if (id !== undefined && id !== '' && t.leftAt.length < MAX_NAMED_LEFT)
+          t.leftAt.push(`${at}/${encodeURIComponent(id)}`);
+      };
+      if (!item) {
+        leave('the document has no DELETE of the item');
+        continue;
+      }
+      if (deletes >= MAX_SWEEP_DELETES || ctx.signal.aborted) {
+        leave('no time was left to delete it');
+        continue;
+      }
       if ((id === undefined || id === '') && o.probe !== undefined) {
         const read = ctx.spec.operations.find(
           (r) => r.method === 'GET' && !isExcluded(r) && r.path.replace(/\/+$/, '') === base,
@@ -2255,7 +2328,7 @@ export function creationSweep(ctx: ScanContext, probes = 'the injection probes')
       if (status !== undefined && status >= 200 && status < 300) {
         t.deleted++;
         ctx.objects.markDeleted(path);
-      } else t.left.add(`its DELETE answered ${status ?? 'nothing'}`);
+      } else leave(`its DELETE answered ${status ?? 'nothing'}`);
     }
   };
   /** The coverage notes and warnings: what the probes made in given identities' data, and what stays. */
@@ -2268,8 +2341,14 @@ export function creationSweep(ctx: ScanContext, probes = 'the injection probes')
         continue;
       }
       const why = [...t.left].join('; ');
-      ctx.note?.({ operation: t.op, reason: `${what}: ${left} left in its data (${why})` });
-      ctx.warn?.(`${what}: ${left} left in its data (${why}); remove them on the target by hand`);
+      // Each object left named by its path where its id is known, so it can be found and removed.
+      const ids = t.leftAt.every((x) => x.startsWith('id '));
+      const named =
+        t.leftAt.length === 0
+          ? ''
+          : `: ${ids ? `id${t.leftAt.length === 1 ? '' : 's'} ${t.leftAt.map((x) => x.slice(3)).join(', ')}` : t.leftAt.join(', ')}${left > t.leftAt.length ? ` and ${left - t.leftAt.length} more` : ''}`;
+      ctx.note?.({ operation: t.op, reason: `${what}: ${left} left in its data (${why})${named}` });
+      ctx.warn?.(`${what}: ${left} left in its data (${why})${named}; remove them on the target by hand`);
     }
   };
   /** The probes made as many objects in given identities' data as the clean-up takes back: no more creations. */
@@ -2580,6 +2659,8 @@ async function pool<T>(
 }
 
 const BUDGET_REASON = 'budget of the injection probes used up';
+const ADMIN_MAKES_REASON =
+  'not sent as the admin: what it makes there could not be deleted (the document has no DELETE of it; safety rule)';
 const ACCOUNT_REASON = 'not sent: it sets a password or changes an account (safety rule)';
 const NO_ACCOUNT_REASON = `${ACCOUNT_REASON}, and the scan has no account of its own (a sign-up and a login) to probe it on`;
 const NAMES_OTHERS_REASON = `${ACCOUNT_REASON}, and its request would name an account other than the scan's own`;
@@ -3170,8 +3251,8 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
   // Creations (`POST /notes`): their probes leave objects named by payloads in the data of whoever sends them. With
   // a sign-up they go as an account of the scan's own first; what a probe made as a given identity or the admin is
   // deleted after each round (creationSweep).
-  const sweepable = (op: Operation) =>
-    isCreationOperation(ctx.spec, op) &&
+  const mayMake = (op: Operation) =>
+    op.method === 'POST' &&
     !signUp(ctx, op) &&
     !setsAPassword(ctx.spec, op) &&
     !logins.has(op.id) &&
@@ -3179,7 +3260,11 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
     !plans.has(op.id) &&
     !profiles.has(op.id) &&
     !changesAnAccount(ctx, op, logins);
+  const sweepable = (op: Operation) => isCreationOperation(ctx.spec, op) && mayMake(op);
   const creationOps = new Set(all.filter((point) => sweepable(point.op)).map((point) => point.op.id));
+  // Any other POST may make an object too (`POST /feedback` with no item route, `POST /admin/coupons`): the
+  // sweep counts those whose answer says so (a 201 or a Location), to delete or name them.
+  const madeOps = new Set(all.filter((point) => mayMake(point.op)).map((point) => point.op.id));
   const maker =
     creationOps.size > 0 && withSignup
       ? (own ?? (await reuseThrowaway(ctx)) ?? (await registerThrowaway(ctx, findLoginTarget(ctx), 'pci')))
@@ -3285,7 +3370,7 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
           pinned,
           [],
           undefined,
-          as !== null && as !== maker?.identity && creationOps.has(point.op.id)
+          as !== null && as !== maker?.identity && madeOps.has(point.op.id)
             ? sweep.seen(point.op, as, point.value, point.name)
             : undefined,
         );
@@ -3325,6 +3410,8 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
     readonly pinned?: Readonly<Record<string, string>>;
   }
   const reach = new Map<string, Promise<Reach | undefined>>();
+  // Operations not probed as the admin: what it would make there could not be deleted (creators, madeOne).
+  const adminWithheld = new Set<string>();
   // Objects read back (by path), and fresh ones made (by collection), once each in this run.
   const alive = new Map<string, Promise<boolean>>();
   const made = new Map<string, Promise<LiveObject | undefined>>();
@@ -3335,7 +3422,11 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
       found =
         signUp(ctx, op) || op.method === 'DELETE'
           ? Promise.resolve(undefined)
-          : liveObject(counted, op, who, alive, made);
+          : liveObject(counted, op, who, alive, made, {
+              ...(maker ? { maker: maker.identity } : {}),
+              made: (o, as) =>
+                as === maker?.identity ? undefined : sweep.seen(o, as, '', 'live object', true),
+            });
       lives.set(op.id, found);
     }
     return found;
@@ -3452,14 +3543,27 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
               return { as: admin, baseline: theirs, planned: live.params, pinned: live.params, by: point };
           }
         }
+        // A creation nothing deletes: not as the admin (creators).
         const order = signUp(ctx, point.op)
           ? [null]
-          : maker && creationOps.has(point.op.id)
-            ? [maker.identity, ...who]
-            : who;
+          : creators(ctx, point.op, maker && creationOps.has(point.op.id) ? [maker.identity, ...who] : who);
+        if (ctx.admin && !signUp(ctx, point.op) && !undoable(ctx, point.op)) adminWithheld.add(point.op.id);
         for (const as of order) {
           const p = probe(point, as);
           const res = await p.send(point.value);
+          // The admin's POST made something the document gives no way to delete (`POST /admin/coupons` answering
+          // 201): that one is named in the report (the sweep), and no probe goes after it as the admin.
+          if (
+            as !== null &&
+            as === ctx.admin &&
+            res !== undefined &&
+            madeOps.has(point.op.id) &&
+            !creationOps.has(point.op.id) &&
+            madeOne(res)
+          ) {
+            adminWithheld.add(point.op.id);
+            continue;
+          }
           if (isSuccess(res)) return { as, baseline: res, by: point };
           // Not sent (the safety rule keeps changes to the scan's objects): another identity may own one.
           if (res === undefined && withheldFor(point.op, as)) continue;
@@ -3715,7 +3819,7 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
     job.found = await probeObjects(counted, job.p!, baseline);
   });
   // The time-based probes and the operator objects made theirs too; and a clean-up the budget cut short is said.
-  await sweep.flush();
+  await sweep.flush(undefined, true);
   sweep.report();
 
   // What the probes stored on a given identity's own profile is set back, whatever the budget left.
@@ -3727,6 +3831,18 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
   const withheld = (op: Operation) =>
     !profiles.has(op.id) && !plans.has(op.id) && who.every((as) => withheldFor(op, as));
   const WITHHELD = 'not sent: a change to an object the scan did not create (safety rule)';
+  // A write whose objects only the admin makes, where nothing deletes one (createOwn): said so.
+  const withheldWhy = (op: Operation) => {
+    const named = namedObject(ctx, op);
+    const creation =
+      named &&
+      ctx.spec.operations.find(
+        (o) => isCreationOperation(ctx.spec, o) && creationCollection(ctx.spec, o) === named.collection,
+      );
+    return ctx.admin && creation && !undoable(ctx, creation)
+      ? `${WITHHELD}; the admin makes none to probe it on where the document has no DELETE of it`
+      : WITHHELD;
+  };
   const outcomes: PointOutcome[] = jobs.map((job): PointOutcome => {
     const { point } = job;
     if (job.found) return { point, status: 'finding' };
@@ -3736,13 +3852,19 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
         point,
         status: 'skipped',
         reason: withheld(point.op)
-          ? WITHHELD
+          ? withheldWhy(point.op)
           : 'no identity got a 2xx baseline and the target did not answer its probes',
       };
     if (job.stage === 2)
       return job.baseline
         ? { point, status: 'tested' }
-        : { point, status: 'skipped', reason: 'no identity got a 2xx baseline' };
+        : {
+            point,
+            status: 'skipped',
+            reason: adminWithheld.has(point.op.id)
+              ? `no identity got a 2xx baseline; ${ADMIN_MAKES_REASON}`
+              : 'no identity got a 2xx baseline',
+          };
     if (job.stage === 1) return { point, status: 'partial', reason: `first round only: ${BUDGET_REASON}` };
     return { point, status: 'skipped', reason: `time ${BUDGET_REASON}` };
   });

@@ -36,7 +36,7 @@ import {
 } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, resolveSchema, sampleValue } from '../schema.ts';
-import { creationSweep } from './injection.ts';
+import { creationSweep, creators } from './injection.ts';
 import { storesOnAccount } from './url-inputs.ts';
 
 const XML_TYPE = /^(application|text)\/([\w.-]+\+)?xml\b/i;
@@ -376,7 +376,8 @@ export async function xxe(ctx: ScanContext): Promise<void> {
     let as: Identity | null | undefined;
     let control: ScanResponse | undefined;
     const creates = isCreationOperation(ctx.spec, op);
-    for (const who of [ctx.identities[0], ctx.admin, null]) {
+    // A creation nothing deletes: not as the admin (creators).
+    for (const who of creators(ctx, op, [ctx.identities[0], ctx.admin, null])) {
       if (who === undefined) continue;
       const planned = planRequest(ctx.spec, op, ctx.objects, who ? { owner: who.name } : {});
       const req = t.request(planned, docs.control);
