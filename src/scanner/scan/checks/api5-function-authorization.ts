@@ -19,6 +19,7 @@ import type { Check } from '../check.ts';
 import type { ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
 import { singular } from '../harvest.ts';
+import { fieldProblems, kindOfName, valueOfKind } from '../infer-body.ts';
 import {
   bodySchema,
   captureId,
@@ -38,7 +39,7 @@ import {
   withForeignKeys,
 } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
-import { propertiesOf, resolveSchema, sampleValue } from '../schema.ts';
+import { propertiesOf, quietChoice, resolveSchema, sampleValue } from '../schema.ts';
 import { selfIds } from '../self.ts';
 import { similarity } from '../similarity.ts';
 import { adminNameVariant } from './admin-variant.ts';
@@ -549,6 +550,41 @@ export function managesPrivilegedCollection(spec: ScanContext['spec'], op: Opera
 }
 
 /**
+ * A body the API's 400/422 answer says lacks fields the document does not list (`{"error": "reason is required"}`
+ * on a promotion): the same request once more with those fields (an allowed value the answer lists, a privileged
+ * one first; else a value of the kind its name says). Undefined when the answer names no missing field the body
+ * lacks, or the request has no JSON object body.
+ */
+async function withNamedFields(
+  ctx: ScanContext,
+  sent: PlannedRequest,
+  res: ScanResponse | undefined,
+  user: Identity,
+): Promise<{ sent: PlannedRequest; res: ScanResponse | undefined; said: string } | undefined> {
+  if (res === undefined || (res.status !== 400 && res.status !== 422)) return undefined;
+  const body = sent.body;
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return undefined;
+  const out: Record<string, unknown> = { ...(body as Record<string, unknown>) };
+  const added: string[] = [];
+  for (const p of fieldProblems(res.json, res.text)) {
+    if (!p.missing || p.extra || (p.at?.length ?? 0) > 0 || p.name in out || added.length >= 4) continue;
+    const allowed = p.allowed?.map(String);
+    out[p.name] =
+      allowed !== undefined && allowed.length > 0
+        ? (allowed.find((v) => PRIVILEGED_VALUE.test(v)) ?? quietChoice(allowed))
+        : valueOfKind(p.kind ?? kindOfName(p.name), p.minLength);
+    added.push(p.name);
+  }
+  if (added.length === 0) return undefined;
+  const again = { ...sent, body: out };
+  return {
+    sent: again,
+    res: await ctx.send(again, user),
+    said: ` (with ${added.join(', ')}, which the document does not list and the API's ${res.status} answer asked for)`,
+  };
+}
+
+/**
  * Sends the privileged changes; returns the destructive or acting ones it did not send (no object of the scan's
  * own to send them to, or the runner refused them), for the probe of an id that does not exist.
  */
@@ -624,6 +660,8 @@ async function replayChanges(ctx: ScanContext): Promise<Operation[]> {
       res = await ctx.send(sent, user);
       served = ` (served at ${op.method} ${beside}, the item route beside the documented one)`;
     }
+    const learnt = await withNamedFields(ctx, sent, res, user);
+    if (learnt !== undefined) ({ sent, res } = learnt);
     let caller = `${user.name} (an ordinary identity)`;
     let identity = user.name;
     // API1 already sent this operation without credentials and judged it (api5-anonymous-write): not twice.
@@ -696,7 +734,7 @@ async function replayChanges(ctx: ScanContext): Promise<Operation[]> {
     }
     ctx.report(SCAN_RULES.bfla, {
       operation: op,
-      message: `${caller} called the privileged operation ${op.method} ${op.path}${
+      message: `${caller} called the privileged operation ${op.method} ${op.path}${learnt?.said ?? ''}${
         account && param !== undefined ? ` on an account the scan registered (${account.name})` : ''
       }${served} and it succeeded.`,
       evidence: evidenceOf(res, { identity }),
