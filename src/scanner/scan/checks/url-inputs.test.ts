@@ -33,6 +33,12 @@ paths:
     post: { requestBody: ${body('source_url')}, responses: ${ok} }
   /avatars/{id}:
     get: { parameters: [{ name: id, in: path, required: true, schema: { type: string } }], responses: ${ok} }
+  /api/import-user:
+    post: { requestBody: ${body('externalApiUrl')}, responses: ${ok} }
+  /members/preview-link:
+    post: { requestBody: ${body('link')}, responses: ${ok} }
+  /members/sync-avatar:
+    post: { requestBody: ${body('avatar_url')}, responses: ${ok} }
 `;
 
 test('URL inputs that may be stored on the sender’s own account are told apart', async () => {
@@ -54,6 +60,10 @@ test('URL inputs that may be stored on the sender’s own account are told apart
       'POST /imports/preview source_url': false,
       'GET /me callback': false,
       'POST /avatars source_url': false,
+      // A fetch done once beside an account word reads its URL; a profile field it still keeps.
+      'POST /api/import-user externalApiUrl': false,
+      'POST /members/preview-link link': false,
+      'POST /members/sync-avatar avatar_url': true,
     });
     // Without ownRecords, writes under the caller's own record are left out (API10, injection).
     assert.equal(

@@ -40,6 +40,13 @@ const PROFILE_FIELD = /avatar|gravatar|portrait|picture|photo|^pic|profile|homep
 /** Path words that change what the caller holds: a GET with one of them may store its query (`/setAvatar.php`). */
 const CHANGE_WORD = /^(update|set|change|edit|save|upload|modify|put)$/;
 
+/**
+ * Path words of a fetch done once (`/api/import-user`, `/members/preview-link`, `/feeds/sync`): the URL is a source
+ * read, not a link kept on the caller's account, whatever account word stands beside the verb.
+ */
+const FETCH_WORD =
+  /^(import|imports|fetch|sync|load|pull|crawl|scrape|ingest|preview|unfurl|proxy|download|mirror|resolve|ping)$/;
+
 /** A sign-up's path words: it stores the URL on the new account it makes. */
 const SIGNUP_WORD = /^(register|registration|signup|join|enrol|enroll)$/;
 
@@ -96,6 +103,16 @@ export function accountWrite(spec: ApiDocument, op: Operation, name: string): bo
     !ownProfileWritePath(op.path) &&
     accountParam(op.path) === undefined &&
     !PROFILE_FIELD.test(leaf)
+  )
+    return false;
+  // A fetch done once (`POST /api/import-user {externalApiUrl}`) at a path that names no user by a parameter and is
+  // not the caller's own record: the URL is read, not kept on the account.
+  if (
+    words.some((w) => FETCH_WORD.test(w)) &&
+    !PROFILE_FIELD.test(leaf) &&
+    !ownRecordPath(op.path) &&
+    !ownProfileWritePath(op.path) &&
+    accountParam(op.path) === undefined
   )
     return false;
   if (op.method === 'GET')
