@@ -9,7 +9,8 @@ import { scanTwins, type TwinScans, type TwinTarget } from './twins.ts';
 /**
  * Routes left from development under the API's base and its other versions, which no document lists: a test
  * route showing the server's settings (`/api/v2/dev-test`), a legacy route of the first version serving every
- * plant's record without credentials (`/api/v1/legacy-api`), a beta route (`/api/beta`). Missed in session 14 (two
+ * plant's record without credentials (`/api/v1/legacy-api`), a beta route (`/api/beta`), a first version's
+ * leftover at the root answering plain text (`/v1/old`). Missed in session 14 (two
  * third-party APIs had `/dev-test` and `/v1/legacy-api`): the inventory looked for `/test` and `/dev` only.
  *
  * Style: a plant nursery on node:http, Express-like, base `/api/v2`, bearer tokens from `POST /api/v2/login`. The fixed
@@ -89,6 +90,10 @@ function startNursery(fixed: boolean): Promise<TwinTarget> {
           seeded: true,
         });
       if (url.pathname === '/api/v1/legacy-api') return send(200, { ok: true, plants: PLANTS });
+      if (url.pathname === '/v1/old') {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        return res.end('old nursery API, still here');
+      }
       if (url.pathname === '/api/beta')
         return send(200, { ok: true, features: ['bulk-import', 'price-rules'] });
     }
@@ -125,6 +130,7 @@ describe('development, test and legacy routes under the base and its versions', 
       '/api/beta',
       '/api/v1/legacy-api',
       '/api/v2/dev-test',
+      '/v1/old',
     ]);
   });
 

@@ -192,11 +192,11 @@ test('configuration files are looked for in the base path and the first folders 
   assert.deepEqual(configFolders(['/{tenant}/x', '/a/x', '/b/x', '/c/x', '/d/x'], ''), ['/a', '/b', '/c']);
 });
 
-test('stage routes are looked for at the root, the base, its version before and the base without its version', () => {
+test('stage routes are looked for at the root, the base, its version before, the base without its version and /v1', () => {
   const at = (base: string) => stageFolders(base).map((f) => `${f.folder || '/'} ${f.words}`);
   const all = STAGE_WORDS.length;
-  assert.deepEqual(at('/api/v2'), [`/ ${all}`, `/api/v2 ${all}`, '/api/v1 10', '/api 10']);
-  assert.deepEqual(at('/api'), [`/ ${all}`, `/api ${all}`, '/api/v1 10', '/api/v2 10']);
+  assert.deepEqual(at('/api/v2'), [`/ ${all}`, `/api/v2 ${all}`, '/api/v1 10', '/api 10', '/v1 10']);
+  assert.deepEqual(at('/api'), [`/ ${all}`, `/api ${all}`, '/api/v1 10', '/api/v2 10', '/v1 10']);
   assert.deepEqual(at(''), [`/ ${all}`, '/v1 10', '/v2 10']);
   assert.ok(STAGE_WORDS.slice(0, 10).some(([w]) => w === 'legacy-api'));
 });

@@ -203,7 +203,8 @@ const STAGE_WORDS_IN_VERSIONS = 10;
 
 /**
  * The folders stage routes are looked for in: the root, the API's base path, its version before and the base without
- * its version (`/api/v2` → `/api/v1`, `/api`; `/api` → `/api/v1`, `/api/v2`; none → `/v1`, `/v2`), each once.
+ * its version (`/api/v2` → `/api/v1`, `/api`; `/api` → `/api/v1`, `/api/v2`; none → `/v1`, `/v2`), and `/v1` at the
+ * root, each once.
  */
 export function stageFolders(base: string): { folder: string; words: number }[] {
   const out = [{ folder: '', words: STAGE_WORDS.length }];
@@ -211,7 +212,8 @@ export function stageFolders(base: string): { folder: string; words: number }[] 
   // The version before, and the base without its version (or, unversioned, its first two versions).
   const variants = versionVariants(base);
   const picked = versionOf(base) ? [variants[0], variants.at(-1)] : variants.slice(0, 2);
-  for (const v of picked)
+  // And the first version at the root (`/v1/legacy-api` beside `/api/users`).
+  for (const v of [...picked, '/v1'])
     if (v !== undefined && !out.some((o) => o.folder === v))
       out.push({ folder: v, words: STAGE_WORDS_IN_VERSIONS });
   return out;
@@ -220,7 +222,7 @@ export function stageFolders(base: string): { folder: string; words: number }[] 
 /**
  * Stage routes (STAGE_WORDS in stageFolders) that answer a 2xx unlike a made-up name in the same folder (a
  * catch-all answers both alike) and unlike the root's and base's made-up paths: each one a finding at its path.
- * At most 22 + 22 + 10 + 10 requests and one made-up name a folder.
+ * At most 22 + 22 + 10 + 10 + 10 requests and one made-up name a folder.
  */
 async function stageRoutes(
   ctx: ScanContext,
