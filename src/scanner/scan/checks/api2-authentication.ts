@@ -58,7 +58,7 @@ import {
 } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, recordFields, recordProperties, sampleValue } from '../schema.ts';
-import { accountParam } from '../self.ts';
+import { accountParam, selfIds } from '../self.ts';
 import { similarity } from '../similarity.ts';
 import { sessionChecks } from './api2-sessions.ts';
 import { refusedIn200 } from './api5-function-authorization.ts';
@@ -1718,6 +1718,416 @@ function masked(evidence: Record<string, unknown>, value: string): Record<string
   );
 }
 
+/** Plain answers (no probe header) per scan, by caller and request line: what the header probes compare with. */
+const plainAnswers = new WeakMap<object, Map<string, ScanResponse | undefined>>();
+
+/**
+ * The answer to a GET as `as` without any probe header: the first one this scan's header and key probes asked
+ * for (answerTo's), kept, as a probe's own answer to the same line (`X-Role: admin`) is no plain answer.
+ */
+async function plainAnswer(
+  ctx: ScanContext,
+  req: PlannedRequest,
+  as: Identity | null,
+): Promise<ScanResponse | undefined> {
+  const memo = plainAnswers.get(ctx.objects) ?? new Map<string, ScanResponse | undefined>();
+  plainAnswers.set(ctx.objects, memo);
+  const key = `${as?.name ?? ''}\0${req.path}`;
+  if (!memo.has(key)) memo.set(key, await answerTo(ctx, req, as));
+  return memo.get(key);
+}
+
+/** Key-like inputs a document may declare on a read (`?api_key=`, `X-Admin-Key`, `access_key`). */
+const KEY_INPUT =
+  /^(?:x-)?(?:api[_-]?key|apikey|admin[_-]?(?:key|token|secret)|access[_-]?key|master[_-]?key|auth[_-]?key|secret[_-]?key|secret|key|app[_-]?key|client[_-]?key)$/i;
+/** Key places tried where the document declares none: two headers, two query parameters. */
+const UNDECLARED_KEYS: readonly KeyPlace[] = [
+  { in: 'header', name: 'x-api-key' },
+  { in: 'header', name: 'x-admin-key' },
+  { in: 'query', name: 'api_key' },
+  { in: 'query', name: 'key' },
+];
+/** Static keys that installs, tutorials and labs ship with; the API's own words are added. */
+const STATIC_KEYS = [
+  'admin',
+  'secret',
+  '12345',
+  '123456',
+  'changeme',
+  'password',
+  'apikey',
+  'api_key',
+  'admin123',
+  'supersecret',
+  'test',
+  'default',
+  'letmein',
+  'key',
+  'dev',
+  'master',
+];
+/** Guesses at a place the document does not declare (the first of the list: the most common). */
+const UNDECLARED_GUESSES = 8;
+/** Requests the static-key guessing may send in a scan, controls included. */
+const MAX_KEY_GUESSES = 120;
+
+interface KeyPlace {
+  readonly in: 'header' | 'query' | 'cookie';
+  readonly name: string;
+}
+
+/** A request with `value` at `place` (a header, a query parameter, a cookie), whatever the plan put there. */
+function withKey(req: PlannedRequest, place: KeyPlace, value: string): PlannedRequest {
+  if (place.in === 'header') {
+    const headers = Object.fromEntries(
+      Object.entries(req.headers ?? {}).filter(([k]) => k.toLowerCase() !== place.name.toLowerCase()),
+    );
+    return { ...req, headers: { ...headers, [place.name.toLowerCase()]: value } };
+  }
+  if (place.in === 'cookie')
+    return { ...req, headers: { ...(req.headers ?? {}), cookie: `${place.name}=${value}` } };
+  const q = req.path.indexOf('?');
+  const params = new URLSearchParams(q >= 0 ? req.path.slice(q + 1) : '');
+  params.set(place.name, value);
+  return { ...req, path: `${q >= 0 ? req.path.slice(0, q) : req.path}?${params}` };
+}
+
+/** A request without anything at `place`. */
+function withoutKey(req: PlannedRequest, place: KeyPlace): PlannedRequest {
+  if (place.in === 'header')
+    return {
+      ...req,
+      headers: Object.fromEntries(
+        Object.entries(req.headers ?? {}).filter(([k]) => k.toLowerCase() !== place.name.toLowerCase()),
+      ),
+    };
+  if (place.in === 'cookie') return req;
+  const q = req.path.indexOf('?');
+  if (q < 0) return req;
+  const params = new URLSearchParams(req.path.slice(q + 1));
+  params.delete(place.name);
+  const rest = params.toString();
+  return { ...req, path: `${req.path.slice(0, q)}${rest ? `?${rest}` : ''}` };
+}
+
+/** An answer that lets the caller in: a 2xx that refuses nothing and shows something. */
+function letIn(res: ScanResponse | undefined): boolean {
+  return isSuccess(res) && !errorIn200(res) && !emptyAnswer(res.json);
+}
+
+/**
+ * A made-up key's answer that is a refusal for want of the right key: 401 or 403, a refusal in a 200, or a 400
+ * that speaks of a key, a token or access (`?key=` that looks a record up answers 404: no key at all).
+ */
+function keyRefused(res: ScanResponse): boolean {
+  if (res.status === 401 || res.status === 403) return true;
+  if (res.status === 400)
+    return /key|token|auth|forbidden|denied|permission|credential/i.test(res.text.slice(0, 500));
+  return res.status < 300 && refusedIn200(res);
+}
+
+/** The guesses for a static key: the common ones, then the API's own name in a few forms. */
+function staticKeys(ctx: ScanContext, given: ReadonlySet<string>): string[] {
+  const out = new Set(STATIC_KEYS);
+  const title = ctx.spec.title.trim().toLowerCase();
+  const words = title.split(/[^a-z0-9]+/).filter((w) => w.length >= 3);
+  for (const w of [words.join(''), words.join('-'), ...words.slice(0, 2)])
+    if (w.length >= 3) for (const form of [w, `${w}-key`, `${w}_key`, `${w}123`, `${w}-admin`]) out.add(form);
+  return [...out].filter((k) => !given.has(k)).slice(0, 30);
+}
+
+/** Every header, cookie and query value the given identities carry: never offered as a guess. */
+function givenValues(ctx: ScanContext): Set<string> {
+  const out = new Set<string>();
+  for (const i of [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])]) {
+    for (const v of Object.values(i.session.headers)) out.add(v.replace(/^\w+ /, '')).add(v);
+    for (const v of i.session.cookies.values()) out.add(v);
+  }
+  return out;
+}
+
+/**
+ * Guessable static keys (`-default-credentials`, key `static-key:<place>`): a read that the caller is refused
+ * (anonymous, or B where only the admin passes) and a made-up key is refused too, is sent with each common key
+ * (`admin`, `secret`, `12345`, `changeme`..., the API's title as `garden-key`) at the key's place: a declared
+ * `apiKey` scheme or a key-like parameter (`?api_key=`, `X-Admin-Key`) of the read, else, on at most two reads,
+ * `X-API-Key`, `X-Admin-Key`, `?api_key=` and `?key=`. A guess answered with a 2xx that refuses nothing and shows
+ * something is the finding; the first one per place ends the guessing there. GETs only; never a given identity's
+ * own key.
+ */
+async function staticKeyGuessing(ctx: ScanContext): Promise<void> {
+  const given = givenValues(ctx);
+  const guesses = staticKeys(ctx, given);
+  let budget = MAX_KEY_GUESSES;
+  const b = ctx.identities[1] ?? ctx.identities[0];
+  /** Reads to try: [op, caller] where the caller is refused; declared key places first. */
+  const targets: { op: Operation; as: Identity | null; places: KeyPlace[]; declared: boolean }[] = [];
+  for (const op of ctx.spec.operations) {
+    if (op.method !== 'GET' || isExcluded(op) || op.parameters.some((p) => p.in === 'path')) continue;
+    const places: KeyPlace[] = [];
+    for (const alt of op.security ?? [])
+      for (const name of Object.keys(alt)) {
+        const raw = ctx.spec.securitySchemes[name];
+        if (raw?.type !== 'apiKey') continue;
+        const where = raw.raw.in;
+        const key = raw.raw.name;
+        if ((where === 'header' || where === 'query' || where === 'cookie') && typeof key === 'string')
+          places.push({ in: where, name: key });
+      }
+    for (const p of op.parameters)
+      if ((p.in === 'header' || p.in === 'query') && KEY_INPUT.test(p.name))
+        places.push({ in: p.in, name: p.name });
+    const unique = places.filter(
+      (p, i) => places.findIndex((x) => x.in === p.in && x.name.toLowerCase() === p.name.toLowerCase()) === i,
+    );
+    // One read per key: a place an earlier read declares is the same key.
+    const fresh = unique.filter(
+      (p) =>
+        !targets.some((t) =>
+          t.places.some((x) => x.in === p.in && x.name.toLowerCase() === p.name.toLowerCase()),
+        ),
+    );
+    if (fresh.length > 0 && targets.length < 3) targets.push({ op, as: null, places: fresh, declared: true });
+  }
+  // Undeclared places too (a shorter list): reads only the admin passes (B refused), then reads an anonymous
+  // caller is refused.
+  {
+    const undeclared: { op: Operation; as: Identity | null }[] = [];
+    for (const op of ctx.spec.operations) {
+      if (op.method !== 'GET' || isExcluded(op) || op.parameters.some((p) => p.in === 'path')) continue;
+      if (undeclared.length >= 2) break;
+      if (targets.some((t) => t.op === op)) continue;
+      const req = planRequest(ctx.spec, op, ctx.objects);
+      if (ctx.admin && b) {
+        const byAdmin = await plainAnswer(ctx, req, ctx.admin);
+        const byB = await plainAnswer(ctx, req, b);
+        if (letIn(byAdmin) && byB && !letIn(byB) && byB.status < 500) {
+          undeclared.push({ op, as: b });
+        }
+      }
+    }
+    for (const op of ctx.spec.operations) {
+      if (undeclared.length >= 2) break;
+      if (op.method !== 'GET' || isExcluded(op) || op.parameters.some((p) => p.in === 'path')) continue;
+      if (undeclared.some((u) => u.op === op)) continue;
+      const req = planRequest(ctx.spec, op, ctx.objects);
+      if (targets.some((t) => t.op === op)) continue;
+      const anon = await plainAnswer(ctx, req, null);
+      const byA = ctx.identities[0] ? await plainAnswer(ctx, req, ctx.identities[0]) : undefined;
+      if (anon && !letIn(anon) && anon.status < 500 && letIn(byA)) undeclared.push({ op, as: null });
+    }
+    for (const u of undeclared) targets.push({ ...u, places: [...UNDECLARED_KEYS], declared: false });
+  }
+  /** Declared places already guessed at (one key, whatever the read): each is guessed once. */
+  const guessed = new Set<string>();
+  for (const { op, as, places, declared } of targets.slice(0, 5)) {
+    for (const place of places) {
+      const where = `${place.in}:${place.name.toLowerCase()}`;
+      if (declared && guessed.has(where)) continue;
+      if (budget <= 0) {
+        ctx.note?.({
+          rule: SCAN_RULES.defaultCredentials,
+          operation: op,
+          reason: `static key guessing stopped: its ${MAX_KEY_GUESSES} requests were spent`,
+        });
+        return;
+      }
+      const base = withoutKey(planRequest(ctx.spec, op, ctx.objects), place);
+      // The control: a made-up key must be refused, like no key at all.
+      const control = await ctx.send(withKey(base, place, `pc-nokey-${randomUUID().slice(0, 8)}`), as);
+      budget--;
+      if (!control || !keyRefused(control)) continue;
+      if (declared) guessed.add(where);
+      for (const guess of declared ? guesses : guesses.slice(0, UNDECLARED_GUESSES)) {
+        if (budget-- <= 0) break;
+        const res = await ctx.send(withKey(base, place, guess), as);
+        if (!res || !letIn(res) || shape(res, [guess]) === shape(control, [])) continue;
+        ctx.report(SCAN_RULES.defaultCredentials, {
+          operation: op,
+          key: `static-key:${place.in}:${place.name.toLowerCase()}`,
+          message: `${op.method} ${op.path} let ${as ? as.name : 'a caller without credentials'} in (${res.status}) with the guessable ${place.in === 'query' ? 'query parameter' : place.in} ${place.name}=${guess.slice(0, 2)}…(${guess.length} characters, a common value), while a made-up key got ${control.status}${declared ? '' : ' (the document declares no such key)'}: a static key anyone can guess.`,
+          evidence: maskedAt(
+            evidenceOf(res, { place: `${place.in} ${place.name}`, guessLength: guess.length }),
+            place.name,
+            guess,
+          ),
+        });
+        break;
+      }
+    }
+  }
+}
+
+/** Evidence with the value given to `name` (`name=value`, `name: value`) masked wherever it shows. */
+function maskedAt(evidence: Record<string, unknown>, name: string, value: string): Record<string, unknown> {
+  const escapeRe = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const at = new RegExp(
+    `(${escapeRe(name)}['"]?\\s{0,3}[:=]\\s{0,3}['"]?)${escapeRe(value)}(?![\\w-])`,
+    'gi',
+  );
+  return Object.fromEntries(
+    Object.entries(evidence).map(([k, v]) => [k, typeof v === 'string' ? v.replace(at, '$1***') : v]),
+  );
+}
+
+/** Headers a proxy sets for the signed-in user, by what they carry. */
+const ID_HEADERS = ['x-user-id', 'x-userid'];
+const NAME_HEADERS = [
+  'x-user',
+  'x-username',
+  'x-forwarded-user',
+  'x-remote-user',
+  'x-auth-user',
+  'remote-user',
+];
+const MAIL_HEADERS = ['x-user-email', 'x-forwarded-email', 'x-email'];
+const ROLE_HEADERS: Readonly<Record<string, string>> = {
+  'x-role': 'admin',
+  'x-user-role': 'admin',
+  'x-forwarded-role': 'admin',
+  'x-admin': 'true',
+  'x-is-admin': 'true',
+};
+
+/** The lower-case strings of an answer (values at any depth, at most 500). */
+function answerStrings(json: unknown): Set<string> {
+  const out = new Set<string>();
+  const walk = (v: unknown, depth: number) => {
+    if (out.size >= 500 || depth > 6) return;
+    if (typeof v === 'string' || typeof v === 'number') out.add(String(v).trim().toLowerCase());
+    else if (v !== null && typeof v === 'object') for (const c of Object.values(v)) walk(c, depth + 1);
+  };
+  walk(json, 0);
+  return out;
+}
+
+/**
+ * Identity headers the API trusts (`-no-credentials`, key `identity-header:<header>`): undeclared headers a
+ * proxy would set (`X-User-Id`, `X-User`, `X-Forwarded-User`, `X-Remote-User`, `X-User-Email`...) naming A, sent
+ * by B and by a caller without credentials to a read of one's own account (`/me`, `/profile`; no path parameter)
+ * that shows A's names to A and B's to B: B's answer then showing A's names and not B's (or an anonymous caller,
+ * refused without them, getting A's) is the finding; the header is named by one request per header after all
+ * of them together. Then role headers (`X-Role: admin`, `X-Admin: true`...) sent by B to at most two reads the
+ * admin passes and B is refused: a 2xx like the admin's (similarity 0.5) is the finding too. GETs only; a header
+ * the document declares on the operation, or an identity carries, is left alone.
+ */
+async function identityHeaders(ctx: ScanContext): Promise<void> {
+  const [a, b] = ctx.identities;
+  if (!a || !b) return;
+  const declared = (op: Operation) =>
+    new Set([
+      ...op.parameters.filter((p) => p.in === 'header').map((p) => p.name.toLowerCase()),
+      ...Object.keys(a.session.headers),
+      ...Object.keys(b.session.headers),
+    ]);
+  const reads = ctx.spec.operations.filter(
+    (op) =>
+      op.method === 'GET' &&
+      !isExcluded(op) &&
+      OWN_READ.test(op.path) &&
+      !op.parameters.some((p) => p.in === 'path'),
+  );
+  let reported = false;
+  for (const op of reads.slice(0, 2)) {
+    if (reported) break;
+    const req = planRequest(ctx.spec, op, ctx.objects);
+    const byA = await plainAnswer(ctx, req, a);
+    const byB = await plainAnswer(ctx, req, b);
+    if (!byA || !byB || !letIn(byA) || !letIn(byB)) continue;
+    const aNames = new Set([...accountNames(a), ...ownReadNames(op.path, byA.json)]);
+    const bNames = new Set([...accountNames(b), ...ownReadNames(op.path, byB.json)]);
+    const shows = (res: ScanResponse, names: ReadonlySet<string>) => {
+      const strings = answerStrings(res.json);
+      return [...names].some((n) => strings.has(n));
+    };
+    if (!shows(byA, aNames) || !shows(byB, bNames) || shows(byB, aNames)) continue;
+    const ids = [...selfIds(a)].filter((x) => !selfIds(b).has(x));
+    const mail = [...aNames].find((n) => EMAIL_VALUE.test(n));
+    const name = [...aNames].find((n) => !EMAIL_VALUE.test(n)) ?? mail;
+    const skip = declared(op);
+    const headers: Record<string, string> = {};
+    for (const h of ID_HEADERS) if (ids[0] !== undefined) headers[h] = ids[0];
+    for (const h of NAME_HEADERS) if (name !== undefined) headers[h] = name;
+    for (const h of MAIL_HEADERS) if (mail !== undefined) headers[h] = mail;
+    for (const h of Object.keys(headers)) if (skip.has(h)) delete headers[h];
+    if (Object.keys(headers).length === 0) continue;
+    const anon = await plainAnswer(ctx, req, null);
+    const callers: (Identity | null)[] = [b, ...(anon && !letIn(anon) && anon.status < 500 ? [null] : [])];
+    for (const as of callers) {
+      const becomes = (res: ScanResponse | undefined): res is ScanResponse =>
+        res !== undefined && letIn(res) && shows(res, aNames) && !shows(res, bNames);
+      const all = await ctx.send({ ...req, headers: { ...(req.headers ?? {}), ...headers } }, as);
+      if (!becomes(all)) continue;
+      // Which header: one at a time (the first that does it is named).
+      let culprit: [string, string] | undefined;
+      let proof: ScanResponse = all;
+      for (const [h, v] of Object.entries(headers)) {
+        const one = await ctx.send({ ...req, headers: { ...(req.headers ?? {}), [h]: v } }, as);
+        if (becomes(one)) {
+          culprit = [h, v];
+          proof = one;
+          break;
+        }
+      }
+      const sent = culprit ? `${culprit[0]}: ${culprit[1]}` : Object.keys(headers).join(', ');
+      ctx.report(SCAN_RULES.noCredentials, {
+        operation: op,
+        key: `identity-header:${culprit?.[0] ?? 'several'}`,
+        message: `${op.method} ${op.path} took the caller's identity from a header the client sets and the document does not declare: ${as ? as.name : 'a caller without credentials'} sent ${sent} (naming ${a.name}) and got ${a.name}'s account (${proof.status}), where ${as ? `${as.name}'s own request shows its own` : 'a request without it is refused'}. Anyone becomes any user by naming them.`,
+        evidence: evidenceOf(proof, {
+          header: culprit?.[0] ?? Object.keys(headers),
+          caller: as ? as.name : 'anonymous',
+        }),
+      });
+      reported = true;
+      break;
+    }
+  }
+  // Role headers, on reads only the admin passes.
+  const admin = ctx.admin;
+  if (!admin) return;
+  let tried = 0;
+  for (const op of ctx.spec.operations) {
+    if (tried >= 2) break;
+    if (op.method !== 'GET' || isExcluded(op) || op.parameters.some((p) => p.in === 'path')) continue;
+    const req = planRequest(ctx.spec, op, ctx.objects);
+    const byAdmin = await plainAnswer(ctx, req, admin);
+    const byB = await plainAnswer(ctx, req, b);
+    if (!byAdmin || !letIn(byAdmin) || !byB || letIn(byB) || byB.status >= 500) continue;
+    tried++;
+    const skip = declared(op);
+    const headers = Object.fromEntries(Object.entries(ROLE_HEADERS).filter(([h]) => !skip.has(h)));
+    const like = (res: ScanResponse | undefined): res is ScanResponse =>
+      res !== undefined &&
+      letIn(res) &&
+      (res.json === undefined ? res.text === byAdmin.text : similarity(res.json, byAdmin.json) >= 0.5);
+    const all = await ctx.send({ ...req, headers: { ...(req.headers ?? {}), ...headers } }, b);
+    if (!like(all)) continue;
+    let culprit: string | undefined;
+    let proof: ScanResponse = all;
+    for (const [h, v] of Object.entries(headers)) {
+      const one = await ctx.send({ ...req, headers: { ...(req.headers ?? {}), [h]: v } }, b);
+      if (like(one)) {
+        culprit = `${h}: ${v}`;
+        proof = one;
+        break;
+      }
+    }
+    ctx.report(SCAN_RULES.noCredentials, {
+      operation: op,
+      key: `role-header:${culprit?.split(':')[0] ?? 'several'}`,
+      message: `${op.method} ${op.path}, which refuses ${b.name} (${byB.status}) and answers the admin, answered ${b.name} like the admin (${proof.status}) once it sent ${
+        culprit ??
+        Object.entries(headers)
+          .map(([h, v]) => `${h}: ${v}`)
+          .join(', ')
+      }, a header the client sets and the document does not declare: anyone raises their own role.`,
+      evidence: evidenceOf(proof, { header: culprit ?? Object.keys(headers), caller: b.name }),
+    });
+    return;
+  }
+}
+
 /** Words of an answer that says an account already exists. */
 const EXISTS_WORDS =
   /already|exists?\b|taken|in use|registered|duplicate|unavailable|not available|conflict|unique/i;
@@ -2999,6 +3409,8 @@ export const api2: Check = {
       ctx.note?.({ rule: SCAN_RULES.noCredentials, reason: notJudged });
     await tokens(ctx, a, target?.op);
     await tokenInQuery(ctx, a);
+    await identityHeaders(ctx);
+    await staticKeyGuessing(ctx);
     let told = target ? await enumeration(ctx, withOwnUser(ctx, a, target)) : false;
     if (target) await weakPasswordPolicy(ctx, target);
     // On an account of the scan's own: password change, logout, token lifetime.
