@@ -221,6 +221,22 @@ describe('login injection probes name only users nobody has', () => {
     for (const u of USERS) assert.ok(!payload.includes(u.email.split('@')[0]), payload);
   });
 
+  test('the bypass is also named for what it does to authentication (API2), on the login; not on the fixed twin', () => {
+    const auth = scans.vulnerable.result.findings.filter(
+      (f) => f.rule.id === 'scan/api2-any-credentials-accepted' && f.evidence?.via === 'sql-injection',
+    );
+    assert.deepEqual(
+      auth.map((f) => `${f.operation?.operationId} ${f.evidence?.parameter}`),
+      ['login email'],
+    );
+    assert.equal(auth[0].rule.owasp, 'API2:2023');
+    assert.match(auth[0].message, /authentication bypass through SQL injection/);
+    assert.ok(
+      !scans.fixed.result.findings.some((f) => f.rule.id === 'scan/api2-any-credentials-accepted'),
+      operationsFound(scans.fixed.result).join('\n'),
+    );
+  });
+
   test('the fixed twin, which binds the e-mail, has no finding but the missing rate limits both twins share', () => {
     // Neither twin limits requests (nor guesses at made-up users): those findings are true of both.
     const shared = ['scan/api2-no-brute-force-protection login', 'scan/api4-no-rate-limit me'];

@@ -274,6 +274,12 @@ describe('a login that locks an account after 2 failures, a sign-up on an /auth/
     const found = operationsFound(runs.vulnerable);
     assert.ok(found.includes('scan/api2-user-enumeration login'), found.join('\n'));
     assert.ok(found.includes('scan/api8-nosql-injection login'), found.join('\n'));
+    // The operator object that signs a known user in without its password is an authentication bypass too (API2).
+    const bypass = runs.vulnerable.findings.find(
+      (f) => f.rule.id === 'scan/api2-wrong-password-accepted' && f.evidence?.via === 'nosql-operator',
+    );
+    assert.equal(bypass?.operation?.operationId, 'login', found.join('\n'));
+    assert.match(bypass!.message, /without the password/);
     const enumeration = runs.vulnerable.findings.find((f) => f.rule.id === 'scan/api2-user-enumeration');
     assert.match(enumeration!.message, /an account the scan registered \(pc[a-z][0-9a-f]+\)/);
   });
@@ -282,6 +288,7 @@ describe('a login that locks an account after 2 failures, a sign-up on an /auth/
     const found = operationsFound(runs.fixed);
     assert.ok(!found.some((f) => f.startsWith('scan/api2-user-enumeration')), found.join('\n'));
     assert.ok(!found.some((f) => f.startsWith('scan/api8-nosql-injection')), found.join('\n'));
+    assert.ok(!runs.fixed.findings.some((f) => f.evidence?.via === 'nosql-operator'), found.join('\n'));
   });
 
   test('the sign-up is no login: no made-up name and no guessing run goes to it', () => {

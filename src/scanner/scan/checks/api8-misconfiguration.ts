@@ -264,6 +264,17 @@ async function nosqlLogin(ctx: ScanContext): Promise<void> {
       message: `${where} signed an account the scan registered (${v.name}) in with {"$ne": ...} as the ${t.passwordField}, while a wrong ${t.passwordField} fails (${baseline.status}).`,
       evidence: evidenceOf(res, { field: t.passwordField, baselineStatus: baseline.status }),
     });
+    // The same request is an authentication bypass (F5): anyone who knows a user name signs in as that user.
+    ctx.report(SCAN_RULES.wrongPasswordAccepted, {
+      ...(t.op ? { operation: t.op } : {}),
+      key: `operator:${t.passwordField}`,
+      message: `${where} lets a caller in without the password: an operator object ({"$ne": ...}) as the ${t.passwordField} signed in the account the scan registered (${v.name}), while a wrong ${t.passwordField} fails (${baseline.status}); anyone who knows a user name signs in as that user.`,
+      evidence: evidenceOf(res, {
+        field: t.passwordField,
+        baselineStatus: baseline.status,
+        via: 'nosql-operator',
+      }),
+    });
   } else if (NOSQL_ERROR.test(res.text) && !NOSQL_ERROR.test(baseline.text)) {
     ctx.report(SCAN_RULES.nosqlInjection, {
       ...(t.op ? { operation: t.op } : {}),

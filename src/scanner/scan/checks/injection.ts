@@ -1086,7 +1086,21 @@ async function firstRound(ctx: ScanContext, job: Job): Promise<boolean> {
         job.quoteMatters = alikeAnswers(qq, `${v}''`, baseline, v) && !alikeAnswers(q, `${v}'`, baseline, v);
       // A login: whether a tautology signs in beats the error, and goes with it in one finding.
       const bypass = job.login && (dbError || job.quoteMatters) ? await loginBypass(job) : undefined;
-      if (bypass)
+      if (bypass) {
+        // Also what it means for authentication (API2): a user name nobody has, a password nobody has, let in.
+        const { op } = p.point;
+        ctx.report(SCAN_RULES.anyCredentialsAccepted, {
+          operation: op,
+          key: `sql:${p.point.name}`,
+          message: `${op.method} ${op.path} lets a caller in without any account's password (authentication bypass through SQL injection): a user name nobody has followed by ${bypass.payload.slice(v.length)} in ${p.point.name}, with a password nobody has, signed in, while ${bypass.control} was refused.`,
+          evidence: evidenceOf(bypass.res, {
+            location: p.point.in,
+            parameter: p.point.name,
+            payload: bypass.payload,
+            controlStatus: bypass.controlStatus,
+            via: 'sql-injection',
+          }),
+        });
         return report(
           SCAN_RULES.sqlInjection,
           `login bypass: ${bypass.payload} with a password nobody has signed in (a credential came back), while ${bypass.control} and the made-up user alone were refused${dbError ? '; a quote raised a database error, two quotes did not' : ''}`,
@@ -1094,6 +1108,7 @@ async function firstRound(ctx: ScanContext, job: Job): Promise<boolean> {
           bypass.payload,
           { controlStatus: bypass.controlStatus, baselineStatus: baseline.status },
         );
+      }
       if (dbError)
         return report(
           SCAN_RULES.sqlInjection,
