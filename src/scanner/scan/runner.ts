@@ -38,6 +38,7 @@ import {
   actingInputs,
   bodySchema,
   createdValue,
+  documentedCodes,
   draftCreation,
   idInput,
   inDeclaredEncoding,
@@ -52,9 +53,14 @@ import {
   pathValues,
   segmentWords,
   textBody,
+  withoutDocumentedCodes,
   writesBy,
   writeTarget,
 } from './planner.ts';
+
+// The document's codes of value moved to planner.ts (API6 reads them too); the runner's tests import them here.
+export { documentedCodes, valueBearing, withoutDocumentedCodes } from './planner.ts';
+
 import { propertiesOf } from './schema.ts';
 import { isOwnAccount } from './self.ts';
 import { CLEANUP_RESERVE_MS, estimateWork, GRACE_MS, phaseBudget, type Work } from './time-budget.ts';
@@ -464,99 +470,6 @@ export function purchases(spec: ApiDocument, op: Operation, req: { body?: unknow
   ];
   const documented = Object.keys(propertiesOf(spec, bodySchema(op)));
   return [...names, ...documented].some((n) => PURCHASE_INPUT.test(n));
-}
-
-/**
- * A member that carries value by itself (`coupon`, `voucherCode`, `promo_code`, `giftCard`, `referral`,
- * `discountCode`): a documented example of it may be a real code (`WELCOME10`), single use per customer.
- */
-export function valueBearing(name: string): boolean {
-  return /^(coupon|voucher|promo|promocode|promotioncode|giftcard|giftcode|giftcertificate|referral|referralcode|discountcode|redeemcode|redemptioncode)s?(code|id)?s?$/.test(
-    name.replace(/[-_\s]/g, '').toLowerCase(),
-  );
-}
-
-/**
- * The values the document gives for value-bearing members, wherever it gives them: a property's `example`,
- * `examples`, `default`, `const` or `enum`, and the member's value in an example payload. At most 500.
- */
-export function documentedCodes(doc: unknown): Set<string> {
-  const codes = new Set<string>();
-  const take = (v: unknown) => {
-    if (codes.size >= 500) return;
-    if (typeof v === 'string' && v.length > 0 && v.length <= 200) codes.add(v);
-    else if (typeof v === 'number') codes.add(String(v));
-    else if (Array.isArray(v)) for (const x of v.slice(0, 50)) take(x);
-  };
-  const seen = new Set<unknown>();
-  const walk = (node: unknown, depth: number) => {
-    if (depth > 40 || node === null || typeof node !== 'object' || seen.has(node) || seen.size > 100_000)
-      return;
-    seen.add(node);
-    if (Array.isArray(node)) {
-      for (const x of node) walk(x, depth + 1);
-      return;
-    }
-    for (const [k, v] of Object.entries(node as Record<string, unknown>)) {
-      if (valueBearing(k)) {
-        if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
-          const o = v as Record<string, unknown>;
-          for (const m of ['example', 'default', 'const', 'enum', 'x-example']) take(o[m]);
-          // OpenAPI 3.1 `examples: [..]` of a schema, or a Parameter's `examples: {name: {value}}`.
-          if (Array.isArray(o.examples)) take(o.examples);
-          else if (o.examples !== null && typeof o.examples === 'object')
-            for (const e of Object.values(o.examples as Record<string, unknown>))
-              if (e !== null && typeof e === 'object') take((e as Record<string, unknown>).value);
-        } else take(v);
-      }
-      walk(v, depth + 1);
-    }
-  };
-  walk(doc, 0);
-  return codes;
-}
-
-/**
- * `body` without the value-bearing members whose value is, or is made from, one the document gives (`{"coupon":
- * "WELCOME10"}`, a probe `WELCOME10'`), at any depth: sent as a given identity, it would redeem a real code in that
- * identity's name. The names dropped beside it.
- */
-export function withoutDocumentedCodes(
-  body: unknown,
-  codes: ReadonlySet<string>,
-): { body: unknown; dropped: string[] } {
-  const dropped: string[] = [];
-  const documented = (v: unknown): boolean =>
-    typeof v === 'string' || typeof v === 'number'
-      ? [...codes].some((c) => String(v) === c || (c.length >= 3 && String(v).includes(c)))
-      : Array.isArray(v) && v.some(documented);
-  const strip = (node: unknown, depth: number): unknown => {
-    if (depth > 8 || node === null || typeof node !== 'object') return node;
-    if (Array.isArray(node)) return node.map((x) => strip(x, depth + 1));
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(node as Record<string, unknown>)) {
-      if (valueBearing(k) && documented(v)) {
-        if (dropped.length < 20) dropped.push(k);
-        continue;
-      }
-      out[k] = strip(v, depth + 1);
-    }
-    return out;
-  };
-  if (codes.size === 0) return { body, dropped };
-  if (typeof body === 'string') {
-    // A form body (`coupon=WELCOME10&qty=1`).
-    if (!/^[^=&\s]+=[^&]*(&[^=&\s]+=[^&]*)*$/.test(body.slice(0, 8192))) return { body, dropped };
-    const form = new URLSearchParams(body);
-    for (const k of [...new Set(form.keys())])
-      if (valueBearing(k) && form.getAll(k).some(documented)) {
-        form.delete(k);
-        if (dropped.length < 20) dropped.push(k);
-      }
-    return dropped.length > 0 ? { body: form.toString(), dropped } : { body, dropped };
-  }
-  const stripped = strip(body, 0);
-  return dropped.length > 0 ? { body: stripped, dropped } : { body, dropped };
 }
 
 /**

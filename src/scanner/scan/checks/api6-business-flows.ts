@@ -20,19 +20,21 @@ import { changesAccount, changesOwnAccount } from '../discover.ts';
 import {
   bodySchema,
   creationCollection,
+  documentedCodes,
   isAdminOperation,
   isBusinessFlow,
   isExcluded,
   isLoginOperation,
   itemParam,
   planRequest,
+  withoutDocumentedCodes,
 } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, sampleValue } from '../schema.ts';
 import { selfIds } from '../self.ts';
 import { findLoginTarget } from './api2-authentication.ts';
 import { refusedIn200 } from './api5-function-authorization.ts';
-import { registerThrowaway, reuseThrowaway, type Throwaway } from './throwaway.ts';
+import { registerThrowaway, reuseThrowaway, signup, type Throwaway } from './throwaway.ts';
 
 const REPEATS = 5;
 
@@ -335,6 +337,22 @@ function counterReads(ctx: ScanContext, op: Operation, path: string): CounterRea
   return out;
 }
 
+/** GETs without path parameters or required query inputs (not a login, an admin function or excluded), at most 3. */
+function plainReads(ctx: ScanContext): CounterRead[] {
+  return ctx.spec.operations
+    .filter(
+      (o) =>
+        o.method === 'GET' &&
+        !o.path.includes('{') &&
+        !isExcluded(o) &&
+        !isAdminOperation(o) &&
+        !isLoginOperation(ctx.spec, o) &&
+        !o.parameters.some((p) => p.required && p.in === 'query'),
+    )
+    .slice(0, 3)
+    .map((o) => ({ path: o.path, operation: o }));
+}
+
 /** The counters the reads show (numbers under counter names, list lengths), by `GET path pointer`. */
 async function countersOf(
   ctx: ScanContext,
@@ -371,6 +389,7 @@ export function readGain(
   control: ReadonlyMap<string, number>,
   afterOne: ReadonlyMap<string, number>,
   afterAll: ReadonlyMap<string, number>,
+  times = REPEATS,
 ): string | undefined {
   for (const [key, b] of before) {
     const a = afterOne.get(key);
@@ -379,7 +398,7 @@ export function readGain(
     const first = a - b;
     const rest = z - a;
     if (first !== 0 && rest !== 0 && Math.sign(first) === Math.sign(rest))
-      return `${key} went ${b}, ${a} after one, ${z} after ${REPEATS}`;
+      return `${key} went ${b}, ${a} after one, ${z} after ${times}`;
   }
   return undefined;
 }
@@ -393,6 +412,8 @@ export const api6: Check = {
     if (!user) return;
     const outflows: Operation[] = [];
     const inflows: Operation[] = [];
+    const codes = documentedCodes(ctx.spec.doc);
+    const coupons: { op: Operation; fields: string[] }[] = [];
     for (const op of ctx.spec.operations) {
       if (!isFlowCandidate(ctx.spec, op)) continue;
       const judged = judgeFlow(ctx.spec, op);
@@ -415,6 +436,19 @@ export const api6: Check = {
         continue;
       }
       const req = planRequest(ctx.spec, op, ctx.objects, { owner: user.name });
+      // The document's coupon or voucher code is never redeemed as a given identity (the runner leaves it out):
+      // such a flow is redeemed by an account of the scan's own, twice (ownCoupons).
+      const code = withoutDocumentedCodes(req.body, codes).dropped;
+      if (code.length > 0) {
+        if (coupons.length < 3) coupons.push({ op, fields: code });
+        else
+          ctx.note?.({
+            operation: op,
+            rule: SCAN_RULES.businessFlow,
+            reason: 'not run: three coupon redemptions were tried already',
+          });
+        continue;
+      }
       // Reads that may count what the action does (its own object, the caller's own records), read twice before
       // it: a number that moves between those two moves by itself and proves nothing.
       const reads = counterReads(ctx, op, req.path);
@@ -470,8 +504,73 @@ export const api6: Check = {
       [...outflows, ...created].filter((op) => op.extensions['x-portcullis-business-flow'] !== true),
     );
     await ownMoneyFlows(ctx, [...outflows, ...created], marked, inflows);
+    if (coupons.length > 0 && !ctx.signal.aborted) await ownCoupons(ctx, coupons);
   },
 };
+
+/**
+ * Redemptions of the document's own coupon, voucher or promo code (`POST /promotions/redeem {promo_code: "BAKE5"}`):
+ * never in a given identity's name (the code may be a real one, single use per customer), so as an account of the
+ * scan's own (reused, else registered `pcc…`), twice. Reads of what it counts (the caller's own tallies, as for any
+ * flow) before (twice: the control), after the first and after the second, or the counters of the two answers: one
+ * that moved with the first and again the same way with the second (a balance credited twice, a total discounted
+ * twice) is `scan/api6-repeatable-business-flow`. A second redemption refused, or nothing moving, is no finding.
+ * Without a sign-up (or the admin making accounts) it is noted as not run, saying why.
+ */
+async function ownCoupons(
+  ctx: ScanContext,
+  coupons: readonly { op: Operation; fields: readonly string[] }[],
+): Promise<void> {
+  const t = findLoginTarget(ctx);
+  const x = (await reuseThrowaway(ctx, t)) ?? (await registerThrowaway(ctx, t, 'pcc'));
+  for (const { op, fields } of coupons) {
+    const note = (reason: string) => ctx.note?.({ operation: op, rule: SCAN_RULES.businessFlow, reason });
+    const what = `its request carries the document's ${fields.join(', ')}, never redeemed in a given identity's name`;
+    if (!x) {
+      note(
+        `not run: ${what}, and the scan could not make an account of its own to redeem it as (${signup(ctx) ? 'its sign-up or login did not work' : 'no sign-up in the document'})`,
+      );
+      continue;
+    }
+    if (ctx.signal.aborted) return;
+    const req = planRequest(ctx.spec, op, ctx.objects, { owner: x.name });
+    if (req.invented.some((name) => op.parameters.some((p) => p.in === 'path' && p.name === name))) {
+      note(`not run: ${what}, and its path names an object the scan's own account ${x.name} does not have`);
+      continue;
+    }
+    // Its own account's records read as it harm no one: without a read named for a tally, any plain GET (at most 3).
+    const named = counterReads(ctx, op, req.path);
+    const reads = named.length > 0 ? named : plainReads(ctx);
+    const before = await countersOf(ctx, reads, x.identity);
+    const control = before.size > 0 ? await countersOf(ctx, reads, x.identity) : before;
+    const first = await ctx.send(req, x.identity);
+    if (!isSuccess(first) || refusedIn200(first)) {
+      note(
+        `tested as the scan's own account ${x.name}: its first redemption of the document's code was refused (${first ? `status ${first.status}` : 'no answer'}), so the code may not be a live one`,
+      );
+      continue;
+    }
+    const afterOne = before.size > 0 ? await countersOf(ctx, reads, x.identity) : before;
+    const second = await ctx.send(req, x.identity);
+    if (!isSuccess(second) || refusedIn200(second)) continue; // once per account: as it should be
+    const shown =
+      answersGain([first, second], false) ??
+      (before.size > 0
+        ? readGain(before, control, afterOne, await countersOf(ctx, reads, x.identity), 2)
+        : undefined);
+    if (shown === undefined) {
+      note(
+        `redeemed twice by the scan's own account ${x.name}, but no count moved with it in its answers${reads.length > 0 ? ` or in ${reads.map((r) => `GET ${r.path}`).join(', ')}` : ''}`,
+      );
+      continue;
+    }
+    ctx.report(SCAN_RULES.businessFlow, {
+      operation: op,
+      message: `The same ${op.method} ${op.path} (it names ${judgeFlow(ctx.spec, op).gain ?? 'a coupon or reward'}) redeemed the document's ${fields.join(', ')} twice for the scan's own account ${x.name}: ${shown}.`,
+      evidence: evidenceOf(second, { statuses: [first.status, second.status], gained: shown }),
+    });
+  }
+}
 
 /** Request inputs that carry the sum a money flow moves (`amount`, `coins`, `value`). */
 const AMOUNT_NAME = /^(amount|amt|sum|value|coins?|credits?|points|funds|money|cash|quantity|qty|total)$/;
