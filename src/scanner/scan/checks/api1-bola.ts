@@ -278,14 +278,7 @@ function swappedPath(ctx: ScanContext, req: PlannedRequest, own: PlannedRequest)
   const mine = req.path.split('?')[0].split('/');
   const theirs = own.path.split('?')[0].split('/');
   if (mine.length !== template.length || theirs.length !== template.length) return undefined;
-  const params = template
-    .map((seg, i) => ({ seg, i }))
-    .filter(({ seg }) => {
-      const m = /^[^{}]*\{([^{}]+)\}[^{}]*$/.exec(seg);
-      const p = m ? req.operation.parameters.find((x) => x.in === 'path' && x.name === m[1]) : undefined;
-      return m !== null && listedValue(ctx.spec, p?.schema) === undefined;
-    })
-    .map(({ i }) => i);
+  const params = objectParams(ctx, req.operation);
   if (params.length < 2) return undefined;
   const last = params[params.length - 1];
   if (mine[last] === theirs[last] || params.slice(0, -1).every((i) => mine[i] === theirs[i]))
@@ -295,10 +288,59 @@ function swappedPath(ctx: ScanContext, req: PlannedRequest, own: PlannedRequest)
   return `${out.join('/')}${query}`;
 }
 
+/** The indexes of a route's path parameters that are not the document's listed kind (`/orgs/{id}/tickets/{tid}`). */
+function objectParams(ctx: ScanContext, op: Operation): number[] {
+  return op.path
+    .split('/')
+    .map((seg, i) => ({ seg, i }))
+    .filter(({ seg }) => {
+      const m = /^[^{}]*\{([^{}]+)\}[^{}]*$/.exec(seg);
+      const p = m ? op.parameters.find((x) => x.in === 'path' && x.name === m[1]) : undefined;
+      return m !== null && listedValue(ctx.spec, p?.schema) === undefined;
+    })
+    .map(({ i }) => i);
+}
+
+/**
+ * The attacker's own parents for a nested route where it has no child of its own (`/orgs/{its org}/tickets/{...}`):
+ * its plan of the route, when every parameter but the last is its own (a value it was given, `params: {orgId}`, or
+ * an object it made at that path). The last parameter is the control's: a made-up id there. Undefined otherwise.
+ */
+function ownParents(ctx: ScanContext, op: Operation, attacker: Identity): PlannedRequest | undefined {
+  const params = objectParams(ctx, op);
+  if (params.length < 2) return undefined;
+  const plan = planRequest(ctx.spec, op, ctx.objects, { owner: attacker.name });
+  const template = op.path.split('/');
+  const concrete = plan.path.split('?')[0].split('/');
+  if (concrete.length !== template.length) return undefined;
+  const made = ctx.objects.of(attacker.name);
+  for (const i of params.slice(0, -1)) {
+    const name = /\{([^{}]+)\}/.exec(template[i])?.[1] ?? '';
+    const prefix = concrete.slice(0, i + 1).join('/');
+    let value = concrete[i];
+    try {
+      value = decodeURIComponent(value);
+    } catch {
+      return undefined;
+    }
+    if (ctx.objects.param(attacker.name, name) !== value && !made.some((o) => o.path === prefix))
+      return undefined;
+  }
+  const last = params[params.length - 1];
+  const name = /\{([^{}]+)\}/.exec(template[last])?.[1] ?? '';
+  const param = op.parameters.find((p) => p.in === 'path' && p.name === name);
+  const id = madeUpIdFor(resolveSchema(ctx.spec, param?.schema) as Record<string, unknown>, concrete[last]);
+  if (id === undefined || template[last] !== `{${name}}`) return undefined;
+  concrete[last] = encodeURIComponent(id);
+  const query = plan.path.includes('?') ? `?${plan.path.split('?')[1]}` : '';
+  return { ...plan, path: `${concrete.join('/')}${query}`, object: undefined };
+}
+
 /**
  * A nested read that checks only the parent (`/patients/{id}` is the caller's) and finds the child by its own id:
  * the attacker asks for the owner's child below its own parent. Found when that answers like the owner's read
- * (80% alike), unlike the attacker's own child there, and the owner's data is private.
+ * (80% alike), unlike the attacker's own child there (where it has none, a made-up child id below its parent: see
+ * ownParents), and the owner's data is private.
  */
 async function swapParents(
   ctx: ScanContext,
@@ -310,8 +352,10 @@ async function swapParents(
   tested: Set<string>,
 ): Promise<boolean> {
   // Reads only: a GET that acts (`/users/{id}/notes/{nid}/archive`) is never sent on the owner's child.
-  if (own === undefined || pathActs(read.op.path)) return false;
-  const path = swappedPath(ctx, read.req, own.req);
+  if (pathActs(read.op.path)) return false;
+  const ownReq = own?.req ?? ownParents(ctx, read.op, attacker);
+  if (ownReq === undefined) return false;
+  const path = swappedPath(ctx, read.req, ownReq);
   if (path === undefined || tested.has(path)) return false;
   tested.add(path);
   const req: PlannedRequest = { ...read.req, path, object: undefined };
@@ -321,7 +365,7 @@ async function swapParents(
   const body = (r: ScanResponse) => r.json ?? r.text;
   const score = similarity(body(mine), body(theirs));
   if (score < SAME_OBJECT) return false;
-  const control = await ctx.send(own.req, attacker);
+  const control = await ctx.send(ownReq, attacker);
   if (isSuccess(control) && similarity(body(control), body(theirs)) >= SAME_OBJECT) return false;
   if (!(await isPrivate(ctx, read.req, mine, read.ownerOnly))) return false;
   ctx.report(SCAN_RULES.bolaRead, {
