@@ -6,6 +6,7 @@ import {
   codecOf,
   credentialSlots,
   fragmentKind,
+  listedChoices,
   madeUpLike,
   readsOnly,
   SQL_ERROR,
@@ -235,4 +236,22 @@ test('madeUpLike: a made-up uuid for a uuid value or a uuid input', () => {
   assert.match(madeUpLike('3f2b8c1e-9a4d-4c2b-8e1f-0a1b2c3d4e5f', false), /^[0-9a-f]{8}-[0-9a-f]{4}-/);
   assert.match(madeUpLike(undefined, false, { type: 'string', format: 'uuid' }), /^[0-9a-f]{8}-[0-9a-f]{4}-/);
   assert.match(madeUpLike('ord_x81', false, { type: 'string' }), /^pcd[0-9a-f]{8}$/);
+});
+
+test('listedChoices: the values an answer lists for a kind of input that runs something, never a privilege', () => {
+  const seen = (json: unknown) => ({ response: { json } });
+  const choices = listedChoices([
+    seen({ allowed_actions: ['uptime', 'date'], version: '2' }),
+    seen({ data: { availableCommands: [{ name: 'ping', summary: 'pings' }, { name: 'trace' }] } }),
+    seen({ supported_utilities: ['du', 'df'], tool_options: ['a', 'b b'] }),
+    // A role or a plan is no input to run: not taken; nor is free text, nor a privileged value.
+    seen({ allowed_roles: ['admin', 'user'], availablePlans: ['free'], validModes: ['admin', 'safe'] }),
+    seen([{ allowedTasks: ['long text that is a sentence, not a value'] }]),
+  ]);
+  assert.deepEqual(Object.fromEntries(choices), {
+    action: ['uptime', 'date'],
+    command: ['ping', 'trace'],
+    utility: ['du', 'df'],
+    mode: ['safe'],
+  });
 });

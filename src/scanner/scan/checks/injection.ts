@@ -81,7 +81,7 @@ import {
   UPDATE_VERB,
   withOwnAccount,
 } from '../discover.ts';
-import { entityOfPath } from '../harvest.ts';
+import { entityOfPath, singular } from '../harvest.ts';
 import { signedIn } from '../login.ts';
 import type { LoginFlow } from '../options.ts';
 import {
@@ -313,8 +313,74 @@ function formSchema(op: Operation) {
  * Every string input of every operation (not DELETE: its baseline would delete the object; see deletePoints), a
  * read's number inputs, and the fields of a login listed without a body (undocumentedLogin).
  */
+/** A list member naming the values an input may take: `allowed_actions`, `availableCommands`, `tool_options`. */
+const CHOICES_NAME =
+  /^(?:(?:available|allowed|supported|valid|permitted|enabled|known)[_-]?([a-z][a-z0-9]*?)|([a-z][a-z0-9]*?)[_-]?(?:list|options|choices))$/i;
+/** A listed value an input may take: a short word, not free text. */
+const CHOICE_VALUE = /^[\w.:/-]{1,40}$/;
+/** Members of a listed object that name it (`{name: "ping", summary: ...}`). */
+const CHOICE_KEY = ['name', 'id', 'key', 'value', 'code', 'command', 'action', 'slug'];
+/** Kinds of input whose listed values are taken: what runs or is run on (never a role, plan or status). */
+const CHOICE_NOUN =
+  /^(command|action|tool|task|operation|job|check|test|utility|script|program|diagnostic|report|probe|function|service|host|format|mode|filter|exporter|converter)$/;
+/** A listed value that grants something: never put in a request by this. */
+const CHOICE_PRIVILEGED = /admin|super|root|owner|staff|manager/i;
+/** Short forms an input goes by for a listed noun. */
+const CHOICE_ALIAS: Readonly<Record<string, string>> = { cmd: 'command', op: 'operation', act: 'action' };
+
+/**
+ * The values the API itself lists for a kind of input, by the input's singular name: a member of an answer the scan
+ * got (three levels down, 400 answers at most) named `allowed_actions`, `availableCommands`, `supportedTools`,
+ * `command_list`..., holding 1 to 50 short strings, or objects named by a `name`/`id`/`key`... member. An input
+ * whose handler refuses anything else (`unknown action`) is reached only with one of them: the probes then follow a
+ * listed value (`uptime;echo ...`), as a caller would send it.
+ */
+export function listedChoices(observations: readonly { readonly response: { readonly json: unknown } }[]) {
+  const out = new Map<string, string[]>();
+  const walk = (v: unknown, depth: number) => {
+    if (v === null || typeof v !== 'object' || depth > 3 || out.size >= 50) return;
+    if (Array.isArray(v)) {
+      for (const x of v.slice(0, 20)) walk(x, depth + 1);
+      return;
+    }
+    for (const [k, x] of Object.entries(v as Record<string, unknown>).slice(0, 100)) {
+      const m = CHOICES_NAME.exec(k);
+      if (m && Array.isArray(x) && x.length > 0 && x.length <= 50) {
+        const values = x.map((item) =>
+          typeof item === 'string'
+            ? item
+            : item !== null && typeof item === 'object'
+              ? CHOICE_KEY.map((n) => (item as Record<string, unknown>)[n]).find((n) => typeof n === 'string')
+              : undefined,
+        );
+        const noun = singular(m[1] ?? m[2]);
+        if (
+          CHOICE_NOUN.test(noun) &&
+          !out.has(noun) &&
+          values.every((c) => typeof c === 'string' && CHOICE_VALUE.test(c))
+        ) {
+          const usable = (values as string[]).filter((c) => !CHOICE_PRIVILEGED.test(c));
+          if (usable.length > 0) out.set(noun, usable);
+        }
+        continue;
+      }
+      walk(x, depth + 1);
+    }
+  };
+  for (const o of observations.slice(0, 400)) walk(o.response.json, 0);
+  return out;
+}
+
+/** The listed values (listedChoices) an input named `name` (its last member) takes, if any. */
+function choicesFor(choices: ReadonlyMap<string, string[]>, name: string): string[] | undefined {
+  const leaf = (name.split('.').pop() ?? name).toLowerCase().replace(/[_-]/g, '');
+  const noun = CHOICE_ALIAS[leaf] ?? singular(leaf);
+  return choices.get(noun) ?? choices.get(noun.replace(/(name|type)$/, ''));
+}
+
 export function injectionPoints(ctx: ScanContext): InjectionPoint[] {
   const urls = new Set(urlInputs(ctx.spec).map((u) => `${u.operation.id}\0${u.name}`));
+  const choices = listedChoices(ctx.observations);
   const out: InjectionPoint[] = [];
   for (const op of ctx.spec.operations) {
     if (isExcluded(op) || op.method === 'DELETE' || op.method === 'HEAD' || op.method === 'OPTIONS') continue;
@@ -328,6 +394,9 @@ export function injectionPoints(ctx: ScanContext): InjectionPoint[] {
       guessed?: { readonly encoding: 'json' | 'form' },
     ) => {
       if (urls.has(`${op.id}\0${name}`) || PAGE_PARAM.test(name.split('.').pop() ?? name)) return;
+      // A value the API lists for this kind of input (listedChoices), unless it has one of them already.
+      const listed = example ? undefined : choicesFor(choices, name);
+      if (listed && !listed.includes(String(value))) value = listed[0];
       const fragment = fragmentKind(name, description, value);
       out.push({
         op,
