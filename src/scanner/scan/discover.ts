@@ -58,6 +58,7 @@ import {
   noteConfirmedReader,
   type PlannedRequest,
   planRequest,
+  purchases,
   readLikePost,
   requestBody,
   requiresAuth,
@@ -1096,7 +1097,8 @@ export async function confirmIds(
     if (!r.tried) continue;
     routes++;
     tries += r.spent;
-    if (r.ignored || r.found.length === 0) sources.set(`${op.method} ${op.path}`, why(name, r));
+    if (r.ignored || r.found.length === 0)
+      sources.set(`${op.method} ${op.path}`, `${why(name, r)}${noOwnObject(ctx, op, name)}`);
   }
   // The first of the two from values the API gave out or discovery confirmed for it (at most 2), the second
   // tried under each as above; a first nothing gave a value for is not guessed.
@@ -1132,6 +1134,49 @@ export async function confirmIds(
       );
   }
   return sources;
+}
+
+/** Inputs of a sign-up: a password (not a reset's or a change's) beside a user name or e-mail. */
+const SIGNUP_PASSWORD = /^(password|passwd|pwd|pass|secret|passphrase)$/i;
+const SIGNUP_USER = /^(user_?name|login|handle|name|user|e_?mail|email_?address|mail)$/i;
+
+/** Whether the document has a sign-up: a POST without path parameters (no login) taking a user and a password. */
+function hasSignup(spec: ApiDocument): boolean {
+  return spec.operations.some((o) => {
+    if (o.method !== 'POST' || o.path.includes('{') || isExcluded(o) || isLoginOperation(spec, o))
+      return false;
+    if (/reset|forgot|change|password/i.test(o.path)) return false;
+    const fields = Object.keys(propertiesOf(spec, bodySchema(o)));
+    return fields.some((f) => SIGNUP_PASSWORD.test(f)) && fields.some((f) => SIGNUP_USER.test(f));
+  });
+}
+
+/**
+ * Why the scan has no object of its own at an item route discovery could not fill (`/orders/{order_id}`), for the
+ * coverage: the document has no creation of that collection, or its creation is a purchase, which no given identity
+ * makes in a plain scan; and whether an account of the scan's own could make one (a sign-up). Empty when a creation
+ * was there to be sent (its own notes say how it went) or the scan made an object there.
+ */
+export function noOwnObject(
+  ctx: Pick<ScanContext, 'spec' | 'objects' | 'allowDestructive'>,
+  op: Operation,
+  name: string,
+): string {
+  const at = op.path.indexOf(`{${name}}`);
+  if (at <= 0) return '';
+  const base = op.path.slice(0, at).replace(/\/+$/, '');
+  if (base.includes('{')) return '';
+  const made = ctx.objects.all().some((o) => o.collection.replace(/\/+$/, '') === base);
+  if (made) return '';
+  const creations = ctx.spec.operations.filter(
+    (o) => o.method === 'POST' && !isExcluded(o) && creationCollection(ctx.spec, o) === base,
+  );
+  const signup = hasSignup(ctx.spec);
+  if (creations.length === 0)
+    return `; nor has the scan one of its own: the document has no creation there (POST ${base})${signup ? '' : ' and no sign-up'}`;
+  const bought = creations.filter((o) => purchases(ctx.spec, o, { path: o.path }));
+  if (bought.length < creations.length || ctx.allowDestructive) return '';
+  return `; nor has the scan one of its own: ${bought.map((o) => `${o.method} ${o.path}`).join(', ')} is a purchase, never sent as a given identity in a plain scan (--allow-destructive sends it once), and ${signup ? 'only an account the scan registers buys one' : "the document has no sign-up for an account of the scan's own to buy one"}`;
 }
 
 /** At most this many other listed values of a path's enum parameters are called in discovery. */

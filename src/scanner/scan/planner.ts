@@ -1685,3 +1685,32 @@ export function withoutDocumentedCodes(
   const stripped = strip(body, 0);
   return dropped.length > 0 ? { body: stripped, dropped } : { body, dropped };
 }
+
+/** Last path words of a purchase (`/orders`, `/purchases`, `/checkout`, `/buy`, `/placeOrder`). */
+const PURCHASE_WORD = /^(orders?|purchases?|checkouts?|check_out|buy|place_order|placeorder)$/;
+/** Inputs of what is bought and how much (`item`, `quantity`, `sku`, `product_id`, `price`, `total`). */
+const PURCHASE_INPUT = /^(items?|products?|skus?|quantity|qty|count|price|total|cost|amount)([-_A-Z]|$)/i;
+
+/**
+ * A purchase: a POST whose path ends in a word of buying or ordering and that names what is bought or how many
+ * (`POST /customers/{id}/orders {item, quantity}`, `POST /checkout {sku, qty}`). Sent as a given identity it
+ * spends that identity's real money or credit.
+ */
+export function purchases(spec: ApiDocument, op: Operation, req: { body?: unknown; path: string }): boolean {
+  if (op.method !== 'POST' || /\}\/?$/.test(op.path)) return false;
+  const words = lastLiteralWords(op.path);
+  if (words === undefined) return false;
+  if (
+    !PURCHASE_WORD.test(words.replace(/-/g, '_')) &&
+    !words.split(/[-_]+/).some((w) => PURCHASE_WORD.test(w))
+  )
+    return false;
+  const names = [
+    ...(req.body !== null && typeof req.body === 'object' && !Array.isArray(req.body)
+      ? Object.keys(req.body as Record<string, unknown>)
+      : []),
+    ...op.parameters.filter((p) => p.in === 'query').map((p) => p.name),
+  ];
+  const documented = Object.keys(propertiesOf(spec, bodySchema(op)));
+  return [...names, ...documented].some((n) => PURCHASE_INPUT.test(n));
+}

@@ -36,7 +36,6 @@ import { SCAN_DEFAULTS, type ScanIdentity, type ScanOptions, sharedHeaders } fro
 import {
   actedOn,
   actingInputs,
-  bodySchema,
   createdValue,
   documentedCodes,
   draftCreation,
@@ -51,6 +50,7 @@ import {
   ObjectRegistry,
   pathActs,
   pathValues,
+  purchases,
   segmentWords,
   textBody,
   withoutDocumentedCodes,
@@ -59,9 +59,8 @@ import {
 } from './planner.ts';
 
 // The document's codes of value moved to planner.ts (API6 reads them too); the runner's tests import them here.
-export { documentedCodes, valueBearing, withoutDocumentedCodes } from './planner.ts';
+export { documentedCodes, purchases, valueBearing, withoutDocumentedCodes } from './planner.ts';
 
-import { propertiesOf } from './schema.ts';
 import { isOwnAccount } from './self.ts';
 import { CLEANUP_RESERVE_MS, estimateWork, GRACE_MS, phaseBudget, type Work } from './time-budget.ts';
 
@@ -441,35 +440,6 @@ export function mayStartSession(req: { method: string; path: string; body?: unkn
   if (typeof req.body === 'string')
     return [...new URLSearchParams(req.body.slice(0, 4096)).keys()].some((k) => PASSWORD_NAME.test(k));
   return namesPassword(req.body);
-}
-
-/** Last path words of a purchase (`/orders`, `/purchases`, `/checkout`, `/buy`, `/placeOrder`). */
-const PURCHASE_WORD = /^(orders?|purchases?|checkouts?|check_out|buy|place_order|placeorder)$/;
-/** Inputs of what is bought and how much (`item`, `quantity`, `sku`, `product_id`, `price`, `total`). */
-const PURCHASE_INPUT = /^(items?|products?|skus?|quantity|qty|count|price|total|cost|amount)([-_A-Z]|$)/i;
-
-/**
- * A purchase: a POST whose path ends in a word of buying or ordering and that names what is bought or how many
- * (`POST /customers/{id}/orders {item, quantity}`, `POST /checkout {sku, qty}`). Sent as a given identity it
- * spends that identity's real money or credit.
- */
-export function purchases(spec: ApiDocument, op: Operation, req: { body?: unknown; path: string }): boolean {
-  if (op.method !== 'POST' || /\}\/?$/.test(op.path)) return false;
-  const words = lastLiteralWords(op.path);
-  if (words === undefined) return false;
-  if (
-    !PURCHASE_WORD.test(words.replace(/-/g, '_')) &&
-    !words.split(/[-_]+/).some((w) => PURCHASE_WORD.test(w))
-  )
-    return false;
-  const names = [
-    ...(req.body !== null && typeof req.body === 'object' && !Array.isArray(req.body)
-      ? Object.keys(req.body as Record<string, unknown>)
-      : []),
-    ...op.parameters.filter((p) => p.in === 'query').map((p) => p.name),
-  ];
-  const documented = Object.keys(propertiesOf(spec, bodySchema(op)));
-  return [...names, ...documented].some((n) => PURCHASE_INPUT.test(n));
 }
 
 /**
