@@ -1601,6 +1601,22 @@ function mayTouch(ctx: ScanContext, req: PlannedRequest): boolean {
 }
 
 /**
+ * Says why a write or delete of the owner's object was not replayed when the owner's object is one the scan did not
+ * create (a given identity's or seeded object, the API having no creation the scan could use): the coverage then
+ * reads "not tested: needs --allow-destructive", not a silent pass.
+ */
+function noteHeld(ctx: ScanContext, op: Operation, req: PlannedRequest, owner: Identity): void {
+  if (!req.ownedPath || ctx.allowDestructive) return;
+  const path = req.path.split('?')[0];
+  if (ctx.objects.isScanCreated(path)) return;
+  ctx.note?.({
+    operation: op,
+    rule: op.method === 'DELETE' ? SCAN_RULES.bolaDelete : SCAN_RULES.bolaWrite,
+    reason: `not tested: ${owner.name}'s object at ${path} is not one the scan created (none of this kind could be made), and a ${op.method} there would change a given identity's data; --allow-destructive tests it`,
+  });
+}
+
+/**
  * A write or delete of the owner's child sent below the attacker's own parent (`PATCH /projects/{its own}/tasks/{the
  * owner's task}`), for a route that checks the parent and finds the child by its id alone: the attacker's own plan of
  * the route must be objects the scan created, so the swapped path lies below a parent of the scan's own (whatever
@@ -1649,7 +1665,10 @@ async function replayWrites(
       owner: owner.name,
       ...(schema ? {} : { allQuery: true }),
     });
-    if (!mayTouch(ctx, planned)) continue;
+    if (!mayTouch(ctx, planned)) {
+      noteHeld(ctx, op, planned, owner);
+      continue;
+    }
     const sample = schema
       ? withForeignKeys(ctx.spec, schema, sampleValue(ctx.spec, schema), ctx.objects, owner.name, op.path)
       : {};
@@ -2173,7 +2192,10 @@ async function replayDeletes(
   for (const op of deletes) {
     if (ctx.signal.aborted) return;
     const planned = planRequest(ctx.spec, op, ctx.objects, { owner: owner.name });
-    if (!mayTouch(ctx, planned)) continue;
+    if (!mayTouch(ctx, planned)) {
+      noteHeld(ctx, op, planned, owner);
+      continue;
+    }
     // The object the other probes used stays (a finding's reproduction names it): the owner makes one more for
     // this probe when it can, and the probe deletes that one.
     const fresh = planned.object ? await freshObject(ctx, planned.object, owner) : undefined;
