@@ -119,7 +119,7 @@ export const SCAN_RULES = {
     [613],
     'low',
     'Token without expiry',
-    'A JWT the login gave has no `exp` claim, or expires more than 30 days later.',
+    'A JWT the login gave has no `exp` claim, or lives more than 24 hours (`exp` minus `iat`).',
     'Give access tokens a short lifetime (minutes to hours) and use refresh tokens or a new login after that.',
   ),
   userEnumeration: rule(
@@ -337,6 +337,15 @@ export const SCAN_RULES = {
     'Session cookie set without HttpOnly or Secure',
     'A cookie that carries the login (a read the identity passes is refused without it) is set without HttpOnly, with SameSite=None but no Secure, or without Secure on an https API.',
     'Set session cookies with HttpOnly, Secure and SameSite=Lax or Strict.',
+  ),
+  csrf: rule(
+    'api8-csrf',
+    'API8:2023',
+    [352],
+    'medium',
+    'State changes taken from a session cookie alone (CSRF)',
+    'A POST that changed state went with the session cookie as its only credential, no anti-forgery token, in a body a page on any site can post, and the cookie is sent on cross-site requests (no SameSite=Lax or Strict).',
+    'Set the session cookie with SameSite=Lax or Strict, and require an anti-forgery token (or a custom header) on every state change.',
   ),
   verboseErrors: rule(
     'api8-verbose-errors',

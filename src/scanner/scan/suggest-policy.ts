@@ -146,6 +146,10 @@ export const POLICY_SUGGESTIONS: Readonly<Record<RuleId, PolicySuggestion>> = {
   'scan/api8-insecure-session-cookie': {
     inApi: 'set the session cookie with HttpOnly, Secure and SameSite=Lax (or Strict)',
   },
+  'scan/api8-csrf': {
+    inApi:
+      'set the session cookie with SameSite=Lax (or Strict) and require an anti-forgery token on state changes',
+  },
   'scan/api8-verbose-errors': { api: ['protectResponse'] },
   'scan/api8-version-banner': { api: ['protectResponse'] },
   'scan/api8-trace-enabled': { routing: true },

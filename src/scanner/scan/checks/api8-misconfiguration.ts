@@ -18,11 +18,11 @@ import type { Check } from '../check.ts';
 import type { ScanRequest, ScanResponse } from '../client.ts';
 import { evidenceOf, isRefused, isSuccess, type Observation, type ScanContext } from '../context.ts';
 import { loginRequest, signedIn } from '../login.ts';
-import { isExcluded, jsonBodySchema, planRequest, requiresAuth } from '../planner.ts';
+import { captureId, isExcluded, jsonBodySchema, planRequest, requiresAuth } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
 import { findLoginTarget, unknownUser } from './api2-authentication.ts';
 import { refusedIn200 } from './api5-function-authorization.ts';
-import { cookieFlags } from './cookies.ts';
+import { type CrossSite, cookieFlags, reportCrossSite } from './cookies.ts';
 import { deserialization, yamlUploads } from './deserialization.ts';
 import {
   type DebugSign,
@@ -38,7 +38,7 @@ import {
   sharedDebug,
   softwareVersions,
 } from './disclosure.ts';
-import { injection, NOSQL_ERROR, SQL_ERROR } from './injection.ts';
+import { creationSweep, injection, NOSQL_ERROR, SQL_ERROR } from './injection.ts';
 import { registerThrowaway, reuseThrowaway } from './throwaway.ts';
 import { probeTls } from './tls.ts';
 import { dangerousUploads } from './upload.ts';
@@ -408,6 +408,43 @@ export function configSecrets(json: unknown, text: string): string[] {
   return configSecretMembers(json, text).map((m) => m.name);
 }
 
+/**
+ * CSRF of a JSON API (cookies.ts left it to prove): one creation a given identity made with its session cookie alone
+ * is sent again as `text/plain` with the same JSON text, what a form on another site can send without asking
+ * first; a new object made (its id in the answer) is `-csrf`. What it made is deleted by its maker after (the
+ * injection probes' sweep); a cookie set SameSite=Lax or Strict is not tried.
+ */
+async function crossSiteJson(ctx: ScanContext, found: CrossSite | undefined): Promise<void> {
+  if (found === undefined || found.json.size === 0) return;
+  const sweep = creationSweep(ctx, 'the CSRF probe');
+  for (const [name, obs] of found.json) {
+    const set = found.judged.get(name);
+    const sameSite = set?.line.sameSite?.toLowerCase();
+    if (found.done.has(name) || !set || !obs.operation || sameSite === 'lax' || sameSite === 'strict')
+      continue;
+    const as = ctx.identities.find((i) => i.name === obs.identity);
+    const body = obs.request.body;
+    if (!as || body === undefined) continue;
+    const op = obs.operation;
+    const req = {
+      method: 'POST',
+      path: obs.request.path,
+      operation: op,
+      ownedPath: false,
+      invented: [],
+      headers: { 'content-type': 'text/plain' },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    };
+    const res = await ctx.send(req, as);
+    sweep.seen(op, as, '')(req, res, undefined);
+    if (!isSuccess(res) || refusedIn200(res) || captureId(ctx.spec, op, res) === undefined) continue;
+    found.done.add(name);
+    reportCrossSite(ctx, name, set, { ...obs, response: res }, 'the same JSON sent as text/plain');
+  }
+  await sweep.flush(undefined, true);
+  sweep.report();
+}
+
 export const api8: Check = {
   id: 'API8',
   title: 'Security misconfiguration',
@@ -415,6 +452,7 @@ export const api8: Check = {
     SCAN_RULES.corsCredentials,
     SCAN_RULES.securityHeaders,
     SCAN_RULES.insecureSessionCookie,
+    SCAN_RULES.csrf,
     SCAN_RULES.verboseErrors,
     SCAN_RULES.versionBanner,
     SCAN_RULES.traceEnabled,
@@ -456,7 +494,7 @@ export const api8: Check = {
     // A secured read first (the caller's credentials go with it), then the others.
     await trace(ctx, [...reads.filter((op) => requiresAuth(op)), ...reads.filter((op) => !requiresAuth(op))]);
     await malformedBody(ctx);
-    await cookieFlags(ctx);
+    await crossSiteJson(ctx, await cookieFlags(ctx));
     await nosqlLogin(ctx);
     await deserialization(ctx);
     await yamlUploads(ctx);

@@ -19,13 +19,32 @@
  *   Secure, or without Secure on an https target; one finding per cookie name. On plain http, Secure is not
  *   judged (the evidence says so). Only reads are sent (GETs); the one login it may send is a given identity's
  *   own, with its right password.
+ * - CSRF (API8, `-csrf`): a POST of the scan's own traffic that changed state with a session cookie as its only
+ *   credential, no anti-forgery token, in a body a page on any site can post (a form, multipart, plain text or
+ *   none), while the cookie was set without SameSite=Lax or Strict. Where every such POST was JSON, one creation a
+ *   given identity made so is sent again as `text/plain` (what a cross-site form can send; the object it makes is
+ *   deleted after, by the injection probes' sweep): made again, it is the same finding. One finding per cookie.
  */
 import { randomBytes } from 'node:crypto';
 import type { Operation } from '../../../core/api-document.ts';
 import type { ScanResponse } from '../client.ts';
-import { evidenceOf, type Identity, isSuccess, redact, type ScanContext } from '../context.ts';
+import {
+  evidenceOf,
+  type Identity,
+  isSuccess,
+  type Observation,
+  redact,
+  type ScanContext,
+} from '../context.ts';
 import { loginRequest } from '../login.ts';
-import { isExcluded, type PlannedRequest, planRequest, requiresAuth } from '../planner.ts';
+import {
+  isBusinessFlow,
+  isCreationOperation,
+  isExcluded,
+  type PlannedRequest,
+  planRequest,
+  requiresAuth,
+} from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
 import { similarity } from '../similarity.ts';
 import { refusedIn200 } from './api5-function-authorization.ts';
@@ -976,14 +995,14 @@ function loginOperation(ctx: ScanContext, who: Identity): Operation | undefined 
   return ctx.spec.operations.find((op) => op.method === method && op.path === path);
 }
 
-export async function cookieFlags(ctx: ScanContext): Promise<void> {
+export async function cookieFlags(ctx: ScanContext): Promise<CrossSite | undefined> {
   const https = new URL(ctx.target).protocol === 'https:';
   const holders = [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])].filter((i) => cookiesOf(i).size > 0);
   if (holders.length === 0) {
     ctx.note?.({ rule: SCAN_RULES.insecureSessionCookie, reason: 'no identity holds a cookie' });
-    return;
+    return undefined;
   }
-  const judged = new Set<string>();
+  const judged = new Map<string, SetCookie>();
   let sessions = 0;
   for (const who of holders.slice(0, 2)) {
     const { names, read } = await sessionCookies(ctx, who);
@@ -993,7 +1012,7 @@ export async function cookieFlags(ctx: ScanContext): Promise<void> {
       let seen = seenSetting(ctx, name);
       if (!seen && who.login?.flow) seen = await freshLogin(ctx, who, name, read);
       if (!seen) continue;
-      judged.add(name);
+      judged.set(name, seen);
       const { res, line } = seen;
       const problems: string[] = [];
       if (!line.httpOnly) problems.push('no HttpOnly: a script on the page (any XSS) reads the session');
@@ -1019,6 +1038,7 @@ export async function cookieFlags(ctx: ScanContext): Promise<void> {
       });
     }
   }
+  const crossSite = crossSiteChanges(ctx, judged);
   if (sessions === 0)
     ctx.note?.({
       rule: SCAN_RULES.insecureSessionCookie,
@@ -1030,6 +1050,117 @@ export async function cookieFlags(ctx: ScanContext): Promise<void> {
       reason:
         'no answer the scan saw set the session cookie (given as a header, and no login through the API)',
     });
+  return crossSite;
+}
+
+/** Header names and members that carry an anti-forgery token (`X-CSRF-Token`, `_csrf`, `authenticity_token`). */
+const ANTI_FORGERY = /csrf|xsrf|forgery|authenticity|request_?verification|^x-requested-with$/i;
+/** Bodies a page on another site posts without asking first (a form, multipart, plain text: no CORS preflight). */
+const SIMPLE_BODY = /^(application\/x-www-form-urlencoded|multipart\/form-data|text\/plain)$/i;
+/** Paths of a sign-in, sign-up or sign-out: forging one is no change of the victim's data. */
+const SIGN_PATH = /log_?in|sign_?(in|up|out)|log_?out|register|session|auth|token|password|reset|forgot/i;
+
+/** A session cookie as an answer set it. */
+export interface SetCookie {
+  readonly res: ScanResponse;
+  readonly line: CookieLine;
+}
+
+/** What the CSRF reading of the traffic left to prove: JSON creations of given identities made with a cookie alone. */
+export interface CrossSite {
+  /** The session cookies judged, as last set. */
+  readonly judged: ReadonlyMap<string, SetCookie>;
+  /** By cookie name: one creation a given identity made with it alone and a JSON body (sent again as text/plain). */
+  readonly json: ReadonlyMap<string, Observation>;
+  /** Cookie names already reported or noted. */
+  readonly done: Set<string>;
+}
+
+/**
+ * CSRF shown by the scan's own traffic: a POST that changed state (a 2xx that refuses nothing, at a documented
+ * operation that is no sign-in, sign-up or sign-out) whose only credential was a session cookie in `judged`, with no
+ * anti-forgery header or member, and a body a cross-site form can send; reported when that cookie was set without
+ * SameSite=Lax or Strict (a cross-site POST carries it), else noted.
+ */
+function crossSiteChanges(
+  ctx: ScanContext,
+  judged: ReadonlyMap<string, { res: ScanResponse; line: CookieLine }>,
+): CrossSite {
+  const done = new Set<string>();
+  /** JSON creations of given identities with the cookie alone, by cookie: one may be sent again as plain text. */
+  const json = new Map<string, Observation>();
+  for (const obs of judged.size === 0 ? [] : ctx.observations) {
+    const { operation: op, request, response, identity } = obs;
+    if (done.size === judged.size) break;
+    if (!op || request.method !== 'POST' || SIGN_PATH.test(op.path) || refused(response)) continue;
+    const headers = Object.fromEntries(
+      Object.entries(response.sent.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]),
+    );
+    const sent = new Set(
+      (headers.cookie ?? '').split(';').map((part) => part.slice(0, part.indexOf('=')).trim()),
+    );
+    const name = [...judged.keys()].find((n) => sent.has(n) && !done.has(n));
+    if (name === undefined) continue;
+    // Another credential beside the cookie (a bearer token, an API key) is no cookie session.
+    if (Object.keys(headers).some((h) => h !== 'cookie' && CREDENTIAL_HEADER.test(h))) continue;
+    if (Object.keys(headers).some((h) => ANTI_FORGERY.test(h))) continue;
+    if (
+      ANTI_FORGERY.test(response.sent.body ?? '') ||
+      ANTI_FORGERY.test(response.sent.url.split('?')[1] ?? '')
+    )
+      continue;
+    const type = (headers['content-type'] ?? '').split(';')[0].trim();
+    if (type !== '' && !SIMPLE_BODY.test(type)) {
+      if (
+        /json/i.test(type) &&
+        !json.has(name) &&
+        isCreationOperation(ctx.spec, op) &&
+        !isBusinessFlow(ctx.spec, op) &&
+        ctx.identities.some((i) => i.name === identity)
+      )
+        json.set(name, obs);
+      continue;
+    }
+    done.add(name);
+    reportCrossSite(ctx, name, judged.get(name)!, obs, type === '' ? 'no body' : `a body of type ${type}`);
+  }
+  return { judged, json, done };
+}
+
+/** The CSRF finding (or, with SameSite=Lax or Strict, a note) for a change made with cookie `name` alone. */
+export function reportCrossSite(
+  ctx: ScanContext,
+  name: string,
+  { res: setting, line }: SetCookie,
+  { operation, response, identity }: Observation,
+  body: string,
+): void {
+  const op = operation!;
+  const sameSite = line.sameSite?.toLowerCase();
+  if (sameSite === 'lax' || sameSite === 'strict') {
+    ctx.note?.({
+      operation: op,
+      rule: SCAN_RULES.csrf,
+      reason: `${op.method} ${op.path} changed state with the session cookie ${name} alone and no anti-forgery token, but the cookie is set SameSite=${line.sameSite}: a cross-site POST does not carry it (not reported)`,
+    });
+    return;
+  }
+  const why =
+    sameSite === 'none'
+      ? 'set with SameSite=None: the browser sends it along with a cross-site POST'
+      : 'set without SameSite: browsers that do not default to Lax send it along with a cross-site POST';
+  ctx.report(SCAN_RULES.csrf, {
+    operation: op,
+    key: `csrf:${name}`,
+    message: `${op.method} ${op.path} changed state (${response.status}) for ${identity ?? 'a session'} with the session cookie ${name} as its only credential: no anti-forgery token in a header or the body, ${body} (what any web page can post), and the cookie is ${why}.`,
+    evidence: evidenceOf(response, {
+      cookie: name,
+      setCookie: line.line,
+      sameSite: line.sameSite ?? 'not set',
+      sent: body,
+      cookieSetBy: `${setting.sent.method} ${setting.sent.url}`,
+    }),
+  });
 }
 
 /**
