@@ -2535,6 +2535,32 @@ const DEFAULT_CREDENTIALS: readonly (readonly [string, string])[] = [
   ['guest', 'guest'],
   ['demo', 'demo'],
 ];
+/** Admin names and the passwords they ship with, crossed at the main login (most common password first). */
+const ADMIN_NAMES = ['admin', 'administrator', 'root', 'superuser'];
+const ADMIN_PASSWORDS = ['admin', 'password', 'secret', '', '123456', 'admin123', 'changeme'];
+
+/**
+ * The default pairs at a login. At the main login, every admin name (`admin`, `administrator`, `root`,
+ * `superuser`, and the API's own name: the first word of its title, letters only) with every admin password
+ * (`admin`, `password`, `secret`, the name itself, `123456`, `admin123`, `changeme`), before the other pairs.
+ */
+function defaultPairs(ctx: ScanContext, main: boolean): [string, string][] {
+  const pairs: [string, string][] = [];
+  const add = (u: string, p: string) => {
+    if (!pairs.some(([x, y]) => x === u && y === p)) pairs.push([u, p]);
+  };
+  if (main) {
+    const word = ctx.spec.title
+      .trim()
+      .toLowerCase()
+      .split(/[^a-z0-9]+/)
+      .find((w) => /^[a-z]{3,20}$/.test(w));
+    const names = [...ADMIN_NAMES, ...(word !== undefined ? [word] : [])];
+    for (const p of ADMIN_PASSWORDS) for (const u of names) add(u, p === '' ? u : p);
+  }
+  for (const [u, p] of DEFAULT_CREDENTIALS) add(u, p);
+  return pairs;
+}
 
 /** The given identities' own login values (user names, e-mails), lower-case: never tried with another password. */
 function givenLoginValues(ctx: ScanContext): Set<string> {
@@ -2611,8 +2637,12 @@ async function defaultCredentials(ctx: ScanContext, d: LoginTarget): Promise<boo
   const email =
     MAIL_FIELD.test(d.userField) || (typeof d.known?.user === 'string' && d.known.user.includes('@'));
   const tries: [string, string][] = [];
-  for (const [u, p] of DEFAULT_CREDENTIALS)
-    for (const user of email ? userDomains(ctx).map((dom) => `${u}@${dom}`) : [u])
+  const first = findLoginTarget(ctx);
+  const main = first !== undefined && sameLogin(d, first);
+  // At an e-mail input the users' own domains, the first alone for the longer list of the main login.
+  const domains = userDomains(ctx).slice(0, main ? 1 : 2);
+  for (const [u, p] of defaultPairs(ctx, main))
+    for (const user of email ? domains.map((dom) => `${u}@${dom}`) : [u])
       if (!given.has(user)) tries.push([user, p]);
   if (tries.length === 0) return false;
   const nobody = unknownUser(ctx, d, d.known?.user);

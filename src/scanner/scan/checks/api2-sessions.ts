@@ -54,7 +54,9 @@ export function sessionResource(path: string): boolean {
   return SESSION_RESOURCE.test(path.split('?')[0]);
 }
 const ALL_SESSIONS = /all|other|every/i;
-const MAX_LIFETIME_DAYS = 30;
+/** An access token living longer than this is a finding; beyond LONG_LIFETIME_DAYS, a medium one. */
+const MAX_LIFETIME_HOURS = 24;
+const LONG_LIFETIME_DAYS = 30;
 
 /** The claims of a JWT, unverified; undefined for anything else. */
 function claimsOf(token: string | undefined): Record<string, unknown> | undefined {
@@ -70,7 +72,11 @@ function claimsOf(token: string | undefined): Record<string, unknown> | undefine
   }
 }
 
-/** Tokens that a login gave: a JWT without `exp`, or one that lives longer than 30 days, is a finding. */
+/**
+ * Tokens that a login gave: a JWT without `exp` (key `no-exp`, low), and one whose lifetime is more than 24 hours
+ * (key `long-lived`: `exp` minus `iat`, else minus now; medium beyond 30 days, low up to it) are findings of their
+ * own, once each (the first token that shows it).
+ */
 function tokenLifetime(ctx: ScanContext, t: ThrowawayLogin | undefined, s: Throwaway | undefined): void {
   const holders = [...ctx.identities, ...(ctx.admin ? [ctx.admin] : []), ...(s ? [s.identity] : [])].filter(
     (i) => i.login !== undefined && i.token !== undefined,
@@ -84,24 +90,32 @@ function tokenLifetime(ctx: ScanContext, t: ThrowawayLogin | undefined, s: Throw
     return;
   }
   const now = Date.now() / 1000;
+  const done = new Set<string>();
   for (const who of jwts) {
     const claims = claimsOf(who.token)!;
     const exp = typeof claims.exp === 'number' ? claims.exp : undefined;
-    const days = exp === undefined ? undefined : (exp - now) / 86_400;
-    if (days !== undefined && days <= MAX_LIFETIME_DAYS) continue;
+    const iat = typeof claims.iat === 'number' && claims.iat <= now + 300 ? claims.iat : undefined;
+    const hours = exp === undefined ? undefined : (exp - (iat ?? now)) / 3600;
+    const kind = hours === undefined ? 'no-exp' : hours > MAX_LIFETIME_HOURS ? 'long-lived' : undefined;
+    if (kind === undefined || done.has(kind)) continue;
+    done.add(kind);
+    const days = hours === undefined ? undefined : hours / 24;
+    const span =
+      days === undefined ? '' : days >= 2 ? `${Math.round(days)} days` : `${Math.round(hours ?? 0)} hours`;
     ctx.report(SCAN_RULES.tokenWithoutExpiry, {
       ...(t?.op ? { operation: t.op } : {}),
+      key: kind,
+      ...(days !== undefined && days > LONG_LIFETIME_DAYS ? { severity: 'medium' as const } : {}),
       message:
         days === undefined
           ? `The token the login gave ${who.name} is a JWT without an exp claim: it never expires, so a stolen token works until the signing key changes.`
-          : `The token the login gave ${who.name} expires in ${Math.round(days)} days (more than ${MAX_LIFETIME_DAYS}): a stolen token stays usable that long.`,
+          : `The token the login gave ${who.name} lives ${span} (exp ${iat !== undefined ? 'minus iat' : 'from now'}; an access token should live minutes to hours, 24 at most): a stolen token stays usable that long.`,
       evidence: {
         claims: Object.keys(claims),
-        ...(days !== undefined ? { expiresInDays: Math.round(days) } : {}),
+        ...(days !== undefined ? { lifetimeHours: Math.round(hours ?? 0) } : {}),
         identity: who.name,
       },
     });
-    return;
   }
 }
 
