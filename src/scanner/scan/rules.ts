@@ -338,6 +338,15 @@ export const SCAN_RULES = {
     'A cookie that carries the login (a read the identity passes is refused without it) is set without HttpOnly, with SameSite=None but no Secure, or without Secure on an https API.',
     'Set session cookies with HttpOnly, Secure and SameSite=Lax or Strict.',
   ),
+  csrf: rule(
+    'api8-csrf',
+    'API8:2023',
+    [352],
+    'medium',
+    'State changes taken from a session cookie alone (CSRF)',
+    'A POST that changed state went with the session cookie as its only credential, no anti-forgery token, in a body a page on any site can post, and the cookie is sent on cross-site requests (no SameSite=Lax or Strict).',
+    'Set the session cookie with SameSite=Lax or Strict, and require an anti-forgery token (or a custom header) on every state change.',
+  ),
   verboseErrors: rule(
     'api8-verbose-errors',
     'API8:2023',
