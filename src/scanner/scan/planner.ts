@@ -1421,8 +1421,8 @@ function harvested(
   return found === undefined ? undefined : String(found.value);
 }
 
-/** A field that refers to another object: `product_id`, `ownerId`, `categoryIds` (not the object's own `id`). */
-const FOREIGN_KEY = /^(?!id$)[a-z0-9]*?(?:_?id|Id|ID|_?ids|Ids)$/;
+/** A field that refers to another object: `product_id`, `ownerId`, `categoryIds`, `ProductId` (not its own `id`). */
+const FOREIGN_KEY = /^(?!(?:id|Id|ID)$)[A-Za-z0-9]*?(?:_?id|Id|ID|_?ids|Ids)$/;
 
 /**
  * Example values a document's author left as a placeholder (`string`, `any`, `example`, `test`, `<account>`,
