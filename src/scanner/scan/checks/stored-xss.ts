@@ -21,6 +21,7 @@ import {
   isExcluded,
   memberParam,
   type PlannedRequest,
+  pathActs,
   planRequest,
 } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
@@ -102,6 +103,103 @@ function readsAfter(ctx: ScanContext, op: Operation, collection: string): Operat
     out.push(o);
   }
   return out.slice(0, MAX_READS);
+}
+
+/** Undocumented pages read back after each stored script, at most. */
+const MAX_PAGES = 4;
+/** Links followed from a known page, and scripts of a page read, at most. */
+const MAX_LINKS = 6;
+const MAX_SCRIPTS = 2;
+/** A link to a file, not a page. */
+const ASSET = /\.(css|js|mjs|map|png|jpe?g|gif|svg|ico|webp|woff2?|ttf|pdf|zip|gz|txt|xml|json)$/i;
+/** A link that does something when followed (a GET that logs out, deletes, confirms): never followed. */
+const ACTING_LINK =
+  /log-?out|sign-?out|delete|remove|destroy|erase|reset|cancel|approve|reject|unsubscribe|activate|confirm|toggle|vote|like|follow|exec|run|install|drop|clear|purge/i;
+/** A script that writes data into the page as HTML (a browser would run a script inside it). */
+const HTML_SINK =
+  /\.innerHTML\s*[+]?=|\.outerHTML\s*=|insertAdjacentHTML\(|document\.write(ln)?\(|\.html\(|v-html|dangerouslySetInnerHTML/;
+
+/** The HTML pages of the API's origin the document does not list, and the scripts they load (their text). */
+interface Pages {
+  readonly paths: readonly string[];
+  /** Each page's own inline scripts and up to two same-origin scripts it loads, as text. */
+  readonly scripts: ReadonlyMap<string, string>;
+}
+
+/** Per scan (its object registry): the pages found once. */
+const pagesOf = new WeakMap<object, Promise<Pages>>();
+
+/** Same-origin absolute paths in a page (`href="/guestbook"`, `src="/app.js"`), query and fragment dropped. */
+function linksIn(text: string, attribute: 'href' | 'src'): string[] {
+  const out: string[] = [];
+  const re = attribute === 'href' ? /\bhref\s*=\s*["'](\/[^"'#?\s]*)/gi : /\bsrc\s*=\s*["'](\/[^"'#?\s]*)/gi;
+  for (const m of text.slice(0, 200_000).matchAll(re)) {
+    if (m[1].startsWith('//') || out.includes(m[1])) continue;
+    out.push(m[1]);
+    if (out.length >= 40) break;
+  }
+  return out;
+}
+
+/**
+ * The HTML pages the scan can read without a browser, the document's aside: pages an answer of the scan already
+ * showed (`/`, an inventory hit), the root page `/` (read once as `as` when no answer showed it), and the
+ * same-origin pages these link to (at most six; never a file, a documented route, or a link whose words act:
+ * logout, delete, confirm...). Their scripts are kept (inline, and up to two same-origin ones each) to say which
+ * page renders the records in the browser.
+ */
+function undocumentedPages(ctx: ScanContext, as: Identity): Promise<Pages> {
+  let found = pagesOf.get(ctx.objects);
+  if (found) return found;
+  found = (async () => {
+    const routes = ctx.spec.operations.map(
+      (o) =>
+        new RegExp(
+          `^${o.path
+            .replace(/\/+$/, '')
+            .split(/\{[^{}/]+\}/)
+            .map((part) => part.replace(/[.*+?^$()|[\]\\]/g, '\\$&'))
+            .join('[^/]+')}/?$`,
+        ),
+    );
+    const documented = (path: string) => routes.some((r) => r.test(path));
+    const texts = new Map<string, string>();
+    for (const o of ctx.observations) {
+      const path = o.request.path.split('?')[0];
+      if (o.request.method !== 'GET' || texts.has(path) || documented(path) || !servedAsPage(o.response))
+        continue;
+      texts.set(path, o.response.text);
+      if (texts.size >= MAX_LINKS) break;
+    }
+    if (!texts.has('/') && !documented('/') && !ctx.signal.aborted) {
+      const root = await ctx.send({ method: 'GET', path: '/' }, as);
+      if (root && servedAsPage(root)) texts.set('/', root.text);
+    }
+    for (const link of [...texts.values()].flatMap((t) => linksIn(t, 'href'))) {
+      if (texts.size >= MAX_LINKS || ctx.signal.aborted) break;
+      if (texts.has(link) || ASSET.test(link) || ACTING_LINK.test(link) || pathActs(link) || documented(link))
+        continue;
+      const page = await ctx.send({ method: 'GET', path: link }, as);
+      if (page && servedAsPage(page)) texts.set(link, page.text);
+    }
+    const scripts = new Map<string, string>();
+    for (const [path, text] of texts) {
+      let code = [...text.slice(0, 200_000).matchAll(/<script\b[^>]*>([\s\S]*?)<\/script>/gi)]
+        .map((m) => m[1])
+        .join('\n');
+      for (const src of linksIn(text, 'src')
+        .filter((l) => /\.m?js$/i.test(l))
+        .slice(0, MAX_SCRIPTS)) {
+        if (ctx.signal.aborted) break;
+        const js = await ctx.send({ method: 'GET', path: src }, as);
+        if (js && isSuccess(js)) code += `\n${js.text}`;
+      }
+      scripts.set(path, code);
+    }
+    return { paths: [...texts.keys()], scripts };
+  })();
+  pagesOf.set(ctx.objects, found);
+  return found;
 }
 
 /** The document's DELETE of an item of a collection (`DELETE /notes/{id}` beside `POST /notes`), when it has one. */
@@ -215,6 +313,28 @@ async function readBack(ctx: ScanContext, w: Stored, over: () => boolean): Promi
     if (r.invented.length > 0) continue;
     reads.push({ label: `GET ${read.path}`, res: await ctx.send(r, as) });
   }
+  // The pages the document does not list (undocumentedPages), read after the documented ones.
+  const pages = await undocumentedPages(ctx, as);
+  for (const path of pages.paths.slice(0, MAX_PAGES)) {
+    if (over() || ctx.signal.aborted) break;
+    reads.push({ label: `GET ${path}`, res: await ctx.send({ method: 'GET', path }, as) });
+  }
+  // A page that renders the records in the browser (its script reads the collection and writes it as HTML) while
+  // a JSON read gave the script back intact: what runs there needs a browser to tell. Said, never reported.
+  const base = collection.replace(/\/+$/, '');
+  const intact = reads.find(
+    ({ res: got }) =>
+      got !== undefined && isSuccess(got) && tags.some((t) => got.text.includes(canaryFor(t))),
+  );
+  if (intact && base !== '')
+    for (const [path, code] of pages.scripts) {
+      const sink = HTML_SINK.exec(code);
+      if (!sink || !code.includes(base)) continue;
+      ctx.note?.({
+        operation: op,
+        reason: `stored XSS on GET ${path} not judged: its script reads ${base} and writes what it gets into the page with ${sink[0].replace(/[^\w.-]/g, '')}, and ${intact.label} gave the stored script back intact; whether it runs there needs a browser`,
+      });
+    }
   for (const { label, res: got } of reads) {
     if (!got || !servedAsPage(got)) continue;
     const i = tags.findIndex((t) => got.text.includes(canaryFor(t)));
