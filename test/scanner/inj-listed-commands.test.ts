@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { before, describe, test } from 'node:test';
 import { startServer, type TestServer } from '../kit/server.ts';
 import { readJson, sendJson } from './small-api.ts';
-import { operationsFound, scanTwins, type TwinScans } from './twins.ts';
+import { findingOn, headerIdentities, operationsFound, scanTwins, type TwinScans } from './twins.ts';
 
 /**
  * A network appliance's maintenance API in the style of a Go chi service (`X-Auth-Token`, errors as `{"error":
@@ -100,10 +100,7 @@ describe('command inputs whose values an answer lists (allowed_actions, supporte
   let scans: TwinScans<TestServer>;
   before(async () => {
     scans = await scanTwins(SPEC, startAppliance, {
-      identities: [
-        { name: 'alice', headers: { 'X-Auth-Token': 'ap-7f3a-alice' } },
-        { name: 'bob', headers: { 'X-Auth-Token': 'ap-19c2-bob' } },
-      ],
+      identities: headerIdentities('X-Auth-Token', { alice: 'ap-7f3a-alice', bob: 'ap-19c2-bob' }),
       checks: ['API8'],
       ratePerSecond: 300,
     });
@@ -113,13 +110,9 @@ describe('command inputs whose values an answer lists (allowed_actions, supporte
     const found = operationsFound(scans.vulnerable.result);
     assert.ok(found.includes('scan/api8-command-injection runDiag'), found.join('\n'));
     assert.ok(found.includes('scan/api8-command-injection invokeTool'), found.join('\n'));
-    const diag = scans.vulnerable.result.findings.find(
-      (f) => f.rule.id === 'scan/api8-command-injection' && f.operation?.operationId === 'runDiag',
-    );
+    const diag = findingOn(scans.vulnerable.result, 'scan/api8-command-injection', 'runDiag');
     assert.match(String(diag?.evidence?.payload), /^(uptime|date|hostname)\W/);
-    const tool = scans.vulnerable.result.findings.find(
-      (f) => f.rule.id === 'scan/api8-command-injection' && f.operation?.operationId === 'invokeTool',
-    );
+    const tool = findingOn(scans.vulnerable.result, 'scan/api8-command-injection', 'invokeTool');
     assert.match(String(tool?.evidence?.payload), /^(whoami|pwd)\W/);
   });
 

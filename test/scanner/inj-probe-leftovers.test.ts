@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { startServer, type TestServer } from '../kit/server.ts';
 import { readJson, sendJson } from './small-api.ts';
-import { operationsFound, scanTwins, type TwinScans } from './twins.ts';
+import { headerIdentities, operationsFound, scanTwins, type TwinScans } from './twins.ts';
 
 /**
  * A box-office back office in the style of hapi: `X-Session` tokens, errors as Boom payloads (`{statusCode,
@@ -307,11 +307,8 @@ describe('what the injection and deserialisation probes make is taken back or na
   let scans: TwinScans<BoxOffice>;
   before(async () => {
     scans = await scanTwins(SPEC, startBoxOffice, {
-      identities: [
-        { name: 'alice', headers: { 'X-Session': 'bo-a-5521' } },
-        { name: 'bob', headers: { 'X-Session': 'bo-b-0913' } },
-      ],
-      admin: { name: 'root', headers: { 'X-Session': 'bo-r-7740' } },
+      identities: headerIdentities('X-Session', { alice: 'bo-a-5521', bob: 'bo-b-0913' }),
+      admin: headerIdentities('X-Session', { root: 'bo-r-7740' })[0],
       checks: ['API8'],
       ratePerSecond: 300,
     });

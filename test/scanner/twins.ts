@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { ScanOptions } from '../../src/scanner/scan/options.ts';
+import type { ScanIdentity, ScanOptions } from '../../src/scanner/scan/options.ts';
 import { runScan, type ScanResult } from '../../src/scanner/scan/runner.ts';
 
 /** A target API started for one scan: its address and its server, closed after the scan. */
@@ -53,4 +53,28 @@ export async function scanTwins<T extends TwinTarget>(
 /** The distinct `rule operationId` pairs of a scan's findings, sorted. */
 export function operationsFound(r: ScanResult): string[] {
   return [...new Set(r.findings.map((f) => `${f.rule.id} ${f.operation?.operationId}`))].sort();
+}
+
+/** The first finding of `rule` (its full id, `scan/api8-sql-injection`) on the operation `operationId`. */
+export function findingOn(
+  r: ScanResult,
+  rule: string,
+  operationId: string,
+): ScanResult['findings'][number] | undefined {
+  return r.findings.find((f) => f.rule.id === rule && f.operation?.operationId === operationId);
+}
+
+/**
+ * Identities that each send one fixed header (a bearer token, an API key), in the order given:
+ * `headerIdentities('X-Session', {alice: 's-1', bob: 's-2'})`. `scheme` goes before each value (`Bearer`).
+ */
+export function headerIdentities(
+  header: string,
+  values: Record<string, string>,
+  scheme?: string,
+): ScanIdentity[] {
+  return Object.entries(values).map(([name, value]) => ({
+    name,
+    headers: { [header]: scheme ? `${scheme} ${value}` : value },
+  }));
 }
