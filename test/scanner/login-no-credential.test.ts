@@ -179,9 +179,11 @@ const identity = (m: Member) => ({
   login: { path: '/api/login', body: { username: m.username, password: m.password } },
 });
 
+// The login rules; the json and text variants' logins hand out no session on both twins (the gift lists trust the
+// path), which API2 reports on the login of each twin alike (`login-no-session`): not one of the rules here.
 const found = (r: ScanResult) =>
   r.findings
-    .filter((f) => f.rule.id.startsWith('scan/api2-'))
+    .filter((f) => f.rule.id.startsWith('scan/api2-') && !/without handing out any session/.test(f.message))
     .map((f) => `${f.rule.id} ${f.operation?.operationId}`)
     .sort();
 

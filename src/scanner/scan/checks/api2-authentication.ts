@@ -39,11 +39,13 @@ import { curlFor, shellQuote } from '../curl.ts';
 import { listedVariants, setsPasswordByUrl } from '../discover.ts';
 import {
   type BasicLoginFlow,
+  isBasicLogin,
   loginFields,
   loginOutcome,
   loginRequest,
   reportsSignIn,
   sessionIdentity,
+  setCookies,
   signedIn,
 } from '../login.ts';
 import type { LoginFlow } from '../options.ts';
@@ -2128,6 +2130,57 @@ async function identityHeaders(ctx: ScanContext): Promise<void> {
   }
 }
 
+/** Inputs that name the caller by id (`userId`, `user_id`, `uid`, `X-User-Id`, `account_id`). */
+const CALLER_ID_INPUT = /^(?:x-)?(?:user|account|member|customer|client)[_-]?id$|^uid$/i;
+
+/**
+ * A login that signs in without handing out any session (`-no-credentials`, key `login-no-session`, on the login):
+ * a given identity's login answered that it signed in (a user nobody has was refused there, see login.ts) and
+ * gave no token, no cookie and no credential member, so the API cannot tell one caller from another afterwards:
+ * whoever sends a user id is that user. The login is sent once more as that identity (its right password) to show
+ * the answer; a read the scan made as the identity with the login's own id in a caller-id input (`?userId=1`) that
+ * answered 2xx is named as the example. Once per scan.
+ */
+async function bareLogins(ctx: ScanContext): Promise<void> {
+  const who = [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])].find(
+    (i) =>
+      i.login !== undefined &&
+      i.token === undefined &&
+      Object.keys(i.session.headers).length === 0 &&
+      i.session.cookies.size === 0 &&
+      !isBasicLogin(i.login.flow),
+  );
+  const flow = who?.login?.flow;
+  if (!who || !flow) return;
+  const path = flow.path.split('?')[0];
+  const op = ctx.spec.operations.find(
+    (o) => o.method === (flow.method ?? 'POST') && templateMatches(o.path, path),
+  );
+  const res = await ctx.send({ ...loginRequest(flow), ...(op ? { operation: op } : {}) }, null);
+  if (!res || res.status >= 400 || !reportsSignIn(res)) return;
+  const outcome = loginOutcome(flow, res);
+  if (outcome.token !== undefined || outcome.sessionCookies.length > 0 || setCookies(res).size > 0) return;
+  // Where the API then takes the caller's id from the request: a read the scan made as this identity.
+  const ids = [...selfIds(who)];
+  const example = ctx.observations.find((o) => {
+    if (o.identity !== who.name || o.request.method !== 'GET' || !isSuccess(o.response)) return false;
+    const q = o.request.path.indexOf('?');
+    if (q < 0) return false;
+    return [...new URLSearchParams(o.request.path.slice(q + 1))].some(
+      ([k, v]) => CALLER_ID_INPUT.test(k) && ids.includes(v),
+    );
+  });
+  ctx.report(SCAN_RULES.noCredentials, {
+    ...(op ? { operation: op } : {}),
+    key: 'login-no-session',
+    message: `${flow.method ?? 'POST'} ${path} signed ${who.name} in (${res.status}) without handing out any session: no token, no cookie, no credential in the answer${ids.length > 0 ? ` (only its id, ${ids[0]})` : ''}. Later requests carry nothing the API could check, so whoever sends a user id is that user${example ? `: ${example.request.method} ${redact(example.request.path)} answered ${example.response.status} with no credential at all` : ''}.`,
+    evidence: evidenceOf(res, {
+      identity: who.name,
+      ...(example ? { example: redact(example.request.path) } : {}),
+    }),
+  });
+}
+
 /** Words of an answer that says an account already exists. */
 const EXISTS_WORDS =
   /already|exists?\b|taken|in use|registered|duplicate|unavailable|not available|conflict|unique/i;
@@ -3433,6 +3486,7 @@ export const api2: Check = {
       for (const d of [target, ...documentedLogins(ctx).filter((x) => !sameLogin(x, target))])
         await learnCookieFailure(ctx, d);
     await noCredentials(ctx, a);
+    await bareLogins(ctx);
     // Without a declared secured GET, the rule tested something only if the undeclared comparison could run.
     const notJudged = await undeclaredNoCredentials(ctx, a);
     if (notJudged !== undefined && !ctx.spec.operations.some((op) => op.method === 'GET' && requiresAuth(op)))
