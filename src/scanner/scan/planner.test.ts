@@ -32,6 +32,7 @@ import {
   movesMoney,
   noteConfirmedReader,
   ObjectRegistry,
+  paidByCaller,
   pathActs,
   placeholderExample,
   planRequest,
@@ -307,6 +308,30 @@ test('knows a POST that moves money by its path words, or by a sum beside where 
   assert.equal(why('/transfer.php'), 'its path says transfer');
   assert.equal(why('/api/transactions'), 'it takes a sum (amount) and where it goes (to_account_id)');
   assert.equal(why('/api/notes'), undefined);
+});
+
+test("knows a purchase by its prose or a documented 402, whatever its path's last word", () => {
+  const op = (extra: Record<string, unknown>) => ({
+    requestBody: { content: { 'application/json': { schema: { type: 'object', properties: {} } } } },
+    responses: { '201': { description: 'ok' } },
+    ...extra,
+  });
+  const spec = buildApiDocument('/paid.yaml', '3.0', {
+    openapi: '3.0.3',
+    info: { title: 't', version: '1' },
+    paths: {
+      '/giftcards': { post: op({ description: "Buys a gift card paid from the member's credit." }) },
+      '/bookings': { post: op({ description: "The price is taken from the member's credit." }) },
+      '/lessons': {
+        post: op({ responses: { '201': { description: 'ok' }, '402': { description: 'short' } } }),
+      },
+      '/policies': { post: op({ operationId: 'buyPolicy' }) },
+      '/notes': { post: op({ summary: 'Adds a note to the buying guide' }) },
+    },
+  });
+  const paid = (path: string) => paidByCaller(spec, spec.operations.find((o) => o.path === path)!);
+  for (const p of ['/giftcards', '/bookings', '/lessons']) assert.ok(paid(p), p);
+  for (const p of ['/policies', '/notes']) assert.ok(!paid(p), p);
 });
 
 test('tells the creation of a draft, a quote or a cart from a payment', () => {

@@ -1691,13 +1691,35 @@ const PURCHASE_WORD = /^(orders?|purchases?|checkouts?|check_out|buy|place_order
 /** Inputs of what is bought and how much (`item`, `quantity`, `sku`, `product_id`, `price`, `total`). */
 const PURCHASE_INPUT = /^(items?|products?|skus?|quantity|qty|count|price|total|cost|amount)([-_A-Z]|$)/i;
 
+/** Prose saying the caller pays: "Buys a gift card", "paid from the member's credit", "taken from the balance". */
+const PAYING_TEXT =
+  /\b(buys|purchases|(paid|charged|billed) (from|to|with|against|out of)|(taken|deducted|debited|withdrawn|subtracted) from)\b/i;
+
 /**
- * A purchase: a POST whose path ends in a word of buying or ordering and that names what is bought or how many
+ * Whether an operation's summary or description says its caller pays ("Buys a gift card paid from the member's
+ * credit"; "The price is taken from the member's credit"; "the first month is charged to the member's card"), or it
+ * documents a 402 Payment Required answer: whatever its path's last word, a purchase (R1's review: `POST /giftcards`,
+ * `POST /bookings` spent the given identities' credit). An operation id alone (`buyPolicy`, `purchaseTicket`) is
+ * not enough: the path rule below judges those.
+ */
+export function paidByCaller(spec: ApiDocument, op: Operation): boolean {
+  if (op.method !== 'POST') return false;
+  if (op.responses['402'] !== undefined) return true;
+  const raw = op.pointer !== '' ? spec.resolve(`#${op.pointer}`) : undefined;
+  const description =
+    raw !== null && typeof raw === 'object' ? (raw as Record<string, unknown>).description : undefined;
+  const text = `${op.summary ?? ''} ${typeof description === 'string' ? description : ''}`.slice(0, 2000);
+  return PAYING_TEXT.test(text);
+}
+
+/**
+ * A purchase: an operation whose own words say its caller pays (paidByCaller), or a POST whose path ends in a word of buying or ordering and that names what is bought or how many
  * (`POST /customers/{id}/orders {item, quantity}`, `POST /checkout {sku, qty}`). Sent as a given identity it
  * spends that identity's real money or credit.
  */
 export function purchases(spec: ApiDocument, op: Operation, req: { body?: unknown; path: string }): boolean {
   if (op.method !== 'POST' || /\}\/?$/.test(op.path)) return false;
+  if (paidByCaller(spec, op)) return true;
   const words = lastLiteralWords(op.path);
   if (words === undefined) return false;
   if (
