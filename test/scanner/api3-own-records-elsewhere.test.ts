@@ -11,7 +11,8 @@ import { scanTwins, type TwinScans, type TwinTarget } from './twins.ts';
  * session 14 had three API3 "personal data outside the schema" findings on the caller's own data): its own record
  * read by its id under another collection than `/users` (`GET /students/{id}/card`, no e-mail in it), the nested
  * `student` member of a lesson the caller booked itself, and a lesson list of its own. Nothing of it was sent by
- * the scan: alice's and bob's phone and home address are seeded.
+ * the scan: alice's and bob's phone and home address are seeded. And what the request itself carried, echoed: a
+ * phone in the query echoed under `criteria` (API1's replay fills it with the other student's phone).
  *
  * Style: a music school on node:http, no response schema anywhere (descriptions only), `{ok, result}` envelopes,
  * HS256 JWT with `sid` (student id) and `mail`, `POST /sessions {mail, secret}` login, snake_case members. The fixed
@@ -42,6 +43,14 @@ const SPEC = {
         security: bearer,
         parameters: [{ name: 'student_id', in: 'path', required: true, schema: { type: 'integer' } }],
         responses: { '200': say('the card'), '403': say('not yours') },
+      },
+    },
+    '/lessons/search': {
+      get: {
+        operationId: 'searchLessons',
+        security: bearer,
+        parameters: [{ name: 'phone', in: 'query', required: true, schema: { type: 'string' } }],
+        responses: { '200': say('your lessons booked with that phone') },
       },
     },
     '/lessons': {
@@ -167,6 +176,11 @@ function startSchool(fixed: boolean): Promise<School> {
       if (s.id !== me.id) return fail(403, 'not your card');
       return send(200, { ok: true, result: card(s) });
     }
+    if (req.method === 'GET' && url.pathname === '/lessons/search') {
+      const phone = url.searchParams.get('phone') ?? '';
+      const found = me.phone === phone ? lessons.filter((l) => l.student_id === me.id) : [];
+      return send(200, { ok: true, criteria: { phone }, result: found.map((l) => l.id) });
+    }
     if (req.method === 'GET' && url.pathname === '/lessons') {
       const mine = fixed ? lessons.filter((l) => l.student_id === me.id) : lessons;
       return send(200, { ok: true, result: mine.map(shown) });
@@ -206,7 +220,7 @@ describe("the caller's own personal data read by its id elsewhere, or nested in 
     runs = await scanTwins(SPEC, startSchool, {
       identities: [login(GIVEN[0]), login(GIVEN[1])],
       admin: login(GIVEN[2]),
-      checks: ['API3'],
+      checks: ['API1', 'API3'],
       ratePerSecond: 200,
     });
   });
