@@ -2512,6 +2512,51 @@ const sameLogin = (x: LoginTarget, y: LoginTarget) =>
   (x.flow.method ?? 'POST') === (y.flow.method ?? 'POST');
 
 /**
+ * Older versions of the main login that the document no longer lists (`/api/v1/auth/login` beside a documented
+ * `/api/v2/auth/login`: the two versions before a `v<n>` segment, never `v0`): each is a login of its own for the
+ * login checks when a real login signs in there, V's (the scan's own account), else A's own right password (sent
+ * once, where a user nobody has got no 404, 405 or 501 there; counted as A's one failed login of the scan until it
+ * signs in). The findings name the older path and sit
+ * on the documented login.
+ */
+async function olderLogins(
+  ctx: ScanContext,
+  t: LoginTarget,
+  v: Throwaway | undefined,
+): Promise<LoginTarget[]> {
+  const [path, query] = t.flow.path.split('?');
+  const segs = path.split('/');
+  const i = segs.findIndex((x) => /^v\d{1,2}$/i.test(x));
+  if (i < 0) return [];
+  const n = Number(segs[i].slice(1));
+  const out: LoginTarget[] = [];
+  for (let k = n - 1; k >= Math.max(1, n - 2); k--) {
+    const older = [...segs.slice(0, i), `${segs[i][0]}${k}`, ...segs.slice(i + 1)].join('/');
+    if (ctx.spec.operations.some((op) => templateMatches(op.path, older))) continue;
+    const d: LoginTarget = {
+      ...t,
+      flow: { ...t.flow, path: query !== undefined ? `${older}?${query}` : older },
+    };
+    await learnCookieFailure(ctx, d);
+    let res: ScanResponse | undefined;
+    // No such route (404, 405, 501 to a user nobody has): A's login is not spent on it.
+    const probe = v ? undefined : await sendLogin(ctx, d, unknownUser(ctx, d, t.known?.user), wrong());
+    if (v) res = await sendLogin(ctx, d, v.loginName, v.password);
+    else if (
+      probe &&
+      !noRoute(probe.status) &&
+      t.known !== undefined &&
+      spendGivenFailure(ctx, t.known.user)
+    ) {
+      res = await sendLogin(ctx, d, t.known.user, t.known.password);
+      if (signsIn(ctx, d, res)) refundGivenFailure(ctx, t.known.user);
+    }
+    if (signsIn(ctx, d, res)) out.push(d);
+  }
+  return out;
+}
+
+/**
  * The login checks that send wrong passwords. An account of the scan's own (V, reused or registered
  * `pcb<random>`) gets one wrong password at `t` and at each documented login (at most eight), each judged for
  * wrong-password-accepted with its control; then each of those logins where no wrong password signed in gets the
@@ -2526,6 +2571,9 @@ async function loginChecks(ctx: ScanContext, t: LoginTarget): Promise<void> {
     (ctx.admin?.login?.flow === t.flow ? ctx.admin : undefined);
   const targets = [t, ...documentedLogins(ctx).filter((d) => !sameLogin(d, t))];
   const v = (await reuseThrowaway(ctx, t)) ?? (await registerThrowaway(ctx, t, 'pcb'));
+  // Older versions of the main login beside it, undocumented (`/api/v1/auth/login` beside `/api/v2/auth/login`).
+  for (const older of await olderLogins(ctx, t, v))
+    if (!targets.some((d) => sameLogin(d, older))) targets.push(older);
   /** V's user value at a login: the one it registered with at `t`, else its e-mail for an e-mail field. */
   const userAt = (d: LoginTarget) =>
     v === undefined ? undefined : d === t ? v.loginName : MAIL_FIELD.test(d.userField) ? v.email : v.name;
