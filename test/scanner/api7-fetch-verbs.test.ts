@@ -14,6 +14,9 @@ import { scanTwins, type TwinScans, type TwinTarget } from './twins.ts';
  * registered, and the API has no sign-up, so the canary was never sent. `PUT /api/me/homepage {homepage}` stays
  * held back (it stores the URL on the given identity's own record).
  *
+ * And `POST /api/media/from-url`, documented without a body (NestJS's `@Body() body: {url}`), which answers `{}` with
+ * "a url is required" and names no member: the path's URL word is the member tried.
+ *
  * Style: Express-like, `X-Api-Key` identities (no sign-up, no login), `{error}` bodies, 200 answers. The vulnerable
  * twin fetches whatever it is given; the fixed twin fetches only https URLs (400 otherwise).
  */
@@ -40,6 +43,10 @@ const SPEC = {
         requestBody: json({ link: { type: 'string' } }, ['link']),
         responses: { '200': { description: 'a preview' }, '400': { description: 'bad url' } },
       },
+    },
+    // NestJS documents no body for `@Body() body: { url: string }`.
+    '/api/media/from-url': {
+      post: { operationId: 'mediaFromUrl', responses: { '201': { description: 'stored' } } },
     },
     '/api/me/homepage': {
       put: {
@@ -87,6 +94,12 @@ function startClub(fixed: boolean): Promise<Club> {
       const got = await fetchOnce(b.link);
       return 'error' in got ? send(400, got) : send(200, { preview: got });
     }
+    if (req.method === 'POST' && url.pathname === '/api/media/from-url') {
+      const got = await fetchOnce(b.url);
+      return 'error' in got
+        ? send(400, { success: false, ...got })
+        : send(201, { success: true, media: got });
+    }
     if (req.method === 'PUT' && url.pathname === '/api/me/homepage') {
       if (typeof b.homepage !== 'string') return send(400, { error: 'homepage is required' });
       homepages.set(who, b.homepage);
@@ -114,8 +127,8 @@ describe('URL inputs of operations that fetch once, at paths with an account wor
     });
   });
 
-  test('vulnerable: the import and the preview reach the canary', () => {
-    assert.deepEqual(ssrf(runs.vulnerable.result), ['importUser', 'previewLink']);
+  test('vulnerable: the import, the preview and the undocumented from-url body reach the canary', () => {
+    assert.deepEqual(ssrf(runs.vulnerable.result), ['importUser', 'mediaFromUrl', 'previewLink']);
   });
 
   test('fixed: no finding', () => {

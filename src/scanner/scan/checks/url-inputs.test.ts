@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { loadApiDocument } from '../../../openapi/load.ts';
-import { urlInputs } from './url-inputs.ts';
+import { pathUrlWord, urlInputs } from './url-inputs.ts';
 
 const body = (name: string) =>
   `{ content: { application/json: { schema: { type: object, properties: { ${name}: { type: string } } } } } }`;
@@ -141,4 +141,12 @@ paths:
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('a path whose last segment names a URL gives the member an undocumented body takes', () => {
+  assert.equal(pathUrlWord('/upload/from-url'), 'url');
+  assert.equal(pathUrlWord('/images/fetchLink'), 'link');
+  assert.equal(pathUrlWord('/urls/{id}/stats'), undefined);
+  assert.equal(pathUrlWord('/curl'), undefined);
+  assert.equal(pathUrlWord('/webhooks/test'), undefined);
 });

@@ -144,6 +144,21 @@ function isUrlish(name: string, s: Record<string, unknown>, example?: unknown): 
   return words.some((w) => URL_WORD.test(w)) && !NOT_URL_WORD.test(words.at(-1) ?? '');
 }
 
+/** The URL word (`url`, `uri`, `link`, `href`) of a path's last literal segment (`/upload/from-url` → `url`). */
+export function pathUrlWord(path: string): string | undefined {
+  const last = path
+    .split('?')[0]
+    .split('/')
+    .filter((seg) => seg !== '' && !seg.includes('{'))
+    .at(-1);
+  if (last === undefined) return undefined;
+  const words = last
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .toLowerCase()
+    .split(/[^a-z0-9]+/);
+  return words.find((w) => /^(url|uri|link|href)$/.test(w));
+}
+
 function formSchema(op: Operation) {
   for (const [type, media] of Object.entries(op.requestBody?.content ?? {})) {
     if (/x-www-form-urlencoded|multipart\/form-data/i.test(type)) return media.schema ?? {};
@@ -200,6 +215,13 @@ export function urlInputs(spec: ApiDocument, options: { readonly ownRecords?: bo
           }
         }
       }
+      continue;
+    }
+    // No body documented (NestJS's `@Body() body: {url: string}` gives the document none) at a path whose last
+    // segment names a URL (`POST /upload/from-url`, `/images/fetch-url`): the URL word is the likeliest member.
+    if (op.requestBody === undefined && op.method !== 'GET') {
+      const word = pathUrlWord(op.path);
+      if (word !== undefined) push('body', word);
       continue;
     }
     const form = formSchema(op);
