@@ -1769,7 +1769,7 @@ const STATIC_KEYS = [
   'master',
 ];
 /** Guesses at a place the document does not declare (the first of the list: the most common). */
-const UNDECLARED_GUESSES = 8;
+const UNDECLARED_GUESSES = 6;
 /** Requests the static-key guessing may send in a scan, controls included. */
 const MAX_KEY_GUESSES = 120;
 
