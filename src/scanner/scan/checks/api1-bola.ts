@@ -45,6 +45,7 @@ import {
   recordAnonymous,
   replayAccounts,
 } from './api1-accounts.ts';
+import { findLoginTarget } from './api2-authentication.ts';
 import { changedValue, recordFor, shownFields } from './api3-property-authorization.ts';
 import { madeUpIdFor, notFoundAnswer, refusedIn200 } from './api5-function-authorization.ts';
 import {
@@ -58,6 +59,7 @@ import {
   otherInputs,
   readsByInput,
 } from './object-inputs.ts';
+import { registerThrowaway, type Throwaway } from './throwaway.ts';
 
 const SAME_OBJECT = 0.8;
 
@@ -1824,7 +1826,7 @@ async function replayActions(
       op.method !== 'POST' ||
       isExcluded(op) ||
       isCreationOperation(ctx.spec, op) ||
-      isBusinessFlow(ctx.spec, op) ||
+      (isBusinessFlow(ctx.spec, op) && !actsOnOne(op)) ||
       isAdminOperation(op) ||
       isLoginOperation(ctx.spec, op)
     )
@@ -1888,6 +1890,139 @@ async function replayActions(
       operation: op,
       message: `${attacker.name} called ${op.method} ${target.path} on ${owner.name}'s object${via} and ${owner.name}'s view of it changed.`,
       evidence: evidenceOf(res, { owner: owner.name, attacker: attacker.name }),
+    });
+  }
+}
+
+/** The verb of an action that pays, charges, refunds, moves or redeems money or credit: never sent on another's object. */
+const MONEY_VERB =
+  /pay|checkout|purchase|buy|charge|refund|transfer|withdraw|deposit|top-?up|redeem|apply|claim|donate|tip|send|cash/i;
+
+/**
+ * A POST that acts by a verb on the one object its path names (`/orders/{id}/cancel`, `/requests/{id}/approve`), the
+ * verb moving no money: replayed on an object of the scan's own even where the planner takes it for a business flow.
+ */
+function actsOnOne(op: Operation): boolean {
+  return (
+    op.method === 'POST' &&
+    pathActs(op.path) &&
+    (op.path.match(/\{/g) ?? []).length === 1 &&
+    !op.path.endsWith('}') &&
+    !MONEY_VERB.test(op.path.split('/').pop() ?? '')
+  );
+}
+
+/**
+ * Actions by path id (`POST /orders/{id}/cancel`, also those the planner takes for a business flow: a cancel or an
+ * approval acts on one object; never one whose verb moves money, MONEY_VERB) where no given identity has an object of the scan's own to act on
+ * (the creation is a purchase the scan makes as no given identity, or refused them): an account of the scan's own
+ * (`pco<hex>`, through the sign-up) makes one through the documented creation of that collection, and the attacker
+ * calls the action on it (anonymously first, as replayActions does); that account's view of its object changing
+ * (stable before) is the finding. Nothing of a given identity's is named. At most 3 actions, one account.
+ */
+async function replayOwnAccountActions(
+  ctx: ScanContext,
+  attacker: Identity,
+  anonymous: AnonymousTries,
+): Promise<void> {
+  const actions = ctx.spec.operations.filter(
+    (op) =>
+      actsOnOne(op) &&
+      !isExcluded(op) &&
+      !isCreationOperation(ctx.spec, op) &&
+      !isAdminOperation(op) &&
+      !isLoginOperation(ctx.spec, op) &&
+      anonymous.get(op) !== true,
+  );
+  let account: Throwaway | null | undefined;
+  const made = new Map<string, CreatedObject>();
+  let tried = 0;
+  for (const op of actions) {
+    if (tried >= 3 || ctx.signal.aborted) return;
+    // An object of a given identity's own that the scan made: replayActions tried it.
+    const covered = ctx.identities.some((who) => {
+      const t = planRequest(ctx.spec, op, ctx.objects, { owner: who.name });
+      return t.object !== undefined && t.ownedPath && ctx.objects.isScanCreated(t.object.path);
+    });
+    if (covered) continue;
+    const collection = op.path.slice(0, op.path.indexOf('/{'));
+    const create = ctx.spec.operations.find(
+      (c) =>
+        c.method === 'POST' &&
+        !isExcluded(c) &&
+        !c.path.includes('{') &&
+        creationCollection(ctx.spec, c) === collection,
+    );
+    if (!create) continue;
+    tried++;
+    account ??= (await registerThrowaway(ctx, findLoginTarget(ctx), 'pco')) ?? null;
+    if (account === null) {
+      ctx.note?.({
+        operation: op,
+        rule: SCAN_RULES.bolaWrite,
+        reason: `not tested: no given identity has an object of the scan's own at ${collection} to act on, and no account of the scan's own could be signed up to make one (--allow-destructive acts on the given identities' objects)`,
+      });
+      continue;
+    }
+    let object = made.get(collection);
+    if (!object) {
+      const res = await ctx.send(
+        planRequest(ctx.spec, create, ctx.objects, { owner: account.name }),
+        account.identity,
+      );
+      const id = isSuccess(res) && !refusedIn200(res) ? captureId(ctx.spec, create, res) : undefined;
+      if (id === undefined) {
+        ctx.note?.({
+          operation: op,
+          rule: SCAN_RULES.bolaWrite,
+          reason: `not tested: no given identity has an object of the scan's own at ${collection}, and the scan's own account ${account.name} could not make one through ${create.method} ${create.path}${res ? ` (${res.status})` : ''}`,
+        });
+        continue;
+      }
+      object = {
+        collection,
+        path: `${collection}/${encodeURIComponent(id)}`,
+        id,
+        owner: account.name,
+        body: res?.json,
+        createdBy: create,
+      };
+      ctx.objects.add(object);
+      made.set(collection, object);
+    }
+    const target = planRequest(ctx.spec, op, ctx.objects, { owner: account.name });
+    if (target.object?.path !== object.path) continue;
+    const owner = account.identity;
+    const before = await viewOf(ctx, object, owner);
+    if (before === undefined || (await viewOf(ctx, object, owner)) !== before) continue;
+    const schema = bodySchema(op);
+    const marked = (m: string) =>
+      schema === undefined
+        ? target.body
+        : markNumbers(ctx.spec, schema, markBody(ctx.spec, schema, target.body, m));
+    const madeBy = `an object of the scan's own account ${account.name} (made through ${create.method} ${create.path}: no given identity had one the scan may act on)`;
+    if (!anonymous.has(op)) {
+      const res = await ctx.send({ ...target, body: marked(anonymousMarker()) }, null);
+      const after = accepted(res) ? await viewOf(ctx, object, owner) : undefined;
+      const changed = accepted(res) && after !== undefined && after !== before;
+      recordAnonymous(anonymous, op, res, changed);
+      if (changed) {
+        ctx.report(SCAN_RULES.anonymousWrite, {
+          operation: op,
+          message: `A request without credentials called ${op.method} ${target.path} on ${madeBy}, and that account's view of it changed${anonymousContext(op)}.`,
+          evidence: evidenceOf(res, { owner: account.name, attacker: 'anonymous' }),
+        });
+        continue;
+      }
+    }
+    const res = await ctx.send({ ...target, body: marked(`pcbola${Date.now().toString(36)}`) }, attacker);
+    if (!isSuccess(res) || refusedIn200(res)) continue;
+    const after = await viewOf(ctx, object, owner);
+    if (after === undefined || after === before) continue;
+    ctx.report(SCAN_RULES.bolaWrite, {
+      operation: op,
+      message: `${attacker.name} called ${op.method} ${target.path} on ${madeBy}, and that account's view of it changed.`,
+      evidence: evidenceOf(res, { owner: account.name, attacker: attacker.name }),
     });
   }
 }
@@ -2655,6 +2790,7 @@ export const api1: Check = {
     await replayWrites(ctx, b, a, anonymous);
     await replayActions(ctx, a, b, anonymous);
     await replayActions(ctx, b, a, anonymous);
+    await replayOwnAccountActions(ctx, b, anonymous);
     await replayInputActions(ctx, a, b, anonymous);
     await replayInputActions(ctx, b, a, anonymous);
     await replayCreations(ctx, a, b);
