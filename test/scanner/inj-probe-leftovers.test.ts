@@ -34,6 +34,7 @@ const VOUCHER = {
   type: 'object',
   properties: { id: { type: 'integer' }, holder: { type: 'string' }, amount: { type: 'integer' } },
 };
+const BANNER = { type: 'object', properties: { id: { type: 'integer' }, text: { type: 'string' } } };
 const FEEDBACK = { type: 'object', properties: { id: { type: 'integer' }, comment: { type: 'string' } } };
 const SPEC = {
   openapi: '3.0.3',
@@ -97,6 +98,20 @@ const SPEC = {
         },
         responses: { '201': { description: 'issued', content: json(VOUCHER) }, '403': boom },
       },
+    },
+    '/v2/admin/banners': {
+      post: {
+        operationId: 'postBanner',
+        requestBody: {
+          required: true,
+          content: json({ type: 'object', required: ['text'], properties: { text: { type: 'string' } } }),
+        },
+        responses: { '201': { description: 'up', content: json(BANNER) }, '403': boom },
+      },
+    },
+    '/v2/admin/banners/{id}': {
+      parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'integer' } }],
+      delete: { operationId: 'takeDownBanner', responses: { '204': { description: 'down' }, '403': boom } },
     },
     '/v2/feedback': {
       get: {
@@ -173,6 +188,7 @@ interface Voucher {
 }
 
 type BoxOffice = TestServer & {
+  banners: { id: number; text: string }[];
   promotions: Promotion[];
   drafts: Draft[];
   feedback: Note[];
@@ -187,6 +203,8 @@ async function startBoxOffice(fixed: boolean): Promise<BoxOffice> {
   ];
   const feedback: Note[] = [{ id: 1, owner: 'bob', comment: 'the balcony is cold' }];
   let nextNote = 2;
+  const banners = [{ id: 1, text: 'Doors open at seven' }];
+  let nextBanner = 2;
   const vouchers: Voucher[] = [{ id: 1, holder: 'season ticket holders', amount: 20 }];
   let nextVoucher = 2;
   let nextPromotion = 2;
@@ -241,6 +259,22 @@ async function startBoxOffice(fixed: boolean): Promise<BoxOffice> {
         if (input.percent !== undefined) p.percent = Number(input.percent);
         return sendJson(res, 200, p);
       }
+    }
+    if (path === '/v2/admin/banners' && req.method === 'POST') {
+      if (user !== 'root') return error(403, 'Forbidden', 'Box office manager only');
+      if (typeof input.text !== 'string') return error(400, 'Bad Request', 'Invalid request payload input');
+      const b = { id: nextBanner++, text: input.text };
+      banners.push(b);
+      return sendJson(res, 201, b);
+    }
+    const bm = /^\/v2\/admin\/banners\/(\d+)$/.exec(path);
+    if (bm && req.method === 'DELETE') {
+      if (user !== 'root') return error(403, 'Forbidden', 'Box office manager only');
+      const b = banners.find((x) => x.id === Number(bm[1]));
+      if (!b) return error(404, 'Not Found', 'No such banner');
+      banners.splice(banners.indexOf(b), 1);
+      res.writeHead(204).end();
+      return;
     }
     if (path === '/v2/admin/vouchers') {
       if (user !== 'root') return error(403, 'Forbidden', 'Box office manager only');
@@ -300,7 +334,7 @@ async function startBoxOffice(fixed: boolean): Promise<BoxOffice> {
     }
     return error(404, 'Not Found', 'Not Found');
   });
-  return Object.assign(api, { promotions, drafts, feedback, vouchers });
+  return Object.assign(api, { promotions, drafts, feedback, vouchers, banners });
 }
 
 describe('what the injection and deserialisation probes make is taken back or named (hapi-style box office)', () => {
@@ -361,6 +395,21 @@ describe('what the injection and deserialisation probes make is taken back or na
         result.coverage.matrix.filter((m) => m.operation === 'POST /v2/admin/vouchers'),
       );
       assert.match(coverage, /not sent as the admin/, coverage);
+    }
+  });
+
+  test('both twins: the admin-only banners, which have a DELETE, are probed as the admin and every banner is taken down', () => {
+    for (const kind of ['vulnerable', 'fixed'] as const) {
+      const { result, api } = scans[kind];
+      assert.deepEqual(api.banners, [{ id: 1, text: 'Doors open at seven' }], kind);
+      const matrix = JSON.stringify(
+        result.coverage.matrix.filter((m) => m.operation === 'POST /v2/admin/banners'),
+      );
+      assert.match(
+        matrix,
+        /probes of POST \/v2\/admin\/banners created \d+ objects as root, all deleted/,
+        matrix,
+      );
     }
   });
 

@@ -2255,7 +2255,11 @@ const MAX_NAMED_LEFT = 8;
  * its item (`DELETE /promotions/{id}` beside `POST /promotions`). Not a creation: true.
  */
 export function undoable(ctx: ScanContext, op: Operation): boolean {
-  if (!isCreationOperation(ctx.spec, op)) return true;
+  return !isCreationOperation(ctx.spec, op) || deletable(ctx, op);
+}
+
+/** Whether the document has a DELETE of what a POST makes (its collection's item), whatever else it is. */
+function deletable(ctx: ScanContext, op: Operation): boolean {
   const collection = creationCollection(ctx.spec, op);
   return collection !== undefined && itemDelete(ctx.spec, collection) !== undefined;
 }
@@ -3643,6 +3647,7 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
             res !== undefined &&
             madeOps.has(point.op.id) &&
             !creationOps.has(point.op.id) &&
+            !deletable(ctx, point.op) &&
             madeOne(res)
           ) {
             adminWithheld.add(point.op.id);
