@@ -14,10 +14,14 @@ import { operationsFound, scanTwins } from './twins.ts';
  * recovery, `POST /v2/accounts/recovery {email}` then `POST /v2/accounts/recovery/complete {email,
  * recovery_code, new_password}`.
  *
- * Vulnerable: the forgot route sets a new password and answers it (`data.temporary_password`), and the recovery
- * answers the code it would have mailed (`data.recovery_code`): anyone who knows an e-mail gets in. Fixed twin:
- * both answer `202 {"ok": true, "data": {"queued": true}}` alike for every address, the code goes only to the
- * mailbox (none here). Both twins limit failed sign-ins (five, then 429) and want passwords of ten characters.
+ * Beside them, `POST /v2/accounts/password {email}` (a password help desk) and `POST /v2/accounts/otp/send {email}`
+ * (a sign-in code by mail).
+ *
+ * Vulnerable: the forgot route sets a new password and answers it (`data.temporary_password`), the recovery
+ * answers the code it would have mailed (`data.recovery_code`), the help desk answers the stored password, and
+ * the code sender answers the code (`data.otp`): anyone who knows an e-mail gets in. Fixed twin: all answer
+ * `202 {"ok": true, "data": {"queued": true}}` alike for every address, the codes go only to the mailbox (none
+ * here). Both twins limit failed sign-ins (five, then 429) and want passwords of ten characters.
  */
 const str = { type: 'string' } as const;
 const email = { type: 'string', format: 'email' } as const;
@@ -57,6 +61,22 @@ const SPEC = {
     '/v2/accounts/recovery': {
       post: {
         operationId: 'startRecovery',
+        security: [],
+        requestBody: json({ email }, ['email']),
+        responses: envelope,
+      },
+    },
+    '/v2/accounts/password': {
+      post: {
+        operationId: 'passwordHelp',
+        security: [],
+        requestBody: json({ email }, ['email']),
+        responses: envelope,
+      },
+    },
+    '/v2/accounts/otp/send': {
+      post: {
+        operationId: 'sendSignInCode',
         security: [],
         requestBody: json({ email }, ['email']),
         responses: envelope,
@@ -146,6 +166,18 @@ async function startGarden(fixed: boolean) {
       if (fixed) return ok(202, { queued: true });
       return ok(200, g ? { recovery_code: code, expires_in: 900 } : { expires_in: 900 });
     }
+    if (req.method === 'POST' && path === '/v2/accounts/password') {
+      asked.push(body.email);
+      const g = byEmail(body.email);
+      if (fixed || !g) return ok(202, { queued: true });
+      return ok(200, { hint: 'your password, as we keep it', password: g.password });
+    }
+    if (req.method === 'POST' && path === '/v2/accounts/otp/send') {
+      asked.push(body.email);
+      const code = String(randomInt(100000, 999999));
+      if (fixed) return ok(202, { queued: true });
+      return ok(200, { channel: 'email', otp: code });
+    }
     if (req.method === 'POST' && path === '/v2/accounts/recovery/complete') {
       const g = byEmail(body.email);
       if (!g || typeof body.recovery_code !== 'string' || codes.get(g.email) !== body.recovery_code)
@@ -182,19 +214,26 @@ describe('a password reset that answers the new password or the reset code', () 
   const resets = (r: ScanResult) =>
     r.findings.filter((f) => f.rule.id === 'scan/api2-password-reset-without-proof');
 
-  test('the vulnerable twin: the forgot route and the recovery, each proven by signing in', () => {
+  test('the vulnerable twin: the forgot route and the recovery proven by signing in, the password route, the code sent', () => {
     const found = resets(scans.vulnerable.result);
+    const all = found.map((f) => `${f.operation?.operationId} ${f.message}`).join('\n');
     const by = (id: string) => found.find((f) => f.operation?.operationId === id);
     const forgot = by('forgotPassword');
     const recovery = by('startRecovery');
-    assert.ok(forgot, operationsFound(scans.vulnerable.result).join('\n'));
+    assert.ok(forgot, all);
     assert.match(forgot.message, /a new password itself .*signed the account in/);
-    assert.ok(recovery, operationsFound(scans.vulnerable.result).join('\n'));
-    assert.match(recovery.message, /the reset token itself .*recovery\/complete took it/);
+    assert.ok(recovery, all);
+    assert.match(recovery.message, /the reset token or one-time code itself .*recovery\/complete took it/);
+    const help = by('passwordHelp');
+    assert.ok(help, all);
+    assert.match(help.message, /the account's current password itself/);
+    const otp = by('sendSignInCode');
+    assert.ok(otp, all);
+    assert.match(otp.message, /the reset token or one-time code itself \(at \/data\/otp, 6 characters\)/);
     // The values handed back never reach the report.
     const text = JSON.stringify(found);
     assert.doesNotMatch(text, /tmp-[0-9a-f]{12}/);
-    assert.equal(found.length, 2, found.map((f) => f.message).join('\n'));
+    assert.equal(found.length, 4, all);
     // Nor does the code in the reset's enumeration finding.
     const told = scans.vulnerable.result.findings.filter((f) => f.operation?.operationId === 'startRecovery');
     assert.doesNotMatch(JSON.stringify(told), /"recovery_code\\?":\\?"\d/);

@@ -52,6 +52,7 @@ import type { LoginFlow } from '../options.ts';
 import {
   bodySchema,
   isExcluded,
+  isLoginOperation,
   jsonBodySchema,
   listedValue,
   type PlannedRequest,
@@ -1466,6 +1467,11 @@ async function resetEnumeration(ctx: ScanContext, t: LoginTarget | undefined): P
   return told;
 }
 
+/** A number no one has (the 555-01xx range is reserved for fiction): where a code would be texted. */
+const FICTIONAL_PHONE = '+15555550142';
+/** Paths that send a one-time code (`/auth/otp/send`, `/2fa/request`, `/verification-code`, `/send-code`). */
+const SENT_CODE_PATH =
+  /otp|2fa|mfa|totp|one[_-]?time|verification[_-]?code|verify[_-]?(email|phone|code)|send[_-]?code/i;
 /** Members of a reset answer that hand back a password (`newPassword`, `temp_password`), in snake case. */
 const HANDED_PASSWORD =
   /^(?:(?:new|temp|temporary|generated|reset|one_time|default|initial|plain)_?)?(?:password|passwd|pwd|pass)$/;
@@ -1608,8 +1614,20 @@ async function useHandedToken(ctx: ScanContext, v: Throwaway, token: string): Pr
  * message says whether it signed in. Never a given identity's name or e-mail.
  */
 async function resetAnswers(ctx: ScanContext, t: LoginTarget | undefined): Promise<void> {
+  const signupOp = signup(ctx)?.op;
   const ops = ctx.spec.operations.filter((op) => {
-    if (!['POST', 'GET'].includes(op.method) || isExcluded(op) || !RESET_PATH.test(op.path)) return false;
+    if (!['POST', 'GET'].includes(op.method) || isExcluded(op) || op === signupOp) return false;
+    const names = [
+      ...Object.keys(propertiesOf(ctx.spec, bodySchema(op))),
+      ...op.parameters.filter((p) => p.in === 'query').map((p) => p.name),
+    ];
+    // A forgot or reset request; a password route that takes only an account (Devise's `POST /users/password
+    // {email}`); a one-time code's sending step (`POST /auth/otp/send {email}`: no code input).
+    const kind =
+      RESET_PATH.test(op.path) ||
+      (/password/i.test(op.path) && names.length > 0 && names.every((k) => USER_FIELD.test(k))) ||
+      (SENT_CODE_PATH.test(op.path) && !names.some((k) => OTP_FIELD.test(k) || OTP_TOKEN_FIELD.test(k)));
+    if (!kind || isLoginOperation(ctx.spec, op)) return false;
     if (op.parameters.some((p) => p.in === 'path' && listedValue(ctx.spec, p.schema) === undefined))
       return false;
     if (op.method === 'GET' && setsPasswordByUrl(ctx.spec, op)) return false;
@@ -1629,7 +1647,8 @@ async function resetAnswers(ctx: ScanContext, t: LoginTarget | undefined): Promi
     const request = (who: { name: string; email: string }): PlannedRequest | undefined => {
       const params: Record<string, string> = {};
       for (const p of query) {
-        if (MAIL_FIELD.test(p.name)) params[p.name] = who.email;
+        if (PHONE_FIELD.test(p.name)) params[p.name] = FICTIONAL_PHONE;
+        else if (MAIL_FIELD.test(p.name)) params[p.name] = who.email;
         else if (USER_FIELD.test(p.name)) params[p.name] = who.name;
         // Another input that names something (an id) would get a value the API gave out: someone else's.
         else if (p.required && /id$/i.test(p.name)) return undefined;
@@ -1641,7 +1660,8 @@ async function resetAnswers(ctx: ScanContext, t: LoginTarget | undefined): Promi
           ? { ...(sample as Record<string, unknown>) }
           : {};
       for (const k of props) {
-        if (MAIL_FIELD.test(k)) body[k] = who.email;
+        if (PHONE_FIELD.test(k)) body[k] = FICTIONAL_PHONE;
+        else if (MAIL_FIELD.test(k)) body[k] = who.email;
         else if (USER_FIELD.test(k)) body[k] = who.name;
         else if (/id$/i.test(k)) delete body[k];
       }
@@ -1691,7 +1711,7 @@ async function resetAnswers(ctx: ScanContext, t: LoginTarget | undefined): Promi
         ? "the account's current password"
         : found.kind === 'password'
           ? 'a new password'
-          : 'the reset token';
+          : 'the reset token or one-time code';
     ctx.report(SCAN_RULES.passwordResetWithoutProof, {
       operation: op,
       key: `reset-answer:${found.kind}`,
