@@ -8,6 +8,7 @@ import {
   layersOf,
   phpLengths,
   phpSecretsTrue,
+  postReadsOnly,
   raiseRole,
   replaceWord,
 } from './cookies.ts';
@@ -122,4 +123,11 @@ describe('Set-Cookie flags', () => {
       'no cookie value in the evidence',
     );
   });
+});
+
+test('a POST that only reads is no change a forged request could make', () => {
+  for (const path of ['/items/search', '/reports/{id}/preview', '/price-quote', '/orders/export'])
+    assert.equal(postReadsOnly(path), true, path);
+  for (const path of ['/plots', '/plots/{plot_id}/water', '/searches', '/quotes/{id}/accept'])
+    assert.equal(postReadsOnly(path), false, path);
 });

@@ -1059,6 +1059,24 @@ const ANTI_FORGERY = /csrf|xsrf|forgery|authenticity|request_?verification|^x-re
 const SIMPLE_BODY = /^(application\/x-www-form-urlencoded|multipart\/form-data|text\/plain)$/i;
 /** Paths of a sign-in, sign-up or sign-out: forging one is no change of the victim's data. */
 const SIGN_PATH = /log_?in|sign_?(in|up|out)|log_?out|register|session|auth|token|password|reset|forgot/i;
+/** A POST that only reads (`/search`, `/reports/preview`, `/price/calculate`): no change to forge. */
+const READ_VERB =
+  /^(search|query|find|lookup|filter|list|preview|validate|check|verify|calculate|estimate|quote|graphql|render|convert|export)$/i;
+
+/** Whether a POST at `path` only reads, by its last literal word (`/items/search`, `/price-quote`; not `/plots`). */
+export function postReadsOnly(path: string): boolean {
+  const seg =
+    path
+      .split('/')
+      .filter((s) => s !== '' && !s.includes('{'))
+      .at(-1) ?? '';
+  return READ_VERB.test(
+    seg
+      .split(/[^A-Za-z]+/)
+      .filter(Boolean)
+      .at(-1) ?? '',
+  );
+}
 
 /** A session cookie as an answer set it. */
 export interface SetCookie {
@@ -1078,7 +1096,7 @@ export interface CrossSite {
 
 /**
  * CSRF shown by the scan's own traffic: a POST that changed state (a 2xx that refuses nothing, at a documented
- * operation that is no sign-in, sign-up or sign-out) whose only credential was a session cookie in `judged`, with no
+ * operation that is no sign-in, sign-up or sign-out, nor a read such as `/search` or `/preview`) whose only credential was a session cookie in `judged`, with no
  * anti-forgery header or member, and a body a cross-site form can send; reported when that cookie was set without
  * SameSite=Lax or Strict (a cross-site POST carries it), else noted.
  */
@@ -1093,6 +1111,7 @@ function crossSiteChanges(
     const { operation: op, request, response, identity } = obs;
     if (done.size === judged.size) break;
     if (!op || request.method !== 'POST' || SIGN_PATH.test(op.path) || refused(response)) continue;
+    if (postReadsOnly(op.path)) continue;
     const headers = Object.fromEntries(
       Object.entries(response.sent.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]),
     );
