@@ -8,8 +8,9 @@ import { findingOn, headerIdentities, operationsFound, scanTwins, type TwinScans
 /**
  * A network appliance's maintenance API in the style of a Go chi service (`X-Auth-Token`, errors as `{"error":
  * "..."}`). The actions a caller may run are not in the document: `GET /api/diag` lists them (`allowed_actions`),
- * and `GET /api/tools` lists the tools as objects (`supportedTools: [{name, summary}]`). `POST /api/diag/run
- * {action}` and `POST /api/tools/invoke {tool}` refuse anything else with 400. Vulnerable: they check only that the
+ * and `GET /api/tools` lists the tools as objects (`supportedTools: [{name, summary}]`); `POST /api/maint/exec
+ * {task}` names its tasks only in its refusal (`unknown task; allowed tasks: df, true`). `POST /api/diag/run
+ * {action}`, `POST /api/tools/invoke {tool}` and it refuse anything else with 400. Vulnerable: they check only that the
  * value starts with a listed name, then run it through a shell. Fixed: the value must be one of the names exactly,
  * run without a shell. A made-up value is refused by both twins, so the command canary after it proves nothing:
  * only a listed name followed by the canary reaches the shell.
@@ -43,6 +44,16 @@ const SPEC = {
         responses: { '200': { description: 'its output', content: json({ type: 'object' }) } },
       },
     },
+    '/api/maint/exec': {
+      post: {
+        operationId: 'execTask',
+        requestBody: {
+          required: true,
+          content: json({ type: 'object', required: ['task'], properties: { task: { type: 'string' } } }),
+        },
+        responses: { '200': { description: 'its output', content: json({ type: 'object' }) } },
+      },
+    },
     '/api/tools': {
       get: {
         operationId: 'listTools',
@@ -65,6 +76,7 @@ const SPEC = {
 const TOKENS: Record<string, string> = { 'ap-7f3a-alice': 'alice', 'ap-19c2-bob': 'bob' };
 const ACTIONS = ['uptime', 'date', 'hostname'];
 const TOOLS = ['whoami', 'pwd'];
+const TASKS = ['df', 'true'];
 
 function startAppliance(fixed: boolean): Promise<TestServer> {
   return startServer(async (req, res) => {
@@ -82,13 +94,20 @@ function startAppliance(fixed: boolean): Promise<TestServer> {
         ? { field: 'action', names: ACTIONS }
         : req.method === 'POST' && path === '/api/tools/invoke'
           ? { field: 'tool', names: TOOLS }
-          : undefined;
+          : req.method === 'POST' && path === '/api/maint/exec'
+            ? { field: 'task', names: TASKS }
+            : undefined;
     if (!runs) return fail(404, 'not found');
     const body = await readJson(req);
     const value = body?.[runs.field];
     if (typeof value !== 'string') return fail(400, `${runs.field} is required`);
     const allowed = fixed ? runs.names.includes(value) : runs.names.some((n) => value.startsWith(n));
-    if (!allowed) return fail(400, `unknown ${runs.field}`);
+    // The tasks are listed nowhere but in the refusal itself.
+    if (!allowed)
+      return fail(
+        400,
+        `unknown ${runs.field}${runs.field === 'task' ? `; allowed tasks: ${TASKS.join(', ')}` : ''}`,
+      );
     const done = (err: Error | null, stdout: string) =>
       err ? fail(500, 'it failed') : sendJson(res, 200, { output: stdout.trim() });
     if (fixed) execFile(value, [], { timeout: 2000 }, done);
@@ -114,6 +133,9 @@ describe('command inputs whose values an answer lists (allowed_actions, supporte
     assert.match(String(diag?.evidence?.payload), /^(uptime|date|hostname)\W/);
     const tool = findingOn(scans.vulnerable.result, 'scan/api8-command-injection', 'invokeTool');
     assert.match(String(tool?.evidence?.payload), /^(whoami|pwd)\W/);
+    // Listed only in the refusal's message.
+    const task = findingOn(scans.vulnerable.result, 'scan/api8-command-injection', 'execTask');
+    assert.match(String(task?.evidence?.payload), /^(df|true)\W/, found.join('\n'));
   });
 
   test('fixed twin: no injection finding', () => {

@@ -254,4 +254,11 @@ test('listedChoices: the values an answer lists for a kind of input that runs so
     utility: ['du', 'df'],
     mode: ['safe'],
   });
+  // A refusal's message that lists them; a sentence that only mentions the word lists nothing.
+  const prose = listedChoices([
+    seen({ error: 'unknown task; allowed tasks: df, free' }),
+    seen({ detail: "Valid formats are 'csv' | 'tsv' or 'json'" }),
+    seen({ message: 'supported tools: none of these work today because the network is down' }),
+  ]);
+  assert.deepEqual(Object.fromEntries(prose), { task: ['df', 'free'], format: ['csv', 'tsv', 'json'] });
 });

@@ -316,6 +316,9 @@ function formSchema(op: Operation) {
 /** A list member naming the values an input may take: `allowed_actions`, `availableCommands`, `tool_options`. */
 const CHOICES_NAME =
   /^(?:(?:available|allowed|supported|valid|permitted|enabled|known)[_-]?([a-z][a-z0-9]*?)|([a-z][a-z0-9]*?)[_-]?(?:list|options|choices))$/i;
+/** A message that lists them: `allowed tasks: df, free`, `valid actions are uptime, date`, `supported modes: a | b`. */
+const CHOICES_PROSE =
+  /\b(?:available|allowed|supported|valid|permitted|known)\s+([a-z]{2,20})\s*(?:are|is)?\s*:?\s+\[?((?:['"`]?[\w.:/-]{1,40}['"`]?\s*(?:,|\||\bor\b)\s*){1,49}['"`]?[\w.:/-]{1,40}['"`]?)/i;
 /** A listed value an input may take: a short word, not free text. */
 const CHOICE_VALUE = /^[\w.:/-]{1,40}$/;
 /** Members of a listed object that name it (`{name: "ping", summary: ...}`). */
@@ -337,7 +340,27 @@ const CHOICE_ALIAS: Readonly<Record<string, string>> = { cmd: 'command', op: 'op
  */
 export function listedChoices(observations: readonly { readonly response: { readonly json: unknown } }[]) {
   const out = new Map<string, string[]>();
+  const keep = (word: string, values: readonly unknown[]) => {
+    const noun = singular(word);
+    if (!CHOICE_NOUN.test(noun) || out.has(noun)) return;
+    if (!values.every((c) => typeof c === 'string' && CHOICE_VALUE.test(c))) return;
+    const usable = (values as string[]).filter((c) => !CHOICE_PRIVILEGED.test(c));
+    if (usable.length > 0) out.set(noun, usable);
+  };
   const walk = (v: unknown, depth: number) => {
+    // A refusal's message that names them: `unknown task; allowed tasks: df, free`.
+    if (typeof v === 'string') {
+      const m = CHOICES_PROSE.exec(v.slice(0, 500));
+      if (m)
+        keep(
+          m[1],
+          m[2]
+            .split(/\s*[,|]\s*|\s+or\s+/)
+            .map((c) => c.replace(/^['"`]|['"`]$/g, ''))
+            .slice(0, 50),
+        );
+      return;
+    }
     if (v === null || typeof v !== 'object' || depth > 3 || out.size >= 50) return;
     if (Array.isArray(v)) {
       for (const x of v.slice(0, 20)) walk(x, depth + 1);
@@ -353,15 +376,7 @@ export function listedChoices(observations: readonly { readonly response: { read
               ? CHOICE_KEY.map((n) => (item as Record<string, unknown>)[n]).find((n) => typeof n === 'string')
               : undefined,
         );
-        const noun = singular(m[1] ?? m[2]);
-        if (
-          CHOICE_NOUN.test(noun) &&
-          !out.has(noun) &&
-          values.every((c) => typeof c === 'string' && CHOICE_VALUE.test(c))
-        ) {
-          const usable = (values as string[]).filter((c) => !CHOICE_PRIVILEGED.test(c));
-          if (usable.length > 0) out.set(noun, usable);
-        }
+        keep(m[1] ?? m[2], values);
         continue;
       }
       walk(x, depth + 1);
