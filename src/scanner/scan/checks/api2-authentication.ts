@@ -1235,6 +1235,34 @@ function madeByLogin(ctx: ScanContext, t: LoginTarget, user: unknown, res: ScanR
     noteLeftAccount(ctx, user, `${t.flow.method ?? 'POST'} ${t.flow.path.split('?')[0]} signed it in`);
 }
 
+/**
+ * The password of another given identity that logs in through `t` (B's, the admin's), not the one of `user`:
+ * a valid password, but not this account's. Undefined when none is known.
+ */
+function otherPassword(
+  ctx: ScanContext,
+  t: LoginTarget,
+  user: unknown,
+): { readonly label: string; readonly password: string } | undefined {
+  const own = [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])].find(
+    (i) =>
+      i.login?.flow.path.split('?')[0] === t.flow.path.split('?')[0] && i.login?.body[t.userField] === user,
+  );
+  for (const i of [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])]) {
+    if (i === own || i.login?.flow.path.split('?')[0] !== t.flow.path.split('?')[0]) continue;
+    const password = i.login.body[t.passwordField];
+    const mine = own?.login?.body[t.passwordField];
+    if (
+      typeof password === 'string' &&
+      password !== '' &&
+      password !== mine &&
+      i.login.body[t.userField] !== user
+    )
+      return { label: i.name, password };
+  }
+  return undefined;
+}
+
 /** A's wrong-password logins already sent (one a scan and user: shared by every check that needs one). */
 const givenWrongs = new WeakMap<object, Map<string, Promise<ScanResponse | undefined>>>();
 
@@ -1252,7 +1280,10 @@ function givenWrongPassword(ctx: ScanContext, t: LoginTarget): Promise<ScanRespo
   if (before) return before;
   if (!spendGivenFailure(ctx, t.known.user)) return undefined;
   const user = t.known.user;
-  const res = sendLogin(ctx, t, user, wrong()).then((answer) => {
+  // Another identity's valid password where one signs in here: a login that takes any account's password (or a
+  // list of common ones) refuses a made-up password but not this one; a sound login refuses both alike.
+  const password = otherPassword(ctx, t, user)?.password ?? wrong();
+  const res = sendLogin(ctx, t, user, password).then((answer) => {
     // A wrong password that signed in is no failed login: the next check may still send one.
     if (signsIn(ctx, t, answer)) refundGivenFailure(ctx, user);
     return answer;
@@ -2510,6 +2541,7 @@ async function wrongPasswordAccepted(
   who: Identity,
   res: ScanResponse,
   label: string,
+  how = 'a wrong password',
 ): Promise<boolean> {
   const got = await worksAs(ctx, who, t.flow, res, 'wrong password');
   if (!got) return false;
@@ -2521,7 +2553,7 @@ async function wrongPasswordAccepted(
   ctx.report(SCAN_RULES.wrongPasswordAccepted, {
     ...(t.op ? { operation: t.op } : {}),
     key: 'login',
-    message: `${t.flow.method ?? 'POST'} ${t.flow.path} signed ${label} in with a wrong password (${res.status}), and the credential it returned reads what that account's own session reads; an unknown user with a wrong password got ${control ? control.status : 'no answer'} and no such credential.`,
+    message: `${t.flow.method ?? 'POST'} ${t.flow.path} signed ${label} in with ${how} (${res.status}), and the credential it returned reads what that account's own session reads; an unknown user with a wrong password got ${control ? control.status : 'no answer'} and no such credential.`,
     evidence: evidenceOf(res, { controlStatus: control?.status }),
   });
   return true;
@@ -2611,7 +2643,10 @@ async function loginChecks(ctx: ScanContext, t: LoginTarget): Promise<void> {
   // the same request the user enumeration compared (sent once).
   if (!v && a && t.known && !accepted.has(t)) {
     const res = await givenWrongPassword(ctx, t);
-    if (res && signsIn(ctx, t, res) && (await wrongPasswordAccepted(ctx, t, a, res, a.name))) accepted.add(t);
+    const other = otherPassword(ctx, t, t.known.user);
+    const how = other ? `${other.label}'s password (another account's, valid there)` : undefined;
+    if (res && signsIn(ctx, t, res) && (await wrongPasswordAccepted(ctx, t, a, res, a.name, how)))
+      accepted.add(t);
     else if (!res)
       ctx.note?.({
         rule: SCAN_RULES.wrongPasswordAccepted,
@@ -2622,10 +2657,23 @@ async function loginChecks(ctx: ScanContext, t: LoginTarget): Promise<void> {
   if (v) {
     for (const d of targets) {
       if (accepted.has(d)) continue;
-      const res = await sendLogin(ctx, d, userAt(d), wrong());
-      if (!res || !signsIn(ctx, d, res)) continue;
       const label = `${v.name} (an account the scan registered)`;
-      if (await wrongPasswordAccepted(ctx, d, v.identity, res, label)) accepted.add(d);
+      const res = await sendLogin(ctx, d, userAt(d), wrong());
+      if (res && signsIn(ctx, d, res)) {
+        if (await wrongPasswordAccepted(ctx, d, v.identity, res, label)) accepted.add(d);
+        continue;
+      }
+      // A login that takes another account's valid password, or a common one, for V: one try each.
+      const other = otherPassword(ctx, d, userAt(d));
+      for (const [password, how] of [
+        ...(other ? [[other.password, `${other.label}'s password (another account's, valid there)`]] : []),
+        ['password', 'the common password "password"'],
+      ] as const) {
+        const again = await sendLogin(ctx, d, userAt(d), password);
+        if (!again || !signsIn(ctx, d, again)) continue;
+        if (await wrongPasswordAccepted(ctx, d, v.identity, again, label, how)) accepted.add(d);
+        break;
+      }
     }
   } else if (!t.known) {
     ctx.note?.({
