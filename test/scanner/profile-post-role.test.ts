@@ -204,14 +204,10 @@ describe('API3 privilege probes of a POST to a given identity’s own profile (n
         assert.deepEqual(roles(api), SEEDED, `${kind}: ${result.warnings.join('; ')}`);
         const privileged = api.writes.filter((w) => w.as !== 'chef' && PRIVILEGE_NAMES.test(w.body));
         assert.deepEqual(privileged, [], kind);
-        // The vulnerable twin merges the whole body: the harmless undeclared marker shows it, no privilege.
-        assert.deepEqual(
-          massAssignment(result),
-          kind === 'fixed'
-            ? []
-            : [`POST ${savedAt[shape]} stored fields a client must not set: portcullisProbe (undeclared).`],
-          kind,
-        );
+        // No member of the scan's own goes into a given identity's record (a merging save would keep it there):
+        // with nothing the read shows to probe, there is no finding on either twin, and no marker is left.
+        assert.deepEqual(massAssignment(result), [], kind);
+        assert.ok(!api.writes.some((w) => /portcullisProbe/.test(w.body)), kind);
         assert.ok(!result.warnings.some((w) => /ELEVATED/.test(w)), result.warnings.join('\n'));
         const cell = result.coverage.matrix.find(
           (c) => c.check === 'API3' && c.operation === `POST ${savedAt[shape]}`,
