@@ -17,11 +17,12 @@ const PRIVILEGED_NAME =
   /^(role|roles|user_?role|is_?admin|admin|is_?staff|is_?superuser|superuser|permissions?|privileges?|scopes?|groups?|access_?level)$/i;
 
 /**
- * Path words of a request that changes something (`/users/{id}/delete`, `/cards/{id}/freeze`, `/orders/{id}/pay`):
+ * Path words of a request that changes something (`/users/{id}/delete`, `/cards/{id}/freeze`, `/orders/{id}/pay`),
+ * the operational ones too (`/devices/reboot`, `/jobs/{id}/stop`, `/alerts/{id}/ack`, `/keys/{id}/rotate`):
  * the one list of verbs of change, for discovery, the planner, the runner's safety rule and the sampled enum value.
  */
 export const ACTING =
-  /^(delete|remove|destroy|purge|drop|wipe|erase|clear|ban|unban|block|unblock|kick|lock|unlock|suspend|unsuspend|disable|enable|activate|deactivate|approve|accept|reject|decline|reset|promote|demote|grant|revoke|logout|signout|cancel|close|reopen|terminate|expire|void|transfer|pay|charge|checkout|refund|withdraw|toggle|freeze|unfreeze|set|update|change|edit|archive|restore|kill|run|exec|execute|send|confirm|verify|unsubscribe|leave|mark|settle|ship|fulfil|fulfill|dispatch|finalize|finalise|assign|unassign|publish|unpublish)([-_].*)?$/i;
+  /^(delete|remove|destroy|purge|drop|wipe|erase|clear|ban|unban|block|unblock|kick|lock|unlock|suspend|unsuspend|disable|enable|activate|deactivate|approve|accept|reject|decline|reset|promote|demote|grant|revoke|logout|signout|cancel|close|reopen|terminate|expire|void|transfer|pay|charge|checkout|refund|withdraw|toggle|freeze|unfreeze|set|update|change|edit|archive|restore|kill|run|exec|execute|send|confirm|verify|unsubscribe|leave|mark|settle|ship|fulfil|fulfill|dispatch|finalize|finalise|assign|unassign|publish|unpublish|stop|start|restart|reboot|shutdown|power|poweroff|poweron|powercycle|pause|unpause|resume|retry|rerun|trigger|deploy|redeploy|undeploy|rollback|scale|migrate|abort|halt|interrupt|snooze|mute|unmute|silence|ack|acknowledge|escalate|rotate|regenerate|provision|deprovision|install|uninstall|upgrade|downgrade|flush|empty|dismiss|wake|sleep|reload|rebuild|reprocess|replay)([-_].*)?$/i;
 
 /** States a change leaves an object in (`deleted`, `disabled`, `banned`, `cancelled`): a value that sets one acts. */
 const CHANGED_STATE =
