@@ -247,7 +247,8 @@ interface Rule {
   /**
    * For a head rule a request may skip when no value of these collections, through the rule's
    * transformations, holds one of its prefilter strings: only rules whose every target is a request
-   * collection (never TX, MATCHED_*, counts or persistent collections) and that run no multiMatch.
+   * collection (never TX, MATCHED_*, counts or persistent collections). A multiMatch rule is asked on
+   * the pairs of every prefix of its chain (its operator runs on the value after each).
    */
   skipCollections: readonly string[] | undefined;
   /**
@@ -257,7 +258,8 @@ interface Rule {
   skipPairs: Int32Array | undefined;
   /**
    * For such a rule, the pair of each of its targets (by the target's index): a target none of whose
-   * collection's values holds the prefilter is passed over without looking at its values.
+   * collection's values holds the prefilter is passed over without looking at its values (not for
+   * multiMatch rules: their values are asked per prefix of the chain, in matchTargets).
    */
   targetPairs: Int32Array | undefined;
   /** Rule is an attack rule (tag attack-*), skipped on schema-typed arguments. */
@@ -723,25 +725,34 @@ export function compileRules(
       const r = step.rule;
       if (
         r.prefilter < 0 ||
-        r.multiMatch ||
         r.targets.length === 0 ||
         r.targets.some((x) => x.count || LIVE_COLLECTIONS.has(x.collection))
       )
         continue;
       r.skipCollections = [...new Set(r.targets.map((x) => x.collection))];
-      const pairOf = (coll: string) => {
-        const name = `${coll}/${r.chainId}`;
+      const pairOf = (coll: string, chainId: number) => {
+        const name = `${coll}/${chainId}`;
         let k = pairIds.get(name);
         if (k === undefined) {
           k = pairColl.length;
           pairIds.set(name, k);
           pairColl.push(coll);
-          pairChain.push(r.chainId);
+          pairChain.push(chainId);
         }
         return k;
       };
-      r.skipPairs = Int32Array.from(r.skipCollections, pairOf);
-      r.targetPairs = Int32Array.from(r.targets, (x) => pairOf(x.collection));
+      if (r.multiMatch) {
+        // The operator runs on the value after each prefix of the chain (the untransformed value first): it
+        // can match only if one of those holds a prefilter string, so the rule is asked on the pairs of
+        // every prefix. Most of them are other rules' pairs too (gathered once per request for all).
+        const chains = [...new Set(r.chainPrefixes)];
+        r.skipPairs = Int32Array.from(
+          r.skipCollections.flatMap((coll) => chains.map((c) => pairOf(coll, c))),
+        );
+        continue;
+      }
+      r.skipPairs = Int32Array.from(r.skipCollections, (coll) => pairOf(coll, r.chainId));
+      r.targetPairs = Int32Array.from(r.targets, (x) => pairOf(x.collection, r.chainId));
     }
   }
   // `COLLECTION:key` targets on request collections, numbered by (collection, key).

@@ -924,3 +924,19 @@ test('header names are remembered as a list: another list of names is another me
   assert.deepEqual(ruleSet.evaluate(req), compileSecLang(HEADER_RULES).ruleSet.evaluate(req));
   assert.deepEqual(ruleSet.evaluate(req), compileSecLang(HEADER_RULES).ruleSet.evaluate(req));
 });
+
+test('a multiMatch rule a request may skip is asked on every prefix of its chain', () => {
+  // Each value holds the pattern's factor after one prefix of the chain only: the raw value, the URL-decoded
+  // one, or the base64 reading of that. A skip decided on one chain alone would miss the others.
+  const rules = `
+SecDefaultAction "phase:2,log,pass"
+SecRule ARGS "@rx (?i)eval\\(" "id:30,phase:2,block,multiMatch,t:none,t:urlDecodeUni,t:base64Decode,msg:'js'"
+`;
+  const { ruleSet, issues } = compileSecLang(rules);
+  assert.deepEqual(issues, []);
+  const ids = (uri: string) => ruleSet.evaluate(get(uri)).matches.map((m) => m.id);
+  assert.deepEqual(ids('/?a=eval(1)'), [30]);
+  assert.deepEqual(ids('/?a=ev%2561l(1)'), [30]);
+  assert.deepEqual(ids(`/?a=${Buffer.from('eval(1)').toString('base64')}`), [30]);
+  assert.deepEqual(ids('/?a=hello&b=world'), []);
+});
