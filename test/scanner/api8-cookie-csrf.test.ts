@@ -4,7 +4,7 @@ import { before, describe, test } from 'node:test';
 import type { ScanResult } from '../../src/scanner/scan/runner.ts';
 import { startServer } from '../kit/server.ts';
 import { readText, sendJson } from './small-api.ts';
-import { scanTwins, type TwinScans, type TwinTarget } from './twins.ts';
+import { scanDocument, scanTwins, type TwinScans, type TwinTarget } from './twins.ts';
 
 /**
  * A cookie-session API that takes state changes with the cookie alone: no anti-forgery token, form-encoded bodies a
@@ -298,5 +298,35 @@ describe('a JSON API that takes the same body as text/plain with the cookie alon
 
   test("what the probe made in the given identities' names is deleted", () => {
     assert.deepEqual(runs.vulnerable.api.tabs, []);
+  });
+});
+
+describe('no POST changed state with the session cookie alone', () => {
+  test('the rule is said untested, and not counted among the rules checked', async () => {
+    const readsOnly = {
+      ...SPEC,
+      paths: { '/session': SPEC.paths['/session'], '/plots': { get: SPEC.paths['/plots'].get } },
+    };
+    const api = await startGarden(false);
+    try {
+      const result = await scanDocument(readsOnly, api.url, {
+        identities: GARDENERS.map((g) => ({
+          name: g.username,
+          login: { path: '/session', body: g, encoding: 'form' as const },
+        })),
+        checks: ['API8'],
+        ratePerSecond: 200,
+      });
+      assert.deepEqual(csrf(result), []);
+      assert.ok(
+        result.warnings.some((w) =>
+          /^scan\/api8-csrf was not tested: no POST changed state with the session cookie alone/.test(w),
+        ),
+        result.warnings.join('\n'),
+      );
+      assert.ok(!result.rules.some((r) => r.id === 'scan/api8-csrf'));
+    } finally {
+      api.server.close();
+    }
   });
 });

@@ -415,34 +415,51 @@ export function configSecrets(json: unknown, text: string): string[] {
  * injection probes' sweep); a cookie set SameSite=Lax or Strict is not tried.
  */
 async function crossSiteJson(ctx: ScanContext, found: CrossSite | undefined): Promise<void> {
-  if (found === undefined || found.json.size === 0) return;
-  const sweep = creationSweep(ctx, 'the CSRF probe');
-  for (const [name, obs] of found.json) {
-    const set = found.judged.get(name);
-    const sameSite = set?.line.sameSite?.toLowerCase();
-    if (found.done.has(name) || !set || !obs.operation || sameSite === 'lax' || sameSite === 'strict')
-      continue;
-    const as = ctx.identities.find((i) => i.name === obs.identity);
-    const body = obs.request.body;
-    if (!as || body === undefined) continue;
-    const op = obs.operation;
-    const req = {
-      method: 'POST',
-      path: obs.request.path,
-      operation: op,
-      ownedPath: false,
-      invented: [],
-      headers: { 'content-type': 'text/plain' },
-      body: typeof body === 'string' ? body : JSON.stringify(body),
-    };
-    const res = await ctx.send(req, as);
-    sweep.seen(op, as, '')(req, res, undefined);
-    if (!isSuccess(res) || refusedIn200(res) || captureId(ctx.spec, op, res) === undefined) continue;
-    found.done.add(name);
-    reportCrossSite(ctx, name, set, { ...obs, response: res }, 'the same JSON sent as text/plain');
+  // Whether anything judged the rule: a finding, a SameSite note, or a text/plain creation sent.
+  let judged = found !== undefined && found.done.size > 0;
+  if (found !== undefined && found.json.size > 0) {
+    const sweep = creationSweep(ctx, 'the CSRF probe');
+    for (const [name, obs] of found.json) {
+      const set = found.judged.get(name);
+      const as = ctx.identities.find((i) => i.name === obs.identity);
+      const body = obs.request.body;
+      if (found.done.has(name) || !set || !obs.operation || !as || body === undefined) continue;
+      const sameSite = set.line.sameSite?.toLowerCase();
+      if (sameSite === 'lax' || sameSite === 'strict') {
+        // A cross-site POST does not carry the cookie: noted, nothing sent.
+        reportCrossSite(ctx, name, set, obs, 'a JSON body');
+        found.done.add(name);
+        judged = true;
+        continue;
+      }
+      const op = obs.operation;
+      const req = {
+        method: 'POST',
+        path: obs.request.path,
+        operation: op,
+        ownedPath: false,
+        invented: [],
+        headers: { 'content-type': 'text/plain' },
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+      };
+      const res = await ctx.send(req, as);
+      judged = true;
+      sweep.seen(op, as, '')(req, res, undefined);
+      if (!isSuccess(res) || refusedIn200(res) || captureId(ctx.spec, op, res) === undefined) continue;
+      found.done.add(name);
+      reportCrossSite(ctx, name, set, { ...obs, response: res }, 'the same JSON sent as text/plain');
+    }
+    await sweep.flush(undefined, true);
+    sweep.report();
   }
-  await sweep.flush(undefined, true);
-  sweep.report();
+  if (!judged)
+    ctx.note?.({
+      rule: SCAN_RULES.csrf,
+      reason:
+        found === undefined || found.judged.size === 0
+          ? 'no identity signs in with a session cookie an answer the scan saw set'
+          : 'no POST changed state with the session cookie alone: nothing to replay cross-site',
+    });
 }
 
 export const api8: Check = {
