@@ -835,55 +835,6 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
           (req.method === 'PUT' || req.method === 'PATCH') &&
           req.operation !== undefined &&
           probesOwnObject(objects, req.operation, bare);
-        if (
-          DESTRUCTIVE.has(req.method) &&
-          !options.allowDestructive &&
-          !objects.isScanCreated(bare) &&
-          !ownProfile &&
-          !restore &&
-          !registeredDelete &&
-          !ownSessionEnd &&
-          !deletesNothing &&
-          !ownProbe
-        ) {
-          return undefined;
-        }
-        // No request that moves money (`POST /transfers {from_account_id, to_account_number, amount}`, `POST
-        // /wallet/top-ups`, `POST /orders/4/refund`; planner's movesMoney or API6's changesMoney) goes as a given
-        // identity or the admin, whichever check sends it (its plain request, a probe, an XML copy), unless the
-        // check vouches that it changes no given identity's money (`moneySafe`) or destructive requests are
-        // allowed: it would move that identity's real money, and nothing sets it back. Deny by default: the
-        // accounts the scan registered (API6's) move money freely. An own-profile write read first and set back
-        // (`ownProfile`, `restore`) is no flow.
-        // A creation of a draft, a quote or a cart (planner's draftCreation: `POST /invoices {amount, status:
-        // "draft"}`) is a document someone may pay later, no payment: it goes like any creation.
-        const money =
-          as !== undefined &&
-          as !== null &&
-          (given || as === admin) &&
-          writesBy(req.method) &&
-          !options.allowDestructive &&
-          sendOptions?.moneySafe !== true &&
-          !ownProfile &&
-          !restore
-            ? moneyReason(spec, req.operation, req.method, bare, req.body)
-            : undefined;
-        if (money !== undefined && as) {
-          noteOnce(
-            noteAs ?? sender,
-            `${req.method} ${req.operation?.path ?? bare} money`,
-            req.operation,
-            `not sent as ${as.name}: it moves money, and a given identity's money is never moved (${money}; --allow-destructive sends it)`,
-          );
-          return undefined;
-        }
-        // A purchase (`POST /customers/1/orders {item, quantity}`) is never sent as a given identity or the admin in a
-        // plain scan (deny by default): it spends that identity's real money, store credit or single-use coupon, and
-        // a 2xx DELETE of the order may be a soft delete that refunds nothing. The accounts the scan registered buy
-        // freely (the authorization checks' objects come from them). With --allow-destructive it goes once per
-        // operation at most, until one succeeded; the clean-up cancels it where the API documents a DELETE of the
-        // item and reads the identity's money again (a warning when it did not come back). A check that vouches
-        // `moneySafe` is not held back.
         const purchase =
           as !== undefined &&
           as !== null &&
@@ -891,196 +842,279 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
           req.operation !== undefined &&
           sendOptions?.moneySafe !== true &&
           purchases(spec, req.operation, req);
-        if (purchase && !options.allowDestructive) {
-          noteOnce(
-            noteAs ?? sender,
-            `${req.operation!.method} ${req.operation!.path} purchase`,
-            req.operation,
-            `not sent as ${as.name}: a purchase spends a given identity's money (--allow-destructive sends it)`,
+        // The write guard asks one question of everything a request touches: who owns it? The scan's own (an
+        // object it created, a value it made up, an account it registered, a given identity's record a check reads
+        // first and sets back): it goes. A given identity's (its money, purchases, own record, files, session, the
+        // ids the API gave out) or an unknown owner's (an object the scan did not create): not in a plain scan;
+        // --allow-destructive sends what is `overridable` (never a given identity's logout, nor a second purchase).
+        // The touches are asked in order, each only when the ones before went; the first refused ends the request.
+        const sentAsGiven = as !== undefined && as !== null && (given || as === admin);
+        const op = req.operation;
+        const who = as ?? undefined;
+        /** What a request touches, and who owns it (`scan`: it goes). */
+        type Touch = {
+          readonly owner: 'scan' | 'given' | 'unknown';
+          readonly overridable: boolean;
+          /** The coverage note (once per key); none for a refusal the matrix does not need to explain. */
+          readonly note?: readonly [key: string, reason: string];
+        };
+        const scanOwned: Touch = { owner: 'scan', overridable: true };
+        const refuse = (touches: readonly (() => Touch | undefined)[]): boolean => {
+          for (const touch of touches) {
+            const t = touch();
+            if (t === undefined || t.owner === 'scan' || (options.allowDestructive && t.overridable))
+              continue;
+            if (t.note) noteOnce(noteAs ?? sender, t.note[0], op, t.note[1]);
+            return true;
+          }
+          return false;
+        };
+        /** The object named by a write's path (writeTarget), and one whose path says it acts (actedOn). */
+        let acted: ReturnType<typeof actedOn> | undefined;
+        let foreign: { name: string; value: string }[] | undefined;
+        /** An account the scan registered, named by the request's path (or its query, as a GET would name it). */
+        const scanAccountPath = () =>
+          op !== undefined && namesOnlyScanAccount(spec, objects, op, { method: 'GET', path: bare });
+        const scanAccountValue = (value: string) =>
+          op !== undefined &&
+          namesOnlyScanAccount(
+            spec,
+            objects,
+            { ...op, path: '/', parameters: [] },
+            { method: 'GET', path: `/?v=${encodeURIComponent(value)}` },
           );
-          return undefined;
-        }
+        const refused = refuse([
+          // A PUT, PATCH or DELETE of a path: the scan's own object, its own profile read first and set back, the
+          // end of its own account or session, values it made up, its own object with a probe in its path.
+          () =>
+            !DESTRUCTIVE.has(req.method)
+              ? undefined
+              : objects.isScanCreated(bare) ||
+                  ownProfile ||
+                  restore ||
+                  registeredDelete ||
+                  ownSessionEnd ||
+                  deletesNothing ||
+                  ownProbe
+                ? scanOwned
+                : { owner: 'unknown', overridable: true },
+          // A given identity's money (`POST /transfers {from_account_id, to_account_number, amount}`, `POST
+          // /wallet/top-ups`, `POST /orders/4/refund`; planner's movesMoney or API6's changesMoney), whichever check
+          // sends it (its plain request, a probe, an XML copy), unless the check vouches that it changes no given
+          // identity's money (`moneySafe`): nothing sets it back. The accounts the scan registered (API6's) move money
+          // freely. An own-profile write read first and set back (`ownProfile`, `restore`) is no flow; the creation
+          // of a draft, a quote or a cart (planner's draftCreation) is no payment.
+          () => {
+            if (
+              !sentAsGiven ||
+              !writesBy(req.method) ||
+              sendOptions?.moneySafe === true ||
+              ownProfile ||
+              restore
+            )
+              return undefined;
+            const money = moneyReason(spec, op, req.method, bare, req.body);
+            return money === undefined
+              ? undefined
+              : {
+                  owner: 'given',
+                  overridable: true,
+                  note: [
+                    `${req.method} ${op?.path ?? bare} money`,
+                    `not sent as ${who?.name}: it moves money, and a given identity's money is never moved (${money}; --allow-destructive sends it)`,
+                  ],
+                };
+          },
+          // A purchase (`POST /customers/1/orders {item, quantity}`, or one its words say the caller pays for): it
+          // spends a given identity's real money, store credit or single-use coupon, and a 2xx DELETE of the order
+          // may be a soft delete that refunds nothing. The accounts the scan registered buy freely (the
+          // authorization checks' objects come from them). With --allow-destructive it goes once per operation at
+          // most, until one succeeded; the clean-up cancels it where the API documents a DELETE of the item and
+          // reads the identity's money again (a warning when it did not come back).
+          () =>
+            purchase
+              ? {
+                  owner: 'given',
+                  overridable: true,
+                  note: [
+                    `${op!.method} ${op!.path} purchase`,
+                    `not sent as ${who?.name}: a purchase spends a given identity's money (--allow-destructive sends it)`,
+                  ],
+                }
+              : undefined,
+          () =>
+            purchase && bought.has(`${who!.name} ${op!.method} ${op!.path}`)
+              ? {
+                  owner: 'given',
+                  overridable: false,
+                  note: [
+                    `${op!.method} ${op!.path} purchase`,
+                    `not sent as ${who!.name}: a purchase, and even with --allow-destructive the scan buys at most once as each given identity (it spends that identity's money)`,
+                  ],
+                }
+              : undefined,
+          // An object a write names by its path (`POST /orders/3` as an update, `POST /orders/3:cancel`, `POST
+          // /invoices/3/settle`, whatever its verb): an object the scan created, a value it made up (names nothing)
+          // or an account it registered. A creation in a documented sub-collection (`POST /orders/3/comments`) adds
+          // beside the object and goes (planner.ts: writeTarget, createsInSubCollection).
+          () => {
+            const written =
+              options.allowDestructive || !op || DESTRUCTIVE.has(req.method) || ownProfile || restore
+                ? undefined
+                : writeTarget(spec, op, req.method, bare);
+            if (!written || !op) return undefined;
+            const mine =
+              objects.isScanCreated(bare) ||
+              objects.isScanCreated(written.object) ||
+              // Django's item routes end in `/`: the object the scan created is `/tickets/7/`.
+              objects.isScanCreated(`${written.object}/`) ||
+              madeUpId(written.last) ||
+              written.ids.every(
+                (id) => createdValue(objects, id) || madeUpId(id) || createdLed(objects, id),
+              ) ||
+              scanAccountPath();
+            return mine
+              ? scanOwned
+              : {
+                  owner: written.ids.some((id) => givenIds.has(id)) ? 'given' : 'unknown',
+                  overridable: true,
+                  note: [
+                    `${op.method} ${op.path}`,
+                    `not sent: a ${req.method} that names ${written.ids.map((id) => id.slice(0, 40)).join(', ')} by its path, which the scan did not create (--allow-destructive sends it)`,
+                  ],
+                };
+          },
+          // An object a request names by a path that says it acts (`GET /appointments/{id}/cancel`, `POST
+          // /users/{id}/ban`, any method): an id the API gave out or discovery confirmed is someone else's.
+          () => {
+            acted = options.allowDestructive || !op ? undefined : actedOn(spec, op, bare);
+            if (!acted || !op) return undefined;
+            const mine =
+              objects.isScanCreated(bare) ||
+              objects.isScanCreated(acted.object) ||
+              acted.ids.every((id) => madeUpId(id) || createdLed(objects, id)) ||
+              scanAccountPath();
+            return mine
+              ? scanOwned
+              : {
+                  owner: acted.ids.some((id) => givenIds.has(id)) ? 'given' : 'unknown',
+                  overridable: true,
+                  note: [
+                    `${op.method} ${op.path}`,
+                    `not sent: its path acts on ${acted.ids.join(', ')}, which the scan did not create (--allow-destructive sends it)`,
+                  ],
+                };
+          },
+          // The objects an action names by its query or body ids (`GET /appointments/cancel?id=5`, `POST
+          // /orders/cancel {"order_id": 5}`), when its path names no object the scan created: each an id of an
+          // object the scan created or of an account it registered. An action (`POST /transfer.php {from: 5001,
+          // to_iban, amount}`) names an existing object by any input whose value the API's answers gave out as an
+          // id, whatever its name (`from` = the id of an account `/accounts.php` listed).
+          () => {
+            const inputs =
+              options.allowDestructive || !op || objects.isScanCreated(bare) || acted
+                ? undefined
+                : actingInputs(spec, op, req);
+            foreign = inputs?.filter(
+              ({ value }) => !createdValue(objects, value) && !madeUpId(value) && !scanAccountValue(value),
+            );
+            if (
+              !op ||
+              options.allowDestructive ||
+              objects.isScanCreated(bare) ||
+              acted ||
+              (foreign !== undefined && foreign.length > 0) ||
+              !(pathActs(op.path) || inputActs(req))
+            )
+              return undefined;
+            const named = inputValues(req).filter(
+              ({ value }) =>
+                givenIds.has(value) &&
+                !createdValue(objects, value) &&
+                !madeUpId(value) &&
+                !scanAccountValue(value),
+            );
+            if (named.length === 0) return undefined;
+            const said = named.slice(0, 3).map((f) => `${f.name || 'body'}=${f.value.slice(0, 40)}`);
+            return {
+              owner: 'given',
+              overridable: true,
+              note: [
+                `${op.method} ${op.path}`,
+                `not sent: it acts, and its inputs ${said.join(', ')} are ids the API gave out of objects the scan did not create (--allow-destructive sends it)`,
+              ],
+            };
+          },
+          // A given identity's own record (`POST /profile.php`, `POST /user/profile/update`): only when the sending
+          // check reads it first and sets it back (`ownProfile`, `restore`); made-up values, privileged fields and
+          // injection payloads would otherwise stay in that identity's real record. The scan's registered accounts
+          // write their own records freely.
+          () =>
+            op &&
+            writesBy(req.method) &&
+            sentAsGiven &&
+            !ownProfile &&
+            !restore &&
+            !declaredReadFirst &&
+            ownRecordWrite(bare)
+              ? {
+                  owner: 'given',
+                  overridable: true,
+                  note: [
+                    `${op.method} ${op.path} own`,
+                    `not sent as ${who?.name}: it writes that given identity's own record, and this request does not set it back`,
+                  ],
+                }
+              : undefined,
+          () => {
+            if (!op || foreign === undefined || foreign.length === 0) return undefined;
+            const named = foreign.slice(0, 3).map((f) => `${f.name}=${f.value.slice(0, 40)}`);
+            return {
+              owner: foreign.some((f) => givenIds.has(f.value)) ? 'given' : 'unknown',
+              overridable: true,
+              note: [
+                `${op.method} ${op.path}`,
+                `not sent: it acts, and its inputs name ${named.join(', ')}, which the scan did not create (--allow-destructive sends it)`,
+              ],
+            };
+          },
+          // A given identity's session: its logout goes only with accounts the scan registered.
+          () => (sentAsGiven && isLogout(bare, op?.id) ? { owner: 'given', overridable: false } : undefined),
+          // The account a GET that sets a password names (`/auth/reset-password?username=alice&new_password=...`), by
+          // anyone: it would take whatever password the check sampled. One exception: API2's reset probe, once per
+          // operation, anonymous, naming only an account the scan registered (`registeredAccount`).
+          () => {
+            if (req.method !== 'GET' || !op || !setsPasswordByUrl(spec, op)) return undefined;
+            const key = `${op.method} ${op.path}`;
+            if (
+              sendOptions?.registeredAccount !== true ||
+              (as !== undefined && as !== null) ||
+              ownResets.has(key) ||
+              !namesOnlyScanAccount(spec, objects, op, req)
+            )
+              return { owner: 'unknown', overridable: false };
+            ownResets.add(key);
+            return scanOwned;
+          },
+        ]);
+        if (refused) return undefined;
         // Before an identity's first purchase: the money its own account shows, to compare after the clean-up.
         if (purchase && !moneyBefore.has(as.name) && moneyBefore.size < 20) {
-          for (const op of ownMoneyReads) {
+          for (const reader of ownMoneyReads) {
             const read = await client.trySend(
-              { method: 'GET', path: op.path },
+              { method: 'GET', path: reader.path },
               { session: as.session, signal },
             );
             const fields = read && isSuccess(read) ? moneyFields(read.json) : new Map<string, number>();
             if (fields.size === 0) continue;
             moneyBefore.set(as.name, {
               who: as,
-              path: op.path,
+              path: reader.path,
               fields,
               purchase: `${req.operation!.method} ${req.operation!.path}`,
             });
             break;
           }
-        }
-        if (purchase && bought.has(`${as.name} ${req.operation!.method} ${req.operation!.path}`)) {
-          noteOnce(
-            noteAs ?? sender,
-            `${req.operation!.method} ${req.operation!.path} purchase`,
-            req.operation,
-            `not sent as ${as.name}: a purchase, and even with --allow-destructive the scan buys at most once as each given identity (it spends that identity's money)`,
-          );
-          return undefined;
-        }
-        // Any other write (POST and the like: `POST /orders/3` as an update, `POST /orders/3:cancel`, `POST
-        // /invoices/3/settle`, whatever its verb) that names an object by its path goes, unless destructive
-        // requests are allowed, only to an object the scan created, a value it made up (names nothing) or an
-        // account it registered. A creation in a documented sub-collection (`POST /orders/3/comments`) adds
-        // beside the object and goes (planner.ts: writeTarget, createsInSubCollection).
-        const written =
-          options.allowDestructive || !req.operation || DESTRUCTIVE.has(req.method) || ownProfile || restore
-            ? undefined
-            : writeTarget(spec, req.operation, req.method, bare);
-        if (
-          written &&
-          req.operation &&
-          !objects.isScanCreated(bare) &&
-          !objects.isScanCreated(written.object) &&
-          // Django's item routes end in `/`: the object the scan created is `/tickets/7/`.
-          !objects.isScanCreated(`${written.object}/`) &&
-          !madeUpId(written.last) &&
-          !written.ids.every((id) => createdValue(objects, id) || madeUpId(id) || createdLed(objects, id)) &&
-          !namesOnlyScanAccount(spec, objects, req.operation, { method: 'GET', path: bare })
-        ) {
-          noteOnce(
-            noteAs ?? sender,
-            `${req.operation.method} ${req.operation.path}`,
-            req.operation,
-            `not sent: a ${req.method} that names ${written.ids.map((id) => id.slice(0, 40)).join(', ')} by its path, which the scan did not create (--allow-destructive sends it)`,
-          );
-          return undefined;
-        }
-        // A request whose path says it acts (`GET /appointments/{id}/cancel`, `POST /users/{id}/ban`, any method)
-        // names by its path only an object the scan created or an account it registered, unless destructive
-        // requests are allowed: an id the API gave out or discovery confirmed is someone else's.
-        const acted =
-          options.allowDestructive || !req.operation ? undefined : actedOn(spec, req.operation, bare);
-        if (
-          acted &&
-          req.operation &&
-          !objects.isScanCreated(bare) &&
-          !objects.isScanCreated(acted.object) &&
-          !acted.ids.every((id) => madeUpId(id) || createdLed(objects, id)) &&
-          !namesOnlyScanAccount(spec, objects, req.operation, { method: 'GET', path: bare })
-        ) {
-          noteOnce(
-            noteAs ?? sender,
-            `${req.operation.method} ${req.operation.path}`,
-            req.operation,
-            `not sent: its path acts on ${acted.ids.join(', ')}, which the scan did not create (--allow-destructive sends it)`,
-          );
-          return undefined;
-        }
-        // The same for the ids it names by its query or body (`GET /appointments/cancel?id=5`, `POST
-        // /orders/cancel {"order_id": 5}`), when its path names no object the scan created: each an id of an
-        // object the scan created or of an account it registered (asked as namesOnlyScanAccount asks a query).
-        const inputs =
-          options.allowDestructive || !req.operation || objects.isScanCreated(bare) || acted
-            ? undefined
-            : actingInputs(spec, req.operation, req);
-        const foreign = inputs?.filter(
-          ({ value }) =>
-            !createdValue(objects, value) &&
-            !madeUpId(value) &&
-            !namesOnlyScanAccount(
-              spec,
-              objects,
-              { ...req.operation!, path: '/', parameters: [] },
-              {
-                method: 'GET',
-                path: `/?v=${encodeURIComponent(value)}`,
-              },
-            ),
-        );
-        // An action (`POST /transfer.php {from: 5001, to_iban, amount}`) names an existing object by any of its
-        // inputs' values, whatever their names: a value the API's answers gave out as an id (`from` = the id of an
-        // account `/accounts.php` listed), not one the scan created or made up, nor an account it registered.
-        if (
-          req.operation &&
-          !options.allowDestructive &&
-          !objects.isScanCreated(bare) &&
-          !acted &&
-          (foreign === undefined || foreign.length === 0) &&
-          (pathActs(req.operation.path) || inputActs(req))
-        ) {
-          const named = inputValues(req).filter(
-            ({ value }) =>
-              givenIds.has(value) &&
-              !createdValue(objects, value) &&
-              !madeUpId(value) &&
-              !namesOnlyScanAccount(
-                spec,
-                objects,
-                { ...req.operation!, path: '/', parameters: [] },
-                { method: 'GET', path: `/?v=${encodeURIComponent(value)}` },
-              ),
-          );
-          if (named.length > 0) {
-            const said = named.slice(0, 3).map((f) => `${f.name || 'body'}=${f.value.slice(0, 40)}`);
-            noteOnce(
-              noteAs ?? sender,
-              `${req.operation.method} ${req.operation.path}`,
-              req.operation,
-              `not sent: it acts, and its inputs ${said.join(', ')} are ids the API gave out of objects the scan did not create (--allow-destructive sends it)`,
-            );
-            return undefined;
-          }
-        }
-        // A write of a given identity's own record (`POST /profile.php`, `POST /user/profile/update`) goes only
-        // when the sending check reads the record first and sets it back (`ownProfile`, `restore`): made-up
-        // values, privileged fields and injection payloads would otherwise stay in that identity's real record.
-        // The scan's registered accounts write their own records freely.
-        if (
-          req.operation &&
-          writesBy(req.method) &&
-          as !== undefined &&
-          as !== null &&
-          (given || as === admin) &&
-          !options.allowDestructive &&
-          !ownProfile &&
-          !restore &&
-          !declaredReadFirst &&
-          ownRecordWrite(bare)
-        ) {
-          noteOnce(
-            noteAs ?? sender,
-            `${req.operation.method} ${req.operation.path} own`,
-            req.operation,
-            `not sent as ${as.name}: it writes that given identity's own record, and this request does not set it back`,
-          );
-          return undefined;
-        }
-        if (req.operation && foreign !== undefined && foreign.length > 0) {
-          const named = foreign.slice(0, 3).map((f) => `${f.name}=${f.value.slice(0, 40)}`);
-          noteOnce(
-            noteAs ?? sender,
-            `${req.operation.method} ${req.operation.path}`,
-            req.operation,
-            `not sent: it acts, and its inputs name ${named.join(', ')}, which the scan did not create (--allow-destructive sends it)`,
-          );
-          return undefined;
-        }
-        // No check ends a given identity's session: its logout goes only with accounts the scan registered.
-        if (as && (identities.includes(as) || as === admin) && isLogout(bare, req.operation?.id))
-          return undefined;
-        // No GET that sets a password (`/auth/reset-password?username=alice&new_password=...`), by anyone: the
-        // account its query names would take whatever password the check sampled. One exception: API2's reset
-        // probe, once per operation, anonymous, naming only an account the scan registered (`registeredAccount`).
-        if (req.method === 'GET' && req.operation && setsPasswordByUrl(spec, req.operation)) {
-          const key = `${req.operation.method} ${req.operation.path}`;
-          if (
-            sendOptions?.registeredAccount !== true ||
-            (as !== undefined && as !== null) ||
-            ownResets.has(key) ||
-            !namesOnlyScanAccount(spec, objects, req.operation, req)
-          )
-            return undefined;
-          ownResets.add(key);
         }
         if ((ownProfile || declaredReadFirst) && given && ownTouched.size < 1000) ownTouched.add(bare);
         // A documented example of a value-bearing member (`"coupon": "WELCOME10"`) may be a real code: in a write sent
@@ -1112,25 +1146,27 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
         // plain request's sample file included), it goes only as an account the scan registered, anonymously, or
         // to an object the scan created, unless destructive requests are allowed.
         if (
-          req.operation &&
-          as !== undefined &&
-          as !== null &&
-          (given || as === admin) &&
-          !options.allowDestructive &&
-          writesBy(req.method) &&
-          carriesFile(req.body) &&
-          !objects.isScanCreated(bare) &&
-          !namesOnlyScanAccount(spec, objects, req.operation, { method: 'GET', path: bare }) &&
-          (selfUpload(req.operation.path) || selfUpload(bare) || storesOnAccount(spec, req.operation))
-        ) {
-          noteOnce(
-            noteAs ?? sender,
-            `${req.operation.method} ${req.operation.path} upload`,
-            req.operation,
-            `not sent as ${as.name}: it uploads a file to that given identity's own account, which nothing sets back (only an account the scan registered uploads there; --allow-destructive sends it)`,
-          );
+          refuse([
+            () =>
+              op &&
+              sentAsGiven &&
+              writesBy(req.method) &&
+              carriesFile(req.body) &&
+              !objects.isScanCreated(bare) &&
+              !scanAccountPath() &&
+              (selfUpload(op.path) || selfUpload(bare) || storesOnAccount(spec, op))
+                ? {
+                    owner: 'given',
+                    overridable: true,
+                    note: [
+                      `${op.method} ${op.path} upload`,
+                      `not sent as ${who?.name}: it uploads a file to that given identity's own account, which nothing sets back (only an account the scan registered uploads there; --allow-destructive sends it)`,
+                    ],
+                  }
+                : undefined,
+          ])
+        )
           return undefined;
-        }
         const clientOptions = {
           session: as?.session,
           signal,
