@@ -2345,13 +2345,23 @@ async function sendLogin(ctx: ScanContext, t: LoginTarget, user: unknown, passwo
     },
     null,
   );
-  if (res && limitAnswer(res) && !(await accountOnly(ctx, t, user))) {
-    const byLogin = limitedLogins.get(ctx.objects) ?? new Map<string, ScanResponse>();
-    limitedLogins.set(ctx.objects, byLogin);
-    if (!byLogin.has(loginKey(t))) byLogin.set(loginKey(t), res);
+  if (res && limitAnswer(res)) {
+    if (!(await accountOnly(ctx, t, user))) {
+      const byLogin = limitedLogins.get(ctx.objects) ?? new Map<string, ScanResponse>();
+      limitedLogins.set(ctx.objects, byLogin);
+      if (!byLogin.has(loginKey(t))) byLogin.set(loginKey(t), res);
+    } else {
+      // A lock of that one account: the login locks accounts (the default pairs take fewer passwords a name).
+      const locks = accountLocks.get(ctx.objects) ?? new Set<string>();
+      accountLocks.set(ctx.objects, locks);
+      locks.add(loginKey(t));
+    }
   }
   return res;
 }
+
+/** Logins where a limit answer held for one account only (a lock), per scan. */
+const accountLocks = new WeakMap<object, Set<string>>();
 
 /**
  * After a limit answer for `user`: does it hold for that account only (a lock of one user name)? One failed
@@ -2706,17 +2716,26 @@ const DEFAULT_CREDENTIALS: readonly (readonly [string, string])[] = [
 ];
 /** Admin names and the passwords they ship with, crossed at the main login (most common password first). */
 const ADMIN_NAMES = ['admin', 'administrator', 'root', 'superuser'];
-const ADMIN_PASSWORDS = ['admin', 'password', 'secret', '', '123456', 'admin123', 'changeme'];
+const ADMIN_PASSWORDS = ['admin', 'password', '', 'secret', '123456', 'admin123', 'changeme'];
+/**
+ * Passwords tried a user name: under the common lock of five failures, three where the login was seen to lock an
+ * account (a real admin holding that name must not be locked out by the scan).
+ */
+const PASSWORDS_A_NAME = 4;
+const PASSWORDS_A_NAME_LOCKING = 3;
 
 /**
  * The default pairs at a login. At the main login, every admin name (`admin`, `administrator`, `root`,
- * `superuser`, and the API's own name: the first word of its title, letters only) with every admin password
- * (`admin`, `password`, `secret`, the name itself, `123456`, `admin123`, `changeme`), before the other pairs.
+ * `superuser`, and the API's own name: the first word of its title, letters only) with the admin passwords
+ * (`admin`, `password`, the name itself, `secret`, `123456`, `admin123`, `changeme`), before the other pairs; at
+ * most `perName` passwords a user name, the first ones.
  */
-function defaultPairs(ctx: ScanContext, main: boolean): [string, string][] {
+function defaultPairs(ctx: ScanContext, main: boolean, perName: number): [string, string][] {
   const pairs: [string, string][] = [];
   const add = (u: string, p: string) => {
-    if (!pairs.some(([x, y]) => x === u && y === p)) pairs.push([u, p]);
+    if (pairs.some(([x, y]) => x === u && y === p)) return;
+    if (pairs.filter(([x]) => x === u).length >= perName) return;
+    pairs.push([u, p]);
   };
   if (main) {
     const word = ctx.spec.title
@@ -2810,7 +2829,10 @@ async function defaultCredentials(ctx: ScanContext, d: LoginTarget): Promise<boo
   const main = first !== undefined && sameLogin(d, first);
   // At an e-mail input the users' own domains, the first alone for the longer list of the main login.
   const domains = userDomains(ctx).slice(0, main ? 1 : 2);
-  for (const [u, p] of defaultPairs(ctx, main))
+  const perName = accountLocks.get(ctx.objects)?.has(loginKey(d))
+    ? PASSWORDS_A_NAME_LOCKING
+    : PASSWORDS_A_NAME;
+  for (const [u, p] of defaultPairs(ctx, main, perName))
     for (const user of email ? domains.map((dom) => `${u}@${dom}`) : [u])
       if (!given.has(user)) tries.push([user, p]);
   if (tries.length === 0) return false;
