@@ -395,7 +395,8 @@ function choicesFor(choices: ReadonlyMap<string, string[]>, name: string): strin
 
 export function injectionPoints(ctx: ScanContext): InjectionPoint[] {
   const urls = new Set(urlInputs(ctx.spec).map((u) => `${u.operation.id}\0${u.name}`));
-  const choices = listedChoices(ctx.observations);
+  // (A context made for a unit test may carry no observations.)
+  const choices = listedChoices(ctx.observations ?? []);
   const out: InjectionPoint[] = [];
   for (const op of ctx.spec.operations) {
     if (isExcluded(op) || op.method === 'DELETE' || op.method === 'HEAD' || op.method === 'OPTIONS') continue;
