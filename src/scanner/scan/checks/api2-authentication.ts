@@ -798,11 +798,34 @@ async function tokens(ctx: ScanContext, a: Identity, loginOp: Operation | undefi
   if (secret !== undefined && cracked !== undefined) {
     const jwt = decodeJwt(cracked)!;
     const at = loginOp ?? op;
+    // The proof: a token the scan signs with the secret (A's own claims where A holds one of that key, a fresh
+    // `iat`, a new `jti` where there is one), taken at the reference read as A's own token is.
+    const own = a.token ? decodeJwt(a.token) : undefined;
+    const claims = own && own.header.alg === jwt.header.alg ? own.payload : jwt.payload;
+    const now = Math.floor(Date.now() / 1000);
+    const minted = signHmac(String(jwt.header.alg), secret, jwt.header, {
+      ...claims,
+      ...(typeof claims.iat === 'number' ? { iat: now } : {}),
+      ...(claims.jti !== undefined ? { jti: randomUUID() } : {}),
+    });
+    let shown: ScanResponse | undefined;
+    if (reference) {
+      const mine = await ctx.send(reference, a);
+      const got = await ctx.send(reference, forged(a, minted));
+      if (
+        isSuccess(mine) &&
+        isSuccess(got) &&
+        !errorIn200(got) &&
+        similarity(mine.json ?? mine.text, got.json ?? got.text) >= 0.5
+      )
+        shown = got;
+    }
+    const base = { alg: jwt.header.alg, secretLength: secret.length };
     ctx.report(SCAN_RULES.weakHmacSecret, {
       ...(at ? { operation: at } : {}),
       key: 'hmac',
-      message: `The API's ${String(jwt.header.alg)} tokens are signed with a guessable secret (${secret.length} characters, starts with "${secret.slice(0, 1)}"): anyone can mint tokens.`,
-      evidence: { alg: jwt.header.alg, secretLength: secret.length },
+      message: `The API's ${String(jwt.header.alg)} tokens are signed with a guessable secret (${secret.length} characters, starts with "${secret.slice(0, 1)}"): anyone can mint tokens.${shown ? ` A token the scan signed with it (${a.name}'s claims, a fresh iat) was taken at ${shown.sent.method} ${redact(shown.sent.url.replace(/^https?:\/\/[^/]+/, ''))} (${shown.status}), as ${a.name}'s own token is.` : ''}`,
+      evidence: shown ? forgedEvidence(shown, minted, base) : base,
     });
   }
   // A pass means an HMAC token was there to crack; without one the rule tested nothing.
