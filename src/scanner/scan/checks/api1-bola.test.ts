@@ -9,6 +9,7 @@ import {
   markBody,
   markNumbers,
   personalMembers,
+  recordless,
   referencedEntity,
 } from './api1-bola.ts';
 
@@ -148,5 +149,29 @@ describe('the personal data of a record anyone reads by id', () => {
     const payments = { _embedded: { payments: [{ paidOn: '2026-11-01', amount: 790 }] } };
     assert.deepEqual(personalMembers(op('/tenants/{id}/payments'), payments), ['amount']);
     assert.deepEqual(personalMembers(op('/users/{id}/stats'), { totalPosts: 5, followers: [{ id: 2 }] }), []);
+  });
+});
+
+describe('an answer that holds no record is no evidence of a read', () => {
+  test('empty lists and pages are recordless; a record, a list of records or a message is not', () => {
+    for (const empty of [
+      [],
+      {},
+      { data: [] },
+      { data: [], total: 0, next: null },
+      { items: [], meta: { page: 1 } },
+    ])
+      assert.equal(recordless(empty), true, JSON.stringify(empty));
+    for (const full of [
+      { id: 3, title: 'x' },
+      [{ id: 3 }],
+      { data: [{ id: 3 }] },
+      { data: { id: 3 } },
+      { status: 'ok' },
+      { items: [], owner: 'alice' },
+      'text',
+      null,
+    ])
+      assert.equal(recordless(full), false, JSON.stringify(full));
   });
 });

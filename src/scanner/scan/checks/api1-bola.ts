@@ -372,7 +372,7 @@ async function swapParents(
   if (!(await isPrivate(ctx, read.req, mine, read.ownerOnly))) return false;
   ctx.report(SCAN_RULES.bolaRead, {
     operation: read.op,
-    message: `${attacker.name} read ${owner.name}'s object ${read.req.path} below its own parent at ${path} (similarity ${score.toFixed(2)}; ${attacker.name}'s own object there answers otherwise): the route checks the parent, not whose the object is.`,
+    message: `${attacker.name} read ${owner.name}'s object ${read.req.path} below its own parent at ${path} (similarity ${score.toFixed(2)}; ${attacker.name}'s own object there answers otherwise): the route checks the parent, not whose the object is.${replayHint(ctx, read.req, owner, attacker)}`,
     evidence: evidenceOf(theirs, { owner: owner.name, attacker: attacker.name, similarity: score }),
   });
   return true;
@@ -450,6 +450,55 @@ function sharedSpace(ctx: ScanContext, req: PlannedRequest, attacker: Identity):
   return undefined;
 }
 
+/**
+ * The attacker's own read of the item's collection (`GET /listings` beside `GET /listings/{id}`, at the same parents)
+ * lists the owner's object with the same content (80% alike): what the item read shows it, it is shown anyway, by
+ * design (a marketplace's listings). Says so, or undefined (no such list, refused, not listed, or listed otherwise).
+ */
+async function listedTo(
+  ctx: ScanContext,
+  req: PlannedRequest,
+  attacker: Identity,
+  mine: ScanResponse,
+): Promise<string | undefined> {
+  const m = /^(.+)\/\{[^{}/]+\}$/.exec(req.operation.path);
+  const list = m
+    ? ctx.spec.operations.find((o) => o.method === 'GET' && !isExcluded(o) && o.path === m[1])
+    : undefined;
+  if (!list) return undefined;
+  const concrete = req.path.split('?')[0];
+  const cut = concrete.lastIndexOf('/');
+  let id = concrete.slice(cut + 1);
+  try {
+    id = decodeURIComponent(id);
+  } catch {
+    return undefined;
+  }
+  const plan = planRequest(ctx.spec, list, ctx.objects, { owner: attacker.name });
+  if (plan.path.split('?')[0] !== concrete.slice(0, cut)) return undefined;
+  const res = await ctx.send(plan, attacker);
+  if (!isSuccess(res) || refusedIn200(res)) return undefined;
+  const record = recordOf(mine.json);
+  const item = (firstList(res.json) ?? []).slice(0, 500).find((i) => {
+    if (i === null || typeof i !== 'object') return false;
+    const r = i as Record<string, unknown>;
+    return RECORD_ID.some((k) => r[k] !== undefined && String(r[k]) === id);
+  });
+  if (item === undefined || record === undefined || similarity(item, record) < SAME_OBJECT) return undefined;
+  return `${attacker.name}'s own ${list.method} ${plan.path} lists it alike`;
+}
+
+/**
+ * How to replay a read finding whose object the scan made (review R1-H2): the clean-up deletes what the scan made at
+ * the end, so the curl line's path may no longer exist; and the curl line carries the attacker's credentials.
+ */
+function replayHint(ctx: ScanContext, req: PlannedRequest, owner: Identity, attacker: Identity): string {
+  const object = req.object;
+  if (object === undefined || !ctx.objects.isScanCreated(object.path))
+    return ` The curl line sends ${attacker.name}'s credentials.`;
+  return ` The object was made by the scan as ${owner.name} (${object.createdBy.method} ${object.createdBy.path}) and the end-of-scan clean-up may delete it: to replay, make one as ${owner.name} and send the curl line, which carries ${attacker.name}'s credentials, with its id.`;
+}
+
 /** `/me`, `/users/me`, `/profile`, `/whoami`: the caller's own record. */
 function isOwnProfilePath(path: string): boolean {
   return /(^|\/)(me|self|whoami|current[-_]?user|profile|my[-_]?profile|session)\/?$/i.test(path);
@@ -471,6 +520,8 @@ async function replayReads(
     tested.add(req.path);
     const mine = await ctx.send(req, owner);
     if (!isSuccess(mine)) continue;
+    // Nothing of the owner's in its own answer (`{"data": []}`, `null`): two such answers alike show nothing.
+    if (isEmptyAnswer(mine) || recordless(mine.json)) continue;
     const theirs = await ctx.send(req, attacker);
     const swap = () =>
       swapParents(
@@ -489,6 +540,15 @@ async function replayReads(
     const score = similarity(mine.json ?? mine.text, theirs.json ?? theirs.text);
     if (score < SAME_OBJECT || !(await isPrivate(ctx, req, mine, ownerOnly))) {
       if (await swap()) reported = op;
+      continue;
+    }
+    const listed = await listedTo(ctx, req, attacker, mine);
+    if (listed !== undefined) {
+      ctx.note?.({
+        operation: op,
+        rule: SCAN_RULES.bolaRead,
+        reason: `${attacker.name} reads ${req.path}, but ${listed}: shown to it by design, not reported`,
+      });
       continue;
     }
     const shared = sharedSpace(ctx, req, attacker);
@@ -510,7 +570,7 @@ async function replayReads(
     }
     ctx.report(SCAN_RULES.bolaRead, {
       operation: op,
-      message: `${attacker.name} read ${owner.name}'s ${req.object ? 'object' : 'data'} at ${req.path} (similarity ${score.toFixed(2)}).`,
+      message: `${attacker.name} read ${owner.name}'s ${req.object ? 'object' : 'data'} at ${req.path} (similarity ${score.toFixed(2)}).${replayHint(ctx, req, owner, attacker)}`,
       evidence: evidenceOf(theirs, { owner: owner.name, attacker: attacker.name, similarity: score }),
     });
     reported = op;
@@ -2268,6 +2328,32 @@ function markPlainQuery(ctx: ScanContext, op: Operation, path: string, marker: s
 }
 
 /** A 2xx answer that shows no object: no body, `null`, `{}` or `[]`. */
+/** Members of a page or an envelope that say nothing of anyone's data (`total: 0`, `next: null`). */
+const PAGE_MEMBER =
+  /^(total|count|total_?count|totalCount|page|pages|page_?size|pageSize|per_?page|perPage|limit|offset|size|has_?more|hasMore|next|prev|previous|cursor|status|success|ok)$/i;
+
+/**
+ * An answer that holds no record: an empty list, or an object whose members are empty lists or objects, nulls, and
+ * page members (`{"data": [], "total": 0}`, `{"items": [], "meta": {"page": 1}}`).
+ */
+export function recordless(json: unknown, depth = 0): boolean {
+  if (depth > 3 || json === null || typeof json !== 'object') return false;
+  if (Array.isArray(json)) return json.length === 0;
+  const members = Object.entries(json as Record<string, unknown>);
+  if (members.length === 0) return true;
+  let empty = 0;
+  for (const [k, v] of members) {
+    if (v === null || v === undefined) continue;
+    if (typeof v === 'object') {
+      if (!recordless(v, depth + 1)) return false;
+      if (Array.isArray(v)) empty++;
+      continue;
+    }
+    if (!PAGE_MEMBER.test(k)) return false;
+  }
+  return empty > 0 || depth > 0;
+}
+
 export function isEmptyAnswer(res: ScanResponse): boolean {
   const text = res.text.trim();
   if (text === '' || text === 'null') return true;
