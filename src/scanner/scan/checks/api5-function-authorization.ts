@@ -164,11 +164,28 @@ async function replayReads(ctx: ScanContext): Promise<void> {
       const mine = await ctx.send(req, user);
       if (!isSuccess(mine) || refusedIn200(mine)) continue;
       let asAdmin: ScanResponse | undefined;
+      /** What changes between two reads by the same caller (an uptime, a clock, a request id): not compared. */
+      let volatile = new Set<string>();
       if (admin) {
         asAdmin = await ctx.send(req, admin);
         if (!isSuccess(asAdmin) || refusedIn200(asAdmin)) continue;
-        const score = similarity(asAdmin.json ?? asAdmin.text, mine.json ?? mine.text);
+        let score = alike(asAdmin, mine);
+        if (score < SAME_CONTENT) {
+          const again = await ctx.send(req, admin);
+          if (isSuccess(again)) {
+            volatile = volatileOf(asAdmin, again);
+            score = alike(asAdmin, mine, volatile);
+          }
+        }
         if (score < SAME_CONTENT) continue; // the user gets its own view, not the admin's
+        if (asAdmin.json === undefined && (await catchAll(ctx, req, admin, asAdmin))) {
+          ctx.note?.({
+            operation: op,
+            rule: SCAN_RULES.bfla,
+            reason: `${admin.name} gets the same page at a made-up path beside ${req.path.split('?')[0]}: a page served for every path (a single-page app's shell), not a function of the admin`,
+          });
+          break;
+        }
       }
       if (named && namesObject(ctx, req) && ownData(ctx, req, user, mine)) {
         // Whose data it is decides: the caller's own record, which the admin reads too, is no function of the
@@ -217,7 +234,7 @@ async function replayReads(ctx: ScanContext): Promise<void> {
         anonymous !== undefined &&
         isSuccess(anonymous) &&
         !refusedIn200(anonymous) &&
-        similarity(anonymous.json ?? anonymous.text, mine.json ?? mine.text) >= SAME_CONTENT
+        alike(anonymous, mine, volatile) >= SAME_CONTENT
       ) {
         if (named && !role)
           ctx.note?.({
@@ -226,6 +243,22 @@ async function replayReads(ctx: ScanContext): Promise<void> {
             reason: `every identity and anonymous callers get the same answer, and nothing but its path (internal, management) says it is privileged: not reported as API5`,
           });
         continue; // anyone gets it: public, not a function of the admin
+      }
+      if (
+        !named &&
+        anonymous !== undefined &&
+        isSuccess(anonymous) &&
+        !refusedIn200(anonymous) &&
+        holdsAny(anonymous, othersValues(ctx, user))
+      ) {
+        // Nothing names it privileged, and a caller without credentials gets others' data there too (however
+        // else its answer differs): a public read, not a function of the admin.
+        ctx.note?.({
+          operation: op,
+          rule: SCAN_RULES.bfla,
+          reason: `a caller without credentials gets other users' data there too (${anonymous.status}), and nothing says it is privileged: a public read, not reported as API5`,
+        });
+        continue;
       }
       ctx.report(SCAN_RULES.bfla, {
         operation: op,
@@ -237,6 +270,74 @@ async function replayReads(ctx: ScanContext): Promise<void> {
       break;
     }
   }
+}
+
+/**
+ * What an answer says, for comparing two callers' answers: a JSON body's `pointer=value` pairs (as `similarity`
+ * flattens them), else the words of its text (an HTML page: a greeting with the caller's name changes one word).
+ */
+function features(res: ScanResponse): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (value: unknown, pointer: string, depth: number) => {
+    if (out.size > 5000 || depth > 8) return;
+    if (value !== null && typeof value === 'object') {
+      for (const [k, v] of Object.entries(value as Record<string, unknown>))
+        walk(v, `${pointer}/${k}`, depth + 1);
+    } else out.set(pointer, JSON.stringify(value));
+  };
+  if (res.json !== undefined) walk(res.json, '', 0);
+  else
+    for (const w of res.text
+      .slice(0, 50_000)
+      .toLowerCase()
+      .split(/[^a-z0-9]+/))
+      if (w.length > 1) out.set(w, '');
+  return out;
+}
+
+/** The members (or words) that differ between two answers to the same caller: a clock, an uptime, a nonce. */
+function volatileOf(a: ScanResponse, b: ScanResponse): Set<string> {
+  const fa = features(a);
+  const fb = features(b);
+  const out = new Set<string>();
+  for (const [k, v] of fa) if (fb.get(k) !== v) out.add(k);
+  for (const k of fb.keys()) if (!fa.has(k)) out.add(k);
+  return out;
+}
+
+/**
+ * How alike two answers are (Jaccard over `features`), members in `volatile` left out, unless they are most of the
+ * answer (a list in a random order changes everywhere: compared whole then).
+ */
+function alike(a: ScanResponse, b: ScanResponse, volatile: ReadonlySet<string> = new Set()): number {
+  const fa = features(a);
+  const fb = features(b);
+  const skip = volatile.size * 2 <= fa.size ? volatile : new Set<string>();
+  const pairs = (f: Map<string, string>) => {
+    const out = new Set<string>();
+    for (const [k, v] of f) if (!skip.has(k)) out.add(`${k}=${v}`);
+    return out;
+  };
+  const sa = pairs(fa);
+  const sb = pairs(fb);
+  if (sa.size === 0 && sb.size === 0) return 1;
+  let common = 0;
+  for (const x of sa) if (sb.has(x)) common++;
+  return common / (sa.size + sb.size - common);
+}
+
+/** The same page at a made-up path beside the read's (`/admin/pcx…`): a page served for any path. */
+async function catchAll(
+  ctx: ScanContext,
+  req: PlannedRequest,
+  admin: Identity,
+  page: ScanResponse,
+): Promise<boolean> {
+  const path = req.path.split('?')[0].replace(/\/+$/, '');
+  const made = `${path.slice(0, path.lastIndexOf('/'))}/pcx${randomBytes(4).toString('hex')}`;
+  ownMadeUpPath(ctx, req.operation, made, made.split('/').pop() ?? '');
+  const res = await ctx.send({ ...req, path: made, body: undefined }, admin);
+  return isSuccess(res) && alike(res, page) >= SAME_CONTENT;
 }
 
 /** The request names an object: a path parameter, or an object input (`?user_id=`) it carries. */
@@ -988,9 +1089,27 @@ async function probeMissing(ctx: ScanContext, unsent: readonly Operation[]): Pro
     const asAdmin = await ctx.send(req, admin);
     if (asAdmin === undefined) continue;
     if (!notFoundAnswer(asAdmin)) {
-      if (!confirmed) continue;
+      if (!isSuccess(asAdmin) || refusedIn200(asAdmin)) {
+        if (confirmed)
+          note(
+            `probed with an id that does not exist (${made.join(', ')}): the admin's answer (${asAdmin.status}) is no "not found", nothing to compare`,
+          );
+        continue;
+      }
+      // The admin's success for an id nothing has (a DELETE that answers 200 whatever it finds): no contrast from a
+      // made-up id, and the scan names no real one. What the ordinary identity and an anonymous caller get there is
+      // said, as evidence for a person to weigh; --allow-destructive tries it on a real object.
+      const user = ctx.identities[0];
+      const theirs = user ? await ctx.send(req, user) : undefined;
+      const anonymous = theirs !== undefined && isSuccess(theirs) ? await ctx.send(req, null) : undefined;
+      const said =
+        theirs === undefined
+          ? ''
+          : isSuccess(theirs) && !refusedIn200(theirs)
+            ? ` ${user!.name} (an ordinary identity) got a success too (${theirs.status}${sameAnswer(asAdmin, theirs, [bare, ...made]) ? ', the same answer' : ''})${anonymous ? ` and a caller without credentials ${anonymous.status}` : ''}: the route lets ${user!.name} past its checks for this id, which suggests no role check (not proof: nothing exists there to act on).`
+            : ` ${user!.name} (an ordinary identity) was refused (${theirs.status}).`;
       note(
-        `probed with an id that does not exist (${made.join(', ')}): the admin's answer (${asAdmin.status}) is no "not found", nothing to compare`,
+        `not tested on a real object: no object of the scan's own to send it to (no account or object it could make), and the admin's answer to an id that does not exist (${made.join(', ')}) is a success (${asAdmin.status}), not a "not found", so the made-up id gives no contrast.${said} --allow-destructive sends it on a real object.`,
       );
       continue;
     }
