@@ -68,6 +68,7 @@ import type { ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
 import { curlFor } from '../curl.ts';
 import {
+  accessListPath,
   accountFlow,
   changesAccount,
   changesOwnAccount,
@@ -77,6 +78,7 @@ import {
   ownProfileWritePath,
   ownRecordWrite as ownRecordPostWrite,
   passwordName,
+  personMember,
   setsPassword,
   UPDATE_VERB,
   withOwnAccount,
@@ -2030,11 +2032,25 @@ function ownFields(
   if (!as?.login || body === undefined) return undefined;
   if (accountFlow(op)) return undefined;
   const props = propertiesOf(ctx.spec, body);
+  // A write never names the identity where that changes someone's access (review R1-S3: `POST /orgs/1/members
+  // {"username": "alice", "role": "viewer"}` upserted alice, the org's owner, to a viewer): not in a list of who has
+  // access, and not as a person in a parent the scan did not make.
+  const write = !readsOnly(op);
+  if (write && accessListPath(op.path)) return undefined;
+  const foreignParent = write && op.path.includes('{') && !inScanObject(ctx, op, as);
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(as.login.body)) {
+    if (foreignParent && personMember(k)) continue;
     if (k in props && !/pass|secret|pin|otp|code/i.test(k)) out[k] = v;
   }
   return Object.keys(out).length > 0 ? out : undefined;
+}
+
+/** Whether the path `as` would send `op` to lies below an object the scan created (its parent or itself). */
+function inScanObject(ctx: ScanContext, op: Operation, as: Identity): boolean {
+  const segs = planRequest(ctx.spec, op, ctx.objects, { owner: as.name }).path.split('?')[0].split('/');
+  for (let i = segs.length; i > 1; i--) if (ctx.objects.isScanCreated(segs.slice(0, i).join('/'))) return true;
+  return false;
 }
 
 /**
