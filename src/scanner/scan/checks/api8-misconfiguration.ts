@@ -28,10 +28,12 @@ import {
   type DebugSign,
   debugData,
   debugFinding,
+  debugRoute,
   deploymentRoute,
   errorSecretsOf,
   internalError,
   quotedValues,
+  recordSecrets,
   reflectedSql,
   runtimeError,
   serverVersion,
@@ -351,6 +353,17 @@ const ENV_USUAL = /^(HOME|PWD|USER|SHELL|HOSTNAME|LANG|TERM|SHLVL|TZ)$/;
 export function environmentDump(json: unknown, depth = 0): boolean {
   if (depth > 4 || json === null || typeof json !== 'object') return false;
   const record = json as Record<string, unknown>;
+  // The same as `NAME=value` lines (`env` output, Python's `[f"{k}={v}" ...]`).
+  if (Array.isArray(json) && json.length >= 8 && json.every((l) => typeof l === 'string')) {
+    const lines = json.slice(0, 500) as string[];
+    const named = lines.filter((l) => /^[A-Z][A-Z0-9_]*=/.test(l));
+    if (
+      named.length >= 8 &&
+      named.some((l) => /^PATH=[\w./\\:;~ -]*[:;]/.test(l)) &&
+      named.some((l) => ENV_USUAL.test(l.slice(0, l.indexOf('='))))
+    )
+      return true;
+  }
   if (!Array.isArray(json)) {
     const keys = Object.keys(record);
     const path = record.PATH;
@@ -738,6 +751,18 @@ export const api8: Check = {
           res.json !== undefined &&
           (identity === undefined || identity !== ctx.admin?.name)
         ) {
+          // A debug, dump or backup route handing out people's records with their passwords or hashes: the
+          // route itself is the misconfiguration (API3 reports the fields; this is the endpoint left open).
+          const leaked = debugRoute(op.path) ? recordSecrets(res.json) : [];
+          if (leaked.length > 0) {
+            exposed.add(op.id);
+            ctx.report(SCAN_RULES.configurationExposure, {
+              operation: op,
+              key: 'debug-records',
+              message: `${op.method} ${op.path}, a debug or backup route, hands out people's records with their secrets${who()}: ${leaked.slice(0, 4).join(', ')}.`,
+              evidence: evidenceOf(res, { members: leaked.slice(0, 10) }),
+            });
+          }
           // Debug output without a secret in it (an admin's own diagnostics page is its purpose).
           const debugOf = (o: { request: ScanRequest; response: ScanResponse }) => {
             const here = sentText(o.request);
@@ -764,7 +789,7 @@ export const api8: Check = {
                 }
               }
           }
-          if (shown) {
+          if (shown && leaked.length === 0) {
             exposed.add(op.id);
             const signs = [...shown.strong, ...shown.weak.values()];
             ctx.report(SCAN_RULES.configurationExposure, {

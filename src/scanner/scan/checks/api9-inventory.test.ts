@@ -10,6 +10,7 @@ import {
   docPageRefs,
   extraMembers,
   olderVersions,
+  oldInternal,
   ownNotFound,
   STAGE_WORDS,
   stageFolders,
@@ -199,4 +200,15 @@ test('stage routes are looked for at the root, the base, its version before, the
   assert.deepEqual(at('/api'), [`/ ${all}`, `/api ${all}`, '/api/v1 10', '/api/v2 10', '/v1 10']);
   assert.deepEqual(at(''), [`/ ${all}`, '/v1 10', '/v2 10']);
   assert.ok(STAGE_WORDS.slice(0, 10).some(([w]) => w === 'legacy-api'));
+});
+
+test('an internal route under a version older than the newest the document has is an old internal route', () => {
+  const doc = (paths: string[]) => ({ operations: paths.map(get) }) as unknown as ApiDocument;
+  const spec = doc(['/api/v2/posts', '/api/v1/internal/backup', '/api/v2/internal/stats', '/api/v1/posts']);
+  assert.match(
+    oldInternal(spec, get('/api/v1/internal/backup')) ?? '',
+    /older version \(v1; the document's newest is v2\)/,
+  );
+  assert.equal(oldInternal(spec, get('/api/v2/internal/stats')), undefined);
+  assert.equal(oldInternal(spec, get('/api/v1/posts')), undefined);
 });

@@ -409,6 +409,8 @@ const RETIRED_WORDS =
  */
 export function retired(spec: ScanContext['spec'], op: Operation): string | undefined {
   if (op.deprecated) return 'marked deprecated';
+  const internal = oldInternal(spec, op);
+  if (internal !== undefined) return internal;
   if (RETIRED_WORDS.test(op.summary ?? '') || op.tags.some((t) => RETIRED_WORDS.test(t))) {
     return 'described as legacy';
   }
@@ -418,6 +420,35 @@ export function retired(spec: ScanContext['spec'], op: Operation): string | unde
   return typeof description === 'string' && RETIRED_WORDS.test(description.slice(0, 2000))
     ? 'described as legacy'
     : undefined;
+}
+
+/** Path words of a route not meant for clients: internal tooling, backups, dumps, debugging. */
+const INTERNAL_WORD = /^(internal|backup|backups|dump|dumps|debug|export-all|dev|test|tmp|old|legacy)$/i;
+
+/**
+ * An internal route (`internal`, `backup`, `dump`, `debug`... among its literal segments) under a version older
+ * than the newest the document has (`/api/v1/internal/backup` beside `/api/v2/...`): a leftover of the inventory,
+ * whatever the document says of it.
+ */
+export function oldInternal(spec: ScanContext['spec'], op: Operation): string | undefined {
+  const own = versionOf(op.path);
+  if (!own) return undefined;
+  if (!op.path.split('/').some((seg) => !seg.includes('{') && INTERNAL_WORD.test(seg))) return undefined;
+  let newest = own.version;
+  for (const other of spec.operations) newest = Math.max(newest, versionOf(other.path)?.version ?? 0);
+  return newest > own.version
+    ? `an internal route of an older version (v${own.version}; the document's newest is v${newest})`
+    : undefined;
+}
+
+/** Whether an answer holds data: a non-empty list, or an object with a non-empty list or five members or more. */
+function holdsData(json: unknown, depth = 0): boolean {
+  if (Array.isArray(json)) return json.length > 0;
+  if (json === null || typeof json !== 'object' || depth > 2) return false;
+  const values = Object.values(json as Record<string, unknown>);
+  return (
+    values.length >= 5 || values.some((v) => v !== null && typeof v === 'object' && holdsData(v, depth + 1))
+  );
 }
 
 /** `/api/v1/users` → version 1 and the path without it (`/api/users`); undefined for an unversioned path. */
@@ -1153,10 +1184,16 @@ export const api9: Check = {
       if (!op || done.has(op.id) || !isSuccess(response) || looksRefused(response)) continue;
       const why = retired(ctx.spec, op);
       if (why === undefined) continue;
+      const internal = why === oldInternal(ctx.spec, op);
+      // An old internal route counts when it answers data to someone who is not the admin.
+      if (internal && (identity === ctx.admin?.name || !holdsData(response.json))) continue;
       done.add(op.id);
       ctx.report(SCAN_RULES.deprecatedServed, {
         operation: op,
-        message: `${op.method} ${op.path} is ${why} in the API description but still answered ${response.status}${identity === undefined ? ' without credentials' : ''}.`,
+        ...(internal ? { severity: 'medium' as const, key: 'old-internal' } : {}),
+        message: internal
+          ? `${op.method} ${op.path} is ${why}, and still answered ${response.status} with data${identity === undefined ? ' without credentials' : ` to ${identity}`}.`
+          : `${op.method} ${op.path} is ${why} in the API description but still answered ${response.status}${identity === undefined ? ' without credentials' : ''}.`,
         evidence: evidenceOf(response, identity !== undefined ? { identity } : {}),
       });
     }

@@ -3,12 +3,14 @@ import { describe, test } from 'node:test';
 import {
   debugData,
   debugFinding,
+  debugRoute,
   deploymentRoute,
   errorSecrets,
   errorSecretsOf,
   internalError,
   privateIpv4,
   quotedValues,
+  recordSecrets,
   reflectedSql,
   runtimeError,
   serverVersion,
@@ -351,5 +353,33 @@ describe('secrets in error texts', () => {
       errorSecretsOf(res).map((f) => f.name),
       ['DB_PASSWORD'],
     );
+  });
+});
+
+describe('debug and backup routes handing out records with secrets', () => {
+  test('a route dumps or debugs by a literal segment', () => {
+    for (const r of [
+      '/debug',
+      '/api/v2/debug/state',
+      '/api/v1/internal/backup',
+      '/admin/dump.json',
+      '/_debug/users',
+    ])
+      assert.equal(debugRoute(r), true, r);
+    for (const r of ['/users/{debug}', '/debugger-tips', '/internals', '/api/users'])
+      assert.equal(debugRoute(r), false, r);
+  });
+  test("people's records with a password, a hash or a PIN; not a record without a person, nor a flag", () => {
+    assert.deepEqual(
+      recordSecrets({
+        users: [
+          { username: 'a', password_hash: '$2a$10$abc' },
+          { username: 'b', password_hash: 'x' },
+        ],
+      }),
+      ['/users/*/password_hash'],
+    );
+    assert.deepEqual(recordSecrets({ items: [{ sku: 'x', hash: 'f00d' }] }), []);
+    assert.deepEqual(recordSecrets({ user: { email: 'a@b.c', password: true } }), []);
   });
 });

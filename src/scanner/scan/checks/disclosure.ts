@@ -366,6 +366,47 @@ export function deploymentRoute(route: string): boolean {
   return !route.includes('{') && (STATUS_ROUTE.test(route) || CONFIG_ROUTE.test(route));
 }
 
+/** Routes that dump or debug (`/debug/users`, `/internal/dump`, `/v1/internal/backup`): no client's data source. */
+const DEBUG_DATA_ROUTE =
+  /(?:^|\/)(?:debug|_debug|__debug__|dump|dumps|diagnostics?|backup|backups|internal)(?:[/._-]|$)/i;
+
+/** Whether a route, by a literal segment, is one that dumps or debugs (`/debug`, `/api/v1/internal/backup`). */
+export function debugRoute(route: string): boolean {
+  return route.split('/').some((seg) => !seg.includes('{') && DEBUG_DATA_ROUTE.test(`/${seg}`));
+}
+
+/** Members of a person's record that hold a secret of theirs (`password`, `password_hash`, `pin`, `otp_secret`). */
+const RECORD_SECRET =
+  /^(?:pass(?:word)?|passwd|pwd|password_?hash|hashed_?password|pass_?hash|hash|salt|pin|otp_?secret|totp_?secret|mfa_?secret|api_?key|secret)$/i;
+/** Members that make a record a person's. */
+const PERSON_MEMBER = /^(?:user_?name|username|login|e_?mail|email_?address|handle|name|full_?name)$/i;
+
+/**
+ * Pointers of secrets in people's records (a record with a user name, e-mail or name beside a password, a hash or
+ * a PIN that holds a non-empty string), four levels down and 20 records a list: what a dump of the user table shows.
+ */
+export function recordSecrets(json: unknown): string[] {
+  const out: string[] = [];
+  const walk = (v: unknown, depth: number, pointer: string) => {
+    if (depth > 4 || v === null || typeof v !== 'object' || out.length >= 10) return;
+    if (Array.isArray(v)) {
+      for (const item of v.slice(0, 20)) walk(item, depth + 1, `${pointer}/*`);
+      return;
+    }
+    const record = v as Record<string, unknown>;
+    const keys = Object.keys(record);
+    if (keys.some((k) => PERSON_MEMBER.test(k)))
+      for (const k of keys)
+        if (RECORD_SECRET.test(k) && typeof record[k] === 'string' && (record[k] as string).length >= 3) {
+          const p = `${pointer}/${k}`;
+          if (!out.includes(p)) out.push(p);
+        }
+    for (const [k, child] of Object.entries(record).slice(0, 50)) walk(child, depth + 1, `${pointer}/${k}`);
+  };
+  walk(json, 0, '');
+  return out;
+}
+
 /**
  * Whether the weak signs of `debugData` make a finding: a debug switch, a private address or a backing service's
  * host, with another sign beside it, or alone on a route that describes the deployment (`/debug`, `/config`,
