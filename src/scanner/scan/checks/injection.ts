@@ -2397,8 +2397,12 @@ export function creationSweep(ctx: ScanContext, probes = 'the injection probes')
       let id = createdId(o.res, param, entity) ?? captureId(ctx.spec, o.op, o.res);
       const leave = (why: string) => {
         t.left.add(why);
-        if (id !== undefined && id !== '' && t.leftAt.length < MAX_NAMED_LEFT)
-          t.leftAt.push(`${at}/${encodeURIComponent(id)}`);
+        if (id === undefined || id === '') return;
+        const named = `${at}/${encodeURIComponent(id)}`;
+        // Two answers that gave one id (a target that reads its new row back racily, review R1-H1): named once, and
+        // said, so the count and the names do not disagree silently.
+        if (t.leftAt.includes(named)) t.left.add(`two of its answers gave the same id, ${id}`);
+        else if (t.leftAt.length < MAX_NAMED_LEFT) t.leftAt.push(named);
       };
       if (!item) {
         leave('the document has no DELETE of the item');
