@@ -736,8 +736,10 @@ async function olderWrites(ctx: ScanContext, user: Identity): Promise<void> {
       });
       const documentedPath = planned.path;
       const variant = fillVariant(op.path, template, documentedPath);
-      // The request as planned, at the older path; its operation stays the documented one (the encoding).
-      const res = await ctx.send({ ...planned, path: variant }, as);
+      // The request as planned, at the older path; its operation stays the documented one (the encoding), with the
+      // older template as its path, so what the runner reads from the path lines up with it (`/invoices/{id}/finalize`
+      // names the invoice, not `finalize`).
+      const res = await ctx.send({ ...planned, path: variant, operation: { ...op, path: template } }, as);
       sent++;
       if (res === undefined) {
         ctx.note?.({
