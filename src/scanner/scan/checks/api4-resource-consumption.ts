@@ -29,6 +29,7 @@ import {
 import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, resolveSchema, sampleValue, schemaType } from '../schema.ts';
 import { refusedIn200 } from './api5-function-authorization.ts';
+import { creationSweep } from './injection.ts';
 import { redos } from './redos.ts';
 
 const PAGE_PARAM =
@@ -499,7 +500,19 @@ async function pageSize(ctx: ScanContext, op: Operation): Promise<void> {
     });
     return;
   }
-  if (count <= cap) return;
+  if (count <= cap) {
+    // Too few items to tell (a short list): the answer saying the page size it took (`"limit": 100000`) past the
+    // cap is the API taking it (an API that clamps says its own maximum, one that checks refuses).
+    const said = answeredPageSize(res.json);
+    if (said === undefined || said.size !== Number(HUGE_PAGE) || said.size <= cap) return;
+    ctx.report(SCAN_RULES.unboundedPageSize, {
+      operation: op,
+      key: param.name,
+      message: `${op.method} ${op.path} took ${param.name}=${HUGE_PAGE}: its answer says ${said.name}: ${said.size}${typeof maximum === 'number' ? ` (declared maximum ${maximum})` : ''}, and it answered every item it has (${count}); a large collection comes back whole.`,
+      evidence: evidenceOf(res, { parameter: param.name, items: count, answeredPageSize: said.size }),
+    });
+    return;
+  }
   ctx.report(SCAN_RULES.unboundedPageSize, {
     operation: op,
     key: param.name,
@@ -508,7 +521,10 @@ async function pageSize(ctx: ScanContext, op: Operation): Promise<void> {
   });
 }
 
-async function oversized(ctx: ScanContext, op: Operation): Promise<void> {
+/** What a creation made with the oversized probe (as the first identity), deleted again at the end (review R1-S6). */
+type Sweep = ReturnType<typeof creationSweep>;
+
+async function oversized(ctx: ScanContext, op: Operation, sweep: Sweep): Promise<void> {
   const user = ctx.identities[0];
   const schema = bodySchema(op);
   const body = sampleValue(ctx.spec, schema);
@@ -523,6 +539,7 @@ async function oversized(ctx: ScanContext, op: Operation): Promise<void> {
     body: { ...body, [field]: 'A'.repeat(HUGE_STRING) },
   });
   const res = await ctx.send(req, user);
+  sweep.seen(op, user, '')(req, res, undefined);
   if (!served(res)) return;
   ctx.report(SCAN_RULES.oversizedInput, {
     operation: op,
@@ -787,15 +804,20 @@ export const api4: Check = {
   async run(ctx) {
     if (!ctx.identities[0]) return;
     let costly = 0;
+    // The oversized creations' objects (`POST /devices {label: "AAAA…"}` as alice) are deleted at the end.
+    const sweep = creationSweep(ctx, 'the oversized-input probes');
     for (const op of ctx.spec.operations) {
+      if (ctx.signal.aborted) break;
       if (isExcluded(op)) continue;
       // An export that answered the whole collection needs no page-size probe besides.
       if (op.method === 'GET' && !(await exportAll(ctx, op))) await pageSize(ctx, op);
       if (op.method === 'POST') await postSearch(ctx, op);
       if (op.method === 'GET' || op.method === 'POST') await batchIds(ctx, op);
       if (op.method === 'GET' && costly < MAX_COST_OPERATIONS && (await costInputs(ctx, op))) costly++;
-      if (isCreationOperation(ctx.spec, op)) await oversized(ctx, op);
+      if (isCreationOperation(ctx.spec, op)) await oversized(ctx, op, sweep);
     }
+    await sweep.flush(undefined, true);
+    sweep.report();
     // Before the burst, which may trip a rate limit and slow every answer after it.
     await redos(ctx);
     await burst(ctx);
