@@ -275,7 +275,8 @@ function ensure(pkgs: Record<string, string>): string[] {
 }
 
 async function waitForPort(port: number, child?: ChildProcess): Promise<void> {
-  for (let i = 0; i < 200; i++) {
+  // Up to 60 s: on a loaded machine (load average above 20) a gateway loading the CRS took more than 10 s.
+  for (let i = 0; i < 1200; i++) {
     if (child && child.exitCode !== null) throw new Error(`process exited with ${child.exitCode}`);
     const ok = await new Promise<boolean>((resolve) => {
       const s = net.connect(port, '127.0.0.1', () => {
