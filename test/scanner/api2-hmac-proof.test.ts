@@ -120,7 +120,9 @@ describe('a guessed HMAC secret is shown with a token the scan minted', () => {
     );
     const curl = String(weak[0].evidence?.curl);
     assert.match(curl, /\/me\/scores/);
-    assert.match(curl, /Authorization: Bearer eyJ/i);
+    // The minted token works as kees: never printed, the curl line names it $TOKEN.
+    assert.match(curl, /Authorization: Bearer '"\$TOKEN"/i);
+    assert.doesNotMatch(JSON.stringify(weak[0]), /eyJ/);
     assert.doesNotMatch(JSON.stringify(weak[0]), /secret123/);
   });
 

@@ -825,7 +825,13 @@ async function tokens(ctx: ScanContext, a: Identity, loginOp: Operation | undefi
       ...(at ? { operation: at } : {}),
       key: 'hmac',
       message: `The API's ${String(jwt.header.alg)} tokens are signed with a guessable secret (${secret.length} characters, starts with "${secret.slice(0, 1)}"): anyone can mint tokens.${shown ? ` A token the scan signed with it (${a.name}'s claims, a fresh iat) was taken at ${shown.sent.method} ${redact(shown.sent.url.replace(/^https?:\/\/[^/]+/, ''))} (${shown.status}), as ${a.name}'s own token is.` : ''}`,
-      evidence: shown ? forgedEvidence(shown, minted, base) : base,
+      // The minted token is a live credential for A: never printed; the curl line names it `$TOKEN`.
+      evidence: shown
+        ? evidenceOf(shown, {
+            ...base,
+            reproduce: `TOKEN is a token signed with the guessed secret for ${a.name}'s claims (not shown: it works as ${a.name} until it expires)`,
+          })
+        : base,
     });
   }
   // A pass means an HMAC token was there to crack; without one the rule tested nothing.
@@ -2169,7 +2175,8 @@ async function identityHeaders(ctx: ScanContext): Promise<void> {
     const req = planRequest(ctx.spec, op, ctx.objects);
     const byAdmin = await plainAnswer(ctx, req, admin);
     const byB = await plainAnswer(ctx, req, b);
-    if (!byAdmin || !letIn(byAdmin) || !byB || letIn(byB) || byB.status >= 500) continue;
+    // B refused for want of rights (401, 403, a refusal): not a limit or a missing route.
+    if (!byAdmin || !letIn(byAdmin) || !byB || !keyRefused(byB)) continue;
     tried++;
     const skip = declared(op);
     const headers = Object.fromEntries(Object.entries(ROLE_HEADERS).filter(([h]) => !skip.has(h)));
