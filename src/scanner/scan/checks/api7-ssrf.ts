@@ -13,6 +13,7 @@ import type { ScanRequest, ScanResponse } from '../client.ts';
 import { evidenceOf, type Identity, isSuccess, type ScanContext } from '../context.ts';
 import { ownProfileWritePath, ownRecordPath } from '../discover.ts';
 import {
+  captureId,
   isCreationOperation,
   isExcluded,
   jsonBodySchema,
@@ -324,6 +325,59 @@ async function probeWithSetBack(ctx: ScanContext, input: UrlInput): Promise<void
   report(ctx, input, as, tries, hits);
 }
 
+/** An object a URL probe's creation made: who made it, the request and its answer. */
+interface Made {
+  readonly as: Identity;
+  readonly req: PlannedRequest;
+  readonly res: ScanResponse;
+}
+
+/** Actions that make an object fetch the URL it holds (`POST /webhooks/{id}/ping`, `/integrations/{id}/sync`). */
+const TRIGGER =
+  /^(ping|test|deliver|redeliver|resend|verify|validate|refresh|sync|import|trigger|fire|send|retry|replay|check|fetch|preview|probe|run)$/i;
+/** At most this many actions are sent on one object, and objects of one input. */
+const MAX_TRIGGERS = 2;
+const MAX_TRIGGERED_OBJECTS = 4;
+
+/**
+ * The documented actions of the item a creation makes that say they use what it holds (`POST /v1/webhooks/{id}/ping`
+ * beside `POST /v1/webhooks`): sent on each object the URL probes made, by its maker, before the canary is waited
+ * for. A URL stored and never used shows nothing; the canary's request after a ping does. The object is registered
+ * as the scan's own (an owner no check takes objects from) so the write guard lets the action on it go; the probes'
+ * sweep deletes it afterwards.
+ */
+async function triggerActions(ctx: ScanContext, op: Operation, made: readonly Made[]): Promise<void> {
+  const base = op.path.replace(/\/+$/, '');
+  const actions = ctx.spec.operations
+    .filter((a) => !isExcluded(a) && (a.method === 'POST' || a.method === 'GET' || a.method === 'PUT'))
+    .map((a) => ({
+      a,
+      m: new RegExp(`^${base.replace(/[.*+?^$()|[\]\\]/g, '\\$&')}/\\{([^}/]+)\\}/([A-Za-z_-]+)$`).exec(
+        a.path,
+      ),
+    }))
+    .filter((x) => x.m !== null && TRIGGER.test(x.m[2].replace(/[-_]/g, '')))
+    .slice(0, MAX_TRIGGERS);
+  if (actions.length === 0) return;
+  for (const { as, req, res } of made.slice(0, MAX_TRIGGERED_OBJECTS)) {
+    const id = captureId(ctx.spec, op, res);
+    if (id === undefined || id === '') continue;
+    const at = req.path.split('?')[0].replace(/\/+$/, '');
+    ctx.objects.add({
+      collection: base,
+      path: `${at}/${encodeURIComponent(id)}`,
+      id,
+      owner: `${as.name} (SSRF probe)`,
+      body: res.json,
+      createdBy: op,
+    });
+    for (const { a, m } of actions) {
+      const planned = planRequest(ctx.spec, a, ctx.objects, { owner: as.name, params: { [m![1]]: id } });
+      await ctx.send({ ...planned, path: `${at}/${encodeURIComponent(id)}/${m![2]}` }, as);
+    }
+  }
+}
+
 /** Reports the input when the canary was reached by one of its tries. */
 function report(
   ctx: ScanContext,
@@ -371,7 +425,15 @@ export const api7: Check = {
         .filter((i) => !setBack.includes(i))
         .map(async (input) => {
           const tries: { host: string; url: string; token: string; res?: ScanResponse }[] = [];
-          const sent = sentBy(ctx, input, sweep);
+          // The objects a creation's probes made (a webhook holding the canary): their own actions go before the wait.
+          const made: Made[] = [];
+          const sweepIt = sentBy(ctx, input, sweep);
+          const sent: UrlSent | undefined = sweepIt
+            ? (who, req, res) => {
+                sweepIt(who, req, res);
+                if (isSuccess(res)) made.push({ as: who, req, res });
+              }
+            : undefined;
           const first = await reachWithUrl(
             ctx,
             input,
@@ -391,6 +453,7 @@ export const api7: Check = {
             others.map((t) => sendWithUrl(ctx, input, t.url, sender, sent)),
           );
           for (const [i, t] of others.entries()) tries.push({ ...t, res: responses[i] });
+          await triggerActions(ctx, input.operation, made);
           const hits = await Promise.all(
             tries.map((t, i) => ctx.canary.waitFor(t.token, i < tries.length - 2 ? 200 : WAIT_MS)),
           );
