@@ -21,6 +21,8 @@ import { captureId, creationCollection, isExcluded, planRequest, requestBody } f
 import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, resolveSchema } from '../schema.ts';
 import { accountParam } from '../self.ts';
+import { findLoginTarget } from './api2-authentication.ts';
+import { registerThrowaway, reuseThrowaway } from './throwaway.ts';
 import { accountPath, storesOnAccount } from './url-inputs.ts';
 
 const MAX_OPERATIONS = 6;
@@ -264,28 +266,58 @@ function uploadRequest<T extends { body?: unknown; headers?: Readonly<Record<str
 }
 
 export async function dangerousUploads(ctx: ScanContext): Promise<void> {
+  // Operations tried, and whether any let a sender in: every one skipped is said (review R1-H4).
+  const tally = { tried: 0, letIn: 0, why: new Set<string>() };
+  try {
+    await uploadsThrough(ctx, tally);
+  } finally {
+    if (tally.tried > 0 && tally.letIn === 0)
+      ctx.note?.({
+        rule: SCAN_RULES.unrestrictedUpload,
+        reason: `no upload operation took a file from the scan: ${[...tally.why].join('; ')}`,
+      });
+  }
+}
+
+async function uploadsThrough(
+  ctx: ScanContext,
+  tally: { tried: number; letIn: number; why: Set<string> },
+): Promise<void> {
   let done = 0;
   let reads = 0;
   const inputsOf = (op: Operation) => (undeclaredUpload(op) ? ['file'] : fileInputNames(ctx, op));
   if (!ctx.spec.operations.some((op) => !isExcluded(op) && inputsOf(op).length > 0))
     ctx.note?.({ rule: SCAN_RULES.unrestrictedUpload, reason: 'no multipart file input in the document' });
+  // The scan's own account, for a file an account keeps about itself (found once, where there is a sign-up).
+  let own: Promise<Identity | undefined> | undefined;
+  const ownAccount = () => {
+    own ??= (async () =>
+      ((await reuseThrowaway(ctx)) ?? (await registerThrowaway(ctx, findLoginTarget(ctx), 'pcu')))
+        ?.identity)();
+    return own;
+  };
   for (const op of ctx.spec.operations) {
     if (done >= MAX_OPERATIONS || ctx.signal.aborted) return;
     if (isExcluded(op) || (op.method !== 'POST' && op.method !== 'PUT')) continue;
     const files = inputsOf(op);
     if (files.length === 0) continue;
     done++;
+    tally.tried++;
     let as: Identity | null | undefined;
     let reported = false;
+    // Also a file an account keeps about itself by another path (`POST /v2/member/picture`, `{avatar}`): never as a
+    // given identity (it would replace that identity's file), as the scan's own account where there is one.
+    const self = selfUpload(op.path) || storesOnAccount(ctx.spec, op);
+    const mine = self ? await ownAccount() : undefined;
+    const senders = self ? [mine, null] : [ctx.identities[0], ctx.admin, null];
+    const refusals: string[] = [];
     for (const variant of VARIANTS) {
       if (reported || ctx.signal.aborted) break;
       const marker = `pcu${randomBytes(5).toString('hex')}`;
       const filename = `${marker}.${variant.ext}`;
       const part = new FilePart(filename, variant.type, variant.body(marker));
       let res: ScanResponse | undefined;
-      // Also a file an account keeps about itself by another path (`POST /v2/member/picture`, `{avatar}`).
-      const self = selfUpload(op.path) || storesOnAccount(ctx.spec, op);
-      for (const who of as === undefined ? (self ? [null] : [ctx.identities[0], ctx.admin, null]) : [as]) {
+      for (const who of as === undefined ? senders : [as]) {
         if (who === undefined) continue;
         const planned = planRequest(ctx.spec, op, ctx.objects, who ? { owner: who.name } : {});
         res = await ctx.send(uploadRequest(op, planned, files, part), who);
@@ -293,8 +325,23 @@ export async function dangerousUploads(ctx: ScanContext): Promise<void> {
           as = who;
           break;
         }
+        refusals.push(`${who ? who.name : 'anonymously'} ${res?.status ?? 'no answer'}`);
       }
-      if (as === undefined) break; // nobody is let in
+      if (as === undefined) {
+        // Nobody is let in: the cell says so, not "tested" by another probe's requests.
+        const why = self
+          ? `it writes the sender's own record (a given identity's file would be replaced), ${mine ? `and the scan's own account ${mine.name} and an anonymous upload were refused (${refusals.join(', ')})` : `no account of the scan's own could be registered, and an anonymous upload was refused (${refusals.join(', ')})`}`
+          : `every sender was refused (${refusals.join(', ')})`;
+        tally.why.add(`${op.method} ${op.path}: ${why}`);
+        ctx.note?.({
+          operation: op,
+          rule: SCAN_RULES.unrestrictedUpload,
+          reason: `upload not tested: ${why}`,
+          incomplete: true,
+        });
+        break;
+      }
+      tally.letIn++;
       if (!isSuccess(res)) continue; // refused this kind of file
       const queue = servedCandidates(ctx, op, res, filename);
       const followed = new Set<string>();
