@@ -80,7 +80,7 @@ export function control(f: Family, n: number): string {
 
 const RUN: Family = { prefix: '', unit: 'a', breaker: '!' };
 const DIGITS: Family = { prefix: '', unit: '1', breaker: 'x' };
-const URL_PATH: Family = { prefix: 'http://a.aa/', unit: 'a', breaker: '!' };
+const URL_PATH: Family = { prefix: 'http://a.invalid/', unit: 'a', breaker: '!' };
 const URL_HOST: Family = { prefix: 'http://', unit: 'a', breaker: '!' };
 
 interface Kind {
