@@ -13,7 +13,7 @@ import { operationsFound, scanTwins } from './twins.ts';
  * reporting tool pulls `GET /api/export` with a static key in `X-Export-Key` (a declared `apiKey` scheme).
  *
  * Vulnerable: behind its old proxy the API still trusts `X-Forwarded-User` (anyone who names a driver gets that
- * driver's record, with or without a token), takes `X-Role: admin` from a signed-in driver, opens the dispatcher
+ * driver's record, with or without a token), the shift planner (`GET /api/my/shifts`) takes `X-User-Id`, takes `X-Role: admin` from a signed-in driver, opens the dispatcher
  * list to `X-Admin-Key: changeme` (a header the document never mentions), and its export key is
  * `fleet-depot-key`. Fixed twin: the caller is the token's user alone, the role is the stored one, there is no
  * admin key, and the export key is 32 random bytes. Both lock a user name out after five failed sign-ins.
@@ -53,6 +53,7 @@ const SPEC = {
       },
     },
     '/api/profile': { get: { operationId: 'profile', responses: answer } },
+    '/api/my/shifts': { get: { operationId: 'myShifts', responses: answer } },
     '/api/admin/drivers': { get: { operationId: 'listDrivers', responses: answer } },
     '/api/export': { get: { operationId: 'exportTrips', security: [{ exportKey: [] }], responses: answer } },
   },
@@ -117,6 +118,14 @@ async function startDepot(fixed: boolean) {
         drivers: DRIVERS.map(({ id, username, email, role }) => ({ id, username, email, role })),
       });
     }
+    // The shift planner's own proxy sends the driver's id; the vulnerable twin takes it from anyone.
+    const byId = header(req, 'x-user-id');
+    if (path === '/api/my/shifts') {
+      const who =
+        !fixed && byId !== undefined ? (DRIVERS.find((d) => String(d.id) === byId) ?? caller) : caller;
+      if (!who) return send(401, { message: 'Sign in first' });
+      return send(200, { driver: who.username, shifts: [`${who.username}-mon`, `${who.username}-thu`] });
+    }
     if (!caller) return send(401, { message: 'Sign in first' });
     if (path === '/api/profile')
       return send(200, { id: caller.id, username: caller.username, email: caller.email, role: caller.role });
@@ -158,6 +167,8 @@ describe('guessable static keys and identity headers the API trusts', () => {
     const forwarded = find('vulnerable', 'profile', /sent x-forwarded-user: marta .*got marta's account/);
     assert.equal(forwarded.length, 1, all);
     assert.equal(forwarded[0].rule.id, 'scan/api2-no-credentials');
+    const shifts = find('vulnerable', 'myShifts', /sent x-user-id: 1 .*got marta's account/);
+    assert.equal(shifts.length, 1, all);
     const role = find('vulnerable', 'listDrivers', /once it sent x-role: admin/);
     assert.equal(role.length, 1, all);
     assert.equal(role[0].rule.id, 'scan/api2-no-credentials');

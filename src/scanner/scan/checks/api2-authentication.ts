@@ -2052,6 +2052,8 @@ function maskedAt(evidence: Record<string, unknown>, name: string, value: string
   );
 }
 
+/** A path word of one's own (`/api/user`, `/me/orders`, `/my/bookings`, `/users/current`, `/account/info`). */
+const OWN_WORD = /(^|\/)(user|me|my|mine|self|profile|account|current|current[_-]?user|whoami)(\/|$)/i;
 /** Headers a proxy sets for the signed-in user, by what they carry. */
 const ID_HEADERS = ['x-user-id', 'x-userid'];
 const NAME_HEADERS = [
@@ -2102,16 +2104,16 @@ async function identityHeaders(ctx: ScanContext): Promise<void> {
       ...Object.keys(a.session.headers),
       ...Object.keys(b.session.headers),
     ]);
-  const reads = ctx.spec.operations.filter(
-    (op) =>
-      op.method === 'GET' &&
-      !isExcluded(op) &&
-      OWN_READ.test(op.path) &&
-      !op.parameters.some((p) => p.in === 'path'),
+  const candidates = ctx.spec.operations.filter(
+    (op) => op.method === 'GET' && !isExcluded(op) && !op.parameters.some((p) => p.in === 'path'),
   );
-  let reported = false;
-  for (const op of reads.slice(0, 2)) {
-    if (reported) break;
+  // Own-account reads first (`/me`, `/profile`), then reads under a word of one's own (`/api/user`, `/me/orders`,
+  // `/my/bookings`): a read counts only where A's answer shows A's names and B's shows B's, not A's.
+  const reads = [
+    ...candidates.filter((op) => OWN_READ.test(op.path)),
+    ...candidates.filter((op) => !OWN_READ.test(op.path) && OWN_WORD.test(op.path)),
+  ];
+  for (const op of reads.slice(0, 3)) {
     const req = planRequest(ctx.spec, op, ctx.objects);
     const byA = await plainAnswer(ctx, req, a);
     const byB = await plainAnswer(ctx, req, b);
@@ -2161,7 +2163,6 @@ async function identityHeaders(ctx: ScanContext): Promise<void> {
           caller: as ? as.name : 'anonymous',
         }),
       });
-      reported = true;
       break;
     }
   }
