@@ -499,6 +499,93 @@ function replayHint(ctx: ScanContext, req: PlannedRequest, owner: Identity, atta
   return ` The object was made by the scan as ${owner.name} (${object.createdBy.method} ${object.createdBy.path}) and the end-of-scan clean-up may delete it: to replay, make one as ${owner.name} and send the curl line, which carries ${attacker.name}'s credentials, with its id.`;
 }
 
+/** Prose that reserves an operation to a role (`organisation owners only`, `only admins of the team`). */
+const RESERVED =
+  /\b(owners?|admins?|administrators?|managers?|maintainers?)\b[^.()]{0,30}\bonly\b|\bonly\b[^.()]{0,30}\b(owners?|admins?|administrators?|managers?|maintainers?)\b/i;
+
+/** An identity's role in a space (`memberships: [{org_id: 5, role: "member"}]`), from its own record's answers. */
+function roleIn(ctx: ScanContext, who: Identity, space: string, value: string): string | undefined {
+  const find = (json: unknown, container: string, depth: number): string | undefined => {
+    if (depth > 5 || json === null || typeof json !== 'object') return undefined;
+    if (Array.isArray(json)) {
+      for (const v of json.slice(0, 50)) {
+        const r = find(v, container, depth + 1);
+        if (r !== undefined) return r;
+      }
+      return undefined;
+    }
+    const r = json as Record<string, unknown>;
+    const inSpaces = container !== '' && (MEMBERSHIP_LIST.test(container) || container === space);
+    const names = Object.entries(r).some(([k, v]) => {
+      const key = k.toLowerCase().replace(/[^a-z0-9]/g, '');
+      return (
+        (typeof v === 'string' || typeof v === 'number') &&
+        String(v) === value &&
+        (key === `${space}id` || (inSpaces && /^(id|uuid|slug|key)$/.test(key)))
+      );
+    });
+    const role = Object.entries(r).find(
+      ([k, v]) => /^(role|roles?_?name|level|access_?level|permission)$/i.test(k) && typeof v === 'string',
+    );
+    if (names && role) return String(role[1]).toLowerCase();
+    for (const [k, v] of Object.entries(r)) {
+      if (v === null || typeof v !== 'object') continue;
+      const found = find(v, singular(k), depth + 1);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  };
+  for (const o of ctx.observations) {
+    const op = o.operation;
+    if (o.identity !== who.name || !op || op.method !== 'GET' || op.path.includes('{')) continue;
+    if (!isSuccess(o.response) || !(ownRead(op.path) || isOwnProfilePath(op.path))) continue;
+    const role = find(o.response.json, '', 0);
+    if (role !== undefined) return role;
+  }
+  return undefined;
+}
+
+/**
+ * A read inside a space both identities belong to (see sharedSpace) that the document reserves to a role of the
+ * space (`Billing details (organisation owners only)`), where the owner's own record names it in that role and the
+ * attacker's names it in another: the attacker reading it is a function-level flaw within the tenant (API5), not
+ * membership. Undefined otherwise (no such prose, roles unknown, or the same role).
+ */
+function reservedRoleRead(
+  ctx: ScanContext,
+  req: PlannedRequest,
+  owner: Identity,
+  attacker: Identity,
+): { space: string; value: string; reserved: string; owner: string; attacker: string } | undefined {
+  const op = req.operation;
+  const raw = op.pointer !== '' ? ctx.spec.resolve(`#${op.pointer}`) : undefined;
+  const description =
+    raw !== null && typeof raw === 'object' ? (raw as Record<string, unknown>).description : undefined;
+  const prose = `${op.summary ?? ''} ${typeof description === 'string' ? description.slice(0, 2000) : ''}`;
+  const m = RESERVED.exec(prose);
+  if (!m) return undefined;
+  const reserved = singular((m[1] ?? m[2]).toLowerCase()).replace(/^administrator$/, 'admin');
+  const template = op.path.split('/');
+  const concrete = req.path.split('?')[0].split('/');
+  for (let i = 1; i < template.length && i < concrete.length; i++) {
+    if (!/^\{[^{}]+\}$/.test(template[i])) continue;
+    const space = singular(template[i - 1] ?? '');
+    if (!SHARED_SPACE.test(space)) continue;
+    let value = concrete[i];
+    try {
+      value = decodeURIComponent(value);
+    } catch {
+      continue;
+    }
+    const ownerRole = roleIn(ctx, owner, space, value);
+    const attackerRole = roleIn(ctx, attacker, space, value);
+    if (ownerRole === undefined || attackerRole === undefined || ownerRole === attackerRole) continue;
+    if (!ownerRole.includes(reserved) || attackerRole.includes(reserved)) continue;
+    return { space, value, reserved, owner: ownerRole, attacker: attackerRole };
+  }
+  return undefined;
+}
+
 /** `/me`, `/users/me`, `/profile`, `/whoami`: the caller's own record. */
 function isOwnProfilePath(path: string): boolean {
   return /(^|\/)(me|self|whoami|current[-_]?user|profile|my[-_]?profile|session)\/?$/i.test(path);
@@ -552,6 +639,16 @@ async function replayReads(
       continue;
     }
     const shared = sharedSpace(ctx, req, attacker);
+    const roles = shared !== undefined ? reservedRoleRead(ctx, req, owner, attacker) : undefined;
+    if (roles !== undefined) {
+      ctx.report(SCAN_RULES.bfla, {
+        operation: op,
+        message: `${attacker.name} (${roles.attacker} of ${roles.space} ${roles.value}) read ${req.path}, which the document reserves to the ${roles.reserved}s of the ${roles.space} (${owner.name} is its ${roles.owner}), and got what ${owner.name} gets (similarity ${score.toFixed(2)}): a function of a role within the tenant open to a lesser role.`,
+        evidence: evidenceOf(theirs, { owner: owner.name, attacker: attacker.name, similarity: score }),
+      });
+      reported = op;
+      continue;
+    }
     if (shared !== undefined) {
       ctx.note?.({
         operation: op,
