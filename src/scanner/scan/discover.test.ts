@@ -7,6 +7,7 @@ import {
   findCreated,
   idOf,
   itemsOf,
+  namesPersonIn,
   ownRecordPath,
   ownRecordWrite,
   passwordName,
@@ -239,4 +240,15 @@ describe('a sign-up whose record is in an envelope', () => {
     assert.match(user.name, /^pcd[0-9a-f]{10}$/);
     assert.match(user.password, /^Pc-/);
   });
+});
+
+test('a body names a given person only under a person member, by id, user name or e-mail (R1-C1, S3)', () => {
+  const people = (v: string | number) => ['1', 'alice', 'alice@corp.test'].includes(String(v));
+  assert.ok(namesPersonIn({ username: 'alice', role: 'viewer' }, people));
+  assert.ok(namesPersonIn({ userId: 1 }, people));
+  assert.ok(namesPersonIn({ invite: { email: 'alice@corp.test' } }, people));
+  assert.ok(namesPersonIn({ member_ids: [4, 1] }, people));
+  // `qty: 1` is no person, nor a title that happens to be a name.
+  assert.ok(!namesPersonIn({ product_id: 9, qty: 1 }, people));
+  assert.ok(!namesPersonIn({ title: 'alice', username: 'pcd1a2b3c' }, people));
 });

@@ -221,6 +221,52 @@ export function accessListPath(path: string): boolean {
   );
 }
 
+/** Member names that name a person (`user_id`, `member`, `username`, `email`, `owner`, `invitee`; not `qty`). */
+const PERSON_MEMBER =
+  /(^|_)(users?|members?|person|people|accounts?|owners?|invitees?|collaborators?|assignees?|principals?|grantees?|email|e_mail|mail|login|handle|username|user_name|uid|sub)(_|$)/;
+
+/** Whether a body member's name names a person: only such members are compared with the given people (R1-C1). */
+export function personMember(name: string): boolean {
+  return PERSON_MEMBER.test(name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase());
+}
+
+/**
+ * Who the given identities and the admin are, as values a body may name them by: their person ids (their tokens'
+ * claims, their login answers, a level down too: `{accessToken, account: {id}}`) and their login names and e-mails
+ * (the harvest's login values).
+ */
+export function givenPeople(
+  ctx: Pick<ScanContext, 'identities' | 'admin' | 'objects'>,
+): (v: string | number) => boolean {
+  const given = [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])];
+  const personIds = new Set(given.flatMap((i) => [...selfIds(i)]));
+  const idsIn = (record: unknown, depth = 0): void => {
+    if (record === null || typeof record !== 'object' || Array.isArray(record) || depth > 1) return;
+    for (const [k, v] of Object.entries(record as Record<string, unknown>)) {
+      if (
+        (typeof v === 'string' || typeof v === 'number') &&
+        /^(id|uid|sub|(user|account|member|person)_?id)$/i.test(k)
+      )
+        personIds.add(String(v));
+      else idsIn(v, depth + 1);
+    }
+  };
+  for (const i of given) idsIn(i.login?.answer);
+  return (v) => personIds.has(String(v)) || given.some((i) => ctx.objects.harvest.ownLoginValue(i.name, v));
+}
+
+/** Whether a body names one of `people` under a person member (`{"username": "alice"}`, `{"user_id": 1}`), 3 deep. */
+export function namesPersonIn(body: unknown, people: (v: string | number) => boolean, depth = 0): boolean {
+  if (body === null || typeof body !== 'object' || depth > 2) return false;
+  return Object.entries(body as Record<string, unknown>).some(([k, v]) =>
+    typeof v === 'string' || typeof v === 'number'
+      ? personMember(k) && people(v)
+      : Array.isArray(v)
+        ? personMember(k) && v.some((x) => (typeof x === 'string' || typeof x === 'number') && people(x))
+        : namesPersonIn(v, people, depth + 1),
+  );
+}
+
 /** Fields that name an account a body creates: they get names of the scan's own in a creation that sets a password. */
 const NEW_ACCOUNT_NAME = /^(user_?name|login|handle|nick_?(name)?|e-?mail|email_?address|name)$/i;
 
@@ -1324,30 +1370,9 @@ export async function discover(ctx: ScanContext): Promise<DiscoveryStats> {
         !movesMoney(spec, op),
     )
     .sort((a, b) => a.path.split('/').length - b.path.split('/').length);
-  // The person ids of the given identities and the admin (their tokens' claims, their login answers).
-  const given = [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])];
-  const personIds = new Set(given.flatMap((i) => [...selfIds(i)]));
-  // And the ids a login answer names its caller by a level down (`{accessToken, account: {id}}`).
-  const idsIn = (record: unknown, depth = 0): void => {
-    if (record === null || typeof record !== 'object' || Array.isArray(record) || depth > 1) return;
-    for (const [k, v] of Object.entries(record as Record<string, unknown>)) {
-      if (
-        (typeof v === 'string' || typeof v === 'number') &&
-        /^(id|uid|sub|(user|account|member|person)_?id)$/i.test(k)
-      )
-        personIds.add(String(v));
-      else idsIn(v, depth + 1);
-    }
-  };
-  for (const i of given) idsIn(i.login?.answer);
-  const namesGivenPerson = (body: unknown, depth = 0): boolean => {
-    if (body === null || typeof body !== 'object' || depth > 2) return false;
-    return Object.values(body as Record<string, unknown>).some((v) =>
-      typeof v === 'string' || typeof v === 'number'
-        ? personIds.has(String(v)) || given.some((i) => objects.harvest.ownLoginValue(i.name, v))
-        : namesGivenPerson(v, depth + 1),
-    );
-  };
+  // The given identities and the admin by their person ids, login names and e-mails, under person members only.
+  const people = givenPeople(ctx);
+  const namesGivenPerson = (body: unknown): boolean => namesPersonIn(body, people);
   const creations = async () => {
     for (const as of ordinary) {
       for (const op of creators) {

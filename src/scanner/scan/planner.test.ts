@@ -37,6 +37,7 @@ import {
   placeholderExample,
   planRequest,
   privilegedArea,
+  purchases,
   requiresAuth,
   stateActs,
   writeTarget,
@@ -332,6 +333,26 @@ test("knows a purchase by its prose or a documented 402, whatever its path's las
   const paid = (path: string) => paidByCaller(spec, spec.operations.find((o) => o.path === path)!);
   for (const p of ['/giftcards', '/bookings', '/lessons']) assert.ok(paid(p), p);
   for (const p of ['/policies', '/notes']) assert.ok(!paid(p), p);
+});
+
+test("accepting one's quote or checking out one's cart is a purchase (R1-S4)", () => {
+  const post = { post: { responses: { '200': { description: 'ok' } } } };
+  const spec = buildApiDocument('/quotes.yaml', '3.0', {
+    openapi: '3.0.3',
+    info: { title: 't', version: '1' },
+    paths: {
+      '/quotes/{quoteId}/accept': post,
+      '/carts/{id}/checkout': post,
+      '/quotes/{quoteId}/duplicate': post,
+      '/tickets/{id}/accept': post,
+    },
+  });
+  const buys = (path: string) =>
+    purchases(spec, spec.operations.find((o) => o.path === path)!, { path: path.replace(/\{[^}]+\}/, '3') });
+  assert.ok(buys('/quotes/{quoteId}/accept'));
+  assert.ok(buys('/carts/{id}/checkout'));
+  assert.ok(!buys('/quotes/{quoteId}/duplicate'));
+  assert.ok(!buys('/tickets/{id}/accept'));
 });
 
 test('tells the creation of a draft, a quote or a cart from a payment', () => {

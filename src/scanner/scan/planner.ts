@@ -1693,7 +1693,13 @@ const PURCHASE_INPUT = /^(items?|products?|skus?|quantity|qty|count|price|total|
 
 /** Prose saying the caller pays: "Buys a gift card", "paid from the member's credit", "taken from the balance". */
 const PAYING_TEXT =
-  /\b(buys|purchases|(paid|charged|billed) (from|to|with|against|out of)|(taken|deducted|debited|withdrawn|subtracted) from)\b/i;
+  /\b(buys|purchases|(paid|charged|billed) (from|to|with|against|out of)|(taken|deducted|debited|withdrawn|subtracted) from|(is|are|gets|get|be) (charged|billed|debited)|order is placed|places? (an|the) order)\b/i;
+/** Verbs that turn a draft, a quote or a cart into an order (`POST /quotes/{id}/accept`, `/carts/{id}/checkout`). */
+const COMMIT_VERB =
+  /^(accept|confirm|submit|place|finali[sz]e|checkout|check_out|pay|purchase|order|book|commit|approve|convert|complete)$/;
+/** An action on one draft, quote or cart (R1-S4): `/quotes/{quoteId}/accept`, `/carts/{id}/checkout`. */
+const DRAFT_ACTION =
+  /\/(drafts?|quotes?|quotations?|estimates?|proformas?|carts?|baskets?)\/\{[^{}/]+\}\/([^{}/]+)\/?$/i;
 
 /**
  * Whether an operation's summary or description says its caller pays ("Buys a gift card paid from the member's
@@ -1720,6 +1726,15 @@ export function paidByCaller(spec: ApiDocument, op: Operation): boolean {
 export function purchases(spec: ApiDocument, op: Operation, req: { body?: unknown; path: string }): boolean {
   if (op.method !== 'POST' || /\}\/?$/.test(op.path)) return false;
   if (paidByCaller(spec, op)) return true;
+  // Accepting one's quote, checking out one's cart: the draft the scan made becomes a paid order.
+  const action = DRAFT_ACTION.exec(op.path)?.[2];
+  if (
+    action !== undefined &&
+    segmentPieces(action)
+      .flatMap((p) => p.split(/[-_]+/))
+      .some((w) => COMMIT_VERB.test(w))
+  )
+    return true;
   const words = lastLiteralWords(op.path);
   if (words === undefined) return false;
   if (

@@ -4,6 +4,7 @@ import { buildApiDocument } from '../../openapi/load.ts';
 import { madeUpUuid } from './planner.ts';
 import { SCAN_RULES } from './rules.ts';
 import {
+  actsOnAll,
   CHECKS,
   documentedCodes,
   isOwnProfile,
@@ -181,4 +182,20 @@ test('mayStartSession: sign-ups, logins and anything carrying a password, not or
     { method: 'POST', path: '/auth/token/refresh', body: { refresh_token: 'r' } },
   ];
   for (const r of no) assert.equal(mayStartSession(r), false, JSON.stringify(r));
+});
+
+test("an action on the caller's whole collection: a path that acts and names no object (R1-S7)", () => {
+  const op = (path: string) =>
+    buildApiDocument('/bulk.yaml', '3.0', {
+      openapi: '3.0.3',
+      info: { title: 't', version: '1' },
+      paths: { [path]: { post: { responses: { '200': { description: 'ok' } } } } },
+    }).operations[0]!;
+  assert.ok(actsOnAll(op('/jobs/cancel-all'), { path: '/jobs/cancel-all', body: { reason: 'x' } }));
+  assert.ok(actsOnAll(op('/jobs/flush'), { path: '/jobs/flush' }));
+  assert.ok(actsOnAll(op('/notifications/mark-all-read'), { path: '/notifications/mark-all-read' }));
+  // An action that names its object by an input, or one on an object of the path, or no action at all.
+  assert.ok(!actsOnAll(op('/jobs/stop'), { path: '/jobs/stop', body: { job_id: 7 } }));
+  assert.ok(!actsOnAll(op('/jobs/{id}/cancel'), { path: '/jobs/7/cancel' }));
+  assert.ok(!actsOnAll(op('/notes'), { path: '/notes' }));
 });

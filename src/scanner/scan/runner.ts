@@ -29,7 +29,16 @@ import {
   type ScanContext,
 } from './context.ts';
 import { buildCoverage, type CoverageNote, type ScanCoverage, withReproduction } from './coverage.ts';
-import { discover, ownProfileWritePath, setsPassword, setsPasswordByUrl, UPDATE_VERB } from './discover.ts';
+import {
+  accessListPath,
+  discover,
+  givenPeople,
+  namesPersonIn,
+  ownProfileWritePath,
+  setsPassword,
+  setsPasswordByUrl,
+  UPDATE_VERB,
+} from './discover.ts';
 import { urlValues } from './harvest.ts';
 import { LoginError, resolveIdentity as logIn } from './login.ts';
 import { SCAN_DEFAULTS, type ScanIdentity, type ScanOptions, sharedHeaders } from './options.ts';
@@ -465,6 +474,27 @@ export function moneyReason(
   return why !== undefined && draftCreation(spec, op, body) === undefined ? why : undefined;
 }
 
+/** Path words of an action on every item (`cancel-all`, `bulk-delete`, `mark-all-read`, `logout-everywhere`). */
+const ALL_WORD = /(^|[-_])(all|bulk|every|everything|everywhere|batch|mass)([-_]|$)/i;
+
+/**
+ * An action on the caller's whole collection (R1-S7): a path that acts (a verb of change among its literal
+ * segments) with no path parameter, and either a word of all (`/jobs/cancel-all`, `/items/bulk-delete`) or no input
+ * at all (`POST /jobs/flush`, `POST /cache/clear`): it names no object, so it reaches every one the caller has.
+ */
+export function actsOnAll(op: Operation, req: { path: string; body?: unknown }): boolean {
+  if (op.path.includes('{') || !pathActs(op.path)) return false;
+  const segments = op.path.split('/').filter((seg) => seg !== '');
+  if (segments.some((seg) => ALL_WORD.test(seg))) return true;
+  const query = req.path.includes('?') && req.path.split('?')[1] !== '';
+  const body =
+    req.body !== undefined &&
+    req.body !== null &&
+    req.body !== '' &&
+    !(typeof req.body === 'object' && !Array.isArray(req.body) && Object.keys(req.body).length === 0);
+  return !query && !body;
+}
+
 /** The caller's own profile: a path that names no object, ending in `me`, `self`, `profile`... */
 export function isOwnProfile(path: string): boolean {
   return /(^|\/)(me|self|profile|my_?profile|current_?user|whoami)\/?$/i.test(path.split('?')[0]);
@@ -614,6 +644,8 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     };
     /** `identity METHOD path` of each purchase a given identity or the admin made (one each at most). */
     const bought = new Set<string>();
+    /** Per given identity (or the admin), each purchase it made: `POST /giftcards 201 (GIFT-6F2B)`. */
+    const purchaseLog = new Map<string, string[]>();
     /**
      * Per given identity (or the admin) about to buy: its own account's read and the money it showed before its
      * first purchase, read again after the clean-up (a cancellation that refunds nothing leaves it spent).
@@ -873,6 +905,11 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
         let acted: ReturnType<typeof actedOn> | undefined;
         let foreign: { name: string; value: string }[] | undefined;
         /** An account the scan registered, named by the request's path (or its query, as a GET would name it). */
+        let peopleMemo: ((v: string | number) => boolean) | undefined;
+        const people = () => {
+          peopleMemo ??= givenPeople({ identities, ...(admin ? { admin } : {}), objects });
+          return peopleMemo;
+        };
         const scanAccountPath = () =>
           op !== undefined && namesOnlyScanAccount(spec, objects, op, { method: 'GET', path: bare });
         const scanAccountValue = (value: string) =>
@@ -1045,6 +1082,43 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
               ],
             };
           },
+          // A given identity's standing in a list of who has access (`POST /orgs/1/members {"username": "alice",
+          // "role": "viewer"}`) under a parent the scan did not create: it adds that person or, with an upsert,
+          // changes their role (alice, owner of org 1, made a viewer). Whoever sends it, whichever check (R1-S3).
+          () => {
+            if (!op || !writesBy(req.method) || !accessListPath(op.path)) return undefined;
+            const parent = bare.replace(/\/+$/, '').replace(/\/[^/]*$/, '');
+            if (
+              objects.isScanCreated(bare) ||
+              objects.isScanCreated(parent) ||
+              objects.isScanCreated(`${parent}/`) ||
+              !namesPersonIn(req.body, people())
+            )
+              return undefined;
+            return {
+              owner: 'given',
+              overridable: true,
+              note: [
+                `${op.method} ${op.path} access`,
+                `not sent: it names a given identity in a list of who has access under ${parent}, which the scan did not create (an upsert would change that person's role; --allow-destructive sends it)`,
+              ],
+            };
+          },
+          // An action on the caller's whole collection (`POST /jobs/cancel-all`, `/notifications/mark-all-read`,
+          // `/cache/flush` with no input): a path that acts and names no object at all reaches everything the
+          // sender has, so as a given identity or the admin it does not go (an account of the scan's own holds
+          // only the scan's objects) (R1-S7).
+          () =>
+            op && sentAsGiven && writesBy(req.method) && !objects.isScanCreated(bare) && actsOnAll(op, req)
+              ? {
+                  owner: 'given',
+                  overridable: true,
+                  note: [
+                    `${op.method} ${op.path} all`,
+                    `not sent as ${who?.name}: its path acts and names no object, so it acts on all of that given identity's (--allow-destructive sends it)`,
+                  ],
+                }
+              : undefined,
           // A given identity's own record (`POST /profile.php`, `POST /user/profile/update`): only when the sending
           // check reads it first and sets it back (`ownProfile`, `restore`); made-up values, privileged fields and
           // injection payloads would otherwise stay in that identity's real record. The scan's registered accounts
@@ -1191,8 +1265,23 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
           res = await client.trySend(req, clientOptions);
         }
         progress();
-        if (purchase && res && isSuccess(res) && bought.size < 1000)
+        if (purchase && res && isSuccess(res) && bought.size < 1000) {
           bought.add(`${as!.name} ${req.operation!.method} ${req.operation!.path}`);
+          // Every purchase a given identity made, as the answer named it (R1-H6): the money warning lists them all.
+          const made = (res.json !== null && typeof res.json === 'object' ? res.json : {}) as Record<
+            string,
+            unknown
+          >;
+          const named = ['id', 'code', 'number', 'reference']
+            .map((k) => made[k])
+            .find((v) => typeof v === 'string' || typeof v === 'number');
+          const list = purchaseLog.get(as!.name) ?? [];
+          if (list.length < 20)
+            list.push(
+              `${req.method} ${bare} ${res.status}${named !== undefined ? ` (${String(named).slice(0, 40)})` : ''}`,
+            );
+          purchaseLog.set(as!.name, list);
+        }
         if (
           res &&
           req.method === 'GET' &&
@@ -1350,7 +1439,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
       const said = changed.map(([k, v]) => `${k} ${v} -> ${after.get(k)}`).join(', ');
       if (checkWarnings.length < 50)
         checkWarnings.push(
-          `cleanup: ${who.name}'s money changed with the scan's purchase (${purchase}) and the clean-up did not restore it: ${said} at GET ${path}; set it right on the target by hand`,
+          `cleanup: ${who.name}'s money changed with the scan's purchases (${(purchaseLog.get(who.name) ?? [purchase]).join(', ')}) and the clean-up did not restore it: ${said} at GET ${path}; set it right on the target by hand`,
         );
     }
     phaseDone('cleanup');
