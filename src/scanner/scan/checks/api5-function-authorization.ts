@@ -187,7 +187,16 @@ async function replayReads(ctx: ScanContext): Promise<void> {
           break;
         }
       }
-      if (named && namesObject(ctx, req) && ownData(ctx, req, user, mine)) {
+      // A role's route at a path the other identities plan alike (`/orgs/{the org both belong to}/admin/audit`)
+      // names a space they share, not the caller's own record: judged as any privileged read below.
+      const sharedPath =
+        markedForRole(op) &&
+        ctx.identities.some(
+          (o) =>
+            o.name !== user.name &&
+            planRequest(ctx.spec, op, ctx.objects, { owner: o.name }).path === req.path,
+        );
+      if (named && !sharedPath && namesObject(ctx, req) && ownData(ctx, req, user, mine)) {
         // Whose data it is decides: the caller's own record, which the admin reads too, is no function of the
         // admin. A route marked for a role (`/admin/patients/{no}`) is tried on another's object instead.
         const others = markedForRole(op) ? await othersThrough(ctx, op, req, user) : undefined;
