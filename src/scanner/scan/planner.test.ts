@@ -397,6 +397,20 @@ test('tells the creation of a draft, a quote or a cart from a payment', () => {
   // Money sent to someone, or a path of paying, is never a draft whatever its status says.
   assert.equal(draft('/payments', { to_account: 'x', amount: 5, status: 'draft' }), undefined);
   assert.equal(draft('/invoices/{id}/pay', { status: 'draft' }), undefined);
+  const summed = buildApiDocument('/drafts2.yaml', '3.0', {
+    openapi: '3.0.3',
+    info: { title: 't', version: '1' },
+    paths: {
+      '/v1/invoices': {
+        post: { ...body({ amount_cents: { type: 'integer' } }), summary: 'Create a draft invoice' },
+      },
+      '/v1/bills': { post: { ...body({ amount: { type: 'integer' } }), summary: 'Pay a bill (no draft)' } },
+    },
+  });
+  const bySummary = (path: string) =>
+    draftCreation(summed, summed.operations.find((o) => o.path === path)!, { amount_cents: 1 });
+  assert.equal(bySummary('/v1/invoices'), 'it creates a draft (its summary says so), no payment');
+  assert.equal(bySummary('/v1/bills'), undefined);
 });
 
 describe('request planning for RPC-style paths', () => {

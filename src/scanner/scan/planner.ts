@@ -981,6 +981,15 @@ export function draftCreation(spec: ApiDocument, op: Operation, body: unknown): 
     .flatMap((p) => p.split(/[-_]+/))
     .find((w) => DRAFT_WORD.test(w));
   if (said !== undefined) return `it creates a ${said.replace(/s$/, '')}, no payment`;
+  // Its summary says so (`Create a draft invoice`, `Ask for a price quote`), and says nothing of paying (R1-C2).
+  const summary = op.summary ?? '';
+  const drafted = /\b(draft|quote|quotation|estimate|pro[- ]?forma)\b/i.exec(summary)?.[1];
+  if (
+    drafted !== undefined &&
+    !PAYING_TEXT.test(summary) &&
+    !/\b(pay|pays|paid|charge[sd]?)\b/i.test(summary)
+  )
+    return `it creates a ${drafted.toLowerCase()} (its summary says so), no payment`;
   if (body === null || typeof body !== 'object' || Array.isArray(body)) return undefined;
   for (const [k, v] of Object.entries(body as Record<string, unknown>)) {
     const key = k.replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase();
