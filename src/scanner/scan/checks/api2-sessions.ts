@@ -54,9 +54,13 @@ export function sessionResource(path: string): boolean {
   return SESSION_RESOURCE.test(path.split('?')[0]);
 }
 const ALL_SESSIONS = /all|other|every/i;
-/** An access token living longer than this is a finding; beyond LONG_LIFETIME_DAYS, a medium one. */
-const MAX_LIFETIME_HOURS = 24;
-const LONG_LIFETIME_DAYS = 30;
+/**
+ * An access token living longer than this is a finding; beyond LONG_LIFETIME_DAYS, a medium one. A day or a week
+ * is a common, deliberate choice of sound APIs (a fixed twin issuing 30-day tokens is no flaw we can show), so
+ * only lifetimes past a month are reported.
+ */
+const MAX_LIFETIME_HOURS = 30 * 24;
+const LONG_LIFETIME_DAYS = 365;
 
 /** The claims of a JWT, unverified; undefined for anything else. */
 function claimsOf(token: string | undefined): Record<string, unknown> | undefined {
@@ -73,8 +77,8 @@ function claimsOf(token: string | undefined): Record<string, unknown> | undefine
 }
 
 /**
- * Tokens that a login gave: a JWT without `exp` (key `no-exp`, low), and one whose lifetime is more than 24 hours
- * (key `long-lived`: `exp` minus `iat`, else minus now; medium beyond 30 days, low up to it) are findings of their
+ * Tokens that a login gave: a JWT without `exp` (key `no-exp`, low), and one whose lifetime is more than 30 days
+ * (key `long-lived`: `exp` minus `iat`, else minus now; medium beyond a year, low up to it) are findings of their
  * own, once each (the first token that shows it).
  */
 function tokenLifetime(ctx: ScanContext, t: ThrowawayLogin | undefined, s: Throwaway | undefined): void {
@@ -109,7 +113,7 @@ function tokenLifetime(ctx: ScanContext, t: ThrowawayLogin | undefined, s: Throw
       message:
         days === undefined
           ? `The token the login gave ${who.name} is a JWT without an exp claim: it never expires, so a stolen token works until the signing key changes.`
-          : `The token the login gave ${who.name} lives ${span} (exp ${iat !== undefined ? 'minus iat' : 'from now'}; an access token should live minutes to hours, 24 at most): a stolen token stays usable that long.`,
+          : `The token the login gave ${who.name} lives ${span} (exp ${iat !== undefined ? 'minus iat' : 'from now'}; an access token should live minutes to hours; this one outlives a month): a stolen token stays usable that long.`,
       evidence: {
         claims: Object.keys(claims),
         ...(days !== undefined ? { lifetimeHours: Math.round(hours ?? 0) } : {}),

@@ -1096,7 +1096,8 @@ export interface CrossSite {
 
 /**
  * CSRF shown by the scan's own traffic: a POST that changed state (a 2xx that refuses nothing, at a documented
- * operation that is no sign-in, sign-up or sign-out, nor a read such as `/search` or `/preview`) whose only credential was a session cookie in `judged`, with no
+ * operation that is no sign-in, sign-up or sign-out, nor a read such as `/search` or `/preview`, nor open to anyone
+ * by its document's security) whose only credential was a session cookie in `judged`, with no
  * anti-forgery header or member, and a body a cross-site form can send; reported when that cookie was set without
  * SameSite=Lax or Strict (a cross-site POST carries it), else noted.
  */
@@ -1112,6 +1113,9 @@ function crossSiteChanges(
     if (done.size === judged.size) break;
     if (!op || request.method !== 'POST' || SIGN_PATH.test(op.path) || refused(response)) continue;
     if (postReadsOnly(op.path)) continue;
+    // An operation the document opens to anyone (`security: []`, or `{}` among its alternatives: a sign-up) acts
+    // for no session: a forged request does nothing the forger could not do without the victim's cookie.
+    if (op.security !== undefined && !requiresAuth(op)) continue;
     const headers = Object.fromEntries(
       Object.entries(response.sent.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]),
     );
