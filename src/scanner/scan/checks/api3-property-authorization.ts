@@ -2469,17 +2469,18 @@ function carriedValues(request: { readonly path: string; readonly body?: unknown
       // not percent-encoded text
     }
   }
-  let body = request.body;
-  const text = request.body;
-  if (typeof text === 'string' && text.length <= 4000) {
-    try {
-      body = JSON.parse(text);
-    } catch {
-      body = Object.fromEntries(new URLSearchParams(text));
-    }
-  }
-  deepStrings(body, out);
+  deepStrings(sentBody(request.body), out);
   return out;
+}
+
+/** A request's body as sent, read back: JSON text parsed, other text as form fields (up to 4,000 characters). */
+function sentBody(body: unknown): unknown {
+  if (typeof body !== 'string' || body.length > 4000) return body;
+  try {
+    return JSON.parse(body);
+  } catch {
+    return Object.fromEntries(new URLSearchParams(body));
+  }
 }
 
 /** The values of a path's query string (decoded), at most 50. */
@@ -2518,15 +2519,7 @@ function ownPersonalValues(ctx: ScanContext): { byCaller: Map<string, Set<string
     deepStrings(who.login?.body, of(`login:${who.name}`));
   }
   for (const { request, operation, identity } of ctx.observations) {
-    let body = request.body;
-    const text = request.body;
-    if (typeof text === 'string' && text.length <= 4000) {
-      try {
-        body = JSON.parse(text);
-      } catch {
-        body = Object.fromEntries(new URLSearchParams(text));
-      }
-    }
+    const body = sentBody(request.body);
     if (operation && !isLoginOperation(ctx.spec, operation) && handsOutCredential(ctx, operation))
       deepStrings(body, signedUp);
     if (identity === undefined) continue;

@@ -219,6 +219,12 @@ export function stageFolders(base: string): { folder: string; words: number }[] 
   return out;
 }
 
+/** Sends a guessed path as an identity (null: anonymously): the answer, and whether it is unlike a made-up path's. */
+type GuessProbe = (
+  path: string,
+  as: Identity | null,
+) => Promise<{ res: ScanResponse | undefined; real: boolean } | undefined>;
+
 /**
  * Stage routes (STAGE_WORDS in stageFolders) that answer a 2xx unlike a made-up name in the same folder (a
  * catch-all answers both alike) and unlike the root's and base's made-up paths: each one a finding at its path.
@@ -228,10 +234,7 @@ async function stageRoutes(
   ctx: ScanContext,
   user: Identity,
   base: string,
-  probe: (
-    path: string,
-    as: Identity | null,
-  ) => Promise<{ res: ScanResponse | undefined; real: boolean } | undefined>,
+  probe: GuessProbe,
   looksReal: (res: ScanResponse | undefined) => res is ScanResponse,
 ): Promise<void> {
   for (const { folder, words } of stageFolders(base)) {
@@ -919,10 +922,7 @@ function fillVariant(documented: string, variant: string, concrete: string): str
 async function outsideTargetBase(
   ctx: ScanContext,
   user: Identity,
-  probe: (
-    path: string,
-    as: Identity | null,
-  ) => Promise<{ res: ScanResponse | undefined; real: boolean } | undefined>,
+  probe: GuessProbe,
   looksReal: (res: ScanResponse | undefined) => res is ScanResponse,
 ): Promise<void> {
   const targetBase = new URL(ctx.target).pathname.replace(/\/+$/, '');
