@@ -12,6 +12,7 @@ import {
   namesNothing,
   ownIdPath,
   ownRecordWrite,
+  quantityOnly,
   recordIds,
   valueBearing,
   withoutDocumentedCodes,
@@ -198,4 +199,14 @@ test("an action on the caller's whole collection: a path that acts and names no 
   assert.ok(!actsOnAll(op('/jobs/stop'), { path: '/jobs/stop', body: { job_id: 7 } }));
   assert.ok(!actsOnAll(op('/jobs/{id}/cancel'), { path: '/jobs/7/cancel' }));
   assert.ok(!actsOnAll(op('/notes'), { path: '/notes' }));
+});
+
+test('numbers an answer shows only as quantities are no value given out about anyone (R1-R2)', () => {
+  const made = { id: 105, org_id: 2, sku: 'x', qty: 1, cost_cents: 1, unitPrice: 7 };
+  assert.deepEqual([...quantityOnly(made)].sort(), ['1', '7']);
+  // Shown under an id or a person member too, the number stays a value: org 1's item with qty 1, stock 5 of user 5.
+  assert.deepEqual([...quantityOnly({ items: [{ id: 104, org_id: 1, qty: 1 }] })], []);
+  assert.deepEqual([...quantityOnly({ stock: 5, owner: 5, total_count: 3 })], ['3']);
+  assert.deepEqual([...quantityOnly({ count: 3, items: [{ id: 3 }] })], []);
+  assert.deepEqual([...quantityOnly([1, 2])], []);
 });

@@ -35,6 +35,7 @@ import {
   givenPeople,
   namesPersonIn,
   ownProfileWritePath,
+  personMember,
   setsPassword,
   setsPasswordByUrl,
   UPDATE_VERB,
@@ -493,6 +494,37 @@ export function actsOnAll(op: Operation, req: { path: string; body?: unknown }):
     req.body !== '' &&
     !(typeof req.body === 'object' && !Array.isArray(req.body) && Object.keys(req.body).length === 0);
   return !query && !body;
+}
+
+/** Members that hold a quantity, never an id (`qty`, `cost_cents`, `unitPrice`, `stock`, `balance`, `rating`). */
+const QUANTITY_MEMBER =
+  /(^|_)(qty|quantity|quantities|count|price|cost|amount|cents|stock|balance|total|rating|score|weight|percent|discount|tax|fee)(_|$)/;
+
+/**
+ * The numbers an answer shows only as quantities (`{"id": 105, "org_id": 2, "qty": 1, "cost_cents": 1}` → 1):
+ * no value the API gave out about anyone, so not recorded. Recorded, bob's new item's `qty: 1` made alice's org 1
+ * look seen by bob, her plans left org 1 for the shared org 3 and API1 never had bob read `/orgs/1/items` (R1-R2).
+ * A number also shown under any other member (`org_id: 1`) is kept. Bounded walk (4 deep, 100 items a list).
+ */
+export function quantityOnly(json: unknown): Set<string> {
+  const quantity = new Set<string>();
+  const other = new Set<string>();
+  const walk = (v: unknown, depth: number): void => {
+    if (depth > 4 || v === null || typeof v !== 'object') return;
+    if (Array.isArray(v)) {
+      for (const x of v.slice(0, 100)) walk(x, depth + 1);
+      return;
+    }
+    for (const [k, x] of Object.entries(v as Record<string, unknown>).slice(0, 200)) {
+      if (typeof x === 'number' && Number.isFinite(x)) {
+        const key = k.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
+        (QUANTITY_MEMBER.test(key) && !idInput(k) && !personMember(k) ? quantity : other).add(String(x));
+      } else if (typeof x === 'string') other.add(x);
+      else walk(x, depth + 1);
+    }
+  };
+  walk(json, 0);
+  return new Set([...quantity].filter((n) => !other.has(n)));
 }
 
 /** The caller's own profile: a path that names no object, ending in `me`, `self`, `profile`... */
@@ -1303,7 +1335,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
             req.operation?.path ?? req.path,
             res.json,
             res.headers.location,
-            urlValues(req.path),
+            new Set([...urlValues(req.path), ...quantityOnly(res.json)]),
           );
         }
         if (res && observations.length < MAX_OBSERVATIONS) {
