@@ -1799,6 +1799,24 @@ function readerOf(ctx: ScanContext, op: Operation): Operation | undefined {
   return ctx.spec.operations.find((o) => o.method === 'GET' && o.path === op.path && !isExcluded(o));
 }
 
+/** A path without its last segment (`/articles/s1/favorite` → `/articles/s1`), its query dropped. */
+function parentPath(path: string): string {
+  return path
+    .split('?')[0]
+    .replace(/\/+$/, '')
+    .replace(/\/[^/]*$/, '');
+}
+
+/** The GET of the object a relation path hangs below (`GET /articles/{slug}` for `/articles/{slug}/favorite`). */
+function parentReader(ctx: ScanContext, op: Operation): Operation | undefined {
+  const parent = parentPath(op.path);
+  return parent.endsWith('}')
+    ? ctx.spec.operations.find(
+        (o) => o.method === 'GET' && o.path.replace(/\/$/, '') === parent && !isExcluded(o),
+      )
+    : undefined;
+}
+
 /**
  * The owner's read of the very object a write went to (`GET` at the write's path, the read's own query): the
  * planner may fill the read's path with another object of the owner's (a given `id` wins over a scan-made one for
@@ -1925,6 +1943,43 @@ export function markNumbers(spec: ApiDocument, schema: JsonSchema | undefined, v
   return value;
 }
 
+/** Members that count other people's reactions to an object (`favoritesCount`, `likes_count`, `followers`). */
+const TALLY =
+  /(^|_)count$|[a-z]Count$|^(likes|favorites|favourites|followers|votes|upvotes|downvotes|stars|views|hearts|reactions|claps)$/;
+/** Members that tell the reader's own relation to an object (`favorited`, `following`, `isLiked`). */
+const VIEWER_FLAG =
+  /^(is_?|has_?)?(favorited|favourited|liked|starred|following|followed|voted|upvoted|bookmarked|subscribed)$/i;
+
+/**
+ * Whether the owner's view of its object changed in what the object holds (undefined: gone): tallies of others'
+ * reactions (`favoritesCount` 0 → 1) and the reader's own relation flags are left out. Favouriting, liking or
+ * following an object another may read is what every user may do (a row of the caller's own); only a count moves.
+ */
+export function viewChanged(before: string | undefined, after: string | undefined): boolean {
+  if (before === after) return false;
+  if (before === undefined || after === undefined) return true;
+  let a: unknown;
+  let b: unknown;
+  try {
+    a = JSON.parse(before);
+    b = JSON.parse(after);
+  } catch {
+    return true;
+  }
+  const strip = (v: unknown, depth: number): unknown => {
+    if (v === null || typeof v !== 'object' || depth > 6) return v;
+    if (Array.isArray(v)) return v.map((x) => strip(x, depth + 1));
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+      if (typeof x === 'number' && TALLY.test(k)) continue;
+      if (typeof x === 'boolean' && VIEWER_FLAG.test(k)) continue;
+      out[k] = strip(x, depth + 1);
+    }
+    return out;
+  };
+  return JSON.stringify(strip(a, 0)) !== JSON.stringify(strip(b, 0));
+}
+
 /**
  * The owner's view of one of its objects: the item read (`GET /cards/{id}`) when the API has one, else its
  * entry in the collection's list, found by id.
@@ -2003,7 +2058,7 @@ async function replayActions(
       // Without credentials first (see replayWrites): the owner's view changed by anyone is API5.
       const res = await ctx.send({ ...target, body: markedBody(anonymousMarker()) }, null);
       const after = accepted(res) ? await viewOf(ctx, object, owner) : undefined;
-      const changed = accepted(res) && after !== undefined && after !== before;
+      const changed = accepted(res) && after !== undefined && viewChanged(before, after);
       recordAnonymous(anonymous, op, res, changed);
       if (changed) {
         ctx.report(SCAN_RULES.anonymousWrite, {
@@ -2042,7 +2097,7 @@ async function replayActions(
     }
     if (!isSuccess(res)) continue;
     const after = await viewOf(ctx, object, owner);
-    if (after === undefined || after === before) continue;
+    if (after === undefined || !viewChanged(before, after)) continue;
     ctx.report(SCAN_RULES.bolaWrite, {
       operation: op,
       message: `${attacker.name} called ${op.method} ${target.path} on ${owner.name}'s object${via} and ${owner.name}'s view of it changed.`,
@@ -2161,7 +2216,7 @@ async function replayOwnAccountActions(
     if (!anonymous.has(op)) {
       const res = await ctx.send({ ...target, body: marked(anonymousMarker()) }, null);
       const after = accepted(res) ? await viewOf(ctx, object, owner) : undefined;
-      const changed = accepted(res) && after !== undefined && after !== before;
+      const changed = accepted(res) && after !== undefined && viewChanged(before, after);
       recordAnonymous(anonymous, op, res, changed);
       if (changed) {
         ctx.report(SCAN_RULES.anonymousWrite, {
@@ -2175,7 +2230,7 @@ async function replayOwnAccountActions(
     const res = await ctx.send({ ...target, body: marked(`pcbola${Date.now().toString(36)}`) }, attacker);
     if (!isSuccess(res) || refusedIn200(res)) continue;
     const after = await viewOf(ctx, object, owner);
-    if (after === undefined || after === before) continue;
+    if (after === undefined || !viewChanged(before, after)) continue;
     ctx.report(SCAN_RULES.bolaWrite, {
       operation: op,
       message: `${attacker.name} called ${op.method} ${target.path} on ${madeBy}, and that account's view of it changed.`,
@@ -2331,7 +2386,7 @@ async function replayInputActions(
         // Without credentials first (see replayWrites): the owner's view changed by anyone is API5.
         const res = await ctx.send(plan(anonymousMarker()), null);
         const after = accepted(res) ? await viewOf(ctx, object, owner) : undefined;
-        const changed = accepted(res) && after !== before;
+        const changed = accepted(res) && viewChanged(before, after);
         recordAnonymous(anonymous, op, res, changed);
         if (changed) {
           if (after === undefined) ctx.objects.markDeleted(object.path);
@@ -2351,7 +2406,7 @@ async function replayInputActions(
       if (!isSuccess(res)) break;
       const after = await viewOf(ctx, object, owner);
       // Unchanged: maybe already in its end state (cancelled by the owner's own call earlier); the next one.
-      if (after === before) continue;
+      if (!viewChanged(before, after)) continue;
       const gone = after === undefined;
       if (gone) ctx.objects.markDeleted(object.path);
       ctx.report(gone ? SCAN_RULES.bolaDelete : SCAN_RULES.bolaWrite, {
@@ -2523,17 +2578,28 @@ async function replayDeletes(
     const req = params ? planRequest(ctx.spec, op, ctx.objects, { owner: owner.name, params }) : planned;
     if (!mayTouch(ctx, req)) continue;
     const get = readerOf(ctx, op);
-    const read = get ? readBack(ctx, get, req.path, owner) : undefined;
+    // A relation below the object with no read of its own (`DELETE /articles/{slug}/favorite`, `/follow`): what
+    // it removes is the caller's own row (an unfavourite), unless the owner's read of the object shows a change.
+    const relation = get === undefined && !/\}\/?$/.test(op.path);
+    const parent = relation ? parentReader(ctx, op) : undefined;
+    if (relation && parent === undefined) continue;
+    const read = get
+      ? readBack(ctx, get, req.path, owner)
+      : parent
+        ? readBack(ctx, parent, parentPath(req.path), owner)
+        : undefined;
     const before = read ? await ctx.send(read, owner) : undefined;
     // A read that showed the object before the delete and fails after it (404, 410, or a gateway's 502 for an
     // undeclared 404), or answers 2xx with nothing (`null`: a lookup that found no row, sent as is).
     const goneAfter = (after: ScanResponse | undefined) =>
-      read
-        ? isSuccess(before) &&
-          !isEmptyAnswer(before) &&
-          after !== undefined &&
-          (!isSuccess(after) || isEmptyAnswer(after))
-        : true;
+      relation
+        ? isSuccess(before) && isSuccess(after) && viewChanged(before?.text, after?.text)
+        : read
+          ? isSuccess(before) &&
+            !isEmptyAnswer(before) &&
+            after !== undefined &&
+            (!isSuccess(after) || isEmptyAnswer(after))
+          : true;
     if (!anonymous.has(op)) {
       // Without credentials first (see replayWrites); only where a read can show the object gone.
       const res = read && accepted(before) ? await ctx.send(req, null) : undefined;
