@@ -865,15 +865,29 @@ function neutralOrdering(
 }
 
 /** The body with its name and e-mail members (not `except`) given fresh names of the probes' own (`pcj<hex>`). */
-function renamed(body: Record<string, unknown>, except: string): Record<string, unknown> {
+function renamed(body: Record<string, unknown>, except: string, prefix = ''): Record<string, unknown> {
   const out = { ...body };
   for (const [k, v] of Object.entries(body)) {
-    if (k === except || typeof v !== 'string' || !NAME_FIELD.test(k)) continue;
+    const name = `${prefix}${k}`;
+    if (name === except) continue;
+    // The record inside an envelope (`{"article": {"title": …}}`) is renamed as well.
+    if (v !== null && typeof v === 'object' && !Array.isArray(v) && prefix.split('.').length < 3) {
+      out[k] = renamed(v as Record<string, unknown>, except, `${name}.`);
+      continue;
+    }
+    if (typeof v !== 'string' || !(NAME_FIELD.test(k) || TITLE_FIELD.test(k))) continue;
     const tag = randomBytes(4).toString('hex');
     out[k] = /mail/i.test(k) ? `pcj${tag}@example.com` : `pcj${tag}`;
   }
   return out;
 }
+
+/**
+ * A creation's title-like members: an API that derives the item's path from one (a slug of the title) and does not
+ * make it unique answers several probe creations at one path, or refuses the taken title and stores it anyway; a
+ * fresh one in every probe request gives each its own path (Conduit, review R2 SAFETY-1).
+ */
+const TITLE_FIELD = /^(title|name|label|subject|headline|slug)$/i;
 
 /** A fresh variant of a value for a creation's repeated probe (a unique one would collide with the first). */
 function freshVariant(v: string): string {
@@ -2049,7 +2063,8 @@ function ownFields(
 /** Whether the path `as` would send `op` to lies below an object the scan created (its parent or itself). */
 function inScanObject(ctx: ScanContext, op: Operation, as: Identity): boolean {
   const segs = planRequest(ctx.spec, op, ctx.objects, { owner: as.name }).path.split('?')[0].split('/');
-  for (let i = segs.length; i > 1; i--) if (ctx.objects.isScanCreated(segs.slice(0, i).join('/'))) return true;
+  for (let i = segs.length; i > 1; i--)
+    if (ctx.objects.isScanCreated(segs.slice(0, i).join('/'))) return true;
   return false;
 }
 
@@ -2269,6 +2284,10 @@ interface SweepTally {
   readonly as: Identity;
   made: number;
   deleted: number;
+  /** Objects no answer counted that a read after a DELETE found at the same path, and deleted as well. */
+  extra: number;
+  /** Objects deleted with no read of the item in the document to confirm it (the DELETE's 2xx trusted). */
+  unread: number;
   readonly left: Set<string>;
   /** The paths of those left whose id the answer (or the list) gave: the report names them. */
   readonly leftAt: string[];
@@ -2317,6 +2336,8 @@ const MAX_SWEEP_OBJECTS = 400;
 const MAX_SWEEP_DELETES = 450;
 /** Time kept, at the end of the check's share, for the sweep of what the last probes made. */
 const SWEEP_RESERVE_MS = 1500;
+/** DELETEs again of one path whose read still answers after a 2xx DELETE (objects no answer counted). */
+const MAX_SWEEP_REDELETES = 8;
 const SWEEP_REASON = `not sent: its probes would make objects in a given identity's data, and the ${MAX_SWEEP_OBJECTS} the clean-up takes back are made (safety rule)`;
 
 /**
@@ -2336,7 +2357,7 @@ export function creationSweep(ctx: ScanContext, probes = 'the injection probes')
     const key = `${op.id}\0${as.name}`;
     let t = tallies.get(key);
     if (!t) {
-      t = { op, as, made: 0, deleted: 0, left: new Set(), leftAt: [] };
+      t = { op, as, made: 0, deleted: 0, extra: 0, unread: 0, left: new Set(), leftAt: [] };
       tallies.set(key, t);
     }
     return t;
@@ -2359,6 +2380,36 @@ export function creationSweep(ctx: ScanContext, probes = 'the injection probes')
       });
     };
   /**
+   * After a 2xx DELETE of `path`: undefined when a read of the item (the document's GET at the DELETE's route)
+   * says it is gone (or there is no such read to ask), else why it stays. A read that still answers 2xx is
+   * followed by another DELETE, at most MAX_SWEEP_REDELETES times; each that a read shows took one away counts
+   * as an object no answer had counted (`extra`).
+   */
+  const stillThere = async (path: string, item: Operation, t: SweepTally): Promise<string | undefined> => {
+    const reader = ctx.spec.operations.find(
+      (r) =>
+        r.method === 'GET' && !isExcluded(r) && r.path.replace(/\/+$/, '') === item.path.replace(/\/+$/, ''),
+    );
+    if (!reader) {
+      t.unread++;
+      return undefined;
+    }
+    const as = t.as;
+    for (let again = 0; ; again++) {
+      if (ctx.signal.aborted || deletes >= MAX_SWEEP_DELETES)
+        return 'a read after its DELETE found it still there and no time was left to delete it again';
+      const read = await ctx.send({ method: 'GET', path, operation: reader }, as);
+      if (!read || !isSuccess(read) || refusedIn200(read)) return undefined;
+      if (again >= MAX_SWEEP_REDELETES)
+        return `its path still answered ${read.status} after ${again + 1} DELETEs`;
+      deletes++;
+      const res = await ctx.send({ method: 'DELETE', path, operation: item }, as);
+      if (!res || res.status < 200 || res.status >= 300)
+        return `a read after its DELETE found it still there; the next DELETE answered ${res?.status ?? 'nothing'}`;
+      t.extra++;
+    }
+  };
+  /**
    * Deletes what the probes made: the objects of one input (`key`), or all those still there; the objects other
    * operations' probes write to (`last`) only when `final`.
    */
@@ -2371,6 +2422,9 @@ export function creationSweep(ctx: ScanContext, probes = 'the injection probes')
       pending.splice(i, 1);
     }
     const lists = new Map<string, Promise<unknown[]>>();
+    // Paths a read after the DELETE found gone (no object of this batch is left there): another of the batch's
+    // objects at one of them is gone as well (a slug of a title the API does not make unique).
+    const cleared = new Set<string>();
     for (const o of batch) {
       const t = tally(o.op, o.as);
       const collection = creationCollection(ctx.spec, o.op);
@@ -2446,22 +2500,42 @@ export function creationSweep(ctx: ScanContext, probes = 'the injection probes')
         body: o.res.json,
         createdBy: o.op,
       });
+      if (cleared.has(`${o.as.name} ${path}`)) {
+        t.deleted++;
+        continue;
+      }
       deletes++;
       const res = await ctx.send({ method: 'DELETE', path, operation: item }, o.as);
       const status = res?.status;
-      if (status !== undefined && status >= 200 && status < 300) {
+      if (status === undefined || status < 200 || status >= 300) {
+        leave(`its DELETE answered ${status ?? 'nothing'}`);
+        continue;
+      }
+      // One 2xx DELETE is not trusted where the item can be read: several creations may answer one path (a slug
+      // of a title the API does not make unique, a taken title refused yet stored) and a DELETE removes one of
+      // them. Read again: while the path still answers, delete again (bounded), and say what stays.
+      const still = await stillThere(path, item, t);
+      if (still === undefined) {
         t.deleted++;
+        cleared.add(`${o.as.name} ${path}`);
         ctx.objects.markDeleted(path);
-      } else leave(`its DELETE answered ${status ?? 'nothing'}`);
+      } else leave(still);
     }
   };
   /** The coverage notes and warnings: what the probes made in given identities' data, and what stays. */
   const report = (): void => {
     for (const t of tallies.values()) {
       const left = t.made - t.deleted;
-      const what = `${probes} of ${t.op.method} ${t.op.path} created ${t.made} object${t.made === 1 ? '' : 's'} as ${t.as.name}`;
+      const extra =
+        t.extra > 0
+          ? ` (and ${t.extra} more no answer counted, found at the same path${t.extra === 1 ? '' : 's'} by reading ${t.extra === 1 ? 'it' : 'them'} back)`
+          : '';
+      const what = `${probes} of ${t.op.method} ${t.op.path} created ${t.made} object${t.made === 1 ? '' : 's'}${extra} as ${t.as.name}`;
       if (left === 0) {
-        ctx.note?.({ operation: t.op, reason: `${what}, all deleted after the probes` });
+        ctx.note?.({
+          operation: t.op,
+          reason: `${what}, all deleted after the probes (each read back as gone)`,
+        });
         continue;
       }
       const why = [...t.left].join('; ');

@@ -271,6 +271,43 @@ export function refundGivenFailure(ctx: ScanContext, user: unknown): void {
   givenFailures.get(ctx.objects)?.delete(typeof user === 'string' ? user : JSON.stringify(user));
 }
 
+/** Names of left-over accounts a warning gives (the rest are counted there and named in the notes). */
+const MAX_WARNED_NAMES = 20;
+
+/**
+ * What the accounts the scan registered and could not delete made as themselves (review R2 SAFETY-2): the 2xx
+ * creations (POST, no sign-up or login) their sessions sent, per account, and the 2xx DELETEs they sent, so a
+ * person knows what else to remove. Read from the scan's requests. Undefined when they made nothing.
+ */
+function objectsOfLeft(ctx: ScanContext, accounts: readonly Throwaway[]): string | undefined {
+  const parts: string[] = [];
+  for (const v of accounts) {
+    const names = new Set([v.name, v.identity.name]);
+    const made = new Map<string, number>();
+    let deleted = 0;
+    for (const o of ctx.observations) {
+      if (o.identity === undefined || !names.has(o.identity) || !o.operation) continue;
+      if (!isSuccess(o.response) || refusedIn200(o.response)) continue;
+      if (o.request.method === 'DELETE') deleted++;
+      if (
+        o.request.method !== 'POST' ||
+        isLoginOperation(ctx.spec, o.operation) ||
+        makesAccount(ctx, o.operation)
+      )
+        continue;
+      const key = `${o.operation.method} ${o.operation.path}`;
+      made.set(key, (made.get(key) ?? 0) + 1);
+    }
+    if (made.size === 0) continue;
+    const what = [...made].map(([k, n]) => `${n} by ${k}`).join(', ');
+    parts.push(
+      `${v.name}: ${what}${deleted > 0 ? ` (its session's DELETEs answered 2xx ${deleted} time${deleted === 1 ? '' : 's'})` : ''}`,
+    );
+  }
+  if (parts.length === 0) return undefined;
+  return `the accounts the scan registered and left in place made objects as themselves, which stay with them unless the API removes an account's data with it: ${parts.slice(0, 8).join('; ')}${parts.length > 8 ? `; and ${parts.length - 8} more accounts` : ''}`;
+}
+
 /** Accounts a probe made exist without the scan keeping their sign-in (a login that creates the account). */
 const madeByProbes = new WeakMap<object, Map<string, string>>();
 
@@ -722,7 +759,13 @@ function requestFields(request: ScanRequest): Record<string, unknown> {
       body = Object.fromEntries(new URLSearchParams(text));
     }
   }
-  if (body !== null && typeof body === 'object' && !Array.isArray(body)) Object.assign(out, body);
+  if (body !== null && typeof body === 'object' && !Array.isArray(body)) {
+    Object.assign(out, body);
+    // A record in an envelope (`{"user": {"username", "email", "password"}}`, RealWorld's sign-up): its fields too.
+    for (const v of Object.values(body))
+      if (v !== null && typeof v === 'object' && !Array.isArray(v))
+        for (const [k, x] of Object.entries(v)) if (!(k in out)) out[k] = x;
+  }
   return out;
 }
 
@@ -731,9 +774,10 @@ function makesAccount(ctx: ScanContext, op: Operation): boolean {
   if (op.method !== 'POST' || op.path.includes('{') || isLoginOperation(ctx.spec, op)) return false;
   if (NOT_SIGNUP_PATH.test(op.path) && !/regist|sign_?up/i.test(op.path)) return false;
   const body = bodySchema(op);
+  // The record's fields where the body wraps it in an envelope (`{"user": {...}}`), as the sign-up sends them.
   const fields =
     body !== undefined
-      ? Object.keys(propertiesOf(ctx.spec, body))
+      ? [...Object.keys(propertiesOf(ctx.spec, body)), ...Object.keys(recordProperties(ctx.spec, body))]
       : op.parameters.filter((p) => p.in === 'query').map((p) => p.name);
   return fields.some((k) => PASSWORD.test(k)) && fields.some((k) => SIGNUP_USER.test(k));
 }
@@ -780,6 +824,11 @@ function leftAccountLines(ctx: ScanContext, gone: ReadonlySet<string>): string[]
   }
   const kept = named.slice(0, 8);
   const unnamed = named.slice(8).reduce((n, l) => n + l.count, 0);
+  // Loud as well (review R2 REPORT-1): every one stays on the target, and a person must remove it.
+  const first = [...left.keys()].slice(0, MAX_WARNED_NAMES).map((n) => JSON.stringify(n.slice(0, 60)));
+  ctx.warn?.(
+    `${left.size} other account${left.size === 1 ? '' : 's'} the scan's probes registered ${left.size === 1 ? 'was' : 'were'} left in place (${first.join(', ')}${left.size > first.length ? ` and ${left.size - first.length} more, named in the notes` : ''}): remove ${left.size === 1 ? 'it' : 'them'} on the target by hand`,
+  );
   return [
     `${left.size} other account${left.size === 1 ? ' was' : 's were'} made by the scan's probes and left in place (the clean-up deletes only accounts whose sign-in it kept):`,
     ...kept.map((l) => l.text),
@@ -802,19 +851,31 @@ async function deleteRegistered(ctx: ScanContext): Promise<string[]> {
     const line = `${accounts.length} account${accounts.length === 1 ? '' : 's'} the scan registered ${accounts.length === 1 ? 'was' : 'were'} left in place (${names}): the document has no delete of one's own account or of a user`;
     // Loud as well: they stay on the target, and a person must remove them.
     ctx.warn?.(`${line}; remove ${accounts.length === 1 ? 'it' : 'them'} on the target by hand`);
-    return [line];
+    const theirs = objectsOfLeft(ctx, accounts);
+    if (theirs !== undefined) ctx.warn?.(theirs);
+    return theirs !== undefined ? [line, theirs] : [line];
   }
   const lines: string[] = [];
   const left: string[] = [];
+  const leftAccounts: Throwaway[] = [];
   for (const v of accounts) {
     if (ctx.signal.aborted) {
       lines.push(`${v.name}: not deleted (the clean-up ran out of time)`);
       left.push(v.name);
+      leftAccounts.push(v);
       continue;
     }
     const line = await deleteAccount(ctx, v, own, items);
     lines.push(line);
-    if (!line.startsWith(`${v.name}: deleted with`)) left.push(v.name);
+    if (!line.startsWith(`${v.name}: deleted with`)) {
+      left.push(v.name);
+      leftAccounts.push(v);
+    }
+  }
+  const theirs = objectsOfLeft(ctx, leftAccounts);
+  if (theirs !== undefined) {
+    ctx.warn?.(theirs);
+    lines.push(theirs);
   }
   if (left.length > 0)
     ctx.warn?.(
