@@ -32,6 +32,7 @@ import {
   movesMoney,
   noteConfirmedReader,
   ObjectRegistry,
+  opActs,
   paidByCaller,
   pathActs,
   placeholderExample,
@@ -333,6 +334,27 @@ test("knows a purchase by its prose or a documented 402, whatever its path's las
   const paid = (path: string) => paidByCaller(spec, spec.operations.find((o) => o.path === path)!);
   for (const p of ['/giftcards', '/bookings', '/lessons']) assert.ok(paid(p), p);
   for (const p of ['/policies', '/notes']) assert.ok(!paid(p), p);
+});
+
+test('a GET named by a noun that is also a verb reads, unless its words say it acts (review R1-R1)', () => {
+  const get = (description: string) => ({
+    get: { description, responses: { '200': { description: 'ok' } } },
+  });
+  const spec = buildApiDocument('/nouns.yaml', '3.0', {
+    openapi: '3.0.3',
+    info: { title: 't', version: '1' },
+    paths: {
+      '/candidates/{id}/resume': get("The candidate's CV."),
+      '/jobs/{id}/resume': get('Resumes a paused job.'),
+      '/devices/{id}/restart': get('Legacy endpoint for the wall display.'),
+      '/meters/{id}/power': get('The last power reading.'),
+    },
+  });
+  const acts = (path: string) => opActs(spec, spec.operations.find((o) => o.path === path)!);
+  assert.equal(acts('/candidates/{id}/resume'), false);
+  assert.equal(acts('/meters/{id}/power'), false);
+  assert.equal(acts('/jobs/{id}/resume'), true);
+  assert.equal(acts('/devices/{id}/restart'), true);
 });
 
 test("accepting one's quote or checking out one's cart is a purchase (R1-S4)", () => {

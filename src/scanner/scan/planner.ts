@@ -783,6 +783,31 @@ export function pathActs(path: string): boolean {
   return path.split('?')[0].split('/').some(segmentActs);
 }
 
+/**
+ * Verbs of change that are as often nouns in a read's path (`GET /candidates/{id}/resume`: a CV; `/power`,
+ * `/sleep`, `/scale`): a GET named by such a word alone is a read, unless its summary or description says it acts.
+ */
+const NOUN_VERB = /^(resume|power|sleep|scale|empty|wake|trigger|replay|upgrade)$/;
+const SAYS_IT_ACTS =
+  /\b(resumes|resuming|powers|powering|sleeps|scales|scaling|empties|emptying|wakes|waking|triggers|replays|upgrades|restarts|reboots|stops|starts)\b/i;
+
+/**
+ * Whether an operation acts (pathActs), the method read too: a GET whose only acting words are nouns as often as
+ * verbs (NOUN_VERB) acts only when its summary or description says so.
+ */
+export function opActs(spec: ApiDocument, op: Operation): boolean {
+  if (!pathActs(op.path)) return false;
+  if (op.method !== 'GET') return true;
+  const words = op.path
+    .split('?')[0]
+    .split('/')
+    .flatMap(segmentPieces)
+    .flatMap((p) => p.split(/[-_]+/))
+    .filter((w) => w !== '' && ACTING.test(w));
+  if (!words.every((w) => NOUN_VERB.test(w))) return true;
+  return SAYS_IT_ACTS.test(operationProse(spec, op));
+}
+
 /** Inputs whose value names what a request does (`{"action": "delete", "item_ids": [6]}`, `?op=remove`). */
 const ACTION_INPUT =
   /^(action|actions|op|operation|command|cmd|verb|do|task)$|[-_](action|op|operation|command)$|[a-z0-9](Action|Op|Operation|Command)$/;
@@ -1200,7 +1225,7 @@ export function actedOn(
   op: Operation,
   concrete: string,
 ): { readonly ids: readonly string[]; readonly object: string } | undefined {
-  if (!pathActs(op.path)) return undefined;
+  if (!opActs(spec, op)) return undefined;
   const ids = pathValues(op.path, concrete)
     .filter(({ name }) => {
       const param = op.parameters.find((p) => p.in === 'path' && p.name === name);
@@ -1720,11 +1745,15 @@ const DRAFT_ACTION =
 export function paidByCaller(spec: ApiDocument, op: Operation): boolean {
   if (op.method !== 'POST') return false;
   if (op.responses['402'] !== undefined) return true;
+  return PAYING_TEXT.test(operationProse(spec, op));
+}
+
+/** An operation's summary and description, as the document gives them (at most 2,000 characters). */
+export function operationProse(spec: ApiDocument, op: Operation): string {
   const raw = op.pointer !== '' ? spec.resolve(`#${op.pointer}`) : undefined;
   const description =
     raw !== null && typeof raw === 'object' ? (raw as Record<string, unknown>).description : undefined;
-  const text = `${op.summary ?? ''} ${typeof description === 'string' ? description : ''}`.slice(0, 2000);
-  return PAYING_TEXT.test(text);
+  return `${op.summary ?? ''} ${typeof description === 'string' ? description : ''}`.slice(0, 2000);
 }
 
 /**

@@ -26,6 +26,7 @@ import {
   itemParam,
   listedValue,
   memberParam,
+  opActs,
   type PlannedRequest,
   pathActs,
   pathValues,
@@ -354,7 +355,7 @@ async function swapParents(
   tested: Set<string>,
 ): Promise<boolean> {
   // Reads only: a GET that acts (`/users/{id}/notes/{nid}/archive`) is never sent on the owner's child.
-  if (pathActs(read.op.path)) return false;
+  if (opActs(ctx.spec, read.op)) return false;
   const ownReq = own?.req ?? ownParents(ctx, read.op, attacker);
   if (ownReq === undefined) return false;
   const path = swappedPath(ctx, read.req, ownReq);
@@ -906,7 +907,7 @@ async function guessedIds(ctx: ScanContext, a: Identity, b: Identity, tested: Se
   let listedRoutes = 0;
   for (const op of ctx.spec.operations) {
     if ((routes >= MAX_ENUMERATED && listedRoutes >= MAX_LISTED_ROUTES) || ctx.signal.aborted) return;
-    if (op.method !== 'GET' || isExcluded(op) || isAdminOperation(op) || pathActs(op.path)) continue;
+    if (op.method !== 'GET' || isExcluded(op) || isAdminOperation(op) || opActs(ctx.spec, op)) continue;
     const params = op.parameters.filter((p) => p.in === 'path');
     if (params.length !== 1 || !op.path.replace(/\/$/, '').endsWith(`/{${params[0].name}}`)) continue;
     const schema = resolveSchema(ctx.spec, params[0].schema);
@@ -1057,7 +1058,7 @@ async function selfIdReads(ctx: ScanContext, a: Identity, b: Identity, tested: S
   for (const op of ctx.spec.operations) {
     if (routes >= MAX_SELF_ID_ROUTES || ctx.signal.aborted) return;
     // A GET that acts (`/users/delete/{id}`, `/unsubscribe/{id}`) would act on a given identity's own record.
-    if (op.method !== 'GET' || isExcluded(op) || isAdminOperation(op) || pathActs(op.path)) continue;
+    if (op.method !== 'GET' || isExcluded(op) || isAdminOperation(op) || opActs(ctx.spec, op)) continue;
     const params = op.parameters.filter(
       (p) => p.in === 'path' && listedValue(ctx.spec, p.schema) === undefined,
     );
@@ -1210,7 +1211,7 @@ async function anonymousReads(ctx: ScanContext, reported: ReadonlySet<Operation>
     if (routes >= MAX_ANONYMOUS_ROUTES || ctx.signal.aborted) return;
     if (op.method !== 'GET' || reported.has(op) || isExcluded(op) || isAdminOperation(op) || requiresAuth(op))
       continue;
-    if (pathActs(op.path)) continue;
+    if (opActs(ctx.spec, op)) continue;
     const params = op.parameters.filter((p) => p.in === 'path');
     if (params.length !== 1 || listedValue(ctx.spec, params[0].schema) !== undefined) continue;
     const param = params[0];
@@ -1302,7 +1303,7 @@ async function idHeaderSwaps(
         !op.path.includes('{') &&
         !isExcluded(op) &&
         !isAdminOperation(op) &&
-        !pathActs(op.path) &&
+        !opActs(ctx.spec, op) &&
         !isLoginOperation(ctx.spec, op),
     )
     .map((op) => ({ op, req: planRequest(ctx.spec, op, ctx.objects, { owner: owner.name }) }));
