@@ -2864,6 +2864,17 @@ async function ownRecordUpdate(
         )
         .slice(0, 2)
         .map((o) => planRequest(ctx.spec, o, ctx.objects, plan));
+  // A profile updated at one path and read at another (`PATCH /api/users/me`, `GET /api/me`): without a read the
+  // probe would take the control's own answer for the record as it was, and the control's sample (a display name)
+  // could not be set back (seen on a third-party API: a given identity's name left as `portcullis-…`).
+  if (!isAccount && OWN_PROFILE_READ.test(bare))
+    for (const o of ctx.spec.operations) {
+      if (reads.length >= 4) break;
+      if (o.method !== 'GET' || isExcluded(o) || o.path.includes('{') || !OWN_PROFILE_READ.test(o.path))
+        continue;
+      if (o.path.replace(/\/$/, '') === bare) continue;
+      reads.push(planRequest(ctx.spec, o, ctx.objects, plan));
+    }
   const found = await firstRecord(ctx, reads, as);
   const read = found?.read ?? reads[0];
   // PUT replaces: start from what the object holds now, so the control changes nothing.
