@@ -489,6 +489,56 @@ async function listedTo(
   return `${attacker.name}'s own ${list.method} ${plan.path} lists it alike`;
 }
 
+/** The record of an answer (recordOf), or the object of its one member (`{"profile": {...}}`). */
+function soleRecord(json: unknown): Record<string, unknown> | undefined {
+  const record = recordOf(json);
+  const members = record ? Object.values(record) : [];
+  const only = members.length === 1 ? members[0] : undefined;
+  return only !== null && typeof only === 'object' && !Array.isArray(only)
+    ? (only as Record<string, unknown>)
+    : record;
+}
+
+/**
+ * Whether the attacker (or a caller without credentials) already got the record A reads inside another answer (a
+ * profile as an article's `author`, a seller inside a listing): a record with no private member shown to it so is
+ * public by design (review R2: `GET /profiles/{username}` on a RealWorld backend). Discovery's answers only, where
+ * each identity and an anonymous caller read what the document offers them. Alike: every member of the
+ * record but the reader's own relation flags has the same value there (at least two). Bounded: the last 600
+ * answers, four levels down, 100 items a list.
+ */
+function seenElsewhere(
+  ctx: ScanContext,
+  req: PlannedRequest,
+  attacker: Identity,
+  mine: ScanResponse,
+): string | undefined {
+  const record = soleRecord(mine.json);
+  if (record === undefined || privateFields(record)) return undefined;
+  const keys = Object.keys(record).filter(
+    (k) => !VIEWER_FLAG.test(k) && (record[k] === null || typeof record[k] !== 'object'),
+  );
+  if (keys.length < 2) return undefined;
+  const alike = (o: Record<string, unknown>) =>
+    keys.every((k) => k in o && JSON.stringify(o[k]) === JSON.stringify(record[k]));
+  const holds = (v: unknown, depth: number): boolean => {
+    if (v === null || typeof v !== 'object' || depth > 4) return false;
+    if (Array.isArray(v)) return v.slice(0, 100).some((x) => holds(x, depth + 1));
+    const o = v as Record<string, unknown>;
+    return alike(o) || Object.values(o).some((x) => holds(x, depth + 1));
+  };
+  const obs = ctx.observations;
+  for (let i = obs.length - 1; i >= 0 && i >= obs.length - 600; i--) {
+    const { identity, operation, response, request, check } = obs[i];
+    // Discovery's own answers only: a probe's (API1's swapped reads) would show what the flaw itself let through.
+    if (check !== undefined && check !== 'setup') continue;
+    if ((identity !== undefined && identity !== attacker.name) || operation === req.operation) continue;
+    if (!isSuccess(response) || response.json === undefined || !holds(response.json, 0)) continue;
+    return `${identity ?? 'a caller without credentials'} already got it inside ${request.method} ${request.path.split('?')[0]}`;
+  }
+  return undefined;
+}
+
 /**
  * How to replay a read finding whose object the scan made (review R1-H2): the clean-up deletes what the scan made at
  * the end, so the curl line's path may no longer exist; and the curl line carries the attacker's credentials.
@@ -636,6 +686,15 @@ async function replayReads(
         operation: op,
         rule: SCAN_RULES.bolaRead,
         reason: `${attacker.name} reads ${req.path}, but ${listed}: shown to it by design, not reported`,
+      });
+      continue;
+    }
+    const seen = seenElsewhere(ctx, req, attacker, mine);
+    if (seen !== undefined) {
+      ctx.note?.({
+        operation: op,
+        rule: SCAN_RULES.bolaRead,
+        reason: `${attacker.name} reads ${req.path}, but ${seen}: public by design, not reported`,
       });
       continue;
     }
