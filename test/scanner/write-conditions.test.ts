@@ -383,12 +383,10 @@ describe('SQL conditions in writes get only conditions that hold nowhere', () =>
       .map((f) => `${f.operation?.operationId} ${f.evidence?.parameter}`)
       .sort();
 
-  test('the read-side condition and both writes are still found (writes with conditions that hold nowhere)', () => {
-    assert.deepEqual(sql(scans.vulnerable.result), [
-      'bulkCancelOrders where',
-      'deactivateUsers where',
-      'listOrders where',
-    ]);
+  test('the read-side condition and the admin write are still found (writes with conditions that hold nowhere)', () => {
+    // Since R1-S7 (3993b3d) a bulk action on the caller's whole collection (`/orders/bulk-cancel`) is not sent as a
+    // given identity in a plain scan, conditions or not: an empty or widened condition would cancel all its orders.
+    assert.deepEqual(sql(scans.vulnerable.result), ['deactivateUsers where', 'listOrders where']);
     const read = scans.vulnerable.result.findings.find((f) => f.operation?.operationId === 'listOrders');
     assert.match(read?.message ?? '', /boolean-based.*an SQL comment inside them/);
     const hidden = scans.vulnerable.result.findings.find(
