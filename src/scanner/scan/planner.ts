@@ -1748,12 +1748,17 @@ export function paidByCaller(spec: ApiDocument, op: Operation): boolean {
   return PAYING_TEXT.test(operationProse(spec, op));
 }
 
-/** An operation's summary and description, as the document gives them (at most 2,000 characters). */
-export function operationProse(spec: ApiDocument, op: Operation): string {
+/** An operation's description as the document gives it (the loaded operation keeps none), at most 2,000 characters. */
+export function operationDescription(spec: ApiDocument, op: Operation): string {
   const raw = op.pointer !== '' ? spec.resolve(`#${op.pointer}`) : undefined;
   const description =
     raw !== null && typeof raw === 'object' ? (raw as Record<string, unknown>).description : undefined;
-  return `${op.summary ?? ''} ${typeof description === 'string' ? description : ''}`.slice(0, 2000);
+  return typeof description === 'string' ? description.slice(0, 2000) : '';
+}
+
+/** An operation's summary and description, as the document gives them (at most 2,000 characters). */
+export function operationProse(spec: ApiDocument, op: Operation): string {
+  return `${op.summary ?? ''} ${operationDescription(spec, op)}`.slice(0, 2000);
 }
 
 /**

@@ -27,6 +27,7 @@ import {
   listedValue,
   memberParam,
   opActs,
+  operationDescription,
   type PlannedRequest,
   pathActs,
   pathValues,
@@ -410,24 +411,39 @@ function namesSpace(json: unknown, space: string, value: string, container = '',
 }
 
 /**
+ * The path parameters of a request that name a space (a tenant, a team: `/orgs/{orgId}`): the literal segment before
+ * (`orgs`), its singular (`org`), the value sent, and that value decoded (undefined when it is no valid escape).
+ */
+function spaceParams(
+  req: PlannedRequest,
+): { segment: string; space: string; sent: string; decoded: string | undefined }[] {
+  const template = req.operation.path.split('/');
+  const concrete = req.path.split('?')[0].split('/');
+  const out: { segment: string; space: string; sent: string; decoded: string | undefined }[] = [];
+  for (let i = 1; i < template.length && i < concrete.length; i++) {
+    if (!/^\{[^{}]+\}$/.test(template[i])) continue;
+    const space = singular(template[i - 1] ?? '');
+    if (!SHARED_SPACE.test(space)) continue;
+    let decoded: string | undefined;
+    try {
+      decoded = decodeURIComponent(concrete[i]);
+    } catch {
+      decoded = undefined;
+    }
+    out.push({ segment: template[i - 1] ?? '', space, sent: concrete[i], decoded });
+  }
+  return out;
+}
+
+/**
  * The owner's path values that name a space the attacker belongs to as well (a tenant, a team, a workspace): its own
  * record (`GET /me` → `memberships: [{id: 1, role: "viewer"}]`) or its own list of that space (`GET /orgs`, when that
  * list is per caller: the owner's differs) names it. Reading inside a space one belongs to is the purpose of
  * membership, not another's object (review R1's FP1).
  */
 function sharedSpace(ctx: ScanContext, req: PlannedRequest, attacker: Identity): string | undefined {
-  const template = req.operation.path.split('/');
-  const concrete = req.path.split('?')[0].split('/');
-  for (let i = 1; i < template.length && i < concrete.length; i++) {
-    if (!/^\{[^{}]+\}$/.test(template[i])) continue;
-    const space = singular(template[i - 1] ?? '');
-    if (!SHARED_SPACE.test(space)) continue;
-    let value = concrete[i];
-    try {
-      value = decodeURIComponent(value);
-    } catch {
-      // as sent
-    }
+  for (const { segment, space, sent, decoded } of spaceParams(req)) {
+    const value = decoded ?? sent;
     for (const o of ctx.observations) {
       const op = o.operation;
       if (o.identity !== attacker.name || !op || op.method !== 'GET' || op.path.includes('{')) continue;
@@ -445,7 +461,7 @@ function sharedSpace(ctx: ScanContext, req: PlannedRequest, attacker: Identity):
         if (others.length === 0 || others.some((x) => similarity(x.response.json, o.response.json) >= 0.99))
           continue;
       }
-      return `${attacker.name}'s own ${op.method} ${op.path} names ${template[i - 1]} ${value} as its own too`;
+      return `${attacker.name}'s own ${op.method} ${op.path} names ${segment} ${value} as its own too`;
     }
   }
   return undefined;
@@ -609,25 +625,11 @@ function reservedRoleRead(
   attacker: Identity,
 ): { space: string; value: string; reserved: string; owner: string; attacker: string } | undefined {
   const op = req.operation;
-  const raw = op.pointer !== '' ? ctx.spec.resolve(`#${op.pointer}`) : undefined;
-  const description =
-    raw !== null && typeof raw === 'object' ? (raw as Record<string, unknown>).description : undefined;
-  const prose = `${op.summary ?? ''} ${typeof description === 'string' ? description.slice(0, 2000) : ''}`;
-  const m = RESERVED.exec(prose);
+  const m = RESERVED.exec(`${op.summary ?? ''} ${operationDescription(ctx.spec, op)}`);
   if (!m) return undefined;
   const reserved = singular((m[1] ?? m[2]).toLowerCase()).replace(/^administrator$/, 'admin');
-  const template = op.path.split('/');
-  const concrete = req.path.split('?')[0].split('/');
-  for (let i = 1; i < template.length && i < concrete.length; i++) {
-    if (!/^\{[^{}]+\}$/.test(template[i])) continue;
-    const space = singular(template[i - 1] ?? '');
-    if (!SHARED_SPACE.test(space)) continue;
-    let value = concrete[i];
-    try {
-      value = decodeURIComponent(value);
-    } catch {
-      continue;
-    }
+  for (const { space, decoded: value } of spaceParams(req)) {
+    if (value === undefined) continue;
     const ownerRole = roleIn(ctx, owner, space, value);
     const attackerRole = roleIn(ctx, attacker, space, value);
     if (ownerRole === undefined || attackerRole === undefined || ownerRole === attackerRole) continue;

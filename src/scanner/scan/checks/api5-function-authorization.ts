@@ -31,6 +31,7 @@ import {
   itemRouteBeside,
   listedValue,
   madeUpId,
+  operationDescription,
   type PlannedRequest,
   pathActs,
   pathValues,
@@ -68,10 +69,7 @@ const PRIVILEGED_VALUE = /admin|super|root|owner|staff|manager/i;
 export function looksPrivileged(op: Operation, spec?: ScanContext['spec']): boolean {
   if (isAdminOperation(op)) return true;
   if (ADMIN_WORDS.test(op.summary ?? '')) return true;
-  const raw = spec && op.pointer !== '' ? spec.resolve(`#${op.pointer}`) : undefined;
-  const description =
-    raw !== null && typeof raw === 'object' ? (raw as Record<string, unknown>).description : undefined;
-  return typeof description === 'string' && ADMIN_WORDS.test(description.slice(0, 2000));
+  return spec !== undefined && ADMIN_WORDS.test(operationDescription(spec, op));
 }
 
 /** Path segments that name a role (`/admin/...`, `/staff/...`), not only an audience (`/internal/...`). */

@@ -23,6 +23,7 @@ import {
   isExcluded,
   isLoginOperation,
   listedValue,
+  operationDescription,
   planRequest,
   requiresAuth,
 } from '../planner.ts';
@@ -417,12 +418,7 @@ export function retired(spec: ScanContext['spec'], op: Operation): string | unde
   if (RETIRED_WORDS.test(op.summary ?? '') || op.tags.some((t) => RETIRED_WORDS.test(t))) {
     return 'described as legacy';
   }
-  const raw = op.pointer !== '' ? spec.resolve(`#${op.pointer}`) : undefined;
-  const description =
-    raw !== null && typeof raw === 'object' ? (raw as Record<string, unknown>).description : undefined;
-  return typeof description === 'string' && RETIRED_WORDS.test(description.slice(0, 2000))
-    ? 'described as legacy'
-    : undefined;
+  return RETIRED_WORDS.test(operationDescription(spec, op)) ? 'described as legacy' : undefined;
 }
 
 /** Path words of a route not meant for clients: internal tooling, backups, dumps, debugging. */
