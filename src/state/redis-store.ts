@@ -221,6 +221,10 @@ export function createRedisStore(opts: RedisStoreOptions): StateStore & {
   }
 
   client.on('ready', () => {
+    // A connection the probe replaced can still have its ready check answered, when Redis comes back between
+    // the check and the replacement's end: that connection is closing (its close would be a second outage),
+    // so the next connection's ready check ends the outage instead.
+    if ((client as Redis).stream?.writableEnded === true) return;
     ready = true;
     // The connection's ready check (INFO) was answered: Redis is back, whatever opened the outage.
     availability.restored();
@@ -415,7 +419,10 @@ export function createRedisStore(opts: RedisStoreOptions): StateStore & {
           client.off('ready', onReady);
           resolve(v);
         };
-        const onReady = () => done(true);
+        // After the store's own listener: a closing connection's ready check is no readiness.
+        const onReady = () => {
+          if (ready) done(true);
+        };
         const timer = setTimeout(() => done(false), ms);
         client.on('ready', onReady);
       });

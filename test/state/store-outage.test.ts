@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { SecurityEvent } from '../../src/core/events.ts';
 import { createMetrics } from '../../src/core/metrics.ts';
@@ -180,6 +181,61 @@ describe('the Redis store on a connection that stays silent', () => {
       await redis.stop();
     }
   });
+  test('a connection replaced while its ready check is in flight is not a second outage', async () => {
+    // The race seen under load: Redis comes back, the new connection's handshake is answered and its ready
+    // check (INFO) sent; the probe, due in that turn, replaces the connection; Redis answers INFO before it sees
+    // the connection's end. That answer must not end the outage (the connection is closing, and its close
+    // would open a second one): the next connection ends it, once.
+    const redis = new PrivateRedis(await freePort());
+    await redis.start();
+    const relay = await holdingRelay(redis.port);
+    const transitions: AvailabilityTransition[] = [];
+    const metrics = createMetrics();
+    const store = createRedisStore({
+      url: `redis://127.0.0.1:${relay.port}`,
+      keyPrefix: 'so:',
+      commandTimeoutMs: 100,
+      failureThreshold: 1,
+      probeIntervalMs: 20,
+      reconnectAfterMs: 300,
+      metrics,
+      onStatus: (_s, t) => transitions.push(t),
+    });
+    const replaced = () =>
+      Number(/^portcullis_state_store_reconnects_total (\d+)/m.exec(metrics.render())?.[1] ?? 0);
+    try {
+      assert.equal(await store.whenReady(2000), true);
+      relay.freeze();
+      await assert.rejects(store.get('kv:a'), isReason('timeout'));
+      // The silent first connection is replaced; answer the second one's handshake until it sends INFO.
+      await until(() => relay.connections() >= 2 && store.client.status === 'connect', 'a second connection');
+      const second = relay.connections() - 1;
+      await until(() => {
+        relay.release(second);
+        return relay.sent(second).includes('INFO');
+      }, 'the ready check to be sent');
+      const before = replaced();
+      await until(() => replaced() > before && relay.ended(second), 'the probe to replace the connection');
+      assert.equal(store.client.status, 'connect');
+      // Redis's answer to INFO reaches the client first, the end of the connection 100 ms later.
+      relay.thaw(100);
+      await until(() => store.isAvailable(), 'the outage to end');
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(
+        transitions.map((x) => [x.available, x.reason]),
+        [
+          [false, 'timeout'],
+          [true, 'reconnected'],
+        ],
+      );
+      await store.set('kv:b', '1', 1000);
+      assert.equal(await store.get('kv:b'), '1');
+    } finally {
+      await store.close();
+      relay.close();
+      await redis.stop();
+    }
+  });
 });
 
 describe('the Redis store when Redis is down at start', () => {
@@ -214,3 +270,72 @@ describe('the Redis store when Redis is down at start', () => {
     }
   });
 });
+
+/**
+ * A TCP relay to a real redis-server that can hold what Redis sends (its answers and its end of each
+ * connection), to order a reconnection race exactly: Redis itself runs and answers throughout.
+ */
+async function holdingRelay(target: number) {
+  interface Relayed {
+    client: Socket;
+    holding: boolean;
+    data: Buffer[];
+    ended: boolean;
+    sent: string;
+  }
+  let frozen = false;
+  const all: Relayed[] = [];
+  const flush = (e: Relayed) => {
+    for (const d of e.data.splice(0)) e.client.write(d);
+  };
+  // Half-open: a client's end reaches Redis, but Redis's end reaches the client only when this relay lets it.
+  const server = createServer({ allowHalfOpen: true }, (client) => {
+    const upstream = connect(target, '127.0.0.1');
+    const e: Relayed = { client, holding: frozen, data: [], ended: false, sent: '' };
+    all.push(e);
+    client.on('data', (d) => {
+      e.sent = (e.sent + d.toString('latin1')).slice(-4096);
+      upstream.write(d);
+    });
+    client.on('end', () => upstream.end());
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+    upstream.on('data', (d) => (e.holding ? e.data.push(d) : client.write(d)));
+    upstream.on('end', () => {
+      if (e.holding) e.ended = true;
+      else client.end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as AddressInfo).port,
+    connections: () => all.length,
+    /** What the client of connection `i` (in the order they came) has sent lately. */
+    sent: (i: number) => all[i]?.sent ?? '',
+    /** Whether Redis has ended connection `i` (held from its client). */
+    ended: (i: number) => all[i]?.ended === true,
+    freeze() {
+      frozen = true;
+      for (const e of all) e.holding = true;
+    },
+    /** Passes what Redis has answered on connection `i` so far; later answers are still held. */
+    release(i: number) {
+      const e = all[i];
+      if (e !== undefined) flush(e);
+    },
+    /** Lets everything through again: held answers at once, held ends of connections `delayEndMs` later. */
+    thaw(delayEndMs: number) {
+      frozen = false;
+      for (const e of all) {
+        if (!e.holding) continue;
+        e.holding = false;
+        flush(e);
+        if (e.ended) setTimeout(() => e.client.end(), delayEndMs);
+      }
+    },
+    close() {
+      server.close();
+      for (const e of all) e.client.destroy();
+    },
+  };
+}
