@@ -107,6 +107,19 @@ function markedForRole(op: Operation): boolean {
 }
 
 /**
+ * Meant for a role by its tags alone (`vulnerable-admin`, `Admin tools`): a tag groups operations (often those of
+ * one source file), so an open read filed there beside the admin's is no sign of a role. Nothing else says so: no
+ * marker, admin scope, role path segment or prose, and no identity was refused there.
+ */
+function roleByTagOnly(ctx: Pick<ScanContext, 'spec' | 'observations'>, op: Operation): boolean {
+  if (!op.tags.some((t) => ROLE_SEGMENT.test(t) || /admin/i.test(t))) return false;
+  return (
+    !meantForRole(ctx, { ...op, tags: [] } as Operation) &&
+    !isAdminOperation({ ...op, tags: [] } as Operation)
+  );
+}
+
+/**
  * A change that grants something by its nature: a path that names a role, permission or privilege
  * (`/users/{id}/role`, `/promote`), or a body with a privileged value among its listed ones (`role: admin`).
  */
@@ -236,18 +249,22 @@ async function replayReads(ctx: ScanContext): Promise<void> {
       // judged by API8 (a configuration dump) and API9.
       const objectRead = op.path.includes('{') && !isAdminOperation(op);
       const role = named && meantForRole(ctx, op);
-      const anonymous = role && !objectRead ? undefined : await ctx.send(req, null);
+      // Only a tag says so: an anonymous caller getting the same answer makes it a public read filed in that group.
+      const tagOnly = role && roleByTagOnly(ctx, op);
+      const anonymous = role && !objectRead && !tagOnly ? undefined : await ctx.send(req, null);
       if (
         anonymous !== undefined &&
         isSuccess(anonymous) &&
         !refusedIn200(anonymous) &&
         alike(anonymous, mine, volatile) >= SAME_CONTENT
       ) {
-        if (named && !role)
+        if (named && (!role || tagOnly))
           ctx.note?.({
             operation: op,
             rule: SCAN_RULES.bfla,
-            reason: `every identity and anonymous callers get the same answer, and nothing but its path (internal, management) says it is privileged: not reported as API5`,
+            reason: tagOnly
+              ? `every identity and anonymous callers get the same answer, and only its tag (${op.tags.join(', ')}: a group of operations) says it is privileged: a public read, not reported as API5`
+              : `every identity and anonymous callers get the same answer, and nothing but its path (internal, management) says it is privileged: not reported as API5`,
           });
         continue; // anyone gets it: public, not a function of the admin
       }
