@@ -201,6 +201,25 @@ function shows(view: unknown, field: string, value: string | number): boolean {
 }
 
 /**
+ * Whether the record that shows `field` in the view is the body sent and nothing more (`{"user": <the body>}`):
+ * an answer that echoes its request proves nothing stored. A stored record adds something of its own (an id, a
+ * date) or leaves something out.
+ */
+function echoesBody(view: unknown, body: Readonly<Record<string, unknown>>, field: string): boolean {
+  const echo = (r: unknown) => {
+    if (r === null || typeof r !== 'object' || Array.isArray(r) || !(field in r)) return false;
+    const entries = Object.entries(r as Record<string, unknown>);
+    return (
+      entries.length === Object.keys(body).length &&
+      entries.every(([k, v]) => k in body && JSON.stringify(v) === JSON.stringify(body[k]))
+    );
+  };
+  if (echo(view)) return true;
+  if (view === null || typeof view !== 'object' || Array.isArray(view)) return false;
+  return Object.values(view as Record<string, unknown>).some(echo);
+}
+
+/**
  * The owner's reads of the operation: as planned (its objects and values), and below its own account as it
  * knows itself when that is another path (`/users/{its user_id}/orders/{its order}`).
  */
@@ -2917,7 +2936,9 @@ async function ownershipFields(ctx: ScanContext, victim: Identity, attacker: Ide
       }
       const res = await ctx.send(req, attacker);
       if (!isSuccess(res)) continue;
-      const shown = shows(res.json, field, value);
+      // The answer naming the victim counts only when it is no echo of the body sent: then a read must show it.
+      const body = (req.body ?? {}) as Record<string, unknown>;
+      const shown = shows(res.json, field, value) && !echoesBody(res.json, body, field);
       const seen =
         shown || !JSON.stringify(marked).includes(marker)
           ? undefined
