@@ -72,7 +72,14 @@ import {
 export { documentedCodes, purchases, valueBearing, withoutDocumentedCodes } from './planner.ts';
 
 import { isOwnAccount } from './self.ts';
-import { CLEANUP_RESERVE_MS, estimateWork, GRACE_MS, phaseBudget, type Work } from './time-budget.ts';
+import {
+  CLEANUP_RESERVE_MS,
+  estimateWork,
+  GRACE_MS,
+  MIN_SHARE,
+  phaseBudget,
+  type Work,
+} from './time-budget.ts';
 
 /** The order matters: the API4 burst may trip a rate limit, and API2 login attempts may trip a lockout. */
 export const CHECKS: readonly Check[] = [api1, api5, api3, api6, api7, api10, api8, api9, api2, api4];
@@ -1358,17 +1365,18 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
      * aborting a little after (GRACE_MS: a check that stops at its deadline deletes what it made). The pace is the
      * one kept so far once there is enough to judge by (checks that wait on each answer go slower than the rate).
      */
-    const phaseContext = (upcoming: readonly Work[]) => {
+    const phaseContext = (upcoming: readonly Work[], minShare?: number) => {
       const now = performance.now();
       const elapsed = (now - started) / 1000;
       const pace = elapsed >= 5 ? Math.min(maxRate, Math.max(1, client.requests() / elapsed)) : ratePerSecond;
-      const ms = phaseBudget(now, deadline, upcoming, checkTimeoutMs, pace);
+      const ms = phaseBudget(now, deadline, upcoming, checkTimeoutMs, pace, minShare);
       // The grace never goes past the per-check timeout (checkTimeoutMs stays a hard bound).
       const hard = Math.min(ms + GRACE_MS, Math.max(ms, checkTimeoutMs));
       return ms <= 0 ? undefined : makeContext(AbortSignal.timeout(hard), undefined, now + ms);
     };
     const discoveryContext =
-      phaseContext([estimateWork('discovery', spec), ...work]) ?? makeContext(AbortSignal.abort());
+      phaseContext([estimateWork('discovery', spec), ...work], MIN_SHARE.discovery) ??
+      makeContext(AbortSignal.abort());
     let phaseStart = performance.now();
     let phaseRequests = client.requests();
     let phaseOutages = client.outages();
@@ -1416,7 +1424,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
         : work.slice(i);
       const contexts = group.map((c) => {
         current = c.id;
-        return phaseContext(upcoming);
+        return phaseContext(upcoming, MIN_SHARE[c.id]);
       });
       progress();
       const name = group.map((c) => c.id).join('+');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { retryAfterMs } from './client.ts';
-import { CLEANUP_RESERVE_MS, estimateWork, MIN_PHASE_MS, phaseBudget } from './time-budget.ts';
+import { CLEANUP_RESERVE_MS, estimateWork, MIN_PHASE_MS, MIN_SHARE, phaseBudget } from './time-budget.ts';
 
 const ops = (n: number) => ({ operations: Array.from({ length: n }) as never[] });
 
@@ -45,4 +45,20 @@ test('Retry-After is read as delay-seconds or an HTTP-date (RFC 9110 section 10.
   assert.equal(retryAfterMs('soon'), undefined);
   assert.equal(retryAfterMs('-1'), undefined);
   assert.equal(retryAfterMs(undefined), undefined);
+});
+
+test('a phase with a least share gets it of the time left when its work is small beside the fixed work after it', () => {
+  // Discovery's 10 + 65 requests beside checks whose fixed parts alone (800) do not fit in 240 requests: by work it
+  // gets the least phase time; with its least share, 30% of the 40 s left (after the reserve).
+  const work = [
+    { fixed: 10, variable: 65 },
+    { fixed: 800, variable: 300 },
+  ];
+  const now = 0;
+  const deadline = 40_000 + CLEANUP_RESERVE_MS;
+  assert.equal(phaseBudget(now, deadline, work, 60_000, 6), MIN_PHASE_MS);
+  assert.equal(phaseBudget(now, deadline, work, 60_000, 6, MIN_SHARE.discovery), 12_000);
+  // Never past the per-check cap, and a phase whose own share is larger keeps it.
+  assert.equal(phaseBudget(now, deadline, work, 10_000, 6, MIN_SHARE.discovery), 10_000);
+  assert.equal(phaseBudget(now, deadline, [{ fixed: 900, variable: 0 }], 60_000, 6, MIN_SHARE.API1), 40_000);
 });

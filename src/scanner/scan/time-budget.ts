@@ -15,6 +15,15 @@ export const MIN_PHASE_MS = 1500;
  * its deadline to delete what it created, before it is cut off.
  */
 export const GRACE_MS = 2000;
+/**
+ * The least part of the time left a phase may take when its turn comes, whatever its estimated work. Discovery: every
+ * check stands on the objects and values it finds, and its requests go one after another (each waits for the answer
+ * before it, to use what it gave out), while much of the checks' go side by side; on a target that answers slowly
+ * (150 ms) its share by request count bought it only the first reads, and the scan made nothing to test with (review
+ * R1). API1: the check that uses those objects most, whose work is all per operation (the first to be cut when the
+ * fixed work of the checks after it does not fit). Time a phase does not use goes to the phases after it.
+ */
+export const MIN_SHARE: Readonly<Record<string, number>> = { discovery: 0.3, API1: 0.15 };
 
 /** A phase's work in requests: what it sends whatever the document's size, and what it sends per operation. */
 export interface Work {
@@ -53,7 +62,8 @@ export function estimateWork(phase: string, spec: Pick<ApiDocument, 'operations'
  * `requestsPerSecond` the pace the scan keeps. The time left until `deadline` (less the clean-up's reserve) buys
  * that many requests: the fixed parts first, whole if they fit (else each shrunk alike), the per-operation parts
  * from what remains, each shrunk alike. The phase's budget is its part of the time left, at least MIN_PHASE_MS
- * while any is left, at most `capMs` (the per-check timeout). 0 when the deadline has passed.
+ * while any is left, and at least `minShare` of the time left (MIN_SHARE), at most `capMs` (the
+ * per-check timeout). 0 when the deadline has passed.
  */
 export function phaseBudget(
   now: number,
@@ -61,6 +71,7 @@ export function phaseBudget(
   work: readonly Work[],
   capMs: number,
   requestsPerSecond: number,
+  minShare = 0,
 ): number {
   const left = deadline - CLEANUP_RESERVE_MS - now;
   if (left <= 0 || work.length === 0) return 0;
@@ -71,6 +82,6 @@ export function phaseBudget(
   const scale = variable > 0 ? Math.min(1, Math.max(0, affordable - fixed) / variable) : 0;
   const own = Math.max(0, work[0].fixed) + Math.max(0, work[0].variable) * scale;
   const all = fixed + variable * scale;
-  const share = all > 0 ? own / all : 1 / work.length;
+  const share = Math.max(minShare, all > 0 ? own / all : 1 / work.length);
   return Math.round(Math.min(capMs, left, Math.max(MIN_PHASE_MS, left * share)));
 }
