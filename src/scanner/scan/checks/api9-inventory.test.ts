@@ -9,6 +9,7 @@ import {
   describes,
   docPageRefs,
   extraMembers,
+  olderCollections,
   olderVersions,
   oldInternal,
   ownNotFound,
@@ -211,4 +212,28 @@ test('an internal route under a version older than the newest the document has i
   );
   assert.equal(oldInternal(spec, get('/api/v2/internal/stats')), undefined);
   assert.equal(oldInternal(spec, get('/api/v1/posts')), undefined);
+});
+
+test('whole-collection routes are looked for below the first literal segment of each path, one version down', () => {
+  assert.deepEqual(
+    olderCollections([
+      '/api/v1/users/{id}',
+      '/api/v1/users/view',
+      '/api/v1/items',
+      '/api/v1/admin/users',
+      '/v3/pets/{petId}',
+      '/api/v0/legacy',
+      '/api/v1/auth/login',
+      '/api/v1/password/forgot',
+      '/api/v1/me',
+      '/api/v1/{tenant}/orders',
+      '/health',
+    ]),
+    [
+      { older: '/api/v0/users', documented: '/api/v1/users' },
+      { older: '/api/v0/items', documented: '/api/v1/items' },
+      { older: '/api/v0/admin', documented: '/api/v1/admin' },
+      { older: '/v2/pets', documented: '/v3/pets' },
+    ],
+  );
 });

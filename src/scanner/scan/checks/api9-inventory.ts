@@ -172,6 +172,45 @@ const SIBLINGS: readonly (readonly [string, Severity])[] = [
 ];
 
 /**
+ * Words of a route that hands out a whole collection at once (`/api/v0/users/listAll`, `/api/v0/items/bulk`), looked
+ * for below the collections of the version before the documented one: a retired version often keeps such a route.
+ */
+const OLD_COLLECTION_WORDS: readonly (readonly [string, Severity])[] = [
+  ['all', 'medium'],
+  ['list', 'medium'],
+  ['listAll', 'medium'],
+  ['bulk', 'medium'],
+  ['export', 'medium'],
+];
+
+/** First segments below a version that name no collection of records: sign-in, passwords, sessions, the caller, health. */
+const NO_COLLECTION =
+  /^(auth|oauth2?|login|logout|sign_?(in|up|out)|register|signup|password|passwords|session|sessions|token|tokens|me|self|profile|health|healthz|status|ping|docs?|openapi(\.json)?|swagger(\.json)?)$/i;
+
+/** At most this many collections are looked at below the version before. */
+const MAX_OLD_COLLECTIONS = 12;
+
+/**
+ * The collections of the version before the documented one: for each versioned documented path, its first literal
+ * segment below the version (`/api/v1/users/{id}` → `/api/v1/users`), moved one version down (`/api/v0/users`);
+ * at most MAX_OLD_COLLECTIONS, each with the documented collection it came from.
+ */
+export function olderCollections(paths: readonly string[]): { older: string; documented: string }[] {
+  const out: { older: string; documented: string }[] = [];
+  for (const p of paths) {
+    const v = /\/v(\d+)\/([^/{}]+)/i.exec(p);
+    // The first segment below the version (`/api/v1/users` of `/api/v1/users/{id}/orders`), a literal one that
+    // names a collection: not a sign-in, a password or a session, nor the caller's own record or the API's health.
+    if (!v || Number(v[1]) < 1 || NO_COLLECTION.test(v[2])) continue;
+    const literal = p.slice(0, v.index + v[0].length);
+    const older = `${p.slice(0, v.index)}/v${Number(v[1]) - 1}/${v[2]}`;
+    if (out.length >= MAX_OLD_COLLECTIONS) break;
+    if (!out.some((o) => o.older === older)) out.push({ older, documented: literal });
+  }
+  return out;
+}
+
+/**
  * Names a route left from development or an earlier release goes by (`/dev-test`, `/legacy-api`, `/beta`), looked
  * for at the root, under the API's base path and under its base's other versions; the first ten also under versions.
  */
@@ -601,7 +640,7 @@ const ACCOUNT_PATH =
  * A write that acts on an account, a password, a sign-in or money (a sign-up, a login, a reset, an account
  * change, a business flow, an admin function): an older version of it goes out anonymously, with fresh values.
  */
-function accountWrite(spec: ApiDocument, op: Operation): boolean {
+export function accountWrite(spec: ApiDocument, op: Operation): boolean {
   return (
     isLoginOperation(spec, op) ||
     setsPassword(spec, op) ||
@@ -980,6 +1019,52 @@ async function outsideTargetBase(
   }
 }
 
+/**
+ * Whole-collection routes below the version before the documented one (`/api/v0/users/listAll` beside the
+ * documented `/api/v1/users/{id}`): each word of OLD_COLLECTION_WORDS below each older collection, as A, and
+ * anonymously where A is refused. A 2xx that refuses nothing, unlike the catch-alls (looksReal, in `probe`) and
+ * unlike a made-up last segment in the same folder asked as the same caller, is reported at its path. At most
+ * 12 collections × 5 words, and one made-up path a folder and caller.
+ */
+async function olderCollectionRoutes(
+  ctx: ScanContext,
+  user: Identity,
+  probe: GuessProbe,
+  controls: Map<string, Control>,
+): Promise<void> {
+  for (const { older, documented: current } of olderCollections(ctx.spec.operations.map((o) => o.path))) {
+    for (const [word, severity] of OLD_COLLECTION_WORDS) {
+      if (ctx.signal.aborted) return;
+      const path = `${older}/${word}`;
+      let found = await probe(path, user);
+      let as: Identity | null = user;
+      if (found && !found.real && (found.res?.status === 401 || found.res?.status === 403)) {
+        found = await probe(path, null);
+        as = null;
+      }
+      if (!found?.real || found.res === undefined || looksRefused(found.res)) continue;
+      const key = `${as ? 'A' : '-'} ${older}`;
+      if (!controls.has(key)) {
+        const made = `${older}/pcx${randomBytes(6).toString('hex')}`;
+        controls.set(key, { path: made, res: await ctx.send({ method: 'GET', path: made }, as) });
+      }
+      const control = controls.get(key);
+      if (
+        control?.res === undefined ||
+        answersAlike({ path, res: found.res }, { path: control.path, res: control.res })
+      )
+        continue;
+      ctx.report(SCAN_RULES.undocumentedEndpoint, {
+        operation: undocumentedOperation(path),
+        severity,
+        key: path,
+        message: `GET ${path} answers${as ? '' : ' without credentials'} below the version before the documented ${current}, but is not in the API description: a route of a retired version still served.`,
+        evidence: evidenceOf(found.res, { documented: current }),
+      });
+    }
+  }
+}
+
 export const api9: Check = {
   id: 'API9',
   title: 'Improper inventory management',
@@ -1174,6 +1259,7 @@ export const api9: Check = {
         });
       }
     }
+    await olderCollectionRoutes(ctx, user, probe, suffixControls);
   },
   passive(ctx) {
     // A deprecated operation that the discovery or a check reached with success is still served.
