@@ -401,6 +401,15 @@ export const SCAN_RULES = {
     'A successful answer carried configuration secrets (a secret key, a database or mail password, a connection string with credentials), or debug data (a database or cache address, a debug switch that is on beside a private address or a non-production stage): a debug or status route dumps the settings.',
     'Remove debug and configuration dumps from production; keep secrets out of any response; rotate the exposed ones.',
   ),
+  directoryListing: rule(
+    'api8-directory-listing',
+    'API8:2023',
+    [548],
+    'medium',
+    'Directory listing enabled',
+    'A static or upload folder answered anyone with an index of its files (autoindex, serve-index, a listing page): every file put there can be found, the unlinked ones too.',
+    'Turn directory listings off; serve only the files meant to be public, and keep configuration, dumps and uploads out of public folders.',
+  ),
   sqlInjection: rule(
     'api8-sql-injection',
     'API8:2023',

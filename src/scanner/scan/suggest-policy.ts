@@ -163,6 +163,11 @@ export const POLICY_SUGGESTIONS: Readonly<Record<RuleId, PolicySuggestion>> = {
     api: ['protectResponse'],
     inApi: 'remove debug and configuration dumps, and rotate every secret that was exposed',
   },
+  'scan/api8-directory-listing': {
+    routing: true,
+    inApi:
+      'turn directory listings off (autoindex, serve-index) and keep configuration, dumps and uploads out of public folders',
+  },
   'scan/api8-sql-injection': { api: ['validateRequest'] },
   'scan/api8-nosql-injection': { api: ['validateRequest'] },
   'scan/api8-command-injection': { api: ['validateRequest'] },

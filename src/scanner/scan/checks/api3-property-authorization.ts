@@ -46,6 +46,7 @@ import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, resolveSchema, sampleValue, schemaType } from '../schema.ts';
 import { accountParam, isOwnAccount, selfAccount, selfIds } from '../self.ts';
 import { findLoginTarget } from './api2-authentication.ts';
+import { exportedPersonalData } from './api3-exported-data.ts';
 import { isFlowCandidate, judgeFlow, movesMoneyOut, sendsMoneyTo } from './api6-business-flows.ts';
 import { creationSweep } from './injection.ts';
 import {
@@ -3195,5 +3196,7 @@ export const api3: Check = {
         });
       }
     }
+    // A CSV export of several people's personal data, served to anyone (text, which the readings above skip).
+    exportedPersonalData(ctx);
   },
 };
