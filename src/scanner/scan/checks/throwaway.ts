@@ -695,8 +695,8 @@ export async function checkIds(ctx: ScanContext, v: Throwaway): Promise<void> {
 
 /**
  * Records the concrete path of a request naming V's account as V's (scan-created), so the safety rule lets a
- * PUT or PATCH through: V's name and e-mail are the scan's own; V's id is V's account only under a users
- * collection (the same number elsewhere is another object).
+ * PUT or PATCH through: V's name and e-mail are the scan's own; V's id is V's account only under a collection of
+ * accounts (users, members, customers...; the same number elsewhere is another object).
  */
 export function claimAccountPath(
   ctx: ScanContext,
@@ -712,7 +712,10 @@ export function claimAccountPath(
   const bare = req.path.split('?')[0];
   const segments = op.path.split('/');
   const parent = segments[segments.indexOf(`{${param}}`) - 1] ?? '';
-  if (!/name|mail/i.test(param) && !/^users?$/i.test(parent)) return;
+  // A collection of accounts by its name (`/users/{id}`, `/members/{memberId}`: accountParam's): the id was read
+  // there as V's own record (checkIds), so it names V's account there.
+  if (!/name|mail/i.test(param) && !/^(users?|accounts?|members?|customers?|profiles?)$/i.test(parent))
+    return;
   if (ctx.objects.isScanCreated(bare)) return;
   ctx.objects.add({
     collection: bare.slice(0, bare.lastIndexOf('/')),
