@@ -62,6 +62,35 @@ describe('schema sampling', () => {
     assert.deepEqual(Object.keys(body).sort(), ['address', 'email', 'group']);
   });
 
+  test('a plain object sample leaves out optional lists of people it would share the object with', () => {
+    const body = sampleValue(spec, {
+      type: 'object',
+      required: ['title', 'reviewer_ids'],
+      properties: {
+        title: { type: 'string' },
+        contributors_ids: { type: 'array', items: { type: 'integer' } },
+        memberIds: { type: 'array', items: { type: 'integer' } },
+        shared_with: { type: 'array', items: { type: 'string' } },
+        collaborators: { type: 'array', items: { type: 'object', properties: { id: { type: 'integer' } } } },
+        reviewer_ids: { type: 'array', items: { type: 'integer' } },
+        user_id: { type: 'integer' },
+        tags: { type: 'array', items: { type: 'string' } },
+      },
+    }) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(body).sort(), ['reviewer_ids', 'tags', 'title', 'user_id']);
+  });
+
+  test('a date of birth samples an adult’s date, other dates today', () => {
+    const today = new Date().toISOString().slice(0, 10);
+    for (const name of ['birth_date', 'birthDate', 'date_of_birth', 'dob', 'user_dob', 'born_on'])
+      assert.equal(sampleValue(spec, { type: 'string', format: 'date' }, name), '1990-01-01', name);
+    assert.equal(
+      sampleValue(spec, { type: 'string', format: 'date-time' }, 'birthday'),
+      '1990-01-01T00:00:00Z',
+    );
+    assert.equal(sampleValue(spec, { type: 'string', format: 'date' }, 'due_date'), today);
+  });
+
   test('uses the example, the first enum value and the minimum', () => {
     assert.equal(sampleValue(spec, { type: 'string', example: 'lamp' }), 'lamp');
     assert.equal(sampleValue(spec, { type: 'string', enum: ['a', 'b'] }), 'a');

@@ -15,6 +15,19 @@ const EMAIL_NAME = /^(e_?mail|mail)(_?address)?$|[_-]e_?mail$|[a-z]Email$/i;
  */
 const PRIVILEGED_NAME =
   /^(role|roles|user_?role|is_?admin|admin|is_?staff|is_?superuser|superuser|permissions?|privileges?|scopes?|groups?|access_?level)$/i;
+/**
+ * Optional lists of the people a new object is shared with or handed to (`contributors_ids`, `member_ids`,
+ * `collaborators`, `shared_with`, `assignees`): a plain creation leaves them out, as it does privileges. Sampled,
+ * they name user 1 (an integer's minimum), on a real deployment often the first account or the admin, who then gets
+ * the object; and a check that reads it as another identity takes that access for a flaw (seen on a third-party API:
+ * bob's new project listed alice, user 1, as a contributor).
+ */
+const ACCESS_LIST_NAME =
+  /^(shared?_?with|(contributor|member|collaborator|participant|assignee|invitee|viewer|editor|reviewer|watcher|subscriber|follower|recipient|user|people|person|team_?member)s?_?(ids|list)|(contributor|member|collaborator|participant|assignee|invitee|viewer|editor|reviewer|watcher|subscriber|recipient)s)$/i;
+/** Names of a date of birth: a sample of today is refused by every minimum age. */
+const BIRTH_NAME = /birth|^dob$|_dob$|^born/i;
+/** The date of birth a sample gives: an adult's. */
+const BIRTH_DATE = '1990-01-01';
 
 /**
  * Path words of a request that changes something (`/users/{id}/delete`, `/cards/{id}/freeze`, `/orders/{id}/pay`),
@@ -162,9 +175,9 @@ function sampleString(s: JsonObject, name: string): string {
     case 'uuid':
       return randomUUID();
     case 'date-time':
-      return new Date().toISOString();
+      return BIRTH_NAME.test(name) ? `${BIRTH_DATE}T00:00:00Z` : new Date().toISOString();
     case 'date':
-      return new Date().toISOString().slice(0, 10);
+      return BIRTH_NAME.test(name) ? BIRTH_DATE : new Date().toISOString().slice(0, 10);
     case 'ipv4':
       return '192.0.2.1';
     case 'ipv6':
@@ -241,7 +254,7 @@ export function sampleValue(
       const required = new Set(Array.isArray(s.required) ? (s.required as string[]) : []);
       for (const [prop, sub] of Object.entries(propertiesOf(spec, s))) {
         if (sub.readOnly === true) continue;
-        if (PRIVILEGED_NAME.test(prop) && !required.has(prop)) continue;
+        if ((PRIVILEGED_NAME.test(prop) || ACCESS_LIST_NAME.test(prop)) && !required.has(prop)) continue;
         out[prop] = sampleValue(spec, sub, prop, depth + 1);
       }
       return out;
