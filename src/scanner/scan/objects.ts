@@ -5,6 +5,7 @@
  */
 import type { Operation } from '../../core/api-document.ts';
 import { entityOfPath, Harvest } from './harvest.ts';
+import { similarity } from './similarity.ts';
 
 /** An object the scan created, so it may also change and delete it. */
 export interface CreatedObject {
@@ -26,6 +27,21 @@ export interface CreatedObject {
   readonly setup?: true;
 }
 
+/** A value the scan made up: `portcullis-1a2b3c4d`, `pc1a2b3c4d`, `pcj…`, `pcd…`, `pcu…` (schema.ts, the probes). */
+const SCAN_MADE = /(^|[^0-9a-z])(portcullis-|pc[jdu]?)[0-9a-f]{6}/i;
+
+/**
+ * Whether a record read at the path of an object the scan deleted is still the scan's: it holds a value the scan
+ * made up, or it is much like the object as the scan made it (a soft delete that marks it, 60% of its members and
+ * values alike). Another's record that took its id (other owner, other values) is neither.
+ */
+export function stillScanMade(read: unknown, made: unknown): boolean {
+  if (read === null || typeof read !== 'object') return false;
+  const text = JSON.stringify(read);
+  if (SCAN_MADE.test(text)) return true;
+  return made !== null && typeof made === 'object' && similarity(read, made) >= 0.6;
+}
+
 /** Bounded: at most this many objects per identity and collection. */
 const MAX_PER_COLLECTION = 8;
 
@@ -34,6 +50,11 @@ export class ObjectRegistry {
   readonly #byOwner = new Map<string, Map<string, CreatedObject[]>>();
   readonly #params = new Map<string, Readonly<Record<string, string>>>();
   readonly #paths = new Set<string>();
+  /**
+   * The objects the scan made whose DELETE answered 2xx (deleteSent), by path (no trailing slash), until it makes one
+   * at the same path again. A path a check only retires (markDeleted: a made-up id) is none.
+   */
+  readonly #deleted = new Map<string, CreatedObject>();
   /** Values seen in the answers, for filling parameters and foreign keys. */
   readonly harvest = new Harvest();
   /** Bodies an operation that documents none turned out to need (`{}`, or the fields its error named). */
@@ -63,6 +84,8 @@ export class ObjectRegistry {
       map = new Map();
       this.#byOwner.set(object.owner, map);
     }
+    // The scan made an object at this path again: what is there now is its own.
+    this.#deleted.delete(object.path.length > 1 ? object.path.replace(/\/+$/, '') : object.path);
     const list = map.get(object.collection) ?? [];
     if (list.length >= MAX_PER_COLLECTION || list.some((o) => o.path === object.path)) return;
     list.push(object);
@@ -122,6 +145,27 @@ export class ObjectRegistry {
         else map.delete(collection);
       }
     }
+  }
+
+  /**
+   * The object the scan made and deleted at this path or above it (`/notes/7/share` below `/notes/7`), unless it made
+   * one at that path again. Its id may have been given out again (a table without AUTOINCREMENT gives a deleted last
+   * row's id to the next row), so the path may now hold someone else's record: the runner asks before a write.
+   */
+  deletedAt(path: string): CreatedObject | undefined {
+    const bare = path.length > 1 ? path.split('?')[0].replace(/\/+$/, '') : path;
+    for (const [p, o] of this.#deleted) if (bare === p || bare.startsWith(`${p}/`)) return o;
+    return undefined;
+  }
+
+  /**
+   * A DELETE of this path was answered 2xx: the object the scan made there counts as deleted for `deletedAt` (it
+   * stays offered to later requests until a check confirms it gone with `markDeleted`: a soft delete keeps it).
+   */
+  deleteSent(path: string): void {
+    const bare = (p: string) => (p.length > 1 ? p.split('?')[0].replace(/\/+$/, '') : p);
+    const o = this.all().find((x) => bare(x.path) === bare(path));
+    if (o && this.#deleted.size < 500) this.#deleted.set(bare(o.path), o);
   }
 
   /** Is this concrete path an object the scan created (or below one)? */

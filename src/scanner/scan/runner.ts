@@ -19,7 +19,7 @@ import { api10 } from './checks/api10-unsafe-consumption.ts';
 import { deleteThrowaways, namesOnlyScanAccount } from './checks/throwaway.ts';
 import { selfUpload } from './checks/upload.ts';
 import { storesOnAccount } from './checks/url-inputs.ts';
-import { createScanClient, FilePart, headerSpellings, MAX_BACKOFF_MS } from './client.ts';
+import { createScanClient, FilePart, headerSpellings, MAX_BACKOFF_MS, type ScanResponse } from './client.ts';
 import {
   type Elevation,
   type Identity,
@@ -71,6 +71,7 @@ import {
 // The document's codes of value moved to planner.ts (API6 reads them too); the runner's tests import them here.
 export { documentedCodes, purchases, valueBearing, withoutDocumentedCodes } from './planner.ts';
 
+import { stillScanMade } from './objects.ts';
 import { isOwnAccount } from './self.ts';
 import {
   CLEANUP_RESERVE_MS,
@@ -551,6 +552,15 @@ async function resolveIdentity(
     throw err;
   }
 }
+/** At most this many reads ask whose record a path the scan deleted holds now, before a write there. */
+const MAX_REISSUE_READS = 200;
+/** Whether a concrete path is one of a route's (`/notes/7` of `/notes/{id}`): as many segments, the literals equal. */
+function sameRoute(template: string, path: string): boolean {
+  const t = template.replace(/\/+$/, '').split('/');
+  const p = path.split('?')[0].replace(/\/+$/, '').split('/');
+  return t.length === p.length && t.every((seg, i) => seg.includes('{') || seg === p[i]);
+}
+
 /**
  * Scans a live API described by an OpenAPI document for the OWASP API Security Top 10 (2023).
  *
@@ -737,7 +747,16 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
             d.path.startsWith(`${base}/{`) &&
             /^\/\{[^{}/]+\}\/?$/.test(d.path.slice(base.length)),
         );
+        // A check's DELETE already answered 2xx there: the send below goes only while a read still shows it the scan's.
+        const deletedBefore = objects.deletedAt(o.path) !== undefined;
         let res = item ? await ctx.send({ method: 'DELETE', path: o.path, operation: item }, who) : undefined;
+        if (item && res === undefined && deletedBefore) {
+          lines.push(
+            `${o.path}: ${who.name}'s object was deleted earlier in the scan (a DELETE answered 2xx); not sent again, as a read there no longer shows it`,
+          );
+          objects.markDeleted(o.path);
+          continue;
+        }
         // What a privileged creation made (a live coupon, product, user) is deleted by the admin when its maker may not.
         if (kind === 'privileged' && item && admin && who !== admin && !(res !== undefined && isSuccess(res)))
           res = await ctx.send({ method: 'DELETE', path: o.path, operation: item }, admin);
@@ -782,6 +801,8 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
       }
       return lines;
     };
+    /** The reads that asked whose record a deleted object's path holds now (at most MAX_REISSUE_READS). */
+    let reissueReads = 0;
     /** Values the API's answers gave out under an id's name: objects that exist (collectIds). */
     const givenIds = new Set<string>();
     // A login's answer tells each identity its own ids (`{"user_id": 5}`): existing objects too.
@@ -1280,6 +1301,41 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
           ])
         )
           return undefined;
+        // An object the scan deleted (a DELETE of its path answered 2xx) may have lost its id to someone else's new
+        // record: a table without AUTOINCREMENT gives a deleted last row's id to the next row (review R1: a later probe
+        // acted on another user's object). A write at or below its path goes only when a read there, as its maker,
+        // still shows the scan's record (soft deleted, or another of the scan's at a slug path).
+        const gone = writesBy(req.method) && !options.allowDestructive ? objects.deletedAt(bare) : undefined;
+        if (gone !== undefined) {
+          const reader = spec.operations.find(
+            (o) => o.method === 'GET' && !o.deprecated && sameRoute(o.path, gone.path),
+          );
+          const maker =
+            [...identities, ...(admin ? [admin] : [])].find((i) => i.name === gone.owner) ?? as ?? undefined;
+          let read: ScanResponse | undefined;
+          if (reader && reissueReads < MAX_REISSUE_READS) {
+            reissueReads++;
+            read = await client.trySend(
+              { method: 'GET', path: reader.path.endsWith('/') ? `${gone.path}/` : gone.path },
+              { session: maker?.session, signal },
+            );
+          }
+          if (!(read && isSuccess(read) && !refusedIn200(read) && stillScanMade(read.json, gone.body))) {
+            noteOnce(
+              noteAs ?? sender,
+              `${req.method} ${bare} reissued`,
+              req.operation,
+              `not sent: the scan deleted its object at ${gone.path} earlier, and ${
+                read === undefined
+                  ? 'no read of it could tell whose record is there now'
+                  : isSuccess(read)
+                    ? 'a read there now shows a record the scan did not make (the API may have given its id to another)'
+                    : `a read there answers ${(read as ScanResponse).status}`
+              }`,
+            );
+            return undefined;
+          }
+        }
         const clientOptions = {
           session: as?.session,
           signal,
@@ -1304,6 +1360,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
           res = await client.trySend(req, clientOptions);
         }
         progress();
+        if (req.method === 'DELETE' && res && isSuccess(res)) objects.deleteSent(bare);
         if (purchase && res && isSuccess(res) && bought.size < 1000) {
           bought.add(`${as!.name} ${req.operation!.method} ${req.operation!.path}`);
           // Every purchase a given identity made, as the answer named it (R1-H6): the money warning lists them all.

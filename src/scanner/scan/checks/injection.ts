@@ -85,6 +85,7 @@ import {
 } from '../discover.ts';
 import { entityOfPath, singular } from '../harvest.ts';
 import { signedIn } from '../login.ts';
+import { stillScanMade } from '../objects.ts';
 import type { LoginFlow } from '../options.ts';
 import {
   bodySchema,
@@ -2288,6 +2289,11 @@ interface SweepTally {
   extra: number;
   /** Objects deleted with no read of the item in the document to confirm it (the DELETE's 2xx trusted). */
   unread: number;
+  /**
+   * Objects whose path, read after their DELETE, showed a record the scan did not make (the API gave their id to
+   * another's new record): deleted, and that record is not deleted again.
+   */
+  reissued: number;
   readonly left: Set<string>;
   /** The paths of those left whose id the answer (or the list) gave: the report names them. */
   readonly leftAt: string[];
@@ -2357,7 +2363,7 @@ export function creationSweep(ctx: ScanContext, probes = 'the injection probes')
     const key = `${op.id}\0${as.name}`;
     let t = tallies.get(key);
     if (!t) {
-      t = { op, as, made: 0, deleted: 0, extra: 0, unread: 0, left: new Set(), leftAt: [] };
+      t = { op, as, made: 0, deleted: 0, extra: 0, unread: 0, reissued: 0, left: new Set(), leftAt: [] };
       tallies.set(key, t);
     }
     return t;
@@ -2385,7 +2391,12 @@ export function creationSweep(ctx: ScanContext, probes = 'the injection probes')
    * followed by another DELETE, at most MAX_SWEEP_REDELETES times; each that a read shows took one away counts
    * as an object no answer had counted (`extra`).
    */
-  const stillThere = async (path: string, item: Operation, t: SweepTally): Promise<string | undefined> => {
+  const stillThere = async (
+    path: string,
+    item: Operation,
+    t: SweepTally,
+    made: unknown,
+  ): Promise<string | undefined> => {
     const reader = ctx.spec.operations.find(
       (r) =>
         r.method === 'GET' && !isExcluded(r) && r.path.replace(/\/+$/, '') === item.path.replace(/\/+$/, ''),
@@ -2400,6 +2411,11 @@ export function creationSweep(ctx: ScanContext, probes = 'the injection probes')
         return 'a read after its DELETE found it still there and no time was left to delete it again';
       const read = await ctx.send({ method: 'GET', path, operation: reader }, as);
       if (!read || !isSuccess(read) || refusedIn200(read)) return undefined;
+      // Another's record that took the id (a table without AUTOINCREMENT, review R1): the scan's own is gone.
+      if (!stillScanMade(read.json, made)) {
+        t.reissued++;
+        return undefined;
+      }
       if (again >= MAX_SWEEP_REDELETES)
         return `its path still answered ${read.status} after ${again + 1} DELETEs`;
       deletes++;
@@ -2514,7 +2530,7 @@ export function creationSweep(ctx: ScanContext, probes = 'the injection probes')
       // One 2xx DELETE is not trusted where the item can be read: several creations may answer one path (a slug
       // of a title the API does not make unique, a taken title refused yet stored) and a DELETE removes one of
       // them. Read again: while the path still answers, delete again (bounded), and say what stays.
-      const still = await stillThere(path, item, t);
+      const still = await stillThere(path, item, t, o.res.json);
       if (still === undefined) {
         t.deleted++;
         cleared.add(`${o.as.name} ${path}`);
@@ -2530,7 +2546,11 @@ export function creationSweep(ctx: ScanContext, probes = 'the injection probes')
         t.extra > 0
           ? ` (and ${t.extra} more no answer counted, found at the same path${t.extra === 1 ? '' : 's'} by reading ${t.extra === 1 ? 'it' : 'them'} back)`
           : '';
-      const what = `${probes} of ${t.op.method} ${t.op.path} created ${t.made} object${t.made === 1 ? '' : 's'}${extra} as ${t.as.name}`;
+      const reissued =
+        t.reissued > 0
+          ? ` (${t.reissued} of them: a read after the DELETE showed a record the scan did not make, its id given to another, not deleted again)`
+          : '';
+      const what = `${probes} of ${t.op.method} ${t.op.path} created ${t.made} object${t.made === 1 ? '' : 's'}${extra}${reissued} as ${t.as.name}`;
       if (left === 0) {
         ctx.note?.({
           operation: t.op,
