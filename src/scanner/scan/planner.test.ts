@@ -23,6 +23,7 @@ import {
   itemParam,
   linkedItemRoute,
   listedValue,
+  loginByWords,
   madeUpId,
   madeUpOfShape,
   madeUpUuid,
@@ -1271,5 +1272,70 @@ describe('a write under an id discovery only confirmed', () => {
     assert.deepEqual(carol.invented, ['org_id']);
     // Reads keep any confirmed id (the other identity's is what API1 replays).
     assert.equal(planRequest(doc, op('GET'), objects, { owner: 'alice' }).path, '/orgs/2/projects');
+  });
+});
+
+describe('loginByWords', () => {
+  const body = (properties: Record<string, unknown>, description?: string) => ({
+    ...(description !== undefined ? { description } : {}),
+    content: { 'application/json': { schema: { type: 'object', properties } } },
+  });
+  const creds = { username: { type: 'string' }, password: { type: 'string' } };
+  const doc = buildApiDocument('/words.yaml', '3.0', {
+    openapi: '3.0.3',
+    info: { title: 'words', version: '1' },
+    paths: {
+      '/api/sqlivuln': {
+        post: {
+          summary: 'SQLI using POST method',
+          requestBody: body(creds, 'login not protected'),
+          responses: { '200': { description: 'login using creds' } },
+        },
+      },
+      '/api/accounts/new': {
+        post: {
+          summary: 'Sign up with your credentials',
+          requestBody: body(creds),
+          responses: { '201': { description: 'ok' } },
+        },
+      },
+      '/api/password': {
+        post: {
+          summary: 'Change the credentials of a user',
+          requestBody: body(creds),
+          responses: { '200': { description: 'ok' } },
+        },
+      },
+      '/api/pets': {
+        post: {
+          summary: 'Add a pet, signed in',
+          requestBody: body({
+            name: { type: 'string' },
+            password: { type: 'string' },
+            age: { type: 'integer' },
+          }),
+          responses: { '200': { description: 'ok' } },
+        },
+      },
+      '/api/vault': {
+        post: {
+          summary: 'Open the vault',
+          requestBody: body(creds),
+          responses: { '200': { description: 'the vault' } },
+        },
+      },
+    },
+  });
+  const at = (path: string) => loginByWords(doc, doc.operations.find((o) => o.path === path)!);
+  test('a body of a user name and a password whose words say log in / creds is a login', () => {
+    assert.equal(at('/api/sqlivuln'), true);
+  });
+  test('a sign-up or a change of password is none, nor a body of more fields, nor one whose words say nothing', () => {
+    assert.deepEqual(['/api/accounts/new', '/api/password', '/api/pets', '/api/vault'].map(at), [
+      false,
+      false,
+      false,
+      false,
+    ]);
   });
 });

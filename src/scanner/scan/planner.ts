@@ -228,6 +228,59 @@ export function isLoginOperation(spec: ApiDocument, op: Operation): boolean {
   return [...Object.keys(sample), ...Object.keys(recordFields(sample))].some((k) => PASSWORD_FIELD.test(k));
 }
 
+/**
+ * What the document says of an operation in its own words: its summary and description, its request body's
+ * description and its answers' (at most ten), up to 500 characters each. Where a document names an operation by
+ * nothing else (`POST /api/hhivuln`: "email reset", "this is the reset link").
+ */
+export function operationWords(spec: ApiDocument, op: Operation): string {
+  const words = [op.summary ?? '', operationDescription(spec, op)];
+  const text = (v: unknown) => {
+    const x =
+      v !== null && typeof v === 'object' && typeof (v as JsonObject).$ref === 'string'
+        ? spec.resolve((v as JsonObject).$ref as string)
+        : v;
+    const d = x !== null && typeof x === 'object' ? (x as JsonObject).description : undefined;
+    if (typeof d === 'string') words.push(d.slice(0, 500));
+  };
+  const raw = op.pointer !== '' ? spec.resolve(`#${op.pointer}`) : undefined;
+  if (raw !== null && typeof raw === 'object') {
+    text((raw as JsonObject).requestBody);
+    const responses = (raw as JsonObject).responses;
+    if (responses !== null && typeof responses === 'object')
+      for (const r of Object.values(responses as JsonObject).slice(0, 10)) text(r);
+  }
+  return words.join(' ');
+}
+
+/** Words that say an operation signs someone in (`login using creds`, `Sign in`, `authenticates a user`). */
+const LOGIN_PROSE =
+  /\b(log[\s_-]?ins?|logs?[\s_-]?(in|on)|logging[\s_-]?in|sign(s|ing)?[\s_-]?in|authenticat\w*|creds|credentials?)\b/i;
+/** Words of the flows beside a login that are none (a sign-up, a reset, a change of password). */
+const NOT_LOGIN_PROSE =
+  /regist|sign[\s_-]?up|\bjoin|forgot|\breset|recover|\bchange|\bupdate|verif|log[\s_-]?out|refresh|invit|\bcreat|\bnew\b|enrol/i;
+const LOGIN_USER_FIELD = /^(user(_?name)?|login|e-?mail|email_?address|handle|account|phone|name)$/i;
+const LOGIN_PASSWORD_FIELD = /^(pass(word)?|passwd|pwd|pass_?phrase)$/i;
+
+/**
+ * A login that its path and id do not name (`POST /api/sqlivuln {username, password}`, whose document says
+ * "login using creds"): a POST with no path parameter whose JSON or form body is exactly a user name (or e-mail)
+ * and a password, and whose words (summary, description, the request body's and the answers' descriptions) say it
+ * signs in and nothing of a sign-up, reset or change beside it. Checks that would take its password for a new
+ * one (a sign-up, an account change) probe it as a login instead: with a user nobody has.
+ */
+export function loginByWords(spec: ApiDocument, op: Operation): boolean {
+  if (op.method !== 'POST' || op.path.includes('{')) return false;
+  const schema = bodySchema(op);
+  if (schema === undefined) return false;
+  const fields = Object.keys(recordProperties(spec, schema));
+  if (fields.length !== 2) return false;
+  if (!fields.some((k) => LOGIN_PASSWORD_FIELD.test(k)) || !fields.some((k) => LOGIN_USER_FIELD.test(k)))
+    return false;
+  const prose = operationWords(spec, op);
+  return LOGIN_PROSE.test(prose) && !NOT_LOGIN_PROSE.test(`${prose} ${op.path}`);
+}
+
 export function isAdminOperation(op: Operation): boolean {
   if (op.extensions['x-portcullis-admin'] === true) return true;
   if (ADMIN.test(op.path) || privilegedArea(op.path) || op.tags.some((t) => ADMIN.test(t))) return true;

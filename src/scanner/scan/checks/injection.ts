@@ -97,6 +97,7 @@ import {
   isUuid,
   jsonBodySchema,
   listedValue,
+  loginByWords,
   madeUpUuid,
   memberParam,
   type PlannedRequest,
@@ -680,6 +681,8 @@ function encodedProber(inner: Prober, codec: Codec): Prober {
  * or change keeps its password at `data.attributes.password`, which setsPassword (top-level members) misses.
  */
 function setsAPassword(spec: ScanContext['spec'], op: Operation): boolean {
+  // A login its words name (`{username, password}`, "login using creds"): its password is checked, not set.
+  if (loginByWords(spec, op)) return false;
   if (setsPassword(spec, op)) return true;
   if (isLoginOperation(spec, op) || /log_?in|sign_?in/i.test(op.path)) return false;
   return Object.keys(recordProperties(spec, bodySchema(op))).some((k) => passwordName(k));
@@ -1663,6 +1666,7 @@ function mayWiden(ctx: ScanContext, op: Operation): boolean {
   const ids = [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])];
   return (
     isLoginOperation(ctx.spec, op) ||
+    loginByWords(ctx.spec, op) ||
     ids.some((as) => as.login?.path === op.path && op.method === (as.login.flow.method ?? 'POST'))
   );
 }
@@ -2757,7 +2761,12 @@ function loginOperation(ctx: ScanContext, op: Operation, documented: ReadonlySet
   const ids = [...ctx.identities, ...(ctx.admin ? [ctx.admin] : [])];
   if (ids.some((as) => as.login?.path === op.path && op.method === (as.login.flow.method ?? 'POST')))
     return true;
-  return documented.has(op) || isLoginOperation(ctx.spec, op) || undocumentedLogin(ctx, op) !== undefined;
+  return (
+    documented.has(op) ||
+    isLoginOperation(ctx.spec, op) ||
+    loginByWords(ctx.spec, op) ||
+    undocumentedLogin(ctx, op) !== undefined
+  );
 }
 
 /** The given identities' login values that name them (user names, e-mails; not passwords), lower case. */
@@ -3467,8 +3476,8 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
     else unreadable.add(op.id);
   }
   // Creations (`POST /notes`): their probes leave objects named by payloads in the data of whoever sends them. With
-  // a sign-up they go as an account of the scan's own first; what a probe made as a given identity or the admin is
-  // deleted after each round (creationSweep).
+  // a sign-up they go as an account of the scan's own first; what a probe made, as that account, a given identity
+  // or the admin, is deleted after each round (creationSweep).
   const mayMake = (op: Operation) =>
     op.method === 'POST' &&
     !signUp(ctx, op) &&
@@ -3588,7 +3597,9 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
           pinned,
           [],
           undefined,
-          as !== null && as !== maker?.identity && madeOps.has(point.op.id)
+          // The scan's own account's too (review R2-S1): an account the clean-up cannot delete keeps what it made,
+          // and a public creation (an article in everyone's feed) stays in view of every caller.
+          as !== null && madeOps.has(point.op.id)
             ? sweep.seen(point.op, as, point.value, point.name)
             : undefined,
         );

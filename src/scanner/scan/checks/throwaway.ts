@@ -14,6 +14,7 @@ import {
   bodySchema,
   isExcluded,
   isLoginOperation,
+  loginByWords,
   type PlannedRequest,
   pathValues,
   planRequest,
@@ -299,6 +300,9 @@ function objectsOfLeft(ctx: ScanContext, accounts: readonly Throwaway[]): string
       made.set(key, (made.get(key) ?? 0) + 1);
     }
     if (made.size === 0) continue;
+    // As many of its own DELETEs succeeded as it made objects (the injection probes' sweep deletes what the
+    // account made, each read back as gone): nothing is known to stay.
+    if (deleted >= [...made.values()].reduce((a, b) => a + b, 0)) continue;
     const what = [...made].map(([k, n]) => `${n} by ${k}`).join(', ');
     parts.push(
       `${v.name}: ${what}${deleted > 0 ? ` (its session's DELETEs answered 2xx ${deleted} time${deleted === 1 ? '' : 's'})` : ''}`,
@@ -775,6 +779,8 @@ function requestFields(request: ScanRequest): Record<string, unknown> {
 /** A POST that makes an account: no path parameter, a password and a user name or e-mail among its inputs. */
 function makesAccount(ctx: ScanContext, op: Operation): boolean {
   if (op.method !== 'POST' || op.path.includes('{') || isLoginOperation(ctx.spec, op)) return false;
+  // A login its words name (`{username, password}`, "login using creds") makes no account.
+  if (loginByWords(ctx.spec, op)) return false;
   if (NOT_SIGNUP_PATH.test(op.path) && !/regist|sign_?up/i.test(op.path)) return false;
   const body = bodySchema(op);
   // The record's fields where the body wraps it in an envelope (`{"user": {...}}`), as the sign-up sends them.
