@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { buildApiDocument } from '../../../openapi/load.ts';
 import type { ScanResponse } from '../client.ts';
-import { cutPageItems, jsonPrefix, pageCounts, pageItems } from './api4-resource-consumption.ts';
+import {
+  cutPageItems,
+  jsonPrefix,
+  messageFlows,
+  pageCounts,
+  pageItems,
+} from './api4-resource-consumption.ts';
 
 test('a page is the array, an items-like member, or the only array of records in an envelope', () => {
   assert.equal(pageItems([1, 2, 3])?.length, 3);
@@ -79,4 +86,43 @@ test('a cut answer is read in one pass: a quarter of a megabyte of brackets and 
   jsonPrefix(nasty);
   jsonPrefix(`[${'{"a":[1,'.repeat(40_000)}`);
   assert.ok(performance.now() - started < 1000);
+});
+
+test('message flows: the sending step of a reset, a code or a link, not its verification nor any other reset', () => {
+  const body = (props: string[]) => ({
+    requestBody: {
+      content: {
+        'application/json': {
+          schema: {
+            type: 'object',
+            properties: Object.fromEntries(props.map((p) => [p, { type: 'string' }])),
+          },
+        },
+      },
+    },
+    responses: { '200': { description: 'ok' } },
+  });
+  const spec = buildApiDocument('/messages.yaml', '3.0', {
+    openapi: '3.0.3',
+    info: { title: 'messages', version: '1' },
+    paths: {
+      '/initiate_forgot_password': { post: body(['user_number']) },
+      '/api/v1/auth/reset': { post: { summary: 'Request password reset', ...body(['email']) } },
+      '/otp/send': { post: body(['phone']) },
+      '/otp/verify': { post: body(['phone', 'otp']) },
+      '/auth/password/reset/confirm': { post: body(['token', 'new_password']) },
+      '/api/v1/tickets/reset': { post: { summary: 'Reset ticket counter', ...body([]) } },
+      '/users/{id}/send-code': {
+        post: {
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+          ...body([]),
+        },
+      },
+      '/auth/login': { post: body(['username', 'password']) },
+    },
+  });
+  assert.deepEqual(
+    messageFlows({ spec }).map((op) => op.path),
+    ['/initiate_forgot_password', '/api/v1/auth/reset', '/otp/send'],
+  );
 });

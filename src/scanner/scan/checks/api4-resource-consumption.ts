@@ -16,11 +16,16 @@ import type { JsonSchema, Operation } from '../../../core/api-document.ts';
 import type { Check } from '../check.ts';
 import { MAX_BODY_CHARS, type ScanResponse } from '../client.ts';
 import { evidenceOf, isSuccess, type ScanContext } from '../context.ts';
+import { setsPassword, setsPasswordByUrl } from '../discover.ts';
 import {
   bodySchema,
   inputActs,
+  isAdminOperation,
   isCreationOperation,
   isExcluded,
+  isLoginOperation,
+  listedValue,
+  operationProse,
   pathActs,
   planRequest,
   requestBody,
@@ -31,6 +36,7 @@ import { propertiesOf, resolveSchema, sampleValue, schemaType } from '../schema.
 import { refusedIn200 } from './api5-function-authorization.ts';
 import { creationSweep } from './injection.ts';
 import { redos } from './redos.ts';
+import { MAIL_FIELD, PASSWORD, reuseThrowaway } from './throwaway.ts';
 
 const PAGE_PARAM =
   /^(limit|page_?size|per_?page|size|count|max(_?results|_?items|_?rows)?|top|first|take|\$top|items_?per_?page|results_?per_?page|page\[(size|limit)\]|num_?(results|items|rows)|batch_?size)$/i;
@@ -753,6 +759,147 @@ async function costInputs(ctx: ScanContext, op: Operation): Promise<boolean> {
   return probed;
 }
 
+/**
+ * Operations that send a message or a code to the person they name: a forgotten password, a reset link, a one-time
+ * code or a magic link by SMS or e-mail (`POST /initiate_forgot_password`, `POST /auth/reset {email}`, `POST
+ * /otp/send {phone}`), by their path, operation id or prose. Each message may cost money (an SMS) and floods its
+ * recipient: OWASP's API4 example is an SMS reset sent without limit.
+ */
+const MESSAGE_FLOW =
+  /forgot|((re)?send|request|text)[-_ ]?(an? )?(otp|code|sms|pin|text|link|token|verification|confirmation|e-?mail|mail|message)|(^|[^a-z])(sms|otp)([^a-z]|$)|one[-_ ]?time|2fa|mfa|magic[-_ ]?link|verification[-_ ]?(code|e-?mail|sms|link)/i;
+/** A reset or recovery of an account (`POST /auth/reset {email}`), not of any state (`POST /tickets/reset`). */
+const ACCOUNT_RESET =
+  /(reset|recover)[\s\S]*(pass|pwd|account|login|auth|credential|sign[-_ ]?in)|(pass|pwd|account|login|auth|credential)[\s\S]*(reset|recover)/i;
+/** An input that takes the code the message carried (the verification step, which API2's code guessing probes). */
+const CODE_INPUT = /(^|_)(otp|pin|code|token|totp|nonce)$/i;
+const PHONE_INPUT = /phone|mobile|msisdn|tel$|number$/i;
+const PERSON_INPUT = /^(user|username|user_?name|login|handle|account|name|identifier)$/i;
+/** Inputs that name someone by an id: never sent with a sampled value (it may be a real person's). */
+const ID_INPUT = /(^|_)(id|uid)$|Id$/;
+/** A number no one has (the 555-01xx range is reserved for fiction). */
+const FICTIONAL_PHONE = '+15555550143';
+/** Requests a message flow gets (the first included): enough for a limit of a few an hour to show. */
+const MESSAGE_BURST = 20;
+/** Operations probed so, at most. */
+const MAX_MESSAGE_FLOWS = 3;
+/** Words of a limit said in a 2xx or 4xx answer (`{"detail": "Request was throttled."}`). */
+const LIMIT_WORDS = /too many|rate.?limit|throttl|try again (later|in)|slow down|quota/i;
+
+/** The operations that send a message or a code (MESSAGE_FLOW), not its verification step nor a password setter. */
+export function messageFlows(ctx: Pick<ScanContext, 'spec'>): Operation[] {
+  const { spec } = ctx;
+  return spec.operations.filter((op) => {
+    if ((op.method !== 'POST' && op.method !== 'GET') || isExcluded(op) || isAdminOperation(op)) return false;
+    const words = `${op.path} ${op.hasDeclaredId ? op.id : ''} ${operationProse(spec, op)}`;
+    if (!MESSAGE_FLOW.test(words) && !ACCOUNT_RESET.test(words)) return false;
+    if (isLoginOperation(spec, op) || setsPassword(spec, op) || setsPasswordByUrl(spec, op)) return false;
+    const names = [
+      ...Object.keys(propertiesOf(spec, bodySchema(op))),
+      ...op.parameters.filter((p) => p.in === 'query').map((p) => p.name),
+    ];
+    if (names.some((n) => CODE_INPUT.test(n) || PASSWORD.test(n))) return false;
+    // A path parameter names someone (`/users/{id}/send-code`), unless the document lists its values.
+    return !op.parameters.some((p) => p.in === 'path' && listedValue(spec, p.schema) === undefined);
+  });
+}
+
+/**
+ * A message flow without a limit (`-no-rate-limit`, key `message-flow`): MESSAGE_BURST requests in a burst to each
+ * operation that sends a reset, a code or a message (messageFlows, at most MAX_MESSAGE_FLOWS) must meet a 429, a
+ * 503, a rate-limit header or a refusal that says so. Never for a given identity or the admin: the request names an
+ * account of the scan's own (reused, with its session where the operation needs one) or, for an operation open to
+ * anyone, a user name and e-mail nobody has, and a fictional phone number; an operation that needs a session and
+ * has no account of the scan's own is noted, not sent (it would text or mail a given person).
+ */
+async function messageFlowLimits(ctx: ScanContext): Promise<void> {
+  const ops = messageFlows(ctx).slice(0, MAX_MESSAGE_FLOWS);
+  if (ops.length === 0) return;
+  const own = await reuseThrowaway(ctx);
+  const tag = Math.random().toString(16).slice(2, 10);
+  const subject = own
+    ? { name: own.name, email: own.email, label: `an account the scan registered (${own.name})` }
+    : { name: `pc-nobody-${tag}`, email: `pc-nobody-${tag}@example.com`, label: 'a user name nobody has' };
+  const valueFor = (name: string): string | undefined =>
+    MAIL_FIELD.test(name)
+      ? subject.email
+      : PHONE_INPUT.test(name)
+        ? FICTIONAL_PHONE
+        : PERSON_INPUT.test(name)
+          ? subject.name
+          : undefined;
+  for (const op of ops) {
+    if (ctx.signal.aborted) return;
+    const as = requiresAuth(op) ? own?.identity : null;
+    if (as === undefined) {
+      ctx.note?.({
+        rule: SCAN_RULES.noRateLimit,
+        operation: op,
+        reason: `not sent: it sends a message or a code to its caller, and only an account of the scan's own may ask that (never a given identity, whose phone or mailbox it reaches); no sign-up gave one`,
+      });
+      continue;
+    }
+    const schema = bodySchema(op);
+    let body: Record<string, unknown> | undefined;
+    if (schema !== undefined) {
+      const sample = sampleValue(ctx.spec, schema);
+      body = sample !== null && typeof sample === 'object' && !Array.isArray(sample) ? { ...sample } : {};
+      for (const k of Object.keys(propertiesOf(ctx.spec, schema))) {
+        const v = valueFor(k);
+        if (v !== undefined) body[k] = v;
+        else if (ID_INPUT.test(k)) delete body[k];
+      }
+    }
+    const params: Record<string, string> = {};
+    for (const p of op.parameters) {
+      if (p.in !== 'query') continue;
+      const v = valueFor(p.name);
+      if (v !== undefined) params[p.name] = v;
+    }
+    const req = planRequest(ctx.spec, op, ctx.objects, { params, ...(body !== undefined ? { body } : {}) });
+    if (req.invented.length > 0) continue;
+    const first = await ctx.send(req, as);
+    if (!first || !isSuccess(first) || refusedIn200(first) || LIMIT_WORDS.test(first.text)) {
+      ctx.note?.({
+        rule: SCAN_RULES.noRateLimit,
+        operation: op,
+        reason: `message flow not judged: its first request for ${subject.label} answered ${first?.status ?? 'nothing'}${first && isSuccess(first) ? ' and refused it' : ''}`,
+      });
+      continue;
+    }
+    const rest = await Promise.all(
+      Array.from({ length: MESSAGE_BURST - 1 }, () => ctx.send(req, as, { burst: true })),
+    );
+    const answered = [first, ...rest].filter((r) => r !== undefined);
+    const limited = answered.find(
+      (r) =>
+        r.status === 429 ||
+        r.status === 503 ||
+        Object.keys(r.headers).some((h) => RATE_HEADER.test(h)) ||
+        LIMIT_WORDS.test(r.text),
+    );
+    if (
+      limited ||
+      answered.length < MESSAGE_BURST ||
+      !answered.every((r) => isSuccess(r) && !refusedIn200(r))
+    ) {
+      ctx.note?.({
+        rule: SCAN_RULES.noRateLimit,
+        operation: op,
+        reason: limited
+          ? `message flow limited: of ${MESSAGE_BURST} requests for ${subject.label}, one answered ${limited.status}${LIMIT_WORDS.test(limited.text) ? ' saying so' : ' with a limit'}`
+          : `message flow not judged: of ${MESSAGE_BURST} requests for ${subject.label}, ${answered.filter((r) => isSuccess(r)).length} succeeded`,
+      });
+      continue;
+    }
+    ctx.report(SCAN_RULES.noRateLimit, {
+      operation: op,
+      key: 'message-flow',
+      message: `${MESSAGE_BURST} requests in a burst to ${op.method} ${op.path}, which sends a reset, a code or a message to the person it names, all succeeded (${[...new Set(answered.map((r) => r.status))].join(', ')}) without a 429 or rate-limit headers: each may cost a message (an SMS) and floods its recipient. Sent for ${subject.label}, with a fictional phone number.`,
+      evidence: { ...evidenceOf(first), requests: MESSAGE_BURST, account: subject.name },
+    });
+  }
+}
+
 async function burst(ctx: ScanContext): Promise<void> {
   const user = ctx.identities[0];
   // A cheap read that works for this identity: a GET without path parameters.
@@ -823,6 +970,7 @@ export const api4: Check = {
     sweep.report();
     // Before the burst, which may trip a rate limit and slow every answer after it.
     await redos(ctx);
+    await messageFlowLimits(ctx);
     await burst(ctx);
   },
 };
