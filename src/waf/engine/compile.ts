@@ -36,6 +36,7 @@ import {
 } from './request.ts';
 import {
   ALL_CHARS,
+  CHAR,
   charClasses,
   TRANSFORM_TRIGGERS,
   TRANSFORMS,
@@ -445,6 +446,8 @@ export function compileRules(
   // them comes out of the step (of the chain) unchanged.
   const stepTrigger: number[] = [0];
   const chainTrigger: number[] = [0];
+  // The classes a value must hold for chain k to change more than its ASCII letter case (`plainClasses`).
+  const chainPlain: number[] = [0];
   const chainIds = new Map<string, number>();
   const chainOf = (names: readonly string[], fns: readonly Transform[]): number => {
     let id = 0;
@@ -459,6 +462,7 @@ export function compileRules(
         const trigger = TRANSFORM_TRIGGERS.get(names[i]) ?? ALL_CHARS;
         stepTrigger.push(trigger);
         chainTrigger.push(chainTrigger[id] | trigger);
+        chainPlain.push(plainClasses(names.slice(0, i + 1)));
         chainIds.set(key, k);
       }
       id = k;
@@ -718,6 +722,17 @@ export function compileRules(
   const pairIds = new Map<string, number>();
   const pairColl: string[] = [];
   const pairChain: number[] = [];
+  const pairOf = (coll: string, chainId: number) => {
+    const name = `${coll}/${chainId}`;
+    let k = pairIds.get(name);
+    if (k === undefined) {
+      k = pairColl.length;
+      pairIds.set(name, k);
+      pairColl.push(coll);
+      pairChain.push(chainId);
+    }
+    return k;
+  };
   for (const steps of phases.values()) {
     for (const step of steps) {
       if (step.kind !== 'rule') continue;
@@ -730,17 +745,6 @@ export function compileRules(
       )
         continue;
       r.skipCollections = [...new Set(r.targets.map((x) => x.collection))];
-      const pairOf = (coll: string, chainId: number) => {
-        const name = `${coll}/${chainId}`;
-        let k = pairIds.get(name);
-        if (k === undefined) {
-          k = pairColl.length;
-          pairIds.set(name, k);
-          pairColl.push(coll);
-          pairChain.push(chainId);
-        }
-        return k;
-      };
       if (r.multiMatch) {
         // The operator runs on the value after each prefix of the chain (the untransformed value first): it
         // can match only if one of those holds a prefilter string, so the rule is asked on the pairs of
@@ -755,6 +759,21 @@ export function compileRules(
       r.targetPairs = Int32Array.from(r.targets, (x) => pairOf(x.collection, r.chainId));
     }
   }
+  // Each pair's collection through no transformation (a pair of its own, made when no rule reads it so), and the
+  // collection's number: a pair whose chain changes no value of its collection but for letter case is gathered
+  // as that one (`gatherPair`).
+  const readPairs = pairColl.length;
+  for (let k = 0; k < readPairs; k++) pairOf(pairColl[k], 0);
+  const pairBase = Int32Array.from(pairColl, (coll) => pairOf(coll, 0));
+  const collIds = new Map<string, number>();
+  const pairCollId = Int32Array.from(pairColl, (coll) => {
+    let c = collIds.get(coll);
+    if (c === undefined) {
+      c = collIds.size;
+      collIds.set(coll, c);
+    }
+    return c;
+  });
   // `COLLECTION:key` targets on request collections, numbered by (collection, key).
   const keyIds = new Map<string, number>();
   for (const steps of phases.values()) {
@@ -817,11 +836,15 @@ export function compileRules(
     opMemos,
     pairColl,
     pairChain: Int32Array.from(pairChain),
+    pairBase,
+    pairCollId,
+    collections: collIds.size,
     chainParent: Int32Array.from(chainParent),
     chainTransform,
     chainCaseOnly: Uint8Array.from(chainCaseOnly, (x) => (x ? 1 : 0)),
     stepTrigger: Int32Array.from(stepTrigger),
     chainTrigger: Int32Array.from(chainTrigger),
+    chainPlain: Int32Array.from(chainPlain),
     bodyGlue,
   });
   const files = [...new Set(parsed.rules.map((r) => r.file))];
@@ -851,6 +874,29 @@ function sameFoldingCase(a: string, b: string): boolean {
   return true;
 }
 
+/**
+ * The character classes a value must hold for a transformation chain (SecLang names, lower case) to change it
+ * more than in the case of its ASCII letters: a value holding none of them comes out of the chain the same but
+ * for letter case, so that its prefilter answer through the chain is its own (the automaton folds ASCII case).
+ * Per step: nothing for `lowercase` and `uppercase`; for `cmdLine`, what it acts on but upper-case letters
+ * (without `\ " ' ^ , ;` and white space it only lowers them); every other step's whole trigger. A step after
+ * one that may have changed letter case sees other letters than the value's: when it acts on letters, a value
+ * with letters is not plain.
+ */
+export function plainClasses(names: readonly string[]): number {
+  let plain = 0;
+  let cases = false;
+  for (const name of names) {
+    const trigger = TRANSFORM_TRIGGERS.get(name) ?? ALL_CHARS;
+    const own =
+      name === 'lowercase' || name === 'uppercase' ? 0 : name === 'cmdline' ? trigger & ~CHAR.upper : trigger;
+    if (cases && (own & (CHAR.upper | CHAR.lower)) !== 0) plain |= CHAR.upper | CHAR.lower;
+    plain |= own;
+    cases ||= own !== trigger;
+  }
+  return plain;
+}
+
 /** Thrown when a ctl removes a folded rule: the evaluation starts again with the whole program. */
 const RESTART_UNFOLDED = new Error('a ctl removed a rule folded at load');
 
@@ -876,11 +922,15 @@ interface EngineParts {
   readonly opMemos: number;
   readonly pairColl: readonly string[];
   readonly pairChain: Int32Array;
+  readonly pairBase: Int32Array;
+  readonly pairCollId: Int32Array;
+  readonly collections: number;
   readonly chainParent: Int32Array;
   readonly chainTransform: readonly Transform[];
   readonly chainCaseOnly: Uint8Array;
   readonly stepTrigger: Int32Array;
   readonly chainTrigger: Int32Array;
+  readonly chainPlain: Int32Array;
   readonly bodyGlue: readonly BodyGlue[];
 }
 
@@ -1169,6 +1219,12 @@ class Engine {
   private readonly stepTrigger: Int32Array;
   private readonly chainTrigger: Int32Array;
   /**
+   * Per chain, the character classes a value must hold for the chain to change more than its ASCII letter case
+   * (`plainClasses`): a value holding none of them has, through the chain, the untransformed value's prefilter
+   * answer (the automaton folds ASCII case), which `hitsOf` then gives without transforming or walking the chain.
+   */
+  private readonly chainPlain: Int32Array;
+  /**
    * The prefilter answers of the current evaluation, one row of `rowWords` 32-bit words per scanned value
    * (bit p set: the value holds one of prefilter p's strings); rows are handed out afresh by each
    * evaluation. Bits, not bytes: an evaluation's rows then fit in a few cache lines.
@@ -1208,6 +1264,15 @@ class Engine {
    */
   private readonly pairColl: readonly string[];
   private readonly pairChain: Int32Array;
+  /** Per pair, the pair of its collection through no transformation (itself for those), and its collection's number. */
+  private readonly pairBase: Int32Array;
+  private readonly pairCollId: Int32Array;
+  /**
+   * Per collection of the pairs, the union of its values' character classes, known while `collStamp` is the
+   * current `keyEpoch`.
+   */
+  private readonly collStamp: Int32Array;
+  private readonly collClasses: Int32Array;
   private readonly pairStamp: Int32Array;
   private readonly pairFrom: Int32Array;
   private readonly pairTo: Int32Array;
@@ -1254,6 +1319,7 @@ class Engine {
     this.chainCaseOnly = parts.chainCaseOnly;
     this.stepTrigger = parts.stepTrigger;
     this.chainTrigger = parts.chainTrigger;
+    this.chainPlain = parts.chainPlain;
     this.rowWords = (parts.prefilters + 31) >>> 5;
     this.hitRows = new Int32Array(64 * this.rowWords);
     this.hitRows.fill(-1, ALL_HITS * this.rowWords, (ALL_HITS + 1) * this.rowWords);
@@ -1264,6 +1330,10 @@ class Engine {
     this.bodyGlue = parts.bodyGlue;
     this.pairColl = parts.pairColl;
     this.pairChain = parts.pairChain;
+    this.pairBase = parts.pairBase;
+    this.pairCollId = parts.pairCollId;
+    this.collStamp = new Int32Array(parts.collections);
+    this.collClasses = new Int32Array(parts.collections);
     this.pairStamp = new Int32Array(parts.pairColl.length);
     this.pairFrom = new Int32Array(parts.pairColl.length);
     this.pairTo = new Int32Array(parts.pairColl.length);
@@ -1412,6 +1482,16 @@ class Engine {
     const entries = t.c.get(this.pairColl[pair]);
     if (entries === undefined) return;
     const chainId = this.pairChain[pair];
+    // No value of the collection holds a class on which the chain does more than change letter case: each
+    // value's answer through the chain is its untransformed one (`hitsOf`), so the pair's rows are those of the
+    // collection through no transformation, gathered once for all such chains.
+    const base = this.pairBase[pair];
+    if (base !== pair && (this.classesOfCollection(pair, entries) & this.chainPlain[chainId]) === 0) {
+      if (this.pairStamp[base] !== this.keyEpoch) this.gatherPair(base, t);
+      this.pairFrom[pair] = this.pairFrom[base];
+      this.pairTo[pair] = this.pairTo[base];
+      return;
+    }
     const parts = this.nameLists.get(this.pairColl[pair]);
     if (parts !== undefined && this.gatherLists(pair, parts, entries, chainId, t)) return;
     for (let i = 0; i < entries.length; i++) {
@@ -1431,6 +1511,17 @@ class Engine {
       this.pairRows[this.pairRowCount++] = row;
     }
     this.pairTo[pair] = this.pairRowCount;
+  }
+
+  /** The union of the character classes of a pair's collection's values (`entries`), once per `keyEpoch`. */
+  private classesOfCollection(pair: number, entries: readonly Entry[]): number {
+    const k = this.pairCollId[pair];
+    if (this.collStamp[k] === this.keyEpoch) return this.collClasses[k];
+    let classes = 0;
+    for (let i = 0; i < entries.length; i++) classes |= this.classesOf(entries[i]);
+    this.collStamp[k] = this.keyEpoch;
+    this.collClasses[k] = classes;
+    return classes;
   }
 
   /**
@@ -1955,6 +2046,7 @@ class Engine {
     if (this.keyEpoch === 0) {
       this.keyStamp.fill(0);
       this.pairStamp.fill(0);
+      this.collStamp.fill(0);
       this.keyEpoch = 1;
     }
   }
@@ -2112,9 +2204,10 @@ class Engine {
   }
 
   private hitsOf(e: Entry, chainId: number, t: Transaction): number {
-    // The value goes through the chain unchanged (no step acts on its characters): the untransformed
-    // value's answer, kept apart from the per-chain memo, which most values then never need.
-    if (chainId === 0 || (this.classesOf(e) & this.chainTrigger[chainId]) === 0) {
+    // The value goes through the chain unchanged but for the case of its ASCII letters (no step acts on its
+    // characters otherwise): the untransformed value's answer, kept apart from the per-chain memo, which most
+    // values then never need.
+    if (chainId === 0 || (this.classesOf(e) & this.chainPlain[chainId]) === 0) {
       let hits0 = e.pf0;
       if (hits0 < 0) {
         hits0 = e.memo !== undefined ? this.memoHits(e, e.memo, 0, t) : this.hitsOfValue(e.value);
