@@ -6,9 +6,11 @@ import { GUARDED_JSON, sendJson } from './small-api.ts';
 import { headerIdentities, scanTwins, type TwinScans, type TwinTarget } from './twins.ts';
 
 /**
- * Two exposures session 15's measurement named by cause: a static folder served with its directory listing (a
- * database dump beside the posters), and a CSV export that anyone can download holding every volunteer's e-mail and
- * phone. The scan reported neither: it never asked for a folder, and its personal-data readings read JSON only.
+ * Three exposures session 15's measurement named by cause: a static folder served with its directory listing (a
+ * database dump beside the posters), a settings file with a password in that folder (the scan looked for
+ * configuration files below the documented folders only), and a CSV export that anyone can download holding every
+ * volunteer's e-mail and phone. The scan reported none: it never asked for a folder, and its personal-data readings
+ * read JSON only.
  *
  * Style: a Hapi-style volunteer registry (`{statusCode, error, message}` errors, `Authorization: Bearer`), events that
  * link their posters under `/media/posters/` (a folder no usual list has at its depth), nginx-style `Index of`
@@ -92,6 +94,13 @@ function startRegistry(fixed: boolean): Promise<TwinTarget> {
       res.writeHead(200, { ...HEADERS, 'content-type': 'text/html' });
       return res.end(index(url.pathname, listings[url.pathname]));
     }
+    if (!fixed && url.pathname === '/media/settings.json')
+      return sendJson(
+        res,
+        200,
+        { smtp: { host: 'mail.example.org', smtp_password: 'n8Qe-77-volunteer' } },
+        GUARDED_JSON,
+      );
     if (url.pathname === '/api/events') return sendJson(res, 200, EVENTS, GUARDED_JSON);
     if (url.pathname === '/api/events/export')
       return csv(
@@ -127,17 +136,18 @@ describe('a listed static folder and a CSV export of personal data open to anyon
         { ines: VOLUNTEERS[0].token, tomas: VOLUNTEERS[1].token },
         'Bearer',
       ),
-      checks: ['API3', 'API8'],
+      checks: ['API3', 'API8', 'API9'],
       ratePerSecond: 200,
     });
   });
 
-  test('vulnerable: both listings (the one naming a dump high), and the volunteers export, not the events one', () => {
+  test('vulnerable: both listings (the one naming a dump high), the settings file in the linked folder, and the volunteers export, not the events one', () => {
     const all = found(runs.vulnerable.result);
     for (const want of [
       'scan/api8-directory-listing GET /media/ medium',
       'scan/api8-directory-listing GET /media/posters/ high',
       'scan/api3-sensitive-data-exposure exportVolunteers high',
+      'scan/api9-undocumented-endpoint GET /media/settings.json high',
     ])
       assert.ok(all.includes(want), `${want}\n${all.join('\n')}`);
     assert.ok(!all.some((f) => f.includes('exportEvents')), all.join('\n'));

@@ -11,7 +11,8 @@ import { headerIdentities, scanTwins, type TwinScans, type TwinTarget } from './
  * debug page for `int("abc")` on a JSON `quantity`, an Express error handler printing `err.stack`): the scan sent
  * wrong kinds only to path parameters. Here a Fastify-style cinema API (`{statusCode, error, message}` errors, an
  * `X-Api-Token` header) whose error handler adds the stack: `?limit=` read with `BigInt()`, a negative `?page=`
- * reaching `Buffer.alloc`, and a booking's `seats` read with `.toFixed()`. The fixed twin checks each input's kind
+ * reaching `Buffer.alloc`, a booking's `seats` read with `.toFixed()`, and `?title[]=` (a list, as qs reads it) met
+ * by `.toLowerCase()` on a route whose Express error page prints the stack as HTML. The fixed twin checks each input's kind
  * (400, no stack) and answers the same otherwise.
  */
 const token = [{ token: [] }];
@@ -37,6 +38,13 @@ const SPEC = {
         operationId: 'listReviews',
         parameters: [{ name: 'page', in: 'query', schema: { type: 'integer', minimum: 1 } }],
         responses: { '200': { description: 'reviews' } },
+      },
+    },
+    '/v1/films': {
+      get: {
+        operationId: 'searchFilms',
+        parameters: [{ name: 'title', in: 'query', schema: { type: 'string' } }],
+        responses: { '200': { description: 'films' } },
       },
     },
     '/v1/bookings': {
@@ -111,6 +119,14 @@ async function startCinema(fixed: boolean): Promise<Cinema> {
       const cursor = Buffer.alloc((page - 1) * 8);
       return [200, { page, cursor: cursor.length, reviews: [{ film: 'Nocturne', stars: 4 }] }];
     }
+    if (method === 'GET' && url.pathname === '/v1/films') {
+      // qs reads `title[]=x` as a list; the vulnerable twin calls a string method on whatever came.
+      const listed = q.getAll('title[]');
+      if (fixed && listed.length > 0) return bad('querystring/title must be string');
+      const title = (listed.length > 0 ? listed : (q.get('title') ?? '')) as string;
+      const want = title.toLowerCase();
+      return [200, SCREENINGS.filter((f) => f.film.toLowerCase().includes(want))];
+    }
     if (url.pathname === '/v1/bookings' && method === 'GET')
       return [200, [...bookings.values()].filter((b) => b.owner === who)];
     if (url.pathname === '/v1/bookings' && method === 'POST') {
@@ -155,8 +171,23 @@ async function startCinema(fixed: boolean): Promise<Cinema> {
       }
       return sendJson(res, status, payload, GUARDED_JSON);
     } catch (e) {
-      // The vulnerable twin's error handler: the message and the stack go out (the fixed twin never gets here).
+      // The vulnerable twin's error handlers (the fixed twin never gets here): the films route, mounted from an
+      // Express app in development, answers Express's HTML error page; the others the message and the stack as JSON.
       const err = e as Error;
+      if (url.pathname === '/v1/films') {
+        res.writeHead(500, {
+          'content-type': 'text/html; charset=utf-8',
+          'x-content-type-options': 'nosniff',
+        });
+        const html = (err.stack ?? '')
+          .replace(/&/g, '&amp;')
+          .replace(/</g, '&lt;')
+          .replace(/\n/g, '<br>')
+          .replace(/ {2}/g, ' &nbsp;');
+        return res.end(
+          `<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>Error</title>\n</head>\n<body>\n<pre>${html}</pre>\n</body>\n</html>\n`,
+        );
+      }
       return sendJson(
         res,
         500,
@@ -184,8 +215,13 @@ describe('stack traces shown only by a value of the wrong kind in a typed input'
     });
   });
 
-  test('vulnerable: the typed query inputs and the typed body member show stack traces', () => {
-    assert.deepEqual(verbose(runs.vulnerable.result), ['createBooking', 'listReviews', 'listScreenings']);
+  test('vulnerable: the typed query inputs, the typed body member and a text input sent as an array show stack traces', () => {
+    assert.deepEqual(verbose(runs.vulnerable.result), [
+      'createBooking',
+      'listReviews',
+      'listScreenings',
+      'searchFilms',
+    ]);
     const reviews = runs.vulnerable.result.findings.find((f) => f.operation?.operationId === 'listReviews');
     assert.match(JSON.stringify(reviews?.evidence), /page=-1/);
   });

@@ -47,6 +47,9 @@ const PAGING =
 /** Reads at most this many operations with typed query inputs; writes at most this many with typed body fields. */
 const MAX_READS = 6;
 const MAX_WRITES = 4;
+/** Reads whose text query inputs are sent as arrays; at most this many inputs of each. */
+const MAX_ARRAY_READS = 4;
+const MAX_ARRAY_INPUTS = 3;
 
 /** The typed query inputs of an operation: name and kind. */
 export function typedQueryInputs(ctx: ScanContext, op: Operation): { name: string; kind: TypedKind }[] {
@@ -88,7 +91,8 @@ export function typedBodyFields(
  *   acts on an account, a password, a sign-in, money or an admin function, and one the write guard holds back as a
  *   given identity, goes anonymously instead, with the typed members alone in its body: it names no one's data. A
  *   form write of that kind is not sent (a word there is what a lax API turns into `NaN`).
- * At most 6 × 2 + 4 × 2 requests.
+ * - and the text query inputs of up to four more reads as arrays (arrayQueries).
+ * At most 6 × 2 + 4 + 4 × 2 requests.
  */
 export async function wrongKinds(ctx: ScanContext): Promise<void> {
   const user = ctx.identities[0];
@@ -107,6 +111,7 @@ export async function wrongKinds(ctx: ScanContext): Promise<void> {
     const negative = Object.fromEntries(paging.map((i) => [i.name, '-1']));
     await ctx.send(planRequest(ctx.spec, op, ctx.objects, { owner: user.name, params: negative }), user);
   }
+  await arrayQueries(ctx);
   const sweep = creationSweep(ctx, 'the wrong-kind probes');
   let writes = 0;
   for (const op of ctx.spec.operations) {
@@ -141,4 +146,46 @@ export async function wrongKinds(ctx: ScanContext): Promise<void> {
   }
   await sweep.flush(undefined, true);
   sweep.report();
+}
+
+/** The query inputs of an operation that take free text (a string of no format or list, or no schema at all). */
+export function textQueryInputs(ctx: ScanContext, op: Operation): string[] {
+  return op.parameters
+    .filter((p) => {
+      if (p.in !== 'query') return false;
+      const s = resolveSchema(ctx.spec, p.schema);
+      const type = schemaType(s);
+      return (type === undefined || type === 'string') && s.format === undefined && s.enum === undefined;
+    })
+    .map((p) => p.name);
+}
+
+/**
+ * An array where text is declared: `?title[]=pc` (qs in Express, PHP and Rails read it as a list), which a handler
+ * that calls a string method on the input (`req.query.title.toLowerCase()`) does not survive. One request each for
+ * up to four GETs with text query inputs (at most three of them), as the first identity; the passive readings
+ * judge the answers.
+ */
+async function arrayQueries(ctx: ScanContext): Promise<void> {
+  const user = ctx.identities[0];
+  let reads = 0;
+  for (const op of ctx.spec.operations) {
+    if (reads >= MAX_ARRAY_READS || ctx.signal.aborted) break;
+    if (op.method !== 'GET' || isExcluded(op)) continue;
+    const names = textQueryInputs(ctx, op).slice(0, MAX_ARRAY_INPUTS);
+    if (names.length === 0) continue;
+    reads++;
+    const req = planRequest(ctx.spec, op, ctx.objects, {
+      owner: user.name,
+      params: Object.fromEntries(names.map((n) => [n, 'pc'])),
+    });
+    const [path, qs = ''] = req.path.split('?');
+    const query = new URLSearchParams(qs);
+    for (const n of names) {
+      const value = query.get(n) ?? 'pc';
+      query.delete(n);
+      query.append(`${n}[]`, value);
+    }
+    await ctx.send({ ...req, path: `${path}?${query.toString()}` }, user);
+  }
 }

@@ -31,6 +31,7 @@ import { SCAN_RULES } from '../rules.ts';
 import { propertiesOf, resolveSchema, sampleValue } from '../schema.ts';
 import { similarity } from '../similarity.ts';
 import { looksRefused } from './api3-property-authorization.ts';
+import { linkedFolders } from './api8-directory-listing.ts';
 
 /** Built-in probe list: path and how bad an answer is. Tried at the root and under the API's base path. */
 export const PROBES: readonly (readonly [string, Severity])[] = [
@@ -161,6 +162,19 @@ export function configFolders(paths: readonly string[], base: string): string[] 
     if (!out.includes(folder)) out.push(folder);
   }
   return out.slice(0, 3);
+}
+
+/**
+ * The top folders of the same-origin file paths the answers link to (`/public` of `/public/images/mat.png`), at most
+ * two: a static folder often holds a configuration file put there by mistake. Only where the target is the host's
+ * root (the links are origin paths).
+ */
+export function staticFolders(ctx: ScanContext): string[] {
+  if (new URL(ctx.target).pathname.replace(/\/+$/, '') !== '') return [];
+  return linkedFolders(ctx)
+    .filter((f) => f.split('/').filter(Boolean).length === 1)
+    .map((f) => f.replace(/\/$/, ''))
+    .slice(0, 2);
 }
 
 const SIBLINGS: readonly (readonly [string, Severity])[] = [
@@ -1143,11 +1157,14 @@ export const api9: Check = {
       }
     }
 
-    // Configuration files below the documented folders (`/api/config.env`), judged against a made-up file there.
-    for (const folder of configFolders(
+    // Configuration files below the documented folders (`/api/config.env`) and the static folders the answers link
+    // to (`/public/config.json` beside `/public/images/mat.png`), judged against a made-up file there.
+    const folders = configFolders(
       ctx.spec.operations.map((o) => o.path),
       base,
-    )) {
+    );
+    for (const folder of staticFolders(ctx)) if (!folders.includes(folder)) folders.push(folder);
+    for (const folder of folders) {
       const made = await ctx.send({ method: 'GET', path: `${folder}/portcullis-${randomUUID()}.env` }, user);
       const catchFolder = isSuccess(made) ? made : undefined;
       for (const [path, severity] of PROBES) {
