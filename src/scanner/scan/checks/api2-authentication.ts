@@ -64,7 +64,7 @@ import { propertiesOf, recordFields, recordProperties, sampleValue } from '../sc
 import { accountParam, selfIds } from '../self.ts';
 import { similarity } from '../similarity.ts';
 import { sessionChecks } from './api2-sessions.ts';
-import { refusedIn200 } from './api5-function-authorization.ts';
+import { looksPrivileged, meantForRole, refusedIn200 } from './api5-function-authorization.ts';
 import {
   accountValues,
   checkIds,
@@ -2091,9 +2091,8 @@ function answerStrings(json: unknown): Set<string> {
  * by B and by a caller without credentials to a read of one's own account (`/me`, `/profile`; no path parameter)
  * that shows A's names to A and B's to B: B's answer then showing A's names and not B's (or an anonymous caller,
  * refused without them, getting A's) is the finding; the header is named by one request per header after all
- * of them together. Then role headers (`X-Role: admin`, `X-Admin: true`...) sent by B to at most two reads the
- * admin passes and B is refused: a 2xx like the admin's (similarity 0.5) is the finding too. GETs only; a header
- * the document declares on the operation, or an identity carries, is left alone.
+ * of them together (role inputs: roleInputs). GETs only; a header the document declares on the operation, or an
+ * identity carries, is left alone.
  */
 async function identityHeaders(ctx: ScanContext): Promise<void> {
   const [a, b] = ctx.identities;
@@ -2166,49 +2165,122 @@ async function identityHeaders(ctx: ScanContext): Promise<void> {
       break;
     }
   }
-  // Role headers, on reads only the admin passes.
+}
+
+/** Query inputs that choose a role where a careless API reads it from the request (`?role=admin`, `?user=admin`). */
+const ROLE_QUERIES: Readonly<Record<string, string>> = {
+  role: 'admin',
+  user: 'admin',
+  admin: 'true',
+  is_admin: 'true',
+};
+/** The ordinary value of each role input: the control, which must still be refused. */
+const ORDINARY_ROLE: Readonly<Record<string, string>> = { admin: 'user', true: 'false' };
+/** At most this many refused reads get the role probes. */
+const MAX_ROLE_READS = 3;
+
+/**
+ * Role inputs the client sets (`-no-credentials`, key `role-header:<header>` or `role-query:<name>`): undeclared
+ * role headers (`X-Role: admin`, `X-Admin: true`...), then query inputs (`?role=admin`, `?user=admin`,
+ * `?admin=true`), sent by the last ordinary identity, and by a caller without credentials when it is refused too,
+ * to at most three reads without path parameters that refuse it (401, 403, a refusal) and that either the admin
+ * passes or the document reserves to a role (an admin path, tag, scope or prose, or a 403 it declares there and
+ * the identity got). Proof: with an admin, an answer
+ * like the admin's (similarity 0.5); without one, an answer that lets the caller in while the same inputs with
+ * ordinary values (`X-Role: user`, `?admin=false`) are still refused: the privileged value alone opens the read,
+ * not the input's presence. GETs only; an input the document declares on the operation, or an identity carries,
+ * is left alone.
+ */
+async function roleInputs(ctx: ScanContext): Promise<void> {
+  const b = ctx.identities[ctx.identities.length - 1];
+  if (!b) return;
   const admin = ctx.admin;
-  if (!admin) return;
+  const carried = new Set(
+    ctx.identities.flatMap((p) => Object.keys(p.session.headers).map((h) => h.toLowerCase())),
+  );
   let tried = 0;
   for (const op of ctx.spec.operations) {
-    if (tried >= 2) break;
+    if (tried >= MAX_ROLE_READS) return;
     if (op.method !== 'GET' || isExcluded(op) || op.parameters.some((p) => p.in === 'path')) continue;
     const req = planRequest(ctx.spec, op, ctx.objects);
-    const byAdmin = await plainAnswer(ctx, req, admin);
     const byB = await plainAnswer(ctx, req, b);
     // B refused for want of rights (401, 403, a refusal): not a limit or a missing route.
-    if (!byAdmin || !letIn(byAdmin) || !byB || !keyRefused(byB)) continue;
+    if (!byB || !keyRefused(byB)) continue;
+    const byAdmin = admin ? await plainAnswer(ctx, req, admin) : undefined;
+    const adminIn = byAdmin !== undefined && letIn(byAdmin);
+    // No admin to compare with (or none given): only a read the document reserves to a role, by its words or by
+    // a 403 it declares there and B got.
+    const reserved =
+      looksPrivileged(op, ctx.spec) ||
+      meantForRole({ spec: ctx.spec, observations: [] }, op) ||
+      (byB.status === 403 && '403' in op.responses);
+    if (!adminIn && !reserved) continue;
     tried++;
-    const skip = declared(op);
-    const headers = Object.fromEntries(Object.entries(ROLE_HEADERS).filter(([h]) => !skip.has(h)));
-    const like = (res: ScanResponse | undefined): res is ScanResponse =>
-      res !== undefined &&
-      letIn(res) &&
-      (res.json === undefined ? res.text === byAdmin.text : similarity(res.json, byAdmin.json) >= 0.5);
-    const all = await ctx.send({ ...req, headers: { ...(req.headers ?? {}), ...headers } }, b);
-    if (!like(all)) continue;
-    let culprit: string | undefined;
-    let proof: ScanResponse = all;
-    for (const [h, v] of Object.entries(headers)) {
-      const one = await ctx.send({ ...req, headers: { ...(req.headers ?? {}), [h]: v } }, b);
-      if (like(one)) {
-        culprit = `${h}: ${v}`;
-        proof = one;
-        break;
+    const declared = new Set(op.parameters.map((p) => p.name.toLowerCase()));
+    const anon = await plainAnswer(ctx, req, null);
+    const callers: (Identity | null)[] = [b, ...(anon && keyRefused(anon) ? [null] : [])];
+    const headerPlaces = Object.entries(ROLE_HEADERS)
+      .filter(([h]) => !declared.has(h) && !carried.has(h))
+      .map(([name, value]) => [{ in: 'header', name }, value] as const);
+    const queryPlaces = Object.entries(ROLE_QUERIES)
+      .filter(([q]) => !declared.has(q) && !new URLSearchParams(req.path.split('?')[1] ?? '').has(q))
+      .map(([name, value]) => [{ in: 'query', name }, value] as const);
+    const withAll = (places: readonly (readonly [KeyPlace, string])[], ordinary: boolean) =>
+      places.reduce<PlannedRequest>(
+        (r, [place, value]) => withKey(r, place, ordinary ? (ORDINARY_ROLE[value] ?? 'user') : value),
+        req,
+      );
+    callersLoop: for (const as of callers) {
+      for (const places of [headerPlaces, queryPlaces]) {
+        if (places.length === 0) continue;
+        const like = async (
+          res: ScanResponse | undefined,
+          set: readonly (readonly [KeyPlace, string])[],
+        ): Promise<boolean> => {
+          if (res === undefined || !letIn(res)) return false;
+          if (adminIn)
+            return res.json === undefined
+              ? res.text === byAdmin.text
+              : similarity(res.json, byAdmin.json) >= 0.5;
+          // No admin: the same inputs with ordinary values must still be refused.
+          const control = await ctx.send(withAll(set, true), as);
+          return control !== undefined && keyRefused(control);
+        };
+        const all = await ctx.send(withAll(places, false), as);
+        if (!(await like(all, places))) continue;
+        let culprit: readonly [KeyPlace, string] | undefined;
+        let proof = all as ScanResponse;
+        for (const one of places) {
+          const res = await ctx.send(withAll([one], false), as);
+          if (await like(res, [one])) {
+            culprit = one;
+            proof = res as ScanResponse;
+            break;
+          }
+        }
+        const where = places[0][0].in === 'header' ? 'header' : 'query';
+        const sent = (culprit ? [culprit] : places)
+          .map(([p, v]) => (p.in === 'header' ? `${p.name}: ${v}` : `?${p.name}=${v}`))
+          .join(', ');
+        const who = as ? as.name : 'a caller without credentials';
+        ctx.report(SCAN_RULES.noCredentials, {
+          operation: op,
+          key: `role-${where}:${culprit?.[0].name ?? 'several'}`,
+          message: `${op.method} ${op.path}, which refuses ${who} (${(as ? byB : anon)?.status}) and ${
+            adminIn ? 'answers the admin' : 'the document reserves to a role'
+          }, answered ${who} ${adminIn ? 'like the admin' : 'with its data'} (${proof.status}) once it sent ${sent}, ${
+            where === 'header' ? 'a header' : 'a query input'
+          } the client sets and the document does not declare${
+            adminIn ? '' : ' (the same input with an ordinary value is still refused)'
+          }: anyone raises their own role.`,
+          evidence: evidenceOf(proof, {
+            [where]: culprit?.[0].name ?? places.map(([p]) => p.name),
+            caller: as ? as.name : 'anonymous',
+          }),
+        });
+        break callersLoop;
       }
     }
-    ctx.report(SCAN_RULES.noCredentials, {
-      operation: op,
-      key: `role-header:${culprit?.split(':')[0] ?? 'several'}`,
-      message: `${op.method} ${op.path}, which refuses ${b.name} (${byB.status}) and answers the admin, answered ${b.name} like the admin (${proof.status}) once it sent ${
-        culprit ??
-        Object.entries(headers)
-          .map(([h, v]) => `${h}: ${v}`)
-          .join(', ')
-      }, a header the client sets and the document does not declare: anyone raises their own role.`,
-      evidence: evidenceOf(proof, { header: culprit ?? Object.keys(headers), caller: b.name }),
-    });
-    return;
   }
 }
 
@@ -3663,6 +3735,7 @@ export const api2: Check = {
     await tokens(ctx, a, target?.op);
     await tokenInQuery(ctx, a);
     await identityHeaders(ctx);
+    await roleInputs(ctx);
     await staticKeyGuessing(ctx);
     let told = target ? await enumeration(ctx, withOwnUser(ctx, a, target)) : false;
     if (target) await weakPasswordPolicy(ctx, target);
