@@ -405,6 +405,8 @@ function readJson(c: Collections, body: Buffer, options: RequestReadOptions): Js
       } else {
         for (;;) {
           if (!array) {
+            // White space after a comma comes before the key (after the opening brace it was read above).
+            space();
             currentKey = string();
             space();
             i++; // the colon
