@@ -27,6 +27,7 @@ import {
   isLoginOperation,
   itemParam,
   planRequest,
+  purchases,
   withoutDocumentedCodes,
 } from '../planner.ts';
 import { SCAN_RULES } from '../rules.ts';
@@ -414,6 +415,8 @@ export const api6: Check = {
     const inflows: Operation[] = [];
     const codes = documentedCodes(ctx.spec.doc);
     const coupons: { op: Operation; fields: string[] }[] = [];
+    /** The scan's own account that repeats purchases (null: none could be had). */
+    let buyer: Throwaway | null | undefined;
     for (const op of ctx.spec.operations) {
       if (!isFlowCandidate(ctx.spec, op)) continue;
       const judged = judgeFlow(ctx.spec, op);
@@ -435,7 +438,29 @@ export const api6: Check = {
         inflows.push(op);
         continue;
       }
-      const req = planRequest(ctx.spec, op, ctx.objects, { owner: user.name });
+      let req = planRequest(ctx.spec, op, ctx.objects, { owner: user.name });
+      // A purchase (a checkout, a paid order, an accepted quote) is never made as a given identity, a second one not
+      // even with --allow-destructive (the runner's guard): it is repeated as an account of the scan's own, reused or
+      // registered (`pcb…`), or noted as not tested, saying why.
+      let actor = user;
+      let as = user.name;
+      if (purchases(ctx.spec, op, req)) {
+        buyer ??=
+          (await reuseThrowaway(ctx, findLoginTarget(ctx))) ??
+          (await registerThrowaway(ctx, findLoginTarget(ctx), 'pcb')) ??
+          null;
+        if (buyer === null) {
+          ctx.note?.({
+            operation: op,
+            rule: SCAN_RULES.businessFlow,
+            reason: `not tested: repeating it buys, which the scan never does as a given identity (a second purchase not even with --allow-destructive), and ${signup(ctx) ? "the sign-up gave no account of the scan's own that signs in" : "the document has no sign-up for an account of the scan's own"} to buy as`,
+          });
+          continue;
+        }
+        actor = buyer.identity;
+        as = `${buyer.name} (an account the scan registered)`;
+        req = planRequest(ctx.spec, op, ctx.objects, { owner: buyer.identity.name });
+      }
       // The document's coupon or voucher code is never redeemed as a given identity (the runner leaves it out):
       // such a flow is redeemed by an account of the scan's own, twice (ownCoupons).
       const code = withoutDocumentedCodes(req.body, codes).dropped;
@@ -452,23 +477,35 @@ export const api6: Check = {
       // Reads that may count what the action does (its own object, the caller's own records), read twice before
       // it: a number that moves between those two moves by itself and proves nothing.
       const reads = counterReads(ctx, op, req.path);
-      const before = await countersOf(ctx, reads, user);
-      const control = before.size > 0 ? await countersOf(ctx, reads, user) : before;
+      const before = await countersOf(ctx, reads, actor);
+      const control = before.size > 0 ? await countersOf(ctx, reads, actor) : before;
       let afterOne: Map<string, number> | undefined;
       const answers: ScanResponse[] = [];
+      let refused: ScanResponse | undefined;
       for (let i = 0; i < REPEATS; i++) {
-        const res = await ctx.send(req, user);
-        if (!isSuccess(res) || refusedIn200(res)) break;
+        const res = await ctx.send(req, actor);
+        if (!isSuccess(res) || refusedIn200(res)) {
+          refused = res;
+          break;
+        }
         answers.push(res);
-        if (i === 0 && before.size > 0) afterOne = await countersOf(ctx, reads, user);
+        if (i === 0 && before.size > 0) afterOne = await countersOf(ctx, reads, actor);
       }
       const last = answers.at(-1);
-      if (answers.length < REPEATS || !last) continue;
+      if (answers.length < REPEATS || !last) {
+        if (actor !== user)
+          ctx.note?.({
+            operation: op,
+            rule: SCAN_RULES.businessFlow,
+            reason: `repeated as ${as}: ${answers.length === 0 ? 'its first purchase' : `purchase ${answers.length + 1}`} answered ${refused?.status ?? 'nothing'}${refused && isSuccess(refused) ? ' refusing it' : ''} (a new account may have nothing to pay with)`,
+          });
+        continue;
+      }
       // The gain must show: a counter in the answers, or in the reads (moved by the first action and again by the
       // four after it: an API that counts one per caller moves it once). A name in the path proves no flow.
       const shown =
         answersGain(answers, judged.kind === 'no-gain') ??
-        (afterOne ? readGain(before, control, afterOne, await countersOf(ctx, reads, user)) : undefined);
+        (afterOne ? readGain(before, control, afterOne, await countersOf(ctx, reads, actor)) : undefined);
       if (shown === undefined) {
         if (judged.gain !== undefined)
           ctx.note?.({
@@ -486,7 +523,7 @@ export const api6: Check = {
             : ` (it names ${judged.gain})`;
       ctx.report(SCAN_RULES.businessFlow, {
         operation: op,
-        message: `The same ${op.method} ${op.path}${what} succeeded ${REPEATS} times in a row for ${user.name}${shown ? `: ${shown}` : ''}.`,
+        message: `The same ${op.method} ${op.path}${what} succeeded ${REPEATS} times in a row for ${as}${shown ? `: ${shown}` : ''}.`,
         evidence: evidenceOf(last, {
           statuses: answers.map((a) => a.status),
           ...(shown ? { gained: shown } : {}),
