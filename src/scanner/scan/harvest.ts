@@ -349,6 +349,23 @@ export class Harvest {
     return undefined;
   }
 
+  /**
+   * Did `identity`'s read of a collection of `entity` (a path without parameters: `GET /stores`, its own stores)
+   * give this value as an item's id? Values only, not the reads of other identities.
+   */
+  listedBy(identity: string, value: string | number, entity: string): boolean {
+    const text = String(value);
+    return this.#records.some(
+      (r) =>
+        r.identity === identity &&
+        String(r.value) === text &&
+        /^(id|_id|uuid)$/i.test(r.key) &&
+        !r.source.includes('{') &&
+        singular(r.entity) === entity &&
+        singular(entityOfPath(r.source)) === entity,
+    );
+  }
+
   /** Did anyone other than `identity` among the ordinary identities see this value? */
   seenBy(identity: string, value: string | number): boolean {
     return this.#viewers.get(String(value))?.has(identity) === true;

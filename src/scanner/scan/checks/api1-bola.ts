@@ -487,9 +487,11 @@ function sharedSpace(ctx: ScanContext, req: PlannedRequest, attacker: Identity):
 }
 
 /**
- * The attacker's own read of the item's collection (`GET /listings` beside `GET /listings/{id}`, at the same parents)
- * lists the owner's object with the same content (80% alike): what the item read shows it, it is shown anyway, by
- * design (a marketplace's listings). Says so, or undefined (no such list, refused, not listed, or listed otherwise).
+ * The attacker's own read of the item's collection (`GET /listings` beside `GET /listings/{id}`, at the same parents;
+ * or a sibling named in the other number, `GET /users` beside `GET /user/{id}`) lists the owner's object with the same
+ * content (80% alike): what the item read shows it, it is shown anyway, by design (a marketplace's listings, a user
+ * directory). Read now, after set-up, so objects made since discovery are in it. Says so, or undefined (no such list,
+ * refused, not listed, or listed otherwise).
  */
 async function listedTo(
   ctx: ScanContext,
@@ -497,10 +499,17 @@ async function listedTo(
   attacker: Identity,
   mine: ScanResponse,
 ): Promise<string | undefined> {
-  const m = /^(.+)\/\{[^{}/]+\}$/.exec(req.operation.path);
-  const list = m
-    ? ctx.spec.operations.find((o) => o.method === 'GET' && !isExcluded(o) && o.path === m[1])
-    : undefined;
+  const m = /^(.*\/)([^/{}]+)\/\{[^{}/]+\}$/.exec(req.operation.path);
+  if (!m) return undefined;
+  const [, base, name] = m;
+  const names = new Set([name, `${name}s`, `${name}es`, singular(name)]);
+  if (/[^aeiou]y$/i.test(name)) names.add(`${name.slice(0, -1)}ies`);
+  // The exact parent first, then its other number.
+  const list = [name, ...names]
+    .map((n) =>
+      ctx.spec.operations.find((o) => o.method === 'GET' && !isExcluded(o) && o.path === `${base}${n}`),
+    )
+    .find((o) => o !== undefined);
   if (!list) return undefined;
   const concrete = req.path.split('?')[0];
   const cut = concrete.lastIndexOf('/');
@@ -510,18 +519,63 @@ async function listedTo(
   } catch {
     return undefined;
   }
+  const parent = concrete.slice(0, cut);
   const plan = planRequest(ctx.spec, list, ctx.objects, { owner: attacker.name });
-  if (plan.path.split('?')[0] !== concrete.slice(0, cut)) return undefined;
+  const expected = `${parent.slice(0, parent.lastIndexOf('/') + 1)}${list.path.slice(base.length)}`;
+  if (plan.path.split('?')[0] !== expected) return undefined;
   const res = await ctx.send(plan, attacker);
   if (!isSuccess(res) || refusedIn200(res)) return undefined;
-  const record = recordOf(mine.json);
+  // The record (`{"user": {...}}` too), and its id by a record id's name or the path parameter's (`userid`).
+  const record = soleRecord(mine.json);
+  const idKeys = [...RECORD_ID, /\{([^{}/]+)\}$/.exec(req.operation.path)?.[1] ?? 'id'];
   const item = (firstList(res.json) ?? []).slice(0, 500).find((i) => {
     if (i === null || typeof i !== 'object') return false;
     const r = i as Record<string, unknown>;
-    return RECORD_ID.some((k) => r[k] !== undefined && String(r[k]) === id);
+    return idKeys.some((k) => r[k] !== undefined && String(r[k]) === id);
   });
   if (item === undefined || record === undefined || similarity(item, record) < SAME_OBJECT) return undefined;
   return `${attacker.name}'s own ${list.method} ${plan.path} lists it alike`;
+}
+
+/** Members naming the other party of a record by a person's role (`sellerId`, `doctor: {id}`), not an object. */
+const PARTY_ROLE =
+  /^(seller|vendor|merchant|supplier|doctor|physician|provider|driver|courier|landlord|host|tutor|teacher|instructor|coach|agent|recipient|receiver|payee|assignee|reviewer|approver|manager)$/;
+
+/**
+ * A record between two parties (review R1-1: alice's order at bob's store): the owner's record names, by an id member
+ * (`storeId: 2`, `store: {id: 2}`, `sellerId: 3`), an object the attacker owns and the owner does not (bob's own list of
+ * stores gives store 2), or the attacker itself under a party's role. The attacker reads it as that party, which the
+ * API may well intend ("its customer or the store staff"): says which member, or undefined.
+ */
+function partyOf(ctx: ScanContext, json: unknown, owner: Identity, attacker: Identity): string | undefined {
+  const record = soleRecord(json);
+  if (record === undefined) return undefined;
+  const theirs = ctx.objects.of(attacker.name);
+  const ours = ctx.objects.of(owner.name);
+  const holds = (list: readonly CreatedObject[], entity: string, id: string) =>
+    list.some((o) => o.id === id && singular(entityOfPath(o.collection)) === entity);
+  const person = new Set(ownPersonIds(ctx, attacker));
+  for (const [key, value] of Object.entries(record).slice(0, 100)) {
+    const nested =
+      value !== null && typeof value === 'object' && !Array.isArray(value)
+        ? (value as Record<string, unknown>).id
+        : undefined;
+    const m = nested === undefined ? /^([a-z][a-z0-9]*?)[_-]?id$/i.exec(key) : [key, key];
+    const id = nested ?? value;
+    if (!m || (typeof id !== 'string' && typeof id !== 'number')) continue;
+    const entity = singular(m[1]);
+    const text = String(id);
+    const harvest = ctx.objects.harvest;
+    const attackers =
+      (holds(theirs, entity, text) ||
+        harvest.ownValue(attacker.name, text, entity) ||
+        harvest.listedBy(attacker.name, text, entity)) &&
+      !holds(ours, entity, text) &&
+      !harvest.ownValue(owner.name, text, entity) &&
+      !harvest.listedBy(owner.name, text, entity);
+    if (attackers || (PARTY_ROLE.test(entity) && person.has(text))) return `${key} ${text}`;
+  }
+  return undefined;
 }
 
 /** The record of an answer (recordOf), or the object of its one member (`{"profile": {...}}`). */
@@ -716,6 +770,15 @@ async function replayReads(
         operation: op,
         rule: SCAN_RULES.bolaRead,
         reason: `${attacker.name} reads ${req.path}, but ${seen}: public by design, not reported`,
+      });
+      continue;
+    }
+    const party = partyOf(ctx, mine.json, owner, attacker);
+    if (party !== undefined) {
+      ctx.note?.({
+        operation: op,
+        rule: SCAN_RULES.bolaRead,
+        reason: `${attacker.name} reads ${req.path}, but ${owner.name}'s record names ${attacker.name}'s own (${party}): a record between both, shown to either party by design, not reported`,
       });
       continue;
     }
