@@ -31,6 +31,7 @@ import { resolveIdentity } from '../login.ts';
 import {
   bodySchema,
   captureId,
+  creationCollection,
   isAdminOperation,
   isBusinessFlow,
   isCreationOperation,
@@ -1009,7 +1010,8 @@ async function massAssignment(ctx: ScanContext, probe: Probe): Promise<void> {
   const sweep =
     !target &&
     (ctx.identities.includes(probe.as) || probe.as === ctx.admin) &&
-    isCreationOperation(ctx.spec, probe.op)
+    // A creation for staff too (`POST /staff/accounts`, creationProbes): its records deleted by their maker.
+    (isCreationOperation(ctx.spec, probe.op) || creationCollection(ctx.spec, probe.op) !== undefined)
       ? creationSweep(ctx, 'the mass-assignment probes')
       : undefined;
   try {
@@ -2943,12 +2945,47 @@ async function ownPartUpdate(ctx: ScanContext, op: Operation, as: Identity): Pro
 }
 
 /** The active probes of API3, operation by operation: `first` creates, `last` changes its own objects and profile. */
+/** Whether every answer `who` got at the operation since observation `since` refused it (401, 403). */
+function refusedThroughout(ctx: ScanContext, op: Operation, who: Identity, since: number): boolean {
+  const mine = ctx.observations.slice(since).filter((o) => o.operation === op && o.identity === who.name);
+  return mine.length > 0 && mine.every((o) => o.response.status === 401 || o.response.status === 403);
+}
+
+/**
+ * A creation's probes as the first ordinary identity, then, when every one of its requests there was refused
+ * (401, 403), as the next: a creation only some ordinary users may call (`POST /staff/accounts` that a nurse
+ * may call and a patient may not) is probed as one it lets in (`role`, `verified`, `tenant_id` on the record it
+ * makes, read back and deleted by its maker as any creation's probe).
+ */
+async function creationProbes(ctx: ScanContext, op: Operation, base: Record<string, unknown>): Promise<void> {
+  for (const as of ctx.identities) {
+    const since = ctx.observations.length;
+    await massAssignment(ctx, { op, as, base });
+    if (!refusedThroughout(ctx, op, as, since)) return;
+  }
+}
+
 async function activeProbes(ctx: ScanContext, first: Identity, last: Identity): Promise<void> {
   for (const op of ctx.spec.operations) {
     if (isExcluded(op)) continue;
-    if (isLoginOperation(ctx.spec, op) || isBusinessFlow(ctx.spec, op) || isAdminOperation(op)) continue;
+    if (isLoginOperation(ctx.spec, op) || isBusinessFlow(ctx.spec, op)) continue;
     // A POST that changes a named account (its e-mail, its role) could change a given identity's.
     if (changesAccount(ctx.spec, op)) continue;
+    if (isAdminOperation(op)) {
+      // A creation for staff (`POST /staff/accounts`) is probed as an ordinary identity it lets in, and only so;
+      // the admin's other operations are the admin's to call.
+      const base = sampleValue(ctx.spec, bodySchema(op));
+      if (
+        op.method === 'POST' &&
+        !movesMoney(ctx, op) &&
+        creationCollection(ctx.spec, op) !== undefined &&
+        base !== null &&
+        typeof base === 'object' &&
+        !Array.isArray(base)
+      )
+        await creationProbes(ctx, op, base as Record<string, unknown>);
+      continue;
+    }
     // A money flow (a transfer, a payment to someone, a top-up or deposit: API6's judgement) moves real money
     // with the control and the probe alike, and nothing sets it back: not sent here (API6 runs money flows on
     // accounts of the scan's own).
@@ -2995,7 +3032,7 @@ async function activeProbes(ctx: ScanContext, first: Identity, last: Identity): 
       // A part of it under another name (`POST /me/avatar {url}`, `POST /account/bio {bio}`): the same, only
       // from a read that shows every field the body declares.
       else if (ownRecordWrite(ctx.spec, op)) await ownPartUpdate(ctx, op, last);
-      else await massAssignment(ctx, { op, as: first, base: base as Record<string, unknown> });
+      else await creationProbes(ctx, op, base as Record<string, unknown>);
     } else if (op.method === 'PUT' || op.method === 'PATCH') {
       let req = planRequest(ctx.spec, op, ctx.objects, { owner: last.name });
       // Our own object, or our own profile (a path of our own values, or none at all), or our own account
