@@ -410,6 +410,15 @@ export const SCAN_RULES = {
     'A static or upload folder answered anyone with an index of its files (autoindex, serve-index, a listing page): every file put there can be found, the unlinked ones too.',
     'Turn directory listings off; serve only the files meant to be public, and keep configuration, dumps and uploads out of public folders.',
   ),
+  hostHeaderInjection: rule(
+    'api8-host-header-injection',
+    'API8:2023',
+    [640, 20],
+    'medium',
+    'Links built from the Host header',
+    "An answer built a link from the request's Host or X-Forwarded-Host header: whoever sends the request chooses where the link points. A password-reset, verification or invitation mail asked for a victim carries its secret link to the attacker's host (reset-link poisoning); a cached answer sends every reader there.",
+    'Build absolute links from a configured public base URL, never from Host or X-Forwarded-Host; accept only the expected host names (an allow-list, as Django ALLOWED_HOSTS), and trust X-Forwarded-Host only from your own proxy.',
+  ),
   sqlInjection: rule(
     'api8-sql-injection',
     'API8:2023',

@@ -168,6 +168,10 @@ export const POLICY_SUGGESTIONS: Readonly<Record<RuleId, PolicySuggestion>> = {
     inApi:
       'turn directory listings off (autoindex, serve-index) and keep configuration, dumps and uploads out of public folders',
   },
+  'scan/api8-host-header-injection': {
+    inApi:
+      'build links (reset, invitation, verification, next pages) from a configured public base URL, never from Host or X-Forwarded-Host; accept only your own host names',
+  },
   'scan/api8-sql-injection': { api: ['validateRequest'] },
   'scan/api8-nosql-injection': { api: ['validateRequest'] },
   'scan/api8-command-injection': { api: ['validateRequest'] },

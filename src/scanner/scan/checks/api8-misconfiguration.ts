@@ -23,6 +23,7 @@ import { SCAN_RULES } from '../rules.ts';
 import { findLoginTarget, unknownUser } from './api2-authentication.ts';
 import { refusedIn200 } from './api5-function-authorization.ts';
 import { directoryListings } from './api8-directory-listing.ts';
+import { hostHeaderInjection } from './api8-host-header.ts';
 import { wrongKinds } from './api8-typed-inputs.ts';
 import { type CrossSite, cookieFlags, reportCrossSite } from './cookies.ts';
 import { deserialization, yamlUploads } from './deserialization.ts';
@@ -501,6 +502,7 @@ export const api8: Check = {
     SCAN_RULES.unrestrictedUpload,
     // Probed by the injection probes after their first round (stored-xss.ts, F4's 45c36b1).
     SCAN_RULES.storedXss,
+    SCAN_RULES.hostHeaderInjection,
     SCAN_RULES.directoryListing,
   ],
   async run(ctx) {
@@ -527,6 +529,7 @@ export const api8: Check = {
     // A secured read first (the caller's credentials go with it), then the others.
     await trace(ctx, [...reads.filter((op) => requiresAuth(op)), ...reads.filter((op) => !requiresAuth(op))]);
     await malformedBody(ctx);
+    await hostHeaderInjection(ctx);
     await wrongKinds(ctx);
     await directoryListings(ctx);
     await crossSiteJson(ctx, await cookieFlags(ctx));
