@@ -51,12 +51,32 @@ import { xxe } from './xxe.ts';
 
 export const STACK_TRACE: readonly RegExp[] = [
   /\n\s+at [\w$.<>[\] ]+ \(?[^)\n]*:\d+:\d+\)?/, // Node.js / JavaScript
+  /<br>(?: &nbsp;)+at [^<\n]{1,300}:\d+:\d+/, // the same printed as HTML (Express's error page in development)
   /Traceback \(most recent call last\)/, // Python
   /File "[^"\n]+\.py", line \d+/, // Python frames
   /\bat [\w$.]+\([\w]+\.java:\d+\)/, // Java
   /\.(php|rb|py|go|cs):\d+/, // source file and line
   /Exception in thread|System\.\w+Exception|java\.lang\.\w+/,
 ];
+
+/**
+ * A web framework's development error page, which shows its internals even where no stack trace is printed (a 404
+ * for an unknown path): Django's with `DEBUG = True` (it lists every URL pattern), Rails' development page, Whoops
+ * (Laravel, Slim), ASP.NET's detailed error page. Each names the framework; read in the first 64 KiB of an error
+ * answer.
+ */
+export const DEBUG_PAGE: readonly (readonly [RegExp, string])[] = [
+  [/DEBUG = True<\/code> in your Django settings file/, 'Django with DEBUG = True'],
+  [/<title>Action Controller: Exception caught<\/title>/, "Rails' development error page"],
+  [/<title>Whoops! There was an error\.<\/title>/, 'the Whoops error page'],
+  [/Server Error in '[^'\n]{0,100}' Application\./, "ASP.NET's detailed error page"],
+];
+
+/** The framework whose development error page this text is, if it is one. */
+export function debugPageOf(text: string): string | undefined {
+  const head = text.slice(0, 65_536);
+  return DEBUG_PAGE.find(([re]) => re.test(head))?.[1];
+}
 
 /** Configuration members that hold secrets (`SECRET_KEY`, `db_password`, `SMTP_PASS`...), not a user's password. */
 const CONFIG_SECRET =
@@ -645,21 +665,25 @@ export const api8: Check = {
       }
       if (isRefused(res)) {
         const stack = STACK_TRACE.some((re) => re.test(res.text)) || /"stack"\s*:/.test(res.text);
+        // A framework's development page (Django's DEBUG = True 404 lists every route): internals, without a stack.
+        const page = stack ? undefined : debugPageOf(res.text);
         // An unhandled exception's own message in a 5xx (`division by zero`): internals, if no stack.
-        const runtime = stack || SQL_ERROR.test(res.text) ? undefined : runtimeError(res);
+        const runtime = stack || page || SQL_ERROR.test(res.text) ? undefined : runtimeError(res);
         // A database's refusal naming its user, a PHP error line with its path.
         const inner =
-          stack || SQL_ERROR.test(res.text) || runtime
+          stack || page || SQL_ERROR.test(res.text) || runtime
             ? undefined
             : internalError(res, SQL_ERROR, echoed(request), documented);
-        if (stack || SQL_ERROR.test(res.text) || runtime || inner) {
+        if (stack || page || SQL_ERROR.test(res.text) || runtime || inner) {
           const what = stack
             ? 'a stack trace'
-            : runtime
-              ? `an unhandled exception's message (${JSON.stringify(runtime)})`
-              : inner
-                ? `${inner.what} (${JSON.stringify(inner.shown.slice(0, 160))})`
-                : 'a database error';
+            : page
+              ? `a development error page (${page})`
+              : runtime
+                ? `an unhandled exception's message (${JSON.stringify(runtime)})`
+                : inner
+                  ? `${inner.what} (${JSON.stringify(inner.shown.slice(0, 160))})`
+                  : 'a database error';
           // One per operation; a stack trace or a database error wins over a bare exception message seen first.
           const had = op ? verbose.get(op.id) : undefined;
           if (op && (had === undefined || (had.runtime !== undefined && runtime === undefined))) {
@@ -838,7 +862,7 @@ export const api8: Check = {
       const [firstRes] = unlisted.values();
       ctx.report(SCAN_RULES.verboseErrors, {
         key: 'unlisted-paths',
-        message: `Requests outside the API description were answered with stack traces or database errors: ${[...unlisted.keys()].slice(0, 5).join(', ')}${unlisted.size > 5 ? ` and ${unlisted.size - 5} more` : ''}.`,
+        message: `Requests outside the API description were answered with stack traces, development error pages or database errors: ${[...unlisted.keys()].slice(0, 5).join(', ')}${unlisted.size > 5 ? ` and ${unlisted.size - 5} more` : ''}.`,
         evidence: evidenceOf(firstRes, { requests: [...unlisted.keys()] }),
       });
     }
