@@ -897,6 +897,9 @@ export function plainClasses(names: readonly string[]): number {
   return plain;
 }
 
+/** The classes of what a JSON body holds besides its tokens: punctuation, white space, the letters of `null`. */
+const JSON_GLUE_CLASSES = charClasses('{}[]:,"null \t\n\r');
+
 /** Thrown when a ctl removes a folded rule: the evaluation starts again with the whole program. */
 const RESTART_UNFOLDED = new Error('a ctl removed a rule folded at load');
 
@@ -1425,8 +1428,11 @@ class Engine {
         this.attachNameMemos(t.c, 'ARGS_NAMES', memoized);
         // A JSON body verbatim in its arguments: its prefilter answer from theirs, before any rule asks.
         const body = t.c.get('REQUEST_BODY')?.[0];
-        if (reading?.verbatim === true && body !== undefined && this.bodyGlue.length > 0)
-          body.pf0 = this.verbatimBodyHits(body, reading, t);
+        if (reading?.verbatim === true && body !== undefined) {
+          if (this.bodyGlue.length > 0) body.pf0 = this.verbatimBodyHits(body, reading, t);
+          // Its character classes from theirs too, without a pass over it.
+          if (body.classes < 0) body.classes = this.verbatimBodyClasses(t);
+        }
         // The body added values: `COLLECTION:key` selections are made afresh.
         this.nextKeyEpoch();
         this.runPhase(2, t);
@@ -2273,6 +2279,22 @@ class Engine {
       if (found) rows[word] |= bit;
     }
     return row;
+  }
+
+  /**
+   * The character classes of a JSON body whose text is verbatim in its arguments (`JsonReading`), from theirs: its
+   * characters are those of its tokens (each an argument's value or part of a name), of `null`, of the
+   * punctuation between tokens and of JSON's white space. A union that may hold more classes than the body
+   * (names hold `json.`, ARGS the query's arguments too), never fewer: a transformation is then tried, never
+   * passed over wrongly.
+   */
+  private verbatimBodyClasses(t: Transaction): number {
+    let classes = JSON_GLUE_CLASSES;
+    const args = t.c.get('ARGS') ?? NO_ENTRIES;
+    const names = t.c.get('ARGS_NAMES') ?? NO_ENTRIES;
+    for (let i = 0; i < args.length; i++) classes |= this.classesOf(args[i]);
+    for (let i = 0; i < names.length; i++) classes |= this.classesOf(names[i]);
+    return classes;
   }
 
   /** The hit row of an entry through a chain that may change it (hitsOf, without the memo). */
