@@ -166,6 +166,30 @@ test("a 404 of the route's own is told from the framework's 404 for routes that 
   assert.equal(ownNotFound(reply('/v1/x/verify', 401, 'application/json', '{}'), genericMade), undefined);
 });
 
+test("Django's DEBUG 404 for a route ending with a slash, echoing the path without its leading slash, is no route's own", () => {
+  // R2-F3: the route's last segment was '' (the path ends with `/`), and `api/v0/projects/` stayed in its text.
+  const page = (p: string) =>
+    reply(
+      p,
+      404,
+      'text/html; charset=utf-8',
+      `<title>Page not found at ${p}</title><ol><li>api/v1/projects/</li><li>api/v1/issues/</li></ol>` +
+        `<p>The current path, <code>${p.slice(1)}</code>, didn’t match any of these.</p>`,
+    );
+  const made = [
+    page('/api/v0/projects/portcullis-1111aaaa'),
+    page('/api/v0/projects/portcullis-9999bbbb'),
+  ] as const;
+  assert.equal(ownNotFound(page('/api/v0/projects/'), made), undefined);
+  assert.equal(
+    ownNotFound(page('/api/projects/'), [
+      page('/api/projects/portcullis-1'),
+      page('/api/projects/portcullis-2'),
+    ]),
+    undefined,
+  );
+});
+
 test('a guessed path answering like a made-up suffix of the same parent is the parent taking any suffix', () => {
   const j = 'application/json';
   const missing = '{"error":"Missing ID"}';

@@ -859,12 +859,28 @@ interface NotFoundShape {
 }
 
 function notFoundShape(path: string, res: ScanResponse): NotFoundShape {
-  const last = path.slice(path.lastIndexOf('/') + 1);
+  // A route of Django REST framework ends with `/`: its last segment is the one before (`projects` of
+  // `/api/v0/projects/`), and its 404 page echoes the path also without the leading slash (`api/v0/projects/`).
+  const bare = path.split('?')[0].replace(/\/+$/, '');
+  const last = bare.slice(bare.lastIndexOf('/') + 1);
   const escaped = last.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   const segment = last.length >= 3 ? new RegExp(`(?<![\\w-])${escaped}(?![\\w-])`, 'g') : undefined;
+  const spellings = [
+    ...new Set([path, encodeURI(path), path.replace(/^\/+/, ''), bare, bare.replace(/^\/+/, '')]),
+  ]
+    .filter((p) => p.length >= 3)
+    .sort((a, b) => b.length - a.length);
   const plain = (text: string) => {
-    const out = text.split(path).join('{path}').split(encodeURI(path)).join('{path}');
-    return segment ? out.replace(segment, '{segment}') : out;
+    let out = text;
+    let echoed = false;
+    for (const p of spellings) {
+      if (!out.includes(p)) continue;
+      out = out.split(p).join('{path}');
+      echoed = true;
+    }
+    // The last segment alone only where the path is not echoed whole: a page that echoes the path may also list
+    // routes holding the same word (Django's URL patterns), which a made-up segment beside it would not hold.
+    return segment && !echoed ? out.replace(segment, '{segment}') : out;
   };
   const media = (res.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
   const json = res.json;
