@@ -12,8 +12,10 @@ import {
   namesNothing,
   ownIdPath,
   ownRecordWrite,
+  ownSession,
   quantityOnly,
   recordIds,
+  submitsCode,
   valueBearing,
   withoutDocumentedCodes,
 } from './runner.ts';
@@ -209,4 +211,72 @@ test('numbers an answer shows only as quantities are no value given out about an
   assert.deepEqual([...quantityOnly({ stock: 5, owner: 5, total_count: 3 })], ['3']);
   assert.deepEqual([...quantityOnly({ count: 3, items: [{ id: 3 }] })], []);
   assert.deepEqual([...quantityOnly([1, 2])], []);
+});
+
+test('an account a given identity created is asked as itself with the token its creation answered, in its maker’s scheme', () => {
+  const maker = (headers: Record<string, string>, token?: string) => ({
+    name: 'rui',
+    session: { name: 'rui', headers, cookies: new Map<string, string>() },
+    ...(token ? { token } : {}),
+  });
+  const token = 'a1b2c3d4e5f6a7b8c9d0e1f2';
+  assert.deepEqual(
+    ownSession({ id: 10, token }, maker({ Authorization: 'Token fn-rui-7a01' }), '10')?.session.headers,
+    {
+      Authorization: `Token ${token}`,
+    },
+  );
+  assert.deepEqual(
+    ownSession({ user: { id: 3, jwt: token } }, maker({ 'X-Session': 'old-one-123' }, 'old-one-123'), '3')
+      ?.session.headers,
+    { 'X-Session': token },
+  );
+  assert.deepEqual(ownSession({ access_token: token }, maker({}), '4')?.session.headers, {
+    Authorization: `Bearer ${token}`,
+  });
+  // No credential of its own in the answer (or the maker's own): nothing to ask as.
+  assert.equal(
+    ownSession({ id: 10, username: 'pcd1a2b' }, maker({ Authorization: 'Token x' }), '10'),
+    undefined,
+  );
+  assert.equal(ownSession({ token: 'short' }, maker({}), '10'), undefined);
+  assert.equal(ownSession({ token }, maker({ Authorization: `Bearer ${token}` }, token), '10'), undefined);
+});
+
+test('a one-time code submitted: a code input at a path that checks codes, or of an operation that documents a lock', () => {
+  const spec = buildApiDocument('/codes.yaml', '3.0', {
+    openapi: '3.0.3',
+    info: { title: 'codes', version: '1' },
+    paths: {
+      '/me/phone/verify': { post: { responses: { '422': { description: 'wrong' } } } },
+      '/auth/step-two': { post: { responses: { '423': { description: 'locked' } } } },
+      '/coupons/verify': { post: { responses: { '200': { description: 'ok' } } } },
+      '/orders': { post: { responses: { '201': { description: 'ok' } } } },
+    },
+  });
+  const op = (path: string) => spec.operations.find((o) => o.path === path)!;
+  assert.equal(
+    submitsCode(spec, op('/me/phone/verify'), { path: '/me/phone/verify', body: { code: '000000' } }),
+    true,
+  );
+  assert.equal(
+    submitsCode(spec, op('/me/phone/verify'), {
+      path: '/me/phone/verify',
+      body: '<r><smsCode>1</smsCode></r>',
+    }),
+    true,
+  );
+  assert.equal(
+    submitsCode(spec, op('/auth/step-two'), { path: '/auth/step-two?otp=123456', body: undefined }),
+    true,
+  );
+  assert.equal(
+    submitsCode(spec, op('/coupons/verify'), { path: '/coupons/verify', body: { code: 'BAKE5' } }),
+    false,
+  );
+  assert.equal(submitsCode(spec, op('/orders'), { path: '/orders', body: { code: 'A-1' } }), false);
+  assert.equal(
+    submitsCode(spec, op('/me/phone/verify'), { path: '/me/phone/verify', body: { phone: '+1555' } }),
+    false,
+  );
 });

@@ -19,7 +19,14 @@ import { api10 } from './checks/api10-unsafe-consumption.ts';
 import { deleteThrowaways, namesOnlyScanAccount } from './checks/throwaway.ts';
 import { selfUpload } from './checks/upload.ts';
 import { storesOnAccount } from './checks/url-inputs.ts';
-import { createScanClient, FilePart, headerSpellings, MAX_BACKOFF_MS, type ScanResponse } from './client.ts';
+import {
+  createScanClient,
+  FilePart,
+  headerSpellings,
+  MAX_BACKOFF_MS,
+  type ScanRequest,
+  type ScanResponse,
+} from './client.ts';
 import {
   type Elevation,
   type Identity,
@@ -35,6 +42,7 @@ import {
   givenPeople,
   namesPersonIn,
   ownProfileWritePath,
+  ownRecordPath,
   personMember,
   setsPassword,
   setsPasswordByUrl,
@@ -46,6 +54,7 @@ import { SCAN_DEFAULTS, type ScanIdentity, type ScanOptions, sharedHeaders } fro
 import {
   actedOn,
   actingInputs,
+  bodySchema,
   createdValue,
   documentedCodes,
   draftCreation,
@@ -58,6 +67,7 @@ import {
   moneyMoveReason,
   moneyWord,
   ObjectRegistry,
+  operationProse,
   pathActs,
   pathValues,
   purchases,
@@ -66,7 +76,9 @@ import {
   withoutDocumentedCodes,
   writesBy,
   writeTarget,
+  xmlLeaves,
 } from './planner.ts';
+import { propertiesOf } from './schema.ts';
 
 // The document's codes of value moved to planner.ts (API6 reads them too); the runner's tests import them here.
 export { documentedCodes, purchases, valueBearing, withoutDocumentedCodes } from './planner.ts';
@@ -552,6 +564,85 @@ async function resolveIdentity(
     throw err;
   }
 }
+/** A member of a creation's answer that holds the new account's own credential (`{id, token}`, `{user: {jwt}}`). */
+const OWN_TOKEN = /^(access_?token|auth_?token|token|jwt|id_?token|api_?key|apikey)$/i;
+
+/**
+ * The session of an account a given identity created, from the credential its creation answered (top level or one
+ * record down), carried as that identity carries its own (its token's header, or its Authorization scheme, with the
+ * new token in its place; else `Authorization: Bearer`). Undefined when the answer holds none.
+ */
+export function ownSession(answer: unknown, maker: Identity, id: string): Identity | undefined {
+  const records = [answer, ...Object.values(answer !== null && typeof answer === 'object' ? answer : {})];
+  let token: string | undefined;
+  for (const r of records) {
+    if (r === null || typeof r !== 'object' || Array.isArray(r)) continue;
+    const hit = Object.entries(r as Record<string, unknown>).find(
+      ([k, v]) => OWN_TOKEN.test(k) && typeof v === 'string' && v.length >= 16 && !/\s/.test(v),
+    );
+    if (hit) {
+      token = hit[1] as string;
+      break;
+    }
+  }
+  if (token === undefined || token === maker.token) return undefined;
+  const headers: Record<string, string> = {};
+  let placed = false;
+  for (const [h, v] of Object.entries(maker.session.headers)) {
+    if (maker.token !== undefined && v.includes(maker.token)) {
+      headers[h] = v.replace(maker.token, token);
+      placed = true;
+    } else if (/^authorization$/i.test(h) && /^[\w-]+\s+\S+$/.test(v)) {
+      // `Bearer <token>`, `Token <key>`: the maker's scheme, the account's own credential.
+      headers[h] = `${v.split(/\s+/)[0]} ${token}`;
+      placed = true;
+    }
+  }
+  if (!placed) headers.Authorization = `Bearer ${token}`;
+  const name = `the account ${id.slice(0, 40)}`;
+  return { name, session: { name, headers, cookies: new Map() } };
+}
+
+/** An input that takes a one-time code (`code`, `otp`, `pin`, `sms_code`, `verificationCode`, `totp`). */
+const CODE_INPUT =
+  /^((reset|login|auth|email|sms|phone|mfa|2fa|security|verify|confirm(ation)?)_?)?(otp|pin|totp|mfa_?code|otp_?code|pin_?code|verification_?code|one_?time_?(code|password)|sms_?code|code)$/;
+/** A path that checks a code (`/me/phone/verify`, `/2fa/confirm`, `/otp`, `/account/unlock`). */
+const CODE_PATH = /otp|pin|mfa|2fa|totp|verif|confirm|validat|activat|unlock|one[-_]?time/i;
+/** Paths whose `code` is no secret of an account: a coupon's, a country's, a currency's. */
+const NOT_SECRET_CODE =
+  /coupon|voucher|promo|gift|redeem|referr|invit|discount|country|currency|postal|zip|lang/i;
+
+/**
+ * Whether a request submits a one-time code: a code input (CODE_INPUT: declared in the operation's body or query,
+ * or in the request's body as JSON, a form or XML) of an operation at a path that checks codes, or whose document answers 423 or 429 or speaks of a lock. A bare
+ * `code` needs such a path or answer too, and no coupon-like word in the path.
+ */
+export function submitsCode(
+  spec: ApiDocument,
+  op: Operation,
+  req: Pick<ScanRequest, 'path' | 'body'>,
+): boolean {
+  if (!writesBy(op.method) || NOT_SECRET_CODE.test(op.path)) return false;
+  // The operation's declared inputs and the request's own (a body sent as JSON, a form or XML: XXE's copy).
+  const names: string[] = [
+    ...Object.keys(propertiesOf(spec, bodySchema(op))),
+    ...op.parameters.filter((p) => p.in === 'query').map((p) => p.name),
+  ];
+  const text = typeof req.body === 'string' ? req.body.trim() : '';
+  const body = text.startsWith('<') ? xmlLeaves(text) : textBody(req.body);
+  if (body !== null && typeof body === 'object' && !Array.isArray(body)) names.push(...Object.keys(body));
+  const q = req.path.indexOf('?');
+  if (q >= 0) for (const [name] of new URLSearchParams(req.path.slice(q + 1))) names.push(name);
+  const snake = (n: string) => n.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
+  const codes = names.filter((n) => CODE_INPUT.test(snake(n)));
+  if (codes.length === 0) return false;
+  const locks =
+    op.responses['423'] !== undefined ||
+    op.responses['429'] !== undefined ||
+    /\block(s|ed|out)?\b|too many (wrong|failed|attempts)/i.test(operationProse(spec, op));
+  return CODE_PATH.test(op.path) || locks;
+}
+
 /** At most this many reads ask whose record a path the scan deleted holds now, before a write there. */
 const MAX_REISSUE_READS = 200;
 /** Whether a concrete path is one of a route's (`/notes/7` of `/notes/{id}`): as many segments, the literals equal. */
@@ -749,7 +840,10 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
         );
         // A check's DELETE already answered 2xx there: the send below goes only while a read still shows it the scan's.
         const deletedBefore = objects.deletedAt(o.path) !== undefined;
-        let res = item ? await ctx.send({ method: 'DELETE', path: o.path, operation: item }, who) : undefined;
+        // The item route's own spelling: objects are kept without a trailing slash, and a Django item route
+        // (`/projects/{id}/`) answers the path without it 301 (APPEND_SLASH), deleting nothing (review R2-S2).
+        const at = item?.path.endsWith('/') ? `${o.path.replace(/\/+$/, '')}/` : o.path;
+        let res = item ? await ctx.send({ method: 'DELETE', path: at, operation: item }, who) : undefined;
         if (item && res === undefined && deletedBefore) {
           lines.push(
             `${o.path}: ${who.name}'s object was deleted earlier in the scan (a DELETE answered 2xx); not sent again, as a read there no longer shows it`,
@@ -759,7 +853,12 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
         }
         // What a privileged creation made (a live coupon, product, user) is deleted by the admin when its maker may not.
         if (kind === 'privileged' && item && admin && who !== admin && !(res !== undefined && isSuccess(res)))
-          res = await ctx.send({ method: 'DELETE', path: o.path, operation: item }, admin);
+          res = await ctx.send({ method: 'DELETE', path: at, operation: item }, admin);
+        // An account a given identity created whose creation answered its own token (`{id, token}`): an API that
+        // lets an account delete only itself is asked as that account (M's set A: the maker got 404).
+        const itself =
+          kind === 'account' && item && !isSuccess(res) ? ownSession(o.body, who, o.id) : undefined;
+        if (itself) res = await ctx.send({ method: 'DELETE', path: at, operation: item }, itself);
         const status = res?.status;
         // A privileged or setup object a check already deleted answers 404 or 410: gone, as the clean-up wants.
         const ok =
@@ -801,6 +900,9 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
       }
       return lines;
     };
+    /** Given identities (and the admin) that got a 2xx, and those whose account then answered 423 (locked). */
+    const answeredOk = new Set<string>();
+    const lockedOut = new Set<string>();
     /** The reads that asked whose record a deleted object's path holds now (at most MAX_REISSUE_READS). */
     let reissueReads = 0;
     /** Values the API's answers gave out under an id's name: objects that exist (collectIds). */
@@ -889,6 +991,17 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
               (declaredReadFirst && ownRecordWrite(bare)) ||
               ownIdPath(bare, onlyOwnIds(as.name))
             : as !== admin && ownProfileWritePath(bare) && registered(as, req.operation));
+        // An account the scan registered writing under its own record at a path that names no object (`PUT
+        // /v1/me/password`, `/account/email`): its own, as its own profile path is (review R1-7: held back silently).
+        const registeredOwnRecord =
+          as !== undefined &&
+          as !== null &&
+          !given &&
+          as !== admin &&
+          req.operation !== undefined &&
+          !req.operation.path.includes('{') &&
+          ownRecordPath(bare) &&
+          registered(as, req.operation);
         const restore =
           sendOptions?.restore === true &&
           req.method !== 'DELETE' &&
@@ -981,6 +1094,21 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
             { method: 'GET', path: `/?v=${encodeURIComponent(value)}` },
           );
         const refused = refuse([
+          // A one-time code submitted as a given identity or the admin (`POST /v1/me/phone/verify {code}`): every
+          // wrong code counts against the account that sends it, and an API locks it after a few (review R1-13: a
+          // plain scan's discovery, API3 and the injection probes locked alice out). Never sent so, whichever check;
+          // an account of the scan's own or an anonymous caller sends it. Not even with --allow-destructive.
+          () =>
+            sentAsGiven && op && submitsCode(spec, op, req)
+              ? {
+                  owner: 'given',
+                  overridable: false,
+                  note: [
+                    `${op.method} ${op.path} one-time code`,
+                    `not sent as ${who?.name}: it submits a one-time code, and wrong codes count against the account that sends them (an API locks it after a few); only an account of the scan's own or an anonymous caller sends it`,
+                  ],
+                }
+              : undefined,
           // A PUT, PATCH or DELETE of a path: the scan's own object, its own profile read first and set back, the
           // end of its own account or session, values it made up, its own object with a probe in its path.
           () =>
@@ -988,6 +1116,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
               ? undefined
               : objects.isScanCreated(bare) ||
                   ownProfile ||
+                  registeredOwnRecord ||
                   restore ||
                   registeredDelete ||
                   ownSessionEnd ||
@@ -1361,6 +1490,19 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
         }
         progress();
         if (req.method === 'DELETE' && res && isSuccess(res)) objects.deleteSent(bare);
+        // A given identity's account that starts answering 423 after it worked is locked: said loudly, once.
+        if (res && sentAsGiven && as) {
+          const status = res.status;
+          if (status >= 200 && status < 300) answeredOk.add(as.name);
+          else if (status === 423 && answeredOk.has(as.name) && !lockedOut.has(as.name)) {
+            lockedOut.add(as.name);
+            const at = new Date().toISOString().slice(11, 19);
+            if (checkWarnings.length < 50)
+              checkWarnings.push(
+                `${as.name}'s account looks locked from ${at} UTC (${req.method} ${bare.slice(0, 80)} answered 423 during ${noteAs ?? sender}): what came after tested less as ${as.name}; unlock it on the target`,
+              );
+          }
+        }
         if (purchase && res && isSuccess(res) && bought.size < 1000) {
           bought.add(`${as!.name} ${req.operation!.method} ${req.operation!.path}`);
           // Every purchase a given identity made, as the answer named it (R1-H6): the money warning lists them all.

@@ -266,6 +266,13 @@ async function changeWithoutCurrent(
       if (!namesOnly(op, req, s, param)) continue;
       claimAccountPath(ctx, op, req, s, param, value);
       const res = await ctx.send(req, s.identity);
+      // Held back by the runner's write guard (nothing was sent): said, not passed over (review R1-7).
+      if (res === undefined && !ctx.signal.aborted)
+        ctx.note?.({
+          rule: SCAN_RULES.passwordChangeWithoutCurrent,
+          operation: op,
+          reason: `not tested: the request for the scan's own account ${s.name} was not sent (the write guard held it back: see the operation's notes)`,
+        });
       if (!isSuccess(res) || refusedIn200(res)) continue;
       const after = await s.login(ctx, password);
       if (!after.identity) continue;

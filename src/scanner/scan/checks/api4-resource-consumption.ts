@@ -856,6 +856,8 @@ async function messageFlowLimits(ctx: ScanContext): Promise<void> {
       if (v !== undefined) params[p.name] = v;
     }
     const req = planRequest(ctx.spec, op, ctx.objects, { params, ...(body !== undefined ? { body } : {}) });
+    // Said only when a phone input took the fictional number (review R1-15: an e-mail reset said so too).
+    const phoned = Object.values({ ...params, ...(body ?? {}) }).includes(FICTIONAL_PHONE);
     if (req.invented.length > 0) continue;
     const first = await ctx.send(req, as);
     if (!first || !isSuccess(first) || refusedIn200(first) || LIMIT_WORDS.test(first.text)) {
@@ -894,7 +896,7 @@ async function messageFlowLimits(ctx: ScanContext): Promise<void> {
     ctx.report(SCAN_RULES.noRateLimit, {
       operation: op,
       key: 'message-flow',
-      message: `${MESSAGE_BURST} requests in a burst to ${op.method} ${op.path}, which sends a reset, a code or a message to the person it names, all succeeded (${[...new Set(answered.map((r) => r.status))].join(', ')}) without a 429 or rate-limit headers: each may cost a message (an SMS) and floods its recipient. Sent for ${subject.label}, with a fictional phone number.`,
+      message: `${MESSAGE_BURST} requests in a burst to ${op.method} ${op.path}, which sends a reset, a code or a message to the person it names, all succeeded (${[...new Set(answered.map((r) => r.status))].join(', ')}) without a 429 or rate-limit headers: each may cost a message (an SMS) and floods its recipient. Sent for ${subject.label}${phoned ? ', with a fictional phone number' : ''}.`,
       evidence: { ...evidenceOf(first), requests: MESSAGE_BURST, account: subject.name },
     });
   }
