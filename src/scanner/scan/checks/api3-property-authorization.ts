@@ -48,6 +48,7 @@ import { propertiesOf, resolveSchema, sampleValue, schemaType } from '../schema.
 import { accountParam, isOwnAccount, selfAccount, selfIds } from '../self.ts';
 import { findLoginTarget } from './api2-authentication.ts';
 import { exportedPersonalData } from './api3-exported-data.ts';
+import { switchInputs } from './api3-switch-inputs.ts';
 import { isFlowCandidate, judgeFlow, movesMoneyOut, sendsMoneyTo } from './api6-business-flows.ts';
 import { creationSweep } from './injection.ts';
 import {
@@ -3067,6 +3068,8 @@ export const api3: Check = {
     storedFindings.set(ctx, new Map());
     try {
       await activeProbes(ctx, first, last);
+      // Documented switches of a read (`Hide-Info: 0`, `?redact=false`) that uncover secrets or contact data.
+      await switchInputs(ctx);
     } finally {
       flushStored(ctx);
     }
