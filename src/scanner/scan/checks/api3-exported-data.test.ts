@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ScanResponse } from '../client.ts';
-import { csvRows, isCsv, personalExport } from './api3-exported-data.ts';
+import { csvRows, isCsv, personalExport, privilegedAccounts } from './api3-exported-data.ts';
 
 test('CSV rows: commas or semicolons, quoted cells with separators, doubled quotes and line breaks', () => {
   assert.deepEqual(csvRows('a,b\r\n"x, y","say ""hi"""\n\n1,2'), [
@@ -47,4 +47,44 @@ test("several people's personal columns are personal data; a catalogue, one pers
     passwords: false,
   });
   assert.equal(personalExport(csvRows('username,password\nA,pw1\nB,pw2\n'))?.passwords, true);
+});
+
+test('a list of accounts showing who holds a privilege; not author cards, not a list where no one is privileged', () => {
+  assert.deepEqual(
+    privilegedAccounts({
+      users: [
+        { id: 1, username: 'root', admin: true },
+        { id: 2, username: 'ana', admin: false },
+      ],
+    }),
+    { accounts: 2, privileged: 1, members: ['admin'] },
+  );
+  assert.deepEqual(
+    privilegedAccounts([
+      { email: 'a@x.org', roles: ['user', 'admin'] },
+      { email: 'b@x.org', roles: ['user'] },
+    ])?.privileged,
+    1,
+  );
+  assert.equal(
+    privilegedAccounts([
+      { username: 'ana', bio: '', image: null, following: false },
+      { username: 'ben', bio: '', image: null, following: false },
+    ]),
+    undefined,
+  );
+  assert.equal(
+    privilegedAccounts([
+      { username: 'ana', admin: false },
+      { username: 'ben', admin: false },
+    ]),
+    undefined,
+  );
+  assert.equal(
+    privilegedAccounts([
+      { name: 'Mat', role: 'admin' },
+      { name: 'Block', role: 'admin' },
+    ]),
+    undefined,
+  );
 });

@@ -104,6 +104,7 @@ export function personalExport(
  * a member may export is the API's choice.
  */
 export function exportedPersonalData(ctx: ScanContext): void {
+  privilegedDirectory(ctx);
   const done = new Set<string>();
   for (const { operation: op, response: res, identity } of ctx.observations) {
     if (identity !== undefined || !op || done.has(op.id) || !isSuccess(res) || !isCsv(res)) continue;
@@ -127,4 +128,87 @@ function report(
     message: `${op.method} ${op.path} exports ${found.people} people's personal data (${found.columns.slice(0, 5).join(', ')}) as CSV to anyone, without credentials.`,
     evidence: evidenceOf(res, { columns: found.columns, people: found.people }),
   });
+}
+
+/** Members that name a person's account in a record. */
+const ACCOUNT_MEMBER = /^(user_?name|login|e_?mail|email_?address|handle|nick(name)?)$/i;
+/** Members that say what an account may do. */
+const PRIVILEGE_MEMBER =
+  /^(is_?)?(admin|administrator|superuser|super_?admin|staff|root|moderator)$|^(user_?)?roles?$|^permissions?$|^access_?level$|^group$/i;
+const PRIVILEGED_VALUE =
+  /^(admin|administrator|superuser|super_?admin|root|staff|moderator|owner|sysadmin)$/i;
+
+/** The records of a list answer: the top array, or an array one member down (`{users: [...]}`); objects only. */
+function listedRecords(json: unknown): Record<string, unknown>[] {
+  const arrays = Array.isArray(json)
+    ? [json]
+    : json !== null && typeof json === 'object'
+      ? Object.values(json as Record<string, unknown>).filter(Array.isArray)
+      : [];
+  const list = arrays.find((a) => a.length >= 2) ?? [];
+  return list
+    .slice(0, 100)
+    .filter((r): r is Record<string, unknown> => r !== null && typeof r === 'object' && !Array.isArray(r));
+}
+
+/** Whether a privilege member's value grants something: `true`, `admin`, `['user', 'admin']`. */
+function grants(value: unknown): boolean {
+  if (value === true) return true;
+  if (typeof value === 'string') return PRIVILEGED_VALUE.test(value.trim());
+  if (Array.isArray(value))
+    return value.some((v) => typeof v === 'string' && PRIVILEGED_VALUE.test(v.trim()));
+  return false;
+}
+
+/**
+ * What a list of accounts served to anyone shows of who may do what: at least two records naming an account (user
+ * name, login, e-mail, handle) with a privilege member (`admin`, `is_admin`, `role`, `permissions`...), at least one
+ * of them granting one. `undefined` otherwise (public author cards, a catalogue).
+ */
+export function privilegedAccounts(
+  json: unknown,
+): { accounts: number; privileged: number; members: string[] } | undefined {
+  const records = listedRecords(json);
+  let accounts = 0;
+  let privileged = 0;
+  const members = new Set<string>();
+  for (const r of records) {
+    const keys = Object.keys(r);
+    if (!keys.some((k) => ACCOUNT_MEMBER.test(k) && typeof r[k] === 'string' && r[k] !== '')) continue;
+    const flags = keys.filter((k) => PRIVILEGE_MEMBER.test(k));
+    if (flags.length === 0) continue;
+    accounts++;
+    for (const k of flags) members.add(k);
+    if (flags.some((k) => grants(r[k]))) privileged++;
+  }
+  if (accounts < 2 || privileged === 0) return undefined;
+  return { accounts, privileged, members: [...members] };
+}
+
+/**
+ * Reports, once per operation, a GET answered 2xx to a caller without credentials that lists accounts with who holds
+ * a privilege (`GET /api/users` → `[{username, email, admin: true}, ...]`): a target list for an attacker, declared
+ * in the schema or not (medium). An answer to a given identity is left to the authorization checks.
+ */
+export function privilegedDirectory(ctx: ScanContext): void {
+  const done = new Set<string>();
+  for (const { operation: op, response: res, identity, request } of ctx.observations) {
+    if (identity !== undefined || !op || op.method !== 'GET' || done.has(op.id) || request.method !== 'GET')
+      continue;
+    if (!isSuccess(res) || res.json === undefined) continue;
+    const found = privilegedAccounts(res.json);
+    if (!found) continue;
+    done.add(op.id);
+    ctx.report(SCAN_RULES.sensitiveData, {
+      operation: op,
+      key: 'anonymous-privileges',
+      severity: 'medium',
+      message: `${op.method} ${op.path} lists ${found.accounts} accounts with who holds a privilege (${found.members.slice(0, 3).join(', ')}; ${found.privileged} privileged) to anyone, without credentials.`,
+      evidence: evidenceOf(res, {
+        accounts: found.accounts,
+        privileged: found.privileged,
+        members: found.members,
+      }),
+    });
+  }
 }
