@@ -35,6 +35,7 @@ import { propertiesOf, sampleValue } from '../schema.ts';
 import { selfIds } from '../self.ts';
 import { findLoginTarget } from './api2-authentication.ts';
 import { refusedIn200 } from './api5-function-authorization.ts';
+import { creationSweep } from './injection.ts';
 import { registerThrowaway, reuseThrowaway, signup, type Throwaway } from './throwaway.ts';
 
 const REPEATS = 5;
@@ -417,118 +418,135 @@ export const api6: Check = {
     const coupons: { op: Operation; fields: string[] }[] = [];
     /** The scan's own account that repeats purchases (null: none could be had). */
     let buyer: Throwaway | null | undefined;
-    for (const op of ctx.spec.operations) {
-      if (!isFlowCandidate(ctx.spec, op)) continue;
-      const judged = judgeFlow(ctx.spec, op);
-      if (judged.kind === 'credential') {
-        ctx.note?.({
-          operation: op,
-          rule: SCAN_RULES.businessFlow,
-          reason: "not repeated: it renews the caller's own credential (a token or key), which gains nothing",
-        });
-        continue;
-      }
-      if (judged.gain === 'money or credit' && movesMoneyOut(ctx.spec, op)) {
-        // Never as a given identity: between two accounts of the scan's own, after the other flows.
-        outflows.push(op);
-        continue;
-      }
-      if (judged.gain === 'money or credit') {
-        // Money into the caller's account (a deposit, a top-up, a refund): as an account of the scan's own.
-        inflows.push(op);
-        continue;
-      }
-      let req = planRequest(ctx.spec, op, ctx.objects, { owner: user.name });
-      // A purchase (a checkout, a paid order, an accepted quote) is never made as a given identity, a second one not
-      // even with --allow-destructive (the runner's guard): it is repeated as an account of the scan's own, reused or
-      // registered (`pcb…`), or noted as not tested, saying why.
-      let actor = user;
-      let as = user.name;
-      if (purchases(ctx.spec, op, req)) {
-        buyer ??=
-          (await reuseThrowaway(ctx, findLoginTarget(ctx))) ??
-          (await registerThrowaway(ctx, findLoginTarget(ctx), 'pcb')) ??
-          null;
-        if (buyer === null) {
+    // What the repetitions make (a coupon, an invitation each time: review R1-12) is deleted by its maker where the
+    // document can, else named as left in place.
+    const sweep = creationSweep(ctx, 'the API6 repetitions');
+    try {
+      for (const op of ctx.spec.operations) {
+        // What the last operation's repetitions made goes before the next one's (deleted, or named as left).
+        await sweep.flush();
+        if (!isFlowCandidate(ctx.spec, op)) continue;
+        const judged = judgeFlow(ctx.spec, op);
+        if (judged.kind === 'credential') {
           ctx.note?.({
             operation: op,
             rule: SCAN_RULES.businessFlow,
-            reason: `not tested: repeating it buys, which the scan never does as a given identity (a second purchase not even with --allow-destructive), and ${signup(ctx) ? "the sign-up gave no account of the scan's own that signs in" : "the document has no sign-up for an account of the scan's own"} to buy as`,
+            reason:
+              "not repeated: it renews the caller's own credential (a token or key), which gains nothing",
           });
           continue;
         }
-        actor = buyer.identity;
-        as = `${buyer.name} (an account the scan registered)`;
-        req = planRequest(ctx.spec, op, ctx.objects, { owner: buyer.identity.name });
-      }
-      // The document's coupon or voucher code is never redeemed as a given identity (the runner leaves it out):
-      // such a flow is redeemed by an account of the scan's own, twice (ownCoupons).
-      const code = withoutDocumentedCodes(req.body, codes).dropped;
-      if (code.length > 0) {
-        if (coupons.length < 3) coupons.push({ op, fields: code });
-        else
-          ctx.note?.({
-            operation: op,
-            rule: SCAN_RULES.businessFlow,
-            reason: 'not run: three coupon redemptions were tried already',
-          });
-        continue;
-      }
-      // Reads that may count what the action does (its own object, the caller's own records), read twice before
-      // it: a number that moves between those two moves by itself and proves nothing.
-      const reads = counterReads(ctx, op, req.path);
-      const before = await countersOf(ctx, reads, actor);
-      const control = before.size > 0 ? await countersOf(ctx, reads, actor) : before;
-      let afterOne: Map<string, number> | undefined;
-      const answers: ScanResponse[] = [];
-      let refused: ScanResponse | undefined;
-      for (let i = 0; i < REPEATS; i++) {
-        const res = await ctx.send(req, actor);
-        if (!isSuccess(res) || refusedIn200(res)) {
-          refused = res;
-          break;
+        if (judged.gain === 'money or credit' && movesMoneyOut(ctx.spec, op)) {
+          // Never as a given identity: between two accounts of the scan's own, after the other flows.
+          outflows.push(op);
+          continue;
         }
-        answers.push(res);
-        if (i === 0 && before.size > 0) afterOne = await countersOf(ctx, reads, actor);
+        if (judged.gain === 'money or credit') {
+          // Money into the caller's account (a deposit, a top-up, a refund): as an account of the scan's own.
+          inflows.push(op);
+          continue;
+        }
+        let req = planRequest(ctx.spec, op, ctx.objects, { owner: user.name });
+        // A purchase (a checkout, a paid order, an accepted quote) is never made as a given identity, a second one not
+        // even with --allow-destructive (the runner's guard): it is repeated as an account of the scan's own, reused or
+        // registered (`pcb…`), or noted as not tested, saying why.
+        let actor = user;
+        let as = user.name;
+        if (purchases(ctx.spec, op, req)) {
+          buyer ??=
+            (await reuseThrowaway(ctx, findLoginTarget(ctx))) ??
+            (await registerThrowaway(ctx, findLoginTarget(ctx), 'pcb')) ??
+            null;
+          if (buyer === null) {
+            ctx.note?.({
+              operation: op,
+              rule: SCAN_RULES.businessFlow,
+              reason: `not tested: repeating it buys, which the scan never does as a given identity (a second purchase not even with --allow-destructive), and ${signup(ctx) ? "the sign-up gave no account of the scan's own that signs in" : "the document has no sign-up for an account of the scan's own"} to buy as`,
+            });
+            continue;
+          }
+          actor = buyer.identity;
+          as = `${buyer.name} (an account the scan registered)`;
+          req = planRequest(ctx.spec, op, ctx.objects, { owner: buyer.identity.name });
+        }
+        // The document's coupon or voucher code is never redeemed as a given identity (the runner leaves it out):
+        // such a flow is redeemed by an account of the scan's own, twice (ownCoupons).
+        const code = withoutDocumentedCodes(req.body, codes).dropped;
+        if (code.length > 0) {
+          if (coupons.length < 3) coupons.push({ op, fields: code });
+          else
+            ctx.note?.({
+              operation: op,
+              rule: SCAN_RULES.businessFlow,
+              reason: 'not run: three coupon redemptions were tried already',
+            });
+          continue;
+        }
+        // Reads that may count what the action does (its own object, the caller's own records), read twice before
+        // it: a number that moves between those two moves by itself and proves nothing.
+        const reads = counterReads(ctx, op, req.path);
+        const before = await countersOf(ctx, reads, actor);
+        const control = before.size > 0 ? await countersOf(ctx, reads, actor) : before;
+        let afterOne: Map<string, number> | undefined;
+        const answers: ScanResponse[] = [];
+        let refused: ScanResponse | undefined;
+        // Messages to others (invitations) go out twice, not five times: their name alone proves no flow.
+        const times = judged.gain === 'messages sent to others' ? 2 : REPEATS;
+        const made = sweep.seen(op, actor, '');
+        for (let i = 0; i < times; i++) {
+          const res = await ctx.send(req, actor);
+          made(req, res, undefined);
+          if (!isSuccess(res) || refusedIn200(res)) {
+            refused = res;
+            break;
+          }
+          answers.push(res);
+          if (i === 0 && before.size > 0) afterOne = await countersOf(ctx, reads, actor);
+        }
+        const last = answers.at(-1);
+        if (answers.length < times || !last) {
+          if (actor !== user)
+            ctx.note?.({
+              operation: op,
+              rule: SCAN_RULES.businessFlow,
+              reason: `repeated as ${as}: ${answers.length === 0 ? 'its first purchase' : `purchase ${answers.length + 1}`} answered ${refused?.status ?? 'nothing'}${refused && isSuccess(refused) ? ' refusing it' : ''} (a new account may have nothing to pay with)`,
+            });
+          continue;
+        }
+        // The gain must show: a counter in the answers, or in the reads (moved by the first action and again by the
+        // four after it: an API that counts one per caller moves it once). A name in the path proves no flow.
+        const shown =
+          answersGain(answers, judged.kind === 'no-gain') ??
+          (afterOne
+            ? readGain(before, control, afterOne, await countersOf(ctx, reads, actor), times)
+            : undefined);
+        if (shown === undefined) {
+          if (judged.gain !== undefined)
+            ctx.note?.({
+              operation: op,
+              rule: SCAN_RULES.businessFlow,
+              reason: `${times} repetitions succeeded, but no count moved with them in its answers${reads.length > 0 ? ` or in ${reads.map((r) => `GET ${r.path}`).join(', ')}` : ''}: its name (${judged.gain}) alone proves no flow`,
+            });
+          continue;
+        }
+        const what =
+          judged.gain === undefined
+            ? ''
+            : judged.gain === MARKED
+              ? ' (marked x-portcullis-business-flow)'
+              : ` (it names ${judged.gain})`;
+        ctx.report(SCAN_RULES.businessFlow, {
+          operation: op,
+          message: `The same ${op.method} ${op.path}${what} succeeded ${times} times in a row for ${as}${shown ? `: ${shown}` : ''}.`,
+          evidence: evidenceOf(last, {
+            statuses: answers.map((a) => a.status),
+            ...(shown ? { gained: shown } : {}),
+          }),
+        });
       }
-      const last = answers.at(-1);
-      if (answers.length < REPEATS || !last) {
-        if (actor !== user)
-          ctx.note?.({
-            operation: op,
-            rule: SCAN_RULES.businessFlow,
-            reason: `repeated as ${as}: ${answers.length === 0 ? 'its first purchase' : `purchase ${answers.length + 1}`} answered ${refused?.status ?? 'nothing'}${refused && isSuccess(refused) ? ' refusing it' : ''} (a new account may have nothing to pay with)`,
-          });
-        continue;
-      }
-      // The gain must show: a counter in the answers, or in the reads (moved by the first action and again by the
-      // four after it: an API that counts one per caller moves it once). A name in the path proves no flow.
-      const shown =
-        answersGain(answers, judged.kind === 'no-gain') ??
-        (afterOne ? readGain(before, control, afterOne, await countersOf(ctx, reads, actor)) : undefined);
-      if (shown === undefined) {
-        if (judged.gain !== undefined)
-          ctx.note?.({
-            operation: op,
-            rule: SCAN_RULES.businessFlow,
-            reason: `${REPEATS} repetitions succeeded, but no count moved with them in its answers${reads.length > 0 ? ` or in ${reads.map((r) => `GET ${r.path}`).join(', ')}` : ''}: its name (${judged.gain}) alone proves no flow`,
-          });
-        continue;
-      }
-      const what =
-        judged.gain === undefined
-          ? ''
-          : judged.gain === MARKED
-            ? ' (marked x-portcullis-business-flow)'
-            : ` (it names ${judged.gain})`;
-      ctx.report(SCAN_RULES.businessFlow, {
-        operation: op,
-        message: `The same ${op.method} ${op.path}${what} succeeded ${REPEATS} times in a row for ${as}${shown ? `: ${shown}` : ''}.`,
-        evidence: evidenceOf(last, {
-          statuses: answers.map((a) => a.status),
-          ...(shown ? { gained: shown } : {}),
-        }),
-      });
+    } finally {
+      await sweep.flush(undefined, true);
+      sweep.report();
     }
     // Payments and transfers made as a collection's creation (`POST /payments {to_iban, amount}`): the same
     // probes between the scan's own accounts.
