@@ -16,6 +16,7 @@ import {
   isLoginOperation,
   loginByWords,
   type PlannedRequest,
+  pathActs,
   pathValues,
   planRequest,
 } from '../planner.ts';
@@ -290,10 +291,13 @@ function objectsOfLeft(ctx: ScanContext, accounts: readonly Throwaway[]): string
       if (o.identity === undefined || !names.has(o.identity) || !o.operation) continue;
       if (!isSuccess(o.response) || refusedIn200(o.response)) continue;
       if (o.request.method === 'DELETE') deleted++;
+      // A logout or any other acting POST (`/auth/logout`, `/orders/{id}/cancel`) makes nothing (review R1-10).
       if (
         o.request.method !== 'POST' ||
         isLoginOperation(ctx.spec, o.operation) ||
-        makesAccount(ctx, o.operation)
+        makesAccount(ctx, o.operation) ||
+        pathActs(o.operation.path) ||
+        /log_?out|sign_?out|log_?off/i.test(o.operation.path)
       )
         continue;
       const key = `${o.operation.method} ${o.operation.path}`;
@@ -749,7 +753,11 @@ export async function deleteThrowaways(
   gone: ReadonlySet<string> = new Set(),
 ): Promise<string[]> {
   const lines = await deleteRegistered(ctx);
-  return [...lines, ...leftAccountLines(ctx, gone)];
+  // The accounts a probe made privileged (API3's sign-up with `role: admin` honoured) are the dangerous ones to
+  // leave: each is signed in with the password its sign-up set and deleted as itself or by the admin.
+  const deleted = new Set(gone);
+  const privileged = await deletePrivilegedLeft(ctx, leftAccounts(ctx, gone), deleted);
+  return [...lines, ...privileged, ...leftAccountLines(ctx, deleted)];
 }
 
 /** The account inputs of a request's body (JSON object, JSON text or a form) and query string. */
@@ -791,34 +799,255 @@ function makesAccount(ctx: ScanContext, op: Operation): boolean {
   return fields.some((k) => PASSWORD.test(k)) && fields.some((k) => SIGNUP_USER.test(k));
 }
 
+/** Members of a sign-up that make the account privileged when the API honours them (API3's probe sends them). */
+const PRIVILEGE_MEMBER =
+  /^(roles?|is_?admin|admin|is_?super_?user|super_?user|is_?staff|staff|permissions?|scopes?|groups?|user_?type|account_?type)$/i;
+const PRIVILEGE_VALUE = /admin|super|root|owner|staff|manager|^\*$/i;
+
+/** The privileged members a request sent (`role="admin"`, `is_admin=true`). */
+export function privilegedSent(fields: Readonly<Record<string, unknown>>): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(fields)) {
+    if (!PRIVILEGE_MEMBER.test(k)) continue;
+    const values = Array.isArray(v) ? v : [v];
+    if (values.some((x) => x === true || (typeof x === 'string' && PRIVILEGE_VALUE.test(x))))
+      out.push(`${k}=${JSON.stringify(v)}`.slice(0, 60));
+  }
+  return out;
+}
+
+/** An account a check's sign-up made that the clean-up does not handle. */
+interface LeftAccount {
+  /**
+   * How it signs in: the value of the login's user member where the scan knows it (its e-mail where it signs in
+   * with one), else its user name, else its e-mail.
+   */
+  readonly shown: string;
+  /** Its other names (an e-mail beside a user name), shown after it. */
+  readonly also: readonly string[];
+  /** What made it (`POST /v1/auth/signup`). */
+  readonly how: string;
+  /** The sign-up's fields as sent, and its answer; absent for an account a login made exist. */
+  readonly fields?: Readonly<Record<string, unknown>>;
+  readonly answer?: ScanResponse;
+  /** The privileged members its sign-up sent (`role="admin"`). */
+  readonly privileged: readonly string[];
+}
+
 /**
- * The accounts the scan made exist but does not delete, one note: sign-ups any check sent that the API accepted
- * (an account under test, an injection or ReDoS value as a user name) whose name is not among the accounts the
- * clean-up handles, and accounts a login created on first use. Read from the scan's requests, so no check can
- * leave one unnamed.
+ * The accounts the scan made exist but does not delete: sign-ups any check sent that the API accepted (an account
+ * under test, an injection or ReDoS value as a user name) whose names are not among the accounts the clean-up
+ * handles, and accounts a login created on first use. Read from the scan's requests, so no check can leave one
+ * unnamed. One entry per account (its sign-up's names together), shown by the member the login takes (review R1-2:
+ * six accounts under one display name were named once).
  */
-function leftAccountLines(ctx: ScanContext, gone: ReadonlySet<string>): string[] {
+function leftAccounts(ctx: ScanContext, gone: ReadonlySet<string>): LeftAccount[] {
   // `gone`: names of accounts deleted elsewhere (the runner's clean-up of what a given identity or the admin made).
   const handled = new Set<string>(gone);
   for (const v of registered.get(ctx.objects) ?? [])
     for (const x of [v.name, v.email, v.loginName]) handled.add(x);
-  const left = new Map<string, string>();
+  const loginField = registered.get(ctx.objects)?.[0]?.via.userField;
+  const left = new Map<string, LeftAccount>();
   const creations = new Set(ctx.spec.operations.filter((op) => makesAccount(ctx, op)));
+  // Paths a DELETE answered 2xx at (a check's own sweep: API3 deletes the accounts its probes of an admin's
+  // creation made, at `/admin/users/{id}` below that creation).
+  const deletedPaths = new Set(
+    ctx.observations
+      .filter((o) => o.request.method === 'DELETE' && isSuccess(o.response))
+      .map((o) => o.request.path.split('?')[0].replace(/\/+$/, '')),
+  );
   for (const o of ctx.observations) {
     if (!o.operation || !creations.has(o.operation) || !isSuccess(o.response) || refusedIn200(o.response))
       continue;
     const fields = requestFields(o.request);
     const values = Object.entries(fields).filter(([k, v]) => typeof v === 'string' && SIGNUP_USER.test(k));
     if (values.some(([, v]) => handled.has(v as string))) continue;
-    const named = values.find(([k]) => !MAIL_FIELD.test(k)) ?? values[0];
-    if (named && left.size < 200) left.set(named[1] as string, `${o.operation.method} ${o.operation.path}`);
+    const rec = values.map(([, v]) => recordWith(o.response.json, v as string)).find((r) => r !== undefined);
+    const at = o.request.path.split('?')[0].replace(/\/+$/, '');
+    if (
+      ID_KEYS.some(
+        (k) =>
+          (typeof rec?.[k] === 'string' || typeof rec?.[k] === 'number') &&
+          deletedPaths.has(`${at}/${encodeURIComponent(String(rec[k]))}`),
+      )
+    )
+      continue;
+    const named =
+      values.find(([k]) => k === loginField) ?? values.find(([k]) => !MAIL_FIELD.test(k)) ?? values[0];
+    if (!named || left.size >= 200) continue;
+    const key = JSON.stringify(values.map(([k, v]) => `${k}=${v}`).sort());
+    left.set(key, {
+      shown: named[1] as string,
+      also: values.filter((x) => x !== named && x[1] !== named[1]).map(([, v]) => (v as string).slice(0, 60)),
+      how: `${o.operation.method} ${o.operation.path}`,
+      fields,
+      answer: o.response,
+      privileged: privilegedSent(fields),
+    });
   }
-  for (const [name, why] of madeByProbes.get(ctx.objects) ?? []) if (!handled.has(name)) left.set(name, why);
-  if (left.size === 0) return [];
+  for (const [name, how] of madeByProbes.get(ctx.objects) ?? [])
+    if (!handled.has(name)) left.set(JSON.stringify([name]), { shown: name, also: [], how, privileged: [] });
+  return [...left.values()];
+}
+
+/** At most this many privileged accounts a probe left are signed in to and deleted. */
+const MAX_PRIVILEGED_DELETES = 6;
+
+/**
+ * Deletes the accounts in `left` whose sign-up sent privileged members: signed in with the password that sign-up
+ * set, through the login the scan's own accounts use, then deleted as deleteAccount does (its own delete, else an
+ * account item route as itself, then as the admin). Their names go in `deleted`; one line each.
+ */
+async function deletePrivilegedLeft(
+  ctx: ScanContext,
+  left: readonly LeftAccount[],
+  deleted: Set<string>,
+): Promise<string[]> {
+  const via = registered.get(ctx.objects)?.[0]?.via;
+  const s = signup(ctx);
+  const { own, items } = deleteRoutes(ctx);
+  const lines: string[] = [];
+  for (const a of left.filter((x) => x.privileged.length > 0 && x.fields).slice(0, MAX_PRIVILEGED_DELETES)) {
+    if (own.length + items.length === 0 || ctx.signal.aborted) break;
+    const fields = a.fields!;
+    const text = (re: RegExp) =>
+      Object.entries(fields).find(
+        ([k, v]) => typeof v === 'string' && re.test(k) && SIGNUP_USER.test(k),
+      )?.[1] as string | undefined;
+    const password = Object.entries(fields).find(
+      ([k, v]) => typeof v === 'string' && PASSWORD.test(k) && !/confirm|repeat|again|old|current/i.test(k),
+    )?.[1] as string | undefined;
+    const email = text(MAIL_FIELD) ?? '';
+    const name = text(/^(?!.*mail)/i) ?? a.shown;
+    const value = via
+      ? ((fields[via.userField] as string | undefined) ?? (MAIL_FIELD.test(via.userField) ? email : name))
+      : '';
+    const login = async (
+      at: ScanContext,
+      pw: string,
+    ): Promise<{ identity?: Identity; res?: ScanResponse }> => {
+      if (!via || !value) return {};
+      const res = await at.send(
+        {
+          ...loginRequest(via.flow, { [via.userField]: value, [via.passwordField]: pw }),
+          ...(via.op ? { operation: via.op } : {}),
+        },
+        null,
+      );
+      const identity = res ? sessionOf(via.flow, res, name, { [via.userField]: value }) : undefined;
+      return { ...(identity ? { identity } : {}), ...(res ? { res } : {}) };
+    };
+    const first = password !== undefined ? await login(ctx, password) : {};
+    const rec = recordWith(a.answer?.json, name) ?? (email ? recordWith(a.answer?.json, email) : undefined);
+    if (!first.identity || !via || !s || password === undefined) {
+      // One that does not sign in (not yet verified, made by the admin): the admin deletes it at an item route, by
+      // the id its sign-up answered, once the admin's read there shows it (its unique e-mail or name).
+      const by = await adminDelete(ctx, rec, email || name, items);
+      if (by !== undefined) for (const x of [name, email, value, a.shown]) deleted.add(x);
+      lines.push(
+        `${a.shown} (sent ${a.privileged.join(', ')}): ${by ?? 'not deleted (it does not sign in with the password its sign-up set, and no admin read at an item route showed it)'}`,
+      );
+      continue;
+    }
+    const ids = new Set<string>();
+    for (const key of ID_KEYS) {
+      const x = rec?.[key];
+      if (typeof x === 'string' || typeof x === 'number') ids.add(String(x));
+    }
+    for (const id of selfIds(first.identity)) if (id !== name && id !== email) ids.add(id);
+    const account: Throwaway = {
+      identity: first.identity,
+      via,
+      loginName: value,
+      name,
+      email,
+      ids: [...ids],
+      checked: new Set<string>(),
+      password,
+      login: (at: ScanContext, pw?: string) => login(at, pw ?? account.password),
+      register: () => Promise.resolve(undefined),
+      signup: s.op,
+    };
+    const line = await deleteAccount(ctx, account, own, items);
+    lines.push(`${a.shown} (sent ${a.privileged.join(', ')}): ${line.slice(name.length + 2)}`);
+    if (line.startsWith(`${name}: deleted with`))
+      for (const x of [name, email, value, a.shown]) deleted.add(x);
+  }
+  return lines;
+}
+
+/**
+ * Deletes, as the admin, the account whose sign-up answered `rec`: at an account item route, by an id of that record,
+ * only where the admin's read at the same route (the document's GET there) shows `shown` (the account's own
+ * e-mail or name, the scan's), and confirmed by a read after. The line to report, or undefined.
+ */
+async function adminDelete(
+  ctx: ScanContext,
+  rec: Record<string, unknown> | undefined,
+  shown: string,
+  items: readonly Operation[],
+): Promise<string | undefined> {
+  const admin = ctx.admin;
+  if (!admin || !rec || shown.length < 6) return undefined;
+  const ids = ID_KEYS.map((k) => rec[k]).filter(
+    (x): x is string | number => (typeof x === 'string' && x !== '') || typeof x === 'number',
+  );
+  const bare = (p: string) =>
+    p.replace(/\/$/, '').replace(/\/(delete|remove|destroy|deactivate|close)$/i, '');
+  for (const op of items) {
+    const param = accountParam(op.path)!;
+    if (/name|mail/i.test(param)) continue;
+    const read = ctx.spec.operations.find(
+      (r) => r.method === 'GET' && !isExcluded(r) && bare(r.path) === bare(op.path),
+    );
+    if (!read) continue;
+    const shows = (res: ScanResponse | undefined) =>
+      res !== undefined && isSuccess(res) && !refusedIn200(res) && res.text.includes(shown);
+    for (const id of ids.slice(0, 2).map(String)) {
+      const at = planRequest(ctx.spec, read, ctx.objects, { params: { [param]: id } });
+      const before = await ctx.send(at, admin);
+      // Gone already (a check's own sweep deleted it: API3 deletes what its probes of an admin creation made).
+      if (
+        before !== undefined &&
+        (before.status === 404 || before.status === 410) &&
+        ctx.objects.deletedAt(at.path)
+      )
+        return `deleted already (the admin's GET ${at.path.split('?')[0]} answers ${before.status})`;
+      if (!shows(before)) continue;
+      const req = planRequest(ctx.spec, op, ctx.objects, { params: { [param]: id } });
+      const path = req.path.split('?')[0];
+      // The account is the scan's own (its sign-up's answer, read back as it): the write guard lets its delete go.
+      if (!ctx.objects.isScanCreated(path))
+        ctx.objects.add({
+          collection: path.slice(0, path.lastIndexOf('/')),
+          path,
+          id,
+          owner: shown,
+          body: null,
+          createdBy: op,
+        });
+      const res = await ctx.send(req, admin, { registeredAccount: true });
+      if (!isSuccess(res) || refusedIn200(res)) return undefined;
+      if (shows(await ctx.send(at, admin)))
+        return `${op.method} ${path} answered ${res!.status} as ${admin.name}, but the admin still reads it`;
+      return `deleted with ${op.method} ${path} (${res!.status}, as ${admin.name})`;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The accounts the scan made exist but does not delete, one note and a warning (leftAccounts), each named by how
+ * it signs in; those whose sign-up sent privileged members said so first.
+ */
+function leftAccountLines(ctx: ScanContext, gone: ReadonlySet<string>): string[] {
+  const accounts = leftAccounts(ctx, gone).sort((a, b) => b.privileged.length - a.privileged.length);
+  if (accounts.length === 0) return [];
+  const label = (a: LeftAccount) =>
+    `${JSON.stringify(a.shown.slice(0, 60))}${a.also.length > 0 ? ` (${a.also.join(', ')})` : ''}${a.privileged.length > 0 ? ` (sent ${a.privileged.join(', ')})` : ''}`;
   // Grouped by what made them, in lines short enough for the text report (200 characters a note), at most 8.
   const byHow = new Map<string, string[]>();
-  for (const [name, how] of left)
-    byHow.set(how, [...(byHow.get(how) ?? []), JSON.stringify(name.slice(0, 60))]);
+  for (const a of accounts) byHow.set(a.how, [...(byHow.get(a.how) ?? []), label(a)]);
   const named: { text: string; count: number }[] = [];
   for (const [how, names] of byHow) {
     let line = { text: `left in place, made by ${how}:`, count: 0 };
@@ -833,13 +1062,15 @@ function leftAccountLines(ctx: ScanContext, gone: ReadonlySet<string>): string[]
   }
   const kept = named.slice(0, 8);
   const unnamed = named.slice(8).reduce((n, l) => n + l.count, 0);
-  // Loud as well (review R2 REPORT-1): every one stays on the target, and a person must remove it.
-  const first = [...left.keys()].slice(0, MAX_WARNED_NAMES).map((n) => JSON.stringify(n.slice(0, 60)));
+  // Loud as well (review R2 REPORT-1): every one stays on the target, and a person must remove it; a privileged
+  // one first (review R1-2).
+  const first = accounts.slice(0, MAX_WARNED_NAMES).map(label);
+  const privileged = accounts.filter((a) => a.privileged.length > 0).length;
   ctx.warn?.(
-    `${left.size} other account${left.size === 1 ? '' : 's'} the scan's probes registered ${left.size === 1 ? 'was' : 'were'} left in place (${first.join(', ')}${left.size > first.length ? ` and ${left.size - first.length} more, named in the notes` : ''}): remove ${left.size === 1 ? 'it' : 'them'} on the target by hand`,
+    `${accounts.length} other account${accounts.length === 1 ? '' : 's'} the scan's probes registered ${accounts.length === 1 ? 'was' : 'were'} left in place${privileged > 0 ? `, ${privileged} of them sent privileged members` : ''} (${first.join(', ')}${accounts.length > first.length ? ` and ${accounts.length - first.length} more, named in the notes` : ''}): remove ${accounts.length === 1 ? 'it' : 'them'} on the target by hand`,
   );
   return [
-    `${left.size} other account${left.size === 1 ? ' was' : 's were'} made by the scan's probes and left in place (the clean-up deletes only accounts whose sign-in it kept):`,
+    `${accounts.length} other account${accounts.length === 1 ? ' was' : 's were'} made by the scan's probes and left in place (the clean-up deletes only accounts whose sign-in it kept, and those made privileged):`,
     ...kept.map((l) => l.text),
     ...(unnamed > 0 ? [`left in place: ${unnamed} more not named here`] : []),
   ];
@@ -848,13 +1079,7 @@ function leftAccountLines(ctx: ScanContext, gone: ReadonlySet<string>): string[]
 async function deleteRegistered(ctx: ScanContext): Promise<string[]> {
   const accounts = registered.get(ctx.objects) ?? [];
   if (accounts.length === 0) return [];
-  const deletes = ctx.spec.operations.filter((op) => op.method === 'DELETE' && !isExcluded(op));
-  const own = deletes.filter((op) => !op.path.includes('{') && OWN_ACCOUNT_PATH.test(op.path));
-  const items = deletes.filter((op) => {
-    const param = accountParam(op.path);
-    if (param === undefined || !op.path.replace(/\/$/, '').endsWith(`{${param}}`)) return false;
-    return !op.parameters.some((p) => p.in === 'path' && p.name !== param);
-  });
+  const { own, items } = deleteRoutes(ctx);
   const names = accounts.map((v) => v.name).join(', ');
   if (own.length + items.length === 0) {
     const line = `${accounts.length} account${accounts.length === 1 ? '' : 's'} the scan registered ${accounts.length === 1 ? 'was' : 'were'} left in place (${names}): the document has no delete of one's own account or of a user`;
@@ -891,6 +1116,31 @@ async function deleteRegistered(ctx: ScanContext): Promise<string[]> {
       `${left.length} of the ${accounts.length} account${accounts.length === 1 ? '' : 's'} the scan registered ${left.length === 1 ? 'was' : 'were'} not deleted (${left.join(', ')}; the notes say why): remove ${left.length === 1 ? 'it' : 'them'} on the target by hand`,
     );
   return lines;
+}
+
+/** A delete verb after an account item route (`DELETE /users/{id}/delete/`, Django REST's action routes). */
+const DELETE_VERB = /^(delete|remove|destroy|deactivate|close)$/i;
+
+/**
+ * The document's deletes of an account: one's own (`DELETE /me`), and the account item routes (`/users/{id}`, or
+ * with one delete verb after it: `/users/{id}/delete/`, review R2-S3) with no other path parameter.
+ */
+function deleteRoutes(ctx: ScanContext): { own: Operation[]; items: Operation[] } {
+  const deletes = ctx.spec.operations.filter((op) => op.method === 'DELETE' && !isExcluded(op));
+  const own = deletes.filter((op) => !op.path.includes('{') && OWN_ACCOUNT_PATH.test(op.path));
+  const items = deletes.filter((op) => {
+    const param = accountParam(op.path);
+    if (param === undefined) return false;
+    const segments = op.path.replace(/\/$/, '').split('/');
+    const at = segments.lastIndexOf(`{${param}}`);
+    if (
+      at < 0 ||
+      (at !== segments.length - 1 && !(at === segments.length - 2 && DELETE_VERB.test(segments[at + 1])))
+    )
+      return false;
+    return !op.parameters.some((p) => p.in === 'path' && p.name !== param);
+  });
+  return { own, items };
 }
 
 async function deleteAccount(
