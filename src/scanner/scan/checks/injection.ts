@@ -2896,6 +2896,8 @@ const NAMES_OTHERS_REASON = `${ACCOUNT_REASON}, and its request would name an ac
 interface AccountPlan {
   readonly params: Readonly<Record<string, string>>;
   readonly body?: Readonly<Record<string, unknown>>;
+  /** Optional query inputs that would name another account (`?userId=`): left out of every request, not probed. */
+  readonly leaveOut?: readonly string[];
 }
 
 /**
@@ -2946,8 +2948,13 @@ function profilePlan(ctx: ScanContext, op: Operation): AccountPlan | undefined {
   if (ownRecordWrite(ctx, op) !== 'profile') return undefined;
   const fields = Object.keys(propertiesOf(ctx.spec, jsonBodySchema(op) ?? formSchema(op)));
   if (fields.some((k) => NAMES_ONE.test(k))) return undefined;
-  if (op.parameters.some((p) => p.in === 'query' && NAMES_ONE.test(p.name))) return undefined;
-  return { params: {} };
+  // An optional query input that names an account (`PATCH /me?userId=`, "admins may update another user's
+  // profile") is left out, and its own probes are not sent (review R1-11: without the scan's own account, the
+  // probes went to alice's profile). Only one the planner would send (required, or with an example) rules it out.
+  const naming = op.parameters.filter((p) => p.in === 'query' && NAMES_ONE.test(p.name));
+  if (naming.some((p) => p.required || p.raw.example !== undefined || p.raw.examples !== undefined))
+    return undefined;
+  return { params: {}, ...(naming.length > 0 ? { leaveOut: naming.map((p) => p.name) } : {}) };
 }
 
 /**
@@ -3464,6 +3471,8 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
     all.filter((point) => changesAnAccount(ctx, point.op, logins) || (withSignup && ownWrite(point.op))),
   );
   const { plans, v: own } = accounts;
+  const leftOut = (point: InjectionPoint) =>
+    point.in === 'query' && plans.get(point.op.id)?.leaveOut?.includes(point.name) === true;
   // Else, an own-profile write goes to the first identity's own profile, read before and set back after every
   // probe; one that no documented read shows is not sent. An account item route stays the write guard's.
   const profiles = new Map<string, OwnProfile>();
@@ -3520,6 +3529,14 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
           'not sent: a DELETE with no path value to make up deletes what its session or query names (safety rule)',
       }),
     ),
+    ...all.filter(leftOut).map(
+      (point): PointOutcome => ({
+        point,
+        status: 'skipped',
+        reason:
+          "not sent: an optional query input that names an account, left out of the scan's own account's requests (its values would name another; safety rule)",
+      }),
+    ),
     ...accounts.withheld.filter(
       (o) => !ownWrite(o.point.op) || ownRecordWrite(ctx, o.point.op) === 'account',
     ),
@@ -3539,6 +3556,7 @@ export async function injection(ctx: ScanContext, budgetMs = BUDGET_MS): Promise
   const points = all
     .filter((point) => !unplanned.has(point.op.id) && !unreadable.has(point.op.id) && !signIn.includes(point))
     .filter((point) => !changesAnAccount(ctx, point.op, logins) || plans.has(point.op.id))
+    .filter((point) => !leftOut(point))
     .map((point) =>
       signUp(ctx, point.op) && point.in !== 'path' && NAME_FIELD.test(point.name)
         ? { ...point, value: freshNames(ctx, point.op)[point.name] ?? point.value }
