@@ -224,15 +224,19 @@ for (const envelope of [true, false])
       assert.deepEqual(operationsFound(scans.fixed.result), []);
     });
 
-    test('the mass-assignment finding names every field stored, the privilege first', () => {
+    test('the mass-assignment finding names the privilege stored; a given identity’s credit is never written', () => {
       const f = scans.vulnerable.result.findings.find(
         (x) => x.rule.id === 'scan/api3-mass-assignment' && x.operation?.operationId === 'updateAccount',
       );
       assert.ok(f, 'no finding');
       const fields = (f.evidence as { fields?: string[] } | undefined)?.fields ?? [];
       assert.equal(fields[0], 'role', f.message);
-      assert.ok(fields.includes('credit_cents'), f.message);
-      assert.match(f.message, /role \(.*credit_cents \(/);
+      // Review R1-5: money on a given identity's own record is left out (a note says so), not probed and set back.
+      assert.ok(!fields.includes('credit_cents'), f.message);
+      assert.match(
+        JSON.stringify(scans.vulnerable.result.coverage),
+        /credit_cents[^"]*its money or account state/,
+      );
     });
 
     test('no identity is marked elevated by a refused probe (fixed twin) nor by one set back (vulnerable)', () => {

@@ -55,9 +55,11 @@ import {
   checkIds,
   claimAccountPath,
   ID_KEYS,
+  passwordInputs,
   registerThrowaway,
   retireThrowaway,
   reuseThrowaway,
+  signup,
   type Throwaway,
 } from './throwaway.ts';
 import { looksSecret, passwordForms } from './token-contents.ts';
@@ -1033,7 +1035,7 @@ async function massAssignment(ctx: ScanContext, probe: Probe): Promise<void> {
         write: (values, who) => {
           const held = Object.keys(probe.base).filter((k) => k in before);
           const body = { ...Object.fromEntries(held.map((k) => [k, before[k]])), ...values };
-          return ctx.send({ ...target, body }, who, { restore: true });
+          return ctx.send({ ...target, body }, who, { restore: true, ownProfile: true });
         },
         read: readRecord,
         since,
@@ -1109,18 +1111,23 @@ async function massAssignmentProbe(
     }
     return views;
   };
-  // A creation gets a new sample each time (unique user names), with foreign keys the API gave out.
-  const fresh = (b: Record<string, unknown>) =>
-    probe.target
-      ? b
-      : (withForeignKeys(
-          ctx.spec,
-          schema ?? {},
-          sampleValue(ctx.spec, schema),
-          ctx.objects,
-          as.name,
-          op.path,
-        ) as Record<string, unknown>);
+  // A creation gets a new sample each time (unique user names), with foreign keys the API gave out; a sign-up's
+  // repeated password (`password_confirmation`) repeats the sampled one.
+  const passwords = probe.target ? undefined : passwordInputs(ctx, op);
+  const fresh = (b: Record<string, unknown>) => {
+    if (probe.target) return b;
+    const body = withForeignKeys(
+      ctx.spec,
+      schema ?? {},
+      sampleValue(ctx.spec, schema),
+      ctx.objects,
+      as.name,
+      op.path,
+    ) as Record<string, unknown>;
+    const first = passwords?.body.find((k) => typeof body[k] === 'string');
+    if (first !== undefined) for (const k of passwords?.repeat ?? []) if (k in body) body[k] = body[first];
+    return body;
+  };
   // An update's control goes first (it must not undo the probe); a creation's only when needed.
   let control: Promise<Sent | undefined> | undefined = probe.target
     ? Promise.resolve(send(fresh(probe.base)))
@@ -1154,6 +1161,12 @@ async function massAssignmentProbe(
   // (a hidden `role: admin` left on a real person's account). Each one sent is set back and read again.
   const given = probe.target !== undefined && !scanAccounts.has(as);
   if (given) {
+    // Never a given identity's money or account state (`balance`, `verified`): an account of the scan's own's.
+    for (const n of Object.keys(injected))
+      if (MONEY_OR_STATE.test(n) && !ELEVATING.test(n)) {
+        delete injected[n];
+        delete why[n];
+      }
     // No member of the scan's own goes into a given identity's record: an update that merges its body keeps an
     // added member however the fields are set back (a PUT of the record, a null, neither removes it everywhere).
     delete injected.portcullisProbe;
@@ -1194,8 +1207,11 @@ async function massAssignmentProbe(
       // On a given identity's record every field the probe sent grants something: one kept is loud.
       privileged: given ? names : names.filter((n) => why[n] === 'privileged value'),
       write: async (values, who) => {
+        // With the probe's own option too: an account of the scan's own sets back its own profile (the runner
+        // grants `restore` to given identities and the admin only).
         lastWrite = await ctx.send({ ...target, body: { ...probe.base, ...values } }, who, {
           restore: true,
+          ownProfile: true,
         });
         return lastWrite;
       },
@@ -1467,6 +1483,15 @@ const ELEVATING =
   /^(roles?|user_?roles?|is_?admin|admin|is_?super_?user|is_?staff|permissions?|scopes?|privileges?|groups?|access_?level|permission_?level|account_?(type|role|level)|user_?(type|level))$/i;
 
 /**
+ * A person's money and the state of their account, by name (`balance`, `balanceCents`, `credit`, `loyalty_points`,
+ * `wallet`; `verified`, `email_verified`, `approved`, `active`, `locked`): never written into a given identity's
+ * record, even to set it back (an absolute set-back loses what moved in between, and a withdrawn verification
+ * locks a real person out). Probed only on an account of the scan's own.
+ */
+const MONEY_OR_STATE =
+  /balance|credit|points|wallet|amount|funds|coins|cents$|^(is_?)?(e_?mail_?)?(verified|approved|active|locked|enabled|disabled|banned|suspended|blocked|confirmed)$|_(verified|approved|locked|confirmed)$/i;
+
+/**
  * Whether a value read back is the one a probe sent: the same JSON, or the number as a numeric text (`"999999.00"`,
  * `"999999"`: a DECIMAL column, a driver that gives every column as text), or a flag as `1`/`"1"`.
  */
@@ -1592,7 +1617,8 @@ async function setBackSent(
   const { note, warning } = setBackFailed(input.as.name, input.op, kept, before);
   ctx.note?.({ operation: input.op, rule: SCAN_RULES.massAssignment, reason: note });
   // Loud: a given identity's record keeps what the probe's requests stored (a sampled display name) from now on.
-  ctx.warn?.(warning);
+  // An account of the scan's own is the clean-up's (deleted, or named as left): no work by hand to ask for.
+  if (!scanAccounts.has(input.as)) ctx.warn?.(warning);
 }
 
 /**
@@ -1908,12 +1934,30 @@ async function readBackAssignment(
   // its own); never a privilege of a given identity's (its account's probes go to an account of the scan's own).
   // A body schema that names nothing leaves every field undeclared: only privileges and non-text fields count.
   const given = !scanAccounts.has(as);
+  // A given identity's own record (not an object the scan made as it): no money or account state written there.
+  const person = given && !ctx.objects.isScanCreated(req.path.split('?')[0]);
   const writable = Object.entries(before).filter(
     ([k, v]) =>
       !isLoginField(k, v, as) &&
       !(given && ELEVATING.test(k)) &&
+      !(person && MONEY_OR_STATE.test(k)) &&
       (declared.length > 0 || ELEVATING.test(k) || k in PRIVILEGED || typeof v !== 'string'),
   );
+  // A given identity's money and account state are the scan's own account's to probe (MONEY_OR_STATE): said.
+  const held = person
+    ? shownFields(
+        Object.fromEntries(
+          Object.entries(before).filter(([k]) => MONEY_OR_STATE.test(k) && !ELEVATING.test(k)),
+        ),
+        declared,
+      )
+    : [];
+  if (held.length > 0)
+    ctx.note?.({
+      operation: op,
+      rule: SCAN_RULES.massAssignment,
+      reason: `not sent to ${as.name}'s own record (a given identity's): ${held.slice(0, 8).join(', ')}, its money or account state; only an account of the scan's own carries those`,
+    });
   let fields = shownFields(Object.fromEntries(writable), declared);
   if (fields.length === 0) return;
   const planned = keepLogin(
@@ -1933,7 +1977,7 @@ async function readBackAssignment(
       op,
       before: original,
       sent: [...Object.keys(planned), ...fields],
-      write: (values, who) => ctx.send({ ...req, body: values }, who, { restore: true }),
+      write: (values, who) => ctx.send({ ...req, body: values }, who, { restore: true, ownProfile: true }),
       read: () => read(),
       since: firstWrite,
     });
@@ -1982,7 +2026,7 @@ async function readBackAssignment(
       stored: extra,
       // A privilege of a given identity's own record that stays changed is loud.
       privileged: given ? [...stored].filter((k) => k in PRIVILEGED || PRIVILEGE_NAME.test(k)) : [],
-      write: (values, who) => ctx.send({ ...req, body: values }, who, { restore: true }),
+      write: (values, who) => ctx.send({ ...req, body: values }, who, { restore: true, ownProfile: true }),
       read: () => read(),
       since,
     });
@@ -3014,6 +3058,13 @@ async function activeProbes(ctx: ScanContext, first: Identity, last: Identity): 
       await readBackAssignment(ctx, op, account?.v.identity ?? last, account?.params);
     const base = sampleValue(ctx.spec, bodySchema(op));
     if (base === null || typeof base !== 'object' || Array.isArray(base)) continue;
+    // The document's sign-up makes a new account, even when it asks the password twice (`password_confirmation`)
+    // or sits under an own-account word (`/api/account/register`): probed as a creation, never taken for a change
+    // of the sender's password, details or record.
+    if (!account && signup(ctx)?.op === op) {
+      await creationProbes(ctx, op, base as Record<string, unknown>);
+      continue;
+    }
     // An update of the sender's own record at a path that names none (`PUT /v1/account`, `PATCH /me`, `POST
     // /profile/update`) is probed on an account of the scan's own, its own record, when the API lets the scan
     // register one: every privileged field goes, not only those a given identity's read shows.
