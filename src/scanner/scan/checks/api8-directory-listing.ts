@@ -6,10 +6,10 @@
  * the API's own answers link to (`"imageUrl": "/public/images/mat.png"` → `/public/images/`, `/public/`).
  */
 import { randomBytes } from 'node:crypto';
-import type { Operation } from '../../../core/api-document.ts';
 import type { ScanResponse } from '../client.ts';
 import { evidenceOf, isSuccess, type ScanContext } from '../context.ts';
 import { SCAN_RULES } from '../rules.ts';
+import { undocumentedOperation } from './undocumented-operation.ts';
 
 /** Static and upload folders servers list most often. */
 const USUAL_FOLDERS = [
@@ -117,24 +117,6 @@ export function linkedFolders(ctx: ScanContext, max = MAX_LINKED_FOLDERS): strin
   return out;
 }
 
-/** An operation-shaped place for a finding at a folder the document does not have. */
-function folderOperation(path: string): Operation {
-  return {
-    id: `GET ${path}`,
-    hasDeclaredId: false,
-    method: 'GET',
-    path,
-    tags: [],
-    deprecated: false,
-    parameters: [],
-    requestBody: undefined,
-    responses: {},
-    security: undefined,
-    extensions: {},
-    pointer: '',
-  };
-}
-
 /**
  * Each folder asked once, anonymously (a listing matters when anyone gets it); one that answers a listing page is
  * compared with a made-up folder beside it (a server that answers every path with the same page lists nothing of
@@ -156,7 +138,7 @@ export async function directoryListings(ctx: ScanContext): Promise<void> {
     const files = listedFiles(res.text);
     const sensitive = files.filter((f) => SENSITIVE_FILE.test(` ${f} `));
     ctx.report(SCAN_RULES.directoryListing, {
-      operation: folderOperation(folder),
+      operation: undocumentedOperation(folder),
       key: folder,
       ...(sensitive.length > 0 ? { severity: 'high' as const } : {}),
       message: `GET ${folder} lists its files to anyone (${files.length} entr${files.length === 1 ? 'y' : 'ies'}${files.length > 0 ? `: ${files.slice(0, 6).join(', ')}${files.length > 6 ? ', ...' : ''}` : ''})${sensitive.length > 0 ? `, among them ${sensitive.slice(0, 4).join(', ')}` : ''}.`,

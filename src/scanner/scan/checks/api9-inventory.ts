@@ -32,6 +32,7 @@ import { propertiesOf, resolveSchema, sampleValue } from '../schema.ts';
 import { similarity } from '../similarity.ts';
 import { looksRefused } from './api3-property-authorization.ts';
 import { linkedFolders } from './api8-directory-listing.ts';
+import { undocumentedOperation } from './undocumented-operation.ts';
 
 /** Built-in probe list: path and how bad an answer is. Tried at the root and under the API's base path. */
 export const PROBES: readonly (readonly [string, Severity])[] = [
@@ -360,28 +361,6 @@ export function versionVariants(template: string): string[] {
   const segs = template.split('/');
   const at = /^(api|rest)$/i.test(segs[1] ?? '') ? 2 : 1;
   return ['v1', 'v2'].map((v) => [...segs.slice(0, at), v, ...segs.slice(at)].join('/'));
-}
-
-/** An operation-shaped place for a finding at a path the document does not have. */
-function undocumentedOperation(
-  path: string,
-  near?: Operation,
-  method: Operation['method'] = 'GET',
-): Operation {
-  return {
-    id: `${method} ${path}`,
-    hasDeclaredId: false,
-    method,
-    path,
-    tags: [],
-    deprecated: false,
-    parameters: [],
-    requestBody: undefined,
-    responses: {},
-    security: undefined,
-    extensions: {},
-    pointer: near?.pointer ?? '',
-  };
 }
 
 /**
