@@ -162,6 +162,31 @@ function holdsAny(res: ScanResponse, values: readonly string[]): boolean {
   return values.some((v) => res.text.includes(JSON.stringify(v)));
 }
 
+/** Members of a person's that are private to them (contact data, secrets), by name. */
+const PRIVATE_MEMBER =
+  /e_?mail|phone|mobile|address|birth|^dob$|ssn|passport|national_?id|salary|iban|card|token|secret|password/i;
+
+/**
+ * More than other users' names: one of their e-mails (a login value with an `@`), or any private member (an
+ * e-mail, a phone, an address...) with a value in the answer.
+ */
+function holdsPrivate(res: ScanResponse, values: readonly string[]): boolean {
+  if (values.some((v) => v.includes('@') && res.text.includes(JSON.stringify(v)))) return true;
+  let found = false;
+  const walk = (value: unknown, depth: number) => {
+    if (found || depth > 6 || value === null || typeof value !== 'object') return;
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+      if (PRIVATE_MEMBER.test(k) && ((typeof v === 'string' && v !== '') || typeof v === 'number')) {
+        found = true;
+        return;
+      }
+      walk(v, depth + 1);
+    }
+  };
+  walk(res.json, 0);
+  return found;
+}
+
 async function replayReads(ctx: ScanContext): Promise<void> {
   const admin = ctx.admin;
   for (const op of ctx.spec.operations) {
@@ -228,6 +253,16 @@ async function replayReads(ctx: ScanContext): Promise<void> {
       }
       if (!named) {
         if (!holdsAny(mine, othersValues(ctx, user))) continue;
+        if (!holdsPrivate(mine, othersValues(ctx, user))) {
+          // Other users' names alone (a directory of who shares their data, a comment's author in a shared
+          // project) are what collaboration shows: nothing says the read is privileged (review R2-F2).
+          ctx.note?.({
+            operation: op,
+            rule: SCAN_RULES.bfla,
+            reason: `${user.name}'s answer names other users but holds none of their private members (e-mail, phone, address...), and nothing says the read is privileged: a directory or a shared list, not reported as API5`,
+          });
+          continue;
+        }
         if (!requiresAuth(op)) continue; // a public directory is a design choice, not a privilege
         const selector = await objectSelector(ctx, req, user, mine);
         if (selector !== undefined) {
