@@ -2308,6 +2308,29 @@ export function madeOne(res: ScanResponse): boolean {
   return res.status === 201 || (isSuccess(res) && res.headers.location !== undefined);
 }
 
+/**
+ * A POST's answer names what it made: a `Location`, or an id member in its record (top level or one level down).
+ * A 201 of a message alone (`{"message": "Test email sent"}`) made nothing a clean-up could find (review R2-R2).
+ */
+function namesMade(res: ScanResponse): boolean {
+  if (res.headers.location !== undefined) return true;
+  const ids = (v: unknown): boolean =>
+    v !== null &&
+    typeof v === 'object' &&
+    !Array.isArray(v) &&
+    Object.entries(v as Record<string, unknown>).some(
+      ([k, x]) => ID_MEMBER.test(k) && (typeof x === 'number' || (typeof x === 'string' && x !== '')),
+    );
+  const body = res.json;
+  if (ids(body)) return true;
+  return (
+    body !== null &&
+    typeof body === 'object' &&
+    !Array.isArray(body) &&
+    Object.values(body as Record<string, unknown>).some(ids)
+  );
+}
+
 /** How many paths of objects left a warning names (the count says the rest). */
 const MAX_NAMED_LEFT = 8;
 
@@ -2376,7 +2399,7 @@ export function creationSweep(ctx: ScanContext, probes = 'the injection probes')
     (op: Operation, as: Identity, plain: string, input = '', last = false) =>
     (req: PlannedRequest, res: ScanResponse | undefined, value: unknown): void => {
       if (!res || !isSuccess(res) || refusedIn200(res)) return;
-      if (!isCreationOperation(ctx.spec, op) && !madeOne(res)) return;
+      if (!isCreationOperation(ctx.spec, op) && !(madeOne(res) && namesMade(res))) return;
       tally(op, as).made++;
       madeInAll++;
       pending.push({
