@@ -42,6 +42,7 @@ import {
   purchases,
   requiresAuth,
   stateActs,
+  withoutMadeUpCodes,
   writeTarget,
   xmlLeaves,
 } from './planner.ts';
@@ -335,6 +336,73 @@ test("knows a purchase by its prose or a documented 402, whatever its path's las
   const paid = (path: string) => paidByCaller(spec, spec.operations.find((o) => o.path === path)!);
   for (const p of ['/giftcards', '/bookings', '/lessons']) assert.ok(paid(p), p);
   for (const p of ['/policies', '/notes']) assert.ok(!paid(p), p);
+});
+
+test('an order placed unpaid, with a payment of its own in the document, is no purchase (review R1-4)', () => {
+  const op = (summary: string) => ({
+    summary,
+    requestBody: { content: { 'application/json': { schema: { type: 'object', properties: {} } } } },
+    responses: { '201': { description: 'ok' } },
+  });
+  const doc = (withPay: boolean) =>
+    buildApiDocument('/orders.yaml', '3.0', {
+      openapi: '3.0.3',
+      info: { title: 't', version: '1' },
+      paths: {
+        '/api/orders': { post: op('Place an order at a store; it waits for payment') },
+        '/api/carts/checkout': { post: op('Places the order: the card is charged') },
+        ...(withPay
+          ? {
+              '/api/orders/{orderId}/pay': {
+                post: {
+                  ...op('The card is charged'),
+                  parameters: [{ name: 'orderId', in: 'path', required: true }],
+                },
+              },
+            }
+          : {}),
+      },
+    });
+  const paid = (spec: ReturnType<typeof doc>, path: string) =>
+    paidByCaller(spec, spec.operations.find((o) => o.path === path)!);
+  assert.equal(paid(doc(true), '/api/orders'), false);
+  assert.equal(paid(doc(true), '/api/orders/{orderId}/pay'), true);
+  assert.equal(paid(doc(true), '/api/carts/checkout'), true);
+  // Without a payment of its own, "waits for payment" may still be paid on placing: a purchase, as before.
+  assert.equal(paid(doc(false), '/api/orders'), true);
+});
+
+test('an optional coupon-like member gets no made-up value; a required or documented one stays (review R1-4)', () => {
+  const spec = buildApiDocument('/coupons.yaml', '3.0', {
+    openapi: '3.0.3',
+    info: { title: 't', version: '1' },
+    paths: {},
+    components: {
+      schemas: {
+        Promo: { type: 'object', properties: { promo_code: { type: 'string', example: 'SPRING10' } } },
+      },
+    },
+  });
+  const schema = {
+    type: 'object',
+    required: ['voucher'],
+    properties: {
+      couponCode: { type: 'string' },
+      voucher: { type: 'string' },
+      promo_code: { type: 'string' },
+      note: { type: 'string' },
+    },
+  };
+  assert.deepEqual(
+    withoutMadeUpCodes(spec, schema, {
+      couponCode: 'portcullis-1a2b',
+      voucher: 'pc-x',
+      promo_code: 'SPRING10',
+      note: 'n',
+    }),
+    { voucher: 'pc-x', promo_code: 'SPRING10', note: 'n' },
+  );
+  assert.equal(withoutMadeUpCodes(spec, schema, 'text'), 'text');
 });
 
 test('a GET named by a noun that is also a verb reads, unless its words say it acts (review R1-R1)', () => {

@@ -726,7 +726,14 @@ export function planRequest(
     options.body !== undefined
       ? options.body
       : schema !== undefined
-        ? withForeignKeys(spec, schema, sampleValue(spec, schema), objects, options.owner, op.path)
+        ? withForeignKeys(
+            spec,
+            schema,
+            withoutMadeUpCodes(spec, schema, sampleValue(spec, schema)),
+            objects,
+            options.owner,
+            op.path,
+          )
         : op.requestBody === undefined
           ? learned(objects, op)
           : undefined;
@@ -1021,7 +1028,7 @@ export function moneyWord(path: string): string | undefined {
  * and where it goes (to_account_id)`. Undefined when it does not.
  */
 export function moneyMoveReason(spec: ApiDocument, op: Operation): string | undefined {
-  if (op.method !== 'POST') return undefined;
+  if (op.method !== 'POST' || placedUnpaid(spec, op)) return undefined;
   const word = moneyWord(op.path);
   if (word !== undefined) return `its path says ${word}`;
   const fields = [
@@ -1579,6 +1586,22 @@ function foreignKeysIn(
   const files = filesRecord(path);
   for (const [name, prop] of Object.entries(props)) {
     if (!(name in out)) continue;
+    // An array of records (`items: [{productId, quantity}]`): each record's foreign keys from what the API gave out
+    // too (review R1-4: a made-up productId 1 was refused where the store listed 101 and 102).
+    const records = out[name];
+    if (schemaType(prop) === 'array' && Array.isArray(records)) {
+      const itemProps = propertiesOf(spec, resolveSchema(spec, prop.items as JsonSchema));
+      if (Object.keys(itemProps).length > 0) {
+        out[name] = records
+          .slice(0, 5)
+          .map((r) =>
+            r !== null && typeof r === 'object' && !Array.isArray(r)
+              ? foreignKeysIn(spec, itemProps, r as Record<string, unknown>, objects, owner, path)
+              : r,
+          );
+        continue;
+      }
+    }
     if (files && OWNER_INPUT.test(name)) {
       // Who the new record is filed under: the caller itself, as it was told about itself (its login answer,
       // its token's claims), never an id the answers showed of someone else (seeded user 8 of a directory);
@@ -1690,6 +1713,30 @@ export function valueBearing(name: string): boolean {
   );
 }
 
+/** The documented codes of each document (documentedCodes), computed once. */
+const codesOf = new WeakMap<object, Set<string>>();
+
+/**
+ * A sampled body without the optional value-bearing members (`couponCode`, `voucher`, `promo`) whose value is made
+ * up: a shop refuses an unknown coupon ('Unknown coupon') where leaving it out succeeds (review R1-4). A documented
+ * code stays (the runner leaves it out of a given identity's writes; API6 redeems it as the scan's own account).
+ */
+export function withoutMadeUpCodes(spec: ApiDocument, schema: JsonSchema, body: unknown): unknown {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return body;
+  const resolved = resolveSchema(spec, schema);
+  const required = new Set(Array.isArray(resolved?.required) ? (resolved.required as string[]) : []);
+  const doc = spec.doc as object;
+  let codes = codesOf.get(doc);
+  if (codes === undefined) {
+    codes = documentedCodes(spec.doc);
+    codesOf.set(doc, codes);
+  }
+  const out = { ...(body as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(out))
+    if (valueBearing(k) && !required.has(k) && !codes.has(String(v))) delete out[k];
+  return out;
+}
+
 /**
  * The values the document gives for value-bearing members, wherever it gives them: a property's `example`,
  * `examples`, `default`, `const` or `enum`, and the member's value in an example payload. At most 500.
@@ -1798,7 +1845,30 @@ const DRAFT_ACTION =
 export function paidByCaller(spec: ApiDocument, op: Operation): boolean {
   if (op.method !== 'POST') return false;
   if (op.responses['402'] !== undefined) return true;
-  return PAYING_TEXT.test(operationProse(spec, op));
+  return PAYING_TEXT.test(operationProse(spec, op)) && !placedUnpaid(spec, op);
+}
+
+/**
+ * An order that waits for payment, paid by an operation of its own (`POST /orders/{orderId}/pay`): placing it spends
+ * nothing (review R1-4: 'Place an order at a store; it waits for payment'), whatever its prose or path says of orders.
+ */
+export function placedUnpaid(spec: ApiDocument, op: Operation): boolean {
+  return AWAITS_PAYMENT.test(operationProse(spec, op)) && paidElsewhere(spec, op);
+}
+
+/** Prose of an order placed unpaid: it waits for payment, is pending payment, is paid later. */
+const AWAITS_PAYMENT =
+  /\b(waits? for (a |the |its )?payment|awaits? (a |the |its )?payment|awaiting payment|pending payment|unpaid|not (yet )?(paid|charged)|paid later|pay (for )?it later|until (it is )?paid)\b/i;
+
+/** A documented POST that pays for what `op` makes: at its item, ending in pay, payment(s), checkout or charge. */
+function paidElsewhere(spec: ApiDocument, op: Operation): boolean {
+  const base = op.path.replace(/\/+$/, '');
+  return spec.operations.some(
+    (o) =>
+      o.method === 'POST' &&
+      o.path.startsWith(`${base}/{`) &&
+      /\/(pay|payments?|checkout|charge)\/?$/i.test(o.path),
+  );
 }
 
 /** An operation's description as the document gives it (the loaded operation keeps none), at most 2,000 characters. */
@@ -1822,6 +1892,7 @@ export function operationProse(spec: ApiDocument, op: Operation): string {
 export function purchases(spec: ApiDocument, op: Operation, req: { body?: unknown; path: string }): boolean {
   if (op.method !== 'POST' || /\}\/?$/.test(op.path)) return false;
   if (paidByCaller(spec, op)) return true;
+  if (placedUnpaid(spec, op)) return false;
   // Accepting one's quote, checking out one's cart: the draft the scan made becomes a paid order.
   const action = DRAFT_ACTION.exec(op.path)?.[2];
   if (

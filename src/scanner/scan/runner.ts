@@ -70,6 +70,7 @@ import {
   operationProse,
   pathActs,
   pathValues,
+  placedUnpaid,
   purchases,
   segmentWords,
   textBody,
@@ -488,6 +489,8 @@ export function moneyReason(
     const word = moneyWord(path);
     return word === undefined ? undefined : `its path says ${word}`;
   }
+  // An order placed unpaid, paid by an operation of its own, moves no money (review R1-4): the payment does.
+  if (placedUnpaid(spec, op)) return undefined;
   const why =
     moneyMoveReason(spec, op) ??
     changesMoneyReason(spec, op) ??
