@@ -1029,6 +1029,7 @@ async function massAssignment(ctx: ScanContext, probe: Probe): Promise<void> {
       await setBackSent(ctx, {
         as: probe.as,
         op: probe.op,
+        scanMade: ctx.objects.isScanCreated(target.path.split('?')[0]),
         before,
         sent: Object.keys(before).filter((k) => k in probe.base || k in writable || k in PRIVILEGED),
         // The record's own values under the body's names (never the sample again), then the fields to set back.
@@ -1586,6 +1587,8 @@ async function setBackSent(
   input: {
     readonly as: Identity;
     readonly op: Operation;
+    /** The record is an object the scan made (its clean-up deletes it or names it): no reset by hand to ask. */
+    readonly scanMade?: boolean;
     /** The record before the probe's first write. */
     readonly before: Readonly<Record<string, unknown>>;
     /** The names the probe's requests carried. */
@@ -1617,8 +1620,9 @@ async function setBackSent(
   const { note, warning } = setBackFailed(input.as.name, input.op, kept, before);
   ctx.note?.({ operation: input.op, rule: SCAN_RULES.massAssignment, reason: note });
   // Loud: a given identity's record keeps what the probe's requests stored (a sampled display name) from now on.
-  // An account of the scan's own is the clean-up's (deleted, or named as left): no work by hand to ask for.
-  if (!scanAccounts.has(input.as)) ctx.warn?.(warning);
+  // An account of the scan's own, or an object the scan made, is the clean-up's (deleted, or named as left): no
+  // work by hand to ask for (review R2-R1).
+  if (!scanAccounts.has(input.as) && input.scanMade !== true) ctx.warn?.(warning);
 }
 
 /**
@@ -1975,6 +1979,7 @@ async function readBackAssignment(
     await setBackSent(ctx, {
       as,
       op,
+      scanMade: ctx.objects.isScanCreated(req.path.split('?')[0]),
       before: original,
       sent: [...Object.keys(planned), ...fields],
       write: (values, who) => ctx.send({ ...req, body: values }, who, { restore: true, ownProfile: true }),
@@ -2126,6 +2131,7 @@ async function queryMassAssignment(
       await setBackSent(ctx, {
         as,
         op,
+        scanMade: ctx.objects.isScanCreated(target.path.split('?')[0]),
         before: pristine,
         sent,
         write: (values, who) => {
