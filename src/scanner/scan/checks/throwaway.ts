@@ -65,6 +65,11 @@ export interface Throwaway {
    * its name. Only these may go in a path or body that changes an account.
    */
   readonly checked: Set<string>;
+  /**
+   * The collections where a checked id was read as V's own record (`users`, `members`: the literal segment before the
+   * id), so a write names V's account only there (the same number under `/profiles/` is another record).
+   */
+  readonly checkedUnder?: Set<string>;
   /** The password it has now (a check that changed it and proved so sets the new one). */
   password: string;
   /**
@@ -491,6 +496,7 @@ export async function registerThrowaway(
     email,
     ids: [...ids],
     checked: new Set<string>(),
+    checkedUnder: new Set<string>(),
     password: first,
     login: (via: ScanContext, password?: string) => login(via, password ?? account.password),
     register,
@@ -696,9 +702,16 @@ export async function checkIds(ctx: ScanContext, v: Throwaway): Promise<void> {
       );
       if (bogus === undefined || shows(bogus)) continue;
       v.checked.add(id);
+      v.checkedUnder?.add(collectionOf(op.path, param));
       break;
     }
   }
+}
+
+/** The literal segment before an account parameter (`members` in `/v2/members/{memberId}`), in lower case. */
+function collectionOf(path: string, param: string): string {
+  const segments = path.split('/');
+  return (segments[segments.indexOf(`{${param}}`) - 1] ?? '').toLowerCase();
 }
 
 /**
@@ -720,9 +733,13 @@ export function claimAccountPath(
   const bare = req.path.split('?')[0];
   const segments = op.path.split('/');
   const parent = segments[segments.indexOf(`{${param}}`) - 1] ?? '';
-  // A collection of accounts by its name (`/users/{id}`, `/members/{memberId}`: accountParam's): the id was read
-  // there as V's own record (checkIds), so it names V's account there.
-  if (!/name|mail/i.test(param) && !/^(users?|accounts?|members?|customers?|profiles?)$/i.test(parent))
+  // A collection of accounts by its name (`/users/{id}`, `/members/{memberId}`: accountParam's) where the id was read
+  // as V's own record (checkIds): it names V's account there, and only there.
+  if (
+    !/name|mail/i.test(param) &&
+    (!/^(users?|accounts?|members?|customers?|profiles?)$/i.test(parent) ||
+      (v.checkedUnder !== undefined && !v.checkedUnder.has(parent.toLowerCase())))
+  )
     return;
   if (ctx.objects.isScanCreated(bare)) return;
   ctx.objects.add({
@@ -963,6 +980,7 @@ async function deletePrivilegedLeft(
       email,
       ids: [...ids],
       checked: new Set<string>(),
+      checkedUnder: new Set<string>(),
       password,
       login: (at: ScanContext, pw?: string) => login(at, pw ?? account.password),
       register: () => Promise.resolve(undefined),
