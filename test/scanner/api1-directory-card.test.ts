@@ -9,7 +9,7 @@ import { operationsFound, scanTwins } from './twins.ts';
  * `GET /api/users` lists every member's card to anyone, `POST /api/users` signs up, `GET /api/user/{id}` needs a token
  * and answers the same card. A member the scan's own set-up made after discovery read the directory is no private
  * object: "alice read bob's object" was reported because the directory is named in the plural, the item route in the
- * singular, and the card's id member is `userid`. The vulnerable twin's item route also shows the member's e-mail and
+ * singular, and the card's id member is `userid` where the route's parameter is `id`. The vulnerable twin's item route also shows the member's e-mail and
  * phone to anyone signed in: that one is the finding.
  */
 const bearer = { key: { type: 'http', scheme: 'bearer' } };
@@ -55,8 +55,8 @@ const CLUB = {
         responses: { '201': { description: 'the new member' } },
       },
     },
-    '/api/user/{userid}': {
-      parameters: [{ name: 'userid', in: 'path', required: true, schema: { type: 'integer' } }],
+    '/api/user/{id}': {
+      parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'integer' } }],
       get: { operationId: 'getMember', responses: { '200': { description: 'a member' } } },
     },
   },
@@ -104,7 +104,8 @@ function startClub(fixed: boolean) {
   });
   return startServer(async (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
-    const body = req.method === 'POST' ? await readJson(req) : (req.resume(), undefined);
+    if (req.method !== 'POST') req.resume();
+    const body = req.method === 'POST' ? await readJson(req) : undefined;
     if (req.method === 'POST' && path === '/api/login') {
       const m = members.find((x) => x.username === body?.username && x.password === body?.password);
       return m ? sendJson(res, 200, { token: m.token }) : sendJson(res, 401, { msg: 'bad credentials' });

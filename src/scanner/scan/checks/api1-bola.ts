@@ -525,9 +525,14 @@ async function listedTo(
   if (plan.path.split('?')[0] !== expected) return undefined;
   const res = await ctx.send(plan, attacker);
   if (!isSuccess(res) || refusedIn200(res)) return undefined;
-  // The record (`{"user": {...}}` too), and its id by a record id's name or the path parameter's (`userid`).
+  // The record (`{"user": {...}}` too), and its id by a record id's name, the path parameter's, or the member of the
+  // record that holds the path's value under an id-like name (`userid` at `/user/{id}`).
   const record = soleRecord(mine.json);
-  const idKeys = [...RECORD_ID, /\{([^{}/]+)\}$/.exec(req.operation.path)?.[1] ?? 'id'];
+  const idKeys = [
+    ...RECORD_ID,
+    /\{([^{}/]+)\}$/.exec(req.operation.path)?.[1] ?? 'id',
+    ...Object.keys(record ?? {}).filter((k) => /id$/i.test(k) && String(record?.[k]) === id),
+  ];
   const item = (firstList(res.json) ?? []).slice(0, 500).find((i) => {
     if (i === null || typeof i !== 'object') return false;
     const r = i as Record<string, unknown>;
