@@ -821,7 +821,13 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     const deletedAccounts = new Set<string>();
     const cleanGivenObjects = async (ctx: ScanContext): Promise<string[]> => {
       const lines: string[] = [];
-      for (const o of objects.all()) {
+      const bare = (p: string) => p.split('?')[0].replace(/\/+$/, '');
+      // Deepest paths first (as API1's delete probe): a webhook below a store is deleted before the store, since an
+      // API that keeps a deleted parent's children answers 404 below it after, and they stay (review R1-18).
+      const order = [...objects.all()].sort(
+        (a, b) => bare(b.path).split('/').length - bare(a.path).split('/').length,
+      );
+      for (const o of order) {
         const who = [...identities, ...(admin ? [admin] : [])].find((i) => i.name === o.owner);
         if (!who) continue;
         const kind = purchases(spec, o.createdBy, { path: o.createdBy.path, body: o.body })
@@ -846,7 +852,25 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
         // The item route's own spelling: objects are kept without a trailing slash, and a Django item route
         // (`/projects/{id}/`) answers the path without it 301 (APPEND_SLASH), deleting nothing (review R2-S2).
         const at = item?.path.endsWith('/') ? `${o.path.replace(/\/+$/, '')}/` : o.path;
+        // A parent the scan deleted earlier (`/stores/3` above `/stores/3/webhooks/502`): a 404 below it, or a read that
+        // no longer shows the object, is no proof it is gone (many APIs keep a deleted parent's children).
+        const segments = bare(o.path).split('/');
+        let parent: string | undefined;
+        for (let n = segments.length - 1; n >= 2 && parent === undefined; n--) {
+          const above = objects.deletedAt(segments.slice(0, n).join('/'));
+          if (above && bare(above.path) !== bare(o.path)) parent = bare(above.path);
+        }
         let res = item ? await ctx.send({ method: 'DELETE', path: at, operation: item }, who) : undefined;
+        const answer = res === undefined ? 'a read there no longer shows it' : `DELETE ${res.status}`;
+        if (item && parent !== undefined && !(res !== undefined && isSuccess(res))) {
+          lines.push(
+            `${o.path}: ${who.name}'s object left in place: its parent ${parent} was deleted first; the API may keep it (${answer})`,
+          );
+          ctx.warn?.(
+            `${o.path}, made by ${who.name} (${o.createdBy.method} ${o.createdBy.path}), may be left in place: its parent ${parent} was deleted first and the API may keep it; remove it on the target by hand`,
+          );
+          continue;
+        }
         if (item && res === undefined && deletedBefore) {
           lines.push(
             `${o.path}: ${who.name}'s object was deleted earlier in the scan (a DELETE answered 2xx); not sent again, as a read there no longer shows it`,
