@@ -160,6 +160,28 @@ describe('an answer that holds no record is no evidence of a read', () => {
       { data: [] },
       { data: [], total: 0, next: null },
       { items: [], meta: { page: 1 } },
+      // A HAL page of a Spring API (review R1-1: its empty refunds were evidence of a read of alice's data).
+      {
+        _embedded: { refunds: [] },
+        _links: { self: { href: 'http://127.0.0.1/api/orders/1003/refunds?page=0&size=20' } },
+        page: { size: 0, totalElements: 0, totalPages: 0, number: 0 },
+      },
+      // A Spring Data page as Jackson writes it.
+      {
+        content: [],
+        pageable: {
+          pageNumber: 0,
+          pageSize: 20,
+          sort: { empty: true, sorted: false, unsorted: true },
+          offset: 0,
+        },
+        totalElements: 0,
+        totalPages: 0,
+        last: true,
+        first: true,
+        numberOfElements: 0,
+        empty: true,
+      },
     ])
       assert.equal(recordless(empty), true, JSON.stringify(empty));
     for (const full of [
@@ -169,6 +191,8 @@ describe('an answer that holds no record is no evidence of a read', () => {
       { data: { id: 3 } },
       { status: 'ok' },
       { items: [], owner: 'alice' },
+      { _embedded: { refunds: [{ id: 7, amountCents: 500 }] }, _links: { self: { href: '/x' } } },
+      { content: [], owner: { name: 'alice' } },
       'text',
       null,
     ])

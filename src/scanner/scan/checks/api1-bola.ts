@@ -2631,11 +2631,13 @@ function markPlainQuery(ctx: ScanContext, op: Operation, path: string, marker: s
 /** A 2xx answer that shows no object: no body, `null`, `{}` or `[]`. */
 /** Members of a page or an envelope that say nothing of anyone's data (`total: 0`, `next: null`). */
 const PAGE_MEMBER =
-  /^(total|count|total_?count|totalCount|page|pages|page_?size|pageSize|per_?page|perPage|limit|offset|size|has_?more|hasMore|next|prev|previous|cursor|status|success|ok)$/i;
+  /^(total|count|total_?count|totalCount|total_?elements|total_?pages|number_?of_?elements|page|pages|page_?number|page_?size|per_?page|limit|offset|size|number|first|last|empty|sorted|unsorted|paged|unpaged|has_?more|next|prev|previous|cursor|status|success|ok)$/i;
+/** Hypermedia links of an answer (HAL's `_links`, JSON:API's `links`): where to go, nobody's data. */
+const LINKS_MEMBER = /^_?links$/i;
 
 /**
- * An answer that holds no record: an empty list, or an object whose members are empty lists or objects, nulls, and
- * page members (`{"data": [], "total": 0}`, `{"items": [], "meta": {"page": 1}}`).
+ * An answer that holds no record: an empty list, or an object whose members are empty lists or objects, nulls, links
+ * and page members (`{"data": [], "total": 0}`, `{"items": [], "meta": {"page": 1}}`, a HAL or Spring Data page).
  */
 export function recordless(json: unknown, depth = 0): boolean {
   if (depth > 3 || json === null || typeof json !== 'object') return false;
@@ -2644,10 +2646,11 @@ export function recordless(json: unknown, depth = 0): boolean {
   if (members.length === 0) return true;
   let empty = 0;
   for (const [k, v] of members) {
-    if (v === null || v === undefined) continue;
+    if (v === null || v === undefined || LINKS_MEMBER.test(k)) continue;
     if (typeof v === 'object') {
       if (!recordless(v, depth + 1)) return false;
-      if (Array.isArray(v)) empty++;
+      // An empty list, or an envelope of empty lists (HAL's `_embedded: {refunds: []}`).
+      if (Array.isArray(v) || Object.values(v).some(Array.isArray)) empty++;
       continue;
     }
     if (!PAGE_MEMBER.test(k)) return false;
