@@ -11,18 +11,8 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { compileRegex } from '../../src/waf/engine/regex.ts';
 import { parseSecLangFiles } from '../../src/waf/seclang/parse.ts';
+import { seededRandom } from '../kit/random.ts';
 import { DEBIAN_CRS_RULES } from './oracle.ts';
-
-/** A small deterministic generator. */
-function random(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 0x1_0000_0000;
-  };
-}
 
 /** Characters a class or escape may stand for, by its source (members found by asking the regex engine). */
 const memberCache = new Map<string, string[]>();
@@ -231,7 +221,7 @@ function patterns(dir: string): Array<{ id: string; source: string }> {
 }
 
 function checkRuleSet(dir: string): void {
-  const next = random(0xc0ffee);
+  const next = seededRandom(0xc0ffee);
   const junk = ['', 'x', ' ', 'Hello ', '/a/b', '"', '1 '];
   let checked = 0;
   let withFactors = 0;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { seededRandom } from '../../../test/kit/random.ts';
 import { compileSecLang } from '../load.ts';
 import type { WafRequest } from '../types.ts';
 import { compileKeywords } from './aho-corasick.ts';
@@ -1057,13 +1058,7 @@ test('a JSON body verbatim in its arguments is transformed as the same text read
   assert.deepEqual(ids('application/json', '{ "a" : "evil" }'), [91]);
   assert.deepEqual(ids('application/json', '{"a":"x","k":\tnull}'), [93, 96]);
   assert.deepEqual(ids('application/json', '{"EVIL":1}'), [94]);
-  let x = 0x1badb002;
-  const next = () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 0x1_0000_0000;
-  };
+  const next = seededRandom(0x1badb002);
   const pick = <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)];
   const white = ['', '', ' ', '\t', '\n', '  ', '\r\n'];
   const keys = ['a', 'k', 'evil', 'Evil', 'deed'];

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { seededRandom } from '../../../test/kit/random.ts';
 import type { WafRequest } from '../types.ts';
 import { type Collections, readRequestBody } from './request.ts';
 
@@ -40,13 +41,7 @@ test('a JSON member after a comma and white space is read by its own name and va
 test('white space between the tokens of a JSON body changes none of its arguments', () => {
   // Documents made of random members (nested objects and arrays, strings, numbers, literals), each read
   // compact and with JSON white space (space, tab, line feed, carriage return) drawn between every two tokens.
-  let x = 0x9e3779b9;
-  const next = () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 0x1_0000_0000;
-  };
+  const next = seededRandom(0x9e3779b9);
   const pick = <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)];
   const gaps = ['', ' ', '  ', '\t', '\n', '\r\n', ' \n\t'];
   // A document as its tokens; `join` puts a gap between every two.

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { seededRandom } from '../../../test/kit/random.ts';
 import {
   ALL_CHARS,
   CHAR,
@@ -10,17 +11,6 @@ import {
   TRANSFORM_TRIGGERS,
   TRANSFORMS,
 } from './transforms.ts';
-
-/** A small deterministic generator (tests must repeat exactly). */
-function random(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 0x1_0000_0000;
-  };
-}
 
 /** Every byte, and a few code units above 0xFF, with its class. */
 const UNITS: ReadonlyArray<readonly [string, number]> = [
@@ -45,7 +35,7 @@ test('charClasses names the class of every byte', () => {
 });
 
 test('a value holding none of a transformation’s trigger characters comes out unchanged', () => {
-  const next = random(0x5eed);
+  const next = seededRandom(0x5eed);
   for (const [name, trigger] of TRANSFORM_TRIGGERS) {
     const fn = TRANSFORMS.get(name);
     assert.ok(fn, name);
@@ -123,7 +113,7 @@ test('base64Decode reads the leading base64 part as Node does', () => {
     const m = /^[A-Za-z0-9+/]*={0,2}/.exec(s);
     return Buffer.from(m ? m[0] : '', 'base64').toString('latin1');
   };
-  const next = random(0xba5e);
+  const next = seededRandom(0xba5e);
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_ .%\xe9\u20ac';
   for (const s of ['', 'QQ', 'QUI', 'QUJD', 'Q', 'QQ==', 'QUI=x', 'Zm9vYmFy', '====', 'a=b'])
     assert.equal(fn(s), reference(s), s);
